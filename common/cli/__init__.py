@@ -1,0 +1,71 @@
+"""The ``tdprov`` command line.
+
+Every verb lives in a module of this package that defines ``register(subparsers)``; the module adds
+its parser and sets ``func`` (``args -> int`` exit code) with ``parser.set_defaults(func=...)``.
+Modules are discovered, so adding a verb touches no other file.
+
+Exit codes: 0 success, 1 a finding (verification failed, digests differ, ...), 2 bad input or usage.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from prov_common import __version__
+from prov_common.errors import TdprovError
+
+EXIT_OK = 0
+EXIT_FINDING = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors say how to get help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for examples.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every discovered verb."""
+    parser = _Parser(
+        prog="tdprov",
+        description="Training-data provenance: hash datasets, inspect and verify lineage bundles.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tdprov {__version__}")
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tdprov`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return int(func(args) or 0)
+    except TdprovError as exc:
+        print(f"tdprov {args.verb}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"tdprov {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

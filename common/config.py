@@ -1,0 +1,61 @@
+"""Settings shared by every piece, read from ``TDPROV_*`` environment variables.
+
+Orchestrator components accept the same settings as typed config and pass them as overrides.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_STORE = "./.tdprov"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE
+
+
+def default_home() -> Path:
+    """Per-user tdprov folder (keys and trust), ``$TDPROV_HOME`` or ``~/.config/tdprov``."""
+    return Path(os.environ.get("TDPROV_HOME") or Path.home() / ".config" / "tdprov")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved tdprov settings.
+
+    store: store URI (local folder or ``s3://bucket/prefix``).
+    signing_key: Ed25519 private key file; ``None`` means the per-user default key.
+    trusted_keys: public key files or folders whose signatures verify.
+    spool: outbox folder for bundles that could not be delivered.
+    strict: an unreachable store is an error instead of a spool entry.
+    """
+
+    store: str = DEFAULT_STORE
+    signing_key: str | None = None
+    trusted_keys: tuple[str, ...] = field(default_factory=tuple)
+    spool: str | None = None
+    strict: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Settings from the environment; keyword overrides that are not ``None`` win."""
+        env = os.environ if environ is None else environ
+        trusted = tuple(p for p in (env.get("TDPROV_TRUSTED_KEYS") or "").split(os.pathsep) if p)
+        settings = cls(
+            store=env.get("TDPROV_STORE") or DEFAULT_STORE,
+            signing_key=env.get("TDPROV_SIGNING_KEY") or None,
+            trusted_keys=trusted,
+            spool=env.get("TDPROV_SPOOL") or None,
+            strict=_flag(env.get("TDPROV_STRICT")),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "trusted_keys" in given and isinstance(given["trusted_keys"], (list, str)):
+            value = given["trusted_keys"]
+            given["trusted_keys"] = tuple([value] if isinstance(value, str) else value)
+        return replace(settings, **given) if given else settings
+
+    @property
+    def is_s3(self) -> bool:
+        return self.store.startswith("s3://")

@@ -1,0 +1,42 @@
+"""Errors that tdprov raises on purpose: each names the thing that is wrong and how to fix it."""
+from __future__ import annotations
+
+
+class TdprovError(Exception):
+    """Base of every deliberate tdprov error.
+
+    ``what`` says what is wrong (naming the object, column, field or file); ``fix`` says what to do.
+    """
+
+    exit_code = 2
+
+    def __init__(self, what: str, fix: str | None = None) -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(what if not fix else f"{what} Fix: {fix}")
+
+
+class BadInputError(TdprovError, ValueError):
+    """Input that tdprov cannot use: wrong type, malformed event, unsupported column, bad option."""
+
+
+class UnsupportedTypeError(BadInputError, TypeError):
+    """A value or column whose type cannot be hashed or recorded."""
+
+
+class StoreError(TdprovError):
+    """The store could not be read or written."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached right now (network, permissions, outage); a retry may succeed."""
+
+
+class ObjectConflictError(StoreError):
+    """A write-once object already exists with other bytes."""
+
+
+class VerificationError(TdprovError):
+    """A signature, digest or record does not verify."""
+
+    exit_code = 1

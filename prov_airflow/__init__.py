@@ -1,0 +1,1 @@
+"""Airflow integration of tdprov."""

@@ -1,0 +1,11 @@
+"""Package discovery: the `common/` folder is installed under the import name `prov_common`.
+
+pyproject.toml cannot rename a discovered package tree, so the mapping lives here; everything else
+is declared in pyproject.toml.
+"""
+from setuptools import find_packages, setup
+
+COMMON = ["prov_common"] + [f"prov_common.{name}" for name in find_packages("common")]
+INTEGRATIONS = find_packages(include=["prov_dagster", "prov_dagster.*", "prov_airflow", "prov_airflow.*"])
+
+setup(packages=COMMON + INTEGRATIONS, package_dir={"prov_common": "common"})
