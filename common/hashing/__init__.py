@@ -1,0 +1,1 @@
+"""Canonical content hashing of tables and files."""

@@ -1,0 +1,1 @@
+"""Write-once object stores: local folder and S3."""

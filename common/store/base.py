@@ -1,0 +1,31 @@
+"""The store interface: write-once objects under keys, in a local folder or S3 (no backend code here)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A write-once object store.
+
+    Keys are relative ``/``-separated paths (validated: no ``..``, no leading ``/``).
+    ``put`` creates an object and never changes one: identical bytes again is a no-op that returns
+    ``False``; other bytes raise :class:`~prov_common.errors.ObjectConflictError`.
+    ``list`` yields keys in lexicographic order, optionally only those after ``start_after``.
+    """
+
+    uri: str
+
+    def put(self, key: str, data: bytes) -> bool: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]: ...
+
+    def put_file(self, key: str, path: Path) -> bool: ...
+
+    def get_file(self, key: str, path: Path) -> None: ...
