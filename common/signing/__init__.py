@@ -1,0 +1,42 @@
+"""Signing: Ed25519 keys, DSSE envelopes, in-toto statements and trust.
+
+Models (``keys``, ``dsse``, ``statement``, ``trust``) do no I/O; ``keyfiles`` reads and writes key files.
+"""
+from __future__ import annotations
+
+from prov_common.signing.dsse import INTOTO_PAYLOAD_TYPE, Envelope, Signature, pae, sign_envelope, verify_envelope
+from prov_common.signing.keyfiles import (
+    default_signing_key,
+    load_public_key,
+    load_signing_key,
+    signing_key_from_settings,
+    trust_from_settings,
+    write_keypair,
+)
+from prov_common.signing.keys import PublicKey, SigningKey, key_id_of
+from prov_common.signing.statement import STATEMENT_TYPE, Statement, Subject, digest_map, make_statement
+from prov_common.signing.trust import TrustStore
+
+__all__ = [
+    "INTOTO_PAYLOAD_TYPE",
+    "STATEMENT_TYPE",
+    "Envelope",
+    "PublicKey",
+    "Signature",
+    "SigningKey",
+    "Statement",
+    "Subject",
+    "TrustStore",
+    "default_signing_key",
+    "digest_map",
+    "key_id_of",
+    "load_public_key",
+    "load_signing_key",
+    "make_statement",
+    "pae",
+    "sign_envelope",
+    "signing_key_from_settings",
+    "trust_from_settings",
+    "verify_envelope",
+    "write_keypair",
+]

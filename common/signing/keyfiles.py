@@ -1,0 +1,132 @@
+"""Key files on disk: key pairs, the per-user default key, and the trusted keys of the settings."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from prov_common.config import Settings, default_home
+from prov_common.errors import BadInputError
+from prov_common.signing.keys import PublicKey, SigningKey
+from prov_common.signing.trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+PUBLIC_SUFFIX = ".pub"
+DEFAULT_KEY_NAME = "signing.key"
+TRUSTED_DIR = "trusted_keys"
+
+
+def public_path_for(private_path: Path) -> Path:
+    return private_path.with_name(private_path.name + PUBLIC_SUFFIX)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 from the start (never readable by others, not even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
+
+
+def write_keypair(private_path: str | os.PathLike[str], key: SigningKey | None = None) -> tuple[Path, Path]:
+    """Write a new key pair: ``PATH`` (PKCS#8 PEM, mode 0600) and ``PATH.pub`` (PEM public key).
+
+    Refuses to overwrite an existing file.
+    """
+    priv = Path(private_path)
+    pub = public_path_for(priv)
+    for path in (priv, pub):
+        if path.exists():
+            raise BadInputError(f"key file {path} already exists.", fix="choose another path or delete the old key first")
+    key = key or SigningKey.generate()
+    priv.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(priv, key.to_pem())
+    pub.write_bytes(key.public.to_pem())
+    return priv, pub
+
+
+def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
+    """Read a private key file; warns when other users can read it."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise BadInputError(
+            f"signing key {p} cannot be read ({exc.strerror}).", fix="set TDPROV_SIGNING_KEY to a file from 'tdprov keygen'"
+        ) from exc
+    if os.name == "posix" and p.stat().st_mode & 0o077:
+        log.warning("signing key %s is readable by other users; run: chmod 600 %s", p, p)
+    return SigningKey.from_pem(data, source=str(p))
+
+
+def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"public key {p} cannot be read ({exc.strerror}).", fix="check TDPROV_TRUSTED_KEYS") from exc
+    return PublicKey.from_pem(data, source=str(p))
+
+
+def default_key_path(home: Path | None = None) -> Path:
+    return (home or default_home()) / DEFAULT_KEY_NAME
+
+
+def default_signing_key(home: Path | None = None) -> SigningKey:
+    """The per-user key under ``TDPROV_HOME``, created on first use (as ssh does)."""
+    path = default_key_path(home)
+    if not path.exists():
+        try:
+            write_keypair(path)
+            log.info("created signing key %s (public key %s)", path, public_path_for(path))
+        except BadInputError:
+            pass  # another process created it at the same moment: read theirs
+        except FileExistsError:
+            pass
+    return load_signing_key(path)
+
+
+def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
+    """``TDPROV_SIGNING_KEY`` when set, else the per-user default key."""
+    settings = settings or Settings.from_env()
+    if settings.signing_key:
+        return load_signing_key(settings.signing_key)
+    return default_signing_key()
+
+
+def _keys_in(entry: str) -> list[PublicKey]:
+    p = Path(entry)
+    if p.is_dir():
+        return [load_public_key(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
+    if not p.exists():
+        raise BadInputError(
+            f"trusted key path {p} does not exist.", fix="fix TDPROV_TRUSTED_KEYS (files or folders of .pub files)"
+        )
+    return [load_public_key(p)]
+
+
+def trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
+    """Trusted keys: ``TDPROV_TRUSTED_KEYS`` (files or folders) when set.
+
+    Otherwise local trust: the public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the
+    per-user default key, if it exists) and every key in ``TDPROV_HOME/trusted_keys/``.
+    """
+    settings = settings or Settings.from_env()
+    trust = TrustStore()
+    if settings.trusted_keys:
+        for entry in settings.trusted_keys:
+            for key in _keys_in(entry):
+                trust.add(key)
+        return trust
+    own = Path(settings.signing_key) if settings.signing_key else default_key_path(home)
+    own_pub = public_path_for(own)
+    if own_pub.exists():
+        trust.add(load_public_key(own_pub))
+    elif own.exists():
+        trust.add(load_signing_key(own).public)
+    local = (home or default_home()) / TRUSTED_DIR
+    if local.is_dir():
+        for key in _keys_in(str(local)):
+            trust.add(key)
+    return trust

@@ -1,0 +1,100 @@
+"""Ed25519 keys and key ids (no file I/O here: PEM bytes in, PEM bytes out)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from prov_common.errors import BadInputError
+
+KEY_ID_PREFIX = "ed25519:"
+
+
+def key_id_of(public_key: Ed25519PublicKey) -> str:
+    """``ed25519:<hex SHA-256 of the raw 32-byte public key>``: the name of a key in envelopes and reports."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return KEY_ID_PREFIX + hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A public key that verifies signatures; ``source`` says where it was loaded from."""
+
+    key: Ed25519PublicKey
+    source: str = ""
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.key)
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """True when ``signature`` is this key's signature of ``message``."""
+        try:
+            self.key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    def to_pem(self) -> bytes:
+        return self.key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    @classmethod
+    def from_pem(cls, data: bytes, source: str = "") -> "PublicKey":
+        """Parse a PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo); anything but Ed25519 is refused."""
+        name = source or "public key"
+        try:
+            key = serialization.load_pem_public_key(data)
+        except ValueError as exc:
+            raise BadInputError(
+                f"{name} is not a PEM public key ({exc}).", fix="pass the .pub file that 'tdprov keygen' wrote"
+            ) from exc
+        if not isinstance(key, Ed25519PublicKey):
+            raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.", fix="run 'tdprov keygen'")
+        return cls(key, source)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An Ed25519 private key that signs bundles; ``source`` says where it was loaded from."""
+
+    key: Ed25519PrivateKey
+    source: str = ""
+
+    @classmethod
+    def generate(cls) -> "SigningKey":
+        return cls(Ed25519PrivateKey.generate(), "generated")
+
+    @property
+    def public(self) -> PublicKey:
+        return PublicKey(self.key.public_key(), self.source)
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.key.public_key())
+
+    def sign(self, message: bytes) -> bytes:
+        return self.key.sign(message)
+
+    def to_pem(self) -> bytes:
+        """Unencrypted PKCS#8 PEM (the file that holds it must be private: mode 0600)."""
+        return self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    @classmethod
+    def from_pem(cls, data: bytes, source: str = "", password: bytes | None = None) -> "SigningKey":
+        """Parse a PEM PKCS#8 private key; anything but Ed25519 is refused."""
+        name = source or "signing key"
+        try:
+            key = serialization.load_pem_private_key(data, password=password)
+        except (ValueError, TypeError) as exc:
+            raise BadInputError(
+                f"{name} is not a readable PEM private key ({exc}).",
+                fix="point TDPROV_SIGNING_KEY at the private key file that 'tdprov keygen' wrote",
+            ) from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.", fix="run 'tdprov keygen'")
+        return cls(key, source)

@@ -1,0 +1,74 @@
+"""Key files, the per-user default key, trust from settings, and ``tdprov keygen``."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from prov_common.cli import main
+from prov_common.config import Settings
+from prov_common.errors import BadInputError
+from prov_common.signing import (
+    default_signing_key,
+    load_public_key,
+    load_signing_key,
+    signing_key_from_settings,
+    trust_from_settings,
+    write_keypair,
+)
+
+
+def test_keygen_writes_private_0600_and_public(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "team.key"
+    assert main(["keygen", "-o", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    pub = tmp_path / "team.key.pub"
+    assert pub.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    key = load_signing_key(out)
+    assert load_public_key(pub).key_id == key.key_id
+    assert key.key_id in capsys.readouterr().out
+    # never overwrites
+    assert main(["keygen", "-o", str(out)]) == 2
+    assert load_signing_key(out).key_id == key.key_id
+
+
+def test_default_key_created_once_in_home_and_trusted_locally() -> None:
+    home = Path(os.environ["TDPROV_HOME"])
+    assert not (home / "signing.key").exists()
+    assert len(trust_from_settings(Settings.from_env())) == 0  # verification never creates keys
+    key = signing_key_from_settings(Settings.from_env())
+    assert (home / "signing.key").exists() and stat.S_IMODE((home / "signing.key").stat().st_mode) == 0o600
+    assert default_signing_key().key_id == key.key_id
+    assert key.key_id in trust_from_settings(Settings.from_env())
+
+
+def test_trusted_keys_setting_replaces_local_trust(tmp_path: Path) -> None:
+    own = signing_key_from_settings(Settings.from_env())
+    folder = tmp_path / "team"
+    write_keypair(folder / "a.key")
+    write_keypair(folder / "b.key")
+    _, single = write_keypair(tmp_path / "c.key")
+    (folder / "a.key").unlink()  # private keys in the folder are ignored anyway; only .pub files count
+    trust = trust_from_settings(Settings.from_env(trusted_keys=[str(folder), str(single)]))
+    assert len(trust) == 3
+    assert own.key_id not in trust
+    with pytest.raises(BadInputError, match="does not exist"):
+        trust_from_settings(Settings.from_env(trusted_keys=[str(tmp_path / "missing.pub")]))
+
+
+def test_configured_signing_key_and_bad_key_files(tmp_path: Path) -> None:
+    priv, _ = write_keypair(tmp_path / "k")
+    key = signing_key_from_settings(Settings.from_env(signing_key=str(priv)))
+    assert key.key_id == load_signing_key(priv).key_id
+    assert key.key_id in trust_from_settings(Settings.from_env(signing_key=str(priv)))
+    junk = tmp_path / "junk.key"
+    junk.write_bytes(b"not a key")
+    with pytest.raises(BadInputError, match="junk.key is not a readable PEM private key"):
+        load_signing_key(junk)
+    with pytest.raises(BadInputError, match="cannot be read"):
+        load_signing_key(tmp_path / "absent.key")
+    with pytest.raises(BadInputError, match="not a PEM public key"):
+        load_public_key(junk)
