@@ -1,0 +1,292 @@
+"""The Merkle log in a store: leaf batches and signed checkpoints, written once, never rewritten.
+
+Layout (all objects write-once)::
+
+    log/leaves/<first index, 12 digits>.json     {"first": i, "leaves": [leaf, ...]}  (a batch of <= 1000)
+    log/checkpoints/<tree size, 12 digits>.json  DSSE envelope of a Checkpoint
+
+There is no "latest" pointer (it would have to be rewritten): the newest checkpoint is the last key
+listed. Two auditors appending at the same moment race for the same leaf-batch and checkpoint keys;
+the store's conditional write lets one win and the other gets ``ObjectConflictError``, re-reads the
+new head and retries, so the log can never fork.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, VerificationError
+from prov_common.signing import Envelope, SigningKey, TrustStore, sign_envelope, verify_envelope
+from prov_common.store.base import Store
+from prov_common.tlog import merkle
+from prov_common.tlog.model import (
+    CHECKPOINT_PAYLOAD_TYPE,
+    EMPTY_CHECKPOINT,
+    Checkpoint,
+    ConsistencyProof,
+    InclusionProof,
+    LogLeaf,
+    sha256_digest,
+)
+
+log = logging.getLogger(__name__)
+
+LEAVES_PREFIX = "log/leaves/"
+CHECKPOINTS_PREFIX = "log/checkpoints/"
+BATCH_LIMIT = 1000
+_DIGITS = 12
+MAX_RETRIES = 20
+
+
+def leaf_batch_key(first: int) -> str:
+    return f"{LEAVES_PREFIX}{first:0{_DIGITS}d}.json"
+
+
+def checkpoint_key(size: int) -> str:
+    return f"{CHECKPOINTS_PREFIX}{size:0{_DIGITS}d}.json"
+
+
+def _number(key: str, prefix: str) -> int | None:
+    stem = key[len(prefix):].removesuffix(".json")
+    return int(stem) if stem.isdigit() and len(stem) == _DIGITS else None
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint as read from the store: the parsed model, its key, and the digest of its bytes."""
+
+    checkpoint: Checkpoint
+    key: str
+    digest: str
+    signer: str = ""
+
+
+@dataclass
+class LogProblem:
+    """Something wrong with the log, naming the object."""
+
+    key: str
+    what: str
+    fix: str = "restore the object from a backup or a replica of the store; stored objects are never rewritten"
+
+
+@dataclass
+class LogState:
+    """What a walk over the log found: leaves, checkpoints, and problems."""
+
+    leaves: list[LogLeaf] = field(default_factory=list)
+    checkpoints: list[StoredCheckpoint] = field(default_factory=list)
+    problems: list[LogProblem] = field(default_factory=list)
+
+    @property
+    def head(self) -> StoredCheckpoint | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+
+def _encode_batch(first: int, leaves: Sequence[LogLeaf]) -> bytes:
+    return canonical_bytes({"first": first, "leaves": [loads(x.to_bytes()) for x in leaves]})
+
+
+def _decode_batch(data: bytes, key: str) -> tuple[int, list[LogLeaf]]:
+    try:
+        doc = loads(data)
+        first, items = doc["first"], doc["leaves"]
+        if not isinstance(first, int) or not isinstance(items, list):
+            raise TypeError("'first' or 'leaves' has the wrong type")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VerificationError(f"log leaf batch '{key}' is damaged ({exc})", fix="restore it from a backup") from exc
+    leaves = [LogLeaf.from_bytes(canonical_bytes(x), f"leaf {first + i} in '{key}'") for i, x in enumerate(items)]
+    if _encode_batch(first, leaves) != data:
+        raise VerificationError(f"log leaf batch '{key}' is not in canonical form (it was edited)", fix="restore it from a backup")
+    return first, leaves
+
+
+class TransparencyLog:
+    """Append-only Merkle log of bundles in ``store``; checkpoints verify under ``trust``."""
+
+    def __init__(self, store: Store, trust: TrustStore) -> None:
+        self.store = store
+        self.trust = trust
+
+    # -- reading ------------------------------------------------------------------------------
+    def checkpoint_keys(self) -> list[str]:
+        return [k for k in self.store.list(CHECKPOINTS_PREFIX) if _number(k, CHECKPOINTS_PREFIX) is not None]
+
+    def read_checkpoint(self, key: str) -> StoredCheckpoint:
+        """Read, verify the signature of, and parse the checkpoint at ``key``."""
+        data = self.store.get(key)
+        try:
+            env = Envelope.from_json(data, name=f"checkpoint '{key}'")
+        except BadInputError as exc:
+            raise VerificationError(exc.what, fix=exc.fix) from exc
+        signer = verify_envelope(env, self.trust, name=f"checkpoint '{key}'")
+        if env.payload_type != CHECKPOINT_PAYLOAD_TYPE:
+            raise VerificationError(f"checkpoint '{key}' has payload type '{env.payload_type}'")
+        cp = Checkpoint.from_payload(env.payload, f"checkpoint '{key}'")
+        if checkpoint_key(cp.size) != key:
+            raise VerificationError(f"checkpoint '{key}' claims tree size {cp.size}: it was moved or renamed")
+        return StoredCheckpoint(cp, key, sha256_digest(data), signer)
+
+    def head(self) -> StoredCheckpoint | None:
+        """The newest checkpoint (verified), or None for an empty log."""
+        keys = self.checkpoint_keys()
+        return self.read_checkpoint(keys[-1]) if keys else None
+
+    def iter_batches(self, start: int = 0) -> Iterator[tuple[str, int, list[LogLeaf]]]:
+        """Leaf batches whose first index is ``>= start`` (listing starts there: cost follows what is new)."""
+        after = leaf_batch_key(start - 1) if start > 0 else None
+        for key in self.store.list(LEAVES_PREFIX, start_after=after):
+            if _number(key, LEAVES_PREFIX) is None:
+                continue
+            first, leaves = _decode_batch(self.store.get(key), key)
+            if leaf_batch_key(first) != key:
+                raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved")
+            yield key, first, leaves
+
+    def read_leaves(self, start: int = 0) -> list[LogLeaf]:
+        """All leaves from index ``start`` (which must begin a batch) on, checking there are no gaps."""
+        out: list[LogLeaf] = []
+        expected = start
+        for key, first, leaves in self.iter_batches(start):
+            if first != expected:
+                raise VerificationError(
+                    f"log leaves {expected}..{first - 1} are missing (next batch is '{key}')",
+                    fix="restore the deleted leaf batch from a backup",
+                )
+            out.extend(leaves)
+            expected = first + len(leaves)
+        return out
+
+    def last_leaf(self) -> LogLeaf | None:
+        """The newest leaf (its index key is the cursor from which to list new bundles)."""
+        keys = [k for k in self.store.list(LEAVES_PREFIX) if _number(k, LEAVES_PREFIX) is not None]
+        if not keys:
+            return None
+        return _decode_batch(self.store.get(keys[-1]), keys[-1])[1][-1]
+
+    # -- verification -------------------------------------------------------------------------
+    def verify(self, *, since: StoredCheckpoint | None = None) -> LogState:
+        """Check the checkpoint chain (always all of it: a few objects) and the tree.
+
+        With ``since``, leaves are re-hashed only after that checkpoint (whose frontier is trusted
+        because its signature and root were checked); without it, from the first leaf.
+        """
+        state = LogState()
+        previous: StoredCheckpoint | None = None
+        earlier: dict[str, StoredCheckpoint] = {}
+        for key in self.checkpoint_keys():
+            try:
+                sc = self.read_checkpoint(key)
+            except TdprovError as exc:
+                state.problems.append(LogProblem(key, exc.what, exc.fix or LogProblem.fix))
+                continue
+            cp = sc.checkpoint
+            if previous is None and cp.previous is not None and not state.problems:
+                state.problems.append(LogProblem(key, f"the first checkpoint in the store names a previous checkpoint {cp.previous}: "
+                                                 "earlier checkpoints were deleted"))
+            elif previous is not None and cp.previous not in earlier:
+                state.problems.append(LogProblem(key, f"checkpoint names previous checkpoint {cp.previous}, which is not in the store "
+                                                 f"(the one before it is '{previous.key}', {previous.digest}): the chain is broken"))
+            if previous and cp.time < previous.checkpoint.time:
+                state.problems.append(LogProblem(key, f"checkpoint time {cp.time} is earlier than its predecessor's {previous.checkpoint.time}: back-dated"))
+            state.checkpoints.append(sc)
+            earlier[sc.digest] = sc
+            previous = sc
+        start_cp = since.checkpoint if since else EMPTY_CHECKPOINT
+        try:
+            batches = list(self.iter_batches(start_cp.size))
+        except TdprovError as exc:
+            state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
+            return state
+        by_size = {sc.checkpoint.size: sc for sc in state.checkpoints if sc.checkpoint.size > start_cp.size}
+        frontier, size = start_cp.frontier_bytes, start_cp.size
+        for key, first, leaves in batches:
+            if first != size:
+                state.problems.append(LogProblem(key, f"log leaves {size}..{first - 1} are missing before '{key}'", "restore the deleted leaf batch"))
+                break
+            for leaf in leaves:
+                frontier = merkle.frontier_append(frontier, [leaf.hash], size)
+                size += 1
+                sc = by_size.pop(size, None)
+                if sc and merkle.frontier_root(frontier).hex() != sc.checkpoint.root:
+                    state.problems.append(
+                        LogProblem(sc.key, f"the {size} log leaves hash to {merkle.frontier_root(frontier).hex()} but the checkpoint "
+                                   f"says {sc.checkpoint.root}: a leaf or the checkpoint was altered")
+                    )
+            state.leaves.extend(leaves)
+        for missing_size, sc in sorted(by_size.items()):
+            state.problems.append(LogProblem(sc.key, f"checkpoint covers {missing_size} leaves but the log holds only {size}: leaves were deleted", "restore the deleted leaf batches"))
+        return state
+
+    # -- writing ------------------------------------------------------------------------------
+    def append(self, leaves: Sequence[LogLeaf], signer: SigningKey, *, time: Callable[[], str] = now_rfc3339) -> StoredCheckpoint | None:
+        """Append ``leaves`` and write a signed checkpoint; returns the new head (the old one if nothing is new).
+
+        The caller passes only leaves not yet logged (bundles listed after :meth:`last_leaf`'s index
+        key). Leaves whose index key is already logged after the head (by a writer that stopped before
+        its checkpoint, or won a race against this one) are not added twice. When another writer
+        wins a race for a key, this one re-reads the log and retries.
+        """
+        start = self.head()
+        base = start.checkpoint.size if start else 0
+        for _attempt in range(MAX_RETRIES):
+            head = self.head()
+            logged = self.read_leaves(base)  # leaves added since this append began, by anyone
+            seen = {x.index_key for x in logged}
+            new = [x for x in leaves if x.index_key not in seen]
+            first = base + len(logged)
+            head_cp = head.checkpoint if head else EMPTY_CHECKPOINT
+            try:
+                for i in range(0, len(new), BATCH_LIMIT):
+                    self.store.put(leaf_batch_key(first + i), _encode_batch(first + i, new[i:i + BATCH_LIMIT]))
+                added = logged[head_cp.size - base:] + new
+                if not added:
+                    return head
+                cp = head_cp.extend([x.hash for x in added], time=time(), previous=head.digest if head else None, keyid=signer.key_id)
+                data = sign_envelope(cp.payload(), CHECKPOINT_PAYLOAD_TYPE, [signer]).to_json()
+                self.store.put(checkpoint_key(cp.size), data)
+                return StoredCheckpoint(cp, checkpoint_key(cp.size), sha256_digest(data), signer.key_id)
+            except ObjectConflictError:
+                log.info("another auditor appended to the log at the same time; retrying from the new head")
+        raise ObjectConflictError(f"could not append to the log after {MAX_RETRIES} attempts: other writers keep winning", fix="retry the audit later")
+
+    # -- proofs -------------------------------------------------------------------------------
+    def inclusion_proof(self, run_id: str, head: StoredCheckpoint | None = None) -> InclusionProof:
+        """Proof that the bundle of ``run_id`` is in the tree of ``head`` (default: the newest checkpoint)."""
+        head = head or self.head()
+        if head is None:
+            raise BadInputError("the log is empty: no audit has run on this store yet.", fix="run 'tdprov audit' first")
+        leaves = self.read_leaves()[: head.checkpoint.size]
+        matches = [i for i, x in enumerate(leaves) if x.run_id == run_id]
+        if not matches:
+            raise BadInputError(
+                f"run '{run_id}' is not in the log up to checkpoint {head.checkpoint.size}.",
+                fix="check the run id ('tdprov list'), or run 'tdprov audit' to log bundles written since the last audit",
+            )
+        index = matches[-1]
+        hashes = [x.hash for x in leaves]
+        path = merkle.inclusion_proof(index, hashes)
+        return InclusionProof(leaves[index], index, head.checkpoint.size, head.checkpoint.root, tuple(h.hex() for h in path))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> ConsistencyProof:
+        """Proof that checkpoint ``new_size`` extends checkpoint ``old_size`` (both must exist)."""
+        old, new = (self._checkpoint_of_size(s) for s in (old_size, new_size))
+        leaves = self.read_leaves()[:new_size]
+        if len(leaves) < new_size:
+            raise VerificationError(f"the log holds {len(leaves)} leaves, fewer than checkpoint {new_size} covers")
+        path = merkle.consistency_proof(old_size, [x.hash for x in leaves]) if old_size else []
+        return ConsistencyProof(old_size, new_size, old.checkpoint.root, new.checkpoint.root, tuple(h.hex() for h in path))
+
+    def _checkpoint_of_size(self, size: int) -> StoredCheckpoint:
+        key = checkpoint_key(size)
+        if not self.store.exists(key):
+            sizes = ", ".join(str(_number(k, CHECKPOINTS_PREFIX)) for k in self.checkpoint_keys()) or "none"
+            raise BadInputError(f"there is no checkpoint of tree size {size}.", fix=f"use one of the checkpoint sizes: {sizes}")
+        return self.read_checkpoint(key)

@@ -1,0 +1,134 @@
+"""The Merkle log in a store: append, checkpoint chain, proofs, races and tampering."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from prov_common.errors import BadInputError, VerificationError
+from prov_common.signing import SigningKey, TrustStore
+from prov_common.store.local import LocalStore
+from prov_common.tlog import merkle
+from prov_common.tlog.log import TransparencyLog, checkpoint_key, leaf_batch_key
+from prov_common.tlog.model import LogLeaf
+
+from test_tlog_merkle import ref_mth, ref_path  # the independent reference implementation
+
+
+def _leaves(a: int, b: int) -> list[LogLeaf]:
+    return [LogLeaf(f"run-{i}", f"blake3:{i:064x}", f"sha256:{i:064x}", f"bundles/run-{i:04d}") for i in range(a, b)]
+
+
+@pytest.fixture()
+def key() -> SigningKey:
+    return SigningKey.generate()
+
+
+@pytest.fixture()
+def tlog(tmp_path: Path, key: SigningKey) -> TransparencyLog:
+    return TransparencyLog(LocalStore(tmp_path / "store"), TrustStore.of([key.public]))
+
+
+def _grow(tlog: TransparencyLog, key: SigningKey, *steps: int) -> list[LogLeaf]:
+    all_leaves: list[LogLeaf] = []
+    for n in steps:
+        batch = _leaves(len(all_leaves), len(all_leaves) + n)
+        tlog.append(batch, key)
+        all_leaves += batch
+    return all_leaves
+
+
+def test_append_checkpoints_chain_and_proofs(tlog: TransparencyLog, key: SigningKey) -> None:
+    leaves = _grow(tlog, key, 3, 5, 1)
+    state = tlog.verify()
+    assert state.problems == []
+    assert [c.checkpoint.size for c in state.checkpoints] == [3, 8, 9]
+    assert state.checkpoints[1].checkpoint.previous == state.checkpoints[0].digest
+    head = tlog.head()
+    assert head is not None and head.checkpoint.root_bytes == ref_mth([x.to_bytes() for x in leaves])
+    # inclusion proof of run-4 against the newest checkpoint, checked with the reference
+    proof = tlog.inclusion_proof("run-4")
+    proof.verify()
+    assert [bytes.fromhex(h) for h in proof.path] == ref_path(4, [x.to_bytes() for x in leaves])
+    # consistency 3 -> 9
+    cons = tlog.consistency_proof(3, 9)
+    cons.verify()
+    merkle.verify_consistency(3, 9, bytes.fromhex(cons.old_root), head.checkpoint.root_bytes, [bytes.fromhex(h) for h in cons.path])
+    # nothing new: no new checkpoint
+    assert tlog.append([], key) == head
+    assert tlog.last_leaf() == leaves[-1]
+    with pytest.raises(BadInputError, match="run-99"):
+        tlog.inclusion_proof("run-99")
+    with pytest.raises(BadInputError, match="checkpoint sizes: 3, 8, 9"):
+        tlog.consistency_proof(4, 9)
+
+
+def test_incremental_verify_reads_only_new_leaves(tlog: TransparencyLog, key: SigningKey) -> None:
+    tlog.append(_leaves(0, 4), key)
+    first = tlog.head()
+    tlog.append(_leaves(4, 8), key)
+    tlog.append(_leaves(8, 10), key)
+    state = tlog.verify(since=first)
+    assert state.problems == [] and [x.run_id for x in state.leaves] == [f"run-{i}" for i in range(4, 10)]
+    # an old leaf batch altered: incremental verification trusts the signed frontier; --full finds it
+    path = Path(tlog.store.uri) / leaf_batch_key(0)
+    path.write_bytes(path.read_bytes().replace(b"run-1", b"run-7"))
+    assert tlog.verify(since=first).problems == []
+    assert any("altered" in p.what for p in tlog.verify().problems)
+
+
+def test_race_between_two_auditors_cannot_fork(tmp_path: Path, key: SigningKey) -> None:
+    store = LocalStore(tmp_path / "s")
+    a = TransparencyLog(store, TrustStore.of([key.public]))
+    b = TransparencyLog(store, TrustStore.of([key.public]))
+    a.append(_leaves(0, 2), key)
+    # auditor A writes its leaves but stops before its checkpoint (simulated by writing the batch alone)
+    from prov_common.tlog.log import _encode_batch
+
+    store.put(leaf_batch_key(2), _encode_batch(2, _leaves(2, 4)))
+    # auditor B appends an overlapping set: A's pending leaves are adopted, not duplicated
+    head = b.append(_leaves(2, 6), key)
+    assert head is not None and head.checkpoint.size == 6
+    state = b.verify()
+    assert state.problems == [] and [x.run_id for x in state.leaves] == [f"run-{i}" for i in range(6)]
+
+
+def test_tampering_is_found(tlog: TransparencyLog, key: SigningKey, tmp_path: Path) -> None:
+    _grow(tlog, key, 3, 4, 2)
+    root = Path(tlog.store.uri)
+    # 1) a flipped byte in a leaf batch
+    leaf_file = root / leaf_batch_key(3)
+    original = leaf_file.read_bytes()
+    leaf_file.write_bytes(original.replace(b"run-4", b"run-X"))
+    problems = tlog.verify().problems
+    assert any(p.key == checkpoint_key(7) and "altered" in p.what for p in problems), problems
+    leaf_file.write_bytes(original)
+    # 2) a deleted leaf batch
+    os.unlink(leaf_file)
+    problems = tlog.verify().problems
+    assert any("missing" in p.what or "deleted" in p.what for p in problems), problems
+    leaf_file.write_bytes(original)
+    # 3) a rewritten checkpoint signed by the trusted key (new time): the next one no longer chains to it
+    cp_file = root / checkpoint_key(3)
+    saved = cp_file.read_bytes()
+    os.unlink(cp_file)
+    other = TransparencyLog(tlog.store, tlog.trust)
+    from prov_common.signing import sign_envelope
+    from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
+    from dataclasses import replace
+
+    cp = Checkpoint.from_payload(__import__("prov_common.signing", fromlist=["Envelope"]).Envelope.from_json(saved).payload)
+    cp_file.write_bytes(sign_envelope(replace(cp, time="2020-01-01T00:00:00Z").payload(), CHECKPOINT_PAYLOAD_TYPE, [key]).to_json())
+    problems = other.verify().problems
+    assert any(p.key == checkpoint_key(7) and "chain is broken" in p.what for p in problems), problems
+    # 4) a checkpoint signed by an untrusted key
+    cp_file.write_bytes(sign_envelope(cp.payload(), CHECKPOINT_PAYLOAD_TYPE, [SigningKey.generate()]).to_json())
+    problems = other.verify().problems
+    assert any(p.key == checkpoint_key(3) and "untrusted" in p.what for p in problems), problems
+    # 5) a flipped byte in a checkpoint signature
+    cp_file.write_bytes(saved.replace(b'"sig":"', b'"sig":"A', 1)[:-3] + saved[-2:])
+    with pytest.raises(VerificationError):
+        other.read_checkpoint(checkpoint_key(3))
+    cp_file.write_bytes(saved)
+    assert other.verify().problems == []
