@@ -1,0 +1,55 @@
+"""``tdprov prove``: inclusion and consistency proofs from the tamper-evident log, as JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.config import Settings
+from prov_common.errors import BadInputError
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+from prov_common.tlog.log import TransparencyLog
+from prov_common.tlog.proofs import consistency_document, inclusion_document
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "prove",
+        help="print a Merkle inclusion or consistency proof from the audit log",
+        description=(
+            "Print, as JSON, a proof that a run's bundle is in the tamper-evident log (against the newest "
+            "signed checkpoint), or with --consistency that checkpoint NEW extends checkpoint OLD. "
+            "The proof is checked before it is printed; docs/verification.md shows how to check it offline."
+        ),
+        example="tdprov prove 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11 > proof.json",
+    )
+    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run whose bundle to prove")
+    parser.add_argument("--consistency", nargs=2, type=int, metavar=("OLD", "NEW"), help="tree sizes of two checkpoints")
+    parser.add_argument("-o", "--output", default=None, help="write the proof to this file instead of stdout")
+    add_store_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.run_id) == bool(args.consistency):
+        raise BadInputError("give either RUN_ID or --consistency OLD NEW.", fix="e.g. 'tdprov prove RUN_ID' or 'tdprov prove --consistency 10 25'")
+    settings = Settings.from_env(store=args.store)
+    tlog = TransparencyLog(open_store(settings=settings), trust_from_settings(settings))
+    if args.consistency:
+        old, new = args.consistency
+        if not 0 < old <= new:
+            raise BadInputError(f"--consistency {old} {new}: OLD must be at least 1 and not above NEW.", fix="list checkpoints with 'tdprov audit' output")
+        doc = consistency_document(tlog, old, new)
+    else:
+        doc = inclusion_document(tlog, args.run_id)
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0

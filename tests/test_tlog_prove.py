@@ -1,0 +1,79 @@
+"""`tdprov prove` output checked by the standalone verifier published in docs/verification.md."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prov_common.cli import main
+from prov_common.signing import default_signing_key, trust_from_settings
+from prov_common.signing.keyfiles import default_key_path, public_path_for
+from prov_common.store import open_store
+from prov_common.tlog.log import TransparencyLog
+from prov_common.tlog.model import LogLeaf
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "verification.md"
+
+
+@pytest.fixture()
+def verifier(tmp_path: Path) -> Path:
+    code = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    assert code, "docs/verification.md lost its verifier snippet"
+    path = tmp_path / "verify_proof.py"
+    path.write_text(code.group(1))
+    return path
+
+
+@pytest.fixture()
+def store_dir(tmp_path: Path) -> str:
+    key = default_signing_key()
+    tlog = TransparencyLog(open_store(str(tmp_path / "store")), trust_from_settings())
+    for lo, hi in ((0, 5), (5, 13), (13, 14)):
+        tlog.append([LogLeaf(f"run-{i}", f"blake3:{i:064x}", f"sha256:{i:064x}", f"index/run-{i:03d}") for i in range(lo, hi)], key)
+    return str(tmp_path / "store")
+
+
+def _run_verifier(verifier: Path, proof: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(proof))
+    pub = public_path_for(default_key_path())
+    return subprocess.run([sys.executable, str(verifier), str(path), str(pub)], capture_output=True, text=True)
+
+
+def test_inclusion_proof_verifies_offline(store_dir: str, verifier: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["prove", "run-7", "--store", store_dir]) == 0
+    proof = json.loads(capsys.readouterr().out)
+    assert proof["treeSize"] == 14 and proof["leafIndex"] == 7
+    assert _run_verifier(verifier, proof, tmp_path).stdout.strip() == "OK"
+    bad = dict(proof, inclusionPath=[proof["inclusionPath"][0][:-1] + "0"] + proof["inclusionPath"][1:])
+    if bad["inclusionPath"] != proof["inclusionPath"]:
+        assert "FAIL" in _run_verifier(verifier, bad, tmp_path).stderr
+    other = dict(proof, leafIndex=6)
+    assert "FAIL" in _run_verifier(verifier, other, tmp_path).stderr
+    forged = json.loads(json.dumps(proof))
+    forged["checkpoint"]["envelope"]["payload"] = forged["checkpoint"]["envelope"]["payload"][:-4] + "AAAA"
+    assert "signature" in _run_verifier(verifier, forged, tmp_path).stderr
+
+
+def test_consistency_proof_verifies_offline(store_dir: str, verifier: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for old, new in ((5, 13), (5, 14), (13, 14), (14, 14)):
+        assert main(["prove", "--consistency", str(old), str(new), "--store", store_dir]) == 0
+        proof = json.loads(capsys.readouterr().out)
+        assert _run_verifier(verifier, proof, tmp_path).stdout.strip() == "OK"
+    proof["oldCheckpoint"], proof["consistencyPath"] = json.loads(json.dumps(proof["oldCheckpoint"])), []
+    assert main(["prove", "--consistency", "5", "14", "--store", store_dir]) == 0
+    proof = json.loads(capsys.readouterr().out)
+    proof["consistencyPath"] = proof["consistencyPath"][1:]
+    assert "FAIL" in _run_verifier(verifier, proof, tmp_path).stderr
+
+
+def test_prove_bad_input(store_dir: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["prove", "no-such-run", "--store", store_dir]) == 2
+    assert "no-such-run" in capsys.readouterr().err
+    assert main(["prove", "--consistency", "3", "14", "--store", store_dir]) == 2
+    assert "5, 13, 14" in capsys.readouterr().err
+    assert main(["prove", "--store", store_dir]) == 2
