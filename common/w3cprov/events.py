@@ -1,0 +1,203 @@
+"""OpenLineage run events (plain JSON dicts from any producer) folded into one model per run.
+
+No I/O. Required fields are checked here, so that a malformed event fails with a message naming the
+event and the field; optional parts (facets, inputs, outputs, producer) may be missing or unknown.
+Events of one run are applied in time order (START before COMPLETE at equal times) and facets are
+merged, a later event's facet replacing an earlier one of the same name, as OpenLineage's
+accumulative event model intends. Events are sorted first, so their order in the input never matters.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from prov_common.errors import BadInputError
+
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+TERMINAL = ("COMPLETE", "FAIL", "ABORT")
+_RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
+_FIX = "each event needs eventType, eventTime (ISO 8601), run.runId, job.namespace and job.name (OpenLineage RunEvent)"
+
+
+@dataclass
+class DatasetState:
+    """One dataset a run read or wrote, with the facets of every event merged."""
+
+    namespace: str
+    name: str
+    facets: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    def facet(self, name: str) -> dict[str, Any]:
+        """The facet ``name`` if it is a JSON object, else an empty dict (absent or malformed)."""
+        value = self.facets.get(name)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def version(self) -> str | None:
+        """``version.datasetVersion``, else this project's ``tdprov_contentHash.digest``."""
+        for value in (self.facet("version").get("datasetVersion"), self.facet("tdprov_contentHash").get("digest")):
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+        return None
+
+
+@dataclass
+class RunState:
+    """Everything the events of one run say about it."""
+
+    run_id: str
+    job_namespace: str
+    job_name: str
+    state: str
+    started: datetime
+    ended: datetime | None
+    producers: tuple[str, ...]
+    run_facets: dict[str, Any]
+    job_facets: dict[str, Any]
+    inputs: list[DatasetState]
+    outputs: list[DatasetState]
+
+    def run_facet(self, name: str) -> dict[str, Any]:
+        value = self.run_facets.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def job_facet(self, name: str) -> dict[str, Any]:
+        value = self.job_facets.get(name)
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Checked:
+    index: int
+    event: Mapping[str, Any]
+    event_type: str
+    time: datetime
+    run_id: str
+    job: tuple[str, str]
+
+
+def parse_time(value: Any, where: str) -> datetime:
+    """An ISO 8601 date-time as an aware UTC datetime (a time without offset is taken as UTC)."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadInputError(f"{where}: field 'eventTime' is missing or not a string.", fix=_FIX)
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise BadInputError(
+            f"{where}: field 'eventTime' is not an ISO 8601 date-time: {value!r}.",
+            fix="write it like 2024-05-01T12:00:00.000Z",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _string(container: Any, key: str, where: str, field_name: str) -> str:
+    value = container.get(key) if isinstance(container, Mapping) else None
+    if not isinstance(value, str) or not value.strip():
+        raise BadInputError(f"{where}: field '{field_name}' is missing or empty.", fix=_FIX)
+    return value
+
+
+def _describe(index: int, event: Any) -> str:
+    run = event.get("run") if isinstance(event, Mapping) else None
+    run_id = run.get("runId") if isinstance(run, Mapping) else None
+    return f"event #{index}" + (f" (runId {run_id})" if isinstance(run_id, str) and run_id else "")
+
+
+def check_event(index: int, event: Any) -> _Checked:
+    """Check the required fields of one event; ``index`` is its 0-based position in the input."""
+    where = _describe(index, event)
+    if not isinstance(event, Mapping):
+        raise BadInputError(f"{where} is a {type(event).__name__}, not a JSON object.", fix=_FIX)
+    event_type = event.get("eventType")
+    if event_type is None:
+        raise BadInputError(f"{where}: field 'eventType' is missing (dataset and job events have no run).", fix=_FIX)
+    if event_type not in EVENT_TYPES:
+        raise BadInputError(f"{where}: field 'eventType' is {event_type!r}, not one of {', '.join(EVENT_TYPES)}.", fix=_FIX)
+    time = parse_time(event.get("eventTime"), where)
+    run_id = _string(event.get("run"), "runId", where, "run.runId")
+    job = event.get("job")
+    namespace = _string(job, "namespace", where, "job.namespace")
+    name = _string(job, "name", where, "job.name")
+    for side in ("inputs", "outputs"):
+        datasets = event.get(side)
+        if datasets is None:
+            continue
+        if not isinstance(datasets, list):
+            raise BadInputError(f"{where}: field '{side}' is not a list.", fix="inputs and outputs are lists of datasets")
+        for position, dataset in enumerate(datasets):
+            _string(dataset, "namespace", where, f"{side}[{position}].namespace")
+            _string(dataset, "name", where, f"{side}[{position}].name")
+    return _Checked(index, event, event_type, time, run_id, (namespace, name))
+
+
+def _order_key(checked: _Checked) -> tuple[Any, ...]:
+    return (checked.time, _RANK[checked.event_type], json.dumps(checked.event, sort_keys=True, default=str))
+
+
+def _facets(container: Any, key: str) -> dict[str, Any]:
+    value = container.get(key) if isinstance(container, Mapping) else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _merge_datasets(target: dict[tuple[str, str], DatasetState], datasets: Any, extra_key: str) -> None:
+    for dataset in datasets or ():
+        key = (dataset["namespace"], dataset["name"])
+        state = target.setdefault(key, DatasetState(*key))
+        state.facets.update(_facets(dataset, "facets"))
+        state.facets.update(_facets(dataset, extra_key))
+
+
+def _fold(events: list[_Checked]) -> RunState:
+    events.sort(key=_order_key)
+    run_facets: dict[str, Any] = {}
+    job_facets: dict[str, Any] = {}
+    inputs: dict[tuple[str, str], DatasetState] = {}
+    outputs: dict[tuple[str, str], DatasetState] = {}
+    producers: set[str] = set()
+    for checked in events:
+        event = checked.event
+        run_facets.update(_facets(event["run"], "facets"))
+        job_facets.update(_facets(event["job"], "facets"))
+        _merge_datasets(inputs, event.get("inputs"), "inputFacets")
+        _merge_datasets(outputs, event.get("outputs"), "outputFacets")
+        if isinstance(event.get("producer"), str):
+            producers.add(event["producer"])
+    starts = [c.time for c in events if c.event_type == "START"]
+    terminal = [c for c in events if c.event_type in TERMINAL]
+    last = terminal[-1] if terminal else None
+    return RunState(
+        run_id=events[0].run_id,
+        job_namespace=events[-1].job[0],
+        job_name=events[-1].job[1],
+        state=last.event_type if last else "RUNNING",
+        started=min(starts) if starts else events[0].time,
+        ended=last.time if last else None,
+        producers=tuple(sorted(producers)),
+        run_facets=run_facets,
+        job_facets=job_facets,
+        inputs=[inputs[k] for k in sorted(inputs)],
+        outputs=[outputs[k] for k in sorted(outputs)],
+    )
+
+
+def fold_runs(events: Iterable[Any]) -> list[RunState]:
+    """Check every event and fold them into one :class:`RunState` per run id (sorted by run id)."""
+    by_run: dict[str, list[_Checked]] = {}
+    for index, event in enumerate(events):
+        checked = check_event(index, event)
+        by_run.setdefault(checked.run_id, []).append(checked)
+    if not by_run:
+        raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
+    return [_fold(by_run[run_id]) for run_id in sorted(by_run)]

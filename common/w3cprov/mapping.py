@@ -1,0 +1,274 @@
+"""OpenLineage run events -> one W3C PROV document (``prov`` library). No I/O.
+
+The mapping is documented facet by facet in ``docs/prov-mapping.md``. Records are collected first
+(duplicates merged) and added to the document in sorted order, so the same events always build the
+same document, whatever their order.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from prov.constants import PROV, PROV_LABEL, PROV_ROLE, PROV_TYPE
+from prov.identifier import QualifiedName
+from prov.model import ProvDocument
+
+from prov_common.canonical_json import canonical_bytes
+from prov_common.w3cprov import ids
+from prov_common.w3cprov.events import DatasetState, RunState, fold_runs
+from prov_common.w3cprov.ids import DCTERMS, DQV, TDPROV
+from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_test_measurements
+
+Attr = tuple[QualifiedName, Any]
+_KIND_ORDER = {"agent": 0, "entity": 1, "activity": 2}
+
+
+class _Builder:
+    """Collects elements (merging attributes of equal identifiers) and relations, then emits sorted."""
+
+    def __init__(self) -> None:
+        self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
+        self.relations: set[tuple[Any, ...]] = set()
+
+    def element(self, kind: str, local: str, attrs: Iterable[Attr], **formal: Any) -> QualifiedName:
+        _, merged, formals = self.elements.setdefault(local, (kind, {}, {}))
+        for name, value in attrs:
+            if value is not None and value != "":
+                merged.setdefault(name, set()).add(value)
+        formals.update({k: v for k, v in formal.items() if v is not None})
+        return TDPROV[local]
+
+    def relation(self, method: str, *args: Any, attrs: Iterable[Attr] = (), **formal: Any) -> None:
+        self.relations.add((method, args, tuple(sorted(formal.items())), tuple(sorted(attrs, key=repr))))
+
+    def build(self) -> ProvDocument:
+        document = ProvDocument()
+        for namespace in ids.NAMESPACES:
+            document.add_namespace(namespace)
+        for local in sorted(self.elements, key=lambda k: (_KIND_ORDER[self.elements[k][0]], k)):
+            kind, merged, formals = self.elements[local]
+            attrs = [(name, value) for name in sorted(merged, key=str) for value in sorted(merged[name], key=repr)]
+            if kind == "activity":
+                document.activity(TDPROV[local], formals.get("start"), formals.get("end"), attrs)
+            else:
+                getattr(document, kind)(TDPROV[local], attrs)
+        for method, args, formal, attrs in sorted(self.relations, key=repr):
+            extra = {"other_attributes": list(attrs)} if attrs else {}
+            getattr(document, method)(*args, **dict(formal), **extra)
+        return document
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return canonical_bytes(value).decode("utf-8")
+    except Exception:  # values RFC 8785 cannot represent (NaN, ...) still get a stable text
+        return json.dumps(value, sort_keys=True, default=str)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _agent_type(name: str) -> QualifiedName:
+    prefix = name.split(":", 1)[0].lower() if ":" in name else ""
+    if prefix in {"user", "person"}:
+        return PROV["Person"]
+    if prefix in {"team", "group", "org", "organization", "organisation"}:
+        return PROV["Organization"]
+    return PROV["Agent"]
+
+
+def _person(builder: _Builder, name: str, person: bool = False) -> QualifiedName:
+    kind = PROV["Person"] if person else _agent_type(name)
+    return builder.element("agent", ids.agent_local("agent", name), [(PROV_TYPE, kind), (PROV_LABEL, name), (TDPROV["name"], name)])
+
+
+def _code_version(run: RunState) -> str | None:
+    context = run.run_facet("tdprov_runContext")
+    return (_text(context.get("gitCommit")) or _text(context.get("codeVersion"))
+            or _text(run.job_facet("sourceCodeLocation").get("version")))
+
+
+def _plans(builder: _Builder, run: RunState) -> QualifiedName:
+    """The job as a ``prov:Plan``; with a known code version, the plan at that version specialises it."""
+    job_type = run.job_facet("jobType")
+    job = builder.element("entity", ids.job_local(run.job_namespace, run.job_name), [
+        (PROV_TYPE, PROV["Plan"]), (PROV_TYPE, TDPROV["Job"]), (PROV_LABEL, run.job_name),
+        (TDPROV["namespace"], run.job_namespace), (TDPROV["name"], run.job_name),
+        (TDPROV["jobType"], _text(job_type.get("jobType"))), (TDPROV["integration"], _text(job_type.get("integration"))),
+        (TDPROV["processingType"], _text(job_type.get("processingType"))),
+    ])
+    for owner in run.job_facet("ownership").get("owners") or ():
+        if isinstance(owner, dict) and _text(owner.get("name")):
+            builder.relation("attribution", job, _person(builder, owner["name"]))
+    code_version = _code_version(run)
+    source = run.job_facet("sourceCodeLocation")
+    source_attrs = [(TDPROV[f"source{key[0].upper()}{key[1:]}"], _text(source.get(key))) for key in ("url", "repoUrl", "path", "branch", "tag")]
+    if code_version is None:
+        builder.element("entity", job.localpart, source_attrs)
+        return job
+    context = run.run_facet("tdprov_runContext")
+    plan = builder.element("entity", ids.plan_local(run.job_namespace, run.job_name, code_version), [
+        (PROV_TYPE, PROV["Plan"]), (PROV_LABEL, f"{run.job_name} @ {code_version}"), (TDPROV["codeVersion"], code_version),
+        (TDPROV["gitCommit"], _text(context.get("gitCommit"))), *source_attrs,
+    ])
+    builder.relation("specialization", plan, job)
+    return plan
+
+
+def _agents(builder: _Builder, run: RunState, activity: QualifiedName, plan: QualifiedName) -> None:
+    """Orchestrator (software agent) acting on behalf of the owners and the user, all associated with the run."""
+    engine_facet = run.run_facet("processing_engine")
+    context = run.run_facet("tdprov_runContext")
+    engine_name = _text(engine_facet.get("name")) or _text(context.get("orchestrator"))
+    engine = None
+    if engine_name:
+        version = _text(engine_facet.get("version"))
+        label = f"{engine_name} {version}" if version else engine_name
+        engine = builder.element("agent", ids.agent_local("engine", label), [
+            (PROV_TYPE, PROV["SoftwareAgent"]), (PROV_LABEL, label), (TDPROV["name"], engine_name),
+            (TDPROV["version"], version), (TDPROV["adapterVersion"], _text(engine_facet.get("openlineageAdapterVersion"))),
+        ])
+        builder.relation("association", activity, engine, plan, attrs=[(PROV_ROLE, TDPROV["orchestrator"])])
+    owners = [o["name"] for o in run.job_facet("ownership").get("owners") or () if isinstance(o, dict) and _text(o.get("name"))]
+    owners += [name for name in [_text(context.get("owner"))] if name]
+    responsible = [(_person(builder, name), "owner") for name in sorted(set(owners))]
+    user = _text(context.get("user"))
+    if user:
+        responsible.append((_person(builder, user, person=True), "user"))
+    for agent, role in responsible:
+        builder.relation("association", activity, agent, plan, attrs=[(PROV_ROLE, TDPROV[role])])
+    delegate = engine or (responsible[-1][0] if user else None)
+    for agent, _ in responsible:
+        if delegate is not None and agent != delegate:
+            builder.relation("delegation", delegate, agent, activity)
+
+
+def _activity(builder: _Builder, run: RunState, job: QualifiedName) -> QualifiedName:
+    context = run.run_facet("tdprov_runContext")
+    parent = run.run_facet("parent")
+    attrs: list[Attr] = [
+        (PROV_TYPE, TDPROV["Run"]), (PROV_LABEL, run.job_name), (TDPROV["runId"], run.run_id),
+        (TDPROV["state"], run.state), (TDPROV["job"], job),
+        (TDPROV["host"], _text(context.get("host"))), (TDPROV["executor"], _text(context.get("executor"))),
+        (TDPROV["errorMessage"], _text(run.run_facet("errorMessage").get("message"))),
+        (TDPROV["nominalStartTime"], _text(run.run_facet("nominalTime").get("nominalStartTime"))),
+        *((TDPROV["producer"], producer) for producer in run.producers),
+    ]
+    if isinstance(context.get("partial"), bool):
+        attrs.append((TDPROV["partial"], context["partial"]))
+    libraries = context.get("libraries")
+    if isinstance(libraries, dict):
+        attrs += [(TDPROV["library"], f"{name}=={version}") for name, version in libraries.items()]
+    if "parameters" in context:
+        attrs.append((TDPROV["parameters"], _json_text(context["parameters"])))
+    parent_run = _text((parent.get("run") or {}).get("runId")) if isinstance(parent.get("run"), dict) else None
+    if parent_run:
+        attrs.append((DCTERMS["isPartOf"], _parent(builder, parent, parent_run)))
+    root = parent.get("root") if isinstance(parent.get("root"), dict) else {}
+    root_run = _text((root.get("run") or {}).get("runId")) if isinstance(root.get("run"), dict) else None
+    if root_run and root_run != parent_run:
+        attrs.append((TDPROV["rootRun"], _parent(builder, root, root_run)))
+    return builder.element("activity", ids.run_local(run.run_id), attrs, start=run.started, end=run.ended)
+
+
+def _parent(builder: _Builder, facet: dict[str, Any], run_id: str) -> QualifiedName:
+    """A parent (or root) run as a bare activity, linked to its job's plan when the facet names it."""
+    attrs: list[Attr] = [(PROV_TYPE, TDPROV["Run"]), (TDPROV["runId"], run_id)]
+    job = facet.get("job") if isinstance(facet.get("job"), dict) else {}
+    namespace, name = _text(job.get("namespace")), _text(job.get("name"))
+    if namespace and name:
+        plan = builder.element("entity", ids.job_local(namespace, name), [
+            (PROV_TYPE, PROV["Plan"]), (PROV_TYPE, TDPROV["Job"]), (PROV_LABEL, name),
+            (TDPROV["namespace"], namespace), (TDPROV["name"], name)])
+        attrs += [(PROV_LABEL, name), (TDPROV["job"], plan)]
+    return builder.element("activity", ids.run_local(run_id), attrs)
+
+
+def _dataset(builder: _Builder, dataset: DatasetState) -> QualifiedName:
+    """The dataset entity and, when versioned, the version entity specialising it; returns the one to link."""
+    entity = builder.element("entity", ids.dataset_local(dataset.namespace, dataset.name), [
+        (PROV_TYPE, TDPROV["Dataset"]), (PROV_LABEL, dataset.name),
+        (TDPROV["namespace"], dataset.namespace), (TDPROV["name"], dataset.name)])
+    for owner in dataset.facet("ownership").get("owners") or ():
+        if isinstance(owner, dict) and _text(owner.get("name")):
+            builder.relation("attribution", entity, _person(builder, owner["name"]))
+    version = dataset.version
+    if version is None:
+        return entity
+    content = dataset.facet("tdprov_contentHash")
+    columns = content.get("columns") if isinstance(content.get("columns"), dict) else {}
+    versioned = builder.element("entity", ids.version_local(dataset.namespace, dataset.name, version), [
+        (PROV_TYPE, TDPROV["DatasetVersion"]), (PROV_LABEL, version), (TDPROV["version"], version),
+        (TDPROV["digest"], _text(content.get("digest"))), (TDPROV["algorithm"], _text(content.get("algorithm"))),
+        (TDPROV["kind"], _text(content.get("kind"))), (TDPROV["granularity"], _text(content.get("granularity"))),
+        *((TDPROV[key], content[key]) for key in ("rows", "bytes") if type(content.get(key)) is int),
+        *((TDPROV["columnDigest"], f"{name}={digest}") for name, digest in columns.items() if isinstance(digest, str)),
+    ])
+    builder.relation("specialization", versioned, entity)
+    return versioned
+
+
+def _measurements(builder: _Builder, activity: QualifiedName, target: QualifiedName, found: Iterable[Measurement]) -> None:
+    """Quality results as ``dqv:QualityMeasurement`` entities ``dqv:computedOn`` the version."""
+    for measurement in found:
+        metric = builder.element("entity", ids.metric_local(measurement.kind, measurement.name, measurement.column), [
+            (PROV_TYPE, DQV["Metric"]), (PROV_LABEL, measurement.name), (TDPROV["metricKind"], measurement.kind),
+            (TDPROV["column"], measurement.column)])
+        local = ids.measurement_local(f"{activity.localpart} {target.localpart}", measurement.source, metric.localpart)
+        entity = builder.element("entity", local, [
+            (PROV_TYPE, DQV["QualityMeasurement"]), (DQV["computedOn"], target), (DQV["isMeasurementOf"], metric),
+            (DQV["value"], measurement.value), (TDPROV["status"], measurement.status), (TDPROV["source"], measurement.source),
+            (TDPROV["failureCount"], measurement.failure_count), (TDPROV["severity"], measurement.severity),
+            (TDPROV["schemaName"], measurement.schema), (TDPROV["column"], measurement.column)])
+        builder.relation("generation", entity, activity)
+
+
+def _run(builder: _Builder, run: RunState) -> None:
+    plan = _plans(builder, run)
+    job = TDPROV[ids.job_local(run.job_namespace, run.job_name)]
+    activity = _activity(builder, run, job)
+    _agents(builder, run, activity, plan)
+    if not any(r[0] == "association" and r[1][0] == activity for r in builder.relations):
+        builder.relation("association", activity, None, plan)
+    used = []
+    for dataset in run.inputs:
+        target = _dataset(builder, dataset)
+        builder.relation("usage", activity, target)
+        _measurements(builder, activity, target, dataset_measurements(dataset))
+        used.append(target)
+    targets = {}
+    for dataset in run.outputs:
+        target = targets[dataset.key] = _dataset(builder, dataset)
+        builder.relation("generation", target, activity, time=run.ended)
+        _measurements(builder, activity, target, dataset_measurements(dataset))
+        for source in used:
+            if source != target:
+                builder.relation("derivation", target, source, activity)
+    for measurement, concerned in run_test_measurements(run):
+        for dataset in concerned:
+            _measurements(builder, activity, targets[dataset.key], [measurement])
+
+
+def events_to_document(events: Iterable[dict[str, Any]]) -> ProvDocument:
+    """The W3C PROV document of the OpenLineage events of one run (from any producer).
+
+    Events of several runs are grouped by ``run.runId`` and their documents merged. Raises
+    :class:`~prov_common.errors.BadInputError` naming the event and field when a required field
+    (eventType, eventTime, run.runId, job.namespace/name, dataset namespace/name) is missing or bad.
+    """
+    builder = _Builder()
+    for run in fold_runs(events):
+        _run(builder, run)
+    return builder.build()
+
+
+def iter_run_ids(document: ProvDocument) -> Iterator[str]:
+    """Run ids of the ``tdprov:Run`` activities of a document (sorted)."""
+    found = set()
+    for record in document.get_records():
+        if record.get_type() == PROV["Activity"]:
+            found.update(str(v) for v in record.get_attribute(TDPROV["runId"]))
+    yield from sorted(found)

@@ -1,0 +1,123 @@
+"""Quality results found in OpenLineage facets, as plain measurements (no I/O, no PROV yet).
+
+Sources: this project's ``tdprov_pandera`` dataset facet, the standard ``dataQualityAssertions``
+(input) facet, the ``dataQualityMetrics`` facet and the run-level ``test`` facet (TestRunFacet).
+A check becomes a boolean measurement (``True`` = passed); a metric becomes a numeric one.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prov_common.w3cprov.events import DatasetState, RunState
+
+_METRIC_FIELDS = ("rowCount", "bytes", "fileCount")
+_COLUMN_METRIC_FIELDS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One quality measurement: a check outcome (``value`` bool) or a metric value (number)."""
+
+    source: str  # pandera | dataQualityAssertions | test | dataQualityMetrics
+    kind: str  # "check" or "metric"
+    name: str
+    column: str | None
+    value: bool | int | float | None
+    status: str | None = None  # pass | fail | skip (checks)
+    failure_count: int | None = None
+    severity: str | None = None
+    schema: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _check(source: str, name: str | None, column: str | None, passed: Any, **extra: Any) -> Measurement | None:
+    if not name:
+        return None
+    if isinstance(passed, bool):
+        return Measurement(source, "check", name, column, passed, "pass" if passed else "fail", **extra)
+    return Measurement(source, "check", name, column, None, extra.pop("status", None) or "unknown", **extra)
+
+
+def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
+    if not facet:
+        return
+    schema = _text(facet.get("schemaName")) or "schema"
+    whole = _check("pandera", f"pandera:{schema}", None, facet.get("passed"),
+                   failure_count=_int(facet.get("failureCount")), schema=schema)
+    if whole:
+        yield whole
+    for check in facet.get("checks") or ():
+        if isinstance(check, dict):
+            found = _check("pandera", _text(check.get("name")), _text(check.get("column")), check.get("passed"),
+                           failure_count=_int(check.get("failureCount")), schema=schema)
+            if found:
+                yield found
+
+
+def _assertions(facet: dict[str, Any]) -> Iterator[Measurement]:
+    for item in facet.get("assertions") or ():
+        if isinstance(item, dict):
+            name = _text(item.get("name")) or _text(item.get("assertion"))
+            found = _check("dataQualityAssertions", name, _text(item.get("column")), item.get("success"),
+                           severity=_text(item.get("severity")))
+            if found:
+                yield found
+
+
+def _metrics(facet: dict[str, Any]) -> Iterator[Measurement]:
+    for key in _METRIC_FIELDS:
+        if (value := _number(facet.get(key))) is not None:
+            yield Measurement("dataQualityMetrics", "metric", key, None, value)
+    columns = facet.get("columnMetrics")
+    for column in sorted(columns) if isinstance(columns, dict) else ():
+        metrics = columns[column] if isinstance(columns[column], dict) else {}
+        for key in _COLUMN_METRIC_FIELDS:
+            if (value := _number(metrics.get(key))) is not None:
+                yield Measurement("dataQualityMetrics", "metric", key, column, value)
+
+
+def dataset_measurements(dataset: DatasetState) -> list[Measurement]:
+    """Measurements that a dataset's own facets carry."""
+    found = [
+        *_pandera(dataset.facet("tdprov_pandera")),
+        *_assertions(dataset.facet("dataQualityAssertions")),
+        *_metrics(dataset.facet("dataQualityMetrics")),
+    ]
+    return _unique(found)
+
+
+def run_test_measurements(run: RunState) -> list[tuple[Measurement, list[DatasetState]]]:
+    """Checks of the run-level ``test`` facet (TestRunFacet), each with the outputs it concerns:
+    those named by ``params.dataset`` (``name`` or ``namespace/name``), else all of the run's outputs."""
+    found: dict[tuple[str, str | None], tuple[Measurement, list[DatasetState]]] = {}
+    for test in run.run_facet("test").get("tests") or ():
+        if not isinstance(test, dict) or not _text(test.get("name")):
+            continue
+        status = _text(test.get("status")) or "unknown"
+        params = test.get("params") if isinstance(test.get("params"), dict) else {}
+        measurement = Measurement("test", "check", test["name"], _text(params.get("column")),
+                                  {"pass": True, "fail": False}.get(status), status,
+                                  severity=_text(test.get("severity")))
+        named = [d for d in run.outputs if params.get("dataset") in (d.name, f"{d.namespace}/{d.name}")]
+        found.setdefault((measurement.name, measurement.column), (measurement, named or list(run.outputs)))
+    return list(found.values())
+
+
+def _unique(found: list[Measurement]) -> list[Measurement]:
+    seen: dict[tuple[Any, ...], Measurement] = {}
+    for measurement in found:
+        seen.setdefault((measurement.source, measurement.kind, measurement.name, measurement.column), measurement)
+    return list(seen.values())

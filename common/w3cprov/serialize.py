@@ -1,0 +1,107 @@
+"""Merging PROV documents and writing them as PROV-JSON (byte-deterministic), PROV-N, PROV-XML or Turtle."""
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from prov.model import ProvDocument
+
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError
+from prov_common.w3cprov import ids
+
+FORMATS = ("json", "provn", "xml", "ttl")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "provn": "text/provenance-notation",
+    "xml": "application/xml",
+    "ttl": "text/turtle",
+}
+
+
+def merge_documents(documents: Iterable[ProvDocument]) -> ProvDocument:
+    """One document holding every record of ``documents``.
+
+    Identifiers are stable across runs, so this is a plain union: records that are equal are kept once
+    and records sharing an identifier (a dataset seen by two runs, a parent run named by its children)
+    are unified into one record with the union of their attributes.
+    """
+    merged = ProvDocument()
+    for namespace in ids.NAMESPACES:
+        merged.add_namespace(namespace)
+    seen: set[Any] = set()
+    for document in documents:
+        for namespace in document.get_registered_namespaces():
+            merged.add_namespace(namespace)
+        for record in document.get_records():
+            if record not in seen:
+                seen.add(record)
+                merged.add_record(record)
+    return merged.unified()
+
+
+def _sort_values(value: Any) -> Any:
+    """Lists in PROV-JSON are unordered multi-values (or records sharing an id): sort and dedupe them."""
+    if isinstance(value, dict):
+        return {key: _sort_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = {canonical_bytes(item): item for item in (_sort_values(v) for v in value)}
+        return [items[key] for key in sorted(items)]
+    return value
+
+
+def canonical_prov_json(document: ProvDocument) -> bytes:
+    """PROV-JSON as RFC 8785 canonical bytes: same records, same bytes.
+
+    Blank-node ids that ``prov`` numbers in record order are replaced by ``_:`` plus a digest of the
+    record's content, and multi-valued attributes are sorted, so neither the order in which records
+    were added nor Python's hash seed changes the output.
+    """
+    raw = loads(document.serialize(format="json"))
+    out: dict[str, Any] = {}
+    for section, records in raw.items():
+        if section == "prefix" or not isinstance(records, dict):
+            out[section] = records
+            continue
+        renamed: dict[str, Any] = {}
+        for identifier, content in records.items():
+            content = _sort_values(content)
+            if identifier.startswith("_:"):
+                identifier = "_:" + hashlib.sha256(section.encode() + canonical_bytes(content)).hexdigest()[:24]
+            if identifier in renamed:
+                content = _sort_values([*(renamed[identifier] if isinstance(renamed[identifier], list) else [renamed[identifier]]),
+                                        *(content if isinstance(content, list) else [content])])
+                content = content[0] if len(content) == 1 else content
+            renamed[identifier] = content
+        out[section] = renamed
+    return canonical_bytes(out)
+
+
+def serialize(document: ProvDocument, fmt: str = "json") -> bytes:
+    """``document`` as bytes in ``fmt``: json (canonical PROV-JSON), provn, xml (PROV-XML) or ttl (Turtle)."""
+    if fmt == "json":
+        return canonical_prov_json(document)
+    if fmt == "provn":
+        return document.get_provn().encode("utf-8") + b"\n"
+    if fmt == "xml":
+        stream = io.BytesIO()
+        document.serialize(stream, format="xml")
+        return stream.getvalue()
+    if fmt == "ttl":
+        stream = io.BytesIO()
+        document.serialize(stream, format="rdf", rdf_format="turtle")
+        return stream.getvalue()
+    raise BadInputError(f"unknown PROV format {fmt!r}.", fix=f"use one of {', '.join(FORMATS)}")
+
+
+def deserialize(data: bytes, fmt: str = "json") -> ProvDocument:
+    """Parse a PROV document written by :func:`serialize` (any of the four formats)."""
+    if fmt not in FORMATS:
+        raise BadInputError(f"unknown PROV format {fmt!r}.", fix=f"use one of {', '.join(FORMATS)}")
+    options = {"rdf_format": "turtle"} if fmt == "ttl" else {}
+    try:
+        return ProvDocument.deserialize(content=data, format="rdf" if fmt == "ttl" else fmt, **options)
+    except Exception as exc:
+        raise BadInputError(f"cannot read PROV-{fmt.upper()}: {exc}", fix="pass a PROV document written by tdprov") from exc
