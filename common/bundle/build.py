@@ -1,0 +1,116 @@
+"""Build a run's lineage bundle in memory: files, manifest and signed statement (no I/O)."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from prov_common.bundle import layout
+from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
+from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest, blake3_digest
+from prov_common.errors import BadInputError
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
+from prov_common.w3cprov.events import DatasetState, RunState
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _refs(datasets: list[DatasetState]) -> tuple[DatasetRef, ...]:
+    return tuple(DatasetRef(d.namespace, d.name, d.version) for d in datasets)
+
+
+def _parent_run_id(state: RunState) -> str | None:
+    run = state.run_facet("parent").get("run")
+    value = run.get("runId") if isinstance(run, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _descriptor(ref: DatasetRef) -> dict[str, Any]:
+    """in-toto ResourceDescriptor of a dataset version: digest when the version is ``algo:hex``."""
+    digest = digest_map(ref.version or "")
+    if digest is not None:
+        return {"name": ref.uri, "digest": digest}
+    return {"name": ref.uri, "annotations": {"version": ref.version}}
+
+
+def statement_for(manifest: Manifest, manifest_bytes: bytes) -> bytes:
+    """The in-toto statement: subjects = output dataset versions; predicate names inputs and the manifest."""
+    manifest_digest = digest_map(blake3_digest(manifest_bytes))
+    assert manifest_digest is not None
+    subjects = [Subject(o.uri, d) for o in manifest.outputs if (d := digest_map(o.version or "")) is not None]
+    if not subjects:  # a run with no hashed output (e.g. a failed run) is still attested, via its manifest
+        subjects = [Subject(layout.bundle_key(manifest.run_id, layout.MANIFEST_FILE), manifest_digest)]
+    predicate = {
+        "runId": manifest.run_id,
+        "job": {"namespace": manifest.job_namespace, "name": manifest.job_name},
+        "state": manifest.state,
+        "endedAt": manifest.ended_at,
+        "sealedAt": manifest.sealed_at,
+        "inputs": [_descriptor(i) for i in manifest.inputs],
+        "outputs": [_descriptor(o) for o in manifest.outputs],
+        "manifest": {"name": layout.MANIFEST_FILE, "digest": manifest_digest},
+    }
+    return make_statement(subjects, PREDICATE_TYPE, predicate).to_json()
+
+
+def build_bundle(
+    events: Iterable[Any],
+    attachments: Mapping[str, bytes] | None,
+    signer: SigningKey,
+    *,
+    sealed_at: datetime | None = None,
+) -> Bundle:
+    """The bundle of one run's events (dicts or openlineage-python RunEvents) and attachments.
+
+    ``attachments`` maps bundle paths (see :func:`layout.samples_path`, :func:`layout.rows_path`) to bytes.
+    ``sealed_at`` (default now) is recorded in the manifest and orders the store's index.
+    """
+    ordered = order_events(events)
+    if not ordered:
+        raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
+    state = fold_one_run(ordered)
+    layout.check_run_id(state.run_id)
+    files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(ordered)}
+    for path, data in sorted((attachments or {}).items()):
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadInputError(f"attachment {path!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
+        files[layout.check_attachment_path(path)] = bytes(data)
+    manifest = Manifest(
+        run_id=state.run_id,
+        job_namespace=state.job_namespace,
+        job_name=state.job_name,
+        state=state.state,
+        started_at=_iso(state.started) or "",
+        ended_at=_iso(state.ended),
+        sealed_at=_iso(sealed_at or datetime.now(timezone.utc)) or "",
+        event_count=len(ordered),
+        parent_run_id=_parent_run_id(state),
+        inputs=_refs(state.inputs),
+        outputs=_refs(state.outputs),
+        files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
+    )
+    manifest_bytes = manifest.to_json()
+    envelope = sign_envelope(statement_for(manifest, manifest_bytes), INTOTO_PAYLOAD_TYPE, [signer])
+    return Bundle(state.run_id, files, manifest, manifest_bytes, envelope.to_json(), signer.key_id)
+
+
+class BundleBuilder:
+    """Collects one run's events and attachments, then :meth:`build` seals them (no I/O)."""
+
+    def __init__(self, signer: SigningKey) -> None:
+        self.signer = signer
+        self.events: list[Any] = []
+        self.attachments: dict[str, bytes] = {}
+
+    def add_event(self, event: Any) -> "BundleBuilder":
+        self.events.append(event)
+        return self
+
+    def attach(self, path: str, data: bytes) -> "BundleBuilder":
+        self.attachments[layout.check_attachment_path(path)] = data
+        return self
+
+    def build(self, *, sealed_at: datetime | None = None) -> Bundle:
+        return build_bundle(self.events, self.attachments, self.signer, sealed_at=sealed_at)

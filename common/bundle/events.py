@@ -1,0 +1,91 @@
+"""The events of one run as bundle bytes: normalised, ordered, canonical JSON lines; PROV derived from them."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError
+from prov_common.w3cprov.events import TERMINAL, RunState, fold_runs, parse_time
+
+_RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
+
+
+def event_dict(event: Any) -> dict[str, Any]:
+    """A plain JSON dict of an event: dicts pass through, openlineage-python objects are serialised."""
+    if isinstance(event, Mapping):
+        return dict(event)
+    try:
+        from openlineage.client.serde import Serde
+
+        raw = Serde.to_dict(event)
+    except Exception as exc:  # noqa: BLE001 - anything Serde cannot handle is bad input here
+        raise BadInputError(
+            f"event of type {type(event).__name__} is not an OpenLineage RunEvent.", fix="pass RunEvent objects or dicts"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise BadInputError(f"event of type {type(event).__name__} is not an OpenLineage RunEvent.")
+    return raw
+
+
+def is_terminal(event: Mapping[str, Any]) -> bool:
+    return event.get("eventType") in TERMINAL
+
+
+def run_id_of(event: Mapping[str, Any]) -> str:
+    run = event.get("run")
+    run_id = run.get("runId") if isinstance(run, Mapping) else None
+    if not isinstance(run_id, str) or not run_id:
+        raise BadInputError("event has no run.runId.", fix="only OpenLineage RunEvents belong to a run's bundle")
+    return run_id
+
+
+def order_events(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """Events as JSON dicts, identical ones once, sorted by eventTime (START before terminal at equal times)."""
+    unique: dict[bytes, dict[str, Any]] = {}
+    for event in events:
+        raw = event_dict(event)
+        # round-trip through canonical JSON: what is stored is exactly what PROV is derived from
+        data = canonical_bytes(raw)
+        unique.setdefault(data, loads(data))
+    keyed = [
+        (parse_time(e.get("eventTime"), f"event (runId {e.get('run', {}).get('runId')})"), _RANK.get(e.get("eventType"), 2), d, e)
+        for d, e in unique.items()
+    ]
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed]
+
+
+def events_jsonl(events: Iterable[Mapping[str, Any]]) -> bytes:
+    """One canonical JSON event per line, each line ending with ``\\n``."""
+    return b"".join(canonical_bytes(e) + b"\n" for e in events)
+
+
+def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str, Any]]:
+    events = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(loads(line))
+        except ValueError as exc:
+            raise BadInputError(f"{name} line {number} is not JSON ({exc}).") from exc
+    return events
+
+
+def fold_one_run(events: list[dict[str, Any]]) -> RunState:
+    """The run state of events that must all belong to one run."""
+    states = fold_runs(events)
+    if len(states) != 1:
+        raise BadInputError(
+            f"events of {len(states)} runs given ({', '.join(s.run_id for s in states[:5])}); a bundle holds one run.",
+            fix="group events by run.runId and build one bundle per run",
+        )
+    return states[0]
+
+
+def prov_json(events: list[dict[str, Any]]) -> bytes:
+    """Deterministic PROV-JSON of the events (what the bundle stores and verification re-derives)."""
+    from prov_common.w3cprov import events_to_document, serialize
+
+    return serialize(events_to_document(events), "json")

@@ -1,0 +1,120 @@
+"""Where a bundle's objects live in the store, and what its files are called (no I/O).
+
+::
+
+    bundles/<run_id>/events.jsonl              the run's OpenLineage events, canonical JSON, by eventTime
+    bundles/<run_id>/prov.json                 PROV-JSON derived from the events (deterministic bytes)
+    bundles/<run_id>/quality/<ds>.samples.parquet   Pandera failure samples (when attached)
+    bundles/<run_id>/rows/<ds>.rows.parquet    row-digest sidecars (when attached)
+    bundles/<run_id>/manifest.json             every file above with digest and size, plus the run summary
+    bundles/<run_id>/statement.dsse.json       signed in-toto statement over the manifest: the commit marker
+    index/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSffffffZ>-<run_id>.json   summary, written last, once
+    staging/<run_id>/<eventTime>-<digest>.json in-flight events of runs that have not ended
+    staging/<run_id>/attachments/<path>        attachments waiting for the run's bundle
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from prov_common.errors import BadInputError
+
+BUNDLES = "bundles"
+INDEX = "index"
+STAGING = "staging"
+
+EVENTS_FILE = "events.jsonl"
+PROV_FILE = "prov.json"
+MANIFEST_FILE = "manifest.json"
+STATEMENT_FILE = "statement.dsse.json"
+RESERVED = (EVENTS_FILE, PROV_FILE, MANIFEST_FILE, STATEMENT_FILE)
+ATTACHMENT_FOLDERS = ("quality", "rows", "extra")
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_~=+@,:%-][A-Za-z0-9._~=+@,:%-]{0,199}\Z")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+
+
+def check_run_id(run_id: object) -> str:
+    """A run id usable as one key segment (OpenLineage run ids are UUIDs)."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise BadInputError(
+            f"run id {run_id!r} cannot name a bundle.", fix="use the OpenLineage run.runId (a UUID) of the run"
+        )
+    return run_id
+
+
+def bundle_prefix(run_id: str) -> str:
+    return f"{BUNDLES}/{check_run_id(run_id)}/"
+
+
+def bundle_key(run_id: str, path: str) -> str:
+    return bundle_prefix(run_id) + path
+
+
+def staging_prefix(run_id: str) -> str:
+    return f"{STAGING}/{check_run_id(run_id)}/"
+
+
+def stamp(moment: datetime) -> str:
+    """Sortable UTC timestamp with microseconds, e.g. ``20260501T120000123456Z``."""
+    return moment.astimezone(timezone.utc).strftime(_STAMP)
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, _STAMP).replace(tzinfo=timezone.utc)
+
+
+def index_key(moment: datetime, run_id: str) -> str:
+    m = moment.astimezone(timezone.utc)
+    return f"{INDEX}/{m:%Y/%m/%d}/{stamp(m)}-{check_run_id(run_id)}.json"
+
+
+def index_day_prefix(day: datetime) -> str:
+    return f"{INDEX}/{day.astimezone(timezone.utc):%Y/%m/%d}/"
+
+
+def index_cursor(moment: datetime) -> str:
+    """A listing cursor that sorts before every index key written at or after ``moment``."""
+    m = moment.astimezone(timezone.utc)
+    return f"{INDEX}/{m:%Y/%m/%d}/{stamp(m)}"
+
+
+def rewind_cursor(cursor: str, seconds: float) -> str:
+    """``cursor`` moved ``seconds`` back: re-list a settle window, as writers finish out of order."""
+    stamp_text = cursor.rsplit("/", 1)[-1][: len("YYYYMMDDTHHMMSSffffffZ")]
+    return index_cursor(parse_stamp(stamp_text) - timedelta(seconds=seconds))
+
+
+def run_id_of_index_key(key: str) -> str:
+    """The run id in an index key (``.../<stamp>-<run_id>.json``)."""
+    name = key.rsplit("/", 1)[-1]
+    return name[len("YYYYMMDDTHHMMSSffffffZ") + 1 : -len(".json")]
+
+
+def safe_name(text: str) -> str:
+    """A key-safe file name fragment for a dataset name (unsafe runs become ``_``)."""
+    return _UNSAFE.sub("_", text).strip("._-")[-120:].lstrip("._-") or "dataset"
+
+
+def samples_path(dataset_name: str) -> str:
+    """Bundle path of a dataset's Pandera failure samples: ``quality/<dataset>.samples.parquet``."""
+    return f"quality/{safe_name(dataset_name)}.samples.parquet"
+
+
+def rows_path(dataset_name: str) -> str:
+    """Bundle path of a dataset's row-digest sidecar: ``rows/<dataset>.rows.parquet``."""
+    return f"rows/{safe_name(dataset_name)}.rows.parquet"
+
+
+def check_attachment_path(path: object) -> str:
+    """An attachment lives in ``quality/``, ``rows/`` or ``extra/`` of the bundle, never over a reserved file."""
+    from prov_common.store.keys import validate_key
+
+    if not isinstance(path, str) or path.split("/", 1)[0] not in ATTACHMENT_FOLDERS or "/" not in path:
+        raise BadInputError(
+            f"attachment name {path!r} is not under {', '.join(f + '/' for f in ATTACHMENT_FOLDERS)}.",
+            fix="use samples_path(dataset) or rows_path(dataset), e.g. 'quality/train.samples.parquet'",
+        )
+    validate_key(path)
+    return path

@@ -1,0 +1,246 @@
+"""Bundle models: manifest, the objects of a bundle, index summaries, verification reports (no I/O)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import blake3
+
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError
+from prov_common.lineage.naming import dataset_uri
+
+BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
+PREDICATE_TYPE = BUNDLE_FORMAT
+
+
+def blake3_digest(data: bytes) -> str:
+    """``blake3:<hex>`` of ``data``."""
+    return "blake3:" + blake3.blake3(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    digest: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "digest": self.digest, "size": self.size}
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset the run read or wrote, with its version (content digest when hashed)."""
+
+    namespace: str
+    name: str
+    version: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """The dataset's URI per the OpenLineage naming spec (``s3://bucket/key``, ``file:///a.csv``)."""
+        try:
+            return dataset_uri(self.namespace, self.name)
+        except ValueError:  # e.g. a relative path in the "file" namespace
+            return f"{self.namespace}:{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "name": self.name, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "DatasetRef":
+        return cls(str(raw["namespace"]), str(raw["name"]), raw.get("version"))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a bundle holds: every file with its BLAKE3 digest and size, and a summary of the run."""
+
+    run_id: str
+    job_namespace: str
+    job_name: str
+    state: str
+    started_at: str
+    ended_at: str | None
+    sealed_at: str
+    event_count: int
+    inputs: tuple[DatasetRef, ...]
+    outputs: tuple[DatasetRef, ...]
+    files: tuple[FileEntry, ...]
+    parent_run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": BUNDLE_FORMAT,
+            "runId": self.run_id,
+            "job": {"namespace": self.job_namespace, "name": self.job_name},
+            "state": self.state,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "sealedAt": self.sealed_at,
+            "eventCount": self.event_count,
+            "parentRunId": self.parent_run_id,
+            "inputs": [d.to_dict() for d in self.inputs],
+            "outputs": [d.to_dict() for d in self.outputs],
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    def to_json(self) -> bytes:
+        return canonical_bytes(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes, name: str = "manifest.json") -> "Manifest":
+        try:
+            raw = loads(data)
+            return cls(
+                run_id=str(raw["runId"]),
+                job_namespace=str(raw["job"]["namespace"]),
+                job_name=str(raw["job"]["name"]),
+                state=str(raw["state"]),
+                started_at=str(raw["startedAt"]),
+                ended_at=raw.get("endedAt"),
+                sealed_at=str(raw["sealedAt"]),
+                event_count=int(raw["eventCount"]),
+                parent_run_id=raw.get("parentRunId"),
+                inputs=tuple(DatasetRef.from_dict(d) for d in raw["inputs"]),
+                outputs=tuple(DatasetRef.from_dict(d) for d in raw["outputs"]),
+                files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"{name} is not a bundle manifest ({type(exc).__name__}: {exc}).") from exc
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """The index entry of a bundle: enough for ``tdprov runs`` without reading the bundle."""
+
+    run_id: str
+    job_namespace: str
+    job_name: str
+    state: str
+    ended_at: str | None
+    sealed_at: str
+    outputs: tuple[DatasetRef, ...]
+    inputs: tuple[DatasetRef, ...] = ()
+    key_id: str | None = None
+    manifest_digest: str | None = None
+    cursor: str | None = None  # the index key it was read from (pass as since_cursor to continue)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": BUNDLE_FORMAT,
+            "runId": self.run_id,
+            "job": {"namespace": self.job_namespace, "name": self.job_name},
+            "state": self.state,
+            "endedAt": self.ended_at,
+            "sealedAt": self.sealed_at,
+            "inputs": [d.to_dict() for d in self.inputs],
+            "outputs": [d.to_dict() for d in self.outputs],
+            "keyId": self.key_id,
+            "manifestDigest": self.manifest_digest,
+        }
+
+    def to_json(self) -> bytes:
+        return canonical_bytes(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes, cursor: str | None = None) -> "BundleSummary":
+        try:
+            raw = loads(data)
+            return cls(
+                run_id=str(raw["runId"]),
+                job_namespace=str(raw["job"]["namespace"]),
+                job_name=str(raw["job"]["name"]),
+                state=str(raw["state"]),
+                ended_at=raw.get("endedAt"),
+                sealed_at=str(raw["sealedAt"]),
+                inputs=tuple(DatasetRef.from_dict(d) for d in raw.get("inputs", ())),
+                outputs=tuple(DatasetRef.from_dict(d) for d in raw.get("outputs", ())),
+                key_id=raw.get("keyId"),
+                manifest_digest=raw.get("manifestDigest"),
+                cursor=cursor,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).") from exc
+
+    @classmethod
+    def of_manifest(cls, manifest: Manifest, key_id: str | None, manifest_digest: str) -> "BundleSummary":
+        return cls(
+            run_id=manifest.run_id,
+            job_namespace=manifest.job_namespace,
+            job_name=manifest.job_name,
+            state=manifest.state,
+            ended_at=manifest.ended_at,
+            sealed_at=manifest.sealed_at,
+            inputs=manifest.inputs,
+            outputs=manifest.outputs,
+            key_id=key_id,
+            manifest_digest=manifest_digest,
+        )
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Everything to write for one run, in write order: ``files``, then manifest, then statement.
+
+    ``files`` maps bundle paths (``events.jsonl``, ``prov.json``, ``quality/...``) to bytes.
+    """
+
+    run_id: str
+    files: dict[str, bytes]
+    manifest: Manifest
+    manifest_bytes: bytes
+    statement_bytes: bytes
+    key_id: str
+
+    @property
+    def manifest_digest(self) -> str:
+        return blake3_digest(self.manifest_bytes)
+
+    @property
+    def summary(self) -> BundleSummary:
+        return BundleSummary.of_manifest(self.manifest, self.key_id, self.manifest_digest)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a bundle: the object (store key) and why."""
+
+    key: str
+    problem: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.problem}: {self.reason}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key, "problem": self.problem, "reason": self.reason}
+
+
+@dataclass
+class VerificationReport:
+    """Result of verifying one bundle; ``ok`` only when complete, signed by a trusted key, and intact."""
+
+    run_id: str
+    key_id: str | None = None  # the trusted key whose signature verified
+    claimed_key_ids: tuple[str, ...] = ()  # key ids named in the envelope, trusted or not
+    findings: list[Finding] = field(default_factory=list)
+    checked: int = 0  # objects checked
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings and self.key_id is not None
+
+    def add(self, key: str, problem: str, reason: str) -> None:
+        self.findings.append(Finding(key, problem, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "ok": self.ok,
+            "keyId": self.key_id,
+            "claimedKeyIds": list(self.claimed_key_ids),
+            "objectsChecked": self.checked,
+            "findings": [f.to_dict() for f in self.findings],
+        }

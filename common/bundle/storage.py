@@ -1,0 +1,154 @@
+"""Bundles in a store: deliver (write-once, commit marker last), read, and list through the time index."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from prov_common.bundle import layout
+from prov_common.bundle.model import Bundle, BundleSummary, Manifest
+from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.signing import Envelope
+from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError
+
+log = logging.getLogger(__name__)
+
+WriteStatus = Literal["written", "already-sealed", "spooled"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What :func:`write_bundle` did: ``written``, ``already-sealed`` (another writer sealed the run
+    first; exactly one bundle per run), or ``spooled`` (store unreachable, delivered later)."""
+
+    run_id: str
+    status: WriteStatus
+    index_key: str | None = None
+
+
+def _index_written(store: Store, run_id: str, sealed_at: datetime) -> str | None:
+    """The index key of ``run_id`` if one was written at or after ``sealed_at`` (lists only what is newer)."""
+    suffix = f"-{run_id}.json"
+    for key in store.list(f"{layout.INDEX}/", start_after=layout.index_cursor(sealed_at)):
+        if key.endswith(suffix):
+            return key
+    return None
+
+
+def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) -> WriteResult:
+    """Write the bundle's objects in order: files, manifest, statement (the commit marker), index entry.
+
+    Every object is write-once, so a retry of the same bundle is a no-op and a second, different
+    bundle for the same run stops at its first conflicting object (the manifest at the latest, as it
+    holds the sealing time): the run keeps exactly one bundle. The index entry is stamped with the
+    delivery time, so a bundle delivered late from the spool still appears to cursor listings.
+    """
+    run_id = bundle.run_id
+    try:
+        for path in [layout.EVENTS_FILE, *sorted(p for p in bundle.files if p != layout.EVENTS_FILE)]:
+            store.put(layout.bundle_key(run_id, path), bundle.files[path])
+        store.put(layout.bundle_key(run_id, layout.MANIFEST_FILE), bundle.manifest_bytes)
+        created = store.put(layout.bundle_key(run_id, layout.STATEMENT_FILE), bundle.statement_bytes)
+    except ObjectConflictError as exc:
+        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
+        return WriteResult(run_id, "already-sealed")
+    sealed_at = datetime.fromisoformat(bundle.manifest.sealed_at.replace("Z", "+00:00"))
+    existing = None if created else _index_written(store, run_id, sealed_at)
+    if existing is not None:
+        return WriteResult(run_id, "written", existing)
+    moment = max(now or datetime.now(timezone.utc), sealed_at)
+    key = layout.index_key(moment, run_id)
+    store.put(key, bundle.summary.to_json())
+    return WriteResult(run_id, "written", key)
+
+
+def read_bundle(store: Store, run_id: str) -> Bundle:
+    """Read a sealed bundle (manifest, statement and every listed file). Does not verify: see ``verify_bundle``."""
+    prefix = layout.bundle_prefix(run_id)
+    try:
+        statement = store.get(prefix + layout.STATEMENT_FILE)
+    except ObjectNotFoundError:
+        hint = "it is incomplete (never sealed)" if store.exists(prefix + layout.MANIFEST_FILE) else "no such bundle"
+        raise ObjectNotFoundError(
+            f"no sealed bundle for run {run_id} in {_describe(store)}: {hint}.",
+            fix="list runs with 'tdprov runs'; an unsealed run is reported by 'tdprov verify'",
+        ) from None
+    manifest_bytes = store.get(prefix + layout.MANIFEST_FILE)
+    manifest = Manifest.from_json(manifest_bytes, prefix + layout.MANIFEST_FILE)
+    files = {f.path: store.get(prefix + f.path) for f in manifest.files}
+    envelope = Envelope.from_json(statement, prefix + layout.STATEMENT_FILE)
+    key_id = envelope.signatures[0].keyid if envelope.signatures else ""
+    return Bundle(run_id, files, manifest, manifest_bytes, statement, key_id)
+
+
+def _describe(store: Store) -> str:
+    describe = getattr(store, "describe", None)
+    return describe() if callable(describe) else store.uri
+
+
+def _summary(store: Store, key: str) -> BundleSummary:
+    return BundleSummary.from_json(store.get(key), cursor=key)
+
+
+def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[BundleSummary]:
+    """Summaries of bundles indexed after ``since_cursor``, oldest first; each carries its ``cursor``.
+
+    Costs time in proportion to what is new: the index is listed from the cursor on. Writers finish
+    out of order by a few seconds, so a consumer that must see everything re-lists from
+    ``layout.rewind_cursor(cursor, 300)`` and skips run ids it already has.
+    """
+    for key in store.list(f"{layout.INDEX}/", start_after=since_cursor):
+        if key.endswith(".json"):
+            yield _summary(store, key)
+
+
+def _months_back(start: datetime, earliest: datetime) -> Iterator[tuple[int, int]]:
+    year, month = start.year, start.month
+    while (year, month) >= (earliest.year, earliest.month):
+        yield year, month
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None) -> Iterator[BundleSummary]:
+    """Summaries newest first (for ``tdprov runs``): walks the index back day by day from today,
+    skipping empty months with one listing each, and stops after ``limit``."""
+    first = next(iter(store.list(f"{layout.INDEX}/")), None)
+    if first is None:
+        return
+    try:
+        earliest = datetime.strptime("/".join(first.split("/")[1:4]), "%Y/%m/%d").replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise StoreError(f"index key {first!r} is not in the index layout.", fix="remove objects that do not belong under index/") from exc
+    start = (now or datetime.now(timezone.utc)) + timedelta(days=1)
+    count = 0
+    for year, month in _months_back(start, earliest):
+        month_prefix = f"{layout.INDEX}/{year:04d}/{month:02d}/"
+        if next(iter(store.list(month_prefix)), None) is None:
+            continue
+        for day in range(31, 0, -1):
+            keys = [k for k in store.list(f"{month_prefix}{day:02d}/") if k.endswith(".json")]
+            for key in reversed(keys):
+                yield _summary(store, key)
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+
+
+def write_bundle(store: Store, bundle: Bundle, *, outbox: Any | None = None, strict: bool = False) -> WriteResult:
+    """Deliver ``bundle`` (see :func:`deliver_bundle`); if the store cannot be reached, spool it in
+    ``outbox`` for later delivery (status ``spooled``), or raise when ``strict`` or without an outbox."""
+    try:
+        return deliver_bundle(store, bundle)
+    except StoreUnavailableError:
+        if strict or outbox is None:
+            raise
+    spool_bundle(outbox, store, bundle)
+    return WriteResult(bundle.run_id, "spooled")
+
+
+def spool_bundle(outbox: Any, store: Store, bundle: Bundle) -> None:
+    """Hand the bundle's objects to the outbox, in write order, for delivery once the store is back."""
+    raise StoreUnavailableError(f"run {bundle.run_id}: the store is unreachable and no outbox is configured.")

@@ -1,0 +1,203 @@
+"""``ProvenanceTransport``: an openlineage-python Transport that stages events and seals lineage bundles.
+
+Select it by class path, from any OpenLineage producer::
+
+    OPENLINEAGE__TRANSPORT__TYPE=prov_common.bundle.transport.ProvenanceTransport
+
+or ``transport: {type: prov_common.bundle.transport.ProvenanceTransport, store: s3://bucket/prov}`` in
+``openlineage.yml`` (alone or inside a ``composite`` transport). Without options it uses the
+``TDPROV_*`` settings. Every event is redacted, then staged durably in the store
+(``staging/<run_id>/...``), so the events of one run may come from several processes or machines; the
+run's terminal event (COMPLETE, FAIL, ABORT) gathers the staged events and attachments and writes the
+run's one bundle.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import attr
+from openlineage.client.transport.transport import Config, Transport
+
+from prov_common.bundle import layout
+from prov_common.bundle.build import build_bundle
+from prov_common.bundle.events import event_dict, is_terminal, run_id_of
+from prov_common.bundle.model import blake3_digest
+from prov_common.bundle.storage import WriteResult, write_bundle
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.config import Settings, _flag
+from prov_common.errors import BadInputError, StoreUnavailableError
+from prov_common.lineage.redact import redact_value
+from prov_common.signing import SigningKey, signing_key_from_settings
+from prov_common.store import open_store
+from prov_common.store.base import Store
+from prov_common.w3cprov.events import parse_time
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@attr.define
+class ProvenanceConfig(Config):
+    """Options of :class:`ProvenanceTransport`; any left ``None`` falls back to ``TDPROV_*``.
+
+    store: store URI (folder or ``s3://bucket/prefix``); signing_key: Ed25519 private key file;
+    spool: outbox folder; strict: raise instead of spooling; timeout: seconds an ``emit`` may take
+    before it returns and leaves the work to finish in the background (or to the outbox).
+    """
+
+    store: str | None = None
+    signing_key: str | None = None
+    spool: str | None = None
+    strict: bool | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> "ProvenanceConfig":
+        strict = params.get("strict")
+        try:
+            timeout = float(params.get("timeout", DEFAULT_TIMEOUT))
+        except (TypeError, ValueError):
+            raise BadInputError(
+                f"transport option timeout={params.get('timeout')!r} is not a number of seconds.", fix="e.g. timeout: 10"
+            ) from None
+        return cls(
+            store=_text(params.get("store")),
+            signing_key=_text(params.get("signing_key")),
+            spool=_text(params.get("spool")),
+            strict=None if strict is None else (strict if isinstance(strict, bool) else _flag(str(strict))),
+            timeout=timeout,
+        )
+
+    def settings(self) -> Settings:
+        return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict)
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def staged_event_key(event: Mapping[str, Any]) -> str:
+    """``staging/<run_id>/<eventTime stamp>-<digest of the event>.json``: the same event twice is one object."""
+    run_id = run_id_of(event)
+    moment = parse_time(event.get("eventTime"), f"event (runId {run_id})")
+    digest = blake3_digest(canonical_bytes(event)).split(":", 1)[1][:32]
+    return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{digest}.json"
+
+
+def attachment_key(run_id: str, path: str) -> str:
+    return f"{layout.staging_prefix(run_id)}attachments/{layout.check_attachment_path(path)}"
+
+
+class ProvenanceTransport(Transport):
+    """Stages OpenLineage run events in the tdprov store and seals each run's signed bundle.
+
+    ``emit`` never raises into the producer unless strict mode is on: failures are logged as warnings
+    and the objects go to the outbox; it returns within ``config.timeout`` seconds.
+    """
+
+    kind = "tdprov"
+    config_class = ProvenanceConfig
+
+    def __init__(self, config: ProvenanceConfig | None = None) -> None:
+        self.config = config or ProvenanceConfig()
+        self.settings = self.config.settings()
+        self._store: Store | None = None
+        self._signer: SigningKey | None = None
+        self._lock = threading.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-transport")
+
+    # -- resources, opened on first use so that constructing the transport never fails a producer --
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(settings=self.settings)
+            return self._store
+
+    @property
+    def signer(self) -> SigningKey:
+        with self._lock:
+            if self._signer is None:
+                self._signer = signing_key_from_settings(self.settings)
+            return self._signer
+
+    @property
+    def outbox(self) -> Any | None:
+        return None
+
+    # -- Transport API ------------------------------------------------------------------------
+    def emit(self, event: Any) -> WriteResult | None:
+        """Stage ``event``; on a terminal event, seal the run's bundle. Returns the bundle's write result."""
+        return self._bounded(self._emit, event, what="event")
+
+    def attach(self, run_id: str, name: str, data: bytes) -> None:
+        """Stage an attachment (e.g. ``layout.samples_path(dataset)``) for the bundle of ``run_id``.
+
+        Attach before the run's terminal event is emitted: the bundle is sealed then.
+        """
+        key = attachment_key(layout.check_run_id(run_id), name)
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadInputError(f"attachment {name!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
+        self._bounded(self._put, key, bytes(data), what=f"attachment {name}")
+
+    def seal(self, run_id: str) -> WriteResult:
+        """Seal ``run_id`` from what is staged (e.g. a run whose terminal event was lost)."""
+        return self._seal(layout.check_run_id(run_id), None)
+
+    def close(self, timeout: float = -1) -> bool:
+        self._executor.shutdown(wait=timeout != 0)
+        return True
+
+    # -- work -----------------------------------------------------------------------------------
+    def _bounded(self, func: Any, *args: Any, what: str) -> Any:
+        future = self._executor.submit(func, *args)
+        try:
+            return future.result(timeout=self.config.timeout if self.config.timeout > 0 else None)
+        except concurrent.futures.TimeoutError:
+            message = f"tdprov: writing the {what} took more than {self.config.timeout:g}s; it continues in the background"
+            if self.settings.strict:
+                raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
+            log.warning(message)
+        except Exception as exc:  # noqa: BLE001 - never break the producer by accident
+            if self.settings.strict:
+                raise
+            log.warning("tdprov: could not record the %s (%s); the pipeline continues", what, exc)
+        return None
+
+    def _put(self, key: str, data: bytes) -> None:
+        self.store.put(key, data)
+
+    def _emit(self, event: Any) -> WriteResult | None:
+        raw = event_dict(event)
+        if "run" not in raw or "eventType" not in raw:
+            log.debug("tdprov: ignoring a %s without a run (dataset or job event)", type(event).__name__)
+            return None
+        clean = loads(canonical_bytes(redact_value(raw)))
+        self._put(staged_event_key(clean), canonical_bytes(clean))
+        if not is_terminal(clean):
+            return None
+        return self._seal(run_id_of(clean), clean)
+
+    def _seal(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
+        store = self.store
+        prefix = layout.staging_prefix(run_id)
+        events: list[Any] = []
+        attachments: dict[str, bytes] = {}
+        for key in store.list(prefix):
+            rest = key[len(prefix) :]
+            if rest.startswith("attachments/"):
+                attachments[rest[len("attachments/") :]] = store.get(key)
+            elif rest.endswith(".json"):
+                events.append(loads(store.get(key)))
+        if terminal is not None:
+            events.append(terminal)  # the bundle never misses its own terminal event
+        bundle = build_bundle(events, attachments, self.signer)
+        result = write_bundle(store, bundle, outbox=self.outbox, strict=self.settings.strict)
+        if result.status == "already-sealed":
+            log.info("tdprov: run %s already has its bundle", run_id)
+        return result

@@ -1,0 +1,163 @@
+"""Verify a stored bundle: commit marker, signature and trust, manifest digests, events versus PROV."""
+from __future__ import annotations
+
+from typing import Any
+
+from prov_common.bundle import layout
+from prov_common.bundle.build import build_bundle, statement_for
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.model import Manifest, VerificationReport, blake3_digest
+from prov_common.errors import TdprovError
+from prov_common.signing import Envelope, Statement, TrustStore, pae
+from prov_common.signing.keys import SigningKey
+from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError
+from prov_common.w3cprov.events import parse_time
+
+
+def _get(store: Store, key: str, report: VerificationReport, present: set[str]) -> bytes | None:
+    if key not in present:
+        report.add(key, "missing", "the object is listed but not in the store")
+        return None
+    try:
+        data = store.get(key)
+    except ObjectNotFoundError:
+        report.add(key, "missing", "the object vanished while verifying")
+        return None
+    report.checked += 1
+    return data
+
+
+def _check_signature(envelope: Envelope, trust: TrustStore, key: str, report: VerificationReport) -> None:
+    report.claimed_key_ids = tuple(s.keyid for s in envelope.signatures)
+    if not envelope.signatures:
+        report.add(key, "unsigned", "the envelope has no signature")
+        return
+    message = pae(envelope.payload_type, envelope.payload)
+    for sig in envelope.signatures:
+        trusted = trust.get(sig.keyid)
+        if trusted is not None and trusted.verify(sig.sig, message):
+            report.key_id = trusted.key_id
+            return
+    trusted_ids = [s.keyid for s in envelope.signatures if s.keyid in trust]
+    if trusted_ids:
+        report.add(key, "bad signature", f"signature by {', '.join(trusted_ids)} does not match the signed bytes")
+    else:
+        report.add(
+            key,
+            "untrusted key",
+            f"signed by {', '.join(report.claimed_key_ids)}, which is not among the {len(trust)} trusted key(s); "
+            "add its public key to TDPROV_TRUSTED_KEYS if you trust it",
+        )
+
+
+def _manifest_digest_in(statement: Statement) -> str | None:
+    manifest = statement.predicate.get("manifest")
+    digest = manifest.get("digest") if isinstance(manifest, dict) else None
+    if isinstance(digest, dict) and len(digest) == 1:
+        algo, hexpart = next(iter(digest.items()))
+        return f"{algo}:{hexpart}"
+    return None
+
+
+def _diff_fields(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(expected) | set(actual) if k != "files" and expected.get(k) != actual.get(k))
+
+
+def verify_bundle(store: Store, run_id: str, trust: TrustStore) -> VerificationReport:
+    """Check one bundle and name every object that fails and why.
+
+    Findings: ``missing`` (no bundle, no commit marker, listed file absent), ``unsigned``,
+    ``untrusted key``, ``bad signature``, ``digest mismatch`` (file, or the manifest against the
+    signed statement), ``unlisted object`` (in the bundle's prefix but not in its manifest),
+    ``inconsistent`` (events of another run, PROV or summary not what the events give), ``malformed``.
+    """
+    report = VerificationReport(run_id)
+    prefix = layout.bundle_prefix(run_id)
+    present = set(store.list(prefix))
+    statement_key, manifest_key = prefix + layout.STATEMENT_FILE, prefix + layout.MANIFEST_FILE
+    if not present:
+        report.add(prefix, "missing", "no bundle objects for this run")
+        return report
+    if statement_key not in present:
+        report.add(statement_key, "missing", "the bundle was never sealed (no signed statement: incomplete)")
+
+    statement: Statement | None = None
+    raw_statement = _get(store, statement_key, report, present) if statement_key in present else None
+    if raw_statement is not None:
+        try:
+            envelope = Envelope.from_json(raw_statement, statement_key)
+            _check_signature(envelope, trust, statement_key, report)
+            statement = Statement.from_json(envelope.payload, statement_key)
+        except TdprovError as exc:
+            report.add(statement_key, "malformed", exc.what)
+
+    manifest_bytes = _get(store, manifest_key, report, present)
+    if manifest_bytes is None:
+        return report
+    if statement is not None and _manifest_digest_in(statement) != blake3_digest(manifest_bytes):
+        report.add(manifest_key, "digest mismatch", "the manifest is not the one the signed statement names")
+    try:
+        manifest = Manifest.from_json(manifest_bytes, manifest_key)
+    except TdprovError as exc:
+        report.add(manifest_key, "malformed", exc.what)
+        return report
+    if manifest.run_id != run_id:
+        report.add(manifest_key, "inconsistent", f"manifest is for run {manifest.run_id}, not {run_id}")
+    if statement is not None and statement.predicate.get("runId") != run_id:
+        report.add(statement_key, "inconsistent", f"statement is for run {statement.predicate.get('runId')}")
+
+    files: dict[str, bytes] = {}
+    for entry in manifest.files:
+        key = prefix + entry.path
+        data = _get(store, key, report, present)
+        if data is None:
+            continue
+        if blake3_digest(data) != entry.digest or len(data) != entry.size:
+            report.add(key, "digest mismatch", f"bytes hash to {blake3_digest(data)} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
+        else:
+            files[entry.path] = data
+    listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key}
+    for key in sorted(present - listed):
+        report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
+    _check_consistency(prefix, manifest, manifest_bytes, files, statement, report)
+    return report
+
+
+def _check_consistency(
+    prefix: str,
+    manifest: Manifest,
+    manifest_bytes: bytes,
+    files: dict[str, bytes],
+    statement: Statement | None,
+    report: VerificationReport,
+) -> None:
+    """Re-derive PROV, manifest summary and statement from the events and compare."""
+    events_key = prefix + layout.EVENTS_FILE
+    if layout.EVENTS_FILE not in files:
+        return
+    try:
+        events = parse_events_jsonl(files[layout.EVENTS_FILE], events_key)
+        others = sorted({str((e.get("run") or {}).get("runId")) for e in events} - {manifest.run_id})
+        if others:
+            report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
+            return
+        attachments = {p: d for p, d in files.items() if p not in layout.RESERVED}
+        sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
+        expected = build_bundle(events, attachments, _VERIFY_KEY, sealed_at=sealed_at)
+    except TdprovError as exc:
+        report.add(events_key, "malformed", exc.what)
+        return
+    if files[layout.EVENTS_FILE] != expected.files[layout.EVENTS_FILE]:
+        report.add(events_key, "inconsistent", "events are not canonical JSON lines in eventTime order")
+    if layout.PROV_FILE in files and files[layout.PROV_FILE] != expected.files[layout.PROV_FILE]:
+        report.add(prefix + layout.PROV_FILE, "inconsistent", "the PROV document is not the one the events give")
+    wrong = _diff_fields(expected.manifest.to_dict(), manifest.to_dict())
+    if wrong:
+        report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")
+    names_manifest = statement is not None and _manifest_digest_in(statement) == blake3_digest(manifest_bytes)
+    if statement is not None and names_manifest and statement.to_json() != statement_for(manifest, manifest_bytes):
+        report.add(prefix + layout.STATEMENT_FILE, "inconsistent", "subjects or predicate differ from the manifest")
+
+
+_VERIFY_KEY = SigningKey.generate()  # re-derivation needs a signer; only the payload is compared

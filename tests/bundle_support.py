@@ -1,0 +1,97 @@
+"""Helpers for the bundle and transport tests: small OpenLineage events, and raw access to stored
+objects that bypasses write-once (to tamper with a bundle the way an attacker or a bad disk would)."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from prov_common.store.s3 import parse_s3_uri
+
+PRODUCER = "https://github.com/tdprov/tdprov/tests"
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+
+def version_facet(digest: str) -> dict[str, Any]:
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+        "datasetVersion": digest,
+    }
+
+
+def dataset(namespace: str, name: str, digest: str | None = None) -> dict[str, Any]:
+    return {"namespace": namespace, "name": name, "facets": {"version": version_facet(digest)} if digest else {}}
+
+
+def event(
+    run_id: str,
+    event_type: str,
+    time: str,
+    *,
+    inputs: list[dict[str, Any]] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    job: str = "train_features",
+) -> dict[str, Any]:
+    return {
+        "eventType": event_type,
+        "eventTime": time,
+        "producer": PRODUCER,
+        "schemaURL": SCHEMA_URL,
+        "run": {"runId": run_id, "facets": {}},
+        "job": {"namespace": "tests", "name": job, "facets": {}},
+        "inputs": inputs or [],
+        "outputs": outputs or [],
+    }
+
+
+def run_events(run_id: str | None = None, *, terminal: str = "COMPLETE") -> list[dict[str, Any]]:
+    """START and a terminal event of one run that reads one raw table and writes one clean table."""
+    run_id = run_id or str(uuid.uuid4())
+    raw = dataset("s3://lake", "raw/users.parquet", "blake3:" + "1" * 64)
+    clean = dataset("s3://lake", "clean/users.parquet", "blake3:" + "2" * 64)
+    return [
+        event(run_id, "START", "2026-03-01T10:00:00.000Z", inputs=[raw]),
+        event(run_id, terminal, "2026-03-01T10:00:05.000Z", inputs=[raw], outputs=[clean]),
+    ]
+
+
+def _s3(uri: str) -> tuple[Any, str, str]:
+    bucket, prefix = parse_s3_uri(uri)
+    return boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"], region_name="us-east-1"), bucket, prefix
+
+
+def raw_put(store_uri: str, key: str, data: bytes) -> None:
+    """Overwrite an object in place, bypassing write-once."""
+    if store_uri.startswith("s3://"):
+        client, bucket, prefix = _s3(store_uri)
+        client.put_object(Bucket=bucket, Key=prefix + key, Body=data)
+    else:
+        path = Path(store_uri, *key.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        path.write_bytes(data)
+
+
+def raw_delete(store_uri: str, key: str) -> None:
+    if store_uri.startswith("s3://"):
+        client, bucket, prefix = _s3(store_uri)
+        client.delete_object(Bucket=bucket, Key=prefix + key)
+    else:
+        Path(store_uri, *key.split("/")).unlink()
+
+
+def all_stored_bytes(store_uri: str) -> bytes:
+    """Every byte stored under the store (S3: the whole bucket), concatenated with key names."""
+    if store_uri.startswith("s3://"):
+        client, bucket, _ = _s3(store_uri)
+        out = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                out.append(item["Key"].encode() + b"\n" + client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        return b"\n".join(out)
+    root = Path(store_uri)
+    return b"\n".join(str(p).encode() + b"\n" + p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())

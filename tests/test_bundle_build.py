@@ -1,0 +1,103 @@
+"""Building a bundle in memory: deterministic bytes, manifest, in-toto statement, attachments."""
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timezone
+
+import blake3
+import pytest
+
+from bundle_support import dataset, event, run_events
+from prov_common.bundle import BundleBuilder, Manifest, build_bundle, rows_path, samples_path
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError
+from prov_common.signing import SigningKey, TrustStore, verify_envelope
+from prov_common.signing.dsse import Envelope
+from prov_common.w3cprov import events_to_document, serialize
+
+SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
+
+
+def test_bundle_files_manifest_and_statement() -> None:
+    key = SigningKey.generate()
+    events = run_events()
+    run_id = events[0]["run"]["runId"]
+    bundle = build_bundle(list(reversed(events)), {samples_path("s3://lake/clean/users"): b"PAR1"}, key, sealed_at=SEALED)
+
+    lines = bundle.files["events.jsonl"].splitlines()
+    assert [loads(line)["eventType"] for line in lines] == ["START", "COMPLETE"]  # sorted by eventTime
+    assert lines == [canonical_bytes(e) for e in events]
+    assert bundle.files["prov.json"] == serialize(events_to_document(events), "json")
+    assert set(bundle.files) == {"events.jsonl", "prov.json", "quality/s3_lake_clean_users.samples.parquet"}
+
+    manifest = loads(bundle.manifest_bytes)
+    assert bundle.manifest_bytes == canonical_bytes(manifest)
+    assert manifest["runId"] == run_id and manifest["state"] == "COMPLETE"
+    assert manifest["sealedAt"] == "2026-03-01T10:01:00Z" and manifest["endedAt"] == "2026-03-01T10:00:05Z"
+    assert [(f["path"], f["size"]) for f in manifest["files"]] == sorted((p, len(d)) for p, d in bundle.files.items())
+    for entry in manifest["files"]:
+        assert entry["digest"] == "blake3:" + blake3.blake3(bundle.files[entry["path"]]).hexdigest()
+    assert Manifest.from_json(bundle.manifest_bytes) == bundle.manifest
+
+    envelope = loads(bundle.statement_bytes)
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    assert envelope["signatures"][0]["keyid"] == key.key_id
+    statement = loads(base64.b64decode(envelope["payload"]))
+    assert statement["_type"] == "https://in-toto.io/Statement/v1"
+    assert statement["subject"] == [{"name": "s3://lake/clean/users.parquet", "digest": {"blake3": "2" * 64}}]
+    assert statement["predicateType"] == "https://tdprov.dev/lineage-bundle/v1"
+    predicate = statement["predicate"]
+    assert predicate["runId"] == run_id and predicate["job"] == {"namespace": "tests", "name": "train_features"}
+    assert predicate["inputs"] == [{"name": "s3://lake/raw/users.parquet", "digest": {"blake3": "1" * 64}}]
+    assert predicate["manifest"] == {"name": "manifest.json", "digest": {"blake3": blake3.blake3(bundle.manifest_bytes).hexdigest()}}
+    assert verify_envelope(Envelope.from_json(bundle.statement_bytes), TrustStore.of([key.public])) == key.key_id
+
+
+def test_same_input_same_bytes_and_duplicates_collapse() -> None:
+    key = SigningKey.generate()
+    events = run_events()
+    a = build_bundle(events, {}, key, sealed_at=SEALED)
+    b = build_bundle([events[1], events[0], dict(events[0])], {}, key, sealed_at=SEALED)
+    assert (a.files, a.manifest_bytes, a.statement_bytes) == (b.files, b.manifest_bytes, b.statement_bytes)
+    assert a.manifest.event_count == 2
+
+
+def test_run_without_hashed_outputs_is_attested_through_its_manifest() -> None:
+    run_id = str(uuid.uuid4())
+    events = [event(run_id, "START", "2026-03-01T10:00:00Z"), event(run_id, "FAIL", "2026-03-01T10:00:01Z",
+              outputs=[dataset("file", "/tmp/out.csv")])]
+    bundle = build_bundle(events, None, SigningKey.generate(), sealed_at=SEALED)
+    statement = loads(base64.b64decode(loads(bundle.statement_bytes)["payload"]))
+    assert statement["subject"] == [{"name": f"bundles/{run_id}/manifest.json", "digest": {"blake3": blake3.blake3(bundle.manifest_bytes).hexdigest()}}]
+    assert statement["predicate"]["state"] == "FAIL"
+    assert statement["predicate"]["outputs"] == [{"name": "file:///tmp/out.csv", "annotations": {"version": None}}]
+
+
+def test_builder_collects_events_and_attachments() -> None:
+    key = SigningKey.generate()
+    events = run_events()
+    builder = BundleBuilder(key)
+    for e in events:
+        builder.add_event(e)
+    builder.attach(rows_path("clean/users"), b"rows")
+    bundle = builder.build(sealed_at=SEALED)
+    assert bundle.files["rows/clean_users.rows.parquet"] == b"rows"
+    assert bundle == build_bundle(events, {"rows/clean_users.rows.parquet": b"rows"}, key, sealed_at=SEALED)
+
+
+def test_bad_inputs_are_named() -> None:
+    key = SigningKey.generate()
+    with pytest.raises(BadInputError, match="events of 2 runs"):
+        build_bundle(run_events() + run_events(), {}, key)
+    with pytest.raises(BadInputError, match="no events"):
+        build_bundle([], {}, key)
+    with pytest.raises(BadInputError, match="eventTime"):
+        build_bundle([{**run_events()[0], "eventTime": "yesterday"}], {}, key)
+    for name in ("manifest.json", "quality", "../x", "quality/../../x", "other/x.parquet"):
+        with pytest.raises(BadInputError):
+            build_bundle(run_events(), {name: b"x"}, key)
+    with pytest.raises(BadInputError, match="not bytes"):
+        build_bundle(run_events(), {"quality/x.parquet": "text"}, key)  # type: ignore[dict-item]
+    with pytest.raises(BadInputError, match="cannot name a bundle"):
+        build_bundle(run_events("a/b"), {}, key)

@@ -1,0 +1,139 @@
+"""Verifying stored bundles on both backends: every tampering is found and the object is named."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from bundle_support import raw_delete, raw_put, run_events
+from prov_common.bundle import Bundle, build_bundle, samples_path, verify_bundle, write_bundle
+from prov_common.bundle.build import statement_for
+from prov_common.bundle.model import FileEntry, Manifest, blake3_digest
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, SigningKey, TrustStore, sign_envelope
+from prov_common.store import open_store
+
+SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
+SAMPLES = samples_path("clean/users")
+
+
+@pytest.fixture
+def signed(store_uri: str):
+    """A stored bundle with an attachment, its signing key and the trust that accepts it."""
+    key = SigningKey.generate()
+    bundle = build_bundle(run_events(), {SAMPLES: b"PAR1 samples PAR1"}, key, sealed_at=SEALED)
+    store = open_store(store_uri)
+    assert write_bundle(store, bundle).status == "written"
+    return store, bundle, TrustStore.of([key.public])
+
+
+def _problems(report) -> list[tuple[str, str]]:
+    return sorted((f.key, f.problem) for f in report.findings)
+
+
+def test_intact_bundle_verifies_and_names_its_key(signed) -> None:
+    store, bundle, trust = signed
+    report = verify_bundle(store, bundle.run_id, trust)
+    assert report.ok, report.findings
+    assert report.key_id == bundle.key_id and report.checked == 5
+
+
+@pytest.mark.parametrize("path", ["events.jsonl", "prov.json", SAMPLES, "manifest.json", "statement.dsse.json"])
+def test_flipped_byte_in_any_file_is_found_and_named(signed, store_uri: str, path: str) -> None:
+    store, bundle, trust = signed
+    key = f"bundles/{bundle.run_id}/{path}"
+    data = bytearray(store.get(key))
+    data[len(data) // 2] ^= 0x01
+    raw_put(store_uri, key, bytes(data))
+    report = verify_bundle(store, bundle.run_id, trust)
+    assert not report.ok
+    assert key in {f.key for f in report.findings}, report.findings
+    problems = {f.problem for f in report.findings if f.key == key}
+    if path == "statement.dsse.json":
+        assert problems & {"bad signature", "malformed"}
+    else:
+        assert "digest mismatch" in problems
+
+
+def test_deleted_manifest_entry_is_found(signed, store_uri: str) -> None:
+    store, bundle, trust = signed
+    manifest = loads(bundle.manifest_bytes)
+    manifest["files"] = [f for f in manifest["files"] if f["path"] != SAMPLES]
+    raw_put(store_uri, f"bundles/{bundle.run_id}/manifest.json", canonical_bytes(manifest))
+    problems = _problems(verify_bundle(store, bundle.run_id, trust))
+    prefix = f"bundles/{bundle.run_id}/"
+    assert (prefix + "manifest.json", "digest mismatch") in problems
+    assert (prefix + SAMPLES, "unlisted object") in problems
+
+
+def test_deleted_file_is_missing(signed, store_uri: str) -> None:
+    store, bundle, trust = signed
+    raw_delete(store_uri, f"bundles/{bundle.run_id}/prov.json")
+    assert _problems(verify_bundle(store, bundle.run_id, trust)) == [(f"bundles/{bundle.run_id}/prov.json", "missing")]
+
+
+def test_untrusted_key_fails_and_names_the_signer(signed) -> None:
+    store, bundle, _ = signed
+    report = verify_bundle(store, bundle.run_id, TrustStore.of([SigningKey.generate().public]))
+    assert not report.ok and report.key_id is None
+    assert _problems(report) == [(f"bundles/{bundle.run_id}/statement.dsse.json", "untrusted key")]
+    assert bundle.key_id in report.findings[0].reason and report.claimed_key_ids == (bundle.key_id,)
+    assert not verify_bundle(store, bundle.run_id, TrustStore()).ok
+
+
+def _restamp(bundle: Bundle, *, files: dict[str, bytes] | None = None, signers=None) -> Bundle:
+    """The bundle with other file bytes, a manifest that matches them, and a statement signed by ``signers``."""
+    files = files or bundle.files
+    m = bundle.manifest
+    manifest = Manifest(**{**m.__dict__, "files": tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items()))})
+    payload = statement_for(manifest, manifest.to_json())
+    envelope = sign_envelope(payload, INTOTO_PAYLOAD_TYPE, signers) if signers else Envelope(payload, INTOTO_PAYLOAD_TYPE, ())
+    return Bundle(bundle.run_id, files, manifest, manifest.to_json(), envelope.to_json(), "")
+
+
+def test_unsigned_bundle_fails(store_uri: str) -> None:
+    key = SigningKey.generate()
+    unsigned = _restamp(build_bundle(run_events(), {}, key, sealed_at=SEALED))
+    store = open_store(store_uri)
+    write_bundle(store, unsigned)
+    report = verify_bundle(store, unsigned.run_id, TrustStore.of([key.public]))
+    assert _problems(report) == [(f"bundles/{unsigned.run_id}/statement.dsse.json", "unsigned")]
+    assert not report.ok
+
+
+def test_prov_that_does_not_follow_from_events_is_found_even_when_signed(store_uri: str) -> None:
+    key = SigningKey.generate()
+    good = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    other = build_bundle(run_events(), {}, key, sealed_at=SEALED)  # another run's PROV
+    forged = _restamp(good, files={**good.files, "prov.json": other.files["prov.json"]}, signers=[key])
+    store = open_store(store_uri)
+    write_bundle(store, forged)
+    report = verify_bundle(store, forged.run_id, TrustStore.of([key.public]))
+    assert _problems(report) == [(f"bundles/{forged.run_id}/prov.json", "inconsistent")]
+    assert report.key_id == key.key_id and not report.ok
+
+
+def test_manifest_summary_that_lies_about_outputs_is_found(store_uri: str) -> None:
+    key = SigningKey.generate()
+    good = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    lying = Manifest(**{**good.manifest.__dict__, "state": "COMPLETE", "outputs": ()})
+    payload = statement_for(lying, lying.to_json())
+    forged = Bundle(good.run_id, good.files, lying, lying.to_json(), sign_envelope(payload, INTOTO_PAYLOAD_TYPE, [key]).to_json(), key.key_id)
+    store = open_store(store_uri)
+    write_bundle(store, forged)
+    findings = verify_bundle(store, forged.run_id, TrustStore.of([key.public])).findings
+    assert [(f.problem, "outputs" in f.reason) for f in findings] == [("inconsistent", True)]
+
+
+def test_incomplete_and_absent_bundles_never_pass(store_uri: str) -> None:
+    key = SigningKey.generate()
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    store = open_store(store_uri)
+    for path, data in bundle.files.items():
+        store.put(f"bundles/{bundle.run_id}/{path}", data)
+    store.put(f"bundles/{bundle.run_id}/manifest.json", bundle.manifest_bytes)
+    report = verify_bundle(store, bundle.run_id, TrustStore.of([key.public]))
+    assert _problems(report) == [(f"bundles/{bundle.run_id}/statement.dsse.json", "missing")] and not report.ok
+    absent = str(uuid.uuid4())
+    assert _problems(verify_bundle(store, absent, TrustStore.of([key.public]))) == [(f"bundles/{absent}/", "missing")]
