@@ -1,0 +1,115 @@
+"""``tdprov source``: register external origins of training data and list them."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.config import Settings
+from prov_common.signing import signing_key_from_settings, trust_from_settings
+from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest
+from prov_common.sources.registry import iter_sources, register_source
+from prov_common.store import open_store
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "source",
+        help="register an external data source (licence, issuer, origin) or list sources",
+        description=(
+            "Register an external origin of training data (a vendor file, a scraped corpus, a public "
+            "dataset) with its content digest and the Data & Trust Alliance provenance fields, as a "
+            "signed record in the store; or list registered sources. Pipelines whose raw inputs have "
+            "a registered digest trace back to the source in 'tdprov audit' and 'tdprov record'."
+        ),
+        example="tdprov source add s3://vendor/claims.parquet --name vendor-claims --license CC-BY-4.0 --issuer 'Acme Data'",
+    )
+    verbs = parser.add_subparsers(dest="source_verb", metavar="{add,list}")
+    add = verbs.add_parser("add", help="register a source", description="Hash PATH|URI and register it as a signed source record.")
+    add.add_argument("location", metavar="PATH|URI", help="the data: a local path or s3:// URI (hashed as tdprov hashes datasets)")
+    add.add_argument("--name", required=True, help="short name of the source, e.g. vendor-claims")
+    add.add_argument("--license", required=True, help="licence to use, SPDX id or URL (D&TA 'license to use')")
+    add.add_argument("--issuer", required=True, help="who issued the data (D&TA 'dataset issuer')")
+    add.add_argument("--digest", default=None, help="record this digest instead of hashing PATH|URI (data not reachable from here)")
+    add.add_argument("--description", default=None, help="what the data is")
+    add.add_argument("--source", default=None, help="original source, if different from the issuer")
+    add.add_argument("--origin-geography", action="append", default=[], help="country/region where the data originated (repeatable)")
+    add.add_argument("--generation-method", default=None, help="how the data was produced: e.g. 'web crawl', 'survey', 'synthetic', 'sensor'")
+    add.add_argument("--collection-start", default=None, help="first date of data generation/collection (YYYY-MM-DD)")
+    add.add_argument("--collection-end", default=None, help="last date of data generation/collection (YYYY-MM-DD)")
+    add.add_argument("--issue-date", default=None, help="date the dataset was issued (YYYY-MM-DD)")
+    add.add_argument("--data-format", default=None, help="format, e.g. parquet, csv, jsonl")
+    add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, help="personal data in it")
+    add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, help="confidentiality classification")
+    add.add_argument("--consent", default=None, help="where the consent documentation is (URL or document id)")
+    add.add_argument("--intended-use", default=None, help="use the data is licensed/intended for")
+    add_store_option(add)
+    add.set_defaults(func=run_add)
+    lst = verbs.add_parser("list", help="list registered sources", description="List registered sources (verified signatures).")
+    lst.add_argument("--json", action="store_true", help="print JSON records")
+    add_store_option(lst)
+    lst.set_defaults(func=run_list)
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+
+def _digest_of(location: str) -> tuple[str, int | None, int | None]:
+    """Content digest of the data at ``location`` (tables by the canonical table digest)."""
+    from prov_common.hashing import hash_path
+
+    result = hash_path(location)
+    return result.digest, getattr(result, "rows", None), getattr(result, "bytes", None) or getattr(result, "size", None)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(store=args.store)
+    if args.digest:
+        digest, rows, size = check_digest(args.digest, "--digest"), None, None
+    else:
+        digest, rows, size = _digest_of(args.location)
+    record = SourceRecord(
+        name=args.name,
+        digest=digest,
+        license=args.license,
+        issuer=args.issuer,
+        location=args.location,
+        description=args.description,
+        source=args.source,
+        origin_geography=tuple(args.origin_geography),
+        generation_method=args.generation_method,
+        collection_start=args.collection_start,
+        collection_end=args.collection_end,
+        issue_date=args.issue_date,
+        data_format=args.data_format,
+        personal_data=args.personal_data,
+        confidentiality=args.confidentiality,
+        consent=args.consent,
+        intended_use=args.intended_use,
+        rows=rows,
+        bytes=size,
+    )
+    stored = register_source(open_store(settings=settings), record, signing_key_from_settings(settings))
+    print(f"registered source '{record.name}' {record.digest}")
+    print(f"record: {stored.key} (signed by {stored.signer})")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(store=args.store)
+    problems: list = []
+    sources = list(iter_sources(open_store(settings=settings), trust_from_settings(settings), problems))
+    if args.json:
+        print(json.dumps([dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in sources], indent=2, sort_keys=True))
+    else:
+        for s in sources:
+            r = s.record
+            print(f"{r.name:<24} {r.digest}  {r.license:<14} {r.issuer}  {r.location or ''}")
+        if not sources:
+            print("no sources registered; add one with 'tdprov source add PATH --name N --license L --issuer I'", file=sys.stderr)
+    for key, exc in problems:
+        print(f"tdprov source list: {key}: {exc}", file=sys.stderr)
+    if problems:
+        return 1
+    return 0

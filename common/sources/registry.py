@@ -1,0 +1,77 @@
+"""Source records in the store: signed, written once under ``sources/<name>/<digest hex>.json``."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from prov_common.errors import BadInputError, TdprovError, VerificationError
+from prov_common.signing import Envelope, SigningKey, TrustStore, sign_envelope, verify_envelope
+from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
+from prov_common.store.base import Store
+
+SOURCES_PREFIX = "sources/"
+
+
+def source_key(name: str, digest: str) -> str:
+    return f"{SOURCES_PREFIX}{check_name(name)}/{digest.split(':', 1)[1]}.json"
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    """A source record read from the store, with its key and the key id that signed it."""
+
+    record: SourceRecord
+    key: str
+    signer: str
+
+
+def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> StoredSource:
+    """Sign and store ``record``; registering the same name and digest twice keeps the first record."""
+    key = source_key(record.name, record.digest)
+    if store.exists(key):
+        raise BadInputError(
+            f"source '{record.name}' with digest {record.digest} is already registered ({key}).",
+            fix="registered records are never changed; register changed data under its new digest",
+        )
+    if not record.registered_at:
+        record = replace(record, registered_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    env = sign_envelope(record.to_json(), SOURCE_PAYLOAD_TYPE, [signer])
+    store.put(key, env.to_json())
+    return StoredSource(record, key, signer.key_id)
+
+
+def read_source(store: Store, key: str, trust: TrustStore) -> StoredSource:
+    """Read and verify one record; a bad signature or changed bytes raise :class:`VerificationError`."""
+    try:
+        env = Envelope.from_json(store.get(key), name=f"source record '{key}'")
+    except BadInputError as exc:
+        raise VerificationError(exc.what, fix=exc.fix) from exc
+    signer = verify_envelope(env, trust, name=f"source record '{key}'")
+    if env.payload_type != SOURCE_PAYLOAD_TYPE:
+        raise VerificationError(f"source record '{key}' has payload type '{env.payload_type}'")
+    try:
+        record = SourceRecord.from_json(env.payload)
+    except (BadInputError, ValueError, TypeError) as exc:
+        raise VerificationError(f"source record '{key}' is malformed ({exc})") from exc
+    if source_key(record.name, record.digest) != key:
+        raise VerificationError(f"source record '{key}' names '{record.name}' {record.digest}: it was moved")
+    return StoredSource(record, key, signer)
+
+
+def iter_sources(store: Store, trust: TrustStore, problems: list[tuple[str, TdprovError]] | None = None) -> Iterator[StoredSource]:
+    """Every verified source record; records that fail go to ``problems`` (or raise when it is None)."""
+    for key in store.list(SOURCES_PREFIX):
+        if not key.endswith(".json"):
+            continue
+        try:
+            yield read_source(store, key, trust)
+        except TdprovError as exc:
+            if problems is None:
+                raise
+            problems.append((key, exc))
+
+
+def find_source(sources: list[StoredSource], ref: str) -> list[StoredSource]:
+    """Records matching a name or a digest."""
+    return [s for s in sources if ref in (s.record.name, s.record.digest)]

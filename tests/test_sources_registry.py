@@ -1,0 +1,77 @@
+"""Source records: signed, write-once, listed, validated; tampering and untrusted signers are found."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prov_common.cli import main
+from prov_common.errors import BadInputError, VerificationError
+from prov_common.signing import SigningKey, TrustStore, default_signing_key, trust_from_settings
+from prov_common.sources import SourceRecord, iter_sources, read_source, register_source
+from prov_common.sources.registry import source_key
+from prov_common.store import open_store
+
+DIGEST = "blake3:" + "ab" * 32
+
+
+def _record(**kw) -> SourceRecord:
+    base = dict(name="vendor-claims", digest=DIGEST, license="CC-BY-4.0", issuer="Acme Data", origin_geography=("DE", "FR"),
+                generation_method="survey", collection_start="2024-01-01", collection_end="2024-06-30",
+                personal_data="pseudonymised", confidentiality="confidential", consent="https://acme.example/consent",
+                intended_use="fraud model training")
+    base.update(kw)
+    return SourceRecord(**base)
+
+
+def test_register_read_and_tamper(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "s"))
+    key = SigningKey.generate()
+    stored = register_source(store, _record(), key)
+    assert stored.key == f"sources/vendor-claims/{'ab' * 32}.json"
+    again = read_source(store, stored.key, TrustStore.of([key.public]))
+    assert again.record == stored.record and again.signer == key.key_id
+    assert again.record.dta()["licenseToUse"] == "CC-BY-4.0"
+    assert again.record.dta()["rangeOfDatesForDataGeneration"] == {"start": "2024-01-01", "end": "2024-06-30"}
+    with pytest.raises(BadInputError, match="already registered"):
+        register_source(store, _record(), key)
+    with pytest.raises(VerificationError, match="untrusted"):
+        read_source(store, stored.key, TrustStore.of([SigningKey.generate().public]))
+    path = tmp_path / "s" / stored.key
+    path.write_bytes(path.read_bytes().replace(b'"payload":"ey', b'"payload":"eY'))
+    problems: list = []
+    assert list(iter_sources(store, TrustStore.of([key.public]), problems)) == []
+    assert problems and problems[0][0] == stored.key
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"name": "bad/name"}, "source name"),
+        ({"digest": "md5:00"}, "digest"),
+        ({"license": " "}, "--license"),
+        ({"collection_start": "2024-13-01"}, "--collection-start"),
+        ({"collection_end": "2023-01-01"}, "before it starts"),
+        ({"personal_data": "maybe"}, "--personal-data"),
+    ],
+)
+def test_bad_fields_name_the_option(kw: dict, match: str) -> None:
+    with pytest.raises(BadInputError, match=match):
+        _record(**kw)
+
+
+def test_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = str(tmp_path / "s")
+    default_signing_key()
+    argv = ["source", "add", "s3://vendor/claims.parquet", "--name", "claims", "--license", "CC-BY-4.0", "--issuer", "Acme",
+            "--digest", DIGEST, "--origin-geography", "DE", "--personal-data", "none", "--store", store]
+    assert main(argv) == 0
+    assert "registered source 'claims'" in capsys.readouterr().out
+    assert main(argv) == 2
+    assert "already registered" in capsys.readouterr().err
+    assert main(["source", "list", "--json", "--store", store]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["name"] == "claims" and listed[0]["origin_geography"] == ["DE"] and listed[0]["key"] == source_key("claims", DIGEST)
+    assert main(["source", "add", "x", "--name", "n", "--license", "l", "--issuer", "i", "--digest", "nope", "--store", store]) == 2
+    assert list(iter_sources(open_store(store), trust_from_settings()))[0].record.location == "s3://vendor/claims.parquet"
