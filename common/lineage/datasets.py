@@ -1,0 +1,195 @@
+"""Datasets of a run, as OpenLineage input and output datasets with version, schema, hash and quality facets."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from openlineage.client.event_v2 import InputDataset, OutputDataset
+from openlineage.client.facet_v2 import (
+    data_quality_assertions_dataset,
+    data_quality_metrics_dataset,
+    dataset_version_dataset,
+    schema_dataset,
+    test_run,
+)
+from openlineage.client.generated.base import DatasetFacet, InputDatasetFacet, OutputDatasetFacet
+
+from prov_common import PRODUCER
+from prov_common.hashing.model import ContentDigest, TableDigest
+from prov_common.lineage.facets import CONTENT_HASH, PANDERA, ContentHashDatasetFacet, PanderaCheck, PanderaDatasetFacet
+from prov_common.lineage.naming import dataset_from_uri
+from prov_common.lineage.redact import redact_uri
+from prov_common.quality.model import QualityResult
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset version that a run reads or writes.
+
+    ``digest``: its content digest (becomes the ``version`` facet); ``quality``: its Pandera result;
+    ``samples_file`` / ``row_digests_file``: names of the failure-sample and row-digest files kept in
+    the lineage bundle; ``severity``: ``error`` when a failed check fails the step, else ``warn``;
+    ``facets`` / ``input_facets`` / ``output_facets``: any other facets, added as given.
+    """
+
+    namespace: str
+    name: str
+    digest: ContentDigest | None = None
+    quality: QualityResult | None = None
+    samples_file: str | None = None
+    row_digests_file: str | None = None
+    severity: str | None = None
+    facets: Mapping[str, DatasetFacet] = field(default_factory=dict)
+    input_facets: Mapping[str, InputDatasetFacet] = field(default_factory=dict)
+    output_facets: Mapping[str, OutputDatasetFacet] = field(default_factory=dict)
+
+    @classmethod
+    def from_uri(cls, uri_or_path: str | os.PathLike[str], **kwargs: Any) -> DatasetRef:
+        """A ref named by :func:`~prov_common.lineage.naming.dataset_from_uri` (credentials never kept)."""
+        namespace, name = dataset_from_uri(uri_or_path)
+        return cls(namespace=namespace, name=name, **kwargs)
+
+    @property
+    def label(self) -> str:
+        """``namespace/name``, as used in test names."""
+        return f"{self.namespace}/{self.name.lstrip('/')}" if self.namespace != "file" else self.name
+
+
+def input_dataset(ref: DatasetRef) -> InputDataset:
+    """An OpenLineage input; its Pandera result goes into the standard ``dataQualityAssertions`` input facet."""
+    input_facets: dict[str, InputDatasetFacet] = {}
+    if ref.quality is not None:
+        input_facets["dataQualityAssertions"] = assertions_facet(ref.quality, ref.severity)
+    input_facets.update(ref.input_facets)
+    return InputDataset(
+        namespace=redact_uri(ref.namespace), name=redact_uri(ref.name), facets=_dataset_facets(ref), inputFacets=input_facets
+    )
+
+
+def output_dataset(ref: DatasetRef) -> OutputDataset:
+    """An OpenLineage output; its Pandera result goes into ``dataQualityMetrics`` and ``tdprov_pandera``
+    (and, at run level, into the ``test`` facet: see :func:`quality_test_facet`)."""
+    facets = _dataset_facets(ref)
+    if ref.quality is not None:
+        facets["dataQualityMetrics"] = metrics_facet(ref.quality, ref.digest)
+    facets.update(ref.facets)
+    return OutputDataset(
+        namespace=redact_uri(ref.namespace), name=redact_uri(ref.name), facets=facets, outputFacets=dict(ref.output_facets)
+    )
+
+
+def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
+    facets: dict[str, DatasetFacet] = {}
+    if ref.digest is not None:
+        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=ref.digest.digest, producer=PRODUCER
+        )
+        if isinstance(ref.digest, TableDigest):
+            facets["schema"] = schema_facet(ref.digest)
+        facets[CONTENT_HASH] = content_hash_facet(ref.digest, ref.row_digests_file)
+    if ref.quality is not None:
+        facets[PANDERA] = pandera_facet(ref.quality, ref.samples_file)
+    facets.update(ref.facets)
+    return facets
+
+
+def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = None) -> ContentHashDatasetFacet:
+    """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones)."""
+    algorithm = digest.digest.split(":", 1)[0]
+    if isinstance(digest, TableDigest):
+        return ContentHashDatasetFacet(
+            digest=digest.digest,
+            algorithm=algorithm,
+            kind="table",
+            rows=digest.rows,
+            bytes=digest.bytes,
+            columns=digest.column_digests(),
+            granularity=digest.granularity,
+            rowDigestsFile=row_digests_file,
+        )
+    return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="file", bytes=digest.bytes, columns=None)
+
+
+def schema_facet(digest: TableDigest) -> schema_dataset.SchemaDatasetFacet:
+    """Standard ``schema`` facet: column names and canonical logical types, in order."""
+    return schema_dataset.SchemaDatasetFacet(
+        fields=[
+            schema_dataset.SchemaDatasetFacetFields(name=name, type=logical_type, ordinal_position=i, fields=None)
+            for i, (name, logical_type) in enumerate(digest.schema_fields(), start=1)
+        ],
+        producer=PRODUCER,
+    )
+
+
+def pandera_facet(quality: QualityResult, samples_file: str | None = None) -> PanderaDatasetFacet:
+    """``tdprov_pandera``: schema name and digest, and every check's outcome (no failure cases)."""
+    return PanderaDatasetFacet(
+        schemaName=quality.schema_name,
+        schemaDigest=quality.schema_digest,
+        passed=quality.passed,
+        failureCount=quality.failure_count,
+        rows=quality.rows,
+        checks=[
+            PanderaCheck(name=c.name, column=c.column, passed=c.passed, failureCount=c.failure_count, status=c.status)
+            for c in quality.checks
+        ],
+        samplesFile=samples_file,
+    )
+
+
+def assertions_facet(
+    quality: QualityResult, severity: str | None = None
+) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
+    """Standard ``dataQualityAssertions`` input facet: one assertion per check (skipped checks: success false)."""
+    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+        assertions=[
+            data_quality_assertions_dataset.Assertion(
+                assertion=c.name,
+                success=c.passed,
+                column=c.column,
+                severity=severity,
+                name=f"{quality.schema_name}.{c.column}.{c.name}" if c.column else f"{quality.schema_name}.{c.name}",
+                actual=str(c.failure_count),
+                expected="0",
+                params=None,
+            )
+            for c in quality.checks
+        ],
+        producer=PRODUCER,
+    )
+
+
+def metrics_facet(
+    quality: QualityResult, digest: ContentDigest | None = None
+) -> data_quality_metrics_dataset.DataQualityMetricsDatasetFacet:
+    """Standard ``dataQualityMetrics``: rows, bytes, and per column the null and non-null counts."""
+    return data_quality_metrics_dataset.DataQualityMetricsDatasetFacet(
+        rowCount=quality.rows,
+        bytes=digest.bytes if digest is not None else None,
+        columnMetrics={
+            column: data_quality_metrics_dataset.ColumnMetrics(nullCount=nulls, count=quality.rows - nulls, quantiles=None)
+            for column, nulls in quality.null_counts.items()
+        },
+        producer=PRODUCER,
+    )
+
+
+def quality_test_facet(outputs: list[DatasetRef] | tuple[DatasetRef, ...]) -> test_run.TestRunFacet | None:
+    """Run-level ``test`` facet with every check run on the outputs, or None when no output was validated."""
+    tests = [
+        test_run.TestExecution(
+            name=f"{ref.label}:{c.column}:{c.name}" if c.column else f"{ref.label}:{c.name}",
+            status=c.status,
+            severity=ref.severity,
+            type=c.name,
+            expected="0",
+            actual=str(c.failure_count),
+            params={"dataset": ref.label, "schema": ref.quality.schema_name, **({"column": c.column} if c.column else {})},
+        )
+        for ref in outputs
+        if ref.quality is not None
+        for c in ref.quality.checks
+    ]
+    return test_run.TestRunFacet(tests=tests, producer=PRODUCER) if tests else None

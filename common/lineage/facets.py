@@ -1,0 +1,125 @@
+"""This project's custom OpenLineage facets (attrs classes on openlineage-python's facet bases).
+
+Each facet's ``_schemaURL`` points at its JSON Schema, shipped in the package as
+``prov_common/schemas/<FacetClass>.json``; :func:`schema_path` finds the local copy.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attr
+from openlineage.client.generated.base import DatasetFacet, RunFacet
+from openlineage.client.utils import RedactMixin
+
+from prov_common import PRODUCER
+
+SCHEMA_BASE_URL = "https://raw.githubusercontent.com/tdprov/tdprov/main/common/schemas/"
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+CONTENT_HASH = "tdprov_contentHash"
+PANDERA = "tdprov_pandera"
+RUN_CONTEXT = "tdprov_runContext"
+
+
+def schema_url(facet_class: str) -> str:
+    """``_schemaURL`` of one of this project's facets (JSON Pointer into its shipped schema)."""
+    return f"{SCHEMA_BASE_URL}{facet_class}.json#/$defs/{facet_class}"
+
+
+def schema_path(url: str) -> Path:
+    """Local copy of the JSON Schema that a tdprov ``_schemaURL`` points at."""
+    return SCHEMAS_DIR / url.split("#", 1)[0].rsplit("/", 1)[-1]
+
+
+def _tdprov_producer(facet: Any) -> None:
+    if not facet._producer:
+        facet._producer = PRODUCER
+
+
+@attr.define
+class ContentHashDatasetFacet(DatasetFacet):
+    """Canonical content digest of a dataset version, with per-column digests (``tdprov_contentHash``)."""
+
+    digest: str
+    algorithm: str
+    kind: str  # "table" | "file"
+    bytes: int  # noqa: A003
+    rows: int | None = attr.field(default=None)
+    columns: dict[str, str] | None = attr.field(factory=dict)
+    granularity: str | None = attr.field(default=None)
+    rowDigestsFile: str | None = attr.field(default=None)  # noqa: N815
+
+    def __attrs_post_init__(self) -> None:
+        _tdprov_producer(self)
+        super().__attrs_post_init__()
+
+    @staticmethod
+    def _get_schema() -> str:
+        return schema_url("ContentHashDatasetFacet")
+
+
+@attr.define
+class PanderaCheck(RedactMixin):
+    """One check of a Pandera schema and its outcome."""
+
+    name: str
+    passed: bool
+    failureCount: int  # noqa: N815
+    column: str | None = attr.field(default=None)
+    status: str | None = attr.field(default=None)  # "pass" | "fail" | "skip"
+
+    _skip_redact: ClassVar[list[str]] = ["name", "column"]
+
+
+@attr.define
+class PanderaDatasetFacet(DatasetFacet):
+    """Result of validating a dataset version against a Pandera schema (``tdprov_pandera``)."""
+
+    schemaName: str  # noqa: N815
+    schemaDigest: str  # noqa: N815
+    passed: bool
+    failureCount: int  # noqa: N815
+    checks: list[PanderaCheck] = attr.field(factory=list)
+    rows: int | None = attr.field(default=None)
+    samplesFile: str | None = attr.field(default=None)  # noqa: N815
+
+    def __attrs_post_init__(self) -> None:
+        _tdprov_producer(self)
+        super().__attrs_post_init__()
+
+    @staticmethod
+    def _get_schema() -> str:
+        return schema_url("PanderaDatasetFacet")
+
+
+@attr.define
+class RunContextRunFacet(RunFacet):
+    """Who, where and how a run ran: code and library versions, redacted parameters, host (``tdprov_runContext``)."""
+
+    host: str
+    libraries: dict[str, str] = attr.field(factory=dict)
+    parameters: dict[str, Any] = attr.field(factory=dict)
+    codeVersion: str | None = attr.field(default=None)  # noqa: N815
+    gitCommit: str | None = attr.field(default=None)  # noqa: N815
+    executor: str | None = attr.field(default=None)
+    user: str | None = attr.field(default=None)
+    owner: str | None = attr.field(default=None)
+    orchestrator: str | None = attr.field(default=None)
+    partial: bool | None = attr.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        _tdprov_producer(self)
+        super().__attrs_post_init__()
+
+    @staticmethod
+    def _get_schema() -> str:
+        return schema_url("RunContextRunFacet")
+
+
+CUSTOM_FACETS: dict[str, type] = {
+    CONTENT_HASH: ContentHashDatasetFacet,
+    PANDERA: PanderaDatasetFacet,
+    RUN_CONTEXT: RunContextRunFacet,
+}
+"""Facet key -> facet class, for every custom facet of this project."""

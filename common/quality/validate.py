@@ -1,0 +1,169 @@
+"""Validate a DataFrame against a Pandera schema, collecting every failure."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from prov_common.errors import BadInputError
+from prov_common.quality.model import CheckOutcome, QualityResult
+from prov_common.quality.schema import SchemaLike, load_schema, schema_digest, schema_name
+
+MASK = "***"
+# Pandera checks on the whole table whose failure case is the name of the column concerned.
+_COLUMN_NAMED_CHECKS = {"column_in_dataframe", "column_in_schema", "column_ordered", "duplicate_column_names"}
+_SAMPLE_COLUMNS = ["schema_context", "column", "check", "check_number", "failure_case", "index"]
+
+CheckKey = tuple[str | None, str]  # (column or None, check name)
+
+
+def validate(
+    df: pd.DataFrame,
+    schema: SchemaLike,
+    *,
+    sample_rows: int = 20,
+    masked_columns: Iterable[str] = (),
+) -> QualityResult:
+    """Validate ``df`` lazily against ``schema`` and report every check.
+
+    ``schema``: a ``DataFrameSchema``, a ``DataFrameModel`` class, or ``"pkg.module:Name"``.
+    ``sample_rows`` bounds the failure sample; values of ``masked_columns`` are shown as ``***``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise BadInputError(
+            f"validate() needs a pandas DataFrame, got {type(df).__module__}.{type(df).__qualname__}",
+            fix="convert the data first, e.g. pyarrow_table.to_pandas() or pd.DataFrame(records)",
+        )
+    if sample_rows < 0:
+        raise BadInputError(f"sample_rows must be >= 0, got {sample_rows}", fix="pass sample_rows=20 or another count")
+    resolved = load_schema(schema)
+    try:
+        resolved.validate(df, lazy=True)
+        failures = pd.DataFrame(columns=_SAMPLE_COLUMNS)
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+    except pa.errors.SchemaDefinitionError as exc:
+        raise BadInputError(
+            f"Pandera schema {schema_name(resolved)!r} cannot be applied: {exc}",
+            fix="correct the schema definition",
+        ) from exc
+    failures = failures.reset_index(drop=True)
+    columns = _failure_columns(failures)
+    counted = _counted(failures)
+    checks = failures["check"].astype(str).tolist()
+    counts = Counter(key for key, keep in zip(zip(columns, checks, strict=True), counted, strict=True) if keep)
+    outcomes = _outcomes(_expected_checks(resolved), counts)
+    return QualityResult(
+        passed=len(failures) == 0,
+        schema_name=schema_name(resolved),
+        schema_digest=schema_digest(resolved),
+        checks=outcomes,
+        failure_count=sum(counts.values()),
+        rows=len(df),
+        null_counts={str(name): int(count) for name, count in df.isna().sum().items()},
+        failure_sample=_sample(failures, columns, sample_rows, set(masked_columns)),
+    )
+
+
+def _check_id(check: Any) -> str:
+    """The name Pandera gives a check in its failure cases."""
+    return check.error if check.error is not None else (check.name if check.name is not None else str(check))
+
+
+def _component_checks(component: Any, column: str | None) -> list[CheckKey]:
+    keys: list[CheckKey] = []
+    if component.dtype is not None:
+        keys.append((column, f"dtype('{component.dtype}')"))
+    if not getattr(component, "nullable", True):
+        keys.append((column, "not_nullable"))
+    if getattr(component, "unique", False):
+        keys.append((column, "field_uniqueness"))
+    keys += [(column, _check_id(c)) for c in component.checks]
+    return keys
+
+
+def _expected_checks(schema: pa.DataFrameSchema) -> list[CheckKey]:
+    keys: list[CheckKey] = []
+    for name, column in schema.columns.items():
+        keys += _component_checks(column, str(name))
+    index = schema.index
+    levels = index.indexes if isinstance(index, pa.MultiIndex) else ([index] if index is not None else [])
+    for level in levels:
+        keys += _component_checks(level, None if level.name is None else str(level.name))
+    keys += [(None, _check_id(c)) for c in schema.checks]
+    return list(dict.fromkeys(keys))
+
+
+def _failure_columns(failures: pd.DataFrame) -> list[str | None]:
+    """The column each failure case concerns (``None`` for the whole table), vectorised."""
+    column = failures["column"].astype(object).where(failures["column"].notna(), None)
+    on_table = failures["schema_context"].isin(["DataFrameSchema", "MultiIndex"])
+    named = failures["check"].astype(str).isin(_COLUMN_NAMED_CHECKS)
+    column = column.where(~on_table, None)
+    column = column.where(~(on_table & named), failures["failure_case"].astype(str))
+    return [None if c is None else str(c) for c in column.tolist()]
+
+
+def _counted(failures: pd.DataFrame) -> list[bool]:
+    """Which failure cases count: a table-level check that fails a row reports one case per cell of
+    that row; it counts once per row."""
+    on_table = failures["schema_context"].eq("DataFrameSchema") & failures["index"].notna()
+    repeat = failures[["check", "index"]].astype(str).duplicated()
+    return (~(on_table & repeat)).tolist()
+
+
+def _outcomes(expected: list[CheckKey], counts: Counter[CheckKey]) -> tuple[CheckOutcome, ...]:
+    # Presence checks (column_in_dataframe, column_in_schema...) are listed only when they fail.
+    missing = {col for (col, name), n in counts.items() if name == "column_in_dataframe" and n}
+    outcomes = []
+    for key in [*expected, *(k for k in counts if k not in expected)]:
+        column, name = key
+        failed = counts.get(key, 0)
+        if failed:
+            status = "fail"
+        elif column in missing and name != "column_in_dataframe":
+            status = "skip"
+        else:
+            status = "pass"
+        outcomes.append(CheckOutcome(name=name, column=column, passed=status == "pass", failure_count=failed, status=status))
+    return tuple(outcomes)
+
+
+def _sample(failures: pd.DataFrame, columns: list[str | None], limit: int, masked: set[str]) -> pd.DataFrame:
+    """At most ``limit`` failure cases, taken round-robin over the checks, values as text, masked columns hidden.
+
+    ``column`` in the sample is the data column a value came from (Pandera's own), or for checks about
+    a missing or extra column, that column's name.
+    """
+    keys = pd.Series([f"{c}\x00{k}" for c, k in zip(columns, failures["check"].astype(str), strict=True)], dtype=object)
+    rank = keys.groupby(keys, sort=False).cumcount().to_numpy()
+    order = np.lexsort((np.arange(len(keys)), rank))[:limit].tolist()
+    picked = failures.iloc[order].reset_index(drop=True)
+    named = picked["check"].astype(str).isin(_COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
+    source = [columns[i] if named[n] else _text(picked["column"].iloc[n]) for n, i in enumerate(order)]
+    sample = pd.DataFrame(
+        {
+            "schema_context": picked["schema_context"].astype("string"),
+            "column": pd.Series(source, dtype="string"),
+            "check": picked["check"].astype("string"),
+            "check_number": pd.array(picked["check_number"].tolist(), dtype="Int64"),
+            "failure_case": pd.Series([_text(v) for v in picked["failure_case"]], dtype="string"),
+            "index": pd.Series([_text(v) for v in picked["index"]], dtype="string"),
+        }
+    )
+    if masked:
+        # A value is hidden when it comes from a masked column, or from a table-level check whose
+        # column is unknown (it could come from any column).
+        hide = [not named[n] and (col is None or col in masked) for n, col in enumerate(source)]
+        sample.loc[hide, "failure_case"] = MASK
+    return sample
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return None
+    return str(value)
