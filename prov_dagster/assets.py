@@ -1,0 +1,93 @@
+"""``provenance_asset``: ``@asset`` plus schema, source, owners and quality policy; versioned by content."""
+from __future__ import annotations
+
+import functools
+import warnings
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+from dagster import AssetsDefinition, BetaWarning, DataVersion, Output, asset
+
+from prov_dagster.digests import digest_of
+from prov_dagster.policy import MASKED_KEY, OWNERS_KEY, POLICY_KEY, SCHEMA_KEY, SOURCE_KEY, QualityPolicy, check_policy
+
+
+def provenance_asset(
+    fn: Callable[..., Any] | None = None,
+    *,
+    schema: Any = None,
+    source: str | None = None,
+    owners: Iterable[str] | None = None,
+    quality_policy: QualityPolicy = "fail",
+    masked_columns: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    **asset_kwargs: Any,
+) -> Any:
+    """An ``@asset`` whose DataFrame output is versioned by its content digest.
+
+    schema: Pandera ``DataFrameSchema``, ``DataFrameModel`` class or ``"pkg.module:Name"``; the
+        ``ProvenanceIOManager`` validates the output against it once per materialization.
+    source: id or link of the registered source this asset is derived from (recorded with it).
+    owners: Dagster owners (``"team:ml"``, e-mail addresses); recorded as the run's owners.
+    quality_policy: what a failed validation does: ``fail`` (default), ``block``, ``warn`` or ``record``.
+    masked_columns: columns whose values never appear in failure samples.
+
+    The function returns a DataFrame (or ``Output`` of one); the asset then returns
+    ``Output(df, data_version=DataVersion(<digest>))`` -- the public way to set a data version, so
+    the version is the content digest even with another IO manager. Other keyword arguments go to ``@asset``.
+    """
+    policy = check_policy(quality_policy, f"provenance_asset {getattr(fn, '__name__', '')!r}")
+    owner_list = list(owners or ())
+    meta: dict[str, Any] = dict(metadata or {})
+    meta[POLICY_KEY] = policy
+    if schema is not None:
+        meta[SCHEMA_KEY] = schema
+    if source:
+        meta[SOURCE_KEY] = source
+    if owner_list:
+        meta[OWNERS_KEY] = owner_list
+    if masked_columns:
+        meta[MASKED_KEY] = list(masked_columns)
+
+    def decorate(compute: Callable[..., Any]) -> AssetsDefinition:
+        @functools.wraps(compute)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            return versioned(compute(*args, **kwargs))
+
+        _return_output(wrapped, compute)
+        kwargs = dict(asset_kwargs)
+        if owner_list:
+            kwargs.setdefault("owners", owner_list)
+        return asset(wrapped, metadata=meta, **kwargs)
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _return_output(wrapped: Callable[..., Any], compute: Callable[..., Any]) -> None:
+    """Annotate ``wrapped`` as returning ``Output[<the function's return type>]`` (Dagster checks it)."""
+    signature = inspect.signature(compute)
+    returns = signature.return_annotation
+    if returns is inspect.Signature.empty or isinstance(returns, str):
+        returns = typing.get_type_hints(compute).get("return", inspect.Signature.empty)
+    if returns is inspect.Signature.empty or typing.get_origin(returns) is Output:
+        return
+    wrapped.__signature__ = signature.replace(return_annotation=Output[returns])  # type: ignore[attr-defined]
+    wrapped.__annotations__ = {**getattr(compute, "__annotations__", {}), "return": Output[returns]}
+
+
+def versioned(result: Any) -> Any:
+    """``result`` with its content digest as data version (DataFrames and ``Output``s of DataFrames)."""
+    if isinstance(result, pd.DataFrame):
+        return _output(result)
+    if isinstance(result, Output) and isinstance(result.value, pd.DataFrame) and result.data_version is None:
+        return _output(result.value, output_name=result.output_name, metadata=result.metadata, tags=result.tags)
+    return result
+
+
+def _output(df: pd.DataFrame, **kwargs: Any) -> Output:
+    with warnings.catch_warnings():  # Output(data_version=...) is marked beta; it is the documented public path
+        warnings.simplefilter("ignore", BetaWarning)
+        return Output(df, data_version=DataVersion(digest_of(df).digest), **kwargs)

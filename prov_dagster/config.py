@@ -1,0 +1,39 @@
+"""Typed config shared by the IO manager and the resource: the same settings as ``TDPROV_*``."""
+from __future__ import annotations
+
+from dagster import Config
+from pydantic import Field
+
+from prov_common.config import Settings
+from prov_dagster.naming import namespace_uri
+from prov_dagster.storage import DataLocation, default_data_root
+
+
+class ProvenanceConfig(Config):
+    """Where provenance and data go. Every field is optional: unset fields come from ``TDPROV_*``."""
+
+    store: str | None = Field(
+        default=None, description="Provenance store: a folder or s3://bucket/prefix (default $TDPROV_STORE or ./.tdprov)."
+    )
+    data_root: str | None = Field(
+        default=None,
+        description="Where asset data is written as Parquet: a folder or s3://bucket/prefix (default: next to the store, '<store>-data').",
+    )
+    namespace: str = Field(
+        default="default", description="Dataset and job namespace: 'dagster://<namespace>'. One per deployment."
+    )
+    signing_key: str | None = Field(default=None, description="Ed25519 private key file (default $TDPROV_SIGNING_KEY or the per-user key).")
+    spool: str | None = Field(default=None, description="Outbox folder for bundles the store could not take (default $TDPROV_SPOOL).")
+    strict: bool | None = Field(
+        default=None, description="Fail the step when the store is unreachable instead of spooling (default $TDPROV_STRICT)."
+    )
+
+    def settings(self) -> Settings:
+        """The resolved tdprov settings (environment, overridden by what is configured here)."""
+        return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict)
+
+    def data_location(self) -> DataLocation:
+        return DataLocation(self.data_root or default_data_root(self.settings().store))
+
+    def namespace_uri(self) -> str:
+        return namespace_uri(self.namespace)

@@ -1,0 +1,52 @@
+"""``prov_dagster.definitions(...)``: a project's ``Definitions`` with provenance wired in, in one line."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dagster import Definitions
+
+from prov_dagster.audit import DEFAULT_AUDIT_CRON, provenance_audit_job, provenance_audit_schedule
+from prov_dagster.checks import pandera_checks
+from prov_dagster.io_manager import ProvenanceIOManager
+from prov_dagster.resource import ProvenanceResource
+from prov_dagster.sensors import provenance_canceled_sensor, provenance_failure_sensor, provenance_store_sensor
+
+
+def definitions(
+    assets: Iterable[Any] = (),
+    *,
+    asset_checks: Iterable[Any] = (),
+    jobs: Iterable[Any] = (),
+    schedules: Iterable[Any] = (),
+    sensors: Iterable[Any] = (),
+    resources: Mapping[str, Any] | None = None,
+    store: str | None = None,
+    data_root: str | None = None,
+    namespace: str = "default",
+    strict: bool | None = None,
+    audit_cron: str | None = DEFAULT_AUDIT_CRON,
+    watch_store: bool = True,
+    **kwargs: Any,
+) -> Definitions:
+    """``Definitions`` whose default IO manager is ``ProvenanceIOManager``, with Pandera checks for every
+    asset that declares a schema, the ``provenance`` resource, the failed/canceled-run sensors, the
+    store-watching sensor (``watch_store``) and the audit job with its daily schedule (``audit_cron``,
+    ``None`` for none). ``resources`` given here win (e.g. your own ``io_manager``)."""
+    assets = list(assets)
+    settings = {"store": store, "data_root": data_root, "namespace": namespace, "strict": strict}
+    wired: dict[str, Any] = {
+        "io_manager": ProvenanceIOManager(**settings),
+        "provenance": ProvenanceResource(**settings),
+    }
+    wired.update(resources or {})
+    our_sensors = [provenance_failure_sensor, provenance_canceled_sensor] + ([provenance_store_sensor] if watch_store else [])
+    return Definitions(
+        assets=assets,
+        asset_checks=[*pandera_checks(assets), *asset_checks],
+        jobs=[provenance_audit_job, *jobs],
+        schedules=[*([provenance_audit_schedule(audit_cron)] if audit_cron else []), *schedules],
+        sensors=[*our_sensors, *sensors],
+        resources=wired,
+        **kwargs,
+    )

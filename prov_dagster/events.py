@@ -1,0 +1,75 @@
+"""OpenLineage events of a Dagster step, built with the core's event builder.
+
+Job: ``dagster://<namespace>`` / ``<step key>`` (stable however the run was launched); parent: the
+Dagster run (``<namespace>`` / ``<Dagster job name>``). Datasets: named after the asset key, version =
+content digest; the physical Parquet location rides along in the standard ``symlinks`` facet.
+"""
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from typing import Any
+
+from openlineage.client.event_v2 import RunEvent
+from openlineage.client.facet_v2 import symlinks_dataset
+
+from prov_common import PRODUCER
+from prov_common.bundle.layout import samples_path
+from prov_common.lineage import naming as ol_naming
+from prov_common.lineage.context import RunContext, collect_run_context
+from prov_common.lineage.datasets import DatasetRef
+from prov_common.lineage.events import ParentRef, build_run_event
+from prov_dagster.recorder import DatasetRecord, StepRun
+
+
+@lru_cache(maxsize=8)
+def _context(owner: str | None) -> RunContext:
+    return collect_run_context(orchestrator="dagster", owner=owner)
+
+
+def step_event(run: StepRun, state: str, *, namespace: str, error: BaseException | str | None = None) -> RunEvent:
+    """The ``state`` event of ``run`` with everything it has loaded and written so far."""
+    ident = run.identity
+    owners = [o for r in run.outputs for o in r.owners]
+    failed = state == "FAIL"
+    return build_run_event(
+        state,
+        run_id=run.ol_run_id,
+        job_name=ident.step_key,
+        job_namespace=namespace,
+        inputs=[dataset_ref(r, namespace) for r in run.inputs],
+        outputs=[dataset_ref(r, namespace, failed=failed) for r in run.outputs] if state != "START" else [],
+        parent=ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=ident.job_name),
+        context=_context(owners[0] if owners else None),
+        error=error,
+    )
+
+
+def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) -> DatasetRef:
+    """A core ``DatasetRef`` of a recorded asset version."""
+    facets: dict[str, Any] = {}
+    if record.uri is not None:
+        physical_ns, physical_name = ol_naming.dataset_from_uri(record.uri)
+        facets["symlinks"] = symlinks_dataset.SymlinksDatasetFacet(
+            identifiers=[symlinks_dataset.Identifier(namespace=physical_ns, name=physical_name, type="file")],
+            producer=PRODUCER,
+        )
+    quality = record.quality
+    has_samples = quality is not None and not quality.passed and not quality.failure_sample.empty
+    return DatasetRef(
+        namespace=record.namespace or namespace,
+        name=record.name,
+        digest=record.digest,
+        quality=quality,
+        samples_file=samples_path(record.name) if has_samples else None,
+        severity=("error" if failed else "warn") if quality is not None else None,
+        facets=facets,
+    )
+
+
+def samples_attachment(record: DatasetRecord) -> tuple[str, bytes]:
+    """(bundle path, Parquet bytes) of a failed validation's failure sample."""
+    buffer = io.BytesIO()
+    assert record.quality is not None
+    record.quality.failure_sample.to_parquet(buffer, index=False)
+    return samples_path(record.name), buffer.getvalue()

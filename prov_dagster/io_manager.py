@@ -1,0 +1,175 @@
+"""``ProvenanceIOManager``: pandas assets stored as Parquet, hashed, validated, versioned by content and recorded."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    ConfigurableIOManager,
+    InputContext,
+    OutputContext,
+)
+from pydantic import Field
+
+from prov_common.errors import BadInputError, VerificationError
+from prov_common.hashing import TableDigest, hash_dataframe
+from prov_common.quality import QualityResult, validate
+from prov_dagster import _compat
+from prov_dagster.config import ProvenanceConfig
+from prov_dagster.digests import digest_of
+from prov_dagster.metadata import output_metadata
+from prov_dagster.naming import data_relpath, dataset_name
+from prov_dagster.policy import AssetProvenance
+from prov_dagster.recorder import DatasetRecord, recorder_for
+
+DIGEST_METADATA_KEY = "tdprov/digest"
+
+
+class PanderaValidationError(BadInputError):
+    """An asset's output failed its Pandera schema under the ``fail`` quality policy."""
+
+
+class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
+    """Stores pandas DataFrame assets as Parquet and records their provenance.
+
+    Works with no arguments: the store comes from ``TDPROV_STORE`` (default ``./.tdprov``) and the data
+    goes next to it (``./.tdprov-data``). On output it hashes the DataFrame, validates it against the
+    asset's Pandera schema (``metadata={"pandera_schema": ...}``), writes the Parquet, sets the content
+    digest as the asset's data version and records the step in a signed lineage bundle. On input it
+    re-hashes the file and refuses data whose digest is not the one recorded.
+    """
+
+    on_mismatch: Literal["error", "warn"] = Field(
+        default="error",
+        description="What a loaded file whose digest differs from the recorded one does: 'error' refuses it, 'warn' logs and records it.",
+    )
+
+    # -- output -----------------------------------------------------------------------------------
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if not context.has_asset_key:
+            if obj is None:
+                return
+            raise BadInputError(
+                f"output {context.name!r} of op {context.op_def.name!r} is not an asset",
+                fix="ProvenanceIOManager stores assets; give plain op outputs another io_manager_key",
+            )
+        key = context.asset_key
+        partition = _single_partition(context)
+        df = _as_dataframe(obj, key)
+        wants = AssetProvenance.from_metadata(context.definition_metadata, f"asset {dataset_name(key)!r}")
+        digest = digest_of(df)
+        quality = validate(df, wants.schema, masked_columns=wants.masked_columns) if wants.schema is not None else None
+        recorder = recorder_for(self)
+        step = recorder.step_for(context)
+        location = self.data_location()
+        relpath = data_relpath(key, partition)
+        record = DatasetRecord(
+            name=dataset_name(key),
+            digest=digest,
+            uri=location.uri(relpath),
+            partition=partition,
+            quality=quality,
+            source=wants.source,
+            owners=wants.owners,
+        )
+        if quality is not None and not quality.passed and wants.policy == "fail":
+            failure = _quality_error(key, partition, quality)
+            bundle = step.fail(failed_output=record, error=failure)
+            raise PanderaValidationError(
+                f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix
+            ) from None
+        location.write_table(relpath, pa.Table.from_pandas(df))
+        location.write_sidecar(relpath, {"asset": record.name, "partition": partition, "digest": digest.digest, "run": step.ol_run_id})
+        if quality is not None and not quality.passed and wants.policy == "warn":
+            context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
+        _compat.set_output_data_version(context, key, digest.digest)
+        bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
+        context.add_output_metadata(output_metadata(record, wants.policy, bundle))
+
+    # -- input ------------------------------------------------------------------------------------
+    def load_input(self, context: InputContext) -> Any:
+        if not context.has_asset_key:
+            raise BadInputError(
+                f"input {context.name!r} does not come from an asset",
+                fix="ProvenanceIOManager loads assets; give plain op inputs another input manager",
+            )
+        key = context.asset_key
+        step = recorder_for(self).step_for(context)
+        if context.has_asset_partitions:
+            partitions = list(context.asset_partition_keys)
+            frames = {p: self._load_one(context, key, p, step) for p in partitions}
+            return frames[partitions[0]] if len(partitions) == 1 else frames
+        return self._load_one(context, key, None, step)
+
+    def _load_one(self, context: InputContext, key: AssetKey, partition: str | None, step: Any) -> pd.DataFrame:
+        location = self.data_location()
+        relpath = data_relpath(key, partition)
+        df = location.read_table(relpath).to_pandas()
+        found = hash_dataframe(df)
+        expected = self._recorded_digest(context, key, partition) or (location.read_sidecar(relpath) or {}).get("digest")
+        if expected is not None and expected != found.digest:
+            self._mismatch(context, key, partition, location.uri(relpath), expected, found)
+        step.input(DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition))
+        return df
+
+    def _recorded_digest(self, context: InputContext, key: AssetKey, partition: str | None) -> str | None:
+        """The digest Dagster recorded on the latest materialization of ``key`` (and ``partition``)."""
+        try:
+            instance = context.instance
+        except Exception:  # built without an instance (direct IO manager tests)
+            return None
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None), limit=1
+        ).records
+        if not records or records[0].asset_materialization is None:
+            return None
+        mat = records[0].asset_materialization
+        value = mat.metadata.get(DIGEST_METADATA_KEY)
+        return str(getattr(value, "value", value)) if value is not None else None
+
+    def _mismatch(
+        self, context: InputContext, key: AssetKey, partition: str | None, uri: str, expected: str, found: TableDigest
+    ) -> None:
+        where = f"asset {dataset_name(key)!r}" + (f" partition {partition!r}" if partition is not None else "")
+        what = f"{where} at {uri} does not hold the recorded data: expected digest {expected}, found {found.digest}."
+        if self.on_mismatch == "warn":
+            context.log.warning(what + " (on_mismatch='warn': loading it anyway; the digest found is recorded)")
+            return
+        raise VerificationError(
+            what,
+            fix="re-materialize the upstream asset, restore the file from its snapshot (tdprov checkout), "
+            "or set on_mismatch='warn' on the IO manager to load it anyway",
+        )
+
+
+def _single_partition(context: OutputContext) -> str | None:
+    if not context.has_asset_partitions:
+        return None
+    keys = list(context.asset_partition_keys)
+    if len(keys) != 1:
+        raise BadInputError(
+            f"asset {dataset_name(context.asset_key)!r} materialized {len(keys)} partitions in one step",
+            fix="run one partition per run (the default for backfills) so that each partition gets its own version",
+        )
+    return keys[0]
+
+
+def _as_dataframe(obj: Any, key: AssetKey) -> pd.DataFrame:
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    raise BadInputError(
+        f"asset {dataset_name(key)!r} returned {type(obj).__module__}.{type(obj).__qualname__}, not a pandas DataFrame",
+        fix="return a pandas DataFrame, or record files and other data with ProvenanceResource.record(...)",
+    )
+
+
+def _quality_error(key: AssetKey, partition: str | None, quality: QualityResult) -> BadInputError:
+    where = f"asset {dataset_name(key)!r}" + (f" partition {partition!r}" if partition is not None else "")
+    failed = ", ".join(f"{c.column or '<table>'}: {c.name} ({c.failure_count})" for c in quality.failed_checks[:5])
+    return BadInputError(
+        f"{where} failed Pandera schema {quality.schema_name!r}: {quality.failure_count} failure case(s) [{failed}].",
+        fix="fix the data or the schema, or set quality_policy='block', 'warn' or 'record' on the asset",
+    )

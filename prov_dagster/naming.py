@@ -1,0 +1,63 @@
+"""How Dagster assets are named in tdprov: datasets after the asset key, data files after key and partition.
+
+A dataset is ``(namespace, name)`` with ``name`` = the asset key as Dagster shows it
+(``AssetKey(["raw", "orders"])`` -> ``raw/orders``), so ``tdprov lineage raw/orders`` finds it.
+The namespace is ``dagster://default`` unless configured (``dagster://<name>``): pick one per
+deployment, not per code location, so that the CLI, the UI and every executor record the same names.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from dagster import AssetKey
+from dagster._core.definitions.partitions.utils import MultiPartitionKey
+
+from prov_common.errors import BadInputError
+
+DEFAULT_NAMESPACE = "dagster://default"
+_RUN_NAMESPACE = uuid.UUID("6b1c7e44-2f0a-5d7e-9a57-7464707276a1")
+
+
+def namespace_uri(namespace: str | None) -> str:
+    """``dagster://<namespace>`` from a bare name or a full ``dagster://`` URI; default ``dagster://default``."""
+    if not namespace:
+        return DEFAULT_NAMESPACE
+    if "://" in namespace:
+        return namespace
+    return f"dagster://{namespace}"
+
+
+def dataset_name(asset_key: AssetKey) -> str:
+    """The dataset name of an asset: its key as users type it (``raw/orders``)."""
+    return asset_key.to_user_string()
+
+
+def partition_segments(partition_key: str | None) -> tuple[str, ...]:
+    """Path segments of a partition: ``()`` when unpartitioned; multi-partitions as ``dim=value`` sorted by dimension."""
+    if partition_key is None:
+        return ()
+    if isinstance(partition_key, MultiPartitionKey):
+        dims: Mapping[str, str] = partition_key.keys_by_dimension
+        return tuple(_safe_segment(f"{d}={dims[d]}") for d in sorted(dims))
+    return (_safe_segment(str(partition_key)),)
+
+
+def data_relpath(asset_key: AssetKey, partition_key: str | None, suffix: str = ".parquet") -> str:
+    """Relative ``/`` path of an asset's data file: ``raw/orders.parquet`` or ``raw/orders/2024-01-01.parquet``."""
+    parts = tuple(_safe_segment(p) for p in asset_key.path) + partition_segments(partition_key)
+    return "/".join(parts) + suffix
+
+
+def step_run_id(dagster_run_id: str, step_key: str) -> str:
+    """The OpenLineage run id of one step of a Dagster run: stable, so a sensor can close a run later."""
+    return str(uuid.uuid5(_RUN_NAMESPACE, f"{dagster_run_id}/{step_key}"))
+
+
+def _safe_segment(segment: str) -> str:
+    if segment in ("", ".", "..") or "\x00" in segment:
+        raise BadInputError(
+            f"asset key or partition segment {segment!r} cannot be used as a path segment",
+            fix="use asset keys and partition keys made of ordinary names",
+        )
+    return segment.replace("/", "%2F").replace("\\", "%5C")

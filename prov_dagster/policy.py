@@ -1,0 +1,70 @@
+"""Per-asset provenance settings, read from the asset's definition metadata (no I/O here).
+
+``metadata={"pandera_schema": schema}`` declares the Pandera schema (a ``DataFrameSchema``, a
+``DataFrameModel`` class or ``"pkg.module:Name"``); ``provenance_asset`` fills the other keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from prov_common.errors import BadInputError
+
+QualityPolicy = Literal["fail", "block", "warn", "record"]
+QUALITY_POLICIES: tuple[str, ...] = ("fail", "block", "warn", "record")
+"""What a failed Pandera validation does (it is always recorded: event, bundle, metadata):
+
+fail    the step fails with a clear error; nothing is written (the default, as Pandera does).
+block   the data is written; the asset's blocking Pandera check fails with severity ERROR, so
+        downstream assets in the run do not execute.
+warn    the data is written; the check fails with severity WARN and a warning is logged.
+record  the data is written; the check result is recorded with severity WARN, nothing is logged.
+"""
+
+SCHEMA_KEY = "pandera_schema"
+POLICY_KEY = "tdprov/quality_policy"
+SOURCE_KEY = "tdprov/source"
+OWNERS_KEY = "tdprov/owners"
+MASKED_KEY = "tdprov/masked_columns"
+
+
+def check_policy(policy: str, where: str) -> QualityPolicy:
+    """``policy`` if it is one of :data:`QUALITY_POLICIES`, else a clear error naming ``where``."""
+    if policy not in QUALITY_POLICIES:
+        raise BadInputError(
+            f"quality policy {policy!r} of {where} is not one of {', '.join(QUALITY_POLICIES)}",
+            fix="use quality_policy='fail' (default), 'block', 'warn' or 'record'",
+        )
+    return policy  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class AssetProvenance:
+    """What the asset's metadata asks of the IO manager."""
+
+    schema: Any = None
+    policy: QualityPolicy = "fail"
+    source: str | None = None
+    owners: tuple[str, ...] = ()
+    masked_columns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
+        meta = dict(metadata or {})
+        policy = check_policy(str(_raw(meta.get(POLICY_KEY)) or "fail"), where)
+        owners = _raw(meta.get(OWNERS_KEY)) or ()
+        masked = _raw(meta.get(MASKED_KEY)) or ()
+        source = _raw(meta.get(SOURCE_KEY))
+        return cls(
+            schema=meta.get(SCHEMA_KEY),
+            policy=policy,
+            source=str(source) if source else None,
+            owners=tuple(str(o) for o in owners),
+            masked_columns=tuple(str(c) for c in masked),
+        )
+
+
+def _raw(value: Any) -> Any:
+    """The plain value of a Dagster ``MetadataValue`` (or the value itself)."""
+    return getattr(value, "value", value)

@@ -1,0 +1,104 @@
+"""``ProvenanceResource``: record what an asset or op reads and writes itself (files, S3 objects, DataFrames)."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import pandas as pd
+from dagster import ConfigurableResource, DataVersion, MetadataValue
+
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_dataframe, hash_path
+from prov_common.lineage.naming import dataset_from_uri
+from prov_dagster.config import ProvenanceConfig
+from prov_dagster.recorder import DatasetRecord, StepIdentity, StepRun, recorder_for
+
+Data = Union[str, "os.PathLike[str]", pd.DataFrame]
+Datasets = Union[Mapping[str, Data], Iterable[Data], None]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :meth:`ProvenanceResource.record` recorded.
+
+    ``digests``: dataset name -> digest; ``bundle``: where the step's lineage bundle is;
+    ``data_version``: the single output's digest (``None`` with several outputs); ``metadata``: ready
+    for ``MaterializeResult(metadata=...)``.
+    """
+
+    digests: dict[str, str]
+    bundle: str
+    data_version: DataVersion | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
+    """Records datasets that a step handles itself, in the same store and namespace as the IO manager.
+
+    ``record(inputs=..., outputs=..., context=context)`` hashes each path, ``s3://`` URI or DataFrame
+    and emits the step's START and COMPLETE events (one lineage bundle). Pass a mapping to name the
+    datasets (``{"vendor/orders": "s3://bucket/orders.csv"}``); paths given in a list are named by
+    their location (OpenLineage naming: ``file`` + absolute path, ``s3://bucket`` + key).
+    With ``context`` (an asset or op context) the events belong to that step, together with what the
+    IO manager loaded for it; without, they form a run of their own (job ``job_name``).
+    """
+
+    def record(
+        self,
+        *,
+        inputs: Datasets = None,
+        outputs: Datasets = None,
+        context: Any = None,
+        job_name: str = "adhoc",
+    ) -> Recorded:
+        step = self._step(context, job_name)
+        for record in self._records(inputs, "input"):
+            step.input(record)
+        written = self._records(outputs, "output")
+        for record in written:
+            step.outputs.append(record)
+        bundle = step.complete()
+        digests = {r.name: r.digest.digest for r in [*step.inputs, *written]}
+        version = DataVersion(written[0].digest.digest) if len(written) == 1 else None
+        metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(r.digest.digest) for r in written}
+        metadata["tdprov/bundle"] = MetadataValue.text(bundle)
+        return Recorded(digests=digests, bundle=bundle, data_version=version, metadata=metadata)
+
+    def _step(self, context: Any, job_name: str) -> StepRun:
+        recorder = recorder_for(self)
+        if context is None:
+            return recorder.step(StepIdentity(str(uuid.uuid4()), job_name, job_name))
+        op_context = getattr(context, "op_execution_context", context)
+        step_key = op_context.get_step_execution_context().step.key
+        return recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step_key))
+
+    def _records(self, datasets: Datasets, role: str) -> list[DatasetRecord]:
+        if datasets is None:
+            return []
+        if isinstance(datasets, (str, os.PathLike, pd.DataFrame)):
+            datasets = [datasets]
+        items = datasets.items() if isinstance(datasets, Mapping) else ((None, d) for d in datasets)
+        return [self._record(name, data, role) for name, data in items]
+
+    def _record(self, name: str | None, data: Data, role: str) -> DatasetRecord:
+        if isinstance(data, pd.DataFrame):
+            if name is None:
+                raise BadInputError(
+                    f"an {role} DataFrame was given without a name",
+                    fix="pass DataFrames in a mapping: record(outputs={'features/train': df})",
+                )
+            return DatasetRecord(name=name, digest=hash_dataframe(data))
+        if not isinstance(data, (str, os.PathLike)):
+            raise BadInputError(
+                f"{role} {name or ''} is a {type(data).__name__}; record() takes paths, s3:// URIs or DataFrames",
+                fix="pass the file's path or URI, or the DataFrame",
+            )
+        uri = os.fspath(data)
+        digest = hash_path(uri)
+        if name is None:
+            namespace, name = dataset_from_uri(uri)
+            return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)
+        return DatasetRecord(name=name, digest=digest, uri=uri)

@@ -1,0 +1,107 @@
+"""Sensors: failed and canceled runs become FAIL bundles; new bundles in the store trigger the audit."""
+
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from dagster import (
+    DagsterEventType,
+    DagsterRunStatus,
+    RunRequest,
+    RunStatusSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
+    run_status_sensor,
+    sensor,
+)
+from dagster._core.execution.stats import StepEventStatus
+
+from prov_common.bundle import layout, list_bundles
+from prov_common.store import open_store
+from prov_dagster.audit import AUDIT_JOB_NAME, AUDIT_OP_NAME, provenance_audit_job
+from prov_dagster.recorder import StepIdentity, recorder_for
+from prov_dagster.resource import ProvenanceResource
+
+MAX_BUNDLES_PER_TICK = 10_000
+
+
+def close_failed_run(instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str) -> list[str]:
+    """Emit FAIL for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
+
+    The FAIL event joins the events the step already staged (its START with the inputs it loaded),
+    so the step's bundle records what it read even though it crashed. Steps whose bundle is already
+    sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone.
+    """
+    recorder = recorder_for(provenance)
+    store = open_store(settings=provenance.settings())
+    errors = _step_errors(instance, dagster_run.run_id)
+    bundles = []
+    for stat in instance.get_run_step_stats(dagster_run.run_id):
+        if stat.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
+            continue
+        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, stat.step_key)
+        if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
+            continue
+        step = recorder.step(identity)
+        bundles.append(step.fail(error=errors.get(stat.step_key, reason)))
+    return bundles
+
+
+def _step_errors(instance: Any, run_id: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
+        data = event.step_failure_data if event is not None else None
+        if event is not None and data is not None and data.error is not None:
+            errors[event.step_key] = data.error.message.strip()
+    return errors
+
+
+def _run_closer(status: DagsterRunStatus, name: str, reason: str) -> Any:
+    @run_status_sensor(
+        run_status=status,
+        name=name,
+        description=f"Turns {status.value.lower()} runs into FAIL lineage bundles, one per unfinished step.",
+        monitor_all_code_locations=False,
+    )
+    def _closer(context: RunStatusSensorContext, provenance: ProvenanceResource) -> None:
+        if context.dagster_run.job_name == AUDIT_JOB_NAME:
+            return
+        bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason)
+        context.log.info(f"tdprov: {len(bundles)} FAIL bundle(s) for run {context.dagster_run.run_id}: {bundles}")
+
+    return _closer
+
+
+provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "tdprov_failed_runs", "the Dagster run failed")
+provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "tdprov_canceled_runs", "the Dagster run was canceled")
+
+
+def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[tuple[str, str]]:
+    """(index key, job name) of bundles indexed after ``cursor``, oldest first, excluding the audit's own."""
+    store = open_store(settings=provenance.settings())
+    for summary in islice(list_bundles(store, since_cursor=cursor), MAX_BUNDLES_PER_TICK):
+        if summary.cursor is not None:
+            yield summary.cursor, summary.job_name
+
+
+@sensor(
+    name="tdprov_new_bundles",
+    job=provenance_audit_job,
+    minimum_interval_seconds=60,
+    description="Starts the provenance audit when new lineage bundles arrive in the store (from any producer).",
+)
+def provenance_store_sensor(context: SensorEvaluationContext, provenance: ProvenanceResource) -> Any:
+    """Cursor = the last index key seen: each tick lists only what is new."""
+    seen = list(new_bundle_cursors(provenance, context.cursor))
+    if not seen:
+        return SkipReason(f"no new bundles in {provenance.settings().store} after {context.cursor or 'the start'}")
+    previous = context.cursor
+    context.update_cursor(seen[-1][0])
+    if all(job_name == AUDIT_OP_NAME for _, job_name in seen):
+        return SkipReason("only the audit's own records are new")
+    return RunRequest(
+        run_key=seen[-1][0],
+        run_config={"ops": {AUDIT_OP_NAME: {"config": {"since_cursor": previous}}}},
+        tags={"tdprov/new_bundles": str(len(seen))},
+    )

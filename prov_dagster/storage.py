@@ -1,0 +1,161 @@
+"""Where asset data lives: Parquet files in a local folder or under ``s3://bucket/prefix``.
+
+Each data file has a small JSON sidecar (``<file>.tdprov.json``) with the digest recorded when it was
+written, so a later load can tell whether the bytes still hold what was recorded.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
+
+SIDECAR_SUFFIX = ".tdprov.json"
+
+
+def default_data_root(store_uri: str) -> str:
+    """Data next to the store: ``./.tdprov`` -> ``./.tdprov-data``; ``s3://b/p`` -> ``s3://b/p-data``."""
+    if store_uri.startswith("s3://"):
+        bucket, _, prefix = store_uri[5:].partition("/")
+        prefix = prefix.strip("/")
+        return f"s3://{bucket}/{prefix}-data" if prefix else f"s3://{bucket}/tdprov-data"
+    path = Path(store_uri).expanduser()
+    return str(path.parent / f"{path.name}-data")
+
+
+@dataclass(frozen=True)
+class DataLocation:
+    """A root folder (local path or ``s3://bucket/prefix``) holding Parquet files by relative path."""
+
+    root: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def uri(self, relpath: str) -> str:
+        """Full location of ``relpath`` (absolute local path or ``s3://`` URI)."""
+        if self.is_s3:
+            return f"{self.root.rstrip('/')}/{relpath}"
+        return str((Path(self.root).expanduser() / relpath).absolute())
+
+    # -- tables -------------------------------------------------------------------------------
+    def write_table(self, relpath: str, table: pa.Table) -> str:
+        """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); returns its URI."""
+        if self.is_s3:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink)
+            self._s3_put(relpath, sink.getvalue().to_pybytes())
+        else:
+            self._local_atomic(relpath, lambda tmp: pq.write_table(table, tmp))
+        return self.uri(relpath)
+
+    def read_table(self, relpath: str) -> pa.Table:
+        """Read the Parquet file at ``relpath``."""
+        if self.is_s3:
+            return pq.read_table(pa.BufferReader(self._s3_get(relpath)))
+        path = Path(self.uri(relpath))
+        if not path.exists():
+            raise BadInputError(
+                f"data file {path} does not exist",
+                fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
+            )
+        return pq.read_table(path)
+
+    def exists(self, relpath: str) -> bool:
+        if self.is_s3:
+            try:
+                self._s3_get(relpath)
+                return True
+            except BadInputError:
+                return False
+        return Path(self.uri(relpath)).exists()
+
+    # -- sidecars -----------------------------------------------------------------------------
+    def write_sidecar(self, relpath: str, record: dict[str, Any]) -> None:
+        data = json.dumps(record, sort_keys=True, indent=1).encode()
+        key = relpath + SIDECAR_SUFFIX
+        if self.is_s3:
+            self._s3_put(key, data)
+        else:
+            self._local_atomic(key, lambda tmp: Path(tmp).write_bytes(data))
+
+    def read_sidecar(self, relpath: str) -> dict[str, Any] | None:
+        key = relpath + SIDECAR_SUFFIX
+        try:
+            data = self._s3_get(key) if self.is_s3 else Path(self.uri(key)).read_bytes()
+        except (BadInputError, FileNotFoundError):
+            return None
+        return json.loads(data)
+
+    # -- backends -----------------------------------------------------------------------------
+    def _local_atomic(self, relpath: str, write: Any) -> None:
+        target = Path(self.uri(relpath))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _bucket_key(self, relpath: str) -> tuple[str, str]:
+        parsed = urlparse(self.root)
+        prefix = parsed.path.strip("/")
+        return parsed.netloc, f"{prefix}/{relpath}" if prefix else relpath
+
+    def _s3_put(self, relpath: str, data: bytes) -> None:
+        bucket, key = self._bucket_key(relpath)
+        try:
+            _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        except Exception as exc:  # botocore errors are many; all mean the same here
+            raise _s3_error(exc, bucket, key) from exc
+
+    def _s3_get(self, relpath: str) -> bytes:
+        bucket, key = self._bucket_key(relpath)
+        client = _s3_client()
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey as exc:
+            raise BadInputError(
+                f"data object s3://{bucket}/{key} does not exist",
+                fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
+            ) from exc
+        except Exception as exc:
+            raise _s3_error(exc, bucket, key) from exc
+
+
+def _s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")  # honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for S3-compatible stores
+
+
+def _s3_error(exc: Exception, bucket: str, key: str) -> StoreError:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return StoreError(
+            f"S3 refused s3://{bucket}/{key}: {exc}",
+            fix="check the bucket exists and the credentials may read and write it",
+        )
+    return StoreUnavailableError(
+        f"S3 endpoint unreachable for s3://{bucket}/{key}: {exc}",
+        fix="check AWS_ENDPOINT_URL_S3 and the network, then retry",
+    )
+
+
+def table_from_bytes(data: bytes) -> pa.Table:
+    """A Parquet table from bytes (used by tests and tools)."""
+    return pq.read_table(io.BytesIO(data))

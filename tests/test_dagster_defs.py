@@ -1,0 +1,68 @@
+"""A small training-data pipeline used by the Dagster tests (no tests in this module).
+
+Loaded in-process by the tests and by the ``dagster`` CLI and the multiprocess executor in
+subprocesses, so it is configured only through the environment: ``TDPROV_STORE`` (store, data next
+to it) and ``TDPROV_TEST_VARIANT`` (changes the raw data).
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pandera.pandas as pa
+from dagster import AssetIn, Definitions, StaticPartitionsDefinition, asset
+
+from prov_dagster import ProvenanceIOManager, pandera_checks, provenance_asset
+
+RAW_SCHEMA = pa.DataFrameSchema(
+    {
+        "order_id": pa.Column(int, pa.Check.ge(0), unique=True),
+        "amount": pa.Column(float, pa.Check.ge(0)),
+        "country": pa.Column(str, pa.Check.isin(["DE", "FR", "US"])),
+    },
+    name="RawOrders",
+)
+
+
+@provenance_asset(schema=RAW_SCHEMA, source="vendor:orders-2026", owners=["team:ml"], key_prefix=["raw"])
+def orders() -> pd.DataFrame:
+    variant = int(os.environ.get("TDPROV_TEST_VARIANT", "0"))
+    return pd.DataFrame(
+        {
+            "order_id": [1, 2, 3, 4],
+            "amount": [10.0, 20.5, 3.25 + variant, 7.0],
+            "country": ["DE", "FR", "US", "DE"],
+        }
+    )
+
+
+@asset(key_prefix=["clean"], ins={"orders": AssetIn(key_prefix=["raw"])})
+def orders_clean(orders: pd.DataFrame) -> pd.DataFrame:
+    return orders[orders["amount"] > 5].reset_index(drop=True)
+
+
+@asset(ins={"orders_clean": AssetIn(key_prefix=["clean"])})
+def features(orders_clean: pd.DataFrame) -> pd.DataFrame:
+    out = orders_clean.groupby("country", as_index=False)["amount"].sum()
+    return out.rename(columns={"amount": "total"})
+
+
+regions = StaticPartitionsDefinition(["eu", "us"])
+
+
+@asset(partitions_def=regions)
+def regional(context) -> pd.DataFrame:
+    return pd.DataFrame({"region": [context.partition_key] * 3, "value": [1, 2, 3]})
+
+
+@asset(partitions_def=regions)
+def regional_summary(regional: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"region": [regional["region"].iloc[0]], "total": [int(regional["value"].sum())]})
+
+
+CHAIN = [orders, orders_clean, features]
+defs = Definitions(
+    assets=[*CHAIN, regional, regional_summary],
+    asset_checks=pandera_checks(CHAIN),
+    resources={"io_manager": ProvenanceIOManager()},
+)
