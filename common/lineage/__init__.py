@@ -38,7 +38,7 @@ from prov_common.lineage.facets import (
     schema_path,
     schema_url,
 )
-from prov_common.lineage.naming import DEFAULT_JOB_NAMESPACE, dataset_from_uri, dataset_uri
+from prov_common.lineage.naming import DEFAULT_JOB_NAMESPACE, clean_namespace, dataset_from_uri, dataset_uri
 from prov_common.lineage.redact import REDACTED, is_secret_key, redact_mapping, redact_text, redact_uri, redact_value
 from prov_common.lineage.serde import EVENT_TYPES, event_to_dict, event_to_json, parse_event
 
@@ -60,6 +60,7 @@ __all__ = [
     "RunContextRunFacet",
     "assertions_facet",
     "build_run_event",
+    "clean_namespace",
     "collect_run_context",
     "content_hash_facet",
     "context_job_facets",

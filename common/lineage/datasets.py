@@ -19,7 +19,7 @@ from openlineage.client.generated.base import DatasetFacet, InputDatasetFacet, O
 from prov_common import PRODUCER
 from prov_common.hashing.model import ContentDigest, TableDigest
 from prov_common.lineage.facets import CONTENT_HASH, PANDERA, ContentHashDatasetFacet, PanderaCheck, PanderaDatasetFacet
-from prov_common.lineage.naming import dataset_from_uri
+from prov_common.lineage.naming import clean_namespace, dataset_from_uri
 from prov_common.lineage.redact import redact_uri
 from prov_common.quality.model import QualityResult
 
@@ -64,7 +64,7 @@ def input_dataset(ref: DatasetRef) -> InputDataset:
         input_facets["dataQualityAssertions"] = assertions_facet(ref.quality, ref.severity)
     input_facets.update(ref.input_facets)
     return InputDataset(
-        namespace=redact_uri(ref.namespace), name=redact_uri(ref.name), facets=_dataset_facets(ref), inputFacets=input_facets
+        namespace=clean_namespace(ref.namespace), name=redact_uri(ref.name), facets=_dataset_facets(ref), inputFacets=input_facets
     )
 
 
@@ -76,7 +76,7 @@ def output_dataset(ref: DatasetRef) -> OutputDataset:
         facets["dataQualityMetrics"] = metrics_facet(ref.quality, ref.digest)
     facets.update(ref.facets)
     return OutputDataset(
-        namespace=redact_uri(ref.namespace), name=redact_uri(ref.name), facets=facets, outputFacets=dict(ref.output_facets)
+        namespace=clean_namespace(ref.namespace), name=redact_uri(ref.name), facets=facets, outputFacets=dict(ref.output_facets)
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from openlineage.client.naming import dataset as ol_naming
 
@@ -59,6 +59,17 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if scheme in _TABLE_SCHEMES:
         return f"{scheme}://{authority}", path.strip("/").replace("/", ".")
     return f"{scheme}://{authority}", path or "/"
+
+
+def clean_namespace(namespace: str) -> str:
+    """``namespace`` without any user information (``scheme://user:pw@host`` -> ``scheme://host``)."""
+    text = redact_uri(namespace)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    if "@" not in parts.netloc:
+        return text
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
 
 
 def dataset_uri(namespace: str, name: str) -> str:

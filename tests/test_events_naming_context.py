@@ -1,0 +1,113 @@
+"""Dataset naming per the OpenLineage naming spec, and the run context (git, libraries, host, user)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from prov_common.errors import BadInputError
+from prov_common.lineage import (
+    DEFAULT_JOB_NAMESPACE,
+    DatasetRef,
+    build_run_event,
+    clean_namespace,
+    collect_run_context,
+    dataset_from_uri,
+    dataset_uri,
+    event_to_dict,
+)
+
+
+@pytest.mark.parametrize(
+    ("uri", "namespace", "name"),
+    [
+        ("file:///data/train.parquet", "file", "/data/train.parquet"),
+        ("file://localhost/data/a%20b.csv", "file", "/data/a b.csv"),
+        ("file://nas01/share/x.csv", "file://nas01", "/share/x.csv"),
+        ("s3://my-bucket/raw/2026/x.parquet", "s3://my-bucket", "raw/2026/x.parquet"),
+        ("s3a://my-bucket/raw/x.parquet?versionId=3", "s3://my-bucket", "raw/x.parquet"),  # one identity per object
+        ("gcs://gbucket/f", "gs://gbucket", "f"),
+        ("s3://AKIAIOSFODNN7EXAMPLE:secret@my-bucket/k", "s3://my-bucket", "k"),
+        ("gs://gbucket/dir/f.jsonl", "gs://gbucket", "dir/f.jsonl"),
+        ("postgresql+psycopg2://u:pw@db:5432/sales.public.orders", "postgres://db:5432", "sales.public.orders"),
+        ("hdfs://nn:8020/warehouse/t", "hdfs://nn:8020", "/warehouse/t"),
+    ],
+)
+def test_dataset_from_uri(uri: str, namespace: str, name: str) -> None:
+    assert dataset_from_uri(uri) == (namespace, name)
+
+
+def test_local_paths_are_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert dataset_from_uri("data/x.parquet") == ("file", (tmp_path / "data/x.parquet").as_posix())
+    assert dataset_from_uri(Path("y.csv")) == ("file", (tmp_path / "y.csv").as_posix())
+    assert dataset_uri("file", "/d/a b.csv") == "file:///d/a%20b.csv"
+    assert dataset_uri("s3://b", "k/x.parquet") == "s3://b/k/x.parquet"
+    assert dataset_from_uri(dataset_uri("s3://b", "k/x.parquet")) == ("s3://b", "k/x.parquet")
+
+
+@pytest.mark.parametrize("uri", ["s3://bucket", "s3://bucket/", ""])
+def test_bad_dataset_uris(uri: str) -> None:
+    with pytest.raises(BadInputError, match="bucket and an object key|path is empty"):
+        dataset_from_uri(uri)
+
+
+def test_clean_namespace_drops_user_info() -> None:
+    assert clean_namespace("postgres://bob:pw@db:5432") == "postgres://db:5432"
+    assert clean_namespace("file") == "file" and clean_namespace("s3://b") == "s3://b"
+
+
+def test_job_namespace_default_and_override() -> None:
+    rid = str(uuid.uuid4())
+    assert event_to_dict(build_run_event("START", run_id=rid, job_name="j"))["job"]["namespace"] == DEFAULT_JOB_NAMESPACE == "tdprov"
+    assert event_to_dict(build_run_event("START", run_id=rid, job_name="j", job_namespace="dagster://prod"))["job"]["namespace"] == "dagster://prod"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+def test_run_context_from_a_git_work_tree(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "origin", "https://bob:ghp_abcdefghijklmnopqrstuv@github.com/o/r.git")
+    (tmp_path / "f.txt").write_text("x")
+    git(tmp_path, "add", "f.txt")
+    git(tmp_path, "commit", "-q", "-m", "c")
+    commit = git(tmp_path, "rev-parse", "HEAD")
+    ctx = collect_run_context(
+        orchestrator="dagster", code_version="cv1", owner="team:ml", user="alice", executor="in_process",
+        parameters={"lr": 0.1, "password": "pw"}, cwd=tmp_path,
+    )
+    assert ctx.git_commit == commit and ctx.git_remote == "https://bob:***@github.com/o/r.git"
+    assert ctx.libraries["pandas"] == metadata.version("pandas") and ctx.libraries["dagster"] == metadata.version("dagster")
+    assert ctx.orchestrator_version == metadata.version("dagster")
+    assert ctx.host == socket.gethostname() and ctx.user == "alice" and not ctx.partial
+    assert ctx.parameters == {"lr": 0.1, "password": "***"}
+    event = event_to_dict(build_run_event("START", run_id=str(uuid.uuid4()), job_name="j", context=ctx))
+    facet = event["run"]["facets"]["tdprov_runContext"]
+    assert facet["gitCommit"] == commit and facet["codeVersion"] == "cv1" and facet["owner"] == "team:ml"
+    assert facet["executor"] == "in_process" and facet["orchestrator"] == "dagster" and "partial" not in facet
+    location = event["job"]["facets"]["sourceCodeLocation"]
+    assert location["type"] == "git" and location["version"] == commit and "ghp_" not in location["url"]
+    assert event["run"]["facets"]["processing_engine"]["version"] == metadata.version("dagster")
+
+
+def test_run_context_outside_git_is_partial(tmp_path: Path) -> None:
+    ctx = collect_run_context(cwd=tmp_path, libraries=("pandas", "no-such-distribution-tdprov"))
+    assert ctx.git_commit is None and ctx.partial
+    assert set(ctx.libraries) == {"pandas"}
+    event = event_to_dict(build_run_event("START", run_id=str(uuid.uuid4()), job_name="j", context=ctx))
+    assert event["run"]["facets"]["tdprov_runContext"]["partial"] is True
+    assert event["run"]["facets"]["processing_engine"]["name"] == "tdprov"
+    assert "ownership" not in event["job"]["facets"]
+
+
+def test_dataset_ref_from_uri() -> None:
+    ref = DatasetRef.from_uri("s3://b/k.parquet", severity="warn")
+    assert (ref.namespace, ref.name, ref.severity, ref.label) == ("s3://b", "k.parquet", "warn", "s3://b/k.parquet")

@@ -1,0 +1,82 @@
+"""Events received from any producer: malformed ones get a clear error naming the event and the field."""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import pytest
+
+from prov_common.errors import BadInputError
+from prov_common.lineage import build_run_event, event_to_dict, event_to_json, parse_event
+
+RUN_ID = str(uuid.uuid4())
+# A minimal event as another producer (the Airflow provider, Spark, dbt) would write it.
+FOREIGN = {
+    "eventType": "COMPLETE",
+    "eventTime": "2026-01-31T12:00:00.000Z",
+    "producer": "https://github.com/OpenLineage/OpenLineage/tree/1.20.0/integration/spark",
+    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+    "run": {"runId": RUN_ID},
+    "job": {"namespace": "spark", "name": "etl.join"},
+    "inputs": [{"namespace": "s3://b", "name": "a.parquet"}],
+    "outputs": [{"namespace": "s3://b", "name": "c.parquet", "facets": {}, "outputFacets": {}}],
+}
+
+
+def broken(change) -> dict:
+    event = copy.deepcopy(FOREIGN)
+    change(event)
+    return event
+
+
+def test_valid_events_pass_as_dict_and_text() -> None:
+    assert parse_event(FOREIGN) is FOREIGN
+    assert parse_event(json.dumps(FOREIGN)) == FOREIGN
+    ours = build_run_event("START", run_id=RUN_ID, job_name="j")
+    assert parse_event(event_to_json(ours)) == event_to_dict(ours)
+    minimal = broken(lambda e: [e.pop("inputs"), e.pop("outputs"), e.pop("schemaURL")])
+    assert parse_event(minimal)["job"]["name"] == "etl.join"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda e: e.pop("eventType"), "field 'eventType' is missing"),
+        (lambda e: e.update(eventType="DONE"), "field 'eventType' is 'DONE', not one of START"),
+        (lambda e: e.update(eventType=3), "field 'eventType' must be a non-empty string, got 3"),
+        (lambda e: e["run"].pop("runId"), "field 'run.runId' is missing"),
+        (lambda e: e["run"].update(runId="run-1"), "field 'run.runId' must be a UUID"),
+        (lambda e: e.update(run=[RUN_ID]), "field 'run' must be an object, got list"),
+        (lambda e: e["job"].pop("name"), "field 'job.name' is missing"),
+        (lambda e: e["job"].update(namespace=""), "field 'job.namespace' must be a non-empty string"),
+        (lambda e: e.pop("job"), "field 'job' is missing"),
+        (lambda e: e.pop("eventTime"), "field 'eventTime' is missing"),
+        (lambda e: e.update(eventTime="yesterday"), "field 'eventTime' must be an ISO 8601 date-time"),
+        (lambda e: e.update(eventTime="2026-01-31"), "field 'eventTime' must contain a time"),
+        (lambda e: e.pop("producer"), "field 'producer' is missing"),
+        (lambda e: e.update(inputs={"namespace": "x"}), "field 'inputs' must be a list, got dict"),
+        (lambda e: e["inputs"][0].pop("name"), "field 'inputs.0.name' is missing"),
+        (lambda e: e["outputs"][0].update(namespace=5), "field 'outputs.0.namespace' must be a non-empty string"),
+        (lambda e: e["outputs"][0].update(facets=[]), "field 'outputs.0.facets' must be an object of facets"),
+        (lambda e: e["outputs"][0]["outputFacets"].update(stats=1), "field 'outputs.0.outputFacets.stats' must be an object"),
+        (lambda e: e["run"].update(facets={"parent": "x"}), "field 'run.facets.parent' must be an object"),
+    ],
+)
+def test_malformed_events_name_the_event_and_field(change, message: str) -> None:
+    with pytest.raises(BadInputError, match="OpenLineage event at events.jsonl:4 ") as info:
+        parse_event(broken(change), where="events.jsonl:4")
+    assert message in str(info.value)
+
+
+def test_error_names_job_and_run_when_known() -> None:
+    with pytest.raises(BadInputError) as info:
+        parse_event(broken(lambda e: e["inputs"][0].pop("namespace")))
+    text = str(info.value)
+    assert f"(COMPLETE job spark/etl.join run {RUN_ID})" in text and "'inputs.0.namespace'" in text and "Fix:" in text
+
+
+@pytest.mark.parametrize(("raw", "message"), [("{not json", "is not valid JSON"), ("[1, 2]", "must be a JSON object, got list"), (b"42", "got int")])
+def test_not_an_object(raw, message: str) -> None:
+    with pytest.raises(BadInputError, match=message):
+        parse_event(raw)

@@ -1,0 +1,105 @@
+"""No secret enters an event: URIs, connection strings, parameters, config, environment and error messages."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from prov_common.hashing.model import FileDigest
+from prov_common.lineage import (
+    REDACTED,
+    DatasetRef,
+    build_run_event,
+    collect_run_context,
+    event_to_json,
+    is_secret_key,
+    redact_mapping,
+    redact_text,
+    redact_uri,
+)
+
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SECRETS = [AWS_KEY_ID, AWS_SECRET, "hunter2", "s3cr3t-token-value", "SIGNATUREVALUE123", "ghp_abcdefghijklmnopqrstuvwxyz012345"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("postgresql://bob:hunter2@db:5432/sales", "postgresql://bob:***@db:5432/sales"),
+        (f"s3://{AWS_KEY_ID}:{AWS_SECRET}@bucket/k.parquet", "s3://***:***@bucket/k.parquet"),
+        ("https://ghp_abcdefghijklmnopqrstuvwxyz012345@github.com/o/r.git", "https://***@github.com/o/r.git"),
+        (
+            "https://b.s3.amazonaws.com/k.csv?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20260101&X-Amz-Signature=SIGNATUREVALUE123&versionId=7",
+            "https://b.s3.amazonaws.com/k.csv?X-Amz-Credential=***&X-Amz-Signature=***&versionId=7",
+        ),
+        ("https://acct.blob.core.windows.net/c/f?sv=2022&sig=SIGNATUREVALUE123", "https://acct.blob.core.windows.net/c/f?sv=2022&sig=***"),
+        ("s3://bucket/user@example.com/data.csv", "s3://bucket/user@example.com/data.csv"),
+        ("/data/train.parquet", "/data/train.parquet"),
+    ],
+)
+def test_redact_uri(uri: str, expected: str) -> None:
+    assert redact_uri(uri) == expected
+
+
+def test_redact_text_connection_strings_and_tokens() -> None:
+    text = (
+        "Server=db;User Id=bob;Password=hunter2; api_key: s3cr3t-token-value "
+        f"aws {AWS_KEY_ID} Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig "
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY----- "
+        "see mysql://root:hunter2@h/db"
+    )
+    out = redact_text(text)
+    for secret in ("hunter2", "s3cr3t-token-value", AWS_KEY_ID, "eyJhbGciOiJIUzI1NiJ9", "AAAA"):
+        assert secret not in out
+    assert "Server=db" in out and "User Id=bob" in out and "mysql://root:***@h/db" in out
+
+
+def test_secret_key_names() -> None:
+    for name in ("password", "DB_PASSWORD", "aws_secret_access_key", "AWS_ACCESS_KEY_ID", "api_key", "apiKey", "token",
+                 "accessToken", "X-Amz-Signature", "X-Amz-Security-Token", "sig", "credentials", "key", "connection_string", "dsn"):
+        assert is_secret_key(name), name
+    for name in ("partition_key", "s3_key", "primary_key", "epochs", "learning_rate", "keyword", "monkey", "path", "user"):
+        assert not is_secret_key(name), name
+
+
+def test_redact_mapping_recurses_and_stays_json_ready() -> None:
+    params = {
+        "epochs": 3,
+        "db": {"password": "hunter2", "host": "db", "url": "postgres://u:hunter2@db/x"},
+        "sources": ["s3://bucket/a", f"s3://{AWS_KEY_ID}:{AWS_SECRET}@bucket/b"],
+        "partition_key": "2026-01",
+        "token": "s3cr3t-token-value",
+        "empty_password": "",
+        "when": object(),
+    }
+    out = redact_mapping(params)
+    assert out["epochs"] == 3 and out["partition_key"] == "2026-01" and out["db"]["host"] == "db"
+    assert out["db"]["password"] == REDACTED and out["token"] == REDACTED and out["empty_password"] == ""
+    assert out["db"]["url"] == "postgres://u:***@db/x" and out["sources"][0] == "s3://bucket/a"
+    assert isinstance(out["when"], str)
+    assert not any(s in repr(out) for s in SECRETS)
+
+
+def test_no_planted_secret_reaches_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("DB_URL", "postgres://bob:hunter2@db/x")
+    env = {k: v for k, v in os.environ.items() if k in ("AWS_SECRET_ACCESS_KEY", "DB_URL")}
+    ctx = collect_run_context(
+        orchestrator="airflow",
+        parameters={"config": {"password": "hunter2", "source": f"s3://{AWS_KEY_ID}:{AWS_SECRET}@b/k"}, "env": env,
+                    "cmd": "train --api-key=s3cr3t-token-value"},
+    )
+    inp = DatasetRef.from_uri(
+        "https://b.s3.amazonaws.com/k.csv?X-Amz-Signature=SIGNATUREVALUE123&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE",
+        digest=FileDigest("blake3:" + "0" * 64, 1),
+    )
+    out = DatasetRef("postgres://bob:hunter2@db:5432", "sales.public.t")
+    error = RuntimeError("cannot connect to postgres://bob:hunter2@db:5432 with token=s3cr3t-token-value")
+    text = event_to_json(
+        build_run_event("FAIL", run_id=str(uuid.uuid4()), job_name="j", inputs=[inp], outputs=[out], context=ctx, error=error)
+    )
+    for secret in SECRETS:
+        assert secret not in text, secret
+    assert '"namespace":"https://b.s3.amazonaws.com"' in text and '"namespace":"postgres://db:5432"' in text
