@@ -27,3 +27,85 @@ def ol_validator():
     import ol_validate
 
     return ol_validate
+
+
+# --- S3 on localhost (moto's ThreadedMotoServer through real boto3) ------------------------------
+import socket  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running S3 server on localhost: ``endpoint`` and the environment that points boto3 at it."""
+
+    endpoint: str
+    env: dict
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def create_bucket(self) -> str:
+        name = f"tdprov-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+def s3_env(endpoint: str, home: Path) -> dict:
+    """AWS environment for a local endpoint: dummy credentials, a region, no user config files."""
+    return {
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """moto's S3 server on 127.0.0.1 (a free port) for the whole session; the AWS environment points at it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    info = S3Server(endpoint=f"http://127.0.0.1:{port}", env=s3_env(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("aws")))
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            mp.delenv(name, raising=False)
+        for name, value in info.env.items():
+            mp.setenv(name, value)
+        yield info
+    server.stop()
+
+
+@pytest.fixture
+def s3_store_uri(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the local S3 server, as ``s3://bucket/prefix``."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.create_bucket()}/prefix"
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store URI on each backend: a local folder and an S3 bucket on localhost."""
+    if request.param == "local":
+        return str(tmp_path / "store")
+    return request.getfixturevalue("s3_store_uri")

@@ -1,1 +1,8 @@
-"""Write-once object stores: local folder and S3."""
+"""Write-once object stores: local folder and S3, the outbox that spools when a store is down,
+and content-addressed data snapshots."""
+from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError, SpoolError
+from prov_common.store.factory import open_store
+from prov_common.store.keys import join_key, validate_key
+
+__all__ = ["Store", "open_store", "ObjectNotFoundError", "SpoolError", "validate_key", "join_key"]

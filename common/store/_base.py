@@ -1,0 +1,142 @@
+"""Logic shared by the store backends: write-once comparison, streaming to files, descriptions."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from prov_common.errors import BadInputError, ObjectConflictError
+from prov_common.store.keys import validate_key, validate_prefix
+
+CHUNK = 1 << 20
+
+
+class Source:
+    """Bytes to store, in memory or in a file, that can be opened more than once."""
+
+    def __init__(self, data: bytes | None = None, path: Path | None = None) -> None:
+        self.data = data
+        self.path = path
+
+    def open(self) -> BinaryIO:
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.path is not None
+        try:
+            return open(self.path, "rb")
+        except OSError as exc:
+            raise BadInputError(f"cannot read file '{self.path}': {exc.strerror}.", fix="pass a readable file") from exc
+
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else os.path.getsize(self.path)  # type: ignore[arg-type]
+
+
+def same_content(a: BinaryIO, b: BinaryIO) -> bool:
+    """True when two binary streams hold the same bytes (compared chunk by chunk)."""
+    while True:
+        chunk_a = a.read(CHUNK)
+        chunk_b = _read_exactly(b, len(chunk_a)) if chunk_a else b.read(1)
+        if chunk_a != chunk_b:
+            return False
+        if not chunk_a:
+            return True
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    parts, left = [], n
+    while left:
+        part = stream.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+class BaseStore(ABC):
+    """Write-once semantics on top of a backend's create-if-absent and open primitives."""
+
+    uri: str
+
+    # -- backend primitives -------------------------------------------------------------------
+    @abstractmethod
+    def _create(self, key: str, source: Source) -> bool:
+        """Create ``key`` atomically if absent; True if created, False if an object already exists."""
+
+    @abstractmethod
+    def _open(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        """Open an existing object for streaming reads (raises ObjectNotFoundError)."""
+
+    @abstractmethod
+    def _exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def _list(self, prefix: str, start_after: str | None) -> Iterator[str]: ...
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line naming the store for messages, e.g. ``local folder /data/.tdprov``."""
+
+    # -- Store protocol -----------------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> bool:
+        """Create ``key`` with ``data``; False if it already holds these bytes; ObjectConflictError if others."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise BadInputError(f"data for store key {key!r} is {type(data).__name__}, not bytes.", fix="encode it first")
+        return self._put(validate_key(key), Source(data=bytes(data)))
+
+    def put_file(self, key: str, path: Path) -> bool:
+        """Like :meth:`put`, streaming the bytes of the file at ``path``."""
+        return self._put(validate_key(key), Source(path=Path(path)))
+
+    def get(self, key: str) -> bytes:
+        """The bytes of ``key`` (ObjectNotFoundError if absent)."""
+        with self._open(validate_key(key)) as stream:
+            return stream.read()
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Stream ``key`` into the file ``path``, replacing it atomically only once complete."""
+        validate_key(key)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, self._open(key) as stream:
+                while chunk := stream.read(CHUNK):
+                    out.write(chunk)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def exists(self, key: str) -> bool:
+        """True when an object exists under ``key``."""
+        return self._exists(validate_key(key))
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
+        """Keys starting with ``prefix`` in lexicographic order, only those ``> start_after`` if given."""
+        return self._list(validate_prefix(prefix), start_after)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri!r})"
+
+    # -- shared logic -------------------------------------------------------------------------
+    def _put(self, key: str, source: Source) -> bool:
+        if self._create(key, source):
+            return True
+        self._check_same(key, source)
+        return False
+
+    def _check_same(self, key: str, source: Source) -> None:
+        with self._open(key) as existing, source.open() as new:
+            if same_content(existing, new):
+                return
+        raise ObjectConflictError(
+            f"object '{key}' already exists in {self.describe()} with other bytes; objects are written once.",
+            fix="write the new content under a new key (e.g. a new run id); never rewrite a stored object",
+        )

@@ -1,0 +1,40 @@
+"""``open_store``: the store named by a URI or by the settings."""
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote, urlsplit
+
+from prov_common.config import Settings
+from prov_common.errors import BadInputError
+from prov_common.store.base import Store
+
+
+def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Store:
+    """Open a store: a local folder (path or ``file://`` URI) or ``s3://bucket/prefix``.
+
+    ``uri`` wins over ``settings.store``, which defaults to ``$TDPROV_STORE`` or ``./.tdprov``.
+    S3 uses the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``, ``AWS_REGION``).
+    """
+    if uri is None:
+        uri = (settings or Settings.from_env()).store
+    uri = os.fspath(uri)
+    if not isinstance(uri, str) or not uri.strip():
+        raise BadInputError("store URI is empty.", fix="set TDPROV_STORE to a folder or s3://bucket/prefix")
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+    if scheme == "s3":
+        from prov_common.store.s3 import S3Store
+
+        return S3Store(uri)
+    if scheme == "file":
+        parts = urlsplit(uri)
+        if parts.netloc not in ("", "localhost"):
+            raise BadInputError(f"store URI '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
+        uri = unquote(parts.path)
+    elif scheme:
+        raise BadInputError(
+            f"store URI '{uri}' has the unsupported scheme '{scheme}'.",
+            fix="use a folder path, file:///path or s3://bucket/prefix (S3-compatible services via AWS_ENDPOINT_URL_S3)",
+        )
+    from prov_common.store.local import LocalStore
+
+    return LocalStore(uri)

@@ -1,0 +1,44 @@
+"""Store key rules: relative ``/``-separated paths that can never leave their prefix."""
+from __future__ import annotations
+
+import re
+
+from prov_common.errors import BadInputError
+
+MAX_KEY_LENGTH = 1024  # S3's limit, in bytes (keys are ASCII)
+MAX_SEGMENT_LENGTH = 255  # file name limit of common file systems
+_SEGMENT = re.compile(r"[A-Za-z0-9_~=+@,:%-][A-Za-z0-9._~=+@,:%-]*\Z")
+_FIX = (
+    "use a relative '/'-separated key whose segments use only letters, digits and ._~=+@,:%- "
+    "and do not start with '.', e.g. 'bundles/2026/run-1/manifest.json'"
+)
+
+
+def validate_key(key: object) -> str:
+    """Return ``key`` if it is a valid object key, else raise :class:`BadInputError` naming it.
+
+    A key is relative, '/'-separated, has no empty, ``.`` or ``..`` segment and no backslash, and
+    each segment starts with a character other than ``.`` (hidden names are reserved for the local
+    store's temporary files). So no run id or dataset name can write outside its prefix.
+    """
+    if not isinstance(key, str) or not key:
+        raise BadInputError(f"store key {key!r} is empty or not a string.", fix=_FIX)
+    if len(key) > MAX_KEY_LENGTH:
+        raise BadInputError(f"store key {key[:60]!r}... is longer than {MAX_KEY_LENGTH} characters.", fix=_FIX)
+    for segment in key.split("/"):
+        if not _SEGMENT.match(segment) or len(segment) > MAX_SEGMENT_LENGTH:
+            raise BadInputError(f"store key {key!r} has an unsafe segment {segment!r}.", fix=_FIX)
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Validate a listing prefix: '' or a key, optionally ending with '/' (a partial last segment is allowed)."""
+    if prefix == "":
+        return prefix
+    validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+def join_key(*parts: str) -> str:
+    """Join key parts with '/' and validate the result."""
+    return validate_key("/".join(p.strip("/") for p in parts if p))

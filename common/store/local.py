@@ -1,0 +1,147 @@
+"""Store backend on a local folder: exclusive, atomic creation with temp file + fsync + hard link."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.store._base import CHUNK, BaseStore, Source
+from prov_common.store.errors import ObjectNotFoundError
+
+TMP_PREFIX = ".tmp-"
+
+
+class LocalStore(BaseStore):
+    """Write-once objects as files under ``root`` (key ``a/b`` is the file ``root/a/b``).
+
+    An object appears only complete: its bytes go to a hidden temporary file in the same folder,
+    are fsynced, then hard-linked to the final name, which fails if the name exists, so of two
+    writers exactly one wins. Names starting with '.' are never listed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.uri = str(self.root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store path '{self.root}' exists and is not a folder.", fix="point TDPROV_STORE at a folder")
+
+    def describe(self) -> str:
+        return f"local folder {self.root}"
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    # -- primitives ---------------------------------------------------------------------------
+    def _create(self, key: str, source: Source) -> bool:
+        path = self._path(key)
+        if path.is_file():
+            return False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise self._shadowed(key) from exc
+        except OSError as exc:
+            raise self._os_error("create", key, exc) from exc
+        tmp = path.parent / f"{TMP_PREFIX}{path.name}-{secrets.token_hex(6)}"
+        try:
+            with open(tmp, "xb") as out, source.open() as stream:
+                while chunk := stream.read(CHUNK):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                if path.is_dir():
+                    raise self._shadowed(key) from None
+                return False
+            _fsync_dir(path.parent)
+            return True
+        except OSError as exc:
+            raise self._os_error("write", key, exc) from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    @contextlib.contextmanager
+    def _open(self, key: str) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        try:
+            stream = open(path, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFoundError(
+                f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing"
+            ) from None
+        except OSError as exc:
+            raise self._os_error("read", key, exc) from exc
+        with stream:
+            yield stream
+
+    def _exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
+        # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.
+        base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+        return self._walk(self._path(base[:-1]) if base else self.root, base, prefix, start_after)
+
+    def _walk(self, folder: Path, rel: str, prefix: str, after: str | None) -> Iterator[str]:
+        """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
+
+        Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
+        full keys. A sub-folder whose every key sorts at or before ``after`` is skipped unread, so
+        a listing with ``start_after`` costs time in proportion to what comes after it.
+        """
+        try:
+            with os.scandir(folder) as it:
+                entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in it if not e.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise self._os_error("list", rel or "/", exc) from exc
+        entries.sort(key=lambda item: item[0])
+        for name, _entry in entries:
+            key = rel + name
+            if name.endswith("/"):
+                if not (key.startswith(prefix) or prefix.startswith(key)):
+                    continue
+                if after is not None and key <= after and not after.startswith(key):
+                    continue  # every key under this folder is <= after
+                inner_after = after if after is not None and after > key else None
+                yield from self._walk(folder / name[:-1], key, prefix, inner_after)
+            elif key.startswith(prefix) and (after is None or key > after):
+                yield key
+
+    # -- errors -------------------------------------------------------------------------------
+    def _shadowed(self, key: str) -> ObjectConflictError:
+        return ObjectConflictError(
+            f"key '{key}' clashes with an existing object or folder of the same name in {self.describe()}.",
+            fix="do not use a key as both an object and a prefix of other keys",
+        )
+
+    def _os_error(self, action: str, key: str, exc: OSError) -> StoreError:
+        what = f"cannot {action} '{key}' in {self.describe()}: {exc.strerror or exc}."
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return StoreError(what, fix=f"make {self.root} writable by this user or choose another TDPROV_STORE")
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StoreError(what, fix=f"free disk space on the volume of {self.root}")
+        return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new directory entry durable (no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

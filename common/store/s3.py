@@ -1,0 +1,215 @@
+"""Store backend on S3 or any S3-compatible service (MinIO, Ceph, R2) through boto3.
+
+Writes are conditional (``If-None-Match: *``), so S3 itself refuses a second writer. Every call is
+bounded in time (short timeouts, few retries): an outage becomes :class:`StoreUnavailableError`
+within seconds and never hangs a pipeline.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
+from prov_common.store._base import BaseStore, Source
+from prov_common.store.errors import ObjectNotFoundError
+
+_UNAVAILABLE_CODES = {
+    "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
+    "RequestThrottled", "TooManyRequests", "RequestLimitExceeded", "BandwidthLimitExceeded", "503", "500",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+_CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """Time bounds of S3 calls: ``TDPROV_STORE_CONNECT_TIMEOUT``, ``TDPROV_STORE_READ_TIMEOUT`` (seconds)
+    and ``TDPROV_STORE_MAX_ATTEMPTS`` (attempts per call, retries included)."""
+
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_attempts: int = 3
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "S3Options":
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def number(name: str, default: float, kind: type) -> Any:
+            raw = env.get(name)
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise BadInputError(f"{name}={raw!r} is not a number.", fix=f"set {name} to e.g. {default}") from None
+            if value <= 0:
+                raise BadInputError(f"{name}={raw!r} must be positive.", fix=f"set {name} to e.g. {default}")
+            return value
+
+        return cls(
+            connect_timeout=number("TDPROV_STORE_CONNECT_TIMEOUT", defaults.connect_timeout, float),
+            read_timeout=number("TDPROV_STORE_READ_TIMEOUT", defaults.read_timeout, float),
+            max_attempts=number("TDPROV_STORE_MAX_ATTEMPTS", defaults.max_attempts, int),
+        )
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` -> (bucket, key prefix ending with '/' or '')."""
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise BadInputError(f"store URI '{uri}' is not of the form s3://bucket/prefix.", fix="e.g. s3://my-bucket/tdprov")
+    if "@" in parts.netloc:
+        raise BadInputError(
+            "store URI has credentials in it.", fix="remove them; use AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    prefix = parts.path.strip("/")
+    if prefix:
+        from prov_common.store.keys import validate_key
+
+        validate_key(prefix)
+    return parts.netloc, prefix + "/" if prefix else ""
+
+
+class S3Store(BaseStore):
+    """Write-once objects under ``s3://bucket/prefix``.
+
+    The client comes from the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``,
+    ``AWS_REGION``, credentials chain) unless ``client`` is given.
+    """
+
+    def __init__(self, uri: str, *, options: S3Options | None = None, client: Any = None) -> None:
+        self.bucket, self.prefix = parse_s3_uri(uri)
+        self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        self.options = options or S3Options.from_env()
+        self.client = client or _make_client(self.options)
+
+    def describe(self) -> str:
+        endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+        return f"S3 store {self.uri}" + (f" at {endpoint}" if endpoint else "")
+
+    # -- primitives ---------------------------------------------------------------------------
+    def _create(self, key: str, source: Source) -> bool:
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                with source.open() as body:
+                    self.client.put_object(
+                        Bucket=self.bucket, Key=self.prefix + key, Body=body, IfNoneMatch="*",
+                        ContentLength=source.size(),
+                    )
+                return True
+            except Exception as exc:  # noqa: BLE001 - translated below
+                code = _code(exc)
+                if code in ("PreconditionFailed", "412"):
+                    return False
+                if code == "ConditionalRequestConflict" and attempt + 1 < _CONFLICT_RETRIES:
+                    time.sleep(0.05 * 2**attempt)  # a concurrent conditional write is in flight
+                    continue
+                raise self._translate(exc, "write", key) from exc
+        return False  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _open(self, key: str) -> Iterator[BinaryIO]:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc, "read", key) from exc
+        try:
+            yield _GuardedStream(body, self, key)
+        finally:
+            body.close()
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            return True
+        except Exception as exc:  # noqa: BLE001
+            error = self._translate(exc, "check", key)
+            if isinstance(error, ObjectNotFoundError):
+                return False
+            raise error from exc
+
+    def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+        if start_after:
+            kwargs["StartAfter"] = self.prefix + start_after
+        paginator = self.client.get_paginator("list_objects_v2")
+        strip = len(self.prefix)
+        try:
+            for page in paginator.paginate(**kwargs):
+                for item in page.get("Contents", ()):
+                    yield item["Key"][strip:]
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc, "list", prefix or "/") from exc
+
+    # -- errors -------------------------------------------------------------------------------
+    def _translate(self, exc: Exception, action: str, key: str) -> Exception:
+        """Map a boto3/botocore error to the tdprov error that says what to do."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+        where = f"cannot {action} '{key}' in {self.describe()}"
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            return StoreError(f"{where}: no AWS credentials.", fix="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+        if isinstance(exc, BotoCoreError):
+            return StoreUnavailableError(f"{where}: {exc}.", fix="check the endpoint (AWS_ENDPOINT_URL_S3) and network; spooled bundles are delivered by 'tdprov flush'")
+        if not isinstance(exc, ClientError):
+            return exc
+        code = _code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        message = exc.response.get("Error", {}).get("Message") or code
+        if code in _NOT_FOUND_CODES:
+            return ObjectNotFoundError(f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing")
+        if code == "NoSuchBucket":
+            return StoreError(f"{where}: bucket '{self.bucket}' does not exist.", fix="create the bucket or fix the store URI")
+        if code in ("AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"):
+            return StoreError(
+                f"{where}: access denied ({code}).",
+                fix=f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials",
+            )
+        if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
+            return StoreUnavailableError(f"{where}: {code} ({message}).", fix="retry later; spooled bundles are delivered by 'tdprov flush'")
+        return StoreError(f"{where}: {code} ({message}).", fix="check the store URI, bucket settings and credentials")
+
+
+class _GuardedStream:
+    """A streaming body whose network errors become tdprov store errors."""
+
+    def __init__(self, body: Any, store: S3Store, key: str) -> None:
+        self._body, self._store, self._key = body, store, key
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._body.read(None if n is None or n < 0 else n)
+        except Exception as exc:  # noqa: BLE001
+            raise self._store._translate(exc, "read", self._key) from exc
+
+    def __enter__(self) -> "_GuardedStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._body.close()
+
+
+def _code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def _make_client(options: S3Options) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        retries={"max_attempts": options.max_attempts, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    return boto3.session.Session().client("s3", config=config)

@@ -1,0 +1,104 @@
+"""Local folder store: atomic exclusive creation under concurrency, pruned listings, URIs."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from prov_common.config import Settings
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError
+from prov_common.store import open_store
+from prov_common.store.local import LocalStore
+
+
+def _race(root: str, index: int, payload: bytes, barrier, results) -> None:
+    store = LocalStore(root)
+    barrier.wait()
+    try:
+        results.put(("created" if store.put("runs/same/manifest.json", payload) else "noop", index))
+    except ObjectConflictError:
+        results.put(("conflict", index))
+
+
+@pytest.mark.parametrize("same_bytes", [True, False])
+def test_eight_concurrent_writers_of_one_key_exactly_one_wins(tmp_path: Path, same_bytes: bool) -> None:
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(8), ctx.Queue()
+    payloads = [b"same" * 10000 if same_bytes else f"writer-{i}".encode() * 10000 for i in range(8)]
+    procs = [ctx.Process(target=_race, args=(str(tmp_path), i, p, barrier, results)) for i, p in enumerate(payloads)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=30) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    winners = [payloads[i] for outcome, i in outcomes if outcome == "created"]
+    assert len(winners) == 1
+    losers = {outcome for outcome, _ in outcomes if outcome != "created"}
+    assert losers == ({"noop"} if same_bytes else {"conflict"})
+    assert LocalStore(tmp_path).get("runs/same/manifest.json") == winners[0]
+    assert sorted(os.listdir(tmp_path / "runs" / "same")) == ["manifest.json"]  # no temp files left
+
+
+def test_listing_prunes_folders_before_start_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path)
+    for day in range(1, 21):
+        for n in range(5):
+            store.put(f"runs/2026/11/{day:02d}/run-{n}/manifest.json", b"{}")
+    store.put("other/x", b"x")
+    scanned: list[str] = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p: (scanned.append(os.fspath(p)), real_scandir(p))[1])
+    new = list(store.list("runs/", start_after="runs/2026/11/19/run-4/manifest.json"))
+    assert new == [f"runs/2026/11/20/run-{n}/manifest.json" for n in range(5)]
+    rel = sorted(os.path.relpath(p, tmp_path) for p in scanned)
+    # only the path down to the checkpoint and the new day are read; days 01-18 and 'other' are skipped unread
+    assert rel == ["runs", "runs/2026", "runs/2026/11", "runs/2026/11/19", "runs/2026/11/19/run-4", "runs/2026/11/20"] + [
+        f"runs/2026/11/20/run-{n}" for n in range(5)
+    ]
+    scanned.clear()
+    assert len(list(store.list("runs/2026/11/05/"))) == 5
+    assert all(os.path.relpath(p, tmp_path).startswith("runs/2026/11/05") for p in scanned)
+
+
+def test_temp_files_never_listed_and_folder_object_clash_refused(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / ".tmp-half-written-abc").write_bytes(b"partial")
+    store.put("runs/a", b"1")
+    assert list(store.list()) == ["runs/a"]
+    with pytest.raises(ObjectConflictError):
+        store.put("runs", b"folder exists")
+    with pytest.raises(ObjectConflictError):
+        store.put("runs/a/b", b"object exists where a folder is needed")
+
+
+def test_open_store_local_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert open_store().uri == str(tmp_path / ".tdprov")
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "env-store"))
+    assert open_store().uri == str(tmp_path / "env-store")
+    assert open_store(settings=Settings(store=str(tmp_path / "s"))).uri == str(tmp_path / "s")
+    assert open_store(f"file://{tmp_path}/f").uri == str(tmp_path / "f")
+    assert open_store("rel/dir").uri == str(tmp_path / "rel" / "dir")
+    for bad in ("gs://bucket/x", "file://otherhost/x", "", "s3://", "s3://user:secret@bucket/x"):
+        with pytest.raises(BadInputError):
+            open_store(bad)
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(StoreError):
+        open_store(tmp_path / "a-file")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
+    root = tmp_path / "ro"
+    root.mkdir()
+    root.chmod(0o500)
+    try:
+        with pytest.raises(StoreError) as info:
+            LocalStore(root).put("k/x", b"1")
+        assert "k/x" in str(info.value) and "writable" in str(info.value)
+    finally:
+        root.chmod(0o700)
