@@ -73,7 +73,7 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
-def test_run_context_from_a_git_work_tree(tmp_path: Path) -> None:
+def test_run_context_from_a_git_work_tree(tmp_path: Path, ol_validator) -> None:
     git(tmp_path, "init", "-q")
     git(tmp_path, "remote", "add", "origin", "https://bob:ghp_abcdefghijklmnopqrstuv@github.com/o/r.git")
     (tmp_path / "f.txt").write_text("x")
@@ -90,6 +90,7 @@ def test_run_context_from_a_git_work_tree(tmp_path: Path) -> None:
     assert ctx.host == socket.gethostname() and ctx.user == "alice" and not ctx.partial
     assert ctx.parameters == {"lr": 0.1, "password": "***"}
     event = event_to_dict(build_run_event("START", run_id=str(uuid.uuid4()), job_name="j", context=ctx))
+    ol_validator.validate_event(event)
     facet = event["run"]["facets"]["tdprov_runContext"]
     assert facet["gitCommit"] == commit and facet["codeVersion"] == "cv1" and facet["owner"] == "team:ml"
     assert facet["executor"] == "in_process" and facet["orchestrator"] == "dagster" and "partial" not in facet

@@ -1,6 +1,7 @@
 """No secret enters an event: URIs, connection strings, parameters, config, environment and error messages."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -82,7 +83,7 @@ def test_redact_mapping_recurses_and_stays_json_ready() -> None:
     assert not any(s in repr(out) for s in SECRETS)
 
 
-def test_no_planted_secret_reaches_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_planted_secret_reaches_the_event(monkeypatch: pytest.MonkeyPatch, ol_validator) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.setenv("DB_URL", "postgres://bob:hunter2@db/x")
     env = {k: v for k, v in os.environ.items() if k in ("AWS_SECRET_ACCESS_KEY", "DB_URL")}
@@ -97,9 +98,13 @@ def test_no_planted_secret_reaches_the_event(monkeypatch: pytest.MonkeyPatch) ->
     )
     out = DatasetRef("postgres://bob:hunter2@db:5432", "sales.public.t")
     error = RuntimeError("cannot connect to postgres://bob:hunter2@db:5432 with token=s3cr3t-token-value")
-    text = event_to_json(
-        build_run_event("FAIL", run_id=str(uuid.uuid4()), job_name="j", inputs=[inp], outputs=[out], context=ctx, error=error)
-    )
+    try:
+        raise error
+    except RuntimeError as raised:  # with a traceback, so the stack trace is recorded (and redacted) too
+        event = build_run_event("FAIL", run_id=str(uuid.uuid4()), job_name="j", inputs=[inp], outputs=[out], context=ctx, error=raised)
+    text = event_to_json(event)
+    ol_validator.validate_event(json.loads(text))
+    assert "Traceback" in json.loads(text)["run"]["facets"]["errorMessage"]["stackTrace"]
     for secret in SECRETS:
         assert secret not in text, secret
     assert '"namespace":"https://b.s3.amazonaws.com"' in text and '"namespace":"postgres://db:5432"' in text
