@@ -7,7 +7,7 @@ same document, whatever their order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -264,11 +264,3 @@ def events_to_document(events: Iterable[dict[str, Any]]) -> ProvDocument:
         _run(builder, run)
     return builder.build()
 
-
-def iter_run_ids(document: ProvDocument) -> Iterator[str]:
-    """Run ids of the ``tdprov:Run`` activities of a document (sorted)."""
-    found = set()
-    for record in document.get_records():
-        if record.get_type() == PROV["Activity"]:
-            found.update(str(v) for v in record.get_attribute(TDPROV["runId"]))
-    yield from sorted(found)

@@ -43,12 +43,14 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _check(source: str, name: str | None, column: str | None, passed: Any, **extra: Any) -> Measurement | None:
+def _check(source: str, name: str | None, column: str | None, passed: Any, status: Any = None, **extra: Any) -> Measurement | None:
+    """A check outcome; an explicit ``status`` of ``skip`` (or no boolean outcome) records no value."""
     if not name:
         return None
-    if isinstance(passed, bool):
-        return Measurement(source, "check", name, column, passed, "pass" if passed else "fail", **extra)
-    return Measurement(source, "check", name, column, None, extra.pop("status", None) or "unknown", **extra)
+    status = status if status in {"pass", "fail", "skip"} else None
+    if isinstance(passed, bool) and status != "skip":
+        return Measurement(source, "check", name, column, passed, status or ("pass" if passed else "fail"), **extra)
+    return Measurement(source, "check", name, column, None, status or "unknown", **extra)
 
 
 def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
@@ -62,7 +64,7 @@ def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
     for check in facet.get("checks") or ():
         if isinstance(check, dict):
             found = _check("pandera", _text(check.get("name")), _text(check.get("column")), check.get("passed"),
-                           failure_count=_int(check.get("failureCount")), schema=schema)
+                           check.get("status"), failure_count=_int(check.get("failureCount")), schema=schema)
             if found:
                 yield found
 
@@ -106,14 +108,20 @@ def run_test_measurements(run: RunState) -> list[tuple[Measurement, list[Dataset
     for test in run.run_facet("test").get("tests") or ():
         if not isinstance(test, dict) or not _text(test.get("name")):
             continue
-        status = _text(test.get("status")) or "unknown"
         params = test.get("params") if isinstance(test.get("params"), dict) else {}
-        measurement = Measurement("test", "check", test["name"], _text(params.get("column")),
-                                  {"pass": True, "fail": False}.get(status), status,
-                                  severity=_text(test.get("severity")))
-        named = [d for d in run.outputs if params.get("dataset") in (d.name, f"{d.namespace}/{d.name}")]
+        status = test.get("status")
+        measurement = _check("test", test["name"], _text(params.get("column")), {"pass": True, "fail": False}.get(status),
+                             status, severity=_text(test.get("severity")))
+        if measurement is None:
+            continue
+        named = [d for d in run.outputs if params.get("dataset") in _labels(d)]
         found.setdefault((measurement.name, measurement.column), (measurement, named or list(run.outputs)))
     return list(found.values())
+
+
+def _labels(dataset: DatasetState) -> tuple[str, ...]:
+    """The ways a test's ``params.dataset`` may name a dataset."""
+    return (dataset.name, f"{dataset.namespace}/{dataset.name}", f"{dataset.namespace}/{dataset.name.lstrip('/')}")
 
 
 def _unique(found: list[Measurement]) -> list[Measurement]:

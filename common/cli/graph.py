@@ -1,0 +1,40 @@
+"""``tdprov graph``: a lineage picture (datasets, versions and runs) of OpenLineage events."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from prov_common.cli._common import add_verb
+from prov_common.cli.prov import read_events, write_output
+from prov_common.w3cprov import events_to_document
+from prov_common.w3cprov.graph import lineage_graph
+from prov_common.w3cprov.render import RENDERERS, picture_format, render
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "graph",
+        help="draw the lineage of OpenLineage events (svg, png or dot)",
+        description=(
+            "Draw the lineage in OpenLineage events: dataset versions (yellow ellipses) and runs (blue boxes), "
+            "data flowing left to right; failed runs and versions with failed quality checks are outlined in red. "
+            "The format follows the file name: .dot is always written; .svg and .png use Graphviz 'dot' when it is "
+            "installed, and .svg falls back to a built-in renderer when it is not."
+        ),
+        example="tdprov graph events.jsonl -o lineage.svg",
+    )
+    parser.add_argument("events", metavar="EVENTS.jsonl", help="OpenLineage events, one JSON object per line ('-' = stdin)")
+    parser.add_argument("-o", "--output", required=True, help="picture file: lineage.svg, lineage.png or lineage.dot")
+    parser.add_argument("--renderer", choices=RENDERERS, default="auto",
+                        help="auto: Graphviz if installed, else built-in (SVG only); graphviz; builtin")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = picture_format(args.output)
+    graph = lineage_graph(events_to_document(read_events(args.events)))
+    write_output(render(graph, fmt, args.renderer), args.output)
+    print(f"wrote {args.output}: {sum(n.kind == 'run' for n in graph.nodes.values())} runs, "
+          f"{sum(n.kind != 'run' for n in graph.nodes.values())} datasets/versions")
+    return 0

@@ -1,0 +1,63 @@
+"""``tdprov prov``: the W3C PROV document of OpenLineage events (PROV-JSON, PROV-N, PROV-XML or Turtle)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.canonical_json import loads
+from prov_common.cli._common import add_verb
+from prov_common.errors import BadInputError
+from prov_common.w3cprov import FORMATS, events_to_document, serialize
+
+
+def read_events(path: str) -> list[dict[str, Any]]:
+    """Events from a JSON lines file (one event per line), a JSON file (one event or a list), or ``-`` (stdin)."""
+    if path == "-":
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise BadInputError(f"events file {path!r} does not exist.", fix="pass a JSON lines file of OpenLineage events")
+        data, name = file.read_bytes(), str(file)
+    try:
+        whole = loads(data)
+    except ValueError:
+        return parse_events_jsonl(data, name)
+    return whole if isinstance(whole, list) else [whole]
+
+
+def write_output(data: bytes, output: str | None) -> None:
+    """Bytes to ``output`` (a file) or to stdout."""
+    if output in (None, "-"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(output).write_bytes(data)
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "prov",
+        help="convert OpenLineage events to W3C PROV",
+        description=(
+            "Convert the OpenLineage events of a run (from tdprov or any other producer: Airflow, Spark, dbt, ...) "
+            "into one W3C PROV document. Events of several runs are grouped by run id and merged. PROV-JSON is "
+            "canonical (RFC 8785): the same events always give the same bytes. The mapping is described in "
+            "docs/prov-mapping.md."
+        ),
+        example="tdprov prov events.jsonl --format provn -o run.provn",
+    )
+    parser.add_argument("events", metavar="EVENTS.jsonl", help="OpenLineage events, one JSON object per line ('-' = stdin)")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
+    parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    document = events_to_document(read_events(args.events))
+    write_output(serialize(document, args.format), args.output)
+    return 0

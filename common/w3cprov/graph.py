@@ -1,0 +1,178 @@
+"""A lineage graph (dataset versions and runs) read back from a PROV document. No I/O.
+
+Works on the document of one run or on the merged PROV of a whole store, so the ``graph``,
+``lineage`` and audit pictures all share it. Edges follow the data: ``version -> run`` (used) and
+``run -> version`` (generated). Datasets recorded without a version appear as themselves.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from prov.constants import PROV, PROV_LABEL, PROV_TYPE
+from prov.identifier import QualifiedName
+from prov.model import ProvDocument, ProvRecord
+
+from prov_common.w3cprov.ids import DQV, TDPROV
+
+DATASET, VERSION, RUN = "dataset", "version", "run"
+USED, GENERATED = "used", "generated"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A dataset (version) or a run in the lineage graph.
+
+    ``dataset`` is the dataset's name (for versions, of the dataset they specialise) and ``version``
+    the recorded version string; runs carry ``job``, ``state`` and ``started``. ``failed_checks``
+    counts quality measurements on this node whose value is false.
+    """
+
+    id: str
+    kind: str
+    label: str
+    dataset: str | None = None
+    namespace: str | None = None
+    version: str | None = None
+    job: str | None = None
+    run_id: str | None = None
+    state: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    failed_checks: tuple[str, ...] = ()
+    passed_checks: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v not in (None, ())}
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    source: str
+    target: str
+    kind: str
+
+
+@dataclass
+class LineageGraph:
+    """Nodes by id and the data-flow edges between them (sorted, unique)."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+    def incoming(self, node_id: str) -> list[Edge]:
+        return [edge for edge in self.edges if edge.target == node_id]
+
+    def outgoing(self, node_id: str) -> list[Edge]:
+        return [edge for edge in self.edges if edge.source == node_id]
+
+
+def _first(record: ProvRecord, name: QualifiedName) -> Any:
+    values = sorted(record.get_attribute(name), key=str)
+    return values[0] if values else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _formal(record: ProvRecord) -> dict[QualifiedName, Any]:
+    return dict(record.formal_attributes)
+
+
+def _short(version: str, keep: int = 12) -> str:
+    algo, sep, rest = version.partition(":")
+    if sep and len(rest) > keep:
+        return f"{algo}:{rest[:keep]}…"
+    return version if len(version) <= 24 else version[:23] + "…"
+
+
+def _elide(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+class _Reader:
+    def __init__(self, document: ProvDocument) -> None:
+        self.records = list(document.flattened().unified().get_records())
+        self.by_type: dict[QualifiedName, list[ProvRecord]] = defaultdict(list)
+        for record in self.records:
+            self.by_type[record.get_type()].append(record)
+        self.datasets: dict[str, ProvRecord] = {}
+        self.versions: dict[str, ProvRecord] = {}
+        self.runs: dict[str, ProvRecord] = {}
+        for record in self.by_type[PROV["Entity"]]:
+            types = record.get_attribute(PROV_TYPE)
+            if TDPROV["Dataset"] in types:
+                self.datasets[str(record.identifier)] = record
+            elif TDPROV["DatasetVersion"] in types:
+                self.versions[str(record.identifier)] = record
+        for record in self.by_type[PROV["Activity"]]:
+            self.runs[str(record.identifier)] = record
+        self.general: dict[str, str] = {}
+        for record in self.by_type[PROV["Specialization"]]:
+            formal = _formal(record)
+            specific, general = str(formal[PROV["specificEntity"]]), str(formal[PROV["generalEntity"]])
+            if specific in self.versions and general in self.datasets:
+                self.general.setdefault(specific, general)
+        self.checks: dict[str, dict[bool, set[str]]] = defaultdict(lambda: {True: set(), False: set()})
+        labels = {str(r.identifier): _text(_first(r, PROV_LABEL)) for r in self.by_type[PROV["Entity"]]}
+        for record in self.by_type[PROV["Entity"]]:
+            if DQV["QualityMeasurement"] in record.get_attribute(PROV_TYPE):
+                value = _first(record, DQV["value"])
+                if isinstance(value, bool):
+                    metric = str(_first(record, DQV["isMeasurementOf"]))
+                    for target in record.get_attribute(DQV["computedOn"]):
+                        self.checks[str(target)][value].add(labels.get(metric) or metric)
+
+    def data_node(self, key: str) -> Node:
+        checks = self.checks.get(key, {True: set(), False: set()})
+        passed, failed = tuple(sorted(checks[True])), tuple(sorted(checks[False]))
+        if key in self.versions:
+            record = self.versions[key]
+            dataset = self.datasets.get(self.general.get(key, ""))
+            version = _text(_first(record, TDPROV["version"])) or key
+            name = _text(_first(dataset, TDPROV["name"])) if dataset else None
+            return Node(key, VERSION, f"{_elide(name or '?')}\n{_short(version)}", dataset=name,
+                        namespace=_text(_first(dataset, TDPROV["namespace"])) if dataset else None,
+                        version=version, failed_checks=failed, passed_checks=passed)
+        record = self.datasets.get(key)
+        name = _text(_first(record, TDPROV["name"])) if record else key
+        return Node(key, DATASET, _elide(name or key), dataset=name,
+                    namespace=_text(_first(record, TDPROV["namespace"])) if record else None,
+                    failed_checks=failed, passed_checks=passed)
+
+    def run_node(self, key: str) -> Node:
+        record = self.runs[key]
+        job = _text(_first(record, PROV_LABEL)) or key
+        state = _text(_first(record, TDPROV["state"]))
+        started = record.get_startTime()
+        ended = record.get_endTime()
+        return Node(key, RUN, f"{_elide(job)}\n{state or '?'}", job=job, run_id=_text(_first(record, TDPROV["runId"])),
+                    state=state, started=started.isoformat() if started else None, ended=ended.isoformat() if ended else None)
+
+    def is_data(self, key: str) -> bool:
+        return key in self.versions or key in self.datasets
+
+
+def lineage_graph(document: ProvDocument) -> LineageGraph:
+    """The data-flow graph of ``document``: versions (or version-less datasets) and the runs between them."""
+    reader = _Reader(document)
+    edges: set[Edge] = set()
+    for record in reader.by_type[PROV["Usage"]]:
+        formal = _formal(record)
+        activity, entity = str(formal[PROV["activity"]]), str(formal.get(PROV["entity"]))
+        if activity in reader.runs and reader.is_data(entity):
+            edges.add(Edge(entity, activity, USED))
+    for record in reader.by_type[PROV["Generation"]]:
+        formal = _formal(record)
+        entity, activity = str(formal[PROV["entity"]]), str(formal.get(PROV["activity"]))
+        if activity in reader.runs and reader.is_data(entity):
+            edges.add(Edge(activity, entity, GENERATED))
+    keys = {edge.source for edge in edges} | {edge.target for edge in edges}
+    keys |= {k for k, r in reader.runs.items() if r.get_attribute(TDPROV["state"])}
+    graph = LineageGraph()
+    for key in sorted(keys):
+        graph.nodes[key] = reader.run_node(key) if key in reader.runs else reader.data_node(key)
+    graph.edges = sorted(edges)
+    return graph

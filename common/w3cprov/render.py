@@ -1,0 +1,49 @@
+"""Writing a lineage picture: DOT text always, SVG/PNG through Graphviz ``dot`` when installed, else built-in SVG."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from prov_common.errors import BadInputError
+from prov_common.w3cprov.drawing import render_svg, to_dot
+from prov_common.w3cprov.graph import LineageGraph
+
+PICTURE_FORMATS = ("svg", "png", "dot")
+RENDERERS = ("auto", "graphviz", "builtin")
+_INSTALL = "install Graphviz (apt-get install graphviz, brew install graphviz, conda install graphviz)"
+
+
+def picture_format(path: str) -> str:
+    """``svg``, ``png`` or ``dot`` from the file name."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix == "gv":
+        suffix = "dot"
+    if suffix not in PICTURE_FORMATS:
+        raise BadInputError(f"cannot tell the picture format of {path!r}.", fix="name the output *.svg, *.png or *.dot")
+    return suffix
+
+
+def graphviz_dot() -> str | None:
+    """Path of Graphviz's ``dot`` binary, or ``None`` when it is not installed."""
+    return shutil.which("dot")
+
+
+def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "lineage") -> bytes:
+    """The picture in ``fmt`` (svg, png or dot). ``renderer``: auto (Graphviz if present), graphviz or builtin."""
+    dot_text = to_dot(graph, title)
+    if fmt == "dot":
+        return dot_text.encode("utf-8")
+    binary = graphviz_dot() if renderer in ("auto", "graphviz") else None
+    if binary is None and renderer == "graphviz":
+        raise BadInputError("the Graphviz 'dot' program is not installed.", fix=f"{_INSTALL}, or use --renderer builtin")
+    if binary is not None:
+        done = subprocess.run([binary, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, timeout=120)
+        if done.returncode != 0:
+            raise BadInputError(f"Graphviz 'dot' failed: {done.stderr.decode(errors='replace').strip()}",
+                                fix="write *.dot and inspect it, or use --renderer builtin")
+        return done.stdout
+    if fmt == "svg":
+        return render_svg(graph, title).encode("utf-8")
+    raise BadInputError("PNG pictures need the Graphviz 'dot' program, which is not installed.",
+                        fix=f"{_INSTALL}; or write *.svg (built-in renderer) or *.dot instead")

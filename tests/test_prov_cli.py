@@ -1,0 +1,105 @@
+"""``tdprov prov`` and ``tdprov graph`` end to end."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from prov_common.cli import main
+from prov_common.w3cprov import FORMATS, deserialize, events_to_document, serialize
+
+EVENTS = Path(__file__).parent / "data" / "ol_events"
+STEP = EVENTS / "tdprov_step.jsonl"
+
+
+def events(path: Path = STEP) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_prov_json_to_stdout_is_the_canonical_document(capsysbinary) -> None:
+    assert main(["prov", str(STEP)]) == 0
+    assert capsysbinary.readouterr().out == serialize(events_to_document(events()), "json")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_prov_each_format_to_a_file(tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"run.{fmt}"
+    assert main(["prov", str(EVENTS / "dbt_model.jsonl"), "--format", fmt, "-o", str(out)]) == 0
+    assert deserialize(out.read_bytes(), fmt) == events_to_document(events(EVENTS / "dbt_model.jsonl"))
+
+
+def test_prov_reads_a_json_array_and_stdin(tmp_path: Path) -> None:
+    array = tmp_path / "events.json"
+    array.write_text(json.dumps(events(), indent=2))
+    out = tmp_path / "a.json"
+    assert main(["prov", str(array), "-o", str(out)]) == 0
+    proc = subprocess.run([sys.executable, "-m", "prov_common", "prov", "-", "-f", "json"], input=STEP.read_bytes(),
+                          capture_output=True, check=True)
+    assert proc.stdout == out.read_bytes()
+
+
+def test_prov_malformed_event_exits_2_naming_the_field(tmp_path: Path, capsys) -> None:
+    bad = events()
+    del bad[1]["run"]["runId"]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in bad))
+    assert main(["prov", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "event #1" in err and "'run.runId'" in err and "Fix:" in err
+    path.write_text(STEP.read_text() + "{not json\n")
+    assert main(["prov", str(path)]) == 2
+    assert "line 3 is not JSON" in capsys.readouterr().err
+    assert main(["prov", str(tmp_path / "missing.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_prov_bad_format_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["prov", str(STEP), "--format", "yaml"])
+    assert exited.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["prov", "graph"])
+def test_help_has_an_example(verb: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([verb, "--help"])
+    assert exited.value.code == 0
+    assert f"example:\n  tdprov {verb} events.jsonl" in capsys.readouterr().out
+
+
+def test_graph_dot_and_builtin_svg(tmp_path: Path, capsys) -> None:
+    dot = tmp_path / "lineage.dot"
+    assert main(["graph", str(STEP), "-o", str(dot)]) == 0
+    assert dot.read_text().startswith('digraph "lineage"')
+    assert "1 runs, 2 datasets/versions" in capsys.readouterr().out
+    svg = tmp_path / "lineage.svg"
+    assert main(["graph", str(STEP), "-o", str(svg), "--renderer", "builtin"]) == 0
+    root = ElementTree.fromstring(svg.read_bytes())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_graph_without_graphviz(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no 'dot' program here
+    svg = tmp_path / "lineage.svg"
+    assert main(["graph", str(STEP), "-o", str(svg)]) == 0  # falls back to the built-in renderer
+    assert b"customers.clean_customers" in svg.read_bytes()
+    capsys.readouterr()
+    assert main(["graph", str(STEP), "-o", str(tmp_path / "lineage.png")]) == 2
+    err = capsys.readouterr().err
+    assert "Graphviz" in err and "apt-get install graphviz" in err and "*.svg" in err
+    assert not (tmp_path / "lineage.png").exists()
+    assert main(["graph", str(STEP), "-o", str(svg), "--renderer", "graphviz"]) == 2
+    assert main(["graph", str(STEP), "-o", str(tmp_path / "lineage.pdf")]) == 2
+    assert "*.svg, *.png or *.dot" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_graph_with_graphviz(tmp_path: Path) -> None:
+    png = tmp_path / "lineage.png"
+    assert main(["graph", str(STEP), "-o", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,116 @@
+"""Lineage graph read back from PROV, its DOT text and the built-in SVG renderer."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
+from prov_common.w3cprov import events_to_document, lineage_graph, merge_documents, render_svg, to_dot
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION
+
+EVENTS = Path(__file__).parent / "data" / "ol_events"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (EVENTS / name).read_text().splitlines() if line.strip()]
+
+
+def chain_events() -> list[dict]:
+    """raw -> clean (tdprov step) -> train (a second step reading clean): a two-run chain."""
+    first = load("tdprov_step.jsonl")
+    second = json.loads(json.dumps(first))
+    for event in second:
+        event["run"]["runId"] = "0193c111-2222-7333-8444-00000000000b"
+        event["job"]["name"] = "customers.train"
+        event["inputs"] = [dict(first[1]["outputs"][0], inputFacets={})] if event["eventType"] == "COMPLETE" else []
+        event["outputs"] = [{"namespace": "file", "name": "/models/model.pkl",
+                             "facets": {"version": {"_producer": "x", "_schemaURL": "https://x/y.json", "datasetVersion": "blake3:" + "b" * 64}}}] \
+            if event["eventType"] == "COMPLETE" else []
+        event["run"]["facets"].pop("test", None)
+    return first + second
+
+
+def test_graph_of_a_chain() -> None:
+    graph = lineage_graph(events_to_document(chain_events()))
+    kinds = sorted((n.kind, n.label.split("\n")[0]) for n in graph.nodes.values())
+    assert kinds == [("run", "customers.clean_customers"), ("run", "customers.train"),
+                     ("version", "/data/clean/customers.parquet"), ("version", "/data/raw/customers.csv"), ("version", "/models/model.pkl")]
+    clean = next(n for n in graph.nodes.values() if n.dataset == "/data/clean/customers.parquet")
+    assert clean.kind == VERSION and clean.version == "blake3:" + "a" * 64
+    assert clean.failed_checks == ("CleanCustomers", "greater_than_or_equal_to(18)", "pandera:CleanCustomers")
+    assert [(e.kind) for e in graph.incoming(clean.id)] == [GENERATED]
+    assert [(e.kind) for e in graph.outgoing(clean.id)] == [USED]
+    train = graph.nodes[graph.outgoing(clean.id)[0].target]
+    assert train.kind == RUN and train.job == "customers.train" and train.state == "COMPLETE"
+
+
+def test_merged_documents_give_the_same_graph() -> None:
+    events = chain_events()
+    whole = lineage_graph(events_to_document(events))
+    parts = lineage_graph(merge_documents([events_to_document(events[:2]), events_to_document(events[2:])]))
+    assert whole == parts
+
+
+def test_dot_is_deterministic_and_marks_failures() -> None:
+    graph = lineage_graph(events_to_document(chain_events()))
+    text = to_dot(graph)
+    assert text == to_dot(lineage_graph(events_to_document(list(reversed(chain_events())))))
+    assert text.startswith('digraph "lineage" {') and "rankdir=LR" in text
+    assert text.count(" -> ") == len(graph.edges) == 4
+    assert re.search(r'customers.parquet\\nblake3:aaaaaaaaaaaa…\\n✗ 3 failed checks".*color="#D62728"', text)
+    spark = to_dot(lineage_graph(events_to_document(load("spark_failed.jsonl"))))
+    assert re.search(r'label="sessionize.write_features\\nFAIL".*shape=box.*color="#D62728"', spark)
+
+
+def _boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
+    root = ElementTree.fromstring(svg)
+    boxes = {}
+    for group in root.iter(f"{SVG}g"):
+        if "node" not in group.get("class", ""):
+            continue
+        rect, ellipse = group.find(f"{SVG}rect"), group.find(f"{SVG}ellipse")
+        if rect is not None:
+            x, y, w, h = (float(rect.get(k)) for k in ("x", "y", "width", "height"))
+        else:
+            cx, cy, rx, ry = (float(ellipse.get(k)) for k in ("cx", "cy", "rx", "ry"))
+            x, y, w, h = cx - rx, cy - ry, 2 * rx, 2 * ry
+        boxes[group.get("id")] = (x, y, x + w, y + h)
+    return boxes
+
+
+def test_builtin_svg_is_valid_layered_and_without_overlaps() -> None:
+    events = chain_events() + load("airflow_task.jsonl") + load("dbt_model.jsonl") + load("spark_failed.jsonl")
+    graph = lineage_graph(events_to_document(events))
+    svg = render_svg(graph)
+    assert svg == render_svg(lineage_graph(events_to_document(list(reversed(events)))))
+    boxes = _boxes(svg)
+    assert set(boxes) == set(graph.nodes)
+    items = sorted(boxes.values())
+    for i, a in enumerate(items):
+        for b in items[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], f"overlap {a} {b}"
+    for edge in graph.edges:  # data flows left to right
+        assert boxes[edge.source][2] < boxes[edge.target][0]
+    root = ElementTree.fromstring(svg)
+    assert len([p for p in root.iter(f"{SVG}path") if p.get("marker-end")]) == len(graph.edges)
+    texts = " ".join(t.text or "" for t in root.iter(f"{SVG}tspan"))
+    assert "customers.train" in texts and "sessionize.write_features" in texts
+
+
+def test_svg_escapes_names() -> None:
+    events = load("airflow_task.jsonl")
+    events[0]["outputs"][0]["name"] = events[1]["outputs"][0]["name"] = 'a<b>&"c"'
+    svg = render_svg(lineage_graph(events_to_document(events)))
+    ElementTree.fromstring(svg)
+    assert "a&lt;b&gt;&amp;" in svg
+
+
+def test_cycle_on_a_versionless_dataset_still_lays_out() -> None:
+    events = load("airflow_task.jsonl")
+    for event in events:
+        event["outputs"] = [dict(event["inputs"][0])]
+    graph = lineage_graph(events_to_document(events))
+    assert len(graph.edges) == 2
+    assert len(_boxes(render_svg(graph))) == 2
