@@ -1,0 +1,144 @@
+"""Hash the datasets a task declares, where they live, within a time and size budget.
+
+Never raises: every dataset yields a :class:`DatasetCapture`, hashed or with the reason it is not.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from prov_common.hashing.model import ContentDigest
+
+from prov_airflow.settings import ListenerLimits
+
+log = logging.getLogger(__name__)
+
+Status = Literal["hashed", "missing", "too_large", "timeout", "error", "unsupported"]
+
+
+@dataclass(frozen=True)
+class DatasetCapture:
+    """One declared dataset and what hashing it gave."""
+
+    uri: str
+    status: Status
+    digest: ContentDigest | None = None
+    message: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "hashed"
+
+
+def to_uri(item: Any) -> str | None:
+    """URI of an inlet/outlet: an ``Asset`` (``uri``), a lineage ``File`` (``url``), a path or a URI string."""
+    if isinstance(item, PurePath):
+        return Path(item).absolute().as_uri()
+    value = getattr(item, "uri", None) or getattr(item, "url", None) or (item if isinstance(item, str) else None)
+    if not isinstance(value, str) or not value:
+        return None
+    if "://" not in value:
+        return Path(value).absolute().as_uri()
+    return value
+
+
+def local_path(uri: str) -> Path | None:
+    """Filesystem path of a ``file://`` URI, ``None`` for other schemes."""
+    parts = urlsplit(uri)
+    if parts.scheme != "file":
+        return None
+    path = unquote(parts.path)
+    if parts.netloc and parts.netloc not in ("", "localhost"):
+        path = "/" + parts.netloc + path  # file://relative/x written without the third slash
+    return Path(path)
+
+
+def _size(uri: str) -> int | None:
+    path = local_path(uri)
+    if path is not None:
+        return path.stat().st_size  # FileNotFoundError is reported as "missing"
+    parts = urlsplit(uri)
+    if parts.scheme in ("s3", "s3a"):
+        import boto3
+
+        head = boto3.client("s3").head_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
+        return int(head["ContentLength"])
+    return None
+
+
+def open_s3(uri: str) -> Any:
+    """Stream an ``s3://bucket/key`` object through boto3 (``AWS_*`` environment); never uses the ETag."""
+    import boto3
+
+    parts = urlsplit(uri)
+    return boto3.client("s3").get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"]
+
+
+def _hash(uri: str) -> ContentDigest:
+    from prov_common.hashing import files, hash_path, register_opener
+
+    for scheme in ("s3", "s3a"):
+        if scheme not in getattr(files, "_OPENERS", {}):
+            register_opener(scheme, open_s3)
+
+    path = local_path(uri)
+    return hash_path(str(path) if path is not None else uri)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    if isinstance(exc, FileNotFoundError):
+        return True
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+def hash_one(uri: str, limits: ListenerLimits, seconds_left: float) -> DatasetCapture:
+    """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned)."""
+    if local_path(uri) is None and urlsplit(uri).scheme not in ("s3", "s3a"):
+        return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            size = _size(uri)
+            if size is not None and size > limits.max_bytes:
+                result["capture"] = DatasetCapture(
+                    uri, "too_large",
+                    message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
+                return
+            result["capture"] = DatasetCapture(uri, "hashed", digest=_hash(uri))
+        except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
+            status: Status = "missing" if _is_missing(exc) else "error"
+            result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
+
+    worker = threading.Thread(target=work, name=f"tdprov-hash {uri}", daemon=True)
+    worker.start()
+    worker.join(max(seconds_left, 0.0))
+    if worker.is_alive():
+        return DatasetCapture(uri, "timeout",
+                              message=f"hashing {uri} took longer than [tdprov] hash_timeout={limits.timeout}s")
+    return result["capture"]
+
+
+def capture_all(items: list[Any], limits: ListenerLimits) -> list[DatasetCapture]:
+    """Hash every declared dataset, sharing one time budget; logs each dataset that could not be hashed."""
+    deadline = time.monotonic() + limits.timeout
+    captures: list[DatasetCapture] = []
+    seen: set[str] = set()
+    for item in items:
+        uri = to_uri(item)
+        if uri is None or uri in seen:
+            continue
+        seen.add(uri)
+        capture = hash_one(uri, limits, deadline - time.monotonic())
+        if not capture.complete:
+            log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
+        captures.append(capture)
+    return captures
+
+

@@ -1,0 +1,114 @@
+"""``@provenance_task`` (also ``@task.provenance``): a TaskFlow task for pandas that records its data.
+
+DataFrames passed in (through XCom or as arguments) are hashed as the task's inputs; a returned
+DataFrame is hashed (and validated against ``schema``) as its output. They are named after the XCom
+that carries them (``xcom://<dag_id>/<task_id>/<key>``), so the output of one task and the input of
+the next are the same dataset version and lineage runs across the DAG. Everything is recorded in the
+task's lineage bundle by the listener, and given to the official OpenLineage provider as well.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+from airflow.providers.common.compat.sdk import AirflowException, task_decorator_factory
+from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
+
+from prov_common.lineage.datasets import DatasetRef
+
+from prov_airflow.lineage import LineageMixin
+from prov_airflow.operators.pandera import check_on_failure, failure_message, validate_into, xcom_dataset
+
+
+def _xcom_source(value: Any) -> tuple[str, str] | None:
+    operator, key = getattr(value, "operator", None), getattr(value, "key", None)
+    task_id = getattr(operator, "task_id", None)
+    return (task_id, key or "return_value") if task_id and isinstance(key, str | None) else None
+
+
+class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
+    """The operator behind ``@provenance_task``."""
+
+    custom_operator_name = "@task.provenance"
+
+    def __init__(self, *, schema: Any = None, input_schemas: Mapping[str, Any] | None = None,
+                 on_failure: str = "fail", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schema = schema
+        self.input_schemas = dict(input_schemas or {})
+        self.on_failure = check_on_failure(on_failure)
+        self._tdprov_sources = self._sources()
+
+    def _parameter_names(self) -> list[str]:
+        try:
+            return list(inspect.signature(self.python_callable).parameters)
+        except (TypeError, ValueError):
+            return []
+
+    def _sources(self) -> dict[str, tuple[str, str]]:
+        """Argument name -> (upstream task id, XCom key), taken before XCom arguments are resolved."""
+        names = self._parameter_names()
+        sources = {}
+        for index, value in enumerate(self.op_args or ()):
+            source = _xcom_source(value)
+            if source:
+                sources[names[index] if index < len(names) else f"arg{index}"] = source
+        for name, value in (self.op_kwargs or {}).items():
+            source = _xcom_source(value)
+            if source:
+                sources[name] = source
+        return sources
+
+    def _input_frames(self) -> dict[str, pd.DataFrame]:
+        names = self._parameter_names()
+        frames = {names[i] if i < len(names) else f"arg{i}": v for i, v in enumerate(self.op_args or ())}
+        frames.update(self.op_kwargs or {})
+        return {name: value for name, value in frames.items() if isinstance(value, pd.DataFrame)}
+
+    def _input_ref(self, name: str) -> DatasetRef:
+        task_id, key = self._tdprov_sources.get(name, (self.task_id, f"argument.{name}"))
+        return xcom_dataset(self.dag_id, task_id, key)
+
+    def execute(self, context: Any) -> Any:
+        from prov_common.hashing import hash_dataframe
+        from prov_common.quality import load_schema
+
+        lineage = self.record_lineage()
+        failures = []
+        for name, frame in self._input_frames().items():
+            ref = self._input_ref(name)
+            if name in self.input_schemas:
+                result = validate_into(lineage, frame, load_schema(self.input_schemas[name]), ref, self.on_failure)
+                if not result.passed:
+                    failures.append(failure_message(f"input {name!r}", result))
+            else:
+                lineage.inputs.append(DatasetRef(ref.namespace, ref.name, digest=hash_dataframe(frame)))
+        if failures and self.on_failure == "fail":
+            raise AirflowException("; ".join(failures))
+        value = super().execute(context)
+        if isinstance(value, pd.DataFrame):
+            ref = xcom_dataset(self.dag_id, self.task_id, "return_value")
+            if self.schema is not None:
+                result = validate_into(lineage, value, load_schema(self.schema), ref, self.on_failure, output=True)
+                if not result.passed:
+                    failures.append(failure_message("output", result))
+            else:
+                lineage.outputs.append(DatasetRef(ref.namespace, ref.name, digest=hash_dataframe(value)))
+        if failures:
+            if self.on_failure == "fail":
+                raise AirflowException("; ".join(failures))
+            self.log.warning("%s (on_failure='warn': the task succeeds)", "; ".join(failures))
+        return value
+
+
+def provenance_task(python_callable: Callable | None = None, multiple_outputs: bool | None = None,
+                    **kwargs: Any) -> Any:
+    """TaskFlow decorator recording the DataFrames a task reads and returns (with ``schema`` validation).
+
+    ``schema``: Pandera schema (object or ``"pkg.mod:Schema"``) for the returned DataFrame;
+    ``input_schemas``: ``{argument name: schema}``; ``on_failure``: ``fail`` (default) or ``warn``.
+    """
+    return task_decorator_factory(python_callable=python_callable, multiple_outputs=multiple_outputs,
+                                  decorated_operator_class=_ProvenanceDecoratedOperator, **kwargs)

@@ -1,0 +1,91 @@
+"""OpenLineage RunEvents of Airflow runs, built with ``prov_common.lineage`` (no I/O)."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from openlineage.client.event_v2 import RunEvent
+from openlineage.client.facet_v2 import job_type_job
+from prov_common import PRODUCER
+from prov_common.lineage.context import RunContext, collect_run_context
+from prov_common.lineage.datasets import DatasetRef
+from prov_common.lineage.events import ParentRef, build_run_event
+
+from prov_airflow.capture import DatasetCapture
+from prov_airflow.runinfo import RunInfo
+
+
+@lru_cache(maxsize=64)
+def _base_context(cwd: str | None) -> RunContext:
+    """Host, libraries and git state of this process (collected once per code folder)."""
+    return collect_run_context(orchestrator="airflow", executor="airflow", cwd=cwd)
+
+
+def run_context(info: RunInfo, partial: bool) -> RunContext:
+    """The run context of one run: the cached process context plus this run's owner and parameters."""
+    from prov_common.lineage.redact import redact_mapping
+
+    base = _base_context(info.code_dir)
+    return dataclasses.replace(
+        base,
+        parameters=redact_mapping(info.parameters),
+        owner=", ".join(info.owners) or None,
+        code_version=info.code_version or base.code_version,
+        partial=base.partial or partial,
+    )
+
+
+def capture_ref(capture: DatasetCapture, **kwargs: Any) -> DatasetRef:
+    """The DatasetRef of a captured dataset (no digest when hashing did not complete)."""
+    return DatasetRef.from_uri(capture.uri, digest=capture.digest, **kwargs)
+
+
+def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list[DatasetRef]:
+    """Datasets of ``first`` and ``extra`` by (namespace, name); an extra ref fills in what the first lacks."""
+    merged: dict[tuple[str, str], DatasetRef] = {}
+    for ref in (*first, *extra):
+        key = (ref.namespace, ref.name)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = ref
+            continue
+        merged[key] = dataclasses.replace(
+            old,
+            digest=old.digest or ref.digest,
+            quality=old.quality or ref.quality,
+            samples_file=old.samples_file or ref.samples_file,
+            severity=old.severity or ref.severity,
+            facets={**ref.facets, **old.facets},
+            input_facets={**ref.input_facets, **old.input_facets},
+            output_facets={**ref.output_facets, **old.output_facets},
+        )
+    return list(merged.values())
+
+
+def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef],
+                error: Any = None, *, partial: bool = False, run_facets: dict[str, Any] | None = None) -> RunEvent:
+    """One RunEvent of a task run or DAG run, its parent the DAG run (as the OpenLineage provider does)."""
+    parent = None
+    if info.parent_run_id and info.parent_job_name:
+        parent = ParentRef(run_id=info.parent_run_id, job_namespace=info.namespace, job_name=info.parent_job_name,
+                           root_run_id=info.parent_run_id, root_job_namespace=info.namespace,
+                           root_job_name=info.parent_job_name)
+    job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="AIRFLOW", jobType=info.job_type,
+                                            producer=PRODUCER)
+    return build_run_event(
+        event_type,
+        run_id=info.run_id,
+        job_name=info.job_name,
+        job_namespace=info.namespace,
+        inputs=inputs,
+        outputs=outputs,
+        parent=parent,
+        context=run_context(info, partial),
+        error=error,
+        job_facets={"jobType": job_type},
+        run_facets=run_facets,
+    )
+
+

@@ -1,0 +1,55 @@
+"""Provider metadata read by Airflow's providers manager (``apache_airflow_provider`` entry point)."""
+from __future__ import annotations
+
+from typing import Any
+
+#: ``[tdprov]`` options: name -> (description, type, default). Mirrors the ``TDPROV_*`` environment.
+CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
+    "store": ("Store URI: a local folder or s3://bucket/prefix (TDPROV_STORE).", "string", ""),
+    "signing_key": ("Ed25519 private key file that signs bundles (TDPROV_SIGNING_KEY).", "string", ""),
+    "trusted_keys": ("Public key files or folders whose bundles verify, os.pathsep-separated "
+                     "(TDPROV_TRUSTED_KEYS).", "string", ""),
+    "spool": ("Outbox folder for bundles the store could not take (TDPROV_SPOOL).", "string", ""),
+    "strict": ("Operators fail when provenance cannot be recorded (TDPROV_STRICT). The listener "
+               "never fails a task.", "boolean", "False"),
+    "conn_id": ("Connection of type tdprov whose settings the listener uses.", "string", ""),
+    "listener_enabled": ("Record task inlets/outlets from the listener.", "boolean", "True"),
+    "hash_timeout": ("Seconds the listener may spend hashing one task's datasets.", "float", "30"),
+    "max_bytes": ("Largest dataset (bytes) the listener hashes; larger ones are recorded without a "
+                  "digest and the run is marked partial.", "integer", str(2 * 1024**3)),
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider info: connection type ``tdprov``, the ``[tdprov]`` section, the ``@task.provenance`` decorator."""
+    from prov_common import __version__
+
+    return {
+        "package-name": "tdprov",
+        "name": "tdprov",
+        "description": "Training-data provenance: content hashes, Pandera quality, OpenLineage, "
+        "W3C PROV and signed lineage bundles.",
+        "versions": [__version__],
+        "integrations": [{"integration-name": "tdprov", "tags": ["protocol"]}],
+        "hooks": [{"integration-name": "tdprov", "python-modules": ["prov_airflow.hooks.provenance"]}],
+        "operators": [{"integration-name": "tdprov",
+                       "python-modules": ["prov_airflow.operators.pandera", "prov_airflow.operators.audit"]}],
+        "sensors": [{"integration-name": "tdprov", "python-modules": ["prov_airflow.sensors.bundle"]}],
+        "triggers": [{"integration-name": "tdprov", "python-modules": ["prov_airflow.triggers.bundle"]}],
+        "connection-types": [
+            {"hook-class-name": "prov_airflow.hooks.provenance.ProvenanceHook", "connection-type": "tdprov"}
+        ],
+        "task-decorators": [
+            {"name": "provenance", "class-name": "prov_airflow.decorators.provenance.provenance_task"}
+        ],
+        "config": {
+            "tdprov": {
+                "description": "tdprov provenance settings; each mirrors a TDPROV_* environment variable.",
+                "options": {
+                    name: {"description": desc, "version_added": None, "type": typ,
+                           "example": None, "default": default}
+                    for name, (desc, typ, default) in CONFIG_OPTIONS.items()
+                },
+            }
+        },
+    }

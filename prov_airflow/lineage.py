@@ -1,0 +1,53 @@
+"""What an operator adds to its task's record, beyond the declared inlets and outlets (model, no I/O)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prov_common.lineage.datasets import DatasetRef, input_dataset, output_dataset
+
+LINEAGE_ATTR = "tdprov_lineage"
+"""Attribute of an operator instance holding its :class:`TaskLineage`; the listener merges it."""
+
+
+@dataclass
+class TaskLineage:
+    """Datasets (with digests and quality results), run facets and bundle attachments of one task run."""
+
+    inputs: list[DatasetRef] = field(default_factory=list)
+    outputs: list[DatasetRef] = field(default_factory=list)
+    run_facets: dict[str, Any] = field(default_factory=dict)
+    attachments: dict[str, bytes] = field(default_factory=dict)
+
+    def operator_lineage(self) -> Any:
+        """The same, as the OpenLineage provider's ``OperatorLineage`` (for ``get_openlineage_facets_on_*``)."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        return OperatorLineage(
+            inputs=[input_dataset(ref) for ref in self.inputs],
+            outputs=[output_dataset(ref) for ref in self.outputs],
+            run_facets=dict(self.run_facets),
+        )
+
+
+def lineage_of(task: Any) -> TaskLineage:
+    """The lineage an operator recorded during ``execute`` (empty when it recorded none)."""
+    value = getattr(task, LINEAGE_ATTR, None)
+    return value if isinstance(value, TaskLineage) else TaskLineage()
+
+
+class LineageMixin:
+    """Operator mixin: keeps a :class:`TaskLineage` and exposes it to the official OpenLineage provider."""
+
+    def record_lineage(self) -> TaskLineage:
+        lineage = getattr(self, LINEAGE_ATTR, None)
+        if not isinstance(lineage, TaskLineage):
+            lineage = TaskLineage()
+            setattr(self, LINEAGE_ATTR, lineage)
+        return lineage
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return lineage_of(self).operator_lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return lineage_of(self).operator_lineage()

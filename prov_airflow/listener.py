@@ -1,0 +1,120 @@
+"""The provenance listener: task instance and DAG run state changes -> OpenLineage events -> bundles.
+
+It never fails, hangs or noticeably slows a task: every hook is guarded, hashing is bounded in time and
+size (``[tdprov] hash_timeout`` / ``max_bytes``), datasets that could not be hashed are recorded without a
+digest and the run is marked partial, and an unreachable store sends the bundle to the outbox.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from airflow.providers.common.compat.sdk import hookimpl
+
+from prov_airflow import naming
+from prov_airflow.capture import DatasetCapture, capture_all
+from prov_airflow.lineage import lineage_of
+from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
+from prov_airflow.settings import ListenerLimits, conf_flag
+
+log = logging.getLogger(__name__)
+
+
+class ProvenanceListener:
+    """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, list[DatasetCapture]] = {}
+        self._lock = threading.Lock()
+
+    # -- task instances (run on the worker, inside the task process) ---------------------------
+    @hookimpl(tryfirst=True)
+    def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+        self._guard("task running", self._task_running, task_instance)
+
+    @hookimpl(tryfirst=True)
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        self._guard("task success", self._task_finished, task_instance, None)
+
+    @hookimpl(tryfirst=True)
+    def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any = None) -> None:
+        self._guard("task failed", self._task_finished, task_instance, error if error is not None else "task failed")
+
+    # -- DAG runs (on the scheduler, or in the dag.test() process) ------------------------------
+    @hookimpl(tryfirst=True)
+    def on_dag_run_running(self, dag_run: Any, msg: str) -> None:
+        self._guard("DAG run running", self._dag_run, dag_run, "START", None)
+
+    @hookimpl(tryfirst=True)
+    def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
+        self._guard("DAG run success", self._dag_run, dag_run, "COMPLETE", None)
+
+    @hookimpl(tryfirst=True)
+    def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
+        self._guard("DAG run failed", self._dag_run, dag_run, "FAIL", msg or "DAG run failed")
+
+    # -- implementation ------------------------------------------------------------------------
+    @staticmethod
+    def _guard(what: str, func: Any, *args: Any) -> None:
+        try:
+            if not conf_flag("listener_enabled"):
+                return
+            func(*args)
+        except Exception as exc:  # noqa: BLE001 - provenance must never fail a task
+            log.warning("tdprov: could not record provenance on %s (%s: %s); the task is not affected. "
+                        "Fix: check [tdprov] store and the messages above.", what, type(exc).__name__, exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+
+    def _task_running(self, task_instance: Any) -> None:
+        info, task = task_run_info(task_instance)
+        inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
+        with self._lock:
+            self._inputs[info.run_id] = inputs
+        self._emit(info, "RUNNING" if naming.provider_feeds_bundles() else "START", inputs, [], None, task)
+
+    def _task_finished(self, task_instance: Any, error: Any) -> None:
+        info, task = task_run_info(task_instance)
+        with self._lock:
+            inputs = self._inputs.pop(info.run_id, None)
+        if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
+            inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
+        outputs: list[DatasetCapture] = []
+        if error is None:
+            outputs = capture_all(list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf())
+        if naming.provider_feeds_bundles():
+            # The provider sends the terminal event, which seals the bundle; ours is staged just before it.
+            self._emit(info, "RUNNING", inputs, outputs, None, task)
+        else:
+            self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task)
+
+    def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
+        if naming.provider_feeds_bundles():
+            return  # the provider records DAG runs itself
+        self._emit(dag_run_info(dag_run), event_type, [], [], error, None)
+
+    @staticmethod
+    def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
+              error: Any, task: Any) -> None:
+        from prov_airflow.emitter import emit
+        from prov_airflow.events import build_event, capture_ref, merge_refs
+
+        extra = lineage_of(task)
+        partial = any(not c.complete for c in (*inputs, *outputs))
+        event = build_event(
+            info, event_type,
+            merge_refs([capture_ref(c) for c in inputs], extra.inputs),
+            merge_refs([capture_ref(c) for c in outputs], extra.outputs),
+            error, partial=partial, run_facets=extra.run_facets or None)
+        emit(event, extra.attachments)
+
+
+_LISTENER: ProvenanceListener | None = None
+
+
+def get_listener() -> ProvenanceListener:
+    """The process-wide listener instance registered by the plugin."""
+    global _LISTENER
+    if _LISTENER is None:
+        _LISTENER = ProvenanceListener()
+    return _LISTENER

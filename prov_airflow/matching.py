@@ -1,0 +1,68 @@
+"""Find a sealed bundle matching a job, dataset or digest in the store (shared by sensor and trigger)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from prov_common.bundle import BundleSummary, list_bundles
+from prov_common.bundle.layout import index_cursor
+from prov_common.errors import BadInputError
+from prov_common.lineage.naming import dataset_from_uri
+
+
+@dataclass(frozen=True)
+class BundleQuery:
+    """What bundle to wait for. Every given criterion must match.
+
+    job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``); dataset: URI or path of an output dataset;
+    digest: content digest of an output; state: run state (default ``COMPLETE``);
+    since: only bundles indexed at or after this ISO time (default: any).
+    """
+
+    job: str | None = None
+    dataset: str | None = None
+    digest: str | None = None
+    state: str | None = "COMPLETE"
+    since: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.job or self.dataset or self.digest):
+            raise BadInputError("a bundle sensor needs job=, dataset= or digest=",
+                                fix="e.g. LineageBundleSensor(job='train.features', ...)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def matches(self, summary: BundleSummary) -> bool:
+        if self.job and summary.job_name != self.job:
+            return False
+        if self.state and summary.state.upper() != self.state.upper():
+            return False
+        if self.dataset:
+            want = dataset_from_uri(self.dataset)
+            if not any((o.namespace, o.name) == want for o in summary.outputs):
+                return False
+        if self.digest and not any(o.version == self.digest for o in summary.outputs):
+            return False
+        return True
+
+    def start_cursor(self) -> str | None:
+        if not self.since:
+            return None
+        return index_cursor(datetime.fromisoformat(self.since))
+
+
+def find_bundle(store: Any, query: BundleQuery) -> BundleSummary | None:
+    """First matching bundle indexed since the query's ``since`` (re-listed on every poke, so a bundle
+    that a slow writer indexes late is not skipped)."""
+    for summary in list_bundles(store, since_cursor=query.start_cursor()):
+        if query.matches(summary):
+            return summary
+    return None
+
+
+def found_payload(summary: BundleSummary) -> dict[str, Any]:
+    """What the sensor returns (XCom) for a matching bundle."""
+    return {"run_id": summary.run_id, "job": summary.job_name, "state": summary.state,
+            "sealed_at": summary.sealed_at, "outputs": [o.to_dict() for o in summary.outputs]}

@@ -1,0 +1,120 @@
+"""PanderaValidationOperator: validate a table against a Pandera schema and record the result."""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pandas as pd
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
+
+from prov_common.errors import BadInputError
+from prov_common.lineage.datasets import DatasetRef
+
+from prov_airflow.lineage import LineageMixin
+from prov_airflow.strict import require_store
+
+OnFailure = Literal["fail", "warn"]
+
+
+def xcom_dataset(dag_id: str, task_id: str, key: str = "return_value") -> DatasetRef:
+    """The dataset that an XCom value stands for: ``xcom://<dag_id>/<task_id>/<key>``."""
+    return DatasetRef.from_uri(f"xcom://{dag_id}/{task_id}/{key}")
+
+
+def check_on_failure(value: str) -> OnFailure:
+    if value not in ("fail", "warn"):
+        raise BadInputError(f"on_failure={value!r} is not supported", fix="use on_failure='fail' or 'warn'")
+    return value  # type: ignore[return-value]
+
+
+def samples_parquet(sample: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    sample.astype(str).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, on_failure: OnFailure,
+                  *, output: bool = False) -> Any:
+    """Hash and validate ``df``, add the dataset (digest, quality, samples) to ``lineage``; returns the result."""
+    import dataclasses
+
+    from prov_common.bundle import samples_path
+    from prov_common.hashing import hash_dataframe
+    from prov_common.quality import validate
+
+    result = validate(df, schema)
+    samples_file = None
+    if not result.passed and len(result.failure_sample):
+        samples_file = samples_path(ref.name)
+        lineage.attachments[samples_file] = samples_parquet(result.failure_sample)
+    ref = dataclasses.replace(ref, digest=hash_dataframe(df), quality=result, samples_file=samples_file,
+                              severity="error" if on_failure == "fail" else "warn")
+    (lineage.outputs if output else lineage.inputs).append(ref)
+    return result
+
+
+def failure_message(what: str, result: Any) -> str:
+    failed = ", ".join(f"{c.name}" + (f" on {c.column!r}" if c.column else "") + f" ({c.failure_count})"
+                       for c in result.failed_checks)
+    return f"{what} failed Pandera schema {result.schema_name!r}: {result.failure_count} failure(s): {failed}"
+
+
+class PanderaValidationOperator(LineageMixin, BaseOperator):
+    """Validate a table against a Pandera schema; the result is recorded in the task's lineage bundle.
+
+    :param schema: a ``DataFrameSchema``/``DataFrameModel`` or its import path (``"pkg.mod:Schema"``).
+    :param source: path, ``file://`` or ``s3://`` URI of a Parquet, CSV or JSON-lines table (templated).
+    :param xcom_task_id: instead of ``source``, validate the DataFrame this task pushed to XCom.
+    :param xcom_key: XCom key of that DataFrame (default ``return_value``).
+    :param on_failure: ``fail`` fails the task on any failed check; ``warn`` logs and succeeds.
+    :param tdprov_conn_id: ``tdprov`` connection (store for strict mode); default ``[tdprov]``.
+
+    Returns (XCom) ``{"passed", "failure_count", "digest", "schema"}``. Implements
+    ``get_openlineage_facets_on_complete`` so the official OpenLineage provider sees the quality facets.
+    """
+
+    template_fields: Sequence[str] = ("source", "xcom_task_id", "xcom_key")
+    ui_color = "#e8f4e8"
+
+    def __init__(self, *, schema: Any, source: str | None = None, xcom_task_id: str | None = None,
+                 xcom_key: str = "return_value", on_failure: str = "fail", tdprov_conn_id: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if (source is None) == (xcom_task_id is None):
+            raise BadInputError(f"task {self.task_id!r}: give exactly one of source= or xcom_task_id=",
+                                fix="source='s3://bucket/table.parquet' or xcom_task_id='make_frame'")
+        self.schema = schema
+        self.source = source
+        self.xcom_task_id = xcom_task_id
+        self.xcom_key = xcom_key
+        self.on_failure = check_on_failure(on_failure)
+        self.tdprov_conn_id = tdprov_conn_id
+
+    def _load(self, context: Any) -> tuple[pd.DataFrame, DatasetRef]:
+        if self.source is not None:
+            from prov_airflow.tables import read_table
+
+            df, uri = read_table(self.source)
+            return df, DatasetRef.from_uri(uri)
+        df = context["ti"].xcom_pull(task_ids=self.xcom_task_id, key=self.xcom_key)
+        if not isinstance(df, pd.DataFrame):
+            raise BadInputError(
+                f"XCom {self.xcom_key!r} of task {self.xcom_task_id!r} is {type(df).__name__}, not a DataFrame",
+                fix="return a pandas DataFrame from that task, or validate a file with source=")
+        return df, xcom_dataset(self.dag_id, self.xcom_task_id, self.xcom_key)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from prov_common.quality import load_schema
+
+        require_store(self.tdprov_conn_id)
+        df, ref = self._load(context)
+        result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure)
+        summary = {"passed": result.passed, "failure_count": result.failure_count,
+                   "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}
+        if not result.passed:
+            message = failure_message(ref.label, result)
+            if self.on_failure == "fail":
+                raise AirflowException(message)
+            self.log.warning("%s (on_failure='warn': the task succeeds)", message)
+        return summary

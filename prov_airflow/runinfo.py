@@ -1,0 +1,78 @@
+"""What the listener knows about a task run or DAG run (models only; read from Airflow objects here)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from prov_airflow import naming
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Identity of one OpenLineage run: a task instance try or a DAG run."""
+
+    namespace: str
+    job_name: str
+    run_id: str
+    job_type: str  # "TASK" or "DAG"
+    parent_job_name: str | None = None
+    parent_run_id: str | None = None
+    owners: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    operator: str | None = None
+    code_dir: str | None = None
+    code_version: str | None = None
+
+
+def _owners(value: Any) -> tuple[str, ...]:
+    return tuple(o.strip() for o in str(value or "").split(",") if o.strip())
+
+
+def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
+    """RunInfo of a running task instance and its operator (Airflow 3 ``RuntimeTaskInstance``)."""
+    context = task_instance.get_template_context()
+    dag_run, task, dag = context["dag_run"], context["task"], context.get("dag")
+    date = naming.dag_run_date(dag_run)
+    ns = naming.namespace()
+    info = RunInfo(
+        namespace=ns,
+        job_name=naming.task_job_name(task_instance.dag_id, task_instance.task_id),
+        run_id=naming.task_run_id(task_instance.dag_id, task_instance.task_id, task_instance.try_number,
+                                  date, task_instance.map_index),
+        job_type="TASK",
+        parent_job_name=naming.dag_job_name(task_instance.dag_id),
+        parent_run_id=naming.dag_run_id(task_instance.dag_id, date, getattr(dag_run, "clear_number", 0) or 0),
+        owners=_owners(getattr(task, "owner", None)),
+        parameters=dict(getattr(dag_run, "conf", None) or {}),
+        operator=type(task).__name__,
+        code_dir=_code_dir(dag),
+        code_version=_bundle_version(dag_run),
+    )
+    return info, task
+
+
+def dag_run_info(dag_run: Any) -> RunInfo:
+    """RunInfo of a DAG run (scheduler side)."""
+    dag = getattr(dag_run, "dag", None)
+    date = naming.dag_run_date(dag_run)
+    return RunInfo(
+        namespace=naming.namespace(),
+        job_name=naming.dag_job_name(dag_run.dag_id),
+        run_id=naming.dag_run_id(dag_run.dag_id, date, getattr(dag_run, "clear_number", 0) or 0),
+        job_type="DAG",
+        owners=_owners(getattr(dag, "owner", None)),
+        parameters=dict(getattr(dag_run, "conf", None) or {}),
+        code_dir=_code_dir(dag),
+        code_version=_bundle_version(dag_run),
+    )
+
+
+def _code_dir(dag: Any) -> str | None:
+    fileloc = getattr(dag, "fileloc", None)
+    return os.path.dirname(fileloc) if isinstance(fileloc, str) and fileloc else None
+
+
+def _bundle_version(dag_run: Any) -> str | None:
+    value = getattr(dag_run, "bundle_version", None)
+    return str(value) if value else None

@@ -1,0 +1,69 @@
+"""LineageBundleSensor: wait for a new lineage bundle matching a job, dataset or digest."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue
+
+from prov_airflow.matching import BundleQuery, find_bundle, found_payload
+
+
+class LineageBundleSensor(BaseSensorOperator):
+    """Succeeds when the store holds a sealed bundle matching every given criterion.
+
+    :param job: job name, ``<dag_id>.<task_id>`` for a task run or ``<dag_id>`` for a DAG run.
+    :param dataset: URI or path of a dataset the run wrote.
+    :param digest: content digest (``blake3:...``) of a dataset the run wrote.
+    :param state: run state to match (default ``COMPLETE``; ``None`` for any).
+    :param since: ISO time; only bundles sealed since then count. Default: the start of this DAG run.
+    :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
+    :param deferrable: wait in the triggerer (:class:`~prov_airflow.triggers.bundle.LineageBundleTrigger`).
+
+    ``mode="poke"`` and ``mode="reschedule"`` work as for any sensor. Pushes the bundle's run id, job,
+    state and outputs to XCom.
+    """
+
+    template_fields: Sequence[str] = ("job", "dataset", "digest", "since")
+
+    def __init__(self, *, job: str | None = None, dataset: str | None = None, digest: str | None = None,
+                 state: str | None = "COMPLETE", since: str | None = None, tdprov_conn_id: str | None = None,
+                 deferrable: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        BundleQuery(job=job, dataset=dataset, digest=digest, state=state)  # fails early on a bad query
+        self.job, self.dataset, self.digest, self.state, self.since = job, dataset, digest, state, since
+        self.tdprov_conn_id = tdprov_conn_id
+        self.deferrable = deferrable
+
+    def _query(self, context: Any) -> BundleQuery:
+        since = self.since
+        if since is None:
+            started = getattr(context.get("dag_run"), "start_date", None)
+            since = started.isoformat() if started is not None else None
+        return BundleQuery(job=self.job, dataset=self.dataset, digest=self.digest, state=self.state, since=since)
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        from prov_airflow.hooks.provenance import ProvenanceHook
+
+        summary = find_bundle(ProvenanceHook(self.tdprov_conn_id).get_conn(), self._query(context))
+        if summary is None:
+            return PokeReturnValue(is_done=False)
+        self.log.info("tdprov: bundle of run %s (%s) matches", summary.run_id, summary.job_name)
+        return PokeReturnValue(is_done=True, xcom_value=found_payload(summary))
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from prov_airflow.triggers.bundle import LineageBundleTrigger
+
+        self.defer(
+            trigger=LineageBundleTrigger(self._query(context).to_dict(), self.tdprov_conn_id, self.poke_interval),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event or event.get("status") != "success":
+            raise AirflowException(f"tdprov: waiting for a lineage bundle failed: {(event or {}).get('message')}")
+        return event["bundle"]

@@ -1,0 +1,81 @@
+"""tdprov settings as Airflow sees them: the ``[tdprov]`` config section over the ``TDPROV_*`` environment.
+
+Precedence: explicit overrides (hook/connection) > ``[tdprov]`` (``AIRFLOW__TDPROV__*``) > ``TDPROV_*`` > defaults.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from prov_common.config import Settings
+
+from prov_airflow.get_provider_info import CONFIG_OPTIONS
+
+SECTION = "tdprov"
+_SETTINGS_FIELDS = ("store", "signing_key", "trusted_keys", "spool", "strict")
+
+
+def _conf():
+    from airflow.providers.common.compat.sdk import conf
+
+    return conf
+
+
+def conf_get(option: str) -> str:
+    """Raw ``[tdprov] option`` value, falling back to the documented default ('' when unset)."""
+    default = CONFIG_OPTIONS[option][2]
+    try:
+        value = _conf().get(SECTION, option, fallback=default)
+    except Exception:  # configuration not loadable: behave as unset
+        value = default
+    return "" if value is None else str(value)
+
+
+def conf_flag(option: str) -> bool:
+    return conf_get(option).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def conf_number(option: str) -> float:
+    try:
+        return float(conf_get(option))
+    except ValueError:
+        return float(CONFIG_OPTIONS[option][2])
+
+
+def _explicit(option: str) -> bool:
+    """Whether ``[tdprov] option`` was set by the user (file or ``AIRFLOW__TDPROV__*``)."""
+    if os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}"):
+        return True
+    try:
+        return bool(_conf().has_option(SECTION, option)) and conf_get(option) != CONFIG_OPTIONS[option][2]
+    except Exception:
+        return False
+
+
+def resolve_settings(**overrides: object) -> Settings:
+    """tdprov :class:`Settings` for Airflow components; ``None`` overrides are ignored."""
+    from_conf: dict[str, object] = {}
+    for name in _SETTINGS_FIELDS:
+        if not _explicit(name):
+            continue
+        value = conf_get(name)
+        if name == "strict":
+            from_conf[name] = conf_flag(name)
+        elif name == "trusted_keys":
+            from_conf[name] = tuple(p for p in value.split(os.pathsep) if p)
+        elif value:
+            from_conf[name] = value
+    from_conf.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings.from_env(**from_conf)
+
+
+@dataclass(frozen=True)
+class ListenerLimits:
+    """Budget of the listener per task: hashing stops after ``timeout`` seconds or above ``max_bytes``."""
+
+    timeout: float = 30.0
+    max_bytes: int = 2 * 1024**3
+
+    @classmethod
+    def from_conf(cls) -> "ListenerLimits":
+        return cls(timeout=conf_number("hash_timeout"), max_bytes=int(conf_number("max_bytes")))

@@ -1,0 +1,1 @@
+"""DAGs and the Airflow test harness used by tests/test_airflow_*.py."""

@@ -1,0 +1,102 @@
+"""Minimal Airflow 3 test harness.
+
+Importing this module (before anything imports ``airflow``) points ``AIRFLOW_HOME`` at a fresh folder for
+this process (each pytest-xdist worker gets its own) and loads a migrated SQLite metadata database,
+built once per machine and Airflow version under a file lock and copied from there.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+
+_HOME = Path(tempfile.mkdtemp(prefix="tdprov-airflow-home-"))
+BASE_ENV = {
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+}
+os.environ.update(BASE_ENV)
+for _name in [k for k in os.environ if k.startswith(("OPENLINEAGE", "AIRFLOW__OPENLINEAGE__", "AIRFLOW__TDPROV__"))]:
+    del os.environ[_name]
+(_HOME / "dags").mkdir()
+
+
+def _template_db() -> Path:
+    """A migrated metadata DB for this Airflow version, built once (file lock shared by xdist workers)."""
+    cache = Path(tempfile.gettempdir()) / f"tdprov-airflow-db-{version('apache-airflow-core')}"
+    cache.mkdir(exist_ok=True)
+    db = cache / "airflow.db"
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            home = Path(tempfile.mkdtemp(prefix="tdprov-airflow-migrate-"))
+            env = {**os.environ, **BASE_ENV, "AIRFLOW_HOME": str(home)}
+            subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True,
+                           capture_output=True, timeout=300)
+            shutil.copyfile(home / "airflow.db", cache / "airflow.db.tmp")
+            os.replace(cache / "airflow.db.tmp", db)
+            shutil.rmtree(home, ignore_errors=True)
+    return db
+
+
+def prepare_database() -> Path:
+    """Copy the migrated template DB into this process's AIRFLOW_HOME (once)."""
+    target = _HOME / "airflow.db"
+    if not target.exists():
+        shutil.copyfile(_template_db(), target)
+    return _HOME
+
+
+def airflow_home() -> Path:
+    return _HOME
+
+
+def tdprov_env(store: Path) -> dict[str, str]:
+    """Environment that points the plugin (``[tdprov]``) at ``store``."""
+    return {"AIRFLOW__TDPROV__STORE": str(store)}
+
+
+def bundles_of(store: Path) -> list:
+    """Summaries of every sealed bundle in a local store, oldest first."""
+    from prov_common.bundle import list_bundles
+    from prov_common.store import open_store
+
+    return list(list_bundles(open_store(str(store))))
+
+
+def events_of(store: Path, run_id: str) -> list[dict]:
+    """The OpenLineage events sealed in the bundle of ``run_id``."""
+    from prov_common.bundle import read_bundle
+    from prov_common.bundle.events import parse_events_jsonl
+    from prov_common.store import open_store
+
+    bundle = read_bundle(open_store(str(store)), run_id)
+    return parse_events_jsonl(bundle.files["events.jsonl"])
+
+
+def register_dag(dag) -> None:
+    """Serialize a DAG built in a test into the metadata DB (``dag.test()`` needs it there)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=str(_HOME / "dags"))
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
+def run_dag(dag, **kwargs):
+    """``dag.test()`` of a DAG defined in a test."""
+    register_dag(dag)
+    return dag.test(**kwargs)

@@ -1,0 +1,163 @@
+"""The tdprov Airflow plugin, loaded from its entry point, records dag.test() runs as verified bundles."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import bundles_of, events_of, run_dag, tdprov_env
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_common.bundle import verify_bundle
+from prov_common.config import Settings
+from prov_common.hashing import hash_path
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _airflow_db() -> None:
+    harness.prepare_database()
+
+
+@pytest.fixture()
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    for key, value in tdprov_env(path).items():
+        monkeypatch.setenv(key, value)
+    return path
+
+
+def _write_raw(path: str) -> None:
+    pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]}).to_csv(path, index=False)
+
+
+def _features(src: str, dst: str) -> None:
+    df = pd.read_csv(src)
+    df["x2"] = df["x"] * 2
+    df.to_parquet(dst, index=False)
+
+
+def _export(src: str, dst: str) -> None:
+    Path(dst).write_bytes(pd.read_parquet(src).to_json().encode())
+
+
+def _fail() -> None:
+    raise ValueError("boom on purpose")
+
+
+def test_plugin_is_loaded_from_its_entry_point() -> None:
+    from airflow import plugins_manager
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.sdk.listener import get_listener_manager as sdk_listener_manager
+
+    from prov_airflow.listener import get_listener
+
+    plugins, _ = plugins_manager._get_plugins()
+    ours = [p for p in plugins if p.name == "tdprov"]
+    assert len(ours) == 1
+    assert type(ours[0].source).__name__ == "EntryPointSource"
+    assert "prov_airflow.plugin" in str(ours[0].source)
+    assert get_listener() in get_listener_manager().pm.get_plugins()
+    assert get_listener() in sdk_listener_manager().pm.get_plugins()
+
+
+def test_provider_info_registers_connection_type_config_and_decorator() -> None:
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk import task
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from prov_airflow.decorators.provenance import provenance_task
+
+    assert "tdprov" in ProvidersManager().providers
+    hook = ProvidersManagerTaskRuntime().hooks["tdprov"]
+    assert hook.hook_class_name == "prov_airflow.hooks.provenance.ProvenanceHook"
+    options = dict(ProvidersManager().provider_configs)["tdprov"]["tdprov"]["options"]
+    assert {"store", "signing_key", "trusted_keys", "spool", "strict"} <= set(options)
+    assert task.provenance is provenance_task
+
+
+def test_dag_run_gives_one_verified_bundle_per_task_and_run(tmp_path: Path, store: Path) -> None:
+    raw, feats, model = tmp_path / "raw.csv", tmp_path / "features.parquet", tmp_path / "model.bin"
+    with DAG("tdprov_chain", start_date=START, schedule=None) as dag:
+        extract = PythonOperator(task_id="extract", python_callable=_write_raw, op_args=[str(raw)],
+                                 outlets=[Asset(raw.as_uri())])
+        transform = PythonOperator(task_id="transform", python_callable=_features, op_args=[str(raw), str(feats)],
+                                   inlets=[Asset(raw.as_uri())], outlets=[Asset(feats.as_uri())])
+        export = PythonOperator(task_id="export", python_callable=_export, op_args=[str(feats), str(model)],
+                                inlets=[str(feats)], outlets=[str(model)])  # plain paths work too
+        extract >> transform >> export
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "success"
+
+    summaries = bundles_of(store)
+    jobs = sorted(s.job_name for s in summaries)
+    assert jobs == ["tdprov_chain", "tdprov_chain.export", "tdprov_chain.extract", "tdprov_chain.transform"]
+    trust = trust_from_settings(Settings.from_env())
+    opened = open_store(str(store))
+    for summary in summaries:
+        report = verify_bundle(opened, summary.run_id, trust)
+        assert report.ok, report.findings
+
+    by_job = {s.job_name: s for s in summaries}
+    versions = {o.name: o.version for s in summaries for o in s.outputs}
+    for path in (raw, feats, model):
+        assert versions[str(path)] == hash_path(path).digest
+    assert hash_path(feats).kind == "table" and hash_path(model).kind == "file"
+    # inputs were hashed at task start: the version read is the version written upstream
+    assert by_job["tdprov_chain.transform"].inputs[0].version == versions[str(raw)]
+
+    # lineage of the last output reaches the first: walk outputs back through inputs
+    produced_by = {(o.name, o.version): s for s in summaries for o in s.outputs}
+    frontier, seen = [(str(model), versions[str(model)])], set()
+    while frontier:
+        item = frontier.pop()
+        seen.add(item)
+        producer = produced_by.get(item)
+        frontier += [(i.name, i.version) for i in (producer.inputs if producer else ()) if (i.name, i.version) not in seen]
+    assert (str(raw), versions[str(raw)]) in seen
+
+    # task runs are children of the DAG run, with the OpenLineage provider's ids
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+
+    dag_run_id = OpenLineageAdapter.build_dag_run_id("tdprov_chain", START, run.clear_number)
+    assert by_job["tdprov_chain"].run_id == dag_run_id
+    task_id = OpenLineageAdapter.build_task_instance_run_id("tdprov_chain", "export", 1, START, -1)
+    assert by_job["tdprov_chain.export"].run_id == task_id
+    events = events_of(store, task_id)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert events[-1]["run"]["facets"]["parent"]["run"]["runId"] == dag_run_id
+    assert events[-1]["outputs"][0]["facets"]["tdprov_contentHash"]["digest"] == versions[str(model)]
+
+
+def test_failing_task_gives_a_fail_bundle(store: Path) -> None:
+    with DAG("tdprov_failing", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="explode", python_callable=_fail)
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "failed"
+    by_job = {s.job_name: s for s in bundles_of(store)}
+    assert by_job["tdprov_failing.explode"].state == "FAIL"
+    assert by_job["tdprov_failing"].state == "FAIL"
+    events = events_of(store, by_job["tdprov_failing.explode"].run_id)
+    assert "boom on purpose" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_missing_outlet_is_recorded_and_task_result_unchanged(tmp_path: Path, store: Path) -> None:
+    ghost = tmp_path / "never-written.parquet"
+    with DAG("tdprov_missing", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="forgets", python_callable=lambda: None, outlets=[Asset(ghost.as_uri())])
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "success"
+    by_job = {s.job_name: s for s in bundles_of(store)}
+    summary = by_job["tdprov_missing.forgets"]
+    assert summary.state == "COMPLETE"
+    assert [(o.name, o.version) for o in summary.outputs] == [(str(ghost), None)]
+    complete = events_of(store, summary.run_id)[-1]
+    assert complete["run"]["facets"]["tdprov_runContext"]["partial"] is True
+    assert "tdprov_contentHash" not in complete["outputs"][0]["facets"]
