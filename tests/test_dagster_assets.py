@@ -1,0 +1,278 @@
+"""ProvenanceIOManager and provenance_asset under real ``materialize`` runs, with the bundles they write."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetIn, AssetKey, DagsterInstance, MaterializeResult, asset, materialize
+from dagster._core.definitions.data_version import StaleStatus
+from dagster._utils.test.data_versions import get_stale_status_resolver
+
+import test_dagster_defs as pipeline
+from prov_common.bundle import list_bundles, read_bundle, verify_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.errors import VerificationError
+from prov_common.hashing import hash_path
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, pandera_checks, provenance_asset
+from prov_dagster.naming import step_run_id
+
+RAW, CLEAN, FEATURES = AssetKey(["raw", "orders"]), AssetKey(["clean", "orders_clean"]), AssetKey("features")
+CHAIN_AND_CHECKS = [*pipeline.CHAIN, *pandera_checks(pipeline.CHAIN)]
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(path))
+    monkeypatch.delenv("TDPROV_TEST_VARIANT", raising=False)
+    return path
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def run(assets: list[Any], instance: DagsterInstance, selection: Any = None, **kwargs: Any) -> Any:
+    resources = {"io_manager": ProvenanceIOManager(**kwargs), "provenance": ProvenanceResource()}
+    return materialize(assets, instance=instance, resources=resources, selection=selection, raise_on_error=False)
+
+
+def materializations(result: Any) -> dict[AssetKey, Any]:
+    return {e.materialization.asset_key: e.materialization for e in result.get_asset_materialization_events()}
+
+
+def summaries(store: Path) -> list[Any]:
+    return list(list_bundles(open_store(str(store))))
+
+
+def bundle_events(store: Path, run_id: str) -> list[dict[str, Any]]:
+    return parse_events_jsonl(read_bundle(open_store(str(store)), run_id).files["events.jsonl"])
+
+
+def upstream(store: Path, name: str, version: str) -> list[str]:
+    """Dataset names reached from (name, version) by walking the bundles' inputs (exact versions only)."""
+    made_by = {(o.name, o.version): s for s in summaries(store) for o in s.outputs}
+    reached, todo = [], [(name, version)]
+    while todo:
+        current = todo.pop()
+        producer = made_by.get(current)
+        if producer is None:
+            continue
+        for ref in producer.inputs:
+            reached.append(ref.name)
+            todo.append((ref.name, ref.version))
+    return reached
+
+
+# -- the chain ------------------------------------------------------------------------------------
+def test_chain_records_digests_as_metadata_data_versions_and_signed_bundles(store: Path, instance, ol_validator) -> None:
+    result = run(CHAIN_AND_CHECKS, instance)
+    assert result.success
+    mats = materializations(result)
+    assert set(mats) == {RAW, CLEAN, FEATURES}
+    data_root = Path(str(store) + "-data")
+    for key, mat in mats.items():
+        digest = mat.metadata["tdprov/digest"].value
+        assert digest.startswith("blake3:") and mat.tags["dagster/data_version"] == digest
+        on_disk = data_root / ("/".join(key.path) + ".parquet")
+        assert hash_path(on_disk).digest == digest  # the file holds what was recorded
+        columns = {r.data["column"]: r.data["digest"] for r in mat.metadata["tdprov/columns"].records}
+        assert set(columns) == {c.name for c in mat.metadata["dagster/column_schema"].schema.columns}
+        assert mat.metadata["tdprov/bundle"].value.startswith(str(store))
+    assert mats[RAW].metadata["tdprov/pandera_passed"].value is True
+    assert mats[RAW].metadata["dagster/row_count"].value == 4
+    # downstream records the exact upstream version it loaded
+    assert mats[CLEAN].tags["dagster/input_data_version/raw/orders"] == mats[RAW].tags["dagster/data_version"]
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["schema"].value == "RawOrders"
+
+    store_obj, trust = open_store(str(store)), trust_from_settings()
+    found = summaries(store)
+    assert {s.job_name for s in found} == {"raw__orders", "clean__orders_clean", "features"}
+    for summary in found:
+        assert verify_bundle(store_obj, summary.run_id, trust).ok
+        assert summary.run_id == step_run_id(result.run_id, summary.job_name)
+        events = bundle_events(store, summary.run_id)
+        assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+        for event in events:
+            ol_validator.validate_event(event)
+            assert event["run"]["facets"]["parent"]["run"]["runId"] == result.run_id
+    clean = next(s for s in found if s.job_name == "clean__orders_clean")
+    assert [(i.namespace, i.name, i.version) for i in clean.inputs] == [
+        ("dagster://default", "raw/orders", mats[RAW].metadata["tdprov/digest"].value)
+    ]
+    # lineage from the last asset reaches the first through the store alone
+    assert upstream(store, "features", mats[FEATURES].metadata["tdprov/digest"].value) == ["clean/orders_clean", "raw/orders"]
+
+
+def test_unchanged_data_keeps_its_versions_changed_data_gets_a_new_one_and_downstream_is_stale(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = materializations(run(pipeline.CHAIN, instance))
+    again = materializations(run(pipeline.CHAIN, instance))
+    assert {k: m.tags["dagster/data_version"] for k, m in again.items()} == {
+        k: m.tags["dagster/data_version"] for k, m in first.items()
+    }
+    assert get_stale_status_resolver(instance, pipeline.CHAIN).get_status(CLEAN) == StaleStatus.FRESH
+
+    monkeypatch.setenv("TDPROV_TEST_VARIANT", "1")
+    changed = materializations(run(pipeline.CHAIN, instance, selection=[pipeline.orders]))
+    assert changed[RAW].tags["dagster/data_version"] != first[RAW].tags["dagster/data_version"]
+    resolver = get_stale_status_resolver(instance, pipeline.CHAIN)
+    assert resolver.get_status(CLEAN) == StaleStatus.STALE
+    causes = resolver.get_stale_root_causes(CLEAN)
+    assert [(c.key.asset_key, c.category.value, c.reason) for c in causes] == [(RAW, "DATA", "has a new data version")]
+    # features read clean/orders_clean, whose recorded content has not changed (yet): not stale
+    assert resolver.get_status(FEATURES) == StaleStatus.FRESH
+
+
+def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Path, instance) -> None:
+    mats = materializations(run(pipeline.CHAIN, instance))
+    path = Path(str(store) + "-data") / "raw" / "orders.parquet"
+    table = pq.read_table(path)
+    amounts = table.column("amount").to_pylist()
+    amounts[0] = 999.0
+    pq.write_table(table.set_column(1, "amount", pa_arrow.array(amounts)), path)
+    found = hash_path(path).digest
+
+    result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean])
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else ""
+    message += failure.step_failure_data.error.message
+    assert "VerificationError" in message and "'raw/orders'" in message
+    assert mats[RAW].metadata["tdprov/digest"].value in message and found in message
+
+    warned = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], on_mismatch="warn")
+    assert warned.success
+    clean = next(s for s in summaries(store) if s.job_name == "clean__orders_clean" and s.inputs and s.inputs[0].version == found)
+    assert clean.state == "COMPLETE"  # the version actually loaded is what is recorded
+
+
+def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
+    with DagsterInstance.ephemeral() as first:
+        run(pipeline.CHAIN, first)
+    path = Path(str(store) + "-data") / "raw" / "orders.parquet"
+    df = pd.read_parquet(path)
+    df.loc[0, "country"] = "FR"
+    df.to_parquet(path)
+    with DagsterInstance.ephemeral() as fresh:
+        result = run(pipeline.CHAIN, fresh, selection=[pipeline.orders_clean])
+    assert not result.success
+
+
+# -- quality ------------------------------------------------------------------------------------
+SCORES = pa.DataFrameSchema({"score": pa.Column(float, pa.Check.in_range(0, 1))}, name="Scores")
+
+
+def _scores() -> pd.DataFrame:
+    return pd.DataFrame({"score": [0.5, 1.7, -2.0]})
+
+
+@provenance_asset(schema=SCORES, quality_policy="fail")
+def scores_fail() -> pd.DataFrame:
+    return _scores()
+
+
+@provenance_asset(schema=SCORES, quality_policy="block")
+def scores_block() -> pd.DataFrame:
+    return _scores()
+
+
+@asset(ins={"scores": AssetIn("scores_fail")})
+def after_fail(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores
+
+
+@asset(ins={"scores": AssetIn("scores_block")})
+def after_block(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores
+
+
+def test_pandera_failure_fails_the_step_and_is_recorded_with_samples(store: Path, instance) -> None:
+    result = run([scores_fail, after_fail, *pandera_checks([scores_fail])], instance)
+    assert not result.success
+    assert materializations(result) == {}
+    assert not (Path(str(store) + "-data") / "scores_fail.parquet").exists()  # bad data is not written
+    [summary] = summaries(store)
+    assert summary.state == "FAIL" and summary.job_name == "scores_fail"
+    bundle = read_bundle(open_store(str(store)), summary.run_id)
+    [fail] = [e for e in parse_events_jsonl(bundle.files["events.jsonl"]) if e["eventType"] == "FAIL"]
+    pandera_facet = fail["outputs"][0]["facets"]["tdprov_pandera"]
+    assert pandera_facet["passed"] is False and pandera_facet["failureCount"] == 2
+    assert "failed Pandera schema 'Scores'" in fail["run"]["facets"]["errorMessage"]["message"]
+    samples = pd.read_parquet(pa_arrow.BufferReader(bundle.files[pandera_facet["samplesFile"]]))
+    assert sorted(samples["failure_case"]) == ["-2.0", "1.7"]
+
+
+def test_blocking_policy_writes_and_records_but_stops_downstream(store: Path, instance) -> None:
+    result = run([scores_block, after_block, *pandera_checks([scores_block])], instance)
+    mats = materializations(result)
+    assert set(mats) == {AssetKey("scores_block")}  # downstream never ran
+    assert mats[AssetKey("scores_block")].metadata["tdprov/pandera_passed"].value is False
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "ERROR"
+    assert check.metadata["failure_count"].value == 2
+    [summary] = summaries(store)
+    assert summary.state == "COMPLETE"
+    events = bundle_events(store, summary.run_id)
+    assert events[-1]["outputs"][0]["facets"]["tdprov_pandera"]["passed"] is False
+    assert {t["status"] for t in events[-1]["run"]["facets"]["test"]["tests"]} == {"pass", "fail"}
+
+
+# -- partitions -----------------------------------------------------------------------------------
+def test_partitions_get_one_version_each_and_downstream_records_the_partition_it_loaded(store: Path, instance) -> None:
+    resources = {"io_manager": ProvenanceIOManager()}
+    versions = {}
+    for key in ("eu", "us"):
+        result = materialize([pipeline.regional], partition_key=key, instance=instance, resources=resources)
+        [mat] = materializations(result).values()
+        versions[key] = mat.tags["dagster/data_version"]
+        assert mat.partition == key
+        assert hash_path(Path(str(store) + "-data") / "regional" / f"{key}.parquet").digest == versions[key]
+    assert versions["eu"] != versions["us"]
+    result = materialize(
+        [pipeline.regional, pipeline.regional_summary],
+        selection=[pipeline.regional_summary],
+        partition_key="us",
+        instance=instance,
+        resources=resources,
+    )
+    [mat] = materializations(result).values()
+    assert mat.partition == "us"
+    summary = next(s for s in summaries(store) if s.job_name == "regional_summary")
+    assert [(i.name, i.version) for i in summary.inputs] == [("regional", versions["us"])]
+
+
+# -- the resource -----------------------------------------------------------------------------------
+@asset(ins={"orders": AssetIn(key=RAW)})
+def exported_csv(context, orders: pd.DataFrame, provenance: ProvenanceResource) -> MaterializeResult:
+    target = Path(provenance.settings().store).parent / "export" / "orders.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    orders.to_csv(target, index=False)
+    recorded = provenance.record(outputs={"export/orders_csv": target}, context=context)
+    return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+
+def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded(store: Path, instance) -> None:
+    result = run([pipeline.orders, exported_csv], instance)
+    assert result.success
+    mats = materializations(result)
+    csv = store.parent / "export" / "orders.csv"
+    assert mats[AssetKey("exported_csv")].tags["dagster/data_version"] == hash_path(csv).digest
+    summary = next(s for s in summaries(store) if s.job_name == "exported_csv")
+    assert [i.name for i in summary.inputs] == ["raw/orders"]
+    assert [(o.name, o.version) for o in summary.outputs] == [("export/orders_csv", hash_path(csv).digest)]
+    assert json.loads(json.dumps(mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value)).endswith(
+        f"bundles/{summary.run_id}/"
+    )
