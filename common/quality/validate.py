@@ -1,7 +1,6 @@
 """Validate a DataFrame against a Pandera schema, collecting every failure."""
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,10 +51,8 @@ def validate(
             fix="correct the schema definition",
         ) from exc
     failures = failures.reset_index(drop=True)
-    columns = _failure_columns(failures)
-    counted = _counted(failures)
-    checks = failures["check"].astype(str).tolist()
-    counts = Counter(key for key, keep in zip(zip(columns, checks, strict=True), counted, strict=True) if keep)
+    keys = _failure_keys(failures)
+    counts = _counts(keys, _counted(failures))
     outcomes = _outcomes(_expected_checks(resolved), counts)
     return QualityResult(
         passed=len(failures) == 0,
@@ -65,7 +62,7 @@ def validate(
         failure_count=sum(counts.values()),
         rows=len(df),
         null_counts={str(name): int(count) for name, count in df.isna().sum().items()},
-        failure_sample=_sample(failures, columns, sample_rows, set(masked_columns)),
+        failure_sample=_sample(failures, keys, sample_rows, set(masked_columns)),
     )
 
 
@@ -98,25 +95,32 @@ def _expected_checks(schema: pa.DataFrameSchema) -> list[CheckKey]:
     return list(dict.fromkeys(keys))
 
 
-def _failure_columns(failures: pd.DataFrame) -> list[str | None]:
-    """The column each failure case concerns (``None`` for the whole table), vectorised."""
+def _failure_keys(failures: pd.DataFrame) -> pd.DataFrame:
+    """Per failure case: the column it concerns (``None`` for the whole table) and the check name."""
     column = failures["column"].astype(object).where(failures["column"].notna(), None)
-    on_table = failures["schema_context"].isin(["DataFrameSchema", "MultiIndex"])
-    named = failures["check"].astype(str).isin(_COLUMN_NAMED_CHECKS)
-    column = column.where(~on_table, None)
-    column = column.where(~(on_table & named), failures["failure_case"].astype(str))
-    return [None if c is None else str(c) for c in column.tolist()]
+    on_table = failures["schema_context"].isin(["DataFrameSchema", "MultiIndex"]).to_numpy(dtype=bool)
+    check = failures["check"].astype(object).map(str, na_action="ignore") if len(failures) else failures["check"].astype(object)
+    named = check.isin(_COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
+    column[on_table] = None
+    column[on_table & named] = failures.loc[on_table & named, "failure_case"].map(str)
+    return pd.DataFrame({"column": column, "check": check, "named": named})
 
 
-def _counted(failures: pd.DataFrame) -> list[bool]:
+def _counted(failures: pd.DataFrame) -> np.ndarray:
     """Which failure cases count: a table-level check that fails a row reports one case per cell of
     that row; it counts once per row."""
-    on_table = failures["schema_context"].eq("DataFrameSchema") & failures["index"].notna()
-    repeat = failures[["check", "index"]].astype(str).duplicated()
-    return (~(on_table & repeat)).tolist()
+    on_table = (failures["schema_context"].eq("DataFrameSchema") & failures["index"].notna()).to_numpy(dtype=bool)
+    counted = np.ones(len(failures), dtype=bool)
+    counted[on_table] = ~failures.loc[on_table, ["check", "index"]].duplicated().to_numpy(dtype=bool)
+    return counted
 
 
-def _outcomes(expected: list[CheckKey], counts: Counter[CheckKey]) -> tuple[CheckOutcome, ...]:
+def _counts(keys: pd.DataFrame, counted: np.ndarray) -> dict[CheckKey, int]:
+    sizes = keys[counted].groupby(["column", "check"], dropna=False, sort=False).size()
+    return {(None if pd.isna(col) else str(col), str(check)): int(n) for (col, check), n in sizes.items()}
+
+
+def _outcomes(expected: list[CheckKey], counts: dict[CheckKey, int]) -> tuple[CheckOutcome, ...]:
     # Presence checks (column_in_dataframe, column_in_schema...) are listed only when they fail.
     missing = {col for (col, name), n in counts.items() if name == "column_in_dataframe" and n}
     outcomes = []
@@ -133,18 +137,18 @@ def _outcomes(expected: list[CheckKey], counts: Counter[CheckKey]) -> tuple[Chec
     return tuple(outcomes)
 
 
-def _sample(failures: pd.DataFrame, columns: list[str | None], limit: int, masked: set[str]) -> pd.DataFrame:
+def _sample(failures: pd.DataFrame, keys: pd.DataFrame, limit: int, masked: set[str]) -> pd.DataFrame:
     """At most ``limit`` failure cases, taken round-robin over the checks, values as text, masked columns hidden.
 
     ``column`` in the sample is the data column a value came from (Pandera's own), or for checks about
     a missing or extra column, that column's name.
     """
-    keys = pd.Series([f"{c}\x00{k}" for c, k in zip(columns, failures["check"].astype(str), strict=True)], dtype=object)
-    rank = keys.groupby(keys, sort=False).cumcount().to_numpy()
-    order = np.lexsort((np.arange(len(keys)), rank))[:limit].tolist()
+    rank = keys[["column", "check"]].groupby(["column", "check"], dropna=False, sort=False).cumcount().to_numpy()
+    order = np.lexsort((np.arange(len(keys)), rank))[:limit]
     picked = failures.iloc[order].reset_index(drop=True)
-    named = picked["check"].astype(str).isin(_COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
-    source = [columns[i] if named[n] else _text(picked["column"].iloc[n]) for n, i in enumerate(order)]
+    named = keys["named"].to_numpy(dtype=bool)[order]
+    mapped = keys["column"].iloc[order].tolist()
+    source = [mapped[n] if named[n] else _text(value) for n, value in enumerate(picked["column"])]
     sample = pd.DataFrame(
         {
             "schema_context": picked["schema_context"].astype("string"),
