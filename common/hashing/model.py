@@ -59,3 +59,50 @@ class FileDigest:
 
 
 ContentDigest = TableDigest | FileDigest
+
+
+@dataclass(frozen=True)
+class DigestDiff:
+    """What differs between two table digests.
+
+    Columns are matched by role and shown name (a repeated name by its occurrence). Row ranges are
+    half-open ``(start, stop)`` and come from block digests (granularity "block" or "row") or, when
+    both sides have row digests, from those (exact rows). ``row_detail`` says which: ``rows``,
+    ``blocks`` or ``none`` (ranges unknown).
+    """
+
+    same: bool
+    rows_a: int
+    rows_b: int
+    changed_columns: tuple[str, ...] = ()
+    added_columns: tuple[str, ...] = ()
+    removed_columns: tuple[str, ...] = ()
+    type_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    order_changed: bool = False
+    changed_row_ranges: tuple[tuple[int, int], ...] = ()
+    changed_row_count: int | None = None
+    row_detail: Literal["rows", "blocks", "none"] = "none"
+
+    def summary(self) -> list[str]:
+        """Human-readable lines describing the difference (empty when the tables are the same)."""
+        if self.same:
+            return []
+        lines = []
+        if self.rows_a != self.rows_b:
+            lines.append(f"rows: {self.rows_a} -> {self.rows_b}")
+        for title, names in (("changed", self.changed_columns), ("added", self.added_columns),
+                             ("removed", self.removed_columns)):
+            if names:
+                lines.append(f"{title} columns: {', '.join(names)}")
+        for name, (ta, tb) in self.type_changes.items():
+            lines.append(f"type of {name}: {ta} -> {tb}")
+        if self.order_changed:
+            lines.append("column order changed")
+        if self.row_detail != "none" and self.changed_row_ranges:
+            shown = ", ".join(f"{a}-{b - 1}" if b - a > 1 else str(a) for a, b in self.changed_row_ranges[:20])
+            more = " ..." if len(self.changed_row_ranges) > 20 else ""
+            unit = "rows" if self.row_detail == "rows" else "row blocks"
+            lines.append(f"changed {unit}: {shown}{more} ({self.changed_row_count} rows)")
+        elif self.row_detail == "none" and (self.changed_columns or self.rows_a != self.rows_b):
+            lines.append("row ranges unknown: hash with granularity 'block' or 'row' to see them")
+        return lines

@@ -1,0 +1,227 @@
+"""Columns to hash: pandas DataFrames and Arrow tables turned into an ordered list of column sources.
+
+A source knows its name, role (column or index), Arrow type and length, and hands out one block of
+rows at a time as an Arrow array, so a column is never converted or copied as a whole when it does not
+need to be (numpy columns are wrapped block by block, zero-copy when contiguous).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from prov_common.canonical_json import canonical_bytes
+from prov_common.errors import BadInputError, UnsupportedTypeError
+from prov_common.hashing.types import canonical_type
+
+_CONVERT_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError)
+
+
+@dataclass
+class ColumnSource:
+    """One column (or index level) ready to be hashed block by block."""
+
+    label: Any  # the column label as given (str, int, tuple, ...) or the index level's name
+    display: str
+    role: str  # "column" | "index"
+    type: pa.DataType
+    length: int
+    block: Callable[[int, int], pa.Array]  # (start, rows) -> array
+    dictionary: pa.Array | None = None  # categories of a dictionary column
+
+    @property
+    def name_key(self) -> bytes:
+        """RFC 8785 canonical JSON of the label: what the column digest covers as its name."""
+        return label_key(self.label)
+
+
+def label_key(label: Any) -> bytes:
+    """Canonical JSON bytes of a column label (str, int, float, bool, None, or tuples of these)."""
+    return canonical_bytes(_jsonable_label(label))
+
+
+def _jsonable_label(label: Any) -> Any:
+    if isinstance(label, np.generic):
+        label = label.item()
+    if label is None or isinstance(label, (str, bool, int)):
+        return label
+    if isinstance(label, float) and np.isfinite(label):
+        return label
+    if isinstance(label, tuple):
+        return [_jsonable_label(x) for x in label]
+    raise UnsupportedTypeError(
+        f"column label {label!r} of type {type(label).__name__} has no canonical form.",
+        fix="use str, int, float or bool labels, e.g. df.columns = df.columns.astype(str).",
+    )
+
+
+def display_label(label: Any) -> str:
+    """How a label is shown: strings as they are, anything else as its canonical JSON."""
+    return label if isinstance(label, str) else label_key(label).decode()
+
+
+def index_display(name: Any, level: int) -> str:
+    """``__index__:<name>`` or ``__index__:<level>`` for an unnamed level."""
+    return f"__index__:{level if name is None else display_label(name)}"
+
+
+# --- Arrow sources -------------------------------------------------------------------------------
+
+def _chunked_block(col: pa.ChunkedArray) -> Callable[[int, int], pa.Array]:
+    def block(start: int, rows: int) -> pa.Array:
+        chunks = col.slice(start, rows).chunks
+        if len(chunks) == 1:
+            return chunks[0]
+        if not chunks:
+            return pa.array([], type=col.type)
+        return pa.concat_arrays(chunks)
+    return block
+
+
+def _dictionary_of(col: pa.ChunkedArray) -> pa.Array | None:
+    if not pa.types.is_dictionary(col.type):
+        return None
+    if col.num_chunks == 0:
+        return pa.array([], type=col.type.value_type)
+    first = col.chunk(0).dictionary
+    if all(c.dictionary.equals(first) for c in col.chunks[1:]):
+        return first
+    return col.unify_dictionaries().chunk(0).dictionary
+
+
+def arrow_source(col: pa.Array | pa.ChunkedArray, label: Any, display: str, role: str) -> ColumnSource:
+    """A source over an Arrow column; the type is checked here so errors name the column."""
+    if isinstance(col, pa.Array):
+        col = pa.chunked_array([col], type=col.type)
+    _check_type(col.type, display)
+    return ColumnSource(label, display, role, col.type, len(col), _chunked_block(col), _dictionary_of(col))
+
+
+def _check_type(t: pa.DataType, display: str) -> None:
+    try:
+        canonical_type(t)
+    except UnsupportedTypeError as exc:
+        raise UnsupportedTypeError(
+            f"column {display!r} has type {t}, which has no canonical encoding.",
+            fix="convert it to a supported type (numbers, bool, strings, bytes, dates, times, decimals, "
+                "lists, structs, maps, categoricals), e.g. df[col] = df[col].astype(str).",
+        ) from exc
+
+
+# --- pandas sources ------------------------------------------------------------------------------
+
+_NUMPY_KINDS = "biufmM"
+
+
+def _numpy_block(values: np.ndarray) -> Callable[[int, int], pa.Array]:
+    from_pandas = values.dtype.kind in "mM"  # NaT -> null; float NaN is handled by the encoder
+
+    def block(start: int, rows: int) -> pa.Array:
+        return pa.array(np.ascontiguousarray(values[start:start + rows]), from_pandas=from_pandas)
+    return block
+
+
+def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: str) -> ColumnSource:
+    """A source over a pandas column or index level; numpy data is wrapped block by block."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
+        array = np.asarray(values)
+        if dtype.kind in "mM" and np.datetime_data(dtype)[0] == "generic":
+            raise UnsupportedTypeError(f"column {display!r} has dtype {dtype} without a unit.",
+                                       fix="give it a unit, e.g. .astype('datetime64[ns]').")
+        arrow_type = pa.from_numpy_dtype(dtype)
+        _check_type(arrow_type, display)
+        return ColumnSource(label, display, role, arrow_type, len(array), _numpy_block(array))
+    if isinstance(dtype, np.dtype) and dtype.kind == "c":
+        raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; complex numbers have no canonical encoding.",
+                                   fix="split it into real and imaginary float columns.")
+    try:
+        col = pa.array(values, from_pandas=True)
+    except _CONVERT_ERRORS as exc:
+        raise UnsupportedTypeError(
+            f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: {exc}.",
+            fix=f"convert it to one type, e.g. df[{display!r}] = df[{display!r}].astype(str), or declare its dtype.",
+        ) from exc
+    return arrow_source(col, label, display, role)
+
+
+def _describe_values(values: pd.Series | pd.Index) -> str:
+    sample = pd.Series(values).dropna().iloc[:10_000]
+    names = sorted({type(v).__name__ for v in sample})
+    if len(names) > 1:
+        return "values of mixed types " + ", ".join(names)
+    return f"Python objects of type {names[0]}" if names else "no values"
+
+
+def _is_default_index(index: pd.Index) -> bool:
+    return (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None)
+
+
+def dataframe_sources(df: pd.DataFrame) -> Iterator[ColumnSource]:
+    """Index levels (unless the default RangeIndex) then columns, in order, created lazily."""
+    if not _is_default_index(df.index):
+        for level in range(df.index.nlevels):
+            values = df.index.get_level_values(level)
+            name = df.index.names[level]
+            yield pandas_source(values, name, index_display(name, level), "index")
+    for i, label in enumerate(df.columns):
+        display = display_label(label)
+        label_key(label)  # reject labels without a canonical form early
+        yield pandas_source(df.iloc[:, i], label, display, "column")
+
+
+def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_metadata: bool) -> list[ColumnSource]:
+    """Sources of an Arrow table: named index columns first, then the others in table order.
+
+    With ``index_columns=None`` and pandas metadata present, the metadata says which columns are the
+    index (and a stored RangeIndex that is not the default one becomes an index column).
+    """
+    if not isinstance(table, pa.Table):
+        raise BadInputError(f"expected a pyarrow Table, got {type(table).__name__}.",
+                            fix="pass a pyarrow.Table, or use hash_dataframe() for pandas.")
+    meta = table.schema.pandas_metadata if (use_pandas_metadata and index_columns is None) else None
+    if meta:
+        return _pandas_meta_sources(table, meta)
+    index_columns = list(index_columns or [])
+    missing = [c for c in index_columns if c not in table.column_names]
+    if missing:
+        raise BadInputError(f"index column(s) {missing} not in the table.", fix=f"choose from {table.column_names}.")
+    sources = [arrow_source(table.column(c), c, index_display(c, i), "index") for i, c in enumerate(index_columns)]
+    for i, name in enumerate(table.column_names):
+        if name not in index_columns:
+            sources.append(arrow_source(table.column(i), name, name, "column"))
+    return sources
+
+
+def _pandas_meta_sources(table: pa.Table, meta: dict) -> list[ColumnSource]:
+    entries = meta.get("index_columns", [])
+    index_fields = {e for e in entries if isinstance(e, str)}
+    by_field = {c.get("field_name", c.get("name")): c for c in meta.get("columns", [])}
+    sources: list[ColumnSource] = []
+    if not (len(entries) == 1 and isinstance(entries[0], dict) and _is_default_range(entries[0])):
+        for level, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                name = entry.get("name")
+                values = pa.array(np.arange(entry["start"], entry["stop"], entry["step"], dtype=np.int64))
+                sources.append(arrow_source(values, name, index_display(name, level), "index"))
+            else:
+                name = by_field.get(entry, {}).get("name")
+                sources.append(arrow_source(table.column(entry), name, index_display(name, level), "index"))
+    data_fields = [n for n in table.column_names if n not in index_fields]
+    try:
+        labels = list(table.slice(0, 0).to_pandas().columns)
+    except Exception:  # labels cannot be restored: use the field names  # noqa: BLE001
+        labels = data_fields
+    if len(labels) != len(data_fields):
+        labels = data_fields
+    for field, label in zip(data_fields, labels, strict=True):
+        sources.append(arrow_source(table.column(field), label, display_label(label), "column"))
+    return sources
+
+
+def _is_default_range(entry: dict) -> bool:
+    return entry.get("kind") == "range" and entry.get("start") == 0 and entry.get("step") == 1 and entry.get("name") is None

@@ -1,0 +1,132 @@
+"""Canonical byte encoding of a block of values (docs/content-hash.md, "Block encoding").
+
+The encoding of a block is a sequence of byte strings (parts) whose concatenation is hashed. Fixed-width
+values without nulls are handed over as zero-copy views of the Arrow buffer.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prov_common.hashing.types import canonicalize
+
+if sys.byteorder != "little":  # pragma: no cover
+    raise ImportError("prov_common.hashing needs a little-endian machine")
+
+NO_NULLS = b"\x00"
+HAS_NULLS = b"\x01"
+
+Parts = list  # list of bytes-like objects
+
+
+def encode_block(arr: pa.Array) -> Parts:
+    """The parts of the canonical encoding of ``arr`` (any supported Arrow type, one array)."""
+    parts: Parts = []
+    _encode(canonicalize(arr), parts)
+    return parts
+
+
+def _validity(arr: pa.Array) -> np.ndarray | None:
+    """Boolean validity per slot, or None when no slot is null."""
+    if arr.null_count == 0:
+        return None
+    return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _push_validity(parts: Parts, valid: np.ndarray | None) -> None:
+    if valid is None:
+        parts.append(NO_NULLS)
+    else:
+        parts.append(HAS_NULLS)
+        parts.append(valid.view(np.uint8))
+
+
+def _encode(arr: pa.Array, parts: Parts) -> None:
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_null(t):
+        _push_validity(parts, np.zeros(n, dtype=bool) if n else None)
+    elif pa.types.is_boolean(t):
+        valid = _validity(arr)
+        _push_validity(parts, valid)
+        values = pc.fill_null(arr, False) if valid is not None else arr
+        parts.append(np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool).view(np.uint8))
+    elif pa.types.is_struct(t):
+        _push_validity(parts, _validity(arr))
+        for child in arr.flatten():
+            _encode(canonicalize(child), parts)
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
+        _encode_list(arr, parts)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        _encode_binary(arr, parts)
+    else:
+        _encode_fixed(arr, parts)
+
+
+def _fixed_view(arr: pa.Array) -> np.ndarray:
+    """Zero-copy uint8 view of the value bytes of a fixed-width array."""
+    w = arr.type.byte_width
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(arr.buffers()[1], dtype=np.uint8, count=n * w, offset=arr.offset * w)
+
+
+def _encode_fixed(arr: pa.Array, parts: Parts) -> None:
+    w = arr.type.byte_width
+    raw = _fixed_view(arr)
+    valid = _validity(arr)
+    if pa.types.is_floating(arr.type) and len(arr):
+        nan = np.isnan(raw.view(np.float32 if w == 4 else np.float64))
+        if nan.any():
+            valid = ~nan if valid is None else valid & ~nan
+    _push_validity(parts, valid)
+    if valid is not None:
+        raw = raw.reshape(-1, w).copy()
+        raw[~valid] = 0
+        raw = raw.reshape(-1)
+    parts.append(raw)
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """The n+1 offsets of a (large) string/binary/list/map array, as int64, offset applied."""
+    wide = (pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+            or pa.types.is_large_list(arr.type))
+    dtype = np.int64 if wide else np.int32
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr) + 1, offset=arr.offset * size).astype(np.int64)
+
+
+def _encode_binary(arr: pa.Array, parts: Parts) -> None:
+    valid = _validity(arr)
+    _push_validity(parts, valid)
+    if len(arr) == 0:
+        parts.append(b"")
+        return
+    offs = _offsets(arr)
+    lengths = np.diff(offs)
+    if valid is not None and lengths[~valid].any():
+        empty = "" if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else b""
+        arr = pc.fill_null(arr, pa.scalar(empty, type=arr.type))
+        offs = _offsets(arr)
+        lengths = np.diff(offs)
+    parts.append(lengths)
+    data = arr.buffers()[2]
+    parts.append(memoryview(data)[offs[0]:offs[-1]] if data is not None else b"")
+
+
+def _encode_list(arr: pa.Array, parts: Parts) -> None:
+    valid = _validity(arr)
+    _push_validity(parts, valid)
+    n = len(arr)
+    offs = _offsets(arr) if n else np.zeros(1, dtype=np.int64)
+    lengths = np.diff(offs)
+    child = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
+    if valid is not None and lengths[~valid].any():
+        child = child.filter(pa.array(np.repeat(valid, lengths)))
+        lengths = np.where(valid, lengths, 0)
+    parts.append(lengths)
+    _encode(canonicalize(child), parts)

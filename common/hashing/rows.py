@@ -1,0 +1,201 @@
+"""Per-row digests (granularity "row"), computed column-wise with numpy, and their Parquet sidecar.
+
+A row digest is a 128-bit fingerprint (two 64-bit lanes) of the canonical values of one row, in column
+order (docs/content-hash.md, "Row digests"). It answers "is this record in that dataset version?"
+without the data. It is not cryptographic: accidental collisions are negligible, crafted ones are not.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from prov_common.errors import BadInputError
+from prov_common.hashing.encode import _fixed_view, _offsets, _validity
+from prov_common.hashing.types import canonicalize, parse_logical_type
+
+ROW_ALGORITHM = "tdprov-row-v1"
+LANE_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+SIP_KEYS = ("tdprov-row-v1-k0", "tdprov-row-v1-k1")  # 16 ASCII bytes each: SipHash-2-4 keys
+NULL_MARK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+DIGEST_COLUMN = "row_digest"
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser (a bijection of uint64), applied elementwise to a copy."""
+    x = np.array(x, dtype=np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= _C1
+    x ^= x >> np.uint64(27)
+    x *= _C2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def value_hashes(arr: pa.Array, lane: int) -> np.ndarray:
+    """uint64 hash of every value of ``arr`` (any supported type) for one lane."""
+    arr = canonicalize(arr)
+    seed = LANE_SEEDS[lane]
+    t = arr.type
+    n = len(arr)
+    valid = _validity(arr)
+    if pa.types.is_null(t):
+        valid = np.zeros(n, dtype=bool)
+        h = np.zeros(n, dtype=np.uint64)
+    elif pa.types.is_boolean(t):
+        h = mix(np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint64) ^ seed)
+    elif pa.types.is_struct(t):
+        h = np.full(n, seed, dtype=np.uint64)
+        for child in arr.flatten():
+            h = mix(h ^ value_hashes(child, lane))
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
+        h = _list_hashes(arr, valid, lane)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        blobs = pc.fill_null(pc.cast(arr, pa.large_binary()), b"").to_numpy(zero_copy_only=False)
+        h = np.asarray(pd.util.hash_array(blobs, hash_key=SIP_KEYS[lane], categorize=False), dtype=np.uint64)
+    else:
+        h, valid = _fixed_hashes(arr, valid, seed)
+    if valid is not None:
+        h[~valid] = mix(np.array([seed ^ NULL_MARK]))[0]
+    return h
+
+
+def _fixed_hashes(arr: pa.Array, valid: np.ndarray | None, seed: np.uint64) -> tuple[np.ndarray, np.ndarray | None]:
+    w = arr.type.byte_width
+    raw = _fixed_view(arr).reshape(-1, w)
+    if pa.types.is_floating(arr.type) and len(arr):
+        nan = np.isnan(raw.reshape(-1).view(np.float32 if w == 4 else np.float64))
+        if nan.any():
+            valid = ~nan if valid is None else valid & ~nan
+    padded = np.zeros((len(arr), -(-w // 8) * 8), dtype=np.uint8)
+    padded[:, :w] = raw
+    words = padded.view("<u8")
+    h = np.full(len(arr), seed, dtype=np.uint64)
+    for j in range(words.shape[1]):
+        h = mix(h ^ words[:, j])
+    return h, valid
+
+
+def _list_hashes(arr: pa.Array, valid: np.ndarray | None, lane: int) -> np.ndarray:
+    seed = LANE_SEEDS[lane]
+    n = len(arr)
+    offs = _offsets(arr) if n else np.zeros(1, dtype=np.int64)
+    lengths = np.diff(offs)
+    child = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
+    if valid is not None and lengths[~valid].any():
+        child = child.filter(pa.array(np.repeat(valid, lengths)))
+        lengths = np.where(valid, lengths, 0)
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    positions = np.arange(starts[-1], dtype=np.int64) - np.repeat(starts[:-1], lengths)
+    elements = mix(value_hashes(child, lane) ^ mix(positions.astype(np.uint64) ^ seed))
+    sums = np.concatenate(([np.uint64(0)], np.cumsum(elements, dtype=np.uint64)))
+    return mix((sums[starts[1:]] - sums[starts[:-1]]) ^ mix(lengths.astype(np.uint64) ^ ~seed))
+
+
+class RowAccumulator:
+    """Folds the value hashes of the columns, in column order, into the row digests of a table."""
+
+    def __init__(self, rows: int) -> None:
+        self.lanes = [np.full(rows, s, dtype=np.uint64) for s in LANE_SEEDS]
+
+    def add_block(self, start: int, hashes: Sequence[np.ndarray]) -> None:
+        for acc, h in zip(self.lanes, hashes, strict=True):
+            acc[start:start + len(h)] = mix(acc[start:start + len(h)] ^ h)
+
+    def table(self) -> pa.Table:
+        return digests_table(np.stack(self.lanes, axis=1).astype("<u8"))
+
+
+def block_row_hashes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The two lanes of value hashes of one block."""
+    return value_hashes(arr, 0), value_hashes(arr, 1)
+
+
+def digests_table(lanes: np.ndarray) -> pa.Table:
+    """A table with one fixed_size_binary(16) column from an (n, 2) array of little-endian uint64."""
+    data = np.ascontiguousarray(lanes, dtype="<u8")
+    arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(data), [None, pa.py_buffer(data.view(np.uint8))])
+    return pa.table({DIGEST_COLUMN: arr})
+
+
+def digests_matrix(table: pa.Table) -> np.ndarray:
+    """The row digests of a sidecar table as an (n, 16) uint8 array."""
+    col = table.column(DIGEST_COLUMN).combine_chunks()
+    if len(col) == 0:
+        return np.zeros((0, 16), dtype=np.uint8)
+    return np.frombuffer(col.buffers()[1], dtype=np.uint8, count=16 * len(col), offset=16 * col.offset).reshape(-1, 16)
+
+
+def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tuple[str, str]]) -> bytes:
+    """The 16-byte row digest of one record, given (name, logical type) of every column in order.
+
+    ``schema_fields`` is ``TableDigest.schema_fields()``; index levels are looked up under their
+    shown name (``__index__:<name>``). A missing key is a null value.
+    """
+    acc = RowAccumulator(1)
+    for name, logical in schema_fields:
+        value = record.get(name)
+        try:
+            arr = pa.array([value], type=parse_logical_type(logical), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise BadInputError(f"field {name!r}: value {value!r} is not of logical type {logical}: {exc}",
+                                fix="give the value in the column's type.") from exc
+        acc.add_block(0, block_row_hashes(arr))
+    return digests_matrix(acc.table())[0].tobytes()
+
+
+# --- sidecar -------------------------------------------------------------------------------------
+
+def write_row_digests(td: Any, path: str | Path) -> Path:
+    """Write the row digests of a TableDigest (granularity "row") as a compact Parquet sidecar."""
+    if td.row_digests is None:
+        raise BadInputError("this TableDigest has no row digests.", fix="hash with granularity='row'.")
+    meta = {
+        b"tdprov.table_digest": td.digest.encode(),
+        b"tdprov.row_algorithm": ROW_ALGORITHM.encode(),
+        b"tdprov.schema_fields": json.dumps(td.schema_fields()).encode(),
+    }
+    table = td.row_digests.replace_schema_metadata(meta)
+    path = Path(path)
+    pq.write_table(table, path, compression="none", use_dictionary=False, write_statistics=False)
+    return path
+
+
+def read_row_digests(path: str | Path) -> pa.Table:
+    """Read a row-digest sidecar (schema metadata keeps table digest and schema fields)."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise BadInputError(f"cannot read row-digest sidecar {str(path)!r}: {exc}",
+                            fix="pass a file written by write_row_digests().") from exc
+    meta = table.schema.metadata or {}
+    if meta.get(b"tdprov.row_algorithm") != ROW_ALGORITHM.encode() or DIGEST_COLUMN not in table.column_names:
+        raise BadInputError(f"{str(path)!r} is not a {ROW_ALGORITHM} row-digest sidecar.",
+                            fix="pass a file written by write_row_digests().")
+    return table
+
+
+def sidecar_schema_fields(table: pa.Table) -> list[tuple[str, str]]:
+    """The (name, logical type) list stored in a sidecar."""
+    return [tuple(x) for x in json.loads(table.schema.metadata[b"tdprov.schema_fields"])]
+
+
+def record_positions(sidecar: str | Path | pa.Table, record: Mapping[str, Any]) -> list[int]:
+    """Row numbers whose digest equals the record's digest (empty: the record is certainly absent)."""
+    table = sidecar if isinstance(sidecar, pa.Table) else read_row_digests(sidecar)
+    digest = np.frombuffer(row_digest_for_record(record, sidecar_schema_fields(table)), dtype=np.uint8)
+    return np.flatnonzero((digests_matrix(table) == digest).all(axis=1)).tolist()
+
+
+def contains_record(sidecar: str | Path | pa.Table, record: Mapping[str, Any]) -> bool:
+    """Whether a record is (with 128-bit fingerprint certainty) among the rows of a sidecar."""
+    return bool(record_positions(sidecar, record))

@@ -1,0 +1,92 @@
+"""``tdprov hash``: sha256sum-style output, --json, --diff exit codes, bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from blake3 import blake3
+
+from prov_common.cli import main
+from prov_common.hashing import hash_dataframe, read_row_digests
+
+
+@pytest.fixture()
+def files(tmp_path):
+    df = pd.DataFrame({"id": np.arange(100), "x": np.arange(100) / 3, "s": [f"v{i}" for i in range(100)]})
+    df.to_parquet(tmp_path / "a.parquet")
+    df.to_csv(tmp_path / "a.csv", index=False)
+    changed = df.copy()
+    changed.loc[70, "x"] = -1.0
+    changed.to_parquet(tmp_path / "b.parquet")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    return tmp_path, df
+
+
+def test_sha256sum_style_output(files, capsys):
+    d, df = files
+    assert main(["hash", str(d / "a.parquet"), str(d / "a.csv"), str(d / "notes.txt")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = hash_dataframe(df).digest
+    assert lines[0] == f"{expected}  {d / 'a.parquet'}"
+    assert lines[1] == f"{expected}  {d / 'a.csv'}"
+    text_digest = blake3(b"hello\n").hexdigest()
+    assert lines[2] == f"blake3:{text_digest}  {d / 'notes.txt'}"
+
+
+def test_json_output(files, capsys):
+    d, df = files
+    assert main(["hash", "--json", "--granularity", "block", str(d / "a.parquet"), str(d / "notes.txt")]) == 0
+    table, blob = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    td = hash_dataframe(df)
+    assert table["kind"] == "table" and table["digest"] == td.digest and table["rows"] == 100
+    assert table["columns"] == td.column_digests() and table["columnTypes"]["s"] == "string"
+    assert table["bytes"] > 0 and table["fileBytes"] == (d / "a.parquet").stat().st_size
+    assert len(table["blocks"]["x"]) == 1
+    assert blob == {"path": str(d / "notes.txt"), "kind": "file", "digest": blob["digest"], "algorithm": "blake3",
+                    "bytes": 6, "fileBytes": 6}
+
+
+def test_diff_exit_codes_and_report(files, capsys):
+    d, _ = files
+    assert main(["hash", "--diff", str(d / "a.parquet"), str(d / "a.csv")]) == 0
+    assert capsys.readouterr().out.startswith("same  blake3:")
+    assert main(["hash", "--diff", str(d / "a.parquet"), str(d / "b.parquet")]) == 1
+    out = capsys.readouterr().out
+    assert "changed columns: x" in out and "changed row blocks: 0-99" in out
+    assert main(["hash", "--diff", "--json", "--granularity", "row", str(d / "a.parquet"), str(d / "b.parquet")]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["changedColumns"] == ["x"] and doc["changedRowRanges"] == [[70, 71]] and doc["rowDetail"] == "rows"
+
+
+def test_row_digest_sidecar(files, capsys):
+    d, df = files
+    out = d / "rows.parquet"
+    assert main(["hash", "--json", "--row-digests", str(out), str(d / "a.parquet")]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["rowDigestsFile"] == str(out) and rec["granularity"] == "row"
+    assert read_row_digests(out).num_rows == 100
+
+
+def test_bad_input_exits_2_with_a_message(files, capsys):
+    d, _ = files
+    assert main(["hash", str(d / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv" in err and "Fix:" in err
+    (d / "bad.parquet").write_bytes(b"nope")
+    assert main(["hash", str(d / "bad.parquet")]) == 2
+    assert "as parquet" in capsys.readouterr().err
+    assert main(["hash", "--diff", str(d / "a.csv")]) == 2
+    assert main(["hash", "--csv-dtype", "nonsense", str(d / "a.csv")]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["hash", "--granularity", "cell", str(d / "a.csv")])
+    assert exc.value.code == 2
+
+
+def test_console_script_help_has_an_example():
+    proc = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "example:" in proc.stdout and "tdprov hash --diff" in proc.stdout

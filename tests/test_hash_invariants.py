@@ -1,0 +1,162 @@
+"""Property tests of the canonical table digest: same data -> same digest, any change -> new digest."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from prov_common.hashing import hash_dataframe, hash_table
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BLOCK = 5  # small blocks so that short frames span several blocks
+
+words = st.text(alphabet="abcxyzé€ 😀", min_size=0, max_size=6)
+
+
+@st.composite
+def frames(draw, min_rows=0, max_rows=23):
+    n = draw(st.integers(min_rows, max_rows))
+    ints = draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n))
+    floats = draw(st.lists(st.one_of(st.floats(allow_nan=False, width=64), st.just(np.nan)), min_size=n, max_size=n))
+    strs = draw(st.lists(st.one_of(words, st.none()), min_size=n, max_size=n))
+    bools = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    return pd.DataFrame({
+        "i": pd.Series(ints, dtype="int64"),
+        "f": pd.Series(floats, dtype="float64"),
+        "s": pd.Series(strs, dtype="str"),
+        "b": pd.Series(bools, dtype="bool"),
+    })
+
+
+def digest(df: pd.DataFrame) -> str:
+    return hash_dataframe(df, block_rows=BLOCK).digest
+
+
+@SETTINGS
+@given(frames(), st.lists(st.integers(0, 23), max_size=4))
+def test_chunking_and_layout_do_not_change_the_digest(df, cuts):
+    expected = digest(df)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    bounds = sorted({0, len(df), *(c for c in cuts if c <= len(df))})
+    pieces = [table.slice(a, b - a) for a, b in zip(bounds, bounds[1:])] or [table]
+    rechunked = pa.concat_tables(pieces)
+    assert hash_table(rechunked, block_rows=BLOCK).digest == expected
+    assert hash_table(table.combine_chunks(), block_rows=BLOCK).digest == expected
+    # object dtype vs pandas-3 str dtype, nullable extension types vs numpy
+    other = df.astype({"i": "Int64", "f": "Float64", "b": "boolean"})
+    if df["s"].notna().any():  # an object column with no values at all has the logical type null
+        other = other.astype({"s": object})
+    assert digest(other) == expected
+    # single-threaded and threaded agree
+    assert hash_dataframe(df, block_rows=BLOCK, threads=2).digest == hash_dataframe(df, block_rows=BLOCK, threads=1).digest
+
+
+@SETTINGS
+@given(frames(min_rows=1), st.data())
+def test_any_changed_cell_changes_the_digest(df, data):
+    before = hash_dataframe(df, block_rows=BLOCK)
+    row = data.draw(st.integers(0, len(df) - 1))
+    col = data.draw(st.sampled_from(list(df.columns)))
+    changed = df.copy()
+    if col == "i":
+        changed.loc[row, "i"] = int(df.loc[row, "i"]) ^ 1
+    elif col == "f":
+        v = df.loc[row, "f"]
+        changed.loc[row, "f"] = 1.0 if np.isnan(v) else (np.nan if v == 0 else -v if v != -v else v + 1)
+        if changed.loc[row, "f"] == v and not np.isnan(v):  # -0.0 and 0.0 are distinct values
+            changed.loc[row, "f"] = np.nan
+    elif col == "s":
+        v = df.loc[row, "s"]
+        changed.loc[row, "s"] = "x" if pd.isna(v) else v + "!"
+    else:
+        changed.loc[row, "b"] = not df.loc[row, "b"]
+    after = hash_dataframe(changed, block_rows=BLOCK)
+    assert after.digest != before.digest
+    diffs = [a.name for a, b in zip(before.columns, after.columns) if a.digest != b.digest]
+    assert diffs == [col]
+
+
+@SETTINGS
+@given(frames(min_rows=2))
+def test_row_order_matters(df):
+    reversed_ = df.iloc[::-1].reset_index(drop=True)
+    if reversed_.equals(df):
+        return
+    assert digest(reversed_) != digest(df)
+
+
+def test_names_types_and_column_order_matter():
+    df = pd.DataFrame({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0]})
+    base = digest(df)
+    assert digest(df.rename(columns={"a": "A"})) != base
+    assert digest(df.astype({"a": "int32"})) != base
+    assert digest(df.astype({"a": "float64"})) != base
+    assert digest(df[["b", "a"]]) != base
+    assert digest(df.iloc[:2]) != base
+    # a non-string label is not the same as its text
+    assert digest(pd.DataFrame({1: [1, 2, 3]})) != digest(pd.DataFrame({"1": [1, 2, 3]}))
+
+
+def test_default_range_index_is_not_data_but_other_indexes_are():
+    df = pd.DataFrame({"a": [1, 2, 3]})
+    base = digest(df)
+    assert digest(df.copy()) == base
+    shifted = df.copy()
+    shifted.index = pd.RangeIndex(1, 4)
+    assert digest(shifted) != base
+    named = df.copy()
+    named.index.name = "row"
+    assert digest(named) != base
+    assert digest(df.set_index(pd.Index([2, 1, 0]))) != base
+
+
+def test_null_representation_does_not_matter():
+    # int64 with garbage behind the null slot vs zeros
+    validity = pa.py_buffer(np.packbits([1, 0, 1], bitorder="little").tobytes())
+    garbage = pa.Array.from_buffers(pa.int64(), 3, [validity, pa.py_buffer(np.array([1, 99, 3], "<i8").tobytes())])
+    clean = pa.array([1, None, 3], pa.int64())
+    # string with bytes behind the null slot
+    offs = pa.py_buffer(np.array([0, 1, 4, 5], "<i4").tobytes())
+    sgarbage = pa.Array.from_buffers(pa.string(), 3, [validity, offs, pa.py_buffer(b"axyzc")])
+    sclean = pa.array(["a", None, "c"])
+    a = hash_table(pa.table({"x": garbage, "s": sgarbage}))
+    b = hash_table(pa.table({"x": clean, "s": sclean}))
+    assert a.digest == b.digest
+    # NaN, None and pd.NA are all "missing" in float columns, whatever the NaN payload
+    payload_nan = np.array([0x7FF8000000000123], dtype="<u8").view("<f8")[0]
+    floats = [pd.Series([1.0, np.nan]), pd.Series([1.0, None], dtype="Float64"), pd.Series([1.0, payload_nan]),
+              pd.Series([1.0, -np.nan])]
+    assert len({digest(s.to_frame("f")) for s in floats}) == 1
+
+
+def test_minus_zero_is_not_plus_zero():
+    assert digest(pd.DataFrame({"f": [0.0]})) != digest(pd.DataFrame({"f": [-0.0]}))
+
+
+def test_strided_and_fortran_ordered_frames_hash_alike():
+    data = np.arange(60, dtype="int64").reshape(20, 3)
+    c_order = pd.DataFrame(data, columns=list("abc"))
+    f_order = pd.DataFrame(np.asfortranarray(data), columns=list("abc"))
+    split = pd.DataFrame({k: data[:, i].copy() for i, k in enumerate("abc")})
+    assert digest(c_order) == digest(f_order) == digest(split)
+
+
+def test_duplicate_column_names_are_allowed_and_order_matters():
+    df = pd.DataFrame([[1, 2], [3, 4]], columns=["x", "x"])
+    swapped = pd.DataFrame([[2, 1], [4, 3]], columns=["x", "x"])
+    td = hash_dataframe(df, granularity="block")
+    assert [c.name for c in td.columns] == ["x", "x"]
+    assert set(td.blocks) == {"x", "x#2"}
+    assert td.digest != hash_dataframe(swapped).digest
+
+
+@pytest.mark.parametrize("n", [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK])
+def test_block_boundaries(n):
+    df = pd.DataFrame({"i": np.arange(n), "s": [f"v{i}" for i in range(n)]})
+    td = hash_dataframe(df, block_rows=BLOCK, granularity="block")
+    assert len(td.blocks["i"]) == -(-n // BLOCK)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert hash_table(pa.concat_tables([table.slice(0, n // 2), table.slice(n // 2)]), block_rows=BLOCK).digest == td.digest
