@@ -32,13 +32,23 @@ def schema_path(url: str) -> Path:
     return SCHEMAS_DIR / url.split("#", 1)[0].rsplit("/", 1)[-1]
 
 
-def _tdprov_producer(facet: Any) -> None:
-    if not facet._producer:
-        facet._producer = PRODUCER
+class _TdprovFacet:
+    """Mixin of this project's facets: tdprov as default producer, ``_schemaURL`` named after the class."""
+
+    _producer: str
+
+    def __attrs_post_init__(self) -> None:
+        if not self._producer:
+            self._producer = PRODUCER
+        super().__attrs_post_init__()  # type: ignore[misc]
+
+    @classmethod
+    def _get_schema(cls) -> str:
+        return schema_url(cls.__name__)
 
 
 @attr.define
-class ContentHashDatasetFacet(DatasetFacet):
+class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
     """Canonical content digest of a dataset version, with per-column digests (``tdprov_contentHash``)."""
 
     digest: str
@@ -49,14 +59,6 @@ class ContentHashDatasetFacet(DatasetFacet):
     columns: dict[str, str] | None = attr.field(factory=dict)
     granularity: str | None = attr.field(default=None)
     rowDigestsFile: str | None = attr.field(default=None)  # noqa: N815
-
-    def __attrs_post_init__(self) -> None:
-        _tdprov_producer(self)
-        super().__attrs_post_init__()
-
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("ContentHashDatasetFacet")
 
 
 @attr.define
@@ -73,7 +75,7 @@ class PanderaCheck(RedactMixin):
 
 
 @attr.define
-class PanderaDatasetFacet(DatasetFacet):
+class PanderaDatasetFacet(_TdprovFacet, DatasetFacet):
     """Result of validating a dataset version against a Pandera schema (``tdprov_pandera``)."""
 
     schemaName: str  # noqa: N815
@@ -84,17 +86,9 @@ class PanderaDatasetFacet(DatasetFacet):
     rows: int | None = attr.field(default=None)
     samplesFile: str | None = attr.field(default=None)  # noqa: N815
 
-    def __attrs_post_init__(self) -> None:
-        _tdprov_producer(self)
-        super().__attrs_post_init__()
-
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("PanderaDatasetFacet")
-
 
 @attr.define
-class RunContextRunFacet(RunFacet):
+class RunContextRunFacet(_TdprovFacet, RunFacet):
     """Who, where and how a run ran: code and library versions, redacted parameters, host (``tdprov_runContext``)."""
 
     host: str
@@ -107,14 +101,6 @@ class RunContextRunFacet(RunFacet):
     owner: str | None = attr.field(default=None)
     orchestrator: str | None = attr.field(default=None)
     partial: bool | None = attr.field(default=None)
-
-    def __attrs_post_init__(self) -> None:
-        _tdprov_producer(self)
-        super().__attrs_post_init__()
-
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("RunContextRunFacet")
 
 
 CUSTOM_FACETS: dict[str, type] = {
