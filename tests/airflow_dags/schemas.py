@@ -1,0 +1,12 @@
+"""Pandera schemas the Airflow tests refer to by import path."""
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+FEATURES = pa.DataFrameSchema(
+    {
+        "id": pa.Column(int, pa.Check.ge(0), unique=True),
+        "x": pa.Column(float, pa.Check.in_range(0.0, 10.0)),
+    },
+    name="features",
+)

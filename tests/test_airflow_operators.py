@@ -1,0 +1,200 @@
+"""Operators, TaskFlow decorator, sensor and trigger of the tdprov Airflow integration, run by dag.test()."""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness
+from airflow_dags.harness import bundles_of, events_of, run_dag, tdprov_env
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from prov_airflow.decorators.provenance import provenance_task
+from prov_airflow.operators.audit import ProvenanceAuditOperator
+from prov_airflow.operators.pandera import PanderaValidationOperator
+from prov_airflow.sensors.bundle import LineageBundleSensor
+from prov_airflow.triggers.bundle import LineageBundleTrigger
+from prov_common.hashing import hash_dataframe, hash_path
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+SCHEMA = "airflow_dags.schemas:FEATURES"
+GOOD = pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]})
+BAD = pd.DataFrame({"id": [1, 1, -3], "x": [0.5, 99.0, 2.5]})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _airflow_db() -> None:
+    harness.prepare_database()
+
+
+@pytest.fixture()
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    for key, value in tdprov_env(path).items():
+        monkeypatch.setenv(key, value)
+    return path
+
+
+def _by_job(store: Path) -> dict:
+    return {s.job_name: s for s in bundles_of(store)}
+
+
+def _input_facets(store: Path, summary) -> dict:
+    return events_of(store, summary.run_id)[-1]["inputs"][0]
+
+
+@pytest.mark.parametrize("on_failure", ["fail", "warn"])
+def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, store: Path, on_failure: str) -> None:
+    bad = tmp_path / "bad.csv"
+    BAD.to_csv(bad, index=False)
+    dag_id = f"tdprov_pandera_{on_failure}"
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(bad), schema=SCHEMA, on_failure=on_failure)
+    run = run_dag(dag, logical_date=START)
+    summary = _by_job(store)[f"{dag_id}.check"]
+    assert (run.state, summary.state) == (("failed", "FAIL") if on_failure == "fail" else ("success", "COMPLETE"))
+    dataset = _input_facets(store, summary)
+    assert dataset["name"] == str(bad)
+    assert dataset["facets"]["version"]["datasetVersion"] == hash_path(bad).digest
+    pandera = dataset["facets"]["tdprov_pandera"]
+    assert pandera["passed"] is False and pandera["schemaName"] == "features"
+    failed = {(c["column"], c["name"]) for c in pandera["checks"] if not c["passed"]}
+    assert {c for c, _ in failed} >= {"id", "x"}
+    assert dataset["inputFacets"]["dataQualityAssertions"]["assertions"]
+    # failure samples travel in the bundle, not in the event
+    from prov_common.bundle import read_bundle
+    from prov_common.store import open_store
+
+    files = read_bundle(open_store(str(store)), summary.run_id).files
+    assert pandera["samplesFile"] in files
+
+
+def test_pandera_operator_passes_from_xcom_and_feeds_the_openlineage_provider(tmp_path: Path, store: Path) -> None:
+    good = tmp_path / "good.parquet"
+    GOOD.to_parquet(good, index=False)
+    with DAG("tdprov_pandera_xcom", start_date=START, schedule=None) as dag:
+        make = PythonOperator(task_id="make", python_callable=lambda: GOOD)
+        check = PanderaValidationOperator(task_id="check", xcom_task_id="make", schema=SCHEMA)
+        make >> check
+    assert run_dag(dag, logical_date=START).state == "success"
+    dataset = _input_facets(store, _by_job(store)["tdprov_pandera_xcom.check"])
+    assert (dataset["namespace"], dataset["name"]) == ("xcom://tdprov_pandera_xcom", "/make/return_value")
+    assert dataset["facets"]["tdprov_pandera"]["passed"] is True
+    assert dataset["facets"]["version"]["datasetVersion"] == hash_dataframe(GOOD).digest
+
+
+    # the official OpenLineage provider asks the operator itself: same facets
+    operator = PanderaValidationOperator(task_id="direct", source=str(good), schema=SCHEMA)
+    operator.execute({})
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert lineage.inputs[0].facets["tdprov_pandera"].passed is True
+    assert lineage.inputs[0].facets["version"].datasetVersion == hash_path(good).digest
+    assert lineage.inputs[0].inputFacets["dataQualityAssertions"].assertions
+
+
+def test_provenance_task_decorator_links_xcom_frames(store: Path) -> None:
+    with DAG("tdprov_taskflow", start_date=START, schedule=None) as dag:
+        @provenance_task
+        def make() -> pd.DataFrame:
+            return GOOD
+
+        @provenance_task(schema=SCHEMA)
+        def scale(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.assign(x=frame["x"] * 2)
+
+        scale(make())
+    assert run_dag(dag, logical_date=START).state == "success"
+    by_job = _by_job(store)
+    made, scaled = by_job["tdprov_taskflow.make"], by_job["tdprov_taskflow.scale"]
+    assert made.outputs[0].version == hash_dataframe(GOOD).digest
+    assert scaled.inputs[0].name == made.outputs[0].name and scaled.inputs[0].version == made.outputs[0].version
+    assert scaled.outputs[0].version == hash_dataframe(GOOD.assign(x=GOOD["x"] * 2)).digest
+    output = events_of(store, scaled.run_id)[-1]["outputs"][0]
+    assert output["facets"]["tdprov_pandera"]["passed"] is True
+
+
+def test_provenance_task_fails_on_schema_violation(store: Path) -> None:
+    with DAG("tdprov_taskflow_bad", start_date=START, schedule=None) as dag:
+        @provenance_task(schema=SCHEMA)
+        def bad() -> pd.DataFrame:
+            return BAD
+
+        bad()
+    assert run_dag(dag, logical_date=START).state == "failed"
+    summary = _by_job(store)["tdprov_taskflow_bad.bad"]
+    assert summary.state == "FAIL"
+    output = events_of(store, summary.run_id)[-1]["outputs"][0]
+    assert output["facets"]["tdprov_pandera"]["passed"] is False
+
+
+def _produce(store: Path, dag_id: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{dag_id}.csv"
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=lambda: GOOD.to_csv(out, index=False), outlets=[str(out)])
+    assert run_dag(dag, logical_date=START).state == "success"
+
+
+def test_sensor_poke_and_deferrable_find_the_bundle_and_audit_verifies(tmp_path: Path, store: Path) -> None:
+    _produce(store, "tdprov_upstream", tmp_path)
+    report = tmp_path / "report.json"
+    with DAG("tdprov_waits", start_date=START, schedule=None) as dag:
+        poke = LineageBundleSensor(task_id="poke", job="tdprov_upstream.write", since="2000-01-01T00:00:00+00:00",
+                                   mode="poke", poke_interval=0.1, timeout=30)
+        deferred = LineageBundleSensor(task_id="deferred", dataset=str(tmp_path / "tdprov_upstream.csv"),
+                                       since="2000-01-01T00:00:00+00:00", deferrable=True, poke_interval=0.1)
+        audit = ProvenanceAuditOperator(task_id="audit", report_path=str(report))
+        [poke, deferred] >> audit
+    assert run_dag(dag, logical_date=START).state == "success"
+    assert json.loads(report.read_text())["ok"] is True
+    assert json.loads(report.read_text())["bundles"] >= 2
+
+    # a changed byte in a bundle is a finding: the audit task fails and names the object
+    upstream = _by_job(store)["tdprov_upstream.write"]
+    events = next(store.rglob(f"*{upstream.run_id}*/events.jsonl"))
+    events.chmod(0o644)
+    events.write_bytes(events.read_bytes().replace(b"COMPLETE", b"COMPLETX"))
+    with DAG("tdprov_audit_finds", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_path=str(tmp_path / "bad.json"))
+    assert run_dag(dag, logical_date=START).state == "failed"
+    findings = json.loads((tmp_path / "bad.json").read_text())["findings"]
+    assert any(f["key"].endswith("events.jsonl") and f["runId"] == upstream.run_id for f in findings)
+
+
+def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
+    with DAG("tdprov_waits_forever", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", job="no.such.job", mode="poke", poke_interval=0.1, timeout=0.5)
+    assert run_dag(dag, logical_date=START).state == "failed"
+
+
+def test_trigger_runs_to_completion_when_a_bundle_appears(tmp_path: Path, store: Path) -> None:
+    trigger = LineageBundleTrigger({"job": "tdprov_late.write", "since": "2000-01-01T00:00:00+00:00"},
+                                   poll_interval=0.05)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "prov_airflow.triggers.bundle.LineageBundleTrigger"
+
+    async def wait() -> dict:
+        return (await anext(LineageBundleTrigger(**kwargs).run())).payload
+
+    def produce_later() -> None:
+        time.sleep(0.5)
+        from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+        from prov_common.lineage.events import build_run_event
+        import uuid
+
+        transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+        transport.emit(build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name="tdprov_late.write"))
+
+    producer = threading.Thread(target=produce_later)
+    started = time.monotonic()
+    producer.start()
+    payload = asyncio.run(asyncio.wait_for(wait(), timeout=30))
+    producer.join()
+    assert payload["status"] == "success" and payload["bundle"]["job"] == "tdprov_late.write"
+    assert time.monotonic() - started >= 0.5
