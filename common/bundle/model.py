@@ -8,7 +8,6 @@ import blake3
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
-from prov_common.lineage.naming import dataset_uri
 
 BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
 PREDICATE_TYPE = BUNDLE_FORMAT
@@ -40,6 +39,8 @@ class DatasetRef:
     @property
     def uri(self) -> str:
         """The dataset's URI per the OpenLineage naming spec (``s3://bucket/key``, ``file:///a.csv``)."""
+        from prov_common.lineage.naming import dataset_uri  # imported on use: the lineage package loads pandas
+
         try:
             return dataset_uri(self.namespace, self.name)
         except ValueError:  # e.g. a relative path in the "file" namespace

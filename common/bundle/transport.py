@@ -30,7 +30,6 @@ from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, _flag
 from prov_common.errors import BadInputError, StoreUnavailableError
-from prov_common.lineage.redact import redact_value
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
@@ -177,6 +176,8 @@ class ProvenanceTransport(Transport):
         if "run" not in raw or "eventType" not in raw:
             log.debug("tdprov: ignoring a %s without a run (dataset or job event)", type(event).__name__)
             return None
+        from prov_common.lineage.redact import redact_value  # imported on use: the lineage package loads pandas
+
         clean = loads(canonical_bytes(redact_value(raw)))
         self._put(staged_event_key(clean), canonical_bytes(clean))
         if not is_terminal(clean):

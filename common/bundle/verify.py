@@ -161,3 +161,10 @@ def _check_consistency(
 
 
 _VERIFY_KEY = SigningKey.generate()  # re-derivation needs a signer; only the payload is compared
+
+
+def stored_run_ids(store: Store) -> list[str]:
+    """Every run that has bundle objects or an index entry (a bundle deleted after indexing still shows)."""
+    runs = {key.split("/", 2)[1] for key in store.list(f"{layout.BUNDLES}/") if key.count("/") >= 2}
+    runs |= {layout.run_id_of_index_key(key) for key in store.list(f"{layout.INDEX}/") if key.endswith(".json")}
+    return sorted(runs)

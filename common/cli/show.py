@@ -1,0 +1,97 @@
+"""``tdprov show RUN_ID``: one run's bundle: events, PROV summary, quality results, signature status."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from prov_common.bundle import layout
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.storage import read_bundle
+from prov_common.bundle.verify import verify_bundle
+from prov_common.canonical_json import loads
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli.verify import describe
+from prov_common.config import Settings
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+from prov_common.w3cprov.events import fold_runs
+
+PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "show",
+        help="show one run's bundle: events, PROV, quality, signature",
+        description="Show the lineage bundle of one run: its events, a summary of its PROV document, "
+        "Pandera quality results with attached failure samples, and whether its signature verifies.",
+        example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
+    )
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_store_option(parser)
+    parser.set_defaults(func=run)
+
+
+def quality(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pandera results per dataset (inputs and outputs) from the ``tdprov_pandera`` facets."""
+    state = fold_runs(events)[0]
+    rows = []
+    for side, datasets in (("input", state.inputs), ("output", state.outputs)):
+        for ds in datasets:
+            facet = ds.facet("tdprov_pandera")
+            if facet:
+                rows.append({"side": side, "dataset": f"{ds.namespace}/{ds.name}", "schema": facet.get("schemaName"),
+                             "passed": facet.get("passed"), "failureCount": facet.get("failureCount"),
+                             "samplesFile": facet.get("samplesFile")})
+    return rows
+
+
+def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
+    bundle = read_bundle(store, run_id)
+    events = parse_events_jsonl(bundle.files[layout.EVENTS_FILE])
+    prov = loads(bundle.files[layout.PROV_FILE])
+    report = verify_bundle(store, run_id, trust_from_settings(settings))
+    return {
+        "manifest": bundle.manifest.to_dict(),
+        "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
+        "prov": {kind: len(prov.get(kind, {})) for kind in PROV_KINDS},
+        "quality": quality(events),
+        "attachments": sorted(p for p in bundle.files if p not in layout.RESERVED),
+        "verification": report.to_dict(),
+        "_report": report,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(store=args.store)
+    info = gather(open_store(settings=settings), args.run_id, settings)
+    report = info.pop("_report")
+    if args.json:
+        json.dump(info, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+        return 0
+    m = info["manifest"]
+    out = [f"run {m['runId']}  job {m['job']['namespace']}/{m['job']['name']}  {m['state']}",
+           f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
+    if m.get("parentRunId"):
+        out.append(f"  parent run {m['parentRunId']}")
+    for side in ("inputs", "outputs"):
+        out.append(f"{side}:")
+        out += [f"  {d['namespace']}/{d['name']}  {d['version'] or '-'}" for d in m[side]] or ["  -"]
+    out.append("events:")
+    out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]]
+    out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
+    out.append("quality:")
+    out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
+            f" ({q['failureCount'] or 0} failures{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
+            for q in info["quality"]] or ["  no Pandera results recorded"]
+    if info["attachments"]:
+        out.append("attachments: " + ", ".join(info["attachments"]))
+    out.append("signature:")
+    out += ["  " + line.strip() for line in describe(report)]
+    print("\n".join(out))
+    return 0

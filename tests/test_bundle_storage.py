@@ -1,0 +1,92 @@
+"""Writing, reading and listing bundles on both backends: write-once, one bundle per run, time index."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bundle_support import run_events
+from prov_common.bundle import build_bundle, list_bundles, read_bundle, recent_bundles, rewind_cursor, write_bundle
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.signing import SigningKey, TrustStore
+from prov_common.bundle import verify_bundle
+from prov_common.store import ObjectNotFoundError, open_store
+
+T0 = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
+
+
+def _bundle(key: SigningKey, sealed_at: datetime = T0, run_id: str | None = None):
+    return build_bundle(run_events(run_id), {}, key, sealed_at=sealed_at)
+
+
+def test_rewrite_is_a_no_op_and_read_returns_the_bytes(store_uri: str) -> None:
+    store, key = open_store(store_uri), SigningKey.generate()
+    bundle = _bundle(key)
+    first = write_bundle(store, bundle)
+    assert write_bundle(store, bundle) == first  # retry: same index entry, nothing new
+    assert [k for k in store.list("index/")] == [first.index_key]
+    back = read_bundle(store, bundle.run_id)
+    assert (back.files, back.manifest_bytes, back.statement_bytes, back.key_id) == (
+        bundle.files, bundle.manifest_bytes, bundle.statement_bytes, key.key_id)
+
+
+def test_second_sealing_of_a_run_keeps_exactly_one_bundle(store_uri: str) -> None:
+    store, key, other_key = open_store(store_uri), SigningKey.generate(), SigningKey.generate()
+    first = _bundle(key)
+    run_id = first.run_id
+    later = _bundle(other_key, T0 + timedelta(seconds=3), run_id)  # a racing terminal event elsewhere
+    assert write_bundle(store, first).status == "written"
+    assert write_bundle(store, later).status == "already-sealed"
+    assert store.get(f"bundles/{run_id}/manifest.json") == first.manifest_bytes
+    assert len(list(store.list("index/"))) == 1
+    assert verify_bundle(store, run_id, TrustStore.of([key.public])).ok
+
+
+def test_crash_before_index_is_completed_by_redelivery_once(store_uri: str) -> None:
+    store, key = open_store(store_uri), SigningKey.generate()
+    bundle = _bundle(key)
+    for path, data in bundle.files.items():
+        store.put(f"bundles/{bundle.run_id}/{path}", data)
+    store.put(f"bundles/{bundle.run_id}/manifest.json", bundle.manifest_bytes)
+    store.put(f"bundles/{bundle.run_id}/statement.dsse.json", bundle.statement_bytes)
+    assert list(store.list("index/")) == []
+    result = write_bundle(store, bundle)
+    assert list(store.list("index/")) == [result.index_key]
+    assert write_bundle(store, bundle).index_key == result.index_key
+
+
+def test_cursor_listing_returns_exactly_the_new_bundles(store_uri: str) -> None:
+    store, key = open_store(store_uri), SigningKey.generate()
+    day = datetime(2026, 5, 30, 23, 59, 59, tzinfo=timezone.utc)
+    written = [deliver_bundle(store, _bundle(key), now=day + timedelta(seconds=i)) for i in range(3)]
+    seen = list(list_bundles(store))
+    assert [s.run_id for s in seen] == [w.run_id for w in written]  # oldest first, across a month boundary
+    cursor = seen[-1].cursor
+    assert list(list_bundles(store, since_cursor=cursor)) == []
+    new = deliver_bundle(store, _bundle(key), now=day + timedelta(days=40))
+    assert [s.run_id for s in list_bundles(store, since_cursor=cursor)] == [new.run_id]
+    assert [s.run_id for s in list_bundles(store, since_cursor=rewind_cursor(cursor, 1.5))] == [written[-2].run_id, written[-1].run_id, new.run_id]
+    summary = seen[0]
+    assert summary.state == "COMPLETE" and summary.key_id == key.key_id
+    assert [o.uri for o in summary.outputs] == ["s3://lake/clean/users.parquet"]
+
+
+def test_recent_bundles_newest_first_with_limit(store_uri: str) -> None:
+    store, key = open_store(store_uri), SigningKey.generate()
+    now = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
+    moments = [now - timedelta(days=d) for d in (400, 95, 31, 1, 0)] + [now - timedelta(seconds=5)]
+    written = {deliver_bundle(store, _bundle(key), now=m).run_id: m for m in moments}
+    newest_first = [r for r, _ in sorted(written.items(), key=lambda item: item[1], reverse=True)]
+    assert [s.run_id for s in recent_bundles(store, now=now)] == newest_first
+    assert [s.run_id for s in recent_bundles(store, limit=2, now=now)] == newest_first[:2]
+    assert list(recent_bundles(open_store(store_uri + "-empty"), now=now)) == []
+
+
+def test_reading_an_unsealed_run_says_so(store_uri: str) -> None:
+    store, key = open_store(store_uri), SigningKey.generate()
+    bundle = _bundle(key)
+    store.put(f"bundles/{bundle.run_id}/manifest.json", bundle.manifest_bytes)
+    with pytest.raises(ObjectNotFoundError, match="incomplete"):
+        read_bundle(store, bundle.run_id)
+    with pytest.raises(ObjectNotFoundError, match="no such bundle"):
+        read_bundle(store, "nope")

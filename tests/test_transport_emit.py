@@ -1,0 +1,161 @@
+"""ProvenanceTransport: configured through OpenLineage's own mechanisms, stages events, seals one
+verified bundle per run, redacts secrets, and never breaks the producer by accident."""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import dataset_version_dataset
+
+from bundle_support import all_stored_bytes, dataset, event, run_events
+from prov_common.bundle import read_bundle, recent_bundles, samples_path, verify_bundle
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.config import Settings
+from prov_common.errors import StoreError
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+from prov_common.store.local import LocalStore
+
+REPO = Path(__file__).resolve().parents[1]
+CLASS_PATH = "prov_common.bundle.transport.ProvenanceTransport"
+
+
+def _ol_event(run_id: str, state: RunState, output_digest: str) -> RunEvent:
+    version = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=output_digest)
+    return RunEvent(
+        eventType=state,
+        eventTime=datetime.now(timezone.utc).isoformat(),
+        run=Run(runId=run_id),
+        job=Job(namespace="tests", name="env_configured"),
+        producer="https://github.com/tdprov/tdprov/tests",
+        inputs=[InputDataset(namespace="s3://lake", name="raw/events.parquet")],
+        outputs=[OutputDataset(namespace="s3://lake", name="clean/events.parquet", facets={"version": version})],
+    )
+
+
+def test_client_configured_only_by_environment_writes_a_verified_bundle(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no openlineage.yml around
+    monkeypatch.delenv("OPENLINEAGE_CONFIG", raising=False)
+    monkeypatch.delenv("OPENLINEAGE_URL", raising=False)
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", CLASS_PATH)
+    monkeypatch.setenv("TDPROV_STORE", store_uri)
+    client = OpenLineageClient()
+    assert isinstance(client.transport, ProvenanceTransport)
+    run_id, digest = str(uuid.uuid4()), "blake3:" + "e" * 64
+    client.emit(_ol_event(run_id, RunState.START, digest))
+    store = open_store(store_uri)
+    assert not store.exists(f"bundles/{run_id}/statement.dsse.json")  # only staged so far
+    client.emit(_ol_event(run_id, RunState.COMPLETE, digest))
+    report = verify_bundle(store, run_id, trust_from_settings(Settings.from_env()))
+    assert report.ok, report.findings
+    bundle = read_bundle(store, run_id)
+    assert [e["eventType"] for e in map(json.loads, bundle.files["events.jsonl"].splitlines())] == ["START", "COMPLETE"]
+    assert [(o.uri, o.version) for o in bundle.manifest.outputs] == [("s3://lake/clean/events.parquet", digest)]
+    assert [s.run_id for s in recent_bundles(store)] == [run_id]
+
+
+def test_config_from_dict_and_composite_transport(tmp_path: Path) -> None:
+    config = ProvenanceConfig.from_dict({"type": CLASS_PATH, "store": str(tmp_path / "s"), "strict": "true", "timeout": "2.5"})
+    assert (config.store, config.strict, config.timeout) == (str(tmp_path / "s"), True, 2.5)
+    assert config.settings().strict and config.settings().store == str(tmp_path / "s")
+    assert ProvenanceConfig.from_dict({}).settings().store == Settings.from_env().store
+    client = OpenLineageClient(config={"transport": {"type": "composite", "transports": {
+        "prov": {"type": CLASS_PATH, "store": str(tmp_path / "s")}, "noop": {"type": "noop"}}}})
+    run_id = str(uuid.uuid4())
+    client.emit(_ol_event(run_id, RunState.START, "blake3:" + "a" * 64))
+    client.emit(_ol_event(run_id, RunState.FAIL, "blake3:" + "a" * 64))
+    assert open_store(tmp_path / "s").exists(f"bundles/{run_id}/statement.dsse.json")
+
+
+EMIT_ONE = """
+import json, sys
+from prov_common.bundle.transport import ProvenanceTransport
+print(json.dumps(ProvenanceTransport().emit(json.loads(sys.stdin.read())) is not None))
+"""
+
+
+def test_events_of_one_run_from_two_processes_make_one_bundle(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TDPROV_STORE", store_uri)
+    start, complete = run_events()
+    for e, sealed in ((start, "false"), (complete, "true")):  # e.g. an Airflow scheduler, then a worker
+        out = subprocess.run([sys.executable, "-c", EMIT_ONE], input=json.dumps(e), capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == sealed, out.stderr
+    store = open_store(store_uri)
+    run_id = start["run"]["runId"]
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert read_bundle(store, run_id).manifest.event_count == 2
+    assert [k for k in store.list("index/")] == [k for k in store.list("index/") if run_id in k] and len(list(store.list("index/"))) == 1
+
+
+def test_attachments_go_into_the_runs_bundle(tmp_path: Path) -> None:
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s")))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    transport.emit(start)
+    transport.attach(run_id, samples_path("clean/users"), b"PAR1 failing rows PAR1")
+    result = transport.emit(complete)
+    assert result is not None and result.status == "written"
+    store = open_store(tmp_path / "s")
+    assert read_bundle(store, run_id).files["quality/clean_users.samples.parquet"] == b"PAR1 failing rows PAR1"
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert transport.emit(complete).status == "already-sealed"  # a repeated terminal event seals nothing new
+    assert len(list(store.list("index/"))) == 1
+
+
+def test_secrets_in_dataset_uris_never_reach_the_store(store_uri: str) -> None:
+    secrets = ["s3cr3t-Pa55", "AKIAIOSFODNN7EXAMPLE", "tok-9f8e7d6c5b4a", "wJalrXUtnFEMI-K7MDENG"]
+    run_id = str(uuid.uuid4())
+    inputs = [
+        dataset("postgres://etl:s3cr3t-Pa55@db.internal:5432", "warehouse.public.users"),
+        dataset("https://data.example.com", "/export.csv?token=tok-9f8e7d6c5b4a&day=1"),
+        dataset("s3://lake", "raw/AKIAIOSFODNN7EXAMPLE/users.parquet"),
+    ]
+    start = event(run_id, "START", "2026-03-01T10:00:00Z", inputs=inputs)
+    start["run"]["facets"]["note"] = {"_producer": "x", "_schemaURL": "y", "cmd": "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI-K7MDENG"}
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
+    transport.emit(start)
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:01Z", inputs=inputs))
+    store = open_store(store_uri)
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    stored = all_stored_bytes(store_uri)
+    assert b"warehouse.public.users" in stored and b"***" in stored  # the datasets are there, redacted
+    for secret in secrets:
+        assert secret.encode() not in stored, secret
+
+
+class _SlowStore(LocalStore):
+    def put(self, key: str, data: bytes) -> bool:
+        time.sleep(1.0)
+        return super().put(key, data)
+
+
+def test_emit_never_raises_by_accident_and_is_time_bounded(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    start, complete = run_events()
+    lenient = ProvenanceTransport(ProvenanceConfig(store=str(not_a_folder)))
+    with caplog.at_level(logging.WARNING):
+        assert lenient.emit(start) is None
+    assert "could not record the event" in caplog.text and str(not_a_folder) in caplog.text
+    with pytest.raises(StoreError, match="not a folder"):
+        ProvenanceTransport(ProvenanceConfig(store=str(not_a_folder), strict=True)).emit(start)
+
+    slow = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "slow"), timeout=0.2))
+    slow._store = _SlowStore(tmp_path / "slow")
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        assert slow.emit(start) is None
+    assert time.monotonic() - began < 0.9 and "took more than 0.2s" in caplog.text
+    assert slow.close()  # the write finishes in the background, nothing is lost
+    assert len(list(open_store(tmp_path / "slow").list("staging/"))) == 1
