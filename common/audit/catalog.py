@@ -1,0 +1,59 @@
+"""The audit catalog: the run records of every logged bundle, kept between audits so that an
+incremental audit reads only new bundles.
+
+One signed, write-once object per checkpoint, holding the records of the runs examined by the audit
+that wrote it: ``audit/catalog/<tree size, 12 digits>.json`` (DSSE, payload type below).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prov_common.audit.model import CHECK_LOG, Finding, RunRecord
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError, ObjectConflictError, TdprovError
+from prov_common.signing import Envelope, SigningKey, TrustStore, sign_envelope, verify_envelope
+from prov_common.store.base import Store
+
+CATALOG_PREFIX = "audit/catalog/"
+CATALOG_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog+json"
+
+
+def catalog_key(size: int) -> str:
+    return f"{CATALOG_PREFIX}{size:012d}.json"
+
+
+@dataclass
+class Catalog:
+    """Run records by run id, and problems met while reading the catalog."""
+
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    problems: list[Finding] = field(default_factory=list)
+
+
+def load_catalog(store: Store, trust: TrustStore) -> Catalog:
+    """Every catalog object, verified; a damaged one is a finding and its runs get examined again."""
+    catalog = Catalog()
+    for key in store.list(CATALOG_PREFIX):
+        try:
+            env = Envelope.from_json(store.get(key), name=f"audit catalog '{key}'")
+            verify_envelope(env, trust, name=f"audit catalog '{key}'")
+            if env.payload_type != CATALOG_PAYLOAD_TYPE:
+                raise BadInputError(f"audit catalog '{key}' has payload type '{env.payload_type}'")
+            for raw in loads(env.payload)["runs"]:
+                record = RunRecord.from_dict(raw)
+                catalog.runs[record.run_id] = record
+        except (TdprovError, KeyError, TypeError, ValueError) as exc:
+            what = exc.what if isinstance(exc, TdprovError) else f"audit catalog '{key}' is damaged ({exc})"
+            catalog.problems.append(Finding(CHECK_LOG, key, what, "the audit re-examined the runs it named; restore the object from a backup"))
+    return catalog
+
+
+def write_catalog(store: Store, size: int, records: list[RunRecord], signer: SigningKey) -> str | None:
+    """Write the records examined by this audit under the checkpoint of ``size``; None if another auditor did."""
+    payload = canonical_bytes({"checkpointSize": size, "runs": [r.to_dict() for r in sorted(records, key=lambda r: r.index_key)]})
+    key = catalog_key(size)
+    try:
+        store.put(key, sign_envelope(payload, CATALOG_PAYLOAD_TYPE, [signer]).to_json())
+    except ObjectConflictError:
+        return None
+    return key

@@ -1,0 +1,172 @@
+"""``run_audit``: the one audit that the CLI, the Dagster audit job and the Airflow operator all run.
+
+Order: read the log head and the catalog (what earlier audits recorded), examine the bundles that
+are new since the last checkpoint (all of them with ``full``), append them to the Merkle log and
+write a signed checkpoint, then run every check over all known runs, write the report, and record
+the audit as a PROV activity in the store.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from prov_common.audit.catalog import load_catalog, write_catalog
+from prov_common.audit.checks import bundle_checks, completeness, quality
+from prov_common.audit.examine import MISSING, current_digests, examine_bundle
+from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.model import CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, CheckResult, Finding, RunRecord
+from prov_common.audit.result import AuditResult
+from prov_common.audit.unfinished import unfinished_runs
+from prov_common.bundle import layout
+from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.storage import list_bundles
+from prov_common.config import Settings
+from prov_common.errors import TdprovError
+from prov_common.signing import signing_key_from_settings, trust_from_settings
+from prov_common.sources.registry import iter_sources
+from prov_common.store.base import Store
+from prov_common.tlog.log import TransparencyLog
+from prov_common.tlog.model import LogLeaf
+
+log = logging.getLogger(__name__)
+
+SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back from the last logged bundle
+FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
+
+
+def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
+    return tqdm(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
+
+
+def run_audit(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    full: bool = False,
+    rehash: bool = False,
+    report_dir: str | Path | None = None,
+    stale_after: timedelta = timedelta(hours=24),
+    progress: bool | None = None,
+    now: datetime | None = None,
+) -> AuditResult:
+    """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal."""
+    settings = settings or Settings.from_env()
+    started = now or datetime.now(timezone.utc)
+    trust = trust_from_settings(settings)
+    signer = signing_key_from_settings(settings)
+    tlog = TransparencyLog(store, trust)
+    result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash)
+    log_check = CheckResult(CHECK_LOG)
+
+    # 1. the log as earlier audits left it
+    try:
+        head = tlog.head()
+    except TdprovError as exc:
+        keys = tlog.checkpoint_keys()
+        log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
+        head, full = None, True
+    state = tlog.verify(since=None if full else head)
+    log_check.findings += [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems]
+    log_check.checked = len(state.checkpoints)
+    try:
+        leaves = state.leaves if full else tlog.read_leaves()
+    except TdprovError as exc:
+        log_check.findings.append(Finding(CHECK_LOG, "log/leaves/", exc.what, exc.fix or FIX_LOG))
+        leaves, full = state.leaves, True
+    result.previous_checkpoint = head.checkpoint.size if head else 0
+    logged = {x.run_id: x for x in leaves}
+    catalog = load_catalog(store, trust)
+    log_check.findings += catalog.problems
+
+    # 2. which bundles to examine
+    if full:
+        summaries = list(list_bundles(store))
+        known: dict[str, RunRecord] = {}
+    else:
+        cursor = layout.rewind_cursor(leaves[-1].index_key, SETTLE_SECONDS) if leaves and leaves[-1].index_key.startswith(layout.INDEX + "/") else None
+        summaries = [s for s in list_bundles(store, cursor) if s.run_id not in logged]
+        known = {k: v for k, v in catalog.runs.items() if k in logged}
+        for leaf in leaves:  # logged runs no catalog describes (an audit stopped early): examine again
+            if leaf.run_id not in known:
+                summaries.append(_summary_of_leaf(store, leaf))
+    records: dict[str, RunRecord] = dict(known)
+    new_leaves: list[LogLeaf] = []
+    examined: dict[str, LogLeaf] = {}
+    for summary in _bar(summaries, len(summaries), "auditing bundles", progress):
+        record, leaf = examine_bundle(store, summary, trust)
+        records[summary.run_id] = record
+        examined[summary.run_id] = leaf
+        if summary.run_id not in logged:
+            new_leaves.append(leaf)
+    result.bundles_examined = len(summaries)
+
+    # 3. logged bundles must still be the bundles that were logged
+    for index, leaf in enumerate(leaves):
+        now_leaf = examined.get(leaf.run_id)
+        if now_leaf is None and not full:
+            continue
+        manifest, statement = (now_leaf.manifest_digest, now_leaf.statement_digest) if now_leaf else current_digests(store, leaf.run_id)
+        if manifest == MISSING and statement == MISSING:
+            log_check.findings.append(Finding(CHECK_LOG, layout.bundle_prefix(leaf.run_id),
+                                              f"the bundle of run {leaf.run_id} (log leaf {index}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
+        elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
+            changed = [n for n, a, b in (("manifest.json", manifest, leaf.manifest_digest), ("statement.dsse.json", statement, leaf.statement_digest)) if a != b]
+            log_check.findings.append(Finding(CHECK_LOG, layout.bundle_key(leaf.run_id, changed[0]),
+                                              f"the bundle of run {leaf.run_id} is not the one logged as leaf {index}: {', '.join(changed)} changed since it was logged",
+                                              FIX_LOG, run_id=leaf.run_id))
+    log_check.checked += len(leaves)
+
+    # 4. append new bundles and checkpoint
+    new_leaves.sort(key=lambda x: x.index_key)
+    try:
+        new_head = tlog.append(new_leaves, signer)
+    except TdprovError as exc:
+        log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
+        new_head = head
+    result.checkpoint = new_head
+    result.bundles_logged = len(new_leaves)
+    uncatalogued = [r for rid, r in records.items() if rid not in catalog.runs]
+    if new_head is not None and uncatalogued:
+        write_catalog(store, new_head.checkpoint.size, uncatalogued, signer)
+
+    # 5. checks over every known run
+    source_problems: list = []
+    sources = list(iter_sources(store, trust, source_problems))
+    source_check = CheckResult(CHECK_SOURCES, checked=len(sources) + len(source_problems))
+    source_check.findings = [Finding(CHECK_SOURCES, key, exc.what, exc.fix or "restore the record from a backup") for key, exc in source_problems]
+    index = LineageIndex(records.values(), [s.record for s in sources])
+    sig_check, prov_check = bundle_checks(records.values())
+    quality_check, quality_rows = quality(index)
+    sealed = set(records)
+    checks = [sig_check, log_check, prov_check, completeness(index), quality_check, unfinished_runs(store, sealed, stale_after=stale_after, now=started)]
+    if rehash:
+        from prov_common.audit.rehash import rehash as rehash_check
+
+        checks.append(rehash_check(records.values()))
+    else:
+        checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
+    checks.append(source_check)
+    result.checks = checks
+    result.index = index
+    result.sources = sources
+    result.quality_rows = quality_rows
+    result.ended = datetime.now(timezone.utc) if now is None else now
+
+    # 6. report and PROV record of the audit
+    from prov_common.audit.publish import publish
+
+    publish(result, store, signer, report_dir)
+    return result
+
+
+def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:
+    try:
+        return BundleSummary.from_json(store.get(leaf.index_key), cursor=leaf.index_key)
+    except TdprovError:
+        return BundleSummary(leaf.run_id, "", "", "UNKNOWN", None, "", (), (), cursor=leaf.index_key)

@@ -1,0 +1,127 @@
+"""Examine one stored bundle: verify it, and extract what the audit needs (run record and log leaf)."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from prov_common.audit.model import CHECK_PROV, CHECK_SIGNATURES, DatasetUse, Finding, QualityResult, RunRecord
+from prov_common.bundle import layout
+from prov_common.bundle.events import fold_one_run, parse_events_jsonl
+from prov_common.bundle.model import BundleSummary, blake3_digest
+from prov_common.bundle.verify import verify_bundle
+from prov_common.errors import TdprovError
+from prov_common.signing import TrustStore
+from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError
+from prov_common.tlog.model import LogLeaf
+from prov_common.w3cprov.events import DatasetState
+
+MISSING = "missing"
+
+_FIXES = {
+    "missing": "restore the object from a backup or replica of the store: bundles are written once, so a missing object was deleted",
+    "untrusted key": "if you trust the signer, add its public key to TDPROV_TRUSTED_KEYS; otherwise treat the bundle as forged",
+    "unsigned": "the bundle was not written by tdprov's sealing; treat it as forged or re-seal the run from its source events",
+    "unlisted object": "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
+}
+_ALTERED = "the object was altered after the run was sealed: restore it from a backup or replica of the store"
+
+
+def bundle_finding(key: str, problem: str, reason: str, run_id: str) -> Finding:
+    """A bundle verification finding, filed under the PROV check when it concerns the PROV document."""
+    check = CHECK_PROV if key.endswith("/" + layout.PROV_FILE) else CHECK_SIGNATURES
+    return Finding(check, key, f"{problem}: {reason}", _FIXES.get(problem, _ALTERED), run_id=run_id)
+
+
+def _quality(ds: DatasetState) -> QualityResult | None:
+    facet = ds.facet("tdprov_pandera")
+    if "passed" not in facet:
+        return None
+    failed = tuple(
+        str(c.get("name")) + (f"[{c['column']}]" if c.get("column") else "")
+        for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is False
+    )
+    return QualityResult(bool(facet.get("passed")), facet.get("schemaName"), int(facet.get("failureCount") or 0), failed)
+
+
+def _use(ds: DatasetState) -> DatasetUse:
+    rows = ds.facet("tdprov_contentHash").get("rows")
+    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows if isinstance(rows, int) else None)
+
+
+def _get(store: Store, key: str) -> bytes | None:
+    try:
+        return store.get(key)
+    except ObjectNotFoundError:
+        return None
+
+
+def record_from_events(events: list[dict[str, Any]], summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
+    state = fold_one_run(events)
+    parent = state.run_facet("parent").get("run")
+    job_type = state.job_facet("jobType").get("jobType")
+    return RunRecord(
+        run_id=summary.run_id,
+        job_namespace=state.job_namespace,
+        job_name=state.job_name,
+        state=state.state,
+        started_at=state.started.isoformat().replace("+00:00", "Z"),
+        ended_at=state.ended.isoformat().replace("+00:00", "Z") if state.ended else None,
+        sealed_at=summary.sealed_at,
+        index_key=summary.cursor or "",
+        manifest_digest=manifest_digest,
+        key_id=key_id,
+        parent_run_id=parent.get("runId") if isinstance(parent, dict) else None,
+        job_type=job_type if isinstance(job_type, str) else None,
+        inputs=[_use(d) for d in state.inputs],
+        outputs=[_use(d) for d in state.outputs],
+    )
+
+
+def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunRecord:
+    """What the index entry says, when the events cannot be read."""
+    return RunRecord(
+        run_id=summary.run_id, job_namespace=summary.job_namespace, job_name=summary.job_name, state=summary.state,
+        started_at=None, ended_at=summary.ended_at, sealed_at=summary.sealed_at, index_key=summary.cursor or "",
+        manifest_digest=manifest_digest, key_id=summary.key_id,
+        inputs=[DatasetUse(d.namespace, d.name, d.version) for d in summary.inputs],
+        outputs=[DatasetUse(d.namespace, d.name, d.version) for d in summary.outputs],
+    )
+
+
+def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, LogLeaf]:
+    """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf."""
+    run_id = summary.run_id
+    report = verify_bundle(store, run_id, trust)
+    findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
+    prefix = layout.bundle_prefix(run_id)
+    manifest = _get(store, prefix + layout.MANIFEST_FILE)
+    statement = _get(store, prefix + layout.STATEMENT_FILE)
+    manifest_digest = blake3_digest(manifest) if manifest is not None else MISSING
+    statement_digest = "sha256:" + hashlib.sha256(statement).hexdigest() if statement is not None else MISSING
+    if summary.manifest_digest and manifest is not None and summary.manifest_digest != manifest_digest:
+        findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
+                                f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
+    events_bytes = _get(store, prefix + layout.EVENTS_FILE)
+    record = None
+    if events_bytes is not None:
+        try:
+            record = record_from_events(parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id)
+        except TdprovError:
+            record = None  # already a finding of verify_bundle (malformed)
+    if record is None:
+        record = record_from_summary(summary, manifest_digest)
+    record.bundle_findings = findings
+    leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
+    return record, leaf
+
+
+def current_digests(store: Store, run_id: str) -> tuple[str, str]:
+    """The manifest and statement digests of the bundle as it is in the store now."""
+    prefix = layout.bundle_prefix(run_id)
+    manifest = _get(store, prefix + layout.MANIFEST_FILE)
+    statement = _get(store, prefix + layout.STATEMENT_FILE)
+    return (
+        blake3_digest(manifest) if manifest is not None else MISSING,
+        "sha256:" + hashlib.sha256(statement).hexdigest() if statement is not None else MISSING,
+    )

@@ -1,0 +1,171 @@
+"""Audit data: what each run did (as far as the audit needs), findings, check results (no I/O)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# checks, in report order
+CHECK_SIGNATURES = "signatures"
+CHECK_LOG = "log"
+CHECK_PROV = "prov"
+CHECK_COMPLETENESS = "completeness"
+CHECK_QUALITY = "quality"
+CHECK_UNFINISHED = "unfinished"
+CHECK_REHASH = "rehash"
+CHECK_SOURCES = "sources"
+CHECK_TITLES = {
+    CHECK_SIGNATURES: "Signatures and manifests",
+    CHECK_LOG: "Checkpoint chain and Merkle tree",
+    CHECK_PROV: "PROV documents",
+    CHECK_COMPLETENESS: "Completeness: every input traces to a recorded run or a registered source",
+    CHECK_QUALITY: "Quality: Pandera failures and runs that used failing data",
+    CHECK_UNFINISHED: "Runs that started and never ended",
+    CHECK_REHASH: "Data still hashes to its recorded digest",
+    CHECK_SOURCES: "Source records",
+}
+
+ERROR = "error"
+NOTE = "note"  # shown in the report, does not make the audit fail
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: which check found it, the object (store key, run or dataset), what, and the fix."""
+
+    check: str
+    object: str
+    what: str
+    fix: str
+    severity: str = ERROR
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """The Pandera outcome recorded for a dataset version."""
+
+    passed: bool
+    schema: str | None = None
+    failure_count: int = 0
+    failed_checks: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "schema": self.schema, "failureCount": self.failure_count, "failedChecks": list(self.failed_checks)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "QualityResult":
+        return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()))
+
+
+@dataclass(frozen=True)
+class DatasetUse:
+    """A dataset a run read or wrote, with the version (content digest) and quality it recorded."""
+
+    namespace: str
+    name: str
+    version: str | None = None
+    quality: QualityResult | None = None
+    rows: int | None = None
+
+    @property
+    def uri(self) -> str:
+        if "://" in self.namespace:
+            return self.namespace.rstrip("/") + "/" + self.name.lstrip("/")
+        return f"{self.namespace}:{self.name}" if self.namespace not in ("file", "") else self.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"namespace": self.namespace, "name": self.name, "version": self.version}
+        if self.quality is not None:
+            doc["quality"] = self.quality.to_dict()
+        if self.rows is not None:
+            doc["rows"] = self.rows
+        return doc
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":
+        q = raw.get("quality")
+        return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"))
+
+
+@dataclass
+class RunRecord:
+    """One sealed run as the audit remembers it between audits (kept in the signed audit catalog)."""
+
+    run_id: str
+    job_namespace: str
+    job_name: str
+    state: str
+    started_at: str | None
+    ended_at: str | None
+    sealed_at: str | None
+    index_key: str
+    manifest_digest: str
+    key_id: str | None = None
+    parent_run_id: str | None = None
+    job_type: str | None = None
+    inputs: list[DatasetUse] = field(default_factory=list)
+    outputs: list[DatasetUse] = field(default_factory=list)
+    bundle_findings: list[Finding] = field(default_factory=list)  # from verification when it was logged
+
+    @property
+    def job(self) -> str:
+        return f"{self.job_namespace}/{self.job_name}"
+
+    @property
+    def is_training(self) -> bool:
+        """A run that trains a model: job type TRAIN/TRAINING, or 'train' in the job name."""
+        kind = (self.job_type or "").upper()
+        return kind in ("TRAIN", "TRAINING", "MODEL_TRAINING") or "train" in self.job_name.lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings")}
+        doc["inputs"] = [d.to_dict() for d in self.inputs]
+        doc["outputs"] = [d.to_dict() for d in self.outputs]
+        doc["bundle_findings"] = [f.to_dict() for f in self.bundle_findings]
+        return doc
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunRecord":
+        kwargs = {k: v for k, v in raw.items() if k not in ("inputs", "outputs", "bundle_findings")}
+        return cls(
+            **kwargs,
+            inputs=[DatasetUse.from_dict(d) for d in raw.get("inputs", [])],
+            outputs=[DatasetUse.from_dict(d) for d in raw.get("outputs", [])],
+            bundle_findings=[Finding(**f) for f in raw.get("bundle_findings", [])],
+        )
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check."""
+
+    name: str
+    findings: list[Finding] = field(default_factory=list)
+    checked: int = 0
+    ran: bool = True
+    detail: str = ""
+
+    @property
+    def title(self) -> str:
+        return CHECK_TITLES.get(self.name, self.name)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def status(self) -> str:
+        if not self.ran:
+            return "skipped"
+        return "fail" if self.errors else "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "status": self.status, "checked": self.checked, "detail": self.detail,
+                "findings": [f.to_dict() for f in self.findings]}

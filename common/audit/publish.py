@@ -1,0 +1,75 @@
+"""Write the audit's report (JSON + HTML) and record the audit as a signed PROV activity in the store."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prov.model import ProvDocument
+
+from prov_common.audit.result import AuditResult
+from prov_common.audit.svg import lineage_svg
+from prov_common.audit.training import training_data
+from prov_common.audit.html import render_html
+from prov_common.bundle.layout import stamp
+from prov_common.bundle.model import blake3_digest
+from prov_common.signing import SigningKey, sign_envelope
+from prov_common.store.base import Store
+from prov_common.w3cprov import serialize
+from prov_common.w3cprov.ids import TDPROV
+
+REPORTS_PREFIX = "audit/reports/"
+RUNS_PREFIX = "audit/runs/"
+PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
+
+
+def render(result: AuditResult) -> tuple[bytes, bytes]:
+    """The JSON and HTML report of ``result``."""
+    assert result.index is not None
+    report = result.to_dict(training_data(result.index))
+    json_bytes = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    html_bytes = render_html(report, lineage_svg(result.index)).encode("utf-8")
+    return json_bytes, html_bytes
+
+
+def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, report_location: str) -> bytes:
+    """PROV-JSON of the audit: an activity that used the previous checkpoint and generated the report and the new one."""
+    doc = ProvDocument()
+    doc.add_namespace(TDPROV)
+    activity = doc.activity(
+        TDPROV[f"audit-{result.audit_id}"], result.started, result.ended,
+        {"prov:type": TDPROV["Audit"], TDPROV["mode"]: "full" if result.full else "incremental", TDPROV["rehash"]: result.rehash,
+         TDPROV["clean"]: result.clean, TDPROV["findings"]: len(result.errors), TDPROV["store"]: result.store},
+    )
+    agent = doc.agent(TDPROV[f"auditor-{signer.key_id.split(':', 1)[1][:16]}"], {"prov:type": TDPROV["Auditor"], TDPROV["keyId"]: signer.key_id})
+    doc.wasAssociatedWith(activity, agent)
+    report = doc.entity(TDPROV[f"audit-report-{result.audit_id}"], {TDPROV["digest"]: report_digest, TDPROV["location"]: report_location})
+    doc.wasGeneratedBy(report, activity, result.ended)
+    if result.previous_checkpoint:
+        doc.used(activity, TDPROV[f"log-checkpoint-{result.previous_checkpoint}"])
+    if result.checkpoint is not None:
+        cp = result.checkpoint.checkpoint
+        entity = doc.entity(TDPROV[f"log-checkpoint-{cp.size}"], {TDPROV["rootHash"]: cp.root, TDPROV["treeSize"]: cp.size, TDPROV["key"]: result.checkpoint.key})
+        if cp.size != result.previous_checkpoint:
+            doc.wasGeneratedBy(entity, activity)
+    return serialize(doc, "json")
+
+
+def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: str | Path | None) -> None:
+    """Write the report (to ``report_dir`` or into the store) and the signed PROV record of the audit."""
+    json_bytes, html_bytes = render(result)
+    result.report_digest = blake3_digest(json_bytes)
+    name = f"{stamp(result.started)}-{result.audit_id}"
+    if report_dir is not None:
+        folder = Path(report_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.json").write_bytes(json_bytes)
+        (folder / "report.html").write_bytes(html_bytes)
+        result.report_json, result.report_html = str(folder / "report.json"), str(folder / "report.html")
+    else:
+        base = f"{REPORTS_PREFIX}{name}/"
+        store.put(base + "report.json", json_bytes)
+        store.put(base + "report.html", html_bytes)
+        result.report_json, result.report_html = base + "report.json", base + "report.html"
+    prov = audit_prov(result, signer, result.report_digest, result.report_json)
+    result.prov_key = f"{RUNS_PREFIX}{name}.prov.dsse.json"
+    store.put(result.prov_key, sign_envelope(prov, PROV_PAYLOAD_TYPE, [signer]).to_json())

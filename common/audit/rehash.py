@@ -1,0 +1,62 @@
+"""Re-hash data where it lives now (local paths, S3) and compare with the newest recorded version."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
+from prov_common.errors import TdprovError
+
+FIX_CHANGED = (
+    "the data at this location changed after the run that recorded it, without a new recorded run: find who wrote it; "
+    "restore it from a snapshot ('tdprov checkout') or re-run the pipeline so the change is recorded"
+)
+FIX_GONE = "the data was moved or deleted; restore it, or record where it lives now"
+
+
+def _location(d: DatasetUse) -> str | None:
+    if d.namespace.startswith("s3://"):
+        return d.uri
+    if d.namespace in ("file", "") or d.namespace.startswith("file:"):
+        return d.name if d.name.startswith("/") else None
+    return None
+
+
+def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
+    """For each data location, the version that the newest run wrote (or, if none wrote it, read)."""
+    written: dict[str, tuple[str, DatasetUse]] = {}
+    read: dict[str, tuple[str, DatasetUse]] = {}
+    for r in records:
+        order = r.ended_at or r.sealed_at or ""
+        for table, side in ((written, r.outputs), (read, r.inputs)):
+            for d in side:
+                loc = _location(d)
+                if loc and d.version and (loc not in table or table[loc][0] < order):
+                    table[loc] = (order, d)
+    out = {loc: d for loc, (_, d) in read.items()}
+    out.update({loc: d for loc, (_, d) in written.items()})
+    return out
+
+
+def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = None, progress: Callable[[], None] | None = None) -> CheckResult:
+    """Hash every recorded data location and compare with its newest recorded version."""
+    if hasher is None:
+        from prov_common.hashing import hash_path
+
+        def hasher(location: str) -> str:
+            return hash_path(location).digest
+
+    result = CheckResult(CHECK_REHASH)
+    for location, d in sorted(newest_versions(records).items()):
+        result.checked += 1
+        try:
+            digest = hasher(location)
+        except (TdprovError, OSError) as exc:
+            result.findings.append(Finding(CHECK_REHASH, location, f"{location} cannot be hashed: {exc}", FIX_GONE))
+            continue
+        if digest != d.version:
+            result.findings.append(
+                Finding(CHECK_REHASH, location, f"{location} now hashes to {digest}; the newest recorded version is {d.version}", FIX_CHANGED)
+            )
+        if progress:
+            progress()
+    return result

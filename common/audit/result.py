@@ -1,0 +1,103 @@
+"""The result of an audit: checks, log head, lineage index, report locations; and its JSON form."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prov_common import __version__
+from prov_common.audit.checks import QualityRow
+from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.model import ERROR, CheckResult, Finding
+from prov_common.sources.registry import StoredSource
+from prov_common.tlog.log import StoredCheckpoint
+
+REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+@dataclass
+class AuditResult:
+    """What one audit found. ``exit_code``: 0 clean, 1 findings."""
+
+    audit_id: str
+    store: str
+    started: datetime
+    full: bool = False
+    rehash: bool = False
+    ended: datetime | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    checkpoint: StoredCheckpoint | None = None
+    previous_checkpoint: int = 0
+    bundles_examined: int = 0
+    bundles_logged: int = 0
+    index: LineageIndex | None = None
+    sources: list[StoredSource] = field(default_factory=list)
+    quality_rows: list[QualityRow] = field(default_factory=list)
+    report_json: str | None = None  # where the report went: a file path or a store key
+    report_html: str | None = None
+    report_digest: str | None = None
+    prov_key: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for c in self.checks for f in c.findings]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def clean(self) -> bool:
+        return not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.clean else 1
+
+    def check(self, name: str) -> CheckResult:
+        return next(c for c in self.checks if c.name == name)
+
+    def summary(self) -> dict[str, Any]:
+        runs = list(self.index.runs.values()) if self.index else []
+        return {
+            "clean": self.clean,
+            "findings": len(self.errors),
+            "notes": len(self.findings) - len(self.errors),
+            "runs": len(runs),
+            "trainingRuns": sum(1 for r in runs if r.is_training),
+            "bundlesExamined": self.bundles_examined,
+            "bundlesLogged": self.bundles_logged,
+            "sources": len(self.sources),
+            "checks": {c.name: c.status for c in self.checks},
+        }
+
+    def to_dict(self, training: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The machine-readable report (the HTML page shows the same content)."""
+        cp = self.checkpoint.checkpoint if self.checkpoint else None
+        return {
+            "format": REPORT_FORMAT,
+            "tool": {"name": "tdprov", "version": __version__},
+            "auditId": self.audit_id,
+            "store": self.store,
+            "mode": "full" if self.full else "incremental",
+            "rehash": self.rehash,
+            "startedAt": _iso(self.started),
+            "endedAt": _iso(self.ended),
+            "summary": self.summary(),
+            "log": {
+                "previousTreeSize": self.previous_checkpoint,
+                "treeSize": cp.size if cp else 0,
+                "rootHash": cp.root if cp else None,
+                "checkpoint": self.checkpoint.key if self.checkpoint else None,
+                "checkpointDigest": self.checkpoint.digest if self.checkpoint else None,
+                "signer": cp.keyid if cp else None,
+            },
+            "checks": [c.to_dict() for c in self.checks],
+            "quality": [r.to_dict() for r in self.quality_rows],
+            "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
+            "trainingData": training or [],
+        }

@@ -1,0 +1,72 @@
+"""The report's lineage picture: the training runs' upstream lineage, from run records and sources,
+drawn by the PROV package's built-in SVG renderer (deterministic, no Graphviz needed)."""
+from __future__ import annotations
+
+from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.w3cprov.drawing import render_svg
+from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+
+MAX_TRAINING_RUNS = 5
+MAX_NODES = 150
+
+
+def _short(version: str | None) -> str:
+    if not version:
+        return "(no digest)"
+    algo, _, hexpart = version.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else version[:16]
+
+
+def _version_node(d: DatasetUse) -> Node:
+    failed = d.quality.failed_checks or ("pandera",) if d.quality and not d.quality.passed else ()
+    return Node(id=f"ver:{d.version or d.label}", kind=VERSION, label=f"{d.name}\n{_short(d.version)}", dataset=d.name,
+                namespace=d.namespace, version=d.version, failed_checks=tuple(failed))
+
+
+def _run_node(r: RunRecord) -> Node:
+    return Node(id=f"run:{r.run_id}", kind=RUN, label=f"{r.job_name}\n{r.state}", job=r.job, run_id=r.run_id, state=r.state,
+                started=r.started_at, ended=r.ended_at)
+
+
+def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> LineageGraph:
+    """Upstream lineage of ``roots`` (default: the newest training runs, else the newest runs)."""
+    roots = roots if roots is not None else index.training_runs()[:MAX_TRAINING_RUNS]
+    if not roots:
+        roots = sorted(index.runs.values(), key=lambda r: r.ended_at or "", reverse=True)[:MAX_TRAINING_RUNS]
+    graph = LineageGraph()
+    edges: set[Edge] = set()
+    todo = list(roots)
+    while todo and len(graph.nodes) < MAX_NODES:
+        run = todo.pop(0)
+        node = _run_node(run)
+        if node.id in graph.nodes:
+            continue
+        graph.nodes[node.id] = node
+        for d in run.outputs:
+            if run in roots:
+                out = _version_node(d)
+                graph.nodes.setdefault(out.id, out)
+                edges.add(Edge(node.id, out.id, GENERATED))
+        for d in run.inputs:
+            v = _version_node(d)
+            graph.nodes.setdefault(v.id, v)
+            edges.add(Edge(v.id, node.id, USED))
+            gens = index.generated.get(d.version or "", [])
+            if gens:
+                edges.add(Edge(f"run:{gens[0][0].run_id}", v.id, GENERATED))
+                todo.append(gens[0][0])
+            for s in index.sources.get(d.version or "", []):
+                src = Node(id=f"src:{s.name}", kind=DATASET, label=f"source {s.name}\n{s.issuer}", dataset=s.name)
+                graph.nodes.setdefault(src.id, src)
+                edges.add(Edge(src.id, v.id, GENERATED))
+    graph.edges = sorted(e for e in edges if e.source in graph.nodes and e.target in graph.nodes)
+    return graph
+
+
+def lineage_svg(index: LineageIndex, roots: list[RunRecord] | None = None) -> str:
+    """Inline SVG of :func:`lineage_graph`."""
+    graph = lineage_graph(index, roots)
+    if not graph.nodes:
+        return '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30"><text x="5" y="20">no runs recorded</text></svg>'
+    return render_svg(graph, "lineage of the training inputs")

@@ -1,0 +1,102 @@
+"""Training-data sections of the report: per training dataset version, EU AI Act Article 10 and
+Annex IV (technical documentation on data) items, from the lineage and the source records (no I/O)."""
+from __future__ import annotations
+
+from typing import Any
+
+from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace
+from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.sources.model import SourceRecord
+
+MAX_DATASETS = 50
+_SOURCE_FIELDS = (
+    ("origin_geography", "origin geography"),
+    ("generation_method", "generation / collection method"),
+    ("collection_start", "collection start"),
+    ("personal_data", "personal data flag"),
+    ("consent", "consent documentation"),
+    ("intended_use", "intended use"),
+    ("confidentiality", "confidentiality classification"),
+)
+
+
+def _source(s: SourceRecord) -> dict[str, Any]:
+    return {"name": s.name, "digest": s.digest, "issuer": s.issuer, "license": s.license, "location": s.location,
+            "originGeography": list(s.origin_geography), "method": s.generation_method,
+            "collectionTimeframe": [s.collection_start, s.collection_end], "personalData": s.personal_data,
+            "confidentiality": s.confidentiality, "consent": s.consent, "intendedUse": s.intended_use}
+
+
+def _step(r: RunRecord) -> dict[str, Any]:
+    return {"runId": r.run_id, "job": r.job, "state": r.state, "startedAt": r.started_at, "endedAt": r.ended_at,
+            "inputs": [f"{d.label}@{d.version}" for d in r.inputs], "outputs": [f"{d.label}@{d.version}" for d in r.outputs]}
+
+
+def _quality(trace: Trace, d: DatasetUse) -> list[dict[str, Any]]:
+    out = []
+    for v in [d, *trace.versions]:
+        if v.quality is not None:
+            item = {"dataset": v.label, "version": v.version, "schema": v.quality.schema, "passed": v.quality.passed,
+                    "failureCount": v.quality.failure_count, "failedChecks": list(v.quality.failed_checks)}
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def _gaps(trace: Trace, quality: list[dict[str, Any]]) -> list[str]:
+    gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} (input of run {b.run_id}): {b.reason}" for b in trace.broken]
+    if not trace.sources:
+        gaps.append("no registered source: the origin of this data is not documented")
+    for s in trace.sources:
+        missing = [label for attr, label in _SOURCE_FIELDS if not getattr(s, attr)]
+        if missing:
+            gaps.append(f"source '{s.name}' does not record: {', '.join(missing)}")
+    gaps += [f"{q['dataset']}@{q['version']} failed Pandera schema {q['schema']} ({q['failureCount']} failures)" for q in quality if not q["passed"]]
+    if not quality:
+        gaps.append("no data quality validation was recorded along this lineage")
+    gaps += [f"preparation run {r.run_id} ({r.job}) ended as {r.state}" for r in trace.runs if r.state != "COMPLETE"]
+    return gaps
+
+
+def training_data(index: LineageIndex) -> list[dict[str, Any]]:
+    """One entry per dataset version used by a training run (newest runs first, at most ``MAX_DATASETS``)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for run in index.training_runs():
+        for d in run.inputs:
+            key = d.version or f"{d.label}@unversioned"
+            if key in entries:
+                entries[key]["trainingRuns"].append(run.run_id)
+                continue
+            if len(entries) >= MAX_DATASETS:
+                break
+            trace = index.trace(d.version) if d.version else Trace(key)
+            if not d.version:
+                trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
+            quality = _quality(trace, d)
+            steps = [_step(r) for r in reversed(trace.runs)]
+            sources = [_source(s) for s in trace.sources]
+            entries[key] = {
+                "dataset": d.label,
+                "version": d.version,
+                "rows": d.rows,
+                "trainingRuns": [run.run_id],
+                "trainingJob": run.job,
+                "article10": {
+                    "origin": sources,
+                    "collection": [{"source": s["name"], "method": s["method"], "timeframe": s["collectionTimeframe"],
+                                    "geography": s["originGeography"], "personalData": s["personalData"], "consent": s["consent"]}
+                                   for s in sources],
+                    "preparation": steps,
+                    "qualityChecks": quality,
+                    "knownGaps": _gaps(trace, quality),
+                },
+                "annexIV": {
+                    "generalDescription": f"{d.label} version {d.version}" + (f", {d.rows} rows" if d.rows is not None else ""),
+                    "provenance": [f"{s['name']} by {s['issuer']} ({s['license']})" for s in sources],
+                    "howObtainedAndSelected": [f"{s['name']}: {s['method'] or 'method not recorded'}" for s in sources],
+                    "labellingProcedures": "not recorded by tdprov: document them with the training job",
+                    "dataCleaningMethodologies": [f"{st['job']} (run {st['runId']})" for st in steps],
+                    "lineageComplete": trace.complete and bool(trace.sources),
+                },
+            }
+    return list(entries.values())

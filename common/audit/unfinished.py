@@ -1,0 +1,48 @@
+"""Runs that started and never ended: staged events with no sealed bundle."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
+from prov_common.bundle import layout
+from prov_common.store.base import Store
+
+_STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
+FIX = (
+    "find out why the run stopped (killed worker, lost terminal event); if it is over, seal what was staged with the "
+    "orchestrator's failure hook or re-run it"
+)
+
+
+def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, now: datetime | None = None) -> CheckResult:
+    """Staged runs without a bundle: findings when their newest event is older than ``stale_after``."""
+    now = now or datetime.now(timezone.utc)
+    result = CheckResult(CHECK_UNFINISHED)
+    latest: dict[str, datetime] = {}
+    prefix = f"{layout.STAGING}/"
+    for key in store.list(prefix):
+        parts = key[len(prefix):].split("/")
+        if len(parts) != 2 or not parts[1].endswith(".json"):
+            continue
+        run_id, name = parts
+        try:
+            moment = layout.parse_stamp(name[:_STAMP_LEN])
+        except ValueError:
+            continue
+        if run_id not in latest or moment > latest[run_id]:
+            latest[run_id] = moment
+    for run_id, moment in sorted(latest.items()):
+        result.checked += 1
+        if run_id in sealed or layout.bundle_key(run_id, layout.STATEMENT_FILE) in sealed:
+            continue
+        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+            continue
+        age = now - moment
+        stale = age > stale_after
+        result.findings.append(
+            Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+                    f"run {run_id} staged events until {moment.isoformat().replace('+00:00', 'Z')} and never ended"
+                    + ("" if stale else f" (still within {stale_after}; it may be running)"),
+                    FIX, severity="error" if stale else NOTE, run_id=run_id)
+        )
+    return result

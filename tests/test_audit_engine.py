@@ -1,0 +1,101 @@
+"""run_audit end to end on a local store: clean pipeline, incremental audits, findings by check."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_QUALITY, CHECK_UNFINISHED
+from prov_common.bundle.transport import staged_event_key
+from prov_common.canonical_json import canonical_bytes
+from prov_common.cli import main
+from prov_common.config import Settings
+
+from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
+
+
+@pytest.fixture()
+def pipe(tmp_path: Path) -> Pipeline:
+    return Pipeline(str(tmp_path / "store"))
+
+
+def _audit(pipe: Pipeline, tmp_path: Path, **kw):
+    return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "report", progress=False, **kw)
+
+
+def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path: Path) -> None:
+    first = _audit(pipe, tmp_path)
+    assert first.clean, [f.what for f in first.errors]
+    assert first.checkpoint is not None and first.checkpoint.checkpoint.size == 2 and first.bundles_examined == 2
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["summary"]["clean"] and report["log"]["treeSize"] == 2
+    entry = report["trainingData"][0]
+    assert entry["version"] == pipe.features and entry["article10"]["origin"][0]["name"] == "vendor-raw"
+    assert [s["job"] for s in entry["article10"]["preparation"]] == ["tests/prepare_features"]
+    assert entry["annexIV"]["lineageComplete"] is True
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "<svg" in html and "Article 10" in html and "vendor-raw" in html
+    # nothing new: no bundle examined, same checkpoint
+    second = _audit(pipe, tmp_path)
+    assert second.clean and second.bundles_examined == 0 and second.checkpoint.checkpoint.size == 2
+    # one new bundle: only it is examined, the checkpoint chain grows
+    seal(pipe.store, run_events("train_model", [dataset("/data/features.parquet", pipe.features)], [dataset("/models/m2.pkl", digest("m2"))],
+                                start=T0 + timedelta(hours=2), job_type="TRAINING"))
+    third = _audit(pipe, tmp_path)
+    assert third.clean and third.bundles_examined == 1 and third.checkpoint.checkpoint.size == 3
+    assert third.checkpoint.checkpoint.previous == first.checkpoint.digest
+    assert len(third.index.runs) == 3  # older runs came from the catalog, not from their bundles
+    assert pipe.store.exists(third.prov_key)
+    assert _audit(pipe, tmp_path, full=True).bundles_examined == 3
+
+
+def test_completeness_names_the_broken_link(pipe: Pipeline, tmp_path: Path) -> None:
+    orphan = digest("scraped")
+    prep = seal(pipe.store, run_events("prepare_scraped", [dataset("s3://crawl/scraped.jsonl", orphan, namespace="s3://crawl")],
+                                       [dataset("/data/scraped.parquet", digest("scraped-clean"))]))
+    train = seal(pipe.store, run_events("train_ranker", [dataset("/data/scraped.parquet", digest("scraped-clean"))], [],
+                                        start=T0 + timedelta(hours=3)))
+    result = _audit(pipe, tmp_path)
+    found = result.check(CHECK_COMPLETENESS).errors
+    assert any(f.run_id == prep and "s3://crawl/scraped.jsonl" in f.what and orphan in f.what for f in found), found
+    assert any(f.run_id == train and "training run" in f.what and f"run {prep}" in f.what for f in found), found
+    assert result.exit_code == 1
+    report = json.loads(Path(result.report_json).read_text())
+    gaps = next(e for e in report["trainingData"] if e["dataset"].endswith("scraped.parquet"))["article10"]["knownGaps"]
+    assert any("s3://crawl/scraped.jsonl" in g for g in gaps)
+
+
+def test_quality_names_runs_that_used_failing_data(pipe: Pipeline, tmp_path: Path) -> None:
+    bad = digest("bad-features")
+    seal(pipe.store, run_events("prepare_features", [dataset(pipe.raw_name, pipe.raw)],
+                                [dataset("/data/features2.parquet", bad, passed=False, failed=("greater_than(0)",))]))
+    user = seal(pipe.store, run_events("train_model", [dataset("/data/features2.parquet", bad)], [], start=T0 + timedelta(hours=4)))
+    result = _audit(pipe, tmp_path)
+    found = result.check(CHECK_QUALITY).errors
+    assert len(found) == 1 and found[0].run_id == user and "greater_than(0)[amount]" in found[0].what
+    row = next(r for r in result.quality_rows if r.dataset.version == bad)
+    assert row.used_by == [user] and not row.dataset.quality.passed
+
+
+def test_unfinished_runs(pipe: Pipeline, tmp_path: Path) -> None:
+    events = run_events("hung_job", [], [], end_type=None)
+    pipe.store.put(staged_event_key(events[0]), canonical_bytes(events[0]))
+    result = _audit(pipe, tmp_path, stale_after=timedelta(hours=1))
+    found = result.check(CHECK_UNFINISHED).errors
+    assert len(found) == 1 and found[0].object == f"staging/{events[0]['run']['runId']}/"
+    # a fresh staged run is only a note
+    assert _audit(pipe, tmp_path, stale_after=timedelta(days=100000)).check(CHECK_UNFINISHED).errors == []
+
+
+def test_cli_exit_codes(pipe: Pipeline, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["audit", "--store", pipe.store.uri, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "audit clean" in out and "audit/reports/" in out
+    seal(pipe.store, run_events("train_x", [dataset("/x.csv", digest("x"))], []))
+    assert main(["audit", "--store", pipe.store.uri]) == 1
+    assert "[completeness]" in capsys.readouterr().out
+    (tmp_path / "file").write_text("x")
+    assert main(["audit", "--store", str(tmp_path / "file")]) == 2

@@ -1,0 +1,121 @@
+"""Builders shared by the audit tests: OpenLineage run events, sealed bundles in a store, raw tampering.
+
+(No tests here; the audit test modules import these helpers.)
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from prov_common import PRODUCER
+from prov_common.bundle import build_bundle
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.signing import SigningKey, default_signing_key
+from prov_common.sources import SourceRecord, register_source
+from prov_common.store import open_store
+from prov_common.store.base import Store
+
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def digest(tag: str) -> str:
+    import blake3
+
+    return "blake3:" + blake3.blake3(tag.encode()).hexdigest()
+
+
+def dataset(name: str, version: str | None, *, namespace: str = "file", passed: bool | None = None, failed: tuple[str, ...] = ()) -> dict[str, Any]:
+    facets: dict[str, Any] = {}
+    if version:
+        facets["version"] = {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
+                             "datasetVersion": version}
+    if passed is not None:
+        facets["tdprov_pandera"] = {"_producer": PRODUCER, "_schemaURL": "https://example.invalid/PanderaDatasetFacet.json",
+                                    "schemaName": f"{name}_schema", "schemaDigest": digest(name), "passed": passed,
+                                    "failureCount": len(failed) * 3,
+                                    "checks": [{"name": c, "column": "amount", "passed": False, "failureCount": 3} for c in failed]}
+    return {"namespace": namespace, "name": name, "facets": facets}
+
+
+def run_events(job: str, inputs: list[dict], outputs: list[dict], *, start: datetime = T0, run_id: str | None = None,
+               job_type: str | None = None, end_type: str | None = "COMPLETE") -> list[dict[str, Any]]:
+    run_id = run_id or str(uuid.uuid4())
+    job_facets = {"jobType": {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json",
+                              "processingType": "BATCH", "integration": "DAGSTER", "jobType": job_type}} if job_type else {}
+
+    def ev(kind: str, moment: datetime, with_outputs: bool) -> dict[str, Any]:
+        return {"eventType": kind, "eventTime": moment.isoformat().replace("+00:00", "Z"), "producer": PRODUCER, "schemaURL": SCHEMA_URL,
+                "run": {"runId": run_id, "facets": {}}, "job": {"namespace": "tests", "name": job, "facets": job_facets},
+                "inputs": inputs, "outputs": outputs if with_outputs else []}
+
+    events = [ev("START", start, False)]
+    if end_type:
+        events.append(ev(end_type, start + timedelta(minutes=5), True))
+    return events
+
+
+def seal(store: Store, events: list[dict], key: SigningKey | None = None) -> str:
+    bundle = build_bundle(events, None, key or default_signing_key())
+    deliver_bundle(store, bundle)
+    return bundle.run_id
+
+
+class Pipeline:
+    """A small training pipeline: registered source -> prepare -> train; run ids and versions by name."""
+
+    def __init__(self, store_uri: str, data_dir: Path | None = None) -> None:
+        self.store = open_store(store_uri)
+        self.key = default_signing_key()
+        self.raw, self.features, self.model = digest("raw"), digest("features"), digest("model")
+        self.raw_name = str(data_dir / "raw.csv") if data_dir else "/data/raw.csv"
+        register_source(self.store, SourceRecord(name="vendor-raw", digest=self.raw, license="CC-BY-4.0", issuer="Acme Data",
+                                                 location=self.raw_name, origin_geography=("DE",), generation_method="survey",
+                                                 collection_start="2025-01-01", collection_end="2025-03-31", personal_data="pseudonymised",
+                                                 confidentiality="internal", consent="https://acme.example/consent", intended_use="churn model"),
+                        self.key)
+        self.prepare = seal(self.store, run_events("prepare_features", [dataset(self.raw_name, self.raw)],
+                                                   [dataset("/data/features.parquet", self.features, passed=True)]))
+        self.train = seal(self.store, run_events("train_model", [dataset("/data/features.parquet", self.features)],
+                                                 [dataset("/models/churn.pkl", self.model)], start=T0 + timedelta(hours=1), job_type="TRAINING"))
+
+
+# --- raw access that bypasses the write-once store (what an attacker or an accident would do) -----------
+
+def _s3(uri: str):
+    import boto3
+
+    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    return boto3.client("s3"), bucket, (prefix.rstrip("/") + "/") if prefix else ""
+
+
+def raw_read(uri: str, key: str) -> bytes:
+    if uri.startswith("s3://"):
+        client, bucket, prefix = _s3(uri)
+        return client.get_object(Bucket=bucket, Key=prefix + key)["Body"].read()
+    return (Path(uri) / key).read_bytes()
+
+
+def raw_write(uri: str, key: str, data: bytes) -> None:
+    if uri.startswith("s3://"):
+        client, bucket, prefix = _s3(uri)
+        client.put_object(Bucket=bucket, Key=prefix + key, Body=data)
+    else:
+        (Path(uri) / key).write_bytes(data)
+
+
+def raw_delete(uri: str, key: str) -> None:
+    if uri.startswith("s3://"):
+        client, bucket, prefix = _s3(uri)
+        client.delete_object(Bucket=bucket, Key=prefix + key)
+    else:
+        (Path(uri) / key).unlink()
+
+
+def flip_byte(uri: str, key: str, at: float = 0.5) -> None:
+    data = bytearray(raw_read(uri, key))
+    i = int(len(data) * at)
+    data[i] ^= 0x01
+    raw_write(uri, key, bytes(data))
