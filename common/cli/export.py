@@ -1,0 +1,44 @@
+"""``tdprov export``: one merged W3C PROV document of every lineage bundle in the store."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli.prov import write_output
+from prov_common.config import Settings
+from prov_common.store import open_store
+from prov_common.w3cprov import FORMATS, serialize
+from prov_common.w3cprov.collect import bundle_documents, summaries
+from prov_common.w3cprov.serialize import merge_documents
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "export",
+        help="export the PROV of all bundles in the store as one document",
+        description=(
+            "Merge the PROV documents of the sealed lineage bundles in the store into one W3C PROV document "
+            "(identifiers are stable across runs, so the merge is a plain union). PROV-JSON output is canonical. "
+            "Signatures are not checked here: run 'tdprov verify' for that."
+        ),
+        example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod",
+    )
+    parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
+    parser.add_argument("--since", default=None,
+                        help="only bundles sealed at or after this date or date-time (UTC unless an offset is given)")
+    parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    add_store_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(settings=Settings.from_env(store=args.store))
+    found = summaries(store, args.since)
+    document = merge_documents(bundle_documents(store, found))
+    write_output(serialize(document, args.format), args.output)
+    if args.output not in (None, "-"):
+        print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)
+    return 0

@@ -1,0 +1,61 @@
+"""Reading PROV out of a store: bundle summaries and the PROV documents of sealed bundles (I/O)."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from prov.model import ProvDocument
+from tqdm import tqdm
+
+from prov_common.bundle import BundleSummary, list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
+from prov_common.errors import BadInputError
+from prov_common.store.base import Store
+from prov_common.w3cprov.mapping import events_to_document
+from prov_common.w3cprov.serialize import deserialize, merge_documents
+
+
+def since_cursor(since: str | None) -> str | None:
+    """An index listing cursor from ``--since``: an ISO date or date-time (UTC unless it has an offset)
+    or an index key / cursor printed by another command."""
+    if since is None:
+        return None
+    text = since.strip()
+    if text.startswith(f"{INDEX}/"):
+        return text
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise BadInputError(f"--since {since!r} is not a date or date-time.",
+                            fix="write it like 2024-06-01 or 2024-06-01T12:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return index_cursor(moment)
+
+
+def summaries(store: Store, since: str | None = None) -> list[BundleSummary]:
+    """Index summaries of the sealed bundles (indexed at or after ``since``), oldest first."""
+    return list(list_bundles(store, since_cursor(since)))
+
+
+def bundle_document(store: Store, run_id: str) -> ProvDocument:
+    """The PROV of one sealed bundle: its signed ``prov.json`` (derived from its events if absent)."""
+    bundle = read_bundle(store, run_id)
+    if PROV_FILE in bundle.files:
+        return deserialize(bundle.files[PROV_FILE], "json")
+    return events_to_document(parse_events_jsonl(bundle.files[EVENTS_FILE], f"bundle {run_id} {EVENTS_FILE}"))
+
+
+def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True) -> Iterator[ProvDocument]:
+    """PROV documents of the given bundles, with a progress bar on a terminal."""
+    bar = tqdm(found, desc="reading bundles", unit="bundle", file=sys.stderr,
+               disable=not (progress and sys.stderr.isatty()), leave=False)
+    for summary in bar:
+        yield bundle_document(store, summary.run_id)
+
+
+def store_document(store: Store, since: str | None = None, progress: bool = True) -> ProvDocument:
+    """One merged PROV document of every sealed bundle in the store (indexed at or after ``since``)."""
+    return merge_documents(bundle_documents(store, summaries(store, since), progress))

@@ -1,0 +1,209 @@
+"""Walking lineage: upstream to the origins of a dataset version, or downstream to what was made from it. No I/O.
+
+Works on a :class:`~prov_common.w3cprov.graph.LineageGraph`, whether read from merged PROV
+(:func:`~prov_common.w3cprov.graph.lineage_graph`) or built cheaply from bundle index summaries
+(:func:`graph_from_summaries`); node ids are the PROV identifiers in both, so the two agree.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prov_common.errors import BadInputError
+from prov_common.w3cprov import ids
+from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+
+UPSTREAM, DOWNSTREAM = "upstream", "downstream"
+
+
+class _DatasetLike(Protocol):
+    namespace: str
+    name: str
+    version: str | None
+
+
+class SummaryLike(Protocol):
+    """What a bundle index summary offers (``prov_common.bundle.BundleSummary``)."""
+
+    run_id: str
+    job_namespace: str
+    job_name: str
+    state: str
+    ended_at: str | None
+    sealed_at: str
+    inputs: Sequence[_DatasetLike]
+    outputs: Sequence[_DatasetLike]
+
+
+def data_node_id(namespace: str, name: str, version: str | None) -> str:
+    """The PROV identifier (as ``tdprov:<local>``) of a dataset version, or of the dataset without one."""
+    local = ids.version_local(namespace, name, version) if version else ids.dataset_local(namespace, name)
+    return f"{ids.TDPROV.prefix}:{local}"
+
+
+def run_node_id(run_id: str) -> str:
+    return f"{ids.TDPROV.prefix}:{ids.run_local(run_id)}"
+
+
+def _short(version: str) -> str:
+    algo, sep, rest = version.partition(":")
+    return f"{algo}:{rest[:12]}…" if sep and len(rest) > 12 else version
+
+
+def graph_from_summaries(summaries: Iterable[SummaryLike]) -> LineageGraph:
+    """The lineage graph of bundle summaries (runs with their input and output versions); no quality results."""
+    graph = LineageGraph()
+    edges: set[Edge] = set()
+    for summary in summaries:
+        run_id = run_node_id(summary.run_id)
+        graph.nodes[run_id] = Node(run_id, RUN, f"{summary.job_name}\n{summary.state}", job=summary.job_name,
+                                   run_id=summary.run_id, state=summary.state, ended=summary.ended_at or summary.sealed_at)
+        for role, datasets in ((USED, summary.inputs), (GENERATED, summary.outputs)):
+            for dataset in datasets:
+                key = data_node_id(dataset.namespace, dataset.name, dataset.version)
+                label = f"{dataset.name}\n{_short(dataset.version)}" if dataset.version else dataset.name
+                graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
+                                                 namespace=dataset.namespace, version=dataset.version))
+                edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
+    graph.nodes = dict(sorted(graph.nodes.items()))
+    graph.edges = sorted(edges)
+    return graph
+
+
+def _adjacency(graph: LineageGraph) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
+    """Incoming and outgoing edges by node id (one pass, so walks stay linear in the graph size)."""
+    incoming: dict[str, list[Edge]] = defaultdict(list)
+    outgoing: dict[str, list[Edge]] = defaultdict(list)
+    for edge in graph.edges:
+        incoming[edge.target].append(edge)
+        outgoing[edge.source].append(edge)
+    return incoming, outgoing
+
+
+def _made_at(graph: LineageGraph, incoming: Mapping[str, list[Edge]], key: str) -> str:
+    """When a data node was last generated (ISO time of the latest generating run), else ''."""
+    times = [graph.nodes[e.source].ended or graph.nodes[e.source].started or "" for e in incoming.get(key, ())]
+    return max(times, default="")
+
+
+def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> list[str]:
+    """Data nodes matching ``query``: a digest or version (or a prefix of >= 12 characters), a PROV id,
+    or a dataset (``name``, ``namespace/name`` or URI) — its newest version unless ``all_versions``."""
+    query = query.strip()
+    data = [n for n in graph.nodes.values() if n.kind != RUN]
+    exact = [n.id for n in data if query in (n.id, n.id.split(":", 1)[1], n.version)]
+    if not exact and len(query) >= 12:
+        exact = [n.id for n in data if n.version and n.version.startswith(query)]
+    if exact:
+        return sorted(set(exact))
+    names = {query, query.rstrip("/")}
+    if "://" in query or query.startswith("/"):
+        from prov_common.lineage.naming import dataset_from_uri  # loads on use: it imports pandas
+
+        try:
+            names.add("\n".join(dataset_from_uri(query)))
+        except (ValueError, BadInputError):
+            pass
+    matches = [n for n in data if n.dataset in names or f"{n.namespace}/{n.dataset}" in names
+               or f"{n.namespace}\n{n.dataset}" in names or f"{n.namespace}/{(n.dataset or '').lstrip('/')}" in names]
+    if all_versions or len(matches) <= 1:
+        return sorted(n.id for n in matches)
+    incoming, _ = _adjacency(graph)
+    newest = max(matches, key=lambda n: (_made_at(graph, incoming, n.id), n.id))
+    return [newest.id]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A run on the way: the run that generated the dataset (upstream) or that used it (downstream)."""
+
+    run: Node
+    datasets: tuple[LineageTree, ...] = ()
+
+
+@dataclass(frozen=True)
+class LineageTree:
+    """A dataset version and the runs before (upstream) or after (downstream) it.
+
+    ``repeated``: already expanded higher up (shared inputs, cycles); ``truncated``: depth limit reached;
+    ``sources``: registered sources with this version's digest (upstream origins).
+    """
+
+    node: Node
+    steps: tuple[Step, ...] = ()
+    sources: tuple[str, ...] = ()
+    repeated: bool = False
+    truncated: bool = False
+
+    def to_dict(self, direction: str = UPSTREAM) -> dict[str, Any]:
+        out: dict[str, Any] = {key: value for key, value in self.node.to_dict().items() if key != "label"}
+        if self.sources:
+            out["sources"] = list(self.sources)
+        if self.repeated:
+            out["repeated"] = True
+        if self.truncated:
+            out["truncated"] = True
+        runs_key, data_key = ("generatedBy", "inputs") if direction == UPSTREAM else ("usedBy", "outputs")
+        if self.steps:
+            out[runs_key] = [{**{k: v for k, v in s.run.to_dict().items() if k not in ("label", "kind")},
+                              data_key: [d.to_dict(direction) for d in s.datasets]} for s in self.steps]
+        return out
+
+    def walk(self) -> Iterable[LineageTree]:
+        yield self
+        for step in self.steps:
+            for child in step.datasets:
+                yield from child.walk()
+
+
+@dataclass
+class _Walker:
+    graph: LineageGraph
+    direction: str
+    max_depth: int | None
+    sources: Mapping[str, Sequence[str]]
+    expanded: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        incoming, outgoing = _adjacency(self.graph)
+        # upstream: follow edges backwards (version <- run <- input versions); downstream: forwards
+        self.next_edges = incoming if self.direction == UPSTREAM else outgoing
+        self.far_end = (lambda e: e.source) if self.direction == UPSTREAM else (lambda e: e.target)
+
+    def _runs(self, key: str) -> list[Node]:
+        runs = [self.graph.nodes[self.far_end(e)] for e in self.next_edges.get(key, ())]
+        return sorted(runs, key=lambda r: (r.ended or r.started or "", r.id), reverse=True)
+
+    def _data(self, run: Node) -> list[str]:
+        return sorted(self.far_end(e) for e in self.next_edges.get(run.id, ()))
+
+    def tree(self, key: str, depth: int) -> LineageTree:
+        node = self.graph.nodes[key]
+        sources = tuple(self.sources.get(node.version or "", ()))
+        if key in self.expanded:
+            return LineageTree(node, sources=sources, repeated=bool(self._runs(key)))
+        self.expanded.add(key)
+        runs = self._runs(key)
+        if self.max_depth is not None and depth >= self.max_depth:
+            return LineageTree(node, sources=sources, truncated=bool(runs))
+        steps = tuple(Step(run, tuple(self.tree(child, depth + 1) for child in self._data(run))) for run in runs)
+        return LineageTree(node, steps, sources)
+
+
+def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: int | None = None,
+          sources: Mapping[str, Sequence[str]] | None = None) -> LineageTree:
+    """The lineage tree of data node ``key``: upstream back to versions no recorded run generated (origins),
+    or downstream to versions nothing used yet. Each node is expanded once; later mentions are ``repeated``.
+    ``sources`` maps a digest to labels of registered sources holding it. ``max_depth`` counts runs."""
+    if direction not in (UPSTREAM, DOWNSTREAM):
+        raise BadInputError(f"unknown direction {direction!r}.", fix="use 'upstream' or 'downstream'")
+    if key not in graph.nodes or graph.nodes[key].kind == RUN:
+        raise BadInputError(f"{key!r} is not a dataset version in the lineage graph.", fix="pass a dataset name, URI or digest")
+    return _Walker(graph, direction, max_depth, sources or {}).tree(key, 0)
+
+
+def origins(tree: LineageTree) -> list[LineageTree]:
+    """The upstream leaves: versions that no recorded run generated (sources, or broken links)."""
+    return [t for t in tree.walk() if not t.steps and not t.repeated and not t.truncated]
