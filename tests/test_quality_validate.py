@@ -175,3 +175,13 @@ def test_bad_inputs_get_clear_errors() -> None:
         validate(GOOD_PEOPLE, {"age": int})
     with pytest.raises(BadInputError, match="sample_rows"):
         validate(GOOD_PEOPLE, people_schema(), sample_rows=-1)
+
+
+def test_regex_columns_report_each_matching_column() -> None:
+    schema = pa.DataFrameSchema({"num_.+": pa.Column(int, pa.Check.ge(0), regex=True)}, name="Nums")
+    result = validate(pd.DataFrame({"num_a": [1, -1], "num_b": [2, 3], "x": [0, 0]}), schema)
+    assert outcome(result, "num_a", "greater_than_or_equal_to(0)").failure_count == 1
+    assert outcome(result, "num_b", "greater_than_or_equal_to(0)").passed
+    none = validate(pd.DataFrame({"x": [1]}), schema)
+    assert outcome(none, "num_.+", "no_regex_column_match('num_.+')").status == "fail"
+    assert outcome(none, "num_.+", "greater_than_or_equal_to(0)").status == "skip"

@@ -53,7 +53,7 @@ def validate(
     failures = failures.reset_index(drop=True)
     keys = _failure_keys(failures)
     counts = _counts(keys, _counted(failures))
-    outcomes = _outcomes(_expected_checks(resolved), counts)
+    outcomes = _outcomes(_expected_checks(resolved, df), counts)
     return QualityResult(
         passed=len(failures) == 0,
         schema_name=schema_name(resolved),
@@ -83,16 +83,27 @@ def _component_checks(component: Any, column: str | None) -> list[CheckKey]:
     return keys
 
 
-def _expected_checks(schema: pa.DataFrameSchema) -> list[CheckKey]:
+def _expected_checks(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[CheckKey]:
     keys: list[CheckKey] = []
     for name, column in schema.columns.items():
-        keys += _component_checks(column, str(name))
+        for matched in _matching_columns(column, name, df):
+            keys += _component_checks(column, matched)
     index = schema.index
     levels = index.indexes if isinstance(index, pa.MultiIndex) else ([index] if index is not None else [])
     for level in levels:
         keys += _component_checks(level, None if level.name is None else str(level.name))
     keys += [(None, _check_id(c)) for c in schema.checks]
     return list(dict.fromkeys(keys))
+
+
+def _matching_columns(column: Any, name: Any, df: pd.DataFrame) -> list[str]:
+    """The DataFrame columns a schema column stands for: itself, or every match of a regex column."""
+    if not column.regex:
+        return [str(name)]
+    try:
+        return [str(c) for c in column.get_regex_columns(df)]
+    except pa.errors.SchemaError:
+        return [str(name)]  # no column matches: Pandera reports that under the pattern
 
 
 def _failure_keys(failures: pd.DataFrame) -> pd.DataFrame:
@@ -122,19 +133,24 @@ def _counts(keys: pd.DataFrame, counted: np.ndarray) -> dict[CheckKey, int]:
 
 def _outcomes(expected: list[CheckKey], counts: dict[CheckKey, int]) -> tuple[CheckOutcome, ...]:
     # Presence checks (column_in_dataframe, column_in_schema...) are listed only when they fail.
-    missing = {col for (col, name), n in counts.items() if name == "column_in_dataframe" and n}
+    missing = {col for (col, name), n in counts.items() if n and _is_presence(name)}
     outcomes = []
     for key in [*expected, *(k for k in counts if k not in expected)]:
         column, name = key
         failed = counts.get(key, 0)
         if failed:
             status = "fail"
-        elif column in missing and name != "column_in_dataframe":
+        elif column in missing and not _is_presence(name):
             status = "skip"
         else:
             status = "pass"
         outcomes.append(CheckOutcome(name=name, column=column, passed=status == "pass", failure_count=failed, status=status))
     return tuple(outcomes)
+
+
+def _is_presence(check: str) -> bool:
+    """A check that a column exists (its other checks cannot run when it fails)."""
+    return check == "column_in_dataframe" or check.startswith("no_regex_column_match")
 
 
 def _sample(failures: pd.DataFrame, keys: pd.DataFrame, limit: int, masked: set[str]) -> pd.DataFrame:
