@@ -97,6 +97,9 @@ def test_run_context_from_a_git_work_tree(tmp_path: Path, ol_validator) -> None:
     location = event["job"]["facets"]["sourceCodeLocation"]
     assert location["type"] == "git" and location["version"] == commit and "ghp_" not in location["url"]
     assert event["run"]["facets"]["processing_engine"]["version"] == metadata.version("dagster")
+    (tmp_path / "f.txt").write_text("y")  # a deploy moves the work tree on: the next run sees the new commit
+    git(tmp_path, "commit", "-q", "-am", "d")
+    assert collect_run_context(cwd=tmp_path).git_commit == git(tmp_path, "rev-parse", "HEAD") != commit
 
 
 def test_run_context_outside_git_is_partial(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import socket
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
@@ -97,9 +96,11 @@ def _os_user() -> str | None:
         return None
 
 
-@lru_cache(maxsize=32)
 def _git_state(cwd: str) -> tuple[str | None, str | None]:
-    """(HEAD commit, redacted origin URL) of the git work tree at ``cwd``, or (None, None)."""
+    """(HEAD commit, redacted origin URL) of the git work tree at ``cwd``, or (None, None).
+
+    Not cached: long-lived workers run code that git-sync or a deploy updates under them.
+    """
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
         return None, None
