@@ -109,3 +109,64 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "local":
         return str(tmp_path / "store")
     return request.getfixturevalue("s3_store_uri")
+
+
+@pytest.fixture
+def s3_fault(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Factory: ``s3_fault(kind)`` points the AWS environment at a broken S3 endpoint on localhost and
+    returns a store URI for it (``s3_fault(kind, bucket)`` names the bucket). Kinds: ``closed`` (nothing listens), ``hang`` (accepts, never answers),
+    or an HTTP error ``"<status> <Code>"`` such as ``"503 SlowDown"``, ``"500 InternalError"``,
+    ``"403 AccessDenied"``. Calls are bounded to 1 s and one attempt so tests stay fast."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cleanups = []
+
+    def error_server(status: int, code: str) -> int:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _fail(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = f"<Error><Code>{code}</Code><Message>injected fault</Message></Error>".encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _fail
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        cleanups.append(lambda: (server.shutdown(), server.server_close()))
+        return server.server_address[1]
+
+    def hanging_server() -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        cleanups.append(listener.close)
+        return listener.getsockname()[1]
+
+    def make(kind: str, bucket: str = "tdprov-down") -> str:
+        if kind == "closed":
+            port = free_port()
+        elif kind == "hang":
+            port = hanging_server()
+        else:
+            status, code = kind.split()
+            port = error_server(int(status), code)
+        env = s3_env(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("aws"))
+        env.update(TDPROV_STORE_CONNECT_TIMEOUT="1", TDPROV_STORE_READ_TIMEOUT="1", TDPROV_STORE_MAX_ATTEMPTS="1")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return f"s3://{bucket}/prefix"
+
+    yield make
+    for cleanup in cleanups:
+        cleanup()

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store._base import CHUNK, BaseStore, Source
+from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import ObjectNotFoundError
 
 TMP_PREFIX = ".tmp-"
@@ -60,7 +61,7 @@ class LocalStore(BaseStore):
                 if path.is_dir():
                     raise self._shadowed(key) from None
                 return False
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
             return True
         except OSError as exc:
             raise self._os_error("write", key, exc) from exc
@@ -132,16 +133,3 @@ class LocalStore(BaseStore):
             return StoreError(what, fix=f"free disk space on the volume of {self.root}")
         return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")
 
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a new directory entry durable (no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

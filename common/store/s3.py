@@ -209,7 +209,7 @@ def _make_client(options: S3Options) -> Any:
     config = Config(
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
-        retries={"max_attempts": options.max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": options.max_attempts, "mode": "standard"},
         tcp_keepalive=True,
     )
     return boto3.session.Session().client("s3", config=config)

@@ -1,0 +1,250 @@
+"""The outbox: objects that the store could not take wait in a local spool and are delivered later,
+exactly once as seen in the store.
+
+Why exactly once: puts are write-once and idempotent (the same bytes again are a no-op), an entry is
+removed only after every one of its puts succeeded, and a flusher claims an entry by renaming it,
+so a crash at any point leaves the entry or the stored objects (or both), and redelivery is harmless.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prov_common.config import Settings, default_home
+from prov_common.errors import ObjectConflictError, StoreError
+from prov_common.store import spool
+from prov_common.store.base import Store
+from prov_common.store.errors import SpoolError
+from prov_common.store.keys import validate_key
+
+log = logging.getLogger(__name__)
+
+CLAIM = ".claim-"
+STALE_CLAIM_SECONDS = 900.0
+FAILED_DIR = "failed"
+
+
+def default_spool_dir(settings: Settings | None = None) -> Path:
+    """``settings.spool``, else ``$TDPROV_SPOOL``, else ``<TDPROV_HOME>/spool``."""
+    chosen = settings.spool if settings is not None else None
+    return Path(chosen or os.environ.get("TDPROV_SPOOL") or default_home() / "spool").expanduser()
+
+
+@dataclass
+class FlushReport:
+    """What a flush did. ``left``: entries still spooled because the store is unavailable;
+    ``failed``: entries set aside in ``failed/`` (damaged, or refused by the store as a conflict)."""
+
+    delivered: int = 0
+    objects: int = 0
+    written: int = 0
+    left: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.left == 0 and self.failed == 0
+
+
+@dataclass
+class DeliveryResult:
+    """What a delivery did: ``delivered`` objects confirmed in the store (``written`` of them new);
+    when the store was unavailable, the rest went to ``spool_entry`` and ``error`` says why."""
+
+    delivered: int = 0
+    written: int = 0
+    spooled: bool = False
+    spool_entry: Path | None = None
+    error: str | None = None
+    flush: FlushReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.spooled
+
+
+class Outbox:
+    """Delivers batches of objects to a store, spooling what the store cannot take right now."""
+
+    def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100) -> None:
+        self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
+        self.flush_limit = flush_limit
+
+    def __repr__(self) -> str:
+        return f"Outbox({str(self.spool_dir)!r})"
+
+    # -- deliver ------------------------------------------------------------------------------
+    def deliver(self, store: Store, objects: Sequence[tuple[str, bytes]], *, strict: bool = False) -> DeliveryResult:
+        """Put ``objects`` in order (the commit object last); if the store is unavailable, spool the
+        ones not yet confirmed as one entry and return a result that says so (``strict`` raises).
+
+        Older spool entries for this store are flushed first, so deliveries keep their order.
+        A conflicting object raises :class:`ObjectConflictError`; a spool that cannot be written
+        raises :class:`SpoolError` (nothing is recorded then: log it loudly or fail the task).
+        """
+        batch = [(validate_key(k), _as_bytes(k, d)) for k, d in objects]
+        result = DeliveryResult()
+        if spool.pending(self.spool_dir) or self._claims():
+            result.flush = self.flush(store, limit=self.flush_limit)
+            if result.flush.left:
+                return self._spool_or_raise(store, batch, 0, result, strict, cause=result.flush.errors[-1])
+        for index, (key, data) in enumerate(batch):
+            try:
+                created = store.put(key, data)
+            except ObjectConflictError:
+                raise
+            except StoreError as exc:
+                if strict:
+                    raise
+                return self._spool_or_raise(store, batch, index, result, strict, cause=str(exc))
+            result.delivered += 1
+            result.written += int(created)
+        return result
+
+    def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes]], start: int, result: DeliveryResult,
+                        strict: bool, cause: str) -> DeliveryResult:
+        if strict:
+            from prov_common.errors import StoreUnavailableError
+
+            raise StoreUnavailableError(cause, fix="retry when the store is back, or run without strict mode to spool")
+        rest = tuple(batch[start:])
+        result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))
+        result.spooled, result.error = True, cause
+        log.warning("tdprov: %s; spooled %d object(s) to %s, to be delivered by the next write or 'tdprov flush'",
+                    cause, len(rest), result.spool_entry)
+        return result
+
+    # -- flush --------------------------------------------------------------------------------
+    def flush(self, store: Store | None = None, *, limit: int | None = None,
+              opener: Callable[[str], Store] | None = None) -> FlushReport:
+        """Deliver spooled entries oldest first; an entry is removed only once all its puts succeeded.
+
+        With ``store``, only entries for that store are delivered; without, each entry goes to the
+        store it names (opened with ``opener``, default :func:`open_store`). Stops at the first
+        entry that meets an unavailable store (it and later ones stay, counted in ``left``).
+        """
+        report = FlushReport()
+        self._release_stale_claims()
+        stores: dict[str, Store] = {} if store is None else {store.uri: store}
+        entries = spool.pending(self.spool_dir)
+        for position, path in enumerate(entries):
+            if limit is not None and report.delivered >= limit:
+                break
+            try:
+                target_uri = spool.read_store_uri(path)
+            except FileNotFoundError:
+                report.skipped += 1  # another flusher took it
+                continue
+            except (OSError, ValueError, KeyError) as exc:
+                self._set_aside(path, report, f"spool entry {path.name} is unreadable: {exc}")
+                continue
+            if store is not None and target_uri != store.uri:
+                report.skipped += 1
+                continue
+            claimed = path.with_name(f"{path.name}{CLAIM}{os.getpid()}-{time.time_ns()}")
+            try:
+                os.rename(path, claimed)
+            except FileNotFoundError:
+                report.skipped += 1
+                continue
+            outcome = self._deliver_claimed(claimed, path, target_uri, stores, opener, report)
+            if outcome == "unavailable":
+                report.left += 1 + sum(1 for p in entries[position + 1 :] if p.exists())
+                break
+        return report
+
+    def _deliver_claimed(self, claimed: Path, original: Path, target_uri: str, stores: dict[str, Store],
+                         opener: Callable[[str], Store] | None, report: FlushReport) -> str:
+        try:
+            entry = spool.decode(claimed.read_bytes(), original.name)
+        except (OSError, ValueError, KeyError) as exc:
+            self._set_aside(claimed, report, f"spool entry {original.name} is damaged: {exc}")
+            return "failed"
+        try:
+            target = stores.get(target_uri)
+            if target is None:
+                from prov_common.store.factory import open_store
+
+                target = stores[target_uri] = (opener or open_store)(target_uri)
+            written = sum(int(target.put(key, data)) for key, data in entry.objects)
+        except ObjectConflictError as exc:
+            self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
+            return "failed"
+        except StoreError as exc:
+            with contextlib.suppress(OSError):
+                os.rename(claimed, original)  # unclaim: it waits for the next flush
+            report.errors.append(str(exc))
+            return "unavailable"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(claimed)
+        report.delivered += 1
+        report.objects += len(entry.objects)
+        report.written += written
+        return "delivered"
+
+    def _set_aside(self, path: Path, report: FlushReport, why: str) -> None:
+        """Move an entry that can never be delivered to ``failed/`` with a note, and report it."""
+        failed = self.spool_dir / FAILED_DIR
+        try:
+            failed.mkdir(exist_ok=True, mode=0o700)
+            name = path.name.split(CLAIM)[0]
+            os.rename(path, failed / name)
+            (failed / f"{name}.why.txt").write_text(why + "\n")
+        except OSError as exc:
+            why += f" (could not move it to {failed}: {exc})"
+        report.failed += 1
+        report.errors.append(why)
+        log.error("tdprov: %s", why)
+
+    def _claims(self) -> list[Path]:
+        try:
+            return [p for p in self.spool_dir.iterdir() if CLAIM in p.name and not p.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _release_stale_claims(self) -> None:
+        """Give back entries claimed by a flusher that died (or has held them too long)."""
+        for claimed in self._claims():
+            original, _, tail = claimed.name.partition(CLAIM)
+            try:
+                pid, started = (int(x) for x in tail.split("-"))
+            except ValueError:
+                continue
+            if _alive(pid) and time.time_ns() - started < STALE_CLAIM_SECONDS * 1e9:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(claimed, claimed.with_name(original))
+
+    def pending(self) -> list[Path]:
+        """Entries waiting in the spool, oldest first."""
+        return spool.pending(self.spool_dir)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _as_bytes(key: str, data: object) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    from prov_common.errors import BadInputError
+
+    raise BadInputError(f"object '{key}' is {type(data).__name__}, not bytes.", fix="encode it before delivering it")
+
+
+__all__ = ["Outbox", "DeliveryResult", "FlushReport", "SpoolError", "default_spool_dir"]

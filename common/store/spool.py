@@ -1,0 +1,111 @@
+"""Spool entries: one file per undelivered batch of objects, written atomically.
+
+Format (``tdprov-spool/1``): one line of JSON naming the target store and each object's key, size
+and BLAKE3 digest, then the objects' bytes back to back. The digests let a flush refuse an entry
+damaged on disk instead of delivering wrong bytes.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prov_common.store._digest import hash_bytes
+from prov_common.store._fs import fsync_dir
+from prov_common.store.errors import SpoolError
+
+FORMAT = "tdprov-spool/1"
+SUFFIX = ".spool"
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """A batch of objects waiting for ``store``, to be put in order."""
+
+    store: str
+    objects: tuple[tuple[str, bytes], ...]
+    created: str = ""
+
+
+def entry_name() -> str:
+    """A new entry's file name; names sort in creation order (nanosecond clock, then pid)."""
+    return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+
+
+def encode(entry: SpoolEntry) -> bytes:
+    header = {
+        "format": FORMAT,
+        "store": entry.store,
+        "created": entry.created or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "objects": [{"key": k, "bytes": len(d), "digest": hash_bytes(d).digest} for k, d in entry.objects],
+    }
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(d for _, d in entry.objects)
+
+
+def decode(raw: bytes, name: str) -> SpoolEntry:
+    """Parse an entry; raises ValueError naming what is damaged."""
+    head, sep, body = raw.partition(b"\n")
+    if not sep:
+        raise ValueError(f"spool entry {name} has no header line")
+    header = json.loads(head)
+    if header.get("format") != FORMAT:
+        raise ValueError(f"spool entry {name} has format {header.get('format')!r}, expected {FORMAT}")
+    objects, offset = [], 0
+    for item in header["objects"]:
+        data = body[offset : offset + int(item["bytes"])]
+        offset += int(item["bytes"])
+        if hash_bytes(data).digest != item["digest"]:
+            raise ValueError(f"spool entry {name}: bytes of '{item['key']}' do not match their digest")
+        objects.append((str(item["key"]), data))
+    if offset != len(body):
+        raise ValueError(f"spool entry {name} has {len(body) - offset} unexpected trailing bytes")
+    return SpoolEntry(store=str(header["store"]), objects=tuple(objects), created=str(header.get("created", "")))
+
+
+def read_store_uri(path: Path) -> str:
+    """The target store of an entry, reading only its header."""
+    with open(path, "rb") as f:
+        return str(json.loads(f.readline())["store"])
+
+
+def write_entry(folder: Path, entry: SpoolEntry) -> Path:
+    """Write ``entry`` atomically into ``folder`` (temp file, fsync, rename); SpoolError if impossible."""
+    final = folder / entry_name()
+    tmp = folder / f".tmp-{final.name}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(encode(entry))
+            out.flush()
+            os.fsync(out.fileno())
+        os.rename(tmp, final)
+        fsync_dir(folder)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        fix = "free disk space on that volume" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (
+            "make the folder writable or set TDPROV_SPOOL to a writable folder"
+        )
+        raise SpoolError(
+            f"cannot write the spool entry for {len(entry.objects)} object(s) to {folder}: {exc.strerror or exc}; "
+            f"they are NOT recorded ({', '.join(k for k, _ in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}).",
+            fix=fix,
+        ) from exc
+    return final
+
+
+def pending(folder: Path) -> list[Path]:
+    """Entries waiting in ``folder``, oldest first."""
+    try:
+        return sorted((p for p in folder.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith(".")),
+                      key=lambda p: p.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []

@@ -1,0 +1,187 @@
+"""Outbox: an unavailable store spools, flush delivers exactly once, crashes and races are harmless."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from prov_common.config import Settings
+from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavailableError
+from prov_common.store import Outbox, SpoolError, open_store
+from prov_common.store.outbox import CLAIM, default_spool_dir
+
+BUNDLE = [("runs/r1/events.jsonl", b'{"e":1}\n'), ("runs/r1/prov.json", b"{}"), ("runs/r1/manifest.json", b'{"m":1}')]
+
+
+def _bundle(run: str) -> list[tuple[str, bytes]]:
+    return [(k.replace("r1", run), v + run.encode()) for k, v in BUNDLE]
+
+
+def _dead_pid() -> int:
+    proc = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    proc.start()
+    proc.join()
+    return proc.pid
+
+
+def _back_up(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("kind", ["closed", "503 SlowDown", "hang"])
+def test_store_down_spools_and_flush_delivers_exactly_once(s3_server, s3_fault, monkeypatch, tmp_path: Path,
+                                                           kind: str) -> None:
+    bucket = s3_server.create_bucket()
+    down = open_store(s3_fault(kind, bucket))
+    outbox = Outbox(tmp_path / "spool")
+    result = outbox.deliver(down, BUNDLE)
+    assert result.spooled and result.delivered == 0 and result.error
+    assert outbox.pending() == [result.spool_entry]
+    with pytest.raises(StoreUnavailableError):
+        outbox.deliver(down, _bundle("r2"), strict=True)
+    assert len(outbox.pending()) == 1  # strict mode spools nothing
+
+    _back_up(s3_server, monkeypatch)  # the endpoint is back: the entry names its store, flush reopens it
+    report = outbox.flush()
+    assert report.ok and (report.delivered, report.objects, report.written) == (1, 3, 3)
+    up = open_store(down.uri)
+    assert [(k, up.get(k)) for k in up.list()] == sorted(BUNDLE)
+    assert outbox.pending() == [] and os.listdir(outbox.spool_dir) == []
+    assert outbox.flush().delivered == 0
+    assert s3_server.client().list_objects_v2(Bucket=bucket)["KeyCount"] == 3  # delivered once, nothing else
+
+
+def test_stopped_moto_server_then_restarted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real server goes away and comes back on the same port; the next deliver flushes the spool first."""
+    from moto.server import ThreadedMotoServer
+
+    from conftest import S3Server, free_port, s3_env
+
+    port = free_port()
+    env = s3_env(f"http://127.0.0.1:{port}", tmp_path)
+    env.update(TDPROV_STORE_CONNECT_TIMEOUT="1", TDPROV_STORE_MAX_ATTEMPTS="1")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    bucket = S3Server(f"http://127.0.0.1:{port}", env).create_bucket()
+    store, outbox = open_store(f"s3://{bucket}/p"), Outbox(tmp_path / "spool")
+    assert outbox.deliver(store, _bundle("r1")).ok
+    server.stop()
+    spooled = [outbox.deliver(store, _bundle(f"r{i}")) for i in (2, 3)]
+    assert all(r.spooled for r in spooled) and len(outbox.pending()) == 2
+    assert spooled[1].flush is not None and spooled[1].flush.left == 1  # tried the backlog first, once
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        result = outbox.deliver(store, _bundle("r4"))
+        assert result.ok and result.flush.delivered == 2 and result.written == 3
+        keys = list(store.list())
+        assert keys == sorted(k for r in (1, 2, 3, 4) for k, _ in _bundle(f"r{r}")) and len(set(keys)) == 12
+        assert outbox.pending() == []
+    finally:
+        server.stop()
+
+
+def test_crash_between_put_and_spool_removal_redelivers_harmlessly(store_uri: str, tmp_path: Path) -> None:
+    store, outbox = open_store(store_uri), Outbox(tmp_path / "spool")
+    from prov_common.store import spool
+
+    entry = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(BUNDLE)))
+    # a flusher claimed the entry, put every object, and was killed before removing the entry
+    claimed = entry.with_name(f"{entry.name}{CLAIM}{_dead_pid()}-1")
+    os.rename(entry, claimed)
+    for key, data in BUNDLE:
+        store.put(key, data)
+    report = outbox.flush(store)
+    assert report.ok and (report.delivered, report.objects, report.written) == (1, 3, 0)
+    assert list(store.list()) == sorted(k for k, _ in BUNDLE) and os.listdir(outbox.spool_dir) == []
+
+
+def test_claims_of_live_flushers_are_left_alone(tmp_path: Path) -> None:
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    from prov_common.store import spool
+
+    entry = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(BUNDLE)))
+    claimed = entry.with_name(f"{entry.name}{CLAIM}{os.getppid()}-{__import__('time').time_ns()}")
+    os.rename(entry, claimed)
+    report = outbox.flush(store)
+    assert report.delivered == 0 and claimed.exists() and list(store.list()) == []
+
+
+def _flush_worker(spool_dir: str, store_uri: str, results) -> None:
+    report = Outbox(spool_dir).flush(open_store(store_uri))
+    results.put((report.delivered, report.failed, report.left))
+
+
+def test_concurrent_flushers_deliver_each_entry_once(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "store")
+    down = open_store("s3://unused/p")
+    spool_dir = tmp_path / "spool"
+    from prov_common.store import spool
+
+    for run in range(30):
+        spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle(f"r{run:02d}"))))
+    spool.write_entry(spool_dir, spool.SpoolEntry(down.uri, tuple(_bundle("other"))))  # another store's entry
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_flush_worker, args=(str(spool_dir), store.uri, results)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert sum(d for d, _, _ in outcomes) == 30 and all(f == 0 and left == 0 for _, f, left in outcomes)
+    assert len(list(store.list())) == 90
+    assert [p.name for p in Outbox(spool_dir).pending()] and len(Outbox(spool_dir).pending()) == 1  # the other store's
+
+
+def test_damaged_and_conflicting_entries_are_set_aside(tmp_path: Path) -> None:
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    from prov_common.store import spool
+
+    damaged = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("a"))))
+    raw = bytearray(damaged.read_bytes())
+    raw[-1] ^= 0x01
+    damaged.write_bytes(bytes(raw))
+    store.put("runs/b/prov.json", b"something else")
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("b"))))
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("c"))))
+    report = outbox.flush(store)
+    assert (report.delivered, report.failed, report.left) == (1, 2, 0) and not report.ok
+    assert any("runs/a/manifest.json" in e and "digest" in e for e in report.errors)
+    assert any("runs/b/prov.json" in e for e in report.errors)
+    assert sorted(p.name.endswith(".why.txt") for p in (outbox.spool_dir / "failed").iterdir()) == [False, False, True, True]
+    assert not store.exists("runs/a/events.jsonl") or store.get("runs/a/events.jsonl") == _bundle("a")[0][1]
+    assert store.exists("runs/c/manifest.json")
+
+
+def test_conflict_on_deliver_raises_and_bad_keys_are_refused(tmp_path: Path) -> None:
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    store.put("runs/r1/prov.json", b"other")
+    with pytest.raises(ObjectConflictError):
+        outbox.deliver(store, BUNDLE)
+    with pytest.raises(BadInputError):
+        outbox.deliver(store, [("runs/ok", b"1"), ("../../etc/passwd", b"x")])
+    assert not store.exists("runs/ok") and outbox.pending() == []
+
+
+def test_unwritable_spool_is_a_clear_error(tmp_path: Path, s3_fault) -> None:
+    down = open_store(s3_fault("closed"))
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    outbox = Outbox(tmp_path / "not-a-folder" / "spool")
+    with pytest.raises(SpoolError) as info:
+        outbox.deliver(down, BUNDLE)
+    message = str(info.value)
+    assert "NOT recorded" in message and "runs/r1/events.jsonl" in message and "TDPROV_SPOOL" in message
+
+
+def test_default_spool_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_spool_dir() == Path(os.environ["TDPROV_HOME"]) / "spool"
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "env"))
+    assert Outbox().spool_dir == tmp_path / "env"
+    assert default_spool_dir(Settings(spool=str(tmp_path / "s"))) == tmp_path / "s"
