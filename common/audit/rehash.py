@@ -1,10 +1,12 @@
 """Re-hash data where it lives now (local paths, S3) and compare with the newest recorded version."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
+from typing import IO
 
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
-from prov_common.errors import TdprovError
 
 FIX_CHANGED = (
     "the data at this location changed after the run that recorded it, without a new recorded run: find who wrote it; "
@@ -37,20 +39,36 @@ def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
     return out
 
 
+def _open_s3(uri: str) -> IO[bytes]:
+    """Stream ``s3://bucket/key`` through boto3 (standard ``AWS_*`` environment, ``AWS_ENDPOINT_URL_S3``)."""
+    import boto3
+
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)  # Parquet readers need to seek
+    shutil.copyfileobj(body, spool, 1 << 20)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
+def default_hasher() -> Callable[[str], str]:
+    """``hash_path`` (the digest datasets are recorded with), able to read ``s3://`` data."""
+    from prov_common.hashing import files, hash_path, register_opener
+
+    if "s3" not in getattr(files, "_OPENERS", {}):
+        register_opener("s3", _open_s3)
+    return lambda location: hash_path(location).digest
+
+
 def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = None, progress: Callable[[], None] | None = None) -> CheckResult:
     """Hash every recorded data location and compare with its newest recorded version."""
-    if hasher is None:
-        from prov_common.hashing import hash_path
-
-        def hasher(location: str) -> str:
-            return hash_path(location).digest
-
+    hasher = hasher or default_hasher()
     result = CheckResult(CHECK_REHASH)
     for location, d in sorted(newest_versions(records).items()):
         result.checked += 1
         try:
             digest = hasher(location)
-        except (TdprovError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - data that cannot be read is a finding, whatever the reason
             result.findings.append(Finding(CHECK_REHASH, location, f"{location} cannot be hashed: {exc}", FIX_GONE))
             continue
         if digest != d.version:

@@ -1,0 +1,132 @@
+"""Tamper matrix on a local store and on S3 (moto server): every change is found, naming the object."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.audit.model import CHECK_LOG, CHECK_PROV, CHECK_REHASH, CHECK_SIGNATURES
+from prov_common.bundle import build_bundle, layout
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.config import Settings
+from prov_common.audit.rehash import default_hasher
+from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
+from prov_common.tlog.log import checkpoint_key
+from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
+
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal
+
+
+def _audit(pipe: Pipeline, **kw):
+    return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, **kw)
+
+
+@pytest.fixture()
+def pipe(store_uri: str) -> Pipeline:
+    p = Pipeline(store_uri)
+    p.victims = [seal(p.store, run_events(f"prepare_{i}", [dataset(p.raw_name, p.raw)], [dataset(f"/data/part{i}.parquet", digest(f"part{i}"))],
+                                          start=T0 + timedelta(minutes=i))) for i in range(6)]
+    assert _audit(p).clean
+    return p
+
+
+def _found(result, check: str, key: str) -> list:
+    return [f for f in result.check(check).errors if f.object == key]
+
+
+def _flip_signature(uri: str, key: str) -> None:
+    data = raw_read(uri, key)
+    at = data.index(b'"sig":"') + 12
+    raw_write(uri, key, data[:at] + (b"B" if data[at:at + 1] != b"B" else b"C") + data[at + 1:])
+
+
+def _resign_with_untrusted_key(uri: str, run_id: str) -> None:
+    prefix = layout.bundle_prefix(run_id)
+    events = parse_events_jsonl(raw_read(uri, prefix + layout.EVENTS_FILE))
+    manifest = raw_read(uri, prefix + layout.MANIFEST_FILE)
+    sealed = datetime.fromisoformat(re.search(rb'"sealedAt":"([^"]+)"', manifest).group(1).decode().replace("Z", "+00:00"))
+    forged = build_bundle(events, None, SigningKey.generate(), sealed_at=sealed)
+    assert forged.manifest_bytes == manifest
+    raw_write(uri, prefix + layout.STATEMENT_FILE, forged.statement_bytes)
+
+
+def _delete_bundle(pipe: Pipeline, run_id: str) -> None:
+    for key in list(pipe.store.list(layout.bundle_prefix(run_id))) + [k for k in pipe.store.list("index/") if run_id in k]:
+        raw_delete(pipe.store.uri, key)
+
+
+def test_tamper_matrix(pipe: Pipeline) -> None:
+    """Each victim bundle is changed in one way; one full audit names every changed object."""
+    assert _audit(pipe, full=True).clean
+    uri, v = pipe.store.uri, pipe.victims
+    key = lambda i, name: layout.bundle_key(v[i], name)  # noqa: E731
+    flip_byte(uri, key(0, layout.EVENTS_FILE))
+    flip_byte(uri, key(1, layout.PROV_FILE))
+    flip_byte(uri, key(2, layout.MANIFEST_FILE))
+    _flip_signature(uri, key(3, layout.STATEMENT_FILE))
+    _resign_with_untrusted_key(uri, v[4])
+    _delete_bundle(pipe, v[5])
+    result = _audit(pipe, full=True)
+    shown = [f"{f.check} {f.object} {f.what}" for f in result.errors]
+    assert result.exit_code == 1
+    assert _found(result, CHECK_SIGNATURES, key(0, layout.EVENTS_FILE)), shown
+    assert _found(result, CHECK_PROV, key(1, layout.PROV_FILE)), shown
+    assert _found(result, CHECK_SIGNATURES, key(2, layout.MANIFEST_FILE)), shown
+    assert _found(result, CHECK_LOG, key(2, layout.MANIFEST_FILE)), shown  # the logged bundle changed
+    assert any("bad signature" in f.what for f in _found(result, CHECK_SIGNATURES, key(3, layout.STATEMENT_FILE))), shown
+    assert _found(result, CHECK_LOG, key(3, layout.STATEMENT_FILE)), shown
+    assert any("untrusted key" in f.what for f in _found(result, CHECK_SIGNATURES, key(4, layout.STATEMENT_FILE))), shown
+    assert any("gone" in f.what for f in _found(result, CHECK_LOG, layout.bundle_prefix(v[5]))), shown
+    # untouched bundles have no findings
+    assert not [f for f in result.errors if f.run_id in (pipe.prepare, pipe.train)]
+    # they were clean when logged: only --full re-reads old bundles; the log itself is intact
+    assert _audit(pipe).check(CHECK_LOG).errors == []
+
+
+def test_rewritten_checkpoint(pipe: Pipeline) -> None:
+    seal(pipe.store, run_events("train_model", [dataset("/data/features.parquet", pipe.features)], [], start=T0 + timedelta(hours=5), job_type="TRAINING"))
+    assert _audit(pipe).clean
+    first, second = checkpoint_key(8), checkpoint_key(9)
+    cp = Checkpoint.from_payload(Envelope.from_json(raw_read(pipe.store.uri, first)).payload)
+    raw_write(pipe.store.uri, first, sign_envelope(replace(cp, time="2020-01-01T00:00:00.000000Z").payload(), CHECKPOINT_PAYLOAD_TYPE,
+                                                    [default_signing_key()]).to_json())
+    result = _audit(pipe)  # the chain is checked on every audit, not only --full
+    found = _found(result, CHECK_LOG, second)
+    assert found and "chain is broken" in found[0].what
+    # and a checkpoint whose root was changed
+    raw_write(pipe.store.uri, first, sign_envelope(replace(cp, root="00" * 32).payload(), CHECKPOINT_PAYLOAD_TYPE, [default_signing_key()]).to_json())
+    assert _found(_audit(pipe, full=True), CHECK_LOG, first)
+
+
+def test_changed_data_found_by_rehash(store_uri: str, tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": [1, 2, 3], "amount": [9.5, 3.0, 7.25]})
+    if store_uri.startswith("s3://"):
+        import boto3
+
+        bucket = store_uri[len("s3://"):].split("/")[0]
+        location = f"s3://{bucket}/data/features.parquet"
+        frame.to_parquet(tmp_path / "f.parquet")
+        boto3.client("s3").upload_file(str(tmp_path / "f.parquet"), bucket, "data/features.parquet")
+        namespace, name = f"s3://{bucket}", "data/features.parquet"
+    else:
+        location = str(tmp_path / "features.parquet")
+        frame.to_parquet(location)
+        namespace, name = "file", location
+    version = default_hasher()(location)
+    pipe = Pipeline(store_uri)
+    seal(pipe.store, run_events("prepare_real", [dataset(pipe.raw_name, pipe.raw)], [dataset(name, version, namespace=namespace)]))
+    assert not _found(_audit(pipe, rehash=True), CHECK_REHASH, location)
+    frame.loc[1, "amount"] = 3.5
+    if store_uri.startswith("s3://"):
+        frame.to_parquet(tmp_path / "f.parquet")
+        boto3.client("s3").upload_file(str(tmp_path / "f.parquet"), bucket, "data/features.parquet")
+    else:
+        frame.to_parquet(location)
+    result = _audit(pipe, rehash=True)
+    found = _found(result, CHECK_REHASH, location)
+    assert found and version in found[0].what and result.exit_code == 1
