@@ -14,7 +14,7 @@ import pytest
 
 from prov_common import PRODUCER
 from prov_common.errors import BadInputError
-from prov_common.hashing.model import ColumnDigest, FileDigest, TableDigest
+from prov_common.hashing import FileDigest, hash_dataframe
 from prov_common.lineage import (
     DatasetRef,
     ParentRef,
@@ -36,17 +36,6 @@ GOOD = pd.DataFrame({"id": [1, 2, 3], "label": [0, 1, 1], "text": ["a", "b", "c"
 BAD = pd.DataFrame({"id": [1, 1, 3], "label": [0, 5, 7], "text": ["a", "b", "c"]})
 
 
-def table_digest(df: pd.DataFrame) -> TableDigest:
-    """A TableDigest with distinct, well-formed digests for the frame's columns."""
-    from blake3 import blake3
-
-    def d(*parts: object) -> str:
-        return "blake3:" + blake3(repr(parts).encode()).hexdigest()
-
-    columns = tuple(ColumnDigest(str(c), str(df[c].dtype), d(c, df[c].tolist())) for c in df.columns)
-    return TableDigest(digest=d(*[c.digest for c in columns]), rows=len(df), bytes=int(df.memory_usage().sum()), columns=columns)
-
-
 def run_id() -> str:
     return str(uuid.uuid4())
 
@@ -58,8 +47,8 @@ def facets_of(event: dict, side: str, i: int = 0) -> dict:
 def test_start_complete_fail_all_validate(ol_validator) -> None:
     rid = run_id()
     ctx = collect_run_context(orchestrator="dagster", code_version="v7", owner="team:ml", parameters={"epochs": 3})
-    src = DatasetRef.from_uri("s3://raw-bucket/examples.parquet", digest=table_digest(GOOD))
-    out = DatasetRef.from_uri("/data/clean.parquet", digest=table_digest(GOOD), quality=validate(GOOD, SCHEMA))
+    src = DatasetRef.from_uri("s3://raw-bucket/examples.parquet", digest=hash_dataframe(GOOD))
+    out = DatasetRef.from_uri("/data/clean.parquet", digest=hash_dataframe(GOOD), quality=validate(GOOD, SCHEMA))
     events = [
         build_run_event("START", run_id=rid, job_name="clean", inputs=[src], context=ctx),
         build_run_event("COMPLETE", run_id=rid, job_name="clean", inputs=[src], outputs=[out], context=ctx),
@@ -78,7 +67,7 @@ def test_start_complete_fail_all_validate(ol_validator) -> None:
 
 
 def test_dataset_facets_version_schema_content_hash(ol_validator) -> None:
-    digest = table_digest(GOOD)
+    digest = hash_dataframe(GOOD)
     model = FileDigest(digest="blake3:" + "e" * 64, bytes=1234)
     event = event_to_dict(
         build_run_event(
@@ -94,11 +83,13 @@ def test_dataset_facets_version_schema_content_hash(ol_validator) -> None:
     assert event["inputs"][0]["namespace"] == "s3://b" and event["inputs"][0]["name"] == "train.parquet"
     assert facets["version"]["datasetVersion"] == digest.digest
     assert [(f["name"], f["type"], f["ordinal_position"]) for f in facets["schema"]["fields"]] == [
-        ("id", "int64", 1), ("label", "int64", 2), ("text", str(GOOD["text"].dtype), 3)
+        ("id", "int64", 1), ("label", "int64", 2), ("text", "string", 3)
     ]
     content = facets["tdprov_contentHash"]
     assert content["digest"] == digest.digest and content["kind"] == "table" and content["algorithm"] == "blake3"
     assert content["rows"] == 3 and content["columns"] == digest.column_digests()
+    assert content["columns"]["label"] != hash_dataframe(BAD).column_digests()["label"]
+    assert content["columns"]["text"] == hash_dataframe(BAD).column_digests()["text"]
     assert content["rowDigestsFile"] == "rows/train.parquet" and content["_producer"] == PRODUCER
     out = facets_of(event, "outputs")
     assert out["version"]["datasetVersion"] == model.digest
@@ -110,7 +101,7 @@ def test_quality_on_input_is_assertions_facet(ol_validator) -> None:
     event = event_to_dict(
         build_run_event(
             "COMPLETE", run_id=run_id(), job_name="train",
-            inputs=[DatasetRef("file", "/d/in.parquet", digest=table_digest(BAD), quality=quality, severity="error")],
+            inputs=[DatasetRef("file", "/d/in.parquet", digest=hash_dataframe(BAD), quality=quality, severity="error")],
         )
     )
     ol_validator.validate_event(event)
@@ -133,8 +124,8 @@ def test_quality_on_output_is_test_metrics_and_pandera_facets(ol_validator) -> N
         build_run_event(
             "COMPLETE", run_id=run_id(), job_name="clean",
             outputs=[
-                DatasetRef("s3://b", "bad.parquet", digest=table_digest(BAD), quality=bad, samples_file="samples/bad.parquet", severity="warn"),
-                DatasetRef("s3://b", "good.parquet", digest=table_digest(GOOD), quality=good),
+                DatasetRef("s3://b", "bad.parquet", digest=hash_dataframe(BAD), quality=bad, samples_file="samples/bad.parquet", severity="warn"),
+                DatasetRef("s3://b", "good.parquet", digest=hash_dataframe(GOOD), quality=good),
             ],
         )
     )
@@ -159,7 +150,7 @@ def test_failure_samples_never_enter_events() -> None:
     schema = pa.DataFrameSchema({"text": pa.Column(str, pa.Check.str_startswith("ok"))}, name="T")
     quality = validate(df, schema)
     assert quality.failure_count == 50 and "PRIVATE-0" in set(quality.failure_sample["failure_case"])
-    ref = DatasetRef("file", "/d/x.parquet", digest=table_digest(df), quality=quality, samples_file="samples/x.parquet")
+    ref = DatasetRef("file", "/d/x.parquet", digest=hash_dataframe(df), quality=quality, samples_file="samples/x.parquet")
     text = event_to_json(build_run_event("COMPLETE", run_id=run_id(), job_name="j", inputs=[ref], outputs=[ref]))
     assert "PRIVATE" not in text
     assert len(text) < 20_000
@@ -168,7 +159,7 @@ def test_failure_samples_never_enter_events() -> None:
 def test_event_stays_small_for_wide_tables() -> None:
     wide = pd.DataFrame({f"c{i}": [1, 2] for i in range(300)})
     schema = pa.DataFrameSchema({f"c{i}": pa.Column(int, pa.Check.ge(0)) for i in range(300)}, name="Wide")
-    ref = DatasetRef("file", "/d/wide.parquet", digest=table_digest(wide), quality=validate(wide, schema))
+    ref = DatasetRef("file", "/d/wide.parquet", digest=hash_dataframe(wide), quality=validate(wide, schema))
     text = event_to_json(build_run_event("COMPLETE", run_id=run_id(), job_name="j", inputs=[ref], outputs=[ref]))
     assert len(text.encode()) < 1_000_000
 
@@ -201,7 +192,7 @@ def test_builder_rejects_bad_arguments() -> None:
 def test_official_validator_cli_on_jsonl(tmp_path) -> None:
     quality = validate(BAD, SCHEMA)
     rid = run_id()
-    ref = DatasetRef.from_uri("s3://b/x.parquet", digest=table_digest(BAD), quality=quality)
+    ref = DatasetRef.from_uri("s3://b/x.parquet", digest=hash_dataframe(BAD), quality=quality)
     ctx = collect_run_context(orchestrator="airflow", parameters={"password": "pw"})
     lines = [
         event_to_json(build_run_event(t, run_id=rid, job_name="j", inputs=[ref], outputs=[ref], context=ctx))
@@ -218,3 +209,15 @@ def test_official_validator_cli_on_jsonl(tmp_path) -> None:
     path.write_text(json.dumps(broken) + "\n")
     done = subprocess.run([sys.executable, str(SHARED_VALIDATOR), str(path)], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "datasetVersion" in done.stdout
+
+
+def test_row_digests_stay_out_of_events() -> None:
+    df = pd.DataFrame({"id": range(2000), "label": [0, 1] * 1000, "text": ["t"] * 2000})
+    digest = hash_dataframe(df, granularity="row")
+    assert digest.row_digests is not None and digest.row_digests.num_rows == 2000
+    ref = DatasetRef("file", "/d/rows.parquet", digest=digest, row_digests_file="rows/rows.parquet")
+    text = event_to_json(build_run_event("COMPLETE", run_id=run_id(), job_name="j", outputs=[ref]))
+    content = json.loads(text)["outputs"][0]["facets"]["tdprov_contentHash"]
+    assert content["granularity"] == "row" and content["rowDigestsFile"] == "rows/rows.parquet"
+    assert text.count("blake3:") == 1 + 1 + 3  # version, table digest, one per column
+    assert len(text) < 3000

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 import prov_common
-from prov_common.hashing.model import ColumnDigest, FileDigest, TableDigest
+from prov_common.hashing import FileDigest, hash_dataframe
 from prov_common.lineage import (
     CUSTOM_FACETS,
     DatasetRef,
@@ -42,13 +42,10 @@ def check(facet: dict, registry: Registry) -> None:
 
 @pytest.fixture(scope="module")
 def event() -> dict:
-    digest = TableDigest(
-        digest="blake3:" + "1" * 64, rows=2, bytes=16,
-        columns=(ColumnDigest("x", "int64", "blake3:" + "2" * 64), ColumnDigest("__index__:k", "string", "blake3:" + "3" * 64, role="index")),
-        granularity="row",
-    )
+    frame = pd.DataFrame({"x": [1, -1]}, index=pd.Index(["a", "b"], name="k"))
+    digest = hash_dataframe(frame, granularity="row")
     schema = pa.DataFrameSchema({"x": pa.Column(int, pa.Check.gt(0)), "y": pa.Column(str)}, name="S")
-    quality = validate(pd.DataFrame({"x": [1, -1]}), schema)
+    quality = validate(frame, schema)
     refs = [
         DatasetRef("s3://b", "t.parquet", digest=digest, quality=quality, samples_file="s.parquet", row_digests_file="r.parquet"),
         DatasetRef("s3://b", "m.bin", digest=FileDigest("blake3:" + "4" * 64, 9)),
