@@ -1,0 +1,1 @@
+"""Example training-data pipelines that use tdprov the way a user would."""
