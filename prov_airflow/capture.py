@@ -5,6 +5,7 @@ Never raises: every dataset yields a :class:`DatasetCapture`, hashed or with the
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from prov_common.hashing.model import ContentDigest
 from prov_airflow.settings import ListenerLimits
 
 log = logging.getLogger(__name__)
+
+_SEEKABLE_SUFFIXES = {".parquet", ".pq"}
+_SPOOL_IN_MEMORY = 64 * 1024**2
 
 Status = Literal["hashed", "missing", "too_large", "timeout", "error", "unsupported"]
 
@@ -72,11 +76,22 @@ def _size(uri: str) -> int | None:
 
 
 def open_s3(uri: str) -> Any:
-    """Stream an ``s3://bucket/key`` object through boto3 (``AWS_*`` environment); never uses the ETag."""
+    """Stream an ``s3://bucket/key`` object through boto3 (``AWS_*`` environment); never uses the ETag.
+
+    Parquet needs random access, so those objects are streamed into a spooled temporary file first.
+    """
     import boto3
 
     parts = urlsplit(uri)
-    return boto3.client("s3").get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"]
+    body = boto3.client("s3").get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"]
+    if PurePath(parts.path).suffix.lower() not in _SEEKABLE_SUFFIXES:
+        return body
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+    with body:
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            spool.write(chunk)
+    spool.seek(0)
+    return spool
 
 
 def _hash(uri: str) -> ContentDigest:

@@ -18,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
-_HOME = Path(tempfile.mkdtemp(prefix="tdprov-airflow-home-"))
+_CHILD = bool(os.environ.get("TDPROV_TEST_AIRFLOW_HOME"))  # a subprocess of a test: keep its environment
+_HOME = Path(os.environ["TDPROV_TEST_AIRFLOW_HOME"]) if _CHILD else Path(tempfile.mkdtemp(prefix="tdprov-airflow-home-"))
 BASE_ENV = {
     "AIRFLOW_HOME": str(_HOME),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -27,9 +28,10 @@ BASE_ENV = {
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
 }
 os.environ.update(BASE_ENV)
-for _name in [k for k in os.environ if k.startswith(("OPENLINEAGE", "AIRFLOW__OPENLINEAGE__", "AIRFLOW__TDPROV__"))]:
+for _name in [k for k in os.environ if not _CHILD and k.startswith(("OPENLINEAGE", "AIRFLOW__OPENLINEAGE__",
+                                                                  "AIRFLOW__TDPROV__"))]:
     del os.environ[_name]
-(_HOME / "dags").mkdir()
+(_HOME / "dags").mkdir(exist_ok=True)
 
 
 def _template_db() -> Path:
@@ -60,6 +62,11 @@ def prepare_database() -> Path:
 
 def airflow_home() -> Path:
     return _HOME
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment of a subprocess that shares this process's AIRFLOW_HOME and metadata DB."""
+    return {**os.environ, "TDPROV_TEST_AIRFLOW_HOME": str(_HOME), **extra}
 
 
 def tdprov_env(store: Path) -> dict[str, str]:

@@ -1,0 +1,44 @@
+"""Run a small DAG with the official OpenLineage provider feeding ProvenanceTransport (run in a subprocess).
+
+Usage: python ol_provider_run.py OUT_DIR   (AIRFLOW_HOME, AIRFLOW__OPENLINEAGE__TRANSPORT, AIRFLOW__TDPROV__STORE set)
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def main(out: Path) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from airflow_dags.harness import register_dag
+
+    from prov_airflow import naming
+
+    assert naming.provider_feeds_bundles(), "the OpenLineage provider is not configured with ProvenanceTransport"
+    raw, doubled = out / "raw.csv", out / "doubled.parquet"
+
+    def write() -> None:
+        pd.DataFrame({"x": [1, 2, 3]}).to_csv(raw, index=False)
+
+    def double() -> None:
+        pd.read_csv(raw).mul(2).to_parquet(doubled, index=False)
+
+    with DAG("tdprov_with_ol_provider", start_date=START, schedule=None) as dag:
+        first = PythonOperator(task_id="write", python_callable=write, outlets=[Asset(raw.as_uri())])
+        second = PythonOperator(task_id="double", python_callable=double, inlets=[Asset(raw.as_uri())],
+                                outlets=[Asset(doubled.as_uri())])
+        first >> second
+    register_dag(dag)
+    run = dag.test(logical_date=START)
+    return 0 if run.state == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

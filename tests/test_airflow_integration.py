@@ -1,0 +1,119 @@
+"""The plugin with S3 datasets, with Airflow's own example DAG, and beside the official OpenLineage provider."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+from airflow_dags import harness
+from airflow_dags.harness import bundles_of, child_env, events_of, run_dag, tdprov_env
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_common.bundle import verify_bundle
+from prov_common.config import Settings
+from prov_common.hashing import hash_path
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _airflow_db() -> None:
+    harness.prepare_database()
+
+
+def _verify_all(store_uri: str) -> list:
+    summaries = bundles_of(store_uri)
+    opened, trust = open_store(store_uri), trust_from_settings(Settings.from_env())
+    for summary in summaries:
+        report = verify_bundle(opened, summary.run_id, trust)
+        assert report.ok, report.findings
+    return summaries
+
+
+def test_s3_inlets_and_outlets_are_streamed_and_hashed(s3_store_uri: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", s3_store_uri)
+    bucket = s3_store_uri.split("/")[2]
+    source, target = f"s3://{bucket}/data/in.csv", f"s3://{bucket}/data/out.parquet"
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="data/in.csv", Body=b"a,b\n1,x\n2,y\n")
+
+    def transform() -> None:
+        body = boto3.client("s3").get_object(Bucket=bucket, Key="data/in.csv")["Body"]
+        frame = pd.read_csv(body)
+        boto3.client("s3").put_object(Bucket=bucket, Key="data/out.parquet", Body=frame.to_parquet(index=False))
+
+    with DAG("tdprov_s3", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="transform", python_callable=transform, inlets=[Asset(source)], outlets=[Asset(target)])
+    assert run_dag(dag, logical_date=START).state == "success"
+
+    summary = {s.job_name: s for s in _verify_all(s3_store_uri)}["tdprov_s3.transform"]
+    for key, ref in (("data/in.csv", summary.inputs[0]), ("data/out.parquet", summary.outputs[0])):
+        local = tmp_path / Path(key).name
+        local.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert (ref.namespace, ref.name) == (f"s3://{bucket}", key)
+        assert ref.version == hash_path(local).digest
+        assert ref.version.split(":", 1)[1] not in s3.head_object(Bucket=bucket, Key=key)["ETag"]
+
+
+def test_oversized_dataset_is_recorded_without_digest_and_marked_partial(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", "16")
+    big = tmp_path / "big.bin"
+    with DAG("tdprov_too_big", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=lambda: big.write_bytes(b"x" * 1000), outlets=[str(big)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    summary = {s.job_name: s for s in bundles_of(store)}["tdprov_too_big.write"]
+    assert summary.outputs[0].version is None
+    assert events_of(store, summary.run_id)[-1]["run"]["facets"]["tdprov_runContext"]["partial"] is True
+
+
+def test_airflow_example_bash_operator_still_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "store"
+    for key, value in tdprov_env(store).items():
+        monkeypatch.setenv(key, value)
+    from airflow.providers.standard.example_dags.example_bash_operator import dag
+
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "success"
+    jobs = Counter(s.job_name for s in _verify_all(str(store)))
+    assert jobs["example_bash_operator"] == 1
+    assert jobs["example_bash_operator.run_after_loop"] == 1 and jobs["example_bash_operator.runme_0"] == 1
+
+
+def test_official_openlineage_provider_with_provenance_transport_gives_one_bundle_per_run(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    transport = {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": str(store)}
+    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(transport), **tdprov_env(store))
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    summaries = _verify_all(str(store))
+    runs = Counter(s.run_id for s in summaries)
+    assert all(count == 1 for count in runs.values())
+    jobs = sorted(s.job_name for s in summaries)
+    assert jobs == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
+    double = {s.job_name: s for s in summaries}["tdprov_with_ol_provider.double"]
+    events = events_of(store, double.run_id)
+    producers = {e["producer"] for e in events}
+    assert any("openlineage" in p and "airflow" in p for p in producers)  # the provider's START/COMPLETE
+    assert any("tdprov" in p for p in producers)  # our RUNNING events with the content hashes
+    assert sorted(e["eventType"] for e in events).count("COMPLETE") == 1
+    digests = {d["name"]: d["facets"]["tdprov_contentHash"]["digest"]
+               for e in events for d in e.get("outputs", []) if "tdprov_contentHash" in d.get("facets", {})}
+    assert digests[str(tmp_path / "doubled.parquet")] == hash_path(tmp_path / "doubled.parquet").digest
+    assert double.outputs and any(o.version == digests[str(tmp_path / "doubled.parquet")] for o in double.outputs)
