@@ -48,6 +48,18 @@ def load_catalog(store: Store, trust: TrustStore) -> Catalog:
     return catalog
 
 
+def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
+    """Every sealed run: catalog records where an audit made them, index summaries for the rest."""
+    from prov_common.audit.examine import record_from_summary
+    from prov_common.bundle.storage import list_bundles
+
+    runs = dict(load_catalog(store, trust).runs)
+    for summary in list_bundles(store):
+        if summary.run_id not in runs:
+            runs[summary.run_id] = record_from_summary(summary, summary.manifest_digest or "")
+    return runs
+
+
 def write_catalog(store: Store, size: int, records: list[RunRecord], signer: SigningKey) -> str | None:
     """Write the records examined by this audit under the checkpoint of ``size``; None if another auditor did."""
     payload = canonical_bytes({"checkpointSize": size, "runs": [r.to_dict() for r in sorted(records, key=lambda r: r.index_key)]})

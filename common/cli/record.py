@@ -1,0 +1,52 @@
+"""``tdprov record``: the provenance record of a training dataset version (D&TA JSON or Croissant JSON-LD)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.config import Settings
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "record",
+        help="provenance record of a training dataset version (D&TA standard or Croissant RAI)",
+        description=(
+            "Print the provenance record of a dataset version, naming every registered source and every "
+            "transformation run between them: --format dta gives the Data & Trust Alliance Data Provenance "
+            "Standards fields as JSON, --format croissant gives Croissant 1.0 JSON-LD with its RAI fields. "
+            "DATASET means its newest recorded version."
+        ),
+        example="tdprov record /data/features.parquet --format croissant > features.croissant.json",
+    )
+    parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, or a version digest (blake3:...)")
+    parser.add_argument("--format", choices=("dta", "croissant"), default="dta", help="record shape (default dta)")
+    parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    add_store_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.sources.registry import iter_sources
+    from prov_common.sources.training_record import training_record
+
+    settings = Settings.from_env(store=args.store)
+    store = open_store(settings=settings)
+    trust = trust_from_settings(settings)
+    index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
+    doc = training_record(index, args.ref, args.format, store.uri)
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,67 @@
+"""Training-data records: D&TA JSON and Croissant JSON-LD (parsed as JSON-LD) name sources and transformations."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import rdflib
+
+from prov_common.audit import run_audit
+from prov_common.cli import main
+from prov_common.config import Settings
+
+from test_audit_support import Pipeline, dataset, digest, run_events, seal
+
+RAI = rdflib.Namespace("http://mlcommons.org/croissant/RAI/")
+SC = rdflib.Namespace("https://schema.org/")
+PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")
+
+
+@pytest.fixture()
+def pipe(tmp_path: Path) -> Pipeline:
+    return Pipeline(str(tmp_path / "store"))
+
+
+def _record(pipe: Pipeline, ref: str, fmt: str, capsys: pytest.CaptureFixture) -> dict:
+    assert main(["record", ref, "--format", fmt, "--store", pipe.store.uri]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("audited", [False, True])
+def test_dta_record_names_sources_and_runs(pipe: Pipeline, capsys: pytest.CaptureFixture, audited: bool) -> None:
+    if audited:  # records come from the audit catalog (with quality) instead of index summaries
+        run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, report_dir=pipe.store.uri + "-report")
+    doc = _record(pipe, "/data/features.parquet", "dta", capsys)
+    assert doc["uniqueMetadataIdentifier"] == pipe.features
+    assert doc["sourceMetadataForDataset"][0]["datasetTitle"] == "vendor-raw"
+    assert doc["sourceMetadataForDataset"][0]["uniqueMetadataIdentifier"] == pipe.raw
+    assert doc["licenseToUse"] == ["CC-BY-4.0"] and doc["dataOriginGeography"] == ["DE"]
+    assert doc["rangeOfDatesForDataGeneration"] == {"start": "2025-01-01", "end": "2025-03-31"}
+    assert [t["runId"] for t in doc["transformations"]] == [pipe.prepare]
+    assert doc["lineageComplete"] is True and doc["knownGaps"] == []
+    assert doc["personalData"] == "pseudonymised" and doc["consentDocumentationLocation"] == ["https://acme.example/consent"]
+    # the same by digest
+    assert _record(pipe, pipe.features, "dta", capsys)["transformations"] == doc["transformations"]
+
+
+def test_croissant_record_parses_as_json_ld(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    doc = _record(pipe, pipe.features, "croissant", capsys)
+    graph = rdflib.Graph().parse(data=json.dumps(doc), format="json-ld")
+    me = rdflib.URIRef(f"urn:tdprov:version:{pipe.features}")
+    assert (me, rdflib.RDF.type, SC.Dataset) in graph
+    assert str(graph.value(me, RAI.personalSensitiveInformation)) == "pseudonymised"
+    assert "vendor-raw: survey" in str(graph.value(me, RAI.dataCollection))
+    assert str(graph.value(me, SC.license)) == "CC-BY-4.0"
+    source = graph.value(me, PROV.wasDerivedFrom)
+    assert str(graph.value(source, SC.identifier)) == pipe.raw
+    run = graph.value(me, PROV.wasGeneratedBy)
+    assert str(run) == f"urn:tdprov:run:{pipe.prepare}"
+
+
+def test_record_gaps_and_bad_input(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    seal(pipe.store, run_events("prep_other", [dataset("/data/unknown.csv", digest("u"))], [dataset("/data/other.parquet", digest("o"))]))
+    doc = _record(pipe, "/data/other.parquet", "dta", capsys)
+    assert doc["lineageComplete"] is False and any("/data/unknown.csv" in g for g in doc["knownGaps"])
+    assert main(["record", "nothing-like-this", "--store", pipe.store.uri]) == 2
+    assert "nothing-like-this" in capsys.readouterr().err
