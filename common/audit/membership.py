@@ -1,0 +1,93 @@
+"""Was a record part of a dataset version, and which training runs used that version (directly or
+through derived versions)? Answered from the row-digest sidecars stored in the bundles."""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.model import RunRecord
+from prov_common.bundle import layout
+from prov_common.bundle.model import Manifest
+from prov_common.errors import BadInputError, TdprovError
+from prov_common.store.base import Store
+
+ROWS_FOLDER = "rows/"
+
+
+@dataclass
+class Membership:
+    """The answer: positions of the record in the version (empty: not there) and the runs downstream."""
+
+    digest: str
+    sidecar: str
+    rows: list[int]
+    used_by: list[RunRecord] = field(default_factory=list)
+    training_runs: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def contained(self) -> bool:
+        return bool(self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        runs = lambda rs: [{"runId": r.run_id, "job": r.job, "endedAt": r.ended_at} for r in rs]  # noqa: E731
+        return {"digest": self.digest, "contained": self.contained, "rows": self.rows, "rowDigests": self.sidecar,
+                "usedBy": runs(self.used_by), "trainingRuns": runs(self.training_runs)}
+
+
+def find_sidecar(store: Store, index: LineageIndex, digest: str) -> tuple[str, Any]:
+    """The row-digest sidecar of ``digest`` in the bundle of a run that wrote (or read) it."""
+    from prov_common.hashing import read_row_digests
+
+    runs = [r for r, _ in index.generated.get(digest, [])] + [r for r, _ in index.used_by.get(digest, [])]
+    if not runs:
+        raise BadInputError(f"no recorded run wrote or read version {digest}.", fix="pass a version digest from 'tdprov runs' or 'tdprov show'")
+    for run in runs:
+        try:
+            manifest = Manifest.from_json(store.get(layout.bundle_key(run.run_id, layout.MANIFEST_FILE)))
+        except TdprovError:
+            continue
+        for entry in manifest.files:
+            if not entry.path.startswith(ROWS_FOLDER):
+                continue
+            key = layout.bundle_key(run.run_id, entry.path)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "rows.parquet"
+                path.write_bytes(store.get(key))
+                table = read_row_digests(path)
+            if (table.schema.metadata or {}).get(b"tdprov.table_digest", b"").decode() == digest:
+                return key, table
+    raise BadInputError(
+        f"no row digests were recorded for version {digest}.",
+        fix="hash the dataset at row granularity (granularity='row') and attach the sidecar to the run's bundle",
+    )
+
+
+def downstream(index: LineageIndex, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
+    """Runs that used ``digest`` directly, and training runs that used it or any version derived from it."""
+    direct = [r for r, _ in index.used_by.get(digest, [])]
+    seen_runs: dict[str, RunRecord] = {}
+    todo, seen = [digest], {digest}
+    while todo:
+        for run, _ in index.used_by.get(todo.pop(), []):
+            if run.run_id in seen_runs:
+                continue
+            seen_runs[run.run_id] = run
+            for out in run.outputs:
+                if out.version and out.version not in seen:
+                    seen.add(out.version)
+                    todo.append(out.version)
+    training = sorted((r for r in seen_runs.values() if r.is_training), key=lambda r: r.ended_at or "")
+    return direct, training
+
+
+def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any]) -> Membership:
+    """Whether ``record`` (column -> value) is a row of version ``digest``, and who used that version."""
+    from prov_common.hashing import record_positions
+
+    key, table = find_sidecar(store, index, digest)
+    direct, training = downstream(index, digest)
+    return Membership(digest, key, record_positions(table, record), direct, training)

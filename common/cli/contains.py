@@ -1,0 +1,58 @@
+"""``tdprov contains``: was a record part of a dataset version, and which training runs used it?"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.config import Settings
+from prov_common.errors import BadInputError
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "contains",
+        help="was a record in a dataset version, and which training runs used it",
+        description=(
+            "Answer from the row digests recorded at row granularity whether a record (a JSON object of "
+            "column values) was part of a dataset version, and list the runs that used the version and the "
+            "training runs downstream of it (erasure requests, contamination checks). "
+            "Exit 0 contained, 1 not contained, 2 no row digests or bad input."
+        ),
+        example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
+    )
+    parser.add_argument("digest", metavar="DIGEST", help="the dataset version (blake3:...)")
+    parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
+    add_store_option(parser)
+    parser.set_defaults(func=run)
+
+
+def _record(text: str) -> dict[str, Any]:
+    if text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as fh:
+            text = fh.read()
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise BadInputError(f"--record is not JSON ({exc}).", fix='pass an object like \'{"id": 1, "name": "x"}\'') from exc
+    if not isinstance(value, dict):
+        raise BadInputError("--record must be a JSON object of column values.", fix='pass an object like \'{"id": 1, "name": "x"}\'')
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.membership import contains
+
+    record = _record(args.record)
+    settings = Settings.from_env(store=args.store)
+    store = open_store(settings=settings)
+    index = LineageIndex(known_runs(store, trust_from_settings(settings)).values())
+    answer = contains(store, index, args.digest, record)
+    print(json.dumps(answer.to_dict(), indent=2))
+    return 0 if answer.contained else 1

@@ -1,0 +1,43 @@
+"""tdprov contains: row-digest membership of a record and the training runs downstream of the version."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prov_common.bundle import build_bundle, rows_path
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.cli import main
+from prov_common.hashing import hash_dataframe, write_row_digests
+from prov_common.signing import default_signing_key
+from prov_common.store import open_store
+
+from test_audit_support import T0, dataset, digest, run_events, seal
+
+
+def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = open_store(str(tmp_path / "store"))
+    frame = pd.DataFrame({"customer_id": [1041, 1042, 1043], "email": ["a@x.org", "b@x.org", "c@x.org"]})
+    td = hash_dataframe(frame, granularity="row")
+    sidecar = write_row_digests(td, tmp_path / "rows.parquet")
+    events = run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)])
+    deliver_bundle(store, build_bundle(events, {rows_path("/data/customers.parquet"): sidecar.read_bytes()}, default_signing_key()))
+    derived = digest("features")
+    seal(store, run_events("build_features", [dataset("/data/customers.parquet", td.digest)], [dataset("/data/f.parquet", derived)],
+                           start=T0 + timedelta(hours=1)))
+    train = seal(store, run_events("train_model", [dataset("/data/f.parquet", derived)], [], start=T0 + timedelta(hours=2)))
+    unrelated = seal(store, run_events("train_other", [dataset("/data/g.parquet", digest("g"))], [], start=T0 + timedelta(hours=3)))
+
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}), "--store", store.uri]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["contained"] and answer["rows"] == [1]
+    assert [r["runId"] for r in answer["trainingRuns"]] == [train] and unrelated not in json.dumps(answer)
+    assert answer["rowDigests"].endswith("/rows/data_customers.parquet.rows.parquet")
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "z@x.org"}), "--store", store.uri]) == 1
+    assert json.loads(capsys.readouterr().out)["contained"] is False
+    assert main(["contains", derived, "--record", "{}", "--store", store.uri]) == 2
+    assert "no row digests" in capsys.readouterr().err
+    assert main(["contains", td.digest, "--record", "[1]", "--store", store.uri]) == 2
