@@ -103,6 +103,7 @@ def test_masked_columns_never_show_values() -> None:
     assert len(email_rows) == 2 and set(email_rows["failure_case"].dropna()) == {MASK}
     assert "secret-no-at" not in sample.to_csv()
     assert "-2.0" in set(sample["failure_case"])  # other columns keep their values
+    assert validate(BAD_PEOPLE, people_schema(), masked_columns="email").failure_sample.equals(sample)
     unmasked = validate(BAD_PEOPLE, people_schema()).failure_sample
     assert "secret-no-at" in set(unmasked["failure_case"])
 

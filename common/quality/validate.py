@@ -25,7 +25,7 @@ def validate(
     schema: SchemaLike,
     *,
     sample_rows: int = 20,
-    masked_columns: Iterable[str] = (),
+    masked_columns: Iterable[str] | str = (),
 ) -> QualityResult:
     """Validate ``df`` lazily against ``schema`` and report every check.
 
@@ -62,8 +62,13 @@ def validate(
         failure_count=sum(counts.values()),
         rows=len(df),
         null_counts={str(name): int(count) for name, count in df.isna().sum().items()},
-        failure_sample=_sample(failures, keys, sample_rows, set(masked_columns)),
+        failure_sample=_sample(failures, keys, sample_rows, _names(masked_columns)),
     )
+
+
+def _names(columns: Iterable[str] | str) -> set[str]:
+    """Column names as a set (a single name given as a string is one name, not its letters)."""
+    return {columns} if isinstance(columns, str) else {str(c) for c in columns}
 
 
 def _check_id(check: Any) -> str:
