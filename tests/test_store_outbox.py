@@ -185,3 +185,20 @@ def test_default_spool_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "env"))
     assert Outbox().spool_dir == tmp_path / "env"
     assert default_spool_dir(Settings(spool=str(tmp_path / "s"))) == tmp_path / "s"
+
+
+def test_flush_cli_exit_codes(s3_server, s3_fault, monkeypatch, tmp_path: Path, capsys) -> None:
+    from prov_common.cli import main
+
+    bucket = s3_server.create_bucket()
+    down = open_store(s3_fault("closed", bucket))
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    assert Outbox().deliver(down, BUNDLE).spooled
+    assert main(["flush"]) == 1  # still down: the entry stays
+    captured = capsys.readouterr()
+    assert "1 left" in captured.out and "tdprov flush" in captured.err
+    _back_up(s3_server, monkeypatch)
+    assert main(["flush", "--store", down.uri]) == 0
+    assert "delivered 1 spooled entry (3 objects, 3 new); 0 left" in capsys.readouterr().out
+    assert main(["flush"]) == 0
+    assert sorted(open_store(down.uri).list()) == sorted(k for k, _ in BUNDLE)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prov_common.store._digest import hash_bytes
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import SpoolError
 
@@ -39,12 +38,18 @@ def entry_name() -> str:
     return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
 
 
+def _digest(data: bytes) -> str:
+    from prov_common.hashing import hash_bytes  # imported on use: the hashing package loads pandas
+
+    return hash_bytes(data).digest
+
+
 def encode(entry: SpoolEntry) -> bytes:
     header = {
         "format": FORMAT,
         "store": entry.store,
         "created": entry.created or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "objects": [{"key": k, "bytes": len(d), "digest": hash_bytes(d).digest} for k, d in entry.objects],
+        "objects": [{"key": k, "bytes": len(d), "digest": _digest(d)} for k, d in entry.objects],
     }
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(d for _, d in entry.objects)
 
@@ -61,7 +66,7 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
     for item in header["objects"]:
         data = body[offset : offset + int(item["bytes"])]
         offset += int(item["bytes"])
-        if hash_bytes(data).digest != item["digest"]:
+        if _digest(data) != item["digest"]:
             raise ValueError(f"spool entry {name}: bytes of '{item['key']}' do not match their digest")
         objects.append((str(item["key"]), data))
     if offset != len(body):
