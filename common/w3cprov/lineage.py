@@ -9,32 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from prov_common.bundle.model import BundleSummary
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
-
-
-class _DatasetLike(Protocol):
-    namespace: str
-    name: str
-    version: str | None
-
-
-class SummaryLike(Protocol):
-    """What a bundle index summary offers (``prov_common.bundle.BundleSummary``)."""
-
-    run_id: str
-    job_namespace: str
-    job_name: str
-    state: str
-    ended_at: str | None
-    sealed_at: str
-    inputs: Sequence[_DatasetLike]
-    outputs: Sequence[_DatasetLike]
 
 
 def data_node_id(namespace: str, name: str, version: str | None) -> str:
@@ -52,7 +34,7 @@ def _short(version: str) -> str:
     return f"{algo}:{rest[:12]}…" if sep and len(rest) > 12 else version
 
 
-def graph_from_summaries(summaries: Iterable[SummaryLike]) -> LineageGraph:
+def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
     """The lineage graph of bundle summaries (runs with their input and output versions); no quality results."""
     graph = LineageGraph()
     edges: set[Edge] = set()
