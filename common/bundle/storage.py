@@ -5,14 +5,16 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Literal
 
 from prov_common.bundle import layout
 from prov_common.bundle.model import Bundle, BundleSummary, Manifest
-from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.errors import ObjectConflictError, StoreError
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.outbox import Outbox
+from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +50,11 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
     """
     run_id = bundle.run_id
     try:
-        for path in [layout.EVENTS_FILE, *sorted(p for p in bundle.files if p != layout.EVENTS_FILE)]:
-            store.put(layout.bundle_key(run_id, path), bundle.files[path])
-        store.put(layout.bundle_key(run_id, layout.MANIFEST_FILE), bundle.manifest_bytes)
-        created = store.put(layout.bundle_key(run_id, layout.STATEMENT_FILE), bundle.statement_bytes)
+        created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
         return WriteResult(run_id, "already-sealed")
-    sealed_at = datetime.fromisoformat(bundle.manifest.sealed_at.replace("Z", "+00:00"))
+    sealed_at = parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt")
     existing = None if created else _index_written(store, run_id, sealed_at)
     if existing is not None:
         return WriteResult(run_id, "written", existing)
@@ -137,18 +136,40 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
                     return
 
 
-def write_bundle(store: Store, bundle: Bundle, *, outbox: Any | None = None, strict: bool = False) -> WriteResult:
-    """Deliver ``bundle`` (see :func:`deliver_bundle`); if the store cannot be reached, spool it in
-    ``outbox`` for later delivery (status ``spooled``), or raise when ``strict`` or without an outbox."""
+def bundle_objects(bundle: Bundle) -> list[tuple[str, bytes]]:
+    """The bundle's (key, bytes) in write order: events, other files, manifest, statement (commit marker)."""
+    run_id = bundle.run_id
+    paths = [layout.EVENTS_FILE, *sorted(p for p in bundle.files if p != layout.EVENTS_FILE)]
+    return [
+        *((layout.bundle_key(run_id, p), bundle.files[p]) for p in paths),
+        (layout.bundle_key(run_id, layout.MANIFEST_FILE), bundle.manifest_bytes),
+        (layout.bundle_key(run_id, layout.STATEMENT_FILE), bundle.statement_bytes),
+    ]
+
+
+def write_bundle(
+    store: Store, bundle: Bundle, *, outbox: Outbox | None = None, strict: bool = False, now: datetime | None = None
+) -> WriteResult:
+    """Write ``bundle`` once: through ``outbox`` when given, so that an unreachable store spools it
+    (status ``spooled``; the next delivery or ``tdprov flush`` completes it), or directly.
+
+    ``strict`` raises :class:`StoreUnavailableError` instead of spooling. A run that another writer
+    sealed first keeps that bundle (status ``already-sealed``).
+    """
+    if outbox is None:
+        return deliver_bundle(store, bundle, now)
+    statement_key = layout.bundle_key(bundle.run_id, layout.STATEMENT_FILE)
     try:
-        return deliver_bundle(store, bundle)
-    except StoreUnavailableError:
-        if strict or outbox is None:
-            raise
-    spool_bundle(outbox, store, bundle)
-    return WriteResult(bundle.run_id, "spooled")
-
-
-def spool_bundle(outbox: Any, store: Store, bundle: Bundle) -> None:
-    """Hand the bundle's objects to the outbox, in write order, for delivery once the store is back."""
-    raise StoreUnavailableError(f"run {bundle.run_id}: the store is unreachable and no outbox is configured.")
+        sealed = store.exists(statement_key)
+    except StoreError:
+        sealed = False  # the outbox finds out, and spools
+    if sealed:  # a retry of a stored bundle: complete its index entry at most once
+        return deliver_bundle(store, bundle, now)
+    sealed_at = parse_time(bundle.manifest.sealed_at, f"run {bundle.run_id} sealedAt")
+    index = layout.index_key(max(now or datetime.now(timezone.utc), sealed_at), bundle.run_id)
+    try:
+        result = outbox.deliver(store, [*bundle_objects(bundle), (index, bundle.summary.to_json())], strict=strict)
+    except ObjectConflictError as exc:
+        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", bundle.run_id, exc.what)
+        return WriteResult(bundle.run_id, "already-sealed")
+    return WriteResult(bundle.run_id, "spooled" if result.spooled else "written", index)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,15 +30,17 @@ from prov_common.bundle.model import blake3_digest
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, _flag
-from prov_common.errors import BadInputError, StoreUnavailableError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_common.store.outbox import Outbox, default_spool_dir
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+MAX_PENDING_RUNS = 1000
 
 
 @attr.define
@@ -107,6 +110,10 @@ class ProvenanceTransport(Transport):
         self.settings = self.config.settings()
         self._store: Store | None = None
         self._signer: SigningKey | None = None
+        self._outbox: Outbox | None = None
+        # what this process emitted for runs not sealed yet: the bundle can be built even when the
+        # store is down (then it is spooled whole); bounded, oldest runs forgotten first
+        self._pending: OrderedDict[str, dict[str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-transport")
 
@@ -126,8 +133,11 @@ class ProvenanceTransport(Transport):
             return self._signer
 
     @property
-    def outbox(self) -> Any | None:
-        return None
+    def outbox(self) -> Outbox:
+        with self._lock:
+            if self._outbox is None:
+                self._outbox = Outbox(default_spool_dir(self.settings))
+            return self._outbox
 
     # -- Transport API ------------------------------------------------------------------------
     def emit(self, event: Any) -> WriteResult | None:
@@ -169,7 +179,13 @@ class ProvenanceTransport(Transport):
         return None
 
     def _put(self, key: str, data: bytes) -> None:
-        self.store.put(key, data)
+        """Stage one object through the outbox (spooled if the store is unreachable) and remember it."""
+        run_id = key.split("/", 2)[1]
+        self._pending.setdefault(run_id, {})[key] = data
+        self._pending.move_to_end(run_id)
+        while len(self._pending) > MAX_PENDING_RUNS:
+            self._pending.popitem(last=False)
+        self.outbox.deliver(self.store, [(key, data)], strict=bool(self.settings.strict))
 
     def _emit(self, event: Any) -> WriteResult | None:
         raw = event_dict(event)
@@ -184,21 +200,32 @@ class ProvenanceTransport(Transport):
             return None
         return self._seal(run_id_of(clean), clean)
 
+    def _staged(self, run_id: str) -> dict[str, bytes]:
+        """Staged objects of the run: those in the store (from any process) and those this process staged."""
+        staged = dict(self._pending.get(run_id, {}))
+        try:
+            for key in self.store.list(layout.staging_prefix(run_id)):
+                if key not in staged:
+                    staged[key] = self.store.get(key)
+        except StoreError as exc:
+            if self.settings.strict or isinstance(exc, ObjectConflictError):
+                raise
+            log.warning("tdprov: cannot read the staged events of run %s (%s); sealing what this process saw", run_id, exc)
+        return staged
+
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
-        store = self.store
         prefix = layout.staging_prefix(run_id)
-        events: list[Any] = []
+        events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
-        for key in store.list(prefix):
+        for key, data in self._staged(run_id).items():
             rest = key[len(prefix) :]
             if rest.startswith("attachments/"):
-                attachments[rest[len("attachments/") :]] = store.get(key)
+                attachments[rest[len("attachments/") :]] = data
             elif rest.endswith(".json"):
-                events.append(loads(store.get(key)))
-        if terminal is not None:
-            events.append(terminal)  # the bundle never misses its own terminal event
+                events.append(loads(data))
         bundle = build_bundle(events, attachments, self.signer)
-        result = write_bundle(store, bundle, outbox=self.outbox, strict=self.settings.strict)
+        result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
+        self._pending.pop(run_id, None)
         if result.status == "already-sealed":
             log.info("tdprov: run %s already has its bundle", run_id)
         return result

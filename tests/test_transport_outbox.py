@@ -1,0 +1,87 @@
+"""Store down while a run is recorded: the transport spools, the pipeline goes on, and a flush delivers
+the run's bundle exactly once (S3 on localhost, made unreachable by pointing at a closed port)."""
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bundle_support import run_events
+import boto3
+from conftest import free_port, s3_env
+from prov_common.bundle import list_bundles, read_bundle, verify_bundle
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.errors import StoreUnavailableError
+from prov_common.signing import trust_from_settings
+from prov_common.store import Outbox, open_store
+
+
+@pytest.fixture
+def outage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """(store URI, restore): an S3 endpoint where no server listens until ``restore()`` starts one."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    for name, value in s3_env(f"http://127.0.0.1:{port}", tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TDPROV_STORE_MAX_ATTEMPTS", "1")
+    servers = []
+    bucket = f"lineage-{uuid.uuid4().hex[:12]}"  # moto keeps buckets across servers of one process
+
+    def restore() -> None:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        servers.append(server)
+        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1").create_bucket(Bucket=bucket)
+
+    yield f"s3://{bucket}/prov", restore
+    for server in servers:
+        server.stop()
+
+
+def test_outage_spools_then_flush_delivers_exactly_once(outage, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store_uri, restore = outage
+    spool = tmp_path / "spool"
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool)))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    with caplog.at_level(logging.WARNING):
+        assert transport.emit(start) is None
+        result = transport.emit(complete)
+    assert result is not None and result.status == "spooled"  # the task goes on
+    assert "spooled" in caplog.text
+    assert len(Outbox(spool).pending()) == 3  # two staged events and the bundle
+
+    restore()
+    report = Outbox(spool).flush()
+    assert report.ok and report.delivered == 3
+    store = open_store(store_uri)
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert read_bundle(store, run_id).manifest.event_count == 2  # built from what this process saw
+    assert Outbox(spool).flush().delivered == 0 and Outbox(spool).pending() == []
+    assert [s.run_id for s in list_bundles(store)] == [run_id]
+
+
+def test_next_emit_delivers_the_spool_first(outage, tmp_path: Path) -> None:
+    store_uri, restore = outage
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(tmp_path / "spool")))
+    first = run_events()
+    for e in first:
+        transport.emit(e)
+    restore()
+    second = run_events()
+    for e in second:
+        transport.emit(e)
+    store = open_store(store_uri)
+    assert sorted(s.run_id for s in list_bundles(store)) == sorted(e[0]["run"]["runId"] for e in (first, second))
+    assert Outbox(tmp_path / "spool").pending() == []
+
+
+def test_strict_mode_fails_the_task_instead(outage, tmp_path: Path) -> None:
+    store_uri, _ = outage
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(tmp_path / "spool"), strict=True))
+    with pytest.raises(StoreUnavailableError):
+        transport.emit(run_events()[0])
+    assert Outbox(tmp_path / "spool").pending() == []
