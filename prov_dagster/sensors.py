@@ -53,7 +53,11 @@ def _step_errors(instance: Any, run_id: str) -> dict[str, str]:
         event = entry.dagster_event
         data = event.step_failure_data if event is not None else None
         if event is not None and data is not None and data.error is not None:
-            errors[event.step_key] = data.error.message.strip()
+            messages, error = [], data.error
+            while error is not None:
+                messages.append(error.message.strip())
+                error = error.cause
+            errors[event.step_key] = " <- ".join(messages)
     return errors
 
 

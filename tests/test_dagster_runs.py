@@ -1,0 +1,203 @@
+"""Dagster runs beyond ``materialize``: multiprocess executor, the ``dagster`` CLI, sensors, the audit job, S3."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+from dagster import (
+    AssetIn,
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    SkipReason,
+    asset,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    execute_job,
+    instance_for_test,
+    materialize,
+    reconstructable,
+)
+
+import test_dagster_defs as pipeline
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.signing import signing_key_from_settings
+from prov_common.store import open_store
+from prov_dagster import (
+    ProvenanceIOManager,
+    ProvenanceResource,
+    definitions,
+    provenance_audit_job,
+    provenance_failure_sensor,
+    provenance_store_sensor,
+)
+from prov_dagster.naming import step_run_id
+
+TESTS = Path(__file__).resolve().parent
+CHAIN_KEYS = "raw/orders,clean/orders_clean,features"
+
+
+def recorded(store: str) -> dict[str, tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]]:
+    """job name -> (inputs, outputs) as (dataset name, version), from the store's bundles."""
+    return {
+        s.job_name: ([(i.name, i.version) for i in s.inputs], [(o.name, o.version) for o in s.outputs])
+        for s in list_bundles(open_store(store))
+    }
+
+
+@pytest.fixture
+def reference(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What an in-process ``materialize`` of the chain records."""
+    store = str(tmp_path_factory.mktemp("reference") / "store")
+    monkeypatch.delenv("TDPROV_TEST_VARIANT", raising=False)
+    materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store)})
+    found = recorded(store)
+    assert set(found) == {"raw__orders", "clean__orders_clean", "features"}
+    return found
+
+
+def test_multiprocess_executor_writes_the_same_bundles(reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_STORE", store)  # the step processes configure themselves from the environment
+    monkeypatch.chdir(TESTS)  # step processes import test_dagster_defs from the working directory
+    signing_key_from_settings()  # make the per-user key once, before several processes want it
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(pipeline.get_chain_job), instance=instance)
+        assert result.success
+        pids = {e.pid for e in result.all_events if e.event_type_value == "STEP_START"}
+        assert len(pids) == 3 and os.getpid() not in pids  # one process per step
+        assert recorded(store) == reference
+        for job_name in reference:
+            assert open_store(store).exists(f"bundles/{step_run_id(result.run_id, job_name)}/statement.dsse.json")
+
+
+def test_dagster_cli_materialize_writes_the_same_bundles(reference, tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    store = str(tmp_path / "store")
+    env = {**os.environ, "TDPROV_STORE": store, "DAGSTER_HOME": str(home), "PYTHONPATH": str(TESTS)}
+    env.pop("TDPROV_TEST_VARIANT", None)
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "asset", "materialize", "-m", "test_dagster_defs", "--select", CHAIN_KEYS],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert recorded(store) == reference
+
+
+# -- sensors ------------------------------------------------------------------------------------
+@asset(ins={"orders": AssetIn(key=AssetKey(["raw", "orders"]))})
+def crashes(orders: pd.DataFrame) -> pd.DataFrame:
+    raise RuntimeError(f"model training ran out of memory after {len(orders)} rows")
+
+
+def test_failure_sensor_turns_a_crashed_step_into_a_fail_bundle_with_what_it_loaded(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    provenance = ProvenanceResource(store=store)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [pipeline.orders, crashes],
+            instance=instance,
+            resources={"io_manager": ProvenanceIOManager(store=store)},
+            raise_on_error=False,
+        )
+        assert not result.success
+        context = build_run_status_sensor_context(
+            sensor_name="tdprov_failed_runs",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"provenance": provenance},
+        )
+        provenance_failure_sensor(context)
+    found = {s.job_name: s for s in list_bundles(open_store(store))}
+    assert found["raw__orders"].state == "COMPLETE" and found["crashes"].state == "FAIL"
+    assert [i.name for i in found["crashes"].inputs] == ["raw/orders"]
+    events = parse_events_jsonl(read_bundle(open_store(store), found["crashes"].run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert "ran out of memory after 4 rows" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_finds_tampering(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    provenance = ProvenanceResource(store=store)
+    materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store)})
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        context = build_sensor_context(instance=instance, cursor=None, resources={"provenance": provenance})
+        request = provenance_store_sensor(context)
+        assert isinstance(request, RunRequest)
+        assert request.run_key == context.cursor and context.cursor.startswith("index/")
+        assert isinstance(provenance_store_sensor(context), SkipReason)  # nothing new since the cursor
+
+        audit = provenance_audit_job.execute_in_process(
+            instance=instance, resources={"provenance": provenance}, run_config=request.run_config
+        )
+        assert audit.success
+        report = next(
+            m for e in audit.all_events if e.event_type_value == "STEP_OUTPUT"
+            for m in [e.event_specific_data.metadata] if "bundles_checked" in m
+        )
+        assert report["bundles_checked"].value == 3 and report["findings"].value == 0
+
+        run_id = next(s.run_id for s in list_bundles(open_store(store)))
+        events_file = Path(store) / "bundles" / run_id / "events.jsonl"
+        events_file.chmod(0o644)
+        events_file.write_bytes(events_file.read_bytes().replace(b"raw/orders", b"raw/ordert"))
+        failed = provenance_audit_job.execute_in_process(
+            instance=instance, resources={"provenance": provenance}, raise_on_error=False
+        )
+        assert not failed.success
+        [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert run_id in failure.step_failure_data.user_failure_data.description
+
+
+def test_definitions_wires_io_manager_checks_sensors_audit_job_and_daily_schedule() -> None:
+    defs = definitions(pipeline.CHAIN, store="/tmp/unused-store")
+    Definitions.validate_loadable(defs)
+    assert isinstance(defs.resources["io_manager"], ProvenanceIOManager)
+    assert defs.get_schedule_def("provenance_audit_daily").cron_schedule == "0 3 * * *"
+    assert {s.name for s in defs.sensors} == {"tdprov_failed_runs", "tdprov_canceled_runs", "tdprov_new_bundles"}
+    checks = defs.resolve_asset_graph().asset_check_keys
+    assert {(c.asset_key, c.name) for c in checks} == {(AssetKey(["raw", "orders"]), "pandera")}
+    assert defs.resolve_job_def("provenance_audit_job") is not None
+
+
+# -- S3 -------------------------------------------------------------------------------------------
+def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str) -> None:
+    bucket = s3_store_uri[5:].split("/", 1)[0]
+    io_manager = ProvenanceIOManager(store=s3_store_uri)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(pipeline.CHAIN, instance=instance, resources={"io_manager": io_manager})
+        assert result.success
+        mats = {e.materialization.asset_key: e.materialization for e in result.get_asset_materialization_events()}
+        s3 = boto3.client("s3")
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+        assert "prefix-data/raw/orders.parquet" in keys and "prefix-data/features.parquet" in keys
+        assert mats[AssetKey("features")].metadata["tdprov/data"].value == f"s3://{bucket}/prefix-data/features.parquet"
+        found = recorded(s3_store_uri)
+        assert found["features"][1] == [("features", mats[AssetKey("features")].tags["dagster/data_version"])]
+
+        tampered = pd.DataFrame({"order_id": [1], "amount": [1.0], "country": ["DE"]})
+        s3.put_object(Bucket=bucket, Key="prefix-data/raw/orders.parquet", Body=tampered.to_parquet())
+        again = materialize(
+            pipeline.CHAIN, selection=[pipeline.orders_clean], instance=instance,
+            resources={"io_manager": io_manager}, raise_on_error=False,
+        )
+        assert not again.success
+        [failure] = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert "does not hold the recorded data" in str(failure.step_failure_data.error.to_string())
