@@ -1,0 +1,95 @@
+"""``tdprov runs``, ``show`` and ``verify`` on real stores."""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bundle_support import dataset, event, raw_put, run_events
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.cli import main
+from prov_common.signing import write_keypair
+
+
+def _record(store_uri: str, count: int, **config) -> list[str]:
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True, **config))
+    run_ids = []
+    for _ in range(count):
+        for e in run_events():
+            transport.emit(e)
+        run_ids.append(e["run"]["runId"])
+    return run_ids
+
+
+def test_runs_lists_newest_first(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run_ids = _record(store_uri, 3)
+    assert main(["runs", "--store", store_uri]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["RUN", "ID", "JOB", "STATE", "TIME", "OUTPUTS"]
+    assert [line.split()[0] for line in lines[1:]] == run_ids[::-1]
+    assert "tests/train_features  COMPLETE  2026-03-01T10:00:05Z  s3://lake/clean/users.parquet@blake3:2222" in lines[1]
+    assert main(["runs", "--store", store_uri, "--json", "--limit", "2"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["runId"] for r in rows] == run_ids[:0:-1] and rows[0]["outputs"][0]["version"] == "blake3:" + "2" * 64
+    assert main(["runs", "--store", store_uri, "--limit", "-1"]) == 2
+
+
+def test_show_prints_events_prov_quality_and_signature(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    run_id = str(uuid.uuid4())
+    out = dataset("s3://lake", "clean/users.parquet", "blake3:" + "3" * 64)
+    out["facets"]["tdprov_pandera"] = {"_producer": "x", "_schemaURL": "y", "schemaName": "Users", "schemaDigest": "blake3:" + "4" * 64,
+                                       "passed": False, "failureCount": 7, "checks": [], "samplesFile": "quality/clean_users.samples.parquet"}
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
+    transport.attach(run_id, "quality/clean_users.samples.parquet", b"PAR1")
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z", outputs=[out]))
+    assert main(["show", run_id, "--store", store]) == 0
+    text = capsys.readouterr().out
+    assert f"run {run_id}  job tests/train_features  COMPLETE" in text
+    assert "START" in text and "COMPLETE" in text and "1 activity" in text
+    assert "output s3://lake/clean/users.parquet  Users: FAILED (7 failures, samples quality/clean_users.samples.parquet)" in text
+    assert "attachments: quality/clean_users.samples.parquet" in text
+    assert f"OK    {run_id}  signed by ed25519:" in text
+    assert main(["show", run_id, "--store", store, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["verification"]["ok"] and info["quality"][0]["failureCount"] == 7
+    assert main(["show", str(uuid.uuid4()), "--store", store]) == 2
+
+
+def test_verify_names_every_failing_object_and_the_signing_key(store_uri: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    priv, pub = write_keypair(tmp_path / "team.key")
+    run_ids = _record(store_uri, 3, signing_key=str(priv))
+    capsys.readouterr()
+    assert main(["verify", "--store", store_uri, "--trusted-keys", str(pub)]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("OK    ") == 3 and "3 of 3 bundles verified" in out.err
+    key_id = out.out.split("signed by ")[1].split()[0]
+
+    broken = run_ids[1]
+    raw_put(store_uri, f"bundles/{broken}/prov.json", b"{}")
+    raw_put(store_uri, f"bundles/{broken}/events.jsonl", b"\n")
+    assert main(["verify", "--store", store_uri, "--trusted-keys", str(pub)]) == 1
+    out = capsys.readouterr()
+    assert f"FAIL  {broken}  signed by {key_id}" in out.out
+    assert f"bundles/{broken}/prov.json: digest mismatch" in out.out
+    assert f"bundles/{broken}/events.jsonl: digest mismatch" in out.out
+    assert "2 of 3 bundles verified" in out.err
+
+    # only the named run; a stranger's trust; JSON reports
+    assert main(["verify", run_ids[0], "--store", store_uri, "--trusted-keys", str(pub)]) == 0
+    _, other = write_keypair(tmp_path / "other.key")
+    assert main(["verify", run_ids[0], "--store", store_uri, "--trusted-keys", str(other), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert report["claimedKeyIds"] == [key_id] and report["findings"][0]["problem"] == "untrusted key"
+
+
+def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    _record(store, 1)  # signed by the per-user key, created on first use
+    assert main(["verify", "--store", store]) == 0
+    assert main(["verify", "--store", str(tmp_path / "empty")]) == 0
+    assert "no bundles" in capsys.readouterr().err
