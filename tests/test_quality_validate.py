@@ -147,6 +147,8 @@ def test_schema_digest_covers_custom_check_code() -> None:
     described = describe_schema(make(above_zero))["columns"][0]["checks"][0]
     assert described["name"] == "positive" and "s > 0" in described["code"]
     assert schema_digest(make(above_zero)) != schema_digest(make(above_one))
+    parsed = pa.DataFrameSchema({"x": pa.Column(int, parsers=[pa.Parser(above_zero, name="p")])})
+    assert schema_digest(parsed) != schema_digest(pa.DataFrameSchema({"x": pa.Column(int)}))
     assert schema_digest(Training) == schema_digest(Training.to_schema())
 
 

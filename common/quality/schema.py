@@ -86,6 +86,7 @@ def describe_schema(schema: pa.DataFrameSchema) -> dict[str, Any]:
         "columns": [_describe_component(col) for col in schema.columns.values()],
         "index": _describe_index(schema.index),
         "checks": [_describe_check(c) for c in schema.checks],
+        "parsers": [_describe_parser(p) for p in schema.parsers or ()],
     }
 
 
@@ -119,6 +120,7 @@ def _describe_component(component: Any) -> dict[str, Any]:
         "required": bool(getattr(component, "required", True)),
         "regex": bool(getattr(component, "regex", False)),
         "checks": [_describe_check(c) for c in component.checks],
+        "parsers": [_describe_parser(p) for p in getattr(component, "parsers", None) or ()],
     }
 
 
@@ -135,6 +137,11 @@ def _describe_check(check: Any) -> dict[str, Any]:
     if not check.statistics:
         described["code"] = _source(check._check_fn)
     return described
+
+
+def _describe_parser(parser: Any) -> dict[str, Any]:
+    """Parsers change the data before the checks run, so they are part of what the schema accepts."""
+    return {"name": parser.name, "elementWise": bool(parser.element_wise), "code": _source(parser._parser_fn)}
 
 
 def _source(fn: Any) -> str:
