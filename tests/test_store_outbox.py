@@ -202,3 +202,16 @@ def test_flush_cli_exit_codes(s3_server, s3_fault, monkeypatch, tmp_path: Path, 
     assert "delivered 1 spooled entry (3 objects, 3 new); 0 left" in capsys.readouterr().out
     assert main(["flush"]) == 0
     assert sorted(open_store(down.uri).list()) == sorted(k for k, _ in BUNDLE)
+
+
+def test_store_down_during_100_runs_delivers_100_bundles_none_twice(s3_server, s3_fault, monkeypatch, tmp_path) -> None:
+    bucket = s3_server.create_bucket()
+    down = open_store(s3_fault("closed", bucket))
+    outbox = Outbox(tmp_path / "spool")
+    results = [outbox.deliver(down, _bundle(f"run{n:03d}")) for n in range(100)]
+    assert all(r.spooled for r in results) and len(outbox.pending()) == 100
+    _back_up(s3_server, monkeypatch)
+    first, second = outbox.flush(), outbox.flush()
+    assert (first.delivered, first.objects, first.written) == (100, 300, 300) and second.delivered == 0
+    keys = list(open_store(down.uri).list())
+    assert len(keys) == len(set(keys)) == 300 and outbox.pending() == []
