@@ -172,3 +172,13 @@ def test_unknown_format_is_bad_input() -> None:
 
     with pytest.raises(BadInputError, match="'yaml'"):
         serialize(ProvDocument(), "yaml")
+
+
+def test_merge_refuses_records_that_disagree() -> None:
+    from prov_common.errors import BadInputError
+
+    first = load("tdprov_step.jsonl")
+    second = json.loads(json.dumps(first))
+    second[0]["eventTime"] = "2024-11-05T08:59:00Z"  # the same run recorded twice, differently
+    with pytest.raises(BadInputError, match="disagree on prov:startTime"):
+        merge_documents([events_to_document(first), events_to_document(second)])

@@ -15,6 +15,7 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from prov_common.w3cprov.ids import DQV, TDPROV
+from prov_common.w3cprov.serialize import merge_documents
 
 DATASET, VERSION, RUN = "dataset", "version", "run"
 USED, GENERATED = "used", "generated"
@@ -100,7 +101,7 @@ def _elide(text: str, limit: int = 40) -> str:
 
 class _Reader:
     def __init__(self, document: ProvDocument) -> None:
-        self.records = list(document.flattened().unified().get_records())
+        self.records = list(merge_documents([document.flattened()]).get_records())
         self.by_type: dict[QualifiedName, list[ProvRecord]] = defaultdict(list)
         for record in self.records:
             self.by_type[record.get_type()].append(record)

@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from prov.model import ProvDocument
+from prov.model import ProvDocument, ProvRecord
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
@@ -21,25 +21,57 @@ MEDIA_TYPES = {
 }
 
 
+def _combine(records: list[ProvRecord]) -> tuple[list[tuple[Any, Any]], list[tuple[Any, Any]]]:
+    """Formal and other attributes of records sharing a type and identifier, unified.
+
+    Formal attributes (times, the entity of a usage, ...) must agree where both are given; the other
+    attributes are unioned.
+    """
+    formal: dict[Any, Any] = {}
+    extra: dict[tuple[Any, Any], None] = {}
+    for record in records:
+        for name, value in record.formal_attributes:
+            if value is None:
+                continue
+            if formal.setdefault(name, value) != value:
+                raise BadInputError(
+                    f"records of {record.identifier} disagree on {name}: {formal[name]} and {value}.",
+                    fix="each run must be recorded once; verify the bundles with 'tdprov verify'",
+                )
+        extra.update(dict.fromkeys(record.extra_attributes))
+    return list(formal.items()), list(extra)
+
+
 def merge_documents(documents: Iterable[ProvDocument]) -> ProvDocument:
     """One document holding every record of ``documents``.
 
     Identifiers are stable across runs, so this is a plain union: records that are equal are kept once
-    and records sharing an identifier (a dataset seen by two runs, a parent run named by its children)
-    are unified into one record with the union of their attributes.
+    and records sharing a type and identifier (a dataset seen by two runs, a parent run named by its
+    children) become one record with the union of their attributes.
     """
     merged = ProvDocument()
     for namespace in ids.NAMESPACES:
         merged.add_namespace(namespace)
-    seen: set[Any] = set()
+    anonymous: dict[ProvRecord, None] = {}
+    named: dict[tuple[Any, Any], list[ProvRecord]] = {}
     for document in documents:
         for namespace in document.get_registered_namespaces():
             merged.add_namespace(namespace)
         for record in document.get_records():
-            if record not in seen:
-                seen.add(record)
-                merged.add_record(record)
-    return merged.unified()
+            if record.identifier is None:
+                anonymous.setdefault(record, None)
+                continue
+            group = named.setdefault((record.get_type(), record.identifier), [])
+            if record not in group:
+                group.append(record)
+    for (record_type, identifier), group in named.items():
+        if len(group) == 1:
+            merged.add_record(group[0])
+        else:
+            merged.new_record(record_type, identifier, *_combine(group))
+    for record in anonymous:
+        merged.add_record(record)
+    return merged
 
 
 def _sort_values(value: Any) -> Any:
