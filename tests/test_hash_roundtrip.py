@@ -225,3 +225,13 @@ def test_unreadable_inputs_are_bad_input(tmp_path):
         hash_path(tmp_path / "bad.parquet")
     with pytest.raises(BadInputError, match="granularity"):
         hash_dataframe(pd.DataFrame({"a": [1]}), granularity="cell")  # type: ignore[arg-type]
+
+
+def test_dates_outside_the_nanosecond_range_hash_and_round_trip(tmp_path):
+    far = pd.Series(pd.to_datetime(["3000-01-01", "1500-06-01 12:00:00", None])).astype("datetime64[s]")
+    a = hash_dataframe(pd.DataFrame({"t": far}))
+    b = hash_dataframe(pd.DataFrame({"t": far.astype("datetime64[us]")}))
+    assert a.digest == b.digest
+    assert a.digest != hash_dataframe(pd.DataFrame({"t": far.astype("datetime64[us]") + pd.Timedelta("1us")})).digest
+    pd.DataFrame({"t": far}).to_parquet(tmp_path / "far.parquet")
+    assert hash_path(tmp_path / "far.parquet").digest == a.digest

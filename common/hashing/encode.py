@@ -75,29 +75,71 @@ def _fixed_view(arr: pa.Array) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=np.uint8, count=n * w, offset=arr.offset * w)
 
 
-def _encode_fixed(arr: pa.Array, parts: Parts) -> None:
-    w = arr.type.byte_width
-    raw = _fixed_view(arr)
+_NANOS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _nanos128(values: np.ndarray, unit: str) -> np.ndarray:
+    """int64 counts of ``unit`` as exact nanoseconds: (n, 16) bytes, 128-bit little-endian two's complement."""
+    f = _NANOS[unit]
+    v = values.astype(np.int64, copy=False)
+    out = np.empty((len(v), 2), dtype="<u8")
+    if f == 1:
+        out[:, 0] = v.view(np.uint64)
+        out[:, 1] = (v >> np.int64(63)).view(np.uint64)
+    else:
+        a = v >> np.int64(32)  # v = a * 2**32 + b, a signed, b unsigned
+        b = (v & np.int64(0xFFFFFFFF)).view(np.uint64)
+        af = a * np.int64(f)  # |a * f| < 2**61
+        bf = b * np.uint64(f)  # < 2**62
+        lo_high = af.view(np.uint64) << np.uint64(32)
+        lo = lo_high + bf
+        carry = (lo < lo_high).astype(np.int64)
+        out[:, 0] = lo
+        out[:, 1] = ((af >> np.int64(32)) + carry).view(np.uint64)
+    return out.view(np.uint8).reshape(len(v), 16)
+
+
+def fixed_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """Canonical bytes of a fixed-width array as an (n, width) uint8 array, and its validity.
+
+    Zero-copy for plain numbers; timestamps and durations become exact 16-byte nanosecond counts;
+    a float NaN counts as missing. The bytes of missing slots are left as they are.
+    """
     valid = _validity(arr)
-    if pa.types.is_floating(arr.type) and len(arr):
+    t = arr.type
+    if pa.types.is_timestamp(t) or pa.types.is_duration(t):
+        raw = _nanos128(_fixed_view(arr).view(np.int64), t.unit)
+        return raw, valid
+    w = t.byte_width
+    raw = _fixed_view(arr)
+    if pa.types.is_floating(t) and len(arr):
         nan = np.isnan(raw.view(np.float32 if w == 4 else np.float64))
         if nan.any():
             valid = ~nan if valid is None else valid & ~nan
+    return raw.reshape(-1, w), valid
+
+
+def _encode_fixed(arr: pa.Array, parts: Parts) -> None:
+    raw, valid = fixed_values(arr)
     _push_validity(parts, valid)
     if valid is not None:
-        raw = raw.reshape(-1, w).copy()
+        raw = raw.copy()
         raw[~valid] = 0
-        raw = raw.reshape(-1)
-    parts.append(raw)
+    parts.append(raw.reshape(-1))
 
 
 def _offsets(arr: pa.Array) -> np.ndarray:
-    """The n+1 offsets of a (large) string/binary/list/map array, as int64, offset applied."""
+    """The n+1 offsets of a (large) string/binary/list/map array (int32 or int64), offset applied."""
     wide = (pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
             or pa.types.is_large_list(arr.type))
     dtype = np.int64 if wide else np.int32
     size = np.dtype(dtype).itemsize
-    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr) + 1, offset=arr.offset * size).astype(np.int64)
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr) + 1, offset=arr.offset * size)
+
+
+def _lengths(offsets: np.ndarray) -> np.ndarray:
+    """Value lengths as int64 from int32 or int64 offsets."""
+    return np.diff(offsets).astype(np.int64, copy=False)
 
 
 def _encode_binary(arr: pa.Array, parts: Parts) -> None:
@@ -107,15 +149,15 @@ def _encode_binary(arr: pa.Array, parts: Parts) -> None:
         parts.append(b"")
         return
     offs = _offsets(arr)
-    lengths = np.diff(offs)
+    lengths = _lengths(offs)
     if valid is not None and lengths[~valid].any():
         empty = "" if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else b""
         arr = pc.fill_null(arr, pa.scalar(empty, type=arr.type))
         offs = _offsets(arr)
-        lengths = np.diff(offs)
+        lengths = _lengths(offs)
     parts.append(lengths)
     data = arr.buffers()[2]
-    parts.append(memoryview(data)[offs[0]:offs[-1]] if data is not None else b"")
+    parts.append(memoryview(data)[int(offs[0]):int(offs[-1])] if data is not None else b"")
 
 
 def _encode_list(arr: pa.Array, parts: Parts) -> None:
@@ -123,7 +165,7 @@ def _encode_list(arr: pa.Array, parts: Parts) -> None:
     _push_validity(parts, valid)
     n = len(arr)
     offs = _offsets(arr) if n else np.zeros(1, dtype=np.int64)
-    lengths = np.diff(offs)
+    lengths = _lengths(offs)
     child = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
     if valid is not None and lengths[~valid].any():
         child = child.filter(pa.array(np.repeat(valid, lengths)))

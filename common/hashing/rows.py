@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.encode import _fixed_view, _offsets, _validity
+from prov_common.hashing.encode import _lengths, _offsets, _validity, fixed_values
 from prov_common.hashing.types import canonicalize, parse_logical_type
 
 ROW_ALGORITHM = "tdprov-row-v1"
@@ -70,16 +70,12 @@ def value_hashes(arr: pa.Array, lane: int) -> np.ndarray:
 
 
 def _fixed_hashes(arr: pa.Array, valid: np.ndarray | None, seed: np.uint64) -> tuple[np.ndarray, np.ndarray | None]:
-    w = arr.type.byte_width
-    raw = _fixed_view(arr).reshape(-1, w)
-    if pa.types.is_floating(arr.type) and len(arr):
-        nan = np.isnan(raw.reshape(-1).view(np.float32 if w == 4 else np.float64))
-        if nan.any():
-            valid = ~nan if valid is None else valid & ~nan
-    padded = np.zeros((len(arr), -(-w // 8) * 8), dtype=np.uint8)
+    raw, valid = fixed_values(arr)
+    n, w = raw.shape
+    padded = np.zeros((n, -(-w // 8) * 8), dtype=np.uint8)
     padded[:, :w] = raw
     words = padded.view("<u8")
-    h = np.full(len(arr), seed, dtype=np.uint64)
+    h = np.full(n, seed, dtype=np.uint64)
     for j in range(words.shape[1]):
         h = mix(h ^ words[:, j])
     return h, valid
@@ -89,7 +85,7 @@ def _list_hashes(arr: pa.Array, valid: np.ndarray | None, lane: int) -> np.ndarr
     seed = LANE_SEEDS[lane]
     n = len(arr)
     offs = _offsets(arr) if n else np.zeros(1, dtype=np.int64)
-    lengths = np.diff(offs)
+    lengths = _lengths(offs)
     child = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
     if valid is not None and lengths[~valid].any():
         child = child.filter(pa.array(np.repeat(valid, lengths)))
@@ -144,13 +140,26 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     acc = RowAccumulator(1)
     for name, logical in schema_fields:
         value = record.get(name)
-        try:
-            arr = pa.array([value], type=parse_logical_type(logical), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-            raise BadInputError(f"field {name!r}: value {value!r} is not of logical type {logical}: {exc}",
-                                fix="give the value in the column's type.") from exc
-        acc.add_block(0, block_row_hashes(arr))
+        acc.add_block(0, block_row_hashes(_record_value(name, value, logical)))
     return digests_matrix(acc.table())[0].tobytes()
+
+
+def _record_value(name: str, value: Any, logical: str) -> pa.Array:
+    """One value as a one-element Arrow array of the logical type (any exact time unit will do)."""
+    t = parse_logical_type(logical)
+    types = [t]
+    if pa.types.is_timestamp(t):
+        types += [pa.timestamp(u, t.tz) for u in ("us", "ms", "s")]
+    elif pa.types.is_duration(t):
+        types += [pa.duration(u) for u in ("us", "ms", "s")]
+    error: Exception | None = None
+    for candidate in types:
+        try:
+            return pa.array([value], type=candidate, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            error = error or exc
+    raise BadInputError(f"field {name!r}: value {value!r} is not of logical type {logical}: {error}",
+                        fix="give the value in the column's type.")
 
 
 # --- sidecar -------------------------------------------------------------------------------------

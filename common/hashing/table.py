@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 from blake3 import blake3
 
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import ColumnSource, dataframe_sources, table_sources
 from prov_common.hashing.encode import encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
@@ -26,7 +26,8 @@ TABLE_TAG = b"tdprov-table-v1"
 COLUMN_TAG = b"tdprov-column-v1"
 CATEGORIES_TAG = b"tdprov-categories-v1"
 GRANULARITIES = ("table", "column", "block", "row")
-_PARALLEL_MIN_CELLS = 2 * BLOCK_ROWS
+_PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
+TASK_BLOCKS = 8  # blocks of one column hashed per thread-pool task
 
 
 def show(digest: bytes) -> str:
@@ -92,15 +93,22 @@ def table_digest(rows: int, column_digests: Iterable[bytes]) -> bytes:
     return h.digest()
 
 
-def _task(job: tuple[ColumnSource, int, int, bool]) -> tuple[bytes, int, int, Any]:
-    src, start, rows, with_rows = job
-    arr = src.block(start, rows)
-    digest, size = block_digest(arr)
-    return digest, size, start, block_row_hashes(arr) if with_rows else None
+def _task(job: tuple[ColumnSource, int, int, int, bool]) -> list[tuple[bytes, int, int, Any]]:
+    """Hash a run of consecutive blocks of one column: [(digest, bytes, start, row hashes)]."""
+    src, start, stop, block_rows, with_rows = job
+    out = []
+    try:
+        for b in range(start, stop, block_rows):
+            arr = src.block(b, min(block_rows, stop - b))
+            digest, size = block_digest(arr)
+            out.append((digest, size, b, block_row_hashes(arr) if with_rows else None))
+    except UnsupportedTypeError as exc:
+        raise UnsupportedTypeError(f"column {src.display!r}: {exc.what}", fix=exc.fix) from exc
+    return out
 
 
 def _ordered_map(jobs: Iterator[Any], threads: int) -> Iterator[Any]:
-    """Results of ``_task`` over ``jobs`` in order, with a bounded number of blocks in flight."""
+    """Results of ``_task`` over ``jobs`` in order, with a bounded number of tasks in flight."""
     if threads <= 1:
         yield from map(_task, jobs)
         return
@@ -127,23 +135,25 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
     with_rows = granularity == "row"
     meta: list[tuple[ColumnSource, str, int]] = []  # (source, logical type, number of blocks)
 
-    def jobs() -> Iterator[tuple[ColumnSource, int, int, bool]]:
+    def jobs() -> Iterator[tuple[ColumnSource, int, int, int, bool]]:
         for src in sources:
             if rows is not None and src.length != rows:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the table {rows}.",
                                     fix="give every column the same length.")
             starts = range(0, src.length, block_rows)
             meta.append((src, column_logical_type(src), len(starts)))
-            for start in starts:
-                yield src, start, min(block_rows, src.length - start), with_rows
+            step = block_rows * TASK_BLOCKS
+            for start in range(0, src.length, step):
+                yield src, start, min(start + step, src.length), block_rows, with_rows
 
     n = rows or 0
     acc = RowAccumulator(n) if with_rows else None
     results: list[tuple[bytes, int]] = []
-    for digest, size, start, lanes in _ordered_map(jobs(), threads):
-        if acc is not None:  # blocks arrive in order: column by column, block by block
-            acc.add_block(start, lanes)
-        results.append((digest, size))
+    for done in _ordered_map(jobs(), threads):
+        for digest, size, start, lanes in done:
+            if acc is not None:  # blocks arrive in order: column by column, block by block
+                acc.add_block(start, lanes)
+            results.append((digest, size))
 
     columns: list[ColumnDigest] = []
     col_raw: list[bytes] = []

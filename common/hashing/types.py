@@ -94,8 +94,9 @@ def logical_type(t: pa.DataType, categories_digest: Callable[[pa.Array], str] | 
 
 
 def _read_as_is(t: pa.DataType) -> bool:
-    """Types whose encoder reads either offset width directly, or whose children are cast later."""
+    """Types the encoder reads as they are: either offset width, any time unit, children cast later."""
     return (pa.types.is_struct(t) or pa.types.is_map(t) or pa.types.is_list(t) or pa.types.is_large_list(t)
+            or pa.types.is_timestamp(t) or pa.types.is_duration(t)
             or pa.types.is_string(t) or pa.types.is_large_string(t)
             or pa.types.is_binary(t) or pa.types.is_large_binary(t))
 
@@ -112,7 +113,7 @@ def canonicalize(arr: pa.Array) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise UnsupportedTypeError(
             f"values of type {arr.type} cannot be brought to the canonical type {target}: {exc}",
-            fix="cast the column to a supported type first (e.g. timestamps within years 1678-2262 for ns).",
+            fix="cast the column to a supported type first.",
         ) from exc
 
 
