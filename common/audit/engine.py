@@ -8,9 +8,13 @@ the audit as a PROV activity in the store.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import sys
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,7 +32,7 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import list_bundles
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
-from prov_common.signing import signing_key_from_settings, trust_from_settings
+from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.tlog.log import TransparencyLog
@@ -36,6 +40,7 @@ from prov_common.tlog.model import LogLeaf
 
 log = logging.getLogger(__name__)
 
+PARALLEL_FROM = 400  # examine in worker processes from this many bundles on
 SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back from the last logged bundle
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
 
@@ -54,8 +59,12 @@ def run_audit(
     stale_after: timedelta = timedelta(hours=24),
     progress: bool | None = None,
     now: datetime | None = None,
+    workers: int | None = None,
 ) -> AuditResult:
-    """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal."""
+    """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
+
+    ``workers`` processes examine bundles in parallel when there are many (default: one per CPU).
+    """
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
     trust = trust_from_settings(settings)
@@ -98,8 +107,7 @@ def run_audit(
     records: dict[str, RunRecord] = dict(known)
     new_leaves: list[LogLeaf] = []
     examined: dict[str, LogLeaf] = {}
-    for summary in _bar(summaries, len(summaries), "auditing bundles", progress):
-        record, leaf = examine_bundle(store, summary, trust)
+    for summary, record, leaf in _bar(_examine_all(store, settings, summaries, trust, workers), len(summaries), "auditing bundles", progress):
         records[summary.run_id] = record
         examined[summary.run_id] = leaf
         if summary.run_id not in logged:
@@ -163,6 +171,29 @@ def run_audit(
 
     publish(result, store, signer, report_dir)
     return result
+
+
+def _examine_chunk(uri: str, settings: Settings, summaries: list[BundleSummary]) -> list[tuple[BundleSummary, RunRecord, LogLeaf]]:
+    from prov_common.store import open_store
+
+    store, trust = open_store(uri), trust_from_settings(settings)
+    return [(s, *examine_bundle(store, s, trust)) for s in summaries]
+
+
+def _examine_all(store: Store, settings: Settings, summaries: list[BundleSummary], trust: TrustStore,
+                 workers: int | None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
+    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound)."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(summaries) < PARALLEL_FROM:
+        for s in summaries:
+            yield (s, *examine_bundle(store, s, trust))
+        return
+    size = max(50, len(summaries) // (workers * 8))
+    chunks = [summaries[i:i + size] for i in range(0, len(summaries), size)]
+    context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for part in pool.map(_examine_chunk, [store.uri] * len(chunks), [settings] * len(chunks), chunks):
+            yield from part
 
 
 def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:

@@ -91,7 +91,7 @@ class LogState:
 
 
 def _encode_batch(first: int, leaves: Sequence[LogLeaf]) -> bytes:
-    return canonical_bytes({"first": first, "leaves": [loads(x.to_bytes()) for x in leaves]})
+    return canonical_bytes({"first": first, "leaves": [x.to_dict() for x in leaves]})
 
 
 def _decode_batch(data: bytes, key: str) -> tuple[int, list[LogLeaf]]:
@@ -102,7 +102,7 @@ def _decode_batch(data: bytes, key: str) -> tuple[int, list[LogLeaf]]:
             raise TypeError("'first' or 'leaves' has the wrong type")
     except (ValueError, KeyError, TypeError) as exc:
         raise VerificationError(f"log leaf batch '{key}' is damaged ({exc})", fix="restore it from a backup") from exc
-    leaves = [LogLeaf.from_bytes(canonical_bytes(x), f"leaf {first + i} in '{key}'") for i, x in enumerate(items)]
+    leaves = [LogLeaf.from_dict(x, f"leaf {first + i} in '{key}'") for i, x in enumerate(items)]
     if _encode_batch(first, leaves) != data:
         raise VerificationError(f"log leaf batch '{key}' is not in canonical form (it was edited)", fix="restore it from a backup")
     return first, leaves

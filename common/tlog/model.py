@@ -43,14 +43,21 @@ class LogLeaf:
     statement_digest: str
     index_key: str
 
+    def to_dict(self) -> dict[str, str]:
+        return {"runId": self.run_id, "manifestDigest": self.manifest_digest, "statementDigest": self.statement_digest, "indexKey": self.index_key}
+
     def to_bytes(self) -> bytes:
-        return canonical_bytes(
-            {"runId": self.run_id, "manifestDigest": self.manifest_digest, "statementDigest": self.statement_digest, "indexKey": self.index_key}
-        )
+        return canonical_bytes(self.to_dict())
 
     @property
     def hash(self) -> bytes:
         return merkle.leaf_hash(self.to_bytes())
+
+    @classmethod
+    def from_dict(cls, doc: Any, what: str = "log leaf") -> "LogLeaf":
+        if not isinstance(doc, dict) or set(doc) != {"runId", "manifestDigest", "statementDigest", "indexKey"}:
+            raise VerificationError(f"{what} is not a log leaf object", fix="restore the object; it was altered")
+        return cls(*(_require(doc, k, str, what) for k in ("runId", "manifestDigest", "statementDigest", "indexKey")))
 
     @classmethod
     def from_bytes(cls, data: bytes, what: str = "log leaf") -> "LogLeaf":
@@ -58,9 +65,7 @@ class LogLeaf:
             doc = loads(data)
         except ValueError as exc:
             raise VerificationError(f"{what} is not JSON ({exc})", fix="restore the object; it was altered") from exc
-        if not isinstance(doc, dict):
-            raise VerificationError(f"{what} is not a JSON object", fix="restore the object; it was altered")
-        leaf = cls(*(_require(doc, k, str, what) for k in ("runId", "manifestDigest", "statementDigest", "indexKey")))
+        leaf = cls.from_dict(doc, what)
         if leaf.to_bytes() != data:
             raise VerificationError(f"{what} is not in canonical form", fix="restore the object; it was altered")
         return leaf
