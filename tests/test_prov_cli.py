@@ -13,6 +13,9 @@ import pytest
 from prov_common.cli import main
 from prov_common.w3cprov import FORMATS, deserialize, events_to_document, serialize
 
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+
 EVENTS = Path(__file__).parent / "data" / "ol_events"
 STEP = EVENTS / "tdprov_step.jsonl"
 

@@ -6,8 +6,12 @@ import re
 from pathlib import Path
 
 import rdflib
+import pytest
 
 from prov_common.w3cprov import deserialize, events_to_document, serialize
+
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "prov-mapping.md").read_text()
 

@@ -16,6 +16,9 @@ from prov.model import ProvDocument
 from prov_common.w3cprov import FORMATS, deserialize, events_to_document, merge_documents, serialize
 from prov_common.w3cprov.ids import NCNAME
 
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+
 EVENTS = Path(__file__).parent / "data" / "ol_events"
 FILES = sorted(p.name for p in EVENTS.glob("*.jsonl"))
 

@@ -236,3 +236,16 @@ def test_minimal_event_converts() -> None:
     assert NCNAME.match(run.identifier.localpart)
     assert attr(run, TDPROV["runId"]) == {"r 1/2"}
     assert run.get_startTime() == run.get_endTime()
+
+
+def test_dataset_ownership_and_run_without_agents() -> None:
+    event = {"eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "run": {"runId": "r1"},
+             "job": {"namespace": "ns", "name": "j"},
+             "outputs": [{"namespace": "s3://b", "name": "k", "facets": {"ownership": {"owners": [{"name": "team:data"}, {"bad": 1}]}}}]}
+    doc = events_to_document([event])
+    (attribution,) = records(doc, "Attribution")
+    entity, agent = (v for _, v in attribution.formal_attributes)
+    assert entity.localpart.startswith("dataset-k-") and PROV["Organization"] in attr(by_id(doc, agent.localpart), PROV_TYPE)
+    (association,) = records(doc, "Association")
+    formal = dict(association.formal_attributes)
+    assert formal[PROV["agent"]] is None and formal[PROV["plan"]].localpart.startswith("job-j-")

@@ -18,6 +18,9 @@ from prov_common.w3cprov import deserialize, events_to_document, lineage_graph, 
 from prov_common.w3cprov.collect import store_document, summaries
 from prov_common.w3cprov.lineage import UPSTREAM, find_nodes, graph_from_summaries, origins, trace
 
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+
 T0 = datetime(2024, 6, 1, 10, 0, tzinfo=timezone.utc)
 RAW, CLEAN1, CLEAN2, FEATURES, MODEL = ("blake3:" + c * 64 for c in "12345")
 

@@ -5,6 +5,7 @@ import uuid
 
 import pandas as pd
 import pandera.pandas as pa
+import pytest
 import rdflib
 from prov.constants import PROV, PROV_TYPE
 
@@ -13,6 +14,9 @@ from prov_common.lineage import DatasetRef, ParentRef, RunContext, build_run_eve
 from prov_common.quality.validate import validate
 from prov_common.w3cprov import events_to_document, lineage_graph, serialize
 from prov_common.w3cprov.ids import DCTERMS, TDPROV
+
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
 
 SCHEMA = pa.DataFrameSchema({"id": pa.Column(int, nullable=False), "age": pa.Column(int, pa.Check.ge(18))}, name="Adults")
 

@@ -80,6 +80,12 @@ def _agent_type(name: str) -> QualifiedName:
     return PROV["Agent"]
 
 
+def _owner_names(ownership: dict[str, Any]) -> list[str]:
+    """Names in an ``ownership`` (job or dataset) facet."""
+    owners = ownership.get("owners")
+    return [o["name"].strip() for o in owners if isinstance(o, dict) and _text(o.get("name"))] if isinstance(owners, list) else []
+
+
 def _person(builder: _Builder, name: str, person: bool = False) -> QualifiedName:
     kind = PROV["Person"] if person else _agent_type(name)
     return builder.element("agent", ids.agent_local("agent", name), [(PROV_TYPE, kind), (PROV_LABEL, name), (TDPROV["name"], name)])
@@ -100,9 +106,8 @@ def _plans(builder: _Builder, run: RunState) -> QualifiedName:
         (TDPROV["jobType"], _text(job_type.get("jobType"))), (TDPROV["integration"], _text(job_type.get("integration"))),
         (TDPROV["processingType"], _text(job_type.get("processingType"))),
     ])
-    for owner in run.job_facet("ownership").get("owners") or ():
-        if isinstance(owner, dict) and _text(owner.get("name")):
-            builder.relation("attribution", job, _person(builder, owner["name"]))
+    for owner in _owner_names(run.job_facet("ownership")):
+        builder.relation("attribution", job, _person(builder, owner))
     code_version = _code_version(run)
     source = run.job_facet("sourceCodeLocation")
     source_attrs = [(TDPROV[f"source{key[0].upper()}{key[1:]}"], _text(source.get(key))) for key in ("url", "repoUrl", "path", "branch", "tag")]
@@ -132,8 +137,7 @@ def _agents(builder: _Builder, run: RunState, activity: QualifiedName, plan: Qua
             (TDPROV["version"], version), (TDPROV["adapterVersion"], _text(engine_facet.get("openlineageAdapterVersion"))),
         ])
         builder.relation("association", activity, engine, plan, attrs=[(PROV_ROLE, TDPROV["orchestrator"])])
-    owners = [o["name"] for o in run.job_facet("ownership").get("owners") or () if isinstance(o, dict) and _text(o.get("name"))]
-    owners += [name for name in [_text(context.get("owner"))] if name]
+    owners = _owner_names(run.job_facet("ownership")) + [name for name in [_text(context.get("owner"))] if name]
     responsible = [(_person(builder, name), "owner") for name in sorted(set(owners))]
     user = _text(context.get("user"))
     if user:
@@ -192,9 +196,8 @@ def _dataset(builder: _Builder, dataset: DatasetState) -> QualifiedName:
     entity = builder.element("entity", ids.dataset_local(dataset.namespace, dataset.name), [
         (PROV_TYPE, TDPROV["Dataset"]), (PROV_LABEL, dataset.name),
         (TDPROV["namespace"], dataset.namespace), (TDPROV["name"], dataset.name)])
-    for owner in dataset.facet("ownership").get("owners") or ():
-        if isinstance(owner, dict) and _text(owner.get("name")):
-            builder.relation("attribution", entity, _person(builder, owner["name"]))
+    for owner in _owner_names(dataset.facet("ownership")):
+        builder.relation("attribution", entity, _person(builder, owner))
     version = dataset.version
     if version is None:
         return entity
