@@ -18,7 +18,7 @@ from dagster._core.execution.stats import StepEventStatus
 
 from prov_common.bundle import layout, list_bundles
 from prov_common.store import open_store
-from prov_dagster.audit import AUDIT_JOB_NAME, AUDIT_OP_NAME, provenance_audit_job
+from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.recorder import StepIdentity, recorder_for
 from prov_dagster.resource import ProvenanceResource
 
@@ -81,12 +81,12 @@ provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "tdprov_failed
 provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "tdprov_canceled_runs", "the Dagster run was canceled")
 
 
-def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[tuple[str, str]]:
-    """(index key, job name) of bundles indexed after ``cursor``, oldest first, excluding the audit's own."""
+def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[str]:
+    """Index keys of the bundles indexed after ``cursor``, oldest first (at most MAX_BUNDLES_PER_TICK)."""
     store = open_store(settings=provenance.settings())
     for summary in islice(list_bundles(store, since_cursor=cursor), MAX_BUNDLES_PER_TICK):
         if summary.cursor is not None:
-            yield summary.cursor, summary.job_name
+            yield summary.cursor
 
 
 @sensor(
@@ -96,16 +96,10 @@ def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> It
     description="Starts the provenance audit when new lineage bundles arrive in the store (from any producer).",
 )
 def provenance_store_sensor(context: SensorEvaluationContext, provenance: ProvenanceResource) -> Any:
-    """Cursor = the last index key seen: each tick lists only what is new."""
+    """Cursor = the last index key seen: each tick lists only what is new. The audit itself is
+    incremental (it starts from the log's last checkpoint)."""
     seen = list(new_bundle_cursors(provenance, context.cursor))
     if not seen:
         return SkipReason(f"no new bundles in {provenance.settings().store} after {context.cursor or 'the start'}")
-    previous = context.cursor
-    context.update_cursor(seen[-1][0])
-    if all(job_name == AUDIT_OP_NAME for _, job_name in seen):
-        return SkipReason("only the audit's own records are new")
-    return RunRequest(
-        run_key=seen[-1][0],
-        run_config={"ops": {AUDIT_OP_NAME: {"config": {"since_cursor": previous}}}},
-        tags={"tdprov/new_bundles": str(len(seen))},
-    )
+    context.update_cursor(seen[-1])
+    return RunRequest(run_key=seen[-1], tags={"tdprov/new_bundles": str(len(seen))})

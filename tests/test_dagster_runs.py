@@ -148,18 +148,20 @@ def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_find
             instance=instance, resources={"provenance": provenance}, run_config=request.run_config
         )
         assert audit.success
-        report = next(
-            m for e in audit.all_events if e.event_type_value == "STEP_OUTPUT"
-            for m in [e.event_specific_data.metadata] if "bundles_checked" in m
-        )
-        assert report["bundles_checked"].value == 3 and report["findings"].value == 0
+        [report] = [e.event_specific_data.metadata for e in audit.all_events if e.event_type_value == "STEP_OUTPUT"]
+        assert report["bundles_examined"].value == 3 and report["findings"].value == 0
+        assert report["check/signatures"].value.startswith("pass")
+        assert open_store(store).exists(report["report_json"].value)
 
         run_id = next(s.run_id for s in list_bundles(open_store(store)))
         events_file = Path(store) / "bundles" / run_id / "events.jsonl"
         events_file.chmod(0o644)
         events_file.write_bytes(events_file.read_bytes().replace(b"raw/orders", b"raw/ordert"))
         failed = provenance_audit_job.execute_in_process(
-            instance=instance, resources={"provenance": provenance}, raise_on_error=False
+            instance=instance,
+            resources={"provenance": provenance},
+            run_config={"ops": {"tdprov_audit": {"config": {"full": True}}}},
+            raise_on_error=False,
         )
         assert not failed.success
         [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
