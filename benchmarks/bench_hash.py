@@ -39,12 +39,12 @@ def numeric_frame(scale: float) -> pd.DataFrame:
 
 
 def string_frame(scale: float) -> pd.DataFrame:
-    """~60 MB: 1M rows x 4 pandas-3 ``str`` columns (Arrow-backed) of 4-20 characters."""
+    """~60 MB: 1M rows x 3 pandas-3 ``str`` columns (Arrow-backed) of 4-20 characters."""
     rng = np.random.default_rng(11)
     n = int(1_000_000 * scale)
     alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789 "))
     cols = {}
-    for k in range(4):
+    for k in range(3):
         lengths = rng.integers(4, 21, n)
         chars = alphabet[rng.integers(0, len(alphabet), int(lengths.sum()))]
         text = "".join(chars.tolist())
@@ -98,9 +98,11 @@ class RssPeak:
 
 
 def measure(fn: Callable[[], object]) -> tuple[float, float, float]:
-    """(median seconds, peak RSS delta MB, tracemalloc peak MB) over REPEATS runs."""
+    """(median seconds, peak RSS delta MB, tracemalloc peak MB) over REPEATS runs (one if it takes > 5 s)."""
     times, rss, traced = [], [], []
     for _ in range(REPEATS):
+        if times and times[0] > 5:
+            break
         tracemalloc.start()
         with RssPeak() as peak:
             t0 = time.perf_counter()
@@ -182,7 +184,8 @@ def run(scale: float) -> str:
         "# Content hash benchmark\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"pandas {pd.__version__}, pyarrow {pa.__version__}, numpy {np.__version__}. "
-        f"Median of {REPEATS} runs in one process, same data for every method "
+        f"Median of {REPEATS} runs (one run for methods slower than 5 s) in one process, same data for "
+        f"every method; load average at the start {os.getloadavg()[0]:.1f} "
         "(`python benchmarks/bench_hash.py`).\n\n"
         "*speed-up* = time of the method / time of `hash_dataframe` (higher means tdprov is faster). "
         "*peak RSS* is the resident memory above the start of the call, sampled every millisecond; "

@@ -29,7 +29,7 @@ def encode_block(arr: pa.Array) -> Parts:
     return parts
 
 
-def _validity(arr: pa.Array) -> np.ndarray | None:
+def validity_mask(arr: pa.Array) -> np.ndarray | None:
     """Boolean validity per slot, or None when no slot is null."""
     if arr.null_count == 0:
         return None
@@ -50,12 +50,12 @@ def _encode(arr: pa.Array, parts: Parts) -> None:
     if pa.types.is_null(t):
         _push_validity(parts, np.zeros(n, dtype=bool) if n else None)
     elif pa.types.is_boolean(t):
-        valid = _validity(arr)
+        valid = validity_mask(arr)
         _push_validity(parts, valid)
         values = pc.fill_null(arr, False) if valid is not None else arr
         parts.append(np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool).view(np.uint8))
     elif pa.types.is_struct(t):
-        _push_validity(parts, _validity(arr))
+        _push_validity(parts, validity_mask(arr))
         for child in arr.flatten():
             _encode(canonicalize(child), parts)
     elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
@@ -66,7 +66,7 @@ def _encode(arr: pa.Array, parts: Parts) -> None:
         _encode_fixed(arr, parts)
 
 
-def _fixed_view(arr: pa.Array) -> np.ndarray:
+def fixed_view(arr: pa.Array) -> np.ndarray:
     """Zero-copy uint8 view of the value bytes of a fixed-width array."""
     w = arr.type.byte_width
     n = len(arr)
@@ -105,13 +105,13 @@ def fixed_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     Zero-copy for plain numbers; timestamps and durations become exact 16-byte nanosecond counts;
     a float NaN counts as missing. The bytes of missing slots are left as they are.
     """
-    valid = _validity(arr)
+    valid = validity_mask(arr)
     t = arr.type
     if pa.types.is_timestamp(t) or pa.types.is_duration(t):
-        raw = _nanos128(_fixed_view(arr).view(np.int64), t.unit)
+        raw = _nanos128(fixed_view(arr).view(np.int64), t.unit)
         return raw, valid
     w = t.byte_width
-    raw = _fixed_view(arr)
+    raw = fixed_view(arr)
     if pa.types.is_floating(t) and len(arr):
         nan = np.isnan(raw.view(np.float32 if w == 4 else np.float64))
         if nan.any():
@@ -143,7 +143,7 @@ def _lengths(offsets: np.ndarray) -> np.ndarray:
 
 
 def _encode_binary(arr: pa.Array, parts: Parts) -> None:
-    valid = _validity(arr)
+    valid = validity_mask(arr)
     _push_validity(parts, valid)
     if len(arr) == 0:
         parts.append(b"")
@@ -160,15 +160,20 @@ def _encode_binary(arr: pa.Array, parts: Parts) -> None:
     parts.append(memoryview(data)[int(offs[0]):int(offs[-1])] if data is not None else b"")
 
 
-def _encode_list(arr: pa.Array, parts: Parts) -> None:
-    valid = _validity(arr)
-    _push_validity(parts, valid)
-    n = len(arr)
-    offs = _offsets(arr) if n else np.zeros(1, dtype=np.int64)
+def list_children(arr: pa.Array, valid: np.ndarray | None) -> tuple[np.ndarray, pa.Array]:
+    """Lengths (0 for a missing list) and the elements of the present lists of a list or map array."""
+    offs = _offsets(arr) if len(arr) else np.zeros(1, dtype=np.int64)
     lengths = _lengths(offs)
     child = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
     if valid is not None and lengths[~valid].any():
         child = child.filter(pa.array(np.repeat(valid, lengths)))
         lengths = np.where(valid, lengths, 0)
+    return lengths, child
+
+
+def _encode_list(arr: pa.Array, parts: Parts) -> None:
+    valid = validity_mask(arr)
+    _push_validity(parts, valid)
+    lengths, child = list_children(arr, valid)
     parts.append(lengths)
     _encode(canonicalize(child), parts)

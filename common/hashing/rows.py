@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.encode import _lengths, _offsets, _validity, fixed_values
+from prov_common.hashing.encode import validity_mask, fixed_values, list_children
 from prov_common.hashing.types import canonicalize, parse_logical_type
 
 ROW_ALGORITHM = "tdprov-row-v1"
@@ -47,7 +47,7 @@ def value_hashes(arr: pa.Array, lane: int) -> np.ndarray:
     seed = LANE_SEEDS[lane]
     t = arr.type
     n = len(arr)
-    valid = _validity(arr)
+    valid = validity_mask(arr)
     if pa.types.is_null(t):
         valid = np.zeros(n, dtype=bool)
         h = np.zeros(n, dtype=np.uint64)
@@ -83,13 +83,7 @@ def _fixed_hashes(arr: pa.Array, valid: np.ndarray | None, seed: np.uint64) -> t
 
 def _list_hashes(arr: pa.Array, valid: np.ndarray | None, lane: int) -> np.ndarray:
     seed = LANE_SEEDS[lane]
-    n = len(arr)
-    offs = _offsets(arr) if n else np.zeros(1, dtype=np.int64)
-    lengths = _lengths(offs)
-    child = arr.values.slice(int(offs[0]), int(offs[-1] - offs[0]))
-    if valid is not None and lengths[~valid].any():
-        child = child.filter(pa.array(np.repeat(valid, lengths)))
-        lengths = np.where(valid, lengths, 0)
+    lengths, child = list_children(arr, valid)
     starts = np.concatenate(([0], np.cumsum(lengths)))
     positions = np.arange(starts[-1], dtype=np.int64) - np.repeat(starts[:-1], lengths)
     elements = mix(value_hashes(child, lane) ^ mix(positions.astype(np.uint64) ^ seed))
