@@ -106,3 +106,13 @@ def test_graph_with_graphviz(tmp_path: Path) -> None:
     png = tmp_path / "lineage.png"
     assert main(["graph", str(STEP), "-o", str(png)]) == 0
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_several_event_files_are_merged(tmp_path: Path, capsysbinary) -> None:
+    names = sorted(EVENTS.glob("*.jsonl"))
+    assert main(["prov", *map(str, names)]) == 0
+    everything = [event for path in names for event in events(path)]
+    assert capsysbinary.readouterr().out == serialize(events_to_document(everything), "json")
+    dot = tmp_path / "all.dot"
+    assert main(["graph", *map(str, names), "-o", str(dot)]) == 0
+    assert dot.read_text().count("shape=box") == 4

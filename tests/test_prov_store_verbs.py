@@ -137,3 +137,16 @@ def test_downstream_and_checks(store_path: str, capsys) -> None:
 def test_unknown_target_is_bad_input(store_path: str, capsys) -> None:
     assert main(["lineage", "/nope.csv", "--store", store_path]) == 2
     assert "no dataset or version matching '/nope.csv'" in capsys.readouterr().err
+
+
+def test_lineage_picture_shows_only_the_tree(store_path: str, tmp_path: Path, capsys) -> None:
+    dot = tmp_path / "model.dot"
+    assert main(["lineage", MODEL, "-o", str(dot), "--store", store_path]) == 0
+    text = dot.read_text()
+    assert text.startswith('digraph "upstream lineage of') and MODEL[7:19] in text and RAW[7:19] in text
+    assert CLEAN1[7:19] not in text  # the older clean version is not upstream of the model
+    assert text.count(" -> ") == 7  # raw->clean2 run->clean2 ->features run->features, features+clean2->train->model
+    svg = tmp_path / "model.svg"
+    assert main(["lineage", MODEL, "-o", str(svg), "--renderer", "builtin", "--store", store_path]) == 0
+    assert svg.read_text().count('<g class="node') == 7  # 4 versions, 3 runs
+    assert main(["lineage", MODEL, "-o", str(tmp_path / "model.pdf"), "--store", store_path]) == 2

@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.cli._common import add_verb
-from prov_common.cli.prov import read_events, write_output
+from prov_common.cli.prov import read_all_events, write_output
 from prov_common.w3cprov import events_to_document
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
@@ -24,7 +24,8 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov graph events.jsonl -o lineage.svg",
     )
-    parser.add_argument("events", metavar="EVENTS.jsonl", help="OpenLineage events, one JSON object per line ('-' = stdin)")
+    parser.add_argument("events", metavar="EVENTS.jsonl", nargs="+",
+                        help="OpenLineage events, one JSON object per line ('-' = stdin); several files are merged")
     parser.add_argument("-o", "--output", required=True, help="picture file: lineage.svg, lineage.png or lineage.dot")
     parser.add_argument("--renderer", choices=RENDERERS, default="auto",
                         help="auto: Graphviz if installed, else built-in (SVG only); graphviz; builtin")
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     fmt = picture_format(args.output)
-    graph = lineage_graph(events_to_document(read_events(args.events)))
+    graph = lineage_graph(events_to_document(read_all_events(args.events)))
     write_output(render(graph, fmt, args.renderer), args.output)
     print(f"wrote {args.output}: {sum(n.kind == 'run' for n in graph.nodes.values())} runs, "
           f"{sum(n.kind != 'run' for n in graph.nodes.values())} datasets/versions")

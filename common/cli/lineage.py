@@ -7,13 +7,15 @@ import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli.prov import write_output
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, summaries
 from prov_common.w3cprov.graph import lineage_graph
-from prov_common.w3cprov.lineage import DOWNSTREAM, UPSTREAM, LineageTree, find_nodes, graph_from_summaries, trace
+from prov_common.w3cprov.lineage import DOWNSTREAM, UPSTREAM, LineageTree, find_nodes, graph_from_summaries, trace, tree_graph
+from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
 
 
@@ -38,6 +40,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--checks", action="store_true",
                         help="also show quality check results (reads each bundle's PROV instead of the index: slower)")
     parser.add_argument("--json", action="store_true", help="print the tree as JSON")
+    parser.add_argument("-o", "--output", default=None, metavar="PICTURE",
+                        help="also draw the tree: lineage.svg, lineage.png or lineage.dot (as 'tdprov graph')")
+    parser.add_argument("--renderer", choices=RENDERERS, default="auto", help="for -o: auto, graphviz or builtin (SVG)")
     add_store_option(parser)
     parser.set_defaults(func=run)
 
@@ -92,6 +97,7 @@ def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 0:
         raise BadInputError(f"--depth {args.depth} is negative.", fix="give 0 or more runs")
+    picture = picture_format(args.output) if args.output else None
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     found = summaries(store)
@@ -108,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     sources = _sources(store, settings) if direction == UPSTREAM else {}
     trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
+    if picture:
+        write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
     if args.json:
         json.dump({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees]},
                   sys.stdout, indent=2, sort_keys=True)

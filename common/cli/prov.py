@@ -29,6 +29,11 @@ def read_events(path: str) -> list[dict[str, Any]]:
     return whole if isinstance(whole, list) else [whole]
 
 
+def read_all_events(paths: list[str]) -> list[dict[str, Any]]:
+    """Events of every file in ``paths``, in order."""
+    return [event for path in paths for event in read_events(path)]
+
+
 def write_output(data: bytes, output: str | None) -> None:
     """Bytes to ``output`` (a file) or to stdout."""
     if output in (None, "-"):
@@ -51,13 +56,14 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov prov events.jsonl --format provn -o run.provn",
     )
-    parser.add_argument("events", metavar="EVENTS.jsonl", help="OpenLineage events, one JSON object per line ('-' = stdin)")
+    parser.add_argument("events", metavar="EVENTS.jsonl", nargs="+",
+                        help="OpenLineage events, one JSON object per line ('-' = stdin); several files are merged")
     parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    document = events_to_document(read_events(args.events))
+    document = events_to_document(read_all_events(args.events))
     write_output(serialize(document, args.format), args.output)
     return 0

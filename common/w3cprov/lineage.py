@@ -189,3 +189,14 @@ def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: i
 def origins(tree: LineageTree) -> list[LineageTree]:
     """The upstream leaves: versions that no recorded run generated (sources, or broken links)."""
     return [t for t in tree.walk() if not t.steps and not t.repeated and not t.truncated]
+
+
+def tree_graph(graph: LineageGraph, trees: Iterable[LineageTree]) -> LineageGraph:
+    """The part of ``graph`` that the trees show (their versions and runs, and the edges between them), to draw."""
+    keep: set[str] = set()
+    for tree in trees:
+        for node in tree.walk():
+            keep.add(node.node.id)
+            keep.update(step.run.id for step in node.steps)
+    return LineageGraph(nodes={k: v for k, v in graph.nodes.items() if k in keep},
+                        edges=[e for e in graph.edges if e.source in keep and e.target in keep])
