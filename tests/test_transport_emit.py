@@ -159,3 +159,25 @@ def test_emit_never_raises_by_accident_and_is_time_bounded(tmp_path: Path, caplo
     assert time.monotonic() - began < 0.9 and "took more than 0.2s" in caplog.text
     assert slow.close()  # the write finishes in the background, nothing is lost
     assert len(list(open_store(tmp_path / "slow").list("staging/"))) == 1
+
+
+def test_transport_made_before_a_fork_works_in_the_child_and_after_close(tmp_path: Path) -> None:
+    import multiprocessing
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s"), strict=True, timeout=5))
+    first = run_events()
+    transport.emit(first[0])  # the parent's worker thread exists now
+    second = run_events()
+
+    def child() -> None:
+        for e in second:
+            transport.emit(e)
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+    transport.close()
+    assert transport.emit(first[1]).status == "written"  # usable again after close
+    store = open_store(tmp_path / "s")
+    assert sorted(s.run_id for s in recent_bundles(store)) == sorted(e[0]["run"]["runId"] for e in (first, second))

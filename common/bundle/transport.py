@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -115,7 +116,8 @@ class ProvenanceTransport(Transport):
         # store is down (then it is spooled whole); bounded, oldest runs forgotten first
         self._pending: OrderedDict[str, dict[str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-transport")
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pid = os.getpid()
 
     # -- resources, opened on first use so that constructing the transport never fails a producer --
     @property
@@ -159,12 +161,23 @@ class ProvenanceTransport(Transport):
         return self._seal(layout.check_run_id(run_id), None)
 
     def close(self, timeout: float = -1) -> bool:
-        self._executor.shutdown(wait=timeout != 0)
+        executor, self._executor = self._executor, None
+        if executor is not None and self._pid == os.getpid():
+            executor.shutdown(wait=timeout != 0)
         return True
 
     # -- work -----------------------------------------------------------------------------------
+    def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The one worker thread that does the I/O; renewed in a forked child (Airflow and Celery
+        fork task processes), where the parent's thread, locks and store clients do not carry over."""
+        if self._pid != os.getpid():
+            self._pid, self._lock, self._executor, self._store = os.getpid(), threading.Lock(), None, None
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-transport")
+        return self._executor
+
     def _bounded(self, func: Any, *args: Any, what: str) -> Any:
-        future = self._executor.submit(func, *args)
+        future = self._worker().submit(func, *args)
         try:
             return future.result(timeout=self.config.timeout if self.config.timeout > 0 else None)
         except concurrent.futures.TimeoutError:
