@@ -32,11 +32,11 @@ class ColumnSource:
     length: int
     block: Callable[[int, int], pa.Array]  # (start, rows) -> array
     dictionary: pa.Array | None = None  # categories of a dictionary column
+    name_key: bytes = b""  # RFC 8785 canonical JSON of the label: what the column digest covers as its name
 
-    @property
-    def name_key(self) -> bytes:
-        """RFC 8785 canonical JSON of the label: what the column digest covers as its name."""
-        return label_key(self.label)
+    def __post_init__(self) -> None:
+        if not self.name_key:
+            self.name_key = label_key(self.label)
 
 
 def label_key(label: Any) -> bytes:
@@ -168,10 +168,8 @@ def dataframe_sources(df: pd.DataFrame) -> Iterator[ColumnSource]:
             values = df.index.get_level_values(level)
             name = df.index.names[level]
             yield pandas_source(values, name, index_display(name, level), "index")
-    for i, label in enumerate(df.columns):
-        display = display_label(label)
-        label_key(label)  # reject labels without a canonical form early
-        yield pandas_source(df.iloc[:, i], label, display, "column")
+    for label, series in df.items():
+        yield pandas_source(series, label, display_label(label), "column")
 
 
 def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_metadata: bool) -> list[ColumnSource]:

@@ -27,7 +27,7 @@ COLUMN_TAG = b"tdprov-column-v1"
 CATEGORIES_TAG = b"tdprov-categories-v1"
 GRANULARITIES = ("table", "column", "block", "row")
 _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
-TASK_BLOCKS = 8  # blocks of one column hashed per thread-pool task
+TASK_BLOCKS = 8  # rows of about this many blocks are hashed per thread-pool task
 
 
 def show(digest: bytes) -> str:
@@ -93,17 +93,21 @@ def table_digest(rows: int, column_digests: Iterable[bytes]) -> bytes:
     return h.digest()
 
 
-def _task(job: tuple[ColumnSource, int, int, int, bool]) -> list[tuple[bytes, int, int, Any]]:
-    """Hash a run of consecutive blocks of one column: [(digest, bytes, start, row hashes)]."""
-    src, start, stop, block_rows, with_rows = job
+Segment = tuple[ColumnSource, int, int]  # (column, first row, end row)
+
+
+def _task(job: tuple[list[Segment], int, bool]) -> list[tuple[bytes, int, int, Any]]:
+    """Hash the blocks of some column segments: [(digest, bytes, start, row hashes)] in order."""
+    segments, block_rows, with_rows = job
     out = []
-    try:
-        for b in range(start, stop, block_rows):
-            arr = src.block(b, min(block_rows, stop - b))
-            digest, size = block_digest(arr)
-            out.append((digest, size, b, block_row_hashes(arr) if with_rows else None))
-    except UnsupportedTypeError as exc:
-        raise UnsupportedTypeError(f"column {src.display!r}: {exc.what}", fix=exc.fix) from exc
+    for src, start, stop in segments:
+        try:
+            for b in range(start, stop, block_rows):
+                arr = src.block(b, min(block_rows, stop - b))
+                digest, size = block_digest(arr)
+                out.append((digest, size, b, block_row_hashes(arr) if with_rows else None))
+        except UnsupportedTypeError as exc:
+            raise UnsupportedTypeError(f"column {src.display!r}: {exc.what}", fix=exc.fix) from exc
     return out
 
 
@@ -135,16 +139,25 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
     with_rows = granularity == "row"
     meta: list[tuple[ColumnSource, str, int]] = []  # (source, logical type, number of blocks)
 
-    def jobs() -> Iterator[tuple[ColumnSource, int, int, int, bool]]:
+    def jobs() -> Iterator[tuple[list[Segment], int, bool]]:
+        """Tasks of about TASK_BLOCKS blocks' worth of rows, whole blocks, columns in order."""
+        budget = block_rows * TASK_BLOCKS
+        task: list[Segment] = []
+        size = 0
         for src in sources:
             if rows is not None and src.length != rows:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the table {rows}.",
                                     fix="give every column the same length.")
-            starts = range(0, src.length, block_rows)
-            meta.append((src, column_logical_type(src), len(starts)))
-            step = block_rows * TASK_BLOCKS
-            for start in range(0, src.length, step):
-                yield src, start, min(start + step, src.length), block_rows, with_rows
+            meta.append((src, column_logical_type(src), len(range(0, src.length, block_rows))))
+            for start in range(0, src.length, budget):
+                stop = min(start + budget, src.length)
+                task.append((src, start, stop))
+                size += stop - start
+                if size >= budget:
+                    yield task, block_rows, with_rows
+                    task, size = [], 0
+        if task:
+            yield task, block_rows, with_rows
 
     n = rows or 0
     acc = RowAccumulator(n) if with_rows else None
