@@ -235,3 +235,16 @@ def test_dates_outside_the_nanosecond_range_hash_and_round_trip(tmp_path):
     assert a.digest != hash_dataframe(pd.DataFrame({"t": far.astype("datetime64[us]") + pd.Timedelta("1us")})).digest
     pd.DataFrame({"t": far}).to_parquet(tmp_path / "far.parquet")
     assert hash_path(tmp_path / "far.parquet").digest == a.digest
+
+
+def test_non_string_labels_survive_parquet(tmp_path):
+    frames = [
+        pd.DataFrame(np.arange(6).reshape(3, 2), columns=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])),
+        pd.DataFrame({1: [1, 2], 2.5: [3, 4]}),
+    ]
+    for i, df in enumerate(frames):
+        df.to_parquet(tmp_path / f"{i}.parquet")
+        td = hash_dataframe(df)
+        assert hash_path(tmp_path / f"{i}.parquet").digest == td.digest
+    assert [c.name for c in hash_dataframe(frames[0]).columns] == ['["a",1]', '["b",2]']
+    assert hash_table(pa.record_batch({"a": [1, 2]})).digest == hash_dataframe(pd.DataFrame({"a": [1, 2]})).digest

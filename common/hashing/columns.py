@@ -178,6 +178,8 @@ def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_m
     With ``index_columns=None`` and pandas metadata present, the metadata says which columns are the
     index (and a stored RangeIndex that is not the default one becomes an index column).
     """
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
     if not isinstance(table, pa.Table):
         raise BadInputError(f"expected a pyarrow Table, got {type(table).__name__}.",
                             fix="pass a pyarrow.Table, or use hash_dataframe() for pandas.")
