@@ -6,9 +6,15 @@ failed run and a version with a failed quality check are outlined in red. Output
 from __future__ import annotations
 
 from collections import defaultdict
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 
 from prov_common.w3cprov.graph import RUN, LineageGraph, Node
+from prov_common.w3cprov.ids import xml_text
+
+
+def escape(text: str) -> str:
+    """Text for SVG: XML-escaped, characters XML cannot hold replaced."""
+    return _escape(xml_text(text), {'"': "&quot;"})
 
 ENTITY_FILL, ACTIVITY_FILL, ALERT = "#FFFC87", "#9FB1FC", "#D62728"
 FONT = "Helvetica, Arial, sans-serif"

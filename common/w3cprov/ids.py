@@ -27,9 +27,17 @@ NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
 SLUG_MAX = 48
 
 
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with characters that XML 1.0 (and so PROV-XML) cannot hold replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def short_hash(*parts: str) -> str:
     """16 hex characters of SHA-256 over the parts (newline-joined): stable disambiguator."""
-    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def slug(text: str) -> str:

@@ -36,12 +36,13 @@ class _Builder:
         _, merged, formals = self.elements.setdefault(local, (kind, {}, {}))
         for name, value in attrs:
             if value is not None and value != "":
-                merged.setdefault(name, set()).add(value)
+                merged.setdefault(name, set()).add(ids.xml_text(value) if isinstance(value, str) else value)
         formals.update({k: v for k, v in formal.items() if v is not None})
         return TDPROV[local]
 
     def relation(self, method: str, *args: Any, attrs: Iterable[Attr] = (), **formal: Any) -> None:
-        self.relations.add((method, args, tuple(sorted(formal.items())), tuple(sorted(attrs, key=repr))))
+        clean = ((name, ids.xml_text(value) if isinstance(value, str) else value) for name, value in attrs)
+        self.relations.add((method, args, tuple(sorted(formal.items())), tuple(sorted(clean, key=repr))))
 
     def build(self) -> ProvDocument:
         document = ProvDocument()
