@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from prov.constants import PROV, PROV_LABEL, PROV_ROLE, PROV_TYPE
