@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
     parser.add_argument("--since", default=None,
-                        help="only bundles sealed at or after this date or date-time (UTC unless an offset is given)")
+                        help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
+                             "or after an index key; listing starts there, so this costs only what is new")
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     add_store_option(parser)
     parser.set_defaults(func=run)
