@@ -102,3 +102,10 @@ def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
         assert "k/x" in str(info.value) and "writable" in str(info.value)
     finally:
         root.chmod(0o700)
+
+
+def test_fsync_can_be_turned_off_for_scratch_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert open_store(tmp_path / "a").fsync is True
+    monkeypatch.setenv("TDPROV_STORE_FSYNC", "0")
+    store = open_store(tmp_path / "b")
+    assert store.fsync is False and store.put("k", b"1") and store.get("k") == b"1"

@@ -13,7 +13,8 @@ def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | N
     """Open a store: a local folder (path or ``file://`` URI) or ``s3://bucket/prefix``.
 
     ``uri`` wins over ``settings.store``, which defaults to ``$TDPROV_STORE`` or ``./.tdprov``.
-    S3 uses the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``, ``AWS_REGION``).
+    S3 uses the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``, ``AWS_REGION``);
+    ``TDPROV_STORE_FSYNC=0`` turns off the local store's flushes to disk (scratch stores only).
     """
     if uri is None:
         uri = (settings or Settings.from_env()).store
@@ -37,4 +38,5 @@ def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | N
         )
     from prov_common.store.local import LocalStore
 
-    return LocalStore(uri)
+    fsync = os.environ.get("TDPROV_STORE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
+    return LocalStore(uri, fsync=fsync)

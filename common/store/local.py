@@ -22,11 +22,13 @@ class LocalStore(BaseStore):
 
     An object appears only complete: its bytes go to a hidden temporary file in the same folder,
     are fsynced, then hard-linked to the final name, which fails if the name exists, so of two
-    writers exactly one wins. Names starting with '.' are never listed.
+    writers exactly one wins. Names starting with '.' are never listed. ``fsync=False`` (for
+    scratch stores on tmpfs or benchmarks; ``TDPROV_STORE_FSYNC=0``) skips the flushes to disk.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root).expanduser().absolute()
+        self.fsync = fsync
         self.uri = str(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"store path '{self.root}' exists and is not a folder.", fix="point TDPROV_STORE at a folder")
@@ -54,14 +56,16 @@ class LocalStore(BaseStore):
                 while chunk := stream.read(CHUNK):
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                if self.fsync:
+                    os.fsync(out.fileno())
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 if path.is_dir():
                     raise self._shadowed(key) from None
                 return False
-            fsync_dir(path.parent)
+            if self.fsync:
+                fsync_dir(path.parent)
             return True
         except OSError as exc:
             raise self._os_error("write", key, exc) from exc

@@ -156,7 +156,7 @@ class Outbox:
                 continue
             outcome = self._deliver_claimed(claimed, path, target_uri, stores, opener, report)
             if outcome == "unavailable":
-                report.left += 1 + sum(1 for p in entries[position + 1 :] if p.exists())
+                report.left += len(entries) - position  # this one and those after it still wait
                 break
         return report
 
