@@ -54,6 +54,34 @@ class DatasetRef:
         return cls(str(raw["namespace"]), str(raw["name"]), raw.get("version"))
 
 
+def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
+    """The fields that a manifest and an index summary share, as JSON."""
+    return {
+        "format": BUNDLE_FORMAT,
+        "runId": x.run_id,
+        "job": {"namespace": x.job_namespace, "name": x.job_name},
+        "state": x.state,
+        "endedAt": x.ended_at,
+        "sealedAt": x.sealed_at,
+        "inputs": [d.to_dict() for d in x.inputs],
+        "outputs": [d.to_dict() for d in x.outputs],
+    }
+
+
+def _run_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments for the shared fields, from JSON (KeyError/TypeError when malformed)."""
+    return {
+        "run_id": str(raw["runId"]),
+        "job_namespace": str(raw["job"]["namespace"]),
+        "job_name": str(raw["job"]["name"]),
+        "state": str(raw["state"]),
+        "ended_at": raw.get("endedAt"),
+        "sealed_at": str(raw["sealedAt"]),
+        "inputs": tuple(DatasetRef.from_dict(d) for d in raw["inputs"]),
+        "outputs": tuple(DatasetRef.from_dict(d) for d in raw["outputs"]),
+    }
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What a bundle holds: every file with its BLAKE3 digest and size, and a summary of the run."""
@@ -73,17 +101,10 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": BUNDLE_FORMAT,
-            "runId": self.run_id,
-            "job": {"namespace": self.job_namespace, "name": self.job_name},
-            "state": self.state,
+            **_run_dict(self),
             "startedAt": self.started_at,
-            "endedAt": self.ended_at,
-            "sealedAt": self.sealed_at,
             "eventCount": self.event_count,
             "parentRunId": self.parent_run_id,
-            "inputs": [d.to_dict() for d in self.inputs],
-            "outputs": [d.to_dict() for d in self.outputs],
             "files": [f.to_dict() for f in self.files],
         }
 
@@ -95,17 +116,10 @@ class Manifest:
         try:
             raw = loads(data)
             return cls(
-                run_id=str(raw["runId"]),
-                job_namespace=str(raw["job"]["namespace"]),
-                job_name=str(raw["job"]["name"]),
-                state=str(raw["state"]),
+                **_run_fields(raw),
                 started_at=str(raw["startedAt"]),
-                ended_at=raw.get("endedAt"),
-                sealed_at=str(raw["sealedAt"]),
                 event_count=int(raw["eventCount"]),
                 parent_run_id=raw.get("parentRunId"),
-                inputs=tuple(DatasetRef.from_dict(d) for d in raw["inputs"]),
-                outputs=tuple(DatasetRef.from_dict(d) for d in raw["outputs"]),
                 files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -130,14 +144,7 @@ class BundleSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": BUNDLE_FORMAT,
-            "runId": self.run_id,
-            "job": {"namespace": self.job_namespace, "name": self.job_name},
-            "state": self.state,
-            "endedAt": self.ended_at,
-            "sealedAt": self.sealed_at,
-            "inputs": [d.to_dict() for d in self.inputs],
-            "outputs": [d.to_dict() for d in self.outputs],
+            **_run_dict(self),
             "keyId": self.key_id,
             "manifestDigest": self.manifest_digest,
         }
@@ -150,14 +157,7 @@ class BundleSummary:
         try:
             raw = loads(data)
             return cls(
-                run_id=str(raw["runId"]),
-                job_namespace=str(raw["job"]["namespace"]),
-                job_name=str(raw["job"]["name"]),
-                state=str(raw["state"]),
-                ended_at=raw.get("endedAt"),
-                sealed_at=str(raw["sealedAt"]),
-                inputs=tuple(DatasetRef.from_dict(d) for d in raw.get("inputs", ())),
-                outputs=tuple(DatasetRef.from_dict(d) for d in raw.get("outputs", ())),
+                **_run_fields(raw),
                 key_id=raw.get("keyId"),
                 manifest_digest=raw.get("manifestDigest"),
                 cursor=cursor,
