@@ -11,7 +11,6 @@ import argparse
 import hashlib
 import os
 import platform
-import statistics
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ import pyarrow as pa
 
 from prov_common.hashing import hash_dataframe
 
-REPEATS = 3
+REPEATS = 5
 
 
 def numeric_frame(scale: float) -> pd.DataFrame:
@@ -97,21 +96,31 @@ class RssPeak:
         return (self.peak - self.start) / 1e6
 
 
-def measure(fn: Callable[[], object]) -> tuple[float, float, float]:
-    """(median seconds, peak RSS delta MB, tracemalloc peak MB) over REPEATS runs (one if it takes > 5 s)."""
-    times, rss, traced = [], [], []
+def measure_once(fn: Callable[[], object]) -> tuple[float, float, float]:
+    """(seconds, peak RSS delta MB, tracemalloc peak MB) of one call."""
+    tracemalloc.start()
+    with RssPeak() as peak:
+        t0 = time.perf_counter()
+        fn()
+        seconds = time.perf_counter() - t0
+    traced = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return seconds, peak.delta_mb, traced
+
+
+def measure_all(fns: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float, float]]:
+    """Round-robin over the methods REPEATS times (once for methods slower than 5 s).
+
+    Returns the fastest time (the least disturbed by other load on the machine) and the largest
+    memory peaks of each method.
+    """
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in fns}
     for _ in range(REPEATS):
-        if times and times[0] > 5:
-            break
-        tracemalloc.start()
-        with RssPeak() as peak:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        traced.append(tracemalloc.get_traced_memory()[1] / 1e6)
-        tracemalloc.stop()
-        rss.append(peak.delta_mb)
-    return statistics.median(times), max(rss), max(traced)
+        for name, fn in fns.items():
+            if runs[name] and runs[name][0][0] > 5:
+                continue
+            runs[name].append(measure_once(fn))
+    return {name: (min(r[0] for r in rs), max(r[1] for r in rs), max(r[2] for r in rs)) for name, rs in runs.items()}
 
 
 def methods(df: pd.DataFrame, tmp: Path) -> dict[str, Callable[[], object]]:
@@ -168,7 +177,7 @@ def run(scale: float) -> str:
             mb = df.memory_usage(deep=True, index=False).sum() / 1e6
             ms = methods(df, Path(tmp))
             ms["to_parquet + md5 (DVC way)"]()  # writes the file that "md5 of the Parquet file only" reads
-            results = {name: measure(fn) for name, fn in ms.items()}
+            results = measure_all(ms)
             ours = results["tdprov hash_dataframe"][0]
             for name, (sec, rss, traced) in results.items():
                 target = TARGETS[kind].get(name)
@@ -184,8 +193,9 @@ def run(scale: float) -> str:
         "# Content hash benchmark\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"pandas {pd.__version__}, pyarrow {pa.__version__}, numpy {np.__version__}. "
-        f"Median of {REPEATS} runs (one run for methods slower than 5 s) in one process, same data for "
-        f"every method; load average at the start {os.getloadavg()[0]:.1f} "
+        f"Fastest of {REPEATS} runs taken round-robin over the methods (one run for methods slower than "
+        f"5 s), one process, same data for every method; load average at the start "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs shared with other jobs "
         "(`python benchmarks/bench_hash.py`).\n\n"
         "*speed-up* = time of the method / time of `hash_dataframe` (higher means tdprov is faster). "
         "*peak RSS* is the resident memory above the start of the call, sampled every millisecond; "

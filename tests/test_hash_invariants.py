@@ -160,3 +160,16 @@ def test_block_boundaries(n):
     assert len(td.blocks["i"]) == -(-n // BLOCK)
     table = pa.Table.from_pandas(df, preserve_index=False)
     assert hash_table(pa.concat_tables([table.slice(0, n // 2), table.slice(n // 2)]), block_rows=BLOCK).digest == td.digest
+
+
+def test_hashing_does_not_copy_the_frame():
+    import tracemalloc
+
+    df = pd.DataFrame({f"c{k}": np.arange(1_000_000, dtype="int64") * k for k in range(4)}
+                      | {"f": np.linspace(0, 1, 1_000_000)})  # 40 MB
+    hash_dataframe(df, threads=1)  # warm up imports and caches
+    tracemalloc.start()
+    hash_dataframe(df, threads=1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4_000_000, f"hashing allocated {peak / 1e6:.1f} MB for a 40 MB frame"
