@@ -46,6 +46,9 @@ def test_json_output(files, capsys):
     assert table["columns"] == td.column_digests() and table["columnTypes"]["s"] == "string"
     assert table["bytes"] > 0 and table["fileBytes"] == (d / "a.parquet").stat().st_size
     assert len(table["blocks"]["x"]) == 1
+    assert main(["hash", "--json", "--granularity", "table", str(d / "a.parquet")]) == 0
+    overview = json.loads(capsys.readouterr().out)
+    assert overview["digest"] == td.digest and "columns" not in overview
     assert blob == {"path": str(d / "notes.txt"), "kind": "file", "digest": blob["digest"], "algorithm": "blake3",
                     "bytes": 6, "fileBytes": 6}
 

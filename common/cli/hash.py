@@ -68,8 +68,9 @@ def _record(path: str, d: TableDigest | FileDigest) -> dict[str, Any]:
     if os.path.isfile(path):
         rec["fileBytes"] = os.path.getsize(path)
     if isinstance(d, TableDigest):
-        rec.update(rows=d.rows, granularity=d.granularity, columns=d.column_digests(),
-                   columnTypes={c.name: c.logical_type for c in d.columns})
+        rec.update(rows=d.rows, granularity=d.granularity)
+        if d.granularity != "table":
+            rec.update(columns=d.column_digests(), columnTypes={c.name: c.logical_type for c in d.columns})
         if d.blocks is not None:
             rec["blockRows"] = d.block_rows
             rec["blocks"] = {k: list(v) for k, v in d.blocks.items()}
