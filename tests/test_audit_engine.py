@@ -54,7 +54,7 @@ def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path:
 
 def test_completeness_names_the_broken_link(pipe: Pipeline, tmp_path: Path) -> None:
     orphan = digest("scraped")
-    prep = seal(pipe.store, run_events("prepare_scraped", [dataset("s3://crawl/scraped.jsonl", orphan, namespace="s3://crawl")],
+    prep = seal(pipe.store, run_events("prepare_scraped", [dataset("scraped.jsonl", orphan, namespace="s3://crawl")],
                                        [dataset("/data/scraped.parquet", digest("scraped-clean"))]))
     train = seal(pipe.store, run_events("train_ranker", [dataset("/data/scraped.parquet", digest("scraped-clean"))], [],
                                         start=T0 + timedelta(hours=3)))

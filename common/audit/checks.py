@@ -77,6 +77,10 @@ class QualityRow:
     recorded_by: list[str] = field(default_factory=list)
     used_by: list[str] = field(default_factory=list)
 
+    @property
+    def failed(self) -> bool:
+        return bool(self.dataset.quality and not self.dataset.quality.passed)
+
     def to_dict(self) -> dict:
         q = self.dataset.quality
         return {"dataset": self.dataset.label, "version": self.dataset.version, "schema": q.schema if q else None,

@@ -84,7 +84,7 @@ def run_audit(
     log_check.findings += [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems]
     log_check.checked = len(state.checkpoints)
     try:
-        leaves = state.leaves if full else tlog.read_leaves()
+        leaves = state.leaves if full else tlog.read_leaves(strict=False)
     except TdprovError as exc:
         log_check.findings.append(Finding(CHECK_LOG, "log/leaves/", exc.what, exc.fix or FIX_LOG))
         leaves, full = state.leaves, True
@@ -99,7 +99,7 @@ def run_audit(
         known: dict[str, RunRecord] = {}
     else:
         cursor = layout.rewind_cursor(leaves[-1].index_key, SETTLE_SECONDS) if leaves and leaves[-1].index_key.startswith(layout.INDEX + "/") else None
-        summaries = [s for s in list_bundles(store, cursor) if s.run_id not in logged]
+        summaries = list(_new_summaries(store, cursor, set(logged)))
         known = {k: v for k, v in catalog.runs.items() if k in logged}
         for leaf in leaves:  # logged runs no catalog describes (an audit stopped early): examine again
             if leaf.run_id not in known:
@@ -194,6 +194,13 @@ def _examine_all(store: Store, settings: Settings, summaries: list[BundleSummary
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for part in pool.map(_examine_chunk, [store.uri] * len(chunks), [settings] * len(chunks), chunks):
             yield from part
+
+
+def _new_summaries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[BundleSummary]:
+    """Index entries after ``cursor`` of runs not yet logged (the run id is in the key: logged ones are not read)."""
+    for key in store.list(f"{layout.INDEX}/", start_after=cursor):
+        if key.endswith(".json") and layout.run_id_of_index_key(key) not in logged:
+            yield BundleSummary.from_json(store.get(key), cursor=key)
 
 
 def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:

@@ -89,9 +89,34 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
     )
 
 
+class _ReadOnce:
+    """A read-only view of a store that keeps what it read, so one bundle's objects are fetched once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.uri = store.uri
+        self.cache: dict[str, bytes] = {}
+
+    def describe(self) -> str:
+        describe = getattr(self.store, "describe", None)
+        return describe() if callable(describe) else self.store.uri
+
+    def get(self, key: str) -> bytes:
+        if key not in self.cache:
+            self.cache[key] = self.store.get(key)
+        return self.cache[key]
+
+    def exists(self, key: str) -> bool:
+        return key in self.cache or self.store.exists(key)
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Any:
+        return self.store.list(prefix, start_after=start_after)
+
+
 def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, LogLeaf]:
     """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf."""
     run_id = summary.run_id
+    store = _ReadOnce(store)  # type: ignore[assignment]
     report = verify_bundle(store, run_id, trust)
     findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
     prefix = layout.bundle_prefix(run_id)

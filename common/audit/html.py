@@ -7,11 +7,11 @@ from typing import Any
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#0f172a;line-height:1.4}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f8fafc} code{font-size:.85em;word-break:break-all}
+table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th{background:#f8fafc} code{font-size:.85em;overflow-wrap:anywhere}
 .pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2}
-.note{color:#64748b} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem}
+.note{color:#64748b} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem} .picture svg{max-width:100%;height:auto}
 section.dataset{border:1px solid #cbd5e1;border-radius:8px;padding:0 1rem 1rem;margin:1rem 0}
 """
 
@@ -47,12 +47,13 @@ def _findings(report: dict[str, Any]) -> str:
 
 
 def _quality(report: dict[str, Any]) -> str:
+    passed = f'<p>{report["qualityPassedVersions"]} validated dataset version(s) passed their Pandera schema.</p>'
     if not report["quality"]:
-        return '<p class="note">No Pandera validation results were recorded.</p>'
+        return passed + '<p class="note">No dataset version failed its Pandera schema.</p>'
     rows = [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
              '<span class="pass">passed</span>' if q["passed"] else '<span class="fail">failed</span>', str(q["failureCount"]),
              _e(q["failedChecks"]), _e(q["usedBy"])] for q in report["quality"]]
-    return _table(["dataset", "version", "schema", "result", "failures", "failed checks", "used by runs"], rows)
+    return passed + _table(["dataset", "version", "schema", "result", "failures", "failed checks", "used by runs"], rows)
 
 
 def _sources(report: dict[str, Any]) -> str:
@@ -75,7 +76,7 @@ def _dataset(entry: dict[str, Any]) -> str:
                         [[escape(c["source"]), _e(c["method"]), _e(c["timeframe"]), _e(c["geography"]), _e(c["personalData"]), _e(c["consent"])]
                          for c in a10["collection"]]) if a10["collection"] else '<p class="note">Not recorded.</p>'
     steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
-                   [[f"<code>{escape(s['runId'])}</code>", escape(s["job"]), escape(s["state"]), _e(s["endedAt"]), _e(s["inputs"]), _e(s["outputs"])]
+                   [[f"<code>{escape(s['runId'])}</code>", escape(s["job"]), escape(s["state"]), _e(s["endedAt"]), f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"]
                     for s in a10["preparation"]]) if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
                      [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),

@@ -43,7 +43,7 @@ class Finding:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class QualityResult:
     """The Pandera outcome recorded for a dataset version."""
 
@@ -60,7 +60,7 @@ class QualityResult:
         return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DatasetUse:
     """A dataset a run read or wrote, with the version (content digest) and quality it recorded."""
 
@@ -72,13 +72,15 @@ class DatasetUse:
 
     @property
     def uri(self) -> str:
+        """``s3://bucket/key`` for URI namespaces, the path for ``file``, else ``namespace:name``."""
         if "://" in self.namespace:
             return self.namespace.rstrip("/") + "/" + self.name.lstrip("/")
         return f"{self.namespace}:{self.name}" if self.namespace not in ("file", "") else self.name
 
     @property
     def label(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        """How reports name the dataset (its URI)."""
+        return self.uri
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"namespace": self.namespace, "name": self.name, "version": self.version}

@@ -13,6 +13,7 @@ from prov_common.sources.registry import StoredSource
 from prov_common.tlog.log import StoredCheckpoint
 
 REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
+MAX_QUALITY_ROWS = 1000  # failing versions listed in the report (all failures are also findings or notes)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -97,7 +98,8 @@ class AuditResult:
                 "signer": cp.keyid if cp else None,
             },
             "checks": [c.to_dict() for c in self.checks],
-            "quality": [r.to_dict() for r in self.quality_rows],
+            "quality": [r.to_dict() for r in self.quality_rows if r.failed or r.used_by][:MAX_QUALITY_ROWS],
+            "qualityPassedVersions": sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
             "trainingData": training or [],
         }

@@ -62,6 +62,8 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
     """One entry per dataset version used by a training run (newest runs first, at most ``MAX_DATASETS``)."""
     entries: dict[str, dict[str, Any]] = {}
     for run in index.training_runs():
+        if len(entries) >= MAX_DATASETS:
+            break
         for d in run.inputs:
             key = d.version or f"{d.label}@unversioned"
             if key in entries:

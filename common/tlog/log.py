@@ -94,7 +94,7 @@ def _encode_batch(first: int, leaves: Sequence[LogLeaf]) -> bytes:
     return canonical_bytes({"first": first, "leaves": [x.to_dict() for x in leaves]})
 
 
-def _decode_batch(data: bytes, key: str) -> tuple[int, list[LogLeaf]]:
+def _decode_batch(data: bytes, key: str, strict: bool = True) -> tuple[int, list[LogLeaf]]:
     try:
         doc = loads(data)
         first, items = doc["first"], doc["leaves"]
@@ -103,7 +103,7 @@ def _decode_batch(data: bytes, key: str) -> tuple[int, list[LogLeaf]]:
     except (ValueError, KeyError, TypeError) as exc:
         raise VerificationError(f"log leaf batch '{key}' is damaged ({exc})", fix="restore it from a backup") from exc
     leaves = [LogLeaf.from_dict(x, f"leaf {first + i} in '{key}'") for i, x in enumerate(items)]
-    if _encode_batch(first, leaves) != data:
+    if strict and _encode_batch(first, leaves) != data:
         raise VerificationError(f"log leaf batch '{key}' is not in canonical form (it was edited)", fix="restore it from a backup")
     return first, leaves
 
@@ -139,22 +139,25 @@ class TransparencyLog:
         keys = self.checkpoint_keys()
         return self.read_checkpoint(keys[-1]) if keys else None
 
-    def iter_batches(self, start: int = 0) -> Iterator[tuple[str, int, list[LogLeaf]]]:
-        """Leaf batches whose first index is ``>= start`` (listing starts there: cost follows what is new)."""
+    def iter_batches(self, start: int = 0, strict: bool = True) -> Iterator[tuple[str, int, list[LogLeaf]]]:
+        """Leaf batches whose first index is ``>= start`` (listing starts there: cost follows what is new).
+
+        ``strict`` also checks that each batch is in canonical form (``verify`` needs it; reading for
+        run ids does not, as the tree check finds any change)."""
         after = leaf_batch_key(start - 1) if start > 0 else None
         for key in self.store.list(LEAVES_PREFIX, start_after=after):
             if _number(key, LEAVES_PREFIX) is None:
                 continue
-            first, leaves = _decode_batch(self.store.get(key), key)
+            first, leaves = _decode_batch(self.store.get(key), key, strict)
             if leaf_batch_key(first) != key:
                 raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved")
             yield key, first, leaves
 
-    def read_leaves(self, start: int = 0) -> list[LogLeaf]:
+    def read_leaves(self, start: int = 0, strict: bool = True) -> list[LogLeaf]:
         """All leaves from index ``start`` (which must begin a batch) on, checking there are no gaps."""
         out: list[LogLeaf] = []
         expected = start
-        for key, first, leaves in self.iter_batches(start):
+        for key, first, leaves in self.iter_batches(start, strict):
             if first != expected:
                 raise VerificationError(
                     f"log leaves {expected}..{first - 1} are missing (next batch is '{key}')",

@@ -1,0 +1,53 @@
+"""The HTML report: self-contained, escapes what it shows, and renders in headless Chromium."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.config import Settings
+
+from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
+
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+def make_report(store_uri: str, out: Path) -> Path:
+    """A report with a clean lineage, a broken link, a Pandera failure used anyway, and an odd dataset name."""
+    pipe = Pipeline(store_uri)
+    bad = digest("bad")
+    seal(pipe.store, run_events("prepare_features", [dataset(pipe.raw_name, pipe.raw)],
+                                [dataset("/data/<script>alert(1)</script>.parquet", bad, passed=False, failed=("in_range(0, 100)",))],
+                                start=T0 + timedelta(hours=2)))
+    seal(pipe.store, run_events("train_model", [dataset("/data/<script>alert(1)</script>.parquet", bad),
+                                                dataset("scraped.jsonl", digest("scraped"), namespace="s3://crawl")],
+                                [dataset("/models/ranker.pkl", digest("ranker"))], start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    result = run_audit(pipe.store, Settings.from_env(store=store_uri), report_dir=out, progress=False)
+    assert result.exit_code == 1
+    return Path(result.report_html)
+
+
+def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
+    html = make_report(str(tmp_path / "store"), tmp_path / "report").read_text()
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html.split("<h2>Sources")[0]
+    for section in ("Summary", "Findings", "Lineage of the training inputs", "Quality", "Sources", "Article 10", "Annex IV 2(d)"):
+        assert section in html
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["summary"]["findings"] == sum(1 for c in report["checks"] for f in c["findings"] if f["severity"] == "error")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium-headless-shell)")
+def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    page = make_report(str(tmp_path / "store"), tmp_path / "report")
+    shot = tmp_path / "report.png"
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
+                           "--window-size=1280,1800", page.as_uri()], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
