@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from openlineage.client.event_v2 import RunEvent
-from openlineage.client.facet_v2 import symlinks_dataset
+from openlineage.client.facet_v2 import dataset_version_dataset, symlinks_dataset
 
 from prov_common import PRODUCER
 from prov_common.bundle.layout import samples_path
@@ -54,6 +54,8 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
             identifiers=[symlinks_dataset.Identifier(namespace=physical_ns, name=physical_name, type="file")],
             producer=PRODUCER,
         )
+    if record.digest is None and record.version is not None:
+        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
     quality = record.quality
     has_samples = quality is not None and not quality.passed and not quality.failure_sample.empty
     return DatasetRef(

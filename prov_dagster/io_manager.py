@@ -24,6 +24,7 @@ from prov_dagster.metadata import output_metadata
 from prov_dagster.naming import data_relpath, dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorder import DatasetRecord, recorder_for
+from prov_dagster.sources import source_input
 
 DIGEST_METADATA_KEY = "tdprov/digest"
 
@@ -72,9 +73,10 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             uri=location.uri(relpath),
             partition=partition,
             quality=quality,
-            source=wants.source,
             owners=wants.owners,
         )
+        if wants.source is not None:
+            self._record_source(context, step, wants.source)
         if quality is not None and not quality.passed and wants.policy == "fail":
             failure = _quality_error(key, partition, quality)
             bundle = step.fail(failed_output=record, error=failure)
@@ -88,6 +90,14 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         _compat.set_output_data_version(context, key, digest.digest)
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
         context.add_output_metadata(output_metadata(record, wants.policy, bundle))
+
+    def _record_source(self, context: OutputContext, step: Any, ref: str) -> None:
+        """The asset's declared source becomes an input of its step (once per step)."""
+        source, warning = source_input(self.settings(), ref)
+        if warning:
+            context.log.warning(warning)
+        if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
+            step.input(source)
 
     # -- input ------------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:

@@ -25,13 +25,17 @@ class DatasetRecord:
     """One dataset version a step read or wrote."""
 
     name: str
-    digest: TableDigest | FileDigest
+    digest: TableDigest | FileDigest | None
     uri: str | None = None
     partition: str | None = None
     quality: QualityResult | None = None
-    source: str | None = None
     owners: tuple[str, ...] = ()
     namespace: str | None = None  # None: the recorder's dagster:// namespace (datasets named after asset keys)
+    version: str | None = None  # the version when there is no digest object (a registered source)
+
+    @property
+    def version_id(self) -> str | None:
+        return self.digest.digest if self.digest is not None else self.version
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         for record in written:
             step.outputs.append(record)
         bundle = step.complete()
-        digests = {r.name: r.digest.digest for r in [*step.inputs, *written]}
-        version = DataVersion(written[0].digest.digest) if len(written) == 1 else None
-        metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(r.digest.digest) for r in written}
+        digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
+        version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
+        metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
         metadata["tdprov/bundle"] = MetadataValue.text(bundle)
         return Recorded(digests=digests, bundle=bundle, data_version=version, metadata=metadata)
 

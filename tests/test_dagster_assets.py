@@ -17,9 +17,11 @@ from dagster._utils.test.data_versions import get_stale_status_resolver
 import test_dagster_defs as pipeline
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main as cli_main
 from prov_common.errors import VerificationError
 from prov_common.hashing import hash_path
-from prov_common.signing import trust_from_settings
+from prov_common.signing import signing_key_from_settings, trust_from_settings
+from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, pandera_checks, provenance_asset
 from prov_dagster.naming import step_run_id
@@ -75,7 +77,11 @@ def upstream(store: Path, name: str, version: str) -> list[str]:
 
 
 # -- the chain ------------------------------------------------------------------------------------
-def test_chain_records_digests_as_metadata_data_versions_and_signed_bundles(store: Path, instance, ol_validator) -> None:
+def test_chain_records_digests_as_metadata_data_versions_and_signed_bundles(
+    store: Path, instance, ol_validator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor = SourceRecord(name=pipeline.SOURCE, digest="blake3:" + "5e" * 32, license="CC-BY-4.0", issuer="Vendor GmbH")
+    register_source(open_store(str(store)), vendor, signing_key_from_settings())
     result = run(CHAIN_AND_CHECKS, instance)
     assert result.success
     mats = materializations(result)
@@ -111,8 +117,21 @@ def test_chain_records_digests_as_metadata_data_versions_and_signed_bundles(stor
     assert [(i.namespace, i.name, i.version) for i in clean.inputs] == [
         ("dagster://default", "raw/orders", mats[RAW].metadata["tdprov/digest"].value)
     ]
-    # lineage from the last asset reaches the first through the store alone
-    assert upstream(store, "features", mats[FEATURES].metadata["tdprov/digest"].value) == ["clean/orders_clean", "raw/orders"]
+    # lineage from the last asset reaches the first, and its registered source, through the store alone
+    assert upstream(store, "features", mats[FEATURES].metadata["tdprov/digest"].value) == [
+        "clean/orders_clean",
+        "raw/orders",
+        pipeline.SOURCE,
+    ]
+    assert cli_main(["lineage", "features", "--json", "--store", str(store)]) == 0
+    tree = capsys.readouterr().out
+    assert "raw/orders" in tree and vendor.digest in tree
+
+
+def test_an_unregistered_source_is_recorded_without_a_version(store: Path, instance) -> None:
+    assert run([pipeline.orders], instance).success
+    [raw] = summaries(store)
+    assert [(i.namespace, i.name, i.version) for i in raw.inputs] == [("tdprov://sources", pipeline.SOURCE, None)]
 
 
 def test_unchanged_data_keeps_its_versions_changed_data_gets_a_new_one_and_downstream_is_stale(

@@ -23,6 +23,7 @@ from dagster import (
 
 from prov_dagster import ProvenanceIOManager, pandera_checks, provenance_asset
 
+SOURCE = "vendor-orders"
 RAW_SCHEMA = pa.DataFrameSchema(
     {
         "order_id": pa.Column(int, pa.Check.ge(0), unique=True),
@@ -33,7 +34,7 @@ RAW_SCHEMA = pa.DataFrameSchema(
 )
 
 
-@provenance_asset(schema=RAW_SCHEMA, source="vendor:orders-2026", owners=["team:ml"], key_prefix=["raw"])
+@provenance_asset(schema=RAW_SCHEMA, source=SOURCE, owners=["team:ml"], key_prefix=["raw"])
 def orders() -> pd.DataFrame:
     variant = int(os.environ.get("TDPROV_TEST_VARIANT", "0"))
     return pd.DataFrame(

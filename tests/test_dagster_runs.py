@@ -30,6 +30,7 @@ import test_dagster_defs as pipeline
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.signing import signing_key_from_settings
+from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_dagster import (
     ProvenanceIOManager,
@@ -135,6 +136,8 @@ def test_failure_sensor_turns_a_crashed_step_into_a_fail_bundle_with_what_it_loa
 def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_finds_tampering(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     provenance = ProvenanceResource(store=store)
+    vendor = SourceRecord(name=pipeline.SOURCE, digest="blake3:" + "5e" * 32, license="CC-BY-4.0", issuer="Vendor GmbH")
+    register_source(open_store(store), vendor, signing_key_from_settings())  # else the audit finds an untraced input
     materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store)})
     (tmp_path / "dagster_home").mkdir()
     with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
