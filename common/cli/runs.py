@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+from tqdm import tqdm
+
 from prov_common.bundle import BundleSummary, recent_bundles
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.config import Settings
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise BadInputError(f"--limit {args.limit} is negative.", fix="give a positive number, or 0 for all runs")
     store = open_store(settings=Settings.from_env(store=args.store))
-    summaries = list(recent_bundles(store, limit=args.limit or None))
+    listing = recent_bundles(store, limit=args.limit or None)
+    summaries = list(tqdm(listing, desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
     if args.json:
         json.dump([s.to_dict() for s in summaries], sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
