@@ -99,3 +99,18 @@ def test_cli_exit_codes(pipe: Pipeline, tmp_path: Path, capsys: pytest.CaptureFi
     assert "[completeness]" in capsys.readouterr().out
     (tmp_path / "file").write_text("x")
     assert main(["audit", "--store", str(tmp_path / "file")]) == 2
+
+
+def test_backdated_bundle_is_noted(pipe: Pipeline, tmp_path: Path) -> None:
+    from prov_common.audit.model import CHECK_LOG, NOTE
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.signing import default_signing_key
+
+    assert _audit(pipe, tmp_path).clean
+    bundle = build_bundle(run_events("train_model", [dataset("/data/features.parquet", pipe.features)], []), None, default_signing_key(),
+                          sealed_at=T0)
+    deliver_bundle(pipe.store, bundle)
+    result = _audit(pipe, tmp_path)
+    notes = [f for f in result.check(CHECK_LOG).findings if f.run_id == bundle.run_id]
+    assert notes and notes[0].severity == NOTE and "back-dated" in notes[0].what and result.clean

@@ -24,14 +24,14 @@ from prov_common.audit.catalog import load_catalog, write_catalog
 from prov_common.audit.checks import bundle_checks, completeness, quality
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.lineage import LineageIndex
-from prov_common.audit.model import CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, CheckResult, Finding, RunRecord
+from prov_common.audit.model import CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.result import AuditResult
 from prov_common.audit.unfinished import unfinished_runs
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import list_bundles
 from prov_common.config import Settings
-from prov_common.errors import TdprovError
+from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
@@ -76,6 +76,8 @@ def run_audit(
     # 1. the log as earlier audits left it
     try:
         head = tlog.head()
+    except StoreUnavailableError:
+        raise
     except TdprovError as exc:
         keys = tlog.checkpoint_keys()
         log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
@@ -85,6 +87,8 @@ def run_audit(
     log_check.checked = len(state.checkpoints)
     try:
         leaves = state.leaves if full else tlog.read_leaves(strict=False)
+    except StoreUnavailableError:
+        raise
     except TdprovError as exc:
         log_check.findings.append(Finding(CHECK_LOG, "log/leaves/", exc.what, exc.fix or FIX_LOG))
         leaves, full = state.leaves, True
@@ -113,6 +117,8 @@ def run_audit(
         if summary.run_id not in logged:
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
+    if head is not None:
+        log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key)
 
     # 3. logged bundles must still be the bundles that were logged
     for index, leaf in enumerate(leaves):
@@ -134,6 +140,8 @@ def run_audit(
     new_leaves.sort(key=lambda x: x.index_key)
     try:
         new_head = tlog.append(new_leaves, signer)
+    except StoreUnavailableError:
+        raise
     except TdprovError as exc:
         log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
         new_head = head
@@ -194,6 +202,19 @@ def _examine_all(store: Store, settings: Settings, summaries: list[BundleSummary
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for part in pool.map(_examine_chunk, [store.uri] * len(chunks), [settings] * len(chunks), chunks):
             yield from part
+
+
+def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str) -> list[Finding]:
+    """New bundles sealed before the last checkpoint was written: delivered late (spool) or back-dated."""
+    out = []
+    for r in new:
+        sealed = (r.sealed_at or "").replace("+00:00", "Z")
+        if sealed and sealed < head_time:
+            out.append(Finding(CHECK_LOG, r.index_key, f"run {r.run_id} says it was sealed at {sealed}, before checkpoint '{head_key}' "
+                               f"({head_time}) that did not include it: delivered late from a spool, or back-dated",
+                               "check the spool or store logs for when it was written; the log records it from this audit on",
+                               severity=NOTE, run_id=r.run_id))
+    return out
 
 
 def _new_summaries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[BundleSummary]:
