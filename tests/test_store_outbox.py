@@ -215,3 +215,31 @@ def test_store_down_during_100_runs_delivers_100_bundles_none_twice(s3_server, s
     assert (first.delivered, first.objects, first.written) == (100, 300, 300) and second.delivered == 0
     keys = list(open_store(down.uri).list())
     assert len(keys) == len(set(keys)) == 300 and outbox.pending() == []
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A 64 KiB tmpfs (needs permission to mount; skipped elsewhere), unmounted afterwards."""
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_full_disk_spool_is_a_clear_error_and_leaves_no_partial_entry(full_disk: Path, s3_fault) -> None:
+    down = open_store(s3_fault("closed"))
+    outbox = Outbox(full_disk / "spool")
+    assert outbox.deliver(down, [("runs/small/manifest.json", b"{}")]).spooled  # fits
+    with pytest.raises(SpoolError) as info:
+        outbox.deliver(down, [("runs/big/events.jsonl", os.urandom(200_000))])
+    assert "free disk space" in str(info.value) and "runs/big/events.jsonl" in str(info.value)
+    assert len(outbox.pending()) == 1 and sorted(os.listdir(outbox.spool_dir)) == [outbox.pending()[0].name]
+    with pytest.raises(StoreUnavailableError):
+        outbox.deliver(down, [("runs/big/events.jsonl", b"x")], strict=True)
