@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._json_output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import trust_from_settings
@@ -54,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     index = LineageIndex(known_runs(store, trust_from_settings(settings)).values())
     answer = contains(store, index, args.digest, record)
-    print(json.dumps(answer.to_dict(), indent=2))
+    emit_json(answer.to_dict())
     return 0 if answer.contained else 1

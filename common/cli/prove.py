@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._json_output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import trust_from_settings
@@ -46,10 +45,5 @@ def run(args: argparse.Namespace) -> int:
         doc = consistency_document(tlog, old, new)
     else:
         doc = inclusion_document(tlog, args.run_id)
-    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    emit_json(doc, args.output)
     return 0

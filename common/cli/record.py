@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._json_output import emit_json
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
@@ -43,10 +42,5 @@ def run(args: argparse.Namespace) -> int:
     trust = trust_from_settings(settings)
     index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
     doc = training_record(index, args.ref, args.format, store.uri)
-    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    emit_json(doc, args.output)
     return 0
