@@ -75,3 +75,16 @@ def test_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert listed[0]["name"] == "claims" and listed[0]["origin_geography"] == ["DE"] and listed[0]["key"] == source_key("claims", DIGEST)
     assert main(["source", "add", "x", "--name", "n", "--license", "l", "--issuer", "i", "--digest", "nope", "--store", store]) == 2
     assert list(iter_sources(open_store(store), trust_from_settings()))[0].record.location == "s3://vendor/claims.parquet"
+
+
+def test_cli_add_hashes_the_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_common.hashing import hash_path
+
+    data = tmp_path / "vendor.csv"
+    data.write_text("id,amount\n1,9.5\n2,3.0\n")
+    store = str(tmp_path / "s")
+    assert main(["source", "add", str(data), "--name", "vendor", "--license", "MIT", "--issuer", "V", "--store", store]) == 0
+    record = list(iter_sources(open_store(store), trust_from_settings()))[0].record
+    assert record.digest == hash_path(data).digest and record.rows == 2
+    assert main(["source", "add", str(tmp_path / "missing.csv"), "--name", "m", "--license", "MIT", "--issuer", "V", "--store", store]) == 2
+    assert "missing.csv" in capsys.readouterr().err
