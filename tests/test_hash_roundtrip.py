@@ -248,3 +248,29 @@ def test_non_string_labels_survive_parquet(tmp_path):
         assert hash_path(tmp_path / f"{i}.parquet").digest == td.digest
     assert [c.name for c in hash_dataframe(frames[0]).columns] == ['["a",1]', '["b",2]']
     assert hash_table(pa.record_batch({"a": [1, 2]})).digest == hash_dataframe(pd.DataFrame({"a": [1, 2]})).digest
+
+
+def test_parquet_is_read_one_column_at_a_time(tmp_path):
+    from prov_common.hashing.table import hash_table_columns
+    import pyarrow.parquet as pq
+
+    df = all_dtypes_frame().set_index("s")
+    df = pd.concat([df] * 5, ignore_index=False)
+    df.to_parquet(tmp_path / "t.parquet", row_group_size=4)  # several row groups, so chunked columns
+    expected = hash_dataframe(df, block_rows=3).digest
+    pf = pq.ParquetFile(tmp_path / "t.parquet")
+    loads: list[str] = []
+
+    def load(name):
+        loads.append(name)
+        return pf.read(columns=[name], use_pandas_metadata=False).column(0)
+
+    td = hash_table_columns(pf.schema_arrow.empty_table(), load, pf.metadata.num_rows, block_rows=3, threads=2)
+    assert td.digest == expected
+    assert sorted(loads) == sorted(pf.schema_arrow.names)  # every column read exactly once
+    assert hash_path(tmp_path / "t.parquet").digest == hash_dataframe(df).digest
+    # repeated column names are read as a whole table
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"]), tmp_path / "dup.parquet")
+    dup = hash_path(tmp_path / "dup.parquet")
+    assert [c.name for c in dup.columns] == ["x", "x"]
+    assert dup.digest == hash_dataframe(pd.DataFrame([[1, 3], [2, 4]], columns=["x", "x"])).digest

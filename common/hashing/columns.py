@@ -6,6 +6,7 @@ need to be (numpy columns are wrapped block by block, zero-copy when contiguous)
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -71,15 +72,39 @@ def index_display(name: Any, level: int) -> str:
 
 # --- Arrow sources -------------------------------------------------------------------------------
 
+def _slice(col: pa.ChunkedArray, start: int, rows: int) -> pa.Array:
+    """Rows [start, start + rows) as one array: zero-copy unless they span chunks."""
+    chunks = col.slice(start, rows).chunks
+    if len(chunks) == 1:
+        return chunks[0]
+    if not chunks:
+        return pa.array([], type=col.type)
+    return pa.concat_arrays(chunks)
+
+
 def _chunked_block(col: pa.ChunkedArray) -> Callable[[int, int], pa.Array]:
-    def block(start: int, rows: int) -> pa.Array:
-        chunks = col.slice(start, rows).chunks
-        if len(chunks) == 1:
-            return chunks[0]
-        if not chunks:
-            return pa.array([], type=col.type)
-        return pa.concat_arrays(chunks)
-    return block
+    return lambda start, rows: _slice(col, start, rows)
+
+
+Loader = Callable[[str], pa.ChunkedArray]
+
+
+class _LazyColumn:
+    """A column read on first use (under a lock shared by one file) and let go after its last block."""
+
+    def __init__(self, load: Callable[[], pa.ChunkedArray], length: int, lock: threading.Lock) -> None:
+        self._load = load
+        self._length = length
+        self._lock = lock
+        self._col: pa.ChunkedArray | None = None
+        self._served = 0
+
+    def block(self, start: int, rows: int) -> pa.Array:
+        with self._lock:
+            col = self._col if self._col is not None else self._load()
+            self._served += rows
+            self._col = col if self._served < self._length else None
+        return _slice(col, start, rows)
 
 
 def _dictionary_of(col: pa.ChunkedArray) -> pa.Array | None:
@@ -172,32 +197,57 @@ def dataframe_sources(df: pd.DataFrame) -> Iterator[ColumnSource]:
         yield pandas_source(series, label, display_label(label), "column")
 
 
-def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_metadata: bool) -> list[ColumnSource]:
+class _Columns:
+    """The columns of a table in memory, or of a file read column by column through ``load``."""
+
+    def __init__(self, table: pa.Table, load: Loader | None, rows: int | None) -> None:
+        self.table = table
+        self.load = load
+        self.rows = table.num_rows if rows is None else rows
+        self.lock = threading.Lock()
+
+    def source(self, field: str | int, label: Any, display: str, role: str) -> ColumnSource:
+        """A source for a column given by name or position (names must be unique to be read lazily)."""
+        t = self.table.schema.field(field).type
+        name = self.table.column_names[field] if isinstance(field, int) else field
+        if self.load is None:
+            return arrow_source(self.table.column(field), label, display, role)
+        if pa.types.is_dictionary(t):  # categories are needed up front
+            return arrow_source(self.load(name), label, display, role)
+        _check_type(t, display)
+        load = self.load
+        lazy = _LazyColumn(lambda: load(name), self.rows, self.lock)
+        return ColumnSource(label, display, role, t, self.rows, lazy.block)
+
+
+def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_metadata: bool,
+                  load: Loader | None = None, rows: int | None = None) -> list[ColumnSource]:
     """Sources of an Arrow table: named index columns first, then the others in table order.
 
     With ``index_columns=None`` and pandas metadata present, the metadata says which columns are the
-    index (and a stored RangeIndex that is not the default one becomes an index column).
+    index (and a stored RangeIndex that is not the default one becomes an index column). With ``load``,
+    ``table`` only gives the schema (no rows) and each column is read by ``load(name)`` when hashed.
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     if not isinstance(table, pa.Table):
         raise BadInputError(f"expected a pyarrow Table, got {type(table).__name__}.",
                             fix="pass a pyarrow.Table, or use hash_dataframe() for pandas.")
+    columns = _Columns(table, load, rows)
     meta = table.schema.pandas_metadata if (use_pandas_metadata and index_columns is None) else None
     if meta:
-        return _pandas_meta_sources(table, meta)
+        return _pandas_meta_sources(columns, meta)
     index_columns = list(index_columns or [])
     missing = [c for c in index_columns if c not in table.column_names]
     if missing:
         raise BadInputError(f"index column(s) {missing} not in the table.", fix=f"choose from {table.column_names}.")
-    sources = [arrow_source(table.column(c), c, index_display(c, i), "index") for i, c in enumerate(index_columns)]
-    for i, name in enumerate(table.column_names):
-        if name not in index_columns:
-            sources.append(arrow_source(table.column(i), name, name, "column"))
+    sources = [columns.source(c, c, index_display(c, i), "index") for i, c in enumerate(index_columns)]
+    sources += [columns.source(i, n, n, "column") for i, n in enumerate(table.column_names) if n not in index_columns]
     return sources
 
 
-def _pandas_meta_sources(table: pa.Table, meta: dict) -> list[ColumnSource]:
+def _pandas_meta_sources(columns: _Columns, meta: dict) -> list[ColumnSource]:
+    table = columns.table
     entries = meta.get("index_columns", [])
     index_fields = {e for e in entries if isinstance(e, str)}
     by_field = {c.get("field_name", c.get("name")): c for c in meta.get("columns", [])}
@@ -210,7 +260,7 @@ def _pandas_meta_sources(table: pa.Table, meta: dict) -> list[ColumnSource]:
                 sources.append(arrow_source(values, name, index_display(name, level), "index"))
             else:
                 name = by_field.get(entry, {}).get("name")
-                sources.append(arrow_source(table.column(entry), name, index_display(name, level), "index"))
+                sources.append(columns.source(entry, name, index_display(name, level), "index"))
     data_fields = [n for n in table.column_names if n not in index_fields]
     try:
         labels = list(table.slice(0, 0).to_pandas().columns)
@@ -219,7 +269,7 @@ def _pandas_meta_sources(table: pa.Table, meta: dict) -> list[ColumnSource]:
     if len(labels) != len(data_fields):
         labels = data_fields
     for field, label in zip(data_fields, labels, strict=True):
-        sources.append(arrow_source(table.column(field), label, display_label(label), "column"))
+        sources.append(columns.source(field, label, display_label(label), "column"))
     return sources
 
 

@@ -17,7 +17,7 @@ from blake3 import blake3
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
-from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, show
+from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns, show
 
 CHUNK = 1 << 20
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -113,6 +113,27 @@ def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, 
             source.close()
 
 
+def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
+    """A Parquet file hashed column by column, so only a few columns are in memory at a time."""
+    source: Any = open_binary(path_or_uri)
+    try:
+        try:
+            pf = pq.ParquetFile(source)
+            schema = pf.schema_arrow
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise BadInputError(f"cannot read {str(path_or_uri)!r} as parquet: {exc}",
+                                fix="check that the file is valid parquet, or hash its bytes (tdprov hash --bytes).") from exc
+        if len(set(schema.names)) != len(schema.names):  # repeated names cannot be read one by one
+            return hash_table(pf.read(), **options)
+
+        def load(name: str) -> pa.ChunkedArray:
+            return pf.read(columns=[name], use_pandas_metadata=False).column(0)
+
+        return hash_table_columns(schema.empty_table(), load, pf.metadata.num_rows, **options)
+    finally:
+        source.close()
+
+
 def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", csv_dtypes: Mapping[str, Any] | None = None,
               as_bytes: bool = False, block_rows: int = BLOCK_ROWS, threads: int | None = None
               ) -> TableDigest | FileDigest:
@@ -121,6 +142,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     if fmt is None:
         with open_binary(path_or_uri) as f:
             return hash_stream(f)
+    if fmt == "parquet":
+        return _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
     data = read_table_file(path_or_uri, fmt, csv_dtypes)
     if isinstance(data, pd.DataFrame):
         return hash_dataframe(data, granularity=granularity, block_rows=block_rows, threads=threads)

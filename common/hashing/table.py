@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import struct
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,10 @@ def table_digest(rows: int, column_digests: Iterable[bytes]) -> bytes:
 Segment = tuple[ColumnSource, int, int]  # (column, first row, end row)
 
 
+def _no_block(start: int, rows: int) -> pa.Array:  # pragma: no cover - only a placeholder
+    raise RuntimeError("column data was let go after hashing")
+
+
 def _task(job: tuple[list[Segment], int, bool]) -> list[tuple[bytes, int, int, Any]]:
     """Hash the blocks of some column segments: [(digest, bytes, start, row hashes)] in order."""
     segments, block_rows, with_rows = job
@@ -137,7 +142,7 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
         cells = (rows or 0) * max(ncols_hint, 1)
         threads = min(os.cpu_count() or 1, 8) if cells >= _PARALLEL_MIN_CELLS else 1
     with_rows = granularity == "row"
-    meta: list[tuple[ColumnSource, str, int]] = []  # (source, logical type, number of blocks)
+    meta: list[tuple[ColumnSource, str, int]] = []  # (source without data, logical type, number of blocks)
 
     def jobs() -> Iterator[tuple[list[Segment], int, bool]]:
         """Tasks of about TASK_BLOCKS blocks' worth of rows, whole blocks, columns in order."""
@@ -148,7 +153,8 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
             if rows is not None and src.length != rows:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the table {rows}.",
                                     fix="give every column the same length.")
-            meta.append((src, column_logical_type(src), len(range(0, src.length, block_rows))))
+            meta.append((replace(src, block=_no_block, dictionary=None), column_logical_type(src),
+                         len(range(0, src.length, block_rows))))
             for start in range(0, src.length, budget):
                 stop = min(start + budget, src.length)
                 task.append((src, start, stop))
@@ -208,6 +214,18 @@ def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", blo
                             fix="pass a DataFrame, or use hash_table() for Arrow tables and hash_path() for files.")
     sources = dataframe_sources(df)
     return _hash_sources(sources, len(df), df.shape[1] + 1, granularity=granularity,
+                         block_rows=block_rows, threads=threads)
+
+
+def hash_table_columns(schema_table: pa.Table, load: Callable[[str], pa.ChunkedArray], rows: int, *,
+                       granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,
+                       threads: int | None = None) -> TableDigest:
+    """Like :func:`hash_table`, reading one column at a time with ``load(name)`` (bounded memory).
+
+    ``schema_table`` has the schema (with pandas metadata) and no rows; column names must be unique.
+    """
+    sources = table_sources(schema_table, None, True, load=load, rows=rows)
+    return _hash_sources(sources, rows, schema_table.num_columns, granularity=granularity,
                          block_rows=block_rows, threads=threads)
 
 
