@@ -31,6 +31,11 @@ _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
 TASK_BLOCKS = 8  # rows of about this many blocks are hashed per thread-pool task
 
 
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def show(digest: bytes) -> str:
     """``blake3:<hex>``."""
     return f"{ALGORITHM}:{digest.hex()}"
@@ -140,7 +145,7 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
         raise BadInputError(f"block_rows must be a positive int, got {block_rows!r}.", fix=f"use {BLOCK_ROWS}.")
     if threads is None:
         cells = (rows or 0) * max(ncols_hint, 1)
-        threads = min(os.cpu_count() or 1, 8) if cells >= _PARALLEL_MIN_CELLS else 1
+        threads = min(_cpus(), 8) if cells >= _PARALLEL_MIN_CELLS else 1
     with_rows = granularity == "row"
     meta: list[tuple[ColumnSource, str, int]] = []  # (source without data, logical type, number of blocks)
 
