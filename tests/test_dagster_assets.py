@@ -10,7 +10,18 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetIn, AssetKey, DagsterInstance, MaterializeResult, asset, materialize
+from dagster import (
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    AssetSpec,
+    DagsterInstance,
+    MaterializeResult,
+    Output,
+    asset,
+    materialize,
+    multi_asset,
+)
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
@@ -295,3 +306,38 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     assert json.loads(json.dumps(mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value)).endswith(
         f"bundles/{summary.run_id}/"
     )
+
+
+# -- multi-assets and external assets --------------------------------------------------------------
+@multi_asset(outs={"train": AssetOut(), "test": AssetOut()})
+def split():
+    df = pd.DataFrame({"x": range(10), "y": [i % 2 for i in range(10)]})
+    yield Output(df.iloc[2:].reset_index(drop=True), output_name="test")  # outputs in any order
+    yield Output(df.iloc[:8].reset_index(drop=True), output_name="train")
+
+
+EXTERNAL = AssetSpec(AssetKey(["vendor", "prices"]), description="written by a vendor's job, outside Dagster")
+
+
+@asset(ins={"prices": AssetIn(key=EXTERNAL.key)})
+def priced(prices: pd.DataFrame) -> pd.DataFrame:
+    return prices.assign(eur=prices["usd"] * 0.9)
+
+
+def test_a_multi_asset_step_is_one_run_with_both_outputs(store: Path, instance) -> None:
+    result = run([split], instance)
+    mats = materializations(result)
+    [summary] = summaries(store)
+    assert summary.job_name == "split" and summary.state == "COMPLETE"
+    assert sorted((o.name, o.version) for o in summary.outputs) == sorted(
+        (k.to_user_string(), m.tags["dagster/data_version"]) for k, m in mats.items()
+    )
+
+
+def test_an_external_asset_loaded_from_the_data_root_is_recorded_with_its_digest(store: Path, instance) -> None:
+    vendor_file = Path(str(store) + "-data") / "vendor" / "prices.parquet"
+    vendor_file.parent.mkdir(parents=True)
+    pd.DataFrame({"sku": ["a", "b"], "usd": [1.0, 2.5]}).to_parquet(vendor_file)
+    assert run([EXTERNAL, priced], instance).success
+    [summary] = summaries(store)
+    assert [(i.name, i.version) for i in summary.inputs] == [("vendor/prices", hash_path(vendor_file).digest)]
