@@ -15,6 +15,8 @@ CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
     "conn_id": ("Connection of type tdprov whose settings the listener uses.", "string", ""),
     "listener_enabled": ("Record task inlets/outlets from the listener.", "boolean", "True"),
     "hash_timeout": ("Seconds the listener may spend hashing one task's datasets.", "float", "30"),
+    "flush_timeout": ("Seconds the task process waits at its end for its events to be delivered.",
+                      "float", "60"),
     "max_bytes": ("Largest dataset (bytes) the listener hashes; larger ones are recorded without a "
                   "digest and the run is marked partial.", "integer", str(2 * 1024**3)),
 }

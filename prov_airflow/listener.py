@@ -41,6 +41,17 @@ class ProvenanceListener:
     def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any = None) -> None:
         self._guard("task failed", self._task_finished, task_instance, error if error is not None else "task failed")
 
+    @hookimpl
+    def before_stopping(self, component: Any) -> None:
+        """End of a task process (or of a component): wait, bounded, for pending deliveries."""
+        try:
+            from prov_airflow.delivery import DELIVERY
+            from prov_airflow.settings import conf_number
+
+            DELIVERY.drain(conf_number("flush_timeout"))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("tdprov: could not flush pending provenance (%s)", exc)
+
     # -- DAG runs (on the scheduler, or in the dag.test() process) ------------------------------
     @hookimpl(tryfirst=True)
     def on_dag_run_running(self, dag_run: Any, msg: str) -> None:
@@ -71,7 +82,8 @@ class ProvenanceListener:
         inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
         with self._lock:
             self._inputs[info.run_id] = inputs
-        self._emit(info, "RUNNING" if naming.provider_feeds_bundles() else "START", inputs, [], None, task)
+        companion = naming.provider_feeds_bundles()
+        self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)
 
     def _task_finished(self, task_instance: Any, error: Any) -> None:
         info, task = task_run_info(task_instance)
@@ -86,7 +98,7 @@ class ProvenanceListener:
             # The provider sends the terminal event, which seals the bundle; ours is staged just before it.
             self._emit(info, "RUNNING", inputs, outputs, None, task)
         else:
-            self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task)
+            self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task, background=True)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         if naming.provider_feeds_bundles():
@@ -95,8 +107,14 @@ class ProvenanceListener:
 
     @staticmethod
     def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
-              error: Any, task: Any) -> None:
-        from prov_airflow.emitter import emit
+              error: Any, task: Any, *, background: bool = False) -> None:
+        """Build the event now (hashes are taken already); deliver it now, or in the background.
+
+        Background delivery keeps staging and sealing off the task's path; it is drained when the task
+        process stops. Beside the OpenLineage provider, delivery is immediate: our event must be staged
+        before the provider's terminal event seals the bundle.
+        """
+        from prov_airflow.emitter import emit, listener_settings
         from prov_airflow.events import build_event, capture_ref, merge_refs
 
         extra = lineage_of(task)
@@ -106,7 +124,14 @@ class ProvenanceListener:
             merge_refs([capture_ref(c) for c in inputs], extra.inputs),
             merge_refs([capture_ref(c) for c in outputs], extra.outputs),
             error, partial=partial, run_facets=extra.run_facets or None)
-        emit(event, extra.attachments)
+        if not background:
+            emit(event, extra.attachments)
+            return
+        from prov_airflow.delivery import DELIVERY
+
+        settings = listener_settings()  # resolved now: the task's configuration, not the thread's
+        DELIVERY.submit(f"{event_type} event of {info.job_name}",
+                        lambda: emit(event, extra.attachments, settings=settings))
 
 
 _LISTENER: ProvenanceListener | None = None

@@ -1,0 +1,69 @@
+"""Background delivery of the listener's events, so that staging and sealing overlap with the task.
+
+One daemon thread per process delivers in submission order (a run's START is staged before its
+terminal event seals the bundle). The task runner's ``before_stopping`` hook drains the queue with a
+bounded wait (``[tdprov] flush_timeout``); whatever is not delivered by then stays staged in the store
+or spooled by the transport, and is reported by the audit rather than lost silently.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """A FIFO of delivery jobs run by one daemon thread; jobs never raise out of it."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[str, Callable[[], Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, what: str, job: Callable[[], Any]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="tdprov-delivery", daemon=True)
+                self._thread.start()
+        self._jobs.put((what, job))
+
+    def _work(self) -> None:
+        while True:
+            what, job = self._jobs.get()
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - the transport spools; nothing may escape
+                log.warning("tdprov: could not deliver %s (%s: %s)", what, type(exc).__name__, exc)
+            finally:
+                self._jobs.task_done()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every submitted job ran, at most ``timeout`` seconds; True when drained."""
+        done = threading.Event()
+
+        def wait() -> None:
+            self._jobs.join()
+            done.set()
+
+        threading.Thread(target=wait, name="tdprov-drain", daemon=True).start()
+        if not done.wait(max(timeout, 0.0)):
+            log.warning("tdprov: %s event(s) not delivered after %ss; they are staged or spooled and the "
+                        "audit reports unsealed runs. Fix: check the store, or raise [tdprov] flush_timeout.",
+                        self._jobs.unfinished_tasks, timeout)
+            return False
+        return True
+
+
+DELIVERY = Delivery()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    from prov_airflow.settings import conf_number
+
+    DELIVERY.drain(conf_number("flush_timeout"))
