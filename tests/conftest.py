@@ -116,7 +116,7 @@ def s3_fault(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     """Factory: ``s3_fault(kind)`` points the AWS environment at a broken S3 endpoint on localhost and
     returns a store URI for it (``s3_fault(kind, bucket)`` names the bucket). Kinds: ``closed`` (nothing listens), ``hang`` (accepts, never answers),
     or an HTTP error ``"<status> <Code>"`` such as ``"503 SlowDown"``, ``"500 InternalError"``,
-    ``"403 AccessDenied"``. Calls are bounded to 1 s and one attempt so tests stay fast."""
+    ``"403 AccessDenied"``. Calls are bounded (1 s connect, 0.5 s read) to one attempt so tests stay fast."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -162,7 +162,7 @@ def s3_fault(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
             status, code = kind.split()
             port = error_server(int(status), code)
         env = s3_env(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("aws"))
-        env.update(TDPROV_STORE_CONNECT_TIMEOUT="1", TDPROV_STORE_READ_TIMEOUT="1", TDPROV_STORE_MAX_ATTEMPTS="1")
+        env.update(TDPROV_STORE_CONNECT_TIMEOUT="1", TDPROV_STORE_READ_TIMEOUT="0.5", TDPROV_STORE_MAX_ATTEMPTS="1")
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         return f"s3://{bucket}/prefix"

@@ -109,3 +109,33 @@ def test_fsync_can_be_turned_off_for_scratch_stores(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("TDPROV_STORE_FSYNC", "0")
     store = open_store(tmp_path / "b")
     assert store.fsync is False and store.put("k", b"1") and store.get("k") == b"1"
+
+
+def _slow_writer(root: str, fifo: str) -> None:
+    LocalStore(root).put_file("runs/killed/events.jsonl", Path(fifo))
+
+
+def test_writer_killed_mid_object_leaves_nothing_visible(tmp_path: Path) -> None:
+    """SIGKILL while an object is half written: no object, no listing entry, and the key stays writable."""
+    import signal
+    import time
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    root = tmp_path / "store"
+    proc = multiprocessing.get_context("fork").Process(target=_slow_writer, args=(str(root), str(fifo)))
+    proc.start()
+    with open(fifo, "wb") as pipe:
+        pipe.write(b"x" * (3 << 19))  # 1.5 MiB: one full chunk reaches the temporary file
+        pipe.flush()
+        folder = root / "runs" / "killed"
+        deadline = time.monotonic() + 10
+        while not any(p.stat().st_size for p in folder.glob(".tmp-*")):  # half written, not yet linked
+            assert time.monotonic() < deadline, "writer never started"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(10)
+    store = LocalStore(root)
+    assert not store.exists("runs/killed/events.jsonl") and list(store.list()) == []
+    assert store.put("runs/killed/events.jsonl", b"complete\n") is True
+    assert store.get("runs/killed/events.jsonl") == b"complete\n"
