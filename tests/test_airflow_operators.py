@@ -149,11 +149,13 @@ def test_sensor_poke_and_deferrable_find_the_bundle_and_audit_verifies(tmp_path:
                                    mode="poke", poke_interval=0.1, timeout=30)
         deferred = LineageBundleSensor(task_id="deferred", dataset=str(tmp_path / "tdprov_upstream.csv"),
                                        since="2000-01-01T00:00:00+00:00", deferrable=True, poke_interval=0.1)
-        audit = ProvenanceAuditOperator(task_id="audit", report_path=str(report))
-        [poke, deferred] >> audit
+        verify = ProvenanceAuditOperator(task_id="verify", mode="verify", report_dir=str(report))
+        audit = ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "audit"))
+        [poke, deferred] >> verify >> audit
     assert run_dag(dag, logical_date=START).state == "success"
     assert json.loads(report.read_text())["ok"] is True
     assert json.loads(report.read_text())["bundles"] >= 2
+    assert list((tmp_path / "audit").rglob("*.json")), "the audit wrote no report"
 
     # a changed byte in a bundle is a finding: the audit task fails and names the object
     upstream = _by_job(store)["tdprov_upstream.write"]
@@ -161,10 +163,15 @@ def test_sensor_poke_and_deferrable_find_the_bundle_and_audit_verifies(tmp_path:
     events.chmod(0o644)
     events.write_bytes(events.read_bytes().replace(b"COMPLETE", b"COMPLETX"))
     with DAG("tdprov_audit_finds", start_date=START, schedule=None) as dag:
-        ProvenanceAuditOperator(task_id="audit", report_path=str(tmp_path / "bad.json"))
-    assert run_dag(dag, logical_date=START).state == "failed"
+        ProvenanceAuditOperator(task_id="verify", mode="verify", report_dir=str(tmp_path / "bad.json"))
+        ProvenanceAuditOperator(task_id="audit", full=True, report_dir=str(tmp_path / "bad-audit"))
+    run = run_dag(dag, logical_date=START)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"verify": "failed", "audit": "failed"}
     findings = json.loads((tmp_path / "bad.json").read_text())["findings"]
     assert any(f["key"].endswith("events.jsonl") and f["runId"] == upstream.run_id for f in findings)
+    audit_text = "".join(p.read_text() for p in (tmp_path / "bad-audit").rglob("*.json"))
+    assert upstream.run_id in audit_text and "events.jsonl" in audit_text
 
 
 def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:

@@ -30,25 +30,38 @@ def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since
 
 
 class ProvenanceAuditOperator(BaseOperator):
-    """Verify signatures, manifests and events of lineage bundles (``tdprov verify``), write a JSON report.
+    """Audit the store (``tdprov audit``) or verify bundles (``tdprov verify``); fail the task on findings.
 
-    :param run_ids: bundles to verify (templated); default every bundle indexed since ``since``.
-    :param since: ISO time (templated); default: all bundles in the store.
-    :param report_path: local file for the report; default a key under ``reports/`` in the store.
+    :param mode: ``audit`` (default: signatures, Merkle log and checkpoints, completeness, quality; writes
+        the JSON and HTML report and records the audit in the store) or ``verify`` (bundle signatures,
+        manifests and events only).
+    :param full: audit every bundle, not only those new since the last checkpoint.
+    :param rehash: re-hash the data where it now lives and compare with the recorded digests.
+    :param report_dir: folder for the audit report (default: in the store), or for ``verify`` the JSON
+        report file path (default: a key under ``reports/verify/`` in the store). Templated.
+    :param run_ids: ``verify`` only: the bundles to verify (default: every bundle since ``since``).
+    :param since: ``verify`` only: ISO time; default all bundles.
     :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
 
-    Returns (XCom) the report's location. Fails the task when any bundle has a finding (the report is
-    written first, so the finding can be read).
+    Returns (XCom) the report's location. The report is written before the task fails, so the findings
+    can be read.
     """
 
-    template_fields: Sequence[str] = ("run_ids", "since", "report_path")
+    template_fields: Sequence[str] = ("run_ids", "since", "report_dir")
 
-    def __init__(self, *, run_ids: Sequence[str] | None = None, since: str | None = None,
-                 report_path: str | None = None, tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, mode: str = "audit", full: bool = False, rehash: bool = False,
+                 report_dir: str | None = None, run_ids: Sequence[str] | None = None, since: str | None = None,
+                 tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if mode not in ("audit", "verify"):
+            from prov_common.errors import BadInputError
+
+            raise BadInputError(f"task {self.task_id!r}: mode={mode!r} is not supported",
+                                fix="use mode='audit' or mode='verify'")
+        self.mode, self.full, self.rehash = mode, full, rehash
+        self.report_dir = report_dir
         self.run_ids = run_ids
         self.since = since
-        self.report_path = report_path
         self.tdprov_conn_id = tdprov_conn_id
 
     def execute(self, context: Any) -> str:
@@ -58,8 +71,10 @@ class ProvenanceAuditOperator(BaseOperator):
         settings = hook.get_settings()
         with hook.environment():
             store = hook.get_conn()
+            if self.mode == "audit":
+                return self._audit(store, settings)
             report = verify_store(store, settings, list(self.run_ids) if self.run_ids else None, self.since)
-            location = self._write(store, report, context)
+            location = self._write(store, report)
         self.log.info("tdprov: verified %s bundle(s), %s finding(s); report at %s",
                       report["bundles"], len(report["findings"]), location)
         if not report["ok"]:
@@ -68,10 +83,22 @@ class ProvenanceAuditOperator(BaseOperator):
                                    f"(report: {location})")
         return location
 
-    def _write(self, store: Any, report: dict[str, Any], context: Any) -> str:
+    def _audit(self, store: Any, settings: Any) -> str:
+        from prov_common.audit import run_audit
+
+        result = run_audit(store, settings, full=self.full, rehash=self.rehash, report_dir=self.report_dir,
+                           progress=False)
+        location = result.report_json or ""
+        self.log.info("tdprov: audit %s: %s; report at %s", result.audit_id, result.summary(), location)
+        if not result.clean:
+            lines = "; ".join(f"[{f.check}] {f.object}: {f.what}" for f in result.errors[:20])
+            raise AirflowException(f"tdprov audit found {len(result.errors)} problem(s): {lines} (report: {location})")
+        return location
+
+    def _write(self, store: Any, report: dict[str, Any]) -> str:
         data = canonical_bytes(report)
-        if self.report_path:
-            path = Path(self.report_path)
+        if self.report_dir:
+            path = Path(self.report_dir)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             return str(path.resolve())
