@@ -89,6 +89,12 @@ def test_bad_input_exits_2_with_a_message(files, capsys):
     assert exc.value.code == 2
 
 
+def test_stdin_is_hashed_as_bytes():
+    proc = subprocess.run([sys.executable, "-m", "prov_common", "hash", "-"], input=b"hello\n", capture_output=True)
+    assert proc.returncode == 0
+    assert proc.stdout.decode() == f"blake3:{blake3(b'hello' + bytes([10])).hexdigest()}  -\n"
+
+
 def test_console_script_help_has_an_example():
     proc = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0

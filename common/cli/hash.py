@@ -15,6 +15,7 @@ from prov_common.hashing import (
     TableDigest,
     diff_digests,
     hash_path,
+    hash_stream,
     write_row_digests,
 )
 
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
         ),
         example=EXAMPLE,
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or URIs to hash")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or URIs to hash; '-' hashes the bytes of stdin")
     parser.add_argument("--json", action="store_true", help="one JSON object per path (digest, columns, rows, bytes)")
     parser.add_argument("--granularity", choices=_ORDER, default=None,
                         help="detail kept: table, column (default), block, row")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.diff and _ORDER.index(granularity) < _ORDER.index("block"):
         granularity = "block"  # block digests give the changed row ranges
     dtypes = _csv_dtypes(args.csv_dtype)
-    digests = [hash_path(p, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes) for p in args.paths]
+    digests = [hash_stream(sys.stdin.buffer) if p == "-" else
+               hash_path(p, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes) for p in args.paths]
     if args.diff:
         return _diff(args, digests)
     for path, d in zip(args.paths, digests, strict=True):
