@@ -127,7 +127,8 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
         month_prefix = f"{layout.INDEX}/{year:04d}/{month:02d}/"
         if next(iter(store.list(month_prefix)), None) is None:
             continue
-        for day in range(31, 0, -1):
+        last_day = start.day if (year, month) == (start.year, start.month) else 31
+        for day in range(last_day, 0, -1):
             keys = [k for k in store.list(f"{month_prefix}{day:02d}/") if k.endswith(".json")]
             for key in reversed(keys):
                 yield _summary(store, key)
