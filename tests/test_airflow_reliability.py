@@ -1,0 +1,127 @@
+"""The listener never fails or hangs a task; outages go to the outbox; strict mode fails operators only."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness
+from airflow_dags.harness import bundles_of, events_of, run_dag
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from prov_airflow.hooks.provenance import ProvenanceHook
+from prov_airflow.operators.pandera import PanderaValidationOperator
+from prov_common.bundle import verify_bundle
+from prov_common.config import Settings
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+from prov_common.store.outbox import Outbox
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _airflow_db() -> None:
+    harness.prepare_database()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_hook_reads_tdprov_connection_and_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_TEST", json.dumps({
+        "conn_type": "tdprov", "host": "s3://lineage/prod",
+        "extra": {"spool": "/var/spool/tdprov", "strict": True, "trusted_keys": ["/keys/a.pub"], "aws_conn_id": "aws_t"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_T", json.dumps({
+        "conn_type": "aws", "login": "AKIAIOSFODNN7EXAMPLE", "password": "s3cr3t",
+        "extra": {"endpoint_url": "http://127.0.0.1:9000", "region_name": "eu-west-1"}}))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SIGNING_KEY", "/keys/airflow.key")  # [tdprov] fills what the connection lacks
+    hook = ProvenanceHook("tdprov_test")
+    assert hook.get_settings() == Settings(store="s3://lineage/prod", signing_key="/keys/airflow.key",
+                                           trusted_keys=("/keys/a.pub",), spool="/var/spool/tdprov", strict=True)
+    assert hook.aws_environment() == {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+                                      "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"}
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    with hook.environment():
+        assert os.environ["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9000"
+    assert "AWS_ENDPOINT_URL_S3" not in os.environ
+    # no connection: [tdprov] over TDPROV_* ; an unknown connection is a clear error
+    monkeypatch.setenv("TDPROV_STORE", "/from/env")
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "/from/airflow")
+    assert ProvenanceHook(None).get_settings().store == "/from/airflow"
+    with pytest.raises(Exception, match="'nope'.*not defined"):
+        ProvenanceHook("nope").get_settings()
+
+
+def test_store_outage_spools_and_flush_delivers_once(s3_store_uri: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    spool, out = tmp_path / "spool", tmp_path / "out.csv"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", s3_store_uri)
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(spool))
+    endpoint = os.environ["AWS_ENDPOINT_URL_S3"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{_closed_port()}")  # the store is down
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with DAG("tdprov_outage", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=lambda: out.write_text("a\n1\n"), outlets=[str(out)])
+    started = time.monotonic()
+    assert run_dag(dag, logical_date=START).state == "success"
+    assert time.monotonic() - started < 90
+    assert any(spool.rglob("*")), "nothing was spooled"
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)  # the store is back
+    store = open_store(s3_store_uri)
+    Outbox(spool).flush(store)
+    Outbox(spool).flush(store)  # a second flush delivers nothing twice
+    summaries = bundles_of(s3_store_uri)
+    assert sorted(s.job_name for s in summaries) == ["tdprov_outage", "tdprov_outage.write"]
+    trust = trust_from_settings(Settings.from_env())
+    assert all(verify_bundle(store, s.run_id, trust).ok for s in summaries)
+
+
+def test_hashing_that_would_hang_is_abandoned_and_marked_partial(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    store, fifo = tmp_path / "store", tmp_path / "never-ending.bin"
+    os.mkfifo(fifo)  # reading it blocks until someone writes: hashing it would hang without a bound
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    monkeypatch.setenv("AIRFLOW__TDPROV__HASH_TIMEOUT", "1")
+    with DAG("tdprov_hang", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="reads", python_callable=lambda: None, inlets=[str(fifo)])
+    started = time.monotonic()
+    try:
+        assert run_dag(dag, logical_date=START).state == "success"
+        assert time.monotonic() - started < 60
+    finally:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # release the abandoned reader
+    summary = {s.job_name: s for s in bundles_of(store)}["tdprov_hang.reads"]
+    assert summary.state == "COMPLETE" and summary.inputs[0].version is None
+    assert events_of(store, summary.run_id)[-1]["run"]["facets"]["tdprov_runContext"]["partial"] is True
+
+
+def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store should be")
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"id": [1], "x": [1.0]}).to_csv(table, index=False)
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(blocker))
+    monkeypatch.setenv("AIRFLOW__TDPROV__STRICT", "True")
+    with DAG("tdprov_strict", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="plain", python_callable=lambda: None, outlets=[str(table)])
+        PanderaValidationOperator(task_id="check", source=str(table), schema="airflow_dags.schemas:FEATURES")
+    run = run_dag(dag, logical_date=START)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"plain": "success", "check": "failed"}
+
+    # control: the same DAG without strict mode succeeds (the store problem is only logged)
+    monkeypatch.setenv("AIRFLOW__TDPROV__STRICT", "False")
+    run = run_dag(dag, logical_date=pendulum.datetime(2024, 1, 2, tz="UTC"))
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"plain": "success", "check": "success"}
