@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dagster import MetadataValue
+
 from prov_common.errors import BadInputError
 
 QualityPolicy = Literal["fail", "block", "warn", "record"]
@@ -57,7 +59,7 @@ class AssetProvenance:
         masked = _raw(meta.get(MASKED_KEY)) or ()
         source = _raw(meta.get(SOURCE_KEY))
         return cls(
-            schema=meta.get(SCHEMA_KEY),
+            schema=_raw(meta.get(SCHEMA_KEY)),
             policy=policy,
             source=str(source) if source else None,
             owners=tuple(str(o) for o in owners),
@@ -67,4 +69,4 @@ class AssetProvenance:
 
 def _raw(value: Any) -> Any:
     """The plain value of a Dagster ``MetadataValue`` (or the value itself)."""
-    return getattr(value, "value", value)
+    return value.value if isinstance(value, MetadataValue) else value

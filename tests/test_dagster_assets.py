@@ -260,6 +260,25 @@ def test_blocking_policy_writes_and_records_but_stops_downstream(store: Path, in
     assert {t["status"] for t in events[-1]["run"]["facets"]["test"]["tests"]} == {"pass", "fail"}
 
 
+@asset(metadata={"pandera_schema": "test_dagster_assets:SCORES", "tdprov/quality_policy": "warn"})
+def scores_warn() -> pd.DataFrame:
+    return _scores()
+
+
+@asset(ins={"scores": AssetIn("scores_warn")})
+def after_warn(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores
+
+
+def test_warn_policy_with_a_schema_import_path_writes_warns_and_continues(store: Path, instance) -> None:
+    result = run([scores_warn, after_warn, *pandera_checks([scores_warn])], instance)
+    assert result.success
+    assert set(materializations(result)) == {AssetKey("scores_warn"), AssetKey("after_warn")}
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "WARN"
+    assert any("failed Pandera schema 'Scores'" in (e.message or "") for e in instance.all_logs(result.run_id))
+
+
 # -- partitions -----------------------------------------------------------------------------------
 def test_partitions_get_one_version_each_and_downstream_records_the_partition_it_loaded(store: Path, instance) -> None:
     resources = {"io_manager": ProvenanceIOManager()}
