@@ -80,3 +80,50 @@ def test_bad_timeout_setting_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(BadInputError) as info:
         open_store("s3://bucket/p")
     assert "TDPROV_STORE_READ_TIMEOUT" in str(info.value)
+
+
+def test_write_once_probe_passes_on_moto_and_fails_on_a_server_that_ignores_if_none_match(s3_store_uri, monkeypatch) -> None:
+    open_store(s3_store_uri).check_write_once()
+    open_store(s3_store_uri).check_write_once()  # repeatable: the probe object keeps its first bytes
+
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stored: dict[str, bytes] = {}
+
+    class Careless(BaseHTTPRequestHandler):
+        """Stores every PUT, ignoring If-None-Match, as old S3-compatible servers do."""
+
+        protocol_version = "HTTP/1.1"
+
+        def do_PUT(self) -> None:
+            stored[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("ETag", '"x"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            body = stored.get(self.path, b"")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Careless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(StoreError) as info:
+            open_store("s3://careless/p").check_write_once()
+        assert "If-None-Match" in str(info.value) and "_tdprov/conditional-write-probe" in str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_local_write_once_probe(tmp_path) -> None:
+    open_store(tmp_path / "s").check_write_once()

@@ -33,3 +33,8 @@ class Store(Protocol):
     def describe(self) -> str:
         """One line naming the store for messages, e.g. ``local folder /data/.tdprov``."""
         ...
+
+    def check_write_once(self) -> None:
+        """Raise StoreError if this store cannot refuse a second writer (e.g. an S3-compatible
+        server that ignores ``If-None-Match``)."""
+        ...

@@ -122,6 +122,13 @@ class LocalStore(BaseStore):
             elif key.startswith(prefix) and (after is None or key > after):
                 yield key
 
+    def check_write_once(self) -> None:
+        """Hard-link creation refuses existing names on every local file system: nothing to probe."""
+        if not self.root.exists():
+            return
+        if not os.access(self.root, os.W_OK):
+            raise StoreError(f"{self.describe()} is not writable.", fix=f"make {self.root} writable by this user")
+
     # -- errors -------------------------------------------------------------------------------
     def _shadowed(self, key: str) -> ObjectConflictError:
         return ObjectConflictError(

@@ -24,6 +24,8 @@ _UNAVAILABLE_CODES = {
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _CONFLICT_RETRIES = 5
+PROBE_KEY = "_tdprov/conditional-write-probe"
+PROBE_BYTES = b"tdprov conditional write probe: this object is never overwritten\n"
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,23 @@ class S3Store(BaseStore):
                     yield item["Key"][strip:]
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc, "list", prefix or "/") from exc
+
+    def check_write_once(self) -> None:
+        """Prove that the endpoint honours ``If-None-Match: *`` (some older S3-compatible servers
+        ignore it and would let a second writer overwrite); StoreError if it does not.
+
+        Two small writes to ``_tdprov/conditional-write-probe``; the object keeps its first bytes.
+        """
+        key = PROBE_KEY
+        self.put(key, PROBE_BYTES)
+        created = self._create(key, Source(data=b"overwrite attempt: must be refused\n"))
+        if created or self.get(key) != PROBE_BYTES:
+            raise StoreError(
+                f"{self.describe()} accepted an overwrite of '{key}' despite If-None-Match: *; "
+                "objects would not be write-once there.",
+                fix="use a server version that supports conditional writes (If-None-Match on PutObject), "
+                "as AWS S3 does since 2024",
+            )
 
     # -- errors -------------------------------------------------------------------------------
     def _translate(self, exc: Exception, action: str, key: str) -> Exception:
