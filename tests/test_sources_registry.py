@@ -88,3 +88,16 @@ def test_cli_add_hashes_the_data(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert record.digest == hash_path(data).digest and record.rows == 2
     assert main(["source", "add", str(tmp_path / "missing.csv"), "--name", "m", "--license", "MIT", "--issuer", "V", "--store", store]) == 2
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_cli_add_hashes_s3_data(s3_store_uri: str, tmp_path: Path) -> None:
+    import boto3
+
+    from prov_common.hashing import hash_path
+
+    bucket = s3_store_uri[len("s3://"):].split("/")[0]
+    (tmp_path / "v.csv").write_text("id,amount\n1,9.5\n")
+    boto3.client("s3").upload_file(str(tmp_path / "v.csv"), bucket, "vendor/v.csv")
+    assert main(["source", "add", f"s3://{bucket}/vendor/v.csv", "--name", "v", "--license", "MIT", "--issuer", "V", "--store", s3_store_uri]) == 0
+    record = list(iter_sources(open_store(s3_store_uri), trust_from_settings()))[0].record
+    assert record.digest == hash_path(tmp_path / "v.csv").digest and record.location == f"s3://{bucket}/vendor/v.csv"

@@ -51,12 +51,19 @@ def _open_s3(uri: str) -> IO[bytes]:
     return spool  # type: ignore[return-value]
 
 
-def default_hasher() -> Callable[[str], str]:
-    """``hash_path`` (the digest datasets are recorded with), able to read ``s3://`` data."""
-    from prov_common.hashing import files, hash_path, register_opener
+def ensure_s3_opener() -> None:
+    """Let ``hash_path`` read ``s3://`` URIs (through boto3) unless a reader is registered already."""
+    from prov_common.hashing import files, register_opener
 
     if "s3" not in getattr(files, "_OPENERS", {}):
         register_opener("s3", _open_s3)
+
+
+def default_hasher() -> Callable[[str], str]:
+    """``hash_path`` (the digest datasets are recorded with), able to read ``s3://`` data."""
+    from prov_common.hashing import hash_path
+
+    ensure_s3_opener()
     return lambda location: hash_path(location).digest
 
 
