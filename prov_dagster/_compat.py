@@ -19,10 +19,8 @@ class DagsterCompatError(RuntimeError):
 
 
 def _step_context(context: OutputContext | InputContext) -> Any | None:
-    step_context = getattr(context, "_step_context", None)
-    if step_context is None and isinstance(context, InputContext):
-        step_context = getattr(context, "step_context", None) if context.has_asset_key else None
-    return step_context
+    """The step execution context behind an IO manager context (``None`` when built for a direct call)."""
+    return getattr(context, "_step_context", None)
 
 
 def set_output_data_version(context: OutputContext, asset_key: AssetKey, version: str) -> bool:
@@ -39,22 +37,6 @@ def set_output_data_version(context: OutputContext, asset_key: AssetKey, version
         )
     setter(asset_key, DataVersion(version))
     return True
-
-
-def recorded_input_version(context: InputContext, asset_key: AssetKey) -> str | None:
-    """The data version Dagster recorded for the upstream ``asset_key`` (latest materialization), if any."""
-    step_context = _step_context(context)
-    if step_context is None:
-        return None
-    fetch = getattr(step_context, "maybe_fetch_and_get_input_asset_version_info", None)
-    if fetch is None:
-        raise DagsterCompatError(
-            "StepExecutionContext.maybe_fetch_and_get_input_asset_version_info is gone in this Dagster release."
-        )
-    info = fetch(asset_key)
-    if info is None or info.data_version is None:
-        return None
-    return info.data_version.value
 
 
 def run_context(context: OutputContext | InputContext) -> tuple[str, str, str] | None:

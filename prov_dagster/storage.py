@@ -5,7 +5,6 @@ written, so a later load can tell whether the bytes still hold what was recorded
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -70,15 +69,6 @@ class DataLocation:
                 fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
             )
         return pq.read_table(path)
-
-    def exists(self, relpath: str) -> bool:
-        if self.is_s3:
-            try:
-                self._s3_get(relpath)
-                return True
-            except BadInputError:
-                return False
-        return Path(self.uri(relpath)).exists()
 
     # -- sidecars -----------------------------------------------------------------------------
     def write_sidecar(self, relpath: str, record: dict[str, Any]) -> None:
@@ -155,7 +145,3 @@ def _s3_error(exc: Exception, bucket: str, key: str) -> StoreError:
         fix="check AWS_ENDPOINT_URL_S3 and the network, then retry",
     )
 
-
-def table_from_bytes(data: bytes) -> pa.Table:
-    """A Parquet table from bytes (used by tests and tools)."""
-    return pq.read_table(io.BytesIO(data))
