@@ -13,11 +13,20 @@ FEATURES = [
     "worst concave points", "worst symmetry", "worst fractal dimension",
 ]  # fmt: skip
 
+
+
+def column_name(feature: str) -> str:
+    """The cleaned (snake_case) name of a raw feature column."""
+    return feature.replace(" ", "_")
+
+
+CLEAN_FEATURES = [column_name(name) for name in FEATURES]
+
 CLEAN_SCHEMA = pa.DataFrameSchema(
     {
-        **{name: pa.Column(float, pa.Check.ge(0.0), nullable=False) for name in FEATURES},
-        "mean radius": pa.Column(float, pa.Check.in_range(1.0, 50.0), nullable=False),
-        "mean area": pa.Column(float, pa.Check.in_range(10.0, 5000.0), nullable=False),
+        **{name: pa.Column(float, pa.Check.ge(0.0), nullable=False) for name in CLEAN_FEATURES},
+        "mean_radius": pa.Column(float, pa.Check.in_range(1.0, 50.0), nullable=False),
+        "mean_area": pa.Column(float, pa.Check.in_range(10.0, 5000.0), nullable=False),
         "target": pa.Column(int, pa.Check.isin([0, 1]), nullable=False),
     },
     checks=[pa.Check(lambda df: ~df.duplicated(), name="no_duplicate_rows")],

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from example_pipelines.training.schema import FEATURES
+from example_pipelines.training.schema import CLEAN_FEATURES, FEATURES, column_name
 
 SEED = 7
 TEST_FRACTION = 0.25
@@ -31,18 +31,18 @@ def corrupt_batch(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def clean(raw: pd.DataFrame) -> pd.DataFrame:
-    """Drop incomplete rows and fix types; what remains must pass the clean schema."""
-    table = raw.dropna().reset_index(drop=True)
+    """Drop incomplete rows, name columns in snake_case, fix types; the result must pass the clean schema."""
+    table = raw.dropna().reset_index(drop=True).rename(columns=column_name)
     table["target"] = table["target"].astype("int64")
     return table
 
 
 def engineer_features(table: pd.DataFrame) -> pd.DataFrame:
     """Standardise the features (z-scores) and add two ratios known to separate the classes."""
-    features = table[FEATURES].astype("float64")
+    features = table[CLEAN_FEATURES].astype("float64")
     out = (features - features.mean()) / features.std(ddof=0)
-    out["area_to_perimeter"] = table["mean area"] / table["mean perimeter"]
-    out["worst_to_mean_radius"] = table["worst radius"] / table["mean radius"]
+    out["area_to_perimeter"] = table["mean_area"] / table["mean_perimeter"]
+    out["worst_to_mean_radius"] = table["worst_radius"] / table["mean_radius"]
     out["target"] = table["target"].to_numpy()
     return out
 
