@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TdprovError as exc:
         print(f"tdprov {args.verb}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print(f"tdprov {args.verb}: interrupted", file=sys.stderr)
         return 130

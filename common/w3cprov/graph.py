@@ -43,6 +43,7 @@ class Node:
     ended: str | None = None
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()
+    also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content version
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields left out."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prov_common.bundle.model import BundleSummary
@@ -46,8 +46,11 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
             for dataset in datasets:
                 key = data_node_id(dataset.namespace, dataset.name, dataset.version)
                 label = f"{dataset.name}\n{_short(dataset.version)}" if dataset.version else dataset.name
-                graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
-                                                 namespace=dataset.namespace, version=dataset.version))
+                node = graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
+                                                        namespace=dataset.namespace, version=dataset.version))
+                named = (dataset.namespace, dataset.name)
+                if named != (node.namespace, node.dataset) and named not in node.also:
+                    graph.nodes[key] = replace(node, also=(*node.also, named))  # same content, another dataset
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
     graph.nodes = dict(sorted(graph.nodes.items()))
     graph.edges = sorted(edges)
@@ -88,13 +91,19 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
             names.add("\n".join(dataset_from_uri(query)))
         except (ValueError, BadInputError):
             pass
-    matches = [n for n in data if n.dataset in names or f"{n.namespace}/{n.dataset}" in names
-               or f"{n.namespace}\n{n.dataset}" in names or f"{n.namespace}/{(n.dataset or '').lstrip('/')}" in names]
+    matches = [n for n in data if any(_named(namespace, dataset, names)
+                                      for namespace, dataset in ((n.namespace, n.dataset), *n.also))]
     if all_versions or len(matches) <= 1:
         return sorted(n.id for n in matches)
     incoming, _ = _adjacency(graph)
     newest = max(matches, key=lambda n: (_made_at(graph, incoming, n.id), n.id))
     return [newest.id]
+
+
+def _named(namespace: str | None, dataset: str | None, names: set[str]) -> bool:
+    """Whether a dataset (namespace, name) is one of the spellings in ``names``."""
+    return (dataset in names or f"{namespace}/{dataset}" in names or f"{namespace}\n{dataset}" in names
+            or f"{namespace}/{(dataset or '').lstrip('/')}" in names)
 
 
 @dataclass(frozen=True)
