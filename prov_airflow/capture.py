@@ -5,10 +5,12 @@ Never raises: every dataset yields a :class:`DatasetCapture`, hashed or with the
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -62,15 +64,29 @@ def local_path(uri: str) -> Path | None:
     return Path(path)
 
 
+_S3_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_REGION",
+           "AWS_REGION")
+
+
+@lru_cache(maxsize=8)
+def _s3_client(environment: tuple[str | None, ...]) -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client for the current AWS environment (clients are reused; creating one is slow)."""
+    return _s3_client(tuple(os.environ.get(name) for name in _S3_ENV))
+
+
 def _size(uri: str) -> int | None:
     path = local_path(uri)
     if path is not None:
         return path.stat().st_size  # FileNotFoundError is reported as "missing"
     parts = urlsplit(uri)
     if parts.scheme in ("s3", "s3a"):
-        import boto3
-
-        head = boto3.client("s3").head_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
+        head = s3_client().head_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
         return int(head["ContentLength"])
     return None
 
@@ -80,10 +96,8 @@ def open_s3(uri: str) -> Any:
 
     Parquet needs random access, so those objects are streamed into a spooled temporary file first.
     """
-    import boto3
-
     parts = urlsplit(uri)
-    body = boto3.client("s3").get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"]
+    body = s3_client().get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"]
     if PurePath(parts.path).suffix.lower() not in _SEEKABLE_SUFFIXES:
         return body
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)

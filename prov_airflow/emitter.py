@@ -41,9 +41,24 @@ def listener_transport() -> ProvenanceTransport:
     return transport_for(listener_settings())
 
 
+def _environment() -> Any:
+    """AWS credentials of the ``[tdprov] conn_id`` connection, applied while the store is used."""
+    from contextlib import nullcontext
+
+    from prov_airflow.settings import conf_get
+
+    conn_id = conf_get("conn_id")
+    if not conn_id:
+        return nullcontext()
+    from prov_airflow.hooks.provenance import ProvenanceHook
+
+    return ProvenanceHook(conn_id).environment()
+
+
 def emit(event: Any, attachments: dict[str, bytes] | None = None, *, settings: Settings | None = None) -> Any:
     """Stage attachments of the event's run, then the event itself; returns the transport's write result."""
     transport = transport_for(settings) if settings is not None else listener_transport()
-    for name, data in (attachments or {}).items():
-        transport.attach(event.run.runId, name, data)
-    return transport.emit(event)
+    with _environment():
+        for name, data in (attachments or {}).items():
+            transport.attach(event.run.runId, name, data)
+        return transport.emit(event)
