@@ -246,3 +246,41 @@ def test_full_disk_spool_is_a_clear_error_and_leaves_no_partial_entry(full_disk:
     assert len(outbox.pending()) == 1 and sorted(os.listdir(outbox.spool_dir)) == [outbox.pending()[0].name]
     with pytest.raises(StoreUnavailableError):
         outbox.deliver(down, [("runs/big/events.jsonl", b"x")], strict=True)
+
+
+def _crash_mid_delivery(spool_dir: str, store_uri: str) -> None:
+    class Dying:
+        """The real store, but the process dies right after the first object is stored."""
+
+        def __init__(self) -> None:
+            self.store, self.uri = open_store(store_uri), store_uri
+
+        def put(self, key: str, data: bytes) -> bool:
+            self.store.put(key, data)
+            os._exit(9)
+
+    Outbox(spool_dir).deliver(Dying(), BUNDLE, write_ahead=True)
+
+
+def test_write_ahead_survives_a_crash_between_puts(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "store")
+    proc = multiprocessing.get_context("fork").Process(target=_crash_mid_delivery, args=(str(tmp_path / "spool"), store.uri))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 9
+    assert list(store.list()) == ["runs/r1/events.jsonl"]  # half a bundle in the store, but...
+    report = Outbox(tmp_path / "spool").flush(store)  # ...the entry written ahead completes it
+    assert (report.delivered, report.written) == (1, 2) and report.ok
+    assert sorted(store.list()) == sorted(k for k, _ in BUNDLE)
+
+
+def test_write_ahead_removes_its_entry_on_success_and_keeps_it_when_down(tmp_path: Path, s3_fault) -> None:
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    result = outbox.deliver(store, BUNDLE, write_ahead=True)
+    assert result.ok and result.written == 3 and outbox.pending() == []
+    down = open_store(s3_fault("closed"))
+    result = outbox.deliver(down, _bundle("r2"), write_ahead=True)
+    assert result.spooled and outbox.pending() == [result.spool_entry]
+    with pytest.raises(StoreUnavailableError):
+        Outbox(tmp_path / "spool2").deliver(down, _bundle("r3"), write_ahead=True, strict=True)
+    assert Outbox(tmp_path / "spool2").pending() == []

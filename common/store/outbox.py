@@ -81,13 +81,17 @@ class Outbox:
         return f"Outbox({str(self.spool_dir)!r})"
 
     # -- deliver ------------------------------------------------------------------------------
-    def deliver(self, store: Store, objects: Sequence[tuple[str, bytes]], *, strict: bool = False) -> DeliveryResult:
+    def deliver(self, store: Store, objects: Sequence[tuple[str, bytes]], *, strict: bool = False,
+                write_ahead: bool = False) -> DeliveryResult:
         """Put ``objects`` in order (the commit object last); if the store is unavailable, spool the
         ones not yet confirmed as one entry and return a result that says so (``strict`` raises).
 
         Older spool entries for this store are flushed first, so deliveries keep their order.
-        A conflicting object raises :class:`ObjectConflictError`; a spool that cannot be written
-        raises :class:`SpoolError` (nothing is recorded then: log it loudly or fail the task).
+        ``write_ahead`` spools the batch *before* the first put and removes the entry once all puts
+        succeeded, so even a crash in the middle of the puts leaves the entry (at the cost of one
+        spool write per delivery). A conflicting object raises :class:`ObjectConflictError`; a spool
+        that cannot be written raises :class:`SpoolError` (nothing is recorded then: log it loudly
+        or fail the task).
         """
         batch = [(validate_key(k), _as_bytes(k, d)) for k, d in objects]
         result = DeliveryResult()
@@ -95,17 +99,24 @@ class Outbox:
             result.flush = self.flush(store, limit=self.flush_limit)
             if result.flush.left:
                 return self._spool_or_raise(store, batch, 0, result, strict, cause=result.flush.errors[-1])
+        ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
         for index, (key, data) in enumerate(batch):
             try:
                 created = store.put(key, data)
-            except ObjectConflictError:
-                raise
             except StoreError as exc:
-                if strict:
+                if ahead is not None and (strict or isinstance(exc, ObjectConflictError)):
+                    _remove(ahead)
+                if strict or isinstance(exc, ObjectConflictError):
                     raise
+                if ahead is not None:
+                    result.spool_entry, result.spooled, result.error = ahead, True, str(exc)
+                    log.warning("tdprov: %s; the objects stay spooled in %s", exc, ahead)
+                    return result
                 return self._spool_or_raise(store, batch, index, result, strict, cause=str(exc))
             result.delivered += 1
             result.written += int(created)
+        if ahead is not None:
+            _remove(ahead)  # (a flusher may have taken it meanwhile: then it re-puts, harmlessly)
         return result
 
     def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes]], start: int, result: DeliveryResult,
@@ -225,6 +236,11 @@ class Outbox:
     def pending(self) -> list[Path]:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _alive(pid: int) -> bool:
