@@ -130,3 +130,15 @@ def test_changed_data_found_by_rehash(store_uri: str, tmp_path: Path) -> None:
     result = _audit(pipe, rehash=True)
     found = _found(result, CHECK_REHASH, location)
     assert found and version in found[0].what and result.exit_code == 1
+
+
+def test_deleted_leaf_batch_is_found(pipe: Pipeline) -> None:
+    seal(pipe.store, run_events("train_model", [dataset("/data/features.parquet", pipe.features)], [], start=T0 + timedelta(hours=6), job_type="TRAINING"))
+    assert _audit(pipe).clean
+    raw_delete(pipe.store.uri, "log/leaves/000000000000.json")
+    result = _audit(pipe)
+    assert any("missing" in f.what or "deleted" in f.what for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
+    # the bundles whose leaves were deleted are logged again; the damage stays a finding in every later audit
+    assert result.bundles_logged == 2 and result.checkpoint.checkpoint.size == 5
+    again = _audit(pipe)
+    assert again.bundles_logged == 0 and any("missing" in f.what for f in again.check(CHECK_LOG).errors)

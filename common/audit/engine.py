@@ -83,17 +83,22 @@ def run_audit(
         log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
         head, full = None, True
     state = tlog.verify(since=None if full else head)
+    leaves = state.leaves
+    if not full:
+        try:
+            leaves = tlog.read_leaves(strict=False)
+        except StoreUnavailableError:
+            raise
+        except TdprovError:  # a damaged old leaf batch: check everything
+            full = True
+            state = tlog.verify()
+            leaves = state.leaves
     log_check.findings += [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems]
     log_check.checked = len(state.checkpoints)
-    try:
-        leaves = state.leaves if full else tlog.read_leaves(strict=False)
-    except StoreUnavailableError:
-        raise
-    except TdprovError as exc:
-        log_check.findings.append(Finding(CHECK_LOG, "log/leaves/", exc.what, exc.fix or FIX_LOG))
-        leaves, full = state.leaves, True
     result.previous_checkpoint = head.checkpoint.size if head else 0
     logged = {x.run_id: x for x in leaves}
+    if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
+        logged.update({x.run_id: x for x in tlog.readable_leaves() if x.run_id not in logged})
     catalog = load_catalog(store, trust)
     log_check.findings += catalog.problems
 

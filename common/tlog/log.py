@@ -167,6 +167,16 @@ class TransparencyLog:
             expected = first + len(leaves)
         return out
 
+    def readable_leaves(self) -> list[LogLeaf]:
+        """Every leaf in a batch that can still be parsed, skipping gaps and damaged batches."""
+        out: list[LogLeaf] = []
+        for key in self.store.list(LEAVES_PREFIX):
+            try:
+                out.extend(_decode_batch(self.store.get(key), key, strict=False)[1])
+            except TdprovError:
+                continue
+        return out
+
     def last_leaf(self) -> LogLeaf | None:
         """The newest leaf (its index key is the cursor from which to list new bundles)."""
         keys = [k for k in self.store.list(LEAVES_PREFIX) if _number(k, LEAVES_PREFIX) is not None]
