@@ -39,12 +39,12 @@ def set_output_data_version(context: OutputContext, asset_key: AssetKey, version
     return True
 
 
-def run_context(context: OutputContext | InputContext) -> tuple[str, str, str] | None:
-    """(dagster run id, job name, step key) of the step running the IO manager, ``None`` outside a run."""
+def run_context(context: OutputContext | InputContext) -> tuple[str, str, str, int] | None:
+    """(dagster run id, job name, step key, attempt) of the step running the IO manager, ``None`` outside a run."""
     step_context = _step_context(context)
     if step_context is None:
         return None
-    return step_context.run_id, step_context.job_name, step_context.step.key
+    return step_context.run_id, step_context.job_name, step_context.step.key, step_context.previous_attempt_count
 
 
 def expected_outputs(context: OutputContext) -> tuple[str, ...]:

@@ -49,9 +49,11 @@ def data_relpath(asset_key: AssetKey, partition_key: str | None, suffix: str = "
     return "/".join(parts) + suffix
 
 
-def step_run_id(dagster_run_id: str, step_key: str) -> str:
-    """The OpenLineage run id of one step of a Dagster run: stable, so a sensor can close a run later."""
-    return str(uuid.uuid5(_RUN_NAMESPACE, f"{dagster_run_id}/{step_key}"))
+def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0) -> str:
+    """The OpenLineage run id of one attempt of one step of a Dagster run: stable, so a sensor can close
+    it later; a retry (``attempt`` > 0) is a run of its own."""
+    suffix = f"/attempt-{attempt}" if attempt else ""
+    return str(uuid.uuid5(_RUN_NAMESPACE, f"{dagster_run_id}/{step_key}{suffix}"))
 
 
 def _safe_segment(segment: str) -> str:

@@ -9,6 +9,7 @@ so the run-failure sensor can close a step that crashed in another process.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +46,11 @@ class StepIdentity:
     dagster_run_id: str
     job_name: str
     step_key: str
+    attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
 
     @property
     def ol_run_id(self) -> str:
-        return step_run_id(self.dagster_run_id, self.step_key)
+        return step_run_id(self.dagster_run_id, self.step_key, self.attempt)
 
 
 @dataclass
@@ -121,7 +123,7 @@ class Recorder:
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
         found = _compat.run_context(context)
-        identity = StepIdentity(*found) if found else StepIdentity("direct", "direct", context.name or "direct")
+        identity = StepIdentity(*found) if found else StepIdentity(str(uuid.uuid4()), "direct", context.name or "direct")
         return self.step(identity)
 
     def step(self, identity: StepIdentity) -> StepRun:
@@ -129,7 +131,30 @@ class Recorder:
             run = self._steps.get(identity)
             if run is None:
                 run = self._steps[identity] = StepRun(self, identity)
-            return run
+                fresh = True
+            else:
+                fresh = False
+        if fresh and identity.attempt:
+            self._close_earlier_attempts(identity)
+        return run
+
+    def _close_earlier_attempts(self, identity: StepIdentity) -> None:
+        """A retry means the earlier attempts failed: seal each one that started and was not closed."""
+        from prov_common.bundle import layout
+
+        store = self.transport().store
+        for attempt in range(identity.attempt):
+            earlier = StepIdentity(identity.dagster_run_id, identity.job_name, identity.step_key, attempt)
+            with self._lock:
+                run = self._steps.get(earlier)
+            if run is None:
+                prefix = layout.staging_prefix(earlier.ol_run_id)
+                sealed = store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE))
+                if sealed or next(iter(store.list(prefix)), None) is None:
+                    continue
+                run = StepRun(self, earlier, started=True)  # its START is staged in the store
+            if not run.ended:
+                run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
 
     def forget(self, identity: StepIdentity) -> None:
         with self._lock:

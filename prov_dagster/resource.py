@@ -72,8 +72,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         if context is None:
             return recorder.step(StepIdentity(str(uuid.uuid4()), job_name, job_name))
         op_context = getattr(context, "op_execution_context", context)
-        step_key = op_context.get_step_execution_context().step.key
-        return recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step_key))
+        step = op_context.get_step_execution_context()
+        return recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))
 
     def _records(self, datasets: Datasets, role: str) -> list[DatasetRecord]:
         if datasets is None:

@@ -39,7 +39,8 @@ def close_failed_run(instance: Any, dagster_run: Any, provenance: ProvenanceReso
     for stat in instance.get_run_step_stats(dagster_run.run_id):
         if stat.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
-        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, stat.step_key)
+        attempt = max((stat.attempts or 1) - 1, 0)
+        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, stat.step_key, attempt)
         if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
             continue
         step = recorder.step(identity)

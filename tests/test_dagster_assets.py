@@ -18,6 +18,7 @@ from dagster import (
     DagsterInstance,
     MaterializeResult,
     Output,
+    RetryPolicy,
     asset,
     materialize,
     multi_asset,
@@ -360,3 +361,23 @@ def test_an_external_asset_loaded_from_the_data_root_is_recorded_with_its_digest
     assert run([EXTERNAL, priced], instance).success
     [summary] = summaries(store)
     assert [(i.name, i.version) for i in summary.inputs] == [("vendor/prices", hash_path(vendor_file).digest)]
+
+
+# -- retries -------------------------------------------------------------------------------------
+@asset(ins={"orders": AssetIn(key=RAW)}, retry_policy=RetryPolicy(max_retries=1))
+def flaky_total(orders: pd.DataFrame, provenance: ProvenanceResource) -> pd.DataFrame:
+    marker = Path(provenance.settings().store).parent / "flaky-tried"
+    if not marker.exists():
+        marker.touch()
+        raise RuntimeError("transient failure")
+    return pd.DataFrame({"total": [orders["amount"].sum()]})
+
+
+def test_a_retried_step_records_the_failed_attempt_and_the_successful_one(store: Path, instance) -> None:
+    result = run([pipeline.orders, flaky_total], instance)
+    assert result.success
+    found = {s.run_id: s for s in summaries(store) if s.job_name == "flaky_total"}
+    first, second = step_run_id(result.run_id, "flaky_total"), step_run_id(result.run_id, "flaky_total", 1)
+    assert set(found) == {first, second}
+    assert (found[first].state, found[second].state) == ("FAIL", "COMPLETE")
+    assert [i.name for i in found[first].inputs] == [i.name for i in found[second].inputs] == ["raw/orders"]
