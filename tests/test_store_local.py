@@ -12,6 +12,8 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
 
+from store_support import run_processes
+
 
 def _race(root: str, index: int, payload: bytes, barrier, results) -> None:
     store = LocalStore(root)
@@ -24,16 +26,8 @@ def _race(root: str, index: int, payload: bytes, barrier, results) -> None:
 
 @pytest.mark.parametrize("same_bytes", [True, False])
 def test_eight_concurrent_writers_of_one_key_exactly_one_wins(tmp_path: Path, same_bytes: bool) -> None:
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(8), ctx.Queue()
     payloads = [b"same" * 10000 if same_bytes else f"writer-{i}".encode() * 10000 for i in range(8)]
-    procs = [ctx.Process(target=_race, args=(str(tmp_path), i, p, barrier, results)) for i, p in enumerate(payloads)]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=30) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        assert proc.exitcode == 0
+    outcomes = run_processes(_race, [(str(tmp_path), i, p) for i, p in enumerate(payloads)], barrier=True)
     winners = [payloads[i] for outcome, i in outcomes if outcome == "created"]
     assert len(winners) == 1
     losers = {outcome for outcome, _ in outcomes if outcome != "created"}

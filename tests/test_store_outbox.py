@@ -12,6 +12,8 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavaila
 from prov_common.store import Outbox, SpoolError, open_store
 from prov_common.store.outbox import CLAIM, default_spool_dir
 
+from store_support import run_processes
+
 BUNDLE = [("runs/r1/events.jsonl", b'{"e":1}\n'), ("runs/r1/prov.json", b"{}"), ("runs/r1/manifest.json", b'{"m":1}')]
 
 
@@ -129,15 +131,7 @@ def test_concurrent_flushers_deliver_each_entry_once(tmp_path: Path) -> None:
     for run in range(30):
         spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle(f"r{run:02d}"))))
     spool.write_entry(spool_dir, spool.SpoolEntry(down.uri, tuple(_bundle("other"))))  # another store's entry
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_flush_worker, args=(str(spool_dir), store.uri, results)) for _ in range(4)]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        assert proc.exitcode == 0
+    outcomes = run_processes(_flush_worker, [(str(spool_dir), store.uri)] * 4)
     assert sum(d for d, _, _ in outcomes) == 30 and all(f == 0 and left == 0 for _, f, left in outcomes)
     assert len(list(store.list())) == 90
     assert [p.name for p in Outbox(spool_dir).pending()] and len(Outbox(spool_dir).pending()) == 1  # the other store's
