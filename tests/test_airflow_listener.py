@@ -83,7 +83,7 @@ def test_provider_info_registers_connection_type_config_and_decorator() -> None:
     assert task.provenance is provenance_task
 
 
-def test_dag_run_gives_one_verified_bundle_per_task_and_run(tmp_path: Path, store: Path) -> None:
+def test_dag_run_gives_one_verified_bundle_per_task_and_run(tmp_path: Path, store: Path, ol_validator) -> None:
     raw, feats, model = tmp_path / "raw.csv", tmp_path / "features.parquet", tmp_path / "model.bin"
     with DAG("tdprov_chain", start_date=START, schedule=None) as dag:
         extract = PythonOperator(task_id="extract", python_callable=_write_raw, op_args=[str(raw)],
@@ -132,6 +132,9 @@ def test_dag_run_gives_one_verified_bundle_per_task_and_run(tmp_path: Path, stor
     assert by_job["tdprov_chain.export"].run_id == task_id
     events = events_of(store, task_id)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for summary in summaries:  # every event we emitted is valid OpenLineage
+        for event in events_of(store, summary.run_id):
+            ol_validator.validate_event(event)
     assert events[-1]["run"]["facets"]["parent"]["run"]["runId"] == dag_run_id
     assert events[-1]["outputs"][0]["facets"]["tdprov_contentHash"]["digest"] == versions[str(model)]
 

@@ -51,7 +51,8 @@ def _input_facets(store: Path, summary) -> dict:
 
 
 @pytest.mark.parametrize("on_failure", ["fail", "warn"])
-def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, store: Path, on_failure: str) -> None:
+def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, store: Path, on_failure: str,
+                                                             ol_validator) -> None:
     bad = tmp_path / "bad.csv"
     BAD.to_csv(bad, index=False)
     dag_id = f"tdprov_pandera_{on_failure}"
@@ -61,6 +62,8 @@ def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, st
     summary = _by_job(store)[f"{dag_id}.check"]
     assert (run.state, summary.state) == (("failed", "FAIL") if on_failure == "fail" else ("success", "COMPLETE"))
     dataset = _input_facets(store, summary)
+    for event in events_of(store, summary.run_id):
+        ol_validator.validate_event(event)
     assert dataset["name"] == str(bad)
     assert dataset["facets"]["version"]["datasetVersion"] == hash_path(bad).digest
     pandera = dataset["facets"]["tdprov_pandera"]
