@@ -133,3 +133,28 @@ def test_writer_killed_mid_object_leaves_nothing_visible(tmp_path: Path) -> None
     assert not store.exists("runs/killed/events.jsonl") and list(store.list()) == []
     assert store.put("runs/killed/events.jsonl", b"complete\n") is True
     assert store.get("runs/killed/events.jsonl") == b"complete\n"
+
+
+def test_fuzzed_keys_never_leave_the_store(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Any string either is refused as bad input or names a file inside the store, listed under that key."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    alphabet = st.sampled_from(list("ab./\\\x00:~%-_ ü") + ["..", "../", "/..", "//"])
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(alphabet, max_size=12).map("".join))
+    def check(key: str) -> None:
+        root = tmp_path_factory.mktemp("fuzz")
+        store = LocalStore(root / "store")
+        try:
+            store.put(key, b"x")
+        except BadInputError:
+            assert list(root.rglob("*")) == [] or [p.name for p in root.iterdir()] == ["store"]
+            return
+        written = [p for p in root.rglob("*") if p.is_file()]
+        assert written == [root.joinpath("store", *key.split("/"))]
+        assert written[0].resolve().is_relative_to((root / "store").resolve())
+        assert list(store.list()) == [key]
+
+    check()
