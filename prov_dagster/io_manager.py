@@ -58,6 +58,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
                 fix="ProvenanceIOManager stores assets; give plain op outputs another io_manager_key",
             )
         key = context.asset_key
+        if obj is None:  # an asset that wrote its data itself (e.g. through ProvenanceResource)
+            recorder_for(self).step_for(context).no_output(output_name=context.name, expected=_compat.expected_outputs(context))
+            return
         partition = _single_partition(context)
         df = _as_dataframe(obj, key)
         wants = AssetProvenance.from_metadata(context.definition_metadata, f"asset {dataset_name(key)!r}")

@@ -86,6 +86,12 @@ class StepRun:
             return self.complete()
         return None
 
+    def no_output(self, *, output_name: str, expected: tuple[str, ...] = ()) -> None:
+        """An expected output that carries nothing (``None``); completes the run if it has started."""
+        self.handled.add(output_name)
+        if self.started and set(expected) <= self.handled:
+            self.complete()
+
     def complete(self) -> str:
         """Emit COMPLETE; the transport seals the bundle. Returns the bundle location."""
         return self._end("COMPLETE", error=None, failed_output=None)

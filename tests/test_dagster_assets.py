@@ -328,6 +328,27 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     )
 
 
+@asset(ins={"orders": AssetIn(key=RAW)})
+def returns_nothing(orders: pd.DataFrame):
+    return None
+
+
+def test_an_asset_returning_none_records_what_it_loaded_and_a_dataframe_is_required_otherwise(store: Path, instance) -> None:
+    result = run([pipeline.orders, returns_nothing], instance)
+    assert result.success
+    summary = next(s for s in summaries(store) if s.job_name == "returns_nothing")
+    assert summary.state == "COMPLETE" and [i.name for i in summary.inputs] == ["raw/orders"] and not summary.outputs
+
+    @asset(name="not_a_frame")
+    def not_a_frame() -> dict:
+        return {"a": 1}
+
+    failed = run([not_a_frame], instance)
+    assert not failed.success
+    [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "asset 'not_a_frame' returned builtins.dict, not a pandas DataFrame" in str(failure.step_failure_data.error.to_string())
+
+
 # -- multi-assets and external assets --------------------------------------------------------------
 @multi_asset(outs={"train": AssetOut(), "test": AssetOut()})
 def split():
