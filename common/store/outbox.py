@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prov_common.config import Settings, default_home
-from prov_common.errors import ObjectConflictError, StoreError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store import spool
 from prov_common.store.base import Store
 from prov_common.store.errors import SpoolError
@@ -122,8 +122,6 @@ class Outbox:
     def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes]], start: int, result: DeliveryResult,
                         strict: bool, cause: str) -> DeliveryResult:
         if strict:
-            from prov_common.errors import StoreUnavailableError
-
             raise StoreUnavailableError(cause, fix="retry when the store is back, or run without strict mode to spool")
         rest = tuple(batch[start:])
         result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))
@@ -258,8 +256,6 @@ def _alive(pid: int) -> bool:
 def _as_bytes(key: str, data: object) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
-    from prov_common.errors import BadInputError
-
     raise BadInputError(f"object '{key}' is {type(data).__name__}, not bytes.", fix="encode it before delivering it")
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
