@@ -48,7 +48,19 @@ def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path:
     assert third.clean and third.bundles_examined == 1 and third.checkpoint.checkpoint.size == 3
     assert third.checkpoint.checkpoint.previous == first.checkpoint.digest
     assert len(third.index.runs) == 3  # older runs came from the catalog, not from their bundles
-    assert pipe.store.exists(third.prov_key)
+    # the audit is recorded as a signed PROV activity naming the report's digest and the checkpoints
+    from prov_common.signing import Envelope, TrustStore, default_signing_key, verify_envelope
+    from prov_common.w3cprov import deserialize
+
+    env = Envelope.from_json(pipe.store.get(third.prov_key))
+    verify_envelope(env, TrustStore.of([default_signing_key().public]))
+    prov = json.loads(env.payload)
+    activity = next(iter(prov["activity"].values()))
+    assert activity["tdprov:mode"] == "incremental" and activity["tdprov:clean"] is True
+    report_entity = next(v for k, v in prov["entity"].items() if "audit-report" in k)
+    assert report_entity["tdprov:digest"] == third.report_digest
+    assert any(k.endswith("log-checkpoint-3") for k in prov["entity"])
+    assert len(list(deserialize(env.payload).get_records())) >= 5
     assert _audit(pipe, tmp_path, full=True).bundles_examined == 3
 
 
