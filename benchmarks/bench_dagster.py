@@ -94,6 +94,7 @@ def main() -> None:
 
     plain = statistics.median(timings["plain Parquet IO manager"])
     prov = statistics.median(timings["ProvenanceIOManager"])
+    best_plain, best_prov = min(timings["plain Parquet IO manager"]), min(timings["ProvenanceIOManager"])
     lines = [
         f"Materializing one {size_mb:.0f} MB pandas asset ({len(df):,} rows x {df.shape[1]} columns), "
         f"median of {args.repeat} interleaved runs, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -106,7 +107,11 @@ def main() -> None:
         median = statistics.median(values)
         overhead = "-" if median == plain else f"{(median - plain) / plain:+.1%}"
         lines.append(f"| {name} | {median:.3f} | {min(values):.3f} | {max(values):.3f} | {overhead} |")
-    lines += ["", f"Overhead target: <= 10%. Measured: {(prov - plain) / plain:+.1%}."]
+    lines += [
+        "",
+        f"Overhead target: <= 10%. Measured: {(prov - plain) / plain:+.1%} on the medians, "
+        f"{(best_prov - best_plain) / best_plain:+.1%} on the best runs (least disturbed by other load).",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

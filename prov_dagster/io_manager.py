@@ -1,6 +1,7 @@
 """``ProvenanceIOManager``: pandas assets stored as Parquet, hashed, validated, versioned by content and recorded."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import pandas as pd
@@ -64,29 +65,26 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         partition = _single_partition(context)
         df = _as_dataframe(obj, key)
         wants = AssetProvenance.from_metadata(context.definition_metadata, f"asset {dataset_name(key)!r}")
-        digest = digest_of(df)
-        quality = validate(df, wants.schema, masked_columns=wants.masked_columns) if wants.schema is not None else None
-        recorder = recorder_for(self)
-        step = recorder.step_for(context)
+        step = recorder_for(self).step_for(context)
         location = self.data_location()
         relpath = data_relpath(key, partition)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
+            hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
+            quality = validate(df, wants.schema, masked_columns=wants.masked_columns) if wants.schema is not None else None
+            if wants.source is not None:
+                self._record_source(context, step, wants.source)
+            refused = quality is not None and not quality.passed and wants.policy == "fail"
+            if not refused:  # bad data under the 'fail' policy is never written
+                location.write_table(relpath, pa.Table.from_pandas(df))
+            digest = hashing.result()
         record = DatasetRecord(
-            name=dataset_name(key),
-            digest=digest,
-            uri=location.uri(relpath),
-            partition=partition,
-            quality=quality,
-            owners=wants.owners,
+            name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners
         )
-        if wants.source is not None:
-            self._record_source(context, step, wants.source)
-        if quality is not None and not quality.passed and wants.policy == "fail":
+        if refused:
+            assert quality is not None
             failure = _quality_error(key, partition, quality)
             bundle = step.fail(failed_output=record, error=failure)
-            raise PanderaValidationError(
-                f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix
-            ) from None
-        location.write_table(relpath, pa.Table.from_pandas(df))
+            raise PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix) from None
         location.write_sidecar(relpath, {"asset": record.name, "partition": partition, "digest": digest.digest, "run": step.ol_run_id})
         if quality is not None and not quality.passed and wants.policy == "warn":
             context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
