@@ -152,7 +152,7 @@ def methods(df: pd.DataFrame, tmp: Path) -> dict[str, Callable[[], object]]:
 
     return {
         "tdprov hash_dataframe": lambda: hash_dataframe(df),
-        "tdprov, 1 thread": lambda: hash_dataframe(df, threads=1),
+        "tdprov, 2 worker threads": lambda: hash_dataframe(df, threads=2),
         "SHA-256 of the buffers": sha256_buffers,
         "to_parquet + md5 (DVC way)": parquet_md5,
         "md5 of the Parquet file only": md5_file,

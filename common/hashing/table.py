@@ -145,7 +145,9 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
         raise BadInputError(f"block_rows must be a positive int, got {block_rows!r}.", fix=f"use {BLOCK_ROWS}.")
     if threads is None:
         cells = (rows or 0) * max(ncols_hint, 1)
-        threads = min(_cpus(), 8) if cells >= _PARALLEL_MIN_CELLS else 1
+        # the calling thread prepares blocks too, so one worker per further CPU (measured: on 2 CPUs
+        # a second worker gains nothing and loses when the machine is busy)
+        threads = min(_cpus() - 1, 8) if cells >= _PARALLEL_MIN_CELLS and _cpus() >= 3 else 1
     with_rows = granularity == "row"
     meta: list[tuple[ColumnSource, str, int]] = []  # (source without data, logical type, number of blocks)
 
@@ -211,7 +213,7 @@ def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", blo
                    threads: int | None = None) -> TableDigest:
     """Canonical digest of a pandas DataFrame (index included unless it is the default RangeIndex).
 
-    ``threads``: worker threads for large frames (default: up to the CPU count when large, else 1).
+    ``threads``: worker threads (default: one per CPU beyond the first, at most 8, for large frames; else 1).
     ``block_rows`` is part of the algorithm: change it only to compare with digests made with it.
     """
     if not isinstance(df, pd.DataFrame):
