@@ -1,7 +1,6 @@
 """ProvenanceIOManager and provenance_asset under real ``materialize`` runs, with the bundles they write."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import test_dagster_defs as pipeline
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
-from prov_common.errors import VerificationError
+from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import hash_path
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources import SourceRecord, register_source
@@ -230,7 +229,7 @@ def after_block(scores: pd.DataFrame) -> pd.DataFrame:
     return scores
 
 
-def test_pandera_failure_fails_the_step_and_is_recorded_with_samples(store: Path, instance) -> None:
+def test_pandera_failure_fails_the_step_and_is_recorded_with_samples(store: Path, instance, ol_validator) -> None:
     result = run([scores_fail, after_fail, *pandera_checks([scores_fail])], instance)
     assert not result.success
     assert materializations(result) == {}
@@ -239,6 +238,7 @@ def test_pandera_failure_fails_the_step_and_is_recorded_with_samples(store: Path
     assert summary.state == "FAIL" and summary.job_name == "scores_fail"
     bundle = read_bundle(open_store(str(store)), summary.run_id)
     [fail] = [e for e in parse_events_jsonl(bundle.files["events.jsonl"]) if e["eventType"] == "FAIL"]
+    ol_validator.validate_event(fail)
     pandera_facet = fail["outputs"][0]["facets"]["tdprov_pandera"]
     assert pandera_facet["passed"] is False and pandera_facet["failureCount"] == 2
     assert "failed Pandera schema 'Scores'" in fail["run"]["facets"]["errorMessage"]["message"]
@@ -323,9 +323,18 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     summary = next(s for s in summaries(store) if s.job_name == "exported_csv")
     assert [i.name for i in summary.inputs] == ["raw/orders"]
     assert [(o.name, o.version) for o in summary.outputs] == [("export/orders_csv", hash_path(csv).digest)]
-    assert json.loads(json.dumps(mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value)).endswith(
-        f"bundles/{summary.run_id}/"
-    )
+    assert mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value.endswith(f"bundles/{summary.run_id}/")
+
+
+def test_resource_names_listed_paths_by_location_and_refuses_unnamed_dataframes(store: Path) -> None:
+    data = store.parent / "vendor.csv"
+    data.write_text("a,b\n1,2\n")
+    recorded = ProvenanceResource().record(inputs=[data], outputs={"features/x": pd.DataFrame({"a": [1]})}, job_name="train")
+    summary = next(s for s in summaries(store) if s.run_id in recorded.bundle)
+    assert [(i.namespace, i.name, i.version) for i in summary.inputs] == [("file", str(data), hash_path(data).digest)]
+    assert summary.job_name == "train" and recorded.data_version is not None
+    with pytest.raises(BadInputError, match="DataFrame was given without a name"):
+        ProvenanceResource().record(outputs=[pd.DataFrame({"a": [1]})])
 
 
 @asset(ins={"orders": AssetIn(key=RAW)})

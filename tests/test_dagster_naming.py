@@ -1,0 +1,49 @@
+"""Names and paths of Dagster assets in tdprov: datasets after asset keys, data files after key and partition."""
+from __future__ import annotations
+
+import pytest
+from dagster import AssetKey, MultiPartitionKey
+
+from prov_common.errors import BadInputError
+from prov_dagster.naming import data_relpath, dataset_name, namespace_uri, step_run_id
+from prov_dagster.policy import AssetProvenance
+from prov_dagster.storage import default_data_root
+
+
+def test_datasets_are_named_after_the_asset_key_as_users_type_it() -> None:
+    assert dataset_name(AssetKey(["raw", "orders"])) == "raw/orders"
+    assert dataset_name(AssetKey("features")) == "features"
+    assert namespace_uri(None) == namespace_uri("default") == "dagster://default"
+    assert namespace_uri("prod") == "dagster://prod"
+    assert namespace_uri("dagster://team-a") == "dagster://team-a"
+
+
+def test_data_paths_follow_key_and_partition() -> None:
+    assert data_relpath(AssetKey(["raw", "orders"]), None) == "raw/orders.parquet"
+    assert data_relpath(AssetKey("daily"), "2026-11-25") == "daily/2026-11-25.parquet"
+    multi = MultiPartitionKey({"region": "eu", "date": "2026-11-25"})
+    assert data_relpath(AssetKey("sales"), multi) == "sales/date=2026-11-25/region=eu.parquet"
+    assert data_relpath(AssetKey("x"), "a/b") == "x/a%2Fb.parquet"  # a partition never escapes its folder
+
+
+@pytest.mark.parametrize("partition", ["..", ".", ""])
+def test_path_segments_that_could_escape_the_data_root_are_refused(partition: str) -> None:
+    with pytest.raises(BadInputError, match="cannot be used as a path segment"):
+        data_relpath(AssetKey("x"), partition)
+
+
+def test_data_lives_next_to_the_store_by_default(tmp_path) -> None:
+    assert default_data_root(str(tmp_path / ".tdprov")) == str(tmp_path / ".tdprov-data")
+    assert default_data_root("s3://bucket/prov") == "s3://bucket/prov-data"
+    assert default_data_root("s3://bucket") == "s3://bucket/tdprov-data"
+
+
+def test_step_run_ids_are_stable_uuids_per_step_and_attempt() -> None:
+    run = "6f1c0a52-5f6b-4f55-b0c7-1b7c4f3f2a10"
+    assert step_run_id(run, "a") == step_run_id(run, "a") != step_run_id(run, "b")
+    assert step_run_id(run, "a", 1) not in (step_run_id(run, "a"), step_run_id(run, "a", 2))
+
+
+def test_an_unknown_quality_policy_is_refused_naming_the_asset() -> None:
+    with pytest.raises(BadInputError, match="quality policy 'strict' of asset 'raw/orders'"):
+        AssetProvenance.from_metadata({"tdprov/quality_policy": "strict"}, "asset 'raw/orders'")
