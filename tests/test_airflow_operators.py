@@ -183,6 +183,42 @@ def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
     assert run_dag(dag, logical_date=START).state == "failed"
 
 
+def _seal_later(store: Path, job: str, delay: float, after_staged: bool = False) -> threading.Thread:
+    """Seal a COMPLETE bundle of ``job`` ``delay`` seconds from now (or from when the first event of
+    another run is staged in the store), from another thread: another writer."""
+    def produce() -> None:
+        import uuid
+
+        from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+        from prov_common.lineage.events import build_run_event
+
+        deadline = time.monotonic() + 120
+        while after_staged and not any(store.glob("staging/*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay)
+        ProvenanceTransport(ProvenanceConfig(store=str(store))).emit(
+            build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name=job))
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    return thread
+
+
+def test_sensor_in_reschedule_mode_waits_for_a_later_bundle(store: Path) -> None:
+    with DAG("tdprov_reschedule", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="wait", job="tdprov_later.write", since="2000-01-01T00:00:00+00:00",
+                            mode="reschedule", poke_interval=1, timeout=60)
+    producer = _seal_later(store, "tdprov_later.write", 1.5, after_staged=True)  # after the first poke
+    started = time.monotonic()
+    run = run_dag(dag, logical_date=START)
+    producer.join()
+    assert run.state == "success"
+    assert time.monotonic() - started >= 1.5
+    # each poke was a new start of the same try (the slot was given back in between): one bundle, all pokes
+    events = events_of(store, _by_job(store)["tdprov_reschedule.wait"].run_id)
+    assert [e["eventType"] for e in events].count("START") >= 2 and events[-1]["eventType"] == "COMPLETE"
+
+
 def test_trigger_runs_to_completion_when_a_bundle_appears(tmp_path: Path, store: Path) -> None:
     trigger = LineageBundleTrigger({"job": "tdprov_late.write", "since": "2000-01-01T00:00:00+00:00"},
                                    poll_interval=0.05)
@@ -192,18 +228,8 @@ def test_trigger_runs_to_completion_when_a_bundle_appears(tmp_path: Path, store:
     async def wait() -> dict:
         return (await anext(LineageBundleTrigger(**kwargs).run())).payload
 
-    def produce_later() -> None:
-        time.sleep(0.5)
-        from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
-        from prov_common.lineage.events import build_run_event
-        import uuid
-
-        transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
-        transport.emit(build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name="tdprov_late.write"))
-
-    producer = threading.Thread(target=produce_later)
     started = time.monotonic()
-    producer.start()
+    producer = _seal_later(store, "tdprov_late.write", 0.5)
     payload = asyncio.run(asyncio.wait_for(wait(), timeout=30))
     producer.join()
     assert payload["status"] == "success" and payload["bundle"]["job"] == "tdprov_late.write"
