@@ -9,7 +9,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from airflow_dags import harness
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, child_env, events_of, run_dag, tdprov_env
 
 import pandas as pd
@@ -25,11 +26,6 @@ from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _airflow_db() -> None:
-    harness.prepare_database()
 
 
 def _verify_all(store_uri: str) -> list:

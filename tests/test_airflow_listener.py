@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
-from airflow_dags.harness import bundles_of, events_of, run_dag, tdprov_env
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, events_of, run_dag
 
 import pandas as pd
 import pendulum
@@ -19,19 +19,6 @@ from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _airflow_db() -> None:
-    harness.prepare_database()
-
-
-@pytest.fixture()
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    for key, value in tdprov_env(path).items():
-        monkeypatch.setenv(key, value)
-    return path
 
 
 def _write_raw(path: str) -> None:

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from airflow_dags import harness
-from airflow_dags.harness import bundles_of, events_of, run_dag, tdprov_env
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, events_of, run_dag
 
 import pandas as pd
 import pendulum
@@ -27,19 +28,6 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 SCHEMA = "airflow_dags.schemas:FEATURES"
 GOOD = pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]})
 BAD = pd.DataFrame({"id": [1, 1, -3], "x": [0.5, 99.0, 2.5]})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _airflow_db() -> None:
-    harness.prepare_database()
-
-
-@pytest.fixture()
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    for key, value in tdprov_env(path).items():
-        monkeypatch.setenv(key, value)
-    return path
 
 
 def _by_job(store: Path) -> dict:

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from airflow_dags import harness
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, events_of, run_dag
 
 import pandas as pd
@@ -25,11 +26,6 @@ from prov_common.store import open_store
 from prov_common.store.outbox import Outbox
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _airflow_db() -> None:
-    harness.prepare_database()
 
 
 def _closed_port() -> int:

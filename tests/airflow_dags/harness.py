@@ -107,3 +107,22 @@ def run_dag(dag, **kwargs):
     """``dag.test()`` of a DAG defined in a test."""
     register_dag(dag)
     return dag.test(**kwargs)
+
+
+try:  # fixtures for the test modules (imported there by name)
+    import pytest
+
+    @pytest.fixture(scope="module", autouse=True)
+    def airflow_db() -> Path:
+        """The migrated metadata DB, in place before a module's first test."""
+        return prepare_database()
+
+    @pytest.fixture()
+    def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """A fresh local store that the plugin writes to (``[tdprov] store``)."""
+        path = tmp_path / "store"
+        for key, value in tdprov_env(path).items():
+            monkeypatch.setenv(key, value)
+        return path
+except ImportError:  # used outside pytest (benchmark, subprocess runs)
+    pass
