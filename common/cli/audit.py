@@ -48,7 +48,15 @@ def run(args: argparse.Namespace) -> int:
         for f in result.findings:
             print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
     cp = result.checkpoint.checkpoint if result.checkpoint else None
+    html, json_report = (_where(store, args.report, key) for key in (result.report_html, result.report_json))
     print(f"audit {'clean' if result.clean else f'found {len(result.errors)} problem(s)'}; "
-          f"log size {cp.size if cp else 0}; report: {result.report_html} ({result.report_json}, {result.report_digest})",
+          f"log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})",
           file=sys.stdout)
     return result.exit_code
+
+
+def _where(store: Any, report_dir: str | None, location: str | None) -> str | None:
+    """Where a report file is, as a user can open it: its path, or the store key under the store's URI."""
+    if location is None or report_dir is not None:
+        return location
+    return f"{store.uri.rstrip('/')}/{location}"

@@ -6,12 +6,16 @@ import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli import record
 from prov_common.cli.prov import write_output
+from prov_common.errors import BadInputError
 from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.collect import bundle_documents, summaries
 from prov_common.w3cprov.serialize import merge_documents
+
+RECORD_FORMATS = ("dta", "croissant")
 
 
 def register(subparsers: Any) -> None:
@@ -22,11 +26,16 @@ def register(subparsers: Any) -> None:
         description=(
             "Merge the PROV documents of the sealed lineage bundles in the store into one W3C PROV document "
             "(identifiers are stable across runs, so the merge is a plain union). PROV-JSON output is canonical. "
-            "Signatures are not checked here: run 'tdprov verify' for that."
+            "Signatures are not checked here: run 'tdprov verify' for that. With --training-record, export "
+            "instead the provenance record of one training dataset version (same as 'tdprov record')."
         ),
-        example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod",
+        example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
+        "  tdprov export --training-record train_set --format croissant -o train_set.jsonld",
     )
-    parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
+    parser.add_argument("--format", "-f", choices=(*FORMATS, *RECORD_FORMATS), default=None,
+                        help="output format: json (default), provn, xml, ttl; with --training-record: dta (default) or croissant")
+    parser.add_argument("--training-record", metavar="DATASET|DIGEST", default=None,
+                        help="export the training-data record (D&TA or Croissant RAI) of this dataset version")
     parser.add_argument("--since", default=None,
                         help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
                              "or after an index key; listing starts there, so this costs only what is new")
@@ -36,6 +45,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.training_record is not None:
+        return _training_record(args)
+    if args.format in RECORD_FORMATS:
+        raise BadInputError(f"--format {args.format} is a training-record format.",
+                            fix=f"add --training-record DATASET|DIGEST, or use one of {', '.join(FORMATS)}")
+    args.format = args.format or "json"
     store = open_store(settings=Settings.from_env(store=args.store))
     found = summaries(store, args.since)
     document = merge_documents(bundle_documents(store, found))
@@ -43,3 +58,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output not in (None, "-"):
         print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)
     return 0
+
+
+def _training_record(args: argparse.Namespace) -> int:
+    """``--training-record``: the same output as ``tdprov record``."""
+    if args.format not in (None, *RECORD_FORMATS):
+        raise BadInputError(f"--format {args.format} is not a training-record format.", fix="use --format dta or --format croissant")
+    args.ref, args.format = args.training_record, args.format or "dta"
+    return record.run(args)
