@@ -1,6 +1,8 @@
 """The tdprov Airflow plugin, loaded from its entry point, records dag.test() runs as verified bundles."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
@@ -19,6 +21,7 @@ from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
+TDPROV = Path(sys.executable).parent / "tdprov"
 
 
 def _write_raw(path: str) -> None:
@@ -94,21 +97,17 @@ def test_dag_run_gives_one_verified_bundle_per_task_and_run(tmp_path: Path, stor
 
     by_job = {s.job_name: s for s in summaries}
     versions = {o.name: o.version for s in summaries for o in s.outputs}
-    for path in (raw, feats, model):
-        assert versions[str(path)] == hash_path(path).digest
+    hashed = subprocess.run([str(TDPROV), "hash", str(raw), str(feats), str(model)], capture_output=True,
+                            text=True, check=True).stdout.split("\n")
+    assert [line.split("  ", 1) for line in hashed if line] == [[versions[str(p)], str(p)] for p in (raw, feats, model)]
     assert hash_path(feats).kind == "table" and hash_path(model).kind == "file"
     # inputs were hashed at task start: the version read is the version written upstream
     assert by_job["tdprov_chain.transform"].inputs[0].version == versions[str(raw)]
 
-    # lineage of the last output reaches the first: walk outputs back through inputs
-    produced_by = {(o.name, o.version): s for s in summaries for o in s.outputs}
-    frontier, seen = [(str(model), versions[str(model)])], set()
-    while frontier:
-        item = frontier.pop()
-        seen.add(item)
-        producer = produced_by.get(item)
-        frontier += [(i.name, i.version) for i in (producer.inputs if producer else ()) if (i.name, i.version) not in seen]
-    assert (str(raw), versions[str(raw)]) in seen
+    # lineage of the last output reaches the first, through the recorded runs
+    tree = subprocess.run([str(TDPROV), "lineage", str(model), "--store", str(store), "--json"],
+                          capture_output=True, text=True, check=True).stdout
+    assert versions[str(raw)] in tree and versions[str(feats)] in tree and "tdprov_chain.transform" in tree
 
     # task runs are children of the DAG run, with the OpenLineage provider's ids
     from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter

@@ -18,6 +18,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
+if "airflow.configuration" in sys.modules and not os.environ.get("TDPROV_TEST_AIRFLOW_HOME"):
+    raise RuntimeError("airflow was imported before tests/airflow_dags/harness.py: Airflow would use another "
+                       "AIRFLOW_HOME. Fix: import the harness first in every test module that uses Airflow.")
 _CHILD = bool(os.environ.get("TDPROV_TEST_AIRFLOW_HOME"))  # a subprocess of a test: keep its environment
 _HOME = Path(os.environ["TDPROV_TEST_AIRFLOW_HOME"]) if _CHILD else Path(tempfile.mkdtemp(prefix="tdprov-airflow-home-"))
 BASE_ENV = {
