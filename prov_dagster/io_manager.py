@@ -68,15 +68,16 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         step = recorder_for(self).step_for(context)
         location = self.data_location()
         relpath = data_relpath(key, partition)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
-            hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
+        # hashing (which releases the GIL) and the START event overlap validation and the Parquet write
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-output") as pool:
+            hashing = pool.submit(digest_of, df)
+            starting = pool.submit(self._start_step, context, step, wants.source)
             quality = validate(df, wants.schema, masked_columns=wants.masked_columns) if wants.schema is not None else None
-            if wants.source is not None:
-                self._record_source(context, step, wants.source)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
             if not refused:  # bad data under the 'fail' policy is never written
                 location.write_table(relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
+            starting.result()
         record = DatasetRecord(
             name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners
         )
@@ -92,13 +93,15 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
         context.add_output_metadata(output_metadata(record, wants.policy, bundle))
 
-    def _record_source(self, context: OutputContext, step: Any, ref: str) -> None:
-        """The asset's declared source becomes an input of its step (once per step)."""
-        source, warning = source_input(self.settings(), ref)
-        if warning:
-            context.log.warning(warning)
-        if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
-            step.input(source)
+    def _start_step(self, context: OutputContext, step: Any, source_ref: str | None) -> None:
+        """START the step's run; an asset's declared source becomes one of its inputs (once per step)."""
+        if source_ref is not None:
+            source, warning = source_input(self.settings(), source_ref)
+            if warning:
+                context.log.warning(warning)
+            if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
+                step.inputs.append(source)
+        step.start()
 
     # -- input ------------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:

@@ -72,7 +72,7 @@ class StepRun:
     def input(self, record: DatasetRecord) -> None:
         """Record a dataset version the step loaded (the exact one, never "the latest")."""
         self.inputs.append(record)
-        self._start()
+        self.start()
 
     def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] = ()) -> str | None:
         """Record a written dataset version; after the last expected output, complete the run.
@@ -81,7 +81,7 @@ class StepRun:
         """
         self.outputs.append(record)
         self.handled.add(output_name)
-        self._start()
+        self.start()
         if set(expected) <= self.handled:
             return self.complete()
         return None
@@ -100,13 +100,14 @@ class StepRun:
         """Emit FAIL (with the failed output, if any, and the error); returns the bundle location."""
         return self._end("FAIL", error=error, failed_output=failed_output)
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Emit START once (with the inputs recorded so far)."""
         if not self.started:
             self.started = True
             self.recorder.emit_step(self, "START")
 
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None) -> str:
-        self._start()
+        self.start()
         if failed_output is not None:
             self.outputs.append(failed_output)
         if not self.ended:
