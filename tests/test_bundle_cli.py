@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import dataset, event, raw_put, run_events
+from bundle_support import dataset, event, raw_delete, raw_put, run_events
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 from prov_common.signing import write_keypair
@@ -85,6 +85,19 @@ def test_verify_names_every_failing_object_and_the_signing_key(store_uri: str, t
     assert main(["verify", run_ids[0], "--store", store_uri, "--trusted-keys", str(other), "--json"]) == 1
     report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert report["claimedKeyIds"] == [key_id] and report["findings"][0]["problem"] == "untrusted key"
+
+
+def test_verify_all_finds_a_deleted_bundle_through_its_index_entry(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from prov_common.store import open_store
+
+    kept, gone = _record(store_uri, 2)
+    store = open_store(store_uri)
+    for key in list(store.list(f"bundles/{gone}/")):
+        raw_delete(store_uri, key)
+    assert main(["verify", "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"OK    {kept}" in out and f"FAIL  {gone}  no valid signature" in out
+    assert f"bundles/{gone}/: missing: no bundle objects for this run" in out
 
 
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

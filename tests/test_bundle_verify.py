@@ -137,3 +137,14 @@ def test_incomplete_and_absent_bundles_never_pass(store_uri: str) -> None:
     assert _problems(report) == [(f"bundles/{bundle.run_id}/statement.dsse.json", "missing")] and not report.ok
     absent = str(uuid.uuid4())
     assert _problems(verify_bundle(store, absent, TrustStore.of([key.public]))) == [(f"bundles/{absent}/", "missing")]
+
+
+def test_index_entry_must_summarise_the_bundle(signed, store_uri: str) -> None:
+    store, bundle, trust = signed
+    [key] = list(store.list("index/"))
+    assert verify_bundle(store, bundle.run_id, trust, [key]).ok
+    summary = loads(store.get(key))
+    summary["state"] = "FAIL"
+    raw_put(store_uri, key, canonical_bytes(summary))
+    report = verify_bundle(store, bundle.run_id, trust, [key])
+    assert _problems(report) == [(key, "inconsistent")] and "state" in report.findings[0].reason

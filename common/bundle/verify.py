@@ -1,12 +1,13 @@
 """Verify a stored bundle: commit marker, signature and trust, manifest digests, events versus PROV."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
-from prov_common.bundle.model import Manifest, VerificationReport, blake3_digest
+from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport, blake3_digest
 from prov_common.errors import TdprovError
 from prov_common.signing import Envelope, Statement, TrustStore, pae
 from prov_common.signing.keys import SigningKey
@@ -64,13 +65,14 @@ def _diff_fields(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(expected) | set(actual) if k != "files" and expected.get(k) != actual.get(k))
 
 
-def verify_bundle(store: Store, run_id: str, trust: TrustStore) -> VerificationReport:
+def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] = ()) -> VerificationReport:
     """Check one bundle and name every object that fails and why.
 
     Findings: ``missing`` (no bundle, no commit marker, listed file absent), ``unsigned``,
     ``untrusted key``, ``bad signature``, ``digest mismatch`` (file, or the manifest against the
     signed statement), ``unlisted object`` (in the bundle's prefix but not in its manifest),
-    ``inconsistent`` (events of another run, PROV or summary not what the events give), ``malformed``.
+    ``inconsistent`` (events of another run, PROV or summary not what the events give; an index
+    entry in ``index_keys`` that does not summarise this bundle), ``malformed``.
     """
     report = VerificationReport(run_id)
     prefix = layout.bundle_prefix(run_id)
@@ -121,7 +123,23 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore) -> VerificationR
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
     _check_consistency(prefix, manifest, manifest_bytes, files, statement, report)
+    for key in index_keys:
+        _check_index_entry(store, key, manifest, manifest_bytes, report)
     return report
+
+
+def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_bytes: bytes, report: VerificationReport) -> None:
+    """An index entry (unsigned, what ``tdprov runs`` shows) must summarise the signed manifest."""
+    try:
+        summary = BundleSummary.from_json(store.get(key), cursor=key)
+    except (TdprovError, ObjectNotFoundError) as exc:
+        report.add(key, "malformed", exc.what)
+        return
+    report.checked += 1
+    expected = BundleSummary.of_manifest(manifest, summary.key_id, blake3_digest(manifest_bytes))
+    if summary.to_json() != expected.to_json():
+        wrong = _diff_fields(expected.to_dict(), summary.to_dict())
+        report.add(key, "inconsistent", f"index entry fields {', '.join(wrong)} differ from the bundle's manifest")
 
 
 def _check_consistency(
@@ -163,8 +181,11 @@ def _check_consistency(
 _VERIFY_KEY = SigningKey.generate()  # re-derivation needs a signer; only the payload is compared
 
 
-def stored_run_ids(store: Store) -> list[str]:
-    """Every run that has bundle objects or an index entry (a bundle deleted after indexing still shows)."""
-    runs = {key.split("/", 2)[1] for key in store.list(f"{layout.BUNDLES}/") if key.count("/") >= 2}
-    runs |= {layout.run_id_of_index_key(key) for key in store.list(f"{layout.INDEX}/") if key.endswith(".json")}
-    return sorted(runs)
+def stored_runs(store: Store) -> dict[str, list[str]]:
+    """Run id -> its index keys, for every run that has bundle objects or an index entry (so a
+    bundle deleted after indexing still shows up, as missing)."""
+    runs: dict[str, list[str]] = {key.split("/", 2)[1]: [] for key in store.list(f"{layout.BUNDLES}/") if key.count("/") >= 2}
+    for key in store.list(f"{layout.INDEX}/"):
+        if key.endswith(".json"):
+            runs.setdefault(layout.run_id_of_index_key(key), []).append(key)
+    return dict(sorted(runs.items()))

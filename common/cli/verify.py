@@ -9,7 +9,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle.model import VerificationReport
-from prov_common.bundle.verify import stored_run_ids, verify_bundle
+from prov_common.bundle.verify import stored_runs, verify_bundle
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
@@ -24,8 +24,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Verify the bundles of the given runs (default: every bundle in the store): the signed statement "
             "against the trusted keys (TDPROV_TRUSTED_KEYS, or the local key), every file's digest against the "
-            "manifest, and the PROV document against the events. Names each failing object and why, and the "
-            "key that signed each bundle. Exit status 1 on any finding."
+            "manifest, the PROV document against the events, and (when verifying all) each index entry against "
+            "its bundle. Names each failing object and why, and the key that signed each bundle. "
+            "Exit status 1 on any finding."
         ),
         example="TDPROV_TRUSTED_KEYS=team.key.pub tdprov verify --store s3://ml-lineage/prod",
     )
@@ -50,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
-    run_ids = args.run_ids or stored_run_ids(store)
+    indexed = stored_runs(store) if not args.run_ids else {}
+    run_ids = args.run_ids or list(indexed)
     failed = 0
     for run_id in tqdm(run_ids, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(run_ids) < 2 or None):
-        report = verify_bundle(store, run_id, trust)
+        report = verify_bundle(store, run_id, trust, indexed.get(run_id, ()))
         failed += not report.ok
         if args.json:
             print(json.dumps(report.to_dict(), sort_keys=True))
