@@ -18,6 +18,8 @@ import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset
 
+from prov_airflow.operators.pandera import PanderaValidationOperator
+
 from prov_common.bundle import verify_bundle
 from prov_common.config import Settings
 from prov_common.hashing import hash_path
@@ -50,11 +52,17 @@ def test_s3_inlets_and_outlets_are_streamed_and_hashed(s3_store_uri: str, tmp_pa
         frame = pd.read_csv(body)
         boto3.client("s3").put_object(Bucket=bucket, Key="data/out.parquet", Body=frame.to_parquet(index=False))
 
+    s3.put_object(Bucket=bucket, Key="data/features.csv", Body=b"id,x\n1,0.5\n2,1.5\n")
     with DAG("tdprov_s3", start_date=START, schedule=None) as dag:
         PythonOperator(task_id="transform", python_callable=transform, inlets=[Asset(source)], outlets=[Asset(target)])
+        PanderaValidationOperator(task_id="check", source=f"s3://{bucket}/data/features.csv",
+                                  schema="airflow_dags.schemas:FEATURES")
     assert run_dag(dag, logical_date=START).state == "success"
 
-    summary = {s.job_name: s for s in _verify_all(s3_store_uri)}["tdprov_s3.transform"]
+    by_job = {s.job_name: s for s in _verify_all(s3_store_uri)}
+    checked = events_of(s3_store_uri, by_job["tdprov_s3.check"].run_id)[-1]["inputs"][0]
+    assert checked["facets"]["tdprov_pandera"]["passed"] is True
+    summary = by_job["tdprov_s3.transform"]
     for key, ref in (("data/in.csv", summary.inputs[0]), ("data/out.parquet", summary.outputs[0])):
         local = tmp_path / Path(key).name
         local.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
