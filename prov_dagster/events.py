@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openlineage.client.event_v2 import RunEvent
 from openlineage.client.facet_v2 import dataset_version_dataset, symlinks_dataset
@@ -19,7 +19,10 @@ from prov_common.lineage import naming as ol_naming
 from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.events import ParentRef, build_run_event
-from prov_dagster.recorder import DatasetRecord, StepRun
+from prov_dagster.model import DatasetRecord
+
+if TYPE_CHECKING:
+    from prov_dagster.recorder import StepRun
 
 
 @lru_cache(maxsize=8)

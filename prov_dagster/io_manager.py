@@ -24,7 +24,8 @@ from prov_dagster.digests import digest_of
 from prov_dagster.metadata import output_metadata
 from prov_dagster.naming import data_relpath, dataset_name
 from prov_dagster.policy import AssetProvenance
-from prov_dagster.recorder import DatasetRecord, recorder_for
+from prov_dagster.model import DatasetRecord
+from prov_dagster.recorder import recorder_for
 from prov_dagster.sources import source_input
 
 DIGEST_METADATA_KEY = "tdprov/digest"
@@ -68,16 +69,14 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         step = recorder_for(self).step_for(context)
         location = self.data_location()
         relpath = data_relpath(key, partition)
-        # hashing (which releases the GIL) and the START event overlap validation and the Parquet write
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-output") as pool:
-            hashing = pool.submit(digest_of, df)
-            starting = pool.submit(self._start_step, context, step, wants.source)
+        self._start_step(context, step, wants.source)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
+            hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
             quality = validate(df, wants.schema, masked_columns=wants.masked_columns) if wants.schema is not None else None
             refused = quality is not None and not quality.passed and wants.policy == "fail"
             if not refused:  # bad data under the 'fail' policy is never written
                 location.write_table(relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
-            starting.result()
         record = DatasetRecord(
             name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners
         )
@@ -92,6 +91,10 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         _compat.set_output_data_version(context, key, digest.digest)
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
         context.add_output_metadata(output_metadata(record, wants.policy, bundle))
+
+    def teardown_after_execution(self, context: Any) -> None:
+        """The run (or this step's process) is done: wait until every bundle is written."""
+        recorder_for(self).wait()
 
     def _start_step(self, context: OutputContext, step: Any, source_ref: str | None) -> None:
         """START the step's run; an asset's declared source becomes one of its inputs (once per step)."""

@@ -5,7 +5,7 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
-from prov_dagster.recorder import DatasetRecord
+from prov_dagster.model import DatasetRecord
 
 _COLUMN_TABLE_SCHEMA = TableSchema(
     columns=[

@@ -8,49 +8,25 @@ so the run-failure sensor can close a step that crashed in another process.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import InputContext, OutputContext
 
-from prov_common.hashing import FileDigest, TableDigest
-from prov_common.quality import QualityResult
+from openlineage.client import OpenLineageClient
+
+from prov_common.bundle import layout
+from prov_common.config import Settings
 from prov_dagster import _compat
-from prov_dagster.naming import step_run_id
+from prov_dagster.events import samples_attachment, step_event
+from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.transport import bundle_location, make_transport
 
-
-@dataclass(frozen=True)
-class DatasetRecord:
-    """One dataset version a step read or wrote."""
-
-    name: str
-    digest: TableDigest | FileDigest | None
-    uri: str | None = None
-    partition: str | None = None
-    quality: QualityResult | None = None
-    owners: tuple[str, ...] = ()
-    namespace: str | None = None  # None: the recorder's dagster:// namespace (datasets named after asset keys)
-    version: str | None = None  # the version when there is no digest object (a registered source)
-
-    @property
-    def version_id(self) -> str | None:
-        return self.digest.digest if self.digest is not None else self.version
-
-
-@dataclass(frozen=True)
-class StepIdentity:
-    """Which Dagster step an OpenLineage run stands for."""
-
-    dagster_run_id: str
-    job_name: str
-    step_key: str
-    attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
-
-    @property
-    def ol_run_id(self) -> str:
-        return step_run_id(self.dagster_run_id, self.step_key, self.attempt)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,12 +96,15 @@ class StepRun:
 class Recorder:
     """Emits the OpenLineage events of steps to one store, in one namespace."""
 
-    def __init__(self, settings: Any, namespace: str) -> None:
+    def __init__(self, settings: Settings, namespace: str) -> None:
         self.settings = settings
         self.namespace = namespace
         self._steps: dict[StepIdentity, StepRun] = {}
         self._lock = threading.Lock()
         self._client: Any = None
+        self._transport: Any = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
+        self._pending: list[Future[None]] = []
 
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
@@ -147,8 +126,6 @@ class Recorder:
 
     def _close_earlier_attempts(self, identity: StepIdentity) -> None:
         """A retry means the earlier attempts failed: seal each one that started and was not closed."""
-        from prov_common.bundle import layout
-
         store = self.transport().store
         for attempt in range(identity.attempt):
             earlier = StepIdentity(identity.dagster_run_id, identity.job_name, identity.step_key, attempt)
@@ -168,39 +145,52 @@ class Recorder:
             self._steps.pop(identity, None)
 
     def emit_step(self, run: StepRun, state: str, *, error: BaseException | str | None = None) -> None:
-        from prov_dagster.events import step_event
+        """Build the event now (what the step has recorded so far) and deliver it in order, in the background.
 
-        for record in run.outputs if state != "START" else ():
-            self._attach_samples(run, record)  # attachments first: the terminal event seals the bundle
-        self.client().emit(step_event(run, state, namespace=self.namespace, error=error))
-
-    def _attach_samples(self, run: StepRun, record: DatasetRecord) -> None:
-        quality = record.quality
-        if quality is None or quality.passed or quality.failure_sample.empty:
+        Delivery (staging, sealing, signing, writing the bundle) overlaps the rest of the step; ``wait``
+        blocks until all is delivered. In strict mode delivery is synchronous so that its errors fail the step.
+        """
+        event = step_event(run, state, namespace=self.namespace, error=error)
+        attachments = [samples_attachment(r) for r in run.outputs if state != "START" and _has_samples(r)]
+        if self.settings.strict:
+            self._deliver(run.ol_run_id, attachments, event)
             return
-        from prov_dagster.events import samples_attachment
+        with self._lock:
+            self._pending.append(self._worker.submit(self._deliver, run.ol_run_id, attachments, event))
 
-        name, data = samples_attachment(record)
-        self.transport().attach(run.ol_run_id, name, data)
+    def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any) -> None:
+        for name, data in attachments:  # attachments first: the terminal event seals the bundle
+            self.transport().attach(ol_run_id, name, data)
+        self.client().emit(event)
+
+    def wait(self) -> None:
+        """Block until every event emitted so far is delivered (called when the IO manager is torn down)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+                log.warning("tdprov: could not deliver an OpenLineage event: %s", exc)
 
     def client(self) -> Any:
         if self._client is None:
-            from openlineage.client import OpenLineageClient
-
             self._client = OpenLineageClient(transport=self.transport())
         return self._client
 
     def transport(self) -> Any:
-        from prov_dagster.transport import make_transport
-
-        if not hasattr(self, "_transport"):
+        """The core ``ProvenanceTransport`` of this store (made on first use)."""
+        if self._transport is None:
             self._transport = make_transport(self.settings)
         return self._transport
 
     def bundle_location(self, ol_run_id: str) -> str:
-        from prov_dagster.transport import bundle_location
-
         return bundle_location(self.settings, ol_run_id)
+
+
+def _has_samples(record: DatasetRecord) -> bool:
+    quality = record.quality
+    return quality is not None and not quality.passed and not quality.failure_sample.empty
 
 
 _recorders: dict[tuple[Any, str], Recorder] = {}

@@ -14,7 +14,8 @@ from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.lineage.naming import dataset_from_uri
 from prov_dagster.config import ProvenanceConfig
-from prov_dagster.recorder import DatasetRecord, StepIdentity, StepRun, recorder_for
+from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.recorder import StepRun, recorder_for
 
 Data = Union[str, "os.PathLike[str]", pd.DataFrame]
 Datasets = Union[Mapping[str, Data], Iterable[Data], None]
@@ -61,6 +62,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         for record in written:
             step.outputs.append(record)
         bundle = step.complete()
+        recorder_for(self).wait()  # the bundle is written when record() returns
         digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
         version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
         metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}

@@ -19,7 +19,8 @@ from dagster._core.execution.stats import StepEventStatus
 from prov_common.bundle import layout, list_bundles
 from prov_common.store import open_store
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
-from prov_dagster.recorder import StepIdentity, recorder_for
+from prov_dagster.model import StepIdentity
+from prov_dagster.recorder import recorder_for
 from prov_dagster.resource import ProvenanceResource
 
 MAX_BUNDLES_PER_TICK = 10_000
@@ -45,6 +46,7 @@ def close_failed_run(instance: Any, dagster_run: Any, provenance: ProvenanceReso
             continue
         step = recorder.step(identity)
         bundles.append(step.fail(error=errors.get(stat.step_key, reason)))
+    recorder.wait()
     return bundles
 
 

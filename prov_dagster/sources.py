@@ -10,7 +10,7 @@ from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import trust_from_settings
 from prov_common.sources import find_source, iter_sources
 from prov_common.store import open_store
-from prov_dagster.recorder import DatasetRecord
+from prov_dagster.model import DatasetRecord
 
 SOURCE_NAMESPACE = "tdprov://sources"
 

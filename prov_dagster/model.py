@@ -1,0 +1,40 @@
+"""What the Dagster integration records about a step (no I/O here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prov_common.hashing import FileDigest, TableDigest
+from prov_common.quality import QualityResult
+from prov_dagster.naming import step_run_id
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One dataset version a step read or wrote."""
+
+    name: str
+    digest: TableDigest | FileDigest | None
+    uri: str | None = None
+    partition: str | None = None
+    quality: QualityResult | None = None
+    owners: tuple[str, ...] = ()
+    namespace: str | None = None  # None: the recorder's dagster:// namespace (datasets named after asset keys)
+    version: str | None = None  # the version when there is no digest object (a registered source)
+
+    @property
+    def version_id(self) -> str | None:
+        return self.digest.digest if self.digest is not None else self.version
+
+
+@dataclass(frozen=True)
+class StepIdentity:
+    """Which Dagster step an OpenLineage run stands for."""
+
+    dagster_run_id: str
+    job_name: str
+    step_key: str
+    attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
+
+    @property
+    def ol_run_id(self) -> str:
+        return step_run_id(self.dagster_run_id, self.step_key, self.attempt)
