@@ -411,3 +411,22 @@ def test_a_retried_step_records_the_failed_attempt_and_the_successful_one(store:
     assert set(found) == {first, second}
     assert (found[first].state, found[second].state) == ("FAIL", "COMPLETE")
     assert [i.name for i in found[first].inputs] == [i.name for i in found[second].inputs] == ["raw/orders"]
+
+
+# -- store failures ---------------------------------------------------------------------------------
+def test_an_unusable_store_never_breaks_the_pipeline_unless_strict(tmp_path: Path, instance) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+    settings = {"store": str(blocker / "store"), "data_root": str(tmp_path / "data")}
+    relaxed = materialize(
+        [pipeline.orders], instance=instance, resources={"io_manager": ProvenanceIOManager(**settings)}, raise_on_error=False
+    )
+    assert relaxed.success and (tmp_path / "data" / "raw" / "orders.parquet").exists()
+
+    strict = materialize(
+        [pipeline.orders], instance=instance, resources={"io_manager": ProvenanceIOManager(strict=True, **settings)},
+        raise_on_error=False,
+    )
+    assert not strict.success
+    [failure] = [e for e in strict.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "not-a-folder" in failure.step_failure_data.error.to_string()
