@@ -137,8 +137,8 @@ def main() -> int:
         "",
         f"Target: the listener adds <= {TARGET_MS:.0f} ms per task (median of its hooks): **{verdict}** "
         f"({hooks:.1f} ms). Delivery (staging, sealing and signing the bundle) runs in a background thread "
-        "while the task executes and is drained after the task's state is reported; with a durable local "
-        "store its cost is dominated by fsync (one per object written).",
+        "while the task executes and is drained after the task's state is reported, so it adds worker time "
+        "but not task duration; the drain row is that cost, with and without fsync in the local store.",
         "",
         f"Reproduce: `python benchmarks/bench_airflow.py --tasks {args.tasks}`",
         "",

@@ -1,6 +1,7 @@
 """PanderaValidationOperator: validate a table against a Pandera schema and record the result."""
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -37,8 +38,6 @@ def samples_parquet(sample: pd.DataFrame) -> bytes:
 def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, on_failure: OnFailure,
                   *, output: bool = False) -> Any:
     """Hash and validate ``df``, add the dataset (digest, quality, samples) to ``lineage``; returns the result."""
-    import dataclasses
-
     from prov_common.bundle import samples_path
     from prov_common.hashing import hash_dataframe
     from prov_common.quality import validate
