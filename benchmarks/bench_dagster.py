@@ -76,13 +76,14 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default=None, help="write the markdown table here")
+    parser.add_argument("--dir", default=None, help="folder for data and store (e.g. /dev/shm to take the disk out of the figures)")
     args = parser.parse_args()
 
     df = make_frame(args.mb)
     size_mb = df.memory_usage(deep=True).sum() / 1e6
     timings: dict[str, list[float]] = {"plain Parquet IO manager": [], "ProvenanceIOManager": []}
     cpu: dict[str, list[float]] = {name: [] for name in timings}
-    with tempfile.TemporaryDirectory() as tmp, DagsterInstance.ephemeral() as instance:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp, DagsterInstance.ephemeral() as instance:
         os.environ.setdefault("TDPROV_HOME", str(Path(tmp) / "home"))
         managers = {
             "plain Parquet IO manager": PlainParquetIOManager(root=str(Path(tmp) / "plain")),
@@ -102,7 +103,8 @@ def main() -> None:
     lines = [
         f"Materializing one {size_mb:.0f} MB pandas asset ({len(df):,} rows x {df.shape[1]} columns), "
         f"median of {args.repeat} interleaved runs (alternating order), {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start.",
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start, "
+        f"data and store under {args.dir or tempfile.gettempdir()}.",
         "",
         "| IO manager | median wall time (s) | min (s) | max (s) | wall overhead | median CPU time (s) | CPU overhead |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -124,7 +126,9 @@ def main() -> None:
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("# Dagster: ProvenanceIOManager overhead\n\n" + text)
+        out = Path(args.out)
+        previous = out.read_text() if out.exists() else "# Dagster: ProvenanceIOManager overhead\n"
+        out.write_text(previous.rstrip("\n") + "\n\n" + text)
 
 
 if __name__ == "__main__":
