@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 from dagster import (
     AssetKey,
+    Failure,
     AssetRecordsFilter,
     ConfigurableIOManager,
     InputContext,
@@ -84,7 +85,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             assert quality is not None
             failure = _quality_error(key, partition, quality)
             bundle = step.fail(failed_output=record, error=failure)
-            raise PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix) from None
+            error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
+            raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle)) from error
         location.write_sidecar(relpath, {"asset": record.name, "partition": partition, "digest": digest.digest, "run": step.ol_run_id})
         if quality is not None and not quality.passed and wants.policy == "warn":
             context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
