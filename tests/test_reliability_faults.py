@@ -1,0 +1,195 @@
+"""Store faults while pipelines record provenance: 500/503/throttling, timeouts, an unreachable
+store (moto's S3 server behind a fault-injecting proxy, and a local folder that cannot be written).
+
+Each test asserts what came out: every run's bundle is in the store exactly once and verifies, the
+spool is empty afterwards, emits returned within their time bound.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bundle_support import run_events
+from prov_common.bundle import layout, list_bundles, verify_bundle
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.cli import main
+from prov_common.errors import StoreUnavailableError
+from prov_common.signing import trust_from_settings
+from prov_common.store import Outbox, open_store
+from test_reliability_proxy import FaultProxy, fast_tmp, fault_proxy  # noqa: F401 - fixtures
+
+
+def _transport(store_uri: str, spool: Path, **options) -> ProvenanceTransport:
+    return ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool), **options))
+
+
+def _emit_runs(transport: ProvenanceTransport, count: int) -> tuple[list[str], float]:
+    """Emit START and COMPLETE of ``count`` runs; (run ids, slowest emit in seconds)."""
+    run_ids, slowest = [], 0.0
+    for _ in range(count):
+        run_id = str(uuid.uuid4())
+        for event in run_events(run_id):
+            started = time.monotonic()
+            transport.emit(event)
+            slowest = max(slowest, time.monotonic() - started)
+        run_ids.append(run_id)
+    return run_ids, slowest
+
+
+def assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
+    """Every run has one index entry and one bundle that verifies; no other bundle exists."""
+    store = open_store(store_uri)
+    indexed = Counter(s.run_id for s in list_bundles(store))
+    assert set(indexed) == set(run_ids), f"missing {set(run_ids) - set(indexed)}, unexpected {set(indexed) - set(run_ids)}"
+    assert max(indexed.values()) == 1, f"indexed twice: {[r for r, n in indexed.items() if n > 1]}"
+    bundles = {k.split("/")[1] for k in store.list(f"{layout.BUNDLES}/")}
+    assert bundles == set(run_ids)
+    trust = trust_from_settings()
+    for run_id in run_ids:
+        report = verify_bundle(store, run_id, trust)
+        assert report.ok, report.findings
+
+
+@pytest.mark.parametrize("fault", [("status", 503, "SlowDown"), ("status", 500, "InternalError"),
+                                   ("status", 503, "ServiceUnavailable")])
+def test_store_failing_during_100_runs_then_flush_and_next_emit_deliver_each_once(
+        s3_server, fault_proxy: FaultProxy, fast_tmp: Path, monkeypatch, caplog, fault) -> None:
+    runs = 100 if fault[2] == "SlowDown" else 5
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    spool = fast_tmp / "spool"
+    fault_proxy.fault = lambda method, path: fault
+    transport = _transport(store_uri, spool, timeout=5)
+    with caplog.at_level(logging.WARNING):
+        run_ids, slowest = _emit_runs(transport, runs)
+    assert slowest < 2.0  # every call fails fast; the pipeline is not held up
+    assert fault[2] in caplog.text and "spooled" in caplog.text
+    assert len(Outbox(spool).pending()) == 3 * runs  # START, COMPLETE staged; the bundle
+    assert fault_proxy.count("forward", "PUT") == 0  # nothing reached the store
+
+    fault_proxy.fault = None  # the store is back: the next emit delivers (up to 100 entries) first
+    late = str(uuid.uuid4())
+    for event in run_events(late):
+        transport.emit(event)
+    transport.close()
+    left = len(Outbox(spool).pending())
+    assert left < 3 * runs
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+    assert main(["flush"]) == 0 and Outbox(spool).pending() == []
+    assert main(["flush"]) == 0  # a second flush has nothing to do
+    assert_delivered_once(store_uri, [*run_ids, late])
+
+
+def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fault_proxy: FaultProxy,
+                                                                  fast_tmp: Path) -> None:
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    spool = fast_tmp / "spool"
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def every_third(method: str, path: str):
+        with lock:
+            return ("status", 503, "SlowDown") if next(counter) % 3 == 2 else None
+
+    fault_proxy.fault = every_third
+    transport = _transport(store_uri, spool, timeout=5)
+    run_ids, _ = _emit_runs(transport, 30)
+    transport.close()
+    assert fault_proxy.count("503") > 10
+    fault_proxy.fault = None
+    report = Outbox(spool).flush()
+    assert report.ok and Outbox(spool).pending() == []
+    assert_delivered_once(store_uri, run_ids)
+
+
+def test_slow_store_emit_returns_within_its_bound_and_nothing_is_lost(s3_server, fault_proxy: FaultProxy,
+                                                                      fast_tmp: Path) -> None:
+    """Each S3 call waits 2 s at the proxy (read timeout 1 s): emit gives up waiting after 0.3 s."""
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    spool = fast_tmp / "spool"
+    transport = _transport(store_uri, spool, timeout=0.3)
+    warm, _ = _emit_runs(transport, 1)  # imports, key and client made while the store is fine
+    transport.close()
+    fault_proxy.fault = lambda method, path: ("delay", 2.0)
+    run_ids, slowest = _emit_runs(transport, 1)
+    assert slowest < 0.6
+    transport.close()  # waits for the background work: every call timed out, so all of it is spooled
+    fault_proxy.fault = None
+    assert Outbox(spool).flush().ok
+    assert_delivered_once(store_uri, warm + run_ids)
+
+
+def test_strict_mode_fails_the_task_on_503(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown")
+    transport = _transport(store_uri, tmp_path / "spool", strict=True, timeout=5)
+    with pytest.raises(StoreUnavailableError, match="SlowDown"):
+        transport.emit(run_events()[0])
+    assert Outbox(tmp_path / "spool").pending() == []
+
+
+def test_moto_server_stopped_mid_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real server that stops between runs and comes back on the same port."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from conftest import free_port, s3_env
+
+    port = free_port()
+    for name, value in s3_env(f"http://127.0.0.1:{port}", tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TDPROV_STORE_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("TDPROV_STORE_CONNECT_TIMEOUT", "1")
+    bucket = f"lineage-{uuid.uuid4().hex[:12]}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1").create_bucket(Bucket=bucket)
+    store_uri, spool = f"s3://{bucket}/prov", tmp_path / "spool"
+    transport = _transport(store_uri, spool, timeout=5)
+    before, _ = _emit_runs(transport, 3)
+    server.stop()
+    during, slowest = _emit_runs(transport, 5)
+    assert slowest < 2.0 and len(Outbox(spool).pending()) == 15
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        after, _ = _emit_runs(transport, 1)  # the next emit delivers the spool first
+        transport.close()
+        assert Outbox(spool).pending() == []
+        assert_delivered_once(store_uri, before + during + after)
+    finally:
+        server.stop()
+
+
+def _mount(args: list[str]) -> bool:
+    import subprocess
+
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+def test_local_store_on_a_read_only_volume_spools_then_flush_delivers(tmp_path: Path, fast_tmp: Path, caplog) -> None:
+    """The store folder is a read-only tmpfs (EROFS) during 3 runs, then writable again."""
+    store_dir, spool = tmp_path / "store", fast_tmp / "spool"
+    store_dir.mkdir()
+    if not _mount(["-t", "tmpfs", "-o", "ro,size=4m", "tmpfs", str(store_dir)]):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        transport = _transport(str(store_dir), spool, timeout=5)
+        with caplog.at_level(logging.WARNING):
+            run_ids, _ = _emit_runs(transport, 3)
+        transport.close()
+        assert "Read-only file system" in caplog.text and "spooled" in caplog.text
+        assert len(Outbox(spool).pending()) == 9 and not any(store_dir.iterdir())
+        assert _mount(["-o", "remount,rw", str(store_dir)])
+        report = Outbox(spool).flush()
+        assert report.ok and report.delivered == 9
+        assert_delivered_once(str(store_dir), run_ids)
+    finally:
+        _mount(["-u", str(store_dir)]) if False else __import__("subprocess").run(["umount", str(store_dir)], check=False)
