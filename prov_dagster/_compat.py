@@ -50,7 +50,7 @@ def run_context(context: OutputContext | InputContext) -> tuple[str, str, str, i
 def expected_outputs(context: OutputContext) -> tuple[str, ...]:
     """Names of the outputs of ``context``'s step that this IO manager will handle.
 
-    The step's outputs that go to the same IO manager key and are neither asset checks nor
+    The step's selected outputs that go to the same IO manager key and are neither asset checks nor
     ``Nothing``: once all are handled, the step's run can be closed.
     """
     step_context = _step_context(context)
@@ -58,10 +58,12 @@ def expected_outputs(context: OutputContext) -> tuple[str, ...]:
         return (context.name,)
     op_def = step_context.op_def
     key = op_def.output_def_named(context.name).io_manager_key
+    selected = step_context.selected_output_names  # a subsetted multi-asset runs only some outputs
     return tuple(
         out.name
         for out in step_context.step.step_outputs
-        if out.properties.asset_check_key is None
+        if out.name in selected
+        and out.properties.asset_check_key is None
         and op_def.output_def_named(out.name).io_manager_key == key
         and not op_def.output_def_named(out.name).dagster_type.is_nothing
     )

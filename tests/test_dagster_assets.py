@@ -370,6 +370,12 @@ def split():
     yield Output(df.iloc[:8].reset_index(drop=True), output_name="train")
 
 
+@multi_asset(outs={"left": AssetOut(is_required=False), "right": AssetOut(is_required=False)}, can_subset=True)
+def halves(context):
+    for name in sorted(context.selected_output_names):
+        yield Output(pd.DataFrame({"side": [name]}), output_name=name)
+
+
 EXTERNAL = AssetSpec(AssetKey(["vendor", "prices"]), description="written by a vendor's job, outside Dagster")
 
 
@@ -386,6 +392,12 @@ def test_a_multi_asset_step_is_one_run_with_both_outputs(store: Path, instance) 
     assert sorted((o.name, o.version) for o in summary.outputs) == sorted(
         (k.to_user_string(), m.tags["dagster/data_version"]) for k, m in mats.items()
     )
+
+
+def test_a_subsetted_multi_asset_step_is_closed_after_its_selected_outputs(store: Path, instance) -> None:
+    assert run([halves], instance, selection=[AssetKey("left")]).success
+    [summary] = summaries(store)
+    assert summary.state == "COMPLETE" and [o.name for o in summary.outputs] == ["left"]
 
 
 def test_an_external_asset_loaded_from_the_data_root_is_recorded_with_its_digest(store: Path, instance) -> None:
