@@ -13,9 +13,11 @@ from prov_dagster import _compat
 
 
 class _VersioningIOManager(IOManager):
+    seen: list[tuple] = []
+
     def handle_output(self, context: OutputContext, obj: object) -> None:
         assert _compat.set_output_data_version(context, context.asset_key, "blake3:" + "ab" * 32)
-        assert _compat.expected_outputs(context) == ("result",)
+        self.seen.append((_compat.expected_outputs(context), _compat.run_context(context)))
 
     def load_input(self, context: object) -> object:
         return None
@@ -34,6 +36,9 @@ def test_set_data_version_inside_handle_output_becomes_the_materialization_data_
         "update prov_dagster/_compat.py for this Dagster release"
     )
     assert mat.tags.get("dagster/data_version_is_user_provided") == "true"
+    [(expected, (run_id, job_name, step_key, attempt))] = _VersioningIOManager.seen
+    assert expected == ("result",) and run_id == result.run_id
+    assert (job_name, step_key, attempt) == ("__ephemeral_asset_job__", "versioned_by_io_manager", 0)
 
 
 def test_set_data_version_outside_a_run_reports_false_instead_of_failing() -> None:
