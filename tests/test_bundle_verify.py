@@ -36,7 +36,7 @@ def test_intact_bundle_verifies_and_names_its_key(signed) -> None:
     store, bundle, trust = signed
     report = verify_bundle(store, bundle.run_id, trust)
     assert report.ok, report.findings
-    assert report.key_id == bundle.key_id and report.checked == 5
+    assert report.key_id == bundle.key_id and report.checked == 6  # 4 files, statement, index record
 
 
 @pytest.mark.parametrize("path", ["events.jsonl", "prov.json", SAMPLES, "manifest.json", "statement.dsse.json"])

@@ -8,6 +8,7 @@
     bundles/<run_id>/rows/<ds>.rows.parquet    row-digest sidecars (when attached)
     bundles/<run_id>/manifest.json             every file above with digest and size, plus the run summary
     bundles/<run_id>/statement.dsse.json       signed in-toto statement over the manifest: the commit marker
+    bundles/<run_id>/indexed                   the bundle's index key, recorded once before the index entry
     index/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSffffffZ>-<run_id>.json   summary, written last, once
     staging/<run_id>/<eventTime>-<digest>.json in-flight events of runs that have not ended
     staging/<run_id>/attachments/<path>        attachments waiting for the run's bundle
@@ -27,6 +28,7 @@ EVENTS_FILE = "events.jsonl"
 PROV_FILE = "prov.json"
 MANIFEST_FILE = "manifest.json"
 STATEMENT_FILE = "statement.dsse.json"
+INDEXED_FILE = "indexed"
 RESERVED = (EVENTS_FILE, PROV_FILE, MANIFEST_FILE, STATEMENT_FILE)
 ATTACHMENT_FOLDERS = ("quality", "rows", "extra")
 
@@ -68,6 +70,11 @@ def parse_stamp(text: str) -> datetime:
 def index_key(moment: datetime, run_id: str) -> str:
     m = moment.astimezone(timezone.utc)
     return f"{INDEX}/{m:%Y/%m/%d}/{stamp(m)}-{check_run_id(run_id)}.json"
+
+
+def index_key_template(run_id: str) -> str:
+    """:func:`index_key` as a ``LateKey`` template: the time is filled in when the entry is written."""
+    return f"{INDEX}/{{now:%Y/%m/%d}}/{{now:{_STAMP}}}-{check_run_id(run_id)}.json"
 
 
 def index_day_prefix(day: datetime) -> str:

@@ -13,6 +13,7 @@ from prov_common.errors import ObjectConflictError, StoreError
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.outbox import Outbox
 from prov_common.w3cprov.events import parse_time
 
@@ -40,6 +41,14 @@ def _index_written(store: Store, run_id: str, sealed_at: datetime) -> str | None
     return None
 
 
+def index_entry(bundle: Bundle) -> LateKey:
+    """The bundle's index entry, keyed by the time it is written (at delivery, also from the spool),
+    its key recorded once in ``bundles/<run_id>/indexed`` so that a redelivery writes no second entry."""
+    run_id = bundle.run_id
+    return LateKey(layout.index_key_template(run_id), bundle.summary.to_json(),
+                   record=layout.bundle_key(run_id, layout.INDEXED_FILE), not_before=bundle.manifest.sealed_at)
+
+
 def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) -> WriteResult:
     """Write the bundle's objects in order: files, manifest, statement (the commit marker), index entry.
 
@@ -54,13 +63,12 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
     except ObjectConflictError as exc:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
         return WriteResult(run_id, "already-sealed")
-    sealed_at = parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt")
-    existing = None if created else _index_written(store, run_id, sealed_at)
-    if existing is not None:
-        return WriteResult(run_id, "written", existing)
-    moment = max(now or datetime.now(timezone.utc), sealed_at)
-    key = layout.index_key(moment, run_id)
-    store.put(key, bundle.summary.to_json())
+    entry = index_entry(bundle)
+    if not created and not store.exists(entry.record):  # sealed before index keys were recorded
+        existing = _index_written(store, run_id, parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt"))
+        if existing is not None:
+            return WriteResult(run_id, "written", existing)
+    key, _ = put_late(store, entry, now)
     return WriteResult(run_id, "written", key)
 
 
@@ -166,11 +174,11 @@ def write_bundle(
         sealed = False  # the outbox finds out, and spools
     if sealed:  # a retry of a stored bundle: complete its index entry at most once
         return deliver_bundle(store, bundle, now)
-    sealed_at = parse_time(bundle.manifest.sealed_at, f"run {bundle.run_id} sealedAt")
-    index = layout.index_key(max(now or datetime.now(timezone.utc), sealed_at), bundle.run_id)
     try:
-        result = outbox.deliver(store, [*bundle_objects(bundle), (index, bundle.summary.to_json())], strict=strict)
+        result = outbox.deliver(store, [*bundle_objects(bundle), index_entry(bundle)], strict=strict)
     except ObjectConflictError as exc:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", bundle.run_id, exc.what)
         return WriteResult(bundle.run_id, "already-sealed")
-    return WriteResult(bundle.run_id, "spooled" if result.spooled else "written", index)
+    if result.spooled:  # the index key is chosen when the flush delivers it
+        return WriteResult(bundle.run_id, "spooled")
+    return WriteResult(bundle.run_id, "written", result.late_keys[-1])

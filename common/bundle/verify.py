@@ -119,13 +119,30 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
             report.add(key, "digest mismatch", f"bytes hash to {blake3_digest(data)} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
         else:
             files[entry.path] = data
-    listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key}
+    indexed_key = prefix + layout.INDEXED_FILE
+    listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
     _check_consistency(prefix, manifest, manifest_bytes, files, statement, report)
+    index_keys = list(index_keys)
+    if indexed_key in present:
+        _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
     for key in index_keys:
         _check_index_entry(store, key, manifest, manifest_bytes, report)
     return report
+
+
+def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str], report: VerificationReport,
+                          present: set[str]) -> None:
+    """``indexed`` names this run's index entry (and, when the index was listed, one that exists)."""
+    data = _get(store, key, report, present)
+    if data is None:
+        return
+    named = data.decode("ascii", "replace")
+    if not named.startswith(layout.INDEX + "/") or layout.run_id_of_index_key(named) != run_id:
+        report.add(key, "inconsistent", f"names {named[:200]!r}, not an index key of run {run_id}")
+    elif index_keys and named not in index_keys:
+        report.add(named, "missing", "the bundle's recorded index entry is not in the store")
 
 
 def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_bytes: bytes, report: VerificationReport) -> None:

@@ -21,6 +21,7 @@ from prov_common.store import spool
 from prov_common.store.base import Store
 from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
+from prov_common.store.latekey import LateKey, put_late
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class FlushReport:
 @dataclass
 class DeliveryResult:
     """What a delivery did: ``delivered`` objects confirmed in the store (``written`` of them new);
-    when the store was unavailable, the rest went to ``spool_entry`` and ``error`` says why."""
+    when the store was unavailable, the rest went to ``spool_entry`` and ``error`` says why.
+    ``late_keys``: the keys chosen for :class:`LateKey` objects that were delivered."""
 
     delivered: int = 0
     written: int = 0
@@ -64,6 +66,7 @@ class DeliveryResult:
     spool_entry: Path | None = None
     error: str | None = None
     flush: FlushReport | None = None
+    late_keys: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,28 +84,30 @@ class Outbox:
         return f"Outbox({str(self.spool_dir)!r})"
 
     # -- deliver ------------------------------------------------------------------------------
-    def deliver(self, store: Store, objects: Sequence[tuple[str, bytes]], *, strict: bool = False,
+    def deliver(self, store: Store, objects: Sequence[tuple[str, bytes] | LateKey], *, strict: bool = False,
                 write_ahead: bool = False) -> DeliveryResult:
         """Put ``objects`` in order (the commit object last); if the store is unavailable, spool the
         ones not yet confirmed as one entry and return a result that says so (``strict`` raises).
 
-        Older spool entries for this store are flushed first, so deliveries keep their order.
+        A :class:`LateKey` object gets its key when it is written (now, or at the flush that
+        delivers it from the spool), recorded once in the store so that redelivery cannot make a
+        second copy. Older spool entries for this store are flushed first, so deliveries keep their order.
         ``write_ahead`` spools the batch *before* the first put and removes the entry once all puts
         succeeded, so even a crash in the middle of the puts leaves the entry (at the cost of one
         spool write per delivery). A conflicting object raises :class:`ObjectConflictError`; a spool
         that cannot be written raises :class:`SpoolError` (nothing is recorded then: log it loudly
         or fail the task).
         """
-        batch = [(validate_key(k), _as_bytes(k, d)) for k, d in objects]
+        batch = [o if isinstance(o, LateKey) else (validate_key(o[0]), _as_bytes(*o)) for o in objects]
         result = DeliveryResult()
         if spool.pending(self.spool_dir) or self._claims():
             result.flush = self.flush(store, limit=self.flush_limit)
             if result.flush.left:
                 return self._spool_or_raise(store, batch, 0, result, strict, cause=result.flush.errors[-1])
         ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
-        for index, (key, data) in enumerate(batch):
+        for index, obj in enumerate(batch):
             try:
-                created = store.put(key, data)
+                key, created = _put(store, obj)
             except StoreError as exc:
                 if ahead is not None and (strict or isinstance(exc, ObjectConflictError)):
                     _remove(ahead)
@@ -115,11 +120,13 @@ class Outbox:
                 return self._spool_or_raise(store, batch, index, result, strict, cause=str(exc))
             result.delivered += 1
             result.written += int(created)
+            if isinstance(obj, LateKey):
+                result.late_keys.append(key)
         if ahead is not None:
             _remove(ahead)  # (a flusher may have taken it meanwhile: then it re-puts, harmlessly)
         return result
 
-    def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes]], start: int, result: DeliveryResult,
+    def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes] | LateKey], start: int, result: DeliveryResult,
                         strict: bool, cause: str) -> DeliveryResult:
         if strict:
             raise StoreUnavailableError(cause, fix="retry when the store is back, or run without strict mode to spool")
@@ -182,7 +189,7 @@ class Outbox:
                 from prov_common.store.factory import open_store
 
                 target = stores[target_uri] = (opener or open_store)(target_uri)
-            written = sum(int(target.put(key, data)) for key, data in entry.objects)
+            written = sum(int(_put(target, obj)[1]) for obj in entry.objects)
         except ObjectConflictError as exc:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
             return "failed"
@@ -236,6 +243,14 @@ class Outbox:
         return spool.pending(self.spool_dir)
 
 
+def _put(store: Store, obj: tuple[str, bytes] | LateKey) -> tuple[str, bool]:
+    """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key."""
+    if isinstance(obj, LateKey):
+        return put_late(store, obj)
+    key, data = obj
+    return key, store.put(key, data)
+
+
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -259,4 +274,4 @@ def _as_bytes(key: str, data: object) -> bytes:
     raise BadInputError(f"object '{key}' is {type(data).__name__}, not bytes.", fix="encode it before delivering it")
 
 
-__all__ = ["Outbox", "DeliveryResult", "FlushReport", "SpoolError", "default_spool_dir"]
+__all__ = ["Outbox", "DeliveryResult", "FlushReport", "LateKey", "SpoolError", "default_spool_dir"]

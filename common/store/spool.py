@@ -1,7 +1,8 @@
 """Spool entries: one file per undelivered batch of objects, written atomically.
 
 Format (``tdprov-spool/1``): one line of JSON naming the target store and each object's key, size
-and BLAKE3 digest, then the objects' bytes back to back. The digests let a flush refuse an entry
+and BLAKE3 digest, then the objects' bytes back to back. An object whose key is chosen at delivery
+(:class:`LateKey`) has its key template in ``key`` and ``late: {record, notBefore}``. The digests let a flush refuse an entry
 damaged on disk instead of delivering wrong bytes.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import SpoolError
+from prov_common.store.latekey import LateKey
 
 FORMAT = "tdprov-spool/1"
 SUFFIX = ".spool"
@@ -28,8 +30,20 @@ class SpoolEntry:
     """A batch of objects waiting for ``store``, to be put in order."""
 
     store: str
-    objects: tuple[tuple[str, bytes], ...]
+    objects: tuple[tuple[str, bytes] | LateKey, ...]
     created: str = ""
+
+
+def _item(obj: tuple[str, bytes] | LateKey) -> tuple[str, bytes]:
+    return (obj.template, obj.data) if isinstance(obj, LateKey) else obj
+
+
+def _header_item(obj: tuple[str, bytes] | LateKey) -> dict:
+    key, data = _item(obj)
+    item = {"key": key, "bytes": len(data), "digest": _digest(data)}
+    if isinstance(obj, LateKey):
+        item["late"] = {"record": obj.record, "notBefore": obj.not_before}
+    return item
 
 
 def entry_name() -> str:
@@ -48,9 +62,9 @@ def encode(entry: SpoolEntry) -> bytes:
         "format": FORMAT,
         "store": entry.store,
         "created": entry.created or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        "objects": [{"key": k, "bytes": len(d), "digest": _digest(d)} for k, d in entry.objects],
+        "objects": [_header_item(o) for o in entry.objects],
     }
-    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(d for _, d in entry.objects)
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(_item(o)[1] for o in entry.objects)
 
 
 def decode(raw: bytes, name: str) -> SpoolEntry:
@@ -67,7 +81,11 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
         offset += int(item["bytes"])
         if _digest(data) != item["digest"]:
             raise ValueError(f"spool entry {name}: bytes of '{item['key']}' do not match their digest")
-        objects.append((str(item["key"]), data))
+        late = item.get("late")
+        if late:
+            objects.append(LateKey(str(item["key"]), data, str(late["record"]), str(late.get("notBefore") or "")))
+        else:
+            objects.append((str(item["key"]), data))
     if offset != len(body):
         raise ValueError(f"spool entry {name} has {len(body) - offset} unexpected trailing bytes")
     return SpoolEntry(store=str(header["store"]), objects=tuple(objects), created=str(header.get("created", "")))
@@ -100,7 +118,7 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
         )
         raise SpoolError(
             f"cannot write the spool entry for {len(entry.objects)} object(s) to {folder}: {exc.strerror or exc}; "
-            f"they are NOT recorded ({', '.join(k for k, _ in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}).",
+            f"they are NOT recorded ({', '.join(_item(o)[0] for o in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}).",
             fix=fix,
         ) from exc
     return final
