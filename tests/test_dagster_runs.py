@@ -206,3 +206,12 @@ def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str) -> None:
         assert not again.success
         [failure] = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
         assert "does not hold the recorded data" in str(failure.step_failure_data.error.to_string())
+
+    s3.put_object(Bucket=bucket, Key="vendor/prices.csv", Body=b"sku,usd\na,1.5\n")
+    recorded_run = ProvenanceResource(store=s3_store_uri).record(
+        inputs=[f"s3://{bucket}/vendor/prices.csv"], outputs={"features/prices": pd.DataFrame({"usd": [1.5]})}
+    )
+    summary = next(s for s in list_bundles(open_store(s3_store_uri)) if s.run_id in recorded_run.bundle)
+    [vendor] = summary.inputs
+    assert (vendor.namespace, vendor.name) == (f"s3://{bucket}", "vendor/prices.csv")
+    assert vendor.version == recorded_run.digests["vendor/prices.csv"]
