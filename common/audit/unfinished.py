@@ -13,6 +13,11 @@ FIX = (
     "orchestrator's failure hook or re-run it"
 )
 
+UNINDEXED_FIX = (
+    "its writer stopped before the index entry; add it with write_bundle(store, read_bundle(store, run_id)) "
+    "from prov_common.bundle (objects are write-once: only the missing index entry is written), then audit again"
+)
+
 
 def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, now: datetime | None = None) -> CheckResult:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``."""
@@ -35,10 +40,13 @@ def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, n
         result.checked += 1
         if run_id in sealed or layout.bundle_key(run_id, layout.STATEMENT_FILE) in sealed:
             continue
-        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
-            continue
         age = now - moment
         stale = age > stale_after
+        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):  # sealed, but its writer stopped before the index entry
+            result.findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id),
+                                           f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it",
+                                           UNINDEXED_FIX, severity="error" if stale else NOTE, run_id=run_id))
+            continue
         result.findings.append(
             Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                     f"run {run_id} staged events until {moment.isoformat().replace('+00:00', 'Z')} and never ended"
