@@ -239,21 +239,26 @@ class TransparencyLog:
         return state
 
     # -- writing ------------------------------------------------------------------------------
-    def append(self, leaves: Sequence[LogLeaf], signer: SigningKey, *, time: Callable[[], str] = now_rfc3339) -> StoredCheckpoint | None:
+    def append(self, leaves: Sequence[LogLeaf], signer: SigningKey, *, time: Callable[[], str] = now_rfc3339,
+               known_size: int | None = None) -> StoredCheckpoint | None:
         """Append ``leaves`` and write a signed checkpoint; returns the new head (the old one if nothing is new).
 
         The caller passes only leaves not yet logged (bundles listed after :meth:`last_leaf`'s index
         key). Leaves whose index key is already logged after the head (by a writer that stopped before
         its checkpoint, or won a race against this one) are not added twice. When another writer
-        wins a race for a key, this one re-reads the log and retries.
+        wins a race for a key, this one re-reads the log and retries. ``known_size``: the log size
+        (a checkpoint's) that the caller chose ``leaves`` against; leaves logged since then by a
+        concurrent auditor are not added twice either.
         """
         start = self.head()
         base = start.checkpoint.size if start else 0
+        if known_size is not None:
+            base = min(base, known_size)
         for _attempt in range(MAX_RETRIES):
             head = self.head()
             logged = self.read_leaves(base)  # leaves added since this append began, by anyone
-            seen = {x.index_key for x in logged}
-            new = [x for x in leaves if x.index_key not in seen]
+            seen = {x.index_key for x in logged} | {x.run_id for x in logged}
+            new = [x for x in leaves if x.index_key not in seen and x.run_id not in seen]
             first = base + len(logged)
             head_cp = head.checkpoint if head else EMPTY_CHECKPOINT
             try:
