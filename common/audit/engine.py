@@ -144,7 +144,7 @@ def run_audit(
     # 4. append new bundles and checkpoint
     new_leaves.sort(key=lambda x: x.index_key)
     try:
-        new_head = tlog.append(new_leaves, signer)
+        new_head = tlog.append(new_leaves, signer, known_size=head.checkpoint.size if head else 0)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
