@@ -11,7 +11,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem} th,td{
 th{background:#f8fafc} code{font-size:.85em;overflow-wrap:anywhere}
 .pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2}
-.note{color:#64748b} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem} .picture svg{max-width:100%;height:auto}
+.note{color:#64748b} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem} .picture svg{max-width:none;height:auto}
 section.dataset{border:1px solid #cbd5e1;border-radius:8px;padding:0 1rem 1rem;margin:1rem 0}
 """
 
