@@ -6,6 +6,7 @@ spool is empty afterwards, emits returned within their time bound.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -192,4 +193,45 @@ def test_local_store_on_a_read_only_volume_spools_then_flush_delivers(tmp_path: 
         assert report.ok and report.delivered == 9
         assert_delivered_once(str(store_dir), run_ids)
     finally:
-        _mount(["-u", str(store_dir)]) if False else __import__("subprocess").run(["umount", str(store_dir)], check=False)
+        import subprocess
+
+        subprocess.run(["umount", str(store_dir)], check=False)
+
+
+def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy: FaultProxy, tmp_path: Path,
+                                                           caplog) -> None:
+    """Store down and the spool on a full 64 KiB tmpfs: non-strict emits return and say loudly that
+    the run is NOT recorded and why; strict mode raises instead."""
+    from prov_common.store import SpoolError
+
+    spool = tmp_path / "tiny"
+    spool.mkdir()
+    if not _mount(["-t", "tmpfs", "-o", "size=64k", "tmpfs", str(spool)]):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        fd = os.open(spool / "filler", os.O_WRONLY | os.O_CREAT)  # fill the volume to the last byte
+        with contextlib.suppress(OSError):
+            while os.write(fd, b"\0" * 512):
+                pass
+        os.close(fd)
+        store_uri = f"s3://{s3_server.create_bucket()}/prov"
+        transport = _transport(store_uri, spool, timeout=5)
+        _emit_runs(transport, 1)  # warm: imports, key, client
+        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown")
+        big = run_events()
+        with caplog.at_level(logging.WARNING):
+            started = time.monotonic()
+            for event in big:
+                transport.emit(event)
+            assert time.monotonic() - started < 3
+        transport.close()
+        assert "NOT recorded" in caplog.text and "free disk space" in caplog.text
+        assert Outbox(spool).pending() == []  # no partial entry either
+        assert not [p for p in spool.iterdir() if p.name.startswith(".tmp-")]
+        strict = _transport(store_uri, spool, timeout=5, strict=True)
+        with pytest.raises((SpoolError, StoreUnavailableError)):
+            strict.emit(big[0])
+    finally:
+        import subprocess
+
+        subprocess.run(["umount", str(spool)], check=False)
