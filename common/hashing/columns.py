@@ -19,7 +19,7 @@ from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.types import canonical_type
 
-_CONVERT_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError)
+_CONVERT_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError)
 
 
 @dataclass
