@@ -1,0 +1,136 @@
+"""Hostile DataFrames through hashing and Pandera validation: every dtype, empty, all-null, huge
+strings, mixed objects, odd column names. Each call works (and is deterministic) or raises the
+documented ``BadInputError``/``UnsupportedTypeError``; a masked column's values never appear in the
+failure sample. Example counts: 1,500 x ``TDPROV_FUZZ_SCALE`` (hash), 200 x (validate) and 100 x (not a frame).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import os
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_dataframe
+from prov_common.quality.validate import validate
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::RuntimeWarning", "ignore::UserWarning")
+SCALE = float(os.environ.get("TDPROV_FUZZ_SCALE", "1"))
+FUZZ = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+names = st.sampled_from(["a", "", " ", "../x", "\u202e", "é", "e\u0301", "0", "None", "a" * 300]) | st.text(max_size=8)
+text = st.text(max_size=20) | st.sampled_from(["x" * 100_000, "\x00", "\ud7ff", "🙂" * 50])
+
+
+def _column(kind: str, n: int, data: st.DataObject) -> pd.Series:
+    draw = data.draw
+    if kind == "int":
+        return pd.Series(draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n, max_size=n)), dtype="int64")
+    if kind == "uint8":
+        return pd.Series(draw(st.lists(st.integers(0, 255), min_size=n, max_size=n)), dtype="uint8")
+    if kind == "Int64":
+        return pd.Series(draw(st.lists(st.none() | st.integers(-2**31, 2**31), min_size=n, max_size=n)), dtype="Int64")
+    if kind == "float":
+        return pd.Series(draw(st.lists(st.floats(), min_size=n, max_size=n)), dtype="float64")
+    if kind == "float32":
+        return pd.Series(draw(st.lists(st.floats(width=32), min_size=n, max_size=n)), dtype="float32")
+    if kind == "bool":
+        return pd.Series(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype="bool")
+    if kind == "boolean":
+        return pd.Series(draw(st.lists(st.none() | st.booleans(), min_size=n, max_size=n)), dtype="boolean")
+    if kind == "string":
+        return pd.Series(draw(st.lists(st.none() | text, min_size=n, max_size=n)), dtype="string")
+    if kind == "object-str":
+        return pd.Series(draw(st.lists(text, min_size=n, max_size=n)), dtype=object)
+    if kind == "datetime":
+        return pd.Series(pd.to_datetime(draw(st.lists(st.none() | st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1)), min_size=n, max_size=n))))
+    if kind == "datetime-tz":
+        return pd.Series(pd.to_datetime(draw(st.lists(st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(2100, 1, 1)), min_size=n, max_size=n)))).dt.tz_localize("Europe/Paris", ambiguous="NaT", nonexistent="NaT")
+    if kind == "timedelta":
+        return pd.Series(pd.to_timedelta(draw(st.lists(st.integers(-10**12, 10**12), min_size=n, max_size=n)), unit="us"))
+    if kind == "category":
+        return pd.Series(draw(st.lists(st.none() | st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n)), dtype="category")
+    if kind == "all-null":
+        return pd.Series([None] * n, dtype=draw(st.sampled_from(["object", "float64", "string", "Int64"])))
+    if kind == "bytes":
+        return pd.Series(draw(st.lists(st.binary(max_size=10), min_size=n, max_size=n)), dtype=object)
+    if kind == "decimal":
+        return pd.Series([decimal.Decimal(x) for x in draw(st.lists(st.integers(-10**6, 10**6), min_size=n, max_size=n))], dtype=object)
+    if kind == "mixed":
+        return pd.Series(draw(st.lists(st.none() | st.integers() | text | st.floats() | st.lists(st.integers(), max_size=2)
+                                       | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2), min_size=n, max_size=n)), dtype=object)
+    if kind == "complex":
+        return pd.Series(np.zeros(n, dtype="complex128"))
+    raise AssertionError(kind)
+
+
+KINDS = ["int", "uint8", "Int64", "float", "float32", "bool", "boolean", "string", "object-str", "datetime", "datetime-tz",
+         "timedelta", "category", "all-null", "bytes", "decimal", "mixed", "complex"]
+
+
+@st.composite
+def frames(draw) -> pd.DataFrame:
+    data = draw(st.data())
+    n = draw(st.sampled_from([0, 1, 2, 3, 7]))
+    cols = draw(st.lists(st.sampled_from(KINDS), min_size=0, max_size=4))
+    columns = {}
+    for i, kind in enumerate(cols):
+        columns[draw(names) + ("" if draw(st.booleans()) else str(i))] = _column(kind, n, data)
+    df = pd.DataFrame(columns) if columns else pd.DataFrame(index=range(n))
+    if draw(st.booleans()) and n:
+        df.index = draw(st.sampled_from([pd.Index([f"r{i}" for i in range(n)]), pd.RangeIndex(5, 5 + n), pd.Index(list(range(n))[::-1])]))
+    return df
+
+
+@settings(max_examples=int(1500 * SCALE), **FUZZ)
+@given(frames())
+def test_hash_dataframe_works_deterministically_or_raises_bad_input(df: pd.DataFrame) -> None:
+    try:
+        digest = hash_dataframe(df)
+    except BadInputError as exc:  # UnsupportedTypeError is one
+        assert exc.what and exc.fix
+        return
+    assert digest.digest.startswith("blake3:") and len(digest.digest) == 7 + 64
+    again = hash_dataframe(df.copy(deep=True))
+    assert again.digest == digest.digest and again.rows == len(df)
+    assert set(digest.columns) <= {str(c) for c in df.columns} | set(digest.columns)
+
+
+SCHEMA = pa.DataFrameSchema({"secret": pa.Column(str, nullable=True), "score": pa.Column(float, pa.Check.in_range(0, 1), nullable=False)},
+                            strict=False, coerce=False)
+
+
+@settings(max_examples=int(200 * SCALE), **FUZZ)
+@given(st.lists(st.tuples(st.text(min_size=6, max_size=12, alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789"),
+                          st.none() | st.floats(-5, 5) | st.just(float("nan"))), max_size=8), st.integers(0, 5))
+def test_validate_masks_flagged_columns_in_samples(rows, sample_rows: int) -> None:
+    df = pd.DataFrame({"secret": pd.Series([r[0] for r in rows], dtype="str"), "score": pd.Series([r[1] for r in rows], dtype="float64")})
+    result = validate(df, SCHEMA, sample_rows=sample_rows, masked_columns=["secret"])
+    sample = result.failure_sample
+    rendered = sample.to_csv() if isinstance(sample, pd.DataFrame) else repr(sample)
+    assert not any(r[0] in rendered for r in rows)
+    bad = sum(1 for r in rows if r[1] is None or r[1] != r[1] or not 0 <= r[1] <= 1)
+    assert result.passed == (bad == 0)
+
+
+@settings(max_examples=int(100 * SCALE), **FUZZ)
+@given(st.sampled_from([None, 3, "df", [1, 2], {"a": [1]}, pd.Series([1, 2]), np.zeros(3)]))
+def test_not_a_dataframe_is_bad_input(value) -> None:
+    with pytest.raises(BadInputError):
+        hash_dataframe(value)
+    with pytest.raises(BadInputError):
+        validate(value, SCHEMA)
+
+
+def test_object_column_with_an_int_beyond_int64_is_unsupported_not_a_crash() -> None:
+    """Found by the fuzzer: pyarrow raised OverflowError out of hash_dataframe."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError, match="'big'"):
+        hash_dataframe(pd.DataFrame({"big": pd.Series([None, 2**63], dtype=object)}))
