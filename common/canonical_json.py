@@ -6,9 +6,42 @@ from typing import Any
 
 import rfc8785
 
+_INT_LIMIT = 2**53 - 1
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+_ASTRAL = "\U00010000"
+
+
+def _plain(value: Any) -> bool:
+    """True when the C ``json`` encoder writes exactly RFC 8785's bytes for ``value``: only exact
+    dict/list/tuple/str/int/bool/None, no floats (ES6 number formatting differs), integers in the
+    safe range, and keys without characters beyond U+FFFF (so code-point order is UTF-16 order)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_INT_LIMIT <= value <= _INT_LIMIT
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or max(key) < _ASTRAL) or not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
+
 
 def canonical_bytes(value: Any) -> bytes:
-    """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8, sorted keys, no whitespace)."""
+    """Serialise ``value`` as RFC 8785 canonical JSON (UTF-8, sorted keys, no whitespace).
+
+    Plain JSON values take the C encoder, whose output is byte-identical for them (same escapes,
+    same key order); anything else (floats, big integers, astral keys, lone surrogates) goes
+    through ``rfc8785``.
+    """
+    if _plain(value):
+        try:
+            return _ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: rfc8785 raises its own error
     return rfc8785.dumps(value)
 
 

@@ -45,8 +45,15 @@ SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back fro
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
 
 
+class _Bar(tqdm):
+    """A progress bar without tqdm's monitor thread: a running thread would make the examining
+    workers start by ``spawn`` (each re-importing everything) instead of ``fork``."""
+
+    monitor_interval = 0
+
+
 def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
-    return tqdm(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
+    return _Bar(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
 
 
 def run_audit(
@@ -186,26 +193,40 @@ def run_audit(
     return result
 
 
-def _examine_chunk(uri: str, settings: Settings, summaries: list[BundleSummary]) -> list[tuple[BundleSummary, RunRecord, LogLeaf]]:
+_WORKER: dict[str, object] = {}
+
+
+def _start_worker(uri: str, settings: Settings) -> None:
+    """Open the store and load the trusted keys once per worker process, not once per chunk."""
     from prov_common.store import open_store
 
-    store, trust = open_store(uri), trust_from_settings(settings)
-    return [(s, *examine_bundle(store, s, trust)) for s in summaries]
+    _WORKER["store"], _WORKER["trust"] = open_store(uri), trust_from_settings(settings)
+
+
+def _examine_chunk(summaries: list[BundleSummary]) -> list[tuple[BundleSummary, RunRecord, LogLeaf]]:
+    store, trust = _WORKER["store"], _WORKER["trust"]
+    return [(s, *examine_bundle(store, s, trust)) for s in summaries]  # type: ignore[arg-type]
 
 
 def _examine_all(store: Store, settings: Settings, summaries: list[BundleSummary], trust: TrustStore,
                  workers: int | None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
-    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound)."""
+    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound).
+
+    The first bundle is examined here before the workers start: it loads what verification needs
+    (PROV serialisers, dataset naming), which forked workers then inherit instead of loading each.
+    """
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(summaries) < PARALLEL_FROM:
         for s in summaries:
             yield (s, *examine_bundle(store, s, trust))
         return
-    size = max(50, len(summaries) // (workers * 8))
-    chunks = [summaries[i:i + size] for i in range(0, len(summaries), size)]
+    yield (summaries[0], *examine_bundle(store, summaries[0], trust))
+    rest = summaries[1:]
+    size = max(50, len(rest) // (workers * 8))
+    chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
     context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for part in pool.map(_examine_chunk, [store.uri] * len(chunks), [settings] * len(chunks), chunks):
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, settings)) as pool:
+        for part in pool.map(_examine_chunk, chunks):
             yield from part
 
 

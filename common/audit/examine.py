@@ -8,13 +8,13 @@ from prov_common.audit.model import CHECK_PROV, CHECK_SIGNATURES, DatasetUse, Fi
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, blake3_digest
-from prov_common.bundle.verify import verify_bundle
+from prov_common.bundle.verify import verify_and_derive
 from prov_common.errors import TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.model import LogLeaf
-from prov_common.w3cprov.events import DatasetState
+from prov_common.w3cprov.events import DatasetState, RunState
 
 MISSING = "missing"
 
@@ -57,7 +57,11 @@ def _get(store: Store, key: str) -> bytes | None:
 
 
 def record_from_events(events: list[dict[str, Any]], summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
-    state = fold_one_run(events)
+    return record_from_state(fold_one_run(events), summary, manifest_digest, key_id)
+
+
+def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
+    """The audit's record of a run, from the state its events fold into."""
     parent = state.run_facet("parent").get("run")
     job_type = state.job_facet("jobType").get("jobType")
     return RunRecord(
@@ -117,7 +121,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf."""
     run_id = summary.run_id
     store = _ReadOnce(store)  # type: ignore[assignment]
-    report = verify_bundle(store, run_id, trust)
+    report, derived = verify_and_derive(store, run_id, trust)
     findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
     prefix = layout.bundle_prefix(run_id)
     manifest = _get(store, prefix + layout.MANIFEST_FILE)
@@ -127,9 +131,11 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     if summary.manifest_digest and manifest is not None and summary.manifest_digest != manifest_digest:
         findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
                                 f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
-    events_bytes = _get(store, prefix + layout.EVENTS_FILE)
+    events_bytes = None if derived is not None else _get(store, prefix + layout.EVENTS_FILE)
     record = None
-    if events_bytes is not None:
+    if derived is not None:  # the events as verification parsed and folded them
+        record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
+    elif events_bytes is not None:
         try:
             record = record_from_events(parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id)
         except TdprovError:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -55,18 +56,25 @@ def statement_for(manifest: Manifest, manifest_bytes: bytes) -> bytes:
     return make_statement(subjects, PREDICATE_TYPE, predicate).to_json()
 
 
-def build_bundle(
+@dataclass(frozen=True)
+class Derived:
+    """What a run's events (and attachments) give, before signing: files, manifest and its bytes."""
+
+    events: list[dict[str, Any]]
+    state: RunState
+    files: dict[str, bytes]
+    manifest: Manifest
+    manifest_bytes: bytes
+
+
+def derive_bundle(
     events: Iterable[Any],
     attachments: Mapping[str, bytes] | None,
-    signer: SigningKey,
     *,
     sealed_at: datetime | None = None,
-) -> Bundle:
-    """The bundle of one run's events (dicts or openlineage-python RunEvents) and attachments.
-
-    ``attachments`` maps bundle paths (see :func:`layout.samples_path`, :func:`layout.rows_path`) to bytes.
-    ``sealed_at`` (default now) is recorded in the manifest and orders the store's index.
-    """
+) -> Derived:
+    """The bundle's files and manifest from its events (pure; :func:`build_bundle` signs it,
+    verification compares it with what is stored)."""
     ordered = order_events(events)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
@@ -91,9 +99,24 @@ def build_bundle(
         outputs=_refs(state.outputs),
         files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
     )
-    manifest_bytes = manifest.to_json()
-    envelope = sign_envelope(statement_for(manifest, manifest_bytes), INTOTO_PAYLOAD_TYPE, [signer])
-    return Bundle(state.run_id, files, manifest, manifest_bytes, envelope.to_json(), signer.key_id)
+    return Derived(ordered, state, files, manifest, manifest.to_json())
+
+
+def build_bundle(
+    events: Iterable[Any],
+    attachments: Mapping[str, bytes] | None,
+    signer: SigningKey,
+    *,
+    sealed_at: datetime | None = None,
+) -> Bundle:
+    """The bundle of one run's events (dicts or openlineage-python RunEvents) and attachments.
+
+    ``attachments`` maps bundle paths (see :func:`layout.samples_path`, :func:`layout.rows_path`) to bytes.
+    ``sealed_at`` (default now) is recorded in the manifest and orders the store's index.
+    """
+    d = derive_bundle(events, attachments, sealed_at=sealed_at)
+    envelope = sign_envelope(statement_for(d.manifest, d.manifest_bytes), INTOTO_PAYLOAD_TYPE, [signer])
+    return Bundle(d.state.run_id, d.files, d.manifest, d.manifest_bytes, envelope.to_json(), signer.key_id)
 
 
 class BundleBuilder:

@@ -5,12 +5,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.build import build_bundle, statement_for
+from prov_common.bundle.build import Derived, derive_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport, blake3_digest
 from prov_common.errors import TdprovError
 from prov_common.signing import Envelope, Statement, TrustStore, pae
-from prov_common.signing.keys import SigningKey
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import parse_time
@@ -74,13 +73,20 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     ``inconsistent`` (events of another run, PROV or summary not what the events give; an index
     entry in ``index_keys`` that does not summarise this bundle), ``malformed``.
     """
+    return verify_and_derive(store, run_id, trust, index_keys)[0]
+
+
+def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
+                      index_keys: Iterable[str] = ()) -> tuple[VerificationReport, Derived | None]:
+    """:func:`verify_bundle`, also returning what the stored events give (their run state, parsed
+    once), or None when the events could not be read."""
     report = VerificationReport(run_id)
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
     statement_key, manifest_key = prefix + layout.STATEMENT_FILE, prefix + layout.MANIFEST_FILE
     if not present:
         report.add(prefix, "missing", "no bundle objects for this run")
-        return report
+        return report, None
     if statement_key not in present:
         report.add(statement_key, "missing", "the bundle was never sealed (no signed statement: incomplete)")
 
@@ -96,14 +102,14 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
 
     manifest_bytes = _get(store, manifest_key, report, present)
     if manifest_bytes is None:
-        return report
+        return report, None
     if statement is not None and _manifest_digest_in(statement) != blake3_digest(manifest_bytes):
         report.add(manifest_key, "digest mismatch", "the manifest is not the one the signed statement names")
     try:
         manifest = Manifest.from_json(manifest_bytes, manifest_key)
     except TdprovError as exc:
         report.add(manifest_key, "malformed", exc.what)
-        return report
+        return report, None
     if manifest.run_id != run_id:
         report.add(manifest_key, "inconsistent", f"manifest is for run {manifest.run_id}, not {run_id}")
     if statement is not None and statement.predicate.get("runId") != run_id:
@@ -123,13 +129,13 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
-    _check_consistency(prefix, manifest, manifest_bytes, files, statement, report)
+    derived = _check_consistency(prefix, manifest, manifest_bytes, files, statement, report)
     index_keys = list(index_keys)
     if indexed_key in present:
         _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
     for key in index_keys:
         _check_index_entry(store, key, manifest, manifest_bytes, report)
-    return report
+    return report, derived
 
 
 def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str], report: VerificationReport,
@@ -166,23 +172,23 @@ def _check_consistency(
     files: dict[str, bytes],
     statement: Statement | None,
     report: VerificationReport,
-) -> None:
+) -> Derived | None:
     """Re-derive PROV, manifest summary and statement from the events and compare."""
     events_key = prefix + layout.EVENTS_FILE
     if layout.EVENTS_FILE not in files:
-        return
+        return None
     try:
         events = parse_events_jsonl(files[layout.EVENTS_FILE], events_key)
         others = sorted({str((e.get("run") or {}).get("runId")) for e in events} - {manifest.run_id})
         if others:
             report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
-            return
+            return None
         attachments = {p: d for p, d in files.items() if p not in layout.RESERVED}
         sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
-        expected = build_bundle(events, attachments, _VERIFY_KEY, sealed_at=sealed_at)
+        expected = derive_bundle(events, attachments, sealed_at=sealed_at)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
-        return
+        return None
     if files[layout.EVENTS_FILE] != expected.files[layout.EVENTS_FILE]:
         report.add(events_key, "inconsistent", "events are not canonical JSON lines in eventTime order")
     if layout.PROV_FILE in files and files[layout.PROV_FILE] != expected.files[layout.PROV_FILE]:
@@ -193,9 +199,7 @@ def _check_consistency(
     names_manifest = statement is not None and _manifest_digest_in(statement) == blake3_digest(manifest_bytes)
     if statement is not None and names_manifest and statement.to_json() != statement_for(manifest, manifest_bytes):
         report.add(prefix + layout.STATEMENT_FILE, "inconsistent", "subjects or predicate differ from the manifest")
-
-
-_VERIFY_KEY = SigningKey.generate()  # re-derivation needs a signer; only the payload is compared
+    return expected
 
 
 def stored_runs(store: Store) -> dict[str, list[str]]:
