@@ -1,0 +1,61 @@
+"""``tdprov store init`` against moto's S3 server: reads, sets and prints versioning and Object Lock;
+a compliance-mode retention really refuses deleting an object version."""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from prov_common.cli import main
+
+
+def _bucket(s3_server, *, lock: bool) -> str:
+    name = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
+    s3_server.client().create_bucket(Bucket=name, ObjectLockEnabledForBucket=lock)
+    return name
+
+
+def test_plain_bucket_is_reported_unprotected_then_versioned(s3_server, monkeypatch, capsys) -> None:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = _bucket(s3_server, lock=False)
+    assert main(["store", "init", f"s3://{bucket}/prov"]) == 1
+    out = capsys.readouterr().out
+    assert "versioning:         off" in out and "object lock:        off" in out
+    assert "honoured (If-None-Match: *)" in out and "versioning is off" in out
+    assert main(["store", "init", f"s3://{bucket}/prov", "--versioning", "--object-lock", "compliance", "--retention-days", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "changed: versioning turned on" in out and "could not set Object Lock" in out
+    assert s3_server.client().get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_object_lock_bucket_gets_default_retention_that_refuses_deletes(s3_server, monkeypatch, capsys) -> None:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = _bucket(s3_server, lock=True)
+    assert main(["store", "init", f"s3://{bucket}/prov", "--versioning", "--object-lock", "compliance",
+                 "--retention-days", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "object lock:        enabled, compliance mode, 30 day(s)" in out and "versioning:         Enabled" in out
+    client = s3_server.client()
+    rule = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert (rule["Mode"], rule["Days"]) == ("COMPLIANCE", 30)
+    assert main(["store", "init", f"s3://{bucket}/prov", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["lock_mode"] == "compliance" and found["retention_days"] == 30 and found["conditional_writes"] is True
+    # the probe object written by the check is now under retention: its version cannot be deleted
+    version = client.list_object_versions(Bucket=bucket, Prefix="prov/")["Versions"][0]
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        client.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
+def test_bad_input_and_local_folder(tmp_path: Path, capsys) -> None:
+    assert main(["store", "init", "s3://b-x/p", "--object-lock", "compliance"]) == 2
+    assert main(["store", "init", "s3://b-x/p", "--object-lock", "governance", "--retention-days", "0"]) == 2
+    assert main(["store", "init", str(tmp_path / "s"), "--versioning"]) == 2
+    assert main(["store", "init", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s").is_dir() and "no WORM" in capsys.readouterr().out
