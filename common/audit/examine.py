@@ -5,6 +5,7 @@ import hashlib
 from typing import Any
 
 from prov_common.audit.model import CHECK_PROV, CHECK_SIGNATURES, DatasetUse, Finding, QualityResult, RunRecord
+from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, blake3_digest
@@ -46,7 +47,8 @@ def _quality(ds: DatasetState) -> QualityResult | None:
 
 def _use(ds: DatasetState) -> DatasetUse:
     rows = ds.facet("tdprov_contentHash").get("rows")
-    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows if isinstance(rows, int) else None)
+    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows if isinstance(rows, int) else None,
+                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")))
 
 
 def _get(store: Store, key: str) -> bytes | None:

@@ -69,6 +69,7 @@ class DatasetUse:
     version: str | None = None
     quality: QualityResult | None = None
     rows: int | None = None
+    location: str | None = None  # where the data lives, when the name is not a location (``symlinks`` facet)
 
     @property
     def uri(self) -> str:
@@ -88,12 +89,15 @@ class DatasetUse:
             doc["quality"] = self.quality.to_dict()
         if self.rows is not None:
             doc["rows"] = self.rows
+        if self.location is not None:
+            doc["location"] = self.location
         return doc
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":
         q = raw.get("quality")
-        return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"))
+        return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
+                   raw.get("location"))
 
 
 @dataclass

@@ -1,10 +1,13 @@
-"""Re-hash data where it lives now (local paths, S3) and compare with the newest recorded version."""
+"""Re-hash data where it lives now (local paths, S3) and compare with the newest recorded version.
+
+A dataset is found by its name when that is a location (``file`` paths, ``s3://``), else by the
+location in its ``symlinks`` facet (Dagster assets are named by asset key, their Parquet is a symlink)."""
 from __future__ import annotations
 
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from typing import IO
+from typing import IO, Any
 
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
 
@@ -15,12 +18,34 @@ FIX_CHANGED = (
 FIX_GONE = "the data was moved or deleted; restore it, or record where it lives now"
 
 
-def _location(d: DatasetUse) -> str | None:
-    if d.namespace.startswith("s3://"):
-        return d.uri
-    if d.namespace in ("file", "") or d.namespace.startswith("file:"):
-        return d.name if d.name.startswith("/") else None
+def data_location(namespace: str, name: str) -> str | None:
+    """The place data named ``namespace``/``name`` lives (local path or ``s3://`` URI), if the name is one."""
+    if namespace.startswith("s3://"):
+        return namespace.rstrip("/") + "/" + name.lstrip("/")
+    if namespace in ("file", "") or namespace.startswith("file:"):
+        return name if name.startswith("/") else None
     return None
+
+
+def symlinked_location(namespace: str, name: str, symlinks: dict[str, Any]) -> str | None:
+    """Where a dataset named by something other than its location (a Dagster asset key) lives: the first
+    identifier of its standard ``symlinks`` facet that is a location; None when its own name is one."""
+    if data_location(namespace, name) is not None:
+        return None
+    for ident in symlinks.get("identifiers") or ():
+        if isinstance(ident, dict) and isinstance(ident.get("namespace"), str) and isinstance(ident.get("name"), str):
+            location = data_location(ident["namespace"], ident["name"])
+            if location is not None:
+                return location
+    return None
+
+
+def _location(d: DatasetUse) -> str | None:
+    return d.location or data_location(d.namespace, d.name)
+
+
+def _named(d: DatasetUse, location: str) -> str:
+    return location if d.location is None else f"dataset {d.label} at {location}"
 
 
 def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
@@ -76,11 +101,11 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
         try:
             digest = hasher(location)
         except Exception as exc:  # noqa: BLE001 - data that cannot be read is a finding, whatever the reason
-            result.findings.append(Finding(CHECK_REHASH, location, f"{location} cannot be hashed: {exc}", FIX_GONE))
+            result.findings.append(Finding(CHECK_REHASH, location, f"{_named(d, location)} cannot be hashed: {exc}", FIX_GONE))
             continue
         if digest != d.version:
             result.findings.append(
-                Finding(CHECK_REHASH, location, f"{location} now hashes to {digest}; the newest recorded version is {d.version}", FIX_CHANGED)
+                Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded version is {d.version}", FIX_CHANGED)
             )
         if progress:
             progress()

@@ -1,0 +1,87 @@
+"""`tdprov audit --rehash` follows a Dagster asset's ``symlinks`` facet to its Parquet file and re-hashes it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetIn, asset, materialize
+
+from prov_common.audit import run_audit
+from prov_common.audit.catalog import load_catalog
+from prov_common.audit.model import CHECK_REHASH, DatasetUse
+from prov_common.audit.rehash import symlinked_location
+from prov_common.config import Settings
+from prov_common.hashing import hash_path
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager
+
+
+@asset(key_prefix=["raw"])
+def events() -> pd.DataFrame:
+    return pd.DataFrame({"user": [1, 2, 3], "clicks": [4.0, 0.5, 9.25]})
+
+
+@asset(ins={"events": AssetIn(key_prefix=["raw"])})
+def clicks_per_user(events: pd.DataFrame) -> pd.DataFrame:
+    return events.assign(clicks=events["clicks"] * 2)
+
+
+def _audit(store: str, **kw):
+    return run_audit(open_store(store), Settings.from_env(store=store), progress=False, rehash=True, **kw)
+
+
+@pytest.fixture
+def materialized(tmp_path: Path) -> tuple[str, Path]:
+    store, data = str(tmp_path / "store"), tmp_path / "data"
+    result = materialize([events, clicks_per_user], resources={"io_manager": ProvenanceIOManager(store=store, data_root=str(data))})
+    assert result.success
+    return store, data
+
+
+def test_untouched_dagster_data_rehashes_clean(materialized: tuple[str, Path]) -> None:
+    store, data = materialized
+    result = _audit(store)
+    check = result.check(CHECK_REHASH)
+    assert check.ran and check.status == "pass" and not check.findings
+    assert check.checked == 2  # both Parquet files, found through the symlinks facet (names are asset keys)
+    catalog = load_catalog(open_store(store), trust_from_settings(Settings.from_env(store=store)))
+    outputs = {d.name: d.location for r in catalog.runs.values() for d in r.outputs}
+    assert outputs == {"raw/events": str(data / "raw" / "events.parquet"), "clicks_per_user": str(data / "clicks_per_user.parquet")}
+
+
+def test_changed_parquet_of_an_asset_is_a_finding(materialized: tuple[str, Path]) -> None:
+    store, data = materialized
+    assert _audit(store).clean  # logs the bundles; the next audit reads their records from the catalog
+    parquet = data / "raw" / "events.parquet"
+    expected = hash_path(parquet).digest
+    pd.DataFrame({"user": [1, 2, 3], "clicks": [4.0, 0.5, 9.5]}).to_parquet(parquet)
+    found = hash_path(parquet).digest
+    assert found != expected
+    for result in (_audit(store), _audit(store, full=True)):
+        findings = [f for f in result.check(CHECK_REHASH).errors if f.object == str(parquet)]
+        assert len(findings) == 1 and result.exit_code == 1, [f.what for f in result.errors]
+        what = findings[0].what
+        assert "raw/events" in what and str(parquet) in what and expected in what and found in what
+        assert not [f for f in result.check(CHECK_REHASH).errors if f.object != str(parquet)]  # the downstream file is intact
+
+
+def test_deleted_parquet_of_an_asset_is_a_finding(materialized: tuple[str, Path]) -> None:
+    store, data = materialized
+    parquet = data / "clicks_per_user.parquet"
+    parquet.unlink()
+    findings = _audit(store, full=True).check(CHECK_REHASH).errors
+    assert [f.object for f in findings] == [str(parquet)] and "clicks_per_user" in findings[0].what
+
+
+def test_symlinked_location_follows_only_location_identifiers() -> None:
+    facet = {"identifiers": [{"namespace": "hive://metastore", "name": "db.t", "type": "TABLE"},
+                             {"namespace": "s3://bucket", "name": "data/t.parquet", "type": "file"}]}
+    assert symlinked_location("dagster://default", "t", facet) == "s3://bucket/data/t.parquet"
+    assert symlinked_location("file", "/data/t.parquet", facet) is None  # named by its location already
+    assert symlinked_location("dagster://default", "t", {}) is None
+    assert symlinked_location("dagster://default", "t", {"identifiers": [{"namespace": "file", "name": "/d/t.parquet"}]}) == "/d/t.parquet"
+    use = DatasetUse("dagster://default", "t", "blake3:00", location="/d/t.parquet")
+    assert DatasetUse.from_dict(use.to_dict()) == use
+    assert "location" not in DatasetUse("file", "/d/t.parquet").to_dict()  # catalogs of path-named data unchanged
