@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any
 
-from prov_common.audit.model import CHECK_PROV, CHECK_SIGNATURES, DatasetUse, Finding, QualityResult, RunRecord
+from prov_common.audit.model import CHECK_PROV, CHECK_SIGNATURES, NOTE, DatasetUse, Finding, QualityResult, RunRecord
 from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
@@ -25,6 +26,7 @@ _FIXES = {
     "unsigned": "the bundle was not written by tdprov's sealing; treat it as forged or re-seal the run from its source events",
     "unlisted object": "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
 }
+_NOTED = "nothing to do: the bundle was written by another version of the PROV mapping"
 _ALTERED = "the object was altered after the run was sealed: restore it from a backup or replica of the store"
 
 
@@ -125,6 +127,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     store = _ReadOnce(store)  # type: ignore[assignment]
     report, derived = verify_and_derive(store, run_id, trust)
     findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
+    findings += [replace(bundle_finding(f.key, f.problem, f.reason, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]
     prefix = layout.bundle_prefix(run_id)
     manifest = _get(store, prefix + layout.MANIFEST_FILE)
     statement = _get(store, prefix + layout.STATEMENT_FILE)

@@ -10,6 +10,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest, blake3_digest
 from prov_common.errors import BadInputError
+from prov_common.w3cprov.mapping import PROV_MAPPING
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
 from prov_common.w3cprov.events import DatasetState, RunState
 
@@ -98,6 +99,7 @@ def derive_bundle(
         inputs=_refs(state.inputs),
         outputs=_refs(state.outputs),
         files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
+        prov_mapping=PROV_MAPPING,
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
 

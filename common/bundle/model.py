@@ -11,6 +11,7 @@ from prov_common.errors import BadInputError
 
 BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
 PREDICATE_TYPE = BUNDLE_FORMAT
+UNRECORDED_PROV_MAPPING = "tdprov-prov/1"  # what made the PROV of manifests without "provMapping"
 
 
 def blake3_digest(data: bytes) -> str:
@@ -98,15 +99,24 @@ class Manifest:
     outputs: tuple[DatasetRef, ...]
     files: tuple[FileEntry, ...]
     parent_run_id: str | None = None
+    prov_mapping: str | None = None  # the events -> PROV mapping version that made prov.json
+
+    @property
+    def mapping(self) -> str:
+        """The mapping version of ``prov.json`` (manifests written before it was recorded: version 1)."""
+        return self.prov_mapping or UNRECORDED_PROV_MAPPING
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             **_run_dict(self),
             "startedAt": self.started_at,
             "eventCount": self.event_count,
             "parentRunId": self.parent_run_id,
             "files": [f.to_dict() for f in self.files],
         }
+        if self.prov_mapping is not None:
+            out["provMapping"] = self.prov_mapping
+        return out
 
     def to_json(self) -> bytes:
         return canonical_bytes(self.to_dict())
@@ -120,6 +130,7 @@ class Manifest:
                 started_at=str(raw["startedAt"]),
                 event_count=int(raw["eventCount"]),
                 parent_run_id=raw.get("parentRunId"),
+                prov_mapping=None if raw.get("provMapping") is None else str(raw["provMapping"]),
                 files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -228,6 +239,7 @@ class VerificationReport:
     claimed_key_ids: tuple[str, ...] = ()  # key ids named in the envelope, trusted or not
     findings: list[Finding] = field(default_factory=list)
     checked: int = 0  # objects checked
+    notes: list[Finding] = field(default_factory=list)  # worth knowing, not wrong: ``ok`` ignores them
 
     @property
     def ok(self) -> bool:
@@ -235,6 +247,9 @@ class VerificationReport:
 
     def add(self, key: str, problem: str, reason: str) -> None:
         self.findings.append(Finding(key, problem, reason))
+
+    def note(self, key: str, problem: str, reason: str) -> None:
+        self.notes.append(Finding(key, problem, reason))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -244,4 +259,5 @@ class VerificationReport:
             "claimedKeyIds": list(self.claimed_key_ids),
             "objectsChecked": self.checked,
             "findings": [f.to_dict() for f in self.findings],
+            "notes": [f.to_dict() for f in self.notes],
         }

@@ -40,11 +40,12 @@ def register(subparsers: Any) -> None:
 
 def describe(report: VerificationReport) -> list[str]:
     """Lines for people: a status line, then one line per finding."""
+    notes = [f"      note: {note}" for note in report.notes]
     if report.ok:
-        return [f"OK    {report.run_id}  signed by {report.key_id}"]
+        return [f"OK    {report.run_id}  signed by {report.key_id}", *notes]
     signer = f"signed by {report.key_id}" if report.key_id else (
         f"claims key {', '.join(report.claimed_key_ids)}" if report.claimed_key_ids else "no valid signature")
-    return [f"FAIL  {report.run_id}  {signer}"] + [f"      {finding}" for finding in report.findings]
+    return [f"FAIL  {report.run_id}  {signer}"] + [f"      {finding}" for finding in report.findings] + notes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ from prov_common.w3cprov.ids import DCTERMS, DQV, TDPROV
 from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_test_measurements
 
 Attr = tuple[QualifiedName, Any]
+
+PROV_MAPPING = "tdprov-prov/1"
+"""Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
+the same events give changes (here or through a ``prov`` upgrade): bundles of other versions are
+then checked for digest and PROV syntax instead of being re-derived byte for byte."""
 _KIND_ORDER = {"agent": 0, "entity": 1, "activity": 2}
 
 

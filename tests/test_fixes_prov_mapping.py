@@ -1,0 +1,99 @@
+"""The PROV mapping version travels in the manifest: PROV of the current mapping is re-derived and
+compared byte for byte; PROV of another version is noted, and still checked for digest and syntax."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bundle_support import run_events
+from prov_common.audit.examine import examine_bundle
+from prov_common.audit.model import CHECK_PROV, NOTE
+from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
+from prov_common.bundle.build import statement_for
+from prov_common.bundle.model import FileEntry, blake3_digest
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, TrustStore, sign_envelope
+from prov_common.store import open_store
+from prov_common.w3cprov import events_to_document, serialize
+from prov_common.w3cprov.mapping import PROV_MAPPING
+
+KEY = SigningKey.generate()
+TRUST = TrustStore.of([KEY.public])
+
+
+def _resealed(bundle: Bundle, prov: bytes | None, mapping: str | None) -> Bundle:
+    """The bundle signed again with another prov.json and mapping version (as another tdprov version would write it)."""
+    files = dict(bundle.files)
+    if prov is not None:
+        files[layout.PROV_FILE] = prov
+    manifest = replace(bundle.manifest, prov_mapping=mapping,
+                       files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())))
+    manifest_bytes = manifest.to_json()
+    statement = sign_envelope(statement_for(manifest, manifest_bytes), INTOTO_PAYLOAD_TYPE, [KEY]).to_json()
+    return Bundle(bundle.run_id, files, manifest, manifest_bytes, statement, KEY.key_id)
+
+
+def _stored(tmp_path: Path, bundle: Bundle):
+    store = open_store(str(tmp_path / "store"))
+    deliver_bundle(store, bundle)
+    return store
+
+
+def _other_prov(events: list[dict]) -> bytes:
+    """Valid PROV-JSON that differs from what the current mapping gives (as an older mapping might have written)."""
+    raw = json.loads(serialize(events_to_document(events), "json"))
+    raw["entity"]["tdprov:extra-entity"] = {"prov:label": "written by another mapping"}
+    return json.dumps(raw, indent=1).encode()
+
+
+def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
+    bundle = build_bundle(run_events(), None, KEY)
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/1"
+    report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
+    assert report.ok and report.notes == []
+
+
+@pytest.mark.parametrize("mapping", [PROV_MAPPING, None], ids=["current", "unrecorded-is-v1"])
+def test_current_mapping_is_re_derived_byte_for_byte(tmp_path: Path, mapping: str | None) -> None:
+    events = run_events()
+    bundle = build_bundle(events, None, KEY)
+    legacy = _resealed(bundle, None, mapping)
+    assert ("provMapping" in json.loads(legacy.manifest_bytes)) == (mapping is not None)
+    assert verify_bundle(_stored(tmp_path / "a", legacy), bundle.run_id, TRUST).ok
+    forged = _resealed(bundle, _other_prov(events), mapping)  # signed, listed, but not what the events give
+    report = verify_bundle(_stored(tmp_path / "b", forged), bundle.run_id, TRUST)
+    assert [(f.key, f.problem) for f in report.findings] == [(layout.bundle_key(bundle.run_id, layout.PROV_FILE), "inconsistent")]
+
+
+def test_other_mapping_is_noted_not_re_derived(tmp_path: Path) -> None:
+    events = run_events()
+    bundle = _resealed(build_bundle(events, None, KEY), _other_prov(events), "tdprov-prov/0")
+    store = _stored(tmp_path, bundle)
+    report = verify_bundle(store, bundle.run_id, TRUST)
+    prov_key = layout.bundle_key(bundle.run_id, layout.PROV_FILE)
+    assert report.ok, report.findings
+    assert [(n.key, n.problem) for n in report.notes] == [(prov_key, "not re-derived")]
+    assert "tdprov-prov/0" in report.notes[0].reason
+    # the audit shows it as a note, which does not fail the audit
+    summary = bundle.summary
+    record, _ = examine_bundle(store, replace(summary, cursor="index/x"), TRUST)
+    assert [(f.check, f.object, f.severity) for f in record.bundle_findings] == [(CHECK_PROV, prov_key, NOTE)]
+
+
+def test_other_mapping_still_checks_digest_and_syntax(tmp_path: Path) -> None:
+    events = run_events()
+    run_id = events[0]["run"]["runId"]
+    prov_key = layout.bundle_key(run_id, layout.PROV_FILE)
+    broken = _resealed(build_bundle(events, None, KEY), b'{"entity": [1, 2', "tdprov-prov/0")
+    report = verify_bundle(_stored(tmp_path / "a", broken), run_id, TRUST)
+    assert [(f.key, f.problem) for f in report.findings] == [(prov_key, "malformed")]
+    good = _resealed(build_bundle(events, None, KEY), _other_prov(events), "tdprov-prov/0")
+    store = _stored(tmp_path / "b", good)
+    path = tmp_path / "b" / "store" / prov_key
+    path.chmod(0o600)
+    path.write_bytes(path.read_bytes().replace(b"another mapping", b"someone else!!!"))
+    report = verify_bundle(store, run_id, TRUST)
+    assert [(f.key, f.problem) for f in report.findings] == [(prov_key, "digest mismatch")]
