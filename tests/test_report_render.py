@@ -7,6 +7,7 @@ so the report has something in every section, including a finding.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
@@ -85,7 +86,7 @@ def seal_orphan_training_run(store_uri: str, clean_version: str) -> None:
     transport.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real runs in a fresh store, then ``run_audit`` with the report in its own folder."""
     from dagster import materialize
@@ -108,13 +109,17 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seal_orphan_training_run(store_uri, str(clean.materialization.metadata["tdprov/digest"].value))
         result = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=root / "report", progress=False)
     assert result.exit_code == 1, "the input with no origin must be a finding"
+    checks = json.loads(Path(str(result.report_json)).read_text())["checks"]
+    errors = [f"{f['check']}: {f['object']} {f['what']}" for c in checks for f in c["findings"] if f["severity"] == "error"]
+    assert errors and all(e.startswith("completeness:") and "scraped/cells.jsonl" in e for e in errors), errors
     page = Path(str(result.report_html))
     assert page.is_file()
     return page
 
 
 @needs_chromium
-def test_report_screenshot_is_a_real_page(report: Path, tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    """One test (one store to build): the screenshot is a real page, the DOM has every section."""
     shot = tmp_path / "report.png"
     done = chromium(f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", report.as_uri())
     assert done.returncode == 0 and shot.is_file(), done.stderr.decode(errors="replace")[-2000:]
@@ -123,9 +128,6 @@ def test_report_screenshot_is_a_real_page(report: Path, tmp_path: Path) -> None:
     assert shot.stat().st_size > 30_000, "the screenshot is suspiciously small: an empty or unstyled page"
     assert distinct_rows(width, height, raw) > 150, "the screenshot is (nearly) blank"
 
-
-@needs_chromium
-def test_report_dom_has_its_sections_and_an_inline_lineage_picture(report: Path) -> None:
     done = chromium("--dump-dom", report.as_uri())
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     dom = done.stdout.decode()
