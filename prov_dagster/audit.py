@@ -1,21 +1,46 @@
-"""``provenance_audit_job`` and its daily schedule: the tdprov audit, run from Dagster.
+"""The tdprov audit, run from Dagster: ``provenance_audit_job`` with its daily schedule, and the
+``tdprov/audit`` asset whose asset checks are the audit's checks.
 
-The job runs the same code as ``tdprov audit`` (signatures, tamper-evident log, PROV, completeness,
-quality, unfinished runs, optionally re-hash; incremental from the last checkpoint). Each check is
-reported as output metadata with the report's location; any finding fails the run with a
-``dagster.Failure`` that lists the findings.
+Both run the same code as ``tdprov audit`` (signatures, tamper-evident log, PROV, completeness,
+quality, unfinished runs, optionally re-hash, source records; incremental from the last checkpoint)
+and report each check as an asset check result of ``tdprov/audit`` (pass/fail, its findings and the
+report's location as metadata). The job also reports every check as output metadata and fails the
+run with a ``dagster.Failure`` that lists the findings; materializing the asset records the audit
+(summary and report location) and leaves failing to its ERROR checks.
 """
 from typing import Any
 
-from dagster import Config, Failure, MetadataValue, OpExecutionContext, Out, Output, ScheduleDefinition, Nothing, job, op
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    ScheduleDefinition,
+    asset,
+    job,
+    op,
+)
 
 from prov_common.audit import AuditResult, run_audit
+from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.store import open_store
 from prov_dagster.resource import ProvenanceResource
 
 AUDIT_JOB_NAME = "provenance_audit_job"
 AUDIT_OP_NAME = "tdprov_audit"
+AUDIT_ASSET_KEY = AssetKey(["tdprov", "audit"])
+AUDIT_CHECK_NAMES = tuple(CHECK_TITLES)  # signatures, log, prov, completeness, quality, unfinished, rehash, sources
 DEFAULT_AUDIT_CRON = "0 3 * * *"
+MAX_LISTED_FINDINGS = 50  # per check in its metadata; the report holds them all
 
 
 class AuditConfig(Config):
@@ -25,6 +50,15 @@ class AuditConfig(Config):
     full: bool = False
     rehash: bool = False
     report_dir: str | None = None
+
+
+def _audit(config: AuditConfig, provenance: ProvenanceResource) -> AuditResult:
+    settings = provenance.settings()
+    return run_audit(open_store(settings=settings), settings, full=config.full, rehash=config.rehash, report_dir=config.report_dir)
+
+
+def _report_metadata(result: AuditResult) -> dict[str, Any]:
+    return {name: MetadataValue.text(where) for name, where in (("report_json", result.report_json), ("report_html", result.report_html)) if where}
 
 
 def audit_metadata(result: AuditResult) -> dict[str, Any]:
@@ -38,11 +72,49 @@ def audit_metadata(result: AuditResult) -> dict[str, Any]:
     }
     for check in result.checks:
         metadata[f"check/{check.name}"] = MetadataValue.text(f"{check.status} ({check.checked} checked, {len(check.errors)} findings)")
-    if result.report_json:
-        metadata["report_json"] = MetadataValue.text(result.report_json)
-    if result.report_html:
-        metadata["report_html"] = MetadataValue.text(result.report_html)
+    metadata.update(_report_metadata(result))
     return metadata
+
+
+def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, Any]:
+    """The fields an asset check result of ``tdprov/audit`` has for one audit check."""
+    metadata: dict[str, Any] = {
+        "status": MetadataValue.text(check.status),
+        "checked": MetadataValue.int(check.checked),
+        "findings": MetadataValue.int(len(check.errors)),
+        "findings_list": MetadataValue.json([f.to_dict() for f in check.findings[:MAX_LISTED_FINDINGS]]),
+        "store": MetadataValue.text(result.store),
+        **_report_metadata(result),
+    }
+    if check.status == "skipped":
+        description = f"{check.title}: {check.detail or 'skipped'}"
+    else:
+        listed = "; ".join(f"{f.object}: {f.what}" for f in check.errors[:3])
+        description = f"{check.title}: {len(check.errors)} finding(s): {listed}" if check.errors else f"{check.title}: pass"
+    return {
+        "asset_key": AUDIT_ASSET_KEY,
+        "check_name": check.name,
+        "passed": check.status != "fail",
+        "metadata": metadata,
+        "severity": AssetCheckSeverity.ERROR,
+        "description": description,
+    }
+
+
+def audit_check_results(result: AuditResult) -> list[AssetCheckResult]:
+    """One asset check result of ``tdprov/audit`` per audit check (a skipped check passes, status 'skipped')."""
+    return [AssetCheckResult(**_check_result_fields(c, result)) for c in result.checks if c.name in AUDIT_CHECK_NAMES]
+
+
+@asset(
+    key=AUDIT_ASSET_KEY,
+    check_specs=[AssetCheckSpec(name, asset=AUDIT_ASSET_KEY, description=CHECK_TITLES[name]) for name in AUDIT_CHECK_NAMES],
+    description="The tdprov audit of the lineage bundles in the store; its asset checks are the audit's checks.",
+    group_name="tdprov",
+)
+def provenance_audit_asset(config: AuditConfig, provenance: ProvenanceResource) -> MaterializeResult:
+    result = _audit(config, provenance)
+    return MaterializeResult(metadata=audit_metadata(result), check_results=audit_check_results(result))
 
 
 @op(
@@ -51,8 +123,10 @@ def audit_metadata(result: AuditResult) -> dict[str, Any]:
     description="Audit the lineage bundles in the tdprov store (same checks as 'tdprov audit').",
 )
 def tdprov_audit(context: OpExecutionContext, config: AuditConfig, provenance: ProvenanceResource):
-    settings = provenance.settings()
-    result = run_audit(open_store(settings=settings), settings, full=config.full, rehash=config.rehash, report_dir=config.report_dir)
+    result = _audit(config, provenance)
+    for check in result.checks:  # the checks of the tdprov/audit asset show the latest scheduled audit too
+        if check.name in AUDIT_CHECK_NAMES:
+            yield AssetCheckEvaluation(**_check_result_fields(check, result))  # yielded: kept when the run then fails
     metadata = audit_metadata(result)
     if not result.clean:
         listed = "; ".join(f"{f.object}: {f.what}" for f in result.errors[:5])

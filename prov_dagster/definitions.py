@@ -6,7 +6,7 @@ from typing import Any
 
 from dagster import Definitions
 
-from prov_dagster.audit import DEFAULT_AUDIT_CRON, provenance_audit_job, provenance_audit_schedule
+from prov_dagster.audit import DEFAULT_AUDIT_CRON, provenance_audit_asset, provenance_audit_job, provenance_audit_schedule
 from prov_dagster.checks import pandera_checks
 from prov_dagster.io_manager import ProvenanceIOManager
 from prov_dagster.resource import ProvenanceResource
@@ -31,8 +31,9 @@ def definitions(
 ) -> Definitions:
     """``Definitions`` whose default IO manager is ``ProvenanceIOManager``, with Pandera checks for every
     asset that declares a schema, the ``provenance`` resource, the failed/canceled-run sensors, the
-    store-watching sensor (``watch_store``) and the audit job with its daily schedule (``audit_cron``,
-    ``None`` for none). ``resources`` given here win (e.g. your own ``io_manager``)."""
+    store-watching sensor (``watch_store``), the audit job with its daily schedule (``audit_cron``,
+    ``None`` for none) and the ``tdprov/audit`` asset whose checks report the audit's checks.
+    ``resources`` given here win (e.g. your own ``io_manager``)."""
     assets = list(assets)
     settings = {"store": store, "data_root": data_root, "namespace": namespace, "strict": strict}
     wired: dict[str, Any] = {
@@ -42,7 +43,7 @@ def definitions(
     wired.update(resources or {})
     our_sensors = [provenance_failure_sensor, provenance_canceled_sensor] + ([provenance_store_sensor] if watch_store else [])
     return Definitions(
-        assets=assets,
+        assets=[*assets, provenance_audit_asset],
         asset_checks=[*pandera_checks(assets), *asset_checks],
         jobs=[provenance_audit_job, *jobs],
         schedules=[*([provenance_audit_schedule(audit_cron)] if audit_cron else []), *schedules],

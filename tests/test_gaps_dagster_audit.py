@@ -1,0 +1,103 @@
+"""The Dagster audit reported as asset check results of ``tdprov/audit`` (asset and job)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, Definitions, instance_for_test, materialize
+
+import test_dagster_defs as pipeline
+from prov_common.audit.model import CHECK_TITLES
+from prov_common.bundle import list_bundles
+from prov_common.signing import signing_key_from_settings
+from prov_common.sources import SourceRecord, register_source
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_audit_asset, provenance_audit_job
+
+AUDIT_OP = "tdprov__audit"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """A store holding the chain's three bundles, its source registered (so a clean audit is clean)."""
+    uri = str(tmp_path / "store")
+    vendor = SourceRecord(name=pipeline.SOURCE, digest="blake3:" + "5e" * 32, license="CC-BY-4.0", issuer="Vendor GmbH")
+    register_source(open_store(uri), vendor, signing_key_from_settings())
+    assert materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=uri)}).success
+    return uri
+
+
+def _audit_asset(store: str, **config):
+    result = materialize([provenance_audit_asset], resources={"provenance": ProvenanceResource(store=store)},
+                         run_config={"ops": {AUDIT_OP: {"config": config}}} if config else None)
+    assert result.success  # the audit ran; findings are failed checks, not a failed run
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}, result
+
+
+def _tamper_events(store: str) -> str:
+    run_id = next(s.run_id for s in list_bundles(open_store(store)) if s.job_name == "raw__orders")
+    events = Path(store) / "bundles" / run_id / "events.jsonl"
+    events.chmod(0o644)
+    events.write_bytes(events.read_bytes().replace(b"raw/orders", b"raw/ordert"))
+    return run_id
+
+
+def test_clean_store_every_audit_check_passes(store: str) -> None:
+    checks, result = _audit_asset(store, rehash=True)
+    assert set(checks) == set(CHECK_TITLES)
+    assert all(e.passed for e in checks.values()), {n: e.description for n, e in checks.items() if not e.passed}
+    assert {e.asset_key for e in checks.values()} == {AssetKey(["tdprov", "audit"])}
+    assert checks["signatures"].metadata["checked"].value == 3
+    assert checks["rehash"].metadata["status"].value == "pass" and checks["rehash"].metadata["checked"].value == 3
+    report = checks["signatures"].metadata["report_json"].value
+    assert open_store(store).exists(report)
+    [mat] = result.asset_materializations_for_node(AUDIT_OP)
+    assert mat.metadata["clean"].value is True and mat.metadata["report_json"].value == report
+
+
+def test_tampered_bundle_fails_the_signatures_check_with_the_finding(store: str) -> None:
+    assert _audit_asset(store)[0]["signatures"].passed
+    run_id = _tamper_events(store)
+    checks, result = _audit_asset(store, full=True)
+    signatures = checks["signatures"]
+    assert not signatures.passed and signatures.severity.value == "ERROR"
+    listed = signatures.metadata["findings_list"].value
+    assert any(f["object"] == f"bundles/{run_id}/events.jsonl" and f.get("run_id") == run_id for f in listed), listed
+    assert f"bundles/{run_id}/events.jsonl" in signatures.description
+    assert checks["sources"].passed and checks["rehash"].metadata["status"].value == "skipped"
+    [mat] = result.asset_materializations_for_node(AUDIT_OP)
+    assert mat.metadata["clean"].value is False and mat.metadata["findings"].value >= 1
+
+
+def test_changed_parquet_fails_the_rehash_check(store: str) -> None:
+    parquet = Path(store + "-data") / "features.parquet"
+    pd.DataFrame({"country": ["DE"], "total": [1.0]}).to_parquet(parquet)
+    rehash = _audit_asset(store, rehash=True)[0]["rehash"]
+    assert not rehash.passed and [f["object"] for f in rehash.metadata["findings_list"].value] == [str(parquet)]
+
+
+def test_audit_job_reports_check_results_and_still_fails_the_run(store: str, tmp_path: Path) -> None:
+    (tmp_path / "dagster_home").mkdir()
+    provenance = ProvenanceResource(store=store)
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        clean = provenance_audit_job.execute_in_process(instance=instance, resources={"provenance": provenance})
+        assert clean.success and all(e.passed for e in clean.get_asset_check_evaluations())
+        run_id = _tamper_events(store)
+        failed = provenance_audit_job.execute_in_process(
+            instance=instance, resources={"provenance": provenance},
+            run_config={"ops": {"tdprov_audit": {"config": {"full": True}}}}, raise_on_error=False,
+        )
+        assert not failed.success
+        checks = {e.check_name: e for e in failed.get_asset_check_evaluations()}
+        assert set(checks) == set(CHECK_TITLES) and not checks["signatures"].passed and checks["sources"].passed
+        assert run_id in checks["signatures"].description
+
+
+def test_definitions_include_the_audit_asset() -> None:
+    defs = definitions(pipeline.CHAIN, store="/tmp/unused-store")
+    Definitions.validate_loadable(defs)
+    audit_checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys if c.asset_key == AssetKey(["tdprov", "audit"])}
+    assert audit_checks == set(CHECK_TITLES)
+    assert defs.resolve_job_def("provenance_audit_job") is not None  # the job and its schedule stay
+    assert defs.get_schedule_def("provenance_audit_daily").cron_schedule == "0 3 * * *"
