@@ -34,7 +34,7 @@ def step_event(run: StepRun, state: str, *, namespace: str, error: BaseException
     """The ``state`` event of ``run`` with everything it has loaded and written so far."""
     ident = run.identity
     owners = [o for r in run.outputs for o in r.owners]
-    failed = state == "FAIL"
+    failed = state in ("FAIL", "ABORT")
     return build_run_event(
         state,
         run_id=run.ol_run_id,

@@ -1,4 +1,4 @@
-"""Each Dagster step as one OpenLineage run: START on first touch, COMPLETE or FAIL at the end.
+"""Each Dagster step as one OpenLineage run: START on first touch, COMPLETE, FAIL or ABORT at the end.
 
 The IO manager reports what a step loaded and wrote; the recorder keeps that per (Dagster run, step)
 and emits the events through an ``OpenLineageClient`` whose transport is tdprov's
@@ -75,6 +75,10 @@ class StepRun:
     def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None) -> str:
         """Emit FAIL (with the failed output, if any, and the error); returns the bundle location."""
         return self._end("FAIL", error=error, failed_output=failed_output)
+
+    def abort(self, *, error: BaseException | str) -> str:
+        """Emit ABORT (the step was stopped, e.g. its run canceled) with the reason; returns the bundle location."""
+        return self._end("ABORT", error=error, failed_output=None)
 
     def start(self) -> None:
         """Emit START once (with the inputs recorded so far)."""

@@ -1,4 +1,4 @@
-"""Sensors: failed and canceled runs become FAIL bundles; new bundles in the store trigger the audit."""
+"""Sensors: failed runs become FAIL bundles, canceled runs ABORT bundles; new bundles in the store trigger the audit."""
 
 from collections.abc import Iterator
 from itertools import islice
@@ -26,10 +26,13 @@ from prov_dagster.resource import ProvenanceResource
 MAX_BUNDLES_PER_TICK = 10_000
 
 
-def close_failed_run(instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str) -> list[str]:
-    """Emit FAIL for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
+def close_failed_run(
+    instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL"
+) -> list[str]:
+    """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
+    for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
 
-    The FAIL event joins the events the step already staged (its START with the inputs it loaded),
+    The terminal event joins the events the step already staged (its START with the inputs it loaded),
     so the step's bundle records what it read even though it crashed. Steps whose bundle is already
     sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone.
     """
@@ -45,7 +48,8 @@ def close_failed_run(instance: Any, dagster_run: Any, provenance: ProvenanceReso
         if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
             continue
         step = recorder.step(identity)
-        bundles.append(step.fail(error=errors.get(stat.step_key, reason)))
+        error = errors.get(stat.step_key, reason)
+        bundles.append(step.abort(error=error) if state == "ABORT" else step.fail(error=error))
     recorder.wait()
     return bundles
 
@@ -64,24 +68,24 @@ def _step_errors(instance: Any, run_id: str) -> dict[str, str]:
     return errors
 
 
-def _run_closer(status: DagsterRunStatus, name: str, reason: str) -> Any:
+def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) -> Any:
     @run_status_sensor(
         run_status=status,
         name=name,
-        description=f"Turns {status.value.lower()} runs into FAIL lineage bundles, one per unfinished step.",
+        description=f"Turns {status.value.lower()} runs into {state} lineage bundles, one per unfinished step.",
         monitor_all_code_locations=False,
     )
     def _closer(context: RunStatusSensorContext, provenance: ProvenanceResource) -> None:
         if context.dagster_run.job_name == AUDIT_JOB_NAME:
             return
-        bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason)
-        context.log.info(f"tdprov: {len(bundles)} FAIL bundle(s) for run {context.dagster_run.run_id}: {bundles}")
+        bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason, state=state)
+        context.log.info(f"tdprov: {len(bundles)} {state} bundle(s) for run {context.dagster_run.run_id}: {bundles}")
 
     return _closer
 
 
-provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "tdprov_failed_runs", "the Dagster run failed")
-provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "tdprov_canceled_runs", "the Dagster run was canceled")
+provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "tdprov_failed_runs", "the Dagster run failed", "FAIL")
+provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "tdprov_canceled_runs", "the Dagster run was canceled", "ABORT")
 
 
 def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[str]:

@@ -1,19 +1,41 @@
-"""The Dagster audit reported as asset check results of ``tdprov/audit`` (asset and job)."""
+"""The Dagster audit reported as asset check results of ``tdprov/audit`` (asset and job); canceled runs sealed as ABORT."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, Definitions, instance_for_test, materialize
+from dagster import (
+    AssetIn,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    Definitions,
+    asset,
+    build_run_status_sensor_context,
+    instance_for_test,
+    materialize,
+)
+from dagster._core.errors import DagsterExecutionInterruptedError
 
 import test_dagster_defs as pipeline
+from prov_common.audit import run_audit
 from prov_common.audit.model import CHECK_TITLES
-from prov_common.bundle import list_bundles
-from prov_common.signing import signing_key_from_settings
+from prov_common.bundle import list_bundles, read_bundle, verify_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.config import Settings
+from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_audit_asset, provenance_audit_job
+from prov_dagster import (
+    ProvenanceIOManager,
+    ProvenanceResource,
+    definitions,
+    provenance_audit_asset,
+    provenance_audit_job,
+    provenance_canceled_sensor,
+)
 
 AUDIT_OP = "tdprov__audit"
 
@@ -101,3 +123,44 @@ def test_definitions_include_the_audit_asset() -> None:
     assert audit_checks == set(CHECK_TITLES)
     assert defs.resolve_job_def("provenance_audit_job") is not None  # the job and its schedule stay
     assert defs.get_schedule_def("provenance_audit_daily").cron_schedule == "0 3 * * *"
+
+
+# -- canceled runs ---------------------------------------------------------------------------------
+@asset(ins={"orders": AssetIn(key=AssetKey(["raw", "orders"]))})
+def canceled_training(context, orders: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001 (a string annotation is refused)
+    """Loads its input, then its run is terminated (what 'Terminate' in the UI does to a running step)."""
+    context.instance.report_run_canceling(context.dagster_run)
+    raise DagsterExecutionInterruptedError(f"terminated while training on {len(orders)} rows")
+
+
+def test_canceled_sensor_seals_an_abort_bundle_with_what_the_step_loaded(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    provenance = ProvenanceResource(store=store)
+    vendor = SourceRecord(name=pipeline.SOURCE, digest="blake3:" + "5e" * 32, license="CC-BY-4.0", issuer="Vendor GmbH")
+    register_source(open_store(store), vendor, signing_key_from_settings())
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([pipeline.orders, canceled_training], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(store=store)}, raise_on_error=False)
+        run = instance.get_run_by_id(result.run_id)
+        assert run.status == DagsterRunStatus.CANCELED
+        [canceled] = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_CANCELED)
+        staged = {s.job_name for s in list_bundles(open_store(store))}
+        assert staged == {"raw__orders"}  # the canceled step staged its START; nothing sealed it
+        context = build_run_status_sensor_context(
+            sensor_name="tdprov_canceled_runs", dagster_event=canceled.dagster_event, dagster_instance=instance,
+            dagster_run=run, resources={"provenance": provenance},
+        )
+        provenance_canceled_sensor(context)
+        provenance_canceled_sensor(context)  # a second evaluation leaves the sealed bundle alone
+    found = {s.job_name: s for s in list_bundles(open_store(store))}
+    assert set(found) == {"raw__orders", "canceled_training"}
+    assert found["canceled_training"].state == "ABORT"  # OpenLineage's state for a stopped run
+    assert [i.name for i in found["canceled_training"].inputs] == ["raw/orders"]
+    assert found["canceled_training"].inputs[0].version == found["raw__orders"].outputs[0].version
+    bundle = read_bundle(open_store(store), found["canceled_training"].run_id)
+    events = parse_events_jsonl(bundle.files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "ABORT"]
+    assert "terminated while training on 4 rows" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+    assert verify_bundle(open_store(store), found["canceled_training"].run_id, trust_from_settings()).ok
+    audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
+    assert audit.clean and audit.check("unfinished").status == "pass", [f.what for f in audit.errors]
