@@ -22,10 +22,11 @@ _VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.
 
 
 def _outcome(fn, value):
+    """The bytes, or "error" when ``fn`` refuses the value (the error class may be tdprov's own)."""
     try:
         return fn(value)
-    except Exception as exc:  # noqa: BLE001 - the error type is what is compared
-        return type(exc)
+    except Exception:  # noqa: BLE001 - only whether it refuses is compared
+        return "error"
 
 
 @settings(max_examples=400, deadline=None)
