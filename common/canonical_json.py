@@ -42,7 +42,13 @@ def canonical_bytes(value: Any) -> bytes:
             return _ENCODER.encode(value).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: rfc8785 raises its own error
-    return rfc8785.dumps(value)
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        from prov_common.errors import BadInputError
+
+        raise BadInputError(f"value cannot be written as canonical JSON (RFC 8785): {exc}",
+                            fix="keep integers within +/-(2**53 - 1) (write bigger ones as strings), floats finite, text valid Unicode") from exc
 
 
 def loads(data: bytes | str) -> Any:
