@@ -146,3 +146,13 @@ def test_run_ids_and_dataset_names_never_leave_their_prefix(text) -> None:
     for path in (layout.samples_path(text), layout.rows_path(text)):
         assert path.count("/") == 1 and validate_key(path) == path
         assert layout.check_attachment_path(path) == path
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**53), float("nan"), float("inf"), "\ud800"])
+def test_values_canonical_json_cannot_hold_are_bad_input(world, value) -> None:
+    """Found by the fuzzer: rfc8785's IntegerDomainError/FloatDomainError escaped from build_bundle."""
+    store, signer, *_ = world
+    events = run_events()
+    events[1]["run"]["facets"]["custom"] = {"_producer": "p", "_schemaURL": "s", "n": value}
+    with pytest.raises(BadInputError, match="canonical JSON"):
+        build_bundle(events, {}, signer)
