@@ -48,6 +48,8 @@ def test_local_paths_are_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert dataset_from_uri(Path("y.csv")) == ("file", (tmp_path / "y.csv").as_posix())
     assert dataset_uri("file", "/d/a b.csv") == "file:///d/a%20b.csv"
     assert dataset_uri("s3://b", "k/x.parquet") == "s3://b/k/x.parquet"
+    assert dataset_uri("dagster://default", "raw/orders") == "dagster://default/raw/orders"
+    assert dataset_uri("https://host", "/a/b") == "https://host/a/b"
     assert dataset_from_uri(dataset_uri("s3://b", "k/x.parquet")) == ("s3://b", "k/x.parquet")
 
 

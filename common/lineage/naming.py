@@ -77,7 +77,9 @@ def dataset_uri(namespace: str, name: str) -> str:
     if namespace == "file":
         return Path(name).as_uri()
     scheme = namespace.split("://", 1)[0]
-    return f"{namespace}/{name.lstrip('/')}" if scheme in _BUCKET_SCHEMES | _TABLE_SCHEMES else f"{namespace}{name}"
+    if scheme in _BUCKET_SCHEMES | _TABLE_SCHEMES or not name.startswith("/"):
+        return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
+    return f"{namespace}{name}"
 
 
 def _local(path: str) -> tuple[str, str]:

@@ -286,7 +286,7 @@ class TransparencyLog:
         if not matches:
             raise BadInputError(
                 f"run '{run_id}' is not in the log up to checkpoint {head.checkpoint.size}.",
-                fix="check the run id ('tdprov list'), or run 'tdprov audit' to log bundles written since the last audit",
+                fix="check the run id ('tdprov runs'), or run 'tdprov audit' to log bundles written since the last audit",
             )
         index = matches[-1]
         hashes = [x.hash for x in leaves]
