@@ -37,3 +37,4 @@ def test_audit_prints_the_report_path_inside_a_local_store(pipe: Pipeline, capsy
     html = line.split("report: ", 1)[1].split(" (", 1)[0]
     assert Path(html).is_absolute() and Path(html).is_file(), line
     assert Path(html).read_text().lstrip().lower().startswith("<!doctype html")
+

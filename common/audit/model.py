@@ -1,6 +1,8 @@
 """Audit data: what each run did (as far as the audit needs), findings, check results (no I/O)."""
 from __future__ import annotations
 
+import re
+
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +28,10 @@ CHECK_TITLES = {
 
 ERROR = "error"
 NOTE = "note"  # shown in the report, does not make the audit fail
+
+
+_TRAINING_WORDS = {"train", "training", "trained", "fit", "fitted", "model", "models"}
+_DATA_WORDS = {"set", "sets", "split", "splits", "data", "dataset", "test", "eval", "evaluate", "evaluation", "features"}
 
 
 @dataclass(frozen=True)
@@ -126,9 +132,14 @@ class RunRecord:
 
     @property
     def is_training(self) -> bool:
-        """A run that trains a model: job type TRAIN/TRAINING, or 'train' in the job name."""
+        """A run that trains a model: job type TRAIN/TRAINING, or else by the last part of its job name
+        (``<dag>.<task>``, ``<namespace>/<asset>``): a word such as train/fit/model in it and no word that
+        names data (``train_model`` and ``model`` train; ``train_set``, ``test_split``, ``evaluate`` do not)."""
         kind = (self.job_type or "").upper()
-        return kind in ("TRAIN", "TRAINING", "MODEL_TRAINING") or "train" in self.job_name.lower()
+        if kind in ("TRAIN", "TRAINING", "MODEL_TRAINING"):
+            return True
+        words = set(re.split(r"[^a-z0-9]+", re.split(r"[./]", self.job_name.lower())[-1]))
+        return bool(words & _TRAINING_WORDS) and not words & _DATA_WORDS
 
     def to_dict(self) -> dict[str, Any]:
         doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings")}
