@@ -32,9 +32,13 @@ def _step(r: RunRecord) -> dict[str, Any]:
             "inputs": [f"{d.label}@{d.version}" for d in r.inputs], "outputs": [f"{d.label}@{d.version}" for d in r.outputs]}
 
 
-def _quality(trace: Trace, d: DatasetUse) -> list[dict[str, Any]]:
+def _quality(trace: Trace, d: DatasetUse, index: LineageIndex) -> list[dict[str, Any]]:
+    """Pandera results on the version and everything upstream of it, as recorded by the runs that
+    wrote those versions and by any run that validated them on reading (a validation task)."""
     out = []
-    for v in [d, *trace.versions]:
+    upstream = [d, *trace.versions]
+    readers = [use for v in upstream if v.version for _, use in index.used_by.get(v.version, ())]
+    for v in [*upstream, *readers]:
         if v.quality is not None:
             item = {"dataset": v.label, "version": v.version, "schema": v.quality.schema, "passed": v.quality.passed,
                     "failureCount": v.quality.failure_count, "failedChecks": list(v.quality.failed_checks)}
@@ -74,7 +78,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
             trace = index.trace(d.version) if d.version else Trace(key)
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
-            quality = _quality(trace, d)
+            quality = _quality(trace, d, index)
             steps = [_step(r) for r in reversed(trace.runs)]
             sources = [_source(s) for s in trace.sources]
             entries[key] = {
