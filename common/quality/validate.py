@@ -30,7 +30,9 @@ def validate(
     """Validate ``df`` lazily against ``schema`` and report every check.
 
     ``schema``: a ``DataFrameSchema``, a ``DataFrameModel`` class, or ``"pkg.module:Name"``.
-    ``sample_rows`` bounds the failure sample; values of ``masked_columns`` are shown as ``***``.
+    ``sample_rows`` bounds the failure sample; values of ``masked_columns`` are shown as ``***``, and
+    so are those of every column the schema flags as personal or confidential
+    (``pa.Column(..., metadata={"personal": True})`` or ``{"confidential": True}``).
     """
     if not isinstance(df, pd.DataFrame):
         raise BadInputError(
@@ -62,8 +64,16 @@ def validate(
         failure_count=sum(counts.values()),
         rows=len(df),
         null_counts={str(name): int(count) for name, count in df.isna().sum().items()},
-        failure_sample=_sample(failures, keys, sample_rows, _names(masked_columns)),
+        failure_sample=_sample(failures, keys, sample_rows, _names(masked_columns) | flagged_columns(resolved)),
     )
+
+
+FLAGS = ("personal", "confidential")
+
+
+def flagged_columns(schema: pa.DataFrameSchema) -> set[str]:
+    """Columns whose Pandera metadata flags them as personal or confidential data."""
+    return {str(name) for name, column in schema.columns.items() if any((column.metadata or {}).get(f) for f in FLAGS)}
 
 
 def _names(columns: Iterable[str] | str) -> set[str]:
