@@ -11,7 +11,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem} th,td{
 th{background:#f8fafc} code{font-size:.85em;overflow-wrap:anywhere}
 .pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2}
-.note{color:#64748b} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem} .picture svg{max-width:none;height:auto}
+.note{color:#64748b} .scroll{overflow-x:auto} code.digest{white-space:nowrap} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem} .picture svg{max-width:none;height:auto}
 section.dataset{border:1px solid #cbd5e1;border-radius:8px;padding:0 1rem 1rem;margin:1rem 0}
 """
 
@@ -27,7 +27,7 @@ def _e(value: Any) -> str:
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _checks(report: dict[str, Any]) -> str:
@@ -59,7 +59,7 @@ def _quality(report: dict[str, Any]) -> str:
 def _sources(report: dict[str, Any]) -> str:
     if not report["sources"]:
         return '<p class="note">No sources registered (<code>tdprov source add</code>).</p>'
-    rows = [[escape(s["name"]), f"<code>{escape(s['digest'])}</code>", _e(s.get("issuer")), _e(s.get("license")), _e(s.get("location")),
+    rows = [[escape(s["name"]), f"<code class=\"digest\">{escape(s['digest'])}</code>", _e(s.get("issuer")), _e(s.get("license")), _e(s.get("location")),
              _e(s.get("origin_geography")), _e(s.get("generation_method")), _e([s.get("collection_start"), s.get("collection_end")]),
              _e(s.get("personal_data")), _e(s.get("confidentiality")), _e(s.get("consent")), _e(s.get("intended_use"))]
             for s in report["sources"]]

@@ -39,6 +39,8 @@ def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> 
     todo = list(roots)
     while todo and len(graph.nodes) < MAX_NODES:
         run = todo.pop(0)
+        if not run.inputs and not run.outputs:
+            continue  # a run that touched no data (a DAG run, a sensor, the audit) has no place in the lineage
         node = _run_node(run)
         if node.id in graph.nodes:
             continue
