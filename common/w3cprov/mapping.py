@@ -128,8 +128,10 @@ def _plans(builder: _Builder, run: RunState) -> QualifiedName:
     return plan
 
 
-def _agents(builder: _Builder, run: RunState, activity: QualifiedName, plan: QualifiedName) -> None:
-    """Orchestrator (software agent) acting on behalf of the owners and the user, all associated with the run."""
+def _agents(builder: _Builder, run: RunState, activity: QualifiedName, plan: QualifiedName) -> bool:
+    """Orchestrator (software agent) acting on behalf of the owners and the user, all associated with the run.
+
+    Returns whether any agent was associated with the run."""
     engine_facet = run.run_facet("processing_engine")
     context = run.run_facet("tdprov_runContext")
     engine_name = _text(engine_facet.get("name")) or _text(context.get("orchestrator"))
@@ -153,6 +155,7 @@ def _agents(builder: _Builder, run: RunState, activity: QualifiedName, plan: Qua
     for agent, _ in responsible:
         if delegate is not None and agent != delegate:
             builder.relation("delegation", delegate, agent, activity)
+    return engine is not None or bool(responsible)
 
 
 def _activity(builder: _Builder, run: RunState, job: QualifiedName) -> QualifiedName:
@@ -238,8 +241,7 @@ def _run(builder: _Builder, run: RunState) -> None:
     plan = _plans(builder, run)
     job = TDPROV[ids.job_local(run.job_namespace, run.job_name)]
     activity = _activity(builder, run, job)
-    _agents(builder, run, activity, plan)
-    if not any(r[0] == "association" and r[1][0] == activity for r in builder.relations):
+    if not _agents(builder, run, activity, plan):
         builder.relation("association", activity, None, plan)
     used = []
     for dataset in run.inputs:
