@@ -62,7 +62,7 @@ def _digest_of(location: str) -> tuple[str, int | None, int | None]:
 
     ensure_s3_opener()
     result = hash_path(location)
-    return result.digest, getattr(result, "rows", None), getattr(result, "bytes", None) or getattr(result, "size", None)
+    return result.digest, getattr(result, "rows", None), result.bytes
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -24,10 +24,6 @@ def _label(key: tuple[str, str, int]) -> str:
     return name + (f"#{k}" if k > 1 else "")
 
 
-def _block_key(key: tuple[str, str, int]) -> str:
-    return _label(key)
-
-
 def _ranges(mask: np.ndarray) -> tuple[tuple[int, int], ...]:
     """Half-open runs of True in a boolean array."""
     if not mask.any():
@@ -62,7 +58,7 @@ def diff_digests(a: TableDigest, b: TableDigest) -> DigestDiff:
         detail = "blocks"
         size = a.block_rows
         for k in common:
-            ba, bb = a.blocks.get(_block_key(k), ()), b.blocks.get(_block_key(k), ())
+            ba, bb = a.blocks.get(_label(k), ()), b.blocks.get(_label(k), ())
             for j in range(max(len(ba), len(bb))):
                 if j >= len(ba) or j >= len(bb) or ba[j] != bb[j]:
                     mask[j * size:(j + 1) * size] = True

@@ -7,7 +7,6 @@ large_string, timestamp units, decimal precision, list flavours) share one canon
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,7 +60,7 @@ def canonical_type(t: pa.DataType) -> pa.DataType:
     raise UnsupportedTypeError(f"Arrow type {t} is not supported.")
 
 
-def logical_type(t: pa.DataType, categories_digest: Callable[[pa.Array], str] | None = None) -> str:
+def logical_type(t: pa.DataType) -> str:
     """The logical type string of Arrow type ``t`` (see docs/content-hash.md, "Logical types")."""
     if pa.types.is_dictionary(t):
         raise ValueError("dictionary types need their categories: use column_logical_type()")
