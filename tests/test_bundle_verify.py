@@ -148,3 +148,13 @@ def test_index_entry_must_summarise_the_bundle(signed, store_uri: str) -> None:
     raw_put(store_uri, key, canonical_bytes(summary))
     report = verify_bundle(store, bundle.run_id, trust, [key])
     assert _problems(report) == [(key, "inconsistent")] and "state" in report.findings[0].reason
+
+
+def test_whitespace_added_to_the_envelope_is_found(signed, store_uri: str) -> None:
+    """The payload and signatures survive JSON whitespace; the changed bytes must not."""
+    store, bundle, trust = signed
+    key = f"bundles/{bundle.run_id}/statement.dsse.json"
+    raw_put(store_uri, key, b"\t" + store.get(key))
+    report = verify_bundle(store, bundle.run_id, trust)
+    assert not report.ok
+    assert (key, "altered") in _problems(report)

@@ -78,3 +78,14 @@ def test_text_that_xml_cannot_hold_is_replaced() -> None:
         assert deserialize(serialize(document, fmt), fmt) == document
     assert "bad\ufffdname\ufffd" in serialize(document, "provn").decode()
     ElementTree.fromstring(render_svg(lineage_graph(document)))
+
+
+@pytest.mark.parametrize("status", [[], {"x": 1}, 3, None])
+def test_test_facet_with_a_non_text_status_converts(status) -> None:
+    event = copy.deepcopy(next(e for e in SAMPLE if e.get("eventType") == "COMPLETE"))
+    event["run"].setdefault("facets", {})["test"] = {
+        "_producer": "https://example.com", "_schemaURL": "https://example.com/s.json",
+        "tests": [{"name": "rows_positive", "status": status}],
+    }
+    document = events_to_document([event])
+    assert b"rows_positive" in serialize(document, "json")

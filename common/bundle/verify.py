@@ -97,6 +97,8 @@ def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
     if raw_statement is not None:
         try:
             envelope = Envelope.from_json(raw_statement, statement_key)
+            if envelope.to_json() != raw_statement:  # the envelope is written canonical; any other bytes were changed
+                report.add(statement_key, "altered", "its bytes are not the canonical envelope that was written")
             _check_signature(envelope, trust, statement_key, report)
             statement = Statement.from_json(envelope.payload, statement_key)
         except TdprovError as exc:

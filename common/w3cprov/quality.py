@@ -109,8 +109,8 @@ def run_test_measurements(run: RunState) -> list[tuple[Measurement, list[Dataset
         if not isinstance(test, dict) or not _text(test.get("name")):
             continue
         params = test.get("params") if isinstance(test.get("params"), dict) else {}
-        status = test.get("status")
-        measurement = _check("test", test["name"], _text(params.get("column")), {"pass": True, "fail": False}.get(status),
+        status = _text(test.get("status"))
+        measurement = _check("test", test["name"], _text(params.get("column")), {"pass": True, "fail": False}.get(status or ""),
                              status, severity=_text(test.get("severity")))
         if measurement is None:
             continue
