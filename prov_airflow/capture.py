@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from prov_common.hashing.model import ContentDigest
+from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 
 from prov_airflow.settings import ListenerLimits
 

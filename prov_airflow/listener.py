@@ -14,7 +14,6 @@ from airflow.providers.common.compat.sdk import hookimpl
 
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, capture_all
-from prov_airflow.lineage import lineage_of
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
 
@@ -116,6 +115,7 @@ class ProvenanceListener:
         """
         from prov_airflow.emitter import emit, listener_settings
         from prov_airflow.events import build_event, capture_ref, merge_refs
+        from prov_airflow.lineage import lineage_of
 
         extra = lineage_of(task)
         partial = any(not c.complete for c in (*inputs, *outputs))

@@ -2,41 +2,57 @@
 
 >>> from prov_common.hashing import hash_dataframe
 >>> hash_dataframe(df).digest        # 'blake3:<64 hex>'
-"""
-from prov_common.hashing.diff import diff_digests
-from prov_common.hashing.files import hash_bytes, hash_path, hash_stream, open_binary, register_opener
-from prov_common.hashing.model import ColumnDigest, ContentDigest, DigestDiff, FileDigest, Granularity, TableDigest
-from prov_common.hashing.rows import (
-    ROW_ALGORITHM,
-    contains_record,
-    read_row_digests,
-    record_positions,
-    row_digest_for_record,
-    write_row_digests,
-)
-from prov_common.hashing.table import ALGORITHM, BLOCK_ROWS, hash_dataframe, hash_table
 
-__all__ = [
-    "ALGORITHM",
-    "BLOCK_ROWS",
-    "ROW_ALGORITHM",
-    "ColumnDigest",
-    "ContentDigest",
-    "DigestDiff",
-    "FileDigest",
-    "Granularity",
-    "TableDigest",
-    "contains_record",
-    "diff_digests",
-    "hash_bytes",
-    "hash_dataframe",
-    "hash_path",
-    "hash_stream",
-    "hash_table",
-    "open_binary",
-    "read_row_digests",
-    "record_positions",
-    "register_opener",
-    "row_digest_for_record",
-    "write_row_digests",
-]
+Names are loaded on first use, so that importing the model (or this package) does not load pandas
+and pyarrow: Airflow loads the tdprov plugin in every component, and the outbox only hashes bytes.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from prov_common.hashing.model import ColumnDigest, ContentDigest, DigestDiff, FileDigest, Granularity, TableDigest
+
+_LAZY = {
+    "diff_digests": "diff",
+    "hash_bytes": "files",
+    "hash_path": "files",
+    "hash_stream": "files",
+    "open_binary": "files",
+    "register_opener": "files",
+    "ROW_ALGORITHM": "rows",
+    "contains_record": "rows",
+    "read_row_digests": "rows",
+    "record_positions": "rows",
+    "row_digest_for_record": "rows",
+    "write_row_digests": "rows",
+    "ALGORITHM": "table",
+    "BLOCK_ROWS": "table",
+    "hash_dataframe": "table",
+    "hash_table": "table",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prov_common.hashing.diff import diff_digests
+    from prov_common.hashing.files import hash_bytes, hash_path, hash_stream, open_binary, register_opener
+    from prov_common.hashing.rows import (
+        ROW_ALGORITHM,
+        contains_record,
+        read_row_digests,
+        record_positions,
+        row_digest_for_record,
+        write_row_digests,
+    )
+    from prov_common.hashing.table import ALGORITHM, BLOCK_ROWS, hash_dataframe, hash_table
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(["ColumnDigest", "ContentDigest", "DigestDiff", "FileDigest", "Granularity", "TableDigest", *_LAZY])
