@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from example_pipelines.paths import example_data_dir
+from prov_airflow.testing import register_dag
 
 
 def prepare_airflow_home() -> Path:
@@ -31,17 +32,6 @@ def prepare_airflow_home() -> Path:
         airflow = Path(sys.executable).parent / "airflow"
         subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
     return home
-
-
-def register_dag(dag: object, bundle_name: str = "dags-folder") -> None:
-    """Serialise ``dag`` into the metadata DB, which ``dag.test()`` reads it from."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, bundle_name, None)
 
 
 def main() -> int:

@@ -15,6 +15,8 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from prov_airflow.testing import register_dag  # noqa: F401  (re-exported: tests and the benchmark import it from here; airflow loads on use)
+
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
@@ -63,10 +65,6 @@ def prepare_database() -> Path:
     return _HOME
 
 
-def airflow_home() -> Path:
-    return _HOME
-
-
 def child_env(**extra: str) -> dict[str, str]:
     """Environment of a subprocess that shares this process's AIRFLOW_HOME and metadata DB."""
     return {**os.environ, "TDPROV_TEST_AIRFLOW_HOME": str(_HOME), **extra}
@@ -93,17 +91,6 @@ def events_of(store: Path, run_id: str) -> list[dict]:
 
     bundle = read_bundle(open_store(str(store)), run_id)
     return parse_events_jsonl(bundle.files["events.jsonl"])
-
-
-def register_dag(dag) -> None:
-    """Serialize a DAG built in a test into the metadata DB (``dag.test()`` needs it there)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=str(_HOME / "dags"))
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
 
 
 def run_dag(dag, **kwargs):
