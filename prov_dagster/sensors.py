@@ -16,7 +16,7 @@ from dagster import (
 )
 from dagster._core.execution.stats import StepEventStatus
 
-from prov_common.bundle import layout, list_bundles
+from prov_common.bundle import index_keys, layout
 from prov_common.store import open_store
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.model import StepIdentity
@@ -90,10 +90,7 @@ provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "tdprov_canc
 
 def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[str]:
     """Index keys of the bundles indexed after ``cursor``, oldest first (at most MAX_BUNDLES_PER_TICK)."""
-    store = open_store(settings=provenance.settings())
-    for summary in islice(list_bundles(store, since_cursor=cursor), MAX_BUNDLES_PER_TICK):
-        if summary.cursor is not None:
-            yield summary.cursor
+    return islice(index_keys(open_store(settings=provenance.settings()), cursor), MAX_BUNDLES_PER_TICK)
 
 
 @sensor(

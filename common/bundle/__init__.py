@@ -8,7 +8,7 @@ from __future__ import annotations
 from prov_common.bundle.build import BundleBuilder, build_bundle
 from prov_common.bundle.layout import rewind_cursor, rows_path, samples_path
 from prov_common.bundle.model import Bundle, BundleSummary, DatasetRef, Finding, Manifest, VerificationReport
-from prov_common.bundle.storage import WriteResult, list_bundles, read_bundle, recent_bundles, write_bundle
+from prov_common.bundle.storage import WriteResult, index_keys, list_bundles, read_bundle, recent_bundles, write_bundle
 from prov_common.bundle.verify import verify_bundle
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "VerificationReport",
     "WriteResult",
     "build_bundle",
+    "index_keys",
     "list_bundles",
     "read_bundle",
     "recent_bundles",

@@ -107,9 +107,13 @@ def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[Bund
     out of order by a few seconds, so a consumer that must see everything re-lists from
     ``layout.rewind_cursor(cursor, 300)`` and skips run ids it already has.
     """
-    for key in store.list(f"{layout.INDEX}/", start_after=since_cursor):
-        if key.endswith(".json"):
-            yield _summary(store, key)
+    for key in index_keys(store, since_cursor):
+        yield _summary(store, key)
+
+
+def index_keys(store: Store, since_cursor: str | None = None) -> Iterator[str]:
+    """Index keys of the bundles indexed after ``since_cursor``, oldest first, without reading them."""
+    return (key for key in store.list(f"{layout.INDEX}/", start_after=since_cursor) if key.endswith(".json"))
 
 
 def _months_back(start: datetime, earliest: datetime) -> Iterator[tuple[int, int]]:
