@@ -9,9 +9,10 @@ from prov_common.audit.model import CHECK_PROV, CHECK_SIGNATURES, NOTE, DatasetU
 from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
-from prov_common.bundle.model import BundleSummary, blake3_digest
+from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.errors import TdprovError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError

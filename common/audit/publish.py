@@ -11,7 +11,7 @@ from prov_common.audit.svg import lineage_svg
 from prov_common.audit.training import training_data
 from prov_common.audit.html import render_html
 from prov_common.bundle.layout import stamp
-from prov_common.bundle.model import blake3_digest
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, sign_envelope
 from prov_common.store.base import Store
 from prov_common.w3cprov import serialize

@@ -8,8 +8,9 @@ from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
-from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest, blake3_digest
+from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.errors import BadInputError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
 from prov_common.w3cprov.events import DatasetState, RunState

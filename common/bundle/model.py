@@ -4,19 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import blake3
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
+from prov_common.hashing.raw import blake3_digest
 
 BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
 PREDICATE_TYPE = BUNDLE_FORMAT
 UNRECORDED_PROV_MAPPING = "tdprov-prov/1"  # what made the PROV of manifests without "provMapping"
-
-
-def blake3_digest(data: bytes) -> str:
-    """``blake3:<hex>`` of ``data``."""
-    return "blake3:" + blake3.blake3(data).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.events import event_dict, is_terminal, run_id_of
-from prov_common.bundle.model import blake3_digest
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, _flag
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store

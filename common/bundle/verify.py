@@ -8,8 +8,9 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.build import Derived, derive_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
-from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport, blake3_digest
+from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport
 from prov_common.errors import TdprovError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import Envelope, Statement, TrustStore, pae
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError

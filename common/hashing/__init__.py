@@ -15,9 +15,9 @@ from prov_common.hashing.model import ColumnDigest, ContentDigest, DigestDiff, F
 
 _LAZY = {
     "diff_digests": "diff",
-    "hash_bytes": "files",
+    "hash_bytes": "raw",
     "hash_path": "files",
-    "hash_stream": "files",
+    "hash_stream": "raw",
     "open_binary": "files",
     "register_opener": "files",
     "ROW_ALGORITHM": "rows",
@@ -26,7 +26,7 @@ _LAZY = {
     "record_positions": "rows",
     "row_digest_for_record": "rows",
     "write_row_digests": "rows",
-    "ALGORITHM": "table",
+    "ALGORITHM": "raw",
     "BLOCK_ROWS": "table",
     "hash_dataframe": "table",
     "hash_table": "table",
@@ -34,7 +34,8 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from prov_common.hashing.diff import diff_digests
-    from prov_common.hashing.files import hash_bytes, hash_path, hash_stream, open_binary, register_opener
+    from prov_common.hashing.files import hash_path, open_binary, register_opener
+    from prov_common.hashing.raw import ALGORITHM, hash_bytes, hash_stream
     from prov_common.hashing.rows import (
         ROW_ALGORITHM,
         contains_record,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
         row_digest_for_record,
         write_row_digests,
     )
-    from prov_common.hashing.table import ALGORITHM, BLOCK_ROWS, hash_dataframe, hash_table
+    from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table
 
 
 def __getattr__(name: str) -> Any:

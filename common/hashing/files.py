@@ -17,9 +17,9 @@ from blake3 import blake3
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
-from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns, show
+from prov_common.hashing.raw import CHUNK, hash_bytes, hash_stream
+from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 
-CHUNK = 1 << 20
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 Opener = Callable[[str], IO[bytes]]
@@ -29,33 +29,6 @@ _OPENERS: dict[str, Opener] = {}
 def register_opener(scheme: str, opener: Opener) -> None:
     """Let ``hash_path`` open ``<scheme>://...`` URIs with ``opener(uri)`` (a binary file object)."""
     _OPENERS[scheme.lower()] = opener
-
-
-def hash_bytes(data: bytes | bytearray | memoryview) -> FileDigest:
-    """BLAKE3-256 of a bytes-like object."""
-    view = memoryview(data)
-    return FileDigest(show(blake3(view, max_threads=blake3.AUTO).digest()), view.nbytes)
-
-
-def hash_stream(fileobj: IO[bytes], chunk_size: int = CHUNK) -> FileDigest:
-    """BLAKE3-256 of everything a binary file object yields, read in chunks."""
-    h = blake3()
-    size = 0
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
-    readinto = getattr(fileobj, "readinto", None)
-    while True:
-        if readinto is not None:
-            n = readinto(buf)
-            data = view[:n] if n else b""
-        else:
-            data = fileobj.read(chunk_size)
-            n = len(data)
-        if not n:
-            break
-        h.update(data)
-        size += n
-    return FileDigest(show(h.digest()), size)
 
 
 def _split(path_or_uri: str | Path) -> tuple[str | None, str]:

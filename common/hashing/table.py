@@ -18,10 +18,10 @@ from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import ColumnSource, dataframe_sources, table_sources
 from prov_common.hashing.encode import encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
+from prov_common.hashing.raw import ALGORITHM, show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes
 from prov_common.hashing.types import logical_type
 
-ALGORITHM = "blake3"
 BLOCK_ROWS = 65_536
 TABLE_TAG = b"tdprov-table-v1"
 COLUMN_TAG = b"tdprov-column-v1"
@@ -34,11 +34,6 @@ TASK_BLOCKS = 8  # rows of about this many blocks are hashed per thread-pool tas
 def _cpus() -> int:
     """CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def show(digest: bytes) -> str:
-    """``blake3:<hex>``."""
-    return f"{ALGORITHM}:{digest.hex()}"
 
 
 def _u64(n: int) -> bytes:

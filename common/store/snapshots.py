@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
 from prov_common.store.base import Store
@@ -69,9 +70,7 @@ class SnapshotIndex:
 
 def snapshot_bytes(store: Store, data: bytes) -> str:
     """Keep ``data`` under its file digest (a no-op if already kept); returns the digest."""
-    from prov_common.hashing import hash_bytes
-
-    digest = hash_bytes(data).digest
+    digest = blake3_digest(data)
     store.put(object_key(digest), data)
     return digest
 

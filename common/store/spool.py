@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from prov_common.hashing.raw import blake3_digest
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import SpoolError
 from prov_common.store.latekey import LateKey
@@ -40,7 +41,7 @@ def _item(obj: tuple[str, bytes] | LateKey) -> tuple[str, bytes]:
 
 def _header_item(obj: tuple[str, bytes] | LateKey) -> dict:
     key, data = _item(obj)
-    item = {"key": key, "bytes": len(data), "digest": _digest(data)}
+    item = {"key": key, "bytes": len(data), "digest": blake3_digest(data)}
     if isinstance(obj, LateKey):
         item["late"] = {"record": obj.record, "notBefore": obj.not_before}
     return item
@@ -49,12 +50,6 @@ def _header_item(obj: tuple[str, bytes] | LateKey) -> dict:
 def entry_name() -> str:
     """A new entry's file name; names sort in creation order (nanosecond clock, then pid)."""
     return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
-
-
-def _digest(data: bytes) -> str:
-    from prov_common.hashing import hash_bytes  # imported on use: the hashing package loads pandas
-
-    return hash_bytes(data).digest
 
 
 def encode(entry: SpoolEntry) -> bytes:
@@ -79,7 +74,7 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
     for item in header["objects"]:
         data = body[offset : offset + int(item["bytes"])]
         offset += int(item["bytes"])
-        if _digest(data) != item["digest"]:
+        if blake3_digest(data) != item["digest"]:
             raise ValueError(f"spool entry {name}: bytes of '{item['key']}' do not match their digest")
         late = item.get("late")
         if late:
