@@ -12,8 +12,15 @@ DEFAULT_STORE = "./.tdprov"
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in _TRUE
+def flag(value: object) -> bool:
+    """A boolean setting given as a bool or as text (``1``, ``true``, ``yes``, ``on``; any case)."""
+    return value if isinstance(value, bool) else str(value or "").strip().lower() in _TRUE
+
+
+def paths(value: object) -> tuple[str, ...]:
+    """A list of paths given as a sequence or as one ``os.pathsep``-separated string."""
+    items = str(value or "").split(os.pathsep) if isinstance(value, str) or value is None else value
+    return tuple(str(p) for p in items if p)  # type: ignore[union-attr]
 
 
 def default_home() -> Path:
@@ -40,20 +47,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
-        """Settings from the environment; keyword overrides that are not ``None`` win."""
+        """Settings from the environment; keyword overrides that are not ``None`` win (``strict`` may be
+        given as text, ``trusted_keys`` as one ``os.pathsep``-separated string)."""
         env = os.environ if environ is None else environ
-        trusted = tuple(p for p in (env.get("TDPROV_TRUSTED_KEYS") or "").split(os.pathsep) if p)
         settings = cls(
             store=env.get("TDPROV_STORE") or DEFAULT_STORE,
             signing_key=env.get("TDPROV_SIGNING_KEY") or None,
-            trusted_keys=trusted,
+            trusted_keys=paths(env.get("TDPROV_TRUSTED_KEYS")),
             spool=env.get("TDPROV_SPOOL") or None,
-            strict=_flag(env.get("TDPROV_STRICT")),
+            strict=flag(env.get("TDPROV_STRICT")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "trusted_keys" in given and isinstance(given["trusted_keys"], (list, str)):
-            value = given["trusted_keys"]
-            given["trusted_keys"] = tuple([value] if isinstance(value, str) else value)
+        if "trusted_keys" in given:
+            given["trusted_keys"] = paths(given["trusted_keys"])
+        if "strict" in given:
+            given["strict"] = flag(given["strict"])
         return replace(settings, **given) if given else settings
 
     @property

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from prov_common.config import Settings
+from prov_common.config import Settings, flag
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
@@ -32,7 +32,7 @@ def conf_get(option: str) -> str:
 
 
 def conf_flag(option: str) -> bool:
-    return conf_get(option).strip().lower() in {"1", "true", "yes", "on"}
+    return flag(conf_get(option))
 
 
 def conf_number(option: str) -> float:
@@ -59,11 +59,7 @@ def resolve_settings(**overrides: object) -> Settings:
         if not _explicit(name):
             continue
         value = conf_get(name)
-        if name == "strict":
-            from_conf[name] = conf_flag(name)
-        elif name == "trusted_keys":
-            from_conf[name] = tuple(p for p in value.split(os.pathsep) if p)
-        elif value:
+        if value or name == "strict":  # Settings parses the flag and the path list
             from_conf[name] = value
     from_conf.update({k: v for k, v in overrides.items() if v is not None})
     return Settings.from_env(**from_conf)

@@ -38,3 +38,4 @@ def test_audit_prints_the_report_path_inside_a_local_store(pipe: Pipeline, capsy
     assert Path(html).is_absolute() and Path(html).is_file(), line
     assert Path(html).read_text().lstrip().lower().startswith("<!doctype html")
 
+

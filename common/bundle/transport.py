@@ -29,7 +29,7 @@ from prov_common.bundle.build import build_bundle
 from prov_common.bundle.events import event_dict, is_terminal, run_id_of
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.config import Settings, _flag
+from prov_common.config import Settings, flag
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, signing_key_from_settings
@@ -72,7 +72,7 @@ class ProvenanceConfig(Config):
             store=_text(params.get("store")),
             signing_key=_text(params.get("signing_key")),
             spool=_text(params.get("spool")),
-            strict=None if strict is None else (strict if isinstance(strict, bool) else _flag(str(strict))),
+            strict=None if strict is None else flag(strict),
             timeout=timeout,
         )
 

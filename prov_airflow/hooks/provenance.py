@@ -80,12 +80,8 @@ class ProvenanceHook(BaseHook):
         given: dict[str, Any] = {"store": host}
         for name in ("signing_key", "spool"):
             given[name] = extra.get(name) or None
-        if "strict" in extra:
-            given["strict"] = str(extra["strict"]).strip().lower() in {"1", "true", "yes", "on"}
-        trusted = extra.get("trusted_keys")
-        if isinstance(trusted, str):
-            trusted = [p for p in trusted.split(os.pathsep) if p]
-        given["trusted_keys"] = tuple(trusted) if trusted else None
+        given["strict"] = extra.get("strict")  # Settings parses the flag and the path list
+        given["trusted_keys"] = extra.get("trusted_keys") or None
         given.update(self.overrides)
         return resolve_settings(**given)
 

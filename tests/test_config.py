@@ -1,0 +1,16 @@
+"""Settings: text and sequence overrides are parsed as the environment is."""
+from __future__ import annotations
+
+
+def test_settings_parse_text_overrides_like_the_environment() -> None:
+    from os import pathsep
+
+    from prov_common.config import Settings
+
+    env = {"TDPROV_STRICT": "yes", "TDPROV_TRUSTED_KEYS": f"a.pub{pathsep}b.pub"}
+    assert Settings.from_env(env).strict is True
+    assert Settings.from_env(env).trusted_keys == ("a.pub", "b.pub")
+    given = Settings.from_env({}, strict="On", trusted_keys=f"x.pub{pathsep}{pathsep}y.pub")
+    assert given.strict is True and given.trusted_keys == ("x.pub", "y.pub")
+    assert Settings.from_env({}, strict="0", trusted_keys=["k.pub"]).strict is False
+    assert Settings.from_env({}, trusted_keys=["k.pub"]).trusted_keys == ("k.pub",)
