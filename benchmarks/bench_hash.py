@@ -96,31 +96,38 @@ class RssPeak:
         return (self.peak - self.start) / 1e6
 
 
-def measure_once(fn: Callable[[], object]) -> tuple[float, float, float]:
-    """(seconds, peak RSS delta MB, tracemalloc peak MB) of one call."""
+def measure_once(fn: Callable[[], object]) -> float:
+    """Seconds of one call, with nothing else running in the process."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def measure_memory(fn: Callable[[], object]) -> tuple[float, float]:
+    """(peak RSS delta MB, tracemalloc peak MB) of one call, in a run of its own: the sampling thread and
+    tracemalloc would slow the timed runs."""
     tracemalloc.start()
     with RssPeak() as peak:
-        t0 = time.perf_counter()
         fn()
-        seconds = time.perf_counter() - t0
     traced = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    return seconds, peak.delta_mb, traced
+    return peak.delta_mb, traced
 
 
 def measure_all(fns: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float, float]]:
-    """Round-robin over the methods REPEATS times (once for methods slower than 5 s).
+    """Round-robin over the methods REPEATS times (once for methods slower than 5 s), then one run of
+    each method for its memory.
 
-    Returns the fastest time (the least disturbed by other load on the machine) and the largest
-    memory peaks of each method.
+    Returns the fastest time (the least disturbed by other load on the machine) and the memory peaks
+    of each method.
     """
-    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in fns}
+    runs: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(REPEATS):
         for name, fn in fns.items():
-            if runs[name] and runs[name][0][0] > 5:
+            if runs[name] and runs[name][0] > 5:
                 continue
             runs[name].append(measure_once(fn))
-    return {name: (min(r[0] for r in rs), max(r[1] for r in rs), max(r[2] for r in rs)) for name, rs in runs.items()}
+    return {name: (min(runs[name]), *measure_memory(fn)) for name, fn in fns.items()}
 
 
 def methods(df: pd.DataFrame, tmp: Path) -> dict[str, Callable[[], object]]:
@@ -152,7 +159,7 @@ def methods(df: pd.DataFrame, tmp: Path) -> dict[str, Callable[[], object]]:
 
     return {
         "tdprov hash_dataframe": lambda: hash_dataframe(df),
-        "tdprov, 2 worker threads": lambda: hash_dataframe(df, threads=2),
+        "tdprov, 1 thread": lambda: hash_dataframe(df, threads=1),
         "SHA-256 of the buffers": sha256_buffers,
         "to_parquet + md5 (DVC way)": parquet_md5,
         "md5 of the Parquet file only": md5_file,
@@ -193,8 +200,9 @@ def run(scale: float) -> str:
         "# Content hash benchmark\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"pandas {pd.__version__}, pyarrow {pa.__version__}, numpy {np.__version__}. "
+        f"`hash_dataframe` uses one worker thread per CPU for frames of 262,144 cells or more. "
         f"Fastest of {REPEATS} runs taken round-robin over the methods (one run for methods slower than "
-        f"5 s), one process, same data for every method; load average at the start "
+        f"5 s), then one run of each with memory sampling, one process, same data for every method; load average at the start "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs shared with other jobs "
         "(`python benchmarks/bench_hash.py`).\n\n"
         "*speed-up* = time of the method / time of `hash_dataframe` (higher means tdprov is faster). "

@@ -34,6 +34,7 @@ class ColumnSource:
     block: Callable[[int, int], pa.Array]  # (start, rows) -> array
     dictionary: pa.Array | None = None  # categories of a dictionary column
     name_key: bytes = b""  # RFC 8785 canonical JSON of the label: what the column digest covers as its name
+    numbers: np.ndarray | None = None  # plain numpy numbers whose encoding, when none is missing, is their bytes
 
     def __post_init__(self) -> None:
         if not self.name_key:
@@ -140,6 +141,7 @@ def _check_type(t: pa.DataType, display: str) -> None:
 # --- pandas sources ------------------------------------------------------------------------------
 
 _NUMPY_KINDS = "biufmM"
+_PLAIN_KINDS = "biuf"  # bool, ints and floats: one value is its bytes (float16 is widened, so not plain)
 
 
 def _numpy_block(values: np.ndarray) -> Callable[[int, int], pa.Array]:
@@ -160,7 +162,9 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
                                        fix="give it a unit, e.g. .astype('datetime64[ns]').")
         arrow_type = pa.from_numpy_dtype(dtype)
         _check_type(arrow_type, display)
-        return ColumnSource(label, display, role, arrow_type, len(array), _numpy_block(array))
+        plain = dtype.kind in _PLAIN_KINDS and dtype.isnative and canonical_type(arrow_type) == arrow_type
+        return ColumnSource(label, display, role, arrow_type, len(array), _numpy_block(array),
+                            numbers=array if plain else None)
     if isinstance(dtype, np.dtype) and dtype.kind == "c":
         raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; complex numbers have no canonical encoding.",
                                    fix="split it into real and imaginary float columns.")

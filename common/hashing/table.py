@@ -16,7 +16,7 @@ from blake3 import blake3
 
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import ColumnSource, dataframe_sources, table_sources
-from prov_common.hashing.encode import encode_block
+from prov_common.hashing.encode import NO_NULLS, encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import ALGORITHM, show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes
@@ -28,7 +28,7 @@ COLUMN_TAG = b"tdprov-column-v1"
 CATEGORIES_TAG = b"tdprov-categories-v1"
 GRANULARITIES = ("table", "column", "block", "row")
 _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
-TASK_BLOCKS = 8  # rows of about this many blocks are hashed per thread-pool task
+TASK_BLOCKS = 16  # rows of about this many blocks are hashed per thread-pool task
 
 
 def _cpus() -> int:
@@ -55,6 +55,17 @@ def block_digest(arr: pa.Array) -> tuple[bytes, int]:
         h.update(part)
         size += memoryview(part).nbytes
     return h.digest(), size
+
+
+def plain_block_digest(values: np.ndarray) -> tuple[bytes, int] | None:
+    """:func:`block_digest` of a block of plain numpy numbers, straight from their bytes (no Arrow array);
+    None when a float is NaN (missing), which needs the general encoding."""
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return None
+    raw = np.ascontiguousarray(values).view(np.uint8)
+    h = blake3(NO_NULLS)
+    h.update(raw)
+    return h.digest(), len(NO_NULLS) + raw.nbytes
 
 
 def categories_digest(dictionary: pa.Array) -> str:
@@ -107,8 +118,14 @@ def _task(job: tuple[list[Segment], int, bool]) -> list[tuple[bytes, int, int, A
     out = []
     for src, start, stop in segments:
         try:
+            plain = None if with_rows else src.numbers
             for b in range(start, stop, block_rows):
-                arr = src.block(b, min(block_rows, stop - b))
+                rows = min(block_rows, stop - b)
+                done = plain_block_digest(plain[b:b + rows]) if plain is not None else None
+                if done is not None:
+                    out.append((*done, b, None))
+                    continue
+                arr = src.block(b, rows)
                 digest, size = block_digest(arr)
                 out.append((digest, size, b, block_row_hashes(arr) if with_rows else None))
         except UnsupportedTypeError as exc:
@@ -140,9 +157,8 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
         raise BadInputError(f"block_rows must be a positive int, got {block_rows!r}.", fix=f"use {BLOCK_ROWS}.")
     if threads is None:
         cells = (rows or 0) * max(ncols_hint, 1)
-        # the calling thread prepares blocks too, so one worker per further CPU (measured: on 2 CPUs
-        # a second worker gains nothing and loses when the machine is busy)
-        threads = min(_cpus() - 1, 8) if cells >= _PARALLEL_MIN_CELLS and _cpus() >= 3 else 1
+        # one worker per CPU: the calling thread only hands out tasks and collects digests
+        threads = min(_cpus(), 8) if cells >= _PARALLEL_MIN_CELLS else 1
     with_rows = granularity == "row"
     meta: list[tuple[ColumnSource, str, int]] = []  # (source without data, logical type, number of blocks)
 
@@ -155,7 +171,7 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
             if rows is not None and src.length != rows:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the table {rows}.",
                                     fix="give every column the same length.")
-            meta.append((replace(src, block=_no_block, dictionary=None), column_logical_type(src),
+            meta.append((replace(src, block=_no_block, dictionary=None, numbers=None), column_logical_type(src),
                          len(range(0, src.length, block_rows))))
             for start in range(0, src.length, budget):
                 stop = min(start + budget, src.length)
@@ -208,7 +224,7 @@ def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", blo
                    threads: int | None = None) -> TableDigest:
     """Canonical digest of a pandas DataFrame (index included unless it is the default RangeIndex).
 
-    ``threads``: worker threads (default: one per CPU beyond the first, at most 8, for large frames; else 1).
+    ``threads``: worker threads (default: one per CPU, at most 8, for large frames; else 1).
     ``block_rows`` is part of the algorithm: change it only to compare with digests made with it.
     """
     if not isinstance(df, pd.DataFrame):
