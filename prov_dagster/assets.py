@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-from dagster import AssetsDefinition, BetaWarning, DataVersion, Output, asset
+from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset
 
 from prov_dagster.digests import digest_of
 from prov_dagster.policy import MASKED_KEY, OWNERS_KEY, POLICY_KEY, SCHEMA_KEY, SOURCE_KEY, QualityPolicy, check_policy
@@ -67,15 +67,33 @@ def provenance_asset(
 
 
 def _return_output(wrapped: Callable[..., Any], compute: Callable[..., Any]) -> None:
-    """Annotate ``wrapped`` as returning ``Output[<the function's return type>]`` (Dagster checks it)."""
+    """Give ``wrapped`` the annotations of ``compute``, resolved (so ``from __future__ import annotations``
+    in the user's module works), returning ``Output[<the function's return type>]`` (Dagster checks it).
+
+    A function that returns something other than a DataFrame (``MaterializeResult``, ``None``, ...) keeps
+    its return type: there is no DataFrame to version, the asset still gets its metadata.
+    """
     signature = inspect.signature(compute)
-    returns = signature.return_annotation
-    if returns is inspect.Signature.empty or isinstance(returns, str):
-        returns = typing.get_type_hints(compute).get("return", inspect.Signature.empty)
-    if returns is inspect.Signature.empty or typing.get_origin(returns) is Output:
-        return
-    wrapped.__signature__ = signature.replace(return_annotation=Output[returns])  # type: ignore[attr-defined]
-    wrapped.__annotations__ = {**getattr(compute, "__annotations__", {}), "return": Output[returns]}
+    try:
+        hints = typing.get_type_hints(compute, include_extras=True)
+    except Exception:  # an annotation that cannot be resolved: Dagster will name it
+        hints = {}
+    params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
+    returns = hints.get("return", signature.return_annotation)
+    if returns is not inspect.Signature.empty and _versionable(returns):
+        returns = Output[returns]
+    annotations = {**getattr(compute, "__annotations__", {}), **hints}
+    if returns is not inspect.Signature.empty:
+        annotations["return"] = returns
+    wrapped.__signature__ = signature.replace(parameters=params, return_annotation=returns)  # type: ignore[attr-defined]
+    wrapped.__annotations__ = annotations
+
+
+def _versionable(returns: Any) -> bool:
+    """Whether a return annotation is a DataFrame output that ``versioned`` wraps in ``Output``."""
+    if typing.get_origin(returns) is Output or isinstance(returns, str):
+        return False
+    return not (isinstance(returns, type) and issubclass(returns, MaterializeResult)) and returns is not type(None)
 
 
 def versioned(result: Any) -> Any:

@@ -10,6 +10,7 @@ import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 import pytest
 from dagster import (
+    AssetExecutionContext,
     AssetIn,
     AssetKey,
     AssetOut,
@@ -328,6 +329,35 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     assert [i.name for i in summary.inputs] == ["raw/orders"]
     assert [(o.name, o.version) for o in summary.outputs] == [("export/orders_csv", hash_path(csv).digest)]
     assert mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value.endswith(f"bundles/{summary.run_id}/")
+
+
+# this module has ``from __future__ import annotations``: every annotation below is a string
+@provenance_asset(ins={"orders": AssetIn(key=RAW)}, owners=["team:exports"])
+def exported_with_context(context: AssetExecutionContext, orders: pd.DataFrame,
+                          provenance: ProvenanceResource) -> MaterializeResult:
+    target = Path(provenance.settings().store).parent / "export" / "orders2.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    orders.to_csv(target, index=False)
+    recorded = provenance.record(outputs={"export/orders2_csv": target}, context=context)
+    return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+
+@provenance_asset(ins={"orders": AssetIn(key=RAW)})
+def doubled(context: AssetExecutionContext, orders: pd.DataFrame) -> pd.DataFrame:
+    context.log.info("doubling %d rows", len(orders))
+    return pd.concat([orders, orders], ignore_index=True)
+
+
+def test_provenance_asset_takes_string_annotations_and_materialize_results(store: Path, instance) -> None:
+    result = run([pipeline.orders, exported_with_context, doubled], instance)
+    assert result.success
+    mats = materializations(result)
+    csv = store.parent / "export" / "orders2.csv"
+    assert mats[AssetKey("exported_with_context")].tags["dagster/data_version"] == hash_path(csv).digest
+    done = {s.job_name: s for s in summaries(store)}
+    assert [(o.name, o.version) for o in done["exported_with_context"].outputs] == [("export/orders2_csv", hash_path(csv).digest)]
+    [out] = done["doubled"].outputs
+    assert mats[AssetKey("doubled")].tags["dagster/data_version"] == out.version
 
 
 def test_resource_names_listed_paths_by_location_and_refuses_unnamed_dataframes(store: Path) -> None:
