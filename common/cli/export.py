@@ -7,7 +7,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
-from prov_common.cli.prov import write_output
+from prov_common.cli._output import write_output
 from prov_common.errors import BadInputError
 from prov_common.config import Settings
 from prov_common.store import open_store

@@ -5,7 +5,8 @@ import argparse
 from typing import Any
 
 from prov_common.cli._common import add_verb
-from prov_common.cli.prov import read_all_events, write_output
+from prov_common.cli._output import write_output
+from prov_common.cli.prov import read_all_events
 from prov_common.w3cprov import events_to_document
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.render import RENDERERS, picture_format, render

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
 from prov_common.cli._common import add_verb
+from prov_common.cli._output import emit_json_line
 from prov_common.errors import BadInputError
 from prov_common.hashing import (
     ALGORITHM,
@@ -94,7 +94,7 @@ def _diff(args: argparse.Namespace, digests: list[TableDigest | FileDigest]) -> 
         lines = [] if same else [f"{a.kind} {a.digest} != {b.kind} {b.digest}"]
         doc = {"same": same, "a": args.paths[0], "b": args.paths[1]}
     if args.json:
-        print(json.dumps(doc, indent=None))
+        emit_json_line(doc)
     elif same:
         print(f"same  {a.digest}")
     else:
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             rec = _record(path, d)
             if args.row_digests:
                 rec["rowDigestsFile"] = args.row_digests
-            print(json.dumps(rec))
+            emit_json_line(rec)
         else:
             print(f"{d.digest}  {path}")
     sys.stdout.flush()

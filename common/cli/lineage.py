@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli.prov import write_output
+from prov_common.cli._output import emit_json, write_output
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.store import open_store
@@ -117,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if picture:
         write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
     if args.json:
-        json.dump({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees]},
-                  sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees]}, sort_keys=True)
         return 0
     blocks = ["\n".join([_version_text(tree, direction), *_lines(tree, direction)]) for tree in trees]
     print("\n\n".join(blocks))

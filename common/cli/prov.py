@@ -9,6 +9,7 @@ from typing import Any
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_verb
+from prov_common.cli._output import write_output
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import FORMATS, events_to_document, serialize
 
@@ -32,15 +33,6 @@ def read_events(path: str) -> list[dict[str, Any]]:
 def read_all_events(paths: list[str]) -> list[dict[str, Any]]:
     """Events of every file in ``paths``, in order."""
     return [event for path in paths for event in read_events(path)]
-
-
-def write_output(data: bytes, output: str | None) -> None:
-    """Bytes to ``output`` (a file) or to stdout."""
-    if output in (None, "-"):
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        Path(output).write_bytes(data)
 
 
 def register(subparsers: Any) -> None:

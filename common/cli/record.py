@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._json_output import emit_json
+from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store

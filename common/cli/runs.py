@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -10,6 +9,7 @@ from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, recent_bundles
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     listing = recent_bundles(store, limit=args.limit or None)
     summaries = list(tqdm(listing, desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
     if args.json:
-        json.dump([s.to_dict() for s in summaries], sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
         print(f"no bundles in {store.uri}", file=sys.stderr)
     else:

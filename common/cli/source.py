@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest
@@ -103,7 +103,7 @@ def run_list(args: argparse.Namespace) -> int:
     problems: list = []
     sources = list(iter_sources(open_store(settings=settings), trust_from_settings(settings), problems))
     if args.json:
-        print(json.dumps([dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in sources], indent=2, sort_keys=True))
+        emit_json([dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in sources], sort_keys=True)
     else:
         for s in sources:
             r = s.record

@@ -1,0 +1,27 @@
+"""What a verb prints: bytes, an indented JSON document, or JSON lines, to stdout or to a file."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def write_output(data: bytes, output: str | None = None) -> None:
+    """Bytes to the file ``output``, or to stdout when ``output`` is None or ``-``."""
+    if output in (None, "-"):
+        sys.stdout.flush()  # text printed before stays before
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(output).write_bytes(data)
+
+
+def emit_json(doc: Any, output: str | None = None, *, sort_keys: bool = False) -> None:
+    """One indented JSON document (keys in their given order unless ``sort_keys``), ending with a newline."""
+    write_output((json.dumps(doc, indent=2, sort_keys=sort_keys) + "\n").encode("utf-8"), output)
+
+
+def emit_json_line(doc: Any, *, sort_keys: bool = False) -> None:
+    """One compact JSON document on a line of its own on stdout: verbs that print one result per item."""
+    sys.stdout.write(json.dumps(doc, sort_keys=sort_keys) + "\n")

@@ -1,0 +1,101 @@
+"""Every verb's machine output parses as JSON: ``--json`` options, and the verbs that always print JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prov_common.bundle import build_bundle, rows_path
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.cli import build_parser, main
+from prov_common.hashing import hash_dataframe, write_row_digests
+from prov_common.signing import default_signing_key
+
+from test_audit_support import Pipeline, dataset, run_events
+
+# Verbs whose only output is JSON (always, or in the format chosen here), besides those with --json.
+JSON_VERBS = {"contains", "prove", "record", "export", "prov"}
+JSON_LINES = {"hash", "verify"}  # one JSON document per line: one per path or bundle
+
+
+def _verbs_with_json_option() -> set[str]:
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found = set()
+    for name, sub in verbs.choices.items():
+        parsers = [sub] + [p for a in sub._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()]
+        if any("--json" in a.option_strings for p in parsers for a in p._actions):
+            found.add(name)
+    return found
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> dict[str, str]:
+    """A store with a registered source, a prepare -> train pipeline, a table with row digests, and an audit checkpoint."""
+    pipeline = Pipeline(str(tmp_path / "store"))
+    frame = pd.DataFrame({"customer_id": [1041, 1042], "email": ["a@x.org", "b@x.org"]})
+    td = hash_dataframe(frame, granularity="row")
+    sidecar = write_row_digests(td, tmp_path / "rows.parquet")
+    events = run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)])
+    deliver_bundle(pipeline.store, build_bundle(events, {rows_path("/data/customers.parquet"): sidecar.read_bytes()},
+                                                default_signing_key()))
+    frame.to_parquet(tmp_path / "a.parquet")
+    frame.iloc[::-1].to_parquet(tmp_path / "b.parquet")
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    store = pipeline.store.uri
+    assert main(["audit", "--quiet", "--store", store, "--report", str(tmp_path / "report")]) == 0
+    return {"store": store, "dir": str(tmp_path), "run": pipeline.train, "customers": td.digest}
+
+
+def _cases(r: dict[str, str]) -> dict[str, list[list[str]]]:
+    s, d = ["--store", r["store"]], r["dir"]
+    return {
+        "hash": [["hash", "--json", f"{d}/a.parquet", f"{d}/events.jsonl"], ["hash", "--json", "--diff", f"{d}/a.parquet", f"{d}/b.parquet"]],
+        "verify": [["verify", "--json", *s]],
+        "runs": [["runs", "--json", *s]],
+        "show": [["show", r["run"], "--json", *s]],
+        "source": [["source", "list", "--json", *s]],
+        "lineage": [["lineage", "/data/features.parquet", "--json", *s]],
+        "contains": [["contains", r["customers"], "--record", '{"customer_id": 1042, "email": "b@x.org"}', *s]],
+        "prove": [["prove", r["run"], *s]],
+        "record": [["record", "/data/features.parquet", *s], ["record", "/data/features.parquet", "--format", "croissant", *s]],
+        "export": [["export", *s], ["export", "--training-record", "/data/features.parquet", *s]],
+        "prov": [["prov", f"{d}/events.jsonl"]],
+    }
+
+
+def test_every_verb_with_json_output_is_covered() -> None:
+    with_option = _verbs_with_json_option()
+    assert {"hash", "runs", "source", "lineage", "verify"} <= with_option
+    missing = (with_option | JSON_VERBS) - set(_cases({"store": "", "dir": "", "run": "", "customers": ""})) - {"store"}
+    assert not missing, f"verbs printing JSON with no case in this test: {missing}"
+
+
+def test_every_verb_prints_parseable_json(recorded: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    for verb, argvs in _cases(recorded).items():
+        for argv in argvs:
+            code = main(argv)
+            out = capsysbinary.readouterr().out
+            assert code in (0, 1), f"{argv}: exit {code}"
+            assert out.strip(), f"{argv}: no output"
+            docs = [json.loads(line) for line in out.splitlines()] if verb in JSON_LINES else [json.loads(out)]
+            assert all(isinstance(doc, (dict, list)) for doc in docs), argv
+            canonical_prov = verb in {"export", "prov"} and "--training-record" not in argv  # the exact bytes that are hashed
+            assert canonical_prov or out.endswith(b"\n"), f"{argv}: output does not end with a newline"
+
+
+def test_json_to_output_file_and_dash(recorded: dict[str, str], tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    target = tmp_path / "proof.json"
+    assert main(["prove", recorded["run"], "-o", str(target), "--store", recorded["store"]]) == 0
+    assert capsysbinary.readouterr().out == b""
+    assert main(["prove", recorded["run"], "-o", "-", "--store", recorded["store"]]) == 0
+    assert capsysbinary.readouterr().out == target.read_bytes()
+    assert json.loads(target.read_bytes())["leafIndex"] >= 0
+
+
+def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert main(["store", "init", s3_store_uri, "--json"]) in (0, 1)  # 1: versioning and Object Lock are off
+    assert "conditional_writes" in json.loads(capsysbinary.readouterr().out)
