@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -11,6 +10,7 @@ from tqdm import tqdm
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify import stored_runs, verify_bundle
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._output import emit_json_line
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         report = verify_bundle(store, run_id, trust, indexed.get(run_id, ()))
         failed += not report.ok
         if args.json:
-            print(json.dumps(report.to_dict(), sort_keys=True))
+            emit_json_line(report.to_dict(), sort_keys=True)
         else:
             tqdm.write("\n".join(describe(report)), file=sys.stdout)
     if not run_ids:
