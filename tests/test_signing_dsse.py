@@ -9,15 +9,18 @@ from cryptography.hazmat.primitives import serialization
 
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, VerificationError
+from prov_common.signing.dsse import ENVELOPE_PROBLEMS
 from prov_common.signing import (
     INTOTO_PAYLOAD_TYPE,
     Envelope,
+    EnvelopeError,
     SigningKey,
     Statement,
     Subject,
     TrustStore,
     digest_map,
     make_statement,
+    open_envelope,
     pae,
     sign_envelope,
     verify_envelope,
@@ -100,3 +103,37 @@ def test_digest_map() -> None:
     assert digest_map("blake3:ABcd") == {"blake3": "abcd"}
     assert digest_map("not-a-digest") is None
     assert digest_map("v:12x") is None
+
+
+CHECKPOINT_TYPE = "application/vnd.tdprov.checkpoint+json"
+
+
+def test_open_envelope_returns_the_verified_payload_and_signer() -> None:
+    key = SigningKey.generate()
+    data = sign_envelope(b'{"size":3}', CHECKPOINT_TYPE, [key]).to_json()
+    opened = open_envelope(data, TrustStore.of([key.public]), CHECKPOINT_TYPE, what="checkpoint 'c/3.json'")
+    assert (opened.payload, opened.key_id) == (b'{"size":3}', key.key_id)
+    assert opened.envelope.to_json() == data
+
+
+@pytest.mark.parametrize("case", ["malformed", "unsigned", "bad signature", "untrusted key", "wrong payload type"])
+def test_open_envelope_names_the_object_the_problem_and_the_fix(case: str) -> None:
+    key, other = SigningKey.generate(), SigningKey.generate()
+    env = sign_envelope(b'{"size":3}', CHECKPOINT_TYPE, [key])
+    data, trust, expected = {
+        "malformed": (b'{"payload": "!!"}', TrustStore.of([key.public]), CHECKPOINT_TYPE),
+        "unsigned": (Envelope(env.payload, CHECKPOINT_TYPE, ()).to_json(), TrustStore.of([key.public]), CHECKPOINT_TYPE),
+        "bad signature": (Envelope(b'{"size":4}', CHECKPOINT_TYPE, env.signatures).to_json(), TrustStore.of([key.public]), CHECKPOINT_TYPE),
+        "untrusted key": (env.to_json(), TrustStore.of([other.public]), CHECKPOINT_TYPE),
+        "wrong payload type": (env.to_json(), TrustStore.of([key.public]), INTOTO_PAYLOAD_TYPE),
+    }[case]
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(data, trust, expected, what="checkpoint 'c/3.json'")
+    error = caught.value
+    assert isinstance(error, VerificationError) and error.problem == case and error.problem in ENVELOPE_PROBLEMS
+    assert error.what.startswith("checkpoint 'c/3.json': ") and error.reason in error.what and error.fix
+    assert (error.envelope is None) == (case == "malformed")
+    if case in ("bad signature", "untrusted key"):
+        assert key.key_id in error.what
+    if case == "wrong payload type":
+        assert CHECKPOINT_TYPE in error.what and INTOTO_PAYLOAD_TYPE in error.what

@@ -4,7 +4,17 @@ Models (``keys``, ``dsse``, ``statement``, ``trust``) do no I/O; ``keyfiles`` re
 """
 from __future__ import annotations
 
-from prov_common.signing.dsse import INTOTO_PAYLOAD_TYPE, Envelope, Signature, pae, sign_envelope, verify_envelope
+from prov_common.signing.dsse import (
+    INTOTO_PAYLOAD_TYPE,
+    Envelope,
+    EnvelopeError,
+    Opened,
+    Signature,
+    open_envelope,
+    pae,
+    sign_envelope,
+    verify_envelope,
+)
 from prov_common.signing.keyfiles import (
     default_signing_key,
     load_public_key,
@@ -21,6 +31,8 @@ __all__ = [
     "INTOTO_PAYLOAD_TYPE",
     "STATEMENT_TYPE",
     "Envelope",
+    "EnvelopeError",
+    "Opened",
     "PublicKey",
     "Signature",
     "SigningKey",
@@ -33,6 +45,7 @@ __all__ = [
     "load_public_key",
     "load_signing_key",
     "make_statement",
+    "open_envelope",
     "pae",
     "sign_envelope",
     "signing_key_from_settings",

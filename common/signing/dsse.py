@@ -60,10 +60,14 @@ class Envelope:
             )
             return cls(base64.b64decode(raw["payload"], validate=True), str(raw["payloadType"]), sigs)
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
-            raise BadInputError(
-                f"{name} is not a DSSE envelope ({type(exc).__name__}: {exc}).",
-                fix="the file was damaged or not written by tdprov; re-seal the run or discard the bundle",
-            ) from exc
+            raise BadInputError(f"{name} is {_not_an_envelope(exc)}.", fix=_DAMAGED) from exc
+
+
+_DAMAGED = "the file was damaged or not written by tdprov: restore it from a trusted copy or discard it"
+
+
+def _not_an_envelope(cause: BaseException | None) -> str:
+    return f"not a DSSE envelope ({type(cause).__name__}: {cause})"
 
 
 def sign_envelope(payload: bytes, payload_type: str, signers: Iterable[SigningKey]) -> Envelope:
@@ -75,14 +79,33 @@ def sign_envelope(payload: bytes, payload_type: str, signers: Iterable[SigningKe
     return Envelope(payload, payload_type, sigs)
 
 
+class EnvelopeError(VerificationError):
+    """A signed object that cannot be trusted.
+
+    ``problem`` names the kind (one of :data:`ENVELOPE_PROBLEMS`), ``reason`` says why without naming
+    the object, and ``envelope`` is the parsed envelope when the bytes parsed (a report may still read it).
+    """
+
+    def __init__(self, name: str, problem: str, reason: str, fix: str, envelope: Envelope | None = None) -> None:
+        super().__init__(f"{name}: {reason}.", fix=fix)
+        self.problem = problem
+        self.reason = reason
+        self.envelope = envelope
+
+
+ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "wrong payload type")
+
+
 def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope") -> str:
     """Return the key id of the first trusted key whose signature verifies.
 
-    Raises :class:`VerificationError` naming ``name`` and the key ids when no signature is valid
-    under a trusted key: unsigned, bad signature, or signed only by untrusted keys.
+    Raises :class:`EnvelopeError` naming ``name`` and the key ids when no signature is valid under a
+    trusted key: ``unsigned``, ``bad signature``, or signed only by keys not in ``trust`` (``untrusted key``).
     """
     if not envelope.signatures:
-        raise VerificationError(f"{name} is unsigned.", fix="re-seal the run with a signing key")
+        raise EnvelopeError(name, "unsigned", "unsigned (the envelope holds no signature)",
+                            "it was not sealed by tdprov: restore it from a trusted copy or write it again with a signing key",
+                            envelope)
     message = pae(envelope.payload_type, envelope.payload)
     bad: list[str] = []
     untrusted: list[str] = []
@@ -95,11 +118,35 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
         else:
             bad.append(sig.keyid)
     if bad:
-        raise VerificationError(
-            f"{name}: bad signature by {', '.join(bad)} (the signed bytes were changed).",
-            fix="the statement or envelope was tampered with; restore the bundle from a trusted copy",
-        )
-    raise VerificationError(
-        f"{name}: signed by untrusted key {', '.join(untrusted)}.",
-        fix="add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it",
-    )
+        raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
+                            "it was changed after it was signed: restore it from a trusted copy", envelope)
+    raise EnvelopeError(name, "untrusted key",
+                        f"signed by untrusted key {', '.join(untrusted)}, not among the {len(trust)} trusted key(s)",
+                        "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A verified signed object: its payload, the trusted key id that signed it, and its envelope."""
+
+    payload: bytes
+    key_id: str
+    envelope: Envelope
+
+
+def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope") -> Opened:
+    """Parse the DSSE envelope in ``data``, verify it under ``trust`` and check its payload type.
+
+    ``what`` names the object in errors (e.g. ``"checkpoint 'log/checkpoints/…'"``). Every failure
+    raises :class:`EnvelopeError` (a :class:`VerificationError`) with its ``problem`` and a fix.
+    """
+    try:
+        envelope = Envelope.from_json(data, name=what)
+    except BadInputError as exc:
+        raise EnvelopeError(what, "malformed", _not_an_envelope(exc.__cause__), _DAMAGED) from exc
+    key_id = verify_envelope(envelope, trust, name=what)
+    if envelope.payload_type != payload_type:
+        raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
+                            "another kind of signed object is in its place: restore the right one from a trusted copy",
+                            envelope)
+    return Opened(envelope.payload, key_id, envelope)
