@@ -1,7 +1,7 @@
 """Hashing files and URIs: tables (Parquet, CSV, JSON lines) get the table digest, anything else its bytes.
 
-Opening a URI as a binary stream is a seam: ``register_opener("s3", fn)`` makes ``hash_path`` read
-``s3://...`` through ``fn(uri) -> binary file object``.
+``s3://`` URIs are read through boto3 (:mod:`prov_common.hashing.remote`). Opening a URI is a seam:
+``register_opener(scheme, fn)`` makes ``hash_path`` read ``<scheme>://...`` through ``fn(uri) -> binary file object``.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from blake3 import blake3
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.raw import CHUNK, hash_bytes, hash_stream
+from prov_common.hashing.remote import S3_SCHEMES, open_s3
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 Opener = Callable[[str], IO[bytes]]
-_OPENERS: dict[str, Opener] = {}
+_OPENERS: dict[str, Opener] = dict.fromkeys(S3_SCHEMES, open_s3)  # s3:// is read through boto3
 
 
 def register_opener(scheme: str, opener: Opener) -> None:

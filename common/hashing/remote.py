@@ -1,0 +1,66 @@
+"""Data that lives in S3: the ``s3://`` (and ``s3a://``) reader of ``hash_path``, and one boto3 client
+per endpoint and credentials, reused by everything that reads or writes data objects.
+
+boto3 is imported on first use, and follows the standard ``AWS_*`` environment (any S3-compatible
+endpoint through ``AWS_ENDPOINT_URL_S3``). The ETag is never used as a digest: the bytes are read.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from prov_common.errors import BadInputError
+
+S3_SCHEMES = ("s3", "s3a")
+SEEKABLE_SUFFIXES = frozenset({".parquet", ".pq"})  # readers of these seek, so the object is spooled first
+SPOOL_IN_MEMORY = 64 << 20  # bytes of a spooled object kept in memory before it goes to a temporary file
+
+# The environment that decides which endpoint a client talks to and as whom: a change gives a new client.
+_CLIENT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+               "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
+               "AWS_SHARED_CREDENTIALS_FILE")
+
+
+@lru_cache(maxsize=8)
+def _client(environment: tuple[str | None, ...]) -> Any:
+    import boto3
+
+    return boto3.session.Session().client("s3")  # a session of its own: the default one is not thread-safe
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client for the current AWS environment; one per endpoint and credentials, reused (making one is slow)."""
+    return _client(tuple(os.environ.get(name) for name in _CLIENT_ENV))
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``."""
+    parts = urlsplit(uri)
+    key = parts.path.lstrip("/")
+    if parts.scheme.lower() not in S3_SCHEMES or not parts.netloc or not key:
+        raise BadInputError(f"{uri!r} is not an S3 object URI.", fix="write it as s3://bucket/path/to/object")
+    return parts.netloc, key
+
+
+def s3_object_size(uri: str) -> int:
+    """Size in bytes of the object at ``uri`` (a HEAD request)."""
+    bucket, key = split_s3_uri(uri)
+    return int(s3_client().head_object(Bucket=bucket, Key=key)["ContentLength"])
+
+
+def open_s3(uri: str) -> IO[bytes]:
+    """Stream the object at ``s3://bucket/key``; Parquet, which readers seek in, is spooled to a temporary file first."""
+    bucket, key = split_s3_uri(uri)
+    body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+    if PurePosixPath(key).suffix.lower() not in SEEKABLE_SUFFIXES:
+        return body
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    with body:
+        shutil.copyfileobj(body, spool, 1 << 20)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
