@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 from prov_common.errors import BadInputError, UnsupportedTypeError
+from prov_common.hashing.remote import open_s3
 
-from prov_airflow.capture import local_path, open_s3, to_uri
+from prov_airflow.capture import local_path, to_uri
 
 _READERS = {
     ".parquet": pd.read_parquet, ".pq": pd.read_parquet,

@@ -10,7 +10,6 @@ from typing import Any, Union
 import pandas as pd
 from dagster import ConfigurableResource, DataVersion, MetadataValue
 
-from prov_common.audit.rehash import ensure_s3_opener
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.lineage.naming import dataset_from_uri
@@ -100,8 +99,6 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
                 fix="pass the file's path or URI, or the DataFrame",
             )
         uri = os.fspath(data)
-        if uri.startswith("s3://"):
-            ensure_s3_opener()  # hash_path reads s3:// through boto3
         digest = hash_path(uri)
         if name is None:
             namespace, name = dataset_from_uri(uri)
