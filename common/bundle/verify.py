@@ -11,7 +11,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
-from prov_common.signing import Envelope, Statement, TrustStore, pae
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import parse_time
@@ -31,27 +31,26 @@ def _get(store: Store, key: str, report: VerificationReport, present: set[str]) 
     return data
 
 
-def _check_signature(envelope: Envelope, trust: TrustStore, key: str, report: VerificationReport) -> None:
+def _read_statement(raw: bytes, trust: TrustStore, key: str, report: VerificationReport) -> Statement | None:
+    """The statement in the envelope ``raw``; envelope and signature problems are findings, and the
+    statement of an envelope that parsed is still read, so the rest of the bundle gets checked."""
+    try:
+        opened = open_envelope(raw, trust, INTOTO_PAYLOAD_TYPE, what=key)
+        envelope: Envelope | None = opened.envelope
+        report.key_id = opened.key_id
+    except EnvelopeError as exc:
+        report.add(key, exc.problem, f"{exc.reason}; {exc.fix}")
+        envelope = exc.envelope
+    if envelope is None:
+        return None
     report.claimed_key_ids = tuple(s.keyid for s in envelope.signatures)
-    if not envelope.signatures:
-        report.add(key, "unsigned", "the envelope has no signature")
-        return
-    message = pae(envelope.payload_type, envelope.payload)
-    for sig in envelope.signatures:
-        trusted = trust.get(sig.keyid)
-        if trusted is not None and trusted.verify(sig.sig, message):
-            report.key_id = trusted.key_id
-            return
-    trusted_ids = [s.keyid for s in envelope.signatures if s.keyid in trust]
-    if trusted_ids:
-        report.add(key, "bad signature", f"signature by {', '.join(trusted_ids)} does not match the signed bytes")
-    else:
-        report.add(
-            key,
-            "untrusted key",
-            f"signed by {', '.join(report.claimed_key_ids)}, which is not among the {len(trust)} trusted key(s); "
-            "add its public key to TDPROV_TRUSTED_KEYS if you trust it",
-        )
+    if envelope.to_json() != raw:  # the envelope is written canonical; any other bytes were changed
+        report.add(key, "altered", "its bytes are not the canonical envelope that was written")
+    try:
+        return Statement.from_json(envelope.payload, key)
+    except TdprovError as exc:
+        report.add(key, "malformed", exc.what)
+        return None
 
 
 def _manifest_digest_in(statement: Statement) -> str | None:
@@ -93,17 +92,8 @@ def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
     if statement_key not in present:
         report.add(statement_key, "missing", "the bundle was never sealed (no signed statement: incomplete)")
 
-    statement: Statement | None = None
     raw_statement = _get(store, statement_key, report, present) if statement_key in present else None
-    if raw_statement is not None:
-        try:
-            envelope = Envelope.from_json(raw_statement, statement_key)
-            if envelope.to_json() != raw_statement:  # the envelope is written canonical; any other bytes were changed
-                report.add(statement_key, "altered", "its bytes are not the canonical envelope that was written")
-            _check_signature(envelope, trust, statement_key, report)
-            statement = Statement.from_json(envelope.payload, statement_key)
-        except TdprovError as exc:
-            report.add(statement_key, "malformed", exc.what)
+    statement = None if raw_statement is None else _read_statement(raw_statement, trust, statement_key, report)
 
     manifest_bytes = _get(store, manifest_key, report, present)
     if manifest_bytes is None:

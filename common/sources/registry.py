@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from prov_common.errors import BadInputError, TdprovError, VerificationError
-from prov_common.signing import Envelope, SigningKey, TrustStore, sign_envelope, verify_envelope
+from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
 from prov_common.store.base import Store
 
@@ -43,20 +43,14 @@ def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> S
 
 def read_source(store: Store, key: str, trust: TrustStore) -> StoredSource:
     """Read and verify one record; a bad signature or changed bytes raise :class:`VerificationError`."""
+    opened = open_envelope(store.get(key), trust, SOURCE_PAYLOAD_TYPE, what=f"source record '{key}'")
     try:
-        env = Envelope.from_json(store.get(key), name=f"source record '{key}'")
-    except BadInputError as exc:
-        raise VerificationError(exc.what, fix=exc.fix) from exc
-    signer = verify_envelope(env, trust, name=f"source record '{key}'")
-    if env.payload_type != SOURCE_PAYLOAD_TYPE:
-        raise VerificationError(f"source record '{key}' has payload type '{env.payload_type}'")
-    try:
-        record = SourceRecord.from_json(env.payload)
+        record = SourceRecord.from_json(opened.payload)
     except (BadInputError, ValueError, TypeError) as exc:
         raise VerificationError(f"source record '{key}' is malformed ({exc})") from exc
     if source_key(record.name, record.digest) != key:
         raise VerificationError(f"source record '{key}' names '{record.name}' {record.digest}: it was moved")
-    return StoredSource(record, key, signer)
+    return StoredSource(record, key, opened.key_id)
 
 
 def iter_sources(store: Store, trust: TrustStore, problems: list[tuple[str, TdprovError]] | None = None) -> Iterator[StoredSource]:

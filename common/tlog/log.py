@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, VerificationError
-from prov_common.signing import Envelope, SigningKey, TrustStore, sign_envelope, verify_envelope
+from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.tlog import merkle
 from prov_common.tlog.model import (
@@ -122,17 +122,11 @@ class TransparencyLog:
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
         """Read, verify the signature of, and parse the checkpoint at ``key``."""
         data = self.store.get(key)
-        try:
-            env = Envelope.from_json(data, name=f"checkpoint '{key}'")
-        except BadInputError as exc:
-            raise VerificationError(exc.what, fix=exc.fix) from exc
-        signer = verify_envelope(env, self.trust, name=f"checkpoint '{key}'")
-        if env.payload_type != CHECKPOINT_PAYLOAD_TYPE:
-            raise VerificationError(f"checkpoint '{key}' has payload type '{env.payload_type}'")
-        cp = Checkpoint.from_payload(env.payload, f"checkpoint '{key}'")
+        opened = open_envelope(data, self.trust, CHECKPOINT_PAYLOAD_TYPE, what=f"checkpoint '{key}'")
+        cp = Checkpoint.from_payload(opened.payload, f"checkpoint '{key}'")
         if checkpoint_key(cp.size) != key:
             raise VerificationError(f"checkpoint '{key}' claims tree size {cp.size}: it was moved or renamed")
-        return StoredCheckpoint(cp, key, sha256_digest(data), signer)
+        return StoredCheckpoint(cp, key, sha256_digest(data), opened.key_id)
 
     def head(self) -> StoredCheckpoint | None:
         """The newest checkpoint (verified), or None for an empty log."""
