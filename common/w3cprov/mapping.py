@@ -269,8 +269,14 @@ def events_to_document(events: Iterable[dict[str, Any]]) -> ProvDocument:
     :class:`~prov_common.errors.BadInputError` naming the event and field when a required field
     (eventType, eventTime, run.runId, job.namespace/name, dataset namespace/name) is missing or bad.
     """
+    return runs_to_document(fold_runs(events))
+
+
+def runs_to_document(runs: Iterable[RunState]) -> ProvDocument:
+    """The W3C PROV document of runs already folded from their events (:func:`events_to_document`
+    without folding them again)."""
     builder = _Builder()
-    for run in fold_runs(events):
+    for run in runs:
         _run(builder, run)
     return builder.build()
 
