@@ -5,24 +5,19 @@ Never raises: every dataset yields a :class:`DatasetCapture`, hashed or with the
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
+from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
 
 from prov_airflow.settings import ListenerLimits
 
 log = logging.getLogger(__name__)
-
-_SEEKABLE_SUFFIXES = {".parquet", ".pq"}
-_SPOOL_IN_MEMORY = 64 * 1024**2
 
 Status = Literal["hashed", "missing", "too_large", "timeout", "error", "unsupported"]
 
@@ -64,56 +59,17 @@ def local_path(uri: str) -> Path | None:
     return Path(path)
 
 
-_S3_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_REGION",
-           "AWS_REGION")
-
-
-@lru_cache(maxsize=8)
-def _s3_client(environment: tuple[str | None, ...]) -> Any:
-    import boto3
-
-    return boto3.client("s3")
-
-
-def s3_client() -> Any:
-    """A boto3 S3 client for the current AWS environment (clients are reused; creating one is slow)."""
-    return _s3_client(tuple(os.environ.get(name) for name in _S3_ENV))
-
-
 def _size(uri: str) -> int | None:
     path = local_path(uri)
     if path is not None:
         return path.stat().st_size  # FileNotFoundError is reported as "missing"
-    parts = urlsplit(uri)
-    if parts.scheme in ("s3", "s3a"):
-        head = s3_client().head_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
-        return int(head["ContentLength"])
+    if urlsplit(uri).scheme in S3_SCHEMES:
+        return s3_object_size(uri)
     return None
 
 
-def open_s3(uri: str) -> Any:
-    """Stream an ``s3://bucket/key`` object through boto3 (``AWS_*`` environment); never uses the ETag.
-
-    Parquet needs random access, so those objects are streamed into a spooled temporary file first.
-    """
-    parts = urlsplit(uri)
-    body = s3_client().get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"]
-    if PurePath(parts.path).suffix.lower() not in _SEEKABLE_SUFFIXES:
-        return body
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
-    with body:
-        for chunk in iter(lambda: body.read(1 << 20), b""):
-            spool.write(chunk)
-    spool.seek(0)
-    return spool
-
-
 def _hash(uri: str) -> ContentDigest:
-    from prov_common.hashing import files, hash_path, register_opener
-
-    for scheme in ("s3", "s3a"):
-        if scheme not in getattr(files, "_OPENERS", {}):
-            register_opener(scheme, open_s3)
+    from prov_common.hashing import hash_path  # s3:// objects are read through prov_common.hashing.remote
 
     path = local_path(uri)
     return hash_path(str(path) if path is not None else uri)
@@ -128,7 +84,7 @@ def _is_missing(exc: BaseException) -> bool:
 
 def hash_one(uri: str, limits: ListenerLimits, seconds_left: float) -> DatasetCapture:
     """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned)."""
-    if local_path(uri) is None and urlsplit(uri).scheme not in ("s3", "s3a"):
+    if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     result: dict[str, Any] = {}
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
+from prov_common.hashing.remote import s3_client
 
 SIDECAR_SUFFIX = ".tdprov.json"
 
@@ -108,13 +109,13 @@ class DataLocation:
     def _s3_put(self, relpath: str, data: bytes) -> None:
         bucket, key = self._bucket_key(relpath)
         try:
-            _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+            s3_client().put_object(Bucket=bucket, Key=key, Body=data)
         except Exception as exc:  # botocore errors are many; all mean the same here
             raise _s3_error(exc, bucket, key) from exc
 
     def _s3_get(self, relpath: str) -> bytes:
         bucket, key = self._bucket_key(relpath)
-        client = _s3_client()
+        client = s3_client()
         try:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except client.exceptions.NoSuchKey as exc:
@@ -124,12 +125,6 @@ class DataLocation:
             ) from exc
         except Exception as exc:
             raise _s3_error(exc, bucket, key) from exc
-
-
-def _s3_client() -> Any:
-    import boto3
-
-    return boto3.client("s3")  # honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for S3-compatible stores
 
 
 def _s3_error(exc: Exception, bucket: str, key: str) -> StoreError:

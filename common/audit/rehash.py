@@ -4,10 +4,8 @@ A dataset is found by its name when that is a location (``file`` paths, ``s3://`
 location in its ``symlinks`` facet (Dagster assets are named by asset key, their Parquet is a symlink)."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import Any
 
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
 
@@ -64,31 +62,10 @@ def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
     return out
 
 
-def _open_s3(uri: str) -> IO[bytes]:
-    """Stream ``s3://bucket/key`` through boto3 (standard ``AWS_*`` environment, ``AWS_ENDPOINT_URL_S3``)."""
-    import boto3
-
-    bucket, _, key = uri.split("://", 1)[1].partition("/")
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-    spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)  # Parquet readers need to seek
-    shutil.copyfileobj(body, spool, 1 << 20)
-    spool.seek(0)
-    return spool  # type: ignore[return-value]
-
-
-def ensure_s3_opener() -> None:
-    """Let ``hash_path`` read ``s3://`` URIs (through boto3) unless a reader is registered already."""
-    from prov_common.hashing import files, register_opener
-
-    if "s3" not in getattr(files, "_OPENERS", {}):
-        register_opener("s3", _open_s3)
-
-
 def default_hasher() -> Callable[[str], str]:
-    """``hash_path`` (the digest datasets are recorded with), able to read ``s3://`` data."""
+    """``hash_path``: the digest datasets are recorded with, of a local path or an ``s3://`` object."""
     from prov_common.hashing import hash_path
 
-    ensure_s3_opener()
     return lambda location: hash_path(location).digest
 
 

@@ -57,10 +57,8 @@ def register(subparsers: Any) -> None:
 
 def _digest_of(location: str) -> tuple[str, int | None, int | None]:
     """Content digest of the data at ``location`` (tables by the canonical table digest)."""
-    from prov_common.audit.rehash import ensure_s3_opener
     from prov_common.hashing import hash_path
 
-    ensure_s3_opener()
     result = hash_path(location)
     return result.digest, getattr(result, "rows", None), result.bytes
 

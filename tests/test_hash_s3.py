@@ -1,0 +1,104 @@
+"""One ``s3://`` reader for ``hash_path`` (prov_common.hashing.remote), against moto's S3 server on localhost:
+an object hashes to the digest of the same local file, from the CLI, the Dagster resource and storage,
+and the Airflow listener's capture; boto3 clients are reused per endpoint and credentials."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from prov_common.cli import main
+from prov_common.hashing import hash_dataframe, hash_path
+from prov_common.hashing.remote import open_s3, s3_client, s3_object_size, split_s3_uri
+from prov_common.errors import BadInputError
+
+FRAME = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", None], "score": [0.5, -0.0, float("nan")]})
+
+
+@pytest.fixture
+def objects(s3_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """The same bytes as local files and as S3 objects: Parquet (spooled, readers seek), CSV, and a plain file."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = s3_server.create_bucket()
+    FRAME.to_parquet(tmp_path / "t.parquet")
+    FRAME.to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "notes.txt").write_bytes(b"not a table\n" * 1000)
+    found = {}
+    for name in ("t.parquet", "t.csv", "notes.txt"):
+        s3_server.client().put_object(Bucket=bucket, Key=f"data/{name}", Body=(tmp_path / name).read_bytes())
+        found[name] = (tmp_path / name, f"s3://{bucket}/data/{name}")
+    return found
+
+
+def test_s3_object_hashes_like_the_local_file(objects: dict[str, tuple[Path, str]]) -> None:
+    for local, uri in objects.values():
+        remote, here = hash_path(uri), hash_path(local)
+        assert (remote.kind, remote.digest, remote.bytes) == (here.kind, here.digest, here.bytes), uri
+        assert hash_path(uri.replace("s3://", "s3a://")).digest == here.digest
+    assert hash_path(objects["t.parquet"][1]).digest == hash_dataframe(FRAME).digest
+    assert s3_object_size(objects["notes.txt"][1]) == 12000
+
+
+def test_a_changed_object_gets_another_digest(objects: dict[str, tuple[Path, str]], s3_server) -> None:
+    local, uri = objects["t.csv"]
+    bucket, key = split_s3_uri(uri)
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=local.read_bytes().replace(b"0.5", b"0.6"))
+    assert hash_path(uri).digest != hash_path(local).digest
+
+
+def test_cli_hash_of_s3_uri(objects: dict[str, tuple[Path, str]], capsys: pytest.CaptureFixture[str]) -> None:
+    local, uri = objects["t.parquet"]
+    assert main(["hash", uri, str(local)]) == 0
+    (remote_digest, _), (local_digest, _) = (line.split("  ") for line in capsys.readouterr().out.splitlines())
+    assert remote_digest == local_digest
+
+
+def test_airflow_capture_hashes_s3_like_the_local_file(objects: dict[str, tuple[Path, str]]) -> None:
+    from prov_airflow.capture import hash_one
+    from prov_airflow.settings import ListenerLimits
+
+    for local, uri in objects.values():
+        capture = hash_one(uri, ListenerLimits(), 30.0)
+        assert capture.status == "hashed", capture.message
+        assert capture.digest.digest == hash_path(local).digest
+    big = hash_one(objects["notes.txt"][1], ListenerLimits(max_bytes=100), 30.0)
+    assert big.status == "too_large" and "12000 bytes" in big.message
+    gone = hash_one(objects["notes.txt"][1] + ".gone", ListenerLimits(), 30.0)
+    assert gone.status == "missing"
+
+
+def test_dagster_resource_and_storage_read_s3_like_local(objects: dict[str, tuple[Path, str]], tmp_path: Path, s3_server) -> None:
+    from prov_dagster import ProvenanceResource
+    from prov_dagster.storage import DataLocation
+
+    local, uri = objects["t.csv"]
+    recorded = ProvenanceResource(store=str(tmp_path / "store")).record(inputs=[uri], outputs={"features/x": FRAME}, job_name="train")
+    assert hash_path(local).digest in recorded.digests.values()
+    location = DataLocation(f"s3://{s3_server.create_bucket()}/assets")
+    written = location.write_table("features/x.parquet", pa.Table.from_pandas(FRAME, preserve_index=False))
+    assert hash_path(written).digest == hash_dataframe(FRAME).digest
+    assert location.read_table("features/x.parquet").to_pandas().equals(FRAME)
+
+
+def test_one_client_per_endpoint_and_credentials(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    first = s3_client()
+    assert s3_client() is first
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    other = s3_client()
+    assert other is not first and other.meta.endpoint_url == "http://127.0.0.1:9"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone-else")
+    assert s3_client() is not other
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    assert s3_client() is first
+
+
+def test_bad_s3_uris_name_the_uri() -> None:
+    for uri in ("s3://bucket-only", "s3://", "https://bucket/key"):
+        with pytest.raises(BadInputError, match="is not an S3 object URI"):
+            open_s3(uri)
