@@ -87,7 +87,7 @@ def _restamp(bundle: Bundle, *, files: dict[str, bytes] | None = None, signers=N
     files = files or bundle.files
     m = bundle.manifest
     manifest = Manifest(**{**m.__dict__, "files": tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items()))})
-    payload = statement_for(manifest, manifest.to_json())
+    payload = statement_for(manifest, blake3_digest(manifest.to_json()))
     envelope = sign_envelope(payload, INTOTO_PAYLOAD_TYPE, signers) if signers else Envelope(payload, INTOTO_PAYLOAD_TYPE, ())
     return Bundle(bundle.run_id, files, manifest, manifest.to_json(), envelope.to_json(), "")
 
@@ -118,7 +118,7 @@ def test_manifest_summary_that_lies_about_outputs_is_found(store_uri: str) -> No
     key = SigningKey.generate()
     good = build_bundle(run_events(), {}, key, sealed_at=SEALED)
     lying = Manifest(**{**good.manifest.__dict__, "state": "COMPLETE", "outputs": ()})
-    payload = statement_for(lying, lying.to_json())
+    payload = statement_for(lying, blake3_digest(lying.to_json()))
     forged = Bundle(good.run_id, good.files, lying, lying.to_json(), sign_envelope(payload, INTOTO_PAYLOAD_TYPE, [key]).to_json(), key.key_id)
     store = open_store(store_uri)
     write_bundle(store, forged)
@@ -158,3 +158,30 @@ def test_whitespace_added_to_the_envelope_is_found(signed, store_uri: str) -> No
     report = verify_bundle(store, bundle.run_id, trust)
     assert not report.ok
     assert (key, "altered") in _problems(report)
+
+
+def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(signed, monkeypatch) -> None:
+    """The events are folded into a run state once, and no bytes are hashed twice, when building
+    and when verifying (the manifest's entries and digest are reused, not recomputed)."""
+    import collections
+
+    from prov_common.bundle import build as build_module
+    from prov_common.bundle import verify as verify_module
+    from prov_common.w3cprov import events as events_module
+
+    store, bundle, trust = signed
+    folds, hashed = [], collections.Counter()
+    real_fold, real_hash = events_module._fold, build_module.blake3_digest
+    monkeypatch.setattr(events_module, "_fold", lambda checked: folds.append(1) or real_fold(checked))
+    for module in (build_module, verify_module):
+        monkeypatch.setattr(module, "blake3_digest", lambda data: hashed.update([bytes(data)]) or real_hash(data))
+
+    rebuilt = build_bundle(run_events(bundle.run_id), {SAMPLES: b"PAR1 samples PAR1"}, SigningKey.generate(), sealed_at=SEALED)
+    assert len(folds) == 1 and set(hashed.values()) == {1} and len(hashed) == 4  # 3 files and the manifest
+    folds.clear(), hashed.clear()
+
+    report = verify_bundle(store, bundle.run_id, trust, [store.get(f"bundles/{bundle.run_id}/indexed").decode()])
+    assert report.ok, report.findings
+    assert len(folds) == 1 and set(hashed.values()) == {1}
+    assert set(hashed) == {*bundle.files.values(), bundle.manifest_bytes}
+    assert rebuilt.files == bundle.files

@@ -32,7 +32,7 @@ def _resealed(bundle: Bundle, prov: bytes | None, mapping: str | None) -> Bundle
     manifest = replace(bundle.manifest, prov_mapping=mapping,
                        files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())))
     manifest_bytes = manifest.to_json()
-    statement = sign_envelope(statement_for(manifest, manifest_bytes), INTOTO_PAYLOAD_TYPE, [KEY]).to_json()
+    statement = sign_envelope(statement_for(manifest, blake3_digest(manifest_bytes)), INTOTO_PAYLOAD_TYPE, [KEY]).to_json()
     return Bundle(bundle.run_id, files, manifest, manifest_bytes, statement, KEY.key_id)
 
 

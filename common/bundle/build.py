@@ -1,7 +1,7 @@
 """Build a run's lineage bundle in memory: files, manifest and signed statement (no I/O)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -38,13 +38,15 @@ def _descriptor(ref: DatasetRef) -> dict[str, Any]:
     return {"name": ref.uri, "annotations": {"version": ref.version}}
 
 
-def statement_for(manifest: Manifest, manifest_bytes: bytes) -> bytes:
-    """The in-toto statement: subjects = output dataset versions; predicate names inputs and the manifest."""
-    manifest_digest = digest_map(blake3_digest(manifest_bytes))
-    assert manifest_digest is not None
+def statement_for(manifest: Manifest, manifest_digest: str) -> bytes:
+    """The in-toto statement: subjects = output dataset versions; predicate names inputs and the
+    manifest, by ``manifest_digest`` (``blake3:<hex>`` of its bytes)."""
+    digest = digest_map(manifest_digest)
+    if digest is None:
+        raise BadInputError(f"manifest digest {manifest_digest!r} is not algo:hex.", fix="pass blake3_digest(manifest bytes)")
     subjects = [Subject(o.uri, d) for o in manifest.outputs if (d := digest_map(o.version or "")) is not None]
     if not subjects:  # a run with no hashed output (e.g. a failed run) is still attested, via its manifest
-        subjects = [Subject(layout.bundle_key(manifest.run_id, layout.MANIFEST_FILE), manifest_digest)]
+        subjects = [Subject(layout.bundle_key(manifest.run_id, layout.MANIFEST_FILE), digest)]
     predicate = {
         "runId": manifest.run_id,
         "job": {"namespace": manifest.job_namespace, "name": manifest.job_name},
@@ -53,7 +55,7 @@ def statement_for(manifest: Manifest, manifest_bytes: bytes) -> bytes:
         "sealedAt": manifest.sealed_at,
         "inputs": [_descriptor(i) for i in manifest.inputs],
         "outputs": [_descriptor(o) for o in manifest.outputs],
-        "manifest": {"name": layout.MANIFEST_FILE, "digest": manifest_digest},
+        "manifest": {"name": layout.MANIFEST_FILE, "digest": digest},
     }
     return make_statement(subjects, PREDICATE_TYPE, predicate).to_json()
 
@@ -74,15 +76,20 @@ def derive_bundle(
     attachments: Mapping[str, bytes] | None,
     *,
     sealed_at: datetime | None = None,
+    hashed: Sequence[FileEntry] | None = None,
 ) -> Derived:
-    """The bundle's files and manifest from its events (pure; :func:`build_bundle` signs it,
-    verification compares it with what is stored)."""
+    """The bundle's files and manifest from its events, folded once (pure; :func:`build_bundle`
+    signs it, verification compares it with what is stored).
+
+    ``hashed``: the manifest's file entries when the caller already holds them, so no file is hashed
+    again (verification passes the stored ones, each checked against its bytes); None hashes the files.
+    """
     ordered = order_events(events)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
     state = fold_one_run(ordered)
     layout.check_run_id(state.run_id)
-    files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(ordered)}
+    files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state)}
     for path, data in sorted((attachments or {}).items()):
         if not isinstance(data, (bytes, bytearray)):
             raise BadInputError(f"attachment {path!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
@@ -99,7 +106,7 @@ def derive_bundle(
         parent_run_id=_parent_run_id(state),
         inputs=_refs(state.inputs),
         outputs=_refs(state.outputs),
-        files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
+        files=tuple(hashed) if hashed is not None else tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
         prov_mapping=PROV_MAPPING,
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
@@ -118,7 +125,7 @@ def build_bundle(
     ``sealed_at`` (default now) is recorded in the manifest and orders the store's index.
     """
     d = derive_bundle(events, attachments, sealed_at=sealed_at)
-    envelope = sign_envelope(statement_for(d.manifest, d.manifest_bytes), INTOTO_PAYLOAD_TYPE, [signer])
+    envelope = sign_envelope(statement_for(d.manifest, blake3_digest(d.manifest_bytes)), INTOTO_PAYLOAD_TYPE, [signer])
     return Bundle(d.state.run_id, d.files, d.manifest, d.manifest_bytes, envelope.to_json(), signer.key_id)
 
 

@@ -84,8 +84,10 @@ def fold_one_run(events: list[dict[str, Any]]) -> RunState:
     return states[0]
 
 
-def prov_json(events: list[dict[str, Any]]) -> bytes:
-    """Deterministic PROV-JSON of the events (what the bundle stores and verification re-derives)."""
-    from prov_common.w3cprov import events_to_document, serialize
+def prov_json(state: RunState) -> bytes:
+    """Deterministic PROV-JSON of a run folded from its events (what the bundle stores and
+    verification re-derives)."""
+    from prov_common.w3cprov import serialize
+    from prov_common.w3cprov.mapping import runs_to_document
 
-    return serialize(events_to_document(events), "json")
+    return serialize(runs_to_document([state]), "json")

@@ -98,7 +98,8 @@ def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
     manifest_bytes = _get(store, manifest_key, report, present)
     if manifest_bytes is None:
         return report, None
-    if statement is not None and _manifest_digest_in(statement) != blake3_digest(manifest_bytes):
+    manifest_digest = blake3_digest(manifest_bytes)
+    if statement is not None and _manifest_digest_in(statement) != manifest_digest:
         report.add(manifest_key, "digest mismatch", "the manifest is not the one the signed statement names")
     try:
         manifest = Manifest.from_json(manifest_bytes, manifest_key)
@@ -116,20 +117,21 @@ def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
         data = _get(store, key, report, present)
         if data is None:
             continue
-        if blake3_digest(data) != entry.digest or len(data) != entry.size:
-            report.add(key, "digest mismatch", f"bytes hash to {blake3_digest(data)} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
+        digest = blake3_digest(data)
+        if digest != entry.digest or len(data) != entry.size:
+            report.add(key, "digest mismatch", f"bytes hash to {digest} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
         else:
             files[entry.path] = data
     indexed_key = prefix + layout.INDEXED_FILE
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
-    derived = _check_consistency(prefix, manifest, manifest_bytes, files, statement, report)
+    derived = _check_consistency(prefix, manifest, manifest_digest, files, statement, report)
     index_keys = list(index_keys)
     if indexed_key in present:
         _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
     for key in index_keys:
-        _check_index_entry(store, key, manifest, manifest_bytes, report)
+        _check_index_entry(store, key, manifest, manifest_digest, report)
     return report, derived
 
 
@@ -146,7 +148,7 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
         report.add(named, "missing", "the bundle's recorded index entry is not in the store")
 
 
-def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_bytes: bytes, report: VerificationReport) -> None:
+def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_digest: str, report: VerificationReport) -> None:
     """An index entry (unsigned, what ``tdprov runs`` shows) must summarise the signed manifest."""
     try:
         summary = BundleSummary.from_json(store.get(key), cursor=key)
@@ -154,7 +156,7 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_byte
         report.add(key, "malformed", exc.what)
         return
     report.checked += 1
-    expected = BundleSummary.of_manifest(manifest, summary.key_id, blake3_digest(manifest_bytes))
+    expected = BundleSummary.of_manifest(manifest, summary.key_id, manifest_digest)
     if summary.to_json() != expected.to_json():
         wrong = _diff_fields(expected.to_dict(), summary.to_dict())
         report.add(key, "inconsistent", f"index entry fields {', '.join(wrong)} differ from the bundle's manifest")
@@ -163,7 +165,7 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_byte
 def _check_consistency(
     prefix: str,
     manifest: Manifest,
-    manifest_bytes: bytes,
+    manifest_digest: str,
     files: dict[str, bytes],
     statement: Statement | None,
     report: VerificationReport,
@@ -180,7 +182,8 @@ def _check_consistency(
             return None
         attachments = {p: d for p, d in files.items() if p not in layout.RESERVED}
         sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
-        expected = derive_bundle(events, attachments, sealed_at=sealed_at)
+        # the files were hashed against the manifest above; the manifest's files are not re-derived
+        expected = derive_bundle(events, attachments, sealed_at=sealed_at, hashed=manifest.files)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
@@ -191,8 +194,8 @@ def _check_consistency(
     wrong = _diff_fields(replace(expected.manifest, prov_mapping=manifest.prov_mapping).to_dict(), manifest.to_dict())
     if wrong:
         report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")
-    names_manifest = statement is not None and _manifest_digest_in(statement) == blake3_digest(manifest_bytes)
-    if statement is not None and names_manifest and statement.to_json() != statement_for(manifest, manifest_bytes):
+    names_manifest = statement is not None and _manifest_digest_in(statement) == manifest_digest
+    if statement is not None and names_manifest and statement.to_json() != statement_for(manifest, manifest_digest):
         report.add(prefix + layout.STATEMENT_FILE, "inconsistent", "subjects or predicate differ from the manifest")
     return expected
 
