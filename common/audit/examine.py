@@ -1,7 +1,6 @@
 """Examine one stored bundle: verify it, and extract what the audit needs (run record and log leaf)."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -10,13 +9,13 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.verify import verify_and_derive
+from prov_common.bundle.verify import CheckedBundle, verify_and_derive
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
-from prov_common.tlog.model import LogLeaf
+from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState
 
 MISSING = "missing"
@@ -98,52 +97,25 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
     )
 
 
-class _ReadOnce:
-    """A read-only view of a store that keeps what it read, so one bundle's objects are fetched once."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.uri = store.uri
-        self.cache: dict[str, bytes] = {}
-
-    def describe(self) -> str:
-        describe = getattr(self.store, "describe", None)
-        return describe() if callable(describe) else self.store.uri
-
-    def get(self, key: str) -> bytes:
-        if key not in self.cache:
-            self.cache[key] = self.store.get(key)
-        return self.cache[key]
-
-    def exists(self, key: str) -> bool:
-        return key in self.cache or self.store.exists(key)
-
-    def list(self, prefix: str = "", *, start_after: str | None = None) -> Any:
-        return self.store.list(prefix, start_after=start_after)
-
-
 def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, LogLeaf]:
     """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf."""
     run_id = summary.run_id
-    store = _ReadOnce(store)  # type: ignore[assignment]
-    report, derived = verify_and_derive(store, run_id, trust)
+    checked = verify_and_derive(store, run_id, trust)
+    report, derived = checked.report, checked.derived
     findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
     findings += [replace(bundle_finding(f.key, f.problem, f.reason, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]
     prefix = layout.bundle_prefix(run_id)
-    manifest = _get(store, prefix + layout.MANIFEST_FILE)
-    statement = _get(store, prefix + layout.STATEMENT_FILE)
-    manifest_digest = blake3_digest(manifest) if manifest is not None else MISSING
-    statement_digest = "sha256:" + hashlib.sha256(statement).hexdigest() if statement is not None else MISSING
-    if summary.manifest_digest and manifest is not None and summary.manifest_digest != manifest_digest:
+    manifest_digest = checked.manifest_digest or MISSING
+    statement_digest = checked.statement_digest or MISSING
+    if summary.manifest_digest and checked.manifest_digest and summary.manifest_digest != manifest_digest:
         findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
                                 f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
-    events_bytes = None if derived is not None else _get(store, prefix + layout.EVENTS_FILE)
     record = None
     if derived is not None:  # the events as verification parsed and folded them
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
-    elif events_bytes is not None:
+    elif (events := _stored_events(store, checked)) is not None:
         try:
-            record = record_from_events(parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id)
+            record = record_from_events(parse_events_jsonl(events, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id)
         except TdprovError:
             record = None  # already a finding of verify_bundle (malformed)
     if record is None:
@@ -153,6 +125,14 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     return record, leaf
 
 
+def _stored_events(store: Store, checked: CheckedBundle) -> bytes | None:
+    """The events as stored, when verification could not derive from them: as it read them, else
+    (it stopped before them, or the manifest does not list them) from the store."""
+    if layout.EVENTS_FILE in checked.objects:
+        return checked.objects[layout.EVENTS_FILE]
+    return _get(store, layout.bundle_key(checked.report.run_id, layout.EVENTS_FILE))
+
+
 def current_digests(store: Store, run_id: str) -> tuple[str, str]:
     """The manifest and statement digests of the bundle as it is in the store now."""
     prefix = layout.bundle_prefix(run_id)
@@ -160,5 +140,5 @@ def current_digests(store: Store, run_id: str) -> tuple[str, str]:
     statement = _get(store, prefix + layout.STATEMENT_FILE)
     return (
         blake3_digest(manifest) if manifest is not None else MISSING,
-        "sha256:" + hashlib.sha256(statement).hexdigest() if statement is not None else MISSING,
+        sha256_digest(statement) if statement is not None else MISSING,
     )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prov_common.bundle import layout
@@ -14,6 +14,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.events import parse_time
 from prov_common.w3cprov.mapping import PROV_MAPPING
 
@@ -29,6 +30,25 @@ def _get(store: Store, key: str, report: VerificationReport, present: set[str]) 
         return None
     report.checked += 1
     return data
+
+
+@dataclass
+class CheckedBundle:
+    """What verifying one bundle found and read, so that callers need not read it again: the report,
+    every bundle object read (by path in the bundle, whatever its digest), the parsed manifest and its
+    digest, and what the events give (None when they could not be read)."""
+
+    report: VerificationReport
+    objects: dict[str, bytes] = field(default_factory=dict)
+    manifest: Manifest | None = None
+    manifest_digest: str | None = None
+    derived: Derived | None = None
+
+    @property
+    def statement_digest(self) -> str | None:
+        """``sha256:<hex>`` of the stored statement envelope (what the Merkle log records)."""
+        data = self.objects.get(layout.STATEMENT_FILE)
+        return None if data is None else sha256_digest(data)
 
 
 def _read_statement(raw: bytes, trust: TrustStore, key: str, report: VerificationReport) -> Statement | None:
@@ -75,37 +95,49 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     ``inconsistent`` (events of another run, PROV or summary not what the events give; an index
     entry in ``index_keys`` that does not summarise this bundle), ``malformed``.
     """
-    return verify_and_derive(store, run_id, trust, index_keys)[0]
+    return verify_and_derive(store, run_id, trust, index_keys).report
 
 
-def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
-                      index_keys: Iterable[str] = ()) -> tuple[VerificationReport, Derived | None]:
-    """:func:`verify_bundle`, also returning what the stored events give (their run state, parsed
-    once), or None when the events could not be read."""
-    report = VerificationReport(run_id)
+def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] = ()) -> CheckedBundle:
+    """:func:`verify_bundle`, also returning what it read and what the stored events give (their run
+    state, parsed and folded once)."""
+    checked = CheckedBundle(VerificationReport(run_id))
+    _check_bundle(store, trust, list(index_keys), checked)
+    return checked
+
+
+def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str], checked: CheckedBundle) -> None:
+    report, run_id = checked.report, checked.report.run_id
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
+
+    def read(path: str) -> bytes | None:
+        data = _get(store, prefix + path, report, present)
+        if data is not None:
+            checked.objects[path] = data
+        return data
+
     statement_key, manifest_key = prefix + layout.STATEMENT_FILE, prefix + layout.MANIFEST_FILE
     if not present:
         report.add(prefix, "missing", "no bundle objects for this run")
-        return report, None
+        return
     if statement_key not in present:
         report.add(statement_key, "missing", "the bundle was never sealed (no signed statement: incomplete)")
 
-    raw_statement = _get(store, statement_key, report, present) if statement_key in present else None
+    raw_statement = read(layout.STATEMENT_FILE) if statement_key in present else None
     statement = None if raw_statement is None else _read_statement(raw_statement, trust, statement_key, report)
 
-    manifest_bytes = _get(store, manifest_key, report, present)
+    manifest_bytes = read(layout.MANIFEST_FILE)
     if manifest_bytes is None:
-        return report, None
-    manifest_digest = blake3_digest(manifest_bytes)
+        return
+    manifest_digest = checked.manifest_digest = blake3_digest(manifest_bytes)
     if statement is not None and _manifest_digest_in(statement) != manifest_digest:
         report.add(manifest_key, "digest mismatch", "the manifest is not the one the signed statement names")
     try:
-        manifest = Manifest.from_json(manifest_bytes, manifest_key)
+        manifest = checked.manifest = Manifest.from_json(manifest_bytes, manifest_key)
     except TdprovError as exc:
         report.add(manifest_key, "malformed", exc.what)
-        return report, None
+        return
     if manifest.run_id != run_id:
         report.add(manifest_key, "inconsistent", f"manifest is for run {manifest.run_id}, not {run_id}")
     if statement is not None and statement.predicate.get("runId") != run_id:
@@ -113,26 +145,24 @@ def verify_and_derive(store: Store, run_id: str, trust: TrustStore,
 
     files: dict[str, bytes] = {}
     for entry in manifest.files:
-        key = prefix + entry.path
-        data = _get(store, key, report, present)
+        data = read(entry.path)
         if data is None:
             continue
         digest = blake3_digest(data)
         if digest != entry.digest or len(data) != entry.size:
-            report.add(key, "digest mismatch", f"bytes hash to {digest} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
+            report.add(prefix + entry.path, "digest mismatch",
+                       f"bytes hash to {digest} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
         else:
             files[entry.path] = data
     indexed_key = prefix + layout.INDEXED_FILE
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
-    derived = _check_consistency(prefix, manifest, manifest_digest, files, statement, report)
-    index_keys = list(index_keys)
+    checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, statement, report)
     if indexed_key in present:
         _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
     for key in index_keys:
         _check_index_entry(store, key, manifest, manifest_digest, report)
-    return report, derived
 
 
 def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str], report: VerificationReport,
