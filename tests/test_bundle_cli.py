@@ -106,3 +106,29 @@ def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, caps
     assert main(["verify", "--store", store]) == 0
     assert main(["verify", "--store", str(tmp_path / "empty")]) == 0
     assert "no bundles" in capsys.readouterr().err
+
+
+def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from counting_store import CountingStore
+
+    from prov_common.cli.show import gather
+    from prov_common.config import Settings
+
+    store = str(tmp_path / "store")
+    (run_id,) = _record(store, 1)
+    counting = CountingStore(store)
+    info = gather(counting, run_id, Settings.from_env(store=store))
+    assert info["verification"]["ok"] and [e["eventType"] for e in info["events"]] == ["START", "COMPLETE"]
+    assert info["prov"]["activity"] == 1 and info["quality"] == [] and info["attachments"] == []
+    bundle_reads = {k: n for k, n in counting.gets.items() if k.startswith(f"bundles/{run_id}/")}
+    assert set(bundle_reads.values()) == {1} and len(bundle_reads) == 5, counting.gets  # statement, manifest, 2 files, indexed
+
+    raw_put(store, f"bundles/{run_id}/events.jsonl", b"\n")
+    assert main(["show", run_id, "--store", store]) == 0
+    text = capsys.readouterr().out
+    assert f"FAIL  {run_id}" in text and f"bundles/{run_id}/events.jsonl: digest mismatch" in text
+    assert "not shown: they do not verify" in text and f"run {run_id}  job tests/train_features  COMPLETE" in text
+    for key in list(counting.list(f"bundles/{run_id}/")):
+        raw_delete(store, key)
+    assert main(["show", run_id, "--store", store]) == 2
+    assert f"no readable bundle for run {run_id}" in capsys.readouterr().err

@@ -2,21 +2,19 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import parse_events_jsonl
-from prov_common.bundle.storage import read_bundle
-from prov_common.bundle.verify import verify_bundle
+from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._output import emit_json
 from prov_common.cli.verify import describe
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
-from prov_common.w3cprov.events import fold_runs
+from prov_common.store.errors import ObjectNotFoundError
+from prov_common.w3cprov.events import RunState
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -36,9 +34,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def quality(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def quality(state: RunState) -> list[dict[str, Any]]:
     """Pandera results per dataset (inputs and outputs) from the ``tdprov_pandera`` facets."""
-    state = fold_runs(events)[0]
     rows = []
     for side, datasets in (("input", state.inputs), ("output", state.outputs)):
         for ds in datasets:
@@ -50,17 +47,31 @@ def quality(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _prov_counts(data: bytes | None) -> dict[str, int]:
+    try:
+        prov = loads(data) if data is not None else {}
+    except ValueError:
+        prov = {}  # a finding of the verification shown below
+    return {kind: len(prov.get(kind, {})) if isinstance(prov, dict) else 0 for kind in PROV_KINDS}
+
+
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
-    bundle = read_bundle(store, run_id)
-    events = parse_events_jsonl(bundle.files[layout.EVENTS_FILE])
-    prov = loads(bundle.files[layout.PROV_FILE])
-    report = verify_bundle(store, run_id, trust_from_settings(settings))
+    """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
+    checked = verify_and_derive(store, run_id, trust_from_settings(settings))
+    report, manifest, derived = checked.report, checked.manifest, checked.derived
+    if manifest is None:
+        first = report.findings[0] if report.findings else None
+        raise ObjectNotFoundError(
+            f"no readable bundle for run {run_id} in {store.uri}" + (f": {first}" if first else "") + ".",
+            fix="list runs with 'tdprov runs'; 'tdprov verify RUN_ID' names every problem of a bundle",
+        )
+    events = derived.events if derived is not None else []
     return {
-        "manifest": bundle.manifest.to_dict(),
+        "manifest": manifest.to_dict(),
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
-        "prov": {kind: len(prov.get(kind, {})) for kind in PROV_KINDS},
-        "quality": quality(events),
-        "attachments": sorted(p for p in bundle.files if p not in layout.RESERVED),
+        "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
+        "quality": quality(derived.state) if derived is not None else [],
+        "attachments": sorted(f.path for f in manifest.files if f.path not in layout.RESERVED),
         "verification": report.to_dict(),
         "_report": report,
     }
@@ -71,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     info = gather(open_store(settings=settings), args.run_id, settings)
     report = info.pop("_report")
     if args.json:
-        json.dump(info, sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        emit_json(info, sort_keys=True)
         return 0
     m = info["manifest"]
     out = [f"run {m['runId']}  job {m['job']['namespace']}/{m['job']['name']}  {m['state']}",
@@ -83,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"{side}:")
         out += [f"  {d['namespace']}/{d['name']}  {d['version'] or '-'}" for d in m[side]] or ["  -"]
     out.append("events:")
-    out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]]
+    out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]] or [
+        "  not shown: they do not verify (see the signature findings below)"]
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
     out.append("quality:")
     out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
