@@ -44,6 +44,8 @@ def register(subparsers: Any) -> None:
     add.add_argument("--data-format", default=None, help="format, e.g. parquet, csv, jsonl")
     add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, help="personal data in it")
     add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, help="confidentiality classification")
+    add.add_argument("--personal-columns", type=_columns, default=(), help="columns holding personal data, comma-separated (masked in failure samples)")
+    add.add_argument("--confidential-columns", type=_columns, default=(), help="columns holding confidential data, comma-separated (masked in failure samples)")
     add.add_argument("--consent", default=None, help="where the consent documentation is (URL or document id)")
     add.add_argument("--intended-use", default=None, help="use the data is licensed/intended for")
     add_store_option(add)
@@ -53,6 +55,10 @@ def register(subparsers: Any) -> None:
     add_store_option(lst)
     lst.set_defaults(func=run_list)
     parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
 def _digest_of(location: str) -> tuple[str, int | None, int | None]:
@@ -85,6 +91,8 @@ def run_add(args: argparse.Namespace) -> int:
         data_format=args.data_format,
         personal_data=args.personal_data,
         confidentiality=args.confidentiality,
+        personal_columns=args.personal_columns,
+        confidential_columns=args.confidential_columns,
         consent=args.consent,
         intended_use=args.intended_use,
         rows=rows,

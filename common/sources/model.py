@@ -19,6 +19,10 @@ SOURCE_FORMAT = "https://tdprov.dev/source-record/v1"
 
 PERSONAL_DATA = ("none", "personal", "sensitive", "pseudonymised", "anonymised")
 CONFIDENTIALITY = ("public", "internal", "confidential", "restricted")
+# Dataset-level classifications whose values must never be shown (pseudonymised data is still personal).
+FLAGGED_PERSONAL = ("personal", "sensitive", "pseudonymised")
+FLAGGED_CONFIDENTIAL = ("confidential", "restricted")
+ALL_COLUMNS = "*"
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
 _DIGEST = re.compile(r"(blake3|sha256):[0-9a-f]{64}\Z")
 
@@ -54,6 +58,15 @@ def _check_choice(value: str | None, option: str, choices: tuple[str, ...]) -> s
     return value
 
 
+def _check_columns(source: str, columns: object, option: str) -> None:
+    if not isinstance(columns, tuple) or not all(isinstance(c, str) and c for c in columns):
+        raise BadInputError(f"source '{source}': {option} must be a list of column names, got {columns!r}.",
+                            fix=f"pass {option} email,phone (comma-separated column names)")
+
+
+_LIST_FIELDS = ("origin_geography", "personal_columns", "confidential_columns")
+
+
 @dataclass(frozen=True)
 class SourceRecord:
     """An external origin of training data, registered with its content digest."""
@@ -73,6 +86,8 @@ class SourceRecord:
     data_format: str | None = None
     personal_data: str | None = None
     confidentiality: str | None = None
+    personal_columns: tuple[str, ...] = ()  # columns holding personal data
+    confidential_columns: tuple[str, ...] = ()  # columns holding confidential data
     consent: str | None = None  # where consent documentation lives
     intended_use: str | None = None
     rows: int | None = None
@@ -94,6 +109,22 @@ class SourceRecord:
                                 fix="swap --collection-start and --collection-end")
         _check_choice(self.personal_data, "--personal-data", PERSONAL_DATA)
         _check_choice(self.confidentiality, "--confidentiality", CONFIDENTIALITY)
+        _check_columns(self.name, self.personal_columns, "--personal-columns")
+        _check_columns(self.name, self.confidential_columns, "--confidential-columns")
+
+    @property
+    def masked_columns(self) -> tuple[str, ...]:
+        """Columns whose values never appear in failure samples.
+
+        The listed personal and confidential columns; when none are listed but the dataset as a whole
+        is classified personal (``personal``, ``sensitive``, ``pseudonymised``) or confidential
+        (``confidential``, ``restricted``), every column: ``("*",)``.
+        """
+        listed = tuple(dict.fromkeys((*self.personal_columns, *self.confidential_columns)))
+        if listed:
+            return listed
+        flagged = self.personal_data in FLAGGED_PERSONAL or self.confidentiality in FLAGGED_CONFIDENTIAL
+        return (ALL_COLUMNS,) if flagged else ()
 
     @property
     def hex(self) -> str:
@@ -101,8 +132,9 @@ class SourceRecord:
 
     def to_dict(self) -> dict[str, Any]:
         doc = {k: v for k, v in asdict(self).items() if v not in (None, (), {}, [])}
-        if self.origin_geography:
-            doc["origin_geography"] = list(self.origin_geography)
+        for attr in _LIST_FIELDS:
+            if getattr(self, attr):
+                doc[attr] = list(getattr(self, attr))
         return {"format": SOURCE_FORMAT, **doc}
 
     def to_json(self) -> bytes:
@@ -115,8 +147,9 @@ class SourceRecord:
         if unknown:
             raise BadInputError(f"source record has unknown fields {sorted(unknown)}.", fix="write records with 'tdprov source add'")
         kwargs = {k: v for k, v in raw.items() if k in known}
-        if "origin_geography" in kwargs:
-            kwargs["origin_geography"] = tuple(kwargs["origin_geography"])
+        for attr in _LIST_FIELDS:
+            if attr in kwargs:
+                kwargs[attr] = tuple(kwargs[attr])
         return cls(**kwargs)
 
     @classmethod
