@@ -165,6 +165,34 @@ def test_sensor_poke_and_deferrable_find_the_bundle_and_audit_verifies(tmp_path:
     assert upstream.run_id in audit_text and "events.jsonl" in audit_text
 
 
+@pytest.mark.parametrize("damage", ["tampered", "missing"])
+def test_verify_mode_checks_index_entries_as_the_cli_does(tmp_path: Path, store: Path, damage: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from bundle_support import raw_delete, raw_put
+
+    from prov_common.cli import main
+
+    _produce(store, f"tdprov_index_{damage}", tmp_path)
+    summary = _by_job(store)[f"tdprov_index_{damage}.write"]
+    assert main(["verify", "--store", str(store)]) == 0
+    if damage == "tampered":  # the unsigned index entry (what 'tdprov runs' shows) no longer matches its bundle
+        raw_put(str(store), summary.cursor, (store / summary.cursor).read_bytes().replace(b'"COMPLETE"', b'"FAIL"'))
+    else:
+        raw_delete(str(store), summary.cursor)
+    problem = {"tampered": "inconsistent", "missing": "missing"}[damage]
+    capsys.readouterr()
+    assert main(["verify", "--store", str(store)]) == 1
+    assert f"{summary.cursor}: {problem}" in capsys.readouterr().out
+
+    report = tmp_path / "verify.json"
+    with DAG(f"tdprov_verify_index_{damage}", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="verify", mode="verify", report_dir=str(report))
+    assert run_dag(dag, logical_date=START).state == "failed"
+    found = json.loads(report.read_text())
+    assert found["ok"] is False
+    assert {(f["key"], f["problem"], f["runId"]) for f in found["findings"]} == {(summary.cursor, problem, summary.run_id)}
+
+
 def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
     with DAG("tdprov_waits_forever", start_date=START, schedule=None) as dag:
         LineageBundleSensor(task_id="poke", job="no.such.job", mode="poke", poke_interval=0.1, timeout=0.5)

@@ -185,3 +185,20 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
     assert len(folds) == 1 and set(hashed.values()) == {1}
     assert set(hashed) == {*bundle.files.values(), bundle.manifest_bytes}
     assert rebuilt.files == bundle.files
+
+
+def test_verify_runs_all_since_or_named(store_uri: str) -> None:
+    from prov_common.bundle.verify_runs import verify_runs
+
+    key = SigningKey.generate()
+    store, trust = open_store(store_uri), TrustStore.of([key.public])
+    first = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    write_bundle(store, first)
+    between = datetime.now(timezone.utc)
+    second = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    write_bundle(store, second)
+    everything = verify_runs(store, trust)
+    assert len(everything) == 2 and all(r.ok and r.checked == 6 for r in everything)  # 5 objects and the index entry
+    assert [r.run_id for r in verify_runs(store, trust, since=between)] == [second.run_id]
+    named = list(verify_runs(store, trust, [second.run_id, second.run_id]))
+    assert [(r.run_id, r.ok, r.checked) for r in named] == [(second.run_id, True, 5)]  # the index is not listed

@@ -86,27 +86,31 @@ def _diff_fields(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(expected) | set(actual) if k != "files" and expected.get(k) != actual.get(k))
 
 
-def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] = ()) -> VerificationReport:
+def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None) -> VerificationReport:
     """Check one bundle and name every object that fails and why.
 
-    Findings: ``missing`` (no bundle, no commit marker, listed file absent), ``unsigned``,
-    ``untrusted key``, ``bad signature``, ``digest mismatch`` (file, or the manifest against the
-    signed statement), ``unlisted object`` (in the bundle's prefix but not in its manifest),
-    ``inconsistent`` (events of another run, PROV or summary not what the events give; an index
-    entry in ``index_keys`` that does not summarise this bundle), ``malformed``.
+    Findings: ``missing`` (no bundle, no commit marker, listed file absent, the bundle's recorded
+    index entry not among ``index_keys``), ``unsigned``, ``untrusted key``, ``bad signature``,
+    ``wrong payload type``, ``digest mismatch`` (file, or the manifest against the signed statement),
+    ``unlisted object`` (in the bundle's prefix but not in its manifest), ``inconsistent`` (events of
+    another run, PROV or summary not what the events give; an index entry in ``index_keys`` that
+    does not summarise this bundle), ``malformed``.
+
+    ``index_keys``: the run's index entries, when the caller listed the index (see
+    :func:`~prov_common.bundle.verify_runs.verify_runs`); None when it did not.
     """
     return verify_and_derive(store, run_id, trust, index_keys).report
 
 
-def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] = ()) -> CheckedBundle:
+def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None) -> CheckedBundle:
     """:func:`verify_bundle`, also returning what it read and what the stored events give (their run
     state, parsed and folded once)."""
     checked = CheckedBundle(VerificationReport(run_id))
-    _check_bundle(store, trust, list(index_keys), checked)
+    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked)
     return checked
 
 
-def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str], checked: CheckedBundle) -> None:
+def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None, checked: CheckedBundle) -> None:
     report, run_id = checked.report, checked.report.run_id
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
@@ -161,11 +165,11 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str], checke
     checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, statement, report)
     if indexed_key in present:
         _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
-    for key in index_keys:
+    for key in index_keys or ():
         _check_index_entry(store, key, manifest, manifest_digest, report)
 
 
-def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str], report: VerificationReport,
+def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str] | None, report: VerificationReport,
                           present: set[str]) -> None:
     """``indexed`` names this run's index entry (and, when the index was listed, one that exists)."""
     data = _get(store, key, report, present)
@@ -174,7 +178,7 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
     named = data.decode("ascii", "replace")
     if not named.startswith(layout.INDEX + "/") or layout.run_id_of_index_key(named) != run_id:
         report.add(key, "inconsistent", f"names {named[:200]!r}, not an index key of run {run_id}")
-    elif index_keys and named not in index_keys:
+    elif index_keys is not None and named not in index_keys:
         report.add(named, "missing", "the bundle's recorded index entry is not in the store")
 
 
@@ -246,13 +250,3 @@ def _check_prov(key: str, stored: bytes, derived: bytes, mapping: str, report: V
         return
     report.note(key, "not re-derived", f"PROV made by mapping {mapping}, not re-derived (this version derives {PROV_MAPPING}); "
                 f"its digest and PROV-JSON syntax were checked")
-
-
-def stored_runs(store: Store) -> dict[str, list[str]]:
-    """Run id -> its index keys, for every run that has bundle objects or an index entry (so a
-    bundle deleted after indexing still shows up, as missing)."""
-    runs: dict[str, list[str]] = {key.split("/", 2)[1]: [] for key in store.list(f"{layout.BUNDLES}/") if key.count("/") >= 2}
-    for key in store.list(f"{layout.INDEX}/"):
-        if key.endswith(".json"):
-            runs.setdefault(layout.run_id_of_index_key(key), []).append(key)
-    return dict(sorted(runs.items()))

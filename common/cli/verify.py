@@ -8,7 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle.model import VerificationReport
-from prov_common.bundle.verify import stored_runs, verify_bundle
+from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json_line
 from prov_common.config import Settings
@@ -52,19 +52,17 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
-    indexed = stored_runs(store) if not args.run_ids else {}
-    run_ids = args.run_ids or list(indexed)
+    verification = verify_runs(store, trust, args.run_ids or None)
     failed = 0
-    for run_id in tqdm(run_ids, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(run_ids) < 2 or None):
-        report = verify_bundle(store, run_id, trust, indexed.get(run_id, ()))
+    for report in tqdm(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:
             tqdm.write("\n".join(describe(report)), file=sys.stdout)
-    if not run_ids:
+    if not verification:
         print(f"no bundles in {store.uri}", file=sys.stderr)
     elif not args.json:
-        print(f"{len(run_ids) - failed} of {len(run_ids)} bundles verified"
+        print(f"{len(verification) - failed} of {len(verification)} bundles verified"
               + ("" if len(trust) else "; no trusted keys configured (set TDPROV_TRUSTED_KEYS)"), file=sys.stderr)
     return 1 if failed else 0

@@ -12,21 +12,16 @@ from prov_common.canonical_json import canonical_bytes
 
 
 def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since: str | None) -> dict[str, Any]:
-    """Verify the given runs' bundles (default: every bundle indexed since ``since``); a JSON-able report."""
-    from prov_common.bundle import list_bundles, verify_bundle
-    from prov_common.bundle.layout import index_cursor
+    """Verify the given runs' bundles (default: every run, or those indexed since ``since``, each
+    with its index entries, as ``tdprov verify`` does); a JSON-able report."""
+    from prov_common.bundle.verify_runs import verify_runs
     from prov_common.signing import trust_from_settings
 
-    trust = trust_from_settings(settings)
-    if run_ids is None:
-        cursor = index_cursor(datetime.fromisoformat(since)) if since else None
-        run_ids = list(dict.fromkeys(s.run_id for s in list_bundles(store, since_cursor=cursor)))
-    reports = [verify_bundle(store, run_id, trust) for run_id in run_ids]
+    start = datetime.fromisoformat(since) if since else None
+    reports = list(verify_runs(store, trust_from_settings(settings), run_ids, since=start))
     findings = [dict(f.to_dict(), runId=r.run_id) for r in reports for f in r.findings]
-    findings += [{"runId": r.run_id, "key": r.run_id, "problem": "untrusted key",
-                  "reason": "no trusted key signed this bundle"} for r in reports if not r.findings and not r.ok]
     return {"kind": "tdprov-verify", "store": store.uri, "checkedAt": datetime.now(timezone.utc).isoformat(),
-            "bundles": len(reports), "ok": not findings, "findings": findings}
+            "bundles": len(reports), "ok": all(r.ok for r in reports), "findings": findings}
 
 
 class ProvenanceAuditOperator(BaseOperator):

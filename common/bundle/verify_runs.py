@@ -1,0 +1,55 @@
+"""Verify many runs' bundles, each with its index entries: what ``tdprov verify`` and the Airflow
+audit operator's verify mode run."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from prov_common.bundle import layout
+from prov_common.bundle.model import VerificationReport
+from prov_common.bundle.storage import index_keys
+from prov_common.bundle.verify import verify_bundle
+from prov_common.signing import TrustStore
+from prov_common.store.base import Store
+
+
+def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[str]]:
+    """Run id -> its index keys, for every run that has bundle objects or an index entry (so a bundle
+    deleted after indexing still shows up, as missing, and so does a bundle whose entry is gone).
+
+    With ``since``, the runs indexed at or after it (the index is listed from there on; bundle
+    folders, which are not ordered by time, are not listed)."""
+    runs: dict[str, list[str]] = {}
+    if since is None:
+        runs = {key.split("/", 2)[1]: [] for key in store.list(f"{layout.BUNDLES}/") if key.count("/") >= 2}
+    for key in index_keys(store, layout.index_cursor(since) if since is not None else None):
+        runs.setdefault(layout.run_id_of_index_key(key), []).append(key)
+    return dict(sorted(runs.items()))
+
+
+@dataclass(frozen=True)
+class RunsVerification:
+    """The bundles to verify, with the index entries of each (None: the index was not listed).
+    ``len()`` is the number of runs; iterating verifies them one by one."""
+
+    store: Store
+    trust: TrustStore
+    runs: dict[str, list[str] | None]
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __iter__(self) -> Iterator[VerificationReport]:
+        for run_id, keys in self.runs.items():
+            yield verify_bundle(self.store, run_id, self.trust, keys)
+
+
+def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = None, *,
+                since: datetime | None = None) -> RunsVerification:
+    """The verification of the named ``runs`` (their index is not listed), or of every run in the
+    store (only those indexed at or after ``since`` when given), each index entry checked against
+    its bundle and each bundle's recorded entry required to exist."""
+    if runs is not None:
+        return RunsVerification(store, trust, {run_id: None for run_id in dict.fromkeys(runs)})
+    return RunsVerification(store, trust, {run_id: keys for run_id, keys in stored_runs(store, since).items()})
