@@ -12,7 +12,18 @@ import pandas as pd
 from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset
 
 from prov_dagster.digests import digest_of
-from prov_dagster.policy import MASKED_KEY, OWNERS_KEY, POLICY_KEY, SCHEMA_KEY, SOURCE_KEY, QualityPolicy, check_policy
+from prov_dagster.policy import (
+    DEFAULT_SAMPLE_ROWS,
+    MASKED_KEY,
+    OWNERS_KEY,
+    POLICY_KEY,
+    SAMPLE_ROWS_KEY,
+    SCHEMA_KEY,
+    SOURCE_KEY,
+    QualityPolicy,
+    check_policy,
+    check_sample_rows,
+)
 
 
 def provenance_asset(
@@ -23,6 +34,7 @@ def provenance_asset(
     owners: Iterable[str] | None = None,
     quality_policy: QualityPolicy = "fail",
     masked_columns: Iterable[str] = (),
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
     metadata: Mapping[str, Any] | None = None,
     **asset_kwargs: Any,
 ) -> Any:
@@ -33,13 +45,17 @@ def provenance_asset(
     source: id or link of the registered source this asset is derived from (recorded with it).
     owners: Dagster owners (``"team:ml"``, e-mail addresses); recorded as the run's owners.
     quality_policy: what a failed validation does: ``fail`` (default), ``block``, ``warn`` or ``record``.
-    masked_columns: columns whose values never appear in failure samples.
+    masked_columns: columns whose values never appear in failure samples (``"*"``: every column); the
+        columns that the schema or the asset's registered source flags as personal or confidential are
+        masked as well.
+    sample_rows: how many failure cases a failed validation keeps in the bundle; ``0`` stores none.
 
     The function returns a DataFrame (or ``Output`` of one); the asset then returns
     ``Output(df, data_version=DataVersion(<digest>))`` -- the public way to set a data version, so
     the version is the content digest even with another IO manager. Other keyword arguments go to ``@asset``.
     """
-    policy = check_policy(quality_policy, f"provenance_asset {getattr(fn, '__name__', '')!r}")
+    where = f"provenance_asset {getattr(fn, '__name__', '')!r}"
+    policy = check_policy(quality_policy, where)
     owner_list = list(owners or ())
     meta: dict[str, Any] = dict(metadata or {})
     meta[POLICY_KEY] = policy
@@ -50,7 +66,9 @@ def provenance_asset(
     if owner_list:
         meta[OWNERS_KEY] = owner_list
     if masked_columns:
-        meta[MASKED_KEY] = list(masked_columns)
+        meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
+    if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:
+        meta[SAMPLE_ROWS_KEY] = sample_rows
 
     def decorate(compute: Callable[..., Any]) -> AssetsDefinition:
         @functools.wraps(compute)

@@ -6,7 +6,6 @@ content digest; the physical Parquet location rides along in the standard ``syml
 """
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +59,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
     quality = record.quality
-    has_samples = quality is not None and not quality.passed and not quality.failure_sample.empty
+    has_samples = quality is not None and quality.has_samples
     return DatasetRef(
         namespace=record.namespace or namespace,
         name=record.name,
@@ -74,7 +73,5 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
 
 def samples_attachment(record: DatasetRecord) -> tuple[str, bytes]:
     """(bundle path, Parquet bytes) of a failed validation's failure sample."""
-    buffer = io.BytesIO()
     assert record.quality is not None
-    record.quality.failure_sample.to_parquet(buffer, index=False)
-    return samples_path(record.name), buffer.getvalue()
+    return samples_path(record.name), record.quality.samples_parquet()

@@ -29,6 +29,8 @@ POLICY_KEY = "tdprov/quality_policy"
 SOURCE_KEY = "tdprov/source"
 OWNERS_KEY = "tdprov/owners"
 MASKED_KEY = "tdprov/masked_columns"
+SAMPLE_ROWS_KEY = "tdprov/sample_rows"
+DEFAULT_SAMPLE_ROWS = 20
 
 
 def check_policy(policy: str, where: str) -> QualityPolicy:
@@ -41,6 +43,14 @@ def check_policy(policy: str, where: str) -> QualityPolicy:
     return policy  # type: ignore[return-value]
 
 
+def check_sample_rows(rows: Any, where: str) -> int:
+    """``rows`` as a count of failure cases to keep (``0``: no samples), else a clear error naming ``where``."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise BadInputError(f"sample_rows={rows!r} of {where} is not a count of rows",
+                            fix="use sample_rows=20 (default) or another count; sample_rows=0 turns failure samples off")
+    return rows
+
+
 @dataclass(frozen=True)
 class AssetProvenance:
     """What the asset's metadata asks of the IO manager."""
@@ -50,6 +60,7 @@ class AssetProvenance:
     source: str | None = None
     owners: tuple[str, ...] = ()
     masked_columns: tuple[str, ...] = ()
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
@@ -57,13 +68,16 @@ class AssetProvenance:
         policy = check_policy(str(_raw(meta.get(POLICY_KEY)) or "fail"), where)
         owners = _raw(meta.get(OWNERS_KEY)) or ()
         masked = _raw(meta.get(MASKED_KEY)) or ()
+        masked = (masked,) if isinstance(masked, str) else masked
         source = _raw(meta.get(SOURCE_KEY))
+        rows = _raw(meta.get(SAMPLE_ROWS_KEY))
         return cls(
             schema=_raw(meta.get(SCHEMA_KEY)),
             policy=policy,
             source=str(source) if source else None,
             owners=tuple(str(o) for o in owners),
             masked_columns=tuple(str(c) for c in masked),
+            sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
         )
 
 

@@ -193,8 +193,7 @@ class Recorder:
 
 
 def _has_samples(record: DatasetRecord) -> bool:
-    quality = record.quality
-    return quality is not None and not quality.passed and not quality.failure_sample.empty
+    return record.quality is not None and record.quality.has_samples
 
 
 _recorders: dict[tuple[Any, str], Recorder] = {}

@@ -1,10 +1,13 @@
 """Results of a Pandera validation (no I/O here)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pandas as pd
+
+from prov_common.quality.samples import mask_sample, samples_parquet
 
 CheckStatus = Literal["pass", "fail", "skip"]
 
@@ -44,6 +47,8 @@ class QualityResult:
     ``null_counts``: column -> number of missing values (for the ``dataQualityMetrics`` facet).
     ``failure_sample`` holds at most ``sample_rows`` failure cases (Pandera's failure-case columns, all
     values as text, masked columns shown as ``***``); it never goes into an event, only into the bundle.
+    ``index_names``: the index levels of the validated frame when its index is data (``()`` for a
+    default RangeIndex), so that masking a level also hides the row labels of the sample.
     """
 
     passed: bool
@@ -54,6 +59,20 @@ class QualityResult:
     rows: int
     null_counts: dict[str, int] = field(default_factory=dict)
     failure_sample: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    index_names: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def has_samples(self) -> bool:
+        """Whether the validation failed and kept failure cases to store."""
+        return not self.passed and not self.failure_sample.empty
+
+    def masked(self, columns: Iterable[str] | str) -> "QualityResult":
+        """This result with the sample values of ``columns`` (``"*"``: every column) shown as ``***``."""
+        return replace(self, failure_sample=mask_sample(self.failure_sample, columns, self.index_names))
+
+    def samples_parquet(self) -> bytes:
+        """The failure sample as Parquet, in the one column layout every producer stores."""
+        return samples_parquet(self.failure_sample)
 
     @property
     def failed_checks(self) -> tuple[CheckOutcome, ...]:

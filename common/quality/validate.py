@@ -10,11 +10,10 @@ import pandera.pandas as pa
 
 from prov_common.errors import BadInputError
 from prov_common.quality.model import CheckOutcome, QualityResult
+from prov_common.quality.samples import COLUMN_NAMED_CHECKS, MASK, column_names, data_index_names, mask_sample
 from prov_common.quality.schema import SchemaLike, load_schema, schema_digest, schema_name
 
-MASK = "***"
-# Pandera checks on the whole table whose failure case is the name of the column concerned.
-_COLUMN_NAMED_CHECKS = {"column_in_dataframe", "column_in_schema", "column_ordered", "duplicate_column_names"}
+__all__ = ["MASK", "flagged_columns", "validate"]
 _SAMPLE_COLUMNS = ["schema_context", "column", "check", "check_number", "failure_case", "index"]
 
 CheckKey = tuple[str | None, str]  # (column or None, check name)
@@ -30,9 +29,9 @@ def validate(
     """Validate ``df`` lazily against ``schema`` and report every check.
 
     ``schema``: a ``DataFrameSchema``, a ``DataFrameModel`` class, or ``"pkg.module:Name"``.
-    ``sample_rows`` bounds the failure sample; values of ``masked_columns`` are shown as ``***``, and
-    so are those of every column the schema flags as personal or confidential
-    (``pa.Column(..., metadata={"personal": True})`` or ``{"confidential": True}``).
+    ``sample_rows`` bounds the failure sample (``0``: no sample); values of ``masked_columns`` are
+    shown as ``***`` (``"*"``: every column), and so are those of every column the schema flags as
+    personal or confidential (``pa.Column(..., metadata={"personal": True})`` or ``{"confidential": True}``).
     """
     if not isinstance(df, pd.DataFrame):
         raise BadInputError(
@@ -53,6 +52,7 @@ def validate(
             fix="correct the schema definition",
         ) from exc
     failures = failures.reset_index(drop=True)
+    index = data_index_names(df)
     keys = _failure_keys(failures)
     counts = _counts(keys, _counted(failures))
     outcomes = _outcomes(_expected_checks(resolved, df), counts)
@@ -64,7 +64,8 @@ def validate(
         failure_count=sum(counts.values()),
         rows=len(df),
         null_counts={str(name): int(count) for name, count in df.isna().sum().items()},
-        failure_sample=_sample(failures, keys, sample_rows, _names(masked_columns) | flagged_columns(resolved)),
+        failure_sample=mask_sample(_sample(failures, keys, sample_rows), column_names(masked_columns) | flagged_columns(resolved), index),
+        index_names=index,
     )
 
 
@@ -72,13 +73,11 @@ FLAGS = ("personal", "confidential")
 
 
 def flagged_columns(schema: pa.DataFrameSchema) -> set[str]:
-    """Columns whose Pandera metadata flags them as personal or confidential data."""
-    return {str(name) for name, column in schema.columns.items() if any((column.metadata or {}).get(f) for f in FLAGS)}
-
-
-def _names(columns: Iterable[str] | str) -> set[str]:
-    """Column names as a set (a single name given as a string is one name, not its letters)."""
-    return {columns} if isinstance(columns, str) else {str(c) for c in columns}
+    """Columns (and named index levels) whose Pandera metadata flags them as personal or confidential data."""
+    index = schema.index
+    levels = index.indexes if isinstance(index, pa.MultiIndex) else ([index] if index is not None else [])
+    components = [*schema.columns.items(), *((level.name, level) for level in levels if level.name is not None)]
+    return {str(name) for name, part in components if any((getattr(part, "metadata", None) or {}).get(f) for f in FLAGS)}
 
 
 def _check_id(check: Any) -> str:
@@ -126,7 +125,7 @@ def _failure_keys(failures: pd.DataFrame) -> pd.DataFrame:
     column = failures["column"].astype(object).where(failures["column"].notna(), None)
     on_table = failures["schema_context"].isin(["DataFrameSchema", "MultiIndex"]).to_numpy(dtype=bool)
     check = failures["check"].astype(object).map(str, na_action="ignore") if len(failures) else failures["check"].astype(object)
-    named = check.isin(_COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
+    named = check.isin(COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
     column[on_table] = None
     column[on_table & named] = failures.loc[on_table & named, "failure_case"].map(str)
     return pd.DataFrame({"column": column, "check": check, "named": named})
@@ -168,8 +167,8 @@ def _is_presence(check: str) -> bool:
     return check == "column_in_dataframe" or check.startswith("no_regex_column_match")
 
 
-def _sample(failures: pd.DataFrame, keys: pd.DataFrame, limit: int, masked: set[str]) -> pd.DataFrame:
-    """At most ``limit`` failure cases, taken round-robin over the checks, values as text, masked columns hidden.
+def _sample(failures: pd.DataFrame, keys: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """At most ``limit`` failure cases, taken round-robin over the checks, values as text (not yet masked).
 
     ``column`` in the sample is the data column a value came from (Pandera's own), or for checks about
     a missing or extra column, that column's name.
@@ -180,7 +179,7 @@ def _sample(failures: pd.DataFrame, keys: pd.DataFrame, limit: int, masked: set[
     named = keys["named"].to_numpy(dtype=bool)[order]
     mapped = keys["column"].iloc[order].tolist()
     source = [mapped[n] if named[n] else _text(value) for n, value in enumerate(picked["column"])]
-    sample = pd.DataFrame(
+    return pd.DataFrame(
         {
             "schema_context": picked["schema_context"].astype("string"),
             "column": pd.Series(source, dtype="string"),
@@ -190,12 +189,6 @@ def _sample(failures: pd.DataFrame, keys: pd.DataFrame, limit: int, masked: set[
             "index": pd.Series([_text(v) for v in picked["index"]], dtype="string"),
         }
     )
-    if masked:
-        # A value is hidden when it comes from a masked column, or from a table-level check whose
-        # column is unknown (it could come from any column).
-        hide = [not named[n] and (col is None or col in masked) for n, col in enumerate(source)]
-        sample.loc[hide, "failure_case"] = MASK
-    return sample
 
 
 def _text(value: Any) -> str | None:

@@ -1,0 +1,71 @@
+"""Failure samples: hiding the values of flagged columns, and the one Parquet form they are stored in."""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MASK = "***"
+ALL_COLUMNS = "*"
+"""In ``masked_columns``: hide the values of every column (and the row labels of a non-default index)."""
+
+# Pandera checks whose failure case is the name of the column concerned, not a value.
+COLUMN_NAMED_CHECKS = frozenset({"column_in_dataframe", "column_in_schema", "column_ordered", "duplicate_column_names"})
+
+SAMPLE_SCHEMA = pa.schema(
+    [
+        ("schema_context", pa.string()),
+        ("column", pa.string()),
+        ("check", pa.string()),
+        ("check_number", pa.int64()),
+        ("failure_case", pa.string()),
+        ("index", pa.string()),
+    ]
+)
+"""Columns and types of every stored failure sample (Dagster and Airflow write the same bytes)."""
+
+
+def column_names(columns: Iterable[str] | str | None) -> frozenset[str]:
+    """Column names as a set (a single name given as a string is one name, not its letters)."""
+    if columns is None:
+        return frozenset()
+    return frozenset({columns} if isinstance(columns, str) else {str(c) for c in columns})
+
+
+def data_index_names(df: pd.DataFrame) -> tuple[str, ...]:
+    """Names of the index levels that are data (``""`` for an unnamed one); ``()`` for a default RangeIndex."""
+    if isinstance(df.index, pd.RangeIndex) and df.index.name is None:
+        return ()
+    return tuple("" if name is None else str(name) for name in df.index.names)
+
+
+def mask_sample(sample: pd.DataFrame, masked: Iterable[str] | str, index_names: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``sample`` with the values of ``masked`` columns shown as ``***``.
+
+    Also hidden: values of table-level checks whose column is unknown (they could come from any column),
+    every value when ``masked`` holds ``"*"``, and the row labels when the index is data
+    (``index_names``) and one of its levels is masked. Column names reported by presence checks stay.
+    """
+    names = column_names(masked)
+    if not names or sample.empty:
+        return sample
+    every = ALL_COLUMNS in names
+    named = sample["check"].isin(COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
+    column = sample["column"]
+    hide = ~named & (column.isna().to_numpy(dtype=bool) | column.isin(names).to_numpy(dtype=bool) | every)
+    masked_sample = sample.copy()
+    masked_sample.loc[hide, "failure_case"] = MASK
+    if index_names and (every or any(n in names for n in index_names)):
+        masked_sample.loc[masked_sample["index"].notna(), "index"] = MASK
+    return masked_sample
+
+
+def samples_parquet(sample: pd.DataFrame) -> bytes:
+    """The Parquet bytes of a failure sample, typed by :data:`SAMPLE_SCHEMA` (no pandas metadata)."""
+    table = pa.Table.from_pandas(sample[SAMPLE_SCHEMA.names], schema=SAMPLE_SCHEMA, preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(None), buffer, compression="zstd")
+    return buffer.getvalue()

@@ -1,0 +1,76 @@
+"""Which failure-sample columns the registered sources of a dataset ask to hide.
+
+A step that validates a dataset finds its source records in the store it records to: a record
+applies when it is the source the step names (by name or digest), when its digest is the dataset's
+content digest (the registered data itself), or when its location is the dataset's location.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prov_common.config import Settings
+from prov_common.errors import BadInputError, TdprovError
+from prov_common.lineage.naming import dataset_from_uri
+from prov_common.sources.model import ALL_COLUMNS, SourceRecord
+
+
+@dataclass(frozen=True)
+class SourceMasking:
+    """Columns to hide (``("*",)``: every column), the sources they come from, and what went wrong."""
+
+    columns: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    warning: str | None = None
+
+
+def _place(uri: str | None) -> tuple[str, str] | None:
+    if not uri:
+        return None
+    try:
+        return dataset_from_uri(uri)
+    except BadInputError:
+        return None
+
+
+def applies(record: SourceRecord, *, refs: Iterable[str] = (), digest: str | None = None, uri: str | None = None) -> bool:
+    """Whether ``record`` is a source of the dataset at ``uri`` with content ``digest``, or is named in ``refs``."""
+    if record.name in refs or record.digest in refs or (digest is not None and record.digest == digest):
+        return True
+    place = _place(uri)
+    return place is not None and place == _place(record.location)
+
+
+def masking_for(records: Iterable[SourceRecord], *, refs: Iterable[str] = (), digest: str | None = None,
+                uri: str | None = None) -> SourceMasking:
+    """The masking asked for by the records that apply to the dataset (no I/O)."""
+    wanted = tuple(refs)
+    found = [r for r in records if applies(r, refs=wanted, digest=digest, uri=uri) and r.masked_columns]
+    columns = tuple(dict.fromkeys(c for r in found for c in r.masked_columns))
+    return SourceMasking(columns, tuple(f"{r.name} {r.digest}" for r in found))
+
+
+def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,
+                   uri: str | None = None) -> SourceMasking:
+    """The masking that the store's verified source records ask for the dataset.
+
+    When the records cannot be read (store unreachable, no trust), every column is hidden and the
+    warning says why: a sample is never written with values a record might have flagged.
+    Records whose signature does not verify are left out, and named in the warning.
+    """
+    from prov_common.signing import trust_from_settings
+    from prov_common.sources.registry import iter_sources
+    from prov_common.store import open_store
+
+    problems: list[tuple[str, TdprovError]] = []
+    try:
+        records = [s.record for s in iter_sources(open_store(settings=settings), trust_from_settings(settings), problems)]
+    except Exception as exc:  # noqa: BLE001 - reading records never breaks the pipeline; hide everything instead
+        return SourceMasking((ALL_COLUMNS,), warning=f"source records in {settings.store} could not be read ({exc}); "
+                                                     "every value of the failure sample is masked")
+    masking = masking_for(records, refs=refs, digest=digest, uri=uri)
+    if problems:
+        keys = ", ".join(key for key, _ in problems[:3])
+        return SourceMasking(masking.columns, masking.sources,
+                             f"{len(problems)} source record(s) do not verify and were not used for masking: {keys}")
+    return masking
