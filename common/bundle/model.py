@@ -35,12 +35,9 @@ class DatasetRef:
     @property
     def uri(self) -> str:
         """The dataset's URI per the OpenLineage naming spec (``s3://bucket/key``, ``file:///a.csv``)."""
-        from prov_common.lineage.naming import dataset_uri  # imported on use: the lineage package loads pandas
+        from prov_common.bundle.naming import dataset_name
 
-        try:
-            return dataset_uri(self.namespace, self.name)
-        except ValueError:  # e.g. a relative path in the "file" namespace
-            return f"{self.namespace}:{self.name}"
+        return dataset_name(self.namespace, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "name": self.name, "version": self.version}
@@ -95,6 +92,7 @@ class Manifest:
     files: tuple[FileEntry, ...]
     parent_run_id: str | None = None
     prov_mapping: str | None = None  # the events -> PROV mapping version that made prov.json
+    dataset_naming: str | None = None  # the naming version of the statement's dataset names (bundle.naming)
 
     @property
     def mapping(self) -> str:
@@ -111,6 +109,8 @@ class Manifest:
         }
         if self.prov_mapping is not None:
             out["provMapping"] = self.prov_mapping
+        if self.dataset_naming is not None:
+            out["datasetNaming"] = self.dataset_naming
         return out
 
     def to_json(self) -> bytes:
@@ -126,6 +126,7 @@ class Manifest:
                 event_count=int(raw["eventCount"]),
                 parent_run_id=raw.get("parentRunId"),
                 prov_mapping=None if raw.get("provMapping") is None else str(raw["provMapping"]),
+                dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
                 files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

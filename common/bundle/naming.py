@@ -1,0 +1,56 @@
+"""Dataset names in bundle statements, by naming version (no I/O).
+
+A statement names each input and output dataset by its URI (OpenLineage naming). The naming version
+that wrote a bundle is recorded in its manifest (``datasetNaming``), so verification re-derives the
+statement of an older bundle with the naming it was written with, whatever the naming is today.
+Whenever :func:`prov_common.lineage.naming.dataset_uri` would name a dataset otherwise, freeze the
+current rules here under their version and give the new rules a new version.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from prov_common.errors import BadInputError
+
+NAMING_V1 = "tdprov-naming/1"
+NAMING_V2 = "tdprov-naming/2"
+DATASET_NAMING = NAMING_V2  # what new bundles record
+UNRECORDED_NAMINGS = (NAMING_V1, NAMING_V2)  # manifests without "datasetNaming" were named by one of these
+
+_V1_JOINED = {"s3", "s3a", "s3n", "gs", "gcs",
+              "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
+
+
+def _v1(namespace: str, name: str) -> str:
+    """Version 1: only bucket and table schemes join with '/'; any other namespace is followed by the name."""
+    if namespace == "file":
+        return Path(name).as_uri()
+    return f"{namespace}/{name.lstrip('/')}" if namespace.split("://", 1)[0] in _V1_JOINED else f"{namespace}{name}"
+
+
+def _v2(namespace: str, name: str) -> str:
+    """Version 2 (current): :func:`~prov_common.lineage.naming.dataset_uri`."""
+    from prov_common.lineage.naming import dataset_uri  # imported on use: the lineage package loads pandas
+
+    return dataset_uri(namespace, name)
+
+
+NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2}
+
+
+def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str:
+    """The URI of a dataset under ``naming`` (``namespace:name`` when it has none, e.g. a relative file path)."""
+    rule = NAMINGS.get(naming)
+    if rule is None:
+        raise BadInputError(f"dataset naming {naming!r} is not known to this version of tdprov ({', '.join(NAMINGS)}).",
+                            fix="verify the bundle with the tdprov version that wrote it, or a newer one")
+    try:
+        return rule(namespace, name)
+    except ValueError:
+        return f"{namespace}:{name}"
+
+
+def namings_of(recorded: str | None) -> tuple[str, ...]:
+    """The naming versions a manifest's statement may have been written with."""
+    return (recorded,) if recorded is not None else UNRECORDED_NAMINGS
