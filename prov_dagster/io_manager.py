@@ -19,7 +19,7 @@ from pydantic import Field
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.quality import QualityResult, validate
-from prov_common.sources.masking import source_masking
+from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.digests import digest_of
@@ -79,8 +79,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             if not refused:  # bad data under the 'fail' policy is never written
                 location.write_table(relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
-        if quality is not None and quality.has_samples:
-            quality = self._mask_by_sources(context, quality, wants.source, digest.digest, location.uri(relpath))
+        if quality is not None:
+            quality = mask_by_sources(quality, self.settings(), refs=[wants.source] if wants.source else [],
+                                      digest=digest.digest, uri=location.uri(relpath), warn=context.log.warning)
         record = DatasetRecord(
             name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners
         )
@@ -102,14 +103,6 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if wants.schema is None:
             return None
         return validate(df, wants.schema, masked_columns=wants.masked_columns, sample_rows=wants.sample_rows)
-
-    def _mask_by_sources(self, context: OutputContext, quality: QualityResult, source: str | None, digest: str,
-                         uri: str) -> QualityResult:
-        """Hide the sample columns that the asset's source records flag (found by name, digest or location)."""
-        masking = source_masking(self.settings(), refs=[source] if source else [], digest=digest, uri=uri)
-        if masking.warning:
-            context.log.warning(f"tdprov: {masking.warning}")
-        return quality.masked(masking.columns) if masking.columns else quality
 
     def teardown_after_execution(self, context: Any) -> None:
         """The run (or this step's process) is done: wait until every bundle is written."""

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from dagster import MetadataValue
 
 from prov_common.errors import BadInputError
+from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows
 
 QualityPolicy = Literal["fail", "block", "warn", "record"]
 QUALITY_POLICIES: tuple[str, ...] = ("fail", "block", "warn", "record")
@@ -30,7 +31,6 @@ SOURCE_KEY = "tdprov/source"
 OWNERS_KEY = "tdprov/owners"
 MASKED_KEY = "tdprov/masked_columns"
 SAMPLE_ROWS_KEY = "tdprov/sample_rows"
-DEFAULT_SAMPLE_ROWS = 20
 
 
 def check_policy(policy: str, where: str) -> QualityPolicy:
@@ -41,14 +41,6 @@ def check_policy(policy: str, where: str) -> QualityPolicy:
             fix="use quality_policy='fail' (default), 'block', 'warn' or 'record'",
         )
     return policy  # type: ignore[return-value]
-
-
-def check_sample_rows(rows: Any, where: str) -> int:
-    """``rows`` as a count of failure cases to keep (``0``: no samples), else a clear error naming ``where``."""
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
-        raise BadInputError(f"sample_rows={rows!r} of {where} is not a count of rows",
-                            fix="use sample_rows=20 (default) or another count; sample_rows=0 turns failure samples off")
-    return rows
 
 
 @dataclass(frozen=True)

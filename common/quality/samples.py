@@ -8,7 +8,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prov_common.errors import BadInputError
+
 MASK = "***"
+DEFAULT_SAMPLE_ROWS = 20
 ALL_COLUMNS = "*"
 """In ``masked_columns``: hide the values of every column (and the row labels of a non-default index)."""
 
@@ -26,6 +29,14 @@ SAMPLE_SCHEMA = pa.schema(
     ]
 )
 """Columns and types of every stored failure sample (Dagster and Airflow write the same bytes)."""
+
+
+def check_sample_rows(rows: object, where: str) -> int:
+    """``rows`` as a count of failure cases to keep (``0``: no samples), else a clear error naming ``where``."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise BadInputError(f"sample_rows={rows!r} of {where} is not a count of rows",
+                            fix="use sample_rows=20 (the default) or another count; sample_rows=0 turns failure samples off")
+    return rows
 
 
 def column_names(columns: Iterable[str] | str | None) -> frozenset[str]:

@@ -10,7 +10,15 @@ import pandera.pandas as pa
 
 from prov_common.errors import BadInputError
 from prov_common.quality.model import CheckOutcome, QualityResult
-from prov_common.quality.samples import COLUMN_NAMED_CHECKS, MASK, column_names, data_index_names, mask_sample
+from prov_common.quality.samples import (
+    COLUMN_NAMED_CHECKS,
+    DEFAULT_SAMPLE_ROWS,
+    MASK,
+    check_sample_rows,
+    column_names,
+    data_index_names,
+    mask_sample,
+)
 from prov_common.quality.schema import SchemaLike, load_schema, schema_digest, schema_name
 
 __all__ = ["MASK", "flagged_columns", "validate"]
@@ -23,7 +31,7 @@ def validate(
     df: pd.DataFrame,
     schema: SchemaLike,
     *,
-    sample_rows: int = 20,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
     masked_columns: Iterable[str] | str = (),
 ) -> QualityResult:
     """Validate ``df`` lazily against ``schema`` and report every check.
@@ -38,8 +46,7 @@ def validate(
             f"validate() needs a pandas DataFrame, got {type(df).__module__}.{type(df).__qualname__}",
             fix="convert the data first, e.g. pyarrow_table.to_pandas() or pd.DataFrame(records)",
         )
-    if sample_rows < 0:
-        raise BadInputError(f"sample_rows must be >= 0, got {sample_rows}", fix="pass sample_rows=20 or another count")
+    check_sample_rows(sample_rows, "validate()")
     resolved = load_schema(schema)
     try:
         resolved.validate(df, lazy=True)

@@ -6,13 +6,17 @@ content digest (the registered data itself), or when its location is the dataset
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
+
+if TYPE_CHECKING:
+    from prov_common.quality import QualityResult
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,17 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
         return SourceMasking(masking.columns, masking.sources,
                              f"{len(problems)} source record(s) do not verify and were not used for masking: {keys}")
     return masking
+
+
+def mask_by_sources(result: QualityResult, settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,
+                    uri: str | None = None, warn: Callable[[str], None] | None = None) -> QualityResult:
+    """``result`` with the sample columns its dataset's source records flag shown as ``***``.
+
+    The store is read only when there is a sample to store; ``warn`` receives what went wrong.
+    """
+    if not result.has_samples:
+        return result
+    masking = source_masking(settings, refs=refs, digest=digest, uri=uri)
+    if masking.warning and warn is not None:
+        warn(f"tdprov: {masking.warning}")
+    return result.masked(masking.columns) if masking.columns else result

@@ -9,7 +9,7 @@ task's lineage bundle by the listener, and given to the official OpenLineage pro
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -19,7 +19,14 @@ from airflow.providers.standard.decorators.python import _PythonDecoratedOperato
 from prov_common.lineage.datasets import DatasetRef
 
 from prov_airflow.lineage import LineageMixin
-from prov_airflow.operators.pandera import check_on_failure, failure_message, validate_into, xcom_dataset
+from prov_airflow.operators.pandera import (
+    DEFAULT_SAMPLE_ROWS,
+    SampleOptions,
+    check_on_failure,
+    failure_message,
+    validate_into,
+    xcom_dataset,
+)
 
 
 def _xcom_source(value: Any) -> tuple[str, str] | None:
@@ -34,11 +41,15 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
     custom_operator_name = "@task.provenance"
 
     def __init__(self, *, schema: Any = None, input_schemas: Mapping[str, Any] | None = None,
-                 on_failure: str = "fail", **kwargs: Any) -> None:
+                 on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
+                 sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
+                 tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schema = schema
         self.input_schemas = dict(input_schemas or {})
         self.on_failure = check_on_failure(on_failure)
+        self.samples = SampleOptions.of(f"task {self.task_id!r}", sample_rows=sample_rows, masked_columns=masked_columns,
+                                        source_records=source_records, tdprov_conn_id=tdprov_conn_id)
         self._tdprov_sources = self._sources()
 
     def _parameter_names(self) -> list[str]:
@@ -80,7 +91,8 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
         for name, frame in self._input_frames().items():
             ref = self._input_ref(name)
             if name in self.input_schemas:
-                result = validate_into(lineage, frame, load_schema(self.input_schemas[name]), ref, self.on_failure)
+                result = validate_into(lineage, frame, load_schema(self.input_schemas[name]), ref, self.on_failure,
+                                       self.samples, self.log)
                 if not result.passed:
                     failures.append(failure_message(f"input {name!r}", result))
             else:
@@ -91,7 +103,8 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
         if isinstance(value, pd.DataFrame):
             ref = xcom_dataset(self.dag_id, self.task_id, "return_value")
             if self.schema is not None:
-                result = validate_into(lineage, value, load_schema(self.schema), ref, self.on_failure, output=True)
+                result = validate_into(lineage, value, load_schema(self.schema), ref, self.on_failure, self.samples,
+                                       self.log, output=True)
                 if not result.passed:
                     failures.append(failure_message("output", result))
             else:
@@ -108,7 +121,9 @@ def provenance_task(python_callable: Callable | None = None, multiple_outputs: b
     """TaskFlow decorator recording the DataFrames a task reads and returns (with ``schema`` validation).
 
     ``schema``: Pandera schema (object or ``"pkg.mod:Schema"``) for the returned DataFrame;
-    ``input_schemas``: ``{argument name: schema}``; ``on_failure``: ``fail`` (default) or ``warn``.
+    ``input_schemas``: ``{argument name: schema}``; ``on_failure``: ``fail`` (default) or ``warn``;
+    ``masked_columns``, ``sample_rows``, ``source_records``, ``tdprov_conn_id``: failure samples, as for
+    :class:`~prov_airflow.operators.pandera.PanderaValidationOperator`.
     """
     return task_decorator_factory(python_callable=python_callable, multiple_outputs=multiple_outputs,
                                   decorated_operator_class=_ProvenanceDecoratedOperator, **kwargs)

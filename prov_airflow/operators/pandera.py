@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
+from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows, column_names
 
 from prov_airflow.lineage import LineageMixin
 from prov_airflow.strict import require_store
@@ -29,25 +30,55 @@ def check_on_failure(value: str) -> OnFailure:
     return value  # type: ignore[return-value]
 
 
-def samples_parquet(sample: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    sample.astype(str).to_parquet(buffer, index=False)
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class SampleOptions:
+    """How a failed validation's sample is kept: its size (``0``: none) and the columns it masks.
+
+    Columns flagged by the schema, listed in ``masked_columns`` (``"*"``: every column) or flagged by a
+    registered source record of the dataset (named in ``source_records``, or found by the dataset's
+    digest or location in the store of ``tdprov_conn_id``) show ``***``.
+    """
+
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
+    masked_columns: tuple[str, ...] = ()
+    source_records: tuple[str, ...] = ()
+    tdprov_conn_id: str | None = None
+
+    @classmethod
+    def of(cls, where: str, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, masked_columns: Iterable[str] | str = (),
+           source_records: Iterable[str] | str = (), tdprov_conn_id: str | None = None) -> "SampleOptions":
+        return cls(check_sample_rows(sample_rows, where), tuple(sorted(column_names(masked_columns))),
+                   tuple(sorted(column_names(source_records))), tdprov_conn_id)
+
+    def mask(self, result: Any, digest: str, uri: str | None, log: Any) -> Any:
+        """``result`` with the columns its source records flag masked (the store is read only for a sample)."""
+        from prov_common.sources.masking import mask_by_sources
+
+        from prov_airflow.hooks.provenance import ProvenanceHook
+
+        if not result.has_samples:
+            return result
+        hook = ProvenanceHook(self.tdprov_conn_id)
+        with hook.environment():
+            return mask_by_sources(result, hook.get_settings(), refs=self.source_records, digest=digest, uri=uri,
+                                   warn=log.warning)
 
 
 def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, on_failure: OnFailure,
-                  *, output: bool = False) -> Any:
-    """Hash and validate ``df``, add the dataset (digest, quality, samples) to ``lineage``; returns the result."""
+                  samples: SampleOptions, log: Any, *, uri: str | None = None, output: bool = False) -> Any:
+    """Hash and validate ``df``, add the dataset (digest, quality, masked samples) to ``lineage``; returns the result."""
     from prov_common.bundle import samples_path
     from prov_common.hashing import hash_dataframe
     from prov_common.quality import validate
 
-    result = validate(df, schema)
+    digest = hash_dataframe(df)
+    result = validate(df, schema, sample_rows=samples.sample_rows, masked_columns=samples.masked_columns)
+    result = samples.mask(result, digest.digest, uri, log)
     samples_file = None
-    if not result.passed and len(result.failure_sample):
+    if result.has_samples:
         samples_file = samples_path(ref.name)
-        lineage.attachments[samples_file] = samples_parquet(result.failure_sample)
-    ref = dataclasses.replace(ref, digest=hash_dataframe(df), quality=result, samples_file=samples_file,
+        lineage.attachments[samples_file] = result.samples_parquet()
+    ref = dataclasses.replace(ref, digest=digest, quality=result, samples_file=samples_file,
                               severity="error" if on_failure == "fail" else "warn")
     (lineage.outputs if output else lineage.inputs).append(ref)
     return result
@@ -67,7 +98,11 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
     :param xcom_task_id: instead of ``source``, validate the DataFrame this task pushed to XCom.
     :param xcom_key: XCom key of that DataFrame (default ``return_value``).
     :param on_failure: ``fail`` fails the task on any failed check; ``warn`` logs and succeeds.
-    :param tdprov_conn_id: ``tdprov`` connection (store for strict mode); default ``[tdprov]``.
+    :param masked_columns: columns whose values never appear in the failure sample (``"*"``: every column).
+    :param sample_rows: failure cases kept in the bundle (default 20); ``0`` stores no sample.
+    :param source_records: names or digests of registered source records whose personal or
+        confidential columns are masked; records whose digest or location is the table's apply as well.
+    :param tdprov_conn_id: ``tdprov`` connection (store for strict mode and source records); default ``[tdprov]``.
 
     Returns (XCom) ``{"passed", "failure_count", "digest", "schema"}``. Implements
     ``get_openlineage_facets_on_complete`` so the official OpenLineage provider sees the quality facets.
@@ -77,8 +112,9 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
     ui_color = "#e8f4e8"
 
     def __init__(self, *, schema: Any, source: str | None = None, xcom_task_id: str | None = None,
-                 xcom_key: str = "return_value", on_failure: str = "fail", tdprov_conn_id: str | None = None,
-                 **kwargs: Any) -> None:
+                 xcom_key: str = "return_value", on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
+                 sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
+                 tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if (source is None) == (xcom_task_id is None):
             raise BadInputError(f"task {self.task_id!r}: give exactly one of source= or xcom_task_id=",
@@ -89,26 +125,29 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
         self.xcom_key = xcom_key
         self.on_failure = check_on_failure(on_failure)
         self.tdprov_conn_id = tdprov_conn_id
+        self.samples = SampleOptions.of(f"task {self.task_id!r}", sample_rows=sample_rows, masked_columns=masked_columns,
+                                        source_records=source_records, tdprov_conn_id=tdprov_conn_id)
 
-    def _load(self, context: Any) -> tuple[pd.DataFrame, DatasetRef]:
+    def _load(self, context: Any) -> tuple[pd.DataFrame, DatasetRef, str | None]:
         if self.source is not None:
             from prov_airflow.tables import read_table
 
             df, uri = read_table(self.source)
-            return df, DatasetRef.from_uri(uri)
+            return df, DatasetRef.from_uri(uri), uri
         df = context["ti"].xcom_pull(task_ids=self.xcom_task_id, key=self.xcom_key)
         if not isinstance(df, pd.DataFrame):
             raise BadInputError(
                 f"XCom {self.xcom_key!r} of task {self.xcom_task_id!r} is {type(df).__name__}, not a DataFrame",
                 fix="return a pandas DataFrame from that task, or validate a file with source=")
-        return df, xcom_dataset(self.dag_id, self.xcom_task_id, self.xcom_key)
+        return df, xcom_dataset(self.dag_id, self.xcom_task_id, self.xcom_key), None
 
     def execute(self, context: Any) -> dict[str, Any]:
         from prov_common.quality import load_schema
 
         require_store(self.tdprov_conn_id)
-        df, ref = self._load(context)
-        result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure)
+        df, ref, uri = self._load(context)
+        result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, self.samples,
+                               self.log, uri=uri)
         summary = {"passed": result.passed, "failure_count": result.failure_count,
                    "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}
         if not result.passed:
