@@ -99,5 +99,5 @@ def test_bad_inputs_are_named() -> None:
             build_bundle(run_events(), {name: b"x"}, key)
     with pytest.raises(BadInputError, match="not bytes"):
         build_bundle(run_events(), {"quality/x.parquet": "text"}, key)  # type: ignore[dict-item]
-    with pytest.raises(BadInputError, match="cannot name a bundle"):
+    with pytest.raises(BadInputError, match="field 'run.runId' must be a UUID, got 'a/b'"):
         build_bundle(run_events("a/b"), {}, key)

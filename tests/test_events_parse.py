@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from prov_common.errors import BadInputError
-from prov_common.lineage import build_run_event, event_to_dict, event_to_json, parse_event
+from prov_common.lineage import EVENT_TYPES, build_run_event, event_to_dict, event_to_json, parse_event
+from prov_common.w3cprov import events_to_document
 
 RUN_ID = str(uuid.uuid4())
 # A minimal event as another producer (the Airflow provider, Spark, dbt) would write it.
@@ -39,30 +40,30 @@ def test_valid_events_pass_as_dict_and_text() -> None:
     assert parse_event(minimal)["job"]["name"] == "etl.join"
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda e: e.pop("eventType"), "field 'eventType' is missing"),
-        (lambda e: e.update(eventType="DONE"), "field 'eventType' is 'DONE', not one of START"),
-        (lambda e: e.update(eventType=3), "field 'eventType' must be a non-empty string, got 3"),
-        (lambda e: e["run"].pop("runId"), "field 'run.runId' is missing"),
-        (lambda e: e["run"].update(runId="run-1"), "field 'run.runId' must be a UUID"),
-        (lambda e: e.update(run=[RUN_ID]), "field 'run' must be an object, got list"),
-        (lambda e: e["job"].pop("name"), "field 'job.name' is missing"),
-        (lambda e: e["job"].update(namespace=""), "field 'job.namespace' must be a non-empty string"),
-        (lambda e: e.pop("job"), "field 'job' is missing"),
-        (lambda e: e.pop("eventTime"), "field 'eventTime' is missing"),
-        (lambda e: e.update(eventTime="yesterday"), "field 'eventTime' must be an ISO 8601 date-time"),
-        (lambda e: e.update(eventTime="2026-01-31"), "field 'eventTime' must contain a time"),
-        (lambda e: e.pop("producer"), "field 'producer' is missing"),
-        (lambda e: e.update(inputs={"namespace": "x"}), "field 'inputs' must be a list, got dict"),
-        (lambda e: e["inputs"][0].pop("name"), "field 'inputs.0.name' is missing"),
-        (lambda e: e["outputs"][0].update(namespace=5), "field 'outputs.0.namespace' must be a non-empty string"),
-        (lambda e: e["outputs"][0].update(facets=[]), "field 'outputs.0.facets' must be an object of facets"),
-        (lambda e: e["outputs"][0]["outputFacets"].update(stats=1), "field 'outputs.0.outputFacets.stats' must be an object"),
-        (lambda e: e["run"].update(facets={"parent": "x"}), "field 'run.facets.parent' must be an object"),
-    ],
-)
+MALFORMED = [
+    (lambda e: e.pop("eventType"), "field 'eventType' is missing"),
+    (lambda e: e.update(eventType="DONE"), "field 'eventType' is 'DONE', not one of START"),
+    (lambda e: e.update(eventType=3), "field 'eventType' must be a non-empty string, got 3"),
+    (lambda e: e["run"].pop("runId"), "field 'run.runId' is missing"),
+    (lambda e: e["run"].update(runId="run-1"), "field 'run.runId' must be a UUID"),
+    (lambda e: e.update(run=[RUN_ID]), "field 'run' must be an object, got list"),
+    (lambda e: e["job"].pop("name"), "field 'job.name' is missing"),
+    (lambda e: e["job"].update(namespace=""), "field 'job.namespace' must be a non-empty string"),
+    (lambda e: e.pop("job"), "field 'job' is missing"),
+    (lambda e: e.pop("eventTime"), "field 'eventTime' is missing"),
+    (lambda e: e.update(eventTime="yesterday"), "field 'eventTime' must be an ISO 8601 date-time"),
+    (lambda e: e.update(eventTime="2026-01-31"), "field 'eventTime' must be an ISO 8601 date-time with a time"),
+    (lambda e: e.pop("producer"), "field 'producer' is missing"),
+    (lambda e: e.update(inputs={"namespace": "x"}), "field 'inputs' must be a list, got dict"),
+    (lambda e: e["inputs"][0].pop("name"), "field 'inputs.0.name' is missing"),
+    (lambda e: e["outputs"][0].update(namespace=5), "field 'outputs.0.namespace' must be a non-empty string"),
+    (lambda e: e["outputs"][0].update(facets=[]), "field 'outputs.0.facets' must be an object of facets"),
+    (lambda e: e["outputs"][0]["outputFacets"].update(stats=1), "field 'outputs.0.outputFacets.stats' must be an object"),
+    (lambda e: e["run"].update(facets={"parent": "x"}), "field 'run.facets.parent' must be an object"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), MALFORMED)
 def test_malformed_events_name_the_event_and_field(change, message: str) -> None:
     with pytest.raises(BadInputError, match="OpenLineage event at events.jsonl:4 ") as info:
         parse_event(broken(change), where="events.jsonl:4")
@@ -80,3 +81,25 @@ def test_error_names_job_and_run_when_known() -> None:
 def test_not_an_object(raw, message: str) -> None:
     with pytest.raises(BadInputError, match=message):
         parse_event(raw)
+
+
+@pytest.mark.parametrize(("change", "message"), MALFORMED)
+def test_prov_and_bundles_refuse_what_parse_event_refuses(change, message: str) -> None:
+    """One validator: the path to PROV, bundles and verify checks events exactly as parse_event does."""
+    with pytest.raises(BadInputError, match=r"^OpenLineage event #0 \(") as info:
+        events_to_document([broken(change)])
+    assert message in str(info.value) and info.value.fix
+
+
+def test_event_types_are_openlineage_run_states() -> None:
+    from openlineage.client.event_v2 import RunState
+
+    assert EVENT_TYPES == tuple(state.value for state in RunState)
+
+
+def test_lineage_package_loads_no_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, prov_common.lineage, prov_common.w3cprov.events; print('pandas' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,9 @@ def _drop(event: dict, path: str) -> None:
         ("eventType", "eventType"),
         ("eventTime", "eventTime"),
         ("run.runId", "run.runId"),
-        ("run", "run.runId"),
-        ("job", "job.namespace"),
+        ("run", "run"),
+        ("job", "job"),
+        ("producer", "producer"),
         ("job.name", "job.name"),
         ("job.namespace", "job.namespace"),
     ],
@@ -44,7 +46,7 @@ def test_missing_required_field_names_event_and_field(path: str, field: str) -> 
         events_to_document(given)
     message = str(caught.value)
     assert "event #1" in message and f"'{field}'" in message
-    if field != "run.runId":
+    if field not in ("run.runId", "run"):
         assert RUN in message
     assert caught.value.fix
 
@@ -53,7 +55,7 @@ def test_missing_required_field_names_event_and_field(path: str, field: str) -> 
 def test_bad_event_time(value) -> None:
     given = events()
     given[0]["eventTime"] = value
-    with pytest.raises(BadInputError, match=r"event #0 \(runId .*\): field 'eventTime'"):
+    with pytest.raises(BadInputError, match=rf"event #0 \(START job .* run {RUN}\): field 'eventTime'"):
         events_to_document(given)
 
 
@@ -62,18 +64,18 @@ def test_bad_event_type_and_non_object_event() -> None:
     given[0]["eventType"] = "FINISHED"
     with pytest.raises(BadInputError, match="'FINISHED', not one of START"):
         events_to_document(given)
-    with pytest.raises(BadInputError, match="event #1 is a list"):
+    with pytest.raises(BadInputError, match="event #1 must be a JSON object, got list"):
         events_to_document([events()[0], []])
 
 
 def test_dataset_without_name_is_named_by_position() -> None:
     given = events()
     del given[1]["outputs"][0]["name"]
-    with pytest.raises(BadInputError, match=r"event #1 .*'outputs\[0\]\.name'"):
+    with pytest.raises(BadInputError, match=r"event #1 .*'outputs\.0\.name' is missing"):
         events_to_document(given)
     given = events()
     given[1]["inputs"] = {"namespace": "x"}
-    with pytest.raises(BadInputError, match="'inputs' is not a list"):
+    with pytest.raises(BadInputError, match="'inputs' must be a list, got dict"):
         events_to_document(given)
 
 
@@ -85,7 +87,7 @@ def test_no_events() -> None:
 def test_optional_parts_may_be_missing() -> None:
     given = events()
     for event in given:
-        for key in ("producer", "schemaURL", "inputs", "outputs"):
+        for key in ("schemaURL", "inputs", "outputs"):
             event.pop(key, None)
         event["run"].pop("facets")
         event["job"].pop("facets", None)
@@ -98,3 +100,69 @@ def test_timestamps_without_offset_are_utc_and_offsets_normalise() -> None:
     b[0]["eventTime"] = "2024-11-05T11:00:00+02:00"
     a[0]["eventTime"] = "2024-11-05T09:00:00"
     assert events_to_document(a) == events_to_document(b)
+
+
+# --- one validator on the real path: PROV, bundles, the transport ----------------------------------
+
+def _bad_run_id(given: list[dict]) -> None:
+    for event in given:
+        event["run"]["runId"] = "run-1"
+
+
+def _bad_facet(given: list[dict]) -> None:
+    given[1]["inputs"][0]["facets"]["version"] = "blake3:" + "1" * 64
+
+
+@pytest.mark.parametrize(
+    ("change", "event", "field", "fix"),
+    [
+        (_bad_run_id, r"#0 \(START job .* run run-1\)", r"field 'run.runId' must be a UUID, got 'run-1'", "UUID"),
+        (_bad_facet, rf"#1 \(COMPLETE job .* run {RUN}\)", r"field 'inputs.0.facets.version' must be an object, got str", "JSON object"),
+    ],
+    ids=["non-uuid-run-id", "non-object-facet"],
+)
+def test_prov_bundles_and_transport_refuse_naming_event_and_field(change, event: str, field: str, fix: str, tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.signing import SigningKey
+
+    given = events()
+    change(given)
+    message = f"^OpenLineage event {event}: {field}"
+    with pytest.raises(BadInputError, match=message) as caught:
+        events_to_document(given)
+    assert fix in caught.value.fix
+    with pytest.raises(BadInputError, match=message):
+        build_bundle(given, {}, SigningKey.generate())
+    strict = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "strict"), strict=True))
+    strict.emit(given[0])
+    with pytest.raises(BadInputError, match=field):
+        strict.emit(given[1])
+    lenient = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "lenient"), strict=False))
+    lenient.emit(given[0])
+    assert lenient.emit(given[1]) is None  # the pipeline goes on; the refusal is logged, naming the field
+    assert re.search(field, caplog.text)
+
+
+def test_job_event_is_not_a_run() -> None:
+    job_event = {"eventTime": "2024-11-05T09:00:00Z", "producer": "https://x", "job": {"namespace": "ns", "name": "j"}}
+    with pytest.raises(BadInputError, match="event #0 .*field 'eventType' is missing: a job or dataset event describes no run"):
+        events_to_document([job_event])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("*.jsonl")))
+def test_events_of_every_producer_pass_the_one_validator_and_convert(name: str) -> None:
+    from prov_common.lineage import parse_run_event
+
+    given = [json.loads(line) for line in (EVENTS / name).read_text().splitlines() if line.strip()]
+    assert given and all(parse_run_event(e) is e for e in given)
+    assert events_to_document(given).get_records()
+
+
+def test_a_run_id_that_is_not_one_key_segment_cannot_name_a_bundle() -> None:
+    from prov_common.bundle import layout
+
+    for bad in ("a/b", "..", "", "x" * 300):
+        with pytest.raises(BadInputError, match="cannot name a bundle"):
+            layout.check_run_id(bad)

@@ -220,7 +220,7 @@ def test_running_run_and_unknown_facets() -> None:
     (start, _) = load("tdprov_step.jsonl")
     start = copy.deepcopy(start)
     start["run"]["facets"]["someVendor_custom"] = {"weird": [1, {"x": None}]}
-    start["inputs"][0]["facets"] = {"version": "not-an-object", "schema": {"fields": "nonsense"}}
+    start["inputs"][0]["facets"] = {"version": {"datasetVersion": ["not", "text"]}, "schema": {"fields": "nonsense"}}
     doc = events_to_document([start])
     run = by_id(doc, f"run-{TD_RUN}")
     assert attr(run, TDPROV["state"]) == {"RUNNING"}
@@ -229,18 +229,18 @@ def test_running_run_and_unknown_facets() -> None:
 
 
 def test_minimal_event_converts() -> None:
-    event = {"eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "run": {"runId": "r 1/2"},
-             "job": {"namespace": "ns", "name": "j"}}
+    event = {"eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "producer": "https://example.org/etl",
+             "run": {"runId": TD_RUN.upper()}, "job": {"namespace": "ns", "name": "j"}}
     doc = events_to_document([event])
     (run,) = records(doc, "Activity")
-    assert NCNAME.match(run.identifier.localpart)
-    assert attr(run, TDPROV["runId"]) == {"r 1/2"}
+    assert NCNAME.match(run.identifier.localpart) and run.identifier.localpart == f"run-{TD_RUN}"
+    assert attr(run, TDPROV["runId"]) == {TD_RUN.upper()}
     assert run.get_startTime() == run.get_endTime()
 
 
 def test_dataset_ownership_and_run_without_agents() -> None:
-    event = {"eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "run": {"runId": "r1"},
-             "job": {"namespace": "ns", "name": "j"},
+    event = {"eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "producer": "https://example.org/etl",
+             "run": {"runId": TD_RUN}, "job": {"namespace": "ns", "name": "j"},
              "outputs": [{"namespace": "s3://b", "name": "k", "facets": {"ownership": {"owners": [{"name": "team:data"}, {"bad": 1}]}}}]}
     doc = events_to_document([event])
     (attribution,) = records(doc, "Attribution")

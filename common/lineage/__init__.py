@@ -2,89 +2,117 @@
 
 Build events with :func:`build_run_event` from :class:`DatasetRef` s; send them as plain dicts
 (:func:`event_to_dict`); check events received from any producer with :func:`parse_event`.
+
+Names are loaded on first use: the builders load pandas and the openlineage client, while the
+transport, PROV and bundles only need :mod:`.validate` and :mod:`.redact`.
 """
 from __future__ import annotations
 
-from prov_common.lineage.context import DEFAULT_LIBRARIES, RunContext, collect_run_context, library_versions
-from prov_common.lineage.datasets import (
-    DatasetRef,
-    assertions_facet,
-    content_hash_facet,
-    input_dataset,
-    metrics_facet,
-    output_dataset,
-    pandera_facet,
-    quality_test_facet,
-    schema_facet,
-)
-from prov_common.lineage.events import (
-    ParentRef,
-    build_run_event,
-    context_job_facets,
-    error_facet,
-    parent_facet,
-    processing_engine_facet,
-    run_context_facet,
-)
-from prov_common.lineage.facets import (
-    CONTENT_HASH,
-    CUSTOM_FACETS,
-    PANDERA,
-    RUN_CONTEXT,
-    ContentHashDatasetFacet,
-    PanderaCheck,
-    PanderaDatasetFacet,
-    RunContextRunFacet,
-    schema_path,
-    schema_url,
-)
-from prov_common.lineage.naming import DEFAULT_JOB_NAMESPACE, clean_namespace, dataset_from_uri, dataset_uri
-from prov_common.lineage.redact import REDACTED, is_secret_key, redact_mapping, redact_text, redact_uri, redact_value
-from prov_common.lineage.serde import EVENT_TYPES, event_to_dict, event_to_json, parse_event
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "CONTENT_HASH",
-    "CUSTOM_FACETS",
-    "DEFAULT_JOB_NAMESPACE",
-    "DEFAULT_LIBRARIES",
-    "EVENT_TYPES",
-    "PANDERA",
-    "REDACTED",
-    "RUN_CONTEXT",
-    "ContentHashDatasetFacet",
-    "DatasetRef",
-    "PanderaCheck",
-    "PanderaDatasetFacet",
-    "ParentRef",
-    "RunContext",
-    "RunContextRunFacet",
-    "assertions_facet",
-    "build_run_event",
-    "clean_namespace",
-    "collect_run_context",
-    "content_hash_facet",
-    "context_job_facets",
-    "dataset_from_uri",
-    "dataset_uri",
-    "error_facet",
-    "event_to_dict",
-    "event_to_json",
-    "input_dataset",
-    "is_secret_key",
-    "library_versions",
-    "metrics_facet",
-    "output_dataset",
-    "pandera_facet",
-    "parent_facet",
-    "parse_event",
-    "processing_engine_facet",
-    "quality_test_facet",
-    "redact_mapping",
-    "redact_text",
-    "redact_uri",
-    "redact_value",
-    "run_context_facet",
-    "schema_facet",
-    "schema_path",
-    "schema_url",
-]
+_LAZY = {
+    "DEFAULT_LIBRARIES": "context",
+    "RunContext": "context",
+    "collect_run_context": "context",
+    "library_versions": "context",
+    "DatasetRef": "datasets",
+    "assertions_facet": "datasets",
+    "content_hash_facet": "datasets",
+    "input_dataset": "datasets",
+    "metrics_facet": "datasets",
+    "output_dataset": "datasets",
+    "pandera_facet": "datasets",
+    "quality_test_facet": "datasets",
+    "schema_facet": "datasets",
+    "ParentRef": "events",
+    "build_run_event": "events",
+    "context_job_facets": "events",
+    "error_facet": "events",
+    "parent_facet": "events",
+    "processing_engine_facet": "events",
+    "run_context_facet": "events",
+    "CONTENT_HASH": "facets",
+    "CUSTOM_FACETS": "facets",
+    "ContentHashDatasetFacet": "facets",
+    "PANDERA": "facets",
+    "PanderaCheck": "facets",
+    "PanderaDatasetFacet": "facets",
+    "RUN_CONTEXT": "facets",
+    "RunContextRunFacet": "facets",
+    "schema_path": "facets",
+    "schema_url": "facets",
+    "DEFAULT_JOB_NAMESPACE": "naming",
+    "clean_namespace": "naming",
+    "dataset_from_uri": "naming",
+    "dataset_uri": "naming",
+    "REDACTED": "redact",
+    "is_secret_key": "redact",
+    "redact_mapping": "redact",
+    "redact_text": "redact",
+    "redact_uri": "redact",
+    "redact_value": "redact",
+    "event_to_dict": "serde",
+    "event_to_json": "serde",
+    "EVENT_TYPES": "validate",
+    "parse_event": "validate",
+    "parse_run_event": "validate",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prov_common.lineage.context import DEFAULT_LIBRARIES, RunContext, collect_run_context, library_versions
+    from prov_common.lineage.datasets import (
+        DatasetRef,
+        assertions_facet,
+        content_hash_facet,
+        input_dataset,
+        metrics_facet,
+        output_dataset,
+        pandera_facet,
+        quality_test_facet,
+        schema_facet,
+    )
+    from prov_common.lineage.events import (
+        ParentRef,
+        build_run_event,
+        context_job_facets,
+        error_facet,
+        parent_facet,
+        processing_engine_facet,
+        run_context_facet,
+    )
+    from prov_common.lineage.facets import (
+        CONTENT_HASH,
+        CUSTOM_FACETS,
+        PANDERA,
+        RUN_CONTEXT,
+        ContentHashDatasetFacet,
+        PanderaCheck,
+        PanderaDatasetFacet,
+        RunContextRunFacet,
+        schema_path,
+        schema_url,
+    )
+    from prov_common.lineage.naming import DEFAULT_JOB_NAMESPACE, clean_namespace, dataset_from_uri, dataset_uri
+    from prov_common.lineage.redact import (
+        REDACTED,
+        is_secret_key,
+        redact_mapping,
+        redact_text,
+        redact_uri,
+        redact_value,
+    )
+    from prov_common.lineage.serde import event_to_dict, event_to_json
+    from prov_common.lineage.validate import EVENT_TYPES, parse_event, parse_run_event
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_LAZY)

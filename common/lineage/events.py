@@ -23,7 +23,7 @@ from prov_common.lineage.datasets import DatasetRef, input_dataset, output_datas
 from prov_common.lineage.facets import RUN_CONTEXT, RunContextRunFacet
 from prov_common.lineage.naming import DEFAULT_JOB_NAMESPACE
 from prov_common.lineage.redact import redact_text
-from prov_common.lineage.serde import EVENT_TYPES
+from prov_common.lineage.validate import EVENT_TYPES
 
 
 

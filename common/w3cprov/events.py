@@ -1,7 +1,8 @@
 """OpenLineage run events (plain JSON dicts from any producer) folded into one model per run.
 
-No I/O. Required fields are checked here, so that a malformed event fails with a message naming the
-event and the field; optional parts (facets, inputs, outputs, producer) may be missing or unknown.
+No I/O. Every event is checked by :func:`prov_common.lineage.validate.parse_run_event` (the one check of
+received events), so that a malformed event fails with a message naming the event and the field;
+optional parts (facets, inputs, outputs) may be missing, and facets unknown.
 Events of one run are applied in time order (START before COMPLETE at equal times) and facets are
 merged, a later event's facet replacing an earlier one of the same name, as OpenLineage's
 accumulative event model intends. Events are sorted first, so their order in the input never matters.
@@ -11,15 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from prov_common.errors import BadInputError
+from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
 
-EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")
 _RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
-_FIX = "each event needs eventType, eventTime (ISO 8601), run.runId, job.namespace and job.name (OpenLineage RunEvent)"
 
 
 @dataclass
@@ -88,58 +88,19 @@ class _Checked:
 def parse_time(value: Any, where: str) -> datetime:
     """An ISO 8601 date-time as an aware UTC datetime (a time without offset is taken as UTC)."""
     if not isinstance(value, str) or not value.strip():
-        raise BadInputError(f"{where}: field 'eventTime' is missing or not a string.", fix=_FIX)
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        raise BadInputError(
-            f"{where}: field 'eventTime' is not an ISO 8601 date-time: {value!r}.",
-            fix="write it like 2024-05-01T12:00:00.000Z",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def _string(container: Any, key: str, where: str, field_name: str) -> str:
-    value = container.get(key) if isinstance(container, Mapping) else None
-    if not isinstance(value, str) or not value.strip():
-        raise BadInputError(f"{where}: field '{field_name}' is missing or empty.", fix=_FIX)
-    return value
-
-
-def _describe(index: int, event: Any) -> str:
-    run = event.get("run") if isinstance(event, Mapping) else None
-    run_id = run.get("runId") if isinstance(run, Mapping) else None
-    return f"event #{index}" + (f" (runId {run_id})" if isinstance(run_id, str) and run_id else "")
+        raise BadInputError(f"{where}: field 'eventTime' is missing or not a string.", fix=TIME_FIX)
+    moment = to_utc(value)
+    if moment is None:
+        raise BadInputError(f"{where}: field 'eventTime' is not an ISO 8601 date-time: {value!r}.", fix=TIME_FIX)
+    return moment
 
 
 def check_event(index: int, event: Any) -> _Checked:
-    """Check the required fields of one event; ``index`` is its 0-based position in the input."""
-    where = _describe(index, event)
-    if not isinstance(event, Mapping):
-        raise BadInputError(f"{where} is a {type(event).__name__}, not a JSON object.", fix=_FIX)
-    event_type = event.get("eventType")
-    if event_type is None:
-        raise BadInputError(f"{where}: field 'eventType' is missing (dataset and job events have no run).", fix=_FIX)
-    if event_type not in EVENT_TYPES:
-        raise BadInputError(f"{where}: field 'eventType' is {event_type!r}, not one of {', '.join(EVENT_TYPES)}.", fix=_FIX)
-    time = parse_time(event.get("eventTime"), where)
-    run_id = _string(event.get("run"), "runId", where, "run.runId")
-    job = event.get("job")
-    namespace = _string(job, "namespace", where, "job.namespace")
-    name = _string(job, "name", where, "job.name")
-    for side in ("inputs", "outputs"):
-        datasets = event.get(side)
-        if datasets is None:
-            continue
-        if not isinstance(datasets, list):
-            raise BadInputError(f"{where}: field '{side}' is not a list.", fix="inputs and outputs are lists of datasets")
-        for position, dataset in enumerate(datasets):
-            _string(dataset, "namespace", where, f"{side}[{position}].namespace")
-            _string(dataset, "name", where, f"{side}[{position}].name")
-    return _Checked(index, event, event_type, time, run_id, (namespace, name))
+    """Check one run event (``index``: its 0-based position in the input, named in errors as ``#index``)."""
+    event = parse_run_event(event, where=f"#{index}")
+    job = event["job"]
+    return _Checked(index, event, event["eventType"], parse_time(event["eventTime"], f"event #{index}"),
+                    event["run"]["runId"], (job["namespace"], job["name"]))
 
 
 def _order_key(checked: _Checked) -> tuple[Any, ...]:

@@ -1,0 +1,194 @@
+"""The one check of OpenLineage events received from any producer (the transport, PROV, bundles, verify).
+
+Loads nothing heavy (no openlineage client, no pandas): the transport and the Airflow plugin import it.
+Errors are :class:`BadInputError` naming the event (where it is, its type, job and run) and the field.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from prov_common.errors import BadInputError
+
+EVENT_TYPES: tuple[str, ...] = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")  # openlineage RunState
+SPEC_FIX = "see the OpenLineage spec (https://openlineage.io/spec/2-0-2/OpenLineage.json)"
+TIME_FIX = "write it like 2024-05-01T12:00:00.000Z"
+
+
+def to_utc(text: str) -> datetime | None:
+    """An ISO 8601 date-time with a time of day as an aware UTC datetime (no offset = UTC); None if it is not one."""
+    text = text.strip()
+    if "t" not in text.lower():
+        return None
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None) -> dict[str, Any]:
+    """Check that ``event`` (a dict or JSON text) is an OpenLineage event tdprov can use and return it as a dict.
+
+    Every event needs ``eventTime`` (ISO 8601 with a time) and ``producer``. Run events (with ``run`` or
+    ``eventType``) need ``eventType``, ``run.runId`` (a UUID), ``job.namespace`` and ``job.name``; job
+    events a ``job``, dataset events a ``dataset``. Datasets need ``namespace`` and ``name``; facets
+    must be objects. Optional parts may be missing. ``where`` (``"events.jsonl:3"``, or ``"#3"`` for a
+    position) is named in errors.
+    """
+    return _check(_as_mapping(event, where), where, run_event=False)
+
+
+def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None) -> dict[str, Any]:
+    """:func:`parse_event` for a run event: job and dataset events (no ``eventType``) are refused."""
+    return _check(_as_mapping(event, where), where, run_event=True)
+
+
+def _at(where: str | None) -> str:
+    if not where:
+        return ""
+    return f" {where}" if where.startswith("#") else f" at {where}"
+
+
+def _as_mapping(event: Any, where: str | None) -> Any:
+    if isinstance(event, (str, bytes, bytearray)):
+        try:
+            event = json.loads(event)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(
+                f"OpenLineage event{_at(where)} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                fix="write one JSON object per event (one per line in .jsonl files)",
+            ) from None
+    if not isinstance(event, Mapping):
+        raise BadInputError(
+            f"OpenLineage event{_at(where)} must be a JSON object, got {type(event).__name__}",
+            fix="pass the event dict (openlineage.client.serde.Serde.to_dict(event)) or its JSON text",
+        )
+    return event
+
+
+def _check(event: Any, where: str | None, *, run_event: bool) -> Any:
+    checker = _Checker(event, where)
+    checker.time("eventTime")
+    checker.text("producer")
+    is_run = "run" in event or "eventType" in event
+    if run_event and not is_run:
+        checker.fail("eventType", "is missing: a job or dataset event describes no run",
+                     fix="send run events (RunEvent: eventType, run, job)")
+    if is_run:
+        checker.choice("eventType", EVENT_TYPES)
+        checker.mapping("run")
+        checker.uuid("run.runId")
+        checker.facets("run.facets")
+        checker.job()
+    elif "dataset" in event:
+        checker.dataset("dataset")
+    else:
+        checker.job()
+    for side, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
+        datasets = checker.optional(side)
+        if datasets is None:
+            continue
+        if not isinstance(datasets, list):
+            checker.fail(side, f"must be a list, got {type(datasets).__name__}")
+        for i in range(len(datasets)):
+            checker.dataset(f"{side}.{i}", extra)
+    return event
+
+
+class _Checker:
+    """Field checks on one event, with errors that name the event and the field."""
+
+    def __init__(self, event: Mapping[str, Any], where: str | None) -> None:
+        self.event = event
+        self.where = where
+
+    def _name(self) -> str:
+        run = self.event.get("run") if isinstance(self.event.get("run"), Mapping) else {}
+        job = self.event.get("job") if isinstance(self.event.get("job"), Mapping) else {}
+        parts = [str(self.event["eventType"])] if isinstance(self.event.get("eventType"), str) else []
+        if isinstance(job.get("name"), str):
+            parts.append(f"job {job.get('namespace', '?')}/{job['name']}")
+        if isinstance(run.get("runId"), str):
+            parts.append(f"run {run['runId']}")
+        label = " ".join(parts) or "without type, job or run"
+        return f"OpenLineage event{_at(self.where)} ({label})"
+
+    def fail(self, field: str, problem: str, fix: str | None = None) -> None:
+        raise BadInputError(f"{self._name()}: field '{field}' {problem}", fix=fix or SPEC_FIX)
+
+    def optional(self, path: str) -> Any:
+        value: Any = self.event
+        for part in path.split("."):
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            elif isinstance(value, Mapping) and part in value:
+                value = value[part]
+            else:
+                return None
+        return value
+
+    def required(self, path: str) -> Any:
+        value = self.optional(path)
+        if value is None:
+            self.fail(path, "is missing", fix=f"add '{path}' to the event")
+        return value
+
+    def text(self, path: str) -> str:
+        value = self.required(path)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, f"must be a non-empty string, got {value!r:.60}")
+        return value
+
+    def mapping(self, path: str) -> Mapping[str, Any]:
+        value = self.required(path)
+        if not isinstance(value, Mapping):
+            self.fail(path, f"must be an object, got {type(value).__name__}")
+        return value
+
+    def choice(self, path: str, allowed: tuple[str, ...]) -> None:
+        value = self.text(path)
+        if value not in allowed:
+            self.fail(path, f"is {value!r}, not one of {', '.join(allowed)}")
+
+    def uuid(self, path: str) -> None:
+        value = self.text(path)
+        try:
+            UUID(value)
+        except ValueError:
+            self.fail(path, f"must be a UUID, got {value!r:.60}", fix="use a UUID (uuid7 recommended) as the run id")
+
+    def time(self, path: str) -> None:
+        value = self.text(path)
+        if to_utc(value) is None:
+            self.fail(path, f"must be an ISO 8601 date-time with a time, got {value!r:.60}", fix=TIME_FIX)
+
+    def facets(self, path: str) -> None:
+        facets = self.optional(path)
+        if facets is None:
+            return
+        if not isinstance(facets, Mapping):
+            self.fail(path, f"must be an object of facets, got {type(facets).__name__}")
+        for key, facet in facets.items():
+            if not isinstance(facet, Mapping):
+                self.fail(f"{path}.{key}", f"must be an object, got {type(facet).__name__}",
+                          fix="each facet is a JSON object (with _producer and _schemaURL); drop or fix this one")
+
+    def job(self) -> None:
+        self.mapping("job")
+        self.text("job.namespace")
+        self.text("job.name")
+        self.facets("job.facets")
+
+    def dataset(self, path: str, extra: str | None = None) -> None:
+        self.mapping(path)
+        self.text(f"{path}.namespace")
+        self.text(f"{path}.name")
+        self.facets(f"{path}.facets")
+        if extra:
+            self.facets(f"{path}.{extra}")
