@@ -1,0 +1,96 @@
+"""Dagster: a value of a column that only the source record flags as personal is planted in failing
+rows; after a real ``materialize`` it is nowhere in the store or spool, while the failing values of
+unflagged columns are kept. Without the flag the same scan finds it (the scan is not blind)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, materialize
+
+from personal_support import PEOPLE, PLANTED, VISIBLE, assert_nowhere, register_people, sample_files, sample_table, write_people, written
+from prov_common.bundle import list_bundles
+from prov_common.store import open_store
+
+
+def _materialize(tmp_path: Path, store: str, raw: Path, **asset_args: object) -> str:
+    """Materialize an asset that reads ``raw`` and adds a column (so its digest is not the source's)."""
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    @provenance_asset(schema=PEOPLE, quality_policy="record", **asset_args)
+    def people_clean() -> pd.DataFrame:
+        return pd.read_parquet(raw).assign(batch=1)
+
+    io_manager = ProvenanceIOManager(store=store, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([people_clean], instance=instance, resources={"io_manager": io_manager}).success
+    [summary] = list(list_bundles(open_store(store)))
+    return summary.run_id
+
+
+def _everything(store: str, tmp_path: Path) -> bytes:
+    return written(store) + written(tmp_path / "spool")
+
+
+@pytest.mark.parametrize("flag", [{"personal_columns": ("email",)}, {"confidential_columns": ("email",)}])
+def test_source_flagged_column_is_masked_in_a_materialize(tmp_path: Path, flag: dict) -> None:
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    register_people(store, raw, **flag)
+    run_id = _materialize(tmp_path, store, raw, source="people-raw")  # found by the declared source's name
+    [sample] = sample_files(store, run_id).values()
+    table = sample_table(sample)
+    assert VISIBLE in set(table["failure_case"]) and "***" in set(table[table["column"] == "email"]["failure_case"])
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")
+
+
+def test_without_the_flag_the_planted_value_is_found(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    register_people(store, raw)  # registered, nothing flagged
+    _materialize(tmp_path, store, raw, source="people-raw")
+    with pytest.raises(AssertionError, match="found in"):
+        assert_nowhere(_everything(store, tmp_path), "the store and spool")
+
+
+def test_dataset_level_personal_flag_masks_every_column(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    register_people(store, raw, personal_data="pseudonymised")
+    run_id = _materialize(tmp_path, store, raw, source="people-raw")
+    [sample] = sample_files(store, run_id).values()
+    assert set(sample_table(sample)["failure_case"]) == {"***"}
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")
+    assert_nowhere(_everything(store, tmp_path), "the store and spool", VISIBLE)
+
+
+def test_samples_off_stores_no_sample_object(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    run_id = _materialize(tmp_path, store, raw, sample_rows=0)  # no source record at all
+    assert sample_files(store, run_id) == {}
+    everything = _everything(store, tmp_path)
+    assert b".samples.parquet" not in everything  # no sample object, and no event names one
+    assert_nowhere(everything, "the store and spool")
+    assert b'"passed":false' in everything.replace(b" ", b"")  # the failed validation is still recorded
+
+
+def test_unreadable_source_records_mask_every_value(tmp_path: Path, s3_fault) -> None:
+    """The store is down: the bundle goes to the spool, and since no source record can be read, the
+    sample it carries shows no value at all."""
+    down = s3_fault("closed")
+    raw = write_people(tmp_path / "people.parquet")
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    @provenance_asset(schema=PEOPLE, quality_policy="record")
+    def people_clean() -> pd.DataFrame:
+        return pd.read_parquet(raw)
+
+    io_manager = ProvenanceIOManager(store=down, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([people_clean], instance=instance, resources={"io_manager": io_manager}).success
+    spool = written(tmp_path / "spool")
+    assert b".samples.parquet" in spool and b"***" in spool
+    assert_nowhere(spool, "the spool")
+    assert_nowhere(spool, "the spool", VISIBLE)
