@@ -63,7 +63,3 @@ class Settings:
         if "strict" in given:
             given["strict"] = flag(given["strict"])
         return replace(settings, **given) if given else settings
-
-    @property
-    def is_s3(self) -> bool:
-        return self.store.startswith("s3://")

@@ -67,18 +67,10 @@ def parse_stamp(text: str) -> datetime:
     return datetime.strptime(text, _STAMP).replace(tzinfo=timezone.utc)
 
 
-def index_key(moment: datetime, run_id: str) -> str:
-    m = moment.astimezone(timezone.utc)
-    return f"{INDEX}/{m:%Y/%m/%d}/{stamp(m)}-{check_run_id(run_id)}.json"
-
-
 def index_key_template(run_id: str) -> str:
-    """:func:`index_key` as a ``LateKey`` template: the time is filled in when the entry is written."""
+    """The index key of a run (``index/YYYY/MM/DD/<stamp>-<run_id>.json``) as a ``LateKey`` template:
+    the time is filled in when the entry is written."""
     return f"{INDEX}/{{now:%Y/%m/%d}}/{{now:{_STAMP}}}-{check_run_id(run_id)}.json"
-
-
-def index_day_prefix(day: datetime) -> str:
-    return f"{INDEX}/{day.astimezone(timezone.utc):%Y/%m/%d}/"
 
 
 def index_cursor(moment: datetime) -> str:
