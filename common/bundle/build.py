@@ -9,6 +9,7 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest
+from prov_common.bundle.naming import DATASET_NAMING, dataset_name
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
@@ -30,21 +31,25 @@ def _parent_run_id(state: RunState) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _descriptor(ref: DatasetRef) -> dict[str, Any]:
+def _descriptor(ref: DatasetRef, naming: str) -> dict[str, Any]:
     """in-toto ResourceDescriptor of a dataset version: digest when the version is ``algo:hex``."""
+    name = dataset_name(ref.namespace, ref.name, naming)
     digest = digest_map(ref.version or "")
     if digest is not None:
-        return {"name": ref.uri, "digest": digest}
-    return {"name": ref.uri, "annotations": {"version": ref.version}}
+        return {"name": name, "digest": digest}
+    return {"name": name, "annotations": {"version": ref.version}}
 
 
-def statement_for(manifest: Manifest, manifest_digest: str) -> bytes:
+def statement_for(manifest: Manifest, manifest_digest: str, naming: str | None = None) -> bytes:
     """The in-toto statement: subjects = output dataset versions; predicate names inputs and the
-    manifest, by ``manifest_digest`` (``blake3:<hex>`` of its bytes)."""
+    manifest, by ``manifest_digest`` (``blake3:<hex>`` of its bytes). Datasets are named by
+    ``naming`` (default: the manifest's ``datasetNaming``, else the current naming)."""
     digest = digest_map(manifest_digest)
     if digest is None:
         raise BadInputError(f"manifest digest {manifest_digest!r} is not algo:hex.", fix="pass blake3_digest(manifest bytes)")
-    subjects = [Subject(o.uri, d) for o in manifest.outputs if (d := digest_map(o.version or "")) is not None]
+    naming = naming or manifest.dataset_naming or DATASET_NAMING
+    subjects = [Subject(dataset_name(o.namespace, o.name, naming), d)
+                for o in manifest.outputs if (d := digest_map(o.version or "")) is not None]
     if not subjects:  # a run with no hashed output (e.g. a failed run) is still attested, via its manifest
         subjects = [Subject(layout.bundle_key(manifest.run_id, layout.MANIFEST_FILE), digest)]
     predicate = {
@@ -53,8 +58,8 @@ def statement_for(manifest: Manifest, manifest_digest: str) -> bytes:
         "state": manifest.state,
         "endedAt": manifest.ended_at,
         "sealedAt": manifest.sealed_at,
-        "inputs": [_descriptor(i) for i in manifest.inputs],
-        "outputs": [_descriptor(o) for o in manifest.outputs],
+        "inputs": [_descriptor(i, naming) for i in manifest.inputs],
+        "outputs": [_descriptor(o, naming) for o in manifest.outputs],
         "manifest": {"name": layout.MANIFEST_FILE, "digest": digest},
     }
     return make_statement(subjects, PREDICATE_TYPE, predicate).to_json()
@@ -108,6 +113,7 @@ def derive_bundle(
         outputs=_refs(state.outputs),
         files=tuple(hashed) if hashed is not None else tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
         prov_mapping=PROV_MAPPING,
+        dataset_naming=DATASET_NAMING,
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
 

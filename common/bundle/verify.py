@@ -9,6 +9,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import Derived, derive_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport
+from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
@@ -225,13 +226,27 @@ def _check_consistency(
         report.add(events_key, "inconsistent", "events are not canonical JSON lines in eventTime order")
     if layout.PROV_FILE in files:
         _check_prov(prefix + layout.PROV_FILE, files[layout.PROV_FILE], expected.files[layout.PROV_FILE], manifest.mapping, report)
-    wrong = _diff_fields(replace(expected.manifest, prov_mapping=manifest.prov_mapping).to_dict(), manifest.to_dict())
+    recorded_versions = replace(expected.manifest, prov_mapping=manifest.prov_mapping, dataset_naming=manifest.dataset_naming)
+    wrong = _diff_fields(recorded_versions.to_dict(), manifest.to_dict())
     if wrong:
         report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")
-    names_manifest = statement is not None and _manifest_digest_in(statement) == manifest_digest
-    if statement is not None and names_manifest and statement.to_json() != statement_for(manifest, manifest_digest):
-        report.add(prefix + layout.STATEMENT_FILE, "inconsistent", "subjects or predicate differ from the manifest")
+    if statement is not None and _manifest_digest_in(statement) == manifest_digest:
+        _check_statement(prefix + layout.STATEMENT_FILE, statement, manifest, manifest_digest, report)
     return expected
+
+
+def _check_statement(key: str, statement: Statement, manifest: Manifest, manifest_digest: str,
+                     report: VerificationReport) -> None:
+    """The statement must be the one the manifest gives, its datasets named by the naming version the
+    manifest records (a manifest from before the field: any of those versions); a naming version this
+    version does not know cannot be re-derived, so it is noted."""
+    namings = namings_of(manifest.dataset_naming)
+    known = [n for n in namings if n in NAMINGS]
+    if not known:
+        report.note(key, "not re-derived", f"dataset names made by naming {', '.join(namings)}, not re-derived "
+                    f"(this version knows {', '.join(NAMINGS)}); its signature and manifest digest were checked")
+    elif all(statement.to_json() != statement_for(manifest, manifest_digest, naming) for naming in known):
+        report.add(key, "inconsistent", "subjects or predicate differ from the manifest")
 
 
 def _check_prov(key: str, stored: bytes, derived: bytes, mapping: str, report: VerificationReport) -> None:

@@ -1,0 +1,106 @@
+"""The dataset naming version travels in the manifest: a bundle's statement is re-derived with the
+naming it was written with, so a change of dataset naming does not break verifying older bundles."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bundle_support import dataset, event
+from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
+from prov_common.bundle.build import statement_for
+from prov_common.bundle.model import blake3_digest
+from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, dataset_name
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.canonical_json import loads
+from prov_common.errors import BadInputError
+from prov_common.lineage.naming import dataset_uri
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, SigningKey, TrustStore, sign_envelope
+from prov_common.store import open_store
+
+KEY = SigningKey.generate()
+TRUST = TrustStore.of([KEY.public])
+
+# (namespace, name) -> name under version 1, name under version 2. Version 2 is today's dataset_uri;
+# if one of these changes, freeze the old rules in prov_common.bundle.naming under a new version.
+VECTORS = [
+    (("s3://lake", "raw/users.parquet"), "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
+    (("s3://lake/", "/raw/users.parquet"), "s3://lake//raw/users.parquet", "s3://lake/raw/users.parquet"),
+    (("postgres://db:5432", "shop.public.orders"), "postgres://db:5432/shop.public.orders", "postgres://db:5432/shop.public.orders"),
+    (("file", "/data/a.csv"), "file:///data/a.csv", "file:///data/a.csv"),
+    (("file", "data/a.csv"), "file:data/a.csv", "file:data/a.csv"),
+    (("dagster://default", "clean_cells"), "dagster://defaultclean_cells", "dagster://default/clean_cells"),
+    (("hdfs://namenode:8020", "/warehouse/t"), "hdfs://namenode:8020/warehouse/t", "hdfs://namenode:8020/warehouse/t"),
+]
+
+
+@pytest.mark.parametrize("ref, v1, v2", VECTORS, ids=[f"{ns}|{name}" for (ns, name), _, _ in VECTORS])
+def test_naming_vectors_per_version(ref: tuple[str, str], v1: str, v2: str) -> None:
+    assert dataset_name(*ref, NAMING_V1) == v1
+    assert dataset_name(*ref, NAMING_V2) == v2
+    assert DATASET_NAMING == NAMING_V2 and dataset_name(*ref) == v2
+    if ref != ("file", "data/a.csv"):  # relative file paths have no URI: both versions write namespace:name
+        assert dataset_uri(*ref) == v2
+    with pytest.raises(BadInputError, match="tdprov-naming/9"):
+        dataset_name(*ref, "tdprov-naming/9")
+
+
+def _events() -> list[dict]:
+    """A run whose output is named differently by naming versions 1 and 2."""
+    run_id = str(uuid.uuid4())
+    out = dataset("dagster://default", "clean_cells", "blake3:" + "2" * 64)
+    return [event(run_id, "START", "2026-03-01T10:00:00Z"), event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", outputs=[out])]
+
+
+def _resealed(bundle: Bundle, recorded: str | None, named_by: str) -> Bundle:
+    """The bundle as another tdprov version would have sealed it: ``recorded`` in the manifest, the
+    statement's datasets named by ``named_by``."""
+    manifest = replace(bundle.manifest, dataset_naming=recorded)
+    manifest_bytes = manifest.to_json()
+    payload = statement_for(manifest, blake3_digest(manifest_bytes), named_by)
+    return Bundle(bundle.run_id, bundle.files, manifest, manifest_bytes,
+                  sign_envelope(payload, INTOTO_PAYLOAD_TYPE, [KEY]).to_json(), KEY.key_id)
+
+
+def _verify(tmp_path: Path, bundle: Bundle):
+    store = open_store(str(tmp_path / "store"))
+    deliver_bundle(store, bundle)
+    return verify_bundle(store, bundle.run_id, TRUST)
+
+
+def _subject(bundle: Bundle) -> str:
+    return loads(Envelope.from_json(bundle.statement_bytes).payload)["subject"][0]["name"]
+
+
+def test_new_bundles_record_the_current_naming(tmp_path: Path) -> None:
+    bundle = build_bundle(_events(), None, KEY)
+    assert json.loads(bundle.manifest_bytes)["datasetNaming"] == DATASET_NAMING
+    assert _subject(bundle) == "dagster://default/clean_cells"
+    report = _verify(tmp_path, bundle)
+    assert report.ok and report.notes == []
+
+
+@pytest.mark.parametrize("recorded", [NAMING_V1, None], ids=["recorded-v1", "unrecorded"])
+def test_a_bundle_named_by_version_1_still_verifies(tmp_path: Path, recorded: str | None) -> None:
+    old = _resealed(build_bundle(_events(), None, KEY), recorded, NAMING_V1)
+    assert _subject(old) == "dagster://defaultclean_cells"
+    assert ("datasetNaming" in json.loads(old.manifest_bytes)) == (recorded is not None)
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings
+
+
+def test_names_that_are_not_of_the_recorded_version_are_inconsistent(tmp_path: Path) -> None:
+    lying = _resealed(build_bundle(_events(), None, KEY), NAMING_V2, NAMING_V1)  # records 2, names by 1
+    report = _verify(tmp_path, lying)
+    assert [(f.key, f.problem) for f in report.findings] == [(layout.bundle_key(lying.run_id, layout.STATEMENT_FILE), "inconsistent")]
+
+
+def test_an_unknown_naming_version_is_noted_not_re_derived(tmp_path: Path) -> None:
+    newer = _resealed(build_bundle(_events(), None, KEY), "tdprov-naming/9", NAMING_V2)
+    report = _verify(tmp_path, newer)
+    assert report.ok, report.findings
+    assert [(n.key, n.problem) for n in report.notes] == [(layout.bundle_key(newer.run_id, layout.STATEMENT_FILE), "not re-derived")]
+    assert "tdprov-naming/9" in report.notes[0].reason
