@@ -29,13 +29,13 @@ class ProvenanceAuditOperator(BaseOperator):
 
     :param mode: ``audit`` (default: signatures, Merkle log and checkpoints, completeness, quality; writes
         the JSON and HTML report and records the audit in the store) or ``verify`` (bundle signatures,
-        manifests and events only).
+        manifests, events and index entries, exactly as ``tdprov verify``).
     :param full: audit every bundle, not only those new since the last checkpoint.
     :param rehash: re-hash the data where it now lives and compare with the recorded digests.
     :param report_dir: folder for the audit report (default: in the store), or for ``verify`` the JSON
         report file path (default: a key under ``reports/verify/`` in the store). Templated.
     :param run_ids: ``verify`` only: the bundles to verify (default: every bundle since ``since``).
-    :param since: ``verify`` only: ISO time; default all bundles.
+    :param since: ``verify`` only: ISO time; only runs indexed at or after it (default: every run).
     :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
 
     Returns (XCom) the report's location. The report is written before the task fails, so the findings
