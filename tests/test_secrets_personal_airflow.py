@@ -122,3 +122,11 @@ def test_dagster_and_airflow_store_the_same_sample_bytes(tmp_path: Path, places:
     table = sample_table(from_airflow)
     assert "***" in set(table["failure_case"]) and VISIBLE in set(table["failure_case"])
     assert pq.read_schema(io.BytesIO(from_airflow)).equals(SAMPLE_SCHEMA)
+
+
+@pytest.mark.parametrize("rows", [-1, True, "5"])
+def test_operator_refuses_bad_sample_rows(rows: object) -> None:
+    from prov_common.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="sample_rows=.* of task 'check'"):
+        PanderaValidationOperator(task_id="check", source="x.parquet", schema=PEOPLE, sample_rows=rows)
