@@ -22,3 +22,11 @@ def test_version() -> None:
     proc = subprocess.run([sys.executable, "-m", "prov_common", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert proc.stdout.startswith("tdprov ")
+
+
+def test_building_the_parser_loads_no_data_libraries() -> None:
+    """``tdprov --version`` and ``--help`` stay fast: verbs load pandas, pyarrow and numpy when they run."""
+    code = ("import sys, prov_common.cli as cli; cli.build_parser(); "
+            "print(','.join(m for m in ('pandas', 'pyarrow', 'numpy', 'pandera') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "", f"loaded while building the parser: {proc.stdout.strip()}"

@@ -3,6 +3,8 @@
 Every verb lives in a module of this package that defines ``register(subparsers)``; the module adds
 its parser and sets ``func`` (``args -> int`` exit code) with ``parser.set_defaults(func=...)``.
 Modules are discovered, so adding a verb touches no other file.
+Every module is imported to build the parser: a verb imports pandas, pyarrow and the like inside its
+``func``, so that ``tdprov --help`` and ``--version`` stay fast (a test checks that none is loaded).
 
 Exit codes: 0 success, 1 a finding (verification failed, digests differ, ...), 2 bad input or usage.
 """

@@ -9,15 +9,7 @@ from typing import Any
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import emit_json_line
 from prov_common.errors import BadInputError
-from prov_common.hashing import (
-    ALGORITHM,
-    FileDigest,
-    TableDigest,
-    diff_digests,
-    hash_path,
-    hash_stream,
-    write_row_digests,
-)
+from prov_common.hashing import ALGORITHM, FileDigest, TableDigest  # no pandas: hashing loads it when run
 
 EXAMPLE = """tdprov hash data/train.parquet data/labels.csv README.md
   tdprov hash --json --granularity block data/train.parquet
@@ -79,6 +71,8 @@ def _record(path: str, d: TableDigest | FileDigest) -> dict[str, Any]:
 
 
 def _diff(args: argparse.Namespace, digests: list[TableDigest | FileDigest]) -> int:
+    from prov_common.hashing import diff_digests
+
     a, b = digests
     if isinstance(a, TableDigest) and isinstance(b, TableDigest):
         diff = diff_digests(a, b)
@@ -105,6 +99,8 @@ def _diff(args: argparse.Namespace, digests: list[TableDigest | FileDigest]) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    from prov_common.hashing import hash_path, hash_stream, write_row_digests
+
     if args.diff and len(args.paths) != 2:
         raise BadInputError(f"--diff needs exactly two paths, got {len(args.paths)}.", fix="tdprov hash --diff A B")
     if args.row_digests and len(args.paths) != 1:
