@@ -44,9 +44,14 @@ def _index_written(store: Store, run_id: str, sealed_at: datetime) -> str | None
 def index_entry(bundle: Bundle) -> LateKey:
     """The bundle's index entry, keyed by the time it is written (at delivery, also from the spool),
     its key recorded once in ``bundles/<run_id>/indexed`` so that a redelivery writes no second entry."""
-    run_id = bundle.run_id
-    return LateKey(layout.index_key_template(run_id), bundle.summary.to_json(),
-                   record=layout.bundle_key(run_id, layout.INDEXED_FILE), not_before=bundle.manifest.sealed_at)
+    return summary_entry(bundle.summary)
+
+
+def summary_entry(summary: BundleSummary) -> LateKey:
+    """The index entry holding ``summary`` (see :func:`index_entry`), never keyed before its sealing time."""
+    run_id = summary.run_id
+    return LateKey(layout.index_key_template(run_id), summary.to_json(),
+                   record=layout.bundle_key(run_id, layout.INDEXED_FILE), not_before=summary.sealed_at)
 
 
 def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) -> WriteResult:

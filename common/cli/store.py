@@ -1,4 +1,5 @@
 """``tdprov store init``: check (and when asked, set) the protections of a store's bucket.
+``tdprov store repair``: give sealed bundles that verify their missing index entries.
 
 Write-once in tdprov rests on conditional puts; versioning and S3 Object Lock add what a store
 admin cannot undo: with a default retention in compliance mode no one, root included, can delete
@@ -8,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_verb
 from prov_common.errors import BadInputError, StoreError
+
+if TYPE_CHECKING:
+    from prov_common.bundle.repair import RepairOutcome
 
 LOCK_MODES = ("compliance", "governance")
 
@@ -46,25 +51,37 @@ def register(subparsers: Any) -> None:
     parser = add_verb(
         subparsers,
         "store",
-        help="check and protect a store's bucket (versioning, Object Lock)",
+        help="check and protect a store's bucket (versioning, Object Lock); repair its index",
         description=(
             "store init URI: check the S3 bucket behind a store and print what it found: versioning,\n"
             "Object Lock and its default retention, and whether the endpoint honours conditional writes.\n"
             "--versioning turns versioning on; --object-lock MODE --retention-days N sets the default\n"
             "retention (the bucket must have been created with Object Lock, or the endpoint must allow\n"
             "enabling it later, as AWS does on versioned buckets). Exit 0 when versioning and a default\n"
-            "retention are in place, 1 when one is missing, 2 on bad input."
+            "retention are in place, 1 when one is missing, 2 on bad input.\n\n"
+            "store repair [URI]: write the missing index entry of every sealed bundle that verifies but\n"
+            "is not in the index (its writer stopped after the commit marker). Bundles that do not verify\n"
+            "are reported and left alone. Needs writer credentials. Exit 0 when every sealed bundle is\n"
+            "indexed afterwards, 1 when one is not (not verified, or --dry-run), 2 on bad input."
         ),
-        example="tdprov store init s3://lineage/prod --versioning --object-lock compliance --retention-days 3650",
+        example="tdprov store init s3://lineage/prod --versioning --object-lock compliance --retention-days 3650\n"
+                "  tdprov store repair s3://lineage/prod --dry-run",
     )
-    verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="init")
+    verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="{init,repair}")
     init = verbs.add_parser("init", help="check and set versioning and Object Lock on the store's bucket")
     init.add_argument("uri", help="s3://bucket/prefix (a local folder is created; it has no WORM protection)")
     init.add_argument("--versioning", action="store_true", help="turn bucket versioning on")
     init.add_argument("--object-lock", choices=LOCK_MODES, default=None, help="set the default retention in this mode")
     init.add_argument("--retention-days", type=int, default=None, help="default retention period in days")
     init.add_argument("--json", action="store_true", help="print the findings as JSON")
-    parser.set_defaults(func=run)
+    init.set_defaults(func=run)
+    repair = verbs.add_parser("repair", help="index sealed bundles that verify but have no index entry")
+    repair.add_argument("uri", nargs="?", default=None, help="store URI (default: $TDPROV_STORE or ./.tdprov)")
+    repair.add_argument("--dry-run", action="store_true", help="report what would be indexed, write nothing")
+    repair.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
+                        help="public key file or folder to trust (repeatable; overrides TDPROV_TRUSTED_KEYS)")
+    repair.add_argument("--json", action="store_true", help="print the outcome as one JSON document")
+    repair.set_defaults(func=run_repair)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +102,42 @@ def run(args: argparse.Namespace) -> int:
         for problem in state.problems or []:
             print(f"tdprov store init: {problem}")
     return 1 if state.problems else 0
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from prov_common.bundle.repair import find_unindexed
+    from prov_common.cli._output import emit_json
+    from prov_common.config import Settings
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+
+    settings = Settings.from_env(store=args.uri, trusted_keys=args.trusted_keys)
+    store = open_store(settings=settings)
+    repair = find_unindexed(store, trust_from_settings(settings), dry_run=args.dry_run)
+    outcomes = []
+    for outcome in tqdm(repair, total=len(repair), desc="repairing index", unit="bundle", file=sys.stderr,
+                        disable=len(repair) < 2 or None):
+        outcomes.append(outcome)
+        if not args.json:
+            tqdm.write("\n".join(_repair_lines(outcome)), file=sys.stdout)
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("indexed", "would-index", "not-verified")}
+    if args.json:
+        emit_json({"store": store.uri, "dryRun": args.dry_run, "sealed": repair.sealed, "unindexed": len(repair),
+                   **counts, "runs": [o.to_dict() for o in outcomes]})
+    else:
+        print(f"{repair.sealed} sealed bundle(s), {len(repair)} without an index entry: {counts['indexed']} indexed, "
+              f"{counts['would-index']} to index (dry run), {counts['not-verified']} not verified (left alone)", file=sys.stderr)
+    return 1 if counts["would-index"] or counts["not-verified"] else 0
+
+
+def _repair_lines(outcome: RepairOutcome) -> list[str]:
+    if outcome.status == "indexed":
+        return [f"indexed       {outcome.run_id}  {outcome.index_key}"]
+    if outcome.status == "would-index":
+        return [f"would index   {outcome.run_id}"]
+    return [f"NOT VERIFIED  {outcome.run_id}  (not indexed)"] + [f"      {finding}" for finding in outcome.findings]
 
 
 def _init_local(args: argparse.Namespace) -> int:

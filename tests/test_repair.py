@@ -1,0 +1,135 @@
+"""``tdprov store repair``: a sealed bundle whose index entry is missing is named by the audit, then
+indexed by the repair with the entry its writer would have written; a bundle that does not verify is
+reported and never indexed; a second repair does nothing. On the local store and on S3 (moto)."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bundle_support import raw_delete, raw_put, run_events
+from prov_common.audit import run_audit
+from prov_common.audit.model import CHECK_UNFINISHED
+from prov_common.bundle import layout, verify_bundle
+from prov_common.bundle.repair import find_unindexed
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.cli import main
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+
+
+def _record(store_uri: str, spool: Path, count: int) -> list[str]:
+    """``count`` runs (START, COMPLETE) through the transport, as a pipeline records them."""
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool), strict=True))
+    runs = []
+    for _ in range(count):
+        events = run_events()
+        for event in events:
+            transport.emit(event)
+        runs.append(events[0]["run"]["runId"])
+    transport.close()
+    return runs
+
+
+def _snapshot(store_uri: str) -> dict[str, bytes]:
+    store = open_store(store_uri)
+    return {key: store.get(key) for key in store.list()}
+
+
+def _index_entry(objects: dict[str, bytes], run_id: str) -> tuple[str, bytes]:
+    (key,) = [k for k in objects if k.startswith("index/") and layout.run_id_of_index_key(k) == run_id]
+    return key, objects[key]
+
+
+def _unfinished(store_uri: str, report_dir: Path) -> set[str]:
+    audit = run_audit(open_store(store_uri), stale_after=timedelta(0), report_dir=report_dir, progress=False)
+    return {f.run_id for f in audit.findings if f.check == CHECK_UNFINISHED and f.severity == "error"}
+
+
+def _repair(store_uri: str, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, dict]:
+    code = main(["store", "repair", store_uri, "--json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_repair_indexes_sealed_bundles_and_leaves_tampered_ones(store_uri: str, tmp_path: Path, capsys) -> None:
+    recorded_key, unrecorded, tampered, whole = _record(store_uri, tmp_path / "spool", 4)
+    before = _snapshot(store_uri)
+    entries = {run: _index_entry(before, run) for run in (recorded_key, unrecorded, tampered, whole)}
+    # writers that stopped after the commit marker: one after recording its index key, one before
+    raw_delete(store_uri, entries[recorded_key][0])
+    raw_delete(store_uri, entries[unrecorded][0])
+    raw_delete(store_uri, layout.bundle_key(unrecorded, layout.INDEXED_FILE))
+    # and a sealed bundle whose events were changed afterwards
+    raw_delete(store_uri, entries[tampered][0])
+    events_key = layout.bundle_key(tampered, layout.EVENTS_FILE)
+    raw_put(store_uri, events_key, before[events_key].replace(b"train_features", b"train_feature5"))
+    assert _unfinished(store_uri, tmp_path / "r1") == {recorded_key, unrecorded, tampered}
+
+    damaged = _snapshot(store_uri)
+    code, dry = _repair(store_uri, capsys, "--dry-run")
+    assert code == 1 and _snapshot(store_uri) == damaged  # a dry run writes nothing
+    assert (dry["sealed"], dry["unindexed"], dry["would-index"], dry["not-verified"]) == (4, 3, 2, 1)
+
+    code, done = _repair(store_uri, capsys)
+    assert code == 1  # the tampered bundle is not verified: reported, not repaired
+    outcome = {r["runId"]: r for r in done["runs"]}
+    assert outcome[recorded_key]["status"] == outcome[unrecorded]["status"] == "indexed"
+    assert outcome[tampered]["status"] == "not-verified"
+    assert any(events_key in finding and "digest mismatch" in finding for finding in outcome[tampered]["findings"])
+    after = _snapshot(store_uri)
+    # the recorded key is reused; every repaired entry holds the bytes its writer wrote
+    assert outcome[recorded_key]["indexKey"] == entries[recorded_key][0]
+    assert _index_entry(after, recorded_key) == entries[recorded_key]
+    new_key, new_bytes = _index_entry(after, unrecorded)
+    assert new_bytes == entries[unrecorded][1] and new_key > entries[whole][0]  # keyed at repair time
+    assert after[layout.bundle_key(unrecorded, layout.INDEXED_FILE)] == new_key.encode()
+    # nothing of the tampered run was written, and nothing else changed
+    assert not any(k.startswith("index/") and tampered in k for k in after)
+    assert set(after) - set(damaged) == {new_key, entries[recorded_key][0], layout.bundle_key(unrecorded, layout.INDEXED_FILE)}
+    assert all(after[k] == damaged[k] for k in damaged)
+
+    assert _unfinished(store_uri, tmp_path / "r2") == {tampered}
+    trust = trust_from_settings()
+    store = open_store(store_uri)
+    assert all(verify_bundle(store, run, trust).ok for run in (recorded_key, unrecorded, whole))
+    assert main(["verify", "--store", store_uri, recorded_key, unrecorded]) == 0
+    capsys.readouterr()
+
+    audited = _snapshot(store_uri)
+    code, again = _repair(store_uri, capsys)  # idempotent: only the tampered bundle is left, still reported
+    assert code == 1 and (again["unindexed"], again["indexed"], again["not-verified"]) == (1, 0, 1)
+    assert _snapshot(store_uri) == audited
+
+
+def test_repair_of_a_clean_store_and_human_output(tmp_path: Path, capsys) -> None:
+    store_uri = str(tmp_path / "store")
+    (run,) = _record(store_uri, tmp_path / "spool", 1)
+    assert main(["store", "repair", store_uri]) == 0
+    assert "1 sealed bundle(s), 0 without an index entry" in capsys.readouterr().err
+    key, _ = _index_entry(_snapshot(store_uri), run)
+    raw_delete(store_uri, key)
+    assert main(["store", "repair", store_uri, "--dry-run"]) == 1
+    assert f"would index   {run}" in capsys.readouterr().out
+    assert main(["store", "repair", store_uri]) == 0
+    assert f"indexed       {run}  {key}" in capsys.readouterr().out
+    assert len(find_unindexed(open_store(store_uri), trust_from_settings())) == 0
+
+
+def test_repair_needs_a_trusted_signer(tmp_path: Path, capsys) -> None:
+    """A bundle signed by a key the repairer does not trust is not indexed."""
+    store_uri = str(tmp_path / "store")
+    (run,) = _record(store_uri, tmp_path / "spool", 1)
+    key, _ = _index_entry(_snapshot(store_uri), run)
+    raw_delete(store_uri, key)
+    other = tmp_path / "other.pub"
+    assert main(["keygen", "-o", str(tmp_path / "other")]) == 0
+    capsys.readouterr()
+    code, out = _repair(store_uri, capsys, "--trusted-keys", str(other))
+    assert code == 1 and out["runs"][0]["status"] == "not-verified"
+    assert any(": untrusted key:" in f for f in out["runs"][0]["findings"])
+
+
+def test_repair_bad_store_uri_is_exit_2(capsys) -> None:
+    assert main(["store", "repair", "s3://"]) == 2
