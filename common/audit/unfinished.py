@@ -14,8 +14,8 @@ FIX = (
 )
 
 UNINDEXED_FIX = (
-    "its writer stopped before the index entry; add it with write_bundle(store, read_bundle(store, run_id)) "
-    "from prov_common.bundle (objects are write-once: only the missing index entry is written), then audit again"
+    "its writer stopped before the index entry; run 'tdprov store repair' with the writer's credentials (it verifies "
+    "the bundle and writes only the missing index entry), then audit again"
 )
 
 
