@@ -116,8 +116,9 @@ class TransparencyLog:
         self.trust = trust
 
     # -- reading ------------------------------------------------------------------------------
-    def checkpoint_keys(self) -> list[str]:
-        return [k for k in self.store.list(CHECKPOINTS_PREFIX) if _number(k, CHECKPOINTS_PREFIX) is not None]
+    def checkpoint_keys(self, after: str | None = None) -> list[str]:
+        """Checkpoint keys in order of tree size; with ``after``, only those listed after that key."""
+        return [k for k in self.store.list(CHECKPOINTS_PREFIX, start_after=after) if _number(k, CHECKPOINTS_PREFIX) is not None]
 
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
         """Read, verify the signature of, and parse the checkpoint at ``key``."""
@@ -180,15 +181,16 @@ class TransparencyLog:
 
     # -- verification -------------------------------------------------------------------------
     def verify(self, *, since: StoredCheckpoint | None = None) -> LogState:
-        """Check the checkpoint chain (always all of it: a few objects) and the tree.
+        """Check the checkpoint chain and the tree.
 
-        With ``since``, leaves are re-hashed only after that checkpoint (whose frontier is trusted
-        because its signature and root were checked); without it, from the first leaf.
+        With ``since`` (a checkpoint whose signature and root were checked before), the chain is read
+        and leaves are re-hashed only after it, from its frontier: the cost follows what is new.
+        Without it, from the first checkpoint and the first leaf.
         """
         state = LogState()
-        previous: StoredCheckpoint | None = None
-        earlier: dict[str, StoredCheckpoint] = {}
-        for key in self.checkpoint_keys():
+        previous: StoredCheckpoint | None = since
+        earlier: dict[str, StoredCheckpoint] = {since.digest: since} if since else {}
+        for key in self.checkpoint_keys(after=since.key if since else None):
             try:
                 sc = self.read_checkpoint(key)
             except TdprovError as exc:
