@@ -5,7 +5,8 @@
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -13,11 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
-from blake3 import blake3
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
-from prov_common.hashing.raw import CHUNK, hash_bytes, hash_stream
+from prov_common.hashing.csv_stream import hash_csv_stream
+from prov_common.hashing.jsonl_stream import hash_jsonl_stream
+from prov_common.hashing.raw import hash_bytes, hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 
@@ -65,26 +67,56 @@ def table_format(path_or_uri: str | Path) -> str | None:
     return TABLE_SUFFIXES.get(Path(name).suffix.lower())
 
 
-def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
-                    ) -> pa.Table | pd.DataFrame:
-    """Read a table file the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
+@contextmanager
+def _reading(path_or_uri: str | Path, fmt: str) -> Iterator[None]:
+    """Turn a reader's error into a BadInputError naming the file and the fix."""
+    try:
+        yield
+    except BadInputError:
+        raise
+    except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+            OSError) as exc:
+        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
+                            fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
+
+
+def _source_opener(path_or_uri: str | Path, fmt: str) -> Callable[[], AbstractContextManager[Any]]:
+    """Opens the file for a reader each time it is called: a local CSV by its path, anything else as a file object."""
     scheme, target = _split(path_or_uri)
-    source: Any = target if scheme is None else open_binary(path_or_uri)
     if scheme is None:
         open_binary(target).close()  # clear error for missing or unreadable paths
-    try:
+        if fmt == "csv":
+            return lambda: nullcontext(target)
+    return lambda: open_binary(path_or_uri)
+
+
+def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
+                    ) -> pa.Table | pd.DataFrame:
+    """Read a table file whole, the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
+    with _reading(path_or_uri, fmt), _source_opener(path_or_uri, fmt)() as source:
         if fmt == "parquet":
             return pq.read_table(source)
         if fmt == "jsonl":
             return pajson.read_json(source)
         return pd.read_csv(source, dtype=csv_dtypes)
-    except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
-            OSError) as exc:
-        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
-                            fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
-    finally:
-        if scheme is not None:
-            source.close()
+
+
+def _hash_streamed(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None, **options: Any
+                   ) -> TableDigest:
+    """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
+    opener = _source_opener(path_or_uri, fmt)
+    with _reading(path_or_uri, fmt):
+        if fmt == "csv":
+            streamed = hash_csv_stream(opener, csv_dtypes, granularity=options["granularity"],
+                                       block_rows=options["block_rows"])
+        else:
+            streamed = hash_jsonl_stream(opener, granularity=options["granularity"], block_rows=options["block_rows"])
+    if streamed is not None:
+        return streamed
+    data = read_table_file(path_or_uri, fmt, csv_dtypes)
+    if isinstance(data, pd.DataFrame):
+        return hash_dataframe(data, **options)
+    return hash_table(data, **options)
 
 
 def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
@@ -118,7 +150,4 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
             return hash_stream(f)
     if fmt == "parquet":
         return _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
-    data = read_table_file(path_or_uri, fmt, csv_dtypes)
-    if isinstance(data, pd.DataFrame):
-        return hash_dataframe(data, granularity=granularity, block_rows=block_rows, threads=threads)
-    return hash_table(data, granularity=granularity, block_rows=block_rows, threads=threads)
+    return _hash_streamed(path_or_uri, fmt, csv_dtypes, granularity=granularity, block_rows=block_rows, threads=threads)

@@ -1,0 +1,132 @@
+"""A CSV file hashed in row chunks, with the digest of the whole file read by ``pandas.read_csv``.
+
+pandas' C parser (``low_memory=True``, its default) infers each column's dtype over pieces of
+:func:`low_memory_rows` rows and then concatenates the pieces, casting them to a common dtype when they
+disagree (ints, then a float: ``float64``; ints, then a word: ``object``). Reading with
+``chunksize`` equal to that piece size gives exactly those pieces, so:
+
+1. the first pass hashes the chunks as they come and notes every dtype each column was read as;
+2. when a column was read as more than one dtype, a second pass casts every chunk the way pandas'
+   concatenation does (``pd.concat`` with one value of each other dtype) and hashes that instead.
+
+Memory: one chunk (about 2**20 cells) and one open block per column, whatever the file's size.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pandas as pd
+
+from prov_common.hashing.columns import ColumnSource, display_label, index_display, pandas_source
+from prov_common.hashing.model import Granularity, TableDigest
+from prov_common.hashing.streaming import StreamingTableHasher
+
+Opener = Callable[[], AbstractContextManager[Any]]  # a context giving a path or a binary file object
+Column = tuple[Any, str, str, pd.Series | pd.Index]  # (label, shown name, role, values)
+
+
+def low_memory_rows(width: int) -> int:
+    """Rows per piece pandas' C parser infers dtypes over: the largest power of two below 2**20 / width."""
+    heuristic = 2**20 // max(width, 1)
+    rows = 1
+    while rows * 2 < heuristic:
+        rows *= 2
+    return rows
+
+
+def _table_width(reader: Any) -> int | None:
+    """Fields per row as the C parser counts them (None when the reader is not pandas' C parser)."""
+    width = getattr(getattr(getattr(reader, "_engine", None), "_reader", None), "table_width", None)
+    return width if isinstance(width, int) and width > 0 else None
+
+
+def _chunks(open_source: Opener, csv_dtypes: Mapping[str, Any] | None, chunk_rows: int | None
+            ) -> Iterator[pd.DataFrame]:
+    """The file's rows in pieces of pandas' own inference size (or ``chunk_rows``, for tests)."""
+    with open_source() as source, pd.read_csv(source, dtype=csv_dtypes, chunksize=1) as reader:
+        width = _table_width(reader)
+        if width is None:
+            raise _CannotStream
+        reader.chunksize = chunk_rows or low_memory_rows(width)
+        yield from reader
+
+
+class _CannotStream(Exception):
+    """The file cannot be read in chunks with the same result: read it whole."""
+
+
+def _columns(df: pd.DataFrame) -> list[Column]:
+    """Index levels (unless a plain row-number index) then the columns, as ``hash_dataframe`` sees them."""
+    cols: list[Column] = []
+    index = df.index
+    if not (isinstance(index, pd.RangeIndex) and index.step == 1 and index.name is None):
+        for level in range(index.nlevels):
+            name = index.names[level]
+            cols.append((name, index_display(name, level), "index", index.get_level_values(level)))
+    cols += [(label, display_label(label), "column", series) for label, series in df.items()]
+    return cols
+
+
+def _sources(cols: list[Column]) -> list[ColumnSource]:
+    return [pandas_source(values, label, display, role) for label, display, role, values in cols]
+
+
+class _DtypeLog:
+    """Every dtype each column was read as, with one value of each, to cast like pandas' concatenation."""
+
+    def __init__(self) -> None:
+        self.kinds: list[dict[Any, pd.Series]] = []
+
+    def add(self, cols: list[Column]) -> bool:
+        """Note a chunk's dtypes; True while every column has been read as one dtype only."""
+        if not self.kinds:
+            self.kinds = [{} for _ in cols]
+        for kinds, (_, _, _, values) in zip(self.kinds, cols, strict=True):
+            if values.dtype not in kinds and len(values):
+                kinds[values.dtype] = pd.Series(values[:1]).reset_index(drop=True)
+        return all(len(kinds) <= 1 for kinds in self.kinds)
+
+    def conform(self, cols: list[Column]) -> list[Column]:
+        """A chunk with each column cast to the dtype pandas gives the whole column."""
+        out: list[Column] = []
+        for kinds, (label, display, role, values) in zip(self.kinds, cols, strict=True):
+            others = [one for dtype, one in kinds.items() if dtype != values.dtype]
+            if others:
+                series = values.to_series() if isinstance(values, pd.Index) else values
+                values = pd.concat([series, *others], ignore_index=True).iloc[:len(values)]
+            out.append((label, display, role, values))
+        return out
+
+
+def _declares_categories(csv_dtypes: Mapping[str, Any] | None) -> bool:
+    return any(isinstance(pd.api.types.pandas_dtype(t), pd.CategoricalDtype) for t in (csv_dtypes or {}).values())
+
+
+def hash_csv_stream(open_source: Opener, csv_dtypes: Mapping[str, Any] | None = None, *,
+                    granularity: Granularity = "column", block_rows: int, chunk_rows: int | None = None
+                    ) -> TableDigest | None:
+    """Digest of ``pd.read_csv(source, dtype=csv_dtypes)``, read in chunks; None when the file is better read
+    whole (declared categoricals, whose categories pandas infers over the whole column; no rows)."""
+    if _declares_categories(csv_dtypes):
+        return None
+    log = _DtypeLog()
+    hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
+    consistent = True
+    try:
+        for chunk in _chunks(open_source, csv_dtypes, chunk_rows):
+            cols = _columns(chunk)
+            consistent = log.add(cols) and consistent
+            if consistent:
+                hasher.add(_sources(cols))
+    except _CannotStream:
+        return None
+    if hasher.batches == 0:
+        return None
+    if consistent:
+        return hasher.finish()
+    hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
+    for chunk in _chunks(open_source, csv_dtypes, chunk_rows):
+        hasher.add(_sources(log.conform(_columns(chunk))))
+    return hasher.finish()

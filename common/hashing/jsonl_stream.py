@@ -1,0 +1,108 @@
+"""A JSON-lines file hashed in chunks of lines, with the digest of the whole file read by ``pyarrow.json``.
+
+``pyarrow.json.read_json`` infers each field's type over the whole file and promotes it when blocks
+disagree: a missing or null field takes the other type, ``int64`` becomes ``double``, a timestamp
+becomes ``string``, lists and structs are promoted field by field (new struct fields are appended).
+A streaming reader (``pyarrow.json.open_json``) fixes the types from its first block instead, so:
+
+1. the first pass reads chunks of whole lines, hashes them while they all have one schema, and
+   folds their schemas with those promotion rules;
+2. when the schemas differ, a second pass reads every chunk with the promoted schema declared
+   (``explicit_schema``) and hashes that.
+
+Memory: one chunk of lines (:data:`CHUNK_BYTES`, 1 MiB: the JSON reader needs about ten times a chunk
+while it parses it) and one open block per column.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import IO
+
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from prov_common.errors import BadInputError
+from prov_common.hashing.columns import table_sources
+from prov_common.hashing.model import Granularity, TableDigest
+from prov_common.hashing.streaming import StreamingTableHasher
+
+CHUNK_BYTES = 1 << 20
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+
+
+def line_chunks(f: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk); blank chunks skipped."""
+    rest = b""
+    while data := f.read(chunk_bytes):
+        buf = rest + data
+        cut = buf.rfind(b"\n") + 1
+        chunk, rest = buf[:cut], buf[cut:]
+        if chunk.strip():
+            yield chunk
+    if rest.strip():
+        yield rest
+
+
+def promote(a: pa.DataType, b: pa.DataType, where: str = "") -> pa.DataType:
+    """The type ``pyarrow.json`` gives a field read as ``a`` in one block and as ``b`` in another."""
+    if a == b:
+        return a
+    if pa.types.is_null(a):
+        return b
+    if pa.types.is_null(b):
+        return a
+    if {a, b} == {pa.int64(), pa.float64()}:
+        return pa.float64()
+    if (pa.types.is_timestamp(a) and pa.types.is_string(b)) or (pa.types.is_string(a) and pa.types.is_timestamp(b)):
+        return pa.string()
+    if pa.types.is_list(a) and pa.types.is_list(b):
+        return pa.list_(a.value_field.with_type(promote(a.value_type, b.value_type, f"{where}[]")))
+    if pa.types.is_struct(a) and pa.types.is_struct(b):
+        return pa.struct(promote_fields(list(a), list(b), where))
+    raise BadInputError(f"field {where or '/'} changed from {a} to {b} between lines.",
+                        fix="give the field one JSON type in every line, or hash the file's bytes (tdprov hash --bytes).")
+
+
+def promote_fields(a: list[pa.Field], b: list[pa.Field], where: str = "") -> list[pa.Field]:
+    """Fields of ``a`` promoted with ``b``'s of the same name, then ``b``'s new fields, in order."""
+    theirs = {f.name: f for f in b}
+    fields = [f.with_type(promote(f.type, theirs[f.name].type, f"{where}/{f.name}")) if f.name in theirs else f
+              for f in a]
+    mine = {f.name for f in a}
+    return fields + [f for f in b if f.name not in mine]
+
+
+def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None) -> Iterator[pa.Table]:
+    options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
+    with open_source() as f:
+        for chunk in line_chunks(f, chunk_bytes):
+            yield pajson.read_json(pa.BufferReader(chunk), parse_options=options)
+
+
+def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:
+    hasher.add(table_sources(table, None, use_pandas_metadata=False))
+
+
+def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column", block_rows: int,
+                      chunk_bytes: int = CHUNK_BYTES) -> TableDigest | None:
+    """Digest of ``pyarrow.json.read_json(source)``, read in chunks of lines; None when it has no lines."""
+    hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
+    first: pa.Schema | None = None
+    fields: list[pa.Field] = []
+    consistent = True
+    for table in _tables(open_source, chunk_bytes, None):
+        first = table.schema if first is None else first
+        fields = promote_fields(fields, list(table.schema))
+        consistent = consistent and table.schema == first
+        if consistent:
+            _add(hasher, table)
+    if first is None:
+        return None
+    if consistent:
+        return hasher.finish()
+    schema = pa.schema(fields)
+    hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
+    for table in _tables(open_source, chunk_bytes, schema):
+        _add(hasher, table)
+    return hasher.finish()
