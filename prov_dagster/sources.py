@@ -8,15 +8,16 @@ from __future__ import annotations
 from prov_common.config import Settings
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import trust_from_settings
-from prov_common.sources import find_source, iter_sources
+from prov_common.sources import SourceRecord, find_source, iter_sources
 from prov_common.store import open_store
 from prov_dagster.model import DatasetRecord
 
 SOURCE_NAMESPACE = "tdprov://sources"
 
 
-def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, str | None]:
-    """The input record of the source ``ref`` (name or digest) and a warning when it is not registered.
+def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, SourceRecord | None, str | None]:
+    """The input record of the source ``ref`` (name or digest), its registered record, and a warning
+    when it is not registered.
 
     With several registered versions under one name, the newest registration is used; name the digest
     to pin one.
@@ -27,7 +28,7 @@ def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, str | Non
             f"source {ref!r} is not registered in {settings.store}; it is recorded without a version "
             f"(register it with 'tdprov source add' so that the audit can trace the data to it)"
         )
-        return DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE), warning
+        return DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE), None, warning
     record = max(matches, key=lambda s: s.record.registered_at).record
     namespace, name = dataset_from_uri(record.location) if record.location else (SOURCE_NAMESPACE, record.name)
-    return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), None
+    return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), record, None
