@@ -1,6 +1,7 @@
 """``ProvenanceIOManager``: pandas assets stored as Parquet, hashed, validated, versioned by content and recorded."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -18,11 +19,13 @@ from pydantic import Field
 
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
-from prov_common.quality import QualityResult, validate
+from prov_common.quality import QualityResult, load_schema, validate
+from prov_common.quality.validate import flagged_columns
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.digests import digest_of
+from prov_dagster.masking import flags_metadata, forget_run, inherit, inherited, recorded_flags
 from prov_dagster.metadata import output_metadata
 from prov_dagster.naming import data_relpath, dataset_name
 from prov_dagster.policy import AssetProvenance
@@ -71,17 +74,18 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         step = recorder_for(self).step_for(context)
         location = self.data_location()
         relpath = data_relpath(key, partition)
-        self._start_step(context, step, wants.source)
+        flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *inherited(context)}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
             hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
-            quality = self._validate(df, wants)
+            quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
             if not refused:  # bad data under the 'fail' policy is never written
                 location.write_table(relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
         if quality is not None:
-            quality = mask_by_sources(quality, self.settings(), refs=[wants.source] if wants.source else [],
-                                      digest=digest.digest, uri=location.uri(relpath), warn=context.log.warning)
+            flagged |= flagged_columns(load_schema(wants.schema))
+            quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(relpath),
+                                      warn=context.log.warning)
         record = DatasetRecord(
             name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners
         )
@@ -96,27 +100,36 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
         _compat.set_output_data_version(context, key, digest.digest)
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
-        context.add_output_metadata(output_metadata(record, wants.policy, bundle))
+        context.add_output_metadata({**output_metadata(record, wants.policy, bundle), **flags_metadata(flagged)})
 
     @staticmethod
-    def _validate(df: pd.DataFrame, wants: AssetProvenance) -> QualityResult | None:
+    def _validate(df: pd.DataFrame, wants: AssetProvenance, masked: set[str]) -> QualityResult | None:
         if wants.schema is None:
             return None
-        return validate(df, wants.schema, masked_columns=wants.masked_columns, sample_rows=wants.sample_rows)
+        return validate(df, wants.schema, masked_columns=masked, sample_rows=wants.sample_rows)
 
     def teardown_after_execution(self, context: Any) -> None:
         """The run (or this step's process) is done: wait until every bundle is written."""
         recorder_for(self).wait()
+        run = getattr(context, "run", None)
+        if run is not None:
+            forget_run(run.run_id)
 
-    def _start_step(self, context: OutputContext, step: Any, source_ref: str | None) -> None:
-        """START the step's run; an asset's declared source becomes one of its inputs (once per step)."""
+    def _start_step(self, context: OutputContext, step: Any, source_ref: str | None) -> tuple[str, ...]:
+        """START the step's run; an asset's declared source becomes one of its inputs (once per step).
+
+        Returns the columns the declared source's record flags as personal or confidential.
+        """
+        flagged: tuple[str, ...] = ()
         if source_ref is not None:
-            source, warning = source_input(self.settings(), source_ref)
+            source, registered, warning = source_input(self.settings(), source_ref)
             if warning:
                 context.log.warning(warning)
             if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
                 step.inputs.append(source)
+            flagged = registered.masked_columns if registered is not None else ()
         step.start()
+        return flagged
 
     # -- input ------------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:
@@ -138,26 +151,29 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         relpath = data_relpath(key, partition)
         df = location.read_table(relpath).to_pandas()
         found = hash_dataframe(df)
-        expected = self._recorded_digest(context, key, partition) or (location.read_sidecar(relpath) or {}).get("digest")
+        recorded = self._recorded(context, key, partition)
+        inherit(context, recorded_flags(recorded))
+        digest_value = recorded.get(DIGEST_METADATA_KEY)
+        expected = (str(getattr(digest_value, "value", digest_value)) if digest_value is not None else None) or (
+            location.read_sidecar(relpath) or {}
+        ).get("digest")
         if expected is not None and expected != found.digest:
             self._mismatch(context, key, partition, location.uri(relpath), expected, found)
         step.input(DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition))
         return df
 
-    def _recorded_digest(self, context: InputContext, key: AssetKey, partition: str | None) -> str | None:
-        """The digest Dagster recorded on the latest materialization of ``key`` (and ``partition``)."""
+    def _recorded(self, context: InputContext, key: AssetKey, partition: str | None) -> Mapping[str, Any]:
+        """The metadata of the latest materialization of ``key`` (and ``partition``): digest, flagged columns."""
         try:
             instance = context.instance
         except Exception:  # built without an instance (direct IO manager tests)
-            return None
+            return {}
         records = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None), limit=1
         ).records
         if not records or records[0].asset_materialization is None:
-            return None
-        mat = records[0].asset_materialization
-        value = mat.metadata.get(DIGEST_METADATA_KEY)
-        return str(getattr(value, "value", value)) if value is not None else None
+            return {}
+        return records[0].asset_materialization.metadata
 
     def _mismatch(
         self, context: InputContext, key: AssetKey, partition: str | None, uri: str, expected: str, found: TableDigest

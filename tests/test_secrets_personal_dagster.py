@@ -94,3 +94,35 @@ def test_unreadable_source_records_mask_every_value(tmp_path: Path, s3_fault) ->
     assert b".samples.parquet" in spool and b"***" in spool
     assert_nowhere(spool, "the spool")
     assert_nowhere(spool, "the spool", VISIBLE)
+
+
+def test_flagged_columns_travel_to_downstream_assets(tmp_path: Path) -> None:
+    """`people_raw` declares the flagged source and has no schema; `people_features` is derived from it,
+    names no source, and fails its schema: its sample masks `email` all the same."""
+    from dagster import AssetIn
+
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    register_people(store, raw, personal_columns=("email",))
+
+    @provenance_asset(source="people-raw")
+    def people_raw() -> pd.DataFrame:
+        return pd.read_parquet(raw)
+
+    @provenance_asset(schema=PEOPLE, quality_policy="record", ins={"frame": AssetIn("people_raw")})
+    def people_features(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(batch=1)  # another digest: found by no source record, only through its upstream
+
+    io_manager = ProvenanceIOManager(store=store, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([people_raw, people_features], instance=instance, resources={"io_manager": io_manager})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_raw"]]
+        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    runs = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
+    [sample] = sample_files(store, runs["people_features"]).values()
+    table = sample_table(sample)
+    assert VISIBLE in set(table["failure_case"]) and "***" in set(table["failure_case"])
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")
