@@ -47,7 +47,8 @@ def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path:
     third = _audit(pipe, tmp_path)
     assert third.clean and third.bundles_examined == 1 and third.checkpoint.checkpoint.size == 3
     assert third.checkpoint.checkpoint.previous == first.checkpoint.digest
-    assert len(third.index.runs) == 3  # older runs came from the catalog, not from their bundles
+    # the older runs were not re-read: the index holds the new run and the run upstream of it (looked up by version)
+    assert len(third.index.runs) == 2 and third.summary()["runs"] == 3 and third.summary()["trainingRuns"] == 2
     # the audit is recorded as a signed PROV activity naming the report's digest and the checkpoints
     from prov_common.signing import Envelope, TrustStore, default_signing_key, verify_envelope
     from prov_common.w3cprov import deserialize

@@ -95,7 +95,10 @@ def test_rewritten_checkpoint(pipe: Pipeline) -> None:
     cp = Checkpoint.from_payload(Envelope.from_json(raw_read(pipe.store.uri, first)).payload)
     raw_write(pipe.store.uri, first, sign_envelope(replace(cp, time="2020-01-01T00:00:00.000000Z").payload(), CHECKPOINT_PAYLOAD_TYPE,
                                                     [default_signing_key()]).to_json())
-    result = _audit(pipe)  # the chain is checked on every audit, not only --full
+    # an incremental audit checks the chain from the checkpoint its state is bound to (3, unchanged) on;
+    # --full checks it from the first checkpoint
+    assert _audit(pipe).check(CHECK_LOG).errors == []
+    result = _audit(pipe, full=True)
     found = _found(result, CHECK_LOG, second)
     assert found and "chain is broken" in found[0].what
     # and a checkpoint whose root was changed
@@ -136,9 +139,12 @@ def test_deleted_leaf_batch_is_found(pipe: Pipeline) -> None:
     seal(pipe.store, run_events("train_model", [dataset("/data/features.parquet", pipe.features)], [], start=T0 + timedelta(hours=6), job_type="TRAINING"))
     assert _audit(pipe).clean
     raw_delete(pipe.store.uri, "log/leaves/000000000000.json")
-    result = _audit(pipe)
+    # an incremental audit starts from the signed state of the last audit and reads only what is new;
+    # --full re-reads the whole log
+    assert _audit(pipe).check(CHECK_LOG).errors == []
+    result = _audit(pipe, full=True)
     assert any("missing" in f.what or "deleted" in f.what for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
-    # the bundles whose leaves were deleted are logged again; the damage stays a finding in every later audit
+    # the bundles whose leaves were deleted are logged again; the damage stays a finding in every later full audit
     assert result.bundles_logged == 2 and result.checkpoint.checkpoint.size == 5
-    again = _audit(pipe)
+    again = _audit(pipe, full=True)
     assert again.bundles_logged == 0 and any("missing" in f.what for f in again.check(CHECK_LOG).errors)

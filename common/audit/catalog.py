@@ -1,8 +1,9 @@
-"""The audit catalog: the run records of every logged bundle, kept between audits so that an
-incremental audit reads only new bundles.
+"""The audit catalog: the run records of every logged bundle, so that readers of every run
+(``tdprov contains``, ``tdprov record``, ``audit --rehash``) need not re-read old bundles.
 
-One signed, write-once object per checkpoint, holding the records of the runs examined by the audit
-that wrote it: ``audit/catalog/<tree size, 12 digits>.json`` (DSSE, payload type below).
+One signed, write-once segment per checkpoint, holding the records of the runs examined by the
+audit that wrote it: ``audit/catalog/<tree size, 12 digits>.json`` (DSSE, payload type below). An
+incremental audit does not read it: it continues from the audit state (``state.py``).
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass, field
 
 from prov_common.audit.model import CHECK_LOG, Finding, RunRecord
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import BadInputError, ObjectConflictError, TdprovError
-from prov_common.signing import Envelope, SigningKey, TrustStore, sign_envelope, verify_envelope
+from prov_common.errors import ObjectConflictError, TdprovError
+from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 
 CATALOG_PREFIX = "audit/catalog/"
@@ -35,11 +36,8 @@ def load_catalog(store: Store, trust: TrustStore) -> Catalog:
     catalog = Catalog()
     for key in store.list(CATALOG_PREFIX):
         try:
-            env = Envelope.from_json(store.get(key), name=f"audit catalog '{key}'")
-            verify_envelope(env, trust, name=f"audit catalog '{key}'")
-            if env.payload_type != CATALOG_PAYLOAD_TYPE:
-                raise BadInputError(f"audit catalog '{key}' has payload type '{env.payload_type}'")
-            for raw in loads(env.payload)["runs"]:
+            payload = open_envelope(store.get(key), trust, CATALOG_PAYLOAD_TYPE, what=f"audit catalog '{key}'").payload
+            for raw in loads(payload)["runs"]:
                 record = RunRecord.from_dict(raw)
                 catalog.runs[record.run_id] = record
         except (TdprovError, KeyError, TypeError, ValueError) as exc:
@@ -49,13 +47,17 @@ def load_catalog(store: Store, trust: TrustStore) -> Catalog:
 
 
 def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
-    """Every sealed run: catalog records where an audit made them, index summaries for the rest."""
+    """Every sealed run: catalog records where an audit made them, index summaries for the rest
+    (only those index entries are read: the run id is in the key)."""
     from prov_common.audit.examine import record_from_summary
-    from prov_common.bundle.storage import list_bundles
+    from prov_common.bundle import layout
+    from prov_common.bundle.model import BundleSummary
+    from prov_common.bundle.storage import index_keys
 
     runs = dict(load_catalog(store, trust).runs)
-    for summary in list_bundles(store):
-        if summary.run_id not in runs:
+    for key in index_keys(store):
+        if layout.run_id_of_index_key(key) not in runs:
+            summary = BundleSummary.from_json(store.get(key), cursor=key)
             runs[summary.run_id] = record_from_summary(summary, summary.manifest_digest or "")
     return runs
 

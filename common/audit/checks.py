@@ -1,7 +1,12 @@
-"""Checks over run records: bundles, completeness, quality (pure functions, no I/O)."""
+"""Checks over run records: bundles, completeness, quality (pure functions, no I/O).
+
+Every check continues from the :class:`CheckState` an earlier audit left (``None``: from nothing) and
+looks at the runs examined now, ``new``; ``index`` holds those runs, the runs upstream of them and
+the registered sources. A full audit passes ``None`` and every run: both give the same results.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prov_common.audit.lineage import LineageIndex
@@ -14,8 +19,10 @@ from prov_common.audit.model import (
     CheckResult,
     DatasetUse,
     Finding,
+    QualityRow,
     RunRecord,
 )
+from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -28,103 +35,141 @@ FIX_QUALITY = (
 )
 
 
-def bundle_checks(records: Iterable[RunRecord]) -> tuple[CheckResult, CheckResult]:
-    """Signatures/manifests and PROV results from each bundle's verification."""
-    sig, prov = CheckResult(CHECK_SIGNATURES), CheckResult(CHECK_PROV)
-    for r in records:
-        sig.checked += 1
-        prov.checked += 1
-        for f in r.bundle_findings:
-            (prov if f.check == CHECK_PROV else sig).findings.append(f)
+@dataclass
+class Evaluation:
+    """The checks over runs, the report's quality rows, and the state the next audit continues from."""
+
+    checks: list[CheckResult]
+    quality_rows: list[QualityRow]
+    state: CheckState = field(default_factory=CheckState)
+
+    def check(self, name: str) -> CheckResult:
+        return next(c for c in self.checks if c.name == name)
+
+
+def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: LineageIndex) -> Evaluation:
+    """Signatures and PROV, completeness and quality after ``previous``, with the ``new`` runs."""
+    before = previous or CheckState()
+    ids = {r.run_id for r in new}
+    kept = [f for f in before.findings if f.run_id not in ids]
+    sig, prov = _bundle_checks(before, kept, new)
+    broken, gaps = _links(before, ids, new, index)
+    quality, rows, quality_findings, passed = _quality(before, kept, new)
+    completeness = CheckResult(CHECK_COMPLETENESS, _completeness_findings(broken, gaps), before.checked.get(CHECK_COMPLETENESS, 0) + len(new))
+    state = CheckState(
+        runs=before.runs + len(new), training_runs=before.training_runs + sum(1 for r in new if r.is_training),
+        checked={c.name: c.checked for c in (sig, prov, completeness, quality)},
+        findings=sig.findings + prov.findings + quality_findings,
+        broken=broken, gaps=gaps, failing=[r for r in rows if r.failed], passed_versions=passed,
+    )
+    return Evaluation([sig, prov, completeness, quality], rows, state)
+
+
+def _bundle_checks(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, CheckResult]:
+    """Signatures/manifests and PROV results from each bundle's verification when it was logged."""
+    sig = CheckResult(CHECK_SIGNATURES, checked=before.checked.get(CHECK_SIGNATURES, 0) + len(new))
+    prov = CheckResult(CHECK_PROV, checked=before.checked.get(CHECK_PROV, 0) + len(new))
+    for f in [f for f in kept if f.check in (CHECK_SIGNATURES, CHECK_PROV)] + [f for r in new for f in r.bundle_findings]:
+        (prov if f.check == CHECK_PROV else sig).findings.append(f)
     return sig, prov
 
 
-def completeness(index: LineageIndex) -> CheckResult:
-    """Every input of every run has an origin; training runs name the broken links upstream."""
-    result = CheckResult(CHECK_COMPLETENESS)
-    for run in sorted(index.runs.values(), key=lambda r: r.index_key):
-        result.checked += 1
-        for link in index.broken_inputs(run):
-            d = link.dataset
-            result.findings.append(
-                Finding(CHECK_COMPLETENESS, f"{d.label}@{d.version or 'unversioned'}",
-                        f"run {run.run_id} ({run.job}) used {d.label} version {d.version or '(none)'}: {link.reason}",
-                        FIX_UNHASHED if not d.version else FIX_ORIGIN, run_id=run.run_id)
-            )
-    for run in index.training_runs():
-        upstream: list[str] = []
-        for d in run.inputs:
-            if not d.version:
-                continue
-            for link in index.trace(d.version).broken:
-                if link.run_id != run.run_id:
-                    upstream.append(f"{d.label} <- run {link.run_id} ({index.runs[link.run_id].job}) input "
-                                    f"{link.dataset.label}@{link.dataset.version or 'unversioned'}")
-        if upstream:
-            result.findings.append(
-                Finding(CHECK_COMPLETENESS, f"run {run.run_id}",
-                        f"training run {run.run_id} ({run.job}) has inputs that do not trace back to a source: " + "; ".join(sorted(set(upstream))),
-                        FIX_ORIGIN, run_id=run.run_id)
-            )
-    return result
+def _link(link_run: RunRecord, dataset: DatasetUse, reason: str) -> OpenLink:
+    return OpenLink(link_run.run_id, link_run.job, link_run.index_key, dataset, reason)
 
 
-@dataclass
-class QualityRow:
-    """One validated dataset version for the report's quality table."""
-
-    dataset: DatasetUse
-    recorded_by: list[str] = field(default_factory=list)
-    used_by: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.dataset.quality and not self.dataset.quality.passed)
-
-    def to_dict(self) -> dict:
-        q = self.dataset.quality
-        return {"dataset": self.dataset.label, "version": self.dataset.version, "schema": q.schema if q else None,
-                "passed": q.passed if q else None, "failureCount": q.failure_count if q else 0,
-                "failedChecks": list(q.failed_checks) if q else [], "recordedBy": self.recorded_by, "usedBy": self.used_by}
+def _gaps(run_id: str, job: str, input_label: str, version: str, index: LineageIndex) -> list[TrainingGap]:
+    """The broken links upstream of ``version``, an input of training run ``run_id``."""
+    return [TrainingGap(run_id, job, input_label, _link(index.runs[x.run_id], x.dataset, x.reason))
+            for x in index.trace(version).broken if x.run_id != run_id]
 
 
-def quality(index: LineageIndex) -> tuple[CheckResult, list[QualityRow]]:
+def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: LineageIndex) -> tuple[list[OpenLink], list[TrainingGap]]:
+    """Inputs with no origin, and training runs with such inputs upstream: earlier ones that stay open, and the new runs'."""
+    def still_open(x: OpenLink) -> bool:
+        v = x.dataset.version
+        return not v or (v not in index.generated and v not in index.sources)
+
+    broken = [x for x in before.broken if x.run_id not in ids and still_open(x)]
+    broken += [_link(r, x.dataset, x.reason) for r in new for x in index.broken_inputs(r)]
+    open_links = {x.ident for x in broken}
+    gaps: list[TrainingGap] = []
+    for g in before.gaps:
+        if g.run_id in ids:
+            continue
+        if g.link.ident in open_links:
+            gaps.append(g)
+        elif (v := g.link.dataset.version) and v in index.generated:  # a new run generated it: follow that run upstream
+            gaps += _gaps(g.run_id, g.job, g.input_label, v, index)
+    for run in new:
+        if run.is_training:
+            gaps += [gap for d in run.inputs if d.version for gap in _gaps(run.run_id, run.job, d.label, d.version, index)]
+    return sorted(broken, key=lambda x: (x.index_key, x.run_id)), _unique(gaps)
+
+
+def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
+    seen: dict[tuple, TrainingGap] = {}
+    for g in gaps:
+        seen.setdefault((g.run_id, g.input_label, g.link.ident), g)
+    return list(seen.values())
+
+
+def _completeness_findings(broken: list[OpenLink], gaps: list[TrainingGap]) -> list[Finding]:
+    out = []
+    for x in broken:
+        d = x.dataset
+        out.append(Finding(CHECK_COMPLETENESS, f"{d.label}@{d.version or 'unversioned'}",
+                           f"run {x.run_id} ({x.job}) used {d.label} version {d.version or '(none)'}: {x.reason}",
+                           FIX_UNHASHED if not d.version else FIX_ORIGIN, run_id=x.run_id))
+    by_run: dict[str, list[TrainingGap]] = {}
+    for g in gaps:
+        by_run.setdefault(g.run_id, []).append(g)
+    for run_id, mine in by_run.items():
+        upstream = sorted({f"{g.input_label} <- run {g.link.run_id} ({g.link.job}) input "
+                           f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}" for g in mine})
+        out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
+                           f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: " + "; ".join(upstream),
+                           FIX_ORIGIN, run_id=run_id))
+    return out
+
+
+def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
     """Versions whose Pandera validation failed, and the runs that used them anyway."""
-    result = CheckResult(CHECK_QUALITY)
-    rows: dict[tuple[str, str], QualityRow] = {}
-    for run in index.runs.values():
-        for side in (run.outputs, run.inputs):
-            for d in side:
-                if d.quality is None:
-                    continue
-                result.checked += 1
-                key = (d.label, d.version or "")
-                row = rows.setdefault(key, QualityRow(d))
-                if not d.quality.passed and row.dataset.quality and row.dataset.quality.passed:
-                    row.dataset = d  # a failing result wins over a passing one for the same version
-                row.recorded_by.append(run.run_id)
-    failing = {k: r for k, r in rows.items() if r.dataset.quality and not r.dataset.quality.passed}
-    for run in index.runs.values():
-        for d in run.inputs:
-            row = failing.get((d.label, d.version or ""))
-            if row is None:
+    result = CheckResult(CHECK_QUALITY, checked=before.checked.get(CHECK_QUALITY, 0))
+    rows: dict[tuple[str, str], QualityRow] = {r.key: QualityRow(r.dataset, list(r.recorded_by), list(r.used_by)) for r in before.failing}
+    seen_new: set[tuple[str, str]] = set()
+    for run in new:
+        for d in [*run.outputs, *run.inputs]:
+            if d.quality is None:
                 continue
-            row.used_by.append(run.run_id)
+            result.checked += 1
+            row = rows.setdefault((d.label, d.version or ""), QualityRow(d))
+            seen_new.add(row.key)
+            if not d.quality.passed and row.dataset.quality and row.dataset.quality.passed:
+                row.dataset = d  # a failing result wins over a passing one for the same version
+            if run.run_id not in row.recorded_by:
+                row.recorded_by.append(run.run_id)
+    used = [f for f in kept if f.check == CHECK_QUALITY and f.severity != NOTE]
+    for run in new:
+        for d in run.inputs:
+            row = rows.get((d.label, d.version or ""))
+            if row is None or not row.failed:
+                continue
+            if run.run_id not in row.used_by:
+                row.used_by.append(run.run_id)
             q = row.dataset.quality
             assert q is not None
             checks = ", ".join(q.failed_checks) or "see the samples in the bundle"
-            result.findings.append(
-                Finding(CHECK_QUALITY, f"{d.label}@{d.version}",
-                        f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which failed Pandera schema "
-                        f"{q.schema or '(unnamed)'}: {q.failure_count} failure(s) in {checks}", FIX_QUALITY, run_id=run.run_id)
-            )
-    for row in failing.values():
-        if not row.used_by:
+            used.append(Finding(CHECK_QUALITY, f"{d.label}@{d.version}",
+                                f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which failed Pandera schema "
+                                f"{q.schema or '(unnamed)'}: {q.failure_count} failure(s) in {checks}", FIX_QUALITY, run_id=run.run_id))
+    result.findings = list(used)
+    for row in rows.values():
+        if row.failed and not row.used_by:
             q = row.dataset.quality
-            result.findings.append(
-                Finding(CHECK_QUALITY, f"{row.dataset.label}@{row.dataset.version}",
-                        f"{row.dataset.label} version {row.dataset.version} failed Pandera schema {q.schema if q else ''}; no recorded run used it",
-                        "nothing to do unless a run uses it", severity=NOTE)
-            )
-    ordered = sorted(rows.values(), key=lambda r: (r.dataset.quality.passed if r.dataset.quality else True, r.dataset.label))
-    return result, ordered
+            result.findings.append(Finding(CHECK_QUALITY, f"{row.dataset.label}@{row.dataset.version}",
+                                           f"{row.dataset.label} version {row.dataset.version} failed Pandera schema {q.schema if q else ''}; "
+                                           "no recorded run used it", "nothing to do unless a run uses it", severity=NOTE))
+    passed = before.passed_versions + sum(1 for k in seen_new if not rows[k].failed)
+    ordered = sorted(rows.values(), key=lambda r: (not r.failed, r.dataset.label))
+    return result, ordered, used, passed

@@ -15,27 +15,30 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tqdm import tqdm
 
 from prov_common.audit.catalog import load_catalog, write_catalog
-from prov_common.audit.checks import bundle_checks, completeness, quality
+from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
+from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.result import AuditResult
+from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import unfinished_runs
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import list_bundles
+from prov_common.bundle.storage import index_keys, list_bundles
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
-from prov_common.tlog.log import TransparencyLog
+from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
 from prov_common.tlog.model import LogLeaf
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,7 @@ def run_audit(
     result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash)
     log_check = CheckResult(CHECK_LOG)
 
-    # 1. the log as earlier audits left it
+    # 1. the log and the state as earlier audits left them
     try:
         head = tlog.head()
     except StoreUnavailableError:
@@ -89,108 +92,191 @@ def run_audit(
         keys = tlog.checkpoint_keys()
         log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
         head, full = None, True
-    state = tlog.verify(since=None if full else head)
-    leaves = state.leaves
-    if not full:
-        try:
-            leaves = tlog.read_leaves(strict=False)
-        except StoreUnavailableError:
-            raise
-        except TdprovError:  # a damaged old leaf batch: check everything
-            full = True
-            state = tlog.verify()
-            leaves = state.leaves
-    log_check.findings += [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems]
-    log_check.checked = len(state.checkpoints)
+    loaded = load_state(store, tlog, trust)
+    log_check.findings += loaded.problems
+    previous = None if full or loaded.state is None or head is None else loaded.state
+    plan = _plan_full(store, tlog, head.checkpoint.size if head else 0) if previous is None else _plan_since(store, tlog, previous, loaded)
+    log_check.findings += plan.problems
+    log_check.checked = plan.checkpoints
     result.previous_checkpoint = head.checkpoint.size if head else 0
-    logged = {x.run_id: x for x in leaves}
-    if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
-        logged.update({x.run_id: x for x in tlog.readable_leaves() if x.run_id not in logged})
-    catalog = load_catalog(store, trust)
-    log_check.findings += catalog.problems
 
-    # 2. which bundles to examine
-    if full:
-        summaries = list(list_bundles(store))
-        known: dict[str, RunRecord] = {}
-    else:
-        cursor = layout.rewind_cursor(leaves[-1].index_key, SETTLE_SECONDS) if leaves and leaves[-1].index_key.startswith(layout.INDEX + "/") else None
-        summaries = list(_new_summaries(store, cursor, set(logged)))
-        known = {k: v for k, v in catalog.runs.items() if k in logged}
-        for leaf in leaves:  # logged runs no catalog describes (an audit stopped early): examine again
-            if leaf.run_id not in known:
-                summaries.append(_summary_of_leaf(store, leaf))
-    records: dict[str, RunRecord] = dict(known)
+    # 2. examine what is new (everything without a state to continue from)
+    records: dict[str, RunRecord] = {}
     new_leaves: list[LogLeaf] = []
     examined: dict[str, LogLeaf] = {}
+    summaries = plan.summaries
     for summary, record, leaf in _bar(_examine_all(store, settings, summaries, trust, workers), len(summaries), "auditing bundles", progress):
         records[summary.run_id] = record
         examined[summary.run_id] = leaf
-        if summary.run_id not in logged:
+        if summary.run_id not in plan.logged:
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
     if head is not None:
         log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key)
 
     # 3. logged bundles must still be the bundles that were logged
-    for index, leaf in enumerate(leaves):
-        now_leaf = examined.get(leaf.run_id)
-        if now_leaf is None and not full:
-            continue
-        manifest, statement = (now_leaf.manifest_digest, now_leaf.statement_digest) if now_leaf else current_digests(store, leaf.run_id)
-        if manifest == MISSING and statement == MISSING:
-            log_check.findings.append(Finding(CHECK_LOG, layout.bundle_prefix(leaf.run_id),
-                                              f"the bundle of run {leaf.run_id} (log leaf {index}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
-        elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
-            changed = [n for n, a, b in (("manifest.json", manifest, leaf.manifest_digest), ("statement.dsse.json", statement, leaf.statement_digest)) if a != b]
-            log_check.findings.append(Finding(CHECK_LOG, layout.bundle_key(leaf.run_id, changed[0]),
-                                              f"the bundle of run {leaf.run_id} is not the one logged as leaf {index}: {', '.join(changed)} changed since it was logged",
-                                              FIX_LOG, run_id=leaf.run_id))
-    log_check.checked += len(leaves)
+    log_check.findings += _changed_since_logged(store, plan.logged_leaves, examined, full=previous is None)
+    log_check.checked += len(plan.logged_leaves)
 
-    # 4. append new bundles and checkpoint
+    # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
+    base = head.checkpoint.size if head else 0
     try:
-        new_head = tlog.append(new_leaves, signer, known_size=head.checkpoint.size if head else 0)
+        new_head = tlog.append(new_leaves, signer, known_size=base)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
         log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
         new_head = head
+    logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
+    others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
+    for summary, record, _leaf in _examine_all(store, settings, others, trust, workers):
+        records[summary.run_id] = record
     result.checkpoint = new_head
     result.bundles_logged = len(new_leaves)
-    uncatalogued = [r for rid, r in records.items() if rid not in catalog.runs]
-    if new_head is not None and uncatalogued:
-        write_catalog(store, new_head.checkpoint.size, uncatalogued, signer)
+    fresh = [r for r in records.values() if r.run_id not in plan.catalogued]
+    if new_head is not None and fresh:
+        write_catalog(store, new_head.checkpoint.size, fresh, signer)
+        write_generated(store, fresh, signer, present=plan.generated_present)
 
-    # 5. checks over every known run
+    # 5. checks: continued from the state, with the runs examined now
     source_problems: list = []
     sources = list(iter_sources(store, trust, source_problems))
     source_check = CheckResult(CHECK_SOURCES, checked=len(sources) + len(source_problems))
     source_check.findings = [Finding(CHECK_SOURCES, key, exc.what, exc.fix or "restore the record from a backup") for key, exc in source_problems]
-    index = LineageIndex(records.values(), [s.record for s in sources])
-    sig_check, prov_check = bundle_checks(records.values())
-    quality_check, quality_rows = quality(index)
-    sealed = set(records)
-    checks = [sig_check, log_check, prov_check, completeness(index), quality_check, unfinished_runs(store, sealed, stale_after=stale_after, now=started)]
+    generators = Generators(store, trust, records.values())
+    index = LineageIndex([*records.values(), *_upstream(records.values(), generators)], [s.record for s in sources])
+    log_check.findings += generators.problems
+    evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
+    sig_check, prov_check, completeness_check, quality_check = evaluation.checks
+    checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
+              unfinished_runs(store, set(records), stale_after=stale_after, now=started)]
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
 
-        checks.append(rehash_check(records.values()))
+        everything = records if previous is None else {**load_catalog(store, trust).runs, **records}
+        checks.append(rehash_check(everything.values()))
     else:
         checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
     checks.append(source_check)
     result.checks = checks
     result.index = index
     result.sources = sources
-    result.quality_rows = quality_rows
+    result.quality_rows = evaluation.quality_rows
+    result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
     result.ended = datetime.now(timezone.utc) if now is None else now
+    if new_head is not None:
+        leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in logged_now), *((x.index_key, x.run_id) for x in new_leaves)]
+        state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key)
+        write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer)
 
     # 6. report and PROV record of the audit
     from prov_common.audit.publish import publish
 
     publish(result, store, signer, report_dir)
     return result
+
+
+@dataclass
+class _Plan:
+    """What to examine, and what the log already holds."""
+
+    summaries: list[BundleSummary]
+    logged: set[str]  # run ids already in the log: never appended twice
+    logged_leaves: list[LogLeaf]  # leaves whose bundles must still be the logged ones
+    first_unread: int  # leaves from here on may be logged by others while this audit runs
+    recent: list[tuple[str, str]]  # (index key, run id) of logged leaves in the listing window
+    checkpoints: int = 0
+    problems: list[Finding] = field(default_factory=list)
+    catalogued: set[str] = field(default_factory=set)
+    generated_present: set[str] = field(default_factory=set)
+
+
+def _plan_full(store: Store, tlog: TransparencyLog, size: int) -> _Plan:
+    """Every bundle in the index, against the whole log."""
+    state = tlog.verify()
+    leaves = state.leaves
+    logged = {x.run_id for x in leaves}
+    if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
+        logged |= {x.run_id for x in tlog.readable_leaves()}
+    return _Plan(list(list_bundles(store)), logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
+                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], set(load_catalog(store, tlog.trust).runs),
+                 set(store.list(GENERATED_PREFIX)))
+
+
+def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState) -> _Plan:
+    """Bundles indexed since the state's listing window, and any logged after its checkpoint (by an audit
+    that wrote no state), against the log from the state's checkpoint on."""
+    assert loaded.checkpoint is not None
+    state = tlog.verify(since=loaded.checkpoint)
+    later = state.leaves  # logged after the state's checkpoint: not in its results
+    logged = {r for _, r in previous.recent} | {x.run_id for x in later}
+    cursor = layout.rewind_cursor(previous.last_index_key, SETTLE_SECONDS) if previous.last_index_key else None
+    summaries = list(_new_summaries(store, cursor, logged)) + [_summary_of_leaf(store, x) for x in later]
+    return _Plan(summaries, logged, later, previous.checkpoint_size + len(later), list(previous.recent), len(state.checkpoints) + 1,
+                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems])
+
+
+def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | None, log_check: CheckResult) -> list[LogLeaf]:
+    """The leaves from index ``first`` to ``head`` (this audit's, and any another auditor logged meanwhile)."""
+    if head is None or head.checkpoint.size <= first:
+        return []
+    try:
+        return tlog.read_leaves(first, strict=False)[: head.checkpoint.size - first]
+    except StoreUnavailableError:
+        raise
+    except TdprovError as exc:
+        log_check.findings.append(Finding(CHECK_LOG, "log/leaves/", exc.what, exc.fix or FIX_LOG))
+        return []
+
+
+def _changed_since_logged(store: Store, leaves: list[LogLeaf], examined: dict[str, LogLeaf], *, full: bool) -> list[Finding]:
+    """Logged bundles whose manifest or statement changed, or that are gone (all of them with ``full``)."""
+    out = []
+    for index, leaf in enumerate(leaves):
+        now_leaf = examined.get(leaf.run_id)
+        if now_leaf is None and not full:
+            continue
+        manifest, statement = (now_leaf.manifest_digest, now_leaf.statement_digest) if now_leaf else current_digests(store, leaf.run_id)
+        if manifest == MISSING and statement == MISSING:
+            out.append(Finding(CHECK_LOG, layout.bundle_prefix(leaf.run_id),
+                               f"the bundle of run {leaf.run_id} (log leaf {index}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
+        elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
+            changed = [n for n, a, b in (("manifest.json", manifest, leaf.manifest_digest), ("statement.dsse.json", statement, leaf.statement_digest)) if a != b]
+            out.append(Finding(CHECK_LOG, layout.bundle_key(leaf.run_id, changed[0]),
+                               f"the bundle of run {leaf.run_id} is not the one logged as leaf {index}: {', '.join(changed)} changed since it was logged",
+                               FIX_LOG, run_id=leaf.run_id))
+    return out
+
+
+def _upstream(records: Iterable[RunRecord], generators: Generators) -> list[RunRecord]:
+    """Runs upstream of ``records`` that are not among them: the generators of their inputs, and theirs, to the sources."""
+    have = {r.run_id for r in records}
+    todo = [d.version for r in records for d in r.inputs if d.version]
+    seen: set[str] = set()
+    out: list[RunRecord] = []
+    while todo:
+        version = todo.pop()
+        if version in seen:
+            continue
+        seen.add(version)
+        run = generators.of(version)
+        if run is not None and run.run_id not in have:
+            have.add(run.run_id)
+            out.append(run)
+            todo += [d.version for d in run.inputs if d.version]
+    return out
+
+
+def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tuple[str, str]], previous: AuditState | None,
+                previous_key: str | None) -> AuditState:
+    """The state for the next audit: the checks' results, bound to ``head``, and the logged runs in its listing window."""
+    indexed = [k for k, _ in logged if k.startswith(layout.INDEX + "/")]
+    last = max([*indexed, *([previous.last_index_key] if previous and previous.last_index_key else [])], default=None)
+    window = layout.rewind_cursor(last, SETTLE_SECONDS) if last else ""
+    recent = sorted({(k, r) for k, r in logged if k > window})
+    cp = head.checkpoint
+    return AuditState(cp.size, cp.root, head.digest, evaluation.state, last, recent, previous_key if previous else None)
 
 
 _WORKER: dict[str, object] = {}
@@ -245,8 +331,8 @@ def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str) -> list[
 
 def _new_summaries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[BundleSummary]:
     """Index entries after ``cursor`` of runs not yet logged (the run id is in the key: logged ones are not read)."""
-    for key in store.list(f"{layout.INDEX}/", start_after=cursor):
-        if key.endswith(".json") and layout.run_id_of_index_key(key) not in logged:
+    for key in index_keys(store, cursor):
+        if layout.run_id_of_index_key(key) not in logged:
             yield BundleSummary.from_json(store.get(key), cursor=key)
 
 

@@ -160,6 +160,38 @@ class RunRecord:
 
 
 @dataclass
+class QualityRow:
+    """One validated dataset version: the runs that recorded its result and the runs that used it."""
+
+    dataset: DatasetUse
+    recorded_by: list[str] = field(default_factory=list)
+    used_by: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.dataset.quality and not self.dataset.quality.passed)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.dataset.label, self.dataset.version or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's row."""
+        q = self.dataset.quality
+        return {"dataset": self.dataset.label, "version": self.dataset.version, "schema": q.schema if q else None,
+                "passed": q.passed if q else None, "failureCount": q.failure_count if q else 0,
+                "failedChecks": list(q.failed_checks) if q else [], "recordedBy": self.recorded_by, "usedBy": self.used_by}
+
+    def to_state(self) -> dict[str, Any]:
+        """The form kept in the audit state."""
+        return {"dataset": self.dataset.to_dict(), "recordedBy": self.recorded_by, "usedBy": self.used_by}
+
+    @classmethod
+    def from_state(cls, raw: dict[str, Any]) -> "QualityRow":
+        return cls(DatasetUse.from_dict(raw["dataset"]), list(raw["recordedBy"]), list(raw["usedBy"]))
+
+
+@dataclass
 class CheckResult:
     """The outcome of one check."""
 

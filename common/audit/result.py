@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from prov_common import __version__
-from prov_common.audit.checks import QualityRow
 from prov_common.audit.lineage import LineageIndex
-from prov_common.audit.model import ERROR, CheckResult, Finding
+from prov_common.audit.model import ERROR, CheckResult, Finding, QualityRow
 from prov_common.sources.registry import StoredSource
 from prov_common.tlog.log import StoredCheckpoint
 
@@ -38,6 +37,8 @@ class AuditResult:
     index: LineageIndex | None = None
     sources: list[StoredSource] = field(default_factory=list)
     quality_rows: list[QualityRow] = field(default_factory=list)
+    runs_known: int | None = None  # every logged run (the index holds the runs examined and those upstream of them)
+    training_runs_known: int | None = None
     report_json: str | None = None  # where the report went: a file path or a store key
     report_html: str | None = None
     report_digest: str | None = None
@@ -68,8 +69,8 @@ class AuditResult:
             "clean": self.clean,
             "findings": len(self.errors),
             "notes": len(self.findings) - len(self.errors),
-            "runs": len(runs),
-            "trainingRuns": sum(1 for r in runs if r.is_training),
+            "runs": len(runs) if self.runs_known is None else self.runs_known,
+            "trainingRuns": sum(1 for r in runs if r.is_training) if self.training_runs_known is None else self.training_runs_known,
             "bundlesExamined": self.bundles_examined,
             "bundlesLogged": self.bundles_logged,
             "sources": len(self.sources),

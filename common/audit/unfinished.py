@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.bundle import layout
+from prov_common.errors import BadInputError
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError
 
 _STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
 FIX = (
@@ -20,7 +22,10 @@ UNINDEXED_FIX = (
 
 
 def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, now: datetime | None = None) -> CheckResult:
-    """Staged runs without a bundle: findings when their newest event is older than ``stale_after``."""
+    """Staged runs without a bundle: findings when their newest event is older than ``stale_after``.
+
+    ``sealed``: run ids this audit knows to be sealed and indexed; for other staged runs the store
+    is asked (their statement, and the index entry their bundle recorded)."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
     latest: dict[str, datetime] = {}
@@ -38,11 +43,14 @@ def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, n
             latest[run_id] = moment
     for run_id, moment in sorted(latest.items()):
         result.checked += 1
-        if run_id in sealed or layout.bundle_key(run_id, layout.STATEMENT_FILE) in sealed:
+        if run_id in sealed:
             continue
         age = now - moment
         stale = age > stale_after
-        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):  # sealed, but its writer stopped before the index entry
+        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+            if _indexed(store, run_id):
+                continue
+            # sealed, but its writer stopped before the index entry
             result.findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id),
                                            f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it",
                                            UNINDEXED_FIX, severity="error" if stale else NOTE, run_id=run_id))
@@ -54,3 +62,12 @@ def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, n
                     FIX, severity="error" if stale else NOTE, run_id=run_id)
         )
     return result
+
+
+def _indexed(store: Store, run_id: str) -> bool:
+    """Whether the index entry that the run's bundle recorded (``bundles/<run>/indexed``) is in the store."""
+    try:
+        key = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE)).decode()
+        return store.exists(key)
+    except (ObjectNotFoundError, UnicodeDecodeError, BadInputError):
+        return False

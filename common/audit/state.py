@@ -1,0 +1,161 @@
+"""The audit state: what one audit hands to the next, so that an incremental audit reads only what is new.
+
+One signed, write-once object per audit, ``audit/state/<tree size, 12 digits>-<time>-<audit>.json``
+(DSSE, payload type below), bound to the checkpoint it was computed at (tree size, root and the
+digest of the checkpoint's bytes). It holds each check's open results (findings that stay, broken
+links and training gaps that a later run or source can still close, failing dataset versions), the
+counts of what was checked, and the run ids logged near the newest index key (the listing window
+that the next audit re-reads). The next incremental audit verifies the signature and the binding,
+then starts from it; a state that does not verify is a finding and the audit re-checks everything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import ObjectConflictError, TdprovError
+from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
+from prov_common.store.base import Store
+from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+
+STATE_PREFIX = "audit/state/"
+STATE_PAYLOAD_TYPE = "application/vnd.tdprov.audit-state+json"
+FIX_STATE = "nothing is lost: this audit re-checked every bundle; find out who wrote the object (audit state is written once)"
+
+
+def state_key(size: int, stamp: str, audit_id: str) -> str:
+    return f"{STATE_PREFIX}{size:012d}-{stamp}-{audit_id[:8]}.json"
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    """An input with no origin yet (no recorded run generated its version, no source has its digest)."""
+
+    run_id: str
+    job: str
+    index_key: str
+    dataset: DatasetUse
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runId": self.run_id, "job": self.job, "indexKey": self.index_key, "dataset": self.dataset.to_dict(), "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "OpenLink":
+        return cls(raw["runId"], raw["job"], raw["indexKey"], DatasetUse.from_dict(raw["dataset"]), raw["reason"])
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        return self.run_id, self.dataset.label, self.dataset.version or ""
+
+
+@dataclass(frozen=True)
+class TrainingGap:
+    """A broken link upstream of a training run's input."""
+
+    run_id: str
+    job: str
+    input_label: str
+    link: OpenLink
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runId": self.run_id, "job": self.job, "input": self.input_label, "link": self.link.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "TrainingGap":
+        return cls(raw["runId"], raw["job"], raw["input"], OpenLink.from_dict(raw["link"]))
+
+
+@dataclass
+class CheckState:
+    """The checks' results so far, in the form the next audit continues from."""
+
+    runs: int = 0
+    training_runs: int = 0
+    checked: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)  # results that stay: bundle verification, use of failing data
+    broken: list[OpenLink] = field(default_factory=list)
+    gaps: list[TrainingGap] = field(default_factory=list)
+    failing: list[QualityRow] = field(default_factory=list)
+    passed_versions: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
+                "findings": [f.to_dict() for f in self.findings], "broken": [x.to_dict() for x in self.broken],
+                "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
+                "passedVersions": self.passed_versions}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
+        return cls(int(raw["runs"]), int(raw["trainingRuns"]), {str(k): int(v) for k, v in raw["checked"].items()},
+                   [Finding(**f) for f in raw["findings"]], [OpenLink.from_dict(x) for x in raw["broken"]],
+                   [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
+                   int(raw["passedVersions"]))
+
+
+@dataclass
+class AuditState:
+    """A :class:`CheckState` bound to the checkpoint it covers, with the listing window for the next audit."""
+
+    checkpoint_size: int
+    checkpoint_root: str
+    checkpoint_digest: str
+    checks: CheckState
+    last_index_key: str | None = None
+    recent: list[tuple[str, str]] = field(default_factory=list)  # (index key, run id) logged after the next listing cursor
+    previous: str | None = None  # the state this one continued from
+
+    def payload(self) -> bytes:
+        return canonical_bytes({"checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root, "digest": self.checkpoint_digest},
+                                "checks": self.checks.to_dict(), "lastIndexKey": self.last_index_key,
+                                "recent": [list(x) for x in self.recent], "previous": self.previous})
+
+    @classmethod
+    def from_payload(cls, data: bytes) -> "AuditState":
+        raw = loads(data)
+        cp = raw["checkpoint"]
+        return cls(int(cp["size"]), str(cp["root"]), str(cp["digest"]), CheckState.from_dict(raw["checks"]), raw["lastIndexKey"],
+                   [(str(k), str(r)) for k, r in raw["recent"]], raw["previous"])
+
+
+@dataclass
+class LoadedState:
+    """The newest audit state and the checkpoint it is bound to; ``problems`` when it did not verify."""
+
+    state: AuditState | None = None
+    key: str | None = None
+    checkpoint: StoredCheckpoint | None = None
+    problems: list[Finding] = field(default_factory=list)
+
+
+def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> LoadedState:
+    """The newest state, verified: signed by a trusted key and bound to a checkpoint in the store."""
+    keys = list(store.list(STATE_PREFIX))
+    if not keys:
+        return LoadedState()
+    key = keys[-1]
+    what = f"audit state '{key}'"
+    try:
+        state = AuditState.from_payload(open_envelope(store.get(key), trust, STATE_PAYLOAD_TYPE, what=what).payload)
+        cp = tlog.read_checkpoint(checkpoint_key(state.checkpoint_size))
+        if (cp.digest, cp.checkpoint.root) != (state.checkpoint_digest, state.checkpoint_root):
+            return LoadedState(key=key, problems=[Finding(CHECK_LOG, key, f"{what} is bound to checkpoint {state.checkpoint_size} with digest "
+                                                          f"{state.checkpoint_digest}, but that checkpoint is now {cp.digest}", FIX_STATE)])
+    except (TdprovError, KeyError, TypeError, ValueError, IndexError) as exc:
+        detail = exc.what if isinstance(exc, TdprovError) else f"{what} is damaged ({exc!r})"
+        return LoadedState(key=key, problems=[Finding(CHECK_LOG, key, detail, FIX_STATE)])
+    return LoadedState(state, key, cp)
+
+
+def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> str | None:
+    """Write ``state`` signed under ``key``; None if the key is taken."""
+    try:
+        store.put(key, sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [signer]).to_json())
+    except ObjectConflictError:
+        return None
+    return key
+
+
+__all__ = ["AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "load_state", "state_key", "write_state"]
