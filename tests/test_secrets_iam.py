@@ -2,8 +2,9 @@
 of the store layout, decided by a small evaluator of the statements (explicit Deny wins, then an
 Allow must match; ``s3:prefix`` and ``s3:if-none-match`` conditions are honoured).
 
-moto does not enforce IAM policies on its S3 server by default, so this is a structural check of
-the documents against the key layout; see docs/threat-model.md for what was checked by hand.
+``test_iam_enforced.py`` runs tdprov against moto with the templates enforced; this structural check
+covers what moto does not evaluate (condition keys, retention and legal-hold actions), see
+docs/threat-model.md.
 """
 from __future__ import annotations
 
@@ -49,8 +50,11 @@ def _conditions_hold(statement: dict, context: dict) -> bool:
             present = context.get(key)
             if operator == "Null" and (present is None) != (str(wanted).lower() == "true"):
                 return False
-            if operator == "StringLike" and not (present is not None and any(fnmatch.fnmatchcase(present, _arn(w)) for w in _listify(wanted))):
-                return False
+            if operator.startswith("StringLike"):  # ...IfExists holds when the key is absent
+                if present is None and operator == "StringLike":
+                    return False
+                if present is not None and not any(fnmatch.fnmatchcase(present, _arn(w)) for w in _listify(wanted)):
+                    return False
     return True
 
 
@@ -103,6 +107,8 @@ def test_writer_creates_records_only() -> None:
         assert not allowed("writer", "s3:PutObject", key, **{"s3:if-none-match": "*"}), key
     assert allowed("writer", "s3:ListBucket", None, **{"s3:prefix": f"{PREFIX}/staging/{RUN}/"})
     assert not allowed("writer", "s3:ListBucket", None, **{"s3:prefix": "other-team/"})
+    # a GET/HEAD of a missing key carries no s3:prefix: S3 answers 404 (not 403) only to a caller that may list
+    assert allowed("writer", "s3:ListBucket", None) and allowed("auditor", "s3:ListBucket", None)
     assert not allowed("writer", "s3:PutObject", "../../other/x", **{"s3:if-none-match": "*"})
 
 
