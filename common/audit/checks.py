@@ -75,7 +75,7 @@ def _bundle_checks(before: CheckState, kept: list[Finding], new: Sequence[RunRec
 
 
 def _link(link_run: RunRecord, dataset: DatasetUse, reason: str) -> OpenLink:
-    return OpenLink(link_run.run_id, link_run.job, link_run.index_key, dataset, reason)
+    return OpenLink(link_run.run_id, link_run.job, link_run.index_key, dataset, reason, link_run.is_training)
 
 
 def _gaps(run_id: str, job: str, input_label: str, version: str, index: LineageIndex) -> list[TrainingGap]:
@@ -90,10 +90,14 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
         v = x.dataset.version
         return not v or (v not in index.generated and v not in index.sources)
 
-    broken = [x for x in before.broken if x.run_id not in ids and still_open(x)]
+    earlier = [x for x in before.broken if x.run_id not in ids]
+    broken = [x for x in earlier if still_open(x)]
     broken += [_link(r, x.dataset, x.reason) for r in new for x in index.broken_inputs(r)]
     open_links = {x.ident for x in broken}
     gaps: list[TrainingGap] = []
+    for x in earlier:  # a training run's own input that a new run generated: the links upstream of that run are its gaps now
+        if x.training and (v := x.dataset.version) and v in index.generated:
+            gaps += _gaps(x.run_id, x.job, x.dataset.label, v, index)
     for g in before.gaps:
         if g.run_id in ids:
             continue

@@ -38,13 +38,15 @@ class OpenLink:
     index_key: str
     dataset: DatasetUse
     reason: str
+    training: bool = False  # the run trains: once its input is generated, the links upstream of it are its gaps
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runId": self.run_id, "job": self.job, "indexKey": self.index_key, "dataset": self.dataset.to_dict(), "reason": self.reason}
+        return {"runId": self.run_id, "job": self.job, "indexKey": self.index_key, "dataset": self.dataset.to_dict(), "reason": self.reason,
+                "training": self.training}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "OpenLink":
-        return cls(raw["runId"], raw["job"], raw["indexKey"], DatasetUse.from_dict(raw["dataset"]), raw["reason"])
+        return cls(raw["runId"], raw["job"], raw["indexKey"], DatasetUse.from_dict(raw["dataset"]), raw["reason"], bool(raw["training"]))
 
     @property
     def ident(self) -> tuple[str, str, str]:

@@ -1,0 +1,150 @@
+"""Incremental audits cost what is new, not the store: counted reads of a real local store, the signed
+audit state they continue from (tampering found), and the same results as a full audit."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+from prov_common.audit import run_audit
+from prov_common.audit.generated import generated_key
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_LOG, CHECK_QUALITY
+from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
+from prov_common.config import Settings
+from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
+from prov_common.sources import SourceRecord, register_source
+from prov_common.store.local import LocalStore
+from prov_common.tlog.log import checkpoint_key
+from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
+
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_read, raw_write, run_events, seal
+
+
+class CountingStore(LocalStore):
+    """The real local store, counting the objects read and the listings made."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, fsync=False)
+        self.reads: Counter[str] = Counter()
+
+    def get(self, key: str) -> bytes:
+        self.reads["get " + key.split("/")[0]] += 1
+        return super().get(key)
+
+    def exists(self, key: str) -> bool:
+        self.reads["exists " + key.split("/")[0]] += 1
+        return super().exists(key)
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
+        self.reads["list " + prefix.split("/")[0]] += 1
+        return super().list(prefix, start_after=start_after)
+
+
+def _audit(store, **kw):
+    return run_audit(store, Settings.from_env(store=store.uri), progress=False, workers=1, **kw)
+
+
+def _chain(store, first: int, count: int) -> None:
+    """``count`` runs from ``first`` on: even ones prepare from the registered source, odd ones train on the one before."""
+    for i in range(first, first + count):
+        start = T0 + timedelta(minutes=i)
+        if i % 2 == 0:
+            seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset(f"/data/f{i}.parquet", digest(f"f{i}"))], start=start))
+        else:
+            seal(store, run_events("train_model", [dataset(f"/data/f{i - 1}.parquet", digest(f"f{i - 1}"))], [dataset(f"/m/{i}", digest(f"m{i}"))],
+                                   start=start, job_type="TRAINING"))
+
+
+def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_path: Path) -> None:
+    reads = {}
+    for size in (20, 120):
+        store = CountingStore(tmp_path / f"store-{size}")
+        register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
+        _chain(store, 0, size)
+        assert _audit(store).clean
+        _chain(store, size, 6)
+        store.reads.clear()
+        result = _audit(store)
+        assert result.clean and result.bundles_examined == 6 and result.summary()["runs"] == size + 6, [f.what for f in result.errors]
+        reads[size] = dict(store.reads)
+    # the same objects for 6 new bundles whether the store holds 20 or 120: nothing old is re-read
+    assert reads[20] == reads[120], reads
+    bundle_reads = reads[120]["get bundles"]
+    assert bundle_reads <= 6 * 6, reads  # each new bundle's objects, at most
+    assert sum(reads[120].values()) <= 6 * 12 + 30, reads
+
+
+def test_incremental_audit_results_equal_a_full_audit(tmp_path: Path) -> None:
+    """Links broken in one audit and closed in later ones (a later run, a registered source), failing
+    data used across audits: the incremental results are the full audit's."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    orphan, scraped = digest("orphan"), digest("scraped")
+    seal(pipe.store, run_events("train_on_scraped", [dataset("/data/scraped.parquet", scraped)], [], start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    seal(pipe.store, run_events("validate", [], [dataset("/data/bad.parquet", digest("bad"), passed=False, failed=("not_null",))], start=T0 + timedelta(hours=1)))
+    assert not _audit(pipe.store).clean
+    # a later run generates the scraped data, from an input nobody registered yet
+    seal(pipe.store, run_events("scrape", [dataset("crawl.jsonl", orphan, namespace="s3://crawl")], [dataset("/data/scraped.parquet", scraped)],
+                                start=T0 + timedelta(hours=2)))
+    seal(pipe.store, run_events("train_on_bad", [dataset("/data/bad.parquet", digest("bad"))], [], start=T0 + timedelta(hours=2), job_type="TRAINING"))
+    second = _audit(pipe.store)
+    full = _audit(pipe.store, full=True)
+    for name in (CHECK_COMPLETENESS, CHECK_QUALITY):
+        assert sorted(f.what for f in second.check(name).findings) == sorted(f.what for f in full.check(name).findings), name
+    assert any("crawl.jsonl" in f.what and "training run" in f.what for f in second.check(CHECK_COMPLETENESS).errors)
+    assert any("train_on_bad" in f.what for f in second.check(CHECK_QUALITY).errors)
+    # registering the source closes the link in the next incremental audit, as in a full one
+    register_source(pipe.store, SourceRecord(name="crawl", digest=orphan, license="CC-BY-4.0", issuer="crawler"), pipe.key)
+    third, full = _audit(pipe.store), _audit(pipe.store, full=True)
+    assert third.check(CHECK_COMPLETENESS).findings == [] == full.check(CHECK_COMPLETENESS).findings
+    assert sorted(f.what for f in third.check(CHECK_QUALITY).findings) == sorted(f.what for f in full.check(CHECK_QUALITY).findings)
+    assert third.summary()["runs"] == full.summary()["runs"] == len(list(pipe.store.list("index/")))
+
+
+def _state_key(store) -> str:
+    return list(store.list("audit/state/"))[-1]
+
+
+def test_tampered_state_is_found_and_everything_is_checked_again(tmp_path: Path) -> None:
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    key = _state_key(pipe.store)
+    flip_byte(pipe.store.uri, key)
+    result = _audit(pipe.store)
+    assert any(f.object == key for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
+    assert result.bundles_examined == 2  # nothing carried from a state that does not verify
+    # a state re-signed by a key nobody trusts, claiming nothing is broken
+    assert _audit(pipe.store).clean
+    key = _state_key(pipe.store)
+    state = AuditState.from_payload(Envelope.from_json(raw_read(pipe.store.uri, key)).payload)
+    forged = sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json()
+    raw_write(pipe.store.uri, key, forged)
+    result = _audit(pipe.store)
+    assert any(f.object == key and "untrusted" in f.what for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
+
+
+def test_state_bound_to_a_rewritten_checkpoint_is_found(tmp_path: Path) -> None:
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    key = checkpoint_key(2)
+    cp = Checkpoint.from_payload(Envelope.from_json(raw_read(pipe.store.uri, key)).payload)
+    from dataclasses import replace
+
+    raw_write(pipe.store.uri, key, sign_envelope(replace(cp, time="2020-01-01T00:00:00.000000Z").payload(), CHECKPOINT_PAYLOAD_TYPE, [pipe.key]).to_json())
+    result = _audit(pipe.store)
+    state = _state_key(pipe.store)
+    assert any("bound to checkpoint 2" in f.what for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
+    assert result.bundles_examined == 2 and state
+
+
+def test_tampered_lookup_object_is_found_and_fails_safe(tmp_path: Path) -> None:
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    key = generated_key(pipe.features)
+    flip_byte(pipe.store.uri, key)
+    seal(pipe.store, run_events("train_again", [dataset("/data/features.parquet", pipe.features)], [], start=T0 + timedelta(hours=4), job_type="TRAINING"))
+    result = _audit(pipe.store)
+    assert any(f.object == key for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
+    # the input's origin could not be confirmed: a finding, never a silent pass; --full re-checks from the bundles
+    assert any("train_again" in f.what for f in result.check(CHECK_COMPLETENESS).errors)
+    assert _audit(pipe.store, full=True).check(CHECK_COMPLETENESS).errors == []
