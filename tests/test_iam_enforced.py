@@ -97,8 +97,8 @@ class Principal:
     secret: str
     endpoint: str
 
-    def client(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+    def client(self, service: str = "s3") -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id=self.key_id, aws_secret_access_key=self.secret)
 
     def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,12 +113,8 @@ class IamS3:
     env: dict
     root: Principal  # may do anything (sets up buckets and users, plays the attacker's raw requests)
 
-    def iam(self) -> Any:
-        return boto3.client("iam", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id=self.root.key_id, aws_secret_access_key=self.root.secret)
-
     def user(self, name: str, policy: dict[str, Any]) -> Principal:
-        iam = self.iam()
+        iam = self.root.client("iam")
         iam.create_user(UserName=name)
         iam.put_user_policy(UserName=name, PolicyName="tdprov", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=name)["AccessKey"]
@@ -145,8 +141,7 @@ def iam_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamS3]:
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        iam = Principal("testing", "testing", endpoint).client("iam")  # not checked yet: enforcement is off
         iam.create_user(UserName="root")
         iam.put_user_policy(UserName="root", PolicyName="all", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "iam:*"], "Resource": "*"}]}))

@@ -70,7 +70,7 @@ def test_repair_indexes_sealed_bundles_and_leaves_tampered_ones(store_uri: str, 
     damaged = _snapshot(store_uri)
     code, dry = _repair(store_uri, capsys, "--dry-run")
     assert code == 1 and _snapshot(store_uri) == damaged  # a dry run writes nothing
-    assert (dry["sealed"], dry["unindexed"], dry["would-index"], dry["not-verified"]) == (4, 3, 2, 1)
+    assert (dry["sealed"], dry["unindexed"], dry["wouldIndex"], dry["notVerified"]) == (4, 3, 2, 1)
 
     code, done = _repair(store_uri, capsys)
     assert code == 1  # the tampered bundle is not verified: reported, not repaired
@@ -99,7 +99,7 @@ def test_repair_indexes_sealed_bundles_and_leaves_tampered_ones(store_uri: str, 
 
     audited = _snapshot(store_uri)
     code, again = _repair(store_uri, capsys)  # idempotent: only the tampered bundle is left, still reported
-    assert code == 1 and (again["unindexed"], again["indexed"], again["not-verified"]) == (1, 0, 1)
+    assert code == 1 and (again["unindexed"], again["indexed"], again["notVerified"]) == (1, 0, 1)
     assert _snapshot(store_uri) == audited
 
 
@@ -114,7 +114,9 @@ def test_repair_of_a_clean_store_and_human_output(tmp_path: Path, capsys) -> Non
     assert f"would index   {run}" in capsys.readouterr().out
     assert main(["store", "repair", store_uri]) == 0
     assert f"indexed       {run}  {key}" in capsys.readouterr().out
-    assert len(find_unindexed(open_store(store_uri), trust_from_settings())) == 0
+    capsys.readouterr()
+    assert len(find_unindexed(open_store(store_uri), trust_from_settings(), progress=True)) == 0
+    assert "listing index and bundles" in capsys.readouterr().err  # the listing counts keys as it goes
 
 
 def test_repair_needs_a_trusted_signer(tmp_path: Path, capsys) -> None:

@@ -9,10 +9,13 @@ not verify is never indexed: it is reported with its findings.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from tqdm import tqdm
 
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
@@ -59,19 +62,30 @@ class IndexRepair:
             yield repair_run(self.store, run_id, self.trust, dry_run=self.dry_run, now=self.now)
 
 
-def sealed_runs(store: Store) -> list[str]:
-    """Run ids whose bundle has its commit marker (``bundles/<run_id>/statement.dsse.json``), sorted."""
+def sealed_runs(keys: Iterable[str]) -> list[str]:
+    """Run ids whose bundle has its commit marker (``bundles/<run_id>/statement.dsse.json``) among
+    the store ``keys`` (a listing of ``bundles/``), sorted."""
     suffix = "/" + layout.STATEMENT_FILE
-    return sorted({key.split("/")[1] for key in store.list(f"{layout.BUNDLES}/")
-                   if key.count("/") == 2 and key.endswith(suffix)})
+    return sorted({key.split("/")[1] for key in keys if key.count("/") == 2 and key.endswith(suffix)})
 
 
-def find_unindexed(store: Store, trust: TrustStore, *, dry_run: bool = False, now: datetime | None = None) -> IndexRepair:
+def find_unindexed(store: Store, trust: TrustStore, *, dry_run: bool = False, now: datetime | None = None,
+                   progress: bool | None = False) -> IndexRepair:
     """The repair of every sealed bundle in ``store`` that no index entry names (nothing is written
-    until it is iterated; with ``dry_run`` nothing is written at all)."""
-    indexed = {layout.run_id_of_index_key(key) for key in index_keys(store)}
-    sealed = sealed_runs(store)
+    until it is iterated; with ``dry_run`` nothing is written at all). The index and the bundles are
+    listed once each, with a count of listed keys on stderr when ``progress`` (None: on a terminal)."""
+    disable = {True: False, None: None}.get(progress, True)  # None: tqdm shows it on a terminal only
+    with tqdm(desc="listing index and bundles", unit="key", file=sys.stderr, disable=disable, leave=False) as bar:
+        indexed = {layout.run_id_of_index_key(key) for key in bar_over(index_keys(store), bar)}
+        sealed = sealed_runs(bar_over(store.list(f"{layout.BUNDLES}/"), bar))
     return IndexRepair(store, trust, len(sealed), [r for r in sealed if r not in indexed], dry_run, now)
+
+
+def bar_over(keys: Iterable[str], bar: tqdm) -> Iterator[str]:
+    """``keys``, counted on ``bar`` as they are listed."""
+    for key in keys:
+        bar.update()
+        yield key
 
 
 def repair_run(store: Store, run_id: str, trust: TrustStore, *, dry_run: bool = False,

@@ -115,21 +115,22 @@ def run_repair(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(store=args.uri, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
-    repair = find_unindexed(store, trust_from_settings(settings), dry_run=args.dry_run)
+    repair = find_unindexed(store, trust_from_settings(settings), dry_run=args.dry_run, progress=None)
     outcomes = []
     for outcome in tqdm(repair, total=len(repair), desc="repairing index", unit="bundle", file=sys.stderr,
                         disable=len(repair) < 2 or None):
         outcomes.append(outcome)
         if not args.json:
             tqdm.write("\n".join(_repair_lines(outcome)), file=sys.stdout)
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("indexed", "would-index", "not-verified")}
+    indexed, to_index, not_verified = (sum(o.status == s for o in outcomes) for s in ("indexed", "would-index", "not-verified"))
     if args.json:
         emit_json({"store": store.uri, "dryRun": args.dry_run, "sealed": repair.sealed, "unindexed": len(repair),
-                   **counts, "runs": [o.to_dict() for o in outcomes]})
+                   "indexed": indexed, "wouldIndex": to_index, "notVerified": not_verified,
+                   "runs": [o.to_dict() for o in outcomes]})
     else:
-        print(f"{repair.sealed} sealed bundle(s), {len(repair)} without an index entry: {counts['indexed']} indexed, "
-              f"{counts['would-index']} to index (dry run), {counts['not-verified']} not verified (left alone)", file=sys.stderr)
-    return 1 if counts["would-index"] or counts["not-verified"] else 0
+        print(f"{repair.sealed} sealed bundle(s), {len(repair)} without an index entry: {indexed} indexed, "
+              f"{to_index} to index (dry run), {not_verified} not verified (left alone)", file=sys.stderr)
+    return 1 if to_index or not_verified else 0
 
 
 def _repair_lines(outcome: RepairOutcome) -> list[str]:
