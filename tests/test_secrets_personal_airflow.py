@@ -130,3 +130,31 @@ def test_operator_refuses_bad_sample_rows(rows: object) -> None:
 
     with pytest.raises(BadInputError, match="sample_rows=.* of task 'check'"):
         PanderaValidationOperator(task_id="check", source="x.parquet", schema=PEOPLE, sample_rows=rows)
+
+
+def test_flagged_columns_travel_through_xcom(tmp_path: Path, places: tuple[Path, Path]) -> None:
+    """`load` names the flagged source record; `enrich` changes the frame (another digest, no record
+    matches it); `clean` fails its schema on what `enrich` returned: its sample masks `email`."""
+    store, spool = places
+    raw = write_people(tmp_path / "people.parquet")
+    register_people(str(store), raw, personal_columns=("email",))
+
+    @provenance_task(source_records="people-raw")
+    def load() -> pd.DataFrame:
+        return pd.read_parquet(raw)
+
+    @provenance_task
+    def enrich(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(batch=1)
+
+    @provenance_task(input_schemas={"frame": PEOPLE}, on_failure="warn")
+    def clean(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame
+
+    with DAG("tdprov_personal_xcom", start_date=START, schedule=None) as dag:
+        clean(enrich(load()))
+    assert run_dag(dag, logical_date=START).state == "success"
+    [sample] = _samples(store, "tdprov_personal_xcom.clean").values()
+    table = sample_table(sample)
+    assert VISIBLE in set(table["failure_case"]) and "***" in set(table["failure_case"])
+    assert_nowhere(written(store) + written(spool), "the store and spool")

@@ -19,9 +19,9 @@ from airflow.providers.standard.decorators.python import _PythonDecoratedOperato
 from prov_common.lineage.datasets import DatasetRef
 
 from prov_airflow.lineage import LineageMixin
+from prov_airflow.masking import SampleOptions
 from prov_airflow.operators.pandera import (
     DEFAULT_SAMPLE_ROWS,
-    SampleOptions,
     check_on_failure,
     failure_message,
     validate_into,
@@ -87,12 +87,15 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
         from prov_common.quality import load_schema
 
         lineage = self.record_lineage()
+        samples = self.samples.with_flags(context, {task_id for task_id, _ in self._tdprov_sources.values()}, self.log)
+        samples.push_flags(context, [self.schema, *self.input_schemas.values()])
         failures = []
+        known_inputs = len(lineage.inputs)
         for name, frame in self._input_frames().items():
             ref = self._input_ref(name)
             if name in self.input_schemas:
                 result = validate_into(lineage, frame, load_schema(self.input_schemas[name]), ref, self.on_failure,
-                                       self.samples, self.log)
+                                       samples, self.log)
                 if not result.passed:
                     failures.append(failure_message(f"input {name!r}", result))
             else:
@@ -103,8 +106,10 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
         if isinstance(value, pd.DataFrame):
             ref = xcom_dataset(self.dag_id, self.task_id, "return_value")
             if self.schema is not None:
-                result = validate_into(lineage, value, load_schema(self.schema), ref, self.on_failure, self.samples,
-                                       self.log, output=True)
+                # the inputs' source records apply to what the task made of them
+                read = [r.digest.digest for r in lineage.inputs[known_inputs:] if r.digest is not None]
+                result = validate_into(lineage, value, load_schema(self.schema), ref, self.on_failure,
+                                       samples.with_refs(read), self.log, output=True)
                 if not result.passed:
                     failures.append(failure_message("output", result))
             else:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -11,9 +10,10 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
-from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows, column_names
+from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS
 
 from prov_airflow.lineage import LineageMixin
+from prov_airflow.masking import SampleOptions
 from prov_airflow.strict import require_store
 
 OnFailure = Literal["fail", "warn"]
@@ -28,40 +28,6 @@ def check_on_failure(value: str) -> OnFailure:
     if value not in ("fail", "warn"):
         raise BadInputError(f"on_failure={value!r} is not supported", fix="use on_failure='fail' or 'warn'")
     return value  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class SampleOptions:
-    """How a failed validation's sample is kept: its size (``0``: none) and the columns it masks.
-
-    Columns flagged by the schema, listed in ``masked_columns`` (``"*"``: every column) or flagged by a
-    registered source record of the dataset (named in ``source_records``, or found by the dataset's
-    digest or location in the store of ``tdprov_conn_id``) show ``***``.
-    """
-
-    sample_rows: int = DEFAULT_SAMPLE_ROWS
-    masked_columns: tuple[str, ...] = ()
-    source_records: tuple[str, ...] = ()
-    tdprov_conn_id: str | None = None
-
-    @classmethod
-    def of(cls, where: str, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, masked_columns: Iterable[str] | str = (),
-           source_records: Iterable[str] | str = (), tdprov_conn_id: str | None = None) -> "SampleOptions":
-        return cls(check_sample_rows(sample_rows, where), tuple(sorted(column_names(masked_columns))),
-                   tuple(sorted(column_names(source_records))), tdprov_conn_id)
-
-    def mask(self, result: Any, digest: str, uri: str | None, log: Any) -> Any:
-        """``result`` with the columns its source records flag masked (the store is read only for a sample)."""
-        from prov_common.sources.masking import mask_by_sources
-
-        from prov_airflow.hooks.provenance import ProvenanceHook
-
-        if not result.has_samples:
-            return result
-        hook = ProvenanceHook(self.tdprov_conn_id)
-        with hook.environment():
-            return mask_by_sources(result, hook.get_settings(), refs=self.source_records, digest=digest, uri=uri,
-                                   warn=log.warning)
 
 
 def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, on_failure: OnFailure,
@@ -146,7 +112,8 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
 
         require_store(self.tdprov_conn_id)
         df, ref, uri = self._load(context)
-        result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, self.samples,
+        samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
+        result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, samples,
                                self.log, uri=uri)
         summary = {"passed": result.passed, "failure_count": result.failure_count,
                    "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}

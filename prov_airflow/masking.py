@@ -1,0 +1,81 @@
+"""Failure samples of the Airflow operators: their size and the columns they mask.
+
+Flagged columns travel downstream through XCom: a tdprov task pushes the columns it knows to be
+personal or confidential (``masked_columns``, its schemas' flags, its named source records' flags and
+those of its upstream tdprov tasks) under ``tdprov_flagged_columns``; a task that reads its XCom masks them too.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows, column_names
+
+FLAGS_XCOM_KEY = "tdprov_flagged_columns"
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """How a failed validation's sample is kept: its size (``0``: none) and the columns it masks.
+
+    Columns flagged by the schema, listed in ``masked_columns`` (``"*"``: every column) or flagged by a
+    registered source record of the dataset (named in ``source_records``, or found by the dataset's
+    digest or location in the store of ``tdprov_conn_id``) show ``***``.
+    """
+
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
+    masked_columns: tuple[str, ...] = ()
+    source_records: tuple[str, ...] = ()
+    tdprov_conn_id: str | None = None
+
+    @classmethod
+    def of(cls, where: str, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, masked_columns: Iterable[str] | str = (),
+           source_records: Iterable[str] | str = (), tdprov_conn_id: str | None = None) -> "SampleOptions":
+        return cls(check_sample_rows(sample_rows, where), tuple(sorted(column_names(masked_columns))),
+                   tuple(sorted(column_names(source_records))), tdprov_conn_id)
+
+    def _settings(self, call: Any, **kwargs: Any) -> Any:
+        """``call(settings, **kwargs)`` with the tdprov settings and AWS environment of the connection."""
+        from prov_airflow.hooks.provenance import ProvenanceHook
+
+        hook = ProvenanceHook(self.tdprov_conn_id)
+        with hook.environment():
+            return call(hook.get_settings(), **kwargs)
+
+    def mask(self, result: Any, digest: str, uri: str | None, log: Any) -> Any:
+        """``result`` with the columns its source records flag masked (the store is read only for a sample)."""
+        from prov_common.sources.masking import mask_by_sources
+
+        if not result.has_samples:
+            return result
+        return self._settings(lambda settings: mask_by_sources(result, settings, refs=self.source_records, digest=digest,
+                                                               uri=uri, warn=log.warning))
+
+    def with_refs(self, refs: Iterable[str]) -> "SampleOptions":
+        """These options with more source records (names or digests) to apply."""
+        return replace(self, source_records=tuple(dict.fromkeys((*self.source_records, *refs))))
+
+    def with_flags(self, context: Any, upstream_task_ids: Iterable[str], log: Any) -> "SampleOptions":
+        """These options masking also what upstream tdprov tasks flagged and what the named records flag."""
+        from prov_common.sources.masking import source_masking
+
+        flagged = set(self.masked_columns)
+        for task_id in upstream_task_ids:
+            value = context["ti"].xcom_pull(task_ids=task_id, key=FLAGS_XCOM_KEY)
+            flagged |= {str(c) for c in value} if isinstance(value, list | tuple) else set()
+        if self.source_records:
+            masking = self._settings(source_masking, refs=self.source_records)
+            if masking.warning:
+                log.warning("tdprov: %s", masking.warning)
+            flagged |= set(masking.columns)
+        return replace(self, masked_columns=tuple(sorted(flagged)))
+
+    def push_flags(self, context: Any, schemas: Iterable[Any]) -> None:
+        """Push the columns this task knows to be flagged, for the tasks that read its XCom."""
+        from prov_common.quality import load_schema
+        from prov_common.quality.validate import flagged_columns
+
+        flagged = set(self.masked_columns).union(*(flagged_columns(load_schema(s)) for s in schemas if s is not None))
+        if flagged:
+            context["ti"].xcom_push(key=FLAGS_XCOM_KEY, value=sorted(flagged))
