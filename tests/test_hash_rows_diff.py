@@ -129,3 +129,18 @@ def test_row_digest_of_nested_and_typed_values():
     m = digests_matrix(td.row_digests)
     for i in range(2):
         assert row_digest_for_record(df.iloc[i].to_dict(), td.schema_fields()) == bytes(m[i])
+
+
+def test_each_block_is_prepared_once_for_both_lanes(monkeypatch):
+    """Row digests canonicalise every block (and every nested child) once, not once per 128-bit lane."""
+    from prov_common.hashing import rows
+
+    calls = []
+    real = rows.canonicalize
+    monkeypatch.setattr(rows, "canonicalize", lambda arr: calls.append(arr.type) or real(arr))
+    df = frame(2 * B)
+    df["st"] = [{"p": i, "q": str(i)} for i in range(2 * B)]
+    td = hash_dataframe(df, granularity="row", block_rows=B)
+    # id, x, s, l + its child, st + its two fields: 8 arrays per block, 2 blocks
+    assert len(calls) == 16
+    assert td.row_digests.num_rows == 2 * B

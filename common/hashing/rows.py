@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,11 @@ DIGEST_COLUMN = "row_digest"
 
 def mix(x: np.ndarray) -> np.ndarray:
     """The SplitMix64 finaliser (a bijection of uint64), applied elementwise to a copy."""
-    x = np.array(x, dtype=np.uint64, copy=True)
+    return _mixed(np.array(x, dtype=np.uint64, copy=True))
+
+
+def _mixed(x: np.ndarray) -> np.ndarray:
+    """:func:`mix` in place, for a uint64 array (or view) whose old values are no longer needed."""
     x ^= x >> np.uint64(30)
     x *= _C1
     x ^= x >> np.uint64(27)
@@ -41,54 +46,75 @@ def mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def value_hashes(arr: pa.Array, lane: int) -> np.ndarray:
-    """uint64 hash of every value of ``arr`` (any supported type) for one lane."""
+@dataclass
+class _Values:
+    """One block's values, canonicalised and laid out for hashing once, then hashed once per lane.
+
+    ``data``: the bits of a bool block, the 64-bit words of a fixed-width block (one contiguous row per
+    word), the byte strings of a string/binary block, the list lengths of a list block, or the row
+    count of a struct block (whose fields are ``children``).
+    """
+
+    kind: str  # null | bool | struct | list | bytes | fixed
+    valid: np.ndarray | None
+    data: Any = None
+    children: tuple[_Values, ...] = ()
+
+
+def _prepare(arr: pa.Array) -> _Values:
     arr = canonicalize(arr)
-    seed = LANE_SEEDS[lane]
     t = arr.type
-    n = len(arr)
     valid = validity_mask(arr)
     if pa.types.is_null(t):
-        valid = np.zeros(n, dtype=bool)
-        h = np.zeros(n, dtype=np.uint64)
-    elif pa.types.is_boolean(t):
-        h = mix(np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint64) ^ seed)
-    elif pa.types.is_struct(t):
-        h = np.full(n, seed, dtype=np.uint64)
-        for child in arr.flatten():
-            h = mix(h ^ value_hashes(child, lane))
-    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
-        h = _list_hashes(arr, valid, lane)
-    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        blobs = pc.fill_null(pc.cast(arr, pa.large_binary()), b"").to_numpy(zero_copy_only=False)
-        h = np.asarray(pd.util.hash_array(blobs, hash_key=SIP_KEYS[lane], categorize=False), dtype=np.uint64)
-    else:
-        h, valid = _fixed_hashes(arr, valid, seed)
-    if valid is not None:
-        h[~valid] = mix(np.array([seed ^ NULL_MARK]))[0]
-    return h
-
-
-def _fixed_hashes(arr: pa.Array, valid: np.ndarray | None, seed: np.uint64) -> tuple[np.ndarray, np.ndarray | None]:
+        return _Values("null", np.zeros(len(arr), dtype=bool))
+    if pa.types.is_boolean(t):
+        return _Values("bool", valid, np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint64))
+    if pa.types.is_struct(t):
+        return _Values("struct", valid, len(arr), tuple(_prepare(child) for child in arr.flatten()))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
+        lengths, child = list_children(arr, valid)
+        return _Values("list", valid, lengths, (_prepare(child),))
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return _Values("bytes", valid, pc.fill_null(pc.cast(arr, pa.large_binary()), b"").to_numpy(zero_copy_only=False))
     raw, valid = fixed_values(arr)
     n, w = raw.shape
     padded = np.zeros((n, -(-w // 8) * 8), dtype=np.uint8)
     padded[:, :w] = raw
-    words = padded.view("<u8")
-    h = np.full(n, seed, dtype=np.uint64)
-    for j in range(words.shape[1]):
-        h = mix(h ^ words[:, j])
-    return h, valid
+    return _Values("fixed", valid, np.ascontiguousarray(padded.view("<u8").T))
 
 
-def _list_hashes(arr: pa.Array, valid: np.ndarray | None, lane: int) -> np.ndarray:
+def _hashes(values: _Values, lane: int) -> np.ndarray:
+    """uint64 hash of every value for one lane."""
     seed = LANE_SEEDS[lane]
-    lengths, child = list_children(arr, valid)
+    kind, data = values.kind, values.data
+    if kind == "null":
+        h = np.zeros(len(values.valid), dtype=np.uint64)
+    elif kind == "bool":
+        h = _mixed(data ^ seed)
+    elif kind == "struct":
+        h = np.full(data, seed, dtype=np.uint64)
+        for child in values.children:
+            h = _mixed(h ^ _hashes(child, lane))
+    elif kind == "list":
+        h = _list_hashes(data, values.children[0], lane)
+    elif kind == "bytes":
+        h = np.asarray(pd.util.hash_array(data, hash_key=SIP_KEYS[lane], categorize=False), dtype=np.uint64)
+    else:
+        h = np.full(data.shape[1], seed, dtype=np.uint64)
+        for word in data:
+            h = _mixed(h ^ word)
+    if values.valid is not None:
+        h[~values.valid] = mix(np.array([seed ^ NULL_MARK]))[0]
+    return h
+
+
+def _list_hashes(lengths: np.ndarray, child: _Values, lane: int) -> np.ndarray:
+    seed = LANE_SEEDS[lane]
     starts = np.concatenate(([0], np.cumsum(lengths)))
     positions = np.arange(starts[-1], dtype=np.int64) - np.repeat(starts[:-1], lengths)
-    elements = mix(value_hashes(child, lane) ^ mix(positions.astype(np.uint64) ^ seed))
+    elements = _mixed(_hashes(child, lane) ^ _mixed(positions.astype(np.uint64) ^ seed))
     sums = np.concatenate(([np.uint64(0)], np.cumsum(elements, dtype=np.uint64)))
-    return mix((sums[starts[1:]] - sums[starts[:-1]]) ^ mix(lengths.astype(np.uint64) ^ ~seed))
+    return _mixed((sums[starts[1:]] - sums[starts[:-1]]) ^ _mixed(lengths.astype(np.uint64) ^ ~seed))
 
 
 class RowAccumulator:
@@ -99,15 +125,18 @@ class RowAccumulator:
 
     def add_block(self, start: int, hashes: Sequence[np.ndarray]) -> None:
         for acc, h in zip(self.lanes, hashes, strict=True):
-            acc[start:start + len(h)] = mix(acc[start:start + len(h)] ^ h)
+            rows = acc[start:start + len(h)]  # a view: folded in place
+            rows ^= h
+            _mixed(rows)
 
     def table(self) -> pa.Table:
         return digests_table(np.stack(self.lanes, axis=1).astype("<u8"))
 
 
 def block_row_hashes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The two lanes of value hashes of one block."""
-    return value_hashes(arr, 0), value_hashes(arr, 1)
+    """The two lanes of value hashes of one block (any supported type); the block is prepared once."""
+    values = _prepare(arr)
+    return _hashes(values, 0), _hashes(values, 1)
 
 
 def digests_table(lanes: np.ndarray) -> pa.Table:
