@@ -1,10 +1,12 @@
 """Audit benchmark: full audit of N local bundles, then an incremental audit after M new ones.
 
-    python benchmarks/bench_audit.py --bundles 10000 --new 100 [--store DIR] [--out benchmarks/results/audit.md]
+    python benchmarks/bench_audit.py --sizes 1000,3000,10000 --new 100 [--store DIR] [--out FILE]
 
 Bundles are made by the real bundle builder (events -> PROV -> manifest -> signed statement) as a
-chain of prepare/train runs over a registered source, and written to a local store. Targets: full
-audit of 10,000 bundles <= 60 s, incremental audit after 100 new bundles <= 5 s.
+chain of prepare/train runs over a registered source, and written to a local store. For each store
+size: the first (full) audit, then ``--new`` bundles and the incremental audit, with the objects it
+read counted (the cost must follow what is new, not the store); for the largest also a full
+re-audit. Targets: full audit of 10,000 bundles <= 60 s, incremental audit after 100 new <= 5 s.
 """
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ import blake3
 from prov_common import PRODUCER
 from prov_common.audit import run_audit
 from prov_common.bundle import build_bundle
-from prov_common.bundle.storage import deliver_bundle
+from prov_common.bundle.storage import deliver_bundle, index_keys, list_bundles
 from prov_common.config import Settings
 from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
+from prov_common.store.local import LocalStore
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -87,50 +90,89 @@ def _timed(fn):
     return result, time.perf_counter() - wall, _cpu() - cpu
 
 
+class CountingStore(LocalStore):
+    """The local store, counting the objects read (get, exists) and the listings made."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads = 0
+        self.listings = 0
+
+    def get(self, key: str) -> bytes:
+        self.reads += 1
+        return super().get(key)
+
+    def exists(self, key: str) -> bool:
+        self.reads += 1
+        return super().exists(key)
+
+    def list(self, prefix: str = "", *, start_after: str | None = None):
+        self.listings += 1
+        return super().list(prefix, start_after=start_after)
+
+
+def _list_new(store, new: int) -> float:
+    """Seconds to list and read the ``new`` newest index entries from a cursor (best of 3)."""
+    keys = list(index_keys(store))
+    cursor = keys[-new - 1] if len(keys) > new else None
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(1 for _ in list_bundles(store, since_cursor=cursor))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool) -> list[tuple]:
+    """A store of ``size`` bundles: its first audit, then ``new`` bundles and the incremental audit (reads counted)."""
+    uri = str(folder / f"store-{size}")
+    store = CountingStore(Path(uri))
+    register_source(store, SourceRecord(name="raw", digest=_digest("raw"), license="CC0-1.0", issuer="bench"), default_signing_key())
+    make_bundles(uri, 0, size, workers)
+    settings = Settings.from_env(store=uri)
+    load = os.getloadavg()[0]
+    first, t_first, c_first = _timed(lambda: run_audit(store, settings, full=True, report_dir=folder / f"r{size}-full", progress=False, workers=workers))
+    assert first.clean, [f.what for f in first.errors[:5]]
+    make_bundles(uri, size, size + new, workers)
+    listing = _list_new(store, new)
+    store.reads = store.listings = 0
+    inc, t_inc, c_inc = _timed(lambda: run_audit(store, settings, report_dir=folder / f"r{size}-inc", progress=False, workers=workers))
+    assert inc.clean and inc.bundles_examined == new, (inc.bundles_examined, [f.what for f in inc.errors[:5]])
+    rows = [(size, "full audit (first: logs every bundle)", size, t_first, c_first, "", load),
+            (size, f"incremental audit after {new} new bundles", new, t_inc, c_inc, f"{store.reads} reads, {store.listings} listings", load),
+            (size, f"list and read {new} new index entries from a cursor", new, listing, listing, "", load)]
+    if full_again:
+        again, t_again, c_again = _timed(lambda: run_audit(store, settings, full=True, report_dir=folder / f"r{size}-full2", progress=False, workers=workers))
+        assert again.clean
+        rows.append((size, "full re-audit (log already written)", size + new, t_again, c_again, "", load))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundles", type=int, default=10_000)
+    parser.add_argument("--sizes", default="10000", help="store sizes (bundles) to audit, comma-separated")
     parser.add_argument("--new", type=int, default=100)
-    parser.add_argument("--store", default=None, help="store folder (default: a temporary folder, removed afterwards)")
+    parser.add_argument("--store", default=None, help="folder for the stores (default: a temporary folder, removed afterwards)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", default=None, help="write a markdown table here")
     args = parser.parse_args()
     tmp = None if args.store else tempfile.mkdtemp(prefix="tdprov-bench-")
-    root = Path(args.store or tmp) / "store"
-    os.environ.setdefault("TDPROV_HOME", str(Path(args.store or tmp) / "home"))
+    folder = Path(args.store or tmp)
+    os.environ.setdefault("TDPROV_HOME", str(folder / "home"))
+    sizes = [int(x) for x in args.sizes.split(",") if x]
     try:
-        uri = str(root)
-        store = open_store(uri)
-        key = default_signing_key()
-        register_source(store, SourceRecord(name="raw", digest=_digest("raw"), license="CC0-1.0", issuer="bench"), key)
-        made = make_bundles(uri, 0, args.bundles, args.workers)
-        print(f"wrote {args.bundles} bundles in {made:.1f} s", file=sys.stderr)
-        settings = Settings.from_env(store=uri)
-        load = os.getloadavg()[0]
-        full, t_full, c_full = _timed(lambda: run_audit(store, settings, full=True, report_dir=Path(tmp or args.store) / "report-full", progress=False))
-        assert full.clean, [f.what for f in full.errors[:5]]
-        make_bundles(uri, args.bundles, args.bundles + args.new, args.workers)
-        inc, t_inc, c_inc = _timed(lambda: run_audit(store, settings, report_dir=Path(tmp or args.store) / "report-inc", progress=False))
-        assert inc.clean and inc.bundles_examined == args.new, (inc.bundles_examined, [f.what for f in inc.errors[:5]])
-        full2, t_full2, c_full2 = _timed(lambda: run_audit(store, settings, full=True, report_dir=Path(tmp or args.store) / "report-full2", progress=False))
-        rows = [
-            ("full audit (first: logs every bundle)", args.bundles, t_full, c_full, "<= 60 s"),
-            (f"incremental audit after {args.new} new bundles", args.new, t_inc, c_inc, "<= 5 s"),
-            ("full re-audit (log already written)", args.bundles + args.new, t_full2, c_full2, ""),
-        ]
-        table = ["| audit | bundles examined | wall s | CPU s (all processes) | target (wall) |", "|---|---:|---:|---:|---|"]
-        table += [f"| {name} | {n} | {sec:.1f} | {cpu:.1f} | {target} |" for name, n, sec, cpu, target in rows]
-        cpu = platform.processor() or platform.machine()
-        text = (f"Local store, {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, {args.workers} worker processes; "
-                f"1-minute load average {load:.1f} when the audits started; log size after: "
-                f"{full2.checkpoint.checkpoint.size if full2.checkpoint else 0}.\n\n" + "\n".join(table) + "\n")
-        print(text)
-        if args.out:
-            Path(args.out).write_text("# Audit benchmark\n\n`python benchmarks/bench_audit.py --bundles "
-                                      f"{args.bundles} --new {args.new}`\n\n" + text)
+        rows = [row for size in sizes for row in audit_size(folder, size, args.new, args.workers, size == max(sizes))]
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    table = ["| store (bundles) | audit | bundles examined | wall s | CPU s (all processes) | objects read | load |", "|---:|---|---:|---:|---:|---|---:|"]
+    table += [f"| {size:,} | {name} | {n} | {sec:.3f} | {cpu:.3f} | {reads} | {load:.1f} |" for size, name, n, sec, cpu, reads, load in rows]
+    cpu = platform.processor() or platform.machine()
+    text = (f"Local store, {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, {args.workers} worker processes; "
+            "load = 1-minute load average when the store's audits started.\n\n" + "\n".join(table) + "\n")
+    print(text)
+    if args.out:
+        Path(args.out).write_text(f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new}`\n\n" + text)
     return 0
 
 

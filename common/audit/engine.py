@@ -1,9 +1,10 @@
 """``run_audit``: the one audit that the CLI, the Dagster audit job and the Airflow operator all run.
 
-Order: read the log head and the catalog (what earlier audits recorded), examine the bundles that
-are new since the last checkpoint (all of them with ``full``), append them to the Merkle log and
-write a signed checkpoint, then run every check over all known runs, write the report, and record
-the audit as a PROV activity in the store.
+Order: read the log head and the signed audit state the last audit left (``state.py``), examine
+the bundles that are new since then (all of them with ``full``, or when there is no state that
+verifies), append them to the Merkle log and write a signed checkpoint, continue every check from
+the state with the runs examined now (and the runs upstream of them, looked up by version in
+``generated.py``), write the next state, the report, and record the audit as a PROV activity.
 """
 from __future__ import annotations
 
