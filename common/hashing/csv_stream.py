@@ -22,6 +22,7 @@ import pandas as pd
 from prov_common.hashing.columns import ColumnSource, display_label, index_display, pandas_source
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher
+from prov_common.hashing.table import BLOCK_ROWS
 
 Opener = Callable[[], AbstractContextManager[Any]]  # a context giving a path or a binary file object
 Column = tuple[Any, str, str, pd.Series | pd.Index]  # (label, shown name, role, values)
@@ -105,7 +106,7 @@ def _declares_categories(csv_dtypes: Mapping[str, Any] | None) -> bool:
 
 
 def hash_csv_stream(open_source: Opener, csv_dtypes: Mapping[str, Any] | None = None, *,
-                    granularity: Granularity = "column", block_rows: int, chunk_rows: int | None = None
+                    granularity: Granularity = "column", block_rows: int = BLOCK_ROWS, chunk_rows: int | None = None
                     ) -> TableDigest | None:
     """Digest of ``pd.read_csv(source, dtype=csv_dtypes)``, read in chunks; None when the file is better read
     whole (declared categoricals, whose categories pandas infers over the whole column; no rows)."""

@@ -26,8 +26,10 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.columns import table_sources
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher
+from prov_common.hashing.table import BLOCK_ROWS
 
 CHUNK_BYTES = 1 << 20
+_READ = pajson.ReadOptions(use_threads=False)
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
@@ -77,14 +79,14 @@ def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None) -> 
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
     with open_source() as f:
         for chunk in line_chunks(f, chunk_bytes):
-            yield pajson.read_json(pa.BufferReader(chunk), parse_options=options)
+            yield pajson.read_json(pa.BufferReader(chunk), read_options=_READ, parse_options=options)
 
 
 def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:
     hasher.add(table_sources(table, None, use_pandas_metadata=False))
 
 
-def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column", block_rows: int,
+def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,
                       chunk_bytes: int = CHUNK_BYTES) -> TableDigest | None:
     """Digest of ``pyarrow.json.read_json(source)``, read in chunks of lines; None when it has no lines."""
     hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
