@@ -148,3 +148,19 @@ def test_tampered_lookup_object_is_found_and_fails_safe(tmp_path: Path) -> None:
     # the input's origin could not be confirmed: a finding, never a silent pass; --full re-checks from the bundles
     assert any("train_again" in f.what for f in result.check(CHECK_COMPLETENESS).errors)
     assert _audit(pipe.store, full=True).check(CHECK_COMPLETENESS).errors == []
+
+
+def test_known_runs_reads_only_the_index_entries_of_runs_no_audit_catalogued(tmp_path: Path) -> None:
+    from prov_common.audit.catalog import known_runs
+    from prov_common.signing import trust_from_settings
+
+    store = CountingStore(tmp_path / "store")
+    register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
+    _chain(store, 0, 8)
+    assert _audit(store).clean
+    late = seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [], start=T0 + timedelta(hours=9)))
+    trust = trust_from_settings(Settings.from_env(store=store.uri))
+    store.reads.clear()
+    runs = known_runs(store, trust)
+    assert len(runs) == 9 and late in runs
+    assert store.reads["get index"] == 1, store.reads  # the unaudited run's entry; the 8 catalogued ones are skipped by run id
