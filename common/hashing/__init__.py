@@ -8,10 +8,10 @@ and pyarrow: Airflow loads the tdprov plugin in every component, and the outbox 
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prov_common.hashing.model import ColumnDigest, ContentDigest, DigestDiff, FileDigest, Granularity, TableDigest
+from prov_common.lazy import lazy_names
 
 _LAZY = {
     "diff_digests": "diff",
@@ -47,13 +47,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
+__getattr__ = lazy_names(__name__, _LAZY, globals())
 __all__ = sorted(["ColumnDigest", "ContentDigest", "DigestDiff", "FileDigest", "Granularity", "TableDigest", *_LAZY])

@@ -8,8 +8,9 @@ transport, PROV and bundles only need :mod:`.validate` and :mod:`.redact`.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prov_common.lazy import lazy_names
 
 _LAZY = {
     "DEFAULT_LIBRARIES": "context",
@@ -106,13 +107,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from prov_common.lineage.validate import EVENT_TYPES, parse_event, parse_run_event
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
+__getattr__ = lazy_names(__name__, _LAZY, globals())
 __all__ = sorted(_LAZY)
