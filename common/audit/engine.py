@@ -122,13 +122,14 @@ def run_audit(
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
     base = head.checkpoint.size if head else 0
+    appended = True
     try:
         new_head = tlog.append(new_leaves, signer, known_size=base)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
         log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
-        new_head = head
+        new_head, appended = head, False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
     for summary, record, _leaf in _examine_all(store, settings, others, trust, workers):
@@ -166,7 +167,7 @@ def run_audit(
     result.quality_rows = evaluation.quality_rows
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
     result.ended = datetime.now(timezone.utc) if now is None else now
-    if new_head is not None:
+    if new_head is not None and appended:  # a state covers exactly the leaves of its checkpoint
         leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in logged_now), *((x.index_key, x.run_id) for x in new_leaves)]
         state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key)
         write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer)
