@@ -22,7 +22,7 @@ from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing import hash_dataframe, hash_path, hash_table
 from prov_common.hashing.csv_stream import hash_csv_stream, low_memory_rows
 from prov_common.hashing.files import read_table_file
-from prov_common.hashing.jsonl_stream import hash_jsonl_stream, promote
+from prov_common.hashing.jsonl_stream import CHUNK_BYTES, hash_jsonl_stream, promote
 from prov_common.hashing.model import TableDigest
 
 SMALL_BLOCK = 5  # blocks of 5 rows, so chunks of a few rows end inside, on and across block boundaries
@@ -204,7 +204,7 @@ def test_jsonl_chunks_hash_like_the_whole_file(tmp_path, case, chunk_bytes):
 def test_jsonl_type_change_after_the_first_chunk_through_hash_path(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(lines([{"id": i, "s": f"v{i}"} for i in range(120_000)]) + lines([{"id": 0.5, "extra": True}]))
-    assert path.stat().st_size > 2 << 20  # several chunks of 1 MiB
+    assert path.stat().st_size > 4 * CHUNK_BYTES  # several chunks
     td = hash_path(path, granularity="block")
     assert [(c.name, c.logical_type) for c in td.columns] == [("id", "float64"), ("s", "string"), ("extra", "bool")]
     assert_same(td, whole(path, "jsonl", granularity="block"))
@@ -239,7 +239,7 @@ def test_json_type_promotion_rules():
 
 # --- bounded memory --------------------------------------------------------------------------------
 
-CAP_MB = 48  # peak memory the hashing may add, whatever the file's size
+CAP_MB = 64  # peak memory the hashing may add, whatever the file's size
 FILE_MB = 4 * CAP_MB + 8
 
 _MEASURE = textwrap.dedent("""

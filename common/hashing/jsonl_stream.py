@@ -10,8 +10,8 @@ A streaming reader (``pyarrow.json.open_json``) fixes the types from its first b
 2. when the schemas differ, a second pass reads every chunk with the promoted schema declared
    (``explicit_schema``) and hashes that.
 
-Memory: one chunk of lines (:data:`CHUNK_BYTES`, 1 MiB: the JSON reader needs about ten times a chunk
-while it parses it) and one open block per column.
+Memory: a few chunks of lines (:data:`CHUNK_BYTES`, 512 KiB, parsed on one thread per CPU; the JSON reader needs
+about ten times a chunk while it parses it) and one open block per column.
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ import pyarrow.json as pajson
 from prov_common.errors import BadInputError
 from prov_common.hashing.columns import table_sources
 from prov_common.hashing.model import Granularity, TableDigest
-from prov_common.hashing.streaming import StreamingTableHasher
+from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 19
 _READ = pajson.ReadOptions(use_threads=False)
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
@@ -76,10 +76,14 @@ def promote_fields(a: list[pa.Field], b: list[pa.Field], where: str = "") -> lis
 
 
 def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None) -> Iterator[pa.Table]:
+    """The file's chunks of lines parsed, in order (several at a time: they do not depend on each other)."""
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
+
+    def parse(chunk: bytes) -> pa.Table:
+        return pajson.read_json(pa.BufferReader(chunk), read_options=_READ, parse_options=options)
+
     with open_source() as f:
-        for chunk in line_chunks(f, chunk_bytes):
-            yield pajson.read_json(pa.BufferReader(chunk), read_options=_READ, parse_options=options)
+        yield from ordered_map(parse, line_chunks(f, chunk_bytes))
 
 
 def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:

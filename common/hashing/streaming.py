@@ -7,7 +7,10 @@ whole table (docs/content-hash.md), since the algorithm does not depend on how r
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -17,8 +20,27 @@ from prov_common.hashing.columns import ColumnSource
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes, digests_table
-from prov_common.hashing.table import BLOCK_ROWS, GRANULARITIES, block_digest, column_digest, table_digest
+from prov_common.hashing.table import BLOCK_ROWS, GRANULARITIES, _cpus, block_digest, column_digest, table_digest
 from prov_common.hashing.types import logical_type
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> Iterator[R]:
+    """``map(fn, items)`` on one worker thread per CPU (at most 4), in order, with few items in flight."""
+    threads = min(_cpus(), 4) if threads is None else threads
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tdprov-read") as pool:
+        window: deque[Future[R]] = deque()
+        for item in items:
+            window.append(pool.submit(fn, item))
+            if len(window) > threads:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
 
 
 class _ColumnHasher:
