@@ -56,6 +56,7 @@ from prov_common.errors import ObjectConflictError, StoreError
 from prov_common.signing import trust_from_settings
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store import open_store
+from prov_common.store.snapshots import snapshot_path
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 
 IAM = Path(__file__).resolve().parents[1] / "docs" / "iam"
@@ -258,6 +259,15 @@ def test_writer_records_runs_and_cannot_rewrite_history(aws: IamS3, monkeypatch,
     assert {e["Code"] for e in errors} == {"AccessDenied"} and len(errors) == len(keys)
     _denied(writer.put_bucket_versioning, Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     assert sorted(store.list()) == sorted(keys)
+    # the writer's other records: a data snapshot (bytes and table index) and a source record
+    data = tmp_path / "users.csv"
+    data.write_text("id,name\n1,a\n2,b\n")
+    digest = snapshot_path(store, data)
+    assert main(["source", "add", str(data), "--name", "vendor-users", "--license", "CC-BY-4.0", "--issuer", "ACME",
+                 "--store", uri]) == 0
+    added = sorted(set(store.list()) - set(keys))
+    assert [k.split("/")[0] + "/" + k.split("/")[1] for k in added] == ["objects/blake3", "objects/index", "sources/vendor-users"], added
+    assert store.exists(f"objects/index/{digest.split(':')[1]}.json")
 
     # moto does not evaluate the template's Deny of puts without If-None-Match: an unconditional put
     # goes through there (AWS refuses it). Versioning and Object Lock still keep the first version,
