@@ -133,5 +133,8 @@ def test_repair_needs_a_trusted_signer(tmp_path: Path, capsys) -> None:
     assert any(": untrusted key:" in f for f in out["runs"][0]["findings"])
 
 
-def test_repair_bad_store_uri_is_exit_2(capsys) -> None:
+def test_repair_bad_store_uri_is_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["store", "repair", "s3://"]) == 2
+    assert main(["store", "repair", str(tmp_path / "a"), "--store", str(tmp_path / "b")]) == 2
+    assert "two stores given" in capsys.readouterr().err
+    assert main(["store", "repair", "--store", str(tmp_path / "a")]) == 0  # --store, as the other verbs take it

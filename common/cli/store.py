@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from prov_common.cli._common import add_verb
+from prov_common.cli._common import add_store_option, add_verb
 from prov_common.errors import BadInputError, StoreError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
             "store repair [URI]: write the missing index entry of every sealed bundle that verifies but\n"
             "is not in the index (its writer stopped after the commit marker). Bundles that do not verify\n"
             "are reported and left alone. Needs writer credentials. Exit 0 when every sealed bundle is\n"
-            "indexed afterwards, 1 when one is not (not verified, or --dry-run), 2 on bad input."
+            "indexed afterwards, 1 when one is not (not verified, or left to do by --dry-run), 2 on bad input."
         ),
         example="tdprov store init s3://lineage/prod --versioning --object-lock compliance --retention-days 3650\n"
                 "  tdprov store repair s3://lineage/prod --dry-run",
@@ -81,6 +81,7 @@ def register(subparsers: Any) -> None:
     repair.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
                         help="public key file or folder to trust (repeatable; overrides TDPROV_TRUSTED_KEYS)")
     repair.add_argument("--json", action="store_true", help="print the outcome as one JSON document")
+    add_store_option(repair)
     repair.set_defaults(func=run_repair)
 
 
@@ -113,7 +114,9 @@ def run_repair(args: argparse.Namespace) -> int:
     from prov_common.signing import trust_from_settings
     from prov_common.store import open_store
 
-    settings = Settings.from_env(store=args.uri, trusted_keys=args.trusted_keys)
+    if args.uri and args.store and args.uri != args.store:
+        raise BadInputError(f"two stores given: {args.uri} and --store {args.store}.", fix="give the store once")
+    settings = Settings.from_env(store=args.uri or args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     repair = find_unindexed(store, trust_from_settings(settings), dry_run=args.dry_run, progress=None)
     outcomes = []
