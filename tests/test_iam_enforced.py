@@ -136,11 +136,13 @@ def iam_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamS3]:
     log = (tmp_path_factory.mktemp("moto-iam") / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdin=subprocess.PIPE, stdout=log, stderr=log)
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # a loaded machine imports moto slowly
+        while True:
             try:
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
+                requests.get(f"{endpoint}/moto-api/", timeout=5)
                 break
             except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, "moto's server did not start"
                 time.sleep(0.05)
         iam = Principal("testing", "testing", endpoint).client("iam")  # not checked yet: enforcement is off
         iam.create_user(UserName="root")
