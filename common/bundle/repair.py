@@ -76,12 +76,12 @@ def find_unindexed(store: Store, trust: TrustStore, *, dry_run: bool = False, no
     listed once each, with a count of listed keys on stderr when ``progress`` (None: on a terminal)."""
     disable = {True: False, None: None}.get(progress, True)  # None: tqdm shows it on a terminal only
     with tqdm(desc="listing index and bundles", unit="key", file=sys.stderr, disable=disable, leave=False) as bar:
-        indexed = {layout.run_id_of_index_key(key) for key in bar_over(index_keys(store), bar)}
-        sealed = sealed_runs(bar_over(store.list(f"{layout.BUNDLES}/"), bar))
+        indexed = {layout.run_id_of_index_key(key) for key in _counted(index_keys(store), bar)}
+        sealed = sealed_runs(_counted(store.list(f"{layout.BUNDLES}/"), bar))
     return IndexRepair(store, trust, len(sealed), [r for r in sealed if r not in indexed], dry_run, now)
 
 
-def bar_over(keys: Iterable[str], bar: tqdm) -> Iterator[str]:
+def _counted(keys: Iterable[str], bar: tqdm) -> Iterator[str]:
     """``keys``, counted on ``bar`` as they are listed."""
     for key in keys:
         bar.update()
