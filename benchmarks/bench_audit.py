@@ -14,6 +14,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -123,8 +124,9 @@ def _list_new(store, new: int) -> float:
     return best
 
 
-def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool) -> list[tuple]:
-    """A store of ``size`` bundles: its first audit, then ``new`` bundles and the incremental audit (reads counted)."""
+def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool, rounds: int) -> list[tuple]:
+    """A store of ``size`` bundles: its first audit, then ``rounds`` times ``new`` bundles and an
+    incremental audit (median time; objects read counted)."""
     uri = str(folder / f"store-{size}")
     store = CountingStore(Path(uri))
     register_source(store, SourceRecord(name="raw", digest=_digest("raw"), license="CC0-1.0", issuer="bench"), default_signing_key())
@@ -133,18 +135,24 @@ def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool
     load = os.getloadavg()[0]
     first, t_first, c_first = _timed(lambda: run_audit(store, settings, full=True, report_dir=folder / f"r{size}-full", progress=False, workers=workers))
     assert first.clean, [f.what for f in first.errors[:5]]
-    make_bundles(uri, size, size + new, workers)
-    listing = _list_new(store, new)
-    store.reads = store.listings = 0
-    inc, t_inc, c_inc = _timed(lambda: run_audit(store, settings, report_dir=folder / f"r{size}-inc", progress=False, workers=workers))
-    assert inc.clean and inc.bundles_examined == new, (inc.bundles_examined, [f.what for f in inc.errors[:5]])
+    timings, listings, reads = [], [], set()
+    for i in range(rounds):
+        make_bundles(uri, size + i * new, size + (i + 1) * new, workers)
+        listings.append(_list_new(store, new))
+        store.reads = store.listings = 0
+        inc, t_inc, c_inc = _timed(lambda: run_audit(store, settings, report_dir=folder / f"r{size}-inc{i}", progress=False, workers=workers))
+        assert inc.clean and inc.bundles_examined == new, (inc.bundles_examined, [f.what for f in inc.errors[:5]])
+        timings.append((t_inc, c_inc))
+        reads.add(f"{store.reads} reads, {store.listings} listings")
+    t_inc, c_inc = statistics.median(t for t, _ in timings), statistics.median(c for _, c in timings)
+    listing = statistics.median(listings)
     rows = [(size, "full audit (first: logs every bundle)", size, t_first, c_first, "", load),
-            (size, f"incremental audit after {new} new bundles", new, t_inc, c_inc, f"{store.reads} reads, {store.listings} listings", load),
-            (size, f"list and read {new} new index entries from a cursor", new, listing, listing, "", load)]
+            (size, f"incremental audit after {new} new bundles (median of {rounds})", new, t_inc, c_inc, " / ".join(sorted(reads)), load),
+            (size, f"list and read {new} new index entries from a cursor (median)", new, listing, listing, "", load)]
     if full_again:
         again, t_again, c_again = _timed(lambda: run_audit(store, settings, full=True, report_dir=folder / f"r{size}-full2", progress=False, workers=workers))
         assert again.clean
-        rows.append((size, "full re-audit (log already written)", size + new, t_again, c_again, "", load))
+        rows.append((size, "full re-audit (log already written)", size + rounds * new, t_again, c_again, "", load))
     return rows
 
 
@@ -152,6 +160,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000", help="store sizes (bundles) to audit, comma-separated")
     parser.add_argument("--new", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="incremental audits per store size (each after --new bundles)")
     parser.add_argument("--store", default=None, help="folder for the stores (default: a temporary folder, removed afterwards)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", default=None, help="write a markdown table here")
@@ -161,7 +170,7 @@ def main() -> int:
     os.environ.setdefault("TDPROV_HOME", str(folder / "home"))
     sizes = [int(x) for x in args.sizes.split(",") if x]
     try:
-        rows = [row for size in sizes for row in audit_size(folder, size, args.new, args.workers, size == max(sizes))]
+        rows = [row for size in sizes for row in audit_size(folder, size, args.new, args.workers, size == max(sizes), args.rounds)]
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -172,7 +181,7 @@ def main() -> int:
             "load = 1-minute load average when the store's audits started.\n\n" + "\n".join(table) + "\n")
     print(text)
     if args.out:
-        Path(args.out).write_text(f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new}`\n\n" + text)
+        Path(args.out).write_text(f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} --rounds {args.rounds}`\n\n" + text)
     return 0
 
 
