@@ -77,7 +77,9 @@ def test_writers_flushers_and_auditors_at_once(s3_store_uri: str, tmp_path: Path
     assert len(Outbox(spool).pending()) == SPOOLED
     written = {w: [str(uuid.uuid4()) for _ in range(RUNS_PER_WRITER)] for w in range(WRITERS)}
 
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: this process runs the S3 server's threads, and a child forked while one of them
+    # holds a lock would wait on it forever
+    ctx = multiprocessing.get_context("spawn")
     start, done = ctx.Barrier(WRITERS + 4), ctx.Queue()
     procs = [ctx.Process(target=_writer, args=(s3_store_uri, str(fast_tmp / f"w{w}"), ids, start, done))
              for w, ids in written.items()]
@@ -85,10 +87,15 @@ def test_writers_flushers_and_auditors_at_once(s3_store_uri: str, tmp_path: Path
     procs += [ctx.Process(target=_auditor, args=(s3_store_uri, str(tmp_path / f"a{a}"), start, done)) for a in range(2)]
     for proc in procs:
         proc.start()
-    reports = [done.get(timeout=240) for _ in procs]
-    for proc in procs:
-        proc.join(60)
-        assert proc.exitcode == 0
+    try:
+        reports = [done.get(timeout=240) for _ in procs]
+        for proc in procs:
+            proc.join(60)
+            assert proc.exitcode == 0
+    finally:
+        for proc in procs:  # a process still running after a failure must not outlive the test
+            if proc.is_alive():
+                proc.kill()
     assert sum(n for kind, n in reports if kind == "flush") == SPOOLED  # each entry delivered by one flusher
     assert Outbox(spool).pending() == [] and not list((spool).glob("*claim*"))
 
