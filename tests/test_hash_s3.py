@@ -3,6 +3,7 @@ an object hashes to the digest of the same local file, from the CLI, the Dagster
 and the Airflow listener's capture; boto3 clients are reused per endpoint and credentials."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -96,6 +97,13 @@ def test_one_client_per_endpoint_and_credentials(s3_server, monkeypatch: pytest.
     for name, value in s3_server.env.items():
         monkeypatch.setenv(name, value)
     assert s3_client() is first
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a forked task process: its own client, never the parent's pooled connections
+        os.write(write, b"own" if s3_client() is not first else b"shared")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 16) == b"own"
 
 
 def test_bad_s3_uris_name_the_uri() -> None:

@@ -34,8 +34,9 @@ def _client(environment: tuple[str | None, ...]) -> Any:
 
 
 def s3_client() -> Any:
-    """A boto3 S3 client for the current AWS environment; one per endpoint and credentials, reused (making one is slow)."""
-    return _client(tuple(os.environ.get(name) for name in _CLIENT_ENV))
+    """A boto3 S3 client for the current AWS environment; one per endpoint and credentials, reused (making one is
+    slow). A forked process (Airflow and Celery fork task processes) makes its own: pooled connections do not carry over."""
+    return _client((os.getpid(), *(os.environ.get(name) for name in _CLIENT_ENV)))
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
