@@ -124,7 +124,7 @@ def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys
     assert set(bundle_reads.values()) == {1} and len(bundle_reads) == 5, counting.gets  # statement, manifest, 2 files, indexed
 
     raw_put(store, f"bundles/{run_id}/events.jsonl", b"\n")
-    assert main(["show", run_id, "--store", store]) == 0
+    assert main(["show", run_id, "--store", store]) == 1
     text = capsys.readouterr().out
     assert f"FAIL  {run_id}" in text and f"bundles/{run_id}/events.jsonl: digest mismatch" in text
     assert "not shown: they do not verify" in text and f"run {run_id}  job tests/train_features  COMPLETE" in text

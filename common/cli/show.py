@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         "show",
         help="show one run's bundle: events, PROV, quality, signature",
         description="Show the lineage bundle of one run: its events, a summary of its PROV document, "
-        "Pandera quality results with attached failure samples, and whether its signature verifies.",
+        "Pandera quality results with attached failure samples, and whether its signature verifies. "
+        "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
     parser.add_argument("run_id", metavar="RUN_ID")
@@ -81,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     info = gather(open_store(settings=settings), args.run_id, settings)
     report = info.pop("_report")
+    status = 0 if report.ok else 1  # a bundle that does not verify is a finding
     if args.json:
         emit_json(info, sort_keys=True)
-        return 0
+        return status
     m = info["manifest"]
     out = [f"run {m['runId']}  job {m['job']['namespace']}/{m['job']['name']}  {m['state']}",
            f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
@@ -105,4 +107,4 @@ def run(args: argparse.Namespace) -> int:
     out.append("signature:")
     out += ["  " + line.strip() for line in describe(report)]
     print("\n".join(out))
-    return 0
+    return status
