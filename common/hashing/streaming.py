@@ -20,7 +20,7 @@ from prov_common.hashing.columns import ColumnSource
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes, digests_table
-from prov_common.hashing.table import BLOCK_ROWS, GRANULARITIES, _cpus, block_digest, column_digest, table_digest
+from prov_common.hashing.table import BLOCK_ROWS, GRANULARITIES, usable_cpus, block_digest, column_digest, table_digest
 from prov_common.hashing.types import logical_type
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ R = TypeVar("R")
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> Iterator[R]:
     """``map(fn, items)`` on one worker thread per CPU (at most 4), in order, with few items in flight."""
-    threads = min(_cpus(), 4) if threads is None else threads
+    threads = min(usable_cpus(), 4) if threads is None else threads
     if threads <= 1:
         yield from map(fn, items)
         return

@@ -31,7 +31,7 @@ _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
 TASK_BLOCKS = 16  # rows of about this many blocks are hashed per thread-pool task
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
     """CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -158,7 +158,7 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
     if threads is None:
         cells = (rows or 0) * max(ncols_hint, 1)
         # one worker per CPU: the calling thread only hands out tasks and collects digests
-        threads = min(_cpus(), 8) if cells >= _PARALLEL_MIN_CELLS else 1
+        threads = min(usable_cpus(), 8) if cells >= _PARALLEL_MIN_CELLS else 1
     with_rows = granularity == "row"
     meta: list[tuple[ColumnSource, str, int]] = []  # (source without data, logical type, number of blocks)
 
