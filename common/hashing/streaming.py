@@ -20,7 +20,7 @@ from prov_common.hashing.columns import ColumnSource
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes, digests_table
-from prov_common.hashing.table import BLOCK_ROWS, GRANULARITIES, usable_cpus, block_digest, column_digest, table_digest
+from prov_common.hashing.table import BLOCK_ROWS, block_digest, check_options, column_digest, table_result, usable_cpus
 from prov_common.hashing.types import logical_type
 
 T = TypeVar("T")
@@ -143,11 +143,7 @@ class StreamingTableHasher:
     """
 
     def __init__(self, *, granularity: Granularity = "column", block_rows: int = BLOCK_ROWS) -> None:
-        if granularity not in GRANULARITIES:
-            raise BadInputError(f"granularity {granularity!r} is not one of {', '.join(GRANULARITIES)}.",
-                                fix="use table, column, block or row.")
-        if not isinstance(block_rows, int) or block_rows <= 0:
-            raise BadInputError(f"block_rows must be a positive int, got {block_rows!r}.", fix=f"use {BLOCK_ROWS}.")
+        check_options(granularity, block_rows)
         self.granularity = granularity
         self.block_rows = block_rows
         self.columns: list[_ColumnHasher] | None = None
@@ -179,25 +175,11 @@ class StreamingTableHasher:
 
     def finish(self) -> TableDigest:
         """The digest of every row added so far."""
-        columns = [c.finish() for c in self.columns or []]
-        blocks: dict[str, tuple[str, ...]] = {}
-        for col, cd in zip(self.columns or [], columns, strict=True):
-            key, k = cd.name, 1
-            while key in blocks:
-                k += 1
-                key = f"{cd.name}#{k}"
-            blocks[key] = tuple(show(d) for d in col.digests)
+        hashers = self.columns or []
+        columns = [(c.finish(), c.raw, c.digests) for c in hashers]
         row_digests = None
         if self.granularity == "row":
             lanes = [np.concatenate(lane) if lane else np.zeros(0, dtype=np.uint64) for lane in self._lanes]
             row_digests = digests_table(np.stack(lanes, axis=1))
-        return TableDigest(
-            digest=show(table_digest(self.rows, [c.raw for c in self.columns or []])),
-            rows=self.rows,
-            bytes=sum(c.bytes for c in self.columns or []),
-            columns=tuple(columns),
-            granularity=self.granularity,
-            block_rows=self.block_rows,
-            blocks=blocks if self.granularity in ("block", "row") else None,
-            row_digests=row_digests,
-        )
+        return table_result(self.rows, columns, sum(c.bytes for c in hashers), granularity=self.granularity,
+                            block_rows=self.block_rows, row_digests=row_digests)

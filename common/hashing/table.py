@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -150,11 +150,7 @@ def _ordered_map(jobs: Iterator[Any], threads: int) -> Iterator[Any]:
 
 def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint: int, *,
                   granularity: Granularity, block_rows: int, threads: int | None) -> TableDigest:
-    if granularity not in GRANULARITIES:
-        raise BadInputError(f"granularity {granularity!r} is not one of {', '.join(GRANULARITIES)}.",
-                            fix="use table, column, block or row.")
-    if not isinstance(block_rows, int) or block_rows <= 0:
-        raise BadInputError(f"block_rows must be a positive int, got {block_rows!r}.", fix=f"use {BLOCK_ROWS}.")
+    check_options(granularity, block_rows)
     if threads is None:
         cells = (rows or 0) * max(ncols_hint, 1)
         # one worker per CPU: the calling thread only hands out tasks and collects digests
@@ -192,31 +188,45 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
                 acc.add_block(start, lanes)
             results.append((digest, size))
 
-    columns: list[ColumnDigest] = []
-    col_raw: list[bytes] = []
-    blocks: dict[str, tuple[str, ...]] = {}
+    columns: list[tuple[ColumnDigest, bytes, list[bytes]]] = []
     pos = 0
     for src, logical, nblocks in meta:
         mine = [d for d, _ in results[pos:pos + nblocks]]
         pos += nblocks
         raw = column_digest(src.role, src.name_key, logical, src.length, block_rows, mine)
-        col_raw.append(raw)
-        columns.append(ColumnDigest(src.display, logical, show(raw), src.role))  # type: ignore[arg-type]
-        key = src.display
-        k = 1
-        while key in blocks:
+        columns.append((ColumnDigest(src.display, logical, show(raw), src.role), raw, mine))  # type: ignore[arg-type]
+    return table_result(n, columns, sum(s for _, s in results), granularity=granularity, block_rows=block_rows,
+                        row_digests=acc.table() if acc is not None else None)
+
+
+def check_options(granularity: Granularity, block_rows: int) -> None:
+    """Refuse a granularity or block size the hash does not know."""
+    if granularity not in GRANULARITIES:
+        raise BadInputError(f"granularity {granularity!r} is not one of {', '.join(GRANULARITIES)}.",
+                            fix="use table, column, block or row.")
+    if not isinstance(block_rows, int) or block_rows <= 0:
+        raise BadInputError(f"block_rows must be a positive int, got {block_rows!r}.", fix=f"use {BLOCK_ROWS}.")
+
+
+def table_result(rows: int, columns: Sequence[tuple[ColumnDigest, bytes, Sequence[bytes]]], size: int, *,
+                 granularity: Granularity, block_rows: int, row_digests: pa.Table | None) -> TableDigest:
+    """The :class:`TableDigest` of hashed columns: (column digest, its raw bytes, its block digests) each."""
+    blocks: dict[str, tuple[str, ...]] = {}
+    for cd, _raw, digests in columns:
+        key, k = cd.name, 1
+        while key in blocks:  # duplicate column names: x, x#2, ...
             k += 1
-            key = f"{src.display}#{k}"
-        blocks[key] = tuple(show(d) for d in mine)
+            key = f"{cd.name}#{k}"
+        blocks[key] = tuple(show(d) for d in digests)
     return TableDigest(
-        digest=show(table_digest(n, col_raw)),
-        rows=n,
-        bytes=sum(s for _, s in results),
-        columns=tuple(columns),
+        digest=show(table_digest(rows, [raw for _cd, raw, _d in columns])),
+        rows=rows,
+        bytes=size,
+        columns=tuple(cd for cd, _raw, _d in columns),
         granularity=granularity,
         block_rows=block_rows,
         blocks=blocks if granularity in ("block", "row") else None,
-        row_digests=acc.table() if acc is not None else None,
+        row_digests=row_digests,
     )
 
 
