@@ -140,7 +140,7 @@ def test_state_bound_to_a_rewritten_checkpoint_is_found(tmp_path: Path) -> None:
 def test_tampered_lookup_object_is_found_and_fails_safe(tmp_path: Path) -> None:
     pipe = Pipeline(str(tmp_path / "store"))
     assert _audit(pipe.store).clean
-    key = generated_key(pipe.features)
+    key = generated_key("file", "/data/features.parquet", pipe.features)
     flip_byte(pipe.store.uri, key)
     seal(pipe.store, run_events("train_again", [dataset("/data/features.parquet", pipe.features)], [], start=T0 + timedelta(hours=4), job_type="TRAINING"))
     result = _audit(pipe.store)

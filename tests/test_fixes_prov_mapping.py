@@ -18,6 +18,8 @@ from prov_common.bundle.storage import deliver_bundle
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, TrustStore, sign_envelope
 from prov_common.store import open_store
 from prov_common.w3cprov import events_to_document, serialize
+from prov_common.w3cprov.collect import store_document
+from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.mapping import PROV_MAPPING
 
 KEY = SigningKey.generate()
@@ -51,12 +53,27 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/1"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/2"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 
 
-@pytest.mark.parametrize("mapping", [PROV_MAPPING, None], ids=["current", "unrecorded-is-v1"])
+def test_bundles_of_the_first_mapping_keep_verifying_and_export_with_the_current_one(tmp_path: Path) -> None:
+    """Bundles sealed before dataset identity (mapping v1, or no mapping recorded) verify, with a note,
+    and the merged export derives their PROV again from their signed events."""
+    events = run_events()
+    for n, mapping in enumerate(("tdprov-prov/1", None)):
+        old = _resealed(build_bundle(events, None, KEY), _other_prov(events), mapping)
+        store = _stored(tmp_path / str(n), old)
+        report = verify_bundle(store, old.run_id, TRUST)
+        assert report.ok, report.findings
+        assert [n.problem for n in report.notes] == ["not re-derived"]
+        exported = serialize(store_document(store), "json")
+        assert b"extra-entity" not in exported
+        assert exported == serialize(link_runs(events_to_document(events)), "json")
+
+
+@pytest.mark.parametrize("mapping", [PROV_MAPPING], ids=["current"])
 def test_current_mapping_is_re_derived_byte_for_byte(tmp_path: Path, mapping: str | None) -> None:
     events = run_events()
     bundle = build_bundle(events, None, KEY)

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import rdflib
 from lxml import etree
+from prov.constants import PROV
 from prov.model import ProvDocument
 
 from prov_common.w3cprov import FORMATS, deserialize, events_to_document, merge_documents, serialize
+from prov_common.w3cprov import ids
 from prov_common.w3cprov.ids import NCNAME
+from prov_common.w3cprov.links import link_runs
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
@@ -53,10 +56,12 @@ def test_each_format_round_trips(name: str, fmt: str) -> None:
 def test_provn_contains_the_expected_statements() -> None:
     text = serialize(events_to_document(load("tdprov_step.jsonl")), "provn").decode()
     assert text.startswith("document\n") and text.rstrip().endswith("endDocument")
+    written = ids.generation_local("file", "/data/clean/customers.parquet", "blake3:" + "a" * 64, "0193c111-2222-7333-8444-555566667777")
+    read = ids.version_local("file", "/data/raw/customers.csv", "blake3:" + "1" * 64)
     for statement in ("activity(tdprov:run-0193c111-2222-7333-8444-555566667777, 2024-11-05T09:00:00",
-                      "used(tdprov:run-0193c111-2222-7333-8444-555566667777, tdprov:blake3-1111",
-                      "wasGeneratedBy(tdprov:blake3-aaaa", "wasDerivedFrom(tdprov:blake3-aaaa",
-                      "specializationOf(tdprov:blake3-aaaa", "actedOnBehalfOf(tdprov:engine-dagster",
+                      f"used(tdprov:run-0193c111-2222-7333-8444-555566667777, tdprov:{read}",
+                      f"wasGeneratedBy(tdprov:{written}", f"wasDerivedFrom(tdprov:{written}, tdprov:{read}",
+                      f"specializationOf(tdprov:{written}", "actedOnBehalfOf(tdprov:engine-dagster",
                       "dqv:value=\"false\" %% xsd:boolean"):
         assert statement in text
 
@@ -108,8 +113,16 @@ def test_bundles_of_two_runs_share_dataset_and_version_records() -> None:
         event["inputs"] = [dict(event["outputs"][0], inputFacets={})] if event["outputs"] else event["outputs"]
         event["outputs"] = []
     merged = merge_documents([events_to_document(producer), events_to_document(consumer)])
-    version = merged.get_record(events_to_document(producer).get_record("tdprov:blake3-" + "a" * 64)[0].identifier)
-    assert len(version) == 1  # one unified record for the version both runs saw
+    read = ids.version_local("file", "/data/clean/customers.parquet", "blake3:" + "a" * 64)
+    version = merged.get_record(events_to_document(producer).get_record(f"tdprov:{read}")[0].identifier)
+    assert len(version) == 1  # one unified record for the dataset at the digest that both runs saw
+    written = ids.generation_local("file", "/data/clean/customers.parquet", "blake3:" + "a" * 64, "0193c111-2222-7333-8444-555566667777")
+    consumer_run = "run-0193c111-2222-7333-8444-000000000009"
+    usages = {tuple(str(v.localpart) for _, v in r.formal_attributes[:2]) for r in merged.get_records() if r.get_type() == PROV["Usage"]}
+    assert (consumer_run, read) in usages and (consumer_run, written) not in usages  # the consumer's bundle cannot know the writer
+    linked = link_runs(merged)  # merging the store resolves the read to what the producer wrote
+    usages = {tuple(str(v.localpart) for _, v in r.formal_attributes[:2]) for r in linked.get_records() if r.get_type() == PROV["Usage"]}
+    assert (consumer_run, written) in usages
 
 
 def test_prov_xml_is_well_formed_with_ncname_ids() -> None:
@@ -150,7 +163,7 @@ def test_sparql_finds_every_version_that_failed_a_check() -> None:
     graph = rdflib.Graph()
     graph.parse(data=serialize(events_to_document(all_events()), "ttl"), format="turtle")
     rows = {(str(v).rsplit("#", 1)[1], str(c)) for v, c in graph.query(FAILED_VERSIONS)}
-    out = "blake3-" + "a" * 64
+    out = ids.generation_local("file", "/data/clean/customers.parquet", "blake3:" + "a" * 64, "0193c111-2222-7333-8444-555566667777")
     assert (out, "greater_than_or_equal_to(18)") in rows
     assert (out, "pandera:CleanCustomers") in rows
     assert {c for v, c in rows if v.startswith("dataset-ANALYTICS.STAGING")} == {"unique_stg_customers_email"}

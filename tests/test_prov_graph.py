@@ -107,10 +107,14 @@ def test_svg_escapes_names() -> None:
     assert "a&lt;b&gt;&amp;" in svg
 
 
-def test_cycle_on_a_versionless_dataset_still_lays_out() -> None:
+def test_a_run_that_rewrites_a_versionless_dataset_draws_no_loop() -> None:
     events = load("airflow_task.jsonl")
     for event in events:
         event["outputs"] = [dict(event["inputs"][0])]
     graph = lineage_graph(events_to_document(events))
+    run = next(k for k, n in graph.nodes.items() if n.kind == "run")
+    read = next(e.source for e in graph.edges if e.target == run)
+    written = next(e.target for e in graph.edges if e.source == run)
+    assert read != written and written.endswith(f"-by-{run.split(':', 1)[1]}")  # what it wrote is not what it read
     assert len(graph.edges) == 2
-    assert len(_boxes(render_svg(graph))) == 2
+    assert len(_boxes(render_svg(graph))) == 3

@@ -11,12 +11,16 @@ from prov.constants import PROV, PROV_LABEL, PROV_ROLE, PROV_TYPE
 from prov.model import ProvDocument
 
 from prov_common.w3cprov import events_to_document
+from prov_common.w3cprov import ids
 from prov_common.w3cprov.ids import DCTERMS, DQV, NCNAME, TDPROV
 
 EVENTS = Path(__file__).parent / "data" / "ol_events"
 D_IN = "blake3:" + "1" * 64
 D_OUT = "blake3:" + "a" * 64
 TD_RUN = "0193c111-2222-7333-8444-555566667777"
+V_IN = ids.version_local("file", "/data/raw/customers.csv", D_IN)  # what the run read: the dataset at a digest
+V_OUT = ids.version_local("file", "/data/clean/customers.parquet", D_OUT)
+W_OUT = ids.generation_local("file", "/data/clean/customers.parquet", D_OUT, TD_RUN)  # what the run wrote
 
 
 def load(name: str) -> list[dict]:
@@ -67,20 +71,24 @@ def test_run_is_an_activity_with_times_and_final_state(tdprov_doc) -> None:
 
 
 def test_versions_specialise_datasets_and_carry_the_content_hash(tdprov_doc) -> None:
-    version = by_id(tdprov_doc, "blake3-" + "a" * 64)
-    assert TDPROV["DatasetVersion"] in attr(version, PROV_TYPE)
-    assert attr(version, TDPROV["digest"]) == {D_OUT}
-    assert attr(version, TDPROV["rows"]) == {2}
-    assert "age=blake3:" + "5" * 64 in attr(version, TDPROV["columnDigest"])
+    written = by_id(tdprov_doc, W_OUT)
+    assert TDPROV["WrittenVersion"] in attr(written, PROV_TYPE)
+    assert TDPROV["DatasetVersion"] in attr(by_id(tdprov_doc, V_OUT), PROV_TYPE)
+    assert attr(written, TDPROV["digest"]) == {D_OUT}
+    assert attr(written, TDPROV["rows"]) == {2}
+    assert "age=blake3:" + "5" * 64 in attr(written, TDPROV["columnDigest"])
     specs = relation_pairs(tdprov_doc, "Specialization")
     datasets = {r.identifier.localpart: r for r in records(tdprov_doc, "Entity") if TDPROV["Dataset"] in attr(r, PROV_TYPE)}
     out = next(k for k, r in datasets.items() if attr(r, TDPROV["name"]) == {"/data/clean/customers.parquet"})
-    assert ("blake3-" + "a" * 64, out) in specs
-    assert ("blake3-" + "1" * 64, next(k for k in datasets if k != out)) in specs
+    assert (W_OUT, V_OUT) in specs and (V_OUT, out) in specs  # written by the run -> dataset at the digest -> dataset
+    assert (V_IN, next(k for k in datasets if k != out)) in specs
+    # identifiers name the dataset and the digest (and, for what a run wrote, the run)
+    assert V_OUT.startswith("version-data_clean_customers.parquet-") and V_OUT.endswith("blake3-" + "a" * 64)
+    assert W_OUT == f"{V_OUT}-by-run-{TD_RUN}"
 
 
 def test_usage_generation_and_derivation_via_the_run(tdprov_doc) -> None:
-    v_in, v_out, run = "blake3-" + "1" * 64, "blake3-" + "a" * 64, f"run-{TD_RUN}"
+    v_in, v_out, run = V_IN, W_OUT, f"run-{TD_RUN}"
     assert (run, v_in) in relation_pairs(tdprov_doc, "Usage")
     assert (v_out, run) in relation_pairs(tdprov_doc, "Generation")
     derivation = records(tdprov_doc, "Derivation")
@@ -131,7 +139,7 @@ def test_quality_results_are_dqv_measurements_on_the_version(tdprov_doc) -> None
         metric = by_id(tdprov_doc, next(iter(attr(m, DQV["isMeasurementOf"]))).localpart)
         assert DQV["Metric"] in attr(metric, PROV_TYPE)
         found[(next(iter(attr(m, TDPROV["source"]))), next(iter(attr(metric, PROV_LABEL))), target)] = attr(m, DQV["value"])
-    v_in, v_out = "blake3-" + "1" * 64, "blake3-" + "a" * 64
+    v_in, v_out = V_IN, W_OUT
     assert found == {
         ("pandera", "pandera:CleanCustomers", v_out): {False},
         ("pandera", "greater_than_or_equal_to(18)", v_out): {False},
@@ -158,10 +166,11 @@ def test_identifiers_are_stable_across_runs() -> None:
     ids_first = {r.identifier for r in events_to_document(first).get_records() if r.identifier}
     ids_second = {r.identifier for r in events_to_document(second).get_records() if r.identifier}
     shared = ids_first & ids_second
-    for local in ("blake3-" + "1" * 64, "blake3-" + "a" * 64):
+    for local in (V_IN, V_OUT):  # the datasets at their digests are the same entities in both runs
         assert TDPROV[local] in shared
-    assert {i.localpart.split("-")[0] for i in shared} >= {"dataset", "job", "plan", "agent", "engine", "metric", "blake3"}
+    assert {i.localpart.split("-")[0] for i in shared} >= {"dataset", "job", "plan", "agent", "engine", "metric", "version"}
     assert not any(i.localpart.startswith("measurement-") for i in shared)  # measurements belong to their run
+    assert TDPROV[W_OUT] in ids_first and TDPROV[W_OUT] not in ids_second  # what each run wrote is its own: one generation
 
 
 def test_airflow_provider_events(ol_validator) -> None:

@@ -15,7 +15,9 @@ from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_common.w3cprov import deserialize, events_to_document, lineage_graph, serialize
+from prov_common.w3cprov import ids
 from prov_common.w3cprov.collect import store_document, summaries
+from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.lineage import UPSTREAM, find_nodes, graph_from_summaries, origins, trace
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
@@ -29,8 +31,11 @@ def digest_facets(digest: str) -> dict:
     return {"version": {"_producer": "https://x", "_schemaURL": "https://x/v.json", "datasetVersion": digest}}
 
 
+def run_id(n: int) -> str:
+    return f"0190a1b2-0000-7000-8000-{n:012d}"
+
+
 def run_events(n: int, job: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]], failed: bool = False) -> list[dict]:
-    run_id = f"0190a1b2-0000-7000-8000-{n:012d}"
     start, end = T0 + timedelta(hours=n), T0 + timedelta(hours=n, minutes=5)
     outs = [{"namespace": "file", "name": name, "facets": digest_facets(d)} for name, d in outputs]
     if failed:
@@ -38,7 +43,7 @@ def run_events(n: int, job: str, inputs: list[tuple[str, str]], outputs: list[tu
                                                "schemaDigest": "blake3:0", "passed": False, "failureCount": 2,
                                                "checks": [{"name": "in_range", "column": "age", "passed": False, "failureCount": 2}]}
     base = {"producer": "https://github.com/tdprov/tdprov", "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
-            "run": {"runId": run_id}, "job": {"namespace": "dagster://demo", "name": job}}
+            "run": {"runId": run_id(n)}, "job": {"namespace": "dagster://demo", "name": job}}
     ins = [{"namespace": "file", "name": name, "facets": digest_facets(d)} for name, d in inputs]
     return [{**base, "eventType": "START", "eventTime": start.isoformat(), "inputs": ins},
             {**base, "eventType": "COMPLETE", "eventTime": end.isoformat(), "inputs": ins, "outputs": outs}]
@@ -58,12 +63,12 @@ def store_path(tmp_path: Path) -> str:
     store, key = open_store(path), default_signing_key()
     for n, events in enumerate(RUNS, start=1):
         deliver_bundle(store, build_bundle(events, {}, key, sealed_at=T0 + timedelta(days=n)), now=T0 + timedelta(days=n))
-    register_source(store, SourceRecord(name="vendor-raw", digest=RAW, license="CC-BY-4.0", issuer="Acme"), key)
+    register_source(store, SourceRecord(name="vendor-raw", digest=RAW, license="CC-BY-4.0", issuer="Acme", location="/raw.csv"), key)
     return path
 
 
 def test_export_is_the_union_of_the_runs(store_path: str, tmp_path: Path, capsysbinary) -> None:
-    expected = serialize(events_to_document([e for run in RUNS for e in run]), "json")
+    expected = serialize(link_runs(events_to_document([e for run in RUNS for e in run])), "json")
     assert main(["export", "--store", store_path]) == 0
     assert capsysbinary.readouterr().out == expected
     assert serialize(store_document(open_store(store_path)), "json") == expected
@@ -72,14 +77,14 @@ def test_export_is_the_union_of_the_runs(store_path: str, tmp_path: Path, capsys
     graph = rdflib.Graph().parse(ttl, format="turtle")
     failed = {str(r[0]).rsplit("#", 1)[1] for r in graph.query(
         "PREFIX dqv: <http://www.w3.org/ns/dqv#> SELECT DISTINCT ?v WHERE { ?m dqv:computedOn ?v ; dqv:value false }")}
-    assert failed == {CLEAN2.replace(":", "-")}
+    assert failed == {ids.generation_local("file", "/clean.parquet", CLEAN2, run_id(2))}
 
 
 def test_export_since(store_path: str, tmp_path: Path) -> None:
     out = tmp_path / "since.json"
     assert main(["export", "--store", store_path, "--since", (T0 + timedelta(days=3)).date().isoformat(), "-o", str(out)]) == 0
     doc = deserialize(out.read_bytes(), "json")
-    assert doc == events_to_document(RUNS[2] + RUNS[3])
+    assert doc == link_runs(events_to_document(RUNS[2] + RUNS[3]))
     assert main(["export", "--store", store_path, "--since", "last tuesday"]) == 2
 
 
@@ -94,7 +99,7 @@ def test_summary_graph_agrees_with_the_prov_graph(store_path: str) -> None:
     full = lineage_graph(store_document(store))
     assert set(cheap.nodes) == set(full.nodes)
     assert cheap.edges == full.edges
-    assert full.nodes[f"tdprov:{CLEAN2.replace(':', '-')}"].failed_checks == ("in_range", "pandera:S")
+    assert full.nodes[f"tdprov:{ids.generation_local('file', '/clean.parquet', CLEAN2, run_id(2))}"].failed_checks == ("in_range", "pandera:S")
 
 
 def test_upstream_tree_of_the_model(store_path: str, capsys) -> None:

@@ -12,7 +12,7 @@ from prov.constants import PROV, PROV_TYPE
 from prov_common.hashing import hash_dataframe
 from prov_common.lineage import DatasetRef, ParentRef, RunContext, build_run_event, event_to_dict
 from prov_common.quality.validate import validate
-from prov_common.w3cprov import events_to_document, lineage_graph, serialize
+from prov_common.w3cprov import events_to_document, ids, lineage_graph, serialize
 from prov_common.w3cprov.ids import DCTERMS, TDPROV
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
@@ -40,8 +40,8 @@ def test_tdprov_events_convert_and_failed_checks_are_queryable(ol_validator) -> 
         ol_validator.validate_event(event)
 
     doc = events_to_document(events)
-    raw_v = TDPROV[raw_digest.digest.replace(":", "-")]
-    clean_v = TDPROV[clean_digest.digest.replace(":", "-")]
+    raw_v = TDPROV[ids.version_local("file", "/data/raw/people.parquet", raw_digest.digest)]
+    clean_v = TDPROV[ids.generation_local("file", "/data/clean/people.parquet", clean_digest.digest, run_id)]
     assert doc.get_record(raw_v) and doc.get_record(clean_v)
     run = doc.get_record(TDPROV[f"run-{run_id}"])[0]
     assert set(run.get_attribute(TDPROV["state"])) == {"COMPLETE"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
     CHECK_PROV,
@@ -78,17 +78,17 @@ def _link(link_run: RunRecord, dataset: DatasetUse, reason: str) -> OpenLink:
     return OpenLink(link_run.run_id, link_run.job, link_run.index_key, dataset, reason, link_run.is_training)
 
 
-def _gaps(run_id: str, job: str, input_label: str, version: str, index: LineageIndex) -> list[TrainingGap]:
-    """The broken links upstream of ``version``, an input of training run ``run_id``."""
+def _gaps(run_id: str, job: str, input_label: str, dataset: DatasetUse, reader: str, index: LineageIndex) -> list[TrainingGap]:
+    """The broken links upstream of ``dataset`` as run ``reader`` read it, on the way to input
+    ``input_label`` of training run ``run_id``."""
     return [TrainingGap(run_id, job, input_label, _link(index.runs[x.run_id], x.dataset, x.reason))
-            for x in index.trace(version).broken if x.run_id != run_id]
+            for x in index.trace(dataset, index.runs.get(reader)).broken if x.run_id != run_id]
 
 
 def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: LineageIndex) -> tuple[list[OpenLink], list[TrainingGap]]:
     """Inputs with no origin, and training runs with such inputs upstream: earlier ones that stay open, and the new runs'."""
     def still_open(x: OpenLink) -> bool:
-        v = x.dataset.version
-        return not v or (v not in index.generated and v not in index.sources)
+        return not index.has_origin(x.dataset)
 
     earlier = [x for x in before.broken if x.run_id not in ids]
     broken = [x for x in earlier if still_open(x)]
@@ -96,18 +96,18 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
     open_links = {x.ident for x in broken}
     gaps: list[TrainingGap] = []
     for x in earlier:  # a training run's own input that a new run generated: the links upstream of that run are its gaps now
-        if x.training and (v := x.dataset.version) and v in index.generated:
-            gaps += _gaps(x.run_id, x.job, x.dataset.label, v, index)
+        if x.training and version_of(x.dataset) in index.generated:
+            gaps += _gaps(x.run_id, x.job, x.dataset.label, x.dataset, x.run_id, index)
     for g in before.gaps:
         if g.run_id in ids:
             continue
         if g.link.ident in open_links:
             gaps.append(g)
-        elif (v := g.link.dataset.version) and v in index.generated:  # a new run generated it: follow that run upstream
-            gaps += _gaps(g.run_id, g.job, g.input_label, v, index)
+        elif version_of(g.link.dataset) in index.generated:  # a new run generated it: follow that run upstream
+            gaps += _gaps(g.run_id, g.job, g.input_label, g.link.dataset, g.link.run_id, index)
     for run in new:
         if run.is_training:
-            gaps += [gap for d in run.inputs if d.version for gap in _gaps(run.run_id, run.job, d.label, d.version, index)]
+            gaps += [gap for d in run.inputs if d.version for gap in _gaps(run.run_id, run.job, d.label, d, run.run_id, index)]
     return sorted(broken, key=lambda x: (x.index_key, x.run_id)), _unique(gaps)
 
 

@@ -26,7 +26,7 @@ from prov_common.audit.catalog import load_catalog, write_catalog
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
-from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.model import CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
@@ -41,6 +41,7 @@ from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
 from prov_common.tlog.model import LogLeaf
+from prov_common.w3cprov.identity import VersionKey
 
 log = logging.getLogger(__name__)
 
@@ -254,19 +255,19 @@ def _changed_since_logged(store: Store, leaves: list[LogLeaf], examined: dict[st
 def _upstream(records: Iterable[RunRecord], generators: Generators) -> list[RunRecord]:
     """Runs upstream of ``records`` that are not among them: the generators of their inputs, and theirs, to the sources."""
     have = {r.run_id for r in records}
-    todo = [d.version for r in records for d in r.inputs if d.version]
-    seen: set[str] = set()
+    todo = [d for r in records for d in r.inputs if d.version]
+    seen: set[VersionKey] = set()
     out: list[RunRecord] = []
     while todo:
-        version = todo.pop()
-        if version in seen:
+        dataset = todo.pop()
+        if version_of(dataset) in seen:
             continue
-        seen.add(version)
-        run = generators.of(version)
+        seen.add(version_of(dataset))
+        run = generators.of(dataset)
         if run is not None and run.run_id not in have:
             have.add(run.run_id)
             out.append(run)
-            todo += [d.version for d in run.inputs if d.version]
+            todo += [d for d in run.inputs if d.version]
     return out
 
 

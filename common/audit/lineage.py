@@ -1,8 +1,10 @@
 """Lineage over run records and registered sources: where each dataset version came from (no I/O).
 
-A version (content digest) has an origin when a recorded run generated it or a registered source
-has that digest. Tracing a version walks back through generating runs and their inputs to sources;
-a version with neither origin is a broken link.
+A version is a dataset (namespace, name) at a content digest. It has an origin when a recorded run
+generated that dataset at that digest, or a registered source has the digest (matched by location
+when the source was registered where the dataset lives, else by content, and labelled so). Tracing
+a version walks back through the run that wrote what each reader read and its inputs, to sources;
+a version with neither origin is a broken link. Equal bytes in another dataset are never its origin.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.model import SourceRecord
+from prov_common.w3cprov.identity import VersionKey, located_dataset, pick_generation, version_key
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Trace:
     sources: list[SourceRecord] = field(default_factory=list)
     versions: list[DatasetUse] = field(default_factory=list)
     broken: list[BrokenLink] = field(default_factory=list)
+    by_content: list[str] = field(default_factory=list)  # names of sources matched by digest only, not by location
 
     @property
     def complete(self) -> bool:
@@ -42,23 +46,46 @@ def _order(record: RunRecord) -> str:
     return record.ended_at or record.sealed_at or record.started_at or ""
 
 
+def version_of(d: DatasetUse) -> VersionKey:
+    """The identity of the version ``d`` names: its dataset and its digest."""
+    return version_key(d.namespace, d.name, d.version)
+
+
 class LineageIndex:
-    """Which run generated which version, which runs used it, and which sources have which digest."""
+    """Which runs generated and used each dataset version (by identity: namespace, name and digest),
+    and which registered sources have which digest."""
 
     def __init__(self, runs: Iterable[RunRecord], sources: Iterable[SourceRecord] = ()) -> None:
         self.runs: dict[str, RunRecord] = {r.run_id: r for r in runs}
         self.sources: dict[str, list[SourceRecord]] = {}
         for s in sources:
             self.sources.setdefault(s.digest, []).append(s)
-        self.generated: dict[str, list[tuple[RunRecord, DatasetUse]]] = {}
-        self.used_by: dict[str, list[tuple[RunRecord, DatasetUse]]] = {}
+        self.generated: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
+        self.used_by: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
         for r in sorted(self.runs.values(), key=_order, reverse=True):
             for d in r.outputs:
                 if d.version:
-                    self.generated.setdefault(d.version, []).append((r, d))
+                    self.generated.setdefault(version_of(d), []).append((r, d))
             for d in r.inputs:
                 if d.version:
-                    self.used_by.setdefault(d.version, []).append((r, d))
+                    self.used_by.setdefault(version_of(d), []).append((r, d))
+
+    def generator(self, d: DatasetUse, reader: RunRecord | None = None) -> tuple[RunRecord, DatasetUse] | None:
+        """The run that wrote the version ``d`` that ``reader`` read (see :mod:`prov_common.w3cprov.identity`)."""
+        found = [(r, use) for r, use in self.generated.get(version_of(d), ()) if reader is None or r.run_id != reader.run_id]
+        read_at = (reader.started_at or reader.ended_at) if reader else None
+        return pick_generation(found, read_at, lambda c: _order(c[0]))
+
+    def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
+        """Registered sources of ``d``'s digest: those registered at its location (``True``), else any
+        with the digest, matched by content only (``False``)."""
+        found = self.sources.get(d.version or "", [])
+        here = [s for s in found if located_dataset(s.location) == (d.namespace, d.name)]
+        return (here, True) if here else (list(found), False)
+
+    def has_origin(self, d: DatasetUse) -> bool:
+        """Whether a recorded run generated version ``d`` or a registered source has its digest."""
+        return bool(d.version) and (version_of(d) in self.generated or d.version in self.sources)
 
     def broken_inputs(self, run: RunRecord) -> list[BrokenLink]:
         """Inputs of ``run`` that neither a recorded run nor a registered source explains."""
@@ -66,59 +93,67 @@ class LineageIndex:
         for d in run.inputs:
             if not d.version:
                 out.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
-            elif d.version not in self.generated and d.version not in self.sources:
-                out.append(BrokenLink(run.run_id, d, "no recorded run generated this version and no registered source has its digest"))
+            elif not self.has_origin(d):
+                out.append(BrokenLink(run.run_id, d, "no recorded run generated this version of this dataset and no registered source has its digest"))
         return out
 
-    def trace(self, version: str) -> Trace:
-        """Walk back from ``version`` to its sources, collecting runs and broken links on the way."""
-        trace = Trace(version)
-        seen_versions: set[str] = set()
+    def trace(self, dataset: DatasetUse, reader: RunRecord | None = None) -> Trace:
+        """Walk back from version ``dataset`` (as ``reader`` read it) to its sources, collecting runs and broken links."""
+        trace = Trace(dataset.version or "")
+        seen_versions: set[tuple[VersionKey, str]] = set()
         seen_runs: set[str] = set()
-        todo = [version]
+        todo: list[tuple[DatasetUse, RunRecord | None]] = [(dataset, reader)]
         while todo:
-            v = todo.pop()
-            if v in seen_versions:
+            d, by = todo.pop()
+            if not d.version or (version_of(d), by.run_id if by else "") in seen_versions:
                 continue
-            seen_versions.add(v)
-            trace.sources.extend(self.sources.get(v, ()))
-            generators = self.generated.get(v, [])
-            if generators:
-                run, use = generators[0]
+            seen_versions.add((version_of(d), by.run_id if by else ""))
+            made = self.generator(d, by)
+            if made is not None:
+                run, use = made
                 trace.versions.append(use)
                 if run.run_id not in seen_runs:
                     seen_runs.add(run.run_id)
                     trace.runs.append(run)
                     trace.broken.extend(self.broken_inputs(run))
-                    todo.extend(d.version for d in run.inputs if d.version)
-            elif v in self.sources:
-                s = self.sources[v][0]
-                trace.versions.append(DatasetUse("source", s.name, v))
+                    todo.extend((i, run) for i in run.inputs)
+                continue
+            sources, located = self.sources_of(d)
+            for s in sources:
+                if s not in trace.sources:
+                    trace.sources.append(s)
+                    if not located:
+                        trace.by_content.append(s.name)
+            if sources:
+                trace.versions.append(d)
         return trace
 
     def training_runs(self) -> list[RunRecord]:
         """Runs that train models (see :attr:`RunRecord.is_training`), newest first."""
         return sorted((r for r in self.runs.values() if r.is_training), key=_order, reverse=True)
 
+    def with_digest(self, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
+        """Runs that wrote, and runs that read, any dataset at content ``digest`` (newest first)."""
+        wrote = [r for key, uses in self.generated.items() if key[2] == digest for r, _ in uses]
+        read = [r for key, uses in self.used_by.items() if key[2] == digest for r, _ in uses]
+        return sorted(wrote, key=_order, reverse=True), sorted(read, key=_order, reverse=True)
+
     def resolve(self, ref: str) -> tuple[str, DatasetUse]:
-        """A digest, or a dataset (name, namespace/name or URI) meaning its newest recorded version."""
-        if ref in self.generated:
-            return ref, self.generated[ref][0][1]
-        if ref in self.used_by:
-            return ref, self.used_by[ref][0][1]
-        if ref in self.sources:
-            s = self.sources[ref][0]
-            return ref, DatasetUse("source", s.name, ref)
+        """A dataset (name, namespace/name or URI) meaning its newest recorded version, or a digest:
+        the newest version that holds it, whatever the dataset."""
         candidates = []
         for table in (self.generated, self.used_by):
-            for v, uses in table.items():
+            for key, uses in table.items():
                 for run, d in uses:
-                    if ref in (d.name, d.label, d.uri):
-                        candidates.append((_order(run), v, d))
+                    if ref in (d.name, d.label, d.uri, key[2]):
+                        candidates.append((table is self.generated, _order(run), key[2], d))
+        if not candidates and ref in self.sources:
+            s = self.sources[ref][0]
+            return ref, DatasetUse("source", s.name, ref)
         if not candidates:
             raise BadInputError(
                 f"no dataset or version '{ref}' in the recorded runs.",
                 fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
             )
-        _, v, d = max(candidates, key=lambda c: c[0])
-        return v, d
+        _, _, version, d = max(candidates, key=lambda c: c[:3])
+        return version, d

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prov_common.audit.lineage import LineageIndex
-from prov_common.audit.model import RunRecord
+from prov_common.audit.lineage import LineageIndex, version_of
+from prov_common.w3cprov.identity import VersionKey
+from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle import layout
 from prov_common.bundle.model import Manifest
 from prov_common.errors import BadInputError, TdprovError
@@ -42,7 +43,8 @@ def find_sidecar(store: Store, index: LineageIndex, digest: str) -> tuple[str, A
     """The row-digest sidecar of ``digest`` in the bundle of a run that wrote (or read) it."""
     from prov_common.hashing import read_row_digests
 
-    runs = [r for r, _ in index.generated.get(digest, [])] + [r for r, _ in index.used_by.get(digest, [])]
+    wrote, read = index.with_digest(digest)
+    runs = wrote + read
     if not runs:
         raise BadInputError(f"no recorded run wrote or read version {digest}.", fix="pass a version digest from 'tdprov runs' or 'tdprov show'")
     for run in runs:
@@ -67,21 +69,29 @@ def find_sidecar(store: Store, index: LineageIndex, digest: str) -> tuple[str, A
 
 
 def downstream(index: LineageIndex, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Runs that used ``digest`` directly, and training runs that used it or any version derived from it."""
-    direct = [r for r, _ in index.used_by.get(digest, [])]
+    """Runs that used ``digest`` directly (in any dataset that holds it), and training runs that used it
+    or any version derived from it, following the versions those runs wrote by identity."""
+    _, direct = index.with_digest(digest)
     seen_runs: dict[str, RunRecord] = {}
-    todo, seen = [digest], {digest}
+    todo = list(direct)
+    seen: set[VersionKey] = set()
     while todo:
-        for run, _ in index.used_by.get(todo.pop(), []):
-            if run.run_id in seen_runs:
-                continue
-            seen_runs[run.run_id] = run
-            for out in run.outputs:
-                if out.version and out.version not in seen:
-                    seen.add(out.version)
-                    todo.append(out.version)
+        run = todo.pop()
+        if run.run_id in seen_runs:
+            continue
+        seen_runs[run.run_id] = run
+        for out in run.outputs:
+            if out.version and (key := version_of(out)) not in seen:
+                seen.add(key)
+                todo.extend(reader for reader, use in index.used_by.get(key, []) if _wrote(index, run, use, reader))
     training = sorted((r for r in seen_runs.values() if r.is_training), key=lambda r: r.ended_at or "")
     return direct, training
+
+
+def _wrote(index: LineageIndex, run: RunRecord, use: DatasetUse, reader: RunRecord) -> bool:
+    """Whether ``reader`` read, as ``use``, what ``run`` wrote (and not another run's write of it)."""
+    made = index.generator(use, reader)
+    return made is not None and made[0].run_id == run.run_id
 
 
 def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any]) -> Membership:

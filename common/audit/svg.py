@@ -18,9 +18,11 @@ def _short(version: str | None) -> str:
     return f"{algo}:{hexpart[:12]}" if hexpart else version[:16]
 
 
-def _version_node(d: DatasetUse) -> Node:
+def _version_node(d: DatasetUse, writer: RunRecord | None) -> Node:
+    """What ``writer`` wrote (one node per generation), or what a reader read that no recorded run wrote."""
     failed = d.quality.failed_checks or ("pandera",) if d.quality and not d.quality.passed else ()
-    return Node(id=f"ver:{d.version or d.label}", kind=VERSION, label=f"{d.name}\n{_short(d.version)}", dataset=d.name,
+    made = f"@{writer.run_id}" if writer else ""
+    return Node(id=f"ver:{d.namespace}/{d.name}@{d.version or 'unversioned'}{made}", kind=VERSION, label=f"{d.name}\n{_short(d.version)}", dataset=d.name,
                 namespace=d.namespace, version=d.version, failed_checks=tuple(failed))
 
 
@@ -47,19 +49,22 @@ def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> 
         graph.nodes[node.id] = node
         for d in run.outputs:
             if run in roots:
-                out = _version_node(d)
+                out = _version_node(d, run)
                 graph.nodes.setdefault(out.id, out)
                 edges.add(Edge(node.id, out.id, GENERATED))
         for d in run.inputs:
-            v = _version_node(d)
+            made = index.generator(d, run) if d.version else None
+            v = _version_node(made[1] if made else d, made[0] if made else None)
             graph.nodes.setdefault(v.id, v)
             edges.add(Edge(v.id, node.id, USED))
-            gens = index.generated.get(d.version or "", [])
-            if gens:
-                edges.add(Edge(f"run:{gens[0][0].run_id}", v.id, GENERATED))
-                todo.append(gens[0][0])
-            for s in index.sources.get(d.version or "", []):
-                src = Node(id=f"src:{s.name}", kind=DATASET, label=f"source {s.name}\n{s.issuer}", dataset=s.name)
+            if made:
+                edges.add(Edge(f"run:{made[0].run_id}", v.id, GENERATED))
+                todo.append(made[0])
+                continue
+            sources, located = index.sources_of(d)
+            for s in sources:
+                how = "" if located else " (same content)"
+                src = Node(id=f"src:{s.name}", kind=DATASET, label=f"source {s.name}{how}\n{s.issuer}", dataset=s.name)
                 graph.nodes.setdefault(src.id, src)
                 edges.add(Edge(src.id, v.id, GENERATED))
     graph.edges = sorted(e for e in edges if e.source in graph.nodes and e.target in graph.nodes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace
+from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.sources.model import SourceRecord
 
@@ -37,7 +37,7 @@ def _quality(trace: Trace, d: DatasetUse, index: LineageIndex) -> list[dict[str,
     wrote those versions and by any run that validated them on reading (a validation task)."""
     out = []
     upstream = [d, *trace.versions]
-    readers = [use for v in upstream if v.version for _, use in index.used_by.get(v.version, ())]
+    readers = [use for v in upstream if v.version for _, use in index.used_by.get(version_of(v), ())]
     for v in [*upstream, *readers]:
         if v.quality is not None:
             item = {"dataset": v.label, "version": v.version, "schema": v.quality.schema, "passed": v.quality.passed,
@@ -69,18 +69,18 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
         if len(entries) >= MAX_DATASETS:
             break
         for d in run.inputs:
-            key = d.version or f"{d.label}@unversioned"
+            key = f"{d.label}@{d.version or 'unversioned'}"
             if key in entries:
                 entries[key]["trainingRuns"].append(run.run_id)
                 continue
             if len(entries) >= MAX_DATASETS:
                 break
-            trace = index.trace(d.version) if d.version else Trace(key)
+            trace = index.trace(d, run) if d.version else Trace(key)
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
             quality = _quality(trace, d, index)
             steps = [_step(r) for r in reversed(trace.runs)]
-            sources = [_source(s) for s in trace.sources]
+            sources = [{**_source(s), "matchedBy": "content" if s.name in trace.by_content else "location"} for s in trace.sources]
             entries[key] = {
                 "dataset": d.label,
                 "version": d.version,

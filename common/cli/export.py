@@ -12,8 +12,7 @@ from prov_common.errors import BadInputError
 from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_common.w3cprov import FORMATS, serialize
-from prov_common.w3cprov.collect import bundle_documents, summaries
-from prov_common.w3cprov.serialize import merge_documents
+from prov_common.w3cprov.collect import merged_document, summaries
 
 RECORD_FORMATS = ("dta", "croissant")
 
@@ -25,7 +24,7 @@ def register(subparsers: Any) -> None:
         help="export the PROV of all bundles in the store as one document",
         description=(
             "Merge the PROV documents of the sealed lineage bundles in the store into one W3C PROV document "
-            "(identifiers are stable across runs, so the merge is a plain union). PROV-JSON output is canonical. "
+            "(identifiers are stable across runs, so the merge is a plain union; each read is then linked to the version it read, by dataset identity and time). PROV-JSON output is canonical. "
             "Signatures are not checked here: run 'tdprov verify' for that. With --training-record, export "
             "instead the provenance record of one training dataset version (same as 'tdprov record')."
         ),
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     args.format = args.format or "json"
     store = open_store(settings=Settings.from_env(store=args.store))
     found = summaries(store, args.since)
-    document = merge_documents(bundle_documents(store, found))
+    document = merged_document(store, found)
     write_output(serialize(document, args.format), args.output)
     if args.output not in (None, "-"):
         print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)

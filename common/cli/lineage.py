@@ -12,7 +12,8 @@ from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, summaries
 from prov_common.w3cprov.graph import lineage_graph
-from prov_common.w3cprov.lineage import DOWNSTREAM, UPSTREAM, LineageTree, find_nodes, graph_from_summaries, trace, tree_graph
+from prov_common.w3cprov.identity import located_dataset
+from prov_common.w3cprov.lineage import DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, trace, tree_graph
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -45,16 +46,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _sources(store: Store, settings: Settings) -> dict[str, list[str]]:
-    """Labels of the registered sources by digest (records that do not verify are left out)."""
+def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
+    """The registered sources by digest, with the dataset they were registered at (records that do not
+    verify are left out)."""
     from prov_common.signing import trust_from_settings
     from prov_common.sources.registry import iter_sources
 
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[SourceLabel]] = {}
     try:
         for stored in iter_sources(store, trust_from_settings(settings), problems=[]):
             record = stored.record
-            found.setdefault(record.digest, []).append(f"{record.name} ({record.issuer}, {record.license})")
+            found.setdefault(record.digest, []).append((f"{record.name} ({record.issuer}, {record.license})", located_dataset(record.location)))
     except TdprovError:
         return found
     return found
@@ -65,6 +67,8 @@ def _version_text(tree: LineageTree, direction: str) -> str:
     text = f"{node.dataset or node.id}" + (f"  {node.version}" if node.version else "  (no version)")
     if node.failed_checks:
         text += f"  ✗ failed: {', '.join(node.failed_checks)}"
+    if node.also:
+        text += f"  (same content as {', '.join(_uri(namespace, name) for namespace, name in node.also)})"
     if tree.sources:
         text += f"  [source: {'; '.join(tree.sources)}]"
     elif tree.repeated:
@@ -74,6 +78,12 @@ def _version_text(tree: LineageTree, direction: str) -> str:
     elif not tree.steps:
         text += "  [origin: no recorded run generated it]" if direction == UPSTREAM else "  [not used by any recorded run]"
     return text
+
+
+def _uri(namespace: str, name: str) -> str:
+    from prov_common.lineage.naming import dataset_uri
+
+    return dataset_uri(namespace, name)
 
 
 def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:

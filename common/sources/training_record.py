@@ -148,5 +148,5 @@ def training_record(index: LineageIndex, ref: str, fmt: str, store_uri: str = ""
     if fmt not in FORMATS:
         raise BadInputError(f"unknown record format {fmt!r}.", fix=f"use one of: {', '.join(FORMATS)}")
     version, dataset = index.resolve(ref)
-    trace = index.trace(version)
+    trace = index.trace(dataset)
     return dta_record(version, dataset, trace, store_uri) if fmt == "dta" else croissant_record(version, dataset, trace)

@@ -13,7 +13,8 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
-from prov_common.w3cprov.mapping import events_to_document
+from prov_common.w3cprov.links import link_runs
+from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
 from prov_common.w3cprov.serialize import deserialize, merge_documents
 
 
@@ -42,9 +43,10 @@ def summaries(store: Store, since: str | None = None) -> list[BundleSummary]:
 
 
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
-    """The PROV of one sealed bundle: its signed ``prov.json`` (derived from its events if absent)."""
+    """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it, else
+    derived from its events by this mapping, so that bundles of every age merge into one graph."""
     bundle = read_bundle(store, run_id)
-    if PROV_FILE in bundle.files:
+    if PROV_FILE in bundle.files and bundle.manifest.mapping == PROV_MAPPING:
         return deserialize(bundle.files[PROV_FILE], "json")
     return events_to_document(parse_events_jsonl(bundle.files[EVENTS_FILE], f"bundle {run_id} {EVENTS_FILE}"))
 
@@ -57,6 +59,12 @@ def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = 
         yield bundle_document(store, summary.run_id)
 
 
+def merged_document(store: Store, found: list[BundleSummary], progress: bool = True) -> ProvDocument:
+    """One PROV document of the given bundles, with each read resolved to the version it read and equal
+    content stated (:func:`~prov_common.w3cprov.links.link_runs`)."""
+    return link_runs(merge_documents(bundle_documents(store, found, progress)))
+
+
 def store_document(store: Store, since: str | None = None, progress: bool = True) -> ProvDocument:
     """One merged PROV document of every sealed bundle in the store (indexed at or after ``since``)."""
-    return merge_documents(bundle_documents(store, summaries(store, since), progress))
+    return merged_document(store, summaries(store, since), progress)

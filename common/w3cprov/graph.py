@@ -7,13 +7,14 @@ Works on the document of one run or on the merged PROV of a whole store, so the 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prov.constants import PROV, PROV_LABEL, PROV_TYPE
 from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
+from prov_common.w3cprov.identity import VersionKey, pick_generation, version_key
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -43,7 +44,7 @@ class Node:
     ended: str | None = None
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()
-    also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content version
+    also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content: not lineage
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields left out."""
@@ -113,7 +114,7 @@ class _Reader:
             types = record.get_attribute(PROV_TYPE)
             if TDPROV["Dataset"] in types:
                 self.datasets[str(record.identifier)] = record
-            elif TDPROV["DatasetVersion"] in types:
+            elif TDPROV["DatasetVersion"] in types or TDPROV["WrittenVersion"] in types:
                 self.versions[str(record.identifier)] = record
         for record in self.by_type[PROV["Activity"]]:
             self.runs[str(record.identifier)] = record
@@ -123,6 +124,10 @@ class _Reader:
             specific, general = str(formal[PROV["specificEntity"]]), str(formal[PROV["generalEntity"]])
             if specific in self.versions and general in self.datasets:
                 self.general.setdefault(specific, general)
+        for key, record in self.versions.items():
+            dataset = _first(record, TDPROV["dataset"])
+            if dataset is not None and str(dataset) in self.datasets:
+                self.general[key] = str(dataset)
         self.checks: dict[str, dict[bool, set[str]]] = defaultdict(lambda: {True: set(), False: set()})
         labels = {str(r.identifier): _text(_first(r, PROV_LABEL)) for r in self.by_type[PROV["Entity"]]}
         for record in self.by_type[PROV["Entity"]]:
@@ -183,4 +188,44 @@ def lineage_graph(document: ProvDocument) -> LineageGraph:
     for key in sorted(keys):
         graph.nodes[key] = reader.run_node(key) if key in reader.runs else reader.data_node(key)
     graph.edges = sorted(edges)
-    return graph
+    return resolve_reads(graph)
+
+
+def resolve_reads(graph: LineageGraph) -> LineageGraph:
+    """Link each read to the version it read, by identity (:mod:`~prov_common.w3cprov.identity`).
+
+    A run's input is recorded as the dataset at a version, with no generation; it is replaced by the
+    generation of the same dataset at the same version that the run read, where a recorded run made
+    one. Inputs no recorded run made stay as they are (origins). Then every data node learns the other
+    datasets that hold the same content (``also``): a fact to show, never an edge.
+    """
+    generator = {edge.target: edge.source for edge in graph.edges if edge.kind == GENERATED}
+    made: dict[VersionKey, list[str]] = defaultdict(list)
+    for key in generator:
+        node = graph.nodes[key]
+        made[version_key(node.namespace or "", node.dataset or "", node.version)].append(key)
+
+    def ended(key: str) -> str | None:
+        run = graph.nodes[generator[key]]
+        return run.ended or run.started
+
+    edges: set[Edge] = set()
+    for edge in graph.edges:
+        if edge.kind == USED and edge.source not in generator:
+            node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
+            candidates = [k for k in made.get(version_key(node.namespace or "", node.dataset or "", node.version), ())
+                          if generator[k] != edge.target]
+            chosen = pick_generation(candidates, reader.started or reader.ended, ended)
+            edge = Edge(chosen, edge.target, USED) if chosen else edge
+        edges.add(edge)
+    linked = {e.source for e in edges} | {e.target for e in edges}
+    nodes = {k: n for k, n in graph.nodes.items() if k in linked or n.kind == RUN}
+    holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for node in nodes.values():
+        if node.kind != RUN and node.version:
+            holders[node.version].add((node.namespace or "", node.dataset or ""))
+    for key, node in nodes.items():
+        if node.kind != RUN and node.version:
+            others = tuple(sorted(holders[node.version] - {(node.namespace or "", node.dataset or "")}))
+            nodes[key] = replace(node, also=others)
+    return LineageGraph(nodes=dict(sorted(nodes.items())), edges=sorted(edges))

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.bundle.model import BundleSummary
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
+SourceLabel = tuple[str, "tuple[str, str] | None"]
+"""A registered source as lineage shows it: its label and the dataset (namespace, name) it was registered at."""
 
 
-def data_node_id(namespace: str, name: str, version: str | None) -> str:
-    """The PROV identifier (as ``tdprov:<local>``) of a dataset version, or of the dataset without one."""
-    local = ids.version_local(namespace, name, version) if version else ids.dataset_local(namespace, name)
+def data_node_id(namespace: str, name: str, version: str | None, generated_by: str | None = None) -> str:
+    """The PROV identifier (as ``tdprov:<local>``) of a dataset version, or of the dataset without one;
+    with ``generated_by`` (a run id), of what that run wrote."""
+    if generated_by is not None:
+        local = ids.generation_local(namespace, name, version, generated_by)
+    else:
+        local = ids.version_local(namespace, name, version) if version else ids.dataset_local(namespace, name)
     return f"{ids.TDPROV.prefix}:{local}"
 
 
@@ -35,7 +41,10 @@ def _short(version: str) -> str:
 
 
 def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
-    """The lineage graph of bundle summaries (runs with their input and output versions); no quality results."""
+    """The lineage graph of bundle summaries (runs with their input and output versions); no quality results.
+
+    Node ids are those of the PROV mapping, and reads are resolved to generations by identity, as
+    :func:`~prov_common.w3cprov.graph.lineage_graph` does for PROV."""
     graph = LineageGraph()
     edges: set[Edge] = set()
     for summary in summaries:
@@ -44,17 +53,14 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
                                    run_id=summary.run_id, state=summary.state, ended=summary.ended_at or summary.sealed_at)
         for role, datasets in ((USED, summary.inputs), (GENERATED, summary.outputs)):
             for dataset in datasets:
-                key = data_node_id(dataset.namespace, dataset.name, dataset.version)
+                key = data_node_id(dataset.namespace, dataset.name, dataset.version,
+                                   summary.run_id if role == GENERATED else None)
                 label = f"{dataset.name}\n{_short(dataset.version)}" if dataset.version else dataset.name
-                node = graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
-                                                        namespace=dataset.namespace, version=dataset.version))
-                named = (dataset.namespace, dataset.name)
-                if named != (node.namespace, node.dataset) and named not in node.also:
-                    graph.nodes[key] = replace(node, also=(*node.also, named))  # same content, another dataset
+                graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
+                                                 namespace=dataset.namespace, version=dataset.version))
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
-    graph.nodes = dict(sorted(graph.nodes.items()))
     graph.edges = sorted(edges)
-    return graph
+    return resolve_reads(graph)
 
 
 def _adjacency(graph: LineageGraph) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
@@ -82,7 +88,7 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
     if not exact and len(query) >= 12:
         exact = [n.id for n in data if n.version and n.version.startswith(query)]
     if exact:
-        return sorted(set(exact))
+        return _newest_per_dataset(graph, [graph.nodes[k] for k in set(exact)], all_versions)
     names = {query, query.rstrip("/")}
     if "://" in query or query.startswith("/"):
         from prov_common.lineage.naming import dataset_from_uri  # loads on use: it imports pandas
@@ -91,13 +97,24 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
             names.add("\n".join(dataset_from_uri(query)))
         except (ValueError, BadInputError):
             pass
-    matches = [n for n in data if any(_named(namespace, dataset, names)
-                                      for namespace, dataset in ((n.namespace, n.dataset), *n.also))]
+    matches = [n for n in data if _named(n.namespace, n.dataset, names)]
     if all_versions or len(matches) <= 1:
         return sorted(n.id for n in matches)
     incoming, _ = _adjacency(graph)
     newest = max(matches, key=lambda n: (_made_at(graph, incoming, n.id), n.id))
     return [newest.id]
+
+
+def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bool) -> list[str]:
+    """The newest of ``nodes`` in each dataset (all of them with ``all_versions``): a digest names content,
+    which several datasets, and several runs of one dataset, may hold."""
+    if all_versions:
+        return sorted(n.id for n in nodes)
+    incoming, _ = _adjacency(graph)
+    newest: dict[tuple[str | None, str | None], Node] = {}
+    for node in sorted(nodes, key=lambda n: (_made_at(graph, incoming, n.id), n.id)):
+        newest[(node.namespace, node.dataset)] = node
+    return sorted(n.id for n in newest.values())
 
 
 def _named(namespace: str | None, dataset: str | None, names: set[str]) -> bool:
@@ -119,7 +136,8 @@ class LineageTree:
     """A dataset version and the runs before (upstream) or after (downstream) it.
 
     ``repeated``: already expanded higher up (shared inputs, cycles); ``truncated``: depth limit reached;
-    ``sources``: registered sources with this version's digest (upstream origins).
+    ``sources``: registered sources of an origin (a version no recorded run generated): those registered
+    at this dataset's location with this digest, else, labelled "matched by content", any with the digest.
     """
 
     node: Node
@@ -154,7 +172,7 @@ class _Walker:
     graph: LineageGraph
     direction: str
     max_depth: int | None
-    sources: Mapping[str, Sequence[str]]
+    sources: Mapping[str, Sequence[SourceLabel]]
     expanded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -170,9 +188,16 @@ class _Walker:
     def _data(self, run: Node) -> list[str]:
         return sorted(self.far_end(e) for e in self.next_edges.get(run.id, ()))
 
+    def _sources(self, node: Node) -> tuple[str, ...]:
+        if not node.version or self._runs(node.id) and self.direction == UPSTREAM:
+            return ()
+        found = self.sources.get(node.version, ())
+        here = tuple(label for label, at in found if at == (node.namespace, node.dataset))
+        return here or tuple(f"{label}, matched by content" for label, _ in found)
+
     def tree(self, key: str, depth: int) -> LineageTree:
         node = self.graph.nodes[key]
-        sources = tuple(self.sources.get(node.version or "", ()))
+        sources = self._sources(node)
         if key in self.expanded:
             return LineageTree(node, sources=sources, repeated=bool(self._runs(key)))
         self.expanded.add(key)
@@ -184,10 +209,11 @@ class _Walker:
 
 
 def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: int | None = None,
-          sources: Mapping[str, Sequence[str]] | None = None) -> LineageTree:
+          sources: Mapping[str, Sequence[SourceLabel]] | None = None) -> LineageTree:
     """The lineage tree of data node ``key``: upstream back to versions no recorded run generated (origins),
     or downstream to versions nothing used yet. Each node is expanded once; later mentions are ``repeated``.
-    ``sources`` maps a digest to labels of registered sources holding it. ``max_depth`` counts runs."""
+    ``sources`` maps a digest to the registered sources holding it, as (label, (namespace, name) of
+    the source's location or None). ``max_depth`` counts runs."""
     if direction not in (UPSTREAM, DOWNSTREAM):
         raise BadInputError(f"unknown direction {direction!r}.", fix="use 'upstream' or 'downstream'")
     if key not in graph.nodes or graph.nodes[key].kind == RUN:

@@ -122,10 +122,53 @@ def serialize(document: ProvDocument, fmt: str = "json") -> bytes:
         document.serialize(stream, format="xml")
         return stream.getvalue()
     if fmt == "ttl":
-        stream = io.BytesIO()
-        document.serialize(stream, format="rdf", rdf_format="turtle")
-        return stream.getvalue()
+        return _turtle(document)
     raise BadInputError(f"unknown PROV format {fmt!r}.", fix=f"use one of {', '.join(FORMATS)}")
+
+
+# PROV-O qualification pattern: (qualifying property, influencer property, unqualified property)
+_QUALIFIED = (
+    ("qualifiedGeneration", "activity", "wasGeneratedBy"),
+    ("qualifiedUsage", "entity", "used"),
+    ("qualifiedDerivation", "entity", "wasDerivedFrom"),
+    ("qualifiedAssociation", "agent", "wasAssociatedWith"),
+    ("qualifiedDelegation", "agent", "actedOnBehalfOf"),
+    ("qualifiedAttribution", "agent", "wasAttributedTo"),
+    ("qualifiedInvalidation", "activity", "wasInvalidatedBy"),
+    ("qualifiedStart", "entity", "wasStartedBy"),
+    ("qualifiedEnd", "entity", "wasEndedBy"),
+    ("qualifiedCommunication", "activity", "wasInformedBy"),
+    ("qualifiedInfluence", "influencer", "wasInfluencedBy"),
+    ("qualifiedRevision", "entity", "wasRevisionOf"),
+    ("qualifiedQuotation", "entity", "wasQuotedFrom"),
+    ("qualifiedPrimarySource", "entity", "hadPrimarySource"),
+)
+
+
+def _turtle(document: ProvDocument) -> bytes:
+    """Turtle with the unqualified PROV-O triple beside every qualified relation.
+
+    The ``prov`` library writes only the qualified form when a relation has a time, a plan or other
+    attributes (``prov:qualifiedGeneration [ prov:activity :run ]``), which plain queries such as
+    ``?v prov:wasGeneratedBy ?run`` do not see; PROV-O defines both forms, so both are written."""
+    stream = io.BytesIO()
+    document.serialize(stream, format="rdf", rdf_format="turtle")
+    return _unqualified(stream.getvalue(), add=True)
+
+
+def _unqualified(turtle: bytes, add: bool) -> bytes:
+    """Turtle with the unqualified triple of every qualified PROV-O relation added, or (``add`` false)
+    removed, since the ``prov`` library would read it back as a second relation."""
+    from rdflib import Graph, Namespace
+
+    prov_o = Namespace("http://www.w3.org/ns/prov#")
+    graph = Graph()
+    graph.parse(data=turtle, format="turtle")
+    for qualifying, influencer, unqualified in _QUALIFIED:
+        for subject, node in list(graph.subject_objects(prov_o[qualifying])):
+            for target in list(graph.objects(node, prov_o[influencer])):
+                (graph.add if add else graph.remove)((subject, prov_o[unqualified], target))
+    return graph.serialize(format="turtle").encode("utf-8")
 
 
 def deserialize(data: bytes, fmt: str = "json") -> ProvDocument:
@@ -134,6 +177,8 @@ def deserialize(data: bytes, fmt: str = "json") -> ProvDocument:
         raise BadInputError(f"unknown PROV format {fmt!r}.", fix=f"use one of {', '.join(FORMATS)}")
     options = {"rdf_format": "turtle"} if fmt == "ttl" else {}
     try:
+        if fmt == "ttl":
+            data = _unqualified(data, add=False)
         return ProvDocument.deserialize(content=data, format="rdf" if fmt == "ttl" else fmt, **options)
     except Exception as exc:
         raise BadInputError(f"cannot read PROV-{fmt.upper()}: {exc}", fix="pass a PROV document written by tdprov") from exc

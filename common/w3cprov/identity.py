@@ -1,0 +1,69 @@
+"""Dataset identity: which recorded generation of a dataset version a run read (no I/O).
+
+A dataset is ``(namespace, name)``; a version is that dataset at a content digest, made by one run.
+A run that reads a dataset records ``(namespace, name, digest)`` but not who wrote it, so the version
+it read is resolved here, the same way for every reader of the records (``tdprov lineage``, the
+audit, the merged PROV export): among the runs that generated that dataset at that digest, the one
+that ended last at or before the reader started (or ended, where its start is not known). Where the
+clocks of the machines disagree so that every generation ended later, the oldest one is taken.
+
+Equal content in another dataset, or the same dataset at the same digest written by another run, is
+never a generation or a use of what was read: readers show it as "same content as" instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import TypeVar
+
+VersionKey = tuple[str, str, str]
+"""``(namespace, name, version)``; version ``""`` for a dataset recorded without one."""
+
+T = TypeVar("T")
+
+
+def version_key(namespace: str, name: str, version: str | None) -> VersionKey:
+    """The identity of a dataset version (``version`` None: the dataset recorded without a version)."""
+    return (namespace, name, version or "")
+
+
+def moment(text: str | None) -> datetime | None:
+    """An ISO-8601 time as an aware UTC datetime (naive times are UTC), else None."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None]) -> T | None:
+    """The generation a reader at ``read_at`` read: the latest that ended at or before it, else the oldest.
+
+    ``candidates`` are the generations of one dataset at one version, other than the reader's own;
+    ``ended`` gives each one's end time (ISO). With ``read_at`` unknown, the latest is taken.
+    """
+    timed = sorted(((moment(ended(c)), i, c) for i, c in enumerate(candidates)),
+                   key=lambda x: (x[0] or datetime.min.replace(tzinfo=timezone.utc), x[1]))
+    if not timed:
+        return None
+    reader = moment(read_at)
+    if reader is None:
+        return timed[-1][2]
+    before = [c for when, _, c in timed if when is not None and when <= reader]
+    return before[-1] if before else timed[0][2]
+
+
+def located_dataset(location: str | None) -> tuple[str, str] | None:
+    """The dataset ``(namespace, name)`` at a location (path or URI), e.g. a registered source's; None
+    when there is no location or it names no dataset."""
+    if not location:
+        return None
+    from prov_common.errors import BadInputError
+    from prov_common.lineage.naming import dataset_from_uri  # loads on use: the lineage package imports pandas
+
+    try:
+        return dataset_from_uri(location)
+    except (BadInputError, ValueError):
+        return None
