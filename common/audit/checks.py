@@ -157,8 +157,8 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) 
     for run in new:
         for d in run.inputs:
             row = rows.get((d.label, d.version or ""))
-            if row is None or not row.failed:
-                continue
+            if row is None or not row.failed or d.quality is not None:
+                continue  # a run that validated what it read (a Pandera operator or check) is its checker, not a consumer
             if run.run_id not in row.used_by:
                 row.used_by.append(run.run_id)
             q = row.dataset.quality
