@@ -45,9 +45,11 @@ def test_show_prints_events_prov_quality_and_signature(tmp_path: Path, capsys: p
     transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
     transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
     transport.attach(run_id, "quality/clean_users.samples.parquet", b"PAR1")
-    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z", outputs=[out]))
+    local = dataset("file", "/data/in.csv", "blake3:" + "5" * 64)
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z", outputs=[out], inputs=[local]))
     assert main(["show", run_id, "--store", store]) == 0
     text = capsys.readouterr().out
+    assert "  file:///data/in.csv  blake3:" in text and "file//" not in text  # datasets shown by their URI
     assert f"run {run_id}  job tests/train_features  COMPLETE" in text
     assert "START" in text and "COMPLETE" in text and "1 activity" in text
     assert "output s3://lake/clean/users.parquet  Users: FAILED (7 failures, samples quality/clean_users.samples.parquet)" in text

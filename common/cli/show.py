@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.bundle import layout
+from prov_common.bundle.naming import dataset_name
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_store_option, add_verb
@@ -42,7 +43,7 @@ def quality(state: RunState) -> list[dict[str, Any]]:
         for ds in datasets:
             facet = ds.facet("tdprov_pandera")
             if facet:
-                rows.append({"side": side, "dataset": f"{ds.namespace}/{ds.name}", "schema": facet.get("schemaName"),
+                rows.append({"side": side, "dataset": dataset_name(ds.namespace, ds.name), "schema": facet.get("schemaName"),
                              "passed": facet.get("passed"), "failureCount": facet.get("failureCount"),
                              "samplesFile": facet.get("samplesFile")})
     return rows
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"  parent run {m['parentRunId']}")
     for side in ("inputs", "outputs"):
         out.append(f"{side}:")
-        out += [f"  {d['namespace']}/{d['name']}  {d['version'] or '-'}" for d in m[side]] or ["  -"]
+        out += [f"  {dataset_name(d['namespace'], d['name'])}  {d['version'] or '-'}" for d in m[side]] or ["  -"]
     out.append("events:")
     out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]] or [
         "  not shown: they do not verify (see the signature findings below)"]
