@@ -15,7 +15,7 @@ class RunInfo:
     namespace: str
     job_name: str
     run_id: str
-    job_type: str  # "TASK" or "DAG"
+    job_type: str  # "TASK", "DAG", or "TRAINING" for a task marked as training
     parent_job_name: str | None = None
     parent_run_id: str | None = None
     owners: tuple[str, ...] = ()
@@ -23,6 +23,24 @@ class RunInfo:
     operator: str | None = None
     code_dir: str | None = None
     code_version: str | None = None
+
+
+TRAINING_PARAM = "tdprov_training"
+"""Task param that marks any task as one that trains a model (``params={"tdprov_training": True}``)."""
+TRAINING_ATTR = "tdprov_training"
+"""Operator attribute set by tdprov's operators and ``@task.provenance(training=True)``."""
+
+
+def is_training_task(task: Any) -> bool:
+    """Whether ``task`` is marked as training: by a tdprov option, or by the ``tdprov_training`` param."""
+    if getattr(task, TRAINING_ATTR, False) is True:
+        return True
+    params = getattr(task, "params", None)
+    try:
+        value = params.get(TRAINING_PARAM) if params is not None else None
+    except Exception:  # noqa: BLE001 - a params object that cannot be read marks nothing
+        return False
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes"))
 
 
 def _owners(value: Any) -> tuple[str, ...]:
@@ -40,7 +58,7 @@ def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
         job_name=naming.task_job_name(task_instance.dag_id, task_instance.task_id),
         run_id=naming.task_run_id(task_instance.dag_id, task_instance.task_id, task_instance.try_number,
                                   date, task_instance.map_index),
-        job_type="TASK",
+        job_type="TRAINING" if is_training_task(task) else "TASK",
         parent_job_name=naming.dag_job_name(task_instance.dag_id),
         parent_run_id=naming.dag_run_id(task_instance.dag_id, date, getattr(dag_run, "clear_number", 0) or 0),
         owners=_owners(getattr(task, "owner", None)),

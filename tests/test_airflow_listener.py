@@ -150,3 +150,36 @@ def test_missing_outlet_is_recorded_and_task_result_unchanged(tmp_path: Path, st
     complete = events_of(store, summary.run_id)[-1]
     assert complete["run"]["facets"]["tdprov_runContext"]["partial"] is True
     assert "tdprov_contentHash" not in complete["outputs"][0]["facets"]
+
+
+def test_training_tasks_are_marked_explicitly(tmp_path: Path, store: Path) -> None:
+    """``@task.provenance(training=True)`` and the ``tdprov_training`` param give jobType TRAINING, which the
+    audit's training sections follow and name as the rule; an unmarked task is not guessed from a neutral name."""
+    from airflow.sdk import task
+
+    from prov_airflow.decorators.provenance import provenance_task
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import RULE_JOB_TYPE
+
+    raw, fitted, other = tmp_path / "raw.csv", tmp_path / "weights.bin", tmp_path / "other.bin"
+    with DAG("tdprov_marks", start_date=START, schedule=None) as dag:
+        write = PythonOperator(task_id="write", python_callable=_write_raw, op_args=[str(raw)], outlets=[Asset(raw.as_uri())])
+
+        @provenance_task(training=True, inlets=[Asset(raw.as_uri())], outlets=[Asset(fitted.as_uri())])
+        def fit_weights() -> None:
+            fitted.write_bytes(raw.read_bytes()[::-1])
+
+        @task(params={"tdprov_training": True}, inlets=[Asset(raw.as_uri())], outlets=[Asset(other.as_uri())])
+        def estimate() -> None:
+            other.write_bytes(b"estimated")
+
+        write >> [fit_weights(), estimate()]
+    assert run_dag(dag, logical_date=START).state == "success"
+    by_job = {s.job_name: s.run_id for s in bundles_of(store)}
+    for job in ("tdprov_marks.fit_weights", "tdprov_marks.estimate"):
+        assert events_of(store, by_job[job])[-1]["job"]["facets"]["jobType"]["jobType"] == "TRAINING"
+    assert events_of(store, by_job["tdprov_marks.write"])[-1]["job"]["facets"]["jobType"]["jobType"] == "TASK"
+    result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
+    rules = {r.job_name: r.training_rule for r in result.index.runs.values()}
+    assert rules["tdprov_marks.fit_weights"] == rules["tdprov_marks.estimate"] == RULE_JOB_TYPE
+    assert rules["tdprov_marks.write"] is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from prov_common.audit.model import RULE_TEXT
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#0f172a;line-height:1.4}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
@@ -92,7 +94,8 @@ def _dataset(entry: dict[str, Any]) -> str:
         ["Lineage complete to registered sources", "yes" if a4["lineageComplete"] else '<span class="fail">no</span>'],
     ])
     return (f'<section class="dataset"><h3>{escape(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>; '
-            f'used by training job {escape(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])})</p>'
+            f'used by training job {escape(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), '
+            f'{escape(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))}</p>'
             f"<h4>Art. 10(2)(b) Data collection processes and origin of data</h4>{origin}{collection}"
             f"<h4>Art. 10(2)(c) Data-preparation processing operations</h4>{steps}"
             f"<h4>Art. 10(2)(f)–(g), 10(3) Quality: examination and measures</h4>{quality}"
@@ -106,7 +109,7 @@ def render_html(report: dict[str, Any], lineage_svg: str) -> str:
     banner = ('<div class="banner ok">Clean: no findings.</div>' if s["clean"]
               else f'<div class="banner bad">{s["findings"]} finding(s): see below for the object and the fix.</div>')
     log = report["log"]
-    training = "".join(_dataset(e) for e in report["trainingData"]) or '<p class="note">No training runs recorded (a training run has job type TRAINING or "train" in its job name).</p>'
+    training = "".join(_dataset(e) for e in report["trainingData"]) or '<p class="note">No training runs recorded. A training run is one marked as such (OpenLineage jobType TRAINING: <code>provenance_asset(training=True)</code>, Airflow <code>training=True</code>) or, as a fallback for unmarked runs, one whose job name says it trains (train, fit, model).</p>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tdprov audit {escape(report['auditId'])}</title><style>{STYLE}</style></head>
 <body>

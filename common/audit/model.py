@@ -30,6 +30,12 @@ ERROR = "error"
 NOTE = "note"  # shown in the report, does not make the audit fail
 
 
+TRAINING_JOB_TYPES = ("TRAIN", "TRAINING", "MODEL_TRAINING")
+RULE_JOB_TYPE, RULE_JOB_NAME = "jobType", "job name"
+RULE_TEXT = {
+    RULE_JOB_TYPE: "marked as training (OpenLineage jobType TRAINING)",
+    RULE_JOB_NAME: "guessed from the job name (fallback: mark it with training=True)",
+}
 _TRAINING_WORDS = {"train", "training", "trained", "fit", "fitted", "model", "models"}
 _DATA_WORDS = {"set", "sets", "split", "splits", "data", "dataset", "test", "eval", "evaluate", "evaluation", "features"}
 
@@ -131,15 +137,25 @@ class RunRecord:
         return f"{self.job_namespace}/{self.job_name}"
 
     @property
-    def is_training(self) -> bool:
-        """A run that trains a model: job type TRAIN/TRAINING, or else by the last part of its job name
-        (``<dag>.<task>``, ``<namespace>/<asset>``): a word such as train/fit/model in it and no word that
-        names data (``train_model`` and ``model`` train; ``train_set``, ``test_split``, ``evaluate`` do not)."""
+    def training_rule(self) -> str | None:
+        """Why this run counts as one that trains a model, or None when it does not.
+
+        ``"jobType"``: marked explicitly, by an OpenLineage ``jobType`` of TRAINING (also TRAIN,
+        MODEL_TRAINING), which ``provenance_asset(training=True)`` and the Airflow ``training=True``
+        options write. ``"job name"``: the documented fallback for runs with no such mark, from the last
+        part of the job name (``<dag>.<task>``, ``<namespace>/<asset>``): a word such as train/fit/model in
+        it and no word that names data (``train_model`` and ``model`` train; ``train_set``, ``test_split``,
+        ``evaluate`` do not)."""
         kind = (self.job_type or "").upper()
-        if kind in ("TRAIN", "TRAINING", "MODEL_TRAINING"):
-            return True
+        if kind in TRAINING_JOB_TYPES:
+            return RULE_JOB_TYPE
         words = set(re.split(r"[^a-z0-9]+", re.split(r"[./]", self.job_name.lower())[-1]))
-        return bool(words & _TRAINING_WORDS) and not words & _DATA_WORDS
+        return RULE_JOB_NAME if words & _TRAINING_WORDS and not words & _DATA_WORDS else None
+
+    @property
+    def is_training(self) -> bool:
+        """A run that trains a model (see :attr:`training_rule`)."""
+        return self.training_rule is not None
 
     def to_dict(self) -> dict[str, Any]:
         doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings")}

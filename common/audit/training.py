@@ -87,6 +87,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                 "rows": d.rows,
                 "trainingRuns": [run.run_id],
                 "trainingJob": run.job,
+                "trainingRule": run.training_rule,
                 "article10": {
                     "origin": sources,
                     "collection": [{"source": s["name"], "method": s["method"], "timeframe": s["collectionTimeframe"],

@@ -64,7 +64,7 @@ with DAG(DAG_ID, start_date=START, schedule=None, catchup=False, tags=["tdprov",
         """The held-out split."""
         return steps.split(table)[1]
 
-    @provenance_task(outlets=[MODEL])
+    @provenance_task(outlets=[MODEL], training=True)
     def train_model(train: pd.DataFrame) -> None:
         """Fit the classifier and write the model file (an outlet: hashed by its bytes)."""
         with open(_path(MODEL), "wb") as out:

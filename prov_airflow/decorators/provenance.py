@@ -27,6 +27,7 @@ from prov_airflow.operators.pandera import (
     validate_into,
     xcom_dataset,
 )
+from prov_airflow.runinfo import TRAINING_ATTR
 
 
 def _xcom_source(value: Any) -> tuple[str, str] | None:
@@ -43,8 +44,9 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
     def __init__(self, *, schema: Any = None, input_schemas: Mapping[str, Any] | None = None,
                  on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
                  sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
-                 tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
+                 tdprov_conn_id: str | None = None, training: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        setattr(self, TRAINING_ATTR, bool(training))
         self.schema = schema
         self.input_schemas = dict(input_schemas or {})
         self.on_failure = check_on_failure(on_failure)
@@ -128,7 +130,9 @@ def provenance_task(python_callable: Callable | None = None, multiple_outputs: b
     ``schema``: Pandera schema (object or ``"pkg.mod:Schema"``) for the returned DataFrame;
     ``input_schemas``: ``{argument name: schema}``; ``on_failure``: ``fail`` (default) or ``warn``;
     ``masked_columns``, ``sample_rows``, ``source_records``, ``tdprov_conn_id``: failure samples, as for
-    :class:`~prov_airflow.operators.pandera.PanderaValidationOperator`.
+    :class:`~prov_airflow.operators.pandera.PanderaValidationOperator`; ``training=True``: the task trains
+    a model (its runs get the OpenLineage jobType TRAINING, which the audit's training sections follow).
+    Any other task is marked with ``params={"tdprov_training": True}``.
     """
     return task_decorator_factory(python_callable=python_callable, multiple_outputs=multiple_outputs,
                                   decorated_operator_class=_ProvenanceDecoratedOperator, **kwargs)
