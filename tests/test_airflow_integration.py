@@ -98,6 +98,64 @@ def test_airflow_example_bash_operator_still_succeeds(tmp_path: Path, monkeypatc
     assert jobs["example_bash_operator.run_after_loop"] == 1 and jobs["example_bash_operator.runme_0"] == 1
 
 
+class _Receiver:
+    """An OpenLineage HTTP backend on localhost (what Marquez would be): keeps every event POSTed to it."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        events = self.events = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                events.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path: Path, ol_validator) -> None:
+    """A composite transport: tdprov's bundles, and an HTTP backend behind the standard ``transform``
+    transport with ContentHashTransformer, which gets the provider's events with the dataset versions."""
+    store, receiver = tmp_path / "store", _Receiver()
+    try:
+        transport = {"type": "composite", "continue_on_failure": True, "transports": {
+            "tdprov": {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": str(store)},
+            "marquez": {"type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
+                        "transport": {"type": "http", "url": receiver.url, "endpoint": "api/v1/lineage"}}}}
+        env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(transport), **tdprov_env(store))
+        done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
+                              env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+    finally:
+        receiver.close()
+    doubled, raw = tmp_path / "doubled.parquet", tmp_path / "raw.csv"
+    got = [e for e in receiver.events if e.get("job", {}).get("name") == "tdprov_with_ol_provider.double"]
+    assert got, [e.get("job") for e in receiver.events]
+    complete = next(e for e in got if e["eventType"] == "COMPLETE")
+    assert "openlineage" in complete["producer"] and "airflow" in complete["producer"]  # the provider's own event, enriched
+    versions = {d["name"]: d["facets"]["version"]["datasetVersion"] for d in complete["outputs"] + complete["inputs"]}
+    assert versions[str(doubled)] == hash_path(doubled).digest and versions[str(raw)] == hash_path(raw).digest
+    assert complete["outputs"][0]["facets"]["tdprov_contentHash"]["digest"] == hash_path(doubled).digest
+    for event in got:
+        ol_validator.validate_event(event)
+    # and the bundles hold the same versions
+    double = {s.job_name: s for s in _verify_all(str(store))}["tdprov_with_ol_provider.double"]
+    assert {o.version for o in double.outputs} == {hash_path(doubled).digest}
+
+
 def test_official_openlineage_provider_with_provenance_transport_gives_one_bundle_per_run(tmp_path: Path) -> None:
     store = tmp_path / "store"
     transport = {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": str(store)}
