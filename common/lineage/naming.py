@@ -18,6 +18,7 @@ _BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
 _LOCAL_HOSTS = {"", "localhost", "127.0.0.1"}
+IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
@@ -45,6 +46,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host:port/topic``: ``("kafka://host:port", "topic")``
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
       (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike)
+    - ``inmemory://name``: ``("inmemory://", "name")``
     - any other ``scheme://authority/path``: ``("scheme://authority", "/path")``
 
     Credentials and query strings never enter the name (signed URLs keep a stable name).
@@ -68,6 +70,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         return _pair(ol_naming.GCS(bucket_name=host, object_key=key))
     if scheme in _AZURE_SCHEMES:
         return _azure(_AZURE_SCHEMES[scheme], urlsplit(raw), text, path)
+    if scheme == IN_MEMORY_SCHEME:
+        return f"{IN_MEMORY_SCHEME}://", f"{host}{path}".strip("/")
     if not host:
         raise BadInputError(f"dataset URI {text!r} has no host", fix="write it as scheme://host[:port]/path")
     port = None if parts.port is None else str(parts.port)
@@ -130,6 +134,8 @@ def dataset_uri(namespace: str, name: str) -> str:
     """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`)."""
     if namespace == "file":
         return Path(name).as_uri()
+    if namespace.endswith("://"):  # no authority (the spec's "inmemory://")
+        return namespace + name.lstrip("/")
     scheme = namespace.split("://", 1)[0]
     if scheme in _BUCKET_SCHEMES | _TABLE_SCHEMES or not name.startswith("/"):
         return f"{namespace.rstrip('/')}/{name.lstrip('/')}"

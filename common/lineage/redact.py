@@ -74,7 +74,8 @@ def redact_uri(uri: str) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(is_secret_key(k) for k, _ in pairs):
             query = urlencode([(k, REDACTED if is_secret_key(k) else v) for k, v in pairs], safe="*")
-    return _redact_patterns(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    rest = urlunsplit(("", "", parts.path, query, parts.fragment))
+    return _redact_patterns(f"{parts.scheme}://{netloc}{rest}")  # keeps an empty authority ("inmemory://")
 
 
 def redact_text(text: str) -> str:
