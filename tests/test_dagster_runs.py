@@ -185,7 +185,7 @@ def test_definitions_wires_io_manager_checks_sensors_audit_job_and_daily_schedul
 
 
 # -- S3 -------------------------------------------------------------------------------------------
-def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str) -> None:
+def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str, ol_validator) -> None:
     bucket = s3_store_uri[5:].split("/", 1)[0]
     io_manager = ProvenanceIOManager(store=s3_store_uri)
     with DagsterInstance.ephemeral() as instance:
@@ -200,6 +200,11 @@ def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str) -> None:
         assert found["features"][1] == [("features", mats[AssetKey("features")].tags["dagster/data_version"])]
         features = next(s for s in list_bundles(open_store(s3_store_uri)) if s.job_name == "features")
         assert [(o.namespace, o.name) for o in features.outputs] == [(f"s3://{bucket}", "prefix-data/features.parquet")]
+        for event in parse_events_jsonl(read_bundle(open_store(s3_store_uri), features.run_id).files["events.jsonl"]):
+            ol_validator.validate_event(event)
+            for ds in event["inputs"] + event["outputs"]:
+                assert ds["namespace"] == f"s3://{bucket}" and ds["name"].startswith("prefix-data/")
+                assert ds["facets"]["symlinks"]["identifiers"][0]["name"] == asset_of(s3_store_uri, ds["name"])
 
         tampered = pd.DataFrame({"order_id": [1], "amount": [1.0], "country": ["DE"]})
         s3.put_object(Bucket=bucket, Key="prefix-data/raw/orders.parquet", Body=tampered.to_parquet())
