@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     _step("tdprov audit")
     audited = tdprov(["audit", "--store", settings.store])
     _step("lineage of the Dagster model")
-    tdprov(["lineage", "model", "--store", settings.store])
+    tdprov(["lineage", model_file("dagster").as_uri(), "--store", settings.store])  # datasets are named by location
     _step("lineage of the Airflow model")
     tdprov(["lineage", model_file("airflow").as_uri(), "--store", settings.store])
     print(f"\ndone in {time.monotonic() - started:.0f} s; store: {settings.store}", file=sys.stderr)

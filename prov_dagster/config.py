@@ -20,7 +20,8 @@ class ProvenanceConfig(Config):
         description="Where asset data is written as Parquet: a folder or s3://bucket/prefix (default: next to the store, '<store>-data').",
     )
     namespace: str = Field(
-        default="default", description="Dataset and job namespace: 'dagster://<namespace>'. One per deployment."
+        default="default",
+        description="Job namespace and namespace of the asset-key symlinks: 'dagster://<namespace>'. One per deployment.",
     )
     signing_key: str | None = Field(default=None, description="Ed25519 private key file (default $TDPROV_SIGNING_KEY or the per-user key).")
     spool: str | None = Field(default=None, description="Outbox folder for bundles the store could not take (default $TDPROV_SPOOL).")

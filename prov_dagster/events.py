@@ -1,8 +1,9 @@
 """OpenLineage events of a Dagster step, built with the core's event builder.
 
 Job: ``dagster://<namespace>`` / ``<step key>`` (stable however the run was launched); parent: the
-Dagster run (``<namespace>`` / ``<Dagster job name>``). Datasets: named after the asset key, version =
-content digest; the physical Parquet location rides along in the standard ``symlinks`` facet.
+Dagster run (``<namespace>`` / ``<Dagster job name>``). Datasets: named after where the data lives
+(OpenLineage naming, see :mod:`prov_dagster.naming`), version = content digest; the asset key rides
+along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset key>``).
 """
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from openlineage.client.facet_v2 import dataset_version_dataset, symlinks_datase
 
 from prov_common import PRODUCER
 from prov_common.bundle.layout import samples_path
-from prov_common.lineage import naming as ol_naming
 from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.events import ParentRef, build_run_event
 from prov_dagster.model import DatasetRecord
+from prov_dagster.naming import ASSET_SYMLINK_TYPE, located_dataset
 
 if TYPE_CHECKING:
     from prov_dagster.recorder import StepRun
@@ -48,26 +49,34 @@ def step_event(run: StepRun, state: str, *, namespace: str, error: BaseException
 
 
 def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) -> DatasetRef:
-    """A core ``DatasetRef`` of a recorded asset version."""
+    """A core ``DatasetRef`` of a recorded asset version, named by where it lives; an asset's key
+    (a record without its own namespace) goes into the ``symlinks`` facet."""
     facets: dict[str, Any] = {}
-    if record.uri is not None:
-        physical_ns, physical_name = ol_naming.dataset_from_uri(record.uri)
-        facets["symlinks"] = symlinks_dataset.SymlinksDatasetFacet(
-            identifiers=[symlinks_dataset.Identifier(namespace=physical_ns, name=physical_name, type="file")],
-            producer=PRODUCER,
-        )
+    if record.namespace is not None:  # named by the caller already (a registered source, a file given by path)
+        ds_namespace, ds_name = record.namespace, record.name
+    else:
+        ds_namespace, ds_name = located_dataset(record.uri, record.name)
+        facets["symlinks"] = asset_symlinks(namespace, record.name)
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
     quality = record.quality
     has_samples = quality is not None and quality.has_samples
     return DatasetRef(
-        namespace=record.namespace or namespace,
-        name=record.name,
+        namespace=ds_namespace,
+        name=ds_name,
         digest=record.digest,
         quality=quality,
         samples_file=samples_path(record.name) if has_samples else None,
         severity=("error" if failed else "warn") if quality is not None else None,
         facets=facets,
+    )
+
+
+def asset_symlinks(namespace: str, asset: str) -> symlinks_dataset.SymlinksDatasetFacet:
+    """Standard ``symlinks`` facet naming a dataset by its asset key in the deployment's ``dagster://`` namespace."""
+    return symlinks_dataset.SymlinksDatasetFacet(
+        identifiers=[symlinks_dataset.Identifier(namespace=namespace, name=asset, type=ASSET_SYMLINK_TYPE)],
+        producer=PRODUCER,
     )
 
 

@@ -18,7 +18,7 @@ class DatasetRecord:
     partition: str | None = None
     quality: QualityResult | None = None
     owners: tuple[str, ...] = ()
-    namespace: str | None = None  # None: the recorder's dagster:// namespace (datasets named after asset keys)
+    namespace: str | None = None  # None: ``name`` is an asset key; the dataset is named by ``uri`` (see prov_dagster.naming)
     version: str | None = None  # the version when there is no digest object (a registered source)
 
     @property

@@ -1,9 +1,12 @@
-"""How Dagster assets are named in tdprov: datasets after the asset key, data files after key and partition.
+"""How Dagster assets are named in tdprov: datasets after where their data lives, data files after key and partition.
 
-A dataset is ``(namespace, name)`` with ``name`` = the asset key as Dagster shows it
-(``AssetKey(["raw", "orders"])`` -> ``raw/orders``), so ``tdprov lineage raw/orders`` finds it.
-The namespace is ``dagster://default`` unless configured (``dagster://<name>``): pick one per
-deployment, not per code location, so that the CLI, the UI and every executor record the same names.
+A dataset is ``(namespace, name)`` per the OpenLineage naming spec, from the location the IO manager
+(or ``ProvenanceResource``) wrote: ``("file", "/abs/data/raw/orders.parquet")`` or
+``("s3://bucket", "prefix/raw/orders.parquet")``; data recorded without a location (a DataFrame
+handed to ``ProvenanceResource.record``) is ``("inmemory://", <name>)``. The asset key as Dagster
+shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``symlinks`` identifier
+in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
+per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>``.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from dagster import AssetKey
 from dagster._core.definitions.partitions.utils import MultiPartitionKey
 
 from prov_common.errors import BadInputError
+from prov_common.lineage.naming import IN_MEMORY_SCHEME, dataset_from_uri
 
 DEFAULT_NAMESPACE = "dagster://default"
 _RUN_NAMESPACE = uuid.UUID("6b1c7e44-2f0a-5d7e-9a57-7464707276a1")
@@ -28,9 +32,22 @@ def namespace_uri(namespace: str | None) -> str:
     return f"dagster://{namespace}"
 
 
+IN_MEMORY_NAMESPACE = f"{IN_MEMORY_SCHEME}://"
+"""The naming spec's namespace for data that is recorded without a place it is kept."""
+ASSET_SYMLINK_TYPE = "DAGSTER_ASSET"
+"""``type`` of the ``symlinks`` identifier that carries an asset key."""
+
+
 def dataset_name(asset_key: AssetKey) -> str:
-    """The dataset name of an asset: its key as users type it (``raw/orders``)."""
+    """An asset's key as users type it (``raw/orders``): its ``symlinks`` name and its name in messages."""
     return asset_key.to_user_string()
+
+
+def located_dataset(uri: str | None, name: str) -> tuple[str, str]:
+    """``(namespace, name)`` of data written at ``uri`` (OpenLineage naming), or in memory as ``name`` when it has none."""
+    if uri is None:
+        return IN_MEMORY_NAMESPACE, name
+    return dataset_from_uri(uri)
 
 
 def partition_segments(partition_key: str | None) -> tuple[str, ...]:

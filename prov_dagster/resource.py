@@ -40,9 +40,10 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     """Records datasets that a step handles itself, in the same store and namespace as the IO manager.
 
     ``record(inputs=..., outputs=..., context=context)`` hashes each path, ``s3://`` URI or DataFrame
-    and emits the step's START and COMPLETE events (one lineage bundle). Pass a mapping to name the
-    datasets (``{"vendor/orders": "s3://bucket/orders.csv"}``); paths given in a list are named by
-    their location (OpenLineage naming: ``file`` + absolute path, ``s3://bucket`` + key).
+    and emits the step's START and COMPLETE events (one lineage bundle). Paths and URIs are named by
+    their location (OpenLineage naming: ``file`` + absolute path, ``s3://bucket`` + key); the key of a
+    mapping (``{"vendor/orders": "s3://bucket/orders.csv"}``) goes into the dataset's ``symlinks``
+    facet, and names a DataFrame (``inmemory://`` + that name).
     With ``context`` (an asset or op context) the events belong to that step, together with what the
     IO manager loaded for it; without, they form a run of their own (job ``job_name``).
     """

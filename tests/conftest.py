@@ -1,13 +1,11 @@
-"""Shared fixtures: paths to the shared OpenLineage spec tools, isolated tdprov homes and stores."""
+"""Fixtures: the OpenLineage validator (spec copy in tests/openlineage_spec), isolated tdprov homes and stores."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
@@ -20,10 +18,7 @@ def _isolated_tdprov(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 @pytest.fixture(scope="session")
 def ol_validator():
-    """The shared OpenLineage validator module (``validate_event(dict)`` raises on invalid events)."""
-    tools = SHARED / "tools"
-    assert (tools / "ol_validate.py").exists(), f"shared tools missing at {tools}; CI runs with ../shared beside the repo"
-    sys.path.insert(0, str(tools))
+    """The suite's OpenLineage validator module, with format checking (``validate_event(dict)`` raises on invalid events)."""
     import ol_validate
 
     return ol_validate

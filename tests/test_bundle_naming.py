@@ -13,45 +13,57 @@ from bundle_support import dataset, event
 from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
 from prov_common.bundle.build import statement_for
 from prov_common.bundle.model import blake3_digest
-from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, dataset_name
+from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, dataset_name
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError
-from prov_common.lineage.naming import dataset_uri
+from prov_common.lineage.naming import dataset_from_uri, dataset_uri
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, SigningKey, TrustStore, sign_envelope
 from prov_common.store import open_store
 
 KEY = SigningKey.generate()
 TRUST = TrustStore.of([KEY.public])
 
-# (namespace, name) -> name under version 1, name under version 2. Version 2 is today's dataset_uri;
+# (namespace, name) -> name under versions 1, 2 and 3. Version 3 is today's dataset_uri;
 # if one of these changes, freeze the old rules in prov_common.bundle.naming under a new version.
 VECTORS = [
-    (("s3://lake", "raw/users.parquet"), "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
-    (("s3://lake/", "/raw/users.parquet"), "s3://lake//raw/users.parquet", "s3://lake/raw/users.parquet"),
-    (("postgres://db:5432", "shop.public.orders"), "postgres://db:5432/shop.public.orders", "postgres://db:5432/shop.public.orders"),
-    (("file", "/data/a.csv"), "file:///data/a.csv", "file:///data/a.csv"),
-    (("file", "data/a.csv"), "file:data/a.csv", "file:data/a.csv"),
-    (("dagster://default", "clean_cells"), "dagster://defaultclean_cells", "dagster://default/clean_cells"),
-    (("hdfs://namenode:8020", "/warehouse/t"), "hdfs://namenode:8020/warehouse/t", "hdfs://namenode:8020/warehouse/t"),
+    (("s3://lake", "raw/users.parquet"), "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
+    (("s3://lake/", "/raw/users.parquet"), "s3://lake//raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
+    (("postgres://db:5432", "shop.public.orders"), "postgres://db:5432/shop.public.orders", "postgres://db:5432/shop.public.orders",
+     "postgres://db:5432/shop.public.orders"),
+    (("file", "/data/a.csv"), "file:///data/a.csv", "file:///data/a.csv", "file:///data/a.csv"),
+    (("file", "data/a.csv"), "file:data/a.csv", "file:data/a.csv", "file:data/a.csv"),
+    (("dagster://default", "clean_cells"), "dagster://defaultclean_cells", "dagster://default/clean_cells", "dagster://default/clean_cells"),
+    (("hdfs://namenode:8020", "/warehouse/t"), "hdfs://namenode:8020/warehouse/t", "hdfs://namenode:8020/warehouse/t",
+     "hdfs://namenode:8020/warehouse/t"),
+    (("abfss://raw@lake01.dfs.core.windows.net", "a/b.parquet"), "abfss://raw@lake01.dfs.core.windows.neta/b.parquet",
+     "abfss://raw@lake01.dfs.core.windows.net/a/b.parquet", "abfss://raw@lake01.dfs.core.windows.net/a/b.parquet"),
+    (("inmemory://", "features/x"), "inmemory://features/x", "inmemory:/features/x", "inmemory://features/x"),
 ]
 
 
-@pytest.mark.parametrize("ref, v1, v2", VECTORS, ids=[f"{ns}|{name}" for (ns, name), _, _ in VECTORS])
-def test_naming_vectors_per_version(ref: tuple[str, str], v1: str, v2: str) -> None:
+@pytest.mark.parametrize("ref, v1, v2, v3", VECTORS, ids=[f"{ns}|{name}" for (ns, name), *_ in VECTORS])
+def test_naming_vectors_per_version(ref: tuple[str, str], v1: str, v2: str, v3: str) -> None:
     assert dataset_name(*ref, NAMING_V1) == v1
     assert dataset_name(*ref, NAMING_V2) == v2
-    assert DATASET_NAMING == NAMING_V2 and dataset_name(*ref) == v2
-    if ref != ("file", "data/a.csv"):  # relative file paths have no URI: both versions write namespace:name
-        assert dataset_uri(*ref) == v2
+    assert dataset_name(*ref, NAMING_V3) == v3
+    assert DATASET_NAMING == NAMING_V3 and dataset_name(*ref) == v3
+    if ref != ("file", "data/a.csv"):  # relative file paths have no URI: every version writes namespace:name
+        assert dataset_uri(*ref) == v3
+
+
+@pytest.mark.parametrize("ref", [("s3://lake", "raw/users.parquet"), ("file", "/data/a.csv"), ("inmemory://", "features/x"),
+                                 ("abfss://raw@lake01.dfs.core.windows.net", "a/b.parquet"), ("hdfs://namenode:8020", "/warehouse/t")])
+def test_the_uri_of_a_spec_named_dataset_names_it_again(ref: tuple[str, str]) -> None:
+    assert dataset_from_uri(dataset_name(*ref)) == ref
     with pytest.raises(BadInputError, match="tdprov-naming/9"):
         dataset_name(*ref, "tdprov-naming/9")
 
 
-def _events() -> list[dict]:
-    """A run whose output is named differently by naming versions 1 and 2."""
+def _events(namespace: str = "dagster://default", name: str = "clean_cells") -> list[dict]:
+    """A run whose output is named differently by naming versions 1 and 2 (default) or 2 and 3 (``inmemory://``)."""
     run_id = str(uuid.uuid4())
-    out = dataset("dagster://default", "clean_cells", "blake3:" + "2" * 64)
+    out = dataset(namespace, name, "blake3:" + "2" * 64)
     return [event(run_id, "START", "2026-03-01T10:00:00Z"), event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", outputs=[out])]
 
 
@@ -90,6 +102,18 @@ def test_a_bundle_named_by_version_1_still_verifies(tmp_path: Path, recorded: st
     assert ("datasetNaming" in json.loads(old.manifest_bytes)) == (recorded is not None)
     report = _verify(tmp_path, old)
     assert report.ok and report.notes == [], report.findings
+
+
+@pytest.mark.parametrize("recorded", [NAMING_V2, None], ids=["recorded-v2", "unrecorded"])
+def test_a_bundle_named_by_version_2_still_verifies(tmp_path: Path, recorded: str | None) -> None:
+    events = _events("inmemory://", "features/x")
+    assert _subject(build_bundle(events, None, KEY)) == "inmemory://features/x"
+    old = _resealed(build_bundle(events, None, KEY), recorded, NAMING_V2)
+    assert _subject(old) == "inmemory:/features/x"
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings
+    lying = _resealed(build_bundle(events, None, KEY), NAMING_V3, NAMING_V2)  # records 3, names by 2
+    assert not _verify(tmp_path / "lying", lying).ok
 
 
 def test_names_that_are_not_of_the_recorded_version_are_inconsistent(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 import test_dagster_defs as pipeline
+from test_dagster_defs import asset_of, located
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
@@ -74,7 +75,7 @@ def bundle_events(store: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def upstream(store: Path, name: str, version: str) -> list[str]:
-    """Dataset names reached from (name, version) by walking the bundles' inputs (exact versions only)."""
+    """Asset keys reached from (name, version) by walking the bundles' inputs (exact versions only)."""
     made_by = {(o.name, o.version): s for s in summaries(store) for o in s.outputs}
     reached, todo = [], [(name, version)]
     while todo:
@@ -83,7 +84,7 @@ def upstream(store: Path, name: str, version: str) -> list[str]:
         if producer is None:
             continue
         for ref in producer.inputs:
-            reached.append(ref.name)
+            reached.append(asset_of(store, ref.name))
             todo.append((ref.name, ref.version))
     return reached
 
@@ -125,19 +126,23 @@ def test_chain_records_digests_as_metadata_data_versions_and_signed_bundles(
         for event in events:
             ol_validator.validate_event(event)
             assert event["run"]["facets"]["parent"]["run"]["runId"] == result.run_id
+            for ds in [*event["inputs"], *event["outputs"]]:  # named where the data lives; the asset key is a symlink
+                if ds["namespace"] == "file":
+                    assert ds["facets"]["symlinks"]["identifiers"] == [
+                        {"namespace": "dagster://default", "name": asset_of(store, ds["name"]), "type": "DAGSTER_ASSET"}]
     clean = next(s for s in found if s.job_name == "clean__orders_clean")
     assert [(i.namespace, i.name, i.version) for i in clean.inputs] == [
-        ("dagster://default", "raw/orders", mats[RAW].metadata["tdprov/digest"].value)
+        ("file", located(store, "raw/orders"), mats[RAW].metadata["tdprov/digest"].value)
     ]
     # lineage from the last asset reaches the first, and its registered source, through the store alone
-    assert upstream(store, "features", mats[FEATURES].metadata["tdprov/digest"].value) == [
+    assert upstream(store, located(store, "features"), mats[FEATURES].metadata["tdprov/digest"].value) == [
         "clean/orders_clean",
         "raw/orders",
         pipeline.SOURCE,
     ]
-    assert cli_main(["lineage", "features", "--json", "--store", str(store)]) == 0
+    assert cli_main(["lineage", located(store, "features"), "--json", "--store", str(store)]) == 0
     tree = capsys.readouterr().out
-    assert "raw/orders" in tree and vendor.digest in tree
+    assert located(store, "raw/orders") in tree and vendor.digest in tree
 
 
 def test_an_unregistered_source_is_recorded_without_a_version(store: Path, instance) -> None:
@@ -306,7 +311,7 @@ def test_partitions_get_one_version_each_and_downstream_records_the_partition_it
     [mat] = materializations(result).values()
     assert mat.partition == "us"
     summary = next(s for s in summaries(store) if s.job_name == "regional_summary")
-    assert [(i.name, i.version) for i in summary.inputs] == [("regional", versions["us"])]
+    assert [(asset_of(store, i.name), i.version) for i in summary.inputs] == [("regional/us", versions["us"])]  # one file per partition
 
 
 # -- the resource -----------------------------------------------------------------------------------
@@ -326,8 +331,10 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     csv = store.parent / "export" / "orders.csv"
     assert mats[AssetKey("exported_csv")].tags["dagster/data_version"] == hash_path(csv).digest
     summary = next(s for s in summaries(store) if s.job_name == "exported_csv")
-    assert [i.name for i in summary.inputs] == ["raw/orders"]
-    assert [(o.name, o.version) for o in summary.outputs] == [("export/orders_csv", hash_path(csv).digest)]
+    assert [i.name for i in summary.inputs] == [located(store, "raw/orders")]
+    assert [(o.namespace, o.name, o.version) for o in summary.outputs] == [("file", str(csv), hash_path(csv).digest)]
+    [complete] = [e for e in bundle_events(store, summary.run_id) if e["eventType"] == "COMPLETE"]
+    assert complete["outputs"][0]["facets"]["symlinks"]["identifiers"][0]["name"] == "export/orders_csv"  # the name given
     assert mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value.endswith(f"bundles/{summary.run_id}/")
 
 
@@ -355,7 +362,7 @@ def test_provenance_asset_takes_string_annotations_and_materialize_results(store
     csv = store.parent / "export" / "orders2.csv"
     assert mats[AssetKey("exported_with_context")].tags["dagster/data_version"] == hash_path(csv).digest
     done = {s.job_name: s for s in summaries(store)}
-    assert [(o.name, o.version) for o in done["exported_with_context"].outputs] == [("export/orders2_csv", hash_path(csv).digest)]
+    assert [(o.name, o.version) for o in done["exported_with_context"].outputs] == [(str(csv), hash_path(csv).digest)]
     [out] = done["doubled"].outputs
     assert mats[AssetKey("doubled")].tags["dagster/data_version"] == out.version
 
@@ -366,6 +373,7 @@ def test_resource_names_listed_paths_by_location_and_refuses_unnamed_dataframes(
     recorded = ProvenanceResource().record(inputs=[data], outputs={"features/x": pd.DataFrame({"a": [1]})}, job_name="train")
     summary = next(s for s in summaries(store) if s.run_id in recorded.bundle)
     assert [(i.namespace, i.name, i.version) for i in summary.inputs] == [("file", str(data), hash_path(data).digest)]
+    assert [(o.namespace, o.name) for o in summary.outputs] == [("inmemory://", "features/x")]  # no place it is kept
     assert summary.job_name == "train" and recorded.data_version is not None
     with pytest.raises(BadInputError, match="DataFrame was given without a name"):
         ProvenanceResource().record(outputs=[pd.DataFrame({"a": [1]})])
@@ -380,7 +388,7 @@ def test_an_asset_returning_none_records_what_it_loaded_and_a_dataframe_is_requi
     result = run([pipeline.orders, returns_nothing], instance)
     assert result.success
     summary = next(s for s in summaries(store) if s.job_name == "returns_nothing")
-    assert summary.state == "COMPLETE" and [i.name for i in summary.inputs] == ["raw/orders"] and not summary.outputs
+    assert summary.state == "COMPLETE" and [asset_of(store, i.name) for i in summary.inputs] == ["raw/orders"] and not summary.outputs
 
     @asset(name="not_a_frame")
     def not_a_frame() -> dict:
@@ -419,7 +427,7 @@ def test_a_multi_asset_step_is_one_run_with_both_outputs(store: Path, instance) 
     mats = materializations(result)
     [summary] = summaries(store)
     assert summary.job_name == "split" and summary.state == "COMPLETE"
-    assert sorted((o.name, o.version) for o in summary.outputs) == sorted(
+    assert sorted((asset_of(store, o.name), o.version) for o in summary.outputs) == sorted(
         (k.to_user_string(), m.tags["dagster/data_version"]) for k, m in mats.items()
     )
 
@@ -427,7 +435,7 @@ def test_a_multi_asset_step_is_one_run_with_both_outputs(store: Path, instance) 
 def test_a_subsetted_multi_asset_step_is_closed_after_its_selected_outputs(store: Path, instance) -> None:
     assert run([halves], instance, selection=[AssetKey("left")]).success
     [summary] = summaries(store)
-    assert summary.state == "COMPLETE" and [o.name for o in summary.outputs] == ["left"]
+    assert summary.state == "COMPLETE" and [asset_of(store, o.name) for o in summary.outputs] == ["left"]
 
 
 def test_an_external_asset_loaded_from_the_data_root_is_recorded_with_its_digest(store: Path, instance) -> None:
@@ -436,7 +444,7 @@ def test_an_external_asset_loaded_from_the_data_root_is_recorded_with_its_digest
     pd.DataFrame({"sku": ["a", "b"], "usd": [1.0, 2.5]}).to_parquet(vendor_file)
     assert run([EXTERNAL, priced], instance).success
     [summary] = summaries(store)
-    assert [(i.name, i.version) for i in summary.inputs] == [("vendor/prices", hash_path(vendor_file).digest)]
+    assert [(i.name, i.version) for i in summary.inputs] == [(str(vendor_file), hash_path(vendor_file).digest)]
 
 
 # -- retries -------------------------------------------------------------------------------------
@@ -456,7 +464,7 @@ def test_a_retried_step_records_the_failed_attempt_and_the_successful_one(store:
     first, second = step_run_id(result.run_id, "flaky_total"), step_run_id(result.run_id, "flaky_total", 1)
     assert set(found) == {first, second}
     assert (found[first].state, found[second].state) == ("FAIL", "COMPLETE")
-    assert [i.name for i in found[first].inputs] == [i.name for i in found[second].inputs] == ["raw/orders"]
+    assert [i.name for i in found[first].inputs] == [i.name for i in found[second].inputs] == [located(store, "raw/orders")]
 
 
 # -- store failures ---------------------------------------------------------------------------------

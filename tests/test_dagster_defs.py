@@ -22,8 +22,22 @@ from dagster import (
 )
 
 from prov_dagster import ProvenanceIOManager, pandera_checks, provenance_asset
+from prov_dagster.storage import default_data_root
 
 SOURCE = "vendor-orders"
+
+
+def asset_of(store: object, name: str) -> str:
+    """The asset key that a dataset name stands for: its data file under the store's default data root
+    (a local path or an S3 key), less the suffix; a dataset elsewhere keeps its name."""
+    root = default_data_root(str(store))
+    prefix = (root.split("://", 1)[1].partition("/")[2] if root.startswith("s3://") else root).rstrip("/") + "/"
+    return name[len(prefix):].removesuffix(".parquet") if name.startswith(prefix) else name
+
+
+def located(store: object, key: str) -> str:
+    """The dataset name (absolute path) of asset ``key`` written by the IO manager next to a local store."""
+    return f"{default_data_root(str(store))}/{key}.parquet"
 RAW_SCHEMA = pa.DataFrameSchema(
     {
         "order_id": pa.Column(int, pa.Check.ge(0), unique=True),

@@ -41,15 +41,17 @@ from prov_dagster import (
     provenance_store_sensor,
 )
 from prov_dagster.naming import step_run_id
+from test_dagster_defs import asset_of, located
 
 TESTS = Path(__file__).resolve().parent
 CHAIN_KEYS = "raw/orders,clean/orders_clean,features"
 
 
 def recorded(store: str) -> dict[str, tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]]:
-    """job name -> (inputs, outputs) as (dataset name, version), from the store's bundles."""
+    """job name -> (inputs, outputs) as (asset key, version), from the store's bundles."""
     return {
-        s.job_name: ([(i.name, i.version) for i in s.inputs], [(o.name, o.version) for o in s.outputs])
+        s.job_name: ([(asset_of(store, i.name), i.version) for i in s.inputs],
+                     [(asset_of(store, o.name), o.version) for o in s.outputs])
         for s in list_bundles(open_store(store))
     }
 
@@ -127,7 +129,7 @@ def test_failure_sensor_turns_a_crashed_step_into_a_fail_bundle_with_what_it_loa
         provenance_failure_sensor(context)
     found = {s.job_name: s for s in list_bundles(open_store(store))}
     assert found["raw__orders"].state == "COMPLETE" and found["crashes"].state == "FAIL"
-    assert [i.name for i in found["crashes"].inputs] == ["raw/orders"]
+    assert [i.name for i in found["crashes"].inputs] == [located(store, "raw/orders")]
     events = parse_events_jsonl(read_bundle(open_store(store), found["crashes"].run_id).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert "ran out of memory after 4 rows" in events[-1]["run"]["facets"]["errorMessage"]["message"]
@@ -183,7 +185,7 @@ def test_definitions_wires_io_manager_checks_sensors_audit_job_and_daily_schedul
 
 
 # -- S3 -------------------------------------------------------------------------------------------
-def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str) -> None:
+def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str, ol_validator) -> None:
     bucket = s3_store_uri[5:].split("/", 1)[0]
     io_manager = ProvenanceIOManager(store=s3_store_uri)
     with DagsterInstance.ephemeral() as instance:
@@ -196,6 +198,13 @@ def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str) -> None:
         assert mats[AssetKey("features")].metadata["tdprov/data"].value == f"s3://{bucket}/prefix-data/features.parquet"
         found = recorded(s3_store_uri)
         assert found["features"][1] == [("features", mats[AssetKey("features")].tags["dagster/data_version"])]
+        features = next(s for s in list_bundles(open_store(s3_store_uri)) if s.job_name == "features")
+        assert [(o.namespace, o.name) for o in features.outputs] == [(f"s3://{bucket}", "prefix-data/features.parquet")]
+        for event in parse_events_jsonl(read_bundle(open_store(s3_store_uri), features.run_id).files["events.jsonl"]):
+            ol_validator.validate_event(event)
+            for ds in event["inputs"] + event["outputs"]:
+                assert ds["namespace"] == f"s3://{bucket}" and ds["name"].startswith("prefix-data/")
+                assert ds["facets"]["symlinks"]["identifiers"][0]["name"] == asset_of(s3_store_uri, ds["name"])
 
         tampered = pd.DataFrame({"order_id": [1], "amount": [1.0], "country": ["DE"]})
         s3.put_object(Bucket=bucket, Key="prefix-data/raw/orders.parquet", Body=tampered.to_parquet())

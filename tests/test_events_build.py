@@ -26,7 +26,7 @@ from prov_common.lineage import (
 )
 from prov_common.quality import validate
 
-SHARED_VALIDATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "ol_validate.py"
+VALIDATOR_SCRIPT = Path(__file__).resolve().parent / "ol_validate.py"
 
 SCHEMA = pa.DataFrameSchema(
     {"id": pa.Column(int, unique=True), "label": pa.Column(int, pa.Check.isin([0, 1])), "text": pa.Column(str)},
@@ -189,7 +189,7 @@ def test_builder_rejects_bad_arguments() -> None:
         build_run_event("START", run_id=run_id(), job_name="j", event_time=datetime(2026, 1, 1))
 
 
-def test_official_validator_cli_on_jsonl(tmp_path) -> None:
+def test_validator_cli_on_jsonl(tmp_path) -> None:
     quality = validate(BAD, SCHEMA)
     rid = run_id()
     ref = DatasetRef.from_uri("s3://b/x.parquet", digest=hash_dataframe(BAD), quality=quality)
@@ -200,14 +200,14 @@ def test_official_validator_cli_on_jsonl(tmp_path) -> None:
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    done = subprocess.run([sys.executable, str(SHARED_VALIDATOR), str(path)], capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, str(VALIDATOR_SCRIPT), str(path)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "6 valid, 0 invalid" in done.stdout
     # the same validator rejects a broken event: the check can fail
     broken = json.loads(lines[0])
     broken["inputs"][0]["facets"]["version"]["datasetVersion"] = 7
     path.write_text(json.dumps(broken) + "\n")
-    done = subprocess.run([sys.executable, str(SHARED_VALIDATOR), str(path)], capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, str(VALIDATOR_SCRIPT), str(path)], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "datasetVersion" in done.stdout
 
 

@@ -25,7 +25,7 @@ from prov_common.lineage import (
 )
 from prov_common.quality import validate
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "openlineage-spec" / "OpenLineage.json"
+SPEC = Path(__file__).resolve().parent / "openlineage_spec" / "OpenLineage.json"
 SCHEMAS = Path(prov_common.__file__).parent / "schemas"
 
 

@@ -104,6 +104,33 @@ def test_run_context_from_a_git_work_tree(tmp_path: Path, ol_validator) -> None:
     assert collect_run_context(cwd=tmp_path).git_commit == git(tmp_path, "rev-parse", "HEAD") != commit
 
 
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("../upstream repo", "file://{parent}/upstream%20repo"),  # a local clone: a file URI, not a path
+        ("/srv/git/etl.git", "file:///srv/git/etl.git"),
+        ("git@github.com:o/r.git", "ssh://***@github.com/o/r.git"),  # user names are redacted like passwords
+        ("ssh://git@host:2222/o/r.git", "ssh://***@host:2222/o/r.git"),
+    ],
+)
+def test_source_code_location_is_a_uri_whatever_the_remote(tmp_path: Path, ol_validator, remote: str, expected: str) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    git(work, "remote", "add", "origin", remote)
+    (work / "f.txt").write_text("x")
+    git(work, "add", "f.txt")
+    git(work, "commit", "-q", "-m", "c")
+    ctx = collect_run_context(cwd=work)
+    event = event_to_dict(build_run_event("START", run_id=str(uuid.uuid4()), job_name="j", context=ctx))
+    assert event["job"]["facets"]["sourceCodeLocation"]["url"] == expected.format(parent=tmp_path.as_posix())
+    ol_validator.validate_event(event)
+    event["job"]["facets"]["sourceCodeLocation"]["url"] = remote  # what git prints is not always a URI
+    if "://" not in remote:
+        with pytest.raises(ol_validator.EventInvalid, match="sourceCodeLocation/url"):
+            ol_validator.validate_event(event)
+
+
 def test_run_context_outside_git_is_partial(tmp_path: Path) -> None:
     ctx = collect_run_context(cwd=tmp_path, libraries=("pandas", "no-such-distribution-tdprov"))
     assert ctx.git_commit is None and ctx.partial

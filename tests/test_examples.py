@@ -68,13 +68,14 @@ def test_main_command_runs_both_pipelines_and_audits_clean(main_run, monkeypatch
     assert all(e["article10"]["origin"] for e in report["trainingData"]), "a training dataset without its source"
 
 
-def test_model_lineage_reaches_the_registered_source(main_run) -> None:
+@pytest.mark.parametrize("orchestrator", ["airflow", "dagster"])
+def test_model_lineage_reaches_the_registered_source(main_run, orchestrator: str) -> None:
     root, proc, env = main_run
     assert proc.returncode == 0, proc.stdout[-4000:]
     from example_pipelines.training.source import source_file
 
     source_digest = hash_path(source_file()).digest
-    model = root / "data" / "airflow" / "model.pkl"
+    model = root / "data" / orchestrator / "model.pkl"
     assert model.exists()
     out = subprocess.run(
         [str(REPO / ".venv" / "bin" / "tdprov"), "lineage", model.as_uri(), "--json", "--store", str(root / "store")],

@@ -20,6 +20,7 @@ from dagster import (
 from dagster._core.errors import DagsterExecutionInterruptedError
 
 import test_dagster_defs as pipeline
+from test_dagster_defs import asset_of
 from prov_common.audit import run_audit
 from prov_common.audit.model import CHECK_TITLES
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
@@ -155,7 +156,7 @@ def test_canceled_sensor_seals_an_abort_bundle_with_what_the_step_loaded(tmp_pat
     found = {s.job_name: s for s in list_bundles(open_store(store))}
     assert set(found) == {"raw__orders", "canceled_training"}
     assert found["canceled_training"].state == "ABORT"  # OpenLineage's state for a stopped run
-    assert [i.name for i in found["canceled_training"].inputs] == ["raw/orders"]
+    assert [asset_of(store, i.name) for i in found["canceled_training"].inputs] == ["raw/orders"]
     assert found["canceled_training"].inputs[0].version == found["raw__orders"].outputs[0].version
     bundle = read_bundle(open_store(store), found["canceled_training"].run_id)
     events = parse_events_jsonl(bundle.files["events.jsonl"])

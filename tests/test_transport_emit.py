@@ -181,3 +181,27 @@ def test_transport_made_before_a_fork_works_in_the_child_and_after_close(tmp_pat
     assert transport.emit(first[1]).status == "written"  # usable again after close
     store = open_store(tmp_path / "s")
     assert sorted(s.run_id for s in recent_bundles(store)) == sorted(e[0]["run"]["runId"] for e in (first, second))
+
+
+def test_stored_events_are_valid_openlineage_and_keep_azure_containers(tmp_path: Path, ol_validator) -> None:
+    from prov_common.hashing import FileDigest
+    from prov_common.lineage import DatasetRef, build_run_event, collect_run_context
+
+    client = OpenLineageClient(config={"transport": {"type": CLASS_PATH, "store": str(tmp_path / "s")}})
+    run_id, ctx = str(uuid.uuid4()), collect_run_context(orchestrator="dagster", owner="team:ml")
+    source = DatasetRef.from_uri("abfss://raw@lake01.dfs.core.windows.net/events.parquet")
+    model = DatasetRef.from_uri("wasbs://models@blob01.blob.core.windows.net/m.pkl?sig=c2VjcmV0",
+                                digest=FileDigest("blake3:" + "5" * 64, 10))
+    for state in ("START", "COMPLETE"):
+        client.emit(build_run_event(state, run_id=run_id, job_name="train", inputs=[source], outputs=[model], context=ctx))
+    bundle = read_bundle(open_store(tmp_path / "s"), run_id)
+    stored = [json.loads(line) for line in bundle.files["events.jsonl"].splitlines()]
+    assert [e["eventType"] for e in stored] == ["START", "COMPLETE"]
+    for event in stored:  # as sealed, after the transport's redaction
+        ol_validator.validate_event(event)
+        assert event["inputs"][0]["namespace"] == "abfss://raw@lake01.dfs.core.windows.net"
+        assert event["outputs"][0]["namespace"] == "wasbs://models@blob01.dfs.core.windows.net"
+    assert [o.uri for o in bundle.manifest.outputs] == ["wasbs://models@blob01.dfs.core.windows.net/m.pkl"]
+    broken = dict(stored[1], eventTime="2026-01-01 00:00")
+    with pytest.raises(ol_validator.EventInvalid, match="eventTime"):
+        ol_validator.validate_event(broken)

@@ -15,28 +15,40 @@ from prov_common.errors import BadInputError
 
 NAMING_V1 = "tdprov-naming/1"
 NAMING_V2 = "tdprov-naming/2"
-DATASET_NAMING = NAMING_V2  # what new bundles record
+NAMING_V3 = "tdprov-naming/3"
+DATASET_NAMING = NAMING_V3  # what new bundles record
 UNRECORDED_NAMINGS = (NAMING_V1, NAMING_V2)  # manifests without "datasetNaming" were named by one of these
 
-_V1_JOINED = {"s3", "s3a", "s3n", "gs", "gcs",
-              "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
+_JOINED = {"s3", "s3a", "s3n", "gs", "gcs",
+           "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
 
 
 def _v1(namespace: str, name: str) -> str:
     """Version 1: only bucket and table schemes join with '/'; any other namespace is followed by the name."""
     if namespace == "file":
         return Path(name).as_uri()
-    return f"{namespace}/{name.lstrip('/')}" if namespace.split("://", 1)[0] in _V1_JOINED else f"{namespace}{name}"
+    return f"{namespace}/{name.lstrip('/')}" if namespace.split("://", 1)[0] in _JOINED else f"{namespace}{name}"
 
 
 def _v2(namespace: str, name: str) -> str:
-    """Version 2 (current): :func:`~prov_common.lineage.naming.dataset_uri`."""
+    """Version 2: also a name without a leading '/' joins with '/' (after the namespace's trailing '/'s,
+    so ``inmemory://`` + ``x`` gave ``inmemory:/x``)."""
+    if namespace == "file":
+        return Path(name).as_uri()
+    if namespace.split("://", 1)[0] in _JOINED or not name.startswith("/"):
+        return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
+    return f"{namespace}{name}"
+
+
+def _v3(namespace: str, name: str) -> str:
+    """Version 3 (current): :func:`~prov_common.lineage.naming.dataset_uri` (a namespace with an empty
+    authority, ``inmemory://``, is followed by the name: ``inmemory://x``)."""
     from prov_common.lineage.naming import dataset_uri  # imported on use: the lineage package loads pandas
 
     return dataset_uri(namespace, name)
 
 
-NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2}
+NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3}
 
 
 def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str:

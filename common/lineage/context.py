@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from prov_common.lineage.redact import redact_mapping, redact_uri
@@ -105,10 +106,19 @@ def _git_state(cwd: str) -> tuple[str | None, str | None]:
     if commit is None:
         return None, None
     remote = _git(cwd, "remote", "get-url", "origin")
-    if remote and "://" not in remote and ":" in remote:  # scp-like git@host:org/repo.git
-        host, _, path = remote.partition(":")
-        remote = f"ssh://{host}/{path}"
-    return commit, (redact_uri(remote) if remote else None)
+    return commit, (remote_uri(remote, cwd) if remote else None)
+
+
+def remote_uri(remote: str, cwd: str) -> str:
+    """A git remote as an absolute URI (credentials redacted): URLs as they are, scp-like
+    ``git@host:org/repo.git`` as ``ssh://git@host/org/repo.git``, a local path (relative to ``cwd``)
+    as ``file:///abs/path``."""
+    if "://" in remote:
+        return redact_uri(remote)
+    head, sep, path = remote.partition(":")
+    if sep and "/" not in head and len(head) > 1:  # scp-like; "C:" is a drive letter, not a host
+        return redact_uri(f"ssh://{head}/{path.lstrip('/')}")
+    return Path(os.path.abspath(os.path.join(cwd, remote))).as_uri()
 
 
 def _git(cwd: str, *args: str) -> str | None:

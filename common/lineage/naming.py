@@ -3,36 +3,58 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from openlineage.client.naming import dataset as ol_naming
 
 from prov_common.errors import BadInputError
-from prov_common.lineage.redact import redact_uri
+from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
 DEFAULT_JOB_NAMESPACE = "tdprov"
 """Job namespace used when none is given (the orchestrators pass their own, e.g. the Airflow instance)."""
 
 # Object stores: namespace "<scheme>://<bucket>", name = object key (no leading slash).
 _BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
+# Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
+_AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
 _LOCAL_HOSTS = {"", "localhost", "127.0.0.1"}
+IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
+# Databases with an openlineage-python naming class: (class, default port, path segments it takes).
+_TABLE_NAMINGS: dict[str, tuple[type, str | None, int]] = {
+    "postgres": (ol_naming.Postgres, "5432", 3),
+    "mysql": (ol_naming.MySQL, "3306", 2),
+    "trino": (ol_naming.Trino, None, 3),
+    "hive": (ol_naming.Hive, None, 2),
+    "db2": (ol_naming.DB2, None, 3),
+    "oracle": (ol_naming.Oracle, None, 3),
+    "teradata": (ol_naming.Teradata, None, 2),
+    "crate": (ol_naming.CrateDB, None, 3),
+}
 
 
 def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
-    """``(namespace, name)`` of a dataset at a path or URI, following the OpenLineage naming spec.
+    """``(namespace, name)`` of a dataset at a path or URI, following the OpenLineage naming spec,
+    with openlineage-python's naming classes wherever one fits.
 
     - local path or ``file:///p``: ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
-    - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``gs://``)
+    - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``)
+    - ``abfss://container@account.dfs.core.windows.net/path``:
+      ``("abfss://container@account.dfs.core.windows.net", "path")``; ``wasbs://`` alike
+    - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host:port/topic``: ``("kafka://host:port", "topic")``
+    - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
+      (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike)
+    - ``inmemory://name``: ``("inmemory://", "name")``
     - any other ``scheme://authority/path``: ``("scheme://authority", "/path")``
 
     Credentials and query strings never enter the name (signed URLs keep a stable name).
     """
     if isinstance(uri_or_path, PurePath) or "://" not in str(uri_or_path):
         return _local(str(uri_or_path))
-    text = redact_uri(str(uri_or_path))
+    raw = str(uri_or_path)
+    text = redact_uri(raw)
     parts = urlsplit(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
@@ -40,34 +62,70 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if scheme == "file":
         if host in _LOCAL_HOSTS:
             return _local(path)
-        naming = ol_naming.RemoteFileSystem(host=host, path=path)
-        return naming.get_namespace(), naming.get_name()
+        return _pair(ol_naming.RemoteFileSystem(host=host, path=path))
     if scheme in _BUCKET_SCHEMES:
-        key = path.lstrip("/")
-        if not host or not key:
-            raise BadInputError(
-                f"dataset URI {text!r} needs a bucket and an object key",
-                fix=f"write it as {scheme}://<bucket>/<key>",
-            )
+        key = _key(text, scheme, host, path, "bucket")
         if scheme in ("s3", "s3a", "s3n"):
-            naming = ol_naming.S3(bucket_name=host, object_key=key)
-            return naming.get_namespace(), naming.get_name()
-        return ol_naming.GCS(bucket_name=host, object_key=key).get_namespace(), key
+            return _pair(ol_naming.S3(bucket_name=host, object_key=key))
+        return _pair(ol_naming.GCS(bucket_name=host, object_key=key))
+    if scheme in _AZURE_SCHEMES:
+        return _azure(_AZURE_SCHEMES[scheme], urlsplit(raw), text, path)
+    if scheme == IN_MEMORY_SCHEME:
+        return f"{IN_MEMORY_SCHEME}://", f"{host}{path}".strip("/")
     if not host:
         raise BadInputError(f"dataset URI {text!r} has no host", fix="write it as scheme://host[:port]/path")
-    authority = host if parts.port is None else f"{host}:{parts.port}"
+    port = None if parts.port is None else str(parts.port)
+    authority = host if port is None else f"{host}:{port}"
+    if scheme == "hdfs" and port is not None and path:
+        return _pair(ol_naming.HDFS(namenode_host=host, namenode_port=port, path=path))
+    if scheme == "kafka" and port is not None and path.strip("/"):
+        return _pair(ol_naming.Kafka(bootstrap_server_host=host, port=port, topic=path.strip("/")))
     if scheme in _TABLE_SCHEMES:
-        return f"{scheme}://{authority}", path.strip("/").replace("/", ".")
+        segments = [s for s in path.split("/") if s]
+        naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
+        if naming is not None and len(segments) == count and (port or default_port):
+            return _pair(naming(host, port or default_port, *segments))
+        return f"{scheme}://{authority}", ".".join(segments)
     return f"{scheme}://{authority}", path or "/"
 
 
+def _pair(naming: ol_naming.DatasetNaming) -> tuple[str, str]:
+    return naming.get_namespace(), naming.get_name()
+
+
+def _key(text: str, scheme: str, host: str, path: str, holder: str) -> str:
+    key = path.lstrip("/")
+    if not host or not key:
+        raise BadInputError(
+            f"dataset URI {text!r} needs a {holder} and an object key",
+            fix=f"write it as {scheme}://<{holder}>/<key>",
+        )
+    return key
+
+
+def _azure(scheme: str, parts: SplitResult, text: str, path: str) -> tuple[str, str]:
+    """ABFSS / WASBS: the container is the user part of the URI, the service the first label of the host."""
+    container, host = parts.username or "", parts.hostname or ""
+    key = path.lstrip("/")
+    if not container or not host or not key:
+        raise BadInputError(
+            f"dataset URI {text!r} needs a container, a storage account and a path",
+            fix=f"write it as {scheme}://<container>@<account>.dfs.core.windows.net/<path>",
+        )
+    service = host.split(".", 1)[0]
+    if scheme == "abfss":
+        return _pair(ol_naming.ABFSS(container=container, service=service, path=key))
+    return _pair(ol_naming.WASBS(container=container, service_name=service, object_key=key))
+
+
 def clean_namespace(namespace: str) -> str:
-    """``namespace`` without any user information (``scheme://user:pw@host`` -> ``scheme://host``)."""
+    """``namespace`` without any user information (``scheme://user:pw@host`` -> ``scheme://host``);
+    an Azure container (``abfss://container@account...``) is part of the name and stays."""
     text = redact_uri(namespace)
     if "://" not in text:
         return text
     parts = urlsplit(text)
-    if "@" not in parts.netloc:
+    if "@" not in parts.netloc or (parts.scheme.lower() in CONTAINER_SCHEMES and REDACTED not in parts.netloc):
         return text
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
 
@@ -76,6 +134,8 @@ def dataset_uri(namespace: str, name: str) -> str:
     """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`)."""
     if namespace == "file":
         return Path(name).as_uri()
+    if namespace.endswith("://"):  # no authority (the spec's "inmemory://")
+        return namespace + name.lstrip("/")
     scheme = namespace.split("://", 1)[0]
     if scheme in _BUCKET_SCHEMES | _TABLE_SCHEMES or not name.startswith("/"):
         return f"{namespace.rstrip('/')}/{name.lstrip('/')}"

@@ -19,6 +19,9 @@ _SECRET_WORDS = {
 _KEY_QUALIFIERS = {"api", "access", "private", "secret", "signing", "encryption", "master", "account", "client", "shared", "sas", "ssh"}
 _CONNECTION_WORDS = ("connection", "conn")
 
+# Azure storage URIs name their container where other URIs carry a user: ``abfss://<container>@<account>...``.
+CONTAINER_SCHEMES = frozenset({"abfss", "abfs", "wasbs", "wasb"})
+
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _URI = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 _USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@:]+):(?P<password>[^@?#]+)@(?P<rest>.*)$", re.S)
@@ -46,7 +49,8 @@ def is_secret_key(name: str) -> bool:
 
 
 def redact_uri(uri: str) -> str:
-    """``uri`` without credentials: the password (or a lone user token) and secret query values become ``***``."""
+    """``uri`` without credentials: the password (or a lone user token) and secret query values become ``***``.
+    The container of an Azure storage URI (``abfss://container@account...``) is not a credential and stays."""
     text = str(uri)
     userinfo = _USERINFO.match(text)
     if userinfo:  # user:password@host, where the password may hold characters that confuse urlsplit
@@ -61,13 +65,17 @@ def redact_uri(uri: str) -> str:
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         user, has_password, _ = userinfo.partition(":")
-        netloc = f"{quote(user, safe='%')}:{REDACTED}@{hostport}" if has_password and user else f"{REDACTED}@{hostport}"
+        if has_password and user:
+            netloc = f"{quote(user, safe='%')}:{REDACTED}@{hostport}"
+        elif not (parts.scheme.lower() in CONTAINER_SCHEMES and user and not has_password):
+            netloc = f"{REDACTED}@{hostport}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(is_secret_key(k) for k, _ in pairs):
             query = urlencode([(k, REDACTED if is_secret_key(k) else v) for k, v in pairs], safe="*")
-    return _redact_patterns(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    rest = urlunsplit(("", "", parts.path, query, parts.fragment))
+    return _redact_patterns(f"{parts.scheme}://{netloc}{rest}")  # keeps an empty authority ("inmemory://")
 
 
 def redact_text(text: str) -> str:

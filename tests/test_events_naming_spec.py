@@ -1,0 +1,83 @@
+"""Every URI scheme tdprov names is named as the OpenLineage naming spec says.
+
+The spec's dataset table (https://openlineage.io/docs/spec/naming; tests/openlineage_spec/Naming.md
+points there) gives a namespace and a name pattern per data store; PATTERNS below are those patterns
+written as regular expressions, independent of tdprov's code and of openlineage-python's.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from prov_common.errors import BadInputError
+from prov_common.lineage import DatasetRef, build_run_event, dataset_from_uri, dataset_uri, event_to_dict
+
+_ID = r"[A-Za-z0-9_.\-]+"
+PATTERNS = {  # data store -> (namespace, name), as the spec's table spells them
+    "local file system": (r"file", r"/.*"),
+    "remote file system": (rf"file://{_ID}", r"/.*"),
+    "S3": (rf"s3://{_ID}", r"[^/].*"),
+    "GCS": (rf"gs://{_ID}", r"[^/].*"),
+    "ABFSS": (rf"abfss://{_ID}@{_ID}\.dfs\.core\.windows\.net", r"[^/].*"),
+    "WASBS": (rf"wasbs://{_ID}@{_ID}\.dfs\.core\.windows\.net", r"[^/].*"),
+    "HDFS": (rf"hdfs://{_ID}:\d+", r"/.*"),
+    "Kafka": (rf"kafka://{_ID}:\d+", r"[^/]+"),
+    "Postgres": (rf"postgres://{_ID}:\d+", r"[^./]+\.[^./]+\.[^./]+"),
+    "MySQL": (rf"mysql://{_ID}:\d+", r"[^./]+\.[^./]+"),
+    "Trino": (rf"trino://{_ID}:\d+", r"[^./]+\.[^./]+\.[^./]+"),
+    "Hive": (rf"hive://{_ID}:\d+", r"[^./]+\.[^./]+"),
+}
+
+
+@pytest.mark.parametrize(
+    ("store", "uri", "namespace", "name"),
+    [
+        ("local file system", "file:///data/train.parquet", "file", "/data/train.parquet"),
+        ("remote file system", "file://nas01/share/x.csv", "file://nas01", "/share/x.csv"),
+        ("S3", "s3://my-bucket/raw/x.parquet", "s3://my-bucket", "raw/x.parquet"),
+        ("S3", "s3a://my-bucket/raw/x.parquet", "s3://my-bucket", "raw/x.parquet"),
+        ("GCS", "gs://g-bucket/dir/f.jsonl", "gs://g-bucket", "dir/f.jsonl"),
+        ("ABFSS", "abfss://raw@lake01.dfs.core.windows.net/events/2026/x.parquet",
+         "abfss://raw@lake01.dfs.core.windows.net", "events/2026/x.parquet"),
+        ("ABFSS", "abfs://raw@lake01.dfs.core.windows.net/x.csv", "abfss://raw@lake01.dfs.core.windows.net", "x.csv"),
+        ("WASBS", "wasbs://models@blob01.blob.core.windows.net/m/model.pkl?sv=2024&sig=c2VjcmV0",
+         "wasbs://models@blob01.dfs.core.windows.net", "m/model.pkl"),
+        ("WASBS", "wasb://models@blob01.blob.core.windows.net/m.pkl", "wasbs://models@blob01.dfs.core.windows.net", "m.pkl"),
+        ("HDFS", "hdfs://nn:8020/warehouse/t", "hdfs://nn:8020", "/warehouse/t"),
+        ("Kafka", "kafka://broker-1:9092/orders", "kafka://broker-1:9092", "orders"),
+        ("Postgres", "postgresql://u:pw@db/sales/public/orders", "postgres://db:5432", "sales.public.orders"),
+        ("Postgres", "postgres://db:6543/sales/public/orders", "postgres://db:6543", "sales.public.orders"),
+        ("MySQL", "mysql://db/shop/orders", "mysql://db:3306", "shop.orders"),
+        ("Trino", "trino://tr:8080/hive/web/clicks", "trino://tr:8080", "hive.web.clicks"),
+        ("Hive", "hive://meta:10000/web/clicks", "hive://meta:10000", "web.clicks"),
+    ],
+)
+def test_each_scheme_follows_the_naming_spec(store: str, uri: str, namespace: str, name: str) -> None:
+    got = dataset_from_uri(uri)
+    assert got == (namespace, name)
+    ns_pattern, name_pattern = PATTERNS[store]
+    assert re.fullmatch(ns_pattern, got[0]), f"{store} namespace {got[0]!r} is not {ns_pattern}"
+    assert re.fullmatch(name_pattern, got[1]), f"{store} name {got[1]!r} is not {name_pattern}"
+    assert "pw" not in "".join(got) and "sig" not in "".join(got)
+    assert dataset_from_uri(dataset_uri(*got)) == got  # the URI a pair stands for names it again
+
+
+def test_the_azure_container_reaches_the_event(ol_validator) -> None:
+    refs = [DatasetRef.from_uri("abfss://raw@lake01.dfs.core.windows.net/a.parquet"),
+            DatasetRef.from_uri("wasbs://models@blob01.blob.core.windows.net/m.pkl")]
+    event = event_to_dict(build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name="j", inputs=refs[:1], outputs=refs[1:]))
+    ol_validator.validate_event(event)
+    assert event["inputs"][0]["namespace"] == "abfss://raw@lake01.dfs.core.windows.net"
+    assert event["outputs"][0]["namespace"] == "wasbs://models@blob01.dfs.core.windows.net"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["abfss://lake01.dfs.core.windows.net/x.csv", "wasbs://c@blob01.blob.core.windows.net/", "abfss://c@/x"],
+)
+def test_azure_uris_without_container_or_path_are_refused(uri: str) -> None:
+    with pytest.raises(BadInputError, match="container, a storage account and a path") as err:
+        dataset_from_uri(uri)
+    assert "<container>@<account>" in err.value.fix
