@@ -306,3 +306,44 @@ def test_old_format_source_record_still_loads_and_verifies(tmp_path: Path, capsy
     assert src["metadataLocation"] == (Path(store.uri).resolve() / key).as_uri()
     record = SourceRecord.from_dict(old)
     assert record.to_dict() == {k: v for k, v in old.items()}
+
+
+def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example Dagster pipeline, materialised for real: its pickled model and its Parquet assets get
+    their own media types and checksums, and the source's D&TA fields reach the model's record."""
+    from example_pipelines.dagster_training.definitions import defs
+    from example_pipelines.paths import model_file
+    from example_pipelines.training.source import SOURCE_NAME, source_add_args
+
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_STORE", store)
+    monkeypatch.setenv("TDPROV_EXAMPLE_DATA", str(tmp_path / "data"))
+    assert main([*source_add_args(), "--store", store]) == 0
+    result = defs.get_job_def("breast_cancer_training").execute_in_process(raise_on_error=False)
+    assert result.success
+    capsys.readouterr()
+    pickled = model_file("dagster")
+    path = _croissant_file(tmp_path, store, "model", capsys, "--issuer", "Example Org")
+    meta = mlc.Dataset(jsonld=str(path)).metadata
+    assert not meta.ctx.issues.errors, meta.ctx.issues.report()
+    (obj,) = meta.distribution
+    assert obj.encoding_formats == ["application/x-pickle"] and obj.content_url == pickled.as_uri()
+    assert obj.sha256 == hashlib.sha256(pickled.read_bytes()).hexdigest()
+    doc = json.loads(path.read_text())
+    assert doc["url"] == pickled.as_uri()  # where the bytes are, not the asset's name
+    assert doc["version"].startswith("1.0.0+blake3.") and doc["datePublished"] and "Example Org" in doc["citeAs"]
+    dta = _record(store, "model", "dta", capsys, "--issuer", "Example Org")
+    assert dta["dataFormat"] == "application/x-pickle"
+    (src,) = dta["sourceMetadataForDataset"]
+    assert src["datasetTitle"] == "Breast Cancer Wisconsin (Diagnostic)" and src["dataFormat"] == "text/csv"
+    assert src["proprietaryData"] == ["none"] and src["dataStorageGeography"] == ["US"]
+    assert [f for f in DTA_KEYS if src[f] == UNKNOWN] == ["dateOfPreviouslyIssuedVersion", "consentDocumentationLocation"]  # conditional
+    assert dta_gaps(src) == [] and src["rangeOfDatesForDataGeneration"] == {"start": UNKNOWN, "end": "1995-11-01"}
+    assert dta["licenseToUse"] == ["CC-BY-4.0"] and dta["dataOriginGeography"] == ["US"]
+    assert {t_["job"].rsplit("/", 1)[-1] for t_ in dta["transformations"]} >= {"model", "train_set", "features", "clean_cells", "raw_cells"}
+    # a Parquet asset of the IO manager: named by its asset key, found where its Parquet lives
+    clean = json.loads(_croissant_file(tmp_path, store, "clean_cells", capsys).read_text())
+    (obj,) = clean["distribution"]
+    assert obj["encodingFormat"] == "application/vnd.apache.parquet" and obj["contentUrl"].startswith("file:///")
+    assert obj["sha256"] == hashlib.sha256(Path(obj["contentUrl"][len("file://"):]).read_bytes()).hexdigest()
+    assert SOURCE_NAME in json.dumps(clean)

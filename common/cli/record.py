@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.audit.catalog import known_runs
     from prov_common.audit.lineage import LineageIndex
     from prov_common.sources.registry import iter_sources
+    from prov_common.sources.bundle_location import bundle_locator
     from prov_common.sources.checksums import file_facts
     from prov_common.sources.training_record import RecordOptions, training_record
 
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     trust = trust_from_settings(settings)
     index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
-                            tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts)
+                            tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
+                            bundle_locator(store, trust))
     doc = training_record(index, args.ref, args.format, options)
     emit_json(doc, args.output)
     return 0

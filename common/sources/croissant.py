@@ -107,7 +107,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "datePublished": facts.issued,
         "citeAs": _cite_as(facts, url),
         "license": unique([s.license for s in sources]),
-        "creator": [{"@type": "sc:Organization", "name": n} for n in ([facts.issuer] if facts.issuer else unique([s.issuer for s in sources]))],
+        "creator": [{"@type": "sc:Organization", "name": facts.issuer}] if facts.issuer else None,
         "distribution": [_file_object(facts, checked.sha256, checked.size)] if checked.sha256 else [],
         "isBasedOn": [{"@id": source_iri(s)} for s in sources],
         "prov:wasDerivedFrom": [_source_node(s) for s in sources],

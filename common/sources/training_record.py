@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -35,7 +36,8 @@ class RecordOptions:
     """What the record cannot learn from the lineage: who issues it and where the data is processed and stored.
 
     ``store_uri`` locates the metadata (bundles, source records); ``file_check`` reads the data for
-    its checksum (None: no data is read and no FileObject is described).
+    its checksum (None: no data is read and no FileObject is described); ``locate`` finds where the
+    generating run recorded the data when the run summary does not say (see :mod:`.bundle_location`).
     """
 
     store_uri: str = ""
@@ -43,9 +45,10 @@ class RecordOptions:
     processing_geography: tuple[str, ...] = ()
     storage_geography: tuple[str, ...] = ()
     file_check: FileCheck | None = None
+    locate: Callable[[str, DatasetUse], str | None] | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class RecordFacts:
     """Everything both record shapes say about one version, gathered once."""
 
@@ -67,12 +70,15 @@ class RecordFacts:
             return None
         return next((s for s in self.sources if s.digest == self.version), None)
 
-    @property
+    @cached_property
     def location(self) -> str | None:
         """Where the data lives (a local path or ``s3://`` URI), when the record knows."""
         if self.own_source is not None and self.own_source.location:
             return self.own_source.location
-        return self.dataset.location or data_location(self.dataset.namespace, self.dataset.name)
+        found = self.dataset.location or data_location(self.dataset.namespace, self.dataset.name)
+        if found is None and self.generator is not None and self.options.locate is not None:
+            found = self.options.locate(self.generator.run_id, self.dataset)
+        return found
 
     @property
     def content_url(self) -> str | None:
