@@ -347,3 +347,19 @@ def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.Captu
     assert obj["encodingFormat"] == "application/vnd.apache.parquet" and obj["contentUrl"].startswith("file:///")
     assert obj["sha256"] == hashlib.sha256(Path(obj["contentUrl"][len("file://"):]).read_bytes()).hexdigest()
     assert SOURCE_NAME in json.dumps(clean)
+
+
+def test_source_gaps_hook_names_each_unknown_required_field() -> None:
+    from prov_common.sources.gaps import source_gaps
+
+    bare = SourceRecord(name="bare", digest="blake3:" + "01" * 32, license="MIT", issuer="I", location="/d/bare.parquet")
+    gaps = source_gaps(bare)
+    assert len(gaps) == 10 and all(g.startswith("D&TA required field") for g in gaps)
+    assert any("(dataStorageGeography)" in g and "--storage-geography" in g for g in gaps)
+    assert not any("metadataLocation" in g or "dataFormat" in g for g in gaps)  # in the store; by its file name
+    full = SourceRecord(name="full", digest="blake3:" + "02" * 32, license="MIT", issuer="I", description="d", origin_geography=("DE",),
+                        issue_date="2025-01-02", collection_end="2024-12-31", generation_method="survey", data_format="csv",
+                        confidentiality="public", processing_geography=("DE",), storage_geography=("DE",), intended_use="u",
+                        proprietary_data=("none",))
+    assert source_gaps(full, "s3://bucket/prefix") == []
+    assert full.dta("s3://bucket/prefix/x")["dataFormat"] == "text/csv"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prov_common.sources.dta import UNKNOWN
 from prov_common.sources.model import SourceRecord
 from prov_common.sources.training_record import RecordFacts, dta_record, location_uri, personal_data, unique
 
@@ -91,8 +92,8 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     sources, dta = facts.sources, dta_record(facts)
     checked = facts.file_facts()
     limits = list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
-    timeframe = [v for v in (dta["rangeOfDatesForDataGeneration"] or {}).values() if v != "unknown"] \
-        if isinstance(dta["rangeOfDatesForDataGeneration"], dict) else []
+    generation = dta["rangeOfDatesForDataGeneration"]
+    timeframe = [v for v in generation.values() if v != UNKNOWN] if isinstance(generation, dict) else []
     url = facts.content_url or facts.metadata_location
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,

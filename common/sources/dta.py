@@ -7,7 +7,7 @@ lists them, for the record's ``knownGaps`` and for the audit report.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,23 @@ assert len(DTA_FIELDS) == 22
 def known(value: Any) -> Any:
     """``value``, or ``"unknown"`` when it is None, empty or a list of nothing."""
     return UNKNOWN if value in (None, "", [], (), {}) else value
+
+
+def if_personal(values: Any, personal_data: str | None) -> Any:
+    """A field that applies to personal data (consent, privacy technologies): ``values``, else
+    ``"not applicable"`` when the data holds none (``personal_data == "none"``), else ``"unknown"``."""
+    if values:
+        return list(values) if isinstance(values, tuple) else values
+    return NOT_APPLICABLE if personal_data == "none" else UNKNOWN
+
+
+def date_range(starts: Iterable[str | None], ends: Iterable[str | None]) -> dict[str, str] | None:
+    """Range of dates for data generation: the earliest start and the latest end (each ``"unknown"``
+    when none is known); None when neither is."""
+    first, last = [d for d in starts if d], [d for d in ends if d]
+    if not first and not last:
+        return None
+    return {"start": min(first) if first else UNKNOWN, "end": max(last) if last else UNKNOWN}
 
 
 def dta_document(values: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -12,10 +12,8 @@ from typing import Any
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
-from prov_common.sources.dta import DTA_STANDARDS_VERSION, NOT_APPLICABLE, UNKNOWN, dta_document
+from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, if_personal
 from prov_common.sources.media import media_type, media_type_of_path
-
-__all__ = ["DTA_STANDARDS_VERSION", "SourceRecord", "check_digest", "check_name"]
 SOURCE_PAYLOAD_TYPE = "application/vnd.tdprov.source+json"
 SOURCE_FORMAT = "https://tdprov.dev/source-record/v1"
 
@@ -180,20 +178,12 @@ class SourceRecord:
                 return self.data_format
         return media_type_of_path(self.location)
 
-    def _unless_no_personal_data(self, values: tuple[str, ...] | str | None) -> Any:
-        if values:
-            return list(values) if isinstance(values, tuple) else values
-        return NOT_APPLICABLE if self.personal_data == "none" else UNKNOWN
-
     def dta(self, metadata_location: str | None = None) -> dict[str, Any]:
         """All 22 D&TA Data Provenance Standards v1.0.0 fields of this source (unknown ones ``"unknown"``).
 
         ``metadata_location`` is where this record can be read (its URI in the store), used unless the
         record names another; ``personalData`` follows the 22 fields as an addition of tdprov.
         """
-        generation = None
-        if self.collection_start or self.collection_end:
-            generation = {"start": self.collection_start or UNKNOWN, "end": self.collection_end or UNKNOWN}
         return dta_document({
             "datasetTitle": self.title or self.name,
             "uniqueMetadataIdentifier": self.digest,
@@ -205,12 +195,12 @@ class SourceRecord:
             "dataOriginGeography": list(self.origin_geography),
             "datasetIssueDate": self.issue_date,
             "dateOfPreviouslyIssuedVersion": self.previous_version_date,
-            "rangeOfDatesForDataGeneration": generation,
+            "rangeOfDatesForDataGeneration": date_range([self.collection_start], [self.collection_end]),
             "method": self.generation_method,
             "dataFormat": self.media_type,
             "confidentialityClassification": self.confidentiality,
-            "consentDocumentationLocation": self._unless_no_personal_data(self.consent),
-            "privacyEnhancingTechnologies": self._unless_no_personal_data(self.privacy_technologies),
+            "consentDocumentationLocation": if_personal(self.consent, self.personal_data),
+            "privacyEnhancingTechnologies": if_personal(self.privacy_technologies, self.personal_data),
             "dataProcessingGeography": list(self.processing_geography),
             "dataStorageGeography": list(self.storage_geography),
             "licenseToUse": self.license,

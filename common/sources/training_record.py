@@ -18,7 +18,7 @@ from prov_common.audit.rehash import data_location
 from prov_common.bundle.layout import bundle_prefix
 from prov_common.errors import BadInputError
 from prov_common.sources.checksums import FileFacts
-from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, dta_document, dta_gaps, unknown_required
+from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
@@ -100,6 +100,7 @@ class RecordFacts:
 
     @property
     def previous_issued(self) -> str | None:
+        """When the dataset's previous content was first generated (``not applicable`` for its first)."""
         if self.ordinal:
             return self.history[self.ordinal - 2][0] if self.ordinal > 1 else NOT_APPLICABLE
         return None
@@ -115,12 +116,11 @@ class RecordFacts:
     @property
     def metadata_location(self) -> str | None:
         """URI of the signed metadata of this version: its generating run's bundle, or the source record."""
-        uri = self.options.store_uri
-        if not uri:
+        if self.own_source is not None:
+            return self.source_metadata_location(self.own_source)
+        if self.generator is None or not self.options.store_uri:
             return None
-        if self.generator is not None:
-            return object_uri(uri, bundle_prefix(self.generator.run_id))
-        return self.source_metadata_location(self.own_source) if self.own_source else None
+        return object_uri(self.options.store_uri, bundle_prefix(self.generator.run_id))
 
     def source_metadata_location(self, s: SourceRecord) -> str | None:
         """Where the source's metadata is published: as registered, else its signed record in the store."""
@@ -130,6 +130,7 @@ class RecordFacts:
 
     @property
     def media_type(self) -> str | None:
+        """Media type of the dataset's own file (by its location, else its name)."""
         return media_type_of_path(self.location) or media_type_of_path(self.dataset.name)
 
     @property
@@ -182,14 +183,6 @@ def personal_data(sources: list[SourceRecord]) -> str | None:
     return strictest([s.personal_data for s in sources], _PERSONAL_ORDER)
 
 
-def generation_range(sources: list[SourceRecord]) -> dict[str, str] | None:
-    starts = [s.collection_start for s in sources if s.collection_start]
-    ends = [s.collection_end for s in sources if s.collection_end]
-    if not starts and not ends:
-        return None
-    return {"start": min(starts) if starts else UNKNOWN, "end": max(ends) if ends else UNKNOWN}
-
-
 def _order(r: RunRecord) -> str:
     return r.ended_at or r.sealed_at or r.started_at or ""
 
@@ -210,10 +203,6 @@ def _transformation(r: RunRecord) -> dict[str, Any]:
             "outputs": [{"dataset": d.label, "version": d.version} for d in r.outputs]}
 
 
-def _unless_no_personal_data(values: list[Any], facts: RecordFacts) -> Any:
-    return values or (NOT_APPLICABLE if personal_data(facts.sources) == "none" else UNKNOWN)
-
-
 def dta_record(facts: RecordFacts) -> dict[str, Any]:
     """All 22 D&TA Data Provenance Standards (v1.0.0) fields of the version, then the transformations and gaps."""
     sources, d = facts.sources, facts.dataset
@@ -230,12 +219,12 @@ def dta_record(facts: RecordFacts) -> dict[str, Any]:
         "dataOriginGeography": unique([g for s in sources for g in s.origin_geography]),
         "datasetIssueDate": facts.issued,
         "dateOfPreviouslyIssuedVersion": facts.previous_issued,
-        "rangeOfDatesForDataGeneration": generation_range(sources),
+        "rangeOfDatesForDataGeneration": date_range([s.collection_start for s in sources], [s.collection_end for s in sources]),
         "method": unique([s.generation_method for s in sources]) + [f"transformation: {r.job}" for r in reversed(facts.trace.runs)],
         "dataFormat": facts.media_type,
         "confidentialityClassification": strictest([s.confidentiality for s in sources], list(CONFIDENTIALITY)),
-        "consentDocumentationLocation": _unless_no_personal_data(unique([s.consent for s in sources]), facts),
-        "privacyEnhancingTechnologies": _unless_no_personal_data(unique([p for s in sources for p in s.privacy_technologies]), facts),
+        "consentDocumentationLocation": if_personal(unique([s.consent for s in sources]), personal_data(sources)),
+        "privacyEnhancingTechnologies": if_personal(unique([p for s in sources for p in s.privacy_technologies]), personal_data(sources)),
         "dataProcessingGeography": list(facts.options.processing_geography),
         "dataStorageGeography": list(facts.options.storage_geography),
         "licenseToUse": unique([s.license for s in sources]),
