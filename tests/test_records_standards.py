@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import mlcroissant as mlc
+from mlcroissant._src.core import constants as mlc_constants
 import pandas as pd
 import pytest
 import rdflib
@@ -180,6 +181,9 @@ def test_mlcroissant_loads_the_model_record(store_uri: str, tmp_path: Path, caps
     assert [d.date().isoformat() for d in meta.data_collection_timeframe] == ["2025-01-01", "2025-03-31"]
     assert any("prepare_features" in p for p in meta.data_preprocessing_protocol)
     assert any("train_model" in p for p in meta.data_preprocessing_protocol)
+    rai_terms = {str(v) for k, v in vars(mlc_constants).items() if k.startswith("ML_COMMONS_RAI_")}
+    doc = json.loads(path.read_text())
+    assert {k.replace("rai:", str(RAI)) for k in doc if k.startswith("rai:")} <= rai_terms  # only terms of the RAI vocabulary
     # the record is the only dataset: the source is a PROV entity it was derived from, not a second root
     graph = rdflib.Graph().parse(path, format="json-ld")
     assert list(graph.subjects(rdflib.RDF.type, SC.Dataset)) == [rdflib.URIRef(f"urn:tdprov:version:{t.versions[model]}")]
