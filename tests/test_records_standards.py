@@ -20,6 +20,7 @@ import pytest
 import rdflib
 
 from prov_common.cli import main
+from prov_common.errors import BadInputError
 from prov_common.hashing import hash_path
 from prov_common.signing import default_signing_key, sign_envelope, trust_from_settings
 from prov_common.sources import iter_sources
@@ -189,6 +190,9 @@ def test_mlcroissant_loads_the_model_record(store_uri: str, tmp_path: Path, caps
     assert list(graph.subjects(rdflib.RDF.type, SC.Dataset)) == [rdflib.URIRef(f"urn:tdprov:version:{t.versions[model]}")]
     source = graph.value(rdflib.URIRef(f"urn:tdprov:version:{t.versions[model]}"), rdflib.URIRef("http://www.w3.org/ns/prov#wasDerivedFrom"))
     assert str(graph.value(source, SC.identifier)) == t.versions[t.raw]
+    # the D&TA record of the same version locates its metadata by URI in the same store
+    bundles = (store_uri if store_uri.startswith("s3://") else Path(store_uri).resolve().as_uri()) + "/bundles/"
+    assert _record(store_uri, model, "dta", capsys)["metadataLocation"].startswith(bundles)
 
 
 def test_croissant_has_no_checksum_for_changed_or_unread_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -283,6 +287,8 @@ def test_source_add_options_round_trip_into_the_source_record(tmp_path: Path, ca
     ("--data-format", "not a format!", "--data-format"),
     ("--previous-version-date", "last spring", "--previous-version-date"),
     ("--proprietary-data", " ", "--proprietary-data"),
+    ("--metadata-location", "on the team wiki", "--metadata-location"),
+    ("--source-metadata", "vendor.example/meta.json", "--source-metadata"),
 ])
 def test_source_add_rejects_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture, option: str, value: str, named: str) -> None:
     data = tmp_path / "d.csv"
@@ -367,3 +373,23 @@ def test_source_gaps_hook_names_each_unknown_required_field() -> None:
                         proprietary_data=("none",))
     assert source_gaps(full, "s3://bucket/prefix") == []
     assert full.dta("s3://bucket/prefix/x")["dataFormat"] == "text/csv"
+
+
+def test_python_api_builds_both_shapes_without_reading_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.sources.training_record import RecordOptions, training_record
+
+    store_uri = str(tmp_path / "store")
+    t = _train(store_uri, tmp_path / "data", capsys)
+    store, trust = open_store(store_uri), trust_from_settings()
+    index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
+    options = RecordOptions(store.uri, issuer="API Org", storage_geography=("NL",))
+    dta = training_record(index, t.features, "dta", options)
+    assert dta["datasetIssuer"] == "API Org" and dta["dataStorageGeography"] == ["NL"] and dta["dataProcessingGeography"] == UNKNOWN
+    assert dta["unknownRequiredFields"] == ["dataProcessingGeography"]
+    croissant = training_record(index, t.versions[t.features], "croissant", options)
+    assert "distribution" not in croissant and any("not read" in x for x in croissant["rai:dataLimitations"])
+    assert croissant["creator"] == [{"@type": "sc:Organization", "name": "API Org"}]
+    with pytest.raises(BadInputError, match="unknown record format"):
+        training_record(index, t.features, "yaml", options)

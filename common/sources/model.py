@@ -9,6 +9,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
@@ -56,6 +57,15 @@ def _check_choice(value: str | None, option: str, choices: tuple[str, ...]) -> s
     if value is not None and value not in choices:
         raise BadInputError(f"{option} {value!r} is not one of {', '.join(choices)}.", fix=f"pass one of: {', '.join(choices)}")
     return value
+
+
+def _check_uri(source: str, value: str | None, option: str) -> None:
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if not parts.scheme or not (parts.netloc or parts.path) or " " in value:
+        raise BadInputError(f"source '{source}': {option} {value!r} is not a URI.",
+                            fix=f"pass a URI with its scheme, e.g. {option} https://vendor.example/metadata.json")
 
 
 def _check_list(source: str, values: object, option: str) -> None:
@@ -121,6 +131,8 @@ class SourceRecord:
         _check_choice(self.confidentiality, "--confidentiality", CONFIDENTIALITY)
         for attr in _LIST_FIELDS:
             _check_list(self.name, getattr(self, attr), "--" + attr.replace("_", "-"))
+        for uri in (self.metadata_location, *self.source_metadata):
+            _check_uri(self.name, uri, "--metadata-location" if uri == self.metadata_location else "--source-metadata")
 
     @property
     def masked_columns(self) -> tuple[str, ...]:
