@@ -37,6 +37,7 @@ class Settings:
     trusted_keys: public key files or folders whose signatures verify.
     spool: outbox folder for bundles that could not be delivered.
     strict: an unreachable store is an error instead of a spool entry.
+    issuer: the organisation that issues the datasets the pipelines make (training-data records).
     """
 
     store: str = DEFAULT_STORE
@@ -44,6 +45,7 @@ class Settings:
     trusted_keys: tuple[str, ...] = field(default_factory=tuple)
     spool: str | None = None
     strict: bool = False
+    issuer: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -56,6 +58,7 @@ class Settings:
             trusted_keys=paths(env.get("TDPROV_TRUSTED_KEYS")),
             spool=env.get("TDPROV_SPOOL") or None,
             strict=flag(env.get("TDPROV_STRICT")),
+            issuer=env.get("TDPROV_ISSUER") or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "trusted_keys" in given:

@@ -39,7 +39,8 @@ def test_dta_record_names_sources_and_runs(pipe: Pipeline, capsys: pytest.Captur
     assert doc["licenseToUse"] == ["CC-BY-4.0"] and doc["dataOriginGeography"] == ["DE"]
     assert doc["rangeOfDatesForDataGeneration"] == {"start": "2025-01-01", "end": "2025-03-31"}
     assert [t["runId"] for t in doc["transformations"]] == [pipe.prepare]
-    assert doc["lineageComplete"] is True and doc["knownGaps"] == []
+    assert doc["lineageComplete"] is True and not [g for g in doc["knownGaps"] if not g.startswith("D&TA required field")]
+    assert doc["unknownRequiredFields"] == ["datasetIssuer", "dataProcessingGeography", "dataStorageGeography", "proprietaryData"]
     assert doc["personalData"] == "pseudonymised" and doc["consentDocumentationLocation"] == ["https://acme.example/consent"]
     # the same by digest
     assert _record(pipe, pipe.features, "dta", capsys)["transformations"] == doc["transformations"]

@@ -26,6 +26,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, or a version digest (blake3:...)")
     parser.add_argument("--format", choices=("dta", "croissant"), default="dta", help="record shape (default dta)")
+    parser.add_argument("--issuer", default=None,
+                        help="organisation that issues the dataset (D&TA 'dataset issuer'; default: TDPROV_ISSUER)")
+    parser.add_argument("--processing-geography", action="append", default=[],
+                        help="country/region where the pipeline processes the data (repeatable; D&TA 'data processing geography')")
+    parser.add_argument("--storage-geography", action="append", default=[],
+                        help="country/region where the data is stored (repeatable; D&TA 'data storage geography')")
+    parser.add_argument("--no-checksum", action="store_true",
+                        help="do not read the data for its SHA-256 (Croissant then describes no FileObject)")
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -35,12 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.audit.catalog import known_runs
     from prov_common.audit.lineage import LineageIndex
     from prov_common.sources.registry import iter_sources
-    from prov_common.sources.training_record import training_record
+    from prov_common.sources.bundle_location import bundle_locator
+    from prov_common.sources.checksums import file_facts
+    from prov_common.sources.training_record import RecordOptions, training_record
 
-    settings = Settings.from_env(store=args.store)
+    settings = Settings.from_env(store=args.store, issuer=getattr(args, "issuer", None))
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
     index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
-    doc = training_record(index, args.ref, args.format, store.uri)
+    options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
+                            tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
+                            bundle_locator(store, trust))
+    doc = training_record(index, args.ref, args.format, options)
     emit_json(doc, args.output)
     return 0

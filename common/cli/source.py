@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.signing import signing_key_from_settings, trust_from_settings
+from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest
 from prov_common.sources.registry import iter_sources, register_source
 from prov_common.store import open_store
@@ -34,20 +36,33 @@ def register(subparsers: Any) -> None:
     add.add_argument("--license", required=True, help="licence to use, SPDX id or URL (D&TA 'license to use')")
     add.add_argument("--issuer", required=True, help="who issued the data (D&TA 'dataset issuer')")
     add.add_argument("--digest", default=None, help="record this digest instead of hashing PATH|URI (data not reachable from here)")
-    add.add_argument("--description", default=None, help="what the data is")
+    add.add_argument("--title", default=None, help="dataset title, if different from --name (D&TA 'dataset title')")
+    add.add_argument("--description", default=None, help="what the data is (D&TA 'description of the dataset')")
+    add.add_argument("--metadata-location", default=None,
+                     help="URI where the issuer publishes this metadata (default: the record's URI in the store)")
+    add.add_argument("--source-metadata", action="append", default=[],
+                     help="URI of the provenance metadata of the data this source came from (repeatable)")
     add.add_argument("--source", default=None, help="original source, if different from the issuer")
     add.add_argument("--origin-geography", action="append", default=[], help="country/region where the data originated (repeatable)")
     add.add_argument("--generation-method", default=None, help="how the data was produced: e.g. 'web crawl', 'survey', 'synthetic', 'sensor'")
     add.add_argument("--collection-start", default=None, help="first date of data generation/collection (YYYY-MM-DD)")
     add.add_argument("--collection-end", default=None, help="last date of data generation/collection (YYYY-MM-DD)")
     add.add_argument("--issue-date", default=None, help="date the dataset was issued (YYYY-MM-DD)")
-    add.add_argument("--data-format", default=None, help="format, e.g. parquet, csv, jsonl")
+    add.add_argument("--previous-version-date", default=None, help="date the previous version of the dataset was issued (YYYY-MM-DD)")
+    add.add_argument("--data-format", default=None,
+                     help="media type (text/csv) or format name (csv, parquet, jsonl); default: from the file name")
     add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, help="personal data in it")
     add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, help="confidentiality classification")
     add.add_argument("--personal-columns", type=_columns, default=(), help="columns holding personal data, comma-separated (masked in failure samples)")
     add.add_argument("--confidential-columns", type=_columns, default=(), help="columns holding confidential data, comma-separated (masked in failure samples)")
     add.add_argument("--consent", default=None, help="where the consent documentation is (URL or document id)")
+    add.add_argument("--privacy-technology", dest="privacy_technologies", action="append", default=[],
+                     help="privacy enhancing technology or tool applied, e.g. 'k-anonymity', 'pseudonymisation' (repeatable)")
+    add.add_argument("--processing-geography", action="append", default=[], help="country/region where the data is processed (repeatable)")
+    add.add_argument("--storage-geography", action="append", default=[], help="country/region where the data is stored (repeatable)")
     add.add_argument("--intended-use", default=None, help="use the data is licensed/intended for")
+    add.add_argument("--proprietary-data", action="append", default=[],
+                     help="proprietary data it holds: none, copyright, patent, trademark, trade secret (repeatable)")
     add_store_option(add)
     add.set_defaults(func=run_add)
     lst = verbs.add_parser("list", help="list registered sources", description="List registered sources (verified signatures).")
@@ -75,33 +90,16 @@ def run_add(args: argparse.Namespace) -> int:
         digest, rows, size = check_digest(args.digest, "--digest"), None, None
     else:
         digest, rows, size = _digest_of(args.location)
-    record = SourceRecord(
-        name=args.name,
-        digest=digest,
-        license=args.license,
-        issuer=args.issuer,
-        location=args.location,
-        description=args.description,
-        source=args.source,
-        origin_geography=tuple(args.origin_geography),
-        generation_method=args.generation_method,
-        collection_start=args.collection_start,
-        collection_end=args.collection_end,
-        issue_date=args.issue_date,
-        data_format=args.data_format,
-        personal_data=args.personal_data,
-        confidentiality=args.confidentiality,
-        personal_columns=args.personal_columns,
-        confidential_columns=args.confidential_columns,
-        consent=args.consent,
-        intended_use=args.intended_use,
-        rows=rows,
-        bytes=size,
-    )
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _RECORD_FIELDS}
+    data_format = media_type(args.data_format) if args.data_format else media_type_of_path(args.location)
+    record = SourceRecord(**{**given, "digest": digest, "data_format": data_format, "rows": rows, "bytes": size})
     stored = register_source(open_store(settings=settings), record, signing_key_from_settings(settings))
     print(f"registered source '{record.name}' {record.digest}")
     print(f"record: {stored.key} (signed by {stored.signer})")
     return 0
+
+
+_RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "bytes", "registered_at", "extra"}
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """A registered external source: its digest and its Data & Trust Alliance provenance fields (no I/O).
 
-Field names follow the D&TA Data Provenance Standards v1.0.0 (Source, Provenance and Use standards);
-``croissant_rai`` maps them onto the Croissant RAI vocabulary.
+``dta`` gives all 22 fields of the D&TA Data Provenance Standards v1.0.0 (see :mod:`.dta`). Records
+written before a field existed load with that field empty (shown as ``unknown``).
 """
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
-
-DTA_STANDARDS_VERSION = "1.0.0"
+from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, if_personal
+from prov_common.sources.media import media_type, media_type_of_path
 SOURCE_PAYLOAD_TYPE = "application/vnd.tdprov.source+json"
 SOURCE_FORMAT = "https://tdprov.dev/source-record/v1"
 
@@ -58,13 +59,23 @@ def _check_choice(value: str | None, option: str, choices: tuple[str, ...]) -> s
     return value
 
 
-def _check_columns(source: str, columns: object, option: str) -> None:
-    if not isinstance(columns, tuple) or not all(isinstance(c, str) and c for c in columns):
-        raise BadInputError(f"source '{source}': {option} must be a list of column names, got {columns!r}.",
-                            fix=f"pass {option} email,phone (comma-separated column names)")
+def _check_uri(source: str, value: str | None, option: str) -> None:
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if not parts.scheme or not (parts.netloc or parts.path) or " " in value:
+        raise BadInputError(f"source '{source}': {option} {value!r} is not a URI.",
+                            fix=f"pass a URI with its scheme, e.g. {option} https://vendor.example/metadata.json")
 
 
-_LIST_FIELDS = ("origin_geography", "personal_columns", "confidential_columns")
+def _check_list(source: str, values: object, option: str) -> None:
+    if not isinstance(values, tuple) or not all(isinstance(c, str) and c.strip() for c in values):
+        example = f"{option} email,phone (comma-separated column names)" if option.endswith("-columns") else f"{option} once per value"
+        raise BadInputError(f"source '{source}': {option} must be a list of non-empty texts, got {values!r}.", fix=f"pass {example}")
+
+
+_LIST_FIELDS = ("origin_geography", "personal_columns", "confidential_columns", "source_metadata", "privacy_technologies",
+                "processing_geography", "storage_geography", "proprietary_data")
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,14 @@ class SourceRecord:
     intended_use: str | None = None
     rows: int | None = None
     bytes: int | None = None
+    title: str | None = None  # D&TA dataset title, when it differs from the short name
+    metadata_location: str | None = None  # where the issuer publishes this metadata (default: the record in the store)
+    source_metadata: tuple[str, ...] = ()  # where the provenance metadata of the data it came from lives
+    previous_version_date: str | None = None
+    privacy_technologies: tuple[str, ...] = ()  # privacy enhancing technologies or tools applied
+    processing_geography: tuple[str, ...] = ()
+    storage_geography: tuple[str, ...] = ()
+    proprietary_data: tuple[str, ...] = ()  # e.g. none, copyright, patent, trademark, trade secret
     registered_at: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -104,13 +123,16 @@ class SourceRecord:
         _check_date(self.collection_start, "--collection-start")
         _check_date(self.collection_end, "--collection-end")
         _check_date(self.issue_date, "--issue-date")
+        _check_date(self.previous_version_date, "--previous-version-date")
         if self.collection_start and self.collection_end and self.collection_end[:10] < self.collection_start[:10]:
             raise BadInputError(f"source '{self.name}': collection ends ({self.collection_end}) before it starts ({self.collection_start}).",
                                 fix="swap --collection-start and --collection-end")
         _check_choice(self.personal_data, "--personal-data", PERSONAL_DATA)
         _check_choice(self.confidentiality, "--confidentiality", CONFIDENTIALITY)
-        _check_columns(self.name, self.personal_columns, "--personal-columns")
-        _check_columns(self.name, self.confidential_columns, "--confidential-columns")
+        for attr in _LIST_FIELDS:
+            _check_list(self.name, getattr(self, attr), "--" + attr.replace("_", "-"))
+        for uri in (self.metadata_location, *self.source_metadata):
+            _check_uri(self.name, uri, "--metadata-location" if uri == self.metadata_location else "--source-metadata")
 
     @property
     def masked_columns(self) -> tuple[str, ...]:
@@ -157,40 +179,43 @@ class SourceRecord:
         return cls.from_dict(loads(data))
 
     # -- standard shapes ------------------------------------------------------------------------
-    def dta(self) -> dict[str, Any]:
-        """The D&TA Data Provenance Standards metadata of this source (v1.0.0 field names)."""
-        generation = None
-        if self.collection_start or self.collection_end:
-            generation = {"start": self.collection_start, "end": self.collection_end}
-        doc = {
-            "standardsVersionUsed": DTA_STANDARDS_VERSION,
-            "datasetTitle": self.name,
+    @property
+    def media_type(self) -> str | None:
+        """The data's media type: ``--data-format`` (older records may hold a format name such as ``csv``),
+        else from the file name of its location."""
+        if self.data_format:
+            try:
+                return media_type(self.data_format)
+            except BadInputError:
+                return self.data_format
+        return media_type_of_path(self.location)
+
+    def dta(self, metadata_location: str | None = None) -> dict[str, Any]:
+        """All 22 D&TA Data Provenance Standards v1.0.0 fields of this source (unknown ones ``"unknown"``).
+
+        ``metadata_location`` is where this record can be read (its URI in the store), used unless the
+        record names another; ``personalData`` follows the 22 fields as an addition of tdprov.
+        """
+        return dta_document({
+            "datasetTitle": self.title or self.name,
             "uniqueMetadataIdentifier": self.digest,
-            "metadataLocation": self.location,
+            "metadataLocation": self.metadata_location or metadata_location,
             "datasetIssuer": self.issuer,
             "descriptionOfTheDataset": self.description,
-            "sourceMetadataForDataset": None,
-            "source": self.source or self.issuer,
-            "dataOriginGeography": list(self.origin_geography) or None,
+            "sourceMetadataForDataset": list(self.source_metadata),
+            "source": self.source or NOT_APPLICABLE,
+            "dataOriginGeography": list(self.origin_geography),
             "datasetIssueDate": self.issue_date,
-            "rangeOfDatesForDataGeneration": generation,
+            "dateOfPreviouslyIssuedVersion": self.previous_version_date,
+            "rangeOfDatesForDataGeneration": date_range([self.collection_start], [self.collection_end]),
             "method": self.generation_method,
-            "dataFormat": self.data_format,
+            "dataFormat": self.media_type,
             "confidentialityClassification": self.confidentiality,
-            "consentDocumentationLocation": self.consent,
-            "personalData": self.personal_data,
+            "consentDocumentationLocation": if_personal(self.consent, self.personal_data),
+            "privacyEnhancingTechnologies": if_personal(self.privacy_technologies, self.personal_data),
+            "dataProcessingGeography": list(self.processing_geography),
+            "dataStorageGeography": list(self.storage_geography),
             "licenseToUse": self.license,
             "intendedDataUse": self.intended_use,
-        }
-        return {k: v for k, v in doc.items() if v is not None}
-
-    def croissant_rai(self) -> dict[str, Any]:
-        """Croissant RAI properties (``rai:`` prefix) of this source."""
-        timeframe = [d for d in (self.collection_start, self.collection_end) if d]
-        doc: dict[str, Any] = {
-            "rai:dataCollection": self.generation_method,
-            "rai:dataCollectionTimeframe": timeframe or None,
-            "rai:personalSensitiveInformation": self.personal_data,
-            "rai:dataUseCases": self.intended_use,
-        }
-        return {k: v for k, v in doc.items() if v is not None}
+            "proprietaryData": list(self.proprietary_data),
+        }, {"personalData": self.personal_data or UNKNOWN})

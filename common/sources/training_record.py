@@ -1,45 +1,200 @@
 """The provenance record of a training dataset version, in the D&TA Data Provenance Standards shape
-and as Croissant JSON-LD with its RAI fields: every source and every transformation run between
-them and the version (no I/O)."""
+(all 22 fields) and as Croissant 1.0 JSON-LD with its RAI fields: every source and every
+transformation run between them and the version (no I/O; reading the data for checksums is passed in).
+
+The runs come from the lineage walk (:meth:`LineageIndex.trace`); this module only shapes its output.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import PurePosixPath
 from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, Trace
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.audit.rehash import data_location
+from prov_common.bundle.layout import bundle_prefix
 from prov_common.errors import BadInputError
-from prov_common.sources.model import CONFIDENTIALITY, DTA_STANDARDS_VERSION, PERSONAL_DATA, SourceRecord
+from prov_common.sources.checksums import FileFacts
+from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
+from prov_common.sources.media import media_type_of_path
+from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
+from prov_common.sources.registry import source_key
+from prov_common.store.keys import object_uri
 
 FORMATS = ("dta", "croissant")
-CROISSANT_CONTEXT: dict[str, Any] = {
-    "@language": "en",
-    "@vocab": "https://schema.org/",
-    "sc": "https://schema.org/",
-    "cr": "http://mlcommons.org/croissant/",
-    "rai": "http://mlcommons.org/croissant/RAI/",
-    "dct": "http://purl.org/dc/terms/",
-    "prov": "http://www.w3.org/ns/prov#",
-    "conformsTo": "dct:conformsTo",
-    "citeAs": "cr:citeAs",
-    "isLiveDataset": "cr:isLiveDataset",
-    "md5": "cr:md5",
-}
 _PERSONAL_ORDER = {v: i for i, v in enumerate(("none", "anonymised", "pseudonymised", "personal", "sensitive"))}
 assert set(_PERSONAL_ORDER) == set(PERSONAL_DATA)
 
-
-def _strictest(values: list[str | None], order: list[str] | dict[str, int]) -> str | None:
-    ranks = order if isinstance(order, dict) else {v: i for i, v in enumerate(order)}
-    known = [v for v in values if v in ranks]
-    return max(known, key=ranks.__getitem__) if known else None
+FileCheck = Callable[[str, str], FileFacts]  # (location, version) -> facts about the bytes there
 
 
-def _unique(values: list[Any]) -> list[Any]:
+@dataclass(frozen=True)
+class RecordOptions:
+    """What the record cannot learn from the lineage: who issues it and where the data is processed and stored.
+
+    ``store_uri`` locates the metadata (bundles, source records); ``file_check`` reads the data for
+    its checksum (None: no data is read and no FileObject is described); ``locate`` finds where the
+    generating run recorded the data when the run summary does not say (see :mod:`.bundle_location`).
+    """
+
+    store_uri: str = ""
+    issuer: str | None = None
+    processing_geography: tuple[str, ...] = ()
+    storage_geography: tuple[str, ...] = ()
+    file_check: FileCheck | None = None
+    locate: Callable[[str, DatasetUse], str | None] | None = None
+
+
+@dataclass(eq=False)
+class RecordFacts:
+    """Everything both record shapes say about one version, gathered once."""
+
+    version: str
+    dataset: DatasetUse
+    trace: Trace
+    options: RecordOptions
+    sources: list[SourceRecord] = field(default_factory=list)
+    history: list[tuple[str, str]] = field(default_factory=list)  # (issued at, version) of the dataset, oldest first
+
+    @property
+    def generator(self) -> RunRecord | None:
+        return self.trace.runs[0] if self.trace.runs else None
+
+    @property
+    def own_source(self) -> SourceRecord | None:
+        """The registered source that is this version, when no recorded run generated it."""
+        if self.generator is not None:
+            return None
+        return next((s for s in self.sources if s.digest == self.version), None)
+
+    @cached_property
+    def location(self) -> str | None:
+        """Where the data lives (a local path or ``s3://`` URI), when the record knows."""
+        if self.own_source is not None and self.own_source.location:
+            return self.own_source.location
+        found = self.dataset.location or data_location(self.dataset.namespace, self.dataset.name)
+        if found is None and self.generator is not None and self.options.locate is not None:
+            found = self.options.locate(self.generator.run_id, self.dataset)
+        return found
+
+    @property
+    def content_url(self) -> str | None:
+        """The location as a fetchable URI: ``file:///abs/path`` or ``s3://bucket/key``."""
+        return location_uri(self.location)
+
+    @property
+    def ordinal(self) -> int | None:
+        """1 for the dataset's first recorded version, 2 for the next one, ... (None: not generated by a run)."""
+        versions = [v for _, v in self.history]
+        return versions.index(self.version) + 1 if self.version in versions else None
+
+    @property
+    def issued(self) -> str | None:
+        """When this version was first generated (or the source issued it)."""
+        if self.ordinal:
+            return self.history[self.ordinal - 1][0] or None
+        return self.own_source.issue_date if self.own_source else None
+
+    @property
+    def previous_issued(self) -> str | None:
+        """When the dataset's previous content was first generated (``not applicable`` for its first)."""
+        if self.ordinal:
+            return self.history[self.ordinal - 2][0] if self.ordinal > 1 else NOT_APPLICABLE
+        return None
+
+    @property
+    def semver(self) -> str | None:
+        """``<ordinal>.0.0+<algorithm>.<first 12 hex>``: each new content of the dataset is a new major version."""
+        if not self.ordinal:
+            return None
+        algo, _, hexdigest = self.version.partition(":")
+        return f"{self.ordinal}.0.0+{algo}.{hexdigest[:12]}"
+
+    @property
+    def metadata_location(self) -> str | None:
+        """URI of the signed metadata of this version: its generating run's bundle, or the source record."""
+        if self.own_source is not None:
+            return self.source_metadata_location(self.own_source)
+        if self.generator is None or not self.options.store_uri:
+            return None
+        return object_uri(self.options.store_uri, bundle_prefix(self.generator.run_id))
+
+    def source_metadata_location(self, s: SourceRecord) -> str | None:
+        """Where the source's metadata is published: as registered, else its signed record in the store."""
+        if s.metadata_location or not self.options.store_uri:
+            return s.metadata_location
+        return object_uri(self.options.store_uri, source_key(s.name, s.digest))
+
+    @property
+    def media_type(self) -> str | None:
+        """Media type of the dataset's own file (by its location, else its name)."""
+        return media_type_of_path(self.location) or media_type_of_path(self.dataset.name)
+
+    @property
+    def issuer(self) -> str | None:
+        """The source's issuer for a registered source; else the configured organisation (never a job namespace)."""
+        if self.own_source is not None:
+            return self.own_source.issuer
+        return self.options.issuer
+
+    def file_facts(self) -> FileFacts:
+        location = self.location
+        if location is None:
+            return FileFacts(problem=f"no location of the data of {self.dataset.label} was recorded")
+        if self.options.file_check is None:
+            return FileFacts(problem="the data was not read for this record")
+        return self.options.file_check(location, self.version)
+
+    def lineage_gaps(self) -> list[str]:
+        gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} used by run {b.run_id}: {b.reason}" for b in self.trace.broken]
+        if not self.sources:
+            gaps.append("no registered source")
+        return gaps
+
+
+def location_uri(location: str | None) -> str | None:
+    """A local path as ``file://`` URI; URIs as they are."""
+    if not location:
+        return None
+    if "://" in location:
+        return location
+    return PurePosixPath(location).as_uri() if location.startswith("/") else None
+
+
+def unique(values: Iterable[Any]) -> list[Any]:
+    """The values that are not None, once each, in order."""
     out: list[Any] = []
     for v in values:
         if v is not None and v not in out:
             out.append(v)
     return out
+
+
+def strictest(values: Iterable[str | None], order: list[str] | dict[str, int]) -> str | None:
+    ranks = order if isinstance(order, dict) else {v: i for i, v in enumerate(order)}
+    known = [v for v in values if v in ranks]
+    return max(known, key=ranks.__getitem__) if known else None
+
+
+def personal_data(sources: list[SourceRecord]) -> str | None:
+    return strictest([s.personal_data for s in sources], _PERSONAL_ORDER)
+
+
+def _order(r: RunRecord) -> str:
+    return r.ended_at or r.sealed_at or r.started_at or ""
+
+
+def dataset_history(runs: Iterable[RunRecord], dataset: DatasetUse) -> list[tuple[str, str]]:
+    """Each content of ``dataset`` (same namespace and name) that a run generated, with the date of its first generation."""
+    first: dict[str, str] = {}
+    for r in sorted(runs, key=_order):
+        for d in r.outputs:
+            if d.version and (d.namespace, d.name) == (dataset.namespace, dataset.name) and d.version not in first:
+                first[d.version] = _order(r)[:10]
+    return sorted(((at, v) for v, at in first.items()), key=lambda item: item[0])
 
 
 def _transformation(r: RunRecord) -> dict[str, Any]:
@@ -48,105 +203,62 @@ def _transformation(r: RunRecord) -> dict[str, Any]:
             "outputs": [{"dataset": d.label, "version": d.version} for d in r.outputs]}
 
 
-def _gaps(trace: Trace) -> list[str]:
-    gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} used by run {b.run_id}: {b.reason}" for b in trace.broken]
-    if not trace.sources:
-        gaps.append("no registered source")
-    return gaps
-
-
-def _generation_range(sources: list[SourceRecord]) -> dict[str, str] | None:
-    starts = [s.collection_start for s in sources if s.collection_start]
-    ends = [s.collection_end for s in sources if s.collection_end]
-    if not starts and not ends:
-        return None
-    return {k: v for k, v in (("start", min(starts) if starts else None), ("end", max(ends) if ends else None)) if v}
-
-
-def dta_record(version: str, dataset: DatasetUse, trace: Trace, store_uri: str) -> dict[str, Any]:
-    """The D&TA Data Provenance Standards (v1.0.0) metadata of a derived dataset version."""
-    sources = _unique(trace.sources)
-    generator = trace.runs[0] if trace.runs else None
-    doc = {
-        "standardsVersionUsed": DTA_STANDARDS_VERSION,
-        "datasetTitle": dataset.label,
-        "uniqueMetadataIdentifier": version,
-        "metadataLocation": store_uri,
-        "datasetIssuer": generator.job_namespace if generator else (sources[0].issuer if sources else None),
-        "descriptionOfTheDataset": f"{dataset.label} version {version}" + (f", {dataset.rows} rows" if dataset.rows is not None else ""),
-        "sourceMetadataForDataset": [s.dta() for s in sources],
-        "source": _unique([s.source or s.issuer for s in sources]),
-        "dataOriginGeography": _unique([g for s in sources for g in s.origin_geography]),
-        "datasetIssueDate": (generator.ended_at or "")[:10] or None if generator else None,
-        "rangeOfDatesForDataGeneration": _generation_range(sources),
-        "method": _unique([s.generation_method for s in sources]) + [f"transformation: {r.job}" for r in reversed(trace.runs)],
-        "dataFormat": _unique([s.data_format for s in sources]),
-        "confidentialityClassification": _strictest([s.confidentiality for s in sources], list(CONFIDENTIALITY)),
-        "consentDocumentationLocation": _unique([s.consent for s in sources]),
-        "personalData": _strictest([s.personal_data for s in sources], _PERSONAL_ORDER),
-        "licenseToUse": _unique([s.license for s in sources]),
-        "intendedDataUse": _unique([s.intended_use for s in sources]),
-        "transformations": [_transformation(r) for r in reversed(trace.runs)],
-        "lineageComplete": trace.complete and bool(sources),
-        "knownGaps": _gaps(trace),
+def dta_record(facts: RecordFacts) -> dict[str, Any]:
+    """All 22 D&TA Data Provenance Standards (v1.0.0) fields of the version, then the transformations and gaps."""
+    sources, d = facts.sources, facts.dataset
+    if facts.own_source is not None:
+        return _with_lineage(facts.own_source.dta(facts.source_metadata_location(facts.own_source)), facts)
+    values = {
+        "datasetTitle": d.label,
+        "uniqueMetadataIdentifier": facts.version,
+        "metadataLocation": facts.metadata_location,
+        "datasetIssuer": facts.issuer,
+        "descriptionOfTheDataset": f"{d.label} version {facts.version}" + (f", {d.rows} rows" if d.rows is not None else ""),
+        "sourceMetadataForDataset": [s.dta(facts.source_metadata_location(s)) for s in sources],
+        "source": unique([s.source or s.issuer for s in sources]),
+        "dataOriginGeography": unique([g for s in sources for g in s.origin_geography]),
+        "datasetIssueDate": facts.issued,
+        "dateOfPreviouslyIssuedVersion": facts.previous_issued,
+        "rangeOfDatesForDataGeneration": date_range([s.collection_start for s in sources], [s.collection_end for s in sources]),
+        "method": unique([s.generation_method for s in sources]) + [f"transformation: {r.job}" for r in reversed(facts.trace.runs)],
+        "dataFormat": facts.media_type,
+        "confidentialityClassification": strictest([s.confidentiality for s in sources], list(CONFIDENTIALITY)),
+        "consentDocumentationLocation": if_personal(unique([s.consent for s in sources]), personal_data(sources)),
+        "privacyEnhancingTechnologies": if_personal(unique([p for s in sources for p in s.privacy_technologies]), personal_data(sources)),
+        "dataProcessingGeography": list(facts.options.processing_geography),
+        "dataStorageGeography": list(facts.options.storage_geography),
+        "licenseToUse": unique([s.license for s in sources]),
+        "intendedDataUse": unique([s.intended_use for s in sources]),
+        "proprietaryData": unique([p for s in sources for p in s.proprietary_data]),
     }
-    return {k: v for k, v in doc.items() if v not in (None, [])} | {"knownGaps": doc["knownGaps"], "lineageComplete": doc["lineageComplete"]}
+    return _with_lineage(dta_document(values, {"personalData": personal_data(sources) or UNKNOWN}), facts)
 
 
-def croissant_record(version: str, dataset: DatasetUse, trace: Trace) -> dict[str, Any]:
-    """Croissant 1.0 JSON-LD of the version, with RAI fields and PROV links to sources and runs."""
-    sources = _unique(trace.sources)
-    timeframe = _generation_range(sources)
-    rai: dict[str, Any] = {
-        "rai:dataCollection": "; ".join(_unique([f"{s.name}: {s.generation_method}" for s in sources if s.generation_method])) or None,
-        "rai:dataCollectionTimeframe": [v for v in (timeframe or {}).values()] or None,
-        "rai:personalSensitiveInformation": _strictest([s.personal_data for s in sources], _PERSONAL_ORDER),
-        "rai:dataUseCases": "; ".join(_unique([s.intended_use for s in sources])) or None,
-        "rai:dataPreprocessingProtocol": [f"{r.job} (run {r.run_id}, {r.state})" for r in reversed(trace.runs)] or None,
-        "rai:dataLimitations": "; ".join(_gaps(trace)) or None,
+def _with_lineage(doc: dict[str, Any], facts: RecordFacts) -> dict[str, Any]:
+    """``doc`` followed by the transformations, whether the lineage is complete, and the gaps."""
+    return {
+        **doc,
+        "transformations": [_transformation(r) for r in reversed(facts.trace.runs)],
+        "lineageComplete": facts.trace.complete and bool(facts.sources),
+        "unknownRequiredFields": [f.key for f in unknown_required(doc)],
+        "knownGaps": facts.lineage_gaps() + dta_gaps(doc),
     }
-    doc: dict[str, Any] = {
-        "@context": CROISSANT_CONTEXT,
-        "@type": "sc:Dataset",
-        "@id": f"urn:tdprov:version:{version}",
-        "name": dataset.name,
-        "description": f"{dataset.label} version {version}, with its provenance recorded by tdprov",
-        "conformsTo": "http://mlcommons.org/croissant/1.0",
-        "identifier": version,
-        "url": dataset.uri,
-        "license": _unique([s.license for s in sources]),
-        "creator": [{"@type": "sc:Organization", "name": issuer} for issuer in _unique([s.issuer for s in sources])],
-        "distribution": [{"@type": "cr:FileObject", "@id": dataset.label, "name": dataset.name, "contentUrl": dataset.uri,
-                          "encodingFormat": _format(dataset.name), "identifier": version}],
-        "isBasedOn": [{"@type": "sc:Dataset", "@id": f"urn:tdprov:source:{s.name}:{s.digest}", "name": s.name, "identifier": s.digest,
-                       "license": s.license, "creator": {"@type": "sc:Organization", "name": s.issuer}, "url": s.location,
-                       "countryOfOrigin": list(s.origin_geography) or None} for s in sources],
-        "prov:wasDerivedFrom": [{"@id": f"urn:tdprov:source:{s.name}:{s.digest}"} for s in sources],
-        "prov:wasGeneratedBy": [{"@id": f"urn:tdprov:run:{r.run_id}", "@type": "prov:Activity", "name": r.job,
-                                 "prov:startedAtTime": r.started_at, "prov:endedAtTime": r.ended_at} for r in trace.runs],
-        **rai,
-    }
-    return _drop_empty(doc)
 
 
-def _format(name: str) -> str:
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return {"parquet": "application/x-parquet", "csv": "text/csv", "jsonl": "application/jsonlines", "json": "application/json"}.get(
-        suffix, "application/octet-stream")
+def record_facts(index: LineageIndex, ref: str, options: RecordOptions) -> RecordFacts:
+    """Resolve ``ref`` (a digest, or a dataset name meaning its newest version) and gather what records say about it."""
+    version, dataset = index.resolve(ref)
+    trace = index.trace(dataset)
+    return RecordFacts(version, dataset, trace, options, unique(trace.sources), dataset_history(index.runs.values(), dataset))
 
 
-def _drop_empty(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_empty(v) for k, v in value.items() if v not in (None, [], {})}
-    if isinstance(value, list):
-        return [_drop_empty(v) for v in value]
-    return value
-
-
-def training_record(index: LineageIndex, ref: str, fmt: str, store_uri: str = "") -> dict[str, Any]:
+def training_record(index: LineageIndex, ref: str, fmt: str, options: RecordOptions | None = None) -> dict[str, Any]:
     """The record of ``ref`` (a digest or a dataset name: its newest version) in ``fmt`` (dta or croissant)."""
     if fmt not in FORMATS:
         raise BadInputError(f"unknown record format {fmt!r}.", fix=f"use one of: {', '.join(FORMATS)}")
-    version, dataset = index.resolve(ref)
-    trace = index.trace(dataset)
-    return dta_record(version, dataset, trace, store_uri) if fmt == "dta" else croissant_record(version, dataset, trace)
+    facts = record_facts(index, ref, options or RecordOptions())
+    if fmt == "dta":
+        return dta_record(facts)
+    from prov_common.sources.croissant import croissant_record
+
+    return croissant_record(facts)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from prov_common.errors import BadInputError
 
@@ -42,3 +43,11 @@ def validate_prefix(prefix: str) -> str:
 def join_key(*parts: str) -> str:
     """Join key parts with '/' and validate the result."""
     return validate_key("/".join(p.strip("/") for p in parts if p))
+
+
+def object_uri(store_uri: str, key: str) -> str:
+    """The URI of object ``key`` in the store at ``store_uri``: ``s3://bucket/prefix/key`` or ``file:///abs/key``."""
+    if "://" in store_uri and not store_uri.startswith("file://"):
+        return store_uri.rstrip("/") + "/" + key
+    root = store_uri[len("file://"):] if store_uri.startswith("file://") else store_uri
+    return (Path(root).resolve() / key).as_uri()

@@ -7,18 +7,25 @@ SOURCE_NAME = "breast-cancer-wisconsin"
 
 #: Fields of the Data & Trust Alliance Data Provenance Standards, as `tdprov source add` options.
 SOURCE_RECORD: dict[str, str] = {
+    "title": "Breast Cancer Wisconsin (Diagnostic)",
     "license": "CC-BY-4.0",
     "issuer": "UCI Machine Learning Repository",
+    "source-metadata": "https://archive.ics.uci.edu/dataset/17/breast+cancer+wisconsin+diagnostic",
     "source": "W. H. Wolberg, W. N. Street, O. L. Mangasarian, University of Wisconsin (donated 1995-11-01)",
     "description": "Breast Cancer Wisconsin (Diagnostic): 30 features of cell nuclei from digitised "
     "fine needle aspirate images, labelled malignant or benign; copy bundled with scikit-learn",
     "origin-geography": "US",
     "generation-method": "measurements computed from digitised medical images",
     "collection-end": "1995-11-01",
+    "issue-date": "1995-11-01",
     "personal-data": "anonymised",
+    "privacy-technology": "anonymisation (no patient identifiers in the data)",
     "confidentiality": "public",
+    "processing-geography": "US",
+    "storage-geography": "US",
     "intended-use": "research and teaching in machine learning",
-    "data-format": "csv",
+    "proprietary-data": "none",
+    "data-format": "text/csv",
 }
 
 

@@ -1,0 +1,132 @@
+"""Croissant 1.0 JSON-LD of a dataset version, with Croissant RAI fields and PROV links (no I/O).
+
+The version is the document's only ``sc:Dataset``; its sources and runs are ``prov:Entity`` and
+``prov:Activity`` nodes it points to (``prov:wasDerivedFrom``, ``isBasedOn``, ``prov:wasGeneratedBy``).
+Its data is one ``cr:FileObject`` with a fetchable ``contentUrl`` (``file://`` or ``s3://``) and the
+SHA-256 of its bytes, described only when those bytes were read and still are this version.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from prov_common.sources.dta import UNKNOWN
+from prov_common.sources.model import SourceRecord
+from prov_common.sources.training_record import RecordFacts, dta_record, location_uri, personal_data, unique
+
+CROISSANT_1_0 = "http://mlcommons.org/croissant/1.0"
+# The JSON-LD context of the Croissant 1.0 specification's datasets, plus the PROV-O prefix.
+CROISSANT_CONTEXT: dict[str, Any] = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+    "prov": "http://www.w3.org/ns/prov#",
+}
+
+
+def version_iri(version: str) -> str:
+    return f"urn:tdprov:version:{version}"
+
+
+def source_iri(s: SourceRecord) -> str:
+    return f"urn:tdprov:source:{s.name}:{s.digest}"
+
+
+def _source_node(s: SourceRecord) -> dict[str, Any]:
+    return {"@id": source_iri(s), "@type": "prov:Entity", "name": s.title or s.name, "identifier": s.digest, "license": s.license,
+            "creator": {"@type": "sc:Organization", "name": s.issuer}, "url": location_uri(s.location),
+            "countryOfOrigin": list(s.origin_geography) or None}
+
+
+def _file_object(facts: RecordFacts, sha256: str, size: int | None) -> dict[str, Any]:
+    url = facts.content_url
+    name = (url or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
+    return {"@type": "cr:FileObject", "@id": "data", "name": name, "contentUrl": url, "encodingFormat": facts.media_type,
+            "sha256": sha256, "contentSize": f"{size} B" if size is not None else None, "identifier": facts.version}
+
+
+def _cite_as(facts: RecordFacts, url: str | None) -> str | None:
+    if not facts.issued:
+        return None
+    key = "tdprov-" + facts.version.partition(":")[2][:12]
+    parts = [f"title = {{{facts.dataset.label}}}", f"author = {{{facts.issuer}}}" if facts.issuer else None,
+             f"year = {{{facts.issued[:4]}}}", f"version = {{{facts.semver}}}" if facts.semver else None,
+             f"howpublished = {{{url}}}" if url else None, f"note = {{content digest {facts.version}}}"]
+    return f"@misc{{{key}, " + ", ".join(p for p in parts if p) + "}"
+
+
+def croissant_record(facts: RecordFacts) -> dict[str, Any]:
+    """Croissant 1.0 JSON-LD of the version: one ``sc:Dataset`` with RAI fields, its FileObject and PROV links."""
+    sources, dta = facts.sources, dta_record(facts)
+    checked = facts.file_facts()
+    limits = list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
+    generation = dta["rangeOfDatesForDataGeneration"]
+    timeframe = [v for v in generation.values() if v != UNKNOWN] if isinstance(generation, dict) else []
+    url = facts.content_url or facts.metadata_location
+    doc: dict[str, Any] = {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "@id": version_iri(facts.version),
+        "name": facts.dataset.name,
+        "description": f"{facts.dataset.label} version {facts.version}, with its provenance recorded by tdprov",
+        "conformsTo": CROISSANT_1_0,
+        "identifier": facts.version,
+        "url": url,
+        "version": facts.semver,
+        "datePublished": facts.issued,
+        "citeAs": _cite_as(facts, url),
+        "license": unique([s.license for s in sources]),
+        "creator": [{"@type": "sc:Organization", "name": facts.issuer}] if facts.issuer else None,
+        "distribution": [_file_object(facts, checked.sha256, checked.size)] if checked.sha256 else [],
+        "isBasedOn": [{"@id": source_iri(s)} for s in sources],
+        "prov:wasDerivedFrom": [_source_node(s) for s in sources],
+        "prov:wasGeneratedBy": [{"@id": f"urn:tdprov:run:{r.run_id}", "@type": "prov:Activity", "name": r.job,
+                                 "prov:startedAtTime": r.started_at, "prov:endedAtTime": r.ended_at} for r in facts.trace.runs],
+        "rai:dataCollection": "; ".join(unique([f"{s.name}: {s.generation_method}" for s in sources if s.generation_method])) or None,
+        "rai:dataCollectionTimeFrame": timeframe or None,
+        "rai:personalSensitiveInformation": [personal_data(sources)] if personal_data(sources) else None,
+        "rai:dataUseCases": unique([s.intended_use for s in sources]) or None,
+        "rai:dataPreprocessingProtocol": [f"{r.job} (run {r.run_id}, {r.state})" for r in reversed(facts.trace.runs)] or None,
+        "rai:dataLimitations": limits or None,
+    }
+    return _drop_empty(doc)
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value

@@ -1,0 +1,395 @@
+"""Training-data records read by tools tdprov did not write: mlcroissant loads the Croissant record, and the
+D&TA record states all 22 fields of the standard (unknowns explicit, unknown required fields as gaps).
+
+Data is real (a CSV source, a Parquet feature table, a pickled model, on disk or in S3), so checksums
+and media types are those of real bytes; stores are local folders and S3 buckets on localhost.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import mlcroissant as mlc
+from mlcroissant._src.core import constants as mlc_constants
+import pandas as pd
+import pytest
+import rdflib
+
+from prov_common.cli import main
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_path
+from prov_common.signing import default_signing_key, sign_envelope, trust_from_settings
+from prov_common.sources import iter_sources
+from prov_common.sources.dta import DTA_KEYS, NOT_APPLICABLE, UNKNOWN, dta_gaps
+from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
+from prov_common.sources.registry import source_key
+from prov_common.canonical_json import canonical_bytes
+from prov_common.store import open_store
+
+from test_audit_support import T0, dataset, run_events, seal
+
+SC = rdflib.Namespace("https://schema.org/")
+RAI = rdflib.Namespace("http://mlcommons.org/croissant/RAI/")
+
+ALL_OPTIONS = {
+    "--title": "Vendor claims 2025",
+    "--description": "insurance claims, one row per claim",
+    "--metadata-location": "https://vendor.example/claims/provenance.json",
+    "--source-metadata": "https://upstream.example/claims-meta.json",
+    "--source": "Regional Insurers Association",
+    "--origin-geography": "DE",
+    "--issue-date": "2025-04-02",
+    "--previous-version-date": "2024-04-01",
+    "--collection-start": "2025-01-01",
+    "--collection-end": "2025-03-31",
+    "--generation-method": "survey",
+    "--data-format": "csv",
+    "--confidentiality": "confidential",
+    "--consent": "https://vendor.example/consent",
+    "--privacy-technology": "pseudonymisation",
+    "--processing-geography": "FR",
+    "--storage-geography": "IE",
+    "--license": "CC-BY-4.0",
+    "--intended-use": "claims model training",
+    "--proprietary-data": "copyright",
+    "--personal-data": "pseudonymised",
+}
+# What each option becomes in the record (lists for repeatable options, media types for formats).
+EXPECTED_DTA = {
+    "datasetTitle": "Vendor claims 2025",
+    "descriptionOfTheDataset": "insurance claims, one row per claim",
+    "metadataLocation": "https://vendor.example/claims/provenance.json",
+    "sourceMetadataForDataset": ["https://upstream.example/claims-meta.json"],
+    "source": "Regional Insurers Association",
+    "dataOriginGeography": ["DE"],
+    "datasetIssueDate": "2025-04-02",
+    "dateOfPreviouslyIssuedVersion": "2024-04-01",
+    "rangeOfDatesForDataGeneration": {"start": "2025-01-01", "end": "2025-03-31"},
+    "method": "survey",
+    "dataFormat": "text/csv",
+    "confidentialityClassification": "confidential",
+    "consentDocumentationLocation": "https://vendor.example/consent",
+    "privacyEnhancingTechnologies": ["pseudonymisation"],
+    "dataProcessingGeography": ["FR"],
+    "dataStorageGeography": ["IE"],
+    "licenseToUse": "CC-BY-4.0",
+    "intendedDataUse": "claims model training",
+    "proprietaryData": ["copyright"],
+    "datasetIssuer": "Acme Data",
+    "standardsVersionUsed": "1.0.0",
+}
+
+
+@dataclass
+class Trained:
+    """Locations (local paths or s3:// URIs) of the source, the features and the model, their local copies and digests."""
+
+    store: str
+    raw: str
+    features: str
+    model: str
+    local: Path
+    versions: dict[str, str]
+
+
+def _put(store_uri: str, name: str, local: Path) -> str:
+    """Where the pipeline keeps ``name``: next to the local file, or in the store's bucket for an S3 store."""
+    if not store_uri.startswith("s3://"):
+        return str(local)
+    import boto3
+
+    bucket = store_uri[len("s3://"):].split("/", 1)[0]
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"data/{name}", Body=local.read_bytes())
+    return f"s3://{bucket}/data/{name}"
+
+
+def _name(location: str) -> tuple[str, str]:
+    """OpenLineage namespace and name of a location."""
+    if location.startswith("s3://"):
+        bucket, key = location[len("s3://"):].split("/", 1)
+        return f"s3://{bucket}", key
+    return "file", location
+
+
+def _ds(location: str, version: str) -> dict:
+    namespace, name = _name(location)
+    return dataset(name, version, namespace=namespace)
+
+
+def _train(store_uri: str, data: Path, capsys: pytest.CaptureFixture) -> Trained:
+    """Register a CSV source with every option, then record prepare (CSV -> Parquet) and train (Parquet -> pickle)."""
+    data.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"claim": [1, 2, 3], "amount": [10.5, 20.25, 3.0], "large": [False, True, False]})
+    (data / "claims.csv").write_text("claim,amount\n1,10.5\n2,20.25\n3,3.0\n")
+    frame.to_parquet(data / "features.parquet")
+    (data / "model.pkl").write_bytes(pickle.dumps({"weights": [0.1, 0.2]}))
+    raw, features, model = (_put(store_uri, f, data / f) for f in ("claims.csv", "features.parquet", "model.pkl"))
+    args = ["source", "add", raw, "--name", "vendor-claims", "--issuer", "Acme Data", "--store", store_uri]
+    for option, value in ALL_OPTIONS.items():
+        args += [option, value]
+    assert main(args) == 0
+    capsys.readouterr()
+    versions = {p: hash_path(p).digest for p in (raw, features, model)}
+    seal(open_store(store_uri), run_events("prepare_features", [_ds(raw, versions[raw])], [_ds(features, versions[features])]))
+    seal(open_store(store_uri), run_events("train_model", [_ds(features, versions[features])], [_ds(model, versions[model])],
+                                           start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    return Trained(store_uri, raw, features, model, data, versions)
+
+
+def _record(store: str, ref: str, fmt: str, capsys: pytest.CaptureFixture, *extra: str) -> dict:
+    assert main(["record", ref, "--format", fmt, "--store", store, *extra]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def _croissant_file(tmp_path: Path, store: str, ref: str, capsys: pytest.CaptureFixture, *extra: str) -> Path:
+    out = tmp_path / "record.croissant.json"
+    assert main(["record", ref, "--format", "croissant", "--store", store, "-o", str(out), *extra]) == 0, capsys.readouterr().err
+    return out
+
+
+def _bytes_at(location: str) -> bytes:
+    if location.startswith("s3://"):
+        import boto3
+
+        bucket, key = location[len("s3://"):].split("/", 1)
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return Path(location).read_bytes()
+
+
+def test_mlcroissant_loads_the_model_record(store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    t = _train(store_uri, tmp_path / "data", capsys)
+    model = t.model
+    path = _croissant_file(tmp_path, store_uri, t.versions[model], capsys, "--issuer", "Example Org")
+    ds = mlc.Dataset(jsonld=str(path))  # raises on any error
+    meta = ds.metadata
+    assert not meta.ctx.issues.errors, meta.ctx.issues.report()
+    assert not [w for w in meta.ctx.issues.warnings if "recommended" in w or "context" in w], meta.ctx.issues.report()
+    assert meta.version == f"1.0.0+blake3.{t.versions[model].split(':')[1][:12]}"
+    assert meta.date_published.date().isoformat() == (T0 + timedelta(hours=1, minutes=5)).date().isoformat()
+    assert "Example Org" in meta.cite_as and t.versions[model] in meta.cite_as
+    assert [c.name for c in meta.creators] == ["Example Org"]
+    assert meta.license == ["CC-BY-4.0"]
+    (obj,) = meta.distribution
+    assert obj.sha256 == hashlib.sha256(_bytes_at(model)).hexdigest()
+    assert obj.content_url == (model if model.startswith("s3://") else Path(model).as_uri())
+    assert obj.encoding_formats == ["application/x-pickle"] and obj.content_size == f"{len(_bytes_at(model))} B"
+    assert meta.data_collection == "vendor-claims: survey"
+    assert meta.personal_sensitive_information == ["pseudonymised"]
+    assert [d.date().isoformat() for d in meta.data_collection_timeframe] == ["2025-01-01", "2025-03-31"]
+    assert any("prepare_features" in p for p in meta.data_preprocessing_protocol)
+    assert any("train_model" in p for p in meta.data_preprocessing_protocol)
+    rai_terms = {str(v) for k, v in vars(mlc_constants).items() if k.startswith("ML_COMMONS_RAI_")}
+    doc = json.loads(path.read_text())
+    assert {k.replace("rai:", str(RAI)) for k in doc if k.startswith("rai:")} <= rai_terms  # only terms of the RAI vocabulary
+    # the record is the only dataset: the source is a PROV entity it was derived from, not a second root
+    graph = rdflib.Graph().parse(path, format="json-ld")
+    assert list(graph.subjects(rdflib.RDF.type, SC.Dataset)) == [rdflib.URIRef(f"urn:tdprov:version:{t.versions[model]}")]
+    source = graph.value(rdflib.URIRef(f"urn:tdprov:version:{t.versions[model]}"), rdflib.URIRef("http://www.w3.org/ns/prov#wasDerivedFrom"))
+    assert str(graph.value(source, SC.identifier)) == t.versions[t.raw]
+    # the D&TA record of the same version locates its metadata by URI in the same store
+    bundles = (store_uri if store_uri.startswith("s3://") else Path(store_uri).resolve().as_uri()) + "/bundles/"
+    assert _record(store_uri, model, "dta", capsys)["metadataLocation"].startswith(bundles)
+
+
+def test_croissant_has_no_checksum_for_changed_or_unread_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = str(tmp_path / "store")
+    t = _train(store, tmp_path / "data", capsys)
+    features = t.features
+    doc = json.loads(_croissant_file(tmp_path, store, features, capsys).read_text())
+    (obj,) = doc["distribution"]
+    assert obj["encodingFormat"] == "application/vnd.apache.parquet"
+    assert obj["sha256"] == hashlib.sha256(Path(features).read_bytes()).hexdigest()
+    assert obj["contentUrl"] == Path(features).as_uri() and doc["version"].startswith("1.0.0+blake3.")
+    # the file is rewritten with other rows: its bytes are no longer the recorded version, so no checksum vouches for them
+    pd.DataFrame({"claim": [9], "amount": [1.0]}).to_parquet(features)
+    path = _croissant_file(tmp_path, store, t.versions[features], capsys)
+    doc = json.loads(path.read_text())
+    assert "distribution" not in doc
+    assert any("no longer hashes to" in limit for limit in doc["rai:dataLimitations"])
+    mlc.Dataset(jsonld=str(path))
+    doc = json.loads(_croissant_file(tmp_path, store, t.versions[features], capsys, "--no-checksum").read_text())
+    assert "distribution" not in doc and any("not read" in limit for limit in doc["rai:dataLimitations"])
+
+
+def test_dta_record_states_all_22_fields(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = str(tmp_path / "store")
+    t = _train(store, tmp_path / "data", capsys)
+    model = t.model
+    doc = _record(store, model, "dta", capsys)
+    assert tuple(doc)[:22] == DTA_KEYS and len(DTA_KEYS) == 22
+    assert doc["datasetIssuer"] == UNKNOWN  # never the job namespace
+    assert doc["dataFormat"] == "application/x-pickle"
+    assert doc["dataProcessingGeography"] == UNKNOWN and doc["dataStorageGeography"] == UNKNOWN
+    assert doc["dateOfPreviouslyIssuedVersion"] == NOT_APPLICABLE
+    assert doc["metadataLocation"].startswith((Path(store).resolve() / "bundles").as_uri() + "/")
+    assert doc["unknownRequiredFields"] == ["datasetIssuer", "dataProcessingGeography", "dataStorageGeography"]
+    assert sum("D&TA required field" in g for g in doc["knownGaps"]) == 3
+    assert [t_["job"] for t_ in doc["transformations"]] == ["tests/prepare_features", "tests/train_model"]
+    (src,) = doc["sourceMetadataForDataset"]
+    assert {k: src[k] for k in EXPECTED_DTA} == EXPECTED_DTA
+    assert doc["proprietaryData"] == ["copyright"] and doc["privacyEnhancingTechnologies"] == ["pseudonymisation"]
+    # configured issuer and geographies close the gaps
+    monkeypatch.setenv("TDPROV_ISSUER", "Example Org")
+    doc = _record(store, model, "dta", capsys, "--processing-geography", "DE", "--storage-geography", "DE")
+    assert doc["datasetIssuer"] == "Example Org" and doc["dataStorageGeography"] == ["DE"]
+    assert doc["unknownRequiredFields"] == [] and not any("D&TA" in g for g in doc["knownGaps"])
+    assert _record(store, model, "dta", capsys, "--issuer", "Other Org")["datasetIssuer"] == "Other Org"
+
+
+def test_previous_version_and_version_numbers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = str(tmp_path / "store")
+    t = _train(store, tmp_path / "data", capsys)
+    features = t.features
+    first = t.versions[features]
+    pd.DataFrame({"claim": [1, 2], "amount": [1.0, 2.0]}).to_parquet(features)
+    second = hash_path(features).digest
+    seal(open_store(store), run_events("prepare_features", [_ds(t.raw, t.versions[t.raw])], [_ds(features, second)],
+                                       start=T0 + timedelta(days=3)))
+    newest = _record(store, features, "dta", capsys)
+    assert newest["uniqueMetadataIdentifier"] == second
+    assert newest["dateOfPreviouslyIssuedVersion"] == T0.date().isoformat()
+    assert newest["datasetIssueDate"] == (T0 + timedelta(days=3)).date().isoformat()
+    assert _record(store, first, "dta", capsys)["dateOfPreviouslyIssuedVersion"] == NOT_APPLICABLE
+    assert _record(store, features, "croissant", capsys)["version"] == f"2.0.0+blake3.{second.split(':')[1][:12]}"
+    assert _record(store, first, "croissant", capsys)["version"] == f"1.0.0+blake3.{first.split(':')[1][:12]}"
+
+
+def test_source_add_options_round_trip_into_the_source_record(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = str(tmp_path / "store")
+    t = _train(store, tmp_path / "data", capsys)
+    raw = t.versions[t.raw]
+    doc = _record(store, raw, "dta", capsys)  # the registered source itself: every option as given
+    assert {k: doc[k] for k in EXPECTED_DTA} == EXPECTED_DTA
+    assert doc["uniqueMetadataIdentifier"] == raw and doc["unknownRequiredFields"] == []
+    derived = _record(store, t.features, "dta", capsys)
+    (src,) = derived["sourceMetadataForDataset"]
+    assert {k: src[k] for k in EXPECTED_DTA} == EXPECTED_DTA
+    listed = json.loads((main(["source", "list", "--json", "--store", store]), capsys.readouterr().out)[1])
+    assert listed[0]["data_format"] == "text/csv" and listed[0]["proprietary_data"] == ["copyright"]
+    # without --metadata-location the metadata location is the signed record's URI in the store
+    assert main(["source", "add", t.features, "--name", "plain", "--license", "MIT", "--issuer", "I", "--store", store]) == 0
+    capsys.readouterr()
+    plain = next(s for s in iter_sources(open_store(store), trust_from_settings()) if s.record.name == "plain")
+    dta = plain.record.dta(f"file://{Path(store).resolve()}/{plain.key}")
+    assert dta["metadataLocation"] == (Path(store).resolve() / plain.key).as_uri()
+    assert dta["dataFormat"] == "application/vnd.apache.parquet"
+    assert dta["source"] == NOT_APPLICABLE and dta["dateOfPreviouslyIssuedVersion"] == UNKNOWN
+    assert [g.split("'")[1] for g in dta_gaps(dta)] == [
+        "Description of the dataset", "Data origin geography", "Dataset issue date", "Range of dates for data generation", "Method",
+        "Confidentiality classification", "Data processing geography", "Data storage geography", "Intended data use", "Proprietary data"]
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("--data-format", "not a format!", "--data-format"),
+    ("--previous-version-date", "last spring", "--previous-version-date"),
+    ("--proprietary-data", " ", "--proprietary-data"),
+    ("--metadata-location", "on the team wiki", "--metadata-location"),
+    ("--source-metadata", "vendor.example/meta.json", "--source-metadata"),
+])
+def test_source_add_rejects_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture, option: str, value: str, named: str) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n")
+    code = main(["source", "add", str(data), "--name", "s", "--license", "MIT", "--issuer", "I", option, value, "--store", str(tmp_path / "st")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert named in err and value.strip() in err
+
+
+def test_old_format_source_record_still_loads_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = open_store(str(tmp_path / "store"))
+    digest = "blake3:" + "ab" * 32
+    old = {"format": "https://tdprov.dev/source-record/v1", "name": "legacy", "digest": digest, "license": "CC0-1.0", "issuer": "Old Co",
+           "location": "/data/legacy.csv", "data_format": "csv", "origin_geography": ["US"], "registered_at": "2025-01-01T00:00:00Z"}
+    key = source_key("legacy", digest)
+    store.put(key, sign_envelope(canonical_bytes(old), SOURCE_PAYLOAD_TYPE, [default_signing_key()]).to_json())
+    assert main(["source", "list", "--store", store.uri]) == 0
+    assert "legacy" in capsys.readouterr().out
+    seal(store, run_events("prep", [dataset("/data/legacy.csv", digest)], [dataset("/data/out.parquet", "blake3:" + "cd" * 32)]))
+    doc = _record(store.uri, "/data/out.parquet", "dta", capsys)
+    (src,) = doc["sourceMetadataForDataset"]
+    assert src["dataFormat"] == "text/csv" and src["dataOriginGeography"] == ["US"]
+    assert src["dataStorageGeography"] == UNKNOWN and src["proprietaryData"] == UNKNOWN
+    assert src["metadataLocation"] == (Path(store.uri).resolve() / key).as_uri()
+    record = SourceRecord.from_dict(old)
+    assert record.to_dict() == {k: v for k, v in old.items()}
+
+
+def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example Dagster pipeline, materialised for real: its pickled model and its Parquet assets get
+    their own media types and checksums, and the source's D&TA fields reach the model's record."""
+    from example_pipelines.dagster_training.definitions import defs
+    from example_pipelines.paths import model_file
+    from example_pipelines.training.source import SOURCE_NAME, source_add_args
+
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_STORE", store)
+    monkeypatch.setenv("TDPROV_EXAMPLE_DATA", str(tmp_path / "data"))
+    assert main([*source_add_args(), "--store", store]) == 0
+    result = defs.get_job_def("breast_cancer_training").execute_in_process(raise_on_error=False)
+    assert result.success
+    capsys.readouterr()
+    pickled = model_file("dagster")
+    path = _croissant_file(tmp_path, store, "model", capsys, "--issuer", "Example Org")
+    meta = mlc.Dataset(jsonld=str(path)).metadata
+    assert not meta.ctx.issues.errors, meta.ctx.issues.report()
+    (obj,) = meta.distribution
+    assert obj.encoding_formats == ["application/x-pickle"] and obj.content_url == pickled.as_uri()
+    assert obj.sha256 == hashlib.sha256(pickled.read_bytes()).hexdigest()
+    doc = json.loads(path.read_text())
+    assert doc["url"] == pickled.as_uri()  # where the bytes are, not the asset's name
+    assert doc["version"].startswith("1.0.0+blake3.") and doc["datePublished"] and "Example Org" in doc["citeAs"]
+    dta = _record(store, "model", "dta", capsys, "--issuer", "Example Org")
+    assert dta["dataFormat"] == "application/x-pickle"
+    (src,) = dta["sourceMetadataForDataset"]
+    assert src["datasetTitle"] == "Breast Cancer Wisconsin (Diagnostic)" and src["dataFormat"] == "text/csv"
+    assert src["proprietaryData"] == ["none"] and src["dataStorageGeography"] == ["US"]
+    assert [f for f in DTA_KEYS if src[f] == UNKNOWN] == ["dateOfPreviouslyIssuedVersion", "consentDocumentationLocation"]  # conditional
+    assert dta_gaps(src) == [] and src["rangeOfDatesForDataGeneration"] == {"start": UNKNOWN, "end": "1995-11-01"}
+    assert dta["licenseToUse"] == ["CC-BY-4.0"] and dta["dataOriginGeography"] == ["US"]
+    assert {t_["job"].rsplit("/", 1)[-1] for t_ in dta["transformations"]} >= {"model", "train_set", "features", "clean_cells", "raw_cells"}
+    # a Parquet asset of the IO manager: named by its asset key, found where its Parquet lives
+    clean = json.loads(_croissant_file(tmp_path, store, "clean_cells", capsys).read_text())
+    (obj,) = clean["distribution"]
+    assert obj["encodingFormat"] == "application/vnd.apache.parquet" and obj["contentUrl"].startswith("file:///")
+    assert obj["sha256"] == hashlib.sha256(Path(obj["contentUrl"][len("file://"):]).read_bytes()).hexdigest()
+    assert SOURCE_NAME in json.dumps(clean)
+
+
+def test_source_gaps_hook_names_each_unknown_required_field() -> None:
+    from prov_common.sources.gaps import source_gaps
+
+    bare = SourceRecord(name="bare", digest="blake3:" + "01" * 32, license="MIT", issuer="I", location="/d/bare.parquet")
+    gaps = source_gaps(bare)
+    assert len(gaps) == 10 and all(g.startswith("D&TA required field") for g in gaps)
+    assert any("(dataStorageGeography)" in g and "--storage-geography" in g for g in gaps)
+    assert not any("metadataLocation" in g or "dataFormat" in g for g in gaps)  # in the store; by its file name
+    full = SourceRecord(name="full", digest="blake3:" + "02" * 32, license="MIT", issuer="I", description="d", origin_geography=("DE",),
+                        issue_date="2025-01-02", collection_end="2024-12-31", generation_method="survey", data_format="csv",
+                        confidentiality="public", processing_geography=("DE",), storage_geography=("DE",), intended_use="u",
+                        proprietary_data=("none",))
+    assert source_gaps(full, "s3://bucket/prefix") == []
+    assert full.dta("s3://bucket/prefix/x")["dataFormat"] == "text/csv"
+
+
+def test_python_api_builds_both_shapes_without_reading_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.sources.training_record import RecordOptions, training_record
+
+    store_uri = str(tmp_path / "store")
+    t = _train(store_uri, tmp_path / "data", capsys)
+    store, trust = open_store(store_uri), trust_from_settings()
+    index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
+    options = RecordOptions(store.uri, issuer="API Org", storage_geography=("NL",))
+    dta = training_record(index, t.features, "dta", options)
+    assert dta["datasetIssuer"] == "API Org" and dta["dataStorageGeography"] == ["NL"] and dta["dataProcessingGeography"] == UNKNOWN
+    assert dta["unknownRequiredFields"] == ["dataProcessingGeography"]
+    croissant = training_record(index, t.versions[t.features], "croissant", options)
+    assert "distribution" not in croissant and any("not read" in x for x in croissant["rai:dataLimitations"])
+    assert croissant["creator"] == [{"@type": "sc:Organization", "name": "API Org"}]
+    with pytest.raises(BadInputError, match="unknown record format"):
+        training_record(index, t.features, "yaml", options)
