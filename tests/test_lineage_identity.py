@@ -198,3 +198,22 @@ def test_report_picture_has_no_loops_and_no_other_pipeline(pipelines: Store, tmp
     # the training run read what a.touch wrote (it ended last before training), which read what p2 wrote
     runs_drawn = {n.run_id for n in graph.nodes.values() if n.kind == "run"}
     assert pipelines.p2 in runs_drawn and pipelines.p1 not in runs_drawn
+
+
+def test_a_dataset_is_found_by_its_location_or_its_symlink_name(tmp_path: Path) -> None:
+    """Dagster datasets are named by where their data lives; the asset key, in the symlinks facet, finds them too
+    once the audit has read the bundle's events (the index entries alone carry only the name)."""
+    from prov_common.audit.engine import run_audit
+
+    store = open_store(str(tmp_path / "store"))
+    model = dataset("/data/dagster/model.pkl", MODEL)
+    model["facets"]["symlinks"] = {"_producer": "https://x", "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/SymlinksDatasetFacet.json",
+                                   "identifiers": [{"namespace": "dagster://default", "name": "model", "type": "DAGSTER_ASSET"}]}
+    run = seal(store, run_events("model", [], [model]))
+    result = run_audit(store, Settings.from_env(store=store.uri), report_dir=tmp_path / "report", full=True)
+    for ref in ("model", "/data/dagster/model.pkl", "file:///data/dagster/model.pkl", MODEL):
+        version, use = result.index.resolve(ref)
+        assert (version, use.name) == (MODEL, "/data/dagster/model.pkl"), ref
+    assert result.index.generator(use)[0].run_id == run
+    with pytest.raises(Exception, match="no dataset or version 'other'"):
+        result.index.resolve("other")

@@ -333,7 +333,7 @@ def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.Captu
     assert result.success
     capsys.readouterr()
     pickled = model_file("dagster")
-    path = _croissant_file(tmp_path, store, "model", capsys, "--issuer", "Example Org")
+    path = _croissant_file(tmp_path, store, pickled.as_uri(), capsys, "--issuer", "Example Org")
     meta = mlc.Dataset(jsonld=str(path)).metadata
     assert not meta.ctx.issues.errors, meta.ctx.issues.report()
     (obj,) = meta.distribution
@@ -342,7 +342,7 @@ def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.Captu
     doc = json.loads(path.read_text())
     assert doc["url"] == pickled.as_uri()  # where the bytes are, not the asset's name
     assert doc["version"].startswith("1.0.0+blake3.") and doc["datePublished"] and "Example Org" in doc["citeAs"]
-    dta = _record(store, "model", "dta", capsys, "--issuer", "Example Org")
+    dta = _record(store, pickled.as_uri(), "dta", capsys, "--issuer", "Example Org")
     assert dta["dataFormat"] == "application/x-pickle"
     (src,) = dta["sourceMetadataForDataset"]
     assert src["datasetTitle"] == "Breast Cancer Wisconsin (Diagnostic)" and src["dataFormat"] == "text/csv"
@@ -351,8 +351,8 @@ def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.Captu
     assert dta_gaps(src) == [] and src["rangeOfDatesForDataGeneration"] == {"start": UNKNOWN, "end": "1995-11-01"}
     assert dta["licenseToUse"] == ["CC-BY-4.0"] and dta["dataOriginGeography"] == ["US"]
     assert {t_["job"].rsplit("/", 1)[-1] for t_ in dta["transformations"]} >= {"model", "train_set", "features", "clean_cells", "raw_cells"}
-    # a Parquet asset of the IO manager: named by its asset key, found where its Parquet lives
-    clean = json.loads(_croissant_file(tmp_path, store, "clean_cells", capsys).read_text())
+    # a Parquet asset of the IO manager: named by where its Parquet lives (the asset key is its symlink)
+    clean = json.loads(_croissant_file(tmp_path, store, (tmp_path / "store-data" / "clean_cells.parquet").as_uri(), capsys).read_text())
     (obj,) = clean["distribution"]
     assert obj["encodingFormat"] == "application/vnd.apache.parquet" and obj["contentUrl"].startswith("file:///")
     assert obj["sha256"] == hashlib.sha256(Path(obj["contentUrl"][len("file://"):]).read_bytes()).hexdigest()

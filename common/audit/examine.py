@@ -47,10 +47,16 @@ def _quality(ds: DatasetState) -> QualityResult | None:
     return QualityResult(bool(facet.get("passed")), facet.get("schemaName"), int(facet.get("failureCount") or 0), failed)
 
 
+def _aliases(symlinks: dict) -> tuple[str, ...]:
+    """The other names of a dataset in its standard ``symlinks`` facet (a Dagster asset key, a table name)."""
+    found = symlinks.get("identifiers") if isinstance(symlinks.get("identifiers"), list) else []
+    return tuple(sorted({i["name"] for i in found if isinstance(i, dict) and isinstance(i.get("name"), str) and i["name"]}))
+
+
 def _use(ds: DatasetState) -> DatasetUse:
     rows = ds.facet("tdprov_contentHash").get("rows")
     return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows if isinstance(rows, int) else None,
-                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")))
+                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")))
 
 
 def _get(store: Store, key: str) -> bytes | None:

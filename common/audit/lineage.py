@@ -139,13 +139,15 @@ class LineageIndex:
         return sorted(wrote, key=_order, reverse=True), sorted(read, key=_order, reverse=True)
 
     def resolve(self, ref: str) -> tuple[str, DatasetUse]:
-        """A dataset (name, namespace/name or URI) meaning its newest recorded version, or a digest:
-        the newest version that holds it, whatever the dataset."""
+        """A dataset (name, namespace/name, URI, or another name in its ``symlinks`` facet such as a Dagster
+        asset key) meaning its newest recorded version, or a digest: the newest version that holds it,
+        whatever the dataset."""
+        located = located_dataset(ref) if "://" in ref or ref.startswith("/") else None
         candidates = []
         for table in (self.generated, self.used_by):
             for key, uses in table.items():
                 for run, d in uses:
-                    if ref in (d.name, d.label, d.uri, key[2]):
+                    if ref in (d.name, d.label, d.uri, key[2], *d.aliases) or located == key[:2]:
                         candidates.append((table is self.generated, _order(run), key[2], d))
         if not candidates and ref in self.sources:
             s = self.sources[ref][0]

@@ -82,6 +82,7 @@ class DatasetUse:
     quality: QualityResult | None = None
     rows: int | None = None
     location: str | None = None  # where the data lives, when the name is not a location (``symlinks`` facet)
+    aliases: tuple[str, ...] = ()  # other names from the ``symlinks`` facet (a Dagster asset key): found by them too
 
     @property
     def uri(self) -> str:
@@ -103,13 +104,15 @@ class DatasetUse:
             doc["rows"] = self.rows
         if self.location is not None:
             doc["location"] = self.location
+        if self.aliases:
+            doc["aliases"] = list(self.aliases)
         return doc
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":
         q = raw.get("quality")
         return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
-                   raw.get("location"))
+                   raw.get("location"), tuple(raw.get("aliases") or ()))
 
 
 @dataclass
