@@ -3,6 +3,8 @@ an object hashes to the digest of the same local file, from the CLI, the Dagster
 and the Airflow listener's capture; boto3 clients are reused per endpoint and credentials."""
 from __future__ import annotations
 
+import hashlib
+
 import os
 from pathlib import Path
 
@@ -80,8 +82,12 @@ def test_dagster_resource_and_storage_read_s3_like_local(objects: dict[str, tupl
     assert hash_path(local).digest in recorded.digests.values()
     location = DataLocation(f"s3://{s3_server.create_bucket()}/assets")
     written = location.write_table("features/x.parquet", pa.Table.from_pandas(FRAME, preserve_index=False))
-    assert hash_path(written).digest == hash_dataframe(FRAME).digest
-    assert location.read_table("features/x.parquet").to_pandas().equals(FRAME)
+    assert hash_path(written.uri).digest == hash_dataframe(FRAME).digest
+    bucket, _, key = written.uri[len("s3://"):].partition("/")
+    stored = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert written.sha256 == hashlib.sha256(stored).hexdigest()  # hashed on the way out, as the object holds it
+    loaded = location.read_table("features/x.parquet")
+    assert loaded.table.to_pandas().equals(FRAME) and loaded.sha256 == written.sha256
 
 
 def test_one_client_per_endpoint_and_credentials(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:
