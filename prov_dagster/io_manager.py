@@ -80,7 +80,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
             quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
-            stored = None if refused else location.write_table(relpath, pa.Table.from_pandas(df))  # bad data under 'fail' is never written
+            # bad data under the 'fail' policy is never written
+            stored = None if refused else location.write_table(relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)
