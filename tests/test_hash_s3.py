@@ -67,6 +67,8 @@ def test_airflow_capture_hashes_s3_like_the_local_file(objects: dict[str, tuple[
         capture = hash_one(uri, ListenerLimits(), 30.0)
         assert capture.status == "hashed", capture.message
         assert capture.digest.digest == hash_path(local).digest
+        bucket, key = split_s3_uri(uri)  # the SHA-256 of the object's bytes, for the in-toto subjects
+        assert capture.digest.file_sha256 == hashlib.sha256(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest()
     big = hash_one(objects["notes.txt"][1], ListenerLimits(max_bytes=100), 30.0)
     assert big.status == "too_large" and "12000 bytes" in big.message
     gone = hash_one(objects["notes.txt"][1] + ".gone", ListenerLimits(), 30.0)
