@@ -72,7 +72,7 @@ def _hash(uri: str) -> ContentDigest:
     from prov_common.hashing import hash_path  # s3:// objects are read through prov_common.hashing.remote
 
     path = local_path(uri)
-    return hash_path(str(path) if path is not None else uri)
+    return hash_path(str(path) if path is not None else uri, file_sha256=True)
 
 
 def _is_missing(exc: BaseException) -> bool:

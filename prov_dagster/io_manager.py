@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Literal
 
 import pandas as pd
@@ -79,9 +80,11 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
             quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
-            if not refused:  # bad data under the 'fail' policy is never written
-                location.write_table(relpath, pa.Table.from_pandas(df))
+            # bad data under the 'fail' policy is never written
+            stored = None if refused else location.write_table(relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
+        if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
+            digest = replace(digest, file_sha256=stored.sha256)
         if quality is not None:
             flagged |= flagged_columns(load_schema(wants.schema))
             quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(relpath),
@@ -149,8 +152,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
     def _load_one(self, context: InputContext, key: AssetKey, partition: str | None, step: Any) -> pd.DataFrame:
         location = self.data_location()
         relpath = data_relpath(key, partition)
-        df = location.read_table(relpath).to_pandas()
-        found = hash_dataframe(df)
+        loaded = location.read_table(relpath)
+        df = loaded.table.to_pandas()
+        found = replace(hash_dataframe(df), file_sha256=loaded.sha256)
         recorded = self._recorded(context, key, partition)
         inherit(context, recorded_flags(recorded))
         digest_value = recorded.get(DIGEST_METADATA_KEY)

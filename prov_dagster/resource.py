@@ -100,7 +100,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
                 fix="pass the file's path or URI, or the DataFrame",
             )
         uri = os.fspath(data)
-        digest = hash_path(uri)
+        digest = hash_path(uri, file_sha256=True)
         if name is None:
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)

@@ -5,19 +5,26 @@ written, so a later load can tell whether the bytes still hold what was recorded
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
+from prov_common.hashing.file_sha256 import Sha256Writer
 from prov_common.hashing.remote import s3_client
+
+T = TypeVar("T")
 
 SIDECAR_SUFFIX = ".tdprov.json"
 
@@ -30,6 +37,20 @@ def default_data_root(store_uri: str) -> str:
         return f"s3://{bucket}/{prefix}-data" if prefix else f"s3://{bucket}/tdprov-data"
     path = Path(store_uri).expanduser()
     return str(path.parent / f"{path.name}-data")
+
+
+class StoredFile(NamedTuple):
+    """A data file as written: its location and the hex SHA-256 of its bytes."""
+
+    uri: str
+    sha256: str
+
+
+class LoadedTable(NamedTuple):
+    """A Parquet file as read: the table and the hex SHA-256 of the file's bytes."""
+
+    table: pa.Table
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -49,27 +70,39 @@ class DataLocation:
         return str((Path(self.root).expanduser() / relpath).absolute())
 
     # -- tables -------------------------------------------------------------------------------
-    def write_table(self, relpath: str, table: pa.Table) -> str:
-        """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); returns its URI."""
+    def write_table(self, relpath: str, table: pa.Table) -> StoredFile:
+        """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); the SHA-256 of the
+        bytes is taken on their way out (the file is not read back)."""
         if self.is_s3:
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink)
-            self._s3_put(relpath, sink.getvalue().to_pybytes())
-        else:
-            self._local_atomic(relpath, lambda tmp: pq.write_table(table, tmp))
-        return self.uri(relpath)
+            buffer = io.BytesIO()
+            with Sha256Writer(buffer, close_raw=False) as sink:
+                pq.write_table(table, sink)
+            self._s3_put(relpath, buffer.getvalue())
+            return StoredFile(self.uri(relpath), sink.hexdigest)
 
-    def read_table(self, relpath: str) -> pa.Table:
-        """Read the Parquet file at ``relpath``."""
+        def write(tmp: str) -> str:
+            with Sha256Writer(open(tmp, "wb")) as out:
+                pq.write_table(table, out)
+            return out.hexdigest
+
+        return StoredFile(self.uri(relpath), self._local_atomic(relpath, write))
+
+    def read_table(self, relpath: str) -> LoadedTable:
+        """Read the Parquet file at ``relpath``, with the SHA-256 of its bytes (read once)."""
         if self.is_s3:
-            return pq.read_table(pa.BufferReader(self._s3_get(relpath)))
-        path = Path(self.uri(relpath))
-        if not path.exists():
-            raise BadInputError(
-                f"data file {path} does not exist",
-                fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
-            )
-        return pq.read_table(path)
+            data = self._s3_get(relpath)
+        else:
+            path = Path(self.uri(relpath))
+            if not path.exists():
+                raise BadInputError(
+                    f"data file {path} does not exist",
+                    fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
+                )
+            data = path.read_bytes()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
+            of_bytes = pool.submit(lambda: hashlib.sha256(data).hexdigest())  # overlaps the Parquet decoding
+            table = pq.read_table(pa.BufferReader(data))
+            return LoadedTable(table, of_bytes.result())
 
     # -- sidecars -----------------------------------------------------------------------------
     def write_sidecar(self, relpath: str, record: dict[str, Any]) -> None:
@@ -89,14 +122,15 @@ class DataLocation:
         return json.loads(data)
 
     # -- backends -----------------------------------------------------------------------------
-    def _local_atomic(self, relpath: str, write: Any) -> None:
+    def _local_atomic(self, relpath: str, write: Callable[[str], T]) -> T:
         target = Path(self.uri(relpath))
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(fd)
         try:
-            write(tmp)
+            result = write(tmp)
             os.replace(tmp, target)
+            return result
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

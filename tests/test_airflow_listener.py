@@ -183,3 +183,29 @@ def test_training_tasks_are_marked_explicitly(tmp_path: Path, store: Path) -> No
     rules = {r.job_name: r.training_rule for r in result.index.runs.values()}
     assert rules["tdprov_marks.fit_weights"] == rules["tdprov_marks.estimate"] == RULE_JOB_TYPE
     assert rules["tdprov_marks.write"] is None
+
+
+def test_outlet_files_are_subjects_that_a_generic_in_toto_verifier_matches(tmp_path: Path, store: Path) -> None:
+    from intoto_support import file_sha256, subjects_matching, verified_statement
+    from prov_common.bundle import read_bundle
+    from prov_common.signing import signing_key_from_settings
+
+    raw, model = tmp_path / "raw.csv", tmp_path / "model.bin"
+    with DAG("tdprov_intoto", start_date=START, schedule=None) as dag:
+        extract = PythonOperator(task_id="extract", python_callable=_write_raw, op_args=[str(raw)], outlets=[Asset(raw.as_uri())])
+        export = PythonOperator(task_id="export", python_callable=lambda: model.write_bytes(b"\x00weights\xff"),
+                                inlets=[str(raw)], outlets=[str(model)])
+        extract >> export
+    assert run_dag(dag, logical_date=START).state == "success"
+
+    opened = open_store(str(store))
+    public = signing_key_from_settings(Settings.from_env()).public.to_pem()
+    statements = {s.job_name: verified_statement(read_bundle(opened, s.run_id).statement_bytes, public)
+                  for s in bundles_of(store)}
+    [csv_subject] = subjects_matching(statements["tdprov_intoto.extract"], file_sha256(raw))
+    assert csv_subject["name"] == raw.as_uri()
+    assert csv_subject["digest"]["tdprovTable-blake3"] == hash_path(raw).digest.split(":", 1)[1]
+    [model_subject] = subjects_matching(statements["tdprov_intoto.export"], file_sha256(model))
+    assert model_subject["digest"] == {"sha256": file_sha256(model), "blake3": hash_path(model).digest.split(":", 1)[1]}
+    # the task that read the CSV names the same bytes among its inputs
+    assert [i["digest"]["sha256"] for i in statements["tdprov_intoto.export"]["predicate"]["inputs"]] == [file_sha256(raw)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from datetime import datetime, timezone
 
@@ -50,7 +51,8 @@ def test_bundle_files_manifest_and_statement() -> None:
     predicate = statement["predicate"]
     assert predicate["runId"] == run_id and predicate["job"] == {"namespace": "tests", "name": "train_features"}
     assert predicate["inputs"] == [{"name": "s3://lake/raw/users.parquet", "digest": {"blake3": "1" * 64}}]
-    assert predicate["manifest"] == {"name": "manifest.json", "digest": {"blake3": blake3.blake3(bundle.manifest_bytes).hexdigest()}}
+    assert predicate["manifest"] == {"name": "manifest.json", "digest": {"blake3": blake3.blake3(bundle.manifest_bytes).hexdigest(),
+                                                                         "sha256": hashlib.sha256(bundle.manifest_bytes).hexdigest()}}
     assert verify_envelope(Envelope.from_json(bundle.statement_bytes), TrustStore.of([key.public])) == key.key_id
 
 
@@ -69,7 +71,8 @@ def test_run_without_hashed_outputs_is_attested_through_its_manifest() -> None:
               outputs=[dataset("file", "/tmp/out.csv")])]
     bundle = build_bundle(events, None, SigningKey.generate(), sealed_at=SEALED)
     statement = loads(base64.b64decode(loads(bundle.statement_bytes)["payload"]))
-    assert statement["subject"] == [{"name": f"bundles/{run_id}/manifest.json", "digest": {"blake3": blake3.blake3(bundle.manifest_bytes).hexdigest()}}]
+    assert statement["subject"] == [{"name": f"bundles/{run_id}/manifest.json", "digest": {
+        "blake3": blake3.blake3(bundle.manifest_bytes).hexdigest(), "sha256": hashlib.sha256(bundle.manifest_bytes).hexdigest()}}]
     assert statement["predicate"]["state"] == "FAIL"
     assert statement["predicate"]["outputs"] == [{"name": "file:///tmp/out.csv", "annotations": {"version": None}}]
 

@@ -85,3 +85,19 @@ def test_symlinked_location_follows_only_location_identifiers() -> None:
     use = DatasetUse("dagster://default", "t", "blake3:00", location="/d/t.parquet")
     assert DatasetUse.from_dict(use.to_dict()) == use
     assert "location" not in DatasetUse("file", "/d/t.parquet").to_dict()  # catalogs of path-named data unchanged
+
+
+def test_a_parquet_file_with_narrow_ints_names_the_older_hash_revision_as_a_possible_cause(tmp_path: Path) -> None:
+    from prov_common.audit.model import RunRecord
+    from prov_common.audit.rehash import rehash
+
+    narrow, wide = tmp_path / "narrow.parquet", tmp_path / "wide.parquet"
+    pd.DataFrame({"id": pd.Series([1, 2, 3], dtype="int32"), "x": [0.5, 1.5, 2.5]}).to_parquet(narrow)
+    pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]}).to_parquet(wide)
+    assert hash_path(narrow).digest == hash_path(wide).digest  # widths hash alike now
+    recorded = "blake3:" + "7" * 64  # as an older tdprov recorded the int32 table
+    record = RunRecord("r1", "ns", "job", "COMPLETE", None, "2026-01-01T00:00:00Z", None, "index/x", "blake3:" + "0" * 64,
+                       outputs=[DatasetUse("file", str(narrow), recorded), DatasetUse("file", str(wide), recorded)])
+    findings = {f.object: f.what for f in rehash([record]).findings}
+    assert "integer columns id (int32) are narrower than 64 bits" in findings[str(narrow)]
+    assert "narrower" not in findings[str(wide)] and findings[str(wide)].endswith(recorded)

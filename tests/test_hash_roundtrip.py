@@ -56,7 +56,7 @@ def all_dtypes_frame() -> pd.DataFrame:
 
 
 EXPECTED_TYPES = {
-    "i8": "int8", "u32": "uint32", "i64": "int64", "Int64": "int64", "f32": "float32", "f": "float64",
+    "i8": "int64", "u32": "int64", "i64": "int64", "Int64": "int64", "f32": "float32", "f": "float64",
     "Float64": "float64", "b": "bool", "boolean": "bool", "s": "string", "obj": "string", "spy": "string",
     "dt": "timestamp[ns]", "dttz": "timestamp[ns, tz=Europe/Berlin]", "td": "duration[ns]", "date": "date32[day]",
     "time": "time64[ns]", "dec": "decimal(scale=2)", "bytes": "binary", "list": "list<int64>",

@@ -76,8 +76,9 @@ def test_diff_of_different_lengths_and_types():
     d = diff_digests(a, b)
     assert (d.rows_a, d.rows_b) == (6, 9) and d.changed_row_ranges == ((4, 9),)
     assert d.changed_columns == ("id", "x", "s", "l")
-    c = hash_dataframe(frame(6).astype({"id": "int32"}))
-    assert diff_digests(hash_dataframe(frame(6)), c).type_changes == {"id": ("int64", "int32")}
+    c = hash_dataframe(frame(6).astype({"id": "float64"}))
+    assert diff_digests(hash_dataframe(frame(6)), c).type_changes == {"id": ("int64", "float64")}
+    assert diff_digests(hash_dataframe(frame(6)), hash_dataframe(frame(6).astype({"id": "int32"}))).same
     unknown = diff_digests(hash_dataframe(frame(6)), hash_dataframe(frame(7)))
     assert unknown.row_detail == "none" and "row ranges unknown" in unknown.summary()[-1]
 

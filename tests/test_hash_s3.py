@@ -3,6 +3,8 @@ an object hashes to the digest of the same local file, from the CLI, the Dagster
 and the Airflow listener's capture; boto3 clients are reused per endpoint and credentials."""
 from __future__ import annotations
 
+import hashlib
+
 import os
 from pathlib import Path
 
@@ -65,6 +67,8 @@ def test_airflow_capture_hashes_s3_like_the_local_file(objects: dict[str, tuple[
         capture = hash_one(uri, ListenerLimits(), 30.0)
         assert capture.status == "hashed", capture.message
         assert capture.digest.digest == hash_path(local).digest
+        bucket, key = split_s3_uri(uri)  # the SHA-256 of the object's bytes, for the in-toto subjects
+        assert capture.digest.file_sha256 == hashlib.sha256(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest()
     big = hash_one(objects["notes.txt"][1], ListenerLimits(max_bytes=100), 30.0)
     assert big.status == "too_large" and "12000 bytes" in big.message
     gone = hash_one(objects["notes.txt"][1] + ".gone", ListenerLimits(), 30.0)
@@ -80,8 +84,12 @@ def test_dagster_resource_and_storage_read_s3_like_local(objects: dict[str, tupl
     assert hash_path(local).digest in recorded.digests.values()
     location = DataLocation(f"s3://{s3_server.create_bucket()}/assets")
     written = location.write_table("features/x.parquet", pa.Table.from_pandas(FRAME, preserve_index=False))
-    assert hash_path(written).digest == hash_dataframe(FRAME).digest
-    assert location.read_table("features/x.parquet").to_pandas().equals(FRAME)
+    assert hash_path(written.uri).digest == hash_dataframe(FRAME).digest
+    bucket, _, key = written.uri[len("s3://"):].partition("/")
+    stored = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert written.sha256 == hashlib.sha256(stored).hexdigest()  # hashed on the way out, as the object holds it
+    loaded = location.read_table("features/x.parquet")
+    assert loaded.table.to_pandas().equals(FRAME) and loaded.sha256 == written.sha256
 
 
 def test_one_client_per_endpoint_and_credentials(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:

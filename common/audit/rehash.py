@@ -69,6 +69,31 @@ def default_hasher() -> Callable[[str], str]:
     return lambda location: hash_path(location).digest
 
 
+NARROW_INTS = ("int8", "int16", "int32", "uint8", "uint16", "uint32")
+
+
+def narrow_int_note(location: str) -> str:
+    """A hint for a Parquet file with integer columns narrower than 64 bits: tdprov before integer widths
+    hashed alike (docs/content-hash.md §2) recorded another digest for the same data. Empty otherwise."""
+    from prov_common.hashing.files import open_binary, table_format
+
+    if table_format(location) != "parquet":
+        return ""
+    try:
+        import pyarrow.parquet as pq
+
+        with open_binary(location) as f:
+            schema = pq.read_schema(f)
+    except Exception:  # noqa: BLE001 - only a hint: a file that cannot be read is reported as it is
+        return ""
+    narrow = [f"{field.name} ({field.type})" for field in schema if str(field.type) in NARROW_INTS]
+    if not narrow:
+        return ""
+    return (f" (its integer columns {', '.join(narrow)} are narrower than 64 bits: if the version was recorded by "
+            "tdprov before integer widths hashed alike, the data may be unchanged; re-run the step that wrote it "
+            "to record the current digest, see docs/content-hash.md section 2)")
+
+
 def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = None, progress: Callable[[], None] | None = None) -> CheckResult:
     """Hash every recorded data location and compare with its newest recorded version."""
     hasher = hasher or default_hasher()
@@ -82,7 +107,8 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
             continue
         if digest != d.version:
             result.findings.append(
-                Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded version is {d.version}", FIX_CHANGED)
+                Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded version is "
+                        f"{d.version}{narrow_int_note(location)}", FIX_CHANGED)
             )
         if progress:
             progress()

@@ -1,6 +1,7 @@
 """Build a run's lineage bundle in memory: files, manifest and signed statement (no I/O)."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -10,6 +11,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_name
+from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, check_version, digest_set, version_digests
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
@@ -21,8 +23,10 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _refs(datasets: list[DatasetState]) -> tuple[DatasetRef, ...]:
-    return tuple(DatasetRef(d.namespace, d.name, d.version) for d in datasets)
+def _refs(datasets: list[DatasetState], digest_sets: str) -> tuple[DatasetRef, ...]:
+    if digest_sets == DIGESTS_V1:
+        return tuple(DatasetRef(d.namespace, d.name, d.version) for d in datasets)
+    return tuple(DatasetRef(d.namespace, d.name, d.version, digest_set(d)) for d in datasets)
 
 
 def _parent_run_id(state: RunState) -> str | None:
@@ -31,25 +35,29 @@ def _parent_run_id(state: RunState) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _descriptor(ref: DatasetRef, naming: str) -> dict[str, Any]:
-    """in-toto ResourceDescriptor of a dataset version: digest when the version is ``algo:hex``."""
+def _descriptor(ref: DatasetRef, naming: str, digest_sets: str | None) -> dict[str, Any]:
+    """in-toto ResourceDescriptor of a dataset version: its DigestSet when it has one."""
     name = dataset_name(ref.namespace, ref.name, naming)
-    digest = digest_map(ref.version or "")
+    digest = version_digests(ref.version, ref.digests, digest_sets)
     if digest is not None:
         return {"name": name, "digest": digest}
     return {"name": name, "annotations": {"version": ref.version}}
 
 
 def statement_for(manifest: Manifest, manifest_digest: str, naming: str | None = None) -> bytes:
-    """The in-toto statement: subjects = output dataset versions; predicate names inputs and the
-    manifest, by ``manifest_digest`` (``blake3:<hex>`` of its bytes). Datasets are named by
-    ``naming`` (default: the manifest's ``datasetNaming``, else the current naming)."""
-    digest = digest_map(manifest_digest)
+    """The in-toto statement: subjects = output dataset versions with their DigestSets (by the
+    manifest's ``digestSets`` version); predicate names inputs and the manifest, by ``manifest_digest``
+    (``blake3:<hex>`` of its bytes; version 2 adds its ``sha256``). Datasets are named by ``naming``
+    (default: the manifest's ``datasetNaming``, else the current naming)."""
+    digest: dict[str, str] | None = digest_map(manifest_digest)
     if digest is None:
         raise BadInputError(f"manifest digest {manifest_digest!r} is not algo:hex.", fix="pass blake3_digest(manifest bytes)")
+    if check_version(manifest.digest_sets) != DIGESTS_V1:
+        digest["sha256"] = hashlib.sha256(manifest.to_json()).hexdigest()
     naming = naming or manifest.dataset_naming or DATASET_NAMING
+    sets = manifest.digest_sets
     subjects = [Subject(dataset_name(o.namespace, o.name, naming), d)
-                for o in manifest.outputs if (d := digest_map(o.version or "")) is not None]
+                for o in manifest.outputs if (d := version_digests(o.version, o.digests, sets))]
     if not subjects:  # a run with no hashed output (e.g. a failed run) is still attested, via its manifest
         subjects = [Subject(layout.bundle_key(manifest.run_id, layout.MANIFEST_FILE), digest)]
     predicate = {
@@ -58,8 +66,8 @@ def statement_for(manifest: Manifest, manifest_digest: str, naming: str | None =
         "state": manifest.state,
         "endedAt": manifest.ended_at,
         "sealedAt": manifest.sealed_at,
-        "inputs": [_descriptor(i, naming) for i in manifest.inputs],
-        "outputs": [_descriptor(o, naming) for o in manifest.outputs],
+        "inputs": [_descriptor(i, naming, sets) for i in manifest.inputs],
+        "outputs": [_descriptor(o, naming, sets) for o in manifest.outputs],
         "manifest": {"name": layout.MANIFEST_FILE, "digest": digest},
     }
     return make_statement(subjects, PREDICATE_TYPE, predicate).to_json()
@@ -82,13 +90,16 @@ def derive_bundle(
     *,
     sealed_at: datetime | None = None,
     hashed: Sequence[FileEntry] | None = None,
+    digest_sets: str | None = DIGEST_SETS,
 ) -> Derived:
     """The bundle's files and manifest from its events, folded once (pure; :func:`build_bundle`
     signs it, verification compares it with what is stored).
 
     ``hashed``: the manifest's file entries when the caller already holds them, so no file is hashed
     again (verification passes the stored ones, each checked against its bytes); None hashes the files.
+    ``digest_sets``: the DigestSet version to record (verification passes the stored manifest's; None: 1).
     """
+    sets = check_version(digest_sets)
     ordered = order_events(events)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
@@ -109,11 +120,12 @@ def derive_bundle(
         sealed_at=_iso(sealed_at or datetime.now(timezone.utc)) or "",
         event_count=len(ordered),
         parent_run_id=_parent_run_id(state),
-        inputs=_refs(state.inputs),
-        outputs=_refs(state.outputs),
+        inputs=_refs(state.inputs, sets),
+        outputs=_refs(state.outputs, sets),
         files=tuple(hashed) if hashed is not None else tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
         prov_mapping=PROV_MAPPING,
         dataset_naming=DATASET_NAMING,
+        digest_sets=digest_sets,
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
 

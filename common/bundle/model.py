@@ -1,6 +1,7 @@
 """Bundle models: manifest, the objects of a bundle, index summaries, verification reports (no I/O)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,13 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class DatasetRef:
-    """A dataset the run read or wrote, with its version (content digest when hashed)."""
+    """A dataset the run read or wrote, with its version (content digest when hashed) and, in manifests
+    of digest sets version 2, its in-toto DigestSet (``digests``: sha256 of the bytes, table digest)."""
 
     namespace: str
     name: str
     version: str | None = None
+    digests: Mapping[str, str] | None = field(default=None, hash=False)
 
     @property
     def uri(self) -> str:
@@ -40,11 +43,17 @@ class DatasetRef:
         return dataset_name(self.namespace, self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "name": self.name, "version": self.version}
+        out: dict[str, Any] = {"namespace": self.namespace, "name": self.name, "version": self.version}
+        if self.digests is not None:
+            out["digest"] = dict(self.digests)
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetRef":
-        return cls(str(raw["namespace"]), str(raw["name"]), raw.get("version"))
+        digests = raw.get("digest")
+        if digests is not None and not (isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())):
+            raise TypeError(f"digest of dataset {raw.get('name')!r} is not a map of algorithm to hex")
+        return cls(str(raw["namespace"]), str(raw["name"]), raw.get("version"), digests)
 
 
 def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
@@ -93,6 +102,7 @@ class Manifest:
     parent_run_id: str | None = None
     prov_mapping: str | None = None  # the events -> PROV mapping version that made prov.json
     dataset_naming: str | None = None  # the naming version of the statement's dataset names (bundle.naming)
+    digest_sets: str | None = None  # the version of the datasets' in-toto DigestSets (bundle.subjects); None: 1
 
     @property
     def mapping(self) -> str:
@@ -111,6 +121,8 @@ class Manifest:
             out["provMapping"] = self.prov_mapping
         if self.dataset_naming is not None:
             out["datasetNaming"] = self.dataset_naming
+        if self.digest_sets is not None:
+            out["digestSets"] = self.digest_sets
         return out
 
     def to_json(self) -> bytes:
@@ -127,6 +139,7 @@ class Manifest:
                 parent_run_id=raw.get("parentRunId"),
                 prov_mapping=None if raw.get("provMapping") is None else str(raw["provMapping"]),
                 dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
+                digest_sets=None if raw.get("digestSets") is None else str(raw["digestSets"]),
                 files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -11,7 +11,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.errors import TdprovError
-from prov_common.hashing.raw import blake3_digest
+from prov_common.hashing.raw import ALGORITHM, blake3_digest
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
@@ -75,12 +75,11 @@ def _read_statement(raw: bytes, trust: TrustStore, key: str, report: Verificatio
 
 
 def _manifest_digest_in(statement: Statement) -> str | None:
+    """``blake3:<hex>`` of the manifest the statement names (its other digests are re-derived with the statement)."""
     manifest = statement.predicate.get("manifest")
     digest = manifest.get("digest") if isinstance(manifest, dict) else None
-    if isinstance(digest, dict) and len(digest) == 1:
-        algo, hexpart = next(iter(digest.items()))
-        return f"{algo}:{hexpart}"
-    return None
+    value = digest.get(ALGORITHM) if isinstance(digest, dict) else None
+    return f"{ALGORITHM}:{value}" if isinstance(value, str) else None
 
 
 def _diff_fields(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -218,7 +217,8 @@ def _check_consistency(
         attachments = {p: d for p, d in files.items() if p not in layout.RESERVED}
         sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
         # the files were hashed against the manifest above; the manifest's files are not re-derived
-        expected = derive_bundle(events, attachments, sealed_at=sealed_at, hashed=manifest.files)
+        expected = derive_bundle(events, attachments, sealed_at=sealed_at, hashed=manifest.files,
+                                 digest_sets=manifest.digest_sets)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None

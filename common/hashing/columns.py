@@ -162,7 +162,8 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
                                        fix="give it a unit, e.g. .astype('datetime64[ns]').")
         arrow_type = pa.from_numpy_dtype(dtype)
         _check_type(arrow_type, display)
-        plain = dtype.kind in _PLAIN_KINDS and dtype.isnative and canonical_type(arrow_type) == arrow_type
+        widened = dtype.kind in "iu" and canonical_type(arrow_type) == pa.int64()  # narrow ints hash as int64
+        plain = dtype.kind in _PLAIN_KINDS and dtype.isnative and (canonical_type(arrow_type) == arrow_type or widened)
         return ColumnSource(label, display, role, arrow_type, len(array), _numpy_block(array),
                             numbers=array if plain else None)
     if isinstance(dtype, np.dtype) and dtype.kind == "c":

@@ -38,6 +38,7 @@ class TableDigest:
     blocks: dict[str, tuple[str, ...]] | None = None
     row_digests: Any = None  # pyarrow.Table with the per-row digests, only at "row" granularity
     kind: Literal["table"] = "table"
+    file_sha256: str | None = None  # hex SHA-256 of the bytes of the file it was read from or written to
 
     def column_digests(self) -> dict[str, str]:
         """Column name -> digest, in column order."""
@@ -56,6 +57,7 @@ class FileDigest:
     bytes: int
     kind: Literal["file"] = "file"
     extra: dict[str, Any] = field(default_factory=dict)
+    file_sha256: str | None = None  # hex SHA-256 of the same bytes, when asked for
 
 
 ContentDigest = TableDigest | FileDigest

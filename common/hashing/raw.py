@@ -2,6 +2,7 @@
 pyarrow, so the outbox, snapshots and bundles can hash bytes without loading them."""
 from __future__ import annotations
 
+import hashlib
 from typing import IO
 
 from blake3 import blake3
@@ -28,9 +29,11 @@ def hash_bytes(data: bytes | bytearray | memoryview) -> FileDigest:
     return FileDigest(blake3_digest(view), view.nbytes)
 
 
-def hash_stream(fileobj: IO[bytes], chunk_size: int = CHUNK) -> FileDigest:
-    """BLAKE3-256 of everything a binary file object yields, read in chunks."""
+def hash_stream(fileobj: IO[bytes], chunk_size: int = CHUNK, *, sha256: bool = False) -> FileDigest:
+    """BLAKE3-256 of everything a binary file object yields, read in chunks; with ``sha256`` the same
+    pass also gives the SHA-256 of the bytes (``FileDigest.file_sha256``)."""
     h = blake3()
+    h2 = hashlib.sha256() if sha256 else None
     size = 0
     buf = bytearray(chunk_size)
     view = memoryview(buf)
@@ -45,5 +48,7 @@ def hash_stream(fileobj: IO[bytes], chunk_size: int = CHUNK) -> FileDigest:
         if not n:
             break
         h.update(data)
+        if h2 is not None:
+            h2.update(data)
         size += n
-    return FileDigest(show(h.digest()), size)
+    return FileDigest(show(h.digest()), size, file_sha256=None if h2 is None else h2.hexdigest())

@@ -62,6 +62,8 @@ def plain_block_digest(values: np.ndarray) -> tuple[bytes, int] | None:
     None when a float is NaN (missing), which needs the general encoding."""
     if values.dtype.kind == "f" and np.isnan(values).any():
         return None
+    if values.dtype.kind in "iu" and values.dtype.itemsize < 8:
+        values = values.astype(np.int64)  # integer width is not part of the logical type
     raw = np.ascontiguousarray(values).view(np.uint8)
     h = blake3(NO_NULLS)
     h.update(raw)

@@ -3,6 +3,9 @@
 The canonical type of a column decides how its values are encoded; its *logical type string* goes
 into the column digest. Types that hold the same values in a different physical form (string vs
 large_string, timestamp units, decimal precision, list flavours) share one canonical type.
+Integer width is not part of the logical type: every signed width and the unsigned widths up to
+32 bits hash as ``int64`` (the type a CSV reads back); ``uint64`` keeps its own type, since its
+values may lie beyond int64.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ def canonical_type(t: pa.DataType) -> pa.DataType:
     """
     if pa.types.is_dictionary(t):
         return canonical_type(t.value_type)
-    if pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_integer(t):
+    if pa.types.is_integer(t):
+        return pa.uint64() if t == pa.uint64() else pa.int64()
+    if pa.types.is_null(t) or pa.types.is_boolean(t):
         return t
     if pa.types.is_float16(t):
         return pa.float32()

@@ -96,7 +96,8 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
 
 
 def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = None) -> ContentHashDatasetFacet:
-    """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones)."""
+    """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones), with the
+    SHA-256 of the file's bytes when the producer recorded it."""
     algorithm = digest.digest.split(":", 1)[0]
     if isinstance(digest, TableDigest):
         return ContentHashDatasetFacet(
@@ -108,8 +109,10 @@ def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = Non
             columns=digest.column_digests(),
             granularity=digest.granularity,
             rowDigestsFile=row_digests_file,
+            fileSha256=digest.file_sha256,
         )
-    return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="file", bytes=digest.bytes, columns=None)
+    return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="file", bytes=digest.bytes, columns=None,
+                                   fileSha256=digest.file_sha256)
 
 
 def schema_facet(digest: TableDigest) -> schema_dataset.SchemaDatasetFacet:

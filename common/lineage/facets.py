@@ -59,6 +59,7 @@ class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
     columns: dict[str, str] | None = attr.field(factory=dict)
     granularity: str | None = attr.field(default=None)
     rowDigestsFile: str | None = attr.field(default=None)  # noqa: N815
+    fileSha256: str | None = attr.field(default=None)  # noqa: N815 - hex SHA-256 of the file's or object's bytes
 
 
 @attr.define

@@ -1,0 +1,159 @@
+"""in-toto subjects that generic verifiers match: the sha256 of each written file's bytes, with the
+canonical table digest under its own name (docs/bundles.md, "Subjects"), checked with securesystemslib
+and in-toto-attestation; bundles written before digest sets still verify."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetIn, DagsterInstance, asset, materialize
+from securesystemslib.exceptions import VerificationError as SslibVerificationError
+
+from bundle_support import dataset, event
+from intoto_support import file_sha256, subjects_matching, verified_statement
+from prov_common.bundle import build_bundle, list_bundles, read_bundle, verify_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.config import Settings
+from prov_common.hashing import hash_path
+from prov_common.signing import PublicKey, SigningKey, TrustStore, signing_key_from_settings, trust_from_settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager
+
+SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
+OLD = Path(__file__).parent / "data" / "bundle_digests_v1"  # written by tdprov before digest sets
+TABLE_HEX, BYTES_HEX, SHA_A, SHA_B = "2" * 64, "4" * 64, "a" * 64, "b" * 64
+
+
+def _hashed(namespace: str, name: str, digest_hex: str, kind: str, sha256: str | None) -> dict[str, Any]:
+    out = dataset(namespace, name, "blake3:" + digest_hex)
+    out["facets"]["tdprov_contentHash"] = {"digest": "blake3:" + digest_hex, "algorithm": "blake3", "kind": kind, "bytes": 10,
+                                           **({"fileSha256": sha256} if sha256 else {})}
+    return out
+
+
+def _statement(bundle_bytes: bytes) -> dict[str, Any]:
+    return json.loads(base64.b64decode(json.loads(bundle_bytes)["payload"]))
+
+
+def test_subjects_carry_sha256_of_the_bytes_and_the_table_digest_under_its_own_name() -> None:
+    key = SigningKey.generate()
+    run_id = "0190c0de-0000-7000-8000-0000000000aa"
+    outputs = [_hashed("s3://lake", "clean/users.parquet", TABLE_HEX, "table", SHA_A),
+               _hashed("s3://lake", "model.bin", BYTES_HEX, "file", SHA_B),
+               _hashed("s3://lake", "frame", "5" * 64, "table", None)]  # a DataFrame in memory: no file
+    inputs = [_hashed("s3://lake", "raw/users.csv", "1" * 64, "table", "c" * 64)]
+    events = [event(run_id, "START", "2026-03-01T10:00:00Z", inputs=inputs),
+              event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", inputs=inputs, outputs=outputs)]
+    bundle = build_bundle(events, None, key, sealed_at=SEALED)
+
+    statement = verified_statement(bundle.statement_bytes, key.public.to_pem())
+    digests = {s["name"]: s["digest"] for s in statement["subject"]}
+    assert digests == {
+        "s3://lake/clean/users.parquet": {"sha256": SHA_A, "tdprovTable-blake3": TABLE_HEX},
+        "s3://lake/model.bin": {"sha256": SHA_B, "blake3": BYTES_HEX},  # a digest of bytes keeps its own name
+        "s3://lake/frame": {"tdprovTable-blake3": "5" * 64},
+    }
+    assert [s["name"] for s in subjects_matching(statement, SHA_A)] == ["s3://lake/clean/users.parquet"]
+    assert statement["predicate"]["inputs"] == [{"name": "s3://lake/raw/users.csv",
+                                                 "digest": {"sha256": "c" * 64, "tdprovTable-blake3": "1" * 64}}]
+    assert bundle.manifest.digest_sets == "tdprov-digests/2"
+
+    # the independent verifier refuses a changed statement and a key it was not given
+    envelope = json.loads(bundle.statement_bytes)
+    changed = json.dumps({**statement, "subject": [{"name": "x", "digest": {"sha256": SHA_B}}]}).encode()
+    envelope["payload"] = base64.b64encode(changed).decode()
+    with pytest.raises(SslibVerificationError):
+        verified_statement(json.dumps(envelope).encode(), key.public.to_pem())
+    with pytest.raises(SslibVerificationError):
+        verified_statement(bundle.statement_bytes, SigningKey.generate().public.to_pem())
+
+
+def test_a_subject_with_a_sha256_that_is_not_hex_gets_none() -> None:
+    run_id = "0190c0de-0000-7000-8000-0000000000ab"
+    out = _hashed("file", "/d/x.parquet", TABLE_HEX, "table", "not-a-digest")
+    bundle = build_bundle([event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", outputs=[out])], None, SigningKey.generate(),
+                          sealed_at=SEALED)
+    assert _statement(bundle.statement_bytes)["subject"][0]["digest"] == {"tdprovTable-blake3": TABLE_HEX}
+
+
+@pytest.fixture
+def old_store(tmp_path: Path) -> tuple[Path, PublicKey]:
+    shutil.copytree(OLD / "store", tmp_path / "store")
+    return tmp_path / "store", PublicKey.from_pem((OLD / "signer.pub").read_bytes())
+
+
+def test_a_bundle_written_before_digest_sets_still_verifies(old_store: tuple[Path, PublicKey]) -> None:
+    path, public = old_store
+    store = open_store(str(path))
+    [summary] = list(list_bundles(store))
+    report = verify_bundle(store, summary.run_id, TrustStore.of([public]))
+    assert report.ok, report.findings
+    bundle = read_bundle(store, summary.run_id)
+    assert bundle.manifest.digest_sets is None and b"digestSets" not in bundle.manifest_bytes
+    statement = verified_statement(bundle.statement_bytes, public.to_pem())
+    assert statement["subject"] == [{"name": "s3://lake/clean/users.parquet", "digest": {"blake3": TABLE_HEX}}]
+    assert set(statement["predicate"]["manifest"]["digest"]) == {"blake3"}
+
+    # and still as strictly: a changed event is found
+    events = path / "bundles" / summary.run_id / "events.jsonl"
+    events.write_bytes(events.read_bytes().replace(b"old_job", b"new_job"))
+    problems = {(f.key.rsplit("/", 1)[-1], f.problem) for f in verify_bundle(store, summary.run_id, TrustStore.of([public])).findings}
+    assert ("events.jsonl", "digest mismatch") in problems
+
+
+# --- Dagster: the Parquet file the IO manager wrote ----------------------------------------------------
+
+@asset
+def table() -> pd.DataFrame:
+    return pd.DataFrame({"id": range(50), "x": [i / 4 for i in range(50)], "s": [f"r{i}" for i in range(50)]})
+
+
+@asset(ins={"table": AssetIn()})
+def doubled(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(x=table["x"] * 2)
+
+
+def test_dagster_outputs_are_matched_by_the_sha256_of_the_parquet_file(tmp_path: Path, monkeypatch, ol_validator) -> None:
+    store_path = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store_path))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([table, doubled], instance=instance, resources={"io_manager": ProvenanceIOManager()})
+    assert result.success
+    files = {p.stem: p for p in (tmp_path / "store-data").rglob("*.parquet")}
+    assert set(files) == {"table", "doubled"}
+    public = signing_key_from_settings(Settings.from_env()).public.to_pem()
+    store = open_store(str(store_path))
+    statements = {}
+    for summary in list_bundles(store):
+        assert verify_bundle(store, summary.run_id, trust_from_settings(Settings.from_env())).ok
+        bundle = read_bundle(store, summary.run_id)
+        statements[summary.run_id] = verified_statement(bundle.statement_bytes, public)
+        for event_ in parse_events_jsonl(bundle.files["events.jsonl"]):
+            ol_validator.validate_event(event_)  # fileSha256 is in the facet's JSON Schema
+
+    for name, path in files.items():
+        sha = file_sha256(path)
+        matched = [s for st in statements.values() for s in subjects_matching(st, sha)]
+        assert len(matched) == 1, f"{name}: {sha} among {[st['subject'] for st in statements.values()]}"
+        assert matched[0]["digest"]["tdprovTable-blake3"] == hash_path(path).digest.split(":", 1)[1]
+    # the downstream step read the exact bytes written upstream: its input names their sha256
+    inputs = [i for st in statements.values() for i in st["predicate"]["inputs"]]
+    assert [i["digest"]["sha256"] for i in inputs] == [file_sha256(files["table"])]
+
+    # the same table in other bytes (another compression) keeps its table digest but no longer matches
+    before = file_sha256(files["table"])
+    pq.write_table(pq.read_table(files["table"]), files["table"], compression="gzip")
+    assert hash_path(files["table"]).digest.split(":", 1)[1] == matched_table_digest(statements, before)
+    assert not any(subjects_matching(st, file_sha256(files["table"])) for st in statements.values())
+
+
+def matched_table_digest(statements: dict[str, dict[str, Any]], sha: str) -> str:
+    [subject] = [s for st in statements.values() for s in subjects_matching(st, sha)]
+    return subject["digest"]["tdprovTable-blake3"]
