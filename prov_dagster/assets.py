@@ -20,6 +20,7 @@ from prov_dagster.policy import (
     SAMPLE_ROWS_KEY,
     SCHEMA_KEY,
     SOURCE_KEY,
+    TRAINING_KEY,
     QualityPolicy,
     check_policy,
     check_sample_rows,
@@ -36,6 +37,7 @@ def provenance_asset(
     masked_columns: Iterable[str] = (),
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
     metadata: Mapping[str, Any] | None = None,
+    training: bool = False,
     **asset_kwargs: Any,
 ) -> Any:
     """An ``@asset`` whose DataFrame output is versioned by its content digest.
@@ -49,6 +51,8 @@ def provenance_asset(
         columns that the schema or the asset's registered source flags as personal or confidential are
         masked as well.
     sample_rows: how many failure cases a failed validation keeps in the bundle; ``0`` stores none.
+    training: the asset trains a model: its step's runs get the OpenLineage jobType TRAINING, which the
+        audit's training-data sections follow (a plain ``@asset`` is marked with the tag ``tdprov/training``).
 
     The function returns a DataFrame (or ``Output`` of one); the asset then returns
     ``Output(df, data_version=DataVersion(<digest>))`` -- the public way to set a data version, so
@@ -69,6 +73,8 @@ def provenance_asset(
         meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
     if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:
         meta[SAMPLE_ROWS_KEY] = sample_rows
+    if training:
+        meta[TRAINING_KEY] = True
 
     def decorate(compute: Callable[..., Any]) -> AssetsDefinition:
         @functools.wraps(compute)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from openlineage.client.event_v2 import RunEvent
-from openlineage.client.facet_v2 import dataset_version_dataset, symlinks_dataset
+from openlineage.client.facet_v2 import dataset_version_dataset, job_type_job, symlinks_dataset
 
 from prov_common import PRODUCER
 from prov_common.bundle.layout import samples_path
@@ -23,6 +23,9 @@ from prov_dagster.naming import ASSET_SYMLINK_TYPE, located_dataset
 
 if TYPE_CHECKING:
     from prov_dagster.recorder import StepRun
+
+
+_TRAINING = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="DAGSTER", jobType="TRAINING", producer=PRODUCER)
 
 
 @lru_cache(maxsize=8)
@@ -45,6 +48,7 @@ def step_event(run: StepRun, state: str, *, namespace: str, error: BaseException
         parent=ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=ident.job_name),
         context=_context(owners[0] if owners else None),
         error=error,
+        job_facets={"jobType": _TRAINING} if run.training else None,
     )
 
 

@@ -73,6 +73,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         df = _as_dataframe(obj, key)
         wants = AssetProvenance.from_metadata(context.definition_metadata, f"asset {dataset_name(key)!r}")
         step = recorder_for(self).step_for(context)
+        step.training = step.training or wants.training
         location = self.data_location()
         relpath = data_relpath(key, partition)
         flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *inherited(context)}

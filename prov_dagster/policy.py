@@ -31,6 +31,7 @@ SOURCE_KEY = "tdprov/source"
 OWNERS_KEY = "tdprov/owners"
 MASKED_KEY = "tdprov/masked_columns"
 SAMPLE_ROWS_KEY = "tdprov/sample_rows"
+TRAINING_KEY = "tdprov/training"  # metadata or tag: the asset trains a model (jobType TRAINING)
 
 
 def check_policy(policy: str, where: str) -> QualityPolicy:
@@ -53,6 +54,7 @@ class AssetProvenance:
     owners: tuple[str, ...] = ()
     masked_columns: tuple[str, ...] = ()
     sample_rows: int = DEFAULT_SAMPLE_ROWS
+    training: bool = False
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
@@ -70,7 +72,17 @@ class AssetProvenance:
             owners=tuple(str(o) for o in owners),
             masked_columns=tuple(str(c) for c in masked),
             sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
+            training=marks_training(meta),
         )
+
+
+def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None) -> bool:
+    """Whether an asset's metadata (``provenance_asset(training=True)``) or tags (``{"tdprov/training": "true"}``)
+    mark it as one that trains a model."""
+    for found in (_raw((metadata or {}).get(TRAINING_KEY)), (tags or {}).get(TRAINING_KEY)):
+        if found is True or (isinstance(found, str) and found.strip().lower() in ("true", "1", "yes")):
+            return True
+    return False
 
 
 def _raw(value: Any) -> Any:

@@ -40,6 +40,7 @@ class StepRun:
     handled: set[str] = field(default_factory=set)
     started: bool = False
     ended: bool = False
+    training: bool = False  # an asset of this step is marked as training (jobType TRAINING)
 
     @property
     def ol_run_id(self) -> str:

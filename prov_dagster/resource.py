@@ -15,6 +15,7 @@ from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.lineage.naming import dataset_from_uri
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.policy import marks_training
 from prov_dagster.recorder import StepRun, recorder_for
 
 Data = Union[str, "os.PathLike[str]", pd.DataFrame]
@@ -57,6 +58,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         job_name: str = "adhoc",
     ) -> Recorded:
         step = self._step(context, job_name)
+        step.training = step.training or _marked_training(context)
         for record in self._records(inputs, "input"):
             step.input(record)
         written = self._records(outputs, "output")
@@ -105,3 +107,11 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)
         return DatasetRecord(name=name, digest=digest, uri=uri)
+
+
+def _marked_training(context: Any) -> bool:
+    """Whether the asset of an asset ``context`` is marked as training (metadata or tag ``tdprov/training``)."""
+    assets_def = getattr(context, "assets_def", None) if context is not None and getattr(context, "has_assets_def", False) else None
+    if assets_def is None:
+        return False
+    return any(marks_training(assets_def.metadata_by_key.get(key), assets_def.tags_by_key.get(key)) for key in assets_def.keys)

@@ -484,3 +484,37 @@ def test_an_unusable_store_never_breaks_the_pipeline_unless_strict(tmp_path: Pat
     assert not strict.success
     [failure] = [e for e in strict.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "not-a-folder" in failure.step_failure_data.error.to_string()
+
+
+def test_training_assets_are_marked_explicitly(store: Path, instance: DagsterInstance, tmp_path: Path) -> None:
+    """``provenance_asset(training=True)`` and the ``tdprov/training`` tag on a plain asset give their steps
+    the OpenLineage jobType TRAINING; an unmarked asset gets none and its name alone decides nothing here."""
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import RULE_JOB_TYPE
+    from prov_common.config import Settings
+
+    @provenance_asset
+    def rows() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+
+    @provenance_asset(training=True)
+    def weights(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows * 2
+
+    @asset(tags={"tdprov/training": "true"}, deps=[rows])
+    def booster(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster reads the string annotation
+        path = tmp_path / "booster.bin"
+        path.write_bytes(b"fitted")
+        recorded = provenance.record(outputs={"booster": str(path)}, context=context)
+        return MaterializeResult(data_version=recorded.data_version)
+
+    assert run([rows, weights, booster], instance).success
+    job_types = {}
+    for summary in summaries(store):
+        events = bundle_events(store, summary.run_id)
+        job_types[summary.job_name] = events[-1]["job"].get("facets", {}).get("jobType", {}).get("jobType")
+    assert job_types["weights"] == job_types["booster"] == "TRAINING", job_types
+    assert job_types["rows"] is None
+    result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
+    rules = {r.job_name: r.training_rule for r in result.index.runs.values()}
+    assert rules["weights"] == rules["booster"] == RULE_JOB_TYPE and rules["rows"] is None

@@ -49,7 +49,7 @@ def test_set(features: pd.DataFrame) -> pd.DataFrame:
     return steps.split(features)[1]
 
 
-@asset(owners=OWNERS, group_name=GROUP)
+@asset(owners=OWNERS, group_name=GROUP, tags={"tdprov/training": "true"})
 def model(context: AssetExecutionContext, provenance: ProvenanceResource, train_set: pd.DataFrame) -> MaterializeResult:
     """The trained classifier, a pickle file recorded as an output dataset with its byte digest."""
     path = model_file("dagster")
