@@ -156,6 +156,9 @@ def test_record_and_audit_follow_identity(pipelines: Store, tmp_path: Path, caps
     theirs = [step["runId"] for step in sections["/other/clean.parquet"]["article10"]["preparation"]]
     assert theirs == [pipelines.b_prepare]
     assert [s["name"] for s in sections["/data/clean.parquet"]["article10"]["origin"]] == ["vendor"]
+    # the source leaves required D&TA fields unknown: each is a gap of the training section, with the option to fix it
+    gaps = sections["/data/clean.parquet"]["article10"]["knownGaps"]
+    assert any("D&TA required field" in g and "(dataOriginGeography)" in g and "--origin-geography" in g for g in gaps), gaps
 
 
 def test_a_validator_is_the_checker_not_a_consumer(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.sources.gaps import source_gaps
 from prov_common.sources.model import SourceRecord
 
 MAX_DATASETS = 50
@@ -55,6 +56,7 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]]) -> list[str]:
         missing = [label for attr, label in _SOURCE_FIELDS if not getattr(s, attr)]
         if missing:
             gaps.append(f"source '{s.name}' does not record: {', '.join(missing)}")
+        gaps += [f"source '{s.name}': {gap}" for gap in source_gaps(s)]
     gaps += [f"{q['dataset']}@{q['version']} failed Pandera schema {q['schema']} ({q['failureCount']} failures)" for q in quality if not q["passed"]]
     if not quality:
         gaps.append("no data quality validation was recorded along this lineage")
