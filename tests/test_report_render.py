@@ -70,13 +70,14 @@ def distinct_rows(width: int, height: int, raw: bytes) -> int:
     return len({raw[y * stride + 1 : (y + 1) * stride] for y in range(height)})
 
 
-def seal_orphan_training_run(store_uri: str, clean_version: str) -> None:
-    """A training run sealed by ``ProvenanceTransport`` that also reads a file nobody recorded."""
+def seal_orphan_training_run(store_uri: str, clean_version: str, clean_path: str) -> None:
+    """A training run sealed by ``ProvenanceTransport`` that reads the clean table where the IO manager wrote
+    it (the same dataset: its identity is its location) and a file nobody recorded."""
     transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, timeout=30))
     run_id, job = str(uuid.uuid4()), Job(namespace="dagster://default", name="train_from_scrape")
     version = lambda digest: {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=digest)}  # noqa: E731
     inputs = [
-        InputDataset(namespace="dagster://default", name="clean_cells", facets=version(clean_version)),
+        InputDataset(namespace="file", name=clean_path, facets=version(clean_version)),
         InputDataset(namespace="s3://crawl", name="scraped/cells.jsonl", facets=version("blake3:" + "ab" * 32)),
     ]
     outputs = [OutputDataset(namespace="dagster://default", name="scrape_model", facets=version("blake3:" + "cd" * 32))]
@@ -106,7 +107,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "io_manager": ProvenanceIOManager(store=store_uri, data_root=str(root / "data"))})
         assert done.success
         clean = next(e for e in done.get_asset_materialization_events() if e.asset_key.to_user_string() == "clean_cells")
-        seal_orphan_training_run(store_uri, str(clean.materialization.metadata["tdprov/digest"].value))
+        seal_orphan_training_run(store_uri, str(clean.materialization.metadata["tdprov/digest"].value), str(root / "data" / "clean_cells.parquet"))
         result = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=root / "report", progress=False)
     assert result.exit_code == 1, "the input with no origin must be a finding"
     checks = json.loads(Path(str(result.report_json)).read_text())["checks"]
