@@ -9,6 +9,7 @@ from prov_common import __version__
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import ERROR, CheckResult, Finding, QualityRow
 from prov_common.sources.registry import StoredSource
+from prov_common.audit.memory import KnownCheckpoint
 from prov_common.tlog.log import StoredCheckpoint
 
 REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
@@ -43,6 +44,8 @@ class AuditResult:
     report_html: str | None = None
     report_digest: str | None = None
     prov_key: str | None = None
+    remembered: "KnownCheckpoint | None" = None  # the checkpoint this auditor had verified before this audit
+    resolution: dict[str, Any] | None = None  # recorded when this audit accepted the store's log (--accept-checkpoint)
 
     @property
     def findings(self) -> list[Finding]:
