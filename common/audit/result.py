@@ -80,6 +80,18 @@ class AuditResult:
             "checks": {c.name: c.status for c in self.checks},
         }
 
+    def published_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint this audit leaves (size, root, digest of the checkpoint object): what witnesses keep."""
+        return KnownCheckpoint.of(self.checkpoint).published() if self.checkpoint else None
+
+    def published(self) -> dict[str, Any]:
+        """What ``tdprov audit --json`` prints and orchestrators publish: summary, checkpoint, findings, report."""
+        return {"format": REPORT_FORMAT + "#summary", "auditId": self.audit_id, "store": self.store, "summary": self.summary(),
+                "checkpoint": self.published_checkpoint(),
+                "remembered": self.remembered.published() if self.remembered else None,
+                "findings": [f.to_dict() for f in self.errors], "report": {"json": self.report_json, "html": self.report_html,
+                                                                          "digest": self.report_digest}}
+
     def to_dict(self, training: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The machine-readable report (the HTML page shows the same content)."""
         cp = self.checkpoint.checkpoint if self.checkpoint else None
@@ -100,6 +112,8 @@ class AuditResult:
                 "checkpoint": self.checkpoint.key if self.checkpoint else None,
                 "checkpointDigest": self.checkpoint.digest if self.checkpoint else None,
                 "signer": cp.keyid if cp else None,
+                "remembered": self.remembered.published() if self.remembered else None,
+                "resolution": self.resolution,
             },
             "checks": [c.to_dict() for c in self.checks],
             "quality": [r.to_dict() for r in self.quality_rows if r.failed or r.used_by][:MAX_QUALITY_ROWS],
