@@ -13,7 +13,7 @@ import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES
 from prov_common.bundle import layout
 from prov_common.config import Settings
 from prov_common.signing import SigningKey, sign_envelope
@@ -223,3 +223,13 @@ def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(s
     assert main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r3"), "--witness", str(witness)]) == 1
     found = json.loads(capsys.readouterr().out)["findings"]
     assert any("witness" in f["what"] and "rolled back" in f["what"] for f in found), found
+
+
+def test_full_audit_compares_every_index_entry_with_its_signed_manifest(store_uri: str) -> None:
+    """Without the auditor's memory (a fresh auditor), --full still finds an edited index entry from the bytes."""
+    s = Store(store_uri)
+    edit_index_state(s)
+    memory_path(s.pipe.store.uri).unlink()
+    result = _audit(s.pipe, full=True)
+    found = [f for f in result.check(CHECK_SIGNATURES).errors if f.object == s.index_key(s.extra)]
+    assert found and "state" in found[0].what, [f.what for f in result.errors]
