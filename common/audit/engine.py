@@ -124,7 +124,7 @@ def run_audit(
         gaps += check_extends(known, tlog, head, f"witness {witness if isinstance(witness, str) else known.key or known.size}")[0]
     memory.add_open(gaps)
     log_check.findings += memory.open
-    blocked = bool(memory.open)
+    blocked = result.log_gap = bool(memory.open)
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
     inventory = CheckResult(CHECK_INVENTORY)

@@ -46,6 +46,7 @@ class AuditResult:
     prov_key: str | None = None
     remembered: "KnownCheckpoint | None" = None  # the checkpoint this auditor had verified before this audit
     resolution: dict[str, Any] | None = None  # recorded when this audit accepted the store's log (--accept-checkpoint)
+    log_gap: bool = False  # the log does not extend what this auditor or a witness verified: nothing was appended
 
     @property
     def findings(self) -> list[Finding]:
@@ -81,8 +82,9 @@ class AuditResult:
         }
 
     def published_checkpoint(self) -> dict[str, Any] | None:
-        """The checkpoint this audit leaves (size, root, digest of the checkpoint object): what witnesses keep."""
-        return KnownCheckpoint.of(self.checkpoint).published() if self.checkpoint else None
+        """The checkpoint this audit verified and leaves (size, root, digest of the checkpoint object): what
+        witnesses keep. None over a gap: a log that does not extend the remembered one is not vouched for."""
+        return KnownCheckpoint.of(self.checkpoint).published() if self.checkpoint and not self.log_gap else None
 
     def published(self) -> dict[str, Any]:
         """What ``tdprov audit --json`` prints and orchestrators publish: summary, checkpoint, findings, report."""
