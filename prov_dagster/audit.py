@@ -34,6 +34,7 @@ from dagster import (
 
 from prov_common.audit import AuditResult, run_audit
 from prov_common.audit.memory import KnownCheckpoint
+from prov_common.audit.witness import published_checkpoint
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.store import open_store
 from prov_dagster.resource import ProvenanceResource
@@ -78,8 +79,7 @@ def instance_witness(instance: Any, store_uri: str) -> list[KnownCheckpoint]:
     store, published = metadata.get("store"), metadata.get("checkpoint")
     if store is None or published is None or store.value != store_uri or not published.value:
         return []
-    doc = published.value
-    return [KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc["checkpointDigest"]), str(doc.get("checkpoint") or ""))]
+    return [published_checkpoint(published.value, f"the checkpoint in the Dagster instance ({AUDIT_ASSET_KEY.to_user_string()})")]
 
 
 def _report_metadata(result: AuditResult) -> dict[str, Any]:

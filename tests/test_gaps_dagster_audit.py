@@ -187,4 +187,4 @@ def test_audit_job_publishes_the_checkpoint_and_the_instance_witnesses_a_roll_ba
         failed = provenance_audit_job.execute_in_process(instance=instance, resources={"provenance": provenance}, raise_on_error=False)
         assert not failed.success
         log = {e.check_name: e for e in failed.get_asset_check_evaluations()}["log"]
-        assert not log.passed and "but witness" in log.description and "the log was deleted" in log.description, log.description
+        assert not log.passed and "but the checkpoint in the Dagster instance" in log.description and "the log was deleted" in log.description, log.description

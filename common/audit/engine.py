@@ -121,7 +121,7 @@ def run_audit(
     gaps, _ = check_extends(memory.checkpoint, tlog, head, "this auditor") if memory.checkpoint else ([], [])
     for witness in witnesses:
         known = read_witness(witness) if isinstance(witness, str) else witness
-        gaps += check_extends(known, tlog, head, f"witness {witness if isinstance(witness, str) else known.key or known.size}")[0]
+        gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}")[0]
     memory.add_open(gaps)
     log_check.findings += memory.open
     blocked = result.log_gap = bool(memory.open)

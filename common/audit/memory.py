@@ -43,6 +43,7 @@ class KnownCheckpoint:
     key: str = ""
     time: str = ""
     frontier: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)  # who kept it, for messages: "witness 'file.json'"
 
     @classmethod
     def of(cls, sc: StoredCheckpoint) -> "KnownCheckpoint":

@@ -73,19 +73,25 @@ def read_witness(spec: str) -> KnownCheckpoint:
         except OSError as exc:
             raise BadInputError(f"witness '{spec}' cannot be read ({exc.strerror}).", fix="pass a readable witness file or s3:// object") from exc
     try:
-        return _published(json.loads(data))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadInputError(f"witness '{spec}' holds no checkpoint ({exc!r}).",
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
+    return published_checkpoint(doc, f"witness '{spec}'")
+
+
+def published_checkpoint(doc: Any, what: str) -> KnownCheckpoint:
+    """The checkpoint in a report (``log``), in ``--json`` output (``checkpoint``) or on its own
+    (``{treeSize, rootHash, checkpointDigest}``), as orchestrators publish it."""
+    try:
+        for name in ("checkpoint", "log"):
+            if isinstance(doc.get(name), dict):
+                doc = doc[name]
+                break
+        return KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc["checkpointDigest"]), str(doc.get("checkpoint") or ""),
+                               source=what)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"{what} holds no checkpoint ({exc!r}).",
                             fix="pass an audit report, 'tdprov audit --json' output or a {treeSize, rootHash, checkpointDigest} object") from exc
 
 
-def _published(doc: dict[str, Any]) -> KnownCheckpoint:
-    """The checkpoint in a report (``log``), in ``--json`` output (``checkpoint``) or on its own."""
-    for name in ("checkpoint", "log"):
-        if isinstance(doc.get(name), dict):
-            doc = doc[name]
-            break
-    return KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc["checkpointDigest"]), str(doc.get("checkpoint") or ""))
-
-
-__all__ = ["check_extends", "read_witness"]
+__all__ = ["check_extends", "published_checkpoint", "read_witness"]
