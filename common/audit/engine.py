@@ -196,6 +196,10 @@ def run_audit(
     checks.append(source_check)
     result.checks = checks
     result.index = index
+    result.examined = {s.run_id for s in summaries}
+    if previous is not None:  # the checks continued from the state; the report describes the whole store
+        everything_known = {**load_catalog(store, trust).runs, **records}
+        result.report_index = LineageIndex(everything_known.values(), [s.record for s in sources])
     result.sources = sources
     result.quality_rows = evaluation.quality_rows
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs

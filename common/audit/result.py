@@ -46,6 +46,8 @@ class AuditResult:
     prov_key: str | None = None
     remembered: "KnownCheckpoint | None" = None  # the checkpoint this auditor had verified before this audit
     resolution: dict[str, Any] | None = None  # recorded when this audit accepted the store's log (--accept-checkpoint)
+    examined: set[str] = field(default_factory=set)  # run ids whose bundles this audit examined
+    report_index: LineageIndex | None = None  # every run in the store, for the report (default: ``index``)
     log_gap: bool = False  # the log does not extend what this auditor or a witness verified: nothing was appended
 
     @property
@@ -122,4 +124,12 @@ class AuditResult:
             "qualityPassedVersions": sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
             "trainingData": training or [],
+            "runs": self.runs_listed(),
         }
+
+    def runs_listed(self) -> list[dict[str, Any]]:
+        """Every run the report describes, newest first, marked when this audit examined its bundle."""
+        index = self.report_index or self.index
+        runs = sorted(index.runs.values(), key=lambda r: (r.ended_at or r.sealed_at or "", r.run_id), reverse=True) if index else []
+        return [{"runId": r.run_id, "job": r.job, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
+                 "examinedNow": r.run_id in self.examined} for r in runs]
