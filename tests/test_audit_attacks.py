@@ -137,6 +137,11 @@ def truncate_leaf_batch(s: Store) -> tuple[str, str, str]:
     key = s.keys(LEAVES_PREFIX)[0]
     data = raw_read(s.uri, key)
     raw_write(s.uri, key, data[: data.rindex(b',{"indexKey"')] + b"]}")
+    return "default", CHECK_INVENTORY, f"audit object '{key}' changed"
+
+
+def truncate_leaf_batch_full(s: Store) -> tuple[str, str, str]:
+    truncate_leaf_batch(s)
     return "full", CHECK_LOG, "missing"
 
 
@@ -162,7 +167,8 @@ def wipe_log_and_audit(s: Store) -> tuple[str, str, str]:
 
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state, delete_index_entry_and_marker,
-    move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, delete_first_checkpoint,
+    move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
+    delete_first_checkpoint,
     forge_state, wipe_log_and_audit,
 ]
 
