@@ -12,6 +12,8 @@ from typing import Any
 
 from dagster import (
     AssetCheckEvaluation,
+    AssetExecutionContext,
+    AssetMaterialization,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -31,6 +33,8 @@ from dagster import (
 )
 
 from prov_common.audit import AuditResult, run_audit
+from prov_common.audit.memory import KnownCheckpoint
+from prov_common.audit.witness import published_checkpoint
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.store import open_store
 from prov_dagster.resource import ProvenanceResource
@@ -45,16 +49,37 @@ MAX_LISTED_FINDINGS = 50  # per check in its metadata; the report holds them all
 
 class AuditConfig(Config):
     """``full``: examine every bundle, not only those since the last checkpoint; ``rehash``: hash the
-    data where it lives now; ``report_dir``: write the report there instead of into the store."""
+    data where it lives now; ``report_dir``: write the report there instead of into the store;
+    ``witnesses``: published checkpoints (files or ``s3://`` objects) the log must still extend.
+    The checkpoint of the last materialization of ``tdprov/audit`` in the instance is always one."""
 
     full: bool = False
     rehash: bool = False
     report_dir: str | None = None
+    witnesses: list[str] = []
 
 
-def _audit(config: AuditConfig, provenance: ProvenanceResource) -> AuditResult:
+def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = None) -> AuditResult:
     settings = provenance.settings()
-    return run_audit(open_store(settings=settings), settings, full=config.full, rehash=config.rehash, report_dir=config.report_dir)
+    store = open_store(settings=settings)
+    witnesses = [*config.witnesses, *instance_witness(instance, store.uri)]
+    return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=config.report_dir, witnesses=witnesses)
+
+
+def instance_witness(instance: Any, store_uri: str) -> list[KnownCheckpoint]:
+    """The checkpoint the last audit of ``store_uri`` published in this Dagster instance (the
+    ``tdprov/audit`` asset's latest materialization): the instance is a witness of the log."""
+    if instance is None:
+        return []
+    event = instance.get_latest_materialization_event(AUDIT_ASSET_KEY)
+    materialization = event.asset_materialization if event is not None else None
+    if materialization is None:
+        return []
+    metadata = materialization.metadata
+    store, published = metadata.get("store"), metadata.get("checkpoint")
+    if store is None or published is None or store.value != store_uri or not published.value:
+        return []
+    return [published_checkpoint(published.value, f"the checkpoint in the Dagster instance ({AUDIT_ASSET_KEY.to_user_string()})")]
 
 
 def _report_metadata(result: AuditResult) -> dict[str, Any]:
@@ -69,6 +94,7 @@ def audit_metadata(result: AuditResult) -> dict[str, Any]:
         "findings": MetadataValue.int(len(result.errors)),
         "bundles_examined": MetadataValue.int(result.bundles_examined),
         "summary": MetadataValue.json(result.summary()),
+        "checkpoint": MetadataValue.json(result.published_checkpoint() or {}),  # any system that keeps it is a witness
     }
     for check in result.checks:
         metadata[f"check/{check.name}"] = MetadataValue.text(f"{check.status} ({check.checked} checked, {len(check.errors)} findings)")
@@ -112,8 +138,8 @@ def audit_check_results(result: AuditResult) -> list[AssetCheckResult]:
     description="The tdprov audit of the lineage bundles in the store; its asset checks are the audit's checks.",
     group_name="tdprov",
 )
-def provenance_audit_asset(config: AuditConfig, provenance: ProvenanceResource) -> MaterializeResult:
-    result = _audit(config, provenance)
+def provenance_audit_asset(context: AssetExecutionContext, config: AuditConfig, provenance: ProvenanceResource) -> MaterializeResult:
+    result = _audit(config, provenance, context.instance)
     return MaterializeResult(metadata=audit_metadata(result), check_results=audit_check_results(result))
 
 
@@ -123,11 +149,12 @@ def provenance_audit_asset(config: AuditConfig, provenance: ProvenanceResource) 
     description="Audit the lineage bundles in the tdprov store (same checks as 'tdprov audit').",
 )
 def tdprov_audit(context: OpExecutionContext, config: AuditConfig, provenance: ProvenanceResource):
-    result = _audit(config, provenance)
+    result = _audit(config, provenance, context.instance)
     for check in result.checks:  # the checks of the tdprov/audit asset show the latest scheduled audit too
         if check.name in AUDIT_CHECK_NAMES:
             yield AssetCheckEvaluation(**_check_result_fields(check, result))  # yielded: kept when the run then fails
     metadata = audit_metadata(result)
+    yield AssetMaterialization(asset_key=AUDIT_ASSET_KEY, metadata=metadata)  # the instance keeps the checkpoint: a witness
     if not result.clean:
         listed = "; ".join(f"{f.object}: {f.what}" for f in result.errors[:5])
         raise Failure(description=f"tdprov audit: {len(result.errors)} finding(s): {listed}", metadata=metadata)

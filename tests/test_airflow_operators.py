@@ -250,3 +250,38 @@ def test_trigger_runs_to_completion_when_a_bundle_appears(tmp_path: Path, store:
     producer.join()
     assert payload["status"] == "success" and payload["bundle"]["job"] == "tdprov_late.write"
     assert time.monotonic() - started >= 0.5
+
+
+def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_path: Path, store: Path) -> None:
+    """The checkpoint goes to XCom and to an Airflow Variable; the Variable is a witness of the next
+    audit, so a roll back is found even after the auditor's own memory was lost."""
+    from airflow.models import Variable
+
+    from prov_common.audit.memory import memory_path
+    from prov_common.store import open_store
+    from prov_common.tlog.model import sha256_digest
+
+    _produce(store, "tdprov_witness_up", tmp_path)
+    pulled = tmp_path / "pulled.json"
+
+    def pull(ti) -> None:
+        pulled.write_text(json.dumps(ti.xcom_pull(task_ids="audit", key="checkpoint")))
+
+    with DAG("tdprov_witness", start_date=START, schedule=None) as dag:
+        audit = ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "audit"), witness_variable="tdprov_checkpoint")
+        audit >> PythonOperator(task_id="pull", python_callable=pull)
+    assert run_dag(dag, logical_date=START).state == "success"
+    published = json.loads(pulled.read_text())
+    head = sorted((store / "log" / "checkpoints").iterdir())[-1]
+    assert published["treeSize"] == int(head.stem) and published["checkpointDigest"] == sha256_digest(head.read_bytes())
+    assert json.loads(Variable.get("tdprov_checkpoint")) == published
+
+    head.unlink()
+    memory_path(open_store(str(store)).uri).unlink()
+    with DAG("tdprov_witness_again", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "audit2"), witness_variable="tdprov_checkpoint")
+    assert run_dag(dag, logical_date=START).state == "failed"
+    report = json.loads(next((tmp_path / "audit2").rglob("report.json")).read_text())
+    log = next(c for c in report["checks"] if c["name"] == "log")
+    assert any("Airflow Variable 'tdprov_checkpoint'" in f["what"] for f in log["findings"]), log["findings"]
+    assert json.loads(Variable.get("tdprov_checkpoint")) == published  # not overwritten over the gap

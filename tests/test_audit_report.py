@@ -51,3 +51,22 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_incremental_report_describes_the_whole_store_and_marks_what_is_new(tmp_path: Path) -> None:
+    """The audit after one new run examines one bundle, yet its report lists every run, the training
+    data sections and the lineage picture of the training run logged earlier."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False).clean
+    new = seal(pipe.store, run_events("prepare_more", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/more.parquet", digest("more"))],
+                                      start=T0 + timedelta(hours=2)))
+    result = run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, report_dir=tmp_path / "r")
+    assert result.clean and result.bundles_examined == 1
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    runs = {r["runId"]: r for r in report["runs"]}
+    assert set(runs) == {pipe.prepare, pipe.train, new} and report["summary"]["runs"] == 3
+    assert [r for r in runs if runs[r]["examinedNow"]] == [new] and runs[pipe.train]["training"]
+    assert [e["trainingRuns"] for e in report["trainingData"]] == [[pipe.train]]
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "no runs recorded" not in html and "No training runs recorded" not in html
+    assert "3 run(s) in the store; 1 examined by this audit" in html and "features.parquet" in html  # the lineage picture

@@ -103,6 +103,7 @@ def raw_write(uri: str, key: str, data: bytes) -> None:
         client, bucket, prefix = _s3(uri)
         client.put_object(Bucket=bucket, Key=prefix + key, Body=data)
     else:
+        (Path(uri) / key).parent.mkdir(parents=True, exist_ok=True)
         (Path(uri) / key).write_bytes(data)
 
 

@@ -64,6 +64,8 @@ def _cases(r: dict[str, str]) -> dict[str, list[list[str]]]:
         "record": [["record", "/data/features.parquet", *s], ["record", "/data/features.parquet", "--format", "croissant", *s]],
         "export": [["export", *s], ["export", "--training-record", "/data/features.parquet", *s]],
         "prov": [["prov", f"{d}/events.jsonl"]],
+        "audit": [["audit", "--json", "--report", f"{d}/report-json", *s],
+                  ["audit", "--json", "--report", f"{d}/report-json", "--witness", f"{d}/report/report.json", *s]],
     }
 
 

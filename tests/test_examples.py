@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -66,6 +67,17 @@ def test_main_command_runs_both_pipelines_and_audits_clean(main_run, monkeypatch
     # the Airflow pipeline validates clean_cells in a task of its own: that result reaches the training data
     assert {"schema": "breast_cancer_clean", "passed": True} in [{"schema": q["schema"], "passed": q["passed"]} for q in checks]
     assert all(e["article10"]["origin"] for e in report["trainingData"]), "a training dataset without its source"
+
+
+def test_main_command_report_describes_the_whole_store(main_run) -> None:
+    """The report the main command points to covers every run, though its audit may have examined only the newest."""
+    _root, proc, _env = main_run
+    html_path, json_path = re.search(r"report: (\S+) \((\S+), blake3:", proc.stdout).groups()
+    report = json.loads(Path(json_path).read_text())
+    html = Path(html_path).read_text()
+    assert report["summary"]["runs"] == len(report["runs"]) > 0 and report["summary"]["trainingRuns"] == sum(r["training"] for r in report["runs"])
+    assert report["trainingData"] and "no runs recorded" not in html and "No training runs recorded" not in html
+    assert f'{len(report["runs"])} run(s) in the store' in html
 
 
 @pytest.mark.parametrize("orchestrator", ["airflow", "dagster"])

@@ -165,3 +165,27 @@ def test_canceled_sensor_seals_an_abort_bundle_with_what_the_step_loaded(tmp_pat
     assert verify_bundle(open_store(store), found["canceled_training"].run_id, trust_from_settings()).ok
     audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
     assert audit.clean and audit.check("unfinished").status == "pass", [f.what for f in audit.errors]
+
+
+def test_audit_job_publishes_the_checkpoint_and_the_instance_witnesses_a_roll_back(store: str, tmp_path: Path) -> None:
+    """The job records the checkpoint in the instance; a later run checks the log against it, so a
+    roll back is found even by an auditor whose own memory was lost."""
+    from prov_common.audit.memory import memory_path
+    from prov_common.tlog.log import CHECKPOINTS_PREFIX
+    from prov_common.tlog.model import sha256_digest
+
+    (tmp_path / "dagster_home").mkdir()
+    provenance = ProvenanceResource(store=store)
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        clean = provenance_audit_job.execute_in_process(instance=instance, resources={"provenance": provenance})
+        assert clean.success
+        recorded = instance.get_latest_materialization_event(AssetKey(["tdprov", "audit"])).asset_materialization
+        published = recorded.metadata["checkpoint"].value
+        head = sorted((Path(store) / CHECKPOINTS_PREFIX).iterdir())[-1]
+        assert published["treeSize"] == int(head.stem) and published["checkpointDigest"] == sha256_digest(head.read_bytes())
+        head.unlink()  # roll the log back by its newest checkpoint
+        memory_path(open_store(store).uri).unlink()  # and the auditor forgot
+        failed = provenance_audit_job.execute_in_process(instance=instance, resources={"provenance": provenance}, raise_on_error=False)
+        assert not failed.success
+        log = {e.check_name: e for e in failed.get_asset_check_evaluations()}["log"]
+        assert not log.passed and "but the checkpoint in the Dagster instance" in log.description and "the log was deleted" in log.description, log.description

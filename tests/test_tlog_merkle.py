@@ -174,3 +174,22 @@ def test_checkpoint_extend_and_tamper() -> None:
         Checkpoint.from_payload(altered)
     with pytest.raises(VerificationError, match="canonical"):
         LogLeaf.from_bytes(leaves[2].to_bytes() + b" ")
+
+
+def test_consistency_proof_from_a_remembered_frontier_equals_the_full_one() -> None:
+    """An auditor that kept only a checkpoint's frontier builds the same RFC 6962 proof from the leaves after it,
+    and the proof fails against a log whose history was rewritten."""
+    from prov_common.tlog import merkle as m
+
+    for n in range(1, 40):
+        hashes = [m.leaf_hash(f"leaf {i}".encode()) for i in range(n)]
+        for old in range(1, n + 1):
+            frontier = m.frontier_append([], hashes[:old], 0)
+            proof = m.consistency_proof_from_frontier(old, frontier, hashes[old:])
+            assert proof == m.consistency_proof(old, hashes)
+            m.verify_consistency(old, n, m.root_from_hashes(hashes[:old]), m.root_from_hashes(hashes), proof)
+    hashes = [m.leaf_hash(f"leaf {i}".encode()) for i in range(9)]
+    rewritten = hashes[:2] + [m.leaf_hash(b"forged")] + hashes[3:]
+    proof = m.consistency_proof_from_frontier(5, m.frontier_append([], hashes[:5], 0), rewritten[5:])
+    with pytest.raises(VerificationError):
+        m.verify_consistency(5, 9, m.root_from_hashes(hashes[:5]), m.root_from_hashes(rewritten), proof)

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,10 +27,14 @@ from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.model import CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
+from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
+from prov_common.audit.memory import KnownCheckpoint, load_memory, save_memory
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
+from prov_common.audit.resolve import accept_checkpoint as accept
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import unfinished_runs
+from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import index_keys, list_bundles
@@ -40,7 +44,7 @@ from prov_common.signing import TrustStore, signing_key_from_settings, trust_fro
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
-from prov_common.tlog.model import LogLeaf
+from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 from prov_common.w3cprov.identity import VersionKey
 
 log = logging.getLogger(__name__)
@@ -72,10 +76,17 @@ def run_audit(
     progress: bool | None = None,
     now: datetime | None = None,
     workers: int | None = None,
+    witnesses: Sequence[str | KnownCheckpoint] = (),
+    accept_checkpoint: str | None = None,
+    memory_path: Path | None = None,
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
     ``workers`` processes examine bundles in parallel when there are many (default: one per CPU).
+    ``witnesses``: published checkpoints (files, ``s3://`` objects, or :class:`KnownCheckpoint`) the
+    log must still extend. ``accept_checkpoint``: the reason a person accepts the store's log as it is
+    now, closing the open gaps (recorded, see ``resolve.py``). ``memory_path``: the auditor's memory
+    file (default under ``TDPROV_HOME``).
     """
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
@@ -102,6 +113,23 @@ def run_audit(
     log_check.checked = plan.checkpoints
     result.previous_checkpoint = head.checkpoint.size if head else 0
 
+    # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
+    memory = load_memory(store.uri, memory_path)
+    if accept_checkpoint is not None:
+        result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id)
+    first_audit = memory.checkpoint is None and not memory.runs
+    gaps, _ = check_extends(memory.checkpoint, tlog, head, "this auditor") if memory.checkpoint else ([], [])
+    for witness in witnesses:
+        known = read_witness(witness) if isinstance(witness, str) else witness
+        gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}")[0]
+    memory.add_open(gaps)
+    log_check.findings += memory.open
+    blocked = result.log_gap = bool(memory.open)
+    result.remembered = memory.checkpoint
+    listing = Listing.take(store)
+    inventory = CheckResult(CHECK_INVENTORY)
+    plan.summaries, inventory.findings = _own_entries(plan.summaries)
+
     # 2. examine what is new (everything without a state to continue from)
     records: dict[str, RunRecord] = {}
     new_leaves: list[LogLeaf] = []
@@ -125,6 +153,9 @@ def run_audit(
     base = head.checkpoint.size if head else 0
     appended = True
     try:
+        if blocked:
+            raise TdprovError(f"the log does not extend the checkpoint this auditor or a witness verified; {len(new_leaves)} new bundle(s) "
+                              "wait until the gap is resolved", fix=FIX_GAP)
         new_head = tlog.append(new_leaves, signer, known_size=base)
     except StoreUnavailableError:
         raise
@@ -138,9 +169,10 @@ def run_audit(
     result.checkpoint = new_head
     result.bundles_logged = len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalogued]
-    if new_head is not None and fresh:
-        write_catalog(store, new_head.checkpoint.size, fresh, signer)
-        write_generated(store, fresh, signer, present=plan.generated_present)
+    written: list[str | None] = []
+    if new_head is not None and fresh and appended:
+        written.append(write_catalog(store, new_head.checkpoint.size, fresh, signer))
+        written += write_generated(store, fresh, signer, present=plan.generated_present)
 
     # 5. checks: continued from the state, with the runs examined now
     source_problems: list = []
@@ -164,6 +196,10 @@ def run_audit(
     checks.append(source_check)
     result.checks = checks
     result.index = index
+    result.examined = {s.run_id for s in summaries}
+    if previous is not None:  # the checks continued from the state; the report describes the whole store
+        everything_known = {**load_catalog(store, trust).runs, **records}
+        result.report_index = LineageIndex(everything_known.values(), [s.record for s in sources])
     result.sources = sources
     result.quality_rows = evaluation.quality_rows
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
@@ -171,7 +207,29 @@ def run_audit(
     if new_head is not None and appended:  # a state covers exactly the leaves of its checkpoint
         leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in logged_now), *((x.index_key, x.run_id) for x in new_leaves)]
         state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key)
-        write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer)
+        written.append(write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer))
+
+    # the inventory: one listing against what the log and the memory expect; then the memory moves on
+    if not blocked and new_head is not None:
+        try:
+            _proof, leaves = tlog.prove_extends(memory.checkpoint.checkpoint() if memory.checkpoint else EMPTY_CHECKPOINT, new_head)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:
+            log_check.findings.append(Finding(CHECK_LOG, new_head.key, f"the log does not extend this auditor's checkpoint: {exc.what}", FIX_GAP))
+        else:
+            remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves))
+            memory.checkpoint = KnownCheckpoint.of(new_head)
+    settled = set() if blocked else _settled(listing, plan.summaries, plan.cursor)
+    inventory.findings += compare(memory, listing, settled=settled)
+    inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
+    inventory.checked = len(listing.tags)
+    inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
+    checks.insert(2, inventory)
+    for key in (new_head.key if new_head else None, *written):  # written after the listing: the next one shows them
+        if key and key not in listing.tags:
+            memory.tags.setdefault(key, "")
+    save_memory(memory)
 
     # 6. report and PROV record of the audit
     from prov_common.audit.publish import publish
@@ -193,6 +251,27 @@ class _Plan:
     problems: list[Finding] = field(default_factory=list)
     catalogued: set[str] = field(default_factory=set)
     generated_present: set[str] = field(default_factory=set)
+    cursor: str | None = None  # index keys up to here were listed by earlier audits
+
+
+def _own_entries(summaries: list[BundleSummary]) -> tuple[list[BundleSummary], list[Finding]]:
+    """Index entries whose key names the run they hold; the others (a copied or renamed entry) are findings."""
+    keep, out = [], []
+    for s in summaries:
+        key = s.cursor or ""
+        if key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) != s.run_id:
+            out.append(Finding(CHECK_INVENTORY, key, f"the index entry of run {layout.run_id_of_index_key(key)} holds the summary of run "
+                               f"{s.run_id}: a copied or renamed entry", "remove it and find out who wrote it; see 'tdprov verify'",
+                               run_id=layout.run_id_of_index_key(key)))
+        else:
+            keep.append(s)
+    return keep, out
+
+
+def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | None) -> set[str]:
+    """Run ids whose index entries this audit or an earlier one listed: each should be in the log by now."""
+    horizon = max([*(s.cursor or "" for s in summaries), cursor or ""])
+    return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
 
 
 def _plan_full(store: Store, tlog: TransparencyLog, size: int) -> _Plan:
@@ -217,7 +296,7 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     cursor = layout.rewind_cursor(previous.last_index_key, SETTLE_SECONDS) if previous.last_index_key else None
     summaries = list(_new_summaries(store, cursor, logged)) + [_summary_of_leaf(store, x) for x in later]
     return _Plan(summaries, logged, later, previous.checkpoint_size + len(later), list(previous.recent), len(state.checkpoints) + 1,
-                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems])
+                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor)
 
 
 def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | None, log_check: CheckResult) -> list[LogLeaf]:

@@ -116,6 +116,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     if summary.manifest_digest and checked.manifest_digest and summary.manifest_digest != manifest_digest:
         findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
                                 f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
+    findings += _entry_findings(summary, checked)
     record = None
     if derived is not None:  # the events as verification parsed and folded them
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
@@ -129,6 +130,31 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     record.bundle_findings = findings
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
     return record, leaf
+
+
+def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Finding]:
+    """The index entry (unsigned, what 'tdprov runs' shows) must summarise the signed manifest, and
+    its key must not be earlier than the sealing (entries are keyed when written)."""
+    key = summary.cursor or ""
+    if checked.manifest is None or checked.manifest_digest is None or not key.startswith(layout.INDEX + "/"):
+        return []
+    out = []
+    expected = BundleSummary.of_manifest(checked.manifest, summary.key_id, checked.manifest_digest).to_dict()
+    actual = summary.to_dict()
+    wrong = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
+    if wrong:
+        out.append(Finding(CHECK_SIGNATURES, key, f"index entry fields {', '.join(wrong)} differ from the bundle's signed manifest",
+                           _ALTERED, run_id=summary.run_id))
+    sealed = (checked.manifest.sealed_at or "").replace("+00:00", "Z")
+    stamp = key.rsplit("/", 1)[-1][:22]
+    try:
+        keyed = layout.parse_stamp(stamp).isoformat().replace("+00:00", "Z")
+    except ValueError:
+        keyed = ""
+    if sealed and keyed and keyed[:19] < sealed[:19]:
+        out.append(Finding(CHECK_SIGNATURES, key, f"index entry is keyed at {keyed}, before the bundle was sealed ({sealed}): back-dated",
+                           _ALTERED, run_id=summary.run_id))
+    return out
 
 
 def _stored_events(store: Store, checked: CheckedBundle) -> bytes | None:

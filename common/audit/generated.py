@@ -38,8 +38,8 @@ def _content_key(version: str) -> str:
     return f"{GENERATED_PREFIX}{hashlib.sha256(version.encode()).hexdigest()}.json"
 
 
-def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningKey, *, present: set[str] | frozenset[str] = frozenset()) -> int:
-    """Write the object of each version the ``records`` generated (skipping keys in ``present``); returns how many were new."""
+def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningKey, *, present: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Write the object of each version the ``records`` generated (skipping keys in ``present``); returns the keys it created."""
     todo: dict[str, bytes] = {}
     for r in records:
         for d in r.outputs:
@@ -53,7 +53,7 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
             return False
 
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
-        return sum(pool.map(put, todo.items()))
+        return [key for key, created in zip(todo, pool.map(put, todo.items())) if created]
 
 
 class Generators:

@@ -103,6 +103,20 @@ def _dataset(entry: dict[str, Any]) -> str:
             f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
 
 
+MAX_RUNS_SHOWN = 50
+
+
+def _runs(report: dict[str, Any]) -> str:
+    runs = report.get("runs") or []
+    new = sum(1 for r in runs if r["examinedNow"])
+    head = (f'<p>{len(runs)} run(s) in the store; {new} examined by this audit (marked "new"); the rest were examined by '
+            f'earlier audits, whose results this one continued from.</p>')
+    rows = [[_e(r["runId"]), _e(r["job"]), _e(r["state"]), _e(r["endedAt"]), "yes" if r["training"] else "", "new" if r["examinedNow"] else ""]
+            for r in runs[:MAX_RUNS_SHOWN]]
+    more = f'<p class="note">Newest {MAX_RUNS_SHOWN} shown; report.json lists all {len(runs)}.</p>' if len(runs) > MAX_RUNS_SHOWN else ""
+    return head + _table(["run", "job", "state", "ended", "training", "this audit"], rows) + more
+
+
 def render_html(report: dict[str, Any], lineage_svg: str) -> str:
     """The report page; ``report`` is the JSON report (``AuditResult.to_dict``)."""
     s = report["summary"]
@@ -122,6 +136,8 @@ def render_html(report: dict[str, Any], lineage_svg: str) -> str:
         [[str(s['runs']), str(s['trainingRuns']), str(s['bundlesExamined']), str(s['bundlesLogged']), str(s['sources']),
           str(log['treeSize']), f"<code>{_e(log['rootHash'])}</code>", f"<code>{_e(log['checkpoint'])}</code>"]])}
 {_checks(report)}
+<h2>Runs</h2>
+{_runs(report)}
 <h2>Findings</h2>
 {_findings(report)}
 <h2>Lineage of the training inputs</h2>

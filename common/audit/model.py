@@ -15,9 +15,11 @@ CHECK_QUALITY = "quality"
 CHECK_UNFINISHED = "unfinished"
 CHECK_REHASH = "rehash"
 CHECK_SOURCES = "sources"
+CHECK_INVENTORY = "inventory"
 CHECK_TITLES = {
     CHECK_SIGNATURES: "Signatures and manifests",
-    CHECK_LOG: "Checkpoint chain and Merkle tree",
+    CHECK_LOG: "Checkpoint chain and Merkle tree, consistent with the auditor's memory and witnesses",
+    CHECK_INVENTORY: "Store inventory: every logged run and audit object listed, once, unchanged",
     CHECK_PROV: "PROV documents",
     CHECK_COMPLETENESS: "Completeness: every input traces to a recorded run or a registered source",
     CHECK_QUALITY: "Quality: Pandera failures and runs that used failing data",

@@ -24,10 +24,11 @@ PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
 
 def render(result: AuditResult) -> tuple[bytes, bytes]:
     """The JSON and HTML report of ``result``."""
-    assert result.index is not None
-    report = result.to_dict(training_data(result.index))
+    index = result.report_index or result.index  # the whole store, whatever this audit examined
+    assert index is not None
+    report = result.to_dict(training_data(index))
     json_bytes = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    html_bytes = render_html(report, lineage_svg(result.index)).encode("utf-8")
+    html_bytes = render_html(report, lineage_svg(index)).encode("utf-8")
     return json_bytes, html_bytes
 
 

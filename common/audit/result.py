@@ -9,6 +9,7 @@ from prov_common import __version__
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import ERROR, CheckResult, Finding, QualityRow
 from prov_common.sources.registry import StoredSource
+from prov_common.audit.memory import KnownCheckpoint
 from prov_common.tlog.log import StoredCheckpoint
 
 REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
@@ -43,6 +44,11 @@ class AuditResult:
     report_html: str | None = None
     report_digest: str | None = None
     prov_key: str | None = None
+    remembered: "KnownCheckpoint | None" = None  # the checkpoint this auditor had verified before this audit
+    resolution: dict[str, Any] | None = None  # recorded when this audit accepted the store's log (--accept-checkpoint)
+    examined: set[str] = field(default_factory=set)  # run ids whose bundles this audit examined
+    report_index: LineageIndex | None = None  # every run in the store, for the report (default: ``index``)
+    log_gap: bool = False  # the log does not extend what this auditor or a witness verified: nothing was appended
 
     @property
     def findings(self) -> list[Finding]:
@@ -77,6 +83,19 @@ class AuditResult:
             "checks": {c.name: c.status for c in self.checks},
         }
 
+    def published_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint this audit verified and leaves (size, root, digest of the checkpoint object): what
+        witnesses keep. None over a gap: a log that does not extend the remembered one is not vouched for."""
+        return KnownCheckpoint.of(self.checkpoint).published() if self.checkpoint and not self.log_gap else None
+
+    def published(self) -> dict[str, Any]:
+        """What ``tdprov audit --json`` prints and orchestrators publish: summary, checkpoint, findings, report."""
+        return {"format": REPORT_FORMAT + "#summary", "auditId": self.audit_id, "store": self.store, "summary": self.summary(),
+                "checkpoint": self.published_checkpoint(),
+                "remembered": self.remembered.published() if self.remembered else None,
+                "findings": [f.to_dict() for f in self.errors], "report": {"json": self.report_json, "html": self.report_html,
+                                                                          "digest": self.report_digest}}
+
     def to_dict(self, training: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The machine-readable report (the HTML page shows the same content)."""
         cp = self.checkpoint.checkpoint if self.checkpoint else None
@@ -97,10 +116,20 @@ class AuditResult:
                 "checkpoint": self.checkpoint.key if self.checkpoint else None,
                 "checkpointDigest": self.checkpoint.digest if self.checkpoint else None,
                 "signer": cp.keyid if cp else None,
+                "remembered": self.remembered.published() if self.remembered else None,
+                "resolution": self.resolution,
             },
             "checks": [c.to_dict() for c in self.checks],
             "quality": [r.to_dict() for r in self.quality_rows if r.failed or r.used_by][:MAX_QUALITY_ROWS],
             "qualityPassedVersions": sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
             "trainingData": training or [],
+            "runs": self.runs_listed(),
         }
+
+    def runs_listed(self) -> list[dict[str, Any]]:
+        """Every run the report describes, newest first, marked when this audit examined its bundle."""
+        index = self.report_index or self.index
+        runs = sorted(index.runs.values(), key=lambda r: (r.ended_at or r.sealed_at or "", r.run_id), reverse=True) if index else []
+        return [{"runId": r.run_id, "job": r.job, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
+                 "examinedNow": r.run_id in self.examined} for r in runs]

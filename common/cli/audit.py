@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import timedelta
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.config import Settings
+from prov_common.errors import BadInputError
 from prov_common.store import open_store
 
 
@@ -24,13 +26,19 @@ def register(subparsers: Any) -> None:
             "checkpoint, a JSON and HTML report, and a PROV record of the audit. "
             "Exit 0 clean, 1 findings, 2 could not run."
         ),
-        example="tdprov audit --store s3://ml-prov/prod --rehash --report ./audit-report",
+        example="tdprov audit --store s3://ml-prov/prod --rehash --report ./audit-report --witness s3://other-bucket/tdprov/checkpoint.json",
     )
     parser.add_argument("--full", action="store_true", help="re-check every bundle, not only those since the last checkpoint")
     parser.add_argument("--rehash", action="store_true", help="hash the data where it lives now and compare with the recorded digests")
     parser.add_argument("--report", metavar="DIR", default=None, help="write report.json and report.html here (default: into the store)")
     parser.add_argument("--stale-hours", type=float, default=24.0, help="a run with no new event for this long and no bundle is a finding (default 24)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+    parser.add_argument("--json", action="store_true", help="print the summary, the checkpoint (size, root, digest) and the findings as JSON")
+    parser.add_argument("--witness", metavar="FILE|URI", action="append", default=[],
+                        help="a published checkpoint (report, --json output, file or s3:// object) the log must still extend; repeatable")
+    parser.add_argument("--accept-checkpoint", action="store_true",
+                        help="accept the store's log as it is now and close the open gaps (needs --reason; recorded in the store)")
+    parser.add_argument("--reason", default=None, help="why the gap is accepted (with --accept-checkpoint)")
     add_store_option(parser)
     parser.set_defaults(func=run)
 
@@ -38,10 +46,17 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from prov_common.audit import run_audit
 
+    if args.accept_checkpoint and not (args.reason or "").strip():
+        raise BadInputError("--accept-checkpoint needs --reason: the resolution is recorded with it.",
+                            fix="e.g. tdprov audit --accept-checkpoint --reason 'store restored from the 2026-05-01 backup'")
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     result = run_audit(store, settings, full=args.full, rehash=args.rehash, report_dir=args.report,
-                       stale_after=timedelta(hours=args.stale_hours), progress=None if not args.quiet else False)
+                       stale_after=timedelta(hours=args.stale_hours), progress=None if not args.quiet and not args.json else False,
+                       witnesses=args.witness, accept_checkpoint=args.reason if args.accept_checkpoint else None)
+    if args.json:
+        print(json.dumps(result.published(), indent=2, sort_keys=True))
+        return result.exit_code
     if not args.quiet:
         for check in result.checks:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)")

@@ -7,6 +7,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -14,6 +15,20 @@ from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.keys import validate_key, validate_prefix
 
 CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: its key, its size, and a tag that changes when its bytes are replaced
+    (S3: the ETag; a local folder: the file's modification time and inode)."""
+
+    key: str
+    size: int
+    tag: str
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.size}:{self.tag}"
 
 
 class Source:
@@ -78,6 +93,10 @@ class BaseStore(ABC):
     @abstractmethod
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]: ...
 
+    def _list_info(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+        """Backends whose listing says more override this; here size and tag are unknown."""
+        return (ObjectInfo(key, -1, "") for key in self._list(prefix, start_after))
+
     @abstractmethod
     def describe(self) -> str:
         """One line naming the store for messages, e.g. ``local folder /data/.tdprov``."""
@@ -121,6 +140,10 @@ class BaseStore(ABC):
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
         """Keys starting with ``prefix`` in lexicographic order, only those ``> start_after`` if given."""
         return self._list(validate_prefix(prefix), start_after)
+
+    def list_info(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Like :meth:`list`, with each object's size and tag (what the listing itself says, no reads)."""
+        return self._list_info(validate_prefix(prefix), start_after)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from prov_common.store._base import ObjectInfo
 
 
 @runtime_checkable
@@ -25,6 +28,10 @@ class Store(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]: ...
+
+    def list_info(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Like ``list``, with each object's size and tag (S3 ETag; a local file's mtime and inode)."""
+        ...
 
     def put_file(self, key: str, path: Path) -> bool: ...
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
-from prov_common.store._base import CHUNK, BaseStore, Source
+from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import ObjectNotFoundError
 
@@ -91,11 +91,22 @@ class LocalStore(BaseStore):
         return self._path(key).is_file()
 
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
+        return (key for key, _entry in self._entries(prefix, start_after))
+
+    def _list_info(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+        for key, entry in self._entries(prefix, start_after):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}")
+
+    def _entries(self, prefix: str, start_after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
         # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
         return self._walk(self._path(base[:-1]) if base else self.root, base, prefix, start_after)
 
-    def _walk(self, folder: Path, rel: str, prefix: str, after: str | None) -> Iterator[str]:
+    def _walk(self, folder: Path, rel: str, prefix: str, after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
         """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
 
         Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
@@ -120,7 +131,7 @@ class LocalStore(BaseStore):
                 inner_after = after if after is not None and after > key else None
                 yield from self._walk(folder / name[:-1], key, prefix, inner_after)
             elif key.startswith(prefix) and (after is None or key > after):
-                yield key
+                yield key, _entry
 
     def check_write_once(self) -> None:
         """Hard-link creation refuses existing names on every local file system: nothing to probe."""

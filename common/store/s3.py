@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
-from prov_common.store._base import BaseStore, Source
+from prov_common.store._base import BaseStore, ObjectInfo, Source
 from prov_common.store.errors import ObjectNotFoundError
 
 _UNAVAILABLE_CODES = {
@@ -137,6 +137,10 @@ class S3Store(BaseStore):
             raise error from exc
 
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
+        return (info.key for info in self._list_info(prefix, start_after))
+
+    def _list_info(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+        """One ListObjectsV2 request per 1,000 keys; each item's ETag and size come with it."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         if start_after:
             kwargs["StartAfter"] = self.prefix + start_after
@@ -145,7 +149,7 @@ class S3Store(BaseStore):
         try:
             for page in paginator.paginate(**kwargs):
                 for item in page.get("Contents", ()):
-                    yield item["Key"][strip:]
+                    yield ObjectInfo(item["Key"][strip:], int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"'))
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc, "list", prefix or "/") from exc
 

@@ -162,6 +162,33 @@ class TransparencyLog:
             expected = first + len(leaves)
         return out
 
+    def leaves_from(self, index: int) -> list[LogLeaf]:
+        """The leaves from ``index`` on, wherever their batch begins: one listing of ``log/leaves/`` and
+        a read of each batch from the one that holds ``index`` (cost follows what came after it)."""
+        firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
+        start = max((f for f in firsts if f <= index), default=0)
+        return self.read_leaves(start)[index - start:]
+
+    def prove_extends(self, old: Checkpoint, head: StoredCheckpoint) -> tuple[ConsistencyProof, list[LogLeaf]]:
+        """RFC 6962 consistency proof that ``head`` extends ``old`` (a checkpoint remembered outside the
+        store), built from ``old``'s frontier and the leaves after it, and verified; with those leaves.
+
+        Raises :class:`VerificationError` naming what does not hold: the log is shorter, leaves after
+        ``old`` are missing, or the trees are not consistent (history was rewritten).
+        """
+        new = head.checkpoint
+        if new.size < old.size:
+            raise VerificationError(f"the log has {new.size} leaves (checkpoint '{head.key}') but a checkpoint of {old.size} leaves was "
+                                    "verified before: it was rolled back or checkpoints were deleted")
+        leaves = self.leaves_from(old.size)[: new.size - old.size] if new.size > old.size else []
+        if len(leaves) < new.size - old.size:
+            raise VerificationError(f"checkpoint '{head.key}' covers {new.size} leaves but the log holds only {old.size + len(leaves)}")
+        path = merkle.consistency_proof_from_frontier(old.size, old.frontier_bytes, [x.hash for x in leaves]) if old.size else []
+        proof = ConsistencyProof(old.size, new.size, old.root, new.root, tuple(h.hex() for h in path))
+        if old.size:
+            proof.verify()
+        return proof, leaves
+
     def readable_leaves(self) -> list[LogLeaf]:
         """Every leaf in a batch that can still be parsed, skipping gaps and damaged batches."""
         out: list[LogLeaf] = []

@@ -8,7 +8,7 @@ each leaf once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prov_common.errors import VerificationError
 
@@ -69,18 +69,54 @@ def consistency_proof(old_size: int, hashes: Sequence[bytes]) -> list[bytes]:
     n = len(hashes)
     if not 0 < old_size <= n:
         raise ValueError(f"old tree size {old_size} must be between 1 and {n}")
+    return _consistency_path(old_size, n, lambda lo, hi: _subtree(hashes, lo, hi))
+
+
+def consistency_proof_from_frontier(old_size: int, old_frontier: Sequence[bytes], new_hashes: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) from what an auditor keeps of the old tree, its frontier, and the leaf hashes
+    appended after it (``new_hashes`` are leaves ``old_size`` .. ``n - 1``): no old leaf is read.
+
+    Every node of the proof is either a whole subtree of the old tree's frontier or a subtree of the
+    leaves after it (RFC 6962 §2.1.2 never mixes them), so the proof is the one :func:`consistency_proof`
+    gives over all ``n`` leaves.
+    """
+    if len(old_frontier) != bin(old_size).count("1"):
+        raise ValueError(f"a frontier of {len(old_frontier)} nodes does not describe a tree of size {old_size}")
+    ranges: dict[tuple[int, int], bytes] = {}
+    lo = 0
+    for bit, node in zip((b for b in range(old_size.bit_length() - 1, -1, -1) if old_size >> b & 1), old_frontier):
+        ranges[(lo, lo + (1 << bit))] = node
+        lo += 1 << bit
+
+    def node(a: int, b: int) -> bytes:
+        if b <= old_size:
+            if (a, b) not in ranges:
+                raise ValueError(f"subtree {a}..{b} is not a frontier node of a tree of size {old_size}")
+            return ranges[(a, b)]
+        if a < old_size:
+            raise ValueError(f"subtree {a}..{b} spans the old tree's end {old_size}")
+        return _subtree(new_hashes, a - old_size, b - old_size)
+
+    n = old_size + len(new_hashes)
+    if not 0 < old_size <= n:
+        raise ValueError(f"old tree size {old_size} must be between 1 and {n}")
+    return _consistency_path(old_size, n, node)
+
+
+def _consistency_path(old_size: int, n: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """The SUBPROOF recursion of RFC 6962 §2.1.2, unrolled; ``subtree(lo, hi)`` is MTH(D[lo:hi])."""
     proof: list[bytes] = []
     lo, hi, m, complete = 0, n, old_size, True
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(_subtree(hashes, lo + k, hi))
+            proof.append(subtree(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_subtree(hashes, lo, lo + k))
+            proof.append(subtree(lo, lo + k))
             lo, m, complete = lo + k, m - k, False
     if not complete:
-        proof.append(_subtree(hashes, lo, hi))
+        proof.append(subtree(lo, hi))
     proof.reverse()
     return proof
 

@@ -1,6 +1,7 @@
 """ProvenanceAuditOperator: verify lineage bundles in the store; fail the task on any finding."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,8 +38,12 @@ class ProvenanceAuditOperator(BaseOperator):
     :param run_ids: ``verify`` only: the bundles to verify (default: every bundle since ``since``).
     :param since: ``verify`` only: ISO time; only runs indexed at or after it (default: every run).
     :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
+    :param witnesses: ``audit`` only: published checkpoints (files or ``s3://`` objects) the log must still extend.
+    :param witness_variable: ``audit`` only: an Airflow Variable that keeps the checkpoint between audits:
+        each audit checks the log against it and, when the log extends it, stores the new checkpoint there.
 
-    Returns (XCom) the report's location. The report is written before the task fails, so the findings
+    Returns (XCom) the report's location; ``audit`` also pushes the checkpoint it verified (tree size,
+    root, digest) as XCom ``checkpoint``. The report is written before the task fails, so the findings
     can be read.
     """
 
@@ -46,7 +51,8 @@ class ProvenanceAuditOperator(BaseOperator):
 
     def __init__(self, *, mode: str = "audit", full: bool = False, rehash: bool = False,
                  report_dir: str | None = None, run_ids: Sequence[str] | None = None, since: str | None = None,
-                 tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
+                 tdprov_conn_id: str | None = None, witnesses: Sequence[str] = (), witness_variable: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if mode not in ("audit", "verify"):
             from prov_common.errors import BadInputError
@@ -58,6 +64,8 @@ class ProvenanceAuditOperator(BaseOperator):
         self.run_ids = run_ids
         self.since = since
         self.tdprov_conn_id = tdprov_conn_id
+        self.witnesses = list(witnesses)
+        self.witness_variable = witness_variable
 
     def execute(self, context: Any) -> str:
         from prov_airflow.hooks.provenance import ProvenanceHook
@@ -67,7 +75,7 @@ class ProvenanceAuditOperator(BaseOperator):
         with hook.environment():
             store = hook.get_conn()
             if self.mode == "audit":
-                return self._audit(store, settings)
+                return self._audit(store, settings, context)
             report = verify_store(store, settings, list(self.run_ids) if self.run_ids else None, self.since)
             location = self._write(store, report)
         self.log.info("tdprov: verified %s bundle(s), %s finding(s); report at %s",
@@ -78,11 +86,25 @@ class ProvenanceAuditOperator(BaseOperator):
                                    f"(report: {location})")
         return location
 
-    def _audit(self, store: Any, settings: Any) -> str:
+    def _audit(self, store: Any, settings: Any, context: Any) -> str:
         from prov_common.audit import run_audit
+        from prov_common.audit.witness import published_checkpoint
 
+        witnesses: list[Any] = list(self.witnesses)
+        if self.witness_variable:
+            from airflow.sdk import Variable
+
+            kept = Variable.get(self.witness_variable, default=None)
+            if kept:
+                witnesses.append(published_checkpoint(json.loads(kept), f"Airflow Variable {self.witness_variable!r}"))
         result = run_audit(store, settings, full=self.full, rehash=self.rehash, report_dir=self.report_dir,
-                           progress=False)
+                           progress=False, witnesses=witnesses)
+        checkpoint = result.published_checkpoint()
+        context["ti"].xcom_push(key="checkpoint", value=checkpoint)
+        if self.witness_variable and checkpoint:
+            from airflow.sdk import Variable
+
+            Variable.set(self.witness_variable, json.dumps(checkpoint, sort_keys=True))
         location = result.report_json or ""
         self.log.info("tdprov: audit %s: %s; report at %s", result.audit_id, result.summary(), location)
         if not result.clean:

@@ -1,0 +1,153 @@
+"""The inventory check: one listing of the store against what the log and the auditor's memory expect.
+
+Reads no object it already knows: a listing (one request per 1,000 keys on S3) gives each key with
+its size and tag (ETag; a local file's mtime and inode), which the auditor's memory compares with
+what it recorded when it first saw the object. Findings: a logged run whose bundle, commit marker,
+``indexed`` record or index entry is missing or changed; an index entry moved to another key; a
+run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
+audit state, catalog or lookup object that is missing or changed; a new object there that does
+not verify (forged).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX
+from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
+from prov_common.audit.memory import AuditorMemory
+from prov_common.audit.model import CHECK_INVENTORY, Finding
+from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX
+from prov_common.bundle import layout
+from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.signing import TrustStore, open_envelope
+from prov_common.store.base import Store
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
+
+SIGNED_PREFIXES = {STATE_PREFIX: STATE_PAYLOAD_TYPE, CATALOG_PREFIX: CATALOG_PAYLOAD_TYPE, GENERATED_PREFIX: GENERATED_PAYLOAD_TYPE}
+TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES)
+LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES)
+FIX_RESTORE = "restore the object from a backup or replica of the store (objects are written once); then audit again"
+FIX_FORGED = "remove the object and find out who wrote it: only auditors write here, and they sign what they write"
+FIX_INDEX = "remove the extra index entry (the first one, named by bundles/<run>/indexed, is the run's entry)"
+FIX_UNLOGGED = "find out who wrote the entry; a copied run carries another run's events, see 'tdprov verify'"
+
+
+def run_objects(run_id: str, index_key: str) -> dict[str, str]:
+    """The objects of a logged run that the inventory tracks, with what each is."""
+    return {layout.bundle_key(run_id, layout.MANIFEST_FILE): "manifest", layout.bundle_key(run_id, layout.STATEMENT_FILE): "signed statement",
+            layout.bundle_key(run_id, layout.INDEXED_FILE): "'indexed' record", index_key: "index entry"}
+
+
+@dataclass
+class Listing:
+    """The store as one listing shows it: fingerprint by key, and index keys by run id."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    index: dict[str, list[str]] = field(default_factory=dict)
+    requests: int = 0
+
+    @classmethod
+    def take(cls, store: Store) -> "Listing":
+        out = cls()
+        for prefix in LISTED_PREFIXES:
+            count = 0
+            for info in store.list_info(prefix):
+                count += 1
+                out.tags[info.key] = info.fingerprint
+                if prefix == layout.INDEX + "/" and info.key.endswith(".json"):
+                    out.index.setdefault(layout.run_id_of_index_key(info.key), []).append(info.key)
+            out.requests += count // 1000 + 1
+        return out
+
+
+def _tracked(key: str) -> bool:
+    return key.startswith(TRACKED_PREFIXES)
+
+
+def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]]) -> None:
+    """Add logged runs ``(run id, index key)`` to what the memory expects, fingerprints as listed now."""
+    for run_id, index_key in runs:
+        if run_id in memory.runs:
+            continue
+        memory.runs[run_id] = index_key
+        for key in run_objects(run_id, index_key):
+            memory.tags.setdefault(key, listing.tags.get(key, ""))
+
+
+def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> list[Finding]:
+    """Findings of ``listing`` against ``memory``. ``settled``: run ids whose index entries this audit
+    listed and did not log (so an entry of a run the log lacks is a finding, not a run still arriving)."""
+    out: list[Finding] = []
+    for run_id, index_key in memory.runs.items():
+        objects = run_objects(run_id, index_key)
+        gone = [k for k in objects if k not in listing.tags]
+        if layout.bundle_key(run_id, layout.STATEMENT_FILE) in gone and layout.bundle_key(run_id, layout.MANIFEST_FILE) in gone:
+            out.append(Finding(CHECK_INVENTORY, layout.bundle_prefix(run_id), f"the bundle of logged run {run_id} is gone from the store",
+                               FIX_RESTORE, run_id=run_id))
+            gone = [k for k in gone if k.startswith(layout.INDEX)]
+        for key in gone:
+            moved = [k for k in listing.index.get(run_id, []) if k != index_key]
+            if key == index_key and moved:
+                out.append(Finding(CHECK_INVENTORY, index_key, f"the index entry of logged run {run_id} moved to '{moved[0]}': the run was "
+                                   "re-dated", "move the entry back to the key the log names", run_id=run_id))
+            else:
+                what = "the run vanished from 'tdprov runs'" if key == index_key else "the bundle is incomplete"
+                out.append(Finding(CHECK_INVENTORY, key, f"the {objects[key]} of logged run {run_id} is missing: {what}", FIX_RESTORE, run_id=run_id))
+        for key in objects:
+            if key in listing.tags and memory.tags.get(key) and memory.tags[key] != listing.tags[key]:
+                out.append(_changed(key, f"the {objects[key]} of logged run {run_id}", memory.tags[key], listing.tags[key], run_id))
+    for run_id, keys in sorted(listing.index.items()):
+        if len(keys) > 1:
+            out.append(Finding(CHECK_INVENTORY, keys[-1], f"run {run_id} is indexed {len(keys)} times ({', '.join(keys)}): 'tdprov runs' "
+                               "lists it more than once", FIX_INDEX, run_id=run_id))
+        if run_id not in memory.runs and run_id in settled:
+            out.append(Finding(CHECK_INVENTORY, keys[0], f"run {run_id} is in the index but not in the log", FIX_UNLOGGED, run_id=run_id))
+    for key, tag in sorted(memory.tags.items()):
+        if not _tracked(key):
+            continue
+        if key not in listing.tags:
+            out.append(Finding(CHECK_INVENTORY, key, f"audit object '{key}' is missing: it was deleted", FIX_RESTORE))
+        elif tag and tag != listing.tags[key]:
+            out.append(_changed(key, f"audit object '{key}'", tag, listing.tags[key], None))
+    return out
+
+
+def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Finding:
+    return Finding(CHECK_INVENTORY, key, f"{what} changed after it was first listed (size:tag {was} -> {now})", FIX_RESTORE, run_id=run_id)
+
+
+def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, *,
+              trust_all: bool = False) -> list[Finding]:
+    """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
+    signature, a signed object by its envelope; a leaf batch by the tree check). ``trust_all``: a
+    first audit by this auditor records the store as it is. Objects that do not verify stay unknown
+    and are findings on every audit."""
+    out: list[Finding] = []
+    for key, tag in listing.tags.items():
+        if not _tracked(key) or memory.tags.get(key):
+            continue
+        if not trust_all and key not in memory.tags:
+            problem = _verify(store, tlog, trust, key)
+            if problem:
+                out.append(Finding(CHECK_INVENTORY, key, problem, FIX_FORGED))
+                continue
+        memory.tags[key] = tag
+    return out
+
+
+def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) -> str | None:
+    try:
+        if key.startswith(CHECKPOINTS_PREFIX):
+            tlog.read_checkpoint(key)
+        for prefix, payload_type in SIGNED_PREFIXES.items():
+            if key.startswith(prefix):
+                open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")
+    except StoreUnavailableError:
+        raise
+    except TdprovError as exc:
+        return f"'{key}' appeared since the last audit and does not verify: {exc.what}"
+    return None
+
+
+__all__ = ["Listing", "adopt_new", "compare", "remember_runs", "run_objects"]

@@ -1,0 +1,152 @@
+"""The auditor's memory: what an auditor verified last, kept outside the store it audits.
+
+Certificate Transparency monitors keep the newest checkpoint they verified, so that a log that was
+rolled back, truncated or rewritten cannot pass as a fresh one. One JSON file per store under
+``$TDPROV_HOME/audits/<sha-256 of the store URI, 16 hex>.json`` holds:
+
+- the newest checkpoint this auditor proved consistent (size, root, digest, key, time, frontier);
+- the inventory it expects: each logged run's index key, and the listing fingerprint (size and
+  ETag, or a local file's mtime and inode) of each object it tracks;
+- open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
+- the resolutions made, each with who, when, why and the checkpoints before and after.
+
+The file is the auditor's own: keep it, and copies of its checkpoint (witnesses), out of reach of
+the store's writers.
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prov_common.audit.model import Finding
+from prov_common.config import default_home
+from prov_common.errors import BadInputError
+from prov_common.tlog.log import StoredCheckpoint
+from prov_common.tlog.model import Checkpoint
+
+MEMORY_FORMAT = "https://tdprov.dev/auditor-memory/v1"
+
+
+@dataclass(frozen=True)
+class KnownCheckpoint:
+    """A checkpoint as an auditor remembers it: enough to prove a later log extends it."""
+
+    size: int
+    root: str
+    digest: str
+    key: str = ""
+    time: str = ""
+    frontier: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)  # who kept it, for messages: "witness 'file.json'"
+
+    @classmethod
+    def of(cls, sc: StoredCheckpoint) -> "KnownCheckpoint":
+        cp = sc.checkpoint
+        return cls(cp.size, cp.root, sc.digest, sc.key, cp.time, cp.frontier)
+
+    def checkpoint(self) -> Checkpoint:
+        """The tree it names (frontier checked against the root)."""
+        cp = Checkpoint(self.size, self.root, self.time, None, self.frontier)
+        cp.check_frontier()
+        return cp
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "root": self.root, "digest": self.digest, "key": self.key, "time": self.time, "frontier": list(self.frontier)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "KnownCheckpoint":
+        return cls(int(raw["size"]), str(raw["root"]), str(raw["digest"]), str(raw.get("key", "")), str(raw.get("time", "")),
+                   tuple(raw.get("frontier") or ()))
+
+    def published(self) -> dict[str, Any]:
+        """The form reports and witnesses carry: size, root and the digest of the checkpoint object."""
+        return {"treeSize": self.size, "rootHash": self.root, "checkpointDigest": self.digest, "checkpoint": self.key}
+
+
+@dataclass
+class AuditorMemory:
+    """See the module docstring. ``runs``: run id -> logged index key; ``tags``: key -> fingerprint
+    ('' until a listing shows the object)."""
+
+    store: str
+    checkpoint: KnownCheckpoint | None = None
+    runs: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    open: list[Finding] = field(default_factory=list)
+    resolutions: list[dict[str, Any]] = field(default_factory=list)
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": MEMORY_FORMAT, "store": self.store, "checkpoint": self.checkpoint.to_dict() if self.checkpoint else None,
+                "runs": self.runs, "tags": self.tags, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], path: Path | None = None) -> "AuditorMemory":
+        cp = raw.get("checkpoint")
+        return cls(str(raw["store"]), KnownCheckpoint.from_dict(cp) if cp else None, dict(raw.get("runs") or {}),
+                   dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path)
+
+    def add_open(self, findings: list[Finding]) -> None:
+        """Keep ``findings`` open (once each) until a resolution."""
+        have = {(f.object, f.what) for f in self.open}
+        for f in findings:
+            if (f.object, f.what) not in have:
+                have.add((f.object, f.what))
+                self.open.append(f)
+
+
+def memory_path(store_uri: str, home: Path | None = None) -> Path:
+    """Where this user's auditor memory of ``store_uri`` lives."""
+    name = hashlib.sha256(store_uri.rstrip("/").encode()).hexdigest()[:16]
+    return (home or default_home()) / "audits" / f"{name}.json"
+
+
+def load_memory(store_uri: str, path: Path | None = None) -> AuditorMemory:
+    """The memory of ``store_uri`` (an empty one when this auditor never audited it)."""
+    path = path or memory_path(store_uri)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return AuditorMemory(store_uri, path=path)
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"auditor memory '{path}' cannot be read ({exc}).",
+                            fix="restore it from a backup; deleting it makes the next audit trust the store as it is now") from exc
+    try:
+        memory = AuditorMemory.from_dict(raw, path)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"auditor memory '{path}' is damaged ({exc!r}).", fix="restore it from a backup") from exc
+    if memory.store.rstrip("/") != store_uri.rstrip("/"):
+        raise BadInputError(f"auditor memory '{path}' belongs to store '{memory.store}', not '{store_uri}'.",
+                            fix="point TDPROV_HOME at the home that audits this store")
+    return memory
+
+
+def save_memory(memory: AuditorMemory) -> Path:
+    """Write the memory atomically (a crash leaves the previous file whole)."""
+    path = memory.path or memory_path(memory.store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(memory.to_dict(), out, sort_keys=True, separators=(",", ":"))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    memory.path = path
+    return path
+
+
+def who() -> str:
+    """The person a resolution is recorded for."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_path", "save_memory", "who"]

@@ -1,0 +1,97 @@
+"""Checkpoints kept outside the store: prove the store's log still extends them.
+
+The auditor's memory and any witness (a report, ``tdprov audit --json`` output, a file or object
+holding a published checkpoint) name a checkpoint: tree size, root and the digest of the checkpoint
+object. The store's log must still hold that checkpoint unchanged and extend it (RFC 6962
+consistency proof from the checkpoint's frontier to the newest checkpoint); anything else is a gap.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prov_common.audit.memory import KnownCheckpoint
+from prov_common.audit.model import CHECK_LOG, Finding
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.store.errors import ObjectNotFoundError
+from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+from prov_common.tlog.model import LogLeaf
+
+FIX_GAP = ("restore the deleted or changed log objects from a backup or replica, then audit again; if the loss is understood "
+           "and accepted, record it with 'tdprov audit --accept-checkpoint --reason TEXT'")
+
+
+def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str) -> tuple[list[Finding], list[LogLeaf]]:
+    """Findings when the store's log does not extend ``known`` (``who`` kept it), and the leaves after it when it does."""
+    if known.size == 0:
+        return [], []
+    where = checkpoint_key(known.size)
+    if head is None:
+        return [Finding(CHECK_LOG, "log/checkpoints/", f"the store's log is empty, but {who} verified checkpoint {known.size} "
+                        f"(root {known.root}): the log was deleted", FIX_GAP)], []
+    if head.checkpoint.size < known.size:
+        return [Finding(CHECK_LOG, head.key, f"the store's log has {head.checkpoint.size} leaves, but {who} verified checkpoint "
+                        f"{known.size} (root {known.root}): the log was rolled back or its newest checkpoints were deleted", FIX_GAP)], []
+    try:
+        stored = tlog.read_checkpoint(where)
+    except ObjectNotFoundError:
+        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified ({known.digest}) is missing from the store: "
+                        "it was deleted", FIX_GAP)], []
+    except StoreUnavailableError:
+        raise
+    except TdprovError as exc:
+        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified does not verify now: {exc.what}", FIX_GAP)], []
+    if stored.digest != known.digest:
+        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its digest was {known.digest}, "
+                        f"it is now {stored.digest}", FIX_GAP)], []
+    frontier = known if known.frontier else KnownCheckpoint.of(stored)
+    try:
+        _proof, leaves = tlog.prove_extends(frontier.checkpoint(), head)
+    except StoreUnavailableError:
+        raise
+    except TdprovError as exc:
+        return [Finding(CHECK_LOG, head.key, f"the store's log is not consistent with checkpoint {known.size} that {who} verified: {exc.what}",
+                        FIX_GAP)], []
+    return [], leaves
+
+
+def read_witness(spec: str) -> KnownCheckpoint:
+    """A published checkpoint from a file or an object URI (``s3://bucket/key``): an audit report,
+    ``tdprov audit --json`` output, or ``{"treeSize", "rootHash", "checkpointDigest"}``."""
+    if spec.startswith("s3://"):
+        from prov_common.store import open_store
+
+        folder, _, name = spec.rstrip("/").rpartition("/")
+        try:
+            data = open_store(folder).get(name)
+        except TdprovError as exc:
+            raise BadInputError(f"witness '{spec}' cannot be read: {exc.what}", fix="pass a readable witness file or s3:// object") from exc
+    else:
+        try:
+            data = Path(spec.removeprefix("file://")).read_bytes()
+        except OSError as exc:
+            raise BadInputError(f"witness '{spec}' cannot be read ({exc.strerror}).", fix="pass a readable witness file or s3:// object") from exc
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
+    return published_checkpoint(doc, f"witness '{spec}'")
+
+
+def published_checkpoint(doc: Any, what: str) -> KnownCheckpoint:
+    """The checkpoint in a report (``log``), in ``--json`` output (``checkpoint``) or on its own
+    (``{treeSize, rootHash, checkpointDigest}``), as orchestrators publish it."""
+    try:
+        for name in ("checkpoint", "log"):
+            if isinstance(doc.get(name), dict):
+                doc = doc[name]
+                break
+        return KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc["checkpointDigest"]), str(doc.get("checkpoint") or ""),
+                               source=what)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"{what} holds no checkpoint ({exc!r}).",
+                            fix="pass an audit report, 'tdprov audit --json' output or a {treeSize, rootHash, checkpointDigest} object") from exc
+
+
+__all__ = ["check_extends", "published_checkpoint", "read_witness"]

@@ -1,0 +1,241 @@
+"""The attack table of docs/threat-model.md, on a local store and on S3 (moto): an attacker with write
+access to the store and no signing key changes it behind the auditor's back. The auditor's memory is
+in place (TDPROV_HOME is kept across the audits of a test). Every row is a finding in the audit the
+table names, naming the object, and is still one on the next audit."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.audit.memory import memory_path
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES
+from prov_common.bundle import layout
+from prov_common.config import Settings
+from prov_common.signing import SigningKey, sign_envelope
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
+from prov_common.tlog.model import sha256_digest
+
+from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
+
+
+def _audit(pipe: Pipeline, **kw):
+    return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, **kw)
+
+
+class Store:
+    """A store with two pipelines' runs and three audits (the auditor remembers the newest checkpoint)."""
+
+    def __init__(self, uri: str) -> None:
+        self.pipe = Pipeline(uri)
+        self.uri = uri
+        assert _audit(self.pipe).clean
+        self.extra = seal(self.pipe.store, run_events("prepare_extra", [dataset(self.pipe.raw_name, self.pipe.raw)],
+                                                     [dataset("/data/extra.parquet", digest("extra"))], start=T0 + timedelta(hours=2)))
+        assert _audit(self.pipe).clean
+        self.last = seal(self.pipe.store, run_events("prepare_last", [dataset(self.pipe.raw_name, self.pipe.raw)],
+                                                    [dataset("/data/last.parquet", digest("last"))], start=T0 + timedelta(hours=3)))
+        third = _audit(self.pipe)
+        assert third.clean and third.checkpoint.checkpoint.size == 4, [f.what for f in third.errors]
+
+    def keys(self, prefix: str) -> list[str]:
+        return list(self.pipe.store.list(prefix))
+
+    def index_key(self, run_id: str) -> str:
+        return next(k for k in self.keys("index/") if k.endswith(f"-{run_id}.json"))
+
+    def delete(self, *keys: str) -> None:
+        for key in keys:
+            raw_delete(self.uri, key)
+
+    def delete_run(self, run_id: str) -> None:
+        self.delete(*self.keys(layout.bundle_prefix(run_id)), self.index_key(run_id))
+
+    def newest(self, prefix: str) -> str:
+        return self.keys(prefix)[-1]
+
+
+def _later_key(key: str, seconds: int) -> str:
+    """The same run's index key, stamped ``seconds`` later."""
+    folder, name = key.rsplit("/", 1)
+    moment = layout.parse_stamp(name[:22]) + timedelta(seconds=seconds)
+    return f"{folder}/{layout.stamp(moment)}{name[22:]}"
+
+
+# --- the attacks: each changes the store and says what must be found, and by which audit ------------------------------
+
+def roll_back(s: Store) -> tuple[str, str, str]:
+    newest = s.newest(CHECKPOINTS_PREFIX)
+    states = s.keys("audit/state/" + newest.rsplit("/", 1)[1].removesuffix(".json"))  # every state bound to it
+    s.delete(newest, s.newest(LEAVES_PREFIX), *states, s.newest("audit/catalog/"))
+    s.delete_run(s.last)
+    return "default", CHECK_LOG, "rolled back"
+
+
+def delete_newest_checkpoint(s: Store) -> tuple[str, str, str]:
+    s.delete(s.newest(CHECKPOINTS_PREFIX))
+    return "default", CHECK_LOG, "rolled back"
+
+
+def delete_logged_bundle(s: Store) -> tuple[str, str, str]:
+    s.delete(*s.keys(layout.bundle_prefix(s.extra)))
+    return "default", CHECK_INVENTORY, f"the bundle of logged run {s.extra} is gone"
+
+
+def copy_under_new_run_id(s: Store) -> tuple[str, str, str]:
+    new = str(uuid.uuid4())
+    for key in s.keys(layout.bundle_prefix(s.extra)):
+        raw_write(s.uri, key.replace(s.extra, new), raw_read(s.uri, key))
+    index = s.index_key(s.extra)
+    raw_write(s.uri, index.replace(s.extra, new), raw_read(s.uri, index))
+    return "default", CHECK_INVENTORY, f"run {new}"
+
+
+def edit_index_state(s: Store) -> tuple[str, str, str]:
+    key = s.index_key(s.extra)
+    data = raw_read(s.uri, key)
+    assert b'"state":"COMPLETE"' in data
+    raw_write(s.uri, key, data.replace(b'"state":"COMPLETE"', b'"state":"FAIL"'))
+    return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} changed"
+
+
+def delete_index_entry_and_marker(s: Store) -> tuple[str, str, str]:
+    s.delete(s.index_key(s.extra), layout.bundle_key(s.extra, layout.INDEXED_FILE))
+    return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} is missing"
+
+
+def move_index_entry_later(s: Store) -> tuple[str, str, str]:
+    key = s.index_key(s.extra)
+    raw_write(s.uri, _later_key(key, 3600), raw_read(s.uri, key))
+    s.delete(key)
+    return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} moved"
+
+
+def delete_audit_state(s: Store) -> tuple[str, str, str]:
+    key = s.keys("audit/state/")[0]
+    s.delete(key)
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+
+
+def delete_lookup_object(s: Store) -> tuple[str, str, str]:
+    key = s.keys("audit/generated/")[0]
+    s.delete(key)
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+
+
+def delete_catalog(s: Store) -> tuple[str, str, str]:
+    key = s.keys("audit/catalog/")[0]
+    s.delete(key)
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+
+
+def truncate_leaf_batch(s: Store) -> tuple[str, str, str]:
+    key = s.keys(LEAVES_PREFIX)[0]
+    data = raw_read(s.uri, key)
+    raw_write(s.uri, key, data[: data.rindex(b',{"indexKey"')] + b"]}")
+    return "default", CHECK_INVENTORY, f"audit object '{key}' changed"
+
+
+def truncate_leaf_batch_full(s: Store) -> tuple[str, str, str]:
+    truncate_leaf_batch(s)
+    return "full", CHECK_LOG, "missing"
+
+
+def delete_first_checkpoint(s: Store) -> tuple[str, str, str]:
+    key = s.keys(CHECKPOINTS_PREFIX)[0]
+    s.delete(key)
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+
+
+def forge_state(s: Store) -> tuple[str, str, str]:
+    newest = s.newest("audit/state/")
+    forged = newest.replace("audit/state/0000", "audit/state/0009")
+    envelope = sign_envelope(b'{"checkpoint":{"size":9000}}', "application/vnd.tdprov.audit-state+json", [SigningKey.generate()])
+    raw_write(s.uri, forged, envelope.to_json())
+    return "default", CHECK_INVENTORY, f"'{forged}' appeared since the last audit and does not verify"
+
+
+def wipe_log_and_audit(s: Store) -> tuple[str, str, str]:
+    s.delete(*s.keys("log/"), *s.keys("audit/"))
+    s.delete_run(s.extra)
+    return "default", CHECK_LOG, "the log was deleted"
+
+
+ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
+    roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state, delete_index_entry_and_marker,
+    move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
+    delete_first_checkpoint,
+    forge_state, wipe_log_and_audit,
+]
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.__name__ for a in ATTACKS])
+def test_attack_is_found_and_stays_found(store_uri: str, attack: Callable[[Store], tuple[str, str, str]]) -> None:
+    s = Store(store_uri)
+    size_before = len(s.keys(CHECKPOINTS_PREFIX))
+    mode, check, words = attack(s)
+    for attempt in ("found", "still found"):
+        # a new run arrives meanwhile: an audit over a gap must not log it under a checkpoint that skips the gap
+        seal(s.pipe.store, run_events(f"prepare_after_{attempt.replace(' ', '_')}", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
+                                      start=T0 + timedelta(hours=4)))
+        result = _audit(s.pipe, full=mode == "full")
+        shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+        assert result.exit_code == 1, (attempt, shown)
+        assert [f for f in result.check(check).errors if words in f.what], (attempt, words, shown)
+    if check == CHECK_LOG and mode == "default":  # a gap: no checkpoint was written over it
+        assert len(s.keys(CHECKPOINTS_PREFIX)) < size_before or attack is wipe_log_and_audit
+
+
+def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(store_uri: str) -> None:
+    s = Store(store_uri)
+    delete_newest_checkpoint(s)
+    assert _audit(s.pipe).exit_code == 1
+    with pytest.raises(Exception, match="needs a reason"):
+        _audit(s.pipe, accept_checkpoint=" ")
+    result = _audit(s.pipe, accept_checkpoint="checkpoint 4 lost in an incident; leaves re-checked")
+    record = result.resolution
+    assert record and record["before"]["treeSize"] == 4 and record["after"]["treeSize"] == 3 and record["closed"]
+    assert record["key"] in s.keys("audit/resolutions/")
+    assert not [f for f in result.check(CHECK_LOG).errors if "rolled back" in f.what], [f.what for f in result.errors]
+    # the log goes on from the accepted checkpoint; later audits are clean
+    assert result.checkpoint.checkpoint.size > 3
+    after = _audit(s.pipe)
+    assert after.clean, [f.what for f in after.errors]
+
+
+def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(store_uri: str, tmp_path, capsys) -> None:
+    """``tdprov audit --json`` prints the checkpoint; kept elsewhere it is a witness that a fresh auditor
+    (no memory of its own) checks with ``--witness``: a rolled-back log is a finding."""
+    from prov_common.cli import main
+
+    s = Store(store_uri)
+    assert main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r")]) == 0
+    published = json.loads(capsys.readouterr().out)
+    head = s.pipe.store.get(s.newest(CHECKPOINTS_PREFIX))
+    assert published["checkpoint"]["treeSize"] == 4 and published["checkpoint"]["checkpointDigest"] == sha256_digest(head)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["log"]["checkpointDigest"] == published["checkpoint"]["checkpointDigest"]
+    witness = tmp_path / "witness.json"
+    witness.write_text(json.dumps(published))
+    roll_back(s)
+    memory_path(s.pipe.store.uri).unlink()  # an auditor that never saw this store (same keys)
+    code = main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r2")])  # trusts on first use
+    assert code == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r3"), "--witness", str(witness)]) == 1
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert any("witness" in f["what"] and "rolled back" in f["what"] for f in found), found
+
+
+def test_full_audit_compares_every_index_entry_with_its_signed_manifest(store_uri: str) -> None:
+    """Without the auditor's memory (a fresh auditor), --full still finds an edited index entry from the bytes."""
+    s = Store(store_uri)
+    edit_index_state(s)
+    memory_path(s.pipe.store.uri).unlink()
+    result = _audit(s.pipe, full=True)
+    found = [f for f in result.check(CHECK_SIGNATURES).errors if f.object == s.index_key(s.extra)]
+    assert found and "state" in found[0].what, [f.what for f in result.errors]
