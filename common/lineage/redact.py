@@ -73,14 +73,28 @@ class _Redactor:
         return out
 
     def text(self, text: str) -> str:
-        """A string; JSON text (an object or array, e.g. an Airflow connection's ``extra``) is redacted as JSON."""
-        stripped = text.strip()
-        if self.json_level < MAX_JSON_LEVELS and stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
-            try:
-                parsed = json.loads(stripped)
-            except (ValueError, RecursionError):
-                parsed = None
-            if isinstance(parsed, (dict, list)):
-                clean = _Redactor(self.json_level + 1).value(parsed, 0)
-                return text if clean == parsed else json.dumps(clean, ensure_ascii=False)
+        """A string; JSON text (an object or array, e.g. an Airflow connection's ``extra``), or lines of it
+        within other text, is redacted as JSON; the rest by shape."""
+        if self.json_level >= MAX_JSON_LEVELS or ("{" not in text and "[" not in text):
+            return redact_text(text)
+        whole = self.json_text(text)
+        if whole is not None:
+            return whole
+        if "\n" in text:
+            lines = text.split("\n")
+            text = "\n".join(self.json_text(line) or line for line in lines)
         return redact_text(text)
+
+    def json_text(self, text: str) -> str | None:
+        """``text`` redacted as JSON if it is a JSON object or array (unchanged if nothing is secret), else None."""
+        stripped = text.strip()
+        if stripped[:1] not in ("{", "[") or stripped[-1:] not in ("}", "]"):
+            return None
+        try:
+            parsed = json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(parsed, (dict, list)):
+            return None
+        clean = _Redactor(self.json_level + 1).value(parsed, 0)
+        return text if clean == parsed else json.dumps(clean, ensure_ascii=False)

@@ -5,6 +5,7 @@ time linear in its length whatever the input (no pattern can backtrack over an u
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -27,34 +28,40 @@ _CONNECTION_WORDS = ("connection", "conn")
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 _KEY_CHARS = r"A-Za-z0-9_.\-"
-_VALUE = (rf"(?P<value>'[^'\n]{{0,{MAX_SECRET}}}'?"  # 'two words' (an unterminated quote runs to the line's end)
-          rf"|\"[^\"\n]{{0,{MAX_SECRET}}}\"?"
+_VALUE = re.compile(rf"(?:\\{{1,7}}\"[^\"\\\n]{{0,{MAX_SECRET}}}(?:\\{{1,7}}\")?"  # \"value\" (JSON inside a JSON string)
+          rf"|'[^'\\\n]{{0,{MAX_SECRET}}}'?"  # 'two words' (an unterminated quote runs to the line's end)
+          rf"|\"[^\"\\\n]{{0,{MAX_SECRET}}}\"?"
           rf"|(?i:basic|bearer|token|digest|negotiate|ntlm|aws4-hmac-sha256|sharedkey)[ \t]{{1,8}}[^\s'\";&,]{{1,{MAX_SECRET}}}"
           rf"|[^\s'\";&,]{{1,{MAX_SECRET}}})")
 # key=value, key: value, "key": "value", --key=value, XML-ish <key>value</key> is below
 _ASSIGNMENT = re.compile(
-    rf"(?<![{_KEY_CHARS}])(?P<kq>[\"']?)(?P<key>-{{0,2}}[A-Za-z_][{_KEY_CHARS}]{{0,63}})(?P=kq)"
-    rf"(?P<sep>[ \t]{{0,8}}(?:=|:(?!//))[ \t]{{0,8}})" + _VALUE
+    rf"(?<![{_KEY_CHARS}])(?P<kq>\\{{0,7}}[\"']|)(?P<key>-{{0,2}}[A-Za-z_][{_KEY_CHARS}]{{0,63}})(?P=kq)"
+    rf"[ \t]{{0,8}}(?:=|:(?!//))[ \t]{{0,8}}"
 )
 # --password hunter2, -token abc (a command-line flag and its separate argument)
-_FLAG = re.compile(rf"(?<![{_KEY_CHARS}])(?P<key>--?[A-Za-z][{_KEY_CHARS}]{{0,63}})(?P<sep>[ \t]{{1,8}})(?!-)" + _VALUE)
+_FLAG = re.compile(rf"(?<![{_KEY_CHARS}])(?P<key>--?[A-Za-z][{_KEY_CHARS}]{{0,63}})[ \t]{{1,8}}(?!-)")
 # SQL and prose: PASSWORD 'x', IDENTIFIED BY x, SECRET 'x' (PASSWORD = 'x' is an assignment)
 _SQL = re.compile(
     rf"(?i)(?<![{_KEY_CHARS}])(?P<key>identified[ \t]{{1,8}}by|password|passwd|secret|credentials|token)"
     rf"(?P<sep>[ \t]{{1,8}})(?P<value>'[^'\n]{{0,{MAX_SECRET}}}'?|\"[^\"\n]{{0,{MAX_SECRET}}}\"?)"
 )
 _IDENTIFIED_BY = re.compile(rf"(?i)(?<![{_KEY_CHARS}])(?P<key>identified[ \t]{{1,8}}by)(?P<sep>[ \t]{{1,8}})(?P<value>[^\s'\";,)]{{1,{MAX_SECRET}}})")
-_XML = re.compile(rf"<(?P<key>[A-Za-z_][{_KEY_CHARS}:]{{0,63}})>(?P<value>[^<]{{1,{MAX_SECRET}}})(?=</)")
+_QUOTE = re.compile(r"\\*[\"']")
+_XML = re.compile(rf"<(?P<key>[A-Za-z_][{_KEY_CHARS}:]{{0,63}})>")
+_XML_VALUE = re.compile(rf"[^<]{{1,{MAX_SECRET}}}(?=</)")
+# (key and separator, the value after it): only the value after a secret-named key is matched and redacted
+_KEYED = ((_ASSIGNMENT, _VALUE), (_FLAG, _VALUE), (_XML, _XML_VALUE))
 _URI = re.compile(r"(?<![A-Za-z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^\s'\"<>]{1,65536}")
 _USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@:]+):(?P<password>[^@?#]+)@(?P<rest>.*)$", re.S)
 # Well-known token formats, in one pattern (one pass); a match that starts inside a word is left alone.
 _TOKENS = re.compile("|".join([
     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",  # AWS key ids
     r"(?i:bearer)[ \t]{1,8}[A-Za-z0-9._~+/\-]{1,8192}=*",
-    r"(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|gldt|glrt|xox[abposre]|xapp|hf|npm|dapi|shpat|shpss|shpca"
+    r"(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|gldt|glrt|xox[abposre]|xapp|hf|npm|shpat|shpss|shpca"
     r"|sk_live|sk_test|rk_live|rk_test|whsec|sq0atp|sq0csp|dop_v1|doo_v1)[-_][A-Za-z0-9_\-]{10,512}",
     r"pypi-AgE[A-Za-z0-9_\-]{20,2048}",
     r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
+    r"dapi[0-9a-f]{32}(?![0-9a-f])",  # Databricks
     r"ya29\.[0-9A-Za-z_\-]{20,2048}",  # Google OAuth access tokens
     r"sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,512}",  # OpenAI / Anthropic-style API keys
     r"SG\.[A-Za-z0-9_\-]{16,64}\.[A-Za-z0-9_\-]{16,64}",  # SendGrid
@@ -118,12 +125,9 @@ def redact_text(text: str) -> str:
     if "://" in text:
         text = _URI.sub(lambda m: redact_uri(m.group(0)), text)
     text = redact_tokens(text)
-    if "=" in text or ":" in text:
-        text = _ASSIGNMENT.sub(_redact_keyed, text)
-    if "-" in text:
-        text = _FLAG.sub(_redact_keyed, text)
-    if "</" in text:
-        text = _XML.sub(_redact_keyed, text)
+    for marker, (keys, values) in zip(("=:", "-", "<"), _KEYED):
+        if any(m in text for m in marker):
+            text = _redact_keyed(text, keys, values)
     if "'" in text or '"' in text:
         text = _SQL.sub(_redact_sql, text)
     if "y" in text or "Y" in text:
@@ -153,12 +157,26 @@ def _redact_query(query: str) -> str:
     return urlencode([(k, REDACTED if is_secret_key(k) else v) for k, v in pairs], safe="*")
 
 
-def _redact_keyed(match: re.Match[str]) -> str:
-    value = match.group("value")
-    if not is_secret_key(match.group("key").lstrip("-")) or value.strip("'\"") in ("", REDACTED):
-        return match.group(0)
-    quote_mark = value[0] if value[0] in "'\"" else ""
-    return match.group(0)[: match.start("value") - match.start(0)] + (f"{quote_mark}{REDACTED}{quote_mark}" if quote_mark else REDACTED)
+def _redact_keyed(text: str, keys: re.Pattern[str], values: re.Pattern[str]) -> str:
+    """``text`` with the value after each secret-named key redacted. Keys are found in one pass; a value
+    is matched only after a secret key, and keys inside a redacted value are skipped, so the cost is linear."""
+    out: list[str] = []
+    done = 0
+    for key in keys.finditer(text):
+        if key.start() < done or not _is_secret_cached(key.group("key").lstrip("-")):
+            continue
+        value = values.match(text, key.end())
+        if value is None or value.group(0).strip("\\'\"") in ("", REDACTED):
+            continue
+        quote_mark = _QUOTE.match(value.group(0))
+        out += [text[done : key.end()], f"{quote_mark.group(0)}{REDACTED}{quote_mark.group(0)}" if quote_mark else REDACTED]
+        done = value.end()
+    return "".join(out) + text[done:] if out else text
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_cached(name: str) -> bool:
+    return is_secret_key(name)
 
 
 def _redact_sql(match: re.Match[str]) -> str:
