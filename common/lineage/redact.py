@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from prov_common.lineage.secret_text import REDACTED, is_secret_key, redact_text, redact_tokens, redact_uri
+from prov_common.lineage.validate import MAX_NESTING
 
 __all__ = ["REDACTED", "MAX_DEPTH", "is_secret_key", "redact_mapping", "redact_text", "redact_tokens", "redact_uri", "redact_value"]
 
-MAX_DEPTH = 64  # nesting of mappings and lists that is walked; deeper parts become TOO_DEEP
+MAX_DEPTH = MAX_NESTING  # nesting of mappings and lists that is walked; deeper parts become TOO_DEEP
 MAX_JSON_LEVELS = 3  # JSON text inside a string inside JSON text... parsed this many levels
 TOO_DEEP = "*** (nested too deep to inspect)"
 # a name/value pair ({"name": "DB_PASSWORD", "value": ...}): the name field and the value fields
