@@ -84,5 +84,17 @@ def _fail(verb: str, exc: TdprovError) -> int:
     return exc.exit_code
 
 
+def run() -> None:
+    """The ``tdprov`` console command: :func:`main`, then the process ends with its exit code and no
+    native thread left running (see :mod:`._exit`)."""
+    from prov_common.cli._exit import exit_now
+
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    exit_now(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
