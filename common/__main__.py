@@ -1,6 +1,4 @@
 """``python -m prov_common`` runs the tdprov CLI."""
-import sys
+from prov_common.cli import run
 
-from prov_common.cli import main
-
-sys.exit(main())
+run()

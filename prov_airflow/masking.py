@@ -28,12 +28,27 @@ class SampleOptions:
     masked_columns: tuple[str, ...] = ()
     source_records: tuple[str, ...] = ()
     tdprov_conn_id: str | None = None
+    public_columns: tuple[str, ...] = ()
+    raw_samples: bool = False
+    declared_masked: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, where: str, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, masked_columns: Iterable[str] | str = (),
-           source_records: Iterable[str] | str = (), tdprov_conn_id: str | None = None) -> "SampleOptions":
-        return cls(check_sample_rows(sample_rows, where), tuple(sorted(column_names(masked_columns))),
-                   tuple(sorted(column_names(source_records))), tdprov_conn_id)
+           source_records: Iterable[str] | str = (), tdprov_conn_id: str | None = None,
+           public_columns: Iterable[str] | str = (), raw_samples: bool = False) -> "SampleOptions":
+        masked = tuple(sorted(column_names(masked_columns)))
+        return cls(check_sample_rows(sample_rows, where), masked, tuple(sorted(column_names(source_records))), tdprov_conn_id,
+                   tuple(sorted(column_names(public_columns))), bool(raw_samples), masked)
+
+    def validate(self, df: Any, schema: Any) -> Any:
+        """Validate ``df``: private by default (see :func:`prov_common.quality.validate`); the task's own
+        ``masked_columns`` must name columns of ``df``."""
+        from prov_common.quality import validate
+        from prov_common.quality.samples import check_known_columns, data_index_names
+
+        check_known_columns(self.declared_masked, [*map(str, df.columns), *data_index_names(df)], "masked_columns", "the table")
+        return validate(df, schema, sample_rows=self.sample_rows, masked_columns=self.masked_columns,
+                        public_columns=self.public_columns, raw_samples=self.raw_samples)
 
     def _settings(self, call: Any, **kwargs: Any) -> Any:
         """``call(settings, **kwargs)`` with the tdprov settings and AWS environment of the connection."""

@@ -15,6 +15,8 @@ from prov_dagster.digests import digest_of
 from prov_dagster.policy import (
     DEFAULT_SAMPLE_ROWS,
     MASKED_KEY,
+    PUBLIC_KEY,
+    RAW_SAMPLES_KEY,
     OWNERS_KEY,
     POLICY_KEY,
     SAMPLE_ROWS_KEY,
@@ -36,6 +38,8 @@ def provenance_asset(
     quality_policy: QualityPolicy = "fail",
     masked_columns: Iterable[str] = (),
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    public_columns: Iterable[str] = (),
+    raw_samples: bool = False,
     metadata: Mapping[str, Any] | None = None,
     training: bool = False,
     **asset_kwargs: Any,
@@ -53,6 +57,10 @@ def provenance_asset(
     sample_rows: how many failure cases a failed validation keeps in the bundle; ``0`` stores none.
     training: the asset trains a model: its step's runs get the OpenLineage jobType TRAINING, which the
         audit's training-data sections follow (a plain ``@asset`` is marked with the tag ``tdprov/training``).
+    public_columns: columns declared non-personal, whose failing values are shown in samples; every
+        other value is masked (``***`` with a keyed digest) by default, as are the columns of a
+        schema without ``metadata={"personal": False}``. A name that is not a column is an error.
+    raw_samples: show the values of every column not flagged or masked (opt-in).
 
     The function returns a DataFrame (or ``Output`` of one); the asset then returns
     ``Output(df, data_version=DataVersion(<digest>))`` -- the public way to set a data version, so
@@ -71,6 +79,10 @@ def provenance_asset(
         meta[OWNERS_KEY] = owner_list
     if masked_columns:
         meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
+    if public_columns:
+        meta[PUBLIC_KEY] = [public_columns] if isinstance(public_columns, str) else list(public_columns)
+    if raw_samples:
+        meta[RAW_SAMPLES_KEY] = True
     if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:
         meta[SAMPLE_ROWS_KEY] = sample_rows
     if training:

@@ -21,6 +21,7 @@ from pydantic import Field
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.quality import QualityResult, load_schema, validate
+from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
@@ -110,7 +111,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
     def _validate(df: pd.DataFrame, wants: AssetProvenance, masked: set[str]) -> QualityResult | None:
         if wants.schema is None:
             return None
-        return validate(df, wants.schema, masked_columns=masked, sample_rows=wants.sample_rows)
+        check_known_columns(wants.masked_columns, [*map(str, df.columns), *data_index_names(df)], "masked_columns", "the asset's output")
+        return validate(df, wants.schema, masked_columns=masked, sample_rows=wants.sample_rows,
+                        public_columns=wants.public_columns, raw_samples=wants.raw_samples)
 
     def teardown_after_execution(self, context: Any) -> None:
         """The run (or this step's process) is done: wait until every bundle is written."""

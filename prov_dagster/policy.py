@@ -30,6 +30,8 @@ POLICY_KEY = "tdprov/quality_policy"
 SOURCE_KEY = "tdprov/source"
 OWNERS_KEY = "tdprov/owners"
 MASKED_KEY = "tdprov/masked_columns"
+PUBLIC_KEY = "tdprov/public_columns"
+RAW_SAMPLES_KEY = "tdprov/raw_samples"
 SAMPLE_ROWS_KEY = "tdprov/sample_rows"
 TRAINING_KEY = "tdprov/training"  # metadata or tag: the asset trains a model (jobType TRAINING)
 
@@ -55,6 +57,8 @@ class AssetProvenance:
     masked_columns: tuple[str, ...] = ()
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     training: bool = False
+    public_columns: tuple[str, ...] = ()
+    raw_samples: bool = False
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
@@ -63,6 +67,8 @@ class AssetProvenance:
         owners = _raw(meta.get(OWNERS_KEY)) or ()
         masked = _raw(meta.get(MASKED_KEY)) or ()
         masked = (masked,) if isinstance(masked, str) else masked
+        public = _raw(meta.get(PUBLIC_KEY)) or ()
+        public = (public,) if isinstance(public, str) else public
         source = _raw(meta.get(SOURCE_KEY))
         rows = _raw(meta.get(SAMPLE_ROWS_KEY))
         return cls(
@@ -73,6 +79,8 @@ class AssetProvenance:
             masked_columns=tuple(str(c) for c in masked),
             sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
             training=marks_training(meta),
+            public_columns=tuple(str(c) for c in public),
+            raw_samples=bool(_raw(meta.get(RAW_SAMPLES_KEY))),
         )
 
 

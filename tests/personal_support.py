@@ -23,7 +23,7 @@ PLANTED = "flagged.person@example.net"
 VISIBLE = "4242"  # a failing value of an unflagged column: it must stay in the sample
 # The schema flags nothing: only the source record says that `email` is personal.
 PEOPLE = pa.DataFrameSchema(
-    {"email": pa.Column(str, pa.Check.str_matches(r"^[a-z]+$")), "age": pa.Column(int, pa.Check.in_range(0, 120))},
+    {"email": pa.Column(str, pa.Check.str_matches(r"^[a-z]+$")), "age": pa.Column(int, pa.Check.in_range(0, 120), metadata={"personal": False})},
     name="People",
 )
 

@@ -106,6 +106,9 @@ def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, caps
     store = str(tmp_path / "store")
     _record(store, 1)  # signed by the per-user key, created on first use
     assert main(["verify", "--store", store]) == 0
+    assert main(["verify", "--store", str(tmp_path / "empty")]) == 2  # a mistyped store is not an empty one
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "empty").exists()
+    assert main(["store", "init", str(tmp_path / "empty")]) == 0
     assert main(["verify", "--store", str(tmp_path / "empty")]) == 0
     assert "no bundles" in capsys.readouterr().err
 

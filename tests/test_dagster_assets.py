@@ -208,7 +208,7 @@ def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) ->
 
 
 # -- quality ------------------------------------------------------------------------------------
-SCORES = pa.DataFrameSchema({"score": pa.Column(float, pa.Check.in_range(0, 1))}, name="Scores")
+SCORES = pa.DataFrameSchema({"score": pa.Column(float, pa.Check.in_range(0, 1), metadata={"personal": False})}, name="Scores")
 
 
 def _scores() -> pd.DataFrame:

@@ -148,7 +148,7 @@ def test_failure_samples_never_enter_events() -> None:
     values = [f"PRIVATE-{i}" for i in range(50)]
     df = pd.DataFrame({"id": range(50), "label": [9] * 50, "text": values})
     schema = pa.DataFrameSchema({"text": pa.Column(str, pa.Check.str_startswith("ok"))}, name="T")
-    quality = validate(df, schema)
+    quality = validate(df, schema, raw_samples=True)
     assert quality.failure_count == 50 and "PRIVATE-0" in set(quality.failure_sample["failure_case"])
     ref = DatasetRef("file", "/d/x.parquet", digest=hash_dataframe(df), quality=quality, samples_file="samples/x.parquet")
     text = event_to_json(build_run_event("COMPLETE", run_id=run_id(), job_name="j", inputs=[ref], outputs=[ref]))

@@ -89,6 +89,7 @@ def test_export_since(store_path: str, tmp_path: Path) -> None:
 
 
 def test_export_of_an_empty_store(tmp_path: Path, capsysbinary) -> None:
+    (tmp_path / "empty").mkdir()
     assert main(["export", "--store", str(tmp_path / "empty")]) == 0
     assert json.loads(capsysbinary.readouterr().out)["prefix"]["tdprov"]
 

@@ -12,7 +12,7 @@ SECRET = "jane.doe@example.com"
 def _schema(flag: str | None) -> pa.DataFrameSchema:
     meta = {flag: True} if flag else None
     return pa.DataFrameSchema(
-        {"email": pa.Column(str, pa.Check.str_matches(r"^[a-z]+$"), metadata=meta), "age": pa.Column(int, pa.Check.ge(0))},
+        {"email": pa.Column(str, pa.Check.str_matches(r"^[a-z]+$"), metadata=meta), "age": pa.Column(int, pa.Check.ge(0), metadata={"personal": False})},
         name="people",
     )
 
@@ -26,6 +26,8 @@ def test_flagged_column_values_are_masked() -> None:
         assert "-1" in sample.to_csv(), "values of unflagged columns stay visible"
 
 
-def test_unflagged_column_values_are_shown() -> None:
+def test_unflagged_column_values_are_masked_unless_declared_public() -> None:
     frame = pd.DataFrame({"email": [SECRET], "age": [1]})
-    assert SECRET in validate(frame, _schema(None)).failure_sample.to_csv()
+    assert SECRET not in validate(frame, _schema(None)).failure_sample.to_csv()  # private by default
+    assert SECRET in validate(frame, _schema(None), public_columns=["email"]).failure_sample.to_csv()
+    assert SECRET in validate(frame, _schema(None), raw_samples=True).failure_sample.to_csv()

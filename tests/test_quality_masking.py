@@ -56,9 +56,12 @@ def test_cli_registers_flagged_columns(tmp_path: Path, capsys: pytest.CaptureFix
     store = str(tmp_path / "store")
     data = write_people(tmp_path / "people.parquet")
     assert main(["source", "add", str(data), "--name", "people", "--license", "MIT", "--issuer", "acme",
-                 "--personal-columns", "email, phone", "--confidential-columns", "salary", "--store", store]) == 0
+                 "--personal-columns", "email, phone", "--store", store]) == 2  # not a column of the data
+    assert "'phone', not a column of" in capsys.readouterr().err and not Path(store).exists()
+    assert main(["source", "add", str(data), "--name", "people", "--license", "MIT", "--issuer", "acme",
+                 "--personal-columns", "email", "--confidential-columns", "age", "--store", store]) == 0
     [stored] = iter_sources(open_store(store), trust_from_settings(Settings.from_env(store=store)))
-    assert stored.record.masked_columns == ("email", "phone", "salary")
+    assert stored.record.masked_columns == ("email", "age")
 
 
 def test_which_records_apply_to_a_dataset() -> None:
@@ -103,18 +106,19 @@ def test_star_masks_every_value_but_keeps_missing_column_names() -> None:
 
 def test_a_masked_index_level_hides_row_labels() -> None:
     frame = people().set_index("email")
-    checks = {"age": pa.Column(int, pa.Check.in_range(0, 120))}
+    checks = {"age": pa.Column(int, pa.Check.in_range(0, 120), metadata={"personal": False})}
     flagged = pa.DataFrameSchema(checks, index=pa.Index(str, name="email", metadata={"personal": True}))
     sample = validate(frame, flagged).failure_sample
     assert list(sample["failure_case"]) == [VISIBLE] and list(sample["index"]) == [MASK]
     assert list(validate(frame, pa.DataFrameSchema(checks), masked_columns="email").failure_sample["index"]) == [MASK]
-    assert list(validate(frame, pa.DataFrameSchema(checks)).failure_sample["index"]) == [PLANTED]  # unflagged: shown
+    assert list(validate(frame, pa.DataFrameSchema(checks)).failure_sample["index"]) == [MASK]  # private by default
+    assert list(validate(frame, pa.DataFrameSchema(checks), raw_samples=True).failure_sample["index"]) == [PLANTED]
     ranged = validate(people(), PEOPLE, masked_columns="*").failure_sample  # a default RangeIndex is not data
     assert set(ranged["index"].dropna()) <= {"0", "1", "2"}
 
 
 def test_result_masked_later_and_stored_in_one_layout() -> None:
-    result = validate(people(), PEOPLE)
+    result = validate(people(), PEOPLE, raw_samples=True)
     assert PLANTED in set(result.failure_sample["failure_case"])
     masked = result.masked(["email"])
     assert PLANTED not in set(masked.failure_sample["failure_case"]) and VISIBLE in set(masked.failure_sample["failure_case"])

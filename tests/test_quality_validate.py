@@ -14,9 +14,9 @@ from prov_common.quality import MASK, QualityResult, describe_schema, load_schem
 
 def people_schema(**overrides) -> pa.DataFrameSchema:
     columns = {
-        "age": pa.Column(int, pa.Check.in_range(0, 120)),
+        "age": pa.Column(int, pa.Check.in_range(0, 120), metadata={"personal": False}),
         "email": pa.Column(str, pa.Check.str_matches(r"^[^@]+@[^@]+$"), nullable=overrides.pop("email_nullable", False)),
-        "score": pa.Column(float, pa.Check.ge(0.0), nullable=True),
+        "score": pa.Column(float, pa.Check.ge(0.0), nullable=True, metadata={"personal": False}),
     }
     return pa.DataFrameSchema(columns, name="People", **overrides)
 
@@ -91,7 +91,8 @@ def test_failure_sample_is_bounded_spread_over_checks_and_all_text() -> None:
     assert result.failure_count == 1000
     assert len(result.failure_sample) == 10
     assert set(result.failure_sample["column"]) == {"age", "score"}  # round robin: both checks represented
-    assert list(result.failure_sample.columns) == ["schema_context", "column", "check", "check_number", "failure_case", "index"]
+    assert list(result.failure_sample.columns) == ["schema_context", "column", "check", "check_number", "failure_case", "index",
+                                                   "failure_case_digest"]
     assert str(result.failure_sample["failure_case"].dtype) == "string"
     assert len(validate(df, people_schema(), sample_rows=0).failure_sample) == 0
 
@@ -104,7 +105,8 @@ def test_masked_columns_never_show_values() -> None:
     assert "secret-no-at" not in sample.to_csv()
     assert "-2.0" in set(sample["failure_case"])  # other columns keep their values
     assert validate(BAD_PEOPLE, people_schema(), masked_columns="email").failure_sample.equals(sample)
-    unmasked = validate(BAD_PEOPLE, people_schema()).failure_sample
+    assert "secret-no-at" not in validate(BAD_PEOPLE, people_schema()).failure_sample.to_csv()  # private by default
+    unmasked = validate(BAD_PEOPLE, people_schema(), raw_samples=True).failure_sample  # opted in
     assert "secret-no-at" in set(unmasked["failure_case"])
 
 
@@ -112,7 +114,8 @@ def test_table_level_check_values_masked_when_column_masked() -> None:
     df = pd.DataFrame({"label": [0], "text": ["a"], "weight": [99.0]})
     result = validate(df, Training, masked_columns=["weight"])
     assert "99.0" not in result.failure_sample.to_csv()
-    assert "99.0" in validate(df, Training).failure_sample.to_csv()
+    assert "99.0" in validate(df, Training, raw_samples=True).failure_sample.to_csv()
+    assert "99.0" in validate(df, Training, public_columns=["weight"]).failure_sample.to_csv()
 
 
 def test_to_dict_has_no_sample_and_facet_keys() -> None:

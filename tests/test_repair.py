@@ -137,4 +137,7 @@ def test_repair_bad_store_uri_is_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["store", "repair", "s3://"]) == 2
     assert main(["store", "repair", str(tmp_path / "a"), "--store", str(tmp_path / "b")]) == 2
     assert "two stores given" in capsys.readouterr().err
+    assert main(["store", "repair", "--store", str(tmp_path / "a")]) == 2  # a store that does not exist
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    (tmp_path / "a").mkdir()
     assert main(["store", "repair", "--store", str(tmp_path / "a")]) == 0  # --store, as the other verbs take it

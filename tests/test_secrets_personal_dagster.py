@@ -45,11 +45,15 @@ def test_source_flagged_column_is_masked_in_a_materialize(tmp_path: Path, flag: 
     assert_nowhere(_everything(store, tmp_path), "the store and spool")
 
 
-def test_without_the_flag_the_planted_value_is_found(tmp_path: Path) -> None:
+def test_without_the_flag_the_planted_value_is_found_only_with_raw_samples(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     raw = write_people(tmp_path / "people.parquet")
     register_people(store, raw)  # registered, nothing flagged
     _materialize(tmp_path, store, raw, source="people-raw")
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")  # private by default
+    store = str(tmp_path / "store2")
+    register_people(store, raw)
+    _materialize(tmp_path, store, raw, source="people-raw", raw_samples=True)  # the asset opts in
     with pytest.raises(AssertionError, match="found in"):
         assert_nowhere(_everything(store, tmp_path), "the store and spool")
 

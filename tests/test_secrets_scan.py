@@ -111,7 +111,8 @@ def test_no_planted_secret_in_store_spool_logs_or_report(s3_server, s3_fault, mo
 
 
 # -- Dagster: masked personal column, secrets in asset metadata ----------------------------------
-USERS = pa.DataFrameSchema({"email": pa.Column(str), "age": pa.Column(int, pa.Check.in_range(0, 120))}, name="Users")
+USERS = pa.DataFrameSchema({"email": pa.Column(str), "age": pa.Column(int, pa.Check.in_range(0, 120), metadata={"personal": False})},
+                           name="Users")
 
 
 def test_dagster_materialize_masks_personal_column_and_redacts_metadata(tmp_path: Path, monkeypatch) -> None:

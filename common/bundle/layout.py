@@ -12,6 +12,7 @@
     index/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSffffffZ>-<run_id>.json   summary, written last, once
     staging/<run_id>/<eventTime>-<digest>.json in-flight events of runs that have not ended
     staging/<run_id>/attachments/<path>        attachments waiting for the run's bundle
+    bundles/<run_id>/refused/<time>-<digest>.json   events of the run refused as malformed, with the reason
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ MANIFEST_FILE = "manifest.json"
 STATEMENT_FILE = "statement.dsse.json"
 INDEXED_FILE = "indexed"
 RESERVED = (EVENTS_FILE, PROV_FILE, MANIFEST_FILE, STATEMENT_FILE)
-ATTACHMENT_FOLDERS = ("quality", "rows", "extra")
+REFUSED_FOLDER = "refused"
+ATTACHMENT_FOLDERS = ("quality", "rows", "extra", REFUSED_FOLDER)
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_~=+@,:%-][A-Za-z0-9._~=+@,:%-]{0,199}\Z")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

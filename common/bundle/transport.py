@@ -27,6 +27,7 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.events import event_dict, is_terminal, run_id_of
+from prov_common.bundle.refusal import refusal, run_id_or_none
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag
@@ -82,6 +83,16 @@ class ProvenanceConfig(Config):
 
 def _text(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+def _not_too_deep(value: Any) -> bool:
+    from prov_common.lineage.validate import check_nesting
+
+    try:
+        check_nesting(value)
+    except BadInputError:
+        return False
+    return True
 
 
 def staged_event_key(event: Mapping[str, Any]) -> str:
@@ -202,16 +213,44 @@ class ProvenanceTransport(Transport):
 
     def _emit(self, event: Any) -> WriteResult | None:
         raw = event_dict(event)
-        if "run" not in raw or "eventType" not in raw:
+        if "run" not in raw and "eventType" not in raw:
             log.debug("tdprov: ignoring a %s without a run (dataset or job event)", type(event).__name__)
             return None
         from prov_common.lineage.redact import redact_value  # imported on use: the lineage package loads pandas
+        from prov_common.lineage.validate import check_nesting, parse_run_event
 
-        clean = loads(canonical_bytes(redact_value(raw)))
+        try:  # validated in full before anything is staged; checked for depth before it is walked
+            check_nesting(raw)
+            clean = loads(canonical_bytes(redact_value(raw)))
+            parse_run_event(clean)
+        except BadInputError as exc:
+            return self._refuse(raw, exc)
         self._put(staged_event_key(clean), canonical_bytes(clean))
         if not is_terminal(clean):
             return None
         return self._seal(run_id_of(clean), clean)
+
+    def _refuse(self, raw: Mapping[str, Any], error: BadInputError) -> WriteResult | None:
+        """Strict: raise ``error``. Otherwise record the refusal in the run's bundle (if the event names a
+        run) and carry on; a refused terminal event still seals what the run staged."""
+        if self.settings.strict:
+            raise error
+        from prov_common.lineage.redact import TOO_DEEP, redact_value
+
+        run_id = run_id_or_none(raw)
+        log.warning("tdprov: refused an OpenLineage event%s: %s", f" of run {run_id}" if run_id else "", error)
+        if run_id is None:
+            return None
+        kept = redact_value(raw) if _not_too_deep(raw) else {"event": TOO_DEEP}
+        path, data = refusal(kept, error)
+        self._put(attachment_key(run_id, path), data)
+        if not is_terminal(raw):
+            return None
+        try:
+            return self._seal(run_id, None)
+        except BadInputError as exc:  # nothing valid staged yet: the refusal waits for the run's next event
+            log.warning("tdprov: run %s cannot be sealed yet (%s)", run_id, exc)
+            return None
 
     def _staged(self, run_id: str) -> dict[str, bytes]:
         """Staged objects of the run: those in the store (from any process) and those this process staged."""
@@ -226,6 +265,23 @@ class ProvenanceTransport(Transport):
             log.warning("tdprov: cannot read the staged events of run %s (%s); sealing what this process saw", run_id, exc)
         return staged
 
+    @staticmethod
+    def _add_staged_event(run_id: str, key: str, data: bytes, events: list[Any], attachments: dict[str, bytes]) -> None:
+        """A staged event joins the bundle if it is valid and of this run; otherwise (staged by an older
+        writer, or damaged) it is recorded as refused instead of blocking the run."""
+        from prov_common.lineage.validate import parse_run_event
+
+        try:
+            event = parse_run_event(data)
+            if run_id_of(event) != run_id:
+                raise BadInputError(f"staged event of run {run_id_of(event)!r} is under run {run_id}.")
+        except (BadInputError, RecursionError) as exc:
+            error = exc if isinstance(exc, BadInputError) else BadInputError("staged event is nested too deep.")
+            path, record = refusal(None, error, staged_as=key)
+            attachments[path] = record
+            return
+        events.append(event)
+
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
         prefix = layout.staging_prefix(run_id)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
@@ -235,7 +291,7 @@ class ProvenanceTransport(Transport):
             if rest.startswith("attachments/"):
                 attachments[rest[len("attachments/") :]] = data
             elif rest.endswith(".json"):
-                events.append(loads(data))
+                self._add_staged_event(run_id, key, data, events, attachments)
         bundle = build_bundle(events, attachments, self.signer)
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)

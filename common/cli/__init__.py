@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from prov_common import __version__
+from prov_common.cli._common import check_store_exists
+from prov_common.cli._failures import as_bad_input
 from prov_common.errors import TdprovError
 
 EXIT_OK = 0
@@ -28,8 +30,8 @@ class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors say how to get help."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for examples.\n")
+        message = " ".join(message.split())
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}. Fix: run '{self.prog} --help' for the options and an example.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,17 +62,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     try:
+        if getattr(args, "store_must_exist", False):
+            check_store_exists(getattr(args, "store", None))
         return int(func(args) or 0)
     except TdprovError as exc:
-        print(f"tdprov {args.verb}: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(args.verb, exc)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
         print(f"tdprov {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the thing and the fix
+        return _fail(args.verb, as_bad_input(exc))
+
+
+def _fail(verb: str, exc: TdprovError) -> int:
+    """Print ``exc`` as one line and return its exit code."""
+    fix = "" if exc.fix else f" Fix: run 'tdprov {verb} --help' for the options and an example."
+    print(f"tdprov {verb}: {' '.join(str(exc).split())}{fix}", file=sys.stderr)
+    return exc.exit_code
+
+
+def run() -> None:
+    """The ``tdprov`` console command: :func:`main`, then the process ends with its exit code and no
+    native thread left running (see :mod:`._exit`)."""
+    from prov_common.cli._exit import exit_now
+
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    exit_now(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

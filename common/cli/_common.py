@@ -1,8 +1,13 @@
-"""Helpers shared by the CLI verbs: help formatting, common options."""
+"""Helpers shared by the CLI verbs: help formatting, common options and their checks."""
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from pathlib import Path
 from typing import Any
+
+from prov_common.errors import BadInputError
 
 
 def add_verb(subparsers: Any, name: str, *, help: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -16,10 +21,65 @@ def add_verb(subparsers: Any, name: str, *, help: str, description: str, example
     )
 
 
-def add_store_option(parser: argparse.ArgumentParser) -> None:
-    """``--store`` overriding ``TDPROV_STORE``."""
+def add_store_option(parser: argparse.ArgumentParser, *, must_exist: bool = True) -> None:
+    """``--store`` overriding ``TDPROV_STORE``. With ``must_exist`` (reading verbs) a local store that does
+    not exist is bad input, never created: a mistyped path must not pass as an empty store."""
     parser.add_argument(
         "--store",
         default=None,
         help="store URI: a folder or s3://bucket/prefix (default: $TDPROV_STORE or ./.tdprov)",
     )
+    parser.set_defaults(store_must_exist=must_exist)
+
+
+def check_store_exists(uri: str | None) -> None:
+    """Refuse a local store folder that does not exist (S3 stores are checked by their first request)."""
+    from prov_common.config import Settings
+
+    uri = uri or Settings.from_env().store
+    if "://" in uri and not uri.startswith("file://"):
+        return
+    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri).expanduser()
+    if not path.exists():
+        raise BadInputError(f"store {path} does not exist.",
+                            fix=f"check --store or TDPROV_STORE for a typo, or create it with 'tdprov store init {path}'")
+    if not path.is_dir():
+        raise BadInputError(f"store {path} is a file, not a folder.", fix="point --store or TDPROV_STORE at the store's folder")
+
+
+def finite_hours(text: str) -> float:
+    """An argparse type: a finite, non-negative number of hours."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours (e.g. 24)") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of hours >= 0 (e.g. 24)")
+    return value
+
+
+def new_file_path(text: str) -> str:
+    """An argparse type: a file to write, whose folder exists ('-' is stdout)."""
+    if text != "-":
+        check_writable_file(text)
+    return text
+
+
+def check_writable_file(path: str | os.PathLike[str], what: str = "output file") -> None:
+    """Refuse a file path that is a folder or whose folder does not exist (folders are never created for it)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise BadInputError(f"{what} {target} is a folder.", fix="give a file name inside it")
+    if not target.parent.is_dir():
+        raise BadInputError(f"{what} {target}: folder {target.parent} does not exist.",
+                            fix="create the folder first or choose a path in an existing one")
+
+
+def report_folder(text: str) -> str:
+    """An argparse type: a folder for reports, existing or to be made inside an existing folder."""
+    target = Path(text).expanduser()
+    if target.exists() and not target.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder for report.json and report.html")
+    if not target.exists() and not target.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {str(target.parent)!r} of {text!r} does not exist")
+    return text

@@ -14,6 +14,9 @@ def write_output(data: bytes, output: str | None = None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
+        from prov_common.cli._common import check_writable_file
+
+        check_writable_file(output)
         Path(output).write_bytes(data)
 
 

@@ -7,7 +7,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._common import add_store_option, add_verb, finite_hours, report_folder
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
@@ -30,8 +30,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--full", action="store_true", help="re-check every bundle, not only those since the last checkpoint")
     parser.add_argument("--rehash", action="store_true", help="hash the data where it lives now and compare with the recorded digests")
-    parser.add_argument("--report", metavar="DIR", default=None, help="write report.json and report.html here (default: into the store)")
-    parser.add_argument("--stale-hours", type=float, default=24.0, help="a run with no new event for this long and no bundle is a finding (default 24)")
+    parser.add_argument("--report", metavar="DIR", type=report_folder, default=None, help="write report.json and report.html here (default: into the store)")
+    parser.add_argument("--stale-hours", type=finite_hours, default=24.0, help="a run with no new event for this long and no bundle is a finding (default 24)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
     parser.add_argument("--json", action="store_true", help="print the summary, the checkpoint (size, root, digest) and the findings as JSON")
     parser.add_argument("--witness", metavar="FILE|URI", action="append", default=[],

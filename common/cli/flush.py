@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.errors import BadInputError
 
 
 def register(subparsers: Any) -> None:
@@ -23,14 +25,24 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov flush                       # after an outage, or from cron",
     )
-    add_store_option(parser)
+    add_store_option(parser, must_exist=False)
     parser.add_argument("--spool", default=None, help="spool folder (default: $TDPROV_SPOOL or $TDPROV_HOME/spool)")
     parser.set_defaults(func=run)
+
+
+def check_spool(spool: str) -> None:
+    """An explicit ``--spool`` must be an existing folder: a typo must not flush nothing and exit 0."""
+    path = Path(spool).expanduser()
+    if not path.is_dir():
+        state = "is a file" if path.exists() else "does not exist"
+        raise BadInputError(f"spool {path} {state}.", fix="give the spool folder (default: $TDPROV_SPOOL or $TDPROV_HOME/spool)")
 
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.store import Outbox, open_store
 
+    if args.spool is not None:
+        check_spool(args.spool)
     outbox = Outbox(args.spool)
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store)

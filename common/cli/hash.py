@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-from prov_common.cli._common import add_verb
+from prov_common.cli._common import add_verb, check_writable_file
 from prov_common.cli._output import emit_json_line
 from prov_common.errors import BadInputError
 from prov_common.hashing import ALGORITHM, FileDigest, TableDigest  # no pandas: hashing loads it when run
@@ -52,8 +52,19 @@ def _csv_dtypes(specs: list[str]) -> dict[str, str] | None:
         col, sep, dtype = spec.partition("=")
         if not sep or not col or not dtype:
             raise BadInputError(f"--csv-dtype {spec!r} is not COLUMN=DTYPE.", fix="e.g. --csv-dtype id=Int64.")
-        out[col] = dtype
+        out[col] = _pandas_dtype(dtype, spec)
     return out or None
+
+
+def _pandas_dtype(dtype: str, spec: str) -> str:
+    import pandas as pd
+
+    try:
+        pd.api.types.pandas_dtype(dtype)
+    except (TypeError, ValueError):
+        raise BadInputError(f"--csv-dtype {spec!r}: {dtype!r} is not a pandas dtype.",
+                            fix="use one such as Int64, float64, string, boolean, category or datetime64[ns]") from None
+    return dtype
 
 
 def _record(path: str, d: TableDigest | FileDigest) -> dict[str, Any]:
@@ -111,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.diff and _ORDER.index(granularity) < _ORDER.index("block"):
         granularity = "block"  # block digests give the changed row ranges
     dtypes = _csv_dtypes(args.csv_dtype)
+    if args.row_digests:
+        check_writable_file(args.row_digests, "--row-digests file")
     digests = [hash_stream(sys.stdin.buffer) if p == "-" else
                hash_path(p, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes) for p in args.paths]
     if args.diff:

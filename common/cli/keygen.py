@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from prov_common.cli._common import add_verb
+from prov_common.cli._common import add_verb, check_writable_file
 from prov_common.signing.keyfiles import default_key_path, load_signing_key, write_keypair
 
 
@@ -26,6 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_writable_file(args.output, "key file")  # never creates folders for an explicit path
     private, public = write_keypair(args.output or default_key_path())
     key_id = load_signing_key(private).key_id
     print(f"private key: {private} (mode 0600; keep it secret)")

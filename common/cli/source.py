@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     add.add_argument("--intended-use", default=None, help="use the data is licensed/intended for")
     add.add_argument("--proprietary-data", action="append", default=[],
                      help="proprietary data it holds: none, copyright, patent, trademark, trade secret (repeatable)")
-    add_store_option(add)
+    add_store_option(add, must_exist=False)
     add.set_defaults(func=run_add)
     lst = verbs.add_parser("list", help="list registered sources", description="List registered sources (verified signatures).")
     lst.add_argument("--json", action="store_true", help="print JSON records")
@@ -76,11 +76,16 @@ def _columns(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
-def _digest_of(location: str) -> tuple[str, int | None, int | None]:
-    """Content digest of the data at ``location`` (tables by the canonical table digest)."""
-    from prov_common.hashing import hash_path
+def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None]:
+    """Content digest of the data at ``args.location`` (tables by the canonical table digest); the
+    columns named by ``--personal-columns`` and ``--confidential-columns`` must be columns of it."""
+    from prov_common.hashing import TableDigest, hash_path
+    from prov_common.quality.samples import check_known_columns
 
-    result = hash_path(location)
+    result = hash_path(args.location)
+    if isinstance(result, TableDigest):
+        for option, names in (("--personal-columns", args.personal_columns), ("--confidential-columns", args.confidential_columns)):
+            check_known_columns(names, [c.name for c in result.columns], option, args.location)
     return result.digest, getattr(result, "rows", None), result.bytes
 
 
@@ -89,7 +94,7 @@ def run_add(args: argparse.Namespace) -> int:
     if args.digest:
         digest, rows, size = check_digest(args.digest, "--digest"), None, None
     else:
-        digest, rows, size = _digest_of(args.location)
+        digest, rows, size = _digest_of(args)
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _RECORD_FIELDS}
     data_format = media_type(args.data_format) if args.data_format else media_type_of_path(args.location)
     record = SourceRecord(**{**given, "digest": digest, "data_format": data_format, "rows": rows, "bytes": size})

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._common import add_store_option, add_verb, check_store_exists
 from prov_common.errors import BadInputError, StoreError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def register(subparsers: Any) -> None:
     repair.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
                         help="public key file or folder to trust (repeatable; overrides TDPROV_TRUSTED_KEYS)")
     repair.add_argument("--json", action="store_true", help="print the outcome as one JSON document")
-    add_store_option(repair)
+    add_store_option(repair, must_exist=False)  # checked in run_repair: the store may be given as URI instead
     repair.set_defaults(func=run_repair)
 
 
@@ -116,6 +116,7 @@ def run_repair(args: argparse.Namespace) -> int:
 
     if args.uri and args.store and args.uri != args.store:
         raise BadInputError(f"two stores given: {args.uri} and --store {args.store}.", fix="give the store once")
+    check_store_exists(args.uri or args.store)
     settings = Settings.from_env(store=args.uri or args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     repair = find_unindexed(store, trust_from_settings(settings), dry_run=args.dry_run, progress=None)

@@ -34,14 +34,21 @@ Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
 def line_chunks(f: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk); blank chunks skipped."""
-    rest = b""
+    """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk); blank chunks skipped.
+
+    The pieces of a long line are kept in a list and joined once, so a line of any length costs time
+    linear in its length (not one copy of the growing line per read)."""
+    pieces: list[bytes] = []  # the start of a line that has not ended yet
     while data := f.read(chunk_bytes):
-        buf = rest + data
-        cut = buf.rfind(b"\n") + 1
-        chunk, rest = buf[:cut], buf[cut:]
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            pieces.append(data)
+            continue
+        chunk = b"".join([*pieces, data[:cut]])
+        pieces = [data[cut:]] if cut < len(data) else []
         if chunk.strip():
             yield chunk
+    rest = b"".join(pieces)
     if rest.strip():
         yield rest
 
@@ -80,7 +87,9 @@ def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None) -> 
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
 
     def parse(chunk: bytes) -> pa.Table:
-        return pajson.read_json(pa.BufferReader(chunk), read_options=_READ, parse_options=options)
+        # one block per chunk: a line longer than Arrow's default block would otherwise be refused
+        read = _READ if len(chunk) < _READ.block_size else pajson.ReadOptions(use_threads=False, block_size=len(chunk) + 1)
+        return pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
 
     with open_source() as f:
         yield from ordered_map(parse, line_chunks(f, chunk_bytes))

@@ -1,120 +1,101 @@
-"""Keep secrets out of events: redact URIs, free text and mappings (parameters, config, environment)."""
+"""Keep secrets out of events: redact values by structure (secret-named keys at any depth, name/value
+pairs, JSON text inside strings) and strings by shape (:mod:`.secret_text`).
+
+Cost is linear in the size of the value: every text pattern is bounded, JSON text is parsed once per
+level and at most :data:`MAX_JSON_LEVELS` levels deep, and structures deeper than :data:`MAX_DEPTH`
+are replaced by a marker instead of being walked.
+"""
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-REDACTED = "***"
+from prov_common.lineage.secret_text import CONTAINER_SCHEMES, REDACTED, is_secret_key, redact_text, redact_tokens, redact_uri
+from prov_common.lineage.validate import MAX_NESTING
 
-# Words that make a key (or query parameter) secret wherever they appear in its name.
-_SECRET_WORDS = {
-    "password", "passwd", "pwd", "pass", "passphrase", "secret", "secrets", "token", "tokens",
-    "credential", "credentials", "creds", "signature", "sig", "auth", "authorization", "cookie",
-    "session", "apikey", "sas", "dsn", "privatekey", "accesskey", "secretkey", "connstr",
-}
-# "key" is secret on its own or after one of these (api_key, access_key, signing_key...), not in
-# names such as "partition_key" or "s3_key" (an object key).
-_KEY_QUALIFIERS = {"api", "access", "private", "secret", "signing", "encryption", "master", "account", "client", "shared", "sas", "ssh"}
-_CONNECTION_WORDS = ("connection", "conn")
+__all__ = ["CONTAINER_SCHEMES", "REDACTED", "MAX_DEPTH", "is_secret_key", "redact_mapping", "redact_text", "redact_tokens", "redact_uri", "redact_value"]
 
-# Azure storage URIs name their container where other URIs carry a user: ``abfss://<container>@<account>...``.
-CONTAINER_SCHEMES = frozenset({"abfss", "abfs", "wasbs", "wasb"})
-
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_URI = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
-_USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@:]+):(?P<password>[^@?#]+)@(?P<rest>.*)$", re.S)
-_ASSIGNMENT = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>\s*[=:]\s*)(?P<quote>['\"]?)(?P<value>[^\s'\";&,]+)")
-_PATTERNS = [
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),  # AWS access key ids
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]+=*"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|xox[abprs])[-_][A-Za-z0-9_\-]{10,}\b"),
-]
-
-
-def is_secret_key(name: str) -> bool:
-    """True when a key, variable or parameter name says its value is a secret."""
-    words = [w.lower() for w in _WORD.findall(str(name))]
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    joined = "".join(words)
-    if any(w in joined for w in ("password", "secret", "token", "credential", "apikey", "privatekey")):
-        return True
-    if "key" in words:
-        at = words.index("key")
-        return len(words) == 1 or (at > 0 and words[at - 1] in _KEY_QUALIFIERS)
-    return any(w in words for w in _CONNECTION_WORDS) and ("string" in words or "uri" in words or "url" in words)
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` without credentials: the password (or a lone user token) and secret query values become ``***``.
-    The container of an Azure storage URI (``abfss://container@account...``) is not a credential and stays."""
-    text = str(uri)
-    userinfo = _USERINFO.match(text)
-    if userinfo:  # user:password@host, where the password may hold characters that confuse urlsplit
-        text = f"{userinfo['scheme']}{userinfo['user']}:{REDACTED}@{userinfo['rest']}"
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return redact_text(text)
-    if not parts.scheme or "://" not in text:
-        return _redact_patterns(text)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
-        if has_password and user:
-            netloc = f"{quote(user, safe='%')}:{REDACTED}@{hostport}"
-        elif not (parts.scheme.lower() in CONTAINER_SCHEMES and user and not has_password):
-            netloc = f"{REDACTED}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(is_secret_key(k) for k, _ in pairs):
-            query = urlencode([(k, REDACTED if is_secret_key(k) else v) for k, v in pairs], safe="*")
-    rest = urlunsplit(("", "", parts.path, query, parts.fragment))
-    return _redact_patterns(f"{parts.scheme}://{netloc}{rest}")  # keeps an empty authority ("inmemory://")
-
-
-def redact_text(text: str) -> str:
-    """Free text (messages, command lines, connection strings) with URIs, ``key=value`` secrets and
-    well-known credential patterns (AWS key ids, bearer tokens, private keys) redacted."""
-    text = _redact_patterns(_URI.sub(lambda m: redact_uri(m.group(0)), str(text)))
-    return _ASSIGNMENT.sub(_redact_assignment, text)
+MAX_DEPTH = MAX_NESTING  # nesting of mappings and lists that is walked; deeper parts become TOO_DEEP
+MAX_JSON_LEVELS = 3  # JSON text inside a string inside JSON text... parsed this many levels
+TOO_DEEP = "*** (nested too deep to inspect)"
+# a name/value pair ({"name": "DB_PASSWORD", "value": ...}): the name field and the value fields
+_NAME_FIELDS = ("name", "key", "Name", "Key", "variable", "var", "env", "parameter", "ParameterKey", "label")
+_VALUE_FIELDS = frozenset({"value", "Value", "val", "values", "valueFrom", "secretValue", "stringValue", "data",
+                           "default", "defaultValue", "ParameterValue", "content", "text"})
 
 
 def redact_value(value: Any) -> Any:
     """A JSON-ready copy of ``value`` with secrets redacted (mappings by key, strings by content)."""
-    if isinstance(value, Mapping):
-        return redact_mapping(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [redact_value(v) for v in items]
-    if isinstance(value, str):
-        return redact_text(value)
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return redact_text(str(value))
+    return _Redactor().value(value, 0)
 
 
 def redact_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
-    """A JSON-ready copy of ``mapping`` in which every value under a secret-looking key is ``***``
-    and every other string is passed through :func:`redact_text` (recursively)."""
-    return {
-        str(k): (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact_value(v))
-        for k, v in mapping.items()
-    }
+    """A JSON-ready copy of ``mapping`` in which every value under a secret-looking key (or named by a
+    secret-looking ``name``/``key`` sibling) is ``***`` and every other value is redacted recursively."""
+    return _Redactor().mapping(mapping, 0)
 
 
-def _redact_assignment(match: re.Match[str]) -> str:
-    if not is_secret_key(match.group("key")) or match.group("value") == REDACTED:
-        return match.group(0)
-    return f"{match.group('key')}{match.group('sep')}{match.group('quote')}{REDACTED}"
+class _Redactor:
+    """One walk over a value; ``json_level`` counts JSON texts entered through strings."""
 
+    def __init__(self, json_level: int = 0) -> None:
+        self.json_level = json_level
 
-def _redact_patterns(text: str) -> str:
-    for pattern in _PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
+    def value(self, value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            return TOO_DEEP
+        if isinstance(value, Mapping):
+            return self.mapping(value, depth)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
+            if len(items) == 2 and isinstance(items[0], str) and is_secret_key(items[0]) and items[1] not in (None, ""):
+                return [items[0], REDACTED]  # a (name, value) pair
+            return [self.value(v, depth + 1) for v in items]
+        if isinstance(value, str):
+            return self.text(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self.text(str(value))
+
+    def mapping(self, mapping: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+        if depth > MAX_DEPTH:
+            return {"***": TOO_DEEP}
+        named_secret = any(isinstance(mapping.get(f), str) and is_secret_key(mapping[f]) for f in _NAME_FIELDS)
+        out: dict[str, Any] = {}
+        for key, item in mapping.items():
+            name = redact_text(str(key))
+            if item in (None, ""):
+                out[name] = item
+            elif is_secret_key(str(key)) or (named_secret and key in _VALUE_FIELDS):
+                out[name] = REDACTED
+            else:
+                out[name] = self.value(item, depth + 1)
+        return out
+
+    def text(self, text: str) -> str:
+        """A string; JSON text (an object or array, e.g. an Airflow connection's ``extra``), or lines of it
+        within other text, is redacted as JSON; the rest by shape."""
+        if self.json_level >= MAX_JSON_LEVELS or ("{" not in text and "[" not in text):
+            return redact_text(text)
+        whole = self.json_text(text)
+        if whole is not None:
+            return whole
+        if "\n" in text:
+            lines = text.split("\n")
+            text = "\n".join(self.json_text(line) or line for line in lines)
+        return redact_text(text)
+
+    def json_text(self, text: str) -> str | None:
+        """``text`` redacted as JSON if it is a JSON object or array (unchanged if nothing is secret), else None."""
+        stripped = text.strip()
+        if stripped[:1] not in ("{", "[") or stripped[-1:] not in ("}", "]"):
+            return None
+        try:
+            parsed = json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(parsed, (dict, list)):
+            return None
+        clean = _Redactor(self.json_level + 1).value(parsed, 0)
+        return text if clean == parsed else json.dumps(clean, ensure_ascii=False)

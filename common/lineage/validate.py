@@ -13,6 +13,7 @@ from uuid import UUID
 
 from prov_common.errors import BadInputError
 
+MAX_NESTING = 100  # levels of objects and arrays in one event (OpenLineage events need about a dozen)
 EVENT_TYPES: tuple[str, ...] = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")  # openlineage RunState
 SPEC_FIX = "see the OpenLineage spec (https://openlineage.io/spec/2-0-2/OpenLineage.json)"
 TIME_FIX = "write it like 2024-05-01T12:00:00.000Z"
@@ -72,7 +73,26 @@ def _as_mapping(event: Any, where: str | None) -> Any:
     return event
 
 
+def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_NESTING) -> None:
+    """Refuse ``value`` (a JSON-like structure) nested deeper than ``limit`` objects and arrays; iterative,
+    so hostile depth gives :class:`BadInputError`, never ``RecursionError``."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise BadInputError(f"{what} is nested more than {limit} levels deep.",
+                                fix=f"flatten the facet that nests objects or arrays more than {limit} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def _check(event: Any, where: str | None, *, run_event: bool) -> Any:
+    check_nesting(event, f"OpenLineage event{_at(where)}")
     checker = _Checker(event, where)
     checker.time("eventTime")
     checker.text("producer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,9 +27,12 @@ SAMPLE_SCHEMA = pa.schema(
         ("check_number", pa.int64()),
         ("failure_case", pa.string()),
         ("index", pa.string()),
+        ("failure_case_digest", pa.string()),
     ]
 )
-"""Columns and types of every stored failure sample (Dagster and Airflow write the same bytes)."""
+"""Columns and types of every stored failure sample (Dagster and Airflow write the same bytes).
+``failure_case_digest`` is the keyed digest of a masked value (:func:`.mask_key.masked_digest`), else null."""
+DIGEST_COLUMN = "failure_case_digest"
 
 
 def check_sample_rows(rows: object, where: str) -> int:
@@ -46,6 +50,17 @@ def column_names(columns: Iterable[str] | str | None) -> frozenset[str]:
     return frozenset({columns} if isinstance(columns, str) else {str(c) for c in columns})
 
 
+def check_known_columns(names: Iterable[str] | str | None, columns: Iterable[str], option: str, dataset: str) -> None:
+    """Refuse column names in ``option`` that ``dataset`` does not have (``"*"`` means every column):
+    a misspelt name would leave the real column unmasked."""
+    known = {str(c) for c in columns}
+    unknown = sorted(column_names(names) - known - {ALL_COLUMNS})
+    if unknown:
+        shown = ", ".join(sorted(known)[:20]) + (", ..." if len(known) > 20 else "")
+        raise BadInputError(f"{option} names {', '.join(repr(c) for c in unknown)}, not a column of {dataset} (columns: {shown}).",
+                            fix=f"spell the column as it is in the data, or remove it from {option}")
+
+
 def data_index_names(df: pd.DataFrame) -> tuple[str, ...]:
     """Names of the index levels that are data (``""`` for an unnamed one); ``()`` for a default RangeIndex."""
     if isinstance(df.index, pd.RangeIndex) and df.index.name is None:
@@ -53,29 +68,47 @@ def data_index_names(df: pd.DataFrame) -> tuple[str, ...]:
     return tuple("" if name is None else str(name) for name in df.index.names)
 
 
-def mask_sample(sample: pd.DataFrame, masked: Iterable[str] | str, index_names: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``sample`` with the values of ``masked`` columns shown as ``***``.
+def mask_sample(sample: pd.DataFrame, masked: Iterable[str] | str, index_names: tuple[str, ...] = (), *,
+                shown: Iterable[str] | str = ALL_COLUMNS) -> pd.DataFrame:
+    """``sample`` with the values of ``masked`` columns, and of every column not in ``shown``, replaced by
+    ``***``; each masked value keeps its keyed digest in ``failure_case_digest``.
 
-    Also hidden: values of table-level checks whose column is unknown (they could come from any column),
+    ``shown`` defaults to every column (only ``masked`` is hidden: adding masks to a sample). Also
+    hidden: values of table-level checks whose column is unknown (they could come from any column),
     every value when ``masked`` holds ``"*"``, and the row labels when the index is data
-    (``index_names``) and one of its levels is masked. Column names reported by presence checks stay.
+    (``index_names``) and one of its levels is hidden. Column names reported by presence checks stay.
     """
-    names = column_names(masked)
-    if not names or sample.empty:
+    names, visible = column_names(masked), column_names(shown)
+    sample = sample if DIGEST_COLUMN in sample.columns else sample.assign(**{DIGEST_COLUMN: None})
+    if sample.empty or (not names and ALL_COLUMNS in visible):
         return sample
     every = ALL_COLUMNS in names
     named = sample["check"].isin(COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
     column = sample["column"]
-    hide = ~named & (column.isna().to_numpy(dtype=bool) | column.isin(names).to_numpy(dtype=bool) | every)
+    hidden = column.isna().to_numpy(dtype=bool) | column.isin(names).to_numpy(dtype=bool) | every
+    if ALL_COLUMNS not in visible:
+        hidden |= ~column.isin(visible).to_numpy(dtype=bool)
+    already = np.fromiter((isinstance(v, str) and v == MASK for v in sample["failure_case"]), dtype=bool, count=len(sample))
+    hide = ~named & hidden & ~already
     masked_sample = sample.copy()
-    masked_sample.loc[hide, "failure_case"] = MASK
-    if index_names and (every or any(n in names for n in index_names)):
+    if hide.any():
+        from prov_common.quality.mask_key import mask_key, masked_digest
+
+        key = mask_key()
+        values = masked_sample.loc[hide, "failure_case"]
+        masked_sample.loc[hide, DIGEST_COLUMN] = [None if pd.isna(v) else masked_digest(str(v), key) for v in values]
+        masked_sample.loc[hide, "failure_case"] = MASK
+    index_hidden = every or any(n in names for n in index_names) or (
+        ALL_COLUMNS not in visible and any(n not in visible for n in index_names))
+    if index_names and index_hidden:
         masked_sample.loc[masked_sample["index"].notna(), "index"] = MASK
     return masked_sample
 
 
 def samples_parquet(sample: pd.DataFrame) -> bytes:
     """The Parquet bytes of a failure sample, typed by :data:`SAMPLE_SCHEMA` (no pandas metadata)."""
+    if DIGEST_COLUMN not in sample.columns:
+        sample = sample.assign(**{DIGEST_COLUMN: None})
     table = pa.Table.from_pandas(sample[SAMPLE_SCHEMA.names], schema=SAMPLE_SCHEMA, preserve_index=False)
     buffer = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(None), buffer, compression="zstd")

@@ -11,9 +11,11 @@ import pandera.pandas as pa
 from prov_common.errors import BadInputError
 from prov_common.quality.model import CheckOutcome, QualityResult
 from prov_common.quality.samples import (
+    ALL_COLUMNS,
     COLUMN_NAMED_CHECKS,
     DEFAULT_SAMPLE_ROWS,
     MASK,
+    check_known_columns,
     check_sample_rows,
     column_names,
     data_index_names,
@@ -21,7 +23,7 @@ from prov_common.quality.samples import (
 )
 from prov_common.quality.schema import SchemaLike, load_schema, schema_digest, schema_name
 
-__all__ = ["MASK", "flagged_columns", "validate"]
+__all__ = ["MASK", "flagged_columns", "public_flagged", "validate"]
 _SAMPLE_COLUMNS = ["schema_context", "column", "check", "check_number", "failure_case", "index"]
 
 CheckKey = tuple[str | None, str]  # (column or None, check name)
@@ -33,13 +35,18 @@ def validate(
     *,
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
     masked_columns: Iterable[str] | str = (),
+    public_columns: Iterable[str] | str = (),
+    raw_samples: bool = False,
 ) -> QualityResult:
     """Validate ``df`` lazily against ``schema`` and report every check.
 
     ``schema``: a ``DataFrameSchema``, a ``DataFrameModel`` class, or ``"pkg.module:Name"``.
-    ``sample_rows`` bounds the failure sample (``0``: no sample); values of ``masked_columns`` are
-    shown as ``***`` (``"*"``: every column), and so are those of every column the schema flags as
-    personal or confidential (``pa.Column(..., metadata={"personal": True})`` or ``{"confidential": True}``).
+    ``sample_rows`` bounds the failure sample (``0``: no sample). Private by default: every value is
+    shown as ``***`` (with its keyed digest) unless its column is declared non-personal, in
+    ``public_columns`` or in the schema (``pa.Column(..., metadata={"personal": False})``), or
+    ``raw_samples`` is on. Columns in ``masked_columns`` (``"*"``: every column) and those the schema
+    flags as personal or confidential (``metadata={"personal": True}`` or ``{"confidential": True}``)
+    are always masked. A name in ``public_columns`` that is not a column is an error.
     """
     if not isinstance(df, pd.DataFrame):
         raise BadInputError(
@@ -47,6 +54,7 @@ def validate(
             fix="convert the data first, e.g. pyarrow_table.to_pandas() or pd.DataFrame(records)",
         )
     check_sample_rows(sample_rows, "validate()")
+    check_known_columns(public_columns, [*map(str, df.columns), *data_index_names(df)], "public_columns", "the DataFrame")
     resolved = load_schema(schema)
     try:
         resolved.validate(df, lazy=True)
@@ -71,7 +79,8 @@ def validate(
         failure_count=sum(counts.values()),
         rows=len(df),
         null_counts={str(name): int(count) for name, count in df.isna().sum().items()},
-        failure_sample=mask_sample(_sample(failures, keys, sample_rows), column_names(masked_columns) | flagged_columns(resolved), index),
+        failure_sample=mask_sample(_sample(failures, keys, sample_rows), column_names(masked_columns) | flagged_columns(resolved),
+                                   index, shown=ALL_COLUMNS if raw_samples else column_names(public_columns) | public_flagged(resolved)),
         index_names=index,
     )
 
@@ -81,10 +90,19 @@ FLAGS = ("personal", "confidential")
 
 def flagged_columns(schema: pa.DataFrameSchema) -> set[str]:
     """Columns (and named index levels) whose Pandera metadata flags them as personal or confidential data."""
+    return {name for name, meta in _column_metadata(schema) if any(meta.get(f) for f in FLAGS)}
+
+
+def public_flagged(schema: pa.DataFrameSchema) -> set[str]:
+    """Columns (and named index levels) the schema declares non-personal (``metadata={"personal": False}``)."""
+    return {name for name, meta in _column_metadata(schema) if meta.get("personal") is False}
+
+
+def _column_metadata(schema: pa.DataFrameSchema) -> list[tuple[str, dict[str, Any]]]:
     index = schema.index
     levels = index.indexes if isinstance(index, pa.MultiIndex) else ([index] if index is not None else [])
     components = [*schema.columns.items(), *((level.name, level) for level in levels if level.name is not None)]
-    return {str(name) for name, part in components if any((getattr(part, "metadata", None) or {}).get(f) for f in FLAGS)}
+    return [(str(name), getattr(part, "metadata", None) or {}) for name, part in components]
 
 
 def _check_id(check: Any) -> str:

@@ -44,14 +44,16 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
     def __init__(self, *, schema: Any = None, input_schemas: Mapping[str, Any] | None = None,
                  on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
                  sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
-                 tdprov_conn_id: str | None = None, training: bool = False, **kwargs: Any) -> None:
+                 tdprov_conn_id: str | None = None, public_columns: Iterable[str] | str = (), raw_samples: bool = False,
+                 training: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         setattr(self, TRAINING_ATTR, bool(training))
         self.schema = schema
         self.input_schemas = dict(input_schemas or {})
         self.on_failure = check_on_failure(on_failure)
         self.samples = SampleOptions.of(f"task {self.task_id!r}", sample_rows=sample_rows, masked_columns=masked_columns,
-                                        source_records=source_records, tdprov_conn_id=tdprov_conn_id)
+                                        source_records=source_records, tdprov_conn_id=tdprov_conn_id,
+                                        public_columns=public_columns, raw_samples=raw_samples)
         self._tdprov_sources = self._sources()
 
     def _parameter_names(self) -> list[str]:
@@ -129,7 +131,8 @@ def provenance_task(python_callable: Callable | None = None, multiple_outputs: b
 
     ``schema``: Pandera schema (object or ``"pkg.mod:Schema"``) for the returned DataFrame;
     ``input_schemas``: ``{argument name: schema}``; ``on_failure``: ``fail`` (default) or ``warn``;
-    ``masked_columns``, ``sample_rows``, ``source_records``, ``tdprov_conn_id``: failure samples, as for
+    ``masked_columns``, ``public_columns``, ``raw_samples``, ``sample_rows``, ``source_records``,
+    ``tdprov_conn_id``: failure samples, as for
     :class:`~prov_airflow.operators.pandera.PanderaValidationOperator`; ``training=True``: the task trains
     a model (its runs get the OpenLineage jobType TRAINING, which the audit's training sections follow).
     Any other task is marked with ``params={"tdprov_training": True}``.

@@ -35,10 +35,8 @@ def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, 
     """Hash and validate ``df``, add the dataset (digest, quality, masked samples) to ``lineage``; returns the result."""
     from prov_common.bundle import samples_path
     from prov_common.hashing import hash_dataframe
-    from prov_common.quality import validate
-
     digest = hash_dataframe(df)
-    result = validate(df, schema, sample_rows=samples.sample_rows, masked_columns=samples.masked_columns)
+    result = samples.validate(df, schema)
     result = samples.mask(result, digest.digest, uri, log)
     samples_file = None
     if result.has_samples:
@@ -66,6 +64,9 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
     :param on_failure: ``fail`` fails the task on any failed check; ``warn`` logs and succeeds.
     :param masked_columns: columns whose values never appear in the failure sample (``"*"``: every column).
     :param sample_rows: failure cases kept in the bundle (default 20); ``0`` stores no sample.
+    :param public_columns: columns declared non-personal, whose failing values are shown; every other
+        value is ``***`` with a keyed digest, unless the schema declares it ``metadata={"personal": False}``.
+    :param raw_samples: show the values of every column not flagged or masked (opt-in).
     :param source_records: names or digests of registered source records whose personal or
         confidential columns are masked; records whose digest or location is the table's apply as well.
     :param tdprov_conn_id: ``tdprov`` connection (store for strict mode and source records); default ``[tdprov]``.
@@ -80,7 +81,8 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
     def __init__(self, *, schema: Any, source: str | None = None, xcom_task_id: str | None = None,
                  xcom_key: str = "return_value", on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
                  sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
-                 tdprov_conn_id: str | None = None, **kwargs: Any) -> None:
+                 tdprov_conn_id: str | None = None, public_columns: Iterable[str] | str = (), raw_samples: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if (source is None) == (xcom_task_id is None):
             raise BadInputError(f"task {self.task_id!r}: give exactly one of source= or xcom_task_id=",
@@ -92,7 +94,8 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
         self.on_failure = check_on_failure(on_failure)
         self.tdprov_conn_id = tdprov_conn_id
         self.samples = SampleOptions.of(f"task {self.task_id!r}", sample_rows=sample_rows, masked_columns=masked_columns,
-                                        source_records=source_records, tdprov_conn_id=tdprov_conn_id)
+                                        source_records=source_records, tdprov_conn_id=tdprov_conn_id,
+                                        public_columns=public_columns, raw_samples=raw_samples)
 
     def _load(self, context: Any) -> tuple[pd.DataFrame, DatasetRef, str | None]:
         if self.source is not None:

@@ -1,0 +1,44 @@
+"""Failures a verb did not raise on purpose, as one line naming the thing and the fix (no traceback).
+
+``TDPROV_DEBUG=1`` prints the traceback as well, for a bug report.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import traceback
+
+from prov_common.errors import BadInputError
+
+_OS_FIXES = {
+    errno.ENOENT: "check the path for a typo",
+    errno.EACCES: "check the permissions (a store needs to be writable by the user running tdprov)",
+    errno.EPERM: "check the permissions",
+    errno.EROFS: "the file system is read-only: use a writable location",
+    errno.ENOSPC: "free some disk space",
+    errno.EISDIR: "give a file, not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "choose a path that does not exist yet",
+}
+
+
+def as_bad_input(exc: BaseException) -> BadInputError:
+    """``exc`` (an OS, library or unexpected error) as a one-line :class:`BadInputError`."""
+    if os.environ.get("TDPROV_DEBUG", "").strip() not in ("", "0"):
+        traceback.print_exception(exc)
+    if isinstance(exc, RecursionError):
+        return BadInputError("the input is nested too deeply to read.", fix="flatten it (at most a few hundred levels of arrays or objects)")
+    if isinstance(exc, MemoryError):
+        return BadInputError("the input does not fit in memory.", fix="split it into smaller files")
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _OS_FIXES):
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        return BadInputError(f"cannot use{where}: {exc.strerror or exc}.", fix=_OS_FIXES.get(exc.errno or 0, "check the path and its permissions"))
+    name = type(exc).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "ProfileNotFound"):
+        return BadInputError(f"S3 cannot be reached: {exc}.",
+                             fix="set AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and AWS_REGION")
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientError"):
+        return BadInputError(f"S3 request failed: {exc}.", fix="check the bucket name, AWS_ENDPOINT_URL_S3 and your credentials")
+    message = " ".join(str(exc).split())[:300]
+    return BadInputError(f"unexpected {name}: {message}.",
+                         fix="check the arguments; if they are right, rerun with TDPROV_DEBUG=1 and report the traceback")

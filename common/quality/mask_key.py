@@ -1,0 +1,60 @@
+"""The key of masked failure-sample values: a masked value keeps a keyed digest, so the same bad value is
+recognised across runs (and across machines that share the key) without being readable or guessable.
+
+The key is 32 random bytes in ``$TDPROV_MASK_KEY`` (a file), else ``$TDPROV_HOME/mask.key``, made on
+first use with mode 0600 (as the per-user signing key is). Without the key, a low-entropy value such as
+an SSN cannot be found by hashing every candidate.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+import blake3
+
+from prov_common.errors import BadInputError
+
+KEY_BYTES = 32
+CONTEXT = "tdprov 2026 failure-sample value mask"
+
+
+def mask_key_path() -> Path:
+    """Where the mask key is: ``$TDPROV_MASK_KEY``, else ``$TDPROV_HOME/mask.key`` (default ``~/.config/tdprov``)."""
+    explicit = os.environ.get("TDPROV_MASK_KEY", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("TDPROV_HOME", "").strip() or "~/.config/tdprov"
+    return Path(home).expanduser() / "mask.key"
+
+
+def mask_key() -> bytes:
+    """The mask key (made on first use unless ``$TDPROV_MASK_KEY`` names a file)."""
+    return _load(str(mask_key_path()), bool(os.environ.get("TDPROV_MASK_KEY", "").strip()))
+
+
+@lru_cache(maxsize=8)
+def _load(path_text: str, explicit: bool) -> bytes:
+    path = Path(path_text)
+    if not path.exists() and not explicit:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                out.write(secrets.token_bytes(KEY_BYTES))
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"mask key {path} cannot be read ({exc.strerror}).",
+                            fix="point TDPROV_MASK_KEY at a file of 32 random bytes, e.g. head -c 32 /dev/urandom > mask.key") from None
+    if len(data) < KEY_BYTES:
+        raise BadInputError(f"mask key {path} has {len(data)} bytes, not {KEY_BYTES}.",
+                            fix="write 32 random bytes to it: head -c 32 /dev/urandom > mask.key")
+    return blake3.blake3(data, derive_key_context=CONTEXT).digest()
+
+
+def masked_digest(value: str, key: bytes) -> str:
+    """``bk3:<hex>``: the keyed BLAKE3 digest (128 bits) of a masked value's text."""
+    return "bk3:" + blake3.blake3(value.encode("utf-8", "surrogatepass"), key=key).hexdigest(length=16)

@@ -1,0 +1,145 @@
+"""Every verb with hostile arguments: exit 2, one line on stderr naming the thing and the fix, no traceback.
+
+The sweep covers every verb the parser has (a test fails when a verb is added without cases), runs
+each case through the real entry point in this process (so an escaping exception fails the test), and
+a sample of them as real processes (so nothing prints a traceback at exit either). Reading verbs never
+create a store: a mistyped store is exit 2 and the folder stays absent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bundle_support import run_events
+from prov_common.cli import build_parser, main
+
+TYPO = "/nonexistent-tdprov-store/typo"
+MISSING = "/missing-tdprov-dir/out"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "t.csv").write_text("a,b\n1,x\n2,y\n")
+    (root / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (root / "deep.jsonl").write_text("[" * 200_000 + "]" * 200_000 + "\n")
+    events = root / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in run_events(str(uuid.uuid4()))))
+    (root / "nul.jsonl").write_bytes(b"\x00\xff\xfe{" * 100)
+    (root / "a_folder").mkdir()
+    store = root / "store"
+    assert main(["store", "init", str(store)]) == 0  # a store that exists, for the verbs that need one
+    return {"csv": str(root / "t.csv"), "deep": str(root / "deep.json"), "deepl": str(root / "deep.jsonl"),
+            "events": str(events), "nul": str(root / "nul.jsonl"), "folder": str(root / "a_folder"), "store": str(store)}
+
+
+def _cases(f: dict[str, str]) -> dict[str, list[list[str]]]:
+    s = ["--store", f["store"]]
+    return {
+        "audit": [["--store", TYPO], ["--stale-hours", "nan", *s], ["--stale-hours", "inf", *s], ["--stale-hours", "-1", *s],
+                  ["--stale-hours", "soon", *s], ["--report", f["csv"], *s], ["--report", MISSING + "/deeper", *s]],
+        "checkout": [["blake3:" + "0" * 64, "-o", "x", "--store", TYPO], ["not-a-digest", "-o", MISSING, *s], []],
+        "contains": [["blake3:" + "0" * 64, "--record", "{}", "--store", TYPO], ["nodigest", "--record", "[[[", *s]],
+        "export": [["--store", TYPO], ["-o", MISSING, *s], ["-o", f["folder"], *s], ["--format", "docx", *s],
+                   ["--since", "yesterday-ish", *s]],
+        "flush": [["--spool", f["csv"]], ["--spool", TYPO]],
+        "graph": [[f["events"], "-o", MISSING + ".svg"], [f["deepl"], "-o", f["folder"] + "/x.svg"], [TYPO, "-o", "x.svg"],
+                  [f["events"], "-o", "x.docx"]],
+        "hash": [["--csv-dtype", "a=NotAType", f["csv"]], ["--csv-dtype", "nodtype", f["csv"]],
+                 ["--row-digests", MISSING + "/x", f["csv"]], ["s3://nobucket-tdprov/x.csv"], [TYPO], [f["folder"]],
+                 ["--diff", f["csv"]], [f["deepl"]], [f["nul"]]],
+        "keygen": [["-o", MISSING + "/k"], ["-o", f["folder"]]],
+        "lineage": [["model", "--store", TYPO], ["model", "--depth", "-3", *s], ["model", "-o", MISSING + ".svg", *s]],
+        "prov": [[f["events"], "-o", MISSING], [f["events"], "-o", f["folder"]], [f["deepl"]], [f["nul"]], [TYPO],
+                 [f["csv"]]],
+        "prove": [["--store", TYPO], ["not-a-run", *s], ["--consistency", "9", "-1", *s]],
+        "record": [["model", "--store", TYPO], ["model", "-o", MISSING, *s], ["model", "--format", "pdf", *s]],
+        "runs": [["--store", TYPO], ["--limit", "-5", *s], ["--limit", "many", *s], ["--store", f["csv"]]],
+        "show": [["not/a/run", *s], [str(uuid.uuid4()), "--store", TYPO]],
+        "source": [["add", f["csv"], "--name", "n", "--license", "MIT", "--issuer", "me", "--personal-columns", "nosuchcol", *s],
+                   ["add", f["csv"], "--name", "n", "--license", "MIT", "--issuer", "me", "--confidential-columns", "b,zz", *s],
+                   ["add", TYPO, "--name", "n", "--license", "MIT", "--issuer", "me", *s], ["list", "--store", TYPO]],
+        "store": [["repair", "--store", TYPO], ["init", "s3://"], ["init", f["csv"]], ["frobnicate"]],
+        "verify": [["--store", TYPO], ["--trusted-keys", TYPO, *s], ["not/a/run", *s]],
+    }
+
+
+def test_every_verb_has_hostile_cases(files) -> None:
+    parser = build_parser()
+    verbs = set(next(a for a in parser._actions if a.dest == "verb").choices)
+    assert verbs == set(_cases(files)), verbs ^ set(_cases(files))
+
+
+def _one_line_error(err: str, verb: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and lines[0].startswith(f"tdprov {verb}") and "Fix:" in lines[0], err
+    return lines[0]
+
+
+def test_hostile_arguments_exit_2_with_one_line(files, capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    monkeypatch.chdir(files["folder"])
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    failures = []
+    for verb, cases in _cases(files).items():
+        for args in cases:
+            try:
+                code = main([verb, *args])
+            except SystemExit as exit_:  # argparse usage errors
+                code = exit_.code
+            err = capsys.readouterr().err
+            try:
+                assert code == 2, f"exit {code}"
+                _one_line_error(err, verb)
+            except AssertionError as exc:
+                failures.append(f"tdprov {verb} {' '.join(args)}: {exc}")
+    assert failures == [], "\n".join(failures)
+    assert not Path(TYPO).exists() and not Path(TYPO).parent.exists()  # reading verbs created no store
+    assert not Path(MISSING).parent.exists()  # nor any output folder
+
+
+@pytest.mark.parametrize("args", [
+    ["audit", "--store", TYPO], ["runs", "--store", TYPO], ["hash", "--csv-dtype", "a=NotAType", "{csv}"],
+    ["prov", "{deepl}"], ["hash", "{deepl}"], ["export", "-o", MISSING, "--store", "{store}"],
+])
+def test_hostile_arguments_in_a_real_process(args: list[str], files) -> None:
+    argv = [a.format(**files) for a in args]
+    done = subprocess.run([sys.executable, "-m", "prov_common", *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    _one_line_error(done.stderr, argv[0])
+    assert not Path(TYPO).parent.exists()
+
+
+def test_audit_of_a_read_only_store_is_one_line(files, tmp_path: Path, capsys) -> None:
+    store = tmp_path / "ro"
+    assert main(["store", "init", str(store)]) == 0
+    capsys.readouterr()
+    store.chmod(0o555)
+    try:
+        if os.access(store, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        code = main(["audit", "--store", str(store)])
+        err = capsys.readouterr().err
+    finally:
+        store.chmod(0o755)
+    assert code == 2
+    assert str(store) in _one_line_error(err, "audit")
+
+
+def test_store_init_makes_the_store_that_reading_verbs_then_accept(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "new"
+    assert main(["runs", "--store", str(store)]) == 2 and not store.exists()
+    assert main(["store", "init", str(store)]) == 0 and store.is_dir()
+    capsys.readouterr()
+    assert main(["runs", "--store", str(store)]) == 0
+    assert main(["verify", "--store", str(store)]) == 0

@@ -1,0 +1,139 @@
+"""A malformed event is refused before anything is staged and never poisons the run's other events.
+
+Strict: ``emit`` raises :class:`BadInputError` naming the field and stages nothing. Otherwise the
+refusal (reason, fix, the redacted event) is recorded in the run's bundle under ``refused/`` and the
+run's valid events are sealed, signed and verified as usual.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bundle_support import raw_put, run_events
+from prov_common.bundle import read_bundle, verify_bundle
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.config import Settings
+from prov_common.errors import BadInputError
+from prov_common.signing import trust_from_settings
+from prov_common.store import open_store
+
+
+def _transport(store: Path, strict: bool = False) -> ProvenanceTransport:
+    return ProvenanceTransport(ProvenanceConfig(store=str(store), strict=strict, timeout=30))
+
+
+def _refusals(store: Path, run_id: str) -> list[dict]:
+    files = read_bundle(open_store(str(store)), run_id).files
+    return [json.loads(data) for path, data in sorted(files.items()) if path.startswith("refused/")]
+
+
+def _event_types(store: Path, run_id: str) -> list[str]:
+    events = read_bundle(open_store(str(store)), run_id).files["events.jsonl"]
+    return [json.loads(line)["eventType"] for line in events.splitlines()]
+
+
+def _verified(store: Path, run_id: str) -> None:
+    report = verify_bundle(open_store(str(store)), run_id, trust_from_settings(Settings.from_env()))
+    assert report.ok, report.findings
+
+
+def _nested(levels: int) -> dict:
+    deep: dict = {"leaf": "AKIAPLANTEDNESTED777"}
+    for _ in range(levels):
+        deep = {"x": [deep]}
+    return deep
+
+
+def _malformed(kind: str, start: dict) -> dict:
+    bad = json.loads(json.dumps(start))
+    if kind == "outputs not a list":
+        bad["outputs"] = {"namespace": "s3://lake", "name": "x"}
+    elif kind == "unknown eventType":
+        bad["eventType"] = "STARTED"
+    elif kind == "900 levels":
+        bad["run"]["facets"]["deep"] = _nested(900)
+    elif kind == "facet not an object":
+        bad["job"]["facets"]["sql"] = "SELECT 1"
+    return bad
+
+
+KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object"]
+REASONS = {"outputs not a list": "field 'outputs' must be a list", "unknown eventType": "'STARTED', not one of",
+           "900 levels": "nested more than 100 levels", "facet not an object": "field 'job.facets.sql' must be an object"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_malformed_start_then_valid_complete_seals_a_bundle_recording_the_refusal(
+        kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, ol_validator) -> None:
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    with caplog.at_level(logging.WARNING):
+        assert transport.emit(_malformed(kind, start)) is None
+        assert not list(open_store(str(store)).list(f"staging/{run_id}/2"))  # no event staged
+        result = transport.emit(complete)
+    transport.close()
+    assert result is not None
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["COMPLETE"]  # the valid event, and only it
+    for line in read_bundle(open_store(str(store)), run_id).files["events.jsonl"].splitlines():
+        ol_validator.validate_event(json.loads(line))
+    [refused] = _refusals(store, run_id)
+    assert REASONS[kind] in refused["reason"] and refused["fix"]
+    assert refused["event"]["run"]["runId"] == run_id if kind != "900 levels" else "too deep" in json.dumps(refused)
+    assert "AKIAPLANTEDNESTED777" not in json.dumps(refused)
+    assert REASONS[kind] in caplog.text and run_id in caplog.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_strict_emit_refuses_with_a_named_field_and_stages_nothing(kind: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store, strict=True)
+    with pytest.raises(BadInputError) as raised:
+        transport.emit(_malformed(kind, start))
+    assert REASONS[kind] in str(raised.value) and raised.value.fix
+    assert not (store / "staging").exists() or not list((store / "staging").rglob("*.json"))
+    transport.emit(complete)  # the run is not blocked
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["COMPLETE"] and _refusals(store, run_id) == []
+
+
+def test_a_refused_terminal_event_still_seals_what_the_run_staged(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    complete["outputs"] = "clean/users.parquet"
+    transport = _transport(store)
+    transport.emit(start)
+    transport.emit(complete)
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["START"]
+    assert [r["eventType"] for r in _refusals(store, run_id)] == ["COMPLETE"]
+
+
+def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
+    """An object in staging that is not a valid event (an older writer, a bad disk) is recorded as refused."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    bad_start = dict(start, outputs=7)
+    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-bad.json", json.dumps(bad_start).encode())
+    raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-broken.json", b"{not json")
+    transport = _transport(store)
+    transport.emit(complete)
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["COMPLETE"]
+    refused = _refusals(store, run_id)
+    assert sorted(r["stagedAs"].rsplit("-", 1)[1] for r in refused) == ["bad.json", "broken.json"]
+    assert any("'outputs' must be a list" in r["reason"] for r in refused)
+    assert any("not valid JSON" in r["reason"] for r in refused)
