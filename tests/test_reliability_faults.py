@@ -45,8 +45,20 @@ def _emit_runs(transport: ProvenanceTransport, count: int) -> tuple[list[str], f
     return run_ids, slowest
 
 
-def assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
-    """Every run has one index entry and one bundle that verifies; no other bundle exists."""
+def assert_delivered_once(store_uri: str, run_ids: list[str], direct: str | None = None) -> None:
+    """Every run has one index entry and one bundle that verifies; no other bundle exists.
+
+    ``direct``: the S3 server's own endpoint, checked with the default time bounds: the fault proxy and
+    its 1-second bounds are for the writes under test, not for this check, which a loaded machine slows."""
+    with pytest.MonkeyPatch.context() as checker:
+        if direct is not None:
+            checker.setenv("AWS_ENDPOINT_URL_S3", direct)
+            for name in ("TDPROV_STORE_CONNECT_TIMEOUT", "TDPROV_STORE_READ_TIMEOUT", "TDPROV_STORE_MAX_ATTEMPTS"):
+                checker.delenv(name, raising=False)
+        _assert_delivered_once(store_uri, run_ids)
+
+
+def _assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
     store = open_store(store_uri)
     indexed = Counter(s.run_id for s in list_bundles(store))
     assert set(indexed) == set(run_ids), f"missing {set(run_ids) - set(indexed)}, unexpected {set(indexed) - set(run_ids)}"
@@ -85,7 +97,7 @@ def test_store_failing_during_100_runs_then_flush_and_next_emit_deliver_each_onc
     monkeypatch.setenv("TDPROV_SPOOL", str(spool))
     assert main(["flush"]) == 0 and Outbox(spool).pending() == []
     assert main(["flush"]) == 0  # a second flush has nothing to do
-    assert_delivered_once(store_uri, [*run_ids, late])
+    assert_delivered_once(store_uri, [*run_ids, late], s3_server.endpoint)
 
 
 def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fault_proxy: FaultProxy,
@@ -107,7 +119,7 @@ def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fau
     fault_proxy.fault = None
     report = Outbox(spool).flush()
     assert report.ok and Outbox(spool).pending() == []
-    assert_delivered_once(store_uri, run_ids)
+    assert_delivered_once(store_uri, run_ids, s3_server.endpoint)
 
 
 def test_slow_store_emit_returns_within_its_bound_and_nothing_is_lost(s3_server, fault_proxy: FaultProxy,
@@ -124,7 +136,7 @@ def test_slow_store_emit_returns_within_its_bound_and_nothing_is_lost(s3_server,
     transport.close()  # waits for the background work: every call timed out, so all of it is spooled
     fault_proxy.fault = None
     assert Outbox(spool).flush().ok
-    assert_delivered_once(store_uri, warm + run_ids)
+    assert_delivered_once(store_uri, warm + run_ids, s3_server.endpoint)
 
 
 def test_strict_mode_fails_the_task_on_503(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
@@ -164,7 +176,7 @@ def test_moto_server_stopped_mid_pipeline(tmp_path: Path, monkeypatch: pytest.Mo
         after, _ = _emit_runs(transport, 1)  # the next emit delivers the spool first
         transport.close()
         assert Outbox(spool).pending() == []
-        assert_delivered_once(store_uri, before + during + after)
+        assert_delivered_once(store_uri, before + during + after, f"http://127.0.0.1:{port}")
     finally:
         server.stop()
 
