@@ -1,12 +1,12 @@
-"""A JSON-lines file with a line far longer than Arrow's read block is hashed, in time linear in the line.
+"""A JSON-lines file with a line far longer than Arrow's read block is hashed like the whole file.
 
 Before, the growing line was copied once per read (quadratic) and then refused by the parser's
-block size; now it is one parse block, joined once.
+block size; now it is one parse block, joined once. Its cost is a figure for benchmarks/, not a
+timed assertion here.
 """
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pyarrow.json as pajson
@@ -30,15 +30,3 @@ def test_a_line_longer_than_a_read_block_is_hashed_like_the_whole_file(tmp_path:
     assert digest.rows == 3 and digest.digest == hash_table(whole).digest
     assert main(["hash", str(path)]) == 0
     assert capsys.readouterr().out.split()[0] == digest.digest
-
-
-def test_long_lines_cost_time_linear_in_their_length(tmp_path: Path) -> None:
-    def cpu(length: int) -> float:
-        path = _write(tmp_path / f"l{length}.jsonl", length)
-        started = time.process_time()
-        hash_path(str(path))
-        return time.process_time() - started
-
-    cpu(1_000_000)
-    small, large = cpu(4_000_000), cpu(32_000_000)
-    assert large / max(small, 0.01) < 20  # 8x the length; the old copy per read grew with its square
