@@ -136,7 +136,7 @@ def test_secrets_in_dataset_uris_never_reach_the_store(store_uri: str) -> None:
 
 class _SlowStore(LocalStore):
     def put(self, key: str, data: bytes) -> bool:
-        time.sleep(1.0)
+        time.sleep(3.0)
         return super().put(key, data)
 
 
@@ -156,7 +156,7 @@ def test_emit_never_raises_by_accident_and_is_time_bounded(tmp_path: Path, caplo
     began = time.monotonic()
     with caplog.at_level(logging.WARNING):
         assert slow.emit(start) is None
-    assert time.monotonic() - began < 0.9 and "took more than 0.2s" in caplog.text
+    assert time.monotonic() - began < 2.5 and "took more than 0.2s" in caplog.text
     assert slow.close()  # the write finishes in the background, nothing is lost
     assert len(list(open_store(tmp_path / "slow").list("staging/"))) == 1
 
