@@ -17,7 +17,7 @@ from typing import Any
 
 from openlineage.client import OpenLineageClient
 from openlineage.client.transport.composite import CompositeTransport
-from openlineage.client.transport.noop import NoopTransport
+from openlineage.client.transport.noop import NoopConfig, NoopTransport
 
 from prov_common.bundle.transport import ProvenanceTransport
 
@@ -28,12 +28,14 @@ def forwarding_client() -> OpenLineageClient | None:
     """An ``OpenLineageClient`` over the standard configuration, or ``None`` when none is configured
     (or it is disabled, unreadable, or names tdprov's own transport; the reason is logged)."""
     try:
+        config = OpenLineageClient(transport=NoopTransport(NoopConfig())).config  # read without a console fallback
+        if not (config.transport and config.transport.get("type")) and not os.environ.get("OPENLINEAGE_URL"):
+            return None
         client = OpenLineageClient()
-        configured = bool(client.config.transport and client.config.transport.get("type")) or bool(os.environ.get("OPENLINEAGE_URL"))
     except Exception as exc:  # noqa: BLE001 - a broken OpenLineage config must not break the pipeline
         log.warning("tdprov: the OpenLineage configuration could not be read (%s); events go to the tdprov store only", exc)
         return None
-    if not configured or isinstance(client.transport, NoopTransport):
+    if isinstance(client.transport, NoopTransport):  # OPENLINEAGE_DISABLED
         return None
     if any(isinstance(t, ProvenanceTransport) for t in _transports(client.transport)):
         log.warning(
