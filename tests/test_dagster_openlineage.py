@@ -2,11 +2,8 @@
 (``OPENLINEAGE_URL``, ``OPENLINEAGE_CONFIG`` with a composite transport), received by a real HTTP server."""
 from __future__ import annotations
 
-import gzip
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,46 +11,13 @@ from dagster import materialize
 
 import test_dagster_defs as pipeline
 from conftest import free_port
+from ol_receiver import Receiver
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager
 
 STEPS = {"raw__orders", "clean__orders_clean", "features"}
-
-
-class Receiver:
-    """An OpenLineage HTTP backend on localhost (what Marquez offers): keeps every event POSTed to it."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.paths: set[str] = set()
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                received.paths.add(self.path)
-                received.events.append(json.loads(body))
-                self.send_response(201)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def by_step(self) -> dict[tuple[str, str], dict]:
-        return {(e["job"]["name"], e["eventType"]): e for e in self.events}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
