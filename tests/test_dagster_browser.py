@@ -69,7 +69,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "test_dagster_defs", "-a", "ui_defs",
+            [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "dagster_ui_defs",
              "-h", "127.0.0.1", "-p", str(port)],
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -24,7 +24,7 @@ from dagster import (
     multiprocess_executor,
 )
 
-from prov_dagster import ProvenanceIOManager, definitions, pandera_checks, provenance_asset
+from prov_dagster import ProvenanceIOManager, pandera_checks, provenance_asset
 from prov_dagster.storage import default_data_root
 
 SOURCE = "vendor-orders"
@@ -110,9 +110,6 @@ defs = Definitions(
     resources={"io_manager": ProvenanceIOManager()},
     executor=in_process_executor,  # the CLI test runs in one process; chain_job has its own executor
 )
-
-
-ui_defs = definitions(CHAIN)  # what the Dagster UI test serves: the chain as `definitions` wires it
 
 
 def get_chain_job():
