@@ -7,7 +7,7 @@ recorded in signed lineage bundles.
 from __future__ import annotations
 
 from prov_dagster.assets import provenance_asset
-from prov_dagster.audit import audit_check_results, audit_metadata, provenance_audit_asset, provenance_audit_job, provenance_audit_schedule
+from prov_dagster.audit import audit_metadata, provenance_audit_job, provenance_audit_schedule
 from prov_dagster.checks import pandera_checks
 from prov_dagster.definitions import definitions
 from prov_dagster.io_manager import PanderaValidationError, ProvenanceIOManager
@@ -25,14 +25,12 @@ __all__ = [
     "ProvenanceIOManager",
     "ProvenanceResource",
     "Recorded",
-    "audit_check_results",
     "audit_metadata",
     "close_failed_run",
     "dataset_name",
     "definitions",
     "pandera_checks",
     "provenance_asset",
-    "provenance_audit_asset",
     "provenance_audit_job",
     "provenance_audit_schedule",
     "provenance_canceled_sensor",

@@ -12,6 +12,7 @@ import pandas as pd
 from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset
 
 from prov_dagster.digests import digest_of
+from prov_dagster.metadata import schema_metadata
 from prov_dagster.policy import (
     DEFAULT_SAMPLE_ROWS,
     MASKED_KEY,
@@ -20,7 +21,6 @@ from prov_dagster.policy import (
     OWNERS_KEY,
     POLICY_KEY,
     SAMPLE_ROWS_KEY,
-    SCHEMA_KEY,
     SOURCE_KEY,
     TRAINING_KEY,
     QualityPolicy,
@@ -71,8 +71,6 @@ def provenance_asset(
     owner_list = list(owners or ())
     meta: dict[str, Any] = dict(metadata or {})
     meta[POLICY_KEY] = policy
-    if schema is not None:
-        meta[SCHEMA_KEY] = schema
     if source:
         meta[SOURCE_KEY] = source
     if owner_list:
@@ -94,6 +92,8 @@ def provenance_asset(
             return versioned(compute(*args, **kwargs))
 
         _return_output(wrapped, compute)
+        if schema is not None:  # shown by its import path and checks, never as an unserializable object
+            meta.update(schema_metadata(schema, compute.__module__))
         kwargs = dict(asset_kwargs)
         if owner_list:
             kwargs.setdefault("owners", owner_list)

@@ -1,33 +1,29 @@
-"""The tdprov audit, run from Dagster: ``provenance_audit_job`` with its daily schedule, and the
-``tdprov/audit`` asset whose asset checks are the audit's checks.
+"""The tdprov audit, run from Dagster: ``provenance_audit_job`` (one op, outside the data asset graph,
+so "Materialize all" never runs it) with its daily ``provenance_audit_schedule``.
 
-Both run the same code as ``tdprov audit`` (signatures, tamper-evident log, PROV, completeness,
-quality, unfinished runs, optionally re-hash, source records; incremental from the last checkpoint)
-and report each check as an asset check result of ``tdprov/audit`` (pass/fail, its findings and the
-report's location as metadata). The job also reports every check as output metadata and fails the
-run with a ``dagster.Failure`` that lists the findings; materializing the asset records the audit
-(summary and report location) and leaves failing to its ERROR checks.
+The job runs the same code as ``tdprov audit`` (signatures, tamper-evident log, PROV, completeness,
+quality, unfinished runs, optionally re-hash, source records; incremental from the last checkpoint),
+reports each check as an asset check evaluation of ``tdprov/audit`` and as op output metadata (with
+links to the report), records a ``tdprov/audit`` materialization whose ``checkpoint`` the next audit
+checks the log against, and fails the run with a ``dagster.Failure`` that lists the findings.
 """
+from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetCheckEvaluation,
-    AssetExecutionContext,
     AssetMaterialization,
-    AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetKey,
     Config,
+    DefaultScheduleStatus,
     Failure,
-    MaterializeResult,
     MetadataValue,
     Nothing,
     OpExecutionContext,
     Out,
     Output,
     ScheduleDefinition,
-    asset,
     job,
     op,
 )
@@ -37,9 +33,11 @@ from prov_common.audit.memory import KnownCheckpoint
 from prov_common.audit.witness import published_checkpoint
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.store import open_store
+from prov_dagster.links import location_link
 from prov_dagster.resource import ProvenanceResource
 
 AUDIT_JOB_NAME = "provenance_audit_job"
+AUDIT_SCHEDULE_NAME = "provenance_audit_schedule"
 AUDIT_OP_NAME = "tdprov_audit"
 AUDIT_ASSET_KEY = AssetKey(["tdprov", "audit"])
 AUDIT_CHECK_NAMES = tuple(CHECK_TITLES)  # signatures, log, prov, completeness, quality, unfinished, rehash, sources
@@ -63,7 +61,8 @@ def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = 
     settings = provenance.settings()
     store = open_store(settings=settings)
     witnesses = [*config.witnesses, *instance_witness(instance, store.uri)]
-    return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=config.report_dir, witnesses=witnesses)
+    report_dir = str(Path(config.report_dir).absolute()) if config.report_dir else None  # a path, never taken for a store key
+    return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=report_dir, witnesses=witnesses)
 
 
 def instance_witness(instance: Any, store_uri: str) -> list[KnownCheckpoint]:
@@ -83,7 +82,11 @@ def instance_witness(instance: Any, store_uri: str) -> list[KnownCheckpoint]:
 
 
 def _report_metadata(result: AuditResult) -> dict[str, Any]:
-    return {name: MetadataValue.text(where) for name, where in (("report_json", result.report_json), ("report_html", result.report_html)) if where}
+    """Links to the report: a file under ``report_dir`` (an absolute path), else an object in the store."""
+    return {
+        name: location_link(where if Path(where).is_absolute() else f"{result.store.rstrip('/')}/{where}")
+        for name, where in (("report_json", result.report_json), ("report_html", result.report_html)) if where
+    }
 
 
 def audit_metadata(result: AuditResult) -> dict[str, Any]:
@@ -103,7 +106,7 @@ def audit_metadata(result: AuditResult) -> dict[str, Any]:
 
 
 def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, Any]:
-    """The fields an asset check result of ``tdprov/audit`` has for one audit check."""
+    """The fields an asset check evaluation of ``tdprov/audit`` has for one audit check."""
     metadata: dict[str, Any] = {
         "status": MetadataValue.text(check.status),
         "checked": MetadataValue.int(check.checked),
@@ -125,22 +128,6 @@ def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, A
         "severity": AssetCheckSeverity.ERROR,
         "description": description,
     }
-
-
-def audit_check_results(result: AuditResult) -> list[AssetCheckResult]:
-    """One asset check result of ``tdprov/audit`` per audit check (a skipped check passes, status 'skipped')."""
-    return [AssetCheckResult(**_check_result_fields(c, result)) for c in result.checks if c.name in AUDIT_CHECK_NAMES]
-
-
-@asset(
-    key=AUDIT_ASSET_KEY,
-    check_specs=[AssetCheckSpec(name, asset=AUDIT_ASSET_KEY, description=CHECK_TITLES[name]) for name in AUDIT_CHECK_NAMES],
-    description="The tdprov audit of the lineage bundles in the store; its asset checks are the audit's checks.",
-    group_name="tdprov",
-)
-def provenance_audit_asset(context: AssetExecutionContext, config: AuditConfig, provenance: ProvenanceResource) -> MaterializeResult:
-    result = _audit(config, provenance, context.instance)
-    return MaterializeResult(metadata=audit_metadata(result), check_results=audit_check_results(result))
 
 
 @op(
@@ -171,7 +158,8 @@ def provenance_audit_job() -> None:
 
 
 def provenance_audit_schedule(cron_schedule: str = DEFAULT_AUDIT_CRON) -> ScheduleDefinition:
-    """The audit job every day (03:00 UTC by default)."""
+    """The audit job every day (03:00 UTC by default); running as soon as the code location loads."""
     return ScheduleDefinition(
-        name="provenance_audit_daily", job=provenance_audit_job, cron_schedule=cron_schedule, execution_timezone="UTC"
+        name=AUDIT_SCHEDULE_NAME, job=provenance_audit_job, cron_schedule=cron_schedule, execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.RUNNING,
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dagster import Definitions
+from dagster import AssetsDefinition, AssetSpec, Definitions
 
-from prov_dagster.audit import DEFAULT_AUDIT_CRON, provenance_audit_asset, provenance_audit_job, provenance_audit_schedule
+from prov_dagster.audit import DEFAULT_AUDIT_CRON, provenance_audit_job, provenance_audit_schedule
 from prov_dagster.checks import pandera_checks
 from prov_dagster.io_manager import ProvenanceIOManager
+from prov_dagster.metadata import SCHEMA_CHECKS_KEY, schema_metadata
+from prov_dagster.policy import SCHEMA_KEY
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.sensors import provenance_canceled_sensor, provenance_failure_sensor, provenance_store_sensor
 
@@ -31,10 +33,12 @@ def definitions(
 ) -> Definitions:
     """``Definitions`` whose default IO manager is ``ProvenanceIOManager``, with Pandera checks for every
     asset that declares a schema, the ``provenance`` resource, the failed/canceled-run sensors, the
-    store-watching sensor (``watch_store``), the audit job with its daily schedule (``audit_cron``,
-    ``None`` for none) and the ``tdprov/audit`` asset whose checks report the audit's checks.
-    ``resources`` given here win (e.g. your own ``io_manager``)."""
-    assets = list(assets)
+    store-watching sensor (``watch_store``) and the audit job with its daily schedule (``audit_cron``,
+    ``None`` for none); sensors and schedule are running by default. The audit is an op job, not an
+    asset: "Materialize all" materializes the data only. A Pandera schema given as an object in an
+    asset's metadata is shown by its import path and its checks. ``resources`` given here win (e.g.
+    your own ``io_manager``)."""
+    assets = [_schema_shown(item) for item in assets]
     settings = {"store": store, "data_root": data_root, "namespace": namespace, "strict": strict}
     wired: dict[str, Any] = {
         "io_manager": ProvenanceIOManager(**settings),
@@ -43,7 +47,7 @@ def definitions(
     wired.update(resources or {})
     our_sensors = [provenance_failure_sensor, provenance_canceled_sensor] + ([provenance_store_sensor] if watch_store else [])
     return Definitions(
-        assets=[*assets, provenance_audit_asset],
+        assets=assets,
         asset_checks=[*pandera_checks(assets), *asset_checks],
         jobs=[provenance_audit_job, *jobs],
         schedules=[*([provenance_audit_schedule(audit_cron)] if audit_cron else []), *schedules],
@@ -51,3 +55,20 @@ def definitions(
         resources=wired,
         **kwargs,
     )
+
+
+def _schema_shown(item: Any) -> Any:
+    """``item`` with the Pandera schema in each asset's metadata named by its import path, plus its checks table."""
+    if not isinstance(item, AssetsDefinition) or not any(
+        SCHEMA_KEY in spec.metadata and SCHEMA_CHECKS_KEY not in spec.metadata for spec in item.specs
+    ):
+        return item
+    compute = getattr(getattr(item.node_def, "compute_fn", None), "decorated_fn", None)
+    module = getattr(compute, "__module__", None)
+
+    def show(spec: AssetSpec) -> AssetSpec:
+        if SCHEMA_KEY not in spec.metadata or SCHEMA_CHECKS_KEY in spec.metadata:
+            return spec
+        return spec.replace_attributes(metadata={**spec.metadata, **schema_metadata(spec.metadata[SCHEMA_KEY], module)})
+
+    return item.map_asset_specs(show)

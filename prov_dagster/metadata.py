@@ -1,11 +1,19 @@
-"""What an asset's materialization shows in the Dagster UI (no I/O here)."""
+"""What an asset's definition and materializations show in the Dagster UI (no I/O here)."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import pandera.pandas as pa
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
+from prov_common.errors import BadInputError
+from prov_common.quality import load_schema
+from prov_dagster.links import location_link
 from prov_dagster.model import DatasetRecord
+from prov_dagster.policy import SCHEMA_KEY
+
+SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
 
 _COLUMN_TABLE_SCHEMA = TableSchema(
     columns=[
@@ -36,5 +44,70 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str | None) -> d
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
     if bundle is not None:
-        meta["tdprov/bundle"] = MetadataValue.text(bundle)
+        meta["tdprov/bundle"] = location_link(bundle)
     return meta
+
+
+_CHECKS_TABLE_SCHEMA = TableSchema(
+    columns=[
+        TableColumn("column", "string"),
+        TableColumn("dtype", "string"),
+        TableColumn("checks", "string"),
+    ]
+)
+
+
+def schema_metadata(schema: Any, module: str | None = None) -> dict[str, Any]:
+    """Definition metadata of an asset's Pandera schema: its import path as ``pandera_schema`` (which the
+    IO manager loads) and a table of its columns and checks as ``tdprov/pandera_checks``.
+
+    ``module``: where to look for a ``DataFrameSchema`` object by identity (the asset function's
+    module). A schema with no import path (defined inside a function) is kept as the object.
+    """
+    path = schema_path(schema, module)
+    metadata = {SCHEMA_KEY: MetadataValue.text(path) if path is not None else schema}
+    try:
+        metadata[SCHEMA_CHECKS_KEY] = schema_checks_table(load_schema(schema))
+    except BadInputError:
+        if not isinstance(schema, str):
+            raise
+        # a path whose module does not load yet (it may be the one being imported): validation names any problem
+    return metadata
+
+
+def schema_path(schema: Any, module: str | None = None) -> str | None:
+    """``"pkg.module:Name"`` naming ``schema`` (as ``load_schema`` reads it), or ``None`` when it has none."""
+    if isinstance(schema, str):
+        return schema
+    if isinstance(schema, MetadataValue):
+        return str(schema.value)
+    if isinstance(schema, type):
+        module, name = schema.__module__, schema.__qualname__
+    else:
+        namespace = vars(sys.modules[module]) if module in sys.modules else {}
+        name = next((n for n, value in namespace.items() if value is schema and not n.startswith("_")), "")
+    if not name or "<locals>" in name or module is None or not _resolves(module, name, schema):
+        return None
+    return f"{module}:{name}"
+
+
+def _resolves(module: str, name: str, schema: Any) -> bool:
+    found: Any = sys.modules.get(module)
+    for part in name.split("."):
+        found = getattr(found, part, None)
+    return found is schema
+
+
+def schema_checks_table(schema: pa.DataFrameSchema) -> Any:
+    """One row per column (dtype; checks, uniqueness, nullability) and one per table-level check."""
+    rows = []
+    for name, column in schema.columns.items():
+        checks = [_check_label(c) for c in column.checks]
+        checks += [flag for flag, on in (("unique", column.unique), ("not null", not column.nullable)) if on]
+        rows.append(TableRecord({"column": str(name), "dtype": str(column.dtype), "checks": "; ".join(checks) or "-"}))
+    rows += [TableRecord({"column": "<table>", "dtype": "-", "checks": _check_label(c)}) for c in schema.checks]
+    return MetadataValue.table(records=rows, schema=_CHECKS_TABLE_SCHEMA)
+
+
+def _check_label(check: Any) -> str:
+    return str(getattr(check, "error", None) or getattr(check, "name", None) or check)

@@ -3,7 +3,8 @@
 The IO manager reports what a step loaded and wrote; the recorder keeps that per (Dagster run, step)
 and emits the events through an ``OpenLineageClient`` whose transport is tdprov's
 ``ProvenanceTransport``, which stages them in the store and seals a signed bundle per run on the
-terminal event. The OpenLineage run id of a step is derived from the Dagster run id and step key,
+terminal event; the same events go to any backend configured the standard openlineage-python way
+(:mod:`prov_dagster.forwarding`). The OpenLineage run id of a step is derived from the Dagster run id and step key,
 so the run-failure sensor can close a step that crashed in another process.
 """
 from __future__ import annotations
@@ -23,10 +24,12 @@ from prov_common.bundle import layout
 from prov_common.config import Settings
 from prov_dagster import _compat
 from prov_dagster.events import samples_attachment, step_event
+from prov_dagster.forwarding import forward, forwarding_client
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.transport import bundle_location, make_transport
 
 log = logging.getLogger(__name__)
+_UNRESOLVED: Any = object()
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._client: Any = None
         self._transport: Any = None
+        self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
         self._pending: list[Future[None]] = []
 
@@ -164,9 +168,14 @@ class Recorder:
             self._pending.append(self._worker.submit(self._deliver, run.ol_run_id, attachments, event))
 
     def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any) -> None:
-        for name, data in attachments:  # attachments first: the terminal event seals the bundle
-            self.transport().attach(ol_run_id, name, data)
-        self.client().emit(event)
+        try:
+            for name, data in attachments:  # attachments first: the terminal event seals the bundle
+                self.transport().attach(ol_run_id, name, data)
+            self.client().emit(event)
+        finally:  # the other backends get the event even when the store refused it (strict mode)
+            forwarder = self.forwarder()
+            if forwarder is not None:
+                forward(forwarder, event)
 
     def wait(self) -> None:
         """Block until every event emitted so far is delivered (called when the IO manager is torn down)."""
@@ -182,6 +191,13 @@ class Recorder:
         if self._client is None:
             self._client = OpenLineageClient(transport=self.transport())
         return self._client
+
+    def forwarder(self) -> OpenLineageClient | None:
+        """The client of the standard OpenLineage configuration (``OPENLINEAGE_URL``, ``openlineage.yml``), if any."""
+        with self._lock:
+            if self._forwarder is _UNRESOLVED:
+                self._forwarder = forwarding_client()
+            return self._forwarder
 
     def transport(self) -> Any:
         """The core ``ProvenanceTransport`` of this store (made on first use)."""

@@ -14,6 +14,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.lineage.naming import dataset_from_uri
 from prov_dagster.config import ProvenanceConfig
+from prov_dagster.links import location_link
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
 from prov_dagster.recorder import StepRun, recorder_for
@@ -69,7 +70,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
         version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
         metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
-        metadata["tdprov/bundle"] = MetadataValue.text(bundle)
+        metadata["tdprov/bundle"] = location_link(bundle)
         return Recorded(digests=digests, bundle=bundle, data_version=version, metadata=metadata)
 
     def _step(self, context: Any, job_name: str) -> StepRun:

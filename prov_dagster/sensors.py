@@ -1,4 +1,7 @@
-"""Sensors: failed runs become FAIL bundles, canceled runs ABORT bundles; new bundles in the store trigger the audit."""
+"""Sensors: failed runs become FAIL bundles, canceled runs ABORT bundles; new bundles in the store trigger the audit.
+
+Each sensor's Dagster name is its name here, and all are running as soon as the code location loads.
+"""
 
 from collections.abc import Iterator
 from itertools import islice
@@ -6,6 +9,7 @@ from typing import Any
 
 from dagster import (
     DagsterEventType,
+    DefaultSensorStatus,
     DagsterRunStatus,
     RunRequest,
     RunStatusSensorContext,
@@ -74,6 +78,7 @@ def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) ->
         name=name,
         description=f"Turns {status.value.lower()} runs into {state} lineage bundles, one per unfinished step.",
         monitor_all_code_locations=False,
+        default_status=DefaultSensorStatus.RUNNING,
     )
     def _closer(context: RunStatusSensorContext, provenance: ProvenanceResource) -> None:
         if context.dagster_run.job_name == AUDIT_JOB_NAME:
@@ -84,8 +89,8 @@ def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) ->
     return _closer
 
 
-provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "tdprov_failed_runs", "the Dagster run failed", "FAIL")
-provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "tdprov_canceled_runs", "the Dagster run was canceled", "ABORT")
+provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "provenance_failure_sensor", "the Dagster run failed", "FAIL")
+provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "provenance_canceled_sensor", "the Dagster run was canceled", "ABORT")
 
 
 def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[str]:
@@ -94,9 +99,10 @@ def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> It
 
 
 @sensor(
-    name="tdprov_new_bundles",
+    name="provenance_store_sensor",
     job=provenance_audit_job,
     minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
     description="Starts the provenance audit when new lineage bundles arrive in the store (from any producer).",
 )
 def provenance_store_sensor(context: SensorEvaluationContext, provenance: ProvenanceResource) -> Any:

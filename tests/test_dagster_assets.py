@@ -27,7 +27,7 @@ from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 import test_dagster_defs as pipeline
-from test_dagster_defs import asset_of, located
+from test_dagster_defs import asset_of, located, url_path
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
@@ -107,7 +107,8 @@ def test_chain_records_digests_as_metadata_data_versions_and_signed_bundles(
         assert hash_path(on_disk).digest == digest  # the file holds what was recorded
         columns = {r.data["column"]: r.data["digest"] for r in mat.metadata["tdprov/columns"].records}
         assert set(columns) == {c.name for c in mat.metadata["dagster/column_schema"].schema.columns}
-        assert mat.metadata["tdprov/bundle"].value.startswith(str(store))
+        bundle = url_path(mat.metadata["tdprov/bundle"].value)  # a link to the bundle's folder in the store
+        assert bundle.parent == store / "bundles" and (bundle / "statement.dsse.json").is_file()
     assert mats[RAW].metadata["tdprov/pandera_passed"].value is True
     assert mats[RAW].metadata["dagster/row_count"].value == 4
     # downstream records the exact upstream version it loaded
@@ -335,7 +336,7 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     assert [(o.namespace, o.name, o.version) for o in summary.outputs] == [("file", str(csv), hash_path(csv).digest)]
     [complete] = [e for e in bundle_events(store, summary.run_id) if e["eventType"] == "COMPLETE"]
     assert complete["outputs"][0]["facets"]["symlinks"]["identifiers"][0]["name"] == "export/orders_csv"  # the name given
-    assert mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value.endswith(f"bundles/{summary.run_id}/")
+    assert url_path(mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value) == store / "bundles" / summary.run_id
 
 
 # this module has ``from __future__ import annotations``: every annotation below is a string

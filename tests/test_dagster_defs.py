@@ -7,6 +7,9 @@ to it) and ``TDPROV_TEST_VARIANT`` (changes the raw data).
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pandas as pd
 import pandera.pandas as pa
@@ -33,6 +36,13 @@ def asset_of(store: object, name: str) -> str:
     root = default_data_root(str(store))
     prefix = (root.split("://", 1)[1].partition("/")[2] if root.startswith("s3://") else root).rstrip("/") + "/"
     return name[len(prefix):].removesuffix(".parquet") if name.startswith(prefix) else name
+
+
+def url_path(url: str) -> Path:
+    """The local path a ``file://`` URL (as the Dagster UI shows bundles and reports) points at."""
+    parsed = urlparse(url)
+    assert parsed.scheme == "file", url
+    return Path(url2pathname(parsed.path))
 
 
 def located(store: object, key: str) -> str:

@@ -27,6 +27,7 @@ from dagster import (
 )
 
 import test_dagster_defs as pipeline
+from test_dagster_defs import url_path
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.signing import signing_key_from_settings
@@ -120,7 +121,7 @@ def test_failure_sensor_turns_a_crashed_step_into_a_fail_bundle_with_what_it_loa
         )
         assert not result.success
         context = build_run_status_sensor_context(
-            sensor_name="tdprov_failed_runs",
+            sensor_name="provenance_failure_sensor",
             dagster_event=result.get_run_failure_event(),
             dagster_instance=instance,
             dagster_run=result.dagster_run,
@@ -156,7 +157,8 @@ def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_find
         [report] = [e.event_specific_data.metadata for e in audit.all_events if e.event_type_value == "STEP_OUTPUT"]
         assert report["bundles_examined"].value == 3 and report["findings"].value == 0
         assert report["check/signatures"].value.startswith("pass")
-        assert open_store(store).exists(report["report_json"].value)
+        assert url_path(report["report_json"].value).is_file()  # a link to the report in the store
+        assert url_path(report["report_html"].value).parent == url_path(report["report_json"].value).parent
 
         run_id = next(s.run_id for s in list_bundles(open_store(store)))
         events_file = Path(store) / "bundles" / run_id / "events.jsonl"
@@ -177,10 +179,10 @@ def test_definitions_wires_io_manager_checks_sensors_audit_job_and_daily_schedul
     defs = definitions(pipeline.CHAIN, store="/tmp/unused-store")
     Definitions.validate_loadable(defs)
     assert isinstance(defs.resources["io_manager"], ProvenanceIOManager)
-    assert defs.get_schedule_def("provenance_audit_daily").cron_schedule == "0 3 * * *"
-    assert {s.name for s in defs.sensors} == {"tdprov_failed_runs", "tdprov_canceled_runs", "tdprov_new_bundles"}
+    assert defs.get_schedule_def("provenance_audit_schedule").cron_schedule == "0 3 * * *"
+    assert {s.name for s in defs.sensors} == {"provenance_failure_sensor", "provenance_canceled_sensor", "provenance_store_sensor"}
     checks = defs.resolve_asset_graph().asset_check_keys
-    assert {(c.asset_key, c.name) for c in checks if c.asset_key != AssetKey(["tdprov", "audit"])} == {(AssetKey(["raw", "orders"]), "pandera")}
+    assert {(c.asset_key, c.name) for c in checks} == {(AssetKey(["raw", "orders"]), "pandera")}
     assert defs.resolve_job_def("provenance_audit_job") is not None
 
 

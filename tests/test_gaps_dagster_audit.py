@@ -1,6 +1,7 @@
-"""The Dagster audit reported as asset check results of ``tdprov/audit`` (asset and job); canceled runs sealed as ABORT."""
+"""The Dagster audit job reported as asset check evaluations of ``tdprov/audit``; canceled runs sealed as ABORT."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,6 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
-    Definitions,
     asset,
     build_run_status_sensor_context,
     instance_for_test,
@@ -20,7 +20,7 @@ from dagster import (
 from dagster._core.errors import DagsterExecutionInterruptedError
 
 import test_dagster_defs as pipeline
-from test_dagster_defs import asset_of
+from test_dagster_defs import asset_of, url_path
 from prov_common.audit import run_audit
 from prov_common.audit.model import CHECK_TITLES
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
@@ -32,13 +32,11 @@ from prov_common.store import open_store
 from prov_dagster import (
     ProvenanceIOManager,
     ProvenanceResource,
-    definitions,
-    provenance_audit_asset,
     provenance_audit_job,
     provenance_canceled_sensor,
 )
 
-AUDIT_OP = "tdprov__audit"
+AUDIT_OP = "tdprov_audit"
 
 
 @pytest.fixture
@@ -51,10 +49,11 @@ def store(tmp_path: Path) -> str:
     return uri
 
 
-def _audit_asset(store: str, **config):
-    result = materialize([provenance_audit_asset], resources={"provenance": ProvenanceResource(store=store)},
-                         run_config={"ops": {AUDIT_OP: {"config": config}}} if config else None)
-    assert result.success  # the audit ran; findings are failed checks, not a failed run
+def _audit_job(store: str, **config):
+    """Run the audit job; its check evaluations (by check name) and the result (a finding fails the run)."""
+    result = provenance_audit_job.execute_in_process(resources={"provenance": ProvenanceResource(store=store)},
+                                                     run_config={"ops": {AUDIT_OP: {"config": config}}} if config else None,
+                                                     raise_on_error=False)
     return {e.check_name: e for e in result.get_asset_check_evaluations()}, result
 
 
@@ -67,22 +66,24 @@ def _tamper_events(store: str) -> str:
 
 
 def test_clean_store_every_audit_check_passes(store: str) -> None:
-    checks, result = _audit_asset(store, rehash=True)
-    assert set(checks) == set(CHECK_TITLES)
+    checks, result = _audit_job(store, rehash=True)
+    assert result.success and set(checks) == set(CHECK_TITLES)
     assert all(e.passed for e in checks.values()), {n: e.description for n, e in checks.items() if not e.passed}
     assert {e.asset_key for e in checks.values()} == {AssetKey(["tdprov", "audit"])}
     assert checks["signatures"].metadata["checked"].value == 3
     assert checks["rehash"].metadata["status"].value == "pass" and checks["rehash"].metadata["checked"].value == 3
-    report = checks["signatures"].metadata["report_json"].value
-    assert open_store(store).exists(report)
+    report = checks["signatures"].metadata["report_json"].value  # a link to the report in the store
+    assert url_path(report).parent.parent == Path(store) / "audit" / "reports" and url_path(report).name == "report.json"
+    assert json.loads(url_path(report).read_bytes())["summary"]["clean"] is True
     [mat] = result.asset_materializations_for_node(AUDIT_OP)
     assert mat.metadata["clean"].value is True and mat.metadata["report_json"].value == report
 
 
 def test_tampered_bundle_fails_the_signatures_check_with_the_finding(store: str) -> None:
-    assert _audit_asset(store)[0]["signatures"].passed
+    assert _audit_job(store)[0]["signatures"].passed
     run_id = _tamper_events(store)
-    checks, result = _audit_asset(store, full=True)
+    checks, result = _audit_job(store, full=True)
+    assert not result.success  # a finding fails the job's run, after its check evaluations were recorded
     signatures = checks["signatures"]
     assert not signatures.passed and signatures.severity.value == "ERROR"
     listed = signatures.metadata["findings_list"].value
@@ -96,7 +97,7 @@ def test_tampered_bundle_fails_the_signatures_check_with_the_finding(store: str)
 def test_changed_parquet_fails_the_rehash_check(store: str) -> None:
     parquet = Path(store + "-data") / "features.parquet"
     pd.DataFrame({"country": ["DE"], "total": [1.0]}).to_parquet(parquet)
-    rehash = _audit_asset(store, rehash=True)[0]["rehash"]
+    rehash = _audit_job(store, rehash=True)[0]["rehash"]
     assert not rehash.passed and [f["object"] for f in rehash.metadata["findings_list"].value] == [str(parquet)]
 
 
@@ -115,15 +116,6 @@ def test_audit_job_reports_check_results_and_still_fails_the_run(store: str, tmp
         checks = {e.check_name: e for e in failed.get_asset_check_evaluations()}
         assert set(checks) == set(CHECK_TITLES) and not checks["signatures"].passed and checks["sources"].passed
         assert run_id in checks["signatures"].description
-
-
-def test_definitions_include_the_audit_asset() -> None:
-    defs = definitions(pipeline.CHAIN, store="/tmp/unused-store")
-    Definitions.validate_loadable(defs)
-    audit_checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys if c.asset_key == AssetKey(["tdprov", "audit"])}
-    assert audit_checks == set(CHECK_TITLES)
-    assert defs.resolve_job_def("provenance_audit_job") is not None  # the job and its schedule stay
-    assert defs.get_schedule_def("provenance_audit_daily").cron_schedule == "0 3 * * *"
 
 
 # -- canceled runs ---------------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""Dagster runs' OpenLineage events forwarded to backends configured the standard openlineage-python way
+(``OPENLINEAGE_URL``, ``OPENLINEAGE_CONFIG`` with a composite transport), received by a real HTTP server."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import materialize
+
+import test_dagster_defs as pipeline
+from conftest import free_port
+from ol_receiver import Receiver
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager
+
+STEPS = {"raw__orders", "clean__orders_clean", "features"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_user_openlineage_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only what a test sets: no OpenLineage variables or openlineage.yml from the machine."""
+    for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED", "OPENLINEAGE_API_KEY", "OPENLINEAGE_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+def _materialize(store: str) -> dict[str, str]:
+    """The chain materialized through the IO manager; the digest each asset's materialization shows, by step."""
+    result = materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store)})
+    assert result.success
+    return {e.materialization.asset_key.to_python_identifier(): e.materialization.metadata["tdprov/digest"].value
+            for e in result.get_asset_materialization_events()}
+
+
+def _bundle_events(store: str) -> dict[str, list[dict]]:
+    found = {}
+    for summary in list_bundles(open_store(store)):
+        found[summary.job_name] = parse_events_jsonl(read_bundle(open_store(store), summary.run_id).files["events.jsonl"])
+    return found
+
+
+def test_openlineage_url_receives_start_and_complete_with_versions_and_tdprov_facets(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    store = str(tmp_path / "store")
+    digests = _materialize(store)
+    got = receiver.by_step()
+    assert receiver.paths == {"/api/v1/lineage"} and len(receiver.events) == 6
+    assert set(got) == {(step, state) for step in STEPS for state in ("START", "COMPLETE")}
+    for event in receiver.events:
+        ol_validator.validate_event(event, custom_schemas=True)  # the spec and tdprov's own facet schemas
+    for step, digest in digests.items():
+        [output] = got[(step, "COMPLETE")]["outputs"]
+        assert output["facets"]["version"]["datasetVersion"] == digest
+        assert output["facets"]["tdprov_contentHash"]["digest"] == digest
+    assert got[("raw__orders", "COMPLETE")]["outputs"][0]["facets"]["tdprov_pandera"]["passed"] is True
+    downstream = got[("clean__orders_clean", "START")]["inputs"]
+    assert [i["facets"]["version"]["datasetVersion"] for i in downstream] == [digests["raw__orders"]]
+    bundles = _bundle_events(store)  # the store has the same events: forwarding is in addition
+    assert set(bundles) == STEPS
+    for step, events in bundles.items():
+        assert [e["run"]["runId"] for e in events] == [got[(step, s)]["run"]["runId"] for s in ("START", "COMPLETE")]
+
+
+def test_composite_transport_from_openlineage_config_reaches_every_backend(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_file = tmp_path / "ol-events.jsonl"
+    config = tmp_path / "openlineage.yml"
+    config.write_text(json.dumps({"transport": {"type": "composite", "transports": {
+        "marquez": {"type": "http", "url": receiver.url},
+        "file": {"type": "file", "log_file_path": str(log_file), "append": True},
+    }}}))  # YAML is a superset of JSON
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    digests = _materialize(str(tmp_path / "store"))
+    from_file = [json.loads(line) for line in log_file.read_text().splitlines()]
+    for events in (receiver.events, from_file):
+        completes = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
+        assert {step: e["outputs"][0]["facets"]["version"]["datasetVersion"] for step, e in completes.items()} == digests
+
+
+def test_an_unreachable_backend_is_logged_and_the_run_and_bundles_are_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    store = str(tmp_path / "store")
+    with caplog.at_level("WARNING", logger="prov_dagster.forwarding"):
+        digests = _materialize(store)
+    assert len(digests) == 3
+    bundles = _bundle_events(store)
+    assert {step: [e["eventType"] for e in events] for step, events in bundles.items()} == {s: ["START", "COMPLETE"] for s in STEPS}
+    assert sum("could not forward OpenLineage event" in r.getMessage() for r in caplog.records) == 6
+
+
+def test_no_configuration_forwards_nothing_and_a_config_naming_tdprov_is_not_used_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prov_dagster.forwarding import forwarding_client
+
+    assert forwarding_client() is None  # no console fallback: nothing is printed or sent
+    store = str(tmp_path / "store")
+    config = tmp_path / "openlineage.yml"  # found in the working directory, as openlineage-python looks for it
+    config.write_text(json.dumps({"transport": {"type": "composite", "transports": {
+        "tdprov": {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": store},
+        "console": {"type": "console"},
+    }}}))
+    with caplog.at_level("WARNING", logger="prov_dagster.forwarding"):
+        assert forwarding_client() is None
+        _materialize(store)
+    assert any("names tdprov's ProvenanceTransport" in r.getMessage() for r in caplog.records)
+    assert {step: len(events) for step, events in _bundle_events(store).items()} == {s: 2 for s in STEPS}
