@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-from prov_common.cli._common import add_verb, check_writable_file
+from prov_common.cli._common import add_verb, check_writable_file, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.errors import BadInputError
 from prov_common.hashing import ALGORITHM, FileDigest, ShardedDigest, TableDigest  # no pandas: loaded when run
@@ -57,19 +57,9 @@ def register(subparsers: Any) -> None:
                         help="sharded datasets: where shards are hashed: tcp://host:8786 (a Dask scheduler), 'local' "
                              "(a Dask LocalCluster) or 'none' (this process); default $TDPROV_DASK_SCHEDULER, else "
                              "a LocalCluster for 64 shards or more")
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="worker processes of a LocalCluster (default: one per CPU)")
     parser.set_defaults(func=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of workers")
-    return value
 
 
 def _csv_dtypes(specs: list[str]) -> dict[str, str] | None:
