@@ -93,3 +93,28 @@ def test_cli_verify_with_workers_prints_what_serial_prints(tampered, tmp_path, c
     assert bad.value.code == 2
     err = capsys.readouterr().err
     assert "--workers" in err and "Traceback" not in err
+
+
+def test_full_audit_findings_are_the_same_on_one_and_on_two_workers(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from prov_common.audit import engine, run_audit
+    from prov_common.config import Settings
+    from prov_common.signing.keyfiles import write_keypair
+
+    monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
+    original = tmp_path / "store"
+    _store, _trust, key, _runs = _tampered_store(str(original))
+    private, public = write_keypair(tmp_path / "signer.key", key)
+    found = []
+    for workers in (1, 2):
+        copy = tmp_path / f"store-{workers}"
+        shutil.copytree(original, copy)  # two identical stores: each audit appends to its own log
+        settings = Settings.from_env(store=str(copy), signing_key=str(private), trusted_keys=str(public))
+        result = run_audit(open_store(str(copy)), settings, full=True, report_dir=tmp_path / f"report-{workers}",
+                           progress=False, workers=workers)
+        found.append([(f.check, f.object, f.what.replace(str(copy), "STORE"), f.severity) for f in result.findings])
+    assert found[0] == found[1]
+    assert sum(obj.endswith("extra.bin") for _check, obj, _what, _severity in found[0]) == 1
+    assert {obj.split("/")[1] for _c, obj, _w, _s in found[0] if obj.startswith("bundles/")} >= {
+        _runs[2], _runs[5], _runs[7]}
