@@ -9,12 +9,12 @@ the order of the input, so the findings are the same as verifying one bundle aft
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from prov_common.config import usable_cpus
 from prov_common.signing import PublicKey, TrustStore
 from prov_common.store.base import Store
 
@@ -26,11 +26,6 @@ CHUNK = 50  # bundles per task: few round trips, and the results of a chunk are 
 BundleTask = Callable[[Store, TrustStore, Any], Any]  # (store, trust, item) -> result; a module-level function
 
 _WORKER: dict[str, Any] = {}
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _start_worker(uri: str, keys: list[bytes]) -> None:

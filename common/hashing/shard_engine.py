@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.table import usable_cpus
+from prov_common.config import usable_cpus
 
 T = TypeVar("T")
 R = TypeVar("R")

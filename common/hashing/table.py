@@ -1,7 +1,6 @@
 """The canonical table digest: blocks -> columns -> table (docs/content-hash.md)."""
 from __future__ import annotations
 
-import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 from blake3 import blake3
 
+from prov_common.config import usable_cpus
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources
 from prov_common.hashing.encode import NO_NULLS, encode_block
@@ -29,11 +29,6 @@ CATEGORIES_TAG = b"tdprov-categories-v1"
 GRANULARITIES = ("table", "column", "block", "row")
 _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
 TASK_BLOCKS = 16  # rows of about this many blocks are hashed per thread-pool task
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _u64(n: int) -> bytes:
