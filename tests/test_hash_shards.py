@@ -281,6 +281,9 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
         monkeypatch.setenv("TDPROV_DASK_SCHEDULER", cluster.scheduler_address)
         from_env = hash_shards(str(shards), cache=False)
         ran_there = "hash_one_shard" in cluster.scheduler.task_prefixes  # the shards were tasks of this cluster
+        (shards / "part-6.parquet").write_bytes(b"PAR1 not parquet PAR1")
+        with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
+            hash_shards(str(shards), cache=False)
     assert two.engine == from_env.engine == f"dask {cluster.scheduler_address}"
     assert in_process.digest == one.digest == two.digest == from_env.digest
     assert in_process.shards == one.shards == two.shards
