@@ -288,3 +288,21 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
     assert in_process.digest == one.digest == two.digest == from_env.digest
     assert in_process.shards == one.shards == two.shards
     assert ran_there
+
+
+def test_the_default_engine_follows_the_work_and_what_is_installed(monkeypatch) -> None:
+    from prov_common.hashing import shard_engine
+    from prov_common.hashing.shard_engine import resolve_scheduler
+
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER", raising=False)
+    monkeypatch.setattr(shard_engine, "usable_cpus", lambda: 2)
+    big = 1 << 30
+    assert resolve_scheduler(None, 63, big) == "none" and resolve_scheduler(None, 64, big // 4) == "none"
+    assert resolve_scheduler(None, 64, big) == "local"
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "tcp://10.0.0.5:8786")
+    assert resolve_scheduler(None, 1, 0) == "tcp://10.0.0.5:8786"
+    assert resolve_scheduler("none", 1000, big) == "none"  # the argument wins over the environment
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER")
+    monkeypatch.setattr(shard_engine.importlib.util, "find_spec", lambda name: None)  # Dask not installed
+    assert resolve_scheduler(None, 1000, big) == "none"
+    assert resolve_scheduler("LOCAL", 1, 0) == "local"  # asked for: started even for one shard

@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="sharded datasets: where shards are hashed: tcp://host:8786 (a Dask scheduler), 'local' "
                              "(a Dask LocalCluster) or 'none' (this process); default $TDPROV_DASK_SCHEDULER, else "
-                             "a LocalCluster for 64 shards or more")
+                             "a LocalCluster for 64 shards and 512 MiB or more")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="worker processes of a LocalCluster (default: one per CPU)")
     parser.set_defaults(func=run)

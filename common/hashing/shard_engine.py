@@ -3,11 +3,13 @@ running scheduler. Dask is imported only when it is used (``pip install 'tdprov[
 
 The scheduler is chosen by ``scheduler`` or else ``$TDPROV_DASK_SCHEDULER``: ``tcp://host:8786`` (any
 address a ``distributed.Client`` takes) for a running cluster, ``local`` for a LocalCluster on this
-machine, ``none`` for this process; unset, a LocalCluster is started when there are at least
-:data:`LOCAL_CLUSTER_MIN_SHARDS` shards and more than one CPU.
+machine, ``none`` for this process; unset, a LocalCluster is started when at least
+:data:`LOCAL_CLUSTER_MIN_SHARDS` shards and :data:`LOCAL_CLUSTER_MIN_BYTES` are to be read, the machine
+has more than one CPU and Dask is installed (else this process).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -20,14 +22,17 @@ R = TypeVar("R")
 
 ENV = "TDPROV_DASK_SCHEDULER"
 LOCAL_CLUSTER_MIN_SHARDS = 64
+LOCAL_CLUSTER_MIN_BYTES = 512 << 20  # below this, starting worker processes costs more than it saves
 CONNECT_TIMEOUT = "20s"
 
 
-def resolve_scheduler(scheduler: str | None, shards: int) -> str:
-    """``none``, ``local`` or a scheduler address, from the argument, the environment or the default rule."""
+def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
+    """``none``, ``local`` or a scheduler address, from the argument, the environment or the default rule
+    (``shards`` shards of ``size`` bytes in all are to be read)."""
     chosen = (scheduler or os.environ.get(ENV) or "").strip()
     if not chosen or chosen.lower() == "auto":
-        return "local" if shards >= LOCAL_CLUSTER_MIN_SHARDS and usable_cpus() > 1 else "none"
+        worth_it = shards >= LOCAL_CLUSTER_MIN_SHARDS and size >= LOCAL_CLUSTER_MIN_BYTES and usable_cpus() > 1
+        return "local" if worth_it and importlib.util.find_spec("distributed") is not None else "none"
     if chosen.lower() in ("none", "local"):
         return chosen.lower()
     if "://" not in chosen:

@@ -65,7 +65,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     store = ShardCache() if cache else None
     known = store.lookup(refs, options.key()) if store is not None else {}
     todo = [r for r in refs if r.location not in known]
-    where = resolve_scheduler(scheduler, len(todo))
+    where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
     if where != "none":
         options = ShardOptions(as_bytes, dtypes, block_rows, threads=1)
     results, engine = run_map(partial(hash_one_shard, options=options), todo, where, workers)
