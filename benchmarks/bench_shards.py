@@ -193,12 +193,14 @@ def main() -> int:
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
     rows = ["| what | result | notes |", "|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="tdprov-bench-shards-") as tmp:
-        if "verify" not in skip:  # first: Dask leaves threads behind, and workers of a threaded process spawn
-            rows += bench_verify(args.bundles, Path(tmp))
-        if "rss" not in skip:
-            rows += bench_rss(args.parquet_mb, Path(tmp))
-        if "shards" not in skip:
-            rows += bench_shards(args.shards, args.rows)
+        parts = (("verify", lambda: bench_verify(args.bundles, Path(tmp))),  # first: Dask leaves threads behind,
+                 ("rss", lambda: bench_rss(args.parquet_mb, Path(tmp))),      # and workers of a threaded process spawn
+                 ("shards", lambda: bench_shards(args.shards, args.rows)))
+        for name, part in parts:
+            if name not in skip:
+                done = part()
+                print("\n".join(done), flush=True)
+                rows += done
     command = " ".join(["python benchmarks/bench_shards.py", *sys.argv[1:]])
     text = "\n".join([
         "# Sharded datasets, Parquet memory, verification on every core", "",
