@@ -219,6 +219,10 @@ def test_bad_input_names_the_thing_and_the_fix(tmp_path: Path, shards: Path, cap
         assert words in err and "Fix:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises(BadInputError, match="no shards"):
         hash_shards(str(tmp_path / "empty"))
+    odd = tmp_path / "odd[1].parquet"  # a file, though its name reads as a glob
+    _frame(1).to_parquet(odd)
+    assert main(["hash", str(odd)]) == 0
+    assert capsys.readouterr().out == f"{hash_dataframe(_frame(1)).digest}  {odd}\n"
 
 
 # --- S3 (moto's server on localhost) ------------------------------------------------------------

@@ -26,10 +26,11 @@ def has_wildcard(target: str) -> bool:
 
 
 def is_sharded(target: str) -> bool:
-    """True when ``target`` names a sharded dataset: a local folder, an S3 URI ending in ``/``, or a glob."""
+    """True when ``target`` names a sharded dataset: a local folder, an S3 URI ending in ``/``, or a glob
+    (a file whose name holds ``*``, ``?`` or ``[`` is a file)."""
     if _is_s3(target):
         return target.endswith("/") or has_wildcard(target)
-    return has_wildcard(target) or os.path.isdir(target)
+    return os.path.isdir(target) or (has_wildcard(target) and not os.path.isfile(target))
 
 
 def _hidden(relpath: str) -> bool:
