@@ -118,3 +118,26 @@ def test_full_audit_findings_are_the_same_on_one_and_on_two_workers(tmp_path, mo
     assert sum(obj.endswith("extra.bin") for _check, obj, _what, _severity in found[0]) == 1
     assert {obj.split("/")[1] for _c, obj, _w, _s in found[0] if obj.startswith("bundles/")} >= {
         _runs[2], _runs[5], _runs[7]}
+
+
+def _verify_in_daemon(uri: str, pem: bytes, out) -> None:
+    from prov_common.signing import PublicKey
+
+    trust = TrustStore.of([PublicKey.from_pem(pem)])
+    verify_pool.PARALLEL_FROM = 2
+    out.put([r.to_dict() for r in verify_runs(open_store(uri), trust, workers=2)])
+
+
+def test_a_daemonic_process_verifies_serially_instead_of_failing(tmp_path) -> None:
+    import multiprocessing
+
+    uri = str(tmp_path / "store")
+    store, trust, key, _runs = _tampered_store(uri)
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=_verify_in_daemon, args=(uri, key.public.to_pem(), out), daemon=True)
+    child.start()
+    reports = out.get(timeout=240)
+    child.join(60)
+    assert child.exitcode == 0
+    assert reports == [r.to_dict() for r in verify_runs(store, trust, workers=1)]

@@ -49,8 +49,11 @@ def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], sto
     The first item is done here before the workers start: it loads what verification needs (PROV
     serialisers, dataset naming), which forked workers then inherit instead of loading each. Workers
     fork unless this process runs other threads (then they ``spawn``: forking a threaded process is unsafe).
+    A daemonic process (a Celery prefork worker's task) may not start processes: it verifies serially.
     """
     workers = workers if workers is not None else usable_cpus()
+    if multiprocessing.current_process().daemon:  # a daemonic process (a Celery worker's) may not have children
+        workers = 1
     if workers <= 1 or len(items) < max(PARALLEL_FROM if parallel_from is None else parallel_from, 2):
         for item in items:
             yield fn(store, trust, item)
