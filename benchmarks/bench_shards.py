@@ -77,6 +77,7 @@ def bench_shards(count: int, rows: int) -> list[str]:
 
     from prov_common.hashing import hash_shards
 
+    ROWS[0] = rows
     server = start_moto()
     try:
         s3 = boto3.client("s3")
@@ -107,16 +108,46 @@ def bench_shards(count: int, rows: int) -> list[str]:
         again = hash_shards(uri, scheduler="none")
         again_s = time.perf_counter() - t
         assert again.read == ("part-00017.parquet",) and again.digest != full.digest
+        local = _local_rows(s3, count, one.digest, total_mb)
         return [
             f"| shards on S3 (moto) | {count:,} Parquet shards, {total_mb:,.0f} MB, {count * rows:,} rows | load {load_before:.1f} at the start |",
             f"| one process (`--scheduler none`) | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | {one.digest[:19]}… |",
             f"| Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest; cluster start-up {startup:.1f} s more |",
             f"| full hash recording shard digests | {full_s:.1f} s | {len(full.read):,} shards read |",
             f"| re-hash after one shard replaced | {again_s:.2f} s = {100 * again_s / full_s:.1f}% of the full hash | {len(again.read)} shard read (listing: {count:,} keys) |",
+            *local,
         ]
     finally:
         server.terminate()
         server.wait()
+
+
+def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
+    """The same shards (part-00017 as first written) from a local folder: the engines without the S3 server."""
+    import distributed
+
+    from prov_common.hashing import hash_shards
+
+    folder = Path(tempfile.mkdtemp(prefix="tdprov-bench-local-shards-"))
+    for i in range(count):
+        key = f"v1/part-{i:05d}.parquet"
+        (folder / key.split("/")[1]).write_bytes(_shard(i, ROWS[0]) if i == 17 else s3.get_object(Bucket="corpus", Key=key)["Body"].read())
+    t = time.perf_counter()
+    one = hash_shards(str(folder), cache=False, scheduler="none")
+    one_s = time.perf_counter() - t
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        with distributed.Client(cluster) as client:
+            client.run(_warm)
+        t = time.perf_counter()
+        two = hash_shards(str(folder), cache=False, scheduler=cluster.scheduler_address)
+        two_s = time.perf_counter() - t
+    assert one.digest == two.digest == digest, (one.digest, two.digest, digest)
+    return [f"| the same shards in a local folder, one process | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | same digest as on S3 |",
+            f"| ... Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest |"]
+
+
+ROWS = [10_000]  # rows per shard, as given
 
 
 def _warm() -> None:
