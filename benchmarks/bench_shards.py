@@ -92,7 +92,7 @@ def bench_shards(count: int, rows: int) -> list[str]:
         one_s = time.perf_counter() - t
         t = time.perf_counter()
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=40) as cluster:
+                                      silence_logs=50) as cluster:
             with distributed.Client(cluster) as client:
                 client.run(_warm)  # each worker imports the hashing code: part of the start-up
             startup = time.perf_counter() - t
@@ -136,7 +136,7 @@ def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
     one = hash_shards(str(folder), cache=False, scheduler="none")
     one_s = time.perf_counter() - t
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster:
+                                  silence_logs=50) as cluster:
         with distributed.Client(cluster) as client:
             client.run(_warm)
         t = time.perf_counter()

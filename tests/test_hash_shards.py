@@ -284,7 +284,7 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
         two = hash_shards(str(shards), cache=False, scheduler=cluster.scheduler_address)
         monkeypatch.setenv("TDPROV_DASK_SCHEDULER", cluster.scheduler_address)
         from_env = hash_shards(str(shards), cache=False)
-        ran_there = "hash_one_shard" in cluster.scheduler.task_prefixes  # the shards were tasks of this cluster
+        ran_there = "hash_shard_batch" in cluster.scheduler.task_prefixes  # the shards were tasks of this cluster
         (shards / "part-6.parquet").write_bytes(b"PAR1 not parquet PAR1")
         with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
             hash_shards(str(shards), cache=False)
@@ -310,3 +310,16 @@ def test_the_default_engine_follows_the_work_and_what_is_installed(monkeypatch) 
     monkeypatch.setattr(shard_engine.importlib.util, "find_spec", lambda name: None)  # Dask not installed
     assert resolve_scheduler(None, 1000, big) == "none"
     assert resolve_scheduler("LOCAL", 1, 0) == "local"  # asked for: started even for one shard
+
+
+def test_shards_go_to_dask_in_batches_of_about_equal_size() -> None:
+    from prov_common.hashing.shard_model import ShardRef
+    from prov_common.hashing.shards import MIN_TASKS, TASK_BYTES, batches
+
+    small = [ShardRef(f"/d/{i}", f"{i}", 1000, "s") for i in range(1000)]
+    parts = batches(small)
+    assert len(parts) == MIN_TASKS and [r for p in parts for r in p] == small  # every shard once, in order
+    assert max(map(len, parts)) - min(map(len, parts)) <= 2
+    big = [ShardRef(f"/d/{i}", f"{i}", TASK_BYTES // 2, "s") for i in range(200)]
+    assert len(batches(big)) == 100 and all(len(p) == 2 for p in batches(big))
+    assert [len(p) for p in batches(small[:5])] == [1] * 5 and batches([]) == []

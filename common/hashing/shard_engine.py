@@ -10,6 +10,7 @@ has more than one CPU and Dask is installed (else this process).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -60,7 +61,7 @@ def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: i
     if scheduler == "local":
         n = workers or usable_cpus()
         with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=40) as cluster, distributed.Client(cluster) as client:
+                                      silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
             return _gather(client, fn, items), f"dask LocalCluster ({n} worker{'s' if n != 1 else ''})"
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)

@@ -39,8 +39,31 @@ class ShardOptions:
                            "blockRows": self.block_rows}, sort_keys=True)
 
 
+TASK_BYTES = 64 << 20  # shards are sent to Dask in batches of about this many bytes ...
+MIN_TASKS = 32  # ... and in at least this many batches (when there are as many shards), to spread them
+
+
+def batches(refs: list[ShardRef]) -> list[list[ShardRef]]:
+    """Consecutive runs of shards of about equal size, one Dask task each: a task per small shard would
+    cost more in scheduling than in hashing."""
+    weights = [max(r.size, 1) for r in refs]
+    total = sum(weights)
+    count = min(len(refs), max(MIN_TASKS, -(-total // TASK_BYTES)))
+    out: list[list[ShardRef]] = [[] for _ in range(count)]
+    start = 0
+    for ref, weight in zip(refs, weights, strict=True):
+        out[start * count // total].append(ref)  # the batch where the shard's first byte falls
+        start += weight
+    return [batch for batch in out if batch]
+
+
+def hash_shard_batch(refs: list[ShardRef], options: ShardOptions) -> list[ShardDigest]:
+    """The digests of some shards, one after another (what a Dask task runs)."""
+    return [hash_one_shard(ref, options) for ref in refs]
+
+
 def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
-    """The digest of one shard (what a Dask task runs)."""
+    """The digest of one shard."""
     d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
                   block_rows=options.block_rows, threads=options.threads)
     if isinstance(d, TableDigest):
@@ -66,9 +89,12 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     known = store.lookup(refs, options.key()) if store is not None else {}
     todo = [r for r in refs if r.location not in known]
     where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
-    if where != "none":
+    if where == "none":
+        results, engine = [hash_one_shard(r, options) for r in todo], "in-process"
+    else:
         options = ShardOptions(as_bytes, dtypes, block_rows, threads=1)
-    results, engine = run_map(partial(hash_one_shard, options=options), todo, where, workers)
+        done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
+        results = [d for batch in done for d in batch]
     if store is not None:
         store.record(zip(todo, results, strict=True), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
