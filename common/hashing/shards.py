@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from prov_common import __version__
 from prov_common.hashing.files import hash_path
 from prov_common.hashing.model import TableDigest
 from prov_common.hashing.shard_cache import ShardCache, now_ns
@@ -34,9 +35,10 @@ class ShardOptions:
     threads: int | None = None
 
     def key(self) -> str:
-        """The cache key of these options (threads do not change a digest)."""
-        return json.dumps({"table": TABLE_TAG.decode(), "bytes": self.as_bytes, "csvDtypes": list(self.csv_dtypes),
-                           "blockRows": self.block_rows}, sort_keys=True)
+        """The cache key of these options and of this tdprov version (a new version may hash differently;
+        threads do not change a digest)."""
+        return json.dumps({"tdprov": __version__, "table": TABLE_TAG.decode(), "bytes": self.as_bytes,
+                           "csvDtypes": list(self.csv_dtypes), "blockRows": self.block_rows}, sort_keys=True)
 
 
 TASK_BYTES = 64 << 20  # shards are sent to Dask in batches of about this many bytes ...
