@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -91,12 +91,10 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     known = store.lookup(refs, options.key()) if store is not None else {}
     todo = [r for r in refs if r.location not in known]
     where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
-    if where == "none":
-        results, engine = [hash_one_shard(r, options) for r in todo], "in-process"
-    else:
-        options = ShardOptions(as_bytes, dtypes, block_rows, threads=1)
-        done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
-        results = [d for batch in done for d in batch]
+    if where != "none":
+        options = replace(options, threads=1)
+    done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
+    results = [d for batch in done for d in batch]
     if store is not None:
         store.record(zip(todo, results, strict=True), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
