@@ -323,3 +323,18 @@ def test_shards_go_to_dask_in_batches_of_about_equal_size() -> None:
     big = [ShardRef(f"/d/{i}", f"{i}", TASK_BYTES // 2, "s") for i in range(200)]
     assert len(batches(big)) == 100 and all(len(p) == 2 for p in batches(big))
     assert [len(p) for p in batches(small[:5])] == [1] * 5 and batches([]) == []
+
+
+def test_a_shard_is_proven_part_of_the_version_with_the_merkle_logs_inclusion_proof(shards: Path) -> None:
+    from prov_common.errors import VerificationError
+    from prov_common.hashing.shard_tree import shard_leaf
+    from prov_common.tlog.merkle import inclusion_proof, root_from_hashes, verify_inclusion
+
+    d = hash_shards(str(shards), cache=False, scheduler="none")
+    leaves = [shard_leaf(s) for s in d.shards]
+    root = root_from_hashes(leaves)
+    assert d.digest == "blake3:" + blake3(b"tdprov-shards-v1" + struct.pack("<Q", len(leaves)) + root).hexdigest()
+    proof = inclusion_proof(3, leaves)
+    verify_inclusion(leaves[3], 3, len(leaves), proof, root)  # raises when it does not verify
+    with pytest.raises(VerificationError):
+        verify_inclusion(leaves[2], 3, len(leaves), proof, root)
