@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
         t = time.perf_counter()
         two = hash_shards(str(folder), cache=False, scheduler=cluster.scheduler_address)
         two_s = time.perf_counter() - t
+    shutil.rmtree(folder)
     assert one.digest == two.digest == digest, (one.digest, two.digest, digest)
     return [f"| the same shards in a local folder, one process | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | same digest as on S3 |",
             f"| ... Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest |"]
