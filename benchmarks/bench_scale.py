@@ -57,7 +57,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_moto() -> subprocess.Popen:
+def start_moto() -> subprocess.Popen:
     """moto's ThreadedMotoServer in a process of its own (it plays S3: the writers must not share its interpreter)."""
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -178,7 +178,7 @@ def main() -> None:
     os.environ.setdefault("TDPROV_HOME", str(work / "home"))
     signing_key_from_settings()  # the per-user key exists before the writers fork
     sizes = sorted({int(x) for x in args.list_at.split(",") if x and int(x) < args.bundles} | {args.bundles})
-    server = _start_moto()
+    server = start_moto()
     rows, waves, listings = [], [], []
     try:
         import boto3

@@ -23,6 +23,11 @@ def paths(value: object) -> tuple[str, ...]:
     return tuple(str(p) for p in items if p)  # type: ignore[union-attr]
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def default_home() -> Path:
     """Per-user tdprov folder (keys and trust), ``$TDPROV_HOME`` or ``~/.config/tdprov``."""
     return Path(os.environ.get("TDPROV_HOME") or Path.home() / ".config" / "tdprov")

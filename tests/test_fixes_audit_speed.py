@@ -48,6 +48,7 @@ _SCRIPT = textwrap.dedent("""
     import json, multiprocessing, sys, threading
     from datetime import datetime, timedelta, timezone
     from prov_common.audit import engine, run_audit
+    from prov_common.bundle import verify_pool
     from prov_common.bundle import build_bundle
     from prov_common.bundle.storage import deliver_bundle
     from prov_common.config import Settings
@@ -66,7 +67,7 @@ _SCRIPT = textwrap.dedent("""
         context = real(method)
         methods.append(context.get_start_method())
         return context
-    engine.multiprocessing.get_context = spy
+    verify_pool.multiprocessing.get_context = spy
     engine.PARALLEL_FROM = 2
     result = run_audit(store, Settings.from_env(store=store.uri), full=True, report_dir=sys.argv[1] + "-report", progress=False, workers=2)
     print(json.dumps({"methods": methods, "examined": result.bundles_examined, "bundle_findings": sum(len(r.bundle_findings) for r in result.index.runs.values()),

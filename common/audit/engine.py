@@ -9,13 +9,9 @@ the state with the runs examined now (and the runs upstream of them, looked up b
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import sys
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +34,7 @@ from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import index_keys, list_bundles
+from prov_common.bundle.verify_pool import map_bundles
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
@@ -135,7 +132,7 @@ def run_audit(
     new_leaves: list[LogLeaf] = []
     examined: dict[str, LogLeaf] = {}
     summaries = plan.summaries
-    for summary, record, leaf in _bar(_examine_all(store, settings, summaries, trust, workers), len(summaries), "auditing bundles", progress):
+    for summary, record, leaf in _bar(_examine_all(store, summaries, trust, workers), len(summaries), "auditing bundles", progress):
         records[summary.run_id] = record
         examined[summary.run_id] = leaf
         if summary.run_id not in plan.logged:
@@ -164,7 +161,7 @@ def run_audit(
         new_head, appended = head, False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
-    for summary, record, _leaf in _examine_all(store, settings, others, trust, workers):
+    for summary, record, _leaf in _examine_all(store, others, trust, workers):
         records[summary.run_id] = record
     result.checkpoint = new_head
     result.bundles_logged = len(new_leaves)
@@ -361,41 +358,14 @@ def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tup
     return AuditState(cp.size, cp.root, head.digest, evaluation.state, last, recent, previous_key if previous else None)
 
 
-_WORKER: dict[str, object] = {}
+def _examine(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[BundleSummary, RunRecord, LogLeaf]:
+    return (summary, *examine_bundle(store, summary, trust))
 
 
-def _start_worker(uri: str, settings: Settings) -> None:
-    """Open the store and load the trusted keys once per worker process, not once per chunk."""
-    from prov_common.store import open_store
-
-    _WORKER["store"], _WORKER["trust"] = open_store(uri), trust_from_settings(settings)
-
-
-def _examine_chunk(summaries: list[BundleSummary]) -> list[tuple[BundleSummary, RunRecord, LogLeaf]]:
-    store, trust = _WORKER["store"], _WORKER["trust"]
-    return [(s, *examine_bundle(store, s, trust)) for s in summaries]  # type: ignore[arg-type]
-
-
-def _examine_all(store: Store, settings: Settings, summaries: list[BundleSummary], trust: TrustStore,
+def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore,
                  workers: int | None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
-    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound).
-
-    The first bundle is examined here before the workers start: it loads what verification needs
-    (PROV serialisers, dataset naming), which forked workers then inherit instead of loading each.
-    """
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(summaries) < PARALLEL_FROM:
-        for s in summaries:
-            yield (s, *examine_bundle(store, s, trust))
-        return
-    yield (summaries[0], *examine_bundle(store, summaries[0], trust))
-    rest = summaries[1:]
-    size = max(50, len(rest) // (workers * 8))
-    chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
-    context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, settings)) as pool:
-        for part in pool.map(_examine_chunk, chunks):
-            yield from part
+    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound)."""
+    return map_bundles(_examine, summaries, store, trust, workers=workers, parallel_from=PARALLEL_FROM)
 
 
 def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str) -> list[Finding]:

@@ -10,6 +10,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.storage import index_keys
 from prov_common.bundle.verify import verify_bundle
+from prov_common.bundle.verify_pool import map_bundles
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 
@@ -31,25 +32,32 @@ def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[s
 @dataclass(frozen=True)
 class RunsVerification:
     """The bundles to verify, with the index entries of each (None: the index was not listed).
-    ``len()`` is the number of runs; iterating verifies them one by one."""
+    ``len()`` is the number of runs; iterating verifies them, in order, in ``workers`` processes
+    (default: one per CPU) when there are many (:func:`~prov_common.bundle.verify_pool.map_bundles`)."""
 
     store: Store
     trust: TrustStore
     runs: dict[str, list[str] | None]
+    workers: int | None = None
 
     def __len__(self) -> int:
         return len(self.runs)
 
     def __iter__(self) -> Iterator[VerificationReport]:
-        for run_id, keys in self.runs.items():
-            yield verify_bundle(self.store, run_id, self.trust, keys)
+        return map_bundles(_verify_one, list(self.runs.items()), self.store, self.trust, workers=self.workers)
+
+
+def _verify_one(store: Store, trust: TrustStore, run: tuple[str, list[str] | None]) -> VerificationReport:
+    run_id, keys = run
+    return verify_bundle(store, run_id, trust, keys)
 
 
 def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = None, *,
-                since: datetime | None = None) -> RunsVerification:
+                since: datetime | None = None, workers: int | None = None) -> RunsVerification:
     """The verification of the named ``runs`` (their index is not listed), or of every run in the
     store (only those indexed at or after ``since`` when given), each index entry checked against
-    its bundle and each bundle's recorded entry required to exist."""
+    its bundle and each bundle's recorded entry required to exist. ``workers``: processes that verify
+    (default one per CPU, from 64 bundles on; 1 verifies in this process); the reports are the same."""
     if runs is not None:
-        return RunsVerification(store, trust, {run_id: None for run_id in dict.fromkeys(runs)})
-    return RunsVerification(store, trust, {run_id: keys for run_id, keys in stored_runs(store, since).items()})
+        return RunsVerification(store, trust, {run_id: None for run_id in dict.fromkeys(runs)}, workers)
+    return RunsVerification(store, trust, dict(stored_runs(store, since)), workers)

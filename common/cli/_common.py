@@ -58,6 +58,17 @@ def finite_hours(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (workers, processes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1 (e.g. 2)")
+    return value
+
+
 def new_file_path(text: str) -> str:
     """An argparse type: a file to write, whose folder exists ('-' is stdout)."""
     if text != "-":

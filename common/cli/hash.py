@@ -6,12 +6,17 @@ import os
 import sys
 from typing import Any
 
-from prov_common.cli._common import add_verb, check_writable_file
+from prov_common.cli._common import add_verb, check_writable_file, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.errors import BadInputError
-from prov_common.hashing import ALGORITHM, FileDigest, TableDigest  # no pandas: hashing loads it when run
+from prov_common.hashing import ALGORITHM, FileDigest, ShardedDigest, TableDigest  # no pandas: loaded when run
+
+Digest = TableDigest | FileDigest | ShardedDigest
 
 EXAMPLE = """tdprov hash data/train.parquet data/labels.csv README.md
+  tdprov hash data/shards/ s3://corpus/v3/ 'data/part-*.parquet'   # sharded datasets: one digest each
+  tdprov hash --diff s3://corpus/v2/ s3://corpus/v3/  # which shards changed, were added or removed
+  tdprov hash --scheduler tcp://dask:8786 s3://corpus/v3/  # hash the shards on a Dask cluster
   tdprov hash --json --granularity block data/train.parquet
   tdprov hash --diff old.parquet new.parquet        # exit 1 and the changed columns/rows if they differ
   tdprov hash --granularity row --row-digests train.rows.parquet data/train.parquet"""
@@ -27,12 +32,15 @@ def register(subparsers: Any) -> None:
         description=(
             "Print '<digest>  <path>' for every PATH, like sha256sum. Parquet, CSV and JSON-lines files get\n"
             "the canonical table digest (the same as for the DataFrame they hold, see docs/content-hash.md);\n"
-            "any other file the BLAKE3 digest of its bytes. Exit 0 on success, 1 when --diff finds a\n"
-            "difference, 2 on unreadable or bad input."
+            "any other file the BLAKE3 digest of its bytes. A folder, an s3://bucket/prefix/ or a quoted glob is\n"
+            "one sharded dataset: its digest is a Merkle root over its shards' digests, sorted by path; shards\n"
+            "whose size and modification time (ETag on S3) are unchanged reuse the digest recorded last time.\n"
+            "Exit 0 on success, 1 when --diff finds a difference, 2 on unreadable or bad input."
         ),
         example=EXAMPLE,
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or URIs to hash; '-' hashes the bytes of stdin")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="files, URIs, folders, s3://bucket/prefix/ or quoted globs to hash; '-' hashes the bytes of stdin")
     parser.add_argument("--json", action="store_true", help="one JSON object per path (digest, columns, rows, bytes)")
     parser.add_argument("--granularity", choices=_ORDER, default=None,
                         help="detail kept: table, column (default), block, row")
@@ -43,6 +51,14 @@ def register(subparsers: Any) -> None:
                         help="declare a CSV column's pandas dtype (repeatable), e.g. --csv-dtype id=Int64")
     parser.add_argument("--row-digests", metavar="OUT.parquet",
                         help="write the row-digest sidecar of the (single) table PATH here; implies --granularity row")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="sharded datasets: read every shard, ignoring (and not recording) digests recorded before")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="sharded datasets: where shards are hashed: tcp://host:8786 (a Dask scheduler), 'local' "
+                             "(a Dask LocalCluster) or 'none' (this process); default $TDPROV_DASK_SCHEDULER, else "
+                             "a LocalCluster for 64 shards and 512 MiB or more")
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                        help="worker processes of a LocalCluster (default: one per CPU)")
     parser.set_defaults(func=run)
 
 
@@ -67,7 +83,15 @@ def _pandas_dtype(dtype: str, spec: str) -> str:
     return dtype
 
 
-def _record(path: str, d: TableDigest | FileDigest) -> dict[str, Any]:
+def _sharded_record(path: str, d: ShardedDigest) -> dict[str, Any]:
+    return {"path": path, "kind": d.kind, "digest": d.digest, "algorithm": ALGORITHM, "bytes": d.bytes,
+            "rows": d.rows, "shardCount": len(d.shards), "shardsRead": len(d.read), "engine": d.engine,
+            "shards": [s.to_dict() for s in d.shards]}
+
+
+def _record(path: str, d: TableDigest | FileDigest | ShardedDigest) -> dict[str, Any]:
+    if isinstance(d, ShardedDigest):
+        return _sharded_record(path, d)
     rec: dict[str, Any] = {"path": path, "kind": d.kind, "digest": d.digest, "algorithm": ALGORITHM, "bytes": d.bytes}
     if os.path.isfile(path):
         rec["fileBytes"] = os.path.getsize(path)
@@ -81,19 +105,25 @@ def _record(path: str, d: TableDigest | FileDigest) -> dict[str, Any]:
     return rec
 
 
-def _diff(args: argparse.Namespace, digests: list[TableDigest | FileDigest]) -> int:
-    from prov_common.hashing import diff_digests
+def _diff(args: argparse.Namespace, digests: list[Digest]) -> int:
+    from prov_common.hashing import diff_digests, diff_shards
 
     a, b = digests
-    if isinstance(a, TableDigest) and isinstance(b, TableDigest):
+    if isinstance(a, ShardedDigest) and isinstance(b, ShardedDigest):
+        sd = diff_shards(a, b)
+        lines, same = sd.summary(), sd.same
+        doc: dict[str, Any] = {"same": same, "a": args.paths[0], "b": args.paths[1],
+                               "changedShards": list(sd.changed), "addedShards": list(sd.added), "removedShards": list(sd.removed),
+                               "changedColumns": {k: list(v) for k, v in sd.changed_columns.items()}}
+    elif isinstance(a, TableDigest) and isinstance(b, TableDigest):
         diff = diff_digests(a, b)
         lines, same = diff.summary(), diff.same
-        doc: dict[str, Any] = {"same": same, "a": args.paths[0], "b": args.paths[1], "rowsA": diff.rows_a,
-                               "rowsB": diff.rows_b, "changedColumns": list(diff.changed_columns),
-                               "addedColumns": list(diff.added_columns), "removedColumns": list(diff.removed_columns),
-                               "typeChanges": diff.type_changes, "orderChanged": diff.order_changed,
-                               "changedRowRanges": [list(r) for r in diff.changed_row_ranges],
-                               "changedRowCount": diff.changed_row_count, "rowDetail": diff.row_detail}
+        doc = {"same": same, "a": args.paths[0], "b": args.paths[1], "rowsA": diff.rows_a,
+               "rowsB": diff.rows_b, "changedColumns": list(diff.changed_columns),
+               "addedColumns": list(diff.added_columns), "removedColumns": list(diff.removed_columns),
+               "typeChanges": diff.type_changes, "orderChanged": diff.order_changed,
+               "changedRowRanges": [list(r) for r in diff.changed_row_ranges],
+               "changedRowCount": diff.changed_row_count, "rowDetail": diff.row_detail}
     else:
         same = a.digest == b.digest and a.kind == b.kind
         lines = [] if same else [f"{a.kind} {a.digest} != {b.kind} {b.digest}"]
@@ -109,8 +139,22 @@ def _diff(args: argparse.Namespace, digests: list[TableDigest | FileDigest]) -> 
     return 0 if same else 1
 
 
+def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dict[str, str] | None) -> Digest:
+    from prov_common.hashing import hash_path, hash_shards, hash_stream, is_sharded
+
+    if path == "-":
+        return hash_stream(sys.stdin.buffer)
+    if is_sharded(path):
+        if args.row_digests:
+            raise BadInputError(f"{path!r} is a sharded dataset; --row-digests writes the sidecar of one table.",
+                                fix="pass one shard, e.g. tdprov hash --row-digests OUT.parquet DIR/part-0.parquet.")
+        return hash_shards(path, as_bytes=args.as_bytes, csv_dtypes=dtypes, cache=args.cache,
+                           scheduler=args.scheduler, workers=args.workers)
+    return hash_path(path, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes)  # type: ignore[arg-type]
+
+
 def run(args: argparse.Namespace) -> int:
-    from prov_common.hashing import hash_path, hash_stream, write_row_digests
+    from prov_common.hashing import write_row_digests
 
     if args.diff and len(args.paths) != 2:
         raise BadInputError(f"--diff needs exactly two paths, got {len(args.paths)}.", fix="tdprov hash --diff A B")
@@ -124,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
     dtypes = _csv_dtypes(args.csv_dtype)
     if args.row_digests:
         check_writable_file(args.row_digests, "--row-digests file")
-    digests = [hash_stream(sys.stdin.buffer) if p == "-" else
-               hash_path(p, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes) for p in args.paths]
+    digests = [_hash_one(args, p, granularity, dtypes) for p in args.paths]
     if args.diff:
         return _diff(args, digests)
     for path, d in zip(args.paths, digests, strict=True):

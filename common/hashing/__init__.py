@@ -11,12 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prov_common.hashing.model import ColumnDigest, ContentDigest, DigestDiff, FileDigest, Granularity, TableDigest
+from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardsDiff
 from prov_common.lazy import lazy_names
 
 _LAZY = {
     "diff_digests": "diff",
     "hash_bytes": "raw",
     "hash_path": "files",
+    "hash_shards": "shards",
+    "diff_shards": "shards",
+    "is_sharded": "shard_list",
     "hash_stream": "raw",
     "open_binary": "files",
     "register_opener": "files",
@@ -35,6 +39,8 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from prov_common.hashing.diff import diff_digests
     from prov_common.hashing.files import hash_path, open_binary, register_opener
+    from prov_common.hashing.shard_list import is_sharded
+    from prov_common.hashing.shards import diff_shards, hash_shards
     from prov_common.hashing.raw import ALGORITHM, hash_bytes, hash_stream
     from prov_common.hashing.rows import (
         ROW_ALGORITHM,
@@ -48,4 +54,5 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 __getattr__ = lazy_names(__name__, _LAZY, globals())
-__all__ = sorted(["ColumnDigest", "ContentDigest", "DigestDiff", "FileDigest", "Granularity", "TableDigest", *_LAZY])
+__all__ = sorted(["ColumnDigest", "ContentDigest", "DigestDiff", "FileDigest", "Granularity", "TableDigest",
+                  "ShardDigest", "ShardedDigest", "ShardsDiff", *_LAZY])

@@ -88,6 +88,7 @@ def _chunked_block(col: pa.ChunkedArray) -> Callable[[int, int], pa.Array]:
 
 
 Loader = Callable[[str], pa.ChunkedArray]
+BlockReader = Callable[[str], Callable[[int, int], pa.Array]]  # column name -> (start, rows) -> array
 
 
 class _LazyColumn:
@@ -203,11 +204,13 @@ def dataframe_sources(df: pd.DataFrame) -> Iterator[ColumnSource]:
 
 
 class _Columns:
-    """The columns of a table in memory, or of a file read column by column through ``load``."""
+    """The columns of a table in memory, or of a file read column by column through ``load``, or block
+    by block through ``blocks`` (categorical columns, whose categories are needed up front, still by ``load``)."""
 
-    def __init__(self, table: pa.Table, load: Loader | None, rows: int | None) -> None:
+    def __init__(self, table: pa.Table, load: Loader | None, rows: int | None, blocks: BlockReader | None = None) -> None:
         self.table = table
         self.load = load
+        self.blocks = blocks
         self.rows = table.num_rows if rows is None else rows
         self.lock = threading.Lock()
 
@@ -220,25 +223,29 @@ class _Columns:
         if pa.types.is_dictionary(t):  # categories are needed up front
             return arrow_source(self.load(name), label, display, role)
         _check_type(t, display)
+        if self.blocks is not None:
+            return ColumnSource(label, display, role, t, self.rows, self.blocks(name))
         load = self.load
         lazy = _LazyColumn(lambda: load(name), self.rows, self.lock)
         return ColumnSource(label, display, role, t, self.rows, lazy.block)
 
 
 def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_metadata: bool,
-                  load: Loader | None = None, rows: int | None = None) -> list[ColumnSource]:
+                  load: Loader | None = None, rows: int | None = None,
+                  blocks: BlockReader | None = None) -> list[ColumnSource]:
     """Sources of an Arrow table: named index columns first, then the others in table order.
 
     With ``index_columns=None`` and pandas metadata present, the metadata says which columns are the
     index (and a stored RangeIndex that is not the default one becomes an index column). With ``load``,
-    ``table`` only gives the schema (no rows) and each column is read by ``load(name)`` when hashed.
+    ``table`` only gives the schema (no rows) and each column is read by ``load(name)`` when hashed;
+    with ``blocks`` as well, by ``blocks(name)(start, rows)`` a block at a time.
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     if not isinstance(table, pa.Table):
         raise BadInputError(f"expected a pyarrow Table, got {type(table).__name__}.",
                             fix="pass a pyarrow.Table, or use hash_dataframe() for pandas.")
-    columns = _Columns(table, load, rows)
+    columns = _Columns(table, load, rows, blocks)
     meta = table.schema.pandas_metadata if (use_pandas_metadata and index_columns is None) else None
     if meta:
         return _pandas_meta_sources(columns, meta)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
+from prov_common.hashing.parquet import RowGroupColumns
 from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.file_sha256 import sha256_of
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
@@ -123,7 +124,8 @@ def _hash_streamed(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, A
 
 
 def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
-    """A Parquet file hashed column by column, so only a few columns are in memory at a time."""
+    """A Parquet file hashed column by column, each column read one row group at a time, so memory is
+    about one row group of one column per hashing thread."""
     source: Any = open_binary(path_or_uri)
     try:
         try:
@@ -138,7 +140,12 @@ def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
         def load(name: str) -> pa.ChunkedArray:
             return pf.read(columns=[name], use_pandas_metadata=False).column(0)
 
-        return hash_table_columns(schema.empty_table(), load, pf.metadata.num_rows, **options)
+        row_groups = RowGroupColumns(pf)
+        try:
+            return hash_table_columns(schema.empty_table(), load, pf.metadata.num_rows, blocks=row_groups.reader,
+                                      **options)
+        finally:
+            row_groups.release()
     finally:
         source.close()
 
@@ -158,7 +165,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
         of_bytes = pool.submit(sha256_of, path_or_uri) if pool is not None else None
         if fmt == "parquet":
-            table = _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
+            with _reading(path_or_uri, fmt):
+                table = _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
         else:
             table = _hash_streamed(path_or_uri, fmt, csv_dtypes, granularity=granularity, block_rows=block_rows,
                                    threads=threads)

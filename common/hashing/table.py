@@ -1,7 +1,6 @@
 """The canonical table digest: blocks -> columns -> table (docs/content-hash.md)."""
 from __future__ import annotations
 
-import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,8 +13,9 @@ import pandas as pd
 import pyarrow as pa
 from blake3 import blake3
 
+from prov_common.config import usable_cpus
 from prov_common.errors import BadInputError, UnsupportedTypeError
-from prov_common.hashing.columns import ColumnSource, dataframe_sources, table_sources
+from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources
 from prov_common.hashing.encode import NO_NULLS, encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import ALGORITHM, show
@@ -29,11 +29,6 @@ CATEGORIES_TAG = b"tdprov-categories-v1"
 GRANULARITIES = ("table", "column", "block", "row")
 _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
 TASK_BLOCKS = 16  # rows of about this many blocks are hashed per thread-pool task
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _u64(n: int) -> bytes:
@@ -249,12 +244,13 @@ def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", blo
 
 def hash_table_columns(schema_table: pa.Table, load: Callable[[str], pa.ChunkedArray], rows: int, *,
                        granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,
-                       threads: int | None = None) -> TableDigest:
-    """Like :func:`hash_table`, reading one column at a time with ``load(name)`` (bounded memory).
+                       threads: int | None = None, blocks: BlockReader | None = None) -> TableDigest:
+    """Like :func:`hash_table`, reading one column at a time with ``load(name)`` (bounded memory), or
+    one block at a time with ``blocks(name)(start, rows)`` when given (categoricals still by ``load``).
 
     ``schema_table`` has the schema (with pandas metadata) and no rows; column names must be unique.
     """
-    sources = table_sources(schema_table, None, True, load=load, rows=rows)
+    sources = table_sources(schema_table, None, True, load=load, rows=rows, blocks=blocks)
     return _hash_sources(sources, rows, schema_table.num_columns, granularity=granularity,
                          block_rows=block_rows, threads=threads)
 

@@ -1,0 +1,249 @@
+"""Sharded datasets on Dask, Parquet memory, and verification on every core.
+
+    python benchmarks/bench_shards.py [--shards 1000] [--rows 20000] [--parquet-mb 1024]
+                                      [--bundles 10000] [--out benchmarks/results/shards.md]
+                                      [--skip shards,rss,verify]
+
+1. ``--shards`` Parquet shards of ``--rows`` rows (int64, float64 and string columns) in a bucket of
+   moto's ``ThreadedMotoServer``, in a process of its own on localhost. ``hash_shards`` of the prefix
+   in this process and on a Dask LocalCluster of 2 worker processes (started beforehand, reached by
+   address: the cluster's start-up is shown apart), without the shard cache: the digests must be equal.
+   Then the cache: a full hash that records the shard digests, one shard replaced, and the re-hash,
+   which must read that shard only.
+2. Peak memory of hashing a ``--parquet-mb`` Parquet file (row groups of 1 Mi rows), in a fresh
+   process each: by row group (now) and with each column read whole (before); peak RSS above the
+   process's RSS once everything is imported.
+3. ``verify_runs`` of ``--bundles`` local bundles (made by ``bench_audit.make_bundles``), serial
+   against one worker process per CPU; the reports must be equal.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_scale import start_moto  # noqa: E402
+
+_RSS_CHILD = """
+import resource, sys, time
+import pyarrow.parquet as pq
+from prov_common.hashing import hash_path
+from prov_common.hashing.table import hash_table_columns
+def rss_mb():
+    return int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20
+base = rss_mb()
+start = time.perf_counter()
+if sys.argv[2] == 'row-groups':
+    digest = hash_path(sys.argv[1]).digest
+else:
+    pf = pq.ParquetFile(sys.argv[1])
+    digest = hash_table_columns(pf.schema_arrow.empty_table(), lambda n: pf.read(columns=[n], use_pandas_metadata=False).column(0),
+                                pf.metadata.num_rows).digest
+took = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(digest, base, peak, took)
+"""
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _shard(i: int, rows: int) -> bytes:
+    rng = np.random.default_rng(i)
+    table = pa.table({"id": np.arange(i * rows, (i + 1) * rows), "x": rng.normal(size=rows),
+                      "text": pa.array([f"record {i}-{k} {'x' * (k % 17)}" for k in range(rows)])})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def bench_shards(count: int, rows: int) -> list[str]:
+    import boto3
+    import distributed
+
+    from prov_common.hashing import hash_shards
+
+    ROWS[0] = rows
+    server = start_moto()
+    try:
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="corpus")
+        with ThreadPoolExecutor(8) as pool:
+            sizes = list(pool.map(lambda i: _put(s3, i, rows), range(count)))
+        uri = "s3://corpus/v1/"
+        total_mb = sum(sizes) / 2**20
+        load_before = _load()
+        t = time.perf_counter()
+        one = hash_shards(uri, cache=False, scheduler="none")
+        one_s = time.perf_counter() - t
+        t = time.perf_counter()
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      silence_logs=50) as cluster:
+            with distributed.Client(cluster) as client:
+                client.run(_warm)  # each worker imports the hashing code: part of the start-up
+            startup = time.perf_counter() - t
+            t = time.perf_counter()
+            two = hash_shards(uri, cache=False, scheduler=cluster.scheduler_address)
+            two_s = time.perf_counter() - t
+        assert one.digest == two.digest, (one.digest, two.digest)
+        t = time.perf_counter()
+        full = hash_shards(uri, scheduler="none")  # records every shard's digest
+        full_s = time.perf_counter() - t
+        s3.put_object(Bucket="corpus", Key="v1/part-00017.parquet", Body=_shard(10_000_017, rows))
+        t = time.perf_counter()
+        again = hash_shards(uri, scheduler="none")
+        again_s = time.perf_counter() - t
+        assert again.read == ("part-00017.parquet",) and again.digest != full.digest
+        local = _local_rows(s3, count, one.digest, total_mb)
+        return [
+            f"| shards on S3 (moto) | {count:,} Parquet shards, {total_mb:,.0f} MB, {count * rows:,} rows | load {load_before:.1f} at the start |",
+            f"| one process (`--scheduler none`) | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | {one.digest[:19]}… |",
+            f"| Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest; cluster start-up {startup:.1f} s more |",
+            f"| full hash recording shard digests | {full_s:.1f} s | {len(full.read):,} shards read |",
+            f"| re-hash after one shard replaced | {again_s:.2f} s = {100 * again_s / full_s:.1f}% of the full hash | {len(again.read)} shard read (listing: {count:,} keys) |",
+            *local,
+        ]
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
+    """The same shards (part-00017 as first written) from a local folder: the engines without the S3 server."""
+    import distributed
+
+    from prov_common.hashing import hash_shards
+
+    folder = Path(tempfile.mkdtemp(prefix="tdprov-bench-local-shards-"))
+    for i in range(count):
+        key = f"v1/part-{i:05d}.parquet"
+        (folder / key.split("/")[1]).write_bytes(_shard(i, ROWS[0]) if i == 17 else s3.get_object(Bucket="corpus", Key=key)["Body"].read())
+    t = time.perf_counter()
+    one = hash_shards(str(folder), cache=False, scheduler="none")
+    one_s = time.perf_counter() - t
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster:
+        with distributed.Client(cluster) as client:
+            client.run(_warm)
+        t = time.perf_counter()
+        two = hash_shards(str(folder), cache=False, scheduler=cluster.scheduler_address)
+        two_s = time.perf_counter() - t
+    shutil.rmtree(folder)
+    assert one.digest == two.digest == digest, (one.digest, two.digest, digest)
+    return [f"| the same shards in a local folder, one process | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | same digest as on S3 |",
+            f"| ... Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest |"]
+
+
+ROWS = [10_000]  # rows per shard, as given
+
+
+def _warm() -> None:
+    import prov_common.hashing.shards  # noqa: F401  (pandas, pyarrow and the hashing code)
+
+
+def _put(s3, i: int, rows: int) -> int:
+    body = _shard(i, rows)
+    s3.put_object(Bucket="corpus", Key=f"v1/part-{i:05d}.parquet", Body=body)
+    return len(body)
+
+
+def bench_rss(megabytes: int, folder: Path) -> list[str]:
+    path = folder / "big.parquet"
+    columns = 8
+    rows = megabytes * 2**20 // (8 * columns)
+    group = 1 << 20
+    rng = np.random.default_rng(1)
+    schema = pa.schema([(f"c{j}", pa.float64()) for j in range(columns)])
+    with pq.ParquetWriter(path, schema, compression="none") as writer:
+        for start in range(0, rows, group):
+            n = min(group, rows - start)
+            writer.write_table(pa.table({f"c{j}": rng.random(n) for j in range(columns)}, schema=schema))
+    size = path.stat().st_size / 2**20
+    lines = []
+    digests = set()
+    for mode in ("row-groups", "whole-columns"):
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(path), mode], capture_output=True, text=True,
+                             check=True).stdout.split()
+        digest, base, peak, took = out[0], float(out[1]), float(out[2]), float(out[3])
+        digests.add(digest)
+        label = "by row group (now)" if mode == "row-groups" else "each column read whole (before)"
+        lines.append(f"| hash a {size:,.0f} MB Parquet file, {mode} | {label}: peak +{peak - base:,.0f} MB above start-up "
+                     f"({peak:,.0f} MB RSS) | {took:.1f} s, load {_load():.1f} |")
+    assert len(digests) == 1, digests
+    path.unlink()
+    return lines
+
+
+def bench_verify(bundles: int, folder: Path) -> list[str]:
+    from bench_audit import make_bundles
+
+    from prov_common.bundle.verify_runs import verify_runs
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+
+    os.environ["TDPROV_STORE_FSYNC"] = "0"
+    uri = str(folder / "store")
+    made = make_bundles(uri, 0, bundles, 2)
+    store, trust = open_store(uri), trust_from_settings()
+    timings, reports = {}, {}
+    for workers in (1, 2):
+        t = time.perf_counter()
+        reports[workers] = [r.to_dict() for r in verify_runs(store, trust, workers=workers)]
+        timings[workers] = time.perf_counter() - t
+    assert reports[1] == reports[2] and all(r["ok"] for r in reports[1])
+    per = 1000 * timings[1] / bundles
+    return [
+        f"| verify {bundles:,} local bundles (made in {made:.0f} s) | serial: {timings[1]:.1f} s ({per:.1f} ms per bundle) | load {_load():.1f} |",
+        f"| ... one process per CPU (2) | {timings[2]:.1f} s: {timings[1] / timings[2]:.2f}x | the same {bundles:,} reports |",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shards", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--parquet-mb", type=int, default=1024)
+    parser.add_argument("--bundles", type=int, default=10_000)
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: shards, rss, verify")
+    parser.add_argument("--out", default=str(HERE / "results" / "shards.md"))
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
+    rows = ["| what | result | notes |", "|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="tdprov-bench-shards-") as tmp:
+        parts = (("verify", lambda: bench_verify(args.bundles, Path(tmp))),  # first: Dask leaves threads behind,
+                 ("rss", lambda: bench_rss(args.parquet_mb, Path(tmp))),      # and workers of a threaded process spawn
+                 ("shards", lambda: bench_shards(args.shards, args.rows)))
+        for name, part in parts:
+            if name not in skip:
+                done = part()
+                print("\n".join(done), flush=True)
+                rows += done
+    command = " ".join(["python benchmarks/bench_shards.py", *sys.argv[1:]])
+    text = "\n".join([
+        "# Sharded datasets, Parquet memory, verification on every core", "",
+        f"`{command}`", "",
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
+        f"{_load():.1f} at the end (the machine was shared with other jobs).", "", *rows, ""])
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Verifying many bundles on every core: an ordered map over bundles in worker processes.
+
+``tdprov verify`` and the audit (``tdprov audit --full``) both run it. Verification is CPU-bound
+(signatures, digests, re-deriving PROV from the events), so bundles are handed out in chunks to a
+:class:`~concurrent.futures.ProcessPoolExecutor`; each worker opens the store and loads the trusted
+keys once, and reads each object of its bundles once, as the serial path does. Results come back in
+the order of the input, so the findings are the same as verifying one bundle after another.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from prov_common.config import usable_cpus
+from prov_common.signing import PublicKey, TrustStore
+from prov_common.store.base import Store
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+PARALLEL_FROM = 64  # verify in worker processes from this many bundles on
+CHUNK = 50  # bundles per task: few round trips, and the results of a chunk are small
+BundleTask = Callable[[Store, TrustStore, Any], Any]  # (store, trust, item) -> result; a module-level function
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(uri: str, keys: list[bytes]) -> None:
+    """Open the store and load the trusted keys once per worker process, not once per chunk."""
+    from prov_common.store import open_store
+
+    _WORKER["store"] = open_store(uri)
+    _WORKER["trust"] = TrustStore.of(PublicKey.from_pem(pem) for pem in keys)
+
+
+def _run_chunk(job: tuple[BundleTask, list[Any]]) -> list[Any]:
+    fn, items = job
+    return [fn(_WORKER["store"], _WORKER["trust"], item) for item in items]
+
+
+def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], store: Store, trust: TrustStore, *,
+                workers: int | None = None, parallel_from: int | None = None) -> Iterator[R]:
+    """``fn(store, trust, item)`` for every item, in order; in ``workers`` processes (default: one per
+    CPU) when there are at least ``parallel_from`` items (default :data:`PARALLEL_FROM`), else in this process.
+
+    The first item is done here before the workers start: it loads what verification needs (PROV
+    serialisers, dataset naming), which forked workers then inherit instead of loading each. Workers
+    fork unless this process runs other threads (then they ``spawn``: forking a threaded process is unsafe).
+    A daemonic process (a Celery prefork worker's task) may not start processes: it verifies serially.
+    """
+    workers = workers if workers is not None else usable_cpus()
+    if multiprocessing.current_process().daemon:  # a daemonic process (a Celery worker's) may not have children
+        workers = 1
+    if workers <= 1 or len(items) < max(PARALLEL_FROM if parallel_from is None else parallel_from, 2):
+        for item in items:
+            yield fn(store, trust, item)
+        return
+    yield fn(store, trust, items[0])
+    rest = list(items[1:])
+    size = max(1, min(CHUNK, -(-len(rest) // (workers * 4))))  # at most CHUNK, and a few chunks per worker
+    chunks = [(fn, rest[i:i + size]) for i in range(0, len(rest), size)]
+    context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
+    keys = [key.to_pem() for key in trust]
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, keys)) as pool:
+        for part in pool.map(_run_chunk, chunks):
+            yield from part

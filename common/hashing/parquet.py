@@ -1,0 +1,65 @@
+"""A Parquet file read for hashing one row group of one column at a time.
+
+The canonical digest does not depend on how rows are chunked (docs/content-hash.md §3), so a column's
+blocks can be cut from its row groups as they are read: memory is one row group of one column per
+hashing thread, never a whole column (a 1 GB file is hashed within a few hundred MB).
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable
+from itertools import accumulate
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class RowGroupColumns:
+    """Blocks of rows of a :class:`pyarrow.parquet.ParquetFile`'s columns, read row group by row group.
+
+    Each thread keeps the last row group of a column it read (a block may start in one row group and end
+    in the next, and consecutive blocks mostly fall in the same one); reads are serialised, since a
+    file object is not safe to read from several threads. ``reads`` counts the row groups read.
+    """
+
+    def __init__(self, pf: pq.ParquetFile) -> None:
+        self.pf = pf
+        sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+        self.starts = [0, *accumulate(sizes)]  # first row of every row group, then the row count
+        self.reads = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _row_group(self, name: str, index: int) -> pa.ChunkedArray:
+        cached = getattr(self._local, "cached", None)
+        if cached is not None and cached[0] == (name, index):
+            return cached[1]
+        self._local.cached = None  # let the previous row group go before reading the next
+        with self._lock:
+            col = self.pf.read_row_group(index, columns=[name], use_pandas_metadata=False).column(0)
+            self.reads += 1
+        self._local.cached = ((name, index), col)
+        return col
+
+    def block(self, name: str, start: int, rows: int) -> pa.Array:
+        """Rows ``[start, start + rows)`` of column ``name`` as one array."""
+        pieces: list[pa.Array] = []
+        pos, stop = start, start + rows
+        while pos < stop:
+            index = bisect.bisect_right(self.starts, pos) - 1
+            first, end = self.starts[index], self.starts[index + 1]
+            take = min(stop, end) - pos
+            pieces.extend(self._row_group(name, index).slice(pos - first, take).chunks)
+            pos += take
+        if not pieces:
+            return pa.array([], type=self.pf.schema_arrow.field(name).type)
+        return pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+
+    def reader(self, name: str) -> Callable[[int, int], pa.Array]:
+        """``(start, rows) -> array`` for one column."""
+        return lambda start, rows: self.block(name, start, rows)
+
+    def release(self) -> None:
+        """Let go of the row group this thread keeps."""
+        self._local.cached = None

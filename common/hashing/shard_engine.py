@@ -1,0 +1,77 @@
+"""Where shards are hashed: in this process, or on Dask (``dask.distributed``), a LocalCluster or a
+running scheduler. Dask is imported only when it is used (``pip install 'tdprov[scale]'``).
+
+The scheduler is chosen by ``scheduler`` or else ``$TDPROV_DASK_SCHEDULER``: ``tcp://host:8786`` (any
+address a ``distributed.Client`` takes) for a running cluster, ``local`` for a LocalCluster on this
+machine, ``none`` for this process; unset, a LocalCluster is started when at least
+:data:`LOCAL_CLUSTER_MIN_SHARDS` shards and :data:`LOCAL_CLUSTER_MIN_BYTES` are to be read, the machine
+has more than one CPU and Dask is installed (else this process).
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from prov_common.errors import BadInputError
+from prov_common.config import usable_cpus
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ENV = "TDPROV_DASK_SCHEDULER"
+LOCAL_CLUSTER_MIN_SHARDS = 64
+LOCAL_CLUSTER_MIN_BYTES = 512 << 20  # below this, starting worker processes costs more than it saves
+CONNECT_TIMEOUT = "20s"
+
+
+def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
+    """``none``, ``local`` or a scheduler address, from the argument, the environment or the default rule
+    (``shards`` shards of ``size`` bytes in all are to be read)."""
+    chosen = (scheduler or os.environ.get(ENV) or "").strip()
+    if not chosen or chosen.lower() == "auto":
+        worth_it = shards >= LOCAL_CLUSTER_MIN_SHARDS and size >= LOCAL_CLUSTER_MIN_BYTES and usable_cpus() > 1
+        return "local" if worth_it and importlib.util.find_spec("distributed") is not None else "none"
+    if chosen.lower() in ("none", "local"):
+        return chosen.lower()
+    if "://" not in chosen:
+        raise BadInputError(f"Dask scheduler {chosen!r} is not an address.",
+                            fix="give tcp://host:8786 (a running scheduler), 'local' (a LocalCluster) or 'none'.")
+    return chosen
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise BadInputError("hashing shards on Dask needs dask.distributed, which is not installed.",
+                            fix="pip install 'tdprov[scale]', or hash in this process (--scheduler none).") from exc
+    return distributed
+
+
+def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: int | None = None
+            ) -> tuple[list[R], str]:
+    """``[fn(item) for item in items]`` in order, where ``scheduler`` says (see :func:`resolve_scheduler`);
+    also returns a description of the engine. ``workers``: LocalCluster worker processes (default: one per CPU)."""
+    if scheduler == "none" or not items:
+        return [fn(item) for item in items], "in-process"
+    distributed = _distributed()
+    if scheduler == "local":
+        n = workers or usable_cpus()
+        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
+            return _gather(client, fn, items), f"dask LocalCluster ({n} worker{'s' if n != 1 else ''})"
+    try:
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BadInputError(f"cannot reach the Dask scheduler {scheduler}: {exc}",
+                            fix=f"start it (dask scheduler), or choose another with --scheduler / {ENV}.") from exc
+    with client:
+        return _gather(client, fn, items), f"dask {scheduler}"
+
+
+def _gather(client: Any, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    futures = client.map(fn, items, pure=False)
+    return list(client.gather(futures))

@@ -1,0 +1,99 @@
+"""Listing the shards of a dataset version: a local folder, a glob of local paths, an S3 prefix (``s3://bucket/prefix/``)
+or an S3 glob. Files and keys whose name, or a folder's, starts with ``.`` or ``_`` are not shards (``_SUCCESS``,
+``_common_metadata``, ``.crc`` files, as Spark and Hive write them); every other file is one.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from prov_common.errors import BadInputError
+from prov_common.hashing.remote import S3_SCHEMES, s3_client
+from prov_common.hashing.shard_model import ShardRef
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _is_s3(target: str) -> bool:
+    return target.split("://", 1)[0].lower() in S3_SCHEMES and "://" in target
+
+
+def has_wildcard(target: str) -> bool:
+    """True when ``target`` is a glob pattern."""
+    return any(c in _WILDCARDS for c in target)
+
+
+def is_sharded(target: str) -> bool:
+    """True when ``target`` names a sharded dataset: a local folder, an S3 URI ending in ``/``, or a glob
+    (a file whose name holds ``*``, ``?`` or ``[`` is a file)."""
+    if _is_s3(target):
+        return target.endswith("/") or has_wildcard(target)
+    return os.path.isdir(target) or (has_wildcard(target) and not os.path.isfile(target))
+
+
+def _hidden(relpath: str) -> bool:
+    return any(part[:1] in (".", "_") for part in relpath.split("/"))
+
+
+def _local_ref(path: str, relpath: str) -> ShardRef:
+    st = os.stat(path)
+    return ShardRef(os.path.abspath(path), relpath, st.st_size, f"{st.st_mtime_ns}:{st.st_ino}", st.st_mtime_ns)
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The part of a glob before the path component holding its first wildcard (with its trailing ``/``)."""
+    first = min(i for i, c in enumerate(pattern) if c in _WILDCARDS)
+    return pattern[:pattern.rfind("/", 0, first) + 1]
+
+
+def _list_local(target: str) -> list[ShardRef]:
+    if has_wildcard(target):
+        base = _literal_prefix(target) or "./"
+        found = [p for p in glob.glob(target, recursive=True) if os.path.isfile(p)]
+        refs = [(p, Path(os.path.relpath(p, base)).as_posix()) for p in found]
+    else:
+        refs = []
+        for folder, dirs, files in os.walk(target):
+            dirs[:] = [d for d in dirs if d[:1] not in (".", "_")]
+            for name in files:
+                path = os.path.join(folder, name)
+                refs.append((path, Path(os.path.relpath(path, target)).as_posix()))
+    return [_local_ref(p, rel) for p, rel in refs if not _hidden(rel)]
+
+
+def _list_s3(target: str) -> list[ShardRef]:
+    scheme, rest = target.split("://", 1)
+    bucket, _, key_part = rest.partition("/")
+    pattern = key_part if has_wildcard(key_part) else None
+    prefix = _literal_prefix(key_part) if pattern is not None else key_part
+    if not bucket:
+        raise BadInputError(f"{target!r} names no bucket.", fix="write it as s3://bucket/prefix/")
+    refs = []
+    try:
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                relpath = key[len(prefix):]
+                if key.endswith("/") or _hidden(relpath) or (pattern is not None and not fnmatchcase(key, pattern)):
+                    continue
+                refs.append(ShardRef(f"{scheme}://{bucket}/{key}", relpath, int(obj["Size"]),
+                                     "etag:" + obj["ETag"].strip('"')))
+    except BadInputError:
+        raise
+    except Exception as exc:  # botocore's errors: no such bucket, denied, endpoint down
+        raise BadInputError(f"cannot list {target}: {exc}",
+                            fix="check the bucket, the prefix, the credentials and AWS_ENDPOINT_URL_S3.") from exc
+    return refs
+
+
+def list_shards(target: str) -> list[ShardRef]:
+    """The shards of ``target`` (a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob), sorted by path."""
+    refs = _list_s3(target) if _is_s3(target) else _list_local(target)
+    if not refs:
+        raise BadInputError(f"no shards in {target!r}.",
+                            fix="name a folder, an s3://bucket/prefix/ or a glob that holds data files "
+                                "(names starting with '.' or '_' are skipped).")
+    return sorted(refs, key=lambda r: r.path)

@@ -1,0 +1,93 @@
+"""Results of hashing a sharded dataset (a folder, an S3 prefix or a glob of shards); no I/O here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    """One shard as listed, before it is read.
+
+    location: local absolute path or ``s3://bucket/key``; path: its path relative to the dataset (``/``
+    separators), which names it in the dataset digest; size: bytes; stamp: what says the bytes did not
+    change since a digest was recorded (``<mtime_ns>:<inode>`` locally, the ETag and version on S3).
+    """
+
+    location: str
+    path: str
+    size: int
+    stamp: str
+    mtime_ns: int | None = None  # local files only: a file written just now is not cached (see shard_cache)
+
+
+@dataclass(frozen=True)
+class ShardDigest:
+    """The canonical digest of one shard: a table digest for Parquet, CSV and JSON lines, else of its bytes."""
+
+    path: str
+    kind: Literal["table", "file"]
+    digest: str
+    size: int
+    bytes: int
+    rows: int | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # column name -> digest (tables)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (also what the shard-digest cache keeps)."""
+        return {"path": self.path, "kind": self.kind, "digest": self.digest, "size": self.size, "bytes": self.bytes,
+                "rows": self.rows, "columns": dict(self.columns)}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "ShardDigest":
+        """The inverse of :meth:`to_dict`."""
+        return cls(doc["path"], doc["kind"], doc["digest"], int(doc["size"]), int(doc["bytes"]), doc.get("rows"),
+                   dict(doc.get("columns") or {}))
+
+
+@dataclass(frozen=True)
+class ShardedDigest:
+    """The digest of a sharded dataset version: the root of a Merkle tree over its shards, sorted by path.
+
+    ``read`` names the shards whose bytes were read this time (the others' digests came from the cache);
+    ``engine`` says where they were hashed (``in-process``, ``dask LocalCluster (2 workers)``, ``dask tcp://…``).
+    """
+
+    digest: str
+    location: str
+    shards: tuple[ShardDigest, ...]
+    read: tuple[str, ...] = ()
+    engine: str = "in-process"
+    kind: Literal["shards"] = "shards"
+
+    @property
+    def rows(self) -> int | None:
+        """Rows of all table shards (None when no shard is a table)."""
+        counts = [s.rows for s in self.shards if s.rows is not None]
+        return sum(counts) if counts else None
+
+    @property
+    def bytes(self) -> int:
+        """Canonical bytes hashed over all shards."""
+        return sum(s.bytes for s in self.shards)
+
+
+@dataclass(frozen=True)
+class ShardsDiff:
+    """Which shards differ between two sharded versions, by path; for a changed table shard whose column
+    digests are known on both sides, which columns changed."""
+
+    same: bool
+    changed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def summary(self) -> list[str]:
+        """Lines for people (empty when the versions are the same)."""
+        lines = []
+        for title, paths in (("changed", self.changed), ("added", self.added), ("removed", self.removed)):
+            for path in paths:
+                cols = self.changed_columns.get(path)
+                lines.append(f"{title} shard: {path}" + (f" (columns: {', '.join(cols)})" if cols else ""))
+        return lines

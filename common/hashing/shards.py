@@ -1,0 +1,116 @@
+"""Sharded dataset versions: a folder, an S3 prefix or a glob of shards hashed as one dataset version.
+
+Each shard gets its canonical digest (:func:`~prov_common.hashing.files.hash_path`), in this process or on
+Dask (:mod:`~prov_common.hashing.shard_engine`); digests recorded earlier are reused for shards whose
+stamp did not change (:mod:`~prov_common.hashing.shard_cache`); the version's digest is the root of a
+Merkle tree over the shards sorted by path (:mod:`~prov_common.hashing.shard_tree`).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from prov_common import __version__
+from prov_common.hashing.files import hash_path
+from prov_common.hashing.model import TableDigest
+from prov_common.hashing.shard_cache import ShardCache, now_ns
+from prov_common.hashing.shard_engine import resolve_scheduler, run_map
+from prov_common.hashing.shard_list import list_shards
+from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardRef, ShardsDiff
+from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
+from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
+    ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one row group at a time)."""
+
+    as_bytes: bool = False
+    csv_dtypes: tuple[tuple[str, str], ...] = ()
+    block_rows: int = BLOCK_ROWS
+    threads: int | None = None
+
+    def key(self) -> str:
+        """The cache key of these options and of this tdprov version (a new version may hash differently;
+        threads do not change a digest)."""
+        return json.dumps({"tdprov": __version__, "table": TABLE_TAG.decode(), "bytes": self.as_bytes,
+                           "csvDtypes": list(self.csv_dtypes), "blockRows": self.block_rows}, sort_keys=True)
+
+
+TASK_BYTES = 64 << 20  # shards are sent to Dask in batches of about this many bytes ...
+MIN_TASKS = 32  # ... and in at least this many batches (when there are as many shards), to spread them
+
+
+def batches(refs: list[ShardRef]) -> list[list[ShardRef]]:
+    """Consecutive runs of shards of about equal size, one Dask task each: a task per small shard would
+    cost more in scheduling than in hashing."""
+    weights = [max(r.size, 1) for r in refs]
+    total = sum(weights)
+    count = min(len(refs), max(MIN_TASKS, -(-total // TASK_BYTES)))
+    out: list[list[ShardRef]] = [[] for _ in range(count)]
+    start = 0
+    for ref, weight in zip(refs, weights, strict=True):
+        out[start * count // total].append(ref)  # the batch where the shard's first byte falls
+        start += weight
+    return [batch for batch in out if batch]
+
+
+def hash_shard_batch(refs: list[ShardRef], options: ShardOptions) -> list[ShardDigest]:
+    """The digests of some shards, one after another (what a Dask task runs)."""
+    return [hash_one_shard(ref, options) for ref in refs]
+
+
+def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
+    """The digest of one shard."""
+    d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
+                  block_rows=options.block_rows, threads=options.threads)
+    if isinstance(d, TableDigest):
+        return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests())
+    return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes)
+
+
+def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str, Any] | None = None,
+                block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
+                workers: int | None = None) -> ShardedDigest:
+    """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
+
+    ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
+    new ones); ``False`` reads every shard. ``scheduler``: ``none``, ``local`` or a Dask scheduler
+    address (default ``$TDPROV_DASK_SCHEDULER``, else a LocalCluster for many shards); ``workers``: the
+    LocalCluster's worker processes. The digest does not depend on either.
+    """
+    started = now_ns()
+    refs = list_shards(target)
+    dtypes = tuple(sorted((str(k), str(v)) for k, v in (csv_dtypes or {}).items()))
+    options = ShardOptions(as_bytes, dtypes, block_rows)
+    store = ShardCache() if cache else None
+    known = store.lookup(refs, options.key()) if store is not None else {}
+    todo = [r for r in refs if r.location not in known]
+    where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
+    if where != "none":
+        options = replace(options, threads=1)
+    done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
+    results = [d for batch in done for d in batch]
+    if store is not None:
+        store.record(zip(todo, results, strict=True), options.key(), started)
+    shards = in_tree_order([*known.values(), *results])
+    return ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
+
+
+def diff_shards(a: ShardedDigest, b: ShardedDigest) -> ShardsDiff:
+    """Which shards changed, were added or were removed from ``a`` to ``b`` (matched by path)."""
+    if a.digest == b.digest:
+        return ShardsDiff(same=True)
+    old, new = {s.path: s for s in a.shards}, {s.path: s for s in b.shards}
+    changed = tuple(p for p in old if p in new and (old[p].digest, old[p].kind) != (new[p].digest, new[p].kind))
+    columns = {}
+    for p in changed:
+        ca, cb = old[p].columns, new[p].columns
+        if ca and cb:
+            columns[p] = tuple(c for c in dict.fromkeys([*ca, *cb]) if ca.get(c) != cb.get(c))
+    return ShardsDiff(same=False, changed=changed, added=tuple(p for p in new if p not in old),
+                      removed=tuple(p for p in old if p not in new), changed_columns=columns)

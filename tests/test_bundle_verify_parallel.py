@@ -1,0 +1,143 @@
+"""``verify`` and the audit on every core: bundles verified in worker processes give the same reports,
+in the same order, as verifying them one after another; tampered bundles are found either way."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from bundle_support import raw_delete, raw_put, run_events
+from counting_store import CountingStore
+from prov_common.bundle import build_bundle, layout, samples_path, write_bundle
+from prov_common.bundle import verify_pool
+from prov_common.bundle.verify_runs import verify_runs
+from prov_common.cli import main
+from prov_common.signing import SigningKey, TrustStore
+from prov_common.store import open_store
+
+SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
+BUNDLES = 9
+
+
+def _tampered_store(store_uri: str):
+    """Nine bundles, three of them tampered with (a flipped byte, a deleted file, an object added)."""
+    key = SigningKey.generate()
+    store = open_store(store_uri)
+    runs = []
+    for i in range(BUNDLES):
+        bundle = build_bundle(run_events(), {samples_path(f"clean/t{i}"): f"PAR1 {i} PAR1".encode()}, key, sealed_at=SEALED)
+        assert write_bundle(store, bundle).status == "written"
+        runs.append(bundle.run_id)
+    prefix = [layout.bundle_prefix(r) for r in runs]
+    events = store.get(prefix[2] + layout.EVENTS_FILE)
+    raw_put(store_uri, prefix[2] + layout.EVENTS_FILE, events.replace(b"COMPLETE", b"COMPLETf", 1))
+    raw_delete(store_uri, prefix[5] + layout.PROV_FILE)
+    raw_put(store_uri, prefix[7] + "extra.bin", b"not in the manifest")
+    return store, TrustStore.of([key.public]), key, runs
+
+
+@pytest.fixture(autouse=True)
+def _parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verify_pool, "PARALLEL_FROM", 2)  # a pool for a few bundles
+
+
+@pytest.fixture
+def tampered(store_uri: str):
+    return (store_uri, *_tampered_store(store_uri))
+
+
+def _reports(store, trust, workers: int) -> list[dict]:
+    return [r.to_dict() for r in verify_runs(store, trust, workers=workers)]
+
+
+def test_parallel_findings_are_the_serial_findings(tampered) -> None:
+    _uri, store, trust, _key, runs = tampered
+    serial = _reports(store, trust, 1)
+    parallel = _reports(store, trust, 2)
+    assert parallel == serial
+    assert [r["runId"] for r in serial] == sorted(runs)
+    failing = {r["runId"]: sorted({f["problem"] for f in r["findings"]}) for r in serial if r["findings"]}
+    assert failing == {runs[2]: ["digest mismatch"], runs[5]: ["missing"], runs[7]: ["unlisted object"]}
+    named = [r.to_dict() for r in verify_runs(store, trust, [runs[7], runs[2], runs[0]], workers=2)]
+    assert [r["runId"] for r in named] == [runs[7], runs[2], runs[0]]  # the order asked for
+    assert named == [r.to_dict() for r in verify_runs(store, trust, [runs[7], runs[2], runs[0]], workers=1)]
+
+
+def test_workers_read_the_bundles_not_this_process_and_serial_reads_each_object_once(tmp_path) -> None:
+    uri = str(tmp_path / "store")
+    _store, trust, _key, runs = _tampered_store(uri)
+    counting = CountingStore(uri)
+    list(verify_runs(counting, trust, workers=1))
+    assert counting.gets and set(counting.gets.values()) == {1}  # every object read once
+    counting.gets.clear()
+    reports = list(verify_runs(counting, trust, workers=2))
+    assert len(reports) == BUNDLES
+    first = layout.bundle_prefix(sorted(runs)[0])
+    read_here = {k for k in counting.gets if k.startswith(layout.BUNDLES + "/")}
+    # this process verified the first bundle (warming up); the workers, with stores of their own, the rest
+    assert read_here and all(k.startswith(first) for k in read_here)
+
+
+def test_cli_verify_with_workers_prints_what_serial_prints(tampered, tmp_path, capsys) -> None:
+    uri, _store, _trust, key, _runs = tampered
+    trusted = tmp_path / "trusted.pub"
+    trusted.write_bytes(key.public.to_pem())
+    outputs = []
+    for workers in ("1", "2"):
+        assert main(["verify", "--json", "--workers", workers, "--trusted-keys", str(trusted), "--store", uri]) == 1
+        outputs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
+    assert outputs[0] == outputs[1] and len(outputs[0]) == BUNDLES and sum(not r["ok"] for r in outputs[0]) == 3
+    with pytest.raises(SystemExit) as bad:
+        main(["verify", "--workers", "0", "--store", uri])
+    assert bad.value.code == 2
+    err = capsys.readouterr().err
+    assert "--workers" in err and "Traceback" not in err
+
+
+def test_full_audit_findings_are_the_same_on_one_and_on_two_workers(tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from prov_common.audit import engine, run_audit
+    from prov_common.config import Settings
+    from prov_common.signing.keyfiles import write_keypair
+
+    monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
+    original = tmp_path / "store"
+    _store, _trust, key, _runs = _tampered_store(str(original))
+    private, public = write_keypair(tmp_path / "signer.key", key)
+    found = []
+    for workers in (1, 2):
+        copy = tmp_path / f"store-{workers}"
+        shutil.copytree(original, copy)  # two identical stores: each audit appends to its own log
+        settings = Settings.from_env(store=str(copy), signing_key=str(private), trusted_keys=str(public))
+        result = run_audit(open_store(str(copy)), settings, full=True, report_dir=tmp_path / f"report-{workers}",
+                           progress=False, workers=workers)
+        found.append([(f.check, f.object, f.what.replace(str(copy), "STORE"), f.severity) for f in result.findings])
+    assert found[0] == found[1]
+    assert sum(obj.endswith("extra.bin") for _check, obj, _what, _severity in found[0]) == 1
+    assert {obj.split("/")[1] for _c, obj, _w, _s in found[0] if obj.startswith("bundles/")} >= {
+        _runs[2], _runs[5], _runs[7]}
+
+
+def _verify_in_daemon(uri: str, pem: bytes, out) -> None:
+    from prov_common.signing import PublicKey
+
+    trust = TrustStore.of([PublicKey.from_pem(pem)])
+    verify_pool.PARALLEL_FROM = 2
+    out.put([r.to_dict() for r in verify_runs(open_store(uri), trust, workers=2)])
+
+
+def test_a_daemonic_process_verifies_serially_instead_of_failing(tmp_path) -> None:
+    import multiprocessing
+
+    uri = str(tmp_path / "store")
+    store, trust, key, _runs = _tampered_store(uri)
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=_verify_in_daemon, args=(uri, key.public.to_pem(), out), daemon=True)
+    child.start()
+    reports = out.get(timeout=240)
+    child.join(60)
+    assert child.exitcode == 0
+    assert reports == [r.to_dict() for r in verify_runs(store, trust, workers=1)]

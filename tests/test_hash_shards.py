@@ -1,0 +1,340 @@
+"""Sharded dataset versions: a folder, a glob or an S3 prefix of shards hashed as one version, a Merkle root
+over the shards sorted by path; recorded shard digests are reused, so a re-hash reads only changed shards."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from blake3 import blake3
+
+from prov_common.cli import main
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_dataframe, hash_path, hash_shards
+
+OLD = 1_600_000_000  # a modification time well in the past: shards are not "just written", so they are cached
+
+
+def _frame(i: int) -> pd.DataFrame:
+    return pd.DataFrame({"id": np.arange(i * 100, i * 100 + 100), "x": np.arange(100) / (i + 1),
+                         "s": [f"r{i}-{k}" for k in range(100)]})
+
+
+def _age(path: Path, seconds: int = 0) -> None:
+    os.utime(path, (OLD + seconds, OLD + seconds))
+
+
+@pytest.fixture()
+def shards(tmp_path: Path) -> Path:
+    """Four Parquet shards, a CSV shard in a sub-folder, a JSON-lines shard and Spark's marker files."""
+    root = tmp_path / "ds"
+    (root / "sub").mkdir(parents=True)
+    for i in range(4):
+        _frame(i).to_parquet(root / f"part-{i}.parquet")
+    _frame(4).to_csv(root / "sub" / "part-4.csv", index=False)
+    _frame(5).to_json(root / "part-5.jsonl", orient="records", lines=True)
+    (root / "_SUCCESS").write_text("")
+    (root / ".part-0.parquet.crc").write_bytes(b"\x00")
+    for p in root.rglob("*"):
+        if p.is_file():
+            _age(p)
+    return root
+
+
+def _expected_digest(shard_digests: dict[str, tuple[str, str]]) -> str:
+    """The documented construction, written from docs/content-hash.md with hashlib and blake3 only."""
+    def lp(b: bytes) -> bytes:
+        return struct.pack("<Q", len(b)) + b
+
+    def mth(leaves: list[bytes]) -> bytes:  # RFC 6962 Merkle tree hash
+        if len(leaves) == 1:
+            return leaves[0]
+        k = 1 << ((len(leaves) - 1).bit_length() - 1)
+        return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+    leaves = []
+    for path in sorted(shard_digests, key=lambda p: p.encode()):
+        kind, digest = shard_digests[path]
+        algo, hexd = digest.split(":")
+        data = b"tdprov-shard-v1" + lp(path.encode()) + lp(kind.encode()) + lp(algo.encode()) + bytes.fromhex(hexd)
+        leaves.append(hashlib.sha256(b"\x00" + data).digest())
+    return "blake3:" + blake3(b"tdprov-shards-v1" + struct.pack("<Q", len(leaves)) + mth(leaves)).hexdigest()
+
+
+def test_digest_is_the_documented_merkle_root_of_the_shards_canonical_digests(shards: Path) -> None:
+    d = hash_shards(str(shards), cache=False, scheduler="none")
+    assert [s.path for s in d.shards] == ["part-0.parquet", "part-1.parquet", "part-2.parquet", "part-3.parquet",
+                                          "part-5.jsonl", "sub/part-4.csv"]  # markers skipped, sorted by path
+    for s in d.shards:
+        assert s.digest == hash_path(shards / s.path).digest
+    assert d.shards[0].digest == hash_dataframe(_frame(0)).digest
+    assert d.shards[-1].digest == hash_dataframe(_frame(4)).digest
+    assert d.digest == _expected_digest({s.path: (s.kind, s.digest) for s in d.shards})
+    assert d.rows == 600
+    # a file that is not a table is a shard too, hashed as bytes
+    (shards / "README.txt").write_text("about\n")
+    with_readme = hash_shards(str(shards), cache=False, scheduler="none")
+    assert with_readme.digest == _expected_digest({**{s.path: (s.kind, s.digest) for s in d.shards},
+                                                   "README.txt": ("file", "blake3:" + blake3(b"about\n").hexdigest())})
+
+
+def test_paths_are_part_of_the_digest_and_order_is_by_path(shards: Path, tmp_path: Path) -> None:
+    before = hash_shards(str(shards), cache=False, scheduler="none").digest
+    os.rename(shards / "part-3.parquet", shards / "part-9.parquet")  # same bytes, another name
+    renamed = hash_shards(str(shards), cache=False, scheduler="none").digest
+    assert renamed != before
+    os.rename(shards / "part-9.parquet", shards / "part-3.parquet")
+    assert hash_shards(str(shards), cache=False, scheduler="none").digest == before
+    # the same shards written in another order, elsewhere: the same version
+    other = tmp_path / "copy"
+    (other / "sub").mkdir(parents=True)
+    for p in sorted(shards.rglob("*"), reverse=True):
+        if p.is_file():
+            (other / p.relative_to(shards)).write_bytes(p.read_bytes())
+    assert hash_shards(str(other), cache=False, scheduler="none").digest == before
+    # a glob of the same files
+    assert hash_shards(str(other / "**" / "*.*"), cache=False, scheduler="none").digest == before
+
+
+class _Opens:
+    """Counts the files Python opens under a folder (an audit hook: it sees every open, pandas' and pyarrow's)."""
+
+    active: "_Opens | None" = None
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+        self.paths: list[str] = []
+
+    def __enter__(self) -> "_Opens":
+        _Opens.active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _Opens.active = None
+
+    @property
+    def shards(self) -> set[str]:
+        return {os.path.relpath(p, self.root) for p in self.paths}
+
+
+def _hook(event: str, args: tuple) -> None:
+    watcher = _Opens.active
+    if watcher is not None and event == "open" and isinstance(args[0], str) and args[0].startswith(watcher.root):
+        watcher.paths.append(args[0])
+
+
+sys.addaudithook(_hook)
+
+
+def test_rehash_after_one_shard_changed_reads_only_that_shard(shards: Path) -> None:
+    with _Opens(shards) as first:
+        full = hash_shards(str(shards), scheduler="none")
+    assert len(full.read) == 6 and first.shards >= {s.path for s in full.shards}
+    with _Opens(shards) as unchanged:
+        again = hash_shards(str(shards), scheduler="none")
+    assert again.digest == full.digest and again.read == () and unchanged.shards == set()
+    changed = _frame(2)
+    changed.loc[5, "x"] = -1.0
+    changed.to_parquet(shards / "part-2.parquet")
+    _age(shards / "part-2.parquet", 60)
+    with _Opens(shards) as second:
+        after = hash_shards(str(shards), scheduler="none")
+    assert after.read == ("part-2.parquet",)
+    assert second.shards == {"part-2.parquet"}  # one shard opened, the five others not
+    assert after.digest == hash_shards(str(shards), cache=False, scheduler="none").digest != full.digest
+    with _Opens(shards) as forced:
+        hash_shards(str(shards), cache=False, scheduler="none")
+    assert forced.shards >= {s.path for s in full.shards}  # --no-cache reads every shard
+
+
+def test_a_same_size_same_mtime_rewrite_is_only_seen_without_the_cache(shards: Path) -> None:
+    """The documented limit: a local rewrite that keeps size, inode and modification time reuses the old digest."""
+    recorded = hash_shards(str(shards), scheduler="none")
+    target = shards / "part-5.jsonl"
+    data = bytearray(target.read_bytes())
+    data[data.index(b'"r5-0"') + 2] = ord("X")  # same size
+    with open(target, "r+b") as f:  # in place: same inode
+        f.write(bytes(data))
+    _age(target)  # and the old modification time
+    assert hash_shards(str(shards), scheduler="none").digest == recorded.digest  # stale, as documented
+    fresh = hash_shards(str(shards), cache=False, scheduler="none")
+    assert fresh.digest != recorded.digest
+    assert [s.path for s in fresh.shards if s.digest != dict((t.path, t.digest) for t in recorded.shards)[s.path]] \
+        == ["part-5.jsonl"]
+
+
+def test_files_written_just_now_are_not_cached(shards: Path) -> None:
+    (shards / "part-0.parquet").touch()  # modified now: another write may follow within the same timestamp tick
+    hash_shards(str(shards), scheduler="none")
+    assert hash_shards(str(shards), scheduler="none").read == ("part-0.parquet",)
+
+
+def test_cli_diff_names_changed_added_and_removed_shards(shards: Path, tmp_path: Path, capsys) -> None:
+    other = tmp_path / "v2"
+    other.mkdir()
+    for p in shards.glob("*.parquet"):
+        (other / p.name).write_bytes(p.read_bytes())
+    changed = _frame(1)
+    changed.loc[0, "s"] = "edited"
+    changed.to_parquet(other / "part-1.parquet")
+    os.remove(other / "part-3.parquet")
+    _frame(7).to_parquet(other / "part-7.parquet")
+    assert main(["hash", "--diff", str(shards / "*.parquet"), str(other)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"differ  {shards / '*.parquet'}  {other}", "  changed shard: part-1.parquet (columns: s)",
+                   "  added shard: part-7.parquet", "  removed shard: part-3.parquet"]
+    assert main(["hash", "--diff", "--json", str(shards / "*.parquet"), str(other)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["changedShards"], doc["addedShards"], doc["removedShards"]) == (
+        ["part-1.parquet"], ["part-7.parquet"], ["part-3.parquet"])
+    assert main(["hash", "--diff", str(shards / "part-[0-2].parquet"), str(other / "part-[0-2].parquet")]) == 1
+    assert main(["hash", "--diff", str(shards / "part-[02].parquet"), str(other / "part-[02].parquet")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("same  blake3:")
+
+
+def test_cli_prints_one_digest_per_dataset_and_json_lists_the_shards(shards: Path, capsys) -> None:
+    assert main(["hash", "--scheduler", "none", str(shards)]) == 0
+    digest = hash_shards(str(shards), cache=False, scheduler="none").digest
+    assert capsys.readouterr().out == f"{digest}  {shards}\n"
+    assert main(["hash", "--json", "--no-cache", "--scheduler", "none", str(shards)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "shards" and doc["digest"] == digest and doc["shardCount"] == 6 and doc["shardsRead"] == 6
+    assert doc["shards"][0]["columns"] == hash_dataframe(_frame(0)).column_digests()
+
+
+def test_bad_input_names_the_thing_and_the_fix(tmp_path: Path, shards: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    for argv, words in ((["hash", str(tmp_path / "empty")], "no shards in"),
+                        (["hash", str(tmp_path / "*.nothing")], "no shards in"),
+                        (["hash", "--scheduler", "somewhere", str(shards)], "not an address"),
+                        (["hash", "--row-digests", str(tmp_path / "r.parquet"), str(shards)], "sharded dataset")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Fix:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(BadInputError, match="no shards"):
+        hash_shards(str(tmp_path / "empty"))
+    odd = tmp_path / "odd[1].parquet"  # a file, though its name reads as a glob
+    _frame(1).to_parquet(odd)
+    assert main(["hash", str(odd)]) == 0
+    assert capsys.readouterr().out == f"{hash_dataframe(_frame(1)).digest}  {odd}\n"
+
+
+# --- S3 (moto's server on localhost) ------------------------------------------------------------
+
+def test_s3_prefix_hashes_like_the_folder_and_rehash_gets_only_the_changed_object(shards: Path, s3_server,
+                                                                                  monkeypatch) -> None:
+    from prov_common.hashing.remote import s3_client
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = s3_server.create_bucket()
+    raw = s3_server.client()
+    for p in shards.rglob("*"):
+        if p.is_file():
+            raw.put_object(Bucket=bucket, Key=f"corpus/v1/{p.relative_to(shards).as_posix()}", Body=p.read_bytes())
+    raw.put_object(Bucket=bucket, Key="corpus/v10/other.parquet", Body=b"not in v1/")
+    local = hash_shards(str(shards), cache=False, scheduler="none")
+    gets: list[str] = []
+
+    def count_get(params: dict, **_: object) -> None:
+        gets.append(params["Key"])
+
+    events = s3_client().meta.events  # the client tdprov reads through: every GetObject it sends is counted
+    events.register("provide-client-params.s3.GetObject", count_get)
+    try:
+        _rehash_s3(shards, bucket, raw, local, gets)
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", count_get)
+
+
+def _rehash_s3(shards: Path, bucket: str, raw, local, gets: list[str]) -> None:
+    first = hash_shards(f"s3://{bucket}/corpus/v1/", scheduler="none")
+    assert first.digest == local.digest
+    assert sorted(gets) == sorted(f"corpus/v1/{s.path}" for s in local.shards)
+    gets.clear()
+    assert hash_shards(f"s3://{bucket}/corpus/v1/", scheduler="none").read == () and gets == []
+    changed = _frame(3)
+    changed.loc[9, "id"] = -9
+    changed.to_parquet(shards / "part-3.parquet")
+    raw.put_object(Bucket=bucket, Key="corpus/v1/part-3.parquet", Body=(shards / "part-3.parquet").read_bytes())
+    after = hash_shards(f"s3://{bucket}/corpus/v1/", scheduler="none")
+    assert gets == ["corpus/v1/part-3.parquet"]  # the new ETag: that object only
+    assert after.digest == hash_shards(str(shards), cache=False, scheduler="none").digest != local.digest
+    globbed = hash_shards(f"s3://{bucket}/corpus/v1/part-*.parquet", cache=False, scheduler="none")
+    assert [s.path for s in globbed.shards] == [f"part-{i}.parquet" for i in range(4)]
+    with pytest.raises(BadInputError, match="cannot list"):
+        hash_shards(f"s3://no-such-bucket-{bucket}/x/", scheduler="none")
+
+
+# --- Dask ----------------------------------------------------------------------------------------
+
+def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_scheduler(shards: Path,
+                                                                                       monkeypatch) -> None:
+    distributed = pytest.importorskip("distributed")
+    in_process = hash_shards(str(shards), cache=False, scheduler="none")
+    one = hash_shards(str(shards), cache=False, scheduler="local", workers=1)
+    assert one.engine == "dask LocalCluster (1 worker)"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        two = hash_shards(str(shards), cache=False, scheduler=cluster.scheduler_address)
+        monkeypatch.setenv("TDPROV_DASK_SCHEDULER", cluster.scheduler_address)
+        from_env = hash_shards(str(shards), cache=False)
+        ran_there = "hash_shard_batch" in cluster.scheduler.task_prefixes  # the shards were tasks of this cluster
+        (shards / "part-6.parquet").write_bytes(b"PAR1 not parquet PAR1")
+        with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
+            hash_shards(str(shards), cache=False)
+    assert two.engine == from_env.engine == f"dask {cluster.scheduler_address}"
+    assert in_process.digest == one.digest == two.digest == from_env.digest
+    assert in_process.shards == one.shards == two.shards
+    assert ran_there
+
+
+def test_the_default_engine_follows_the_work_and_what_is_installed(monkeypatch) -> None:
+    from prov_common.hashing import shard_engine
+    from prov_common.hashing.shard_engine import resolve_scheduler
+
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER", raising=False)
+    monkeypatch.setattr(shard_engine, "usable_cpus", lambda: 2)
+    big = 1 << 30
+    assert resolve_scheduler(None, 63, big) == "none" and resolve_scheduler(None, 64, big // 4) == "none"
+    assert resolve_scheduler(None, 64, big) == "local"
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "tcp://10.0.0.5:8786")
+    assert resolve_scheduler(None, 1, 0) == "tcp://10.0.0.5:8786"
+    assert resolve_scheduler("none", 1000, big) == "none"  # the argument wins over the environment
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER")
+    monkeypatch.setattr(shard_engine.importlib.util, "find_spec", lambda name: None)  # Dask not installed
+    assert resolve_scheduler(None, 1000, big) == "none"
+    assert resolve_scheduler("LOCAL", 1, 0) == "local"  # asked for: started even for one shard
+
+
+def test_shards_go_to_dask_in_batches_of_about_equal_size() -> None:
+    from prov_common.hashing.shard_model import ShardRef
+    from prov_common.hashing.shards import MIN_TASKS, TASK_BYTES, batches
+
+    small = [ShardRef(f"/d/{i}", f"{i}", 1000, "s") for i in range(1000)]
+    parts = batches(small)
+    assert len(parts) == MIN_TASKS and [r for p in parts for r in p] == small  # every shard once, in order
+    assert max(map(len, parts)) - min(map(len, parts)) <= 2
+    big = [ShardRef(f"/d/{i}", f"{i}", TASK_BYTES // 2, "s") for i in range(200)]
+    assert len(batches(big)) == 100 and all(len(p) == 2 for p in batches(big))
+    assert [len(p) for p in batches(small[:5])] == [1] * 5 and batches([]) == []
+
+
+def test_a_shard_is_proven_part_of_the_version_with_the_merkle_logs_inclusion_proof(shards: Path) -> None:
+    from prov_common.errors import VerificationError
+    from prov_common.hashing.shard_tree import shard_leaf
+    from prov_common.tlog.merkle import inclusion_proof, root_from_hashes, verify_inclusion
+
+    d = hash_shards(str(shards), cache=False, scheduler="none")
+    leaves = [shard_leaf(s) for s in d.shards]
+    root = root_from_hashes(leaves)
+    assert d.digest == "blake3:" + blake3(b"tdprov-shards-v1" + struct.pack("<Q", len(leaves)) + root).hexdigest()
+    proof = inclusion_proof(3, leaves)
+    verify_inclusion(leaves[3], 3, len(leaves), proof, root)  # raises when it does not verify
+    with pytest.raises(VerificationError):
+        verify_inclusion(leaves[2], 3, len(leaves), proof, root)
