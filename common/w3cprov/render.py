@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from prov_common.errors import BadInputError
-from prov_common.w3cprov.drawing import render_svg, to_dot
+from prov_common.w3cprov.drawing import PAGE_WIDTH, render_svg, to_dot
 from prov_common.w3cprov.graph import LineageGraph
 
 PICTURE_FORMATS = ("svg", "png", "dot")
@@ -29,8 +29,9 @@ def graphviz_dot() -> str | None:
     return shutil.which("dot")
 
 
-def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "lineage") -> bytes:
-    """The picture in ``fmt`` (svg, png or dot). ``renderer``: auto (Graphviz if present), graphviz or builtin."""
+def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "lineage", max_width: float = PAGE_WIDTH) -> bytes:
+    """The picture in ``fmt`` (svg, png or dot). ``renderer``: auto (Graphviz if present), graphviz or builtin
+    (top-down layers that wrap to fit ``max_width`` pixels)."""
     dot_text = to_dot(graph, title)
     if fmt == "dot":
         return dot_text.encode("utf-8")
@@ -44,6 +45,6 @@ def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "
                                 fix="write *.dot and inspect it, or use --renderer builtin")
         return done.stdout
     if fmt == "svg":
-        return render_svg(graph, title).encode("utf-8")
+        return render_svg(graph, title, max_width).encode("utf-8")
     raise BadInputError("PNG pictures need the Graphviz 'dot' program, which is not installed.",
                         fix=f"{_INSTALL}; or write *.svg (built-in renderer) or *.dot instead")
