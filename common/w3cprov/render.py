@@ -1,6 +1,7 @@
 """Writing a lineage picture: DOT text always, SVG/PNG through Graphviz ``dot`` when installed, else built-in SVG."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,3 +49,24 @@ def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "
         return render_svg(graph, title, max_width).encode("utf-8")
     raise BadInputError("PNG pictures need the Graphviz 'dot' program, which is not installed.",
                         fix=f"{_INSTALL}; or write *.svg (built-in renderer) or *.dot instead")
+
+
+GRAPHVIZ, BUILTIN = "Graphviz dot", "built-in layered layout"
+_PT = re.compile(r'<svg[^>]*?\swidth="([0-9.]+)pt"')
+
+
+def fitted_svg(graph: LineageGraph, title: str, max_width: float) -> tuple[str, str]:
+    """An inline SVG (for HTML) of the graph at most ``max_width`` CSS pixels wide, and what drew it:
+    Graphviz ``dot`` when it is installed and its drawing fits, else the built-in layout, which wraps."""
+    binary = graphviz_dot()
+    if binary is not None:
+        try:
+            done = subprocess.run([binary, "-Tsvg"], input=to_dot(graph, title).encode("utf-8"), capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        text = done.stdout.decode("utf-8", errors="replace") if done is not None and done.returncode == 0 else ""
+        found = _PT.search(text)
+        if found and float(found.group(1)) * 96 / 72 <= max_width:
+            svg = re.sub(r"<!--.*?-->", "", text[text.index("<svg"):], flags=re.S)
+            return svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', ""), GRAPHVIZ
+    return render_svg(graph, title, max_width), BUILTIN
