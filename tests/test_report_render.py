@@ -1,5 +1,6 @@
-"""The audit report of real runs renders in headless Chromium: a picture that is not blank, and a DOM
-with the summary, the findings, the quality table and an inline lineage picture.
+"""The audit report of real runs renders in headless Chromium: a picture that is not blank, a DOM
+with the summary, the findings, the quality table and an inline lineage picture; nothing wider than
+1,280 px or an A4 page; and a PDF printed by Chromium (A4 pages, read back with pypdf).
 
 The store holds a registered source, the first steps of the Dagster example (its IO manager and the
 Pandera check) and one run sealed through ``ProvenanceTransport`` whose input has no recorded origin,

@@ -57,9 +57,8 @@ def _collection(sources: list[SourceRecord]) -> Item:
     for s in sources:
         item.shows.append(f"'{s.name}' issued by {s.issuer} under {s.license}; method {s.generation_method or '?'}; collected "
                           f"{_timeframe(s)}; origin {', '.join(s.origin_geography) or '?'}; location {s.location or '?'}")
-        missing = [option for value, option in ((s.generation_method, "--generation-method"),
-                                                (s.collection_start or s.collection_end, "--collection-start/--collection-end"),
-                                                (s.origin_geography, "--origin-geography")) if not value]
+        missing = [option for value, option in ((s.generation_method, "--generation-method"), (s.collection_start, "--collection-start"),
+                                                (s.collection_end, "--collection-end"), (s.origin_geography, "--origin-geography")) if not value]
         if missing:
             item.gaps.append(f"source '{s.name}' does not record its collection: {SOURCE_ADD} {' '.join(missing)}")
         if s.personal and not s.intended_use:
@@ -106,8 +105,8 @@ def _biases(quality: list[dict[str, Any]]) -> list[Item]:
     if quality:
         examined.shows.append(f"{len(quality)} Pandera validation result(s) recorded along the lineage (see 10(3))")
     examined.gaps.append(f"no bias examination is recorded as such: {FIX_BIAS}")
-    measures.gaps.append("measures taken are not part of provenance records: document them with the model; a Pandera check that "
-                         "blocks a step (quality_policy='block') is recorded as a measure when it names the bias it guards against")
+    measures.gaps.append("measures taken are not part of provenance records: document them with the model; a measure made a "
+                         "Pandera check that blocks the step (quality_policy='block') has its results recorded here")
     return [examined, measures]
 
 

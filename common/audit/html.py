@@ -13,7 +13,7 @@ h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;
 table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} table.fields th{width:14rem}
-.pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b}
+.pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b} .pass,.fail,.skipped{white-space:nowrap}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2} .noted{background:#fef9c3}
 .note{color:#64748b} .gap{color:#92400e} ul.plain{margin:.2rem 0;padding-left:1.1rem}
 figure.picture{margin:.5rem 0;border:1px solid #e2e8f0;padding:.5rem} figure.picture svg{display:block;max-width:100%;height:auto;margin:0 auto}
