@@ -25,7 +25,8 @@ from prov_common.w3cprov.graph import LineageGraph
 
 NODE_GAP, ROW_GAP, MARGIN, DUMMY_W = 24.0, 40.0, 16.0, 8.0
 LABEL_CHAR_W, LABEL_H = 4.8, 9.0
-SWEEPS = 8
+SWEEPS, LARGE = 8, 20_000  # sweeps of the ordering and placement; with more slots than LARGE, 2 sweeps
+BUDGET_ROUNDS = 8  # after these, a row still too wide is left so (the picture is scaled to the width)
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,22 @@ def _assign_rows(nodes: list[str], edges: list[tuple[str, str, bool]], widths: d
     used: dict[int, float] = defaultdict(float)
     row: dict[str, int] = {}
     waiting = {key: len(set(preds[key])) for key in nodes}
+    narrowest = min(widths.values(), default=0.0)
+    full: dict[int, int] = {}  # a row no node fits any more -> a row further down to try (path-compressed)
+
+    def open_row(r: int) -> int:
+        path = []
+        while r in full:
+            path.append(r)
+            r = full[r]
+        for p in path:
+            full[p] = r
+        return r
 
     def first_free(key: str) -> int:
-        r = max((row[p] + 1 for p in preds[key]), default=0)
+        r = open_row(max((row[p] + 1 for p in preds[key]), default=0))
         while used[r] and used[r] + NODE_GAP + widths[key] > budgets.get(r, limit):
-            r += 1
+            r = open_row(r + 1)
         return r
 
     ready = [(first_free(key), -rank[key], key) for key in nodes if not waiting[key]]
@@ -171,6 +183,8 @@ def _assign_rows(nodes: list[str], edges: list[tuple[str, str, bool]], widths: d
             continue
         used[r] += (NODE_GAP if used[r] else 0.0) + widths[key]
         row[key] = r
+        if used[r] + NODE_GAP + narrowest > budgets.get(r, limit):
+            full[r] = r + 1
         for child in set(succs[key]):
             waiting[child] -= 1
             if not waiting[child]:
@@ -196,7 +210,7 @@ def _chains(edges: list[tuple[str, str, bool]], row: dict[str, int]) -> list[tup
     return chains
 
 
-def _order(rows: list[list[str]], chains: list[tuple[str, ...]]) -> list[list[str]]:
+def _order(rows: list[list[str]], chains: list[tuple[str, ...]], sweeps: int) -> list[list[str]]:
     """Barycentre ordering, sweeping down then up."""
     up: dict[str, list[str]] = defaultdict(list)
     down: dict[str, list[str]] = defaultdict(list)
@@ -206,7 +220,7 @@ def _order(rows: list[list[str]], chains: list[tuple[str, ...]]) -> list[list[st
                 down[a].append(b)
                 up[b].append(a)
     rows = [list(r) for r in rows]
-    for sweep in range(SWEEPS):
+    for sweep in range(sweeps):
         going_down = sweep % 2 == 0
         sequence = range(1, len(rows)) if going_down else range(len(rows) - 2, -1, -1)
         for index in sequence:
@@ -254,7 +268,8 @@ def place_row(desired: list[float], widths: list[float], lo: float, hi: float) -
     return [z + o for z, o in zip(fitted, offsets)]
 
 
-def _x_positions(rows: list[list[str]], chains: list[tuple[str, ...]], widths: dict[str, float], lo: float, hi: float) -> dict[str, float]:
+def _x_positions(rows: list[list[str]], chains: list[tuple[str, ...]], widths: dict[str, float], lo: float, hi: float,
+                 sweeps: int) -> dict[str, float]:
     up: dict[str, list[str]] = defaultdict(list)
     down: dict[str, list[str]] = defaultdict(list)
     for chain in chains:
@@ -269,7 +284,7 @@ def _x_positions(rows: list[list[str]], chains: list[tuple[str, ...]], widths: d
         for key in row:
             x[key] = at + widths[key] / 2
             at += widths[key] + NODE_GAP
-    for sweep in range(SWEEPS):
+    for sweep in range(sweeps):
         going_down = sweep % 2 == 0
         sequence = range(1, len(rows)) if going_down else range(len(rows) - 2, -1, -1)
         near = up if going_down else down
@@ -291,7 +306,7 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
     limit = float("inf") if max_width is None else max(max_width - 2 * MARGIN, 1.0)
     widths = {key: sizes[key][0] for key in nodes}
     budgets: dict[int, float] = {}
-    for _ in range(len(nodes) + 1):  # shrink the budget of rows that the long edges' dummies overfill
+    for _ in range(BUDGET_ROUNDS):  # shrink the budget of rows that the long edges' dummies overfill
         row = _assign_rows(nodes, edges, widths, budgets, limit)
         chains = _chains(edges, row)
         depth = max(row.values(), default=-1) + 1
@@ -317,11 +332,12 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
     for chain in chains:
         for dummy in chain[1:-1]:
             widths[dummy] = DUMMY_W
-    rows = _order(rows, chains)
+    sweeps = SWEEPS if sum(map(len, rows)) <= LARGE else 2
+    rows = _order(rows, chains, sweeps)
     lo = MARGIN
     natural = max((sum(widths[k] for k in r) + NODE_GAP * max(len(r) - 1, 0) for r in rows), default=0.0)
     hi = lo + (natural if natural > limit else min(limit, natural * 1.25))  # some room to line rows up
-    x = _x_positions(rows, chains, widths, lo, hi)
+    x = _x_positions(rows, chains, widths, lo, hi, sweeps)
     heights = [max((sizes[k][1] for k in r if k in sizes), default=0.0) for r in rows]
     tops, at = [], MARGIN
     for h in heights:
