@@ -38,8 +38,9 @@ def polyline(d: str) -> list[Point]:
             points.append(pairs[0])
         elif command == "L":
             points.extend(pairs)
-        else:
-            points.extend(_cubic(points[-1], *pairs))
+        else:  # one or more cubic pieces (Graphviz writes a poly-Bezier in one command)
+            for i in range(0, len(pairs) - 2, 3):
+                points.extend(_cubic(points[-1], *pairs[i:i + 3]))
     return points
 
 
@@ -121,3 +122,58 @@ def outside(picture: Picture, width: float) -> list[str]:
     limit = min(width, picture.width)
     return [f"{k} ends at x={b[2]:.0f}" for k, b in picture.nodes.items() if b[0] < 0 or b[2] > limit] + \
         [f"label ends at x={b[2]:.0f}" for b in picture.labels if b[2] > limit]
+
+
+@dataclass
+class Ellipse:
+    cx: float
+    cy: float
+    rx: float
+    ry: float
+
+    def inside(self, p: Point, margin: float = 1.0) -> bool:
+        rx, ry = self.rx - margin, self.ry - margin
+        return rx > 0 and ry > 0 and ((p[0] - self.cx) / rx) ** 2 + ((p[1] - self.cy) / ry) ** 2 < 1.0
+
+
+def read_graphviz(svg: str) -> tuple[dict[str, Box | Ellipse], list[tuple[str, str, list[Point]]]]:
+    """Node shapes (boxes, ellipses) and edge paths of an SVG drawn by Graphviz ``dot``, by node name."""
+    if "xmlns:xlink" not in svg:  # the report drops the declaration; HTML does not need it, XML does
+        svg = svg.replace("<svg ", '<svg xmlns:xlink="http://www.w3.org/1999/xlink" ', 1)
+    root = ElementTree.fromstring(svg)
+    shapes: dict[str, Box | Ellipse] = {}
+    edges = []
+    for group in root.iter(f"{SVG}g"):
+        kind, title = group.get("class"), group.findtext(f"{SVG}title")
+        if kind == "node":
+            ellipse, polygon = group.find(f".//{SVG}ellipse"), group.find(f".//{SVG}polygon")
+            if ellipse is not None:
+                shapes[title] = Ellipse(*(float(ellipse.get(k)) for k in ("cx", "cy", "rx", "ry")))
+            else:
+                xy = [tuple(map(float, pair.split(","))) for pair in polygon.get("points").split()]
+                shapes[title] = (min(x for x, _ in xy), min(y for _, y in xy), max(x for x, _ in xy), max(y for _, y in xy))
+        elif kind == "edge":
+            source, _, target = title.partition("->")
+            edges.append((source, target, polyline(group.find(f"{SVG}path").get("d"))))
+    return shapes, edges
+
+
+def graphviz_edges_through_nodes(svg: str) -> list[str]:
+    """Like :func:`edges_through_nodes` for a Graphviz drawing, sampling each path every pixel or so."""
+    shapes, edges = read_graphviz(svg)
+    out = []
+    for source, target, points in edges:
+        samples = [p for a, b in zip(points, points[1:]) for p in _steps(a, b)]
+        for key, shape in shapes.items():
+            if key in (source, target):
+                continue
+            hit = any(shape.inside(p) for p in samples) if isinstance(shape, Ellipse) else \
+                any(shape[0] + 1 < x < shape[2] - 1 and shape[1] + 1 < y < shape[3] - 1 for x, y in samples)
+            if hit:
+                out.append(f"{source} -> {target} crosses {key}")
+    return out
+
+
+def _steps(a: Point, b: Point) -> list[Point]:
+    n = max(int(max(abs(b[0] - a[0]), abs(b[1] - a[1]))), 1)
+    return [(a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n) for i in range(n + 1)]

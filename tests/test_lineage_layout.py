@@ -11,7 +11,7 @@ from prov_common.cli import main as tdprov
 from prov_common.w3cprov.drawing import render_svg
 from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
 
-from layout_geometry import edges_through_nodes, outside, overlaps, read_picture
+from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
 PAGE = 1000.0
 
@@ -139,3 +139,25 @@ def test_graph_width_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert tdprov(["graph", str(events), "-o", str(out), "--width", "50"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--width 50" in err[0] and "200 or more" in err[0]
+
+
+def test_the_report_picture_uses_graphviz_only_when_it_fits() -> None:
+    """Graphviz draws the report's picture when installed and its drawing fits the width (and then no
+    edge crosses a node there either); a layer too wide for it goes to the built-in layout, which wraps."""
+    from prov_common.w3cprov.render import BUILTIN, GRAPHVIZ, fitted_svg, graphviz_dot
+
+    svg, drawn_by = fitted_svg(graph_of(SPLIT), "split", PAGE)
+    if graphviz_dot() is None:  # scripts/test installs Graphviz; without it the built-in layout stands in
+        assert drawn_by == BUILTIN
+    else:
+        assert drawn_by == GRAPHVIZ and "<!--" not in svg and svg.startswith("<svg")
+        assert not graphviz_edges_through_nodes(svg)
+        shapes, edges = read_graphviz(svg)
+        assert len(edges) == len(SPLIT)
+        x, y = next(points for s, _, points in edges if s == "test_split")[20]  # the checker sees a node put on the edge
+        moved = svg.replace(f'cx="{shapes["model"].cx:g}" cy="{shapes["model"].cy:g}"', f'cx="{x:.2f}" cy="{y:.2f}"')
+        assert graphviz_edges_through_nodes(moved) == ["test_split -> run_evaluation crosses model"]
+    wide = [("raw", "run_fan")] + [p for i in range(40) for p in [("run_fan", f"out{i:02}"), (f"out{i:02}", f"run_use{i:02}")]]
+    svg, drawn_by = fitted_svg(graph_of(wide), "wide", PAGE)
+    assert drawn_by == BUILTIN
+    check(svg)

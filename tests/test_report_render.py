@@ -33,7 +33,7 @@ from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_common.audit.svg import PICTURE_WIDTH
 
-from layout_geometry import edges_through_nodes, outside, overlaps, read_picture
+from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")) if p), None)
 needs_chromium = pytest.mark.skipif(
@@ -214,6 +214,10 @@ def test_report_fits_1280_px_and_prints(report: Path, tmp_path: Path) -> None:
     assert wide["items"][:10] == [f"Art. {i}" for i in ("10(2)(a)", "10(2)(b)", "10(2)(c)", "10(2)(d)", "10(2)(e)", "10(2)(f)",
                                                        "10(2)(g)", "10(2)(h)", "10(3)", "10(5)")]
     assert_fits(measure(report, PRINT_WIDTH, tmp_path), PRINT_WIDTH)
+    page = report.read_text()
+    if "Drawn by Graphviz dot" in page:  # the picture as this machine drew it: no edge through a node either
+        svg = page.split('<figure class="picture">', 1)[1].split("<figcaption>", 1)[0]
+        assert len(read_graphviz(svg)[0]) >= 8 and not graphviz_edges_through_nodes(svg)
 
     pdf = tmp_path / "report.pdf"
     done = chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri())
