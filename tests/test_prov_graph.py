@@ -9,6 +9,8 @@ from xml.etree import ElementTree
 from prov_common.w3cprov import events_to_document, lineage_graph, merge_documents, render_svg, to_dot
 from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION
 
+from layout_geometry import read_picture
+
 EVENTS = Path(__file__).parent / "data" / "ol_events"
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -66,19 +68,7 @@ def test_dot_is_deterministic_and_marks_failures() -> None:
 
 
 def _boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
-    root = ElementTree.fromstring(svg)
-    boxes = {}
-    for group in root.iter(f"{SVG}g"):
-        if "node" not in group.get("class", ""):
-            continue
-        rect, ellipse = group.find(f"{SVG}rect"), group.find(f"{SVG}ellipse")
-        if rect is not None:
-            x, y, w, h = (float(rect.get(k)) for k in ("x", "y", "width", "height"))
-        else:
-            cx, cy, rx, ry = (float(ellipse.get(k)) for k in ("cx", "cy", "rx", "ry"))
-            x, y, w, h = cx - rx, cy - ry, 2 * rx, 2 * ry
-        boxes[group.get("id")] = (x, y, x + w, y + h)
-    return boxes
+    return read_picture(svg).nodes
 
 
 def test_builtin_svg_is_valid_layered_and_without_overlaps() -> None:

@@ -210,15 +210,22 @@ def _chains(edges: list[tuple[str, str, bool]], row: dict[str, int]) -> list[tup
     return chains
 
 
-def _order(rows: list[list[str]], chains: list[tuple[str, ...]], sweeps: int) -> list[list[str]]:
-    """Barycentre ordering, sweeping down then up."""
-    up: dict[str, list[str]] = defaultdict(list)
-    down: dict[str, list[str]] = defaultdict(list)
+Neighbours = dict[str, list[str]]
+
+
+def _neighbours(chains: list[tuple[str, ...]]) -> tuple[Neighbours, Neighbours]:
+    """Each slot's neighbours in the row above (``up``) and below (``down``), once each, in chain order."""
+    up: dict[str, dict[str, None]] = defaultdict(dict)
+    down: dict[str, dict[str, None]] = defaultdict(dict)
     for chain in chains:
         for a, b in zip(chain, chain[1:]):
-            if b not in down[a]:
-                down[a].append(b)
-                up[b].append(a)
+            down[a][b] = None
+            up[b][a] = None
+    return defaultdict(list, {k: list(v) for k, v in up.items()}), defaultdict(list, {k: list(v) for k, v in down.items()})
+
+
+def _order(rows: list[list[str]], up: Neighbours, down: Neighbours, sweeps: int) -> list[list[str]]:
+    """Barycentre ordering, sweeping down then up."""
     rows = [list(r) for r in rows]
     for sweep in range(sweeps):
         going_down = sweep % 2 == 0
@@ -268,15 +275,8 @@ def place_row(desired: list[float], widths: list[float], lo: float, hi: float) -
     return [z + o for z, o in zip(fitted, offsets)]
 
 
-def _x_positions(rows: list[list[str]], chains: list[tuple[str, ...]], widths: dict[str, float], lo: float, hi: float,
+def _x_positions(rows: list[list[str]], up: Neighbours, down: Neighbours, widths: dict[str, float], lo: float, hi: float,
                  sweeps: int) -> dict[str, float]:
-    up: dict[str, list[str]] = defaultdict(list)
-    down: dict[str, list[str]] = defaultdict(list)
-    for chain in chains:
-        for a, b in zip(chain, chain[1:]):
-            if b not in down[a]:
-                down[a].append(b)
-                up[b].append(a)
     x: dict[str, float] = {}
     for row in rows:  # start packed and centred
         total = sum(widths[k] for k in row) + NODE_GAP * max(len(row) - 1, 0)
@@ -333,11 +333,12 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
         for dummy in chain[1:-1]:
             widths[dummy] = DUMMY_W
     sweeps = SWEEPS if sum(map(len, rows)) <= LARGE else 2
-    rows = _order(rows, chains, sweeps)
+    up, down = _neighbours(chains)
+    rows = _order(rows, up, down, sweeps)
     lo = MARGIN
     natural = max((sum(widths[k] for k in r) + NODE_GAP * max(len(r) - 1, 0) for r in rows), default=0.0)
     hi = lo + (natural if natural > limit else min(limit, natural * 1.25))  # some room to line rows up
-    x = _x_positions(rows, chains, widths, lo, hi, sweeps)
+    x = _x_positions(rows, up, down, widths, lo, hi, sweeps)
     heights = [max((sizes[k][1] for k in r if k in sizes), default=0.0) for r in rows]
     tops, at = [], MARGIN
     for h in heights:
