@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from prov_common.cli import main as tdprov
@@ -161,3 +163,35 @@ def test_the_report_picture_uses_graphviz_only_when_it_fits() -> None:
     svg, drawn_by = fitted_svg(graph_of(wide), "wide", PAGE)
     assert drawn_by == BUILTIN
     check(svg)
+
+
+def test_a_failed_pandera_check_counts_once_in_tdprov_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Dagster asset written with one failing Pandera check (policy 'record'): its events carry the
+    Pandera facet (schema outcome and checks) and the run's test facet repeating the check; the picture
+    says one failed check, and so does `tdprov lineage --checks`."""
+    from dagster import materialize
+
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    class Ages(pa.DataFrameModel):
+        age: int = pa.Field(ge=18)
+
+    @provenance_asset(schema=Ages, quality_policy="record")
+    def people() -> pd.DataFrame:
+        return pd.DataFrame({"age": [17, 30, 41]})
+
+    store = tmp_path / "store"
+    assert materialize([people], resources={"io_manager": ProvenanceIOManager(store=str(store), data_root=str(tmp_path / "data"))}).success
+    [bundle] = store.glob("bundles/*/events.jsonl")
+    events = [json.loads(x) for x in bundle.read_text().splitlines() if x.strip()]
+    complete = next(e for e in events if e["eventType"] == "COMPLETE")
+    assert [t["status"] for t in complete["run"]["facets"]["test"]["tests"]].count("fail") == 1  # the repeat is really there
+    pandera_facet = complete["outputs"][0]["facets"]["tdprov_pandera"]
+    assert pandera_facet["passed"] is False and [c["passed"] for c in pandera_facet["checks"]].count(False) == 1
+    out = tmp_path / "people.dot"
+    assert tdprov(["graph", str(bundle), "-o", str(out)]) == 0
+    assert "✗ 1 failed check\"" in out.read_text() and "failed checks" not in out.read_text()
+    capsys.readouterr()
+    assert tdprov(["lineage", str(tmp_path / "data" / "people.parquet"), "--checks", "--store", str(store)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "✗ failed" in x)
+    assert line.endswith("✗ failed: greater_than_or_equal_to(18)"), line
