@@ -1,6 +1,7 @@
 """The audit report of real runs renders in headless Chromium: a picture that is not blank, a DOM
 with the summary, the findings, the quality table and an inline lineage picture; nothing wider than
-1,280 px or an A4 page; and a PDF printed by Chromium (A4 pages, read back with pypdf).
+1,280 px or an A4 page (laid out with the print stylesheet, through the DevTools protocol); and a PDF
+printed by Chromium (A4 pages, read back with pypdf).
 
 The store holds a registered source, the first steps of the Dagster example (its IO manager and the
 Pandera check) and one run sealed through ``ProvenanceTransport`` whose input has no recorded origin,
@@ -33,6 +34,7 @@ from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_common.audit.svg import PICTURE_WIDTH
 
+from chromium_cdp import evaluate_as_printed
 from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")) if p), None)
@@ -167,21 +169,20 @@ def test_png_reader_tells_a_blank_page_from_a_picture() -> None:
 
 # --- fits the page: measured by the browser itself ----------------------------------------------
 
-MEASURE = """<script>
-(() => {
+MEASURE_JS = """(() => {
   const d = document.documentElement, b = document.body, fig = document.querySelector('figure.picture');
   const svg = fig.querySelector('svg'), style = getComputedStyle(fig);
   const wider = [...document.querySelectorAll('body *')].filter(e => !(e.closest('svg')) && e.scrollWidth > e.clientWidth + 1
       && getComputedStyle(e).display !== 'inline').map(e => e.tagName + '.' + e.className);
-  const out = {scrollWidth: d.scrollWidth, viewport: window.innerWidth, bodyRight: b.getBoundingClientRect().right,
+  return {scrollWidth: d.scrollWidth, viewport: window.innerWidth, bodyRight: b.getBoundingClientRect().right,
     svgWidth: svg.getBoundingClientRect().width, svgRight: svg.getBoundingClientRect().right,
     figureInner: fig.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight), wider: wider,
-    headings: [...document.querySelectorAll('h2')].map(h => h.textContent),
+    fontSize: getComputedStyle(b).fontSize, headings: [...document.querySelectorAll('h2')].map(h => h.textContent),
     items: [...document.querySelectorAll('table.article10 strong')].map(s => s.textContent),
     findingRows: document.querySelectorAll('table.findings tbody tr').length, verdict: document.getElementById('verdict').textContent};
-  const pre = document.createElement('pre'); pre.id = 'measure'; pre.textContent = JSON.stringify(out); b.appendChild(pre);
-})();
-</script>"""
+})()"""
+MEASURE = ("<script>(() => { const out = " + MEASURE_JS + "; const pre = document.createElement('pre'); pre.id = 'measure'; "
+           "pre.textContent = JSON.stringify(out); document.body.appendChild(pre); })();</script>")
 
 
 def measure(page: Path, width: int, tmp_path: Path) -> dict:
@@ -214,6 +215,9 @@ def test_report_fits_1280_px_and_prints(report: Path, tmp_path: Path) -> None:
     assert wide["items"][:10] == [f"Art. {i}" for i in ("10(2)(a)", "10(2)(b)", "10(2)(c)", "10(2)(d)", "10(2)(e)", "10(2)(f)",
                                                        "10(2)(g)", "10(2)(h)", "10(3)", "10(5)")]
     assert_fits(measure(report, PRINT_WIDTH, tmp_path), PRINT_WIDTH)
+    printed = evaluate_as_printed(CHROMIUM, report.as_uri(), PRINT_WIDTH, MEASURE_JS)  # with the print stylesheet
+    assert printed["fontSize"].startswith("13.3"), "the print stylesheet (10pt) was not applied"
+    assert_fits(printed, PRINT_WIDTH)
     page = report.read_text()
     if "Drawn by Graphviz dot" in page:  # the picture as this machine drew it: no edge through a node either
         svg = page.split('<figure class="picture">', 1)[1].split("<figcaption>", 1)[0]
