@@ -9,6 +9,8 @@ from xml.etree import ElementTree
 from prov_common.w3cprov import events_to_document, lineage_graph, merge_documents, render_svg, to_dot
 from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION
 
+from layout_geometry import read_picture
+
 EVENTS = Path(__file__).parent / "data" / "ol_events"
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -39,7 +41,8 @@ def test_graph_of_a_chain() -> None:
                      ("version", "/data/clean/customers.parquet"), ("version", "/data/raw/customers.csv"), ("version", "/models/model.pkl")]
     clean = next(n for n in graph.nodes.values() if n.dataset == "/data/clean/customers.parquet")
     assert clean.kind == VERSION and clean.version == "blake3:" + "a" * 64
-    assert clean.failed_checks == ("CleanCustomers", "greater_than_or_equal_to(18)", "pandera:CleanCustomers")
+    # one failed Pandera check: the schema's outcome and the run's test facet repeating it are not more checks
+    assert clean.failed_checks == ("greater_than_or_equal_to(18)",)
     assert [(e.kind) for e in graph.incoming(clean.id)] == [GENERATED]
     assert [(e.kind) for e in graph.outgoing(clean.id)] == [USED]
     train = graph.nodes[graph.outgoing(clean.id)[0].target]
@@ -57,27 +60,15 @@ def test_dot_is_deterministic_and_marks_failures() -> None:
     graph = lineage_graph(events_to_document(chain_events()))
     text = to_dot(graph)
     assert text == to_dot(lineage_graph(events_to_document(list(reversed(chain_events())))))
-    assert text.startswith('digraph "lineage" {') and "rankdir=LR" in text
+    assert text.startswith('digraph "lineage" {') and "rankdir=TB" in text
     assert text.count(" -> ") == len(graph.edges) == 4
-    assert re.search(r'customers.parquet\\nblake3:aaaaaaaaaaaa…\\n✗ 3 failed checks".*color="#D62728"', text)
+    assert re.search(r'customers.parquet\\nblake3:aaaaaaaaaaaa…\\n✗ 1 failed check".*color="#D62728"', text)
     spark = to_dot(lineage_graph(events_to_document(load("spark_failed.jsonl"))))
     assert re.search(r'label="sessionize.write_features\\nFAIL".*shape=box.*color="#D62728"', spark)
 
 
 def _boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
-    root = ElementTree.fromstring(svg)
-    boxes = {}
-    for group in root.iter(f"{SVG}g"):
-        if "node" not in group.get("class", ""):
-            continue
-        rect, ellipse = group.find(f"{SVG}rect"), group.find(f"{SVG}ellipse")
-        if rect is not None:
-            x, y, w, h = (float(rect.get(k)) for k in ("x", "y", "width", "height"))
-        else:
-            cx, cy, rx, ry = (float(ellipse.get(k)) for k in ("cx", "cy", "rx", "ry"))
-            x, y, w, h = cx - rx, cy - ry, 2 * rx, 2 * ry
-        boxes[group.get("id")] = (x, y, x + w, y + h)
-    return boxes
+    return read_picture(svg).nodes
 
 
 def test_builtin_svg_is_valid_layered_and_without_overlaps() -> None:
@@ -91,8 +82,8 @@ def test_builtin_svg_is_valid_layered_and_without_overlaps() -> None:
     for i, a in enumerate(items):
         for b in items[i + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], f"overlap {a} {b}"
-    for edge in graph.edges:  # data flows left to right
-        assert boxes[edge.source][2] < boxes[edge.target][0]
+    for edge in graph.edges:  # data flows top-down
+        assert boxes[edge.source][3] < boxes[edge.target][1]
     root = ElementTree.fromstring(svg)
     assert len([p for p in root.iter(f"{SVG}path") if p.get("marker-end")]) == len(graph.edges)
     texts = " ".join(t.text or "" for t in root.iter(f"{SVG}tspan"))

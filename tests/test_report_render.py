@@ -1,5 +1,7 @@
-"""The audit report of real runs renders in headless Chromium: a picture that is not blank, and a DOM
-with the summary, the findings, the quality table and an inline lineage picture.
+"""The audit report of real runs renders in headless Chromium: a picture that is not blank, a DOM
+with the summary, the findings, the quality table and an inline lineage picture; nothing wider than
+1,280 px or an A4 page (laid out with the print stylesheet, through the DevTools protocol); and a PDF
+printed by Chromium (A4 pages, read back with pypdf).
 
 The store holds a registered source, the first steps of the Dagster example (its IO manager and the
 Pandera check) and one run sealed through ``ProvenanceTransport`` whose input has no recorded origin,
@@ -7,7 +9,9 @@ so the report has something in every section, including a finding.
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -23,16 +27,22 @@ from openlineage.client.facet_v2 import dataset_version_dataset
 
 from prov_common import PRODUCER
 from prov_common.audit import run_audit
+from prov_common.audit.result import AuditResult
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main as tdprov
 from prov_common.config import Settings
 from prov_common.store import open_store
+from prov_common.audit.svg import PICTURE_WIDTH
+
+from chromium_cdp import evaluate_as_printed
+from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")) if p), None)
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium is not installed: apt-get install chromium (Debian/Ubuntu), then re-run"
 )
 WIDTH, HEIGHT = 1280, 1600
+PRINT_WIDTH = 688  # CSS pixels across an A4 page inside 14 mm margins: (210 - 28) mm at 96 px per inch
 
 
 def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -87,8 +97,8 @@ def seal_orphan_training_run(store_uri: str, clean_version: str, clean_path: str
     transport.close()
 
 
-@pytest.fixture
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
     """Real runs in a fresh store, then ``run_audit`` with the report in its own folder."""
     from dagster import materialize
 
@@ -113,9 +123,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checks = json.loads(Path(str(result.report_json)).read_text())["checks"]
     errors = [f"{f['check']}: {f['object']} {f['what']}" for c in checks for f in c["findings"] if f["severity"] == "error"]
     assert errors and all(e.startswith("completeness:") and "scraped/cells.jsonl" in e for e in errors), errors
-    page = Path(str(result.report_html))
-    assert page.is_file()
-    return page
+    assert Path(str(result.report_html)).is_file()
+    return result
+
+
+@pytest.fixture(scope="module")
+def report(audited: AuditResult) -> Path:
+    return Path(str(audited.report_html))
 
 
 @needs_chromium
@@ -151,3 +165,96 @@ def test_png_reader_tells_a_blank_page_from_a_picture() -> None:
     stripes = png([bytes([y % 251]) * 30 for y in range(200)], 10)
     assert distinct_rows(*png_pixels(blank)) == 1
     assert distinct_rows(*png_pixels(stripes)) == 200
+
+
+# --- fits the page: measured by the browser itself ----------------------------------------------
+
+MEASURE_JS = """(() => {
+  const d = document.documentElement, b = document.body, fig = document.querySelector('figure.picture');
+  const svg = fig.querySelector('svg'), style = getComputedStyle(fig);
+  const wider = [...document.querySelectorAll('body *')].filter(e => !(e.closest('svg')) && e.scrollWidth > e.clientWidth + 1
+      && getComputedStyle(e).display !== 'inline').map(e => e.tagName + '.' + e.className);
+  return {scrollWidth: d.scrollWidth, viewport: window.innerWidth, bodyRight: b.getBoundingClientRect().right,
+    svgWidth: svg.getBoundingClientRect().width, svgRight: svg.getBoundingClientRect().right,
+    figureInner: fig.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight), wider: wider,
+    fontSize: getComputedStyle(b).fontSize, headings: [...document.querySelectorAll('h2')].map(h => h.textContent),
+    items: [...document.querySelectorAll('table.article10 strong')].map(s => s.textContent),
+    findingRows: document.querySelectorAll('table.findings tbody tr').length, verdict: document.getElementById('verdict').textContent};
+})()"""
+MEASURE = ("<script>(() => { const out = " + MEASURE_JS + "; const pre = document.createElement('pre'); pre.id = 'measure'; "
+           "pre.textContent = JSON.stringify(out); document.body.appendChild(pre); })();</script>")
+
+
+def measure(page: Path, width: int, tmp_path: Path) -> dict:
+    """Lay the page out at ``width`` CSS pixels in headless Chromium and read sizes back from its DOM
+    (the script goes into a copy: the report itself has none)."""
+    probe = tmp_path / f"probe-{width}.html"
+    probe.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
+    done = chromium(f"--window-size={width},1200", "--dump-dom", probe.as_uri())
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    found = re.search(r'<pre id="measure">(.*?)</pre>', done.stdout.decode(), re.S)
+    assert found, "the measuring script did not run"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def assert_fits(m: dict, width: int) -> None:
+    assert m["viewport"] == width
+    assert m["scrollWidth"] <= width, f"the page scrolls sideways: {m['scrollWidth']} px at {width}"
+    assert not m["wider"], f"elements wider than their box: {m['wider']}"
+    assert m["svgWidth"] <= m["figureInner"] + 0.5 and m["svgRight"] <= m["bodyRight"] + 0.5, m
+
+
+@needs_chromium
+def test_report_fits_1280_px_and_prints(report: Path, tmp_path: Path) -> None:
+    """At 1,280 px and at an A4 page's printable width nothing overflows and the picture fits; the
+    findings and every Article 10 item are there; the PDF has A4 pages with the same content."""
+    wide = measure(report, WIDTH, tmp_path)
+    assert_fits(wide, WIDTH)
+    assert wide["headings"][:2] == ["Summary", "Findings (1)"] and wide["findingRows"] == 1
+    assert wide["verdict"].startswith("1 finding(s)"), wide["verdict"]
+    assert wide["items"][:10] == [f"Art. {i}" for i in ("10(2)(a)", "10(2)(b)", "10(2)(c)", "10(2)(d)", "10(2)(e)", "10(2)(f)",
+                                                       "10(2)(g)", "10(2)(h)", "10(3)", "10(5)")]
+    assert_fits(measure(report, PRINT_WIDTH, tmp_path), PRINT_WIDTH)
+    printed = evaluate_as_printed(CHROMIUM, report.as_uri(), PRINT_WIDTH, MEASURE_JS)  # with the print stylesheet
+    assert printed["fontSize"].startswith("13.3"), "the print stylesheet (10pt) was not applied"
+    assert_fits(printed, PRINT_WIDTH)
+    page = report.read_text()
+    if "Drawn by Graphviz dot" in page:  # the picture as this machine drew it: no edge through a node either
+        svg = page.split('<figure class="picture">', 1)[1].split("<figcaption>", 1)[0]
+        assert len(read_graphviz(svg)[0]) >= 8 and not graphviz_edges_through_nodes(svg)
+
+    pdf = tmp_path / "report.pdf"
+    done = chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri())
+    assert done.returncode == 0 and pdf.is_file(), done.stderr.decode(errors="replace")[-2000:]
+    from pypdf import PdfReader
+
+    pages = PdfReader(pdf).pages
+    assert len(pages) >= 3
+    assert all(round(float(p.mediabox.width)) == 595 and round(float(p.mediabox.height)) == 842 for p in pages), "not A4 (@page)"
+    text = " ".join(p.extract_text() for p in pages)
+    starts: list[float] = []
+    for p in pages:  # where each run of text starts on the page, in points (A4: 595 wide, 14 mm = 39.7 pt margins)
+        p.extract_text(visitor_text=lambda t, cm, tm, *_: starts.append(tm[4] * cm[0] + tm[5] * cm[2] + cm[4]) if t.strip() else None)
+    assert starts and 39 <= min(starts) and max(starts) < 595 - 39.7, "text printed outside the page's margins"
+    for needle in ("Findings (1)", "scraped/cells.jsonl", "Art. 10(2)(a)", "Art. 10(3)", "Art. 10(5)", "Lineage of the training inputs"):
+        assert needle in text, f"{needle!r} missing from the PDF"
+    assert "Clean" not in text
+
+
+@needs_chromium
+def test_report_picture_without_graphviz_fits_and_avoids_nodes(audited: AuditResult, tmp_path: Path) -> None:
+    """On a machine without Graphviz the built-in layout draws the same report's picture: no edge through
+    a node, inside the page, and the page still fits 1,280 px."""
+    from prov_common.audit.publish import render
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PATH", str(tmp_path / "no-graphviz-here"))
+        page_html = render(audited)[1].decode()
+    assert "Drawn by built-in layered layout" in page_html
+    svg = page_html.split('<figure class="picture">', 1)[1].split("<figcaption>", 1)[0]
+    picture = read_picture(svg)
+    assert len(picture.nodes) >= 8 and picture.edges
+    assert not edges_through_nodes(picture) and not overlaps(picture) and not outside(picture, PICTURE_WIDTH)
+    page = tmp_path / "builtin.html"
+    page.write_text(page_html)
+    assert_fits(measure(page, WIDTH, tmp_path), WIDTH)

@@ -25,6 +25,7 @@ from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_gene
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
 from prov_common.audit.memory import KnownCheckpoint, load_memory, save_memory
+from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.resolve import accept_checkpoint as accept
 from prov_common.audit.result import AuditResult
@@ -176,6 +177,7 @@ def run_audit(
     sources = list(iter_sources(store, trust, source_problems))
     source_check = CheckResult(CHECK_SOURCES, checked=len(sources) + len(source_problems))
     source_check.findings = [Finding(CHECK_SOURCES, key, exc.what, exc.fix or "restore the record from a backup") for key, exc in source_problems]
+    source_check.findings += undocumented_personal_data(sources)
     generators = Generators(store, trust, records.values())
     index = LineageIndex([*records.values(), *_upstream(records.values(), generators)], [s.record for s in sources])
     log_check.findings += generators.problems

@@ -1,20 +1,30 @@
-"""The audit report as one self-contained HTML page (inline CSS and SVG, no scripts, no downloads)."""
+"""The audit report as one self-contained HTML page (inline CSS and SVG, no scripts, no downloads),
+laid out to fit the screen and to print: nothing wider than the page, tables that wrap."""
 from __future__ import annotations
 
 from html import escape
 from typing import Any
 
-from prov_common.audit.model import RULE_TEXT
+from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#0f172a;line-height:1.4}
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#0f172a;line-height:1.4}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
-th{background:#f8fafc} code{font-size:.85em;overflow-wrap:anywhere}
-.pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b}
-.banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2}
-.note{color:#64748b} .scroll{overflow-x:auto} code.digest{white-space:nowrap} .picture{overflow-x:auto;border:1px solid #e2e8f0;padding:.5rem} .picture svg{max-width:none;height:auto}
+table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} table.fields th{width:14rem}
+.pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b} .pass,.fail,.skipped{white-space:nowrap}
+.banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2} .noted{background:#fef9c3}
+.note{color:#64748b} .gap{color:#92400e} ul.plain{margin:.2rem 0;padding-left:1.1rem}
+figure.picture{margin:.5rem 0;border:1px solid #e2e8f0;padding:.5rem} figure.picture svg{display:block;max-width:100%;height:auto;margin:0 auto}
+figcaption{color:#64748b;font-size:.85rem}
 section.dataset{border:1px solid #cbd5e1;border-radius:8px;padding:0 1rem 1rem;margin:1rem 0}
+@page{size:A4;margin:14mm}
+@media print{
+ body{margin:0;max-width:none;padding:0;font-size:10pt}
+ h2,h3,h4{break-after:avoid} tr,.banner,figure.picture{break-inside:avoid} thead{display:table-header-group}
+ figure.picture{border:none;padding:0} h2.training{break-before:page} section.dataset{border:none;padding:0}
+}
 """
 
 
@@ -26,81 +36,67 @@ def _e(value: Any) -> str:
     return escape(str(value))
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    attr = f' class="{css}"' if css else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fields(pairs: list[tuple[str, str]], css: str = "fields") -> str:
+    """A two-column table of labelled values (fits any page width)."""
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in pairs)
+    return f'<table class="{css}"><tbody>{body}</tbody></table>'
+
+
+def _list(items: list[str], empty: str) -> str:
+    if not items:
+        return f'<span class="note">{escape(empty)}</span>'
+    return '<ul class="plain">' + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
+
+
+def _findings(report: dict[str, Any], severity: str) -> list[dict[str, Any]]:
+    return [dict(f, check=c["name"]) for c in report["checks"] for f in c["findings"] if f.get("severity", "error") == severity]
+
+
+def _banner(errors: int, notes: int) -> str:
+    if errors:
+        return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.</div>'
+    if notes:
+        return f'<div class="banner noted" id="verdict">No findings; {notes} note(s) below, which do not fail the audit.</div>'
+    return '<div class="banner ok" id="verdict">Clean: no findings and no notes.</div>'
+
+
+def _training_rule(report: dict[str, Any]) -> str:
+    runs = report.get("runs") or []
+    marked = sum(1 for r in runs if r.get("trainingRule") == RULE_JOB_TYPE)
+    guessed = sum(1 for r in runs if r.get("trainingRule") == RULE_JOB_NAME)
+    return (f"A training run is one {RULE_TEXT[RULE_JOB_TYPE]}, which <code>provenance_asset(training=True)</code> and Airflow "
+            f"<code>training=True</code> write; a run with no mark counts when its job name says it trains (train, fit, model), "
+            f"as a fallback. In this store: {marked} run(s) marked, {guessed} by job name.")
+
+
+def _summary(report: dict[str, Any], errors: int, notes: int) -> str:
+    s, log = report["summary"], report["log"]
+    return _fields([
+        ("runs in the store", str(s["runs"])), ("training runs", str(s["trainingRuns"])),
+        ("bundles examined by this audit", str(s["bundlesExamined"])), ("bundles newly logged", str(s["bundlesLogged"])),
+        ("registered sources", str(s["sources"])), ("findings", str(errors)), ("notes", str(notes)),
+        ("log size", str(log["treeSize"])), ("root hash", f"<code>{_e(log['rootHash'])}</code>"),
+        ("checkpoint", f"<code>{_e(log['checkpoint'])}</code>"),
+    ]) + f'<p class="note">{_training_rule(report)}</p>'
 
 
 def _checks(report: dict[str, Any]) -> str:
     rows = [[escape(c["title"]), f'<span class="{c["status"]}">{c["status"]}</span>', str(c["checked"]),
-             str(sum(1 for f in c["findings"] if f.get("severity") == "error")), _e(c["detail"])] for c in report["checks"]]
-    return _table(["check", "result", "checked", "findings", "note"], rows)
+             str(sum(1 for f in c["findings"] if f.get("severity", "error") == "error")),
+             str(sum(1 for f in c["findings"] if f.get("severity", "error") != "error")), _e(c["detail"])] for c in report["checks"]]
+    return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks")
 
 
-def _findings(report: dict[str, Any]) -> str:
-    rows = []
-    for c in report["checks"]:
-        for f in c["findings"]:
-            rows.append([escape(c["name"]), escape(f.get("severity", "error")), f"<code>{escape(f['object'])}</code>", escape(f["what"]), escape(f["fix"])])
-    if not rows:
-        return "<p>No findings.</p>"
-    return _table(["check", "severity", "object", "what was found", "fix"], rows)
-
-
-def _quality(report: dict[str, Any]) -> str:
-    passed = f'<p>{report["qualityPassedVersions"]} validated dataset version(s) passed their Pandera schema.</p>'
-    if not report["quality"]:
-        return passed + '<p class="note">No dataset version failed its Pandera schema.</p>'
-    rows = [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
-             '<span class="pass">passed</span>' if q["passed"] else '<span class="fail">failed</span>', str(q["failureCount"]),
-             _e(q["failedChecks"]), _e(q["usedBy"])] for q in report["quality"]]
-    return passed + _table(["dataset", "version", "schema", "result", "failures", "failed checks", "used by runs"], rows)
-
-
-def _sources(report: dict[str, Any]) -> str:
-    if not report["sources"]:
-        return '<p class="note">No sources registered (<code>tdprov source add</code>).</p>'
-    rows = [[escape(s["name"]), f"<code class=\"digest\">{escape(s['digest'])}</code>", _e(s.get("issuer")), _e(s.get("license")), _e(s.get("location")),
-             _e(s.get("origin_geography")), _e(s.get("generation_method")), _e([s.get("collection_start"), s.get("collection_end")]),
-             _e(s.get("personal_data")), _e(s.get("confidentiality")), _e(s.get("consent")), _e(s.get("intended_use"))]
-            for s in report["sources"]]
-    return _table(["name", "digest", "issuer", "licence", "location", "origin", "method", "collected", "personal data",
-                   "confidentiality", "consent", "intended use"], rows)
-
-
-def _dataset(entry: dict[str, Any]) -> str:
-    a10, a4 = entry["article10"], entry["annexIV"]
-    origin = _table(["source", "issuer", "licence", "location", "origin geography"],
-                    [[escape(s["name"]), _e(s["issuer"]), _e(s["license"]), _e(s["location"]), _e(s["originGeography"])] for s in a10["origin"]]) \
-        if a10["origin"] else '<p class="fail">No registered source.</p>'
-    collection = _table(["source", "method", "timeframe", "geography", "personal data", "consent"],
-                        [[escape(c["source"]), _e(c["method"]), _e(c["timeframe"]), _e(c["geography"]), _e(c["personalData"]), _e(c["consent"])]
-                         for c in a10["collection"]]) if a10["collection"] else '<p class="note">Not recorded.</p>'
-    steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
-                   [[f"<code>{escape(s['runId'])}</code>", escape(s["job"]), escape(s["state"]), _e(s["endedAt"]), f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"]
-                    for s in a10["preparation"]]) if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
-    quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
-                     [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
-                       '<span class="pass">passed</span>' if q["passed"] else '<span class="fail">failed</span>', str(q["failureCount"]), _e(q["failedChecks"])]
-                      for q in a10["qualityChecks"]]) if a10["qualityChecks"] else '<p class="note">None recorded.</p>'
-    gaps = "".join(f"<li>{escape(g)}</li>" for g in a10["knownGaps"]) or "<li>None found.</li>"
-    annex = _table(["Annex IV item (data)", "content"], [
-        ["General description of the data set", _e(a4["generalDescription"])],
-        ["Provenance", _e(a4["provenance"])],
-        ["How the data was obtained and selected", _e(a4["howObtainedAndSelected"])],
-        ["Labelling procedures", _e(a4["labellingProcedures"])],
-        ["Data cleaning methodologies", _e(a4["dataCleaningMethodologies"])],
-        ["Lineage complete to registered sources", "yes" if a4["lineageComplete"] else '<span class="fail">no</span>'],
-    ])
-    return (f'<section class="dataset"><h3>{escape(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>; '
-            f'used by training job {escape(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), '
-            f'{escape(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))}</p>'
-            f"<h4>Art. 10(2)(b) Data collection processes and origin of data</h4>{origin}{collection}"
-            f"<h4>Art. 10(2)(c) Data-preparation processing operations</h4>{steps}"
-            f"<h4>Art. 10(2)(f)–(g), 10(3) Quality: examination and measures</h4>{quality}"
-            f"<h4>Art. 10(2)(h) Identified data gaps or shortcomings</h4><ul>{gaps}</ul>"
-            f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
+def _finding_table(found: list[dict[str, Any]], css: str) -> str:
+    return _table(["check", "object", "what was found", "fix"],
+                  [[escape(f["check"]), f"<code>{escape(f['object'])}</code>", escape(f["what"]), escape(f["fix"])] for f in found], css)
 
 
 MAX_RUNS_SHOWN = 50
@@ -111,42 +107,103 @@ def _runs(report: dict[str, Any]) -> str:
     new = sum(1 for r in runs if r["examinedNow"])
     head = (f'<p>{len(runs)} run(s) in the store; {new} examined by this audit (marked "new"); the rest were examined by '
             f'earlier audits, whose results this one continued from.</p>')
-    rows = [[_e(r["runId"]), _e(r["job"]), _e(r["state"]), _e(r["endedAt"]), "yes" if r["training"] else "", "new" if r["examinedNow"] else ""]
+    rule = {RULE_JOB_TYPE: "yes (marked)", RULE_JOB_NAME: "yes (job name)"}
+    rows = [[f"<code>{_e(r['runId'])}</code>", _e(r["job"]), _e(r["state"]), _e(r["endedAt"]),
+             rule.get(r.get("trainingRule") or "", "yes" if r["training"] else ""), "new" if r["examinedNow"] else ""]
             for r in runs[:MAX_RUNS_SHOWN]]
     more = f'<p class="note">Newest {MAX_RUNS_SHOWN} shown; report.json lists all {len(runs)}.</p>' if len(runs) > MAX_RUNS_SHOWN else ""
-    return head + _table(["run", "job", "state", "ended", "training", "this audit"], rows) + more
+    return head + _table(["run", "job", "state", "ended", "training", "this audit"], rows, "runs") + more
 
 
-def render_html(report: dict[str, Any], lineage_svg: str) -> str:
-    """The report page; ``report`` is the JSON report (``AuditResult.to_dict``)."""
-    s = report["summary"]
-    banner = ('<div class="banner ok">Clean: no findings.</div>' if s["clean"]
-              else f'<div class="banner bad">{s["findings"]} finding(s): see below for the object and the fix.</div>')
-    log = report["log"]
-    training = "".join(_dataset(e) for e in report["trainingData"]) or '<p class="note">No training runs recorded. A training run is one marked as such (OpenLineage jobType TRAINING: <code>provenance_asset(training=True)</code>, Airflow <code>training=True</code>) or, as a fallback for unmarked runs, one whose job name says it trains (train, fit, model).</p>'
+def _quality(report: dict[str, Any]) -> str:
+    rows = report["quality"]
+    passed = (f'<p id="quality-counts">{report["qualityPassedVersions"]} validated dataset version(s) passed their Pandera schema; '
+              f'{len(rows)} failed{" (below)" if rows else ""}. Each failed check is counted once.</p>')
+    if not rows:
+        return passed
+    return passed + _table(["dataset", "version", "schema", "failures", "failed checks", "used by runs"],
+                           [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), str(q["failureCount"]),
+                             _e(q["failedChecks"]), _e(q["usedBy"])] for q in rows], "quality")
+
+
+_SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licence"), ("location", "location"),
+                  ("description", "description"), ("origin_geography", "origin geography"), ("generation_method", "method"),
+                  ("collection_start", "collected from"), ("collection_end", "collected to"), ("personal_data", "personal data"),
+                  ("personal_columns", "personal columns"), ("confidentiality", "confidentiality"), ("consent", "consent documentation"),
+                  ("legal_basis", "legal basis"), ("privacy_technologies", "privacy technologies"), ("intended_use", "intended use"))
+
+
+def _sources(report: dict[str, Any]) -> str:
+    if not report["sources"]:
+        return '<p class="note">No sources registered (<code>tdprov source add</code>).</p>'
+    return "".join(f"<h3>{escape(s['name'])}</h3>" + _fields([(label, f"<code>{_e(s.get(k))}</code>" if k == "digest" else _e(s.get(k)))
+                                                               for k, label in _SOURCE_FIELDS], "fields source")
+                   for s in report["sources"])
+
+
+def _article10(items: list[dict[str, Any]]) -> str:
+    rows = [[f"<strong>Art. {escape(i['item'])}</strong><br>{escape(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
+             f'<div class="gap">{_list(i["gaps"], "none")}</div>'] for i in items]
+    return _table(["item", "what the records show", "gaps, and what would record them"], rows, "article10")
+
+
+def _dataset(entry: dict[str, Any]) -> str:
+    a10, a4 = entry["article10"], entry["annexIV"]
+    steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
+                   [[f"<code>{escape(s['runId'])}</code>", escape(s["job"]), escape(s["state"]), _e(s["endedAt"]),
+                     f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"] for s in a10["preparation"]]) \
+        if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
+    quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
+                     [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
+                       '<span class="pass">passed</span>' if q["passed"] else '<span class="fail">failed</span>', str(q["failureCount"]),
+                       _e(q["failedChecks"])] for q in a10["qualityChecks"]]) if a10["qualityChecks"] else '<p class="note">None recorded.</p>'
+    annex = _fields([
+        ("General description of the data set", _e(a4["generalDescription"])), ("Provenance", _e(a4["provenance"])),
+        ("How the data was obtained and selected", _e(a4["howObtainedAndSelected"])), ("Labelling procedures", _e(a4["labellingProcedures"])),
+        ("Data cleaning methodologies", _e(a4["dataCleaningMethodologies"])),
+        ("Lineage complete to registered sources", "yes" if a4["lineageComplete"] else '<span class="fail">no</span>'),
+    ])
+    rule = escape(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))
+    return (f'<section class="dataset"><h3>{escape(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>; '
+            f'used by training job {escape(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), {rule}.</p>'
+            f"<h4>EU AI Act Article 10</h4>{_article10(a10.get('items') or [])}"
+            f"<h4>Preparation runs (10(2)(c))</h4>{steps}"
+            f"<h4>Pandera results along the lineage (10(2)(f), 10(3))</h4>{quality}"
+            f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
+
+
+def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") -> str:
+    """The report page; ``report`` is the JSON report (``AuditResult.to_dict``), ``drawn_by`` what drew the picture."""
+    errors, notes = _findings(report, "error"), _findings(report, "note")
+    found = _finding_table(errors, "findings") if errors else "<p>No findings.</p>"
+    noted = f"<h3>Notes ({len(notes)})</h3><p class=\"note\">Shown for information; they do not fail the audit.</p>" \
+            + _finding_table(notes, "notes") if notes else ""
+    training = "".join(_dataset(e) for e in report["trainingData"]) or f'<p class="note">No training runs recorded. {_training_rule(report)}</p>'
+    caption = f"Data flows top-down: sources and versions (ellipses), runs (boxes); red marks a failed check or run. Drawn by {escape(drawn_by)}." \
+        if drawn_by else ""
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>tdprov audit {escape(report['auditId'])}</title><style>{STYLE}</style></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tdprov audit {escape(report['auditId'])}</title><style>{STYLE}</style></head>
 <body>
 <h1>Training-data provenance audit</h1>
 <p>Store <code>{escape(report['store'])}</code> · {escape(report['mode'])} audit · {escape(report['startedAt'] or '')} → {escape(report['endedAt'] or '')}
 · tdprov {escape(report['tool']['version'])} · audit <code>{escape(report['auditId'])}</code></p>
-{banner}
+{_banner(len(errors), len(notes))}
 <h2>Summary</h2>
-{_table(["runs", "training runs", "bundles examined", "newly logged", "sources", "log size", "root hash", "checkpoint"],
-        [[str(s['runs']), str(s['trainingRuns']), str(s['bundlesExamined']), str(s['bundlesLogged']), str(s['sources']),
-          str(log['treeSize']), f"<code>{_e(log['rootHash'])}</code>", f"<code>{_e(log['checkpoint'])}</code>"]])}
+{_summary(report, len(errors), len(notes))}
 {_checks(report)}
+<h2>Findings ({len(errors)})</h2>
+{found}
+{noted}
 <h2>Runs</h2>
 {_runs(report)}
-<h2>Findings</h2>
-{_findings(report)}
 <h2>Lineage of the training inputs</h2>
-<div class="picture">{lineage_svg}</div>
+<figure class="picture">{lineage_svg}<figcaption>{caption}</figcaption></figure>
 <h2>Quality</h2>
 {_quality(report)}
 <h2>Sources</h2>
 {_sources(report)}
-<h2>Training data (EU AI Act Article 10 and Annex IV)</h2>
+<h2 class="training">Training data (EU AI Act Article 10 and Annex IV)</h2>
 {training}
 </body></html>
 """

@@ -25,7 +25,7 @@ CHECK_TITLES = {
     CHECK_QUALITY: "Quality: Pandera failures and runs that used failing data",
     CHECK_UNFINISHED: "Runs that started and never ended",
     CHECK_REHASH: "Data still hashes to its recorded digest",
-    CHECK_SOURCES: "Source records",
+    CHECK_SOURCES: "Source records: signed, and personal data with documented consent or legal basis",
 }
 
 ERROR = "error"

@@ -1,14 +1,15 @@
 """The report's lineage picture: the training runs' upstream lineage, from run records and sources,
-drawn by the PROV package's built-in SVG renderer (deterministic, no Graphviz needed)."""
+drawn top-down to fit the page (Graphviz when installed and its drawing fits, else the built-in layout)."""
 from __future__ import annotations
 
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import DatasetUse, RunRecord
-from prov_common.w3cprov.drawing import render_svg
+from prov_common.w3cprov.render import fitted_svg
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
 
 MAX_TRAINING_RUNS = 5
 MAX_NODES = 150
+PICTURE_WIDTH = 1000.0  # CSS pixels: the report's content width at 1,280 px (print scales it to the page)
 
 
 def _short(version: str | None) -> str:
@@ -71,9 +72,9 @@ def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> 
     return graph
 
 
-def lineage_svg(index: LineageIndex, roots: list[RunRecord] | None = None) -> str:
-    """Inline SVG of :func:`lineage_graph`."""
+def lineage_svg(index: LineageIndex, roots: list[RunRecord] | None = None) -> tuple[str, str]:
+    """Inline SVG of :func:`lineage_graph` at most ``PICTURE_WIDTH`` wide, and what drew it."""
     graph = lineage_graph(index, roots)
     if not graph.nodes:
-        return '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30"><text x="5" y="20">no runs recorded</text></svg>'
-    return render_svg(graph, "lineage of the training inputs")
+        return '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30"><text x="5" y="20">no runs recorded</text></svg>', ""
+    return fitted_svg(graph, "lineage of the training inputs", PICTURE_WIDTH)

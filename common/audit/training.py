@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prov_common.audit.article10 import article10_items
 from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.sources.gaps import source_gaps
@@ -82,6 +83,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                 trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
             quality = _quality(trace, d, index)
             steps = [_step(r) for r in reversed(trace.runs)]
+            gaps = _gaps(trace, quality)
             sources = [{**_source(s), "matchedBy": "content" if s.name in trace.by_content else "location"} for s in trace.sources]
             entries[key] = {
                 "dataset": d.label,
@@ -97,7 +99,8 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                                    for s in sources],
                     "preparation": steps,
                     "qualityChecks": quality,
-                    "knownGaps": _gaps(trace, quality),
+                    "knownGaps": gaps,
+                    "items": article10_items(run, d, trace, steps, quality, gaps),
                 },
                 "annexIV": {
                     "generalDescription": f"{d.label} version {d.version}" + (f", {d.rows} rows" if d.rows is not None else ""),
@@ -109,3 +112,16 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                 },
             }
     return list(entries.values())
+
+
+def validated_versions(index: LineageIndex) -> tuple[int, int]:
+    """How many dataset versions in ``index`` passed and failed their Pandera validation (a version
+    with any failing result counts as failed), for the report's quality summary."""
+    results: dict[tuple[str, str], bool] = {}
+    for run in index.runs.values():
+        for d in [*run.outputs, *run.inputs]:
+            if d.quality is not None:
+                key = (d.label, d.version or "")
+                results[key] = results.get(key, True) and d.quality.passed
+    passed = sum(results.values())
+    return passed, len(results) - passed

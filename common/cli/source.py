@@ -56,6 +56,8 @@ def register(subparsers: Any) -> None:
     add.add_argument("--personal-columns", type=_columns, default=(), help="columns holding personal data, comma-separated (masked in failure samples)")
     add.add_argument("--confidential-columns", type=_columns, default=(), help="columns holding confidential data, comma-separated (masked in failure samples)")
     add.add_argument("--consent", default=None, help="where the consent documentation is (URL or document id)")
+    add.add_argument("--legal-basis", default=None,
+                     help="legal basis for processing the personal data when it is not consent, e.g. 'GDPR Art. 6(1)(f)'")
     add.add_argument("--privacy-technology", dest="privacy_technologies", action="append", default=[],
                      help="privacy enhancing technology or tool applied, e.g. 'k-anonymity', 'pseudonymisation' (repeatable)")
     add.add_argument("--processing-geography", action="append", default=[], help="country/region where the data is processed (repeatable)")

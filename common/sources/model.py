@@ -100,6 +100,7 @@ class SourceRecord:
     personal_columns: tuple[str, ...] = ()  # columns holding personal data
     confidential_columns: tuple[str, ...] = ()  # columns holding confidential data
     consent: str | None = None  # where consent documentation lives
+    legal_basis: str | None = None  # the legal basis for processing personal data, when it is not consent
     intended_use: str | None = None
     rows: int | None = None
     bytes: int | None = None
@@ -147,6 +148,11 @@ class SourceRecord:
             return listed
         flagged = self.personal_data in FLAGGED_PERSONAL or self.confidentiality in FLAGGED_CONFIDENTIAL
         return (ALL_COLUMNS,) if flagged else ()
+
+    @property
+    def personal(self) -> bool:
+        """Whether the record declares personal data: a personal classification or personal columns."""
+        return self.personal_data in FLAGGED_PERSONAL or bool(self.personal_columns)
 
     @property
     def hex(self) -> str:

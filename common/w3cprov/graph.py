@@ -28,7 +28,7 @@ class Node:
 
     ``dataset`` is the dataset's name (for versions, of the dataset they specialise) and ``version``
     the recorded version string; runs carry ``job``, ``state`` and ``started``. ``failed_checks``
-    counts quality measurements on this node whose value is false.
+    names the quality checks on this node that failed, each once (see :func:`_checks_once`).
     """
 
     id: str
@@ -101,6 +101,22 @@ def _elide(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
+def _checks_once(results: list[tuple[str, str, bool]]) -> dict[bool, set[str]]:
+    """Each check once: a Pandera schema's overall outcome (``pandera:<schema>``) is not a check of its own
+    when the schema's checks are recorded, and the run-level ``test`` facet only repeats the Pandera facet's
+    checks when a Pandera facet is there (``test`` results count for data no Pandera facet describes)."""
+    pandera = any(r[0] == "pandera" for r in results)
+    kept = [r for r in results if not (pandera and r[0] == "test")]
+    detailed = [r for r in kept if r[0] == "pandera" and not r[1].startswith("pandera:")]
+    out: dict[bool, set[str]] = {True: set(), False: set()}
+    for _source, name, value in kept:
+        out[value].add(name)
+    for value in (True, False):
+        if any(r[2] is value for r in detailed):
+            out[value] -= {name for source, name, v in kept if source == "pandera" and name.startswith("pandera:") and v is value}
+    return out
+
+
 class _Reader:
     def __init__(self, document: ProvDocument) -> None:
         self.records = list(merge_documents([document.flattened()]).get_records())
@@ -130,13 +146,18 @@ class _Reader:
                 self.general[key] = str(dataset)
         self.checks: dict[str, dict[bool, set[str]]] = defaultdict(lambda: {True: set(), False: set()})
         labels = {str(r.identifier): _text(_first(r, PROV_LABEL)) for r in self.by_type[PROV["Entity"]]}
+        found: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # target -> (source, check, outcome)
         for record in self.by_type[PROV["Entity"]]:
             if DQV["QualityMeasurement"] in record.get_attribute(PROV_TYPE):
                 value = _first(record, DQV["value"])
                 if isinstance(value, bool):
                     metric = str(_first(record, DQV["isMeasurementOf"]))
+                    source = _text(_first(record, TDPROV["source"])) or ""
                     for target in record.get_attribute(DQV["computedOn"]):
-                        self.checks[str(target)][value].add(labels.get(metric) or metric)
+                        found[str(target)].append((source, labels.get(metric) or metric, value))
+        for target, results in found.items():
+            for value, names in _checks_once(results).items():
+                self.checks[target][value] |= names
 
     def data_node(self, key: str) -> Node:
         checks = self.checks.get(key, {True: set(), False: set()})

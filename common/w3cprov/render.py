@@ -1,12 +1,13 @@
 """Writing a lineage picture: DOT text always, SVG/PNG through Graphviz ``dot`` when installed, else built-in SVG."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from prov_common.errors import BadInputError
-from prov_common.w3cprov.drawing import render_svg, to_dot
+from prov_common.w3cprov.drawing import PAGE_WIDTH, render_svg, to_dot
 from prov_common.w3cprov.graph import LineageGraph
 
 PICTURE_FORMATS = ("svg", "png", "dot")
@@ -29,8 +30,9 @@ def graphviz_dot() -> str | None:
     return shutil.which("dot")
 
 
-def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "lineage") -> bytes:
-    """The picture in ``fmt`` (svg, png or dot). ``renderer``: auto (Graphviz if present), graphviz or builtin."""
+def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "lineage", max_width: float = PAGE_WIDTH) -> bytes:
+    """The picture in ``fmt`` (svg, png or dot). ``renderer``: auto (Graphviz if present), graphviz or builtin
+    (top-down layers that wrap to fit ``max_width`` pixels)."""
     dot_text = to_dot(graph, title)
     if fmt == "dot":
         return dot_text.encode("utf-8")
@@ -44,6 +46,27 @@ def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "
                                 fix="write *.dot and inspect it, or use --renderer builtin")
         return done.stdout
     if fmt == "svg":
-        return render_svg(graph, title).encode("utf-8")
+        return render_svg(graph, title, max_width).encode("utf-8")
     raise BadInputError("PNG pictures need the Graphviz 'dot' program, which is not installed.",
                         fix=f"{_INSTALL}; or write *.svg (built-in renderer) or *.dot instead")
+
+
+GRAPHVIZ, BUILTIN = "Graphviz dot", "built-in layered layout"
+_PT = re.compile(r'<svg[^>]*?\swidth="([0-9.]+)pt"')
+
+
+def fitted_svg(graph: LineageGraph, title: str, max_width: float) -> tuple[str, str]:
+    """An inline SVG (for HTML) of the graph at most ``max_width`` CSS pixels wide, and what drew it:
+    Graphviz ``dot`` when it is installed and its drawing fits, else the built-in layout, which wraps."""
+    binary = graphviz_dot()
+    if binary is not None:
+        try:
+            done = subprocess.run([binary, "-Tsvg"], input=to_dot(graph, title).encode("utf-8"), capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        text = done.stdout.decode("utf-8", errors="replace") if done is not None and done.returncode == 0 else ""
+        found = _PT.search(text)
+        if found and float(found.group(1)) * 96 / 72 <= max_width:
+            svg = re.sub(r"<!--.*?-->", "", text[text.index("<svg"):], flags=re.S)
+            return svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', ""), GRAPHVIZ
+    return render_svg(graph, title, max_width), BUILTIN

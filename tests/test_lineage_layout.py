@@ -1,0 +1,197 @@
+"""The built-in lineage picture's geometry: top-down, inside the page width, no edge through a node,
+no overlapping labels; on the real Dagster example's events and on synthetic wide and deep graphs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from prov_common.cli import main as tdprov
+from prov_common.w3cprov.drawing import render_svg
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+
+from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
+
+PAGE = 1000.0
+
+
+def graph_of(edges: list[tuple[str, str]]) -> LineageGraph:
+    """A graph from (source, target) pairs; names starting with 'run' are runs, the rest versions."""
+    graph = LineageGraph()
+    for key in sorted({k for pair in edges for k in pair}):
+        kind = RUN if key.startswith("run") else VERSION
+        graph.nodes[key] = Node(key, kind, f"{key}\n{'COMPLETE' if kind == RUN else 'blake3:0123456789ab'}")
+    graph.edges = sorted(Edge(a, b, GENERATED if a.startswith("run") else USED) for a, b in edges)
+    return graph
+
+
+def check(svg: str, width: float = PAGE) -> None:
+    picture = read_picture(svg)
+    assert picture.edges, "no edges drawn"
+    assert not edges_through_nodes(picture)
+    assert not overlaps(picture)
+    assert not outside(picture, width)
+    assert picture.width <= width
+
+
+SPLIT = [("raw", "run_split"), ("run_split", "train_split"), ("run_split", "test_split"), ("train_split", "run_train"),
+         ("run_train", "model"), ("model", "run_evaluation"), ("test_split", "run_evaluation"), ("run_evaluation", "metrics")]
+
+
+def test_an_edge_that_skips_rows_goes_round_the_nodes_between() -> None:
+    """test_split -> evaluation skips the rows of train and model: it must not pass through them (it
+    would read as 'test_split feeds model')."""
+    svg = render_svg(graph_of(SPLIT), max_width=PAGE)
+    check(svg)
+    picture = read_picture(svg)
+    box = picture.nodes
+    assert box["run_split"][3] < box["test_split"][1] < box["run_train"][1] < box["model"][1] < box["run_evaluation"][1]
+    skip = next(points for s, t, points in picture.edges if (s, t) == ("test_split", "run_evaluation"))
+    assert len(skip) > 10, "the skipping edge should bend round the rows it crosses"
+
+
+def test_the_checker_sees_an_edge_through_a_node() -> None:
+    """The geometry check itself: a node moved onto an edge's path is reported."""
+    picture = read_picture(render_svg(graph_of(SPLIT), max_width=PAGE))
+    _, _, points = next(e for e in picture.edges if e[:2] == ("test_split", "run_evaluation"))
+    x, y = points[len(points) // 2]
+    picture.nodes["model"] = (x - 30, y - 10, x + 30, y + 10)
+    assert edges_through_nodes(picture) == ["test_split -> run_evaluation crosses model"]
+    picture.labels.append(picture.labels[0])
+    assert overlaps(picture)
+
+
+def test_a_wide_layer_wraps_to_fit_the_page() -> None:
+    """One run writing 40 versions, each read by a run of its own: the layers wrap onto more rows."""
+    edges = [("raw", "run_fan")] + [p for i in range(40) for p in [("run_fan", f"out{i:02}"), (f"out{i:02}", f"run_use{i:02}")]]
+    graph = graph_of(edges)
+    svg = render_svg(graph, max_width=PAGE)
+    check(svg)
+    boxes = read_picture(svg).nodes
+    rows = {round(b[1]) for k, b in boxes.items() if k.startswith("out")}
+    assert len(rows) >= 3, "40 versions cannot fit one row of 1000 px"
+    unbounded = read_picture(render_svg(graph, max_width=None))
+    assert unbounded.width > 3 * PAGE  # without a limit the layer is one row: the wrapping did the fitting
+
+
+def test_a_sharded_dataset_fans_out_and_in_within_the_page() -> None:
+    """One run writes 40 shards that one run reads: both fans wrap, the long edges share one trunk per row."""
+    edges = [("raw", "run_shard")] + [p for i in range(40) for p in [("run_shard", f"shard{i:02}"), (f"shard{i:02}", "run_all")]]
+    svg = render_svg(graph_of(edges + [("run_all", "model")]), max_width=PAGE)
+    check(svg)
+    assert len(read_picture(svg).edges) == 82
+
+
+def test_a_deep_graph_with_long_edges() -> None:
+    """A chain of 12 steps where every version is also read by the last run: many long edges side by side."""
+    edges = [("v00", "run01")]
+    for i in range(1, 12):
+        edges += [(f"run{i:02}", f"v{i:02}"), (f"v{i:02}", f"run{i + 1:02}")]
+    edges += [(f"v{i:02}", "run12") for i in range(0, 11)] + [("run12", "final")]
+    check(render_svg(graph_of(edges), max_width=PAGE))
+
+
+def test_the_dagster_examples_lineage_drawn_by_tdprov_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real thing: the Dagster example materialised into a store, its bundles' events drawn by
+    `tdprov graph --renderer builtin`; test_set's edge into evaluation skips model's rows."""
+    from dagster import materialize
+
+    from example_pipelines.dagster_training import definitions as example
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource, pandera_checks
+
+    store = tmp_path / "store"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TDPROV_EXAMPLE_DATA", str(tmp_path / "files"))
+        done = materialize([*example.ASSETS, *pandera_checks(example.ASSETS)], resources={
+            "io_manager": ProvenanceIOManager(store=str(store), data_root=str(tmp_path / "data")),
+            "provenance": ProvenanceResource(store=str(store))})
+    assert done.success
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(p.read_text() for p in sorted(store.glob("bundles/*/events.jsonl"))))
+    out = tmp_path / "lineage.svg"
+    assert tdprov(["graph", str(events), "-o", str(out), "--renderer", "builtin"]) == 0
+    assert "7 runs" in capsys.readouterr().out
+    svg = out.read_text()
+    check(svg, 1200.0)
+    picture = read_picture(svg)
+    nodes = _graph_nodes(events)
+    run = {n.job.split("/")[-1]: k for k, n in nodes.items() if n.kind == RUN and n.job}
+    test_set = next(k for k, n in nodes.items() if n.kind != RUN and (n.dataset or "").endswith("test_set.parquet"))
+    evaluation, model = run["evaluation"], run["model"]
+    assert (test_set, evaluation) in {(s, t) for s, t, _ in picture.edges}
+    assert picture.nodes[test_set][3] < picture.nodes[model][1] < picture.nodes[evaluation][1], "the edge skips model's row"
+
+
+def _graph_nodes(events: Path) -> dict[str, Node]:
+    from prov_common.w3cprov import events_to_document, lineage_graph
+
+    return lineage_graph(events_to_document([json.loads(x) for x in events.read_text().splitlines() if x.strip()])).nodes
+
+
+def test_graph_width_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--width sets the built-in picture's limit; a width no picture fits is bad input (exit 2, one line)."""
+    events = Path(__file__).parent / "data" / "ol_events" / "tdprov_step.jsonl"
+    out = tmp_path / "narrow.svg"
+    assert tdprov(["graph", str(events), "-o", str(out), "--renderer", "builtin", "--width", "400"]) == 0
+    check(out.read_text(), 400.0)
+    capsys.readouterr()
+    assert tdprov(["graph", str(events), "-o", str(out), "--width", "50"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--width 50" in err[0] and "200 or more" in err[0]
+
+
+def test_the_report_picture_uses_graphviz_only_when_it_fits() -> None:
+    """Graphviz draws the report's picture when installed and its drawing fits the width (and then no
+    edge crosses a node there either); a layer too wide for it goes to the built-in layout, which wraps."""
+    from prov_common.w3cprov.render import BUILTIN, GRAPHVIZ, fitted_svg, graphviz_dot
+
+    svg, drawn_by = fitted_svg(graph_of(SPLIT), "split", PAGE)
+    if graphviz_dot() is None:  # scripts/test installs Graphviz; without it the built-in layout stands in
+        assert drawn_by == BUILTIN
+    else:
+        assert drawn_by == GRAPHVIZ and "<!--" not in svg and svg.startswith("<svg")
+        assert not graphviz_edges_through_nodes(svg)
+        shapes, edges = read_graphviz(svg)
+        assert len(edges) == len(SPLIT)
+        x, y = next(points for s, _, points in edges if s == "test_split")[20]  # the checker sees a node put on the edge
+        moved = svg.replace(f'cx="{shapes["model"].cx:g}" cy="{shapes["model"].cy:g}"', f'cx="{x:.2f}" cy="{y:.2f}"')
+        assert graphviz_edges_through_nodes(moved) == ["test_split -> run_evaluation crosses model"]
+    wide = [("raw", "run_fan")] + [p for i in range(40) for p in [("run_fan", f"out{i:02}"), (f"out{i:02}", f"run_use{i:02}")]]
+    svg, drawn_by = fitted_svg(graph_of(wide), "wide", PAGE)
+    assert drawn_by == BUILTIN
+    check(svg)
+
+
+def test_a_failed_pandera_check_counts_once_in_tdprov_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Dagster asset written with one failing Pandera check (policy 'record'): its events carry the
+    Pandera facet (schema outcome and checks) and the run's test facet repeating the check; the picture
+    says one failed check, and so does `tdprov lineage --checks`."""
+    from dagster import materialize
+
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    class Ages(pa.DataFrameModel):
+        age: int = pa.Field(ge=18)
+
+    @provenance_asset(schema=Ages, quality_policy="record")
+    def people() -> pd.DataFrame:
+        return pd.DataFrame({"age": [17, 30, 41]})
+
+    store = tmp_path / "store"
+    assert materialize([people], resources={"io_manager": ProvenanceIOManager(store=str(store), data_root=str(tmp_path / "data"))}).success
+    [bundle] = store.glob("bundles/*/events.jsonl")
+    events = [json.loads(x) for x in bundle.read_text().splitlines() if x.strip()]
+    complete = next(e for e in events if e["eventType"] == "COMPLETE")
+    assert [t["status"] for t in complete["run"]["facets"]["test"]["tests"]].count("fail") == 1  # the repeat is really there
+    pandera_facet = complete["outputs"][0]["facets"]["tdprov_pandera"]
+    assert pandera_facet["passed"] is False and [c["passed"] for c in pandera_facet["checks"]].count(False) == 1
+    out = tmp_path / "people.dot"
+    assert tdprov(["graph", str(bundle), "-o", str(out)]) == 0
+    assert "✗ 1 failed check\"" in out.read_text() and "failed checks" not in out.read_text()
+    capsys.readouterr()
+    assert tdprov(["lineage", str(tmp_path / "data" / "people.parquet"), "--checks", "--store", str(store)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "✗ failed" in x)
+    assert line.endswith("✗ failed: greater_than_or_equal_to(18)"), line
