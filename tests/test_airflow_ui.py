@@ -100,3 +100,41 @@ def test_run_ids_are_the_providers_for_the_same_task_instance(store: Path) -> No
     assert [s.run_id for s in summaries if s.job_name == "tdprov_run_ids"] == [dag_run_id]
     states = sorted(s.state for s in summaries if s.job_name == "tdprov_run_ids.flaky")
     assert states == ["COMPLETE", "FAIL"]
+
+
+def test_extra_link_resolves_to_the_bundle_of_the_task_run(tmp_path: Path, store: Path) -> None:
+    """The link the UI shows, resolved as Airflow's API server does: serialized DAG, task instance, XCom."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from prov_airflow.decorators.provenance import provenance_task
+    from prov_airflow.links import LINK_NAME
+    from prov_airflow.operators.pandera import PanderaValidationOperator
+
+    table = tmp_path / "features.csv"
+    pd.DataFrame({"id": [1, 2], "x": [0.5, 1.5]}).to_csv(table, index=False)
+    with DAG("tdprov_links", start_date=START, schedule=None) as dag:
+        @provenance_task
+        def make() -> pd.DataFrame:
+            return pd.DataFrame({"id": [1, 2], "x": [0.5, 1.5]})
+
+        make()
+        PanderaValidationOperator(task_id="check", source=str(table), schema="airflow_dags.schemas:FEATURES")
+        PythonOperator(task_id="plain", python_callable=lambda: None)
+    assert run_dag(dag, logical_date=START).state == "success"
+
+    by_job = {s.job_name: s for s in bundles_of(store)}
+    serialized = SerializedDagModel.get_dag("tdprov_links")
+    with create_session() as session:
+        tis = {ti.task_id: ti for ti in session.scalars(select(TaskInstance).where(TaskInstance.dag_id == "tdprov_links"))}
+        links = {task_id: serialized.get_task(task_id).get_extra_links(tis[task_id], LINK_NAME)
+                 for task_id in ("make", "check")}
+    for task_id, link in links.items():
+        run_id = by_job[f"tdprov_links.{task_id}"].run_id
+        assert link == f"{store}/bundles/{run_id}/"
+        assert (Path(link) / "manifest.json").is_file()
+    assert LINK_NAME in serialized.get_task("check").extra_links
+    assert type(serialized.get_task("check").operator_extra_link_dict[LINK_NAME]).__name__ == "BundleLink"  # the plugin's
+    assert LINK_NAME not in serialized.get_task("plain").extra_links  # other operators are left as they are
