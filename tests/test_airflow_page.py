@@ -111,3 +111,68 @@ def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, pag
     assert status["status"] == "failed" and any("digest mismatch" in f for f in status["findings"])
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/no-such-run").status_code == 404
     assert client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}", headers={"Authorization": ""}).status_code in (401, 403)
+
+
+@pytest.fixture(scope="module")
+def api_server(page_run: dict):
+    """The real ``airflow api-server`` (core apps, one worker) on a free port, on this test's metadata DB."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    from airflow_dags.harness import child_env
+
+    port = free_port()
+    log = open(page_run["root"] / "api-server.log", "wb")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "api-server", "--apps", "core", "--workers", "1",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=child_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, (page_run["root"] / "api-server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url + "/api/v2/monitor/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the API server did not start"
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+        log.close()
+
+
+@pytest.mark.slow
+def test_browser_shows_the_run_bundle_digest_and_verified(api_server: str, page_run: dict) -> None:
+    """Headless Chromium logs in to Airflow's UI, opens the DAG run's "tdprov bundles" tab and reads the
+    page Airflow embeds there."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect, sync_playwright
+
+    summaries, digest = page_run["summaries"], hash_path(page_run["table"]).digest
+    build = summaries[f"{DAG_ID}.build"]
+    tab = f"/dags/{DAG_ID}/runs/{quote(page_run['run_id'], safe='')}/plugin/tdprov-bundles"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{api_server}/auth/token/login?next={quote(tab)}")  # the all-admins login sets the cookie
+            frame = page.frame_locator("iframe").first
+            row = frame.locator(f"tr[data-run-id='{build.run_id}']")
+            expect(row).to_be_visible(timeout=60_000)
+            expect(row.locator(".status")).to_have_text("verified")
+            expect(row.locator(".digest")).to_have_text(digest)
+            expect(row).to_contain_text(f"{page_run['store']}/bundles/{build.run_id}/")
+            expect(frame.locator(".meta")).to_contain_text("3 of 3 bundle(s) verified")
+        finally:
+            browser.close()

@@ -50,7 +50,7 @@ def render(runs: DagRunBundles) -> str:
         f"<h1>Lineage bundles of DAG run <code>{escape(runs.run_id)}</code> ({escape(runs.dag_id)})</h1>"
         f"<p class='meta'>{verified} of {len(runs.bundles)} bundle(s) verified (signature, manifest, events) "
         f"in store <code>{escape(runs.store)}</code></p>"
-        "<table><thead><tr><th style='width:14%'>run</th><th style='width:12%'>verification</th>"
-        "<th style='width:8%'>state</th><th>outputs</th><th>inputs</th><th style='width:22%'>bundle</th></tr></thead>"
+        "<table><thead><tr><th style='width:13%'>run</th><th style='width:11%'>verification</th>"
+        "<th style='width:11%'>state</th><th>outputs</th><th>inputs</th><th style='width:20%'>bundle</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></body></html>"
     )
