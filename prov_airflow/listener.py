@@ -131,7 +131,7 @@ class ProvenanceListener:
         process stops. Beside the OpenLineage provider, delivery is immediate: our event must be staged
         before the provider's terminal event seals the bundle.
         """
-        from prov_airflow.emitter import emit, listener_settings
+        from prov_airflow.emitter import emit, listener_transport
         from prov_airflow.events import build_event, capture_ref, merge_refs
         from prov_airflow.lineage import lineage_of
 
@@ -147,9 +147,9 @@ class ProvenanceListener:
             return
         from prov_airflow.delivery import DELIVERY
 
-        settings = listener_settings()  # resolved now: the task's configuration, not the thread's
+        transport = listener_transport()  # resolved now: the task's configuration and connections
         DELIVERY.submit(f"{event_type} event of {info.job_name}",
-                        lambda: emit(event, extra.attachments, settings=settings))
+                        lambda: emit(event, extra.attachments, transport=transport))
 
 
 _LISTENER: ProvenanceListener | None = None
