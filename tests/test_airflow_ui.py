@@ -138,3 +138,47 @@ def test_extra_link_resolves_to_the_bundle_of_the_task_run(tmp_path: Path, store
     assert LINK_NAME in serialized.get_task("check").extra_links
     assert type(serialized.get_task("check").operator_extra_link_dict[LINK_NAME]).__name__ == "BundleLink"  # the plugin's
     assert LINK_NAME not in serialized.get_task("plain").extra_links  # other operators are left as they are
+
+
+DAG_FILE = '''
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+with DAG("tdprov_in_dags_folder", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None) as dag:
+    PythonOperator(task_id="write", python_callable=lambda: open(OUT, "w").write("written"),
+                   outlets=[Asset("file://" + OUT)])
+'''
+
+
+def test_dag_test_needs_register_dag_only_for_dags_outside_the_dags_folder(tmp_path: Path, store: Path) -> None:
+    """``dag.test()`` serialises the DAGs of the configured DAG bundles itself; a DAG object made
+    elsewhere (a test, a notebook) is not among them until ``register_dag`` puts it in the DB."""
+    import importlib.util
+    import os
+
+    import pytest
+    from airflow.exceptions import AirflowException
+
+    from prov_airflow.testing import register_dag
+
+    out = tmp_path / "out.txt"
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "tdprov_in_dags_folder.py"
+    path.write_text(f"OUT = {str(out)!r}\n" + DAG_FILE)
+    try:
+        spec = importlib.util.spec_from_file_location("tdprov_in_dags_folder", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.dag.test(logical_date=START).state == "success"  # no register_dag
+    finally:
+        path.unlink()
+    assert {s.job_name: s for s in bundles_of(store)}["tdprov_in_dags_folder.write"].outputs[0].version == \
+        hash_path(out).digest
+
+    with DAG("tdprov_outside_dags_folder", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="noop", python_callable=lambda: None)
+    with pytest.raises(AirflowException, match="not serialized"):
+        dag.test(logical_date=START)
+    register_dag(dag)
+    assert dag.test(logical_date=START).state == "success"
+    assert "tdprov_outside_dags_folder.noop" in {s.job_name for s in bundles_of(store)}
