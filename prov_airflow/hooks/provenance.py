@@ -13,7 +13,6 @@ from prov_common.errors import BadInputError
 from prov_airflow.settings import resolve_settings
 
 
-
 def aws_s3_client_factory(aws_conn_id: str) -> Callable[[Any], Any]:
     """A maker of S3 clients from the AWS connection ``aws_conn_id``, through the Amazon provider's
     ``AwsBaseHook`` (its boto3 session: keys, region, ``endpoint_url``, assumed roles, profiles).
