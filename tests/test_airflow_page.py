@@ -176,3 +176,10 @@ def test_browser_shows_the_run_bundle_digest_and_verified(api_server: str, page_
             expect(frame.locator(".meta")).to_contain_text("3 of 3 bundle(s) verified")
         finally:
             browser.close()
+
+
+def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "ftp://lineage/tdprov")
+    got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}")
+    assert got.status_code == 503
+    assert "ftp://lineage/tdprov" in got.json()["detail"] and "Fix:" in got.json()["detail"]
