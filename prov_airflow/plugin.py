@@ -18,9 +18,18 @@ class TdprovPlugin(AirflowPlugin):
     listeners = [get_listener()]
     operator_extra_links = [BundleLink()]
     fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "tdprov lineage bundles"}]
-    external_views = [{
-        "name": "tdprov bundles",  # a tab of every DAG run: its bundles and their verification
-        "href": URL_PREFIX + "/dag-runs/{DAG_ID}/{RUN_ID}",
-        "destination": "dag_run",
-        "url_route": "tdprov-bundles",
-    }]
+    external_views = [
+        {
+            "name": "tdprov bundles",  # a tab of every DAG run: its bundles and their verification
+            "href": URL_PREFIX + "/dag-runs/{DAG_ID}/{RUN_ID}",
+            "destination": "dag_run",
+            "url_route": "tdprov-bundles",
+        },
+        {
+            "name": "tdprov bundles",  # Browse menu: recent DAG runs, each linking to its bundles
+            "href": URL_PREFIX + "/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "tdprov",
+        },
+    ]

@@ -70,8 +70,9 @@ def test_plugin_registers_the_page_and_the_dag_run_tab() -> None:
     from airflow import plugins_manager
 
     views, _ = plugins_manager._get_ui_plugins()
-    ours = [v for v in views if v.get("url_route") == "tdprov-bundles"]
-    assert ours and ours[0]["destination"] == "dag_run" and "{RUN_ID}" in ours[0]["href"]
+    ours = {v["url_route"]: v for v in views if v.get("url_route") in ("tdprov-bundles", "tdprov")}
+    assert ours["tdprov-bundles"]["destination"] == "dag_run" and "{RUN_ID}" in ours["tdprov-bundles"]["href"]
+    assert ours["tdprov"]["destination"] == "nav" and ours["tdprov"]["href"] == "/tdprov/"
     apps, _ = plugins_manager.get_fastapi_plugins()
     assert [a["url_prefix"] for a in apps if a["name"] == "tdprov lineage bundles"] == ["/tdprov"]
 
@@ -183,3 +184,25 @@ def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: 
     got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}")
     assert got.status_code == 503
     assert "ftp://lineage/tdprov" in got.json()["detail"] and "Fix:" in got.json()["detail"]
+
+
+def test_menu_page_links_the_recent_dag_runs(client, page_run: dict) -> None:
+    from html.parser import HTMLParser
+    from urllib.parse import urljoin
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            self.hrefs += [v for k, v in attrs if tag == "a" and k == "href"]
+
+    got = client.get("/tdprov/")
+    assert got.status_code == 200
+    links = Links()
+    links.feed(got.text)
+    (href,) = [h for h in links.hrefs if DAG_ID in h]
+    followed = client.get(urljoin("/tdprov/", href))  # the relative link opens this run's bundles page
+    assert followed.status_code == 200 and f"data-run-id='{page_run['summaries'][DAG_ID].run_id}'" in followed.text
+    assert client.get("/tdprov/", headers={"Authorization": ""}).status_code == 401

@@ -1,7 +1,8 @@
 """The FastAPI app the plugin mounts in Airflow's API server at ``/tdprov``.
 
 ``GET /tdprov/dag-runs/{dag_id}/{run_id}``: the page (HTML) of a DAG run's bundles with their
-verification status; ``GET /tdprov/api/dag-runs/{dag_id}/{run_id}``: the same as JSON. Access is
+verification status; ``GET /tdprov/api/dag-runs/{dag_id}/{run_id}``: the same as JSON;
+``GET /tdprov/``: the most recent DAG runs the caller may read, each linking to its page. Access is
 Airflow's own: the caller must be allowed to read the DAG's runs (the UI's session cookie or a token).
 """
 from __future__ import annotations
@@ -36,6 +37,23 @@ def _bundles(dag_id: str, run_id: str) -> Any:
         raise HTTPException(503, f"the tdprov store cannot be read: {exc}") from None
 
 
+RECENT_RUNS = 50
+
+
+def _recent_runs(user: Any) -> list[tuple[str, str, str]]:
+    """The most recent DAG runs of the DAGs ``user`` may read (Airflow's auth manager decides)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_ids = get_auth_manager().get_authorized_dag_ids(user=user, method="GET")
+    with create_session() as session:
+        rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state).where(DagRun.dag_id.in_(dag_ids))
+                               .order_by(DagRun.run_after.desc()).limit(RECENT_RUNS)).all()
+    return [(dag_id, run_id, str(state)) for dag_id, run_id, state in rows]
+
+
 def _read_access() -> Any:
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
     from airflow.api_fastapi.core_api.security import requires_access_dag
@@ -45,7 +63,9 @@ def _read_access() -> Any:
 
 def create_app() -> FastAPI:
     """The app of the tdprov pages (mounted by the plugin under :data:`URL_PREFIX`)."""
-    from prov_airflow.ui.page import render
+    from airflow.api_fastapi.core_api.security import get_user
+
+    from prov_airflow.ui.page import render, render_index
 
     app = FastAPI(title="tdprov lineage bundles", docs_url=None, redoc_url=None, openapi_url=None)
     access = [_read_access()]
@@ -53,6 +73,10 @@ def create_app() -> FastAPI:
     @app.get("/dag-runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=access)
     def dag_run_page(dag_id: str, run_id: str) -> str:
         return render(_bundles(dag_id, run_id))
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(user: Any = Depends(get_user)) -> str:  # noqa: B008 - FastAPI's dependency idiom
+        return render_index(_recent_runs(user))
 
     @app.get("/api/dag-runs/{dag_id}/{run_id}", dependencies=access)
     def dag_run_json(dag_id: str, run_id: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from prov_airflow.ui.runs import BundleStatus, DagRunBundles
 
@@ -37,6 +38,20 @@ def _row(bundle: BundleStatus) -> str:
             f"{f'<ul>{findings}</ul>' if findings else ''}</td>"
             f"<td>{escape(bundle.state or '')}</td><td>{_datasets(bundle.outputs)}</td><td>{_datasets(bundle.inputs)}</td>"
             f"<td><code>{escape(bundle.location)}</code></td></tr>")
+
+
+def render_index(runs: list[tuple[str, str, str]]) -> str:
+    """The index: recent DAG runs ``(dag_id, run_id, state)``, each linking to its bundles page."""
+    rows = "".join(
+        f"<tr><td>{escape(dag_id)}</td><td><a href='dag-runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}'>"
+        f"{escape(run_id)}</a></td><td>{escape(str(state or ''))}</td></tr>" for dag_id, run_id, state in runs)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tdprov lineage bundles</title>"
+        f"<style>{_STYLE}</style></head><body><h1>Lineage bundles by DAG run</h1>"
+        f"<p class='meta'>The {len(runs)} most recent DAG runs you may read; each links to its bundles, verified.</p>"
+        "<table><thead><tr><th>DAG</th><th>DAG run</th><th>state</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )
 
 
 def render(runs: DagRunBundles) -> str:
