@@ -8,18 +8,40 @@ from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
 
 _lock = threading.Lock()
-_transports: dict[Settings, ProvenanceTransport] = {}
+_transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
 
 
-def transport_for(settings: Settings) -> ProvenanceTransport:
-    """One transport per process and settings (it opens the store and key on first use)."""
+def transport_for(settings: Settings, aws_conn_id: str | None = None) -> ProvenanceTransport:
+    """One transport per process, settings and AWS connection (it opens the store and key on first use).
+
+    With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
+    session; the connection is read here, on the calling thread.
+    """
     with _lock:
-        transport = _transports.get(settings)
+        transport = _transports.get((settings, aws_conn_id))
         if transport is None:
+            factory = None
+            if aws_conn_id:
+                from prov_airflow.hooks.provenance import aws_s3_client_factory
+
+                factory = aws_s3_client_factory(aws_conn_id)
             transport = ProvenanceTransport(ProvenanceConfig(
-                store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict))
-            _transports[settings] = transport
+                store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict),
+                s3_client_factory=factory)
+            _transports[(settings, aws_conn_id)] = transport
         return transport
+
+
+def _listener_hook() -> Any:
+    """The ``ProvenanceHook`` of the ``[tdprov] conn_id`` connection, or None when it is not set."""
+    from prov_airflow.settings import conf_get
+
+    conn_id = conf_get("conn_id")
+    if not conn_id:
+        return None
+    from prov_airflow.hooks.provenance import ProvenanceHook
+
+    return ProvenanceHook(conn_id, strict=False)
 
 
 def listener_settings() -> Settings:
@@ -27,38 +49,22 @@ def listener_settings() -> Settings:
 
     The listener never runs strict: strict mode fails tasks from operators only.
     """
-    from prov_airflow.settings import conf_get, resolve_settings
+    from prov_airflow.settings import resolve_settings
 
-    conn_id = conf_get("conn_id")
-    if conn_id:
-        from prov_airflow.hooks.provenance import ProvenanceHook
-
-        return ProvenanceHook(conn_id, strict=False).get_settings()
-    return resolve_settings(strict=False)
+    hook = _listener_hook()
+    return hook.get_settings() if hook is not None else resolve_settings(strict=False)
 
 
 def listener_transport() -> ProvenanceTransport:
-    return transport_for(listener_settings())
+    """The listener's transport: its settings, and the AWS connection of its tdprov connection."""
+    hook = _listener_hook()
+    return transport_for(listener_settings(), hook.aws_conn_id if hook is not None else None)
 
 
-def _environment() -> Any:
-    """AWS credentials of the ``[tdprov] conn_id`` connection, applied while the store is used."""
-    from contextlib import nullcontext
-
-    from prov_airflow.settings import conf_get
-
-    conn_id = conf_get("conn_id")
-    if not conn_id:
-        return nullcontext()
-    from prov_airflow.hooks.provenance import ProvenanceHook
-
-    return ProvenanceHook(conn_id).environment()
-
-
-def emit(event: Any, attachments: dict[str, bytes] | None = None, *, settings: Settings | None = None) -> Any:
+def emit(event: Any, attachments: dict[str, bytes] | None = None, *,
+         transport: ProvenanceTransport | None = None) -> Any:
     """Stage attachments of the event's run, then the event itself; returns the transport's write result."""
-    transport = transport_for(settings) if settings is not None else listener_transport()
-    with _environment():
-        for name, data in (attachments or {}).items():
-            transport.attach(event.run.runId, name, data)
-        return transport.emit(event)
+    transport = transport or listener_transport()
+    for name, data in (attachments or {}).items():
+        transport.attach(event.run.runId, name, data)
+    return transport.emit(event)

@@ -6,6 +6,8 @@ from typing import Any
 
 from prov_common.lineage.datasets import DatasetRef, input_dataset, output_dataset
 
+from prov_airflow.links import BundleLink
+
 LINEAGE_ATTR = "tdprov_lineage"
 """Attribute of an operator instance holding its :class:`TaskLineage`; the listener merges it."""
 
@@ -37,7 +39,10 @@ def lineage_of(task: Any) -> TaskLineage:
 
 
 class LineageMixin:
-    """Operator mixin: keeps a :class:`TaskLineage` and exposes it to the official OpenLineage provider."""
+    """Operator mixin: keeps a :class:`TaskLineage`, exposes it to the official OpenLineage provider, and
+    gives the task the "tdprov bundle" extra link."""
+
+    operator_extra_links = (BundleLink(),)
 
     def record_lineage(self) -> TaskLineage:
         lineage = getattr(self, LINEAGE_ATTR, None)

@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import hookimpl
 
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, capture_all
+from prov_airflow.outlets import after_execute, annotate
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
 
@@ -25,6 +26,7 @@ class ProvenanceListener:
 
     def __init__(self) -> None:
         self._inputs: dict[str, list[DatasetCapture]] = {}
+        self._outputs: dict[str, list[DatasetCapture]] = {}
         self._lock = threading.Lock()
 
     # -- task instances (run on the worker, inside the task process) ---------------------------
@@ -81,6 +83,7 @@ class ProvenanceListener:
         inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
         with self._lock:
             self._inputs[info.run_id] = inputs
+        after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)
 
@@ -88,16 +91,31 @@ class ProvenanceListener:
         info, task = task_run_info(task_instance)
         with self._lock:
             inputs = self._inputs.pop(info.run_id, None)
+            hashed_outputs = self._outputs.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
         outputs: list[DatasetCapture] = []
         if error is None:
-            outputs = capture_all(list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf())
+            outputs = hashed_outputs if hashed_outputs is not None else capture_all(
+                list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf())
         if naming.provider_feeds_bundles():
             # The provider sends the terminal event, which seals the bundle; ours is staged just before it.
             self._emit(info, "RUNNING", inputs, outputs, None, task)
         else:
             self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task, background=True)
+
+    def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
+        """After ``execute``: hash the outlets once, and put digest and bundle URI in their asset events."""
+        from prov_common.bundle.layout import bundle_location
+
+        from prov_airflow.emitter import listener_settings
+
+        outlets = list(getattr(task, "outlets", None) or [])
+        outputs = capture_all(outlets, ListenerLimits.from_conf())
+        with self._lock:
+            self._outputs[info.run_id] = outputs
+        annotate(context["outlet_events"], outlets, outputs, bundle_location(listener_settings().store, info.run_id),
+                 info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         if naming.provider_feeds_bundles():
@@ -113,7 +131,7 @@ class ProvenanceListener:
         process stops. Beside the OpenLineage provider, delivery is immediate: our event must be staged
         before the provider's terminal event seals the bundle.
         """
-        from prov_airflow.emitter import emit, listener_settings
+        from prov_airflow.emitter import emit, listener_transport
         from prov_airflow.events import build_event, capture_ref, merge_refs
         from prov_airflow.lineage import lineage_of
 
@@ -129,9 +147,9 @@ class ProvenanceListener:
             return
         from prov_airflow.delivery import DELIVERY
 
-        settings = listener_settings()  # resolved now: the task's configuration, not the thread's
+        transport = listener_transport()  # resolved now: the task's configuration and connections
         DELIVERY.submit(f"{event_type} event of {info.job_name}",
-                        lambda: emit(event, extra.attachments, settings=settings))
+                        lambda: emit(event, extra.attachments, transport=transport))
 
 
 _LISTENER: ProvenanceListener | None = None

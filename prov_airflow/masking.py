@@ -51,12 +51,12 @@ class SampleOptions:
                         public_columns=self.public_columns, raw_samples=self.raw_samples)
 
     def _settings(self, call: Any, **kwargs: Any) -> Any:
-        """``call(settings, **kwargs)`` with the tdprov settings and AWS environment of the connection."""
+        """``call(settings, store=opener, **kwargs)`` with the tdprov settings of the connection and the
+        opener of its store."""
         from prov_airflow.hooks.provenance import ProvenanceHook
 
         hook = ProvenanceHook(self.tdprov_conn_id)
-        with hook.environment():
-            return call(hook.get_settings(), **kwargs)
+        return call(hook.get_settings(), store=hook.get_conn, **kwargs)
 
     def mask(self, result: Any, digest: str, uri: str | None, log: Any) -> Any:
         """``result`` with the columns its source records flag masked (the store is read only for a sample)."""
@@ -64,8 +64,9 @@ class SampleOptions:
 
         if not result.has_samples:
             return result
-        return self._settings(lambda settings: mask_by_sources(result, settings, refs=self.source_records, digest=digest,
-                                                               uri=uri, warn=log.warning))
+        return self._settings(lambda settings, store: mask_by_sources(result, settings, refs=self.source_records,
+                                                                      digest=digest, uri=uri, warn=log.warning,
+                                                                      store=store))
 
     def with_refs(self, refs: Iterable[str]) -> "SampleOptions":
         """These options with more source records (names or digests) to apply."""

@@ -1,7 +1,8 @@
-"""Job names, run ids and namespace, lined up with the official OpenLineage Airflow provider.
+"""Job names, run ids and namespace, taken from the official OpenLineage Airflow provider.
 
 Task runs are ``<dag_id>.<task_id>``, DAG runs ``<dag_id>``; run ids are the provider's deterministic
-UUIDs (same formula), so events from both sources of one run share its id and land in one bundle.
+UUIDs, computed by the provider's own helpers, so events from both sources of one run share its id and
+land in one bundle.
 """
 from __future__ import annotations
 
@@ -10,42 +11,37 @@ import os
 from datetime import datetime
 from typing import Any
 
-from openlineage.client.uuid import generate_static_uuid
-
-OL_SECTION = "openlineage"
-
-
-def _ol_conf(option: str) -> str:
-    try:
-        from airflow.providers.common.compat.sdk import conf
-
-        return str(conf.get(OL_SECTION, option, fallback="") or "")
-    except Exception:
-        return ""
+from airflow.providers.openlineage import conf as ol_conf
+from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
 
 
 def namespace() -> str:
-    """The OpenLineage job namespace, exactly as the provider resolves it."""
-    return _ol_conf("namespace") or os.getenv("OPENLINEAGE_NAMESPACE", "default")
+    """The OpenLineage job namespace, as the provider resolves it (``[openlineage] namespace``)."""
+    return ol_conf.namespace()
 
 
-def task_job_name(dag_id: str, task_id: str) -> str:
-    return f"{dag_id}.{task_id}"
+def task_job_name(task_instance: Any) -> str:
+    """Job name of a task instance: the provider's ``get_job_name`` (``<dag_id>.<task_id>``)."""
+    from airflow.providers.openlineage.utils.utils import get_job_name
+
+    return get_job_name(task_instance)
 
 
 def dag_job_name(dag_id: str) -> str:
+    """Job name of a DAG run: the DAG id, as the provider names it."""
     return dag_id
 
 
 def task_run_id(dag_id: str, task_id: str, try_number: int, logical_date: datetime, map_index: int) -> str:
-    """Deterministic task-instance run id (same as ``build_task_instance_ol_run_id``)."""
-    data = f"{namespace()}.{dag_id}.{task_id}.{try_number}.{map_index}".encode()
-    return str(generate_static_uuid(instant=logical_date, data=data))
+    """Run id of a task instance try: ``OpenLineageAdapter.build_task_instance_run_id``."""
+    return str(OpenLineageAdapter.build_task_instance_run_id(
+        dag_id=dag_id, task_id=task_id, try_number=try_number, logical_date=logical_date, map_index=map_index))
 
 
 def dag_run_id(dag_id: str, logical_date: datetime, clear_number: int) -> str:
-    """Deterministic DAG-run run id (same as ``build_dag_run_ol_run_id``)."""
-    return str(generate_static_uuid(instant=logical_date, data=f"{namespace()}.{dag_id}.{clear_number}".encode()))
+    """Run id of a DAG run: ``OpenLineageAdapter.build_dag_run_id``."""
+    return str(OpenLineageAdapter.build_dag_run_id(dag_id=dag_id, logical_date=logical_date,
+                                                   clear_number=clear_number))
 
 
 def dag_run_date(dag_run: Any) -> datetime:
@@ -59,10 +55,6 @@ def provider_feeds_bundles() -> bool:
     Then the provider emits each run's START and terminal events (which seal the bundle), and the
     tdprov listener only adds RUNNING events carrying content hashes, so every run yields one bundle.
     """
-    try:
-        from airflow.providers.openlineage import conf as ol_conf
-    except ImportError:
-        return False
     try:
         if ol_conf.is_disabled():
             return False

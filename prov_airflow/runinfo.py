@@ -55,7 +55,7 @@ def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
     ns = naming.namespace()
     info = RunInfo(
         namespace=ns,
-        job_name=naming.task_job_name(task_instance.dag_id, task_instance.task_id),
+        job_name=naming.task_job_name(task_instance),
         run_id=naming.task_run_id(task_instance.dag_id, task_instance.task_id, task_instance.try_number,
                                   date, task_instance.map_index),
         job_type="TRAINING" if is_training_task(task) else "TASK",

@@ -16,4 +16,4 @@ def make_transport(settings: Settings) -> ProvenanceTransport:
 
 def bundle_location(settings: Settings, ol_run_id: str) -> str:
     """``<store>/bundles/<run id>/``: where the bundle of ``ol_run_id`` is (or will be, once delivered)."""
-    return f"{settings.store.rstrip('/')}/{layout.bundle_prefix(ol_run_id)}"
+    return layout.bundle_location(settings.store, ol_run_id)

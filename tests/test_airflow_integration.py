@@ -149,6 +149,14 @@ def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path:
     versions = {d["name"]: d["facets"]["version"]["datasetVersion"] for d in complete["outputs"] + complete["inputs"]}
     assert versions[str(doubled)] == hash_path(doubled).digest and versions[str(raw)] == hash_path(raw).digest
     assert complete["outputs"][0]["facets"]["tdprov_contentHash"]["digest"] == hash_path(doubled).digest
+    # the Pandera operator's quality facets reach the HTTP backend in the provider's own event
+    checked = next(e for e in receiver.events if e.get("job", {}).get("name") == "tdprov_with_ol_provider.check"
+                   and e["eventType"] == "COMPLETE")
+    assert "openlineage" in checked["producer"] and "airflow" in checked["producer"]
+    (read,) = [d for d in checked["inputs"] if d["name"] == str(raw)]
+    assert read["facets"]["tdprov_pandera"]["passed"] is True
+    assert read["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert read["facets"]["version"]["datasetVersion"] == hash_path(raw).digest
     for event in got:
         ol_validator.validate_event(event)
     # and the bundles hold the same versions
@@ -168,7 +176,8 @@ def test_official_openlineage_provider_with_provenance_transport_gives_one_bundl
     runs = Counter(s.run_id for s in summaries)
     assert all(count == 1 for count in runs.values())
     jobs = sorted(s.job_name for s in summaries)
-    assert jobs == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
+    assert jobs == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check", "tdprov_with_ol_provider.double",
+                    "tdprov_with_ol_provider.write"]
     double = {s.job_name: s for s in summaries}["tdprov_with_ol_provider.double"]
     events = events_of(store, double.run_id)
     producers = {e["producer"] for e in events}

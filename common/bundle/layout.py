@@ -52,6 +52,11 @@ def bundle_prefix(run_id: str) -> str:
     return f"{BUNDLES}/{check_run_id(run_id)}/"
 
 
+def bundle_location(store_uri: str, run_id: str) -> str:
+    """``<store>/bundles/<run id>/``: where the bundle of ``run_id`` is (or will be, once delivered)."""
+    return f"{store_uri.rstrip('/')}/{bundle_prefix(run_id)}"
+
+
 def bundle_key(run_id: str, path: str) -> str:
     return bundle_prefix(run_id) + path
 

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attr
@@ -117,9 +117,12 @@ class ProvenanceTransport(Transport):
     kind = "tdprov"
     config_class = ProvenanceConfig
 
-    def __init__(self, config: ProvenanceConfig | None = None) -> None:
+    def __init__(self, config: ProvenanceConfig | None = None, *,
+                 s3_client_factory: Callable[[Any], Any] | None = None) -> None:
+        """``s3_client_factory``: makes the S3 client of an ``s3://`` store (see ``open_store``)."""
         self.config = config or ProvenanceConfig()
         self.settings = self.config.settings()
+        self._s3_client_factory = s3_client_factory
         self._store: Store | None = None
         self._signer: SigningKey | None = None
         self._outbox: Outbox | None = None
@@ -135,7 +138,7 @@ class ProvenanceTransport(Transport):
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = open_store(settings=self.settings)
+                self._store = open_store(settings=self.settings, s3_client_factory=self._s3_client_factory)
             return self._store
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
@@ -55,8 +55,10 @@ def masking_for(records: Iterable[SourceRecord], *, refs: Iterable[str] = (), di
 
 
 def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,
-                   uri: str | None = None) -> SourceMasking:
+                   uri: str | None = None, store: Callable[[], Any] | None = None) -> SourceMasking:
     """The masking that the store's verified source records ask for the dataset.
+
+    ``store`` opens the store (default: ``open_store(settings=settings)``).
 
     When the records cannot be read (store unreachable, no trust), every column is hidden and the
     warning says why: a sample is never written with values a record might have flagged.
@@ -68,7 +70,8 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
 
     problems: list[tuple[str, TdprovError]] = []
     try:
-        records = [s.record for s in iter_sources(open_store(settings=settings), trust_from_settings(settings), problems)]
+        opened = store() if store is not None else open_store(settings=settings)
+        records = [s.record for s in iter_sources(opened, trust_from_settings(settings), problems)]
     except Exception as exc:  # noqa: BLE001 - reading records never breaks the pipeline; hide everything instead
         return SourceMasking((ALL_COLUMNS,), warning=f"source records in {settings.store} could not be read ({exc}); "
                                                      "every value of the failure sample is masked")
@@ -81,14 +84,16 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
 
 
 def mask_by_sources(result: QualityResult, settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,
-                    uri: str | None = None, warn: Callable[[str], None] | None = None) -> QualityResult:
+                    uri: str | None = None, warn: Callable[[str], None] | None = None,
+                    store: Callable[[], Any] | None = None) -> QualityResult:
     """``result`` with the sample columns its dataset's source records flag shown as ``***``.
 
-    The store is read only when there is a sample to store; ``warn`` receives what went wrong.
+    The store is read only when there is a sample to store (opened by ``store``, as for
+    :func:`source_masking`); ``warn`` receives what went wrong.
     """
     if not result.has_samples:
         return result
-    masking = source_masking(settings, refs=refs, digest=digest, uri=uri)
+    masking = source_masking(settings, refs=refs, digest=digest, uri=uri, store=store)
     if masking.warning and warn is not None:
         warn(f"tdprov: {masking.warning}")
     return result.masked(masking.columns) if masking.columns else result

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prov_common.config import Settings
@@ -9,11 +11,13 @@ from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 
 
-def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Store:
+def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | None = None, *,
+               s3_client_factory: Callable[[Any], Any] | None = None) -> Store:
     """Open a store: a local folder (path or ``file://`` URI) or ``s3://bucket/prefix``.
 
     ``uri`` wins over ``settings.store``, which defaults to ``$TDPROV_STORE`` or ``./.tdprov``.
-    S3 uses the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``, ``AWS_REGION``);
+    S3 uses the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``, ``AWS_REGION``),
+    or the client that ``s3_client_factory(botocore_config)`` makes (an orchestrator's AWS session);
     ``TDPROV_STORE_FSYNC=0`` turns off the local store's flushes to disk (scratch stores only).
     """
     if uri is None:
@@ -25,7 +29,7 @@ def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | N
     if scheme == "s3":
         from prov_common.store.s3 import S3Store
 
-        return S3Store(uri)
+        return S3Store(uri, client_factory=s3_client_factory)
     if scheme == "file":
         parts = urlsplit(uri)
         if parts.netloc not in ("", "localhost"):

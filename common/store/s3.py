@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from collections.abc import Callable
+
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
 from prov_common.store.errors import ObjectNotFoundError
@@ -26,6 +28,9 @@ _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 _CONFLICT_RETRIES = 5
 PROBE_KEY = "_tdprov/conditional-write-probe"
 PROBE_BYTES = b"tdprov conditional write probe: this object is never overwritten\n"
+
+S3ClientFactory = Callable[[Any], Any]
+"""Makes an S3 client from a botocore ``Config`` (see :class:`S3Store`)."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +87,17 @@ class S3Store(BaseStore):
     """Write-once objects under ``s3://bucket/prefix``.
 
     The client comes from the standard AWS environment (``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``,
-    ``AWS_REGION``, credentials chain) unless ``client`` is given.
+    ``AWS_REGION``, credentials chain) unless ``client`` is given, or ``client_factory``: a callable
+    that makes the S3 client from the botocore ``Config`` holding the store's time bounds (e.g. from an
+    orchestrator's own AWS session; never through ``os.environ``).
     """
 
-    def __init__(self, uri: str, *, options: S3Options | None = None, client: Any = None) -> None:
+    def __init__(self, uri: str, *, options: S3Options | None = None, client: Any = None,
+                 client_factory: S3ClientFactory | None = None) -> None:
         self.bucket, self.prefix = parse_s3_uri(uri)
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         self.options = options or S3Options.from_env()
-        self.client = client or _make_client(self.options)
+        self.client = client or (client_factory or _default_client)(client_config(self.options))
 
     def describe(self) -> str:
         endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
@@ -225,14 +233,20 @@ def _code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
-def _make_client(options: S3Options) -> Any:
-    import boto3
+def client_config(options: S3Options) -> Any:
+    """The botocore ``Config`` of the store's S3 calls: its time bounds and retries."""
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
         retries={"total_max_attempts": options.max_attempts, "mode": "standard"},
         tcp_keepalive=True,
     )
+
+
+def _default_client(config: Any) -> Any:
+    """An S3 client of a fresh boto3 session: the standard AWS environment and credentials chain."""
+    import boto3
+
     return boto3.session.Session().client("s3", config=config)

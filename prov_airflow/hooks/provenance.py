@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseHook
@@ -14,13 +12,27 @@ from prov_common.errors import BadInputError
 
 from prov_airflow.settings import resolve_settings
 
-# AWS connection field or extra -> boto3 environment variable.
-_AWS_EXTRA_ENV = {
-    "region_name": "AWS_DEFAULT_REGION",
-    "endpoint_url": "AWS_ENDPOINT_URL_S3",
-    "aws_session_token": "AWS_SESSION_TOKEN",
-    "profile_name": "AWS_PROFILE",
-}
+
+def aws_s3_client_factory(aws_conn_id: str) -> Callable[[Any], Any]:
+    """A maker of S3 clients from the AWS connection ``aws_conn_id``, through the Amazon provider's
+    ``AwsBaseHook`` (its boto3 session: keys, region, ``endpoint_url``, assumed roles, profiles).
+
+    The connection is read now (on the calling thread); clients are made later, from the botocore
+    ``Config`` the store passes. Nothing is written to ``os.environ``.
+    """
+    try:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    except ImportError:
+        raise BadInputError(f"the tdprov connection names aws_conn_id {aws_conn_id!r}, but the Amazon provider "
+                            "is not installed", fix="pip install 'tdprov[airflow]' (it brings "
+                            "apache-airflow-providers-amazon)") from None
+    hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="s3")
+    hook.conn_config  # noqa: B018 - reads the connection here, not in a delivery thread
+
+    def make_client(config: Any) -> Any:
+        return hook.get_client_type(config=config)
+
+    return make_client
 
 
 class ProvenanceHook(BaseHook):
@@ -28,7 +40,7 @@ class ProvenanceHook(BaseHook):
 
     Connection: ``host`` is the store URI (a folder or ``s3://bucket/prefix``); ``extra`` may hold
     ``signing_key``, ``trusted_keys`` (list or os.pathsep-separated), ``spool``, ``strict`` and
-    ``aws_conn_id`` (an AWS connection whose key, secret, region and ``endpoint_url`` reach S3).
+    ``aws_conn_id`` (an AWS connection: the store's S3 client comes from its ``AwsBaseHook`` session).
     Without a connection (``tdprov_conn_id=None``, or the default one not defined) the hook uses
     ``[tdprov]`` and the ``TDPROV_*`` environment.
     """
@@ -85,53 +97,29 @@ class ProvenanceHook(BaseHook):
         given.update(self.overrides)
         return resolve_settings(**given)
 
-    def aws_environment(self) -> dict[str, str]:
-        """boto3 environment variables taken from the connection's ``aws_conn_id`` (empty without one)."""
+    @property
+    def aws_conn_id(self) -> str | None:
+        """The AWS connection of an ``s3://`` store (``aws_conn_id`` in the extra), if any."""
         _, extra = self._load()
-        aws_conn_id = extra.get("aws_conn_id")
-        if not aws_conn_id:
-            return {}
-        conn = self.get_connection(aws_conn_id)
-        env: dict[str, str] = {}
-        if conn.login:
-            env["AWS_ACCESS_KEY_ID"] = conn.login
-        if conn.password:
-            env["AWS_SECRET_ACCESS_KEY"] = conn.password
-        for key, var in _AWS_EXTRA_ENV.items():
-            value = (conn.extra_dejson or {}).get(key)
-            if value:
-                env[var] = str(value)
-        return env
+        return extra.get("aws_conn_id") or None
 
-    @contextmanager
-    def environment(self) -> Iterator[None]:
-        """Apply the AWS credentials of the connection to ``os.environ`` for the duration of the block."""
-        env = self.aws_environment()
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    def s3_client_factory(self) -> Callable[[Any], Any] | None:
+        """Maker of the store's S3 client from ``aws_conn_id`` (None: the standard AWS environment)."""
+        return aws_s3_client_factory(self.aws_conn_id) if self.aws_conn_id else None
 
     def get_conn(self) -> Any:
-        """The tdprov store (``prov_common.store.Store``) these settings point at."""
+        """The tdprov store (``prov_common.store.Store``) these settings point at; an ``s3://`` store
+        reaches S3 through the ``aws_conn_id`` connection's session."""
         from prov_common.store import open_store
 
         settings = self.get_settings()
-        with self.environment():
-            return open_store(settings.store, settings=settings)
+        return open_store(settings.store, settings=settings, s3_client_factory=self.s3_client_factory())
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow UI "Test": list the store."""
         try:
             store = self.get_conn()
-            with self.environment():
-                next(iter(store.list("")), None)
+            next(iter(store.list("")), None)
             return True, f"store {store.uri} is readable"
         except Exception as exc:  # noqa: BLE001 - reported to the UI
             return False, f"{type(exc).__name__}: {exc}"

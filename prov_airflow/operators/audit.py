@@ -72,12 +72,11 @@ class ProvenanceAuditOperator(BaseOperator):
 
         hook = ProvenanceHook(self.tdprov_conn_id)
         settings = hook.get_settings()
-        with hook.environment():
-            store = hook.get_conn()
-            if self.mode == "audit":
-                return self._audit(store, settings, context)
-            report = verify_store(store, settings, list(self.run_ids) if self.run_ids else None, self.since)
-            location = self._write(store, report)
+        store = hook.get_conn()  # an s3:// store through the aws_conn_id connection's session
+        if self.mode == "audit":
+            return self._audit(store, settings, context)
+        report = verify_store(store, settings, list(self.run_ids) if self.run_ids else None, self.since)
+        location = self._write(store, report)
         self.log.info("tdprov: verified %s bundle(s), %s finding(s); report at %s",
                       report["bundles"], len(report["findings"]), location)
         if not report["ok"]:

@@ -20,6 +20,7 @@ def main(out: Path) -> int:
     from airflow_dags.harness import register_dag
 
     from prov_airflow import naming
+    from prov_airflow.operators.pandera import PanderaValidationOperator
 
     assert naming.provider_feeds_bundles(), "the OpenLineage provider is not configured with ProvenanceTransport"
     raw, doubled = out / "raw.csv", out / "doubled.parquet"
@@ -34,7 +35,8 @@ def main(out: Path) -> int:
         first = PythonOperator(task_id="write", python_callable=write, outlets=[Asset(raw.as_uri())])
         second = PythonOperator(task_id="double", python_callable=double, inlets=[Asset(raw.as_uri())],
                                 outlets=[Asset(doubled.as_uri())])
-        first >> second
+        check = PanderaValidationOperator(task_id="check", source=str(raw), schema="airflow_dags.schemas:RAW")
+        first >> [second, check]
     register_dag(dag)
     run = dag.test(logical_date=START)
     return 0 if run.state == "success" else 1

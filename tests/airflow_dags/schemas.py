@@ -10,3 +10,5 @@ FEATURES = pa.DataFrameSchema(
     },
     name="features",
 )
+
+RAW = pa.DataFrameSchema({"x": pa.Column(int, pa.Check.ge(0))}, name="raw")

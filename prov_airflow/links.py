@@ -1,0 +1,46 @@
+"""The "tdprov bundle" extra link of tdprov's operators and ``@task.provenance`` tasks."""
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from airflow.sdk import BaseOperatorLink
+
+LINK_NAME = "tdprov bundle"
+
+
+def bundle_of(task_instance: Any) -> str:
+    """Where the listener seals the bundle of this task instance try (``<store>/bundles/<run id>/``)."""
+    from prov_common.bundle.layout import bundle_location
+
+    from prov_airflow.emitter import listener_settings
+    from prov_airflow.runinfo import task_run_info
+
+    info, _ = task_run_info(task_instance)
+    return bundle_location(listener_settings().store, info.run_id)
+
+
+@attrs.define()
+class BundleLink(BaseOperatorLink):
+    """Links a task instance to its lineage bundle's URI.
+
+    Airflow 3 resolves the link in the task process when the task ends (``ti_key`` is then the running
+    task instance) and keeps it as XCom; the API server, given a task instance key, reads that XCom.
+    """
+
+    name = LINK_NAME
+
+    @property
+    def operators(self) -> list[type]:  # type: ignore[override]
+        """The operator classes the plugin gives this link (resolved on use: they import pandas)."""
+        from prov_airflow.decorators.provenance import _ProvenanceDecoratedOperator
+        from prov_airflow.operators.pandera import PanderaValidationOperator
+
+        return [PanderaValidationOperator, _ProvenanceDecoratedOperator]
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        if hasattr(ti_key, "get_template_context"):  # in the task process
+            return bundle_of(ti_key)
+        from airflow.serialization.definitions.operatorlink import XComOperatorLink
+
+        return XComOperatorLink(name=self.name, xcom_key=self.xcom_key).get_link(operator, ti_key=ti_key)

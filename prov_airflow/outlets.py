@@ -1,0 +1,65 @@
+"""tdprov facts in the extra of the asset events a task emits: the content digest and the bundle URI.
+
+Airflow 3 sends a task's asset events with its success, before the success listeners run, so the
+outlets are hashed in a post-execute hook (the operator's ``post_execute`` callable, chained with the
+task's own) that the listener installs when the task starts; the listener then reuses those digests.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from prov_airflow.capture import DatasetCapture, to_uri
+
+log = logging.getLogger(__name__)
+
+EXTRA_KEY = "tdprov"
+"""Key of the asset event ``extra`` that holds tdprov's facts (``digest``, ``bundle``, ``runId``)."""
+
+
+def outlet_extra(capture: DatasetCapture, bundle: str, run_id: str) -> dict[str, Any]:
+    """What tdprov adds to the asset event of one outlet (no digest when hashing did not complete)."""
+    facts: dict[str, Any] = {"bundle": bundle, "runId": run_id}
+    if capture.digest is not None:
+        facts["digest"] = capture.digest.digest
+    return facts
+
+
+def annotate(outlet_events: Any, outlets: list[Any], captures: list[DatasetCapture], bundle: str,
+             run_id: str) -> int:
+    """Put tdprov's facts into ``outlet_events[asset].extra`` for each Asset outlet; returns how many.
+
+    The task's own ``extra`` keys are kept; only the ``tdprov`` key is set.
+    """
+    from airflow.sdk import Asset
+
+    by_uri = {c.uri: c for c in captures}
+    count = 0
+    for outlet in outlets:
+        capture = by_uri.get(to_uri(outlet) or "")
+        if not isinstance(outlet, Asset) or capture is None:
+            continue
+        outlet_events[outlet].extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
+        count += 1
+    return count
+
+
+def after_execute(task: Any, hook: Callable[[Any], None]) -> None:
+    """Run ``hook(context)`` after ``task`` executed successfully, before Airflow reports success.
+
+    ``task`` is the operator copy of this task run. The task's own ``post_execute`` callable runs first;
+    an error of ``hook`` is logged and never fails the task.
+    """
+    previous = getattr(task, "_post_execute_hook", None)
+
+    def post_execute(context: Any, result: Any = None) -> None:
+        if previous is not None:
+            previous(context, result)
+        try:
+            hook(context)
+        except Exception as exc:  # noqa: BLE001 - provenance must never fail a task
+            log.warning("tdprov: could not record the outlets' digests in their asset events (%s: %s); "
+                        "the task is not affected", type(exc).__name__, exc)
+
+    task._post_execute_hook = post_execute

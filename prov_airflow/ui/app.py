@@ -1,0 +1,101 @@
+"""The FastAPI app the plugin mounts in Airflow's API server at ``/tdprov``.
+
+``GET /tdprov/dag-runs/{dag_id}/{run_id}``: the page (HTML) of a DAG run's bundles with their
+verification status; ``GET /tdprov/api/dag-runs/{dag_id}/{run_id}``: the same as JSON;
+``GET /tdprov/``: the most recent DAG runs the caller may read, each linking to its page. Access is
+Airflow's own: the caller must be allowed to read the DAG's runs (the UI's session cookie or a token).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse
+
+URL_PREFIX = "/tdprov"
+
+
+def _bundles(dag_id: str, run_id: str) -> Any:
+    from airflow.utils.session import create_session
+
+    from prov_common.errors import TdprovError
+    from prov_common.signing import trust_from_settings
+
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_airflow.settings import conf_get
+    from prov_airflow.ui.runs import dag_run_bundles
+
+    hook = ProvenanceHook(conf_get("conn_id") or None)
+    try:
+        settings = hook.get_settings()
+        store = hook.get_conn()
+        with create_session() as session:
+            return dag_run_bundles(dag_id, run_id, session, store, trust_from_settings(settings), settings.store)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except TdprovError as exc:
+        raise HTTPException(503, f"the tdprov store cannot be read: {exc}") from None
+
+
+RECENT_RUNS = 50
+
+
+def _recent_runs(user: Any) -> list[tuple[str, str, str]]:
+    """The most recent DAG runs of the DAGs ``user`` may read (Airflow's auth manager decides)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_ids = get_auth_manager().get_authorized_dag_ids(user=user, method="GET")
+    with create_session() as session:
+        rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state).where(DagRun.dag_id.in_(dag_ids))
+                               .order_by(DagRun.run_after.desc()).limit(RECENT_RUNS)).all()
+    return [(dag_id, run_id, str(state)) for dag_id, run_id, state in rows]
+
+
+def _read_access() -> Any:
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    return Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.RUN))
+
+
+def create_app() -> FastAPI:
+    """The app of the tdprov pages (mounted by the plugin under :data:`URL_PREFIX`)."""
+    from airflow.api_fastapi.core_api.security import get_user
+
+    from prov_airflow.ui.page import render, render_index
+
+    app = FastAPI(title="tdprov lineage bundles", docs_url=None, redoc_url=None, openapi_url=None)
+    access = [_read_access()]
+
+    @app.get("/dag-runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=access)
+    def dag_run_page(dag_id: str, run_id: str) -> str:
+        return render(_bundles(dag_id, run_id))
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(user: Any = Depends(get_user)) -> str:  # noqa: B008 - FastAPI's dependency idiom
+        return render_index(_recent_runs(user))
+
+    @app.get("/api/dag-runs/{dag_id}/{run_id}", dependencies=access)
+    def dag_run_json(dag_id: str, run_id: str) -> dict[str, Any]:
+        return _bundles(dag_id, run_id).to_dict()
+
+    return app
+
+
+class LazyApp:
+    """An ASGI app that builds :func:`create_app` on its first request, so that the processes which load
+    the plugin without serving it (workers, scheduler) never import the API server's modules."""
+
+    def __init__(self) -> None:
+        self._app: FastAPI | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            self._app = create_app()
+        await self._app(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return "prov_airflow.ui.app.LazyApp"

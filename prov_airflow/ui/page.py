@@ -1,0 +1,71 @@
+"""HTML of the bundles page of a DAG run (no I/O; every value escaped)."""
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from prov_airflow.ui.runs import BundleStatus, DagRunBundles
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a202c; }
+h1 { font-size: 1.3rem; } .meta { color: #4a5568; margin-bottom: 1rem; }
+table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+th, td { border-bottom: 1px solid #e2e8f0; padding: .45rem .5rem; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; font-size: .9rem; }
+th { background: #f7fafc; } code { font-size: .8rem; }
+.verified { color: #22543d; background: #c6f6d5; } .failed { color: #742a2a; background: #fed7d7; }
+.missing { color: #744210; background: #fefcbf; }
+.status { padding: .1rem .4rem; border-radius: .3rem; font-weight: 600; }
+ul { margin: 0; padding-left: 1rem; }
+"""
+
+
+def _datasets(refs: tuple) -> str:
+    if not refs:
+        return "&mdash;"
+    items = "".join(f"<li>{escape(ref.uri)}<br><code class='digest'>{escape(ref.version or 'no digest')}</code></li>"
+                    for ref in refs)
+    return f"<ul>{items}</ul>"
+
+
+def _row(bundle: BundleStatus) -> str:
+    key = bundle.key
+    task = "DAG run" if key.task_id is None else escape(key.task_id) + (
+        f" [{key.map_index}]" if key.map_index >= 0 else "") + f" (try {key.try_number})"
+    findings = "".join(f"<li>{escape(f)}</li>" for f in bundle.findings)
+    return (f"<tr data-run-id='{escape(key.run_id)}'><td>{task}</td>"
+            f"<td><span class='status {bundle.status}'>{bundle.status}</span>"
+            f"{f'<ul>{findings}</ul>' if findings else ''}</td>"
+            f"<td>{escape(bundle.state or '')}</td><td>{_datasets(bundle.outputs)}</td><td>{_datasets(bundle.inputs)}</td>"
+            f"<td><code>{escape(bundle.location)}</code></td></tr>")
+
+
+def render_index(runs: list[tuple[str, str, str]]) -> str:
+    """The index: recent DAG runs ``(dag_id, run_id, state)``, each linking to its bundles page."""
+    rows = "".join(
+        f"<tr><td>{escape(dag_id)}</td><td><a href='dag-runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}'>"
+        f"{escape(run_id)}</a></td><td>{escape(str(state or ''))}</td></tr>" for dag_id, run_id, state in runs)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tdprov lineage bundles</title>"
+        f"<style>{_STYLE}</style></head><body><h1>Lineage bundles by DAG run</h1>"
+        f"<p class='meta'>The {len(runs)} most recent DAG runs you may read; each links to its bundles, verified.</p>"
+        "<table><thead><tr><th>DAG</th><th>DAG run</th><th>state</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )
+
+
+def render(runs: DagRunBundles) -> str:
+    """The page: one row per bundle (DAG run, then task tries) with status, state, datasets and location."""
+    verified = sum(b.verified for b in runs.bundles)
+    rows = "".join(_row(b) for b in runs.bundles)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>tdprov bundles of {escape(runs.dag_id)} / {escape(runs.run_id)}</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>Lineage bundles of DAG run <code>{escape(runs.run_id)}</code> ({escape(runs.dag_id)})</h1>"
+        f"<p class='meta'>{verified} of {len(runs.bundles)} bundle(s) verified (signature, manifest, events) "
+        f"in store <code>{escape(runs.store)}</code></p>"
+        "<table><thead><tr><th style='width:13%'>run</th><th style='width:11%'>verification</th>"
+        "<th style='width:11%'>state</th><th>outputs</th><th>inputs</th><th style='width:20%'>bundle</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )

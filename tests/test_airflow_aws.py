@@ -1,0 +1,111 @@
+"""An s3:// store reached through the Amazon provider's AwsBaseHook session, never through os.environ."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
+from airflow_dags.harness import run_dag
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_common.hashing import hash_path
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+SECRET = "conn-only-secret-7f3a"  # appears in the AWS connection and nowhere else
+
+
+def _aws_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
+class _EnvironmentWatch:
+    """Looks at the process environment every millisecond and keeps every AWS_* variable that changed."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.before, self.changed, self._stop = _aws_environ(), [], threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.001):
+            now = _aws_environ()
+            self.changed += [k for k in set(now) | set(self.before)
+                             if now.get(k) != self.before.get(k) and k not in self.changed]
+
+    def __enter__(self) -> "_EnvironmentWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture()
+def connections(s3_server, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A tdprov connection on a fresh bucket whose AWS connection names the S3 endpoint; the process
+    environment does not point at that endpoint (it would reach the real AWS)."""
+    bucket = s3_server.create_bucket()
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ambient-key-not-used")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient-secret-not-used")
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_MOTO", json.dumps({
+        "conn_type": "aws", "login": "moto-key", "password": SECRET,
+        "extra": {"endpoint_url": s3_server.endpoint, "region_name": "us-east-1"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_S3", json.dumps({
+        "conn_type": "tdprov", "host": f"s3://{bucket}/lineage", "extra": {"aws_conn_id": "aws_moto"}}))
+    monkeypatch.setenv("AIRFLOW__TDPROV__CONN_ID", "tdprov_s3")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    return {"bucket": bucket, "client": s3_server.client()}
+
+
+def test_bundles_reach_the_bucket_through_the_aws_connection(tmp_path: Path, connections: dict) -> None:
+    out, seen = tmp_path / "out.csv", {}
+    before = _aws_environ()
+
+    def write() -> None:
+        out.write_text("a,b\n1,x\n")
+        seen["during"] = _aws_environ()
+
+    with DAG("tdprov_aws_session", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write, outlets=[Asset(out.as_uri())])
+    with _EnvironmentWatch() as watch:  # while the bundles are written to S3
+        assert run_dag(dag, logical_date=START).state == "success"
+
+    assert watch.changed == [] and seen["during"] == before and _aws_environ() == before  # nothing copied in
+    assert not any(SECRET in value for key, value in os.environ.items() if key != "AIRFLOW_CONN_AWS_MOTO")
+    client, bucket = connections["client"], connections["bucket"]
+    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="lineage/")
+            for o in page.get("Contents", [])]
+    statements = [k for k in keys if k.endswith("/statement.dsse.json")]
+    assert len(statements) == 2, keys  # the task run's bundle and the DAG run's
+    manifests = [json.loads(client.get_object(Bucket=bucket, Key=k.replace("statement.dsse.json", "manifest.json"))
+                            ["Body"].read()) for k in statements]
+    task = next(m for m in manifests if m["job"]["name"] == "tdprov_aws_session.write")
+    assert [o["version"] for o in task["outputs"]] == [hash_path(out).digest]
+
+
+def test_hook_store_uses_the_connection_and_reports_a_wrong_endpoint(connections: dict,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import free_port
+
+    from prov_airflow.hooks.provenance import ProvenanceHook
+
+    before = _aws_environ()
+    hook = ProvenanceHook("tdprov_s3")
+    store = hook.get_conn()
+    store.put("probe/one", b"1")
+    assert connections["client"].get_object(Bucket=connections["bucket"], Key="lineage/probe/one")["Body"].read() == b"1"
+    assert hook.test_connection()[0] is True and _aws_environ() == before
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_MOTO", json.dumps({
+        "conn_type": "aws", "login": "moto-key", "password": SECRET,
+        "extra": {"endpoint_url": f"http://127.0.0.1:{free_port()}", "region_name": "us-east-1"}}))
+    ok, message = ProvenanceHook("tdprov_s3").test_connection()
+    assert ok is False and "127.0.0.1" in message

@@ -1,0 +1,208 @@
+"""The plugin's page in Airflow's API server: the bundles of a DAG run with their verification status."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, run_dag, tdprov_env
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_common.hashing import hash_path
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+DAG_ID = "tdprov_page"
+
+
+@pytest.fixture(scope="module")
+def page_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One DAG run (two tasks, one output file) recorded in a store of its own, signed with a key that
+    ``[tdprov]`` names and trusts; the API server lets every caller in as admin
+    (``simple_auth_manager_all_admins``) once a token is fetched."""
+    from prov_common.signing.keyfiles import write_keypair
+
+    root = tmp_path_factory.mktemp("page")
+    store, table = root / "store", root / "features.csv"
+    private, public = write_keypair(root / "keys" / "airflow.key")
+    env = {**tdprov_env(store), "AIRFLOW__TDPROV__SIGNING_KEY": str(private),
+           "AIRFLOW__TDPROV__TRUSTED_KEYS": str(public), "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+           "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+
+    def build() -> None:
+        pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]}).to_csv(table, index=False)
+
+    with DAG(DAG_ID, start_date=START, schedule=None) as dag:
+        first = PythonOperator(task_id="build", python_callable=build, outlets=[Asset(table.as_uri())])
+        first >> PythonOperator(task_id="use", python_callable=lambda: None, inlets=[Asset(table.as_uri())])
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "success"
+    yield {"store": store, "table": table, "run_id": run.run_id, "root": root,
+           "summaries": {s.job_name: s for s in bundles_of(store)}}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def client(page_run: dict):
+    """Airflow's own API server app (core: plugins mounted, auth manager on), in process, with an admin token."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app("core")) as test_client:
+        token = test_client.get("/auth/token").json()["access_token"]
+        test_client.headers["Authorization"] = f"Bearer {token}"
+        yield test_client
+
+
+def test_plugin_registers_the_page_and_the_dag_run_tab() -> None:
+    from airflow import plugins_manager
+
+    views, _ = plugins_manager._get_ui_plugins()
+    ours = {v["url_route"]: v for v in views if v.get("url_route") in ("tdprov-bundles", "tdprov")}
+    assert ours["tdprov-bundles"]["destination"] == "dag_run" and "{RUN_ID}" in ours["tdprov-bundles"]["href"]
+    assert ours["tdprov"]["destination"] == "nav" and ours["tdprov"]["href"] == "/tdprov/"
+    apps, _ = plugins_manager.get_fastapi_plugins()
+    assert [a["url_prefix"] for a in apps if a["name"] == "tdprov lineage bundles"] == ["/tdprov"]
+
+
+def test_page_lists_the_bundles_of_the_dag_run_verified(client, page_run: dict) -> None:
+    summaries, table = page_run["summaries"], page_run["table"]
+    url = f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}"
+    got = client.get(url)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    by_job = {b["job"]: b for b in body["bundles"]}
+    assert set(by_job) == {DAG_ID, f"{DAG_ID}.build", f"{DAG_ID}.use"} == set(summaries)
+    for job, bundle in by_job.items():
+        assert bundle["runId"] == summaries[job].run_id
+        assert bundle["status"] == "verified" and bundle["findings"] == [], bundle["findings"]
+        assert bundle["bundle"] == f"{page_run['store']}/bundles/{summaries[job].run_id}/"
+    assert by_job[f"{DAG_ID}.build"]["outputs"][0]["version"] == hash_path(table).digest
+
+    html = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "3 of 3 bundle(s) verified" in html.text and hash_path(table).digest in html.text
+
+
+def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, page_run: dict) -> None:
+    from prov_common.bundle import layout
+
+    summaries, store = page_run["summaries"], page_run["store"]
+    events = store / layout.bundle_key(summaries[f"{DAG_ID}.use"].run_id, layout.EVENTS_FILE)
+    original = events.read_bytes()
+    events.chmod(0o644)
+    events.write_bytes(original.replace(b"COMPLETE", b"COMPLETX"))
+    try:
+        body = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+    finally:
+        events.write_bytes(original)
+    status = {b["job"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
+    assert status["status"] == "failed" and any("digest mismatch" in f for f in status["findings"])
+    assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/no-such-run").status_code == 404
+    assert client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}", headers={"Authorization": ""}).status_code in (401, 403)
+
+
+@pytest.fixture(scope="module")
+def api_server(page_run: dict):
+    """The real ``airflow api-server`` (core apps, one worker) on a free port, on this test's metadata DB."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    from airflow_dags.harness import child_env
+
+    port = free_port()
+    log = open(page_run["root"] / "api-server.log", "wb")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "api-server", "--apps", "core", "--workers", "1",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=child_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, (page_run["root"] / "api-server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url + "/api/v2/monitor/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the API server did not start"
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+        log.close()
+
+
+@pytest.mark.slow
+def test_browser_shows_the_run_bundle_digest_and_verified(api_server: str, page_run: dict) -> None:
+    """Headless Chromium logs in to Airflow's UI, opens the DAG run's "tdprov bundles" tab and reads the
+    page Airflow embeds there."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect, sync_playwright
+
+    summaries, digest = page_run["summaries"], hash_path(page_run["table"]).digest
+    build = summaries[f"{DAG_ID}.build"]
+    tab = f"/dags/{DAG_ID}/runs/{quote(page_run['run_id'], safe='')}/plugin/tdprov-bundles"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{api_server}/auth/token/login?next={quote(tab)}")  # the all-admins login sets the cookie
+            frame = page.frame_locator("iframe").first
+            row = frame.locator(f"tr[data-run-id='{build.run_id}']")
+            expect(row).to_be_visible(timeout=60_000)
+            expect(row.locator(".status")).to_have_text("verified")
+            expect(row.locator(".digest")).to_have_text(digest)
+            expect(row).to_contain_text(f"{page_run['store']}/bundles/{build.run_id}/")
+            expect(frame.locator(".meta")).to_contain_text("3 of 3 bundle(s) verified")
+        finally:
+            browser.close()
+
+
+def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "ftp://lineage/tdprov")
+    got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}")
+    assert got.status_code == 503
+    assert "ftp://lineage/tdprov" in got.json()["detail"] and "Fix:" in got.json()["detail"]
+
+
+def test_menu_page_links_the_recent_dag_runs(client, page_run: dict) -> None:
+    from html.parser import HTMLParser
+    from urllib.parse import urljoin
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            self.hrefs += [v for k, v in attrs if tag == "a" and k == "href"]
+
+    got = client.get("/tdprov/")
+    assert got.status_code == 200
+    links = Links()
+    links.feed(got.text)
+    (href,) = [h for h in links.hrefs if DAG_ID in h]
+    followed = client.get(urljoin("/tdprov/", href))  # the relative link opens this run's bundles page
+    assert followed.status_code == 200 and f"data-run-id='{page_run['summaries'][DAG_ID].run_id}'" in followed.text
+    assert client.get("/tdprov/", headers={"Authorization": ""}).status_code == 401
