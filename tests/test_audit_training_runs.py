@@ -15,6 +15,8 @@ import pytest
         ("breast_cancer_training.evaluate", None, False),
         ("train_test_split", None, False),
         ("features", "TRAINING", True),
+        ("breast_cancer_training", "DAG", False),  # the DAG-level run: its tasks are the runs
+        ("breast_cancer_training", None, True),
     ],
 )
 def test_which_runs_train_a_model(job: str, job_type: str | None, training: bool) -> None:

@@ -38,6 +38,7 @@ RULE_TEXT = {
     RULE_JOB_TYPE: "marked as training (OpenLineage jobType TRAINING)",
     RULE_JOB_NAME: "guessed from the job name (fallback: mark it with training=True)",
 }
+_PARENT_JOB_TYPES = ("DAG", "PIPELINE")  # runs whose tasks do the work
 _TRAINING_WORDS = {"train", "training", "trained", "fit", "fitted", "model", "models"}
 _DATA_WORDS = {"set", "sets", "split", "splits", "data", "dataset", "test", "eval", "evaluate", "evaluation", "features"}
 
@@ -150,10 +151,12 @@ class RunRecord:
         options write. ``"job name"``: the documented fallback for runs with no such mark, from the last
         part of the job name (``<dag>.<task>``, ``<namespace>/<asset>``): a word such as train/fit/model in
         it and no word that names data (``train_model`` and ``model`` train; ``train_set``, ``test_split``,
-        ``evaluate`` do not)."""
+        ``evaluate`` do not). A DAG-level run (``jobType`` DAG) is never guessed: its tasks are the runs."""
         kind = (self.job_type or "").upper()
         if kind in TRAINING_JOB_TYPES:
             return RULE_JOB_TYPE
+        if kind in _PARENT_JOB_TYPES:
+            return None
         words = set(re.split(r"[^a-z0-9]+", re.split(r"[./]", self.job_name.lower())[-1]))
         return RULE_JOB_NAME if words & _TRAINING_WORDS and not words & _DATA_WORDS else None
 

@@ -76,8 +76,8 @@ with DAG(DAG_ID, start_date=START, schedule=None, catchup=False, tags=["tdprov",
         with open(_path(MODEL), "rb") as handle:
             return steps.evaluate(handle.read(), test)
 
-    model_recorded = LineageBundleSensor(
-        task_id="model_recorded", job=f"{DAG_ID}.train_model", state="COMPLETE", poke_interval=1, timeout=120
+    bundle_sealed = LineageBundleSensor(
+        task_id="bundle_sealed", job=f"{DAG_ID}.train_model", state="COMPLETE", poke_interval=1, timeout=120
     )
     audit = ProvenanceAuditOperator(task_id="audit")
 
@@ -85,4 +85,4 @@ with DAG(DAG_ID, start_date=START, schedule=None, catchup=False, tags=["tdprov",
     trained = train_model(train_set(table))
     ingest() >> clean() >> validate_clean >> table
     trained >> evaluate(test_set(table))
-    trained >> model_recorded >> audit
+    trained >> bundle_sealed >> audit
