@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Answer from the row digests recorded at row granularity whether a record (a JSON object of "
             "column values) was part of a dataset version, and list the runs that used the version and the "
-            "training runs downstream of it (erasure requests, contamination checks). "
+            "training runs downstream of it (erasure requests, contamination checks). For a version a "
+            "pipeline recorded at row granularity the answer carries 'proof': a Merkle proof against the "
+            "rows root in the signed bundle, which docs/verification.md checks without tdprov or the data. "
             "Exit 0 contained, 1 not contained, 2 no row digests or bad input."
         ),
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    index = LineageIndex(known_runs(store, trust_from_settings(settings)).values())
-    answer = contains(store, index, args.digest, record)
+    trust = trust_from_settings(settings)
+    index = LineageIndex(known_runs(store, trust).values())
+    answer = contains(store, index, args.digest, record, trust)
     emit_json(answer.to_dict())
     return 0 if answer.contained else 1
