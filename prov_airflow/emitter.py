@@ -41,6 +41,18 @@ def listener_transport() -> ProvenanceTransport:
     return transport_for(listener_settings())
 
 
+def listener_store() -> Any:
+    """The listener's store, with the ``[tdprov] conn_id`` credentials applied (a context manager)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def opened() -> Any:
+        with _environment():
+            yield listener_transport().store
+
+    return opened()
+
+
 def _environment() -> Any:
     """AWS credentials of the ``[tdprov] conn_id`` connection, applied while the store is used."""
     from contextlib import nullcontext

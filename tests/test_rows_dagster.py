@@ -195,3 +195,44 @@ def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_pat
     result = materialize([plain, reader], selection=["reader"], instance=instance,
                          resources={"io_manager": ProvenanceIOManager(store=store_uri)})
     assert result.success
+
+
+def test_standalone_verifier_of_the_docs_checks_a_real_proof(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
+    import subprocess
+    import sys
+
+    from rows_support import verifier_script
+
+    store_uri = str(tmp_path / "store")
+    digest = _materialize(store_uri, instance)
+    script = tmp_path / "verify_row_proof.py"
+    script.write_text(verifier_script(), encoding="utf-8")
+    code, answer, _ = _contains(digest, IN, store_uri, capsys)
+    assert code == 0
+    run_id = answer["rowDigests"].split("/")[1]
+    events = [json.loads(line) for line in open_store(store_uri).get(f"bundles/{run_id}/events.jsonl").splitlines()]
+    (root,) = {o["facets"]["tdprov_contentHash"]["rowsRoot"] for e in events for o in e.get("outputs", [])
+               if o["facets"].get("tdprov_contentHash", {}).get("digest") == digest}
+
+    def verify(doc: dict, expected: str = root) -> tuple[int, str]:
+        path = tmp_path / "proof.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        # -I -S: the standard library only, no site-packages (so no tdprov, no blake3)
+        done = subprocess.run([sys.executable, "-I", "-S", str(script), str(path), expected], capture_output=True, text=True)
+        return done.returncode, done.stdout
+
+    assert verify(answer) == (0, "OK: contained\n")
+    _, absent, _ = _contains(digest, BYTE, store_uri, capsys)
+    assert verify(absent) == (1, "OK: not contained\n")
+
+    def flipped(doc: dict, field: str, index: int) -> dict:
+        proof = json.loads(json.dumps(doc["proof"]))
+        value = proof[field][index]
+        proof[field][index] = value[:-1] + format(int(value[-1], 16) ^ 1, "x")
+        return proof
+
+    for field in ("bucketDigests", "path"):
+        code, out = verify(flipped(answer, field, 1))
+        assert code == 2 and out.startswith("FAIL")
+    assert verify(answer, "sha256:" + "0" * 64)[0] == 2
+    assert verify({**answer["proof"], "rows": ROWS + 1})[0] == 2
