@@ -3,6 +3,7 @@ verifier script of docs/verification.md, taken from the doc's text."""
 from __future__ import annotations
 
 import collections
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,12 @@ def verifier_script() -> str:
     match = re.search(r"```python\n(.*?)```", section, re.S)
     assert match, "docs/verification.md has no Python block under 'Row proofs'"
     return match.group(1)
+
+
+def contains_cli(digest: str, record: dict, store_uri: str, capsys: Any) -> tuple[int, dict, str]:
+    """``tdprov contains`` as a user runs it: exit code, the JSON answer (empty on an error), stderr."""
+    from prov_common.cli import main
+
+    code = main(["contains", digest, "--record", json.dumps(record), "--store", store_uri])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else {}), err

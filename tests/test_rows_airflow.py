@@ -3,7 +3,6 @@
 answers with a proof and ``tdprov checkout`` brings deleted data back byte for byte (local and S3)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,8 @@ from prov_common.rowset import RowProof
 from prov_common.store import open_store
 from prov_common.store.snapshots import index_key
 
+from rows_support import contains_cli
+
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 ROWS = 5_000
 FRAME = pd.DataFrame({"id": np.arange(ROWS, dtype=np.int64), "name": [f"name-{i}" for i in range(ROWS)]})
@@ -34,19 +35,13 @@ def _write(path: str) -> None:
     FRAME.to_parquet(path, index=False)
 
 
-def _contains(digest: str, record: dict, store_uri: str, capsys: pytest.CaptureFixture) -> tuple[int, dict]:
-    code = main(["contains", digest, "--record", json.dumps(record), "--store", store_uri])
-    out = capsys.readouterr().out
-    return code, json.loads(out) if out.strip() else {}
-
-
 def _check_membership(digest: str, store_uri: str, capsys: pytest.CaptureFixture) -> None:
-    code, answer = _contains(digest, IN, store_uri, capsys)
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
     assert code == 0 and answer["contained"] and answer["matches"] == 1
     root = answer["proof"]["rowsRoot"]
     RowProof.from_dict(answer["proof"]).check(root)
     for record in (OUT, BYTE):
-        code, answer = _contains(digest, record, store_uri, capsys)
+        code, answer, _ = contains_cli(digest, record, store_uri, capsys)
         assert code == 1 and answer["contained"] is False and answer["proof"]["rowsRoot"] == root
 
 

@@ -24,7 +24,7 @@ from prov_common.store import open_store
 from prov_common.store.snapshots import SnapshotIndex, index_key, object_key
 from prov_dagster import ProvenanceIOManager, provenance_asset
 
-from rows_support import count_reads
+from rows_support import contains_cli, count_reads
 
 ROWS = 30_000
 FRAME = pd.DataFrame({
@@ -55,12 +55,6 @@ def _materialize(store_uri: str, instance: Any, **io: Any) -> str:
     return str(event.materialization.metadata["tdprov/digest"].value)
 
 
-def _contains(digest: str, record: dict, store_uri: str, capsys: pytest.CaptureFixture) -> tuple[int, dict, str]:
-    code = main(["contains", digest, "--record", json.dumps(record), "--store", store_uri])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip() else {}), err
-
-
 def _overwrite(store_uri: str, key: str, data: bytes, s3_server: Any = None) -> None:
     """Replace a stored object behind the store's back (tampering, or an overwrite on a versioned bucket)."""
     if store_uri.startswith("s3://"):
@@ -76,7 +70,7 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
                                                              request: pytest.FixtureRequest) -> None:
     digest = _materialize(store_uri, instance)
 
-    code, answer, _ = _contains(digest, IN, store_uri, capsys)
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
     assert code == 0 and answer["contained"] and answer["matches"] == 1
     proof = RowProof.from_dict(answer["proof"])
     assert answer["rowDigests"].endswith("/rows/customers.rowset")
@@ -89,7 +83,7 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
         proof.digests[i:i + proof.width] for i in range(0, len(proof.digests), proof.width)}
 
     for record in (OUT, BYTE):
-        code, answer, _ = _contains(digest, record, store_uri, capsys)
+        code, answer, _ = contains_cli(digest, record, store_uri, capsys)
         assert code == 1 and answer["contained"] is False and answer["matches"] == 0
         RowProof.from_dict(answer["proof"]).check(proof.rows_root)  # a proof of absence verifies as well
 
@@ -98,7 +92,7 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
     data = bytearray(store.get(key))
     data[data.index(proof.row_digest) + 7] ^= 0x01
     _overwrite(store_uri, key, bytes(data), request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
-    code, answer, err = _contains(digest, IN, store_uri, capsys)
+    code, answer, err = contains_cli(digest, IN, store_uri, capsys)
     assert code == 1 and not answer and "row proof does not verify" in err
 
 
@@ -207,7 +201,7 @@ def test_standalone_verifier_of_the_docs_checks_a_real_proof(tmp_path: Path, ins
     digest = _materialize(store_uri, instance)
     script = tmp_path / "verify_row_proof.py"
     script.write_text(verifier_script(), encoding="utf-8")
-    code, answer, _ = _contains(digest, IN, store_uri, capsys)
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
     assert code == 0
     run_id = answer["rowDigests"].split("/")[1]
     events = [json.loads(line) for line in open_store(store_uri).get(f"bundles/{run_id}/events.jsonl").splitlines()]
@@ -222,7 +216,7 @@ def test_standalone_verifier_of_the_docs_checks_a_real_proof(tmp_path: Path, ins
         return done.returncode, done.stdout
 
     assert verify(answer) == (0, "OK: contained\n")
-    _, absent, _ = _contains(digest, BYTE, store_uri, capsys)
+    _, absent, _ = contains_cli(digest, BYTE, store_uri, capsys)
     assert verify(absent) == (1, "OK: not contained\n")
 
     def flipped(doc: dict, field: str, index: int) -> dict:

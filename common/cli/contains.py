@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
-    parser.add_argument("digest", metavar="DIGEST", help="the dataset version (blake3:...)")
+    parser.add_argument("digest", metavar="VERSION",
+                        help="the dataset version (blake3:...), or a dataset name (its newest recorded version)")
     parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -48,15 +49,13 @@ def _record(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.catalog import known_runs
-    from prov_common.audit.lineage import LineageIndex
     from prov_common.audit.membership import contains
+    from prov_common.cli._versions import recorded_index, version_digest
 
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    trust = trust_from_settings(settings)
-    index = LineageIndex(known_runs(store, trust).values())
-    answer = contains(store, index, args.digest, record, trust)
+    index = recorded_index(store, settings)
+    answer = contains(store, index, version_digest(args.digest, index), record, trust_from_settings(settings))
     emit_json(answer.to_dict())
     return 0 if answer.contained else 1
