@@ -230,3 +230,32 @@ def test_standalone_verifier_of_the_docs_checks_a_real_proof(tmp_path: Path, ins
         assert code == 2 and out.startswith("FAIL")
     assert verify(answer, "sha256:" + "0" * 64)[0] == 2
     assert verify({**answer["proof"], "rows": ROWS + 1})[0] == 2
+
+
+def test_plain_asset_metadata_asks_for_row_granularity(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
+    from dagster import asset
+
+    from prov_common.errors import BadInputError
+
+    @asset(metadata={"granularity": "row"})
+    def small() -> pd.DataFrame:
+        return FRAME.head(50)
+
+    store_uri = str(tmp_path / "store")
+    result = materialize([small], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    digest = str(result.get_asset_materialization_events()[0].materialization.metadata["tdprov/digest"].value)
+    code, answer, _ = contains_cli(digest, {**IN, "customer_id": 7, "email": "user7@example.org",
+                                            "score": float(FRAME.score[7])}, store_uri, capsys)
+    assert code == 0 and answer["proof"]["rows"] == 50 and answer["proof"]["bits"] == 0
+
+    @asset(metadata={"granularity": "rows"})
+    def wrong() -> pd.DataFrame:
+        return FRAME.head(5)
+
+    failed = materialize([wrong], instance=instance, raise_on_error=False,
+                         resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    assert not failed.success
+    assert "granularity 'rows' of asset 'wrong' is not one of column, row" in str(
+        failed.get_step_failure_events()[0].event_specific_data.error)
+    with pytest.raises(BadInputError, match="granularity 'block'"):
+        provenance_asset(granularity="block")
