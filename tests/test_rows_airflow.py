@@ -124,3 +124,20 @@ def test_s3_outlet_with_task_params_and_store_snapshot(s3_store_uri: str, s3_ser
     restored = tmp_path / "restored.parquet"
     assert main(["checkout", digest, "-o", str(restored), "--store", s3_store_uri]) == 0
     assert restored.read_bytes() == original
+
+
+def test_pandera_operator_granularity_row(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_airflow.operators.pandera import PanderaValidationOperator
+
+    table = tmp_path / "features.parquet"
+    frame = pd.DataFrame({"id": np.arange(300, dtype=np.int64), "x": np.linspace(0.0, 9.0, 300)})
+    frame.to_parquet(table, index=False)
+    with DAG("tdprov_rows_pandera", start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(table), schema="airflow_dags.schemas:FEATURES",
+                                  granularity="row")
+    assert run_dag(dag, logical_date=START).state == "success"
+    digest = hash_path(table).digest
+    code, answer, _ = contains_cli(digest, {"id": 12, "x": float(frame.x[12])}, str(store), capsys)
+    assert code == 0 and answer["proof"]["rows"] == 300
+    code, answer, _ = contains_cli(digest, {"id": 12, "x": float(frame.x[13])}, str(store), capsys)
+    assert code == 1 and answer["contained"] is False
