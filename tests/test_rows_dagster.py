@@ -70,6 +70,8 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
                                                              request: pytest.FixtureRequest) -> None:
     digest = _materialize(store_uri, instance)
 
+    assert main(["verify", "--store", store_uri]) == 0  # the bundle with its row set verifies as a whole
+    capsys.readouterr()
     code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
     assert code == 0 and answer["contained"] and answer["matches"] == 1
     proof = RowProof.from_dict(answer["proof"])
@@ -94,6 +96,7 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
     _overwrite(store_uri, key, bytes(data), request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
     code, answer, err = contains_cli(digest, IN, store_uri, capsys)
     assert code == 1 and not answer and "row proof does not verify" in err
+    assert main(["verify", "--store", store_uri]) == 1  # and the bundle's manifest no longer matches
 
 
 def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
