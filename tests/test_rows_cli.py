@@ -69,3 +69,31 @@ def test_snapshot_of_another_file_is_not_a_recorded_version(recorded: tuple[str,
     assert code == 2 and not lines and len(err.strip().splitlines()) == 1 and "missing.parquet" in err
     assert main(["checkout", "no-such-dataset", "-o", str(tmp_path / "x"), "--store", store]) == 2
     assert "no dataset or version 'no-such-dataset'" in capsys.readouterr().err
+
+
+def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Checkout is generic over a list of files (shards): each is restored byte for byte, or none is."""
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.store.snapshots import snapshot_files
+
+    shards = tmp_path / "shards"
+    (shards / "part=1").mkdir(parents=True)
+    FRAME.head(10).to_parquet(shards / "part-0.parquet")
+    FRAME.tail(10).to_parquet(shards / "part=1" / "part-1.parquet")
+    (shards / "part=1" / "same.parquet").write_bytes((shards / "part-0.parquet").read_bytes())
+    originals = {p.relative_to(shards).as_posix(): p.read_bytes() for p in shards.rglob("*") if p.is_file()}
+    version = blake3_digest("\n".join(sorted(originals)).encode())  # the digest lineage records for the version
+    store = open_store(store_uri)
+    kept = snapshot_files(store, version, shards)
+    assert [f[0] for f in kept.files] == sorted(originals)
+    assert len([k for k in store.list("objects/blake3/")]) == 2  # the identical shard is stored once
+
+    restored = tmp_path / "restored"
+    assert main(["checkout", version, "-o", str(restored), "--store", store_uri]) == 0
+    assert {p.relative_to(restored).as_posix(): p.read_bytes() for p in restored.rglob("*") if p.is_file()} == originals
+    capsys.readouterr()
+    (restored / "part-0.parquet").write_bytes(b"changed")
+    assert main(["checkout", version, "-o", str(restored), "--store", store_uri]) == 2  # nothing replaced without --force
+    assert (restored / "part-0.parquet").read_bytes() == b"changed"
+    assert main(["checkout", version, "-o", str(restored), "--force", "--store", store_uri]) == 0
+    assert (restored / "part-0.parquet").read_bytes() == originals["part-0.parquet"]
