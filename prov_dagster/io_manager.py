@@ -18,13 +18,12 @@ from dagster import (
 )
 from pydantic import Field
 
-from prov_common.errors import BadInputError, TdprovError, VerificationError
+from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.quality import QualityResult, load_schema, validate
 from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
 from prov_common.rowset.capture import row_set_of
-from prov_common.store.snapshots import snapshot_uri
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
@@ -35,6 +34,7 @@ from prov_dagster.naming import data_relpath, dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
+from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.sources import source_input
 
 DIGEST_METADATA_KEY = "tdprov/digest"
@@ -105,26 +105,13 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
             raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle)) from error
         location.write_sidecar(relpath, {"asset": record.name, "partition": partition, "digest": digest.digest, "run": step.ol_run_id})
-        if wants.snapshot if wants.snapshot is not None else self.settings().snapshot:
-            self._snapshot(context, record)
+        if wants_snapshot(self, wants.snapshot):
+            keep_snapshot(self, record, context.log.warning)
         if quality is not None and not quality.passed and wants.policy == "warn":
             context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
         _compat.set_output_data_version(context, key, digest.digest)
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
         context.add_output_metadata({**output_metadata(record, wants.policy, bundle), **flags_metadata(flagged)})
-
-    def _snapshot(self, context: OutputContext, record: DatasetRecord) -> None:
-        """Keep a content-addressed copy of the file just written (unchanged bytes are stored once).
-
-        A store that cannot take it fails the step only in strict mode; otherwise the step goes on and
-        the log says that this version has no snapshot."""
-        assert record.digest is not None and record.uri is not None
-        try:
-            snapshot_uri(recorder_for(self).transport().store, record.uri, table_digest=record.digest.digest)
-        except TdprovError as exc:
-            if self.settings().strict:
-                raise
-            context.log.warning(f"tdprov: no snapshot of {record.name} version {record.digest.digest} was kept: {exc}")
 
     @staticmethod
     def _validate(df: pd.DataFrame, wants: AssetProvenance, masked: set[str]) -> QualityResult | None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
 from prov_common.audit.catalog import known_runs
 from prov_common.audit.lineage import LineageIndex
@@ -22,7 +22,7 @@ from prov_common.rowset import RowProof, prove_record
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.snapshots import SnapshotIndex, index_key, object_key
-from prov_dagster import ProvenanceIOManager, provenance_asset
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
 
 from rows_support import contains_cli, count_reads
 
@@ -166,8 +166,6 @@ def test_overwritten_snapshot_without_versions_is_refused(tmp_path: Path, instan
 
 def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_path: Path, instance: Any,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from dagster import asset
-
     @provenance_asset
     def plain() -> pd.DataFrame:
         return FRAME.head(10)
@@ -237,8 +235,6 @@ def test_standalone_verifier_of_the_docs_checks_a_real_proof(tmp_path: Path, ins
 
 
 def test_plain_asset_metadata_asks_for_row_granularity(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
-    from dagster import asset
-
     from prov_common.errors import BadInputError
 
     @asset(metadata={"granularity": "row"})
@@ -263,3 +259,22 @@ def test_plain_asset_metadata_asks_for_row_granularity(tmp_path: Path, instance:
         failed.get_step_failure_events()[0].event_specific_data.error)
     with pytest.raises(BadInputError, match="granularity 'block'"):
         provenance_asset(granularity="block")
+
+
+def test_resource_record_snapshots_the_files_an_asset_writes_itself(tmp_path: Path, instance: Any) -> None:
+    target = tmp_path / "vendor.csv"
+
+    @asset
+    def vendor(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        FRAME.head(100).to_csv(target, index=False)
+        recorded = provenance.record(outputs=str(target), context=context, snapshot=True)
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    store_uri = str(tmp_path / "store")
+    result = materialize([vendor], instance=instance, resources={"provenance": ProvenanceResource(store=store_uri)})
+    assert result.success
+    digest = hash_path(target).digest
+    original = target.read_bytes()
+    target.unlink()
+    assert main(["checkout", digest, "-o", str(target), "--store", store_uri]) == 0
+    assert target.read_bytes() == original
