@@ -62,13 +62,19 @@ class SnapshotIndex:
 
     @classmethod
     def from_json(cls, data: bytes, key: str) -> "SnapshotIndex":
-        try:
-            raw = loads(data)
-            if raw.get("format") != INDEX_FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}")
-            return cls(str(raw["table"]), str(raw["object"]), int(raw["bytes"]), str(raw["name"]), str(raw["tableFormat"]))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
+        return _parsed(data, key, INDEX_FORMAT, lambda raw: cls(
+            str(raw["table"]), str(raw["object"]), int(raw["bytes"]), str(raw["name"]), str(raw["tableFormat"])))
+
+
+def _parsed(data: bytes, key: str, fmt: str, build: Callable[[dict[str, Any]], Any]) -> Any:
+    """``build`` applied to the index entry ``data`` of format ``fmt``; any defect is a VerificationError."""
+    try:
+        raw = loads(data)
+        if raw.get("format") != fmt:
+            raise ValueError(f"format {raw.get('format')!r}")
+        return build(raw)
+    except (ValueError, KeyError, TypeError, AttributeError, BadInputError) as exc:
+        raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
 
 
 def snapshot_bytes(store: Store, data: bytes) -> str:
@@ -152,14 +158,8 @@ class SnapshotSet:
 
     @classmethod
     def from_json(cls, data: bytes, key: str) -> "SnapshotSet":
-        try:
-            raw = loads(data)
-            if raw.get("format") != SET_FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}")
-            files = tuple((_relative(str(f["path"])), str(f["object"]), int(f["bytes"])) for f in raw["files"])
-            return cls(str(raw["version"]), files)
-        except (ValueError, KeyError, TypeError, AttributeError, BadInputError) as exc:
-            raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
+        return _parsed(data, key, SET_FORMAT, lambda raw: cls(str(raw["version"]), tuple(
+            (_relative(str(f["path"])), str(f["object"]), int(f["bytes"])) for f in raw["files"])))
 
 
 def _relative(path: str) -> str:
