@@ -43,6 +43,7 @@ class Settings:
     spool: outbox folder for bundles that could not be delivered.
     strict: an unreachable store is an error instead of a spool entry.
     issuer: the organisation that issues the datasets the pipelines make (training-data records).
+    snapshot: keep a content-addressed copy of every dataset the pipelines write (``TDPROV_SNAPSHOT``).
     """
 
     store: str = DEFAULT_STORE
@@ -51,6 +52,7 @@ class Settings:
     spool: str | None = None
     strict: bool = False
     issuer: str | None = None
+    snapshot: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -64,10 +66,12 @@ class Settings:
             spool=env.get("TDPROV_SPOOL") or None,
             strict=flag(env.get("TDPROV_STRICT")),
             issuer=env.get("TDPROV_ISSUER") or None,
+            snapshot=flag(env.get("TDPROV_SNAPSHOT")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "trusted_keys" in given:
             given["trusted_keys"] = paths(given["trusted_keys"])
-        if "strict" in given:
-            given["strict"] = flag(given["strict"])
+        for name in ("strict", "snapshot"):
+            if name in given:
+                given[name] = flag(given[name])
         return replace(settings, **given) if given else settings

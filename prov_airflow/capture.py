@@ -4,11 +4,13 @@ Never raises: every dataset yields a :class:`DatasetCapture`, hashed or with the
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +32,8 @@ class DatasetCapture:
     status: Status
     digest: ContentDigest | None = None
     message: str = ""
+    row_set: Any = None  # prov_common.rowset.RowSet, at row granularity
+    snapshot: bool = False  # keep a content-addressed copy (outlets)
 
     @property
     def complete(self) -> bool:
@@ -68,11 +72,22 @@ def _size(uri: str) -> int | None:
     return None
 
 
-def _hash(uri: str) -> ContentDigest:
+def _hash(uri: str, granularity: str = "column") -> ContentDigest:
     from prov_common.hashing import hash_path  # s3:// objects are read through prov_common.hashing.remote
+    from prov_common.hashing.files import table_format
 
     path = local_path(uri)
-    return hash_path(str(path) if path is not None else uri, file_sha256=True)
+    target = str(path) if path is not None else uri
+    if granularity == "row" and table_format(target) is not None:
+        return hash_path(target, file_sha256=True, granularity="row")
+    return hash_path(target, file_sha256=True)
+
+
+def _row_set(uri: str, digest: ContentDigest) -> Any:
+    from prov_common.lineage.datasets import DatasetRef
+    from prov_common.rowset import row_set_of
+
+    return row_set_of(digest, DatasetRef.from_uri(uri).name)  # type: ignore[arg-type]
 
 
 def _is_missing(exc: BaseException) -> bool:
@@ -82,8 +97,9 @@ def _is_missing(exc: BaseException) -> bool:
     return code in {"404", "NoSuchKey", "NotFound"}
 
 
-def hash_one(uri: str, limits: ListenerLimits, seconds_left: float) -> DatasetCapture:
-    """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned)."""
+def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column") -> DatasetCapture:
+    """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned);
+    at row granularity a table's row set is built as well."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     result: dict[str, Any] = {}
@@ -96,7 +112,9 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float) -> DatasetCa
                     uri, "too_large",
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
                 return
-            result["capture"] = DatasetCapture(uri, "hashed", digest=_hash(uri))
+            digest = _hash(uri, granularity)
+            rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
+            result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if _is_missing(exc) else "error"
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
@@ -110,8 +128,10 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float) -> DatasetCa
     return result["capture"]
 
 
-def capture_all(items: list[Any], limits: ListenerLimits) -> list[DatasetCapture]:
-    """Hash every declared dataset, sharing one time budget; logs each dataset that could not be hashed."""
+def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any], Any] | None = None) -> list[DatasetCapture]:
+    """Hash every declared dataset, sharing one time budget; logs each dataset that could not be hashed.
+
+    ``options(item)`` gives a dataset's :class:`~prov_airflow.rows.DatasetOptions` (granularity, snapshot)."""
     deadline = time.monotonic() + limits.timeout
     captures: list[DatasetCapture] = []
     seen: set[str] = set()
@@ -120,7 +140,10 @@ def capture_all(items: list[Any], limits: ListenerLimits) -> list[DatasetCapture
         if uri is None or uri in seen:
             continue
         seen.add(uri)
-        capture = hash_one(uri, limits, deadline - time.monotonic())
+        wanted = options(item) if options is not None else None
+        capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column")
+        if wanted is not None and wanted.snapshot:
+            capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:
             log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
         captures.append(capture)

@@ -39,6 +39,8 @@ def run_context(info: RunInfo, partial: bool) -> RunContext:
 
 def capture_ref(capture: DatasetCapture, **kwargs: Any) -> DatasetRef:
     """The DatasetRef of a captured dataset (no digest when hashing did not complete)."""
+    if capture.row_set is not None:
+        kwargs.update(row_digests_file=capture.row_set.path, rows_root=capture.row_set.root)
     return DatasetRef.from_uri(capture.uri, digest=capture.digest, **kwargs)
 
 
@@ -56,6 +58,8 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
             digest=old.digest or ref.digest,
             quality=old.quality or ref.quality,
             samples_file=old.samples_file or ref.samples_file,
+            row_digests_file=old.row_digests_file or ref.row_digests_file,
+            rows_root=old.rows_root or ref.rows_root,
             severity=old.severity or ref.severity,
             facets={**ref.facets, **old.facets},
             input_facets={**ref.input_facets, **old.input_facets},

@@ -12,6 +12,8 @@ CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
     "spool": ("Outbox folder for bundles the store could not take (TDPROV_SPOOL).", "string", ""),
     "strict": ("Operators fail when provenance cannot be recorded (TDPROV_STRICT). The listener "
                "never fails a task.", "boolean", "False"),
+    "snapshot": ("Keep a content-addressed copy of every outlet the listener records, for 'tdprov checkout' "
+                 "(TDPROV_SNAPSHOT); an outlet's or task's own snapshot setting wins.", "boolean", "False"),
     "conn_id": ("Connection of type tdprov whose settings the listener uses.", "string", ""),
     "listener_enabled": ("Record task inlets/outlets from the listener.", "boolean", "True"),
     "hash_timeout": ("Seconds the listener may spend hashing one task's datasets.", "float", "30"),

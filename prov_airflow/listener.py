@@ -80,7 +80,7 @@ class ProvenanceListener:
 
     def _task_running(self, task_instance: Any) -> None:
         info, task = task_run_info(task_instance)
-        inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
+        inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
         after_execute(task, lambda context: self._outlets_written(info, task, context))
@@ -93,11 +93,16 @@ class ProvenanceListener:
             inputs = self._inputs.pop(info.run_id, None)
             hashed_outputs = self._outputs.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
-            inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf())
+            inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
         if error is None:
             outputs = hashed_outputs if hashed_outputs is not None else capture_all(
-                list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf())
+                list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf(), _options(task))
+            if any(c.snapshot for c in outputs):
+                from prov_airflow.emitter import listener_transport
+                from prov_airflow.rows import snapshot_outlets
+
+                snapshot_outlets(outputs, listener_transport().store)
         if naming.provider_feeds_bundles():
             # The provider sends the terminal event, which seals the bundle; ours is staged just before it.
             self._emit(info, "RUNNING", inputs, outputs, None, task)
@@ -111,7 +116,7 @@ class ProvenanceListener:
         from prov_airflow.emitter import listener_settings
 
         outlets = list(getattr(task, "outlets", None) or [])
-        outputs = capture_all(outlets, ListenerLimits.from_conf())
+        outputs = capture_all(outlets, ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._outputs[info.run_id] = outputs
         annotate(context["outlet_events"], outlets, outputs, bundle_location(listener_settings().store, info.run_id),
@@ -136,6 +141,7 @@ class ProvenanceListener:
         from prov_airflow.lineage import lineage_of
 
         extra = lineage_of(task)
+        attachments = {**extra.attachments, **{c.row_set.path: c.row_set.data for c in (*inputs, *outputs) if c.row_set}}
         partial = any(not c.complete for c in (*inputs, *outputs))
         event = build_event(
             info, event_type,
@@ -143,13 +149,22 @@ class ProvenanceListener:
             merge_refs([capture_ref(c) for c in outputs], extra.outputs),
             error, partial=partial, run_facets=extra.run_facets or None)
         if not background:
-            emit(event, extra.attachments)
+            emit(event, attachments)
             return
         from prov_airflow.delivery import DELIVERY
 
         transport = listener_transport()  # resolved now: the task's configuration and connections
         DELIVERY.submit(f"{event_type} event of {info.job_name}",
-                        lambda: emit(event, extra.attachments, transport=transport))
+                        lambda: emit(event, attachments, transport=transport))
+
+
+def _options(task: Any) -> Any:
+    """Per-dataset options (granularity, snapshot) of ``task``'s inlets and outlets."""
+    from prov_airflow.emitter import listener_settings
+    from prov_airflow.rows import options_for
+
+    store_snapshot = listener_settings().snapshot
+    return lambda item: options_for(item, task, store_snapshot)
 
 
 _LISTENER: ProvenanceListener | None = None

@@ -12,7 +12,7 @@ from prov_common.config import Settings, flag
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
 SECTION = "tdprov"
-_SETTINGS_FIELDS = ("store", "signing_key", "trusted_keys", "spool", "strict")
+_SETTINGS_FIELDS = ("store", "signing_key", "trusted_keys", "spool", "strict", "snapshot")
 
 
 def _conf():
@@ -59,7 +59,7 @@ def resolve_settings(**overrides: object) -> Settings:
         if not _explicit(name):
             continue
         value = conf_get(name)
-        if value or name == "strict":  # Settings parses the flag and the path list
+        if value or name in ("strict", "snapshot"):  # Settings parses the flag and the path list
             from_conf[name] = value
     from_conf.update({k: v for k, v in overrides.items() if v is not None})
     return Settings.from_env(**from_conf)

@@ -23,7 +23,10 @@ from prov_dagster.policy import (
     SAMPLE_ROWS_KEY,
     SOURCE_KEY,
     TRAINING_KEY,
+    GRANULARITY_KEY,
+    SNAPSHOT_KEY,
     QualityPolicy,
+    check_granularity,
     check_policy,
     check_sample_rows,
 )
@@ -42,6 +45,8 @@ def provenance_asset(
     raw_samples: bool = False,
     metadata: Mapping[str, Any] | None = None,
     training: bool = False,
+    granularity: str = "column",
+    snapshot: bool | None = None,
     **asset_kwargs: Any,
 ) -> Any:
     """An ``@asset`` whose DataFrame output is versioned by its content digest.
@@ -61,6 +66,10 @@ def provenance_asset(
         other value is masked (``***`` with a keyed digest) by default, as are the columns of a
         schema without ``metadata={"personal": False}``. A name that is not a column is an error.
     raw_samples: show the values of every column not flagged or masked (opt-in).
+    granularity: ``"row"`` records the output's row set (sorted row digests with a signed Merkle root) in
+        the run's bundle, so ``tdprov contains`` answers, with a proof, whether a record is in a version.
+    snapshot: keep a content-addressed copy of every version written, for ``tdprov checkout``
+        (default: the IO manager's ``snapshot`` setting, ``TDPROV_SNAPSHOT``).
 
     The function returns a DataFrame (or ``Output`` of one); the asset then returns
     ``Output(df, data_version=DataVersion(<digest>))`` -- the public way to set a data version, so
@@ -85,6 +94,10 @@ def provenance_asset(
         meta[SAMPLE_ROWS_KEY] = sample_rows
     if training:
         meta[TRAINING_KEY] = True
+    if check_granularity(granularity, where) != "column":
+        meta[GRANULARITY_KEY] = granularity
+    if snapshot is not None:
+        meta[SNAPSHOT_KEY] = bool(snapshot)
 
     def decorate(compute: Callable[..., Any]) -> AssetsDefinition:
         @functools.wraps(compute)

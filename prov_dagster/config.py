@@ -28,10 +28,16 @@ class ProvenanceConfig(Config):
     strict: bool | None = Field(
         default=None, description="Fail the step when the store is unreachable instead of spooling (default $TDPROV_STRICT)."
     )
+    snapshot: bool | None = Field(
+        default=None,
+        description="Keep a content-addressed copy of every asset written, for 'tdprov checkout' (default $TDPROV_SNAPSHOT; "
+        "an asset's snapshot setting wins).",
+    )
 
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""
-        return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict)
+        return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict,
+                                 snapshot=self.snapshot)
 
     def data_location(self) -> DataLocation:
         return DataLocation(self.data_root or default_data_root(self.settings().store))

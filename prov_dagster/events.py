@@ -72,6 +72,8 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         quality=quality,
         samples_file=samples_path(record.name) if has_samples else None,
         severity=("error" if failed else "warn") if quality is not None else None,
+        row_digests_file=record.row_set.path if record.row_set is not None else None,
+        rows_root=record.row_set.root if record.row_set is not None else None,
         facets=facets,
     )
 

@@ -23,6 +23,7 @@ from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.quality import QualityResult, load_schema, validate
 from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
+from prov_common.rowset.capture import row_set_of
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
@@ -33,6 +34,7 @@ from prov_dagster.naming import data_relpath, dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
+from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.sources import source_input
 
 DIGEST_METADATA_KEY = "tdprov/digest"
@@ -79,7 +81,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         relpath = data_relpath(key, partition)
         flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *inherited(context)}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
-            hashing = pool.submit(digest_of, df)  # hashing releases the GIL: it overlaps validation and the write
+            hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps validation and the write
             quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
             # bad data under the 'fail' policy is never written
@@ -91,8 +93,10 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             flagged |= flagged_columns(load_schema(wants.schema))
             quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(relpath),
                                       warn=context.log.warning)
+        row_set = row_set_of(digest, dataset_name(key)) if wants.granularity == "row" and not refused else None
         record = DatasetRecord(
-            name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners
+            name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners,
+            row_set=row_set,
         )
         if refused:
             assert quality is not None
@@ -101,6 +105,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
             raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle)) from error
         location.write_sidecar(relpath, {"asset": record.name, "partition": partition, "digest": digest.digest, "run": step.ol_run_id})
+        if wants_snapshot(self, wants.snapshot):
+            keep_snapshot(self, record, context.log.warning)
         if quality is not None and not quality.passed and wants.policy == "warn":
             context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
         _compat.set_output_data_version(context, key, digest.digest)
@@ -191,11 +197,21 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if self.on_mismatch == "warn":
             context.log.warning(what + " (on_mismatch='warn': loading it anyway; the digest found is recorded)")
             return
-        raise VerificationError(
-            what,
-            fix="re-materialize the upstream asset, restore the file from its snapshot (tdprov checkout), "
-            "or set on_mismatch='warn' on the IO manager to load it anyway",
-        )
+        raise VerificationError(what, fix=f"re-materialize the upstream asset, {restore_hint(expected, uri)}, "
+                                          "or set on_mismatch='warn' on the IO manager to load it anyway")
+
+
+def restore_hint(digest: str, uri: str) -> str:
+    """The command that restores a recorded version from its snapshot (kept when snapshots are on)."""
+    if uri.startswith("s3://"):
+        return (f"restore it from its snapshot with 'tdprov checkout {digest} -o <file> --force' and upload "
+                f"the file to {uri}")
+    return f"restore it from its snapshot with 'tdprov checkout {digest} -o {uri} --force'"
+
+
+def _digest_for(df: pd.DataFrame, granularity: str) -> TableDigest:
+    """The asset's digest: the one ``provenance_asset`` already took, or with row digests at row granularity."""
+    return hash_dataframe(df, granularity="row") if granularity == "row" else digest_of(df)
 
 
 def _single_partition(context: OutputContext) -> str | None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from prov_common.hashing import FileDigest, TableDigest
 from prov_common.quality import QualityResult
+from prov_common.rowset.capture import RowSet
 from prov_dagster.naming import step_run_id
 
 
@@ -20,6 +21,7 @@ class DatasetRecord:
     owners: tuple[str, ...] = ()
     namespace: str | None = None  # None: ``name`` is an asset key; the dataset is named by ``uri`` (see prov_dagster.naming)
     version: str | None = None  # the version when there is no digest object (a registered source)
+    row_set: RowSet | None = None  # recorded at row granularity: attached to the bundle, its root in the facet
 
     @property
     def version_id(self) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from dagster import MetadataValue
 
+from prov_common.config import flag
 from prov_common.errors import BadInputError
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows
 
@@ -34,6 +35,17 @@ PUBLIC_KEY = "tdprov/public_columns"
 RAW_SAMPLES_KEY = "tdprov/raw_samples"
 SAMPLE_ROWS_KEY = "tdprov/sample_rows"
 TRAINING_KEY = "tdprov/training"  # metadata or tag: the asset trains a model (jobType TRAINING)
+GRANULARITY_KEY = "granularity"  # "row": record the asset's row set, for 'tdprov contains'
+SNAPSHOT_KEY = "tdprov/snapshot"  # keep a content-addressed copy of what the asset wrote, for 'tdprov checkout'
+GRANULARITIES: tuple[str, ...] = ("column", "row")
+
+
+def check_granularity(granularity: object, where: str) -> str:
+    """``granularity`` if the IO manager records it (``column``, the default, or ``row``), else a clear error."""
+    if granularity not in GRANULARITIES:
+        raise BadInputError(f"granularity {granularity!r} of {where} is not one of {', '.join(GRANULARITIES)}",
+                            fix="use granularity='row' to record row digests for 'tdprov contains', or leave it unset")
+    return str(granularity)
 
 
 def check_policy(policy: str, where: str) -> QualityPolicy:
@@ -59,6 +71,8 @@ class AssetProvenance:
     training: bool = False
     public_columns: tuple[str, ...] = ()
     raw_samples: bool = False
+    granularity: str = "column"
+    snapshot: bool | None = None  # None: the store's setting (TDPROV_SNAPSHOT / the IO manager's ``snapshot``)
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
@@ -81,6 +95,8 @@ class AssetProvenance:
             training=marks_training(meta),
             public_columns=tuple(str(c) for c in public),
             raw_samples=bool(_raw(meta.get(RAW_SAMPLES_KEY))),
+            granularity=check_granularity(_raw(meta.get(GRANULARITY_KEY)) or "column", where),
+            snapshot=None if _raw(meta.get(SNAPSHOT_KEY)) is None else flag(_raw(meta.get(SNAPSHOT_KEY))),
         )
 
 

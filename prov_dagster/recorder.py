@@ -161,6 +161,7 @@ class Recorder:
         """
         event = step_event(run, state, namespace=self.namespace, error=error)
         attachments = [samples_attachment(r) for r in run.outputs if state != "START" and _has_samples(r)]
+        attachments += [(r.row_set.path, r.row_set.data) for r in run.outputs if state != "START" and r.row_set is not None]
         if self.settings.strict:
             self._deliver(run.ol_run_id, attachments, event)
             return

@@ -1,6 +1,7 @@
 """``ProvenanceResource``: record what an asset or op reads and writes itself (files, S3 objects, DataFrames)."""
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,9 @@ from prov_dagster.links import location_link
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
 from prov_dagster.recorder import StepRun, recorder_for
+from prov_dagster.snapshots import keep_snapshot, wants_snapshot
+
+log = logging.getLogger(__name__)
 
 Data = Union[str, "os.PathLike[str]", pd.DataFrame]
 Datasets = Union[Mapping[str, Data], Iterable[Data], None]
@@ -57,12 +61,19 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         outputs: Datasets = None,
         context: Any = None,
         job_name: str = "adhoc",
+        snapshot: bool | None = None,
     ) -> Recorded:
+        """Record ``inputs`` and ``outputs``; with ``snapshot=True`` (default: the store's setting) keep a
+        content-addressed copy of each output file, for ``tdprov checkout``."""
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
         for record in self._records(inputs, "input"):
             step.input(record)
         written = self._records(outputs, "output")
+        if wants_snapshot(self, snapshot):
+            for record in written:
+                if record.uri is not None:
+                    keep_snapshot(self, record, log.warning)
         for record in written:
             step.outputs.append(record)
         bundle = step.complete()

@@ -62,6 +62,7 @@ def _cases(f: dict[str, str]) -> dict[str, list[list[str]]]:
         "record": [["model", "--store", TYPO], ["model", "-o", MISSING, *s], ["model", "--format", "pdf", *s]],
         "runs": [["--store", TYPO], ["--limit", "-5", *s], ["--limit", "many", *s], ["--store", f["csv"]]],
         "show": [["not/a/run", *s], [str(uuid.uuid4()), "--store", TYPO]],
+        "snapshot": [[f["csv"], "--store", TYPO], [MISSING, *s], [f["folder"], *s], [f["csv"], "--dataset", "x", "--store", f["csv"]]],
         "source": [["add", f["csv"], "--name", "n", "--license", "MIT", "--issuer", "me", "--personal-columns", "nosuchcol", *s],
                    ["add", f["csv"], "--name", "n", "--license", "MIT", "--issuer", "me", "--confidential-columns", "b,zz", *s],
                    ["add", TYPO, "--name", "n", "--license", "MIT", "--issuer", "me", *s], ["list", "--store", TYPO]],

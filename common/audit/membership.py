@@ -1,5 +1,6 @@
 """Was a record part of a dataset version, and which training runs used that version (directly or
-through derived versions)? Answered from the row-digest sidecars stored in the bundles."""
+through derived versions)? Answered from the row set a pipeline recorded (with a Merkle proof against
+the root that the bundle's signature covers), or from a row-digest sidecar attached by hand."""
 from __future__ import annotations
 
 import tempfile
@@ -14,6 +15,8 @@ from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle import layout
 from prov_common.bundle.model import Manifest
 from prov_common.errors import BadInputError, TdprovError
+from prov_common.rowset import RowProof, SignedRowSet, prove_record, signed_row_set
+from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 
 ROWS_FOLDER = "rows/"
@@ -25,18 +28,22 @@ class Membership:
 
     digest: str
     sidecar: str
-    rows: list[int]
+    rows: list[int] | None  # row numbers (a sidecar); None for a row set, which keeps no order
     used_by: list[RunRecord] = field(default_factory=list)
     training_runs: list[RunRecord] = field(default_factory=list)
+    proof: RowProof | None = None
 
     @property
     def contained(self) -> bool:
-        return bool(self.rows)
+        return self.proof.contained if self.proof is not None else bool(self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         runs = lambda rs: [{"runId": r.run_id, "job": r.job, "endedAt": r.ended_at} for r in rs]  # noqa: E731
-        return {"digest": self.digest, "contained": self.contained, "rows": self.rows, "rowDigests": self.sidecar,
-                "usedBy": runs(self.used_by), "trainingRuns": runs(self.training_runs)}
+        doc = {"digest": self.digest, "contained": self.contained, "rows": self.rows, "rowDigests": self.sidecar,
+               "usedBy": runs(self.used_by), "trainingRuns": runs(self.training_runs)}
+        if self.proof is not None:
+            doc.update(matches=self.proof.matches, proof=self.proof.to_dict())
+        return doc
 
 
 def find_sidecar(store: Store, index: LineageIndex, digest: str) -> tuple[str, Any]:
@@ -64,7 +71,8 @@ def find_sidecar(store: Store, index: LineageIndex, digest: str) -> tuple[str, A
                 return key, table
     raise BadInputError(
         f"no row digests were recorded for version {digest}.",
-        fix="hash the dataset at row granularity (granularity='row') and attach the sidecar to the run's bundle",
+        fix="record it at row granularity: provenance_asset(granularity='row') in Dagster, granularity='row' "
+        "on the Airflow task or {'tdprov': {'granularity': 'row'}} in the outlet's extra",
     )
 
 
@@ -94,10 +102,28 @@ def _wrote(index: LineageIndex, run: RunRecord, use: DatasetUse, reader: RunReco
     return made is not None and made[0].run_id == run.run_id
 
 
-def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any]) -> Membership:
-    """Whether ``record`` (column -> value) is a row of version ``digest``, and who used that version."""
+def find_row_set(store: Store, index: LineageIndex, digest: str, trust: TrustStore) -> SignedRowSet | None:
+    """The row set a run that wrote ``digest`` recorded for it (the writer's signed bundle), if any."""
+    wrote, read = index.with_digest(digest)
+    for run in [*wrote, *read]:
+        found = signed_row_set(store, run.run_id, digest, trust)
+        if found is not None:
+            return found
+    return None
+
+
+def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any],
+             trust: TrustStore | None = None) -> Membership:
+    """Whether ``record`` (column -> value) is a row of version ``digest``, and who used that version.
+
+    With ``trust``, a row set recorded by a pipeline answers, with its checked proof; otherwise (or
+    when there is none) a row-digest sidecar attached by hand does."""
     from prov_common.hashing import record_positions
 
-    key, table = find_sidecar(store, index, digest)
+    row_set = find_row_set(store, index, digest, trust) if trust is not None else None
     direct, training = downstream(index, digest)
+    if row_set is not None:
+        proof = prove_record(store, row_set, record)
+        return Membership(digest, row_set.key, None, direct, training, proof=proof)
+    key, table = find_sidecar(store, index, digest)
     return Membership(digest, key, record_positions(table, record), direct, training)

@@ -13,15 +13,17 @@ def register(subparsers: Any) -> None:
         "checkout",
         help="restore a dataset version (file or table digest) from its snapshot in the store",
         description=(
-            "Write the bytes that were snapshotted as DIGEST to PATH. DIGEST is a file digest or the\n"
-            "table digest that lineage records for Parquet/CSV/JSON-lines datasets. The bytes are\n"
+            "Write the bytes that were snapshotted as VERSION to PATH. VERSION is a file digest, the\n"
+            "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name\n"
+            "(as 'tdprov runs' shows it: its newest recorded version). The bytes are\n"
             "verified against the recorded digest before they are written. PATH may be a folder (the file\n"
             "keeps its recorded name). Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
             "is no snapshot of DIGEST or PATH exists (use --force to replace it)."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )
-    parser.add_argument("digest", metavar="DIGEST", help="blake3:<64 hex> of a file or table")
+    parser.add_argument("digest", metavar="VERSION",
+                        help="blake3:<64 hex> of a file or table, or a dataset name (its newest recorded version)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
     parser.add_argument("--verify-table", action="store_true", help="also re-hash a restored table (slower)")
@@ -33,7 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.store import open_store
     from prov_common.store.snapshots import checkout
 
-    store = open_store(args.store)
-    path = checkout(store, args.digest, args.output, force=args.force, verify_table=args.verify_table)
-    print(f"restored {args.digest} to {path}")
+    from prov_common.cli._versions import is_digest, recorded_index, version_digest
+    from prov_common.config import Settings
+
+    settings = Settings.from_env(store=args.store)
+    store = open_store(settings=settings)
+    digest = args.digest if is_digest(args.digest) else version_digest(args.digest, recorded_index(store, settings))
+    path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table)
+    print(f"restored {digest} to {path}")
     return 0

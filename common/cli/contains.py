@@ -21,12 +21,15 @@ def register(subparsers: Any) -> None:
         description=(
             "Answer from the row digests recorded at row granularity whether a record (a JSON object of "
             "column values) was part of a dataset version, and list the runs that used the version and the "
-            "training runs downstream of it (erasure requests, contamination checks). "
+            "training runs downstream of it (erasure requests, contamination checks). For a version a "
+            "pipeline recorded at row granularity the answer carries 'proof': a Merkle proof against the "
+            "rows root in the signed bundle, which docs/verification.md checks without tdprov or the data. "
             "Exit 0 contained, 1 not contained, 2 no row digests or bad input."
         ),
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
-    parser.add_argument("digest", metavar="DIGEST", help="the dataset version (blake3:...)")
+    parser.add_argument("digest", metavar="VERSION",
+                        help="the dataset version (blake3:...), or a dataset name (its newest recorded version)")
     parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -46,14 +49,13 @@ def _record(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.catalog import known_runs
-    from prov_common.audit.lineage import LineageIndex
     from prov_common.audit.membership import contains
+    from prov_common.cli._versions import recorded_index, version_digest
 
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    index = LineageIndex(known_runs(store, trust_from_settings(settings)).values())
-    answer = contains(store, index, args.digest, record)
+    index = recorded_index(store, settings)
+    answer = contains(store, index, version_digest(args.digest, index), record, trust_from_settings(settings))
     emit_json(answer.to_dict())
     return 0 if answer.contained else 1

@@ -30,7 +30,7 @@ class DatasetRef:
 
     ``digest``: its content digest (becomes the ``version`` facet); ``quality``: its Pandera result;
     ``samples_file`` / ``row_digests_file``: names of the failure-sample and row-digest files kept in
-    the lineage bundle; ``severity``: ``error`` when a failed check fails the step, else ``warn``;
+    the lineage bundle; ``rows_root``: the Merkle root of the row set in ``row_digests_file``; ``severity``: ``error`` when a failed check fails the step, else ``warn``;
     ``facets`` / ``input_facets`` / ``output_facets``: any other facets, added as given.
     """
 
@@ -40,6 +40,7 @@ class DatasetRef:
     quality: QualityResult | None = None
     samples_file: str | None = None
     row_digests_file: str | None = None
+    rows_root: str | None = None
     severity: str | None = None
     facets: Mapping[str, DatasetFacet] = field(default_factory=dict)
     input_facets: Mapping[str, InputDatasetFacet] = field(default_factory=dict)
@@ -88,16 +89,17 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
         )
         if isinstance(ref.digest, TableDigest):
             facets["schema"] = schema_facet(ref.digest)
-        facets[CONTENT_HASH] = content_hash_facet(ref.digest, ref.row_digests_file)
+        facets[CONTENT_HASH] = content_hash_facet(ref.digest, ref.row_digests_file, ref.rows_root)
     if ref.quality is not None:
         facets[PANDERA] = pandera_facet(ref.quality, ref.samples_file)
     facets.update(ref.facets)
     return facets
 
 
-def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = None) -> ContentHashDatasetFacet:
+def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = None,
+                       rows_root: str | None = None) -> ContentHashDatasetFacet:
     """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones), with the
-    SHA-256 of the file's bytes when the producer recorded it."""
+    SHA-256 of the file's bytes when the producer recorded it and the root of its row set, if any."""
     algorithm = digest.digest.split(":", 1)[0]
     if isinstance(digest, TableDigest):
         return ContentHashDatasetFacet(
@@ -110,6 +112,7 @@ def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = Non
             granularity=digest.granularity,
             rowDigestsFile=row_digests_file,
             fileSha256=digest.file_sha256,
+            rowsRoot=rows_root,
         )
     return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="file", bytes=digest.bytes, columns=None,
                                    fileSha256=digest.file_sha256)

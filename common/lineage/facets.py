@@ -60,6 +60,7 @@ class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
     granularity: str | None = attr.field(default=None)
     rowDigestsFile: str | None = attr.field(default=None)  # noqa: N815
     fileSha256: str | None = attr.field(default=None)  # noqa: N815 - hex SHA-256 of the file's or object's bytes
+    rowsRoot: str | None = attr.field(default=None)  # noqa: N815 - sha256 Merkle root of the row set (row granularity)
 
 
 @attr.define

@@ -117,6 +117,15 @@ class BaseStore(ABC):
         with self._open(validate_key(key)) as stream:
             return stream.read()
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from offset ``start`` (fewer at the end of the object)."""
+        with self._open_range(validate_key(key), start, length) as stream:
+            return stream.read(length)
+
+    def _open_range(self, key: str, start: int, length: int) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A stream positioned at ``start``; backends that can ask for a byte range override this."""
+        return _skipped(self._open(key), start)
+
     def get_file(self, key: str, path: Path) -> None:
         """Stream ``key`` into the file ``path``, replacing it atomically only once complete."""
         validate_key(key)
@@ -163,3 +172,15 @@ class BaseStore(ABC):
             f"object '{key}' already exists in {self.describe()} with other bytes; objects are written once.",
             fix="write the new content under a new key (e.g. a new run id); never rewrite a stored object",
         )
+
+
+@contextlib.contextmanager
+def _skipped(opened: contextlib.AbstractContextManager[BinaryIO], start: int) -> Iterator[BinaryIO]:
+    """``opened``, moved to ``start`` (seek when the stream can, else read and drop)."""
+    with opened as stream:
+        if hasattr(stream, "seek") and getattr(stream, "seekable", lambda: False)():
+            stream.seek(start)
+        else:
+            while start > 0 and (chunk := stream.read(min(start, CHUNK))):
+                start -= len(chunk)
+        yield stream

@@ -35,6 +35,10 @@ class Store(Protocol):
 
     def put_file(self, key: str, path: Path) -> bool: ...
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from offset ``start`` (one ranged GET on S3)."""
+        ...
+
     def get_file(self, key: str, path: Path) -> None: ...
 
     def describe(self) -> str:

@@ -11,8 +11,10 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
@@ -22,6 +24,7 @@ from prov_common.store.errors import ObjectNotFoundError
 
 ALGORITHM = "blake3"
 INDEX_FORMAT = "tdprov-snapshot-index/1"
+SET_FORMAT = "tdprov-snapshot-set/1"
 _DIGEST = re.compile(r"(?P<algo>[a-z0-9]+):(?P<hex>[0-9a-f]{64})\Z")
 
 
@@ -59,13 +62,19 @@ class SnapshotIndex:
 
     @classmethod
     def from_json(cls, data: bytes, key: str) -> "SnapshotIndex":
-        try:
-            raw = loads(data)
-            if raw.get("format") != INDEX_FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}")
-            return cls(str(raw["table"]), str(raw["object"]), int(raw["bytes"]), str(raw["name"]), str(raw["tableFormat"]))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
+        return _parsed(data, key, INDEX_FORMAT, lambda raw: cls(
+            str(raw["table"]), str(raw["object"]), int(raw["bytes"]), str(raw["name"]), str(raw["tableFormat"])))
+
+
+def _parsed(data: bytes, key: str, fmt: str, build: Callable[[dict[str, Any]], Any]) -> Any:
+    """``build`` applied to the index entry ``data`` of format ``fmt``; any defect is a VerificationError."""
+    try:
+        raw = loads(data)
+        if raw.get("format") != fmt:
+            raise ValueError(f"format {raw.get('format')!r}")
+        return build(raw)
+    except (ValueError, KeyError, TypeError, AttributeError, BadInputError) as exc:
+        raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
 
 
 def snapshot_bytes(store: Store, data: bytes) -> str:
@@ -82,16 +91,11 @@ def snapshot_path(store: Store, path: str | os.PathLike[str], *, table_digest: s
     if the caller has just computed it, else computed here) and an index entry points at the bytes;
     for any other file it is the digest of the bytes.
     """
-    from prov_common.hashing import hash_path, hash_stream
+    from prov_common.hashing import hash_path
     from prov_common.hashing.files import table_format
 
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"cannot snapshot '{path}': not a readable file.", fix="pass the path of the written dataset file")
-    file_digest = _file_digest(path, hash_stream)
-    store.put_file(object_key(file_digest.digest), path)
-    if _file_digest(path, hash_stream).digest != file_digest.digest:
-        raise BadInputError(f"'{path}' changed while it was being snapshotted.", fix="snapshot it after the writer has finished")
+    file_digest = _keep_file(store, path)
     fmt = table_format(path)
     if fmt is None:
         return file_digest.digest
@@ -103,6 +107,92 @@ def snapshot_path(store: Store, path: str | os.PathLike[str], *, table_digest: s
     return table
 
 
+def snapshot_uri(store: Store, uri: str, *, table_digest: str | None = None) -> str:
+    """:func:`snapshot_path` for a local path, ``file://`` or ``s3://`` URI (an S3 object is fetched once)."""
+    import tempfile
+    from urllib.parse import unquote, urlsplit
+
+    from prov_common.hashing.remote import S3_SCHEMES, open_s3
+
+    parts = urlsplit(str(uri))
+    if parts.scheme not in S3_SCHEMES:
+        return snapshot_path(store, unquote(parts.path) if parts.scheme == "file" else uri, table_digest=table_digest)
+    with tempfile.TemporaryDirectory(prefix="tdprov-snapshot-") as tmp:
+        local = Path(tmp) / (Path(parts.path).name or "object")
+        with open_s3(uri) as body, open(local, "wb") as out:
+            while chunk := body.read(1 << 20):
+                out.write(chunk)
+        return snapshot_path(store, local, table_digest=table_digest)
+
+
+def _keep_file(store: Store, path: Path) -> Any:
+    """Store the bytes of ``path`` under their file digest (once); returns that ``FileDigest``."""
+    from prov_common.hashing import hash_stream
+
+    if not path.is_file():
+        raise BadInputError(f"cannot snapshot '{path}': not a readable file.", fix="pass the path of the written dataset file")
+    file_digest = _file_digest(path, hash_stream)
+    store.put_file(object_key(file_digest.digest), path)
+    if _file_digest(path, hash_stream).digest != file_digest.digest:
+        raise BadInputError(f"'{path}' changed while it was being snapshotted.", fix="snapshot it after the writer has finished")
+    return file_digest
+
+
+@dataclass(frozen=True)
+class SnapshotSet:
+    """Maps the digest of a version made of several files (e.g. shards) to each file's object."""
+
+    version: str
+    files: tuple[tuple[str, str, int], ...]  # (path relative to the version's folder, file digest, bytes)
+
+    def to_json(self) -> bytes:
+        return canonical_bytes({"format": SET_FORMAT, "version": self.version,
+                                "files": [{"path": p, "object": o, "bytes": b} for p, o, b in self.files]})
+
+    @staticmethod
+    def is_set(data: bytes) -> bool:
+        try:
+            return loads(data).get("format") == SET_FORMAT
+        except (ValueError, AttributeError):
+            return False
+
+    @classmethod
+    def from_json(cls, data: bytes, key: str) -> "SnapshotSet":
+        return _parsed(data, key, SET_FORMAT, lambda raw: cls(str(raw["version"]), tuple(
+            (_relative(str(f["path"])), str(f["object"]), int(f["bytes"])) for f in raw["files"])))
+
+
+def _relative(path: str) -> str:
+    """A relative ``/``-separated path that stays inside the checkout folder."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise BadInputError(f"{path!r} is not a relative path inside the version's folder.", fix="name files below the folder")
+    return path
+
+
+def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
+                   paths: list[str | os.PathLike[str]] | None = None) -> SnapshotSet:
+    """Keep every file of a version made of several files (the shards under ``root``; all files below it
+    when ``paths`` is None) and index them under ``version``, the digest lineage records for it.
+
+    Unchanged files are stored once; ``checkout(store, version, folder)`` restores them all."""
+    parse_digest(version)
+    base = Path(root)
+    chosen = [Path(p) for p in paths] if paths is not None else [p for p in base.rglob("*") if p.is_file()]
+    files = []
+    for path in sorted(chosen):
+        try:
+            rel = _relative(path.relative_to(base).as_posix())
+        except ValueError:
+            raise BadInputError(f"'{path}' is not below '{base}'.", fix="pass the files of the version's folder") from None
+        kept = _keep_file(store, path)
+        files.append((rel, kept.digest, kept.bytes))
+    snapshot = SnapshotSet(version, tuple(files))
+    with contextlib.suppress(ObjectConflictError):  # the same version indexed before: either set restores it
+        store.put(index_key(version), snapshot.to_json())
+    return snapshot
+
+
 def _file_digest(path: Path, hash_stream):  # type: ignore[no-untyped-def]
     with open(path, "rb") as f:
         return hash_stream(f)
@@ -110,46 +200,89 @@ def _file_digest(path: Path, hash_stream):  # type: ignore[no-untyped-def]
 
 def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: bool = False,
              verify_table: bool = False) -> Path:
-    """Restore the bytes recorded as ``digest`` (a file or a table digest) to ``dest``; returns the path.
+    """Restore the bytes recorded as ``digest`` (a file, a table, or a version of several files) to ``dest``;
+    returns the path.
 
-    ``dest`` may be a folder (the file keeps its recorded name). The bytes are verified against the
-    file digest before they replace ``dest``; ``verify_table`` also re-hashes a table.
+    ``dest`` may be a folder (the file keeps its recorded name); a version of several files is always
+    restored into the folder ``dest``, each file at its recorded relative path. Every file is verified
+    against its digest before it replaces anything; ``verify_table`` also re-hashes a table.
     """
-    from prov_common.hashing import hash_path, hash_stream
+    from prov_common.hashing import hash_path
 
     hex_ = parse_digest(digest)
-    key, index = object_key(digest), None
-    if not store.exists(key):
-        ikey = index_key(digest)
-        if not store.exists(ikey):
-            raise ObjectNotFoundError(
-                f"no snapshot of {digest} in {store.describe()}.",
-                fix="snapshots exist only for datasets written with snapshots enabled; check the digest with 'tdprov lineage'",
-            )
-        index = SnapshotIndex.from_json(store.get(ikey), ikey)
-        if index.table != f"{ALGORITHM}:{hex_}":
-            raise VerificationError(f"snapshot index '{ikey}' names table {index.table}, not {digest}.", fix="restore it from a replica")
-        key = object_key(index.object)
-    expected = index.object if index else f"{ALGORITHM}:{hex_}"
-    target = Path(dest)
-    if target.is_dir():
-        target = target / (index.name if index else hex_)
-    if target.exists() and not force:
-        raise BadInputError(f"'{target}' exists.", fix="pass --force to replace it, or choose another -o path")
+    if store.exists(object_key(digest)):
+        target = Path(dest) / hex_ if Path(dest).is_dir() else Path(dest)
+        _refuse_existing([target], force)
+        _restore(store, object_key(digest), f"{ALGORITHM}:{hex_}", target)
+        return target
+    ikey = index_key(digest)
+    if not store.exists(ikey):
+        raise ObjectNotFoundError(
+            f"no snapshot of {digest} in {store.describe()}.",
+            fix="snapshots exist only for datasets written with snapshots enabled; check the digest with 'tdprov lineage'",
+        )
+    data = store.get(ikey)
+    if SnapshotSet.is_set(data):
+        files = SnapshotSet.from_json(data, ikey)
+        if files.version != f"{ALGORITHM}:{hex_}":
+            raise VerificationError(f"snapshot index '{ikey}' names version {files.version}, not {digest}.", fix="restore it from a replica")
+        root = Path(dest)
+        _refuse_existing([root / rel for rel, _, _ in files.files], force)
+        for rel, object_digest, _ in files.files:
+            _restore(store, object_key(object_digest), object_digest, root / rel)
+        return root
+    index = SnapshotIndex.from_json(data, ikey)
+    if index.table != f"{ALGORITHM}:{hex_}":
+        raise VerificationError(f"snapshot index '{ikey}' names table {index.table}, not {digest}.", fix="restore it from a replica")
+    target = Path(dest) / index.name if Path(dest).is_dir() else Path(dest)
+    _refuse_existing([target], force)
+
+    def same_table(tmp: Path) -> None:
+        table = hash_path(tmp).digest
+        if table != index.table:
+            raise VerificationError(f"restored table hashes to {table}, not {index.table}.", fix="check the hashing options")
+
+    _restore(store, object_key(index.object), index.object, target, same_table if verify_table else None)
+    return target
+
+
+def _refuse_existing(targets: list[Path], force: bool) -> None:
+    """Nothing is replaced without ``force``: checked for every file before the first is written."""
+    if not force and (found := next((t for t in targets if t.exists()), None)) is not None:
+        raise BadInputError(f"'{found}' exists.", fix="pass --force to replace it, or choose another -o path")
+
+
+def _restore(store: Store, key: str, expected: str, target: Path, check: Callable[[Path], None] | None = None) -> None:
+    """Download ``key`` next to ``target``, verify it hashes to ``expected`` (else read a retained version
+    that does), run ``check``, and only then replace ``target`` atomically."""
+    from prov_common.hashing import hash_stream
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix}")
     try:
         store.get_file(key, tmp)
         got = _file_digest(tmp, hash_stream).digest
+        if got != expected and _retained(store, key, expected, tmp):
+            got = expected
         if got != expected:
             raise VerificationError(f"snapshot object '{key}' in {store.describe()} hashes to {got}, not {expected}.",
                                     fix="the stored copy is damaged; restore it from a replica")
-        if index is not None and verify_table:
-            table = hash_path(tmp).digest
-            if table != index.table:
-                raise VerificationError(f"restored table hashes to {table}, not {index.table}.", fix="check the hashing options")
+        if check is not None:
+            check(tmp)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return target
+
+
+def _retained(store: Store, key: str, expected: str, tmp: Path) -> bool:
+    """On a versioned (Object Lock) bucket whose current object was overwritten: write the retained
+    version that hashes to ``expected`` to ``tmp``. False when there is none (or no versions)."""
+    versions = getattr(store, "retained_versions", None)
+    if versions is None:
+        return False
+    for data in versions(key):
+        if blake3_digest(data) == expected:
+            tmp.write_bytes(data)
+            return True
+    return False

@@ -27,6 +27,7 @@ from prov_airflow.operators.pandera import (
     validate_into,
     xcom_dataset,
 )
+from prov_airflow.rows import hashed_ref, mark_task
 from prov_airflow.runinfo import TRAINING_ATTR
 
 
@@ -40,14 +41,17 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
     """The operator behind ``@provenance_task``."""
 
     custom_operator_name = "@task.provenance"
+    tdprov_granularity = "column"
 
     def __init__(self, *, schema: Any = None, input_schemas: Mapping[str, Any] | None = None,
                  on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
                  sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
                  tdprov_conn_id: str | None = None, public_columns: Iterable[str] | str = (), raw_samples: bool = False,
-                 training: bool = False, **kwargs: Any) -> None:
+                 training: bool = False, granularity: str = "column", snapshot: bool | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         setattr(self, TRAINING_ATTR, bool(training))
+        mark_task(self, granularity, snapshot)
         self.schema = schema
         self.input_schemas = dict(input_schemas or {})
         self.on_failure = check_on_failure(on_failure)
@@ -87,7 +91,6 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
         return xcom_dataset(self.dag_id, task_id, key)
 
     def execute(self, context: Any) -> Any:
-        from prov_common.hashing import hash_dataframe
         from prov_common.quality import load_schema
 
         lineage = self.record_lineage()
@@ -99,11 +102,11 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
             ref = self._input_ref(name)
             if name in self.input_schemas:
                 result = validate_into(lineage, frame, load_schema(self.input_schemas[name]), ref, self.on_failure,
-                                       samples, self.log)
+                                       samples, self.log, granularity=self.tdprov_granularity)
                 if not result.passed:
                     failures.append(failure_message(f"input {name!r}", result))
             else:
-                lineage.inputs.append(DatasetRef(ref.namespace, ref.name, digest=hash_dataframe(frame)))
+                lineage.inputs.append(hashed_ref(lineage, ref, frame, self.tdprov_granularity))
         if failures and self.on_failure == "fail":
             raise AirflowException("; ".join(failures))
         value = super().execute(context)
@@ -113,11 +116,11 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
                 # the inputs' source records apply to what the task made of them
                 read = [r.digest.digest for r in lineage.inputs[known_inputs:] if r.digest is not None]
                 result = validate_into(lineage, value, load_schema(self.schema), ref, self.on_failure,
-                                       samples.with_refs(read), self.log, output=True)
+                                       samples.with_refs(read), self.log, output=True, granularity=self.tdprov_granularity)
                 if not result.passed:
                     failures.append(failure_message("output", result))
             else:
-                lineage.outputs.append(DatasetRef(ref.namespace, ref.name, digest=hash_dataframe(value)))
+                lineage.outputs.append(hashed_ref(lineage, ref, value, self.tdprov_granularity))
         if failures:
             if self.on_failure == "fail":
                 raise AirflowException("; ".join(failures))
@@ -134,7 +137,10 @@ def provenance_task(python_callable: Callable | None = None, multiple_outputs: b
     ``masked_columns``, ``public_columns``, ``raw_samples``, ``sample_rows``, ``source_records``,
     ``tdprov_conn_id``: failure samples, as for
     :class:`~prov_airflow.operators.pandera.PanderaValidationOperator`; ``training=True``: the task trains
-    a model (its runs get the OpenLineage jobType TRAINING, which the audit's training sections follow).
+    a model (its runs get the OpenLineage jobType TRAINING, which the audit's training sections follow);
+    ``granularity="row"``: the task's DataFrames and table outlets get a row set in its bundle, for
+    ``tdprov contains``; ``snapshot=True``: its outlets are kept as content-addressed copies, for
+    ``tdprov checkout`` (default ``[tdprov] snapshot``).
     Any other task is marked with ``params={"tdprov_training": True}``.
     """
     return task_decorator_factory(python_callable=python_callable, multiple_outputs=multiple_outputs,

@@ -14,6 +14,7 @@ from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS
 
 from prov_airflow.lineage import LineageMixin
 from prov_airflow.masking import SampleOptions
+from prov_airflow.rows import GRANULARITY_ATTR, hashed_ref, mark_task
 from prov_airflow.strict import require_store
 
 OnFailure = Literal["fail", "warn"]
@@ -31,11 +32,14 @@ def check_on_failure(value: str) -> OnFailure:
 
 
 def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, on_failure: OnFailure,
-                  samples: SampleOptions, log: Any, *, uri: str | None = None, output: bool = False) -> Any:
-    """Hash and validate ``df``, add the dataset (digest, quality, masked samples) to ``lineage``; returns the result."""
+                  samples: SampleOptions, log: Any, *, uri: str | None = None, output: bool = False,
+                  granularity: str = "column") -> Any:
+    """Hash and validate ``df``, add the dataset (digest, quality, masked samples; its row set at row
+    granularity) to ``lineage``; returns the result."""
     from prov_common.bundle import samples_path
-    from prov_common.hashing import hash_dataframe
-    digest = hash_dataframe(df)
+
+    ref = hashed_ref(lineage, ref, df, granularity)
+    digest = ref.digest
     result = samples.validate(df, schema)
     result = samples.mask(result, digest.digest, uri, log)
     samples_file = None
@@ -70,6 +74,7 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
     :param source_records: names or digests of registered source records whose personal or
         confidential columns are masked; records whose digest or location is the table's apply as well.
     :param tdprov_conn_id: ``tdprov`` connection (store for strict mode and source records); default ``[tdprov]``.
+    :param granularity: ``row`` records the table's row set in the bundle, for ``tdprov contains``.
 
     Returns (XCom) ``{"passed", "failure_count", "digest", "schema"}``. Implements
     ``get_openlineage_facets_on_complete`` so the official OpenLineage provider sees the quality facets.
@@ -82,8 +87,9 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
                  xcom_key: str = "return_value", on_failure: str = "fail", masked_columns: Iterable[str] | str = (),
                  sample_rows: int = DEFAULT_SAMPLE_ROWS, source_records: Iterable[str] | str = (),
                  tdprov_conn_id: str | None = None, public_columns: Iterable[str] | str = (), raw_samples: bool = False,
-                 **kwargs: Any) -> None:
+                 granularity: str = "column", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        mark_task(self, granularity, None)
         if (source is None) == (xcom_task_id is None):
             raise BadInputError(f"task {self.task_id!r}: give exactly one of source= or xcom_task_id=",
                                 fix="source='s3://bucket/table.parquet' or xcom_task_id='make_frame'")
@@ -117,7 +123,7 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
         df, ref, uri = self._load(context)
         samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
         result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, samples,
-                               self.log, uri=uri)
+                               self.log, uri=uri, granularity=getattr(self, GRANULARITY_ATTR, "column"))
         summary = {"passed": result.passed, "failure_count": result.failure_count,
                    "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}
         if not result.passed:

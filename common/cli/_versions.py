@@ -1,0 +1,35 @@
+"""A dataset version named on the command line: a digest as given, or a dataset name meaning its newest
+recorded version (``tdprov contains``, ``checkout`` and ``snapshot``)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from prov_common.config import Settings
+
+_DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
+
+
+def is_digest(ref: str) -> bool:
+    return bool(_DIGEST.match(ref.strip().lower()))
+
+
+def recorded_index(store: Any, settings: Settings) -> Any:
+    """The lineage of every sealed run in ``store`` (signatures checked against the trusted keys)."""
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.signing import trust_from_settings
+
+    return LineageIndex(known_runs(store, trust_from_settings(settings)).values())
+
+
+def version_digest(ref: str, index: Any) -> str:
+    """``ref`` if it is a digest, else the newest recorded version of the dataset it names."""
+    return ref.strip().lower() if is_digest(ref) else index.resolve(ref)[0]
+
+
+def names_version(index: Any, dataset: str, digest: str) -> list[str]:
+    """Run ids of the runs that wrote or read ``digest`` as the dataset named ``dataset``."""
+    wrote, read = index.with_digest(digest)
+    return [run.run_id for run in [*wrote, *read]
+            if any(d.version == digest and dataset in (d.name, d.label, d.uri, *d.aliases) for d in [*run.outputs, *run.inputs])]

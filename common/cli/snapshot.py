@@ -1,0 +1,51 @@
+"""``tdprov snapshot``: keep a content-addressed copy of a dataset file in the store, for ``tdprov checkout``."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._output import emit_json_line
+
+
+def register(subparsers: Any) -> None:
+    parser = add_verb(
+        subparsers,
+        "snapshot",
+        help="keep a content-addressed copy of dataset files in the store (restored by 'tdprov checkout')",
+        description=(
+            "Store the bytes of each PATH (a file, file:// or s3:// URI) under its digest in the store, once:\n"
+            "a table (.parquet, .csv, .jsonl) is indexed by its canonical table digest, the version that\n"
+            "lineage records. Prints one JSON line per PATH with the digest. With --dataset, also checks that\n"
+            "the digest is a version a recorded run wrote or read as that dataset (its name or URI as 'tdprov\n"
+            "runs' shows it; a Dagster asset key once 'tdprov audit' has catalogued the run).\n"
+            "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway),\n"
+            "2 on bad input."
+        ),
+        example="tdprov snapshot data/train.parquet --dataset train",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="file, file:// or s3:// URI of a dataset version")
+    parser.add_argument("--dataset", default=None, help="the dataset these files are versions of (checked against lineage)")
+    add_store_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from prov_common.cli._versions import names_version, recorded_index
+    from prov_common.config import Settings
+    from prov_common.store import open_store
+    from prov_common.store.snapshots import snapshot_uri
+
+    settings = Settings.from_env(store=args.store)
+    store = open_store(settings=settings)
+    index = recorded_index(store, settings) if args.dataset else None
+    code = 0
+    for path in args.paths:
+        digest = snapshot_uri(store, path)
+        line: dict[str, Any] = {"path": path, "digest": digest}
+        if index is not None:
+            runs = names_version(index, args.dataset, digest)
+            line.update(dataset=args.dataset, recorded=bool(runs), runs=runs)
+            code = code or (0 if runs else 1)
+        emit_json_line(line)
+    return code

@@ -1,0 +1,35 @@
+"""The row set of a table digest, as a lineage-bundle attachment (what the integrations record; no I/O)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prov_common.bundle.layout import safe_name
+from prov_common.errors import BadInputError
+from prov_common.hashing.model import TableDigest
+from prov_common.rowset.format import build
+
+ROW_SET_SUFFIX = ".rowset"
+
+
+def row_set_path(dataset_name: str) -> str:
+    """``rows/<dataset>.rowset``: where a dataset's row set lives in its run's bundle."""
+    return f"rows/{safe_name(dataset_name)}{ROW_SET_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class RowSet:
+    """A built row set: its bundle path, bytes and root (which the version's content-hash facet records)."""
+
+    path: str
+    data: bytes
+    root: str
+
+
+def row_set_of(digest: TableDigest, dataset_name: str) -> RowSet:
+    """The row set of a table hashed at row granularity, to be attached to the bundle of its run."""
+    from prov_common.hashing.rows import digests_matrix
+
+    if digest.row_digests is None:
+        raise BadInputError(f"dataset {dataset_name!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
+    data, root = build(digests_matrix(digest.row_digests), digest.schema_fields())
+    return RowSet(row_set_path(dataset_name), data, root)

@@ -1,0 +1,202 @@
+"""The sorted row-set file and its Merkle root (no I/O here).
+
+A row set holds the first ``width`` bytes of every row digest of a dataset version (duplicates kept),
+sorted as big-endian numbers and cut into ``2**bits`` buckets by their top ``bits`` bits. A SHA-256
+Merkle tree over the buckets (leaf ``H(0x00 || bucket bytes)``, node ``H(0x01 || left || right)``)
+gives the *rows root*, which the version's ``tdprov_contentHash`` facet records, so the lineage bundle's
+signature covers it. Each bucket is stored with its Merkle path, so one range read of a bucket is a
+complete, verifiable answer (docs/content-hash.md, "Row sets").
+
+File layout (integers little-endian)::
+
+    header   64 bytes: b"TDPROVRS", version u8, width u8, bits u8, 5 zero bytes, rows u64,
+             schema length u32, 4 zero bytes, tree root (32 bytes)
+    schema   JSON list of [column name, logical type] (how a record becomes a row digest)
+    fence    2**bits + 1 file offsets (u64): where each bucket's record starts, then the file's end
+    buckets  per bucket: its Merkle path (bits x 32 bytes, leaf level first), then its digests
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from prov_common.errors import BadInputError, VerificationError
+
+MAGIC = b"TDPROVRS"
+VERSION = 1
+WIDTH = 8  # bytes of each row digest kept: a false match needs a 64-bit collision
+BUCKET_TARGET = 1024  # mean digests per bucket: ~8 KB at most per lookup
+ROOT_DOMAIN = b"tdprov-rows-v1\x00"
+PROOF_FORMAT = "tdprov-row-proof/1"
+HEADER = struct.Struct("<8sBBB5xQI4x32s")
+assert HEADER.size == 64
+FENCE_ENTRY = 8
+
+
+def bits_for(rows: int) -> int:
+    """Top bits that pick a bucket: about :data:`BUCKET_TARGET` digests per bucket."""
+    return max(0, int(np.ceil(np.log2(rows / BUCKET_TARGET)))) if rows > BUCKET_TARGET else 0
+
+
+def leaf_hash(bucket: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + bucket).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def rows_root(tree_root: bytes, *, width: int, bits: int, rows: int) -> str:
+    """``sha256:<hex>`` naming the row set: its tree root bound to its shape."""
+    shape = bytes([width, bits]) + rows.to_bytes(8, "big")
+    return "sha256:" + hashlib.sha256(ROOT_DOMAIN + shape + tree_root).hexdigest()
+
+
+def bucket_of(prefix: bytes, bits: int) -> int:
+    """The bucket of a (big-endian) digest prefix: its top ``bits`` bits."""
+    return int.from_bytes(prefix[:8].ljust(8, b"\x00"), "big") >> (64 - bits) if bits else 0
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a row-set file says of itself."""
+
+    width: int
+    bits: int
+    rows: int
+    schema_length: int
+    tree_root: bytes
+
+    @property
+    def fence_offset(self) -> int:
+        return HEADER.size + self.schema_length
+
+    @property
+    def root(self) -> str:
+        return rows_root(self.tree_root, width=self.width, bits=self.bits, rows=self.rows)
+
+    @classmethod
+    def parse(cls, data: bytes, where: str) -> "Header":
+        if len(data) < HEADER.size:
+            raise VerificationError(f"row set {where} is truncated ({len(data)} bytes).", fix="restore it from a replica")
+        magic, version, width, bits, _rows, _slen, _root = HEADER.unpack_from(data)
+        if magic != MAGIC or version != VERSION or not 1 <= width <= 16 or bits > 32:
+            raise VerificationError(f"{where} is not a version-{VERSION} row set.", fix="restore it from a replica")
+        return cls(width, bits, _rows, _slen, _root)
+
+
+def _tree(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of the (perfect) Merkle tree, leaves first."""
+    levels = [leaves]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below), 2)])
+    return levels
+
+
+def _path(levels: list[list[bytes]], index: int) -> bytes:
+    out = []
+    for level in levels[:-1]:
+        out.append(level[index ^ 1])
+        index >>= 1
+    return b"".join(out)
+
+
+def build(digests: np.ndarray, schema_fields: Sequence[tuple[str, str]], *, width: int = WIDTH) -> tuple[bytes, str]:
+    """The row-set file of an ``(n, 16)`` uint8 array of row digests, and its rows root."""
+    rows = len(digests)
+    prefixes = np.zeros((rows, 8), dtype=np.uint8)
+    prefixes[:, :width] = digests[:, :width]
+    keys = np.sort(prefixes.view(">u8").ravel())
+    bits = bits_for(rows)
+    starts = np.arange(2**bits, dtype=np.uint64) << np.uint64(64 - bits) if bits else np.zeros(1, dtype=np.uint64)
+    bounds = np.append(np.searchsorted(keys, starts, side="left"), rows)
+    packed = np.ascontiguousarray(keys.astype(">u8").view(np.uint8).reshape(rows, 8)[:, :width]).tobytes()
+    buckets = [packed[int(a) * width:int(b) * width] for a, b in zip(bounds[:-1], bounds[1:])]
+    levels = _tree([leaf_hash(b) for b in buckets])
+    schema = json.dumps([list(f) for f in schema_fields], separators=(",", ":")).encode()
+    header = HEADER.pack(MAGIC, VERSION, width, bits, rows, len(schema), levels[-1][0])
+    fence_at = HEADER.size + len(schema)
+    offset = fence_at + FENCE_ENTRY * (len(buckets) + 1)
+    fence, body = [], []
+    for i, bucket in enumerate(buckets):
+        fence.append(offset)
+        record = _path(levels, i) + bucket
+        body.append(record)
+        offset += len(record)
+    fence.append(offset)
+    data = b"".join([header, schema, np.asarray(fence, dtype="<u8").tobytes(), *body])
+    return data, rows_root(levels[-1][0], width=width, bits=bits, rows=rows)
+
+
+@dataclass(frozen=True)
+class RowProof:
+    """A bucket of a row set with its Merkle path: proves that a row digest is, or is not, in the set."""
+
+    rows_root: str
+    rows: int
+    width: int
+    bits: int
+    bucket: int
+    row_digest: bytes  # the first ``width`` bytes of the record's row digest
+    digests: bytes  # the bucket's sorted digests
+    path: bytes  # bits x 32 bytes, leaf level first
+
+    @property
+    def matches(self) -> int:
+        w = self.width
+        return sum(1 for i in range(0, len(self.digests), w) if self.digests[i:i + w] == self.row_digest)
+
+    @property
+    def contained(self) -> bool:
+        return self.matches > 0
+
+    def computed_root(self) -> str:
+        node, index = leaf_hash(self.digests), self.bucket
+        for i in range(self.bits):
+            sibling = self.path[32 * i:32 * i + 32]
+            node = node_hash(sibling, node) if index & 1 else node_hash(node, sibling)
+            index >>= 1
+        return rows_root(node, width=self.width, bits=self.bits, rows=self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        w = self.width
+        return {
+            "format": PROOF_FORMAT, "rowsRoot": self.rows_root, "rows": self.rows, "width": w, "bits": self.bits,
+            "bucket": self.bucket, "rowDigest": self.row_digest.hex(), "contained": self.contained,
+            "bucketDigests": [self.digests[i:i + w].hex() for i in range(0, len(self.digests), w)],
+            "path": [self.path[i:i + 32].hex() for i in range(0, len(self.path), 32)],
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "RowProof":
+        try:
+            if doc.get("format") != PROOF_FORMAT:
+                raise ValueError(f"format {doc.get('format')!r}")
+            return cls(str(doc["rowsRoot"]), int(doc["rows"]), int(doc["width"]), int(doc["bits"]), int(doc["bucket"]),
+                       bytes.fromhex(doc["rowDigest"]), bytes.fromhex("".join(doc["bucketDigests"])),
+                       bytes.fromhex("".join(doc["path"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"not a {PROOF_FORMAT} proof ({exc}).", fix="pass the 'proof' object that 'tdprov contains' printed") from exc
+
+    def check(self, expected_root: str) -> None:
+        """Raise VerificationError unless the proof is well formed and leads to ``expected_root``."""
+        w, keys = self.width, [self.digests[i:i + self.width] for i in range(0, len(self.digests), self.width)]
+        problems = []
+        if len(self.digests) % w or len(self.path) != 32 * self.bits or len(self.row_digest) != w:
+            problems.append("sizes do not match width and bits")
+        if keys != sorted(keys) or any(bucket_of(k, self.bits) != self.bucket for k in keys):
+            problems.append("the bucket is not sorted or holds digests of another bucket")
+        if bucket_of(self.row_digest, self.bits) != self.bucket:
+            problems.append("the row digest belongs to another bucket")
+        if self.computed_root() != expected_root or self.rows_root != expected_root:
+            problems.append(f"the path leads to {self.computed_root()}, not {expected_root}")
+        if problems:
+            raise VerificationError("row proof does not verify: " + "; ".join(problems) + ".",
+                                    fix="the row set or the proof was changed; check the bundle with 'tdprov verify'")

@@ -1,0 +1,85 @@
+"""Look a record up in a stored row set: three small range reads, checked against the signed rows root."""
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prov_common.bundle import layout
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.model import Manifest
+from prov_common.errors import VerificationError
+from prov_common.hashing.raw import blake3_digest
+from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
+from prov_common.store.base import Store
+
+FIRST_READ = 4096  # header, schema and (for small sets) the fence in one request
+CONTENT_HASH = "tdprov_contentHash"
+
+
+@dataclass(frozen=True)
+class SignedRowSet:
+    """Where a version's row set is, and the rows root that the bundle's signed statement covers."""
+
+    run_id: str
+    key: str
+    rows_root: str
+
+
+def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) -> SignedRowSet | None:
+    """The row set recorded for version ``digest`` in the bundle of ``run_id``, after checking the chain
+    signature -> manifest -> events that carries its root; None when the bundle records none."""
+    prefix = layout.bundle_prefix(run_id)
+    statement_key = prefix + layout.STATEMENT_FILE
+    opened = open_envelope(store.get(statement_key), trust, INTOTO_PAYLOAD_TYPE, what=statement_key)
+    statement = Statement.from_json(opened.envelope.payload, statement_key)
+    manifest_bytes = store.get(prefix + layout.MANIFEST_FILE)
+    named = (statement.predicate.get("manifest") or {}).get("digest", {})
+    if f"blake3:{named.get('blake3')}" != blake3_digest(manifest_bytes):
+        raise VerificationError(f"the manifest of bundle {run_id} is not the one its signed statement names.",
+                                fix="run 'tdprov verify' on the store")
+    manifest = Manifest.from_json(manifest_bytes)
+    files = {f.path: f for f in manifest.files}
+    events_bytes = store.get(prefix + layout.EVENTS_FILE)
+    if layout.EVENTS_FILE not in files or files[layout.EVENTS_FILE].digest != blake3_digest(events_bytes):
+        raise VerificationError(f"the events of bundle {run_id} are not the ones its manifest names.",
+                                fix="run 'tdprov verify' on the store")
+    for event in parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE):
+        for dataset in [*(event.get("outputs") or []), *(event.get("inputs") or [])]:
+            facet = (dataset.get("facets") or {}).get(CONTENT_HASH) or {}
+            path, root = facet.get("rowDigestsFile"), facet.get("rowsRoot")
+            if facet.get("digest") == digest and path in files and root:
+                return SignedRowSet(run_id, prefix + path, str(root))
+    return None
+
+
+def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any]) -> RowProof:
+    """The proof, from the stored row set, that ``record`` is or is not a row of the set; checked."""
+    from prov_common.hashing import row_digest_for_record
+
+    key = row_set.key
+    first = store.get_range(key, 0, FIRST_READ)
+    header = Header.parse(first, key)
+    if len(first) < header.fence_offset:
+        first += store.get_range(key, len(first), header.fence_offset - len(first))
+    try:
+        schema = [tuple(f) for f in json.loads(first[HEADER.size:header.fence_offset])]
+    except ValueError as exc:
+        raise VerificationError(f"row set {key} has a malformed schema ({exc}).", fix="restore it from a replica") from exc
+    digest = row_digest_for_record(record, schema)[:header.width]
+    bucket = bucket_of(digest, header.bits)
+    at = header.fence_offset + FENCE_ENTRY * bucket
+    fence = first[at:at + 2 * FENCE_ENTRY]
+    if len(fence) < 2 * FENCE_ENTRY:
+        fence = store.get_range(key, at, 2 * FENCE_ENTRY)
+    start, stop = struct.unpack("<QQ", fence)
+    if not 0 <= stop - start - 32 * header.bits <= 1 << 26:
+        raise VerificationError(f"row set {key} has a damaged fence at bucket {bucket}.", fix="restore it from a replica")
+    body = store.get_range(key, start, stop - start)
+    split = 32 * header.bits
+    proof = RowProof(row_set.rows_root, header.rows, header.width, header.bits, bucket, digest, body[split:], body[:split])
+    proof.check(row_set.rows_root)
+    return proof

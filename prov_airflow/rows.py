@@ -1,0 +1,106 @@
+"""Row granularity and snapshots in Airflow: which datasets get a row set or a snapshot, and recording them.
+
+Per dataset, an inlet's or outlet's ``extra={"tdprov": {"granularity": "row", "snapshot": True}}``;
+per task, ``@task.provenance(granularity="row", snapshot=True)``, the same options of tdprov's
+operators, or ``params={"tdprov_granularity": "row", "tdprov_snapshot": True}`` on any task; per store,
+``[tdprov] snapshot`` / ``TDPROV_SNAPSHOT``. The most specific setting wins.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prov_common.config import flag
+from prov_common.errors import BadInputError
+from prov_common.lineage.datasets import DatasetRef
+
+log = logging.getLogger(__name__)
+
+GRANULARITY_ATTR = "tdprov_granularity"
+"""Operator attribute (and task param) naming the granularity of the task's datasets: ``row`` or ``column``."""
+SNAPSHOT_ATTR = "tdprov_snapshot"
+"""Operator attribute (and task param): keep a content-addressed copy of the task's outlets."""
+GRANULARITIES = ("column", "row")
+
+
+def check_granularity(value: object, where: str) -> str:
+    """``value`` if it is a granularity the integrations record, else a clear error naming ``where``."""
+    if value not in GRANULARITIES:
+        raise BadInputError(f"granularity {value!r} of {where} is not one of {', '.join(GRANULARITIES)}",
+                            fix="use granularity='row' to record row digests for 'tdprov contains', or leave it unset")
+    return str(value)
+
+
+def mark_task(operator: Any, granularity: str | None, snapshot: bool | None) -> None:
+    """Record a task's own granularity and snapshot options on its operator (read by the listener)."""
+    if granularity is not None:
+        setattr(operator, GRANULARITY_ATTR, check_granularity(granularity, f"task {operator.task_id!r}"))
+    if snapshot is not None:
+        setattr(operator, SNAPSHOT_ATTR, bool(snapshot))
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """What the listener records of one inlet or outlet beyond its digest."""
+
+    granularity: str = "column"
+    snapshot: bool = False
+
+
+def _task_option(task: Any, name: str) -> Any:
+    value = getattr(task, name, None)
+    if value is not None:
+        return value
+    params = getattr(task, "params", None)
+    try:
+        return params.get(name) if params is not None else None
+    except Exception:  # noqa: BLE001 - params that cannot be read set nothing
+        return None
+
+
+def options_for(item: Any, task: Any, store_snapshot: bool) -> DatasetOptions:
+    """The options of inlet/outlet ``item`` of ``task``: its ``extra``, else the task's, else the store's."""
+    extra = getattr(item, "extra", None)
+    own = extra.get("tdprov") if isinstance(extra, Mapping) else None
+    own = own if isinstance(own, Mapping) else {}
+    granularity = own.get("granularity") or _task_option(task, GRANULARITY_ATTR) or "column"
+    snapshot = own.get("snapshot")
+    snapshot = _task_option(task, SNAPSHOT_ATTR) if snapshot is None else snapshot
+    snapshot = store_snapshot if snapshot is None else flag(snapshot)
+    if granularity not in GRANULARITIES:
+        log.warning("tdprov: granularity %r of %s is not one of %s; recording it at column granularity",
+                    granularity, getattr(item, "uri", item), ", ".join(GRANULARITIES))
+        granularity = "column"
+    return DatasetOptions(str(granularity), bool(snapshot))
+
+
+def hashed_ref(lineage: Any, ref: DatasetRef, df: Any, granularity: str) -> DatasetRef:
+    """``ref`` with the digest of ``df``; at row granularity its row set is attached to the task's bundle."""
+    from prov_common.hashing import hash_dataframe
+    from prov_common.rowset import row_set_of
+
+    digest = hash_dataframe(df, granularity="row" if granularity == "row" else "column")
+    if granularity != "row":
+        return dataclasses.replace(ref, digest=digest)
+    row_set = row_set_of(digest, ref.name)
+    lineage.attachments[row_set.path] = row_set.data
+    return dataclasses.replace(ref, digest=digest, row_digests_file=row_set.path, rows_root=row_set.root)
+
+
+def snapshot_outlets(captures: list[Any], store: Any) -> None:
+    """Keep a copy of every hashed outlet whose options ask for one; a failure is logged, never raised."""
+    from prov_common.hashing.model import TableDigest
+    from prov_common.store.snapshots import snapshot_uri
+
+    for capture in captures:
+        if not (capture.snapshot and capture.complete):
+            continue
+        table = capture.digest.digest if isinstance(capture.digest, TableDigest) else None
+        try:
+            snapshot_uri(store, capture.uri, table_digest=table)
+        except Exception as exc:  # noqa: BLE001 - provenance never fails a task
+            log.warning("tdprov: no snapshot of %s was kept (%s: %s); the task is not affected",
+                        capture.uri, type(exc).__name__, exc)

@@ -1,0 +1,32 @@
+"""Snapshots of what Dagster steps write: one place for the IO manager and ``ProvenanceResource``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prov_common.errors import TdprovError
+from prov_common.hashing import TableDigest
+from prov_dagster.model import DatasetRecord
+from prov_dagster.recorder import recorder_for
+
+
+def wants_snapshot(config: Any, asked: bool | None) -> bool:
+    """The asset's (or call's) own setting, else the store's (``snapshot`` field / ``TDPROV_SNAPSHOT``)."""
+    return asked if asked is not None else config.settings().snapshot
+
+
+def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None]) -> None:
+    """Keep a content-addressed copy of the file ``record`` names (unchanged bytes are stored once).
+
+    A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version
+    has no snapshot and the step goes on."""
+    assert record.digest is not None and record.uri is not None
+    from prov_common.store.snapshots import snapshot_uri
+
+    table = record.digest.digest if isinstance(record.digest, TableDigest) else None
+    try:
+        snapshot_uri(recorder_for(config).transport().store, record.uri, table_digest=table)
+    except TdprovError as exc:
+        if config.settings().strict:
+            raise
+        warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} was kept: {exc}")

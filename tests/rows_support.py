@@ -1,0 +1,67 @@
+"""Helpers for the row-set and snapshot tests: a store that counts what a lookup reads, and the proof
+verifier script of docs/verification.md, taken from the doc's text."""
+from __future__ import annotations
+
+import collections
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "verification.md"
+
+
+def count_reads(store: Any) -> collections.Counter[str]:
+    """Wrap a real store's ``get``/``get_range`` (local) or its S3 client (every GET request) and count
+    per key: ``<key>`` bytes read and ``<key>#requests``."""
+    counts: collections.Counter[str] = collections.Counter()
+    client = getattr(store, "client", None)
+    if client is not None:  # S3: count the GET requests that reach the server and the bytes they return
+        prefix = store.prefix
+
+        def remember(params: Any, context: Any, **_: Any) -> None:
+            context["tdprov_key"] = str(params.get("Key", ""))[len(prefix):]
+
+        def after(parsed: Any, context: Any, **_: Any) -> None:
+            key = context.get("tdprov_key", "")
+            counts[key + "#requests"] += 1
+            counts[key] += int(parsed.get("ContentLength") or 0)
+
+        client.meta.events.register("provide-client-params.s3.GetObject", remember)
+        client.meta.events.register("after-call.s3.GetObject", after)
+        return counts
+    get, get_range = store.get, store.get_range
+
+    def counted_get(key: str) -> bytes:
+        data = get(key)
+        counts[key + "#requests"] += 1
+        counts[key] += len(data)
+        return data
+
+    def counted_range(key: str, start: int, length: int) -> bytes:
+        data = get_range(key, start, length)
+        counts[key + "#requests"] += 1
+        counts[key] += len(data)
+        return data
+
+    store.get, store.get_range = counted_get, counted_range
+    return counts
+
+
+def verifier_script() -> str:
+    """The standalone verifier of docs/verification.md (the Python block under "Row proofs")."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Row proofs"):]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "docs/verification.md has no Python block under 'Row proofs'"
+    return match.group(1)
+
+
+def contains_cli(digest: str, record: dict, store_uri: str, capsys: Any) -> tuple[int, dict, str]:
+    """``tdprov contains`` as a user runs it: exit code, the JSON answer (empty on an error), stderr."""
+    from prov_common.cli import main
+
+    code = main(["contains", digest, "--record", json.dumps(record), "--store", store_uri])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else {}), err

@@ -1,0 +1,143 @@
+"""Row sets and snapshots from Airflow ``dag.test()`` with the plugin from its entry point: an outlet's
+``extra``, ``@task.provenance(granularity=..., snapshot=...)`` and task params; ``tdprov contains``
+answers with a proof and ``tdprov checkout`` brings deleted data back byte for byte (local and S3)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, events_of, run_dag
+
+import numpy as np
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_airflow.decorators.provenance import provenance_task
+from prov_common.cli import main
+from prov_common.hashing import hash_dataframe, hash_path
+from prov_common.rowset import RowProof
+from prov_common.store import open_store
+from prov_common.store.snapshots import index_key
+
+from rows_support import contains_cli
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+ROWS = 5_000
+FRAME = pd.DataFrame({"id": np.arange(ROWS, dtype=np.int64), "name": [f"name-{i}" for i in range(ROWS)]})
+IN, OUT, BYTE = {"id": 7, "name": "name-7"}, {"id": 7, "name": "name-8"}, {"id": 7, "name": "name-6"}
+
+
+def _write(path: str) -> None:
+    FRAME.to_parquet(path, index=False)
+
+
+def _check_membership(digest: str, store_uri: str, capsys: pytest.CaptureFixture) -> None:
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 0 and answer["contained"] and answer["matches"] == 1
+    root = answer["proof"]["rowsRoot"]
+    RowProof.from_dict(answer["proof"]).check(root)
+    for record in (OUT, BYTE):
+        code, answer, _ = contains_cli(digest, record, store_uri, capsys)
+        assert code == 1 and answer["contained"] is False and answer["proof"]["rowsRoot"] == root
+
+
+def test_outlet_extra_records_row_set_and_snapshot(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "customers.parquet"
+    plain = tmp_path / "plain.parquet"
+    with DAG("tdprov_rows_extra", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=lambda: (_write(str(data)), FRAME.head(10).to_parquet(plain)),
+                       outlets=[Asset(data.as_uri(), extra={"tdprov": {"granularity": "row", "snapshot": True}}),
+                                Asset(plain.as_uri())])
+    assert run_dag(dag, logical_date=START).state == "success"
+    digest = hash_path(data).digest
+    (summary,) = [s for s in bundles_of(store) if s.job_name == "tdprov_rows_extra.write"]
+    outputs = {o["name"]: o["facets"]["tdprov_contentHash"] for o in events_of(store, summary.run_id)[-1]["outputs"]}
+    assert outputs[str(data)]["rowsRoot"].startswith("sha256:") and "rowsRoot" not in outputs[str(plain)]
+    _check_membership(digest, str(store), capsys)
+
+    original = data.read_bytes()
+    data.unlink()
+    assert main(["checkout", digest, "-o", str(data), "--store", str(store), "--verify-table"]) == 0
+    assert data.read_bytes() == original
+    # the outlet without the option has no snapshot
+    assert not open_store(str(store)).exists(index_key(hash_path(plain).digest))
+
+
+def test_decorator_granularity_and_snapshot(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:
+    written = tmp_path / "written.parquet"
+    with DAG("tdprov_rows_decorator", start_date=START, schedule=None) as dag:
+        @provenance_task(granularity="row", snapshot=True, outlets=[Asset(written.as_uri())])
+        def make() -> pd.DataFrame:
+            _write(str(written))
+            return FRAME
+
+        make()
+    assert run_dag(dag, logical_date=START).state == "success"
+    _check_membership(hash_dataframe(FRAME).digest, str(store), capsys)  # the returned DataFrame (XCom)
+    _check_membership(hash_path(written).digest, str(store), capsys)  # the task's outlet, at the task's granularity
+    original = written.read_bytes()
+    written.unlink()
+    assert main(["checkout", hash_path_of(original, tmp_path), "-o", str(written), "--store", str(store)]) == 0
+    assert written.read_bytes() == original
+
+
+def hash_path_of(data: bytes, tmp_path: Path) -> str:
+    copy = tmp_path / "copy.parquet"
+    copy.write_bytes(data)
+    return hash_path(copy).digest
+
+
+def test_bad_granularity_is_refused_at_dag_definition() -> None:
+    from prov_common.errors import BadInputError
+
+    with DAG("tdprov_rows_bad", start_date=START, schedule=None):
+        with pytest.raises(BadInputError, match="granularity 'rows'"):
+            @provenance_task(granularity="rows")
+            def make() -> pd.DataFrame:
+                return FRAME
+
+            make()
+
+
+def test_s3_outlet_with_task_params_and_store_snapshot(s3_store_uri: str, s3_server, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", s3_store_uri)
+    monkeypatch.setenv("AIRFLOW__TDPROV__SNAPSHOT", "True")  # the store's setting: every outlet
+    bucket = s3_store_uri.split("/")[2]
+    client = s3_server.client()
+
+    def put() -> None:
+        client.put_object(Bucket=bucket, Key="data/out.parquet", Body=FRAME.to_parquet(index=False))
+
+    with DAG("tdprov_rows_s3", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=put, params={"tdprov_granularity": "row"},
+                       outlets=[Asset(f"s3://{bucket}/data/out.parquet")])
+    assert run_dag(dag, logical_date=START).state == "success"
+    original = client.get_object(Bucket=bucket, Key="data/out.parquet")["Body"].read()
+    digest = hash_path_of(original, tmp_path)
+    _check_membership(digest, s3_store_uri, capsys)
+    client.delete_object(Bucket=bucket, Key="data/out.parquet")
+    restored = tmp_path / "restored.parquet"
+    assert main(["checkout", digest, "-o", str(restored), "--store", s3_store_uri]) == 0
+    assert restored.read_bytes() == original
+
+
+def test_pandera_operator_granularity_row(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_airflow.operators.pandera import PanderaValidationOperator
+
+    table = tmp_path / "features.parquet"
+    frame = pd.DataFrame({"id": np.arange(300, dtype=np.int64), "x": np.linspace(0.0, 9.0, 300)})
+    frame.to_parquet(table, index=False)
+    with DAG("tdprov_rows_pandera", start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(table), schema="airflow_dags.schemas:FEATURES",
+                                  granularity="row")
+    assert run_dag(dag, logical_date=START).state == "success"
+    digest = hash_path(table).digest
+    code, answer, _ = contains_cli(digest, {"id": 12, "x": float(frame.x[12])}, str(store), capsys)
+    assert code == 0 and answer["proof"]["rows"] == 300
+    code, answer, _ = contains_cli(digest, {"id": 12, "x": float(frame.x[13])}, str(store), capsys)
+    assert code == 1 and answer["contained"] is False

@@ -1,0 +1,99 @@
+"""``tdprov snapshot PATH --dataset``, and ``checkout``/``contains`` given a dataset name, on a version
+made by a real Dagster ``materialize``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, materialize
+
+from prov_common.cli import main
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, provenance_asset
+
+from rows_support import contains_cli
+
+FRAME = pd.DataFrame({"id": range(2_000), "name": [f"n{i}" for i in range(2_000)]})
+
+
+@provenance_asset(granularity="row")
+def orders() -> pd.DataFrame:
+    return FRAME
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> tuple[str, str, Path]:
+    """(store, version digest, data file) of one materialisation, without snapshots."""
+    store = str(tmp_path / "store")
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([orders], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store)})
+    assert result.success
+    digest = str(result.get_asset_materialization_events()[0].materialization.metadata["tdprov/digest"].value)
+    return store, digest, tmp_path / "store-data" / "orders.parquet"
+
+
+def _snapshot(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    code = main(["snapshot", *args])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_snapshot_verb_then_checkout_by_dataset_name(recorded: tuple[str, str, Path], capsys: pytest.CaptureFixture) -> None:
+    store, digest, data = recorded
+    assert not any(open_store(store).list("objects/"))  # snapshots were off
+    code, lines, _ = _snapshot(capsys, str(data), "--dataset", str(data), "--store", store)
+    assert code == 0 and lines[0]["digest"] == digest and lines[0]["recorded"] is True and len(lines[0]["runs"]) == 1
+    objects = sorted(open_store(store).list("objects/"))
+    assert len(objects) == 2  # the bytes and the index from the table digest to them
+    assert _snapshot(capsys, str(data), "--store", store)[0] == 0 and sorted(open_store(store).list("objects/")) == objects
+
+    original = data.read_bytes()
+    data.unlink()
+    assert main(["checkout", str(data), "-o", str(data), "--store", store]) == 0  # the dataset, by its location
+    assert data.read_bytes() == original and capsys.readouterr().out.startswith(f"restored {digest} to ")
+    code, answer, _ = contains_cli(str(data), {"id": 5, "name": "n5"}, store, capsys)
+    assert code == 0 and answer["digest"] == digest and answer["contained"]
+
+
+def test_snapshot_of_another_file_is_not_a_recorded_version(recorded: tuple[str, str, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    store, digest, data = recorded
+    other = tmp_path / "other.parquet"
+    FRAME.head(5).to_parquet(other)
+    code, lines, _ = _snapshot(capsys, str(other), "--dataset", str(data), "--store", store)
+    assert code == 1 and lines[0]["recorded"] is False and lines[0]["digest"] != digest
+    code, lines, err = _snapshot(capsys, str(tmp_path / "missing.parquet"), "--store", store)
+    assert code == 2 and not lines and len(err.strip().splitlines()) == 1 and "missing.parquet" in err
+    assert main(["checkout", "no-such-dataset", "-o", str(tmp_path / "x"), "--store", store]) == 2
+    assert "no dataset or version 'no-such-dataset'" in capsys.readouterr().err
+
+
+def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Checkout is generic over a list of files (shards): each is restored byte for byte, or none is."""
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.store.snapshots import snapshot_files
+
+    shards = tmp_path / "shards"
+    (shards / "part=1").mkdir(parents=True)
+    FRAME.head(10).to_parquet(shards / "part-0.parquet")
+    FRAME.tail(10).to_parquet(shards / "part=1" / "part-1.parquet")
+    (shards / "part=1" / "same.parquet").write_bytes((shards / "part-0.parquet").read_bytes())
+    originals = {p.relative_to(shards).as_posix(): p.read_bytes() for p in shards.rglob("*") if p.is_file()}
+    version = blake3_digest("\n".join(sorted(originals)).encode())  # the digest lineage records for the version
+    store = open_store(store_uri)
+    kept = snapshot_files(store, version, shards)
+    assert [f[0] for f in kept.files] == sorted(originals)
+    assert len([k for k in store.list("objects/blake3/")]) == 2  # the identical shard is stored once
+
+    restored = tmp_path / "restored"
+    assert main(["checkout", version, "-o", str(restored), "--store", store_uri]) == 0
+    assert {p.relative_to(restored).as_posix(): p.read_bytes() for p in restored.rglob("*") if p.is_file()} == originals
+    capsys.readouterr()
+    (restored / "part-0.parquet").write_bytes(b"changed")
+    assert main(["checkout", version, "-o", str(restored), "--store", store_uri]) == 2  # nothing replaced without --force
+    assert (restored / "part-0.parquet").read_bytes() == b"changed"
+    assert main(["checkout", version, "-o", str(restored), "--force", "--store", store_uri]) == 0
+    assert (restored / "part-0.parquet").read_bytes() == originals["part-0.parquet"]
