@@ -145,7 +145,7 @@ def render_svg(graph: LineageGraph, title: str = "lineage") -> str:
         f"<title>{escape(title)}</title>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555555"/></marker></defs>',
-        f'<rect width="100%" height="100%" fill="white"/>',
+        '<rect width="100%" height="100%" fill="white"/>',
     ]
     for edge in graph.edges:
         (x1, y1), (x2, y2) = centre[edge.source], centre[edge.target]
