@@ -20,6 +20,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.jsonl_events import Event, JsonLineError
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
+MAX_DEPTH = 256  # nesting levels: deeper values are refused (hashing recurses once per level)
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?(Z|[+-]\d\d(:?\d\d)?)?")
 _CHECK_BATCH = 4096
 _TYPES = {"null": pa.null(), "bool": pa.bool_(), "int": pa.int64(), "double": pa.float64(),
@@ -45,6 +46,7 @@ class Node:
     """One position in the data and the kind its values agree on."""
 
     path: str
+    depth: int = 0
     kind: str = "null"  # null bool int double string timestamp list struct
     fields: dict[str, Node] = field(default_factory=dict)  # struct fields, or {"[]": items} of a list
     pending: list[str] = field(default_factory=list)  # strings not yet checked as timestamps
@@ -53,7 +55,9 @@ class Node:
         """The node of a struct field (or ``"[]"``: a list's items), made on first sight."""
         node = self.fields.get(name)
         if node is None:
-            node = self.fields[name] = Node(f"{self.path}/{name}")
+            if self.depth >= MAX_DEPTH:
+                raise ValueError(f"is nested deeper than {MAX_DEPTH} levels (at {self.path}).")
+            node = self.fields[name] = Node(f"{self.path}/{name}", self.depth + 1)
         return node
 
     def arrow_type(self) -> pa.DataType:
