@@ -16,32 +16,20 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-_MEASURE = """
-import json, sys, time
+from peak_memory import measure
+
+_IMPORTS = """
 from prov_common.hashing import hash_path
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
-
-def mb(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) / 1024
-
-path, how = sys.argv[1], sys.argv[2]
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = mb("VmRSS:")
-start, cpu = time.perf_counter(), time.process_time()
+"""
+_HASH = """
 if how == "whole":
     td = hash_jsonl_stream(lambda: open(path, "rb"), long_line_bytes=1 << 62)
 else:
     td = hash_path(path)
-print(json.dumps({"digest": td.digest, "seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
-                  "peakMB": mb("VmHWM:") - before}))
 """
 
 
@@ -70,8 +58,7 @@ def _write(path: Path, mib: int, shape: str) -> None:
 
 
 def _measure(path: Path, how: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), how], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    return measure(_IMPORTS, _HASH, str(path), how)
 
 
 def main() -> int:
