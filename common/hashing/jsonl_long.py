@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.json as pajson
 from blake3 import blake3
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.columns import table_sources
 from prov_common.hashing.encode import HAS_NULLS, NO_NULLS, encode_block
 from prov_common.hashing.jsonl_events import READ_BYTES, Event, Opener, json_lines
-from prov_common.hashing.jsonl_schema import Node, read_row
+from prov_common.hashing.jsonl_schema import Node, read_row, read_strings
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.table import BLOCK_ROWS, check_options, column_digest, table_result
@@ -72,14 +71,9 @@ class _Spill:
 
 def _leaf_array(kind: str, values: list[Any]) -> pa.Array:
     """A batch of one position's scalars as the Arrow array ``pyarrow.json`` makes of them."""
-    if kind != "timestamp":
-        return pa.array(values, type={"bool": pa.bool_(), "int": pa.int64(), "double": pa.float64()}[kind])
-    import json
-
-    text = "".join('{"v":' + json.dumps(v) + "}\n" for v in values).encode()
-    schema = pa.schema([pa.field("v", pa.timestamp("s"))])
-    return pajson.read_json(pa.BufferReader(text), read_options=pajson.ReadOptions(block_size=len(text) + 1),
-                            parse_options=pajson.ParseOptions(explicit_schema=schema)).column(0).combine_chunks()
+    if kind == "timestamp":
+        return read_strings(values, as_stamps=True)
+    return pa.array(values, type={"bool": pa.bool_(), "int": pa.int64(), "double": pa.float64()}[kind])
 
 
 class _Out:

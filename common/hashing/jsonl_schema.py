@@ -8,6 +8,7 @@ else that disagrees is refused with the message of :func:`~prov_common.hashing.j
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,12 +34,17 @@ def type_change(where: str, before: object, after: object) -> BadInputError:
                          fix="give the field one JSON type in every line, or hash the file's bytes (tdprov hash --bytes).")
 
 
+def read_strings(values: list[str | None], as_stamps: bool = False) -> pa.Array:
+    """``values`` read by ``pyarrow.json`` as one field: its inferred type, or ``timestamp[s]`` declared."""
+    text = "".join('{"v":' + json.dumps(v) + "}\n" for v in values).encode()
+    options = pajson.ParseOptions(explicit_schema=pa.schema([pa.field("v", pa.timestamp("s"))])) if as_stamps else None
+    return pajson.read_json(pa.BufferReader(text), read_options=pajson.ReadOptions(block_size=len(text) + 1),
+                            parse_options=options).column(0).combine_chunks()
+
+
 def stamps_parse(values: list[str]) -> bool:
     """True when ``pyarrow.json`` reads every one of ``values`` as a ``timestamp[s]``."""
-    import json
-
-    text = "".join('{"v":' + json.dumps(v) + "}\n" for v in values).encode()
-    return pa.types.is_timestamp(pajson.read_json(pa.BufferReader(text)).schema.field("v").type)
+    return pa.types.is_timestamp(read_strings(values).type)  # type: ignore[arg-type]
 
 
 @dataclass
