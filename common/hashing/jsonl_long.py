@@ -184,10 +184,13 @@ def _value(out: _Out, event: str, value: Any, events: Iterator[Event]) -> None:
             n += 1
         out.length(n)
     elif out.kind == "string":
-        encoded = value.encode()
-        out.length(len(encoded))
         assert out.data is not None
-        out.data.write(encoded)
+        size = 0
+        for start in range(0, len(value), SPILL_BYTES):  # a long string is not copied whole once more
+            encoded = value[start:start + SPILL_BYTES].encode()
+            out.data.write(encoded)
+            size += len(encoded)
+        out.length(size)
     else:
         out.scalar(float(value) if out.kind == "double" else value)
 
