@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--whole-mib", type=int, default=20, help="size at which the line is also parsed whole")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/jsonl.md"))
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for shape in ("values", "string"):
@@ -81,14 +82,15 @@ def main() -> int:
                     rows.append(f"| {shape} | {size:,.0f} MiB | {way} | {r['seconds']:.1f} s | {r['cpu']:.1f} s | "
                                 f"{r['peakMB']:,.0f} MB |")
                 path.unlink()
-    text = (f"Long JSON line benchmark ({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"load average {os.getloadavg()[0]:.1f} at the end): "
+    text = (f"Long JSON line benchmark ({platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): "
             f"`python benchmarks/bench_jsonl.py --mib {args.mib} --whole-mib {args.whole_mib}`\n\n"
             "| long line's bulk | file | way | wall time | CPU time | peak memory added |\n|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n\n"
             "Both ways give the same digest where both ran (checked). `values`: a list of floats and a list of\n"
             "short strings; `string`: one string. The incremental parser hands each scalar over whole, so a\n"
-            "single string costs about twice its size; many values cost the parser's buffers and batches.\n"
+            "single string costs a few times its length (the parser's token buffers, then the Python string);\n"
+            "many values cost the parser's buffers and a batch of values per position, whatever the line's length.\n"
             "Spill files (about the encoded size of the data) go to the temporary folder.\n")
     args.out.write_text(text)
     print(text)
