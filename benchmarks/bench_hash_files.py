@@ -12,11 +12,8 @@ hashes; every way must give the same digest.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,28 +22,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-_MEASURE = """
-import json, sys, time
+from peak_memory import measure
+
+_IMPORTS = """
 from prov_common.hashing import hash_dataframe, hash_path, hash_table
 from prov_common.hashing.files import read_table_file, table_format
-
-def mb(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) / 1024
-
-path, how = sys.argv[1], sys.argv[2]
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = mb("VmRSS:")
-start = time.perf_counter()
+"""
+_HASH = """
 if how == "whole":
     data = read_table_file(path, table_format(path))
     td = hash_dataframe(data) if hasattr(data, "iloc") else hash_table(data)
 else:
     td = hash_path(path)
-print(json.dumps({"digest": td.digest, "rows": td.rows, "seconds": time.perf_counter() - start,
-                  "peakMB": mb("VmHWM:") - before}))
 """
 
 
@@ -77,8 +64,7 @@ def _write(folder: Path, fmt: str, mib: int) -> tuple[Path, Path]:
 
 
 def _measure(path: Path, how: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), how], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    return measure(_IMPORTS, _HASH, str(path), how)
 
 
 def main() -> int:

@@ -11,7 +11,6 @@ or the audit names the run as unfinished. Never a bundle that verifies while inc
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal

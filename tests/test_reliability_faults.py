@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bundle_support import run_events
+from mount_support import mount
 from prov_common.bundle import layout, list_bundles, verify_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
@@ -183,17 +184,11 @@ def test_moto_server_stopped_mid_pipeline(tmp_path: Path, monkeypatch: pytest.Mo
         server.stop()
 
 
-def _mount(args: list[str]) -> bool:
-    import subprocess
-
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
-
-
 def test_local_store_on_a_read_only_volume_spools_then_flush_delivers(tmp_path: Path, fast_tmp: Path, caplog) -> None:
     """The store folder is a read-only tmpfs (EROFS) during 3 runs, then writable again."""
     store_dir, spool = tmp_path / "store", fast_tmp / "spool"
     store_dir.mkdir()
-    if not _mount(["-t", "tmpfs", "-o", "ro,size=4m", "tmpfs", str(store_dir)]):
+    if not mount(["-t", "tmpfs", "-o", "ro,size=4m", "tmpfs", str(store_dir)]):
         pytest.skip("cannot mount a tmpfs here")
     try:
         transport = _transport(str(store_dir), spool, timeout=5)
@@ -202,7 +197,7 @@ def test_local_store_on_a_read_only_volume_spools_then_flush_delivers(tmp_path: 
         transport.close()
         assert "Read-only file system" in caplog.text and "spooled" in caplog.text
         assert len(Outbox(spool).pending()) == 9 and not any(store_dir.iterdir())
-        assert _mount(["-o", "remount,rw", str(store_dir)])
+        assert mount(["-o", "remount,rw", str(store_dir)])
         report = Outbox(spool).flush()
         assert report.ok and report.delivered == 9
         assert_delivered_once(str(store_dir), run_ids)
@@ -220,7 +215,7 @@ def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy
 
     spool = tmp_path / "tiny"
     spool.mkdir()
-    if not _mount(["-t", "tmpfs", "-o", "size=64k", "tmpfs", str(spool)]):
+    if not mount(["-t", "tmpfs", "-o", "size=64k", "tmpfs", str(spool)]):
         pytest.skip("cannot mount a tmpfs here")
     try:
         fd = os.open(spool / "filler", os.O_WRONLY | os.O_CREAT)  # fill the volume to the last byte

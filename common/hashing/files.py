@@ -23,7 +23,7 @@ from prov_common.hashing.parquet import RowGroupColumns
 from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.file_sha256 import sha256_of
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
-from prov_common.hashing.raw import hash_bytes, hash_stream
+from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 

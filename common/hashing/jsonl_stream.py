@@ -11,7 +11,9 @@ A streaming reader (``pyarrow.json.open_json``) fixes the types from its first b
    (``explicit_schema``) and hashes that.
 
 Memory: a few chunks of lines (:data:`CHUNK_BYTES`, 512 KiB, parsed on one thread per CPU; the JSON reader needs
-about ten times a chunk while it parses it) and one open block per column.
+about ten times a chunk while it parses it) and one open block per column. A line longer than
+:data:`LONG_LINE_BYTES` would cost ten times its length here, so once one is met the whole file is
+hashed by :func:`~prov_common.hashing.jsonl_long.hash_jsonl_long` instead (an incremental parser; same digest).
 """
 from __future__ import annotations
 
@@ -22,30 +24,44 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from prov_common.errors import BadInputError
 from prov_common.hashing.columns import table_sources
+from prov_common.hashing.jsonl_long import hash_jsonl_long
+from prov_common.hashing.jsonl_schema import type_change
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
 
 CHUNK_BYTES = 1 << 19
+LONG_LINE_BYTES = 1 << 23  # 8 MiB: a longer line is not parsed whole
 _READ = pajson.ReadOptions(use_threads=False)
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
-def line_chunks(f: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+class LongLine(Exception):
+    """A line longer than the limit given to :func:`line_chunks` (read no further)."""
+
+
+def line_chunks(f: IO[bytes], chunk_bytes: int = CHUNK_BYTES, long_line: int | None = None) -> Iterator[bytes]:
     """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk); blank chunks skipped.
 
     The pieces of a long line are kept in a list and joined once, so a line of any length costs time
-    linear in its length (not one copy of the growing line per read)."""
+    linear in its length (not one copy of the growing line per read). With ``long_line``, a line
+    longer than that raises :class:`LongLine` instead of being kept."""
     pieces: list[bytes] = []  # the start of a line that has not ended yet
+    held = 0
     while data := f.read(chunk_bytes):
         cut = data.rfind(b"\n") + 1
         if not cut:
             pieces.append(data)
+            held += len(data)
+            if long_line is not None and held > long_line:
+                raise LongLine
             continue
+        if long_line is not None and held + data.find(b"\n") > long_line:
+            raise LongLine
         chunk = b"".join([*pieces, data[:cut]])
         pieces = [data[cut:]] if cut < len(data) else []
+        held = len(data) - cut
         if chunk.strip():
             yield chunk
     rest = b"".join(pieces)
@@ -69,8 +85,7 @@ def promote(a: pa.DataType, b: pa.DataType, where: str = "") -> pa.DataType:
         return pa.list_(a.value_field.with_type(promote(a.value_type, b.value_type, f"{where}[]")))
     if pa.types.is_struct(a) and pa.types.is_struct(b):
         return pa.struct(promote_fields(list(a), list(b), where))
-    raise BadInputError(f"field {where or '/'} changed from {a} to {b} between lines.",
-                        fix="give the field one JSON type in every line, or hash the file's bytes (tdprov hash --bytes).")
+    raise type_change(where, a, b)
 
 
 def promote_fields(a: list[pa.Field], b: list[pa.Field], where: str = "") -> list[pa.Field]:
@@ -82,7 +97,8 @@ def promote_fields(a: list[pa.Field], b: list[pa.Field], where: str = "") -> lis
     return fields + [f for f in b if f.name not in mine]
 
 
-def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None) -> Iterator[pa.Table]:
+def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None,
+            long_line: int | None = None) -> Iterator[pa.Table]:
     """The file's chunks of lines parsed, in order (several at a time: they do not depend on each other)."""
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
 
@@ -92,7 +108,7 @@ def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None) -> 
         return pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
 
     with open_source() as f:
-        yield from ordered_map(parse, line_chunks(f, chunk_bytes))
+        yield from ordered_map(parse, line_chunks(f, chunk_bytes, long_line))
 
 
 def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:
@@ -100,18 +116,24 @@ def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:
 
 
 def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,
-                      chunk_bytes: int = CHUNK_BYTES) -> TableDigest | None:
-    """Digest of ``pyarrow.json.read_json(source)``, read in chunks of lines; None when it has no lines."""
+                      chunk_bytes: int = CHUNK_BYTES, long_line_bytes: int = LONG_LINE_BYTES) -> TableDigest | None:
+    """Digest of ``pyarrow.json.read_json(source)``, read in chunks of lines; None when it has no lines.
+
+    A line longer than ``long_line_bytes`` sends the file to :func:`hash_jsonl_long` (bounded memory),
+    except for row digests, which are then made by parsing the line whole."""
     hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
     first: pa.Schema | None = None
     fields: list[pa.Field] = []
     consistent = True
-    for table in _tables(open_source, chunk_bytes, None):
-        first = table.schema if first is None else first
-        fields = promote_fields(fields, list(table.schema))
-        consistent = consistent and table.schema == first
-        if consistent:
-            _add(hasher, table)
+    try:
+        for table in _tables(open_source, chunk_bytes, None, None if granularity == "row" else long_line_bytes):
+            first = table.schema if first is None else first
+            fields = promote_fields(fields, list(table.schema))
+            consistent = consistent and table.schema == first
+            if consistent:
+                _add(hasher, table)
+    except LongLine:
+        return hash_jsonl_long(open_source, granularity=granularity, block_rows=block_rows)
     if first is None:
         return None
     if consistent:

@@ -18,7 +18,7 @@ from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources
 from prov_common.hashing.encode import NO_NULLS, encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
-from prov_common.hashing.raw import ALGORITHM, show
+from prov_common.hashing.raw import show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes
 from prov_common.hashing.types import logical_type
 

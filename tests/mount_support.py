@@ -1,0 +1,42 @@
+"""Folders that refuse writes even to root (CI runs the suite as root, and root ignores file modes)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def mount(args: list[str]) -> bool:
+    """Run ``mount ARGS``; True when it worked."""
+    return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder``, with what it holds, refuses writes for the block.
+
+    As root: a read-only bind mount of the folder on itself (EROFS, which root cannot override); the
+    test is skipped only where mounting is impossible. Otherwise: mode 0555, restored afterwards.
+    """
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode & 0o777
+        folder.chmod(0o555)
+        try:
+            if os.access(folder, os.W_OK):
+                pytest.skip("this user can write to a folder of mode 0555 and cannot mount")
+            yield
+        finally:
+            folder.chmod(mode)
+        return
+    if not mount(["--bind", str(folder), str(folder)]):
+        pytest.skip("cannot mount here (root without the right to mount)")
+    try:
+        if not mount(["-o", "remount,bind,ro", str(folder)]):
+            pytest.skip("cannot remount a bind mount read-only here")
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

@@ -1,0 +1,140 @@
+"""JSON-lines files with lines too long to parse whole: hashed by an incremental parser, same digest.
+
+Every digest is checked against ``hash_table`` of the table ``pyarrow.json.read_json`` reads from the
+whole file, so the long-line path must agree with Arrow's own reading, not only with itself. Memory
+is a figure of benchmarks/bench_jsonl.py, not asserted here.
+"""
+from __future__ import annotations
+
+import io
+import json
+from contextlib import nullcontext
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.json as pajson
+import pytest
+
+from prov_common.cli import main
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_path, hash_table
+from prov_common.hashing.jsonl_events import JsonLineError
+from prov_common.hashing.jsonl_long import hash_jsonl_long
+from prov_common.hashing.jsonl_stream import LONG_LINE_BYTES, hash_jsonl_stream
+from test_hash_streaming import JSONL_CASES
+
+DATES = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)] * 20  # 6,720: several checks
+ROWS = [
+    {"id": 1, "x": 1, "t": "2024-01-01", "s": "héllo\u2028\"q\"\\", "b": True, "l": [1, 2, 3],
+     "o": {"a": 1, "b": [{"p": "x"}, None, {"q": 2.5}]}, "n": None, "e": [], "d": DATES},
+    {"id": 2, "x": 2.5, "t": "2024-01-01T10:00:00Z", "s": None, "l": None, "o": None, "e": [],
+     "big": 99999999999999999999, "d": DATES[:3]},
+    {"id": 3, "t": "2024-02-03 10:11:12", "s": "", "b": False, "l": [], "o": {"b": []}, "e": [None], "z": {}},
+    {"id": 4, "x": -0.0, "t": None, "s": "z" * 5000 + "\U0001f600", "l": list(range(3000)),
+     "o": {"a": None, "c": {"d": [[1, None], []]}}, "w": [f"tok{i}" for i in range(2000)]},
+    {"id": 5, "x": 1e300, "u": "2024-01-01", "l": [None, 7], "d": DATES + ["2024-02-30"]},  # not a date: strings
+    {"id": 6, "u": "nope", "o": {"c": None}, "f": 1.5e-7},
+    {"id": 7},
+]
+
+
+def _text(rows: list[dict]) -> bytes:
+    return ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n").encode()
+
+
+def _arrow_digest(text: bytes, **options: object):
+    """What Arrow reads from the whole text, hashed: the reference for every path."""
+    whole = pajson.read_json(pa.BufferReader(text), read_options=pajson.ReadOptions(block_size=len(text) + 1))
+    return hash_table(whole, use_pandas_metadata=False, **options)
+
+
+def _opener(text: bytes):
+    return lambda: nullcontext(io.BytesIO(text))
+
+
+@pytest.mark.parametrize("block_rows", [2, 3, 65_536])
+@pytest.mark.parametrize("granularity", ["column", "block"])
+def test_long_lines_hashed_incrementally_give_arrows_digest(tmp_path: Path, block_rows: int, granularity: str) -> None:
+    text = _text(ROWS)
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(text)
+    expected = _arrow_digest(text, block_rows=block_rows, granularity=granularity)
+    assert {"d": pa.list_(pa.string()), "t": pa.timestamp("s"), "u": pa.string(), "big": pa.float64()}.items() <= {
+        f.name: f.type for f in pajson.read_json(str(path), read_options=pajson.ReadOptions(block_size=len(text) + 1)).schema
+    }.items()  # the data exercises Arrow's inference: promoted lists, timestamps, 2^64 as double
+    forced = hash_jsonl_stream(_opener(text), granularity=granularity, block_rows=block_rows,  # type: ignore[arg-type]
+                               chunk_bytes=64, long_line_bytes=256)
+    streamed = hash_jsonl_long(_opener(text), granularity=granularity, block_rows=block_rows,  # type: ignore[arg-type]
+                               chunk_bytes=7)
+    normal = hash_path(path, granularity=granularity, block_rows=block_rows)  # type: ignore[arg-type]
+    for digest in (forced, streamed, normal):
+        assert digest is not None
+        assert (digest.digest, digest.rows, digest.bytes, digest.columns) == (
+            expected.digest, expected.rows, expected.bytes, expected.columns)
+        assert digest.blocks == expected.blocks
+
+
+def test_one_changed_value_in_a_long_line_changes_the_digest() -> None:
+    rows = json.loads(json.dumps(ROWS))
+    rows[3]["l"][2999] = -1
+    before, after = (hash_jsonl_long(_opener(_text(r))) for r in (ROWS, rows))  # type: ignore[arg-type]
+    assert before is not None and after is not None and before.digest != after.digest
+    assert after.digest == _arrow_digest(_text(rows)).digest
+    changed = [a.name for a, b in zip(before.columns, after.columns, strict=True) if a.digest != b.digest]
+    assert changed == ["l"]
+
+
+def test_a_line_over_the_limit_is_hashed_by_the_cli_like_arrow_reads_it(tmp_path: Path, capsys) -> None:
+    long = "é" * (LONG_LINE_BYTES // 2)  # 2 bytes each in UTF-8
+    text = _text([{"id": 1, "v": [0.5]}, {"id": 2, "v": list(range(1000)), "s": long}, {"id": 3, "v": [], "s": "x"}])
+    assert max(len(line) for line in text.split(b"\n")) > LONG_LINE_BYTES
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(text)
+    assert main(["hash", str(path)]) == 0
+    assert capsys.readouterr().out.split()[0] == _arrow_digest(text).digest
+
+
+def test_a_malformed_long_line_is_refused_naming_the_file_and_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"a": [1]}\n\n{"a": [2]}\n{"a": [' + b"1," * 1000 + b" oops]}\n{\"a\": [3]}\n")
+    with pytest.raises(JsonLineError) as err:  # the reader's error: hash_path names the file
+        hash_jsonl_stream(lambda: path.open("rb"), chunk_bytes=64, long_line_bytes=256)
+    assert err.value.line == 4 and "not valid JSON" in str(err.value)
+    path.write_bytes(b'{"a": [1]}\n{"a": [2], "s": "' + b"x" * LONG_LINE_BYTES + b'"} {}\n')
+    assert main(["hash", str(path)]) == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1 and str(path) in err_lines[0] and "line 2: not valid JSON" in err_lines[0]
+    assert "trailing garbage" in err_lines[0]
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    (b'{"a": [' + b"1," * 300 + b'"x"]}', "line 2: field /a/[] changed from int to string"),
+    (b"[" + b"1," * 300 + b"1]", "line 2: is not a JSON object"),
+    (b'{"a": [' + b"1," * 300 + b'1], "a": 2}', "line 2: field /a appears twice"),
+    (b'{"a": [1], "b": ' + b'{"c": ' * 500 + b"1" + b"}" * 501, "line 2: is nested deeper than 256 levels"),
+])
+def test_long_lines_arrow_refuses_are_refused(line: bytes, said: str) -> None:
+    text = b'{"a": [1]}\n' + line + b"\n"
+    with pytest.raises((pa.ArrowInvalid, RecursionError)):  # Arrow reads deep nesting; hash_table cannot
+        hash_table(pajson.read_json(pa.BufferReader(text)))
+    with pytest.raises(ValueError) as err:  # BadInputError, or the reader's JsonLineError
+        hash_jsonl_stream(_opener(text), chunk_bytes=64, long_line_bytes=256)  # type: ignore[arg-type]
+    assert isinstance(err.value, (BadInputError, JsonLineError)) and said in str(err.value)
+
+
+def test_row_digests_of_long_lines_parse_the_line_whole() -> None:
+    text = _text(ROWS)
+    digest = hash_jsonl_stream(_opener(text), granularity="row", chunk_bytes=64, long_line_bytes=256)  # type: ignore[arg-type]
+    expected = _arrow_digest(text, granularity="row")
+    assert digest is not None and digest.digest == expected.digest
+    assert digest.row_digests is not None and digest.row_digests.equals(expected.row_digests)
+
+
+@pytest.mark.parametrize("case", list(JSONL_CASES))
+def test_the_chunked_readers_cases_hash_the_same_incrementally(case: str) -> None:
+    """The type-promotion cases of the chunked reader (tests/test_hash_streaming.py), on the long-line path."""
+    text = JSONL_CASES[case].encode()
+    digest = hash_jsonl_long(_opener(text), granularity="block", block_rows=7, chunk_bytes=5)  # type: ignore[arg-type]
+    expected = _arrow_digest(text, granularity="block", block_rows=7)
+    assert digest is not None and (digest.digest, digest.columns, digest.blocks) == (
+        expected.digest, expected.columns, expected.blocks)
