@@ -5,6 +5,7 @@ Orchestrator components accept the same settings as typed config and pass them a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def paths(value: object) -> tuple[str, ...]:
     return tuple(str(p) for p in items if p)  # type: ignore[union-attr]
 
 
+def uris(value: object) -> tuple[str, ...]:
+    """A list of URIs given as a sequence or as one string separated by commas or white space."""
+    items = re.split(r"[,\s]+", str(value or "")) if isinstance(value, str) or value is None else value
+    return tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
+
+
 def default_home() -> Path:
     """Per-user tdprov folder (keys and trust), ``$TDPROV_HOME`` or ``~/.config/tdprov``."""
     return Path(os.environ.get("TDPROV_HOME") or Path.home() / ".config" / "tdprov")
@@ -38,6 +45,7 @@ class Settings:
     spool: outbox folder for bundles that could not be delivered.
     strict: an unreachable store is an error instead of a spool entry.
     issuer: the organisation that issues the datasets the pipelines make (training-data records).
+    witnesses: places (folders or ``s3://`` URIs) where audits keep the newest checkpoint they verified.
     """
 
     store: str = DEFAULT_STORE
@@ -46,6 +54,7 @@ class Settings:
     spool: str | None = None
     strict: bool = False
     issuer: str | None = None
+    witnesses: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -59,10 +68,13 @@ class Settings:
             spool=env.get("TDPROV_SPOOL") or None,
             strict=flag(env.get("TDPROV_STRICT")),
             issuer=env.get("TDPROV_ISSUER") or None,
+            witnesses=uris(env.get("TDPROV_WITNESS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "trusted_keys" in given:
             given["trusted_keys"] = paths(given["trusted_keys"])
+        if "witnesses" in given:
+            given["witnesses"] = uris(given["witnesses"])
         if "strict" in given:
             given["strict"] = flag(given["strict"])
         return replace(settings, **given) if given else settings

@@ -30,6 +30,7 @@ from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
 from prov_common.audit.memory import KnownCheckpoint, load_memory, save_memory
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
+from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
@@ -79,6 +80,7 @@ def run_audit(
     witnesses: Sequence[str | KnownCheckpoint] = (),
     accept_checkpoint: str | None = None,
     memory_path: Path | None = None,
+    remember_in: Sequence[str | WitnessPlace] = (),
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
@@ -86,7 +88,9 @@ def run_audit(
     ``witnesses``: published checkpoints (files, ``s3://`` objects, or :class:`KnownCheckpoint`) the
     log must still extend. ``accept_checkpoint``: the reason a person accepts the store's log as it is
     now, closing the open gaps (recorded, see ``resolve.py``). ``memory_path``: the auditor's memory
-    file (default under ``TDPROV_HOME``).
+    file (default under ``TDPROV_HOME``). ``remember_in``: witness places this audit checks and, when
+    the log extends every checkpoint kept, writes the new one to (folders, ``s3://`` URIs or
+    :class:`WitnessPlace` objects; ``TDPROV_WITNESS`` adds more), see ``remember.py``.
     """
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
@@ -115,10 +119,18 @@ def run_audit(
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
-    if accept_checkpoint is not None:
-        result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id)
+    places = open_places([*settings.witnesses, *remember_in], store.uri, signer, trust)
+    if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
+        result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
+                                   places=[p.name for p in places])
     first_audit = memory.checkpoint is None and not memory.runs
     gaps, _ = check_extends(memory.checkpoint, tlog, head, "this auditor") if memory.checkpoint else ([], [])
+    for place in places if accept_checkpoint is None else ():
+        kept, problem = read_place(place)
+        if problem:
+            gaps.append(Finding(CHECK_LOG, place.name, problem, FIX_GAP))
+        elif kept is not None:
+            gaps += check_extends(kept, tlog, head, place.name)[0]
     for witness in witnesses:
         known = read_witness(witness) if isinstance(witness, str) else witness
         gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}")[0]
@@ -151,17 +163,18 @@ def run_audit(
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
     base = head.checkpoint.size if head else 0
-    appended = True
-    try:
-        if blocked:
-            raise TdprovError(f"the log does not extend the checkpoint this auditor or a witness verified; {len(new_leaves)} new bundle(s) "
-                              "wait until the gap is resolved", fix=FIX_GAP)
-        new_head = tlog.append(new_leaves, signer, known_size=base)
-    except StoreUnavailableError:
-        raise
-    except TdprovError as exc:
-        log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
-        new_head, appended = head, False
+    appended = not blocked
+    new_head = head
+    if blocked:
+        log_check.findings += _waiting(new_leaves)
+    else:
+        try:
+            new_head = tlog.append(new_leaves, signer, known_size=base)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:
+            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
+            appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
     for summary, record, _leaf in _examine_all(store, settings, others, trust, workers):
@@ -220,6 +233,7 @@ def run_audit(
         else:
             remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves))
             memory.checkpoint = KnownCheckpoint.of(new_head)
+            log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
     settled = set() if blocked else _settled(listing, plan.summaries, plan.cursor)
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
@@ -236,6 +250,26 @@ def run_audit(
 
     publish(result, store, signer, report_dir)
     return result
+
+
+def _waiting(new_leaves: list[LogLeaf]) -> list[Finding]:
+    """Over a gap nothing is appended: name the new bundles that wait (none: nothing more to say)."""
+    if not new_leaves:
+        return []
+    return [Finding(CHECK_LOG, "log/", f"{len(new_leaves)} new bundle(s) not appended to the log: it does not extend the checkpoint this "
+                    "auditor or a witness verified, and nothing is logged over that gap; they wait until it is resolved", FIX_GAP)]
+
+
+def _keep_in(places: Sequence[WitnessPlace], checkpoint: KnownCheckpoint, now: datetime, audit_id: str) -> list[Finding]:
+    """Write the verified checkpoint to every witness place; a place that cannot take it is a finding."""
+    out = []
+    for place in places:
+        try:
+            place.write(checkpoint, now=now, audit_id=audit_id)
+        except TdprovError as exc:
+            out.append(Finding(CHECK_LOG, place.name, f"the verified checkpoint {checkpoint.size} could not be kept in {place.name}: {exc.what}",
+                               exc.fix or "make the witness place writable by the auditor, then audit again"))
+    return out
 
 
 @dataclass

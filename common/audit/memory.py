@@ -101,10 +101,14 @@ class AuditorMemory:
                 self.open.append(f)
 
 
+def store_id(store_uri: str) -> str:
+    """A store's name in the auditor's records: 16 hex of the SHA-256 of its URI."""
+    return hashlib.sha256(store_uri.rstrip("/").encode()).hexdigest()[:16]
+
+
 def memory_path(store_uri: str, home: Path | None = None) -> Path:
     """Where this user's auditor memory of ``store_uri`` lives."""
-    name = hashlib.sha256(store_uri.rstrip("/").encode()).hexdigest()[:16]
-    return (home or default_home()) / "audits" / f"{name}.json"
+    return (home or default_home()) / "audits" / f"{store_id(store_uri)}.json"
 
 
 def load_memory(store_uri: str, path: Path | None = None) -> AuditorMemory:
@@ -149,4 +153,4 @@ def who() -> str:
         return "unknown"
 
 
-__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_path", "save_memory", "who"]
+__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_path", "save_memory", "store_id", "who"]
