@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -28,7 +29,8 @@ from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
-from prov_common.audit.memory import KnownCheckpoint, load_memory, save_memory
+from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
+from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept
@@ -66,7 +68,16 @@ def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
     return _Bar(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
 
 
-def run_audit(
+def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Path | None = None, **options: Any) -> AuditResult:
+    """Audit ``store``: see the module docstring and :func:`_audit` for the options. The audit holds the
+    lock of this auditor's memory of the store from start to end, so two auditors sharing
+    ``TDPROV_HOME`` take turns instead of one replacing what the other remembered."""
+    path = memory_path or default_memory_path(store.uri)
+    with memory_lock(path):
+        return _audit(store, settings, memory_path=path, **options)
+
+
+def _audit(
     store: Store,
     settings: Settings | None = None,
     *,

@@ -15,11 +15,15 @@ the store's writers.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import hashlib
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from prov_common.tlog.log import StoredCheckpoint
 from prov_common.tlog.model import Checkpoint
 
 MEMORY_FORMAT = "https://tdprov.dev/auditor-memory/v1"
+LOCK_SUFFIX = ".lock"
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,26 @@ def save_memory(memory: AuditorMemory) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def memory_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the memory file at ``path`` (``<path>.lock``, ``flock``) for a whole audit:
+    two auditors sharing ``TDPROV_HOME`` take turns, so neither loads a memory that the other is about
+    to replace (the file itself is always replaced atomically). The operating system releases the lock
+    when a process dies; a second auditor waits, and says so on stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + LOCK_SUFFIX), "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"tdprov: waiting for another audit of this store by this auditor to finish (lock {handle.name})", file=sys.stderr,
+                  flush=True)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def who() -> str:
     """The person a resolution is recorded for."""
     try:
@@ -153,4 +178,4 @@ def who() -> str:
         return "unknown"
 
 
-__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_path", "save_memory", "store_id", "who"]
+__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_lock", "memory_path", "save_memory", "store_id", "who"]
