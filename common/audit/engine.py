@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from prov_common.audit.catalog import load_catalog, write_catalog
+from prov_common.audit.catalog import load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
@@ -210,20 +210,22 @@ def _audit(
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
               unfinished_runs(store, set(records), stale_after=stale_after, now=started)]
+    catalog = load_catalog(store, trust) if previous is not None else None  # every run, for re-hash and the report
+    everything_known = records if catalog is None else {**catalog.runs, **records}
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
 
-        everything = records if previous is None else {**load_catalog(store, trust).runs, **records}
-        checks.append(rehash_check(everything.values()))
+        checks.append(rehash_check(everything_known.values()))
     else:
         checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
     checks.append(source_check)
     result.checks = checks
     result.index = index
     result.examined = {s.run_id for s in summaries}
-    if previous is not None:  # the checks continued from the state; the report describes the whole store
-        everything_known = {**load_catalog(store, trust).runs, **records}
+    if catalog is not None:  # the checks continued from the state; the report describes the whole store
         result.report_index = LineageIndex(everything_known.values(), [s.record for s in sources])
+        if new_head is not None and appended:
+            written.append(write_summary(store, new_head.checkpoint.size, catalog, signer, result.audit_id))
     result.sources = sources
     result.quality_rows = evaluation.quality_rows
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
