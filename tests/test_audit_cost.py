@@ -1,16 +1,20 @@
 """The default audit costs what is new plus one listing: counted on a real local store (a subclass that counts
 what the audit reads and stats), a second audit after one new bundle reads the same objects at 50 and at 200
-bundles, the report's catalog read is bounded by the summaries, and the listing stats only what the inventory
-compares."""
+bundles, the report's catalog and the auditor's inventory are read from a summary and a bounded number of
+segments, the memory file holds no per-run list, and the listing stats only what the inventory compares."""
 from __future__ import annotations
 
 import collections
+import json
 from datetime import timedelta
 from pathlib import Path
 
 from prov_common.audit import run_audit
 from prov_common.audit.catalog import CATALOG_PREFIX, COMPACT_AFTER, SUMMARY_PREFIX
 from prov_common.audit.inventory import LISTED_PREFIXES
+from prov_common.audit.memory import memory_path
+from prov_common.audit.memory_objects import COMPACT_AFTER as MEMORY_COMPACT_AFTER
+from prov_common.audit.memory_objects import INVENTORY_PREFIX
 from prov_common.bundle import layout
 from prov_common.config import Settings
 
@@ -65,6 +69,8 @@ def _by_kind(store: AuditCounter, new: str) -> dict[str, int]:
             kind = "new bundle"
         elif key.startswith((CATALOG_PREFIX, SUMMARY_PREFIX)):
             kind = "catalog"
+        elif key.startswith(INVENTORY_PREFIX):
+            kind = "auditor inventory"
         elif key.startswith(layout.BUNDLES + "/"):
             kind = "old bundles"
         else:
@@ -82,7 +88,13 @@ def test_second_audit_reads_what_is_new_whatever_the_store_size(tmp_path: Path) 
     # the report reads every run from the newest summary and the segments after it, never one per audit ever made
     assert reads_large["catalog"] <= 1 + COMPACT_AFTER < 2 * COMPACT_AFTER + 1, reads_large
     assert list(large.list(SUMMARY_PREFIX)), "a summary was written"
-    rest = lambda reads: {k: v for k, v in reads.items() if k != "catalog"}  # noqa: E731
+    # the auditor's inventory: the newest summary and the segments after it, pinned in a memory file of fixed size
+    assert reads_small["auditor inventory"] <= 1 + MEMORY_COMPACT_AFTER and reads_large["auditor inventory"] <= 1 + MEMORY_COMPACT_AFTER
+    for store in (small, large):
+        memory = json.loads(memory_path(store.uri).read_text())
+        assert set(memory) == {"format", "store", "checkpoint", "inventory", "open", "resolutions"}, set(memory)
+        assert 1 <= len(memory["inventory"]) <= 1 + MEMORY_COMPACT_AFTER and not memory["open"] and not memory["resolutions"]
+    rest = lambda reads: {k: v for k, v in reads.items() if k not in ("catalog", "auditor inventory")}  # noqa: E731
     assert rest(reads_small) == rest(reads_large), (reads_small, reads_large)
 
 

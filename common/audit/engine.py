@@ -31,6 +31,7 @@ from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
+from prov_common.audit.memory_objects import load_inventory, save_inventory
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept
@@ -130,6 +131,7 @@ def _audit(
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
+    memory.add_open(load_inventory(memory, store, trust))  # a lost inventory object is a gap until resolved
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, trust)
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
@@ -256,6 +258,7 @@ def _audit(
     for key in (new_head.key if new_head else None, *written):  # written after the listing: the next one shows them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
+    save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
     save_memory(memory)
 
     # 6. report and PROV record of the audit

@@ -40,6 +40,7 @@ def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoin
     store.put(key, sign_envelope(canonical_bytes(record), RESOLUTION_PAYLOAD_TYPE, [signer]).to_json())
     memory.resolutions.append(dict(record, key=key))
     memory.open, memory.checkpoint, memory.runs, memory.tags = [], None, {}, {}  # re-taken from the store as it is now
+    memory.inventory = []
     return dict(record, key=key)
 
 
