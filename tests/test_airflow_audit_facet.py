@@ -63,6 +63,22 @@ def test_audit_operator_facet_over_a_gap_has_no_checkpoint(tmp_path: Path, store
     assert facet["logGap"] is True and facet["clean"] is False and facet["findings"] >= 1
     assert "treeSize" not in facet and "checkpointDigest" not in facet
 
+    # a person accepts the store as it is: recorded, and the Variable moves to the new checkpoint
+    from airflow.models import Variable
+
+    kept = json.loads(Variable.get("tdprov_gap_checkpoint"))
+    with DAG("tdprov_gap_accept", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "a3"), witness_variable="tdprov_gap_checkpoint",
+                                accept_checkpoint="checkpoint deleted by mistake on 2026-05-02")
+    run_dag(dag, logical_date=START)
+    head = sorted((store / "log" / "checkpoints").iterdir())[-1]
+    now = json.loads(Variable.get("tdprov_gap_checkpoint"))
+    assert now != kept and now["checkpointDigest"] == "sha256:" + hashlib.sha256(head.read_bytes()).hexdigest()
+    assert list((store / "audit" / "resolutions").iterdir())
+    with DAG("tdprov_gap_after", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "a4"), witness_variable="tdprov_gap_checkpoint")
+    assert run_dag(dag, logical_date=START).state == "success"
+
 
 def _checkpoint_payload(envelope: bytes) -> str:
     """The checkpoint's signed payload, decoded with the standard library."""
