@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from prov_common.audit.memory import store_id
+from prov_common.audit.memory import memory_path, store_id
 from prov_common.audit.model import CHECK_LOG
 from prov_common.audit.remember import WITNESS_PAYLOAD_TYPE
 from prov_common.signing import SigningKey, default_signing_key, sign_envelope
@@ -147,3 +147,31 @@ def test_the_audited_store_cannot_witness_itself(tmp_path: Path, capsys) -> None
     assert main(["audit", "--store", str(store), "--remember-in", str(store)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot witness its own log" in err[0], err
+
+
+def test_accepting_an_emptied_store_resets_the_places(tmp_path: Path) -> None:
+    """Everything deleted: the place keeps the gap until a person accepts the empty store; then it holds the
+    empty log and later audits are clean."""
+    from test_audit_support import digest, run_events, dataset, seal
+    from prov_common.audit import run_audit
+    from prov_common.config import Settings
+    from prov_common.store import open_store
+
+    uri, place = str(tmp_path / "store"), str(tmp_path / "place")
+    store = open_store(uri)
+    seal(store, run_events("prepare", [], [dataset("/d/x.parquet", digest("x"))]))
+
+    def audit(**kw):
+        return run_audit(store, Settings.from_env(store=uri), progress=False, remember_in=[place], **kw)
+
+    assert audit().clean
+    shutil.rmtree(uri)
+    Path(uri).mkdir()
+    memory_path(store.uri).unlink()  # the auditor's memory is lost too: only the place remembers
+    assert audit().exit_code == 1
+    accepted = audit(accept_checkpoint="store emptied on purpose")
+    assert accepted.resolution["witnessesReset"]
+    kept = [json.loads(base64.b64decode(json.loads(p.read_bytes())["payload"]))["checkpoint"]
+            for p in sorted((Path(place) / "witness").rglob("*.json"))]
+    assert [k["treeSize"] for k in kept] == [1, 0]
+    assert audit().clean

@@ -249,6 +249,8 @@ def _audit(
             remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves))
             memory.checkpoint = KnownCheckpoint.of(new_head)
             log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
+    elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
+        log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
     settled = set() if blocked else _settled(listing, plan.summaries, plan.cursor)
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
