@@ -147,6 +147,10 @@ def test_the_audited_store_cannot_witness_itself(tmp_path: Path, capsys) -> None
     assert main(["audit", "--store", str(store), "--remember-in", str(store)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot witness its own log" in err[0], err
+    for bad in ("", "ftp://host/witness"):
+        assert main(["audit", "--store", str(store), "--remember-in", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"witness place '{bad}'" in err[0] and "--remember-in" in err[0], err
 
 
 def test_accepting_an_emptied_store_resets_the_places(tmp_path: Path) -> None:

@@ -95,7 +95,11 @@ def open_places(uris: Any, audited: str, signer: SigningKey, trust: TrustStore) 
         if not isinstance(item, str):
             places.append(item)
             continue
-        place = open_store(item)
+        try:
+            place = open_store(item)
+        except BadInputError as exc:
+            raise BadInputError(f"witness place '{item}': {exc.what}",
+                                fix="pass a folder or s3://bucket/prefix to --remember-in / TDPROV_WITNESS") from exc
         if place.uri.rstrip("/") == audited.rstrip("/"):
             raise BadInputError(f"witness place '{item}' is the audited store itself: it cannot witness its own log.",
                                 fix="pass another folder or bucket to --remember-in / TDPROV_WITNESS")
