@@ -12,6 +12,7 @@ largest also a full re-audit. Targets: full audit of 10,000 bundles <= 60 s, inc
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -94,13 +95,14 @@ def _timed(fn):
 
 
 class CountingStore(LocalStore):
-    """The local store, counting the objects read (get, exists) and the listings made."""
+    """The local store, counting the objects read (get, exists), the listings made and the files stat'ed."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.reads = 0
         self.listings = 0
         self.listed = 0
+        self.stats = 0
 
     def get(self, key: str) -> bytes:
         self.reads += 1
@@ -114,12 +116,13 @@ class CountingStore(LocalStore):
         self.listings += 1
         return super().list(prefix, start_after=start_after)
 
-    def list_info(self, prefix: str = "", *, start_after: str | None = None):
+    def list_info(self, prefix: str = "", *, start_after: str | None = None, tags_for=None):
         """The inventory's listing: counted as one listing per 1,000 keys, as S3 pages it."""
-        for n, info in enumerate(super().list_info(prefix, start_after=start_after)):
+        for n, info in enumerate(super().list_info(prefix, start_after=start_after, tags_for=tags_for)):
             if n % 1000 == 0:
                 self.listings += 1
             self.listed += 1
+            self.stats += info.size >= 0
             yield info
 
 
@@ -150,12 +153,15 @@ def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool
     for i in range(rounds):
         make_bundles(uri, size + i * new, size + (i + 1) * new, workers)
         listings.append(_list_new(store, new))
-        store.reads = store.listings = store.listed = 0
+        store.reads = store.listings = store.listed = store.stats = 0
         inc, t_inc, c_inc = _timed(lambda: run_audit(store, settings, report_dir=folder / f"r{size}-inc{i}", progress=False, workers=workers))
         assert inc.clean and inc.bundles_examined == new, (inc.bundles_examined, [f.what for f in inc.errors[:5]])
         timings.append((t_inc, c_inc))
         memory = memory_path(store.uri).stat().st_size
-        reads.add(f"{store.reads} reads, {store.listings} listings ({store.listed:,} keys listed), memory {memory / 1e6:.1f} MB")
+        pins = json.loads(memory_path(store.uri).read_text())["inventory"]
+        kept = sum((Path(uri) / p["key"]).stat().st_size for p in pins)
+        reads.add(f"{store.reads} reads, {store.listings} listings ({store.listed:,} keys listed, {store.stats:,} stat'ed), "
+                  f"memory {memory / 1e3:.1f} kB + inventory {len(pins)} object(s) {kept / 1e6:.1f} MB")
     t_inc, c_inc = statistics.median(t for t, _ in timings), statistics.median(c for _, c in timings)
     listing = statistics.median(listings)
     rows = [(size, "full audit (first: logs every bundle)", size, t_first, c_first, "", load),

@@ -5,6 +5,7 @@ Orchestrator components accept the same settings as typed config and pass them a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def uris(value: object) -> tuple[str, ...]:
+    """A list of URIs given as a sequence or as one string separated by commas or white space."""
+    items = re.split(r"[,\s]+", str(value or "")) if isinstance(value, str) or value is None else value
+    return tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
+
+
 def default_home() -> Path:
     """Per-user tdprov folder (keys and trust), ``$TDPROV_HOME`` or ``~/.config/tdprov``."""
     return Path(os.environ.get("TDPROV_HOME") or Path.home() / ".config" / "tdprov")
@@ -44,6 +51,7 @@ class Settings:
     strict: an unreachable store is an error instead of a spool entry.
     issuer: the organisation that issues the datasets the pipelines make (training-data records).
     snapshot: keep a content-addressed copy of every dataset the pipelines write (``TDPROV_SNAPSHOT``).
+    witnesses: places (folders or ``s3://`` URIs) where audits keep the newest checkpoint they verified.
     """
 
     store: str = DEFAULT_STORE
@@ -53,6 +61,7 @@ class Settings:
     strict: bool = False
     issuer: str | None = None
     snapshot: bool = False
+    witnesses: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -67,6 +76,7 @@ class Settings:
             strict=flag(env.get("TDPROV_STRICT")),
             issuer=env.get("TDPROV_ISSUER") or None,
             snapshot=flag(env.get("TDPROV_SNAPSHOT")),
+            witnesses=uris(env.get("TDPROV_WITNESS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "trusted_keys" in given:
@@ -74,4 +84,6 @@ class Settings:
         for name in ("strict", "snapshot"):
             if name in given:
                 given[name] = flag(given[name])
+        if "witnesses" in given:
+            given["witnesses"] = uris(given["witnesses"])
         return replace(settings, **given) if given else settings

@@ -7,6 +7,8 @@ reports each check as an asset check evaluation of ``tdprov/audit`` and as op ou
 links to the report), records a ``tdprov/audit`` materialization whose ``checkpoint`` the next audit
 checks the log against, and fails the run with a ``dagster.Failure`` that lists the findings.
 """
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,10 @@ from dagster import (
 )
 
 from prov_common.audit import AuditResult, run_audit
-from prov_common.audit.memory import KnownCheckpoint
+from prov_common.audit.memory import KnownCheckpoint, store_id
 from prov_common.audit.witness import published_checkpoint
 from prov_common.audit.model import CHECK_TITLES, CheckResult
+from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_dagster.links import location_link
 from prov_dagster.resource import ProvenanceResource
@@ -48,37 +51,56 @@ MAX_LISTED_FINDINGS = 50  # per check in its metadata; the report holds them all
 class AuditConfig(Config):
     """``full``: examine every bundle, not only those since the last checkpoint; ``rehash``: hash the
     data where it lives now; ``report_dir``: write the report there instead of into the store;
-    ``witnesses``: published checkpoints (files or ``s3://`` objects) the log must still extend.
-    The checkpoint of the last materialization of ``tdprov/audit`` in the instance is always one."""
+    ``witnesses``: published checkpoints (files or ``s3://`` objects) the log must still extend;
+    ``remember_in``: witness places (folders or ``s3://``) the audit also keeps the checkpoint in;
+    ``accept_checkpoint``: the reason a person accepts the store's log as it is now, closing a gap
+    (recorded in the store; resets the instance's checkpoint too). The Dagster instance always keeps
+    the checkpoint (:class:`InstanceWitness`)."""
 
     full: bool = False
     rehash: bool = False
     report_dir: str | None = None
     witnesses: list[str] = []
+    remember_in: list[str] = []
+    accept_checkpoint: str | None = None
 
 
 def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = None) -> AuditResult:
     settings = provenance.settings()
     store = open_store(settings=settings)
-    witnesses = [*config.witnesses, *instance_witness(instance, store.uri)]
+    places = [*config.remember_in, *([InstanceWitness(instance, store.uri)] if instance is not None else [])]
     report_dir = str(Path(config.report_dir).absolute()) if config.report_dir else None  # a path, never taken for a store key
-    return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=report_dir, witnesses=witnesses)
+    return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=report_dir, witnesses=config.witnesses,
+                     remember_in=places, accept_checkpoint=config.accept_checkpoint)
 
 
-def instance_witness(instance: Any, store_uri: str) -> list[KnownCheckpoint]:
-    """The checkpoint the last audit of ``store_uri`` published in this Dagster instance (the
-    ``tdprov/audit`` asset's latest materialization): the instance is a witness of the log."""
-    if instance is None:
-        return []
-    event = instance.get_latest_materialization_event(AUDIT_ASSET_KEY)
-    materialization = event.asset_materialization if event is not None else None
-    if materialization is None:
-        return []
-    metadata = materialization.metadata
-    store, published = metadata.get("store"), metadata.get("checkpoint")
-    if store is None or published is None or store.value != store_uri or not published.value:
-        return []
-    return [published_checkpoint(published.value, f"the checkpoint in the Dagster instance ({AUDIT_ASSET_KEY.to_user_string()})")]
+class InstanceWitness:
+    """The newest checkpoint an audit of ``store_uri`` verified, kept in the Dagster instance's key-value
+    storage (``tdprov/audit/checkpoint/<store id>``): every audit job or asset run checks the log against
+    it, and moves it only when the log extends it, so the instance witnesses a roll back even when the
+    auditor's own memory is lost."""
+
+    def __init__(self, instance: Any, store_uri: str) -> None:
+        self.instance, self.store_uri = instance, store_uri
+        self.key = f"tdprov/audit/checkpoint/{store_id(store_uri)}"
+        self.name = f"the checkpoint in the Dagster instance ({self.key})"
+
+    def read(self) -> KnownCheckpoint | None:
+        raw = self.instance.run_storage.get_cursor_values({self.key}).get(self.key)
+        if not raw:
+            return None
+        try:
+            kept = json.loads(raw)
+        except ValueError as exc:
+            raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the instance's storage from a backup") from exc
+        if kept.get("store") != self.store_uri:
+            raise BadInputError(f"{self.name} names another store ({kept.get('store')!r})", fix="restore the instance's storage from a backup")
+        return published_checkpoint(kept, self.name)
+
+    def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
+        record = {"store": self.store_uri, "keptAt": now.isoformat().replace("+00:00", "Z"), "auditId": audit_id,
+                  "checkpoint": checkpoint.published()}
+        self.instance.run_storage.set_cursor_values({self.key: json.dumps(record, sort_keys=True)})
 
 
 def _report_metadata(result: AuditResult) -> dict[str, Any]:
@@ -141,7 +163,7 @@ def tdprov_audit(context: OpExecutionContext, config: AuditConfig, provenance: P
         if check.name in AUDIT_CHECK_NAMES:
             yield AssetCheckEvaluation(**_check_result_fields(check, result))  # yielded: kept when the run then fails
     metadata = audit_metadata(result)
-    yield AssetMaterialization(asset_key=AUDIT_ASSET_KEY, metadata=metadata)  # the instance keeps the checkpoint: a witness
+    yield AssetMaterialization(asset_key=AUDIT_ASSET_KEY, metadata=metadata)  # publishes the checkpoint (InstanceWitness keeps it)
     if not result.clean:
         listed = "; ".join(f"{f.object}: {f.what}" for f in result.errors[:5])
         raise Failure(description=f"tdprov audit: {len(result.errors)} finding(s): {listed}", metadata=metadata)

@@ -3,11 +3,18 @@
 
 One signed, write-once segment per checkpoint, holding the records of the runs examined by the
 audit that wrote it: ``audit/catalog/<tree size, 12 digits>.json`` (DSSE, payload type below). An
-incremental audit does not read it: it continues from the audit state (``state.py``).
+incremental audit's checks do not read it: they continue from the audit state (``state.py``).
+
+So that reading every run costs one object, not one per audit ever made, an audit that read
+``COMPACT_AFTER`` or more segments beside the newest summary writes a new signed summary,
+``audit/catalog-summary/<tree size, 12 digits>-<audit>.json``: every record, and the keys of the
+segments it covers. Readers take the newest summary that verifies and the segments it does not
+cover (a segment written meanwhile by another auditor is never skipped).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prov_common.audit.model import CHECK_LOG, Finding, RunRecord
 from prov_common.canonical_json import canonical_bytes, loads
@@ -17,6 +24,9 @@ from prov_common.store.base import Store
 
 CATALOG_PREFIX = "audit/catalog/"
 CATALOG_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog+json"
+SUMMARY_PREFIX = "audit/catalog-summary/"
+SUMMARY_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog-summary+json"
+COMPACT_AFTER = 8  # segments read beside the newest summary before an audit writes a new summary
 
 
 def catalog_key(size: int) -> str:
@@ -25,25 +35,70 @@ def catalog_key(size: int) -> str:
 
 @dataclass
 class Catalog:
-    """Run records by run id, and problems met while reading the catalog."""
+    """Run records by run id, problems met while reading the catalog, the segments covered by the
+    summary read and the segments read beside it."""
 
     runs: dict[str, RunRecord] = field(default_factory=dict)
     problems: list[Finding] = field(default_factory=list)
+    covered: set[str] = field(default_factory=set)
+    segments: list[str] = field(default_factory=list)
+
+
+def _read(store: Store, trust: TrustStore, key: str, payload_type: str, what: str) -> dict[str, Any]:
+    payload = loads(open_envelope(store.get(key), trust, payload_type, what=f"{what} '{key}'").payload)
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON object")
+    return payload
+
+
+def _records(raw_runs: Any, into: dict[str, RunRecord]) -> None:
+    for raw in raw_runs:
+        record = RunRecord.from_dict(raw)
+        into[record.run_id] = record
+
+
+def _problem(key: str, what: str, exc: Exception) -> Finding:
+    text = exc.what if isinstance(exc, TdprovError) else f"{what} '{key}' is damaged ({exc})"
+    return Finding(CHECK_LOG, key, text, "the audit re-examined the runs it named; restore the object from a backup")
 
 
 def load_catalog(store: Store, trust: TrustStore) -> Catalog:
-    """Every catalog object, verified; a damaged one is a finding and its runs get examined again."""
+    """Every run record: the newest catalog summary that verifies and the segments it does not cover,
+    verified; a damaged object is a finding (an older summary or the segments are read instead)."""
     catalog = Catalog()
-    for key in store.list(CATALOG_PREFIX):
+    for key in reversed(list(store.list(SUMMARY_PREFIX))):
         try:
-            payload = open_envelope(store.get(key), trust, CATALOG_PAYLOAD_TYPE, what=f"audit catalog '{key}'").payload
-            for raw in loads(payload)["runs"]:
-                record = RunRecord.from_dict(raw)
-                catalog.runs[record.run_id] = record
+            summary = _read(store, trust, key, SUMMARY_PAYLOAD_TYPE, "audit catalog summary")
+            runs: dict[str, RunRecord] = {}
+            _records(summary["runs"], runs)
+            catalog.runs, catalog.covered = runs, {str(k) for k in summary["segments"]}
+            break
         except (TdprovError, KeyError, TypeError, ValueError) as exc:
-            what = exc.what if isinstance(exc, TdprovError) else f"audit catalog '{key}' is damaged ({exc})"
-            catalog.problems.append(Finding(CHECK_LOG, key, what, "the audit re-examined the runs it named; restore the object from a backup"))
+            catalog.problems.append(_problem(key, "audit catalog summary", exc))
+    for key in store.list(CATALOG_PREFIX):
+        if key in catalog.covered:
+            continue
+        try:
+            _records(_read(store, trust, key, CATALOG_PAYLOAD_TYPE, "audit catalog")["runs"], catalog.runs)
+            catalog.segments.append(key)
+        except (TdprovError, KeyError, TypeError, ValueError) as exc:
+            catalog.problems.append(_problem(key, "audit catalog", exc))
     return catalog
+
+
+def write_summary(store: Store, size: int, catalog: Catalog, signer: SigningKey, audit_id: str) -> str | None:
+    """Write a summary of ``catalog`` (read after the segment of checkpoint ``size`` was written) when it read
+    ``COMPACT_AFTER`` or more segments beside a summary; the key, or None when none was due or another auditor wrote it."""
+    if len(catalog.segments) < COMPACT_AFTER:
+        return None
+    payload = canonical_bytes({"checkpointSize": size, "segments": sorted(catalog.covered | set(catalog.segments)),
+                               "runs": [r.to_dict() for r in sorted(catalog.runs.values(), key=lambda r: (r.index_key, r.run_id))]})
+    key = f"{SUMMARY_PREFIX}{size:012d}-{audit_id[:8]}.json"
+    try:
+        store.put(key, sign_envelope(payload, SUMMARY_PAYLOAD_TYPE, [signer]).to_json())
+    except ObjectConflictError:
+        return None
+    return key
 
 
 def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:

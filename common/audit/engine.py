@@ -15,18 +15,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from prov_common.audit.catalog import load_catalog, write_catalog
+from prov_common.audit.catalog import load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
-from prov_common.audit.memory import KnownCheckpoint, load_memory, save_memory
+from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
+from prov_common.audit.memory import memory_path as default_memory_path
+from prov_common.audit.memory_objects import load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
+from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
@@ -63,7 +67,16 @@ def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
     return _Bar(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
 
 
-def run_audit(
+def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Path | None = None, **options: Any) -> AuditResult:
+    """Audit ``store``: see the module docstring and :func:`_audit` for the options. The audit holds the
+    lock of this auditor's memory of the store from start to end, so two auditors sharing
+    ``TDPROV_HOME`` take turns instead of one replacing what the other remembered."""
+    path = memory_path or default_memory_path(store.uri)
+    with memory_lock(path):
+        return _audit(store, settings, memory_path=path, **options)
+
+
+def _audit(
     store: Store,
     settings: Settings | None = None,
     *,
@@ -77,6 +90,7 @@ def run_audit(
     witnesses: Sequence[str | KnownCheckpoint] = (),
     accept_checkpoint: str | None = None,
     memory_path: Path | None = None,
+    remember_in: Sequence[str | WitnessPlace] = (),
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
@@ -84,7 +98,9 @@ def run_audit(
     ``witnesses``: published checkpoints (files, ``s3://`` objects, or :class:`KnownCheckpoint`) the
     log must still extend. ``accept_checkpoint``: the reason a person accepts the store's log as it is
     now, closing the open gaps (recorded, see ``resolve.py``). ``memory_path``: the auditor's memory
-    file (default under ``TDPROV_HOME``).
+    file (default under ``TDPROV_HOME``). ``remember_in``: witness places this audit checks and, when
+    the log extends every checkpoint kept, writes the new one to (folders, ``s3://`` URIs or
+    :class:`WitnessPlace` objects; ``TDPROV_WITNESS`` adds more), see ``remember.py``.
     """
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
@@ -113,10 +129,19 @@ def run_audit(
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
-    if accept_checkpoint is not None:
-        result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id)
+    memory.add_open(load_inventory(memory, store, trust))  # a lost inventory object is a gap until resolved
+    places = open_places([*settings.witnesses, *remember_in], store.uri, signer, trust)
+    if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
+        result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
+                                   places=[p.name for p in places])
     first_audit = memory.checkpoint is None and not memory.runs
     gaps, _ = check_extends(memory.checkpoint, tlog, head, "this auditor") if memory.checkpoint else ([], [])
+    for place in places if accept_checkpoint is None else ():
+        kept, problem = read_place(place)
+        if problem:
+            gaps.append(Finding(CHECK_LOG, place.name, problem, FIX_GAP))
+        elif kept is not None:
+            gaps += check_extends(kept, tlog, head, place.name)[0]
     for witness in witnesses:
         known = read_witness(witness) if isinstance(witness, str) else witness
         gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}")[0]
@@ -149,17 +174,18 @@ def run_audit(
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
     base = head.checkpoint.size if head else 0
-    appended = True
-    try:
-        if blocked:
-            raise TdprovError(f"the log does not extend the checkpoint this auditor or a witness verified; {len(new_leaves)} new bundle(s) "
-                              "wait until the gap is resolved", fix=FIX_GAP)
-        new_head = tlog.append(new_leaves, signer, known_size=base)
-    except StoreUnavailableError:
-        raise
-    except TdprovError as exc:
-        log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
-        new_head, appended = head, False
+    appended = not blocked
+    new_head = head
+    if blocked:
+        log_check.findings += _waiting(new_leaves)
+    else:
+        try:
+            new_head = tlog.append(new_leaves, signer, known_size=base)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:
+            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
+            appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
     for summary, record, _leaf in _examine_all(store, others, trust, workers):
@@ -185,20 +211,22 @@ def run_audit(
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
               unfinished_runs(store, set(records), stale_after=stale_after, now=started)]
+    catalog = load_catalog(store, trust) if previous is not None else None  # every run, for re-hash and the report
+    everything_known = records if catalog is None else {**catalog.runs, **records}
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
 
-        everything = records if previous is None else {**load_catalog(store, trust).runs, **records}
-        checks.append(rehash_check(everything.values()))
+        checks.append(rehash_check(everything_known.values()))
     else:
         checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
     checks.append(source_check)
     result.checks = checks
     result.index = index
     result.examined = {s.run_id for s in summaries}
-    if previous is not None:  # the checks continued from the state; the report describes the whole store
-        everything_known = {**load_catalog(store, trust).runs, **records}
+    if catalog is not None:  # the checks continued from the state; the report describes the whole store
         result.report_index = LineageIndex(everything_known.values(), [s.record for s in sources])
+        if new_head is not None and appended:
+            written.append(write_summary(store, new_head.checkpoint.size, catalog, signer, result.audit_id))
     result.sources = sources
     result.quality_rows = evaluation.quality_rows
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
@@ -219,6 +247,9 @@ def run_audit(
         else:
             remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves))
             memory.checkpoint = KnownCheckpoint.of(new_head)
+            log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
+    elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
+        log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
     settled = set() if blocked else _settled(listing, plan.summaries, plan.cursor)
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
@@ -228,6 +259,7 @@ def run_audit(
     for key in (new_head.key if new_head else None, *written):  # written after the listing: the next one shows them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
+    save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
     save_memory(memory)
 
     # 6. report and PROV record of the audit
@@ -235,6 +267,26 @@ def run_audit(
 
     publish(result, store, signer, report_dir)
     return result
+
+
+def _waiting(new_leaves: list[LogLeaf]) -> list[Finding]:
+    """Over a gap nothing is appended: name the new bundles that wait (none: nothing more to say)."""
+    if not new_leaves:
+        return []
+    return [Finding(CHECK_LOG, "log/", f"{len(new_leaves)} new bundle(s) not appended to the log: it does not extend the checkpoint this "
+                    "auditor or a witness verified, and nothing is logged over that gap; they wait until it is resolved", FIX_GAP)]
+
+
+def _keep_in(places: Sequence[WitnessPlace], checkpoint: KnownCheckpoint, now: datetime, audit_id: str) -> list[Finding]:
+    """Write the verified checkpoint to every witness place; a place that cannot take it is a finding."""
+    out = []
+    for place in places:
+        try:
+            place.write(checkpoint, now=now, audit_id=audit_id)
+        except TdprovError as exc:
+            out.append(Finding(CHECK_LOG, place.name, f"the verified checkpoint {checkpoint.size} could not be kept in {place.name}: {exc.what}",
+                               exc.fix or "make the witness place writable by the auditor, then audit again"))
+    return out
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX
+from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX
 from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
@@ -24,7 +24,8 @@ from prov_common.signing import TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 
-SIGNED_PREFIXES = {STATE_PREFIX: STATE_PAYLOAD_TYPE, CATALOG_PREFIX: CATALOG_PAYLOAD_TYPE, GENERATED_PREFIX: GENERATED_PAYLOAD_TYPE}
+SIGNED_PREFIXES = {STATE_PREFIX: STATE_PAYLOAD_TYPE, CATALOG_PREFIX: CATALOG_PAYLOAD_TYPE, SUMMARY_PREFIX: SUMMARY_PAYLOAD_TYPE,
+                   GENERATED_PREFIX: GENERATED_PAYLOAD_TYPE}
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES)
 LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES)
 FIX_RESTORE = "restore the object from a backup or replica of the store (objects are written once); then audit again"
@@ -49,10 +50,11 @@ class Listing:
 
     @classmethod
     def take(cls, store: Store) -> "Listing":
+        """One listing of the store; on a local folder only the tracked objects are stat'ed (S3 lists tags for free)."""
         out = cls()
         for prefix in LISTED_PREFIXES:
             count = 0
-            for info in store.list_info(prefix):
+            for info in store.list_info(prefix, tags_for=_fingerprinted):
                 count += 1
                 out.tags[info.key] = info.fingerprint
                 if prefix == layout.INDEX + "/" and info.key.endswith(".json"):
@@ -63,6 +65,15 @@ class Listing:
 
 def _tracked(key: str) -> bool:
     return key.startswith(TRACKED_PREFIXES)
+
+
+RUN_OBJECT_NAMES = ("/" + layout.MANIFEST_FILE, "/" + layout.STATEMENT_FILE, "/" + layout.INDEXED_FILE)
+
+
+def _fingerprinted(key: str) -> bool:
+    """Keys whose fingerprint the inventory compares: audit and log objects, index entries, and the
+    manifest, signed statement and ``indexed`` record of each bundle (not its other files)."""
+    return key.startswith(TRACKED_PREFIXES) or key.startswith(layout.INDEX + "/") or key.endswith(RUN_OBJECT_NAMES)
 
 
 def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]]) -> None:

@@ -1,12 +1,13 @@
 """The auditor's memory: what an auditor verified last, kept outside the store it audits.
 
 Certificate Transparency monitors keep the newest checkpoint they verified, so that a log that was
-rolled back, truncated or rewritten cannot pass as a fresh one. One JSON file per store under
+rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON file per store under
 ``$TDPROV_HOME/audits/<sha-256 of the store URI, 16 hex>.json`` holds:
 
 - the newest checkpoint this auditor proved consistent (size, root, digest, key, time, frontier);
-- the inventory it expects: each logged run's index key, and the listing fingerprint (size and
-  ETag, or a local file's mtime and inode) of each object it tracks;
+- the digests of the objects that hold the inventory it expects (``memory_objects.py``: each logged
+  run's index key, and the listing fingerprint, size and ETag or a local file's mtime and inode, of
+  each object it tracks), so the file does not grow with the store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
 - the resolutions made, each with who, when, why and the checkpoints before and after.
 
@@ -15,11 +16,15 @@ the store's writers.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import hashlib
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,8 @@ from prov_common.errors import BadInputError
 from prov_common.tlog.log import StoredCheckpoint
 from prov_common.tlog.model import Checkpoint
 
-MEMORY_FORMAT = "https://tdprov.dev/auditor-memory/v1"
+MEMORY_FORMAT = "https://tdprov.dev/auditor-memory/v2"
+LOCK_SUFFIX = ".lock"
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,8 @@ class KnownCheckpoint:
 @dataclass
 class AuditorMemory:
     """See the module docstring. ``runs``: run id -> logged index key; ``tags``: key -> fingerprint
-    ('' until a listing shows the object)."""
+    ('' until a listing shows the object); both are loaded from the pinned ``inventory`` objects
+    (``memory_objects.py``), or from the file itself in the older format (``inline``)."""
 
     store: str
     checkpoint: KnownCheckpoint | None = None
@@ -81,16 +88,22 @@ class AuditorMemory:
     open: list[Finding] = field(default_factory=list)
     resolutions: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None
+    inventory: list[dict[str, str]] = field(default_factory=list)  # pinned objects: {"key", "digest"}
+    inline: bool = False  # runs and tags came from the file (format v1): the next save moves them to objects
+    saved_runs: dict[str, str] = field(default_factory=dict, repr=False)  # as loaded: what is new goes to a segment
+    saved_tags: dict[str, str] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": MEMORY_FORMAT, "store": self.store, "checkpoint": self.checkpoint.to_dict() if self.checkpoint else None,
-                "runs": self.runs, "tags": self.tags, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
+                "inventory": self.inventory, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], path: Path | None = None) -> "AuditorMemory":
         cp = raw.get("checkpoint")
+        inline = "runs" in raw or "tags" in raw
         return cls(str(raw["store"]), KnownCheckpoint.from_dict(cp) if cp else None, dict(raw.get("runs") or {}),
-                   dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path)
+                   dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path,
+                   [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline)
 
     def add_open(self, findings: list[Finding]) -> None:
         """Keep ``findings`` open (once each) until a resolution."""
@@ -101,10 +114,14 @@ class AuditorMemory:
                 self.open.append(f)
 
 
+def store_id(store_uri: str) -> str:
+    """A store's name in the auditor's records: 16 hex of the SHA-256 of its URI."""
+    return hashlib.sha256(store_uri.rstrip("/").encode()).hexdigest()[:16]
+
+
 def memory_path(store_uri: str, home: Path | None = None) -> Path:
     """Where this user's auditor memory of ``store_uri`` lives."""
-    name = hashlib.sha256(store_uri.rstrip("/").encode()).hexdigest()[:16]
-    return (home or default_home()) / "audits" / f"{name}.json"
+    return (home or default_home()) / "audits" / f"{store_id(store_uri)}.json"
 
 
 def load_memory(store_uri: str, path: Path | None = None) -> AuditorMemory:
@@ -141,6 +158,26 @@ def save_memory(memory: AuditorMemory) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def memory_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the memory file at ``path`` (``<path>.lock``, ``flock``) for a whole audit:
+    two auditors sharing ``TDPROV_HOME`` take turns, so neither loads a memory that the other is about
+    to replace (the file itself is always replaced atomically). The operating system releases the lock
+    when a process dies; a second auditor waits, and says so on stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + LOCK_SUFFIX), "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"tdprov: waiting for another audit of this store by this auditor to finish (lock {handle.name})", file=sys.stderr,
+                  flush=True)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def who() -> str:
     """The person a resolution is recorded for."""
     try:
@@ -149,4 +186,4 @@ def who() -> str:
         return "unknown"
 
 
-__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_path", "save_memory", "who"]
+__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_lock", "memory_path", "save_memory", "store_id", "who"]

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary, the checkpoint (size, root, digest) and the findings as JSON")
     parser.add_argument("--witness", metavar="FILE|URI", action="append", default=[],
                         help="a published checkpoint (report, --json output, file or s3:// object) the log must still extend; repeatable")
+    parser.add_argument("--remember-in", metavar="URI", action="append", default=[],
+                        help="a folder or s3:// prefix (another store or bucket) where the audit keeps the checkpoint it verified and "
+                             "checks the log against it next time; repeatable, added to TDPROV_WITNESS")
     parser.add_argument("--accept-checkpoint", action="store_true",
                         help="accept the store's log as it is now and close the open gaps (needs --reason; recorded in the store)")
     parser.add_argument("--reason", default=None, help="why the gap is accepted (with --accept-checkpoint)")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     result = run_audit(store, settings, full=args.full, rehash=args.rehash, report_dir=args.report,
                        stale_after=timedelta(hours=args.stale_hours), progress=None if not args.quiet and not args.json else False,
-                       witnesses=args.witness, accept_checkpoint=args.reason if args.accept_checkpoint else None)
+                       witnesses=args.witness, remember_in=args.remember_in, accept_checkpoint=args.reason if args.accept_checkpoint else None)
     if args.json:
         print(json.dumps(result.published(), indent=2, sort_keys=True))
         return result.exit_code

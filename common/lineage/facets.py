@@ -20,6 +20,7 @@ SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 CONTENT_HASH = "tdprov_contentHash"
 PANDERA = "tdprov_pandera"
 RUN_CONTEXT = "tdprov_runContext"
+AUDIT_CHECKPOINT = "tdprov_auditCheckpoint"
 
 
 def schema_url(facet_class: str) -> str:
@@ -105,9 +106,26 @@ class RunContextRunFacet(_TdprovFacet, RunFacet):
     partial: bool | None = attr.field(default=None)
 
 
+@attr.define
+class AuditCheckpointRunFacet(_TdprovFacet, RunFacet):
+    """The checkpoint an audit run verified and left (``tdprov_auditCheckpoint``): any system that keeps
+    the event keeps a witness of the log. No checkpoint over a gap (``logGap``)."""
+
+    store: str
+    auditId: str  # noqa: N815
+    clean: bool
+    findings: int
+    logGap: bool = attr.field(default=False)  # noqa: N815
+    treeSize: int | None = attr.field(default=None)  # noqa: N815
+    rootHash: str | None = attr.field(default=None)  # noqa: N815
+    checkpointDigest: str | None = attr.field(default=None)  # noqa: N815
+    checkpoint: str | None = attr.field(default=None)
+
+
 CUSTOM_FACETS: dict[str, type] = {
     CONTENT_HASH: ContentHashDatasetFacet,
     PANDERA: PanderaDatasetFacet,
     RUN_CONTEXT: RunContextRunFacet,
+    AUDIT_CHECKPOINT: AuditCheckpointRunFacet,
 }
 """Facet key -> facet class, for every custom facet of this project."""

@@ -6,7 +6,7 @@ import io
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -93,7 +93,7 @@ class BaseStore(ABC):
     @abstractmethod
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]: ...
 
-    def _list_info(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+    def _list_info(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
         """Backends whose listing says more override this; here size and tag are unknown."""
         return (ObjectInfo(key, -1, "") for key in self._list(prefix, start_after))
 
@@ -150,9 +150,12 @@ class BaseStore(ABC):
         """Keys starting with ``prefix`` in lexicographic order, only those ``> start_after`` if given."""
         return self._list(validate_prefix(prefix), start_after)
 
-    def list_info(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
-        """Like :meth:`list`, with each object's size and tag (what the listing itself says, no reads)."""
-        return self._list_info(validate_prefix(prefix), start_after)
+    def list_info(self, prefix: str = "", *, start_after: str | None = None,
+                  tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
+        """Like :meth:`list`, with each object's size and tag (what the listing itself says, no reads).
+        ``tags_for``: the keys whose size and tag the caller needs, where the backend pays for each (a
+        local file's stat); the others may come with size -1 and an empty tag."""
+        return self._list_info(validate_prefix(prefix), start_after, tags_for)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"

@@ -1,7 +1,7 @@
 """The store interface: write-once objects under keys, in a local folder or S3 (no backend code here)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -29,8 +29,10 @@ class Store(Protocol):
 
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]: ...
 
-    def list_info(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
-        """Like ``list``, with each object's size and tag (S3 ETag; a local file's mtime and inode)."""
+    def list_info(self, prefix: str = "", *, start_after: str | None = None,
+                  tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
+        """Like ``list``, with each object's size and tag (S3 ETag; a local file's mtime and inode);
+        ``tags_for`` names the keys that need them where each costs a request or a stat (local)."""
         ...
 
     def put_file(self, key: str, path: Path) -> bool: ...

@@ -5,7 +5,7 @@ import contextlib
 import errno
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -93,8 +93,11 @@ class LocalStore(BaseStore):
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
         return (key for key, _entry in self._entries(prefix, start_after))
 
-    def _list_info(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+    def _list_info(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
         for key, entry in self._entries(prefix, start_after):
+            if tags_for is not None and not tags_for(key):
+                yield ObjectInfo(key, -1, "")  # a stat per file is the cost here: only where asked
+                continue
             try:
                 st = entry.stat()
             except FileNotFoundError:

@@ -10,7 +10,7 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -179,8 +179,8 @@ class S3Store(BaseStore):
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
         return (info.key for info in self._list_info(prefix, start_after))
 
-    def _list_info(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
-        """One ListObjectsV2 request per 1,000 keys; each item's ETag and size come with it."""
+    def _list_info(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
+        """One ListObjectsV2 request per 1,000 keys; each item's ETag and size come with it (``tags_for`` costs nothing here)."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         if start_after:
             kwargs["StartAfter"] = self.prefix + start_after

@@ -5,11 +5,16 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
+from prov_airflow.lineage import LineageMixin
 from prov_common.canonical_json import canonical_bytes
+
+if TYPE_CHECKING:
+    from prov_common.audit import AuditResult
+    from prov_common.audit.memory import KnownCheckpoint
 
 
 def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since: str | None) -> dict[str, Any]:
@@ -25,7 +30,47 @@ def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since
             "bundles": len(reports), "ok": all(r.ok for r in reports), "findings": findings}
 
 
-class ProvenanceAuditOperator(BaseOperator):
+class VariableWitness:
+    """An Airflow Variable that keeps the newest checkpoint the audit verified (the published form:
+    tree size, root, digest); every audit checks the log against it and moves it only when the log
+    extends it, so the Variable witnesses a roll back even when the auditor's memory is lost."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+        self.name = f"Airflow Variable {variable!r}"
+
+    def read(self) -> "KnownCheckpoint | None":
+        from airflow.sdk import Variable
+
+        from prov_common.audit.witness import published_checkpoint
+
+        kept = Variable.get(self.variable, default=None)
+        if not kept:
+            return None
+        try:
+            return published_checkpoint(json.loads(kept), self.name)
+        except ValueError as exc:
+            from prov_common.errors import BadInputError
+
+            raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the Variable from a backup") from exc
+
+    def write(self, checkpoint: "KnownCheckpoint", *, now: datetime, audit_id: str) -> None:
+        from airflow.sdk import Variable
+
+        Variable.set(self.variable, json.dumps(checkpoint.published(), sort_keys=True))
+
+
+def checkpoint_facet(result: "AuditResult") -> Any:
+    """The ``tdprov_auditCheckpoint`` run facet of an audit: the checkpoint it verified (none over a gap)."""
+    from prov_common.lineage.facets import AuditCheckpointRunFacet
+
+    published = result.published_checkpoint() or {}
+    return AuditCheckpointRunFacet(store=result.store, auditId=result.audit_id, clean=result.clean, findings=len(result.errors),
+                                   logGap=result.log_gap, treeSize=published.get("treeSize"), rootHash=published.get("rootHash"),
+                                   checkpointDigest=published.get("checkpointDigest"), checkpoint=published.get("checkpoint") or None)
+
+
+class ProvenanceAuditOperator(LineageMixin, BaseOperator):
     """Audit the store (``tdprov audit``) or verify bundles (``tdprov verify``); fail the task on findings.
 
     :param mode: ``audit`` (default: signatures, Merkle log and checkpoints, completeness, quality; writes
@@ -41,10 +86,14 @@ class ProvenanceAuditOperator(BaseOperator):
     :param witnesses: ``audit`` only: published checkpoints (files or ``s3://`` objects) the log must still extend.
     :param witness_variable: ``audit`` only: an Airflow Variable that keeps the checkpoint between audits:
         each audit checks the log against it and, when the log extends it, stores the new checkpoint there.
+    :param remember_in: ``audit`` only: witness places (folders or ``s3://`` prefixes) kept the same way.
+    :param accept_checkpoint: ``audit`` only: the reason a person accepts the store's log as it is now,
+        closing a gap (recorded in the store; resets the Variable and the places).
 
     Returns (XCom) the report's location; ``audit`` also pushes the checkpoint it verified (tree size,
-    root, digest) as XCom ``checkpoint``. The report is written before the task fails, so the findings
-    can be read.
+    root, digest) as XCom ``checkpoint`` and puts it in the run facet ``tdprov_auditCheckpoint`` of the
+    task's OpenLineage events (also for the official OpenLineage provider). The report is written before
+    the task fails, so the findings can be read.
     """
 
     template_fields: Sequence[str] = ("run_ids", "since", "report_dir")
@@ -52,7 +101,7 @@ class ProvenanceAuditOperator(BaseOperator):
     def __init__(self, *, mode: str = "audit", full: bool = False, rehash: bool = False,
                  report_dir: str | None = None, run_ids: Sequence[str] | None = None, since: str | None = None,
                  tdprov_conn_id: str | None = None, witnesses: Sequence[str] = (), witness_variable: str | None = None,
-                 **kwargs: Any) -> None:
+                 remember_in: Sequence[str] = (), accept_checkpoint: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if mode not in ("audit", "verify"):
             from prov_common.errors import BadInputError
@@ -66,6 +115,8 @@ class ProvenanceAuditOperator(BaseOperator):
         self.tdprov_conn_id = tdprov_conn_id
         self.witnesses = list(witnesses)
         self.witness_variable = witness_variable
+        self.remember_in = list(remember_in)
+        self.accept_checkpoint = accept_checkpoint
 
     def execute(self, context: Any) -> str:
         from prov_airflow.hooks.provenance import ProvenanceHook
@@ -87,23 +138,13 @@ class ProvenanceAuditOperator(BaseOperator):
 
     def _audit(self, store: Any, settings: Any, context: Any) -> str:
         from prov_common.audit import run_audit
-        from prov_common.audit.witness import published_checkpoint
+        from prov_common.lineage.facets import AUDIT_CHECKPOINT
 
-        witnesses: list[Any] = list(self.witnesses)
-        if self.witness_variable:
-            from airflow.sdk import Variable
-
-            kept = Variable.get(self.witness_variable, default=None)
-            if kept:
-                witnesses.append(published_checkpoint(json.loads(kept), f"Airflow Variable {self.witness_variable!r}"))
+        places: list[Any] = [*self.remember_in, *([VariableWitness(self.witness_variable)] if self.witness_variable else [])]
         result = run_audit(store, settings, full=self.full, rehash=self.rehash, report_dir=self.report_dir,
-                           progress=False, witnesses=witnesses)
-        checkpoint = result.published_checkpoint()
-        context["ti"].xcom_push(key="checkpoint", value=checkpoint)
-        if self.witness_variable and checkpoint:
-            from airflow.sdk import Variable
-
-            Variable.set(self.witness_variable, json.dumps(checkpoint, sort_keys=True))
+                           progress=False, witnesses=self.witnesses, remember_in=places, accept_checkpoint=self.accept_checkpoint)
+        context["ti"].xcom_push(key="checkpoint", value=result.published_checkpoint())
+        self.record_lineage().run_facets[AUDIT_CHECKPOINT] = checkpoint_facet(result)
         location = result.report_json or ""
         self.log.info("tdprov: audit %s: %s; report at %s", result.audit_id, result.summary(), location)
         if not result.clean:

@@ -1,0 +1,120 @@
+"""Witness places the auditor writes: the newest checkpoint it verified, kept outside the audited store.
+
+Besides its memory under ``TDPROV_HOME``, an auditor can keep the checkpoint in places of its
+choice: another store or bucket (``tdprov audit --remember-in URI``, ``TDPROV_WITNESS``), the
+Dagster instance (``prov_dagster.audit``) or an Airflow Variable (``prov_airflow.operators.audit``).
+Every audit checks the store's log against what each place holds and writes the new checkpoint to
+all of them only when the log extends every one: a place that was not updated keeps the gap visible
+on every later audit, even when the auditor's memory is lost, until a person accepts the log as it
+is (``--accept-checkpoint``).
+
+In a store, each write is a new signed object (DSSE, payload type below) under
+``witness/<sha-256 of the audited store URI, 16 hex>/<time>-<tree size>-<audit>.json``, written once
+like every object; the newest by key is the one that counts. A record that does not verify under the
+trusted keys is a finding, so only an auditor can move a witness.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from prov_common.audit.memory import KnownCheckpoint, store_id
+from prov_common.audit.witness import published_checkpoint
+from prov_common.bundle.layout import stamp
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
+from prov_common.store.base import Store
+
+WITNESS_PREFIX = "witness/"
+WITNESS_PAYLOAD_TYPE = "application/vnd.tdprov.audit-witness+json"
+
+
+@runtime_checkable
+class WitnessPlace(Protocol):
+    """A place that keeps the newest checkpoint an auditor verified. ``name`` names it in findings."""
+
+    name: str
+
+    def read(self) -> KnownCheckpoint | None:
+        """The checkpoint kept here (None when nothing is kept yet); raises TdprovError when unreadable."""
+        ...
+
+    def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
+        """Keep ``checkpoint`` here (the log was proved to extend what was kept)."""
+        ...
+
+
+class StoreWitness:
+    """The checkpoints of ``audited`` kept, signed and written once, in another store (folder or ``s3://``)."""
+
+    def __init__(self, place: Store, audited: str, signer: SigningKey, trust: TrustStore) -> None:
+        self.place, self.audited, self.signer, self.trust = place, audited, signer, trust
+        self.prefix = f"{WITNESS_PREFIX}{store_id(audited)}/"
+        self.name = f"witness store '{place.uri.rstrip('/')}/{self.prefix}'"
+
+    def newest_key(self) -> str | None:
+        """The key of the newest record (one listing of this store's folder)."""
+        newest = None
+        for key in self.place.list(self.prefix):
+            newest = key
+        return newest
+
+    def read(self) -> KnownCheckpoint | None:
+        key = self.newest_key()
+        if key is None:
+            return None
+        what = f"witness record '{self.place.uri.rstrip('/')}/{key}'"
+        record = loads(open_envelope(self.place.get(key), self.trust, WITNESS_PAYLOAD_TYPE, what=what).payload)
+        if not isinstance(record, dict) or str(record.get("store", "")).rstrip("/") != self.audited.rstrip("/"):
+            raise BadInputError(f"{what} names another store ({record.get('store') if isinstance(record, dict) else record!r})",
+                                fix="restore the witness folder from a backup")
+        return published_checkpoint(record, self.name)
+
+    def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
+        try:
+            kept = self.read()
+        except StoreUnavailableError:
+            raise
+        except TdprovError:  # a record that does not verify was reported when read; a resolution writes over it
+            kept = None
+        if kept is not None and (kept.size, kept.digest) == (checkpoint.size, checkpoint.digest):
+            return  # nothing new: the witness does not grow with audits that append nothing
+        record = {"store": self.audited, "keptAt": now.isoformat().replace("+00:00", "Z"), "auditId": audit_id,
+                  "checkpoint": checkpoint.published()}
+        key = f"{self.prefix}{stamp(now)}-{checkpoint.size:012d}-{audit_id[:8]}.json"
+        self.place.put(key, sign_envelope(canonical_bytes(record), WITNESS_PAYLOAD_TYPE, [self.signer]).to_json())
+
+
+def open_places(uris: Any, audited: str, signer: SigningKey, trust: TrustStore) -> list[WitnessPlace]:
+    """Witness places from URIs (folders or ``s3://bucket/prefix``) and ready-made places."""
+    from prov_common.store import open_store
+
+    places: list[WitnessPlace] = []
+    for item in uris:
+        if not isinstance(item, str):
+            places.append(item)
+            continue
+        try:
+            place = open_store(item)
+        except BadInputError as exc:
+            raise BadInputError(f"witness place '{item}': {exc.what}",
+                                fix="pass a folder or s3://bucket/prefix to --remember-in / TDPROV_WITNESS") from exc
+        if place.uri.rstrip("/") == audited.rstrip("/"):
+            raise BadInputError(f"witness place '{item}' is the audited store itself: it cannot witness its own log.",
+                                fix="pass another folder or bucket to --remember-in / TDPROV_WITNESS")
+        places.append(StoreWitness(place, audited, signer, trust))
+    return places
+
+
+def read_place(place: WitnessPlace) -> tuple[KnownCheckpoint | None, str | None]:
+    """What ``place`` keeps, or the reason it cannot be read (a finding, never a silent pass)."""
+    try:
+        return place.read(), None
+    except StoreUnavailableError:
+        raise
+    except TdprovError as exc:
+        return None, f"{place.name} cannot be read or does not verify: {exc.what}"
+
+
+__all__ = ["StoreWitness", "WITNESS_PREFIX", "WitnessPlace", "open_places", "read_place"]

@@ -1,0 +1,51 @@
+"""The auditor's inventory lives in signed objects of the store, pinned by digest in the small memory file:
+deleting or changing one is a finding on every audit until the recorded resolution; a memory file of the
+older inline format is moved to objects on its next audit, keeping what it expected."""
+from __future__ import annotations
+
+import json
+
+from prov_common.audit.memory import load_memory, memory_path
+from prov_common.audit.memory_objects import load_inventory
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
+from prov_common.signing import trust_from_settings
+
+from test_audit_attacks import Store, _audit, delete_logged_bundle
+from test_audit_support import raw_delete, raw_read, raw_write
+
+
+def _pins(s: Store) -> list[dict]:
+    return json.loads(memory_path(s.pipe.store.uri).read_text())["inventory"]
+
+
+def test_a_deleted_or_changed_inventory_object_stays_a_finding(store_uri: str) -> None:
+    s = Store(store_uri)
+    pins = _pins(s)
+    assert pins and all(p["key"].startswith("audit/auditor-inventory/") for p in pins)
+    raw_write(s.uri, pins[-1]["key"], raw_read(s.uri, pins[-1]["key"]) + b" ")
+    raw_delete(s.uri, pins[0]["key"])
+    for attempt in ("found", "still found"):
+        result = _audit(s.pipe)
+        said = [f.what for f in result.check(CHECK_LOG).errors if "inventory object cannot be used" in f.what]
+        assert result.exit_code == 1 and len(said) == 2, (attempt, [f.what for f in result.errors])
+    accepted = _audit(s.pipe, accept_checkpoint="inventory objects lost with the 2026-05-02 restore")
+    assert not [f for f in accepted.check(CHECK_LOG).errors if "inventory object" in f.what]
+    assert _audit(s.pipe).clean
+
+
+def test_an_inline_memory_moves_to_objects_and_keeps_what_it_expected(store_uri: str) -> None:
+    s = Store(store_uri)
+    path = memory_path(s.pipe.store.uri)
+    memory = load_memory(s.pipe.store.uri)
+    assert not load_inventory(memory, s.pipe.store, trust_from_settings())
+    older = json.loads(path.read_text())
+    older.update(format="https://tdprov.dev/auditor-memory/v1", runs=memory.runs, tags=memory.tags)
+    del older["inventory"]
+    path.write_text(json.dumps(older))
+    delete_logged_bundle(s)  # found from the expectations the older file held
+    result = _audit(s.pipe)
+    assert [f for f in result.check(CHECK_INVENTORY).errors if f"the bundle of logged run {s.extra} is gone" in f.what]
+    now = json.loads(path.read_text())
+    assert "runs" not in now and "tags" not in now and len(now["inventory"]) == 1
+    moved = load_memory(s.pipe.store.uri)
+    assert not load_inventory(moved, s.pipe.store, trust_from_settings()) and moved.runs == memory.runs
