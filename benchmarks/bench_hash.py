@@ -154,8 +154,15 @@ def methods(df: pd.DataFrame, tmp: Path) -> dict[str, Callable[[], object]]:
     def hash_pandas() -> str:
         return hashlib.md5(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
 
+    sources = [np.frombuffer(b, dtype=np.uint8) for b in bufs]
+    targets = [np.empty_like(a) for a in sources]  # allocated (and touched) once, outside the timed call
+    for target in targets:
+        target.fill(0)
+
     def memcpy() -> None:
-        [np.frombuffer(b, dtype=np.uint8).copy() for b in bufs]
+        """The fair floor: a copy of every buffer into a pre-allocated array (no allocation, no page faults)."""
+        for source, target in zip(sources, targets):
+            np.copyto(target, source)
 
     return {
         "tdprov hash_dataframe": lambda: hash_dataframe(df),
@@ -164,13 +171,13 @@ def methods(df: pd.DataFrame, tmp: Path) -> dict[str, Callable[[], object]]:
         "to_parquet + md5 (DVC way)": parquet_md5,
         "md5 of the Parquet file only": md5_file,
         "hash_pandas_object (MLflow way)": hash_pandas,
-        "memory copy (numpy)": memcpy,
+        "memory copy (numpy, pre-allocated)": memcpy,
     }
 
 
 TARGETS = {
     "numeric": {"SHA-256 of the buffers": 3.0, "to_parquet + md5 (DVC way)": 5.0,
-                "hash_pandas_object (MLflow way)": 5.0, "memory copy (numpy)": 0.5},
+                "hash_pandas_object (MLflow way)": 5.0, "memory copy (numpy, pre-allocated)": 0.5},
     "string": {"hash_pandas_object (MLflow way)": 5.0},
 }
 
