@@ -89,6 +89,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
             while (quote := open_string(piece)) >= 0:
                 if quote:  # the parser takes an empty piece for the end of its input
                     coro.send(piece[:quote])
+                lines.read_bytes = lines.chunk_bytes
                 value, piece = scan_string(piece[quote + 1:], pieces, keep_strings, keep_bytes)
                 coro.send(b'""')
                 if sink[-1][0] == "map_key" and not isinstance(value, str):
