@@ -4,7 +4,7 @@
 
 Writes two files of three lines each whose middle line is about ``--mib`` MiB: one whose bulk is many
 values (a list of floats and a list of short strings, as an embedding and its tokens) and one whose
-bulk is a single string. Each is hashed in a fresh process with ``hash_path`` (a line over 8 MiB
+bulk is a single string (decoded in pieces apart from the parser). Each is hashed in a fresh process with ``hash_path`` (a line over 8 MiB
 goes to the incremental parser, :mod:`prov_common.hashing.jsonl_long`); at ``--whole-mib`` the same
 files are also hashed by parsing the line whole with ``pyarrow.json`` (the way before), which must give
 the same digest. Peak memory is the growth of the process's peak resident size (``VmHWM``, reset
@@ -88,10 +88,11 @@ def main() -> int:
             "| long line's bulk | file | way | wall time | CPU time | peak memory added |\n|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n\n"
             "Both ways give the same digest where both ran (checked). `values`: a list of floats and a list of\n"
-            "short strings; `string`: one string. The incremental parser hands each scalar over whole, so a\n"
-            "single string costs a few times its length (the parser's token buffers, then the Python string);\n"
-            "many values cost the parser's buffers and a batch of values per position, whatever the line's length.\n"
-            "Spill files (about the encoded size of the data) go to the temporary folder.\n")
+            "short strings; `string`: one string (with `\\u00e9` and `\\\"` escapes). A string that runs past a\n"
+            "1 MiB piece of the line is decoded apart from the parser, in pieces, to a temporary file, so one\n"
+            "string costs bounded memory (547 MB for 200 MiB when the parser handed it over whole); many values\n"
+            "cost the parser's buffers and a batch of values per position, whatever the line's length.\n"
+            "Spill files (about the encoded size of the data, a long string once more) go to the temporary folder.\n")
     args.out.write_text(text)
     print(text)
     return 0

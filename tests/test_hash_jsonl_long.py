@@ -18,9 +18,10 @@ import pytest
 from prov_common.cli import main
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_path, hash_table
-from prov_common.hashing.jsonl_events import JsonLineError
+from prov_common.hashing.jsonl_events import JsonLineError, json_lines
 from prov_common.hashing.jsonl_long import hash_jsonl_long
 from prov_common.hashing.jsonl_stream import LONG_LINE_BYTES, hash_jsonl_stream
+from prov_common.hashing.jsonl_strings import LongString, scan_string
 from test_hash_streaming import JSONL_CASES
 
 DATES = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)] * 20  # 6,720: several checks
@@ -138,3 +139,80 @@ def test_the_chunked_readers_cases_hash_the_same_incrementally(case: str) -> Non
     expected = _arrow_digest(text, granularity="block", block_rows=7)
     assert digest is not None and (digest.digest, digest.columns, digest.blocks) == (
         expected.digest, expected.columns, expected.blocks)
+
+
+# One giant string: decoded apart from the parser, in pieces (prov_common.hashing.jsonl_strings).
+ESCAPED = r'a\n\"b\\ \u00e9\ud83d\ude00 \/\t' + "é€\U0001f600 "  # JSON escapes as written, and raw UTF-8
+GIANT_ROWS = [  # each giant string is several keep_bytes long; escapes land on every offset of a piece
+    '{"id": 1, "s": "' + ESCAPED * 400 + '", "o": {"t": "x", "l": ["short", "' + ESCAPED * 300 + '"]}}',
+    '{"id": 2, "s": "' + "\\\\" * 999 + '\\"' + '", "o": {"l": ["' + ESCAPED * 7 + '", null]}, "k": "2024-01-01"}',
+    '{"id": 3, "s": null, "o": {"t": "' + "\\ud83d\\ude00" * 500 + '", "l": []}, "k": "2024-01-02' + " " * 300 + '"}',
+]  # "k": a timestamp, then one too long to be one (Arrow reads the column as strings)
+
+
+def _giant_text() -> bytes:
+    return ("\n".join(GIANT_ROWS) + "\n").encode()
+
+
+@pytest.mark.parametrize("chunk_bytes", [3, 7, 12, 13, 64, 1 << 20])
+def test_giant_strings_decoded_in_pieces_give_arrows_digest(chunk_bytes: int) -> None:
+    text = _giant_text()
+    for granularity, block_rows in (("column", 65_536), ("block", 2)):
+        digest = hash_jsonl_long(_opener(text), granularity=granularity, block_rows=block_rows,  # type: ignore[arg-type]
+                                 chunk_bytes=chunk_bytes, keep_bytes=100)
+        expected = _arrow_digest(text, granularity=granularity, block_rows=block_rows)
+        assert digest is not None and (digest.digest, digest.bytes, digest.columns, digest.blocks) == (
+            expected.digest, expected.bytes, expected.columns, expected.blocks)
+
+
+def test_giant_strings_come_as_long_strings_with_the_decoded_bytes() -> None:
+    """The spill path is the one taken: each giant string's bytes are what json.loads decodes."""
+    text = _giant_text()
+    wanted = [json.loads(line)["s"] for line in GIANT_ROWS]
+    lines = json_lines(_opener(text), 7, keep_bytes=100)  # type: ignore[arg-type]
+    for (line, events), string in zip(lines, wanted, strict=True):
+        values = [value for event, value in events if event == "string"]
+        if string is None:
+            continue
+        assert isinstance(values[0], LongString), line
+        assert values[0].size == len(string.encode())
+        assert b"".join(values[0].chunks(5)) == string.encode()
+
+
+@pytest.mark.parametrize(("first", "rest", "value"), [
+    (b"ab\\ud83d", b"\\ude00cd\"}", "ab\U0001f600cd"),  # a surrogate pair split between its halves
+    (b"ab\\ud83d\\u", b"de00\"}", "ab\U0001f600"),  # ... and inside its low half
+    (b"ab\\", b"\"\\\\\"}", 'ab"\\'),  # an escaped quote split after its backslash
+    (b"ab\\\\", b"\"}", "ab\\"),  # an escaped backslash, then the closing quote
+    ("xé".encode()[:2], "é\"}".encode()[1:], "xé"),  # a UTF-8 character split
+])
+def test_a_string_split_at_a_piece_border_decodes_whole(first: bytes, rest: bytes, value: str) -> None:
+    for keep_bytes in (1, 1 << 20):
+        got, after = scan_string(first, iter([rest]), keep=True, keep_bytes=keep_bytes)
+        assert (got if isinstance(got, str) else b"".join(got.chunks()).decode()) == value
+        assert after == b"}"
+
+
+@pytest.mark.parametrize(("string", "said"), [
+    (b'"' + b"x" * (LONG_LINE_BYTES + 10) + b"}",
+     "line 2: not valid JSON (a string is not closed before the end of the line)"),
+    (b'"' + b"x" * LONG_LINE_BYTES + b'\\q"}', "line 2: not valid JSON (a string has invalid \\escape"),
+    (b'"' + b"x" * LONG_LINE_BYTES + b'\\udc00"}',
+     "line 2: not valid JSON (a string is not valid UTF-8 or has a lone surrogate"),
+])
+def test_a_malformed_giant_string_is_refused_naming_the_file_and_line(tmp_path: Path, capsys, string: bytes,
+                                                                        said: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"a": "1"}\n{"a": ' + string + b'\n{"a": "3"}\n')
+    with pytest.raises(pa.ArrowInvalid):  # Arrow refuses it too
+        pajson.read_json(str(path))
+    assert main(["hash", str(path)]) == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1 and str(path) in err_lines[0] and said in err_lines[0], err_lines
+
+
+def test_a_giant_field_name_is_refused() -> None:
+    text = b'{"a": 1, "' + b"k" * 500 + b'": 2}\n'
+    with pytest.raises(JsonLineError) as err:
+        hash_jsonl_long(_opener(text), chunk_bytes=64, keep_bytes=100)  # type: ignore[arg-type]
+    assert err.value.line == 1 and "field name of more than 100 bytes" in str(err.value)

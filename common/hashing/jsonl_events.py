@@ -2,7 +2,8 @@
 
 Each line is fed in pieces of at most ``chunk_bytes`` to an incremental parser (``ijson`` with its
 yajl2 C backend, push interface), so a line of any length costs the parser's buffers plus the
-largest single scalar in it (a string or number is handed over whole). Blank lines are skipped, as
+largest single number in it; a string that spans pieces is decoded apart from the parser, in pieces
+(:mod:`~prov_common.hashing.jsonl_strings`). Blank lines are skipped, as
 ``pyarrow.json`` skips them.
 """
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import IO, Any
 
 import ijson
 
-Event = tuple[str, Any]  # (ijson basic event, value): numbers are int or Decimal
+from prov_common.hashing.jsonl_strings import KEEP_BYTES, StringError, open_string, scan_string
+
+Event = tuple[str, Any]  # (ijson basic event, value): numbers are int or Decimal, long strings LongString
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 READ_BYTES = 1 << 20
 MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
@@ -64,21 +67,38 @@ class _Lines:
                 return
 
 
-def _line_events(lines: _Lines) -> Iterator[Event]:
+def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator[Event]:
     """Parser events of the current line; nothing for a blank line.
 
-    yajl lexes a token that spans pieces again from its start with every piece, so while a piece
-    gives no event (inside a long string or number) the next read is twice as large: the token costs
-    time about linear in its length (reads grow up to :data:`MAX_READ_BYTES`)."""
+    A string still open at the end of a piece is decoded by
+    :func:`~prov_common.hashing.jsonl_strings.scan_string` (the parser gets ``""`` in its place), so a
+    string of any length costs bounded memory. yajl lexes another token that spans pieces (a long
+    number) again from its start with every piece, so while a piece gives no event the next read is
+    twice as large: such a token costs time about linear in its length (reads grow up to
+    :data:`MAX_READ_BYTES`)."""
     sink: list[Event] = ijson.sendable_list()
     coro = ijson.basic_parse_coro(sink, use_float=False)
     blank = True
     line = lines.number
+    pieces = lines.pieces()
     try:
-        for piece in lines.pieces():
+        for piece in pieces:
             if blank and not piece.strip():
                 continue
             blank = False
+            while (quote := open_string(piece)) >= 0:
+                if quote:  # the parser takes an empty piece for the end of its input
+                    coro.send(piece[:quote])
+                lines.read_bytes = lines.chunk_bytes
+                value, piece = scan_string(piece[quote + 1:], pieces, keep_strings, keep_bytes)
+                coro.send(b'""')
+                if sink[-1][0] == "map_key" and not isinstance(value, str):
+                    raise JsonLineError(line, f"has a field name of more than {keep_bytes:,} bytes.")
+                sink[-1] = (sink[-1][0], value)
+                yield from sink
+                del sink[:]
+            if not piece:
+                continue
             coro.send(piece)
             lines.read_bytes = lines.chunk_bytes if sink else max(lines.chunk_bytes, min(2 * lines.read_bytes, MAX_READ_BYTES))
             yield from sink
@@ -91,14 +111,20 @@ def _line_events(lines: _Lines) -> Iterator[Event]:
     except ijson.JSONError as exc:
         reason = " ".join(str(exc).split()).replace("(right here) ------^", "").strip()
         raise JsonLineError(line, f"not valid JSON ({reason}).") from exc
+    except StringError as exc:
+        raise JsonLineError(line, f"not valid JSON ({exc}).") from exc
 
 
-def json_lines(open_source: Opener, chunk_bytes: int = READ_BYTES) -> Iterator[tuple[int, Iterator[Event]]]:
-    """``(line number, events of that line)`` for every line; consume each line's events before the next."""
+def json_lines(open_source: Opener, chunk_bytes: int = READ_BYTES, *, keep_strings: bool = True,
+               keep_bytes: int = KEEP_BYTES) -> Iterator[tuple[int, Iterator[Event]]]:
+    """``(line number, events of that line)`` for every line; consume each line's events before the next.
+
+    A string of more than ``keep_bytes`` UTF-8 bytes comes as a :class:`~prov_common.hashing.jsonl_strings.LongString`
+    (its bytes kept in a temporary file only when ``keep_strings``)."""
     with open_source() as f:
         lines = _Lines(f, chunk_bytes)
         while lines.next_line():
-            events = _line_events(lines)
+            events = _line_events(lines, keep_strings, keep_bytes)
             yield lines.number, events
             for _ in events:  # whatever the caller left of the line
                 pass

@@ -9,8 +9,9 @@ Two passes of an incremental parser over the file (:mod:`~prov_common.hashing.js
 
 Each block is then hashed by reading its parts back in encoding order (docs/content-hash.md), so the
 digest is the one :func:`~prov_common.hashing.hash_table` gives ``read_json``'s table. Memory: the
-parser's buffers, a batch of values per position, and the largest single string or number (the
-parser hands a scalar over whole); disk: about the encoded size of the data, in a temporary folder.
+parser's buffers, a batch of values per position, and the largest single number (the parser hands
+it over whole; a string is decoded apart from it in pieces, :mod:`~prov_common.hashing.jsonl_strings`);
+disk: about the encoded size of the data (and a long string once more), in a temporary folder.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from prov_common.hashing.columns import table_sources
 from prov_common.hashing.encode import HAS_NULLS, NO_NULLS, encode_block
 from prov_common.hashing.jsonl_events import READ_BYTES, Event, Opener, json_lines
 from prov_common.hashing.jsonl_schema import Node, read_row, read_strings
+from prov_common.hashing.jsonl_strings import KEEP_BYTES, LongString
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.table import BLOCK_ROWS, check_options, column_digest, table_result
@@ -186,24 +188,35 @@ def _value(out: _Out, event: str, value: Any, events: Iterator[Event]) -> None:
     elif out.kind == "string":
         assert out.data is not None
         size = 0
-        for start in range(0, len(value), SPILL_BYTES):  # a long string is not copied whole once more
-            encoded = value[start:start + SPILL_BYTES].encode()
-            out.data.write(encoded)
-            size += len(encoded)
+        for piece in _utf8(value):
+            out.data.write(piece)
+            size += len(piece)
         out.length(size)
     else:
         out.scalar(float(value) if out.kind == "double" else value)
 
 
+def _utf8(value: str | LongString) -> Iterator[bytes]:
+    """A string's UTF-8 bytes in pieces of at most :data:`SPILL_BYTES` (a long one is not copied whole)."""
+    if isinstance(value, LongString):
+        yield from value.chunks(SPILL_BYTES)
+        return
+    for start in range(0, len(value), SPILL_BYTES):
+        yield value[start:start + SPILL_BYTES].encode()
+
+
 def hash_jsonl_long(open_source: Opener, *, granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,
-                    chunk_bytes: int = READ_BYTES) -> TableDigest | None:
-    """Digest of ``pyarrow.json.read_json(source)`` without parsing any line whole; None when it has no lines."""
+                    chunk_bytes: int = READ_BYTES, keep_bytes: int = KEEP_BYTES) -> TableDigest | None:
+    """Digest of ``pyarrow.json.read_json(source)`` without parsing any line whole; None when it has no lines.
+
+    ``chunk_bytes``: the size of the pieces a line is read in; ``keep_bytes``: strings of more UTF-8
+    bytes than this are decoded to a temporary file, not held."""
     check_options(granularity, block_rows)
     if granularity == "row":
         raise BadInputError("row digests of a JSON-lines file with very long lines are not computed in bounded memory.",
                             fix="hash it with granularity column, block or table.")
     root, rows = Node(""), 0
-    for line, events in json_lines(open_source, chunk_bytes):
+    for line, events in json_lines(open_source, chunk_bytes, keep_strings=False, keep_bytes=keep_bytes):
         rows += read_row(root, line, events)
     if not rows:
         return None
@@ -212,7 +225,7 @@ def hash_jsonl_long(open_source: Opener, *, granularity: Granularity = "column",
         top = _outs(root, Path(folder), iter(range(1 << 62)))
         outs = [out for column in top.fields.values() for out in column.walk()]
         done = 0
-        for _line, events in json_lines(open_source, chunk_bytes):
+        for _line, events in json_lines(open_source, chunk_bytes, keep_bytes=keep_bytes):
             if next(events, None) is None:
                 continue
             _fields(top, events)

@@ -88,7 +88,10 @@ class Node:
             raise type_change(self.path, self.kind, kind)
 
     def see_string(self, value: str) -> None:
-        """Fold one string: a timestamp candidate is checked in batches by ``pyarrow.json`` itself."""
+        """Fold one string: a timestamp candidate is checked in batches by ``pyarrow.json`` itself.
+
+        Arrow infers ``timestamp[s]`` only for ISO 8601 text to the second (at most 25 characters with
+        an offset), so a string over 40 characters is a string without asking."""
         if self.kind == "string":
             return
         if len(value) > 40 or not _STAMP.fullmatch(value):
@@ -134,7 +137,10 @@ def _value(node: Node, event: str, value: object, events: Iterator[Event]) -> No
                 return
             _value(items, *item, events)
     elif event == "string":
-        node.see_string(value)  # type: ignore[arg-type]
+        if isinstance(value, str):
+            node.see_string(value)
+        else:  # a LongString: far over the length of any timestamp Arrow infers
+            node.see("string")
     elif event == "number":
         node.see(number_kind(value))  # type: ignore[arg-type]
     elif event == "boolean":
