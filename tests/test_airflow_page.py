@@ -158,25 +158,22 @@ def test_browser_shows_the_run_bundle_digest_and_verified(api_server: str, page_
     page Airflow embeds there."""
     from urllib.parse import quote
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
+
+    from browser_support import launched, new_page
 
     summaries, digest = page_run["summaries"], hash_path(page_run["table"]).digest
     build = summaries[f"{DAG_ID}.build"]
     tab = f"/dags/{DAG_ID}/runs/{quote(page_run['run_id'], safe='')}/plugin/tdprov-bundles"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{api_server}/auth/token/login?next={quote(tab)}")  # the all-admins login sets the cookie
-            frame = page.frame_locator("iframe").first
-            row = frame.locator(f"tr[data-run-id='{build.run_id}']")
-            expect(row).to_be_visible(timeout=60_000)
-            expect(row.locator(".status")).to_have_text("verified")
-            expect(row.locator(".digest")).to_have_text(digest)
-            expect(row).to_contain_text(f"{page_run['store']}/bundles/{build.run_id}/")
-            expect(frame.locator(".meta")).to_contain_text("3 of 3 bundle(s) verified")
-        finally:
-            browser.close()
+    with launched() as browser, new_page(browser, 1280, 900) as page:
+        page.goto(f"{api_server}/auth/token/login?next={quote(tab)}")  # the all-admins login sets the cookie
+        frame = page.frame_locator("iframe").first
+        row = frame.locator(f"tr[data-run-id='{build.run_id}']")
+        expect(row).to_be_visible(timeout=60_000)
+        expect(row.locator(".status")).to_have_text("verified")
+        expect(row.locator(".digest")).to_have_text(digest)
+        expect(row).to_contain_text(f"{page_run['store']}/bundles/{build.run_id}/")
+        expect(frame.locator(".meta")).to_contain_text("3 of 3 bundle(s) verified")
 
 
 def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:

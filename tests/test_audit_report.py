@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from prov_common.audit import run_audit
 from prov_common.config import Settings
 
+from browser_support import launched, needs_chromium, new_page
 from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
-
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
 def make_report(store_uri: str, out: Path) -> Path:
@@ -42,13 +37,13 @@ def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert report["summary"]["findings"] == sum(1 for c in report["checks"] for f in c["findings"] if f["severity"] == "error")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium-headless-shell)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     page = make_report(str(tmp_path / "store"), tmp_path / "report")
     shot = tmp_path / "report.png"
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
-                           "--window-size=1280,1800", page.as_uri()], capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    with launched() as browser, new_page(browser, 1280, 1800) as tab:
+        tab.goto(page.as_uri(), wait_until="load")
+        tab.screenshot(path=str(shot))
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 

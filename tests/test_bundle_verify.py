@@ -180,10 +180,13 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
     assert len(folds) == 1 and set(hashed.values()) == {1} and len(hashed) == 4  # 3 files and the manifest
     folds.clear(), hashed.clear()
 
+    streamed, real_stored = collections.Counter(), verify_module.hash_stored
+    monkeypatch.setattr(verify_module, "hash_stored", lambda store_, key: streamed.update([key]) or real_stored(store_, key))
     report = verify_bundle(store, bundle.run_id, trust, [store.get(f"bundles/{bundle.run_id}/indexed").decode()])
     assert report.ok, report.findings
     assert len(folds) == 1 and set(hashed.values()) == {1}
-    assert set(hashed) == {*bundle.files.values(), bundle.manifest_bytes}
+    assert set(hashed) == {*(d for p, d in bundle.files.items() if p != SAMPLES), bundle.manifest_bytes}
+    assert streamed == {f"bundles/{bundle.run_id}/{SAMPLES}": 1}  # the attachment: one streamed pass
     assert rebuilt.files == bundle.files
 
 

@@ -3,7 +3,6 @@ through ProvenanceIOManager, opened in headless Chromium (Playwright driving the
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,12 +16,12 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 import test_dagster_defs as pipeline
+from browser_support import launched, needs_chromium, new_page
 from conftest import free_port
 from test_dagster_defs import url_path
 from prov_dagster import ProvenanceIOManager, pandera_checks
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: bash scripts/test-tools (apt-get install chromium)")
+pytestmark = needs_chromium
 TESTS = Path(__file__).resolve().parent
 LOAD_TIMEOUT_MS = 180_000  # the webserver loads the code location in a subprocess: slow on a loaded machine
 
@@ -88,17 +87,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            tab.set_default_timeout(LOAD_TIMEOUT_MS)
-            tab.set_default_navigation_timeout(LOAD_TIMEOUT_MS)
-            yield tab
-        finally:
-            browser.close()
+    with launched() as browser, new_page(browser, 1400, 1000, timeout_ms=LOAD_TIMEOUT_MS) as tab:
+        yield tab
 
 
 def test_asset_page_shows_the_digest_the_check_result_and_a_bundle_link(served: Served, page, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The audit report of real runs renders in headless Chromium: a picture that is not blank, a DOM
 with the summary, the findings, the quality table and an inline lineage picture; nothing wider than
-1,280 px or an A4 page (laid out with the print stylesheet, through the DevTools protocol); and a PDF
-printed by Chromium (A4 pages, read back with pypdf).
+1,280 px or an A4 page (laid out with the print stylesheet: print media emulated); and a PDF printed by
+Chromium (A4 pages, read back with pypdf). Chromium is driven by Playwright (``browser_support``).
 
 The store holds a registered source, the first steps of the Dagster example (its IO manager and the
 Pandera check) and one run sealed through ``ProvenanceTransport`` whose input has no recorded origin,
@@ -9,13 +9,8 @@ so the report has something in every section, including a finding.
 """
 from __future__ import annotations
 
-import html
 import json
-import re
-import shutil
 import struct
-import subprocess
-import tempfile
 import uuid
 import zlib
 from datetime import datetime, timezone
@@ -34,30 +29,11 @@ from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_common.audit.svg import PICTURE_WIDTH
 
-from chromium_cdp import evaluate_as_printed
+from browser_support import browser, needs_chromium, new_page  # noqa: F401 (browser: a fixture)
 from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")) if p), None)
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium is not installed: apt-get install chromium (Debian/Ubuntu), then re-run"
-)
 WIDTH, HEIGHT = 1280, 1600
 PRINT_WIDTH = 688  # CSS pixels across an A4 page inside 14 mm margins: (210 - 28) mm at 96 px per inch
-
-
-def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
-    """Run headless Chromium with a throw-away profile and no network chatter."""
-    assert CHROMIUM is not None
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
-    try:
-        return subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-             f"--user-data-dir={profile}", *args],
-            capture_output=True, timeout=120, check=False,
-        )
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def png_pixels(data: bytes) -> tuple[int, int, bytes]:
@@ -133,19 +109,18 @@ def report(audited: AuditResult) -> Path:
 
 
 @needs_chromium
-def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(report: Path, browser, tmp_path: Path) -> None:
     """One test (one store to build): the screenshot is a real page, the DOM has every section."""
     shot = tmp_path / "report.png"
-    done = chromium(f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", report.as_uri())
-    assert done.returncode == 0 and shot.is_file(), done.stderr.decode(errors="replace")[-2000:]
+    with new_page(browser, WIDTH, HEIGHT) as page:
+        page.goto(report.as_uri(), wait_until="load")
+        page.screenshot(path=str(shot))
+        dom = page.content()
     width, height, raw = png_pixels(shot.read_bytes())
     assert (width, height) == (WIDTH, HEIGHT)
     assert shot.stat().st_size > 30_000, "the screenshot is suspiciously small: an empty or unstyled page"
     assert distinct_rows(width, height, raw) > 150, "the screenshot is (nearly) blank"
 
-    done = chromium("--dump-dom", report.as_uri())
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    dom = done.stdout.decode()
     for heading in ("<h2>Summary", "<h2>Findings", "<h2>Lineage of the training inputs", "<h2>Quality", "<h2>Sources"):
         assert heading in dom, f"{heading!r} missing from the rendered page"
     assert "<svg" in dom.split("<h2>Lineage of the training inputs", 1)[1].split("<h2>", 1)[0], "no inline lineage picture"
@@ -181,20 +156,15 @@ MEASURE_JS = """(() => {
     items: [...document.querySelectorAll('table.article10 strong')].map(s => s.textContent),
     findingRows: document.querySelectorAll('table.findings tbody tr').length, verdict: document.getElementById('verdict').textContent};
 })()"""
-MEASURE = ("<script>(() => { const out = " + MEASURE_JS + "; const pre = document.createElement('pre'); pre.id = 'measure'; "
-           "pre.textContent = JSON.stringify(out); document.body.appendChild(pre); })();</script>")
 
 
-def measure(page: Path, width: int, tmp_path: Path) -> dict:
-    """Lay the page out at ``width`` CSS pixels in headless Chromium and read sizes back from its DOM
-    (the script goes into a copy: the report itself has none)."""
-    probe = tmp_path / f"probe-{width}.html"
-    probe.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
-    done = chromium(f"--window-size={width},1200", "--dump-dom", probe.as_uri())
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    found = re.search(r'<pre id="measure">(.*?)</pre>', done.stdout.decode(), re.S)
-    assert found, "the measuring script did not run"
-    return json.loads(html.unescape(found.group(1)))
+def measure(browser, page: Path, width: int, *, media: str = "screen") -> dict:
+    """Lay the page out at ``width`` CSS pixels in headless Chromium, with ``media`` ("print": the print
+    stylesheet applies) emulated, and read sizes back from its DOM (the report itself has no script)."""
+    with new_page(browser, width, 1200) as tab:
+        tab.emulate_media(media=media)
+        tab.goto(page.as_uri(), wait_until="load")
+        return tab.evaluate(MEASURE_JS)
 
 
 def assert_fits(m: dict, width: int) -> None:
@@ -205,17 +175,17 @@ def assert_fits(m: dict, width: int) -> None:
 
 
 @needs_chromium
-def test_report_fits_1280_px_and_prints(report: Path, tmp_path: Path) -> None:
+def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -> None:
     """At 1,280 px and at an A4 page's printable width nothing overflows and the picture fits; the
     findings and every Article 10 item are there; the PDF has A4 pages with the same content."""
-    wide = measure(report, WIDTH, tmp_path)
+    wide = measure(browser, report, WIDTH)
     assert_fits(wide, WIDTH)
     assert wide["headings"][:2] == ["Summary", "Findings (1)"] and wide["findingRows"] == 1
     assert wide["verdict"].startswith("1 finding(s)"), wide["verdict"]
     assert wide["items"][:10] == [f"Art. {i}" for i in ("10(2)(a)", "10(2)(b)", "10(2)(c)", "10(2)(d)", "10(2)(e)", "10(2)(f)",
                                                        "10(2)(g)", "10(2)(h)", "10(3)", "10(5)")]
-    assert_fits(measure(report, PRINT_WIDTH, tmp_path), PRINT_WIDTH)
-    printed = evaluate_as_printed(CHROMIUM, report.as_uri(), PRINT_WIDTH, MEASURE_JS)  # with the print stylesheet
+    assert_fits(measure(browser, report, PRINT_WIDTH), PRINT_WIDTH)
+    printed = measure(browser, report, PRINT_WIDTH, media="print")  # with the print stylesheet
     assert printed["fontSize"].startswith("13.3"), "the print stylesheet (10pt) was not applied"
     assert_fits(printed, PRINT_WIDTH)
     page = report.read_text()
@@ -224,8 +194,9 @@ def test_report_fits_1280_px_and_prints(report: Path, tmp_path: Path) -> None:
         assert len(read_graphviz(svg)[0]) >= 8 and not graphviz_edges_through_nodes(svg)
 
     pdf = tmp_path / "report.pdf"
-    done = chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri())
-    assert done.returncode == 0 and pdf.is_file(), done.stderr.decode(errors="replace")[-2000:]
+    with new_page(browser, WIDTH, HEIGHT) as tab:  # paper size and margins from the report's @page rule, no header or footer
+        tab.goto(report.as_uri(), wait_until="load")
+        tab.pdf(path=str(pdf), prefer_css_page_size=True, display_header_footer=False)
     from pypdf import PdfReader
 
     pages = PdfReader(pdf).pages
@@ -242,7 +213,7 @@ def test_report_fits_1280_px_and_prints(report: Path, tmp_path: Path) -> None:
 
 
 @needs_chromium
-def test_report_picture_without_graphviz_fits_and_avoids_nodes(audited: AuditResult, tmp_path: Path) -> None:
+def test_report_picture_without_graphviz_fits_and_avoids_nodes(audited: AuditResult, browser, tmp_path: Path) -> None:
     """On a machine without Graphviz the built-in layout draws the same report's picture: no edge through
     a node, inside the page, and the page still fits 1,280 px."""
     from prov_common.audit.publish import render
@@ -257,4 +228,4 @@ def test_report_picture_without_graphviz_fits_and_avoids_nodes(audited: AuditRes
     assert not edges_through_nodes(picture) and not overlaps(picture) and not outside(picture, PICTURE_WIDTH)
     page = tmp_path / "builtin.html"
     page.write_text(page_html)
-    assert_fits(measure(page, WIDTH, tmp_path), WIDTH)
+    assert_fits(measure(browser, page, WIDTH), WIDTH)

@@ -1,9 +1,9 @@
 """Verify a stored bundle: commit marker, signature and trust, manifest digests, events versus PROV."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from prov_common.bundle import layout
 from prov_common.bundle.build import Derived, derive_bundle, statement_for
@@ -11,32 +11,51 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.errors import TdprovError
-from prov_common.hashing.raw import ALGORITHM, blake3_digest
+from prov_common.hashing.model import FileDigest
+from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.events import parse_time
 from prov_common.w3cprov.mapping import PROV_MAPPING
 
 
-def _get(store: Store, key: str, report: VerificationReport, present: set[str]) -> bytes | None:
+ATTACHMENT_CHUNK = 8 << 20
+"""Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole."""
+
+T = TypeVar("T")
+
+
+def _fetch(key: str, report: VerificationReport, present: set[str], read: Callable[[str], T]) -> T | None:
+    """``read(key)``, or None with a ``missing`` finding when the object is not (or no longer) there."""
     if key not in present:
         report.add(key, "missing", "the object is listed but not in the store")
         return None
     try:
-        data = store.get(key)
+        found = read(key)
     except ObjectNotFoundError:
         report.add(key, "missing", "the object vanished while verifying")
         return None
     report.checked += 1
-    return data
+    return found
+
+
+def _get(store: Store, key: str, report: VerificationReport, present: set[str]) -> bytes | None:
+    return _fetch(key, report, present, store.get)
+
+
+def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK) -> FileDigest:
+    """BLAKE3 and size of the object ``key``, read in one pass of ranged reads of ``chunk`` bytes."""
+    return hash_stream(RangeReader(store, key), chunk)
 
 
 @dataclass
 class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report,
-    every bundle object read (by path in the bundle, whatever its digest), the parsed manifest and its
+    every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
+    events, PROV; attachments are hashed as a stream and not kept), the parsed manifest and its
     digest, and what the events give (None when they could not be read)."""
 
     report: VerificationReport
@@ -147,22 +166,28 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     if statement is not None and statement.predicate.get("runId") != run_id:
         report.add(statement_key, "inconsistent", f"statement is for run {statement.predicate.get('runId')}")
 
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}  # events and PROV, read whole to be parsed
+    attachments: list[str] = []  # hashed as a stream, never held
     for entry in manifest.files:
-        data = read(entry.path)
-        if data is None:
-            continue
-        digest = blake3_digest(data)
-        if digest != entry.digest or len(data) != entry.size:
-            report.add(prefix + entry.path, "digest mismatch",
-                       f"bytes hash to {digest} ({len(data)} bytes), manifest says {entry.digest} ({entry.size} bytes)")
+        if entry.path in layout.RESERVED:
+            data = read(entry.path)
+            found = None if data is None else FileDigest(blake3_digest(data), len(data))
         else:
+            data, found = None, _fetch(prefix + entry.path, report, present, lambda key: hash_stored(store, key))
+        if found is None:
+            continue
+        if found.digest != entry.digest or found.bytes != entry.size:
+            report.add(prefix + entry.path, "digest mismatch",
+                       f"bytes hash to {found.digest} ({found.bytes} bytes), manifest says {entry.digest} ({entry.size} bytes)")
+        elif data is not None:
             files[entry.path] = data
+        else:
+            attachments.append(entry.path)
     indexed_key = prefix + layout.INDEXED_FILE
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
-    checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, statement, report)
+    checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
     if indexed_key in present:
         _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
     for key in index_keys or ():
@@ -201,10 +226,12 @@ def _check_consistency(
     manifest: Manifest,
     manifest_digest: str,
     files: dict[str, bytes],
+    attachments: list[str],
     statement: Statement | None,
     report: VerificationReport,
 ) -> Derived | None:
-    """Re-derive PROV, manifest summary and statement from the events and compare."""
+    """Re-derive PROV, manifest summary and statement from the events and compare (``attachments``:
+    the paths of the attachments whose digests matched; their bytes are not needed again)."""
     events_key = prefix + layout.EVENTS_FILE
     if layout.EVENTS_FILE not in files:
         return None
@@ -214,10 +241,11 @@ def _check_consistency(
         if others:
             report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
             return None
-        attachments = {p: d for p, d in files.items() if p not in layout.RESERVED}
+        for path in attachments:
+            layout.check_attachment_path(path)
         sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
         # the files were hashed against the manifest above; the manifest's files are not re-derived
-        expected = derive_bundle(events, attachments, sealed_at=sealed_at, hashed=manifest.files,
+        expected = derive_bundle(events, None, sealed_at=sealed_at, hashed=manifest.files,
                                  digest_sets=manifest.digest_sets)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
