@@ -17,7 +17,8 @@ def register(subparsers: Any) -> None:
             "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name\n"
             "(as 'tdprov runs' shows it: its newest recorded version). The bytes are\n"
             "verified against the recorded digest before they are written. PATH may be a folder (the file\n"
-            "keeps its recorded name). Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
+            "keeps its recorded name); a sharded version (a folder or prefix of shards) is restored into the\n"
+            "folder PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
             "is no snapshot of DIGEST or PATH exists (use --force to replace it)."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
