@@ -96,33 +96,29 @@ def _row_set(uri: str, digest: ContentDigest) -> Any:
     return row_set_of(digest, DatasetRef.from_uri(uri).name)  # type: ignore[arg-type]
 
 
-def _is_missing(exc: BaseException) -> bool:
-    if isinstance(exc, FileNotFoundError):
-        return True
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-    return code in {"404", "NoSuchKey", "NotFound"}
-
-
 def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column") -> DatasetCapture:
     """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned);
     at row granularity a table's row set is built as well."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
+    from prov_common.hashing.targets import folder_target, is_not_found
+
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            size = _size(uri)
+            target = folder_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
+            size = _size(target)
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
                     uri, "too_large",
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
                 return
-            digest = _hash(uri, granularity, limits.dask_scheduler)
+            digest = _hash(target, granularity, limits.dask_scheduler)
             rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
             result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
-            status: Status = "missing" if _is_missing(exc) else "error"
+            status: Status = "missing" if is_not_found(exc) else "error"
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
 
     worker = threading.Thread(target=work, name=f"tdprov-hash {uri}", daemon=True)

@@ -29,6 +29,35 @@ def is_sharded_target(target: str) -> bool:
     return is_sharded(local_target(target))
 
 
+def is_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` says the file or S3 object does not exist."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+def folder_target(target: str) -> str:
+    """``target``, or ``target + "/"`` when it is an ``s3://`` URI that names no object but a "folder" of
+    keys below it (Airflow drops the trailing ``/`` of an ``Asset`` URI); a HEAD request, then a listing
+    of one key, only when the URI names no object."""
+    from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_object_size, split_s3_uri
+    from prov_common.hashing.shard_list import has_wildcard
+
+    if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/") or has_wildcard(target):
+        return target
+    try:
+        s3_object_size(target)
+        return target
+    except Exception as exc:  # botocore's ClientError; anything but "not found" is left to the hashing
+        if not is_not_found(exc):
+            return target
+    bucket, key = split_s3_uri(target)
+    listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
+    return target + "/" if listed.get("KeyCount", 0) else target
+
+
 def sharded_size(target: str) -> int:
     """Bytes of all shards of the sharded dataset ``target`` (one listing, no shard read)."""
     from prov_common.hashing.shard_list import list_shards
