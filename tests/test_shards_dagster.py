@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
+from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
 from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_name, stored_objects,
@@ -41,6 +42,19 @@ def _run(target: str, write: Any, instance: Any, **resource: Any) -> str:
     return str(event.materialization.metadata["tdprov/digest/corpus"].value)
 
 
+def _signed_subjects(store_uri: str) -> list[dict[str, Any]]:
+    """The subjects of the store's only bundle, from its DSSE envelope checked by securesystemslib."""
+    from intoto_support import verified_statement
+    from prov_common.bundle import list_bundles, read_bundle
+    from prov_common.config import Settings
+    from prov_common.signing import signing_key_from_settings
+
+    store = open_store(store_uri)
+    (summary,) = list(list_bundles(store))
+    public = signing_key_from_settings(Settings.from_env()).public.to_pem()
+    return verified_statement(read_bundle(store, summary.run_id).statement_bytes, public)["subject"]
+
+
 def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, instance: Any, capsys: Any,
                                                                 ol_validator: Any) -> None:
     folder, store = tmp_path / "shards", str(tmp_path / "store")
@@ -52,6 +66,7 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     assert facet["rows"] == tdprov_hash(str(folder), capsys)["rows"]
     ol_validator.validate_event(out["event"])
     assert len(stored_objects(store)) == SHARDS  # _SUCCESS is not a shard
+    assert _signed_subjects(store) == [{"name": folder.as_uri(), "digest": {"tdprovShards-blake3": first[7:]}}]
     old_bytes = shard_bytes(folder)
 
     second = _run(str(folder), lambda: write_shards(folder, {2: 1}), instance, store=store, snapshot=True)
