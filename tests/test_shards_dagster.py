@@ -4,6 +4,7 @@ digest that ``tdprov hash`` gives the folder; snapshots keep each shard once and
 restores the folder byte for byte."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from dagster import DagsterInstance, MaterializeResult, asset, materialize
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
-from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_name, stored_objects,
-                            tdprov_hash, write_shards)
+from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_frame, shard_name,
+                            stored_objects, tdprov_hash, write_shards)
 
 
 @pytest.fixture
@@ -112,3 +113,24 @@ def test_dask_scheduler_field_wins_over_the_environment(tmp_path: Path, instance
     assert _run(str(folder), lambda: None, instance, store=store, dask_scheduler="none").startswith("blake3:")
     with pytest.raises(Exception, match="'typo' is not an address"):
         _run(str(folder), lambda: None, instance, store=store, dask_scheduler="typo")
+
+
+def test_audit_rehash_reads_the_shards_and_finds_a_changed_one(tmp_path: Path, instance: Any) -> None:
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_REHASH
+    from prov_common.config import Settings
+
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    _run(str(folder), lambda: write_shards(folder), instance, store=store, dask_scheduler="none")
+
+    def rehash_findings() -> list[str]:
+        result = run_audit(open_store(store), Settings.from_env(store=store), progress=False, rehash=True, full=True)
+        return [f.what for f in result.findings if f.check == CHECK_REHASH]
+
+    assert rehash_findings() == []
+    shard = folder / shard_name(0)
+    stat = shard.stat()
+    shard_frame(0, salt=5).to_parquet(shard, index=False)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its old time: the audit reads every shard
+    (finding,) = rehash_findings()
+    assert "now hashes to" in finding

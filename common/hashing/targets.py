@@ -65,14 +65,15 @@ def sharded_size(target: str) -> int:
     return sum(ref.size for ref in list_shards(local_target(target)))
 
 
-def hash_dataset(target: str, *, scheduler: str | None = None, **file_options: Any) -> ContentDigest | ShardedDigest:
+def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True,
+                 **file_options: Any) -> ContentDigest | ShardedDigest:
     """The version digest of ``target``: a :class:`ShardedDigest` for a sharded dataset (its shards hashed
-    where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; recorded shard digests reused), else
-    ``hash_path(target, **file_options)``."""
+    where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; with ``cache``, recorded digests of
+    unchanged shards reused), else ``hash_path(target, **file_options)``."""
     from prov_common.hashing.files import hash_path
     from prov_common.hashing.shards import hash_shards
 
     local = local_target(target)
     if is_sharded_target(local):
-        return hash_shards(local, scheduler=scheduler)
+        return hash_shards(local, scheduler=scheduler, cache=cache)
     return hash_path(local, **file_options)
