@@ -113,3 +113,17 @@ def test_glob_outlet_and_bad_scheduler_never_fail_the_task(tmp_path: Path, store
     assert run_dag(dag, logical_date=START.add(days=1)).state == "success"
     outs = _outputs(str(store), "tdprov_shards_glob")
     assert len(outs) == 2 and "version" not in outs[1]["facets"]  # recorded, without a digest
+
+
+def test_max_bytes_counts_all_shards_together(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "shards"
+    write_shards(folder)
+    sizes = [(folder / shard_name(i)).stat().st_size for i in range(SHARDS)]
+    monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", str(max(sizes) + 1))  # every shard fits, the dataset does not
+    dag = _write_dag("tdprov_shards_large", lambda: None, outlets=[Asset(folder.as_uri() + "/")])
+    assert run_dag(dag, logical_date=START).state == "success"
+    (out,) = _outputs(str(store), "tdprov_shards_large")
+    assert "version" not in out["facets"] and "tdprov_contentHash" not in out["facets"]
+    monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", str(sum(sizes)))
+    assert run_dag(dag, logical_date=START.add(days=1)).state == "success"
+    assert "version" in _outputs(str(store), "tdprov_shards_large")[1]["facets"]
