@@ -88,6 +88,8 @@ def test_s3_prefix_inlet_and_outlet(s3_store_uri: str, s3_server: Any, tmp_path:
     (used,) = out["event"]["inputs"]
     assert used["facets"]["version"]["datasetVersion"] == tdprov_hash(source, capsys)["digest"] != digest
     assert len(stored_objects(s3_store_uri)) == SHARDS  # the outlet only (inlets are not snapshotted)
+    code, lineage = cli(["lineage", target, "--store", s3_store_uri], capsys)  # typed with its "/"
+    assert code == 0 and digest in lineage and tdprov_hash(source, capsys)["digest"] in lineage
 
     for key in [k["Key"] for k in client.list_objects_v2(Bucket=bucket, Prefix="corpus/v3/")["Contents"]]:
         client.delete_object(Bucket=bucket, Key=key)
