@@ -54,7 +54,10 @@ def folder_target(target: str) -> str:
         if not is_not_found(exc):
             return target
     bucket, key = split_s3_uri(target)
-    listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
+    try:
+        listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
+    except Exception:  # noqa: BLE001 - no listing (e.g. no s3:ListBucket): the object is reported missing
+        return target
     return target + "/" if listed.get("KeyCount", 0) else target
 
 
