@@ -77,3 +77,24 @@ def test_shards_changed_after_hashing_are_not_indexed(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="changed after they were hashed"):
         snapshot_shards(store, version)
     assert not list(store.list("objects/index/"))
+
+
+def test_verify_table_checks_restored_shards_against_the_version(tmp_path: Path, capsys: Any) -> None:
+    from prov_common.store.snapshots import SnapshotSet, index_key
+
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    write_shards(folder)
+    digest = _snapshot(str(folder), store, capsys)
+    out = tmp_path / "good"
+    assert cli(["checkout", digest, "-o", str(out), "--store", store, "--verify-table"], capsys)[0] == 0
+    assert shard_bytes(out) == shard_bytes(folder)
+
+    # an index whose objects are all genuine but whose paths are swapped: each file verifies, the version does not
+    index = Path(store) / index_key(digest)
+    kept = SnapshotSet.from_json(index.read_bytes(), index_key(digest))
+    (a, oa, ba), (b, ob, bb), *rest = kept.files
+    index.chmod(0o644)
+    index.write_bytes(SnapshotSet(digest, ((a, ob, bb), (b, oa, ba), *rest)).to_json())
+    assert cli(["checkout", digest, "-o", str(tmp_path / "unchecked"), "--store", store], capsys)[0] == 0
+    code = cli(["checkout", digest, "-o", str(tmp_path / "checked"), "--store", store, "--verify-table"], capsys)[0]
+    assert code == 1

@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
                         help="blake3:<64 hex> of a file or table, or a dataset name (its newest recorded version)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
-    parser.add_argument("--verify-table", action="store_true", help="also re-hash a restored table (slower)")
+    parser.add_argument("--verify-table", action="store_true",
+                        help="also re-hash a restored table, or the restored shards of a sharded version (slower)")
     add_store_option(parser)
     parser.set_defaults(func=run)
 

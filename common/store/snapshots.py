@@ -227,7 +227,8 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
 
     ``dest`` may be a folder (the file keeps its recorded name); a version of several files is always
     restored into the folder ``dest``, each file at its recorded relative path. Every file is verified
-    against its digest before it replaces anything; ``verify_table`` also re-hashes a table.
+    against its digest before it replaces anything; ``verify_table`` also re-hashes a table, or the restored
+    shards of a sharded version (after they are written) and checks their shard-tree digest.
     """
     from prov_common.hashing import hash_path
 
@@ -252,6 +253,10 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
         _refuse_existing([root / rel for rel, _, _ in files.files], force)
         for rel, object_digest, _ in files.files:
             _restore(store, object_key(object_digest), object_digest, root / rel)
+        if verify_table:
+            from prov_common.store.shard_snapshots import check_restored_shards
+
+            check_restored_shards(root, files)
         return root
     index = SnapshotIndex.from_json(data, ikey)
     if index.table != f"{ALGORITHM}:{hex_}":
