@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
+from prov_common.hashing.shard_model import ShardedDigest
 from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
 
 from prov_airflow.settings import ListenerLimits
@@ -30,7 +31,7 @@ class DatasetCapture:
 
     uri: str
     status: Status
-    digest: ContentDigest | None = None
+    digest: ContentDigest | ShardedDigest | None = None
     message: str = ""
     row_set: Any = None  # prov_common.rowset.RowSet, at row granularity
     snapshot: bool = False  # keep a content-addressed copy (outlets)
@@ -64,6 +65,10 @@ def local_path(uri: str) -> Path | None:
 
 
 def _size(uri: str) -> int | None:
+    from prov_common.hashing.targets import is_sharded_target, sharded_size
+
+    if is_sharded_target(uri):
+        return sharded_size(uri)
     path = local_path(uri)
     if path is not None:
         return path.stat().st_size  # FileNotFoundError is reported as "missing"
@@ -72,15 +77,16 @@ def _size(uri: str) -> int | None:
     return None
 
 
-def _hash(uri: str, granularity: str = "column") -> ContentDigest:
-    from prov_common.hashing import hash_path  # s3:// objects are read through prov_common.hashing.remote
+def _hash(uri: str, granularity: str = "column", scheduler: str | None = None) -> ContentDigest | ShardedDigest:
+    """A file's or object's digest (at row granularity for a table, if asked), or a sharded dataset's."""
     from prov_common.hashing.files import table_format
+    from prov_common.hashing.targets import hash_dataset  # s3:// objects are read through prov_common.hashing.remote
 
     path = local_path(uri)
     target = str(path) if path is not None else uri
     if granularity == "row" and table_format(target) is not None:
-        return hash_path(target, file_sha256=True, granularity="row")
-    return hash_path(target, file_sha256=True)
+        return hash_dataset(target, file_sha256=True, granularity="row")
+    return hash_dataset(target, scheduler=scheduler, file_sha256=True)
 
 
 def _row_set(uri: str, digest: ContentDigest) -> Any:
@@ -90,33 +96,29 @@ def _row_set(uri: str, digest: ContentDigest) -> Any:
     return row_set_of(digest, DatasetRef.from_uri(uri).name)  # type: ignore[arg-type]
 
 
-def _is_missing(exc: BaseException) -> bool:
-    if isinstance(exc, FileNotFoundError):
-        return True
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-    return code in {"404", "NoSuchKey", "NotFound"}
-
-
 def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column") -> DatasetCapture:
     """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned);
     at row granularity a table's row set is built as well."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
+    from prov_common.hashing.targets import folder_target, is_not_found
+
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            size = _size(uri)
+            target = folder_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
+            size = _size(target)
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
                     uri, "too_large",
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
                 return
-            digest = _hash(uri, granularity)
+            digest = _hash(target, granularity, limits.dask_scheduler)
             rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
             result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
-            status: Status = "missing" if _is_missing(exc) else "error"
+            status: Status = "missing" if is_not_found(exc) else "error"
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
 
     worker = threading.Thread(target=work, name=f"tdprov-hash {uri}", daemon=True)

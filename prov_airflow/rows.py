@@ -92,15 +92,13 @@ def hashed_ref(lineage: Any, ref: DatasetRef, df: Any, granularity: str) -> Data
 
 def snapshot_outlets(captures: list[Any], store: Any) -> None:
     """Keep a copy of every hashed outlet whose options ask for one; a failure is logged, never raised."""
-    from prov_common.hashing.model import TableDigest
-    from prov_common.store.snapshots import snapshot_uri
+    from prov_common.store.shard_snapshots import snapshot_dataset
 
     for capture in captures:
         if not (capture.snapshot and capture.complete):
             continue
-        table = capture.digest.digest if isinstance(capture.digest, TableDigest) else None
         try:
-            snapshot_uri(store, capture.uri, table_digest=table)
+            snapshot_dataset(store, capture.uri, capture.digest)
         except Exception as exc:  # noqa: BLE001 - provenance never fails a task
             log.warning("tdprov: no snapshot of %s was kept (%s: %s); the task is not affected",
                         capture.uri, type(exc).__name__, exc)

@@ -67,11 +67,14 @@ def resolve_settings(**overrides: object) -> Settings:
 
 @dataclass(frozen=True)
 class ListenerLimits:
-    """Budget of the listener per task: hashing stops after ``timeout`` seconds or above ``max_bytes``."""
+    """Budget of the listener per task: hashing stops after ``timeout`` seconds or above ``max_bytes`` (all
+    shards of a sharded dataset together); ``dask_scheduler``: where shards are hashed (None: ``$TDPROV_DASK_SCHEDULER``)."""
 
     timeout: float = 30.0
     max_bytes: int = 2 * 1024**3
+    dask_scheduler: str | None = None
 
     @classmethod
     def from_conf(cls) -> "ListenerLimits":
-        return cls(timeout=conf_number("hash_timeout"), max_bytes=int(conf_number("max_bytes")))
+        return cls(timeout=conf_number("hash_timeout"), max_bytes=int(conf_number("max_bytes")),
+                   dask_scheduler=conf_get("dask_scheduler") or None)

@@ -33,6 +33,12 @@ class ProvenanceConfig(Config):
         description="Keep a content-addressed copy of every asset written, for 'tdprov checkout' (default $TDPROV_SNAPSHOT; "
         "an asset's snapshot setting wins).",
     )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Where the shards of a sharded dataset (a folder, s3://bucket/prefix/ or glob given to "
+        "ProvenanceResource.record) are hashed: tcp://host:8786, 'local' or 'none' (default $TDPROV_DASK_SCHEDULER, "
+        "else a LocalCluster for many shards).",
+    )
 
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""

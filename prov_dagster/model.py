@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prov_common.hashing import FileDigest, TableDigest
+from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
 from prov_dagster.naming import step_run_id
@@ -14,7 +14,7 @@ class DatasetRecord:
     """One dataset version a step read or wrote."""
 
     name: str
-    digest: TableDigest | FileDigest | None
+    digest: TableDigest | FileDigest | ShardedDigest | None
     uri: str | None = None
     partition: str | None = None
     quality: QualityResult | None = None

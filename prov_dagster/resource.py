@@ -12,7 +12,8 @@ import pandas as pd
 from dagster import ConfigurableResource, DataVersion, MetadataValue
 
 from prov_common.errors import BadInputError
-from prov_common.hashing import hash_dataframe, hash_path
+from prov_common.hashing import hash_dataframe
+from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.links import location_link
@@ -46,7 +47,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     """Records datasets that a step handles itself, in the same store and namespace as the IO manager.
 
     ``record(inputs=..., outputs=..., context=context)`` hashes each path, ``s3://`` URI or DataFrame
-    and emits the step's START and COMPLETE events (one lineage bundle). Paths and URIs are named by
+    (a folder, an ``s3://bucket/prefix/`` ending in ``/`` or a glob is one sharded version, its shards
+    hashed where ``dask_scheduler`` says) and emits the step's START and COMPLETE events (one lineage bundle). Paths and URIs are named by
     their location (OpenLineage naming: ``file`` + absolute path, ``s3://bucket`` + key); the key of a
     mapping (``{"vendor/orders": "s3://bucket/orders.csv"}``) goes into the dataset's ``symlinks``
     facet, and names a DataFrame (``inmemory://`` + that name).
@@ -114,7 +116,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
                 fix="pass the file's path or URI, or the DataFrame",
             )
         uri = os.fspath(data)
-        digest = hash_path(uri, file_sha256=True)
+        digest = hash_dataset(uri, scheduler=self.dask_scheduler, file_sha256=True)
         if name is None:
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.errors import TdprovError
-from prov_common.hashing import TableDigest
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 
@@ -16,16 +15,16 @@ def wants_snapshot(config: Any, asked: bool | None) -> bool:
 
 
 def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None]) -> None:
-    """Keep a content-addressed copy of the file ``record`` names (unchanged bytes are stored once).
+    """Keep a content-addressed copy of the file or sharded dataset ``record`` names (unchanged bytes, and
+    unchanged shards, are stored once).
 
     A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version
     has no snapshot and the step goes on."""
     assert record.digest is not None and record.uri is not None
-    from prov_common.store.snapshots import snapshot_uri
+    from prov_common.store.shard_snapshots import snapshot_dataset
 
-    table = record.digest.digest if isinstance(record.digest, TableDigest) else None
     try:
-        snapshot_uri(recorder_for(config).transport().store, record.uri, table_digest=table)
+        snapshot_dataset(recorder_for(config).transport().store, record.uri, record.digest)
     except TdprovError as exc:
         if config.settings().strict:
             raise

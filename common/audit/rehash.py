@@ -63,10 +63,11 @@ def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
 
 
 def default_hasher() -> Callable[[str], str]:
-    """``hash_path``: the digest datasets are recorded with, of a local path or an ``s3://`` object."""
-    from prov_common.hashing import hash_path
+    """The digest datasets are recorded with, of a local path or an ``s3://`` object, or of a sharded
+    dataset (a folder, prefix or glob) read whole: the shard-digest cache is not evidence."""
+    from prov_common.hashing.targets import folder_target, hash_dataset
 
-    return lambda location: hash_path(location).digest
+    return lambda location: hash_dataset(folder_target(location), cache=False).digest
 
 
 NARROW_INTS = ("int8", "int16", "int32", "uint8", "uint16", "uint32")

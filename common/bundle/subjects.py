@@ -2,8 +2,8 @@
 
 Version 2 (current) gives each dataset version the digests a generic in-toto verifier can match:
 ``sha256`` of the bytes of the file or object that holds it (when its producer recorded them in
-``tdprov_contentHash.fileSha256``), and the canonical table digest under ``tdprovTable-blake3``, a
-name no verifier takes for a hash of bytes. A digest of bytes that is not a table digest keeps its
+``tdprov_contentHash.fileSha256``), and the canonical table digest under ``tdprovTable-blake3`` (the
+shard-tree digest of a sharded version under ``tdprovShards-blake3``), names no verifier takes for a hash of bytes. A digest of bytes that is not a table digest keeps its
 algorithm's own name (``blake3``). Version 1 (manifests without ``digestSets``) gave only the
 version's ``{algo: hex}``; verification re-derives an old statement with the version it was written with.
 """
@@ -21,6 +21,7 @@ DIGESTS_V2 = "tdprov-digests/2"
 DIGEST_SETS = DIGESTS_V2  # what new bundles record
 KNOWN = (DIGESTS_V1, DIGESTS_V2)
 TABLE_PREFIX = "tdprovTable-"  # DigestSet key of a canonical table digest: tdprovTable-<algorithm>
+SHARDS_PREFIX = "tdprovShards-"  # DigestSet key of a sharded version's shard-tree digest
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -40,8 +41,9 @@ def digest_set(dataset: DatasetState) -> dict[str, str] | None:
     out: dict[str, str] = {}
     of_version = digest_map(version or "")
     if of_version is not None:
-        if content.get("kind") == "table" and content.get("digest") == version:
-            out.update({TABLE_PREFIX + algo: value for algo, value in of_version.items()})
+        prefix = {"table": TABLE_PREFIX, "shards": SHARDS_PREFIX}.get(str(content.get("kind")))
+        if prefix is not None and content.get("digest") == version:
+            out.update({prefix + algo: value for algo, value in of_version.items()})
         else:
             out.update(of_version)
     sha256 = content.get("fileSha256")

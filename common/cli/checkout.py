@@ -17,7 +17,8 @@ def register(subparsers: Any) -> None:
             "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name\n"
             "(as 'tdprov runs' shows it: its newest recorded version). The bytes are\n"
             "verified against the recorded digest before they are written. PATH may be a folder (the file\n"
-            "keeps its recorded name). Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
+            "keeps its recorded name); a sharded version (a folder or prefix of shards) is restored into the\n"
+            "folder PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
             "is no snapshot of DIGEST or PATH exists (use --force to replace it)."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
@@ -26,7 +27,8 @@ def register(subparsers: Any) -> None:
                         help="blake3:<64 hex> of a file or table, or a dataset name (its newest recorded version)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
-    parser.add_argument("--verify-table", action="store_true", help="also re-hash a restored table (slower)")
+    parser.add_argument("--verify-table", action="store_true",
+                        help="also re-hash a restored table, or the restored shards of a sharded version (slower)")
     add_store_option(parser)
     parser.set_defaults(func=run)
 

@@ -16,15 +16,18 @@ def register(subparsers: Any) -> None:
         description=(
             "Store the bytes of each PATH (a file, file:// or s3:// URI) under its digest in the store, once:\n"
             "a table (.parquet, .csv, .jsonl) is indexed by its canonical table digest, the version that\n"
-            "lineage records. Prints one JSON line per PATH with the digest. With --dataset, also checks that\n"
+            "lineage records. A folder, an s3://bucket/prefix/ or a quoted glob is one sharded version: each\n"
+            "shard is stored once (shards unchanged since an earlier version are not stored again), indexed\n"
+            "under the shard-tree digest that 'tdprov hash' prints; 'tdprov checkout' restores the folder. Prints one JSON line per PATH with the digest. With --dataset, also checks that\n"
             "the digest is a version a recorded run wrote or read as that dataset (its name or URI as 'tdprov\n"
             "runs' shows it; a Dagster asset key once 'tdprov audit' has catalogued the run).\n"
             "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway),\n"
             "2 on bad input."
         ),
-        example="tdprov snapshot data/train.parquet --dataset train",
+        example="tdprov snapshot data/train.parquet --dataset train\n  tdprov snapshot s3://corpus/v3/",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="file, file:// or s3:// URI of a dataset version")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="file, file:// or s3:// URI, folder, s3://bucket/prefix/ or glob of a dataset version")
     parser.add_argument("--dataset", default=None, help="the dataset these files are versions of (checked against lineage)")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -34,14 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.cli._versions import names_version, recorded_index
     from prov_common.config import Settings
     from prov_common.store import open_store
-    from prov_common.store.snapshots import snapshot_uri
+    from prov_common.store.shard_snapshots import snapshot_dataset
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     index = recorded_index(store, settings) if args.dataset else None
     code = 0
     for path in args.paths:
-        digest = snapshot_uri(store, path)
+        digest = snapshot_dataset(store, path)
         line: dict[str, Any] = {"path": path, "digest": digest}
         if index is not None:
             runs = names_version(index, args.dataset, digest)

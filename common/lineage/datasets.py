@@ -18,6 +18,7 @@ from openlineage.client.generated.base import DatasetFacet, InputDatasetFacet, O
 
 from prov_common import PRODUCER
 from prov_common.hashing.model import ContentDigest, TableDigest
+from prov_common.hashing.shard_model import ShardedDigest
 from prov_common.lineage.facets import CONTENT_HASH, PANDERA, ContentHashDatasetFacet, PanderaCheck, PanderaDatasetFacet
 from prov_common.lineage.naming import clean_namespace, dataset_from_uri
 from prov_common.lineage.redact import redact_uri
@@ -36,7 +37,7 @@ class DatasetRef:
 
     namespace: str
     name: str
-    digest: ContentDigest | None = None
+    digest: ContentDigest | ShardedDigest | None = None
     quality: QualityResult | None = None
     samples_file: str | None = None
     row_digests_file: str | None = None
@@ -96,11 +97,15 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
     return facets
 
 
-def content_hash_facet(digest: ContentDigest, row_digests_file: str | None = None,
+def content_hash_facet(digest: ContentDigest | ShardedDigest, row_digests_file: str | None = None,
                        rows_root: str | None = None) -> ContentHashDatasetFacet:
     """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones), with the
-    SHA-256 of the file's bytes when the producer recorded it and the root of its row set, if any."""
+    SHA-256 of the file's bytes when the producer recorded it and the root of its row set, if any; a
+    sharded version gives its shard count (its shards' digests are in ``tdprov hash --json``, not the event)."""
     algorithm = digest.digest.split(":", 1)[0]
+    if isinstance(digest, ShardedDigest):
+        return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="shards", rows=digest.rows,
+                                       bytes=digest.bytes, columns=None, shardCount=len(digest.shards))
     if isinstance(digest, TableDigest):
         return ContentHashDatasetFacet(
             digest=digest.digest,

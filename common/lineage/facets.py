@@ -54,7 +54,7 @@ class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
 
     digest: str
     algorithm: str
-    kind: str  # "table" | "file"
+    kind: str  # "table" | "file" | "shards"
     bytes: int  # noqa: A003
     rows: int | None = attr.field(default=None)
     columns: dict[str, str] | None = attr.field(factory=dict)
@@ -62,6 +62,7 @@ class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
     rowDigestsFile: str | None = attr.field(default=None)  # noqa: N815
     fileSha256: str | None = attr.field(default=None)  # noqa: N815 - hex SHA-256 of the file's or object's bytes
     rowsRoot: str | None = attr.field(default=None)  # noqa: N815 - sha256 Merkle root of the row set (row granularity)
+    shardCount: int | None = attr.field(default=None)  # noqa: N815 - kind "shards": how many shards the version has
 
 
 @attr.define

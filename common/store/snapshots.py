@@ -11,7 +11,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,14 @@ def snapshot_path(store: Store, path: str | os.PathLike[str], *, table_digest: s
 
 def snapshot_uri(store: Store, uri: str, *, table_digest: str | None = None) -> str:
     """:func:`snapshot_path` for a local path, ``file://`` or ``s3://`` URI (an S3 object is fetched once)."""
+    with local_copy(uri) as path:
+        return snapshot_path(store, path, table_digest=table_digest)
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[Path]:
+    """The local path of ``uri`` (a path or ``file://`` URI); an ``s3://`` object is fetched to a temporary
+    file, removed on exit, that keeps the object's name."""
     import tempfile
     from urllib.parse import unquote, urlsplit
 
@@ -116,13 +124,14 @@ def snapshot_uri(store: Store, uri: str, *, table_digest: str | None = None) -> 
 
     parts = urlsplit(str(uri))
     if parts.scheme not in S3_SCHEMES:
-        return snapshot_path(store, unquote(parts.path) if parts.scheme == "file" else uri, table_digest=table_digest)
+        yield Path(unquote(parts.path) if parts.scheme == "file" else uri)
+        return
     with tempfile.TemporaryDirectory(prefix="tdprov-snapshot-") as tmp:
         local = Path(tmp) / (Path(parts.path).name or "object")
         with open_s3(uri) as body, open(local, "wb") as out:
             while chunk := body.read(1 << 20):
                 out.write(chunk)
-        return snapshot_path(store, local, table_digest=table_digest)
+        yield local
 
 
 def _keep_file(store: Store, path: Path) -> Any:
@@ -187,9 +196,22 @@ def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
             raise BadInputError(f"'{path}' is not below '{base}'.", fix="pass the files of the version's folder") from None
         kept = _keep_file(store, path)
         files.append((rel, kept.digest, kept.bytes))
-    snapshot = SnapshotSet(version, tuple(files))
+    return index_set(store, SnapshotSet(version, tuple(files)))
+
+
+def keep_set_file(store: Store, path: Path) -> tuple[str, int]:
+    """Store one file of a version of several files (once); returns its file digest and bytes."""
+    kept = _keep_file(store, path)
+    return kept.digest, kept.bytes
+
+
+def index_set(store: Store, snapshot: SnapshotSet) -> SnapshotSet:
+    """Index the files of ``snapshot`` (already kept) under its version digest."""
+    parse_digest(snapshot.version)
+    for rel, _, _ in snapshot.files:
+        _relative(rel)
     with contextlib.suppress(ObjectConflictError):  # the same version indexed before: either set restores it
-        store.put(index_key(version), snapshot.to_json())
+        store.put(index_key(snapshot.version), snapshot.to_json())
     return snapshot
 
 
@@ -205,7 +227,8 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
 
     ``dest`` may be a folder (the file keeps its recorded name); a version of several files is always
     restored into the folder ``dest``, each file at its recorded relative path. Every file is verified
-    against its digest before it replaces anything; ``verify_table`` also re-hashes a table.
+    against its digest before it replaces anything; ``verify_table`` also re-hashes a table, or the restored
+    shards of a sharded version (after they are written) and checks their shard-tree digest.
     """
     from prov_common.hashing import hash_path
 
@@ -230,6 +253,10 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
         _refuse_existing([root / rel for rel, _, _ in files.files], force)
         for rel, object_digest, _ in files.files:
             _restore(store, object_key(object_digest), object_digest, root / rel)
+        if verify_table:
+            from prov_common.store.shard_snapshots import check_restored_shards
+
+            check_restored_shards(root, files)
         return root
     index = SnapshotIndex.from_json(data, ikey)
     if index.table != f"{ALGORITHM}:{hex_}":

@@ -1,0 +1,82 @@
+"""One entry point for the datasets a pipeline names: a file or object, or a sharded dataset.
+
+A local folder, an ``s3://bucket/prefix/`` (ending in ``/``) or a glob is one sharded version, hashed with
+:func:`~prov_common.hashing.shards.hash_shards`; anything else is one file or object, hashed with
+:func:`~prov_common.hashing.files.hash_path`. The Dagster resource and the Airflow listener both call it.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from prov_common.hashing.model import ContentDigest
+from prov_common.hashing.shard_model import ShardedDigest
+
+
+def local_target(target: str) -> str:
+    """``target`` with a ``file://`` URI turned into its path (other targets unchanged)."""
+    parts = urlsplit(target)
+    if parts.scheme != "file":
+        return target
+    host = parts.netloc if parts.netloc not in ("", "localhost") else ""
+    return (f"/{host}" if host else "") + unquote(parts.path)
+
+
+def is_sharded_target(target: str) -> bool:
+    """Whether ``target`` (a path, ``file://`` or ``s3://`` URI, or a glob) names a sharded dataset."""
+    from prov_common.hashing.shard_list import is_sharded
+
+    return is_sharded(local_target(target))
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` says the file or S3 object does not exist."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+def folder_target(target: str) -> str:
+    """``target``, or ``target + "/"`` when it is an ``s3://`` URI that names no object but a "folder" of
+    keys below it (Airflow drops the trailing ``/`` of an ``Asset`` URI); a HEAD request, then a listing
+    of one key, only when the URI names no object."""
+    from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_object_size, split_s3_uri
+    from prov_common.hashing.shard_list import has_wildcard
+
+    if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/") or has_wildcard(target):
+        return target
+    try:
+        s3_object_size(target)
+        return target
+    except Exception as exc:  # botocore's ClientError; anything but "not found" is left to the hashing
+        if not is_not_found(exc):
+            return target
+    bucket, key = split_s3_uri(target)
+    try:
+        listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
+    except Exception:  # noqa: BLE001 - no listing (e.g. no s3:ListBucket): the object is reported missing
+        return target
+    return target + "/" if listed.get("KeyCount", 0) else target
+
+
+def sharded_size(target: str) -> int:
+    """Bytes of all shards of the sharded dataset ``target`` (one listing, no shard read)."""
+    from prov_common.hashing.shard_list import list_shards
+
+    return sum(ref.size for ref in list_shards(local_target(target)))
+
+
+def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True,
+                 **file_options: Any) -> ContentDigest | ShardedDigest:
+    """The version digest of ``target``: a :class:`ShardedDigest` for a sharded dataset (its shards hashed
+    where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; with ``cache``, recorded digests of
+    unchanged shards reused), else ``hash_path(target, **file_options)``."""
+    from prov_common.hashing.files import hash_path
+    from prov_common.hashing.shards import hash_shards
+
+    local = local_target(target)
+    if is_sharded_target(local):
+        return hash_shards(local, scheduler=scheduler, cache=cache)
+    return hash_path(local, **file_options)

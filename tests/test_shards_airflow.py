@@ -1,0 +1,131 @@
+"""Sharded datasets from Airflow ``dag.test()`` with the plugin from its entry point: an outlet ``Asset``
+naming a folder (``file:///…/shards/``), an S3 prefix (``s3://bucket/corpus/v3/``) or a glob is recorded
+by the listener as one version, the digest ``tdprov hash`` gives it; with snapshots on, each shard is
+kept once and ``tdprov checkout`` restores the folder byte for byte."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import run_dag
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_name, stored_objects,
+                            tdprov_hash, write_shards)
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def _write_dag(dag_id: str, write: Any, *, inlets: list[Any] = (), outlets: list[Any]) -> Any:
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write, inlets=list(inlets), outlets=outlets)
+    return dag
+
+
+def _outputs(store_uri: str, dag_id: str) -> list[dict[str, Any]]:
+    return [o for o in sealed_outputs(store_uri) if o["event"]["job"]["name"] == f"{dag_id}.write"]
+
+
+def test_folder_outlet_is_one_version_and_checks_out(tmp_path: Path, store: Path, capsys: Any, ol_validator: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SCHEDULER", "none")
+    folder = tmp_path / "shards"
+    outlet = Asset(folder.as_uri() + "/", extra={"tdprov": {"snapshot": True}})
+    dag = _write_dag("tdprov_shards_folder", lambda: write_shards(folder), outlets=[outlet])
+    assert run_dag(dag, logical_date=START).state == "success"
+    first = tdprov_hash(str(folder), capsys)["digest"]
+    (out,) = _outputs(str(store), "tdprov_shards_folder")
+    facet = out["facets"]["tdprov_contentHash"]
+    assert (out["facets"]["version"]["datasetVersion"], facet["kind"], facet["shardCount"]) == (first, "shards", SHARDS)
+    ol_validator.validate_event(out["event"])
+    assert len(stored_objects(str(store))) == SHARDS
+    old_bytes = shard_bytes(folder)
+
+    dag = _write_dag("tdprov_shards_folder", lambda: write_shards(folder, {1: 7}), outlets=[outlet])
+    assert run_dag(dag, logical_date=START.add(days=1)).state == "success"
+    second = tdprov_hash(str(folder), capsys)["digest"]
+    versions = [o["facets"]["version"]["datasetVersion"] for o in _outputs(str(store), "tdprov_shards_folder")]
+    assert second != first and versions == [first, second]
+    assert len(stored_objects(str(store))) == SHARDS + 1  # unchanged shards are stored once
+
+    old = tmp_path / "old"
+    assert cli(["checkout", first, "-o", str(old), "--store", str(store)], capsys)[0] == 0
+    assert shard_bytes(old) == old_bytes
+    code, text = cli(["hash", "--diff", str(old), str(folder)], capsys)
+    assert code == 1 and [line.strip() for line in text.splitlines() if "shard:" in line] == [
+        f"changed shard: {shard_name(1)} (columns: text)"]
+    code, lineage = cli(["lineage", folder.as_uri(), "--store", str(store)], capsys)
+    assert code == 0 and second in lineage and first not in lineage
+
+    new_bytes = shard_bytes(folder)
+    shutil.rmtree(folder)
+    assert cli(["checkout", second, "-o", str(folder), "--store", str(store)], capsys)[0] == 0
+    assert shard_bytes(folder) == new_bytes and len(new_bytes) == SHARDS
+
+
+def test_s3_prefix_inlet_and_outlet(s3_store_uri: str, s3_server: Any, tmp_path: Path, capsys: Any,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", s3_store_uri)
+    monkeypatch.setenv("AIRFLOW__TDPROV__SNAPSHOT", "True")
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "none")
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    put_shards(client, bucket, "corpus/v2/", folder=tmp_path / "v2")
+    source = f"s3://{bucket}/corpus/v2/"
+    target = f"s3://{bucket}/corpus/v3/"  # Airflow keeps this URI without its "/"
+    dag = _write_dag("tdprov_shards_s3", lambda: put_shards(client, bucket, "corpus/v3/", {3: 1}, folder=tmp_path / "v3"),
+                     inlets=[Asset(source)], outlets=[Asset(target)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    (out,) = _outputs(s3_store_uri, "tdprov_shards_s3")
+    digest = tdprov_hash(target, capsys)["digest"]
+    assert out["facets"]["version"]["datasetVersion"] == digest and out["name"] == "corpus/v3"
+    (used,) = out["event"]["inputs"]
+    assert used["facets"]["version"]["datasetVersion"] == tdprov_hash(source, capsys)["digest"] != digest
+    assert len(stored_objects(s3_store_uri)) == SHARDS  # the outlet only (inlets are not snapshotted)
+    code, lineage = cli(["lineage", target, "--store", s3_store_uri], capsys)  # typed with its "/"
+    assert code == 0 and digest in lineage and tdprov_hash(source, capsys)["digest"] in lineage
+
+    for key in [k["Key"] for k in client.list_objects_v2(Bucket=bucket, Prefix="corpus/v3/")["Contents"]]:
+        client.delete_object(Bucket=bucket, Key=key)
+    restored = tmp_path / "restored"
+    assert cli(["checkout", digest, "-o", str(restored), "--store", s3_store_uri], capsys)[0] == 0
+    assert shard_bytes(restored) == shard_bytes(tmp_path / "v3")
+    code, text = cli(["hash", "--diff", source, str(restored)], capsys)
+    assert code == 1 and f"changed shard: {shard_name(3)} (columns: text)" in text
+
+
+def test_glob_outlet_and_bad_scheduler_never_fail_the_task(tmp_path: Path, store: Path, capsys: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "shards"
+    pattern = folder.as_uri() + "/part-*.parquet"
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SCHEDULER", "none")
+    dag = _write_dag("tdprov_shards_glob", lambda: write_shards(folder), outlets=[Asset(pattern)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    (out,) = _outputs(str(store), "tdprov_shards_glob")
+    assert out["facets"]["version"]["datasetVersion"] == tdprov_hash(f"{folder}/part-*.parquet", capsys)["digest"]
+
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SCHEDULER", "no-scheme-host")  # wins over the environment's "none"
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "none")
+    assert run_dag(dag, logical_date=START.add(days=1)).state == "success"
+    outs = _outputs(str(store), "tdprov_shards_glob")
+    assert len(outs) == 2 and "version" not in outs[1]["facets"]  # recorded, without a digest
+
+
+def test_max_bytes_counts_all_shards_together(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "shards"
+    write_shards(folder)
+    sizes = [(folder / shard_name(i)).stat().st_size for i in range(SHARDS)]
+    monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", str(max(sizes) + 1))  # every shard fits, the dataset does not
+    dag = _write_dag("tdprov_shards_large", lambda: None, outlets=[Asset(folder.as_uri() + "/")])
+    assert run_dag(dag, logical_date=START).state == "success"
+    (out,) = _outputs(str(store), "tdprov_shards_large")
+    assert "version" not in out["facets"] and "tdprov_contentHash" not in out["facets"]
+    monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", str(sum(sizes)))
+    assert run_dag(dag, logical_date=START.add(days=1)).state == "success"
+    assert "version" in _outputs(str(store), "tdprov_shards_large")[1]["facets"]

@@ -1,0 +1,136 @@
+"""Sharded datasets from a real Dagster ``materialize``: an asset that writes a folder (or an S3 prefix)
+of Parquet shards and records it with ``ProvenanceResource.record`` gets one version, the shard-tree
+digest that ``tdprov hash`` gives the folder; snapshots keep each shard once and ``tdprov checkout``
+restores the folder byte for byte."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, MaterializeResult, asset, materialize
+
+from prov_common.store import open_store
+from prov_dagster import ProvenanceResource
+
+from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_frame, shard_name,
+                            stored_objects, tdprov_hash, write_shards)
+
+
+@pytest.fixture
+def instance() -> Any:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def _corpus_asset(target: str, write: Any) -> Any:
+    @asset
+    def corpus(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        write()
+        recorded = provenance.record(outputs={"corpus": target}, context=context)
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    return corpus
+
+
+def _run(target: str, write: Any, instance: Any, **resource: Any) -> str:
+    result = materialize([_corpus_asset(target, write)], instance=instance,
+                         resources={"provenance": ProvenanceResource(**resource)})
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    return str(event.materialization.metadata["tdprov/digest/corpus"].value)
+
+
+def _signed_subjects(store_uri: str) -> list[dict[str, Any]]:
+    """The subjects of the store's only bundle, from its DSSE envelope checked by securesystemslib."""
+    from intoto_support import verified_statement
+    from prov_common.bundle import list_bundles, read_bundle
+    from prov_common.config import Settings
+    from prov_common.signing import signing_key_from_settings
+
+    store = open_store(store_uri)
+    (summary,) = list(list_bundles(store))
+    public = signing_key_from_settings(Settings.from_env()).public.to_pem()
+    return verified_statement(read_bundle(store, summary.run_id).statement_bytes, public)["subject"]
+
+
+def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, instance: Any, capsys: Any,
+                                                                ol_validator: Any) -> None:
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    first = _run(str(folder), lambda: write_shards(folder), instance, store=store, snapshot=True, dask_scheduler="none")
+    assert first == tdprov_hash(str(folder), capsys)["digest"]
+    (out,) = sealed_outputs(store)
+    facet = out["facets"]["tdprov_contentHash"]
+    assert (out["facets"]["version"]["datasetVersion"], facet["kind"], facet["shardCount"]) == (first, "shards", SHARDS)
+    assert facet["rows"] == tdprov_hash(str(folder), capsys)["rows"]
+    ol_validator.validate_event(out["event"])
+    assert len(stored_objects(store)) == SHARDS  # _SUCCESS is not a shard
+    assert _signed_subjects(store) == [{"name": folder.as_uri(), "digest": {"tdprovShards-blake3": first[7:]}}]
+    old_bytes = shard_bytes(folder)
+
+    second = _run(str(folder), lambda: write_shards(folder, {2: 1}), instance, store=store, snapshot=True)
+    assert second != first and second == tdprov_hash(str(folder), capsys)["digest"]
+    assert len(stored_objects(store)) == SHARDS + 1  # the three unchanged shards are stored once
+
+    old = tmp_path / "old"
+    assert cli(["checkout", first, "-o", str(old), "--store", store], capsys)[0] == 0
+    assert shard_bytes(old) == old_bytes
+    code, out_text = cli(["hash", "--diff", str(old), str(folder)], capsys)
+    assert code == 1 and f"changed shard: {shard_name(2)} (columns: text)" in out_text
+    assert [line for line in out_text.splitlines() if "shard:" in line] == [f"  changed shard: {shard_name(2)} (columns: text)"]
+
+    code, lineage = cli(["lineage", str(folder), "--store", store], capsys)
+    assert code == 0 and f"{folder}  {second}" in lineage and first not in lineage
+
+    new_bytes = shard_bytes(folder)
+    shutil.rmtree(folder)
+    assert cli(["checkout", second, "-o", str(folder), "--store", store], capsys)[0] == 0
+    assert shard_bytes(folder) == new_bytes and len(new_bytes) == SHARDS
+
+
+def test_s3_prefix_is_one_version_and_checks_out(s3_store_uri: str, s3_server: Any, tmp_path: Path, instance: Any,
+                                                 capsys: Any) -> None:
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    prefix = f"s3://{bucket}/corpus/v3/"
+    digest = _run(prefix, lambda: put_shards(client, bucket, "corpus/v3/", folder=tmp_path / "src"), instance,
+                  store=s3_store_uri, snapshot=True)
+    assert digest == tdprov_hash(prefix, capsys)["digest"]
+    assert len(stored_objects(s3_store_uri)) == SHARDS
+    restored = tmp_path / "restored"
+    assert cli(["checkout", digest, "-o", str(restored), "--store", s3_store_uri], capsys)[0] == 0
+    assert shard_bytes(restored) == shard_bytes(tmp_path / "src")
+    assert tdprov_hash(str(restored), capsys)["digest"] == digest
+
+
+def test_dask_scheduler_field_wins_over_the_environment(tmp_path: Path, instance: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "dask-host-without-scheme")
+    with pytest.raises(Exception, match="dask-host-without-scheme.*is not an address"):
+        _run(str(folder), lambda: write_shards(folder), instance, store=store)
+    assert _run(str(folder), lambda: None, instance, store=store, dask_scheduler="none").startswith("blake3:")
+    with pytest.raises(Exception, match="'typo' is not an address"):
+        _run(str(folder), lambda: None, instance, store=store, dask_scheduler="typo")
+
+
+def test_audit_rehash_reads_the_shards_and_finds_a_changed_one(tmp_path: Path, instance: Any) -> None:
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_REHASH
+    from prov_common.config import Settings
+
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    _run(str(folder), lambda: write_shards(folder), instance, store=store, dask_scheduler="none")
+
+    def rehash_findings() -> list[str]:
+        result = run_audit(open_store(store), Settings.from_env(store=store), progress=False, rehash=True, full=True)
+        return [f.what for f in result.findings if f.check == CHECK_REHASH]
+
+    assert rehash_findings() == []
+    shard = folder / shard_name(0)
+    stat = shard.stat()
+    shard_frame(0, salt=5).to_parquet(shard, index=False)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its old time: the audit reads every shard
+    (finding,) = rehash_findings()
+    assert "now hashes to" in finding

@@ -1,0 +1,100 @@
+"""``tdprov snapshot FOLDER`` keeps a sharded version shard by shard (unchanged shards once across
+versions) under the digest ``tdprov hash`` prints, and ``tdprov checkout`` restores the folder."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_shards
+from prov_common.store import open_store
+from prov_common.store.shard_snapshots import snapshot_shards
+
+from shards_support import SHARDS, cli, shard_bytes, shard_frame, shard_name, stored_objects, tdprov_hash, write_shards
+
+
+def _snapshot(target: str, store: str, capsys: Any) -> str:
+    if "://" not in store:
+        Path(store).mkdir(exist_ok=True)  # the CLI opens an existing local store only
+    code, out = cli(["snapshot", target, "--store", store], capsys)
+    assert code == 0, out
+    return json.loads(out)["digest"]
+
+
+def test_snapshot_two_versions_stores_shared_shards_once(tmp_path: Path, store_uri: str, capsys: Any) -> None:
+    folder = tmp_path / "corpus"
+    write_shards(folder / "train")  # shards in a subfolder keep their relative paths
+    first = _snapshot(str(folder), store_uri, capsys)
+    assert first == tdprov_hash(str(folder), capsys)["digest"]
+    assert len(stored_objects(store_uri)) == SHARDS
+    v1 = shard_bytes(folder)
+
+    shard_frame(0, salt=3).to_parquet(folder / "train" / shard_name(0), index=False)
+    second = _snapshot(folder.as_uri(), store_uri, capsys)  # a file:// URI names the same folder
+    assert second != first and second == tdprov_hash(str(folder), capsys)["digest"]
+    assert len(stored_objects(store_uri)) == SHARDS + 1
+    assert _snapshot(str(folder), store_uri, capsys) == second and len(stored_objects(store_uri)) == SHARDS + 1
+    v2 = shard_bytes(folder)
+
+    shutil.rmtree(folder)
+    for digest, expected in ((first, v1), (second, v2)):
+        out = tmp_path / digest[7:15]
+        assert cli(["checkout", digest, "-o", str(out), "--store", store_uri], capsys)[0] == 0
+        assert shard_bytes(out) == expected and sorted(expected) == [f"train/{shard_name(i)}" for i in range(SHARDS)]
+
+
+def test_checkout_refuses_to_overwrite_a_shard(tmp_path: Path, capsys: Any) -> None:
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    write_shards(folder)
+    digest = _snapshot(str(folder), store, capsys)
+    (folder / shard_name(1)).write_bytes(b"local edit")
+    code = cli(["checkout", digest, "-o", str(folder), "--store", store], capsys)[0]
+    assert code == 2 and (folder / shard_name(1)).read_bytes() == b"local edit"
+    assert cli(["checkout", digest, "-o", str(folder), "--store", store, "--force"], capsys)[0] == 0
+    assert tdprov_hash(str(folder), capsys)["digest"] == digest
+
+
+def test_empty_folder_is_bad_input_in_one_line(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "store").mkdir()
+    capsys.readouterr()
+    from prov_common.cli import main
+
+    assert main(["snapshot", str(tmp_path / "empty"), "--store", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no shards in" in err and "Traceback" not in err
+
+
+def test_shards_changed_after_hashing_are_not_indexed(tmp_path: Path) -> None:
+    folder, store = tmp_path / "shards", open_store(str(tmp_path / "store"))
+    write_shards(folder)
+    version = hash_shards(str(folder), cache=False, scheduler="none")
+    shard_frame(9).to_parquet(folder / shard_name(9), index=False)  # a shard added after the hash
+    with pytest.raises(BadInputError, match="changed after they were hashed"):
+        snapshot_shards(store, version)
+    assert not list(store.list("objects/index/"))
+
+
+def test_verify_table_checks_restored_shards_against_the_version(tmp_path: Path, capsys: Any) -> None:
+    from prov_common.store.snapshots import SnapshotSet, index_key
+
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    write_shards(folder)
+    digest = _snapshot(str(folder), store, capsys)
+    out = tmp_path / "good"
+    assert cli(["checkout", digest, "-o", str(out), "--store", store, "--verify-table"], capsys)[0] == 0
+    assert shard_bytes(out) == shard_bytes(folder)
+
+    # an index whose objects are all genuine but whose paths are swapped: each file verifies, the version does not
+    index = Path(store) / index_key(digest)
+    kept = SnapshotSet.from_json(index.read_bytes(), index_key(digest))
+    (a, oa, ba), (b, ob, bb), *rest = kept.files
+    index.chmod(0o644)
+    index.write_bytes(SnapshotSet(digest, ((a, ob, bb), (b, oa, ba), *rest)).to_json())
+    assert cli(["checkout", digest, "-o", str(tmp_path / "unchecked"), "--store", store], capsys)[0] == 0
+    code = cli(["checkout", digest, "-o", str(tmp_path / "checked"), "--store", store, "--verify-table"], capsys)[0]
+    assert code == 1
