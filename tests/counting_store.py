@@ -8,12 +8,18 @@ from prov_common.store.local import LocalStore
 
 
 class CountingStore(LocalStore):
-    """:class:`LocalStore` that counts ``get`` calls per key."""
+    """:class:`LocalStore` that counts ``get`` calls per key, and records each ranged read per key."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self.gets: collections.Counter[str] = collections.Counter()
+        self.ranges: collections.defaultdict[str, list[tuple[int, int]]] = collections.defaultdict(list)
 
     def get(self, key: str) -> bytes:
         self.gets[key] += 1
         return super().get(key)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        data = super().get_range(key, start, length)
+        self.ranges[key].append((start, len(data)))
+        return data

@@ -26,6 +26,8 @@ from prov_common.hashing import hash_path
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 
+from ol_receiver import Receiver
+
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 HERE = Path(__file__).resolve().parent
 
@@ -98,38 +100,10 @@ def test_airflow_example_bash_operator_still_succeeds(tmp_path: Path, monkeypatc
     assert jobs["example_bash_operator.run_after_loop"] == 1 and jobs["example_bash_operator.runme_0"] == 1
 
 
-class _Receiver:
-    """An OpenLineage HTTP backend on localhost (what Marquez would be): keeps every event POSTed to it."""
-
-    def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        events = self.events = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
-                events.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path: Path, ol_validator) -> None:
     """A composite transport: tdprov's bundles, and an HTTP backend behind the standard ``transform``
     transport with ContentHashTransformer, which gets the provider's events with the dataset versions."""
-    store, receiver = tmp_path / "store", _Receiver()
+    store, receiver = tmp_path / "store", Receiver()
     try:
         transport = {"type": "composite", "continue_on_failure": True, "transports": {
             "tdprov": {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": str(store)},
