@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +28,24 @@ def receiver() -> Iterator[Receiver]:
     found.close()
 
 
+def _drop_aliased_transports() -> None:
+    """openlineage-python copies ``OPENLINEAGE_URL`` into ``OPENLINEAGE__TRANSPORT__TRANSPORTS__DEFAULT_HTTP__*``
+    variables of the process when a client reads its configuration; left behind, they would add the
+    previous test's receiver to the next test's transports."""
+    for name in [n for n in os.environ if n.startswith("OPENLINEAGE__")]:
+        del os.environ[name]
+
+
 @pytest.fixture(autouse=True)
-def _no_user_openlineage_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _no_user_openlineage_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Only what a test sets: no OpenLineage variables or openlineage.yml from the machine."""
     for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED", "OPENLINEAGE_API_KEY", "OPENLINEAGE_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
+    _drop_aliased_transports()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
+    yield
+    _drop_aliased_transports()
 
 
 def _materialize(store: str) -> dict[str, str]:
@@ -95,7 +107,10 @@ def test_composite_transport_from_openlineage_config_reaches_every_backend(
 def test_an_unreachable_backend_is_logged_and_the_run_and_bundles_are_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("OPENLINEAGE_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    config = tmp_path / "openlineage.yml"  # nothing listens; one quick retry instead of the default five with backoff
+    config.write_text(json.dumps({"transport": {"type": "http", "url": f"http://127.0.0.1:{free_port()}",
+                                                "retry": {"total": 1, "connect": 1, "backoff_factor": 0.01}}}))
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
     store = str(tmp_path / "store")
     with caplog.at_level("WARNING", logger="prov_dagster.forwarding"):
         digests = _materialize(store)
