@@ -49,16 +49,19 @@ def listener_settings() -> Settings:
 
     The listener never runs strict: strict mode fails tasks from operators only.
     """
+    return _settings_of(_listener_hook())
+
+
+def _settings_of(hook: Any) -> Settings:
     from prov_airflow.settings import resolve_settings
 
-    hook = _listener_hook()
     return hook.get_settings() if hook is not None else resolve_settings(strict=False)
 
 
 def listener_transport() -> ProvenanceTransport:
-    """The listener's transport: its settings, and the AWS connection of its tdprov connection."""
+    """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
     hook = _listener_hook()
-    return transport_for(listener_settings(), hook.aws_conn_id if hook is not None else None)
+    return transport_for(_settings_of(hook), hook.aws_conn_id if hook is not None else None)
 
 
 def emit(event: Any, attachments: dict[str, bytes] | None = None, *,
