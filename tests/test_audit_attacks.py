@@ -115,22 +115,22 @@ def move_index_entry_later(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} moved"
 
 
-def delete_audit_state(s: Store) -> tuple[str, str, str]:
-    key = s.keys("audit/state/")[0]
+def _delete_first_audit_object(s: Store, prefix: str) -> tuple[str, str, str]:
+    key = s.keys(prefix)[0]
     s.delete(key)
     return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+
+
+def delete_audit_state(s: Store) -> tuple[str, str, str]:
+    return _delete_first_audit_object(s, "audit/state/")
 
 
 def delete_lookup_object(s: Store) -> tuple[str, str, str]:
-    key = s.keys("audit/generated/")[0]
-    s.delete(key)
-    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+    return _delete_first_audit_object(s, "audit/generated/")
 
 
 def delete_catalog(s: Store) -> tuple[str, str, str]:
-    key = s.keys("audit/catalog/")[0]
-    s.delete(key)
-    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+    return _delete_first_audit_object(s, "audit/catalog/")
 
 
 def truncate_leaf_batch(s: Store) -> tuple[str, str, str]:
