@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from prov_common.errors import BadInputError, VerificationError
+from prov_common.tlog.merkle import leaf_hash, node_hash  # the RFC 6962 hashes of the audit log
 
 MAGIC = b"TDPROVRS"
 VERSION = 1
@@ -42,14 +43,6 @@ FENCE_ENTRY = 8
 def bits_for(rows: int) -> int:
     """Top bits that pick a bucket: about :data:`BUCKET_TARGET` digests per bucket."""
     return max(0, int(np.ceil(np.log2(rows / BUCKET_TARGET)))) if rows > BUCKET_TARGET else 0
-
-
-def leaf_hash(bucket: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + bucket).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def rows_root(tree_root: bytes, *, width: int, bits: int, rows: int) -> str:
