@@ -210,8 +210,14 @@ def restore_hint(digest: str, uri: str) -> str:
 
 
 def _digest_for(df: pd.DataFrame, granularity: str) -> TableDigest:
-    """The asset's digest: the one ``provenance_asset`` already took, or with row digests at row granularity."""
-    return hash_dataframe(df, granularity="row") if granularity == "row" else digest_of(df)
+    """The asset's digest: the one ``provenance_asset`` already took, or with row digests at row granularity.
+
+    One thread: it runs beside the Parquet write, which keeps a core busy; a second hash thread would
+    take that core from the write (measured in benchmarks/results/dagster.md).
+    """
+    if granularity == "row":
+        return hash_dataframe(df, granularity="row", threads=1)
+    return digest_of(df, threads=1)
 
 
 def _single_partition(context: OutputContext) -> str | None:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
-from prov_common.hashing.file_sha256 import Sha256Writer
+from prov_common.hashing.file_sha256 import Sha256Follower, Sha256Writer
 from prov_common.hashing.remote import s3_client
 
 T = TypeVar("T")
@@ -72,7 +72,8 @@ class DataLocation:
     # -- tables -------------------------------------------------------------------------------
     def write_table(self, relpath: str, table: pa.Table) -> StoredFile:
         """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); the SHA-256 of the
-        bytes is taken on their way out (the file is not read back)."""
+        bytes is taken on their way out: from the buffer sent to S3, or read from the page cache right
+        behind pyarrow's native writer into a private temporary file, renamed into place once hashed."""
         if self.is_s3:
             buffer = io.BytesIO()
             with Sha256Writer(buffer, close_raw=False) as sink:
@@ -81,9 +82,9 @@ class DataLocation:
             return StoredFile(self.uri(relpath), sink.hexdigest)
 
         def write(tmp: str) -> str:
-            with Sha256Writer(open(tmp, "wb")) as out:
-                pq.write_table(table, out)
-            return out.hexdigest
+            with Sha256Follower(tmp) as follower:
+                pq.write_table(table, tmp)
+                return follower.writer_done()
 
         return StoredFile(self.uri(relpath), self._local_atomic(relpath, write))
 

@@ -1,12 +1,14 @@
 """SHA-256 of a file's bytes, the digest generic in-toto verifiers match (docs/bundles.md, "Subjects").
 
-A writer records it as it writes (:class:`Sha256Writer` hashes in a thread of its own, so the file is
-never read back); a reader that hashes a table file records it with :func:`sha256_of`.
+A writer records it as it writes: :class:`Sha256Writer` is a file object that hashes what passes through
+it, :class:`Sha256Follower` hashes a new local file from the page cache while a native writer (pyarrow)
+appends to it, in a thread of its own; a reader that hashes a table file records it with :func:`sha256_of`.
 Only ``hashlib``: no pandas or pyarrow.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 from typing import IO, Any
@@ -83,6 +85,72 @@ class Sha256Writer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Sha256Follower:
+    """The SHA-256 of a file that another writer is creating, read behind the writer as it appends.
+
+    For a fresh file that only its writer touches (a private temporary file) and a writer that only
+    appends (pyarrow's Parquet writer writes to an output stream, which cannot seek): the thread reads
+    what has reached the page cache so far, waits briefly at the end of the data and, once
+    :meth:`writer_done` says the writer closed the file, reads the rest. The writer runs at full speed
+    in native code; the hash takes a second core. ``writer_done`` checks that the file's size is the
+    number of bytes hashed, so a file changed behind the writer is refused instead of mis-recorded.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, poll_seconds: float = 0.002) -> None:
+        self._file = open(path, "rb", buffering=0)  # opened now: the writer's truncation keeps the inode
+        self._poll = poll_seconds
+        self._done = threading.Event()
+        self._hash = hashlib.sha256()
+        self._error: BaseException | None = None
+        self.size = 0
+        self._thread = threading.Thread(target=self._follow, name="tdprov-sha256", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        try:
+            while True:
+                finished = self._done.is_set()  # read before the data: what follows it is the whole rest
+                while n := self._file.readinto(buffer):
+                    self._hash.update(view[:n])
+                    self.size += n
+                if finished:
+                    return
+                self._done.wait(self._poll)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by writer_done()
+            self._error = exc
+
+    def _stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def writer_done(self) -> str:
+        """The writer has closed the file: hash the rest and return the lowercase hex SHA-256."""
+        self._stop()
+        try:
+            if self._error is not None:
+                raise self._error
+            on_disk = os.fstat(self._file.fileno()).st_size
+        finally:
+            self._file.close()
+        if on_disk != self.size:
+            raise OSError(f"the file changed while it was hashed ({on_disk} bytes on disk, {self.size} hashed)")
+        return self._hash.hexdigest()
+
+    def cancel(self) -> None:
+        """The writer failed: stop following and close the file (the digest is not wanted)."""
+        self._stop()
+        self._file.close()
+
+    def __enter__(self) -> "Sha256Follower":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._file.closed:
+            self.cancel()
 
 
 def sha256_stream(fileobj: IO[bytes], chunk_size: int = CHUNK) -> str:
