@@ -92,6 +92,9 @@ def bench_shards(count: int, rows: int) -> list[str]:
         one = hash_shards(uri, cache=False, scheduler="none")
         one_s = time.perf_counter() - t
         t = time.perf_counter()
+        single = hash_shards(uri, cache=False, scheduler="none", threads=1)
+        single_s = time.perf_counter() - t
+        t = time.perf_counter()
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                       silence_logs=50) as cluster:
             with distributed.Client(cluster) as client:
@@ -100,7 +103,7 @@ def bench_shards(count: int, rows: int) -> list[str]:
             t = time.perf_counter()
             two = hash_shards(uri, cache=False, scheduler=cluster.scheduler_address)
             two_s = time.perf_counter() - t
-        assert one.digest == two.digest, (one.digest, two.digest)
+        assert one.digest == two.digest == single.digest, (one.digest, two.digest, single.digest)
         t = time.perf_counter()
         full = hash_shards(uri, scheduler="none")  # records every shard's digest
         full_s = time.perf_counter() - t
@@ -113,7 +116,9 @@ def bench_shards(count: int, rows: int) -> list[str]:
         return [
             f"| shards on S3 (moto) | {count:,} Parquet shards, {total_mb:,.0f} MB, {count * rows:,} rows | load {load_before:.1f} at the start |",
             f"| one process (`--scheduler none`) | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | {one.digest[:19]}… |",
-            f"| Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest; cluster start-up {startup:.1f} s more |",
+            f"| ... one hashing thread (`threads=1`) | {single_s:.1f} s ({total_mb / single_s:.0f} MB/s) | same digest |",
+            f"| Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x, "
+            f"{single_s / two_s:.2f}x against one thread | same digest; cluster start-up {startup:.1f} s more |",
             f"| full hash recording shard digests | {full_s:.1f} s | {len(full.read):,} shards read |",
             f"| re-hash after one shard replaced | {again_s:.2f} s = {100 * again_s / full_s:.1f}% of the full hash | {len(again.read)} shard read (listing: {count:,} keys) |",
             *local,
@@ -136,6 +141,9 @@ def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
     t = time.perf_counter()
     one = hash_shards(str(folder), cache=False, scheduler="none")
     one_s = time.perf_counter() - t
+    t = time.perf_counter()
+    single = hash_shards(str(folder), cache=False, scheduler="none", threads=1)
+    single_s = time.perf_counter() - t
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster:
         with distributed.Client(cluster) as client:
@@ -144,9 +152,11 @@ def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
         two = hash_shards(str(folder), cache=False, scheduler=cluster.scheduler_address)
         two_s = time.perf_counter() - t
     shutil.rmtree(folder)
-    assert one.digest == two.digest == digest, (one.digest, two.digest, digest)
+    assert one.digest == two.digest == single.digest == digest, (one.digest, two.digest, single.digest, digest)
     return [f"| the same shards in a local folder, one process | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | same digest as on S3 |",
-            f"| ... Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x | same digest |"]
+            f"| ... one hashing thread (`threads=1`) | {single_s:.1f} s ({total_mb / single_s:.0f} MB/s) | same digest |",
+            f"| ... Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x, "
+            f"{single_s / two_s:.2f}x against one thread | same digest |"]
 
 
 ROWS = [10_000]  # rows per shard, as given

@@ -278,6 +278,7 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
                                                                                        monkeypatch) -> None:
     distributed = pytest.importorskip("distributed")
     in_process = hash_shards(str(shards), cache=False, scheduler="none")
+    threaded = hash_shards(str(shards), cache=False, scheduler="none", threads=3)  # threads per shard
     one = hash_shards(str(shards), cache=False, scheduler="local", workers=1)
     assert one.engine == "dask LocalCluster (1 worker)"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -289,8 +290,8 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
         with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
             hash_shards(str(shards), cache=False)
     assert two.engine == from_env.engine == f"dask {cluster.scheduler_address}"
-    assert in_process.digest == one.digest == two.digest == from_env.digest
-    assert in_process.shards == one.shards == two.shards
+    assert in_process.digest == threaded.digest == one.digest == two.digest == from_env.digest
+    assert in_process.shards == threaded.shards == one.shards == two.shards
     assert ran_there
 
 

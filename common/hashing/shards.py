@@ -75,18 +75,19 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
 
 def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str, Any] | None = None,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
-                workers: int | None = None) -> ShardedDigest:
+                workers: int | None = None, threads: int | None = None) -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
     new ones); ``False`` reads every shard. ``scheduler``: ``none``, ``local`` or a Dask scheduler
     address (default ``$TDPROV_DASK_SCHEDULER``, else a LocalCluster for many shards); ``workers``: the
-    LocalCluster's worker processes. The digest does not depend on either.
+    LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default:
+    one per CPU for large shards; always 1 on Dask workers). The digest depends on none of them.
     """
     started = now_ns()
     refs = list_shards(target)
     dtypes = tuple(sorted((str(k), str(v)) for k, v in (csv_dtypes or {}).items()))
-    options = ShardOptions(as_bytes, dtypes, block_rows)
+    options = ShardOptions(as_bytes, dtypes, block_rows, threads)
     store = ShardCache() if cache else None
     known = store.lookup(refs, options.key()) if store is not None else {}
     todo = [r for r in refs if r.location not in known]
