@@ -249,7 +249,7 @@ def main() -> int:
         "# Sharded datasets, Parquet memory, verification on every core", "",
         f"`{command}`", "",
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
-        f"{_load():.1f} at the end (the machine was shared with other jobs).", "", *rows, ""])
+        f"{_load():.1f} at the end (say in the results whether other jobs shared the machine).", "", *rows, ""])
     Path(args.out).write_text(text)
     print(text)
     return 0
