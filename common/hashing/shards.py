@@ -81,8 +81,9 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
     new ones); ``False`` reads every shard. ``scheduler``: ``none``, ``local`` or a Dask scheduler
     address (default ``$TDPROV_DASK_SCHEDULER``, else a LocalCluster for many shards); ``workers``: the
-    LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default:
-    one per CPU for large shards; always 1 on Dask workers). The digest depends on none of them.
+    LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
+    when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
+    on none of them.
     """
     started = now_ns()
     refs = list_shards(target)
@@ -92,7 +93,9 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     known = store.lookup(refs, options.key()) if store is not None else {}
     todo = [r for r in refs if r.location not in known]
     where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
-    if where != "none":
+    if where != "none" or (options.threads is None and len(todo) > 1):
+        # one hashing thread per shard on Dask workers, and in this process when shards follow one
+        # another: pyarrow already decodes each row group on every CPU (benchmarks/results/shards.md)
         options = replace(options, threads=1)
     done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
     results = [d for batch in done for d in batch]
