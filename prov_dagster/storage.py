@@ -6,7 +6,6 @@ written, so a later load can tell whether the bytes still hold what was recorded
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
-from prov_common.hashing.file_sha256 import Sha256Follower, Sha256Writer
+from prov_common.hashing.file_sha256 import Sha256Follower
 from prov_common.hashing.remote import s3_client
 
 T = TypeVar("T")
@@ -74,14 +73,17 @@ class DataLocation:
     # -- tables -------------------------------------------------------------------------------
     def write_table(self, relpath: str, table: pa.Table) -> StoredFile:
         """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); the SHA-256 of the
-        bytes is taken on their way out: from the buffer sent to S3, or read from the page cache right
-        behind pyarrow's native writer into a private temporary file, renamed into place once hashed."""
+        bytes is taken on their way out: from the buffer sent to S3 (during the upload), or read from the
+        page cache right behind pyarrow's native writer into a private temporary file, renamed into place
+        once hashed."""
         if self.is_s3:
-            buffer = io.BytesIO()
-            with Sha256Writer(buffer, close_raw=False) as sink:
-                pq.write_table(table, sink)
-            self._s3_put(relpath, buffer.getvalue())
-            return StoredFile(self.uri(relpath), sink.hexdigest)
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink)
+            body = sink.getvalue().to_pybytes()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
+                of_bytes = pool.submit(lambda: hashlib.sha256(body).hexdigest())  # overlaps the upload
+                self._s3_put(relpath, body)
+                return StoredFile(self.uri(relpath), of_bytes.result())
 
         def write(tmp: str) -> str:
             with Sha256Follower(tmp) as follower:

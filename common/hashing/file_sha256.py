@@ -1,90 +1,18 @@
 """SHA-256 of a file's bytes, the digest generic in-toto verifiers match (docs/bundles.md, "Subjects").
 
-A writer records it as it writes: :class:`Sha256Writer` is a file object that hashes what passes through
-it, :class:`Sha256Follower` hashes a new local file from the page cache while a native writer (pyarrow)
-appends to it, in a thread of its own; a reader that hashes a table file records it with :func:`sha256_of`.
+A writer records it as it writes: :class:`Sha256Follower` hashes a new local file from the page cache
+while a native writer (pyarrow) appends to it, in a thread of its own; a reader that hashes a table
+file records it with :func:`sha256_of`.
 Only ``hashlib``: no pandas or pyarrow.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import threading
 from typing import IO, Any
 
 CHUNK = 1 << 20
-
-
-class Sha256Writer:
-    """A binary file object that passes every write to ``raw`` and hashes the bytes in a background
-    thread (``hashlib`` releases the GIL, so hashing overlaps the writer's own work).
-
-    ``close()`` (or leaving the ``with`` block) waits for the hash; then :attr:`hexdigest` and
-    :attr:`size` describe exactly the bytes written. ``raw`` is closed too unless ``close_raw=False``.
-    """
-
-    def __init__(self, raw: IO[bytes] | Any, *, close_raw: bool = True) -> None:
-        self._raw = raw
-        self._close_raw = close_raw
-        self._hash = hashlib.sha256()
-        self._pending: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._consume, name="tdprov-sha256", daemon=True)
-        self._thread.start()
-        self._closed = False
-        self.size = 0
-
-    def _consume(self) -> None:
-        while (chunk := self._pending.get()) is not None:
-            self._hash.update(chunk)
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)  # a copy of our own: the caller may reuse its buffer once write returns
-        written = self._raw.write(chunk)
-        self._pending.put(chunk)
-        self.size += len(chunk)
-        return len(chunk) if written is None else written
-
-    def flush(self) -> None:
-        self._raw.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    def tell(self) -> int:
-        return self.size
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._pending.put(None)
-        self._thread.join()
-        if self._close_raw:
-            self._raw.close()
-
-    @property
-    def hexdigest(self) -> str:
-        """Lowercase hex SHA-256 of everything written (only once closed)."""
-        if not self._closed:
-            raise RuntimeError("the SHA-256 of a file being written is known once it is closed")
-        return self._hash.hexdigest()
-
-    def __enter__(self) -> "Sha256Writer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class Sha256Follower:
