@@ -2,10 +2,12 @@
 
     python benchmarks/bench_shards.py [--shards 1000] [--rows 20000] [--parquet-mb 1024]
                                       [--bundles 10000] [--out benchmarks/results/shards.md]
-                                      [--skip shards,rss,verify]
+                                      [--skip shards,rss,verify] [--s3-endpoint URL]
 
 1. ``--shards`` Parquet shards of ``--rows`` rows (int64, float64 and string columns) in a bucket of
-   moto's ``ThreadedMotoServer``, in a process of its own on localhost. ``hash_shards`` of the prefix
+   moto's ``ThreadedMotoServer``, in a process of its own on localhost (or of the running S3-compatible
+   server at ``--s3-endpoint``, e.g. ``npx s3rver -d DIR -p 4569`` with AWS_ACCESS_KEY_ID and
+   AWS_SECRET_ACCESS_KEY set to S3RVER: moto serves one request at a time in one Python process). ``hash_shards`` of the prefix
    in this process and on a Dask LocalCluster of 2 worker processes (started beforehand, reached by
    address: the cluster's start-up is shown apart), without the shard cache: the digests must be equal.
    Then the cache: a full hash that records the shard digests, one shard replaced, and the re-hash,
@@ -72,14 +74,18 @@ def _shard(i: int, rows: int) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def bench_shards(count: int, rows: int) -> list[str]:
+def bench_shards(count: int, rows: int, endpoint: str | None = None) -> list[str]:
     import boto3
     import distributed
 
     from prov_common.hashing import hash_shards
 
     ROWS[0] = rows
-    server = start_moto()
+    if endpoint:  # a running S3-compatible server; credentials and region from the environment
+        os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = None if endpoint else start_moto()
+    name = f"the server at {endpoint}" if endpoint else "moto"
     try:
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="corpus")
@@ -114,7 +120,7 @@ def bench_shards(count: int, rows: int) -> list[str]:
         assert again.read == ("part-00017.parquet",) and again.digest != full.digest
         local = _local_rows(s3, count, one.digest, total_mb)
         return [
-            f"| shards on S3 (moto) | {count:,} Parquet shards, {total_mb:,.0f} MB, {count * rows:,} rows | load {load_before:.1f} at the start |",
+            f"| shards on S3 ({name}) | {count:,} Parquet shards, {total_mb:,.0f} MB, {count * rows:,} rows | load {load_before:.1f} at the start |",
             f"| one process (`--scheduler none`) | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | {one.digest[:19]}… |",
             f"| ... one hashing thread (`threads=1`) | {single_s:.1f} s ({total_mb / single_s:.0f} MB/s) | same digest |",
             f"| Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x, "
@@ -124,8 +130,9 @@ def bench_shards(count: int, rows: int) -> list[str]:
             *local,
         ]
     finally:
-        server.terminate()
-        server.wait()
+        if server is not None:
+            server.terminate()
+            server.wait()
 
 
 def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
@@ -229,6 +236,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--parquet-mb", type=int, default=1024)
     parser.add_argument("--bundles", type=int, default=10_000)
+    parser.add_argument("--s3-endpoint", default=None, metavar="URL",
+                        help="use this running S3-compatible server (an empty one; credentials from the environment) "
+                             "instead of starting moto's")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: shards, rss, verify")
     parser.add_argument("--out", default=str(HERE / "results" / "shards.md"))
     args = parser.parse_args()
@@ -238,7 +248,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tdprov-bench-shards-") as tmp:
         parts = (("verify", lambda: bench_verify(args.bundles, Path(tmp))),  # first: Dask leaves threads behind,
                  ("rss", lambda: bench_rss(args.parquet_mb, Path(tmp))),      # and workers of a threaded process spawn
-                 ("shards", lambda: bench_shards(args.shards, args.rows)))
+                 ("shards", lambda: bench_shards(args.shards, args.rows, args.s3_endpoint)))
         for name, part in parts:
             if name not in skip:
                 done = part()
