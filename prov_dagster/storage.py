@@ -9,11 +9,9 @@ import hashlib
 import json
 import os
 import tempfile
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlparse
@@ -90,7 +88,7 @@ class DataLocation:
                 pq.write_table(table, tmp)
                 return follower.writer_done()
 
-        return StoredFile(self.uri(relpath), self._local_atomic(relpath, write))
+        return StoredFile(self.uri(relpath), self._local_atomic(relpath, write, free_old_later=True))
 
     def read_table(self, relpath: str) -> LoadedTable:
         """Read the Parquet file at ``relpath``, with the SHA-256 of its bytes (read once)."""
@@ -127,14 +125,17 @@ class DataLocation:
         return json.loads(data)
 
     # -- backends -----------------------------------------------------------------------------
-    def _local_atomic(self, relpath: str, write: Callable[[str], T]) -> T:
+    def _local_atomic(self, relpath: str, write: Callable[[str], T], *, free_old_later: bool = False) -> T:
         target = Path(self.uri(relpath))
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(fd)
         try:
             result = write(tmp)
-            _replace_freeing_later(tmp, target)
+            if free_old_later:  # data files: the step does not wait for the old version's blocks
+                _replace_freeing_later(tmp, target)
+            else:
+                os.replace(tmp, target)
             return result
         finally:
             if os.path.exists(tmp):
@@ -174,12 +175,11 @@ def _replace_freeing_later(tmp: str, target: Path) -> None:
     """Move ``tmp`` over ``target`` atomically; the blocks of the version it replaces are freed in the
     background (freeing a 100 MB file takes 10-40 ms, which a plain rename spends in the step).
 
-    The old version keeps a hidden second name until a background thread removes it; a name left by a
-    process that died is removed by the next write of the same file.
+    The old version keeps a hidden second name, ``.<name>.old``, until a background thread removes it;
+    one left by a process that died in between is removed by the next write of the same file.
     """
-    for left in target.parent.glob(f".{glob_escape(target.name)}.*{OLD_SUFFIX}"):
-        _reclaimer.submit(_unlink_quietly, left)
-    keep = target.with_name(f".{target.name}.{uuid.uuid4().hex}{OLD_SUFFIX}")
+    keep = target.with_name(f".{target.name}{OLD_SUFFIX}")
+    _unlink_quietly(keep)
     try:
         os.link(target, keep)
     except OSError:  # no previous version, or a filesystem without hard links: free it in the rename

@@ -36,9 +36,9 @@ def test_an_old_version_left_by_a_process_that_died_is_removed_by_the_next_write
     location = DataLocation(str(tmp_path))
     table = pa.table({"x": [1, 2, 3]})
     location.write_table("t.parquet", table)
-    left = tmp_path / ".t.parquet.0123456789abcdef0123456789abcdef.old"
+    left = tmp_path / ".t.parquet.old"
     os.link(tmp_path / "t.parquet", left)  # what a crash between the rename and the removal leaves
-    other = tmp_path / ".u.parquet.0123456789abcdef0123456789abcdef.old"
+    other = tmp_path / ".u.parquet.old"
     other.write_bytes(b"another file's leftover: not ours to remove")
     location.write_table("t.parquet", table)
     _drain()
