@@ -46,9 +46,6 @@ class Box:
     def cy(self) -> float:
         return (self.y0 + self.y1) / 2
 
-    def overlaps(self, other: "Box") -> bool:
-        return self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
-
 
 @dataclass(frozen=True)
 class Route:
@@ -80,7 +77,6 @@ class Layout:
     nodes: dict[str, Box] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
 
 
 def label_width(text: str) -> float:
@@ -121,10 +117,17 @@ def _acyclic(graph: LineageGraph) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _longest_path(nodes: list[str], edges: list[tuple[str, str, bool]]) -> dict[str, int]:
+def _adjacent(edges: list[tuple[str, str, bool]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(predecessors, successors) of every node along the downward edges."""
     preds: dict[str, list[str]] = defaultdict(list)
+    succs: dict[str, list[str]] = defaultdict(list)
     for upper, lower, _ in edges:
         preds[lower].append(upper)
+        succs[upper].append(lower)
+    return preds, succs
+
+
+def _longest_path(nodes: list[str], preds: dict[str, list[str]]) -> dict[str, int]:
     rank: dict[str, int] = {}
     for start in nodes:
         stack = [start]
@@ -142,16 +145,11 @@ def _longest_path(nodes: list[str], edges: list[tuple[str, str, bool]]) -> dict[
     return rank
 
 
-def _assign_rows(nodes: list[str], edges: list[tuple[str, str, bool]], widths: dict[str, float],
-                 budgets: dict[int, float], limit: float) -> dict[str, int]:
+def _assign_rows(nodes: list[str], preds: dict[str, list[str]], succs: dict[str, list[str]], rank: dict[str, int],
+                 widths: dict[str, float], budgets: dict[int, float], limit: float) -> dict[str, int]:
     """Rows filled up to their budget (a wide layer wraps onto the next rows). The node placed next is
-    the one that can go highest; on a tie, the deeper one (a run goes right under what it reads)."""
-    rank = _longest_path(nodes, edges)
-    preds: dict[str, list[str]] = defaultdict(list)
-    succs: dict[str, list[str]] = defaultdict(list)
-    for upper, lower, _ in edges:
-        preds[lower].append(upper)
-        succs[upper].append(lower)
+    the one that can go highest; on a tie, the deeper one (a run goes right under what it reads);
+    ``rank``: each node's longest path from a top node."""
     used: dict[int, float] = defaultdict(float)
     row: dict[str, int] = {}
     waiting = {key: len(set(preds[key])) for key in nodes}
@@ -275,11 +273,16 @@ def place_row(desired: list[float], widths: list[float], lo: float, hi: float) -
     return [z + o for z, o in zip(fitted, offsets)]
 
 
+def _row_width(members: list[str], widths: dict[str, float]) -> float:
+    """A row's width: its nodes (a long edge's dummy node is DUMMY_W wide) and the gaps between them."""
+    return sum(widths.get(k, DUMMY_W) for k in members) + NODE_GAP * max(len(members) - 1, 0)
+
+
 def _x_positions(rows: list[list[str]], up: Neighbours, down: Neighbours, widths: dict[str, float], lo: float, hi: float,
                  sweeps: int) -> dict[str, float]:
     x: dict[str, float] = {}
     for row in rows:  # start packed and centred
-        total = sum(widths[k] for k in row) + NODE_GAP * max(len(row) - 1, 0)
+        total = _row_width(row, widths)
         at = lo + max((hi - lo - total) / 2, 0.0)
         for key in row:
             x[key] = at + widths[key] / 2
@@ -296,8 +299,7 @@ def _x_positions(rows: list[list[str]], up: Neighbours, down: Neighbours, widths
     return x
 
 
-def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float]], max_width: float | None = None,
-                   labelled: bool = True) -> Layout:
+def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float]], max_width: float | None = None) -> Layout:
     """Lay ``graph`` out top-down. ``size(node_id)`` gives a node's (width, height); ``max_width``: the
     picture's width limit (``None``: no limit, one row per layer)."""
     nodes = sorted(graph.nodes)
@@ -306,8 +308,10 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
     limit = float("inf") if max_width is None else max(max_width - 2 * MARGIN, 1.0)
     widths = {key: sizes[key][0] for key in nodes}
     budgets: dict[int, float] = {}
+    preds, succs = _adjacent(edges)
+    rank = _longest_path(nodes, preds)
     for _ in range(BUDGET_ROUNDS):  # shrink the budget of rows that the long edges' dummies overfill
-        row = _assign_rows(nodes, edges, widths, budgets, limit)
+        row = _assign_rows(nodes, preds, succs, rank, widths, budgets, limit)
         chains = _chains(edges, row)
         depth = max(row.values(), default=-1) + 1
         rows: list[list[str]] = [[] for _ in range(depth)]
@@ -321,7 +325,7 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
                     rows[i].append(dummy)
         over = {}
         for r, members in enumerate(rows):
-            total = sum(widths.get(k, DUMMY_W) for k in members) + NODE_GAP * max(len(members) - 1, 0)
+            total = _row_width(members, widths)
             real = [k for k in members if k in widths]
             if total > limit and len(real) > 1:
                 over[r] = total - limit
@@ -336,7 +340,7 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
     up, down = _neighbours(chains)
     rows = _order(rows, up, down, sweeps)
     lo = MARGIN
-    natural = max((sum(widths[k] for k in r) + NODE_GAP * max(len(r) - 1, 0) for r in rows), default=0.0)
+    natural = max((_row_width(r, widths) for r in rows), default=0.0)
     hi = lo + (natural if natural > limit else min(limit, natural * 1.25))  # some room to line rows up
     x = _x_positions(rows, up, down, widths, lo, hi, sweeps)
     heights = [max((sizes[k][1] for k in r if k in sizes), default=0.0) for r in rows]
@@ -344,7 +348,7 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
     for h in heights:
         tops.append(at)
         at += h + ROW_GAP
-    layout = Layout(width=0.0, height=at - ROW_GAP + MARGIN if rows else 2 * MARGIN, rows=rows)
+    layout = Layout(width=0.0, height=at - ROW_GAP + MARGIN if rows else 2 * MARGIN)
     for r, members in enumerate(rows):
         centre_y = tops[r] + heights[r] / 2
         for key in members:
@@ -358,16 +362,15 @@ def layered_layout(graph: LineageGraph, size: Callable[[str], tuple[float, float
             points += [(x[dummy], tops[i]), (x[dummy], tops[i] + heights[i])]
         points += [(bottom.cx, tops[row[lower]]), (bottom.cx, bottom.y0)]
         layout.routes.append(Route(edge.source, edge.target, edge.kind, tuple(points), turned))
-    if labelled:
-        seen: set[tuple[str, str]] = set()
-        for route in layout.routes:
-            upper = route.target if route.reversed else route.source
-            if (upper, route.kind) in seen:
-                continue
-            seen.add((upper, route.kind))
-            box = layout.nodes[upper]
-            x0, y = box.cx + 4, tops[row[upper]] + heights[row[upper]] + 2 + LABEL_H
-            layout.labels.append(Label(route.kind, x0, y, Box(x0, y - LABEL_H, x0 + label_width(route.kind), y + 2)))
+    seen: set[tuple[str, str]] = set()
+    for route in layout.routes:
+        upper = route.target if route.reversed else route.source
+        if (upper, route.kind) in seen:
+            continue
+        seen.add((upper, route.kind))
+        box = layout.nodes[upper]
+        x0, y = box.cx + 4, tops[row[upper]] + heights[row[upper]] + 2 + LABEL_H
+        layout.labels.append(Label(route.kind, x0, y, Box(x0, y - LABEL_H, x0 + label_width(route.kind), y + 2)))
     right = max((b.x1 for b in layout.nodes.values()), default=0.0)
     right = max([right, *(p[0] for r in layout.routes for p in r.points), *(lb.box.x1 for lb in layout.labels)])
     layout.width = right + MARGIN
