@@ -144,7 +144,6 @@ class _Reader:
             dataset = _first(record, TDPROV["dataset"])
             if dataset is not None and str(dataset) in self.datasets:
                 self.general[key] = str(dataset)
-        self.checks: dict[str, dict[bool, set[str]]] = defaultdict(lambda: {True: set(), False: set()})
         labels = {str(r.identifier): _text(_first(r, PROV_LABEL)) for r in self.by_type[PROV["Entity"]]}
         found: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # target -> (source, check, outcome)
         for record in self.by_type[PROV["Entity"]]:
@@ -155,9 +154,7 @@ class _Reader:
                     source = _text(_first(record, TDPROV["source"])) or ""
                     for target in record.get_attribute(DQV["computedOn"]):
                         found[str(target)].append((source, labels.get(metric) or metric, value))
-        for target, results in found.items():
-            for value, names in _checks_once(results).items():
-                self.checks[target][value] |= names
+        self.checks: dict[str, dict[bool, set[str]]] = {target: _checks_once(results) for target, results in found.items()}
 
     def data_node(self, key: str) -> Node:
         checks = self.checks.get(key, {True: set(), False: set()})
