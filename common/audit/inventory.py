@@ -34,10 +34,12 @@ FIX_INDEX = "remove the extra index entry (the first one, named by bundles/<run>
 FIX_UNLOGGED = "find out who wrote the entry; a copied run carries another run's events, see 'tdprov verify'"
 
 
+RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}
+
+
 def run_objects(run_id: str, index_key: str) -> dict[str, str]:
     """The objects of a logged run that the inventory tracks, with what each is."""
-    return {layout.bundle_key(run_id, layout.MANIFEST_FILE): "manifest", layout.bundle_key(run_id, layout.STATEMENT_FILE): "signed statement",
-            layout.bundle_key(run_id, layout.INDEXED_FILE): "'indexed' record", index_key: "index entry"}
+    return {**{layout.bundle_key(run_id, name): what for name, what in RUN_FILES.items()}, index_key: "index entry"}
 
 
 @dataclass
@@ -67,13 +69,13 @@ def _tracked(key: str) -> bool:
     return key.startswith(TRACKED_PREFIXES)
 
 
-RUN_OBJECT_NAMES = ("/" + layout.MANIFEST_FILE, "/" + layout.STATEMENT_FILE, "/" + layout.INDEXED_FILE)
+RUN_OBJECT_NAMES = tuple("/" + name for name in RUN_FILES)
 
 
 def _fingerprinted(key: str) -> bool:
     """Keys whose fingerprint the inventory compares: audit and log objects, index entries, and the
     manifest, signed statement and ``indexed`` record of each bundle (not its other files)."""
-    return key.startswith(TRACKED_PREFIXES) or key.startswith(layout.INDEX + "/") or key.endswith(RUN_OBJECT_NAMES)
+    return _tracked(key) or key.startswith(layout.INDEX + "/") or key.endswith(RUN_OBJECT_NAMES)
 
 
 def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]]) -> None:

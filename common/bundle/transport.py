@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attr
@@ -37,6 +37,7 @@ from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.store.outbox import Outbox, default_spool_dir
+from prov_common.store.s3 import S3ClientFactory
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class ProvenanceTransport(Transport):
     config_class = ProvenanceConfig
 
     def __init__(self, config: ProvenanceConfig | None = None, *,
-                 s3_client_factory: Callable[[Any], Any] | None = None) -> None:
+                 s3_client_factory: S3ClientFactory | None = None) -> None:
         """``s3_client_factory``: makes the S3 client of an ``s3://`` store (see ``open_store``)."""
         self.config = config or ProvenanceConfig()
         self.settings = self.config.settings()

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
+from prov_common.store.s3 import S3ClientFactory
 
 
 def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | None = None, *,
-               s3_client_factory: Callable[[Any], Any] | None = None) -> Store:
+               s3_client_factory: S3ClientFactory | None = None) -> Store:
     """Open a store: a local folder (path or ``file://`` URI) or ``s3://bucket/prefix``.
 
     ``uri`` wins over ``settings.store``, which defaults to ``$TDPROV_STORE`` or ``./.tdprov``.

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from collections.abc import Callable
-
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
 from prov_common.store.errors import ObjectNotFoundError
