@@ -126,14 +126,9 @@ def _hash_streamed(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, A
 def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
     """A Parquet file hashed column by column, each column read one row group at a time, so memory is
     about one row group of one column per hashing thread."""
-    source: Any = open_binary(path_or_uri)
-    try:
-        try:
-            pf = pq.ParquetFile(source)
-            schema = pf.schema_arrow
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise BadInputError(f"cannot read {str(path_or_uri)!r} as parquet: {exc}",
-                                fix="check that the file is valid parquet, or hash its bytes (tdprov hash --bytes).") from exc
+    with _reading(path_or_uri, "parquet"), open_binary(path_or_uri) as source:
+        pf = pq.ParquetFile(source)
+        schema = pf.schema_arrow
         if len(set(schema.names)) != len(schema.names):  # repeated names cannot be read one by one
             return hash_table(pf.read(), **options)
 
@@ -146,8 +141,6 @@ def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
                                       **options)
         finally:
             row_groups.release()
-    finally:
-        source.close()
 
 
 def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", csv_dtypes: Mapping[str, Any] | None = None,
@@ -165,8 +158,7 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
         of_bytes = pool.submit(sha256_of, path_or_uri) if pool is not None else None
         if fmt == "parquet":
-            with _reading(path_or_uri, fmt):
-                table = _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
+            table = _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
         else:
             table = _hash_streamed(path_or_uri, fmt, csv_dtypes, granularity=granularity, block_rows=block_rows,
                                    threads=threads)
