@@ -194,8 +194,7 @@ def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
             rel = _relative(path.relative_to(base).as_posix())
         except ValueError:
             raise BadInputError(f"'{path}' is not below '{base}'.", fix="pass the files of the version's folder") from None
-        kept = _keep_file(store, path)
-        files.append((rel, kept.digest, kept.bytes))
+        files.append((rel, *keep_set_file(store, path)))
     return index_set(store, SnapshotSet(version, tuple(files)))
 
 
