@@ -8,7 +8,7 @@ from prov.model import ProvDocument
 
 from prov_common.audit.result import AuditResult
 from prov_common.audit.svg import lineage_svg
-from prov_common.audit.training import training_data, validated_versions
+from prov_common.audit.training import training_data
 from prov_common.audit.html import render_html
 from prov_common.bundle.layout import stamp
 from prov_common.hashing.raw import blake3_digest
@@ -27,9 +27,6 @@ def render(result: AuditResult) -> tuple[bytes, bytes]:
     index = result.report_index or result.index  # the whole store, whatever this audit examined
     assert index is not None
     report = result.to_dict(training_data(index))
-    report["qualityPassedVersions"] = validated_versions(index)[0]  # every run's results, not only those examined now
-    for run in report["runs"]:
-        run["trainingRule"] = index.runs[run["runId"]].training_rule
     json_bytes = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
     svg, drawn_by = lineage_svg(index)
     html_bytes = render_html(report, svg, drawn_by).encode("utf-8")

@@ -8,6 +8,7 @@ from typing import Any
 from prov_common import __version__
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import ERROR, CheckResult, Finding, QualityRow
+from prov_common.audit.training import validated_versions
 from prov_common.sources.registry import StoredSource
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.tlog.log import StoredCheckpoint
@@ -99,6 +100,7 @@ class AuditResult:
     def to_dict(self, training: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The machine-readable report (the HTML page shows the same content)."""
         cp = self.checkpoint.checkpoint if self.checkpoint else None
+        index = self.report_index or self.index  # the whole store, whatever this audit examined
         return {
             "format": REPORT_FORMAT,
             "tool": {"name": "tdprov", "version": __version__},
@@ -121,7 +123,7 @@ class AuditResult:
             },
             "checks": [c.to_dict() for c in self.checks],
             "quality": [r.to_dict() for r in self.quality_rows if r.failed or r.used_by][:MAX_QUALITY_ROWS],
-            "qualityPassedVersions": sum(1 for r in self.quality_rows if not r.failed),
+            "qualityPassedVersions": validated_versions(index) if index is not None else sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
             "trainingData": training or [],
             "runs": self.runs_listed(),
@@ -132,4 +134,4 @@ class AuditResult:
         index = self.report_index or self.index
         runs = sorted(index.runs.values(), key=lambda r: (r.ended_at or r.sealed_at or "", r.run_id), reverse=True) if index else []
         return [{"runId": r.run_id, "job": r.job, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
-                 "examinedNow": r.run_id in self.examined} for r in runs]
+                 "trainingRule": r.training_rule, "examinedNow": r.run_id in self.examined} for r in runs]

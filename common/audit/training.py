@@ -114,14 +114,14 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
     return list(entries.values())
 
 
-def validated_versions(index: LineageIndex) -> tuple[int, int]:
-    """How many dataset versions in ``index`` passed and failed their Pandera validation (a version
-    with any failing result counts as failed), for the report's quality summary."""
+def validated_versions(index: LineageIndex) -> int:
+    """How many dataset versions in ``index`` passed their Pandera validation (a version with any
+    failing result does not), for the report's quality summary: every run's results, not only those
+    an incremental audit examined."""
     results: dict[tuple[str, str], bool] = {}
     for run in index.runs.values():
         for d in [*run.outputs, *run.inputs]:
             if d.quality is not None:
                 key = (d.label, d.version or "")
                 results[key] = results.get(key, True) and d.quality.passed
-    passed = sum(results.values())
-    return passed, len(results) - passed
+    return sum(results.values())
