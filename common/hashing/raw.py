@@ -3,6 +3,7 @@ pyarrow, so the outbox, snapshots and bundles can hash bytes without loading the
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import IO
 
 from blake3 import blake3
@@ -11,6 +12,16 @@ from prov_common.hashing.model import FileDigest
 
 ALGORITHM = "blake3"
 CHUNK = 1 << 20
+
+
+def u64(n: int) -> bytes:
+    """``n`` as 8 bytes, little-endian: the integers inside every digest's input (content-hash.md)."""
+    return struct.pack("<Q", n)
+
+
+def lp(data: bytes) -> bytes:
+    """Length-prefixed bytes: u64 little-endian length, then the bytes."""
+    return u64(len(data)) + data
 
 
 def show(digest: bytes) -> str:

@@ -6,13 +6,12 @@ proof uses the same verifier; ``dataset digest = H("tdprov-shards-v1" || u64(num
 """
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 
 from blake3 import blake3
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.raw import show
+from prov_common.hashing.raw import lp, show, u64
 from prov_common.hashing.shard_model import ShardDigest
 from prov_common.tlog.merkle import leaf_hash, root_from_hashes
 
@@ -20,14 +19,10 @@ SHARD_TAG = b"tdprov-shard-v1"
 DATASET_TAG = b"tdprov-shards-v1"
 
 
-def _lp(data: bytes) -> bytes:
-    return struct.pack("<Q", len(data)) + data
-
-
 def shard_leaf(shard: ShardDigest) -> bytes:
     """The RFC 6962 leaf hash of one shard: its path, kind and digest, domain-separated."""
     algorithm, _, hexdigest = shard.digest.partition(":")
-    data = SHARD_TAG + _lp(shard.path.encode()) + _lp(shard.kind.encode()) + _lp(algorithm.encode())
+    data = SHARD_TAG + lp(shard.path.encode()) + lp(shard.kind.encode()) + lp(algorithm.encode())
     return leaf_hash(data + bytes.fromhex(hexdigest))
 
 
@@ -44,4 +39,4 @@ def dataset_digest(shards: Sequence[ShardDigest]) -> str:
     """``blake3:<hex>`` of a sharded dataset version (shards in any order: they are sorted by path)."""
     ordered = in_tree_order(shards)
     root = root_from_hashes([shard_leaf(s) for s in ordered])
-    return show(blake3(DATASET_TAG + struct.pack("<Q", len(ordered)) + root).digest())
+    return show(blake3(DATASET_TAG + u64(len(ordered)) + root).digest())

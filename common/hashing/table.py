@@ -1,7 +1,6 @@
 """The canonical table digest: blocks -> columns -> table (docs/content-hash.md)."""
 from __future__ import annotations
 
-import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +17,7 @@ from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources
 from prov_common.hashing.encode import NO_NULLS, encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
-from prov_common.hashing.raw import show
+from prov_common.hashing.raw import lp, show, u64
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes
 from prov_common.hashing.types import logical_type
 
@@ -29,15 +28,6 @@ CATEGORIES_TAG = b"tdprov-categories-v1"
 GRANULARITIES = ("table", "column", "block", "row")
 _PARALLEL_MIN_CELLS = 4 * BLOCK_ROWS
 TASK_BLOCKS = 16  # rows of about this many blocks are hashed per thread-pool task
-
-
-def _u64(n: int) -> bytes:
-    return struct.pack("<Q", n)
-
-
-def _lp(data: bytes) -> bytes:
-    """Length-prefixed bytes: u64 little-endian length, then the bytes."""
-    return _u64(len(data)) + data
 
 
 def block_digest(arr: pa.Array) -> tuple[bytes, int]:
@@ -85,8 +75,8 @@ def column_digest(role: str, name_key: bytes, logical: str, rows: int, block_row
     """BLAKE3 over the column header and its block digests, in order."""
     blocks = list(block_digests)
     h = blake3(COLUMN_TAG)
-    h.update(_lp(role.encode()) + _lp(name_key) + _lp(logical.encode()))
-    h.update(_u64(rows) + _u64(block_rows) + _u64(len(blocks)))
+    h.update(lp(role.encode()) + lp(name_key) + lp(logical.encode()))
+    h.update(u64(rows) + u64(block_rows) + u64(len(blocks)))
     for d in blocks:
         h.update(d)
     return h.digest()
@@ -96,7 +86,7 @@ def table_digest(rows: int, column_digests: Iterable[bytes]) -> bytes:
     """BLAKE3 over the table header and the column digests, in order."""
     cols = list(column_digests)
     h = blake3(TABLE_TAG)
-    h.update(_u64(rows) + _u64(len(cols)))
+    h.update(u64(rows) + u64(len(cols)))
     for d in cols:
         h.update(d)
     return h.digest()
