@@ -36,6 +36,7 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.sources import source_input
+from prov_dagster.storage import free_replaced
 
 DIGEST_METADATA_KEY = "tdprov/digest"
 
@@ -111,6 +112,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
         _compat.set_output_data_version(context, key, digest.digest)
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
+        recorder_for(self).after_delivery(free_replaced)  # the previous version's blocks, once the record is sealed
         context.add_output_metadata({**output_metadata(record, wants.policy, bundle), **flags_metadata(flagged)})
 
     @staticmethod
@@ -124,6 +126,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
     def teardown_after_execution(self, context: Any) -> None:
         """The run (or this step's process) is done: wait until every bundle is written."""
         recorder_for(self).wait()
+        free_replaced()
         run = getattr(context, "run", None)
         if run is not None:
             forget_run(run.run_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,6 +178,14 @@ class Recorder:
             forwarder = self.forwarder()
             if forwarder is not None:
                 forward(forwarder, event)
+
+    def after_delivery(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once every event emitted so far is delivered, in the delivering thread (it
+        must be quick: it holds up later deliveries); ``wait`` does not wait for it."""
+        if self.settings.strict:
+            action()
+        else:
+            self._worker.submit(action)
 
     def wait(self) -> None:
         """Block until every event emitted so far is delivered (called when the IO manager is torn down)."""

@@ -3,16 +3,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from dagster import asset, materialize
 
-from prov_dagster import storage
+from prov_common.bundle import list_bundles
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, storage
 from prov_dagster.storage import DataLocation
 
 
 def _drain() -> None:
+    storage.free_replaced()
     storage._reclaimer.submit(lambda: None).result()  # one worker: everything submitted before is done
 
 
@@ -44,3 +51,30 @@ def test_an_old_version_left_by_a_process_that_died_is_removed_by_the_next_write
     _drain()
     assert not left.exists() and other.exists()
     assert pq.read_table(tmp_path / "t.parquet").equals(table)
+
+
+def test_io_manager_frees_the_replaced_version_only_after_the_bundle_is_sealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freeing the old version is disk work that can hold up the store's writes: it comes after sealing."""
+    store = tmp_path / "store"
+    freed: list[tuple[str, int]] = []  # (name freed by the reclaimer, bundles sealed at that moment)
+    unlink = storage._unlink_quietly
+
+    def watching(path: Path) -> None:
+        if threading.current_thread().name.startswith("tdprov-reclaim"):  # not a dead process's leftover
+            freed.append((path.name, sum(1 for _ in list_bundles(open_store(str(store))))))
+        unlink(path)
+
+    monkeypatch.setattr(storage, "_unlink_quietly", watching)
+    manager = ProvenanceIOManager(store=str(store))
+    for version in range(2):
+        @asset(name="table")
+        def table() -> pd.DataFrame:
+            return pd.DataFrame({"x": range(version, version + 50_000)})
+
+        assert materialize([table], resources={"io_manager": manager}).success
+    _drain()
+    data = tmp_path / "store-data"
+    assert sorted(p.name for p in data.iterdir()) == ["table.parquet", "table.parquet.tdprov.json"]
+    # the second run replaced both files; each old version went once the second bundle was sealed
+    assert sorted(freed) == [(".table.parquet.old", 2), (".table.parquet.tdprov.json.old", 2)]
+    assert pd.read_parquet(data / "table.parquet")["x"].tolist() == list(range(1, 50_001))
