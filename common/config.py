@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from prov_common.errors import BadInputError
+
 DEFAULT_STORE = "./.tdprov"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -16,6 +18,18 @@ _TRUE = {"1", "true", "yes", "on"}
 def flag(value: object) -> bool:
     """A boolean setting given as a bool or as text (``1``, ``true``, ``yes``, ``on``; any case)."""
     return value if isinstance(value, bool) else str(value or "").strip().lower() in _TRUE
+
+
+RECORDED_GRANULARITIES: tuple[str, ...] = ("column", "row")
+"""What the integrations record of a dataset: column digests (the default) or also its row set."""
+
+
+def check_granularity(value: object, where: str) -> str:
+    """``value`` if it is one of :data:`RECORDED_GRANULARITIES`, else a clear error naming ``where``."""
+    if value not in RECORDED_GRANULARITIES:
+        raise BadInputError(f"granularity {value!r} of {where} is not one of {', '.join(RECORDED_GRANULARITIES)}",
+                            fix="use granularity='row' to record row digests for 'tdprov contains', or leave it unset")
+    return str(value)
 
 
 def paths(value: object) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from collections.abc import Callable
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 from prov_common.hashing.shard_model import ShardedDigest
@@ -55,41 +55,25 @@ def to_uri(item: Any) -> str | None:
 
 def local_path(uri: str) -> Path | None:
     """Filesystem path of a ``file://`` URI, ``None`` for other schemes."""
-    parts = urlsplit(uri)
-    if parts.scheme != "file":
-        return None
-    path = unquote(parts.path)
-    if parts.netloc and parts.netloc not in ("", "localhost"):
-        path = "/" + parts.netloc + path  # file://relative/x written without the third slash
-    return Path(path)
+    from prov_common.hashing.targets import local_target
+
+    return Path(local_target(uri)) if urlsplit(uri).scheme == "file" else None
 
 
-def _size(uri: str) -> int | None:
+def _size(target: str) -> int | None:
     from prov_common.hashing.targets import is_sharded_target, sharded_size
 
-    if is_sharded_target(uri):
-        return sharded_size(uri)
-    path = local_path(uri)
+    if is_sharded_target(target):
+        return sharded_size(target)
+    path = local_path(target)
     if path is not None:
         return path.stat().st_size  # FileNotFoundError is reported as "missing"
-    if urlsplit(uri).scheme in S3_SCHEMES:
-        return s3_object_size(uri)
+    if urlsplit(target).scheme in S3_SCHEMES:
+        return s3_object_size(target)
     return None
 
 
-def _hash(uri: str, granularity: str = "column", scheduler: str | None = None) -> ContentDigest | ShardedDigest:
-    """A file's or object's digest (at row granularity for a table, if asked), or a sharded dataset's."""
-    from prov_common.hashing.files import table_format
-    from prov_common.hashing.targets import hash_dataset  # s3:// objects are read through prov_common.hashing.remote
-
-    path = local_path(uri)
-    target = str(path) if path is not None else uri
-    if granularity == "row" and table_format(target) is not None:
-        return hash_dataset(target, file_sha256=True, granularity="row")
-    return hash_dataset(target, scheduler=scheduler, file_sha256=True)
-
-
-def _row_set(uri: str, digest: ContentDigest) -> Any:
+def _row_set(uri: str, digest: ContentDigest | ShardedDigest) -> Any:
     from prov_common.lineage.datasets import DatasetRef
     from prov_common.rowset import row_set_of
 
@@ -101,22 +85,25 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     at row granularity a table's row set is built as well."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
-    from prov_common.hashing.targets import folder_target, is_not_found
+    from prov_common.hashing.targets import hash_dataset, is_not_found, resolve_target
 
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            target = folder_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
-            size = _size(target)
+            target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
+            size = _size(target) if size is None else size
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
                     uri, "too_large",
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
                 return
-            digest = _hash(target, granularity, limits.dask_scheduler)
+            # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
+            digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity)
             rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
-            result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows)
+            why = getattr(digest, "no_rows_because", None)
+            result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows,
+                                               message=f"no row set: {why}" if why else "")
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if is_not_found(exc) else "error"
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
@@ -148,6 +135,8 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
             capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:
             log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
+        elif capture.message:  # hashed, with something missing that was asked for (a row set)
+            log.warning("tdprov: %s recorded at column granularity, %s", uri, capture.message)
         captures.append(capture)
     return captures
 

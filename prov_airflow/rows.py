@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prov_common.config import flag
+from prov_common.config import RECORDED_GRANULARITIES, check_granularity, flag
 from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
 
@@ -23,17 +23,6 @@ GRANULARITY_ATTR = "tdprov_granularity"
 """Operator attribute (and task param) naming the granularity of the task's datasets: ``row`` or ``column``."""
 SNAPSHOT_ATTR = "tdprov_snapshot"
 """Operator attribute (and task param): keep a content-addressed copy of the task's outlets."""
-GRANULARITIES = ("column", "row")
-
-
-def check_granularity(value: object, where: str) -> str:
-    """``value`` if it is a granularity the integrations record, else a clear error naming ``where``."""
-    if value not in GRANULARITIES:
-        raise BadInputError(f"granularity {value!r} of {where} is not one of {', '.join(GRANULARITIES)}",
-                            fix="use granularity='row' to record row digests for 'tdprov contains', or leave it unset")
-    return str(value)
-
-
 def mark_task(operator: Any, granularity: str | None, snapshot: bool | None) -> None:
     """Record a task's own granularity and snapshot options on its operator (read by the listener)."""
     if granularity is not None:
@@ -70,9 +59,9 @@ def options_for(item: Any, task: Any, store_snapshot: bool) -> DatasetOptions:
     snapshot = own.get("snapshot")
     snapshot = _task_option(task, SNAPSHOT_ATTR) if snapshot is None else snapshot
     snapshot = store_snapshot if snapshot is None else flag(snapshot)
-    if granularity not in GRANULARITIES:
+    if granularity not in RECORDED_GRANULARITIES:
         log.warning("tdprov: granularity %r of %s is not one of %s; recording it at column granularity",
-                    granularity, getattr(item, "uri", item), ", ".join(GRANULARITIES))
+                    granularity, getattr(item, "uri", item), ", ".join(RECORDED_GRANULARITIES))
         granularity = "column"
     return DatasetOptions(str(granularity), bool(snapshot))
 

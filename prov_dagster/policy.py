@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from dagster import MetadataValue
 
-from prov_common.config import flag
+from prov_common.config import check_granularity, flag
 from prov_common.errors import BadInputError
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows
 
@@ -37,17 +37,6 @@ SAMPLE_ROWS_KEY = "tdprov/sample_rows"
 TRAINING_KEY = "tdprov/training"  # metadata or tag: the asset trains a model (jobType TRAINING)
 GRANULARITY_KEY = "granularity"  # "row": record the asset's row set, for 'tdprov contains'
 SNAPSHOT_KEY = "tdprov/snapshot"  # keep a content-addressed copy of what the asset wrote, for 'tdprov checkout'
-GRANULARITIES: tuple[str, ...] = ("column", "row")
-
-
-def check_granularity(granularity: object, where: str) -> str:
-    """``granularity`` if the IO manager records it (``column``, the default, or ``row``), else a clear error."""
-    if granularity not in GRANULARITIES:
-        raise BadInputError(f"granularity {granularity!r} of {where} is not one of {', '.join(GRANULARITIES)}",
-                            fix="use granularity='row' to record row digests for 'tdprov contains', or leave it unset")
-    return str(granularity)
-
-
 def check_policy(policy: str, where: str) -> QualityPolicy:
     """``policy`` if it is one of :data:`QUALITY_POLICIES`, else a clear error naming ``where``."""
     if policy not in QUALITY_POLICIES:

@@ -5,16 +5,18 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 import pandas as pd
 from dagster import ConfigurableResource, DataVersion, MetadataValue
 
+from prov_common.config import check_granularity
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe
 from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
+from prov_common.rowset import row_set_of
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.links import location_link
 from prov_dagster.model import DatasetRecord, StepIdentity
@@ -64,14 +66,18 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         context: Any = None,
         job_name: str = "adhoc",
         snapshot: bool | None = None,
+        granularity: str = "column",
     ) -> Recorded:
         """Record ``inputs`` and ``outputs``; with ``snapshot=True`` (default: the store's setting) keep a
-        content-addressed copy of each output file, for ``tdprov checkout``."""
+        content-addressed copy of each output file, for ``tdprov checkout``; with ``granularity="row"``
+        attach each output's row set (a table file, a DataFrame, or all shards of a sharded dataset whose
+        shards are tables with the same columns), for ``tdprov contains``."""
+        rows = check_granularity(granularity, "record()") == "row"
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
         for record in self._records(inputs, "input"):
             step.input(record)
-        written = self._records(outputs, "output")
+        written = self._records(outputs, "output", rows=rows)
         if wants_snapshot(self, snapshot):
             for record in written:
                 if record.uri is not None:
@@ -94,29 +100,31 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         step = op_context.get_step_execution_context()
         return recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))
 
-    def _records(self, datasets: Datasets, role: str) -> list[DatasetRecord]:
+    def _records(self, datasets: Datasets, role: str, *, rows: bool = False) -> list[DatasetRecord]:
         if datasets is None:
             return []
         if isinstance(datasets, (str, os.PathLike, pd.DataFrame)):
             datasets = [datasets]
         items = datasets.items() if isinstance(datasets, Mapping) else ((None, d) for d in datasets)
-        return [self._record(name, data, role) for name, data in items]
+        records = [self._record(name, data, role, rows) for name, data in items]
+        return [replace(r, row_set=row_set_of(r.digest, r.name)) if rows else r for r in records]
 
-    def _record(self, name: str | None, data: Data, role: str) -> DatasetRecord:
+    def _record(self, name: str | None, data: Data, role: str, rows: bool = False) -> DatasetRecord:
+        granularity = "row" if rows else "column"
         if isinstance(data, pd.DataFrame):
             if name is None:
                 raise BadInputError(
                     f"an {role} DataFrame was given without a name",
                     fix="pass DataFrames in a mapping: record(outputs={'features/train': df})",
                 )
-            return DatasetRecord(name=name, digest=hash_dataframe(data))
+            return DatasetRecord(name=name, digest=hash_dataframe(data, granularity=granularity))
         if not isinstance(data, (str, os.PathLike)):
             raise BadInputError(
                 f"{role} {name or ''} is a {type(data).__name__}; record() takes paths, s3:// URIs or DataFrames",
                 fix="pass the file's path or URI, or the DataFrame",
             )
         uri = os.fspath(data)
-        digest = hash_dataset(uri, scheduler=self.dask_scheduler, file_sha256=True)
+        digest = hash_dataset(uri, scheduler=self.dask_scheduler, file_sha256=True, granularity=granularity)
         if name is None:
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)

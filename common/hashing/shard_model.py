@@ -32,6 +32,9 @@ class ShardDigest:
     bytes: int
     rows: int | None = None
     columns: dict[str, str] = field(default_factory=dict)  # column name -> digest (tables)
+    # at row granularity only (never cached): (name, logical type) of each column and the row digests
+    schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    row_digests: Any = field(default=None, compare=False, repr=False)  # pyarrow.Table, as TableDigest's
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (also what the shard-digest cache keeps)."""
@@ -59,6 +62,15 @@ class ShardedDigest:
     read: tuple[str, ...] = ()
     engine: str = "in-process"
     kind: Literal["shards"] = "shards"
+    # at row granularity: the row digests of every shard (pyarrow.Table) under their one schema, or why
+    # there are none (a shard that is not a table, or shards whose columns differ)
+    row_digests: Any = field(default=None, compare=False, repr=False)
+    row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    no_rows_because: str | None = field(default=None, compare=False)
+
+    def schema_fields(self) -> list[tuple[str, str]]:
+        """(name, logical type) of the columns every table shard shares (row granularity), in order."""
+        return list(self.row_schema)
 
     @property
     def rows(self) -> int | None:

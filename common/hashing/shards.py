@@ -13,9 +13,11 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+import pyarrow as pa
+
 from prov_common import __version__
 from prov_common.hashing.files import hash_path
-from prov_common.hashing.model import TableDigest
+from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.shard_cache import ShardCache, now_ns
 from prov_common.hashing.shard_engine import resolve_scheduler, run_map
 from prov_common.hashing.shard_list import list_shards
@@ -27,12 +29,14 @@ from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
 @dataclass(frozen=True)
 class ShardOptions:
     """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
-    ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one row group at a time)."""
+    ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one row group at a time);
+    ``rows``: keep each table shard's row digests (row granularity; never cached)."""
 
     as_bytes: bool = False
     csv_dtypes: tuple[tuple[str, str], ...] = ()
     block_rows: int = BLOCK_ROWS
     threads: int | None = None
+    rows: bool = False  # row granularity: each table shard's row digests come back with its digest
 
     def key(self) -> str:
         """The cache key of these options and of this tdprov version (a new version may hash differently;
@@ -67,15 +71,18 @@ def hash_shard_batch(refs: list[ShardRef], options: ShardOptions) -> list[ShardD
 def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
     """The digest of one shard."""
     d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
-                  block_rows=options.block_rows, threads=options.threads)
+                  block_rows=options.block_rows, threads=options.threads,
+                  granularity="row" if options.rows else "column")
     if isinstance(d, TableDigest):
-        return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests())
+        return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),
+                           tuple(d.schema_fields()) if options.rows else (), d.row_digests)
     return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes)
 
 
 def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str, Any] | None = None,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
-                workers: int | None = None, threads: int | None = None) -> ShardedDigest:
+                workers: int | None = None, threads: int | None = None,
+                granularity: Granularity = "column") -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
@@ -83,14 +90,15 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     address (default ``$TDPROV_DASK_SCHEDULER``, else a LocalCluster for many shards); ``workers``: the
     LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
-    on none of them.
+    on none of them. ``granularity="row"`` also gives the row digests of all shards (every shard is read:
+    cached digests carry no rows), for a row set (``prov_common.rowset.row_set_of``).
     """
     started = now_ns()
     refs = list_shards(target)
     dtypes = tuple(sorted((str(k), str(v)) for k, v in (csv_dtypes or {}).items()))
-    options = ShardOptions(as_bytes, dtypes, block_rows, threads)
+    options = ShardOptions(as_bytes, dtypes, block_rows, threads, rows=granularity == "row")
     store = ShardCache() if cache else None
-    known = store.lookup(refs, options.key()) if store is not None else {}
+    known = store.lookup(refs, options.key()) if store is not None and not options.rows else {}
     todo = [r for r in refs if r.location not in known]
     where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
     if where != "none" or (options.threads is None and len(todo) > 1):
@@ -102,7 +110,29 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     if store is not None:
         store.record(zip(todo, results, strict=True), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
-    return ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
+    found = ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
+    return with_row_digests(found) if options.rows else found
+
+
+def with_row_digests(found: ShardedDigest) -> ShardedDigest:
+    """``found`` with the row digests of all its shards, which must be tables with the same columns
+    (else ``no_rows_because`` says which shard is not); the shards keep none of their own."""
+    first = found.shards[0]
+    odd = next((s for s in found.shards if s.kind != "table" or s.schema != first.schema), None)
+    if odd is not None:
+        why = (f"shard {odd.path} is not a table (Parquet, CSV or JSON lines)" if odd.kind != "table" else
+               f"shard {odd.path} has other columns than {first.path}: {_columns(odd)} against {_columns(first)}")
+        return replace(found, shards=_without_rows(found.shards), no_rows_because=why)
+    digests = pa.concat_tables([s.row_digests for s in found.shards])
+    return replace(found, shards=_without_rows(found.shards), row_digests=digests, row_schema=first.schema)
+
+
+def _without_rows(shards: tuple[ShardDigest, ...]) -> tuple[ShardDigest, ...]:
+    return tuple(replace(s, schema=(), row_digests=None) for s in shards)
+
+
+def _columns(shard: ShardDigest) -> str:
+    return "(" + ", ".join(f"{name} {logical}" for name, logical in shard.schema) + ")"
 
 
 def diff_shards(a: ShardedDigest, b: ShardedDigest) -> ShardsDiff:

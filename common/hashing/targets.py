@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from prov_common.hashing.model import ContentDigest
+from prov_common.hashing.model import ContentDigest, Granularity
 from prov_common.hashing.shard_model import ShardedDigest
 
 
@@ -40,25 +40,29 @@ def is_not_found(exc: BaseException) -> bool:
 
 def folder_target(target: str) -> str:
     """``target``, or ``target + "/"`` when it is an ``s3://`` URI that names no object but a "folder" of
-    keys below it (Airflow drops the trailing ``/`` of an ``Asset`` URI); a HEAD request, then a listing
-    of one key, only when the URI names no object."""
+    keys below it (Airflow drops the trailing ``/`` of an ``Asset`` URI); see :func:`resolve_target`."""
+    return resolve_target(target)[0]
+
+
+def resolve_target(target: str) -> tuple[str, int | None]:
+    """:func:`folder_target`'s answer, with the object's size when finding it out read it (else ``None``):
+    a HEAD request, then a listing of one key, only for an ``s3://`` URI that names no object."""
     from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_object_size, split_s3_uri
     from prov_common.hashing.shard_list import has_wildcard
 
     if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/") or has_wildcard(target):
-        return target
+        return target, None
     try:
-        s3_object_size(target)
-        return target
+        return target, s3_object_size(target)
     except Exception as exc:  # botocore's ClientError; anything but "not found" is left to the hashing
         if not is_not_found(exc):
-            return target
+            return target, None
     bucket, key = split_s3_uri(target)
     try:
         listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
     except Exception:  # noqa: BLE001 - no listing (e.g. no s3:ListBucket): the object is reported missing
-        return target
-    return target + "/" if listed.get("KeyCount", 0) else target
+        return target, None
+    return (target + "/" if listed.get("KeyCount", 0) else target), None
 
 
 def sharded_size(target: str) -> int:
@@ -68,15 +72,22 @@ def sharded_size(target: str) -> int:
     return sum(ref.size for ref in list_shards(local_target(target)))
 
 
-def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True,
+def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True, granularity: Granularity = "column",
                  **file_options: Any) -> ContentDigest | ShardedDigest:
     """The version digest of ``target``: a :class:`ShardedDigest` for a sharded dataset (its shards hashed
     where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; with ``cache``, recorded digests of
-    unchanged shards reused), else ``hash_path(target, **file_options)``."""
-    from prov_common.hashing.files import hash_path
+    unchanged shards reused), else ``hash_path(target, **file_options)``.
+
+    ``granularity="row"`` gives row digests where there are rows: a table file's, or those of all shards
+    of a sharded dataset whose shards are tables with the same columns (else its ``no_rows_because``
+    says why not); a file that is not a table is hashed as bytes, with no rows.
+    """
+    from prov_common.hashing.files import hash_path, table_format
     from prov_common.hashing.shards import hash_shards
 
     local = local_target(target)
     if is_sharded_target(local):
-        return hash_shards(local, scheduler=scheduler, cache=cache)
+        return hash_shards(local, scheduler=scheduler, cache=cache, granularity=granularity)
+    if granularity != "column" and table_format(local) is not None:
+        file_options["granularity"] = granularity
     return hash_path(local, **file_options)

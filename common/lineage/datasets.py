@@ -101,11 +101,14 @@ def content_hash_facet(digest: ContentDigest | ShardedDigest, row_digests_file: 
                        rows_root: str | None = None) -> ContentHashDatasetFacet:
     """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones), with the
     SHA-256 of the file's bytes when the producer recorded it and the root of its row set, if any; a
-    sharded version gives its shard count (its shards' digests are in ``tdprov hash --json``, not the event)."""
+    sharded version gives its shard count (its shards' digests are in ``tdprov hash --json``, not the
+    event) and the root of the row set of all its shards, if one was recorded."""
     algorithm = digest.digest.split(":", 1)[0]
     if isinstance(digest, ShardedDigest):
         return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="shards", rows=digest.rows,
-                                       bytes=digest.bytes, columns=None, shardCount=len(digest.shards))
+                                       bytes=digest.bytes, columns=None, shardCount=len(digest.shards),
+                                       granularity="row" if rows_root else None, rowDigestsFile=row_digests_file,
+                                       rowsRoot=rows_root)
     if isinstance(digest, TableDigest):
         return ContentHashDatasetFacet(
             digest=digest.digest,

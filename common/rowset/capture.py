@@ -1,11 +1,12 @@
-"""The row set of a table digest, as a lineage-bundle attachment (what the integrations record; no I/O)."""
+"""The row set of a table or sharded digest, as a lineage-bundle attachment (what the integrations record; no I/O)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from prov_common.bundle.layout import safe_name
 from prov_common.errors import BadInputError
-from prov_common.hashing.model import TableDigest
+from prov_common.hashing.model import FileDigest, TableDigest
+from prov_common.hashing.shard_model import ShardedDigest
 from prov_common.rowset.format import build
 
 ROW_SET_SUFFIX = ".rowset"
@@ -25,10 +26,17 @@ class RowSet:
     root: str
 
 
-def row_set_of(digest: TableDigest, dataset_name: str) -> RowSet:
-    """The row set of a table hashed at row granularity, to be attached to the bundle of its run."""
+def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, dataset_name: str) -> RowSet:
+    """The row set of a table, or of all shards of a sharded dataset, hashed at row granularity, to be
+    attached to the bundle of its run."""
     from prov_common.hashing.rows import digests_matrix
 
+    if isinstance(digest, FileDigest):
+        raise BadInputError(f"dataset {dataset_name!r} is a file, not a table (Parquet, CSV or JSON lines): it has no rows.",
+                            fix="record it at column granularity")
+    if isinstance(digest, ShardedDigest) and digest.no_rows_because is not None:
+        raise BadInputError(f"dataset {dataset_name!r} has no row set: {digest.no_rows_because}.",
+                            fix="record it at column granularity, or give all its shards the same columns")
     if digest.row_digests is None:
         raise BadInputError(f"dataset {dataset_name!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
     data, root = build(digests_matrix(digest.row_digests), digest.schema_fields())

@@ -1,0 +1,151 @@
+"""Row sets of sharded versions: one row set over the rows of all shards, recorded by the Airflow listener
+for a folder outlet and by ``ProvenanceResource.record(granularity="row")`` in Dagster, answered by
+``tdprov contains`` with a proof that the standalone verifier of docs/verification.md accepts."""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, events_of, run_dag
+
+import numpy as np
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+from dagster import MaterializeResult, asset, materialize
+
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_dataframe
+from prov_common.hashing.shards import hash_shards
+from prov_common.rowset import RowProof, row_set_of
+from prov_dagster import ProvenanceResource
+
+from rows_support import contains_cli, verifier_script
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+SHARDS = 3
+PER_SHARD = 2_000
+FRAME = pd.DataFrame({"id": np.arange(SHARDS * PER_SHARD, dtype=np.int64),
+                      "text": [f"document {i}" for i in range(SHARDS * PER_SHARD)]})
+IN = {"id": 4321, "text": "document 4321"}  # a row of the third shard
+OUT = {"id": 4321, "text": "document 4322"}
+
+
+def write_shards(folder: Path, frame: pd.DataFrame = FRAME) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(SHARDS):
+        frame.iloc[i * PER_SHARD:(i + 1) * PER_SHARD].to_parquet(folder / f"part-{i:05d}.parquet", index=False)
+    return folder
+
+
+def test_row_set_of_shards_is_the_row_set_of_their_rows_in_one_table(tmp_path: Path) -> None:
+    folder = write_shards(tmp_path / "corpus")
+    rows = hash_shards(str(folder), granularity="row", cache=False)
+    assert rows.digest == hash_shards(str(folder), cache=False).digest  # granularity does not change the version
+    assert rows.no_rows_because is None and rows.row_digests.num_rows == len(FRAME)
+    assert all(s.row_digests is None for s in rows.shards)  # kept once, for the whole version
+    one_table = row_set_of(hash_dataframe(FRAME, granularity="row"), "corpus")
+    assert row_set_of(rows, "corpus").root == one_table.root  # sorted digests: where a row sits does not matter
+    on_dask = hash_shards(str(folder), granularity="row", cache=False, scheduler="local", workers=1)
+    assert on_dask.engine.startswith("dask") and row_set_of(on_dask, "corpus").data == row_set_of(rows, "corpus").data
+
+
+def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path) -> None:
+    folder = write_shards(tmp_path / "corpus")
+    (folder / "README.txt").write_text("not a table")
+    found = hash_shards(str(folder), granularity="row", cache=False)
+    assert found.no_rows_because == "shard README.txt is not a table (Parquet, CSV or JSON lines)"
+    with pytest.raises(BadInputError, match="has no row set: shard README.txt is not a table") as info:
+        row_set_of(found, "corpus")
+    assert "column granularity" in info.value.fix
+    (folder / "README.txt").unlink()
+    FRAME.head(5).rename(columns={"text": "body"}).to_parquet(folder / "part-00009.parquet", index=False)
+    found = hash_shards(str(folder), granularity="row", cache=False)
+    assert found.no_rows_because == ("shard part-00009.parquet has other columns than part-00000.parquet: "
+                                     "(id int64, body string) against (id int64, text string)")
+
+
+def _check_with_the_docs_verifier(digest: str, store_uri: str, events: list[dict], tmp_path: Path,
+                                  capsys: pytest.CaptureFixture) -> None:
+    """``tdprov contains`` answers for a row of the third shard, and the standard-library verifier of
+    docs/verification.md checks the proof against the rows root of the signed event."""
+    (root,) = {o["facets"]["tdprov_contentHash"]["rowsRoot"] for e in events for o in e.get("outputs", [])
+               if o["facets"].get("tdprov_contentHash", {}).get("digest") == digest}
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 0 and answer["contained"] and answer["proof"]["rowsRoot"] == root
+    assert answer["proof"]["rows"] == len(FRAME)
+    RowProof.from_dict(answer["proof"]).check(root)
+    script, proof = tmp_path / "verify_row_proof.py", tmp_path / "proof.json"
+    script.write_text(verifier_script(), encoding="utf-8")
+    for record, expected in ((IN, (0, "OK: contained\n")), (OUT, (1, "OK: not contained\n"))):
+        _, answer, _ = contains_cli(digest, record, store_uri, capsys)
+        proof.write_text(json.dumps(answer), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-I", "-S", str(script), str(proof), root], capture_output=True, text=True)
+        assert (done.returncode, done.stdout) == expected
+
+
+def test_airflow_folder_outlet_at_row_granularity(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    corpus, mixed = tmp_path / "corpus", tmp_path / "mixed"
+
+    def write() -> None:
+        write_shards(corpus)
+        write_shards(mixed)
+        (mixed / "notes.txt").write_text("not a table")
+
+    row = {"tdprov": {"granularity": "row"}}
+    with DAG("tdprov_rows_shards", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write,
+                       outlets=[Asset(corpus.as_uri() + "/", extra=row), Asset(mixed.as_uri() + "/", extra=row)])
+    with caplog.at_level(logging.WARNING, logger="prov_airflow"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    digest = hash_shards(str(corpus), cache=False).digest
+    (summary,) = [s for s in bundles_of(store) if s.job_name == "tdprov_rows_shards.write"]
+    events = events_of(store, summary.run_id)
+    facets = {o["name"]: o["facets"]["tdprov_contentHash"] for o in events[-1]["outputs"]}
+    assert facets[str(corpus)]["kind"] == "shards" and facets[str(corpus)]["granularity"] == "row"
+    # the folder with a file among its tables is recorded all the same, at column granularity, with the reason
+    assert facets[str(mixed)]["digest"] == hash_shards(str(mixed), cache=False).digest
+    assert "rowsRoot" not in facets[str(mixed)]
+    assert f"{mixed.as_uri()} recorded at column granularity, no row set: shard notes.txt is not a table" in caplog.text
+    _check_with_the_docs_verifier(digest, str(store), events, tmp_path, capsys)
+
+
+def test_dagster_record_of_a_sharded_output_at_row_granularity(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_common.store import open_store
+
+    store_uri, corpus = str(tmp_path / "store"), tmp_path / "corpus"
+
+    @asset
+    def training_corpus(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        write_shards(corpus)
+        recorded = provenance.record(outputs={"training/corpus": str(corpus)}, context=context, granularity="row")
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    assert materialize([training_corpus], resources={"provenance": ProvenanceResource(store=store_uri)}).success
+    digest = hash_shards(str(corpus), cache=False).digest
+    (run_id,) = {key.split("/")[1] for key in open_store(store_uri).list("bundles/") if key.endswith("/events.jsonl")}
+    events = [json.loads(line) for line in open_store(store_uri).get(f"bundles/{run_id}/events.jsonl").splitlines()]
+    _check_with_the_docs_verifier(digest, store_uri, events, tmp_path, capsys)
+
+    (corpus / "notes.txt").write_text("not a table")
+    with pytest.raises(BadInputError, match="'training/corpus' has no row set: shard notes.txt is not a table"):
+        ProvenanceResource(store=store_uri).record(outputs={"training/corpus": str(corpus)}, granularity="row")
+    with pytest.raises(BadInputError, match="granularity 'rows' of record"):
+        ProvenanceResource(store=store_uri).record(outputs={"training/corpus": str(corpus)}, granularity="rows")
+
+
+def test_dagster_record_of_a_file_that_is_no_table_at_row_granularity_is_refused(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a table")
+    with pytest.raises(BadInputError, match="is a file, not a table") as info:
+        ProvenanceResource(store=str(tmp_path / "store")).record(outputs={"notes": str(notes)}, granularity="row")
+    assert info.value.fix == "record it at column granularity"
+
