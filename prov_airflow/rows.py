@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from prov_common.config import RECORDED_GRANULARITIES, check_granularity, flag
-from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
 
 log = logging.getLogger(__name__)
