@@ -24,11 +24,11 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,26 +39,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_scale import start_moto  # noqa: E402
+from peak_memory import measure  # noqa: E402
 
-_RSS_CHILD = """
-import resource, sys, time
-import pyarrow.parquet as pq
-from prov_common.hashing import hash_path
-from prov_common.hashing.table import hash_table_columns
-def rss_mb():
-    return int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20
-base = rss_mb()
-start = time.perf_counter()
-if sys.argv[2] == 'row-groups':
-    digest = hash_path(sys.argv[1]).digest
-else:
-    pf = pq.ParquetFile(sys.argv[1])
-    digest = hash_table_columns(pf.schema_arrow.empty_table(), lambda n: pf.read(columns=[n], use_pandas_metadata=False).column(0),
-                                pf.metadata.num_rows).digest
-took = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(digest, base, peak, took)
-"""
+_WHOLE_COLUMNS = """pf = pq.ParquetFile(path)
+td = hash_table_columns(pf.schema_arrow.empty_table(),
+                        lambda n: pf.read(columns=[n], use_pandas_metadata=False).column(0), pf.metadata.num_rows)"""
 
 
 def _load() -> float:
@@ -76,11 +61,9 @@ def _shard(i: int, rows: int) -> bytes:
 
 def bench_shards(count: int, rows: int, endpoint: str | None = None) -> list[str]:
     import boto3
-    import distributed
 
     from prov_common.hashing import hash_shards
 
-    ROWS[0] = rows
     if endpoint:  # a running S3-compatible server; credentials and region from the environment
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -94,22 +77,7 @@ def bench_shards(count: int, rows: int, endpoint: str | None = None) -> list[str
         uri = "s3://corpus/v1/"
         total_mb = sum(sizes) / 2**20
         load_before = _load()
-        t = time.perf_counter()
-        one = hash_shards(uri, cache=False, scheduler="none")
-        one_s = time.perf_counter() - t
-        t = time.perf_counter()
-        single = hash_shards(uri, cache=False, scheduler="none", threads=1)
-        single_s = time.perf_counter() - t
-        t = time.perf_counter()
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=50) as cluster:
-            with distributed.Client(cluster) as client:
-                client.run(_warm)  # each worker imports the hashing code: part of the start-up
-            startup = time.perf_counter() - t
-            t = time.perf_counter()
-            two = hash_shards(uri, cache=False, scheduler=cluster.scheduler_address)
-            two_s = time.perf_counter() - t
-        assert one.digest == two.digest == single.digest, (one.digest, two.digest, single.digest)
+        one, _, two = engines = _engines(uri)
         t = time.perf_counter()
         full = hash_shards(uri, scheduler="none")  # records every shard's digest
         full_s = time.perf_counter() - t
@@ -118,13 +86,11 @@ def bench_shards(count: int, rows: int, endpoint: str | None = None) -> list[str
         again = hash_shards(uri, scheduler="none")
         again_s = time.perf_counter() - t
         assert again.read == ("part-00017.parquet",) and again.digest != full.digest
-        local = _local_rows(s3, count, one.digest, total_mb)
+        local = _local_rows(s3, count, rows, one.digest, total_mb)
         return [
             f"| shards on S3 ({name}) | {count:,} Parquet shards, {total_mb:,.0f} MB, {count * rows:,} rows | load {load_before:.1f} at the start |",
-            f"| one process (`--scheduler none`) | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | {one.digest[:19]}… |",
-            f"| ... one hashing thread (`threads=1`) | {single_s:.1f} s ({total_mb / single_s:.0f} MB/s) | same digest |",
-            f"| Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x, "
-            f"{single_s / two_s:.2f}x against one thread | same digest; cluster start-up {startup:.1f} s more |",
+            *_engine_rows(engines, total_mb, ("one process (`--scheduler none`)", f"{one.digest[:19]}…"),
+                          ("Dask LocalCluster, 2 workers", f"same digest; cluster start-up {two.startup:.1f} s more")),
             f"| full hash recording shard digests | {full_s:.1f} s | {len(full.read):,} shards read |",
             f"| re-hash after one shard replaced | {again_s:.2f} s = {100 * again_s / full_s:.1f}% of the full hash | {len(again.read)} shard read (listing: {count:,} keys) |",
             *local,
@@ -135,38 +101,60 @@ def bench_shards(count: int, rows: int, endpoint: str | None = None) -> list[str
             server.wait()
 
 
-def _local_rows(s3, count: int, digest: str, total_mb: float) -> list[str]:
-    """The same shards (part-00017 as first written) from a local folder: the engines without the S3 server."""
+@dataclass
+class Timed:
+    """A digest and the seconds it took (``startup``: a cluster's start before it)."""
+
+    digest: str
+    seconds: float
+    startup: float = 0.0
+
+
+def _engines(target: str) -> tuple[Timed, Timed, Timed]:
+    """``hash_shards`` of ``target`` without the cache: in this process (default threads, then one hashing
+    thread) and on a 2-worker LocalCluster started beforehand; all three digests must be equal."""
     import distributed
 
     from prov_common.hashing import hash_shards
 
-    folder = Path(tempfile.mkdtemp(prefix="tdprov-bench-local-shards-"))
-    for i in range(count):
-        key = f"v1/part-{i:05d}.parquet"
-        (folder / key.split("/")[1]).write_bytes(_shard(i, ROWS[0]) if i == 17 else s3.get_object(Bucket="corpus", Key=key)["Body"].read())
+    def timed(**how: object) -> Timed:
+        t = time.perf_counter()
+        digest = hash_shards(target, cache=False, **how).digest
+        return Timed(digest, time.perf_counter() - t)
+
+    one, single = timed(scheduler="none"), timed(scheduler="none", threads=1)
     t = time.perf_counter()
-    one = hash_shards(str(folder), cache=False, scheduler="none")
-    one_s = time.perf_counter() - t
-    t = time.perf_counter()
-    single = hash_shards(str(folder), cache=False, scheduler="none", threads=1)
-    single_s = time.perf_counter() - t
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster:
         with distributed.Client(cluster) as client:
-            client.run(_warm)
-        t = time.perf_counter()
-        two = hash_shards(str(folder), cache=False, scheduler=cluster.scheduler_address)
-        two_s = time.perf_counter() - t
+            client.run(_warm)  # each worker imports the hashing code: part of the start-up
+        startup = time.perf_counter() - t
+        two = timed(scheduler=cluster.scheduler_address)
+    two.startup = startup
+    assert one.digest == two.digest == single.digest, (one.digest, two.digest, single.digest)
+    return one, single, two
+
+
+def _engine_rows(engines: tuple[Timed, Timed, Timed], total_mb: float, first: tuple[str, str],
+                 dask: tuple[str, str]) -> list[str]:
+    one, single, two = engines
+    return [f"| {first[0]} | {one.seconds:.1f} s ({total_mb / one.seconds:.0f} MB/s) | {first[1]} |",
+            f"| ... one hashing thread (`threads=1`) | {single.seconds:.1f} s ({total_mb / single.seconds:.0f} MB/s) | same digest |",
+            f"| {dask[0]} | {two.seconds:.1f} s ({total_mb / two.seconds:.0f} MB/s): {one.seconds / two.seconds:.2f}x, "
+            f"{single.seconds / two.seconds:.2f}x against one thread | {dask[1]} |"]
+
+
+def _local_rows(s3, count: int, rows: int, digest: str, total_mb: float) -> list[str]:
+    """The same shards (part-00017 as first written) from a local folder: the engines without the S3 server."""
+    folder = Path(tempfile.mkdtemp(prefix="tdprov-bench-local-shards-"))
+    for i in range(count):
+        key = f"v1/part-{i:05d}.parquet"
+        (folder / key.split("/")[1]).write_bytes(_shard(i, rows) if i == 17 else s3.get_object(Bucket="corpus", Key=key)["Body"].read())
+    engines = _engines(str(folder))
     shutil.rmtree(folder)
-    assert one.digest == two.digest == single.digest == digest, (one.digest, two.digest, single.digest, digest)
-    return [f"| the same shards in a local folder, one process | {one_s:.1f} s ({total_mb / one_s:.0f} MB/s) | same digest as on S3 |",
-            f"| ... one hashing thread (`threads=1`) | {single_s:.1f} s ({total_mb / single_s:.0f} MB/s) | same digest |",
-            f"| ... Dask LocalCluster, 2 workers | {two_s:.1f} s ({total_mb / two_s:.0f} MB/s): {one_s / two_s:.2f}x, "
-            f"{single_s / two_s:.2f}x against one thread | same digest |"]
-
-
-ROWS = [10_000]  # rows per shard, as given
+    assert engines[0].digest == digest, (engines[0].digest, digest)
+    return _engine_rows(engines, total_mb, ("the same shards in a local folder, one process", "same digest as on S3"),
+                        ("... Dask LocalCluster, 2 workers", "same digest"))
 
 
 def _warm() -> None:
@@ -193,14 +181,14 @@ def bench_rss(megabytes: int, folder: Path) -> list[str]:
     size = path.stat().st_size / 2**20
     lines = []
     digests = set()
-    for mode in ("row-groups", "whole-columns"):
-        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(path), mode], capture_output=True, text=True,
-                             check=True).stdout.split()
-        digest, base, peak, took = out[0], float(out[1]), float(out[2]), float(out[3])
-        digests.add(digest)
+    imports = ("import pyarrow.parquet as pq\nfrom prov_common.hashing import hash_path\n"
+               "from prov_common.hashing.table import hash_table_columns")
+    for mode, body in (("row-groups", "td = hash_path(path)"), ("whole-columns", _WHOLE_COLUMNS)):
+        got = measure(imports, body, str(path), mode)
+        digests.add(got["digest"])
         label = "by row group (now)" if mode == "row-groups" else "each column read whole (before)"
-        lines.append(f"| hash a {size:,.0f} MB Parquet file, {mode} | {label}: peak +{peak - base:,.0f} MB above start-up "
-                     f"({peak:,.0f} MB RSS) | {took:.1f} s, load {_load():.1f} |")
+        lines.append(f"| hash a {size:,.0f} MB Parquet file, {mode} | {label}: peak +{got['peakMB']:,.0f} MB above start-up "
+                     f"| {got['seconds']:.1f} s, load {_load():.1f} |")
     assert len(digests) == 1, digests
     path.unlink()
     return lines

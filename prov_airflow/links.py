@@ -11,13 +11,19 @@ LINK_NAME = "tdprov bundle"
 
 def bundle_of(task_instance: Any) -> str:
     """Where the listener seals the bundle of this task instance try (``<store>/bundles/<run id>/``)."""
-    from prov_common.bundle.layout import bundle_location
-
-    from prov_airflow.emitter import listener_settings
     from prov_airflow.runinfo import task_run_info
 
     info, _ = task_run_info(task_instance)
-    return bundle_location(listener_settings().store, info.run_id)
+    return bundle_of_run(info.run_id)
+
+
+def bundle_of_run(run_id: str) -> str:
+    """Where the listener seals the bundle of the OpenLineage run ``run_id`` in its store."""
+    from prov_common.bundle.layout import bundle_location
+
+    from prov_airflow.emitter import listener_settings
+
+    return bundle_location(listener_settings().store, run_id)
 
 
 @attrs.define()

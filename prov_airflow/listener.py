@@ -111,16 +111,13 @@ class ProvenanceListener:
 
     def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
         """After ``execute``: hash the outlets once, and put digest and bundle URI in their asset events."""
-        from prov_common.bundle.layout import bundle_location
-
-        from prov_airflow.emitter import listener_settings
+        from prov_airflow.links import bundle_of_run
 
         outlets = list(getattr(task, "outlets", None) or [])
         outputs = capture_all(outlets, ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._outputs[info.run_id] = outputs
-        annotate(context["outlet_events"], outlets, outputs, bundle_location(listener_settings().store, info.run_id),
-                 info.run_id)
+        annotate(context["outlet_events"], outlets, outputs, bundle_of_run(info.run_id), info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         if naming.provider_feeds_bundles():

@@ -15,12 +15,13 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 
+from prov_common.config import usable_cpus
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import ColumnSource
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes, digests_table
-from prov_common.hashing.table import BLOCK_ROWS, block_digest, check_options, column_digest, table_result, usable_cpus
+from prov_common.hashing.table import BLOCK_ROWS, block_digest, check_options, column_digest, table_result
 from prov_common.hashing.types import logical_type
 
 T = TypeVar("T")
