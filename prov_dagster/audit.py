@@ -32,7 +32,7 @@ from dagster import (
 
 from prov_common.audit import AuditResult, run_audit
 from prov_common.audit.memory import KnownCheckpoint, store_id
-from prov_common.audit.witness import published_checkpoint
+from prov_common.audit.remember import recorded_checkpoint, witness_record
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
@@ -93,13 +93,10 @@ class InstanceWitness:
             kept = json.loads(raw)
         except ValueError as exc:
             raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the instance's storage from a backup") from exc
-        if kept.get("store") != self.store_uri:
-            raise BadInputError(f"{self.name} names another store ({kept.get('store')!r})", fix="restore the instance's storage from a backup")
-        return published_checkpoint(kept, self.name)
+        return recorded_checkpoint(kept, self.store_uri, self.name, fix="restore the instance's storage from a backup")
 
     def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
-        record = {"store": self.store_uri, "keptAt": now.isoformat().replace("+00:00", "Z"), "auditId": audit_id,
-                  "checkpoint": checkpoint.published()}
+        record = witness_record(self.store_uri, checkpoint, now=now, audit_id=audit_id)
         self.instance.run_storage.set_cursor_values({self.key: json.dumps(record, sort_keys=True)})
 
 

@@ -45,6 +45,20 @@ class WitnessPlace(Protocol):
         ...
 
 
+def witness_record(audited: str, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> dict[str, Any]:
+    """What a witness place keeps: the checkpoint, the store it is of, when and by which audit."""
+    return {"store": audited, "keptAt": now.isoformat().replace("+00:00", "Z"), "auditId": audit_id,
+            "checkpoint": checkpoint.published()}
+
+
+def recorded_checkpoint(record: Any, audited: str, what: str, *, fix: str) -> KnownCheckpoint:
+    """The checkpoint of a :func:`witness_record`, refused when the record is of another store."""
+    if not isinstance(record, dict) or str(record.get("store", "")).rstrip("/") != audited.rstrip("/"):
+        raise BadInputError(f"{what} names another store ({record.get('store') if isinstance(record, dict) else record!r})",
+                            fix=fix)
+    return published_checkpoint(record, what)
+
+
 class StoreWitness:
     """The checkpoints of ``audited`` kept, signed and written once, in another store (folder or ``s3://``)."""
 
@@ -66,10 +80,7 @@ class StoreWitness:
             return None
         what = f"witness record '{self.place.uri.rstrip('/')}/{key}'"
         record = loads(open_envelope(self.place.get(key), self.trust, WITNESS_PAYLOAD_TYPE, what=what).payload)
-        if not isinstance(record, dict) or str(record.get("store", "")).rstrip("/") != self.audited.rstrip("/"):
-            raise BadInputError(f"{what} names another store ({record.get('store') if isinstance(record, dict) else record!r})",
-                                fix="restore the witness folder from a backup")
-        return published_checkpoint(record, self.name)
+        return recorded_checkpoint(record, self.audited, what, fix="restore the witness folder from a backup")
 
     def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
         try:
@@ -80,8 +91,7 @@ class StoreWitness:
             kept = None
         if kept is not None and (kept.size, kept.digest) == (checkpoint.size, checkpoint.digest):
             return  # nothing new: the witness does not grow with audits that append nothing
-        record = {"store": self.audited, "keptAt": now.isoformat().replace("+00:00", "Z"), "auditId": audit_id,
-                  "checkpoint": checkpoint.published()}
+        record = witness_record(self.audited, checkpoint, now=now, audit_id=audit_id)
         key = f"{self.prefix}{stamp(now)}-{checkpoint.size:012d}-{audit_id[:8]}.json"
         self.place.put(key, sign_envelope(canonical_bytes(record), WITNESS_PAYLOAD_TYPE, [self.signer]).to_json())
 
