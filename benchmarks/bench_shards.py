@@ -1,7 +1,7 @@
 """Sharded datasets on Dask, Parquet memory, and verification on every core.
 
     python benchmarks/bench_shards.py [--shards 1000] [--rows 20000] [--parquet-mb 1024]
-                                      [--bundles 10000] [--out benchmarks/results/shards.md]
+                                      [--bundles 10000] [--out benchmarks/results/shards.md]  (--out appends)
                                       [--skip shards,rss,verify] [--s3-endpoint URL]
 
 1. ``--shards`` Parquet shards of ``--rows`` rows (int64, float64 and string columns) in a bucket of
@@ -228,7 +228,7 @@ def main() -> int:
                         help="use this running S3-compatible server (an empty one; credentials from the environment) "
                              "instead of starting moto's")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: shards, rss, verify")
-    parser.add_argument("--out", default=str(HERE / "results" / "shards.md"))
+    parser.add_argument("--out", default=None, help="append the markdown table to this file (e.g. benchmarks/results/shards.md)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
@@ -244,12 +244,14 @@ def main() -> int:
                 rows += done
     command = " ".join(["python benchmarks/bench_shards.py", *sys.argv[1:]])
     text = "\n".join([
-        "# Sharded datasets, Parquet memory, verification on every core", "",
         f"`{command}`", "",
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
         f"{_load():.1f} at the end (say in the results whether other jobs shared the machine).", "", *rows, ""])
-    Path(args.out).write_text(text)
     print(text)
+    if args.out:  # earlier results stay: a run adds a section
+        out = Path(args.out)
+        previous = out.read_text() if out.exists() else "# Sharded datasets, Parquet memory, verification on every core\n"
+        out.write_text(previous.rstrip("\n") + "\n\n" + text)
     return 0
 
 
