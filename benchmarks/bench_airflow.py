@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 20.0
@@ -114,7 +115,7 @@ def _run(tasks: int, enabled: bool, fsync: bool = True) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=50)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "airflow.md")
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -160,8 +161,7 @@ def main() -> int:
         f"Reproduce: `python benchmarks/bench_airflow.py --tasks {args.tasks}`",
         "",
     ])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table)
+    add_section(args.out, table)
     print(table)
     return 0 if verdict == "PASS" else 1
 

@@ -37,6 +37,7 @@ from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -181,7 +182,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="incremental audits per store size (each after --new bundles)")
     parser.add_argument("--store", default=None, help="folder for the stores (default: a temporary folder, removed afterwards)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--out", default=None, help="write a markdown table here")
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     tmp = None if args.store else tempfile.mkdtemp(prefix="tdprov-bench-")
     folder = Path(args.store or tmp)
@@ -198,8 +199,7 @@ def main() -> int:
     text = (f"Local store, {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, {args.workers} worker processes; "
             "load = 1-minute load average when the store's audits started.\n\n" + "\n".join(table) + "\n")
     print(text)
-    if args.out:
-        Path(args.out).write_text(f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} --rounds {args.rounds}`\n\n" + text)
+    add_section(args.out, f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} --rounds {args.rounds}`\n\n" + text)
     return 0
 
 

@@ -40,6 +40,7 @@ from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main as tdprov
 from prov_common.signing import default_signing_key
 from prov_common.store import open_store
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
 
@@ -176,7 +177,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated store sizes (old bundles)")
     parser.add_argument("--new", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--out", default=None, help="write the markdown tables here")
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tdprov-bench-bundle-"))
     os.environ["TDPROV_HOME"] = str(tmp / "home")
@@ -199,9 +200,8 @@ def main() -> int:
         text = (f"{os.cpu_count()} CPU ({platform.processor() or platform.machine()}), Python {platform.python_version()}.\n\n"
                 + "\n".join(sections))
         print(text)
-        if args.out:
-            Path(args.out).write_text(
-                "# Bundle benchmark\n\n`python benchmarks/bench_bundle.py "
+        add_section(
+            args.out, "# Bundle benchmark\n\n`python benchmarks/bench_bundle.py "
                 f"--backend {args.backend} --writes {args.writes} --sizes {args.sizes} --new {args.new}`\n\n" + text)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

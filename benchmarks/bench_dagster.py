@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, DagsterInstance, InputContext, OutputContext, asset, materialize
 
 from prov_dagster import ProvenanceIOManager
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 
 class PlainParquetIOManager(ConfigurableIOManager):
@@ -75,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--out", default=None, help="write the markdown table here")
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     parser.add_argument("--dir", default=None, help="folder for data and store (e.g. /dev/shm to take the disk out of the figures)")
     args = parser.parse_args()
 
@@ -128,11 +129,7 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        out = Path(args.out)
-        previous = out.read_text() if out.exists() else "# Dagster: ProvenanceIOManager overhead\n"
-        out.write_text(previous.rstrip("\n") + "\n\n" + text)
+    add_section(args.out, "# Dagster: ProvenanceIOManager overhead\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from prov_common.hashing import hash_dataframe
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 REPEATS = 5
 
@@ -226,13 +227,11 @@ def run(scale: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (1.0 = 200 MB + 60 MB)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "hash.md"))
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     report = run(args.scale)
     print(report)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report)
+    add_section(args.out, report)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peak_memory import measure
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 _IMPORTS = """
 from prov_common.hashing import hash_dataframe, hash_path, hash_table
@@ -70,7 +71,7 @@ def _measure(path: Path, how: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256, help="size of each text file (default 256)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/hash_files.md"))
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     args = parser.parse_args()
     rows_out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +95,7 @@ def main() -> int:
              "Parquet rows too, so the rows compare the same table. Peak memory is the growth of the hashing\n"
              "process's peak resident size; streamed, it does not grow with the file (docs/content-hash.md §6).\n")
     text_out = header + "\n".join(rows_out) + "\n" + notes
-    args.out.write_text(text_out)
+    add_section(args.out, text_out)
     print(text_out)
     return 0
 

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from peak_memory import measure
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 _IMPORTS = """
 from prov_common.hashing import hash_path
@@ -65,7 +66,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=200, help="size of the long line (default 200)")
     parser.add_argument("--whole-mib", type=int, default=20, help="size at which the line is also parsed whole")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/jsonl.md"))
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     rows = []
@@ -93,7 +94,7 @@ def main() -> int:
             "string costs bounded memory (547 MB for 200 MiB when the parser handed it over whole); many values\n"
             "cost the parser's buffers and a batch of values per position, whatever the line's length.\n"
             "Spill files (about the encoded size of the data, a long string once more) go to the temporary folder.\n")
-    args.out.write_text(text)
+    add_section(args.out, text)
     print(text)
     return 0
 

@@ -40,6 +40,7 @@ from prov_common.bundle import build_bundle, list_bundles, write_bundle  # noqa:
 from prov_common.signing import signing_key_from_settings, trust_from_settings  # noqa: E402
 from prov_common.store import open_store  # noqa: E402
 from prov_common.tlog.log import TransparencyLog  # noqa: E402
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 WRITER_NICENESS = 5  # the server stands in for S3, which has machines of its own: it gets the CPU first
 _SERVE = (
@@ -84,7 +85,7 @@ def _writer(uri: str, count: int, barrier, results) -> None:
     store = open_store(uri)
     store.exists("_tdprov/warm-up")  # the client loads its endpoint rules on first use, before the clock starts
     barrier.wait()
-    started, cpu, statuses = time.perf_counter(), time.process_time(), Counter()
+    cpu, statuses = time.process_time(), Counter()
     for _ in range(count):
         statuses[write_bundle(store, build_bundle(run_events(str(uuid.uuid4())), {}, signer)).status] += 1
     results.put((dict(statuses), time.process_time() - cpu))
@@ -172,7 +173,7 @@ def main() -> None:
     parser.add_argument("--list-at", default="1000,3000", help="store sizes (before --bundles) at which listing is timed")
     parser.add_argument("--new", type=int, default=100)
     parser.add_argument("--auditors", type=int, default=2, help="processes auditing in a loop during the last wave")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale.md"))
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tdprov-scale-"))
     os.environ.setdefault("TDPROV_HOME", str(work / "home"))
@@ -225,7 +226,7 @@ def main() -> None:
         "| backend | what | result |", "|---|---|---|",
         *(f"| {a} | {b} | {c} |" for a, b, c in rows), "",
     ]
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    add_section(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

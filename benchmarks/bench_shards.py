@@ -40,6 +40,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_scale import start_moto  # noqa: E402
 from peak_memory import measure  # noqa: E402
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 _WHOLE_COLUMNS = """pf = pq.ParquetFile(path)
 td = hash_table_columns(pf.schema_arrow.empty_table(),
@@ -228,7 +229,7 @@ def main() -> int:
                         help="use this running S3-compatible server (an empty one; credentials from the environment) "
                              "instead of starting moto's")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: shards, rss, verify")
-    parser.add_argument("--out", default=None, help="append the markdown table to this file (e.g. benchmarks/results/shards.md)")
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
@@ -248,10 +249,7 @@ def main() -> int:
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
         f"{_load():.1f} at the end (say in the results whether other jobs shared the machine).", "", *rows, ""])
     print(text)
-    if args.out:  # earlier results stay: a run adds a section
-        out = Path(args.out)
-        previous = out.read_text() if out.exists() else "# Sharded datasets, Parquet memory, verification on every core\n"
-        out.write_text(previous.rstrip("\n") + "\n\n" + text)
+    add_section(args.out, "# Sharded datasets, Parquet memory, verification on every core\n\n" + text)
     return 0
 
 

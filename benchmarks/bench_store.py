@@ -23,6 +23,7 @@ from pathlib import Path
 from prov_common.store import Outbox, open_store
 from prov_common.store.base import Store
 from prov_common.store.local import LocalStore
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 
 NOTES = """Notes:
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=100, help="new keys listed after a checkpoint")
     parser.add_argument("--mib", type=int, default=64, help="size of the streamed file")
     parser.add_argument("--runs", type=int, default=200, help="bundles spooled and flushed")
-    parser.add_argument("--out", default=None, help="write a markdown table here")
+    parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args(argv)
     logging.getLogger("prov_common.store").setLevel(logging.ERROR)  # spooling warnings are expected here
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the local S3 server logs every request
@@ -182,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Python {sys.version.split()[0]}): `python benchmarks/bench_store.py`\n\n" + "\n".join(table) + "\n\n"
             + NOTES)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    add_section(args.out, text)
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peak_memory import measure  # noqa: E402
+from results_file import OUT_HELP, add_section  # noqa: E402
 
 IMPORTS = """
 import types
@@ -77,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mib", type=int, default=83, help="size of the row set (MiB)")
     parser.add_argument("--s3", action="store_true", help="also verify on moto's S3 server")
-    parser.add_argument("--out", type=Path, help="write the Markdown report here as well")
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,8 +103,7 @@ Python {platform.python_version()}; load average {load_before:.1f} before, {os.g
 Each row is one verification in a fresh process; memory is the growth of its peak resident size.
 """
     print(report)
-    if args.out:
-        args.out.write_text(report)
+    add_section(args.out, report)
 
 
 if __name__ == "__main__":
