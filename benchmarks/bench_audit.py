@@ -1,13 +1,15 @@
 """Audit benchmark: full audit of N local bundles, then an incremental audit after M new ones.
 
-    python benchmarks/bench_audit.py --sizes 1000,3000,10000 --new 100 [--store DIR] [--out FILE]
+    python benchmarks/bench_audit.py --sizes 1000,3000,10000 --new 100 [--workers 2] [--pairs 3] [--store DIR] [--out FILE]
 
 Bundles are made by the real bundle builder (events -> PROV -> manifest -> signed statement) as a
 chain of prepare/train runs over a registered source, and written to a local store. For each store
 size: the first (full) audit, then ``--new`` bundles and the incremental audit, with the objects it
 read counted (the cost must follow what is new, not the store) and the inventory's one listing of
 the store (keys listed, listing requests at 1,000 keys each, the auditor's memory file); for the
-largest also a full re-audit. Targets: full audit of 10,000 bundles <= 60 s, incremental audit after 100 new <= 5 s.
+largest also the full re-audit on one worker and on ``--workers``, alternating ``--pairs`` times.
+Targets: full audit of 10,000 bundles <= 60 s, incremental audit after 100 new <= 5 s, the full
+re-audit >= 1.7x faster on 2 workers than on one.
 """
 from __future__ import annotations
 
@@ -139,7 +141,7 @@ def _list_new(store, new: int) -> float:
     return best
 
 
-def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool, rounds: int) -> list[tuple]:
+def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool, rounds: int, pairs: int = 3) -> list[tuple]:
     """A store of ``size`` bundles: its first audit, then ``rounds`` times ``new`` bundles and an
     incremental audit (median time; objects read counted)."""
     uri = str(folder / f"store-{size}")
@@ -169,10 +171,28 @@ def audit_size(folder: Path, size: int, new: int, workers: int, full_again: bool
             (size, f"incremental audit after {new} new bundles (median of {rounds})", new, t_inc, c_inc, " / ".join(sorted(reads)), load),
             (size, f"list and read {new} new index entries from a cursor (median)", new, listing, listing, "", load)]
     if full_again:
-        again, t_again, c_again = _timed(lambda: run_audit(store, settings, full=True, report_dir=folder / f"r{size}-full2", progress=False, workers=workers))
-        assert again.clean
-        rows.append((size, "full re-audit (log already written)", size + rounds * new, t_again, c_again, "", load))
+        rows += _re_audits(store, settings, folder, size + rounds * new, workers, pairs)
     return rows
+
+
+def _re_audits(store: LocalStore, settings: Settings, folder: Path, bundles: int, workers: int, pairs: int) -> list[tuple]:
+    """The full re-audit (log already written) on one worker and on ``workers``, alternating ``pairs``
+    times so that drift in the machine's speed moves both: medians, and the median of the pairs' ratios."""
+    times: dict[int, list[tuple[float, float]]] = {1: [], workers: []}
+    load = os.getloadavg()[0]
+    for i in range(pairs):
+        for n in ((1, workers) if i % 2 == 0 else (workers, 1)):
+            again, wall, cpu = _timed(lambda: run_audit(store, settings, full=True, report_dir=folder / f"re-{n}-{i}",
+                                                         progress=False, workers=n))
+            assert again.clean
+            times[n].append((wall, cpu))
+    one, many = (statistics.median(w for w, _ in times[n]) for n in (1, workers))
+    paired = statistics.median(a[0] / b[0] for a, b in zip(times[1], times[workers]))
+    note = f"{one / many:.2f}x on the medians, {paired:.2f}x as the median of {pairs} side-by-side pairs"
+    return [(bundles, f"full re-audit (log already written), 1 worker, median of {pairs}", bundles, one,
+             statistics.median(c for _, c in times[1]), "", load),
+            (bundles, f"full re-audit (log already written), {workers} workers, median of {pairs}", bundles, many,
+             statistics.median(c for _, c in times[workers]), note, load)]
 
 
 def main() -> int:
@@ -182,6 +202,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="incremental audits per store size (each after --new bundles)")
     parser.add_argument("--store", default=None, help="folder for the stores (default: a temporary folder, removed afterwards)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--pairs", type=int, default=3, help="full re-audits of the largest store on 1 and on --workers workers, alternating")
     parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     tmp = None if args.store else tempfile.mkdtemp(prefix="tdprov-bench-")
@@ -189,7 +210,7 @@ def main() -> int:
     os.environ.setdefault("TDPROV_HOME", str(folder / "home"))
     sizes = [int(x) for x in args.sizes.split(",") if x]
     try:
-        rows = [row for size in sizes for row in audit_size(folder, size, args.new, args.workers, size == max(sizes), args.rounds)]
+        rows = [row for size in sizes for row in audit_size(folder, size, args.new, args.workers, size == max(sizes), args.rounds, args.pairs)]
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -199,7 +220,8 @@ def main() -> int:
     text = (f"Local store, {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, {args.workers} worker processes; "
             "load = 1-minute load average when the store's audits started.\n\n" + "\n".join(table) + "\n")
     print(text)
-    add_section(args.out, f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} --rounds {args.rounds}`\n\n" + text)
+    add_section(args.out, f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} --rounds {args.rounds} "
+                          f"--workers {args.workers} --pairs {args.pairs}`\n\n" + text)
     return 0
 
 
