@@ -73,11 +73,12 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         attach each output's row set (a table file, a DataFrame, or all shards of a sharded dataset whose
         shards are tables with the same columns), for ``tdprov contains``."""
         rows = check_granularity(granularity, "record()") == "row"
+        read = self._records(inputs, "input")
+        written = self._records(outputs, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
-        for record in self._records(inputs, "input"):
+        for record in read:
             step.input(record)
-        written = self._records(outputs, "output", rows=rows)
         if wants_snapshot(self, snapshot):
             for record in written:
                 if record.uri is not None:

@@ -136,8 +136,11 @@ def test_dagster_record_of_a_sharded_output_at_row_granularity(tmp_path: Path, c
     _check_with_the_docs_verifier(digest, store_uri, events, tmp_path, capsys)
 
     (corpus / "notes.txt").write_text("not a table")
+    staged = sorted(open_store(store_uri).list("staging/"))
     with pytest.raises(BadInputError, match="'training/corpus' has no row set: shard notes.txt is not a table"):
-        ProvenanceResource(store=store_uri).record(outputs={"training/corpus": str(corpus)}, granularity="row")
+        ProvenanceResource(store=store_uri).record(inputs=[str(corpus / "part-00000.parquet")],
+                                                   outputs={"training/corpus": str(corpus)}, granularity="row")
+    assert sorted(open_store(store_uri).list("staging/")) == staged  # refused before the run started: no START left
     with pytest.raises(BadInputError, match="granularity 'rows' of record"):
         ProvenanceResource(store=store_uri).record(outputs={"training/corpus": str(corpus)}, granularity="rows")
 
