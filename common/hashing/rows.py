@@ -148,7 +148,15 @@ def digests_table(lanes: np.ndarray) -> pa.Table:
 
 def digests_matrix(table: pa.Table) -> np.ndarray:
     """The row digests of a sidecar table as an (n, 16) uint8 array."""
-    col = table.column(DIGEST_COLUMN).combine_chunks()
+    return _matrix(table.column(DIGEST_COLUMN).combine_chunks())
+
+
+def digests_chunks(table: pa.Table) -> list[np.ndarray]:
+    """The row digests of a sidecar table as (n, 16) uint8 arrays, one per chunk, without copying them."""
+    return [_matrix(chunk) for chunk in table.column(DIGEST_COLUMN).chunks]
+
+
+def _matrix(col: pa.Array) -> np.ndarray:
     if len(col) == 0:
         return np.zeros((0, 16), dtype=np.uint8)
     return np.frombuffer(col.buffers()[1], dtype=np.uint8, count=16 * len(col), offset=16 * col.offset).reshape(-1, 16)

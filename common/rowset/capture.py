@@ -29,7 +29,7 @@ class RowSet:
 def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, dataset_name: str) -> RowSet:
     """The row set of a table, or of all shards of a sharded dataset, hashed at row granularity, to be
     attached to the bundle of its run."""
-    from prov_common.hashing.rows import digests_matrix
+    from prov_common.hashing.rows import digests_chunks
 
     if isinstance(digest, FileDigest):
         raise BadInputError(f"dataset {dataset_name!r} is a file, not a table (Parquet, CSV or JSON lines): it has no rows.",
@@ -39,5 +39,5 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, dataset_name: s
                             fix="record it at column granularity, or give all its shards the same columns")
     if digest.row_digests is None:
         raise BadInputError(f"dataset {dataset_name!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
-    data, root = build(digests_matrix(digest.row_digests), digest.schema_fields())
+    data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
     return RowSet(row_set_path(dataset_name), data, root)

@@ -101,16 +101,28 @@ def _path(levels: list[list[bytes]], index: int) -> bytes:
     return b"".join(out)
 
 
-def build(digests: np.ndarray, schema_fields: Sequence[tuple[str, str]], *, width: int = WIDTH) -> tuple[bytes, str]:
-    """The row-set file of an ``(n, 16)`` uint8 array of row digests, and its rows root."""
-    rows = len(digests)
+def build(digests: np.ndarray | Sequence[np.ndarray], schema_fields: Sequence[tuple[str, str]], *,
+          width: int = WIDTH) -> tuple[bytes, str]:
+    """The row-set file of row digests (an ``(n, 16)`` uint8 array, or several, e.g. one per shard or
+    chunk), and its rows root. Besides the file, it holds one 8-byte key per row: the keys are sorted and
+    turned into the file's bytes in place, and buckets are written as views of them (no copies)."""
+    parts = [digests] if isinstance(digests, np.ndarray) else list(digests)
+    rows = sum(len(p) for p in parts)
     prefixes = np.zeros((rows, 8), dtype=np.uint8)
-    prefixes[:, :width] = digests[:, :width]
-    keys = np.sort(prefixes.view(">u8").ravel())
+    at = 0
+    for part in parts:
+        prefixes[at:at + len(part), :width] = part[:, :width]
+        at += len(part)
+    keys = prefixes.view(">u8").ravel()  # big-endian numbers, as the file stores them
+    keys.byteswap(inplace=True)
+    keys = keys.view(keys.dtype.newbyteorder())  # the same numbers in this machine's order, same memory
+    keys.sort()
     bits = bits_for(rows)
     starts = np.arange(2**bits, dtype=np.uint64) << np.uint64(64 - bits) if bits else np.zeros(1, dtype=np.uint64)
     bounds = np.append(np.searchsorted(keys, starts, side="left"), rows)
-    packed = np.ascontiguousarray(keys.astype(">u8").view(np.uint8).reshape(rows, 8)[:, :width]).tobytes()
+    keys.byteswap(inplace=True)  # back to big-endian bytes: the file's order
+    stored = prefixes if width == 8 else np.ascontiguousarray(prefixes[:, :width])
+    packed = memoryview(stored.reshape(-1))
     buckets = [packed[int(a) * width:int(b) * width] for a, b in zip(bounds[:-1], bounds[1:])]
     levels = _tree([leaf_hash(b) for b in buckets])
     schema = json.dumps([list(f) for f in schema_fields], separators=(",", ":")).encode()
@@ -120,9 +132,9 @@ def build(digests: np.ndarray, schema_fields: Sequence[tuple[str, str]], *, widt
     fence, body = [], []
     for i, bucket in enumerate(buckets):
         fence.append(offset)
-        record = _path(levels, i) + bucket
-        body.append(record)
-        offset += len(record)
+        path = _path(levels, i)
+        body += [path, bucket]
+        offset += len(path) + len(bucket)
     fence.append(offset)
     data = b"".join([header, schema, np.asarray(fence, dtype="<u8").tobytes(), *body])
     return data, rows_root(levels[-1][0], width=width, bits=bits, rows=rows)

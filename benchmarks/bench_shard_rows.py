@@ -1,0 +1,90 @@
+"""Row sets of sharded versions: what row granularity adds to hashing a folder of Parquet shards.
+
+    python benchmarks/bench_shard_rows.py [--shards 100] [--rows 100000] [--repeat 3] [--out FILE]
+
+Writes ``--shards`` Parquet shards of ``--rows`` rows (int64 id, float64, short string), then hashes the
+folder in this process at column and at row granularity, alternating ``--repeat`` times (no shard
+cache), builds the row set of all shards, and measures in a fresh process the peak memory of hashing
+at row granularity and building the row set (``peak_memory.measure``). The row set must be the same
+as the row set of the same rows in one table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from peak_memory import measure
+from results_file import OUT_HELP, add_section
+
+_IMPORTS = "from prov_common.hashing.shards import hash_shards\nfrom prov_common.rowset import row_set_of"
+_BODY = "td = hash_shards(path, granularity='row', cache=False, scheduler='none'); row_set_of(td, 'corpus')"
+
+
+def write_shards(folder: Path, shards: int, rows: int) -> int:
+    """The shards; returns their bytes on disk."""
+    for i in range(shards):
+        rng = np.random.default_rng(i)
+        table = pa.table({"id": np.arange(i * rows, (i + 1) * rows), "x": rng.normal(size=rows),
+                          "text": pa.array([f"document {i}-{k}" for k in range(rows)])})
+        pq.write_table(table, folder / f"part-{i:05d}.parquet")
+    return sum(p.stat().st_size for p in folder.iterdir())
+
+
+def main() -> None:
+    from prov_common.hashing import hash_table
+    from prov_common.hashing.shards import hash_shards
+    from prov_common.rowset import row_set_of
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shards", type=int, default=100)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows per shard")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=None, help=OUT_HELP)
+    args = parser.parse_args()
+    os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
+    with tempfile.TemporaryDirectory(prefix="tdprov-bench-shard-rows-") as tmp:
+        folder = Path(tmp)
+        size = write_shards(folder, args.shards, args.rows)
+        load = os.getloadavg()[0]
+        times: dict[str, list[float]] = {"column": [], "row": []}
+        build: list[float] = []
+        for _ in range(args.repeat):
+            for granularity in ("column", "row"):
+                t = time.perf_counter()
+                found = hash_shards(str(folder), granularity=granularity, cache=False, scheduler="none")
+                times[granularity].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            row_set = row_set_of(found, "corpus")
+            build.append(time.perf_counter() - t)
+        whole = pa.concat_tables(pq.read_table(p) for p in sorted(folder.iterdir()))
+        assert row_set.root == row_set_of(hash_table(whole, granularity="row"), "corpus").root
+        peak = measure(_IMPORTS, _BODY, str(folder), "row")
+    column, row, built = (statistics.median(v) for v in (times["column"], times["row"], build))
+    total = args.shards * args.rows
+    text = "\n".join([
+        "# Row sets of sharded versions", "",
+        f"`python benchmarks/bench_shard_rows.py --shards {args.shards} --rows {args.rows} --repeat {args.repeat}`", "",
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {load:.1f} at the start; "
+        f"{args.shards:,} Parquet shards, {total:,} rows, {size / 2**20:,.0f} MiB; medians of {args.repeat}, in one process.", "",
+        "| step | result |", "|---|---:|",
+        f"| hash the shards, column granularity | {column:.2f} s |",
+        f"| hash the shards, row granularity | {row:.2f} s ({row / column:.2f}x) |",
+        f"| build the row set of all shards | {built:.2f} s |",
+        f"| row set | {len(row_set.data) / 2**20:,.1f} MiB, {len(row_set.data) / total:.2f} bytes a row, "
+        f"{len(row_set.data) / size:.2f}x the Parquet |",
+        f"| peak memory, row hash and row set (fresh process) | +{peak['peakMB']:,.0f} MB |", ""])
+    print(text)
+    add_section(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
