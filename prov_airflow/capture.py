@@ -60,11 +60,9 @@ def local_path(uri: str) -> Path | None:
     return Path(local_target(uri)) if urlsplit(uri).scheme == "file" else None
 
 
-def _size(target: str) -> int | None:
-    from prov_common.hashing.targets import is_sharded_target, sharded_size
-
-    if is_sharded_target(target):
-        return sharded_size(target)
+def _size(target: str, shards: list | None) -> int | None:
+    if shards is not None:
+        return sum(ref.size for ref in shards)
     path = local_path(target)
     if path is not None:
         return path.stat().st_size  # FileNotFoundError is reported as "missing"
@@ -85,21 +83,22 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     at row granularity a table's row set is built as well."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
-    from prov_common.hashing.targets import hash_dataset, is_not_found, resolve_target
+    from prov_common.hashing.targets import hash_dataset, is_not_found, listed_shards, resolve_target
 
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
             target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
-            size = _size(target) if size is None else size
+            shards = listed_shards(target)  # listed once: for the size check and the hashing
+            size = _size(target, shards) if size is None else size
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
                     uri, "too_large",
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
                 return
             # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
-            digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity)
+            digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity, shards=shards)
             rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
             why = getattr(digest, "no_rows_because", None)
             result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows,

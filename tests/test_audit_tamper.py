@@ -148,3 +148,21 @@ def test_deleted_leaf_batch_is_found(pipe: Pipeline) -> None:
     assert result.bundles_logged == 2 and result.checkpoint.checkpoint.size == 5
     again = _audit(pipe, full=True)
     assert again.bundles_logged == 0 and any("missing" in f.what for f in again.check(CHECK_LOG).errors)
+
+
+def test_damaged_index_entry_is_a_finding_and_its_bundle_is_still_examined(pipe: Pipeline) -> None:
+    """An index entry that is not a bundle summary does not stop the audit: it is named, and the bundle
+    (found by the run id in the entry's key) is verified, logged and described from its signed manifest."""
+    late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))],
+                                       start=T0 + timedelta(hours=2)))
+    entry = next(k for k in pipe.store.list(layout.INDEX + "/") if layout.run_id_of_index_key(k) == late)
+    raw_write(pipe.store.uri, entry, b"\x00 not a summary")
+    result = _audit(pipe)  # incremental: the new entry is read for the first time
+    found = _found(result, CHECK_SIGNATURES, entry)
+    assert [f.run_id for f in found] == [late] and "is not a bundle summary" in found[0].what and "restore the index entry" in found[0].fix
+    assert not [f for f in result.errors if f.object != entry], [f.what for f in result.errors]
+    assert result.bundles_examined == 1 and result.bundles_logged == 1
+    record = result.index.runs[late]
+    assert (record.job_name, record.sealed_at[:4], [d.name for d in record.outputs]) == ("prepare_late", "2026", ["/data/late.parquet"])
+    again = _audit(pipe, full=True)  # and the full re-audit names it again, with the log intact
+    assert _found(again, CHECK_SIGNATURES, entry) and again.check(CHECK_LOG).errors == []

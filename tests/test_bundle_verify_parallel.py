@@ -104,17 +104,25 @@ def test_full_audit_findings_are_the_same_on_one_and_on_two_workers(tmp_path, mo
 
     monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
     original = tmp_path / "store"
-    _store, _trust, key, _runs = _tampered_store(str(original))
+    store, _trust, key, _runs = _tampered_store(str(original))
+    entry = next(k for k in store.list(layout.INDEX + "/") if layout.run_id_of_index_key(k) == _runs[0])
+    copied = entry.replace(_runs[0], "00000000-0000-4000-8000-00000000c0de")  # an entry copied under another run's name
+    raw_put(str(original), copied, store.get(entry))
     private, public = write_keypair(tmp_path / "signer.key", key)
-    found = []
+    found, entries_read_here = [], []
     for workers in (1, 2):
         copy = tmp_path / f"store-{workers}"
         shutil.copytree(original, copy)  # two identical stores: each audit appends to its own log
         settings = Settings.from_env(store=str(copy), signing_key=str(private), trusted_keys=str(public))
-        result = run_audit(open_store(str(copy)), settings, full=True, report_dir=tmp_path / f"report-{workers}",
-                           progress=False, workers=workers)
+        counting = CountingStore(copy)
+        result = run_audit(counting, settings, full=True, report_dir=tmp_path / f"report-{workers}", progress=False, workers=workers)
         found.append([(f.check, f.object, f.what.replace(str(copy), "STORE"), f.severity) for f in result.findings])
+        entries_read_here.append(sum(n for k, n in counting.gets.items() if k.startswith(layout.INDEX + "/")))
+        assert result.bundles_examined == BUNDLES
     assert found[0] == found[1]
+    assert [(c, o) for c, o, w, _s in found[0] if f"holds the summary of run {_runs[0]}" in w] == [("inventory", copied)]
+    # one worker: this process reads every index entry; two: the workers read them (this process the first one)
+    assert entries_read_here == [BUNDLES + 1, 1]
     assert sum(obj.endswith("extra.bin") for _check, obj, _what, _severity in found[0]) == 1
     assert {obj.split("/")[1] for _c, obj, _w, _s in found[0] if obj.startswith("bundles/")} >= {
         _runs[2], _runs[5], _runs[7]}

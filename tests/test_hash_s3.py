@@ -75,6 +75,37 @@ def test_airflow_capture_hashes_s3_like_the_local_file(objects: dict[str, tuple[
     assert gone.status == "missing"
 
 
+def test_airflow_capture_lists_a_sharded_prefix_once(s3_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The listener's size check and the hashing share one listing of an S3 prefix of shards (it was listed twice)."""
+    from prov_airflow.capture import hash_one
+    from prov_airflow.settings import ListenerLimits
+    from prov_common.hashing.shards import hash_shards
+
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket, folder = s3_server.create_bucket(), tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(3):
+        FRAME.assign(id=FRAME["id"] + 10 * i).to_parquet(folder / f"part-{i}.parquet")
+        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.parquet", Body=(folder / f"part-{i}.parquet").read_bytes())
+    listings: list[str] = []
+
+    def count(params: dict, **_: object) -> None:
+        listings.append(params["Prefix"])
+
+    events = s3_client().meta.events  # the client the capture lists through
+    events.register("provide-client-params.s3.ListObjectsV2", count)
+    try:
+        capture = hash_one(f"s3://{bucket}/corpus/", ListenerLimits(), 30.0)
+        too_large = hash_one(f"s3://{bucket}/corpus/", ListenerLimits(max_bytes=100), 30.0)
+    finally:
+        events.unregister("provide-client-params.s3.ListObjectsV2", count)
+    assert capture.status == "hashed", capture.message
+    assert capture.digest.digest == hash_shards(str(folder), cache=False, scheduler="none").digest
+    assert too_large.status == "too_large" and "above [tdprov] max_bytes=100" in too_large.message
+    assert listings == ["corpus/", "corpus/"]  # one listing per capture
+
+
 def test_dagster_resource_and_storage_read_s3_like_local(objects: dict[str, tuple[Path, str]], tmp_path: Path, s3_server) -> None:
     from prov_dagster import ProvenanceResource
     from prov_dagster.storage import DataLocation

@@ -38,10 +38,10 @@ from prov_common.audit.unfinished import unfinished_runs
 from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import index_keys, list_bundles
+from prov_common.bundle.storage import index_keys
 from prov_common.bundle.verify_pool import map_bundles
 from prov_common.config import Settings
-from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
@@ -151,14 +151,19 @@ def _audit(
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
     inventory = CheckResult(CHECK_INVENTORY)
-    plan.summaries, inventory.findings = _own_entries(plan.summaries)
 
-    # 2. examine what is new (everything without a state to continue from)
+    # 2. examine what is new (everything without a state to continue from); the workers read the index entries
     records: dict[str, RunRecord] = {}
     new_leaves: list[LogLeaf] = []
     examined: dict[str, LogLeaf] = {}
-    summaries = plan.summaries
-    for summary, record, leaf in _bar(_examine_all(store, summaries, trust, workers), len(summaries), "auditing bundles", progress):
+    summaries: list[BundleSummary] = []
+    entries = map_bundles(_examine_entry, plan.entries, store, trust, workers=workers, parallel_from=PARALLEL_FROM)
+    for summary, outcome in _bar(entries, len(plan.entries), "auditing bundles", progress):
+        if outcome is None:  # a copied or renamed index entry: a finding, not a bundle to examine
+            inventory.findings.append(_misfiled(summary))
+            continue
+        record, leaf = outcome
+        summaries.append(summary)
         records[summary.run_id] = record
         examined[summary.run_id] = leaf
         if summary.run_id not in plan.logged:
@@ -250,7 +255,7 @@ def _audit(
             log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
         log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
-    settled = set() if blocked else _settled(listing, plan.summaries, plan.cursor)
+    settled = set() if blocked else _settled(listing, summaries, plan.cursor)
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
     inventory.checked = len(listing.tags)
@@ -293,7 +298,7 @@ def _keep_in(places: Sequence[WitnessPlace], checkpoint: KnownCheckpoint, now: d
 class _Plan:
     """What to examine, and what the log already holds."""
 
-    summaries: list[BundleSummary]
+    entries: list[str | BundleSummary]  # index keys (read by the examining workers) or summaries read already
     logged: set[str]  # run ids already in the log: never appended twice
     logged_leaves: list[LogLeaf]  # leaves whose bundles must still be the logged ones
     first_unread: int  # leaves from here on may be logged by others while this audit runs
@@ -305,18 +310,17 @@ class _Plan:
     cursor: str | None = None  # index keys up to here were listed by earlier audits
 
 
-def _own_entries(summaries: list[BundleSummary]) -> tuple[list[BundleSummary], list[Finding]]:
-    """Index entries whose key names the run they hold; the others (a copied or renamed entry) are findings."""
-    keep, out = [], []
-    for s in summaries:
-        key = s.cursor or ""
-        if key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) != s.run_id:
-            out.append(Finding(CHECK_INVENTORY, key, f"the index entry of run {layout.run_id_of_index_key(key)} holds the summary of run "
-                               f"{s.run_id}: a copied or renamed entry", "remove it and find out who wrote it; see 'tdprov verify'",
-                               run_id=layout.run_id_of_index_key(key)))
-        else:
-            keep.append(s)
-    return keep, out
+def _misfiled_entry(summary: BundleSummary) -> bool:
+    """An index entry whose key names another run than the one it holds (a copied or renamed entry)."""
+    key = summary.cursor or ""
+    return key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) != summary.run_id
+
+
+def _misfiled(summary: BundleSummary) -> Finding:
+    key = summary.cursor or ""
+    return Finding(CHECK_INVENTORY, key, f"the index entry of run {layout.run_id_of_index_key(key)} holds the summary of run "
+                   f"{summary.run_id}: a copied or renamed entry", "remove it and find out who wrote it; see 'tdprov verify'",
+                   run_id=layout.run_id_of_index_key(key))
 
 
 def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | None) -> set[str]:
@@ -332,7 +336,7 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int) -> _Plan:
     logged = {x.run_id for x in leaves}
     if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
         logged |= {x.run_id for x in tlog.readable_leaves()}
-    return _Plan(list(list_bundles(store)), logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
+    return _Plan(list(index_keys(store)), logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], set(load_catalog(store, tlog.trust).runs),
                  set(store.list(GENERATED_PREFIX)))
 
@@ -345,8 +349,8 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     later = state.leaves  # logged after the state's checkpoint: not in its results
     logged = {r for _, r in previous.recent} | {x.run_id for x in later}
     cursor = layout.rewind_cursor(previous.last_index_key, SETTLE_SECONDS) if previous.last_index_key else None
-    summaries = list(_new_summaries(store, cursor, logged)) + [_summary_of_leaf(store, x) for x in later]
-    return _Plan(summaries, logged, later, previous.checkpoint_size + len(later), list(previous.recent), len(state.checkpoints) + 1,
+    entries: list[str | BundleSummary] = [*_new_entries(store, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
+    return _Plan(entries, logged, later, previous.checkpoint_size + len(later), list(previous.recent), len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor)
 
 
@@ -416,6 +420,20 @@ def _examine(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[B
     return (summary, *examine_bundle(store, summary, trust))
 
 
+def _examine_entry(store: Store, trust: TrustStore, entry: str | BundleSummary) -> tuple[BundleSummary, tuple[RunRecord, LogLeaf] | None]:
+    """Read the index entry (when given its key) and examine its bundle; ``None`` for a misfiled entry.
+    An entry that is not a bundle summary is a finding: its bundle is examined by the run id in its key."""
+    problem = None
+    if isinstance(entry, BundleSummary):
+        summary = entry
+    else:
+        try:
+            summary = BundleSummary.from_json(store.get(entry), cursor=entry)
+        except BadInputError as exc:
+            summary, problem = _unread_summary(layout.run_id_of_index_key(entry), entry), exc.what
+    return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem)
+
+
 def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore,
                  workers: int | None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
     """Examine bundles in order; in worker processes when there are many (verification is CPU-bound)."""
@@ -435,15 +453,18 @@ def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str) -> list[
     return out
 
 
-def _new_summaries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[BundleSummary]:
-    """Index entries after ``cursor`` of runs not yet logged (the run id is in the key: logged ones are not read)."""
-    for key in index_keys(store, cursor):
-        if layout.run_id_of_index_key(key) not in logged:
-            yield BundleSummary.from_json(store.get(key), cursor=key)
+def _new_entries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[str]:
+    """Keys of the index entries after ``cursor`` of runs not yet logged (the run id is in the key)."""
+    return (key for key in index_keys(store, cursor) if layout.run_id_of_index_key(key) not in logged)
 
 
 def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:
     try:
         return BundleSummary.from_json(store.get(leaf.index_key), cursor=leaf.index_key)
     except TdprovError:
-        return BundleSummary(leaf.run_id, "", "", "UNKNOWN", None, "", (), (), cursor=leaf.index_key)
+        return _unread_summary(leaf.run_id, leaf.index_key)
+
+
+def _unread_summary(run_id: str, key: str) -> BundleSummary:
+    """What stands for an index entry that could not be read: the run id, and the key."""
+    return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key)

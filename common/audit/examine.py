@@ -27,6 +27,8 @@ _FIXES = {
     "unlisted object": "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
 }
 _NOTED = "nothing to do: the bundle was written by another version of the PROV mapping"
+_FIX_ENTRY = ("restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was "
+              "examined without it")
 _ALTERED = "the object was altered after the run was sealed: restore it from a backup or replica of the store"
 
 
@@ -103,8 +105,12 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
     )
 
 
-def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, LogLeaf]:
-    """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf."""
+def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
+                   entry_problem: str | None = None) -> tuple[RunRecord, LogLeaf]:
+    """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf.
+
+    ``entry_problem``: why the index entry could not be read (``summary`` then holds only the run id of
+    its key); it is a finding, and the record takes what the entry would say from the signed manifest."""
     run_id = summary.run_id
     checked = verify_and_derive(store, run_id, trust)
     report, derived = checked.report, checked.derived
@@ -113,10 +119,15 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore) -> t
     prefix = layout.bundle_prefix(run_id)
     manifest_digest = checked.manifest_digest or MISSING
     statement_digest = checked.statement_digest or MISSING
-    if summary.manifest_digest and checked.manifest_digest and summary.manifest_digest != manifest_digest:
-        findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
-                                f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
-    findings += _entry_findings(summary, checked)
+    if entry_problem is not None:
+        findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, entry_problem, _FIX_ENTRY, run_id=run_id))
+        if checked.manifest is not None and checked.manifest_digest is not None:
+            summary = replace(BundleSummary.of_manifest(checked.manifest, report.key_id, checked.manifest_digest), cursor=summary.cursor)
+    else:
+        if summary.manifest_digest and checked.manifest_digest and summary.manifest_digest != manifest_digest:
+            findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
+                                    f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
+        findings += _entry_findings(summary, checked)
     record = None
     if derived is not None:  # the events as verification parsed and folded them
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)

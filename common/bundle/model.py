@@ -183,7 +183,9 @@ class BundleSummary:
                 cursor=cursor,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).") from exc
+            raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).",
+                                fix="the entry was damaged or replaced: 'tdprov verify' and 'tdprov audit' check its bundle "
+                                    "without it; restore the entry from a backup or replica of the store") from exc
 
     @classmethod
     def of_manifest(cls, manifest: Manifest, key_id: str | None, manifest_digest: str) -> "BundleSummary":

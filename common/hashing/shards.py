@@ -8,7 +8,7 @@ Merkle tree over the shards sorted by path (:mod:`~prov_common.hashing.shard_tre
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -82,7 +82,7 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
 def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str, Any] | None = None,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
                 workers: int | None = None, threads: int | None = None,
-                granularity: Granularity = "column") -> ShardedDigest:
+                granularity: Granularity = "column", shards: Sequence[ShardRef] | None = None) -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
@@ -91,10 +91,11 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
     on none of them. ``granularity="row"`` also gives the row digests of all shards (every shard is read:
-    cached digests carry no rows), for a row set (``prov_common.rowset.row_set_of``).
+    cached digests carry no rows), for a row set (``prov_common.rowset.row_set_of``). ``shards``: the
+    shards of ``target`` as a listing just found them (default: listed here).
     """
     started = now_ns()
-    refs = list_shards(target)
+    refs = sorted(shards, key=lambda r: r.path) if shards is not None else list_shards(target)
     dtypes = tuple(sorted((str(k), str(v)) for k, v in (csv_dtypes or {}).items()))
     options = ShardOptions(as_bytes, dtypes, block_rows, threads, rows=granularity == "row")
     store = ShardCache() if cache else None

@@ -6,11 +6,12 @@ A local folder, an ``s3://bucket/prefix/`` (ending in ``/``) or a glob is one sh
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prov_common.hashing.model import ContentDigest, Granularity
-from prov_common.hashing.shard_model import ShardedDigest
+from prov_common.hashing.shard_model import ShardedDigest, ShardRef
 
 
 def local_target(target: str) -> str:
@@ -65,18 +66,21 @@ def resolve_target(target: str) -> tuple[str, int | None]:
     return (target + "/" if listed.get("KeyCount", 0) else target), None
 
 
-def sharded_size(target: str) -> int:
-    """Bytes of all shards of the sharded dataset ``target`` (one listing, no shard read)."""
+def listed_shards(target: str) -> list[ShardRef] | None:
+    """The shards of ``target`` when it names a sharded dataset (one listing, no shard read), else ``None``;
+    pass them to :func:`hash_dataset` so that it does not list again."""
     from prov_common.hashing.shard_list import list_shards
 
-    return sum(ref.size for ref in list_shards(local_target(target)))
+    local = local_target(target)
+    return list_shards(local) if is_sharded_target(local) else None
 
 
 def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True, granularity: Granularity = "column",
-                 **file_options: Any) -> ContentDigest | ShardedDigest:
+                 shards: Sequence[ShardRef] | None = None, **file_options: Any) -> ContentDigest | ShardedDigest:
     """The version digest of ``target``: a :class:`ShardedDigest` for a sharded dataset (its shards hashed
     where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; with ``cache``, recorded digests of
-    unchanged shards reused), else ``hash_path(target, **file_options)``.
+    unchanged shards reused), else ``hash_path(target, **file_options)``. ``shards``: the sharded dataset's
+    shards as :func:`listed_shards` found them (default: listed here).
 
     ``granularity="row"`` gives row digests where there are rows: a table file's, or those of all shards
     of a sharded dataset whose shards are tables with the same columns (else its ``no_rows_because``
@@ -87,7 +91,7 @@ def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = Tru
 
     local = local_target(target)
     if is_sharded_target(local):
-        return hash_shards(local, scheduler=scheduler, cache=cache, granularity=granularity)
+        return hash_shards(local, scheduler=scheduler, cache=cache, granularity=granularity, shards=shards)
     if granularity != "column" and table_format(local) is not None:
         file_options["granularity"] = granularity
     return hash_path(local, **file_options)
