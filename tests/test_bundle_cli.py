@@ -137,3 +137,29 @@ def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys
         raw_delete(store, key)
     assert main(["show", run_id, "--store", store]) == 2
     assert f"no readable bundle for run {run_id}" in capsys.readouterr().err
+
+
+def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_uri: str, capsys: pytest.CaptureFixture[str],
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """'runs', 'lineage' and the Airflow sensor's listing keep working when an index entry is damaged: the
+    run is listed from its bundle's manifest (which the entry only summarises), and the entry is named."""
+    from prov_common.bundle import layout, list_bundles
+    from prov_common.errors import BadInputError
+    from prov_common.store import open_store
+
+    store = open_store(store_uri)
+    run_ids = _record(store_uri, 2)
+    before = {s.run_id: s for s in list_bundles(store)}
+    entry = before[run_ids[0]].cursor
+    raw_put(store_uri, entry, b"\x00 not a summary")
+    with caplog.at_level("WARNING", logger="prov_common.bundle.storage"):
+        after = {s.run_id: s for s in list_bundles(store)}
+    assert after == before  # the same summary, from the manifest, at the same key
+    assert f"index entry {entry} is not a bundle summary" in caplog.text and "restore the entry" in caplog.text
+    assert main(["runs", "--store", store_uri]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert listed == run_ids[::-1]
+    raw_delete(store_uri, layout.bundle_key(run_ids[0], layout.MANIFEST_FILE))  # nothing left to list it from: the error
+    with pytest.raises(BadInputError, match="is not a bundle summary") as failed:
+        list(list_bundles(store))
+    assert "restore the entry from a backup" in (failed.value.fix or "")

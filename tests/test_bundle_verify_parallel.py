@@ -149,3 +149,4 @@ def test_a_daemonic_process_verifies_serially_instead_of_failing(tmp_path) -> No
     child.join(60)
     assert child.exitcode == 0
     assert reports == [r.to_dict() for r in verify_runs(store, trust, workers=1)]
+

@@ -106,13 +106,12 @@ def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
     (only those index entries are read: the run id is in the key)."""
     from prov_common.audit.examine import record_from_summary
     from prov_common.bundle import layout
-    from prov_common.bundle.model import BundleSummary
-    from prov_common.bundle.storage import index_keys
+    from prov_common.bundle.storage import index_keys, read_index_entry
 
     runs = dict(load_catalog(store, trust).runs)
     for key in index_keys(store):
         if layout.run_id_of_index_key(key) not in runs:
-            summary = BundleSummary.from_json(store.get(key), cursor=key)
+            summary = read_index_entry(store, key)
             runs[summary.run_id] = record_from_summary(summary, summary.manifest_digest or "")
     return runs
 

@@ -141,6 +141,7 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) 
     """Versions whose Pandera validation failed, and the runs that used them anyway."""
     result = CheckResult(CHECK_QUALITY, checked=before.checked.get(CHECK_QUALITY, 0))
     rows: dict[tuple[str, str], QualityRow] = {r.key: QualityRow(r.dataset, list(r.recorded_by), list(r.used_by)) for r in before.failing}
+    recorded = {key: set(row.recorded_by) for key, row in rows.items()}  # a source read by thousands of runs: no list scans
     seen_new: set[tuple[str, str]] = set()
     for run in new:
         for d in [*run.outputs, *run.inputs]:
@@ -151,7 +152,8 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) 
             seen_new.add(row.key)
             if not d.quality.passed and row.dataset.quality and row.dataset.quality.passed:
                 row.dataset = d  # a failing result wins over a passing one for the same version
-            if run.run_id not in row.recorded_by:
+            if run.run_id not in recorded.setdefault(row.key, set()):
+                recorded[row.key].add(run.run_id)
                 row.recorded_by.append(run.run_id)
     used = [f for f in kept if f.check == CHECK_QUALITY and f.severity != NOTE]
     for run in new:

@@ -2,6 +2,7 @@
 Annex IV (technical documentation on data) items, from the lineage and the source records (no I/O)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prov_common.audit.article10 import article10_items
@@ -9,6 +10,7 @@ from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace, version_o
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.sources.gaps import source_gaps
 from prov_common.sources.model import SourceRecord
+from prov_common.w3cprov.identity import VersionKey
 
 MAX_DATASETS = 50
 _SOURCE_FIELDS = (
@@ -34,19 +36,33 @@ def _step(r: RunRecord) -> dict[str, Any]:
             "inputs": [f"{d.label}@{d.version}" for d in r.inputs], "outputs": [f"{d.label}@{d.version}" for d in r.outputs]}
 
 
-def _quality(trace: Trace, d: DatasetUse, index: LineageIndex) -> list[dict[str, Any]]:
-    """Pandera results on the version and everything upstream of it, as recorded by the runs that
-    wrote those versions and by any run that validated them on reading (a validation task)."""
-    out = []
-    upstream = [d, *trace.versions]
-    readers = [use for v in upstream if v.version for _, use in index.used_by.get(version_of(v), ())]
-    for v in [*upstream, *readers]:
-        if v.quality is not None:
-            item = {"dataset": v.label, "version": v.version, "schema": v.quality.schema, "passed": v.quality.passed,
-                    "failureCount": v.quality.failure_count, "failedChecks": list(v.quality.failed_checks)}
-            if item not in out:
-                out.append(item)
+def _quality_items(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
+    """The Pandera results recorded in ``uses``, each once, in first-seen order."""
+    out: dict[str, dict[str, Any]] = {}
+    for v in uses:
+        q = v.quality
+        if q is not None:
+            out.setdefault(repr((v.label, v.version, q.schema, q.passed, q.failure_count, q.failed_checks)),  # any JSON value
+                           {"dataset": v.label, "version": v.version, "schema": q.schema, "passed": q.passed,
+                            "failureCount": q.failure_count, "failedChecks": list(q.failed_checks)})
     return out
+
+
+def _quality(trace: Trace, d: DatasetUse, index: LineageIndex, readers: dict[VersionKey, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Pandera results on the version and everything upstream of it, as recorded by the runs that
+    wrote those versions and by any run that validated them on reading (a validation task).
+    ``readers``: the results recorded by the readers of each version, kept across training datasets
+    (a source read by thousands of runs is gone through once)."""
+    upstream = [d, *trace.versions]
+    out = _quality_items(upstream)
+    for v in upstream:
+        if v.version:
+            key = version_of(v)
+            if key not in readers:
+                readers[key] = _quality_items(use for _, use in index.used_by.get(key, ()))
+            for item_key, item in readers[key].items():
+                out.setdefault(item_key, item)
+    return list(out.values())
 
 
 def _gaps(trace: Trace, quality: list[dict[str, Any]]) -> list[str]:
@@ -68,6 +84,7 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]]) -> list[str]:
 def training_data(index: LineageIndex) -> list[dict[str, Any]]:
     """One entry per dataset version used by a training run (newest runs first, at most ``MAX_DATASETS``)."""
     entries: dict[str, dict[str, Any]] = {}
+    readers: dict[VersionKey, dict[str, dict[str, Any]]] = {}
     for run in index.training_runs():
         if len(entries) >= MAX_DATASETS:
             break
@@ -81,7 +98,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
             trace = index.trace(d, run) if d.version else Trace(key)
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
-            quality = _quality(trace, d, index)
+            quality = _quality(trace, d, index, readers)
             steps = [_step(r) for r in reversed(trace.runs)]
             gaps = _gaps(trace, quality)
             sources = [{**_source(s), "matchedBy": "content" if s.name in trace.by_content else "location"} for s in trace.sources]

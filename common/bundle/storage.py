@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from prov_common.bundle import layout
 from prov_common.bundle.model import Bundle, BundleSummary, Manifest
-from prov_common.errors import ObjectConflictError, StoreError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
@@ -101,8 +102,34 @@ def _describe(store: Store) -> str:
     return describe() if callable(describe) else store.uri
 
 
-def _summary(store: Store, key: str) -> BundleSummary:
-    return BundleSummary.from_json(store.get(key), cursor=key)
+def read_index_entry(store: Store, key: str) -> BundleSummary:
+    """The index entry at ``key``; a damaged one is replaced by what its bundle's manifest says (with a warning)."""
+    try:
+        return BundleSummary.from_json(store.get(key), cursor=key)
+    except BadInputError as damaged:
+        found = _summary_of_bundle(store, layout.run_id_of_index_key(key))
+        if found is None:
+            raise
+        log.warning("tdprov: %s Listed from the bundle's manifest instead. Fix: %s", damaged.what, damaged.fix)
+        return replace(found, cursor=key)
+
+
+def _summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
+    """What the index entry of ``run_id`` should hold, from its sealed bundle (not verified, like the entry);
+    ``None`` when the bundle cannot be read."""
+    prefix = layout.bundle_prefix(run_id)
+    try:
+        manifest_bytes = store.get(prefix + layout.MANIFEST_FILE)
+        manifest = Manifest.from_json(manifest_bytes, prefix + layout.MANIFEST_FILE)
+        envelope = Envelope.from_json(store.get(prefix + layout.STATEMENT_FILE), prefix + layout.STATEMENT_FILE)
+    except StoreUnavailableError:
+        raise
+    except TdprovError:
+        return None
+    if manifest.run_id != run_id:
+        return None
+    key_id = envelope.signatures[0].keyid if envelope.signatures else ""
+    return BundleSummary.of_manifest(manifest, key_id, blake3_digest(manifest_bytes))
 
 
 def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[BundleSummary]:
@@ -113,7 +140,7 @@ def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[Bund
     ``layout.rewind_cursor(cursor, 300)`` and skips run ids it already has.
     """
     for key in index_keys(store, since_cursor):
-        yield _summary(store, key)
+        yield read_index_entry(store, key)
 
 
 def index_keys(store: Store, since_cursor: str | None = None) -> Iterator[str]:
@@ -148,7 +175,7 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
         for day in range(last_day, 0, -1):
             keys = [k for k in store.list(f"{month_prefix}{day:02d}/") if k.endswith(".json")]
             for key in reversed(keys):
-                yield _summary(store, key)
+                yield read_index_entry(store, key)
                 count += 1
                 if limit is not None and count >= limit:
                     return
