@@ -101,6 +101,8 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity, shards=shards)
             rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
             why = getattr(digest, "no_rows_because", None)
+            if granularity == "row" and rows is None and why is None:  # one file that is not a table
+                why = "the file is not a table (Parquet, CSV or JSON lines): it has no rows"
             result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows,
                                                message=f"no row set: {why}" if why else "")
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task

@@ -22,7 +22,7 @@ from airflow.sdk import DAG, Asset
 from dagster import MaterializeResult, asset, materialize
 
 from prov_common.errors import BadInputError
-from prov_common.hashing import hash_dataframe
+from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.hashing.shards import hash_shards
 from prov_common.rowset import RowProof, row_set_of
 from prov_dagster import ProvenanceResource
@@ -93,17 +93,18 @@ def _check_with_the_docs_verifier(digest: str, store_uri: str, events: list[dict
 
 def test_airflow_folder_outlet_at_row_granularity(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture,
                                                   caplog: pytest.LogCaptureFixture) -> None:
-    corpus, mixed = tmp_path / "corpus", tmp_path / "mixed"
+    corpus, mixed, notes = tmp_path / "corpus", tmp_path / "mixed", tmp_path / "notes.txt"
 
     def write() -> None:
         write_shards(corpus)
         write_shards(mixed)
         (mixed / "notes.txt").write_text("not a table")
+        notes.write_text("one file, not a table")
 
     row = {"tdprov": {"granularity": "row"}}
     with DAG("tdprov_rows_shards", start_date=START, schedule=None) as dag:
-        PythonOperator(task_id="write", python_callable=write,
-                       outlets=[Asset(corpus.as_uri() + "/", extra=row), Asset(mixed.as_uri() + "/", extra=row)])
+        PythonOperator(task_id="write", python_callable=write, outlets=[
+            Asset(corpus.as_uri() + "/", extra=row), Asset(mixed.as_uri() + "/", extra=row), Asset(notes.as_uri(), extra=row)])
     with caplog.at_level(logging.WARNING, logger="prov_airflow"):
         assert run_dag(dag, logical_date=START).state == "success"
     digest = hash_shards(str(corpus), cache=False).digest
@@ -115,6 +116,9 @@ def test_airflow_folder_outlet_at_row_granularity(tmp_path: Path, store: Path, c
     assert facets[str(mixed)]["digest"] == hash_shards(str(mixed), cache=False).digest
     assert "rowsRoot" not in facets[str(mixed)]
     assert f"{mixed.as_uri()} recorded at column granularity, no row set: shard notes.txt is not a table" in caplog.text
+    # one file that is not a table: recorded by its bytes, and the log says why it has no row set
+    assert facets[str(notes)]["digest"] == hash_path(notes).digest and "rowsRoot" not in facets[str(notes)]
+    assert f"{notes.as_uri()} recorded at column granularity, no row set: the file is not a table" in caplog.text
     _check_with_the_docs_verifier(digest, str(store), events, tmp_path, capsys)
 
 
