@@ -96,6 +96,8 @@ def test_second_audit_reads_what_is_new_whatever_the_store_size(tmp_path: Path) 
         assert 1 <= len(memory["inventory"]) <= 1 + MEMORY_COMPACT_AFTER and not memory["open"] and not memory["resolutions"]
     rest = lambda reads: {k: v for k, v in reads.items() if k not in ("catalog", "auditor inventory")}  # noqa: E731
     assert rest(reads_small) == rest(reads_large), (reads_small, reads_large)
+    checkpoints = {k: n for k, n in large.gets.items() if k.startswith("log/checkpoints/")}
+    assert checkpoints and set(checkpoints.values()) == {1}, checkpoints  # each checkpoint read once (it was 5 times)
 
 
 def test_inventory_listing_stats_only_what_it_compares(tmp_path: Path) -> None:

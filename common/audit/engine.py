@@ -106,7 +106,7 @@ def _audit(
     started = now or datetime.now(timezone.utc)
     trust = trust_from_settings(settings)
     signer = signing_key_from_settings(settings)
-    tlog = TransparencyLog(store, trust)
+    tlog = TransparencyLog(store, trust, read_once=True)  # the audit reads the newest checkpoint for several checks
     result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash)
     log_check = CheckResult(CHECK_LOG)
 

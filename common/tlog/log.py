@@ -111,9 +111,12 @@ def _decode_batch(data: bytes, key: str, strict: bool = True) -> tuple[int, list
 class TransparencyLog:
     """Append-only Merkle log of bundles in ``store``; checkpoints verify under ``trust``."""
 
-    def __init__(self, store: Store, trust: TrustStore) -> None:
+    def __init__(self, store: Store, trust: TrustStore, *, read_once: bool = False) -> None:
+        """``read_once``: read each checkpoint once and keep it, for one operation that asks for the same
+        checkpoints several times (an audit); by default every read goes to the store."""
         self.store = store
         self.trust = trust
+        self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
 
     # -- reading ------------------------------------------------------------------------------
     def checkpoint_keys(self, after: str | None = None) -> list[str]:
@@ -121,7 +124,14 @@ class TransparencyLog:
         return [k for k in self.store.list(CHECKPOINTS_PREFIX, start_after=after) if _number(k, CHECKPOINTS_PREFIX) is not None]
 
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
-        """Read, verify the signature of, and parse the checkpoint at ``key``."""
+        """Read, verify the signature of, and parse the checkpoint at ``key`` (kept with ``read_once``)."""
+        if self._checkpoints is None:
+            return self._read_checkpoint(key)
+        if key not in self._checkpoints:
+            self._checkpoints[key] = self._read_checkpoint(key)
+        return self._checkpoints[key]
+
+    def _read_checkpoint(self, key: str) -> StoredCheckpoint:
         data = self.store.get(key)
         opened = open_envelope(data, self.trust, CHECKPOINT_PAYLOAD_TYPE, what=f"checkpoint '{key}'")
         cp = Checkpoint.from_payload(opened.payload, f"checkpoint '{key}'")
