@@ -199,6 +199,11 @@ def test_a_string_split_at_a_piece_border_decodes_whole(first: bytes, rest: byte
     (b'"' + b"x" * LONG_LINE_BYTES + b'\\q"}', "line 2: not valid JSON (a string has invalid \\escape"),
     (b'"' + b"x" * LONG_LINE_BYTES + b'\\udc00"}',
      "line 2: not valid JSON (a string is not valid UTF-8 or has a lone surrogate"),
+    # short strings of a giant line go to the incremental parser, which read a lone high surrogate as "?"
+    (b'"\\ud800", "b": "' + b"x" * LONG_LINE_BYTES + b'"}', "line 2: not valid JSON (a string is not valid UTF-8 or has a lone surrogate (\\ud800))"),
+    (b'"\\udc00", "b": "' + b"x" * LONG_LINE_BYTES + b'"}', "line 2: not valid JSON (a string is not valid UTF-8 or has a lone surrogate (\\udc00))"),
+    (b'"\\ud83dx\\ude00", "b": "' + b"x" * LONG_LINE_BYTES + b'"}',
+     "line 2: not valid JSON (a string is not valid UTF-8 or has a lone surrogate (\\ud83d))"),
 ])
 def test_a_malformed_giant_string_is_refused_naming_the_file_and_line(tmp_path: Path, capsys, string: bytes,
                                                                         said: str) -> None:
@@ -209,6 +214,23 @@ def test_a_malformed_giant_string_is_refused_naming_the_file_and_line(tmp_path: 
     assert main(["hash", str(path)]) == 2
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert len(err_lines) == 1 and str(path) in err_lines[0] and said in err_lines[0], err_lines
+
+
+def test_a_lone_surrogate_and_a_question_mark_do_not_share_a_digest(tmp_path: Path) -> None:
+    """Two giant lines that differ only in a short string, a lone surrogate escape or a "?": the first is
+    refused (as Arrow refuses it), never given the second's digest; an escaped backslash before "ud800"
+    and a whole surrogate pair are text, and hash like the same lines read by Arrow."""
+    pad = b"x" * (LONG_LINE_BYTES + 10)
+    made = {}
+    for name, value in (("lone", b"\\ud800"), ("mark", b"?"), ("backslash", b"\\\\ud800"), ("pair", b"\\ud83d\\ude00")):
+        made[name] = tmp_path / f"{name}.jsonl"
+        made[name].write_bytes(b'{"a": "' + value + b'", "b": "' + pad + b'"}\n')
+    with pytest.raises(BadInputError, match=r"line 1: not valid JSON .*lone surrogate \(\\ud800\)"):
+        hash_path(made["lone"])
+    digests = {name: hash_path(made[name]).digest for name in ("mark", "backslash", "pair")}
+    assert len(set(digests.values())) == 3
+    for name in ("mark", "backslash", "pair"):  # the reference: Arrow reading the whole text
+        assert _arrow_digest(made[name].read_bytes()).digest == digests[name], name
 
 
 def test_a_giant_field_name_is_refused() -> None:

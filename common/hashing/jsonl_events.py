@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import ijson
 
-from prov_common.hashing.jsonl_strings import KEEP_BYTES, StringError, open_string, scan_string
+from prov_common.hashing.jsonl_strings import KEEP_BYTES, StringError, check_surrogates, open_string, scan_string
 
 Event = tuple[str, Any]  # (ijson basic event, value): numbers are int or Decimal, long strings LongString
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
@@ -88,6 +88,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
             blank = False
             while (quote := open_string(piece)) >= 0:
                 if quote:  # the parser takes an empty piece for the end of its input
+                    check_surrogates(piece[:quote])
                     coro.send(piece[:quote])
                 lines.read_bytes = lines.chunk_bytes
                 value, piece = scan_string(piece[quote + 1:], pieces, keep_strings, keep_bytes)
@@ -99,6 +100,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
                 del sink[:]
             if not piece:
                 continue
+            check_surrogates(piece)
             coro.send(piece)
             lines.read_bytes = lines.chunk_bytes if sink else max(lines.chunk_bytes, min(2 * lines.read_bytes, MAX_READ_BYTES))
             yield from sink

@@ -10,6 +10,7 @@ kept in a temporary file. The parser is given ``""`` in its place and resumes af
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from typing import IO
@@ -50,6 +51,28 @@ def _mask(data: bytes) -> bytes:
     if b"\\" not in data:
         return data
     return data.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def check_surrogates(piece: bytes) -> None:
+    """Raise :class:`StringError` when a string in ``piece`` (which holds whole strings only) escapes a
+    surrogate that is not half of a pair: the incremental parser would read a lone high surrogate as
+    ``?`` (two different lines, one digest), where Arrow and ``json.loads`` refuse it."""
+    if b"\\u" not in piece:
+        return
+    masked = _mask(piece)
+    low_at = -1  # where the low half of the last high surrogate must start
+    for found in _SURROGATE_ESCAPE.finditer(masked):
+        escape = found.group().decode()
+        high = int(escape[2:], 16) <= 0xDBFF
+        if low_at >= 0 and (high or found.start() != low_at) or not high and low_at < 0:
+            lone = escape if low_at < 0 else masked[low_at - 6:low_at].decode()
+            raise StringError(f"a string is not valid UTF-8 or has a lone surrogate ({lone})")
+        low_at = found.end() if high else -1
+    if low_at >= 0:
+        raise StringError(f"a string is not valid UTF-8 or has a lone surrogate ({masked[low_at - 6:low_at].decode()})")
 
 
 def open_string(piece: bytes) -> int:
