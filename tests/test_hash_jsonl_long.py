@@ -233,6 +233,19 @@ def test_a_lone_surrogate_and_a_question_mark_do_not_share_a_digest(tmp_path: Pa
         assert _arrow_digest(made[name].read_bytes()).digest == digests[name], name
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    (b"\xc0\xaf", "a string is not valid UTF-8: invalid start byte"),  # an overlong encoding of "/"
+    (b"\xed\xa0\x80", "a string is not valid UTF-8: invalid continuation byte"),  # a surrogate encoded as UTF-8 (CESU-8)
+    (b"\xff", "lexical error: invalid bytes in UTF8 string."),
+])
+def test_a_giant_line_with_bad_utf8_in_a_short_string_is_refused_naming_the_line(tmp_path: Path, value: bytes, said: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"a": "1"}\n{"a": "' + value + b'", "b": "' + b"x" * (LONG_LINE_BYTES + 10) + b'"}\n')
+    with pytest.raises(BadInputError) as refused:
+        hash_path(path)
+    assert f"line 2: not valid JSON ({said}" in refused.value.what and "b'" not in refused.value.what
+
+
 def test_a_giant_field_name_is_refused() -> None:
     text = b'{"a": 1, "' + b"k" * 500 + b'": 2}\n'
     with pytest.raises(JsonLineError) as err:

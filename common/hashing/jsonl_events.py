@@ -111,10 +111,14 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
         coro.close()
         yield from sink
     except ijson.JSONError as exc:
-        reason = " ".join(str(exc).split()).replace("(right here) ------^", "").strip()
+        said = exc.args[0] if exc.args else exc
+        text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)  # yajl may say it in bytes
+        reason = " ".join(text.split()).replace("(right here) ------^", "").strip()
         raise JsonLineError(line, f"not valid JSON ({reason}).") from exc
     except StringError as exc:
         raise JsonLineError(line, f"not valid JSON ({exc}).") from exc
+    except UnicodeDecodeError as exc:  # the parser's strings: an overlong or surrogate (CESU-8) encoding
+        raise JsonLineError(line, f"not valid JSON (a string is not valid UTF-8: {exc.reason}).") from exc
 
 
 def json_lines(open_source: Opener, chunk_bytes: int = READ_BYTES, *, keep_strings: bool = True,
