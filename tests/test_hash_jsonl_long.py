@@ -246,6 +246,22 @@ def test_a_giant_line_with_bad_utf8_in_a_short_string_is_refused_naming_the_line
     assert f"line 2: not valid JSON ({said}" in refused.value.what and "b'" not in refused.value.what
 
 
+@pytest.mark.parametrize("number", ["123" * 200, "-" + "9" * 400, "18446744073709551616", "1e308", "5e-324"])
+def test_numbers_past_int64_in_a_giant_line_hash_as_arrow_reads_them(number: str) -> None:
+    """An integer past 64 bits is a double, past the double range ``inf``, as Arrow reads it (it raised)."""
+    text = ('{"a": 1, "b": "y"}\n{"a": %s, "b": "%s"}\n' % (number, "x" * (LONG_LINE_BYTES + 10))).encode()
+    assert hash_jsonl_long(_opener(text)).digest == _arrow_digest(text).digest  # type: ignore[arg-type]
+
+
+def test_a_number_with_an_exponent_past_the_double_range_is_refused_in_a_giant_line(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b'{"a": 1.5}\n{"a": 1e400, "b": "' + b"x" * (LONG_LINE_BYTES + 10) + b'"}\n')
+    with pytest.raises(pa.ArrowInvalid, match="Number too big"):  # Arrow refuses it too
+        pajson.read_json(str(path), read_options=pajson.ReadOptions(block_size=path.stat().st_size + 1))
+    with pytest.raises(BadInputError, match=r"line 2: has a number too large for a double \(1E\+400\)"):
+        hash_path(path)
+
+
 def test_a_giant_field_name_is_refused() -> None:
     text = b'{"a": 1, "' + b"k" * 500 + b'": 2}\n'
     with pytest.raises(JsonLineError) as err:

@@ -9,6 +9,7 @@ else that disagrees is refused with the message of :func:`~prov_common.hashing.j
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,8 +115,22 @@ class Node:
 
 
 def number_kind(value: int | Decimal) -> str:
-    """``int`` for an integer that fits 64 bits, else ``double`` (as ``pyarrow.json`` reads it)."""
-    return "int" if isinstance(value, int) and INT64[0] <= value <= INT64[1] else "double"
+    """``int`` for an integer that fits 64 bits, else ``double``, as ``pyarrow.json`` reads it: a larger
+    integer is a double (``inf`` past the double range), a number with a fraction or exponent past that
+    range is refused, as Arrow refuses it."""
+    if isinstance(value, int):
+        return "int" if INT64[0] <= value <= INT64[1] else "double"
+    if math.isinf(float(value)):
+        raise ValueError(f"has a number too large for a double ({str(value)[:40]}).")
+    return "double"
+
+
+def as_double(value: int | Decimal) -> float:
+    """The double Arrow reads for a JSON number (an integer past the double range: ``inf`` with its sign)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _value(node: Node, event: str, value: object, events: Iterator[Event]) -> None:
