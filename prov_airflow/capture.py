@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -78,9 +79,28 @@ def _row_set(uri: str, digest: ContentDigest | ShardedDigest) -> Any:
     return row_set_of(digest, DatasetRef.from_uri(uri).name)  # type: ignore[arg-type]
 
 
-def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column") -> DatasetCapture:
+def data_clients(limits: ListenerLimits) -> Callable[[], Any] | None:
+    """The maker of the S3 client that reads ``s3://`` data, from ``[tdprov] data_aws_conn_id`` (the
+    connection is read now, on this thread), or ``None``: the AWS environment. Raises when it cannot be read."""
+    if not limits.data_aws_conn_id:
+        return None
+    from prov_airflow.hooks.provenance import aws_s3_client_factory
+
+    make_client = aws_s3_client_factory(limits.data_aws_conn_id)
+    return lambda: make_client(None)
+
+
+def reading_data_with(clients: Callable[[], Any] | None) -> AbstractContextManager[Any]:
+    """The block in which ``s3://`` data is read with ``clients`` (see :func:`data_clients`)."""
+    from prov_common.hashing.remote import s3_clients_from
+
+    return nullcontext() if clients is None else s3_clients_from(clients)
+
+
+def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column",
+             clients: Callable[[], Any] | None = None) -> DatasetCapture:
     """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned);
-    at row granularity a table's row set is built as well."""
+    at row granularity a table's row set is built as well. ``clients``: see :func:`data_clients`."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     from prov_common.hashing.targets import hash_dataset, is_not_found, listed_shards, resolve_target
@@ -88,6 +108,10 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     result: dict[str, Any] = {}
 
     def work() -> None:
+        with reading_data_with(clients):  # a new thread starts in a context of its own
+            _work()
+
+    def _work() -> None:
         try:
             target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
             shards = listed_shards(target)  # listed once: for the size check and the hashing
@@ -118,6 +142,16 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     return result["capture"]
 
 
+def _clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | None, str]:
+    """:func:`data_clients`, or why the connection could not be read (then no ``s3://`` data is read)."""
+    try:
+        return data_clients(limits), ""
+    except Exception as exc:  # noqa: BLE001 - reported on every s3:// dataset, never raised into the task
+        why = getattr(exc, "what", None) or f"{type(exc).__name__}: {exc}"
+        return None, (f"[tdprov] data_aws_conn_id {limits.data_aws_conn_id!r} could not be read ({why}); fix the "
+                      "connection, or unset the option to read s3:// data with the AWS environment")
+
+
 def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any], Any] | None = None) -> list[DatasetCapture]:
     """Hash every declared dataset, sharing one time budget; logs each dataset that could not be hashed.
 
@@ -125,13 +159,17 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
     deadline = time.monotonic() + limits.timeout
     captures: list[DatasetCapture] = []
     seen: set[str] = set()
+    clients, no_clients = _clients_or_why(limits)
     for item in items:
         uri = to_uri(item)
         if uri is None or uri in seen:
             continue
         seen.add(uri)
         wanted = options(item) if options is not None else None
-        capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column")
+        if no_clients and urlsplit(uri).scheme in S3_SCHEMES:
+            capture = DatasetCapture(uri, "error", message=no_clients)
+        else:
+            capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column", clients)
         if wanted is not None and wanted.snapshot:
             capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:

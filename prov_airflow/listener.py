@@ -102,7 +102,7 @@ class ProvenanceListener:
                 from prov_airflow.emitter import listener_transport
                 from prov_airflow.rows import snapshot_outlets
 
-                snapshot_outlets(outputs, listener_transport().store)
+                snapshot_outlets(outputs, listener_transport().store, ListenerLimits.from_conf())
         if naming.provider_feeds_bundles():
             # The provider sends the terminal event, which seals the bundle; ours is staged just before it.
             self._emit(info, "RUNNING", inputs, outputs, None, task)

@@ -78,15 +78,19 @@ def hashed_ref(lineage: Any, ref: DatasetRef, df: Any, granularity: str) -> Data
     return dataclasses.replace(ref, digest=digest, row_digests_file=row_set.path, rows_root=row_set.root)
 
 
-def snapshot_outlets(captures: list[Any], store: Any) -> None:
-    """Keep a copy of every hashed outlet whose options ask for one; a failure is logged, never raised."""
+def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> None:
+    """Keep a copy of every hashed outlet whose options ask for one (``s3://`` data read as ``limits``
+    says, see :func:`~prov_airflow.capture.data_clients`); a failure is logged, never raised."""
     from prov_common.store.shard_snapshots import snapshot_dataset
+
+    from prov_airflow.capture import data_clients, reading_data_with
 
     for capture in captures:
         if not (capture.snapshot and capture.complete):
             continue
         try:
-            snapshot_dataset(store, capture.uri, capture.digest)
+            with reading_data_with(data_clients(limits) if limits is not None else None):
+                snapshot_dataset(store, capture.uri, capture.digest)
         except Exception as exc:  # noqa: BLE001 - provenance never fails a task
             log.warning("tdprov: no snapshot of %s was kept (%s: %s); the task is not affected",
                         capture.uri, type(exc).__name__, exc)

@@ -73,8 +73,9 @@ class ListenerLimits:
     timeout: float = 30.0
     max_bytes: int = 2 * 1024**3
     dask_scheduler: str | None = None
+    data_aws_conn_id: str | None = None  # None: s3:// data is read with the AWS environment
 
     @classmethod
     def from_conf(cls) -> "ListenerLimits":
         return cls(timeout=conf_number("hash_timeout"), max_bytes=int(conf_number("max_bytes")),
-                   dask_scheduler=conf_get("dask_scheduler") or None)
+                   dask_scheduler=conf_get("dask_scheduler") or None, data_aws_conn_id=conf_get("data_aws_conn_id") or None)

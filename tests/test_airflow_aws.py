@@ -81,15 +81,56 @@ def test_bundles_reach_the_bucket_through_the_aws_connection(tmp_path: Path, con
 
     assert watch.changed == [] and seen["during"] == before and _aws_environ() == before  # nothing copied in
     assert not any(SECRET in value for key, value in os.environ.items() if key != "AIRFLOW_CONN_AWS_MOTO")
+    manifests = _manifests(connections)
+    assert len(manifests) == 2, manifests  # the task run's bundle and the DAG run's
+    task = next(m for m in manifests if m["job"]["name"] == "tdprov_aws_session.write")
+    assert [o["version"] for o in task["outputs"]] == [hash_path(out).digest]
+
+
+def _manifests(connections: dict) -> list[dict]:
+    """The manifests of the sealed bundles in the connection's bucket."""
     client, bucket = connections["client"], connections["bucket"]
     keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="lineage/")
             for o in page.get("Contents", [])]
-    statements = [k for k in keys if k.endswith("/statement.dsse.json")]
-    assert len(statements) == 2, keys  # the task run's bundle and the DAG run's
-    manifests = [json.loads(client.get_object(Bucket=bucket, Key=k.replace("statement.dsse.json", "manifest.json"))
-                            ["Body"].read()) for k in statements]
-    task = next(m for m in manifests if m["job"]["name"] == "tdprov_aws_session.write")
-    assert [o["version"] for o in task["outputs"]] == [hash_path(out).digest]
+    return [json.loads(client.get_object(Bucket=bucket, Key=k.replace("statement.dsse.json", "manifest.json"))["Body"].read())
+            for k in keys if k.endswith("/statement.dsse.json")]
+
+
+def test_s3_inlets_are_read_through_the_data_aws_connection(tmp_path: Path, connections: dict,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[tdprov] data_aws_conn_id``: the listener hashes s3:// inlets (an object and a prefix of shards)
+    through that AWS connection; without it, through the AWS environment, which here reaches nothing."""
+    from conftest import free_port
+
+    from prov_common.hashing.shards import hash_shards
+
+    client, bucket = connections["client"], connections["bucket"]
+    table, corpus = tmp_path / "in.csv", tmp_path / "corpus"
+    table.write_text("a,b\n1,x\n2,y\n")
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"part-{i}.csv").write_text(f"a,b\n{i},x\n")
+        client.put_object(Bucket=bucket, Key=f"data/corpus/part-{i}.csv", Body=(corpus / f"part-{i}.csv").read_bytes())
+    client.put_object(Bucket=bucket, Key="data/in.csv", Body=table.read_bytes())
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")  # the environment's endpoint: nothing listens
+    inlets = [Asset(f"s3://{bucket}/data/in.csv"), Asset(f"s3://{bucket}/data/corpus/")]
+
+    def inputs_recorded(dag_id: str) -> list:
+        with DAG(dag_id, start_date=START, schedule=None) as dag:
+            PythonOperator(task_id="read", python_callable=lambda: None, inlets=inlets)
+        assert run_dag(dag, logical_date=START).state == "success"  # never failed by provenance
+        task = next(m for m in _manifests(connections) if m["job"]["name"] == f"{dag_id}.read")
+        return [i.get("version") for i in sorted(task["inputs"], key=lambda i: not i["name"].endswith("in.csv"))]  # object first
+
+    assert inputs_recorded("tdprov_data_environment") == [None, None]  # recorded, without a content hash
+    monkeypatch.setenv("AIRFLOW__TDPROV__DATA_AWS_CONN_ID", "aws_moto")
+    before = _aws_environ()
+    with _EnvironmentWatch() as watch:
+        versions = inputs_recorded("tdprov_data_connection")
+    assert versions == [hash_path(table).digest, hash_shards(str(corpus), cache=False, scheduler="none").digest]
+    assert watch.changed == [] and _aws_environ() == before  # the connection's keys never went into os.environ
+    monkeypatch.setenv("AIRFLOW__TDPROV__DATA_AWS_CONN_ID", "no_such_connection")
+    assert inputs_recorded("tdprov_data_no_connection") == [None, None]
 
 
 def test_hook_store_uses_the_connection_and_reports_a_wrong_endpoint(connections: dict,

@@ -106,6 +106,37 @@ def test_airflow_capture_lists_a_sharded_prefix_once(s3_server, monkeypatch: pyt
     assert listings == ["corpus/", "corpus/"]  # one listing per capture
 
 
+def test_a_client_given_for_a_block_reads_the_data_and_keeps_shards_off_dask(s3_server, monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    """``s3_clients_from``: objects, listings and the SHA-256 read in a helper thread go through the given
+    client, not the AWS environment (which here reaches nothing); shards are hashed in this process, since
+    Dask workers would not have that client."""
+    from conftest import free_port
+
+    from prov_common.hashing.remote import s3_clients_from
+    from prov_common.hashing.shards import hash_shards
+
+    bucket, folder = s3_server.create_bucket(), tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(2):
+        FRAME.assign(id=FRAME["id"] + 10 * i).to_csv(folder / f"part-{i}.csv", index=False)
+        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=(folder / f"part-{i}.csv").read_bytes())
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(BadInputError):
+        hash_shards(f"s3://{bucket}/corpus/", scheduler="none", cache=False)  # the environment reaches nothing
+    made = []
+    with s3_clients_from(lambda: made.append(1) or s3_server.client()):
+        sharded = hash_shards(f"s3://{bucket}/corpus/", scheduler="local", cache=False)
+        single = hash_path(f"s3://{bucket}/corpus/part-0.csv", file_sha256=True)
+    assert sharded.digest == hash_shards(str(folder), cache=False, scheduler="none").digest and sharded.engine == "in-process"
+    assert single.digest == hash_path(folder / "part-0.csv").digest
+    assert single.file_sha256 == hashlib.sha256((folder / "part-0.csv").read_bytes()).hexdigest()
+    assert made == [1]  # one client, made on first use
+
+
 def test_dagster_resource_and_storage_read_s3_like_local(objects: dict[str, tuple[Path, str]], tmp_path: Path, s3_server) -> None:
     from prov_dagster import ProvenanceResource
     from prov_dagster.storage import DataLocation

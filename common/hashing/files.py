@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -156,7 +157,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
         with open_binary(path_or_uri) as f:
             return hash_stream(f, sha256=file_sha256)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
-        of_bytes = pool.submit(sha256_of, path_or_uri) if pool is not None else None
+        # in this context: an s3:// object is read with the client chosen here (remote.s3_clients_from)
+        of_bytes = pool.submit(contextvars.copy_context().run, sha256_of, path_or_uri) if pool is not None else None
         if fmt == "parquet":
             table = _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
         else:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -33,10 +36,42 @@ def _client(environment: tuple[str | None, ...]) -> Any:
     return boto3.session.Session().client("s3")  # a session of its own: the default one is not thread-safe
 
 
+_CLIENTS_FROM: ContextVar[Callable[[], Any] | None] = ContextVar("tdprov_s3_clients_from", default=None)
+
+
+@contextmanager
+def s3_clients_from(make_client: Callable[[], Any]) -> Iterator[None]:
+    """Within this block (this thread's context), data objects are read with the client ``make_client()``
+    gives (e.g. an Airflow AWS connection's session) instead of one from the AWS environment. The client
+    is made once per process on first use. Work handed to other processes (Dask workers) does not see it."""
+    made: dict[int, Any] = {}
+
+    def client() -> Any:
+        pid = os.getpid()
+        if pid not in made:
+            made[pid] = make_client()
+        return made[pid]
+
+    token = _CLIENTS_FROM.set(client)
+    try:
+        yield
+    finally:
+        _CLIENTS_FROM.reset(token)
+
+
 def s3_client() -> Any:
-    """A boto3 S3 client for the current AWS environment; one per endpoint and credentials, reused (making one is
-    slow). A forked process (Airflow and Celery fork task processes) makes its own: pooled connections do not carry over."""
+    """A boto3 S3 client: the one of the enclosing :func:`s3_clients_from`, else one for the current AWS
+    environment, one per endpoint and credentials, reused (making one is slow). A forked process (Airflow and
+    Celery fork task processes) makes its own: pooled connections do not carry over."""
+    chosen = _CLIENTS_FROM.get()
+    if chosen is not None:
+        return chosen()
     return _client((os.getpid(), *(os.environ.get(name) for name in _CLIENT_ENV)))
+
+
+def uses_environment_clients() -> bool:
+    """Whether :func:`s3_client` follows the AWS environment here (no :func:`s3_clients_from` is in force)."""
+    return _CLIENTS_FROM.get() is None
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

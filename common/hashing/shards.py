@@ -18,6 +18,7 @@ import pyarrow as pa
 from prov_common import __version__
 from prov_common.hashing.files import hash_path
 from prov_common.hashing.model import Granularity, TableDigest
+from prov_common.hashing.remote import S3_SCHEMES, uses_environment_clients
 from prov_common.hashing.shard_cache import ShardCache, now_ns
 from prov_common.hashing.shard_engine import resolve_scheduler, run_map
 from prov_common.hashing.shard_list import list_shards
@@ -102,6 +103,9 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     known = store.lookup(refs, options.key()) if store is not None and not options.rows else {}
     todo = [r for r in refs if r.location not in known]
     where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
+    s3_prefixes = tuple(f"{scheme}://" for scheme in S3_SCHEMES)
+    if where != "none" and not uses_environment_clients() and any(r.location.startswith(s3_prefixes) for r in todo):
+        where = "none"  # the S3 client given here (an Airflow AWS connection) does not go to Dask workers
     if where != "none" or (options.threads is None and len(todo) > 1):
         # one hashing thread per shard on Dask workers, and in this process when shards follow one
         # another: pyarrow already decodes each row group on every CPU (benchmarks/results/shards.md)
