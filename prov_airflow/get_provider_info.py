@@ -22,8 +22,8 @@ CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
     "max_bytes": ("Largest dataset (bytes) the listener hashes; larger ones are recorded without a "
                   "digest and the run is marked partial.", "integer", str(2 * 1024**3)),
     "data_aws_conn_id": ("AWS connection through which the listener reads s3:// inlets and outlets (hashing, row "
-                         "sets, snapshots); unset: the AWS environment. Their shards are then hashed in the task "
-                         "process, not on Dask.", "string", ""),
+                         "sets, snapshots) and PanderaValidationOperator its s3:// source; unset: the AWS "
+                         "environment. Their shards are then hashed in the task process, not on Dask.", "string", ""),
     "dask_scheduler": ("Where the listener hashes the shards of a sharded inlet/outlet (a folder, an "
                        "s3://bucket/prefix/ or a glob): tcp://host:8786, 'local' or 'none' "
                        "(TDPROV_DASK_SCHEDULER; unset: a LocalCluster for many shards).", "string", ""),

@@ -10,13 +10,16 @@ from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflo
 from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
 from airflow_dags.harness import run_dag
 
+import pandera.pandas as pa
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset
 
+from prov_airflow.operators.pandera import PanderaValidationOperator
 from prov_common.hashing import hash_path
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
+IN_SCHEMA = pa.DataFrameSchema({"a": pa.Column(int), "b": pa.Column(str)}, name="In")
 SECRET = "conn-only-secret-7f3a"  # appears in the AWS connection and nowhere else
 
 
@@ -115,18 +118,23 @@ def test_s3_inlets_are_read_through_the_data_aws_connection(tmp_path: Path, conn
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")  # the environment's endpoint: nothing listens
     inlets = [Asset(f"s3://{bucket}/data/in.csv"), Asset(f"s3://{bucket}/data/corpus/")]
 
-    def inputs_recorded(dag_id: str) -> list:
+    def inputs_recorded(dag_id: str, validate: bool = False) -> list:
         with DAG(dag_id, start_date=START, schedule=None) as dag:
             PythonOperator(task_id="read", python_callable=lambda: None, inlets=inlets)
+            if validate:  # the operator reads its s3:// source through the same connection
+                PanderaValidationOperator(task_id="check", source=f"s3://{bucket}/data/in.csv", schema=IN_SCHEMA)
         assert run_dag(dag, logical_date=START).state == "success"  # never failed by provenance
         task = next(m for m in _manifests(connections) if m["job"]["name"] == f"{dag_id}.read")
+        if validate:
+            check = next(m for m in _manifests(connections) if m["job"]["name"] == f"{dag_id}.check")
+            assert [i["version"] for i in check["inputs"]] == [hash_path(table).digest]
         return [i.get("version") for i in sorted(task["inputs"], key=lambda i: not i["name"].endswith("in.csv"))]  # object first
 
     assert inputs_recorded("tdprov_data_environment") == [None, None]  # recorded, without a content hash
     monkeypatch.setenv("AIRFLOW__TDPROV__DATA_AWS_CONN_ID", "aws_moto")
     before = _aws_environ()
     with _EnvironmentWatch() as watch:
-        versions = inputs_recorded("tdprov_data_connection")
+        versions = inputs_recorded("tdprov_data_connection", validate=True)
     assert versions == [hash_path(table).digest, hash_shards(str(corpus), cache=False, scheduler="none").digest]
     assert watch.changed == [] and _aws_environ() == before  # the connection's keys never went into os.environ
     monkeypatch.setenv("AIRFLOW__TDPROV__DATA_AWS_CONN_ID", "no_such_connection")

@@ -12,9 +12,11 @@ from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS
 
+from prov_airflow.capture import data_clients, reading_data_with
 from prov_airflow.lineage import LineageMixin
 from prov_airflow.masking import SampleOptions
 from prov_airflow.rows import GRANULARITY_ATTR, hashed_ref, mark_task
+from prov_airflow.settings import ListenerLimits
 from prov_airflow.strict import require_store
 
 OnFailure = Literal["fail", "warn"]
@@ -120,10 +122,11 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
         from prov_common.quality import load_schema
 
         require_store(self.tdprov_conn_id)
-        df, ref, uri = self._load(context)
-        samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
-        result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, samples,
-                               self.log, uri=uri, granularity=getattr(self, GRANULARITY_ATTR, "column"))
+        with reading_data_with(data_clients(ListenerLimits.from_conf())):  # an s3:// source: [tdprov] data_aws_conn_id
+            df, ref, uri = self._load(context)
+            samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
+            result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, samples,
+                                   self.log, uri=uri, granularity=getattr(self, GRANULARITY_ATTR, "column"))
         summary = {"passed": result.passed, "failure_count": result.failure_count,
                    "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}
         if not result.passed:
