@@ -99,6 +99,22 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
     assert main(["verify", "--store", store_uri]) == 1  # and the bundle's manifest no longer matches
 
 
+def test_contains_and_checkout_by_asset_key_before_any_audit(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
+    """No audit has catalogued the run: the asset key, kept only in the signed events, is found by reading
+    the bundles (the index summaries name the dataset by its location)."""
+    store_uri = str(tmp_path / "store")
+    digest = _materialize(store_uri, instance)
+    assert not list(open_store(store_uri).list("audit/"))
+    code, answer, _ = contains_cli("customers", IN, store_uri, capsys)
+    assert code == 0 and answer["contained"] and answer["digest"] == digest
+    restored = tmp_path / "restored.parquet"
+    assert main(["checkout", "customers", "-o", str(restored), "--store", store_uri]) == 0
+    assert hash_path(restored).digest == digest
+    capsys.readouterr()
+    assert main(["checkout", "no_such_asset", "-o", str(tmp_path / "x.parquet"), "--store", store_uri]) == 2
+    assert "no dataset or version 'no_such_asset'" in capsys.readouterr().err
+
+
 def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
     digest = _materialize(store_uri, instance)
     settings = Settings.from_env(store=store_uri)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prov_common.audit.model import CHECK_LOG, Finding, RunRecord
+from prov_common.audit.model import CHECK_LOG, NOTE, Finding, RunRecord
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -101,10 +101,12 @@ def write_summary(store: Store, size: int, catalog: Catalog, signer: SigningKey,
     return key
 
 
-def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
+def known_runs(store: Store, trust: TrustStore, *, read_bundles: bool = False) -> dict[str, RunRecord]:
     """Every sealed run: catalog records where an audit made them, index summaries for the rest
-    (only those index entries are read: the run id is in the key)."""
-    from prov_common.audit.examine import record_from_summary
+    (only those index entries are read: the run id is in the key). With ``read_bundles``, the rest are
+    read from their bundles instead, verified: their records then hold the other names of their datasets
+    (a Dagster asset key, in the events' ``symlinks``), which index summaries do not."""
+    from prov_common.audit.examine import examine_bundle, record_from_summary
     from prov_common.bundle import layout
     from prov_common.bundle.storage import index_keys, read_index_entry
 
@@ -112,7 +114,10 @@ def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
     for key in index_keys(store):
         if layout.run_id_of_index_key(key) not in runs:
             summary = read_index_entry(store, key)
-            runs[summary.run_id] = record_from_summary(summary, summary.manifest_digest or "")
+            record = examine_bundle(store, summary, trust)[0] if read_bundles else None
+            if record is None or any(f.severity != NOTE for f in record.bundle_findings):  # does not verify: its summary
+                record = record_from_summary(summary, summary.manifest_digest or "")
+            runs[summary.run_id] = record
     return runs
 
 

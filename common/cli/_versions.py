@@ -14,13 +14,26 @@ def is_digest(ref: str) -> bool:
     return bool(_DIGEST.match(ref.strip().lower()))
 
 
-def recorded_index(store: Any, settings: Settings) -> Any:
-    """The lineage of every sealed run in ``store`` (signatures checked against the trusted keys)."""
+def recorded_index(store: Any, settings: Settings, name: str | None = None) -> Any:
+    """The lineage of every sealed run in ``store`` (signatures checked against the trusted keys).
+
+    ``name``: a dataset the caller looks up. When the index summaries of the runs no audit catalogued do
+    not know it (a Dagster asset key is another name, kept in the events), those runs are read from their
+    bundles and the lineage is built again."""
     from prov_common.audit.catalog import known_runs
     from prov_common.audit.lineage import LineageIndex
+    from prov_common.errors import BadInputError
     from prov_common.signing import trust_from_settings
 
-    return LineageIndex(known_runs(store, trust_from_settings(settings)).values())
+    trust = trust_from_settings(settings)
+    index = LineageIndex(known_runs(store, trust).values())
+    if name is None or is_digest(name):
+        return index
+    try:
+        index.resolve(name)
+    except BadInputError:
+        return LineageIndex(known_runs(store, trust, read_bundles=True).values())
+    return index
 
 
 def version_digest(ref: str, index: Any) -> str:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    digest = args.digest if is_digest(args.digest) else version_digest(args.digest, recorded_index(store, settings))
+    digest = args.digest if is_digest(args.digest) else version_digest(args.digest, recorded_index(store, settings, args.digest))
     path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table)
     print(f"restored {digest} to {path}")
     return 0

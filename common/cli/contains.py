@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    index = recorded_index(store, settings)
+    index = recorded_index(store, settings, args.digest)
     answer = contains(store, index, version_digest(args.digest, index), record, trust_from_settings(settings))
     emit_json(answer.to_dict())
     return 0 if answer.contained else 1

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    index = recorded_index(store, settings) if args.dataset else None
+    index = recorded_index(store, settings, args.dataset) if args.dataset else None
     code = 0
     for path in args.paths:
         digest = snapshot_dataset(store, path)
