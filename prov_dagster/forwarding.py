@@ -6,12 +6,17 @@
 With none of them there is nothing to forward to (the client's console fallback is not used), and a
 configuration that already names tdprov's ``ProvenanceTransport`` is not used either: the IO manager
 records into its own store, so the events would be recorded twice. A backend that fails is logged and
-never fails the step: the tdprov store is where provenance must not be lost.
+never fails the step: the tdprov store is where provenance must not be lost. Events are forwarded from a
+thread of their own (:class:`Forwarder`), after the store has them; teardown waits at most
+:data:`FORWARD_WAIT` seconds for a backend that does not answer.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +59,50 @@ def forward(client: OpenLineageClient, event: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - another backend failing never breaks the pipeline
         log.warning("tdprov: could not forward OpenLineage event %s of run %s to %s: %s",
                     event.eventType, event.run.runId, client.transport.kind, exc)
+
+
+FORWARD_WAIT = 10.0  # seconds the IO manager's teardown waits for the other backends, all events together
+
+
+class Forwarder:
+    """The other OpenLineage backends, fed in order from a daemon thread of their own, so that a slow or
+    unreachable backend (the client retries each event for seconds) never holds up the tdprov store or
+    the step; :meth:`drain` waits a bounded time for what is queued."""
+
+    def __init__(self, client: OpenLineageClient) -> None:
+        self.client = client
+        self._queue: deque[Any] = deque()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, event: Any) -> None:
+        """Queue ``event`` for the other backends."""
+        with self._changed:
+            self._queue.append(event)
+            if self._thread is None or not self._thread.is_alive():  # also in a forked process
+                self._thread = threading.Thread(target=self._run, name="tdprov-forward", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._queue:
+                    self._changed.wait()
+                event = self._queue[0]
+            forward(self.client, event)
+            with self._changed:
+                self._queue.popleft()
+                self._changed.notify_all()
+
+    def drain(self, timeout: float = FORWARD_WAIT) -> int:
+        """Wait up to ``timeout`` seconds for the queued events to be forwarded; how many are still queued
+        (forwarded later if the process lives on; the tdprov store has them all)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._queue and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            return len(self._queue)
 
 
 def _transports(transport: Any) -> Iterator[Any]:

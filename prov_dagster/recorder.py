@@ -25,7 +25,7 @@ from prov_common.bundle import layout
 from prov_common.config import Settings
 from prov_dagster import _compat
 from prov_dagster.events import samples_attachment, step_event
-from prov_dagster.forwarding import forward, forwarding_client
+from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.transport import bundle_location, make_transport
 
@@ -177,7 +177,7 @@ class Recorder:
         finally:  # the other backends get the event even when the store refused it (strict mode)
             forwarder = self.forwarder()
             if forwarder is not None:
-                forward(forwarder, event)
+                forwarder.submit(event)
 
     def after_delivery(self, action: Callable[[], None]) -> None:
         """Run ``action`` once every event emitted so far is delivered, in the delivering thread (it
@@ -196,17 +196,23 @@ class Recorder:
                 future.result()
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
                 log.warning("tdprov: could not deliver an OpenLineage event: %s", exc)
+        forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
+        if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):
+            log.warning("tdprov: %d OpenLineage event(s) not yet forwarded to %s after %.0f s (the backend does not answer); "
+                        "they are sent in the background while this process lives, and the tdprov store has them all",
+                        left, forwarder.client.transport.kind, FORWARD_WAIT)
 
     def client(self) -> Any:
         if self._client is None:
             self._client = OpenLineageClient(transport=self.transport())
         return self._client
 
-    def forwarder(self) -> OpenLineageClient | None:
-        """The client of the standard OpenLineage configuration (``OPENLINEAGE_URL``, ``openlineage.yml``), if any."""
+    def forwarder(self) -> Forwarder | None:
+        """The other backends of the standard OpenLineage configuration (``OPENLINEAGE_URL``, ``openlineage.yml``), if any."""
         with self._lock:
             if self._forwarder is _UNRESOLVED:
-                self._forwarder = forwarding_client()
+                client = forwarding_client()
+                self._forwarder = Forwarder(client) if client is not None else None
             return self._forwarder
 
     def transport(self) -> Any:

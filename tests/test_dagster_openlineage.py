@@ -120,6 +120,48 @@ def test_an_unreachable_backend_is_logged_and_the_run_and_bundles_are_whole(
     assert sum("could not forward OpenLineage event" in r.getMessage() for r in caplog.records) == 6
 
 
+def test_a_backend_that_never_answers_holds_up_teardown_a_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backend that accepts and never answers: the events reach the tdprov store first and are forwarded
+    from a thread of their own; teardown waits FORWARD_WAIT, then says how many are not forwarded yet."""
+    import socket
+    import threading
+
+    from prov_dagster import recorder as recorder_module
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])  # never answered
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = tmp_path / "openlineage.yml"
+    config.write_text(json.dumps({"transport": {"type": "http", "url": f"http://127.0.0.1:{server.getsockname()[1]}",
+                                                "timeout": 1, "retry": {"total": 0}}}))
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    monkeypatch.setattr(recorder_module, "FORWARD_WAIT", 0.2)
+    store = str(tmp_path / "store")
+    io_manager = ProvenanceIOManager(store=store)
+    with caplog.at_level("WARNING", logger="prov_dagster"):
+        assert materialize(pipeline.CHAIN, resources={"io_manager": io_manager}).success
+    waited = [r.getMessage() for r in caplog.records if "not yet forwarded" in r.getMessage()]
+    assert waited and "the tdprov store has them all" in waited[0]
+    bundles = _bundle_events(store)
+    assert {step: [e["eventType"] for e in events] for step, events in bundles.items()} == {s: ["START", "COMPLETE"] for s in STEPS}
+    # the backend goes away: what is still queued fails at once and is logged, here, not in a later test
+    server.close()
+    for conn in held:
+        conn.close()
+    forwarder = recorder_module.recorder_for(io_manager).forwarder()
+    assert forwarder is not None and forwarder.drain(60) == 0
+
+
 def test_no_configuration_forwards_nothing_and_a_config_naming_tdprov_is_not_used_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
