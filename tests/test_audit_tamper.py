@@ -166,3 +166,27 @@ def test_damaged_index_entry_is_a_finding_and_its_bundle_is_still_examined(pipe:
     assert (record.job_name, record.sealed_at[:4], [d.name for d in record.outputs]) == ("prepare_late", "2026", ["/data/late.parquet"])
     again = _audit(pipe, full=True)  # and the full re-audit names it again, with the log intact
     assert _found(again, CHECK_SIGNATURES, entry) and again.check(CHECK_LOG).errors == []
+
+
+def test_an_index_entry_deleted_while_the_audit_lists_is_a_finding(tmp_path: Path) -> None:
+    """The index is listed, then an entry is gone when the audit reads it (deleted meanwhile): the audit
+    names it and still examines and logs its bundle, instead of stopping."""
+    from prov_common.store.local import LocalStore
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [], start=T0 + timedelta(hours=2)))
+    entry = next(k for k in pipe.store.list(layout.INDEX + "/") if layout.run_id_of_index_key(k) == late)
+
+    class DeletingStore(LocalStore):
+        """Deletes the entry right after a listing of the index shows it (as a concurrent writer would)."""
+
+        def list(self, prefix: str = "", *, start_after: str | None = None):
+            keys = list(super().list(prefix, start_after=start_after))
+            if prefix == layout.INDEX + "/" and entry in keys:
+                raw_delete(self.uri, entry)
+            return iter(keys)
+
+    result = run_audit(DeletingStore(tmp_path / "store"), Settings.from_env(store=str(tmp_path / "store")), progress=False)
+    found = _found(result, CHECK_SIGNATURES, entry)
+    assert [f.run_id for f in found] == [late] and "restore the index entry" in found[0].fix
+    assert late in result.index.runs and result.bundles_logged == 3

@@ -45,6 +45,7 @@ from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 from prov_common.w3cprov.identity import VersionKey
@@ -429,7 +430,7 @@ def _examine_entry(store: Store, trust: TrustStore, entry: str | BundleSummary) 
     else:
         try:
             summary = BundleSummary.from_json(store.get(entry), cursor=entry)
-        except BadInputError as exc:
+        except (BadInputError, ObjectNotFoundError) as exc:  # not a summary, or deleted since it was listed
             summary, problem = _unread_summary(layout.run_id_of_index_key(entry), entry), exc.what
     return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem)
 
