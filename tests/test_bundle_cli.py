@@ -144,6 +144,7 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
     """'runs', 'lineage' and the Airflow sensor's listing keep working when an index entry is damaged: the
     run is listed from its bundle's manifest (which the entry only summarises), and the entry is named."""
     from prov_common.bundle import layout, list_bundles
+    from prov_common.bundle.storage import read_index_entry
     from prov_common.errors import BadInputError
     from prov_common.store import open_store
 
@@ -159,7 +160,13 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
     assert main(["runs", "--store", store_uri]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert listed == run_ids[::-1]
-    raw_delete(store_uri, layout.bundle_key(run_ids[0], layout.MANIFEST_FILE))  # nothing left to list it from: the error
-    with pytest.raises(BadInputError, match="is not a bundle summary") as failed:
-        list(list_bundles(store))
+    raw_delete(store_uri, layout.bundle_key(run_ids[0], layout.MANIFEST_FILE))  # nothing left to list it from
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="prov_common.bundle.storage"):
+        assert [s.run_id for s in list_bundles(store)] == [run_ids[1]]  # left out, named; the others listed
+    assert f"index entry {entry} is not a bundle summary" in caplog.text and "left out of this listing" in caplog.text
+    assert main(["runs", "--store", store_uri]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [run_ids[1]]
+    with pytest.raises(BadInputError, match="is not a bundle summary") as failed:  # one entry read on its own: the error
+        read_index_entry(store, entry)
     assert "restore the entry from a backup" in (failed.value.fix or "")

@@ -140,7 +140,19 @@ def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[Bund
     ``layout.rewind_cursor(cursor, 300)`` and skips run ids it already has.
     """
     for key in index_keys(store, since_cursor):
-        yield read_index_entry(store, key)
+        if (summary := _listed(store, key)) is not None:
+            yield summary
+
+
+def _listed(store: Store, key: str) -> BundleSummary | None:
+    """:func:`read_index_entry` for a listing: an entry that neither it nor its bundle summarises is left
+    out with a warning naming it (one bad object does not stop the listing of the others)."""
+    try:
+        return read_index_entry(store, key)
+    except BadInputError as exc:
+        log.warning("tdprov: %s Its bundle cannot be read either: left out of this listing. Fix: run 'tdprov verify' "
+                    "(it names the bundle's problem) and restore both from a backup or replica of the store", exc.what)
+        return None
 
 
 def index_keys(store: Store, since_cursor: str | None = None) -> Iterator[str]:
@@ -175,7 +187,9 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
         for day in range(last_day, 0, -1):
             keys = [k for k in store.list(f"{month_prefix}{day:02d}/") if k.endswith(".json")]
             for key in reversed(keys):
-                yield read_index_entry(store, key)
+                if (summary := _listed(store, key)) is None:
+                    continue
+                yield summary
                 count += 1
                 if limit is not None and count >= limit:
                     return
