@@ -143,7 +143,7 @@ def test_a_backend_that_never_answers_holds_up_teardown_a_bounded_time(
     threading.Thread(target=accept, daemon=True).start()
     config = tmp_path / "openlineage.yml"
     config.write_text(json.dumps({"transport": {"type": "http", "url": f"http://127.0.0.1:{server.getsockname()[1]}",
-                                                "timeout": 1, "retry": {"total": 0}}}))
+                                                "timeout": 5, "retry": {"total": 0}}}))  # 30 s for the 6 events
     monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
     monkeypatch.setattr(recorder_module, "FORWARD_WAIT", 0.2)
     store = str(tmp_path / "store")
