@@ -16,7 +16,8 @@ from prov_common.hashing.shard_model import ShardRef
 _WILDCARDS = frozenset("*?[")
 
 
-def _is_s3(target: str) -> bool:
+def is_s3(target: str) -> bool:
+    """True when ``target`` is an ``s3://`` (or ``s3a://``) URI."""
     return target.split("://", 1)[0].lower() in S3_SCHEMES and "://" in target
 
 
@@ -28,7 +29,7 @@ def has_wildcard(target: str) -> bool:
 def is_sharded(target: str) -> bool:
     """True when ``target`` names a sharded dataset: a local folder, an S3 URI ending in ``/``, or a glob
     (a file whose name holds ``*``, ``?`` or ``[`` is a file)."""
-    if _is_s3(target):
+    if is_s3(target):
         return target.endswith("/") or has_wildcard(target)
     return os.path.isdir(target) or (has_wildcard(target) and not os.path.isfile(target))
 
@@ -91,7 +92,7 @@ def _list_s3(target: str) -> list[ShardRef]:
 
 def list_shards(target: str) -> list[ShardRef]:
     """The shards of ``target`` (a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob), sorted by path."""
-    refs = _list_s3(target) if _is_s3(target) else _list_local(target)
+    refs = _list_s3(target) if is_s3(target) else _list_local(target)
     if not refs:
         raise BadInputError(f"no shards in {target!r}.",
                             fix="name a folder, an s3://bucket/prefix/ or a glob that holds data files "

@@ -18,10 +18,10 @@ import pyarrow as pa
 from prov_common import __version__
 from prov_common.hashing.files import hash_path
 from prov_common.hashing.model import Granularity, TableDigest
-from prov_common.hashing.remote import S3_SCHEMES, uses_environment_clients
+from prov_common.hashing.remote import uses_environment_clients
 from prov_common.hashing.shard_cache import ShardCache, now_ns
 from prov_common.hashing.shard_engine import resolve_scheduler, run_map
-from prov_common.hashing.shard_list import list_shards
+from prov_common.hashing.shard_list import is_s3, list_shards
 from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardRef, ShardsDiff
 from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
 from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
@@ -103,8 +103,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     known = store.lookup(refs, options.key()) if store is not None and not options.rows else {}
     todo = [r for r in refs if r.location not in known]
     where = resolve_scheduler(scheduler, len(todo), sum(r.size for r in todo))
-    s3_prefixes = tuple(f"{scheme}://" for scheme in S3_SCHEMES)
-    if where != "none" and not uses_environment_clients() and any(r.location.startswith(s3_prefixes) for r in todo):
+    if where != "none" and is_s3(target) and not uses_environment_clients():
         where = "none"  # the S3 client given here (an Airflow AWS connection) does not go to Dask workers
     if where != "none" or (options.threads is None and len(todo) > 1):
         # one hashing thread per shard on Dask workers, and in this process when shards follow one
