@@ -142,7 +142,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     return result["capture"]
 
 
-def _clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | None, str]:
+def data_clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | None, str]:
     """:func:`data_clients`, or why the connection could not be read (then no ``s3://`` data is read)."""
     try:
         return data_clients(limits), ""
@@ -159,7 +159,7 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
     deadline = time.monotonic() + limits.timeout
     captures: list[DatasetCapture] = []
     seen: set[str] = set()
-    clients, no_clients = _clients_or_why(limits)
+    clients, no_clients = data_clients_or_why(limits)
     for item in items:
         uri = to_uri(item)
         if uri is None or uri in seen:

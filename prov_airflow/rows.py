@@ -83,13 +83,17 @@ def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> Non
     says, see :func:`~prov_airflow.capture.data_clients`); a failure is logged, never raised."""
     from prov_common.store.shard_snapshots import snapshot_dataset
 
-    from prov_airflow.capture import data_clients, reading_data_with
+    from prov_airflow.capture import data_clients_or_why, reading_data_with
+    from prov_airflow.settings import ListenerLimits
 
-    for capture in captures:
-        if not (capture.snapshot and capture.complete):
-            continue
+    wanted = [c for c in captures if c.snapshot and c.complete]
+    clients, why = data_clients_or_why(limits or ListenerLimits()) if wanted else (None, "")
+    if why:  # the connection is read once, not once per outlet
+        log.warning("tdprov: no snapshot of the outlets was kept (%s); the task is not affected", why)
+        return
+    for capture in wanted:
         try:
-            with reading_data_with(data_clients(limits) if limits is not None else None):
+            with reading_data_with(clients):
                 snapshot_dataset(store, capture.uri, capture.digest)
         except Exception as exc:  # noqa: BLE001 - provenance never fails a task
             log.warning("tdprov: no snapshot of %s was kept (%s: %s); the task is not affected",
