@@ -89,12 +89,21 @@ def read_bundle(store: Store, run_id: str) -> Bundle:
             f"no sealed bundle for run {run_id} in {_describe(store)}: {hint}.",
             fix="list runs with 'tdprov runs'; an unsealed run is reported by 'tdprov verify'",
         ) from None
-    manifest_bytes = store.get(prefix + layout.MANIFEST_FILE)
-    manifest = Manifest.from_json(manifest_bytes, prefix + layout.MANIFEST_FILE)
+    manifest_bytes, manifest = _manifest(store, prefix)
     files = {f.path: store.get(prefix + f.path) for f in manifest.files}
+    return Bundle(run_id, files, manifest, manifest_bytes, statement, _signer_key_id(statement, prefix))
+
+
+def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:
+    """The bytes of a bundle's manifest, and the manifest they hold (not verified)."""
+    data = store.get(prefix + layout.MANIFEST_FILE)
+    return data, Manifest.from_json(data, prefix + layout.MANIFEST_FILE)
+
+
+def _signer_key_id(statement: bytes, prefix: str) -> str:
+    """The key id of the first signature of a bundle's statement ("" when it has none; not verified)."""
     envelope = Envelope.from_json(statement, prefix + layout.STATEMENT_FILE)
-    key_id = envelope.signatures[0].keyid if envelope.signatures else ""
-    return Bundle(run_id, files, manifest, manifest_bytes, statement, key_id)
+    return envelope.signatures[0].keyid if envelope.signatures else ""
 
 
 def _describe(store: Store) -> str:
@@ -119,16 +128,14 @@ def _summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
     ``None`` when the bundle cannot be read."""
     prefix = layout.bundle_prefix(run_id)
     try:
-        manifest_bytes = store.get(prefix + layout.MANIFEST_FILE)
-        manifest = Manifest.from_json(manifest_bytes, prefix + layout.MANIFEST_FILE)
-        envelope = Envelope.from_json(store.get(prefix + layout.STATEMENT_FILE), prefix + layout.STATEMENT_FILE)
+        manifest_bytes, manifest = _manifest(store, prefix)
+        key_id = _signer_key_id(store.get(prefix + layout.STATEMENT_FILE), prefix)
     except StoreUnavailableError:
         raise
     except TdprovError:
         return None
     if manifest.run_id != run_id:
         return None
-    key_id = envelope.signatures[0].keyid if envelope.signatures else ""
     return BundleSummary.of_manifest(manifest, key_id, blake3_digest(manifest_bytes))
 
 
