@@ -13,7 +13,7 @@ import json
 import re
 import tempfile
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, NoReturn
 
 KEEP_BYTES = 1 << 20  # a decoded string longer than this goes to a temporary file
 _ESCAPE_BYTES = 12  # the longest escape: a surrogate pair, \uD83D\uDE00
@@ -62,17 +62,20 @@ def check_surrogates(piece: bytes) -> None:
     ``?`` (two different lines, one digest), where Arrow and ``json.loads`` refuse it."""
     if b"\\u" not in piece:
         return
-    masked = _mask(piece)
-    low_at = -1  # where the low half of the last high surrogate must start
-    for found in _SURROGATE_ESCAPE.finditer(masked):
-        escape = found.group().decode()
-        high = int(escape[2:], 16) <= 0xDBFF
-        if low_at >= 0 and (high or found.start() != low_at) or not high and low_at < 0:
-            lone = escape if low_at < 0 else masked[low_at - 6:low_at].decode()
-            raise StringError(f"a string is not valid UTF-8 or has a lone surrogate ({lone})")
-        low_at = found.end() if high else -1
-    if low_at >= 0:
-        raise StringError(f"a string is not valid UTF-8 or has a lone surrogate ({masked[low_at - 6:low_at].decode()})")
+    pending: re.Match[bytes] | None = None  # a high surrogate, until its low half follows right after it
+    for found in _SURROGATE_ESCAPE.finditer(_mask(piece)):
+        high = int(found.group()[2:], 16) <= 0xDBFF
+        if pending is not None and (high or found.start() != pending.end()):
+            _lone(pending)
+        if not high and pending is None:
+            _lone(found)
+        pending = found if high else None
+    if pending is not None:
+        _lone(pending)
+
+
+def _lone(escape: re.Match[bytes]) -> NoReturn:
+    raise StringError(f"a string is not valid UTF-8 or has a lone surrogate ({escape.group().decode()})")
 
 
 def open_string(piece: bytes) -> int:
