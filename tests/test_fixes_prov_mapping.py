@@ -53,7 +53,7 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/2"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/3"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 
@@ -114,3 +114,57 @@ def test_other_mapping_still_checks_digest_and_syntax(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes().replace(b"another mapping", b"someone else!!!"))
     report = verify_bundle(store, run_id, TRUST)
     assert [(f.key, f.problem) for f in report.findings] == [(prov_key, "digest mismatch")]
+
+
+def _sharded_row_events() -> list[dict]:
+    """A run that writes a sharded version at row granularity: the content facet fields mapping 3 adds."""
+    events = run_events()
+    digest = events[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    events[1]["outputs"][0]["facets"]["tdprov_contentHash"] = {
+        "_producer": "https://github.com/tdprov/tdprov", "_schemaURL": "https://example.org/ContentHashDatasetFacet.json",
+        "digest": digest, "algorithm": "blake3", "kind": "shards", "bytes": 4096, "rows": 1000, "shardCount": 12,
+        "granularity": "row", "rowsRoot": "sha256:" + "3" * 64, "fileSha256": None}
+    return events
+
+
+SHARDS_OF_VERSIONS = """
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX tdprov: <https://tdprov.dev/ns/prov#>
+SELECT ?version ?shards ?root WHERE {
+  ?version prov:wasGeneratedBy ?run ; tdprov:shardCount ?shards ; tdprov:rowsRoot ?root .
+}"""
+
+
+@pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+def test_mapping_3_states_shard_count_and_row_root_for_plain_prov_o_readers() -> None:
+    import rdflib
+
+    from prov_common.w3cprov import ids
+
+    events = _sharded_row_events()
+    ttl = serialize(events_to_document(events), "ttl")
+    query = SHARDS_OF_VERSIONS.replace("https://tdprov.dev/ns/prov#", str(ids.TDPROV.uri))
+    rows = [(str(v).rsplit("#", 1)[-1], int(s), str(r)) for v, s, r in rdflib.Graph().parse(data=ttl, format="turtle").query(query)]
+    written = ids.generation_local("s3://lake", "clean/users.parquet", "blake3:" + "2" * 64, events[0]["run"]["runId"])
+    assert rows == [(written, 12, "sha256:" + "3" * 64)]
+    older = serialize(events_to_document(events, "tdprov-prov/2"), "json")
+    assert b"shardCount" not in older and b"rowsRoot" not in older
+
+
+def test_bundles_of_mapping_2_are_re_derived_by_mapping_2(tmp_path: Path) -> None:
+    """A bundle sealed by mapping 2 keeps its PROV bytes (without the fields mapping 3 adds) and verifies
+    byte for byte, with no note; the same bytes labelled mapping 3 are inconsistent, and so are mapping 3
+    bytes labelled 2."""
+    events = _sharded_row_events()
+    bundle = build_bundle(events, None, KEY)
+    current, older = bundle.files[layout.PROV_FILE], serialize(events_to_document(events, "tdprov-prov/2"), "json")
+    assert b'"tdprov:shardCount":{"$":"12"' in current and current != older
+    prov_key = layout.bundle_key(bundle.run_id, layout.PROV_FILE)
+    for n, (prov, mapping, findings) in enumerate([(older, "tdprov-prov/2", []), (current, PROV_MAPPING, []),
+                                                    (older, PROV_MAPPING, [(prov_key, "inconsistent")]),
+                                                    (current, "tdprov-prov/2", [(prov_key, "inconsistent")])]):
+        report = verify_bundle(_stored(tmp_path / str(n), _resealed(bundle, prov, mapping)), bundle.run_id, TRUST)
+        assert [(f.key, f.problem) for f in report.findings] == findings and report.notes == [], (mapping, report.findings)
+    # the merged export states mapping 3 for the older bundle too (derived again from its events)
+    exported = serialize(store_document(_stored(tmp_path / "x", _resealed(bundle, older, "tdprov-prov/2"))), "json")
+    assert b'"tdprov:shardCount":{"$":"12"' in exported

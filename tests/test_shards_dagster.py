@@ -4,6 +4,7 @@ digest that ``tdprov hash`` gives the folder; snapshots keep each shard once and
 restores the folder byte for byte."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -82,7 +83,11 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     assert [line for line in out_text.splitlines() if "shard:" in line] == [f"  changed shard: {shard_name(2)} (columns: text)"]
 
     code, lineage = cli(["lineage", str(folder), "--store", store], capsys)
-    assert code == 0 and f"{folder}  {second}" in lineage and first not in lineage
+    assert code == 0 and f"{folder}  {second}  ({SHARDS} shards)" in lineage and first not in lineage
+    code, with_checks = cli(["lineage", str(folder), "--checks", "--store", store], capsys)
+    assert code == 0 and f"{folder}  {second}  ({SHARDS} shards)" in with_checks
+    code, as_json = cli(["lineage", str(folder), "--json", "--store", store], capsys)
+    assert code == 0 and [(t["version"], t["shards"]) for t in json.loads(as_json)["lineage"]] == [(second, SHARDS)]
 
     new_bytes = shard_bytes(folder)
     shutil.rmtree(folder)

@@ -91,6 +91,7 @@ def derive_bundle(
     sealed_at: datetime | None = None,
     hashed: Sequence[FileEntry] | None = None,
     digest_sets: str | None = DIGEST_SETS,
+    prov_mapping: str = PROV_MAPPING,
 ) -> Derived:
     """The bundle's files and manifest from its events, folded once (pure; :func:`build_bundle`
     signs it, verification compares it with what is stored).
@@ -98,6 +99,8 @@ def derive_bundle(
     ``hashed``: the manifest's file entries when the caller already holds them, so no file is hashed
     again (verification passes the stored ones, each checked against its bytes); None hashes the files.
     ``digest_sets``: the DigestSet version to record (verification passes the stored manifest's; None: 1).
+    ``prov_mapping``: the PROV mapping version to derive ``prov.json`` by (verification passes the stored
+    manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
     """
     sets = check_version(digest_sets)
     ordered = order_events(events)
@@ -105,7 +108,7 @@ def derive_bundle(
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
     state = fold_one_run(ordered)
     layout.check_run_id(state.run_id)
-    files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state)}
+    files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted((attachments or {}).items()):
         if not isinstance(data, (bytes, bytearray)):
             raise BadInputError(f"attachment {path!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
@@ -123,7 +126,7 @@ def derive_bundle(
         inputs=_refs(state.inputs, sets),
         outputs=_refs(state.outputs, sets),
         files=tuple(hashed) if hashed is not None else tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
-        prov_mapping=PROV_MAPPING,
+        prov_mapping=prov_mapping,
         dataset_naming=DATASET_NAMING,
         digest_sets=digest_sets,
     )

@@ -84,10 +84,10 @@ def fold_one_run(events: list[dict[str, Any]]) -> RunState:
     return states[0]
 
 
-def prov_json(state: RunState) -> bytes:
+def prov_json(state: RunState, mapping: str | None = None) -> bytes:
     """Deterministic PROV-JSON of a run folded from its events (what the bundle stores and
-    verification re-derives)."""
+    verification re-derives), by ``mapping`` (default: the current mapping version)."""
     from prov_common.w3cprov import serialize
-    from prov_common.w3cprov.mapping import runs_to_document
+    from prov_common.w3cprov.mapping import PROV_MAPPING, runs_to_document
 
-    return serialize(runs_to_document([state]), "json")
+    return serialize(runs_to_document([state], mapping or PROV_MAPPING), "json")

@@ -19,7 +19,7 @@ from prov_common.store.errors import ObjectNotFoundError
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.events import parse_time
-from prov_common.w3cprov.mapping import PROV_MAPPING
+from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 
 ATTACHMENT_CHUNK = 8 << 20
@@ -246,7 +246,7 @@ def _check_consistency(
         sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
         # the files were hashed against the manifest above; the manifest's files are not re-derived
         expected = derive_bundle(events, None, sealed_at=sealed_at, hashed=manifest.files,
-                                 digest_sets=manifest.digest_sets)
+                                 digest_sets=manifest.digest_sets, prov_mapping=_derivable(manifest.mapping))
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
@@ -277,10 +277,15 @@ def _check_statement(key: str, statement: Statement, manifest: Manifest, manifes
         report.add(key, "inconsistent", "subjects or predicate differ from the manifest")
 
 
+def _derivable(mapping: str) -> str:
+    """The mapping version to re-derive a bundle's PROV by: its own when this version derives it, else the current one."""
+    return mapping if mapping in DERIVABLE_MAPPINGS else PROV_MAPPING
+
+
 def _check_prov(key: str, stored: bytes, derived: bytes, mapping: str, report: VerificationReport) -> None:
-    """PROV of the current mapping must be the bytes the events give; PROV of another mapping version
-    cannot be re-derived here, so it is noted, and must still parse as PROV-JSON (its digest was checked)."""
-    if mapping == PROV_MAPPING:
+    """PROV of a mapping version this code derives must be the bytes the events give; PROV of another
+    version cannot be re-derived here, so it is noted, and must still parse as PROV-JSON (its digest was checked)."""
+    if mapping in DERIVABLE_MAPPINGS:
         if stored != derived:
             report.add(key, "inconsistent", "the PROV document is not the one the events give")
         return
@@ -291,5 +296,5 @@ def _check_prov(key: str, stored: bytes, derived: bytes, mapping: str, report: V
     except TdprovError as exc:
         report.add(key, "malformed", exc.what)
         return
-    report.note(key, "not re-derived", f"PROV made by mapping {mapping}, not re-derived (this version derives {PROV_MAPPING}); "
+    report.note(key, "not re-derived", f"PROV made by mapping {mapping}, not re-derived (this version derives {', '.join(DERIVABLE_MAPPINGS)}); "
                 f"its digest and PROV-JSON syntax were checked")

@@ -10,10 +10,13 @@ from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.store import open_store
 from prov_common.store.base import Store
-from prov_common.w3cprov.collect import bundle_documents, summaries
+from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.identity import located_dataset
-from prov_common.w3cprov.lineage import DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, trace, tree_graph
+from prov_common.w3cprov.lineage import (
+    DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
+    with_shard_counts,
+)
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -65,6 +68,8 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
 def _version_text(tree: LineageTree, direction: str) -> str:
     node = tree.node
     text = f"{node.dataset or node.id}" + (f"  {node.version}" if node.version else "  (no version)")
+    if node.shards is not None:
+        text += f"  ({node.shards} shard{'s' if node.shards != 1 else ''})"
     if node.failed_checks:
         text += f"  ✗ failed: {', '.join(node.failed_checks)}"
     if node.also:
@@ -122,6 +127,12 @@ def run(args: argparse.Namespace) -> int:
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     sources = _sources(store, settings) if direction == UPSTREAM else {}
     trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
+    if not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
+        shown = {tree.node.id for root in trees for tree in root.walk()}
+        generations = sharded_generations(found, shown)
+        if generations:
+            with_shard_counts(graph, shard_counts(store, generations))
+            trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
     if picture:
         write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
     if args.json:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 
 from prov.model import ProvDocument
@@ -49,6 +49,19 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
     if PROV_FILE in bundle.files and bundle.manifest.mapping == PROV_MAPPING:
         return deserialize(bundle.files[PROV_FILE], "json")
     return events_to_document(parse_events_jsonl(bundle.files[EVENTS_FILE], f"bundle {run_id} {EVENTS_FILE}"))
+
+
+def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:
+    """Shard counts of sharded versions (node id -> id of the run that generated it), from the PROV of
+    those runs' bundles (``tdprov:shardCount``); one bundle read per run."""
+    from prov_common.w3cprov.graph import lineage_graph
+
+    counts: dict[str, int] = {}
+    for run_id in sorted(set(generations.values())):
+        nodes = lineage_graph(bundle_document(store, run_id)).nodes
+        counts.update({key: shards for key, made_by in generations.items()
+                       if made_by == run_id and key in nodes and (shards := nodes[key].shards) is not None})
+    return counts
 
 
 def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True) -> Iterator[ProvDocument]:

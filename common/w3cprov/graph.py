@@ -45,6 +45,7 @@ class Node:
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()
     also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content: not lineage
+    shards: int | None = None  # a sharded version: how many shards it has
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields left out."""
@@ -164,9 +165,11 @@ class _Reader:
             dataset = self.datasets.get(self.general.get(key, ""))
             version = _text(_first(record, TDPROV["version"])) or key
             name = _text(_first(dataset, TDPROV["name"])) if dataset else None
+            shards = _first(record, TDPROV["shardCount"])
             return Node(key, VERSION, f"{_elide(name or '?')}\n{_short(version)}", dataset=name,
                         namespace=_text(_first(dataset, TDPROV["namespace"])) if dataset else None,
-                        version=version, failed_checks=failed, passed_checks=passed)
+                        version=version, failed_checks=failed, passed_checks=passed,
+                        shards=shards if type(shards) is int else None)
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         return Node(key, DATASET, _elide(name or key), dataset=name,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
@@ -61,6 +62,28 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
     graph.edges = sorted(edges)
     return resolve_reads(graph)
+
+
+def sharded_generations(summaries: Iterable[BundleSummary], keys: Iterable[str]) -> dict[str, str]:
+    """Of the data nodes ``keys``, the sharded versions that a summarised run generated, each with that
+    run's id: the index tells a sharded version by its DigestSet, its shard count is in the run's PROV."""
+    wanted = set(keys)
+    found: dict[str, str] = {}
+    for summary in summaries:
+        for output in summary.outputs:
+            if output.version and any(algo.startswith(SHARDS_PREFIX) for algo in output.digests or ()):
+                key = data_node_id(output.namespace, output.name, output.version, summary.run_id)
+                if key in wanted:
+                    found[key] = summary.run_id
+    return found
+
+
+def with_shard_counts(graph: LineageGraph, counts: Mapping[str, int]) -> LineageGraph:
+    """``graph`` with the shard counts of its sharded versions set (``counts`` by node id)."""
+    for key, count in counts.items():
+        if key in graph.nodes:
+            graph.nodes[key] = replace(graph.nodes[key], shards=count)
+    return graph
 
 
 def _adjacency(graph: LineageGraph) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:

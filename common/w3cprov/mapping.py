@@ -22,17 +22,26 @@ from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_t
 
 Attr = tuple[QualifiedName, Any]
 
-PROV_MAPPING = "tdprov-prov/2"
+PROV_MAPPING = "tdprov-prov/3"
 """Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
-the same events give changes (here or through a ``prov`` upgrade): bundles of other versions are
-then checked for digest and PROV syntax instead of being re-derived byte for byte."""
+the same events give changes (here or through a ``prov`` upgrade), and keep the older version in
+:data:`DERIVABLE_MAPPINGS` while this code still gives its bytes: bundles of those versions are
+re-derived byte for byte, bundles of others are checked for digest and PROV syntax."""
+DERIVABLE_MAPPINGS = ("tdprov-prov/2", PROV_MAPPING)
+"""Mapping versions this code derives: version 3 adds ``tdprov:shardCount``, ``tdprov:fileSha256`` and
+``tdprov:rowsRoot`` of a version's content to what version 2 gave."""
+_CONTENT_EXTRAS = {"tdprov-prov/2": (), PROV_MAPPING: ("shardCount", "fileSha256", "rowsRoot")}
+_COUNTS = ("rows", "bytes", "shardCount")
 _KIND_ORDER = {"agent": 0, "entity": 1, "activity": 2}
 
 
 class _Builder:
     """Collects elements (merging attributes of equal identifiers) and relations, then emits sorted."""
 
-    def __init__(self) -> None:
+    def __init__(self, mapping: str = PROV_MAPPING) -> None:
+        if mapping not in DERIVABLE_MAPPINGS:
+            raise ValueError(f"PROV mapping {mapping!r} is not one this version derives ({', '.join(DERIVABLE_MAPPINGS)})")
+        self.mapping = mapping
         self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
         self.relations: set[tuple[Any, ...]] = set()
 
@@ -209,16 +218,26 @@ def _dataset(builder: _Builder, dataset: DatasetState) -> QualifiedName:
     return entity
 
 
-def _content(dataset: DatasetState) -> list[Attr]:
-    """What the content-hash facet says of the bytes: digest, algorithm, sizes, column digests."""
+def _content(builder: _Builder, dataset: DatasetState) -> list[Attr]:
+    """What the content-hash facet says of the bytes: digest, algorithm, sizes, column digests and (from
+    mapping version 3) the shard count, the bytes' SHA-256 and the row set's Merkle root."""
     content = dataset.facet("tdprov_contentHash")
     columns = content.get("columns") if isinstance(content.get("columns"), dict) else {}
+    extras = _CONTENT_EXTRAS[builder.mapping]
     return [
         (TDPROV["digest"], _text(content.get("digest"))), (TDPROV["algorithm"], _text(content.get("algorithm"))),
         (TDPROV["kind"], _text(content.get("kind"))), (TDPROV["granularity"], _text(content.get("granularity"))),
-        *((TDPROV[key], content[key]) for key in ("rows", "bytes") if type(content.get(key)) is int),
+        *((TDPROV[key], _content_field(content, key)) for key in ("rows", "bytes", *extras)),
         *((TDPROV["columnDigest"], f"{name}={digest}") for name, digest in columns.items() if isinstance(digest, str)),
     ]
+
+
+def _content_field(content: dict[str, Any], key: str) -> int | str | None:
+    """A content-hash facet field as PROV states it: counts only when they are integers, text only when not blank."""
+    value = content.get(key)
+    if key in _COUNTS:
+        return value if type(value) is int else None
+    return _text(value)
 
 
 def _identity(dataset: DatasetState, entity: QualifiedName) -> list[Attr]:
@@ -235,7 +254,7 @@ def _read(builder: _Builder, dataset: DatasetState) -> QualifiedName:
         return entity
     versioned = builder.element("entity", ids.version_local(dataset.namespace, dataset.name, version), [
         (PROV_TYPE, TDPROV["DatasetVersion"]), (PROV_LABEL, version), (TDPROV["version"], version),
-        *_identity(dataset, entity), *_content(dataset)])
+        *_identity(dataset, entity), *_content(builder, dataset)])
     builder.relation("specialization", versioned, entity)
     return versioned
 
@@ -247,7 +266,7 @@ def _written(builder: _Builder, dataset: DatasetState, run: RunState) -> Qualifi
     version = dataset.version
     written = builder.element("entity", ids.generation_local(dataset.namespace, dataset.name, version, run.run_id), [
         (PROV_TYPE, TDPROV["WrittenVersion"]), (PROV_LABEL, version or dataset.name), (TDPROV["version"], version),
-        *_identity(dataset, TDPROV[ids.dataset_local(dataset.namespace, dataset.name)]), *_content(dataset)])
+        *_identity(dataset, TDPROV[ids.dataset_local(dataset.namespace, dataset.name)]), *_content(builder, dataset)])
     builder.relation("specialization", written, general)
     return written
 
@@ -305,20 +324,21 @@ def _run(builder: _Builder, run: RunState) -> None:
     _same_content(builder, [*used, *((d, targets[d.key]) for d in run.outputs)])
 
 
-def events_to_document(events: Iterable[dict[str, Any]]) -> ProvDocument:
+def events_to_document(events: Iterable[dict[str, Any]], mapping: str = PROV_MAPPING) -> ProvDocument:
     """The W3C PROV document of the OpenLineage events of one run (from any producer).
 
     Events of several runs are grouped by ``run.runId`` and their documents merged. Raises
     :class:`~prov_common.errors.BadInputError` naming the event and field when a required field
     (eventType, eventTime, run.runId, job.namespace/name, dataset namespace/name) is missing or bad.
+    ``mapping``: the mapping version to derive, one of :data:`DERIVABLE_MAPPINGS`.
     """
-    return runs_to_document(fold_runs(events))
+    return runs_to_document(fold_runs(events), mapping)
 
 
-def runs_to_document(runs: Iterable[RunState]) -> ProvDocument:
+def runs_to_document(runs: Iterable[RunState], mapping: str = PROV_MAPPING) -> ProvDocument:
     """The W3C PROV document of runs already folded from their events (:func:`events_to_document`
     without folding them again)."""
-    builder = _Builder()
+    builder = _Builder(mapping)
     for run in runs:
         _run(builder, run)
     return builder.build()
