@@ -139,3 +139,33 @@ def test_audit_rehash_reads_the_shards_and_finds_a_changed_one(tmp_path: Path, i
     os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its old time: the audit reads every shard
     (finding,) = rehash_findings()
     assert "now hashes to" in finding
+
+
+def test_audit_report_states_the_shards_of_a_training_corpus(tmp_path: Path, instance: Any) -> None:
+    """A model trained on a sharded corpus: the audit's training data (JSON and HTML) and its Art. 10(2)(e)
+    item state the corpus version's rows and shard count, as its content-hash facet recorded them."""
+    from prov_common.audit import run_audit
+    from prov_common.config import Settings
+
+    folder, model, store = tmp_path / "shards", tmp_path / "model.bin", str(tmp_path / "store")
+
+    @asset(deps=["corpus"])
+    def train_model(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        model.write_bytes(b"weights of a model trained on %d shards" % SHARDS)
+        recorded = provenance.record(inputs={"corpus": str(folder)}, outputs={"model": str(model)}, context=context)
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    result = materialize([_corpus_asset(str(folder), lambda: write_shards(folder)), train_model], instance=instance,
+                         resources={"provenance": ProvenanceResource(store=store, dask_scheduler="none")})
+    assert result.success
+    audit = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    html = (tmp_path / "r" / "report.html").read_text()
+    (entry,) = report["trainingData"]
+    recorded = next(o["facets"]["tdprov_contentHash"] for o in sealed_outputs(store) if o["facets"]["tdprov_contentHash"]["kind"] == "shards")
+    extent = f"{recorded['rows']:,} rows in {SHARDS} shards"
+    assert (entry["dataset"], entry["rows"], entry["shards"]) == (str(folder), recorded["rows"], SHARDS)
+    assert entry["annexIV"]["generalDescription"] == f"{folder} version {entry['version']}, {extent}"
+    (quantity,) = [i for i in entry["article10"]["items"] if i["item"] == "10(2)(e)"]
+    assert f"{folder}@{entry['version']}: {extent}" in quantity["recordsShow"]
+    assert extent in html and audit.bundles_examined == 2

@@ -39,7 +39,7 @@ def _timeframe(s: SourceRecord) -> str:
 
 
 def _rows(d: DatasetUse) -> str:
-    return f"{d.label}@{d.version or 'unversioned'}: " + (f"{d.rows:,} rows" if d.rows is not None else "row count not recorded")
+    return f"{d.label}@{d.version or 'unversioned'}: " + (d.extent if d.rows is not None else "row count not recorded")
 
 
 def _design(run: RunRecord, sources: list[SourceRecord]) -> Item:
@@ -124,7 +124,7 @@ def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources
         item.gaps.append(f"free of errors: no validation recorded along this lineage ({FIX_SCHEMA})")
     complete = trace.complete and bool(sources)
     item.shows.append(f"complete: lineage {'traces' if complete else 'does not trace'} back to registered sources"
-                      + (f"; {d.rows:,} rows in the training version" if d.rows is not None else ""))
+                      + (f"; {d.extent} in the training version" if d.rows is not None else ""))
     item.shows += [f"representative: '{s.name}' covers {', '.join(s.origin_geography) or 'an unrecorded geography'}, "
                    f"collected {_timeframe(s)}" for s in sources]
     item.gaps.append(f"representativeness for the intended population is not assessed by the records: {FIX_BIAS}")

@@ -56,9 +56,10 @@ def _aliases(symlinks: dict) -> tuple[str, ...]:
 
 
 def _use(ds: DatasetState) -> DatasetUse:
-    rows = ds.facet("tdprov_contentHash").get("rows")
-    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows if isinstance(rows, int) else None,
-                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")))
+    content = ds.facet("tdprov_contentHash")
+    rows, shards = (value if type(value) is int else None for value in (content.get("rows"), content.get("shardCount")))
+    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows,
+                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")), shards)
 
 
 def _get(store: Store, key: str) -> bytes | None:

@@ -86,6 +86,7 @@ class DatasetUse:
     rows: int | None = None
     location: str | None = None  # where the data lives, when the name is not a location (``symlinks`` facet)
     aliases: tuple[str, ...] = ()  # other names from the ``symlinks`` facet (a Dagster asset key): found by them too
+    shards: int | None = None  # a sharded version (folder, prefix or glob of shards): how many shards
 
     @property
     def uri(self) -> str:
@@ -109,13 +110,23 @@ class DatasetUse:
             doc["location"] = self.location
         if self.aliases:
             doc["aliases"] = list(self.aliases)
+        if self.shards is not None:
+            doc["shards"] = self.shards
         return doc
+
+    @property
+    def extent(self) -> str | None:
+        """How much data the version holds, as reports say it ("1,000 rows in 12 shards"), or None."""
+        shards = None if self.shards is None else f"{self.shards:,} shard{'s' if self.shards != 1 else ''}"
+        if self.rows is None:
+            return shards
+        return f"{self.rows:,} rows" + (f" in {shards}" if shards else "")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":
         q = raw.get("quality")
         return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
-                   raw.get("location"), tuple(raw.get("aliases") or ()))
+                   raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"))
 
 
 @dataclass

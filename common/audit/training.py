@@ -106,6 +106,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                 "dataset": d.label,
                 "version": d.version,
                 "rows": d.rows,
+                "shards": d.shards,
                 "trainingRuns": [run.run_id],
                 "trainingJob": run.job,
                 "trainingRule": run.training_rule,
@@ -120,7 +121,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                     "items": article10_items(run, d, trace, steps, quality, gaps),
                 },
                 "annexIV": {
-                    "generalDescription": f"{d.label} version {d.version}" + (f", {d.rows} rows" if d.rows is not None else ""),
+                    "generalDescription": f"{d.label} version {d.version}" + (f", {d.extent}" if d.extent else ""),
                     "provenance": [f"{s['name']} by {s['issuer']} ({s['license']})" for s in sources],
                     "howObtainedAndSelected": [f"{s['name']}: {s['method'] or 'method not recorded'}" for s in sources],
                     "labellingProcedures": "not recorded by tdprov: document them with the training job",
