@@ -33,7 +33,7 @@ class ShardDigest:
     rows: int | None = None
     columns: dict[str, str] = field(default_factory=dict)  # column name -> digest (tables)
     # at row granularity only (never cached): (name, logical type) of each column and the row digests
-    schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     row_digests: Any = field(default=None, compare=False, repr=False)  # pyarrow.Table, as TableDigest's
 
     def to_dict(self) -> dict[str, Any]:

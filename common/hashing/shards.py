@@ -122,21 +122,21 @@ def with_row_digests(found: ShardedDigest) -> ShardedDigest:
     """``found`` with the row digests of all its shards, which must be tables with the same columns
     (else ``no_rows_because`` says which shard is not); the shards keep none of their own."""
     first = found.shards[0]
-    odd = next((s for s in found.shards if s.kind != "table" or s.schema != first.schema), None)
+    odd = next((s for s in found.shards if s.kind != "table" or s.row_schema != first.row_schema), None)
     if odd is not None:
         why = (f"shard {odd.path} is not a table (Parquet, CSV or JSON lines)" if odd.kind != "table" else
                f"shard {odd.path} has other columns than {first.path}: {_columns(odd)} against {_columns(first)}")
         return replace(found, shards=_without_rows(found.shards), no_rows_because=why)
     digests = pa.concat_tables([s.row_digests for s in found.shards])
-    return replace(found, shards=_without_rows(found.shards), row_digests=digests, row_schema=first.schema)
+    return replace(found, shards=_without_rows(found.shards), row_digests=digests, row_schema=first.row_schema)
 
 
 def _without_rows(shards: tuple[ShardDigest, ...]) -> tuple[ShardDigest, ...]:
-    return tuple(replace(s, schema=(), row_digests=None) for s in shards)
+    return tuple(replace(s, row_schema=(), row_digests=None) for s in shards)
 
 
 def _columns(shard: ShardDigest) -> str:
-    return "(" + ", ".join(f"{name} {logical}" for name, logical in shard.schema) + ")"
+    return "(" + ", ".join(f"{name} {logical}" for name, logical in shard.row_schema) + ")"
 
 
 def diff_shards(a: ShardedDigest, b: ShardedDigest) -> ShardsDiff:
