@@ -16,7 +16,6 @@ dummy's slot. Labels: one per node and edge kind, just below the node, inside it
 """
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,40 +152,50 @@ def _assign_rows(nodes: list[str], preds: dict[str, list[str]], succs: dict[str,
     used: dict[int, float] = defaultdict(float)
     row: dict[str, int] = {}
     waiting = {key: len(set(preds[key])) for key in nodes}
-    narrowest = min(widths.values(), default=0.0)
-    full: dict[int, int] = {}  # a row no node fits any more -> a row further down to try (path-compressed)
+    # per node width: a row too full for it -> a row further down to try (path-compressed). Rows only
+    # fill up, so a row once too full for a width stays so: each row is passed over once per width.
+    too_full: dict[float, dict[int, int]] = defaultdict(dict)
 
-    def open_row(r: int) -> int:
+    def open_row(skip: dict[int, int], r: int) -> int:
         path = []
-        while r in full:
+        while r in skip:
             path.append(r)
-            r = full[r]
+            r = skip[r]
         for p in path:
-            full[p] = r
+            skip[p] = r
         return r
 
-    def first_free(key: str) -> int:
-        r = open_row(max((row[p] + 1 for p in preds[key]), default=0))
-        while used[r] and used[r] + NODE_GAP + widths[key] > budgets.get(r, limit):
-            r = open_row(r + 1)
+    def first_free(key: str, r: int) -> int:
+        """The first row from ``r`` down that has room for ``key`` (an empty row always has)."""
+        width, skip = widths[key], too_full[widths[key]]
+        r = open_row(skip, r)
+        while used[r] and used[r] + NODE_GAP + width > budgets.get(r, limit):
+            skip[r] = r + 1
+            r = open_row(skip, r + 1)
         return r
 
-    ready = [(first_free(key), -rank[key], key) for key in nodes if not waiting[key]]
-    heapq.heapify(ready)
-    while ready:
-        r, minus_rank, key = heapq.heappop(ready)
-        now = first_free(key)
-        if now != r:  # its row filled up meanwhile
-            heapq.heappush(ready, (now, minus_rank, key))
-            continue
-        used[r] += (NODE_GAP if used[r] else 0.0) + widths[key]
-        row[key] = r
-        if used[r] + NODE_GAP + narrowest > budgets.get(r, limit):
-            full[r] = r + 1
-        for child in set(succs[key]):
-            waiting[child] -= 1
-            if not waiting[child]:
-                heapq.heappush(ready, (first_free(child), -rank[child], child))
+    trying: dict[int, list[tuple[int, str]]] = defaultdict(list)  # row -> (-rank, key) of the nodes to try there
+
+    def inputs_placed(key: str) -> None:
+        trying[first_free(key, max((row[p] + 1 for p in preds[key]), default=0))].append((-rank[key], key))
+
+    for key in nodes:
+        if not waiting[key]:
+            inputs_placed(key)
+    r = 0
+    while trying:  # rows top-down: a node only ever moves down, and what it feeds starts below it
+        for minus_rank, key in sorted(trying.pop(r, ())):
+            now = first_free(key, r)
+            if now != r:  # the row filled up before its turn
+                trying[now].append((minus_rank, key))
+                continue
+            used[r] += (NODE_GAP if used[r] else 0.0) + widths[key]
+            row[key] = r
+            for child in set(succs[key]):
+                waiting[child] -= 1
+                if not waiting[child]:
+                    inputs_placed(child)
+        r += 1
     return row
 
 

@@ -1,0 +1,91 @@
+"""The built-in lineage picture (no Graphviz): seconds and SVG size of ``render_svg`` on large graphs.
+
+Shapes: ``fanout`` — one source read by N preparing runs, each feeding a training run that writes a
+model (4N + 1 nodes: the downstream lineage of a shared source, the widest layers a store has);
+``random`` — N nodes in a random DAG whose edges skip many rows (seeded, the worst case for the
+dummy slots of long edges). Each shape is drawn ``--rounds`` times in this process; the median is
+reported with the machine's load.
+
+    python benchmarks/bench_layout.py [--fanout 1000] [--random 2500] [--rounds 3] [--out benchmarks/results/layout.md]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from prov_common.w3cprov.drawing import render_svg  # noqa: E402
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node  # noqa: E402
+from results_file import OUT_HELP, add_section  # noqa: E402
+
+
+def _graph(edges: list[tuple[str, str]]) -> LineageGraph:
+    """Nodes named ``run…`` are runs, the others versions (labels as lineage draws them)."""
+    graph = LineageGraph()
+    for key in sorted({k for pair in edges for k in pair}):
+        kind = RUN if key.startswith("run") else VERSION
+        graph.nodes[key] = Node(key, kind, f"{key}\n{'COMPLETE' if kind == RUN else 'blake3:0123456789ab…'}")
+    graph.edges = sorted(Edge(a, b, GENERATED if a.startswith("run") else USED) for a, b in edges)
+    return graph
+
+
+def fanout(n: int) -> LineageGraph:
+    """/data/raw.csv -> prepare i -> features-i.parquet -> train i -> model i, for i < n."""
+    edges = []
+    for i in range(n):
+        edges += [("/data/raw.csv", f"run prepare {i}"), (f"run prepare {i}", f"/data/features-{i}.parquet"),
+                  (f"/data/features-{i}.parquet", f"run train {i}"), (f"run train {i}", f"/models/m{i}.pkl")]
+    return _graph(edges)
+
+
+def random_dag(n: int, seed: int = 7) -> LineageGraph:
+    """Alternating versions and runs; each node gets 1-2 inputs from anywhere above it (long edges)."""
+    rng = random.Random(seed)
+    names = [f"run {i}" if i % 2 else f"/data/v{i}.parquet" for i in range(n)]
+    edges = []
+    for i in range(1, n):
+        above = [j for j in range(max(0, i - 400), i) if (j % 2) != (i % 2)] or [i - 1]
+        edges += [(names[j], names[i]) for j in rng.sample(above, min(len(above), rng.randint(1, 2)))]
+    return _graph(edges)
+
+
+def _time(graph: LineageGraph, rounds: int) -> tuple[float, int]:
+    seconds, size = [], 0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        size = len(render_svg(graph).encode())
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fanout", type=int, default=1000, help="preparing runs reading the one source")
+    parser.add_argument("--random", type=int, default=2500, help="nodes of the random DAG")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--label", default="", help="what this run measures (e.g. the commit)")
+    parser.add_argument("--out", default=None, help=OUT_HELP)
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    lines = ["# Built-in lineage layout", "", *([f"**{args.label}**", ""] if args.label else []),
+             f"{platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}; load {load:.1f} at the start; "
+             f"median of {args.rounds} drawings in one process.", "",
+             "| shape | nodes | edges | seconds | SVG bytes |", "|---|---:|---:|---:|---:|"]
+    for name, graph in (("fan-out of one source", fanout(args.fanout)), ("random long edges", random_dag(args.random))):
+        seconds, size = _time(graph, args.rounds)
+        lines.append(f"| {name} | {len(graph.nodes):,} | {len(graph.edges):,} | {seconds:.2f} | {size:,} |")
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    add_section(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
