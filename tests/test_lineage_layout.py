@@ -3,7 +3,9 @@ no overlapping labels; on the real Dagster example's events and on synthetic wid
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pandera.pandas as pa
@@ -83,6 +85,32 @@ def test_a_sharded_dataset_fans_out_and_in_within_the_page() -> None:
     svg = render_svg(graph_of(edges + [("run_all", "model")]), max_width=PAGE)
     check(svg)
     assert len(read_picture(svg).edges) == 82
+
+
+def _pieces(d: str) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """The (start, end) of each drawn piece of an SVG path of M, L and C commands (zero-length ones left out)."""
+    ends = [tuple(float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", args)[-2:]) for _, args in re.findall(r"([MLC])([^MLC]*)", d)]
+    return [(a, b) for a, b in zip(ends, ends[1:]) if a != b]
+
+
+def test_edges_leaving_one_node_draw_their_shared_trunk_once() -> None:
+    """One source read by 60 runs (the layer wraps over many rows): each edge is drawn from where it leaves
+    the trunk, so no piece of a line is drawn twice and the SVG grows with the edges, not edges x rows;
+    every edge still ends at its run with an arrow."""
+    edges = [p for i in range(60) for p in [("raw", f"run_prepare{i:02}"), (f"run_prepare{i:02}", f"features{i:02}")]]
+    svg = render_svg(graph_of(edges), max_width=PAGE)
+    check(svg)
+    root = ElementTree.fromstring(svg)
+    paths = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if "edge" in (p.get("class") or "")]
+    assert len(paths) == 120 and all(p.get("marker-end") for p in paths)
+    drawn = [piece for p in paths for piece in _pieces(p.get("d"))]
+    assert len(drawn) == len(set(drawn)), "a piece of a line is drawn twice"
+    picture = read_picture(svg)
+    for source, target, points in picture.edges:  # each ends on its target's top side
+        x0, y0, x1, _ = picture.nodes[target]
+        assert x0 <= points[-1][0] <= x1 and abs(points[-1][1] - y0) < 1.0, (source, target)
+    rows = {round(b[1]) for k, b in picture.nodes.items() if k.startswith("run_prepare")}
+    assert len(rows) >= 5, "the 60 runs wrap over several rows, so the trunk is long"
 
 
 def test_a_deep_graph_with_long_edges() -> None:

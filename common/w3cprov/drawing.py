@@ -11,6 +11,8 @@ from prov_common.w3cprov.graph import RUN, LineageGraph, Node
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
 
+Point = tuple[float, float]
+
 
 def escape(text: str) -> str:
     """Text for SVG: XML-escaped, characters XML cannot hold replaced."""
@@ -76,10 +78,11 @@ def _size(lines: list[str], kind: str) -> tuple[float, float]:
     return round(width, 1), round(height, 1)
 
 
-def _path(points: tuple[tuple[float, float], ...]) -> str:
-    """Vertical runs inside rows, a smooth S-curve across each gap between rows (it stays in the gap)."""
-    out = [f"M{points[0][0]:.1f},{points[0][1]:.1f}"]
-    for i in range(1, len(points)):
+def _path(points: tuple[Point, ...], start: int = 0) -> str:
+    """Vertical runs inside rows, a smooth S-curve across each gap between rows (it stays in the gap);
+    from point ``start`` on (the part before it is drawn by another edge)."""
+    out = [f"M{points[start][0]:.1f},{points[start][1]:.1f}"]
+    for i in range(start + 1, len(points)):
         (x0, y0), (x1, y1) = points[i - 1], points[i]
         if i % 2:  # inside a row: straight down
             out.append(f"L{x1:.1f},{y1:.1f}")
@@ -87,6 +90,15 @@ def _path(points: tuple[tuple[float, float], ...]) -> str:
             mid = (y0 + y1) / 2
             out.append(f"C{x0:.1f},{mid:.1f} {x1:.1f},{mid:.1f} {x1:.1f},{y1:.1f}")
     return " ".join(out)
+
+
+def _drawn_before(points: tuple[Point, ...], drawn: set[tuple[Point, Point]]) -> int:
+    """How many leading segments of an edge earlier edges drew already (the trunk that edges leaving one
+    node share, down to where this one branches off); its last segment is always drawn."""
+    k = 0
+    while k < len(points) - 2 and (points[k], points[k + 1]) in drawn:
+        k += 1
+    return k
 
 
 def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH) -> tuple[Layout, dict[str, list[str]]]:
@@ -109,10 +121,13 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555555"/></marker></defs>',
         '<rect width="100%" height="100%" fill="white"/>',
     ]
+    drawn: set[tuple[Point, Point]] = set()
     for route in layout.routes:
         arrow = "marker-start" if route.reversed else "marker-end"
+        start = 0 if route.reversed else _drawn_before(route.points, drawn)  # an arrow at the start stays whole
+        drawn.update(zip(route.points, route.points[1:]))
         out.append(f'<path class="edge {route.kind}" data-source="{escape(route.source)}" data-target="{escape(route.target)}" '
-                   f'd="{_path(route.points)}" fill="none" stroke="#555555" {arrow}="url(#arrow)"/>')
+                   f'd="{_path(route.points, start)}" fill="none" stroke="#555555" {arrow}="url(#arrow)"/>')
     for label in layout.labels:
         out.append(f'<text class="edge-label" x="{label.x:.1f}" y="{label.y:.1f}" font-size="8" fill="#555555">{escape(label.text)}</text>')
     for key in sorted(graph.nodes):
