@@ -19,21 +19,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
+from layout_geometry import graph_of  # noqa: E402 - the synthetic graphs the layout tests draw
 from prov_common.w3cprov.drawing import render_svg  # noqa: E402
-from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node  # noqa: E402
+from prov_common.w3cprov.graph import LineageGraph  # noqa: E402
 from results_file import OUT_HELP, add_section  # noqa: E402
 
 
 def _graph(edges: list[tuple[str, str]]) -> LineageGraph:
     """Nodes named ``run…`` are runs, the others versions (labels as lineage draws them)."""
-    graph = LineageGraph()
-    for key in sorted({k for pair in edges for k in pair}):
-        kind = RUN if key.startswith("run") else VERSION
-        graph.nodes[key] = Node(key, kind, f"{key}\n{'COMPLETE' if kind == RUN else 'blake3:0123456789ab…'}")
-    graph.edges = sorted(Edge(a, b, GENERATED if a.startswith("run") else USED) for a, b in edges)
-    return graph
+    return graph_of(edges, version_label="blake3:0123456789ab…")
 
 
 def fanout(n: int) -> LineageGraph:

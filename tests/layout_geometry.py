@@ -1,14 +1,27 @@
 """Geometry of a drawn lineage picture, read back from the SVG itself: node boxes, edge paths (curves
-sampled), edge labels; and the checks the tests make on it (no edge through a node, no overlaps, fits)."""
+sampled), edge labels; and the checks the tests make on it (no edge through a node, no overlaps, fits).
+Also the synthetic graphs they draw (:func:`graph_of`, used by ``benchmarks/bench_layout.py`` too)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+
 SVG = "{http://www.w3.org/2000/svg}"
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 Point = tuple[float, float]
+
+
+def graph_of(edges: list[tuple[str, str]], version_label: str = "blake3:0123456789ab") -> LineageGraph:
+    """A graph from (source, target) pairs; names starting with 'run' are runs, the rest versions."""
+    graph = LineageGraph()
+    for key in sorted({k for pair in edges for k in pair}):
+        kind = RUN if key.startswith("run") else VERSION
+        graph.nodes[key] = Node(key, kind, f"{key}\n{'COMPLETE' if kind == RUN else version_label}")
+    graph.edges = sorted(Edge(a, b, GENERATED if a.startswith("run") else USED) for a, b in edges)
+    return graph
 
 
 @dataclass

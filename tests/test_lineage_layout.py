@@ -13,21 +13,11 @@ import pytest
 
 from prov_common.cli import main as tdprov
 from prov_common.w3cprov.drawing import render_svg
-from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+from prov_common.w3cprov.graph import RUN, Node
 
-from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
+from layout_geometry import edges_through_nodes, graph_of, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
 PAGE = 1000.0
-
-
-def graph_of(edges: list[tuple[str, str]]) -> LineageGraph:
-    """A graph from (source, target) pairs; names starting with 'run' are runs, the rest versions."""
-    graph = LineageGraph()
-    for key in sorted({k for pair in edges for k in pair}):
-        kind = RUN if key.startswith("run") else VERSION
-        graph.nodes[key] = Node(key, kind, f"{key}\n{'COMPLETE' if kind == RUN else 'blake3:0123456789ab'}")
-    graph.edges = sorted(Edge(a, b, GENERATED if a.startswith("run") else USED) for a, b in edges)
-    return graph
 
 
 def check(svg: str, width: float = PAGE) -> None:
