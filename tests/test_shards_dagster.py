@@ -57,8 +57,12 @@ def _signed_subjects(store_uri: str) -> list[dict[str, Any]]:
     return verified_statement(read_bundle(store, summary.run_id).statement_bytes, public)["subject"]
 
 
+def _prov_text(store: str, run_id: str) -> str:
+    return (Path(store) / "bundles" / run_id / "prov.json").read_text()
+
+
 def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, instance: Any, capsys: Any,
-                                                                ol_validator: Any) -> None:
+                                                                ol_validator: Any, caplog: Any) -> None:
     folder, store = tmp_path / "shards", str(tmp_path / "store")
     first = _run(str(folder), lambda: write_shards(folder), instance, store=store, snapshot=True, dask_scheduler="none")
     assert first == tdprov_hash(str(folder), capsys)["digest"]
@@ -88,6 +92,16 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     assert code == 0 and f"{folder}  {second}  ({SHARDS} shards)" in with_checks
     code, as_json = cli(["lineage", str(folder), "--json", "--store", store], capsys)
     assert code == 0 and [(t["version"], t["shards"]) for t in json.loads(as_json)["lineage"]] == [(second, SHARDS)]
+    (newest,) = [run for run in os.listdir(Path(store) / "bundles") if second in _prov_text(store, run)]
+    prov = Path(store) / "bundles" / newest / "prov.json"
+    prov.chmod(0o600)
+    kept = prov.read_bytes()
+    prov.write_bytes(b"{damaged")  # the lineage still shows, without that count, and says why
+    with caplog.at_level("WARNING", logger="prov_common.w3cprov.collect"):
+        code, lineage = cli(["lineage", str(folder), "--store", store], capsys)
+    assert code == 0 and f"{folder}  {second}\n" in lineage + "\n" and "shards)" not in lineage
+    assert f"the shard counts of what run {newest} wrote are not shown" in caplog.text and "tdprov verify" in caplog.text
+    prov.write_bytes(kept)
 
     new_bytes = shard_bytes(folder)
     shutil.rmtree(folder)

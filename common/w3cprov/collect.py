@@ -1,6 +1,7 @@
 """Reading PROV out of a store: bundle summaries and the PROV documents of sealed bundles (I/O)."""
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -11,11 +12,13 @@ from tqdm import tqdm
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
 from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
 from prov_common.w3cprov.serialize import deserialize, merge_documents
+
+log = logging.getLogger(__name__)
 
 
 def since_cursor(since: str | None) -> str | None:
@@ -53,12 +56,19 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:
     """Shard counts of sharded versions (node id -> id of the run that generated it), from the PROV of
-    those runs' bundles (``tdprov:shardCount``); one bundle read per run."""
+    those runs' bundles (``tdprov:shardCount``); one bundle read per run. A bundle that cannot be read
+    is left out with a warning."""
     from prov_common.w3cprov.graph import lineage_graph
 
     counts: dict[str, int] = {}
     for run_id in sorted(set(generations.values())):
-        nodes = lineage_graph(bundle_document(store, run_id)).nodes
+        try:
+            nodes = lineage_graph(bundle_document(store, run_id)).nodes
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:  # a damaged or missing bundle costs its counts, not the lineage
+            log.warning("tdprov: the shard counts of what run %s wrote are not shown: %s Fix: run 'tdprov verify'", run_id, exc.what)
+            continue
         counts.update({key: shards for key, made_by in generations.items()
                        if made_by == run_id and key in nodes and (shards := nodes[key].shards) is not None})
     return counts
