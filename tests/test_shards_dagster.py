@@ -102,6 +102,11 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     assert code == 0 and f"{folder}  {second}\n" in lineage + "\n" and "shards)" not in lineage
     assert f"the shard counts of what run {newest} wrote are not shown" in caplog.text and "tdprov verify" in caplog.text
     prov.write_bytes(kept)
+    rows = tdprov_hash(str(folder), capsys)["rows"]
+    code, shown = cli(["show", newest, "--store", store], capsys)
+    assert code == 0 and f"  {folder.as_uri()}  {second}  ({rows:,} rows in {SHARDS} shards)" in shown.splitlines()
+    code, shown = cli(["show", newest, "--json", "--store", store], capsys)
+    assert json.loads(shown)["extents"] == [{"side": "output", "dataset": folder.as_uri(), "rows": rows, "shards": SHARDS}]
 
     new_bytes = shard_bytes(folder)
     shutil.rmtree(folder)

@@ -56,10 +56,9 @@ def _aliases(symlinks: dict) -> tuple[str, ...]:
 
 
 def _use(ds: DatasetState) -> DatasetUse:
-    content = ds.facet("tdprov_contentHash")
-    rows, shards = (value if type(value) is int else None for value in (content.get("rows"), content.get("shardCount")))
-    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), rows,
-                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")), shards)
+    return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), ds.count("rows"),
+                      symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")),
+                      ds.count("shardCount"))
 
 
 def _get(store: Store, key: str) -> bytes | None:

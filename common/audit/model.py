@@ -6,6 +6,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prov_common.w3cprov.events import extent_text
+
 # checks, in report order
 CHECK_SIGNATURES = "signatures"
 CHECK_LOG = "log"
@@ -117,10 +119,7 @@ class DatasetUse:
     @property
     def extent(self) -> str | None:
         """How much data the version holds, as reports say it ("1,000 rows in 12 shards"), or None."""
-        shards = None if self.shards is None else f"{self.shards:,} shard{'s' if self.shards != 1 else ''}"
-        if self.rows is None:
-            return shards
-        return f"{self.rows:,} rows" + (f" in {shards}" if shards else "")
+        return extent_text(self.rows, self.shards)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":

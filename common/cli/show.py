@@ -15,7 +15,7 @@ from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
-from prov_common.w3cprov.events import RunState
+from prov_common.w3cprov.events import RunState, extent_text
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -49,6 +49,17 @@ def quality(state: RunState) -> list[dict[str, Any]]:
     return rows
 
 
+def extents(state: RunState) -> list[dict[str, Any]]:
+    """Rows and shards per dataset (inputs and outputs) from the ``tdprov_contentHash`` facets, where recorded."""
+    found = []
+    for side, datasets in (("input", state.inputs), ("output", state.outputs)):
+        for ds in datasets:
+            rows, shards = ds.count("rows"), ds.count("shardCount")
+            if rows is not None or shards is not None:
+                found.append({"side": side, "dataset": dataset_name(ds.namespace, ds.name), "rows": rows, "shards": shards})
+    return found
+
+
 def _prov_counts(data: bytes | None) -> dict[str, int]:
     try:
         prov = loads(data) if data is not None else {}
@@ -73,6 +84,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
         "quality": quality(derived.state) if derived is not None else [],
+        "extents": extents(derived.state) if derived is not None else [],
         "attachments": sorted(f.path for f in manifest.files if f.path not in layout.RESERVED),
         "verification": report.to_dict(),
         "_report": report,
@@ -92,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
            f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
     if m.get("parentRunId"):
         out.append(f"  parent run {m['parentRunId']}")
+    held = {(e["side"] + "s", e["dataset"]): extent_text(e["rows"], e["shards"]) for e in info["extents"]}
     for side in ("inputs", "outputs"):
         out.append(f"{side}:")
-        out += [f"  {dataset_name(d['namespace'], d['name'])}  {d['version'] or '-'}" for d in m[side]] or ["  -"]
+        named = [(dataset_name(d["namespace"], d["name"]), d["version"] or "-") for d in m[side]]
+        out += [f"  {name}  {version}" + (f"  ({held[side, name]})" if held.get((side, name)) else "") for name, version in named] or ["  -"]
     out.append("events:")
     out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]] or [
         "  not shown: they do not verify (see the signature findings below)"]

@@ -49,6 +49,19 @@ class DatasetState:
                 return str(value)
         return None
 
+    def count(self, field_name: str) -> int | None:
+        """An integer field of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``), None when absent or not an integer."""
+        value = self.facet("tdprov_contentHash").get(field_name)
+        return value if type(value) is int else None
+
+
+def extent_text(rows: int | None, shards: int | None) -> str | None:
+    """How much data a version holds, as reports say it ("1,000 rows in 12 shards"), or None when neither is known."""
+    in_shards = None if shards is None else f"{shards:,} shard{'s' if shards != 1 else ''}"
+    if rows is None:
+        return in_shards
+    return f"{rows:,} rows" + (f" in {in_shards}" if in_shards else "")
+
 
 @dataclass
 class RunState:
