@@ -11,6 +11,7 @@ from prov_common.errors import BadInputError, TdprovError
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
+from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.identity import located_dataset
 from prov_common.w3cprov.lineage import (
@@ -69,7 +70,7 @@ def _version_text(tree: LineageTree, direction: str) -> str:
     node = tree.node
     text = f"{node.dataset or node.id}" + (f"  {node.version}" if node.version else "  (no version)")
     if node.shards is not None:
-        text += f"  ({node.shards} shard{'s' if node.shards != 1 else ''})"
+        text += f"  ({extent_text(None, node.shards)})"
     if node.failed_checks:
         text += f"  ✗ failed: {', '.join(node.failed_checks)}"
     if node.also:

@@ -60,8 +60,11 @@ def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]
     is left out with a warning."""
     from prov_common.w3cprov.graph import lineage_graph
 
+    made_by: dict[str, list[str]] = {}
+    for key, run_id in generations.items():
+        made_by.setdefault(run_id, []).append(key)
     counts: dict[str, int] = {}
-    for run_id in sorted(set(generations.values())):
+    for run_id, keys in sorted(made_by.items()):
         try:
             nodes = lineage_graph(bundle_document(store, run_id)).nodes
         except StoreUnavailableError:
@@ -69,8 +72,7 @@ def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]
         except TdprovError as exc:  # a damaged or missing bundle costs its counts, not the lineage
             log.warning("tdprov: the shard counts of what run %s wrote are not shown: %s Fix: run 'tdprov verify'", run_id, exc.what)
             continue
-        counts.update({key: shards for key, made_by in generations.items()
-                       if made_by == run_id and key in nodes and (shards := nodes[key].shards) is not None})
+        counts.update({key: nodes[key].shards for key in keys if key in nodes and nodes[key].shards is not None})
     return counts
 
 
