@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import pandera.pandas as pa
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.shard_model import ShardedDigest
 from prov_common.quality import load_schema
 from prov_dagster.links import location_link
 from prov_dagster.model import DatasetRecord
@@ -45,6 +47,19 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str | None) -> d
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
     if bundle is not None:
         meta["tdprov/bundle"] = location_link(bundle)
+    return meta
+
+
+def extent_metadata(written: Iterable[DatasetRecord]) -> dict[str, Any]:
+    """Rows and shard counts of recorded outputs, as ``tdprov/rows/<name>`` and ``tdprov/shards/<name>``
+    (where the digest knows them): what the Dagster UI plots for a sharded corpus over time."""
+    meta: dict[str, Any] = {}
+    for record in written:
+        rows = getattr(record.digest, "rows", None)
+        if isinstance(rows, int):
+            meta[f"tdprov/rows/{record.name}"] = MetadataValue.int(rows)
+        if isinstance(record.digest, ShardedDigest):
+            meta[f"tdprov/shards/{record.name}"] = MetadataValue.int(len(record.digest.shards))
     return meta
 
 

@@ -19,6 +19,7 @@ from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.links import location_link
+from prov_dagster.metadata import extent_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
 from prov_dagster.recorder import StepRun, recorder_for
@@ -90,6 +91,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
         version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
         metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
+        metadata.update(extent_metadata(written))
         metadata["tdprov/bundle"] = location_link(bundle)
         return Recorded(digests=digests, bundle=bundle, data_version=version, metadata=metadata)
 

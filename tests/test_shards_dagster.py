@@ -41,7 +41,10 @@ def _run(target: str, write: Any, instance: Any, **resource: Any) -> str:
                          resources={"provenance": ProvenanceResource(**resource)})
     assert result.success
     (event,) = result.get_asset_materialization_events()
-    return str(event.materialization.metadata["tdprov/digest/corpus"].value)
+    metadata = event.materialization.metadata
+    assert metadata["tdprov/shards/corpus"].value == SHARDS  # what the Dagster UI plots for the corpus
+    assert metadata["tdprov/rows/corpus"].value == sum(len(shard_frame(i)) for i in range(SHARDS))
+    return str(metadata["tdprov/digest/corpus"].value)
 
 
 def _signed_subjects(store_uri: str) -> list[dict[str, Any]]:
