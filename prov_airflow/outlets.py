@@ -10,19 +10,27 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from prov_common.hashing.shard_model import ShardedDigest
 from prov_airflow.capture import DatasetCapture, to_uri
 
 log = logging.getLogger(__name__)
 
 EXTRA_KEY = "tdprov"
-"""Key of the asset event ``extra`` that holds tdprov's facts (``digest``, ``bundle``, ``runId``)."""
+"""Key of the asset event ``extra`` that holds tdprov's facts (``digest``, ``bundle``, ``runId``, ``rows``, ``shards``)."""
 
 
 def outlet_extra(capture: DatasetCapture, bundle: str, run_id: str) -> dict[str, Any]:
-    """What tdprov adds to the asset event of one outlet (no digest when hashing did not complete)."""
+    """What tdprov adds to the asset event of one outlet: the bundle and run, and when hashing completed
+    the digest, the rows of a table and the shard count of a sharded dataset."""
     facts: dict[str, Any] = {"bundle": bundle, "runId": run_id}
-    if capture.digest is not None:
-        facts["digest"] = capture.digest.digest
+    digest = capture.digest
+    if digest is not None:
+        facts["digest"] = digest.digest
+        rows = getattr(digest, "rows", None)
+        if isinstance(rows, int):
+            facts["rows"] = rows
+        if isinstance(digest, ShardedDigest):
+            facts["shards"] = len(digest.shards)
     return facts
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
-from airflow_dags.harness import bundles_of, events_of, run_dag
+from airflow_dags.harness import asset_events, bundles_of, events_of, run_dag
 
 import pandas as pd
 import pendulum
@@ -21,19 +21,6 @@ from prov_common.store import open_store
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
-def _asset_events(dag_id: str) -> dict[str, dict]:
-    """Asset URI -> extra of the asset events of ``dag_id``, read back from the metadata DB."""
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(select(AssetModel.uri, AssetEvent.extra, AssetEvent.source_task_id)
-                               .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                               .where(AssetEvent.source_dag_id == dag_id)).all()
-    return {uri: {"extra": extra, "task": task} for uri, extra, task in rows}
-
-
 def test_asset_events_carry_the_digest_and_bundle_uri(tmp_path: Path, store: Path) -> None:
     table, never = tmp_path / "features.csv", tmp_path / "never-written.csv"
 
@@ -46,13 +33,13 @@ def test_asset_events_carry_the_digest_and_bundle_uri(tmp_path: Path, store: Pat
                        outlets=[Asset(table.as_uri()), Asset(never.as_uri()), str(tmp_path / "plain.txt")])
     assert run_dag(dag, logical_date=START).state == "success"
 
-    events = _asset_events("tdprov_asset_extra")
+    events = asset_events("tdprov_asset_extra")
     assert set(events) == {table.as_uri(), never.as_uri()}  # a plain path is no asset: no event
     summary = {s.job_name: s for s in bundles_of(store)}["tdprov_asset_extra.build"]
     bundle = f"{store}/bundles/{summary.run_id}/"
     facts = events[table.as_uri()]["extra"]
     assert facts["rows"] == 3
-    assert facts["tdprov"] == {"digest": hash_path(table).digest, "bundle": bundle, "runId": summary.run_id}
+    assert facts["tdprov"] == {"digest": hash_path(table).digest, "bundle": bundle, "runId": summary.run_id, "rows": 3}
     # the digest in Airflow is the version the bundle recorded, and the bundle is where the extra says
     assert {o.name: o.version for o in summary.outputs}[str(table)] == facts["tdprov"]["digest"]
     assert (Path(bundle) / "statement.dsse.json").is_file()

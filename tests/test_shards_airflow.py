@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
-from airflow_dags.harness import run_dag
+from airflow_dags.harness import asset_events, run_dag
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
@@ -45,6 +45,8 @@ def test_folder_outlet_is_one_version_and_checks_out(tmp_path: Path, store: Path
     facet = out["facets"]["tdprov_contentHash"]
     assert (out["facets"]["version"]["datasetVersion"], facet["kind"], facet["shardCount"]) == (first, "shards", SHARDS)
     ol_validator.validate_event(out["event"])
+    extra = asset_events("tdprov_shards_folder")[outlet.uri]["extra"]["tdprov"]  # what Airflow's asset views show
+    assert (extra["digest"], extra["shards"], extra["rows"]) == (first, SHARDS, facet["rows"])
     assert len(stored_objects(str(store))) == SHARDS
     old_bytes = shard_bytes(folder)
 

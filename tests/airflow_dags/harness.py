@@ -99,6 +99,19 @@ def run_dag(dag, **kwargs):
     return dag.test(**kwargs)
 
 
+def asset_events(dag_id: str) -> dict[str, dict]:
+    """Asset URI -> extra of the asset events of ``dag_id``, read back from the metadata DB."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(select(AssetModel.uri, AssetEvent.extra, AssetEvent.source_task_id)
+                               .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                               .where(AssetEvent.source_dag_id == dag_id)).all()
+    return {uri: {"extra": extra, "task": task} for uri, extra, task in rows}
+
+
 try:  # fixtures for the test modules (imported there by name)
     import pytest
 
