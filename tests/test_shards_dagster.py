@@ -91,6 +91,9 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
 
     code, lineage = cli(["lineage", str(folder), "--store", store], capsys)
     assert code == 0 and f"{folder}  {second}  ({SHARDS} shards)" in lineage and first not in lineage
+    picture = tmp_path / "lineage.svg"
+    assert cli(["lineage", str(folder), "--renderer", "builtin", "-o", str(picture), "--store", store], capsys)[0] == 0
+    assert f">{SHARDS} shards</tspan>" in picture.read_text()
     code, with_checks = cli(["lineage", str(folder), "--checks", "--store", store], capsys)
     assert code == 0 and f"{folder}  {second}  ({SHARDS} shards)" in with_checks
     code, as_json = cli(["lineage", str(folder), "--json", "--store", store], capsys)

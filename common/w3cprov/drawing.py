@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape as _escape
 
+from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import RUN, LineageGraph, Node
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
@@ -28,6 +29,8 @@ def _alert(node: Node) -> bool:
 
 def _lines(node: Node) -> list[str]:
     lines = node.label.split("\n")
+    if node.shards is not None:
+        lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
         lines.append(f"✗ {len(node.failed_checks)} failed check{'s' if len(node.failed_checks) > 1 else ''}")
     return lines
