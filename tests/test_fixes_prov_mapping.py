@@ -15,6 +15,7 @@ from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
 from prov_common.bundle.build import statement_for
 from prov_common.bundle.model import FileEntry, blake3_digest
 from prov_common.bundle.storage import deliver_bundle
+from prov_common.errors import BadInputError
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, TrustStore, sign_envelope
 from prov_common.store import open_store
 from prov_common.w3cprov import events_to_document, serialize
@@ -149,6 +150,8 @@ def test_mapping_3_states_shard_count_and_row_root_for_plain_prov_o_readers() ->
     assert rows == [(written, 12, "sha256:" + "3" * 64)]
     older = serialize(events_to_document(events, "tdprov-prov/2"), "json")
     assert b"shardCount" not in older and b"rowsRoot" not in older
+    with pytest.raises(BadInputError, match="'tdprov-prov/1' is not one this version of tdprov derives"):
+        events_to_document(events, "tdprov-prov/1")
 
 
 def test_bundles_of_mapping_2_are_re_derived_by_mapping_2(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument
 
 from prov_common.canonical_json import canonical_bytes
+from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.events import DatasetState, RunState, fold_runs
 from prov_common.w3cprov.ids import DCTERMS, DQV, TDPROV
@@ -40,7 +41,8 @@ class _Builder:
 
     def __init__(self, mapping: str = PROV_MAPPING) -> None:
         if mapping not in DERIVABLE_MAPPINGS:
-            raise ValueError(f"PROV mapping {mapping!r} is not one this version derives ({', '.join(DERIVABLE_MAPPINGS)})")
+            raise BadInputError(f"PROV mapping {mapping!r} is not one this version of tdprov derives.",
+                                fix=f"ask for one of {', '.join(DERIVABLE_MAPPINGS)}")
         self.mapping = mapping
         self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
         self.relations: set[tuple[Any, ...]] = set()
