@@ -73,7 +73,7 @@ def test_audit_operator_facet_over_a_gap_has_no_checkpoint(tmp_path: Path, store
     run_dag(dag, logical_date=START)
     head = sorted((store / "log" / "checkpoints").iterdir())[-1]
     now = json.loads(Variable.get("tdprov_gap_checkpoint"))
-    assert now != kept and now["checkpointDigest"] == "sha256:" + hashlib.sha256(head.read_bytes()).hexdigest()
+    assert now != kept and now["checkpoint"]["checkpointDigest"] == "sha256:" + hashlib.sha256(head.read_bytes()).hexdigest()
     assert list((store / "audit" / "resolutions").iterdir())
     with DAG("tdprov_gap_after", start_date=START, schedule=None) as dag:
         ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "a4"), witness_variable="tdprov_gap_checkpoint")

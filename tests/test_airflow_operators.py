@@ -274,7 +274,8 @@ def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_
     published = json.loads(pulled.read_text())
     head = sorted((store / "log" / "checkpoints").iterdir())[-1]
     assert published["treeSize"] == int(head.stem) and published["checkpointDigest"] == sha256_digest(head.read_bytes())
-    assert json.loads(Variable.get("tdprov_checkpoint")) == published
+    kept = json.loads(Variable.get("tdprov_checkpoint"))
+    assert (kept["checkpoint"], kept["store"]) == (published, open_store(str(store)).uri)
 
     head.unlink()
     memory_path(open_store(str(store)).uri).unlink()
@@ -284,4 +285,42 @@ def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_
     report = json.loads(next((tmp_path / "audit2").rglob("report.json")).read_text())
     log = next(c for c in report["checks"] if c["name"] == "log")
     assert any("Airflow Variable 'tdprov_checkpoint'" in f["what"] for f in log["findings"]), log["findings"]
-    assert json.loads(Variable.get("tdprov_checkpoint")) == published  # not overwritten over the gap
+    assert json.loads(Variable.get("tdprov_checkpoint"))["checkpoint"] == published  # not overwritten over the gap
+
+
+def test_witness_variable_of_another_store_is_refused(tmp_path: Path, store: Path) -> None:
+    """The Variable keeps the store its checkpoint is of: an audit of another store refuses it (a finding
+    naming the Variable) instead of comparing two stores' logs."""
+    from airflow.models import Variable
+
+    _produce(store, "tdprov_witness_store_up", tmp_path)
+    Variable.set("tdprov_other_checkpoint", json.dumps({"store": "s3://some-other-store/", "keptAt": "2026-01-01T00:00:00Z",
+                                                         "auditId": "x", "checkpoint": {"treeSize": 1, "rootHash": "00", "checkpointDigest": "00"}}))
+    with DAG("tdprov_witness_other", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "a1"), witness_variable="tdprov_other_checkpoint")
+    assert run_dag(dag, logical_date=START).state == "failed"
+    report = json.loads(next((tmp_path / "a1").rglob("report.json")).read_text())
+    whats = [f["what"] for c in report["checks"] for f in c["findings"]]
+    assert any("Airflow Variable 'tdprov_other_checkpoint' names another store" in w and "s3://some-other-store/" in w
+               for w in whats), whats
+
+
+def test_witness_variable_of_the_older_form_is_read_as_this_stores(tmp_path: Path, store: Path) -> None:
+    """A Variable holding only the published checkpoint, as written before the store was kept with it, is
+    read as this store's checkpoint and rewritten in the new form."""
+    from airflow.models import Variable
+
+    from prov_common.store import open_store
+
+    _produce(store, "tdprov_witness_plain_up", tmp_path)
+    with DAG("tdprov_witness_first", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "a2"), witness_variable="tdprov_plain_checkpoint")
+    assert run_dag(dag, logical_date=START).state == "success"
+    published = json.loads(Variable.get("tdprov_plain_checkpoint"))["checkpoint"]
+    Variable.set("tdprov_plain_checkpoint", json.dumps(published))  # the older form: the checkpoint alone
+    _produce(store, "tdprov_witness_store_more", tmp_path)
+    with DAG("tdprov_witness_older_form", start_date=START, schedule=None) as dag:
+        ProvenanceAuditOperator(task_id="audit", report_dir=str(tmp_path / "a3"), witness_variable="tdprov_plain_checkpoint")
+    assert run_dag(dag, logical_date=START).state == "success"
+    kept = json.loads(Variable.get("tdprov_plain_checkpoint"))
+    assert kept["store"] == open_store(str(store)).uri and kept["checkpoint"]["treeSize"] > published["treeSize"]

@@ -31,33 +31,41 @@ def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since
 
 
 class VariableWitness:
-    """An Airflow Variable that keeps the newest checkpoint the audit verified (the published form:
-    tree size, root, digest); every audit checks the log against it and moves it only when the log
-    extends it, so the Variable witnesses a roll back even when the auditor's memory is lost."""
+    """An Airflow Variable that keeps the newest checkpoint an audit of ``store_uri`` verified (with the
+    store it is of, as every witness place keeps it); every audit checks the log against it and moves it
+    only when the log extends it, so the Variable witnesses a roll back even when the auditor's memory
+    is lost. A Variable of another store is refused; one holding only the published checkpoint (as
+    written before the store was kept with it) is read as of this store."""
 
-    def __init__(self, variable: str) -> None:
-        self.variable = variable
+    def __init__(self, variable: str, store_uri: str) -> None:
+        self.variable, self.store_uri = variable, store_uri
         self.name = f"Airflow Variable {variable!r}"
 
     def read(self) -> "KnownCheckpoint | None":
         from airflow.sdk import Variable
 
+        from prov_common.audit.remember import recorded_checkpoint
         from prov_common.audit.witness import published_checkpoint
+        from prov_common.errors import BadInputError
 
         kept = Variable.get(self.variable, default=None)
         if not kept:
             return None
         try:
-            return published_checkpoint(json.loads(kept), self.name)
+            record = json.loads(kept)
         except ValueError as exc:
-            from prov_common.errors import BadInputError
-
             raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the Variable from a backup") from exc
+        if isinstance(record, dict) and "store" in record:
+            return recorded_checkpoint(record, self.store_uri, self.name,
+                                       fix="give each store a Variable of its own, or restore it from a backup")
+        return published_checkpoint(record, self.name)
 
     def write(self, checkpoint: "KnownCheckpoint", *, now: datetime, audit_id: str) -> None:
         from airflow.sdk import Variable
 
-        Variable.set(self.variable, json.dumps(checkpoint.published(), sort_keys=True))
+        from prov_common.audit.remember import witness_record
+
+        Variable.set(self.variable, json.dumps(witness_record(self.store_uri, checkpoint, now=now, audit_id=audit_id), sort_keys=True))
 
 
 def checkpoint_facet(result: "AuditResult") -> Any:
@@ -140,7 +148,7 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
         from prov_common.audit import run_audit
         from prov_common.lineage.facets import AUDIT_CHECKPOINT
 
-        places: list[Any] = [*self.remember_in, *([VariableWitness(self.witness_variable)] if self.witness_variable else [])]
+        places: list[Any] = [*self.remember_in, *([VariableWitness(self.witness_variable, store.uri)] if self.witness_variable else [])]
         result = run_audit(store, settings, full=self.full, rehash=self.rehash, report_dir=self.report_dir,
                            progress=False, witnesses=self.witnesses, remember_in=places, accept_checkpoint=self.accept_checkpoint)
         context["ti"].xcom_push(key="checkpoint", value=result.published_checkpoint())
