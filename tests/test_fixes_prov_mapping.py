@@ -171,3 +171,18 @@ def test_bundles_of_mapping_2_are_re_derived_by_mapping_2(tmp_path: Path) -> Non
     # the merged export states mapping 3 for the older bundle too (derived again from its events)
     exported = serialize(store_document(_stored(tmp_path / "x", _resealed(bundle, older, "tdprov-prov/2"))), "json")
     assert b'"tdprov:shardCount":{"$":"12"' in exported
+
+
+@pytest.mark.parametrize("value", [-4, True, 4.0, "4", None])
+def test_a_count_that_is_not_a_whole_number_is_not_shown_as_one(value) -> None:
+    """Any producer can send the content-hash facet: a shard count that is negative, a boolean, a float or
+    text is stated in PROV as sent (mapping 3 states integers only) but never shown as a count."""
+    from prov_common.w3cprov.events import fold_runs
+    from prov_common.w3cprov.graph import lineage_graph
+
+    events = _sharded_row_events()
+    events[1]["outputs"][0]["facets"]["tdprov_contentHash"]["shardCount"] = value
+    (run,) = fold_runs(events)
+    assert run.outputs[0].count("shardCount") is None and run.outputs[0].count("rows") == 1000
+    shards = {n.shards for n in lineage_graph(events_to_document(events)).nodes.values() if n.kind == "version"}
+    assert shards == {None}

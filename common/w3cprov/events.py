@@ -50,9 +50,10 @@ class DatasetState:
         return None
 
     def count(self, field_name: str) -> int | None:
-        """An integer field of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``), None when absent or not an integer."""
+        """A count of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``); None when absent or not a
+        whole number of at least 0 (any producer can send the facet)."""
         value = self.facet("tdprov_contentHash").get(field_name)
-        return value if type(value) is int else None
+        return value if type(value) is int and value >= 0 else None
 
 
 def extent_text(rows: int | None, shards: int | None) -> str | None:

@@ -169,7 +169,7 @@ class _Reader:
             return Node(key, VERSION, f"{_elide(name or '?')}\n{_short(version)}", dataset=name,
                         namespace=_text(_first(dataset, TDPROV["namespace"])) if dataset else None,
                         version=version, failed_checks=failed, passed_checks=passed,
-                        shards=shards if type(shards) is int else None)
+                        shards=shards if type(shards) is int and shards >= 0 else None)
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         return Node(key, DATASET, _elide(name or key), dataset=name,
