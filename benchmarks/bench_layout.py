@@ -2,6 +2,8 @@
 
 Shapes: ``fanout`` — one source read by N preparing runs, each feeding a training run that writes a
 model (4N + 1 nodes: the downstream lineage of a shared source, the widest layers a store has);
+``fan-in`` — the same N preparing runs whose N feature versions one training run reads (the upstream
+lineage of a model trained on many inputs);
 ``random`` — N nodes in a random DAG whose edges skip many rows (seeded, the worst case for the
 dummy slots of long edges). Each shape is drawn ``--rounds`` times in this process; the median is
 reported with the machine's load.
@@ -42,6 +44,15 @@ def fanout(n: int) -> LineageGraph:
     return _graph(edges)
 
 
+def fanin(n: int) -> LineageGraph:
+    """/data/raw.csv -> prepare i -> features-i.parquet -> one training run -> the model, for i < n."""
+    edges = [("run train", "/models/model.pkl")]
+    for i in range(n):
+        edges += [("/data/raw.csv", f"run prepare {i}"), (f"run prepare {i}", f"/data/features-{i}.parquet"),
+                  (f"/data/features-{i}.parquet", "run train")]
+    return _graph(edges)
+
+
 def random_dag(n: int, seed: int = 7) -> LineageGraph:
     """Alternating versions and runs; each node gets 1-2 inputs from anywhere above it (long edges)."""
     rng = random.Random(seed)
@@ -64,7 +75,7 @@ def _time(graph: LineageGraph, rounds: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fanout", type=int, default=1000, help="preparing runs reading the one source")
+    parser.add_argument("--fanout", type=int, default=1000, help="preparing runs reading the one source (both fan shapes)")
     parser.add_argument("--random", type=int, default=2500, help="nodes of the random DAG")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--label", default="", help="what this run measures (e.g. the commit)")
@@ -75,7 +86,9 @@ def main() -> None:
              f"{platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}; load {load:.1f} at the start; "
              f"median of {args.rounds} drawings in one process.", "",
              "| shape | nodes | edges | seconds | SVG bytes |", "|---|---:|---:|---:|---:|"]
-    for name, graph in (("fan-out of one source", fanout(args.fanout)), ("random long edges", random_dag(args.random))):
+    shapes = (("fan-out of one source", fanout(args.fanout)), ("fan-in into one run", fanin(args.fanout)),
+              ("random long edges", random_dag(args.random)))
+    for name, graph in shapes:
         seconds, size = _time(graph, args.rounds)
         lines.append(f"| {name} | {len(graph.nodes):,} | {len(graph.edges):,} | {seconds:.2f} | {size:,} |")
         print(lines[-1], flush=True)

@@ -83,22 +83,30 @@ def _pieces(d: str) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     return [(a, b) for a, b in zip(ends, ends[1:]) if a != b]
 
 
-def test_edges_leaving_one_node_draw_their_shared_trunk_once() -> None:
-    """One source read by 60 runs (the layer wraps over many rows): each edge is drawn from where it leaves
-    the trunk, so no piece of a line is drawn twice and the SVG grows with the edges, not edges x rows;
-    every edge still ends at its run with an arrow."""
+@pytest.mark.parametrize("shape", ["fan-out", "fan-in"])
+def test_edges_leaving_or_entering_one_node_draw_their_shared_trunk_once(shape: str) -> None:
+    """One source read by 60 runs (fan-out), or 60 versions read by one run (fan-in): the layer wraps over
+    many rows and the long edges share one trunk. Each edge is drawn only where no earlier edge was, so
+    no piece of a line is drawn twice and the SVG grows with the edges, not edges x rows; every edge
+    with an arrow ends on its target, and every target gets one."""
     edges = [p for i in range(60) for p in [("raw", f"run_prepare{i:02}"), (f"run_prepare{i:02}", f"features{i:02}")]]
+    if shape == "fan-in":
+        edges += [(f"features{i:02}", "run_train") for i in range(60)]
     svg = render_svg(graph_of(edges), max_width=PAGE)
     check(svg)
-    root = ElementTree.fromstring(svg)
-    paths = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if "edge" in (p.get("class") or "")]
-    assert len(paths) == 120 and all(p.get("marker-end") for p in paths)
+    paths = [p for p in ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}path") if "edge" in (p.get("class") or "")]
+    assert len(paths) == len(edges)
     drawn = [piece for p in paths for piece in _pieces(p.get("d"))]
     assert len(drawn) == len(set(drawn)), "a piece of a line is drawn twice"
     picture = read_picture(svg)
-    for source, target, points in picture.edges:  # each ends on its target's top side
-        x0, y0, x1, _ = picture.nodes[target]
-        assert x0 <= points[-1][0] <= x1 and abs(points[-1][1] - y0) < 1.0, (source, target)
+    arrows = {(p.get("data-source"), p.get("data-target")) for p in paths if p.get("marker-end")}
+    for source, target, points in picture.edges:
+        if (source, target) in arrows:  # it ends on its target's top side
+            x0, y0, x1, _ = picture.nodes[target]
+            assert x0 <= points[-1][0] <= x1 and abs(points[-1][1] - y0) < 1.0, (source, target)
+    assert {target for _, target in arrows} == {target for _, target in edges}
+    if shape == "fan-out":
+        assert len(arrows) == len(edges)
     rows = {round(b[1]) for k, b in picture.nodes.items() if k.startswith("run_prepare")}
     assert len(rows) >= 5, "the 60 runs wrap over several rows, so the trunk is long"
 

@@ -81,11 +81,11 @@ def _size(lines: list[str], kind: str) -> tuple[float, float]:
     return round(width, 1), round(height, 1)
 
 
-def _path(points: tuple[Point, ...], start: int = 0) -> str:
+def _path(points: tuple[Point, ...], start: int = 0, end: int | None = None) -> str:
     """Vertical runs inside rows, a smooth S-curve across each gap between rows (it stays in the gap);
-    from point ``start`` on (the part before it is drawn by another edge)."""
+    from point ``start`` to point ``end`` (the parts outside are drawn by other edges)."""
     out = [f"M{points[start][0]:.1f},{points[start][1]:.1f}"]
-    for i in range(start + 1, len(points)):
+    for i in range(start + 1, len(points) if end is None else end + 1):
         (x0, y0), (x1, y1) = points[i - 1], points[i]
         if i % 2:  # inside a row: straight down
             out.append(f"L{x1:.1f},{y1:.1f}")
@@ -95,13 +95,16 @@ def _path(points: tuple[Point, ...], start: int = 0) -> str:
     return " ".join(out)
 
 
-def _drawn_before(points: tuple[Point, ...], drawn: set[tuple[Point, Point]]) -> int:
-    """How many leading segments of an edge earlier edges drew already (the trunk that edges leaving one
-    node share, down to where this one branches off); its last segment is always drawn."""
-    k = 0
-    while k < len(points) - 2 and (points[k], points[k + 1]) in drawn:
-        k += 1
-    return k
+def _undrawn(points: tuple[Point, ...], drawn: set[tuple[Point, Point]]) -> tuple[int, int]:
+    """The first and last point of the part of an edge that earlier edges did not draw: edges that leave
+    one node share a trunk down to where each branches off, edges that enter one node share one from
+    where each joins it. At least one segment is left to draw."""
+    start, end = 0, len(points) - 1
+    while start < end - 1 and (points[start], points[start + 1]) in drawn:
+        start += 1
+    while end > start + 1 and (points[end - 1], points[end]) in drawn:
+        end -= 1
+    return start, end
 
 
 def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH) -> tuple[Layout, dict[str, list[str]]]:
@@ -126,11 +129,13 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
     ]
     drawn: set[tuple[Point, Point]] = set()
     for route in layout.routes:
-        arrow = "marker-start" if route.reversed else "marker-end"
-        start = 0 if route.reversed else _drawn_before(route.points, drawn)  # an arrow at the start stays whole
+        last = len(route.points) - 1
+        start, end = (0, last) if route.reversed else _undrawn(route.points, drawn)  # an arrow at the start: whole
         drawn.update(zip(route.points, route.points[1:]))
+        arrow = "marker-start" if route.reversed else "marker-end" if end == last else ""  # joined a drawn arrow
         out.append(f'<path class="edge {route.kind}" data-source="{escape(route.source)}" data-target="{escape(route.target)}" '
-                   f'd="{_path(route.points, start)}" fill="none" stroke="#555555" {arrow}="url(#arrow)"/>')
+                   f'd="{_path(route.points, start, end)}" fill="none" stroke="#555555"'
+                   + (f' {arrow}="url(#arrow)"/>' if arrow else "/>"))
     for label in layout.labels:
         out.append(f'<text class="edge-label" x="{label.x:.1f}" y="{label.y:.1f}" font-size="8" fill="#555555">{escape(label.text)}</text>')
     for key in sorted(graph.nodes):
