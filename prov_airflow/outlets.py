@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from prov_common.hashing.shard_model import ShardedDigest
+from prov_common.hashing.shard_model import extent_counts
 from prov_airflow.capture import DatasetCapture, to_uri
 
 log = logging.getLogger(__name__)
@@ -26,11 +26,8 @@ def outlet_extra(capture: DatasetCapture, bundle: str, run_id: str) -> dict[str,
     digest = capture.digest
     if digest is not None:
         facts["digest"] = digest.digest
-        rows = getattr(digest, "rows", None)
-        if isinstance(rows, int):
-            facts["rows"] = rows
-        if isinstance(digest, ShardedDigest):
-            facts["shards"] = len(digest.shards)
+        rows, shards = extent_counts(digest)
+        facts.update({key: n for key, n in (("rows", rows), ("shards", shards)) if n is not None})
     return facts
 
 

@@ -9,7 +9,7 @@ import pandera.pandas as pa
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.shard_model import ShardedDigest
+from prov_common.hashing.shard_model import extent_counts
 from prov_common.quality import load_schema
 from prov_dagster.links import location_link
 from prov_dagster.model import DatasetRecord
@@ -55,11 +55,9 @@ def extent_metadata(written: Iterable[DatasetRecord]) -> dict[str, Any]:
     (where the digest knows them): what the Dagster UI plots for a sharded corpus over time."""
     meta: dict[str, Any] = {}
     for record in written:
-        rows = getattr(record.digest, "rows", None)
-        if isinstance(rows, int):
-            meta[f"tdprov/rows/{record.name}"] = MetadataValue.int(rows)
-        if isinstance(record.digest, ShardedDigest):
-            meta[f"tdprov/shards/{record.name}"] = MetadataValue.int(len(record.digest.shards))
+        rows, shards = extent_counts(record.digest)
+        meta.update({f"tdprov/{kind}/{record.name}": MetadataValue.int(n) for kind, n in (("rows", rows), ("shards", shards))
+                     if n is not None})
     return meta
 
 

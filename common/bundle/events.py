@@ -84,10 +84,10 @@ def fold_one_run(events: list[dict[str, Any]]) -> RunState:
     return states[0]
 
 
-def prov_json(state: RunState, mapping: str | None = None) -> bytes:
-    """Deterministic PROV-JSON of a run folded from its events (what the bundle stores and
-    verification re-derives), by ``mapping`` (default: the current mapping version)."""
+def prov_json(state: RunState, mapping: str) -> bytes:
+    """Deterministic PROV-JSON of a run folded from its events by PROV mapping version ``mapping`` (what
+    the bundle stores and verification re-derives)."""
     from prov_common.w3cprov import serialize
-    from prov_common.w3cprov.mapping import PROV_MAPPING, runs_to_document
+    from prov_common.w3cprov.mapping import runs_to_document
 
-    return serialize(runs_to_document([state], mapping or PROV_MAPPING), "json")
+    return serialize(runs_to_document([state], mapping), "json")

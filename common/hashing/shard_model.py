@@ -84,6 +84,13 @@ class ShardedDigest:
         return sum(s.bytes for s in self.shards)
 
 
+def extent_counts(digest: Any) -> tuple[int | None, int | None]:
+    """(rows, shards) of a table, file or sharded digest: the rows of a table (or of all table shards) and
+    the shard count of a sharded version; None where it has none."""
+    rows = getattr(digest, "rows", None)
+    return (rows if isinstance(rows, int) else None, len(digest.shards) if isinstance(digest, ShardedDigest) else None)
+
+
 @dataclass(frozen=True)
 class ShardsDiff:
     """Which shards differ between two sharded versions, by path; for a changed table shard whose column

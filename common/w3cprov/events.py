@@ -50,10 +50,14 @@ class DatasetState:
         return None
 
     def count(self, field_name: str) -> int | None:
-        """A count of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``); None when absent or not a
-        whole number of at least 0 (any producer can send the facet)."""
-        value = self.facet("tdprov_contentHash").get(field_name)
-        return value if type(value) is int and value >= 0 else None
+        """A count of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``), see :func:`whole_count`."""
+        return whole_count(self.facet("tdprov_contentHash").get(field_name))
+
+
+def whole_count(value: Any) -> int | None:
+    """``value`` as a count to show: None unless it is a whole number of at least 0 (any producer can
+    send the facets that counts come from)."""
+    return value if type(value) is int and value >= 0 else None
 
 
 def extent_text(rows: int | None, shards: int | None) -> str | None:

@@ -14,6 +14,7 @@ from prov.constants import PROV, PROV_LABEL, PROV_TYPE
 from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
+from prov_common.w3cprov.events import whole_count
 from prov_common.w3cprov.identity import VersionKey, pick_generation, version_key
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
@@ -169,7 +170,7 @@ class _Reader:
             return Node(key, VERSION, f"{_elide(name or '?')}\n{_short(version)}", dataset=name,
                         namespace=_text(_first(dataset, TDPROV["namespace"])) if dataset else None,
                         version=version, failed_checks=failed, passed_checks=passed,
-                        shards=shards if type(shards) is int and shards >= 0 else None)
+                        shards=whole_count(shards))
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         return Node(key, DATASET, _elide(name or key), dataset=name,
