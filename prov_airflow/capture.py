@@ -104,6 +104,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     from prov_common.hashing.targets import hash_dataset, is_not_found, listed_shards, resolve_target
+    from prov_common.rowset.capture import has_rows
 
     result: dict[str, Any] = {}
 
@@ -123,7 +124,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                 return
             # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
             digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity, shards=shards)
-            rows = _row_set(uri, digest) if getattr(digest, "row_digests", None) is not None else None
+            rows = _row_set(uri, digest) if has_rows(digest) else None
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table
                 why = "the file is not a table (Parquet, CSV or JSON lines): it has no rows"

@@ -24,7 +24,9 @@ from dagster import MaterializeResult, asset, materialize
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.hashing.shards import hash_shards
+from prov_common.hashing.rows import digests_chunks
 from prov_common.rowset import RowProof, row_set_of
+from prov_common.rowset.format import sorted_keys
 from prov_dagster import ProvenanceResource
 
 from rows_support import contains_cli, verifier_script
@@ -49,8 +51,10 @@ def test_row_set_of_shards_is_the_row_set_of_their_rows_in_one_table(tmp_path: P
     folder = write_shards(tmp_path / "corpus")
     rows = hash_shards(str(folder), granularity="row", cache=False)
     assert rows.digest == hash_shards(str(folder), cache=False).digest  # granularity does not change the version
-    assert rows.no_rows_because is None and rows.row_digests.num_rows == len(FRAME)
-    assert all(s.row_digests is None for s in rows.shards)  # kept once, for the whole version
+    assert rows.no_rows_because is None and len(rows.row_keys) == len(FRAME)
+    assert all(s.row_keys is None for s in rows.shards)  # kept once, for the whole version
+    one = hash_dataframe(FRAME, granularity="row")
+    assert np.array_equal(rows.row_keys, sorted_keys(digests_chunks(one.row_digests)))  # the 8-byte keys, sorted
     one_table = row_set_of(hash_dataframe(FRAME, granularity="row"), "corpus")
     assert row_set_of(rows, "corpus").root == one_table.root  # sorted digests: where a row sits does not matter
     on_dask = hash_shards(str(folder), granularity="row", cache=False, scheduler="local", workers=1)

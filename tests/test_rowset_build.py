@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from prov_common.rowset.format import build
+from prov_common.rowset.format import build, build_from_keys, merge_sorted_keys, sorted_keys
 
 
 def spec_root(digests: np.ndarray, width: int) -> str:
@@ -35,3 +35,17 @@ def test_build_follows_the_spec_and_chunks_give_the_same_file(rows: int, width: 
     chunked = build([digests[a:b] for a, b in zip(cuts, cuts[1:])], [("id", "int64")], width=width)
     assert chunked == (data, root)
     assert np.array_equal(digests, before)  # the input is left as it was (sorted in a copy)
+
+
+@pytest.mark.parametrize("width", [8, 4])
+def test_a_file_from_keys_sorted_in_runs_and_merged_is_the_file_of_all_digests(width: int) -> None:
+    """Shards sort their own keys where they are hashed; merged, they give the file of all rows at once."""
+    digests = np.random.default_rng(width).integers(0, 256, size=(7000, 16), dtype=np.uint8)
+    digests[10:15] = digests[6000]  # duplicates across runs are kept
+    whole = build(digests, [("id", "int64")], width=width)
+    runs = [sorted_keys(digests[a:b], width=width) for a, b in [(0, 1000), (1000, 1000), (1000, 6999), (6999, 7000)]]
+    assert all(np.all(r[:-1] <= r[1:]) for r in runs)
+    merged = merge_sorted_keys(runs)
+    assert merged.dtype == np.uint64 and np.array_equal(merged, sorted_keys(digests, width=width))
+    assert build_from_keys(merged, [("id", "int64")], width=width) == whole
+    assert whole[1] == spec_root(digests, width)

@@ -32,9 +32,11 @@ class ShardDigest:
     bytes: int
     rows: int | None = None
     columns: dict[str, str] = field(default_factory=dict)  # column name -> digest (tables)
-    # at row granularity only (never cached): (name, logical type) of each column and the row digests
+    # at row granularity only (never cached): (name, logical type) of each column, and the row-set keys
+    # of its rows (``prov_common.rowset.format.sorted_keys``: sorted uint64, 8 bytes a row) made where
+    # the shard was hashed, so that a Dask worker sends half of the row digests' bytes, already sorted
     row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
-    row_digests: Any = field(default=None, compare=False, repr=False)  # pyarrow.Table, as TableDigest's
+    row_keys: Any = field(default=None, compare=False, repr=False)  # numpy.ndarray of uint64
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (also what the shard-digest cache keeps)."""
@@ -62,9 +64,9 @@ class ShardedDigest:
     read: tuple[str, ...] = ()
     engine: str = "in-process"
     kind: Literal["shards"] = "shards"
-    # at row granularity: the row digests of every shard (pyarrow.Table) under their one schema, or why
-    # there are none (a shard that is not a table, or shards whose columns differ)
-    row_digests: Any = field(default=None, compare=False, repr=False)
+    # at row granularity: the sorted row-set keys of every shard's rows (numpy uint64, see ShardDigest)
+    # under their one schema, or why there are none (a shard that is not a table, or columns differ)
+    row_keys: Any = field(default=None, compare=False, repr=False)
     row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     no_rows_because: str | None = field(default=None, compare=False)
 

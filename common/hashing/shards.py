@@ -13,11 +13,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-import pyarrow as pa
-
 from prov_common import __version__
 from prov_common.hashing.files import hash_path
 from prov_common.hashing.model import Granularity, TableDigest
+from prov_common.hashing.rows import digests_chunks
 from prov_common.hashing.remote import uses_environment_clients
 from prov_common.hashing.shard_cache import ShardCache, now_ns
 from prov_common.hashing.shard_engine import resolve_scheduler, run_map
@@ -25,19 +24,20 @@ from prov_common.hashing.shard_list import is_s3, list_shards
 from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardRef, ShardsDiff
 from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
 from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
+from prov_common.rowset.format import merge_sorted_keys, sorted_keys
 
 
 @dataclass(frozen=True)
 class ShardOptions:
     """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
     ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one row group at a time);
-    ``rows``: keep each table shard's row digests (row granularity; never cached)."""
+    ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached)."""
 
     as_bytes: bool = False
     csv_dtypes: tuple[tuple[str, str], ...] = ()
     block_rows: int = BLOCK_ROWS
     threads: int | None = None
-    rows: bool = False  # row granularity: each table shard's row digests come back with its digest
+    rows: bool = False  # row granularity: each table shard's sorted row-set keys come back with its digest
 
     def key(self) -> str:
         """The cache key of these options and of this tdprov version (a new version may hash differently;
@@ -75,8 +75,9 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
                   block_rows=options.block_rows, threads=options.threads,
                   granularity="row" if options.rows else "column")
     if isinstance(d, TableDigest):
+        keys = sorted_keys(digests_chunks(d.row_digests)) if options.rows else None
         return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),
-                           tuple(d.schema_fields()) if options.rows else (), d.row_digests)
+                           tuple(d.schema_fields()) if options.rows else (), keys)
     return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes)
 
 
@@ -91,9 +92,9 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     address (default ``$TDPROV_DASK_SCHEDULER``, else a LocalCluster for many shards); ``workers``: the
     LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
-    on none of them. ``granularity="row"`` also gives the row digests of all shards (every shard is read:
-    cached digests carry no rows), for a row set (``prov_common.rowset.row_set_of``). ``shards``: the
-    shards of ``target`` as a listing just found them (default: listed here).
+    on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, for a
+    row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows).
+    ``shards``: the shards of ``target`` as a listing just found them (default: listed here).
     """
     started = now_ns()
     refs = sorted(shards, key=lambda r: r.path) if shards is not None else list_shards(target)
@@ -115,24 +116,25 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
         store.record(zip(todo, results, strict=True), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
     found = ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
-    return with_row_digests(found) if options.rows else found
+    return with_row_keys(found) if options.rows else found
 
 
-def with_row_digests(found: ShardedDigest) -> ShardedDigest:
-    """``found`` with the row digests of all its shards, which must be tables with the same columns
-    (else ``no_rows_because`` says which shard is not); the shards keep none of their own."""
+def with_row_keys(found: ShardedDigest) -> ShardedDigest:
+    """``found`` with the sorted row-set keys of all its shards' rows, merged from each shard's sorted
+    keys; the shards must be tables with the same columns (else ``no_rows_because`` says which shard is
+    not). The shards keep no keys of their own."""
     first = found.shards[0]
     odd = next((s for s in found.shards if s.kind != "table" or s.row_schema != first.row_schema), None)
     if odd is not None:
         why = (f"shard {odd.path} is not a table (Parquet, CSV or JSON lines)" if odd.kind != "table" else
                f"shard {odd.path} has other columns than {first.path}: {_columns(odd)} against {_columns(first)}")
         return replace(found, shards=_without_rows(found.shards), no_rows_because=why)
-    digests = pa.concat_tables([s.row_digests for s in found.shards])
-    return replace(found, shards=_without_rows(found.shards), row_digests=digests, row_schema=first.row_schema)
+    keys = merge_sorted_keys([s.row_keys for s in found.shards])
+    return replace(found, shards=_without_rows(found.shards), row_keys=keys, row_schema=first.row_schema)
 
 
 def _without_rows(shards: tuple[ShardDigest, ...]) -> tuple[ShardDigest, ...]:
-    return tuple(replace(s, row_schema=(), row_digests=None) for s in shards)
+    return tuple(replace(s, row_schema=(), row_keys=None) for s in shards)
 
 
 def _columns(shard: ShardDigest) -> str:

@@ -7,7 +7,7 @@ from prov_common.bundle.layout import safe_name
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
-from prov_common.rowset.format import build
+from prov_common.rowset.format import build, build_from_keys
 
 ROW_SET_SUFFIX = ".rowset"
 
@@ -22,7 +22,7 @@ class RowSet:
     """A built row set: its bundle path, bytes and root (which the version's content-hash facet records)."""
 
     path: str
-    data: bytes
+    data: bytes | bytearray
     root: str
 
 
@@ -37,7 +37,16 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, dataset_name: s
     if isinstance(digest, ShardedDigest) and digest.no_rows_because is not None:
         raise BadInputError(f"dataset {dataset_name!r} has no row set: {digest.no_rows_because}.",
                             fix="record it at column granularity, or give all its shards the same columns")
-    if digest.row_digests is None:
+    if not has_rows(digest):
         raise BadInputError(f"dataset {dataset_name!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
-    data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
+    if isinstance(digest, ShardedDigest):
+        data, root = build_from_keys(digest.row_keys, digest.schema_fields())
+    else:
+        data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
     return RowSet(row_set_path(dataset_name), data, root)
+
+
+def has_rows(digest: object) -> bool:
+    """Whether ``digest`` was hashed at row granularity and has rows to make a row set of: a table with
+    row digests, or a sharded version with row-set keys."""
+    return getattr(digest, "row_keys" if isinstance(digest, ShardedDigest) else "row_digests", None) is not None

@@ -101,11 +101,10 @@ def _path(levels: list[list[bytes]], index: int) -> bytes:
     return b"".join(out)
 
 
-def build(digests: np.ndarray | Sequence[np.ndarray], schema_fields: Sequence[tuple[str, str]], *,
-          width: int = WIDTH) -> tuple[bytes, str]:
-    """The row-set file of row digests (an ``(n, 16)`` uint8 array, or several, e.g. one per shard or
-    chunk), and its rows root. Besides the file, it holds one 8-byte key per row: the keys are sorted and
-    turned into the file's bytes in place, and buckets are written as views of them (no copies)."""
+def sorted_keys(digests: np.ndarray | Sequence[np.ndarray], *, width: int = WIDTH) -> np.ndarray:
+    """The row-set keys of row digests (an ``(n, 16)`` uint8 array, or several, e.g. one per chunk): the
+    first ``width`` bytes of each as a big-endian number (zero-padded to 8 bytes), sorted, as a uint64
+    array in this machine's byte order. The keys are made and sorted in one array (no other copy)."""
     parts = [digests] if isinstance(digests, np.ndarray) else list(digests)
     rows = sum(len(p) for p in parts)
     prefixes = np.zeros((rows, 8), dtype=np.uint8)
@@ -117,27 +116,69 @@ def build(digests: np.ndarray | Sequence[np.ndarray], schema_fields: Sequence[tu
     keys.byteswap(inplace=True)
     keys = keys.view(keys.dtype.newbyteorder())  # the same numbers in this machine's order, same memory
     keys.sort()
+    return keys
+
+
+def merge_sorted_keys(runs: Sequence[np.ndarray]) -> np.ndarray:
+    """One sorted key array from several sorted ones (e.g. one per shard, sorted where it was hashed):
+    timsort finds the runs, so this costs about ``n log(runs)``, not ``n log n``."""
+    keys = np.empty(sum(len(r) for r in runs), dtype=np.uint64)
+    at = 0
+    for run in runs:
+        keys[at:at + len(run)] = run
+        at += len(run)
+    keys.sort(kind="stable")
+    return keys
+
+
+def build(digests: np.ndarray | Sequence[np.ndarray], schema_fields: Sequence[tuple[str, str]], *,
+          width: int = WIDTH) -> tuple[bytearray, str]:
+    """The row-set file of row digests (an ``(n, 16)`` uint8 array, or several, e.g. one per shard or
+    chunk), and its rows root (:func:`sorted_keys`, then :func:`build_from_keys`)."""
+    return build_from_keys(sorted_keys(digests, width=width), schema_fields, width=width)
+
+
+def build_from_keys(keys: np.ndarray, schema_fields: Sequence[tuple[str, str]], *,
+                    width: int = WIDTH) -> tuple[bytearray, str]:
+    """The row-set file of sorted keys (:func:`sorted_keys`; keys of a ``width`` below 8 have their low
+    bytes zero), and its rows root. The file is one buffer allocated at its final size: each bucket's
+    keys are written into it as big-endian bytes, its leaf hashed there, and the Merkle paths filled in
+    last; besides the keys, nothing of the size of the file is held."""
+    rows = len(keys)
     bits = bits_for(rows)
     starts = np.arange(2**bits, dtype=np.uint64) << np.uint64(64 - bits) if bits else np.zeros(1, dtype=np.uint64)
-    bounds = np.append(np.searchsorted(keys, starts, side="left"), rows)
-    keys.byteswap(inplace=True)  # back to big-endian bytes: the file's order
-    stored = prefixes if width == 8 else np.ascontiguousarray(prefixes[:, :width])
-    packed = memoryview(stored.reshape(-1))
-    buckets = [packed[int(a) * width:int(b) * width] for a, b in zip(bounds[:-1], bounds[1:])]
-    levels = _tree([leaf_hash(b) for b in buckets])
+    bounds = np.append(np.searchsorted(keys, starts, side="left"), rows).astype(np.int64)
     schema = json.dumps([list(f) for f in schema_fields], separators=(",", ":")).encode()
-    header = HEADER.pack(MAGIC, VERSION, width, bits, rows, len(schema), levels[-1][0])
     fence_at = HEADER.size + len(schema)
-    offset = fence_at + FENCE_ENTRY * (len(buckets) + 1)
-    fence, body = [], []
-    for i, bucket in enumerate(buckets):
-        fence.append(offset)
-        path = _path(levels, i)
-        body += [path, bucket]
-        offset += len(path) + len(bucket)
-    fence.append(offset)
-    data = b"".join([header, schema, np.asarray(fence, dtype="<u8").tobytes(), *body])
-    return data, rows_root(levels[-1][0], width=width, bits=bits, rows=rows)
+    sizes = 32 * bits + width * np.diff(bounds)  # each bucket's record: its path, then its keys
+    fence = np.empty(len(sizes) + 1, dtype="<u8")
+    fence[0] = fence_at + FENCE_ENTRY * len(fence)
+    np.cumsum(sizes, out=fence[1:])
+    fence[1:] += fence[0]
+    out = bytearray(int(fence[-1]))
+    view = memoryview(out)
+    leaves = []
+    for i, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        at = int(fence[i]) + 32 * bits
+        _put_keys(out, at, keys[lo:hi], width)
+        leaves.append(leaf_hash(view[at:at + width * (hi - lo)]))
+    levels = _tree(leaves)
+    for i in range(len(leaves)):
+        at = int(fence[i])
+        view[at:at + 32 * bits] = _path(levels, i)
+    view[:HEADER.size] = HEADER.pack(MAGIC, VERSION, width, bits, rows, len(schema), levels[-1][0])
+    view[HEADER.size:fence_at] = schema
+    view[fence_at:fence_at + FENCE_ENTRY * len(fence)] = fence.tobytes()
+    return out, rows_root(levels[-1][0], width=width, bits=bits, rows=rows)
+
+
+def _put_keys(out: bytearray, at: int, keys: np.ndarray, width: int) -> None:
+    """Write ``keys`` into ``out`` at ``at`` as their first ``width`` big-endian bytes each."""
+    if width == 8:
+        np.frombuffer(out, dtype=">u8", count=len(keys), offset=at)[:] = keys  # swaps bytes as it copies
+    else:
+        big = keys.astype(">u8").view(np.uint8).reshape(-1, 8)
+        np.frombuffer(out, dtype=np.uint8, count=width * len(keys), offset=at).reshape(-1, width)[:] = big[:, :width]
 
 
 @dataclass(frozen=True)
