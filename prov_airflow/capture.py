@@ -104,7 +104,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     from prov_common.hashing.targets import hash_dataset, is_not_found, listed_shards, resolve_target
-    from prov_common.rowset.capture import has_rows
+    from prov_common.rowset.capture import has_rows, without_rows
 
     result: dict[str, Any] = {}
 
@@ -128,7 +128,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table
                 why = "the file is not a table (Parquet, CSV or JSON lines): it has no rows"
-            result["capture"] = DatasetCapture(uri, "hashed", digest=digest, row_set=rows,
+            result["capture"] = DatasetCapture(uri, "hashed", digest=without_rows(digest), row_set=rows,
                                                message=f"no row set: {why}" if why else "")
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if is_not_found(exc) else "error"

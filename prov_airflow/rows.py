@@ -68,14 +68,14 @@ def options_for(item: Any, task: Any, store_snapshot: bool) -> DatasetOptions:
 def hashed_ref(lineage: Any, ref: DatasetRef, df: Any, granularity: str) -> DatasetRef:
     """``ref`` with the digest of ``df``; at row granularity its row set is attached to the task's bundle."""
     from prov_common.hashing import hash_dataframe
-    from prov_common.rowset import row_set_of
+    from prov_common.rowset import row_set_of, without_rows
 
     digest = hash_dataframe(df, granularity="row" if granularity == "row" else "column")
     if granularity != "row":
         return dataclasses.replace(ref, digest=digest)
     row_set = row_set_of(digest, ref.name)
     lineage.attachments[row_set.path] = row_set.data
-    return dataclasses.replace(ref, digest=digest, row_digests_file=row_set.path, rows_root=row_set.root)
+    return dataclasses.replace(ref, digest=without_rows(digest), row_digests_file=row_set.path, rows_root=row_set.root)
 
 
 def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> None:

@@ -23,7 +23,7 @@ from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.quality import QualityResult, load_schema, validate
 from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
-from prov_common.rowset.capture import row_set_of
+from prov_common.rowset.capture import row_set_of, without_rows
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
@@ -95,6 +95,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(relpath),
                                       warn=context.log.warning)
         row_set = row_set_of(digest, dataset_name(key)) if wants.granularity == "row" and not refused else None
+        digest = without_rows(digest)  # the row set stands for them from here on
         record = DatasetRecord(
             name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners,
             row_set=row_set,

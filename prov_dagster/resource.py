@@ -16,7 +16,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe
 from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
-from prov_common.rowset import row_set_of
+from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.links import location_link
 from prov_dagster.metadata import extent_metadata
@@ -110,7 +110,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             datasets = [datasets]
         items = datasets.items() if isinstance(datasets, Mapping) else ((None, d) for d in datasets)
         records = [self._record(name, data, role, rows) for name, data in items]
-        return [replace(r, row_set=row_set_of(r.digest, r.name)) if rows else r for r in records]
+        return [replace(r, row_set=row_set_of(r.digest, r.name), digest=without_rows(r.digest)) if rows else r for r in records]
 
     def _record(self, name: str | None, data: Data, role: str, rows: bool = False) -> DatasetRecord:
         granularity = "row" if rows else "column"

@@ -160,3 +160,21 @@ def test_dagster_record_of_a_file_that_is_no_table_at_row_granularity_is_refused
         ProvenanceResource(store=str(tmp_path / "store")).record(outputs={"notes": str(notes)}, granularity="row")
     assert info.value.fix == "record it at column granularity"
 
+
+
+def test_a_capture_keeps_the_row_set_and_not_the_rows_it_stands_for(tmp_path: Path) -> None:
+    """The listener's capture of a folder at row granularity holds the row set (8.75 bytes a row) and a
+    digest without the row-set keys (8 bytes a row more until the task's bundle is written)."""
+    from prov_airflow.capture import hash_one
+    from prov_airflow.settings import ListenerLimits
+    from prov_common.rowset import without_rows
+
+    folder = write_shards(tmp_path / "corpus")
+    capture = hash_one(folder.as_uri(), ListenerLimits(), 60.0, granularity="row")
+    assert capture.status == "hashed", capture.message
+    rows = hash_shards(str(folder), granularity="row", cache=False)
+    assert capture.digest.row_keys is None and rows.row_keys is not None
+    assert capture.digest == without_rows(rows) and capture.digest.digest == rows.digest
+    assert capture.row_set.data == row_set_of(rows, "corpus").data
+    table = hash_dataframe(FRAME, granularity="row")
+    assert without_rows(table).row_digests is None and without_rows(table).digest == table.digest

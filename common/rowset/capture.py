@@ -1,7 +1,7 @@
 """The row set of a table or sharded digest, as a lineage-bundle attachment (what the integrations record; no I/O)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prov_common.bundle.layout import safe_name
 from prov_common.errors import BadInputError
@@ -44,6 +44,16 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, dataset_name: s
     else:
         data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
     return RowSet(row_set_path(dataset_name), data, root)
+
+
+def without_rows(digest: TableDigest | ShardedDigest | FileDigest) -> TableDigest | ShardedDigest | FileDigest:
+    """``digest`` without its row digests (a table) or row-set keys (sharded): what a recorder keeps once
+    the row set stands for them (16 or 8 bytes a row, held until the step ends otherwise)."""
+    if isinstance(digest, ShardedDigest):
+        return replace(digest, row_keys=None)
+    if isinstance(digest, TableDigest):
+        return replace(digest, row_digests=None)
+    return digest
 
 
 def has_rows(digest: object) -> bool:
