@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
-from prov_common.audit.catalog import known_runs
+from prov_common.audit.catalog import known_runs, runs_naming
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.membership import find_row_set
 from prov_common.cli import main
 from prov_common.config import Settings
+from prov_common.errors import BadInputError
 from prov_common.hashing import hash_path
 from prov_common.rowset import RowProof, prove_record
 from prov_common.signing import trust_from_settings
@@ -113,6 +114,50 @@ def test_contains_and_checkout_by_asset_key_before_any_audit(tmp_path: Path, ins
     capsys.readouterr()
     assert main(["checkout", "no_such_asset", "-o", str(tmp_path / "x.parquet"), "--store", store_uri]) == 2
     assert "no dataset or version 'no_such_asset'" in capsys.readouterr().err
+
+
+def test_an_asset_key_means_its_newest_version_after_an_audit(tmp_path: Path, instance: Any,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """An audit catalogued the first run with its asset key; the newer runs are known only by their index
+    summaries, which name the dataset by its location. The asset key still means the newest version (not
+    the catalogued one), and only the newest bundles are read to know it."""
+    store_uri = str(tmp_path / "store")
+    old = _materialize(store_uri, instance)
+    assert main(["audit", "--quiet", "--store", store_uri]) == 0
+
+    @provenance_asset
+    def orders() -> pd.DataFrame:
+        return FRAME.head(10)
+
+    assert materialize([orders], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)}).success
+    later = FRAME.assign(customer_id=FRAME.customer_id + ROWS)
+
+    @provenance_asset(granularity="row", snapshot=True, name="customers")
+    def customers_again() -> pd.DataFrame:
+        return later
+
+    result = materialize([customers_again], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    new = str(result.get_asset_materialization_events()[0].materialization.metadata["tdprov/digest"].value)
+    assert new != old
+    capsys.readouterr()
+    code, answer, _ = contains_cli("customers", {**IN, "customer_id": 1042 + ROWS}, store_uri, capsys)
+    assert code == 0 and answer["contained"] and answer["digest"] == new  # was: the old version, "not contained"
+    restored = tmp_path / "restored.parquet"
+    assert main(["checkout", "customers", "-o", str(restored), "--store", store_uri]) == 0
+    assert hash_path(restored).digest == new
+    assert main(["record", "customers", "--format", "croissant", "--store", store_uri]) == 0
+    assert new in capsys.readouterr().out
+    store = open_store(store_uri)
+    trust = trust_from_settings(Settings.from_env(store=store_uri))
+    reads = count_reads(store)
+    runs = runs_naming(store, trust, "customers")
+    assert len(runs) == 3 and LineageIndex(runs).resolve("customers")[0] == new
+    read = {k.split("/")[1] for k in reads if k.startswith("bundles/") and k.endswith("/events.jsonl")}
+    assert read == {answer["rowDigests"].split("/")[1]}  # the newest run's bundle, not the unrelated one's
+    reads.clear()
+    with pytest.raises(BadInputError, match="no dataset or version 'nothing'"):
+        LineageIndex(runs_naming(store, trust, "nothing")).resolve("nothing")
+    assert len({k.split("/")[1] for k in reads if k.endswith("/events.jsonl")}) == 2  # every uncatalogued run
 
 
 def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:

@@ -42,7 +42,8 @@ class Trace:
         return not self.broken
 
 
-def _order(record: RunRecord) -> str:
+def run_order(record: RunRecord) -> str:
+    """When a run happened, as a sortable text (its end, else its sealing or start time)."""
     return record.ended_at or record.sealed_at or record.started_at or ""
 
 
@@ -62,7 +63,7 @@ class LineageIndex:
             self.sources.setdefault(s.digest, []).append(s)
         self.generated: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
         self.used_by: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
-        for r in sorted(self.runs.values(), key=_order, reverse=True):
+        for r in sorted(self.runs.values(), key=run_order, reverse=True):
             for d in r.outputs:
                 if d.version:
                     self.generated.setdefault(version_of(d), []).append((r, d))
@@ -74,7 +75,7 @@ class LineageIndex:
         """The run that wrote the version ``d`` that ``reader`` read (see :mod:`prov_common.w3cprov.identity`)."""
         found = [(r, use) for r, use in self.generated.get(version_of(d), ()) if reader is None or r.run_id != reader.run_id]
         read_at = (reader.started_at or reader.ended_at) if reader else None
-        return pick_generation(found, read_at, lambda c: _order(c[0]))
+        return pick_generation(found, read_at, lambda c: run_order(c[0]))
 
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
         """Registered sources of ``d``'s digest: those registered at its location (``True``), else any
@@ -130,32 +131,47 @@ class LineageIndex:
 
     def training_runs(self) -> list[RunRecord]:
         """Runs that train models (see :attr:`RunRecord.is_training`), newest first."""
-        return sorted((r for r in self.runs.values() if r.is_training), key=_order, reverse=True)
+        return sorted((r for r in self.runs.values() if r.is_training), key=run_order, reverse=True)
 
     def with_digest(self, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
         """Runs that wrote, and runs that read, any dataset at content ``digest`` (newest first)."""
         wrote = [r for key, uses in self.generated.items() if key[2] == digest for r, _ in uses]
         read = [r for key, uses in self.used_by.items() if key[2] == digest for r, _ in uses]
-        return sorted(wrote, key=_order, reverse=True), sorted(read, key=_order, reverse=True)
+        return sorted(wrote, key=run_order, reverse=True), sorted(read, key=run_order, reverse=True)
 
     def resolve(self, ref: str) -> tuple[str, DatasetUse]:
         """A dataset (name, namespace/name, URI, or another name in its ``symlinks`` facet such as a Dagster
         asset key) meaning its newest recorded version, or a digest: the newest version that holds it,
         whatever the dataset."""
+        named = self.newest_naming(ref)
+        if named is not None:
+            return named.version, named.dataset
+        if ref in self.sources:
+            s = self.sources[ref][0]
+            return ref, DatasetUse("source", s.name, ref)
+        raise BadInputError(
+            f"no dataset or version '{ref}' in the recorded runs.",
+            fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
+        )
+
+    def newest_naming(self, ref: str) -> "Naming | None":
+        """The version :meth:`resolve` picks among the runs (not the sources): a version some run wrote
+        beats one only read, then the newest run, then the larger digest; None when no run names ``ref``."""
         located = located_dataset(ref) if "://" in ref or ref.startswith("/") else None
         candidates = []
         for table in (self.generated, self.used_by):
             for key, uses in table.items():
                 for run, d in uses:
                     if ref in (d.name, d.label, d.uri, key[2], *d.aliases) or located == key[:2]:
-                        candidates.append((table is self.generated, _order(run), key[2], d))
-        if not candidates and ref in self.sources:
-            s = self.sources[ref][0]
-            return ref, DatasetUse("source", s.name, ref)
-        if not candidates:
-            raise BadInputError(
-                f"no dataset or version '{ref}' in the recorded runs.",
-                fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
-            )
-        _, _, version, d = max(candidates, key=lambda c: c[:3])
-        return version, d
+                        candidates.append(Naming(table is self.generated, run_order(run), key[2], d))
+        return max(candidates, key=lambda c: (c.generated, c.order, c.version)) if candidates else None
+
+
+@dataclass(frozen=True)
+class Naming:
+    """A version that a name can mean: whether a run wrote it (else only read it), when, and how it was named."""
+
+    generated: bool
+    order: str
+    version: str
+    dataset: DatasetUse

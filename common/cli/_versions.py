@@ -17,23 +17,18 @@ def is_digest(ref: str) -> bool:
 def recorded_index(store: Any, settings: Settings, name: str | None = None) -> Any:
     """The lineage of every sealed run in ``store`` (signatures checked against the trusted keys).
 
-    ``name``: a dataset the caller looks up. When the index summaries of the runs no audit catalogued do
-    not know it (a Dagster asset key is another name, kept in the events), those runs are read from their
-    bundles and the lineage is built again."""
-    from prov_common.audit.catalog import known_runs
+    ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
+    summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
+    newest of them are read from their bundles until the newest version of ``name`` is certain
+    (:func:`~prov_common.audit.catalog.runs_naming`)."""
+    from prov_common.audit.catalog import known_runs, runs_naming
     from prov_common.audit.lineage import LineageIndex
-    from prov_common.errors import BadInputError
     from prov_common.signing import trust_from_settings
 
     trust = trust_from_settings(settings)
-    index = LineageIndex(known_runs(store, trust).values())
     if name is None or is_digest(name):
-        return index
-    try:
-        index.resolve(name)
-    except BadInputError:
-        return LineageIndex(known_runs(store, trust, read_bundles=True).values())
-    return index
+        return LineageIndex(known_runs(store, trust).values())
+    return LineageIndex(runs_naming(store, trust, name))
 
 
 def version_digest(ref: str, index: Any) -> str:

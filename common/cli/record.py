@@ -6,6 +6,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
+from prov_common.cli._versions import is_digest
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.catalog import known_runs, runs_naming
     from prov_common.audit.lineage import LineageIndex
     from prov_common.sources.registry import iter_sources
     from prov_common.sources.bundle_location import bundle_locator
@@ -50,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, issuer=getattr(args, "issuer", None))
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
-    index = LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)])
+    sources = [s.record for s in iter_sources(store, trust)]
+    runs = known_runs(store, trust).values() if is_digest(args.ref) else runs_naming(store, trust, args.ref)
+    index = LineageIndex(runs, sources)
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
                             tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
                             bundle_locator(store, trust))

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
-from prov_common.audit.lineage import LineageIndex, Trace
+from prov_common.audit.lineage import LineageIndex, Trace, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.rehash import data_location
 from prov_common.bundle.layout import bundle_prefix
@@ -183,17 +183,13 @@ def personal_data(sources: list[SourceRecord]) -> str | None:
     return strictest([s.personal_data for s in sources], _PERSONAL_ORDER)
 
 
-def _order(r: RunRecord) -> str:
-    return r.ended_at or r.sealed_at or r.started_at or ""
-
-
 def dataset_history(runs: Iterable[RunRecord], dataset: DatasetUse) -> list[tuple[str, str]]:
     """Each content of ``dataset`` (same namespace and name) that a run generated, with the date of its first generation."""
     first: dict[str, str] = {}
-    for r in sorted(runs, key=_order):
+    for r in sorted(runs, key=run_order):
         for d in r.outputs:
             if d.version and (d.namespace, d.name) == (dataset.namespace, dataset.name) and d.version not in first:
-                first[d.version] = _order(r)[:10]
+                first[d.version] = run_order(r)[:10]
     return sorted(((at, v) for v, at in first.items()), key=lambda item: item[0])
 
 
