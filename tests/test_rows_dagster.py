@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
-from prov_common.audit.catalog import known_runs, runs_naming
+from prov_common.audit.catalog import known_runs
+from prov_common.audit.recorded import runs_naming
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.membership import find_row_set
 from prov_common.cli import main

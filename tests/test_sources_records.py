@@ -44,6 +44,8 @@ def test_dta_record_names_sources_and_runs(pipe: Pipeline, capsys: pytest.Captur
     assert doc["personalData"] == "pseudonymised" and doc["consentDocumentationLocation"] == ["https://acme.example/consent"]
     # the same by digest
     assert _record(pipe, pipe.features, "dta", capsys)["transformations"] == doc["transformations"]
+    # read from the verified bundle (or the audit's catalog), not the index entry, which has no start time
+    assert doc["transformations"][0]["startedAt"] is not None
 
 
 def test_croissant_record_parses_as_json_ld(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:

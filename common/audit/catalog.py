@@ -13,18 +13,14 @@ cover (a segment written meanwhile by another auditor is never skipped).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from prov_common.audit.model import CHECK_LOG, NOTE, Finding, RunRecord
+from prov_common.audit.model import CHECK_LOG, Finding, RunRecord
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
-
-if TYPE_CHECKING:
-    from prov_common.bundle.model import BundleSummary
 
 CATALOG_PREFIX = "audit/catalog/"
 CATALOG_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog+json"
@@ -108,59 +104,11 @@ def write_summary(store: Store, size: int, catalog: Catalog, signer: SigningKey,
 def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
     """Every sealed run: catalog records where an audit made them, index summaries for the rest
     (only those index entries are read: the run id is in the key). Index summaries do not hold the other
-    names of a run's datasets (a Dagster asset key, in the events' ``symlinks``): see :func:`runs_naming`."""
-    return {**load_catalog(store, trust).runs, **{s.run_id: summary_record(s) for s in uncatalogued(store, trust)}}
+    names of a run's datasets (a Dagster asset key, in the events' ``symlinks``): see
+    :class:`~prov_common.audit.recorded.RecordedRuns`."""
+    from prov_common.audit.recorded import RecordedRuns
 
-
-def uncatalogued(store: Store, trust: TrustStore, catalogued: Mapping[str, RunRecord] | None = None) -> list[BundleSummary]:
-    """The index summaries of the sealed runs that no audit catalogued (``catalogued``: the catalog's
-    runs, read here when not given)."""
-    from prov_common.bundle import layout
-    from prov_common.bundle.storage import index_keys, read_index_entry
-
-    known = load_catalog(store, trust).runs if catalogued is None else catalogued
-    return [read_index_entry(store, key) for key in index_keys(store) if layout.run_id_of_index_key(key) not in known]
-
-
-def summary_record(summary: BundleSummary) -> RunRecord:
-    """The run record an index summary gives (its datasets by the names the manifest gives them)."""
-    from prov_common.audit.examine import record_from_summary
-
-    return record_from_summary(summary, summary.manifest_digest or "")
-
-
-def bundle_record(store: Store, summary: BundleSummary, trust: TrustStore) -> RunRecord:
-    """The run record of ``summary``'s bundle, read and verified (with every name of its datasets); its
-    index summary's record when the bundle does not verify."""
-    from prov_common.audit.examine import examine_bundle
-
-    record = examine_bundle(store, summary, trust)[0]
-    return summary_record(summary) if any(f.severity != NOTE for f in record.bundle_findings) else record
-
-
-def runs_naming(store: Store, trust: TrustStore, name: str) -> list[RunRecord]:
-    """Every sealed run, as :func:`known_runs` gives them, with the bundles read of the uncatalogued runs
-    that could name ``name`` newer than what the catalog and the index summaries know: newest first, down
-    to the newest run that wrote a dataset of that name (by any of its names). A run whose summary does
-    not show an asset key is thus never passed over for an older, catalogued run that does, and a name
-    found in the newest runs costs only their bundles."""
-    from prov_common.audit.lineage import LineageIndex, run_order
-
-    runs = dict(load_catalog(store, trust).runs)
-    summaries = uncatalogued(store, trust, runs)
-    runs.update({s.run_id: summary_record(s) for s in summaries})
-    best = LineageIndex(runs.values()).newest_naming(name)
-    floor = best.order if best is not None and best.generated else ""
-    found: str | None = None
-    for summary in sorted(summaries, key=lambda s: run_order(runs[s.run_id]), reverse=True):
-        order = run_order(runs[summary.run_id])
-        if order < floor or (found is not None and order < found):
-            break
-        record = runs[summary.run_id] = bundle_record(store, summary, trust)
-        named = LineageIndex([record]).newest_naming(name)
-        if named is not None and named.generated:
-            found = order  # runs of the same time are read too: the newest version is decided among them
-    return list(runs.values())
+    return RecordedRuns.of(store, trust).runs
 
 
 def write_catalog(store: Store, size: int, records: list[RunRecord], signer: SigningKey) -> str | None:

@@ -20,8 +20,9 @@ def recorded_index(store: Any, settings: Settings, name: str | None = None) -> A
     ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
     newest of them are read from their bundles until the newest version of ``name`` is certain
-    (:func:`~prov_common.audit.catalog.runs_naming`)."""
-    from prov_common.audit.catalog import known_runs, runs_naming
+    (:meth:`~prov_common.audit.recorded.RecordedRuns.read_naming`)."""
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.recorded import runs_naming
     from prov_common.audit.lineage import LineageIndex
     from prov_common.signing import trust_from_settings
 

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.catalog import known_runs, runs_naming
+    from prov_common.audit.recorded import RecordedRuns
     from prov_common.audit.lineage import LineageIndex
     from prov_common.sources.registry import iter_sources
     from prov_common.sources.bundle_location import bundle_locator
@@ -52,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
     sources = [s.record for s in iter_sources(store, trust)]
-    runs = known_runs(store, trust).values() if is_digest(args.ref) else runs_naming(store, trust, args.ref)
-    index = LineageIndex(runs, sources)
+    recorded = RecordedRuns.of(store, trust)
+    if not is_digest(args.ref):
+        recorded.read_naming(args.ref)
+    recorded.read_trace(args.ref, sources)  # every run the record lists, verified: catalogued or read from its bundle
+    index = LineageIndex(recorded.runs.values(), sources)
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
                             tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
                             bundle_locator(store, trust))

@@ -1,0 +1,94 @@
+"""The runs a reader of the store knows: catalog records where an audit made them, index summaries for
+the rest, and a run's own bundle, read and verified, where a question needs more than its summary."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prov_common.audit.catalog import load_catalog
+from prov_common.audit.model import NOTE, RunRecord
+from prov_common.bundle.model import BundleSummary
+from prov_common.signing import TrustStore
+from prov_common.store.base import Store
+
+if TYPE_CHECKING:
+    from prov_common.sources.model import SourceRecord
+
+
+@dataclass
+class RecordedRuns:
+    """Every sealed run of a store by run id (``runs``); ``unread``: the index summaries of the runs no
+    audit catalogued whose bundles were not read yet (their records hold what the summary says: datasets
+    by the names the manifest gives them, without the other names of the events' ``symlinks``, such as
+    a Dagster asset key, and without start times or quality)."""
+
+    store: Store
+    trust: TrustStore
+    runs: dict[str, RunRecord]
+    unread: dict[str, BundleSummary]
+
+    @classmethod
+    def of(cls, store: Store, trust: TrustStore) -> "RecordedRuns":
+        """The catalog's records and the index summaries of the other runs (only those index entries are
+        read: the run id is in the key)."""
+        from prov_common.bundle import layout
+        from prov_common.bundle.storage import index_keys, read_index_entry
+
+        runs = dict(load_catalog(store, trust).runs)
+        unread = {s.run_id: s for s in (read_index_entry(store, key) for key in index_keys(store)
+                                         if layout.run_id_of_index_key(key) not in runs)}
+        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread)
+
+    def read(self, run_ids: Iterable[str]) -> None:
+        """Replace the records of these runs, where still unread, by their verified bundles' (a bundle that
+        does not verify keeps its summary's record)."""
+        from prov_common.audit.examine import examine_bundle
+
+        for run_id in run_ids:
+            summary = self.unread.pop(run_id, None)
+            if summary is not None:
+                record = examine_bundle(self.store, summary, self.trust)[0]
+                if all(f.severity == NOTE for f in record.bundle_findings):
+                    self.runs[run_id] = record
+
+    def read_naming(self, name: str) -> None:
+        """Read the bundles of the unread runs that could name ``name`` newer than what is known: newest
+        first, down to the newest run that wrote a dataset of that name (by any of its names). A run whose
+        summary does not show an asset key is thus never passed over for an older, catalogued run that
+        does, and a name written by a recent run costs a few bundle reads (one no run wrote, all of them)."""
+        from prov_common.audit.lineage import LineageIndex, run_order
+
+        best = LineageIndex(self.runs.values()).newest_naming(name)
+        floor = best.order if best is not None and best.generated else ""
+        found: str | None = None
+        for run_id in sorted(self.unread, key=lambda i: run_order(self.runs[i]), reverse=True):
+            order = run_order(self.runs[run_id])
+            if order < floor or (found is not None and order < found):
+                break
+            self.read([run_id])
+            named = LineageIndex([self.runs[run_id]]).newest_naming(name)
+            if named is not None and named.generated:
+                found = order  # runs of the same time are read too: the newest version is decided among them
+
+    def read_trace(self, name: str, sources: Iterable[SourceRecord] = ()) -> None:
+        """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
+        meaning its newest version), so that every run a record of it lists is a verified one."""
+        from prov_common.audit.lineage import LineageIndex
+
+        index = LineageIndex(self.runs.values(), list(sources))
+        self.read([r.run_id for r in index.trace(index.resolve(name)[1]).runs])
+
+
+def _summary_record(summary: BundleSummary) -> RunRecord:
+    from prov_common.audit.examine import record_from_summary
+
+    return record_from_summary(summary, summary.manifest_digest or "")
+
+
+def runs_naming(store: Store, trust: TrustStore, name: str) -> list[RunRecord]:
+    """Every sealed run, with the bundles read that decide the newest version of ``name``
+    (:meth:`RecordedRuns.read_naming`)."""
+    recorded = RecordedRuns.of(store, trust)
+    recorded.read_naming(name)
+    return list(recorded.runs.values())
