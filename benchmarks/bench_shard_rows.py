@@ -1,12 +1,14 @@
 """Row sets of sharded versions: what row granularity adds to hashing a folder of Parquet shards.
 
-    python benchmarks/bench_shard_rows.py [--shards 100] [--rows 100000] [--repeat 3] [--out FILE]
+    python benchmarks/bench_shard_rows.py [--shards 100] [--rows 100000] [--repeat 3] [--dask-workers N] [--out FILE]
 
 Writes ``--shards`` Parquet shards of ``--rows`` rows (int64 id, float64, short string), then hashes the
 folder in this process at column and at row granularity, alternating ``--repeat`` times (no shard
 cache), builds the row set of all shards, and measures in a fresh process the peak memory of hashing
 at row granularity and building the row set (``peak_memory.measure``). The row set must be the same
-as the row set of the same rows in one table.
+as the row set of the same rows in one table. ``--dask-workers N`` also hashes the folder on a Dask
+LocalCluster of N single-threaded workers, started once beforehand (its start-up is not timed), at
+column and at row granularity; the row set made from the workers' keys must be the same file.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=100)
     parser.add_argument("--rows", type=int, default=100_000, help="rows per shard")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dask-workers", type=int, default=0, help="also time hashing on a Dask LocalCluster of N workers")
     parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
@@ -68,6 +71,7 @@ def main() -> None:
         whole = pa.concat_tables(pq.read_table(p) for p in sorted(folder.iterdir()))
         assert row_set.root == row_set_of(hash_table(whole, granularity="row"), "corpus").root
         peak = measure(_IMPORTS, _BODY, str(folder), "row")
+        on_dask = _on_dask(str(folder), args.dask_workers, args.repeat, row_set.data) if args.dask_workers else {}
     column, row, built = (statistics.median(v) for v in (times["column"], times["row"], build))
     total = args.shards * args.rows
     text = "\n".join([
@@ -81,9 +85,31 @@ def main() -> None:
         f"| build the row set of all shards | {built:.2f} s |",
         f"| row set | {len(row_set.data) / 2**20:,.1f} MiB, {len(row_set.data) / total:.2f} bytes a row, "
         f"{len(row_set.data) / size:.2f}x the Parquet |",
-        f"| peak memory, row hash and row set (fresh process) | +{peak['peakMB']:,.0f} MB |", ""])
+        f"| peak memory, row hash and row set (fresh process) | +{peak['peakMB']:,.0f} MB |",
+        *[f"| on Dask, {args.dask_workers} workers: {step} | {seconds:.2f} s |" for step, seconds in on_dask.items()], ""])
     print(text)
     add_section(args.out, text)
+
+
+def _on_dask(folder: str, workers: int, repeat: int, expected: bytes) -> dict[str, float]:
+    """Median seconds to hash ``folder`` on a running LocalCluster at column and at row granularity (with
+    the row set built from the workers' keys), alternating; the row set must be ``expected``."""
+    from prov_common.hashing.shard_engine import local_cluster
+    from prov_common.hashing.shards import hash_shards
+    from prov_common.rowset import row_set_of
+
+    times: dict[str, list[float]] = {"hash the shards, column granularity": [], "hash the shards and build the row set": []}
+    with local_cluster(workers) as cluster:
+        for _ in range(repeat):
+            t = time.perf_counter()
+            hash_shards(folder, cache=False, scheduler=cluster.scheduler_address)
+            times["hash the shards, column granularity"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            found = hash_shards(folder, granularity="row", cache=False, scheduler=cluster.scheduler_address)
+            data = row_set_of(found, "corpus").data
+            times["hash the shards and build the row set"].append(time.perf_counter() - t)
+            assert data == expected, "the row set made on Dask differs"
+    return {step: statistics.median(v) for step, v in times.items()}
 
 
 if __name__ == "__main__":

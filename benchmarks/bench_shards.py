@@ -117,6 +117,7 @@ def _engines(target: str) -> tuple[Timed, Timed, Timed]:
     import distributed
 
     from prov_common.hashing import hash_shards
+    from prov_common.hashing.shard_engine import local_cluster
 
     def timed(**how: object) -> Timed:
         t = time.perf_counter()
@@ -125,8 +126,7 @@ def _engines(target: str) -> tuple[Timed, Timed, Timed]:
 
     one, single = timed(scheduler="none"), timed(scheduler="none", threads=1)
     t = time.perf_counter()
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=50) as cluster:
+    with local_cluster(2) as cluster:
         with distributed.Client(cluster) as client:
             client.run(_warm)  # each worker imports the hashing code: part of the start-up
         startup = time.perf_counter() - t

@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from prov_common.errors import BadInputError
@@ -42,6 +43,26 @@ def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
     return chosen
 
 
+# Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's dynamic
+# mmap threshold: every buffer of 128 KiB or more is then mapped and unmapped each time, and hashing a
+# shard (row groups, per-row hashes) took 1.4x (column) to 1.8x (row granularity) as long as in one
+# process (benchmarks/results/shards.md). tdprov's LocalCluster workers start without it.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A Dask LocalCluster of ``workers`` single-threaded worker processes as tdprov starts one (see
+    :data:`WORKER_CONFIG`), closed on leaving."""
+    import dask
+
+    distributed = _distributed()
+    with dask.config.set(WORKER_CONFIG), \
+            distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                     silence_logs=logging.CRITICAL) as cluster:
+        yield cluster
+
+
 def _distributed() -> Any:
     try:
         import distributed
@@ -60,8 +81,7 @@ def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: i
     distributed = _distributed()
     if scheduler == "local":
         n = workers or usable_cpus()
-        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
+        with local_cluster(n) as cluster, distributed.Client(cluster) as client:
             return _gather(client, fn, items), f"dask LocalCluster ({n} worker{'s' if n != 1 else ''})"
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
