@@ -76,7 +76,8 @@ def main() -> None:
     total = args.shards * args.rows
     text = "\n".join([
         "# Row sets of sharded versions", "",
-        f"`python benchmarks/bench_shard_rows.py --shards {args.shards} --rows {args.rows} --repeat {args.repeat}`", "",
+        f"`python benchmarks/bench_shard_rows.py --shards {args.shards} --rows {args.rows} --repeat {args.repeat}"
+        + (f" --dask-workers {args.dask_workers}" if args.dask_workers else "") + "`", "",
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {load:.1f} at the start; "
         f"{args.shards:,} Parquet shards, {total:,} rows, {size / 2**20:,.0f} MiB; medians of {args.repeat}, in one process.", "",
         "| step | result |", "|---|---:|",
