@@ -297,16 +297,23 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
 
 def test_tdprov_starts_its_dask_workers_without_the_malloc_trim_threshold(monkeypatch) -> None:
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers, which made hashing a shard 1.4x-1.8x
-    slower there than in this process; the LocalCluster tdprov starts leaves glibc's default."""
+    slower there than in this process; the LocalCluster tdprov starts leaves glibc's default. The nanny's
+    settings for its workers do not stay in this process's environment (a pipeline's own subprocesses
+    would otherwise run with one BLAS thread and a fixed hash seed)."""
     dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
     from prov_common.hashing.shard_engine import local_cluster
 
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # a plain Dask cluster puts it in this process too
+    for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "PYTHONHASHSEED"):
+        monkeypatch.delenv(name, raising=False)  # a plain Dask cluster puts them in this process
+    monkeypatch.setenv("TDPROV_TEST_KEEP", "kept")
+    before = dict(os.environ)
     assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
     with local_cluster(1) as cluster, distributed.Client(cluster) as client:
         seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
-    assert list(seen.values()) == [(None, "1")]  # Dask's other worker settings stay
+        assert dict(os.environ) == before
+    assert list(seen.values()) == [(None, "1")]  # Dask's other worker settings stay, for the workers
+    assert dict(os.environ) == before
     assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
 
 

@@ -53,14 +53,30 @@ WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": N
 @contextmanager
 def local_cluster(workers: int) -> Iterator[Any]:
     """A Dask LocalCluster of ``workers`` single-threaded worker processes as tdprov starts one (see
-    :data:`WORKER_CONFIG`), closed on leaving."""
+    :data:`WORKER_CONFIG`), closed on leaving. The nanny writes its workers' settings
+    (``OMP_NUM_THREADS=1``, ``PYTHONHASHSEED``, ...) into this process's environment to spawn them; they
+    are taken out again, so that what the pipeline starts afterwards does not inherit them."""
     import dask
 
     distributed = _distributed()
-    with dask.config.set(WORKER_CONFIG), \
-            distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                     silence_logs=logging.CRITICAL) as cluster:
-        yield cluster
+    environ = dict(os.environ)
+    try:
+        with dask.config.set(WORKER_CONFIG), \
+                distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=logging.CRITICAL) as cluster:
+            _restore_environ(environ)
+            yield cluster
+    finally:
+        _restore_environ(environ)
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Undo what was set in ``os.environ`` since ``saved`` was taken (only the keys that differ)."""
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _distributed() -> Any:
