@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
 from prov_common.audit.catalog import known_runs
-from prov_common.audit.recorded import runs_naming
+from prov_common.audit.recorded import RecordedRuns
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.membership import find_row_set
 from prov_common.cli import main
@@ -151,13 +151,16 @@ def test_an_asset_key_means_its_newest_version_after_an_audit(tmp_path: Path, in
     store = open_store(store_uri)
     trust = trust_from_settings(Settings.from_env(store=store_uri))
     reads = count_reads(store)
-    runs = runs_naming(store, trust, "customers")
-    assert len(runs) == 3 and LineageIndex(runs).resolve("customers")[0] == new
+    recorded = RecordedRuns.of(store, trust)
+    recorded.read_naming("customers")
+    assert len(recorded.runs) == 3 and recorded.index().resolve("customers")[0] == new
     read = {k.split("/")[1] for k in reads if k.startswith("bundles/") and k.endswith("/events.jsonl")}
     assert read == {answer["rowDigests"].split("/")[1]}  # the newest run's bundle, not the unrelated one's
     reads.clear()
+    recorded = RecordedRuns.of(store, trust)
+    recorded.read_naming("nothing")
     with pytest.raises(BadInputError, match="no dataset or version 'nothing'"):
-        LineageIndex(runs_naming(store, trust, "nothing")).resolve("nothing")
+        recorded.index().resolve("nothing")
     assert len({k.split("/")[1] for k in reads if k.endswith("/events.jsonl")}) == 2  # every uncatalogued run
 
 

@@ -3,33 +3,34 @@ the rest, and a run's own bundle, read and verified, where a question needs more
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from prov_common.audit.catalog import load_catalog
+from prov_common.audit.lineage import LineageIndex, run_order
 from prov_common.audit.model import NOTE, RunRecord
 from prov_common.bundle.model import BundleSummary
 from prov_common.signing import TrustStore
+from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
-
-if TYPE_CHECKING:
-    from prov_common.sources.model import SourceRecord
 
 
 @dataclass
 class RecordedRuns:
-    """Every sealed run of a store by run id (``runs``); ``unread``: the index summaries of the runs no
-    audit catalogued whose bundles were not read yet (their records hold what the summary says: datasets
-    by the names the manifest gives them, without the other names of the events' ``symlinks``, such as
-    a Dagster asset key, and without start times or quality)."""
+    """Every sealed run of a store by run id (``runs``), with the registered ``sources`` a lineage of them
+    reaches; ``unread``: the index summaries of the runs no audit catalogued whose bundles were not read
+    yet (their records hold what the summary says: datasets by the names the manifest gives them,
+    without the other names of the events' ``symlinks``, such as a Dagster asset key, and without start
+    times or quality)."""
 
     store: Store
     trust: TrustStore
     runs: dict[str, RunRecord]
     unread: dict[str, BundleSummary]
+    sources: list[SourceRecord] = field(default_factory=list)
+    _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, store: Store, trust: TrustStore) -> "RecordedRuns":
+    def of(cls, store: Store, trust: TrustStore, sources: Iterable[SourceRecord] = ()) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
         read: the run id is in the key)."""
         from prov_common.bundle import layout
@@ -38,7 +39,14 @@ class RecordedRuns:
         runs = dict(load_catalog(store, trust).runs)
         unread = {s.run_id: s for s in (read_index_entry(store, key) for key in index_keys(store)
                                          if layout.run_id_of_index_key(key) not in runs)}
-        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread)
+        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources))
+
+    def index(self) -> LineageIndex:
+        """The lineage index of the runs and sources as they are now (built again only after a bundle read
+        changed a record)."""
+        if self._index is None:
+            self._index = LineageIndex(self.runs.values(), self.sources)
+        return self._index
 
     def read(self, run_ids: Iterable[str]) -> None:
         """Replace the records of these runs, where still unread, by their verified bundles' (a bundle that
@@ -50,16 +58,14 @@ class RecordedRuns:
             if summary is not None:
                 record = examine_bundle(self.store, summary, self.trust)[0]
                 if all(f.severity == NOTE for f in record.bundle_findings):
-                    self.runs[run_id] = record
+                    self.runs[run_id], self._index = record, None
 
     def read_naming(self, name: str) -> None:
         """Read the bundles of the unread runs that could name ``name`` newer than what is known: newest
         first, down to the newest run that wrote a dataset of that name (by any of its names). A run whose
         summary does not show an asset key is thus never passed over for an older, catalogued run that
         does, and a name written by a recent run costs a few bundle reads (one no run wrote, all of them)."""
-        from prov_common.audit.lineage import LineageIndex, run_order
-
-        best = LineageIndex(self.runs.values()).newest_naming(name)
+        best = self.index().newest_naming(name)
         floor = best.order if best is not None and best.generated else ""
         found: str | None = None
         for run_id in sorted(self.unread, key=lambda i: run_order(self.runs[i]), reverse=True):
@@ -71,12 +77,10 @@ class RecordedRuns:
             if named is not None and named.generated:
                 found = order  # runs of the same time are read too: the newest version is decided among them
 
-    def read_trace(self, name: str, sources: Iterable[SourceRecord] = ()) -> None:
+    def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
         meaning its newest version), so that every run a record of it lists is a verified one."""
-        from prov_common.audit.lineage import LineageIndex
-
-        index = LineageIndex(self.runs.values(), list(sources))
+        index = self.index()
         self.read([r.run_id for r in index.trace(index.resolve(name)[1]).runs])
 
 
@@ -84,11 +88,3 @@ def _summary_record(summary: BundleSummary) -> RunRecord:
     from prov_common.audit.examine import record_from_summary
 
     return record_from_summary(summary, summary.manifest_digest or "")
-
-
-def runs_naming(store: Store, trust: TrustStore, name: str) -> list[RunRecord]:
-    """Every sealed run, with the bundles read that decide the newest version of ``name``
-    (:meth:`RecordedRuns.read_naming`)."""
-    recorded = RecordedRuns.of(store, trust)
-    recorded.read_naming(name)
-    return list(recorded.runs.values())

@@ -21,15 +21,13 @@ def recorded_index(store: Any, settings: Settings, name: str | None = None) -> A
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
     newest of them are read from their bundles until the newest version of ``name`` is certain
     (:meth:`~prov_common.audit.recorded.RecordedRuns.read_naming`)."""
-    from prov_common.audit.catalog import known_runs
-    from prov_common.audit.recorded import runs_naming
-    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.recorded import RecordedRuns
     from prov_common.signing import trust_from_settings
 
-    trust = trust_from_settings(settings)
-    if name is None or is_digest(name):
-        return LineageIndex(known_runs(store, trust).values())
-    return LineageIndex(runs_naming(store, trust, name))
+    recorded = RecordedRuns.of(store, trust_from_settings(settings))
+    if name is not None and not is_digest(name):
+        recorded.read_naming(name)
+    return recorded.index()
 
 
 def version_digest(ref: str, index: Any) -> str:

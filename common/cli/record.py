@@ -42,7 +42,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.audit.recorded import RecordedRuns
-    from prov_common.audit.lineage import LineageIndex
     from prov_common.sources.registry import iter_sources
     from prov_common.sources.bundle_location import bundle_locator
     from prov_common.sources.checksums import file_facts
@@ -52,14 +51,13 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
     sources = [s.record for s in iter_sources(store, trust)]
-    recorded = RecordedRuns.of(store, trust)
+    recorded = RecordedRuns.of(store, trust, sources)
     if not is_digest(args.ref):
         recorded.read_naming(args.ref)
-    recorded.read_trace(args.ref, sources)  # every run the record lists, verified: catalogued or read from its bundle
-    index = LineageIndex(recorded.runs.values(), sources)
+    recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
                             tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
                             bundle_locator(store, trust))
-    doc = training_record(index, args.ref, args.format, options)
+    doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
     return 0
