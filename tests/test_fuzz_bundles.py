@@ -10,7 +10,6 @@ import json
 import os
 from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

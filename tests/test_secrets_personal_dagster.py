@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
-from personal_support import PEOPLE, PLANTED, VISIBLE, assert_nowhere, register_people, sample_files, sample_table, write_people, written
+from personal_support import PEOPLE, VISIBLE, assert_nowhere, register_people, sample_files, sample_table, write_people, written
 from prov_common.bundle import list_bundles
 from prov_common.store import open_store
 

@@ -197,10 +197,10 @@ def test_stored_events_are_valid_openlineage_and_keep_azure_containers(tmp_path:
     bundle = read_bundle(open_store(tmp_path / "s"), run_id)
     stored = [json.loads(line) for line in bundle.files["events.jsonl"].splitlines()]
     assert [e["eventType"] for e in stored] == ["START", "COMPLETE"]
-    for event in stored:  # as sealed, after the transport's redaction
-        ol_validator.validate_event(event)
-        assert event["inputs"][0]["namespace"] == "abfss://raw@lake01.dfs.core.windows.net"
-        assert event["outputs"][0]["namespace"] == "wasbs://models@blob01.dfs.core.windows.net"
+    for sealed in stored:  # as sealed, after the transport's redaction
+        ol_validator.validate_event(sealed)
+        assert sealed["inputs"][0]["namespace"] == "abfss://raw@lake01.dfs.core.windows.net"
+        assert sealed["outputs"][0]["namespace"] == "wasbs://models@blob01.dfs.core.windows.net"
     assert [o.uri for o in bundle.manifest.outputs] == ["wasbs://models@blob01.dfs.core.windows.net/m.pkl"]
     broken = dict(stored[1], eventTime="2026-01-01 00:00")
     with pytest.raises(ol_validator.EventInvalid, match="eventTime"):

@@ -31,8 +31,8 @@ def register(subparsers: Any) -> None:
             "Show the lineage tree of a dataset version from the bundles in the store: upstream, every run "
             "that generated it and the versions those runs used, back to the origins (versions no recorded "
             "run generated; registered sources are named); with --downstream, the runs that used it and "
-            "what they generated. DATASET may be a name, namespace/name or URI (its newest version is shown "
-            "unless --all-versions); DIGEST a version or digest, or a prefix of at least 12 characters."
+            "what they generated. DATASET may be a name, namespace/name, URI or another name the events give it, "
+            "such as a Dagster asset key (its newest version is shown unless --all-versions); DIGEST a version or digest, or a prefix of at least 12 characters."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
@@ -64,6 +64,18 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
     except TdprovError:
         return found
     return found
+
+
+def _located_by_other_name(store: Store, settings: Settings, name: str) -> str | None:
+    """``namespace/name`` of the dataset that ``name`` means by another of its names (a Dagster asset key, in
+    the events' ``symlinks``, which index summaries leave out): its newest version's, as ``tdprov contains``
+    and ``checkout`` resolve it from the verified bundles; None when no run names it so."""
+    from prov_common.cli._versions import is_digest, recorded_index
+
+    if is_digest(name):
+        return None
+    naming = recorded_index(store, settings, name).newest_naming(name)
+    return f"{naming.dataset.namespace}/{naming.dataset.name}" if naming is not None else None
 
 
 def _version_text(tree: LineageTree, direction: str) -> str:
@@ -121,9 +133,12 @@ def run(args: argparse.Namespace) -> int:
         graph = graph_from_summaries(found)
     keys = find_nodes(graph, args.target, all_versions=args.all_versions)
     if not keys:
+        located = _located_by_other_name(store, settings, args.target)
+        keys = find_nodes(graph, located, all_versions=args.all_versions) if located else []
+    if not keys:
         raise BadInputError(
             f"no dataset or version matching {args.target!r} in {len(found)} bundles of {store.uri}.",
-            fix="give a dataset name, namespace/name, URI or digest as 'tdprov runs' shows them",
+            fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them",
         )
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     sources = _sources(store, settings) if direction == UPSTREAM else {}
