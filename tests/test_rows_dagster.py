@@ -164,6 +164,53 @@ def test_an_asset_key_means_its_newest_version_after_an_audit(tmp_path: Path, in
     assert len({k.split("/")[1] for k in reads if k.endswith("/events.jsonl")}) == 2  # every uncatalogued run
 
 
+FORGED = "00000000-0000-4000-8000-00000000f0f0"
+
+
+def _forge_newer_entry(store_uri: str, entry: dict[str, Any]) -> None:
+    """An index entry added behind tdprov's back (entries are unsigned): a newer run, with no bundle,
+    claiming another version of the same dataset."""
+    forged = {**entry, "runId": FORGED, "endedAt": "2099-01-01T00:00:00.000000Z", "sealedAt": "2099-01-01T00:00:00.100000Z",
+              "outputs": [{**entry["outputs"][0], "version": "blake3:" + "ab" * 32}]}
+    path = Path(store_uri) / f"index/2099/01/01/20990101T000000100000Z-{FORGED}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(forged))
+
+
+@pytest.mark.parametrize("ref", ["customers", "location"])
+def test_an_index_entry_without_a_verifying_bundle_is_left_out_and_named(ref: str, tmp_path: Path, instance: Any,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """Every verb that takes a dataset name answers for the newest version a verified bundle records, not
+    for a forged index entry's, and names the run it left out, with why, on stderr."""
+    store_uri = str(tmp_path / "store")
+    digest = _materialize(store_uri, instance)
+    store = open_store(store_uri)
+    (key,) = store.list("index/")
+    entry = json.loads(store.get(key))
+    _forge_newer_entry(store_uri, entry)
+    ref = entry["outputs"][0]["name"] if ref == "location" else ref
+    told = f"left out run {FORGED}: its bundle does not verify (bundles/{FORGED}/: missing"
+    capsys.readouterr()
+
+    assert main(["lineage", ref, "--json", "--store", store_uri]) == 0
+    out, err = capsys.readouterr()
+    assert [t["version"] for t in json.loads(out)["lineage"]] == [digest] and told in err
+    assert main(["lineage", ref, "--store", store_uri]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{entry['outputs'][0]['name']}  {digest}") and FORGED not in out and err.count(told) == 1
+    code, answer, err = contains_cli(ref, IN, store_uri, capsys)
+    assert code == 0 and answer["contained"] and answer["digest"] == digest and told in err
+    assert main(["record", ref, "--format", "croissant", "--store", store_uri]) == 0
+    out, err = capsys.readouterr()
+    assert digest in out and "abababab" not in out and FORGED not in out and told in err
+    restored = tmp_path / "restored.parquet"
+    assert main(["checkout", ref, "-o", str(restored), "--store", store_uri]) == 0
+    assert hash_path(restored).digest == digest and told in capsys.readouterr().err
+    assert main(["verify", FORGED, "--store", store_uri]) == 1  # the fix the message gives names the problem
+    assert "no bundle objects for this run" in capsys.readouterr().out
+    assert main(["audit", "--quiet", "--store", store_uri]) == 1  # and the audit finds it
+
+
 def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
     digest = _materialize(store_uri, instance)
     settings = Settings.from_env(store=store_uri)

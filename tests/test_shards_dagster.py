@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
+from prov_common.cli import main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
@@ -65,7 +66,7 @@ def _prov_text(store: str, run_id: str) -> str:
 
 
 def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, instance: Any, capsys: Any,
-                                                                ol_validator: Any, caplog: Any) -> None:
+                                                                ol_validator: Any) -> None:
     folder, store = tmp_path / "shards", str(tmp_path / "store")
     first = _run(str(folder), lambda: write_shards(folder), instance, store=store, snapshot=True, dask_scheduler="none")
     assert first == tdprov_hash(str(folder), capsys)["digest"]
@@ -102,11 +103,12 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     prov = Path(store) / "bundles" / newest / "prov.json"
     prov.chmod(0o600)
     kept = prov.read_bytes()
-    prov.write_bytes(b"{damaged")  # the lineage still shows, without that count, and says why
-    with caplog.at_level("WARNING", logger="prov_common.w3cprov.collect"):
-        code, lineage = cli(["lineage", str(folder), "--store", store], capsys)
-    assert code == 0 and f"{folder}  {second}\n" in lineage + "\n" and "shards)" not in lineage
-    assert f"the shard counts of what run {newest} wrote are not shown" in caplog.text and "tdprov verify" in caplog.text
+    prov.write_bytes(b"{damaged")  # that run is left out, named with the reason: the lineage is of the runs that verify
+    capsys.readouterr()
+    code = main(["lineage", str(folder), "--store", store])
+    lineage, told = capsys.readouterr()
+    assert code == 0 and lineage.startswith(f"{folder}  {first}  ({SHARDS} shards)\n") and second not in lineage
+    assert f"left out run {newest}: its bundle does not verify" in told and "prov.json" in told and f"tdprov verify {newest}" in told
     prov.write_bytes(kept)
     rows = tdprov_hash(str(folder), capsys)["rows"]
     code, shown = cli(["show", newest, "--store", store], capsys)

@@ -8,7 +8,7 @@ a version with neither origin is a broken link. Equal bytes in another dataset a
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
@@ -154,16 +154,17 @@ class LineageIndex:
             fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
         )
 
-    def newest_naming(self, ref: str) -> "Naming | None":
+    def newest_naming(self, ref: str, *, skip: Container[str] = ()) -> "Naming | None":
         """The version :meth:`resolve` picks among the runs (not the sources): a version some run wrote
-        beats one only read, then the newest run, then the larger digest; None when no run names ``ref``."""
+        beats one only read, then the newest run, then the larger digest; None when no run names ``ref``.
+        ``skip``: run ids whose namings do not count."""
         located = located_dataset(ref) if "://" in ref or ref.startswith("/") else None
         candidates = []
         for table in (self.generated, self.used_by):
             for key, uses in table.items():
                 for run, d in uses:
-                    if ref in (d.name, d.label, d.uri, key[2], *d.aliases) or located == key[:2]:
-                        candidates.append(Naming(table is self.generated, run_order(run), key[2], d))
+                    if run.run_id not in skip and (ref in (d.name, d.label, d.uri, key[2], *d.aliases) or located == key[:2]):
+                        candidates.append(Naming(table is self.generated, run_order(run), key[2], d, run.run_id))
         return max(candidates, key=lambda c: (c.generated, c.order, c.version)) if candidates else None
 
 
@@ -175,3 +176,4 @@ class Naming:
     order: str
     version: str
     dataset: DatasetUse
+    run_id: str

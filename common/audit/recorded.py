@@ -27,6 +27,7 @@ class RecordedRuns:
     runs: dict[str, RunRecord]
     unread: dict[str, BundleSummary]
     sources: list[SourceRecord] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify
     _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
@@ -49,23 +50,28 @@ class RecordedRuns:
         return self._index
 
     def read(self, run_ids: Iterable[str]) -> None:
-        """Replace the records of these runs, where still unread, by their verified bundles' (a bundle that
-        does not verify keeps its summary's record)."""
-        from prov_common.audit.examine import examine_bundle
-
+        """Replace the records of these runs, where still unread, by their verified bundles'. A run whose
+        bundle does not verify (missing, altered, signed by a key not trusted) is left out, with the
+        reason in ``left_out``: its index entry alone is no record of it."""
         for run_id in run_ids:
             summary = self.unread.pop(run_id, None)
-            if summary is not None:
-                record = examine_bundle(self.store, summary, self.trust)[0]
-                if all(f.severity == NOTE for f in record.bundle_findings):
-                    self.runs[run_id], self._index = record, None
+            if summary is None:
+                continue
+            record, why = examined(self.store, summary, self.trust)
+            if why is not None:
+                del self.runs[run_id]
+                self.left_out[run_id] = why
+            else:
+                self.runs[run_id] = record
+            self._index = None
 
     def read_naming(self, name: str) -> None:
-        """Read the bundles of the unread runs that could name ``name`` newer than what is known: newest
-        first, down to the newest run that wrote a dataset of that name (by any of its names). A run whose
-        summary does not show an asset key is thus never passed over for an older, catalogued run that
-        does, and a name written by a recent run costs a few bundle reads (one no run wrote, all of them)."""
-        best = self.index().newest_naming(name)
+        """Read the bundles of the unread runs that could name ``name`` newer than the verified records do:
+        newest first, down to the newest verified run that wrote a dataset of that name (by any of its
+        names). A run whose summary does not show an asset key is thus never passed over for an older,
+        catalogued run that does, an index entry whose bundle does not verify never stands for the name,
+        and a name written by a recent run costs a few bundle reads (one no run wrote, all of them)."""
+        best = self.index().newest_naming(name, skip=self.unread)
         floor = best.order if best is not None and best.generated else ""
         found: str | None = None
         for run_id in sorted(self.unread, key=lambda i: run_order(self.runs[i]), reverse=True):
@@ -73,15 +79,31 @@ class RecordedRuns:
             if order < floor or (found is not None and order < found):
                 break
             self.read([run_id])
-            named = LineageIndex([self.runs[run_id]]).newest_naming(name)
+            named = LineageIndex([self.runs[run_id]]).newest_naming(name) if run_id in self.runs else None
             if named is not None and named.generated:
                 found = order  # runs of the same time are read too: the newest version is decided among them
 
     def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
         meaning its newest version), so that every run a record of it lists is a verified one."""
-        index = self.index()
-        self.read([r.run_id for r in index.trace(index.resolve(name)[1]).runs])
+        while True:  # a run left out can change what the name means: trace again until all are read
+            index = self.index()
+            unread = [r.run_id for r in index.trace(index.resolve(name)[1]).runs if r.run_id in self.unread]
+            if not unread:
+                return
+            self.read(unread)
+
+
+def examined(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, str | None]:
+    """The run record of the bundle an index entry summarises, read and verified, and why it does not
+    verify (None when it does): missing, altered, signed by a key not trusted, or not what the entry says."""
+    from prov_common.audit.examine import examine_bundle
+
+    record = examine_bundle(store, summary, trust)[0]
+    problems = [f"{f.object}: {f.what}" for f in record.bundle_findings if f.severity != NOTE]
+    if not problems:
+        return record, None
+    return record, "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
 
 
 def _summary_record(summary: BundleSummary) -> RunRecord:

@@ -3,6 +3,8 @@ recorded version (``tdprov contains``, ``checkout`` and ``snapshot``)."""
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 from prov_common.config import Settings
@@ -26,8 +28,18 @@ def recorded_index(store: Any, settings: Settings, name: str | None = None) -> A
 
     recorded = RecordedRuns.of(store, trust_from_settings(settings))
     if name is not None and not is_digest(name):
-        recorded.read_naming(name)
+        try:
+            recorded.read_naming(name)
+        finally:
+            tell_left_out(recorded.left_out)
     return recorded.index()
+
+
+def tell_left_out(left_out: Mapping[str, str]) -> None:
+    """Name on stderr each run (run id -> why) whose index entry was not taken: its bundle does not verify."""
+    for run_id, why in sorted(left_out.items()):
+        print(f"tdprov: left out run {run_id}: its bundle does not verify ({why}). Fix: 'tdprov verify {run_id}' "
+              "names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)", file=sys.stderr)
 
 
 def version_digest(ref: str, index: Any) -> str:

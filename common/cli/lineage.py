@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from prov_common.bundle.model import BundleSummary
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, write_output
+from prov_common.cli._versions import is_digest, tell_left_out
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
+from prov_common.signing import TrustStore, trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.graph import lineage_graph
+from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import located_dataset
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
@@ -32,7 +36,8 @@ def register(subparsers: Any) -> None:
             "that generated it and the versions those runs used, back to the origins (versions no recorded "
             "run generated; registered sources are named); with --downstream, the runs that used it and "
             "what they generated. DATASET may be a name, namespace/name, URI or another name the events give it, "
-            "such as a Dagster asset key (its newest version is shown unless --all-versions); DIGEST a version or digest, or a prefix of at least 12 characters."
+            "such as a Dagster asset key (its newest version is shown unless --all-versions); DIGEST a version or digest, or a prefix of at least 12 characters. "
+            "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
@@ -66,16 +71,66 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
     return found
 
 
-def _located_by_other_name(store: Store, settings: Settings, name: str) -> str | None:
+def _located_by_other_name(store: Store, trust: TrustStore, name: str, left_out: dict[str, str]) -> str | None:
     """``namespace/name`` of the dataset that ``name`` means by another of its names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out): its newest version's, as ``tdprov contains``
-    and ``checkout`` resolve it from the verified bundles; None when no run names it so."""
-    from prov_common.cli._versions import is_digest, recorded_index
+    and ``checkout`` resolve it from the verified bundles; None when no run names it so. Runs whose
+    bundles do not verify are added to ``left_out``."""
+    from prov_common.audit.recorded import RecordedRuns
 
     if is_digest(name):
         return None
-    naming = recorded_index(store, settings, name).newest_naming(name)
+    recorded = RecordedRuns.of(store, trust)
+    try:
+        recorded.read_naming(name)
+    finally:
+        left_out.update(recorded.left_out)
+    naming = recorded.index().newest_naming(name)
     return f"{naming.dataset.namespace}/{naming.dataset.name}" if naming is not None else None
+
+
+def _traced(store: Store, trust: TrustStore, found: list[BundleSummary], args: argparse.Namespace, direction: str,
+            sources: dict[str, list[SourceLabel]], left_out: dict[str, str]) -> tuple[LineageGraph, list[LineageTree]]:
+    """The lineage graph of the runs ``found`` and the trees of the versions ``args.target`` means."""
+    if args.checks:
+        graph = lineage_graph(merge_documents(bundle_documents(store, found)))
+    else:
+        graph = graph_from_summaries(found)
+    keys = find_nodes(graph, args.target, all_versions=args.all_versions)
+    if not keys:
+        located = _located_by_other_name(store, trust, args.target, left_out)
+        keys = find_nodes(graph, located, all_versions=args.all_versions) if located else []
+    if not keys:
+        raise BadInputError(
+            f"no dataset or version matching {args.target!r} in {len(found)} bundles of {store.uri}.",
+            fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them",
+        )
+    trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
+    if not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
+        shown = {tree.node.id for root in trees for tree in root.walk()}
+        generations = sharded_generations(found, shown)
+        if generations:
+            with_shard_counts(graph, shard_counts(store, generations))
+            trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
+    return graph, trees
+
+
+def _runs_of(trees: list[LineageTree]) -> set[str]:
+    return {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
+
+
+def _not_verifying(store: Store, trust: TrustStore, shown: list[BundleSummary]) -> dict[str, str]:
+    """Why the bundles of these runs do not verify, by run id (the index entries alone are unsigned)."""
+    from tqdm import tqdm
+
+    from prov_common.audit.recorded import examined
+
+    failed = {}
+    for summary in tqdm(shown, desc="verifying the runs shown", unit="bundle", file=sys.stderr, disable=None, leave=False):
+        why = examined(store, summary, trust)[1]
+        if why is not None:
+            failed[summary.run_id] = why
+    return failed
 
 
 def _version_text(tree: LineageTree, direction: str) -> str:
@@ -126,29 +181,25 @@ def run(args: argparse.Namespace) -> int:
     picture = picture_format(args.output) if args.output else None
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
+    trust = trust_from_settings(settings)
     found = summaries(store)
-    if args.checks:
-        graph = lineage_graph(merge_documents(bundle_documents(store, found)))
-    else:
-        graph = graph_from_summaries(found)
-    keys = find_nodes(graph, args.target, all_versions=args.all_versions)
-    if not keys:
-        located = _located_by_other_name(store, settings, args.target)
-        keys = find_nodes(graph, located, all_versions=args.all_versions) if located else []
-    if not keys:
-        raise BadInputError(
-            f"no dataset or version matching {args.target!r} in {len(found)} bundles of {store.uri}.",
-            fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them",
-        )
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     sources = _sources(store, settings) if direction == UPSTREAM else {}
-    trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
-    if not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
-        shown = {tree.node.id for root in trees for tree in root.walk()}
-        generations = sharded_generations(found, shown)
-        if generations:
-            with_shard_counts(graph, shard_counts(store, generations))
-            trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
+    verified: set[str] = set()
+    left_out: dict[str, str] = {}
+    try:
+        while True:  # a run left out can change what the target means: trace again until every run shown verifies
+            graph, trees = _traced(store, trust, found, args, direction, sources, left_out)
+            unchecked = _runs_of(trees) - verified
+            shown = [s for s in found if s.run_id in unchecked]
+            failed = _not_verifying(store, trust, shown)
+            if not failed:
+                break
+            left_out.update(failed)
+            found = [s for s in found if s.run_id not in left_out]
+            verified |= {s.run_id for s in shown} - set(failed)
+    finally:
+        tell_left_out(left_out)
     if picture:
         write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
     if args.json:
