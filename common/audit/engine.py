@@ -424,14 +424,7 @@ def _examine(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[B
 def _examine_entry(store: Store, trust: TrustStore, entry: str | BundleSummary) -> tuple[BundleSummary, tuple[RunRecord, LogLeaf] | None]:
     """Read the index entry (when given its key) and examine its bundle; ``None`` for a misfiled entry.
     An entry that is not a bundle summary is a finding: its bundle is examined by the run id in its key."""
-    problem = None
-    if isinstance(entry, BundleSummary):
-        summary = entry
-    else:
-        try:
-            summary = BundleSummary.from_json(store.get(entry), cursor=entry)
-        except (BadInputError, ObjectNotFoundError) as exc:  # not a summary, or deleted since it was listed
-            summary, problem = _unread_summary(layout.run_id_of_index_key(entry), entry), exc.what
+    summary, problem = (entry, None) if isinstance(entry, BundleSummary) else _read_entry(store, entry, layout.run_id_of_index_key(entry))
     return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem)
 
 
@@ -460,12 +453,13 @@ def _new_entries(store: Store, cursor: str | None, logged: set[str]) -> Iterator
 
 
 def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:
+    return _read_entry(store, leaf.index_key, leaf.run_id)[0]
+
+
+def _read_entry(store: Store, key: str, run_id: str) -> tuple[BundleSummary, str | None]:
+    """The index entry at ``key``, or, when it cannot be read (not a summary, or gone since it was listed),
+    what stands for it (the run id and the key) and why."""
     try:
-        return BundleSummary.from_json(store.get(leaf.index_key), cursor=leaf.index_key)
-    except TdprovError:
-        return _unread_summary(leaf.run_id, leaf.index_key)
-
-
-def _unread_summary(run_id: str, key: str) -> BundleSummary:
-    """What stands for an index entry that could not be read: the run id, and the key."""
-    return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key)
+        return BundleSummary.from_json(store.get(key), cursor=key), None
+    except (BadInputError, ObjectNotFoundError) as exc:
+        return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key), exc.what
