@@ -220,3 +220,38 @@ def test_a_dataset_is_found_by_its_location_or_its_symlink_name(tmp_path: Path) 
     assert result.index.generator(use)[0].run_id == run
     with pytest.raises(Exception, match="no dataset or version 'other'"):
         result.index.resolve("other")
+
+
+def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu(tmp_path: Path,
+                                                                                  capsys: pytest.CaptureFixture) -> None:
+    """A chain of 70 runs (verified in worker processes: more than the pool's threshold); one run's signed
+    statement is damaged. Upstream lineage stops where that run was: its output is an origin, the run is
+    named on stderr, and every other run is still shown."""
+    from bundle_support import raw_put
+    from prov_common.bundle.verify_pool import PARALLEL_FROM
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    steps = PARALLEL_FROM + 6
+    runs = [seal(store, run_events(f"step{i}", [dataset(f"/data/step{i - 1}.parquet", digest(f"step{i - 1}"))],
+                                   [dataset(f"/data/step{i}.parquet", digest(f"step{i}"))], start=T0 + timedelta(minutes=10 * i)))
+            for i in range(1, steps + 1)]
+    capsys.readouterr()
+    assert main(["lineage", f"/data/step{steps}.parquet", "--json", "--store", uri]) == 0
+    assert _chain(json.loads(capsys.readouterr().out)) == runs[::-1]
+    damaged = runs[steps // 2]
+    raw_put(uri, f"bundles/{damaged}/statement.dsse.json", b"{}")
+    assert main(["lineage", f"/data/step{steps}.parquet", "--json", "--store", uri]) == 0
+    out, err = capsys.readouterr()
+    assert _chain(json.loads(out)) == runs[steps // 2 + 1:][::-1]  # down to the damaged run's output, now an origin
+    assert f"left out run {damaged}: its bundle does not verify" in err and err.count("left out run") == 1
+
+
+def _chain(doc: dict) -> list[str]:
+    """Run ids of an upstream chain, newest first."""
+    out, node = [], doc["lineage"][0]
+    while node.get("generatedBy"):
+        (step,) = node["generatedBy"]
+        out.append(step["runId"])
+        (node,) = step["inputs"]
+    return out
