@@ -211,6 +211,32 @@ def test_an_index_entry_without_a_verifying_bundle_is_left_out_and_named(ref: st
     assert main(["audit", "--quiet", "--store", store_uri]) == 1  # and the audit finds it
 
 
+def test_an_altered_index_entry_of_a_sound_bundle_is_read_as_the_bundle_says(tmp_path: Path, instance: Any,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """The index entry of a run whose bundle verifies is edited to claim another version: every verb takes the
+    run as its signed bundle says (not left out, not as the entry says) and names the altered entry."""
+    store_uri = str(tmp_path / "store")
+    digest = _materialize(store_uri, instance)
+    store = open_store(store_uri)
+    (key,) = store.list("index/")
+    entry = json.loads(store.get(key))
+    name = entry["outputs"][0]["name"]
+    entry["outputs"][0]["version"] = "blake3:" + "ab" * 32
+    _overwrite(store_uri, key, json.dumps(entry).encode())
+    told = f"tdprov: run {entry['runId']} is taken as its signed bundle says, not as its index entry does ("
+    capsys.readouterr()
+    for ref in (name, "customers"):
+        assert main(["lineage", ref, "--json", "--store", store_uri]) == 0
+        out, err = capsys.readouterr()
+        (tree,) = json.loads(out)["lineage"]
+        assert tree["version"] == digest and tree["generatedBy"][0]["runId"] == entry["runId"] and told in err
+        code, answer, err = contains_cli(ref, IN, store_uri, capsys)
+        assert code == 0 and answer["digest"] == digest and told in err, err
+        assert main(["record", ref, "--format", "croissant", "--store", store_uri]) == 0
+        out, err = capsys.readouterr()
+        assert digest in out and "abababab" not in out and told in err
+
+
 def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
     digest = _materialize(store_uri, instance)
     settings = Settings.from_env(store=store_uri)

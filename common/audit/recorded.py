@@ -28,6 +28,7 @@ class RecordedRuns:
     unread: dict[str, BundleSummary]
     sources: list[SourceRecord] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify
+    corrected: dict[str, str] = field(default_factory=dict)  # run id -> how its index entry differs from its sound bundle
     _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
@@ -52,17 +53,20 @@ class RecordedRuns:
     def read(self, run_ids: Iterable[str]) -> None:
         """Replace the records of these runs, where still unread, by their verified bundles'. A run whose
         bundle does not verify (missing, altered, signed by a key not trusted) is left out, with the
-        reason in ``left_out``: its index entry alone is no record of it."""
+        reason in ``left_out``: its index entry alone is no record of it. A sound bundle whose index entry
+        says otherwise is taken as the bundle says (``corrected``)."""
         for run_id in run_ids:
             summary = self.unread.pop(run_id, None)
             if summary is None:
                 continue
-            record, why = examined(self.store, summary, self.trust)
-            if why is not None:
-                del self.runs[run_id]
-                self.left_out[run_id] = why
-            else:
+            record, why, sound = examined(self.store, summary, self.trust)
+            if sound:
                 self.runs[run_id] = record
+                if why is not None:
+                    self.corrected[run_id] = why
+            else:
+                del self.runs[run_id]
+                self.left_out[run_id] = why or ""
             self._index = None
 
     def read_naming(self, name: str) -> None:
@@ -94,16 +98,19 @@ class RecordedRuns:
             self.read(unread)
 
 
-def examined(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, str | None]:
-    """The run record of the bundle an index entry summarises, read and verified, and why it does not
-    verify (None when it does): missing, altered, signed by a key not trusted, or not what the entry says."""
+def examined(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, str | None, bool]:
+    """The run record of the bundle an index entry summarises, read and verified (from its signed events);
+    what is wrong (None when nothing is: missing, altered, signed by a key not trusted, or the entry is not
+    what the bundle says); and whether the bundle itself verifies (only its unsigned index entry is wrong)."""
     from prov_common.audit.examine import examine_bundle
 
     record = examine_bundle(store, summary, trust)[0]
-    problems = [f"{f.object}: {f.what}" for f in record.bundle_findings if f.severity != NOTE]
-    if not problems:
-        return record, None
-    return record, "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+    findings = [f for f in record.bundle_findings if f.severity != NOTE]
+    if not findings:
+        return record, None, True
+    problems = [f"{f.object}: {f.what}" for f in findings]
+    why = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+    return record, why, all(f.object == summary.cursor for f in findings)
 
 
 def _summary_record(summary: BundleSummary) -> RunRecord:

@@ -116,14 +116,14 @@ def read_index_entry(store: Store, key: str) -> BundleSummary:
     try:
         return BundleSummary.from_json(store.get(key), cursor=key)
     except BadInputError as damaged:
-        found = _summary_of_bundle(store, layout.run_id_of_index_key(key))
+        found = summary_of_bundle(store, layout.run_id_of_index_key(key))
         if found is None:
             raise
         log.warning("tdprov: %s Listed from the bundle's manifest instead. Fix: %s", damaged.what, damaged.fix)
         return replace(found, cursor=key)
 
 
-def _summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
+def summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
     """What the index entry of ``run_id`` should hold, from its sealed bundle (not verified, like the entry);
     ``None`` when the bundle cannot be read."""
     prefix = layout.bundle_prefix(run_id)

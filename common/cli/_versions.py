@@ -31,15 +31,19 @@ def recorded_index(store: Any, settings: Settings, name: str | None = None) -> A
         try:
             recorded.read_naming(name)
         finally:
-            tell_left_out(recorded.left_out)
+            tell_left_out(recorded.left_out, recorded.corrected)
     return recorded.index()
 
 
-def tell_left_out(left_out: Mapping[str, str]) -> None:
-    """Name on stderr each run (run id -> why) whose index entry was not taken: its bundle does not verify."""
+def tell_left_out(left_out: Mapping[str, str], corrected: Mapping[str, str]) -> None:
+    """Name on stderr each run (run id -> why) whose index entry was not taken as it stands: left out (its
+    bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it)."""
     for run_id, why in sorted(left_out.items()):
         print(f"tdprov: left out run {run_id}: its bundle does not verify ({why}). Fix: 'tdprov verify {run_id}' "
               "names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)", file=sys.stderr)
+    for run_id, why in sorted(corrected.items()):
+        print(f"tdprov: run {run_id} is taken as its signed bundle says, not as its index entry does ({why}). Fix: the "
+              "entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)", file=sys.stderr)
 
 
 def version_digest(ref: str, index: Any) -> str:

@@ -119,22 +119,31 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
     return {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
 
 
-def _not_verifying(store: Store, trust: TrustStore, shown: list[BundleSummary]) -> dict[str, str]:
-    """Why the bundles of these runs do not verify, by run id (the index entries alone are unsigned); on
-    every CPU when there are many, as ``tdprov verify`` does."""
+def _not_verifying(store: Store, trust: TrustStore, shown: list[BundleSummary]) -> dict[str, tuple[str, bool]]:
+    """The runs whose bundles do not verify, or whose index entries (unsigned) do not summarise them: run id
+    -> (why, whether the bundle itself verifies). On every CPU when there are many, as ``tdprov verify``."""
     from tqdm import tqdm
 
     from prov_common.bundle.verify_pool import map_bundles
 
     checked = map_bundles(_why_not_verified, shown, store, trust)
-    return {run_id: why for run_id, why in tqdm(checked, total=len(shown), desc="verifying the runs shown", unit="bundle",
-                                                file=sys.stderr, disable=None, leave=False) if why is not None}
+    return {run_id: (why, sound) for run_id, why, sound in tqdm(checked, total=len(shown), desc="verifying the runs shown",
+                                                                unit="bundle", file=sys.stderr, disable=None, leave=False)
+            if why is not None}
 
 
-def _why_not_verified(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[str, str | None]:
+def _why_not_verified(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[str, str | None, bool]:
     from prov_common.audit.recorded import examined
 
-    return summary.run_id, examined(store, summary, trust)[1]
+    _, why, sound = examined(store, summary, trust)
+    return summary.run_id, why, sound
+
+
+def _as_bundles_say(store: Store, found: list[BundleSummary], runs: set[str]) -> list[BundleSummary]:
+    """``found`` with the summaries of ``runs`` (sound bundles whose index entries differ) made from their manifests."""
+    from prov_common.bundle.storage import summary_of_bundle
+
+    return [(summary_of_bundle(store, s.run_id) or s) if s.run_id in runs else s for s in found]
 
 
 def _version_text(tree: LineageTree, direction: str) -> str:
@@ -191,19 +200,21 @@ def run(args: argparse.Namespace) -> int:
     sources = _sources(store, settings) if direction == UPSTREAM else {}
     verified: set[str] = set()
     left_out: dict[str, str] = {}
+    corrected: dict[str, str] = {}
     try:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
             graph, trees = _traced(store, trust, found, args, direction, sources, left_out)
             unchecked = _runs_of(trees) - verified
             shown = [s for s in found if s.run_id in unchecked]
-            failed = _not_verifying(store, trust, shown)
-            if not failed:
+            doubted = _not_verifying(store, trust, shown)
+            verified |= {s.run_id for s in shown} - {run_id for run_id, (_, sound) in doubted.items() if not sound}
+            if not doubted:
                 break
-            left_out.update(failed)
-            found = [s for s in found if s.run_id not in left_out]
-            verified |= {s.run_id for s in shown} - set(failed)
+            left_out.update((run_id, why) for run_id, (why, sound) in doubted.items() if not sound)
+            corrected.update((run_id, why) for run_id, (why, sound) in doubted.items() if sound)
+            found = _as_bundles_say(store, [s for s in found if s.run_id not in left_out], set(corrected))
     finally:
-        tell_left_out(left_out)
+        tell_left_out(left_out, corrected)
     if picture:
         write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
     if args.json:

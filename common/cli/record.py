@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             recorded.read_naming(args.ref)
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
     finally:
-        tell_left_out(recorded.left_out)
+        tell_left_out(recorded.left_out, recorded.corrected)
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
                             tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
                             bundle_locator(store, trust))
