@@ -1,6 +1,7 @@
 """Find a sealed bundle matching a job, dataset or digest in the store (shared by sensor and trigger)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,9 @@ from prov_common.bundle import BundleSummary, list_bundles
 from prov_common.bundle.layout import index_cursor
 from prov_common.errors import BadInputError
 from prov_common.lineage.naming import dataset_from_uri
+from prov_common.signing import TrustStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,32 @@ class BundleQuery:
         return index_cursor(datetime.fromisoformat(self.since))
 
 
-def find_bundle(store: Any, query: BundleQuery) -> BundleSummary | None:
+def find_bundle(store: Any, query: BundleQuery, trust: TrustStore) -> BundleSummary | None:
     """First matching bundle indexed since the query's ``since`` (re-listed on every poke, so a bundle
-    that a slow writer indexes late is not skipped)."""
+    that a slow writer indexes late is not skipped) whose bundle verifies against ``trust``.
+
+    Index entries are not signed, so a match is verified before it counts: an entry whose bundle does not
+    verify (missing, altered, signed by a key not trusted) is skipped with a warning, and a sound bundle
+    whose entry was altered counts only if its signed manifest matches the query (and is returned as the
+    manifest says)."""
+    from prov_common.audit.recorded import examined
+    from prov_common.bundle.storage import summary_of_bundle
+
     for summary in list_bundles(store, since_cursor=query.start_cursor()):
-        if query.matches(summary):
+        if not query.matches(summary):
+            continue
+        _, why, sound = examined(store, summary, trust)
+        if why is None:
             return summary
+        if not sound:
+            log.warning("tdprov: run %s matches, but its bundle does not verify (%s): not taken. Fix: 'tdprov verify %s' "
+                        "names every problem; if the bundle is sound, trust its signer's key (trusted_keys)", summary.run_id, why,
+                        summary.run_id)
+            continue
+        signed = summary_of_bundle(store, summary.run_id)
+        log.warning("tdprov: the index entry of run %s is not what its signed bundle says (%s): the bundle counts", summary.run_id, why)
+        if signed is not None and query.matches(signed):
+            return signed
     return None
 
 

@@ -252,6 +252,34 @@ def test_trigger_runs_to_completion_when_a_bundle_appears(tmp_path: Path, store:
     assert time.monotonic() - started >= 0.5
 
 
+def test_sensor_and_trigger_take_no_index_entry_without_a_verifying_bundle(tmp_path: Path, store: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """An index entry is unsigned: one added behind tdprov's back, naming a job no run sealed, succeeds
+    neither the sensor nor the trigger; the trigger's log names the run and why."""
+    import uuid
+
+    _produce(store, "tdprov_forge_up", tmp_path)
+    real = _by_job(store)["tdprov_forge_up.write"]
+    entry = json.loads((store / real.cursor).read_text())
+    forged = str(uuid.uuid4())
+    entry.update(runId=forged, job={**entry["job"], "name": "tdprov_forged.write"})
+    (store / real.cursor.replace(real.run_id, forged)).write_text(json.dumps(entry))
+    query = {"job": "tdprov_forged.write", "since": "2000-01-01T00:00:00+00:00"}
+    with DAG("tdprov_waits_for_forged", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", **query, mode="poke", poke_interval=0.1, timeout=1)
+    assert run_dag(dag, logical_date=START).state == "failed"
+
+    async def wait() -> dict:
+        return (await anext(LineageBundleTrigger(query, poll_interval=0.05).run())).payload
+
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"), pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(wait(), timeout=1.5))
+    assert f"tdprov: run {forged} matches, but its bundle does not verify" in caplog.text and "missing" in caplog.text
+    with DAG("tdprov_waits_for_real", start_date=START, schedule=None) as dag:  # the real run's bundle still counts
+        LineageBundleSensor(task_id="poke", job="tdprov_forge_up.write", since=query["since"], mode="poke", poke_interval=0.1, timeout=30)
+    assert run_dag(dag, logical_date=START).state == "success"
+
+
 def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_path: Path, store: Path) -> None:
     """The checkpoint goes to XCom and to an Airflow Variable; the Variable is a witness of the next
     audit, so a roll back is found even after the auditor's own memory was lost."""

@@ -22,7 +22,8 @@ class LineageBundleSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer (:class:`~prov_airflow.triggers.bundle.LineageBundleTrigger`).
 
     ``mode="poke"`` and ``mode="reschedule"`` work as for any sensor. Pushes the bundle's run id, job,
-    state and outputs to XCom.
+    state and outputs to XCom. Only a bundle that verifies against the connection's trusted keys counts:
+    an index entry alone (unsigned) never succeeds the sensor.
     """
 
     template_fields: Sequence[str] = ("job", "dataset", "digest", "since")
@@ -46,7 +47,10 @@ class LineageBundleSensor(BaseSensorOperator):
     def poke(self, context: Any) -> PokeReturnValue:
         from prov_airflow.hooks.provenance import ProvenanceHook
 
-        summary = find_bundle(ProvenanceHook(self.tdprov_conn_id).get_conn(), self._query(context))
+        from prov_common.signing import trust_from_settings
+
+        hook = ProvenanceHook(self.tdprov_conn_id)
+        summary = find_bundle(hook.get_conn(), self._query(context), trust_from_settings(hook.get_settings()))
         if summary is None:
             return PokeReturnValue(is_done=False)
         self.log.info("tdprov: bundle of run %s (%s) matches", summary.run_id, summary.job_name)

@@ -33,14 +33,18 @@ class LineageBundleTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from prov_airflow.hooks.provenance import ProvenanceHook
 
+        from prov_common.signing import trust_from_settings
+
         query = BundleQuery(**self.query)
         errors = 0
+        hook = ProvenanceHook(self.tdprov_conn_id)
         store = None
         while True:
             try:
                 if store is None:
-                    store = await asyncio.to_thread(ProvenanceHook(self.tdprov_conn_id).get_conn)
-                summary = await asyncio.to_thread(find_bundle, store, query)
+                    store = await asyncio.to_thread(hook.get_conn)
+                trust = await asyncio.to_thread(lambda: trust_from_settings(hook.get_settings()))  # keys added since count
+                summary = await asyncio.to_thread(find_bundle, store, query, trust)
                 errors = 0
             except Exception as exc:  # noqa: BLE001 - reported as an event after max_errors
                 errors += 1
