@@ -71,7 +71,7 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore) -> BundleSumm
     for summary in list_bundles(store, since_cursor=query.start_cursor()):
         if not query.matches(summary):
             continue
-        _, why, sound = examined(store, summary, trust)
+        _, why, sound = examined(store, trust, summary)
         if why is None:
             return summary
         if not sound:

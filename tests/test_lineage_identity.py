@@ -245,6 +245,10 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     out, err = capsys.readouterr()
     assert _chain(json.loads(out)) == runs[steps // 2 + 1:][::-1]  # down to the damaged run's output, now an origin
     assert f"left out run {damaged}: its bundle does not verify" in err and err.count("left out run") == 1
+    assert main(["record", f"/data/step{steps}.parquet", "--store", uri]) == 0  # reads the chain's bundles on every CPU
+    out, err = capsys.readouterr()
+    assert all(run in out for run in runs[steps // 2 + 1:]) and damaged not in out and runs[0] not in out
+    assert f"left out run {damaged}: its bundle does not verify" in err
 
 
 def _chain(doc: dict) -> list[str]:

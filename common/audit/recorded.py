@@ -54,12 +54,12 @@ class RecordedRuns:
         """Replace the records of these runs, where still unread, by their verified bundles'. A run whose
         bundle does not verify (missing, altered, signed by a key not trusted) is left out, with the
         reason in ``left_out``: its index entry alone is no record of it. A sound bundle whose index entry
-        says otherwise is taken as the bundle says (``corrected``)."""
-        for run_id in run_ids:
-            summary = self.unread.pop(run_id, None)
-            if summary is None:
-                continue
-            record, why, sound = examined(self.store, summary, self.trust)
+        says otherwise is taken as the bundle says (``corrected``). Many bundles are read on every CPU."""
+        from prov_common.bundle.verify_pool import map_bundles
+
+        todo = [self.unread.pop(i) for i in dict.fromkeys(run_ids) if i in self.unread]
+        for summary, (record, why, sound) in zip(todo, map_bundles(examined, todo, self.store, self.trust)):
+            run_id = summary.run_id
             if sound:
                 self.runs[run_id] = record
                 if why is not None:
@@ -98,7 +98,7 @@ class RecordedRuns:
             self.read(unread)
 
 
-def examined(store: Store, summary: BundleSummary, trust: TrustStore) -> tuple[RunRecord, str | None, bool]:
+def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, str | None, bool]:
     """The run record of the bundle an index entry summarises, read and verified (from its signed events);
     what is wrong (None when nothing is: missing, altered, signed by a key not trusted, or the entry is not
     what the bundle says); and whether the bundle itself verifies (only its unsigned index entry is wrong)."""

@@ -124,19 +124,12 @@ def _not_verifying(store: Store, trust: TrustStore, shown: list[BundleSummary]) 
     -> (why, whether the bundle itself verifies). On every CPU when there are many, as ``tdprov verify``."""
     from tqdm import tqdm
 
+    from prov_common.audit.recorded import examined
     from prov_common.bundle.verify_pool import map_bundles
 
-    checked = map_bundles(_why_not_verified, shown, store, trust)
-    return {run_id: (why, sound) for run_id, why, sound in tqdm(checked, total=len(shown), desc="verifying the runs shown",
-                                                                unit="bundle", file=sys.stderr, disable=None, leave=False)
-            if why is not None}
-
-
-def _why_not_verified(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[str, str | None, bool]:
-    from prov_common.audit.recorded import examined
-
-    _, why, sound = examined(store, summary, trust)
-    return summary.run_id, why, sound
+    checked = tqdm(map_bundles(examined, shown, store, trust), total=len(shown), desc="verifying the runs shown", unit="bundle",
+                   file=sys.stderr, disable=None, leave=False)
+    return {summary.run_id: (why, sound) for summary, (_, why, sound) in zip(shown, checked) if why is not None}
 
 
 def _as_bundles_say(store: Store, found: list[BundleSummary], runs: set[str]) -> list[BundleSummary]:
