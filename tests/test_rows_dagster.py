@@ -167,11 +167,11 @@ def test_an_asset_key_means_its_newest_version_after_an_audit(tmp_path: Path, in
 FORGED = "00000000-0000-4000-8000-00000000f0f0"
 
 
-def _forge_newer_entry(store_uri: str, entry: dict[str, Any]) -> None:
+def _forge_newer_entry(store_uri: str, entry: dict[str, Any], **changes: Any) -> None:
     """An index entry added behind tdprov's back (entries are unsigned): a newer run, with no bundle,
-    claiming another version of the same dataset."""
-    forged = {**entry, "runId": FORGED, "endedAt": "2099-01-01T00:00:00.000000Z", "sealedAt": "2099-01-01T00:00:00.100000Z",
-              "outputs": [{**entry["outputs"][0], "version": "blake3:" + "ab" * 32}]}
+    claiming another version of the same dataset (or what ``changes`` say)."""
+    forged = {**entry, "outputs": [{**entry["outputs"][0], "version": "blake3:" + "ab" * 32}], "runId": FORGED,
+              "endedAt": "2099-01-01T00:00:00.000000Z", "sealedAt": "2099-01-01T00:00:00.100000Z", **changes}
     path = Path(store_uri) / f"index/2099/01/01/20990101T000000100000Z-{FORGED}.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(forged))
@@ -209,6 +209,28 @@ def test_an_index_entry_without_a_verifying_bundle_is_left_out_and_named(ref: st
     assert main(["verify", FORGED, "--store", store_uri]) == 1  # the fix the message gives names the problem
     assert "no bundle objects for this run" in capsys.readouterr().out
     assert main(["audit", "--quiet", "--store", store_uri]) == 1  # and the audit finds it
+
+
+def test_contains_and_snapshot_list_no_run_that_only_an_index_entry_claims(tmp_path: Path, instance: Any,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    """A forged index entry claims a training run that read the version: 'tdprov contains' (who used it,
+    which training runs) and 'tdprov snapshot --dataset' (which runs recorded it) do not list it."""
+    store_uri = str(tmp_path / "store")
+    digest = _materialize(store_uri, instance)
+    store = open_store(store_uri)
+    (key,) = store.list("index/")
+    entry = json.loads(store.get(key))
+    used = {k: entry["outputs"][0][k] for k in ("namespace", "name", "version")}
+    _forge_newer_entry(store_uri, entry, job={**entry["job"], "name": "train_model"}, inputs=[used],
+                       outputs=[{"namespace": "file", "name": "/models/m.pkl", "version": "blake3:" + "cd" * 32}])
+    told = f"left out run {FORGED}: its bundle does not verify"
+    capsys.readouterr()
+    code, answer, err = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 0 and answer["contained"] and answer["usedBy"] == [] and answer["trainingRuns"] == [] and told in err
+    data = Path(used["name"])
+    assert main(["snapshot", str(data), "--dataset", "customers", "--store", store_uri]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["runs"] == [entry["runId"]] and told in err
 
 
 def test_an_altered_index_entry_of_a_sound_bundle_is_read_as_the_bundle_says(tmp_path: Path, instance: Any,

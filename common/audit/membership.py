@@ -80,6 +80,13 @@ def downstream(index: LineageIndex, digest: str) -> tuple[list[RunRecord], list[
     """Runs that used ``digest`` directly (in any dataset that holds it), and training runs that used it
     or any version derived from it, following the versions those runs wrote by identity."""
     _, direct = index.with_digest(digest)
+    training = sorted((r for r in downstream_runs(index, digest).values() if r.is_training), key=lambda r: r.ended_at or "")
+    return direct, training
+
+
+def downstream_runs(index: LineageIndex, digest: str) -> dict[str, RunRecord]:
+    """Every run that used ``digest`` or a version derived from it (by identity), by run id."""
+    _, direct = index.with_digest(digest)
     seen_runs: dict[str, RunRecord] = {}
     todo = list(direct)
     seen: set[VersionKey] = set()
@@ -92,8 +99,7 @@ def downstream(index: LineageIndex, digest: str) -> tuple[list[RunRecord], list[
             if out.version and (key := version_of(out)) not in seen:
                 seen.add(key)
                 todo.extend(reader for reader, use in index.used_by.get(key, []) if _wrote(index, run, use, reader))
-    training = sorted((r for r in seen_runs.values() if r.is_training), key=lambda r: r.ended_at or "")
-    return direct, training
+    return seen_runs
 
 
 def _wrote(index: LineageIndex, run: RunRecord, use: DatasetUse, reader: RunRecord) -> bool:

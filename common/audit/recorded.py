@@ -2,7 +2,7 @@
 the rest, and a run's own bundle, read and verified, where a question needs more than its summary."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from prov_common.audit.catalog import load_catalog
@@ -90,9 +90,13 @@ class RecordedRuns:
     def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
         meaning its newest version), so that every run a record of it lists is a verified one."""
-        while True:  # a run left out can change what the name means: trace again until all are read
-            index = self.index()
-            unread = [r.run_id for r in index.trace(index.resolve(name)[1]).runs if r.run_id in self.unread]
+        self.read_all(lambda index: (r.run_id for r in index.trace(index.resolve(name)[1]).runs))
+
+    def read_all(self, pick: Callable[[LineageIndex], Iterable[str]]) -> None:
+        """Read the bundles of the unread runs whose ids ``pick`` gives from the lineage index, and again
+        until it gives none unread: a run left out or corrected can change what it picks."""
+        while True:
+            unread = [i for i in pick(self.index()) if i in self.unread]
             if not unread:
                 return
             self.read(unread)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from prov_common.config import Settings
@@ -16,23 +17,27 @@ def is_digest(ref: str) -> bool:
     return bool(_DIGEST.match(ref.strip().lower()))
 
 
-def recorded_index(store: Any, settings: Settings, name: str | None = None) -> Any:
-    """The lineage of every sealed run in ``store`` (signatures checked against the trusted keys).
+@contextmanager
+def recorded_runs(store: Any, settings: Settings, name: str | None = None, sources: Iterable[Any] = ()) -> Iterator[Any]:
+    """The sealed runs of ``store`` (:class:`~prov_common.audit.recorded.RecordedRuns`, signatures checked
+    against the trusted keys); on leaving, each run whose index entry was not taken as it stands is named
+    on stderr (:func:`tell_left_out`).
 
     ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
     newest of them are read from their bundles until the newest version of ``name`` is certain
-    (:meth:`~prov_common.audit.recorded.RecordedRuns.read_naming`)."""
+    (:meth:`~prov_common.audit.recorded.RecordedRuns.read_naming`). Read the runs an answer lists with
+    ``read_all`` before answering: until read, a run is only what its unsigned index entry says."""
     from prov_common.audit.recorded import RecordedRuns
     from prov_common.signing import trust_from_settings
 
-    recorded = RecordedRuns.of(store, trust_from_settings(settings))
-    if name is not None and not is_digest(name):
-        try:
+    recorded = RecordedRuns.of(store, trust_from_settings(settings), sources)
+    try:
+        if name is not None and not is_digest(name):
             recorded.read_naming(name)
-        finally:
-            tell_left_out(recorded.left_out, recorded.corrected)
-    return recorded.index()
+        yield recorded
+    finally:
+        tell_left_out(recorded.left_out, recorded.corrected)
 
 
 def tell_left_out(left_out: Mapping[str, str], corrected: Mapping[str, str]) -> None:

@@ -49,13 +49,15 @@ def _record(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.membership import contains
-    from prov_common.cli._versions import recorded_index, version_digest
+    from prov_common.audit.membership import contains, downstream_runs
+    from prov_common.cli._versions import recorded_runs, version_digest
 
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    index = recorded_index(store, settings, args.digest)
-    answer = contains(store, index, version_digest(args.digest, index), record, trust_from_settings(settings))
+    with recorded_runs(store, settings, args.digest) as recorded:
+        digest = version_digest(args.digest, recorded.index())
+        recorded.read_all(lambda index: downstream_runs(index, digest))  # the runs the answer lists, verified
+        answer = contains(store, recorded.index(), digest, record, trust_from_settings(settings))
     emit_json(answer.to_dict())
     return 0 if answer.contained else 1

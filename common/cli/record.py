@@ -6,7 +6,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
-from prov_common.cli._versions import is_digest, tell_left_out
+from prov_common.cli._versions import recorded_runs
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
@@ -41,7 +41,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.recorded import RecordedRuns
     from prov_common.sources.registry import iter_sources
     from prov_common.sources.bundle_location import bundle_locator
     from prov_common.sources.checksums import file_facts
@@ -51,13 +50,8 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
     sources = [s.record for s in iter_sources(store, trust)]
-    recorded = RecordedRuns.of(store, trust, sources)
-    try:
-        if not is_digest(args.ref):
-            recorded.read_naming(args.ref)
+    with recorded_runs(store, settings, args.ref, sources) as recorded:
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
-    finally:
-        tell_left_out(recorded.left_out, recorded.corrected)
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
                             tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
                             bundle_locator(store, trust))

@@ -34,21 +34,23 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.cli._versions import names_version, recorded_index
+    from prov_common.cli._versions import names_version, recorded_runs
     from prov_common.config import Settings
     from prov_common.store import open_store
     from prov_common.store.shard_snapshots import snapshot_dataset
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    index = recorded_index(store, settings, args.dataset) if args.dataset else None
+    if args.dataset is None:
+        for path in args.paths:
+            emit_json_line({"path": path, "digest": snapshot_dataset(store, path)})
+        return 0
     code = 0
-    for path in args.paths:
-        digest = snapshot_dataset(store, path)
-        line: dict[str, Any] = {"path": path, "digest": digest}
-        if index is not None:
-            runs = names_version(index, args.dataset, digest)
-            line.update(dataset=args.dataset, recorded=bool(runs), runs=runs)
+    with recorded_runs(store, settings, args.dataset) as recorded:
+        for path in args.paths:
+            digest = snapshot_dataset(store, path)
+            recorded.read_all(lambda index: names_version(index, args.dataset, digest))  # the runs it lists, verified
+            runs = names_version(recorded.index(), args.dataset, digest)
+            emit_json_line({"path": path, "digest": digest, "dataset": args.dataset, "recorded": bool(runs), "runs": runs})
             code = code or (0 if runs else 1)
-        emit_json_line(line)
     return code
