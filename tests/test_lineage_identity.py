@@ -5,6 +5,8 @@ readers tdprov did not write (rdflib SPARQL over plain PROV-O) and through every
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -239,6 +241,14 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     capsys.readouterr()
     assert main(["lineage", f"/data/step{steps}.parquet", "--json", "--store", uri]) == 0
     assert _chain(json.loads(capsys.readouterr().out)) == runs[::-1]
+    # from a script with no __main__ guard: the workers fork (a progress bar's thread would make them spawn,
+    # and each would run the script again)
+    script = tmp_path / "lineage_script.py"
+    script.write_text("import sys\nfrom prov_common.cli import main\n"
+                      f"sys.exit(main(['lineage', '/data/step{steps}.parquet', '--json', '--store', {uri!r}]))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _chain(json.loads(done.stdout)) == runs[::-1]
     damaged = runs[steps // 2]
     raw_put(uri, f"bundles/{damaged}/statement.dsse.json", b"{}")
     assert main(["lineage", f"/data/step{steps}.parquet", "--json", "--store", uri]) == 0

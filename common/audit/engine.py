@@ -17,8 +17,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from prov_common.audit.catalog import load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
@@ -39,7 +37,7 @@ from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import index_keys
-from prov_common.bundle.verify_pool import map_bundles
+from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
@@ -57,15 +55,8 @@ SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back fro
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
 
 
-class _Bar(tqdm):
-    """A progress bar without tqdm's monitor thread: a running thread would make the examining
-    workers start by ``spawn`` (each re-importing everything) instead of ``fork``."""
-
-    monitor_interval = 0
-
-
 def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
-    return _Bar(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
+    return PoolProgress(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
 
 
 def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Path | None = None, **options: Any) -> AuditResult:

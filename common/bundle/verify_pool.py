@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from tqdm import tqdm
+
 from prov_common.config import usable_cpus
 from prov_common.signing import PublicKey, TrustStore
 from prov_common.store.base import Store
@@ -26,6 +28,14 @@ CHUNK = 50  # bundles per task: few round trips, and the results of a chunk are 
 BundleTask = Callable[[Store, TrustStore, Any], Any]  # (store, trust, item) -> result; a module-level function
 
 _WORKER: dict[str, Any] = {}
+
+
+class PoolProgress(tqdm):
+    """A progress bar over :func:`map_bundles` without tqdm's monitor thread: a running thread would make
+    the workers start by ``spawn`` (each re-importing everything, and failing in a script without a
+    ``__main__`` guard) instead of ``fork``."""
+
+    monitor_interval = 0
 
 
 def _start_worker(uri: str, keys: list[bytes]) -> None:

@@ -122,13 +122,11 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
 def _not_verifying(store: Store, trust: TrustStore, shown: list[BundleSummary]) -> dict[str, tuple[str, bool]]:
     """The runs whose bundles do not verify, or whose index entries (unsigned) do not summarise them: run id
     -> (why, whether the bundle itself verifies). On every CPU when there are many, as ``tdprov verify``."""
-    from tqdm import tqdm
-
     from prov_common.audit.recorded import examined
-    from prov_common.bundle.verify_pool import map_bundles
+    from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 
-    checked = tqdm(map_bundles(examined, shown, store, trust), total=len(shown), desc="verifying the runs shown", unit="bundle",
-                   file=sys.stderr, disable=None, leave=False)
+    checked = PoolProgress(map_bundles(examined, shown, store, trust), total=len(shown), desc="verifying the runs shown",
+                           unit="bundle", file=sys.stderr, disable=None, leave=False)
     return {summary.run_id: (why, sound) for summary, (_, why, sound) in zip(shown, checked) if why is not None}
 
 

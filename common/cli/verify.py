@@ -8,19 +8,13 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle.model import VerificationReport
+from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._common import add_store_option, add_verb, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
-
-
-class _Bar(tqdm):
-    """A progress bar without tqdm's monitor thread, so that verifying workers fork (a running thread
-    would make them start by ``spawn``, each re-importing everything)."""
-
-    monitor_interval = 0
 
 
 def register(subparsers: Any) -> None:
@@ -64,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     trust = trust_from_settings(settings)
     verification = verify_runs(store, trust, args.run_ids or None, workers=args.workers)
     failed = 0
-    for report in _Bar(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
+    for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
