@@ -164,7 +164,7 @@ class LineageIndex:
             for key, uses in table.items():
                 for run, d in uses:
                     if run.run_id not in skip and (ref in (d.name, d.label, d.uri, key[2], *d.aliases) or located == key[:2]):
-                        candidates.append(Naming(table is self.generated, run_order(run), key[2], d, run.run_id))
+                        candidates.append(Naming(table is self.generated, run_order(run), key[2], d))
         return max(candidates, key=lambda c: (c.generated, c.order, c.version)) if candidates else None
 
 
@@ -176,4 +176,3 @@ class Naming:
     order: str
     version: str
     dataset: DatasetUse
-    run_id: str

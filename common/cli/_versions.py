@@ -21,7 +21,7 @@ def is_digest(ref: str) -> bool:
 def recorded_runs(store: Any, settings: Settings, name: str | None = None, sources: Iterable[Any] = ()) -> Iterator[Any]:
     """The sealed runs of ``store`` (:class:`~prov_common.audit.recorded.RecordedRuns`, signatures checked
     against the trusted keys); on leaving, each run whose index entry was not taken as it stands is named
-    on stderr (:func:`tell_left_out`).
+    on stderr (:func:`tell_entries_not_taken`).
 
     ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
@@ -37,10 +37,10 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
             recorded.read_naming(name)
         yield recorded
     finally:
-        tell_left_out(recorded.left_out, recorded.corrected)
+        tell_entries_not_taken(recorded.left_out, recorded.corrected)
 
 
-def tell_left_out(left_out: Mapping[str, str], corrected: Mapping[str, str]) -> None:
+def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, str]) -> None:
     """Name on stderr each run (run id -> why) whose index entry was not taken as it stands: left out (its
     bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it)."""
     for run_id, why in sorted(left_out.items()):

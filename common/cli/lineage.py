@@ -8,7 +8,7 @@ from typing import Any
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, write_output
-from prov_common.cli._versions import is_digest, tell_left_out
+from prov_common.cli._versions import is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.signing import TrustStore, trust_from_settings
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
             corrected.update((run_id, why) for run_id, (why, sound) in doubted.items() if sound)
             found = _as_bundles_say(store, [s for s in found if s.run_id not in left_out], set(corrected))
     finally:
-        tell_left_out(left_out, corrected)
+        tell_entries_not_taken(left_out, corrected)
     if picture:
         write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
     if args.json:
