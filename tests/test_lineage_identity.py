@@ -224,8 +224,8 @@ def test_a_dataset_is_found_by_its_location_or_its_symlink_name(tmp_path: Path) 
         result.index.resolve("other")
 
 
-def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu(tmp_path: Path,
-                                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A chain of 70 runs (verified in worker processes: more than the pool's threshold); one run's signed
     statement is damaged. Upstream lineage stops where that run was: its output is an origin, the run is
     named on stderr, and every other run is still shown."""
@@ -259,6 +259,14 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     out, err = capsys.readouterr()
     assert all(run in out for run in runs[steps // 2 + 1:]) and damaged not in out and runs[0] not in out
     assert f"left out run {damaged}: its bundle does not verify" in err
+    # read where the signer's key is not trusted: every run is left out, ten named and the rest counted
+    assert main(["keygen", "-o", str(tmp_path / "other.key")]) == 0
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(tmp_path / "other.key.pub"))
+    capsys.readouterr()
+    assert main(["lineage", f"/data/step{steps}.parquet", "--store", uri]) == 2
+    err = capsys.readouterr().err
+    assert err.count("tdprov: left out run") == 10 and "untrusted key" in err and f"tdprov: and {steps - 10} more runs left out" in err
+    assert f"no dataset or version matching '/data/step{steps}.parquet' in 0 bundles" in err and f"({steps} more left out" in err
 
 
 def _chain(doc: dict) -> list[str]:

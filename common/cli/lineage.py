@@ -101,9 +101,11 @@ def _traced(store: Store, trust: TrustStore, found: list[BundleSummary], args: a
         located = _located_by_other_name(store, trust, args.target, left_out)
         keys = find_nodes(graph, located, all_versions=args.all_versions) if located else []
     if not keys:
+        unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
         raise BadInputError(
-            f"no dataset or version matching {args.target!r} in {len(found)} bundles of {store.uri}.",
-            fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them",
+            f"no dataset or version matching {args.target!r} in {len(found)} bundles of {store.uri}{unverified}.",
+            fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them"
+            + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
         )
     trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
     if not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
