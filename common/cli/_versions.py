@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,18 +47,20 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
     """Name on stderr each run (run id -> why) whose index entry was not taken as it stands: left out (its
     bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it). Past
     :data:`SHOWN_AT_MOST` of a kind (say, a store whose signer's key is not trusted here), the rest are counted."""
-    for run_id, why in sorted(left_out.items())[:SHOWN_AT_MOST]:
-        print(f"tdprov: left out run {run_id}: its bundle does not verify ({why}). Fix: 'tdprov verify {run_id}' "
-              "names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)", file=sys.stderr)
-    if len(left_out) > SHOWN_AT_MOST:
-        print(f"tdprov: and {len(left_out) - SHOWN_AT_MOST} more runs left out, their bundles not verifying. Fix: "
-              "'tdprov verify' names every problem", file=sys.stderr)
-    for run_id, why in sorted(corrected.items())[:SHOWN_AT_MOST]:
-        print(f"tdprov: run {run_id} is taken as its signed bundle says, not as its index entry does ({why}). Fix: the "
-              "entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)", file=sys.stderr)
-    if len(corrected) > SHOWN_AT_MOST:
-        print(f"tdprov: and {len(corrected) - SHOWN_AT_MOST} more runs taken as their signed bundles say, not as their "
-              "altered index entries do. Fix: 'tdprov audit' reports them all", file=sys.stderr)
+    _tell(left_out, lambda run_id, why: f"left out run {run_id}: its bundle does not verify ({why}). Fix: 'tdprov verify "
+          f"{run_id}' names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)",
+          lambda more: f"and {more} more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem")
+    _tell(corrected, lambda run_id, why: f"run {run_id} is taken as its signed bundle says, not as its index entry does ({why}). "
+          "Fix: the entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)",
+          lambda more: f"and {more} more runs taken as their signed bundles say, not as their altered index entries do. "
+          "Fix: 'tdprov audit' reports them all")
+
+
+def _tell(runs: Mapping[str, str], line: Callable[[str, str], str], rest: Callable[[int], str]) -> None:
+    for run_id, why in sorted(runs.items())[:SHOWN_AT_MOST]:
+        print(f"tdprov: {line(run_id, why)}", file=sys.stderr)
+    if len(runs) > SHOWN_AT_MOST:
+        print(f"tdprov: {rest(len(runs) - SHOWN_AT_MOST)}", file=sys.stderr)
 
 
 def version_digest(ref: str, index: Any) -> str:
