@@ -259,6 +259,10 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     out, err = capsys.readouterr()
     assert all(run in out for run in runs[steps // 2 + 1:]) and damaged not in out and runs[0] not in out
     assert f"left out run {damaged}: its bundle does not verify" in err
+    assert main(["export", "--verified", "--store", uri]) == 0  # the PROV of the runs that verify, for a reader elsewhere
+    out, err = capsys.readouterr()
+    activities = {a.split("run-", 1)[1] for a in json.loads(out)["activity"]}
+    assert activities == set(runs) - {damaged} and f"left out run {damaged}" in err and err.count("left out run") == 1
     # read where the signer's key is not trusted: every run is left out, ten named and the rest counted
     assert main(["keygen", "-o", str(tmp_path / "other.key")]) == 0
     monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(tmp_path / "other.key.pub"))

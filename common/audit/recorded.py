@@ -2,6 +2,7 @@
 the rest, and a run's own bundle, read and verified, where a question needs more than its summary."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -121,3 +122,14 @@ def _summary_record(summary: BundleSummary) -> RunRecord:
     from prov_common.audit.examine import record_from_summary
 
     return record_from_summary(summary, summary.manifest_digest or "")
+
+
+def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> dict[str, tuple[str, bool]]:
+    """The runs whose bundles do not verify, or whose index entries (unsigned) do not summarise them: run id
+    -> (why, whether the bundle itself verifies). On every CPU when there are many, as ``tdprov verify``,
+    with a progress bar (``desc``) on a terminal."""
+    from prov_common.bundle.verify_pool import PoolProgress, map_bundles
+
+    checked = PoolProgress(map_bundles(examined, summaries, store, trust), total=len(summaries), desc=desc, unit="bundle",
+                           file=sys.stderr, disable=None, leave=False)
+    return {summary.run_id: (why, sound) for summary, (_, why, sound) in zip(summaries, checked) if why is not None}

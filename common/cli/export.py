@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Merge the PROV documents of the sealed lineage bundles in the store into one W3C PROV document "
             "(identifiers are stable across runs, so the merge is a plain union; each read is then linked to the version it read, by dataset identity and time). PROV-JSON output is canonical. "
-            "Signatures are not checked here: run 'tdprov verify' for that. With --training-record, export "
+            "Signatures are not checked unless --verified (or run 'tdprov verify' first). With --training-record, export "
             "instead the provenance record of one training dataset version (same as 'tdprov record')."
         ),
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--since", default=None,
                         help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
                              "or after an index key; listing starts there, so this costs only what is new")
+    parser.add_argument("--verified", action="store_true",
+                        help="verify every bundle first (signature, digests, index entry; on every CPU, as 'tdprov verify') "
+                             "and leave out those that do not verify, naming them on stderr")
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -50,13 +53,29 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--format {args.format} is a training-record format.",
                             fix=f"add --training-record DATASET|DIGEST, or use one of {', '.join(FORMATS)}")
     args.format = args.format or "json"
-    store = open_store(settings=Settings.from_env(store=args.store))
+    settings = Settings.from_env(store=args.store)
+    store = open_store(settings=settings)
     found = summaries(store, args.since)
+    if args.verified:
+        found = _verified(store, settings, found)
     document = merged_document(store, found)
     write_output(serialize(document, args.format), args.output)
     if args.output not in (None, "-"):
         print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)
     return 0
+
+
+def _verified(store: Any, settings: Settings, found: list[Any]) -> list[Any]:
+    """``found`` without the runs whose bundles do not verify; those, and the runs whose index entries
+    differ from their sound bundles (their PROV comes from the bundle either way), are named on stderr."""
+    from prov_common.audit.recorded import doubted_runs
+    from prov_common.cli._versions import tell_entries_not_taken
+    from prov_common.signing import trust_from_settings
+
+    doubted = doubted_runs(store, trust_from_settings(settings), found, "verifying bundles")
+    left_out = {run_id: why for run_id, (why, sound) in doubted.items() if not sound}
+    tell_entries_not_taken(left_out, {run_id: why for run_id, (why, sound) in doubted.items() if sound})
+    return [s for s in found if s.run_id not in left_out]
 
 
 def _training_record(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from prov_common.bundle.model import BundleSummary
@@ -121,17 +120,6 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
     return {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
 
 
-def _not_verifying(store: Store, trust: TrustStore, shown: list[BundleSummary]) -> dict[str, tuple[str, bool]]:
-    """The runs whose bundles do not verify, or whose index entries (unsigned) do not summarise them: run id
-    -> (why, whether the bundle itself verifies). On every CPU when there are many, as ``tdprov verify``."""
-    from prov_common.audit.recorded import examined
-    from prov_common.bundle.verify_pool import PoolProgress, map_bundles
-
-    checked = PoolProgress(map_bundles(examined, shown, store, trust), total=len(shown), desc="verifying the runs shown",
-                           unit="bundle", file=sys.stderr, disable=None, leave=False)
-    return {summary.run_id: (why, sound) for summary, (_, why, sound) in zip(shown, checked) if why is not None}
-
-
 def _as_bundles_say(store: Store, found: list[BundleSummary], runs: set[str]) -> list[BundleSummary]:
     """``found`` with the summaries of ``runs`` (sound bundles whose index entries differ) made from their manifests."""
     from prov_common.bundle.storage import summary_of_bundle
@@ -182,6 +170,8 @@ def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from prov_common.audit.recorded import doubted_runs
+
     if args.depth is not None and args.depth < 0:
         raise BadInputError(f"--depth {args.depth} is negative.", fix="give 0 or more runs")
     picture = picture_format(args.output) if args.output else None
@@ -199,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
             graph, trees = _traced(store, trust, found, args, direction, sources, left_out)
             unchecked = _runs_of(trees) - verified
             shown = [s for s in found if s.run_id in unchecked]
-            doubted = _not_verifying(store, trust, shown)
+            doubted = doubted_runs(store, trust, shown, "verifying the runs shown")
             verified |= {s.run_id for s in shown} - {run_id for run_id, (_, sound) in doubted.items() if not sound}
             if not doubted:
                 break
