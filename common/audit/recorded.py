@@ -33,15 +33,17 @@ class RecordedRuns:
     _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, store: Store, trust: TrustStore, sources: Iterable[SourceRecord] = ()) -> "RecordedRuns":
+    def of(cls, store: Store, trust: TrustStore, sources: Iterable[SourceRecord] = (),
+           summaries: Iterable[BundleSummary] | None = None) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
-        read: the run id is in the key)."""
+        read: the run id is in the key), or of ``summaries`` where the caller has read them already."""
         from prov_common.bundle import layout
         from prov_common.bundle.storage import index_keys, read_index_entry
 
         runs = dict(load_catalog(store, trust).runs)
-        unread = {s.run_id: s for s in (read_index_entry(store, key) for key in index_keys(store)
-                                         if layout.run_id_of_index_key(key) not in runs)}
+        if summaries is None:
+            summaries = (read_index_entry(store, key) for key in index_keys(store) if layout.run_id_of_index_key(key) not in runs)
+        unread = {s.run_id: s for s in summaries if s.run_id not in runs}
         return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources))
 
     def index(self) -> LineageIndex:
@@ -124,12 +126,18 @@ def _summary_record(summary: BundleSummary) -> RunRecord:
     return record_from_summary(summary, summary.manifest_digest or "")
 
 
-def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> dict[str, tuple[str, bool]]:
-    """The runs whose bundles do not verify, or whose index entries (unsigned) do not summarise them: run id
-    -> (why, whether the bundle itself verifies). On every CPU when there are many, as ``tdprov verify``,
-    with a progress bar (``desc``) on a terminal."""
+def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The runs not to be taken as their index entries (unsigned) say, by run id with why: those whose
+    bundles do not verify (to leave out), and those whose sound bundles say otherwise than the entry (to
+    take as the bundle says). On every CPU when there are many, as ``tdprov verify``, with a progress bar
+    (``desc``) on a terminal."""
     from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 
+    left_out: dict[str, str] = {}
+    corrected: dict[str, str] = {}
     checked = PoolProgress(map_bundles(examined, summaries, store, trust), total=len(summaries), desc=desc, unit="bundle",
                            file=sys.stderr, disable=None, leave=False)
-    return {summary.run_id: (why, sound) for summary, (_, why, sound) in zip(summaries, checked) if why is not None}
+    for summary, (_, why, sound) in zip(summaries, checked):
+        if why is not None:
+            (corrected if sound else left_out)[summary.run_id] = why
+    return left_out, corrected

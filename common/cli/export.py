@@ -72,9 +72,8 @@ def _verified(store: Any, settings: Settings, found: list[Any]) -> list[Any]:
     from prov_common.cli._versions import tell_entries_not_taken
     from prov_common.signing import trust_from_settings
 
-    doubted = doubted_runs(store, trust_from_settings(settings), found, "verifying bundles")
-    left_out = {run_id: why for run_id, (why, sound) in doubted.items() if not sound}
-    tell_entries_not_taken(left_out, {run_id: why for run_id, (why, sound) in doubted.items() if sound})
+    left_out, corrected = doubted_runs(store, trust_from_settings(settings), found, "verifying bundles")
+    tell_entries_not_taken(left_out, corrected)
     return [s for s in found if s.run_id not in left_out]
 
 

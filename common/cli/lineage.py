@@ -70,16 +70,17 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
     return found
 
 
-def _located_by_other_name(store: Store, trust: TrustStore, name: str, left_out: dict[str, str]) -> str | None:
+def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
+                           left_out: dict[str, str]) -> str | None:
     """``namespace/name`` of the dataset that ``name`` means by another of its names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out): its newest version's, as ``tdprov contains``
-    and ``checkout`` resolve it from the verified bundles; None when no run names it so. Runs whose
-    bundles do not verify are added to ``left_out``."""
+    and ``checkout`` resolve it from the verified bundles of the runs ``found``; None when no run names it
+    so. Runs whose bundles do not verify are added to ``left_out``."""
     from prov_common.audit.recorded import RecordedRuns
 
     if is_digest(name):
         return None
-    recorded = RecordedRuns.of(store, trust)
+    recorded = RecordedRuns.of(store, trust, summaries=found)
     try:
         recorded.read_naming(name)
     finally:
@@ -88,32 +89,32 @@ def _located_by_other_name(store: Store, trust: TrustStore, name: str, left_out:
     return f"{naming.dataset.namespace}/{naming.dataset.name}" if naming is not None else None
 
 
-def _traced(store: Store, trust: TrustStore, found: list[BundleSummary], args: argparse.Namespace, direction: str,
-            sources: dict[str, list[SourceLabel]], left_out: dict[str, str]) -> tuple[LineageGraph, list[LineageTree]]:
-    """The lineage graph of the runs ``found`` and the trees of the versions ``args.target`` means."""
+def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, target: str, direction: str,
+            sources: dict[str, list[SourceLabel]]) -> tuple[LineageGraph, list[LineageTree]]:
+    """The lineage graph of the runs ``found`` and the trees of the versions ``target`` means (none when it
+    names nothing there)."""
     if args.checks:
         graph = lineage_graph(merge_documents(bundle_documents(store, found)))
     else:
         graph = graph_from_summaries(found)
-    keys = find_nodes(graph, args.target, all_versions=args.all_versions)
-    if not keys:
-        located = _located_by_other_name(store, trust, args.target, left_out)
-        keys = find_nodes(graph, located, all_versions=args.all_versions) if located else []
-    if not keys:
-        unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
-        raise BadInputError(
-            f"no dataset or version matching {args.target!r} in {len(found)} bundles of {store.uri}{unverified}.",
-            fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them"
-            + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
-        )
+    keys = find_nodes(graph, target, all_versions=args.all_versions)
     trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
-    if not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
+    if trees and not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
         shown = {tree.node.id for root in trees for tree in root.walk()}
         generations = sharded_generations(found, shown)
         if generations:
             with_shard_counts(graph, shard_counts(store, generations))
             trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
     return graph, trees
+
+
+def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:
+    unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
+    return BadInputError(
+        f"no dataset or version matching {target!r} in {len(found)} bundles of {store.uri}{unverified}.",
+        fix="give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them"
+        + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
+    )
 
 
 def _runs_of(trees: list[LineageTree]) -> set[str]:
@@ -184,18 +185,24 @@ def run(args: argparse.Namespace) -> int:
     verified: set[str] = set()
     left_out: dict[str, str] = {}
     corrected: dict[str, str] = {}
+    target = args.target
     try:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
-            graph, trees = _traced(store, trust, found, args, direction, sources, left_out)
-            unchecked = _runs_of(trees) - verified
-            shown = [s for s in found if s.run_id in unchecked]
-            doubted = doubted_runs(store, trust, shown, "verifying the runs shown")
-            verified |= {s.run_id for s in shown} - {run_id for run_id, (_, sound) in doubted.items() if not sound}
-            if not doubted:
+            graph, trees = _traced(store, found, args, target, direction, sources)
+            if not trees and target == args.target:  # no dataset is named so in the index: another name (an asset key)?
+                target = _located_by_other_name(store, trust, found, args.target, left_out) or target
+                found = [s for s in found if s.run_id not in left_out]
+                graph, trees = _traced(store, found, args, target, direction, sources)
+            if not trees:
+                raise _nothing_named(args.target, store, found, left_out)
+            shown = _runs_of(trees) - verified
+            left, fixed = doubted_runs(store, trust, [s for s in found if s.run_id in shown], "verifying the runs shown")
+            verified |= shown - set(left)
+            if not left and not fixed:
                 break
-            left_out.update((run_id, why) for run_id, (why, sound) in doubted.items() if not sound)
-            corrected.update((run_id, why) for run_id, (why, sound) in doubted.items() if sound)
-            found = _as_bundles_say(store, [s for s in found if s.run_id not in left_out], set(corrected))
+            left_out.update(left)
+            corrected.update(fixed)
+            found = _as_bundles_say(store, [s for s in found if s.run_id not in left], set(fixed))
     finally:
         tell_entries_not_taken(left_out, corrected)
     if picture:

@@ -122,11 +122,7 @@ def sorted_keys(digests: np.ndarray | Sequence[np.ndarray], *, width: int = WIDT
 def merge_sorted_keys(runs: Sequence[np.ndarray]) -> np.ndarray:
     """One sorted key array from several sorted ones (e.g. one per shard, sorted where it was hashed):
     timsort finds the runs, so this costs about ``n log(runs)``, not ``n log n``."""
-    keys = np.empty(sum(len(r) for r in runs), dtype=np.uint64)
-    at = 0
-    for run in runs:
-        keys[at:at + len(run)] = run
-        at += len(run)
+    keys = np.concatenate(runs, dtype=np.uint64) if len(runs) else np.empty(0, dtype=np.uint64)
     keys.sort(kind="stable")
     return keys
 
