@@ -5,7 +5,7 @@ Seals a chain of ``--runs`` runs into a local store (run ``i`` reads ``step{i-1}
 
 - the index walk: listing the index entries, building the graph and tracing the upstream tree of the last
   output (what ``tdprov lineage`` did before it verified the runs it shows);
-- verifying the bundle of every run the tree shows (``map_bundles``: on every CPU from 64 bundles on);
+- verifying the bundle of every run the tree shows (``doubted_runs``, as lineage does: on every CPU from 64 bundles on);
 
 then ``tdprov lineage`` as a user runs it (a fresh process, imports included), median of ``--repeat``.
 Prints a Markdown report; the load average is part of it.
@@ -55,8 +55,7 @@ def seal_chain(store_uri: str, runs: int) -> None:
 
 def time_parts(store_uri: str, target: str) -> tuple[float, float, int]:
     """Seconds of the index walk and of verifying the runs shown, and how many runs were shown."""
-    from prov_common.audit.recorded import examined
-    from prov_common.bundle.verify_pool import map_bundles
+    from prov_common.audit.recorded import doubted_runs
     from prov_common.signing import trust_from_settings
     from prov_common.store import open_store
     from prov_common.w3cprov.collect import summaries
@@ -71,9 +70,9 @@ def time_parts(store_uri: str, target: str) -> tuple[float, float, int]:
     shown = {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
     todo = [s for s in found if s.run_id in shown]
     started = time.perf_counter()
-    problems = [why for _, why, _ in map_bundles(examined, todo, store, trust_from_settings()) if why is not None]
+    left_out, corrected = doubted_runs(store, trust_from_settings(), todo, "verifying the runs shown")
     verified = time.perf_counter() - started
-    assert not problems, problems
+    assert not left_out and not corrected, (left_out, corrected)
     return walked, verified, len(todo)
 
 
