@@ -231,6 +231,7 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     named on stderr, and every other run is still shown."""
     from bundle_support import raw_put
     from prov_common.bundle.verify_pool import PARALLEL_FROM
+    from prov_common.signing import default_signing_key
 
     uri = str(tmp_path / "store")
     store = open_store(uri)
@@ -263,13 +264,18 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     out, err = capsys.readouterr()
     activities = {a.split("run-", 1)[1] for a in json.loads(out)["activity"]}
     assert activities == set(runs) - {damaged} and f"left out run {damaged}" in err and err.count("left out run") == 1
-    # read where the signer's key is not trusted: every run is left out, ten named and the rest counted
+    # read where the signer's key is not trusted: every run is left out, for one reason told in one line (ten named)
     assert main(["keygen", "-o", str(tmp_path / "other.key")]) == 0
     monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(tmp_path / "other.key.pub"))
     capsys.readouterr()
     assert main(["lineage", f"/data/step{steps}.parquet", "--store", uri]) == 2
     err = capsys.readouterr().err
-    assert err.count("tdprov: left out run") == 10 and "untrusted key" in err and f"tdprov: and {steps - 10} more runs left out" in err
+    told = [line for line in err.splitlines() if line.startswith("tdprov: left out")]
+    signed = sorted(set(runs) - {damaged})
+    assert len(told) == 2 and told[0].startswith(f"tdprov: left out {steps - 1} runs ({', '.join(signed[:10])} and {steps - 11} more): "
+                                                 "their bundles do not verify (bundles/RUN_ID/statement.dsse.json: untrusted key: "
+                                                 f"signed by untrusted key {default_signing_key().key_id},")
+    assert told[1].startswith(f"tdprov: left out run {damaged}: its bundle does not verify (bundles/{damaged}/statement.dsse.json: malformed")
     assert f"no dataset or version matching '/data/step{steps}.parquet' in 0 bundles" in err and f"({steps} more left out" in err
 
 
@@ -281,3 +287,23 @@ def _chain(doc: dict) -> list[str]:
         out.append(step["runId"])
         (node,) = step["inputs"]
     return out
+
+
+def test_runs_not_taken_as_indexed_are_told_a_line_per_reason_at_most_ten_lines(capsys: pytest.CaptureFixture) -> None:
+    """Runs that share a reason (their own bundle's name aside) are one line naming ten of them; runs of
+    different reasons are a line each, ten lines of a kind at most, the rest counted; corrected runs alike."""
+    from prov_common.cli._versions import tell_entries_not_taken
+
+    shared = {f"run-{i:02d}": f"bundles/run-{i:02d}/statement.dsse.json: untrusted key: signed by untrusted key k1" for i in range(12)}
+    own = {f"odd-{i:02d}": f"bundles/odd-{i:02d}/events.jsonl: altered ({i})" for i in range(11)}
+    corrected = {"fix-a": "index/a.json: state differs", "fix-b": "index/b.json: state differs"}
+    tell_entries_not_taken({**shared, **own}, corrected)
+    lines = capsys.readouterr().err.splitlines()
+    left = [line for line in lines if "left out" in line]
+    assert left[0].startswith("tdprov: left out 12 runs (" + ", ".join(sorted(shared)[:10]) + " and 2 more): their bundles do not "
+                              "verify (bundles/RUN_ID/statement.dsse.json: untrusted key: signed by untrusted key k1)")
+    assert [line.split(":")[1] for line in left[1:10]] == [f" left out run odd-{i:02d}" for i in range(9)]
+    assert "(bundles/odd-00/events.jsonl: altered (0))" in left[1]
+    assert left[10] == "tdprov: and 2 more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem"
+    taken = [line for line in lines if "signed bundle" in line]
+    assert len(taken) == 2 and taken[0].startswith("tdprov: run fix-a is taken as its signed bundle says, not as its index entry does")

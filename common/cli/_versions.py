@@ -40,27 +40,45 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
         tell_entries_not_taken(recorded.left_out, recorded.corrected)
 
 
-SHOWN_AT_MOST = 10  # runs named one by one on stderr, per kind; the rest are counted
+SHOWN_AT_MOST = 10  # lines on stderr per kind, and run ids named in one line; the rest are counted
 
 
 def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, str]) -> None:
     """Name on stderr each run (run id -> why) whose index entry was not taken as it stands: left out (its
-    bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it). Past
-    :data:`SHOWN_AT_MOST` of a kind (say, a store whose signer's key is not trusted here), the rest are counted."""
-    _tell(left_out, lambda run_id, why: f"left out run {run_id}: its bundle does not verify ({why}). Fix: 'tdprov verify "
-          f"{run_id}' names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)",
+    bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it). Runs that
+    share one reason (say, every bundle of a store whose signer's key is not trusted here) are told in one
+    line; past :data:`SHOWN_AT_MOST` lines of a kind, the rest are counted."""
+    def fix_left_out(run: str) -> str:
+        return f"Fix: 'tdprov verify {run}' names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)"
+
+    _tell(left_out,
+          lambda run, why: f"left out run {run}: its bundle does not verify ({why}). {fix_left_out(run)}",
+          lambda runs, why: f"left out {runs}: their bundles do not verify ({why}). {fix_left_out('RUN_ID')}",
           lambda more: f"and {more} more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem")
-    _tell(corrected, lambda run_id, why: f"run {run_id} is taken as its signed bundle says, not as its index entry does ({why}). "
-          "Fix: the entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)",
+    fix_corrected = "Fix: the entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)"
+    _tell(corrected,
+          lambda run, why: f"run {run} is taken as its signed bundle says, not as its index entry does ({why}). {fix_corrected}",
+          lambda runs, why: f"{runs} are taken as their signed bundles say, not as their index entries do ({why}). {fix_corrected}",
           lambda more: f"and {more} more runs taken as their signed bundles say, not as their altered index entries do. "
           "Fix: 'tdprov audit' reports them all")
 
 
-def _tell(runs: Mapping[str, str], line: Callable[[str, str], str], rest: Callable[[int], str]) -> None:
-    for run_id, why in sorted(runs.items())[:SHOWN_AT_MOST]:
-        print(f"tdprov: {line(run_id, why)}", file=sys.stderr)
-    if len(runs) > SHOWN_AT_MOST:
-        print(f"tdprov: {rest(len(runs) - SHOWN_AT_MOST)}", file=sys.stderr)
+def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Callable[[str, str], str],
+          rest: Callable[[int], str]) -> None:
+    from prov_common.bundle.layout import BUNDLES
+
+    by_reason: dict[str, list[str]] = {}
+    for run_id, why in sorted(runs.items()):  # one reason for runs whose whys differ only in their own bundle's name
+        by_reason.setdefault(why.replace(f"{BUNDLES}/{run_id}/", f"{BUNDLES}/RUN_ID/"), []).append(run_id)
+    groups = sorted(by_reason.items(), key=lambda group: (-len(group[1]), group[1][0]))
+    for reason, run_ids in groups[:SHOWN_AT_MOST]:
+        if len(run_ids) == 1:
+            print(f"tdprov: {one(run_ids[0], runs[run_ids[0]])}", file=sys.stderr)
+        else:
+            named = ", ".join(run_ids[:SHOWN_AT_MOST]) + (f" and {len(run_ids) - SHOWN_AT_MOST} more" if len(run_ids) > SHOWN_AT_MOST else "")
+            print(f"tdprov: {several(f'{len(run_ids)} runs ({named})', reason)}", file=sys.stderr)
+    if len(groups) > SHOWN_AT_MOST:
+        print(f"tdprov: {rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:]))}", file=sys.stderr)
 
 
 def version_digest(ref: str, index: Any) -> str:
