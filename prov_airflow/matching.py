@@ -57,14 +57,16 @@ class BundleQuery:
         return index_cursor(datetime.fromisoformat(self.since))
 
 
-def find_bundle(store: Any, query: BundleQuery, trust: TrustStore) -> BundleSummary | None:
+def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tuple[str, str]] | None = None) -> BundleSummary | None:
     """First matching bundle indexed since the query's ``since`` (re-listed on every poke, so a bundle
     that a slow writer indexes late is not skipped) whose bundle verifies against ``trust``.
 
     Index entries are not signed, so a match is verified before it counts: an entry whose bundle does not
     verify (missing, altered, signed by a key not trusted) is skipped with a warning, and a sound bundle
     whose entry was altered counts only if its signed manifest matches the query (and is returned as the
-    manifest says)."""
+    manifest says). ``told``: the (run id, reason) pairs already warned of, by a sensor or trigger that
+    polls again; each is warned of once (and added), while the bundle is still verified at every poll
+    (a key trusted since then counts)."""
     from prov_common.audit.recorded import examined
     from prov_common.bundle.storage import summary_of_bundle
 
@@ -74,13 +76,19 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore) -> BundleSumm
         _, why, sound = examined(store, trust, summary)
         if why is None:
             return summary
+        first_time = told is None or (summary.run_id, why) not in told
+        if told is not None:
+            told.add((summary.run_id, why))
         if not sound:
-            log.warning("tdprov: run %s matches, but its bundle does not verify (%s): not taken. Fix: 'tdprov verify %s' "
-                        "names every problem; if the bundle is sound, trust its signer's key (trusted_keys)", summary.run_id, why,
-                        summary.run_id)
+            if first_time:
+                log.warning("tdprov: run %s matches, but its bundle does not verify (%s): not taken. Fix: 'tdprov verify %s' "
+                            "names every problem; if the bundle is sound, trust its signer's key (trusted_keys)", summary.run_id,
+                            why, summary.run_id)
             continue
         signed = summary_of_bundle(store, summary.run_id)
-        log.warning("tdprov: the index entry of run %s is not what its signed bundle says (%s): the bundle counts", summary.run_id, why)
+        if first_time:
+            log.warning("tdprov: the index entry of run %s is not what its signed bundle says (%s): the bundle counts",
+                        summary.run_id, why)
         if signed is not None and query.matches(signed):
             return signed
     return None

@@ -255,7 +255,7 @@ def test_trigger_runs_to_completion_when_a_bundle_appears(tmp_path: Path, store:
 def test_sensor_and_trigger_take_no_index_entry_without_a_verifying_bundle(tmp_path: Path, store: Path,
                                                                           caplog: pytest.LogCaptureFixture) -> None:
     """An index entry is unsigned: one added behind tdprov's back, naming a job no run sealed, succeeds
-    neither the sensor nor the trigger; the trigger's log names the run and why."""
+    neither the sensor nor the trigger; their logs name the run and why, once however often they poll."""
     import uuid
 
     _produce(store, "tdprov_forge_up", tmp_path)
@@ -265,16 +265,21 @@ def test_sensor_and_trigger_take_no_index_entry_without_a_verifying_bundle(tmp_p
     entry.update(runId=forged, job={**entry["job"], "name": "tdprov_forged.write"})
     (store / real.cursor.replace(real.run_id, forged)).write_text(json.dumps(entry))
     query = {"job": "tdprov_forged.write", "since": "2000-01-01T00:00:00+00:00"}
+    told = f"tdprov: run {forged} matches, but its bundle does not verify"
     with DAG("tdprov_waits_for_forged", start_date=START, schedule=None) as dag:
         LineageBundleSensor(task_id="poke", **query, mode="poke", poke_interval=0.1, timeout=1)
-    assert run_dag(dag, logical_date=START).state == "failed"
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "failed"
+    assert caplog.text.count(told) == 1  # poked about ten times, warned once
+    caplog.clear()
 
     async def wait() -> dict:
         return (await anext(LineageBundleTrigger(query, poll_interval=0.05).run())).payload
 
     with caplog.at_level("WARNING", logger="prov_airflow.matching"), pytest.raises(TimeoutError):
         asyncio.run(asyncio.wait_for(wait(), timeout=1.5))
-    assert f"tdprov: run {forged} matches, but its bundle does not verify" in caplog.text and "missing" in caplog.text
+    assert told in caplog.text and "missing" in caplog.text
+    assert caplog.text.count(told) == 1  # polled every 50 ms, warned once
     with DAG("tdprov_waits_for_real", start_date=START, schedule=None) as dag:  # the real run's bundle still counts
         LineageBundleSensor(task_id="poke", job="tdprov_forge_up.write", since=query["since"], mode="poke", poke_interval=0.1, timeout=30)
     assert run_dag(dag, logical_date=START).state == "success"

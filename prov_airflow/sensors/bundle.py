@@ -36,6 +36,7 @@ class LineageBundleSensor(BaseSensorOperator):
         self.job, self.dataset, self.digest, self.state, self.since = job, dataset, digest, state, since
         self.tdprov_conn_id = tdprov_conn_id
         self.deferrable = deferrable
+        self._told: set[tuple[str, str]] = set()  # a forged match is warned of once per sensor, not at every poke
 
     def _query(self, context: Any) -> BundleQuery:
         since = self.since
@@ -50,7 +51,7 @@ class LineageBundleSensor(BaseSensorOperator):
         from prov_common.signing import trust_from_settings
 
         hook = ProvenanceHook(self.tdprov_conn_id)
-        summary = find_bundle(hook.get_conn(), self._query(context), trust_from_settings(hook.get_settings()))
+        summary = find_bundle(hook.get_conn(), self._query(context), trust_from_settings(hook.get_settings()), self._told)
         if summary is None:
             return PokeReturnValue(is_done=False)
         self.log.info("tdprov: bundle of run %s (%s) matches", summary.run_id, summary.job_name)

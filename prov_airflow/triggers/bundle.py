@@ -39,12 +39,13 @@ class LineageBundleTrigger(BaseTrigger):
         errors = 0
         hook = ProvenanceHook(self.tdprov_conn_id)
         store = None
+        told: set[tuple[str, str]] = set()  # a forged match is warned of once, not at every poll
         while True:
             try:
                 if store is None:
                     store = await asyncio.to_thread(hook.get_conn)
                 trust = await asyncio.to_thread(lambda: trust_from_settings(hook.get_settings()))  # keys added since count
-                summary = await asyncio.to_thread(find_bundle, store, query, trust)
+                summary = await asyncio.to_thread(find_bundle, store, query, trust, told)
                 errors = 0
             except Exception as exc:  # noqa: BLE001 - reported as an event after max_errors
                 errors += 1
