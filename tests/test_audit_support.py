@@ -41,7 +41,7 @@ def dataset(name: str, version: str | None, *, namespace: str = "file", passed: 
 
 
 def run_events(job: str, inputs: list[dict], outputs: list[dict], *, start: datetime = T0, run_id: str | None = None,
-               job_type: str | None = None, end_type: str | None = "COMPLETE") -> list[dict[str, Any]]:
+               job_type: str | None = None, end_type: str | None = "COMPLETE", minutes: int = 5) -> list[dict[str, Any]]:
     run_id = run_id or str(uuid.uuid4())
     job_facets = {"jobType": {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json",
                               "processingType": "BATCH", "integration": "DAGSTER", "jobType": job_type}} if job_type else {}
@@ -53,7 +53,7 @@ def run_events(job: str, inputs: list[dict], outputs: list[dict], *, start: date
 
     events = [ev("START", start, False)]
     if end_type:
-        events.append(ev(end_type, start + timedelta(minutes=5), True))
+        events.append(ev(end_type, start + timedelta(minutes=minutes), True))
     return events
 
 

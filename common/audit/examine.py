@@ -98,7 +98,7 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
     """What the index entry says, when the events cannot be read."""
     return RunRecord(
         run_id=summary.run_id, job_namespace=summary.job_namespace, job_name=summary.job_name, state=summary.state,
-        started_at=None, ended_at=summary.ended_at, sealed_at=summary.sealed_at, index_key=summary.cursor or "",
+        started_at=summary.started_at, ended_at=summary.ended_at, sealed_at=summary.sealed_at, index_key=summary.cursor or "",
         manifest_digest=manifest_digest, key_id=summary.key_id,
         inputs=[DatasetUse(d.namespace, d.name, d.version) for d in summary.inputs],
         outputs=[DatasetUse(d.namespace, d.name, d.version) for d in summary.outputs],
@@ -150,7 +150,7 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
     if checked.manifest is None or checked.manifest_digest is None or not key.startswith(layout.INDEX + "/"):
         return []
     out = []
-    expected = BundleSummary.of_manifest(checked.manifest, summary.key_id, checked.manifest_digest).to_dict()
+    expected = summary.expected_of(checked.manifest, checked.manifest_digest).to_dict()
     actual = summary.to_dict()
     wrong = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
     if wrong:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -161,13 +161,17 @@ class BundleSummary:
     key_id: str | None = None
     manifest_digest: str | None = None
     cursor: str | None = None  # the index key it was read from (pass as since_cursor to continue)
+    started_at: str | None = None  # None in entries written before they held the start (lineage then uses the end)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             **_run_dict(self),
             "keyId": self.key_id,
             "manifestDigest": self.manifest_digest,
         }
+        if self.started_at is not None:
+            out["startedAt"] = self.started_at
+        return out
 
     def to_json(self) -> bytes:
         return canonical_bytes(self.to_dict())
@@ -181,6 +185,7 @@ class BundleSummary:
                 key_id=raw.get("keyId"),
                 manifest_digest=raw.get("manifestDigest"),
                 cursor=cursor,
+                started_at=None if raw.get("startedAt") is None else str(raw["startedAt"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).",
@@ -189,6 +194,7 @@ class BundleSummary:
 
     @classmethod
     def of_manifest(cls, manifest: Manifest, key_id: str | None, manifest_digest: str) -> "BundleSummary":
+        """The index entry of a bundle with this manifest, signed by ``key_id``."""
         return cls(
             run_id=manifest.run_id,
             job_namespace=manifest.job_namespace,
@@ -200,7 +206,14 @@ class BundleSummary:
             outputs=manifest.outputs,
             key_id=key_id,
             manifest_digest=manifest_digest,
+            started_at=manifest.started_at,
         )
+
+    def expected_of(self, manifest: Manifest, manifest_digest: str) -> "BundleSummary":
+        """What this index entry should hold to summarise ``manifest``: :meth:`of_manifest`, without the
+        start when this entry was written before entries held it (a missing start is no alteration)."""
+        expected = BundleSummary.of_manifest(manifest, self.key_id, manifest_digest)
+        return expected if self.started_at is not None else replace(expected, started_at=None)
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_dige
         report.add(key, "malformed", exc.what)
         return
     report.checked += 1
-    expected = BundleSummary.of_manifest(manifest, summary.key_id, manifest_digest)
+    expected = summary.expected_of(manifest, manifest_digest)
     if summary.to_json() != expected.to_json():
         wrong = _diff_fields(expected.to_dict(), summary.to_dict())
         report.add(key, "inconsistent", f"index entry fields {', '.join(wrong)} differ from the bundle's manifest")
