@@ -352,3 +352,34 @@ def replace_cursor(summary):
     from dataclasses import replace
 
     return replace(summary, cursor=None)
+
+
+def test_a_local_path_names_the_local_file_never_a_dataset_of_that_name_elsewhere(tmp_path: Path,
+                                                                                  capsys: pytest.CaptureFixture) -> None:
+    """A local job writes /data/x.parquet; later a Spark job writes hdfs://nn:8020/data/x.parquet (the same
+    name in another namespace). The path means the local file in lineage, record and the index's
+    resolution; the hdfs URI means the hdfs dataset; the bare name of a dataset that is not a location
+    still finds it."""
+    from prov_common.audit.recorded import RecordedRuns
+    from prov_common.cli._versions import names_version
+    from prov_common.signing import trust_from_settings
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    local, remote = digest("local"), digest("remote")
+    mine = seal(store, run_events("local_prep", [], [dataset("/data/x.parquet", local)]))
+    spark = seal(store, run_events("spark_job", [], [dataset("/data/x.parquet", remote, namespace="hdfs://nn:8020")],
+                                   start=T0 + timedelta(hours=1)))
+    seal(store, run_events("load", [], [dataset("users", digest("users"), namespace="postgres://db:5432")]))
+    for query, (namespace, run) in {"/data/x.parquet": ("file", mine), "file:///data/x.parquet": ("file", mine),
+                                    "hdfs://nn:8020/data/x.parquet": ("hdfs://nn:8020", spark)}.items():
+        assert main(["lineage", query, "--json", "--store", uri]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        assert (tree["namespace"], tree["generatedBy"][0]["runId"]) == (namespace, run), query
+    assert main(["record", "/data/x.parquet", "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert mine in out and spark not in out
+    index = RecordedRuns.of(store, trust_from_settings(Settings.from_env(store=uri))).index()
+    assert index.resolve("/data/x.parquet")[0] == local and index.resolve("hdfs://nn:8020/data/x.parquet")[0] == remote
+    assert names_version(index, "/data/x.parquet", remote) == [] and names_version(index, "/data/x.parquet", local) == [mine]
+    assert index.resolve("users")[1].namespace == "postgres://db:5432"  # a name that is not a location: found by it alone

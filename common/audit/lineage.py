@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import VersionKey, located_dataset, pick_generation, version_key
+from prov_common.w3cprov.identity import VersionKey, at_location, located_dataset, location_of_ref, pick_generation, version_key
 
 
 @dataclass(frozen=True)
@@ -158,14 +158,21 @@ class LineageIndex:
         """The version :meth:`resolve` picks among the runs (not the sources): a version some run wrote
         beats one only read, then the newest run, then the larger digest; None when no run names ``ref``.
         ``skip``: run ids whose namings do not count."""
-        located = located_dataset(ref) if "://" in ref or ref.startswith("/") else None
+        located = location_of_ref(ref)
         candidates = []
         for table in (self.generated, self.used_by):
             for key, uses in table.items():
                 for run, d in uses:
-                    if run.run_id not in skip and (ref in (d.name, d.label, d.uri, key[2], *d.aliases) or located == key[:2]):
+                    if run.run_id not in skip and (ref == key[2] or names_dataset(ref, located, d)):
                         candidates.append(Naming(table is self.generated, run_order(run), key[2], d))
         return max(candidates, key=lambda c: (c.generated, c.order, c.version)) if candidates else None
+
+
+def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:
+    """Whether ``ref`` (given by a user; ``located``: :func:`~prov_common.w3cprov.identity.location_of_ref`
+    of it) names the dataset of ``d``: by its URI, by location (only the dataset there), or, when ``ref`` is
+    not a location, by its name alone or another of its names (a Dagster asset key)."""
+    return ref in (d.label, d.uri) or at_location(located, d.namespace, d.name) or (located is None and ref in (d.name, *d.aliases))
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,20 @@ def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callabl
     return before[-1] if before else timed[0][2]
 
 
+def location_of_ref(ref: str) -> tuple[str, str] | None:
+    """The dataset ``(namespace, name)`` that a reference given by a user names by its location (an absolute
+    path or a URI), else None (a name, ``namespace/name``, a Dagster asset key, a digest). A location names
+    only the dataset there: a local path is the dataset in namespace ``file``, never a dataset of that name
+    in another namespace."""
+    return located_dataset(ref) if "://" in ref or ref.startswith("/") else None
+
+
+def at_location(located: tuple[str, str] | None, namespace: str, name: str) -> bool:
+    """Whether the dataset ``(namespace, name)`` is the one at ``located`` (a prefix of shards recorded
+    with a trailing ``/`` too)."""
+    return located is not None and located[0] == namespace and located[1] in (name, name.rstrip("/"))
+
+
 def located_dataset(location: str | None) -> tuple[str, str] | None:
     """The dataset ``(namespace, name)`` at a location (path or URI), e.g. a registered source's; None
     when there is no location or it names no dataset."""

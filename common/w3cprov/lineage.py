@@ -16,6 +16,7 @@ from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
+from prov_common.w3cprov.identity import at_location, location_of_ref
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 SourceLabel = tuple[str, "tuple[str, str] | None"]
@@ -114,14 +115,9 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
     if exact:
         return _newest_per_dataset(graph, [graph.nodes[k] for k in set(exact)], all_versions)
     names = {query, query.rstrip("/")}
-    if "://" in query or query.startswith("/"):
-        from prov_common.lineage.naming import dataset_from_uri  # loads on use: it imports pandas
-
-        try:
-            names.add("\n".join(dataset_from_uri(query)))
-        except (ValueError, BadInputError):
-            pass
-    matches = [n for n in data if _named(n.namespace, n.dataset, names)]
+    located = location_of_ref(query)
+    matches = [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
+               or _named(n.namespace, n.dataset, names, bare=located is None)]
     if all_versions or len(matches) <= 1:
         return sorted(n.id for n in matches)
     incoming, _ = _adjacency(graph)
@@ -141,9 +137,10 @@ def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bo
     return sorted(n.id for n in newest.values())
 
 
-def _named(namespace: str | None, dataset: str | None, names: set[str]) -> bool:
-    """Whether a dataset (namespace, name) is one of the spellings in ``names``."""
-    return (dataset in names or f"{namespace}/{dataset}" in names or f"{namespace}\n{dataset}" in names
+def _named(namespace: str | None, dataset: str | None, names: set[str], bare: bool) -> bool:
+    """Whether a dataset (namespace, name) is one of the spellings in ``names``: ``namespace/name``, or
+    its name alone when ``bare`` (a location names only the dataset there)."""
+    return ((bare and dataset in names) or f"{namespace}/{dataset}" in names
             or f"{namespace}/{(dataset or '').lstrip('/')}" in names)
 
 
