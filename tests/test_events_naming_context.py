@@ -36,6 +36,10 @@ from prov_common.lineage import (
         ("gs://gbucket/dir/f.jsonl", "gs://gbucket", "dir/f.jsonl"),
         ("postgresql+psycopg2://u:pw@db:5432/sales.public.orders", "postgres://db:5432", "sales.public.orders"),
         ("hdfs://nn:8020/warehouse/t", "hdfs://nn:8020", "/warehouse/t"),
+        ("s3://my-bucket/corpus/v3/", "s3://my-bucket", "corpus/v3"),  # a prefix of shards: as Airflow and a local folder, no '/'
+        ("gs://gbucket/dir/", "gs://gbucket", "dir"),
+        ("s3://b/x%20y.csv", "s3://b", "x%20y.csv"),  # the key as written: the object the store reads
+        ("s3://b/regional/us%2Feast.parquet", "s3://b", "regional/us%2Feast.parquet"),  # not regional/us/east.parquet
     ],
 )
 def test_dataset_from_uri(uri: str, namespace: str, name: str) -> None:

@@ -180,3 +180,24 @@ def test_bad_s3_uris_name_the_uri() -> None:
     for uri in ("s3://bucket-only", "s3://", "https://bucket/key"):
         with pytest.raises(BadInputError, match="is not an S3 object URI"):
             open_s3(uri)
+
+
+def test_an_s3_key_with_percent_escapes_is_named_as_the_object_it_reads(objects: dict[str, tuple[Path, str]], tmp_path: Path,
+                                                                        s3_server) -> None:
+    """``s3://b/x%20y.csv`` is the object whose key is ``x%20y.csv`` (the store takes the key as written), not
+    ``x y.csv``: a recording names the dataset after the object it hashed, so two objects are two datasets."""
+    from prov_dagster import ProvenanceResource
+
+    from prov_common.lineage.naming import dataset_from_uri, dataset_uri
+
+    local, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key="data/x%20y.csv", Body=local.read_bytes())
+    client.put_object(Bucket=bucket, Key="data/x y.csv", Body=b"id\n7\n")
+    escaped = f"s3://{bucket}/data/x%20y.csv"
+    recorded = ProvenanceResource(store=str(tmp_path / "store")).record(outputs=[escaped], job_name="write")
+    assert recorded.digests == {"data/x%20y.csv": hash_path(local).digest}
+    namespace, name = dataset_from_uri(escaped)
+    assert hash_path(dataset_uri(namespace, name)).digest == hash_path(local).digest  # the name leads back to that object
+    assert dataset_from_uri(f"s3://{bucket}/data/x y.csv") != (namespace, name)

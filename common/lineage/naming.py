@@ -40,7 +40,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     with openlineage-python's naming classes wherever one fits.
 
     - local path or ``file:///p``: ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
-    - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``)
+    - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``): the key as
+      written, ``%`` escapes included (the object store reads it so); a prefix ``s3://bucket/shards/`` is
+      ``("s3://bucket", "shards")``, as a local folder and an Airflow ``Asset`` URI drop the ``/``
     - ``abfss://container@account.dfs.core.windows.net/path``:
       ``("abfss://container@account.dfs.core.windows.net", "path")``; ``wasbs://`` alike
     - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host:port/topic``: ``("kafka://host:port", "topic")``
@@ -63,8 +65,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         if host in _LOCAL_HOSTS:
             return _local(path)
         return _pair(ol_naming.RemoteFileSystem(host=host, path=path))
-    if scheme in _BUCKET_SCHEMES:
-        key = _key(text, scheme, host, path, "bucket")
+    if scheme in _BUCKET_SCHEMES:  # the key as written (an object store takes it literally) and a prefix without its '/'
+        key = _key(text, scheme, host, parts.path.rstrip("/"), "bucket")
         if scheme in ("s3", "s3a", "s3n"):
             return _pair(ol_naming.S3(bucket_name=host, object_key=key))
         return _pair(ol_naming.GCS(bucket_name=host, object_key=key))
