@@ -263,6 +263,43 @@ def test_pandera_failure_fails_the_step_and_is_recorded_with_samples(store: Path
     assert sorted(samples["failure_case"]) == ["-2.0", "1.7"]
 
 
+LOOSE = pa.DataFrameSchema({"score": pa.Column(float)}, name="Scores")
+
+
+def _scores_under(schema: pa.DataFrameSchema) -> Any:
+    @provenance_asset(schema=schema, quality_policy="fail", name="scores")
+    def scores() -> pd.DataFrame:
+        return _scores()
+
+    return scores
+
+
+@asset(ins={"scores": AssetIn("scores")})
+def report(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores.describe().reset_index()
+
+
+def test_a_refused_write_is_never_the_version_a_reader_read(store: Path, instance, capsys: pytest.CaptureFixture) -> None:
+    """scores is written under a loose schema (COMPLETE); then a stricter check refuses the same frame
+    (FAIL: nothing written); report then reads the file. It read what the completed run wrote: lineage,
+    the merged PROV and the training record say so, never the failed run that wrote nothing."""
+    assert run([_scores_under(LOOSE)], instance).success
+    assert not run([_scores_under(SCORES)], instance).success
+    assert run([_scores_under(SCORES), report], instance, selection=[AssetKey("report")]).success
+    by_state = {s.state: s.run_id for s in summaries(store) if s.job_name == "scores"}
+    written, refused = by_state["COMPLETE"], by_state["FAIL"]
+    assert cli_main(["lineage", "report", "--json", "--store", str(store)]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert [(g["runId"], g["state"]) for g in read["generatedBy"]] == [(written, "COMPLETE")]
+    assert cli_main(["export", "--store", str(store)]) == 0
+    derived = json.loads(capsys.readouterr().out)["wasDerivedFrom"].values()
+    assert {d["prov:usedEntity"].rsplit("-by-run-", 1)[1] for d in derived if "-by-run-" in d["prov:usedEntity"]} == {written}
+    assert cli_main(["record", "report", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert written in out and refused not in out
+
+
 def test_blocking_policy_writes_and_records_but_stops_downstream(store: Path, instance) -> None:
     result = run([scores_block, after_block, *pandera_checks([scores_block])], instance)
     mats = materializations(result)

@@ -383,3 +383,18 @@ def test_a_local_path_names_the_local_file_never_a_dataset_of_that_name_elsewher
     assert index.resolve("/data/x.parquet")[0] == local and index.resolve("hdfs://nn:8020/data/x.parquet")[0] == remote
     assert names_version(index, "/data/x.parquet", remote) == [] and names_version(index, "/data/x.parquet", local) == [mine]
     assert index.resolve("users")[1].namespace == "postgres://db:5432"  # a name that is not a location: found by it alone
+
+
+def test_a_version_only_a_failed_run_generated_is_still_its_generation(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A task that wrote its output and then failed is the only run that generated it: a reader's input
+    is that generation (a completed run is preferred only where one made the same bytes)."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    failed = seal(store, run_events("write", [], [dataset("/data/x.parquet", x)], end_type="FAIL"))
+    seal(store, run_events("read", [dataset("/data/x.parquet", x)], [dataset("/data/y.parquet", digest("y"))],
+                           start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "/data/y.parquet", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert [(g["runId"], g["state"]) for g in read["generatedBy"]] == [(failed, "FAIL")]

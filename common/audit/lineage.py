@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import VersionKey, at_location, located_dataset, location_of_ref, pick_generation, version_key
+from prov_common.w3cprov.identity import COMPLETE, VersionKey, at_location, located_dataset, location_of_ref, pick_generation, version_key
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class LineageIndex:
         """The run that wrote the version ``d`` that ``reader`` read (see :mod:`prov_common.w3cprov.identity`)."""
         found = [(r, use) for r, use in self.generated.get(version_of(d), ()) if reader is None or r.run_id != reader.run_id]
         read_at = (reader.started_at or reader.ended_at) if reader else None
-        return pick_generation(found, read_at, lambda c: run_order(c[0]))
+        return pick_generation(found, read_at, lambda c: run_order(c[0]), lambda c: c[0].state == COMPLETE)
 
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
         """Registered sources of ``d``'s digest: those registered at its location (``True``), else any

@@ -15,7 +15,7 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from prov_common.w3cprov.events import whole_count
-from prov_common.w3cprov.identity import VersionKey, pick_generation, version_key
+from prov_common.w3cprov.identity import COMPLETE, VersionKey, pick_generation, version_key
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -237,7 +237,8 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
             node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
             candidates = [k for k in made.get(version_key(node.namespace or "", node.dataset or "", node.version), ())
                           if generator[k] != edge.target]
-            chosen = pick_generation(candidates, reader.started or reader.ended, ended)
+            chosen = pick_generation(candidates, reader.started or reader.ended, ended,
+                                     lambda key: graph.nodes[generator[key]].state == COMPLETE)
             edge = Edge(chosen, edge.target, USED) if chosen else edge
         edges.add(edge)
     linked = {e.source for e in edges} | {e.target for e in edges}

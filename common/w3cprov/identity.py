@@ -4,8 +4,9 @@ A dataset is ``(namespace, name)``; a version is that dataset at a content diges
 A run that reads a dataset records ``(namespace, name, digest)`` but not who wrote it, so the version
 it read is resolved here, the same way for every reader of the records (``tdprov lineage``, the
 audit, the merged PROV export): among the runs that generated that dataset at that digest, the one
-that ended last at or before the reader started (or ended, where its start is not known). Where the
-clocks of the machines disagree so that every generation ended later, the oldest one is taken.
+that ended last at or before the reader started (or ended, where its start is not known), a run that
+completed before one that failed. Where the clocks of the machines disagree so that every generation
+ended later, the oldest one is taken.
 
 Equal content in another dataset, or the same dataset at the same digest written by another run, is
 never a generation or a use of what was read: readers show it as "same content as" instead.
@@ -15,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import TypeVar
+
+COMPLETE = "COMPLETE"
+"""The state of a run that completed (OpenLineage ``RunState.COMPLETE``)."""
 
 VersionKey = tuple[str, str, str]
 """``(namespace, name, version)``; version ``""`` for a dataset recorded without one."""
@@ -38,21 +42,24 @@ def moment(text: str | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None]) -> T | None:
-    """The generation a reader at ``read_at`` read: the latest that ended at or before it, else the oldest.
+def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None],
+                    completed: Callable[[T], bool] = lambda _: True) -> T | None:
+    """The generation a reader at ``read_at`` read: the latest that ended at or before it, one whose run
+    completed before one whose run failed, else the oldest.
 
     ``candidates`` are the generations of one dataset at one version, other than the reader's own;
-    ``ended`` gives each one's end time (ISO). With ``read_at`` unknown, the latest is taken.
+    ``ended`` gives each one's end time (ISO), ``completed`` whether its run completed: a failed run's
+    output may never have been written (its quality policy refused it), so equal bytes that a completed
+    run wrote are what the reader read. With ``read_at`` unknown, the latest is taken (completed first).
     """
     timed = sorted(((moment(ended(c)), i, c) for i, c in enumerate(candidates)),
                    key=lambda x: (x[0] or datetime.min.replace(tzinfo=timezone.utc), x[1]))
     if not timed:
         return None
     reader = moment(read_at)
-    if reader is None:
-        return timed[-1][2]
-    before = [c for when, _, c in timed if when is not None and when <= reader]
-    return before[-1] if before else timed[0][2]
+    before = [c for when, _, c in timed if reader is None or (when is not None and when <= reader)]
+    done = [c for c in before if completed(c)]
+    return done[-1] if done else before[-1] if before else timed[0][2]
 
 
 def location_of_ref(ref: str) -> tuple[str, str] | None:
