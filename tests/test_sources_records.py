@@ -51,15 +51,39 @@ def test_dta_record_names_sources_and_runs(pipe: Pipeline, capsys: pytest.Captur
 def test_croissant_record_parses_as_json_ld(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
     doc = _record(pipe, pipe.features, "croissant", capsys)
     graph = rdflib.Graph().parse(data=json.dumps(doc), format="json-ld")
-    me = rdflib.URIRef(f"urn:tdprov:version:{pipe.features}")
-    assert (me, rdflib.RDF.type, SC.Dataset) in graph
+    (me,) = graph.subjects(rdflib.RDF.type, SC.Dataset)
+    assert str(graph.value(me, SC.identifier)) == pipe.features
     assert str(graph.value(me, RAI.personalSensitiveInformation)) == "pseudonymised"
     assert "vendor-raw: survey" in str(graph.value(me, RAI.dataCollection))
     assert str(graph.value(me, SC.license)) == "CC-BY-4.0"
     source = graph.value(me, PROV.wasDerivedFrom)
     assert str(graph.value(source, SC.identifier)) == pipe.raw
-    run = graph.value(me, PROV.wasGeneratedBy)
-    assert str(run) == f"urn:tdprov:run:{pipe.prepare}"
+    assert str(graph.value(me, PROV.wasGeneratedBy)).endswith(f"#run-{pipe.prepare}")
+
+
+def test_croissant_names_one_generation_with_typed_times_and_merges_with_the_exported_prov(
+        pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    """The model's record: its one generating run (train) under prov:wasGeneratedBy, the run before it
+    (prepare) under prov:wasInfluencedBy, times as xsd:dateTime; merged with 'tdprov export' (plain PROV-O,
+    Turtle), the record's version and runs are nodes of the exported lineage (PROV-CONSTRAINTS: one generation)."""
+    doc = _record(pipe, pipe.model, "croissant", capsys)
+    graph = rdflib.Graph().parse(data=json.dumps(doc), format="json-ld")
+    (me,) = graph.subjects(rdflib.RDF.type, SC.Dataset)
+    runs = {str(graph.value(r, SC.name)): r for r in graph.subjects(rdflib.RDF.type, PROV.Activity)}
+    assert list(graph.objects(me, PROV.wasGeneratedBy)) == [runs["tests/train_model"]]
+    assert list(graph.objects(me, PROV.wasInfluencedBy)) == [runs["tests/prepare_features"]]
+    for run in runs.values():
+        for when in (PROV.startedAtTime, PROV.endedAtTime):
+            assert graph.value(run, when).datatype == rdflib.XSD.dateTime
+    assert main(["export", "--format", "ttl", "--store", pipe.store.uri]) == 0
+    graph.parse(data=capsys.readouterr().out, format="turtle")
+    answer = graph.query("""PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?train ?prepare WHERE { ?me prov:wasGeneratedBy ?train . ?train prov:used ?features .
+                                       ?features prov:wasGeneratedBy ?prepare }""", initBindings={"me": me})
+    assert [(str(a), str(b)) for a, b in answer] == [(str(runs["tests/train_model"]), str(runs["tests/prepare_features"]))]
+    generations = graph.query("""PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?e WHERE { ?e prov:wasGeneratedBy ?a, ?b FILTER (?a != ?b) }""")
+    assert list(generations) == []
 
 
 def test_record_gaps_and_bad_input(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:

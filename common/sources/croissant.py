@@ -1,7 +1,9 @@
 """Croissant 1.0 JSON-LD of a dataset version, with Croissant RAI fields and PROV links (no I/O).
 
 The version is the document's only ``sc:Dataset``; its sources and runs are ``prov:Entity`` and
-``prov:Activity`` nodes it points to (``prov:wasDerivedFrom``, ``isBasedOn``, ``prov:wasGeneratedBy``).
+``prov:Activity`` nodes it points to (``prov:wasDerivedFrom``, ``isBasedOn``; ``prov:wasGeneratedBy`` its one
+generating run, ``prov:wasInfluencedBy`` the runs before it). The version and the runs have the IRIs of
+``tdprov export``'s PROV, so the two documents merge into one graph.
 Its data is one ``cr:FileObject`` with a fetchable ``contentUrl`` (``file://`` or ``s3://``) and the
 SHA-256 of its bytes, described only when those bytes were read and still are this version.
 """
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from prov_common.audit.model import RunRecord
 from prov_common.sources.dta import UNKNOWN
 from prov_common.sources.model import SourceRecord
 from prov_common.sources.training_record import RecordFacts, dta_record, location_uri, personal_data, unique
+from prov_common.w3cprov import ids
 
 CROISSANT_1_0 = "http://mlcommons.org/croissant/1.0"
 # The JSON-LD context of the Croissant 1.0 specification's datasets, plus the PROV-O prefix.
@@ -53,11 +57,23 @@ CROISSANT_CONTEXT: dict[str, Any] = {
     "subField": "cr:subField",
     "transform": "cr:transform",
     "prov": "http://www.w3.org/ns/prov#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    # PROV-O's times are xsd:dateTime (the context's default language would make them language-tagged strings)
+    "prov:startedAtTime": {"@type": "xsd:dateTime"},
+    "prov:endedAtTime": {"@type": "xsd:dateTime"},
 }
 
 
-def version_iri(version: str) -> str:
-    return f"urn:tdprov:version:{version}"
+def version_iri(facts: RecordFacts) -> str:
+    """The version's IRI in ``tdprov export``'s PROV: the generation by its run, else (an origin) the version."""
+    d, run = facts.dataset, facts.generator
+    local = ids.generation_local(d.namespace, d.name, facts.version, run.run_id) if run else ids.version_local(d.namespace, d.name, facts.version)
+    return ids.TDPROV[local].uri
+
+
+def run_iri(run_id: str) -> str:
+    """A run's IRI in ``tdprov export``'s PROV, so that the record and the exported PROV share their nodes."""
+    return ids.TDPROV[ids.run_local(run_id)].uri
 
 
 def source_iri(s: SourceRecord) -> str:
@@ -98,7 +114,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
-        "@id": version_iri(facts.version),
+        "@id": version_iri(facts),
         "name": facts.dataset.name,
         "description": f"{facts.dataset.label} version {facts.version}, with its provenance recorded by tdprov",
         "conformsTo": CROISSANT_1_0,
@@ -112,8 +128,8 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "distribution": [_file_object(facts, checked.sha256, checked.size)] if checked.sha256 else [],
         "isBasedOn": [{"@id": source_iri(s)} for s in sources],
         "prov:wasDerivedFrom": [_source_node(s) for s in sources],
-        "prov:wasGeneratedBy": [{"@id": f"urn:tdprov:run:{r.run_id}", "@type": "prov:Activity", "name": r.job,
-                                 "prov:startedAtTime": r.started_at, "prov:endedAtTime": r.ended_at} for r in facts.trace.runs],
+        "prov:wasGeneratedBy": _activity(facts.generator) if facts.generator else None,
+        "prov:wasInfluencedBy": [_activity(r) for r in facts.trace.runs[1:]],
         "rai:dataCollection": "; ".join(unique([f"{s.name}: {s.generation_method}" for s in sources if s.generation_method])) or None,
         "rai:dataCollectionTimeFrame": timeframe or None,
         "rai:personalSensitiveInformation": [personal_data(sources)] if personal_data(sources) else None,
@@ -122,6 +138,11 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "rai:dataLimitations": limits or None,
     }
     return _drop_empty(doc)
+
+
+def _activity(run: RunRecord) -> dict[str, Any]:
+    return {"@id": run_iri(run.run_id), "@type": "prov:Activity", "name": run.job,
+            "prov:startedAtTime": run.started_at, "prov:endedAtTime": run.ended_at}
 
 
 def _drop_empty(value: Any) -> Any:
