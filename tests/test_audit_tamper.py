@@ -144,8 +144,10 @@ def test_deleted_leaf_batch_is_found(pipe: Pipeline) -> None:
     assert _audit(pipe).check(CHECK_LOG).errors == []
     result = _audit(pipe, full=True)
     assert any("missing" in f.what or "deleted" in f.what for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
-    # the bundles whose leaves were deleted are logged again; the damage stays a finding in every later full audit
+    # the bundles whose leaves were deleted are logged again (each note says why); the damage stays a finding in every later full audit
     assert result.bundles_logged == 2 and result.checkpoint.checkpoint.size == 5
+    again_logged = [f for f in result.check(CHECK_LOG).findings if "is logged again" in f.what]
+    assert len(again_logged) == 2 and all("leaf batch that cannot be read" in f.what for f in again_logged)
     again = _audit(pipe, full=True)
     assert again.bundles_logged == 0 and any("missing" in f.what for f in again.check(CHECK_LOG).errors)
 

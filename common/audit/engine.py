@@ -162,7 +162,7 @@ def _audit(
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
     if head is not None:
-        log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key)
+        log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key, bool(plan.problems))
 
     # 3. logged bundles must still be the bundles that were logged
     log_check.findings += _changed_since_logged(store, plan.logged_leaves, examined, full=previous is None)
@@ -425,14 +425,18 @@ def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore
     return map_bundles(_examine, summaries, store, trust, workers=workers, parallel_from=PARALLEL_FROM)
 
 
-def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str) -> list[Finding]:
-    """New bundles sealed before the last checkpoint was written: delivered late (spool) or back-dated."""
+def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str, damaged: bool = False) -> list[Finding]:
+    """New bundles sealed before the last checkpoint was written: delivered late (spool) or back-dated; or,
+    where the log is damaged (a leaf batch unreadable), perhaps logged before in what cannot be read."""
     out = []
     for r in new:
         sealed = (r.sealed_at or "").replace("+00:00", "Z")
         if sealed and sealed < head_time:
+            why = ("the log is damaged (above): it may have been logged in a leaf batch that cannot be read, and is logged again "
+                   "so that the log shows it" if damaged else "delivered late from a spool, or back-dated")
             out.append(Finding(CHECK_LOG, r.index_key, f"run {r.run_id} says it was sealed at {sealed}, before checkpoint '{head_key}' "
-                               f"({head_time}) that did not include it: delivered late from a spool, or back-dated",
+                               f"({head_time}) that does not show it: {why}",
+                               "restore the damaged log objects from a backup or replica" if damaged else
                                "check the spool or store logs for when it was written; the log records it from this audit on",
                                severity=NOTE, run_id=r.run_id))
     return out
