@@ -144,3 +144,50 @@ def test_store_init_makes_the_store_that_reading_verbs_then_accept(tmp_path: Pat
     capsys.readouterr()
     assert main(["runs", "--store", str(store)]) == 0
     assert main(["verify", "--store", str(store)]) == 0
+
+
+def _tdprov(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prov_common", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
+
+
+def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_path: Path) -> None:
+    """A named pipe in place of a bundle's events (and a link to a device in place of its PROV) would block
+    or feed a reader without end: verify and the full audit name each as unreadable and finish (exit 1);
+    a pipeline whose staging holds a pipe still seals the run it saw; a key file that is a device or too
+    large is refused in one line (exit 2)."""
+    from test_audit_support import seal
+
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.store import open_store
+
+    store = tmp_path / "store"
+    home = tmp_path / "home"
+    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
+    os.environ.update(env)  # this process seals with the key the subprocesses trust
+    try:
+        run = seal(open_store(str(store)), run_events())
+        bundle = store / "bundles" / run
+        (bundle / "events.jsonl").unlink()
+        os.mkfifo(bundle / "events.jsonl")
+        (bundle / "prov.json").unlink()
+        (bundle / "prov.json").symlink_to("/dev/zero")
+        for args in (["verify", run], ["audit", "--full", "--json"]):
+            done = _tdprov(*args, env=env)
+            out = done.stdout + done.stderr
+            assert done.returncode == 1, (args, out)
+            assert "events.jsonl is a named pipe, not a regular file" in out and "prov.json is a device" in out, (args, out)
+        staged = str(uuid.uuid4())
+        (store / "staging" / staged).mkdir(parents=True)
+        os.mkfifo(store / "staging" / staged / "0-pipe.json")
+        transport = ProvenanceTransport(ProvenanceConfig(timeout=5.0))
+        results = [transport.emit(e) for e in run_events(staged)]
+        assert results[-1].status == "written"  # the run's own events are sealed, the pipe named in a warning
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    (tmp_path / "zero.pub").symlink_to("/dev/zero")
+    (tmp_path / "big.pub").write_bytes(b"-" * 100_000)
+    for key, said in (("zero.pub", "is a device"), ("big.pub", "is larger than 65,536 bytes")):
+        done = _tdprov("verify", run, env={**env, "TDPROV_TRUSTED_KEYS": str(tmp_path / key)})
+        assert done.returncode == 2 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -14,7 +14,7 @@ from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState
 
@@ -62,9 +62,10 @@ def _use(ds: DatasetState) -> DatasetUse:
 
 
 def _get(store: Store, key: str) -> bytes | None:
+    """The object's bytes; None when it is missing or cannot be an object (verification names either)."""
     try:
         return store.get(key)
-    except ObjectNotFoundError:
+    except (ObjectNotFoundError, UnreadableObjectError):
         return None
 
 

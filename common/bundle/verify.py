@@ -15,7 +15,7 @@ from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.events import parse_time
@@ -37,6 +37,9 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
         found = read(key)
     except ObjectNotFoundError:
         report.add(key, "missing", "the object vanished while verifying")
+        return None
+    except UnreadableObjectError as exc:
+        report.add(key, "unreadable", exc.what)
         return None
     report.checked += 1
     return found

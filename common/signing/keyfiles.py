@@ -7,6 +7,7 @@ from pathlib import Path
 
 from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError
+from prov_common.regular_file import read_regular
 from prov_common.signing.keys import PublicKey, SigningKey
 from prov_common.signing.trust import TrustStore
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 PUBLIC_SUFFIX = ".pub"
 DEFAULT_KEY_NAME = "signing.key"
 TRUSTED_DIR = "trusted_keys"
+KEY_FILE_LIMIT = 64 * 1024  # a PEM key is a few hundred bytes: a larger "key file" is refused, not read whole
 
 
 def public_path_for(private_path: Path) -> Path:
@@ -50,10 +52,10 @@ def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
     """Read a private key file; warns when other users can read it."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
         raise BadInputError(
-            f"signing key {p} cannot be read ({exc.strerror}).", fix="set TDPROV_SIGNING_KEY to a file from 'tdprov keygen'"
+            f"signing key {p} cannot be read ({exc.strerror or exc}).", fix="set TDPROV_SIGNING_KEY to a file from 'tdprov keygen'"
         ) from exc
     if os.name == "posix" and p.stat().st_mode & 0o077:
         log.warning("signing key %s is readable by other users; run: chmod 600 %s", p, p)
@@ -63,9 +65,9 @@ def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
 def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
-        raise BadInputError(f"public key {p} cannot be read ({exc.strerror}).", fix="check TDPROV_TRUSTED_KEYS") from exc
+        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).", fix="check TDPROV_TRUSTED_KEYS") from exc
     return PublicKey.from_pem(data, source=str(p))
 
 

@@ -8,5 +8,10 @@ class ObjectNotFoundError(StoreError):
     """The key names no object in the store."""
 
 
+class UnreadableObjectError(StoreError):
+    """The key names something that is not an object tdprov could have written (a named pipe or device in a
+    local store): it is refused, never read (reading it would block or never end)."""
+
+
 class SpoolError(StoreError):
     """The outbox could not write or read its spool folder (disk full, no permission)."""

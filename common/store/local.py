@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.regular_file import NotRegularFileError, open_regular
 from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
 from prov_common.store._fs import fsync_dir
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 
 TMP_PREFIX = ".tmp-"
 
@@ -77,11 +78,15 @@ class LocalStore(BaseStore):
     def _open(self, key: str) -> Iterator[BinaryIO]:
         path = self._path(key)
         try:
-            stream = open(path, "rb")
+            stream = open_regular(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFoundError(
                 f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing"
             ) from None
+        except NotRegularFileError as exc:  # a named pipe or device would block or feed the reader without end
+            raise UnreadableObjectError(f"object '{key}' in {self.describe()} cannot be read: {exc}.",
+                             fix="tdprov writes only regular files: find out who put it there, remove it, and restore the "
+                                 "object from a backup or replica") from exc
         except OSError as exc:
             raise self._os_error("read", key, exc) from exc
         with stream:

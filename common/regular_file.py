@@ -1,0 +1,53 @@
+"""Open only regular files for reading: a named pipe, device or socket where a file belongs (put there by
+accident or by an attacker) would block a reader forever or feed it without end."""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+
+class NotRegularFileError(OSError):
+    """The path is a named pipe, device, socket or folder, not a regular file."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """``path`` opened for binary reading, only if it is (or a symlink leads to) a regular file.
+
+    Opens without blocking (a named pipe with no writer would hang ``open``), then checks the opened
+    file itself, so nothing can be swapped in between. Raises :class:`NotRegularFileError` naming what
+    it is; the ``OSError`` of ``open`` otherwise (missing, a folder, not readable)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # as open() says of a folder
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(f"{path} is {_kind(mode)}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (:func:`open_regular`); with ``limit``, a file larger than
+    ``limit`` bytes raises :class:`NotRegularFileError` instead of being read whole."""
+    with open_regular(path) as stream:
+        data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise NotRegularFileError(f"{Path(path)} is larger than {limit:,} bytes")
+    return data
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
