@@ -5,9 +5,12 @@ table names, naming the object, and is still one on the next audit."""
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +106,27 @@ def edit_index_state(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} changed"
 
 
+def edit_index_state_in_place_keeping_its_times(s: Store) -> tuple[str, str, str]:
+    """The same edit at the same size, written in place with the modification time put back: on a local
+    folder the size, mtime and inode are as before (only the change time, which no user can set, moves)."""
+    key = s.index_key(s.extra)
+    data = raw_read(s.uri, key)
+    edited = data.replace(b'"state":"COMPLETE"', b'"state":"ABORTED "')
+    assert len(edited) == len(data) and edited != data
+    if s.uri.startswith("s3://"):
+        raw_write(s.uri, key, edited)
+    else:
+        path = Path(s.uri) / key
+        before = path.stat()
+        time.sleep(0.01)
+        with open(path, "r+b") as out:
+            out.write(edited)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = path.stat()
+        assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} changed"
+
+
 def delete_index_entry_and_marker(s: Store) -> tuple[str, str, str]:
     s.delete(s.index_key(s.extra), layout.bundle_key(s.extra, layout.INDEXED_FILE))
     return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} is missing"
@@ -166,7 +190,8 @@ def wipe_log_and_audit(s: Store) -> tuple[str, str, str]:
 
 
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
-    roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state, delete_index_entry_and_marker,
+    roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
+    edit_index_state_in_place_keeping_its_times, delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit,

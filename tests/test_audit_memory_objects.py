@@ -49,3 +49,28 @@ def test_an_inline_memory_moves_to_objects_and_keeps_what_it_expected(store_uri:
     assert "runs" not in now and "tags" not in now and len(now["inventory"]) == 1
     moved = load_memory(s.pipe.store.uri)
     assert not load_inventory(moved, s.pipe.store, trust_from_settings()) and moved.runs == memory.runs
+
+
+def test_local_fingerprints_remembered_before_the_change_time_are_refreshed_then_catch_an_edit(tmp_path) -> None:
+    """A memory written before local fingerprints held the change time (``size:mtime-inode``) is not a
+    wall of 'changed' findings: the audit takes the listed fingerprints that extend them. From then on an
+    in-place edit that restores the modification time is found."""
+    from test_audit_attacks import edit_index_state_in_place_keeping_its_times
+
+    s = Store(str(tmp_path / "store"))
+    path = memory_path(s.pipe.store.uri)
+    memory = load_memory(s.pipe.store.uri)
+    assert not load_inventory(memory, s.pipe.store, trust_from_settings())
+    listed = {k: v for k, v in memory.tags.items() if v}
+    assert listed and all(v.count("-") == 2 for v in listed.values())  # size:mtime-inode-ctime
+    older = json.loads(path.read_text())
+    older.update(format="https://tdprov.dev/auditor-memory/v1", runs=memory.runs,
+                 tags={k: v.rsplit("-", 1)[0] if v else v for k, v in memory.tags.items()})
+    del older["inventory"]
+    path.write_text(json.dumps(older))
+    assert _audit(s.pipe).clean
+    refreshed = load_memory(s.pipe.store.uri)
+    assert not load_inventory(refreshed, s.pipe.store, trust_from_settings())
+    assert {k: refreshed.tags[k] for k in listed} == listed
+    _, check, words = edit_index_state_in_place_keeping_its_times(s)
+    assert [f for f in _audit(s.pipe).check(check).errors if words in f.what]

@@ -22,7 +22,7 @@ from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import Listing, adopt_new, compare, remember_runs
+from prov_common.audit.inventory import Listing, adopt_new, compare, refresh_fingerprints, remember_runs
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import load_inventory, save_inventory
@@ -248,6 +248,7 @@ def _audit(
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
         log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
+    refresh_fingerprints(memory, listing)
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
     inventory.checked = len(listing.tags)

@@ -1,7 +1,7 @@
 """The inventory check: one listing of the store against what the log and the auditor's memory expect.
 
 Reads no object it already knows: a listing (one request per 1,000 keys on S3) gives each key with
-its size and tag (ETag; a local file's mtime and inode), which the auditor's memory compares with
+its size and tag (ETag; a local file's modification time, inode and change time), which the auditor's memory compares with
 what it recorded when it first saw the object. Findings: a logged run whose bundle, commit marker,
 ``indexed`` record or index entry is missing or changed; an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
@@ -10,6 +10,7 @@ not verify (forged).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -124,6 +125,19 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
         elif tag and tag != listing.tags[key]:
             out.append(_changed(key, f"audit object '{key}'", tag, listing.tags[key], None))
     return out
+
+
+_LOCAL_BEFORE_CTIME = re.compile(r"\d+:\d+-\d+\Z")  # size:mtime-inode, a local fingerprint remembered before ctime was in it
+
+
+def refresh_fingerprints(memory: AuditorMemory, listing: Listing) -> None:
+    """Remembered fingerprints of local objects taken before they held the change time (``size:mtime-inode``)
+    become the listed ones where those extend them (``size:mtime-inode-ctime``): the same object, now
+    with a part that an in-place edit which restores the modification time still changes."""
+    for key, was in memory.tags.items():
+        now = listing.tags.get(key)
+        if now and was != now and _LOCAL_BEFORE_CTIME.match(was) and now.startswith(was + "-"):
+            memory.tags[key] = now
 
 
 def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Finding:

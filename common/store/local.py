@@ -107,7 +107,7 @@ class LocalStore(BaseStore):
                 st = entry.stat()
             except FileNotFoundError:
                 continue
-            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}")
+            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}")  # ctime: no user can set it
 
     def _entries(self, prefix: str, start_after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
         # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.
