@@ -153,18 +153,23 @@ def test_rehash_after_one_shard_changed_reads_only_that_shard(shards: Path) -> N
     assert forced.shards >= {s.path for s in full.shards}  # --no-cache reads every shard
 
 
-def test_a_same_size_same_mtime_rewrite_is_only_seen_without_the_cache(shards: Path) -> None:
-    """The documented limit: a local rewrite that keeps size, inode and modification time reuses the old digest."""
+def test_a_same_size_same_mtime_rewrite_is_seen_by_its_change_time(shards: Path) -> None:
+    """A local rewrite in place that keeps size and inode and puts the modification time back (cp -p,
+    rsync -t --inplace) still moves the change time, which no user can set: the shard is read again."""
     recorded = hash_shards(str(shards), scheduler="none")
     target = shards / "part-5.jsonl"
+    before = target.stat()
     data = bytearray(target.read_bytes())
     data[data.index(b'"r5-0"') + 2] = ord("X")  # same size
     with open(target, "r+b") as f:  # in place: same inode
         f.write(bytes(data))
-    _age(target)  # and the old modification time
-    assert hash_shards(str(shards), scheduler="none").digest == recorded.digest  # stale, as documented
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old modification time
+    after = target.stat()
+    assert (after.st_size, after.st_ino, after.st_mtime_ns) == (before.st_size, before.st_ino, before.st_mtime_ns)
+    again = hash_shards(str(shards), scheduler="none")
+    assert again.read == ("part-5.jsonl",)
     fresh = hash_shards(str(shards), cache=False, scheduler="none")
-    assert fresh.digest != recorded.digest
+    assert fresh.digest == again.digest != recorded.digest
     assert [s.path for s in fresh.shards if s.digest != dict((t.path, t.digest) for t in recorded.shards)[s.path]] \
         == ["part-5.jsonl"]
 

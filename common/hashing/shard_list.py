@@ -40,7 +40,8 @@ def _hidden(relpath: str) -> bool:
 
 def _local_ref(path: str, relpath: str) -> ShardRef:
     st = os.stat(path)
-    return ShardRef(os.path.abspath(path), relpath, st.st_size, f"{st.st_mtime_ns}:{st.st_ino}", st.st_mtime_ns)
+    # the change time too: a rewrite in place that puts the modification time back still moves it
+    return ShardRef(os.path.abspath(path), relpath, st.st_size, f"{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}", st.st_mtime_ns)
 
 
 def _literal_prefix(pattern: str) -> str:
