@@ -74,3 +74,19 @@ def test_local_fingerprints_remembered_before_the_change_time_are_refreshed_then
     assert {k: refreshed.tags[k] for k in listed} == listed
     _, check, words = edit_index_state_in_place_keeping_its_times(s)
     assert [f for f in _audit(s.pipe).check(check).errors if words in f.what]
+
+
+def test_a_damaged_memory_file_is_one_line_naming_it(tmp_path, capsys) -> None:
+    """Whatever JSON replaced the auditor's memory (a list, a string, wrong types), the audit stops with
+    one line naming the file and the fix, exit 2, and leaves the file as it found it."""
+    from prov_common.cli import main
+
+    s = Store(str(tmp_path / "store"))
+    path = memory_path(s.pipe.store.uri)
+    for damaged in ("[]", '"str"', "7", '{"store": ["x"], "checkpoint": 5}', "{not json"):
+        path.write_text(damaged)
+        capsys.readouterr()
+        assert main(["audit", "--quiet", "--store", s.pipe.store.uri]) == 2, damaged
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"auditor memory '{path}'" in err and "restore it from a backup" in err, (damaged, err)
+        assert "unexpected" not in err and path.read_text() == damaged

@@ -135,8 +135,10 @@ def load_memory(store_uri: str, path: Path | None = None) -> AuditorMemory:
         raise BadInputError(f"auditor memory '{path}' cannot be read ({exc}).",
                             fix="restore it from a backup; deleting it makes the next audit trust the store as it is now") from exc
     try:
+        if not isinstance(raw, dict):
+            raise TypeError(f"a JSON {type(raw).__name__}, not an object")
         memory = AuditorMemory.from_dict(raw, path)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadInputError(f"auditor memory '{path}' is damaged ({exc!r}).", fix="restore it from a backup") from exc
     if memory.store.rstrip("/") != store_uri.rstrip("/"):
         raise BadInputError(f"auditor memory '{path}' belongs to store '{memory.store}', not '{store_uri}'.",

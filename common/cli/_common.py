@@ -36,10 +36,12 @@ def check_store_exists(uri: str | None) -> None:
     """Refuse a local store folder that does not exist (S3 stores are checked by their first request)."""
     from prov_common.config import Settings
 
+    from prov_common.store.factory import local_store_path
+
     uri = uri or Settings.from_env().store
-    if "://" in uri and not uri.startswith("file://"):
+    if "://" in uri and not uri.lower().startswith("file://"):
         return
-    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri).expanduser()
+    path = Path(local_store_path(uri)).expanduser()
     if not path.exists():
         raise BadInputError(f"store {path} does not exist.",
                             fix=f"check --store or TDPROV_STORE for a typo, or create it with 'tdprov store init {path}'")

@@ -30,10 +30,7 @@ def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | N
 
         return S3Store(uri, client_factory=s3_client_factory)
     if scheme == "file":
-        parts = urlsplit(uri)
-        if parts.netloc not in ("", "localhost"):
-            raise BadInputError(f"store URI '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
-        uri = unquote(parts.path)
+        uri = local_store_path(uri)
     elif scheme:
         raise BadInputError(
             f"store URI '{uri}' has the unsupported scheme '{scheme}'.",
@@ -43,3 +40,17 @@ def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | N
 
     fsync = os.environ.get("TDPROV_STORE_FSYNC", "1").strip().lower() not in ("0", "false", "no", "off")
     return LocalStore(uri, fsync=fsync)
+
+
+def local_store_path(uri: str) -> str:
+    """The folder a ``file://`` store URI names (a plain path as it is): never a remote host, never empty
+    (``file://`` alone would be the current folder, wherever the process happens to run)."""
+    if not uri.lower().startswith("file://"):
+        return uri
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise BadInputError(f"store URI '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
+    path = unquote(parts.path)
+    if not path:
+        raise BadInputError(f"store URI '{uri}' names no folder.", fix="use file:///absolute/path or a plain path")
+    return path
