@@ -107,9 +107,9 @@ class CountingStore(LocalStore):
         self.listed = 0
         self.stats = 0
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         self.reads += 1
-        return super().get(key)
+        return super().get(key, limit)
 
     def exists(self, key: str) -> bool:
         self.reads += 1

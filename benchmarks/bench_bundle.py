@@ -88,9 +88,9 @@ class CountingStore:
             self.keys += 1
             yield key
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         self.gets += 1
-        return self.store.get(key)
+        return self.store.get(key, limit)
 
     def cost(self) -> str:
         return f"{self.lists} / {self.keys} / {self.gets}"

@@ -15,9 +15,9 @@ class CountingStore(LocalStore):
         self.gets: collections.Counter[str] = collections.Counter()
         self.ranges: collections.defaultdict[str, list[tuple[int, int]]] = collections.defaultdict(list)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         self.gets[key] += 1
-        return super().get(key)
+        return super().get(key, limit)
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         data = super().get_range(key, start, length)

@@ -28,9 +28,9 @@ class CountingStore(LocalStore):
         super().__init__(root, fsync=False)
         self.reads: Counter[str] = Counter()
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
         self.reads["get " + key.split("/")[0]] += 1
-        return super().get(key)
+        return super().get(key, limit)
 
     def exists(self, key: str) -> bool:
         self.reads["exists " + key.split("/")[0]] += 1

@@ -192,3 +192,32 @@ def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_p
     for key, said in (("zero.pub", "is a device"), ("big.pub", "is larger than 65,536 bytes")):
         done = _tdprov("verify", run, env={**env, "TDPROV_TRUSTED_KEYS": str(tmp_path / key)})
         assert done.returncode == 2 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path: Path) -> None:
+    """A signed statement grown to 2 GiB (sparse: no disk used) and events grown past the size the manifest
+    gives them: verify reads at most a bounded prefix of each and names them (exit 1), where it read
+    the whole 2 GiB into memory before."""
+    from test_audit_support import seal
+
+    from prov_common.bundle import layout
+    from prov_common.store import open_store
+
+    store, home = tmp_path / "store", tmp_path / "home"
+    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
+    os.environ.update(env)
+    try:
+        run = seal(open_store(str(store)), run_events())
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    bundle = store / "bundles" / run
+    os.truncate(bundle / "statement.dsse.json", 2 << 30)
+    events = bundle / "events.jsonl"
+    os.truncate(events, events.stat().st_size + 1)
+    done = _tdprov("verify", run, env=env)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert f"statement.dsse.json' in local folder {store} is larger than {layout.SMALL_OBJECT_LIMIT:,} bytes" in out, out
+    assert "events.jsonl' in local folder" in out and "is larger than" in out, out
+

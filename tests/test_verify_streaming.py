@@ -26,8 +26,8 @@ class RecordingStore:
     def __init__(self, store: Store) -> None:
         self.store, self.reads = store, []
 
-    def get(self, key: str) -> bytes:
-        data = self.store.get(key)
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        data = self.store.get(key, limit)
         self.reads.append(("get", key, 0, len(data)))
         return data
 

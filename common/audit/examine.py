@@ -61,10 +61,11 @@ def _use(ds: DatasetState) -> DatasetUse:
                       ds.count("shardCount"))
 
 
-def _get(store: Store, key: str) -> bytes | None:
-    """The object's bytes; None when it is missing or cannot be an object (verification names either)."""
+def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
+    """The object's bytes (at most ``limit``); None when it is missing, larger or cannot be an object
+    (verification names each)."""
     try:
-        return store.get(key)
+        return store.get(key, limit)
     except (ObjectNotFoundError, UnreadableObjectError):
         return None
 
@@ -174,7 +175,8 @@ def _stored_events(store: Store, checked: CheckedBundle) -> bytes | None:
     (it stopped before them, or the manifest does not list them) from the store."""
     if layout.EVENTS_FILE in checked.objects:
         return checked.objects[layout.EVENTS_FILE]
-    return _get(store, layout.bundle_key(checked.report.run_id, layout.EVENTS_FILE))
+    listed = [f.size for f in checked.manifest.files if f.path == layout.EVENTS_FILE] if checked.manifest else []
+    return _get(store, layout.bundle_key(checked.report.run_id, layout.EVENTS_FILE), listed[0] if listed else None)
 
 
 def current_digests(store: Store, run_id: str) -> tuple[str, str]:

@@ -31,6 +31,9 @@ MANIFEST_FILE = "manifest.json"
 STATEMENT_FILE = "statement.dsse.json"
 INDEXED_FILE = "indexed"
 RESERVED = (EVENTS_FILE, PROV_FILE, MANIFEST_FILE, STATEMENT_FILE)
+SMALL_OBJECT_LIMIT = 64 << 20
+"""Bytes at most read of a manifest, signed statement, ``indexed`` record or index entry (each a few kB, a
+huge run's a few MB): a larger object is refused, never read whole into memory."""
 REFUSED_FOLDER = "refused"
 ATTACHMENT_FOLDERS = ("quality", "rows", "extra", REFUSED_FOLDER)
 

@@ -82,7 +82,7 @@ def read_bundle(store: Store, run_id: str) -> Bundle:
     """Read a sealed bundle (manifest, statement and every listed file). Does not verify: see ``verify_bundle``."""
     prefix = layout.bundle_prefix(run_id)
     try:
-        statement = store.get(prefix + layout.STATEMENT_FILE)
+        statement = store.get(prefix + layout.STATEMENT_FILE, layout.SMALL_OBJECT_LIMIT)
     except ObjectNotFoundError:
         hint = "it is incomplete (never sealed)" if store.exists(prefix + layout.MANIFEST_FILE) else "no such bundle"
         raise ObjectNotFoundError(
@@ -96,7 +96,7 @@ def read_bundle(store: Store, run_id: str) -> Bundle:
 
 def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:
     """The bytes of a bundle's manifest, and the manifest they hold (not verified)."""
-    data = store.get(prefix + layout.MANIFEST_FILE)
+    data = store.get(prefix + layout.MANIFEST_FILE, layout.SMALL_OBJECT_LIMIT)
     return data, Manifest.from_json(data, prefix + layout.MANIFEST_FILE)
 
 
@@ -129,7 +129,7 @@ def summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
     prefix = layout.bundle_prefix(run_id)
     try:
         manifest_bytes, manifest = _manifest(store, prefix)
-        key_id = _signer_key_id(store.get(prefix + layout.STATEMENT_FILE), prefix)
+        key_id = _signer_key_id(store.get(prefix + layout.STATEMENT_FILE, layout.SMALL_OBJECT_LIMIT), prefix)
     except StoreUnavailableError:
         raise
     except TdprovError:

@@ -45,8 +45,9 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
     return found
 
 
-def _get(store: Store, key: str, report: VerificationReport, present: set[str]) -> bytes | None:
-    return _fetch(key, report, present, store.get)
+def _get(store: Store, key: str, report: VerificationReport, present: set[str], limit: int = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
+    """The object's bytes (at most ``limit``: a larger object is an ``unreadable`` finding), or None with a finding."""
+    return _fetch(key, report, present, lambda k: store.get(k, limit))
 
 
 def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK) -> FileDigest:
@@ -137,8 +138,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
 
-    def read(path: str) -> bytes | None:
-        data = _get(store, prefix + path, report, present)
+    def read(path: str, limit: int = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
+        data = _get(store, prefix + path, report, present, limit)
         if data is not None:
             checked.objects[path] = data
         return data
@@ -173,7 +174,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     attachments: list[str] = []  # hashed as a stream, never held
     for entry in manifest.files:
         if entry.path in layout.RESERVED:
-            data = read(entry.path)
+            data = read(entry.path, entry.size)  # events and PROV: never more than the manifest says they hold
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
         else:
             data, found = None, _fetch(prefix + entry.path, report, present, lambda key: hash_stored(store, key))
@@ -213,7 +214,7 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
 def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_digest: str, report: VerificationReport) -> None:
     """An index entry (unsigned, what ``tdprov runs`` shows) must summarise the signed manifest."""
     try:
-        summary = BundleSummary.from_json(store.get(key), cursor=key)
+        summary = BundleSummary.from_json(store.get(key, layout.SMALL_OBJECT_LIMIT), cursor=key)
     except (TdprovError, ObjectNotFoundError) as exc:
         report.add(key, "malformed", exc.what)
         return

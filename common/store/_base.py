@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError
+from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
 
 CHUNK = 1 << 20
@@ -112,10 +113,17 @@ class BaseStore(ABC):
         """Like :meth:`put`, streaming the bytes of the file at ``path``."""
         return self._put(validate_key(key), Source(path=Path(path)))
 
-    def get(self, key: str) -> bytes:
-        """The bytes of ``key`` (ObjectNotFoundError if absent)."""
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """The bytes of ``key`` (ObjectNotFoundError if absent). ``limit``: an object larger than ``limit``
+        bytes raises ObjectTooLargeError after reading ``limit + 1`` of them (never more into memory)."""
         with self._open(validate_key(key)) as stream:
-            return stream.read()
+            if limit is None:
+                return stream.read()
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise ObjectTooLargeError(f"object '{key}' in {self.describe()} is larger than {limit:,} bytes.",
+                                      fix="it is not what tdprov wrote there: restore it from a backup or replica of the store")
+        return data
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         """``length`` bytes of ``key`` from offset ``start`` (fewer at the end of the object)."""

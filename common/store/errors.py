@@ -13,5 +13,9 @@ class UnreadableObjectError(StoreError):
     local store): it is refused, never read (reading it would block or never end)."""
 
 
+class ObjectTooLargeError(UnreadableObjectError):
+    """The object is larger than its reader allows (a manifest, a signed statement, a file the manifest sized)."""
+
+
 class SpoolError(StoreError):
     """The outbox could not write or read its spool folder (disk full, no permission)."""
