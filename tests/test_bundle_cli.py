@@ -102,6 +102,23 @@ def test_verify_all_finds_a_deleted_bundle_through_its_index_entry(store_uri: st
     assert f"bundles/{gone}/: missing: no bundle objects for this run" in out
 
 
+def test_verify_of_a_named_run_checks_the_index_entry_its_record_names(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The index entry is what 'tdprov runs' shows: verifying one run by id checks the entry its
+    ``indexed`` record names (an edited state is found, a deleted entry is missing), as verifying all does."""
+    from prov_common.store import open_store
+
+    edited, deleted, sound = _record(store_uri, 3)
+    store = open_store(store_uri)
+    entry = {run: store.get(f"bundles/{run}/indexed").decode() for run in (edited, deleted)}
+    raw_put(store_uri, entry[edited], store.get(entry[edited]).replace(b'"state":"COMPLETE"', b'"state":"FAIL"'))
+    raw_delete(store_uri, entry[deleted])
+    assert main(["verify", edited, deleted, sound, "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"{entry[edited]}: inconsistent: index entry fields state differ from the bundle's manifest" in out
+    assert f"{entry[deleted]}: missing: the bundle's recorded index entry is not in the store" in out
+    assert f"OK    {sound}" in out
+
+
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "store")
     _record(store, 1)  # signed by the per-user key, created on first use

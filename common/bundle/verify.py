@@ -215,7 +215,10 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_dige
     """An index entry (unsigned, what ``tdprov runs`` shows) must summarise the signed manifest."""
     try:
         summary = BundleSummary.from_json(store.get(key, layout.SMALL_OBJECT_LIMIT), cursor=key)
-    except (TdprovError, ObjectNotFoundError) as exc:
+    except ObjectNotFoundError:
+        report.add(key, "missing", "the bundle's recorded index entry is not in the store")
+        return
+    except TdprovError as exc:
         report.add(key, "malformed", exc.what)
         return
     report.checked += 1

@@ -11,6 +11,7 @@ from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.storage import index_keys
 from prov_common.bundle.verify import verify_bundle
 from prov_common.bundle.verify_pool import map_bundles
+from prov_common.errors import TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 
@@ -49,12 +50,24 @@ class RunsVerification:
 
 def _verify_one(store: Store, trust: TrustStore, run: tuple[str, list[str] | None]) -> VerificationReport:
     run_id, keys = run
-    return verify_bundle(store, run_id, trust, keys)
+    return verify_bundle(store, run_id, trust, keys if keys is not None else _recorded_entry(store, run_id))
+
+
+def _recorded_entry(store: Store, run_id: str) -> list[str] | None:
+    """The index key that the run's ``indexed`` record names (a named run's index is not listed, yet its
+    entry, which 'tdprov runs' shows, is checked too); None when there is no readable record naming one
+    (verification then reports the record)."""
+    try:
+        named = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE), layout.SMALL_OBJECT_LIMIT).decode("ascii")
+    except (TdprovError, UnicodeDecodeError):
+        return None
+    return [named] if named.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(named) == run_id else None
 
 
 def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = None, *,
                 since: datetime | None = None, workers: int | None = None) -> RunsVerification:
-    """The verification of the named ``runs`` (their index is not listed), or of every run in the
+    """The verification of the named ``runs`` (their index is not listed: each one's entry is the one its
+    ``indexed`` record names), or of every run in the
     store (only those indexed at or after ``since`` when given), each index entry checked against
     its bundle and each bundle's recorded entry required to exist. ``workers``: processes that verify
     (default one per CPU, from 64 bundles on; 1 verifies in this process); the reports are the same."""

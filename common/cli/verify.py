@@ -25,8 +25,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Verify the bundles of the given runs (default: every bundle in the store): the signed statement "
             "against the trusted keys (TDPROV_TRUSTED_KEYS, or the local key), every file's digest against the "
-            "manifest, the PROV document against the events, and (when verifying all) each index entry against "
-            "its bundle. Names each failing object and why, and the key that signed each bundle. "
+            "manifest, the PROV document against the events, and each index entry against its bundle (of a run "
+            "given by id, the entry its 'indexed' record names). Names each failing object and why, and the key that signed each bundle. "
             "Exit status 1 on any finding."
         ),
         example="TDPROV_TRUSTED_KEYS=team.key.pub tdprov verify --store s3://ml-lineage/prod",
