@@ -221,3 +221,25 @@ def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path:
     assert f"statement.dsse.json' in local folder {store} is larger than {layout.SMALL_OBJECT_LIMIT:,} bytes" in out, out
     assert "events.jsonl' in local folder" in out and "is larger than" in out, out
 
+
+def test_a_symlink_loop_in_a_local_store_is_a_failing_bundle_not_a_crash(tmp_path: Path) -> None:
+    """A link from inside the store back to its root (tdprov never writes links) is walked once: verify and
+    the audit finish and name it, instead of stopping with a file-system error."""
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+
+    store, home = tmp_path / "store", tmp_path / "home"
+    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
+    os.environ.update(env)
+    try:
+        run = seal(open_store(str(store)), run_events())
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    (store / "bundles" / "zloop").symlink_to("..")
+    done = _tdprov("verify", env=env)
+    assert done.returncode == 1 and f"OK    {run}" in done.stdout and "FAIL  zloop" in done.stdout, done.stdout + done.stderr
+    audited = _tdprov("audit", "--quiet", env=env)
+    assert audited.returncode in (0, 1) and "Traceback" not in audited.stderr, audited.stderr
+

@@ -114,14 +114,21 @@ class LocalStore(BaseStore):
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
         return self._walk(self._path(base[:-1]) if base else self.root, base, prefix, start_after)
 
-    def _walk(self, folder: Path, rel: str, prefix: str, after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
+    def _walk(self, folder: Path, rel: str, prefix: str, after: str | None,
+              seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
         """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
 
         Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
         full keys. A sub-folder whose every key sorts at or before ``after`` is skipped unread, so
-        a listing with ``start_after`` costs time in proportion to what comes after it.
+        a listing with ``start_after`` costs time in proportion to what comes after it. A folder
+        reached again through a symbolic link (a loop, which tdprov never writes) is not walked again.
         """
+        seen = set() if seen is None else seen
         try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                return
+            seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in it if not e.name.startswith(".")]
         except (FileNotFoundError, NotADirectoryError):
@@ -137,7 +144,7 @@ class LocalStore(BaseStore):
                 if after is not None and key <= after and not after.startswith(key):
                     continue  # every key under this folder is <= after
                 inner_after = after if after is not None and after > key else None
-                yield from self._walk(folder / name[:-1], key, prefix, inner_after)
+                yield from self._walk(folder / name[:-1], key, prefix, inner_after, seen)
             elif key.startswith(prefix) and (after is None or key > after):
                 yield key, _entry
 
