@@ -33,8 +33,8 @@ def count_reads(store: Any) -> collections.Counter[str]:
         return counts
     get, get_range = store.get, store.get_range
 
-    def counted_get(key: str) -> bytes:
-        data = get(key)
+    def counted_get(key: str, limit: int | None = None) -> bytes:
+        data = get(key, limit)
         counts[key + "#requests"] += 1
         counts[key] += len(data)
         return data
