@@ -1,7 +1,7 @@
 """What the Dagster integration records about a step (no I/O here)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
 from prov_common.quality import QualityResult
@@ -36,7 +36,13 @@ class StepIdentity:
     job_name: str
     step_key: str
     attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
+    part: int = 0  # outputs recorded after the attempt's run ended (by ProvenanceResource.record) are a run of their own
 
     @property
     def ol_run_id(self) -> str:
-        return step_run_id(self.dagster_run_id, self.step_key, self.attempt)
+        return step_run_id(self.dagster_run_id, self.step_key, self.attempt, self.part)
+
+    @property
+    def step(self) -> "StepIdentity":
+        """The identity of the attempt itself (its first part)."""
+        return replace(self, part=0)

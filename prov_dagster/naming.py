@@ -66,10 +66,11 @@ def data_relpath(asset_key: AssetKey, partition_key: str | None, suffix: str = "
     return "/".join(parts) + suffix
 
 
-def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0) -> str:
+def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0, part: int = 0) -> str:
     """The OpenLineage run id of one attempt of one step of a Dagster run: stable, so a sensor can close
-    it later; a retry (``attempt`` > 0) is a run of its own."""
-    suffix = f"/attempt-{attempt}" if attempt else ""
+    it later; a retry (``attempt`` > 0) is a run of its own, and so is a later ``part`` of an attempt
+    (what the IO manager recorded after ``ProvenanceResource.record`` had ended the step's run)."""
+    suffix = (f"/attempt-{attempt}" if attempt else "") + (f"/part-{part}" if part else "")
     return str(uuid.uuid5(_RUN_NAMESPACE, f"{dagster_run_id}/{step_key}{suffix}"))
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dagster import InputContext, OutputContext
@@ -31,6 +32,7 @@ from prov_dagster.transport import bundle_location, make_transport
 
 log = logging.getLogger(__name__)
 _UNRESOLVED: Any = object()
+ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so that a later output continues them
 
 
 @dataclass
@@ -77,6 +79,12 @@ class StepRun:
         """Emit COMPLETE; the transport seals the bundle. Returns the bundle location."""
         return self._end("COMPLETE", error=None, failed_output=None)
 
+    def continued(self) -> "StepRun":
+        """The next part of this ended run: a run of its own for what the step records after it ended
+        (the IO manager's outputs after ``ProvenanceResource.record``), with the inputs the step loaded."""
+        return StepRun(self.recorder, replace(self.identity, part=self.identity.part + 1), inputs=list(self.inputs),
+                       training=self.training)
+
     def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None) -> str:
         """Emit FAIL (with the failed output, if any, and the error); returns the bundle location."""
         return self._end("FAIL", error=error, failed_output=failed_output)
@@ -98,7 +106,7 @@ class StepRun:
         if not self.ended:
             self.ended = True
             self.recorder.emit_step(self, state, error=error)
-            self.recorder.forget(self.identity)
+            self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
 
 
@@ -109,6 +117,7 @@ class Recorder:
         self.settings = settings
         self.namespace = namespace
         self._steps: dict[StepIdentity, StepRun] = {}
+        self._ended: OrderedDict[StepIdentity, StepRun] = OrderedDict()  # the newest ended runs, by step
         self._lock = threading.Lock()
         self._client: Any = None
         self._transport: Any = None
@@ -123,11 +132,14 @@ class Recorder:
         return self.step(identity)
 
     def step(self, identity: StepIdentity) -> StepRun:
+        """The open run of a step attempt; after its run ended, a run of the attempt's next part (events
+        for an ended run would come after its bundle was sealed, and be lost)."""
         with self._lock:
             run = self._steps.get(identity)
             if run is None:
-                run = self._steps[identity] = StepRun(self, identity)
-                fresh = True
+                ended = self._ended.get(identity)
+                run = self._steps[identity] = StepRun(self, identity) if ended is None else ended.continued()
+                fresh = ended is None
             else:
                 fresh = False
         if fresh and identity.attempt:
@@ -150,9 +162,16 @@ class Recorder:
             if not run.ended:
                 run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
 
-    def forget(self, identity: StepIdentity) -> None:
+    def forget(self, run: StepRun) -> None:
+        """``run`` ended: the step's next touch starts its next part (remembered for the newest
+        :data:`ENDED_KEPT` steps of this process)."""
+        step = run.identity.step
         with self._lock:
-            self._steps.pop(identity, None)
+            self._steps.pop(step, None)
+            self._ended[step] = run
+            self._ended.move_to_end(step)
+            while len(self._ended) > ENDED_KEPT:
+                self._ended.popitem(last=False)
 
     def emit_step(self, run: StepRun, state: str, *, error: BaseException | str | None = None) -> None:
         """Build the event now (what the step has recorded so far) and deliver it in order, in the background.

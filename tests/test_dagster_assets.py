@@ -382,6 +382,46 @@ def test_resource_records_files_an_asset_writes_itself_with_the_inputs_it_loaded
     assert url_path(mats[AssetKey("exported_csv")].metadata["tdprov/bundle"].value) == store / "bundles" / summary.run_id
 
 
+@asset(ins={"orders": AssetIn(key=RAW)})
+def scored(context, orders: pd.DataFrame, provenance: ProvenanceResource) -> pd.DataFrame:
+    """Records a file it writes itself, then returns a frame that the IO manager stores."""
+    target = Path(provenance.settings().store).parent / "export" / "weights.bin"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"weights")
+    provenance.record(outputs={"scored/weights": target}, context=context)
+    return orders.assign(score=0.5)
+
+
+@asset(ins={"scored": AssetIn("scored")})
+def scored_report(scored: pd.DataFrame) -> pd.DataFrame:
+    return scored.describe().reset_index()
+
+
+def test_a_frame_returned_after_record_is_recorded_as_the_next_part_of_the_step(store: Path, instance,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    """record(context=...) ends the step's run (its bundle holds the file); the frame the asset then returns
+    is stored by the IO manager after that: it is sealed in a run of its own for the same step (its next
+    part, with the inputs the step loaded), never staged for the sealed run and lost."""
+    result = run([pipeline.orders, scored, scored_report], instance)
+    assert result.success
+    by_run = {s.run_id: s for s in summaries(store) if s.job_name == "scored"}
+    assert len(by_run) == 2
+    weights = store.parent / "export" / "weights.bin"
+    first = next(s for s in by_run.values() if s.outputs[0].name == str(weights))
+    (part,) = set(by_run.values()) - {first}
+    assert [o.name for o in first.outputs] == [str(weights)]
+    assert [o.name for o in part.outputs] == [located(store, "scored")]
+    assert [i.name for i in part.inputs] == [i.name for i in first.inputs] == [located(store, "raw/orders")]
+    mats = materializations(result)
+    assert url_path(mats[AssetKey("scored")].metadata["tdprov/bundle"].value) == store / "bundles" / part.run_id
+    assert cli_main(["lineage", "scored_report", "--json", "--store", str(store)]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert [g["runId"] for g in read["generatedBy"]] == [part.run_id]
+    staged = [k for k in open_store(str(store)).list(f"staging/{first.run_id}/") if not k.split("/")[2] == "attachments"]
+    assert len(staged) == len(bundle_events(store, first.run_id)) == 2  # nothing staged for it after it was sealed
+
+
 # this module has ``from __future__ import annotations``: every annotation below is a string
 @provenance_asset(ins={"orders": AssetIn(key=RAW)}, owners=["team:exports"])
 def exported_with_context(context: AssetExecutionContext, orders: pd.DataFrame,
