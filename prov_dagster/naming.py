@@ -39,8 +39,10 @@ ASSET_SYMLINK_TYPE = "DAGSTER_ASSET"
 
 
 def dataset_name(asset_key: AssetKey) -> str:
-    """An asset's key as users type it (``raw/orders``): its ``symlinks`` name and its name in messages."""
-    return asset_key.to_user_string()
+    """An asset's key as users type it (``raw/orders``; a ``/`` inside a part escaped, ``raw\\/orders``, as
+    Dagster's own selection syntax writes it, so two keys never share a name): its ``symlinks`` name and
+    its name in messages."""
+    return asset_key.to_escaped_user_string()
 
 
 def located_dataset(uri: str | None, name: str) -> tuple[str, str]:
@@ -80,4 +82,5 @@ def _safe_segment(segment: str) -> str:
             f"asset key or partition segment {segment!r} cannot be used as a path segment",
             fix="use asset keys and partition keys made of ordinary names",
         )
-    return segment.replace("/", "%2F").replace("\\", "%5C")
+    # percent-encoded, '%' first: partitions "eu/west" and "eu%2Fwest" are two files, never one
+    return segment.replace("%", "%25").replace("/", "%2F").replace("\\", "%5C")

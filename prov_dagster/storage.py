@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.hashing.file_sha256 import Sha256Follower
 from prov_common.hashing.remote import s3_client
+from prov_common.store.factory import local_store_path
 
 T = TypeVar("T")
 
@@ -36,7 +37,7 @@ def default_data_root(store_uri: str) -> str:
         bucket, _, prefix = store_uri[5:].partition("/")
         prefix = prefix.strip("/")
         return f"s3://{bucket}/{prefix}-data" if prefix else f"s3://{bucket}/tdprov-data"
-    path = Path(store_uri).expanduser()
+    path = Path(local_store_path(store_uri)).expanduser()
     return str(path.parent / f"{path.name}-data")
 
 
@@ -59,6 +60,9 @@ class DataLocation:
     """A root folder (local path or ``s3://bucket/prefix``) holding Parquet files by relative path."""
 
     root: str
+
+    def __post_init__(self) -> None:  # a file:// root is the folder it names
+        object.__setattr__(self, "root", local_store_path(self.root, "data root"))
 
     @property
     def is_s3(self) -> bool:

@@ -20,6 +20,7 @@ from dagster import (
     MaterializeResult,
     Output,
     RetryPolicy,
+    StaticPartitionsDefinition,
     asset,
     materialize,
     multi_asset,
@@ -602,3 +603,25 @@ def test_training_assets_are_marked_explicitly(store: Path, instance: DagsterIns
     result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
     rules = {r.job_name: r.training_rule for r in result.index.runs.values()}
     assert rules["weights"] == rules["booster"] == RULE_JOB_TYPE and rules["rows"] is None
+
+
+def test_a_file_uri_store_keeps_its_data_next_to_it_and_partitions_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          instance) -> None:
+    """TDPROV_STORE as a file:// URI: the data lives in the folder next to the store (not in './file:/...'),
+    named by its plain path; partitions 'eu/west' and 'eu%2Fwest' are two files, two datasets."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", store.as_uri())
+    parts = StaticPartitionsDefinition(["eu/west", "eu%2Fwest"])
+
+    @asset(partitions_def=parts)
+    def regional(context) -> pd.DataFrame:
+        return pd.DataFrame({"p": [context.partition_key]})
+
+    for key in parts.get_partition_keys():
+        assert materialize([regional], instance=instance, partition_key=key,
+                           resources={"io_manager": ProvenanceIOManager()}).success
+    data = tmp_path / "store-data" / "regional"
+    assert sorted(p.name for p in data.iterdir() if p.suffix == ".parquet") == ["eu%252Fwest.parquet", "eu%2Fwest.parquet"]
+    assert pd.read_parquet(data / "eu%2Fwest.parquet")["p"].tolist() == ["eu/west"]
+    names = sorted(o.name for s in summaries(store) for o in s.outputs)
+    assert names == sorted(str(p) for p in data.glob("*.parquet"))

@@ -13,6 +13,7 @@ from prov_dagster.storage import default_data_root
 def test_datasets_are_named_after_the_asset_key_as_users_type_it() -> None:
     assert dataset_name(AssetKey(["raw", "orders"])) == "raw/orders"
     assert dataset_name(AssetKey("features")) == "features"
+    assert dataset_name(AssetKey(["raw/orders"])) == "raw\\/orders"  # as Dagster's selection syntax writes it: not raw/orders
     assert namespace_uri(None) == namespace_uri("default") == "dagster://default"
     assert namespace_uri("prod") == "dagster://prod"
     assert namespace_uri("dagster://team-a") == "dagster://team-a"
@@ -24,6 +25,8 @@ def test_data_paths_follow_key_and_partition() -> None:
     multi = MultiPartitionKey({"region": "eu", "date": "2026-11-25"})
     assert data_relpath(AssetKey("sales"), multi) == "sales/date=2026-11-25/region=eu.parquet"
     assert data_relpath(AssetKey("x"), "a/b") == "x/a%2Fb.parquet"  # a partition never escapes its folder
+    assert data_relpath(AssetKey("x"), "a%2Fb") == "x/a%252Fb.parquet"  # another partition: another file
+    assert data_relpath(AssetKey(["raw/orders"]), None) != data_relpath(AssetKey(["raw", "orders"]), None)
 
 
 @pytest.mark.parametrize("partition", ["..", ".", ""])
@@ -36,6 +39,10 @@ def test_data_lives_next_to_the_store_by_default(tmp_path) -> None:
     assert default_data_root(str(tmp_path / ".tdprov")) == str(tmp_path / ".tdprov-data")
     assert default_data_root("s3://bucket/prov") == "s3://bucket/prov-data"
     assert default_data_root("s3://bucket") == "s3://bucket/tdprov-data"
+    assert default_data_root((tmp_path / ".tdprov").as_uri()) == str(tmp_path / ".tdprov-data")  # file:// is the folder
+    from prov_dagster.storage import DataLocation
+
+    assert DataLocation((tmp_path / "data").as_uri()).uri("raw/orders.parquet") == str(tmp_path / "data" / "raw" / "orders.parquet")
 
 
 def test_step_run_ids_are_stable_uuids_per_step_and_attempt() -> None:

@@ -42,15 +42,16 @@ def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | N
     return LocalStore(uri, fsync=fsync)
 
 
-def local_store_path(uri: str) -> str:
-    """The folder a ``file://`` store URI names (a plain path as it is): never a remote host, never empty
-    (``file://`` alone would be the current folder, wherever the process happens to run)."""
+def local_store_path(uri: str, what: str = "store URI") -> str:
+    """The folder a ``file://`` URI names (a plain path as it is): never a remote host, never empty
+    (``file://`` alone would be the current folder, wherever the process happens to run). ``what``
+    names the URI in errors (a store's, a data root's)."""
     if not uri.lower().startswith("file://"):
         return uri
     parts = urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
-        raise BadInputError(f"store URI '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
+        raise BadInputError(f"{what} '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
     path = unquote(parts.path)
     if not path:
-        raise BadInputError(f"store URI '{uri}' names no folder.", fix="use file:///absolute/path or a plain path")
+        raise BadInputError(f"{what} '{uri}' names no folder.", fix="use file:///absolute/path or a plain path")
     return path
