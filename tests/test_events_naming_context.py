@@ -148,3 +148,17 @@ def test_run_context_outside_git_is_partial(tmp_path: Path) -> None:
 def test_dataset_ref_from_uri() -> None:
     ref = DatasetRef.from_uri("s3://b/k.parquet", severity="warn")
     assert (ref.namespace, ref.name, ref.severity, ref.label) == ("s3://b", "k.parquet", "warn", "s3://b/k.parquet")
+
+
+def test_a_file_uri_is_read_where_it_is_named(tmp_path: Path) -> None:
+    """The hashing reads a file:// URI at the path its name says: on this machine for every local host
+    (empty, localhost, 127.0.0.1), so the version recorded is that of the dataset named."""
+    from prov_common.hashing import hash_path
+    from prov_common.hashing.targets import local_target
+
+    data = tmp_path / "x.csv"
+    data.write_text("a\n1\n")
+    for host in ("", "localhost", "127.0.0.1"):
+        uri = f"file://{host}{data}"
+        assert dataset_from_uri(uri) == ("file", str(data)) and local_target(uri) == str(data), host
+        assert hash_path(local_target(uri)).digest == hash_path(data).digest

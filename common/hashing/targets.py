@@ -16,10 +16,12 @@ from prov_common.hashing.shard_model import ShardedDigest, ShardRef
 
 def local_target(target: str) -> str:
     """``target`` with a ``file://`` URI turned into its path (other targets unchanged)."""
+    from prov_common.lineage.naming import LOCAL_HOSTS  # loads on use: the lineage package imports pandas
+
     parts = urlsplit(target)
     if parts.scheme != "file":
         return target
-    host = parts.netloc if parts.netloc not in ("", "localhost") else ""
+    host = parts.netloc if parts.netloc not in LOCAL_HOSTS else ""
     return (f"/{host}" if host else "") + unquote(parts.path)
 
 

@@ -17,7 +17,7 @@ DEFAULT_JOB_NAMESPACE = "tdprov"
 _BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
-_LOCAL_HOSTS = {"", "localhost", "127.0.0.1"}
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})  # a file:// URI on this machine (named and read as a local path)
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
@@ -62,7 +62,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
     path = unquote(parts.path)
     if scheme == "file":
-        if host in _LOCAL_HOSTS:
+        if host in LOCAL_HOSTS:
             return _local(path)
         return _pair(ol_naming.RemoteFileSystem(host=host, path=path))
     if scheme in _BUCKET_SCHEMES:  # the key as written (an object store takes it literally) and a prefix without its '/'
