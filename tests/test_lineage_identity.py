@@ -398,3 +398,21 @@ def test_a_version_only_a_failed_run_generated_is_still_its_generation(tmp_path:
     (tree,) = json.loads(capsys.readouterr().out)["lineage"]
     (read,) = tree["generatedBy"][0]["inputs"]
     assert [(g["runId"], g["state"]) for g in read["generatedBy"]] == [(failed, "FAIL")]
+
+
+def test_a_dataset_outside_the_local_file_system_is_shown_by_its_uri(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two DAGs' XCom values named /features/return_value are two datasets: the tree shows each by its URI
+    (namespace and name), never the bare name they share; a local file stays its path."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    a, b = digest("a"), digest("b")
+    seal(store, run_events("dag_a.features", [], [dataset("/features/return_value", a, namespace="xcom://dag_a")]))
+    seal(store, run_events("dag_b.train", [dataset("/features/return_value", b, namespace="xcom://dag_b")],
+                           [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "xcom://dag_a/features/return_value", "--store", uri]) == 0
+    assert capsys.readouterr().out.startswith(f"xcom://dag_a/features/return_value  {a}\n")
+    assert main(["lineage", "/models/m.pkl", "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("/models/m.pkl  ") and f"xcom://dag_b/features/return_value  {b}" in out
+    assert main(["lineage", "/models/m.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", uri]) == 0
+    assert "xcom://dag_b/features/return_value" in (tmp_path / "m.svg").read_text()

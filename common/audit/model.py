@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prov_common.w3cprov.events import extent_text
+from prov_common.w3cprov.identity import dataset_label
 
 # checks, in report order
 CHECK_SIGNATURES = "signatures"
@@ -93,9 +94,7 @@ class DatasetUse:
     @property
     def uri(self) -> str:
         """``s3://bucket/key`` for URI namespaces, the path for ``file``, else ``namespace:name``."""
-        if "://" in self.namespace:
-            return self.namespace.rstrip("/") + "/" + self.name.lstrip("/")
-        return f"{self.namespace}:{self.name}" if self.namespace not in ("file", "") else self.name
+        return dataset_label(self.namespace, self.name)
 
     @property
     def label(self) -> str:

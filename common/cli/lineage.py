@@ -16,7 +16,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import located_dataset
+from prov_common.w3cprov.identity import dataset_label, located_dataset
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
     with_shard_counts,
@@ -130,7 +130,7 @@ def _as_bundles_say(store: Store, found: list[BundleSummary], runs: set[str]) ->
 
 def _version_text(tree: LineageTree, direction: str) -> str:
     node = tree.node
-    text = f"{node.dataset or node.id}" + (f"  {node.version}" if node.version else "  (no version)")
+    text = (dataset_label(node.namespace, node.dataset) if node.dataset else node.id) + (f"  {node.version}" if node.version else "  (no version)")
     if node.shards is not None:
         text += f"  ({extent_text(None, node.shards)})"
     if node.failed_checks:

@@ -15,7 +15,7 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from prov_common.w3cprov.events import whole_count
-from prov_common.w3cprov.identity import COMPLETE, VersionKey, pick_generation, version_key
+from prov_common.w3cprov.identity import COMPLETE, VersionKey, dataset_label, pick_generation, version_key
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -167,14 +167,16 @@ class _Reader:
             version = _text(_first(record, TDPROV["version"])) or key
             name = _text(_first(dataset, TDPROV["name"])) if dataset else None
             shards = _first(record, TDPROV["shardCount"])
-            return Node(key, VERSION, f"{_elide(name or '?')}\n{_short(version)}", dataset=name,
-                        namespace=_text(_first(dataset, TDPROV["namespace"])) if dataset else None,
+            namespace = _text(_first(dataset, TDPROV["namespace"])) if dataset else None
+            return Node(key, VERSION, f"{_elide(dataset_label(namespace, name) if name else '?')}\n{_short(version)}", dataset=name,
+                        namespace=namespace,
                         version=version, failed_checks=failed, passed_checks=passed,
                         shards=whole_count(shards))
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
-        return Node(key, DATASET, _elide(name or key), dataset=name,
-                    namespace=_text(_first(record, TDPROV["namespace"])) if record else None,
+        namespace = _text(_first(record, TDPROV["namespace"])) if record else None
+        return Node(key, DATASET, _elide(dataset_label(namespace, name) if name else key), dataset=name,
+                    namespace=namespace,
                     failed_checks=failed, passed_checks=passed)
 
     def run_node(self, key: str) -> Node:

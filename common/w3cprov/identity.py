@@ -26,6 +26,17 @@ VersionKey = tuple[str, str, str]
 T = TypeVar("T")
 
 
+def dataset_label(namespace: str | None, name: str) -> str:
+    """How people are shown a dataset: its path for a local file, its URI (``s3://bucket/key``,
+    ``xcom://dag/task``) for a namespace that is one, else ``namespace:name``; never the bare name of a
+    dataset elsewhere, which could be another's."""
+    if not namespace or namespace == "file":
+        return name
+    if "://" in namespace:
+        return namespace.rstrip("/") + "/" + name.lstrip("/")
+    return f"{namespace}:{name}"
+
+
 def version_key(namespace: str, name: str, version: str | None) -> VersionKey:
     """The identity of a dataset version (``version`` None: the dataset recorded without a version)."""
     return (namespace, name, version or "")

@@ -16,7 +16,7 @@ from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
-from prov_common.w3cprov.identity import at_location, location_of_ref
+from prov_common.w3cprov.identity import at_location, dataset_label, location_of_ref
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 SourceLabel = tuple[str, "tuple[str, str] | None"]
@@ -58,7 +58,8 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
             for dataset in datasets:
                 key = data_node_id(dataset.namespace, dataset.name, dataset.version,
                                    summary.run_id if role == GENERATED else None)
-                label = f"{dataset.name}\n{_short(dataset.version)}" if dataset.version else dataset.name
+                shown = dataset_label(dataset.namespace, dataset.name)
+                label = f"{shown}\n{_short(dataset.version)}" if dataset.version else shown
                 graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
                                                  namespace=dataset.namespace, version=dataset.version))
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
