@@ -86,6 +86,7 @@ def test_cli_add_hashes_the_data(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert main(["source", "add", str(data), "--name", "vendor", "--license", "MIT", "--issuer", "V", "--store", store]) == 0
     record = list(iter_sources(open_store(store), trust_from_settings()))[0].record
     assert record.digest == hash_path(data).digest and record.rows == 2
+    assert record.bytes == data.stat().st_size != hash_path(data).bytes  # the file's size, not the canonical table's
     assert main(["source", "add", str(tmp_path / "missing.csv"), "--name", "m", "--license", "MIT", "--issuer", "V", "--store", store]) == 2
     assert "missing.csv" in capsys.readouterr().err
 
@@ -101,3 +102,4 @@ def test_cli_add_hashes_s3_data(s3_store_uri: str, tmp_path: Path) -> None:
     assert main(["source", "add", f"s3://{bucket}/vendor/v.csv", "--name", "v", "--license", "MIT", "--issuer", "V", "--store", s3_store_uri]) == 0
     record = list(iter_sources(open_store(s3_store_uri), trust_from_settings()))[0].record
     assert record.digest == hash_path(tmp_path / "v.csv").digest and record.location == f"s3://{bucket}/vendor/v.csv"
+    assert record.bytes == (tmp_path / "v.csv").stat().st_size

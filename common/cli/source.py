@@ -79,8 +79,9 @@ def _columns(text: str) -> tuple[str, ...]:
 
 
 def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None]:
-    """Content digest of the data at ``args.location`` (tables by the canonical table digest); the
-    columns named by ``--personal-columns`` and ``--confidential-columns`` must be columns of it."""
+    """Content digest of the data at ``args.location`` (tables by the canonical table digest), its rows
+    and the size of the file in bytes; the columns named by ``--personal-columns`` and
+    ``--confidential-columns`` must be columns of it."""
     from prov_common.hashing import TableDigest, hash_path
     from prov_common.quality.samples import check_known_columns
 
@@ -88,7 +89,20 @@ def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None]:
     if isinstance(result, TableDigest):
         for option, names in (("--personal-columns", args.personal_columns), ("--confidential-columns", args.confidential_columns)):
             check_known_columns(names, [c.name for c in result.columns], option, args.location)
-    return result.digest, getattr(result, "rows", None), result.bytes
+        return result.digest, result.rows, _file_size(args.location)  # a table's own `bytes` count its canonical encoding
+    return result.digest, None, result.bytes
+
+
+def _file_size(location: str) -> int:
+    """The size in bytes of the file or S3 object at ``location``."""
+    import os
+
+    from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
+    from prov_common.hashing.targets import local_target
+
+    if location.split("://", 1)[0].lower() in S3_SCHEMES and "://" in location:
+        return s3_object_size(location)
+    return os.path.getsize(local_target(location))
 
 
 def run_add(args: argparse.Namespace) -> int:
