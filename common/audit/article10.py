@@ -91,11 +91,15 @@ def _assumptions(sources: list[SourceRecord], quality: list[dict[str, Any]]) -> 
 def _quantity(d: DatasetUse, trace: Trace, sources: list[SourceRecord]) -> Item:
     item = Item("10(2)(e)", "Availability, quantity and suitability of the data sets")
     versions = [d, *(v for v in trace.versions if (v.label, v.version) != (d.label, d.version))]
+    counted = {s.digest: s for s in sources if s.rows is not None}  # a version that is a registered source: its rows are known
     item.shows += [_rows(v) for v in versions if v.rows is not None]
+    item.shows += [f"{v.label}@{v.version}: {counted[v.version].rows:,} rows (as registered source '{counted[v.version].name}')"
+                   for v in versions if v.rows is None and v.version in counted]
     item.shows += [f"source '{s.name}': " + ", ".join(filter(None, [f"{s.rows:,} rows" if s.rows is not None else "",
                                                                      f"{s.bytes:,} bytes" if s.bytes is not None else ""]))
                    for s in sources if s.rows is not None or s.bytes is not None]
-    item.gaps += [f"{v.label}@{v.version or 'unversioned'}: row count not recorded ({FIX_HASHED})" for v in versions if v.rows is None]
+    item.gaps += [f"{v.label}@{v.version or 'unversioned'}: row count not recorded ({FIX_HASHED})"
+                  for v in versions if v.rows is None and v.version not in counted]
     return item
 
 
