@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from prov_common.audit import run_audit
 from prov_common.audit.generated import generated_key
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_LOG, CHECK_QUALITY
@@ -164,3 +166,20 @@ def test_known_runs_reads_only_the_index_entries_of_runs_no_audit_catalogued(tmp
     runs = known_runs(store, trust)
     assert len(runs) == 9 and late in runs
     assert store.reads["get index"] == 1, store.reads  # the unaudited run's entry; the 8 catalogued ones are skipped by run id
+
+
+def test_the_audit_says_what_its_counts_cover(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An incremental audit's counts continue the earlier audits': its text and HTML say how many bundles
+    it examined now and that only --full re-verifies the bundles logged before; a full audit says it
+    examined every bundle now."""
+    from prov_common.cli import main
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    uri = pipe.store.uri
+    assert main(["audit", "--store", uri, "--report", str(tmp_path / "r1")]) == 0
+    assert main(["audit", "--store", uri, "--report", str(tmp_path / "r2")]) == 0
+    out = capsys.readouterr().out.split("audit clean")[1]
+    assert "Incremental audit: 0 bundle(s) new since the last audit were examined now" in out and "'tdprov audit --full'" in out
+    assert "Incremental audit: 0 bundle(s) new" in (tmp_path / "r2" / "report.html").read_text()
+    assert main(["audit", "--full", "--store", uri, "--report", str(tmp_path / "r3")]) == 0
+    assert "Full audit: every bundle was examined now (2)." in capsys.readouterr().out

@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
+from prov_common.audit.result import scope_note
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#0f172a;line-height:1.4}
@@ -91,7 +92,8 @@ def _checks(report: dict[str, Any]) -> str:
     rows = [[escape(c["title"]), f'<span class="{c["status"]}">{c["status"]}</span>', str(c["checked"]),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") == "error")),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") != "error")), _e(c["detail"])] for c in report["checks"]]
-    return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks")
+    note = scope_note(report["mode"], report["summary"]["bundlesExamined"])
+    return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{escape(note)}</p>'
 
 
 def _finding_table(found: list[dict[str, Any]], css: str) -> str:

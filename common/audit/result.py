@@ -21,6 +21,16 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def scope_note(mode: str, examined: int) -> str:
+    """What the checks' counts cover: a full audit re-checked everything now; an incremental one examined
+    only the bundles new since the last audit and continues the earlier audits' counts."""
+    if mode == "full":
+        return f"Full audit: every bundle was examined now ({examined:,})."
+    return (f"Incremental audit: {examined:,} bundle(s) new since the last audit were examined now; the counts include what "
+            "earlier audits checked (their signed state). Bundles logged before are covered by the store inventory, not "
+            "verified again: 'tdprov audit --full' re-verifies every bundle.")
+
+
 @dataclass
 class AuditResult:
     """What one audit found. ``exit_code``: 0 clean, 1 findings."""

@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.audit import run_audit
+    from prov_common.audit.result import scope_note
 
     if args.accept_checkpoint and not (args.reason or "").strip():
         raise BadInputError("--accept-checkpoint needs --reason: the resolution is recorded with it.",
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.published(), indent=2, sort_keys=True))
         return result.exit_code
     if not args.quiet:
+        print(scope_note("full" if result.full else "incremental", result.bundles_examined))
         for check in result.checks:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)")
         for f in result.findings:
