@@ -101,3 +101,29 @@ def test_a_parquet_file_with_narrow_ints_names_the_older_hash_revision_as_a_poss
     findings = {f.object: f.what for f in rehash([record]).findings}
     assert "integer columns id (int32) are narrower than 64 bits" in findings[str(narrow)]
     assert "narrower" not in findings[str(wide)] and findings[str(wide)].endswith(recorded)
+
+
+@asset(ins={"clicks_per_user": AssetIn()}, tags={"tdprov/training": "true"})
+def click_model(clicks_per_user: pd.DataFrame) -> pd.DataFrame:
+    return clicks_per_user.describe().reset_index()
+
+
+def test_a_changed_version_upstream_of_training_data_is_a_gap_of_its_training_section(tmp_path: Path) -> None:
+    """The re-hash finds the raw events changed; the training-data section of the model's input (and its
+    10(2)(h) shortcomings) names that version as no longer at its location, as the findings do."""
+    import json
+
+    store, data = str(tmp_path / "store"), tmp_path / "data"
+    assert materialize([events, clicks_per_user, click_model],
+                       resources={"io_manager": ProvenanceIOManager(store=store, data_root=str(data))}).success
+    parquet = data / "raw" / "events.parquet"
+    expected = hash_path(parquet).digest
+    pd.DataFrame({"user": [1, 2, 3], "clicks": [4.0, 0.5, 9.5]}).to_parquet(parquet)
+    found = hash_path(parquet).digest
+    _audit(store, report_dir=tmp_path / "report")
+    (entry,) = json.loads((tmp_path / "report" / "report.json").read_text())["trainingData"]
+    said = f"{parquet}@{expected}: the data at {parquet} now hashes to {found}, not to this version (re-hash)"
+    assert said in entry["article10"]["knownGaps"]
+    shortcomings = next(i for i in entry["article10"]["items"] if i["item"] == "10(2)(h)")
+    assert said in shortcomings["gaps"]
+    assert not [g for g in entry["article10"]["knownGaps"] if "clicks_per_user" in g and "re-hash" in g]  # intact

@@ -213,7 +213,7 @@ def _audit(
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
 
-        checks.append(rehash_check(everything_known.values()))
+        checks.append(rehash_check(everything_known.values(), changed=result.changed_data))
     else:
         checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
     checks.append(source_check)

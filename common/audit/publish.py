@@ -26,7 +26,7 @@ def render(result: AuditResult) -> tuple[bytes, bytes]:
     """The JSON and HTML report of ``result``."""
     index = result.report_index or result.index  # the whole store, whatever this audit examined
     assert index is not None
-    report = result.to_dict(training_data(index))
+    report = result.to_dict(training_data(index, result.changed_data))
     json_bytes = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
     svg, drawn_by = lineage_svg(index)
     html_bytes = render_html(report, svg, drawn_by).encode("utf-8")

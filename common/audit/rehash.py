@@ -95,9 +95,18 @@ def narrow_int_note(location: str) -> str:
             "to record the current digest, see docs/content-hash.md section 2)")
 
 
-def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = None, progress: Callable[[], None] | None = None) -> CheckResult:
-    """Hash every recorded data location and compare with its newest recorded version."""
+def version_at(d: DatasetUse) -> str | None:
+    """``<location>@<version>``: how :func:`rehash` names a recorded version it found no longer at its location."""
+    location = _location(d)
+    return f"{location}@{d.version}" if location and d.version else None
+
+
+def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = None, progress: Callable[[], None] | None = None,
+           changed: dict[str, str] | None = None) -> CheckResult:
+    """Hash every recorded data location and compare with its newest recorded version. ``changed``: filled
+    with what was found for each version no longer at its location (:func:`version_at` -> what)."""
     hasher = hasher or default_hasher()
+    changed = {} if changed is None else changed
     result = CheckResult(CHECK_REHASH)
     for location, d in sorted(newest_versions(records).items()):
         result.checked += 1
@@ -105,12 +114,14 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
             digest = hasher(location)
         except Exception as exc:  # noqa: BLE001 - data that cannot be read is a finding, whatever the reason
             result.findings.append(Finding(CHECK_REHASH, location, f"{_named(d, location)} cannot be hashed: {exc}", FIX_GONE))
+            changed[f"{location}@{d.version}"] = f"the data at {location} cannot be hashed now ({exc})"
             continue
         if digest != d.version:
             result.findings.append(
                 Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded version is "
                         f"{d.version}{narrow_int_note(location)}", FIX_CHANGED)
             )
+            changed[f"{location}@{d.version}"] = f"the data at {location} now hashes to {digest}, not to this version"
         if progress:
             progress()
     return result

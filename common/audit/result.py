@@ -60,6 +60,7 @@ class AuditResult:
     examined: set[str] = field(default_factory=set)  # run ids whose bundles this audit examined
     report_index: LineageIndex | None = None  # every run in the store, for the report (default: ``index``)
     log_gap: bool = False  # the log does not extend what this auditor or a witness verified: nothing was appended
+    changed_data: dict[str, str] = field(default_factory=dict)  # --rehash: versions no longer at their location (rehash.version_at)
 
     @property
     def findings(self) -> list[Finding]:

@@ -2,12 +2,13 @@
 Annex IV (technical documentation on data) items, from the lineage and the source records (no I/O)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prov_common.audit.article10 import article10_items
 from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov.identity import VersionKey
@@ -65,8 +66,10 @@ def _quality(trace: Trace, d: DatasetUse, index: LineageIndex, readers: dict[Ver
     return list(out.values())
 
 
-def _gaps(trace: Trace, quality: list[dict[str, Any]]) -> list[str]:
+def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: Mapping[str, str]) -> list[str]:
     gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} (input of run {b.run_id}): {b.reason}" for b in trace.broken]
+    named = {version_at(v): v for v in [d, *trace.versions]}  # the re-hash found the data of a version of this lineage changed
+    gaps += [f"{v.label}@{v.version}: {changed[key]} (re-hash)" for key, v in named.items() if key in changed]
     if not trace.sources:
         gaps.append("no registered source: the origin of this data is not documented")
     for s in trace.sources:
@@ -81,8 +84,9 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]]) -> list[str]:
     return gaps
 
 
-def training_data(index: LineageIndex) -> list[dict[str, Any]]:
-    """One entry per dataset version used by a training run (newest runs first, at most ``MAX_DATASETS``)."""
+def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One entry per dataset version used by a training run (newest runs first, at most ``MAX_DATASETS``).
+    ``changed``: versions a re-hash found no longer at their location (``rehash.version_at`` -> what): gaps."""
     entries: dict[str, dict[str, Any]] = {}
     readers: dict[VersionKey, dict[str, dict[str, Any]]] = {}
     for run in index.training_runs():
@@ -100,7 +104,7 @@ def training_data(index: LineageIndex) -> list[dict[str, Any]]:
                 trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
             quality = _quality(trace, d, index, readers)
             steps = [_step(r) for r in reversed(trace.runs)]
-            gaps = _gaps(trace, quality)
+            gaps = _gaps(trace, quality, d, changed or {})
             sources = [{**_source(s), "matchedBy": "content" if s.name in trace.by_content else "location"} for s in trace.sources]
             entries[key] = {
                 "dataset": d.label,
