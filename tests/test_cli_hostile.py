@@ -147,6 +147,23 @@ def test_store_init_makes_the_store_that_reading_verbs_then_accept(tmp_path: Pat
     assert main(["verify", "--store", str(store)]) == 0
 
 
+def _sealed_store(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
+    """A local store holding one sealed run, the environment that reads it (its signer's home), and the run id."""
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+
+    store, home = tmp_path / "store", tmp_path / "home"
+    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
+    os.environ.update(env)  # this process seals with the key the subprocesses trust
+    try:
+        run = seal(open_store(str(store)), run_events())
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    return store, env, run
+
+
 def _tdprov(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "prov_common", *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, **env})
@@ -157,36 +174,25 @@ def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_p
     or feed a reader without end: verify and the full audit name each as unreadable and finish (exit 1);
     a pipeline whose staging holds a pipe still seals the run it saw; a key file that is a device or too
     large is refused in one line (exit 2)."""
-    from test_audit_support import seal
-
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
-    from prov_common.store import open_store
 
-    store = tmp_path / "store"
-    home = tmp_path / "home"
-    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
-    os.environ.update(env)  # this process seals with the key the subprocesses trust
-    try:
-        run = seal(open_store(str(store)), run_events())
-        bundle = store / "bundles" / run
-        (bundle / "events.jsonl").unlink()
-        os.mkfifo(bundle / "events.jsonl")
-        (bundle / "prov.json").unlink()
-        (bundle / "prov.json").symlink_to("/dev/zero")
-        for args in (["verify", run], ["audit", "--full", "--json"]):
-            done = _tdprov(*args, env=env)
-            out = done.stdout + done.stderr
-            assert done.returncode == 1, (args, out)
-            assert "events.jsonl is a named pipe, not a regular file" in out and "prov.json is a device" in out, (args, out)
-        staged = str(uuid.uuid4())
-        (store / "staging" / staged).mkdir(parents=True)
-        os.mkfifo(store / "staging" / staged / "0-pipe.json")
-        transport = ProvenanceTransport(ProvenanceConfig(timeout=5.0))
-        results = [transport.emit(e) for e in run_events(staged)]
-        assert results[-1].status == "written"  # the run's own events are sealed, the pipe named in a warning
-    finally:
-        for name in env:
-            os.environ.pop(name, None)
+    store, env, run = _sealed_store(tmp_path)
+    bundle = store / "bundles" / run
+    (bundle / "events.jsonl").unlink()
+    os.mkfifo(bundle / "events.jsonl")
+    (bundle / "prov.json").unlink()
+    (bundle / "prov.json").symlink_to("/dev/zero")
+    for args in (["verify", run], ["audit", "--full", "--json"]):
+        done = _tdprov(*args, env=env)
+        out = done.stdout + done.stderr
+        assert done.returncode == 1, (args, out)
+        assert "events.jsonl is a named pipe, not a regular file" in out and "prov.json is a device" in out, (args, out)
+    staged = str(uuid.uuid4())
+    (store / "staging" / staged).mkdir(parents=True)
+    os.mkfifo(store / "staging" / staged / "0-pipe.json")
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(store), timeout=5.0))
+    results = [transport.emit(e) for e in run_events(staged)]
+    assert results[-1].status == "written"  # the run's own events are sealed, the pipe named in a warning
     (tmp_path / "zero.pub").symlink_to("/dev/zero")
     (tmp_path / "big.pub").write_bytes(b"-" * 100_000)
     for key, said in (("zero.pub", "is a device"), ("big.pub", "is larger than 65,536 bytes")):
@@ -198,19 +204,9 @@ def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path:
     """A signed statement grown to 2 GiB (sparse: no disk used) and events grown past the size the manifest
     gives them: verify reads at most a bounded prefix of each and names them (exit 1), where it read
     the whole 2 GiB into memory before."""
-    from test_audit_support import seal
-
     from prov_common.bundle import layout
-    from prov_common.store import open_store
 
-    store, home = tmp_path / "store", tmp_path / "home"
-    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
-    os.environ.update(env)
-    try:
-        run = seal(open_store(str(store)), run_events())
-    finally:
-        for name in env:
-            os.environ.pop(name, None)
+    store, env, run = _sealed_store(tmp_path)
     bundle = store / "bundles" / run
     os.truncate(bundle / "statement.dsse.json", 2 << 30)
     events = bundle / "events.jsonl"
@@ -225,18 +221,7 @@ def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path:
 def test_a_symlink_loop_in_a_local_store_is_a_failing_bundle_not_a_crash(tmp_path: Path) -> None:
     """A link from inside the store back to its root (tdprov never writes links) is walked once: verify and
     the audit finish and name it, instead of stopping with a file-system error."""
-    from test_audit_support import seal
-
-    from prov_common.store import open_store
-
-    store, home = tmp_path / "store", tmp_path / "home"
-    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
-    os.environ.update(env)
-    try:
-        run = seal(open_store(str(store)), run_events())
-    finally:
-        for name in env:
-            os.environ.pop(name, None)
+    store, env, run = _sealed_store(tmp_path)
     (store / "bundles" / "zloop").symlink_to("..")
     done = _tdprov("verify", env=env)
     assert done.returncode == 1 and f"OK    {run}" in done.stdout and "FAIL  zloop" in done.stdout, done.stdout + done.stderr
