@@ -110,18 +110,19 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
     result = CheckResult(CHECK_REHASH)
     for location, d in sorted(newest_versions(records).items()):
         result.checked += 1
+        version = f"{location}@{d.version}"  # as version_at(d) names it
         try:
             digest = hasher(location)
         except Exception as exc:  # noqa: BLE001 - data that cannot be read is a finding, whatever the reason
             result.findings.append(Finding(CHECK_REHASH, location, f"{_named(d, location)} cannot be hashed: {exc}", FIX_GONE))
-            changed[f"{location}@{d.version}"] = f"the data at {location} cannot be hashed now ({exc})"
+            changed[version] = f"the data at {location} cannot be hashed now ({exc})"
             continue
         if digest != d.version:
             result.findings.append(
                 Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded version is "
                         f"{d.version}{narrow_int_note(location)}", FIX_CHANGED)
             )
-            changed[f"{location}@{d.version}"] = f"the data at {location} now hashes to {digest}, not to this version"
+            changed[version] = f"the data at {location} now hashes to {digest}, not to this version"
         if progress:
             progress()
     return result

@@ -35,7 +35,6 @@ def add_store_option(parser: argparse.ArgumentParser, *, must_exist: bool = True
 def check_store_exists(uri: str | None) -> None:
     """Refuse a local store folder that does not exist (S3 stores are checked by their first request)."""
     from prov_common.config import Settings
-
     from prov_common.store.factory import local_store_path
 
     uri = uri or Settings.from_env().store
