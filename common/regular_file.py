@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 
 class NotRegularFileError(OSError):
-    """The path is a named pipe, device, socket or folder, not a regular file."""
+    """The path is a named pipe, device or socket (not a regular file), or a file larger than its reader allows."""
 
 
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
