@@ -137,3 +137,32 @@ def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     assert sorted(r["stagedAs"].rsplit("-", 1)[1] for r in refused) == ["bad.json", "broken.json"]
     assert any("'outputs' must be a list" in r["reason"] for r in refused)
     assert any("not valid JSON" in r["reason"] for r in refused)
+
+
+def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A producer that emits for a run after its terminal event: the run keeps the bundle it was sealed
+    with (write-once), and the late events, staged but in no bundle, are not lost silently: the transport
+    warns naming the run, and the audit's unfinished-runs check reports them."""
+    from datetime import datetime, timedelta, timezone
+
+    from bundle_support import dataset, event
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.store import open_store
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id = str(uuid.uuid4())
+    now = datetime.now(timezone.utc)
+    stamp = lambda delta: (now + timedelta(seconds=delta)).isoformat().replace("+00:00", "Z")  # noqa: E731
+    assert transport.emit(event(run_id, "START", stamp(-2))) is None
+    assert transport.emit(event(run_id, "COMPLETE", stamp(-1))).status == "written"
+    late = event(run_id, "COMPLETE", stamp(5), outputs=[dataset("file", "/data/late.parquet", "blake3:" + "1" * 64)])
+    with caplog.at_level("WARNING", logger="prov_common.bundle.storage"):
+        assert transport.emit(late).status == "already-sealed"
+    assert f"run {run_id} was sealed with 2 event(s) before 1 more arrived" in caplog.text
+    assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the sealed bundle is as it was
+    result = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
+    (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert found.severity == "error" and "1 event(s) were staged for it after that" in found.what and "in no bundle" in found.what

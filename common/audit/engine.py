@@ -207,7 +207,7 @@ def _audit(
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
-              unfinished_runs(store, set(records), stale_after=stale_after, now=started)]
+              unfinished_runs(store, {run_id: r.sealed_at for run_id, r in records.items()}, stale_after=stale_after, now=started)]
     catalog = load_catalog(store, trust) if previous is not None else None  # every run, for re-hash and the report
     everything_known = records if catalog is None else {**catalog.runs, **records}
     if rehash:

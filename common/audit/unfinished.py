@@ -1,6 +1,7 @@
 """Runs that started and never ended: staged events with no sealed bundle."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
@@ -8,6 +9,7 @@ from prov_common.bundle import layout
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.w3cprov.identity import moment as utc_moment
 
 _STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
 FIX = (
@@ -21,14 +23,24 @@ UNINDEXED_FIX = (
 )
 
 
-def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, now: datetime | None = None) -> CheckResult:
-    """Staged runs without a bundle: findings when their newest event is older than ``stale_after``.
+LATE_FIX = (
+    "a run's events must end with its terminal event: the producer emitted more for the run after it was sealed, so "
+    "they are in no bundle; re-run the step to record them, and find out what emitted them late"
+)
 
-    ``sealed``: run ids this audit knows to be sealed and indexed; for other staged runs the store
-    is asked (their statement, and the index entry their bundle recorded)."""
+
+def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta,
+                    now: datetime | None = None) -> CheckResult:
+    """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
+    sealed runs with events staged after their sealing (in no bundle: a record lost unless named here).
+
+    ``sealed``: run id -> sealing time (``sealedAt``) of the runs this audit knows to be sealed and
+    indexed; for other staged runs the store is asked (their statement, and the index entry their
+    bundle recorded)."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
     latest: dict[str, datetime] = {}
+    moments: dict[str, list[datetime]] = {}
     prefix = f"{layout.STAGING}/"
     for key in store.list(prefix):
         parts = key[len(prefix):].split("/")
@@ -41,9 +53,11 @@ def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, n
             continue
         if run_id not in latest or moment > latest[run_id]:
             latest[run_id] = moment
+        moments.setdefault(run_id, []).append(moment)
     for run_id, moment in sorted(latest.items()):
         result.checked += 1
         if run_id in sealed:
+            result.findings += _late_events(run_id, sealed[run_id], moments[run_id])
             continue
         age = now - moment
         stale = age > stale_after
@@ -62,6 +76,17 @@ def unfinished_runs(store: Store, sealed: set[str], *, stale_after: timedelta, n
                     FIX, severity="error" if stale else NOTE, run_id=run_id)
         )
     return result
+
+
+def _late_events(run_id: str, sealed_at: str | None, staged: list[datetime]) -> list[Finding]:
+    """A finding when events of the sealed run were staged with times after its sealing."""
+    sealed = utc_moment(sealed_at)
+    late = sorted(m for m in staged if sealed is not None and m > sealed)
+    if not late:
+        return []
+    return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+                    f"run {run_id} was sealed at {sealed_at}, and {len(late)} event(s) were staged for it after that "
+                    f"(until {late[-1].isoformat().replace('+00:00', 'Z')}): they are in no bundle", LATE_FIX, run_id=run_id)]
 
 
 def _indexed(store: Store, run_id: str) -> bool:

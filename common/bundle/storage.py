@@ -67,7 +67,14 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
     try:
         created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
-        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
+        sealed = _sealed_event_count(store, run_id)
+        if sealed is not None and bundle.manifest.event_count > sealed:  # events that came after the seal: in no bundle
+            log.warning("tdprov: run %s was sealed with %d event(s) before %d more arrived; they stay staged under %s and "
+                        "are in no bundle. Fix: a run's events must end with its terminal event: emit nothing for a "
+                        "run after it (re-run the step to record what came late)", run_id, sealed,
+                        bundle.manifest.event_count - sealed, layout.staging_prefix(run_id))
+        else:
+            log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
         return WriteResult(run_id, "already-sealed")
     entry = index_entry(bundle)
     if not created and not store.exists(entry.record):  # sealed before index keys were recorded
@@ -92,6 +99,16 @@ def read_bundle(store: Store, run_id: str) -> Bundle:
     manifest_bytes, manifest = _manifest(store, prefix)
     files = {f.path: store.get(prefix + f.path) for f in manifest.files}
     return Bundle(run_id, files, manifest, manifest_bytes, statement, _signer_key_id(statement, prefix))
+
+
+def _sealed_event_count(store: Store, run_id: str) -> int | None:
+    """How many events the run's sealed bundle holds (None when its manifest cannot be read)."""
+    try:
+        return _manifest(store, layout.bundle_prefix(run_id))[1].event_count
+    except StoreUnavailableError:
+        raise
+    except TdprovError:
+        return None
 
 
 def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:
