@@ -201,3 +201,30 @@ def test_an_s3_key_with_percent_escapes_is_named_as_the_object_it_reads(objects:
     namespace, name = dataset_from_uri(escaped)
     assert hash_path(dataset_uri(namespace, name)).digest == hash_path(local).digest  # the name leads back to that object
     assert dataset_from_uri(f"s3://{bucket}/data/x y.csv") != (namespace, name)
+
+
+def test_an_s3_uri_with_a_version_id_is_that_version_of_one_object(objects: dict[str, tuple[Path, str]], tmp_path: Path,
+                                                                   s3_server) -> None:
+    """``s3://b/k?versionId=V`` (S3's own form, kept in an Airflow Asset URI) is version V of one object, not a
+    glob: the hashing reads that version (an older one too), the listener records it, and the dataset is
+    the object itself (one identity, whatever the version)."""
+    from prov_airflow.capture import hash_one
+    from prov_airflow.settings import ListenerLimits
+
+    from prov_common.lineage.naming import dataset_from_uri
+
+    local, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = client.put_object(Bucket=bucket, Key="data/labels.csv", Body=local.read_bytes())["VersionId"]
+    client.put_object(Bucket=bucket, Key="data/labels.csv", Body=b"id,name,score\n9,z,1.0\n")
+    older = f"s3://{bucket}/data/labels.csv?versionId={first}"
+    assert hash_path(older).digest == hash_path(local).digest != hash_path(f"s3://{bucket}/data/labels.csv").digest
+    capture = hash_one(older, ListenerLimits(), 30.0)
+    assert capture.status == "hashed", capture.message
+    assert capture.digest.digest == hash_path(local).digest
+    assert dataset_from_uri(older) == dataset_from_uri(f"s3://{bucket}/data/labels.csv") == (f"s3://{bucket}", "data/labels.csv")
+    from prov_common.hashing.shard_list import is_sharded
+
+    assert is_sharded(f"s3://{bucket}/data/t.?sv") and not is_sharded(older)  # a '?' elsewhere is still a wildcard

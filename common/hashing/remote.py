@@ -7,6 +7,7 @@ endpoint through ``AWS_ENDPOINT_URL_S3``). The ETag is never used as a digest: t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -83,16 +84,34 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, key
 
 
-def s3_object_size(uri: str) -> int:
-    """Size in bytes of the object at ``uri`` (a HEAD request)."""
+_VERSION_QUERY = re.compile(r"\?versionId=([^/*?\[&=]+)\Z")
+
+
+def s3_version(uri: str) -> str | None:
+    """The object version an ``s3://bucket/key?versionId=<id>`` URI names (S3's own form; Airflow keeps it in an
+    ``Asset`` URI), else None: such a URI is that version of one object, not a glob."""
+    found = _VERSION_QUERY.search(uri) if uri.split("://", 1)[0].lower() in S3_SCHEMES else None
+    return found.group(1) if found else None
+
+
+def _object(uri: str) -> dict[str, str]:
+    """``Bucket``, ``Key`` (and ``VersionId``, when the URI names one) of the object at ``uri``."""
     bucket, key = split_s3_uri(uri)
-    return int(s3_client().head_object(Bucket=bucket, Key=key)["ContentLength"])
+    version = s3_version(uri)
+    return {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+
+
+def s3_object_size(uri: str) -> int:
+    """Size in bytes of the object (version) at ``uri`` (a HEAD request)."""
+    return int(s3_client().head_object(**_object(uri))["ContentLength"])
 
 
 def open_s3(uri: str) -> IO[bytes]:
-    """Stream the object at ``s3://bucket/key``; Parquet, which readers seek in, is spooled to a temporary file first."""
-    bucket, key = split_s3_uri(uri)
-    body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+    """Stream the object (version) at ``s3://bucket/key``; Parquet, which readers seek in, is spooled to a
+    temporary file first."""
+    where = _object(uri)
+    key = where["Key"]
+    body = s3_client().get_object(**where)["Body"]
     if PurePosixPath(key).suffix.lower() not in SEEKABLE_SUFFIXES:
         return body
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
