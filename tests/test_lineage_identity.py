@@ -416,3 +416,27 @@ def test_a_dataset_outside_the_local_file_system_is_shown_by_its_uri(tmp_path: P
     assert out.startswith("/models/m.pkl  ") and f"xcom://dag_b/features/return_value  {b}" in out
     assert main(["lineage", "/models/m.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", uri]) == 0
     assert "xcom://dag_b/features/return_value" in (tmp_path / "m.svg").read_text()
+
+
+def test_runs_verified_lists_only_runs_whose_bundles_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A forged index entry (no bundle) is listed by 'tdprov runs' as it is, and left out by --verified, which
+    then shows the next older run to fill --limit and names the forged one on stderr."""
+    import uuid
+
+    from bundle_support import raw_put
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    runs = [seal(store, run_events(f"step{i}", [], [dataset(f"/data/s{i}.parquet", digest(f"s{i}"))], start=T0 + timedelta(hours=i)))
+            for i in range(3)]
+    newest = next(k for k in store.list("index/") if runs[2] in k)
+    forged = str(uuid.uuid4())
+    entry = json.loads(store.get(newest))
+    raw_put(uri, newest.replace(runs[2], forged), json.dumps({**entry, "runId": forged}).encode())
+    assert main(["runs", "--json", "--limit", "2", "--store", uri]) == 0
+    listed = [r["runId"] for r in json.loads(capsys.readouterr().out)]
+    assert forged in listed
+    assert main(["runs", "--json", "--limit", "2", "--verified", "--store", uri]) == 0
+    out, err = capsys.readouterr()
+    assert [r["runId"] for r in json.loads(out)] == [runs[2], runs[1]]
+    assert f"left out run {forged}: its bundle does not verify" in err

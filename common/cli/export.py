@@ -8,6 +8,7 @@ from typing import Any
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import write_output
+from prov_common.cli._versions import verified_summaries
 from prov_common.errors import BadInputError
 from prov_common.config import Settings
 from prov_common.store import open_store
@@ -57,24 +58,12 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     found = summaries(store, args.since)
     if args.verified:
-        found = _verified(store, settings, found)
+        found = verified_summaries(store, settings, found, "verifying bundles")
     document = merged_document(store, found)
     write_output(serialize(document, args.format), args.output)
     if args.output not in (None, "-"):
         print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)
     return 0
-
-
-def _verified(store: Any, settings: Settings, found: list[Any]) -> list[Any]:
-    """``found`` without the runs whose bundles do not verify; those, and the runs whose index entries
-    differ from their sound bundles (their PROV comes from the bundle either way), are named on stderr."""
-    from prov_common.audit.recorded import doubted_runs
-    from prov_common.cli._versions import tell_entries_not_taken
-    from prov_common.signing import trust_from_settings
-
-    left_out, corrected = doubted_runs(store, trust_from_settings(settings), found, "verifying bundles")
-    tell_entries_not_taken(left_out, corrected)
-    return [s for s in found if s.run_id not in left_out]
 
 
 def _training_record(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from tqdm import tqdm
@@ -20,11 +21,15 @@ def register(subparsers: Any) -> None:
         subparsers,
         "runs",
         help="list recorded runs, newest first",
-        description="List the runs whose lineage bundles are in the store, newest first: run id, job, state, time, outputs.",
+        description="List the runs whose lineage bundles are in the store, newest first: run id, job, state, time, outputs. "
+                    "The index entries listed are not signed: --verified lists only runs whose bundles verify.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
     parser.add_argument("--limit", type=int, default=20, help="show at most this many runs (default 20; 0 for all)")
     parser.add_argument("--json", action="store_true", help="print JSON (one array of run summaries)")
+    parser.add_argument("--verified", action="store_true",
+                        help="list only runs whose bundles verify (signature, digests, index entry; as 'tdprov verify'), "
+                             "each as its signed bundle says; the others are named on stderr")
     add_store_option(parser)
     parser.set_defaults(func=run)
 
@@ -40,12 +45,34 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], limit: int) -> Iterator[BundleSummary]:
+    """The newest ``limit`` runs (0: all) of ``listing`` whose bundles verify, read in batches of what is
+    still missing (a run left out makes room for an older one)."""
+    from itertools import islice
+
+    from prov_common.cli._versions import verified_summaries
+
+    shown = 0
+    while not limit or shown < limit:
+        batch = list(islice(listing, (limit - shown) if limit else VERIFY_BATCH))
+        if not batch:
+            return
+        for summary in verified_summaries(store, settings, batch, "verifying runs"):
+            shown += 1
+            yield summary
+
+
+VERIFY_BATCH = 256  # runs verified at once when all are listed (one pool's worth, on every CPU)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise BadInputError(f"--limit {args.limit} is negative.", fix="give a positive number, or 0 for all runs")
-    store = open_store(settings=Settings.from_env(store=args.store))
-    listing = recent_bundles(store, limit=args.limit or None)
-    summaries = list(tqdm(listing, desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
+    settings = Settings.from_env(store=args.store)
+    store = open_store(settings=settings)
+    listing = recent_bundles(store, limit=None if args.verified else args.limit or None)
+    summaries = list(tqdm(listing if not args.verified else _verified(store, settings, listing, args.limit),
+                          desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
