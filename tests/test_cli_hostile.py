@@ -228,3 +228,18 @@ def test_a_symlink_loop_in_a_local_store_is_a_failing_bundle_not_a_crash(tmp_pat
     audited = _tdprov("audit", "--quiet", env=env)
     assert audited.returncode in (0, 1) and "Traceback" not in audited.stderr, audited.stderr
 
+
+
+def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Path) -> None:
+    """Every reader of an index entry reads it one way (bounded, regular files only): a named pipe there is
+    a damaged entry to verify, the audit and the listing alike, which name it and go on; none stops."""
+    store, env, run = _sealed_store(tmp_path)
+    (entry,) = (store / "index").rglob("*.json")
+    entry.unlink()
+    os.mkfifo(entry)
+    done = _tdprov("verify", env=env)
+    assert done.returncode == 1 and "is not a bundle summary" in done.stdout and "named pipe" in done.stdout, done.stdout + done.stderr
+    audited = _tdprov("audit", "--json", env=env)
+    assert audited.returncode == 1 and "named pipe" in audited.stdout, audited.stderr
+    listed = _tdprov("runs", env=env)
+    assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr

@@ -36,7 +36,7 @@ from prov_common.audit.unfinished import unfinished_runs
 from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import index_keys
+from prov_common.bundle.storage import index_keys, load_index_entry
 from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
@@ -456,6 +456,6 @@ def _read_entry(store: Store, key: str, run_id: str) -> tuple[BundleSummary, str
     """The index entry at ``key``, or, when it cannot be read (not a summary, or gone since it was listed),
     what stands for it (the run id and the key) and why."""
     try:
-        return BundleSummary.from_json(store.get(key), cursor=key), None
+        return load_index_entry(store, key), None
     except (BadInputError, ObjectNotFoundError) as exc:
         return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key), exc.what

@@ -13,7 +13,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError, S
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.outbox import Outbox
 from prov_common.w3cprov.events import parse_time
@@ -128,10 +128,21 @@ def _describe(store: Store) -> str:
     return describe() if callable(describe) else store.uri
 
 
+def load_index_entry(store: Store, key: str) -> BundleSummary:
+    """The index entry at ``key`` as stored: ObjectNotFoundError when it is gone, BadInputError when it is not
+    a bundle summary, also when no summary can be there (a named pipe, an object larger than any entry)."""
+    try:
+        data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+    except UnreadableObjectError as exc:
+        raise BadInputError(f"index entry {key} is not a bundle summary ({exc.what})",
+                            fix="the entry was damaged or replaced: restore it from a backup or replica of the store") from exc
+    return BundleSummary.from_json(data, cursor=key)
+
+
 def read_index_entry(store: Store, key: str) -> BundleSummary:
     """The index entry at ``key``; a damaged one is replaced by what its bundle's manifest says (with a warning)."""
     try:
-        return BundleSummary.from_json(store.get(key), cursor=key)
+        return load_index_entry(store, key)
     except BadInputError as damaged:
         found = summary_of_bundle(store, layout.run_id_of_index_key(key))
         if found is None:

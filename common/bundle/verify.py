@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 from prov_common.bundle import layout
 from prov_common.bundle.build import Derived, derive_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
-from prov_common.bundle.model import BundleSummary, Manifest, VerificationReport
+from prov_common.bundle.model import Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
+from prov_common.bundle.storage import load_index_entry
 from prov_common.errors import TdprovError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
@@ -214,7 +215,7 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
 def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_digest: str, report: VerificationReport) -> None:
     """An index entry (unsigned, what ``tdprov runs`` shows) must summarise the signed manifest."""
     try:
-        summary = BundleSummary.from_json(store.get(key, layout.SMALL_OBJECT_LIMIT), cursor=key)
+        summary = load_index_entry(store, key)
     except ObjectNotFoundError:
         report.add(key, "missing", "the bundle's recorded index entry is not in the store")
         return
