@@ -39,8 +39,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     bundle recorded)."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
-    latest: dict[str, datetime] = {}
-    moments: dict[str, list[datetime]] = {}
+    moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
     prefix = f"{layout.STAGING}/"
     for key in store.list(prefix):
         parts = key[len(prefix):].split("/")
@@ -51,13 +50,12 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
             moment = layout.parse_stamp(name[:_STAMP_LEN])
         except ValueError:
             continue
-        if run_id not in latest or moment > latest[run_id]:
-            latest[run_id] = moment
         moments.setdefault(run_id, []).append(moment)
-    for run_id, moment in sorted(latest.items()):
+    for run_id, staged in sorted(moments.items()):
+        moment = max(staged)
         result.checked += 1
         if run_id in sealed:
-            result.findings += _late_events(run_id, sealed[run_id], moments[run_id])
+            result.findings += _late_events(run_id, sealed[run_id], staged)
             continue
         age = now - moment
         stale = age > stale_after

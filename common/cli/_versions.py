@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,12 +45,18 @@ def verified_summaries(store: Any, settings: Settings, summaries: list[Any], des
     sound bundle says otherwise than its entry as the bundle says; both kinds named on stderr. Verified on
     every CPU when there are many (``tdprov export --verified``, ``tdprov runs --verified``)."""
     from prov_common.audit.recorded import doubted_runs
-    from prov_common.bundle.storage import summary_of_bundle
     from prov_common.signing import trust_from_settings
 
     left_out, corrected = doubted_runs(store, trust_from_settings(settings), summaries, desc)
     tell_entries_not_taken(left_out, corrected)
-    return [(summary_of_bundle(store, s.run_id) or s) if s.run_id in corrected else s for s in summaries if s.run_id not in left_out]
+    return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected)
+
+
+def as_bundles_say(store: Any, summaries: list[Any], runs: Container[str]) -> list[Any]:
+    """``summaries`` with those of ``runs`` (sound bundles whose index entries differ) made from their manifests."""
+    from prov_common.bundle.storage import summary_of_bundle
+
+    return [(summary_of_bundle(store, s.run_id) or s) if s.run_id in runs else s for s in summaries]
 
 
 SHOWN_AT_MOST = 10  # lines on stderr per kind, and run ids named in one line; the rest are counted

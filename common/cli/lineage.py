@@ -7,7 +7,7 @@ from typing import Any
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, write_output
-from prov_common.cli._versions import is_digest, tell_entries_not_taken
+from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.signing import TrustStore, trust_from_settings
@@ -121,13 +121,6 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
     return {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
 
 
-def _as_bundles_say(store: Store, found: list[BundleSummary], runs: set[str]) -> list[BundleSummary]:
-    """``found`` with the summaries of ``runs`` (sound bundles whose index entries differ) made from their manifests."""
-    from prov_common.bundle.storage import summary_of_bundle
-
-    return [(summary_of_bundle(store, s.run_id) or s) if s.run_id in runs else s for s in found]
-
-
 def _version_text(tree: LineageTree, direction: str) -> str:
     node = tree.node
     text = (dataset_label(node.namespace, node.dataset) if node.dataset else node.id) + (f"  {node.version}" if node.version else "  (no version)")
@@ -202,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                 break
             left_out.update(left)
             corrected.update(fixed)
-            found = _as_bundles_say(store, [s for s in found if s.run_id not in left], set(fixed))
+            found = as_bundles_say(store, [s for s in found if s.run_id not in left], fixed)
     finally:
         tell_entries_not_taken(left_out, corrected)
     if picture:
