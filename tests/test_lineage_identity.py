@@ -440,3 +440,31 @@ def test_runs_verified_lists_only_runs_whose_bundles_verify(tmp_path: Path, caps
     out, err = capsys.readouterr()
     assert [r["runId"] for r in json.loads(out)] == [runs[2], runs[1]]
     assert f"left out run {forged}: its bundle does not verify" in err
+
+
+def test_a_local_file_the_provider_names_in_file_localhost_is_one_dataset(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The official Airflow OpenLineage provider names an Asset ``file://localhost/data/x.parquet`` in namespace
+    ``file://localhost``; tdprov's listener names it in ``file``. One run fed by both records one dataset (not
+    two, half the facets each), and a reader that names it in ``file`` reads that run's output."""
+    from prov_common.bundle import build_bundle
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    provider = run_events("dag.write", [], [dataset("/data/x.parquet", None, namespace="file://localhost")])
+    tdprov = run_events("dag.write", [], [dataset("/data/x.parquet", x)], run_id=provider[0]["run"]["runId"])[1:]
+    for event in tdprov:
+        event["eventType"] = "RUNNING"
+    writer = seal(store, provider + tdprov)
+    manifest = build_bundle(provider + tdprov, None, _key()).manifest
+    assert [(o.namespace, o.name, o.version) for o in manifest.outputs] == [("file", "/data/x.parquet", x)]
+    seal(store, run_events("dag.read", [dataset("/data/x.parquet", x, namespace="file://127.0.0.1")],
+                           [dataset("/data/y.parquet", digest("y"))], start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "/data/y.parquet", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert (read["namespace"], read["dataset"], [g["runId"] for g in read["generatedBy"]]) == ("file", "/data/x.parquet", [writer])
+    assert main(["export", "--format", "ttl", "--store", uri, "-o", str(tmp_path / "all.ttl")]) == 0
+    graph = rdflib.Graph().parse(tmp_path / "all.ttl")
+    names = {str(n) for n in graph.objects(None, rdflib.URIRef("https://github.com/tdprov/tdprov/ns#namespace"))}
+    assert "file://localhost" not in names and "file://127.0.0.1" not in names

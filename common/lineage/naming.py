@@ -132,6 +132,15 @@ def clean_namespace(namespace: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
 
 
+def local_namespace(namespace: str) -> str:
+    """``file`` for a namespace that names this machine's file system (``file://localhost``, ``file://127.0.0.1``,
+    as the official Airflow OpenLineage provider writes for a ``file://localhost/p`` Asset), else ``namespace``:
+    one local file is one dataset whichever producer named it."""
+    if namespace.lower().startswith("file://") and urlsplit(namespace).netloc.lower() in LOCAL_HOSTS - {""}:
+        return "file"
+    return namespace
+
+
 def dataset_uri(namespace: str, name: str) -> str:
     """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`)."""
     if namespace == "file":
