@@ -101,3 +101,15 @@ def test_open_store_reopens_its_own_uri(store_uri: str) -> None:
     again = open_store(store.uri)
     assert again.get("x/y") == b"1"
     assert store.describe() and store.uri.split("/")[-1] in store.describe()
+
+
+@pytest.mark.parametrize("authority", ["", "localhost", "LOCALHOST", "127.0.0.1"])
+def test_a_file_uri_on_this_machine_is_the_folder_it_names(tmp_path, authority: str) -> None:
+    """``file://localhost/p`` and ``file://127.0.0.1/p`` name this machine's folder (as the dataset naming and
+    the hashing take them); ``file://otherhost/p`` is refused, never read as a local folder."""
+    folder = tmp_path / "my store"
+    open_store(str(folder)).put("x/y", b"1")
+    uri = f"file://{authority}{folder.as_posix().replace(' ', '%20')}"
+    assert open_store(uri).get("x/y") == b"1"
+    with pytest.raises(BadInputError, match="names a remote host"):
+        open_store(f"file://otherhost{folder.as_posix()}")

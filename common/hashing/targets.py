@@ -10,18 +10,17 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from prov_common.file_uri import is_local_host
 from prov_common.hashing.model import ContentDigest, Granularity
 from prov_common.hashing.shard_model import ShardedDigest, ShardRef
 
 
 def local_target(target: str) -> str:
     """``target`` with a ``file://`` URI turned into its path (other targets unchanged)."""
-    from prov_common.lineage.naming import LOCAL_HOSTS  # loads on use: the lineage package imports pandas
-
     parts = urlsplit(target)
     if parts.scheme != "file":
         return target
-    host = parts.netloc if parts.netloc not in LOCAL_HOSTS else ""
+    host = "" if is_local_host(parts.netloc) else parts.netloc
     return (f"/{host}" if host else "") + unquote(parts.path)
 
 

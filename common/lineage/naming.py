@@ -8,6 +8,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from openlineage.client.naming import dataset as ol_naming
 
 from prov_common.errors import BadInputError
+from prov_common.file_uri import is_local_host
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
 DEFAULT_JOB_NAMESPACE = "tdprov"
@@ -17,7 +18,6 @@ DEFAULT_JOB_NAMESPACE = "tdprov"
 _BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
-LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})  # a file:// URI on this machine (named and read as a local path)
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
@@ -62,7 +62,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
     path = unquote(parts.path)
     if scheme == "file":
-        if host in LOCAL_HOSTS:
+        if is_local_host(host):
             return _local(path)
         return _pair(ol_naming.RemoteFileSystem(host=host, path=path))
     if scheme in _BUCKET_SCHEMES:  # the key as written (an object store takes it literally) and a prefix without its '/'
@@ -136,9 +136,10 @@ def local_namespace(namespace: str) -> str:
     """``file`` for a namespace that names this machine's file system (``file://localhost``, ``file://127.0.0.1``,
     as the official Airflow OpenLineage provider writes for a ``file://localhost/p`` Asset), else ``namespace``:
     one local file is one dataset whichever producer named it."""
-    if namespace.lower().startswith("file://") and urlsplit(namespace).netloc.lower() in LOCAL_HOSTS - {""}:
-        return "file"
-    return namespace
+    if not namespace.lower().startswith("file://"):
+        return namespace
+    authority = urlsplit(namespace).netloc
+    return "file" if authority and is_local_host(authority) else namespace
 
 
 def dataset_uri(namespace: str, name: str) -> str:

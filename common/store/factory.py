@@ -6,6 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
+from prov_common.file_uri import is_local_host
 from prov_common.store.base import Store
 from prov_common.store.s3 import S3ClientFactory
 
@@ -49,7 +50,7 @@ def local_store_path(uri: str, what: str = "store URI") -> str:
     if not uri.lower().startswith("file://"):
         return uri
     parts = urlsplit(uri)
-    if parts.netloc not in ("", "localhost"):
+    if not is_local_host(parts.netloc):
         raise BadInputError(f"{what} '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
     path = unquote(parts.path)
     if not path:
