@@ -205,3 +205,28 @@ def test_verify_runs_all_since_or_named(store_uri: str) -> None:
     assert [r.run_id for r in verify_runs(store, trust, since=between)] == [second.run_id]
     named = list(verify_runs(store, trust, [second.run_id, second.run_id]))
     assert [(r.run_id, r.ok, r.checked) for r in named] == [(second.run_id, True, 6)]  # and the index entry its record names
+
+
+def test_a_named_run_is_verified_reading_each_object_once(tmp_path) -> None:
+    """Verifying a run by its id (its index not listed) reads its ``indexed`` record once, to check it and to
+    find the entry it names; an entry altered, or the record naming another run's, is still found."""
+    from counting_store import CountingStore
+
+    from prov_common.bundle.verify_runs import verify_runs
+
+    key = SigningKey.generate()
+    store, trust = CountingStore(tmp_path / "store"), TrustStore.of([key.public])
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    write_bundle(store, bundle)
+    store.gets.clear()
+    (report,) = verify_runs(store, trust, [bundle.run_id], workers=1)
+    assert report.ok and report.checked == 6 and set(store.gets.values()) == {1}, store.gets
+    [entry] = store.list("index/")
+    summary = loads(store.get(entry))
+    summary["state"] = "FAIL"
+    raw_put(str(tmp_path / "store"), entry, canonical_bytes(summary))
+    (report,) = verify_runs(store, trust, [bundle.run_id], workers=1)
+    assert _problems(report) == [(entry, "inconsistent")]
+    raw_put(str(tmp_path / "store"), f"bundles/{bundle.run_id}/indexed", entry.replace(bundle.run_id, str(uuid.uuid4())).encode())
+    (report,) = verify_runs(store, trust, [bundle.run_id], workers=1)
+    assert _problems(report) == [(f"bundles/{bundle.run_id}/indexed", "inconsistent")]

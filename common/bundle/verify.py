@@ -110,7 +110,8 @@ def _diff_fields(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(expected) | set(actual) if k != "files" and expected.get(k) != actual.get(k))
 
 
-def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None) -> VerificationReport:
+def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
+                  recorded_entry: bool = False) -> VerificationReport:
     """Check one bundle and name every object that fails and why.
 
     Findings: ``missing`` (no bundle, no commit marker, listed file absent, the bundle's recorded
@@ -121,20 +122,24 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     does not summarise this bundle), ``malformed``.
 
     ``index_keys``: the run's index entries, when the caller listed the index (see
-    :func:`~prov_common.bundle.verify_runs.verify_runs`); None when it did not.
+    :func:`~prov_common.bundle.verify_runs.verify_runs`); None when it did not. ``recorded_entry`` (with
+    ``index_keys`` None): check the entry that the bundle's ``indexed`` record names (a run named by the
+    user, its index not listed).
     """
-    return verify_and_derive(store, run_id, trust, index_keys).report
+    return verify_and_derive(store, run_id, trust, index_keys, recorded_entry=recorded_entry).report
 
 
-def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None) -> CheckedBundle:
+def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
+                      recorded_entry: bool = False) -> CheckedBundle:
     """:func:`verify_bundle`, also returning what it read and what the stored events give (their run
     state, parsed and folded once)."""
     checked = CheckedBundle(VerificationReport(run_id))
-    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked)
+    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked, recorded_entry)
     return checked
 
 
-def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None, checked: CheckedBundle) -> None:
+def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None, checked: CheckedBundle,
+                  recorded_entry: bool = False) -> None:
     report, run_id = checked.report, checked.report.run_id
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
@@ -193,23 +198,27 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
     checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
-    if indexed_key in present:
-        _check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
+    named = _check_indexed_record(store, indexed_key, run_id, index_keys, report, present) if indexed_key in present else None
+    if index_keys is None and recorded_entry and named is not None:
+        index_keys = [named]
     for key in index_keys or ():
         _check_index_entry(store, key, manifest, manifest_digest, report)
 
 
 def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str] | None, report: VerificationReport,
-                          present: set[str]) -> None:
-    """``indexed`` names this run's index entry (and, when the index was listed, one that exists)."""
+                          present: set[str]) -> str | None:
+    """``indexed`` names this run's index entry (and, when the index was listed, one that exists): the key
+    it names, None when it names none of this run's."""
     data = _get(store, key, report, present)
     if data is None:
-        return
+        return None
     named = data.decode("ascii", "replace")
     if not named.startswith(layout.INDEX + "/") or layout.run_id_of_index_key(named) != run_id:
         report.add(key, "inconsistent", f"names {named[:200]!r}, not an index key of run {run_id}")
-    elif index_keys is not None and named not in index_keys:
+        return None
+    if index_keys is not None and named not in index_keys:
         report.add(named, "missing", "the bundle's recorded index entry is not in the store")
+    return named
 
 
 def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_digest: str, report: VerificationReport) -> None:

@@ -11,7 +11,6 @@ from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.storage import index_keys
 from prov_common.bundle.verify import verify_bundle
 from prov_common.bundle.verify_pool import map_bundles
-from prov_common.errors import TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 
@@ -50,18 +49,8 @@ class RunsVerification:
 
 def _verify_one(store: Store, trust: TrustStore, run: tuple[str, list[str] | None]) -> VerificationReport:
     run_id, keys = run
-    return verify_bundle(store, run_id, trust, keys if keys is not None else _recorded_entry(store, run_id))
-
-
-def _recorded_entry(store: Store, run_id: str) -> list[str] | None:
-    """The index key that the run's ``indexed`` record names (a named run's index is not listed, yet its
-    entry, which 'tdprov runs' shows, is checked too); None when there is no readable record naming one
-    (verification then reports the record)."""
-    try:
-        named = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE), layout.SMALL_OBJECT_LIMIT).decode("ascii")
-    except (TdprovError, UnicodeDecodeError):
-        return None
-    return [named] if named.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(named) == run_id else None
+    # a named run's index is not listed, yet its entry, which 'tdprov runs' shows, is checked too
+    return verify_bundle(store, run_id, trust, keys, recorded_entry=keys is None)
 
 
 def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = None, *,
