@@ -264,3 +264,30 @@ def test_full_audit_compares_every_index_entry_with_its_signed_manifest(store_ur
     result = _audit(s.pipe, full=True)
     found = [f for f in result.check(CHECK_SIGNATURES).errors if f.object == s.index_key(s.extra)]
     assert found and "state" in found[0].what, [f.what for f in result.errors]
+
+
+@pytest.mark.parametrize("rewrite_record", [False, True], ids=["entry-moved", "entry-and-indexed-record-moved"])
+def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_logged(store_uri: str, rewrite_record: bool) -> None:
+    """A run not yet audited has its index entry moved to 2099 (and its ``indexed`` record rewritten to name it):
+    the audit names the entry; the audits after it still examine and log the runs sealed later, so deleting one
+    of them is found (the listing cursor had jumped to 2099 and every later run went unlogged)."""
+    s = Store(store_uri)
+    fresh = seal(s.pipe.store, run_events("prepare_fresh", [], [dataset("/data/fresh.parquet", digest("fresh"))], start=T0 + timedelta(hours=4)))
+    key = s.index_key(fresh)
+    future = f"index/2099/01/01/20990101T000000000000Z-{fresh}.json"
+    raw_write(s.uri, future, raw_read(s.uri, key))
+    s.delete(key)
+    if rewrite_record:
+        raw_write(s.uri, layout.bundle_key(fresh, layout.INDEXED_FILE), future.encode())
+    found = _audit(s.pipe)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in found.errors]
+    assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == future and "dated in the future" in f.what], shown
+    assert bool([f for f in found.errors if "moved or copied" in f.what]) is not rewrite_record, shown
+    genuine = seal(s.pipe.store, run_events("prepare_genuine", [], [dataset("/data/genuine.parquet", digest("genuine"))],
+                                            start=T0 + timedelta(hours=5)))
+    later = _audit(s.pipe)
+    assert later.bundles_examined == 1 and later.bundles_logged == 1, (later.bundles_examined, later.bundles_logged)
+    s.delete_run(genuine)
+    gone = _audit(s.pipe)
+    assert [f for f in gone.check(CHECK_INVENTORY).errors if f"the bundle of logged run {genuine} is gone" in f.what], \
+        [f.what for f in gone.errors]

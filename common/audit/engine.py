@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 400  # examine in worker processes from this many bundles on
 SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back from the last logged bundle
+CLOCK_SKEW = timedelta(minutes=15)  # a writer's clock ahead of the auditor's by more is not believed: an entry keyed later is dated in the future
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
 
 
@@ -161,6 +162,7 @@ def _audit(
         if summary.run_id not in plan.logged:
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
+    inventory.findings += _future_dated(summaries, started)
     if head is not None:
         log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key, bool(plan.problems))
 
@@ -230,7 +232,7 @@ def _audit(
     result.ended = datetime.now(timezone.utc) if now is None else now
     if new_head is not None and appended:  # a state covers exactly the leaves of its checkpoint
         leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in logged_now), *((x.index_key, x.run_id) for x in new_leaves)]
-        state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key)
+        state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key, started)
         written.append(write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer))
 
     # the inventory: one listing against what the log and the memory expect; then the memory moves on
@@ -265,6 +267,17 @@ def _audit(
 
     publish(result, store, signer, report_dir)
     return result
+
+
+def _future_dated(summaries: list[BundleSummary], started: datetime) -> list[Finding]:
+    """Index entries keyed later than this audit started (beyond a writer's clock skew): entries are keyed when
+    written, so one dated in the future was moved or written with a wrong clock."""
+    present = layout.index_cursor(started + CLOCK_SKEW)
+    return [Finding(CHECK_INVENTORY, s.cursor, f"the index entry of run {s.run_id} is dated in the future (after this audit "
+                    f"started at {started.isoformat().replace('+00:00', 'Z')}): entries are keyed when written",
+                    "put the entry back under the key its bundle's indexed record names, or fix the clock of the machine "
+                    "that wrote it; see 'tdprov verify'", run_id=s.run_id)
+            for s in summaries if s.cursor and s.cursor.startswith(layout.INDEX + "/") and s.cursor >= present]
 
 
 def _waiting(new_leaves: list[LogLeaf]) -> list[Finding]:
@@ -399,9 +412,12 @@ def _upstream(records: Iterable[RunRecord], generators: Generators) -> list[RunR
 
 
 def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tuple[str, str]], previous: AuditState | None,
-                previous_key: str | None) -> AuditState:
-    """The state for the next audit: the checks' results, bound to ``head``, and the logged runs in its listing window."""
-    indexed = [k for k, _ in logged if k.startswith(layout.INDEX + "/")]
+                previous_key: str | None, started: datetime) -> AuditState:
+    """The state for the next audit: the checks' results, bound to ``head``, and the logged runs in its listing window.
+    The window never moves past this audit's start: an entry dated in the future stays in it (as a logged run),
+    and the runs indexed after it are still listed by the next audit."""
+    present = layout.index_cursor(started + CLOCK_SKEW)
+    indexed = [k for k, _ in logged if k.startswith(layout.INDEX + "/") and k < present]
     last = max([*indexed, *([previous.last_index_key] if previous and previous.last_index_key else [])], default=None)
     window = layout.rewind_cursor(last, SETTLE_SECONDS) if last else ""
     recent = sorted({(k, r) for k, r in logged if k > window})

@@ -29,6 +29,8 @@ _FIXES = {
 _NOTED = "nothing to do: the bundle was written by another version of the PROV mapping"
 _FIX_ENTRY = ("restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was "
               "examined without it")
+_FIX_MOVED = ("put the entry back under the key its bundle's indexed record names (from a backup or replica) and remove "
+              "this one; find out who moved it")
 _ALTERED = "the object was altered after the run was sealed: restore it from a backup or replica of the store"
 
 
@@ -146,12 +148,16 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
 
 
 def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Finding]:
-    """The index entry (unsigned, what 'tdprov runs' shows) must summarise the signed manifest, and
-    its key must not be earlier than the sealing (entries are keyed when written)."""
+    """The index entry (unsigned, what 'tdprov runs' shows) must summarise the signed manifest, be the
+    one the bundle's ``indexed`` record names, and its key must not be earlier than the sealing (entries
+    are keyed when written)."""
     key = summary.cursor or ""
     if checked.manifest is None or checked.manifest_digest is None or not key.startswith(layout.INDEX + "/"):
         return []
     out = []
+    if checked.indexed_entry is not None and checked.indexed_entry != key:
+        out.append(Finding(CHECK_SIGNATURES, key, f"the bundle's indexed record names the entry {checked.indexed_entry}, "
+                           "not this one: the entry was moved or copied", _FIX_MOVED, run_id=summary.run_id))
     expected = summary.expected_of(checked.manifest, checked.manifest_digest).to_dict()
     actual = summary.to_dict()
     wrong = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))

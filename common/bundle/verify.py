@@ -61,13 +61,15 @@ class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report,
     every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
     events, PROV; attachments are hashed as a stream and not kept), the parsed manifest and its
-    digest, and what the events give (None when they could not be read)."""
+    digest, what the events give (None when they could not be read), and the index key that the
+    bundle's ``indexed`` record names (None when it names none of this run's)."""
 
     report: VerificationReport
     objects: dict[str, bytes] = field(default_factory=dict)
     manifest: Manifest | None = None
     manifest_digest: str | None = None
     derived: Derived | None = None
+    indexed_entry: str | None = None
 
     @property
     def statement_digest(self) -> str | None:
@@ -198,7 +200,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     for key in sorted(present - listed):
         report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
     checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
-    named = _check_indexed_record(store, indexed_key, run_id, index_keys, report, present) if indexed_key in present else None
+    named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
+                                     if indexed_key in present else None)
     if index_keys is None and recorded_entry and named is not None:
         index_keys = [named]
     for key in index_keys or ():
