@@ -192,3 +192,23 @@ def test_an_index_entry_deleted_while_the_audit_lists_is_a_finding(tmp_path: Pat
     found = _found(result, CHECK_SIGNATURES, entry)
     assert [f.run_id for f in found] == [late] and "restore the index entry" in found[0].fix
     assert late in result.index.runs and result.bundles_logged == 3
+
+
+def test_a_run_the_audit_found_forged_is_not_taken_from_its_catalog(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    """An audit catalogues every run it examined, findings and all. A bundle signed by a key nobody trusts is
+    found by the audit; its catalog record must not then stand for it in 'tdprov record' or 'contains' (they
+    take catalog records as verified), as it does not before the audit."""
+    from prov_common.cli import main
+
+    assert _audit(pipe).clean
+    forged = seal(pipe.store, run_events("train_model", [dataset("/data/features.parquet", pipe.features)],
+                                         [dataset("/models/evil.pkl", digest("evil"))], start=T0 + timedelta(hours=2),
+                                         job_type="TRAINING"), SigningKey.generate())
+    found = _audit(pipe)
+    assert [f for f in found.check(CHECK_SIGNATURES).errors if "untrusted key" in f.what and f.run_id == forged]
+    for argv in (["record", "/models/evil.pkl"], ["contains", digest("evil"), "--record", "{\"a\": 1}"]):
+        code = main([*argv, "--store", pipe.store.uri])
+        out, err = capsys.readouterr()
+        assert code == 2 and forged not in out and f"left out run {forged}: its bundle does not verify" in err, (argv, out, err)
+    assert main(["record", "/data/features.parquet", "--store", pipe.store.uri]) == 0
+    assert pipe.prepare in capsys.readouterr().out

@@ -36,15 +36,28 @@ class RecordedRuns:
     def of(cls, store: Store, trust: TrustStore, sources: Iterable[SourceRecord] = (),
            summaries: Iterable[BundleSummary] | None = None) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
-        read: the run id is in the key), or of ``summaries`` where the caller has read them already."""
+        read: the run id is in the key), or of ``summaries`` where the caller has read them already. A
+        catalogued run whose bundle did not verify when the audit examined it is left out (an audit
+        catalogues every run it examined, its findings with it), one whose index entry alone was wrong is
+        taken as its bundle said (``corrected``)."""
         from prov_common.bundle import layout
         from prov_common.bundle.storage import index_keys, read_index_entry
 
-        runs = dict(load_catalog(store, trust).runs)
+        catalogued = load_catalog(store, trust).runs
+        runs: dict[str, RunRecord] = {}
+        left_out: dict[str, str] = {}
+        corrected: dict[str, str] = {}
+        for run_id, record in catalogued.items():
+            why, sound = doubt(record, record.index_key)
+            if sound:
+                runs[run_id] = record
+            if why is not None:
+                (corrected if sound else left_out)[run_id] = why
         if summaries is None:
-            summaries = (read_index_entry(store, key) for key in index_keys(store) if layout.run_id_of_index_key(key) not in runs)
-        unread = {s.run_id: s for s in summaries if s.run_id not in runs}
-        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources))
+            summaries = (read_index_entry(store, key) for key in index_keys(store) if layout.run_id_of_index_key(key) not in catalogued)
+        unread = {s.run_id: s for s in summaries if s.run_id not in catalogued}
+        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources),
+                   left_out, corrected)
 
     def index(self) -> LineageIndex:
         """The lineage index of the runs and sources as they are now (built again only after a bundle read
@@ -112,12 +125,18 @@ def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[R
     from prov_common.audit.examine import examine_bundle
 
     record = examine_bundle(store, summary, trust)[0]
+    return (record, *doubt(record, summary.cursor))
+
+
+def doubt(record: RunRecord, entry_key: str | None) -> tuple[str | None, bool]:
+    """What verification found wrong with a run's bundle (None when nothing: notes aside), and whether the
+    bundle itself is sound (every finding is about its unsigned index entry at ``entry_key``)."""
     findings = [f for f in record.bundle_findings if f.severity != NOTE]
     if not findings:
-        return record, None, True
+        return None, True
     problems = [f"{f.object}: {f.what}" for f in findings]
     why = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
-    return record, why, all(f.object == summary.cursor for f in findings)
+    return why, all(f.object == entry_key for f in findings)
 
 
 def _summary_record(summary: BundleSummary) -> RunRecord:
