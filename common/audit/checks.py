@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from prov_common.audit.lineage import LineageIndex, version_of
+from prov_common.audit.lineage import LineageIndex, read_time
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
     CHECK_PROV,
@@ -75,7 +75,7 @@ def _bundle_checks(before: CheckState, kept: list[Finding], new: Sequence[RunRec
 
 
 def _link(link_run: RunRecord, dataset: DatasetUse, reason: str) -> OpenLink:
-    return OpenLink(link_run.run_id, link_run.job, link_run.index_key, dataset, reason, link_run.is_training)
+    return OpenLink(link_run.run_id, link_run.job, link_run.index_key, dataset, reason, link_run.is_training, read_time(link_run))
 
 
 def _gaps(run_id: str, job: str, input_label: str, dataset: DatasetUse, reader: str, index: LineageIndex) -> list[TrainingGap]:
@@ -88,7 +88,10 @@ def _gaps(run_id: str, job: str, input_label: str, dataset: DatasetUse, reader: 
 def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: LineageIndex) -> tuple[list[OpenLink], list[TrainingGap]]:
     """Inputs with no origin, and training runs with such inputs upstream: earlier ones that stay open, and the new runs'."""
     def still_open(x: OpenLink) -> bool:
-        return not index.has_origin(x.dataset)
+        return not index.has_origin(x.dataset, x.run_id, x.read_at)
+
+    def now_generated(x: OpenLink) -> bool:  # a new run generated what the link's run read, before it read it
+        return index.generation_read(x.dataset, x.run_id, x.read_at) is not None
 
     earlier = [x for x in before.broken if x.run_id not in ids]
     broken = [x for x in earlier if still_open(x)]
@@ -96,14 +99,14 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
     open_links = {x.ident for x in broken}
     gaps: list[TrainingGap] = []
     for x in earlier:  # a training run's own input that a new run generated: the links upstream of that run are its gaps now
-        if x.training and version_of(x.dataset) in index.generated:
+        if x.training and now_generated(x):
             gaps += _gaps(x.run_id, x.job, x.dataset.label, x.dataset, x.run_id, index)
     for g in before.gaps:
         if g.run_id in ids:
             continue
         if g.link.ident in open_links:
             gaps.append(g)
-        elif version_of(g.link.dataset) in index.generated:  # a new run generated it: follow that run upstream
+        elif now_generated(g.link):  # a new run generated it: follow that run upstream
             gaps += _gaps(g.run_id, g.job, g.input_label, g.link.dataset, g.link.run_id, index)
     for run in new:
         if run.is_training:

@@ -46,13 +46,12 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
-from prov_common.w3cprov.identity import VersionKey
+from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey
 
 log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 400  # examine in worker processes from this many bundles on
 SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back from the last logged bundle
-CLOCK_SKEW = timedelta(minutes=15)  # a writer's clock ahead of the auditor's by more is not believed: an entry keyed later is dated in the future
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
 
 

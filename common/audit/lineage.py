@@ -47,6 +47,11 @@ def run_order(record: RunRecord) -> str:
     return record.ended_at or record.sealed_at or record.started_at or ""
 
 
+def read_time(record: RunRecord) -> str | None:
+    """When a run read its inputs: its start, else (not recorded) its end."""
+    return record.started_at or record.ended_at
+
+
 def version_of(d: DatasetUse) -> VersionKey:
     """The identity of the version ``d`` names: its dataset and its digest."""
     return version_key(d.namespace, d.name, d.version)
@@ -73,8 +78,11 @@ class LineageIndex:
 
     def generator(self, d: DatasetUse, reader: RunRecord | None = None) -> tuple[RunRecord, DatasetUse] | None:
         """The run that wrote the version ``d`` that ``reader`` read (see :mod:`prov_common.w3cprov.identity`)."""
-        found = [(r, use) for r, use in self.generated.get(version_of(d), ()) if reader is None or r.run_id != reader.run_id]
-        read_at = (reader.started_at or reader.ended_at) if reader else None
+        return self.generation_read(d, reader.run_id if reader else None, read_time(reader) if reader else None)
+
+    def generation_read(self, d: DatasetUse, reader_id: str | None, read_at: str | None) -> tuple[RunRecord, DatasetUse] | None:
+        """:meth:`generator` for a reader known by its run id and the time it read (a run not in this index)."""
+        found = [(r, use) for r, use in self.generated.get(version_of(d), ()) if r.run_id != reader_id]
         return pick_generation(found, read_at, lambda c: run_order(c[0]), lambda c: c[0].state == COMPLETE)
 
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
@@ -84,9 +92,10 @@ class LineageIndex:
         here = [s for s in found if located_dataset(s.location) == (d.namespace, d.name)]
         return (here, True) if here else (list(found), False)
 
-    def has_origin(self, d: DatasetUse) -> bool:
-        """Whether a recorded run generated version ``d`` or a registered source has its digest."""
-        return bool(d.version) and (version_of(d) in self.generated or d.version in self.sources)
+    def has_origin(self, d: DatasetUse, reader_id: str | None = None, read_at: str | None = None) -> bool:
+        """Whether another recorded run generated version ``d`` before reader ``reader_id`` read it at ``read_at``
+        (never the reader's own output), or a registered source has its digest."""
+        return bool(d.version) and (self.generation_read(d, reader_id, read_at) is not None or d.version in self.sources)
 
     def broken_inputs(self, run: RunRecord) -> list[BrokenLink]:
         """Inputs of ``run`` that neither a recorded run nor a registered source explains."""
@@ -94,7 +103,7 @@ class LineageIndex:
         for d in run.inputs:
             if not d.version:
                 out.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
-            elif not self.has_origin(d):
+            elif not self.has_origin(d, run.run_id, read_time(run)):
                 out.append(BrokenLink(run.run_id, d, "no recorded run generated this version of this dataset and no registered source has its digest"))
         return out
 

@@ -39,14 +39,17 @@ class OpenLink:
     dataset: DatasetUse
     reason: str
     training: bool = False  # the run trains: once its input is generated, the links upstream of it are its gaps
+    read_at: str | None = None  # when the run read it (a generation after that is not its origin); None in older states
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runId": self.run_id, "job": self.job, "indexKey": self.index_key, "dataset": self.dataset.to_dict(), "reason": self.reason,
-                "training": self.training}
+        out = {"runId": self.run_id, "job": self.job, "indexKey": self.index_key, "dataset": self.dataset.to_dict(), "reason": self.reason,
+               "training": self.training}
+        return out if self.read_at is None else {**out, "readAt": self.read_at}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "OpenLink":
-        return cls(raw["runId"], raw["job"], raw["indexKey"], DatasetUse.from_dict(raw["dataset"]), raw["reason"], bool(raw["training"]))
+        return cls(raw["runId"], raw["job"], raw["indexKey"], DatasetUse.from_dict(raw["dataset"]), raw["reason"], bool(raw["training"]),
+                   raw.get("readAt"))
 
     @property
     def ident(self) -> tuple[str, str, str]:

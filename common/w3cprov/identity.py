@@ -6,7 +6,9 @@ it read is resolved here, the same way for every reader of the records (``tdprov
 audit, the merged PROV export): among the runs that generated that dataset at that digest, the one
 that ended last at or before the reader started (or ended, where its start is not known), a run that
 completed before one that failed. Where the clocks of the machines disagree so that every generation
-ended later, the oldest one is taken.
+ended later, the oldest one is taken if it ended within :data:`CLOCK_SKEW` of the reader's start; a
+generation that ended later still is not what the reader read (the reader's input then has no recorded
+generation: it is an origin, matched to registered sources).
 
 Equal content in another dataset, or the same dataset at the same digest written by another run, is
 never a generation or a use of what was read: readers show it as "same content as" instead.
@@ -14,9 +16,12 @@ never a generation or a use of what was read: readers show it as "same content a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
+CLOCK_SKEW = timedelta(minutes=15)
+"""How far apart the clocks of two machines that record runs of one store may be: a time later than
+another by more is later, not a clock difference."""
 COMPLETE = "COMPLETE"
 """The state of a run that completed (OpenLineage ``RunState.COMPLETE``)."""
 
@@ -56,7 +61,8 @@ def moment(text: str | None) -> datetime | None:
 def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None],
                     completed: Callable[[T], bool] = lambda _: True) -> T | None:
     """The generation a reader at ``read_at`` read: the latest that ended at or before it, one whose run
-    completed before one whose run failed, else the oldest.
+    completed before one whose run failed, else the oldest if it ended within :data:`CLOCK_SKEW` after
+    ``read_at`` (or at a time not known); None when there is none.
 
     ``candidates`` are the generations of one dataset at one version, other than the reader's own;
     ``ended`` gives each one's end time (ISO), ``completed`` whether its run completed: a failed run's
@@ -70,7 +76,10 @@ def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callabl
     reader = moment(read_at)
     before = [c for when, _, c in timed if reader is None or (when is not None and when <= reader)]
     done = [c for c in before if completed(c)]
-    return done[-1] if done else before[-1] if before else timed[0][2]
+    if done or before:
+        return done[-1] if done else before[-1]
+    oldest, first = timed[0][0], timed[0][2]
+    return first if reader is None or oldest is None or oldest - reader <= CLOCK_SKEW else None
 
 
 def location_of_ref(ref: str) -> tuple[str, str] | None:
