@@ -468,3 +468,51 @@ def test_a_local_file_the_provider_names_in_file_localhost_is_one_dataset(tmp_pa
     graph = rdflib.Graph().parse(tmp_path / "all.ttl")
     names = {str(n) for n in graph.objects(None, rdflib.URIRef("https://github.com/tdprov/tdprov/ns#namespace"))}
     assert "file://localhost" not in names and "file://127.0.0.1" not in names
+
+
+def test_a_generation_long_after_the_read_is_not_its_origin(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A registered vendor file is read by training at 12:00; a day later a refresh writes the same bytes to the
+    same path. The training read the source, not the refresh: lineage, record and the audit's training-data
+    section name the source and no preparation run (a generation ending within the clock skew is still taken)."""
+    from prov_common.audit import run_audit
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    vendor = digest("vendor")
+    register_source(store, SourceRecord(name="vendor", digest=vendor, license="CC-BY-4.0", issuer="Acme",
+                                        location="/data/vendor.csv"), _key())
+    train = seal(store, run_events("train", [dataset("/data/vendor.csv", vendor)], [dataset("/data/m.pkl", digest("m"))],
+                                   job_type="TRAINING"))
+    refresh = seal(store, run_events("refresh", [], [dataset("/data/vendor.csv", vendor)], start=T0 + timedelta(days=1)))
+    assert main(["lineage", "/data/m.pkl", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert "generatedBy" not in read and read["sources"] == ["vendor (Acme, CC-BY-4.0)"], read
+    assert main(["record", "/data/m.pkl", "--store", uri]) == 0
+    assert refresh not in capsys.readouterr().out
+    result = run_audit(store, Settings.from_env(store=uri), full=True, progress=False, report_dir=tmp_path / "report")
+    assert result.clean, [f.what for f in result.errors]
+    (entry,) = json.loads((tmp_path / "report" / "report.json").read_text())["trainingData"]
+    assert entry["article10"]["origin"] and not entry["article10"]["preparation"] and entry["annexIV"]["lineageComplete"], entry
+    # a writer whose clock is a few minutes ahead is still the generation
+    skewed = seal(store, run_events("prep", [], [dataset("/data/x.parquet", digest("x"))], start=T0 + timedelta(hours=1, minutes=3)))
+    seal(store, run_events("use", [dataset("/data/x.parquet", digest("x"))], [], start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "/data/x.parquet", "--downstream", "--json", "--store", uri]) == 0
+    assert skewed in capsys.readouterr().out
+    del train
+
+
+def test_a_run_that_writes_back_what_it_read_is_not_its_inputs_origin(tmp_path: Path) -> None:
+    """dedupe reads /data/x.parquet and writes it back unchanged; nothing wrote it before and no source has it:
+    the input is a broken link (its own output was taken as its origin, and the audit was clean)."""
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_COMPLETENESS
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    dedupe = seal(store, run_events("dedupe", [dataset("/data/x.parquet", x)], [dataset("/data/x.parquet", x)]))
+    seal(store, run_events("train", [dataset("/data/x.parquet", x)], [], start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    result = run_audit(store, Settings.from_env(store=uri), full=True, progress=False)
+    found = [f.what for f in result.check(CHECK_COMPLETENESS).errors]
+    assert any(f"run {dedupe}" in w and "/data/x.parquet" in w for w in found), found
