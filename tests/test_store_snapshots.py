@@ -101,3 +101,23 @@ def test_checkout_cli(tmp_path: Path, parquet, capsys: pytest.CaptureFixture[str
     assert main(["checkout", "blake3:" + "1" * 64, "-o", str(tmp_path / "y"), "--store", store.uri]) == 2
     (tmp_path / "store" / object_key(hash_bytes(original).digest)).write_bytes(b"tampered")
     assert main(["checkout", digest, "-o", str(tmp_path / "z.parquet"), "--store", store.uri]) == 1
+
+
+@pytest.mark.parametrize("name", ["/tmp/outside.csv", "../outside.csv", "a/b.csv", "..", ""])
+def test_a_snapshot_index_naming_a_path_restores_nothing_outside_the_folder(tmp_path: Path, name: str) -> None:
+    """The snapshot index is unsigned (a writer can put one under objects/): a name that is a path must not
+    make checkout write outside ``-o`` (it wrote to an absolute path, or up with ``..``)."""
+    import json
+
+    store = open_store(str(tmp_path / "store"))
+    evil = tmp_path / "evil.sh"
+    evil.write_bytes(b"echo pwned\n")
+    obj = snapshot_bytes(store, evil.read_bytes())
+    table = "blake3:" + "ab" * 32
+    store.put(index_key(table), json.dumps({"bytes": 11, "format": "tdprov-snapshot-index/1", "name": name, "object": obj,
+                                            "table": table, "tableFormat": "csv"}).encode())
+    out = tmp_path / "deep" / "out"
+    out.mkdir(parents=True)
+    with pytest.raises(VerificationError, match="is not a plain file name"):
+        checkout(store, table, out)
+    assert list(out.iterdir()) == [] and not (tmp_path / "deep" / "outside.csv").exists() and not Path("/tmp/outside.csv").exists()

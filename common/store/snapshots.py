@@ -63,7 +63,7 @@ class SnapshotIndex:
     @classmethod
     def from_json(cls, data: bytes, key: str) -> "SnapshotIndex":
         return _parsed(data, key, INDEX_FORMAT, lambda raw: cls(
-            str(raw["table"]), str(raw["object"]), int(raw["bytes"]), str(raw["name"]), str(raw["tableFormat"])))
+            str(raw["table"]), str(raw["object"]), int(raw["bytes"]), _file_name(str(raw["name"])), str(raw["tableFormat"])))
 
 
 def _parsed(data: bytes, key: str, fmt: str, build: Callable[[dict[str, Any]], Any]) -> Any:
@@ -169,6 +169,13 @@ class SnapshotSet:
     def from_json(cls, data: bytes, key: str) -> "SnapshotSet":
         return _parsed(data, key, SET_FORMAT, lambda raw: cls(str(raw["version"]), tuple(
             (_relative(str(f["path"])), str(f["object"]), int(f["bytes"])) for f in raw["files"])))
+
+
+def _file_name(name: str) -> str:
+    """A plain file name (the index is unsigned: a name with a folder in it would restore outside ``-o``)."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise BadInputError(f"{name!r} is not a plain file name.", fix="the snapshot index is not one tdprov wrote")
+    return name
 
 
 def _relative(path: str) -> str:
