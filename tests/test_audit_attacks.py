@@ -291,3 +291,23 @@ def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_lo
     gone = _audit(s.pipe)
     assert [f for f in gone.check(CHECK_INVENTORY).errors if f"the bundle of logged run {genuine} is gone" in f.what], \
         [f.what for f in gone.errors]
+
+
+def test_a_key_that_names_no_run_is_a_finding_not_a_stop(store_uri: str, capsys: pytest.CaptureFixture) -> None:
+    """A writer puts an index entry and a bundle folder under names that are no run id ('0 stray'): verify and
+    the audit name them and go on with every real bundle (they stopped with exit 2, examining nothing)."""
+    from prov_common.cli import main
+
+    s = Store(store_uri)
+    entry = s.index_key(s.extra)
+    stray_entry = entry.rsplit("/", 1)[0] + "/20990101T000000000000Z-0 stray.json"
+    raw_write(s.uri, stray_entry, raw_read(s.uri, entry))
+    raw_write(s.uri, "bundles/0 stray/manifest.json", b"{}")
+    result = _audit(s.pipe)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    assert [f for f in result.check(CHECK_INVENTORY).errors if f.object == stray_entry and "names no run" in f.what], shown
+    assert main(["verify", "--store", s.uri]) == 1
+    out = capsys.readouterr().out
+    assert "bundles/0 stray/: malformed: '0 stray' is not a run id" in out
+    assert sum(line.startswith("OK ") for line in out.splitlines()) == len(s.keys("index/")) - 1, out
+    assert _audit(s.pipe, full=True).exit_code == 1

@@ -316,16 +316,18 @@ class _Plan:
 
 
 def _misfiled_entry(summary: BundleSummary) -> bool:
-    """An index entry whose key names another run than the one it holds (a copied or renamed entry)."""
+    """An index entry whose key names another run than the one it holds (a copied or renamed entry), or no run."""
     key = summary.cursor or ""
-    return key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) != summary.run_id
+    named = layout.run_id_of_index_key(key)
+    return key.startswith(layout.INDEX + "/") and (named != summary.run_id or not layout.is_run_id(named))
 
 
 def _misfiled(summary: BundleSummary) -> Finding:
     key = summary.cursor or ""
-    return Finding(CHECK_INVENTORY, key, f"the index entry of run {layout.run_id_of_index_key(key)} holds the summary of run "
-                   f"{summary.run_id}: a copied or renamed entry", "remove it and find out who wrote it; see 'tdprov verify'",
-                   run_id=layout.run_id_of_index_key(key))
+    named = layout.run_id_of_index_key(key)
+    what = (f"the index entry of run {named} holds the summary of run {summary.run_id}: a copied or renamed entry"
+            if layout.is_run_id(named) else f"the index entry's key names no run ({named!r} is not a run id): tdprov wrote no such entry")
+    return Finding(CHECK_INVENTORY, key, what, "remove it and find out who wrote it; see 'tdprov verify'", run_id=named)
 
 
 def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | None) -> set[str]:

@@ -117,6 +117,10 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     its key); it is a finding, and the record takes what the entry would say from the signed manifest."""
     run_id = summary.run_id
     checked = verify_and_derive(store, run_id, trust)
+    if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
+        record = record_from_summary(summary, MISSING)
+        record.bundle_findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in checked.report.findings]
+        return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or f"{layout.BUNDLES}/{run_id}/")
     report, derived = checked.report, checked.derived
     findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
     findings += [replace(bundle_finding(f.key, f.problem, f.reason, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]

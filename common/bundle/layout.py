@@ -51,6 +51,11 @@ def check_run_id(run_id: object) -> str:
     return run_id
 
 
+def is_run_id(run_id: object) -> bool:
+    """Whether ``run_id`` can name a bundle (:func:`check_run_id` would take it)."""
+    return isinstance(run_id, str) and bool(_RUN_ID.match(run_id))
+
+
 def bundle_prefix(run_id: str) -> str:
     return f"{BUNDLES}/{check_run_id(run_id)}/"
 

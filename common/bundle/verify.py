@@ -143,6 +143,9 @@ def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: 
 def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None, checked: CheckedBundle,
                   recorded_entry: bool = False) -> None:
     report, run_id = checked.report, checked.report.run_id
+    if not layout.is_run_id(run_id):  # a key or folder in the store that no bundle of tdprov's has
+        report.add(f"{layout.BUNDLES}/{run_id}/", "malformed", f"{run_id!r} is not a run id: no bundle of tdprov's is named so")
+        return
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
 
