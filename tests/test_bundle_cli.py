@@ -187,3 +187,17 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
     with pytest.raises(BadInputError, match="is not a bundle summary") as failed:  # one entry read on its own: the error
         read_index_entry(store, entry)
     assert "restore the entry from a backup" in (failed.value.fix or "")
+
+
+def test_verify_a_run_id_typed_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run id that cannot name a bundle is bad input (exit 2, one line); a well-formed id with no bundle is a
+    'missing' finding (a deleted bundle looks the same), and stderr says to check the id."""
+    store = str(tmp_path / "store")
+    (run_id,) = _record(store, 1)
+    assert main(["verify", run_id, "not a run", "--store", store]) == 2
+    assert "run id 'not a run' cannot name a bundle" in capsys.readouterr().err
+    missing = str(uuid.uuid4())
+    assert main(["verify", run_id, missing, "--store", store]) == 1
+    out, err = capsys.readouterr()
+    assert f"OK    {run_id}" in out and f"bundles/{missing}/: missing" in out
+    assert f"no object of run {missing}'s bundle is in {store}: check the id with 'tdprov runs'" in err

@@ -7,6 +7,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from prov_common.bundle import layout
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
@@ -56,10 +57,15 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
+    for run_id in args.run_ids:  # a run id typed by a person: one that cannot name a bundle is bad input, not a finding
+        layout.check_run_id(run_id)
     verification = verify_runs(store, trust, args.run_ids or None, workers=args.workers)
     failed = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
+        if args.run_ids and any(f.problem == "missing" and f.key == layout.bundle_prefix(report.run_id) for f in report.findings):
+            print(f"tdprov verify: no object of run {report.run_id}'s bundle is in {store.uri}: check the id with 'tdprov runs' "
+                  "(a run that was there and is gone is a finding: 'tdprov audit' names a logged run that was deleted)", file=sys.stderr)
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:
