@@ -58,12 +58,17 @@ def _malformed(kind: str, start: dict) -> dict:
         bad["run"]["facets"]["deep"] = _nested(900)
     elif kind == "facet not an object":
         bad["job"]["facets"]["sql"] = "SELECT 1"
+    elif kind == "time past year 9999":
+        bad["eventTime"] = "9999-12-31T23:59:59-01:00"
+    elif kind == "infinite number":
+        bad["run"]["facets"]["x"] = {"_producer": "p", "_schemaURL": "https://x.invalid/s.json", "v": float("inf")}
     return bad
 
 
-KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object"]
+KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object", "time past year 9999", "infinite number"]
 REASONS = {"outputs not a list": "field 'outputs' must be a list", "unknown eventType": "'STARTED', not one of",
-           "900 levels": "nested more than 100 levels", "facet not an object": "field 'job.facets.sql' must be an object"}
+           "900 levels": "nested more than 100 levels", "facet not an object": "field 'job.facets.sql' must be an object",
+           "time past year 9999": "field 'eventTime' must be an ISO 8601 date-time", "infinite number": "which JSON cannot write"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -85,7 +90,10 @@ def test_malformed_start_then_valid_complete_seals_a_bundle_recording_the_refusa
         ol_validator.validate_event(json.loads(line))
     [refused] = _refusals(store, run_id)
     assert REASONS[kind] in refused["reason"] and refused["fix"]
-    assert refused["event"]["run"]["runId"] == run_id if kind != "900 levels" else "too deep" in json.dumps(refused)
+    if kind == "infinite number":  # JSON cannot hold the event: the record keeps the reason
+        assert refused["event"] is None
+    else:
+        assert refused["event"]["run"]["runId"] == run_id if kind != "900 levels" else "too deep" in json.dumps(refused)
     assert "AKIAPLANTEDNESTED777" not in json.dumps(refused)
     assert REASONS[kind] in caplog.text and run_id in caplog.text
 
@@ -128,13 +136,15 @@ def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     bad_start = dict(start, outputs=7)
     raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-bad.json", json.dumps(bad_start).encode())
     raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-broken.json", b"{not json")
+    raw_put(str(store), f"staging/{run_id}/20260301T100002000000Z-huge.json", json.dumps(start).replace('"runId"', '"x": 1e999, "runId"', 1).encode())
+    raw_put(str(store), f"staging/{run_id}/20260301T100003000000Z-late.json", json.dumps(dict(start, eventTime="9999-12-31T23:59:59-01:00")).encode())
     transport = _transport(store)
     transport.emit(complete)
     transport.close()
     _verified(store, run_id)
     assert _event_types(store, run_id) == ["COMPLETE"]
     refused = _refusals(store, run_id)
-    assert sorted(r["stagedAs"].rsplit("-", 1)[1] for r in refused) == ["bad.json", "broken.json"]
+    assert sorted(r["stagedAs"].rsplit("-", 1)[1] for r in refused) == ["bad.json", "broken.json", "huge.json", "late.json"]
     assert any("'outputs' must be a list" in r["reason"] for r in refused)
     assert any("not valid JSON" in r["reason"] for r in refused)
 
@@ -166,3 +176,14 @@ def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_pat
     result = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
     (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
     assert found.severity == "error" and "1 event(s) were staged for it after that" in found.what and "in no bundle" in found.what
+
+
+@pytest.mark.parametrize("run_id", ["{0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11}", "urn:uuid:0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
+                                    "0190c1d27e4f7a009b1e3f6f3c2a9d11"])
+def test_a_run_id_not_in_the_specs_uuid_form_is_refused_naming_the_field(tmp_path: Path, run_id: str) -> None:
+    """Python's UUID() takes braces, urn:uuid: and bare hex; the spec's format (and a bundle's name) does not:
+    the event is refused at the field, not accepted and then dropped where the run id names the bundle."""
+    start, _ = run_events(str(uuid.uuid4()))
+    start["run"]["runId"] = run_id
+    with pytest.raises(BadInputError, match="field 'run.runId' must be a UUID"):
+        _transport(tmp_path / "store", strict=True).emit(start)

@@ -90,7 +90,7 @@ def _not_too_deep(value: Any) -> bool:
     from prov_common.lineage.validate import check_nesting
 
     try:
-        check_nesting(value)
+        check_nesting(value, numbers=False)
     except BadInputError:
         return False
     return True
@@ -279,8 +279,8 @@ class ProvenanceTransport(Transport):
             event = parse_run_event(data)
             if run_id_of(event) != run_id:
                 raise BadInputError(f"staged event of run {run_id_of(event)!r} is under run {run_id}.")
-        except (BadInputError, RecursionError) as exc:
-            error = exc if isinstance(exc, BadInputError) else BadInputError("staged event is nested too deep.")
+        except (BadInputError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # whatever the staged bytes hold
+            error = exc if isinstance(exc, BadInputError) else BadInputError(f"staged event cannot be read ({type(exc).__name__}: {exc}).")
             path, record = refusal(None, error, staged_as=key)
             attachments[path] = record
             return

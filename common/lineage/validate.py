@@ -6,10 +6,11 @@ Errors are :class:`BadInputError` naming the event (where it is, its type, job a
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
-from uuid import UUID
 
 from prov_common.errors import BadInputError
 
@@ -19,6 +20,8 @@ SPEC_FIX = "see the OpenLineage spec (https://openlineage.io/spec/2-0-2/OpenLine
 TIME_FIX = "write it like 2024-05-01T12:00:00.000Z"
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
 def to_utc(text: str) -> datetime | None:
     """An ISO 8601 date-time with a time of day as an aware UTC datetime (no offset = UTC); None if it is not one."""
     text = text.strip()
@@ -26,11 +29,9 @@ def to_utc(text: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 9999 or before year 1
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def parse_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None) -> dict[str, Any]:
@@ -73,9 +74,10 @@ def _as_mapping(event: Any, where: str | None) -> Any:
     return event
 
 
-def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_NESTING) -> None:
-    """Refuse ``value`` (a JSON-like structure) nested deeper than ``limit`` objects and arrays; iterative,
-    so hostile depth gives :class:`BadInputError`, never ``RecursionError``."""
+def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_NESTING, *, numbers: bool = True) -> None:
+    """Refuse ``value`` (a JSON-like structure) nested deeper than ``limit`` objects and arrays, or (``numbers``)
+    holding a number JSON cannot write (NaN, infinity: ``1e999`` reads as one); iterative, so hostile depth
+    gives :class:`BadInputError`, never ``RecursionError``."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -84,6 +86,9 @@ def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_
         elif isinstance(item, (list, tuple)):
             children = item
         else:
+            if numbers and isinstance(item, float) and not math.isfinite(item):
+                raise BadInputError(f"{what} holds the number {item!r}, which JSON cannot write.",
+                                    fix="send finite numbers (a value too large for a double, such as 1e999, reads as infinity)")
             continue
         if depth > limit:
             raise BadInputError(f"{what} is nested more than {limit} levels deep.",
@@ -178,9 +183,7 @@ class _Checker:
 
     def uuid(self, path: str) -> None:
         value = self.text(path)
-        try:
-            UUID(value)
-        except ValueError:
+        if not _UUID.fullmatch(value):  # the spec's format: 8-4-4-4-12 hex digits (UUID() also takes braces and urn:uuid:)
             self.fail(path, f"must be a UUID, got {value!r:.60}", fix="use a UUID (uuid7 recommended) as the run id")
 
     def time(self, path: str) -> None:
