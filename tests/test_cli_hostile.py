@@ -243,3 +243,27 @@ def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Pa
     assert audited.returncode == 1 and "named pipe" in audited.stdout, audited.stderr
     listed = _tdprov("runs", env=env)
     assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr
+
+
+def test_control_characters_in_recorded_names_never_reach_the_terminal(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """A producer names its job and datasets with an OSC title, a screen clear, a carriage return and a
+    right-to-left override: runs, show, lineage and an error print them escaped, never raw."""
+    from bundle_support import dataset, event
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.cli import main
+
+    evil = "x\x1b]0;PWNED\x07\x1b[2J\r\u202eexe.txt"
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    run_id = str(uuid.uuid4())
+    out_ds = dataset("s3://lake", f"model{evil}", "blake3:" + "2" * 64)
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=f"job{evil}"))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=f"job{evil}", outputs=[out_ds]))
+    transport.close()
+    for argv in (["runs"], ["show", run_id], ["lineage", f"s3://lake/model{evil}"], ["lineage", f"nothing{evil}"]):
+        main([*argv, "--store", store])
+        out, err = capsys.readouterr()
+        assert "exe.txt" in out + err, argv
+        for raw in ("\x1b", "\r", "\x07", "\u202e"):
+            assert raw not in out and raw not in err, (argv, raw, out, err)
+        assert "\\x1b]0;PWNED\\x07" in out + err and "\\u202e" in out + err, argv

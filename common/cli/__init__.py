@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from prov_common import __version__
 from prov_common.cli._common import check_store_exists
 from prov_common.cli._failures import as_bad_input
+from prov_common.cli._terminal import visible, visible_stdout
 from prov_common.errors import TdprovError
 
 EXIT_OK = 0
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "store_must_exist", False):
             check_store_exists(getattr(args, "store", None))
-        return int(func(args) or 0)
+        with visible_stdout():
+            return int(func(args) or 0)
     except TdprovError as exc:
         return _fail(args.verb, exc)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
@@ -80,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(verb: str, exc: TdprovError) -> int:
     """Print ``exc`` as one line and return its exit code."""
     fix = "" if exc.fix else f" Fix: run 'tdprov {verb} --help' for the options and an example."
-    print(f"tdprov {verb}: {' '.join(str(exc).split())}{fix}", file=sys.stderr)
+    print(visible(f"tdprov {verb}: {' '.join(str(exc).split())}{fix}"), file=sys.stderr)
     return exc.exit_code
 
 

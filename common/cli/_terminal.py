@@ -1,0 +1,47 @@
+"""Text a verb prints: control and bidirectional-override characters are shown escaped, never sent raw.
+
+Names in the records (jobs, datasets, producers, facets) come from any OpenLineage producer; raw, an
+escape sequence in one could retitle or clear the terminal, or a carriage return overprint an ``OK``
+line. JSON output already escapes them; files written with ``-o`` are not terminal text.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]  # all but tab and newline
+_BIDI = [0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {**{c: f"\\x{c:02x}" for c in _CONTROLS}, **{c: f"\\u{c:04x}" for c in _BIDI}}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (tab and newline aside) and bidirectional overrides escaped."""
+    return text.translate(_ESCAPES)
+
+
+class VisibleText:
+    """A text stream that writes :func:`visible` text to the stream it wraps (everything else is that stream's)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextmanager
+def visible_stdout() -> Iterator[None]:
+    """While inside, text written to ``sys.stdout`` is :func:`visible` (bytes through ``sys.stdout.buffer`` are
+    left as they are: they are JSON, which escapes them, or a file's bytes the user asked for)."""
+    inner = sys.stdout
+    sys.stdout = VisibleText(inner)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = inner
