@@ -516,3 +516,31 @@ def test_a_run_that_writes_back_what_it_read_is_not_its_inputs_origin(tmp_path: 
     result = run_audit(store, Settings.from_env(store=uri), full=True, progress=False)
     found = [f.what for f in result.check(CHECK_COMPLETENESS).errors]
     assert any(f"run {dedupe}" in w and "/data/x.parquet" in w for w in found), found
+
+
+def test_each_training_run_is_described_by_the_generation_it_read(tmp_path: Path) -> None:
+    """prepare#1 makes clean.parquet from vendor A (CC-BY-4.0), train#1 reads it; later prepare#2 makes the very
+    same bytes from vendor B (proprietary), train#2 reads them. The report's training data describes each
+    training run by what it read: two entries, vendor A's for train#1, vendor B's for train#2 (one entry, all
+    vendor B, before)."""
+    from prov_common.audit import run_audit
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    a, b, clean = digest("vendor A"), digest("vendor B"), digest("clean")
+    for name, d, lic in (("vendorA", a, "CC-BY-4.0"), ("vendorB", b, "proprietary")):
+        register_source(store, SourceRecord(name=name, digest=d, license=lic, issuer=name, location=f"/data/{name}.csv"), _key())
+    p1 = seal(store, run_events("prepare", [dataset("/data/vendorA.csv", a)], [dataset("/data/clean.parquet", clean)]))
+    t1 = seal(store, run_events("train", [dataset("/data/clean.parquet", clean)], [dataset("/data/m1.pkl", digest("m1"))],
+                                start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    p2 = seal(store, run_events("prepare", [dataset("/data/vendorB.csv", b)], [dataset("/data/clean.parquet", clean)],
+                                start=T0 + timedelta(hours=2)))
+    t2 = seal(store, run_events("train", [dataset("/data/clean.parquet", clean)], [dataset("/data/m2.pkl", digest("m2"))],
+                                start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    run_audit(store, Settings.from_env(store=uri), full=True, progress=False, report_dir=tmp_path / "report")
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    described = {(tuple(e["trainingRuns"]), e["writtenBy"], tuple(s["name"] for s in e["article10"]["origin"]))
+                 for e in report["trainingData"]}
+    assert described == {((t1,), p1, ("vendorA",)), ((t2,), p2, ("vendorB",))}, described
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert f"written by run <code>{p1}</code>" in html and f"written by run <code>{p2}</code>" in html

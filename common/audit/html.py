@@ -166,7 +166,8 @@ def _dataset(entry: dict[str, Any]) -> str:
         ("Lineage complete to registered sources", "yes" if a4["lineageComplete"] else '<span class="fail">no</span>'),
     ])
     rule = escape(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))
-    return (f'<section class="dataset"><h3>{escape(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>; '
+    written = f' written by run <code>{escape(entry["writtenBy"])}</code>' if entry.get("writtenBy") else ""
+    return (f'<section class="dataset"><h3>{escape(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>{written}; '
             f'used by training job {escape(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), {rule}.</p>'
             f"<h4>EU AI Act Article 10</h4>{_article10(a10.get('items') or [])}"
             f"<h4>Preparation runs (10(2)(c))</h4>{steps}"

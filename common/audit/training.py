@@ -85,15 +85,18 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: M
 
 
 def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """One entry per dataset version used by a training run (newest runs first, at most ``MAX_DATASETS``).
-    ``changed``: versions a re-hash found no longer at their location (``rehash.version_at`` -> what): gaps."""
+    """One entry per dataset version used by a training run, and per generation of it that training runs read
+    (two preparation runs that wrote the same bytes from different sources are two lineages: each training run
+    is described by the one it read), newest runs first, at most ``MAX_DATASETS``. ``changed``: versions a
+    re-hash found no longer at their location (``rehash.version_at`` -> what): gaps."""
     entries: dict[str, dict[str, Any]] = {}
     readers: dict[VersionKey, dict[str, dict[str, Any]]] = {}
     for run in index.training_runs():
         if len(entries) >= MAX_DATASETS:
             break
         for d in run.inputs:
-            key = f"{d.label}@{d.version or 'unversioned'}"
+            made = index.generator(d, run) if d.version else None
+            key = f"{d.label}@{d.version or 'unversioned'}" + (f" by {made[0].run_id}" if made else "")
             if key in entries:
                 entries[key]["trainingRuns"].append(run.run_id)
                 continue
@@ -109,6 +112,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
             entries[key] = {
                 "dataset": d.label,
                 "version": d.version,
+                "writtenBy": made[0].run_id if made else None,
                 "rows": d.rows,
                 "shards": d.shards,
                 "trainingRuns": [run.run_id],
