@@ -1,6 +1,8 @@
 """Which ``file://`` URIs name this machine's file system (no I/O; importable from anywhere)."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})
 """Authorities of a ``file://`` URI on this machine: named, read and stored as a local path."""
 
@@ -8,3 +10,13 @@ LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})
 def is_local_host(authority: str) -> bool:
     """Whether a ``file://`` URI's authority (``localhost``, ``127.0.0.1`` or none) names this machine."""
     return authority.lower() in LOCAL_HOSTS
+
+
+def local_namespace(namespace: str) -> str:
+    """``file`` for a namespace that names this machine's file system (``file://localhost``, ``file://127.0.0.1``,
+    as the official Airflow OpenLineage provider writes for a ``file://localhost/p`` Asset), else ``namespace``:
+    one local file is one dataset whichever producer named it."""
+    if not namespace.lower().startswith("file://"):
+        return namespace
+    authority = urlsplit(namespace).netloc
+    return "file" if authority and is_local_host(authority) else namespace

@@ -544,3 +544,61 @@ def test_each_training_run_is_described_by_the_generation_it_read(tmp_path: Path
     assert described == {((t1,), p1, ("vendorA",)), ((t2,), p2, ("vendorB",))}, described
     html = (tmp_path / "report" / "report.html").read_text()
     assert f"written by run <code>{p1}</code>" in html and f"written by run <code>{p2}</code>" in html
+
+
+def test_a_file_on_another_machine_is_not_rehashed_as_the_local_file(tmp_path: Path) -> None:
+    """(file, /d/x.csv) and (file://hostB, /d/x.csv) are two datasets: the re-hash reads only the local one and
+    compares it with its own version (hostB's newer version was taken as the local file's: a false finding)."""
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_REHASH
+    from prov_common.hashing import hash_path
+
+    data = tmp_path / "x.csv"
+    data.write_text("a,b\n1,2\n")
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("local", [], [dataset(str(data), hash_path(data).digest)]))
+    seal(store, run_events("remote", [], [dataset(str(data), digest("other"), namespace="file://hostB")], start=T0 + timedelta(hours=1)))
+    result = run_audit(store, Settings.from_env(store=uri), full=True, rehash=True, progress=False)
+    rehash = result.check(CHECK_REHASH)
+    assert rehash.findings == [] and rehash.checked == 1, [f.what for f in rehash.findings]
+
+
+def test_the_newest_version_is_decided_by_time_not_by_how_the_time_is_written(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Run A ends at 12:05:00Z, run B at 12:05:00.400000Z: B's version is the newest for lineage, record and
+    the re-hash ('...00Z' sorts after '...00.4Z' as text)."""
+    from prov_common.audit.rehash import newest_versions
+    from prov_common.audit.recorded import RecordedRuns
+    from prov_common.signing import trust_from_settings
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    a, b = digest("a"), digest("b")
+    seal(store, run_events("writer_a", [], [dataset("/data/x.parquet", a)]))
+    later = run_events("writer_b", [], [dataset("/data/x.parquet", b)])
+    later[1]["eventTime"] = later[1]["eventTime"].replace(":00Z", ":00.400000Z")
+    seal(store, later)
+    for argv in (["lineage", "/data/x.parquet"], ["lineage", "/data/x.parquet", "--checks"], ["record", "/data/x.parquet"]):
+        assert main([*argv, "--store", uri]) == 0
+        out = capsys.readouterr().out
+        assert b in out and a not in out, argv
+    runs = RecordedRuns.of(store, trust_from_settings(Settings.from_env(store=uri))).runs.values()
+    assert newest_versions(runs)["/data/x.parquet"].version == b
+
+
+def test_the_rehash_names_what_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Data with no location this audit can read (an XCom value, a file on another machine) is not re-hashed, and
+    the check says so, in the text and the report (it passed as if everything had been checked)."""
+    data = tmp_path / "x.csv"
+    data.write_text("a,b\n1,2\n")
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    from prov_common.hashing import hash_path
+
+    seal(store, run_events("local", [], [dataset(str(data), hash_path(data).digest)]))
+    seal(store, run_events("dag.task", [], [dataset("/dag/task/return_value", digest("v"), namespace="xcom://dag")]))
+    assert main(["audit", "--rehash", "--report", str(tmp_path / "r"), "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert "(1 checked); not re-hashed: 1 dataset(s) with no location this audit can read (xcom://dag/dag/task/return_value)" in out, out
+    (rehash,) = [c for c in json.loads((tmp_path / "r" / "report.json").read_text())["checks"] if c["name"] == "rehash"]
+    assert "not re-hashed: 1 dataset(s)" in rehash["detail"]

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import COMPLETE, VersionKey, at_location, located_dataset, location_of_ref, pick_generation, version_key
+from prov_common.w3cprov.identity import (
+    COMPLETE,
+    VersionKey,
+    at_location,
+    located_dataset,
+    location_of_ref,
+    pick_generation,
+    sortable_time,
+    version_key,
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,8 @@ class Trace:
 
 
 def run_order(record: RunRecord) -> str:
-    """When a run happened, as a sortable text (its end, else its sealing or start time)."""
-    return record.ended_at or record.sealed_at or record.started_at or ""
+    """When a run happened, as a text that sorts in time order (its end, else its sealing or start time)."""
+    return sortable_time(record.ended_at or record.sealed_at or record.started_at)
 
 
 def read_time(record: RunRecord) -> str | None:

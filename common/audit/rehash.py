@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from prov_common.file_uri import local_namespace
+from prov_common.w3cprov.identity import sortable_time
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
 
 FIX_CHANGED = (
@@ -17,10 +19,11 @@ FIX_GONE = "the data was moved or deleted; restore it, or record where it lives 
 
 
 def data_location(namespace: str, name: str) -> str | None:
-    """The place data named ``namespace``/``name`` lives (local path or ``s3://`` URI), if the name is one."""
+    """The place data named ``namespace``/``name`` lives (local path or ``s3://`` URI), if the name is one; a
+    file on another machine (``file://host``) is not here to read."""
     if namespace.startswith("s3://"):
         return namespace.rstrip("/") + "/" + name.lstrip("/")
-    if namespace in ("file", "") or namespace.startswith("file:"):
+    if namespace == "" or local_namespace(namespace) == "file":
         return name if name.startswith("/") else None
     return None
 
@@ -51,7 +54,7 @@ def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
     written: dict[str, tuple[str, DatasetUse]] = {}
     read: dict[str, tuple[str, DatasetUse]] = {}
     for r in records:
-        order = r.ended_at or r.sealed_at or ""
+        order = sortable_time(r.ended_at or r.sealed_at)
         for table, side in ((written, r.outputs), (read, r.inputs)):
             for d in side:
                 loc = _location(d)
@@ -108,6 +111,11 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
     hasher = hasher or default_hasher()
     changed = {} if changed is None else changed
     result = CheckResult(CHECK_REHASH)
+    records = list(records)
+    elsewhere = sorted({d.label for r in records for d in (*r.inputs, *r.outputs) if d.version and _location(d) is None})
+    if elsewhere:  # XCom values, in-memory data, files on another machine, tables: no place here to read them from
+        shown = ", ".join(elsewhere[:5]) + (f" and {len(elsewhere) - 5} more" if len(elsewhere) > 5 else "")
+        result.detail = f"not re-hashed: {len(elsewhere)} dataset(s) with no location this audit can read ({shown})"
     for location, d in sorted(newest_versions(records).items()):
         result.checked += 1
         version = f"{location}@{d.version}"  # as version_at(d) names it

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(scope_note("full" if result.full else "incremental", result.bundles_examined))
         for check in result.checks:
-            print(f"{check.status:>7}  {check.title} ({check.checked} checked)")
+            print(f"{check.status:>7}  {check.title} ({check.checked} checked)" + (f"; {check.detail}" if check.detail else ""))
         for f in result.findings:
             print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
     cp = result.checkpoint.checkpoint if result.checkpoint else None

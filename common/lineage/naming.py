@@ -8,7 +8,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from openlineage.client.naming import dataset as ol_naming
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import is_local_host
+from prov_common.file_uri import is_local_host, local_namespace  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
 DEFAULT_JOB_NAMESPACE = "tdprov"
@@ -130,16 +130,6 @@ def clean_namespace(namespace: str) -> str:
     if "@" not in parts.netloc or (parts.scheme.lower() in CONTAINER_SCHEMES and REDACTED not in parts.netloc):
         return text
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
-
-
-def local_namespace(namespace: str) -> str:
-    """``file`` for a namespace that names this machine's file system (``file://localhost``, ``file://127.0.0.1``,
-    as the official Airflow OpenLineage provider writes for a ``file://localhost/p`` Asset), else ``namespace``:
-    one local file is one dataset whichever producer named it."""
-    if not namespace.lower().startswith("file://"):
-        return namespace
-    authority = urlsplit(namespace).netloc
-    return "file" if authority and is_local_host(authority) else namespace
 
 
 def dataset_uri(namespace: str, name: str) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from prov_common.errors import BadInputError
-from prov_common.lineage.naming import local_namespace
+from prov_common.file_uri import local_namespace
 from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
 
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")

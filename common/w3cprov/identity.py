@@ -58,6 +58,13 @@ def moment(text: str | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+def sortable_time(text: str | None) -> str:
+    """An ISO-8601 time as text that sorts in time order (UTC, microseconds always written: ``...:00Z`` sorts
+    after ``...:00.4Z`` as written); text that is no time as it is, '' for none."""
+    when = moment(text)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when is not None else (text or "")
+
+
 def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None],
                     completed: Callable[[T], bool] = lambda _: True) -> T | None:
     """The generation a reader at ``read_at`` read: the latest that ended at or before it, one whose run

@@ -16,7 +16,7 @@ from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
-from prov_common.w3cprov.identity import at_location, dataset_label, location_of_ref
+from prov_common.w3cprov.identity import at_location, dataset_label, location_of_ref, sortable_time
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 SourceLabel = tuple[str, "tuple[str, str] | None"]
@@ -101,7 +101,7 @@ def _adjacency(graph: LineageGraph) -> tuple[dict[str, list[Edge]], dict[str, li
 
 def _made_at(graph: LineageGraph, incoming: Mapping[str, list[Edge]], key: str) -> str:
     """When a data node was last generated (ISO time of the latest generating run), else ''."""
-    times = [graph.nodes[e.source].ended or graph.nodes[e.source].started or "" for e in incoming.get(key, ())]
+    times = [sortable_time(graph.nodes[e.source].ended or graph.nodes[e.source].started) for e in incoming.get(key, ())]
     return max(times, default="")
 
 
