@@ -1,6 +1,7 @@
 """Which ``file://`` URIs name this machine's file system (no I/O; importable from anywhere)."""
 from __future__ import annotations
 
+import posixpath
 from urllib.parse import urlsplit
 
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})
@@ -20,3 +21,12 @@ def local_namespace(namespace: str) -> str:
         return namespace
     authority = urlsplit(namespace).netloc
     return "file" if authority and is_local_host(authority) else namespace
+
+
+def local_dataset(namespace: str, name: str) -> tuple[str, str]:
+    """``(namespace, name)`` of a dataset as tdprov names it: :func:`local_namespace`, and an absolute local path
+    normalised as tdprov's naming does (``/data//x`` and ``/data/./x`` are ``/data/x``); anything else as given."""
+    namespace = local_namespace(namespace)
+    if namespace == "file" and name.startswith("/"):
+        return namespace, posixpath.normpath(name)
+    return namespace, name

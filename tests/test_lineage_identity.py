@@ -602,3 +602,22 @@ def test_the_rehash_names_what_it_cannot_read(tmp_path: Path, capsys: pytest.Cap
     assert "(1 checked); not re-hashed: 1 dataset(s) with no location this audit can read (xcom://dag/dag/task/return_value)" in out, out
     (rehash,) = [c for c in json.loads((tmp_path / "r" / "report.json").read_text())["checks"] if c["name"] == "rehash"]
     assert "not re-hashed: 1 dataset(s)" in rehash["detail"]
+
+
+def test_paths_another_producer_writes_relative_or_not_normalised(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A producer names (file, data/copy.csv), relative, with the bytes of /data/vendor.csv: every lineage view
+    prints (it crashed: a relative path has no file URI). Another names (file, /data//model.pkl): that is the file
+    /data/model.pkl, found by its path and URI (tdprov runs showed a URI no lookup found)."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    v = digest("vendor")
+    seal(store, run_events("copy", [dataset("/data/vendor.csv", v)], [dataset("data/copy.csv", v)]))
+    seal(store, run_events("train", [dataset("/data/vendor.csv", v)], [dataset("/data//model.pkl", digest("m"))],
+                           start=T0 + timedelta(hours=1)))
+    for argv in (["lineage", "/data/vendor.csv", "--downstream"], ["lineage", "data/copy.csv"], ["lineage", "/data/model.pkl"],
+                 ["lineage", "file:///data/model.pkl"], ["runs"]):
+        assert main([*argv, "--store", uri]) == 0, argv
+        out = capsys.readouterr().out
+        assert "/data//model.pkl" not in out, (argv, out)
+    assert main(["lineage", "/data/vendor.csv", "--downstream", "--store", uri]) == 0
+    assert "same content as file:data/copy.csv" in capsys.readouterr().out

@@ -6,8 +6,8 @@ optional parts (facets, inputs, outputs) may be missing, and facets unknown.
 Events of one run are applied in time order (START before COMPLETE at equal times) and facets are
 merged, a later event's facet replacing an earlier one of the same name, as OpenLineage's
 accumulative event model intends. Events are sorted first, so their order in the input never matters.
-A dataset that a producer names in ``file://localhost`` (or ``file://127.0.0.1``) is the local file in
-namespace ``file``, as tdprov names it (the producers of one run share one dataset).
+A dataset that a producer names in ``file://localhost`` (or ``file://127.0.0.1``), or by a path not
+normalised (``/data//x``), is the local file as tdprov names it (the producers of one run share one dataset).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import local_namespace
+from prov_common.file_uri import local_dataset
 from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
 
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")
@@ -135,7 +135,7 @@ def _facets(container: Any, key: str) -> dict[str, Any]:
 
 def _merge_datasets(target: dict[tuple[str, str], DatasetState], datasets: Any, extra_key: str) -> None:
     for dataset in datasets or ():
-        key = (local_namespace(dataset["namespace"]), dataset["name"])
+        key = local_dataset(dataset["namespace"], dataset["name"])
         state = target.setdefault(key, DatasetState(*key))
         state.facets.update(_facets(dataset, "facets"))
         state.facets.update(_facets(dataset, extra_key))
