@@ -621,3 +621,18 @@ def test_paths_another_producer_writes_relative_or_not_normalised(tmp_path: Path
         assert "/data//model.pkl" not in out, (argv, out)
     assert main(["lineage", "/data/vendor.csv", "--downstream", "--store", uri]) == 0
     assert "same content as file:data/copy.csv" in capsys.readouterr().out
+
+
+def test_a_digest_in_upper_case_hex_is_the_same_version(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The writer records sha256:3B06..., the reader sha256:3b06...: one version, as the PROV ids already had it
+    (lineage showed the read as an origin)."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    hex_ = "3b066804f6d1d077173cfe4d06002e6a61e6f21c2b2e648417962115f1afcd8e"
+    prepare = seal(store, run_events("prepare", [], [dataset("/data/clean.parquet", "sha256:" + hex_.upper())]))
+    seal(store, run_events("train", [dataset("/data/clean.parquet", "sha256:" + hex_)], [dataset("/data/m.pkl", digest("m"))],
+                           start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "/data/m.pkl", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert [g["runId"] for g in read.get("generatedBy", ())] == [prepare], read

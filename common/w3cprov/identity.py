@@ -15,6 +15,7 @@ never a generation or a use of what was read: readers show it as "same content a
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -29,6 +30,7 @@ VersionKey = tuple[str, str, str]
 """``(namespace, name, version)``; version ``""`` for a dataset recorded without one."""
 
 T = TypeVar("T")
+_DIGEST = re.compile(r"(?P<algo>[a-z][a-z0-9]{1,15}):(?P<hex>[0-9a-fA-F]{16,128})")  # as PROV ids read a digest
 
 
 def dataset_label(namespace: str | None, name: str) -> str:
@@ -43,8 +45,12 @@ def dataset_label(namespace: str | None, name: str) -> str:
 
 
 def version_key(namespace: str, name: str, version: str | None) -> VersionKey:
-    """The identity of a dataset version (``version`` None: the dataset recorded without a version)."""
-    return (namespace, name, version or "")
+    """The identity of a dataset version (``version`` None: the dataset recorded without a version); a content
+    digest's hex digits in either case are one version (``sha256:3B06...`` is ``sha256:3b06...``), as in the
+    PROV ids."""
+    text = version or ""
+    digest = _DIGEST.fullmatch(text)
+    return (namespace, name, f"{digest['algo']}:{digest['hex'].lower()}" if digest else text)
 
 
 def moment(text: str | None) -> datetime | None:
