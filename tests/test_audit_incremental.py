@@ -11,7 +11,7 @@ import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.generated import generated_key
-from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_LOG, CHECK_QUALITY
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
 from prov_common.config import Settings
 from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
@@ -116,8 +116,10 @@ def test_tampered_state_is_found_and_everything_is_checked_again(tmp_path: Path)
     result = _audit(pipe.store)
     assert any(f.object == key for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
     assert result.bundles_examined == 2  # nothing carried from a state that does not verify
+    # the damaged state stays a finding (of the inventory: it does not verify), and nothing else is
+    third = _audit(pipe.store)
+    assert {(f.check, f.object) for f in third.errors} == {(CHECK_INVENTORY, key)}, [f.what for f in third.errors]
     # a state re-signed by a key nobody trusts, claiming nothing is broken
-    assert _audit(pipe.store).clean
     key = _state_key(pipe.store)
     state = AuditState.from_payload(Envelope.from_json(raw_read(pipe.store.uri, key)).payload)
     forged = sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json()

@@ -51,6 +51,16 @@ def _read(store: Store, trust: TrustStore, key: str, payload_type: str, what: st
     return payload
 
 
+def read_segment(store: Store, trust: TrustStore, key: str) -> dict[str, Any]:
+    """The payload of the catalog segment at ``key``, verified: signed by a trusted key, and written for the
+    checkpoint its key names (an older segment copied over a newer one is not)."""
+    payload = _read(store, trust, key, CATALOG_PAYLOAD_TYPE, "audit catalog")
+    named = key[len(CATALOG_PREFIX):].removesuffix(".json")
+    if not named.isdigit() or payload.get("checkpointSize") != int(named):
+        raise ValueError(f"it was written for checkpoint {payload.get('checkpointSize')!r}, its key names {named}: it was replaced")
+    return payload
+
+
 def _records(raw_runs: Any, into: dict[str, RunRecord]) -> None:
     for raw in raw_runs:
         record = RunRecord.from_dict(raw)
@@ -79,7 +89,7 @@ def load_catalog(store: Store, trust: TrustStore) -> Catalog:
         if key in catalog.covered:
             continue
         try:
-            _records(_read(store, trust, key, CATALOG_PAYLOAD_TYPE, "audit catalog")["runs"], catalog.runs)
+            _records(read_segment(store, trust, key)["runs"], catalog.runs)
             catalog.segments.append(key)
         except (TdprovError, KeyError, TypeError, ValueError) as exc:
             catalog.problems.append(_problem(key, "audit catalog", exc))

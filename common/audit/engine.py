@@ -36,6 +36,7 @@ from prov_common.audit.unfinished import unfinished_runs
 from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.verify import verify_and_derive
 from prov_common.bundle.storage import index_keys, load_index_entry
 from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 from prov_common.config import Settings
@@ -178,7 +179,7 @@ def _audit(
         log_check.findings += _waiting(new_leaves)
     else:
         try:
-            new_head = tlog.append(new_leaves, signer, known_size=base)
+            new_head = tlog.append(new_leaves, signer, known_size=base, vouch=lambda found: _unvouched(store, trust, found))
         except StoreUnavailableError:
             raise
         except TdprovError as exc:
@@ -210,6 +211,7 @@ def _audit(
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
               unfinished_runs(store, {run_id: r.sealed_at for run_id, r in records.items()}, stale_after=stale_after, now=started)]
     catalog = load_catalog(store, trust) if previous is not None else None  # every run, for re-hash and the report
+    log_check.findings += catalog.problems if catalog is not None else []
     everything_known = records if catalog is None else {**catalog.runs, **records}
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
@@ -255,7 +257,7 @@ def _audit(
     inventory.checked = len(listing.tags)
     inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
     checks.insert(2, inventory)
-    for key in (new_head.key if new_head else None, *written):  # written after the listing: the next one shows them
+    for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
     save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
@@ -266,6 +268,20 @@ def _audit(
 
     publish(result, store, signer, report_dir)
     return result
+
+
+def _unvouched(store: Store, trust: TrustStore, leaves: list[LogLeaf]) -> str | None:
+    """What is wrong with leaves found after the newest checkpoint (another auditor's, which stopped before its
+    checkpoint, or forged): each must be a bundle that verifies, with the digests and index key the leaf gives."""
+    for leaf in leaves:
+        if not layout.is_run_id(leaf.run_id):
+            return f"a leaf names {leaf.run_id!r}, no run id"
+        if current_digests(store, leaf.run_id) != (leaf.manifest_digest, leaf.statement_digest):
+            return f"the bundle of run {leaf.run_id} is not the one the leaf names"
+        checked = verify_and_derive(store, leaf.run_id, trust, recorded_entry=True)
+        if not checked.report.ok or checked.indexed_entry != leaf.index_key:
+            return f"the bundle of run {leaf.run_id} does not verify as logged"
+    return None
 
 
 def _future_dated(summaries: list[BundleSummary], started: datetime) -> list[Finding]:

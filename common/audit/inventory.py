@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX
+from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX, read_segment
 from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
@@ -147,14 +147,17 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, *,
               trust_all: bool = False) -> list[Finding]:
     """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
-    signature, a signed object by its envelope; a leaf batch by the tree check). ``trust_all``: a
-    first audit by this auditor records the store as it is. Objects that do not verify stay unknown
-    and are findings on every audit."""
+    signature, a signed object by its envelope, a catalog segment also by the checkpoint its key names; a
+    leaf batch by the tree check against the checkpoints around it), also those this auditor wrote after its
+    last listing (they could be replaced before this one). ``trust_all``: a first audit by this auditor
+    records the store as it is. Objects that do not verify stay unknown and are findings on every audit."""
     out: list[Finding] = []
     for key, tag in listing.tags.items():
         if not _tracked(key) or memory.tags.get(key):
             continue
-        if not trust_all and key not in memory.tags:
+        # new here, or written by this auditor after its last listing (checked all the same, but for the lookup
+        # objects, one per version: signed, named by what they hold, and checked where they are read)
+        if not trust_all and (key not in memory.tags or not key.startswith(GENERATED_PREFIX)):
             problem = _verify(store, tlog, trust, key)
             if problem:
                 out.append(Finding(CHECK_INVENTORY, key, problem, FIX_FORGED))
@@ -167,13 +170,17 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) ->
     try:
         if key.startswith(CHECKPOINTS_PREFIX):
             tlog.read_checkpoint(key)
+        if key.startswith(LEAVES_PREFIX):
+            tlog.check_batch(key)
+        if key.startswith(CATALOG_PREFIX):
+            read_segment(store, trust, key)
         for prefix, payload_type in SIGNED_PREFIXES.items():
             if key.startswith(prefix):
                 open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")
     except StoreUnavailableError:
         raise
-    except TdprovError as exc:
-        return f"'{key}' appeared since the last audit and does not verify: {exc.what}"
+    except (TdprovError, ValueError, KeyError, TypeError) as exc:
+        return f"'{key}' appeared or was replaced since the last audit and does not verify: {getattr(exc, 'what', exc)}"
     return None
 
 

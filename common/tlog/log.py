@@ -117,6 +117,7 @@ class TransparencyLog:
         self.store = store
         self.trust = trust
         self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
+        self.written: list[str] = []  # keys of the leaf batches this log's appends wrote
 
     # -- reading ------------------------------------------------------------------------------
     def checkpoint_keys(self, after: str | None = None) -> list[str]:
@@ -199,6 +200,28 @@ class TransparencyLog:
             proof.verify()
         return proof, leaves
 
+    def check_batch(self, key: str) -> None:
+        """A leaf batch met after it was written: in canonical form at its key, and hashing, with the leaves
+        around it, from the frontier of the last checkpoint before it to the root of the first checkpoint
+        that covers it. Raises :class:`VerificationError` naming what does not hold (a batch no checkpoint
+        covers was written by no auditor that finished)."""
+        first, leaves = _decode_batch(self.store.get(key), key, strict=True)
+        if leaf_batch_key(first) != key:
+            raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved")
+        end = first + len(leaves)
+        sizes = [n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
+        before = max((s for s in sizes if s <= first), default=0)
+        after = min((s for s in sizes if s >= end), default=None)
+        if after is None:
+            raise VerificationError(f"no checkpoint covers the log leaves {first}..{end - 1} of '{key}': no auditor that finished wrote them")
+        old = self._checkpoint_of_size(before).checkpoint if before else EMPTY_CHECKPOINT
+        new = self._checkpoint_of_size(after).checkpoint
+        span = self.leaves_from(before)[: after - before]
+        root = merkle.frontier_root(merkle.frontier_append(old.frontier_bytes, [x.hash for x in span], old.size)).hex()
+        if len(span) != after - before or root != new.root:
+            raise VerificationError(f"the log leaves up to checkpoint {after} do not hash to its root with '{key}' as it is now: "
+                                    "the batch was altered")
+
     def readable_leaves(self) -> list[LogLeaf]:
         """Every leaf in a batch that can still be parsed, skipping gaps and damaged batches."""
         out: list[LogLeaf] = []
@@ -273,7 +296,7 @@ class TransparencyLog:
 
     # -- writing ------------------------------------------------------------------------------
     def append(self, leaves: Sequence[LogLeaf], signer: SigningKey, *, time: Callable[[], str] = now_rfc3339,
-               known_size: int | None = None) -> StoredCheckpoint | None:
+               known_size: int | None = None, vouch: Callable[[list[LogLeaf]], str | None] | None = None) -> StoredCheckpoint | None:
         """Append ``leaves`` and write a signed checkpoint; returns the new head (the old one if nothing is new).
 
         The caller passes only leaves not yet logged (bundles listed after :meth:`last_leaf`'s index
@@ -281,7 +304,10 @@ class TransparencyLog:
         its checkpoint, or won a race against this one) are not added twice. When another writer
         wins a race for a key, this one re-reads the log and retries. ``known_size``: the log size
         (a checkpoint's) that the caller chose ``leaves`` against; leaves logged since then by a
-        concurrent auditor are not added twice either.
+        concurrent auditor are not added twice either. ``vouch``: asked about leaves found after the head
+        (written by an auditor that stopped before its checkpoint, or by someone who is none): what is wrong
+        with them, or None; when something is, nothing is appended (no checkpoint signs leaves nobody checked).
+        The keys of the leaf batches written are added to :attr:`written`.
         """
         start = self.head()
         base = start.checkpoint.size if start else 0
@@ -294,9 +320,15 @@ class TransparencyLog:
             new = [x for x in leaves if x.index_key not in seen and x.run_id not in seen]
             first = base + len(logged)
             head_cp = head.checkpoint if head else EMPTY_CHECKPOINT
+            unvouched = logged[head_cp.size - base:]
+            if unvouched and vouch is not None and (problem := vouch(unvouched)) is not None:
+                raise VerificationError(f"log leaves {head_cp.size}..{head_cp.size + len(unvouched) - 1} after the newest checkpoint "
+                                        f"'{head.key if head else 'none'}' are not bundles as logged: {problem}",
+                                        fix="remove those leaf batches and find out who wrote them: auditors log only bundles that verify")
             try:
                 for i in range(0, len(new), BATCH_LIMIT):
                     self.store.put(leaf_batch_key(first + i), _encode_batch(first + i, new[i:i + BATCH_LIMIT]))
+                    self.written.append(leaf_batch_key(first + i))
                 added = logged[head_cp.size - base:] + new
                 if not added:
                     return head
