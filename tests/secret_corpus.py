@@ -108,7 +108,8 @@ def build_corpus() -> list[Shape]:
                      "https://h/p?token={s}", "https://h/cb#access_token={s}&state=1", "https://b.s3.amazonaws.com/k?X-Amz-Signature={s}",
                      "https://a.blob.core.windows.net/c/f?sv=2022&sig={s}", "https://api.example.com/v1?api_key={s}",
                      "jdbc:postgresql://h/db?user=u&password={s}", "ftp://u:{s}@files.example.com/x", "smtp://mail:{s}@smtp.example.com:587",
-                     "see sftp://u:{s}@h/p for details", "postgresql://u:{s}with@sign@db/x"):
+                     "see sftp://u:{s}@h/p for details", "postgresql://u:{s}with@sign@db/x",
+                     "postgres://etl:S3cr#{s}@db.internal:5432", "mysql://etl:ab?{s}@db:3306/x"):
         add(f"URI {template[:28]}", lambda s, i, t=template: t.format(s=s))
     add("Slack webhook", lambda s, i: f"https://hooks.slack.com/services/T{i:03d}AB/B{i:03d}CD/{s}")
     add("Discord webhook", lambda s, i: f"https://discord.com/api/webhooks/12345{i:03d}/{s}")

@@ -52,7 +52,7 @@ _XML_VALUE = re.compile(rf"[^<]{{1,{MAX_SECRET}}}(?=</)")
 # (key and separator, the value after it): only the value after a secret-named key is matched and redacted
 _KEYED = ((_ASSIGNMENT, _VALUE), (_FLAG, _VALUE), (_XML, _XML_VALUE))
 _URI = re.compile(r"(?<![A-Za-z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^\s'\"<>]{1,65536}")
-_USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@:]+):(?P<password>[^@?#]+)@(?P<rest>.*)$", re.S)
+_USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@:]+):(?P<password>(?!\d+(?:[/?#]|$))[^@]+)@(?P<rest>.*)$", re.S)
 # Well-known token formats, in one pattern (one pass); a match that starts inside a word is left alone.
 _TOKENS = re.compile("|".join([
     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",  # AWS key ids
