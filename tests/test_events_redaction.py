@@ -108,3 +108,21 @@ def test_no_planted_secret_reaches_the_event(monkeypatch: pytest.MonkeyPatch, ol
     for secret in SECRETS:
         assert secret not in text, secret
     assert '"namespace":"https://b.s3.amazonaws.com"' in text and '"namespace":"postgres://db:5432"' in text
+
+
+def test_columns_named_like_secrets_keep_their_digests_and_metrics() -> None:
+    """Columns called token, key, session, password are data: the per-column digests, metrics and column
+    lineage keyed by them survive redaction (they became '***', silently dropping the record); a secret-named
+    setting elsewhere is still redacted."""
+    digest = "blake3:" + "ab" * 32
+    facets = {
+        "tdprov_content_hash": {"columns": {"tokens": digest, "key": digest, "password": digest, "text": digest}},
+        "dataQualityMetrics": {"rowCount": 3, "columnMetrics": {"session": {"nullCount": 0}, "api_key": {"nullCount": 1}}},
+        "columnLineage": {"fields": {"token": {"inputFields": [{"namespace": "file", "name": "/a", "field": "secret"}]}}},
+        "settings": {"password": "hunter2", "columns": 3},
+    }
+    clean = redact_mapping(facets)
+    assert clean["tdprov_content_hash"]["columns"] == facets["tdprov_content_hash"]["columns"]
+    assert clean["dataQualityMetrics"]["columnMetrics"] == {"session": {"nullCount": 0}, "api_key": {"nullCount": 1}}
+    assert clean["columnLineage"]["fields"]["token"]["inputFields"][0]["field"] == "secret"
+    assert clean["settings"] == {"password": "***", "columns": 3}

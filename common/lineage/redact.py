@@ -19,6 +19,8 @@ __all__ = ["CONTAINER_SCHEMES", "REDACTED", "MAX_DEPTH", "is_secret_key", "redac
 MAX_DEPTH = MAX_NESTING  # nesting of mappings and lists that is walked; deeper parts become TOO_DEEP
 MAX_JSON_LEVELS = 3  # JSON text inside a string inside JSON text... parsed this many levels
 TOO_DEEP = "*** (nested too deep to inspect)"
+# facet fields whose keys are column names (tdprov's content hash, dataQualityMetrics, columnLineage)
+_KEYED_BY_COLUMN = frozenset({"columns", "columnMetrics", "fields"})
 # a name/value pair ({"name": "DB_PASSWORD", "value": ...}): the name field and the value fields
 _NAME_FIELDS = ("name", "key", "Name", "Key", "variable", "var", "env", "parameter", "ParameterKey", "label")
 _VALUE_FIELDS = frozenset({"value", "Value", "val", "values", "valueFrom", "secretValue", "stringValue", "data",
@@ -58,17 +60,20 @@ class _Redactor:
             return value
         return self.text(str(value))
 
-    def mapping(self, mapping: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    def mapping(self, mapping: Mapping[Any, Any], depth: int, *, data_names: bool = False) -> dict[str, Any]:
+        """``data_names``: the keys name data (columns), not settings: a column called ``token`` keeps its value."""
         if depth > MAX_DEPTH:
             return {"***": TOO_DEEP}
-        named_secret = any(isinstance(mapping.get(f), str) and is_secret_key(mapping[f]) for f in _NAME_FIELDS)
+        named_secret = not data_names and any(isinstance(mapping.get(f), str) and is_secret_key(mapping[f]) for f in _NAME_FIELDS)
         out: dict[str, Any] = {}
         for key, item in mapping.items():
             name = redact_text(str(key))
             if item in (None, ""):
                 out[name] = item
-            elif is_secret_key(str(key)) or (named_secret and key in _VALUE_FIELDS):
+            elif not data_names and (is_secret_key(str(key)) or (named_secret and key in _VALUE_FIELDS)):
                 out[name] = REDACTED
+            elif key in _KEYED_BY_COLUMN and isinstance(item, Mapping) and depth < MAX_DEPTH:
+                out[name] = self.mapping(item, depth + 1, data_names=True)
             else:
                 out[name] = self.value(item, depth + 1)
         return out
