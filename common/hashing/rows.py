@@ -166,8 +166,20 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     """The 16-byte row digest of one record, given (name, logical type) of every column in order.
 
     ``schema_fields`` is ``TableDigest.schema_fields()``; index levels are looked up under their
-    shown name (``__index__:<name>``). A missing key is a null value.
+    shown name (``__index__:<name>``). Every column needs a key (``None`` for a null value): a row is
+    matched on all of its columns, so a record that leaves one out, or names one the version does not
+    have, is refused (it would be "not contained" whatever the data holds).
     """
+    names = [name for name, _ in schema_fields]
+    missing = [n for n in names if n not in record]
+    unknown = [k for k in record if k not in set(names)]
+    if missing or unknown:
+        raise BadInputError(
+            "the record " + "; ".join(part for part in (
+                f"gives no value for the column(s) {', '.join(map(repr, missing))}" if missing else "",
+                f"names column(s) the version does not have: {', '.join(map(repr, unknown))}" if unknown else "") if part)
+            + f" (the version's columns: {', '.join(map(repr, names))}).",
+            fix="give a value for every column of the version, null where the value is missing: a row is matched on all its columns")
     acc = RowAccumulator(1)
     for name, logical in schema_fields:
         value = record.get(name)
