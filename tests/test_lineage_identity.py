@@ -636,3 +636,27 @@ def test_a_digest_in_upper_case_hex_is_the_same_version(tmp_path: Path, capsys: 
     (tree,) = json.loads(capsys.readouterr().out)["lineage"]
     (read,) = tree["generatedBy"][0]["inputs"]
     assert [g["runId"] for g in read.get("generatedBy", ())] == [prepare], read
+
+
+def test_the_short_digest_tdprov_runs_prints_names_the_version_in_every_verb(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'tdprov runs' prints versions as their first 12 hex digits: lineage took them, record, export
+    --training-record, contains and checkout said there was no such version."""
+    from prov_common.store.snapshots import snapshot_path
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    data = tmp_path / "x.csv"
+    data.write_text("id,email\n1042,a@x.org\n")
+    version = snapshot_path(store, data)
+    seal(store, run_events("prep", [], [dataset(str(data), version)]))
+    short = version[: len("blake3:") + 12]
+    assert main(["runs", "--store", uri]) == 0 and short in capsys.readouterr().out
+    for argv in (["lineage", short], ["record", short], ["export", "--training-record", short],
+                 ["checkout", short, "-o", str(tmp_path / "back.csv")]):
+        assert main([*argv, "--store", uri]) == 0, (argv, capsys.readouterr().err)
+        capsys.readouterr()
+    assert (tmp_path / "back.csv").read_bytes() == data.read_bytes()
+    assert main(["contains", short, "--record", '{"id": 1042, "email": "a@x.org"}', "--store", uri]) == 2
+    assert "no row digests" in capsys.readouterr().err  # resolved to the version, which has none
+    assert main(["record", "blake3:0000000000000", "--store", uri]) == 2
+    assert "no recorded version's digest starts with 'blake3:0000000000000'" in capsys.readouterr().err

@@ -8,6 +8,7 @@ a version with neither origin is a broken link. Equal bytes in another dataset a
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ from prov_common.w3cprov.identity import (
     sortable_time,
     version_key,
 )
+
+
+SHORT_DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{12,}")
+"""A content digest as given on a command line: in full, or its first 12 or more hex digits."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,8 @@ class LineageIndex:
         """A dataset (name, namespace/name, URI, or another name in its ``symlinks`` facet such as a Dagster
         asset key) meaning its newest recorded version, or a digest: the newest version that holds it,
         whatever the dataset."""
+        if SHORT_DIGEST.fullmatch(ref.strip().lower()):
+            ref = self.expand_digest(ref)
         named = self.newest_naming(ref)
         if named is not None:
             return named.version, named.dataset
@@ -171,6 +178,20 @@ class LineageIndex:
             f"no dataset or version '{ref}' in the recorded runs.",
             fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
         )
+
+    def expand_digest(self, prefix: str) -> str:
+        """The recorded version (of any dataset, or a registered source's digest) whose digest starts with
+        ``prefix`` (at least 12 hex digits, as ``tdprov runs`` prints them); a full digest as it is."""
+        prefix = prefix.strip().lower()
+        found = {key[2] for table in (self.generated, self.used_by) for key in table if key[2].startswith(prefix)}
+        found |= {d for d in self.sources if d.startswith(prefix)}
+        if len(found) == 1:
+            return found.pop()
+        if not found:
+            raise BadInputError(f"no recorded version's digest starts with '{prefix}'.",
+                                fix="pass the digest as 'tdprov runs' or 'tdprov lineage' shows it")
+        raise BadInputError(f"'{prefix}' begins {len(found)} recorded digests ({', '.join(sorted(found)[:3])}...).",
+                            fix="pass more of the digest")
 
     def newest_naming(self, ref: str, *, skip: Container[str] = ()) -> "Naming | None":
         """The version :meth:`resolve` picks among the runs (not the sources): a version some run wrote

@@ -13,8 +13,16 @@ from prov_common.config import Settings
 _DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
 
 
-def is_digest(ref: str) -> bool:
+def is_full_digest(ref: str) -> bool:
+    """Whether ``ref`` is a whole content digest (``algo:`` and 64 hex digits)."""
     return bool(_DIGEST.match(ref.strip().lower()))
+
+
+def is_digest(ref: str) -> bool:
+    """Whether ``ref`` is a content digest, in full or its first 12 or more hex digits (as 'tdprov runs' shows it)."""
+    from prov_common.audit.lineage import SHORT_DIGEST
+
+    return bool(SHORT_DIGEST.fullmatch(ref.strip().lower()))
 
 
 @contextmanager
@@ -102,7 +110,9 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
 
 def version_digest(ref: str, index: Any) -> str:
     """``ref`` if it is a digest, else the newest recorded version of the dataset it names."""
-    return ref.strip().lower() if is_digest(ref) else index.resolve(ref)[0]
+    if is_full_digest(ref):
+        return ref.strip().lower()
+    return index.expand_digest(ref) if is_digest(ref) else index.resolve(ref)[0]
 
 
 def names_version(index: Any, dataset: str, digest: str) -> list[str]:

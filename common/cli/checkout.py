@@ -37,13 +37,13 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.store import open_store
     from prov_common.store.snapshots import checkout
 
-    from prov_common.cli._versions import is_digest, recorded_runs, version_digest
+    from prov_common.cli._versions import is_full_digest, recorded_runs, version_digest
     from prov_common.config import Settings
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     digest = args.digest
-    if not is_digest(digest):
+    if not is_full_digest(digest):
         with recorded_runs(store, settings, args.digest) as recorded:
             digest = version_digest(args.digest, recorded.index())
     path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table)
