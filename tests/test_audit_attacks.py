@@ -337,3 +337,38 @@ def test_a_key_that_names_no_run_is_a_finding_not_a_stop(store_uri: str, capsys:
     assert "bundles/0 stray/: malformed: '0 stray' is not a run id" in out
     assert sum(line.startswith("OK ") for line in out.splitlines()) == len(s.keys("index/")) - 1, out
     assert _audit(s.pipe, full=True).exit_code == 1
+
+
+def test_a_witness_is_compared_by_its_root_too_and_may_leave_out_the_digest(tmp_path) -> None:
+    """A published {treeSize, rootHash} is a witness (it was refused for lacking checkpointDigest); a witness whose
+    root differs from the stored checkpoint's is a finding (only the digest was compared), whose fix asks whether
+    the witness is of this store."""
+    s = Store(str(tmp_path / "store"))
+    head = s.pipe.store.get(s.newest(CHECKPOINTS_PREFIX))
+    from prov_common.signing import Envelope
+    from prov_common.tlog.model import Checkpoint
+
+    cp = Checkpoint.from_payload(Envelope.from_json(head).payload)
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"treeSize": cp.size, "rootHash": cp.root}))
+    bad.write_text(json.dumps({"treeSize": cp.size, "rootHash": "00" * 32, "checkpointDigest": sha256_digest(head)}))
+    assert _audit(s.pipe, witnesses=[str(good)]).clean
+    found = _audit(s.pipe, witnesses=[str(bad)])
+    (gap,) = [f for f in found.check(CHECK_LOG).errors if "bad.json" in f.what]
+    assert f"its root was {'00' * 32}" in gap.what and "check that the witness is of this store" in gap.fix
+
+
+def test_one_audit_with_the_wrong_trusted_key_leaves_no_lasting_gap(tmp_path, monkeypatch) -> None:
+    """An audit run once with a key that did not sign the log finds that its checkpoints do not verify; it must not
+    record 'the log was deleted' as a gap that every later audit with the right key repeats."""
+    from prov_common.signing import write_keypair
+
+    s = Store(str(tmp_path / "store"))
+    other = tmp_path / "other.key"
+    write_keypair(other, SigningKey.generate())
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", f"{other}.pub")
+    wrong = _audit(s.pipe)
+    assert wrong.exit_code == 1 and not [f for f in wrong.errors if "was deleted" in f.what], [f.what for f in wrong.errors]
+    monkeypatch.delenv("TDPROV_TRUSTED_KEYS")
+    right = _audit(s.pipe)
+    assert right.clean, [f.what for f in right.errors]

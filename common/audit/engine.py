@@ -33,7 +33,7 @@ from prov_common.audit.resolve import accept_checkpoint as accept
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import unfinished_runs
-from prov_common.audit.witness import FIX_GAP, check_extends, read_witness
+from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.verify import verify_and_derive
@@ -104,6 +104,7 @@ def _audit(
     log_check = CheckResult(CHECK_LOG)
 
     # 1. the log and the state as earlier audits left them
+    head_unread = False  # the newest checkpoint is there but does not verify (altered, or signed by a key not trusted here)
     try:
         head = tlog.head()
     except StoreUnavailableError:
@@ -111,7 +112,7 @@ def _audit(
     except TdprovError as exc:
         keys = tlog.checkpoint_keys()
         log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
-        head, full = None, True
+        head, full, head_unread = None, True, True
     loaded = load_state(store, tlog, trust)
     log_check.findings += loaded.problems
     previous = None if full or loaded.state is None or head is None else loaded.state
@@ -122,25 +123,34 @@ def _audit(
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
-    memory.add_open(load_inventory(memory, store, trust))  # a lost inventory object is a gap until resolved
+    lost = load_inventory(memory, store, trust)  # a lost inventory object is a gap until resolved
+    if head_unread:  # as the log's, its signatures may fail only for the keys trusted here: this audit's finding
+        log_check.findings += lost
+    else:
+        memory.add_open(lost)
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, trust)
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
                                    places=[p.name for p in places])
     first_audit = memory.checkpoint is None and not memory.runs
-    gaps, _ = check_extends(memory.checkpoint, tlog, head, "this auditor") if memory.checkpoint else ([], [])
-    for place in places if accept_checkpoint is None else ():
+    gaps: list[Finding] = []
+    # a newest checkpoint that does not verify is this audit's finding (above), not a gap to keep: with it unread, the
+    # log cannot be compared with what the memory and witnesses hold (it is not "deleted"); nothing is appended either
+    if memory.checkpoint and not head_unread:
+        gaps += check_extends(memory.checkpoint, tlog, head, "this auditor")[0]
+    for place in places if accept_checkpoint is None and not head_unread else ():
         kept, problem = read_place(place)
         if problem:
             gaps.append(Finding(CHECK_LOG, place.name, problem, FIX_GAP))
         elif kept is not None:
             gaps += check_extends(kept, tlog, head, place.name)[0]
-    for witness in witnesses:
+    for witness in witnesses if not head_unread else ():
         known = read_witness(witness) if isinstance(witness, str) else witness
-        gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}")[0]
+        gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}", FIX_WITNESS)[0]
     memory.add_open(gaps)
     log_check.findings += memory.open
-    blocked = result.log_gap = bool(memory.open)
+    result.log_gap = bool(memory.open)
+    blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
     inventory = CheckResult(CHECK_INVENTORY)

@@ -8,6 +8,7 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,23 @@ from prov_common.tlog.model import LogLeaf
 
 FIX_GAP = ("restore the deleted or changed log objects from a backup or replica, then audit again; if the loss is understood "
            "and accepted, record it with 'tdprov audit --accept-checkpoint --reason TEXT'")
+FIX_WITNESS = ("check that the witness is of this store (and that the store and this auditor's memory were not rolled back together); "
+               "restore the log from a backup if it is, or, if the witness is wrong, record that with "
+               "'tdprov audit --accept-checkpoint --reason TEXT'")
 
 
-def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str) -> tuple[list[Finding], list[LogLeaf]]:
-    """Findings when the store's log does not extend ``known`` (``who`` kept it), and the leaves after it when it does."""
+def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str,
+                  fix: str = FIX_GAP) -> tuple[list[Finding], list[LogLeaf]]:
+    """Findings when the store's log does not extend ``known`` (``who`` kept it; ``fix`` says what to do), and the
+    leaves after it when it does. A checkpoint known without its digest (a published ``treeSize`` and
+    ``rootHash``) is compared by its root."""
     if known.size == 0:
         return [], []
+    found, leaves = _check_extends(known, tlog, head, who)
+    return [replace(f, fix=fix) for f in found], leaves
+
+
+def _check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str) -> tuple[list[Finding], list[LogLeaf]]:
     where = checkpoint_key(known.size)
     if head is None:
         return [Finding(CHECK_LOG, "log/checkpoints/", f"the store's log is empty, but {who} verified checkpoint {known.size} "
@@ -42,9 +54,12 @@ def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredChe
         raise
     except TdprovError as exc:
         return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified does not verify now: {exc.what}", FIX_GAP)], []
-    if stored.digest != known.digest:
+    if known.digest and stored.digest != known.digest:
         return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its digest was {known.digest}, "
                         f"it is now {stored.digest}", FIX_GAP)], []
+    if known.root and stored.checkpoint.root != known.root:
+        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its root was {known.root}, "
+                        f"it is now {stored.checkpoint.root}", FIX_GAP)], []
     frontier = known if known.frontier else KnownCheckpoint.of(stored)
     try:
         _proof, leaves = tlog.prove_extends(frontier.checkpoint(), head)
@@ -81,17 +96,17 @@ def read_witness(spec: str) -> KnownCheckpoint:
 
 def published_checkpoint(doc: Any, what: str) -> KnownCheckpoint:
     """The checkpoint in a report (``log``), in ``--json`` output (``checkpoint``) or on its own
-    (``{treeSize, rootHash, checkpointDigest}``), as orchestrators publish it."""
+    (``{treeSize, rootHash, checkpointDigest}``; ``checkpointDigest`` may be left out), as orchestrators publish it."""
     try:
         for name in ("checkpoint", "log"):
             if isinstance(doc.get(name), dict):
                 doc = doc[name]
                 break
-        return KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc["checkpointDigest"]), str(doc.get("checkpoint") or ""),
-                               source=what)
+        return KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc.get("checkpointDigest") or ""),
+                               str(doc.get("checkpoint") or ""), source=what)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise BadInputError(f"{what} holds no checkpoint ({exc!r}).",
                             fix="pass an audit report, 'tdprov audit --json' output or a {treeSize, rootHash, checkpointDigest} object") from exc
 
 
-__all__ = ["check_extends", "published_checkpoint", "read_witness"]
+__all__ = ["FIX_GAP", "FIX_WITNESS", "check_extends", "published_checkpoint", "read_witness"]
