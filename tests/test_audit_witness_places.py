@@ -179,3 +179,28 @@ def test_accepting_an_emptied_store_resets_the_places(tmp_path: Path) -> None:
             for p in sorted((Path(place) / "witness").rglob("*.json"))]
     assert [k["treeSize"] for k in kept] == [1, 0]
     assert audit().clean
+
+
+def test_an_older_witness_record_copied_under_a_later_key_is_a_finding(store_uri: str, place_uri: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key of a witness record is not signed: an older record (validly signed, of a smaller checkpoint) copied
+    under a key that sorts last would pass for the newest, and a roll back to it went unnoticed; the key must be
+    the one the record's signed time, size and audit give."""
+    _keys_outside_home(tmp_path, monkeypatch)
+    s = Store(store_uri)
+    first = _audit(s.pipe, remember_in=[place_uri])
+    assert first.clean
+    (old_key, _), = _records(place_uri, s.pipe.store.uri)
+    # one more run and audit: the place moves on to a larger checkpoint
+    from test_audit_support import T0, dataset, digest, run_events, seal
+
+    seal(s.pipe.store, run_events("prepare_more", [], [dataset("/data/more.parquet", digest("more"))], start=T0))
+    assert _audit(s.pipe, remember_in=[place_uri]).clean
+    roll_back(s)
+    _wipe_home()
+    folder = f"witness/{store_id(s.pipe.store.uri)}/"
+    old_name = old_key.rsplit("/", 1)[1]
+    raw_write(place_uri, f"{folder}99991231T235959999999Z-{old_name.rsplit('-', 2)[1]}-replayed.json", raw_read(place_uri, folder + old_name))
+    result = _audit(s.pipe, remember_in=[place_uri])
+    found = [f for f in result.check(CHECK_LOG).errors if "copied under a later key" in f.what]
+    assert result.exit_code == 1 and found, [f.what for f in result.errors]

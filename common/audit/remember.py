@@ -25,6 +25,7 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
+from prov_common.w3cprov.identity import moment
 
 WITNESS_PREFIX = "witness/"
 WITNESS_PAYLOAD_TYPE = "application/vnd.tdprov.audit-witness+json"
@@ -80,7 +81,18 @@ class StoreWitness:
             return None
         what = f"witness record '{self.place.uri.rstrip('/')}/{key}'"
         record = loads(open_envelope(self.place.get(key), self.trust, WITNESS_PAYLOAD_TYPE, what=what).payload)
-        return recorded_checkpoint(record, self.audited, what, fix="restore the witness folder from a backup")
+        kept = recorded_checkpoint(record, self.audited, what, fix="restore the witness folder from a backup")
+        if key != self._key(kept, record):  # the key is not signed: an older record copied under a later key would pass for the newest
+            raise BadInputError(f"{what} holds the record of checkpoint {kept.size} kept at {record.get('keptAt')}, which is not what "
+                                "its key says: an older record was copied under a later key", fix="restore the witness folder from a backup")
+        return kept
+
+    def _key(self, checkpoint: KnownCheckpoint, record: dict[str, Any]) -> str | None:
+        """The key a record is written under (from its signed time, checkpoint size and audit), None if it holds no time."""
+        kept_at = moment(str(record.get("keptAt") or ""))
+        if kept_at is None:
+            return None
+        return f"{self.prefix}{stamp(kept_at)}-{checkpoint.size:012d}-{str(record.get('auditId') or '')[:8]}.json"
 
     def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
         try:
@@ -92,7 +104,8 @@ class StoreWitness:
         if kept is not None and (kept.size, kept.digest) == (checkpoint.size, checkpoint.digest):
             return  # nothing new: the witness does not grow with audits that append nothing
         record = witness_record(self.audited, checkpoint, now=now, audit_id=audit_id)
-        key = f"{self.prefix}{stamp(now)}-{checkpoint.size:012d}-{audit_id[:8]}.json"
+        key = self._key(checkpoint, record)
+        assert key is not None
         self.place.put(key, sign_envelope(canonical_bytes(record), WITNESS_PAYLOAD_TYPE, [self.signer]).to_json())
 
 
