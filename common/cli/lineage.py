@@ -164,6 +164,16 @@ def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except RecursionError:  # the tree walks are recursive: a lineage hundreds of runs deep (a dataset refreshed in place)
+        raise BadInputError(f"the {'downstream' if args.downstream else 'upstream'} lineage of {args.target!r} is too deep to show "
+                            "as a tree (hundreds of runs in a row).",
+                            fix="pass --depth N (e.g. --depth 100) to show its nearest runs; 'tdprov export' writes the whole "
+                                "record as PROV") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     from prov_common.audit.recorded import doubted_runs
 
     if args.depth is not None and args.depth < 0:
