@@ -4,6 +4,7 @@ Orchestrator components accept the same settings as typed config and pass them a
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -13,11 +14,20 @@ from prov_common.errors import BadInputError
 
 DEFAULT_STORE = "./.tdprov"
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
-def flag(value: object) -> bool:
-    """A boolean setting given as a bool or as text (``1``, ``true``, ``yes``, ``on``; any case)."""
-    return value if isinstance(value, bool) else str(value or "").strip().lower() in _TRUE
+def flag(value: object, name: str = "setting") -> bool:
+    """A boolean setting given as a bool or as text (``1``, ``true``, ``yes``, ``on``; ``0``, ``false``, ``no``,
+    ``off`` or nothing for off; any case). Other text is off, with a warning naming ``name`` (a typo in
+    ``TDPROV_STRICT`` turned strict mode off silently; it never stops a pipeline)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text and text not in _TRUE | _FALSE:
+        logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): taken as off",
+                                                 name, value)
+    return text in _TRUE
 
 
 RECORDED_GRANULARITIES: tuple[str, ...] = ("column", "row")
@@ -87,9 +97,9 @@ class Settings:
             signing_key=env.get("TDPROV_SIGNING_KEY") or None,
             trusted_keys=paths(env.get("TDPROV_TRUSTED_KEYS")),
             spool=env.get("TDPROV_SPOOL") or None,
-            strict=flag(env.get("TDPROV_STRICT")),
+            strict=flag(env.get("TDPROV_STRICT"), "TDPROV_STRICT"),
             issuer=env.get("TDPROV_ISSUER") or None,
-            snapshot=flag(env.get("TDPROV_SNAPSHOT")),
+            snapshot=flag(env.get("TDPROV_SNAPSHOT"), "TDPROV_SNAPSHOT"),
             witnesses=uris(env.get("TDPROV_WITNESS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
@@ -97,7 +107,7 @@ class Settings:
             given["trusted_keys"] = paths(given["trusted_keys"])
         for name in ("strict", "snapshot"):
             if name in given:
-                given[name] = flag(given[name])
+                given[name] = flag(given[name], name)
         if "witnesses" in given:
             given["witnesses"] = uris(given["witnesses"])
         return replace(settings, **given) if given else settings

@@ -14,3 +14,18 @@ def test_settings_parse_text_overrides_like_the_environment() -> None:
     assert given.strict is True and given.trusted_keys == ("x.pub", "y.pub")
     assert Settings.from_env({}, strict="0", trusted_keys=["k.pub"]).strict is False
     assert Settings.from_env({}, trusted_keys=["k.pub"]).trusted_keys == ("k.pub",)
+
+
+def test_a_flag_that_is_no_yes_or_no_is_off_and_said(caplog) -> None:
+    """TDPROV_STRICT=maybe (a typo) is off, as before, but no longer silently."""
+    import logging
+
+    from prov_common.config import Settings
+
+    with caplog.at_level(logging.WARNING):
+        assert Settings.from_env({"TDPROV_STRICT": "maybe"}).strict is False
+    assert "TDPROV_STRICT='maybe' is not a yes/no value" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert Settings.from_env({"TDPROV_STRICT": "Off"}).strict is False and Settings.from_env({"TDPROV_STRICT": "YES"}).strict
+    assert caplog.text == ""

@@ -35,10 +35,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+RECORD_FILE_LIMIT = 16 * 1024 * 1024  # one record's JSON; a device or a huge file is not one
+
+
 def _record(text: str) -> dict[str, Any]:
     if text.startswith("@"):
-        with open(text[1:], encoding="utf-8") as fh:
-            text = fh.read()
+        from prov_common.regular_file import NotRegularFileError, read_regular
+
+        try:
+            text = read_regular(text[1:], RECORD_FILE_LIMIT).decode("utf-8")
+        except (NotRegularFileError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"--record {text}: {exc}.", fix="pass a JSON file of one record (a regular file, UTF-8)") from None
     try:
         value = json.loads(text)
     except ValueError as exc:
