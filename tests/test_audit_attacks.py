@@ -372,3 +372,20 @@ def test_one_audit_with_the_wrong_trusted_key_leaves_no_lasting_gap(tmp_path, mo
     monkeypatch.delenv("TDPROV_TRUSTED_KEYS")
     right = _audit(s.pipe)
     assert right.clean, [f.what for f in right.errors]
+
+
+def test_an_accepted_checkpoint_is_shown_in_the_text_and_the_report(tmp_path, capsys) -> None:
+    """A person overriding tamper evidence is what an auditor must see: the summary line and the HTML report name
+    the acceptance, its reason and what it closed (only the JSON had it)."""
+    from prov_common.cli import main
+
+    s = Store(str(tmp_path / "store"))
+    delete_newest_checkpoint(s)
+    assert _audit(s.pipe).exit_code == 1
+    reason = "checkpoint 4 lost in the incident of 2026-05-02"
+    main(["audit", "--store", s.uri, "--report", str(tmp_path / "r"), "--accept-checkpoint", "--reason", reason])  # the state bound
+    # to the deleted checkpoint is still a finding of this audit
+    out = capsys.readouterr().out
+    assert f"accepted the store's log as it is, closing 1 finding(s): {reason!r}" in out, out
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Accepted by a person" in html and reason in html and "rolled back" in html

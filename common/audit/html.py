@@ -175,6 +175,20 @@ def _dataset(entry: dict[str, Any]) -> str:
             f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
 
 
+def _resolution(record: dict[str, Any] | None) -> str:
+    """A person's acceptance of the store's log as it is (``--accept-checkpoint --reason``), with what it closed."""
+    if not record:
+        return ""
+    before, after = record.get("before") or {}, record.get("after") or {}
+    closed = record.get("closed") or []
+    rows = _table(["check", "object", "what"], [[escape(str(f.get("check"))), f"<code>{escape(str(f.get('object')))}</code>",
+                                                 escape(str(f.get("what")))] for f in closed]) if closed else ""
+    return (f'<section class="resolution"><h2>Accepted by a person</h2><p>{escape(str(record.get("by")))} accepted the store\'s log '
+            f'at {escape(str(record.get("acceptedAt")))} (log size {escape(str(before.get("treeSize")))} remembered, '
+            f'{escape(str(after.get("treeSize")))} in the store), closing {len(closed)} finding(s). Reason: '
+            f'<q>{escape(str(record.get("reason")))}</q>. The signed record is <code>{escape(str(record.get("key")))}</code>.</p>{rows}</section>')
+
+
 def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") -> str:
     """The report page; ``report`` is the JSON report (``AuditResult.to_dict``), ``drawn_by`` what drew the picture."""
     errors, notes = _findings(report, "error"), _findings(report, "note")
@@ -192,6 +206,7 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
 <p>Store <code>{escape(report['store'])}</code> · {escape(report['mode'])} audit · {escape(report['startedAt'] or '')} → {escape(report['endedAt'] or '')}
 · tdprov {escape(report['tool']['version'])} · audit <code>{escape(report['auditId'])}</code></p>
 {_banner(len(errors), len(notes))}
+{_resolution(report["log"].get("resolution"))}
 <h2>Summary</h2>
 {_summary(report, len(errors), len(notes))}
 {_checks(report)}

@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.published(), indent=2, sort_keys=True))
         return result.exit_code
+    if result.resolution:  # a person overrode tamper evidence: said in the summary, not only in the JSON
+        closed = len(result.resolution.get("closed") or [])
+        print(f"accepted the store's log as it is, closing {closed} finding(s): {result.resolution.get('reason')!r} "
+              f"(recorded in {result.resolution.get('key')})")
     if not args.quiet:
         print(scope_note("full" if result.full else "incremental", result.bundles_examined))
         for check in result.checks:
