@@ -101,3 +101,10 @@ def test_json_to_output_file_and_dash(recorded: dict[str, str], tmp_path: Path, 
 def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     assert main(["store", "init", s3_store_uri, "--json"]) in (0, 1)  # 1: versioning and Object Lock are off
     assert "conditional_writes" in json.loads(capsysbinary.readouterr().out)
+
+
+def test_store_init_json_of_a_local_folder(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """A local folder's 'store init --json' printed the text line."""
+    assert main(["store", "init", str(tmp_path / "s"), "--json"]) == 0
+    assert json.loads(capsysbinary.readouterr().out) == {"store": str(tmp_path / "s"), "kind": "local folder",
+                                                          "writeOnce": "exclusive create", "worm": False}

@@ -97,7 +97,8 @@ def test_other_mapping_is_noted_not_re_derived(tmp_path: Path) -> None:
     assert "tdprov-prov/0" in report.notes[0].reason
     # the audit shows it as a note, which does not fail the audit
     summary = bundle.summary
-    record, _ = examine_bundle(store, replace(summary, cursor="index/x"), TRUST)
+    entry = store.get(layout.bundle_key(bundle.run_id, layout.INDEXED_FILE)).decode()  # the entry its indexed record names
+    record, _ = examine_bundle(store, replace(summary, cursor=entry), TRUST)
     assert [(f.check, f.object, f.severity) for f in record.bundle_findings] == [(CHECK_PROV, prov_key, NOTE)]
 
 

@@ -109,3 +109,16 @@ def test_a_run_that_rewrites_a_versionless_dataset_draws_no_loop() -> None:
     assert read != written and written.endswith(f"-by-{run.split(':', 1)[1]}")  # what it wrote is not what it read
     assert len(graph.edges) == 2
     assert len(_boxes(render_svg(graph))) == 3
+
+
+def test_the_builtin_renderer_says_it_draws_svg_only() -> None:
+    """--renderer builtin -o x.png: the built-in renderer draws SVG; the error said Graphviz was not installed,
+    wherever it was."""
+    import pytest
+
+    from prov_common.errors import BadInputError
+    from prov_common.w3cprov.graph import LineageGraph
+    from prov_common.w3cprov.render import render
+
+    with pytest.raises(BadInputError, match="the built-in renderer draws SVG only, not PNG"):
+        render(LineageGraph(nodes={}, edges=[]), "png", "builtin")

@@ -154,7 +154,10 @@ def _init_local(args: argparse.Namespace) -> int:
     store = open_store(args.uri)
     store.root.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
     store.check_write_once()
-    print(f"store: {store.describe()} (write-once by exclusive create; no WORM: a user with write access can delete files)")
+    if args.json:
+        print(json.dumps({"store": store.uri, "kind": "local folder", "writeOnce": "exclusive create", "worm": False}, indent=2))
+    else:
+        print(f"store: {store.describe()} (write-once by exclusive create; no WORM: a user with write access can delete files)")
     return 0
 
 

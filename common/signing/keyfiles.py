@@ -67,7 +67,7 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     try:
         data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
-        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).", fix="check TDPROV_TRUSTED_KEYS") from exc
+        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).", fix="check the path given by --trusted-keys or TDPROV_TRUSTED_KEYS") from exc
     return PublicKey.from_pem(data, source=str(p))
 
 
@@ -103,7 +103,8 @@ def _keys_in(entry: str) -> list[PublicKey]:
         return [load_public_key(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
     if not p.exists():
         raise BadInputError(
-            f"trusted key path {p} does not exist.", fix="fix TDPROV_TRUSTED_KEYS (files or folders of .pub files)"
+            f"trusted key path {p} does not exist.",
+            fix="name existing .pub files or folders of them (--trusted-keys, or TDPROV_TRUSTED_KEYS when no option is given)"
         )
     return [load_public_key(p)]
 

@@ -47,6 +47,9 @@ def render(graph: LineageGraph, fmt: str, renderer: str = "auto", title: str = "
         return done.stdout
     if fmt == "svg":
         return render_svg(graph, title, max_width).encode("utf-8")
+    if renderer == "builtin":
+        raise BadInputError(f"the built-in renderer draws SVG only, not {fmt.upper()}.",
+                            fix="write *.svg, or use --renderer graphviz (or auto) for PNG")
     raise BadInputError("PNG pictures need the Graphviz 'dot' program, which is not installed.",
                         fix=f"{_INSTALL}; or write *.svg (built-in renderer) or *.dot instead")
 
