@@ -201,3 +201,23 @@ def test_verify_a_run_id_typed_wrong(tmp_path: Path, capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     assert f"OK    {run_id}" in out and f"bundles/{missing}/: missing" in out
     assert f"no object of run {missing}'s bundle is in {store}: check the id with 'tdprov runs'" in err
+
+
+def test_runs_verified_names_a_moved_index_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An index entry moved to a later key (the run re-dated): 'verify RUN_ID' fails on it, and 'runs --verified'
+    names it on stderr and lists the run as its bundle says (it listed it silently)."""
+    from datetime import timedelta
+
+    from prov_common.bundle import layout
+    from prov_common.store import open_store
+
+    store = str(tmp_path / "store")
+    (run_id,) = _record(store, 1)
+    key = next(k for k in open_store(store).list("index/") if run_id in k)
+    folder, name = key.rsplit("/", 1)
+    later = f"{folder}/{layout.stamp(layout.parse_stamp(name[:22]) + timedelta(minutes=1))}{name[22:]}"
+    raw_put(store, later, open_store(store).get(key))
+    raw_delete(store, key)
+    assert main(["runs", "--verified", "--store", store]) == 0
+    out, err = capsys.readouterr()
+    assert run_id in out and f"run {run_id} is taken as its signed bundle says" in err and "the entry was moved or copied" in err, err
