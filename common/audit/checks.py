@@ -28,7 +28,9 @@ FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
     "produced it (write it through the tdprov IO manager / operator so its output is hashed)"
 )
-FIX_UNHASHED = "read the input through the tdprov IO manager / hook so that its content digest is recorded"
+FIX_UNHASHED = ("the run recorded no content digest for this input: read it through the tdprov IO manager / hook (a source "
+                "input is hashed once it is registered with 'tdprov source add'), then re-run the step; the record of this run "
+                "stays without the digest, and this finding with it")
 FIX_QUALITY = (
     "re-run on data that passes its Pandera schema (or fix the schema); to stop this from happening, make the step fail on "
     "Pandera failures"
