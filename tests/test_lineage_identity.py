@@ -660,3 +660,14 @@ def test_the_short_digest_tdprov_runs_prints_names_the_version_in_every_verb(tmp
     assert "no row digests" in capsys.readouterr().err  # resolved to the version, which has none
     assert main(["record", "blake3:0000000000000", "--store", uri]) == 2
     assert "no recorded version's digest starts with 'blake3:0000000000000'" in capsys.readouterr().err
+
+
+def test_lineage_with_checks_shows_a_passed_validation_and_times_as_the_index_does(tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture) -> None:
+    """--checks showed only failed checks (a version that passed looked unvalidated), and its times as +00:00."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("prep", [], [dataset("/data/x.parquet", digest("x"), passed=True)]))
+    assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert "✓ passed 1 check(s)" in out and "COMPLETE  2026-05-01T12:05:00Z" in out and "+00:00" not in out, out

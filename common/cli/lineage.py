@@ -16,7 +16,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import dataset_label, located_dataset
+from prov_common.w3cprov.identity import dataset_label, located_dataset, moment
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
     with_shard_counts,
@@ -128,6 +128,8 @@ def _version_text(tree: LineageTree, direction: str) -> str:
         text += f"  ({extent_text(None, node.shards)})"
     if node.failed_checks:
         text += f"  ✗ failed: {', '.join(node.failed_checks)}"
+    if node.passed_checks:  # known with --checks (read from the bundles): a passed validation is shown, not only a failed one
+        text += f"  ✓ passed {len(node.passed_checks)} check(s)"
     if node.also:
         text += f"  (same content as {', '.join(_uri(namespace, name) for namespace, name in node.also)})"
     if tree.sources:
@@ -139,6 +141,12 @@ def _version_text(tree: LineageTree, direction: str) -> str:
     elif not tree.steps:
         text += "  [origin: no recorded run generated it]" if direction == UPSTREAM else "  [not used by any recorded run]"
     return text
+
+
+def _shown_time(text: str | None) -> str:
+    """A run's time as the index gives it (``...Z``), also when read from the bundles (``...+00:00``)."""
+    when = moment(text)
+    return when.isoformat().replace("+00:00", "Z") if when is not None else (text or "")
 
 
 def _uri(namespace: str, name: str) -> str:
@@ -153,7 +161,7 @@ def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:
     for i, step in enumerate(tree.steps):
         last_step = i == len(tree.steps) - 1
         run = step.run
-        when = run.ended or run.started or ""
+        when = _shown_time(run.ended or run.started)
         out.append(f"{prefix}{'└── ' if last_step else '├── '}{verb} {run.job}  run {run.run_id}  {run.state or '?'}  {when}".rstrip())
         inner = prefix + ("    " if last_step else "│   ")
         for j, child in enumerate(step.datasets):
