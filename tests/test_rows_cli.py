@@ -69,6 +69,8 @@ def test_snapshot_of_another_file_is_not_a_recorded_version(recorded: tuple[str,
     assert code == 2 and not lines and len(err.strip().splitlines()) == 1 and "missing.parquet" in err
     assert main(["checkout", "no-such-dataset", "-o", str(tmp_path / "x"), "--store", store]) == 2
     assert "no dataset or version 'no-such-dataset'" in capsys.readouterr().err
+    code, lines, err = _snapshot(capsys, str(other), "--dataset", str(data) + "x", "--store", store)  # a typo in --dataset
+    assert code == 2 and not lines and f"no recorded run names a dataset '{data}x'" in err, err
 
 
 def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json_line
+from prov_common.errors import BadInputError
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
             "the digest is a version a recorded run wrote or read as that dataset (its name or URI as 'tdprov\n"
             "runs' shows it; a Dagster asset key once 'tdprov audit' has catalogued the run).\n"
             "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway),\n"
-            "2 on bad input."
+            "2 on bad input (also a --dataset no recorded run names: nothing is stored then)."
         ),
         example="tdprov snapshot data/train.parquet --dataset train\n  tdprov snapshot s3://corpus/v3/",
     )
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     code = 0
     with recorded_runs(store, settings, args.dataset) as recorded:
+        if recorded.index().newest_naming(args.dataset) is None:  # a typo must not read as "this file is not that version"
+            raise BadInputError(f"no recorded run names a dataset {args.dataset!r}.",
+                                fix="give --dataset as 'tdprov runs' shows it (a path, URI, namespace/name or Dagster asset key)")
         for path in args.paths:
             digest = snapshot_dataset(store, path)
             recorded.read_all(lambda index: names_version(index, args.dataset, digest))  # the runs it lists, verified
