@@ -31,8 +31,11 @@ def test_runs_lists_newest_first(store_uri: str, capsys: pytest.CaptureFixture[s
     assert [line.split()[0] for line in lines[1:]] == run_ids[::-1]
     assert "tests/train_features  COMPLETE  2026-03-01T10:00:05Z  s3://lake/clean/users.parquet@blake3:2222" in lines[1]
     assert main(["runs", "--store", store_uri, "--json", "--limit", "2"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
     assert [r["runId"] for r in rows] == run_ids[:0:-1] and rows[0]["outputs"][0]["version"] == "blake3:" + "2" * 64
+    assert "the newest 2 runs; there are more" in err  # a listing cut short says so
+    assert main(["runs", "--store", store_uri, "--limit", "3"]) == 0 and "there are more" not in capsys.readouterr().err
     assert main(["runs", "--store", store_uri, "--limit", "-1"]) == 2
 
 

@@ -70,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--limit {args.limit} is negative.", fix="give a positive number, or 0 for all runs")
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    listing = recent_bundles(store, limit=None if args.verified else args.limit or None)
+    listing = recent_bundles(store, limit=None if args.verified or not args.limit else args.limit + 1)  # one more: are there more?
     summaries = list(tqdm(listing if not args.verified else _verified(store, settings, listing, args.limit),
                           desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
+    if args.limit and len(summaries) > args.limit:
+        summaries = summaries[: args.limit]
+        print(f"the newest {args.limit} runs; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
