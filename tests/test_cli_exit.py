@@ -24,3 +24,21 @@ def test_fifty_runs_of_hash_diff_all_exit_1(tmp_path: Path) -> None:
     assert odd == []
     same, _ = script.run_many(2, 2, a, a)
     assert dict(same) == {0: 2}  # equal tables: exit 0, so the loop would see a wrong code
+
+
+def test_every_verb_and_sub_verb_has_a_description_and_an_example() -> None:
+    """The README promises '--help with an example' for every verb; 'source add', 'source list', 'store init' and
+    'store repair' had neither description nor example."""
+    import argparse
+
+    from prov_common.cli import build_parser
+
+    def verbs(parser: argparse.ArgumentParser, path: str):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield f"{path} {name}".strip(), sub
+                    yield from verbs(sub, f"{path} {name}")
+
+    lacking = [name for name, sub in verbs(build_parser(), "") if not sub.description or "example:" not in (sub.epilog or "")]
+    assert lacking == [], lacking

@@ -30,7 +30,12 @@ def register(subparsers: Any) -> None:
         example="tdprov source add s3://vendor/claims.parquet --name vendor-claims --license CC-BY-4.0 --issuer 'Acme Data'",
     )
     verbs = parser.add_subparsers(dest="source_verb", metavar="{add,list}")
-    add = verbs.add_parser("add", help="register a source", description="Hash PATH|URI and register it as a signed source record.")
+    add = add_verb(verbs, "add", help="register a source",
+                   description="Hash PATH|URI and register it as a signed source record (licence, issuer and what EU AI Act "
+                               "Article 10 and the D&TA standards ask of a source); a run that reads data with its digest then "
+                               "traces back to it.",
+                   example="tdprov source add data/vendor.csv --name vendor --license CC-BY-4.0 --issuer 'Acme Data' "
+                           "--origin-geography DE --collection-start 2025-01-01 --collection-end 2025-03-31")
     add.add_argument("location", metavar="PATH|URI", help="the data: a local path or s3:// URI (hashed as tdprov hashes datasets)")
     add.add_argument("--name", required=True, help="short name of the source, e.g. vendor-claims")
     add.add_argument("--license", required=True, help="licence to use, SPDX id or URL (D&TA 'license to use')")
@@ -67,7 +72,10 @@ def register(subparsers: Any) -> None:
                      help="proprietary data it holds: none, copyright, patent, trademark, trade secret (repeatable)")
     add_store_option(add, must_exist=False)
     add.set_defaults(func=run_add)
-    lst = verbs.add_parser("list", help="list registered sources", description="List registered sources (verified signatures).")
+    lst = add_verb(verbs, "list", help="list registered sources",
+                   description="List the registered sources whose signed records verify under the trusted keys (the others are "
+                               "named on stderr).",
+                   example="tdprov source list --json")
     lst.add_argument("--json", action="store_true", help="print JSON records")
     add_store_option(lst)
     lst.set_defaults(func=run_list)

@@ -68,14 +68,22 @@ def register(subparsers: Any) -> None:
                 "  tdprov store repair s3://lineage/prod --dry-run",
     )
     verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="{init,repair}")
-    init = verbs.add_parser("init", help="check and set versioning and Object Lock on the store's bucket")
+    init = add_verb(verbs, "init", help="check and set versioning and Object Lock on the store's bucket",
+                    description="Create a local store folder, or check an s3:// store: that the endpoint honours conditional "
+                                "writes, and (asked) turn on versioning and a default Object Lock retention. Exit 1 when a "
+                                "check fails.",
+                    example="tdprov store init s3://ml-lineage/prod --versioning --object-lock compliance --retention-days 3650")
     init.add_argument("uri", help="s3://bucket/prefix (a local folder is created; it has no WORM protection)")
     init.add_argument("--versioning", action="store_true", help="turn bucket versioning on")
     init.add_argument("--object-lock", choices=LOCK_MODES, default=None, help="set the default retention in this mode")
     init.add_argument("--retention-days", type=int, default=None, help="default retention period in days")
     init.add_argument("--json", action="store_true", help="print the findings as JSON")
     init.set_defaults(func=run)
-    repair = verbs.add_parser("repair", help="index sealed bundles that verify but have no index entry")
+    repair = add_verb(verbs, "repair", help="index sealed bundles that verify but have no index entry",
+                      description="Index each sealed bundle that verifies but has no index entry (a writer stopped between "
+                                  "the two); a bundle that does not verify is never indexed, only reported. Exit 1 when "
+                                  "something was left to index or did not verify.",
+                      example="tdprov store repair s3://ml-lineage/prod --dry-run")
     repair.add_argument("uri", nargs="?", default=None, help="store URI (default: $TDPROV_STORE or ./.tdprov)")
     repair.add_argument("--dry-run", action="store_true", help="report what would be indexed, write nothing")
     repair.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
