@@ -671,3 +671,9 @@ def test_lineage_with_checks_shows_a_passed_validation_and_times_as_the_index_do
     assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
     out = capsys.readouterr().out
     assert "✓ passed 1 check(s)" in out and "COMPLETE  2026-05-01T12:05:00Z" in out and "+00:00" not in out, out
+
+
+def test_the_lineage_picture_names_the_registered_source(pipelines: Store, tmp_path: Path) -> None:
+    """The text tree names a registered source ([source: vendor ...]); the picture of the same tree did not."""
+    assert main(["lineage", "/data/model.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", pipelines.uri]) == 0
+    assert "source: vendor (Acme, CC-BY-4.0)" in (tmp_path / "m.svg").read_text()

@@ -249,11 +249,16 @@ def origins(tree: LineageTree) -> list[LineageTree]:
 
 
 def tree_graph(graph: LineageGraph, trees: Iterable[LineageTree]) -> LineageGraph:
-    """The part of ``graph`` that the trees show (their versions and runs, and the edges between them), to draw."""
+    """The part of ``graph`` that the trees show (their versions and runs, and the edges between them), to draw;
+    a version that is a registered source's is labelled with it, as the text tree shows it."""
     keep: set[str] = set()
+    sources: dict[str, tuple[str, ...]] = {}
     for tree in trees:
         for node in tree.walk():
             keep.add(node.node.id)
             keep.update(step.run.id for step in node.steps)
-    return LineageGraph(nodes={k: v for k, v in graph.nodes.items() if k in keep},
-                        edges=[e for e in graph.edges if e.source in keep and e.target in keep])
+            if node.sources:
+                sources[node.node.id] = node.sources
+    nodes = {k: (replace(v, label=v.label + "".join(f"\nsource: {s}" for s in sources[k])) if k in sources else v)
+             for k, v in graph.nodes.items() if k in keep}
+    return LineageGraph(nodes=nodes, edges=[e for e in graph.edges if e.source in keep and e.target in keep])
