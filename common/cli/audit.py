@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         for f in result.findings:
             print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
     cp = result.checkpoint.checkpoint if result.checkpoint else None
+    if not result.runs_known and not cp:  # clean, but of nothing: a store that has no runs yet (or the wrong store)
+        print(f"no runs in {store.uri} yet: nothing was audited (is this the store your pipelines write to?)", file=sys.stderr)
     html, json_report = (_where(store, args.report, key) for key in (result.report_html, result.report_json))
     print(f"audit {'clean' if result.clean else f'found {len(result.errors)} problem(s)'}; "
           f"log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})",
