@@ -677,3 +677,19 @@ def test_the_lineage_picture_names_the_registered_source(pipelines: Store, tmp_p
     """The text tree names a registered source ([source: vendor ...]); the picture of the same tree did not."""
     assert main(["lineage", "/data/model.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", pipelines.uri]) == 0
     assert "source: vendor (Acme, CC-BY-4.0)" in (tmp_path / "m.svg").read_text()
+
+
+def test_the_report_picture_shows_a_dataset_outside_the_file_system_by_its_uri(tmp_path: Path) -> None:
+    """The report's picture labelled an XCom value by its bare name (/features/return_value), which the report's
+    tables and the lineage tree show by URI."""
+    from prov_common.audit import run_audit
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("dag_b.features", [], [dataset("/features/return_value", digest("f"), namespace="xcom://dag_b")]))
+    seal(store, run_events("dag_b.train", [dataset("/features/return_value", digest("f"), namespace="xcom://dag_b")], [],
+                           start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    run_audit(store, Settings.from_env(store=uri), full=True, progress=False, report_dir=tmp_path / "r")
+    html = (tmp_path / "r" / "report.html").read_text()
+    picture = html[html.index('<figure class="picture">'):html.index("</figure>")]
+    assert "xcom://dag_b/features/return_value" in picture, picture[:2000]

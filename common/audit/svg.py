@@ -5,6 +5,7 @@ from __future__ import annotations
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.w3cprov.render import fitted_svg
+from prov_common.w3cprov.identity import dataset_label
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
 
 MAX_TRAINING_RUNS = 5
@@ -23,7 +24,7 @@ def _version_node(d: DatasetUse, writer: RunRecord | None) -> Node:
     """What ``writer`` wrote (one node per generation), or what a reader read that no recorded run wrote."""
     failed = d.quality.failed_checks or ("pandera",) if d.quality and not d.quality.passed else ()
     made = f"@{writer.run_id}" if writer else ""
-    return Node(id=f"ver:{d.namespace}/{d.name}@{d.version or 'unversioned'}{made}", kind=VERSION, label=f"{d.name}\n{_short(d.version)}", dataset=d.name,
+    return Node(id=f"ver:{d.namespace}/{d.name}@{d.version or 'unversioned'}{made}", kind=VERSION, label=f"{dataset_label(d.namespace, d.name)}\n{_short(d.version)}", dataset=d.name,
                 namespace=d.namespace, version=d.version, failed_checks=tuple(failed))
 
 
