@@ -76,6 +76,9 @@ class Settings:
     issuer: the organisation that issues the datasets the pipelines make (training-data records).
     snapshot: keep a content-addressed copy of every dataset the pipelines write (``TDPROV_SNAPSHOT``).
     witnesses: places (folders or ``s3://`` URIs) where audits keep the newest checkpoint they verified.
+    auditor_keys: public key files or folders of the auditors (``TDPROV_AUDITOR_KEYS``): when given, what
+    audits write (checkpoints, audit state, catalog, lookups, inventory, witness records) counts only when
+    one of them signed it, so that a writer's key, trusted for bundles, cannot forge an audit's record.
     """
 
     store: str = DEFAULT_STORE
@@ -86,6 +89,7 @@ class Settings:
     issuer: str | None = None
     snapshot: bool = False
     witnesses: tuple[str, ...] = field(default_factory=tuple)
+    auditor_keys: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -101,10 +105,12 @@ class Settings:
             issuer=env.get("TDPROV_ISSUER") or None,
             snapshot=flag(env.get("TDPROV_SNAPSHOT"), "TDPROV_SNAPSHOT"),
             witnesses=uris(env.get("TDPROV_WITNESS")),
+            auditor_keys=paths(env.get("TDPROV_AUDITOR_KEYS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "trusted_keys" in given:
-            given["trusted_keys"] = paths(given["trusted_keys"])
+        for name in ("trusted_keys", "auditor_keys"):
+            if name in given:
+                given[name] = paths(given[name])
         for name in ("strict", "snapshot"):
             if name in given:
                 given[name] = flag(given[name], name)

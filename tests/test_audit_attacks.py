@@ -389,3 +389,36 @@ def test_an_accepted_checkpoint_is_shown_in_the_text_and_the_report(tmp_path, ca
     assert f"accepted the store's log as it is, closing 1 finding(s): {reason!r}" in out, out
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Accepted by a person" in html and reason in html and "rolled back" in html
+
+
+def test_with_auditor_keys_a_writers_key_cannot_forge_what_audits_write(tmp_path, monkeypatch) -> None:
+    """Writers and the auditor hold keys apart, both trusted (TDPROV_TRUSTED_KEYS). A holder of the writer's key
+    writes an audit state that drops the open findings: with TDPROV_AUDITOR_KEYS naming the auditor's key it does
+    not count, and the finding stays (without it, every trusted key was accepted for every kind of object)."""
+    from prov_common.audit.state import STATE_PAYLOAD_TYPE
+    from prov_common.canonical_json import canonical_bytes, loads
+    from prov_common.signing import Envelope, default_signing_key, write_keypair
+
+    writer = default_signing_key()
+    keys = tmp_path / "keys"
+    (keys / "trusted").mkdir(parents=True)
+    write_keypair(keys / "auditor.key")
+    (keys / "trusted" / "writer.pub").write_bytes(writer.public.to_pem())
+    (keys / "trusted" / "auditor.pub").write_bytes((keys / "auditor.key.pub").read_bytes())
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(keys / "auditor.key"))
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(keys / "trusted"))
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", str(keys / "auditor.key.pub"))
+    pipe = Pipeline(str(tmp_path / "store"))
+    seal(pipe.store, run_events("train_other", [dataset("/data/unknown.parquet", digest("unknown"))], [], start=T0 + timedelta(hours=2),
+                                job_type="TRAINING"), writer)
+    assert _audit(pipe).exit_code == 1 and _audit(pipe).exit_code == 1
+    newest = list(pipe.store.list("audit/state/"))[-1]
+    state = loads(Envelope.from_json(raw_read(pipe.store.uri, newest)).payload)
+    state["checks"]["broken"], state["checks"]["gaps"], state["checks"]["findings"] = [], [], []
+    forged = newest.rsplit("-", 2)[0] + "-99991231T235959999999Z-zzzzzzzz.json"
+    raw_write(pipe.store.uri, forged, sign_envelope(canonical_bytes(state), STATE_PAYLOAD_TYPE, [writer]).to_json())
+    for _ in ("found", "still found"):
+        result = _audit(pipe)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+        assert any(f.object == forged and "untrusted key" in f.what for f in result.check(CHECK_LOG).errors), shown
+        assert any("unknown.parquet" in f.what for f in result.errors), shown  # the finding the forgery dropped stays

@@ -41,7 +41,7 @@ from prov_common.bundle.storage import index_keys, load_index_entry
 from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
-from prov_common.signing import TrustStore, signing_key_from_settings, trust_from_settings
+from prov_common.signing import TrustStore, auditor_trust_from_settings, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
@@ -97,9 +97,10 @@ def _audit(
     """
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
-    trust = trust_from_settings(settings)
+    trust = trust_from_settings(settings)  # bundles
+    audit_trust = auditor_trust_from_settings(settings)  # what audits wrote (TDPROV_AUDITOR_KEYS, else the trusted keys)
     signer = signing_key_from_settings(settings)
-    tlog = TransparencyLog(store, trust, read_once=True)  # the audit reads the newest checkpoint for several checks
+    tlog = TransparencyLog(store, audit_trust, read_once=True)  # the audit reads the newest checkpoint for several checks
     result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash)
     log_check = CheckResult(CHECK_LOG)
 
@@ -113,7 +114,7 @@ def _audit(
         keys = tlog.checkpoint_keys()
         log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
         head, full, head_unread = None, True, True
-    loaded = load_state(store, tlog, trust)
+    loaded = load_state(store, tlog, audit_trust)
     log_check.findings += loaded.problems
     previous = None if full or loaded.state is None or head is None else loaded.state
     plan = _plan_full(store, tlog, head.checkpoint.size if head else 0) if previous is None else _plan_since(store, tlog, previous, loaded)
@@ -123,12 +124,12 @@ def _audit(
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
-    lost = load_inventory(memory, store, trust)  # a lost inventory object is a gap until resolved
+    lost = load_inventory(memory, store, audit_trust)  # a lost inventory object is a gap until resolved
     if head_unread:  # as the log's, its signatures may fail only for the keys trusted here: this audit's finding
         log_check.findings += lost
     else:
         memory.add_open(lost)
-    places = open_places([*settings.witnesses, *remember_in], store.uri, signer, trust)
+    places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
                                    places=[p.name for p in places])
@@ -213,14 +214,14 @@ def _audit(
     source_check = CheckResult(CHECK_SOURCES, checked=len(sources) + len(source_problems))
     source_check.findings = [Finding(CHECK_SOURCES, key, exc.what, exc.fix or "restore the record from a backup") for key, exc in source_problems]
     source_check.findings += undocumented_personal_data(sources)
-    generators = Generators(store, trust, records.values())
+    generators = Generators(store, audit_trust, records.values())
     index = LineageIndex([*records.values(), *_upstream(records.values(), generators)], [s.record for s in sources])
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
               unfinished_runs(store, {run_id: r.sealed_at for run_id, r in records.items()}, stale_after=stale_after, now=started)]
-    catalog = load_catalog(store, trust) if previous is not None else None  # every run, for re-hash and the report
+    catalog = load_catalog(store, audit_trust) if previous is not None else None  # every run, for re-hash and the report
     log_check.findings += catalog.problems if catalog is not None else []
     everything_known = records if catalog is None else {**catalog.runs, **records}
     if rehash:
@@ -263,7 +264,7 @@ def _audit(
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
     refresh_fingerprints(memory, listing)
     inventory.findings += compare(memory, listing, settled=settled)
-    inventory.findings += adopt_new(memory, listing, store, tlog, trust, trust_all=first_audit)
+    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, trust_all=first_audit)
     inventory.checked = len(listing.tags)
     inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
     checks.insert(2, inventory)

@@ -34,16 +34,17 @@ class RecordedRuns:
 
     @classmethod
     def of(cls, store: Store, trust: TrustStore, sources: Iterable[SourceRecord] = (),
-           summaries: Iterable[BundleSummary] | None = None) -> "RecordedRuns":
+           summaries: Iterable[BundleSummary] | None = None, audit_trust: TrustStore | None = None) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
         read: the run id is in the key), or of ``summaries`` where the caller has read them already. A
         catalogued run whose bundle did not verify when the audit examined it is left out (an audit
         catalogues every run it examined, its findings with it), one whose index entry alone was wrong is
-        taken as its bundle said (``corrected``)."""
+        taken as its bundle said (``corrected``). ``audit_trust``: the keys whose signatures count on the catalog
+        (the auditors'; default ``trust``)."""
         from prov_common.bundle import layout
         from prov_common.bundle.storage import index_keys, read_index_entry
 
-        catalogued = load_catalog(store, trust).runs
+        catalogued = load_catalog(store, audit_trust or trust).runs
         runs: dict[str, RunRecord] = {}
         left_out: dict[str, str] = {}
         corrected: dict[str, str] = {}

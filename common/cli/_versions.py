@@ -37,9 +37,9 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
     (:meth:`~prov_common.audit.recorded.RecordedRuns.read_naming`). Read the runs an answer lists with
     ``read_all`` before answering: until read, a run is only what its unsigned index entry says."""
     from prov_common.audit.recorded import RecordedRuns
-    from prov_common.signing import trust_from_settings
+    from prov_common.signing import auditor_trust_from_settings, trust_from_settings
 
-    recorded = RecordedRuns.of(store, trust_from_settings(settings), sources)
+    recorded = RecordedRuns.of(store, trust_from_settings(settings), sources, audit_trust=auditor_trust_from_settings(settings))
     try:
         if name is not None and not is_digest(name):
             recorded.read_naming(name)

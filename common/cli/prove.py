@@ -8,7 +8,7 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
-from prov_common.signing import trust_from_settings
+from prov_common.signing import auditor_trust_from_settings
 from prov_common.store import open_store
 from prov_common.tlog.log import TransparencyLog
 from prov_common.tlog.proofs import consistency_document, inclusion_document
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.run_id) == bool(args.consistency):
         raise BadInputError("give either RUN_ID or --consistency OLD NEW.", fix="e.g. 'tdprov prove RUN_ID' or 'tdprov prove --consistency 10 25'")
     settings = Settings.from_env(store=args.store)
-    tlog = TransparencyLog(open_store(settings=settings), trust_from_settings(settings))
+    tlog = TransparencyLog(open_store(settings=settings), auditor_trust_from_settings(settings))
     if args.consistency:
         old, new = args.consistency
         if not 0 < old <= new:

@@ -16,6 +16,7 @@ from prov_common.signing.dsse import (
     verify_envelope,
 )
 from prov_common.signing.keyfiles import (
+    auditor_trust_from_settings,
     default_signing_key,
     load_public_key,
     load_signing_key,
@@ -39,6 +40,7 @@ __all__ = [
     "Statement",
     "Subject",
     "TrustStore",
+    "auditor_trust_from_settings",
     "default_signing_key",
     "digest_map",
     "key_id_of",

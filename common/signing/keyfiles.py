@@ -97,16 +97,29 @@ def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
     return default_signing_key()
 
 
-def _keys_in(entry: str) -> list[PublicKey]:
+def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS") -> list[PublicKey]:
     p = Path(entry)
     if p.is_dir():
         return [load_public_key(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
     if not p.exists():
         raise BadInputError(
             f"trusted key path {p} does not exist.",
-            fix="name existing .pub files or folders of them (--trusted-keys, or TDPROV_TRUSTED_KEYS when no option is given)"
+            fix=f"name existing .pub files or folders of them (--trusted-keys, or {setting} when no option is given)"
         )
     return [load_public_key(p)]
+
+
+def auditor_trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
+    """The keys whose signatures count on what audits write: ``TDPROV_AUDITOR_KEYS`` when set, else the trusted
+    keys (:func:`trust_from_settings`)."""
+    settings = settings or Settings.from_env()
+    if not settings.auditor_keys:
+        return trust_from_settings(settings, home)
+    trust = TrustStore()
+    for entry in settings.auditor_keys:
+        for key in _keys_in(entry, "TDPROV_AUDITOR_KEYS"):
+            trust.add(key)
+    return trust
 
 
 def trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
