@@ -10,7 +10,7 @@ from prov_common.cli._output import emit_json, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
-from prov_common.signing import TrustStore, trust_from_settings
+from prov_common.signing import TrustStore, auditor_trust_from_settings, trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
@@ -71,7 +71,7 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
-                           left_out: dict[str, str]) -> str | None:
+                           left_out: dict[str, str], audit_trust: TrustStore | None = None) -> str | None:
     """``namespace/name`` of the dataset that ``name`` means by another of its names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out): its newest version's, as ``tdprov contains``
     and ``checkout`` resolve it from the verified bundles of the runs ``found``; None when no run names it
@@ -80,7 +80,7 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
 
     if is_digest(name):
         return None
-    recorded = RecordedRuns.of(store, trust, summaries=found)
+    recorded = RecordedRuns.of(store, trust, summaries=found, audit_trust=audit_trust)
     try:
         recorded.read_naming(name)
     finally:
@@ -201,7 +201,8 @@ def _run(args: argparse.Namespace) -> int:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
             graph, trees = _traced(store, found, args, target, direction, sources)
             if not trees and target == args.target:  # no dataset is named so in the index: another name (an asset key)?
-                target = _located_by_other_name(store, trust, found, args.target, left_out) or target
+                target = _located_by_other_name(store, trust, found, args.target, left_out,
+                                                auditor_trust_from_settings(settings)) or target
                 found = [s for s in found if s.run_id not in left_out]
                 graph, trees = _traced(store, found, args, target, direction, sources)
             if not trees:
