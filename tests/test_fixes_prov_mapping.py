@@ -208,3 +208,25 @@ def test_a_run_of_many_inputs_and_outputs_states_its_derivations_as_a_count(tmp_
     assert len(json.loads(older.files[layout.PROV_FILE])["wasDerivedFrom"]) == 101 * 101
     report = verify_bundle(_stored(tmp_path / "old", older), older.run_id, TRUST)
     assert report.ok and report.notes == [], (report.findings, report.notes)
+
+
+def test_a_bundle_sealed_before_local_names_were_folded_still_verifies(tmp_path: Path) -> None:
+    """Mapping 4 names a local file as tdprov does whatever the producer wrote (file://localhost, /data//x); a
+    bundle of mapping 3 recorded those names as given, and is re-derived so (every such old bundle failed)."""
+    from prov_common.bundle.build import derive_bundle
+
+    events = run_events()
+    for event in events:
+        for side in ("inputs", "outputs"):
+            for d in event.get(side) or ():
+                d["namespace"], d["name"] = "file://localhost", "/data//" + d["name"].rsplit("/", 1)[-1]
+    old = derive_bundle(events, None, prov_mapping="tdprov-prov/3", local_names=False)
+    assert {(d.namespace, d.name.startswith("/data//")) for d in old.manifest.outputs} == {("file://localhost", True)}
+    manifest = replace(old.manifest, prov_mapping="tdprov-prov/3")
+    manifest_bytes = manifest.to_json()
+    statement = sign_envelope(statement_for(manifest, blake3_digest(manifest_bytes)), INTOTO_PAYLOAD_TYPE, [KEY]).to_json()
+    bundle = Bundle(manifest.run_id, old.files, manifest, manifest_bytes, statement, KEY.key_id)
+    report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
+    assert report.ok and report.notes == [], (report.findings, report.notes)
+    new = build_bundle(events, None, KEY)  # sealed now: the local file's own name
+    assert {(d.namespace, d.name.startswith("/data/") and "//" not in d.name) for d in new.manifest.outputs} == {("file", True)}

@@ -92,6 +92,7 @@ def derive_bundle(
     hashed: Sequence[FileEntry] | None = None,
     digest_sets: str | None = DIGEST_SETS,
     prov_mapping: str = PROV_MAPPING,
+    local_names: bool = True,
 ) -> Derived:
     """The bundle's files and manifest from its events, folded once (pure; :func:`build_bundle`
     signs it, verification compares it with what is stored).
@@ -101,12 +102,13 @@ def derive_bundle(
     ``digest_sets``: the DigestSet version to record (verification passes the stored manifest's; None: 1).
     ``prov_mapping``: the PROV mapping version to derive ``prov.json`` by (verification passes the stored
     manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
+    ``local_names``: fold local file names as tdprov names them (False re-derives a bundle sealed before that).
     """
     sets = check_version(digest_sets)
     ordered = order_events(events)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
-    state = fold_one_run(ordered)
+    state = fold_one_run(ordered, local_names=local_names)
     layout.check_run_id(state.run_id)
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted((attachments or {}).items()):

@@ -73,9 +73,9 @@ def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str
     return events
 
 
-def fold_one_run(events: list[dict[str, Any]]) -> RunState:
-    """The run state of events that must all belong to one run."""
-    states = fold_runs(events)
+def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True) -> RunState:
+    """The run state of events that must all belong to one run (``local_names``: see :func:`fold_runs`)."""
+    states = fold_runs(events, local_names=local_names)
     if len(states) != 1:
         raise BadInputError(
             f"events of {len(states)} runs given ({', '.join(s.run_id for s in states[:5])}); a bundle holds one run.",

@@ -19,7 +19,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
-from prov_common.w3cprov.events import parse_time
+from prov_common.w3cprov.events import folds_local_names, parse_time
 from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 
@@ -269,7 +269,8 @@ def _check_consistency(
         sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
         # the files were hashed against the manifest above; the manifest's files are not re-derived
         expected = derive_bundle(events, None, sealed_at=sealed_at, hashed=manifest.files,
-                                 digest_sets=manifest.digest_sets, prov_mapping=_derivable(manifest.mapping))
+                                 digest_sets=manifest.digest_sets, prov_mapping=_derivable(manifest.mapping),
+                                 local_names=folds_local_names(manifest.mapping))
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None

@@ -150,9 +150,10 @@ def _shown_time(text: str | None) -> str:
 
 
 def _uri(namespace: str, name: str) -> str:
-    from prov_common.lineage.naming import dataset_uri
+    """A dataset's URI as bundle statements name it (``namespace:name`` when it has none: a relative path)."""
+    from prov_common.bundle.naming import dataset_name
 
-    return dataset_uri(namespace, name)
+    return dataset_name(namespace, name)
 
 
 def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
-from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from openlineage.client.naming import dataset as ol_naming
 
@@ -134,8 +134,8 @@ def clean_namespace(namespace: str) -> str:
 
 def dataset_uri(namespace: str, name: str) -> str:
     """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`)."""
-    if namespace == "file":  # the path as recorded (a relative one, from another producer, is no file URI)
-        return "file://" + quote(name) if name.startswith("/") else "file:" + quote(name)
+    if namespace == "file":
+        return Path(name).as_uri()
     if namespace.endswith("://"):  # no authority (the spec's "inmemory://")
         return namespace + name.lstrip("/")
     scheme = namespace.split("://", 1)[0]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 from prov_common.errors import BadInputError
 
@@ -20,7 +21,7 @@ SPEC_FIX = "see the OpenLineage spec (https://openlineage.io/spec/2-0-2/OpenLine
 TIME_FIX = "write it like 2024-05-01T12:00:00.000Z"
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UNNAMEABLE = re.compile(r"[{}]")  # UUID() takes '{...}'; a run id must also name its bundle (bundle.layout.check_run_id)
 
 def to_utc(text: str) -> datetime | None:
     """An ISO 8601 date-time with a time of day as an aware UTC datetime (no offset = UTC); None if it is not one."""
@@ -183,7 +184,12 @@ class _Checker:
 
     def uuid(self, path: str) -> None:
         value = self.text(path)
-        if not _UUID.fullmatch(value):  # the spec's format: 8-4-4-4-12 hex digits (UUID() also takes braces and urn:uuid:)
+        try:  # a form UUID() takes that names no bundle (braces) is refused here, not dropped when the bundle is named
+            UUID(value)
+            ok = not _UNNAMEABLE.search(value)
+        except ValueError:
+            ok = False
+        if not ok:
             self.fail(path, f"must be a UUID, got {value!r:.60}", fix="use a UUID (uuid7 recommended) as the run id")
 
     def time(self, path: str) -> None:

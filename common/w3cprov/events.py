@@ -133,15 +133,15 @@ def _facets(container: Any, key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def _merge_datasets(target: dict[tuple[str, str], DatasetState], datasets: Any, extra_key: str) -> None:
+def _merge_datasets(target: dict[tuple[str, str], DatasetState], datasets: Any, extra_key: str, local_names: bool) -> None:
     for dataset in datasets or ():
-        key = local_dataset(dataset["namespace"], dataset["name"])
+        key = local_dataset(dataset["namespace"], dataset["name"]) if local_names else (dataset["namespace"], dataset["name"])
         state = target.setdefault(key, DatasetState(*key))
         state.facets.update(_facets(dataset, "facets"))
         state.facets.update(_facets(dataset, extra_key))
 
 
-def _fold(events: list[_Checked]) -> RunState:
+def _fold(events: list[_Checked], local_names: bool = True) -> RunState:
     events.sort(key=_order_key)
     run_facets: dict[str, Any] = {}
     job_facets: dict[str, Any] = {}
@@ -152,8 +152,8 @@ def _fold(events: list[_Checked]) -> RunState:
         event = checked.event
         run_facets.update(_facets(event["run"], "facets"))
         job_facets.update(_facets(event["job"], "facets"))
-        _merge_datasets(inputs, event.get("inputs"), "inputFacets")
-        _merge_datasets(outputs, event.get("outputs"), "outputFacets")
+        _merge_datasets(inputs, event.get("inputs"), "inputFacets", local_names)
+        _merge_datasets(outputs, event.get("outputs"), "outputFacets", local_names)
         if isinstance(event.get("producer"), str):
             producers.add(event["producer"])
     starts = [c.time for c in events if c.event_type == "START"]
@@ -174,12 +174,19 @@ def _fold(events: list[_Checked]) -> RunState:
     )
 
 
-def fold_runs(events: Iterable[Any]) -> list[RunState]:
-    """Check every event and fold them into one :class:`RunState` per run id (sorted by run id)."""
+def folds_local_names(mapping: str | None) -> bool:
+    """Whether bundles of PROV mapping ``mapping`` were folded with local names (from mapping 4 on)."""
+    return mapping not in (None, "tdprov-prov/1", "tdprov-prov/2", "tdprov-prov/3")
+
+
+def fold_runs(events: Iterable[Any], *, local_names: bool = True) -> list[RunState]:
+    """Check every event and fold them into one :class:`RunState` per run id (sorted by run id).
+    ``local_names``: name a local file as tdprov does whatever the producer wrote (``file://localhost``, a path not
+    normalised); False for a bundle sealed before this (its PROV mapping, :func:`folds_local_names`)."""
     by_run: dict[str, list[_Checked]] = {}
     for index, event in enumerate(events):
         checked = check_event(index, event)
         by_run.setdefault(checked.run_id, []).append(checked)
     if not by_run:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
-    return [_fold(by_run[run_id]) for run_id in sorted(by_run)]
+    return [_fold(by_run[run_id], local_names) for run_id in sorted(by_run)]
