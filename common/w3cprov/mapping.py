@@ -322,7 +322,8 @@ def _run(builder: _Builder, run: RunState) -> None:
     pairs = len(used) * len(run.outputs)
     counted = builder.mapping not in ("tdprov-prov/2", "tdprov-prov/3") and pairs > MAX_DERIVATIONS
     if counted:  # every output derives from every input it does not pass through: said once, not pair by pair
-        builder.element("activity", activity.localpart, [(TDPROV["derivations"], pairs)])
+        passed = len({(d.key, d.version) for d in run.outputs} & {(s.key, s.version) for s, _ in used})
+        builder.element("activity", activity.localpart, [(TDPROV["derivations"], pairs - passed)])
     for dataset in run.outputs:
         target = targets[dataset.key] = _written(builder, dataset, run)
         builder.relation("generation", target, activity, time=run.ended)
