@@ -61,6 +61,12 @@ def run_order(record: RunRecord) -> str:
     return sortable_time(record.ended_at or record.sealed_at or record.started_at)
 
 
+def made_at(record: RunRecord) -> str | None:
+    """When a run's outputs were made, for telling which generation a reader read: its end, else (a run sealed
+    without ending, as 'tdprov flush' seals one) its start, not the sealing, which may come much later."""
+    return record.ended_at or record.started_at or record.sealed_at
+
+
 def read_time(record: RunRecord) -> str | None:
     """When a run read its inputs: its start, else (not recorded) its end."""
     return record.started_at or record.ended_at
@@ -97,7 +103,7 @@ class LineageIndex:
     def generation_read(self, d: DatasetUse, reader_id: str | None, read_at: str | None) -> tuple[RunRecord, DatasetUse] | None:
         """:meth:`generator` for a reader known by its run id and the time it read (a run not in this index)."""
         found = [(r, use) for r, use in self.generated.get(version_of(d), ()) if r.run_id != reader_id]
-        return pick_generation(found, read_at, lambda c: run_order(c[0]), lambda c: c[0].state == COMPLETE)
+        return pick_generation(found, read_at, lambda c: made_at(c[0]), lambda c: c[0].state == COMPLETE)
 
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
         """Registered sources of ``d``'s digest: those registered at its location (``True``), else any
