@@ -422,3 +422,41 @@ def test_with_auditor_keys_a_writers_key_cannot_forge_what_audits_write(tmp_path
         shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
         assert any(f.object == forged and "untrusted key" in f.what for f in result.check(CHECK_LOG).errors), shown
         assert any("unknown.parquet" in f.what for f in result.errors), shown  # the finding the forgery dropped stays
+
+
+def test_a_writer_clock_ahead_within_the_skew_does_not_move_the_listing_past_the_audit(tmp_path) -> None:
+    """An entry keyed 14 minutes ahead (a writer's fast clock, inside CLOCK_SKEW, so no finding) moved the next
+    audit's listing past runs sealed right after this audit: they went unexamined, unlogged, deletable."""
+    s = Store(str(tmp_path / "store"))
+    fast = seal(s.pipe.store, run_events("prepare_fast", [], [dataset("/data/fast.parquet", digest("fast"))], start=T0 + timedelta(hours=4)))
+    key = s.index_key(fast)
+    ahead = _later_key(key, 14 * 60)
+    raw_write(s.uri, ahead, raw_read(s.uri, key))
+    s.delete(key)
+    raw_write(s.uri, layout.bundle_key(fast, layout.INDEXED_FILE), ahead.encode())
+    first = _audit(s.pipe)
+    assert not [f for f in first.errors if "dated in the future" in f.what], [f.what for f in first.errors]
+    genuine = seal(s.pipe.store, run_events("prepare_genuine", [], [dataset("/data/genuine.parquet", digest("genuine"))],
+                                            start=T0 + timedelta(hours=5)))
+    later = _audit(s.pipe)
+    assert later.bundles_logged == 1 and genuine in {x for x in later.examined}, (later.bundles_examined, later.bundles_logged)
+
+
+def test_an_audit_that_cannot_read_the_log_keeps_the_lost_inventory_a_gap(tmp_path) -> None:
+    """The auditor's inventory objects are deleted and, for one audit, a garbage newest checkpoint is planted: that
+    audit cannot read the log and must not save a memory without the lost objects (the next audits were clean)."""
+    from prov_common.audit.memory_objects import COMPACT_AFTER
+
+    s = Store(str(tmp_path / "store"))
+    while len(json.loads(memory_path(s.pipe.store.uri).read_text())["inventory"]) <= COMPACT_AFTER:  # a summary is due next
+        assert _audit(s.pipe).clean
+    s.delete(*s.keys("audit/auditor-inventory/"))
+    s.delete_run(s.extra)
+    garbage = "log/checkpoints/000000000999.json"
+    raw_write(s.uri, garbage, b"not a checkpoint")
+    assert _audit(s.pipe).exit_code == 1
+    s.delete(garbage)
+    for _ in ("found", "still found"):
+        result = _audit(s.pipe)
+        assert [f for f in result.errors if "auditor-inventory" in f.object], [f"{f.object}: {f.what}" for f in result.errors]
+        assert result.exit_code == 1

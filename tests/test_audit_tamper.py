@@ -206,9 +206,39 @@ def test_a_run_the_audit_found_forged_is_not_taken_from_its_catalog(pipe: Pipeli
                                          job_type="TRAINING"), SigningKey.generate())
     found = _audit(pipe)
     assert [f for f in found.check(CHECK_SIGNATURES).errors if "untrusted key" in f.what and f.run_id == forged]
-    for argv in (["record", "/models/evil.pkl"], ["contains", digest("evil"), "--record", "{\"a\": 1}"]):
-        code = main([*argv, "--store", pipe.store.uri])
-        out, err = capsys.readouterr()
-        assert code == 2 and forged not in out and f"left out run {forged}: its bundle does not verify" in err, (argv, out, err)
+    assert main(["record", "/models/evil.pkl", "--store", pipe.store.uri]) == 2
+    out, err = capsys.readouterr()
+    assert forged not in out and f"left out run {forged}: its bundle does not verify" in err, (out, err)
+    # contains reads the version's row set from the bundle of the run that wrote it, whose signature is checked there
+    assert main(["contains", digest("evil"), "--record", '{"a": 1}', "--store", pipe.store.uri]) in (1, 2)
+    out, err = capsys.readouterr()
+    assert out == "" and "untrusted key" in err, (out, err)
     assert main(["record", "/data/features.parquet", "--store", pipe.store.uri]) == 0
     assert pipe.prepare in capsys.readouterr().out
+
+
+def test_a_catalogued_run_is_judged_by_the_keys_trusted_now(pipe: Pipeline, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A run audited before its writer's key was trusted: once the key is trusted it is provenance again (it stayed
+    left out, quoting the old finding); a run whose signer is no longer trusted is left out (its record stood)."""
+    from prov_common.cli import main
+    from prov_common.signing import write_keypair
+
+    other = SigningKey.generate()
+    late = seal(pipe.store, run_events("train_late", [dataset("/data/features.parquet", pipe.features)], [dataset("/models/late.pkl", digest("late"))],
+                                       start=T0 + timedelta(hours=2), job_type="TRAINING"), other)
+    assert not _audit(pipe).clean  # untrusted key: catalogued with its finding
+    keys = tmp_path / "trusted"
+    keys.mkdir()
+    write_keypair(keys / "other.key", other)
+    (keys / "own.pub").write_bytes(default_signing_key().public.to_pem())
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(keys))
+    assert main(["record", "/models/late.pkl", "--store", pipe.store.uri]) == 0
+    assert late in capsys.readouterr().out
+    # the pipeline's own key revoked (the catalog still signed by the auditor): its catalogued runs are read again
+    from prov_common.audit.recorded import RecordedRuns
+    from prov_common.signing import TrustStore
+
+    recorded = RecordedRuns.of(pipe.store, TrustStore.of([other.public]), audit_trust=TrustStore.of([default_signing_key().public]))
+    assert {pipe.prepare, late} <= set(recorded.unread)  # both read again: one signer revoked, one found untrusted then
+    recorded.read([pipe.prepare, late])
+    assert "untrusted key" in recorded.left_out[pipe.prepare] and late in recorded.runs and late not in recorded.left_out

@@ -270,8 +270,9 @@ def _audit(
     for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
-    save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
-    save_memory(memory)
+    if not head_unread:  # an audit that could not read the log changes nothing the next one compares with
+        save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
+        save_memory(memory)
 
     # 6. report and PROV record of the audit
     from prov_common.audit.publish import publish
@@ -448,7 +449,7 @@ def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tup
     """The state for the next audit: the checks' results, bound to ``head``, and the logged runs in its listing window.
     The window never moves past this audit's start: an entry dated in the future stays in it (as a logged run),
     and the runs indexed after it are still listed by the next audit."""
-    present = layout.index_cursor(started + CLOCK_SKEW)
+    present = layout.index_cursor(started)  # a writer whose clock runs ahead (within CLOCK_SKEW) does not move it either
     indexed = [k for k, _ in logged if k.startswith(layout.INDEX + "/") and k < present]
     last = max([*indexed, *([previous.last_index_key] if previous and previous.last_index_key else [])], default=None)
     window = layout.rewind_cursor(last, SETTLE_SECONDS) if last else ""

@@ -37,28 +37,30 @@ class RecordedRuns:
            summaries: Iterable[BundleSummary] | None = None, audit_trust: TrustStore | None = None) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
         read: the run id is in the key), or of ``summaries`` where the caller has read them already. A
-        catalogued run whose bundle did not verify when the audit examined it is left out (an audit
-        catalogues every run it examined, its findings with it), one whose index entry alone was wrong is
-        taken as its bundle said (``corrected``). ``audit_trust``: the keys whose signatures count on the catalog
-        (the auditors'; default ``trust``)."""
+        catalogued run is taken as its record only when the audit found its bundle sound and its signer is
+        trusted here now; any other (an audit catalogues every run it examined, findings and all; keys are
+        added and revoked) is read from its bundle like an uncatalogued run, and verified with today's keys.
+        ``audit_trust``: the keys whose signatures count on the catalog (the auditors'; default ``trust``)."""
         from prov_common.bundle import layout
-        from prov_common.bundle.storage import index_keys, read_index_entry
+        from prov_common.bundle.storage import index_keys, load_index_entry, read_index_entry
+        from prov_common.errors import TdprovError
 
         catalogued = load_catalog(store, audit_trust or trust).runs
         runs: dict[str, RunRecord] = {}
+        doubted: list[BundleSummary] = []
         left_out: dict[str, str] = {}
-        corrected: dict[str, str] = {}
         for run_id, record in catalogued.items():
-            why, sound = doubt(record, record.index_key)
-            if sound:
+            if doubt(record, record.index_key)[0] is None and (record.key_id is None or record.key_id in trust):
                 runs[run_id] = record
-            if why is not None:
-                (corrected if sound else left_out)[run_id] = why
+                continue
+            try:  # its index entry finds the bundle, which decides (the entry alone is no record of it)
+                doubted.append(load_index_entry(store, record.index_key))
+            except TdprovError as exc:
+                left_out[run_id] = f"{record.index_key}: {exc.what}"
         if summaries is None:
             summaries = (read_index_entry(store, key) for key in index_keys(store) if layout.run_id_of_index_key(key) not in catalogued)
-        unread = {s.run_id: s for s in summaries if s.run_id not in catalogued}
-        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources),
-                   left_out, corrected)
+        unread = {s.run_id: s for s in [*doubted, *(s for s in summaries if s.run_id not in catalogued)]}
+        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources), left_out)
 
     def index(self) -> LineageIndex:
         """The lineage index of the runs and sources as they are now (built again only after a bundle read

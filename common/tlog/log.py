@@ -118,6 +118,7 @@ class TransparencyLog:
         self.trust = trust
         self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
         self.written: list[str] = []  # keys of the leaf batches this log's appends wrote
+        self._spans_checked: set[tuple[int, int]] = set()  # (checkpoint sizes) whose leaves check_batch hashed to the later root
 
     # -- reading ------------------------------------------------------------------------------
     def checkpoint_keys(self, after: str | None = None) -> list[str]:
@@ -208,19 +209,30 @@ class TransparencyLog:
         first, leaves = _decode_batch(self.store.get(key), key, strict=True)
         if leaf_batch_key(first) != key:
             raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved")
+        if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
+            raise VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied")
         end = first + len(leaves)
         sizes = [n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
         before = max((s for s in sizes if s <= first), default=0)
         after = min((s for s in sizes if s >= end), default=None)
         if after is None:
             raise VerificationError(f"no checkpoint covers the log leaves {first}..{end - 1} of '{key}': no auditor that finished wrote them")
+        if (before, after) in self._spans_checked:  # every batch between these checkpoints was read and hashed already
+            return
         old = self._checkpoint_of_size(before).checkpoint if before else EMPTY_CHECKPOINT
         new = self._checkpoint_of_size(after).checkpoint
-        span = self.leaves_from(before)[: after - before]
+        span: list[LogLeaf] = []
+        firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
+        for _key, start, leaves_of in self.iter_batches(max((f for f in firsts if f <= before), default=0)):  # up to `after`, no further
+            span.extend(leaves_of[max(0, before - start):])
+            if start + len(leaves_of) >= after:
+                break
+        span = span[: after - before]
         root = merkle.frontier_root(merkle.frontier_append(old.frontier_bytes, [x.hash for x in span], old.size)).hex()
         if len(span) != after - before or root != new.root:
             raise VerificationError(f"the log leaves up to checkpoint {after} do not hash to its root with '{key}' as it is now: "
                                     "the batch was altered")
+        self._spans_checked.add((before, after))
 
     def readable_leaves(self) -> list[LogLeaf]:
         """Every leaf in a batch that can still be parsed, skipping gaps and damaged batches."""
