@@ -26,6 +26,11 @@ def _audit(pipe: Pipeline, tmp_path: Path, **kw):
     return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "report", progress=False, **kw)
 
 
+def m2_run(result) -> str:
+    """The run of the audit's index that wrote /models/m2.pkl."""
+    return next(r.run_id for r in result.index.runs.values() if any(d.name == "/models/m2.pkl" for d in r.outputs))
+
+
 def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path: Path) -> None:
     first = _audit(pipe, tmp_path)
     assert first.clean, [f.what for f in first.errors]
@@ -47,8 +52,9 @@ def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path:
     third = _audit(pipe, tmp_path)
     assert third.clean and third.bundles_examined == 1 and third.checkpoint.checkpoint.size == 3
     assert third.checkpoint.checkpoint.previous == first.checkpoint.digest
-    # the older runs were not re-read: the index holds the new run and the run upstream of it (looked up by version)
-    assert len(third.index.runs) == 2 and third.summary()["runs"] == 3 and third.summary()["trainingRuns"] == 2
+    # the older runs were not re-read (their records are the catalog's): one bundle examined, every run in the index
+    assert third.examined == {m2_run(third)} and len(third.index.runs) == 3
+    assert third.summary()["runs"] == 3 and third.summary()["trainingRuns"] == 2
     # the audit is recorded as a signed PROV activity naming the report's digest and the checkpoints
     from prov_common.signing import Envelope, TrustStore, default_signing_key, verify_envelope
     from prov_common.w3cprov import deserialize

@@ -213,16 +213,19 @@ def _audit(
     source_check = CheckResult(CHECK_SOURCES, checked=len(sources) + len(source_problems))
     source_check.findings = [Finding(CHECK_SOURCES, key, exc.what, exc.fix or "restore the record from a backup") for key, exc in source_problems]
     source_check.findings += undocumented_personal_data(sources)
-    generators = Generators(store, audit_trust, records.values())
-    index = LineageIndex([*records.values(), *_upstream(records.values(), generators)], [s.record for s in sources])
+    catalog = load_catalog(store, audit_trust) if previous is not None else None  # every run, for re-hash and the report
+    log_check.findings += catalog.problems if catalog is not None else []
+    everything_known = records if catalog is None else {**catalog.runs, **records}
+    # the checks see every run known (the catalog's too), so that a new run's input resolves to the generation a full
+    # audit finds; the audit's lookups fill in what a damaged catalog lacks
+    generators = Generators(store, audit_trust, everything_known.values())
+    upstream = [r for r in _upstream(records.values(), generators) if r.run_id not in everything_known]
+    index = LineageIndex([*everything_known.values(), *upstream], [s.record for s in sources])
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
               unfinished_runs(store, {run_id: r.sealed_at for run_id, r in records.items()}, stale_after=stale_after, now=started)]
-    catalog = load_catalog(store, audit_trust) if previous is not None else None  # every run, for re-hash and the report
-    log_check.findings += catalog.problems if catalog is not None else []
-    everything_known = records if catalog is None else {**catalog.runs, **records}
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
 
@@ -234,7 +237,7 @@ def _audit(
     result.index = index
     result.examined = {s.run_id for s in summaries}
     if catalog is not None:  # the checks continued from the state; the report describes the whole store
-        result.report_index = LineageIndex(everything_known.values(), [s.record for s in sources])
+        result.report_index = index
         if new_head is not None and appended:
             written.append(write_summary(store, new_head.checkpoint.size, catalog, signer, result.audit_id))
     result.sources = sources
