@@ -77,9 +77,9 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
     """moto's S3 server on 127.0.0.1 (a free port) for the whole session; the AWS environment points at it."""
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # the OS picks a free port: no race for it
     server.start()
+    port = server.get_host_and_port()[1]
     info = S3Server(endpoint=f"http://127.0.0.1:{port}", env=s3_env(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("aws")))
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):

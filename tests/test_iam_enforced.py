@@ -42,7 +42,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from bundle_support import run_events
-from conftest import free_port, s3_env
+from conftest import s3_env
 from prov_common.audit import run_audit
 from prov_common.audit.catalog import CATALOG_PREFIX
 from prov_common.audit.model import CHECK_UNFINISHED
@@ -67,8 +67,9 @@ AUDIT_PREFIXES = [LEAVES_PREFIX, CHECKPOINTS_PREFIX, REPORTS_PREFIX, RUNS_PREFIX
 SERVER = """
 import sys
 from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # a port the OS gives: no other server's
 server.start()
+print(server.get_host_and_port()[1], flush=True)
 sys.stdin.read()  # until the test closes stdin
 server.stop()
 """
@@ -131,11 +132,14 @@ class IamS3:
 
 @pytest.fixture(scope="module")
 def iam_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamS3]:
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     log = (tmp_path_factory.mktemp("moto-iam") / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdin=subprocess.PIPE, stdout=log, stderr=log)
+    # the server binds a port the OS picks and says which: a port chosen here first could be taken by another
+    # worker's server meanwhile, and this test would then enforce IAM on (and talk to) that server
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
     try:
+        told = proc.stdout.readline().strip() if proc.stdout else b""
+        assert told.isdigit(), f"moto's server did not start (said {told!r})"
+        endpoint = f"http://127.0.0.1:{int(told)}"
         deadline = time.monotonic() + 60  # a loaded machine imports moto slowly
         while True:
             try:
