@@ -8,7 +8,6 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,33 +32,28 @@ def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredChe
     ``rootHash``) is compared by its root."""
     if known.size == 0:
         return [], []
-    found, leaves = _check_extends(known, tlog, head, who)
-    return [replace(f, fix=fix) for f in found], leaves
-
-
-def _check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str) -> tuple[list[Finding], list[LogLeaf]]:
     where = checkpoint_key(known.size)
     if head is None:
         return [Finding(CHECK_LOG, "log/checkpoints/", f"the store's log is empty, but {who} verified checkpoint {known.size} "
-                        f"(root {known.root}): the log was deleted", FIX_GAP)], []
+                        f"(root {known.root}): the log was deleted", fix)], []
     if head.checkpoint.size < known.size:
         return [Finding(CHECK_LOG, head.key, f"the store's log has {head.checkpoint.size} leaves, but {who} verified checkpoint "
-                        f"{known.size} (root {known.root}): the log was rolled back or its newest checkpoints were deleted", FIX_GAP)], []
+                        f"{known.size} (root {known.root}): the log was rolled back or its newest checkpoints were deleted", fix)], []
     try:
         stored = tlog.read_checkpoint(where)
     except ObjectNotFoundError:
         return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified ({known.digest}) is missing from the store: "
-                        "it was deleted", FIX_GAP)], []
+                        "it was deleted", fix)], []
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
-        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified does not verify now: {exc.what}", FIX_GAP)], []
+        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified does not verify now: {exc.what}", fix)], []
     if known.digest and stored.digest != known.digest:
         return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its digest was {known.digest}, "
-                        f"it is now {stored.digest}", FIX_GAP)], []
+                        f"it is now {stored.digest}", fix)], []
     if known.root and stored.checkpoint.root != known.root:
         return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its root was {known.root}, "
-                        f"it is now {stored.checkpoint.root}", FIX_GAP)], []
+                        f"it is now {stored.checkpoint.root}", fix)], []
     frontier = known if known.frontier else KnownCheckpoint.of(stored)
     try:
         _proof, leaves = tlog.prove_extends(frontier.checkpoint(), head)
@@ -67,7 +61,7 @@ def _check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCh
         raise
     except TdprovError as exc:
         return [Finding(CHECK_LOG, head.key, f"the store's log is not consistent with checkpoint {known.size} that {who} verified: {exc.what}",
-                        FIX_GAP)], []
+                        fix)], []
     return [], leaves
 
 

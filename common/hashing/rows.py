@@ -171,8 +171,9 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     have, is refused (it would be "not contained" whatever the data holds).
     """
     names = [name for name, _ in schema_fields]
+    known = set(names)
     missing = [n for n in names if n not in record]
-    unknown = [k for k in record if k not in set(names)]
+    unknown = [k for k in record if k not in known]
     if missing or unknown:
         raise BadInputError(
             "the record " + "; ".join(part for part in (

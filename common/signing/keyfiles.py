@@ -115,9 +115,14 @@ def auditor_trust_from_settings(settings: Settings | None = None, home: Path | N
     settings = settings or Settings.from_env()
     if not settings.auditor_keys:
         return trust_from_settings(settings, home)
+    return _trust_in(settings.auditor_keys, "TDPROV_AUDITOR_KEYS")
+
+
+def _trust_in(entries: tuple[str, ...], setting: str) -> TrustStore:
+    """The keys in ``entries`` (public key files or folders of them, given by ``setting``)."""
     trust = TrustStore()
-    for entry in settings.auditor_keys:
-        for key in _keys_in(entry, "TDPROV_AUDITOR_KEYS"):
+    for entry in entries:
+        for key in _keys_in(entry, setting):
             trust.add(key)
     return trust
 
@@ -129,12 +134,9 @@ def trust_from_settings(settings: Settings | None = None, home: Path | None = No
     per-user default key, if it exists) and every key in ``TDPROV_HOME/trusted_keys/``.
     """
     settings = settings or Settings.from_env()
-    trust = TrustStore()
     if settings.trusted_keys:
-        for entry in settings.trusted_keys:
-            for key in _keys_in(entry):
-                trust.add(key)
-        return trust
+        return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS")
+    trust = TrustStore()
     own = Path(settings.signing_key) if settings.signing_key else default_key_path(home)
     own_pub = public_path_for(own)
     if own_pub.exists():
