@@ -638,6 +638,28 @@ def test_a_digest_in_upper_case_hex_is_the_same_version(tmp_path: Path, capsys: 
     assert [g["runId"] for g in read.get("generatedBy", ())] == [prepare], read
 
 
+def test_a_registered_source_matches_a_read_whose_digest_is_in_upper_case(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A source registered as sha256:3b06..., read and recorded as sha256:3B06...: the read is of the source
+    (lineage, record and the audit's completeness check compared the text and called it a broken link)."""
+    from prov_common.audit import run_audit
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    hex_ = "3b066804f6d1d077173cfe4d06002e6a61e6f21c2b2e648417962115f1afcd8e"
+    register_source(store, SourceRecord(name="vendor", digest="sha256:" + hex_, license="CC-BY-4.0", issuer="Acme",
+                                        location="/data/vendor.csv"), _key())
+    seal(store, run_events("train", [dataset("/data/vendor.csv", "sha256:" + hex_.upper())],
+                           [dataset("/data/m.pkl", digest("m"))], job_type="TRAINING"))
+    assert main(["lineage", "/data/m.pkl", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (read,) = tree["generatedBy"][0]["inputs"]
+    assert read.get("sources") == ["vendor (Acme, CC-BY-4.0)"], read
+    assert main(["record", "sha256:" + hex_.upper(), "--store", uri]) == 0
+    assert "vendor" in capsys.readouterr().out
+    result = run_audit(store, Settings.from_env(store=uri), full=True, progress=False, report_dir=tmp_path / "report")
+    assert result.clean, [f.what for f in result.errors]
+
+
 def test_the_short_digest_tdprov_runs_prints_names_the_version_in_every_verb(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """'tdprov runs' prints versions as their first 12 hex digits: lineage took them, record, export
     --training-record, contains and checkout said there was no such version."""

@@ -21,6 +21,7 @@ from prov_common.w3cprov.identity import (
     at_location,
     located_dataset,
     location_of_ref,
+    normal_version,
     pick_generation,
     sortable_time,
     version_key,
@@ -85,7 +86,7 @@ class LineageIndex:
         self.runs: dict[str, RunRecord] = {r.run_id: r for r in runs}
         self.sources: dict[str, list[SourceRecord]] = {}
         for s in sources:
-            self.sources.setdefault(s.digest, []).append(s)
+            self.sources.setdefault(normal_version(s.digest), []).append(s)
         self.generated: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
         self.used_by: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
         for r in sorted(self.runs.values(), key=run_order, reverse=True):
@@ -108,14 +109,15 @@ class LineageIndex:
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
         """Registered sources of ``d``'s digest: those registered at its location (``True``), else any
         with the digest, matched by content only (``False``)."""
-        found = self.sources.get(d.version or "", [])
+        found = self.sources.get(normal_version(d.version), [])
         here = [s for s in found if located_dataset(s.location) == (d.namespace, d.name)]
         return (here, True) if here else (list(found), False)
 
     def has_origin(self, d: DatasetUse, reader_id: str | None = None, read_at: str | None = None) -> bool:
         """Whether another recorded run generated version ``d`` before reader ``reader_id`` read it at ``read_at``
         (never the reader's own output), or a registered source has its digest."""
-        return bool(d.version) and (self.generation_read(d, reader_id, read_at) is not None or d.version in self.sources)
+        return bool(d.version) and (self.generation_read(d, reader_id, read_at) is not None
+                                   or normal_version(d.version) in self.sources)
 
     def broken_inputs(self, run: RunRecord) -> list[BrokenLink]:
         """Inputs of ``run`` that neither a recorded run nor a registered source explains."""
@@ -177,8 +179,8 @@ class LineageIndex:
         named = self.newest_naming(ref)
         if named is not None:
             return named.version, named.dataset
-        if ref in self.sources:
-            s = self.sources[ref][0]
+        if normal_version(ref) in self.sources:
+            s = self.sources[normal_version(ref)][0]
             return ref, DatasetUse("source", s.name, ref)
         raise BadInputError(
             f"no dataset or version '{ref}' in the recorded runs.",

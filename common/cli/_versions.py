@@ -118,9 +118,9 @@ def version_digest(ref: str, index: Any) -> str:
 def names_version(index: Any, dataset: str, digest: str) -> list[str]:
     """Run ids of the runs that wrote or read ``digest`` as the dataset named ``dataset``."""
     from prov_common.audit.lineage import names_dataset
-    from prov_common.w3cprov.identity import location_of_ref
+    from prov_common.w3cprov.identity import location_of_ref, normal_version
 
     wrote, read = index.with_digest(digest)
     located = location_of_ref(dataset)
     return [run.run_id for run in [*wrote, *read]
-            if any(d.version == digest and names_dataset(dataset, located, d) for d in [*run.outputs, *run.inputs])]
+            if any(normal_version(d.version) == digest and names_dataset(dataset, located, d) for d in [*run.outputs, *run.inputs])]

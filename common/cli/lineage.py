@@ -16,7 +16,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import dataset_label, located_dataset, moment
+from prov_common.w3cprov.identity import dataset_label, located_dataset, moment, normal_version
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
     with_shard_counts,
@@ -64,7 +64,7 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
     try:
         for stored in iter_sources(store, trust_from_settings(settings), problems=[]):
             record = stored.record
-            found.setdefault(record.digest, []).append((f"{record.name} ({record.issuer}, {record.license})", located_dataset(record.location)))
+            found.setdefault(normal_version(record.digest), []).append((f"{record.name} ({record.issuer}, {record.license})", located_dataset(record.location)))
     except TdprovError:
         return found
     return found

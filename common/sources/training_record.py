@@ -23,6 +23,7 @@ from prov_common.sources.media import media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import object_uri
+from prov_common.w3cprov.identity import normal_version
 
 FORMATS = ("dta", "croissant")
 _PERSONAL_ORDER = {v: i for i, v in enumerate(("none", "anonymised", "pseudonymised", "personal", "sensitive"))}
@@ -68,7 +69,7 @@ class RecordFacts:
         """The registered source that is this version, when no recorded run generated it."""
         if self.generator is not None:
             return None
-        return next((s for s in self.sources if s.digest == self.version), None)
+        return next((s for s in self.sources if normal_version(s.digest) == normal_version(self.version)), None)
 
     @cached_property
     def location(self) -> str | None:

@@ -48,9 +48,15 @@ def version_key(namespace: str, name: str, version: str | None) -> VersionKey:
     """The identity of a dataset version (``version`` None: the dataset recorded without a version); a content
     digest's hex digits in either case are one version (``sha256:3B06...`` is ``sha256:3b06...``), as in the
     PROV ids."""
+    return (namespace, name, normal_version(version))
+
+
+def normal_version(version: str | None) -> str:
+    """A version as identity compares it: a content digest with its hex digits in lower case, anything else as it
+    is (``""`` for None)."""
     text = version or ""
     digest = _DIGEST.fullmatch(text)
-    return (namespace, name, f"{digest['algo']}:{digest['hex'].lower()}" if digest else text)
+    return f"{digest['algo']}:{digest['hex'].lower()}" if digest else text
 
 
 def moment(text: str | None) -> datetime | None:

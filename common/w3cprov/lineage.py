@@ -16,7 +16,7 @@ from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
-from prov_common.w3cprov.identity import at_location, dataset_label, location_of_ref, sortable_time
+from prov_common.w3cprov.identity import at_location, dataset_label, location_of_ref, normal_version, sortable_time
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 SourceLabel = tuple[str, "tuple[str, str] | None"]
@@ -213,7 +213,7 @@ class _Walker:
     def _sources(self, node: Node) -> tuple[str, ...]:
         if not node.version or self._runs(node.id) and self.direction == UPSTREAM:
             return ()
-        found = self.sources.get(node.version, ())
+        found = self.sources.get(normal_version(node.version), ())
         here = tuple(label for label, at in found if at == (node.namespace, node.dataset))
         return here or tuple(f"{label}, matched by content" for label, _ in found)
 
@@ -234,7 +234,7 @@ def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: i
           sources: Mapping[str, Sequence[SourceLabel]] | None = None) -> LineageTree:
     """The lineage tree of data node ``key``: upstream back to versions no recorded run generated (origins),
     or downstream to versions nothing used yet. Each node is expanded once; later mentions are ``repeated``.
-    ``sources`` maps a digest to the registered sources holding it, as (label, (namespace, name) of
+    ``sources`` maps a digest (its hex in lower case) to the registered sources holding it, as (label, (namespace, name) of
     the source's location or None). ``max_depth`` counts runs."""
     if direction not in (UPSTREAM, DOWNSTREAM):
         raise BadInputError(f"unknown direction {direction!r}.", fix="use 'upstream' or 'downstream'")
