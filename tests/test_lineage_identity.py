@@ -686,13 +686,18 @@ def test_the_short_digest_tdprov_runs_prints_names_the_version_in_every_verb(tmp
 
 def test_lineage_with_checks_shows_a_passed_validation_and_times_as_the_index_does(tmp_path: Path,
                                                                                    capsys: pytest.CaptureFixture) -> None:
-    """--checks showed only failed checks (a version that passed looked unvalidated), and its times as +00:00."""
+    """--checks showed only failed checks (a version that passed looked unvalidated), and its times as +00:00
+    (in the text and in --json)."""
     uri = str(tmp_path / "store")
     store = open_store(uri)
     seal(store, run_events("prep", [], [dataset("/data/x.parquet", digest("x"), passed=True)]))
     assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
     out = capsys.readouterr().out
     assert "✓ passed 1 check(s)" in out and "COMPLETE  2026-05-01T12:05:00Z" in out and "+00:00" not in out, out
+    assert main(["lineage", "/data/x.parquet", "--checks", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    (run,) = tree["generatedBy"]
+    assert run["ended"] == "2026-05-01T12:05:00Z" and run["started"].endswith("Z"), run  # as without --checks
 
 
 def test_the_lineage_picture_names_the_registered_source(pipelines: Store, tmp_path: Path) -> None:

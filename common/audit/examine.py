@@ -17,6 +17,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState
+from prov_common.w3cprov.identity import iso_z
 
 MISSING = "missing"
 
@@ -85,8 +86,8 @@ def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: 
         job_namespace=state.job_namespace,
         job_name=state.job_name,
         state=state.state,
-        started_at=state.started.isoformat().replace("+00:00", "Z"),
-        ended_at=state.ended.isoformat().replace("+00:00", "Z") if state.ended else None,
+        started_at=iso_z(state.started),
+        ended_at=iso_z(state.ended),
         sealed_at=summary.sealed_at,
         index_key=summary.cursor or "",
         manifest_digest=manifest_digest,
@@ -171,7 +172,7 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
     sealed = (checked.manifest.sealed_at or "").replace("+00:00", "Z")
     stamp = key.rsplit("/", 1)[-1][:22]
     try:
-        keyed = layout.parse_stamp(stamp).isoformat().replace("+00:00", "Z")
+        keyed = iso_z(layout.parse_stamp(stamp))
     except ValueError:
         keyed = ""
     if sealed and keyed and keyed[:19] < sealed[:19]:

@@ -26,6 +26,7 @@ from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.w3cprov.identity import moment
+from prov_common.w3cprov.identity import iso_z
 
 WITNESS_PREFIX = "witness/"
 WITNESS_PAYLOAD_TYPE = "application/vnd.tdprov.audit-witness+json"
@@ -48,7 +49,7 @@ class WitnessPlace(Protocol):
 
 def witness_record(audited: str, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> dict[str, Any]:
     """What a witness place keeps: the checkpoint, the store it is of, when and by which audit."""
-    return {"store": audited, "keptAt": now.isoformat().replace("+00:00", "Z"), "auditId": audit_id,
+    return {"store": audited, "keptAt": iso_z(now), "auditId": audit_id,
             "checkpoint": checkpoint.published()}
 
 

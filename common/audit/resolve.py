@@ -20,6 +20,7 @@ from prov_common.errors import BadInputError
 from prov_common.signing import SigningKey, sign_envelope
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint
+from prov_common.w3cprov.identity import iso_z
 
 RESOLUTIONS_PREFIX = "audit/resolutions/"
 RESOLUTION_PAYLOAD_TYPE = "application/vnd.tdprov.audit-resolution+json"
@@ -32,7 +33,7 @@ def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoin
     if not reason or not reason.strip():
         raise BadInputError("accepting the store's checkpoint needs a reason.",
                             fix="pass --reason 'restored from backup of 2026-05-01, runs X and Y lost' (it is recorded)")
-    record = {"acceptedAt": now.isoformat().replace("+00:00", "Z"), "by": who(), "signer": signer.key_id, "reason": reason.strip(),
+    record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": reason.strip(),
               "store": store.uri, "before": memory.checkpoint.published() if memory.checkpoint else None,
               "after": KnownCheckpoint.of(head).published() if head else None, "closed": [f.to_dict() for f in memory.open],
               "witnessesReset": list(places)}

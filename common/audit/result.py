@@ -12,13 +12,10 @@ from prov_common.audit.training import validated_versions
 from prov_common.sources.registry import StoredSource
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.tlog.log import StoredCheckpoint
+from prov_common.w3cprov.identity import iso_z
 
 REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
 MAX_QUALITY_ROWS = 1000  # failing versions listed in the report (all failures are also findings or notes)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def scope_note(mode: str, examined: int) -> str:
@@ -119,8 +116,8 @@ class AuditResult:
             "store": self.store,
             "mode": "full" if self.full else "incremental",
             "rehash": self.rehash,
-            "startedAt": _iso(self.started),
-            "endedAt": _iso(self.ended),
+            "startedAt": iso_z(self.started),
+            "endedAt": iso_z(self.ended),
             "summary": self.summary(),
             "log": {
                 "previousTreeSize": self.previous_checkpoint,

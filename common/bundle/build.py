@@ -17,10 +17,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
 from prov_common.w3cprov.events import DatasetState, RunState
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+from prov_common.w3cprov.identity import iso_z
 
 
 def _refs(datasets: list[DatasetState], digest_sets: str) -> tuple[DatasetRef, ...]:
@@ -120,9 +117,9 @@ def derive_bundle(
         job_namespace=state.job_namespace,
         job_name=state.job_name,
         state=state.state,
-        started_at=_iso(state.started) or "",
-        ended_at=_iso(state.ended),
-        sealed_at=_iso(sealed_at or datetime.now(timezone.utc)) or "",
+        started_at=iso_z(state.started) or "",
+        ended_at=iso_z(state.ended),
+        sealed_at=iso_z(sealed_at or datetime.now(timezone.utc)) or "",
         event_count=len(ordered),
         parent_run_id=_parent_run_id(state),
         inputs=_refs(state.inputs, sets),

@@ -13,6 +13,7 @@ from prov_common.bundle import layout
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
+from prov_common.w3cprov.identity import iso_z
 
 RECORD_TYPE = "https://github.com/tdprov/tdprov/refused-event/v1"
 
@@ -36,7 +37,7 @@ def refusal(event: Any, error: BadInputError, *, received_at: datetime | None = 
         "_type": RECORD_TYPE,
         "reason": error.what,
         "fix": error.fix,
-        "receivedAt": moment.isoformat().replace("+00:00", "Z"),
+        "receivedAt": iso_z(moment),
         "eventType": _short(fields.get("eventType")),
         "eventTime": _short(fields.get("eventTime")),
         "event": event if isinstance(event, Mapping) else None,

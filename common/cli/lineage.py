@@ -16,7 +16,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import dataset_label, located_dataset, moment, normal_version
+from prov_common.w3cprov.identity import dataset_label, iso_z, located_dataset, moment, normal_version
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
     with_shard_counts,
@@ -145,8 +145,7 @@ def _version_text(tree: LineageTree, direction: str) -> str:
 
 def _shown_time(text: str | None) -> str:
     """A run's time as the index gives it (``...Z``), also when read from the bundles (``...+00:00``)."""
-    when = moment(text)
-    return when.isoformat().replace("+00:00", "Z") if when is not None else (text or "")
+    return iso_z(moment(text)) or text or ""
 
 
 def _uri(namespace: str, name: str) -> str:

@@ -15,7 +15,7 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from prov_common.w3cprov.events import whole_count
-from prov_common.w3cprov.identity import COMPLETE, VersionKey, dataset_label, pick_generation, version_key
+from prov_common.w3cprov.identity import COMPLETE, VersionKey, dataset_label, iso_z, pick_generation, version_key
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -186,7 +186,7 @@ class _Reader:
         started = record.get_startTime()
         ended = record.get_endTime()
         return Node(key, RUN, f"{_elide(job)}\n{state or '?'}", job=job, run_id=_text(_first(record, TDPROV["runId"])),
-                    state=state, started=started.isoformat() if started else None, ended=ended.isoformat() if ended else None)
+                    state=state, started=iso_z(started), ended=iso_z(ended))
 
     def is_data(self, key: str) -> bool:
         return key in self.versions or key in self.datasets

@@ -70,6 +70,11 @@ def moment(text: str | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+def iso_z(value: datetime | None) -> str | None:
+    """An aware time as ISO-8601 text in UTC ending in ``Z``, as the index and reports write times; None for None."""
+    return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def sortable_time(text: str | None) -> str:
     """An ISO-8601 time as text that sorts in time order (UTC, microseconds always written: ``...:00Z`` sorts
     after ``...:00.4Z`` as written); text that is no time as it is, '' for none."""
