@@ -65,3 +65,33 @@ def test_incremental_report_describes_the_whole_store_and_marks_what_is_new(tmp_
     html = (tmp_path / "r" / "report.html").read_text()
     assert "no runs recorded" not in html and "No training runs recorded" not in html
     assert "3 run(s) in the store; 1 examined by this audit" in html and "features.parquet" in html  # the lineage picture
+
+
+def test_the_picture_marks_a_broken_link_in_red(tmp_path: Path) -> None:
+    """The report's picture showed a read nothing explains (the audit's broken link) as an ordinary version; it
+    is outlined in red and says so, in the built-in drawing and Graphviz's, and the explained reads are not."""
+    import xml.etree.ElementTree as ET
+
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.svg import lineage_graph
+    from prov_common.signing import trust_from_settings
+    from prov_common.sources.registry import iter_sources
+    from prov_common.store import open_store
+    from prov_common.w3cprov.drawing import ALERT, render_svg, to_dot
+
+    html = make_report(str(tmp_path / "store"), tmp_path / "report").read_text()
+    assert "✗ broken link" in html
+    store = open_store(str(tmp_path / "store"))
+    trust = trust_from_settings(Settings.from_env(store=store.uri))
+    graph = lineage_graph(LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)]))
+    broken = {n.dataset: n.broken for n in graph.nodes.values() if n.broken}
+    assert broken == {"scraped.jsonl": "no recorded run generated this version of this dataset and no registered source has its digest"}
+    svg = ET.fromstring(render_svg(graph))
+    ns = "{http://www.w3.org/2000/svg}"
+    red = {"".join(g.find(f"{ns}text").itertext()) for g in svg.iter(f"{ns}g")
+           if any(shape.get("stroke") == ALERT for shape in g if shape.tag in (f"{ns}ellipse", f"{ns}rect"))}
+    assert any("scraped.jsonl" in t and "✗ broken link" in t for t in red), red
+    assert not any("raw.csv" in t for t in red) and len(red) == 2, red  # the other: the failed quality check
+    scraped = [line for line in to_dot(graph).splitlines() if "scraped.jsonl" in line and " -> " not in line]
+    assert scraped and all(ALERT in line for line in scraped), scraped

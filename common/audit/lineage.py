@@ -32,6 +32,10 @@ SHORT_DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{12,}")
 """A content digest as given on a command line: in full, or its first 12 or more hex digits."""
 
 
+NO_DIGEST = "no content digest was recorded for it"
+NO_ORIGIN = "no recorded run generated this version of this dataset and no registered source has its digest"
+
+
 @dataclass(frozen=True)
 class BrokenLink:
     """An input of ``run_id`` with no origin: no run generated its version and no source has it."""
@@ -124,9 +128,9 @@ class LineageIndex:
         out = []
         for d in run.inputs:
             if not d.version:
-                out.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
+                out.append(BrokenLink(run.run_id, d, NO_DIGEST))
             elif not self.has_origin(d, run.run_id, read_time(run)):
-                out.append(BrokenLink(run.run_id, d, "no recorded run generated this version of this dataset and no registered source has its digest"))
+                out.append(BrokenLink(run.run_id, d, NO_ORIGIN))
         return out
 
     def trace(self, dataset: DatasetUse, reader: RunRecord | None = None) -> Trace:

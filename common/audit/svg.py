@@ -2,6 +2,8 @@
 drawn top-down to fit the page (Graphviz when installed and its drawing fits, else the built-in layout)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.w3cprov.render import fitted_svg
@@ -49,6 +51,7 @@ def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> 
         if node.id in graph.nodes:
             continue
         graph.nodes[node.id] = node
+        broken = {id(link.dataset): link.reason for link in index.broken_inputs(run)}
         for d in run.outputs:
             if run in roots:
                 out = _version_node(d, run)
@@ -64,6 +67,8 @@ def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> 
                 todo.append(made[0])
                 continue
             sources, located = index.sources_of(d)
+            if id(d) in broken:
+                graph.nodes[v.id] = replace(v, broken=broken[id(d)])
             for s in sources:
                 how = "" if located else " (same content)"
                 src = Node(id=f"src:{s.name}", kind=DATASET, label=f"source {s.name}{how}\n{s.issuer}", dataset=s.name)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prov_common.audit.article10 import article10_items
-from prov_common.audit.lineage import BrokenLink, LineageIndex, Trace, version_of
+from prov_common.audit.lineage import NO_DIGEST, BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
@@ -104,7 +104,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
                 break
             trace = index.trace(d, run) if d.version else Trace(key)
             if not d.version:
-                trace.broken.append(BrokenLink(run.run_id, d, "no content digest was recorded for it"))
+                trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
             quality = _quality(trace, d, index, readers)
             steps = [_step(r) for r in reversed(trace.runs)]
             gaps = _gaps(trace, quality, d, changed or {})

@@ -1,7 +1,7 @@
 """Pictures of a :class:`LineageGraph`: Graphviz DOT text and a built-in top-down layered SVG. No I/O.
 
 Both follow the PROV colour conventions (entities as yellow ellipses, activities as blue boxes); a
-failed run and a version with a failed quality check are outlined in red. Output is deterministic.
+failed run, a version with a failed quality check and a broken link are outlined in red. Output is deterministic.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ FONT = "Helvetica, Arial, sans-serif"
 
 
 def _alert(node: Node) -> bool:
-    return bool(node.failed_checks) or node.state in {"FAIL", "ABORT"}
+    return bool(node.failed_checks or node.broken) or node.state in {"FAIL", "ABORT"}
 
 
 def _lines(node: Node) -> list[str]:
@@ -33,6 +33,8 @@ def _lines(node: Node) -> list[str]:
         lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
         lines.append(f"✗ {len(node.failed_checks)} failed check{'s' if len(node.failed_checks) > 1 else ''}")
+    if node.broken:
+        lines.append("✗ broken link")
     return lines
 
 

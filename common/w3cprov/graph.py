@@ -47,6 +47,7 @@ class Node:
     passed_checks: tuple[str, ...] = ()
     also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content: not lineage
     shards: int | None = None  # a sharded version: how many shards it has
+    broken: str | None = None  # a read that nothing recorded explains (the audit's broken link): why
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields left out."""
