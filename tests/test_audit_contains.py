@@ -49,3 +49,32 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
     assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org", "mail": "b"}),
                  "--store", store.uri]) == 2
     assert "names column(s) the version does not have: 'mail'" in capsys.readouterr().err
+
+
+def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A row dropped from a hand-attached sidecar after sealing made 'contains' answer "not contained" (exit 1) for
+    a row that is there, and an erasure request would have been closed on it: the sidecar is checked against its
+    bundle's signed manifest, and a changed one gives no answer (exit 2), naming the object."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = open_store(str(tmp_path / "store"))
+    frame = pd.DataFrame({"customer_id": [1041, 1042, 1043], "email": ["a@x.org", "b@x.org", "c@x.org"]})
+    td = hash_dataframe(frame, granularity="row")
+    sidecar = write_row_digests(td, tmp_path / "rows.parquet")
+    events = run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)])
+    bundle = build_bundle(events, {rows_path("/data/customers.parquet"): sidecar.read_bytes()}, default_signing_key())
+    deliver_bundle(store, bundle)
+    record = json.dumps({"customer_id": 1042, "email": "b@x.org"})
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 0
+    capsys.readouterr()
+    (key,) = [k for k in store.list("bundles/") if "/rows/" in k]
+    table = pq.read_table(tmp_path / "store" / key)
+    pq.write_table(table.filter(pa.array([True, False, True])).replace_schema_metadata(table.schema.metadata), tmp_path / "store" / key)
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"no answer for version {td.digest}: {key} is not the file its bundle's manifest names" in err, err
+    # put back as sealed: the answer again
+    (tmp_path / "store" / key).write_bytes(sidecar.read_bytes())
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 0
+    capsys.readouterr()

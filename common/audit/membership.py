@@ -13,9 +13,9 @@ from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.w3cprov.identity import VersionKey
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle import layout
-from prov_common.bundle.model import Manifest
-from prov_common.errors import BadInputError, TdprovError
+from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.rowset import RowProof, SignedRowSet, prove_record, signed_row_set
+from prov_common.rowset.lookup import signed_file, signed_manifest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 
@@ -46,29 +46,36 @@ class Membership:
         return doc
 
 
-def find_sidecar(store: Store, index: LineageIndex, digest: str) -> tuple[str, Any]:
-    """The row-digest sidecar of ``digest`` in the bundle of a run that wrote (or read) it."""
+def find_sidecar(store: Store, index: LineageIndex, digest: str, trust: TrustStore) -> tuple[str, Any]:
+    """The row-digest sidecar of ``digest`` in the bundle of a run that wrote (or read) it, checked against its
+    bundle's manifest, whose statement a key in ``trust`` signed. A sidecar changed after sealing (a row's
+    digest dropped would answer "not contained") is a :class:`VerificationError` when no other bundle has it."""
     from prov_common.hashing import read_row_digests
 
     wrote, read = index.with_digest(digest)
     runs = wrote + read
     if not runs:
         raise BadInputError(f"no recorded run wrote or read version {digest}.", fix="pass a version digest from 'tdprov runs' or 'tdprov show'")
+    problems: list[VerificationError] = []
     for run in runs:
         try:
-            manifest = Manifest.from_json(store.get(layout.bundle_key(run.run_id, layout.MANIFEST_FILE)))
+            manifest = signed_manifest(store, run.run_id, trust)
+            for entry in manifest.files:
+                if not entry.path.startswith(ROWS_FOLDER):
+                    continue
+                data = signed_file(store, run.run_id, manifest, entry.path)
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / "rows.parquet"
+                    path.write_bytes(data)
+                    table = read_row_digests(path)
+                if (table.schema.metadata or {}).get(b"tdprov.table_digest", b"").decode() == digest:
+                    return layout.bundle_key(run.run_id, entry.path), table
+        except VerificationError as exc:
+            problems.append(exc)
         except TdprovError:
             continue
-        for entry in manifest.files:
-            if not entry.path.startswith(ROWS_FOLDER):
-                continue
-            key = layout.bundle_key(run.run_id, entry.path)
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "rows.parquet"
-                path.write_bytes(store.get(key))
-                table = read_row_digests(path)
-            if (table.schema.metadata or {}).get(b"tdprov.table_digest", b"").decode() == digest:
-                return key, table
+    if problems:
+        raise problems[0]
     raise BadInputError(
         f"no row digests were recorded for version {digest}.",
         fix="record it at row granularity: provenance_asset(granularity='row') in Dagster, granularity='row' "
@@ -118,18 +125,17 @@ def find_row_set(store: Store, index: LineageIndex, digest: str, trust: TrustSto
     return None
 
 
-def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any],
-             trust: TrustStore | None = None) -> Membership:
+def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any], trust: TrustStore) -> Membership:
     """Whether ``record`` (column -> value) is a row of version ``digest``, and who used that version.
 
-    With ``trust``, a row set recorded by a pipeline answers, with its checked proof; otherwise (or
-    when there is none) a row-digest sidecar attached by hand does."""
+    A row set recorded by a pipeline answers, with its checked proof; when there is none, a row-digest
+    sidecar attached by hand does. Both are read from bundles a key in ``trust`` signed."""
     from prov_common.hashing import record_positions
 
-    row_set = find_row_set(store, index, digest, trust) if trust is not None else None
+    row_set = find_row_set(store, index, digest, trust)
     direct, training = downstream(index, digest)
     if row_set is not None:
         proof = prove_record(store, row_set, record)
         return Membership(digest, row_set.key, None, direct, training, proof=proof)
-    key, table = find_sidecar(store, index, digest)
+    key, table = find_sidecar(store, index, digest, trust)
     return Membership(digest, key, record_positions(table, record), direct, training)

@@ -8,7 +8,7 @@ from typing import Any
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 
@@ -24,7 +24,8 @@ def register(subparsers: Any) -> None:
             "training runs downstream of it (erasure requests, contamination checks). For a version a "
             "pipeline recorded at row granularity the answer carries 'proof': a Merkle proof against the "
             "rows root in the signed bundle, which docs/verification.md checks without tdprov or the data. "
-            "Exit 0 contained, 1 not contained, 2 no row digests or bad input."
+            "Exit 0 contained, 1 not contained, 2 no answer: no row digests, row digests or bundles that do not "
+            "verify (changed after sealing, or signed by a key not trusted), or bad input."
         ),
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     with recorded_runs(store, settings, args.digest) as recorded:
         digest = version_digest(args.digest, recorded.index())
         recorded.read_all(lambda index: downstream_runs(index, digest))  # the runs the answer lists, verified
-        answer = contains(store, recorded.index(), digest, record, trust_from_settings(settings))
+        try:
+            answer = contains(store, recorded.index(), digest, record, trust_from_settings(settings))
+        except VerificationError as exc:  # exit 1 is "not contained": records that do not verify give no answer
+            raise TdprovError(f"no answer for version {digest}: {exc.what}", exc.fix) from exc
     emit_json(answer.to_dict())
     return 0 if answer.contained else 1

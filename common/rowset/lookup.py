@@ -29,9 +29,9 @@ class SignedRowSet:
     rows_root: str
 
 
-def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) -> SignedRowSet | None:
-    """The row set recorded for version ``digest`` in the bundle of ``run_id``, after checking the chain
-    signature -> manifest -> events that carries its root; None when the bundle records none."""
+def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
+    """The manifest of the bundle of ``run_id``, after checking that a trusted key signed the statement that
+    names it (the bundle's other files are then checked against it, each by :func:`signed_file`)."""
     prefix = layout.bundle_prefix(run_id)
     statement_key = prefix + layout.STATEMENT_FILE
     opened = open_envelope(store.get(statement_key), trust, INTOTO_PAYLOAD_TYPE, what=statement_key)
@@ -41,12 +41,26 @@ def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) ->
     if f"blake3:{named.get('blake3')}" != blake3_digest(manifest_bytes):
         raise VerificationError(f"the manifest of bundle {run_id} is not the one its signed statement names.",
                                 fix="run 'tdprov verify' on the store")
-    manifest = Manifest.from_json(manifest_bytes)
+    return Manifest.from_json(manifest_bytes)
+
+
+def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
+    """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
     files = {f.path: f for f in manifest.files}
-    events_bytes = store.get(prefix + layout.EVENTS_FILE)
-    if layout.EVENTS_FILE not in files or files[layout.EVENTS_FILE].digest != blake3_digest(events_bytes):
-        raise VerificationError(f"the events of bundle {run_id} are not the ones its manifest names.",
-                                fix="run 'tdprov verify' on the store")
+    data = store.get(layout.bundle_key(run_id, path))
+    if path not in files or files[path].digest != blake3_digest(data):
+        raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
+                                fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
+    return data
+
+
+def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) -> SignedRowSet | None:
+    """The row set recorded for version ``digest`` in the bundle of ``run_id``, after checking the chain
+    signature -> manifest -> events that carries its root; None when the bundle records none."""
+    prefix = layout.bundle_prefix(run_id)
+    manifest = signed_manifest(store, run_id, trust)
+    files = {f.path: f for f in manifest.files}
+    events_bytes = signed_file(store, run_id, manifest, layout.EVENTS_FILE)
     for event in parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE):
         for dataset in [*(event.get("outputs") or []), *(event.get("inputs") or [])]:
             facet = (dataset.get("facets") or {}).get(CONTENT_HASH) or {}
