@@ -18,6 +18,7 @@ from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES
 from prov_common.bundle import layout
+from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
 from prov_common.signing import SigningKey, sign_envelope
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
@@ -309,6 +310,7 @@ def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_lo
     shown = [f"{f.check} {f.object}: {f.what}" for f in found.errors]
     assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == future and "dated in the future" in f.what], shown
     assert bool([f for f in found.errors if "moved or copied" in f.what]) is not rewrite_record, shown
+    assert [r.run_id for r in recent_bundles(s.pipe.store, limit=1)] == [fresh]  # tdprov runs shows it (it listed from today back)
     genuine = seal(s.pipe.store, run_events("prepare_genuine", [], [dataset("/data/genuine.parquet", digest("genuine"))],
                                             start=T0 + timedelta(hours=5)))
     later = _audit(s.pipe)

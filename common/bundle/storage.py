@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from itertools import chain
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -203,8 +204,9 @@ def _months_back(start: datetime, earliest: datetime) -> Iterator[tuple[int, int
 
 
 def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None) -> Iterator[BundleSummary]:
-    """Summaries newest first (for ``tdprov runs``): walks the index back day by day from today,
-    skipping empty months with one listing each, and stops after ``limit``."""
+    """Summaries newest first (for ``tdprov runs``): entries dated after tomorrow first (no writer makes them: the
+    audit names them as a finding, and they are shown, not hidden), then the index walked back day by day from
+    today, skipping empty months with one listing each; stops after ``limit``."""
     first = next(iter(store.list(f"{layout.INDEX}/")), None)
     if first is None:
         return
@@ -213,21 +215,19 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
     except ValueError as exc:
         raise StoreError(f"index key {first!r} is not in the index layout.", fix="remove objects that do not belong under index/") from exc
     start = (now or datetime.now(timezone.utc)) + timedelta(days=1)
+    future = [k for k in store.list(f"{layout.INDEX}/", start_after=f"{layout.INDEX}/{start:%Y/%m/%d}/~") if k.endswith(".json")]
+    days = (f"{layout.INDEX}/{year:04d}/{month:02d}/{day:02d}/" for year, month in _months_back(start, earliest)
+            if next(iter(store.list(f"{layout.INDEX}/{year:04d}/{month:02d}/")), None) is not None
+            for day in range(start.day if (year, month) == (start.year, start.month) else 31, 0, -1))
     count = 0
-    for year, month in _months_back(start, earliest):
-        month_prefix = f"{layout.INDEX}/{year:04d}/{month:02d}/"
-        if next(iter(store.list(month_prefix)), None) is None:
-            continue
-        last_day = start.day if (year, month) == (start.year, start.month) else 31
-        for day in range(last_day, 0, -1):
-            keys = [k for k in store.list(f"{month_prefix}{day:02d}/") if k.endswith(".json")]
-            for key in reversed(keys):
-                if (summary := _listed(store, key)) is None:
-                    continue
-                yield summary
-                count += 1
-                if limit is not None and count >= limit:
-                    return
+    for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days)):
+        for key in reversed(keys):
+            if (summary := _listed(store, key)) is None:
+                continue
+            yield summary
+            count += 1
+            if limit is not None and count >= limit:
+                return
 
 
 def bundle_objects(bundle: Bundle) -> list[tuple[str, bytes]]:
