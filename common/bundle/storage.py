@@ -203,17 +203,22 @@ def _months_back(start: datetime, earliest: datetime) -> Iterator[tuple[int, int
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
 
 
+def _day_of(index_key: str) -> datetime | None:
+    """The day of an index entry's key; None for a key that is none (an S3 console "folder" object ``index/2026/``,
+    a stray object: the audit names those)."""
+    try:
+        return datetime.strptime("/".join(index_key.split("/")[1:4]), "%Y/%m/%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
 def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None) -> Iterator[BundleSummary]:
     """Summaries newest first (for ``tdprov runs``): entries dated after tomorrow first (no writer makes them: the
     audit names them as a finding, and they are shown, not hidden), then the index walked back day by day from
     today, skipping empty months with one listing each; stops after ``limit``."""
-    first = next(iter(store.list(f"{layout.INDEX}/")), None)
-    if first is None:
+    earliest = next((day for key in store.list(f"{layout.INDEX}/") if (day := _day_of(key)) is not None), None)
+    if earliest is None:
         return
-    try:
-        earliest = datetime.strptime("/".join(first.split("/")[1:4]), "%Y/%m/%d").replace(tzinfo=timezone.utc)
-    except ValueError as exc:
-        raise StoreError(f"index key {first!r} is not in the index layout.", fix="remove objects that do not belong under index/") from exc
     start = (now or datetime.now(timezone.utc)) + timedelta(days=1)
     future = [k for k in store.list(f"{layout.INDEX}/", start_after=f"{layout.INDEX}/{start:%Y/%m/%d}/~") if k.endswith(".json")]
     days = (f"{layout.INDEX}/{year:04d}/{month:02d}/{day:02d}/" for year, month in _months_back(start, earliest)
