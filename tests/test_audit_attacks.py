@@ -462,3 +462,25 @@ def test_an_audit_that_cannot_read_the_log_keeps_the_lost_inventory_a_gap(tmp_pa
         result = _audit(s.pipe)
         assert [f for f in result.errors if "auditor-inventory" in f.object], [f"{f.object}: {f.what}" for f in result.errors]
         assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(store_uri: str, full: bool) -> None:
+    """An index entry planted for a run id with no bundle: the audit names it and signs no leaf for it ('audit
+    --full' logged {manifest: missing}, and from then on every audit said the bundle of that logged run was gone,
+    a run that never existed with a place in the append-only log); later audits still name it."""
+    import uuid
+
+    s = Store(store_uri)
+    ghost = str(uuid.uuid4())
+    entry = s.index_key(s.extra)
+    planted = entry.rsplit("/", 1)[0] + f"/{entry.rsplit('/', 1)[1].split('-', 1)[0]}-{ghost}.json"
+    raw_write(s.uri, planted, raw_read(s.uri, entry).replace(s.extra.encode(), ghost.encode()))
+    before = len(s.keys("log/leaves/"))
+    found = _audit(s.pipe, full=full)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in found.errors]
+    assert found.bundles_logged == 0 and [f for f in found.errors if f.run_id == ghost], shown
+    assert len(s.keys("log/leaves/")) == before, "a leaf was signed for a run with no bundle"
+    again = _audit(s.pipe, full=True)
+    assert [f for f in again.errors if f.run_id == ghost] and not [f for f in again.errors if "is gone from the store" in f.what], \
+        [f.what for f in again.errors]

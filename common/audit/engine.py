@@ -169,7 +169,7 @@ def _audit(
         summaries.append(summary)
         records[summary.run_id] = record
         examined[summary.run_id] = leaf
-        if summary.run_id not in plan.logged:
+        if summary.run_id not in plan.logged and not _no_bundle(leaf):  # an entry of a run never sealed here: a finding, never a leaf
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
     inventory.findings += _future_dated(summaries, started)
@@ -312,6 +312,12 @@ def _future_dated(summaries: list[BundleSummary], started: datetime) -> list[Fin
                     "put the entry back under the key its bundle's indexed record names, or fix the clock of the machine "
                     "that wrote it; see 'tdprov verify'", run_id=s.run_id)
             for s in summaries if s.cursor and s.cursor.startswith(layout.INDEX + "/") and s.cursor >= present]
+
+
+def _no_bundle(leaf: LogLeaf) -> bool:
+    """Whether the run of ``leaf`` has neither manifest nor statement in the store: an index entry that names a run no
+    writer sealed (planted, or its bundle deleted before any audit) is not signed into the log as if it had been."""
+    return leaf.manifest_digest == MISSING and leaf.statement_digest == MISSING
 
 
 def _waiting(new_leaves: list[LogLeaf]) -> list[Finding]:
