@@ -101,6 +101,26 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
     assert main(["verify", "--store", store_uri]) == 1  # and the bundle's manifest no longer matches
 
 
+def test_a_row_set_whose_schema_was_changed_gives_no_answer(store_uri: str, instance: Any, capsys: pytest.CaptureFixture,
+                                                           request: pytest.FixtureRequest) -> None:
+    """The row set's schema (how a record becomes a row digest) is not under its rows root: two columns swapped
+    in it, same length, made 'contains' answer "not contained" for a row that is there, with a proof that
+    verifies. It is checked against the signed events' schema facet: no answer (exit 2), naming both."""
+    digest = _materialize(store_uri, instance)
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 0 and answer["contained"]
+    store = open_store(store_uri)
+    key = answer["rowDigests"]
+    data = store.get(key)
+    signed = b'[["customer_id","int64"],["email","string"],["score","float64"]]'
+    swapped = b'[["email","string"],["customer_id","int64"],["score","float64"]]'
+    assert signed in data and len(signed) == len(swapped)
+    _overwrite(store_uri, key, data.replace(signed, swapped), request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
+    code, answer, err = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 2 and not answer, (code, answer)
+    assert "by the columns [email: string, customer_id: int64, score: float64], its signed events by [customer_id: int64, " in err, err
+
+
 def test_contains_and_checkout_by_asset_key_before_any_audit(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
     """No audit has catalogued the run: the asset key, kept only in the signed events, is found by reading
     the bundles (the index summaries name the dataset by its location)."""

@@ -88,8 +88,8 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
             datasetVersion=ref.digest.digest, producer=PRODUCER
         )
-        if isinstance(ref.digest, TableDigest):
-            facets["schema"] = schema_facet(ref.digest)
+        if isinstance(ref.digest, TableDigest) or (isinstance(ref.digest, ShardedDigest) and ref.digest.row_schema):
+            facets["schema"] = schema_facet(ref.digest)  # a row set's schema is checked against it (docs/content-hash.md)
         facets[CONTENT_HASH] = content_hash_facet(ref.digest, ref.row_digests_file, ref.rows_root)
     if ref.quality is not None:
         facets[PANDERA] = pandera_facet(ref.quality, ref.samples_file)
@@ -126,8 +126,9 @@ def content_hash_facet(digest: ContentDigest | ShardedDigest, row_digests_file: 
                                    fileSha256=digest.file_sha256)
 
 
-def schema_facet(digest: TableDigest) -> schema_dataset.SchemaDatasetFacet:
-    """Standard ``schema`` facet: column names and canonical logical types, in order."""
+def schema_facet(digest: TableDigest | ShardedDigest) -> schema_dataset.SchemaDatasetFacet:
+    """Standard ``schema`` facet: column names and canonical logical types, in order (of a sharded version: the
+    columns its shards share, known at row granularity)."""
     return schema_dataset.SchemaDatasetFacet(
         fields=[
             schema_dataset.SchemaDatasetFacetFields(name=name, type=logical_type, ordinal_position=i, fields=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ class SignedRowSet:
     run_id: str
     key: str
     rows_root: str
+    schema: tuple[tuple[str, str], ...] | None = None  # (column, logical type) as the signed schema facet gives them
 
 
 def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
@@ -66,8 +67,20 @@ def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) ->
             facet = (dataset.get("facets") or {}).get(CONTENT_HASH) or {}
             path, root = facet.get("rowDigestsFile"), facet.get("rowsRoot")
             if facet.get("digest") == digest and path in files and root:
-                return SignedRowSet(run_id, prefix + path, str(root))
+                return SignedRowSet(run_id, prefix + path, str(root), _signed_schema(dataset))
     return None
+
+
+def _signed_schema(dataset: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """The (column, type) pairs of a dataset's standard ``schema`` facet, in order; None when it has none."""
+    fields = ((dataset.get("facets") or {}).get("schema") or {}).get("fields")
+    if not isinstance(fields, list):
+        return None
+    return tuple((str(f.get("name")), str(f.get("type"))) for f in fields if isinstance(f, Mapping))
+
+
+def _columns(schema: Sequence[tuple[str, str]]) -> str:
+    return "[" + ", ".join(f"{name}: {kind}" for name, kind in schema) + "]"
 
 
 def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any]) -> RowProof:
@@ -83,6 +96,10 @@ def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any])
         schema = [tuple(f) for f in json.loads(first[HEADER.size:header.fence_offset])]
     except ValueError as exc:
         raise VerificationError(f"row set {key} has a malformed schema ({exc}).", fix="restore it from a replica") from exc
+    if row_set.schema is not None and tuple(schema) != row_set.schema:  # the rows root does not cover it: a changed one
+        raise VerificationError(  # would turn a record into another row digest and answer "not contained"
+            f"row set {key} turns records into row digests by the columns {_columns(schema)}, its signed events by "
+            f"{_columns(row_set.schema)}: it was changed after sealing.", fix=f"run 'tdprov verify {row_set.run_id}' and restore the bundle from a replica")
     digest = row_digest_for_record(record, schema)[:header.width]
     bucket = bucket_of(digest, header.bits)
     at = header.fence_offset + FENCE_ENTRY * bucket
