@@ -23,6 +23,7 @@ from prov_common.config import Settings
 from prov_common.signing import SigningKey, sign_envelope
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
+from prov_common.hashing.raw import blake3_digest
 
 from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
 
@@ -484,3 +485,45 @@ def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(store_ur
     again = _audit(s.pipe, full=True)
     assert [f for f in again.errors if f.run_id == ghost] and not [f for f in again.errors if "is gone from the store" in f.what], \
         [f.what for f in again.errors]
+
+
+@pytest.mark.parametrize("attack", ["report-page-replaced", "report-deleted", "audit-record-deleted", "source-record-deleted"])
+def test_reports_audit_records_and_source_records_are_in_the_inventory(store_uri: str, attack: str) -> None:
+    """A report page rewritten to say "Clean", a report or an audit's signed record deleted, a registered source
+    record deleted: every audit passed them (not listed), and the deleted source only '--full' found. Each is a
+    finding of the next audit; the page is checked against the digest its audit's signed record now gives."""
+    from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, signed_digests
+    from prov_common.signing import Envelope
+    from prov_common.sources.registry import SOURCES_PREFIX
+
+    s = Store(store_uri)
+    page = [k for k in s.keys(REPORTS_PREFIX) if k.endswith("report.html")][0]  # the first audit's: listed by the second
+    record = s.keys(RUNS_PREFIX)[0]
+    assert blake3_digest(raw_read(s.uri, page)) in signed_digests(Envelope.from_json(raw_read(s.uri, record)).payload).values()
+    target = {"report-page-replaced": page, "report-deleted": page.replace("report.html", "report.json"),
+              "audit-record-deleted": record, "source-record-deleted": s.keys(SOURCES_PREFIX)[0]}[attack]
+    if attack == "report-page-replaced":
+        raw_write(s.uri, page, b"<html><h1>Clean</h1> 0 findings</html>")
+    else:
+        s.delete(target)
+    found = _audit(s.pipe)
+    named = [f.what for f in found.check(CHECK_INVENTORY).errors if f.object == target]
+    assert named, [f"{f.object}: {f.what}" for f in found.errors]
+    kind = {"report-page-replaced": "audit report", "report-deleted": "audit report", "audit-record-deleted": "audit's signed record",
+            "source-record-deleted": "source record"}[attack]
+    assert named[0].startswith(f"{kind} '{target}'"), named
+
+
+def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(store_uri: str) -> None:
+    """A report page replaced before the next audit first listed it (the auditor wrote it after its listing) is
+    a finding: the inventory adopts a report only when its audit's signed record names its digest."""
+    from prov_common.audit.published import REPORTS_PREFIX
+
+    s = Store(store_uri)
+    fresh = seal(s.pipe.store, run_events("prepare_fresh", [], [dataset("/data/fresh.parquet", digest("fresh"))], start=T0 + timedelta(hours=4)))
+    assert _audit(s.pipe).clean and fresh
+    page = [k for k in s.keys(REPORTS_PREFIX) if k.endswith("report.html")][-1]
+    raw_write(s.uri, page, b"<html><h1>Clean</h1></html>")
+    found = _audit(s.pipe)
+    assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == page and "is not the one its audit signed" in f.what], \
+        [f"{f.object}: {f.what}" for f in found.errors]

@@ -18,17 +18,21 @@ from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMM
 from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
+from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, check_report
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX
 from prov_common.bundle import layout
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, open_envelope
+from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 
 SIGNED_PREFIXES = {STATE_PREFIX: STATE_PAYLOAD_TYPE, CATALOG_PREFIX: CATALOG_PAYLOAD_TYPE, SUMMARY_PREFIX: SUMMARY_PAYLOAD_TYPE,
-                   GENERATED_PREFIX: GENERATED_PAYLOAD_TYPE}
-TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES)
-LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES)
+                   GENERATED_PREFIX: GENERATED_PAYLOAD_TYPE, RUNS_PREFIX: PROV_PAYLOAD_TYPE}
+# reports are checked by the digests their audit's signed record gives; source records by the sources check
+TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
+LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
+_KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record"}
 FIX_RESTORE = "restore the object from a backup or replica of the store (objects are written once); then audit again"
 FIX_FORGED = "remove the object and find out who wrote it: only auditors write here, and they sign what they write"
 FIX_INDEX = "remove the extra index entry (the first one, named by bundles/<run>/indexed, is the run's entry)"
@@ -121,9 +125,9 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
         if not _tracked(key):
             continue
         if key not in listing.tags:
-            out.append(Finding(CHECK_INVENTORY, key, f"audit object '{key}' is missing: it was deleted", FIX_RESTORE))
+            out.append(Finding(CHECK_INVENTORY, key, f"{_kind(key)} '{key}' is missing: it was deleted", FIX_RESTORE))
         elif tag and tag != listing.tags[key]:
-            out.append(_changed(key, f"audit object '{key}'", tag, listing.tags[key], None))
+            out.append(_changed(key, f"{_kind(key)} '{key}'", tag, listing.tags[key], None))
     return out
 
 
@@ -138,6 +142,10 @@ def refresh_fingerprints(memory: AuditorMemory, listing: Listing) -> None:
         now = listing.tags.get(key)
         if now and was != now and _LOCAL_BEFORE_CTIME.match(was) and now.startswith(was + "-"):
             memory.tags[key] = now
+
+
+def _kind(key: str) -> str:
+    return next((kind for prefix, kind in _KINDS.items() if key.startswith(prefix)), "audit object")
 
 
 def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Finding:
@@ -174,6 +182,8 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) ->
             tlog.check_batch(key)
         if key.startswith(CATALOG_PREFIX):
             read_segment(store, trust, key)
+        if key.startswith(REPORTS_PREFIX):
+            check_report(store, trust, key)
         for prefix, payload_type in SIGNED_PREFIXES.items():
             if key.startswith(prefix):
                 open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")

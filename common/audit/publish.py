@@ -17,9 +17,9 @@ from prov_common.store.base import Store
 from prov_common.w3cprov import serialize
 from prov_common.w3cprov.ids import TDPROV
 
-REPORTS_PREFIX = "audit/reports/"
-RUNS_PREFIX = "audit/runs/"
-PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
+from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, record_key, report_folder
+
+__all__ = ["PROV_PAYLOAD_TYPE", "REPORTS_PREFIX", "RUNS_PREFIX", "audit_prov", "publish", "render"]
 
 
 def render(result: AuditResult) -> tuple[bytes, bytes]:
@@ -33,8 +33,10 @@ def render(result: AuditResult) -> tuple[bytes, bytes]:
     return json_bytes, html_bytes
 
 
-def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, report_location: str) -> bytes:
-    """PROV-JSON of the audit: an activity that used the previous checkpoint and generated the report and the new one."""
+def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, report_location: str,
+               html: tuple[str, str] | None = None) -> bytes:
+    """PROV-JSON of the audit: an activity that used the previous checkpoint and generated the report (and its
+    HTML page: ``html`` is its digest and location) and the new checkpoint."""
     doc = ProvDocument()
     doc.add_namespace(TDPROV)
     activity = doc.activity(
@@ -46,6 +48,11 @@ def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, repo
     doc.wasAssociatedWith(activity, agent)
     report = doc.entity(TDPROV[f"audit-report-{result.audit_id}"], {TDPROV["digest"]: report_digest, TDPROV["location"]: report_location})
     doc.wasGeneratedBy(report, activity, result.ended)
+    if html is not None:
+        page = doc.entity(TDPROV[f"audit-report-page-{result.audit_id}"], {TDPROV["digest"]: html[0], TDPROV["location"]: html[1],
+                                                                          "prov:type": TDPROV["AuditReportPage"]})
+        doc.wasGeneratedBy(page, activity, result.ended)
+        doc.wasDerivedFrom(page, report)  # the page shows what the JSON report holds
     if result.previous_checkpoint:
         doc.used(activity, TDPROV[f"log-checkpoint-{result.previous_checkpoint}"])
     if result.checkpoint is not None:
@@ -68,10 +75,10 @@ def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: s
         (folder / "report.html").write_bytes(html_bytes)
         result.report_json, result.report_html = str(folder / "report.json"), str(folder / "report.html")
     else:
-        base = f"{REPORTS_PREFIX}{name}/"
+        base = report_folder(name)
         store.put(base + "report.json", json_bytes)
         store.put(base + "report.html", html_bytes)
         result.report_json, result.report_html = base + "report.json", base + "report.html"
-    prov = audit_prov(result, signer, result.report_digest, result.report_json)
-    result.prov_key = f"{RUNS_PREFIX}{name}.prov.dsse.json"
+    prov = audit_prov(result, signer, result.report_digest, result.report_json, (blake3_digest(html_bytes), result.report_html))
+    result.prov_key = record_key(name)
     store.put(result.prov_key, sign_envelope(prov, PROV_PAYLOAD_TYPE, [signer]).to_json())
