@@ -83,7 +83,8 @@ def test_incremental_audit_results_equal_a_full_audit(tmp_path: Path) -> None:
     pipe = Pipeline(str(tmp_path / "store"))
     orphan, scraped = digest("orphan"), digest("scraped")
     seal(pipe.store, run_events("train_on_scraped", [dataset("/data/scraped.parquet", scraped)], [], start=T0 + timedelta(hours=1), job_type="TRAINING"))
-    seal(pipe.store, run_events("validate", [], [dataset("/data/bad.parquet", digest("bad"), passed=False, failed=("not_null",))], start=T0 + timedelta(hours=1)))
+    seal(pipe.store, run_events("validate", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/bad.parquet", digest("bad"), passed=False, failed=("not_null",))],
+                                start=T0 + timedelta(hours=1)))
     assert not _audit(pipe.store).clean
     # the run that generated the scraped data before the training read it is delivered late (a spool), from an
     # input nobody registered yet
@@ -204,3 +205,28 @@ def test_a_run_that_writes_back_what_it_read_resolves_alike_in_incremental_and_f
     seal(store, run_events("train", [dataset("/data/x.parquet", x)], [], start=T0 + timedelta(hours=3), job_type="TRAINING"))
     incremental, full = _audit(store), _audit(store, full=True)
     assert [f.what for f in incremental.check(CHECK_COMPLETENESS).findings] == [f.what for f in full.check(CHECK_COMPLETENESS).findings] == []
+
+
+def test_training_data_made_by_a_run_with_no_recorded_inputs_is_a_gap_until_a_source_explains_it(tmp_path: Path) -> None:
+    """A run that records no inputs writes the data a training run reads: no link is broken, yet nothing says where
+    the data came from. The completeness check passed while the report said the lineage was not complete to a
+    source; now it is a gap of the training run, kept by every incremental audit as by a full one, and closed by
+    registering a source with that digest."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    made = digest("downloaded")
+    fetch = seal(pipe.store, run_events("fetch_vendor_data", [], [dataset("/data/vendor.parquet", made)], start=T0 + timedelta(hours=1)))
+    train = seal(pipe.store, run_events("train_on_vendor", [dataset("/data/vendor.parquet", made)], [dataset("/models/v.pkl", digest("v"))],
+                                        start=T0 + timedelta(hours=2), job_type="TRAINING"))
+    first, full = _audit(pipe.store), _audit(pipe.store, full=True)
+    for result in (first, full):
+        (gap,) = result.check(CHECK_COMPLETENESS).errors
+        assert gap.run_id == train and f"run {fetch} (tests/fetch_vendor_data) made from no recorded input /data/vendor.parquet@{made}" in gap.what, gap.what
+        assert gap.fix.startswith("register the data the run made from no recorded input as a source"), gap.fix
+    seal(pipe.store, run_events("unrelated", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/u.parquet", digest("u"))], start=T0 + timedelta(hours=3)))
+    later = _audit(pipe.store)
+    assert [f.run_id for f in later.check(CHECK_COMPLETENESS).errors] == [train], "the gap was dropped by the next incremental audit"
+    register_source(pipe.store, SourceRecord(name="vendor", digest=made, license="CC-BY-4.0", issuer="Acme",
+                                             location="/data/vendor.parquet"), pipe.key)
+    closed, full = _audit(pipe.store), _audit(pipe.store, full=True)
+    assert closed.check(CHECK_COMPLETENESS).findings == [] == full.check(CHECK_COMPLETENESS).findings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from prov_common.audit.lineage import LineageIndex, read_time
+from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
     CHECK_PROV,
@@ -28,6 +28,8 @@ FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
     "produced it (write it through the tdprov IO manager / operator so its output is hashed)"
 )
+FIX_NO_INPUTS = ("register the data the run made from no recorded input as a source ('tdprov source add <data> --name ... "
+                 "--license ... --issuer ...'), or record what that run read (its inputs, through the tdprov IO manager / operator)")
 FIX_UNHASHED = ("the run recorded no content digest for this input: read it through the tdprov IO manager / hook (a source "
                 "input is hashed once it is registered with 'tdprov source add'), then re-run the step; the record of this run "
                 "stays without the digest, and this finding with it")
@@ -106,7 +108,7 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
     for g in before.gaps:
         if g.run_id in ids:
             continue
-        if g.link.ident in open_links:
+        if g.link.ident in open_links or (g.link.reason == NO_INPUTS and index.unsourced(g.link.dataset)):
             gaps.append(g)
         elif now_generated(g.link):  # a new run generated it: follow that run upstream
             gaps += _gaps(g.run_id, g.job, g.input_label, g.link.dataset, g.link.run_id, index)
@@ -134,11 +136,12 @@ def _completeness_findings(broken: list[OpenLink], gaps: list[TrainingGap]) -> l
     for g in gaps:
         by_run.setdefault(g.run_id, []).append(g)
     for run_id, mine in by_run.items():
-        upstream = sorted({f"{g.input_label} <- run {g.link.run_id} ({g.link.job}) input "
+        upstream = sorted({f"{g.input_label} <- run {g.link.run_id} ({g.link.job}) "
+                           f"{'made from no recorded input' if g.link.reason == NO_INPUTS else 'input'} "
                            f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}" for g in mine})
         out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
                            f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: " + "; ".join(upstream),
-                           FIX_ORIGIN, run_id=run_id))
+                           FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else FIX_ORIGIN, run_id=run_id))
     return out
 
 

@@ -34,11 +34,14 @@ SHORT_DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{12,}")
 
 NO_DIGEST = "no content digest was recorded for it"
 NO_ORIGIN = "no recorded run generated this version of this dataset and no registered source has its digest"
+NO_INPUTS = "the run that made it recorded no inputs and no registered source has its digest"
 
 
 @dataclass(frozen=True)
 class BrokenLink:
-    """An input of ``run_id`` with no origin: no run generated its version and no source has it."""
+    """An input of ``run_id`` with no origin: no run generated its version and no source has it; or (reason
+    :data:`NO_INPUTS`) an output of ``run_id``, a run that recorded no inputs, that no source has: where its
+    data came from is not recorded."""
 
     run_id: str
     dataset: DatasetUse
@@ -153,16 +156,26 @@ class LineageIndex:
                     trace.runs.append(run)
                     trace.broken.extend(self.broken_inputs(run))
                     todo.extend((i, run) for i in run.inputs)
+                if not run.inputs and not self._add_sources(trace, use):  # made from nothing recorded: a source, or a gap
+                    trace.broken.append(BrokenLink(run.run_id, use, NO_INPUTS))
                 continue
-            sources, located = self.sources_of(d)
-            for s in sources:
-                if s not in trace.sources:
-                    trace.sources.append(s)
-                    if not located:
-                        trace.by_content.append(s.name)
-            if sources:
+            if self._add_sources(trace, d):
                 trace.versions.append(d)
         return trace
+
+    def _add_sources(self, trace: Trace, d: DatasetUse) -> bool:
+        """Add the registered sources of ``d`` to ``trace``; whether there are any."""
+        sources, located = self.sources_of(d)
+        for s in sources:
+            if s not in trace.sources:
+                trace.sources.append(s)
+                if not located:
+                    trace.by_content.append(s.name)
+        return bool(sources)
+
+    def unsourced(self, made: DatasetUse) -> bool:
+        """Whether a :data:`NO_INPUTS` gap is still open: no registered source has the digest of what its run made."""
+        return not self.sources_of(made)[0]
 
     def training_runs(self) -> list[RunRecord]:
         """Runs that train models (see :attr:`RunRecord.is_training`), newest first."""
