@@ -129,6 +129,22 @@ def test_tampered_state_is_found_and_everything_is_checked_again(tmp_path: Path)
     assert any(f.object == key and "untrusted" in f.what for f in result.check(CHECK_LOG).errors), [f.what for f in result.errors]
 
 
+def test_an_older_state_copied_under_a_newer_key_is_found(tmp_path: Path) -> None:
+    """A validly signed older audit state copied under a key that sorts last (audit/state/zzzzzzzz.json, or the
+    next checkpoint size's) was continued from, without a finding: its key must name the checkpoint it holds."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    old = _state_key(pipe.store)
+    seal(pipe.store, run_events("prepare_more", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/more.parquet", digest("more"))],
+                                start=T0 + timedelta(hours=2)))
+    assert _audit(pipe.store).clean
+    for copied in ("audit/state/zzzzzzzz.json", "audit/state/999999999999-20990101T000000000000Z-00000000.json"):
+        raw_write(pipe.store.uri, copied, raw_read(pipe.store.uri, old))
+        result = _audit(pipe.store)
+        assert any(f.object == copied and "which its key does not name" in f.what for f in result.errors), [f.what for f in result.errors]
+        raw_delete(pipe.store.uri, copied)
+
+
 def test_state_bound_to_a_rewritten_checkpoint_is_found(tmp_path: Path) -> None:
     pipe = Pipeline(str(tmp_path / "store"))
     assert _audit(pipe.store).clean

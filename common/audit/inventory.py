@@ -19,7 +19,7 @@ from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, check_report
-from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX
+from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore, open_envelope
@@ -184,6 +184,8 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) ->
             read_segment(store, trust, key)
         if key.startswith(REPORTS_PREFIX):
             check_report(store, trust, key)
+        if key.startswith(STATE_PREFIX):
+            read_state(store, trust, key)
         for prefix, payload_type in SIGNED_PREFIXES.items():
             if key.startswith(prefix):
                 open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")

@@ -15,7 +15,7 @@ from typing import Any
 
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import ObjectConflictError, TdprovError
+from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
@@ -135,6 +135,16 @@ class LoadedState:
     problems: list[Finding] = field(default_factory=list)
 
 
+def read_state(store: Store, trust: TrustStore, key: str) -> AuditState:
+    """The signed audit state under ``key``, which must name the checkpoint size it holds (an older state copied
+    under a newer key would be continued from, re-examining or skipping what came after it)."""
+    state = AuditState.from_payload(open_envelope(store.get(key), trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'").payload)
+    if not key[len(STATE_PREFIX):].startswith(f"{state.checkpoint_size:012d}-"):
+        raise VerificationError(f"audit state '{key}' holds the state at checkpoint {state.checkpoint_size}, which its key does not "
+                                "name: a state copied under another key.", fix=FIX_STATE)
+    return state
+
+
 def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> LoadedState:
     """The newest state, verified: signed by a trusted key and bound to a checkpoint in the store."""
     keys = list(store.list(STATE_PREFIX))
@@ -143,7 +153,7 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
     key = keys[-1]
     what = f"audit state '{key}'"
     try:
-        state = AuditState.from_payload(open_envelope(store.get(key), trust, STATE_PAYLOAD_TYPE, what=what).payload)
+        state = read_state(store, trust, key)
         cp = tlog.read_checkpoint(checkpoint_key(state.checkpoint_size))
         if (cp.digest, cp.checkpoint.root) != (state.checkpoint_digest, state.checkpoint_root):
             return LoadedState(key=key, problems=[Finding(CHECK_LOG, key, f"{what} is bound to checkpoint {state.checkpoint_size} with digest "
