@@ -18,6 +18,7 @@ from prov_airflow.masking import SampleOptions
 from prov_airflow.rows import GRANULARITY_ATTR, hashed_ref, mark_task
 from prov_airflow.settings import ListenerLimits
 from prov_airflow.strict import require_store
+from prov_airflow.tables import Table, as_frame, read_table
 
 OnFailure = Literal["fail", "warn"]
 
@@ -33,16 +34,16 @@ def check_on_failure(value: str) -> OnFailure:
     return value  # type: ignore[return-value]
 
 
-def validate_into(lineage: Any, df: pd.DataFrame, schema: Any, ref: DatasetRef, on_failure: OnFailure,
+def validate_into(lineage: Any, table: Table, schema: Any, ref: DatasetRef, on_failure: OnFailure,
                   samples: SampleOptions, log: Any, *, uri: str | None = None, output: bool = False,
                   granularity: str = "column") -> Any:
-    """Hash and validate ``df``, add the dataset (digest, quality, masked samples; its row set at row
-    granularity) to ``lineage``; returns the result."""
+    """Hash ``table`` as read and validate it as a DataFrame; add the dataset (digest, quality, masked
+    samples; its row set at row granularity) to ``lineage``; returns the result."""
     from prov_common.bundle import samples_path
 
-    ref = hashed_ref(lineage, ref, df, granularity)
+    ref = hashed_ref(lineage, ref, table, granularity)
     digest = ref.digest
-    result = samples.validate(df, schema)
+    result = samples.validate(as_frame(table), schema)
     result = samples.mask(result, digest.digest, uri, log)
     samples_file = None
     if result.has_samples:
@@ -64,7 +65,8 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
     """Validate a table against a Pandera schema; the result is recorded in the task's lineage bundle.
 
     :param schema: a ``DataFrameSchema``/``DataFrameModel`` or its import path (``"pkg.mod:Schema"``).
-    :param source: path, ``file://`` or ``s3://`` URI of a Parquet, CSV or JSON-lines table (templated).
+    :param source: path, ``file://`` or ``s3://`` URI of a Parquet, CSV or JSON-lines table (templated), read
+        as ``tdprov hash`` reads it, so the version validated is the file's recorded version.
     :param xcom_task_id: instead of ``source``, validate the DataFrame this task pushed to XCom.
     :param xcom_key: XCom key of that DataFrame (default ``return_value``).
     :param on_failure: ``fail`` fails the task on any failed check; ``warn`` logs and succeeds.
@@ -105,12 +107,10 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
                                         source_records=source_records, tdprov_conn_id=tdprov_conn_id,
                                         public_columns=public_columns, raw_samples=raw_samples)
 
-    def _load(self, context: Any) -> tuple[pd.DataFrame, DatasetRef, str | None]:
+    def _load(self, context: Any) -> tuple[Table, DatasetRef, str | None]:
         if self.source is not None:
-            from prov_airflow.tables import read_table
-
-            df, uri = read_table(self.source)
-            return df, DatasetRef.from_uri(uri), uri
+            table, uri = read_table(self.source)
+            return table, DatasetRef.from_uri(uri), uri
         df = context["ti"].xcom_pull(task_ids=self.xcom_task_id, key=self.xcom_key)
         if not isinstance(df, pd.DataFrame):
             raise BadInputError(
@@ -123,9 +123,9 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
 
         require_store(self.tdprov_conn_id)
         with reading_data_with(data_clients(ListenerLimits.from_conf())):  # an s3:// source: [tdprov] data_aws_conn_id
-            df, ref, uri = self._load(context)
+            table, ref, uri = self._load(context)
             samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
-            result = validate_into(self.record_lineage(), df, load_schema(self.schema), ref, self.on_failure, samples,
+            result = validate_into(self.record_lineage(), table, load_schema(self.schema), ref, self.on_failure, samples,
                                    self.log, uri=uri, granularity=getattr(self, GRANULARITY_ATTR, "column"))
         summary = {"passed": result.passed, "failure_count": result.failure_count,
                    "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}

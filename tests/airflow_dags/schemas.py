@@ -12,3 +12,11 @@ FEATURES = pa.DataFrameSchema(
 )
 
 RAW = pa.DataFrameSchema({"x": pa.Column(int, pa.Check.ge(0))}, name="raw")
+
+EVENTS = pa.DataFrameSchema(
+    {
+        "user_id": pa.Column(str, pa.Check.str_length(3, 3)),
+        "score": pa.Column(float, nullable=True),
+    },
+    name="events",
+)

@@ -1,0 +1,49 @@
+"""PanderaValidationOperator(source=...) validates and records the version of the file the writer recorded."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, events_of, run_dag
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_airflow.operators.pandera import PanderaValidationOperator
+from prov_common.audit.engine import run_audit
+from prov_common.config import Settings
+from prov_common.hashing import hash_path
+from prov_common.store import open_store
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+# what pandas' own JSON reader types differently from the canonical (Arrow) reader: a zero-padded id
+# string becomes an integer, 1.0 an int, a date string a timestamp
+EVENTS = ('{"user_id": "007", "score": 1.0, "day": "2024-01-01", "n": 1}\n'
+          '{"user_id": "042", "score": null, "day": "2024-01-02", "n": null}\n')
+
+
+def test_jsonl_source_is_validated_as_the_version_its_writer_recorded(tmp_path: Path, store: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    row = {"tdprov": {"granularity": "row"}}
+    with DAG("tdprov_pandera_jsonl", start_date=START, schedule=None) as dag:
+        write = PythonOperator(task_id="write", python_callable=events.write_text, op_args=[EVENTS],
+                               outlets=[Asset(events.as_uri(), extra=row)])
+        check = PanderaValidationOperator(task_id="check", source=str(events), schema="airflow_dags.schemas:EVENTS",
+                                          granularity="row")
+        write >> check
+    assert run_dag(dag, logical_date=START).state == "success"
+    by_job = {s.job_name: s for s in bundles_of(store)}
+    written = events_of(store, by_job["tdprov_pandera_jsonl.write"].run_id)[-1]["outputs"][0]
+    checked = events_of(store, by_job["tdprov_pandera_jsonl.check"].run_id)[-1]["inputs"][0]
+    assert checked["name"] == written["name"] == str(events)
+    version = written["facets"]["version"]["datasetVersion"]
+    assert checked["facets"]["version"]["datasetVersion"] == version == hash_path(events).digest
+    rows_root = written["facets"]["tdprov_contentHash"]["rowsRoot"]
+    assert checked["facets"]["tdprov_contentHash"]["rowsRoot"] == rows_root
+    assert checked["facets"]["tdprov_pandera"]["passed"] is True  # "007" is the string the file holds
+    result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report",
+                       progress=False)
+    assert [f.what for c in result.checks for f in c.errors] == []
+
