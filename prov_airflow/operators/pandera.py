@@ -23,9 +23,14 @@ from prov_airflow.tables import Table, as_frame, read_table
 OnFailure = Literal["fail", "warn"]
 
 
-def xcom_dataset(dag_id: str, task_id: str, key: str = "return_value") -> DatasetRef:
-    """The dataset that an XCom value stands for: ``xcom://<dag_id>/<task_id>/<key>``."""
-    return DatasetRef.from_uri(f"xcom://{dag_id}/{task_id}/{key}")
+def xcom_dataset(dag_id: str, task_id: str, key: str = "return_value", map_index: int = -1,
+                 parts: Sequence[object] = ()) -> DatasetRef:
+    """The dataset that an XCom value stands for: ``xcom://<dag_id>/<task_id>/<key>``; the XCom of map index
+    ``i`` of a mapped task is ``.../<task_id>/<i>/<key>``, a DataFrame inside a value (a list's element, a
+    dict's entry) ``.../<key>/<index or name>``."""
+    mapped = f"/{map_index}" if map_index >= 0 else ""
+    inside = "".join(f"/{part}" for part in parts)
+    return DatasetRef.from_uri(f"xcom://{dag_id}/{task_id}{mapped}/{key}{inside}")
 
 
 def check_on_failure(value: str) -> OnFailure:
