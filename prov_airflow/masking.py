@@ -15,6 +15,14 @@ from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows, 
 FLAGS_XCOM_KEY = "tdprov_flagged_columns"
 
 
+def _flag_names(value: Any) -> set[str]:
+    """The columns in a pulled ``tdprov_flagged_columns``: a task's list, or a mapped task's list of its map
+    indexes' lists."""
+    if not isinstance(value, list | tuple):
+        return set()
+    return set().union(*(_flag_names(v) if isinstance(v, list | tuple) else {str(v)} for v in value if v is not None))
+
+
 @dataclass(frozen=True)
 class SampleOptions:
     """How a failed validation's sample is kept: its size (``0``: none) and the columns it masks.
@@ -78,8 +86,7 @@ class SampleOptions:
 
         flagged = set(self.masked_columns)
         for task_id in upstream_task_ids:
-            value = context["ti"].xcom_pull(task_ids=task_id, key=FLAGS_XCOM_KEY)
-            flagged |= {str(c) for c in value} if isinstance(value, list | tuple) else set()
+            flagged |= _flag_names(context["ti"].xcom_pull(task_ids=task_id, key=FLAGS_XCOM_KEY))
         if self.source_records:
             masking = self._settings(source_masking, refs=self.source_records)
             if masking.warning:

@@ -159,3 +159,33 @@ def test_flagged_columns_travel_through_xcom(tmp_path: Path, places: tuple[Path,
     table = sample_table(sample)
     assert VISIBLE in set(table["failure_case"]) and "***" in set(table["failure_case"])
     assert_nowhere(written(store) + written(spool), "the store and spool")
+
+
+def test_flagged_columns_of_a_mapped_task_travel_to_its_readers(tmp_path: Path, places: tuple[Path, Path]) -> None:
+    """Each map index of `load` flags `email`; the mapped `clean` and the reducer `combine`, which read
+    its XComs, mask it in their samples (Airflow gives them the flags of every map index as a list)."""
+    store, spool = places
+
+    @provenance_task(masked_columns=["email"])
+    def load(batch: int) -> pd.DataFrame:
+        return people().assign(batch=batch)
+
+    @provenance_task(input_schemas={"frame": PEOPLE}, on_failure="warn", raw_samples=True)
+    def clean(frame: pd.DataFrame) -> None:
+        pass
+
+    @provenance_task(input_schemas={"frames": PEOPLE}, on_failure="warn", raw_samples=True)
+    def combine(frames: list) -> None:
+        pass
+
+    with DAG("tdprov_personal_mapped", start_date=START, schedule=None) as dag:
+        loaded = load.expand(batch=[1, 2])
+        clean.expand(frame=loaded)
+        combine(loaded)
+    assert run_dag(dag, logical_date=START).state == "success"
+    samples = [b for s in bundles_of(store) if s.job_name.endswith((".clean", ".combine"))
+               for b in sample_files(str(store), s.run_id).values()]
+    assert len(samples) == 4  # two mapped instances of clean, two frames read by combine
+    for sample in samples:
+        assert VISIBLE in set(sample_table(sample)["failure_case"])
+    assert_nowhere(written(store) + written(spool), "the store and spool")
