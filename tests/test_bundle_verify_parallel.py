@@ -150,3 +150,58 @@ def test_a_daemonic_process_verifies_serially_instead_of_failing(tmp_path) -> No
     assert child.exitcode == 0
     assert reports == [r.to_dict() for r in verify_runs(store, trust, workers=1)]
 
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (read from /proc)."""
+    import os
+
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{entry}/stat").read() if entry.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def test_the_workers_end_when_the_verifying_process_is_killed(tmp_path) -> None:
+    """'kill -9' of a verify or an audit left its worker processes running (a forked worker also holds the lock of
+    the auditor's memory: every later audit by that auditor waited for ever). They end with their parent."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_verify.py"
+    script.write_text(
+        "import sys, time\n"
+        "from prov_common.bundle.verify_pool import map_bundles\n"
+        "from prov_common.signing import TrustStore\n"
+        "from prov_common.store import open_store\n"
+        "def slow(store, trust, item):\n"
+        "    time.sleep(0.2)\n"
+        "    return item\n"
+        "for _ in map_bundles(slow, list(range(400)), open_store(sys.argv[1]), TrustStore.of([]), workers=2, parallel_from=2):\n"
+        "    pass\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "store")])
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        workers = _children(proc.pid)
+    assert len(workers) >= 2, "the workers did not start"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [w for w in workers if os.path.exists(f"/proc/{w}") and open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)  # leave nothing behind, then fail
+    assert not alive, f"workers {alive} outlived their killed parent"

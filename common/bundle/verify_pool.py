@@ -8,7 +8,10 @@ the order of the input, so the findings are the same as verifying one bundle aft
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +31,7 @@ CHUNK = 50  # bundles per task: few round trips, and the results of a chunk are 
 BundleTask = Callable[[Store, TrustStore, Any], Any]  # (store, trust, item) -> result; a module-level function
 
 _WORKER: dict[str, Any] = {}
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class PoolProgress(tqdm):
@@ -38,10 +42,24 @@ class PoolProgress(tqdm):
     monitor_interval = 0
 
 
-def _start_worker(uri: str, keys: list[bytes]) -> None:
-    """Open the store and load the trusted keys once per worker process, not once per chunk."""
+def _end_with_parent(parent: int) -> None:
+    """Have the kernel end this worker when the process that started it dies (Linux ``PR_SET_PDEATHSIG``): a
+    killed ``tdprov verify`` or audit left its workers running, and a forked worker holds what the parent held,
+    such as the lock of the auditor's memory, so every later audit by that auditor waited for ever."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: workers end when their next read of the task queue fails
+        return
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
+def _start_worker(uri: str, keys: list[bytes], parent: int) -> None:
+    """End with the parent; open the store and load the trusted keys once per worker process, not once per chunk."""
     from prov_common.store import open_store
 
+    _end_with_parent(parent)
     _WORKER["store"] = open_store(uri)
     _WORKER["trust"] = TrustStore.of(PublicKey.from_pem(pem) for pem in keys)
 
@@ -74,6 +92,6 @@ def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], sto
     chunks = [(fn, rest[i:i + size]) for i in range(0, len(rest), size)]
     context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
     keys = [key.to_pem() for key in trust]
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, keys)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, keys, os.getpid())) as pool:
         for part in pool.map(_run_chunk, chunks):
             yield from part
