@@ -226,3 +226,54 @@ def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str, ol_validator) 
     [vendor] = summary.inputs
     assert (vendor.namespace, vendor.name) == (f"s3://{bucket}", "vendor/prices.csv")
     assert vendor.version == recorded_run.digests["vendor/prices.csv"]
+
+
+def test_s3_partitions_holding_hash_and_question_marks_are_datasets_of_their_own(s3_store_uri: str, tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """An S3 key is taken literally: partitions 'eu#1', 'eu#2' and 'q?a=1' are three objects and three datasets,
+    each named by its whole key; a reader of 'eu#2' is linked to the run that wrote 'eu#2' (not to a later run
+    that wrote the same bytes to 'eu#1'), the audit re-hashes each object and checkout restores it."""
+    from prov_common.audit.engine import run_audit
+    from prov_common.cli import main as cli_main
+    from prov_common.config import Settings
+    from dagster import StaticPartitionsDefinition
+
+    bucket = s3_store_uri[5:].split("/", 1)[0]
+    parts = StaticPartitionsDefinition(["eu#1", "eu#2", "q?a=1"])
+
+    @asset(partitions_def=parts)
+    def region(context) -> pd.DataFrame:
+        return pd.DataFrame({"rows": [1]})  # the same bytes in every partition
+
+    @asset(partitions_def=parts)
+    def region_stats(context, region: pd.DataFrame) -> pd.DataFrame:
+        return region.assign(p=context.partition_key)
+
+    io = {"io_manager": ProvenanceIOManager(store=s3_store_uri, snapshot=True)}
+    with DagsterInstance.ephemeral() as instance:
+        for key in ("eu#2", "eu#1", "q?a=1"):
+            assert materialize([region], partition_key=key, resources=io, instance=instance).success
+        assert materialize([region, region_stats], selection=["region_stats"], partition_key="eu#2", resources=io,
+                           instance=instance).success
+    runs = list(list_bundles(open_store(s3_store_uri)))
+    written = {(o.namespace, o.name): s.run_id for s in runs for o in s.outputs}
+    data = "prefix-data/region"
+    assert set(written) == {(f"s3://{bucket}", f"{data}/{k}.parquet") for k in ("eu#1", "eu#2", "q?a=1")} | {
+        (f"s3://{bucket}", "prefix-data/region_stats/eu#2.parquet")}
+    [reader] = [s for s in runs if s.job_name == "region_stats"]
+    assert [(i.namespace, i.name) for i in reader.inputs] == [(f"s3://{bucket}", f"{data}/eu#2.parquet")]
+
+    assert cli_main(["lineage", f"s3://{bucket}/prefix-data/region_stats/eu#2.parquet", "--json", "--store", s3_store_uri]) == 0
+    tree = capsys.readouterr().out
+    assert written[(f"s3://{bucket}", f"{data}/eu#2.parquet")] in tree
+    assert written[(f"s3://{bucket}", f"{data}/eu#1.parquet")] not in tree
+
+    result = run_audit(open_store(s3_store_uri), Settings.from_env(store=s3_store_uri), full=True, rehash=True,
+                       report_dir=tmp_path / "report", progress=False)
+    rehashed = next(c for c in result.checks if c.name == "rehash")
+    assert rehashed.ran and not rehashed.findings, rehashed.findings
+
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=f"{data}/q?a=1.parquet")["Body"].read()
+    [question] = [o for s in runs for o in s.outputs if o.name == f"{data}/q?a=1.parquet"]
+    assert cli_main(["checkout", question.version, "-o", str(tmp_path / "q.parquet"), "--store", s3_store_uri]) == 0
+    assert (tmp_path / "q.parquet").read_bytes() == body

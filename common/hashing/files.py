@@ -25,7 +25,7 @@ from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.file_sha256 import sha256_of
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
 from prov_common.hashing.raw import hash_stream
-from prov_common.hashing.remote import S3_SCHEMES, open_s3
+from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -67,8 +67,11 @@ def open_binary(path_or_uri: str | Path) -> IO[bytes]:
 
 
 def table_format(path_or_uri: str | Path) -> str | None:
-    """``parquet``, ``csv`` or ``jsonl`` from the name's suffix, else None (hashed as bytes)."""
-    name = str(path_or_uri).split("?", 1)[0]
+    """``parquet``, ``csv`` or ``jsonl`` from the name's suffix, else None (hashed as bytes): a local path's and an
+    S3 key's whole name (``q?a=1.parquet``), another URI's without its query."""
+    text = str(path_or_uri)
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    name = s3_key(text) if scheme in S3_SCHEMES else text.split("?", 1)[0] if scheme else text
     return TABLE_SUFFIXES.get(Path(name).suffix.lower())
 
 

@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from prov_common.errors import BadInputError
 
@@ -75,16 +74,26 @@ def uses_environment_clients() -> bool:
     return _CLIENTS_FROM.get() is None
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``."""
-    parts = urlsplit(uri)
-    key = parts.path.lstrip("/")
-    if parts.scheme.lower() not in S3_SCHEMES or not parts.netloc or not key:
-        raise BadInputError(f"{uri!r} is not an S3 object URI.", fix="write it as s3://bucket/path/to/object")
-    return parts.netloc, key
-
-
 _VERSION_QUERY = re.compile(r"\?versionId=([^/*?\[&=]+)\Z")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``, the key as :func:`s3_key` reads it."""
+    scheme, _, rest = uri.partition("://")
+    bucket = rest.partition("/")[0]
+    key = s3_key(uri)
+    if scheme.lower() not in S3_SCHEMES or not bucket or not key:
+        raise BadInputError(f"{uri!r} is not an S3 object URI.", fix="write it as s3://bucket/path/to/object")
+    return bucket, key
+
+
+def s3_key(uri: str) -> str:
+    """The object key of ``s3://bucket/key`` as S3 takes it: everything after the bucket as written (``%``, ``#``
+    and ``?`` are part of the key, which S3 does not decode), without a trailing ``?versionId=<id>``
+    (:func:`s3_version`); ``""`` for a bucket alone."""
+    key = uri.partition("://")[2].partition("/")[2]
+    version = _VERSION_QUERY.search(key)
+    return (key[:version.start()] if version else key).lstrip("/")
 
 
 def s3_version(uri: str) -> str | None:
@@ -104,6 +113,16 @@ def _object(uri: str) -> dict[str, str]:
 def s3_object_size(uri: str) -> int:
     """Size in bytes of the object (version) at ``uri`` (a HEAD request)."""
     return int(s3_client().head_object(**_object(uri))["ContentLength"])
+
+
+def is_s3_object(uri: str) -> bool:
+    """Whether an object (version) is stored at ``uri`` (a HEAD request); False when S3 says there is none, or
+    cannot be asked."""
+    try:
+        s3_object_size(uri)
+    except Exception:  # noqa: BLE001 - botocore's errors: not found, denied, endpoint down
+        return False
+    return True
 
 
 def open_s3(uri: str) -> IO[bytes]:

@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_version
+from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
 from prov_common.hashing.shard_model import ShardRef
 
 _WILDCARDS = frozenset("*?[")
@@ -28,9 +28,9 @@ def has_wildcard(target: str) -> bool:
 
 def is_sharded(target: str) -> bool:
     """True when ``target`` names a sharded dataset: a local folder, an S3 URI ending in ``/``, or a glob
-    (a file whose name holds ``*``, ``?`` or ``[`` is a file)."""
-    if is_s3(target):
-        return target.endswith("/") or (has_wildcard(target) and s3_version(target) is None)  # ?versionId= is one object
+    (a file or object whose name holds ``*``, ``?`` or ``[`` is a file)."""
+    if is_s3(target):  # ?versionId= is one object
+        return target.endswith("/") or (has_wildcard(target) and s3_version(target) is None and not is_s3_object(target))
     return os.path.isdir(target) or (has_wildcard(target) and not os.path.isfile(target))
 
 

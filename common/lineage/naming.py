@@ -8,6 +8,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from openlineage.client.naming import dataset as ol_naming
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.remote import s3_key
 from prov_common.file_uri import is_local_host, local_namespace  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
@@ -16,6 +17,7 @@ DEFAULT_JOB_NAMESPACE = "tdprov"
 
 # Object stores: namespace "<scheme>://<bucket>", name = object key (no leading slash).
 _BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
+_S3_SCHEMES = {"s3", "s3a", "s3n"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
@@ -41,7 +43,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
 
     - local path or ``file:///p``: ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
     - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``): the key as
-      written, ``%`` escapes included (the object store reads it so); a prefix ``s3://bucket/shards/`` is
+      written, ``%`` escapes included (the object store reads it so), and of an S3 object ``#`` and ``?`` too
+      (``s3://b/eu#1.parquet`` is the object ``eu#1.parquet``; a trailing ``?versionId=<id>`` names a version
+      of the object, not another one); a prefix ``s3://bucket/shards/`` is
       ``("s3://bucket", "shards")``, as a local folder and an Airflow ``Asset`` URI drop the ``/``
     - ``abfss://container@account.dfs.core.windows.net/path``:
       ``("abfss://container@account.dfs.core.windows.net", "path")``; ``wasbs://`` alike
@@ -51,7 +55,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     - ``inmemory://name``: ``("inmemory://", "name")``
     - any other ``scheme://authority/path``: ``("scheme://authority", "/path")``
 
-    Credentials and query strings never enter the name (signed URLs keep a stable name).
+    Credentials and query strings (but for an S3 key's) never enter the name (signed URLs keep a stable name).
     """
     if isinstance(uri_or_path, PurePath) or "://" not in str(uri_or_path):
         return _local(str(uri_or_path))
@@ -66,10 +70,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
             return _local(path)
         return _pair(ol_naming.RemoteFileSystem(host=host, path=path))
     if scheme in _BUCKET_SCHEMES:  # the key as written (an object store takes it literally) and a prefix without its '/'
-        key = _key(text, scheme, host, parts.path.rstrip("/"), "bucket")
-        if scheme in ("s3", "s3a", "s3n"):
-            return _pair(ol_naming.S3(bucket_name=host, object_key=key))
-        return _pair(ol_naming.GCS(bucket_name=host, object_key=key))
+        if scheme in _S3_SCHEMES:  # S3 has no fragments nor queries: '#' and '?' are part of the key
+            return _pair(ol_naming.S3(bucket_name=host, object_key=_key(text, scheme, host, s3_key(text).rstrip("/"), "bucket")))
+        return _pair(ol_naming.GCS(bucket_name=host, object_key=_key(text, scheme, host, parts.path.rstrip("/"), "bucket")))
     if scheme in _AZURE_SCHEMES:
         return _azure(_AZURE_SCHEMES[scheme], urlsplit(raw), text, path)
     if scheme == IN_MEMORY_SCHEME:

@@ -120,14 +120,14 @@ def local_copy(uri: str) -> Iterator[Path]:
     import tempfile
     from urllib.parse import unquote, urlsplit
 
-    from prov_common.hashing.remote import S3_SCHEMES, open_s3
+    from prov_common.hashing.remote import S3_SCHEMES, open_s3, split_s3_uri
 
     parts = urlsplit(str(uri))
     if parts.scheme not in S3_SCHEMES:
         yield Path(unquote(parts.path) if parts.scheme == "file" else uri)
         return
     with tempfile.TemporaryDirectory(prefix="tdprov-snapshot-") as tmp:
-        local = Path(tmp) / (Path(parts.path).name or "object")
+        local = Path(tmp) / (Path(split_s3_uri(uri)[1]).name or "object")
         with open_s3(uri) as body, open(local, "wb") as out:
             while chunk := body.read(1 << 20):
                 out.write(chunk)
