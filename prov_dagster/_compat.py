@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import AssetKey, DataVersion, InputContext, OutputContext
+from dagster import AssetKey, DataVersion, InputContext, IOManager, OutputContext
 
 
 class DagsterCompatError(RuntimeError):
@@ -67,3 +67,17 @@ def expected_outputs(context: OutputContext) -> tuple[str, ...]:
         and op_def.output_def_named(out.name).io_manager_key == key
         and not op_def.output_def_named(out.name).dagster_type.is_nothing
     )
+
+
+def step_resources(context: InputContext) -> list[Any] | None:
+    """The resources of the step loading ``context``'s input: the IO managers of its outputs (in output order),
+    then the resources it requires that are not IO managers (those of its inputs' writers are left out);
+    ``None`` outside a run (a context built for a direct call)."""
+    step_context = _step_context(context)
+    if step_context is None:
+        return None
+    resources = step_context.resources
+    outputs = dict.fromkeys(out.io_manager_key for out in step_context.op_def.output_defs)
+    others = [getattr(resources, key) for key in sorted(step_context.required_resource_keys - outputs.keys()) if hasattr(resources, key)]
+    return [*(getattr(resources, key) for key in outputs if hasattr(resources, key)),
+            *(r for r in others if not isinstance(r, IOManager))]

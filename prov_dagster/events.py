@@ -60,7 +60,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         ds_namespace, ds_name = record.namespace, record.name
     else:
         ds_namespace, ds_name = located_dataset(record.uri, record.name)
-        facets["symlinks"] = asset_symlinks(namespace, record.name)
+        facets["symlinks"] = asset_symlinks(record.asset_namespace or namespace, record.name)
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
     quality = record.quality

@@ -156,14 +156,30 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
                 fix="ProvenanceIOManager loads assets; give plain op inputs another input manager",
             )
         key = context.asset_key
-        step = recorder_for(self).step_for(context)
+        step = self._reading_step(context)
         if context.has_asset_partitions:
             partitions = list(context.asset_partition_keys)
             frames = {p: self._load_one(context, key, p, step) for p in partitions}
             return frames[partitions[0]] if len(partitions) == 1 else frames
         return self._load_one(context, key, None, step)
 
-    def _load_one(self, context: InputContext, key: AssetKey, partition: str | None, step: Any) -> pd.DataFrame:
+    def _reading_step(self, context: InputContext) -> Any | None:
+        """The run of the step that reads: Dagster loads an input with the IO manager of the asset's writer,
+        but the read belongs to the reading step's run, in the store and namespace of the step's own
+        ``ProvenanceIOManager`` (the first of its outputs'), else of a ``ProvenanceResource`` it uses; None
+        when the step has neither (nothing of it is recorded, so the read is not: a run holding only it
+        would never end)."""
+        resources = _compat.step_resources(context)
+        own = self if resources is None else next(
+            (r for r in resources if isinstance(r, ProvenanceConfig)), None)  # outputs' IO managers come first
+        if own is None:
+            context.log.warning(f"tdprov: step {_compat.run_context(context)[2]!r} reads asset {dataset_name(context.asset_key)!r} "
+                                "but records none of its outputs, so the read is not recorded; give an output a "
+                                "ProvenanceIOManager or call ProvenanceResource.record(context=...) in the step")
+            return None
+        return recorder_for(own).step_for(context)
+
+    def _load_one(self, context: InputContext, key: AssetKey, partition: str | None, step: Any | None) -> pd.DataFrame:
         location = self.data_location()
         relpath = data_relpath(key, partition)
         loaded = location.read_table(relpath)
@@ -177,7 +193,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         ).get("digest")
         if expected is not None and expected != found.digest:
             self._mismatch(context, key, partition, location.uri(relpath), expected, found)
-        step.input(DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition))
+        if step is not None:  # the asset key in the namespace its writer gave it
+            step.input(DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition,
+                                     asset_namespace=self.namespace_uri()))
         return df
 
     def _recorded(self, context: InputContext, key: AssetKey, partition: str | None) -> Mapping[str, Any]:

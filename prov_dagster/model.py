@@ -22,6 +22,7 @@ class DatasetRecord:
     namespace: str | None = None  # None: ``name`` is an asset key; the dataset is named by ``uri`` (see prov_dagster.naming)
     version: str | None = None  # the version when there is no digest object (a registered source)
     row_set: RowSet | None = None  # recorded at row granularity: attached to the bundle, its root in the facet
+    asset_namespace: str | None = None  # the dagster:// namespace its asset key was written in, when not the recording step's
 
     @property
     def version_id(self) -> str | None:

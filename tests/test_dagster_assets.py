@@ -625,3 +625,70 @@ def test_a_file_uri_store_keeps_its_data_next_to_it_and_partitions_apart(tmp_pat
     assert pd.read_parquet(data / "eu%2Fwest.parquet")["p"].tolist() == ["eu/west"]
     names = sorted(o.name for s in summaries(store) for o in s.outputs)
     assert names == sorted(str(p) for p in data.glob("*.parquet"))
+
+
+@pytest.mark.parametrize("other", ["store", "namespace"])
+def test_a_read_through_another_provenance_io_manager_is_recorded_in_the_reading_steps_run(
+        other: str, store: Path, tmp_path: Path, instance) -> None:
+    """Dagster loads an input with the IO manager of the asset's writer; the read is still the reading step's:
+    it is in that step's bundle (in its store and namespace), naming the asset as its writer named it, and
+    the writer's store holds nothing of the reading step."""
+    from prov_common.bundle import layout
+
+    second = tmp_path / "store2"
+    writer = {"store": ProvenanceIOManager(store=str(second)), "namespace": ProvenanceIOManager(namespace="secure")}[other]
+
+    @asset(io_manager_key="other_io")
+    def secret() -> pd.DataFrame:
+        return pd.DataFrame({"s": [1, 2]})
+
+    @asset
+    def report(secret: pd.DataFrame) -> pd.DataFrame:
+        return secret.assign(r=1)
+
+    result = materialize([secret, report], instance=instance,
+                         resources={"io_manager": ProvenanceIOManager(), "other_io": writer})
+    assert result.success
+    written = materializations(result)[AssetKey("secret")].metadata["tdprov/digest"].value
+    [reader] = [s for s in summaries(store) if s.job_name == "report"]
+    where = (second.parent / "store2-data" if other == "store" else tmp_path / "store-data") / "secret.parquet"
+    assert [(i.namespace, i.name, i.version) for i in reader.inputs] == [("file", str(where), written)]
+    [start] = [e for e in bundle_events(store, reader.run_id) if e["eventType"] == "START"]
+    symlink = start["inputs"][0]["facets"]["symlinks"]["identifiers"][0]
+    assert (symlink["namespace"], symlink["name"]) == (f"dagster://{'secure' if other == 'namespace' else 'default'}", "secret")
+    if other == "store":  # no run of the reading step is left open in the writer's store
+        assert list(open_store(str(second)).list(layout.staging_prefix(reader.run_id))) == []
+    else:  # one store: the reader is linked to the run that wrote what it read
+        [wrote] = [s for s in summaries(store) if s.job_name == "secret"]
+        assert [(o.name, o.version) for o in wrote.outputs] == [(str(where), written)]
+
+
+def test_a_step_that_records_no_output_records_its_read_only_through_provenance_resource(store: Path, instance) -> None:
+    """A step whose outputs go to another IO manager: its reads go with ProvenanceResource.record(context=...)
+    when it calls it; without, nothing of the step is recorded (no run left open)."""
+    from dagster import mem_io_manager
+
+    from prov_common.bundle import layout
+
+    @asset
+    def source_table() -> pd.DataFrame:
+        return pd.DataFrame({"s": [1, 2]})
+
+    @asset(io_manager_key="plain")
+    def noted(context, source_table: pd.DataFrame, provenance: ProvenanceResource) -> int:
+        provenance.record(outputs={"count": source_table.assign(n=1)}, context=context)
+        return len(source_table)
+
+    @asset(io_manager_key="plain")
+    def unrecorded(source_table: pd.DataFrame) -> int:
+        return len(source_table)
+
+    result = materialize([source_table, noted, unrecorded], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource(), "plain": mem_io_manager})
+    assert result.success
+    digest = materializations(result)[AssetKey("source_table")].metadata["tdprov/digest"].value
+    runs = {s.job_name: s for s in summaries(store)}
+    assert set(runs) == {"source_table", "noted"}
+    assert [(i.name, i.version) for i in runs["noted"].inputs] == [(str(store.parent / "store-data" / "source_table.parquet"), digest)]
+    unrecorded_run = step_run_id(result.run_id, "unrecorded")
+    assert list(open_store(str(store)).list(layout.staging_prefix(unrecorded_run))) == []
