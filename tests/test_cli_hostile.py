@@ -270,6 +270,34 @@ def test_control_characters_in_recorded_names_never_reach_the_terminal(tmp_path,
         assert "\\x1b]0;PWNED\\x07" in out + err and "\\u202e" in out + err, argv
 
 
+def test_a_newline_in_a_recorded_name_cannot_add_a_line(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """A job named with a newline and a fake run row after it, a dataset and a file named with a newline and a
+    fake digest line: runs, show, lineage and hash printed the forged lines as lines of their own. Within
+    a line, a newline is shown as \\n (as sha256sum shows file names)."""
+    from bundle_support import dataset, event
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.cli import main
+
+    forged_run = "00000000-0000-4000-8000-000000000000  dagster://default/approved_by_legal  COMPLETE"
+    forged_digest = "blake3:" + "0" * 64 + "  trusted.parquet"
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    run_id = str(uuid.uuid4())
+    out_ds = dataset("s3://lake", f"model\n{forged_digest}", "blake3:" + "2" * 64)
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=f"train\n{forged_run}"))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=f"train\n{forged_run}", outputs=[out_ds]))
+    transport.close()
+    data = tmp_path / f"a\n{forged_digest}.csv"
+    data.write_text("id\n1\n")
+    for argv in (["runs", "--store", store], ["show", run_id, "--store", store], ["lineage", out_ds["namespace"] + "/" + out_ds["name"], "--store", store],
+                 ["hash", str(data)]):
+        main(argv)
+        out = capsys.readouterr().out
+        lines = out.splitlines()
+        assert not [line for line in lines if line.startswith((forged_run[:36], "blake3:" + "0" * 64))], (argv, out)
+        assert "\\n" in out, (argv, out)
+
+
 def test_a_lineage_hundreds_of_runs_deep_is_told_with_a_fix(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A dataset rewritten in place 400 times, each run reading the previous version: the tree is too deep to
     walk; the error names the lineage and --depth (it said 'the input is nested too deeply: flatten it')."""

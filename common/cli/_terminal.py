@@ -1,4 +1,5 @@
-"""Text a verb prints: control and bidirectional-override characters are shown escaped, never sent raw.
+"""Text a verb prints: control and bidirectional-override characters are shown escaped, never sent raw;
+within a line that shows a record's names, newlines and tabs too (:func:`one_line`).
 
 Names in the records (jobs, datasets, producers, facets) come from any OpenLineage producer; raw, an
 escape sequence in one could retitle or clear the terminal, or a carriage return overprint an ``OK``
@@ -16,9 +17,18 @@ _BIDI = [0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 
 _ESCAPES = {**{c: f"\\x{c:02x}" for c in _CONTROLS}, **{c: f"\\u{c:04x}" for c in _BIDI}}
 
 
+_LINE_ESCAPES = {**_ESCAPES, 0x09: "\\t", 0x0A: "\\n"}
+
+
 def visible(text: str) -> str:
     """``text`` with control characters (tab and newline aside) and bidirectional overrides escaped."""
     return text.translate(_ESCAPES)
+
+
+def one_line(text: str) -> str:
+    """``text`` meant as one line of output (a row, a tree line, a file name), with newlines and tabs escaped too,
+    as ``sha256sum`` shows file names: a name holding a newline cannot add a forged line (a run, a digest)."""
+    return text.translate(_LINE_ESCAPES)
 
 
 class VisibleText:

@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any
 
+from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_verb, check_writable_file, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.errors import BadInputError
@@ -133,7 +134,7 @@ def _diff(args: argparse.Namespace, digests: list[Digest]) -> int:
     elif same:
         print(f"same  {a.digest}")
     else:
-        print(f"differ  {args.paths[0]}  {args.paths[1]}")
+        print(one_line(f"differ  {args.paths[0]}  {args.paths[1]}"))
         for line in lines:
             print(f"  {line}")
     return 0 if same else 1
@@ -183,6 +184,6 @@ def run(args: argparse.Namespace) -> int:
                 rec["rowDigestsFile"] = args.row_digests
             emit_json_line(rec)
         else:
-            print(f"{d.digest}  {path}")
+            print(f"{d.digest}  {one_line(str(path))}")
     sys.stdout.flush()
     return 0

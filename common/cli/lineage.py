@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.bundle.model import BundleSummary
+from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
@@ -222,6 +223,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees]}, sort_keys=True)
         return 0
-    blocks = ["\n".join([_version_text(tree, direction), *_lines(tree, direction)]) for tree in trees]
+    blocks = ["\n".join(one_line(line) for line in [_version_text(tree, direction), *_lines(tree, direction)]) for tree in trees]
     print("\n\n".join(blocks))
     return 0

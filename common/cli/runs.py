@@ -9,6 +9,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, recent_bundles
+from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
@@ -40,6 +41,7 @@ def row(summary: BundleSummary) -> list[str]:
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
+    rows = [[one_line(cell) for cell in r] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:-1], widths)), r[-1]]) for r in [header, *rows]]
     return "\n".join(line.rstrip() for line in lines)

@@ -8,6 +8,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.naming import dataset_name
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
+from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.cli.verify import describe
@@ -121,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
         out.append("attachments: " + ", ".join(info["attachments"]))
     out.append("signature:")
     out += ["  " + line.strip() for line in describe(report)]
-    print("\n".join(out))
+    print("\n".join(one_line(line) for line in out))
     return status

@@ -11,6 +11,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
+from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.config import Settings
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:
-            tqdm.write("\n".join(describe(report)), file=sys.stdout)
+            tqdm.write("\n".join(one_line(line) for line in describe(report)), file=sys.stdout)
     if not verification:
         print(f"no bundles in {store.uri}", file=sys.stderr)
     elif not args.json:
