@@ -21,6 +21,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
 from prov_common.signing import SigningKey, sign_envelope
+from prov_common.store import open_store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
 from prov_common.hashing.raw import blake3_digest
@@ -181,6 +182,18 @@ def replace_newest_catalog_with_an_older_one(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, f"'{newest}' appeared or was replaced since the last audit and does not verify"
 
 
+def copy_another_stores_catalog_segment(s: Store) -> tuple[str, str, str]:
+    """A segment the same auditor signed for another prefix, copied under the key of the next segment this store's
+    audit writes: its runs would stand for this store's, and the next audit's own segment was silently not written."""
+    other = s.uri + "-other"
+    for i in range(5):
+        seal(open_store(other), run_events(f"staging_{i}", [], [dataset(f"/staging/{i}.parquet", digest(f"s{i}"))], start=T0 + timedelta(hours=i)))
+    assert run_audit(open_store(other), Settings.from_env(store=other), progress=False).clean
+    key = "audit/catalog/000000000005.json"
+    raw_write(s.uri, key, raw_read(other, key))
+    return "default", CHECK_INVENTORY, "another store's"
+
+
 def inject_leaf_batch_after_the_head(s: Store) -> tuple[str, str, str]:
     """A batch after the newest checkpoint naming a run that does not exist: no checkpoint signs it."""
     size = int(s.newest(CHECKPOINTS_PREFIX).rsplit("/", 1)[1].removesuffix(".json"))
@@ -220,7 +233,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
     edit_index_state_in_place_keeping_its_times, delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
-    truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, inject_leaf_batch_after_the_head,
+    truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit,
 ]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections import ChainMap
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from prov_common.audit.catalog import load_catalog, write_catalog, write_summary
+from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
@@ -116,7 +117,8 @@ def _audit(
     loaded = load_state(store, tlog, audit_trust)
     log_check.findings += loaded.problems
     previous = None if full or loaded.state is None or head is None else loaded.state
-    plan = _plan_full(store, tlog, head.checkpoint.size if head else 0) if previous is None else _plan_since(store, tlog, previous, loaded)
+    pins = loaded.state.catalog if loaded.state else {}  # catalog objects of this log, as the last audit found them
+    plan = _plan_full(store, tlog, head.checkpoint.size if head else 0, pins) if previous is None else _plan_since(store, tlog, previous, loaded)
     log_check.findings += plan.problems
     log_check.checked = plan.checkpoints
     result.previous_checkpoint = head.checkpoint.size if head else 0
@@ -201,10 +203,18 @@ def _audit(
         records[summary.run_id] = record
     result.checkpoint = new_head
     result.bundles_logged = len(new_leaves)
-    fresh = [r for r in records.values() if r.run_id not in plan.catalogued]
+    fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
     written: list[str | None] = []
+    catalogued: list[Written | None] = []
+    # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now
+    binding = Binding(tlog, pins, ChainMap(memory.runs, {x.run_id: x.index_key for x in logged_now}) if memory.runs else None)
+    unsaved = False  # the records examined now are in no catalog segment: a summary must hold them
     if new_head is not None and fresh and appended:
-        written.append(write_catalog(store, new_head.checkpoint.size, fresh, signer))
+        try:
+            catalogued.append(write_catalog(store, new_head, fresh, signer, binding))
+        except TdprovError as exc:
+            log_check.findings.append(Finding(CHECK_LOG, catalog_key(new_head.checkpoint.size), exc.what, exc.fix or FIX_LOG))
+            unsaved = True
         written += write_generated(store, fresh, signer, present=plan.generated_present)
 
     # 5. checks: continued from the state, with the runs examined now
@@ -213,8 +223,9 @@ def _audit(
     source_check = CheckResult(CHECK_SOURCES, checked=len(sources) + len(source_problems))
     source_check.findings = [Finding(CHECK_SOURCES, key, exc.what, exc.fix or "restore the record from a backup") for key, exc in source_problems]
     source_check.findings += undocumented_personal_data(sources)
-    catalog = load_catalog(store, audit_trust) if previous is not None else None  # every run, for re-hash and the report
-    log_check.findings += catalog.problems if catalog is not None else []
+    catalog = load_catalog(store, audit_trust, binding) if previous is not None else None  # every run, for re-hash and the report
+    known = catalog if catalog is not None else plan.catalog  # the catalog as read: now (incremental) or by the plan (--full)
+    log_check.findings += known.problems
     everything_known = records if catalog is None else {**catalog.runs, **records}
     # the checks see every run known (the catalog's too), so that a new run's input resolves to the generation a full
     # audit finds; the audit's lookups fill in what a damaged catalog lacks
@@ -238,15 +249,23 @@ def _audit(
     result.examined = {s.run_id for s in summaries}
     if catalog is not None:  # the checks continued from the state; the report describes the whole store
         result.report_index = index
-        if new_head is not None and appended:
-            written.append(write_summary(store, new_head.checkpoint.size, catalog, signer, result.audit_id))
+    # a summary when due (incremental), and whenever the records examined now are in no segment or a --full audit
+    # met catalog objects it could not take (so that the catalog holds every run again)
+    force = unsaved or (catalog is None and bool(known.problems))
+    if new_head is not None and appended and (catalog is not None or force):
+        try:
+            catalogued.append(write_summary(store, new_head, known, signer, result.audit_id, binding, also=records.values(), force=force))
+        except TdprovError as exc:
+            log_check.findings.append(Finding(CHECK_LOG, "audit/catalog-summary/", exc.what, exc.fix or FIX_LOG))
+    written += [w.key for w in catalogued if w]
+    binding.pins = {**known.digests, **{w.key: w.digest for w in catalogued if w}}
     result.sources = sources
     result.quality_rows = evaluation.quality_rows
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
     result.ended = datetime.now(timezone.utc) if now is None else now
     if new_head is not None and appended:  # a state covers exactly the leaves of its checkpoint
         leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in logged_now), *((x.index_key, x.run_id) for x in new_leaves)]
-        state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key, started)
+        state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key, started, binding.pins)
         written.append(write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer))
 
     # the inventory: one listing against what the log and the memory expect; then the memory moves on
@@ -266,7 +285,7 @@ def _audit(
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
     refresh_fingerprints(memory, listing)
     inventory.findings += compare(memory, listing, settled=settled)
-    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, trust_all=first_audit)
+    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit)
     inventory.checked = len(listing.tags)
     inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
     checks.insert(2, inventory)
@@ -351,7 +370,7 @@ class _Plan:
     recent: list[tuple[str, str]]  # (index key, run id) of logged leaves in the listing window
     checkpoints: int = 0
     problems: list[Finding] = field(default_factory=list)
-    catalogued: set[str] = field(default_factory=set)
+    catalog: Catalog = field(default_factory=Catalog)  # read by a full audit: what it need not catalogue again
     generated_present: set[str] = field(default_factory=set)
     cursor: str | None = None  # index keys up to here were listed by earlier audits
 
@@ -377,15 +396,15 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
     return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
 
 
-def _plan_full(store: Store, tlog: TransparencyLog, size: int) -> _Plan:
-    """Every bundle in the index, against the whole log."""
+def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, str]) -> _Plan:
+    """Every bundle in the index, against the whole log (whose leaves decide whether an older catalog object is this log's)."""
     state = tlog.verify()
     leaves = state.leaves
     logged = {x.run_id for x in leaves}
     if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
         logged |= {x.run_id for x in tlog.readable_leaves()}
     return _Plan(list(index_keys(store)), logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
-                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], set(load_catalog(store, tlog.trust).runs),
+                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
                  set(store.list(GENERATED_PREFIX)))
 
 
@@ -454,8 +473,9 @@ def _upstream(records: Iterable[RunRecord], generators: Generators) -> list[RunR
 
 
 def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tuple[str, str]], previous: AuditState | None,
-                previous_key: str | None, started: datetime) -> AuditState:
-    """The state for the next audit: the checks' results, bound to ``head``, and the logged runs in its listing window.
+                previous_key: str | None, started: datetime, catalog: dict[str, str]) -> AuditState:
+    """The state for the next audit: the checks' results, bound to ``head``, the logged runs in its listing window and
+    the catalog objects of this log it read or wrote (``catalog``, key -> SHA-256).
     The window never moves past this audit's start: an entry dated in the future stays in it (as a logged run),
     and the runs indexed after it are still listed by the next audit."""
     present = layout.index_cursor(started)  # a writer whose clock runs ahead (within CLOCK_SKEW) does not move it either
@@ -464,7 +484,7 @@ def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tup
     window = layout.rewind_cursor(last, SETTLE_SECONDS) if last else ""
     recent = sorted({(k, r) for k, r in logged if k > window})
     cp = head.checkpoint
-    return AuditState(cp.size, cp.root, head.digest, evaluation.state, last, recent, previous_key if previous else None)
+    return AuditState(cp.size, cp.root, head.digest, evaluation.state, last, recent, previous_key if previous else None, catalog)
 
 
 def _examine(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[BundleSummary, RunRecord, LogLeaf]:

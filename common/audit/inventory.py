@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX, read_segment
+from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX, Binding, read_object
 from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
@@ -152,12 +152,12 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
     return Finding(CHECK_INVENTORY, key, f"{what} changed after it was first listed (size:tag {was} -> {now})", FIX_RESTORE, run_id=run_id)
 
 
-def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, *,
+def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, *,
               trust_all: bool = False) -> list[Finding]:
     """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
-    signature, a signed object by its envelope, a catalog segment also by the checkpoint its key names; a
-    leaf batch by the tree check against the checkpoints around it), also those this auditor wrote after its
-    last listing (they could be replaced before this one). ``trust_all``: a first audit by this auditor
+    signature, a signed object by its envelope, a catalog segment or summary also by the checkpoint of this
+    store's log it names, see ``binding``; a leaf batch by the tree check against the checkpoints around it),
+    also those this auditor wrote after its last listing (they could be replaced before this one). ``trust_all``: a first audit by this auditor
     records the store as it is. Objects that do not verify stay unknown and are findings on every audit."""
     out: list[Finding] = []
     for key, tag in listing.tags.items():
@@ -166,7 +166,7 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
         # new here, or written by this auditor after its last listing (checked all the same, but for the lookup
         # objects, one per version: signed, named by what they hold, and checked where they are read)
         if not trust_all and (key not in memory.tags or not key.startswith(GENERATED_PREFIX)):
-            problem = _verify(store, tlog, trust, key)
+            problem = _verify(store, tlog, trust, binding, key)
             if problem:
                 out.append(Finding(CHECK_INVENTORY, key, problem, FIX_FORGED))
                 continue
@@ -174,21 +174,22 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
     return out
 
 
-def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) -> str | None:
+def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> str | None:
     try:
         if key.startswith(CHECKPOINTS_PREFIX):
             tlog.read_checkpoint(key)
-        if key.startswith(LEAVES_PREFIX):
+        elif key.startswith(LEAVES_PREFIX):
             tlog.check_batch(key)
-        if key.startswith(CATALOG_PREFIX):
-            read_segment(store, trust, key)
-        if key.startswith(REPORTS_PREFIX):
+        elif key.startswith((CATALOG_PREFIX, SUMMARY_PREFIX)):
+            read_object(store, key, binding)
+        elif key.startswith(REPORTS_PREFIX):
             check_report(store, trust, key)
-        if key.startswith(STATE_PREFIX):
+        elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
-        for prefix, payload_type in SIGNED_PREFIXES.items():
-            if key.startswith(prefix):
-                open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")
+        else:
+            for prefix, payload_type in SIGNED_PREFIXES.items():
+                if key.startswith(prefix):
+                    open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, KeyError, TypeError) as exc:

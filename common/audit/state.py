@@ -4,9 +4,11 @@ One signed, write-once object per audit, ``audit/state/<tree size, 12 digits>-<t
 (DSSE, payload type below), bound to the checkpoint it was computed at (tree size, root and the
 digest of the checkpoint's bytes). It holds each check's open results (findings that stay, broken
 links and training gaps that a later run or source can still close, failing dataset versions), the
-counts of what was checked, and the run ids logged near the newest index key (the listing window
-that the next audit re-reads). The next incremental audit verifies the signature and the binding,
-then starts from it; a state that does not verify is a finding and the audit re-checks everything.
+counts of what was checked, the run ids logged near the newest index key (the listing window
+that the next audit re-reads), and the SHA-256 of the catalog objects the audit read or wrote (each of
+this log, so that the next audit and the catalog's readers need not read their checkpoints again). The
+next incremental audit verifies the signature and the binding, then starts from it; a state that does
+not verify is a finding and the audit re-checks everything.
 """
 from __future__ import annotations
 
@@ -111,18 +113,20 @@ class AuditState:
     last_index_key: str | None = None
     recent: list[tuple[str, str]] = field(default_factory=list)  # (index key, run id) logged after the next listing cursor
     previous: str | None = None  # the state this one continued from
+    catalog: dict[str, str] = field(default_factory=dict)  # catalog object key -> SHA-256 of its bytes, each of this log
 
     def payload(self) -> bytes:
         return canonical_bytes({"checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root, "digest": self.checkpoint_digest},
                                 "checks": self.checks.to_dict(), "lastIndexKey": self.last_index_key,
-                                "recent": [list(x) for x in self.recent], "previous": self.previous})
+                                "recent": [list(x) for x in self.recent], "previous": self.previous, "catalog": self.catalog})
 
     @classmethod
     def from_payload(cls, data: bytes) -> "AuditState":
         raw = loads(data)
         cp = raw["checkpoint"]
         return cls(int(cp["size"]), str(cp["root"]), str(cp["digest"]), CheckState.from_dict(raw["checks"]), raw["lastIndexKey"],
-                   [(str(k), str(r)) for k, r in raw["recent"]], raw["previous"])
+                   [(str(k), str(r)) for k, r in raw["recent"]], raw["previous"],
+                   {str(k): str(v) for k, v in (raw.get("catalog") or {}).items()})  # states before catalog pins have none
 
 
 @dataclass

@@ -347,7 +347,10 @@ class TransparencyLog:
                 cp = head_cp.extend([x.hash for x in added], time=time(), previous=head.digest if head else None, keyid=signer.key_id)
                 data = sign_envelope(cp.payload(), CHECKPOINT_PAYLOAD_TYPE, [signer]).to_json()
                 self.store.put(checkpoint_key(cp.size), data)
-                return StoredCheckpoint(cp, checkpoint_key(cp.size), sha256_digest(data), signer.key_id)
+                written = StoredCheckpoint(cp, checkpoint_key(cp.size), sha256_digest(data), signer.key_id)
+                if self._checkpoints is not None:  # what this log wrote is what a read would give
+                    self._checkpoints[written.key] = written
+                return written
             except ObjectConflictError:
                 log.info("another auditor appended to the log at the same time; retrying from the new head")
         raise ObjectConflictError(f"could not append to the log after {MAX_RETRIES} attempts: other writers keep winning", fix="retry the audit later")

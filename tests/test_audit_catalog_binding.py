@@ -1,0 +1,135 @@
+"""A catalog object (segment or summary) belongs to the log of the store it is in: one an auditor signed for
+another store (or prefix), copied in by someone who can write the store but holds no key, is a finding and is
+never taken as this store's provenance (audit report, ``tdprov record``, the audit's checks); a catalog write
+that meets such an object is a finding too, and the runs it held still reach the report. On a local folder and
+on S3 (moto), with the same auditor key for both stores."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from prov_common.audit import catalog, run_audit
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
+from prov_common.cli import main
+from prov_common.config import Settings
+from prov_common.store import open_store
+
+from test_audit_support import T0, Pipeline, dataset, digest, raw_read, raw_write, run_events, seal
+
+
+def _audit(uri: str, **kw):
+    return run_audit(open_store(uri), Settings.from_env(store=uri), progress=False, **kw)
+
+
+def _other_store(uri: str, runs: int) -> tuple[str, list[str]]:
+    """Another store (the next prefix, or folder) under the same auditor: ``runs`` staging runs, audited one at a time."""
+    other = uri + "-b"
+    store = open_store(other)
+    sealed = []
+    for i in range(runs):
+        sealed.append(seal(store, run_events(f"staging_job_{i}", [], [dataset(f"/staging/out{i}.parquet", digest(f"b{i}"))],
+                                             start=T0 + timedelta(hours=i))))
+        assert _audit(other).exit_code == 0
+    return other, sealed
+
+
+def _shown(result) -> list[str]:
+    return [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+
+
+def _named(result, key: str) -> list:
+    return [f for f in result.errors if f.check in (CHECK_LOG, CHECK_INVENTORY) and f.object == key]
+
+
+def _record_run(uri: str, name: str, capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["record", name, "--store", uri])
+    return code, capsys.readouterr().out
+
+
+def test_a_catalog_summary_of_another_store_is_a_finding_and_not_its_provenance(store_uri: str, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)  # a summary after every second audit
+    pipe = Pipeline(store_uri)
+    assert _audit(store_uri).clean
+    other, b_runs = _other_store(store_uri, 4)
+    summary = list(open_store(other).list(catalog.SUMMARY_PREFIX))[-1]
+    raw_write(store_uri, summary, raw_read(other, summary))
+    for full in (False, False, True):  # found, still found, and by --full
+        result = _audit(store_uri, full=full)
+        assert result.exit_code == 1 and _named(result, summary), (full, _shown(result))
+        listed = {r["runId"] for r in result.runs_listed()}
+        assert {pipe.prepare, pipe.train} <= listed and not listed & set(b_runs), listed
+    code, out = _record_run(store_uri, "/staging/out1.parquet", capsys)  # another store's dataset: no record of it here
+    assert code != 0 or not set(b_runs) & set(out.split('"')), out
+    code, out = _record_run(store_uri, "/models/churn.pkl", capsys)
+    assert code == 0 and pipe.train in out, out
+
+
+def test_a_catalog_segment_of_another_store_is_a_finding_and_the_run_logged_there_is_still_reported(store_uri: str, capsys) -> None:
+    pipe = Pipeline(store_uri)
+    assert _audit(store_uri).clean  # log size 2
+    other, b_runs = _other_store(store_uri, 3)
+    segment = catalog.catalog_key(3)  # the next segment this store's audit will write
+    raw_write(store_uri, segment, raw_read(other, segment))
+    found = _audit(store_uri)
+    assert found.exit_code == 1 and _named(found, segment), _shown(found)
+    new = seal(pipe.store, run_events("prepare_more", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/more.parquet", digest("more"))],
+                                      start=T0 + timedelta(hours=2)))
+    for attempt in ("logged", "next audit", "full"):
+        result = _audit(store_uri, full=attempt == "full")
+        assert result.checkpoint.checkpoint.size == 3
+        conflict = [f for f in result.errors if f.object == segment]
+        assert result.exit_code == 1 and conflict, (attempt, _shown(result))
+        listed = {r["runId"] for r in result.runs_listed()}
+        assert {pipe.prepare, pipe.train, new} <= listed and not listed & set(b_runs), (attempt, listed)
+    code, out = _record_run(store_uri, "/staging/out2.parquet", capsys)
+    assert code != 0 or b_runs[2] not in out, out
+    code, out = _record_run(store_uri, "/data/more.parquet", capsys)
+    assert code == 0 and new in out, out
+
+
+def test_catalogs_written_before_they_named_their_checkpoint_are_read_and_another_stores_are_not(store_uri: str, monkeypatch) -> None:
+    """Catalog objects of an older tdprov (no checkpoint root) still give the report every run once the auditor's
+    memory shows their runs are this log's; an older object of another store is a finding."""
+    monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)
+    with pytest.MonkeyPatch.context() as older:
+        older.setattr(catalog, "written_at", lambda head: {"checkpointSize": head.checkpoint.size}, raising=False)  # as tdprov wrote them before
+        pipe = Pipeline(store_uri)
+        assert _audit(store_uri).clean
+        extra = [seal(pipe.store, run_events(f"prepare_{i}", [dataset(pipe.raw_name, pipe.raw)],
+                                             [dataset(f"/data/x{i}.parquet", digest(f"x{i}"))], start=T0 + timedelta(hours=2 + i)))
+                 for i in range(3)]
+        for _ in extra:
+            assert _audit(store_uri).clean
+        other, b_runs = _other_store(store_uri, 3)
+    before = list(open_store(store_uri).list(catalog.SUMMARY_PREFIX)) + list(open_store(store_uri).list(catalog.CATALOG_PREFIX))
+    assert before and all("checkpointRoot" not in raw_read(store_uri, k).decode() for k in before)
+    upgraded = _audit(store_uri)
+    assert upgraded.clean, _shown(upgraded)
+    assert {pipe.prepare, pipe.train, *extra} <= {r["runId"] for r in upgraded.runs_listed()}
+    summary = list(open_store(other).list(catalog.SUMMARY_PREFIX))[-1]
+    copied = f"{catalog.SUMMARY_PREFIX}{99:012d}-ffffffff.json"
+    raw_write(store_uri, copied, raw_read(other, summary))
+    for _ in ("found", "still found"):
+        result = _audit(store_uri)
+        assert result.exit_code == 1 and _named(result, copied), _shown(result)
+        listed = {r["runId"] for r in result.runs_listed()}
+        assert {pipe.prepare, pipe.train, *extra} <= listed and not listed & set(b_runs), listed
+
+
+def test_a_summary_copied_under_another_size_is_a_finding(tmp_path: Path, monkeypatch) -> None:
+    """A summary of this store moved to a key naming another checkpoint is not the summary of that checkpoint."""
+    monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)
+    uri = str(tmp_path / "store")
+    pipe = Pipeline(uri)
+    for i in range(3):
+        seal(pipe.store, run_events(f"prepare_{i}", [], [dataset(f"/data/y{i}.parquet", digest(f"y{i}"))], start=T0 + timedelta(hours=2 + i)))
+        assert _audit(uri).clean
+    summary = list(pipe.store.list(catalog.SUMMARY_PREFIX))[0]
+    moved = f"{catalog.SUMMARY_PREFIX}{99:012d}-{summary.rsplit('-', 1)[1]}"
+    raw_write(uri, moved, raw_read(uri, summary))
+    result = _audit(uri)
+    assert result.exit_code == 1 and _named(result, moved), _shown(result)
+    assert {pipe.prepare, pipe.train} <= {r["runId"] for r in result.runs_listed()}  # from the catalog objects that bind
