@@ -49,6 +49,10 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
     assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org", "mail": "b"}),
                  "--store", store.uri]) == 2
     assert "names column(s) the version does not have: 'mail'" in capsys.readouterr().err
+    # a column given twice: one of its values would be the answer's (the last one won, "not contained")
+    assert main(["contains", td.digest, "--record", '{"customer_id": 1042, "email": "b@x.org", "email": "z@x.org"}',
+                 "--store", store.uri]) == 2
+    assert "gives column 'email' more than once" in capsys.readouterr().err
 
 
 def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

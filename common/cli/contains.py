@@ -39,6 +39,16 @@ def register(subparsers: Any) -> None:
 RECORD_FILE_LIMIT = 16 * 1024 * 1024  # one record's JSON; a device or a huge file is not one
 
 
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (a column given twice would be answered with one of its values)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BadInputError(f"--record gives column {key!r} more than once.", fix="give each column once")
+        seen[key] = value
+    return seen
+
+
 def _record(text: str) -> dict[str, Any]:
     if text.startswith("@"):
         from prov_common.regular_file import NotRegularFileError, read_regular
@@ -48,7 +58,9 @@ def _record(text: str) -> dict[str, Any]:
         except (NotRegularFileError, UnicodeDecodeError) as exc:
             raise BadInputError(f"--record {text}: {exc}.", fix="pass a JSON file of one record (a regular file, UTF-8)") from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_no_repeated_keys)
+    except BadInputError:
+        raise
     except ValueError as exc:
         raise BadInputError(f"--record is not JSON ({exc}).", fix='pass an object like \'{"id": 1, "name": "x"}\'') from exc
     if not isinstance(value, dict):

@@ -67,6 +67,11 @@ def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], 
 VERIFY_BATCH = 256  # runs verified at once when all are listed (one pool's worth, on every CPU)
 
 
+def any_indexed(store: Any) -> bool:
+    """Whether the store's index holds any entry."""
+    return next(iter(recent_bundles(store, limit=1)), None) is not None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise BadInputError(f"--limit {args.limit} is negative.", fix="give a positive number, or 0 for all runs")
@@ -81,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
-        print(f"no bundles in {store.uri}", file=sys.stderr)
+        print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
+              else f"no bundles in {store.uri}", file=sys.stderr)
     else:
         print(table([row(s) for s in summaries], ["RUN ID", "JOB", "STATE", "TIME", "OUTPUTS"]))
     return 0

@@ -140,8 +140,9 @@ def run_repair(args: argparse.Namespace) -> int:
                    "indexed": indexed, "wouldIndex": to_index, "notVerified": not_verified,
                    "runs": [o.to_dict() for o in outcomes]})
     else:
-        print(f"{repair.sealed} sealed bundle(s), {len(repair)} without an index entry: {indexed} indexed, "
-              f"{to_index} to index (dry run), {not_verified} not verified (left alone)", file=sys.stderr)
+        done = f"{to_index} to index (dry run)" if args.dry_run else f"{indexed} indexed"
+        print(f"{repair.sealed} sealed bundle(s), {len(repair)} without an index entry: {done}, "
+              f"{not_verified} not verified (left alone)", file=sys.stderr)
     return 1 if to_index or not_verified else 0
 
 
