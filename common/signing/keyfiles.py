@@ -136,6 +136,10 @@ def trust_from_settings(settings: Settings | None = None, home: Path | None = No
     settings = settings or Settings.from_env()
     if settings.trusted_keys:
         return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS")
+    folder = home or default_home()
+    if folder.exists() and not folder.is_dir():  # else every bundle would be "signed by an untrusted key"
+        raise BadInputError(f"the tdprov home {folder} (TDPROV_HOME) is not a folder: the trusted keys are read from it.",
+                            fix="set TDPROV_HOME to a folder (default ~/.config/tdprov), or name the keys in TDPROV_TRUSTED_KEYS")
     trust = TrustStore()
     own = Path(settings.signing_key) if settings.signing_key else default_key_path(home)
     own_pub = public_path_for(own)
@@ -143,7 +147,7 @@ def trust_from_settings(settings: Settings | None = None, home: Path | None = No
         trust.add(load_public_key(own_pub))
     elif own.exists():
         trust.add(load_signing_key(own).public)
-    local = (home or default_home()) / TRUSTED_DIR
+    local = folder / TRUSTED_DIR
     if local.is_dir():
         for key in _keys_in(str(local)):
             trust.add(key)
