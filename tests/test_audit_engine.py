@@ -109,6 +109,26 @@ def test_unfinished_runs(pipe: Pipeline, tmp_path: Path) -> None:
     assert _audit(pipe, tmp_path, stale_after=timedelta(days=100000)).check(CHECK_UNFINISHED).errors == []
 
 
+def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the_cli(pipe: Pipeline, tmp_path: Path,
+                                                                                      capsys: pytest.CaptureFixture) -> None:
+    """A writer staged START and COMPLETE, then could not sign the bundle (its key unreadable) and spooled nothing:
+    the audit said the run "never ended ... it may be running", and its fix named no tool. It says the run completed
+    and was never sealed; 'tdprov store seal RUN_ID' seals it from what is staged, and the next audit is clean."""
+    events = run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))])
+    run_id = events[0]["run"]["runId"]
+    for event in events:
+        pipe.store.put(staged_event_key(event), canonical_bytes(event))
+    (finding,) = _audit(pipe, tmp_path, stale_after=timedelta(hours=1)).check(CHECK_UNFINISHED).errors
+    assert f"run {run_id} staged its COMPLETE event at" in finding.what and "was never sealed" in finding.what, finding.what
+    assert "tdprov store seal RUN_ID" in finding.fix
+    assert main(["store", "seal", run_id, "--store", pipe.store.uri]) == 0
+    assert capsys.readouterr().out.startswith(f"written        {run_id}  index/")
+    again = _audit(pipe, tmp_path, stale_after=timedelta(hours=1))
+    assert again.clean and run_id in {r.run_id for r in again.index.runs.values()}, [f.what for f in again.errors]
+    assert main(["store", "seal", "0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22", "--store", pipe.store.uri]) == 2
+    assert "nothing is staged for run 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22" in capsys.readouterr().err
+
+
 def test_cli_exit_codes(pipe: Pipeline, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["audit", "--store", pipe.store.uri, "--quiet"]) == 0
     out = capsys.readouterr().out

@@ -6,15 +6,17 @@ from datetime import datetime, timedelta, timezone
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.bundle import layout
-from prov_common.errors import BadInputError
+from prov_common.canonical_json import loads
+from prov_common.errors import BadInputError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.w3cprov.events import TERMINAL
 from prov_common.w3cprov.identity import moment as utc_moment
 
 _STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
 FIX = (
-    "find out why the run stopped (killed worker, lost terminal event); if it is over, seal what was staged with the "
-    "orchestrator's failure hook or re-run it"
+    "find out why the run stopped (killed worker, lost terminal event); if it is over, seal what was staged "
+    "('tdprov store seal RUN_ID', with the writer's key and credentials) or re-run it"
 )
 
 UNINDEXED_FIX = (
@@ -40,6 +42,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
     moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
+    newest: dict[str, str] = {}  # the key of each run's newest staged event
     prefix = f"{layout.STAGING}/"
     for key in store.list(prefix):
         parts = key[len(prefix):].split("/")
@@ -51,6 +54,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         except ValueError:
             continue
         moments.setdefault(run_id, []).append(moment)
+        newest[run_id] = max(newest.get(run_id, key), key)
     for run_id, staged in sorted(moments.items()):
         moment = max(staged)
         result.checked += 1
@@ -67,13 +71,23 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
                                            f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it",
                                            UNINDEXED_FIX, severity="error" if stale else NOTE, run_id=run_id))
             continue
-        result.findings.append(
-            Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
-                    f"run {run_id} staged events until {moment.isoformat().replace('+00:00', 'Z')} and never ended"
-                    + ("" if stale else f" (still within {stale_after}; it may be running)"),
-                    FIX, severity="error" if stale else NOTE, run_id=run_id)
-        )
+        when = moment.isoformat().replace('+00:00', 'Z')
+        ended = _terminal_state(store, newest[run_id])
+        what = (f"run {run_id} staged its {ended} event at {when} and was never sealed (its writer could not sign or store the "
+                "bundle, and did not spool it)" if ended else
+                f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
+        result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what, FIX,
+                                       severity="error" if stale else NOTE, run_id=run_id))
     return result
+
+
+def _terminal_state(store: Store, key: str) -> str | None:
+    """The terminal state (COMPLETE, FAIL, ABORT) of the staged event at ``key``, if it is one."""
+    try:
+        state = loads(store.get(key)).get("eventType")
+    except (TdprovError, ValueError, AttributeError):
+        return None
+    return state if state in TERMINAL else None
 
 
 def _late_events(run_id: str, sealed_at: str | None, staged: list[datetime]) -> list[Finding]:

@@ -1,5 +1,6 @@
 """``tdprov store init``: check (and when asked, set) the protections of a store's bucket.
 ``tdprov store repair``: give sealed bundles that verify their missing index entries.
+``tdprov store seal``: seal runs from what is staged for them, when their writer could not.
 
 Write-once in tdprov rests on conditional puts; versioning and S3 Object Lock add what a store
 admin cannot undo: with a default retention in compliance mode no one, root included, can delete
@@ -62,12 +63,13 @@ def register(subparsers: Any) -> None:
             "store repair [URI]: write the missing index entry of every sealed bundle that verifies but\n"
             "is not in the index (its writer stopped after the commit marker). Bundles that do not verify\n"
             "are reported and left alone. Needs writer credentials. Exit 0 when every sealed bundle is\n"
-            "indexed afterwards, 1 when one is not (not verified, or left to do by --dry-run), 2 on bad input."
+            "indexed afterwards, 1 when one is not (not verified, or left to do by --dry-run), 2 on bad input.\n\n"
+            "store seal RUN_ID...: seal runs from their staged events, which their writer could not seal."
         ),
         example="tdprov store init s3://lineage/prod --versioning --object-lock compliance --retention-days 3650\n"
                 "  tdprov store repair s3://lineage/prod --dry-run",
     )
-    verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="{init,repair}")
+    verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="{init,repair,seal}")
     init = add_verb(verbs, "init", help="check and set versioning and Object Lock on the store's bucket",
                     description="Create a local store folder, or check an s3:// store: that the endpoint honours conditional "
                                 "writes, and (asked) turn on versioning and a default Object Lock retention. Exit 1 when a "
@@ -91,6 +93,17 @@ def register(subparsers: Any) -> None:
     repair.add_argument("--json", action="store_true", help="print the outcome as one JSON document")
     add_store_option(repair, must_exist=False)  # checked in run_repair: the store may be given as URI instead
     repair.set_defaults(func=run_repair)
+    seal = add_verb(verbs, "seal", help="seal runs from their staged events, which their writer could not seal",
+                    description="Seal each run from the events and attachments staged for it (staging/<run>/), signed with "
+                                "the configured key, as its writer would have: for a run the audit names as staged and never "
+                                "sealed (the writer could not read its signing key or reach the store and was stopped before "
+                                "it spooled the bundle, or its process died). A run already sealed keeps its bundle. Needs "
+                                "writer credentials and the writer's signing key (TDPROV_SIGNING_KEY). Exit 1 when a run "
+                                "could only be spooled (store unreachable: 'tdprov flush' delivers it).",
+                    example="tdprov store seal 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22 --store s3://ml-lineage/prod")
+    seal.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="the run(s) to seal, as the audit names them")
+    add_store_option(seal)
+    seal.set_defaults(func=run_seal)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -230,3 +243,23 @@ def _read_lock(s3: Any, bucket: str, state: BucketState) -> None:
     state.lock_mode = retention.get("Mode", "").lower() or None
     state.retention_days = retention.get("Days")
     state.retention_years = retention.get("Years")
+
+
+def run_seal(args: argparse.Namespace) -> int:
+    from prov_common.bundle import layout
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=args.store, strict=False))
+    left = 0
+    try:
+        for run_id in args.run_ids:
+            layout.check_run_id(run_id)
+            if next(iter(transport.store.list(layout.staging_prefix(run_id))), None) is None:
+                raise BadInputError(f"nothing is staged for run {run_id} in {transport.store.uri}.",
+                                    fix="give a run id the audit names as staged and never sealed")
+            result = transport.seal(run_id)
+            left += result.status == "spooled"
+            print(f"{result.status:<14} {run_id}  {result.index_key or ''}".rstrip())
+    finally:
+        transport.close()
+    return 1 if left else 0
