@@ -700,6 +700,20 @@ def test_lineage_with_checks_shows_a_passed_validation_and_times_as_the_index_do
     assert run["ended"] == "2026-05-01T12:05:00Z" and run["started"].endswith("Z"), run  # as without --checks
 
 
+def test_lineage_with_checks_shows_a_check_its_reader_recorded_on_the_version_it_read(tmp_path: Path,
+                                                                                        capsys: pytest.CaptureFixture) -> None:
+    """A validation task (a Pandera operator) records its result on what it read: linking that read to the run
+    that wrote the version dropped the result, so --checks showed the version unvalidated."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("write", [], [dataset("/data/events.jsonl", digest("events"))]))
+    seal(store, run_events("check", [dataset("/data/events.jsonl", digest("events"), passed=False, failed=("in_range(0, 9)",))], [],
+                           start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "/data/events.jsonl", "--checks", "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("✗ failed: in_range(0, 9)"), out
+
+
 def test_the_lineage_picture_names_the_registered_source(pipelines: Store, tmp_path: Path) -> None:
     """The text tree names a registered source ([source: vendor ...]); the picture of the same tree did not."""
     assert main(["lineage", "/data/model.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", pipelines.uri]) == 0

@@ -216,6 +216,13 @@ def lineage_graph(document: ProvDocument) -> LineageGraph:
     return resolve_reads(graph)
 
 
+def _with_checks(node: Node, reads: list[Node]) -> Node:
+    """``node`` with the quality checks recorded on ``reads`` of it added, each once."""
+    failed = sorted({*node.failed_checks, *(c for r in reads for c in r.failed_checks)})
+    passed = sorted({*node.passed_checks, *(c for r in reads for c in r.passed_checks)})
+    return replace(node, failed_checks=tuple(failed), passed_checks=tuple(passed))
+
+
 def resolve_reads(graph: LineageGraph) -> LineageGraph:
     """Link each read to the version it read, by identity (:mod:`~prov_common.w3cprov.identity`).
 
@@ -235,6 +242,7 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
         return run.ended or run.started
 
     edges: set[Edge] = set()
+    checked: dict[str, list[Node]] = defaultdict(list)  # reads linked to a generation whose checks it gets
     for edge in graph.edges:
         if edge.kind == USED and edge.source not in generator:
             node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
@@ -242,10 +250,14 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
                           if generator[k] != edge.target]
             chosen = pick_generation(candidates, reader.started or reader.ended, ended,
                                      lambda key: graph.nodes[generator[key]].state == COMPLETE)
-            edge = Edge(chosen, edge.target, USED) if chosen else edge
+            if chosen:
+                edge = Edge(chosen, edge.target, USED)
+                checked[chosen].append(node)
         edges.add(edge)
     linked = {e.source for e in edges} | {e.target for e in edges}
     nodes = {k: n for k, n in graph.nodes.items() if k in linked or n.kind == RUN}
+    for key, reads in checked.items():  # a reader's validation of what it read (a Pandera operator) is of that version
+        nodes[key] = _with_checks(nodes[key], reads)
     holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for node in nodes.values():
         if node.kind != RUN and node.version:
