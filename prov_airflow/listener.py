@@ -42,6 +42,12 @@ class ProvenanceListener:
     def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any = None) -> None:
         self._guard("task failed", self._task_finished, task_instance, error if error is not None else "task failed")
 
+    @hookimpl(tryfirst=True)
+    def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
+        """A task that skipped itself (``AirflowSkipException``, a soft-failed sensor) ends as COMPLETE, as the
+        OpenLineage provider records it: the inputs it saw, no outputs (it wrote none it declared)."""
+        self._guard("task skipped", self._task_finished, task_instance, None, False)
+
     @hookimpl
     def before_stopping(self, component: Any) -> None:
         """End of a task process (or of a component): wait, bounded, for pending deliveries."""
@@ -87,7 +93,8 @@ class ProvenanceListener:
         companion = naming.provider_feeds_bundles()
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)
 
-    def _task_finished(self, task_instance: Any, error: Any) -> None:
+    def _task_finished(self, task_instance: Any, error: Any, wrote_outlets: bool = True) -> None:
+        """Seal the task try: FAIL with ``error``, else COMPLETE, with its outlets when ``wrote_outlets``."""
         info, task = task_run_info(task_instance)
         with self._lock:
             inputs = self._inputs.pop(info.run_id, None)
@@ -95,7 +102,7 @@ class ProvenanceListener:
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
-        if error is None:
+        if error is None and wrote_outlets:
             outputs = hashed_outputs if hashed_outputs is not None else capture_all(
                 list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf(), _options(task))
             if any(c.snapshot for c in outputs):
