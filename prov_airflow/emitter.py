@@ -4,8 +4,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from prov_common.bundle import layout
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
+from prov_common.errors import StoreError
 
 _lock = threading.Lock()
 _transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
@@ -62,6 +64,18 @@ def listener_transport() -> ProvenanceTransport:
     """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
     hook = _listener_hook()
     return transport_for(_settings_of(hook), hook.aws_conn_id if hook is not None else None)
+
+
+def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:
+    """Whether ``run_id`` has staged events and no bundle in the transport's store (True when the store cannot
+    be read: the event is then delivered, or spooled, as any other)."""
+    try:
+        store = transport.store
+        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+            return False
+        return any(True for _ in store.list(layout.staging_prefix(run_id)))
+    except StoreError:
+        return True
 
 
 def emit(event: Any, attachments: dict[str, bytes] | None = None, *,

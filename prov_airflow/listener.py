@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import hookimpl
 
+from prov_common.errors import StoreError, TdprovError
+
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, capture_all
 from prov_airflow.outlets import after_execute, annotate
@@ -29,24 +31,26 @@ class ProvenanceListener:
         self._outputs: dict[str, list[DatasetCapture]] = {}
         self._lock = threading.Lock()
 
-    # -- task instances (run on the worker, inside the task process) ---------------------------
+    # -- task instances (in the task process; the scheduler and the API server call the terminal ones
+    #    with the metadata DB's TaskInstance when they set its state) ------------------------------
     @hookimpl(tryfirst=True)
     def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
-        self._guard("task running", self._task_running, task_instance)
+        self._guard(_of("task running", task_instance), self._task_running, task_instance)
 
     @hookimpl(tryfirst=True)
     def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
-        self._guard("task success", self._task_finished, task_instance, None)
+        self._guard(_of("task success", task_instance), self._task_finished, task_instance, None)
 
     @hookimpl(tryfirst=True)
     def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any = None) -> None:
-        self._guard("task failed", self._task_finished, task_instance, error if error is not None else "task failed")
+        self._guard(_of("task failed", task_instance), self._task_finished, task_instance,
+                    error if error is not None else "task failed")
 
     @hookimpl(tryfirst=True)
     def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
         """A task that skipped itself (``AirflowSkipException``, a soft-failed sensor) ends as COMPLETE, as the
         OpenLineage provider records it: the inputs it saw, no outputs (it wrote none it declared)."""
-        self._guard("task skipped", self._task_finished, task_instance, None, False)
+        self._guard(_of("task skipped", task_instance), self._task_finished, task_instance, None, False)
 
     @hookimpl
     def before_stopping(self, component: Any) -> None:
@@ -80,9 +84,9 @@ class ProvenanceListener:
                 return
             func(*args)
         except Exception as exc:  # noqa: BLE001 - provenance must never fail a task
-            log.warning("tdprov: could not record provenance on %s (%s: %s); the task is not affected. "
-                        "Fix: check [tdprov] store and the messages above.", what, type(exc).__name__, exc,
-                        exc_info=log.isEnabledFor(logging.DEBUG))
+            problem, fix = _problem_and_fix(exc)
+            log.warning("tdprov: could not record provenance on %s (%s); the task is not affected. Fix: %s",
+                        what, problem, fix, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def _task_running(self, task_instance: Any) -> None:
         info, task = task_run_info(task_instance)
@@ -96,6 +100,9 @@ class ProvenanceListener:
     def _task_finished(self, task_instance: Any, error: Any, wrote_outlets: bool = True) -> None:
         """Seal the task try: FAIL with ``error``, else COMPLETE, with its outlets when ``wrote_outlets``."""
         info, task = task_run_info(task_instance)
+        if task is None:
+            self._state_set_outside(info, error)
+            return
         with self._lock:
             inputs = self._inputs.pop(info.run_id, None)
             hashed_outputs = self._outputs.pop(info.run_id, None)
@@ -116,6 +123,16 @@ class ProvenanceListener:
         else:
             self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task, background=True)
 
+    def _state_set_outside(self, info: RunInfo, error: Any) -> None:
+        """The scheduler (a worker that stopped heartbeating) or the API server (a state set in the UI or API)
+        ended the try: seal what its task process staged with that state. Nothing is hashed here, as the task's
+        data may not be reachable from this process; a try that never started or is sealed already is left as
+        it is (an event after its seal would be in no bundle)."""
+        if naming.provider_feeds_bundles():
+            return  # the provider's own terminal event seals the run
+        self._emit(info, "COMPLETE" if error is None else "FAIL", [], [], error, None, background=True,
+                   open_runs_only=True)
+
     def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
         """After ``execute``: hash the outlets once, and put digest and bundle URI in their asset events."""
         from prov_airflow.links import bundle_of_run
@@ -133,14 +150,15 @@ class ProvenanceListener:
 
     @staticmethod
     def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
-              error: Any, task: Any, *, background: bool = False) -> None:
+              error: Any, task: Any, *, background: bool = False, open_runs_only: bool = False) -> None:
         """Build the event now (hashes are taken already); deliver it now, or in the background.
 
         Background delivery keeps staging and sealing off the task's path; it is drained when the task
         process stops. Beside the OpenLineage provider, delivery is immediate: our event must be staged
-        before the provider's terminal event seals the bundle.
+        before the provider's terminal event seals the bundle. ``open_runs_only``: deliver only if the
+        run staged events and is not sealed yet.
         """
-        from prov_airflow.emitter import emit, listener_transport
+        from prov_airflow.emitter import emit, listener_transport, run_is_open
         from prov_airflow.events import build_event, capture_ref, merge_refs
         from prov_airflow.lineage import lineage_of
 
@@ -158,8 +176,34 @@ class ProvenanceListener:
         from prov_airflow.delivery import DELIVERY
 
         transport = listener_transport()  # resolved now: the task's configuration and connections
-        DELIVERY.submit(f"{event_type} event of {info.job_name}",
-                        lambda: emit(event, attachments, transport=transport))
+
+        def deliver() -> None:
+            if open_runs_only and not run_is_open(transport, info.run_id):
+                log.info("tdprov: run %s of %s did not start or is sealed already; its %s is not recorded",
+                         info.run_id, info.job_name, event_type)
+                return
+            emit(event, attachments, transport=transport)
+
+        DELIVERY.submit(f"{event_type} event of {info.job_name}", deliver)
+
+
+def _of(what: str, task_instance: Any) -> str:
+    """``what`` and the task instance it concerns, for a log line."""
+    return f"{what} of {getattr(task_instance, 'dag_id', '?')}.{getattr(task_instance, 'task_id', '?')}"
+
+
+STORE_FIX = "check [tdprov] store (or the [tdprov] conn_id connection) and the messages above."
+UNEXPECTED_FIX = ("this is an error in tdprov's listener, not in the configuration: report it with its traceback "
+                  "(logged at DEBUG level); 'tdprov audit' names the run if it was left unsealed.")
+
+
+def _problem_and_fix(exc: Exception) -> tuple[str, str]:
+    """What went wrong in a hook and what to do: tdprov's own errors carry their fix (a store error without one
+    points at the store settings); any other error is a defect of the listener, not of the user's settings."""
+    if isinstance(exc, TdprovError):
+        return f"{type(exc).__name__}: {exc.what}", exc.fix or (STORE_FIX if isinstance(exc, StoreError)
+                                                              else "correct what the message names.")
+    return f"{type(exc).__name__}: {exc}", UNEXPECTED_FIX
 
 
 def _options(task: Any) -> Any:

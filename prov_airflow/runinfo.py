@@ -48,13 +48,23 @@ def _owners(value: Any) -> tuple[str, ...]:
 
 
 def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
-    """RunInfo of a running task instance and its operator (Airflow 3 ``RuntimeTaskInstance``)."""
-    context = task_instance.get_template_context()
-    dag_run, task, dag = context["dag_run"], context["task"], context.get("dag")
+    """RunInfo of a task instance try, and its operator when this is the task's own process (else None).
+
+    The task process passes a ``RuntimeTaskInstance``. The scheduler (failing the task of a worker that
+    stopped heartbeating) and the API server (a state set in the UI or API) pass the metadata DB's
+    ``TaskInstance``: its DAG run and (when loaded) serialised task give the same run id, job and parent
+    as the task's own START; no operator is returned, since the task's data is not read there.
+    """
+    if hasattr(task_instance, "get_template_context"):
+        context = task_instance.get_template_context()
+        dag_run, task, dag = context["dag_run"], context["task"], context.get("dag")
+        operator, own = type(task).__name__, task
+    else:
+        dag_run, task = _dag_run_of(task_instance), getattr(task_instance, "task", None)
+        dag, operator, own = getattr(task, "dag", None), getattr(task_instance, "operator", None), None
     date = naming.dag_run_date(dag_run)
-    ns = naming.namespace()
     info = RunInfo(
-        namespace=ns,
+        namespace=naming.namespace(),
         job_name=naming.task_job_name(task_instance),
         run_id=naming.task_run_id(task_instance.dag_id, task_instance.task_id, task_instance.try_number,
                                   date, task_instance.map_index),
@@ -63,11 +73,29 @@ def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
         parent_run_id=naming.dag_run_id(task_instance.dag_id, date, getattr(dag_run, "clear_number", 0) or 0),
         owners=_owners(getattr(task, "owner", None)),
         parameters=dict(getattr(dag_run, "conf", None) or {}),
-        operator=type(task).__name__,
+        operator=operator,
         code_dir=_code_dir(dag),
         code_version=_bundle_version(dag_run),
     )
-    return info, task
+    return info, own
+
+
+def _dag_run_of(task_instance: Any) -> Any:
+    """The DAG run of a metadata DB ``TaskInstance``; read again by its ids when the instance is detached."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return task_instance.dag_run
+    except SQLAlchemyError:  # loaded in a session that is closed now
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == task_instance.dag_id,
+                                                           DagRun.run_id == task_instance.run_id)).one()
+            session.expunge(dag_run)  # keeps its loaded columns after the session ends
+            return dag_run
 
 
 def dag_run_info(dag_run: Any) -> RunInfo:

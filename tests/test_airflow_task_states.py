@@ -1,12 +1,20 @@
-"""Task runs that end without succeeding or failing in their own process are sealed: a task that skips itself."""
+"""Task runs that end without succeeding or failing in their own process are sealed: a task that skips itself,
+a task the scheduler fails after its worker died, a task the UI or API marks."""
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
-from airflow_dags.harness import bundles_of, events_of, run_dag
+from airflow_dags.harness import bundles_of, child_env, events_of, run_dag
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowSkipException
@@ -19,6 +27,7 @@ from prov_common.hashing import hash_path
 from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
+HERE = Path(__file__).resolve().parent
 
 
 def _nothing_new() -> None:
@@ -46,3 +55,87 @@ def test_a_task_that_skips_itself_is_sealed_with_its_inputs(tmp_path: Path, stor
         ol_validator.validate_event(event)
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     assert audit.check(CHECK_UNFINISHED).errors == []
+
+
+def _killed_task(dag_id: str, inlet: Path) -> None:
+    """Run ``dag_id`` in a process that dies in its task after staging the START (a killed worker)."""
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "killed_task_run.py"), dag_id, str(inlet)],
+                          env=child_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+
+
+def _running_task_instance(session: Any, dag_id: str) -> Any:
+    """The metadata DB's TaskInstance of the killed task, as the scheduler or the API server loads it."""
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    ti = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id)).one()
+    assert ti.state == "running"
+    return ti
+
+
+def _heartbeat_timeout(dag_id: str) -> None:
+    """The scheduler fails the task of a worker that stopped heartbeating (``TaskInstance.handle_failure``)."""
+    from airflow.models.dagbag import DBDagBag
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = _running_task_instance(session, dag_id)
+        ti.task = DBDagBag().get_dag_for_run(dag_run=ti.dag_run, session=session).get_task(ti.task_id)
+        ti.handle_failure(error="Task did not heartbeat", session=session)
+
+
+def _marked_success(dag_id: str) -> None:
+    """The UI or API marks the task success: the listener is called with the DB's TaskInstance (no task)."""
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = _running_task_instance(session, dag_id)
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+
+
+@pytest.mark.parametrize(("set_state", "state"), [(_heartbeat_timeout, "FAIL"), (_marked_success, "COMPLETE")])
+def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, store: Path, set_state: Any,
+                                                              state: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The scheduler or the API server calls the listener with the metadata DB's TaskInstance: the START the task
+    staged before its process died is sealed under the same run id, with the new state and the START's inputs."""
+    raw = tmp_path / "in.csv"
+    raw.write_text("a\n1\n")
+    dag_id = f"tdprov_killed_{state.lower()}"
+    _killed_task(dag_id, raw)
+    assert not (store / "index").exists()  # staged, not sealed
+    set_state(dag_id)
+    from airflow.listeners.listener import get_listener_manager
+
+    get_listener_manager().hook.before_stopping(component=None)  # the scheduler or API server stops: delivered
+    assert "could not record provenance" not in caplog.text
+    summary = {s.job_name: s for s in bundles_of(store)}[f"{dag_id}.work"]
+    assert summary.state == state
+    assert [(i.name, i.version) for i in summary.inputs] == [(str(raw), hash_path(raw).digest)]
+    events = events_of(store, summary.run_id)
+    assert [e["eventType"] for e in events] == ["START", state]
+    assert {e["run"]["runId"] for e in events} == {summary.run_id}
+    assert len({json.dumps(e["run"]["facets"]["parent"], sort_keys=True) for e in events}) == 1
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    assert audit.check(CHECK_UNFINISHED).errors == []
+
+
+def test_a_state_set_after_the_try_was_sealed_adds_nothing(tmp_path: Path, store: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The UI marks a task failed after its try was sealed: the bundle stays as it is, and no event is staged
+    after its seal (it would be in no bundle, and the audit would report it)."""
+    from airflow.listeners.listener import get_listener_manager
+
+    with DAG("tdprov_marked_later", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="work", python_callable=lambda: None)
+    run = run_dag(dag, logical_date=START)
+    (ti,) = run.get_task_instances()  # detached from its session, as the API server's may be
+    get_listener_manager().hook.on_task_instance_failed(previous_state=None, task_instance=ti,
+                                                       error="TaskInstance's state was manually set to `failed`.")
+    get_listener_manager().hook.before_stopping(component=None)
+    assert "could not record provenance" not in caplog.text
+    summary = {s.job_name: s for s in bundles_of(store)}["tdprov_marked_later.work"]
+    assert [e["eventType"] for e in events_of(store, summary.run_id)] == ["START", "COMPLETE"]
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    assert audit.check(CHECK_UNFINISHED).findings == []
