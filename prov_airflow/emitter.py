@@ -5,9 +5,10 @@ import threading
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.bundle.transport import ConfigurationDefaults, ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
 from prov_common.errors import StoreError
+from prov_common.store.s3 import S3ClientFactory
 
 _lock = threading.Lock()
 _transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
@@ -22,16 +23,20 @@ def transport_for(settings: Settings, aws_conn_id: str | None = None) -> Provena
     with _lock:
         transport = _transports.get((settings, aws_conn_id))
         if transport is None:
-            factory = None
-            if aws_conn_id:
-                from prov_airflow.hooks.provenance import aws_s3_client_factory
-
-                factory = aws_s3_client_factory(aws_conn_id)
             transport = ProvenanceTransport(ProvenanceConfig(
                 store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict),
-                s3_client_factory=factory)
+                s3_client_factory=_s3_client_factory(aws_conn_id))
             _transports[(settings, aws_conn_id)] = transport
         return transport
+
+
+def _s3_client_factory(aws_conn_id: str | None) -> S3ClientFactory | None:
+    """The S3 clients of the AWS connection ``aws_conn_id`` (read now), or None: the AWS environment."""
+    if not aws_conn_id:
+        return None
+    from prov_airflow.hooks.provenance import aws_s3_client_factory
+
+    return aws_s3_client_factory(aws_conn_id)
 
 
 def _listener_hook() -> Any:
@@ -64,6 +69,13 @@ def listener_transport() -> ProvenanceTransport:
     """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
     hook = _listener_hook()
     return transport_for(_settings_of(hook), hook.aws_conn_id if hook is not None else None)
+
+
+def configuration_defaults() -> ConfigurationDefaults:
+    """The listener's settings and store client, for the ``ProvenanceTransport`` that the OpenLineage provider
+    makes from ``[openlineage] transport``: its bundles go where the listener's events go."""
+    hook = _listener_hook()
+    return ConfigurationDefaults(_settings_of(hook), _s3_client_factory(hook.aws_conn_id if hook is not None else None))
 
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:

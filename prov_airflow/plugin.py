@@ -1,12 +1,19 @@
 """The Airflow plugin (loaded from the ``airflow.plugins`` entry point): the provenance listener, the
-"tdprov bundle" extra link, and the bundles page of a DAG run."""
+"tdprov bundle" extra link, and the bundles page of a DAG run; and the settings (``[tdprov]``, its connection)
+of the ``ProvenanceTransport`` that the OpenLineage provider makes from its configuration."""
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from prov_common.bundle.transport import set_configuration_defaults
+
+from prov_airflow.emitter import configuration_defaults
 from prov_airflow.links import BundleLink
 from prov_airflow.listener import get_listener
 from prov_airflow.ui.app import URL_PREFIX, LazyApp
+
+# the OpenLineage provider's ProvenanceTransport ([openlineage] transport) takes the listener's settings
+set_configuration_defaults(configuration_defaults)
 
 
 class TdprovPlugin(AirflowPlugin):

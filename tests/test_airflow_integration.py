@@ -162,3 +162,35 @@ def test_official_openlineage_provider_with_provenance_transport_gives_one_bundl
                for e in events for d in e.get("outputs", []) if "tdprov_contentHash" in d.get("facets", {})}
     assert digests[str(tmp_path / "doubled.parquet")] == hash_path(tmp_path / "doubled.parquet").digest
     assert double.outputs and any(o.version == digests[str(tmp_path / "doubled.parquet")] for o in double.outputs)
+
+
+@pytest.mark.parametrize("configured", ["section", "connection"])
+def test_provider_transport_without_options_writes_where_the_listener_writes(tmp_path: Path, configured: str) -> None:
+    """The documented set-up: the transport names only its type and the store is set for the plugin, in
+    ``[tdprov] store`` or in the ``[tdprov] conn_id`` connection (TDPROV_STORE unset). The provider's
+    ProvenanceTransport takes the listener's settings: every bundle is sealed in that store, with the digests
+    of the listener's events, and nothing lands in the worker's ``./.tdprov``."""
+    from datetime import timedelta
+
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store, worker = tmp_path / "store", tmp_path / "worker"
+    worker.mkdir()
+    tdprov = tdprov_env(store) if configured == "section" else {
+        "AIRFLOW__TDPROV__CONN_ID": "tdprov_lineage",
+        "AIRFLOW_CONN_TDPROV_LINEAGE": json.dumps({"conn_type": "tdprov", "host": str(store)})}
+    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
+                    **tdprov)
+    assert "TDPROV_STORE" not in env
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
+                          env=env, cwd=worker, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (worker / ".tdprov").exists()
+    summaries = {s.job_name: s for s in _verify_all(str(store))}
+    assert sorted(summaries) == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check",
+                                 "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
+    doubled = tmp_path / "doubled.parquet"
+    assert [o.version for o in summaries["tdprov_with_ol_provider.double"].outputs] == [hash_path(doubled).digest]
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    assert audit.check(CHECK_UNFINISHED).errors == []

@@ -5,11 +5,12 @@ Select it by class path, from any OpenLineage producer::
     OPENLINEAGE__TRANSPORT__TYPE=prov_common.bundle.transport.ProvenanceTransport
 
 or ``transport: {type: prov_common.bundle.transport.ProvenanceTransport, store: s3://bucket/prov}`` in
-``openlineage.yml`` (alone or inside a ``composite`` transport). Without options it uses the
-``TDPROV_*`` settings. Every event is redacted, then staged durably in the store
-(``staging/<run_id>/...``), so the events of one run may come from several processes or machines; the
-run's terminal event (COMPLETE, FAIL, ABORT) gathers the staged events and attachments and writes the
-run's one bundle.
+``openlineage.yml`` (alone or inside a ``composite`` transport). Options left out come from the
+``TDPROV_*`` settings, or, in a process whose orchestrator integration keeps tdprov's settings in its own
+configuration (the Airflow plugin), from there (:func:`set_configuration_defaults`). Every event is
+redacted, then staged durably in the store (``staging/<run_id>/...``), so the events of one run may come
+from several processes or machines; the run's terminal event (COMPLETE, FAIL, ABORT) gathers the staged
+events and attachments and writes the run's one bundle.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import attr
@@ -46,9 +48,48 @@ DEFAULT_TIMEOUT = 10.0
 MAX_PENDING_RUNS = 1000
 
 
+@dataclass(frozen=True)
+class ConfigurationDefaults:
+    """What a transport made from an OpenLineage configuration uses for the options that configuration leaves
+    unset: ``settings``, and ``s3_client_factory`` for an ``s3://`` store that is ``settings.store``."""
+
+    settings: Settings
+    s3_client_factory: S3ClientFactory | None = None
+
+
+DefaultsSource = Callable[[], ConfigurationDefaults]
+_defaults_source: DefaultsSource | None = None
+
+
+def set_configuration_defaults(source: DefaultsSource | None) -> None:
+    """Let ``source`` give the settings of every ``ProvenanceTransport`` that an OpenLineage producer of this
+    process makes from its configuration (``transport: {type: ...ProvenanceTransport}``), in place of the
+    ``TDPROV_*`` environment, for the options that configuration leaves unset.
+
+    An orchestrator integration sets it where it keeps tdprov's settings in its own configuration (the Airflow
+    plugin: ``[tdprov]`` and its connection), so that the producer's bundles go where its own do. ``None``:
+    back to ``TDPROV_*``.
+    """
+    global _defaults_source
+    _defaults_source = source
+
+
+def _configuration_defaults() -> ConfigurationDefaults | None:
+    """The defaults of :func:`set_configuration_defaults`; None (``TDPROV_*``) when unset or when they fail."""
+    if _defaults_source is None:
+        return None
+    try:
+        return _defaults_source()
+    except Exception as exc:  # noqa: BLE001 - never break the producer: fall back to TDPROV_*
+        log.warning("tdprov: could not read the settings of this process's orchestrator (%s: %s); this transport "
+                    "uses TDPROV_*. Fix: correct the setting or connection the message names", type(exc).__name__, exc)
+        return None
+
+
 @attr.define
 class ProvenanceConfig(Config):
-    """Options of :class:`ProvenanceTransport`; any left ``None`` falls back to ``TDPROV_*``.
+    """Options of :class:`ProvenanceTransport`; any left ``None`` falls back to the process's configuration
+    defaults (:func:`set_configuration_defaults`) when made from an OpenLineage configuration, else ``TDPROV_*``.
 
     store: store URI (folder or ``s3://bucket/prefix``); signing_key: Ed25519 private key file;
     spool: outbox folder; strict: raise instead of spooling; timeout: seconds an ``emit`` may take
@@ -60,6 +101,7 @@ class ProvenanceConfig(Config):
     spool: str | None = None
     strict: bool | None = None
     timeout: float = DEFAULT_TIMEOUT
+    defaults: ConfigurationDefaults | None = attr.field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "ProvenanceConfig":
@@ -76,10 +118,21 @@ class ProvenanceConfig(Config):
             spool=_text(params.get("spool")),
             strict=None if strict is None else flag(strict),
             timeout=timeout,
+            defaults=_configuration_defaults(),
         )
 
     def settings(self) -> Settings:
-        return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict)
+        """The options given, over the configuration defaults (if any) or ``TDPROV_*``."""
+        given = {"store": self.store, "signing_key": self.signing_key, "spool": self.spool, "strict": self.strict}
+        if self.defaults is None:
+            return Settings.from_env(**given)
+        return replace(self.defaults.settings, **{k: v for k, v in given.items() if v is not None})
+
+    def s3_client_factory(self) -> S3ClientFactory | None:
+        """The defaults' S3 client factory, when the store is theirs (another store is reached as ``TDPROV_*`` says)."""
+        if self.defaults is None or self.settings().store != self.defaults.settings.store:
+            return None
+        return self.defaults.s3_client_factory
 
 
 def _text(value: Any) -> str | None:
@@ -123,7 +176,7 @@ class ProvenanceTransport(Transport):
         """``s3_client_factory``: makes the S3 client of an ``s3://`` store (see ``open_store``)."""
         self.config = config or ProvenanceConfig()
         self.settings = self.config.settings()
-        self._s3_client_factory = s3_client_factory
+        self._s3_client_factory = s3_client_factory or self.config.s3_client_factory()
         self._store: Store | None = None
         self._signer: SigningKey | None = None
         self._outbox: Outbox | None = None
