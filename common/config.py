@@ -4,6 +4,7 @@ Orchestrator components accept the same settings as typed config and pass them a
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -25,9 +26,15 @@ def flag(value: object, name: str = "setting") -> bool:
         return value
     text = str(value or "").strip().lower()
     if text and text not in _TRUE | _FALSE:
-        logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): taken as off",
-                                                 name, value)
+        _warn_once(name, str(value))
     return text in _TRUE
+
+
+@functools.lru_cache(maxsize=64)
+def _warn_once(name: str, value: str) -> None:
+    """Warn of a setting that is no yes/no value once per process (settings are read again and again)."""
+    logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): taken as off",
+                                             name, value)
 
 
 RECORDED_GRANULARITIES: tuple[str, ...] = ("column", "row")
