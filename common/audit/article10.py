@@ -13,6 +13,7 @@ from typing import Any
 from prov_common.audit.lineage import Trace
 from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
+from prov_common.sources.dta import UNKNOWN
 
 SOURCE_ADD = "tdprov source add"
 FIX_HASHED = "write it through the tdprov IO manager (Dagster) or the provenance operator/hook (Airflow)"
@@ -35,7 +36,7 @@ class Item:
 
 
 def _timeframe(s: SourceRecord) -> str:
-    return f"{s.collection_start or '?'} to {s.collection_end or '?'}"
+    return f"{s.collection_start or UNKNOWN} to {s.collection_end or UNKNOWN}"
 
 
 def _rows(d: DatasetUse) -> str:
@@ -55,8 +56,8 @@ def _design(run: RunRecord, sources: list[SourceRecord]) -> Item:
 def _collection(sources: list[SourceRecord]) -> Item:
     item = Item("10(2)(b)", "Data collection processes, origin of data, original purpose of personal data")
     for s in sources:
-        item.shows.append(f"'{s.name}' issued by {s.issuer} under {s.license}; method {s.generation_method or '?'}; collected "
-                          f"{_timeframe(s)}; origin {', '.join(s.origin_geography) or '?'}; location {s.location or '?'}")
+        item.shows.append(f"'{s.name}' issued by {s.issuer} under {s.license}; method {s.generation_method or UNKNOWN}; collected "
+                          f"{_timeframe(s)}; origin {', '.join(s.origin_geography) or UNKNOWN}; location {s.location or UNKNOWN}")
         missing = [option for value, option in ((s.generation_method, "--generation-method"), (s.collection_start, "--collection-start"),
                                                 (s.collection_end, "--collection-end"), (s.origin_geography, "--origin-geography")) if not value]
         if missing:
