@@ -7,6 +7,7 @@ along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset k
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,11 @@ def _context(owner: str | None) -> RunContext:
     return collect_run_context(orchestrator="dagster", owner=owner)
 
 
-def step_event(run: StepRun, state: str, *, namespace: str, error: BaseException | str | None = None) -> RunEvent:
-    """The ``state`` event of ``run`` with everything it has loaded and written so far."""
+def step_event(
+    run: StepRun, state: str, *, namespace: str, inputs: Sequence[DatasetRecord] | None = None,
+    error: BaseException | str | None = None,
+) -> RunEvent:
+    """The ``state`` event of ``run`` with ``inputs`` (default: all it has loaded) and everything it has written so far."""
     ident = run.identity
     owners = [o for r in run.outputs for o in r.owners]
     failed = state in ("FAIL", "ABORT")
@@ -43,7 +47,7 @@ def step_event(run: StepRun, state: str, *, namespace: str, error: BaseException
         run_id=run.ol_run_id,
         job_name=ident.step_key,
         job_namespace=namespace,
-        inputs=[dataset_ref(r, namespace) for r in run.inputs],
+        inputs=[dataset_ref(r, namespace) for r in (run.inputs if inputs is None else inputs)],
         outputs=[dataset_ref(r, namespace, failed=failed) for r in run.outputs] if state != "START" else [],
         parent=ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=ident.job_name),
         context=_context(owners[0] if owners else None),

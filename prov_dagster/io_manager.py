@@ -133,7 +133,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             forget_run(run.run_id)
 
     def _start_step(self, context: OutputContext, step: Any, source_ref: str | None) -> tuple[str, ...]:
-        """START the step's run; an asset's declared source becomes one of its inputs (once per step).
+        """START the step's run (or stage what it read since); an asset's declared source becomes one of its inputs
+        (once per step).
 
         Returns the columns the declared source's record flags as personal or confidential.
         """
@@ -145,7 +146,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
                 step.inputs.append(source)
             flagged = registered.masked_columns if registered is not None else ()
-        step.start()
+        step.stage()
         return flagged
 
     # -- input ------------------------------------------------------------------------------------
@@ -157,11 +158,12 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             )
         key = context.asset_key
         step = self._reading_step(context)
-        if context.has_asset_partitions:
-            partitions = list(context.asset_partition_keys)
-            frames = {p: self._load_one(context, key, p, step) for p in partitions}
-            return frames[partitions[0]] if len(partitions) == 1 else frames
-        return self._load_one(context, key, None, step)
+        partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        loaded = {p: self._load_one(context, key, p) for p in partitions}
+        if step is not None:
+            step.input(*(record for _, record in loaded.values()))  # one event for a window of partitions
+        frames = {p: df for p, (df, _) in loaded.items()}
+        return frames[partitions[0]] if len(partitions) == 1 else frames
 
     def _reading_step(self, context: InputContext) -> Any | None:
         """The run of the step that reads: Dagster loads an input with the IO manager of the asset's writer,
@@ -179,7 +181,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return None
         return recorder_for(own).step_for(context)
 
-    def _load_one(self, context: InputContext, key: AssetKey, partition: str | None, step: Any | None) -> pd.DataFrame:
+    def _load_one(self, context: InputContext, key: AssetKey, partition: str | None) -> tuple[pd.DataFrame, DatasetRecord]:
+        """The data of ``key`` (``partition``), checked against its recorded digest, and the version it is (the asset
+        key in the namespace its writer gave it)."""
         location = self.data_location()
         relpath = data_relpath(key, partition)
         loaded = location.read_table(relpath)
@@ -193,10 +197,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         ).get("digest")
         if expected is not None and expected != found.digest:
             self._mismatch(context, key, partition, location.uri(relpath), expected, found)
-        if step is not None:  # the asset key in the namespace its writer gave it
-            step.input(DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition,
-                                     asset_namespace=self.namespace_uri()))
-        return df
+        return df, DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition,
+                                 asset_namespace=self.namespace_uri())
 
     def _recorded(self, context: InputContext, key: AssetKey, partition: str | None) -> Mapping[str, Any]:
         """The metadata of the latest materialization of ``key`` (and ``partition``): digest, flagged columns."""

@@ -4,8 +4,9 @@ The IO manager reports what a step loaded and wrote; the recorder keeps that per
 and emits the events through an ``OpenLineageClient`` whose transport is tdprov's
 ``ProvenanceTransport``, which stages them in the store and seals a signed bundle per run on the
 terminal event; the same events go to any backend configured the standard openlineage-python way
-(:mod:`prov_dagster.forwarding`). The OpenLineage run id of a step is derived from the Dagster run id and step key,
-so the run-failure sensor can close a step that crashed in another process.
+(:mod:`prov_dagster.forwarding`). What a step records is staged as it is recorded (START, then RUNNING
+events), and the OpenLineage run id of a step is derived from the Dagster run id and step key, so the
+run-failure sensor or a retry in another process can close a step that crashed, with what it read and wrote.
 """
 from __future__ import annotations
 
@@ -47,26 +48,28 @@ class StepRun:
     started: bool = False
     ended: bool = False
     training: bool = False  # an asset of this step is marked as training (jobType TRAINING)
+    staged_inputs: int = 0  # how many of ``inputs`` an emitted event carries
+    staged_outputs: int = 0  # how many of ``outputs`` an emitted event carries (with their attachments)
 
     @property
     def ol_run_id(self) -> str:
         return self.identity.ol_run_id
 
-    def input(self, record: DatasetRecord) -> None:
-        """Record a dataset version the step loaded (the exact one, never "the latest")."""
-        self.inputs.append(record)
-        self.start()
+    def input(self, *records: DatasetRecord) -> None:
+        """Record dataset versions the step loaded (the exact ones, never "the latest"), staged in one event."""
+        self.inputs.extend(records)
+        self.stage()
 
     def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] = ()) -> str | None:
         """Record a written dataset version; after the last expected output, complete the run.
 
-        Returns the bundle location once the run is complete, else ``None``.
+        Returns the bundle location once the run is complete, else ``None`` (the output is staged).
         """
         self.outputs.append(record)
         self.handled.add(output_name)
-        self.start()
         if set(expected) <= self.handled:
             return self.complete()
+        self.stage()
         return None
 
     def no_output(self, *, output_name: str, expected: tuple[str, ...] = ()) -> None:
@@ -97,7 +100,16 @@ class StepRun:
         """Emit START once (with the inputs recorded so far)."""
         if not self.started:
             self.started = True
-            self.recorder.emit_step(self, "START")
+            self._emit("START")
+
+    def stage(self) -> None:
+        """Emit what the step recorded since its last event: START the first time, then RUNNING with the
+        inputs loaded since and every output so far. The events are staged in the store, so whoever ends
+        the run from there (the failure sensor, a retry in another process) seals them, even when this
+        process dies before the step ends."""
+        self.start()
+        if not self.ended and (len(self.inputs) > self.staged_inputs or len(self.outputs) > self.staged_outputs):
+            self._emit("RUNNING")
 
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None) -> str:
         self.start()
@@ -105,9 +117,18 @@ class StepRun:
             self.outputs.append(failed_output)
         if not self.ended:
             self.ended = True
-            self.recorder.emit_step(self, state, error=error)
+            self._emit(state, error=error)
             self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
+
+    def _emit(self, state: str, error: BaseException | str | None = None) -> None:
+        """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
+        terminal event name them all); the attachments of each output go with the first event naming it."""
+        inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
+        attach = self.outputs[self.staged_outputs:] if state != "START" else []
+        self.staged_inputs = len(self.inputs)
+        self.staged_outputs += len(attach)
+        self.recorder.emit_step(self, state, inputs=inputs, attach=attach, error=error)
 
 
 class Recorder:
@@ -173,15 +194,19 @@ class Recorder:
             while len(self._ended) > ENDED_KEPT:
                 self._ended.popitem(last=False)
 
-    def emit_step(self, run: StepRun, state: str, *, error: BaseException | str | None = None) -> None:
-        """Build the event now (what the step has recorded so far) and deliver it in order, in the background.
+    def emit_step(
+        self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attach: list[DatasetRecord],
+        error: BaseException | str | None = None,
+    ) -> None:
+        """Build the event now (``inputs`` and what the step has written so far) and deliver it in order,
+        in the background, after the failure samples and row sets of the outputs in ``attach``.
 
         Delivery (staging, sealing, signing, writing the bundle) overlaps the rest of the step; ``wait``
         blocks until all is delivered. In strict mode delivery is synchronous so that its errors fail the step.
         """
-        event = step_event(run, state, namespace=self.namespace, error=error)
-        attachments = [samples_attachment(r) for r in run.outputs if state != "START" and _has_samples(r)]
-        attachments += [(r.row_set.path, r.row_set.data) for r in run.outputs if state != "START" and r.row_set is not None]
+        event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error)
+        attachments = [samples_attachment(r) for r in attach if _has_samples(r)]
+        attachments += [(r.row_set.path, r.row_set.data) for r in attach if r.row_set is not None]
         if self.settings.strict:
             self._deliver(run.ol_run_id, attachments, event)
             return

@@ -78,8 +78,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         written = self._records(outputs, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
-        for record in read:
-            step.input(record)
+        if read:
+            step.input(*read)
         if wants_snapshot(self, snapshot):
             for record in written:
                 if record.uri is not None:

@@ -36,8 +36,8 @@ def close_failed_run(
     """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
     for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
 
-    The terminal event joins the events the step already staged (its START with the inputs it loaded),
-    so the step's bundle records what it read even though it crashed. Steps whose bundle is already
+    The terminal event joins the events the step already staged (the inputs it loaded, the outputs it
+    wrote), so the step's bundle records what it read and wrote even though it crashed. Steps whose bundle is already
     sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone.
     """
     recorder = recorder_for(provenance)

@@ -1,0 +1,71 @@
+"""Assets whose steps end in ways other than "every output handled" (no tests in this module).
+
+Loaded by tests/test_dagster_steps.py in-process and in the processes Dagster starts for a run or a
+step, so it is configured only through the environment: ``TDPROV_STORE`` (store, data next to it) and
+``TDPROV_TEST_CRASH``: ``kill`` (``pair``'s process is killed once its first output is staged in the
+store) or ``retry`` (``pair``'s first attempt raises after its first output; Dagster retries it).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pandas as pd
+from dagster import (
+    AssetOut,
+    Definitions,
+    Output,
+    RetryPolicy,
+    asset,
+    define_asset_job,
+    multi_asset,
+    multiprocess_executor,
+)
+
+from prov_common.bundle import layout
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager
+from prov_dagster.naming import step_run_id
+
+
+@asset
+def raw() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1, 2, 3]})
+
+
+@multi_asset(outs={"first": AssetOut(), "second": AssetOut()}, retry_policy=RetryPolicy(max_retries=1))
+def pair(context, raw: pd.DataFrame):  # noqa: ANN001 - Dagster refuses a string annotation of context
+    yield Output(raw.assign(k=1), output_name="first")
+    crash = os.environ.get("TDPROV_TEST_CRASH")
+    if crash == "kill":
+        _wait_until_staged(step_run_id(context.run_id, "pair"), 2)  # START (with raw), then the event with first
+        os.kill(os.getpid(), signal.SIGKILL)  # the step's process dies (out of memory, a lost node)
+    if crash == "retry" and context.retry_number == 0:
+        raise RuntimeError("pair lost its connection after its first output")
+    yield Output(raw.assign(k=2), output_name="second")
+
+
+@asset
+def uses_first(first: pd.DataFrame) -> pd.DataFrame:
+    return first.head(1)
+
+
+def _wait_until_staged(ol_run_id: str, events: int) -> None:
+    store = open_store(os.environ["TDPROV_STORE"])
+    deadline = time.monotonic() + 20
+    while sum(1 for _ in store.list(layout.staging_prefix(ol_run_id))) < events and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# Spawned step processes take the environment of the test that starts them (a fork server, shared by
+# every later run of the test process, would keep the environment of the first).
+pair_job = define_asset_job(
+    "pair_job", selection=["raw", "first", "second"], executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}})
+)
+defs = Definitions(assets=[raw, pair, uses_first], jobs=[pair_job], resources={"io_manager": ProvenanceIOManager()})
+
+
+def get_pair_job():
+    """``raw`` and ``pair`` as a multiprocess job (one process per step attempt)."""
+    return defs.resolve_job_def("pair_job")

@@ -1,0 +1,115 @@
+"""How a Dagster step's run ends: closed from the store by another process, or by a step with no asset output."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import AssetKey, DagsterInstance, execute_job, materialize, reconstructable
+
+import dagster_steps_defs as steps
+from test_dagster_defs import asset_of
+from prov_common.audit import run_audit
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.config import Settings
+from prov_common.signing import signing_key_from_settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run
+from prov_dagster.naming import step_run_id
+
+TESTS = Path(__file__).resolve().parent
+
+KILLED_RUN = """
+from dagster import DagsterInstance, materialize
+import dagster_steps_defs as steps
+with DagsterInstance.from_config({home!r}) as instance:
+    materialize([steps.raw, steps.pair], instance=instance, resources={{"io_manager": steps.ProvenanceIOManager()}})
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A local store the step processes find through the environment (their own signing key made once, here)."""
+    path = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_STORE", path)
+    monkeypatch.delenv("TDPROV_TEST_CRASH", raising=False)
+    signing_key_from_settings()
+    return path
+
+
+def bundles(store: str) -> dict[str, Any]:
+    """OpenLineage run id -> the index summary of its bundle."""
+    return {s.run_id: s for s in list_bundles(open_store(store))}
+
+
+def written(store: str, summary: Any) -> list[tuple[str, str | None]]:
+    return [(asset_of(store, o.name), o.version) for o in summary.outputs]
+
+
+def digest_of(instance: DagsterInstance, key: str) -> str:
+    """The digest Dagster shows for the latest materialization of asset ``key``."""
+    [record] = instance.fetch_materializations(AssetKey(key), limit=1).records
+    return record.asset_materialization.metadata["tdprov/digest"].value
+
+
+def check_events(store: str, ol_run_id: str, ol_validator: Any) -> list[str]:
+    """The event types of a bundle, each event checked against the OpenLineage spec and tdprov's facet schemas."""
+    events = parse_events_jsonl(read_bundle(open_store(store), ol_run_id).files["events.jsonl"])
+    for event in events:
+        ol_validator.validate_event(event, custom_schemas=True)
+    return [e["eventType"] for e in events]
+
+
+# -- an output written before the step's process died is in the bundle sealed by another process ----------
+def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wrote(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "TDPROV_TEST_CRASH": "kill", "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", KILLED_RUN.format(home=str(home))], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-3000:]  # the run's process died after pair's first output
+    with DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        first = digest_of(instance, "first")  # Dagster shows first as materialized
+        [bundle] = close_failed_run(instance, run, ProvenanceResource(store=store), "the Dagster run failed")
+        pair = bundles(store)[step_run_id(run.run_id, "pair")]
+        assert bundle.rstrip("/").endswith(pair.run_id)
+        assert pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"]
+        assert written(store, pair) == [("first", first)]
+        events = check_events(store, pair.run_id, ol_validator)
+        assert events[:2] == ["START", "RUNNING"] and events[-1] == "FAIL"  # RUNNING: staged with first
+
+        # a later run reads first: its input is the version the failed run generated, not an untraced one
+        assert materialize([steps.raw, steps.pair, steps.uses_first], selection=["uses_first"], instance=instance,
+                           resources={"io_manager": ProvenanceIOManager(store=store)}).success
+    [reader] = [s for s in bundles(store).values() if s.job_name == "uses_first"]
+    assert [(asset_of(store, i.name), i.version) for i in reader.inputs] == [("first", first)]
+    audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
+    assert audit.check("completeness").status == "pass", [f.what for f in audit.errors]
+
+
+def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+) -> None:
+    monkeypatch.setenv("TDPROV_TEST_CRASH", "retry")
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_pair_job), instance=instance)
+        assert result.success
+        pids = {e.pid for e in result.all_events if e.event_type_value in ("STEP_START", "STEP_RESTARTED") and e.step_key == "pair"}
+        assert len(pids) == 2  # each attempt in a process of its own
+        first = digest_of(instance, "first")
+    found = bundles(store)
+    failed, retried = found[step_run_id(result.run_id, "pair")], found[step_run_id(result.run_id, "pair", 1)]
+    assert (failed.state, retried.state) == ("FAIL", "COMPLETE")
+    assert written(store, failed) == [("first", first)]
+    assert [(key, version) for key, version in written(store, retried) if key == "first"] == [("first", first)]
+    assert sorted(key for key, _ in written(store, retried)) == ["first", "second"]
+    assert check_events(store, failed.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
