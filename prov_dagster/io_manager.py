@@ -35,6 +35,7 @@ from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
+from prov_dagster.steps import end_open_steps
 from prov_dagster.sources import source_input
 from prov_dagster.storage import free_replaced
 
@@ -125,10 +126,22 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
                         public_columns=wants.public_columns, raw_samples=wants.raw_samples)
 
     def teardown_after_execution(self, context: Any) -> None:
-        """The run (or this step's process) is done: wait until every bundle is written."""
-        recorder_for(self).wait()
+        """The run (or this step's process) is done: end the runs of the steps that handed over no asset
+        output (asset checks, ``MaterializeResult``) as Dagster recorded them, then wait until every
+        bundle is written."""
+        recorder = recorder_for(self)
+        run = getattr(context, "dagster_run", None)
+        instance = getattr(context, "instance", None)
+        if run is not None and instance is not None:
+            try:
+                end_open_steps(recorder, instance, run.run_id)
+            except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+                if self.settings().strict:
+                    raise
+                context.log.warning(f"tdprov: could not read how the steps of run {run.run_id} ended ({exc}); the lineage "
+                                    "runs of those that handed over no asset output stay open (the audit reports them as unfinished)")
+        recorder.wait()
         free_replaced()
-        run = getattr(context, "run", None)
         if run is not None:
             forget_run(run.run_id)
 

@@ -183,6 +183,11 @@ class Recorder:
             if not run.ended:
                 run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
 
+    def open_steps(self, dagster_run_id: str) -> list[StepRun]:
+        """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""
+        with self._lock:
+            return [r for r in self._steps.values() if r.identity.dagster_run_id == dagster_run_id and r.started and not r.ended]
+
     def forget(self, run: StepRun) -> None:
         """``run`` ended: the step's next touch starts its next part (remembered for the newest
         :data:`ENDED_KEPT` steps of this process)."""

@@ -8,7 +8,6 @@ from itertools import islice
 from typing import Any
 
 from dagster import (
-    DagsterEventType,
     DefaultSensorStatus,
     DagsterRunStatus,
     RunRequest,
@@ -26,6 +25,7 @@ from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.model import StepIdentity
 from prov_dagster.recorder import recorder_for
 from prov_dagster.resource import ProvenanceResource
+from prov_dagster.steps import step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
 
@@ -42,34 +42,18 @@ def close_failed_run(
     """
     recorder = recorder_for(provenance)
     store = open_store(settings=provenance.settings())
-    errors = _step_errors(instance, dagster_run.run_id)
     bundles = []
-    for stat in instance.get_run_step_stats(dagster_run.run_id):
-        if stat.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
+    for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
+        if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
-        attempt = max((stat.attempts or 1) - 1, 0)
-        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, stat.step_key, attempt)
+        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt)
         if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
             continue
         step = recorder.step(identity)
-        error = errors.get(stat.step_key, reason)
+        error = outcome.error or reason
         bundles.append(step.abort(error=error) if state == "ABORT" else step.fail(error=error))
     recorder.wait()
     return bundles
-
-
-def _step_errors(instance: Any, run_id: str) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        event = entry.dagster_event
-        data = event.step_failure_data if event is not None else None
-        if event is not None and data is not None and data.error is not None:
-            messages, error = [], data.error
-            while error is not None:
-                messages.append(error.message.strip())
-                error = error.cause
-            errors[event.step_key] = " <- ".join(messages)
-    return errors
 
 
 def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) -> Any:

@@ -1,4 +1,6 @@
-"""Assets whose steps end in ways other than "every output handled" (no tests in this module).
+"""Assets whose steps end in ways other than "every output handled" (no tests in this module): a step
+that dies or is retried after a first output, an asset check and an asset returning ``MaterializeResult``
+that load an asset and hand no asset output to the IO manager.
 
 Loaded by tests/test_dagster_steps.py in-process and in the processes Dagster starts for a run or a
 step, so it is configured only through the environment: ``TDPROV_STORE`` (store, data next to it) and
@@ -13,11 +15,14 @@ import time
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
     AssetOut,
     Definitions,
+    MaterializeResult,
     Output,
     RetryPolicy,
     asset,
+    asset_check,
     define_asset_job,
     multi_asset,
     multiprocess_executor,
@@ -51,6 +56,16 @@ def uses_first(first: pd.DataFrame) -> pd.DataFrame:
     return first.head(1)
 
 
+@asset_check(asset=raw)
+def raw_has_rows(raw: pd.DataFrame) -> AssetCheckResult:
+    return AssetCheckResult(passed=len(raw) > 0)
+
+
+@asset
+def counted(raw: pd.DataFrame) -> MaterializeResult:
+    return MaterializeResult(metadata={"rows": len(raw)})
+
+
 def _wait_until_staged(ol_run_id: str, events: int) -> None:
     store = open_store(os.environ["TDPROV_STORE"])
     deadline = time.monotonic() + 20
@@ -63,9 +78,16 @@ def _wait_until_staged(ol_run_id: str, events: int) -> None:
 pair_job = define_asset_job(
     "pair_job", selection=["raw", "first", "second"], executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}})
 )
-defs = Definitions(assets=[raw, pair, uses_first], jobs=[pair_job], resources={"io_manager": ProvenanceIOManager()})
+checked_job = define_asset_job("checked_job", selection=["raw", "counted"], executor_def=pair_job.executor_def)
+defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_has_rows], jobs=[pair_job, checked_job],
+                   resources={"io_manager": ProvenanceIOManager()})
 
 
 def get_pair_job():
     """``raw`` and ``pair`` as a multiprocess job (one process per step attempt)."""
     return defs.resolve_job_def("pair_job")
+
+
+def get_checked_job():
+    """``raw`` with its check and ``counted`` as a multiprocess job."""
+    return defs.resolve_job_def("checked_job")

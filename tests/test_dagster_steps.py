@@ -4,11 +4,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, execute_job, materialize, reconstructable
+from dagster import (
+    AssetCheckResult,
+    AssetKey,
+    DagsterInstance,
+    MaterializeResult,
+    asset,
+    asset_check,
+    execute_job,
+    materialize,
+    reconstructable,
+)
 
 import dagster_steps_defs as steps
 from test_dagster_defs import asset_of
@@ -113,3 +125,88 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
     assert [(key, version) for key, version in written(store, retried) if key == "first"] == [("first", first)]
     assert sorted(key for key, _ in written(store, retried)) == ["first", "second"]
     assert check_events(store, failed.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
+
+
+# -- a step that hands no asset output to the IO manager is ended as Dagster recorded it --------------------
+@asset
+def orders() -> pd.DataFrame:
+    return pd.DataFrame({"id": [1, 2, 3], "amount": [5.0, float(os.environ.get("TDPROV_TEST_AMOUNT", "1")), 7.0]})
+
+
+@asset_check(asset=orders, blocking=True)
+def no_negative_amounts(orders: pd.DataFrame) -> AssetCheckResult:
+    return AssetCheckResult(passed=bool((orders.amount >= 0).all()))
+
+
+@asset_check(asset=orders)
+def amounts_below_100(orders: pd.DataFrame) -> AssetCheckResult:
+    return AssetCheckResult(passed=bool((orders.amount < 100).all()))
+
+
+@asset
+def order_count(orders: pd.DataFrame) -> MaterializeResult:
+    return MaterializeResult(metadata={"rows": len(orders)})
+
+
+def unsealed(store: str) -> set[str]:
+    """Run ids with events staged in the store and no sealed bundle."""
+    staged = {key.split("/")[1] for key in open_store(store).list("staging/")}
+    return staged - set(bundles(store))
+
+
+def no_unfinished_run(store: str) -> None:
+    """Nothing staged is left unsealed, even for an audit a week from now (staging older than a day is an error)."""
+    assert unsealed(store) == set()
+    later = datetime.now(UTC) + timedelta(days=7)
+    audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False, now=later)
+    assert audit.check("unfinished").status == "pass", [f.what for f in audit.errors]
+
+
+def test_an_asset_check_and_an_asset_without_an_io_manager_output_complete_with_what_they_read(
+    store: str, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+) -> None:
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([orders, no_negative_amounts, amounts_below_100, order_count], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(store=store)})
+        assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    by_step = {s.job_name: s for s in bundles(store).values()}
+    assert set(by_step) == {"orders", "orders_no_negative_amounts", "orders_amounts_below_100", "order_count"}
+    [(name, version)] = written(store, by_step["orders"])
+    for step in ("orders_no_negative_amounts", "orders_amounts_below_100", "order_count"):
+        summary = by_step[step]
+        assert summary.state == "COMPLETE" and not summary.outputs
+        assert [(asset_of(store, i.name), i.version) for i in summary.inputs] == [(name, version)]
+        assert check_events(store, summary.run_id, ol_validator) == ["START", "COMPLETE"]
+    no_unfinished_run(store)
+
+
+def test_a_failed_blocking_check_fails_its_step_and_a_failed_non_blocking_check_completes(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TDPROV_TEST_AMOUNT", "-100")  # fails no_negative_amounts (blocking) and nothing else
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([orders, no_negative_amounts, amounts_below_100], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(store=store)}, raise_on_error=False)
+        assert not result.success  # Dagster fails the step of a blocking check that fails
+        assert {e.check_name: e.passed for e in result.get_asset_check_evaluations()} == {
+            "no_negative_amounts": False, "amounts_below_100": True}
+    by_step = {s.job_name: s for s in bundles(store).values()}
+    assert by_step["orders_no_negative_amounts"].state == "FAIL"
+    assert by_step["orders_amounts_below_100"].state == "COMPLETE"
+    assert [asset_of(store, i.name) for i in by_step["orders_no_negative_amounts"].inputs] == ["orders"]
+    events = parse_events_jsonl(read_bundle(open_store(store), by_step["orders_no_negative_amounts"].run_id).files["events.jsonl"])
+    assert "no_negative_amounts" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+    no_unfinished_run(store)
+
+
+def test_steps_in_processes_of_their_own_end_when_their_process_does(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_checked_job), instance=instance)
+        assert result.success and [e.passed for e in result.get_asset_check_evaluations()] == [True]
+    by_step = {s.job_name: s for s in bundles(store).values()}
+    assert {step: by_step[step].state for step in ("raw_raw_has_rows", "counted")} == {
+        "raw_raw_has_rows": "COMPLETE", "counted": "COMPLETE"}
+    assert all([asset_of(store, i.name) for i in by_step[step].inputs] == ["raw"] for step in ("raw_raw_has_rows", "counted"))
+    no_unfinished_run(store)

@@ -1,0 +1,71 @@
+"""How the steps of a Dagster run ended, as the Dagster instance recorded them, and the step runs ended accordingly.
+
+The IO manager ends a step's run when the step's last asset output is handled. A step that hands it
+no asset output (an asset check, an asset that returns ``MaterializeResult``, an optional output not
+emitted) is ended when the IO manager is torn down, from what Dagster recorded of the step; a step of
+a failed or canceled run that no process ended is ended by the run-status sensors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import DagsterEventType
+from dagster._core.execution.plan.objects import ErrorSource
+from dagster._core.execution.stats import StepEventStatus
+
+from prov_dagster.recorder import Recorder
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What Dagster recorded of one step of a run."""
+
+    status: StepEventStatus | None
+    attempt: int  # the step's last attempt, from 0
+    error: str | None = None  # why it failed: the error and its causes, " <- " between them
+    interrupted: bool = False  # it failed because its run was stopped (canceled, terminated)
+
+
+def step_outcomes(instance: Any, run_id: str) -> dict[str, StepOutcome]:
+    """Step key -> :class:`StepOutcome` of every step of Dagster run ``run_id`` that Dagster has stats for."""
+    failures = _failures(instance, run_id)
+    return {
+        stat.step_key: StepOutcome(stat.status, max((stat.attempts or 1) - 1, 0), *failures.get(stat.step_key, (None, False)))
+        for stat in instance.get_run_step_stats(run_id)
+    }
+
+
+def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
+    """End the runs of the steps of Dagster run ``run_id`` that this process started and nothing ended:
+    COMPLETE (with what the step read) for a step that succeeded, FAIL with its error for one that
+    failed (a failed asset check fails its step only when it is blocking). An attempt that Dagster
+    retries, a step stopped with its run, or one Dagster has no end for is left to the retry or to the
+    run-status sensors. Returns the bundle locations."""
+    runs = recorder.open_steps(run_id)
+    outcomes = step_outcomes(instance, run_id) if runs else {}
+    bundles = []
+    for run in runs:
+        outcome = outcomes.get(run.identity.step_key)
+        if outcome is None or outcome.attempt != run.identity.attempt or outcome.interrupted:
+            continue
+        if outcome.status == StepEventStatus.SUCCESS:
+            bundles.append(run.complete())
+        elif outcome.status == StepEventStatus.FAILURE:
+            bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed"))
+    return bundles
+
+
+def _failures(instance: Any, run_id: str) -> dict[str, tuple[str, bool]]:
+    """Step key -> (error message with its causes, whether the run was stopped) of the steps that failed."""
+    failures: dict[str, tuple[str, bool]] = {}
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
+        data = event.step_failure_data if event is not None else None
+        if event is not None and data is not None and data.error is not None:
+            messages, error = [], data.error
+            while error is not None:
+                messages.append(error.message.strip())
+                error = error.cause
+            failures[event.step_key] = (" <- ".join(messages), data.error_source == ErrorSource.INTERRUPT)
+    return failures
