@@ -109,7 +109,7 @@ def test_multiple_outputs_are_recorded_per_key_and_read_by_key(tmp_path: Path, s
             return {"train": train, "test": test, "note": "not a frame"}
 
         @provenance_task
-        def fit(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+        def measure(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
             return pd.DataFrame({"score": [len(train) / (len(train) + len(test))]})
 
         @provenance_task
@@ -117,12 +117,12 @@ def test_multiple_outputs_are_recorded_per_key_and_read_by_key(tmp_path: Path, s
             assert set(parts) == {"train", "test", "note"}
 
         parts = split()
-        fit(parts["train"], parts["test"])
+        measure(parts["train"], parts["test"])
         report(parts)
     assert run_dag(dag, logical_date=START).state == "success"
     runs = _records(store)
     both = [("/split/test", _digest(test)), ("/split/train", _digest(train))]
     assert runs["split"] == [([], both)]
-    assert runs["fit"][0][0] == both
+    assert runs["measure"][0][0] == both
     assert runs["report"] == [(both, [])]
     assert _audit_errors(store, tmp_path) == []
