@@ -331,3 +331,15 @@ def test_a_tdprov_home_that_is_a_file_is_bad_input_not_a_tamper_alarm(tmp_path, 
     assert main(["verify", "--store", str(store)]) == 2
     out, err = capsys.readouterr()
     assert "untrusted" not in out and "the tdprov home /dev/null (TDPROV_HOME) is not a folder" in err, (out, err)
+
+
+def test_output_that_cannot_be_written_names_the_output(tmp_path) -> None:
+    """'tdprov export > /dev/full' said "cannot use: No space left on device", naming nothing."""
+    store, env, run = _sealed_store(tmp_path)
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "prov_common", "export", "--store", str(store)], stdout=full,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, timeout=120)
+    assert done.returncode == 2 and "cannot use the output (stdout, or where it is redirected): No space left on device" in done.stderr, \
+        done.stderr

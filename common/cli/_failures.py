@@ -31,7 +31,7 @@ def as_bad_input(exc: BaseException) -> BadInputError:
     if isinstance(exc, MemoryError):
         return BadInputError("the input does not fit in memory.", fix="split it into smaller files")
     if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _OS_FIXES):
-        where = f" {exc.filename}" if exc.filename is not None else ""
+        where = f" {exc.filename}" if exc.filename is not None else " the output (stdout, or where it is redirected)"
         return BadInputError(f"cannot use{where}: {exc.strerror or exc}.", fix=_OS_FIXES.get(exc.errno or 0, "check the path and its permissions"))
     name = type(exc).__name__
     if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "ProfileNotFound"):
