@@ -39,6 +39,7 @@ CHECKPOINTS_PREFIX = "log/checkpoints/"
 BATCH_LIMIT = 1000
 _DIGITS = 12
 MAX_RETRIES = 20
+FIX_CHANGED = "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica"
 
 
 def leaf_batch_key(first: int) -> str:
@@ -138,7 +139,7 @@ class TransparencyLog:
         opened = open_envelope(data, self.trust, CHECKPOINT_PAYLOAD_TYPE, what=f"checkpoint '{key}'")
         cp = Checkpoint.from_payload(opened.payload, f"checkpoint '{key}'")
         if checkpoint_key(cp.size) != key:
-            raise VerificationError(f"checkpoint '{key}' claims tree size {cp.size}: it was moved or renamed")
+            raise VerificationError(f"checkpoint '{key}' claims tree size {cp.size}: it was moved or renamed", fix=FIX_CHANGED)
         return StoredCheckpoint(cp, key, sha256_digest(data), opened.key_id)
 
     def head(self) -> StoredCheckpoint | None:
@@ -157,7 +158,7 @@ class TransparencyLog:
                 continue
             first, leaves = _decode_batch(self.store.get(key), key, strict)
             if leaf_batch_key(first) != key:
-                raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved")
+                raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
             yield key, first, leaves
 
     def read_leaves(self, start: int = 0, strict: bool = True) -> list[LogLeaf]:
@@ -191,10 +192,11 @@ class TransparencyLog:
         new = head.checkpoint
         if new.size < old.size:
             raise VerificationError(f"the log has {new.size} leaves (checkpoint '{head.key}') but a checkpoint of {old.size} leaves was "
-                                    "verified before: it was rolled back or checkpoints were deleted")
+                                    "verified before: it was rolled back or checkpoints were deleted", fix=FIX_CHANGED)
         leaves = self.leaves_from(old.size)[: new.size - old.size] if new.size > old.size else []
         if len(leaves) < new.size - old.size:
-            raise VerificationError(f"checkpoint '{head.key}' covers {new.size} leaves but the log holds only {old.size + len(leaves)}")
+            raise VerificationError(f"checkpoint '{head.key}' covers {new.size} leaves but the log holds only {old.size + len(leaves)}",
+                                    fix=FIX_CHANGED)
         path = merkle.consistency_proof_from_frontier(old.size, old.frontier_bytes, [x.hash for x in leaves]) if old.size else []
         proof = ConsistencyProof(old.size, new.size, old.root, new.root, tuple(h.hex() for h in path))
         if old.size:
@@ -208,15 +210,17 @@ class TransparencyLog:
         covers was written by no auditor that finished)."""
         first, leaves = _decode_batch(self.store.get(key), key, strict=True)
         if leaf_batch_key(first) != key:
-            raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved")
+            raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
         if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
-            raise VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied")
+            raise VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied", fix=FIX_CHANGED)
         end = first + len(leaves)
         sizes = [n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
         before = max((s for s in sizes if s <= first), default=0)
         after = min((s for s in sizes if s >= end), default=None)
         if after is None:
-            raise VerificationError(f"no checkpoint covers the log leaves {first}..{end - 1} of '{key}': no auditor that finished wrote them")
+            raise VerificationError(f"no checkpoint covers the log leaves {first}..{end - 1} of '{key}': no auditor that finished wrote them",
+                                    fix="audit again: an audit that finds leaves after the newest checkpoint checkpoints them when they "
+                                        "describe the store's bundles")
         if (before, after) in self._spans_checked:  # every batch between these checkpoints was read and hashed already
             return
         old = self._checkpoint_of_size(before).checkpoint if before else EMPTY_CHECKPOINT
@@ -231,7 +235,7 @@ class TransparencyLog:
         root = merkle.frontier_root(merkle.frontier_append(old.frontier_bytes, [x.hash for x in span], old.size)).hex()
         if len(span) != after - before or root != new.root:
             raise VerificationError(f"the log leaves up to checkpoint {after} do not hash to its root with '{key}' as it is now: "
-                                    "the batch was altered")
+                                    "the batch was altered", fix=FIX_CHANGED)
         self._spans_checked.add((before, after))
 
     def readable_leaves(self) -> list[LogLeaf]:
@@ -378,7 +382,7 @@ class TransparencyLog:
         old, new = (self._checkpoint_of_size(s) for s in (old_size, new_size))
         leaves = self.read_leaves()[:new_size]
         if len(leaves) < new_size:
-            raise VerificationError(f"the log holds {len(leaves)} leaves, fewer than checkpoint {new_size} covers")
+            raise VerificationError(f"the log holds {len(leaves)} leaves, fewer than checkpoint {new_size} covers", fix=FIX_CHANGED)
         path = merkle.consistency_proof(old_size, [x.hash for x in leaves]) if old_size else []
         return ConsistencyProof(old_size, new_size, old.checkpoint.root, new.checkpoint.root, tuple(h.hex() for h in path))
 
