@@ -77,3 +77,14 @@ def test_prove_bad_input(store_dir: str, capsys: pytest.CaptureFixture) -> None:
     assert main(["prove", "--consistency", "3", "14", "--store", store_dir]) == 2
     assert "5, 13, 14" in capsys.readouterr().err
     assert main(["prove", "--store", store_dir]) == 2
+
+
+def test_prove_on_a_changed_log_says_what_to_do(store_dir: str, capsys: pytest.CaptureFixture) -> None:
+    """A leaf batch emptied behind the log's back: prove refuses (exit 1) and tells to audit and restore (its fix
+    was "run 'tdprov prove --help' for the options")."""
+    batch = sorted((Path(store_dir) / "log" / "leaves").iterdir())[1]
+    batch.chmod(0o644)
+    batch.write_text(json.dumps({"first": int(batch.stem), "leaves": []}))
+    assert main(["prove", "run-7", "--store", store_dir]) == 1
+    err = capsys.readouterr().err
+    assert "Fix: restore" in err and "--help" not in err, err
