@@ -80,11 +80,14 @@ def test_prove_bad_input(store_dir: str, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_prove_on_a_changed_log_says_what_to_do(store_dir: str, capsys: pytest.CaptureFixture) -> None:
-    """A leaf batch emptied behind the log's back: prove refuses (exit 1) and tells to audit and restore (its fix
+    """A leaf batch changed to claim another first index: prove refuses (exit 1) and tells to audit and restore (its fix
     was "run 'tdprov prove --help' for the options")."""
     batch = sorted((Path(store_dir) / "log" / "leaves").iterdir())[1]
     batch.chmod(0o644)
-    batch.write_text(json.dumps({"first": int(batch.stem), "leaves": []}))
+    from prov_common.canonical_json import canonical_bytes
+
+    doc = json.loads(batch.read_text())
+    batch.write_bytes(canonical_bytes({**doc, "first": doc["first"] + 1}))
     assert main(["prove", "run-7", "--store", store_dir]) == 1
     err = capsys.readouterr().err
-    assert "Fix: restore" in err and "--help" not in err, err
+    assert "claims first index 6: it was moved" in err and "'tdprov audit' names every problem" in err and "--help" not in err, err
