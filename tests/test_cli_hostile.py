@@ -246,21 +246,28 @@ def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Pa
     assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr
 
 
+def _named_run(store: str, job: str, output: str) -> tuple[str, dict]:
+    """Record a run of job ``job`` writing dataset ``s3://lake``/``output`` through the transport; its id and the output."""
+    from bundle_support import dataset, event
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    run_id = str(uuid.uuid4())
+    out_ds = dataset("s3://lake", output, "blake3:" + "2" * 64)
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=job))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=job, outputs=[out_ds]))
+    transport.close()
+    return run_id, out_ds
+
+
 def test_control_characters_in_recorded_names_never_reach_the_terminal(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A producer names its job and datasets with an OSC title, a screen clear, a carriage return and a
     right-to-left override: runs, show, lineage and an error print them escaped, never raw."""
-    from bundle_support import dataset, event
-    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.cli import main
 
     evil = "x\x1b]0;PWNED\x07\x1b[2J\r\u202eexe.txt"
     store = str(tmp_path / "store")
-    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
-    run_id = str(uuid.uuid4())
-    out_ds = dataset("s3://lake", f"model{evil}", "blake3:" + "2" * 64)
-    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=f"job{evil}"))
-    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=f"job{evil}", outputs=[out_ds]))
-    transport.close()
+    run_id, _ = _named_run(store, f"job{evil}", f"model{evil}")
     for argv in (["runs"], ["show", run_id], ["lineage", f"s3://lake/model{evil}"], ["lineage", f"nothing{evil}"]):
         main([*argv, "--store", store])
         out, err = capsys.readouterr()
@@ -274,19 +281,12 @@ def test_a_newline_in_a_recorded_name_cannot_add_a_line(tmp_path, capsys: pytest
     """A job named with a newline and a fake run row after it, a dataset and a file named with a newline and a
     fake digest line: runs, show, lineage and hash printed the forged lines as lines of their own. Within
     a line, a newline is shown as \\n (as sha256sum shows file names)."""
-    from bundle_support import dataset, event
-    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.cli import main
 
     forged_run = "00000000-0000-4000-8000-000000000000  dagster://default/approved_by_legal  COMPLETE"
     forged_digest = "blake3:" + "0" * 64 + "  trusted.parquet"
     store = str(tmp_path / "store")
-    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
-    run_id = str(uuid.uuid4())
-    out_ds = dataset("s3://lake", f"model\n{forged_digest}", "blake3:" + "2" * 64)
-    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=f"train\n{forged_run}"))
-    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=f"train\n{forged_run}", outputs=[out_ds]))
-    transport.close()
+    run_id, out_ds = _named_run(store, f"train\n{forged_run}", f"model\n{forged_digest}")
     data = tmp_path / f"a\n{forged_digest}.csv"
     data.write_text("id\n1\n")
     for argv in (["runs", "--store", store], ["show", run_id, "--store", store], ["lineage", out_ds["namespace"] + "/" + out_ds["name"], "--store", store],
