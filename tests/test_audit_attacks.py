@@ -194,6 +194,19 @@ def copy_another_stores_catalog_segment(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, "another store's"
 
 
+def copy_another_stores_lookup_object(s: Store) -> tuple[str, str, str]:
+    """A lookup object the same auditor signed for another prefix, copied in: its run would be the origin of the version
+    it names here, though this store's log does not hold that run."""
+    from prov_common.audit.generated import generated_key
+
+    other = s.uri + "-other"
+    seal(open_store(other), run_events("staging_features", [], [dataset("/data/features.parquet", digest("staged"))]))
+    assert run_audit(open_store(other), Settings.from_env(store=other), progress=False).clean
+    key = generated_key("file", "/data/features.parquet", digest("staged"))
+    raw_write(s.uri, key, raw_read(other, key))
+    return "default", CHECK_INVENTORY, "another store's"
+
+
 def inject_leaf_batch_after_the_head(s: Store) -> tuple[str, str, str]:
     """A batch after the newest checkpoint naming a run that does not exist: no checkpoint signs it."""
     size = int(s.newest(CHECKPOINTS_PREFIX).rsplit("/", 1)[1].removesuffix(".json"))
@@ -233,7 +246,8 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
     edit_index_state_in_place_keeping_its_times, delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
-    truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, inject_leaf_batch_after_the_head,
+    truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, copy_another_stores_lookup_object,
+    inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit,
 ]

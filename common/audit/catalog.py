@@ -35,8 +35,8 @@ CATALOG_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog+json"
 SUMMARY_PREFIX = "audit/catalog-summary/"
 SUMMARY_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog-summary+json"
 COMPACT_AFTER = 8  # segments read beside the newest summary before an audit writes a new summary
-FIX_FOREIGN = ("remove the object and find out who wrote it: auditors write each catalog object for a checkpoint of the store they "
-               "audit, and the runs it names are not this store's; 'tdprov audit --full' re-examines every run")
+FIX_FOREIGN = ("remove the object and find out who wrote it: auditors write each catalog or lookup object for a checkpoint of the "
+               "store they audit, and the runs it names are not this store's; 'tdprov audit --full' re-examines every run")
 FIX_DAMAGED = "the audit re-examined the runs it named; restore the object from a backup"
 
 
@@ -64,10 +64,11 @@ class Written(NamedTuple):
 
 @dataclass
 class Binding:
-    """What ties a catalog object to the log of the store it is in: the root of the log's checkpoint of the size
-    it names (read through ``log``, which keeps what it read), unless ``pins`` vouches for its bytes (key -> SHA-256,
-    from an audit state bound to this log: no checkpoint is read for them). An object written before catalogs named
-    their root belongs here when every run it holds is one of ``logged`` (run ids this log holds; None: unknown)."""
+    """What ties a catalog object (or a lookup object, ``generated.py``) to the log of the store it is in: the root of
+    the log's checkpoint of the size it names (read through ``log``, which keeps what it read), unless ``pins`` vouches
+    for a catalog object's bytes (key -> SHA-256, from an audit state bound to this log: no checkpoint is read for them).
+    An object written before such objects named their root belongs here when every run it holds is one of ``logged``
+    (run ids this log holds; None: unknown)."""
 
     log: TransparencyLog
     pins: Mapping[str, str] = field(default_factory=dict)
@@ -87,20 +88,26 @@ class Binding:
         size, named = payload.get("checkpointSize"), named_size(key)
         if named is None or size != named:
             raise VerificationError(f"'{key}' was written for checkpoint {size!r}, its key names {named}: it was replaced or moved")
-        if self.pins.get(key) == digest:
-            return
-        root = payload.get("checkpointRoot")
+        if self.pins.get(key) != digest:
+            self.belongs(key, payload, runs)
+
+    def belongs(self, key: str, payload: Mapping[str, Any], runs: Iterable[str], kind: str = "catalog") -> None:
+        """Raise :class:`VerificationError` when the ``kind`` object at ``key`` is not of this log: this log's checkpoint
+        of the size it names (``checkpointSize``) has another root than it names (``checkpointRoot``); or, written
+        before such objects named their root, or at a checkpoint the log no longer has, a run of ``runs`` is not one
+        this log holds."""
+        size, root = payload.get("checkpointSize"), payload.get("checkpointRoot")
         if root is None:
-            self._check_runs(key, runs)
+            self._check_runs(key, runs, kind)
             return
         ours = self._root(size)
         if ours is None and self.logged is not None:  # the checkpoint is gone (a deletion, found as such, perhaps accepted):
-            self._check_runs(key, runs)                # the object counts when every run it names is one this log holds
+            self._check_runs(key, runs, kind)          # the object counts when every run it names is one this log holds
             return
         if ours != root:
             now = f"this store's checkpoint {size} has root {ours}" if ours else f"this store's log has no checkpoint {size}"
             raise VerificationError(f"'{key}' was written at checkpoint {size} with root {root}, but {now}: it is another store's "
-                                    "(or prefix's) catalog copied here, or of a history this log no longer holds", fix=FIX_FOREIGN)
+                                    f"(or prefix's) {kind} object copied here, or of a history this log no longer holds", fix=FIX_FOREIGN)
 
     def _root(self, size: int) -> str | None:
         try:
@@ -108,16 +115,16 @@ class Binding:
         except ObjectNotFoundError:
             return None
 
-    def _check_runs(self, key: str, runs: Iterable[str]) -> None:
+    def _check_runs(self, key: str, runs: Iterable[str], kind: str) -> None:
         if self.logged is None:
-            raise VerificationError(f"'{key}' was written before catalog objects named their checkpoint's root, and no audit state of "
+            raise VerificationError(f"'{key}' was written before {kind} objects named their checkpoint's root, and no audit state of "
                                     "this store vouches for it: its runs are not taken from it",
                                     fix="run 'tdprov audit' with the auditor's memory of this store, or 'tdprov audit --full', which "
                                         "check its runs against the log")
         foreign = [r for r in runs if r not in self.logged]
         if foreign:
             raise VerificationError(f"'{key}' names run {foreign[0]}{f' (and {len(foreign) - 1} more)' if len(foreign) > 1 else ''}, "
-                                    "which this store's log does not hold: it is another store's catalog, copied here", fix=FIX_FOREIGN)
+                                    f"which this store's log does not hold: it is another store's {kind} object, copied here", fix=FIX_FOREIGN)
 
 
 @dataclass

@@ -215,7 +215,7 @@ def _audit(
         except TdprovError as exc:
             log_check.findings.append(Finding(CHECK_LOG, catalog_key(new_head.checkpoint.size), exc.what, exc.fix or FIX_LOG))
             unsaved = True
-        written += write_generated(store, fresh, signer, present=plan.generated_present)
+        written += write_generated(store, fresh, signer, new_head, present=plan.generated_present)
 
     # 5. checks: continued from the state, with the runs examined now
     source_problems: list = []
@@ -229,7 +229,7 @@ def _audit(
     everything_known = records if catalog is None else {**catalog.runs, **records}
     # the checks see every run known (the catalog's too), so that a new run's input resolves to the generation a full
     # audit finds; the audit's lookups fill in what a damaged catalog lacks
-    generators = Generators(store, audit_trust, everything_known.values())
+    generators = Generators(store, binding, everything_known.values())
     upstream = [r for r in _upstream(records.values(), generators) if r.run_id not in everything_known]
     index = LineageIndex([*everything_known.values(), *upstream], [s.record for s in sources])
     log_check.findings += generators.problems

@@ -1,25 +1,31 @@
 """Which run generated a dataset version, looked up by the version: one object per version.
 
 ``audit/generated/<sha-256 of the version's identity>.json`` (DSSE, payload type below, written once by
-the audit that logged the generating run) holds the dataset, its version and that run's record. An incremental audit asks
-it whether an input of a new run has an origin, and follows it upstream for training runs: one read
-per version looked up, whatever the size of the store. The first run logged with a version keeps the
-object. An object that does not verify, or whose record did not generate the version, is a finding,
-and the version counts as having no recorded origin until ``--full`` re-checks it from the bundles.
+the audit that logged the generating run) holds the dataset, its version, that run's record and the checkpoint
+the audit wrote it at (``checkpointSize``, ``checkpointRoot``). An incremental audit asks it whether an input of
+a new run has an origin, and follows it upstream for training runs: one read per version looked up, whatever the
+size of the store. The first run logged with a version keeps the object. An object that does not verify, whose
+record did not generate the version, or that is not of this store's log (its checkpoint's root is not this log's,
+see :class:`~prov_common.audit.catalog.Binding`: the same auditor signed it for another store or prefix) is a
+finding, and the version counts as having no recorded origin. An object written before lookups named their
+checkpoint counts when the run it names is one this log holds.
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from prov_common.audit.catalog import Binding, written_at
 from prov_common.audit.lineage import version_of
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import ObjectConflictError, TdprovError
-from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
+from prov_common.errors import ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
+from prov_common.signing import SigningKey, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.tlog.log import StoredCheckpoint
 from prov_common.w3cprov.identity import VersionKey
 
 GENERATED_PREFIX = "audit/generated/"
@@ -38,13 +44,16 @@ def _content_key(version: str) -> str:
     return f"{GENERATED_PREFIX}{hashlib.sha256(version.encode()).hexdigest()}.json"
 
 
-def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningKey, *, present: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """Write the object of each version the ``records`` generated (skipping keys in ``present``); returns the keys it created."""
+def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningKey, head: StoredCheckpoint, *,
+                    present: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Write the object of each version the ``records`` (logged by checkpoint ``head``) generated, skipping keys in
+    ``present``; returns the keys it created."""
     todo: dict[str, bytes] = {}
     for r in records:
         for d in r.outputs:
             if d.version and (key := generated_key(d.namespace, d.name, d.version)) not in present and key not in todo:
-                todo[key] = canonical_bytes({"namespace": d.namespace, "name": d.name, "version": d.version, "record": r.to_dict()})
+                todo[key] = canonical_bytes({**written_at(head), "namespace": d.namespace, "name": d.name, "version": d.version,
+                                             "record": r.to_dict()})
 
     def put(item: tuple[str, bytes]) -> bool:
         try:
@@ -56,11 +65,35 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
         return [key for key, created in zip(todo, pool.map(put, todo.items())) if created]
 
 
-class Generators:
-    """Looks up the run that generated a version: in this audit's records first, then in the store (once each)."""
+def _open(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any], RunRecord]:
+    """The payload and run record of the lookup object at ``key``, signed by a key the log's checkpoints are trusted under."""
+    doc = loads(open_envelope(store.get(key), binding.log.trust, GENERATED_PAYLOAD_TYPE, what=f"audit lookup '{key}'").payload)
+    return doc, RunRecord.from_dict(doc["record"])
 
-    def __init__(self, store: Store, trust: TrustStore, known: Iterable[RunRecord]) -> None:
-        self.store, self.trust = store, trust
+
+def _check(key: str, doc: dict[str, Any], record: RunRecord, binding: Binding) -> None:
+    """Raise :class:`VerificationError` when the lookup at ``key`` is not named by the version it holds, or not of this
+    store's log (``binding``)."""
+    named = {_content_key(doc["version"]), *([generated_key(doc["namespace"], doc["name"], doc["version"])] if "namespace" in doc else [])}
+    if key not in named:
+        raise VerificationError(f"audit lookup '{key}' holds the lookup of {doc.get('name', 'a dataset')} at {doc['version']!r}, "
+                                "which its key does not name: a lookup copied under another key", fix=FIX)
+    binding.belongs(key, doc, [record.run_id], "lookup")
+
+
+def read_lookup(store: Store, key: str, binding: Binding) -> RunRecord:
+    """The run record of the lookup object at ``key``, verified: signed, named by its version, and of this store's log."""
+    doc, record = _open(store, key, binding)
+    _check(key, doc, record, binding)
+    return record
+
+
+class Generators:
+    """Looks up the run that generated a version: in this audit's records first, then in the store (once each), where
+    a lookup object counts only when it is of this store's log (``binding``)."""
+
+    def __init__(self, store: Store, binding: Binding, known: Iterable[RunRecord]) -> None:
+        self.store, self.binding = store, binding
         self.problems: list[Finding] = []
         self._found: dict[VersionKey, RunRecord | None] = {}
         for r in known:
@@ -78,20 +111,20 @@ class Generators:
         return self._found[wanted]
 
     def _read(self, wanted: VersionKey, key: str) -> RunRecord | None:
-        try:
-            data = self.store.get(key)
-        except ObjectNotFoundError:
-            return None
-        what = f"audit lookup '{key}'"
         namespace, name, version = wanted
         try:
-            doc = loads(open_envelope(data, self.trust, GENERATED_PAYLOAD_TYPE, what=what).payload)
-            record = RunRecord.from_dict(doc["record"])
+            doc, record = _open(self.store, key, self.binding)
             if doc["version"] != version or not any(version_of(d) == wanted for d in record.outputs):
                 if "namespace" not in doc:  # a lookup by digest that another dataset with the same bytes holds
                     return None
                 raise ValueError(f"it names version {doc['version']!r}, whose record does not generate {name} at {version!r}")
+            _check(key, doc, record, self.binding)
+        except ObjectNotFoundError:
+            return None
+        except StoreUnavailableError:
+            raise
         except (TdprovError, KeyError, TypeError, ValueError) as exc:
-            self.problems.append(Finding(CHECK_LOG, key, exc.what if isinstance(exc, TdprovError) else f"{what} is damaged ({exc})", FIX))
+            what = exc.what if isinstance(exc, TdprovError) else f"audit lookup '{key}' is damaged ({exc})"
+            self.problems.append(Finding(CHECK_LOG, key, what, exc.fix if isinstance(exc, TdprovError) and exc.fix else FIX))
             return None
         return record

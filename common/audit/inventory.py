@@ -6,7 +6,7 @@ what it recorded when it first saw the object. Findings: a logged run whose bund
 ``indexed`` record or index entry is missing or changed; an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object that is missing or changed; a new object there that does
-not verify (forged).
+not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX, Binding, read_object
-from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX
+from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, check_report
@@ -155,16 +155,17 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, *,
               trust_all: bool = False) -> list[Finding]:
     """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
-    signature, a signed object by its envelope, a catalog segment or summary also by the checkpoint of this
-    store's log it names, see ``binding``; a leaf batch by the tree check against the checkpoints around it),
-    also those this auditor wrote after its last listing (they could be replaced before this one). ``trust_all``: a first audit by this auditor
-    records the store as it is. Objects that do not verify stay unknown and are findings on every audit."""
+    signature, a signed object by its envelope, a catalog segment or summary and a lookup object also by the
+    checkpoint of this store's log it names, see ``binding``; a leaf batch by the tree check against the
+    checkpoints around it), also those this auditor wrote after its last listing (they could be replaced before
+    this one). ``trust_all``: a first audit by this auditor records the store as it is. Objects that do not
+    verify stay unknown and are findings on every audit."""
     out: list[Finding] = []
     for key, tag in listing.tags.items():
         if not _tracked(key) or memory.tags.get(key):
             continue
         # new here, or written by this auditor after its last listing (checked all the same, but for the lookup
-        # objects, one per version: signed, named by what they hold, and checked where they are read)
+        # objects it wrote, one per version: signed, named by what they hold, and checked where they are read)
         if not trust_all and (key not in memory.tags or not key.startswith(GENERATED_PREFIX)):
             problem = _verify(store, tlog, trust, binding, key)
             if problem:
@@ -182,6 +183,8 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
             tlog.check_batch(key)
         elif key.startswith((CATALOG_PREFIX, SUMMARY_PREFIX)):
             read_object(store, key, binding)
+        elif key.startswith(GENERATED_PREFIX):
+            read_lookup(store, key, binding)
         elif key.startswith(REPORTS_PREFIX):
             check_report(store, trust, key)
         elif key.startswith(STATE_PREFIX):
