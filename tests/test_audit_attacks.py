@@ -343,6 +343,8 @@ def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_lo
                                             start=T0 + timedelta(hours=5)))
     later = _audit(s.pipe)
     assert later.bundles_examined == 1 and later.bundles_logged == 1, (later.bundles_examined, later.bundles_logged)
+    assert [f for f in later.check(CHECK_INVENTORY).errors if f.object == future and "dated in the future" in f.what], \
+        "only the audit that examined the run named the entry"
     s.delete_run(genuine)
     gone = _audit(s.pipe)
     assert [f for f in gone.check(CHECK_INVENTORY).errors if f"the bundle of logged run {genuine} is gone" in f.what], \

@@ -12,7 +12,7 @@ import logging
 import sys
 import uuid
 from collections import ChainMap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -47,7 +47,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
-from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey
+from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def _audit(
         if summary.run_id not in plan.logged and not _no_bundle(leaf):  # an entry of a run never sealed here: a finding, never a leaf
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
-    inventory.findings += _future_dated(summaries, started)
+    inventory.findings += _future_dated(listing.index, started)
     if head is not None:
         log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key, bool(plan.problems))
 
@@ -322,15 +322,16 @@ def _unvouched(store: Store, leaves: list[LogLeaf]) -> str | None:
     return None
 
 
-def _future_dated(summaries: list[BundleSummary], started: datetime) -> list[Finding]:
+def _future_dated(index: Mapping[str, list[str]], started: datetime) -> list[Finding]:
     """Index entries keyed later than this audit started (beyond a writer's clock skew): entries are keyed when
-    written, so one dated in the future was moved or written with a wrong clock."""
+    written, so one dated in the future was moved or written with a wrong clock. Taken from the listing, so every
+    audit names them (not only the one that examined the run), until the entry is put back."""
     present = layout.index_cursor(started + CLOCK_SKEW)
-    return [Finding(CHECK_INVENTORY, s.cursor, f"the index entry of run {s.run_id} is dated in the future (after this audit "
-                    f"started at {started.isoformat().replace('+00:00', 'Z')}): entries are keyed when written",
+    return [Finding(CHECK_INVENTORY, key, f"the index entry of run {run_id} is dated in the future (after this audit "
+                    f"started at {iso_z(started)}): entries are keyed when written",
                     "put the entry back under the key its bundle's indexed record names, or fix the clock of the machine "
-                    "that wrote it; see 'tdprov verify'", run_id=s.run_id)
-            for s in summaries if s.cursor and s.cursor.startswith(layout.INDEX + "/") and s.cursor >= present]
+                    "that wrote it; see 'tdprov verify'", run_id=run_id)
+            for run_id, keys in sorted(index.items()) for key in keys if key >= present]
 
 
 def _no_bundle(leaf: LogLeaf) -> bool:
