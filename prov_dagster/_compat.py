@@ -9,9 +9,11 @@ Dagster release changes this; the public path (``Output(..., data_version=...)``
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetKey, DataVersion, InputContext, IOManager, OutputContext
+from dagster._core.definitions.metadata import normalize_metadata
 
 
 class DagsterCompatError(RuntimeError):
@@ -69,15 +71,57 @@ def expected_outputs(context: OutputContext) -> tuple[str, ...]:
     )
 
 
-def step_resources(context: InputContext) -> list[Any] | None:
-    """The resources of the step loading ``context``'s input: the IO managers of its outputs (in output order),
-    then the resources it requires that are not IO managers (those of its inputs' writers are left out);
-    ``None`` outside a run (a context built for a direct call)."""
+def output_io_managers(context: OutputContext | InputContext) -> list[Any] | None:
+    """The IO managers of the outputs of ``context``'s step, in output order, once each; ``None`` outside a
+    run (a context built for a direct call)."""
     step_context = _step_context(context)
     if step_context is None:
         return None
     resources = step_context.resources
-    outputs = dict.fromkeys(out.io_manager_key for out in step_context.op_def.output_defs)
-    others = [getattr(resources, key) for key in sorted(step_context.required_resource_keys - outputs.keys()) if hasattr(resources, key)]
-    return [*(getattr(resources, key) for key in outputs if hasattr(resources, key)),
-            *(r for r in others if not isinstance(r, IOManager))]
+    keys = dict.fromkeys(out.io_manager_key for out in step_context.op_def.output_defs)
+    return [getattr(resources, key) for key in keys if hasattr(resources, key)]
+
+
+def step_resources(context: InputContext) -> list[Any] | None:
+    """The resources of the step loading ``context``'s input: the IO managers of its outputs (in output order),
+    then the resources it requires that are not IO managers (those of its inputs' writers are left out);
+    ``None`` outside a run (a context built for a direct call)."""
+    outputs = output_io_managers(context)
+    step_context = _step_context(context)
+    if outputs is None or step_context is None:
+        return None
+    resources = step_context.resources
+    output_keys = {out.io_manager_key for out in step_context.op_def.output_defs}
+    others = [getattr(resources, key) for key in sorted(step_context.required_resource_keys - output_keys) if hasattr(resources, key)]
+    return [*outputs, *(r for r in others if not isinstance(r, IOManager))]
+
+
+def set_loaded_input_metadata(context: InputContext, metadata: Mapping[str, Any]) -> None:
+    """Put ``metadata`` on the step's ``LOADED_INPUT`` event, which the Dagster instance keeps with the run.
+    ``InputContext.add_input_metadata`` would also record an asset observation of the loaded asset, which
+    is no fact about that asset."""
+    if _step_context(context) is None:
+        return
+    if not isinstance(getattr(context, "_user_generated_metadata", None), dict):
+        raise DagsterCompatError(
+            "InputContext._user_generated_metadata is gone in this Dagster release; prov_dagster cannot tell the "
+            "step that writes a graph-backed asset what the graph's other steps read. Pin dagster<=1.13."
+        )
+    context._user_generated_metadata.update(normalize_metadata(dict(metadata)))  # noqa: SLF001
+
+
+def inside_graph(context: OutputContext | InputContext) -> bool:
+    """Whether ``context``'s step is an op inside a graph (a graph-backed asset's), not a node of its own."""
+    step_context = _step_context(context)
+    return step_context is not None and step_context.node_handle.parent is not None
+
+
+def graph_steps_upstream(context: OutputContext) -> tuple[str, ...]:
+    """The node handles (``features.clean_rows``) of the other ops of the graph-backed asset that
+    ``context`` writes, on which the asset depends; ``()`` for an asset that is one op, or outside a run."""
+    step_context = _step_context(context)
+    if not inside_graph(context) or not context.has_asset_key:
+        return ()
+    own = step_context.node_handle
+    handles = step_context.job_def.asset_layer.upstream_dep_op_handles(context.asset_key)
+    return tuple(sorted(str(h) for h in handles if h != own))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pandas as pd
@@ -28,16 +28,17 @@ from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.digests import digest_of
-from prov_dagster.masking import flags_metadata, forget_run, inherit, inherited, recorded_flags
+from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inherit, inherited, recorded_flags
 from prov_dagster.metadata import output_metadata
-from prov_dagster.naming import data_relpath, dataset_name
+from prov_dagster.graphs import graph_reads, read_metadata
+from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.steps import end_open_steps
 from prov_dagster.sources import source_input
-from prov_dagster.storage import free_replaced
+from prov_dagster.storage import DataLocation, free_replaced
 
 DIGEST_METADATA_KEY = "tdprov/digest"
 
@@ -63,59 +64,68 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
     # -- output -----------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        if not context.has_asset_key:
-            if obj is None:
-                return
-            raise BadInputError(
-                f"output {context.name!r} of op {context.op_def.name!r} is not an asset",
-                fix="ProvenanceIOManager stores assets; give plain op outputs another io_manager_key",
-            )
-        key = context.asset_key
-        if obj is None:  # an asset that wrote its data itself (e.g. through ProvenanceResource)
+        if obj is None:  # an asset that wrote its data itself (e.g. through ProvenanceResource), or no value
             recorder_for(self).step_for(context).no_output(output_name=context.name, expected=_compat.expected_outputs(context))
             return
-        partition = _single_partition(context)
-        df = _as_dataframe(obj, key)
-        wants = AssetProvenance.from_metadata(context.definition_metadata, f"asset {dataset_name(key)!r}")
+        place = _output_place(context)
+        df = _as_dataframe(obj, place)
+        wants = AssetProvenance.from_metadata(context.definition_metadata, place.label)
         step = recorder_for(self).step_for(context)
         step.training = step.training or wants.training
         location = self.data_location()
-        relpath = data_relpath(key, partition)
-        flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *inherited(context)}
+        flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *self._graph_reads(context, step),
+                   *inherited(context)}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
             hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps validation and the write
             quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
             # bad data under the 'fail' policy is never written
-            stored = None if refused else location.write_table(relpath, pa.Table.from_pandas(df))
+            stored = None if refused else location.write_table(place.relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)
         if quality is not None:
             flagged |= flagged_columns(load_schema(wants.schema))
-            quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(relpath),
+            quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(place.relpath),
                                       warn=context.log.warning)
-        row_set = row_set_of(digest, dataset_name(key)) if wants.granularity == "row" and not refused else None
-        digest = without_rows(digest)  # the row set stands for them from here on
-        record = DatasetRecord(
-            name=dataset_name(key), digest=digest, uri=location.uri(relpath), partition=partition, quality=quality, owners=wants.owners,
-            row_set=row_set,
-        )
+        record = place.record(location, digest, quality=quality, owners=wants.owners)
+        row_set = row_set_of(digest, record.name) if wants.granularity == "row" and not refused else None
+        record = replace(record, digest=without_rows(digest), row_set=row_set)  # the row set stands for the rows from here on
         if refused:
             assert quality is not None
-            failure = _quality_error(key, partition, quality)
+            failure = _quality_error(place, quality)
             bundle = step.fail(failed_output=record, error=failure)
             error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
             raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle)) from error
-        location.write_sidecar(relpath, {"asset": record.name, "partition": partition, "digest": digest.digest, "run": step.ol_run_id})
+        location.write_sidecar(place.relpath, {**place.sidecar, "digest": record.version_id, "run": step.ol_run_id,
+                                               **_sidecar_flags(place, flagged)})
         if wants_snapshot(self, wants.snapshot):
             keep_snapshot(self, record, context.log.warning)
         if quality is not None and not quality.passed and wants.policy == "warn":
-            context.log.warning(f"{_quality_error(key, partition, quality).what} (policy 'warn': written anyway)")
-        _compat.set_output_data_version(context, key, digest.digest)
+            context.log.warning(f"{_quality_error(place, quality).what} (policy 'warn': written anyway)")
+        if place.asset_key is not None:
+            _compat.set_output_data_version(context, place.asset_key, record.version_id)
         bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
         recorder_for(self).after_delivery(free_replaced)  # the previous version's blocks, once the record is sealed
         context.add_output_metadata({**output_metadata(record, wants.policy, bundle), **flags_metadata(flagged)})
+
+    def _graph_reads(self, context: OutputContext, step: Any) -> set[str]:
+        """An asset written by an op inside a graph: add to the step's run what the graph's other steps read
+        and carried on in no recorded output (see :mod:`prov_dagster.graphs`); returns the columns those
+        reads flag."""
+        if not _compat.inside_graph(context) or not context.has_asset_key:
+            return set()
+        try:
+            records, flagged = graph_reads(context)
+        except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+            if self.settings().strict:
+                raise
+            context.log.warning(f"tdprov: could not read what the steps of graph asset {dataset_name(context.asset_key)!r} "
+                                f"read from the Dagster run's event log ({exc}); the asset's run records only its own step's inputs")
+            return set()
+        known = {(i.namespace, i.name, i.uri, i.version_id) for i in step.inputs}
+        step.inputs.extend(r for r in records if (r.namespace, r.name, r.uri, r.version_id) not in known)
+        return flagged
 
     @staticmethod
     def _validate(df: pd.DataFrame, wants: AssetProvenance, masked: set[str]) -> QualityResult | None:
@@ -164,54 +174,59 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
     # -- input ------------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> Any:
-        if not context.has_asset_key:
+        if not context.has_asset_key and context.upstream_output is None:
             raise BadInputError(
-                f"input {context.name!r} does not come from an asset",
-                fix="ProvenanceIOManager loads assets; give plain op inputs another input manager",
+                f"input {context.name!r} comes from neither an asset nor an op output",
+                fix="ProvenanceIOManager loads assets and op outputs it stored; give this input another input manager",
             )
-        key = context.asset_key
-        step = self._reading_step(context)
-        partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
-        loaded = {p: self._load_one(context, key, p) for p in partitions}
+        places = _input_places(context)
+        step = self._reading_step(context, places[0])
+        loaded = {p.partition: self._load_one(context, p) for p in places}
+        records = [record for _, record in loaded.values()]
         if step is not None:
-            step.input(*(record for _, record in loaded.values()))  # one event for a window of partitions
+            step.input(*records)  # one event for a window of partitions
+        if _compat.inside_graph(context):  # for the step that writes the graph's asset (prov_dagster.graphs)
+            carried = step is not None and all(isinstance(m, ProvenanceIOManager) for m in _compat.output_io_managers(context) or ())
+            _compat.set_loaded_input_metadata(context, read_metadata(records, carried=carried, flagged=inherited(context)))
         frames = {p: df for p, (df, _) in loaded.items()}
-        return frames[partitions[0]] if len(partitions) == 1 else frames
+        return frames[places[0].partition] if len(places) == 1 else frames
 
-    def _reading_step(self, context: InputContext) -> Any | None:
-        """The run of the step that reads: Dagster loads an input with the IO manager of the asset's writer,
-        but the read belongs to the reading step's run, in the store and namespace of the step's own
+    def _reading_step(self, context: InputContext, place: _Place) -> Any | None:
+        """The run of the step that reads: Dagster loads an input with the IO manager of its writer, but the
+        read belongs to the reading step's run, in the store and namespace of the step's own
         ``ProvenanceIOManager`` (the first of its outputs'), else of a ``ProvenanceResource`` it uses; None
         when the step has neither (nothing of it is recorded, so the read is not: a run holding only it
-        would never end)."""
+        would never end; inside a graph asset, the step that writes the asset records it)."""
         resources = _compat.step_resources(context)
         own = self if resources is None else next(
             (r for r in resources if isinstance(r, ProvenanceConfig)), None)  # outputs' IO managers come first
         if own is None:
-            context.log.warning(f"tdprov: step {_compat.run_context(context)[2]!r} reads asset {dataset_name(context.asset_key)!r} "
-                                "but records none of its outputs, so the read is not recorded; give an output a "
-                                "ProvenanceIOManager or call ProvenanceResource.record(context=...) in the step")
+            step_key = _compat.run_context(context)[2]
+            if _compat.inside_graph(context):
+                context.log.info(f"tdprov: step {step_key!r} reads {place.what} and records none of its outputs; the "
+                                 "read goes into the run of the step that writes the graph's asset")
+            else:
+                context.log.warning(f"tdprov: step {step_key!r} reads {place.what} but records none of its outputs, so the "
+                                    "read is not recorded; give an output a ProvenanceIOManager or call "
+                                    "ProvenanceResource.record(context=...) in the step")
             return None
         return recorder_for(own).step_for(context)
 
-    def _load_one(self, context: InputContext, key: AssetKey, partition: str | None) -> tuple[pd.DataFrame, DatasetRecord]:
-        """The data of ``key`` (``partition``), checked against its recorded digest, and the version it is (the asset
-        key in the namespace its writer gave it)."""
+    def _load_one(self, context: InputContext, place: _Place) -> tuple[pd.DataFrame, DatasetRecord]:
+        """The data at ``place``, checked against its recorded digest, and the version it is (an asset key in
+        the namespace its writer gave it)."""
         location = self.data_location()
-        relpath = data_relpath(key, partition)
-        loaded = location.read_table(relpath)
+        loaded = location.read_table(place.relpath)
         df = loaded.table.to_pandas()
         found = replace(hash_dataframe(df), file_sha256=loaded.sha256)
-        recorded = self._recorded(context, key, partition)
-        inherit(context, recorded_flags(recorded))
+        recorded = self._recorded(context, place.asset_key, place.partition) if place.asset_key is not None else {}
         digest_value = recorded.get(DIGEST_METADATA_KEY)
-        expected = (str(getattr(digest_value, "value", digest_value)) if digest_value is not None else None) or (
-            location.read_sidecar(relpath) or {}
-        ).get("digest")
+        sidecar = (location.read_sidecar(place.relpath) or {}) if digest_value is None else {}  # no Dagster history, an op output
+        inherit(context, recorded_flags(recorded) or recorded_flags(sidecar))
+        expected = (str(getattr(digest_value, "value", digest_value)) if digest_value is not None else None) or sidecar.get("digest")
         if expected is not None and expected != found.digest:
-            self._mismatch(context, key, partition, location.uri(relpath), expected, found)
-        return df, DatasetRecord(name=dataset_name(key), digest=found, uri=location.uri(relpath), partition=partition,
-                                 asset_namespace=self.namespace_uri())
+            self._mismatch(context, place, location.uri(place.relpath), expected, found)
+        return df, place.record(location, found, asset_namespace=self.namespace_uri() if place.asset_key is not None else None)
 
     def _recorded(self, context: InputContext, key: AssetKey, partition: str | None) -> Mapping[str, Any]:
         """The metadata of the latest materialization of ``key`` (and ``partition``): digest, flagged columns."""
@@ -226,11 +241,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return {}
         return records[0].asset_materialization.metadata
 
-    def _mismatch(
-        self, context: InputContext, key: AssetKey, partition: str | None, uri: str, expected: str, found: TableDigest
-    ) -> None:
-        where = f"asset {dataset_name(key)!r}" + (f" partition {partition!r}" if partition is not None else "")
-        what = f"{where} at {uri} does not hold the recorded data: expected digest {expected}, found {found.digest}."
+    def _mismatch(self, context: InputContext, place: _Place, uri: str, expected: str, found: TableDigest) -> None:
+        what = f"{place.what} at {uri} does not hold the recorded data: expected digest {expected}, found {found.digest}."
         if self.on_mismatch == "warn":
             context.log.warning(what + " (on_mismatch='warn': loading it anyway; the digest found is recorded)")
             return
@@ -257,6 +269,60 @@ def _digest_for(df: pd.DataFrame, granularity: str) -> TableDigest:
     return digest_of(df, threads=1)
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where an asset (partition) or an op output that is no asset lives in the data root, and its name."""
+
+    label: str  # in messages: "asset 'raw/orders'", "output 'result' of step 'features.clean_rows'"
+    relpath: str
+    asset_key: AssetKey | None = None
+    partition: str | None = None
+
+    @property
+    def what(self) -> str:
+        return self.label + (f" partition {self.partition!r}" if self.partition is not None else "")
+
+    @property
+    def sidecar(self) -> dict[str, Any]:
+        """What the data file's sidecar says it is."""
+        if self.asset_key is None:
+            return {"output": self.label}
+        return {"asset": dataset_name(self.asset_key), "partition": self.partition}
+
+    def record(self, location: DataLocation, digest: TableDigest, **fields: Any) -> DatasetRecord:
+        """The version ``digest`` of the data here: an asset by its key, an op output by its location only."""
+        uri = location.uri(self.relpath)
+        if self.asset_key is not None:
+            return DatasetRecord(name=dataset_name(self.asset_key), digest=digest, uri=uri, partition=self.partition, **fields)
+        namespace, name = located_dataset(uri, self.relpath)
+        return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri, **fields)
+
+
+def _output_place(context: OutputContext) -> _Place:
+    """Where ``context``'s output goes: its asset's file, else a file of its own per run, step and output."""
+    if context.has_asset_key:
+        key = context.asset_key
+        partition = _single_partition(context)
+        return _Place(f"asset {dataset_name(key)!r}", data_relpath(key, partition), key, partition)
+    return _Place(f"output {context.name!r} of step {context.step_key!r}", op_output_relpath(context.get_identifier()))
+
+
+def _input_places(context: InputContext) -> list[_Place]:
+    """Where ``context``'s input is: its asset's file per partition it loads, else the file its op output went to."""
+    if not context.has_asset_key:
+        upstream = context.upstream_output
+        assert upstream is not None
+        return [_Place(f"output {upstream.name!r} of step {upstream.step_key!r}", op_output_relpath(context.get_identifier()))]
+    key = context.asset_key
+    partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+    return [_Place(f"asset {dataset_name(key)!r}", data_relpath(key, p), key, p) for p in partitions]
+
+
+def _sidecar_flags(place: _Place, flagged: set[str]) -> dict[str, Any]:
+    """The flagged columns an op output carries on, in its sidecar (an asset records them on its materialization)."""
+    return {FLAGGED_KEY: sorted(flagged)} if place.asset_key is None and flagged else {}
+
+
 def _single_partition(context: OutputContext) -> str | None:
     if not context.has_asset_partitions:
         return None
@@ -269,19 +335,19 @@ def _single_partition(context: OutputContext) -> str | None:
     return keys[0]
 
 
-def _as_dataframe(obj: Any, key: AssetKey) -> pd.DataFrame:
+def _as_dataframe(obj: Any, place: _Place) -> pd.DataFrame:
     if isinstance(obj, pd.DataFrame):
         return obj
-    raise BadInputError(
-        f"asset {dataset_name(key)!r} returned {type(obj).__module__}.{type(obj).__qualname__}, not a pandas DataFrame",
-        fix="return a pandas DataFrame, or record files and other data with ProvenanceResource.record(...)",
-    )
+    fix = ("return a pandas DataFrame, or record files and other data with ProvenanceResource.record(...)"
+           if place.asset_key is not None else
+           "return a pandas DataFrame, or give the output another IO manager (Out(io_manager_key=...))")
+    raise BadInputError(f"{place.label} returned {type(obj).__module__}.{type(obj).__qualname__}, not a pandas DataFrame",
+                        fix=fix)
 
 
-def _quality_error(key: AssetKey, partition: str | None, quality: QualityResult) -> BadInputError:
-    where = f"asset {dataset_name(key)!r}" + (f" partition {partition!r}" if partition is not None else "")
+def _quality_error(place: _Place, quality: QualityResult) -> BadInputError:
     failed = ", ".join(f"{c.column or '<table>'}: {c.name} ({c.failure_count})" for c in quality.failed_checks[:5])
     return BadInputError(
-        f"{where} failed Pandera schema {quality.schema_name!r}: {quality.failure_count} failure case(s) [{failed}].",
+        f"{place.what} failed Pandera schema {quality.schema_name!r}: {quality.failure_count} failure case(s) [{failed}].",
         fix="fix the data or the schema, or set quality_policy='block', 'warn' or 'record' on the asset",
     )

@@ -11,7 +11,7 @@ per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dagster import AssetKey
 from dagster._core.definitions.partitions.utils import MultiPartitionKey
@@ -66,6 +66,17 @@ def data_relpath(asset_key: AssetKey, partition_key: str | None, suffix: str = "
     """Relative ``/`` path of an asset's data file: ``raw/orders.parquet`` or ``raw/orders/2024-01-01.parquet``."""
     parts = tuple(_safe_segment(p) for p in asset_key.path) + partition_segments(partition_key)
     return "/".join(parts) + suffix
+
+
+OP_OUTPUTS_FOLDER = ".tdprov-ops"
+"""Folder of the data root holding op outputs that are no asset (the steps of a graph-backed asset hand them on)."""
+
+
+def op_output_relpath(identifier: Sequence[str], suffix: str = ".parquet") -> str:
+    """Relative ``/`` path of an op output that is no asset, from Dagster's identifier of it (Dagster run id,
+    step key, output name, mapping key of a dynamic output): ``.tdprov-ops/<run>/<step>/<output>.parquet``,
+    one file per run, step and output, so each one is a dataset of its own."""
+    return "/".join((OP_OUTPUTS_FOLDER, *map(_safe_segment, identifier))) + suffix
 
 
 def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0, part: int = 0) -> str:

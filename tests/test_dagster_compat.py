@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DataVersion, IOManager, OutputContext, asset, build_output_context, materialize
+from dagster import AssetKey, DataVersion, IOManager, OutputContext, asset, build_output_context, graph_asset, materialize, op
 
 from prov_dagster import _compat
 
@@ -56,3 +56,46 @@ def test_missing_setter_raises_a_clear_compat_error(monkeypatch: pytest.MonkeyPa
     with pytest.raises(_compat.DagsterCompatError, match="set_data_version is gone"):
         _compat.set_output_data_version(context, AssetKey("x"), "blake3:00")
     assert DataVersion("x").value == "x"
+
+
+class _GraphIOManager(IOManager):
+    """Keeps values in memory; notes what prov_dagster reads of a graph asset's steps."""
+
+    values: dict[tuple, object] = {}
+    upstream: list[tuple[str, ...]] = []
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        self.values[tuple(context.get_identifier())] = obj
+        if context.has_asset_key:
+            self.upstream.append(_compat.graph_steps_upstream(context))
+
+    def load_input(self, context: object) -> object:
+        _compat.set_loaded_input_metadata(context, {"tdprov/read": {"inside_graph": _compat.inside_graph(context)}})
+        return self.values.get(tuple(context.get_identifier())) if not context.has_asset_key else pd.DataFrame({"a": [1]})
+
+
+@op
+def _first(upstream: pd.DataFrame) -> pd.DataFrame:
+    return upstream
+
+
+@op
+def _second(df: pd.DataFrame) -> pd.DataFrame:
+    return df
+
+
+@graph_asset
+def two_ops(versioned_by_io_manager: pd.DataFrame) -> pd.DataFrame:
+    return _second(_first(versioned_by_io_manager))
+
+
+def test_a_graph_assets_steps_and_the_metadata_of_a_loaded_input() -> None:
+    """The ops of a graph asset the asset depends on, and metadata on LOADED_INPUT with no asset observation."""
+    result = materialize([versioned_by_io_manager, two_ops], resources={"io_manager": _GraphIOManager()},
+                         selection=["two_ops"])
+    assert _GraphIOManager.upstream == [("two_ops._first",)]
+    loaded = {e.step_key: e.event_specific_data.metadata["tdprov/read"].value
+              for e in result.all_events if e.event_type_value == "LOADED_INPUT"}
+    assert loaded == {"two_ops._first": {"inside_graph": True}, "two_ops._second": {"inside_graph": True}}, (
+        "Dagster no longer puts the metadata prov_dagster gives on the LOADED_INPUT event; update prov_dagster/_compat.py")
+    assert not [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]

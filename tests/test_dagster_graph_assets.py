@@ -1,0 +1,198 @@
+"""A graph-backed asset's lineage reaches the assets its ops read, by identity: its op outputs stored by
+the IO manager are datasets of their own that chain the steps' runs, and a read whose step hands its output
+to another IO manager goes into the run of the step that writes the asset, with the version read."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import rdflib
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    FilesystemIOManager,
+    ReexecutionOptions,
+    execute_job,
+    graph_asset,
+    instance_for_test,
+    materialize,
+    op,
+    reconstructable,
+)
+
+import dagster_graph_defs as graph
+from prov_common.audit import run_audit
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main as cli_main
+from prov_common.config import Settings
+from prov_common.signing import signing_key_from_settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, definitions
+from prov_dagster.storage import default_data_root
+
+TESTS = Path(__file__).resolve().parent
+OP_OUTPUTS_FOLDER = ".tdprov-ops"  # where the IO manager keeps op outputs that are no asset
+DERIVED = """PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>
+SELECT DISTINCT ?name ?version WHERE { ?v prov:wasDerivedFrom+ ?u . ?u tdprov:name ?name ; tdprov:version ?version }"""
+
+
+@op
+def clean_rows(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw[raw.x > 1]
+
+
+@op
+def add_feature(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(y=df.x * 2)
+
+
+@graph_asset
+def features(raw: pd.DataFrame) -> pd.DataFrame:
+    return add_feature(clean_rows(raw))
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    path = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_STORE", path)
+    monkeypatch.setenv("TDPROV_TEST_OPS_DIR", str(tmp_path / "ops"))
+    monkeypatch.delenv("TDPROV_TEST_FAIL_FEATURE", raising=False)
+    signing_key_from_settings()
+    return path
+
+
+def runs(store: str) -> dict[str, Any]:
+    """Job (step key) -> the index summary of its newest bundle."""
+    return {s.job_name: s for s in sorted(list_bundles(open_store(store)), key=lambda s: s.ended_at or "")}
+
+
+def located(store: str, key: str) -> str:
+    return f"{default_data_root(store)}/{key}.parquet"
+
+
+def digest_of(instance: DagsterInstance, key: str) -> str:
+    [record] = instance.fetch_materializations(AssetKey(key), limit=1).records
+    return record.asset_materialization.metadata["tdprov/digest"].value
+
+
+def derived_from(store: str, tmp_path: Path, name: str, version: str) -> set[tuple[str, str]]:
+    """(dataset name, version) of everything the version ``version`` of ``name`` was derived from, by a SPARQL
+    query over the PROV that 'tdprov export' writes."""
+    out = tmp_path / "prov.ttl"
+    assert cli_main(["export", "--format", "ttl", "-o", str(out), "--store", store]) == 0
+    graph_ = rdflib.Graph().parse(out, format="turtle")
+    found = set()
+    for entity in graph_.subjects(rdflib.URIRef("https://github.com/tdprov/tdprov/ns#version"), rdflib.Literal(version)):
+        if (entity, rdflib.URIRef("https://github.com/tdprov/tdprov/ns#name"), rdflib.Literal(name)) in graph_:
+            found |= {(str(r.name), str(r.version)) for r in graph_.query(DERIVED, initBindings={"v": entity})}
+    return found
+
+
+def lineage(store: str, target: str, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    capsys.readouterr()
+    assert cli_main(["lineage", target, *extra, "--store", store]) == 0
+    return capsys.readouterr().out
+
+
+def chain(shown: str) -> list[Any]:
+    """The versions and the jobs that generated them along the first upstream path of 'tdprov lineage --json'."""
+    path: list[Any] = []
+    node = json.loads(shown)["lineage"][0]
+    while node is not None:
+        path.append((node["dataset"], node["version"]))
+        generated = node["generatedBy"]
+        path += [run["job"] for run in generated[:1]]
+        node = generated[0]["inputs"][0] if generated and generated[0]["inputs"] else None
+    return path
+
+
+def audit_is_clean(store: str, inputs: int) -> None:
+    """The audit finds nothing, and its completeness check traced ``inputs`` inputs."""
+    audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
+    assert [f.what for f in audit.findings] == []
+    completeness = audit.check("completeness")
+    assert (completeness.status, completeness.checked) == ("pass", inputs)
+
+
+def test_op_outputs_the_io_manager_stores_chain_the_graph_steps_by_identity(
+        store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], ol_validator) -> None:
+    """With definitions() defaults every op output goes to ProvenanceIOManager: stored, recorded, chained."""
+    defs = definitions([graph.raw, features], store=store, watch_store=False, audit_cron=None)
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+        assert result.success
+        raw_v, features_v = digest_of(instance, "raw"), digest_of(instance, "features")
+    found = runs(store)
+    assert set(found) == {"raw", "features.clean_rows", "features.add_feature"}
+    clean, add = found["features.clean_rows"], found["features.add_feature"]
+    assert [(i.name, i.version) for i in clean.inputs] == [(located(store, "raw"), raw_v)]
+    [middle] = clean.outputs
+    assert middle.name == f"{default_data_root(store)}/{OP_OUTPUTS_FOLDER}/{result.run_id}/features.clean_rows/result.parquet"
+    assert [(i.name, i.version) for i in add.inputs] == [(middle.name, middle.version)]
+    assert [(o.name, o.version) for o in add.outputs] == [(located(store, "features"), features_v)]
+    assert middle.version != raw_v  # its own content: two rows of three
+    for summary in found.values():  # an op output is a dataset like any other, with no asset key in symlinks
+        for event in parse_events_jsonl(read_bundle(open_store(store), summary.run_id).files["events.jsonl"]):
+            ol_validator.validate_event(event, custom_schemas=True)
+            assert all("symlinks" not in d.get("facets", {}) for d in event["inputs"] + event["outputs"]
+                       if OP_OUTPUTS_FOLDER in d["name"])
+    assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
+        (located(store, "features"), features_v), "features.add_feature", (middle.name, middle.version),
+        "features.clean_rows", (located(store, "raw"), raw_v), "raw"]
+    assert "used by features.clean_rows" in lineage(store, "raw", capsys, "--downstream")
+    assert derived_from(store, tmp_path, located(store, "features"), features_v) == {
+        (middle.name, middle.version), (located(store, "raw"), raw_v)}
+    audit_is_clean(store, 3)
+
+
+def test_the_step_writing_a_graph_asset_records_the_reads_of_steps_whose_outputs_go_elsewhere(
+        store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """clean_rows hands its output to another IO manager: its read of raw goes into add_feature's run."""
+    resources = {"io_manager": ProvenanceIOManager(store=store), "ops": FilesystemIOManager(base_dir=str(tmp_path / "ops"))}
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([graph.raw, graph.features], resources=resources, instance=instance).success
+        raw_v, features_v = digest_of(instance, "raw"), digest_of(instance, "features")
+    found = runs(store)
+    assert set(found) == {"raw", "features.add_feature"}
+    add = found["features.add_feature"]
+    assert [(i.name, i.version) for i in add.inputs] == [(located(store, "raw"), raw_v)]
+    assert [(o.name, o.version) for o in add.outputs] == [(located(store, "features"), features_v)]
+    assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
+        (located(store, "features"), features_v), "features.add_feature", (located(store, "raw"), raw_v), "raw"]
+    assert "used by features.add_feature" in lineage(store, located(store, "raw"), capsys, "--downstream")
+    assert derived_from(store, tmp_path, located(store, "features"), features_v) == {(located(store, "raw"), raw_v)}
+    assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
+        (located(store, "features"), features_v), "features.add_feature", (located(store, "raw"), raw_v), "raw"]
+    audit_is_clean(store, 2)
+
+
+def test_a_graph_asset_in_step_processes_and_re_executed_from_failure_records_the_version_read(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each step in its own process; the re-executed add_feature takes clean_rows' read from the run it re-executes."""
+    monkeypatch.chdir(TESTS)  # step processes import dagster_graph_defs from the working directory
+    monkeypatch.setenv("TDPROV_TEST_FAIL_FEATURE", "1")
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        failed = execute_job(reconstructable(graph.get_graph_job), instance=instance)
+        assert not failed.success
+        raw_v = digest_of(instance, "raw")
+        loaded = [e for e in failed.all_events if e.event_type_value == "LOADED_INPUT" and e.step_key == "features.clean_rows"]
+        assert [e.event_specific_data.metadata["tdprov/read"].value["versions"][0]["digest"]["digest"] for e in loaded] == [raw_v]
+        monkeypatch.delenv("TDPROV_TEST_FAIL_FEATURE")
+        again = execute_job(reconstructable(graph.get_graph_job), instance=instance,
+                            reexecution_options=ReexecutionOptions.from_failure(failed.run_id, instance))
+        assert again.success
+        assert {e.step_key for e in again.all_events if e.event_type_value == "STEP_START"} == {"features.add_feature"}
+        features_v = digest_of(instance, "features")
+    add = runs(store)["features.add_feature"]
+    assert [(i.name, i.version) for i in add.inputs] == [(located(store, "raw"), raw_v)]
+    assert [(o.name, o.version) for o in add.outputs] == [(located(store, "features"), features_v)]
+    assert derived_from(store, tmp_path, located(store, "features"), features_v) == {(located(store, "raw"), raw_v)}
+    assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
+        (located(store, "features"), features_v), "features.add_feature", (located(store, "raw"), raw_v), "raw"]
+    audit_is_clean(store, 2)
