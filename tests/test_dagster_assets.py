@@ -359,6 +359,39 @@ def test_partitions_get_one_version_each_and_downstream_records_the_partition_it
     assert [(asset_of(store, i.name), i.version) for i in summary.inputs] == [("regional/us", versions["us"])]  # one file per partition
 
 
+def test_a_partitioned_assets_key_names_every_partition(store: Path, instance, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """Each partition is a dataset of its own, all with the asset key in ``symlinks``: lineage by the key (or the
+    symlink's ``namespace/name``) shows every partition, and a verb that needs one version refuses the key,
+    naming the partitions' files, which name one."""
+    versions = []
+    for key in ("eu", "us", "eu"):
+        result = materialize([pipeline.regional], partition_key=key, instance=instance, resources={"io_manager": ProvenanceIOManager()})
+        [mat] = materializations(result).values()
+        versions.append((located(store, f"regional/{key}"), mat.metadata["tdprov/digest"].value))
+    eu, us = located(store, "regional/eu"), located(store, "regional/us")
+
+    def shown(*args: str) -> list[tuple[str, str, str]]:
+        assert cli_main(["lineage", *args, "--json", "--store", str(store)]) == 0
+        trees = json.loads(capsys.readouterr().out)["lineage"]
+        return sorted((t["dataset"], t["version"], t["generatedBy"][0]["runId"]) for t in trees)
+
+    every = shown("regional", "--all-versions")
+    assert sorted((name, version) for name, version, _ in every) == sorted(versions)
+    assert len({run for _, _, run in every}) == 3
+    newest = shown("regional")
+    assert sorted((name, version) for name, version, _ in newest) == sorted(versions[1:])
+    assert shown("dagster://default/regional") == newest
+    for verb in (["record", "regional"], ["checkout", "regional", "-o", str(tmp_path / "x.parquet")],
+                 ["contains", "regional", "--record", '{"region": "eu"}']):
+        assert cli_main([*verb, "--store", str(store)]) == 2, verb
+        err = capsys.readouterr().err
+        assert "'regional' names 2 datasets" in err and repr(eu) in err and repr(us) in err, err
+        assert "name one by its path or URI" in err
+    assert cli_main(["record", us, "--store", str(store)]) == 0
+    assert versions[1][1] in capsys.readouterr().out
+
+
 # -- the resource -----------------------------------------------------------------------------------
 @asset(ins={"orders": AssetIn(key=RAW)})
 def exported_csv(context, orders: pd.DataFrame, provenance: ProvenanceResource) -> MaterializeResult:

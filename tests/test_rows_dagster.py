@@ -27,6 +27,7 @@ from prov_common.store.snapshots import SnapshotIndex, index_key, object_key
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
 
 from rows_support import contains_cli, count_reads
+from test_dagster_defs import located
 
 ROWS = 30_000
 FRAME = pd.DataFrame({
@@ -141,7 +142,8 @@ def test_an_asset_key_means_its_newest_version_after_an_audit(tmp_path: Path, in
                                                              capsys: pytest.CaptureFixture) -> None:
     """An audit catalogued the first run with its asset key; the newer runs are known only by their index
     summaries, which name the dataset by its location. The asset key still means the newest version (not
-    the catalogued one), and only the newest bundles are read to know it."""
+    the catalogued one): every uncatalogued bundle is read to know it (a key may name several datasets, the
+    partitions of an asset), and for the dataset's location only the newest ones."""
     store_uri = str(tmp_path / "store")
     old = _materialize(store_uri, instance)
     assert main(["audit", "--quiet", "--store", store_uri]) == 0
@@ -175,7 +177,13 @@ def test_an_asset_key_means_its_newest_version_after_an_audit(tmp_path: Path, in
     recorded.read_naming("customers")
     assert len(recorded.runs) == 3 and recorded.index().resolve("customers")[0] == new
     read = {k.split("/")[1] for k in reads if k.startswith("bundles/") and k.endswith("/events.jsonl")}
-    assert read == {answer["rowDigests"].split("/")[1]}  # the newest run's bundle, not the unrelated one's
+    assert len(read) == 2 and answer["rowDigests"].split("/")[1] in read  # every uncatalogued run: a key may name several datasets
+    reads.clear()
+    recorded = RecordedRuns.of(store, trust)
+    recorded.read_naming(located(store_uri, "customers"))
+    assert recorded.index().resolve(located(store_uri, "customers"))[0] == new
+    read = {k.split("/")[1] for k in reads if k.startswith("bundles/") and k.endswith("/events.jsonl")}
+    assert read == {answer["rowDigests"].split("/")[1]}  # a location: the newest run's bundle, not the unrelated one's
     reads.clear()
     recorded = RecordedRuns.of(store, trust)
     recorded.read_naming("nothing")

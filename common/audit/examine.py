@@ -53,9 +53,17 @@ def _quality(ds: DatasetState) -> QualityResult | None:
 
 
 def _aliases(symlinks: dict) -> tuple[str, ...]:
-    """The other names of a dataset in its standard ``symlinks`` facet (a Dagster asset key, a table name)."""
+    """The other names of a dataset in its standard ``symlinks`` facet (a Dagster asset key, a table name), each
+    alone and as ``namespace/name`` (``dagster://default/raw/orders``)."""
     found = symlinks.get("identifiers") if isinstance(symlinks.get("identifiers"), list) else []
-    return tuple(sorted({i["name"] for i in found if isinstance(i, dict) and isinstance(i.get("name"), str) and i["name"]}))
+    named = [i for i in found if isinstance(i, dict) and isinstance(i.get("name"), str) and i["name"]]
+    return tuple(sorted({i["name"] for i in named} | {_qualified(i["namespace"], i["name"]) for i in named
+                                                      if isinstance(i.get("namespace"), str) and i["namespace"]}))
+
+
+def _qualified(namespace: str, name: str) -> str:
+    """``namespace/name`` of a ``symlinks`` identifier, with one ``/`` between them."""
+    return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
 
 
 def _use(ds: DatasetState) -> DatasetUse:

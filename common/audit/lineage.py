@@ -190,12 +190,15 @@ class LineageIndex:
     def resolve(self, ref: str) -> tuple[str, DatasetUse]:
         """A dataset (name, namespace/name, URI, or another name in its ``symlinks`` facet such as a Dagster
         asset key) meaning its newest recorded version, or a digest: the newest version that holds it,
-        whatever the dataset."""
+        whatever the dataset. A name of several datasets (an asset key names each of its partitions) is
+        refused, naming them: which one's version is meant is the user's to say."""
         if SHORT_DIGEST.fullmatch(ref.strip().lower()):
             ref = self.expand_digest(ref)
-        named = self.newest_naming(ref)
-        if named is not None:
-            return named.version, named.dataset
+        named = self.datasets_named(ref)
+        if len(named) > 1 and all(ref != n.version for n in named):
+            raise several_datasets(ref, [n.dataset for n in named])
+        if named:
+            return named[0].version, named[0].dataset
         if normal_version(ref) in self.sources:
             s = self.sources[normal_version(ref)][0]
             return ref, DatasetUse("source", s.name, ref)
@@ -218,25 +221,53 @@ class LineageIndex:
         raise BadInputError(f"'{prefix}' begins {len(found)} recorded digests ({', '.join(sorted(found)[:3])}...).",
                             fix="pass more of the digest")
 
+    def namings(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
+        """Every way a run names ``ref``: as a version it wrote or read, or a dataset of that name at any version.
+        ``skip``: run ids whose namings do not count."""
+        located = location_of_ref(ref)
+        return [Naming(table is self.generated, run_order(run), key[2], d)
+                for table in (self.generated, self.used_by) for key, uses in table.items() for run, d in uses
+                if run.run_id not in skip and (ref == key[2] or names_dataset(ref, located, d))]
+
     def newest_naming(self, ref: str, *, skip: Container[str] = ()) -> "Naming | None":
         """The version :meth:`resolve` picks among the runs (not the sources): a version some run wrote
         beats one only read, then the newest run, then the larger digest; None when no run names ``ref``.
         ``skip``: run ids whose namings do not count."""
-        located = location_of_ref(ref)
-        candidates = []
-        for table in (self.generated, self.used_by):
-            for key, uses in table.items():
-                for run, d in uses:
-                    if run.run_id not in skip and (ref == key[2] or names_dataset(ref, located, d)):
-                        candidates.append(Naming(table is self.generated, run_order(run), key[2], d))
-        return max(candidates, key=lambda c: (c.generated, c.order, c.version)) if candidates else None
+        return max(self.namings(ref, skip=skip), key=Naming.rank, default=None)
+
+    def datasets_named(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
+        """The newest naming (as :meth:`newest_naming` picks it) of each dataset that ``ref`` names, newest first:
+        one, unless ``ref`` is another name of several datasets (a Dagster asset key names each of its
+        partitions) or a digest several datasets hold."""
+        newest: dict[tuple[str, str], Naming] = {}
+        for naming in sorted(self.namings(ref, skip=skip), key=Naming.rank):
+            newest[(naming.dataset.namespace, naming.dataset.name)] = naming
+        return sorted(newest.values(), key=Naming.rank, reverse=True)
+
+
+SHOWN_DATASETS = 10  # datasets a message names; the rest are counted
+
+
+def several_datasets(ref: str, datasets: list[DatasetUse]) -> BadInputError:
+    """The error for a name that means several datasets where one version is needed (an asset key of a
+    partitioned asset), naming them and how to name one."""
+    shown = ", ".join(repr(d.label) for d in datasets[:SHOWN_DATASETS])
+    more = f" and {len(datasets) - SHOWN_DATASETS} more" if len(datasets) > SHOWN_DATASETS else ""
+    return BadInputError(
+        f"'{ref}' names {len(datasets)} datasets (the partitions of an asset, or data it wrote to several places): "
+        f"{shown}{more}.",
+        fix="name one by its path or URI as listed, or give a version's digest ('tdprov lineage' takes the name "
+            "and shows every one of them)",
+    )
 
 
 def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:
     """Whether ``ref`` (given by a user; ``located``: :func:`~prov_common.w3cprov.identity.location_of_ref`
     of it) names the dataset of ``d``: by its URI, by location (only the dataset there), or, when ``ref`` is
-    not a location, by its name alone or another of its names (a Dagster asset key)."""
-    return ref in (d.label, d.uri) or at_location(located, d.namespace, d.name) or (located is None and ref in (d.name, *d.aliases))
+    not a location, by its name alone or another of its names (a Dagster asset key); a URI that is another name's
+    ``namespace/name`` (``dagster://default/raw/orders``) names the datasets named so."""
+    return (ref in (d.label, d.uri) or at_location(located, d.namespace, d.name)
+            or (located is None and ref == d.name) or (ref in d.aliases and (located is None or "://" in ref)))
 
 
 @dataclass(frozen=True)
@@ -247,3 +278,7 @@ class Naming:
     order: str
     version: str
     dataset: DatasetUse
+
+    def rank(self) -> tuple[bool, str, str]:
+        """How the versions a name means are ordered, newest last: one a run wrote, then the run's time, then the digest."""
+        return self.generated, self.order, self.version

@@ -13,6 +13,7 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.signing import TrustStore
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
+from prov_common.w3cprov.identity import at_location, location_of_ref
 
 
 @dataclass
@@ -89,11 +90,18 @@ class RecordedRuns:
             self._index = None
 
     def read_naming(self, name: str) -> None:
-        """Read the bundles of the unread runs that could name ``name`` newer than the verified records do:
-        newest first, down to the newest verified run that wrote a dataset of that name (by any of its
-        names). A run whose summary does not show an asset key is thus never passed over for an older,
-        catalogued run that does, an index entry whose bundle does not verify never stands for the name,
-        and a name written by a recent run costs a few bundle reads (one no run wrote, all of them)."""
+        """Read the bundles of the unread runs that could name ``name`` otherwise than the verified records do.
+
+        A location a run names a dataset at (a path, a URI as the index entries show it): its unread runs
+        newest first, down to the newest verified run that wrote the dataset; an index entry whose bundle
+        does not verify thus never stands for it, at the cost of a few bundle reads. Any other name (an
+        asset key, a ``symlinks`` identifier's ``namespace/name``, a name no run wrote) may be another name
+        of several datasets (an asset key names each of its partitions), known only from the signed events:
+        every unread run is read."""
+        located = location_of_ref(name)
+        if located is None or not self._lives_at(name, located):
+            self.read(list(self.unread))
+            return
         best = self.index().newest_naming(name, skip=self.unread)
         floor = best.order if best is not None and best.generated else ""
         found: str | None = None
@@ -105,6 +113,11 @@ class RecordedRuns:
             named = LineageIndex([self.runs[run_id]]).newest_naming(name) if run_id in self.runs else None
             if named is not None and named.generated:
                 found = order  # runs of the same time are read too: the newest version is decided among them
+
+    def _lives_at(self, name: str, located: tuple[str, str]) -> bool:
+        """Whether a run names a dataset that lives at ``name`` (``located``: its dataset), by its own name."""
+        return any(name in (d.label, d.uri) or at_location(located, d.namespace, d.name)
+                   for run in self.runs.values() for d in (*run.inputs, *run.outputs))
 
     def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name

@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
             "that generated it and the versions those runs used, back to the origins (versions no recorded "
             "run generated; registered sources are named); with --downstream, the runs that used it and "
             "what they generated. DATASET may be a name, namespace/name, URI or another name the events give it, "
-            "such as a Dagster asset key (its newest version is shown unless --all-versions); DIGEST a version or digest, or a prefix of at least 12 characters. "
+            "such as a Dagster asset key or a symlink's namespace/name (dagster://default/raw/orders): its newest version is shown unless --all-versions, "
+            "of each dataset it names (a partitioned asset's key names every partition); DIGEST a version or digest, or a prefix of at least 12 characters. "
             "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
@@ -73,33 +74,32 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
-                           left_out: dict[str, str], audit_trust: TrustStore | None = None) -> str | None:
-    """``namespace/name`` of the dataset that ``name`` means by another of its names (a Dagster asset key, in
-    the events' ``symlinks``, which index summaries leave out): its newest version's, as ``tdprov contains``
-    and ``checkout`` resolve it from the verified bundles of the runs ``found``; None when no run names it
-    so. Runs whose bundles do not verify are added to ``left_out``."""
+                           left_out: dict[str, str], audit_trust: TrustStore | None = None) -> list[str]:
+    """``namespace/name`` of each dataset that ``name`` means by another of its names (a Dagster asset key, in
+    the events' ``symlinks``, which index summaries leave out; a partitioned asset's key names every
+    partition), newest first, from the verified bundles of the runs ``found``; none when no run names it so.
+    Runs whose bundles do not verify are added to ``left_out``."""
     from prov_common.audit.recorded import RecordedRuns
 
     if is_digest(name):
-        return None
+        return []
     recorded = RecordedRuns.of(store, trust, summaries=found, audit_trust=audit_trust)
     try:
         recorded.read_naming(name)
     finally:
         left_out.update(recorded.left_out)
-    naming = recorded.index().newest_naming(name)
-    return f"{naming.dataset.namespace}/{naming.dataset.name}" if naming is not None else None
+    return [f"{n.dataset.namespace}/{n.dataset.name}" for n in recorded.index().datasets_named(name)]
 
 
-def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, target: str, direction: str,
+def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
             sources: dict[str, list[SourceLabel]]) -> tuple[LineageGraph, list[LineageTree]]:
-    """The lineage graph of the runs ``found`` and the trees of the versions ``target`` means (none when it
-    names nothing there)."""
+    """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
+    name nothing there)."""
     if args.checks:
         graph = lineage_graph(merge_documents(bundle_documents(store, found)))
     else:
         graph = graph_from_summaries(found)
-    keys = find_nodes(graph, target, all_versions=args.all_versions)
+    keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))
     trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
     if trees and not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
         shown = {tree.node.id for root in trees for tree in root.walk()}
@@ -200,15 +200,15 @@ def _run(args: argparse.Namespace) -> int:
     verified: set[str] = set()
     left_out: dict[str, str] = {}
     corrected: dict[str, str] = {}
-    target = args.target
+    targets = [args.target]
     try:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
-            graph, trees = _traced(store, found, args, target, direction, sources)
-            if not trees and target == args.target:  # no dataset is named so in the index: another name (an asset key)?
-                target = _located_by_other_name(store, trust, found, args.target, left_out,
-                                                auditor_trust_from_settings(settings)) or target
+            graph, trees = _traced(store, found, args, targets, direction, sources)
+            if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
+                targets = _located_by_other_name(store, trust, found, args.target, left_out,
+                                                 auditor_trust_from_settings(settings)) or targets
                 found = [s for s in found if s.run_id not in left_out]
-                graph, trees = _traced(store, found, args, target, direction, sources)
+                graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
             shown = _runs_of(trees) - verified
