@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset
+from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset, get_dagster_logger
 
 from prov_dagster.digests import digest_of
 from prov_dagster.metadata import schema_metadata
@@ -73,7 +73,8 @@ def provenance_asset(
 
     The function returns a DataFrame (or ``Output`` of one); the asset then returns
     ``Output(df, data_version=DataVersion(<digest>))`` -- the public way to set a data version, so
-    the version is the content digest even with another IO manager. Other keyword arguments go to ``@asset``.
+    the version is the content digest even with another IO manager (a ``data_version`` the function's
+    ``Output`` sets gives way to it, with a warning). Other keyword arguments go to ``@asset``.
     """
     where = f"provenance_asset {getattr(fn, '__name__', '')!r}"
     policy = check_policy(quality_policy, where)
@@ -146,11 +147,18 @@ def _versionable(returns: Any) -> bool:
 
 
 def versioned(result: Any) -> Any:
-    """``result`` with its content digest as data version (DataFrames and ``Output``s of DataFrames)."""
+    """``result`` with its content digest as data version (DataFrames and ``Output``s of DataFrames); a data
+    version the function set on its ``Output`` gives way to the digest, with a warning naming it."""
     if isinstance(result, pd.DataFrame):
         return _output(result)
-    if isinstance(result, Output) and isinstance(result.value, pd.DataFrame) and result.data_version is None:
-        return _output(result.value, output_name=result.output_name, metadata=result.metadata, tags=result.tags)
+    if isinstance(result, Output) and isinstance(result.value, pd.DataFrame):
+        output = _output(result.value, output_name=result.output_name, metadata=result.metadata, tags=result.tags)
+        if result.data_version is not None and result.data_version != output.data_version:
+            get_dagster_logger().warning(
+                f"tdprov: output {result.output_name!r} sets data version {result.data_version.value!r}; a provenance_asset "
+                f"is versioned by its content digest, so its data version is {output.data_version.value} (leave "
+                "data_version out of the Output, or declare the asset with @asset to keep a version of your own)")
+        return output
     return result
 
 

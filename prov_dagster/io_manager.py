@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 from dagster import (
     AssetKey,
+    DagsterEventType,
     Failure,
     AssetRecordsFilter,
     ConfigurableIOManager,
@@ -41,6 +42,7 @@ from prov_dagster.sources import source_input
 from prov_dagster.storage import DataLocation, free_replaced
 
 DIGEST_METADATA_KEY = "tdprov/digest"
+DATA_VERSION_TAG = "dagster/data_version"  # the tag of a materialization that holds its data version
 
 
 class PanderaValidationError(BadInputError):
@@ -150,6 +152,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
                     raise
                 context.log.warning(f"tdprov: could not read how the steps of run {run.run_id} ended ({exc}); the lineage "
                                     "runs of those that handed over no asset output stay open (the audit reports them as unfinished)")
+        if run is not None and instance is not None:
+            for warning in _versions_not_digests(instance, run.run_id, recorder.step_keys(run.run_id)):
+                context.log.warning(warning)
         recorder.wait()
         free_replaced()
         if run is not None:
@@ -248,6 +253,28 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return
         raise VerificationError(what, fix=f"re-materialize the upstream asset, {restore_hint(expected, uri)}, "
                                           "or set on_mismatch='warn' on the IO manager to load it anyway")
+
+
+def _versions_not_digests(instance: Any, run_id: str, step_keys: set[str]) -> list[str]:
+    """A warning for each materialization of Dagster run ``run_id``, by the steps ``step_keys``, whose data version
+    is not the content digest the IO manager recorded: the asset's ``Output(data_version=...)`` set it, and
+    Dagster keeps that over the IO manager's."""
+    warnings = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION) if step_keys else ():
+        event = entry.dagster_event
+        if event is None or event.step_key not in step_keys:
+            continue
+        materialization = event.event_specific_data.materialization
+        recorded = materialization.metadata.get(DIGEST_METADATA_KEY)
+        version = (materialization.tags or {}).get(DATA_VERSION_TAG)
+        digest = str(getattr(recorded, "value", recorded)) if recorded is not None else None
+        if digest is not None and version is not None and version != digest:
+            asset = dataset_name(materialization.asset_key) + (f" partition {materialization.partition!r}" if materialization.partition else "")
+            warnings.append(
+                f"tdprov: asset {asset!r} has data version {version!r}, set by its Output(data_version=...), not its content "
+                f"digest {digest} (recorded as {DIGEST_METADATA_KEY} and in its lineage bundle); leave data_version out of "
+                "the Output (the IO manager versions by content) to make the digest its data version")
+    return warnings
 
 
 def restore_hint(digest: str, uri: str) -> str:

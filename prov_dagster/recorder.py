@@ -188,6 +188,11 @@ class Recorder:
         with self._lock:
             return [r for r in self._steps.values() if r.identity.dagster_run_id == dagster_run_id and r.started and not r.ended]
 
+    def step_keys(self, dagster_run_id: str) -> set[str]:
+        """The keys of the steps of Dagster run ``dagster_run_id`` that this process recorded (open or ended)."""
+        with self._lock:
+            return {i.step_key for i in (*self._steps, *self._ended) if i.dagster_run_id == dagster_run_id}
+
     def forget(self, run: StepRun) -> None:
         """``run`` ended: the step's next touch starts its next part (remembered for the newest
         :data:`ENDED_KEPT` steps of this process)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from dagster import (
     AssetOut,
     AssetSpec,
     DagsterInstance,
+    DataVersion,
     MaterializeResult,
     Output,
     RetryPolicy,
@@ -390,6 +392,39 @@ def test_a_partitioned_assets_key_names_every_partition(store: Path, instance, t
         assert "name one by its path or URI" in err
     assert cli_main(["record", us, "--store", str(store)]) == 0
     assert versions[1][1] in capsys.readouterr().out
+
+
+@provenance_asset
+def own_version_wrapped() -> pd.DataFrame:
+    return Output(pd.DataFrame({"a": [1, 2]}), data_version=DataVersion("my-v1"))
+
+
+@asset
+def own_version_plain() -> Output[pd.DataFrame]:
+    return Output(pd.DataFrame({"a": [3, 4]}), data_version=DataVersion("mine-2"))
+
+
+def warnings_of(instance: DagsterInstance, run_id: str) -> list[str]:
+    return [e.user_message for e in instance.all_logs(run_id) if e.level == logging.WARNING and e.user_message]
+
+
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
+def test_a_data_version_the_asset_sets_itself_is_never_silently_the_version_instead_of_the_digest(store: Path, instance) -> None:
+    """provenance_asset is versioned by its content digest: a data version its Output sets gives way, with a
+    warning naming it. A plain asset's own data version is what Dagster keeps; the digest is in the metadata
+    and the bundle, and a warning names both."""
+    result = run([own_version_wrapped, own_version_plain], instance)
+    mats = materializations(result)
+    wrapped, plain = mats[AssetKey("own_version_wrapped")], mats[AssetKey("own_version_plain")]
+    recorded = {asset_of(store, o.name): o.version for s in summaries(store) for o in s.outputs}
+    assert wrapped.tags["dagster/data_version"] == wrapped.metadata["tdprov/digest"].value == recorded["own_version_wrapped"]
+    assert plain.tags["dagster/data_version"] == "mine-2"
+    assert plain.metadata["tdprov/digest"].value == recorded["own_version_plain"] == hash_path(
+        Path(str(store) + "-data") / "own_version_plain.parquet").digest
+    said = warnings_of(instance, result.run_id)
+    assert [w for w in said if "'my-v1'" in w and wrapped.tags["dagster/data_version"] in w], said
+    assert [w for w in said if "'own_version_plain'" in w and "'mine-2'" in w and recorded["own_version_plain"] in w], said
+    assert not [w for w in said if "own_version_wrapped" in w and "Output(data_version=...)" in w]
 
 
 # -- the resource -----------------------------------------------------------------------------------
