@@ -14,6 +14,7 @@ from dagster import (
     asset_check,
 )
 
+from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
 
@@ -74,6 +75,7 @@ def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSever
         "digest": mat.metadata.get("tdprov/digest", MetadataValue.text("")),
         "run_id": MetadataValue.text(records[0].run_id),
     }
-    if "tdprov/bundle" in mat.metadata:
-        metadata["bundle"] = mat.metadata["tdprov/bundle"]
+    for key, name in ((BUNDLE_KEY, "bundle"), (NOT_RECORDED_KEY, "not_recorded")):
+        if key in mat.metadata:
+            metadata[name] = mat.metadata[key]
     return AssetCheckResult(passed=bool(result.get("passed")), severity=severity, metadata=metadata)

@@ -16,6 +16,9 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
 
 SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
+BUNDLE_KEY = "tdprov/bundle"
+RECORDED_KEY = "tdprov/recorded"
+NOT_RECORDED_KEY = "tdprov/not_recorded"
 
 _COLUMN_TABLE_SCHEMA = TableSchema(
     columns=[
@@ -26,8 +29,8 @@ _COLUMN_TABLE_SCHEMA = TableSchema(
 )
 
 
-def output_metadata(record: DatasetRecord, policy: str, bundle: str | None) -> dict[str, Any]:
-    """Digest, per-column digests, rows, schema, Pandera outcome, data and bundle locations."""
+def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: str | None = None) -> dict[str, Any]:
+    """Digest, per-column digests, rows, schema, Pandera outcome, data and bundle locations (see :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
         "tdprov/digest": MetadataValue.text(digest.digest),
@@ -45,9 +48,16 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str | None) -> d
     if record.quality is not None:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
-    if bundle is not None:
-        meta["tdprov/bundle"] = location_link(bundle)
+    meta.update(bundle_metadata(bundle, problem))
     return meta
+
+
+def bundle_metadata(bundle: str, problem: str | None) -> dict[str, Any]:
+    """``tdprov/bundle``: a link to the bundle a step's run is sealed in; when none can be (``problem``: why),
+    ``tdprov/recorded`` false and ``tdprov/not_recorded`` with the reason, never a link to nothing."""
+    if problem is not None:
+        return {RECORDED_KEY: MetadataValue.bool(False), NOT_RECORDED_KEY: MetadataValue.text(problem)}
+    return {BUNDLE_KEY: location_link(bundle)}
 
 
 def extent_metadata(written: Iterable[DatasetRecord]) -> dict[str, Any]:

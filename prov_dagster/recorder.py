@@ -60,17 +60,17 @@ class StepRun:
         self.inputs.extend(records)
         self.stage()
 
-    def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] = ()) -> str | None:
+    def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] = ()) -> str:
         """Record a written dataset version; after the last expected output, complete the run.
 
-        Returns the bundle location once the run is complete, else ``None`` (the output is staged).
+        Returns the location of the bundle the run is (or, while the output is only staged, will be) sealed in.
         """
         self.outputs.append(record)
         self.handled.add(output_name)
         if set(expected) <= self.handled:
             return self.complete()
         self.stage()
-        return None
+        return self.recorder.bundle_location(self.ol_run_id)
 
     def no_output(self, *, output_name: str, expected: tuple[str, ...] = ()) -> None:
         """An expected output that carries nothing (``None``); completes the run if it has started."""
@@ -145,6 +145,7 @@ class Recorder:
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
         self._pending: list[Future[None]] = []
+        self._problem: Any = _UNRESOLVED
 
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
@@ -277,6 +278,19 @@ class Recorder:
 
     def bundle_location(self, ol_run_id: str) -> str:
         return bundle_location(self.settings, ol_run_id)
+
+    def problem(self) -> str | None:
+        """Why no bundle of this recorder can be sealed (its signing key or its store cannot be opened: the same
+        for every run), or None; found on first use and remembered. The events are still emitted (staged,
+        forwarded): 'tdprov store seal' seals them once the cause is fixed."""
+        if self._problem is _UNRESOLVED:
+            try:
+                self.transport().signer  # noqa: B018 - opened (and kept) now rather than when the first run is sealed
+                self.transport().store  # noqa: B018
+                self._problem = None
+            except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+                self._problem = str(exc) or type(exc).__name__
+        return self._problem
 
 
 def _has_samples(record: DatasetRecord) -> bool:

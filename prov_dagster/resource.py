@@ -18,8 +18,7 @@ from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
-from prov_dagster.links import location_link
-from prov_dagster.metadata import extent_metadata
+from prov_dagster.metadata import bundle_metadata, extent_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
 from prov_dagster.recorder import StepRun, recorder_for
@@ -35,15 +34,16 @@ Datasets = Union[Mapping[str, Data], Iterable[Data], None]
 class Recorded:
     """What :meth:`ProvenanceResource.record` recorded.
 
-    ``digests``: dataset name -> digest; ``bundle``: where the step's lineage bundle is;
-    ``data_version``: the single output's digest (``None`` with several outputs); ``metadata``: ready
-    for ``MaterializeResult(metadata=...)``.
+    ``digests``: dataset name -> digest; ``bundle``: where the step's lineage bundle is (``None`` when it
+    could not be written: ``problem`` says why); ``data_version``: the single output's digest (``None``
+    with several outputs); ``metadata``: ready for ``MaterializeResult(metadata=...)``.
     """
 
     digests: dict[str, str]
-    bundle: str
+    bundle: str | None
     data_version: DataVersion | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
 
 
 class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
@@ -92,8 +92,10 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
         metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
         metadata.update(extent_metadata(written))
-        metadata["tdprov/bundle"] = location_link(bundle)
-        return Recorded(digests=digests, bundle=bundle, data_version=version, metadata=metadata)
+        problem = recorder_for(self).problem()
+        metadata.update(bundle_metadata(bundle, problem))
+        return Recorded(digests=digests, bundle=None if problem else bundle, data_version=version, metadata=metadata,
+                        problem=problem)
 
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)

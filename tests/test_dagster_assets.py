@@ -583,6 +583,8 @@ def test_a_multi_asset_step_is_one_run_with_both_outputs(store: Path, instance) 
     assert sorted((asset_of(store, o.name), o.version) for o in summary.outputs) == sorted(
         (k.to_user_string(), m.tags["dagster/data_version"]) for k, m in mats.items()
     )
+    # every output links the bundle its step's run is sealed in, not only the one handed over last
+    assert [url_path(m.metadata["tdprov/bundle"].value) for m in mats.values()] == [store / "bundles" / summary.run_id] * 2
 
 
 def test_a_subsetted_multi_asset_step_is_closed_after_its_selected_outputs(store: Path, instance) -> None:
@@ -618,6 +620,26 @@ def test_a_retried_step_records_the_failed_attempt_and_the_successful_one(store:
     assert set(found) == {first, second}
     assert (found[first].state, found[second].state) == ("FAIL", "COMPLETE")
     assert [i.name for i in found[first].inputs] == [i.name for i in found[second].inputs] == [located(store, "raw/orders")]
+
+
+def test_a_bundle_that_cannot_be_written_is_never_linked(store: Path, instance, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signing key that cannot be read: the pipeline runs on, and what the step shows, and what
+    ProvenanceResource.record returns, says that nothing was recorded and why, with no link to a bundle
+    that was never written."""
+    typo = tmp_path / "typo.key"
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(typo))
+    result = run([pipeline.orders, exported_csv], instance)
+    assert result.success
+    assert not (store / "bundles").exists() or not list((store / "bundles").iterdir())
+    mats = materializations(result)
+    for mat in mats.values():
+        assert "tdprov/bundle" not in mat.metadata
+        assert mat.metadata["tdprov/recorded"].value is False
+        assert str(typo) in mat.metadata["tdprov/not_recorded"].value and "cannot be read" in mat.metadata["tdprov/not_recorded"].value
+    recorded = ProvenanceResource().record(outputs={"frame": pd.DataFrame({"a": [1]})})
+    assert recorded.bundle is None and str(typo) in (recorded.problem or "")
+    assert recorded.metadata["tdprov/recorded"].value is False and "tdprov/bundle" not in recorded.metadata
 
 
 # -- store failures ---------------------------------------------------------------------------------
