@@ -37,7 +37,7 @@ from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
-from prov_dagster.steps import end_open_steps
+from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import source_input
 from prov_dagster.storage import DataLocation, free_replaced
 
@@ -141,21 +141,12 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         """The run (or this step's process) is done: end the runs of the steps that handed over no asset
         output (asset checks, ``MaterializeResult``) as Dagster recorded them, then wait until every
         bundle is written."""
-        recorder = recorder_for(self)
+        close_open_steps(self, context)
         run = getattr(context, "dagster_run", None)
         instance = getattr(context, "instance", None)
         if run is not None and instance is not None:
-            try:
-                end_open_steps(recorder, instance, run.run_id)
-            except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
-                if self.settings().strict:
-                    raise
-                context.log.warning(f"tdprov: could not read how the steps of run {run.run_id} ended ({exc}); the lineage "
-                                    "runs of those that handed over no asset output stay open (the audit reports them as unfinished)")
-        if run is not None and instance is not None:
-            for warning in _versions_not_digests(instance, run.run_id, recorder.step_keys(run.run_id)):
+            for warning in _versions_not_digests(instance, run.run_id, recorder_for(self).step_keys(run.run_id)):
                 context.log.warning(warning)
-        recorder.wait()
         free_replaced()
         if run is not None:
             forget_run(run.run_id)
@@ -199,23 +190,18 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
     def _reading_step(self, context: InputContext, place: _Place) -> Any | None:
         """The run of the step that reads: Dagster loads an input with the IO manager of its writer, but the
         read belongs to the reading step's run, in the store and namespace of the step's own
-        ``ProvenanceIOManager`` (the first of its outputs'), else of a ``ProvenanceResource`` it uses; None
-        when the step has neither (nothing of it is recorded, so the read is not: a run holding only it
-        would never end; inside a graph asset, the step that writes the asset records it)."""
+        ``ProvenanceIOManager`` (the first of its outputs'), else (an asset check, a step whose outputs go to
+        another IO manager) of this IO manager, whose teardown ends the run as Dagster recorded the step (a
+        ``ProvenanceResource`` of the same settings records into that run); None inside a graph asset, where the
+        step that writes the asset records it."""
         resources = _compat.step_resources(context)
         own = self if resources is None else next(
-            (r for r in resources if isinstance(r, ProvenanceConfig)), None)  # outputs' IO managers come first
-        if own is None:
-            step_key = _compat.run_context(context)[2]
-            if _compat.inside_graph(context):
-                context.log.info(f"tdprov: step {step_key!r} reads {place.what} and records none of its outputs; the "
-                                 "read goes into the run of the step that writes the graph's asset")
-            else:
-                context.log.warning(f"tdprov: step {step_key!r} reads {place.what} but records none of its outputs, so the "
-                                    "read is not recorded; give an output a ProvenanceIOManager or call "
-                                    "ProvenanceResource.record(context=...) in the step")
+            (r for r in resources if isinstance(r, ProvenanceIOManager)), None)  # outputs' IO managers come first
+        if own is None and _compat.inside_graph(context):
+            context.log.info(f"tdprov: step {_compat.run_context(context)[2]!r} reads {place.what} and records none of its "
+                             "outputs; the read goes into the run of the step that writes the graph's asset")
             return None
-        return recorder_for(own).step_for(context)
+        return recorder_for(own or self).step_for(context)
 
     def _load_one(self, context: InputContext, place: _Place) -> tuple[pd.DataFrame, DatasetRecord]:
         """The data at ``place``, checked against its recorded digest, and the version it is (an asset key in

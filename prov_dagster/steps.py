@@ -69,3 +69,23 @@ def _failures(instance: Any, run_id: str) -> dict[str, tuple[str, bool]]:
                 error = error.cause
             failures[event.step_key] = (" <- ".join(messages), data.error_source == ErrorSource.INTERRUPT)
     return failures
+
+
+def close_open_steps(config: Any, context: Any) -> None:
+    """At the end of a resource's use in a run (or a step's process): end the runs that ``config``'s recorder started
+    for steps that handed over no asset output, as Dagster recorded them (see :func:`end_open_steps`), then wait until
+    every bundle is written. Never raises unless the settings are strict: it is told as a warning."""
+    from prov_dagster.recorder import recorder_for
+
+    recorder = recorder_for(config)
+    run = getattr(context, "dagster_run", None)
+    instance = getattr(context, "instance", None)
+    if run is not None and instance is not None:
+        try:
+            end_open_steps(recorder, instance, run.run_id)
+        except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+            if config.settings().strict:
+                raise
+            context.log.warning(f"tdprov: could not read how the steps of run {run.run_id} ended ({exc}); the lineage "
+                                "runs of those that handed over no asset output stay open (the audit reports them as unfinished)")
+    recorder.wait()

@@ -210,3 +210,46 @@ def test_steps_in_processes_of_their_own_end_when_their_process_does(store: str,
         "raw_raw_has_rows": "COMPLETE", "counted": "COMPLETE"}
     assert all([asset_of(store, i.name) for i in by_step[step].inputs] == ["raw"] for step in ("raw_raw_has_rows", "counted"))
     no_unfinished_run(store)
+
+
+@asset(io_manager_key="prov")
+def keyed_orders() -> pd.DataFrame:
+    return pd.DataFrame({"id": [1, 2], "amount": [5.0, 7.0]})
+
+
+@asset_check(asset=keyed_orders)
+def keyed_orders_positive(keyed_orders: pd.DataFrame) -> AssetCheckResult:
+    return AssetCheckResult(passed=bool((keyed_orders.amount >= 0).all()))
+
+
+@asset(io_manager_key="fs")
+def keyed_copy(keyed_orders: pd.DataFrame, prov_resource: ProvenanceResource) -> pd.DataFrame:
+    if os.environ.get("TDPROV_TEST_RAISE"):
+        raise RuntimeError("the step failed before it recorded anything")
+    return keyed_orders
+
+
+@pytest.mark.parametrize("raise_in_step", [False, True], ids=["completes", "fails"])
+def test_a_step_whose_outputs_go_elsewhere_records_its_read_and_ends(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     raise_in_step: bool) -> None:
+    """An asset check of an asset kept by a ProvenanceIOManager under another key than 'io_manager' recorded nothing
+    of its read (and its warning told to give the check an output IO manager, which checks have not); a step whose
+    output goes to another IO manager and that uses a ProvenanceResource of another namespace had its read in that
+    resource's run, which nothing ended. Both are ended as Dagster recorded the steps, with what they read."""
+    from dagster import FilesystemIOManager
+
+    if raise_in_step:
+        monkeypatch.setenv("TDPROV_TEST_RAISE", "1")
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([keyed_orders, keyed_orders_positive, keyed_copy], instance=instance, raise_on_error=False,
+                             resources={"io_manager": FilesystemIOManager(base_dir=str(tmp_path / "fs")),
+                                        "fs": FilesystemIOManager(base_dir=str(tmp_path / "fs")),
+                                        "prov": ProvenanceIOManager(store=store),
+                                        "prov_resource": ProvenanceResource(store=store, namespace="team")})
+        assert result.success is not raise_in_step
+    by_step = {s.job_name: s for s in bundles(store).values()}
+    assert by_step["keyed_orders_keyed_orders_positive"].state == "COMPLETE"
+    assert by_step["keyed_copy"].state == ("FAIL" if raise_in_step else "COMPLETE")
+    for step in ("keyed_orders_keyed_orders_positive", "keyed_copy"):
+        assert [asset_of(store, i.name) for i in by_step[step].inputs] == ["keyed_orders"], step
+    no_unfinished_run(store)
