@@ -90,12 +90,18 @@ def test_a_catalog_segment_of_another_store_is_a_finding_and_the_run_logged_ther
     assert code == 0 and new in out, out
 
 
-def test_catalogs_written_before_they_named_their_checkpoint_are_read_and_another_stores_are_not(store_uri: str, monkeypatch) -> None:
+def test_catalogs_written_before_they_named_their_checkpoint_are_read_and_another_stores_are_not(store_uri: str, monkeypatch,
+                                                                                                 tmp_path: Path) -> None:
     """Catalog objects of an older tdprov (no checkpoint root) still give the report every run once the auditor's
-    memory shows their runs are this log's; an older object of another store is a finding."""
+    memory, or for an auditor with none the log's leaves, show their runs are this log's; an older object of another
+    store is a finding."""
     monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)
-    with pytest.MonkeyPatch.context() as older:
-        older.setattr(catalog, "written_at", lambda head: {"checkpointSize": head.checkpoint.size}, raising=False)  # as tdprov wrote them before
+    from prov_common.audit import generated, state
+
+    with pytest.MonkeyPatch.context() as older:  # as tdprov wrote them before: no checkpoint root, no pins in the state
+        older.setattr(catalog, "written_at", lambda head: {"checkpointSize": head.checkpoint.size}, raising=False)
+        older.setattr(generated, "written_at", lambda head: {}, raising=False)
+        older.setattr(state.AuditState, "catalog", property(lambda self: {}, lambda self, value: None), raising=False)
         pipe = Pipeline(store_uri)
         assert _audit(store_uri).clean
         extra = [seal(pipe.store, run_events(f"prepare_{i}", [dataset(pipe.raw_name, pipe.raw)],
@@ -106,6 +112,8 @@ def test_catalogs_written_before_they_named_their_checkpoint_are_read_and_anothe
         other, b_runs = _other_store(store_uri, 3)
     before = list(open_store(store_uri).list(catalog.SUMMARY_PREFIX)) + list(open_store(store_uri).list(catalog.CATALOG_PREFIX))
     assert before and all("checkpointRoot" not in raw_read(store_uri, k).decode() for k in before)
+    ephemeral = _audit(store_uri, memory_path=tmp_path / "ephemeral" / "memory.json")  # an auditor with no memory (a CI
+    assert ephemeral.clean, _shown(ephemeral)  # runner), same keys: older objects and lookups are checked against the log
     upgraded = _audit(store_uri)
     assert upgraded.clean, _shown(upgraded)
     assert {pipe.prepare, pipe.train, *extra} <= {r["runId"] for r in upgraded.runs_listed()}

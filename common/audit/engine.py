@@ -206,8 +206,10 @@ def _audit(
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
     written: list[str | None] = []
     catalogued: list[Written | None] = []
-    # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now
-    binding = Binding(tlog, pins, ChainMap(memory.runs, {x.run_id: x.index_key for x in logged_now}) if memory.runs else None)
+    # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now;
+    # an auditor with no memory of this store (its first audit, an ephemeral CI runner) reads them from the log's leaves
+    seen = memory.runs or {x.run_id: x.index_key for x in tlog.readable_leaves()}
+    binding = Binding(tlog, pins, ChainMap(seen, {x.run_id: x.index_key for x in logged_now}))
     unsaved = False  # the records examined now are in no catalog segment: a summary must hold them
     if new_head is not None and fresh and appended:
         try:
