@@ -246,3 +246,30 @@ def test_training_data_made_by_a_run_with_no_recorded_inputs_is_a_gap_until_a_so
                                              location="/data/vendor.parquet"), pipe.key)
     closed, full = _audit(pipe.store), _audit(pipe.store, full=True)
     assert closed.check(CHECK_COMPLETENESS).findings == [] == full.check(CHECK_COMPLETENESS).findings
+
+
+def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit stopped after its checkpoint and before its state: the next audit takes the leaves after the state's
+    checkpoint as logged, but its own state left them out, so the audit after it listed that run as new and logged
+    it a second time (every audit clean)."""
+    from collections import Counter
+
+    from prov_common.audit import engine
+    from prov_common.signing import trust_from_settings
+    from prov_common.tlog.log import TransparencyLog
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))],
+                                       start=T0 + timedelta(hours=3)))
+    with monkeypatch.context() as crashing:
+        def stop(*args, **kwargs):
+            raise KeyboardInterrupt("the auditor stopped")
+        crashing.setattr(engine, "write_state", stop)
+        with pytest.raises(KeyboardInterrupt):
+            _audit(pipe.store)
+    for _ in range(3):
+        assert _audit(pipe.store).clean
+    leaves = TransparencyLog(pipe.store, trust_from_settings(Settings.from_env(store=pipe.store.uri))).read_leaves()
+    assert [run for run, n in Counter(x.run_id for x in leaves).items() if n > 1] == [], "a run was logged twice"
+    assert late in {x.run_id for x in leaves}

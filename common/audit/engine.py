@@ -266,7 +266,8 @@ def _audit(
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
     result.ended = datetime.now(timezone.utc) if now is None else now
     if new_head is not None and appended:  # a state covers exactly the leaves of its checkpoint
-        leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in logged_now), *((x.index_key, x.run_id) for x in new_leaves)]
+        leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in [*plan.logged_leaves, *logged_now, *new_leaves])]  # the
+        # leaves found after the last state's checkpoint (an auditor that stopped before its state) too: never listed as new again
         state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key, started, binding.pins)
         written.append(write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer))
 
