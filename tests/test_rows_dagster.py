@@ -122,6 +122,27 @@ def test_a_row_set_whose_schema_was_changed_gives_no_answer(store_uri: str, inst
     assert "by the columns [email: string, customer_id: int64, score: float64], its signed events by [customer_id: int64, " in err, err
 
 
+@provenance_asset(granularity="row")
+def sessions() -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [1, 2, 3], "session": [{"kind": "web", "token": "t1"}, {"kind": "app", "token": "t2"},
+                                                                {"kind": "web", "token": "t3"}]})
+
+
+def test_a_struct_field_named_like_a_secret_does_not_make_the_row_set_look_changed(tmp_path: Path, instance: Any,
+                                                                                   capsys: pytest.CaptureFixture) -> None:
+    """A struct column with a field named 'token': the events' redaction wrote the schema facet's type as
+    'struct<"kind": string, "token": ***', and contains said the row set was changed after sealing (exit 2) for
+    every record; a redacted part matches what the row set holds there."""
+    store_uri = str(tmp_path / "store")
+    result = materialize([sessions], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    (event,) = result.get_asset_materialization_events()
+    digest = str(event.materialization.metadata["tdprov/digest"].value)
+    code, answer, err = contains_cli(digest, {"customer_id": 2, "session": {"kind": "app", "token": "t2"}}, store_uri, capsys)
+    assert code == 0 and answer["contained"], (code, err)
+    code, answer, err = contains_cli(digest, {"customer_id": 9, "session": {"kind": "app", "token": "zz"}}, store_uri, capsys)
+    assert code == 1 and answer["contained"] is False, (code, err)
+
+
 def test_contains_and_checkout_by_asset_key_before_any_audit(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
     """No audit has catalogued the run: the asset key, kept only in the signed events, is found by reading
     the bundles (the index summaries name the dataset by its location)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest
 from prov_common.errors import VerificationError
 from prov_common.hashing.raw import blake3_digest
+from prov_common.lineage.secret_text import REDACTED
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
@@ -79,6 +81,19 @@ def _signed_schema(dataset: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | 
     return tuple((str(f.get("name")), str(f.get("type"))) for f in fields if isinstance(f, Mapping))
 
 
+def _same_schema(stored: Sequence[tuple[str, str]], signed: Sequence[tuple[str, str]]) -> bool:
+    """Whether the row set's schema is the signed one: the same columns and types in order, where a part the events'
+    redaction replaced (a struct field named like a secret: ``struct<"token": ***``) matches whatever stands there."""
+    return len(stored) == len(signed) and all(_same_text(a, b) for pair in zip(stored, signed) for a, b in [(pair[0][0], pair[1][0]),
+                                                                                                          (pair[0][1], pair[1][1])])
+
+
+def _same_text(stored: str, signed: str) -> bool:
+    if REDACTED not in signed:
+        return stored == signed
+    return re.fullmatch(".*".join(re.escape(part) for part in signed.split(REDACTED)), stored, re.S) is not None
+
+
 def _columns(schema: Sequence[tuple[str, str]]) -> str:
     return "[" + ", ".join(f"{name}: {kind}" for name, kind in schema) + "]"
 
@@ -96,7 +111,7 @@ def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any])
         schema = [tuple(f) for f in json.loads(first[HEADER.size:header.fence_offset])]
     except ValueError as exc:
         raise VerificationError(f"row set {key} has a malformed schema ({exc}).", fix="restore it from a replica") from exc
-    if row_set.schema is not None and tuple(schema) != row_set.schema:  # the rows root does not cover it: a changed one
+    if row_set.schema is not None and not _same_schema(schema, row_set.schema):  # the rows root does not cover it: a changed one
         raise VerificationError(  # would turn a record into another row digest and answer "not contained"
             f"row set {key} turns records into row digests by the columns {_columns(schema)}, its signed events by "
             f"{_columns(row_set.schema)}: it was changed after sealing.", fix=f"run 'tdprov verify {row_set.run_id}' and restore the bundle from a replica")
