@@ -205,3 +205,17 @@ def test_the_workers_end_when_the_verifying_process_is_killed(tmp_path) -> None:
     for w in alive:
         os.kill(w, signal.SIGKILL)  # leave nothing behind, then fail
     assert not alive, f"workers {alive} outlived their killed parent"
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_workers_started_by_another_method_verify(tmp_path, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the forkserver start method (the default from Python 3.14) every worker took the fork server for a dead
+    parent and ended at once: verify stopped with BrokenProcessPool. (A local store: a fork server keeps the
+    environment it started with, so an S3 store's test credentials would not reach its workers.)"""
+    import multiprocessing
+
+    store, trust, _key, _runs = _tampered_store(str(tmp_path / "store"))
+    serial = _reports(store, trust, 1)
+    real = multiprocessing.get_context
+    monkeypatch.setattr(multiprocessing, "get_context", lambda name=None: real(method))
+    assert _reports(store, trust, 2) == serial

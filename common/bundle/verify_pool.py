@@ -42,10 +42,13 @@ class PoolProgress(tqdm):
     monitor_interval = 0
 
 
-def _end_with_parent(parent: int) -> None:
+def _end_with_parent(parent: int | None) -> None:
     """Have the kernel end this worker when the process that started it dies (Linux ``PR_SET_PDEATHSIG``): a
     killed ``tdprov verify`` or audit left its workers running, and a forked worker holds what the parent held,
-    such as the lock of the auditor's memory, so every later audit by that auditor waited for ever."""
+    such as the lock of the auditor's memory, so every later audit by that auditor waited for ever. ``parent``
+    None: the worker's parent is a fork server, not the verifying process (nothing to tie it to)."""
+    if parent is None:
+        return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -55,7 +58,7 @@ def _end_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _start_worker(uri: str, keys: list[bytes], parent: int) -> None:
+def _start_worker(uri: str, keys: list[bytes], parent: int | None) -> None:
     """End with the parent; open the store and load the trusted keys once per worker process, not once per chunk."""
     from prov_common.store import open_store
 
@@ -92,6 +95,7 @@ def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], sto
     chunks = [(fn, rest[i:i + size]) for i in range(0, len(rest), size)]
     context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
     keys = [key.to_pem() for key in trust]
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, keys, os.getpid())) as pool:
+    parent = None if context.get_start_method() == "forkserver" else os.getpid()  # a forkserver's workers are its children
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, keys, parent)) as pool:
         for part in pool.map(_run_chunk, chunks):
             yield from part
