@@ -556,3 +556,23 @@ def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(store_uri: st
     found = _audit(s.pipe)
     assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == page and "is not the one its audit signed" in f.what], \
         [f"{f.object}: {f.what}" for f in found.errors]
+
+
+def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a_finding(store_uri: str, tmp_path) -> None:
+    """A "Clean" report planted under a new audit's name with a real signed record copied beside it, and a page
+    planted in the folder of an audit that wrote its report elsewhere (--report DIR): both were adopted (a key its
+    record does not name was taken as it is)."""
+    from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX
+
+    s = Store(store_uri)
+    assert _audit(s.pipe, report_dir=tmp_path / "elsewhere").clean
+    elsewhere = f"{REPORTS_PREFIX}{s.newest(RUNS_PREFIX)[len(RUNS_PREFIX):].removesuffix('.prov.dsse.json')}/report.html"
+    forged = "20991231T235959000000Z-00000000-0000-4000-8000-000000000000"
+    planted = [f"{REPORTS_PREFIX}{forged}/report.html", f"{RUNS_PREFIX}{forged}.prov.dsse.json", elsewhere]
+    raw_write(s.uri, planted[0], b"<html><h1>Clean</h1></html>")
+    raw_write(s.uri, planted[1], raw_read(s.uri, s.keys(RUNS_PREFIX)[0]))
+    raw_write(s.uri, planted[2], b"<html><h1>Clean</h1></html>")
+    for full in (False, True):
+        found = _audit(s.pipe, full=full)
+        named = {f.object for f in found.check(CHECK_INVENTORY).errors}
+        assert set(planted) <= named, (full, [f"{f.object}: {f.what}" for f in found.errors])

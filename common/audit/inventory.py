@@ -18,7 +18,7 @@ from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMM
 from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
-from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, check_report
+from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.errors import StoreUnavailableError, TdprovError
@@ -187,6 +187,8 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
             read_lookup(store, key, binding)
         elif key.startswith(REPORTS_PREFIX):
             check_report(store, trust, key)
+        elif key.startswith(RUNS_PREFIX):
+            check_record(store, trust, key)
         elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
         else:

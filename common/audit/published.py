@@ -36,12 +36,31 @@ def signed_digests(prov_json: bytes) -> dict[str, str]:
             if isinstance(attrs, dict) and _LOCATION in attrs and _DIGEST in attrs}
 
 
+_FIX_PLANTED = "remove the object and find out who wrote it: an audit writes its reports and names them in its signed record"
+
+
+def check_record(store: Store, trust: TrustStore, key: str) -> bytes:
+    """The PROV-JSON of the audit's signed record at ``key``, verified: signed by a trusted auditor, and the record of
+    the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there."""
+    payload = open_envelope(store.get(key), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'").payload
+    audit_id = key[len(RUNS_PREFIX):].removesuffix(".prov.dsse.json").split("-", 1)[-1]
+    if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
+        raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
+                                fix=_FIX_PLANTED)
+    return payload
+
+
 def check_report(store: Store, trust: TrustStore, key: str) -> None:
-    """Raise :class:`VerificationError` unless report ``key`` is what its audit's signed record names (a record
-    written before the HTML page was signed names the JSON report only: the page is then taken as it is)."""
+    """Raise :class:`VerificationError` unless report ``key`` is what its audit's signed record names: the record of
+    the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest. A record
+    written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is."""
     name = key[len(REPORTS_PREFIX):].split("/", 1)[0]
-    record = open_envelope(store.get(record_key(name)), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{record_key(name)}'")
-    digest = signed_digests(record.payload).get(key)
+    digests = signed_digests(check_record(store, trust, record_key(name)))
+    digest = digests.get(key)
+    older_page = key == f"{report_folder(name)}report.html" and f"{report_folder(name)}report.json" in digests and not any(
+        location.endswith("report.html") for location in digests)
+    if digest is None and not older_page:
+        raise VerificationError(f"report '{key}' is not named by its audit's signed record '{record_key(name)}'.", fix=_FIX_PLANTED)
     if digest is not None and blake3_digest(store.get(key)) != digest:
         raise VerificationError(f"report '{key}' is not the one its audit signed ({record_key(name)} names {digest}).",
                                 fix="restore the report from a backup or replica, or run the audit again")
