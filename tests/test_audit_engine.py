@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -127,6 +127,15 @@ def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the
     assert again.clean and run_id in {r.run_id for r in again.index.runs.values()}, [f.what for f in again.errors]
     assert main(["store", "seal", "0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22", "--store", pipe.store.uri]) == 2
     assert "nothing is staged for run 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22" in capsys.readouterr().err
+    # a run with only its START staged, a moment ago, may still be running: sealed now, its COMPLETE would be in no bundle
+    running = run_events("still_running", [dataset(pipe.raw_name, pipe.raw)], [], end_type=None)
+    running[0]["eventTime"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    pipe.store.put(staged_event_key(running[0]), canonical_bytes(running[0]))
+    running_id = running[0]["run"]["runId"]
+    assert main(["store", "seal", running_id, "--store", pipe.store.uri]) == 2
+    assert f"run {running_id} may still be running" in capsys.readouterr().err
+    assert main(["store", "seal", running_id, "--force", "--store", pipe.store.uri]) == 0
+    assert capsys.readouterr().out.startswith(f"written        {running_id}")
 
 
 def test_cli_exit_codes(pipe: Pipeline, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -72,7 +72,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
                                            UNINDEXED_FIX, severity="error" if stale else NOTE, run_id=run_id))
             continue
         when = moment.isoformat().replace('+00:00', 'Z')
-        ended = _terminal_state(store, newest[run_id])
+        ended = terminal_state(store, newest[run_id])
         what = (f"run {run_id} staged its {ended} event at {when} and was never sealed (its writer could not sign or store the "
                 "bundle, and did not spool it)" if ended else
                 f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
@@ -81,7 +81,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     return result
 
 
-def _terminal_state(store: Store, key: str) -> str | None:
+def terminal_state(store: Store, key: str) -> str | None:
     """The terminal state (COMPLETE, FAIL, ABORT) of the staged event at ``key``, if it is one."""
     try:
         state = loads(store.get(key)).get("eventType")
@@ -108,3 +108,19 @@ def _indexed(store: Store, run_id: str) -> bool:
         return store.exists(key)
     except (ObjectNotFoundError, UnicodeDecodeError, BadInputError):
         return False
+
+
+def newest_staged(store: Store, run_id: str) -> tuple[str, datetime] | None:
+    """The key and time of the newest event staged for ``run_id`` (None: no event is staged)."""
+    found = None
+    for key in store.list(layout.staging_prefix(run_id)):
+        name = key[len(layout.staging_prefix(run_id)):]
+        if "/" in name or not name.endswith(".json"):
+            continue  # attachments
+        try:
+            moment = layout.parse_stamp(name[:_STAMP_LEN])
+        except ValueError:
+            continue
+        if found is None or key > found[0]:
+            found = (key, moment)
+    return found

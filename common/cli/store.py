@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_store_exists
@@ -102,6 +103,8 @@ def register(subparsers: Any) -> None:
                                 "could only be spooled (store unreachable: 'tdprov flush' delivers it).",
                     example="tdprov store seal 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22 --store s3://ml-lineage/prod")
     seal.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="the run(s) to seal, as the audit names them")
+    seal.add_argument("--force", action="store_true",
+                      help="seal a run whose newest staged event is no terminal one and is recent (it may still be running)")
     add_store_option(seal)
     seal.set_defaults(func=run_seal)
 
@@ -245,7 +248,11 @@ def _read_lock(s3: Any, bucket: str, state: BucketState) -> None:
     state.retention_years = retention.get("Years")
 
 
+RUNNING_FOR = timedelta(hours=24)  # a run with no terminal event is taken as over this long after its newest event
+
+
 def run_seal(args: argparse.Namespace) -> int:
+    from prov_common.audit.unfinished import newest_staged, terminal_state
     from prov_common.bundle import layout
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
@@ -254,9 +261,15 @@ def run_seal(args: argparse.Namespace) -> int:
     try:
         for run_id in args.run_ids:
             layout.check_run_id(run_id)
-            if next(iter(transport.store.list(layout.staging_prefix(run_id))), None) is None:
+            newest = newest_staged(transport.store, run_id)
+            if newest is None:
                 raise BadInputError(f"nothing is staged for run {run_id} in {transport.store.uri}.",
                                     fix="give a run id the audit names as staged and never sealed")
+            age = datetime.now(timezone.utc) - newest[1]
+            if not args.force and age < RUNNING_FOR and terminal_state(transport.store, newest[0]) is None:
+                raise BadInputError(f"run {run_id} may still be running: its newest staged event, {newest[1]:%Y-%m-%dT%H:%M:%SZ}, is "
+                                    "no terminal one; sealed now, what it records later would be in no bundle.",
+                                    fix=f"wait until it ends (or for {RUNNING_FOR}), or pass --force when it is known to be over")
             result = transport.seal(run_id)
             left += result.status == "spooled"
             print(f"{result.status:<14} {run_id}  {result.index_key or ''}".rstrip())
