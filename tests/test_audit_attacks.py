@@ -576,3 +576,25 @@ def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a
         found = _audit(s.pipe, full=full)
         named = {f.object for f in found.check(CHECK_INVENTORY).errors}
         assert set(planted) <= named, (full, [f"{f.object}: {f.what}" for f in found.errors])
+
+
+def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An auditor stopped after writing its reports and before its signed record left reports that every later
+    audit named as not verified ('find out who wrote it'): the record is written first."""
+    from prov_common.audit.published import REPORTS_PREFIX
+
+    s = Store(store_uri)
+    real_put = type(s.pipe.store).put
+
+    def stopping(store, key, data, *args, **kwargs):
+        if key.startswith(REPORTS_PREFIX) and key.endswith("report.html"):
+            raise KeyboardInterrupt("the auditor stopped")
+        return real_put(store, key, data, *args, **kwargs)
+
+    with monkeypatch.context() as stopped:
+        stopped.setattr(type(s.pipe.store), "put", stopping)
+        with pytest.raises(KeyboardInterrupt):
+            _audit(s.pipe)
+    for full in (False, False, True):
+        again = _audit(s.pipe, full=full)
+        assert not [f for f in again.errors if f.object.startswith(REPORTS_PREFIX)], [f"{f.object}: {f.what}" for f in again.errors]

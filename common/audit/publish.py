@@ -64,21 +64,24 @@ def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, repo
 
 
 def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: str | Path | None) -> None:
-    """Write the report (to ``report_dir`` or into the store) and the signed PROV record of the audit."""
+    """Write the signed PROV record of the audit, then the report (to ``report_dir`` or into the store) it names: a
+    report in the store is never there without the record that vouches for it (an auditor stopped in between left
+    reports that every later audit named as not verified)."""
     json_bytes, html_bytes = render(result)
     result.report_digest = blake3_digest(json_bytes)
     name = f"{stamp(result.started)}-{result.audit_id}"
-    if report_dir is not None:
-        folder = Path(report_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_bytes(json_bytes)
-        (folder / "report.html").write_bytes(html_bytes)
+    folder = Path(report_dir) if report_dir is not None else None
+    if folder is not None:
         result.report_json, result.report_html = str(folder / "report.json"), str(folder / "report.html")
     else:
-        base = report_folder(name)
-        store.put(base + "report.json", json_bytes)
-        store.put(base + "report.html", html_bytes)
-        result.report_json, result.report_html = base + "report.json", base + "report.html"
+        result.report_json, result.report_html = report_folder(name) + "report.json", report_folder(name) + "report.html"
     prov = audit_prov(result, signer, result.report_digest, result.report_json, (blake3_digest(html_bytes), result.report_html))
     result.prov_key = record_key(name)
     store.put(result.prov_key, sign_envelope(prov, PROV_PAYLOAD_TYPE, [signer]).to_json())
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.json").write_bytes(json_bytes)
+        (folder / "report.html").write_bytes(html_bytes)
+    else:
+        store.put(result.report_json, json_bytes)
+        store.put(result.report_html, html_bytes)
