@@ -208,14 +208,31 @@ def test_the_workers_end_when_the_verifying_process_is_killed(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_workers_started_by_another_method_verify(tmp_path, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_started_by_another_method_verify(tmp_path, method: str) -> None:
     """Under the forkserver start method (the default from Python 3.14) every worker took the fork server for a dead
-    parent and ended at once: verify stopped with BrokenProcessPool. (A local store: a fork server keeps the
-    environment it started with, so an S3 store's test credentials would not reach its workers.)"""
-    import multiprocessing
+    parent and ended at once: verify stopped with BrokenProcessPool. Run in a process of its own: a fork server
+    outlives the test and keeps the environment it started with, which later multiprocess tests would inherit."""
+    import subprocess
+    import sys
 
-    store, trust, _key, _runs = _tampered_store(str(tmp_path / "store"))
-    serial = _reports(store, trust, 1)
-    real = multiprocessing.get_context
-    monkeypatch.setattr(multiprocessing, "get_context", lambda name=None: real(method))
-    assert _reports(store, trust, 2) == serial
+    store, trust, _key, runs = _tampered_store(str(tmp_path / "store"))
+    serial = json.dumps(_reports(store, trust, 1), sort_keys=True)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps([k.to_pem().decode() for k in trust]))
+    script = (
+        "import json, multiprocessing, sys\n"
+        "from prov_common.bundle import verify_pool\n"
+        "from prov_common.bundle.verify_runs import verify_runs\n"
+        "from prov_common.signing import PublicKey, TrustStore\n"
+        "from prov_common.store import open_store\n"
+        "if __name__ == '__main__':\n"
+        f"    multiprocessing.set_start_method({method!r})\n"
+        "    verify_pool.PARALLEL_FROM = 2\n"
+        "    trust = TrustStore.of(PublicKey.from_pem(p.encode()) for p in json.load(open(sys.argv[2])))\n"
+        "    print(json.dumps([r.to_dict() for r in verify_runs(open_store(sys.argv[1]), trust, workers=2)], sort_keys=True))\n"
+    )
+    (tmp_path / "verify_with.py").write_text(script)
+    done = subprocess.run([sys.executable, str(tmp_path / "verify_with.py"), str(tmp_path / "store"), str(keys)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == serial
