@@ -53,6 +53,9 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
     assert main(["contains", td.digest, "--record", '{"customer_id": 1042, "email": "b@x.org", "email": "z@x.org"}',
                  "--store", store.uri]) == 2
     assert "gives column 'email' more than once" in capsys.readouterr().err
+    # NaN is no JSON: Python's parser took it, and it became a null value ("not contained")
+    assert main(["contains", td.digest, "--record", '{"customer_id": NaN, "email": "b@x.org"}', "--store", store.uri]) == 2
+    assert "--record holds NaN, which is not JSON" in capsys.readouterr().err
 
 
 def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -39,6 +39,11 @@ def register(subparsers: Any) -> None:
 RECORD_FILE_LIMIT = 16 * 1024 * 1024  # one record's JSON; a device or a huge file is not one
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are no JSON (Python's parser takes them): a NaN was taken as a null value."""
+    raise BadInputError(f"--record holds {name}, which is not JSON.", fix="give null for a missing value, or the number itself")
+
+
 def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object whose keys are each given once (a column given twice would be answered with one of its values)."""
     seen: dict[str, Any] = {}
@@ -58,7 +63,7 @@ def _record(text: str) -> dict[str, Any]:
         except (NotRegularFileError, UnicodeDecodeError) as exc:
             raise BadInputError(f"--record {text}: {exc}.", fix="pass a JSON file of one record (a regular file, UTF-8)") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_repeated_keys)
+        value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)
     except BadInputError:
         raise
     except ValueError as exc:
