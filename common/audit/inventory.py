@@ -14,21 +14,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prov_common.audit.catalog import CATALOG_PAYLOAD_TYPE, CATALOG_PREFIX, SUMMARY_PAYLOAD_TYPE, SUMMARY_PREFIX, Binding, read_object
-from prov_common.audit.generated import GENERATED_PAYLOAD_TYPE, GENERATED_PREFIX, read_lookup
+from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, read_object
+from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
-from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
-from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX, read_state
+from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
+from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.errors import StoreUnavailableError, TdprovError
-from prov_common.signing import TrustStore, open_envelope
+from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 
-SIGNED_PREFIXES = {STATE_PREFIX: STATE_PAYLOAD_TYPE, CATALOG_PREFIX: CATALOG_PAYLOAD_TYPE, SUMMARY_PREFIX: SUMMARY_PAYLOAD_TYPE,
-                   GENERATED_PREFIX: GENERATED_PAYLOAD_TYPE, RUNS_PREFIX: PROV_PAYLOAD_TYPE}
+SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX)  # what audits write, signed
 # reports are checked by the digests their audit's signed record gives; source records by the sources check
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
@@ -191,10 +190,6 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
             check_record(store, trust, key)
         elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
-        else:
-            for prefix, payload_type in SIGNED_PREFIXES.items():
-                if key.startswith(prefix):
-                    open_envelope(store.get(key), trust, payload_type, what=f"'{key}'")
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, KeyError, TypeError) as exc:
