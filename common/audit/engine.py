@@ -207,8 +207,9 @@ def _audit(
     written: list[str | None] = []
     catalogued: list[Written | None] = []
     # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now;
-    # an auditor with no memory of this store (its first audit, an ephemeral CI runner) reads them from the log's leaves
-    seen = memory.runs or {x.run_id: x.index_key for x in tlog.readable_leaves()}
+    # an auditor with no memory of this store (its first audit, an ephemeral CI runner) takes them from the log's leaves
+    # (a full audit's plan read them all already)
+    seen = memory.runs or (dict.fromkeys(plan.logged) if previous is None else {x.run_id: x.index_key for x in tlog.readable_leaves()})
     binding = Binding(tlog, pins, ChainMap(seen, {x.run_id: x.index_key for x in logged_now}))
     unsaved = False  # the records examined now are in no catalog segment: a summary must hold them
     if new_head is not None and fresh and appended:
@@ -266,8 +267,7 @@ def _audit(
     result.runs_known, result.training_runs_known = evaluation.state.runs, evaluation.state.training_runs
     result.ended = datetime.now(timezone.utc) if now is None else now
     if new_head is not None and appended:  # a state covers exactly the leaves of its checkpoint
-        leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in [*plan.logged_leaves, *logged_now, *new_leaves])]  # the
-        # leaves found after the last state's checkpoint (an auditor that stopped before its state) too: never listed as new again
+        leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in [*logged_now, *new_leaves])]
         state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key, started, binding.pins)
         written.append(write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer))
 
@@ -418,10 +418,13 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     assert loaded.checkpoint is not None
     state = tlog.verify(since=loaded.checkpoint)
     later = state.leaves  # logged after the state's checkpoint: not in its results
-    logged = {r for _, r in previous.recent} | {x.run_id for x in later}
+    # the state's window and the later leaves (an auditor that stopped before its state logged them): the next state
+    # lists these too, so that they are never listed as new again
+    recent = [*previous.recent, *((x.index_key, x.run_id) for x in later)]
+    logged = {r for _, r in recent}
     cursor = layout.rewind_cursor(previous.last_index_key, SETTLE_SECONDS) if previous.last_index_key else None
     entries: list[str | BundleSummary] = [*_new_entries(store, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
-    return _Plan(entries, logged, later, previous.checkpoint_size + len(later), list(previous.recent), len(state.checkpoints) + 1,
+    return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor)
 
 
