@@ -1,7 +1,7 @@
 """Runs that started and never ended: staged events with no sealed bundle."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
@@ -11,7 +11,7 @@ from prov_common.errors import BadInputError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import TERMINAL
-from prov_common.w3cprov.identity import moment as utc_moment
+from prov_common.w3cprov.identity import iso_z, moment as utc_moment
 
 _STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
 FIX = (
@@ -43,16 +43,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     result = CheckResult(CHECK_UNFINISHED)
     moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
     newest: dict[str, str] = {}  # the key of each run's newest staged event
-    prefix = f"{layout.STAGING}/"
-    for key in store.list(prefix):
-        parts = key[len(prefix):].split("/")
-        if len(parts) != 2 or not parts[1].endswith(".json"):
-            continue
-        run_id, name = parts
-        try:
-            moment = layout.parse_stamp(name[:_STAMP_LEN])
-        except ValueError:
-            continue
+    for run_id, key, moment in _staged_events(store, f"{layout.STAGING}/"):
         moments.setdefault(run_id, []).append(moment)
         newest[run_id] = max(newest.get(run_id, key), key)
     for run_id, staged in sorted(moments.items()):
@@ -71,7 +62,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
                                            f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it",
                                            UNINDEXED_FIX, severity="error" if stale else NOTE, run_id=run_id))
             continue
-        when = moment.isoformat().replace('+00:00', 'Z')
+        when = iso_z(moment)
         ended = terminal_state(store, newest[run_id])
         what = (f"run {run_id} staged its {ended} event at {when} and was never sealed (its writer could not sign or store the "
                 "bundle, and did not spool it)" if ended else
@@ -98,7 +89,7 @@ def _late_events(run_id: str, sealed_at: str | None, staged: list[datetime]) -> 
         return []
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                     f"run {run_id} was sealed at {sealed_at}, and {len(late)} event(s) were staged for it after that "
-                    f"(until {late[-1].isoformat().replace('+00:00', 'Z')}): they are in no bundle", LATE_FIX, run_id=run_id)]
+                    f"(until {iso_z(late[-1])}): they are in no bundle", LATE_FIX, run_id=run_id)]
 
 
 def _indexed(store: Store, run_id: str) -> bool:
@@ -112,15 +103,17 @@ def _indexed(store: Store, run_id: str) -> bool:
 
 def newest_staged(store: Store, run_id: str) -> tuple[str, datetime] | None:
     """The key and time of the newest event staged for ``run_id`` (None: no event is staged)."""
-    found = None
-    for key in store.list(layout.staging_prefix(run_id)):
-        name = key[len(layout.staging_prefix(run_id)):]
-        if "/" in name or not name.endswith(".json"):
-            continue  # attachments
+    return max(((key, moment) for _, key, moment in _staged_events(store, layout.staging_prefix(run_id))), default=None)
+
+
+def _staged_events(store: Store, prefix: str) -> Iterator[tuple[str, str, datetime]]:
+    """(run id, key, time) of each event staged under ``prefix`` (``staging/<run>/<time>-<digest>.json``; attachments and
+    objects that are no staged event are passed over)."""
+    for key in store.list(prefix):
+        parts = key[len(layout.STAGING) + 1:].split("/")
+        if len(parts) != 2 or not parts[1].endswith(".json"):
+            continue
         try:
-            moment = layout.parse_stamp(name[:_STAMP_LEN])
+            yield parts[0], key, layout.parse_stamp(parts[1][:_STAMP_LEN])
         except ValueError:
             continue
-        if found is None or key > found[0]:
-            found = (key, moment)
-    return found
