@@ -1,7 +1,7 @@
 """``ProvenanceIOManager``: pandas assets stored as Parquet, hashed, validated, versioned by content and recorded."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -317,7 +317,12 @@ def _output_place(context: OutputContext) -> _Place:
         key = context.asset_key
         partition = _single_partition(context)
         return _Place(f"asset {dataset_name(key)!r}", data_relpath(key, partition), key, partition)
-    return _Place(f"output {context.name!r} of step {context.step_key!r}", op_output_relpath(context.get_identifier()))
+    return _op_output_place(context.name, context.step_key, context.get_identifier())
+
+
+def _op_output_place(name: str, step_key: str, identifier: Sequence[str]) -> _Place:
+    """Where an op output that is no asset lives: a file of its own per run, step and output (Dagster's identifier)."""
+    return _Place(f"output {name!r} of step {step_key!r}", op_output_relpath(identifier))
 
 
 def _input_places(context: InputContext) -> list[_Place]:
@@ -325,7 +330,7 @@ def _input_places(context: InputContext) -> list[_Place]:
     if not context.has_asset_key:
         upstream = context.upstream_output
         assert upstream is not None
-        return [_Place(f"output {upstream.name!r} of step {upstream.step_key!r}", op_output_relpath(context.get_identifier()))]
+        return [_op_output_place(upstream.name, upstream.step_key, context.get_identifier())]
     key = context.asset_key
     partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
     return [_Place(f"asset {dataset_name(key)!r}", data_relpath(key, p), key, p) for p in partitions]
