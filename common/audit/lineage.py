@@ -28,7 +28,9 @@ from prov_common.w3cprov.identity import (
 )
 
 
-SHORT_DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{12,}")
+DIGEST_PREFIX_MIN = 12  # hex digits a digest prefix needs, as 'tdprov runs' prints them
+SHORT_DIGEST = re.compile(rf"[a-z0-9]+:[0-9a-f]{{{DIGEST_PREFIX_MIN},}}")
+TOO_SHORT_DIGEST = re.compile(rf"[a-z0-9]+:[0-9a-f]{{1,{DIGEST_PREFIX_MIN - 1}}}")  # a digest prefix that matches too much
 """A content digest as given on a command line: in full, or its first 12 or more hex digits."""
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
+from prov_common.audit.lineage import DIGEST_PREFIX_MIN, TOO_SHORT_DIGEST
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
@@ -112,10 +112,10 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
 
 def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:
     unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
-    short = re.fullmatch(r"[a-z0-9]+:[0-9a-f]{1,11}", target.strip().lower())
+    short = TOO_SHORT_DIGEST.fullmatch(target.strip().lower())
     return BadInputError(
         f"no dataset or version matching {target!r} in {len(found)} bundles of {store.uri}{unverified}.",
-        fix=("a digest is matched by at least its first 12 hex digits, as 'tdprov runs' prints them" if short else
+        fix=(f"a digest is matched by at least its first {DIGEST_PREFIX_MIN} hex digits, as 'tdprov runs' prints them" if short else
              "give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them")
         + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
     )
