@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 
@@ -103,6 +104,11 @@ class Manifest:
     prov_mapping: str | None = None  # the events -> PROV mapping version that made prov.json
     dataset_naming: str | None = None  # the naming version of the statement's dataset names (bundle.naming)
     digest_sets: str | None = None  # the version of the datasets' in-toto DigestSets (bundle.subjects); None: 1
+
+    @cached_property
+    def by_path(self) -> dict[str, FileEntry]:
+        """The files keyed by their path in the bundle."""
+        return {f.path: f for f in self.files}
 
     @property
     def mapping(self) -> str:

@@ -49,9 +49,9 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
 
 def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
     """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
-    files = {f.path: f for f in manifest.files}
+    entry = manifest.by_path.get(path)
     data = store.get(layout.bundle_key(run_id, path))
-    if path not in files or files[path].digest != blake3_digest(data):
+    if entry is None or entry.digest != blake3_digest(data):
         raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
                                 fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
     return data
@@ -62,13 +62,12 @@ def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) ->
     signature -> manifest -> events that carries its root; None when the bundle records none."""
     prefix = layout.bundle_prefix(run_id)
     manifest = signed_manifest(store, run_id, trust)
-    files = {f.path: f for f in manifest.files}
     events_bytes = signed_file(store, run_id, manifest, layout.EVENTS_FILE)
     for event in parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE):
         for dataset in [*(event.get("outputs") or []), *(event.get("inputs") or [])]:
             facet = (dataset.get("facets") or {}).get(CONTENT_HASH) or {}
             path, root = facet.get("rowDigestsFile"), facet.get("rowsRoot")
-            if facet.get("digest") == digest and path in files and root:
+            if facet.get("digest") == digest and path in manifest.by_path and root:
                 return SignedRowSet(run_id, prefix + path, str(root), _signed_schema(dataset))
     return None
 
