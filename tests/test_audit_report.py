@@ -95,3 +95,31 @@ def test_the_picture_marks_a_broken_link_in_red(tmp_path: Path) -> None:
     assert not any("raw.csv" in t for t in red) and len(red) == 2, red  # the other: the failed quality check
     scraped = [line for line in to_dot(graph).splitlines() if "scraped.jsonl" in line and " -> " not in line]
     assert scraped and all(ALERT in line for line in scraped), scraped
+
+
+def test_the_report_names_what_it_did_not_check_and_who_signed_what(tmp_path: Path) -> None:
+    """A clean page said "Clean" while the data was never re-hashed, and named no key: the verdict names the
+    checks this audit skipped, and a section names the keys that signed the bundles and the checkpoint, the
+    checkpoint the auditor remembered, and how to check the log without the report."""
+    from html import unescape
+
+    from prov_common.signing import signing_key_from_settings
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    settings = Settings.from_env(store=pipe.store.uri)
+    key = signing_key_from_settings(settings).key_id
+    first = run_audit(pipe.store, settings, progress=False, report_dir=tmp_path / "r1")
+    assert first.clean
+    page = unescape(Path(first.report_html).read_text())
+    verdict = page.split('id="verdict">', 1)[1].split("</div>", 1)[0]
+    assert verdict == "Clean: no findings and no notes. Not checked by this audit: Data still hashes to its recorded digest (see Checks)."
+    signatures = page.split("<h2>Log and signatures</h2>", 1)[1].split("<h2>", 1)[0]
+    assert f"<code>{key}</code>: 2 run(s)" in signatures  # the writer's key (the same key audits here)
+    assert "none: the first audit by this auditor" in signatures and "tdprov prove RUN_ID" in signatures
+    report = json.loads((tmp_path / "r1" / "report.json").read_text())
+    assert {r["keyId"] for r in report["runs"]} == {key}
+    second = run_audit(pipe.store, settings, progress=False, report_dir=tmp_path / "r2", rehash=True)
+    page = unescape(Path(second.report_html).read_text())
+    assert "Not checked by this audit" not in page.split('id="verdict">', 1)[1].split("</div>", 1)[0]
+    signatures = page.split("<h2>Log and signatures</h2>", 1)[1].split("<h2>", 1)[0]
+    assert f"size 2, root <code>{first.checkpoint.checkpoint.root}</code>" in signatures

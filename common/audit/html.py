@@ -2,6 +2,7 @@
 laid out to fit the screen and to print: nothing wider than the page, tables that wrap."""
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from typing import Any
 
@@ -60,12 +61,35 @@ def _findings(report: dict[str, Any], severity: str) -> list[dict[str, Any]]:
     return [dict(f, check=c["name"]) for c in report["checks"] for f in c["findings"] if f.get("severity", "error") == severity]
 
 
-def _banner(errors: int, notes: int) -> str:
+def _banner(errors: int, notes: int, skipped: list[str]) -> str:
+    not_run = f" Not checked by this audit: {'; '.join(skipped)} (see Checks)." if skipped else ""
     if errors:
-        return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.</div>'
+        return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.{escape(not_run)}</div>'
     if notes:
-        return f'<div class="banner noted" id="verdict">No findings; {notes} note(s) below, which do not fail the audit.</div>'
-    return '<div class="banner ok" id="verdict">Clean: no findings and no notes.</div>'
+        return f'<div class="banner noted" id="verdict">No findings; {notes} note(s) below, which do not fail the audit.{escape(not_run)}</div>'
+    return f'<div class="banner ok" id="verdict">Clean: no findings and no notes.{escape(not_run)}</div>'
+
+
+def _skipped(report: dict[str, Any]) -> list[str]:
+    """The titles of the checks this audit did not run (re-hashing the data is one unless ``--rehash``)."""
+    return [c["title"] for c in report["checks"] if c["status"] == "skipped"]
+
+
+def _signatures(report: dict[str, Any]) -> str:
+    """Who signed what this report rests on, and how a reader checks the log without trusting the report."""
+    log = report["log"]
+    signers = Counter(r.get("keyId") or "no key recorded" for r in report.get("runs") or [])
+    remembered = log.get("remembered")
+    return _fields([
+        ("bundles signed by", "<br>".join(f"<code>{escape(k)}</code>: {n} run(s)" for k, n in signers.most_common()) or "no runs"),
+        ("checkpoint signed by (auditor)", f"<code>{_e(log.get('signer'))}</code>"),
+        ("checkpoint digest", f"<code>{_e(log.get('checkpointDigest'))}</code>"),
+        ("checkpoint remembered before this audit",
+         f"size {escape(str(remembered['treeSize']))}, root <code>{_e(remembered['rootHash'])}</code>" if remembered
+         else "none: the first audit by this auditor"),
+    ]) + ('<p class="note">Check the log without this report: <code>tdprov prove RUN_ID</code> gives a run\'s inclusion proof '
+          "and <code>tdprov prove --consistency OLD NEW</code> one log size's extension of another; docs/verification.md "
+          "checks both offline, without tdprov.</p>")
 
 
 def _training_rule(report: dict[str, Any]) -> str:
@@ -205,7 +229,7 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
 <h1>Training-data provenance audit</h1>
 <p>Store <code>{escape(report['store'])}</code> · {escape(report['mode'])} audit · {escape(report['startedAt'] or '')} → {escape(report['endedAt'] or '')}
 · tdprov {escape(report['tool']['version'])} · audit <code>{escape(report['auditId'])}</code></p>
-{_banner(len(errors), len(notes))}
+{_banner(len(errors), len(notes), _skipped(report))}
 {_resolution(report["log"].get("resolution"))}
 <h2>Summary</h2>
 {_summary(report, len(errors), len(notes))}
@@ -215,6 +239,8 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
 {noted}
 <h2>Runs</h2>
 {_runs(report)}
+<h2>Log and signatures</h2>
+{_signatures(report)}
 <h2>Lineage of the training inputs</h2>
 <figure class="picture">{lineage_svg}<figcaption>{caption}</figcaption></figure>
 <h2>Quality</h2>

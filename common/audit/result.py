@@ -142,4 +142,4 @@ class AuditResult:
         index = self.report_index or self.index
         runs = sorted(index.runs.values(), key=lambda r: (r.ended_at or r.sealed_at or "", r.run_id), reverse=True) if index else []
         return [{"runId": r.run_id, "job": r.job, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
-                 "trainingRule": r.training_rule, "examinedNow": r.run_id in self.examined} for r in runs]
+                 "trainingRule": r.training_rule, "examinedNow": r.run_id in self.examined, "keyId": r.key_id} for r in runs]
