@@ -179,3 +179,15 @@ def test_no_configuration_forwards_nothing_and_a_config_naming_tdprov_is_not_use
         _materialize(store)
     assert any("names tdprov's ProvenanceTransport" in r.getMessage() for r in caplog.records)
     assert {step: len(events) for step, events in _bundle_events(store).items()} == {s: 2 for s in STEPS}
+
+
+def test_the_run_tags_openlineage_python_adds_keep_their_keys_in_the_sealed_bundles(tmp_path: Path) -> None:
+    """openlineage-python tags every run (``openlineage_client_version``); the sealed events keep the tag as sent."""
+    from openlineage.client import __version__ as client_version
+
+    store = str(tmp_path / "store")
+    _materialize(store)
+    for step, events in _bundle_events(store).items():
+        for sealed in events:
+            tags = {t["key"]: t["value"] for t in sealed["run"]["facets"]["tags"]["tags"]}
+            assert tags.get("openlineage_client_version") == client_version, (step, tags)

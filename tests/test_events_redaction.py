@@ -18,6 +18,7 @@ from prov_common.lineage import (
     redact_mapping,
     redact_text,
     redact_uri,
+    redact_value,
 )
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -126,3 +127,18 @@ def test_columns_named_like_secrets_keep_their_digests_and_metrics() -> None:
     assert clean["dataQualityMetrics"]["columnMetrics"] == {"session": {"nullCount": 0}, "api_key": {"nullCount": 1}}
     assert clean["columnLineage"]["fields"]["token"]["inputFields"][0]["field"] == "secret"
     assert clean["settings"] == {"password": "***", "columns": 3}
+
+
+def test_the_name_of_a_name_value_pair_is_kept_and_a_bare_key_setting_is_not() -> None:
+    """``key`` names the pair in ``{"key": ..., "value": ...}`` (OpenLineage tags, execution parameters): the
+    name stays unless it is itself a token; the value is redacted when the name looks secret. A ``key`` with
+    no value beside it is a setting (an encryption key) and is still redacted."""
+    token = "ghp_" + "Q7xK2mP9vR4tW8zB3nC6" * 2
+    pairs = [{"key": "environment", "value": "prod"}, {"key": "api_key", "value": "s3cr3t"},
+             {"Key": "region", "Value": "eu"}, {"key": "task.timeout", "description": "seconds", "value": None},
+             {"key": token, "value": "1"}]
+    assert redact_value(pairs) == [{"key": "environment", "value": "prod"}, {"key": "api_key", "value": REDACTED},
+                                   {"Key": "region", "Value": "eu"}, {"key": "task.timeout", "description": "seconds", "value": None},
+                                   {"key": REDACTED, "value": "1"}]
+    assert redact_mapping({"encryption": {"key": "hunter2", "algorithm": "aes"}}) == {"encryption": {"key": REDACTED, "algorithm": "aes"}}
+    assert redact_mapping({"key": ["hunter2"], "value": "x"})["key"] == REDACTED  # a name is text, not a structure

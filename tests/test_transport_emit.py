@@ -205,3 +205,42 @@ def test_stored_events_are_valid_openlineage_and_keep_azure_containers(tmp_path:
     broken = dict(stored[1], eventTime="2026-01-01 00:00")
     with pytest.raises(ol_validator.EventInvalid, match="eventTime"):
         ol_validator.validate_event(broken)
+
+
+def test_tag_and_parameter_keys_are_sealed_as_sent_and_secret_named_values_are_not(tmp_path: Path, ol_validator) -> None:
+    """The standard Tags facets (run, job, dataset) and ExecutionParameters name their pairs in a field called
+    ``key``: the name is part of the record and is sealed unchanged; the value of a pair named like a secret
+    (``api_key``) and a name that is itself a token are still redacted."""
+    from openlineage.client.facet_v2 import execution_parameters_run, tags_dataset, tags_job, tags_run
+
+    token = "ghp_" + "Q7xK2mP9vR4tW8zB3nC6" * 2
+    run_facets = {
+        "tags": tags_run.TagsRunFacet(tags=[tags_run.TagsRunFacetFields(key="environment", value="prod", source="USER"),
+                                            tags_run.TagsRunFacetFields(key="api_key", value="s3cr3t-Pa55", source="USER"),
+                                            tags_run.TagsRunFacetFields(key=token, value="1", source="USER")]),
+        "executionParameters": execution_parameters_run.ExecutionParametersRunFacet(parameters=[
+            execution_parameters_run.ExecutionParameter(key="task.timeout", name="Task timeout", value="300"),
+            execution_parameters_run.ExecutionParameter(key="db.password", value="hunter2-Pa55")]),
+    }
+    job_facets = {"tags": tags_job.TagsJobFacet(tags=[tags_job.TagsJobFacetFields(key="team", value="ml-platform", source="USER")])}
+    output = OutputDataset(namespace="s3://lake", name="clean/events.parquet", facets={
+        "tags": tags_dataset.TagsDatasetFacet(tags=[tags_dataset.TagsDatasetFacetFields(key="pii", value="none", source="USER")])})
+    client = OpenLineageClient(config={"transport": {"type": CLASS_PATH, "store": str(tmp_path / "s")}})
+    run_id = str(uuid.uuid4())
+    for state in (RunState.START, RunState.COMPLETE):
+        client.emit(RunEvent(eventType=state, eventTime=datetime.now(timezone.utc).isoformat(), run=Run(runId=run_id, facets=run_facets),
+                             job=Job(namespace="tests", name="tagged", facets=job_facets), outputs=[output],
+                             producer="https://github.com/tdprov/tdprov/tests"))
+    store = open_store(tmp_path / "s")
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    sealed = json.loads(read_bundle(store, run_id).files["events.jsonl"].splitlines()[-1])
+    ol_validator.validate_event(sealed)
+    run_tags = {t["key"]: t["value"] for t in sealed["run"]["facets"]["tags"]["tags"] if t["key"] != "openlineage_client_version"}
+    assert run_tags == {"environment": "prod", "api_key": "***", "***": "1"}
+    assert [(t["key"], t["value"]) for t in sealed["job"]["facets"]["tags"]["tags"]] == [("team", "ml-platform")]
+    assert [(t["key"], t["value"]) for t in sealed["outputs"][0]["facets"]["tags"]["tags"]] == [("pii", "none")]
+    parameters = sealed["run"]["facets"]["executionParameters"]["parameters"]
+    assert [(p["key"], p.get("name"), p["value"]) for p in parameters] == [("task.timeout", "Task timeout", "300"), ("db.password", None, "***")]
+    stored = all_stored_bytes(str(tmp_path / "s"))
+    for secret in ("s3cr3t-Pa55", "hunter2-Pa55", token):
+        assert secret.encode() not in stored, secret

@@ -25,6 +25,9 @@ _KEYED_BY_COLUMN = frozenset({"columns", "columnMetrics", "fields"})
 _NAME_FIELDS = ("name", "key", "Name", "Key", "variable", "var", "env", "parameter", "ParameterKey", "label")
 _VALUE_FIELDS = frozenset({"value", "Value", "val", "values", "valueFrom", "secretValue", "stringValue", "data",
                            "default", "defaultValue", "ParameterValue", "content", "text"})
+# fields beside which a name field names a pair (OpenLineage tags and execution parameters: key, value,
+# description) rather than holding a setting ({"key": "<an encryption key>"})
+_PAIR_FIELDS = _VALUE_FIELDS | {"description", "Description"}
 
 
 def redact_value(value: Any) -> Any:
@@ -61,16 +64,20 @@ class _Redactor:
         return self.text(str(value))
 
     def mapping(self, mapping: Mapping[Any, Any], depth: int, *, data_names: bool = False) -> dict[str, Any]:
-        """``data_names``: the keys name data (columns), not settings: a column called ``token`` keeps its value."""
+        """``data_names``: the keys name data (columns), not settings: a column called ``token`` keeps its value.
+        The name field of a name/value pair (``{"key": "team", "value": ...}``) keeps its text unless it holds
+        a secret by shape; the value fields are redacted when that name looks secret."""
         if depth > MAX_DEPTH:
             return {"***": TOO_DEEP}
         named_secret = not data_names and any(isinstance(mapping.get(f), str) and is_secret_key(mapping[f]) for f in _NAME_FIELDS)
+        is_pair = not data_names and any(f in mapping for f in _PAIR_FIELDS)
         out: dict[str, Any] = {}
         for key, item in mapping.items():
             name = redact_text(str(key))
+            names_pair = is_pair and key in _NAME_FIELDS and isinstance(item, str)  # {"key": "api_key", ...}: redacted by shape only
             if item in (None, ""):
                 out[name] = item
-            elif not data_names and (is_secret_key(str(key)) or (named_secret and key in _VALUE_FIELDS)):
+            elif not data_names and ((is_secret_key(str(key)) and not names_pair) or (named_secret and key in _VALUE_FIELDS)):
                 out[name] = REDACTED
             elif key in _KEYED_BY_COLUMN and isinstance(item, Mapping) and depth < MAX_DEPTH:
                 out[name] = self.mapping(item, depth + 1, data_names=True)
