@@ -21,7 +21,7 @@ import rdflib
 
 from prov_common.cli import main
 from prov_common.errors import BadInputError
-from prov_common.hashing import hash_path
+from prov_common.hashing import hash_path, hash_shards
 from prov_common.signing import default_signing_key, sign_envelope, trust_from_settings
 from prov_common.sources import iter_sources
 from prov_common.sources.dta import DTA_KEYS, NOT_APPLICABLE, UNKNOWN, dta_gaps
@@ -394,3 +394,68 @@ def test_python_api_builds_both_shapes_without_reading_data(tmp_path: Path, caps
     assert croissant["creator"] == [{"@type": "sc:Organization", "name": "API Org"}]
     with pytest.raises(BadInputError, match="unknown record format"):
         training_record(index, t.features, "yaml", options)
+
+
+def _write_shards(store_uri: str, data: Path, kind: str) -> str:
+    """Two Parquet shards and a CSV shard (and a ``_SUCCESS`` marker, not a shard) as a local folder, a
+    local glob, or an S3 prefix in the store's bucket; returns the location a pipeline names."""
+    (data / "part").mkdir(parents=True)
+    for i in range(2):
+        pd.DataFrame({"a": range(i * 5, i * 5 + 5)}).to_parquet(data / "part" / f"part-{i:05d}.parquet")
+    (data / "part" / "extra.csv").write_text("a\n10\n")
+    (data / "part" / "_SUCCESS").write_text("")
+    if kind == "glob":
+        (data / "part" / "notes.txt").write_text("not matched by the glob")
+        return str(data / "part" / "*.[cp]*")
+    if not store_uri.startswith("s3://"):
+        return str(data / "part") + "/"
+    import boto3
+
+    bucket = store_uri[len("s3://"):].split("/", 1)[0]
+    for f in (data / "part").iterdir():
+        boto3.client("s3").put_object(Bucket=bucket, Key=f"data/corpus/{f.name}", Body=f.read_bytes())
+    return f"s3://{bucket}/data/corpus/"
+
+
+@pytest.mark.parametrize("kind", ["folder", "glob"])
+def test_croissant_of_a_sharded_version_lists_every_shard_with_its_sha256(
+    store_uri: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A folder, an S3 prefix or a glob of shards is one version; its Croissant record has one FileObject per
+    shard (fetchable URL, SHA-256 of its bytes, its own shard digest), which mlcroissant loads and checks."""
+    from prov_dagster import ProvenanceResource
+
+    if kind == "glob" and store_uri.startswith("s3://"):
+        pytest.skip("the S3 case is a prefix")
+    location = _write_shards(store_uri, tmp_path / "data", kind)
+    version = ProvenanceResource(store=store_uri, dask_scheduler="none").record(outputs={"corpus": location}).data_version.value
+    path = _croissant_file(tmp_path, store_uri, version, capsys)
+    doc = json.loads(path.read_text())
+    assert not any("no checksum" in limit for limit in doc.get("rai:dataLimitations", [])), doc.get("rai:dataLimitations")
+    ds = mlc.Dataset(jsonld=str(path))
+    assert not ds.metadata.ctx.issues.errors, ds.metadata.ctx.issues.report()
+    shards = {"extra.csv": "text/csv", "part-00000.parquet": "application/vnd.apache.parquet",
+              "part-00001.parquet": "application/vnd.apache.parquet"}
+    objects = {o.name: o for o in ds.metadata.distribution}
+    assert set(objects) == set(shards)  # the _SUCCESS marker (and what the glob leaves out) is no shard
+    base = location.rstrip("/") + "/" if kind == "folder" else str(tmp_path / "data" / "part") + "/"
+    sharded = hash_shards(location)
+    for name, obj in objects.items():
+        url = base + name
+        assert obj.content_url == (url if url.startswith("s3://") else Path(url).as_uri())
+        assert obj.sha256 == hashlib.sha256(_bytes_at(url)).hexdigest()
+        assert obj.content_size == f"{len(_bytes_at(url))} B" and obj.encoding_formats == [shards[name]]
+    assert {o["name"]: o["identifier"] for o in doc["distribution"]} == {s.path: s.digest for s in sharded.shards}
+    assert doc["identifier"] == version == sharded.digest
+
+
+def test_croissant_of_a_changed_sharded_version_has_no_checksums(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prov_dagster import ProvenanceResource
+
+    store = str(tmp_path / "store")
+    location = _write_shards(store, tmp_path / "data", "folder")
+    version = ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"corpus": location}).data_version.value
+    (tmp_path / "data" / "part" / "extra.csv").write_text("a\n11\n")  # one shard rewritten after the run
+    doc = json.loads(_croissant_file(tmp_path, store, version, capsys).read_text())
+    assert "distribution" not in doc
+    assert any("no longer hashes to" in limit and "its 3 shards hash to" in limit for limit in doc["rai:dataLimitations"]), doc["rai:dataLimitations"]

@@ -2,7 +2,9 @@
 
 A checksum is given only for bytes that still are the recorded version: the data is hashed the way
 tdprov hashed it when it was recorded (tables by their canonical table digest, other files by their
-bytes) and must give the version digest. Otherwise the answer says why there is no checksum.
+bytes; a sharded version -- a folder, an S3 prefix or a glob -- by its shard tree, reusing the digests
+of shards unchanged since they were hashed) and must give the version digest. Otherwise the answer says
+why there is no checksum.
 """
 from __future__ import annotations
 
@@ -11,12 +13,26 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class ShardFacts:
+    """One shard of a sharded version: its path in the dataset, location (path or ``s3://`` URI), canonical
+    digest (a leaf of the version's shard tree), and the SHA-256 (hex) and size of its bytes."""
+
+    path: str
+    location: str
+    digest: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class FileFacts:
-    """What the bytes at a location are: their SHA-256 (hex) and size, or why they could not be vouched for."""
+    """What the bytes at a location are: their SHA-256 (hex) and size, or, for a sharded version, each
+    shard's; or why they could not be vouched for."""
 
     sha256: str | None = None
     size: int | None = None
     problem: str | None = None
+    shards: tuple[ShardFacts, ...] = ()
 
 
 def _local(location: str) -> str:
@@ -24,11 +40,16 @@ def _local(location: str) -> str:
 
 
 def file_facts(location: str, version: str) -> FileFacts:
-    """SHA-256 and size of the bytes at ``location`` when they hash to ``version``; else the problem."""
+    """SHA-256 and size of the bytes at ``location`` (of each shard, for a sharded version) when they hash
+    to ``version``; else the problem."""
     from prov_common.hashing import hash_path, open_binary
+    from prov_common.hashing.targets import folder_target, is_sharded_target, local_target
 
     target = _local(location)
     try:
+        sharded = folder_target(local_target(location))
+        if is_sharded_target(sharded):
+            return _shard_facts(location, sharded, version)
         found = hash_path(target).digest
         if found != version:
             found = hash_path(target, as_bytes=True).digest
@@ -42,3 +63,25 @@ def file_facts(location: str, version: str) -> FileFacts:
     except Exception as exc:  # noqa: BLE001 - unreachable data is described, never fatal to a record
         return FileFacts(problem=f"the data at {location} could not be read ({exc})")
     return FileFacts(sha.hexdigest(), size)
+
+
+def _shard_facts(location: str, target: str, version: str) -> FileFacts:
+    """Each shard of the sharded dataset at ``target`` (listed once, hashed with the shard-digest cache)
+    with the SHA-256 of its bytes, when the shards hash to ``version`` and did not change while read."""
+    from prov_common.hashing.file_sha256 import sha256_of
+    from prov_common.hashing.shard_list import list_shards
+    from prov_common.hashing.shards import hash_shards
+
+    refs = list_shards(target)
+    found = hash_shards(target, shards=refs)
+    if found.digest != version:
+        found = hash_shards(target, shards=refs, as_bytes=True)
+    if found.digest != version:
+        return FileFacts(problem=f"the data at {location} no longer hashes to {version} "
+                                 f"(its {len(refs)} shards hash to {found.digest})")
+    digests = {s.path: s.digest for s in found.shards}
+    shards = tuple(ShardFacts(r.path, r.location, digests[r.path], sha256_of(r.location), r.size)
+                   for r in sorted(refs, key=lambda r: r.path))
+    if {(r.path, r.stamp) for r in list_shards(target)} != {(r.path, r.stamp) for r in refs}:
+        return FileFacts(problem=f"the shards at {location} changed while they were read; make the record again")
+    return FileFacts(shards=shards)

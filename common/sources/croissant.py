@@ -5,14 +5,18 @@ The version is the document's only ``sc:Dataset``; its sources and runs are ``pr
 generating run, ``prov:wasInfluencedBy`` the runs before it). The version and the runs have the IRIs of
 ``tdprov export``'s PROV, so the two documents merge into one graph.
 Its data is one ``cr:FileObject`` with a fetchable ``contentUrl`` (``file://`` or ``s3://``) and the
-SHA-256 of its bytes, described only when those bytes were read and still are this version.
+SHA-256 of its bytes; a sharded version (a folder, an S3 prefix or a glob) is one ``cr:FileObject`` per
+shard, each with its URL, SHA-256 and, as ``identifier``, its leaf of the version's shard tree. Files are
+described only when their bytes were read and still are this version.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from prov_common.audit.model import RunRecord
+from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import UNKNOWN
+from prov_common.sources.media import media_type_of_name
 from prov_common.sources.model import SourceRecord
 from prov_common.sources.training_record import RecordFacts, dta_record, location_uri, personal_data, unique
 from prov_common.w3cprov import ids
@@ -86,11 +90,21 @@ def _source_node(s: SourceRecord) -> dict[str, Any]:
             "countryOfOrigin": list(s.origin_geography) or None}
 
 
-def _file_object(facts: RecordFacts, sha256: str, size: int | None) -> dict[str, Any]:
-    url = facts.content_url
-    name = (url or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
-    return {"@type": "cr:FileObject", "@id": "data", "name": name, "contentUrl": url, "encodingFormat": facts.media_type,
-            "sha256": sha256, "contentSize": f"{size} B" if size is not None else None, "identifier": facts.version}
+def _file_object(node_id: str, name: str, url: str | None, media_type: str | None, sha256: str, size: int | None,
+                 identifier: str) -> dict[str, Any]:
+    return {"@type": "cr:FileObject", "@id": node_id, "name": name, "contentUrl": url, "encodingFormat": media_type,
+            "sha256": sha256, "contentSize": f"{size} B" if size is not None else None, "identifier": identifier}
+
+
+def distribution(facts: RecordFacts, checked: FileFacts) -> list[dict[str, Any]]:
+    """The version's files as Croissant ``cr:FileObject`` nodes: the one file, or every shard (by its path in
+    the dataset, e.g. ``data/part-00000.parquet``); none when their bytes were not vouched for."""
+    if checked.sha256:
+        url = facts.content_url
+        name = (url or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
+        return [_file_object("data", name, url, facts.media_type, checked.sha256, checked.size, facts.version)]
+    return [_file_object(f"data/{s.path}", s.path, location_uri(s.location), media_type_of_name(s.path), s.sha256, s.size, s.digest)
+            for s in checked.shards]
 
 
 def _cite_as(facts: RecordFacts, url: str | None) -> str | None:
@@ -104,7 +118,7 @@ def _cite_as(facts: RecordFacts, url: str | None) -> str | None:
 
 
 def croissant_record(facts: RecordFacts) -> dict[str, Any]:
-    """Croissant 1.0 JSON-LD of the version: one ``sc:Dataset`` with RAI fields, its FileObject and PROV links."""
+    """Croissant 1.0 JSON-LD of the version: one ``sc:Dataset`` with RAI fields, its FileObjects and PROV links."""
     sources, dta = facts.sources, dta_record(facts)
     checked = facts.file_facts()
     limits = list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
@@ -125,7 +139,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "citeAs": _cite_as(facts, url),
         "license": unique([s.license for s in sources]),
         "creator": [{"@type": "sc:Organization", "name": facts.issuer}] if facts.issuer else None,
-        "distribution": [_file_object(facts, checked.sha256, checked.size)] if checked.sha256 else [],
+        "distribution": distribution(facts, checked),
         "isBasedOn": [{"@id": source_iri(s)} for s in sources],
         "prov:wasDerivedFrom": [_source_node(s) for s in sources],
         "prov:wasGeneratedBy": _activity(facts.generator) if facts.generator else None,
