@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetKey, DataVersion, InputContext, IOManager, OutputContext
+from dagster import AssetKey, DagsterEventType, DataVersion, InputContext, IOManager, OutputContext
 from dagster._core.definitions.metadata import normalize_metadata
 
 
@@ -125,3 +125,38 @@ def graph_steps_upstream(context: OutputContext) -> tuple[str, ...]:
     own = step_context.node_handle
     handles = step_context.job_def.asset_layer.upstream_dep_op_handles(context.asset_key)
     return tuple(sorted(str(h) for h in handles if h != own))
+
+
+def step_context_of(context: OutputContext | InputContext) -> Any | None:
+    """The step execution context behind an IO manager context (``None`` when built for a direct call)."""
+    return _step_context(context)
+
+
+def declared_upstream(step_context: Any) -> tuple[AssetKey, ...]:
+    """The asset keys that the step's selected assets depend on, other than their own (arguments, ``deps=[...]``,
+    observable sources), as Dagster versions them in ``dagster/input_data_version/<key>``; ``()`` for a step
+    that is no asset, or an op inside a graph (:mod:`prov_dagster.graphs` records what the graph's ops read)."""
+    if step_context.node_handle.parent is not None or not step_context.is_sda_step:
+        return ()
+    layer = step_context.job_def.asset_layer
+    own = step_context.get_output_asset_keys()
+    upstream = (key for out in own if layer.has(out) for key in layer.get(out).parent_keys)
+    return tuple(dict.fromkeys(key for key in upstream if key not in own))
+
+
+def upstream_pointer(step_context: Any, key: AssetKey) -> tuple[int, bool] | None:
+    """(storage id, is a materialization) of the event of ``key`` that Dagster tags as the version the step used
+    (``dagster/input_event_pointer/<key>``, found when the step started); ``None`` when there is none."""
+    info = step_context.maybe_fetch_and_get_input_asset_version_info(key)
+    if info is None:
+        return None
+    return info.storage_id, info.event_type == DagsterEventType.ASSET_MATERIALIZATION
+
+
+def upstream_partitions(step_context: Any, key: AssetKey) -> list[str] | None:
+    """The partitions of ``key`` that the step's partition maps to (its partition mapping), or ``None`` when
+    ``key`` is not partitioned or no input of the step stands for it."""
+    name = step_context.job_def.asset_layer.get_node_input_name(step_context.node_handle, key)
+    if name is None or not step_context.has_asset_partitions_for_input(name):
+        return None
+    return list(step_context.asset_partitions_subset_for_input(name, require_valid_partitions=False).get_partition_keys())

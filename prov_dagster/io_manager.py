@@ -30,7 +30,7 @@ from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.digests import digest_of
 from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inherit, inherited, recorded_flags
-from prov_dagster.metadata import output_metadata
+from prov_dagster.metadata import DIGEST_KEY, output_metadata
 from prov_dagster.graphs import graph_reads, read_metadata
 from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
 from prov_dagster.policy import AssetProvenance
@@ -41,7 +41,7 @@ from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import source_input
 from prov_dagster.storage import DataLocation, free_replaced
 
-DIGEST_METADATA_KEY = "tdprov/digest"
+DIGEST_METADATA_KEY = DIGEST_KEY
 DATA_VERSION_TAG = "dagster/data_version"  # the tag of a materialization that holds its data version
 
 

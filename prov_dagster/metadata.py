@@ -16,6 +16,8 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
 
 SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
+DIGEST_KEY = "tdprov/digest"  # the content digest of an asset the IO manager wrote (its data version)
+DATA_KEY = "tdprov/data"  # where that version lives
 BUNDLE_KEY = "tdprov/bundle"
 RECORDED_KEY = "tdprov/recorded"
 NOT_RECORDED_KEY = "tdprov/not_recorded"
@@ -33,12 +35,12 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: st
     """Digest, per-column digests, rows, schema, Pandera outcome, data and bundle locations (see :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
-        "tdprov/digest": MetadataValue.text(digest.digest),
+        DIGEST_KEY: MetadataValue.text(digest.digest),
         "tdprov/columns": MetadataValue.table(
             records=[TableRecord({"column": c.name, "type": c.logical_type, "digest": c.digest}) for c in digest.columns],
             schema=_COLUMN_TABLE_SCHEMA,
         ),
-        "tdprov/data": MetadataValue.path(record.uri) if "://" not in record.uri else MetadataValue.url(record.uri),
+        DATA_KEY: MetadataValue.path(record.uri) if "://" not in record.uri else MetadataValue.url(record.uri),
         "tdprov/quality_policy": MetadataValue.text(policy),
         "dagster/row_count": MetadataValue.int(digest.rows),
         "dagster/column_schema": MetadataValue.table_schema(

@@ -26,6 +26,7 @@ from openlineage.client import OpenLineageClient
 from prov_common.bundle import layout
 from prov_common.config import Settings
 from prov_dagster import _compat
+from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import samples_attachment, step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import DatasetRecord, StepIdentity
@@ -50,6 +51,7 @@ class StepRun:
     training: bool = False  # an asset of this step is marked as training (jobType TRAINING)
     staged_inputs: int = 0  # how many of ``inputs`` an emitted event carries
     staged_outputs: int = 0  # how many of ``outputs`` an emitted event carries (with their attachments)
+    upstream: DeclaredDeps | None = None  # the upstream assets the step declares (None: not known yet)
 
     @property
     def ol_run_id(self) -> str:
@@ -111,7 +113,15 @@ class StepRun:
         if not self.ended and (len(self.inputs) > self.staged_inputs or len(self.outputs) > self.staged_outputs):
             self._emit("RUNNING")
 
+    def declare(self, step_context: Any | None) -> None:
+        """Note the upstream assets that the step running ``step_context`` declares (once; no I/O): those it did
+        not load through the IO manager become inputs when its run ends."""
+        if self.upstream is None and not self.ended:
+            self.upstream = declared_deps(step_context)
+
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None) -> str:
+        if not self.ended:
+            self._add_declared()
         self.start()
         if failed_output is not None:
             self.outputs.append(failed_output)
@@ -120,6 +130,20 @@ class StepRun:
             self._emit(state, error=error)
             self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
+
+    def _add_declared(self) -> None:
+        """Add the declared upstream assets that the step did not load through the IO manager as inputs, in the
+        versions Dagster says it used (:mod:`prov_dagster.deps`); the step context is let go."""
+        upstream, self.upstream = self.upstream or NO_DEPS, NO_DEPS
+        if not upstream.keys:
+            return
+        try:
+            self.inputs.extend(upstream.unloaded(self.inputs))
+        except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+            if self.recorder.settings.strict:
+                raise
+            log.warning("tdprov: could not read which versions of its upstream assets step %r used from the Dagster "
+                        "instance (%s); its run records only what it loaded through the IO manager", self.identity.step_key, exc)
 
     def _emit(self, state: str, error: BaseException | str | None = None) -> None:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
@@ -151,7 +175,9 @@ class Recorder:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
         found = _compat.run_context(context)
         identity = StepIdentity(*found) if found else StepIdentity(str(uuid.uuid4()), "direct", context.name or "direct")
-        return self.step(identity)
+        run = self.step(identity)
+        run.declare(_compat.step_context_of(context))
+        return run
 
     def step(self, identity: StepIdentity) -> StepRun:
         """The open run of a step attempt; after its run ended, a run of the attempt's next part (events

@@ -103,7 +103,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             return recorder.step(StepIdentity(str(uuid.uuid4()), job_name, job_name))
         op_context = getattr(context, "op_execution_context", context)
         step = op_context.get_step_execution_context()
-        return recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))
+        run = recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))
+        run.declare(step)
+        return run
 
     def _records(self, datasets: Datasets, role: str, *, rows: bool = False) -> list[DatasetRecord]:
         if datasets is None:

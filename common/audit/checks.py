@@ -33,6 +33,9 @@ FIX_NO_INPUTS = ("register the data the run made from no recorded input as a sou
 FIX_UNHASHED = ("the run recorded no content digest for this input: read it through the tdprov IO manager / hook (a source "
                 "input is hashed once it is registered with 'tdprov source add'), then re-run the step; the record of this run "
                 "stays without the digest, and this finding with it")
+FIX_TRAINING_INPUTS = ("record what the training run reads, then re-run it: in Dagster an asset argument or deps=[...] on data written "
+                       "through the tdprov IO manager or ProvenanceResource.record(...), or record(inputs=...) for data it reads "
+                       "otherwise; in Airflow the task's inlets. The record of this run stays without inputs, and this finding with it")
 FIX_QUALITY = (
     "re-run on data that passes its Pandera schema (or fix the schema); to stop this from happening, make the step fail on "
     "Pandera failures"
@@ -108,14 +111,26 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
     for g in before.gaps:
         if g.run_id in ids:
             continue
-        if g.link.ident in open_links or (g.link.reason == NO_INPUTS and index.unsourced(g.link.dataset)):
+        if g.run_id == g.link.run_id:  # a training run that recorded no inputs: its record never gains any
+            gaps.append(g)
+        elif g.link.ident in open_links or (g.link.reason == NO_INPUTS and index.unsourced(g.link.dataset)):
             gaps.append(g)
         elif now_generated(g.link):  # a new run generated it: follow that run upstream
             gaps += _gaps(g.run_id, g.job, g.input_label, g.link.dataset, g.link.run_id, index)
     for run in new:
         if run.is_training:
             gaps += [gap for d in run.inputs if d.version for gap in _gaps(run.run_id, run.job, d.label, d, run.run_id, index)]
+            gaps += _no_training_inputs(run)
     return sorted(broken, key=lambda x: (x.index_key, x.run_id)), _unique(gaps)
+
+
+def _no_training_inputs(run: RunRecord) -> list[TrainingGap]:
+    """A training run that recorded no inputs made what it made from no recorded input (:data:`NO_INPUTS`, a gap of
+    its own: the link is the run itself), one gap per output; a run with no output either names its job."""
+    if run.inputs:
+        return []
+    made = [d for d in run.outputs if d.version] or [DatasetUse(run.job_namespace, run.job_name)]
+    return [TrainingGap(run.run_id, run.job, "", _link(run, d, NO_INPUTS)) for d in made]
 
 
 def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
@@ -136,6 +151,12 @@ def _completeness_findings(broken: list[OpenLink], gaps: list[TrainingGap]) -> l
     for g in gaps:
         by_run.setdefault(g.run_id, []).append(g)
     for run_id, mine in by_run.items():
+        if mine[0].link.run_id == run_id:  # the training run itself recorded no inputs (_no_training_inputs)
+            made = sorted(f"{g.link.dataset.label}@{g.link.dataset.version}" for g in mine if g.link.dataset.version)
+            out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
+                               f"training run {run_id} ({mine[0].job}) recorded no inputs: the data it trained on is not recorded"
+                               + (f" (it made {', '.join(made)})" if made else ""), FIX_TRAINING_INPUTS, run_id=run_id))
+            continue
         upstream = sorted({f"{g.input_label} <- run {g.link.run_id} ({g.link.job}) "
                            f"{'made from no recorded input' if g.link.reason == NO_INPUTS else 'input'} "
                            f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}" for g in mine})

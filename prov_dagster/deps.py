@@ -1,0 +1,113 @@
+"""Declared upstream assets that a step did not load through the IO manager, recorded as inputs of its run.
+
+An asset that reads its upstream itself (``@asset(deps=[rows])``), an input loaded by another IO manager, and
+an observable source are reads that no ``load_input`` of a ``ProvenanceIOManager`` sees. Dagster still knows
+which version the step used: the event it tags as ``dagster/input_event_pointer/<key>`` (with
+``dagster/input_data_version/<key>``), fetched when the step started. When the step's run ends, each such
+upstream becomes an input of the run: the dataset and digest that event's tdprov metadata recorded
+(``tdprov/data``, ``tdprov/digest``), or, with no tdprov record there, the asset key without a version, which the
+audit reports.
+
+Nothing here reads the Dagster instance for a step whose upstream assets were all loaded through the IO manager.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import AssetKey, AssetRecordsFilter
+
+from prov_dagster import _compat
+from prov_dagster.metadata import DATA_KEY, DIGEST_KEY
+from prov_dagster.model import DatasetRecord
+from prov_dagster.naming import dataset_name, located_dataset
+
+
+@dataclass(frozen=True)
+class DeclaredDeps:
+    """The upstream asset keys a step's assets declare, and the step context that knows which versions it used."""
+
+    keys: tuple[AssetKey, ...] = ()
+    step_context: Any = None
+
+    def unloaded(self, inputs: Sequence[DatasetRecord]) -> list[DatasetRecord]:
+        """The versions of the declared upstream assets that ``inputs`` (what the step's run recorded) do not name,
+        as Dagster says the step used them; reads the Dagster instance only when there are such assets."""
+        named = {r.name for r in inputs if r.namespace is None}  # asset keys loaded by the IO manager or named in record()
+        missing = [key for key in self.keys if dataset_name(key) not in named]
+        if not missing:
+            return []
+        places = {_dataset(r) for r in inputs}
+        out = []
+        for key in missing:
+            for record in self._versions(key):
+                if _dataset(record) in places:
+                    continue  # recorded already by its location (record(inputs=[path]))
+                if record.version is None:
+                    self.step_context.log.warning(_unversioned(self.step_context.step.key, record))
+                places.add(_dataset(record))
+                out.append(record)
+        return out
+
+    def _versions(self, key: AssetKey) -> list[DatasetRecord]:
+        instance = self.step_context.instance
+        partitions = _compat.upstream_partitions(self.step_context, key)
+        if partitions is not None:
+            return [_declared(key, partition, _latest(instance, key, partition)) for partition in partitions]
+        pointer = _compat.upstream_pointer(self.step_context, key)
+        return [_declared(key, None, _event_metadata(instance, key, *pointer) if pointer is not None else {})]
+
+
+NO_DEPS = DeclaredDeps()
+
+
+def declared_deps(step_context: Any | None) -> DeclaredDeps:
+    """The declared upstream assets of the step running ``step_context`` (:data:`NO_DEPS` outside a run, for a
+    step that is no asset or whose assets declare none); no I/O."""
+    keys = _compat.declared_upstream(step_context) if step_context is not None else ()
+    return DeclaredDeps(keys, step_context) if keys else NO_DEPS
+
+
+def _event_metadata(instance: Any, key: AssetKey, storage_id: int, materialized: bool) -> Mapping[str, Any]:
+    """The metadata of the materialization (or observation) of ``key`` stored as ``storage_id``."""
+    query = AssetRecordsFilter(asset_key=key, storage_ids=[storage_id])
+    fetch = instance.fetch_materializations if materialized else instance.fetch_observations
+    records = fetch(query, limit=1).records
+    event = records[0].asset_event if records else None
+    return event.metadata if event is not None else {}
+
+
+def _latest(instance: Any, key: AssetKey, partition: str) -> Mapping[str, Any]:
+    """The metadata of the latest materialization of ``partition`` of ``key``."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    event = records[0].asset_materialization if records else None
+    return event.metadata if event is not None else {}
+
+
+def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:
+    """The version of ``key`` (``partition``) that ``metadata`` records: by its data location and digest when tdprov
+    wrote it, else the asset key without a version."""
+    digest, where = _text(metadata.get(DIGEST_KEY)), _text(metadata.get(DATA_KEY))
+    if digest is None or where is None:
+        return DatasetRecord(name=dataset_name(key), digest=None, partition=partition)
+    return DatasetRecord(name=dataset_name(key), digest=None, version=digest, uri=where, partition=partition)
+
+
+def _text(value: Any) -> str | None:
+    found = getattr(value, "value", value)
+    return str(found) if found else None
+
+
+def _dataset(record: DatasetRecord) -> tuple[str, str]:
+    """The (namespace, name) a record's dataset is named by (see :func:`prov_dagster.events.dataset_ref`)."""
+    return (record.namespace, record.name) if record.namespace is not None else located_dataset(record.uri, record.name)
+
+
+def _unversioned(step_key: str, record: DatasetRecord) -> str:
+    """The warning for an upstream asset recorded without a version."""
+    partition = f" partition {record.partition!r}" if record.partition is not None else ""
+    return (f"tdprov: step {step_key!r} depends on asset {record.name!r}{partition}, which no tdprov record versions (another "
+            "IO manager, an observable source); it is recorded as an input without a version, which the audit reports: write "
+            "it through the ProvenanceIOManager or ProvenanceResource.record(...) to record its content digest")
+

@@ -1,0 +1,175 @@
+"""Upstream assets a step declares and reads itself (``deps=[...]``, another IO manager, an observable source) under
+real ``materialize`` runs: inputs of the step's run in the versions Dagster says it used, and what the audit says."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DataVersion,
+    InMemoryIOManager,
+    MaterializeResult,
+    StaticPartitionsDefinition,
+    asset,
+    materialize,
+    observable_source_asset,
+)
+
+from test_dagster_defs import located
+from prov_common.audit.engine import run_audit
+from prov_common.audit.model import CHECK_COMPLETENESS, DatasetUse
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.config import Settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(path))
+    return path
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def run(assets: list[Any], instance: DagsterInstance) -> Any:
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource(), "mem": InMemoryIOManager()}
+    result = materialize(assets, instance=instance, resources=resources)
+    assert result.success
+    return result
+
+
+def step_run(store: Path, job: str) -> Any:
+    [summary] = [s for s in list_bundles(open_store(str(store))) if s.job_name == job]
+    return summary
+
+
+def inputs_of(store: Path, job: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, name) -> the input as the run's COMPLETE event names it."""
+    summary = step_run(store, job)
+    events = parse_events_jsonl(read_bundle(open_store(str(store)), summary.run_id).files["events.jsonl"])
+    [complete] = [e for e in events if e["eventType"] == "COMPLETE"]
+    return {(i["namespace"], i["name"]): i for i in complete["inputs"]}
+
+
+def completeness(store: Path, tmp_path: Path, *, full: bool = True) -> list[Any]:
+    result = run_audit(open_store(str(store)), Settings.from_env(), full=full, report_dir=tmp_path / "report", progress=False)
+    return [f for f in result.findings if f.check == CHECK_COMPLETENESS]
+
+
+def recorded_model(context: Any, provenance: ProvenanceResource, path: Path, data: pd.DataFrame) -> MaterializeResult:
+    path.write_bytes(str(float(data.x.sum())).encode())
+    done = provenance.record(outputs={"model": str(path)}, context=context)
+    return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+
+def test_an_upstream_asset_the_step_reads_itself_is_an_input_in_the_version_dagster_tagged(store: Path, instance,
+                                                                                           tmp_path: Path) -> None:
+    """``deps=[labels]``: the training run records ``labels`` by its data file and digest (what Dagster tags as
+    ``dagster/input_data_version/labels``), next to ``rows`` loaded through the IO manager; the audit follows it."""
+
+    @asset
+    def rows() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+
+    @asset
+    def labels() -> pd.DataFrame:
+        return pd.DataFrame({"y": [0, 1, 1]})
+
+    @asset(tags={"tdprov/training": "true"}, deps=[labels])
+    def classifier(context, rows: pd.DataFrame, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        pd.read_parquet(located(store, "labels"))  # the step reads its dependency itself
+        return recorded_model(context, provenance, tmp_path / "classifier.bin", rows)
+
+    result = run([rows, labels, classifier], instance)
+    mats = {e.materialization.asset_key: e.materialization for e in result.get_asset_materialization_events()}
+    digest = mats[AssetKey("labels")].metadata["tdprov/digest"].value
+    assert mats[AssetKey("classifier")].tags["dagster/input_data_version/labels"] == digest
+    summary = step_run(store, "classifier")
+    assert sorted((i.namespace, i.name, i.version) for i in summary.inputs) == sorted([
+        ("file", located(store, "labels"), digest),
+        ("file", located(store, "rows"), mats[AssetKey("rows")].metadata["tdprov/digest"].value),
+    ])  # rows once: it was loaded, so it is not a declared read as well
+    events = inputs_of(store, "classifier")
+    declared = events[("file", located(store, "labels"))]["facets"]
+    assert declared["symlinks"]["identifiers"][0]["name"] == "labels"
+
+    [gap] = completeness(store, tmp_path)  # rows and labels come from nowhere recorded: the training run names both
+    assert gap.run_id == summary.run_id and "training run" in gap.what
+    assert f"{located(store, 'labels')} <- run {step_run(store, 'labels').run_id}" in gap.what, gap.what
+
+
+def test_upstream_assets_no_tdprov_record_versions_are_inputs_without_a_version(store: Path, instance,
+                                                                                 tmp_path: Path) -> None:
+    """An observable source and an asset kept by another IO manager: inputs named by their asset keys, without
+    a version, which the audit reports as unhashed inputs of the step's run."""
+
+    @observable_source_asset
+    def vendor_feed() -> DataVersion:
+        return DataVersion("feed-v1")
+
+    @asset(io_manager_key="mem")
+    def scratch() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0]})
+
+    @asset(deps=[vendor_feed, scratch])
+    def blended(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded_model(context, provenance, tmp_path / "blended.bin", pd.DataFrame({"x": [2.0]}))
+
+    run([vendor_feed, scratch, blended], instance)
+    summary = step_run(store, "blended")
+    assert sorted((i.namespace, i.name, i.version) for i in summary.inputs) == [
+        ("inmemory://", "scratch", None), ("inmemory://", "vendor_feed", None)]
+
+    found = completeness(store, tmp_path)
+    assert sorted(f.object for f in found) == [f"{DatasetUse('inmemory://', n).label}@unversioned" for n in ("scratch", "vendor_feed")]
+    assert all(f.run_id == summary.run_id and "no content digest" in f.what for f in found), found
+
+
+def test_a_partitioned_upstream_is_recorded_per_partition_the_step_maps_to(store: Path, instance, tmp_path: Path) -> None:
+    regions = StaticPartitionsDefinition(["eu", "us"])
+
+    @asset(partitions_def=regions)
+    def sales(context) -> pd.DataFrame:  # noqa: ANN001
+        return pd.DataFrame({"region": [context.partition_key]})
+
+    @asset(partitions_def=regions, deps=[sales])
+    def forecast(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded_model(context, provenance, tmp_path / "forecast.bin", pd.DataFrame({"x": [1.0]}))
+
+    for region in ("eu", "us"):
+        materialize([sales], instance=instance, partition_key=region, resources={"io_manager": ProvenanceIOManager()})
+    result = materialize([sales, forecast], instance=instance, partition_key="us", selection=[forecast],
+                         resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    assert result.success
+    us = instance.fetch_materializations(AssetKey("sales"), limit=10).records
+    digest = next(r.asset_materialization.metadata["tdprov/digest"].value for r in us if r.asset_materialization.partition == "us")
+    assert [(i.name, i.version) for i in step_run(store, "forecast").inputs] == [(located(store, "sales/us"), digest)]
+
+
+def test_a_training_run_that_records_no_inputs_is_a_completeness_gap(store: Path, instance, tmp_path: Path) -> None:
+    """A training asset that records its model and nothing it read: the audit names the run and how to record its
+    data, and the finding stays in the next (incremental) audit."""
+
+    @asset(tags={"tdprov/training": "true"})
+    def booster(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded_model(context, provenance, tmp_path / "booster.bin", pd.DataFrame({"x": [1.0]}))
+
+    run([booster], instance)
+    summary = step_run(store, "booster")
+    assert not summary.inputs
+    for full in (True, False):
+        [gap] = completeness(store, tmp_path, full=full)
+        assert gap.run_id == summary.run_id, gap
+        assert f"training run {summary.run_id} (dagster://default/booster) recorded no inputs" in gap.what
+        assert f"it made {tmp_path / 'booster.bin'}@{summary.outputs[0].version}" in gap.what
+        assert "deps=[...]" in gap.fix and "re-run" in gap.fix
