@@ -9,7 +9,8 @@ Dagster release changes this; the public path (``Output(..., data_version=...)``
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DataVersion, InputContext, IOManager, OutputContext
@@ -49,36 +50,63 @@ def run_context(context: OutputContext | InputContext) -> tuple[str, str, str, i
     return step_context.run_id, step_context.job_name, step_context.step.key, step_context.previous_attempt_count
 
 
-def expected_outputs(context: OutputContext) -> tuple[str, ...]:
-    """Names of the outputs of ``context``'s step that this IO manager will handle.
+def expected_outputs(context: OutputContext, same_run: Callable[[Any], bool]) -> tuple[str, ...] | None:
+    """Names of the outputs of ``context``'s step whose handling ends the step: once all are handled, the
+    step's run can be completed.
 
-    The step's selected outputs that go to the same IO manager key and are neither asset checks nor
-    ``Nothing``: once all are handled, the step's run can be closed.
+    The step's selected outputs that are not ``Nothing``, when all go to IO managers that record into the
+    run of ``context``'s (``same_run(io_manager)`` is asked of those under another key than ``context``'s)
+    and the step's code has returned by the time they are handed over. ``None`` when the step can still
+    work or fail after its last such output: a generator compute function, a dynamic output, an asset
+    check evaluated in the step, an output that goes elsewhere; its run is then ended when the IO manager
+    is torn down, as Dagster recorded the step (:mod:`prov_dagster.steps`).
     """
     step_context = _step_context(context)
     if step_context is None:
         return (context.name,)
     op_def = step_context.op_def
+    if not _returns(op_def.compute_fn):
+        return None
     key = op_def.output_def_named(context.name).io_manager_key
     selected = step_context.selected_output_names  # a subsetted multi-asset runs only some outputs
-    return tuple(
-        out.name
-        for out in step_context.step.step_outputs
-        if out.name in selected
-        and out.properties.asset_check_key is None
-        and op_def.output_def_named(out.name).io_manager_key == key
-        and not op_def.output_def_named(out.name).dagster_type.is_nothing
-    )
+    names = []
+    for out in step_context.step.step_outputs:
+        if out.name not in selected:
+            continue
+        if out.properties.asset_check_key is not None:
+            return None
+        definition = op_def.output_def_named(out.name)
+        if definition.dagster_type.is_nothing:
+            continue
+        if definition.is_dynamic or (definition.io_manager_key != key
+                                     and not same_run(getattr(step_context.resources, definition.io_manager_key, None))):
+            return None
+        names.append(out.name)
+    return tuple(names)
+
+
+def _returns(compute_fn: Any) -> bool:
+    """Whether an op's compute function returns its outputs (a plain or ``async`` function decorated as an op or
+    asset), so that Dagster hands them over after the function ended; not a generator, nor an unknown callable."""
+    function = getattr(compute_fn, "decorated_fn", None)
+    if function is None:
+        return False
+    return not any(inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f) for f in (function, inspect.unwrap(function)))
+
+
+def _handed_outputs(op_def: Any) -> list[Any]:
+    """The output definitions of ``op_def`` that hand a value to an IO manager (not ``Nothing``)."""
+    return [out for out in op_def.output_defs if not out.dagster_type.is_nothing]
 
 
 def output_io_managers(context: OutputContext | InputContext) -> list[Any] | None:
-    """The IO managers of the outputs of ``context``'s step, in output order, once each; ``None`` outside a
-    run (a context built for a direct call)."""
+    """The IO managers of the outputs of ``context``'s step that hand over a value (not ``Nothing``), in output
+    order, once each; ``None`` outside a run (a context built for a direct call)."""
     step_context = _step_context(context)
     if step_context is None:
         return None
     resources = step_context.resources
-    keys = dict.fromkeys(out.io_manager_key for out in step_context.op_def.output_defs)
+    keys = dict.fromkeys(out.io_manager_key for out in _handed_outputs(step_context.op_def))
     return [getattr(resources, key) for key in keys if hasattr(resources, key)]
 
 

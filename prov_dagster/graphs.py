@@ -3,11 +3,12 @@
 Each op of a graph asset is a step, so a run of its own. A step whose outputs all go through a
 ``ProvenanceIOManager`` carries what it read on by identity: its run records the read and the output it
 wrote, and the next step's run reads that output. A step that hands an output to another IO manager (in
-memory, pickles) breaks that chain, so the IO manager puts every read of a step inside a graph on the
-step's ``LOADED_INPUT`` event (``tdprov/read``: each version exactly as loaded, and whether the step's
-recorded outputs carry it on), and the step that writes the asset takes the reads that are not carried
-on, of the graph's steps the asset depends on, from the Dagster run's event log (from its parent runs for
-steps a re-execution did not run again), as inputs of its own run.
+memory, pickles), or hands on nothing (a ``Nothing`` output, optional outputs not emitted), breaks that
+chain, so the IO manager puts every read of a step inside a graph on the step's ``LOADED_INPUT`` event
+(``tdprov/read``: each version exactly as loaded, and whether the step's recorded outputs carry it on),
+and the step that writes the asset takes the reads that are not carried on, of the graph's steps the
+asset depends on, from the Dagster run's event log (from its parent runs for steps a re-execution did not
+run again), as inputs of its own run.
 """
 from __future__ import annotations
 
@@ -53,19 +54,25 @@ def graph_reads(context: OutputContext) -> tuple[list[DatasetRecord], set[str]]:
 
 def _reads_in_run(instance: Any, run_id: str, steps: set[str]) -> dict[str, list[dict[str, Any]]]:
     """Node handle -> the ``tdprov/read`` values of the last attempt of each of ``steps`` that ran in Dagster
-    run ``run_id`` (a dynamic op's steps, ``op[key]``, together)."""
+    run ``run_id`` (a dynamic op's steps, ``op[key]``, together); an attempt that handed over no output (its
+    optional outputs not emitted) carried none of its reads on."""
     by_step: dict[str, list[dict[str, Any]]] = {}
-    for entry in instance.all_logs(run_id, of_type={*_STARTS, DagsterEventType.LOADED_INPUT}):
+    handed: set[str] = set()
+    for entry in instance.all_logs(run_id, of_type={*_STARTS, DagsterEventType.LOADED_INPUT, DagsterEventType.HANDLED_OUTPUT}):
         event = entry.dagster_event
         if event is None or event.step_key is None or event.step_key.split("[", 1)[0] not in steps:
             continue
         if event.event_type in _STARTS:
             by_step[event.step_key] = []  # a retry loads again
+            handed.discard(event.step_key)
+        elif event.event_type == DagsterEventType.HANDLED_OUTPUT:
+            handed.add(event.step_key)
         elif (value := event.event_specific_data.metadata.get(READ_KEY)) is not None:
             by_step.setdefault(event.step_key, []).append(value.value)
     ran: dict[str, list[dict[str, Any]]] = {}
     for step_key, reads in by_step.items():
-        ran.setdefault(step_key.split("[", 1)[0], []).extend(reads)
+        ran.setdefault(step_key.split("[", 1)[0], []).extend(
+            reads if step_key in handed else [{**read, "carried": False} for read in reads])
     return ran
 
 

@@ -35,7 +35,7 @@ from prov_dagster.graphs import graph_reads, read_metadata
 from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
-from prov_dagster.recorder import recorder_for
+from prov_dagster.recorder import Recorder, recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import source_input
@@ -67,7 +67,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
     # -- output -----------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:  # an asset that wrote its data itself (e.g. through ProvenanceResource), or no value
-            recorder_for(self).step_for(context).no_output(output_name=context.name, expected=_compat.expected_outputs(context))
+            recorder = recorder_for(self)
+            recorder.step_for(context).no_output(output_name=context.name, expected=_expected(context, recorder))
             return
         place = _output_place(context)
         df = _as_dataframe(obj, place)
@@ -107,7 +108,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             context.log.warning(f"{_quality_error(place, quality).what} (policy 'warn': written anyway)")
         if place.asset_key is not None:
             _compat.set_output_data_version(context, place.asset_key, record.version_id)
-        bundle = step.output(record, output_name=context.name, expected=_compat.expected_outputs(context))
+        bundle = step.output(record, output_name=context.name, expected=_expected(context, step.recorder))
         recorder_for(self).after_delivery(free_replaced)  # the previous version's blocks, once the record is sealed
         context.add_output_metadata({**output_metadata(record, wants.policy, bundle, step.recorder.problem()), **flags_metadata(flagged)})
 
@@ -139,8 +140,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
     def teardown_after_execution(self, context: Any) -> None:
         """The run (or this step's process) is done: end the runs of the steps that handed over no asset
-        output (asset checks, ``MaterializeResult``) as Dagster recorded them, then wait until every
-        bundle is written."""
+        output (asset checks, ``MaterializeResult``) or could work after their last one (generators, dynamic
+        outputs) as Dagster recorded them, then wait until every bundle is written."""
         close_open_steps(self, context)
         run = getattr(context, "dagster_run", None)
         instance = getattr(context, "instance", None)
@@ -182,7 +183,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if step is not None:
             step.input(*records)  # one event for a window of partitions
         if _compat.inside_graph(context):  # for the step that writes the graph's asset (prov_dagster.graphs)
-            carried = step is not None and all(isinstance(m, ProvenanceIOManager) for m in _compat.output_io_managers(context) or ())
+            handed = _compat.output_io_managers(context) or []  # a Nothing output hands over nothing: it carries no read on
+            carried = step is not None and bool(handed) and all(isinstance(m, ProvenanceIOManager) for m in handed)
             _compat.set_loaded_input_metadata(context, read_metadata(records, carried=carried, flagged=inherited(context)))
         frames = {p: df for p, (df, _) in loaded.items()}
         return frames[places[0].partition] if len(places) == 1 else frames
@@ -239,6 +241,13 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return
         raise VerificationError(what, fix=f"re-materialize the upstream asset, {restore_hint(expected, uri)}, "
                                           "or set on_mismatch='warn' on the IO manager to load it anyway")
+
+
+def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | None:
+    """The outputs of ``context``'s step after which its run completes, ``None`` when it is ended at teardown (see
+    :func:`_compat.expected_outputs`): the run of ``recorder`` holds the outputs of every ``ProvenanceIOManager``
+    with its store and namespace."""
+    return _compat.expected_outputs(context, lambda other: isinstance(other, ProvenanceIOManager) and recorder_for(other) is recorder)
 
 
 def _versions_not_digests(instance: Any, run_id: str, step_keys: set[str]) -> list[str]:

@@ -62,22 +62,24 @@ class StepRun:
         self.inputs.extend(records)
         self.stage()
 
-    def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] = ()) -> str:
-        """Record a written dataset version; after the last expected output, complete the run.
+    def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] | None = ()) -> str:
+        """Record a written dataset version; after the last ``expected`` output, complete the run (``None``: the
+        step can still work or fail after its outputs, and its run is ended as Dagster records the step).
 
         Returns the location of the bundle the run is (or, while the output is only staged, will be) sealed in.
         """
         self.outputs.append(record)
         self.handled.add(output_name)
-        if set(expected) <= self.handled:
+        if expected is not None and set(expected) <= self.handled:
             return self.complete()
         self.stage()
         return self.recorder.bundle_location(self.ol_run_id)
 
-    def no_output(self, *, output_name: str, expected: tuple[str, ...] = ()) -> None:
-        """An expected output that carries nothing (``None``); completes the run if it has started."""
+    def no_output(self, *, output_name: str, expected: tuple[str, ...] | None = ()) -> None:
+        """An output that carries nothing (``None``); after the last ``expected`` output, completes the run if it
+        has started."""
         self.handled.add(output_name)
-        if self.started and set(expected) <= self.handled:
+        if self.started and expected is not None and set(expected) <= self.handled:
             self.complete()
 
     def complete(self) -> str:

@@ -1,9 +1,11 @@
 """How the steps of a Dagster run ended, as the Dagster instance recorded them, and the step runs ended accordingly.
 
-The IO manager ends a step's run when the step's last asset output is handled. A step that hands it
-no asset output (an asset check, an asset that returns ``MaterializeResult``, an optional output not
-emitted) is ended when the IO manager is torn down, from what Dagster recorded of the step; a step of
-a failed or canceled run that no process ended is ended by the run-status sensors.
+The IO manager completes the run of a step whose function returns its outputs when the last of them is
+handled. A step that can still work or fail after its last output (a generator, a dynamic output, asset
+checks evaluated in the step, an output handed to another IO manager) or that hands it no asset output
+(an asset check, an asset that returns ``MaterializeResult``, an optional output not emitted) is ended
+when the IO manager is torn down, from what Dagster recorded of the step; a step of a failed or
+canceled run that no process ended is ended by the run-status sensors.
 """
 from __future__ import annotations
 
@@ -73,8 +75,8 @@ def _failures(instance: Any, run_id: str) -> dict[str, tuple[str, bool]]:
 
 def close_open_steps(config: Any, context: Any) -> None:
     """At the end of a resource's use in a run (or a step's process): end the runs that ``config``'s recorder started
-    for steps that handed over no asset output, as Dagster recorded them (see :func:`end_open_steps`), then wait until
-    every bundle is written. Never raises unless the settings are strict: it is told as a warning."""
+    and nothing ended (steps that handed over no asset output, or could work after their last one), as Dagster
+    recorded them (see :func:`end_open_steps`), then wait until every bundle is written. Never raises unless the settings are strict: it is told as a warning."""
     from prov_dagster.recorder import recorder_for
 
     recorder = recorder_for(config)
@@ -87,5 +89,5 @@ def close_open_steps(config: Any, context: Any) -> None:
             if config.settings().strict:
                 raise
             context.log.warning(f"tdprov: could not read how the steps of run {run.run_id} ended ({exc}); the lineage "
-                                "runs of those that handed over no asset output stay open (the audit reports them as unfinished)")
+                                "runs of those it did not end yet stay open (the audit reports them as unfinished)")
     recorder.wait()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DataVersion, IOManager, OutputContext, asset, build_output_context, graph_asset, materialize, op
+from dagster import (AssetKey, AssetOut, DataVersion, IOManager, Output, OutputContext, asset, build_output_context, graph_asset,
+                     materialize, multi_asset, op)
 
 from prov_dagster import _compat
 
@@ -17,7 +18,7 @@ class _VersioningIOManager(IOManager):
 
     def handle_output(self, context: OutputContext, obj: object) -> None:
         assert _compat.set_output_data_version(context, context.asset_key, "blake3:" + "ab" * 32)
-        self.seen.append((_compat.expected_outputs(context), _compat.run_context(context)))
+        self.seen.append((_compat.expected_outputs(context, lambda other: other is self), _compat.run_context(context)))
 
     def load_input(self, context: object) -> object:
         return None
@@ -99,3 +100,18 @@ def test_a_graph_assets_steps_and_the_metadata_of_a_loaded_input() -> None:
     assert loaded == {"two_ops._first": {"inside_graph": True}, "two_ops._second": {"inside_graph": True}}, (
         "Dagster no longer puts the metadata prov_dagster gives on the LOADED_INPUT event; update prov_dagster/_compat.py")
     assert not [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+
+
+@multi_asset(outs={"g1": AssetOut(), "g2": AssetOut()})
+def _yields_its_outputs():  # noqa: ANN202 - a generator multi-asset
+    yield Output(pd.DataFrame({"a": [1]}), output_name="g1")
+    yield Output(pd.DataFrame({"a": [2]}), output_name="g2")
+
+
+def test_a_returning_and_a_generator_compute_function_are_told_apart() -> None:
+    """A generator step can work after its last output, so its run is ended at teardown: prov_dagster reads the
+    user's function from the op's compute_fn (``decorated_fn``)."""
+    assert _compat._returns(versioned_by_io_manager.op.compute_fn), (  # noqa: SLF001
+        "DecoratedOpFunction.decorated_fn is gone in this Dagster release; every step's run would be ended at teardown: "
+        "update prov_dagster/_compat.py")
+    assert not _compat._returns(_yields_its_outputs.op.compute_fn)  # noqa: SLF001

@@ -14,7 +14,12 @@ from dagster import (
     AssetKey,
     DagsterInstance,
     FilesystemIOManager,
+    In,
+    Nothing,
+    Out,
+    Output,
     ReexecutionOptions,
+    asset,
     execute_job,
     graph_asset,
     instance_for_test,
@@ -196,3 +201,58 @@ def test_a_graph_asset_in_step_processes_and_re_executed_from_failure_records_th
     assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
         (located(store, "features"), features_v), "features.add_feature", (located(store, "raw"), raw_v), "raw"]
     audit_is_clean(store, 2)
+
+
+@asset
+def allowlist() -> pd.DataFrame:
+    return pd.DataFrame({"x": [2, 3]})
+
+
+@op
+def check_allowed(allowlist: pd.DataFrame) -> Nothing:
+    assert len(allowlist) > 0
+
+
+@op(out={"rejected": Out(pd.DataFrame, is_required=False), "checked": Out(Nothing)})
+def check_rejecting(allowlist: pd.DataFrame):  # noqa: ANN201 - emits only 'checked' when nothing is rejected
+    assert len(allowlist) > 0
+    yield Output(None, output_name="checked")
+
+
+@op(ins={"raw": In(pd.DataFrame), "gate": In(Nothing)})
+def build(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw.assign(y=1)
+
+
+@graph_asset(name="gated")
+def gated_by_nothing(raw: pd.DataFrame, allowlist: pd.DataFrame) -> pd.DataFrame:
+    return build(raw, gate=check_allowed(allowlist))
+
+
+@graph_asset(name="gated")
+def gated_by_optional(raw: pd.DataFrame, allowlist: pd.DataFrame) -> pd.DataFrame:
+    _, checked = check_rejecting(allowlist)
+    return build(raw, gate=checked)
+
+
+@pytest.mark.parametrize(("gated", "gate_step"), [(gated_by_nothing, None), (gated_by_optional, "gated.check_rejecting")],
+                         ids=["nothing-output", "optional-output-not-emitted"])
+def test_the_read_of_a_gate_op_that_hands_on_nothing_goes_into_the_graph_asset_run(
+        store: str, capsys: pytest.CaptureFixture[str], gated: Any, gate_step: str | None) -> None:
+    """An op that reads an asset and returns Nothing (or emits no recorded output) carries no read on: the read is an
+    input of the run of the step that writes the asset (it was dropped: a Nothing output kept the default IO manager
+    key, so the read counted as carried on)."""
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([graph.raw, allowlist, gated], instance=instance,
+                           resources={"io_manager": ProvenanceIOManager(store=store)}).success
+        raw_v, allowlist_v, gated_v = (digest_of(instance, key) for key in ("raw", "allowlist", "gated"))
+    found = runs(store)
+    assert set(found) == {"raw", "allowlist", "gated.build"} | ({gate_step} if gate_step else set())
+    built = found["gated.build"]
+    assert sorted((i.name, i.version) for i in built.inputs) == [(located(store, "allowlist"), allowlist_v), (located(store, "raw"), raw_v)]
+    assert [(o.name, o.version) for o in built.outputs] == [(located(store, "gated"), gated_v)]
+    if gate_step:  # an op with an IO manager output records its read in a run of its own, too
+        assert [(i.name, i.version) for i in found[gate_step].inputs] == [(located(store, "allowlist"), allowlist_v)]
+        assert found[gate_step].state == "COMPLETE" and not found[gate_step].outputs
+    assert "used by gated.build" in lineage(store, located(store, "allowlist"), capsys, "--downstream")
+    audit_is_clean(store, len(found))

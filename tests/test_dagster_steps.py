@@ -1,4 +1,5 @@
-"""How a Dagster step's run ends: closed from the store by another process, or by a step with no asset output."""
+"""How a Dagster step's run ends: closed from the store by another process, by a step with no asset output, or
+as Dagster recorded a step that can still work after its last output."""
 from __future__ import annotations
 
 import os
@@ -13,12 +14,19 @@ import pytest
 from dagster import (
     AssetCheckResult,
     AssetKey,
+    AssetOut,
     DagsterInstance,
+    DynamicOut,
+    DynamicOutput,
     MaterializeResult,
+    Output,
     asset,
     asset_check,
     execute_job,
+    graph_asset,
     materialize,
+    multi_asset,
+    op,
     reconstructable,
 )
 
@@ -252,4 +260,93 @@ def test_a_step_whose_outputs_go_elsewhere_records_its_read_and_ends(store: str,
     assert by_step["keyed_copy"].state == ("FAIL" if raise_in_step else "COMPLETE")
     for step in ("keyed_orders_keyed_orders_positive", "keyed_copy"):
         assert [asset_of(store, i.name) for i in by_step[step].inputs] == ["keyed_orders"], step
+    no_unfinished_run(store)
+
+
+# -- a step that can still work (and fail) after its last output is one run, ended as Dagster recorded it ----
+@asset
+def grouped() -> pd.DataFrame:
+    return pd.DataFrame({"g": ["a", "b", "c"], "v": [1, 2, 3]})
+
+
+@op(out=DynamicOut())
+def split(grouped: pd.DataFrame):  # noqa: ANN201 - Dagster reads the output from DynamicOut
+    for group, part in grouped.groupby("g"):
+        if group == "c" and os.environ.get("TDPROV_TEST_RAISE"):
+            raise RuntimeError("split failed after its outputs a and b")
+        yield DynamicOutput(part.reset_index(drop=True), mapping_key=group)
+
+
+@op
+def doubled(part: pd.DataFrame) -> pd.DataFrame:
+    return part.assign(v=part.v * 2)
+
+
+@op
+def merged(parts: list) -> pd.DataFrame:
+    return pd.concat(parts)
+
+
+@graph_asset
+def regrouped(grouped: pd.DataFrame) -> pd.DataFrame:
+    return merged(split(grouped).map(doubled).collect())
+
+
+@multi_asset(outs={"m1": AssetOut(), "m2": AssetOut()})
+def after_last(grouped: pd.DataFrame):  # noqa: ANN201 - a generator multi-asset
+    yield Output(grouped.assign(o=1), output_name="m1")
+    yield Output(grouped.assign(o=2), output_name="m2")
+    if os.environ.get("TDPROV_TEST_RAISE"):
+        raise RuntimeError("after_last failed after its last output")
+
+
+@multi_asset(outs={"k1": AssetOut(), "k2": AssetOut(io_manager_key="io2")})
+def two_keys(grouped: pd.DataFrame):  # noqa: ANN201 - outputs to two ProvenanceIOManagers of one store
+    yield Output(grouped.assign(o=1), output_name="k1")
+    if os.environ.get("TDPROV_TEST_RAISE"):
+        raise RuntimeError("two_keys failed after k1")
+    yield Output(grouped.assign(o=2), output_name="k2")
+
+
+def step_failed(result: Any, step_key: str) -> bool:
+    [end] = [e.event_type_value for e in result.all_events
+             if e.step_key == step_key and e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE")]
+    return end == "STEP_FAILURE"
+
+
+@pytest.mark.parametrize("raise_in_step", [False, True], ids=["completes", "fails"])
+@pytest.mark.parametrize(("target", "step_key", "outputs"), [
+    (regrouped, "regrouped.split", {False: ["a", "b", "c"], True: ["a", "b"]}),
+    (after_last, "after_last", {False: ["m1", "m2"], True: ["m1", "m2"]}),
+    (two_keys, "two_keys", {False: ["k1", "k2"], True: ["k1"]}),
+], ids=["dynamic-output", "generator-multi-asset", "two-io-manager-keys"])
+def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_recorded_it(
+    store: str, monkeypatch: pytest.MonkeyPatch, ol_validator: Any, target: Any, step_key: str,
+    outputs: dict[bool, list[str]], raise_in_step: bool,
+) -> None:
+    """A dynamic output's mapping keys, a generator that raises after yielding its outputs, and outputs handed to two
+    ProvenanceIOManagers of one store and namespace: one run per step, with every output it wrote, COMPLETE or FAIL
+    with the step's error as Dagster recorded the step (each mapping key was a run of its own, and a step that failed
+    after its last expected output was a COMPLETE run)."""
+    if raise_in_step:
+        monkeypatch.setenv("TDPROV_TEST_RAISE", "1")
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([grouped, target], instance=instance, raise_on_error=False,
+                             resources={"io_manager": ProvenanceIOManager(store=store),
+                                        "io2": ProvenanceIOManager(store=store, on_mismatch="warn")})
+        assert step_failed(result, step_key) is raise_in_step
+        links = [e.event_specific_data.metadata["tdprov/bundle"].value for e in result.all_events
+                 if e.step_key == step_key and e.event_type_value == "HANDLED_OUTPUT"]
+    [run] = [s for s in bundles(store).values() if s.job_name == step_key]
+    assert run.run_id == step_run_id(result.run_id, step_key)
+    assert run.state == ("FAIL" if raise_in_step else "COMPLETE")
+    assert [asset_of(store, i.name) for i in run.inputs] == ["grouped"]
+    assert sorted(Path(asset_of(store, o.name)).name for o in run.outputs) == outputs[raise_in_step]
+    events = check_events(store, run.run_id, ol_validator)
+    assert events[0] == "START" and set(events[1:-1]) <= {"RUNNING"} and events[-1] == run.state
+    if raise_in_step:
+        last = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])[-1]
+        assert "failed after" in last["run"]["facets"]["errorMessage"]["message"]
+    # every output links the bundle its step's run was sealed in
+    assert len(links) == len(run.outputs) and all(link.rstrip("/").endswith(run.run_id) for link in links), links
     no_unfinished_run(store)
