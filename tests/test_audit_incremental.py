@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.generated import generated_key
-from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_UNFINISHED
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
+from prov_common.bundle.transport import staged_event_key
+from prov_common.canonical_json import canonical_bytes
+from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
 from prov_common.sources import SourceRecord, register_source
@@ -273,3 +276,75 @@ def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_
     leaves = TransparencyLog(pipe.store, trust_from_settings(Settings.from_env(store=pipe.store.uri))).read_leaves()
     assert [run for run, n in Counter(x.run_id for x in leaves).items() if n > 1] == [], "a run was logged twice"
     assert late in {x.run_id for x in leaves}
+
+
+def _stage(store, event: dict) -> str:
+    key = staged_event_key(event)
+    store.put(key, canonical_bytes(event))
+    return key
+
+
+def _unfinished(result) -> dict[str, str]:
+    return {f.run_id: f.what for f in result.check(CHECK_UNFINISHED).errors}
+
+
+def test_late_events_stay_a_finding_of_every_incremental_audit_until_they_are_removed(tmp_path: Path) -> None:
+    """Events staged for a sealed run after its sealing are in no bundle. The first audit named them and the next
+    incremental one, with the store unchanged, did not (the check asked only about the runs it examined); events
+    staged for a run an earlier audit logged were never named by an incremental audit. Both stay findings, as in a
+    full audit, until the late events are removed from staging."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    now = datetime.now(timezone.utc)
+
+    def late(events: list[dict], minutes: int) -> dict:
+        return dict(events[1], eventTime=(now + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+                    outputs=[dataset("/data/extra.parquet", digest(f"extra{minutes}"))])
+
+    before = run_events("prepare_a", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/a.parquet", digest("a"))], start=now - timedelta(hours=1))
+    a = seal(pipe.store, before)
+    late_a = _stage(pipe.store, late(before, 1))
+    assert set(_unfinished(_audit(pipe.store))) == {a}
+    assert set(_unfinished(_audit(pipe.store))) == {a}, "the late events were dropped by the next incremental audit"
+    after = run_events("prepare_b", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/b.parquet", digest("b"))], start=now - timedelta(hours=1))
+    b = seal(pipe.store, after)
+    assert set(_unfinished(_audit(pipe.store))) == {a}
+    _stage(pipe.store, late(after, 2))  # staged for a run an earlier audit logged
+    for result in (_audit(pipe.store), _audit(pipe.store), _audit(pipe.store, full=True), _audit(pipe.store)):
+        found = _unfinished(result)
+        assert set(found) == {a, b}, found
+        assert "1 event(s) were staged for it after that" in found[b] and "they are in no bundle" in found[b]
+    raw_delete(pipe.store.uri, late_a)  # the documented fix: re-run the step, then remove the late events
+    assert set(_unfinished(_audit(pipe.store))) == {b} == set(_unfinished(_audit(pipe.store, full=True)))
+
+
+def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_stay_a_finding(tmp_path: Path) -> None:
+    """A run staged START and COMPLETE and was never sealed; the audit named it. Its staged events are its only
+    evidence: removing them made every later audit, --full and verify clean. The audit state keeps the runs it named
+    unfinished, so the removal is a finding of every audit until the run is sealed (its events put back and
+    'tdprov store seal') or a person accepts the loss."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    old = datetime.now(timezone.utc) - timedelta(days=3)
+    staged: dict[str, dict[str, bytes]] = {}
+    for job in ("train_secret_model", "prepare_lost"):
+        events = run_events(job, [dataset(pipe.raw_name, pipe.raw)], [dataset(f"/m/{job}", digest(job))], start=old,
+                            job_type="TRAINING" if job.startswith("train") else None)
+        staged[events[0]["run"]["runId"]] = {k: canonical_bytes(e) for e, k in ((e, _stage(pipe.store, e)) for e in events)}
+    kept, lost = staged
+    first = _audit(pipe.store)
+    assert set(_unfinished(first)) == {kept, lost} and all("was never sealed" in w for w in _unfinished(first).values())
+    for objects in staged.values():
+        for key in objects:
+            raw_delete(pipe.store.uri, key)
+    for result in (_audit(pipe.store), _audit(pipe.store, full=True), _audit(pipe.store)):
+        found = {f.run_id: f for f in result.check(CHECK_UNFINISHED).errors}
+        assert set(found) == {kept, lost}, [f.what for f in result.errors]
+        assert (f"run {kept} was unfinished at audit {first.audit_id}" in found[kept].what
+                and "its staged events were removed and no bundle was sealed" in found[kept].what), found[kept].what
+        assert "tdprov store seal RUN_ID" in found[kept].fix and "--accept-checkpoint" in found[kept].fix
+    for key, data in staged[kept].items():  # put back from a backup, and sealed as the fix says
+        raw_write(pipe.store.uri, key, data)
+    assert main(["store", "seal", kept, "--store", pipe.store.uri]) == 0
+    assert set(_unfinished(_audit(pipe.store))) == {lost}
+    accepted = _audit(pipe.store, accept_checkpoint="the worker's disk with run's events was lost")
+    assert [c.get("run_id") for c in accepted.resolution["closed"]] == [lost] and not _unfinished(accepted)
+    assert _audit(pipe.store).clean and _audit(pipe.store, full=True).clean

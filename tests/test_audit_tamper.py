@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from prov_common.audit import run_audit
-from prov_common.audit.model import CHECK_LOG, CHECK_PROV, CHECK_REHASH, CHECK_SIGNATURES
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_PROV, CHECK_REHASH, CHECK_SIGNATURES, NOTE
 from prov_common.bundle import build_bundle, layout
+from prov_common.bundle.storage import deliver_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.config import Settings
 from prov_common.audit.rehash import default_hasher
@@ -242,3 +244,46 @@ def test_a_catalogued_run_is_judged_by_the_keys_trusted_now(pipe: Pipeline, tmp_
     assert {pipe.prepare, late} <= set(recorded.unread)  # both read again: one signer revoked, one found untrusted then
     recorded.read([pipe.prepare, late])
     assert "untrusted key" in recorded.left_out[pipe.prepare] and late in recorded.runs and late not in recorded.left_out
+
+
+def test_an_index_entry_behind_an_earlier_audits_listing_stays_a_finding_of_full_audits(pipe: Pipeline) -> None:
+    """A validly signed bundle whose index entry is keyed an hour before the last audit listed the index (copied in from
+    another store that the same key signs, or back-dated): no writer keys an entry behind an audit's listing, and the
+    incremental audit names it. '--full' logged it and was clean, and so was every audit after it. It stays a finding
+    of every audit, full or not, until a person accepts it ('--full --accept-checkpoint', which logs it)."""
+    hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    planted = build_bundle(run_events("make_x_elsewhere", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/x.parquet", digest("x"))],
+                                      start=T0 + timedelta(hours=1)), None, pipe.key, sealed_at=hour_ago)
+    entry = deliver_bundle(pipe.store, planted, now=hour_ago).index_key
+    for result in (_audit(pipe), _audit(pipe, full=True), _audit(pipe), _audit(pipe, full=True)):
+        (found,) = _found(result, CHECK_INVENTORY, entry)
+        assert found.what == f"run {planted.run_id} is in the index but not in the log", found.what
+        assert "'tdprov audit --full --accept-checkpoint --reason TEXT'" in found.fix
+        assert result.bundles_logged == 0 and len(result.errors) == 1, [f.what for f in result.errors]
+    accepted = _audit(pipe, full=True, accept_checkpoint="its writer stopped before the index entry; redelivered from the spool")
+    assert accepted.clean and accepted.bundles_logged == 1, [f.what for f in accepted.errors]
+    assert _audit(pipe).clean and _audit(pipe, full=True).clean
+
+
+def test_a_logged_runs_index_entry_restored_from_a_backup_is_taken_back_by_a_full_audit(tmp_path: Path) -> None:
+    """On a local folder, an edited index entry restored from a backup as the finding's fix says (same bytes and
+    modification time: 'cp -p') has a new change time, and stayed 'changed' in every audit, --full included, while
+    'tdprov verify' was clean. A full audit, which finds the entry equal to the signed manifest that the log holds,
+    takes its new fingerprint with a note; the incremental audit, which reads nothing it knows, says so in the fix."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe).clean
+    key = next(k for k in pipe.store.list(layout.INDEX + "/") if layout.run_id_of_index_key(k) == pipe.prepare)
+    entry, backup = tmp_path / "store" / key, tmp_path / "backup.json"
+    shutil.copy2(entry, backup)
+    entry.write_bytes(entry.read_bytes().replace(b'"COMPLETE"', b'"FAIL"'))
+    (changed,) = _found(_audit(pipe), CHECK_INVENTORY, key)
+    assert "changed after it was first listed" in changed.what and "'tdprov audit --full'" in changed.fix, changed.fix
+    edited = _audit(pipe, full=True)  # an entry that is not the logged one is never taken
+    assert _found(edited, CHECK_INVENTORY, key) and _found(edited, CHECK_SIGNATURES, key)
+    shutil.copy2(backup, entry)  # cp -p: the same bytes and modification time, a new change time
+    assert _found(_audit(pipe), CHECK_INVENTORY, key)
+    full = _audit(pipe, full=True)
+    assert full.clean, [f.what for f in full.errors]
+    (note,) = [f for f in full.check(CHECK_INVENTORY).findings if f.object == key]
+    assert note.severity == NOTE and "is again the object logged" in note.what
+    assert _audit(pipe).clean

@@ -23,17 +23,17 @@ from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import Listing, adopt_new, compare, refresh_fingerprints, remember_runs
+from prov_common.audit.inventory import Listing, adopt_new, compare, refresh_fingerprints, remember_runs, retake_verified
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, NOTE, CheckResult, Finding, RunRecord
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
-from prov_common.audit.unfinished import unfinished_runs
+from prov_common.audit.unfinished import staging_removed, unfinished_runs
 from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
@@ -118,7 +118,11 @@ def _audit(
     log_check.findings += loaded.problems
     previous = None if full or loaded.state is None or head is None else loaded.state
     pins = loaded.state.catalog if loaded.state else {}  # catalog objects of this log, as the last audit found them
-    plan = _plan_full(store, tlog, head.checkpoint.size if head else 0, pins) if previous is None else _plan_since(store, tlog, previous, loaded)
+    # index keys up to here were listed by an earlier audit: an entry of a run not logged there is back-dated, in --full too
+    # (unless a person accepts the store as it is)
+    listed = _listing_cursor(loaded.state) if loaded.state and accept_checkpoint is None else None
+    plan = (_plan_full(store, tlog, head.checkpoint.size if head else 0, pins, listed) if previous is None
+            else _plan_since(store, tlog, previous, loaded))
     log_check.findings += plan.problems
     log_check.checked = plan.checkpoints
     result.previous_checkpoint = head.checkpoint.size if head else 0
@@ -131,9 +135,12 @@ def _audit(
     else:
         memory.add_open(lost)
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
+    unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
+        removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
-                                   places=[p.name for p in places])
+                                   places=[p.name for p in places], also=removed)
+        unsealed = [r for r in unsealed if r.run_id not in {f.run_id for f in removed}]
     first_audit = memory.checkpoint is None and not memory.runs
     gaps: list[Finding] = []
     # a newest checkpoint that does not verify is this audit's finding (above), not a gap to keep: with it unread, the
@@ -238,8 +245,9 @@ def _audit(
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
-    checks = [sig_check, log_check, prov_check, completeness_check, quality_check,
-              unfinished_runs(store, {run_id: r.sealed_at for run_id, r in records.items()}, stale_after=stale_after, now=started)]
+    unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
+                                                            stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
+    checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check
 
@@ -287,6 +295,8 @@ def _audit(
         log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
     refresh_fingerprints(memory, listing)
+    if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
+        inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit)
     inventory.checked = len(listing.tags)
@@ -323,6 +333,15 @@ def _unvouched(store: Store, leaves: list[LogLeaf]) -> str | None:
         if named != leaf.index_key:
             return f"the leaf of run {leaf.run_id} names the index entry {leaf.index_key}, its bundle {named}"
     return None
+
+
+def _as_logged(leaves: Iterable[LogLeaf], examined: Mapping[str, LogLeaf], records: Mapping[str, RunRecord]) -> Iterator[tuple[str, str]]:
+    """``(run id, index key)`` of the logged runs examined now as they were logged: the same manifest and statement digests and
+    index key as their leaf, and no error from verification (the index entry equal to the signed manifest and named by its
+    ``indexed`` record)."""
+    for leaf in leaves:
+        if examined.get(leaf.run_id) == leaf and not any(f.severity == ERROR for f in records[leaf.run_id].bundle_findings):
+            yield leaf.run_id, leaf.index_key
 
 
 def _future_dated(index: Mapping[str, list[str]], started: datetime) -> list[Finding]:
@@ -400,16 +419,26 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
     return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
 
 
-def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, str]) -> _Plan:
-    """Every bundle in the index, against the whole log (whose leaves decide whether an older catalog object is this log's)."""
+def _listing_cursor(state: AuditState) -> str | None:
+    """Index keys up to this cursor were listed by the audit that wrote ``state`` (its newest, less the settle window)."""
+    return layout.rewind_cursor(state.last_index_key, SETTLE_SECONDS) if state.last_index_key else None
+
+
+def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, str], listed: str | None = None) -> _Plan:
+    """Every bundle in the index, against the whole log (whose leaves decide whether an older catalog object is this log's).
+    ``listed``: the cursor up to which an earlier audit listed the index; an entry up to it of a run the log does not hold
+    appeared behind that listing (back-dated, or copied in): it is not logged, and the inventory names it, as an
+    incremental audit does."""
     state = tlog.verify()
     leaves = state.leaves
     logged = {x.run_id for x in leaves}
     if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
         logged |= {x.run_id for x in tlog.readable_leaves()}
-    return _Plan(list(index_keys(store)), logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
+        listed = None  # what an unreadable leaf batch held cannot be told from a back-dated entry: logged again (a note says so)
+    entries = [key for key in index_keys(store) if listed is None or key > listed or layout.run_id_of_index_key(key) in logged]
+    return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
-                 set(store.list(GENERATED_PREFIX)))
+                 set(store.list(GENERATED_PREFIX)), cursor=listed)
 
 
 def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState) -> _Plan:
@@ -422,7 +451,7 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     # lists these too, so that they are never listed as new again
     recent = [*previous.recent, *((x.index_key, x.run_id) for x in later)]
     logged = {r for _, r in recent}
-    cursor = layout.rewind_cursor(previous.last_index_key, SETTLE_SECONDS) if previous.last_index_key else None
+    cursor = _listing_cursor(previous)
     entries: list[str | BundleSummary] = [*_new_entries(store, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, read_object
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
-from prov_common.audit.model import CHECK_INVENTORY, Finding
+from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding
 from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
@@ -32,10 +32,16 @@ SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFI
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record"}
-FIX_RESTORE = "restore the object from a backup or replica of the store (objects are written once); then audit again"
+FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
+               "folder a restored file has a new change time: 'tdprov audit --full' takes back a logged run's manifest, signed "
+               "statement, indexed record and index entry once they are the objects logged; any other restored object is taken "
+               "only by a person, with 'tdprov audit --accept-checkpoint --reason TEXT' (recorded)")
 FIX_FORGED = "remove the object and find out who wrote it: only auditors write here, and they sign what they write"
 FIX_INDEX = "remove the extra index entry (the first one, named by bundles/<run>/indexed, is the run's entry)"
-FIX_UNLOGGED = "find out who wrote the entry; a copied run carries another run's events, see 'tdprov verify'"
+FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, or under a new run id; see 'tdprov verify') and remove "
+                "it; if it is this store's run whose entry was written late under the key its writer recorded before an audit (a "
+                "redelivery, or 'tdprov store repair'), a person accepts it with 'tdprov audit --full --accept-checkpoint --reason TEXT', "
+                "which logs it")
 
 
 RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}
@@ -143,6 +149,26 @@ def refresh_fingerprints(memory: AuditorMemory, listing: Listing) -> None:
             memory.tags[key] = now
 
 
+def retake_verified(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]]) -> list[Finding]:
+    """Logged runs ``(run id, index key)`` that a full audit found to be, byte for byte, the bundles the log holds (manifest
+    and statement digests of their leaves) with the index entry their ``indexed`` record names, equal to the signed
+    manifest: where the listing shows another fingerprint for one of these objects (a file restored from a backup or
+    replica: on a local folder its change time is new), the listed one is taken, with a note."""
+    out: list[Finding] = []
+    for run_id, index_key in runs:
+        if memory.runs.get(run_id) != index_key:
+            continue
+        for key, what in run_objects(run_id, index_key).items():
+            was, now = memory.tags.get(key), listing.tags.get(key)
+            if was and now and was != now:
+                memory.tags[key] = now
+                out.append(Finding(CHECK_INVENTORY, key, f"the {what} of logged run {run_id} was rewritten (size:tag {was} -> {now}) "
+                                   "and is again the object logged (checked against the log and the signed manifest by this full "
+                                   "audit): its new fingerprint is taken", "nothing to do if it was restored from a backup or replica; "
+                                   "otherwise find out who rewrote it", severity=NOTE, run_id=run_id))
+    return out
+
+
 def _kind(key: str) -> str:
     return next((kind for prefix, kind in _KINDS.items() if key.startswith(prefix)), "audit object")
 
@@ -197,4 +223,4 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     return None
 
 
-__all__ = ["Listing", "adopt_new", "compare", "remember_runs", "run_objects"]
+__all__ = ["Listing", "adopt_new", "compare", "remember_runs", "retake_verified", "run_objects"]

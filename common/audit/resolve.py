@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, who
+from prov_common.audit.model import Finding
 from prov_common.bundle.layout import stamp
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError
@@ -27,15 +28,16 @@ RESOLUTION_PAYLOAD_TYPE = "application/vnd.tdprov.audit-resolution+json"
 
 
 def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoint | None, signer: SigningKey, reason: str,
-                      *, now: datetime, audit_id: str, places: Sequence[str] = ()) -> dict[str, Any]:
+                      *, now: datetime, audit_id: str, places: Sequence[str] = (), also: Sequence[Finding] = ()) -> dict[str, Any]:
     """Record the resolution and reset ``memory`` (and the witness ``places`` named) to the store's log as it is now;
-    returns the record."""
+    returns the record. ``also``: findings kept elsewhere than the memory that the resolution closes too (listed with
+    the gaps it closed)."""
     if not reason or not reason.strip():
         raise BadInputError("accepting the store's checkpoint needs a reason.",
                             fix="pass --reason 'restored from backup of 2026-05-01, runs X and Y lost' (it is recorded)")
     record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": reason.strip(),
               "store": store.uri, "before": memory.checkpoint.published() if memory.checkpoint else None,
-              "after": KnownCheckpoint.of(head).published() if head else None, "closed": [f.to_dict() for f in memory.open],
+              "after": KnownCheckpoint.of(head).published() if head else None, "closed": [f.to_dict() for f in [*memory.open, *also]],
               "witnessesReset": list(places)}
     key = f"{RESOLUTIONS_PREFIX}{stamp(now)}-{audit_id[:8]}.json"
     store.put(key, sign_envelope(canonical_bytes(record), RESOLUTION_PAYLOAD_TYPE, [signer]).to_json())

@@ -3,7 +3,8 @@
 One signed, write-once object per audit, ``audit/state/<tree size, 12 digits>-<time>-<audit>.json``
 (DSSE, payload type below), bound to the checkpoint it was computed at (tree size, root and the
 digest of the checkpoint's bytes). It holds each check's open results (findings that stay, broken
-links and training gaps that a later run or source can still close, failing dataset versions), the
+links and training gaps that a later run or source can still close, failing dataset versions, staged runs
+named with no bundle in the index, whose removal stays a finding), the
 counts of what was checked, the run ids logged near the newest index key (the listing window
 that the next audit re-reads), and the SHA-256 of the catalog objects the audit read or wrote (each of
 this log, so that the next audit and the catalog's readers need not read their checkpoints again). The
@@ -75,6 +76,23 @@ class TrainingGap:
         return cls(raw["runId"], raw["job"], raw["input"], OpenLink.from_dict(raw["link"]))
 
 
+@dataclass(frozen=True)
+class UnsealedRun:
+    """A run the unfinished check named as staged with no bundle in the index, and the audit that first named it: kept
+    until its bundle is in the index, so that removing its staged events (the only evidence of it) stays a finding."""
+
+    run_id: str
+    audit_id: str
+    reported_at: str  # when that audit started (ISO 8601)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"runId": self.run_id, "auditId": self.audit_id, "reportedAt": self.reported_at}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "UnsealedRun":
+        return cls(str(raw["runId"]), str(raw["auditId"]), str(raw["reportedAt"]))
+
+
 @dataclass
 class CheckState:
     """The checks' results so far, in the form the next audit continues from."""
@@ -87,19 +105,20 @@ class CheckState:
     gaps: list[TrainingGap] = field(default_factory=list)
     failing: list[QualityRow] = field(default_factory=list)
     passed_versions: int = 0
+    unsealed: list[UnsealedRun] = field(default_factory=list)  # staged runs with no indexed bundle, as first reported
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
                 "findings": [f.to_dict() for f in self.findings], "broken": [x.to_dict() for x in self.broken],
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
-                "passedVersions": self.passed_versions}
+                "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed]}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
         return cls(int(raw["runs"]), int(raw["trainingRuns"]), {str(k): int(v) for k, v in raw["checked"].items()},
                    [Finding(**f) for f in raw["findings"]], [OpenLink.from_dict(x) for x in raw["broken"]],
                    [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
-                   int(raw["passedVersions"]))
+                   int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()])  # none in older states
 
 
 @dataclass
@@ -177,4 +196,4 @@ def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -
     return key
 
 
-__all__ = ["AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "load_state", "state_key", "write_state"]
+__all__ = ["AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "UnsealedRun", "load_state", "state_key", "write_state"]

@@ -1,15 +1,18 @@
 """Runs that started and never ended: staged events with no sealed bundle."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
+from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
+from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.storage import load_index_entry
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.w3cprov.events import TERMINAL
 from prov_common.w3cprov.identity import iso_z, moment as utc_moment
 
@@ -25,22 +28,35 @@ UNINDEXED_FIX = (
 )
 
 
+FIX_REMOVED = (
+    "restore staging/<run>/ from a backup or replica of the store and seal the run ('tdprov store seal RUN_ID', with the "
+    "writer's key and credentials); find out who removed the events (writers cannot delete them); if they are lost for good, "
+    "a person accepts the loss with 'tdprov audit --accept-checkpoint --reason TEXT' (recorded)"
+)
+
 LATE_FIX = (
     "a run's events must end with its terminal event: the producer emitted more for the run after it was sealed, so "
-    "they are in no bundle; re-run the step to record them, and find out what emitted them late"
+    "they are in no bundle; re-run the step to record them, and find out what emitted them late; the finding stays "
+    "until the events timed after the sealing are removed from staging/<run>/"
 )
 
 
-def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta,
-                    now: datetime | None = None) -> CheckResult:
+def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta, now: datetime | None = None,
+                    reported: Sequence[UnsealedRun] = (), audit_id: str = "") -> tuple[CheckResult, list[UnsealedRun]]:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
     sealed runs with events staged after their sealing (in no bundle: a record lost unless named here).
 
     ``sealed``: run id -> sealing time (``sealedAt``) of the runs this audit knows to be sealed and
-    indexed; for other staged runs the store is asked (their statement, and the index entry their
-    bundle recorded)."""
+    indexed (every run it knows, so that late events stay a finding on every audit); for other staged runs
+    the store is asked (their statement, and the index entry their bundle recorded).
+    ``reported``: the runs earlier audits named as staged with no bundle in the index (the audit state keeps them);
+    one whose staged events are gone while still no bundle of it is in the index is a finding (see :func:`staging_removed`).
+    Returns the check and the runs to keep for the next audit: those named now (as ``audit_id`` first reports them) and
+    those still gone without a bundle."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
+    earlier = {r.run_id: r for r in reported}
+    unsealed: list[UnsealedRun] = []
     moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
     newest: dict[str, str] = {}  # the key of each run's newest staged event
     for run_id, key, moment in _staged_events(store, f"{layout.STAGING}/"):
@@ -55,21 +71,54 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         age = now - moment
         stale = age > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
-            if _indexed(store, run_id):
+            entry = _index_entry(store, run_id)
+            if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
+                result.findings += _late_events(run_id, entry.sealed_at, staged)
                 continue
             # sealed, but its writer stopped before the index entry
-            result.findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id),
-                                           f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it",
-                                           UNINDEXED_FIX, severity="error" if stale else NOTE, run_id=run_id))
-            continue
-        when = iso_z(moment)
-        ended = terminal_state(store, newest[run_id])
-        what = (f"run {run_id} staged its {ended} event at {when} and was never sealed (its writer could not sign or store the "
-                "bundle, and did not spool it)" if ended else
-                f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
-        result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what, FIX,
-                                       severity="error" if stale else NOTE, run_id=run_id))
-    return result
+            result.findings.append(_unindexed(run_id, "error" if stale else NOTE))
+        else:
+            when = iso_z(moment)
+            ended = terminal_state(store, newest[run_id])
+            what = (f"run {run_id} staged its {ended} event at {when} and was never sealed (its writer could not sign or store the "
+                    "bundle, and did not spool it)" if ended else
+                    f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
+            result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what, FIX,
+                                           severity="error" if stale else NOTE, run_id=run_id))
+        unsealed.append(earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now)))
+    gone = [r for r in reported if r.run_id not in moments and r.run_id not in sealed]
+    lost, kept = staging_removed(store, gone)
+    result.findings += lost
+    result.checked += len(gone)
+    return result, unsealed + kept
+
+
+def staging_removed(store: Store, reported: Sequence[UnsealedRun]) -> tuple[list[Finding], list[UnsealedRun]]:
+    """Runs an earlier audit named as staged with no bundle in the index: a finding for each that still has none while
+    ``staging/<run>/`` holds no event any more (its events, the only evidence of the run, were removed), and those runs
+    (kept for the next audit). A run sealed meanwhile (its bundle in the index) is closed; one sealed and not indexed is
+    named as such."""
+    findings: list[Finding] = []
+    kept: list[UnsealedRun] = []
+    for r in reported:
+        if any(True for _ in _staged_events(store, layout.staging_prefix(r.run_id))):
+            continue  # staged still: the check names it as it is
+        if store.exists(layout.bundle_key(r.run_id, layout.STATEMENT_FILE)):
+            if _index_entry(store, r.run_id) is not None:
+                continue
+            findings.append(_unindexed(r.run_id, "error"))
+        else:
+            findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(r.run_id),
+                                    f"run {r.run_id} was unfinished at audit {r.audit_id} ({r.reported_at}); its staged events were "
+                                    "removed and no bundle was sealed", FIX_REMOVED, run_id=r.run_id))
+        kept.append(r)
+    return findings, kept
+
+
+def _unindexed(run_id: str, severity: str) -> Finding:
+    return Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id),
+                   f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it",
+                   UNINDEXED_FIX, severity=severity, run_id=run_id)
 
 
 def terminal_state(store: Store, key: str) -> str | None:
@@ -92,13 +141,13 @@ def _late_events(run_id: str, sealed_at: str | None, staged: list[datetime]) -> 
                     f"(until {iso_z(late[-1])}): they are in no bundle", LATE_FIX, run_id=run_id)]
 
 
-def _indexed(store: Store, run_id: str) -> bool:
-    """Whether the index entry that the run's bundle recorded (``bundles/<run>/indexed``) is in the store."""
+def _index_entry(store: Store, run_id: str) -> BundleSummary | None:
+    """The index entry that the run's bundle recorded (``bundles/<run>/indexed``), when it is in the store and holds a summary."""
     try:
-        key = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE)).decode()
-        return store.exists(key)
-    except (ObjectNotFoundError, UnicodeDecodeError, BadInputError):
-        return False
+        key = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE), layout.SMALL_OBJECT_LIMIT).decode()
+        return load_index_entry(store, key)
+    except (ObjectNotFoundError, UnreadableObjectError, UnicodeDecodeError, BadInputError):
+        return None
 
 
 def newest_staged(store: Store, run_id: str) -> tuple[str, datetime] | None:
