@@ -1,7 +1,7 @@
 """``ProvenanceIOManager``: pandas assets stored as Parquet, hashed, validated, versioned by content and recorded."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -33,6 +33,7 @@ from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inheri
 from prov_dagster.metadata import DIGEST_KEY, output_metadata
 from prov_dagster.graphs import graph_reads, read_metadata
 from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
+from prov_dagster.owners import other_owner, refuse_other_owner
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, recorder_for
@@ -78,10 +79,14 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         location = self.data_location()
         flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *self._graph_reads(context, step),
                    *inherited(context)}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-hash") as pool:
+        owner = {"namespace": self.namespace_uri(), **place.sidecar}
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-hash") as pool:
             hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps validation and the write
+            previous = _sidecar_meanwhile(pool, location, place.relpath)  # the file's owner
             quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
+            if not refused and (theirs := other_owner(previous(), owner)) is not None:
+                raise refuse_other_owner(location.uri(place.relpath), theirs, owner)
             # bad data under the 'fail' policy is never written
             stored = None if refused else location.write_table(place.relpath, pa.Table.from_pandas(df))
             digest = hashing.result()
@@ -100,7 +105,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             bundle = step.fail(failed_output=record, error=failure)
             error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
             raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle, step.recorder.problem())) from error
-        location.write_sidecar(place.relpath, {**place.sidecar, "digest": record.version_id, "run": step.ol_run_id,
+        location.write_sidecar(place.relpath, {**owner, "digest": record.version_id, "run": step.ol_run_id,
                                                **_sidecar_flags(place, flagged)})
         if wants_snapshot(self, wants.snapshot):
             keep_snapshot(self, record, context.log.warning)
@@ -343,6 +348,25 @@ def _input_places(context: InputContext) -> list[_Place]:
     key = context.asset_key
     partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
     return [_Place(f"asset {dataset_name(key)!r}", data_relpath(key, p), key, p) for p in partitions]
+
+
+def _sidecar_meanwhile(pool: ThreadPoolExecutor, location: DataLocation, relpath: str) -> Callable[[], Any]:
+    """What gives the sidecar of the data file at ``relpath`` (see :func:`_recorded_sidecar`): a local one read at once
+    (a few tens of microseconds, less than starting a thread), one on S3 read in ``pool`` while the step hashes and
+    validates (a request's round trip)."""
+    if location.is_s3:
+        return pool.submit(_recorded_sidecar, location, relpath).result
+    found = _recorded_sidecar(location, relpath)
+    return lambda: found
+
+
+def _recorded_sidecar(location: DataLocation, relpath: str) -> Any:
+    """The sidecar of the data file at ``relpath`` as recorded, or None when there is none or it is no JSON (it then
+    names no owner: see :mod:`prov_dagster.owners`)."""
+    try:
+        return location.read_sidecar(relpath)
+    except ValueError:  # not JSON: written by something else
+        return None
 
 
 def _sidecar_flags(place: _Place, flagged: set[str]) -> dict[str, Any]:

@@ -7,6 +7,9 @@ handed to ``ProvenanceResource.record``) is ``("inmemory://", <name>)``. The ass
 shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``symlinks`` identifier
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>``.
+
+A data file's path holds neither the namespace nor which segments are partitions, so two owners can map to
+one file; :mod:`prov_dagster.owners` keeps either from overwriting the other.
 """
 from __future__ import annotations
 

@@ -227,7 +227,7 @@ class LineageIndex:
         """Every way a run names ``ref``: as a version it wrote or read, or a dataset of that name at any version.
         ``skip``: run ids whose namings do not count."""
         located = location_of_ref(ref)
-        return [Naming(table is self.generated, run_order(run), key[2], d)
+        return [Naming(table is self.generated, run_order(run), key[2], d, run.run_id)
                 for table in (self.generated, self.used_by) for key, uses in table.items() for run, d in uses
                 if run.run_id not in skip and (ref == key[2] or names_dataset(ref, located, d))]
 
@@ -236,6 +236,14 @@ class LineageIndex:
         beats one only read, then the newest run, then the larger digest; None when no run names ``ref``.
         ``skip``: run ids whose namings do not count."""
         return max(self.namings(ref, skip=skip), key=Naming.rank, default=None)
+
+    def generation_named(self, naming: "Naming") -> str | None:
+        """The id of the run that generated the version ``naming`` means: the run that named it, when it wrote it; else
+        (a read) the generation its reader read, by identity (None: no recorded run made it, an origin)."""
+        if naming.generated:
+            return naming.run_id
+        made = self.generator(naming.dataset, self.runs.get(naming.run_id))
+        return made[0].run_id if made is not None else None
 
     def datasets_named(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
         """The newest naming (as :meth:`newest_naming` picks it) of each dataset that ``ref`` names, newest first:
@@ -274,12 +282,15 @@ def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> b
 
 @dataclass(frozen=True)
 class Naming:
-    """A version that a name can mean: whether a run wrote it (else only read it), when, and how it was named."""
+    """A version that a name can mean: whether a run wrote it (else only read it), when, how it was named, and by
+    which run's event: a name other than a location (a Dagster asset key in ``symlinks``) means only the versions
+    whose events carry it, never another version of the dataset it was once given to."""
 
     generated: bool
     order: str
     version: str
     dataset: DatasetUse
+    run_id: str = ""  # the run whose event names it so
 
     def rank(self) -> tuple[bool, str, str]:
         """How the versions a name means are ordered, newest last: one a run wrote, then the run's time, then the digest."""

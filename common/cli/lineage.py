@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from prov_common.audit.lineage import DIGEST_PREFIX_MIN, TOO_SHORT_DIGEST
+from prov_common.audit.lineage import DIGEST_PREFIX_MIN, TOO_SHORT_DIGEST, Naming
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
@@ -20,8 +20,8 @@ from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import dataset_label, iso_z, located_dataset, moment, normal_version
 from prov_common.w3cprov.lineage import (
-    DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, find_nodes, graph_from_summaries, sharded_generations, trace, tree_graph,
-    with_shard_counts,
+    DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, data_node_id, find_nodes, graph_from_summaries, sharded_generations,
+    trace, tree_graph, with_shard_counts,
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
@@ -74,11 +74,15 @@ def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
-                           left_out: dict[str, str], audit_trust: TrustStore | None = None) -> list[str]:
-    """``namespace/name`` of each dataset that ``name`` means by another of its names (a Dagster asset key, in
+                           left_out: dict[str, str], corrected: dict[str, str], audit_trust: TrustStore | None = None,
+                           all_versions: bool = False) -> list[str]:
+    """The lineage node ids of the versions that ``name`` means by another of their names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out; a partitioned asset's key names every
-    partition), newest first, from the verified bundles of the runs ``found``; none when no run names it so.
-    Runs whose bundles do not verify are added to ``left_out``."""
+    partition): the newest version of each dataset whose events carry the name (every such version with
+    ``all_versions``), newest first, from the verified bundles of the runs ``found``; none when no run names it
+    so. A version of the same dataset that no event names so (another asset's, another namespace's, written to
+    the same file) is not one of them. Runs whose bundles do not verify are added to ``left_out``, runs whose
+    index entries differ from their sound bundles to ``corrected`` (the node ids are as the bundles say)."""
     from prov_common.audit.recorded import RecordedRuns
 
     if is_digest(name):
@@ -88,7 +92,11 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
         recorded.read_naming(name)
     finally:
         left_out.update(recorded.left_out)
-    return [f"{n.dataset.namespace}/{n.dataset.name}" for n in recorded.index().datasets_named(name)]
+        corrected.update(recorded.corrected)
+    index = recorded.index()
+    named = sorted(index.namings(name), key=Naming.rank, reverse=True) if all_versions else index.datasets_named(name)
+    return list(dict.fromkeys(data_node_id(n.dataset.namespace, n.dataset.name, n.dataset.version, index.generation_named(n))
+                              for n in named))
 
 
 def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
@@ -205,9 +213,9 @@ def _run(args: argparse.Namespace) -> int:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
             graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
-                targets = _located_by_other_name(store, trust, found, args.target, left_out,
-                                                 auditor_trust_from_settings(settings)) or targets
-                found = [s for s in found if s.run_id not in left_out]
+                targets = _located_by_other_name(store, trust, found, args.target, left_out, corrected,
+                                                 auditor_trust_from_settings(settings), args.all_versions) or targets
+                found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected)
                 graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
