@@ -131,8 +131,8 @@ def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, caps
     assert main(["store", "init", str(tmp_path / "empty")]) == 0
     assert main(["verify", "--store", str(tmp_path / "empty")]) == 0
     assert "no bundles" in capsys.readouterr().err
-    assert main(["audit", "--quiet", "--store", str(tmp_path / "empty"), "--report", str(tmp_path / "r")]) == 0
-    assert f"no runs in {tmp_path / 'empty'} yet: nothing was audited" in capsys.readouterr().err  # clean, but of nothing
+    assert main(["audit", "--quiet", "--store", str(tmp_path / "empty"), "--report", str(tmp_path / "r")]) == 2  # not clean: nothing
+    assert f"no runs in {tmp_path / 'empty'}: is this the store your pipelines write to?" in capsys.readouterr().err
 
 
 def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,6 +84,7 @@ def _audit(
     accept_checkpoint: str | None = None,
     memory_path: Path | None = None,
     remember_in: Sequence[str | WitnessPlace] = (),
+    require_runs: bool = False,
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
@@ -93,7 +94,9 @@ def _audit(
     now, closing the open gaps (recorded, see ``resolve.py``). ``memory_path``: the auditor's memory
     file (default under ``TDPROV_HOME``). ``remember_in``: witness places this audit checks and, when
     the log extends every checkpoint kept, writes the new one to (folders, ``s3://`` URIs or
-    :class:`WitnessPlace` objects; ``TDPROV_WITNESS`` adds more), see ``remember.py``.
+    :class:`WitnessPlace` objects; ``TDPROV_WITNESS`` adds more), see ``remember.py``. ``require_runs``: refuse
+    (:class:`BadInputError`, before writing anything) a store that holds no run, no log and nothing this auditor
+    or a witness verified before: an empty or mistyped store, which would otherwise pass as clean.
     """
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
@@ -129,6 +132,7 @@ def _audit(
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
+    result.first_audit = memory.checkpoint is None and not memory.runs
     lost = load_inventory(memory, store, audit_trust)  # a lost inventory object is a gap until resolved
     if head_unread:  # as the log's, its signatures may fail only for the keys trusted here: this audit's finding
         log_check.findings += lost
@@ -162,6 +166,11 @@ def _audit(
     blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
+    if require_runs and accept_checkpoint is None and head is None and not blocked and result.first_audit and not _holds_runs(store, listing):
+        raise BadInputError(f"no runs in {store.uri}: is this the store your pipelines write to? It holds no bundle, no run in "
+                            "progress and no audit log, so there is nothing to audit (nothing was written to it).",
+                            fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
+                                "or audit once a pipeline has recorded a run")
     inventory = CheckResult(CHECK_INVENTORY)
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries
@@ -417,6 +426,12 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
     """Run ids whose index entries this audit or an earlier one listed: each should be in the log by now."""
     horizon = max([*(s.cursor or "" for s in summaries), cursor or ""])
     return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
+
+
+def _holds_runs(store: Store, listing: Listing) -> bool:
+    """Whether the store holds a bundle, an index entry, a log object or a run in progress."""
+    recorded = (layout.BUNDLES + "/", layout.INDEX + "/", "log/")
+    return any(key.startswith(recorded) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
 
 
 def _listing_cursor(state: AuditState) -> str | None:

@@ -116,7 +116,7 @@ def _checks(report: dict[str, Any]) -> str:
     rows = [[escape(c["title"]), f'<span class="{c["status"]}">{c["status"]}</span>', str(c["checked"]),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") == "error")),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") != "error")), _e(c["detail"])] for c in report["checks"]]
-    note = scope_note(report["mode"], report["summary"]["bundlesExamined"])
+    note = scope_note(report["mode"], report["summary"]["bundlesExamined"], first=bool(report.get("firstAudit")))
     return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{escape(note)}</p>'
 
 

@@ -18,12 +18,16 @@ REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
 MAX_QUALITY_ROWS = 1000  # failing versions listed in the report (all failures are also findings or notes)
 
 
-def scope_note(mode: str, examined: int) -> str:
+def scope_note(mode: str, examined: int, *, first: bool = False) -> str:
     """What the checks' counts cover: a full audit re-checked everything now; an incremental one examined
-    only the bundles new since the last audit and continues the earlier audits' counts."""
+    only the bundles new since the last audit and continues the earlier audits' counts. ``first``: this
+    auditor has no memory of an earlier audit of the store (the last audit, if any, was another's)."""
     if mode == "full":
-        return f"Full audit: every bundle was examined now ({examined:,})."
-    return (f"Incremental audit: {examined:,} bundle(s) new since the last audit were examined now; the counts include what "
+        return ("First audit of this store by this auditor (none remembered). " if first else "") + \
+            f"Full audit: every bundle was examined now ({examined:,})."
+    since = (f"First audit of this store by this auditor (none remembered): {examined:,} bundle(s) not covered by an earlier "
+             "audit's signed state") if first else f"Incremental audit: {examined:,} bundle(s) new since the last audit"
+    return (f"{since} were examined now; the counts include what "
             "earlier audits checked (their signed state). Bundles logged before are covered by the store inventory, not "
             "verified again: 'tdprov audit --full' re-verifies every bundle.")
 
@@ -43,6 +47,7 @@ class AuditResult:
     previous_checkpoint: int = 0
     bundles_examined: int = 0
     bundles_logged: int = 0
+    first_audit: bool = False  # this auditor remembered no earlier audit of the store
     index: LineageIndex | None = None
     sources: list[StoredSource] = field(default_factory=list)
     quality_rows: list[QualityRow] = field(default_factory=list)
@@ -115,6 +120,7 @@ class AuditResult:
             "auditId": self.audit_id,
             "store": self.store,
             "mode": "full" if self.full else "incremental",
+            "firstAudit": self.first_audit,
             "rehash": self.rehash,
             "startedAt": iso_z(self.started),
             "endedAt": iso_z(self.ended),

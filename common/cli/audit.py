@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     result = run_audit(store, settings, full=args.full, rehash=args.rehash, report_dir=args.report,
                        stale_after=timedelta(hours=args.stale_hours), progress=None if not args.quiet and not args.json else False,
-                       witnesses=args.witness, remember_in=args.remember_in, accept_checkpoint=args.reason if args.accept_checkpoint else None)
+                       witnesses=args.witness, remember_in=args.remember_in, accept_checkpoint=args.reason if args.accept_checkpoint else None,
+                       require_runs=True)
     if args.json:
         print(json.dumps(result.published(), indent=2, sort_keys=True))
         return result.exit_code
@@ -66,14 +67,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"accepted the store's log as it is, closing {closed} finding(s): {result.resolution.get('reason')!r} "
               f"(recorded in {result.resolution.get('key')})")
     if not args.quiet:
-        print(scope_note("full" if result.full else "incremental", result.bundles_examined))
+        print(scope_note("full" if result.full else "incremental", result.bundles_examined, first=result.first_audit))
         for check in result.checks:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)" + (f"; {check.detail}" if check.detail else ""))
         for f in result.findings:
             print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
     cp = result.checkpoint.checkpoint if result.checkpoint else None
-    if not result.runs_known and not cp:  # clean, but of nothing: a store that has no runs yet (or the wrong store)
-        print(f"no runs in {store.uri} yet: nothing was audited (is this the store your pipelines write to?)", file=sys.stderr)
     html, json_report = (_where(store, args.report, key) for key in (result.report_html, result.report_json))
     print(f"audit {'clean' if result.clean else f'found {len(result.errors)} problem(s)'}; "
           f"log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})",
