@@ -195,17 +195,22 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
 
 
 def test_verify_a_run_id_typed_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A run id that cannot name a bundle is bad input (exit 2, one line); a well-formed id with no bundle is a
-    'missing' finding (a deleted bundle looks the same), and stderr says to check the id."""
+    """A run id that cannot name a bundle is bad input (exit 2, one line), and so is a well-formed id that names
+    nothing in the store; a run whose index entry is there and whose bundle is gone is a 'missing' finding,
+    and stderr says to check the id."""
     store = str(tmp_path / "store")
-    (run_id,) = _record(store, 1)
+    run_id, deleted = _record(store, 2)
     assert main(["verify", run_id, "not a run", "--store", store]) == 2
     assert "run id 'not a run' cannot name a bundle" in capsys.readouterr().err
     missing = str(uuid.uuid4())
-    assert main(["verify", run_id, missing, "--store", store]) == 1
+    assert main(["verify", run_id, missing, "--store", store]) == 2
+    assert f"no bundle for run id '{missing}' in {store}." in capsys.readouterr().err
+    for path in (tmp_path / "store" / "bundles" / deleted).iterdir():
+        raw_delete(store, f"bundles/{deleted}/{path.name}")
+    assert main(["verify", run_id, deleted, "--store", store]) == 1
     out, err = capsys.readouterr()
-    assert f"OK    {run_id}" in out and f"bundles/{missing}/: missing" in out
-    assert f"no object of run {missing}'s bundle is in {store}: check the id with 'tdprov runs'" in err
+    assert f"OK    {run_id}" in out and f"bundles/{deleted}/: missing" in out
+    assert f"no object of run {deleted}'s bundle is in {store}: check the id with 'tdprov runs'" in err
 
 
 def test_runs_verified_names_a_moved_index_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bundle_support import run_events
-from test_audit_support import Pipeline
+from test_audit_support import T0, Pipeline, dataset, seal
+from test_audit_support import run_events as pipeline_events
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 
@@ -77,3 +78,56 @@ def test_a_store_emptied_after_an_audit_is_a_finding_not_bad_input(tmp_path: Pat
     store.mkdir()
     assert main(["audit", "--store", str(store), "--quiet", "--report", str(tmp_path / "rep")]) == 1  # the auditor remembers a log
     assert "no runs in" not in capsys.readouterr().err
+
+
+# --- run ids, paths and digests as people type them ---------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["verify", "show", "prove"])
+def test_a_run_id_that_names_no_bundle_is_bad_input_and_a_unique_prefix_names_its_run(
+        verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    pipe = Pipeline(store)
+    assert main(["audit", "--store", store, "--quiet"]) == 0  # prove needs the runs in the log
+    capsys.readouterr()
+    assert main([verb, "38ac0580", "--store", store]) == 2  # bad input, never "1: a finding"
+    out, err = capsys.readouterr()
+    assert f"tdprov {verb}: no bundle for run id '38ac0580' in {store}." in err, err
+    assert f"Fix: list the runs with 'tdprov runs --store {store}'" in err and "no valid signature" not in out
+    assert main([verb, pipe.prepare[:4], "--store", store]) == 2
+    assert "(a prefix of a run id needs at least 8 characters)" in capsys.readouterr().err
+    assert main([verb, pipe.prepare[:8], "--store", store]) == 0
+    assert pipe.prepare in capsys.readouterr().out  # the run the prefix names, by its full id
+
+
+def test_an_ambiguous_run_id_prefix_is_refused_naming_the_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    pipe = Pipeline(store)
+    twins = [seal(pipe.store, pipeline_events("prepare_again", [dataset(pipe.raw_name, pipe.raw)], [], start=T0,
+                                              run_id=f"0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d1{i}")) for i in (1, 2)]
+    capsys.readouterr()
+    assert main(["show", "0190c1d2-7e4f", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert f"run id prefix '0190c1d2-7e4f' matches 2 runs in {store}: {twins[0]}, {twins[1]}." in err, err
+    assert "give more characters of the run id" in err
+    assert main(["verify", twins[1], "--store", store]) == 0  # the full id
+
+
+def test_lineage_takes_a_relative_path_and_bare_digests_under_one_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw.csv").write_text("id,amount\n1,2\n")
+    store = str(tmp_path / "store")
+    pipe = Pipeline(store, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    assert main(["lineage", "data/raw.csv", "--store", store]) == 0  # as 'tdprov hash data/raw.csv' reads it
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'data' / 'raw.csv'}  {pipe.raw}  [source: vendor-raw")
+    hexdigits = pipe.features.split(":", 1)[1]
+    for query in (hexdigits, hexdigits[:12], pipe.features[: len("blake3:") + 12]):  # bare hex (all or 12), or blake3: and 12
+        assert main(["lineage", query, "--store", store]) == 0, query
+        assert capsys.readouterr().out.startswith(f"/data/features.parquet  {pipe.features}\n"), query
+    for short in (pipe.features[: len("blake3:") + 8], hexdigits[:8]):  # fewer than 12 hex digits: refused, saying the rule
+        assert main(["lineage", short, "--store", store]) == 2, short
+        assert "a digest is matched in full or by at least its first 12 hex digits, with or without 'blake3:'" in capsys.readouterr().err
+    assert main(["record", hexdigits, "--store", store]) == 0  # the version lookup of the other verbs takes bare hex too
+    assert pipe.features in capsys.readouterr().out
+

@@ -683,7 +683,7 @@ def test_the_short_digest_tdprov_runs_prints_names_the_version_in_every_verb(tmp
     assert main(["record", "blake3:0000000000000", "--store", uri]) == 2
     assert "no recorded version's digest starts with 'blake3:0000000000000'" in capsys.readouterr().err
     assert main(["lineage", "blake3:0000", "--store", uri]) == 2  # too short to name a version: says how long it must be
-    assert "a digest is matched by at least its first 12 hex digits" in capsys.readouterr().err
+    assert "a digest is matched in full or by at least its first 12 hex digits" in capsys.readouterr().err
 
 
 def test_lineage_with_checks_shows_a_passed_validation_and_times_as_the_index_does(tmp_path: Path,

@@ -8,17 +8,23 @@ a version with neither origin is a broken link. Equal bytes in another dataset a
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import (
+from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is also imported from here
     COMPLETE,
+    DIGEST_PREFIX_MIN,
+    DIGEST_RULE,
+    SHORT_DIGEST,
+    TOO_SHORT_DIGEST,
     VersionKey,
     at_location,
+    digest_query,
+    digest_starts,
+    is_location,
     located_dataset,
     location_of_ref,
     normal_version,
@@ -27,11 +33,6 @@ from prov_common.w3cprov.identity import (
     version_key,
 )
 
-
-DIGEST_PREFIX_MIN = 12  # hex digits a digest prefix needs, as 'tdprov runs' prints them
-SHORT_DIGEST = re.compile(rf"[a-z0-9]+:[0-9a-f]{{{DIGEST_PREFIX_MIN},}}")
-TOO_SHORT_DIGEST = re.compile(rf"[a-z0-9]+:[0-9a-f]{{1,{DIGEST_PREFIX_MIN - 1}}}")  # a digest prefix that matches too much
-"""A content digest as given on a command line: in full, or its first 12 or more hex digits."""
 
 
 NO_DIGEST = "no content digest was recorded for it"
@@ -194,8 +195,9 @@ class LineageIndex:
         asset key) meaning its newest recorded version, or a digest: the newest version that holds it,
         whatever the dataset. A name of several datasets (an asset key names each of its partitions) is
         refused, naming them: which one's version is meant is the user's to say."""
-        if SHORT_DIGEST.fullmatch(ref.strip().lower()):
-            ref = self.expand_digest(ref)
+        query = digest_query(ref)
+        if query is not None and (":" in query or self._digests_starting(query)):  # hex alone may be a name too
+            ref = self.expand_digest(query)
         named = self.datasets_named(ref)
         if len(named) > 1 and all(ref != n.version for n in named):
             raise several_datasets(ref, [n.dataset for n in named])
@@ -209,12 +211,19 @@ class LineageIndex:
             fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
         )
 
+    def _digests_starting(self, query: str) -> set[str]:
+        """Recorded versions and registered sources' digests that the digest query ``query`` means."""
+        found = {key[2] for table in (self.generated, self.used_by) for key in table if digest_starts(key[2], query)}
+        return found | {d for d in self.sources if digest_starts(d, query)}
+
     def expand_digest(self, prefix: str) -> str:
         """The recorded version (of any dataset, or a registered source's digest) whose digest starts with
-        ``prefix`` (at least 12 hex digits, as ``tdprov runs`` prints them); a full digest as it is."""
-        prefix = prefix.strip().lower()
-        found = {key[2] for table in (self.generated, self.used_by) for key in table if key[2].startswith(prefix)}
-        found |= {d for d in self.sources if d.startswith(prefix)}
+        ``prefix`` (at least 12 hex digits, as ``tdprov runs`` prints them, with or without ``blake3:``)."""
+        query = digest_query(prefix)
+        if query is None:
+            raise BadInputError(f"'{prefix}' is not a content digest or the start of one.", fix=DIGEST_RULE)
+        prefix = query
+        found = self._digests_starting(query)
         if len(found) == 1:
             return found.pop()
         if not found:
@@ -276,8 +285,9 @@ def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> b
     of it) names the dataset of ``d``: by its URI, by location (only the dataset there), or, when ``ref`` is
     not a location, by its name alone or another of its names (a Dagster asset key); a URI that is another name's
     ``namespace/name`` (``dagster://default/raw/orders``) names the datasets named so."""
+    bare = not is_location(ref)  # a name, or a relative path (which may also be a name)
     return (ref in (d.label, d.uri) or at_location(located, d.namespace, d.name)
-            or (located is None and ref == d.name) or (ref in d.aliases and (located is None or "://" in ref)))
+            or (bare and ref == d.name) or (ref in d.aliases and (bare or "://" in ref)))
 
 
 @dataclass(frozen=True)

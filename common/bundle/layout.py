@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 from prov_common.errors import BadInputError
@@ -54,6 +55,36 @@ def check_run_id(run_id: object) -> str:
 def is_run_id(run_id: object) -> bool:
     """Whether ``run_id`` can name a bundle (:func:`check_run_id` would take it)."""
     return isinstance(run_id, str) and bool(_RUN_ID.match(run_id))
+
+
+RUN_ID_PREFIX_MIN = 8
+"""Characters at least of a run-id prefix given for a run id (a UUID's first block)."""
+SHOWN_RUNS = 10  # run ids an error names; the rest are counted
+
+
+def runs_meant(typed: str, known: Iterable[str]) -> list[str]:
+    """The run ids among ``known`` that ``typed`` (a run id given by a person) means: itself, else every one it
+    begins, when it has at least :data:`RUN_ID_PREFIX_MIN` characters."""
+    known = list(dict.fromkeys(known))
+    if typed in known:
+        return [typed]
+    return sorted(run_id for run_id in known if run_id.startswith(typed)) if len(typed) >= RUN_ID_PREFIX_MIN else []
+
+
+def one_run_meant(typed: str, known: Iterable[str], where: str) -> str | None:
+    """The one run id of ``known`` that ``typed`` means (see :func:`runs_meant`), None when it means none; a prefix
+    of several is refused, naming them (``where``: the store or log they are in)."""
+    found = runs_meant(typed, known)
+    if len(found) > 1:
+        shown = ", ".join(found[:SHOWN_RUNS]) + (f" and {len(found) - SHOWN_RUNS} more" if len(found) > SHOWN_RUNS else "")
+        raise BadInputError(f"run id prefix '{typed}' matches {len(found)} runs in {where}: {shown}.",
+                            fix="give more characters of the run id, or the full id ('tdprov runs' lists them)")
+    return found[0] if found else None
+
+
+def prefix_hint(typed: str) -> str:
+    """What a run id that names nothing lacks when it is shorter than a run-id prefix may be ('' otherwise)."""
+    return f" (a prefix of a run id needs at least {RUN_ID_PREFIX_MIN} characters)" if len(typed) < RUN_ID_PREFIX_MIN else ""
 
 
 def bundle_prefix(run_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from prov_common.audit.lineage import DIGEST_PREFIX_MIN, TOO_SHORT_DIGEST, Naming
+from prov_common.audit.lineage import DIGEST_PREFIX_MIN, DIGEST_RULE, TOO_SHORT_DIGEST, Naming
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
@@ -38,7 +38,8 @@ def register(subparsers: Any) -> None:
             "run generated; registered sources are named); with --downstream, the runs that used it and "
             "what they generated. DATASET may be a name, namespace/name, URI or another name the events give it, "
             "such as a Dagster asset key or a symlink's namespace/name (dagster://default/raw/orders): its newest version is shown unless --all-versions, "
-            "of each dataset it names (a partitioned asset's key names every partition); DIGEST a version or digest, or a prefix of at least 12 characters. "
+            "of each dataset it names (a partitioned asset's key names every partition); a path may be relative to the working folder; "
+            f"DIGEST a version or content digest, in full or its first {DIGEST_PREFIX_MIN} or more hex digits, with or without 'blake3:'. "
             "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
@@ -123,7 +124,7 @@ def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_o
     short = TOO_SHORT_DIGEST.fullmatch(target.strip().lower())
     return BadInputError(
         f"no dataset or version matching {target!r} in {len(found)} bundles of {store.uri}{unverified}.",
-        fix=(f"a digest is matched by at least its first {DIGEST_PREFIX_MIN} hex digits, as 'tdprov runs' prints them" if short else
+        fix=(DIGEST_RULE if short else
              "give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them")
         + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
     )

@@ -6,11 +6,12 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
+from prov_common.cli._runs import resolve_run_id
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import auditor_trust_from_settings
 from prov_common.store import open_store
-from prov_common.tlog.log import TransparencyLog
+from prov_common.tlog.log import NotLoggedError, TransparencyLog
 from prov_common.tlog.proofs import consistency_document, inclusion_document
 
 
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov prove 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11 > proof.json",
     )
-    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run whose bundle to prove")
+    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run whose bundle to prove: its full id or a unique prefix of at least 8 characters")
     parser.add_argument("--consistency", nargs=2, type=int, metavar=("OLD", "NEW"), help="tree sizes of two checkpoints")
     parser.add_argument("-o", "--output", default=None, help="write the proof to this file instead of stdout")
     add_store_option(parser)
@@ -37,13 +38,18 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.run_id) == bool(args.consistency):
         raise BadInputError("give either RUN_ID or --consistency OLD NEW.", fix="e.g. 'tdprov prove RUN_ID' or 'tdprov prove --consistency 10 25'")
     settings = Settings.from_env(store=args.store)
-    tlog = TransparencyLog(open_store(settings=settings), auditor_trust_from_settings(settings))
+    store = open_store(settings=settings)
+    tlog = TransparencyLog(store, auditor_trust_from_settings(settings))
     if args.consistency:
         old, new = args.consistency
         if not 0 < old <= new:
             raise BadInputError(f"--consistency {old} {new}: OLD must be at least 1 and not above NEW.", fix="list checkpoints with 'tdprov audit' output")
         doc = consistency_document(tlog, old, new)
     else:
-        doc = inclusion_document(tlog, args.run_id)
+        try:
+            doc = inclusion_document(tlog, args.run_id)
+        except NotLoggedError:
+            resolve_run_id(store, args.run_id)  # no run of that id in the store either: said as 'show' and 'verify' say it
+            raise
     emit_json(doc, args.output)
     return 0

@@ -11,6 +11,7 @@ from prov_common.canonical_json import loads
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
+from prov_common.cli._runs import resolve_run_id
 from prov_common.cli.verify import describe
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
-    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("run_id", metavar="RUN_ID", help="the run: its full id or a unique prefix of at least 8 characters")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -94,7 +95,8 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
-    info = gather(open_store(settings=settings), args.run_id, settings)
+    store = open_store(settings=settings)
+    info = gather(store, resolve_run_id(store, args.run_id), settings)
     report = info.pop("_report")
     status = 0 if report.ok else 1  # a bundle that does not verify is a finding
     if args.json:

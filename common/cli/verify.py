@@ -14,6 +14,7 @@ from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, positive_int
 from prov_common.cli._output import emit_json_line
+from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
         ),
         example="TDPROV_TRUSTED_KEYS=team.key.pub tdprov verify --store s3://ml-lineage/prod",
     )
-    parser.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to verify (default: all)")
+    parser.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to verify, by full id or a unique prefix of at least 8 characters (default: all)")
     parser.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
                         help="public key file or folder to trust (repeatable; overrides TDPROV_TRUSTED_KEYS)")
     parser.add_argument("--json", action="store_true", help="print one JSON report per bundle")
@@ -58,9 +59,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = trust_from_settings(settings)
-    for run_id in args.run_ids:  # a run id typed by a person: one that cannot name a bundle is bad input, not a finding
-        layout.check_run_id(run_id)
-    verification = verify_runs(store, trust, args.run_ids or None, workers=args.workers)
+    run_ids = resolve_run_ids(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
+    verification = verify_runs(store, trust, run_ids or None, workers=args.workers)
     failed = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prov_common.bundle.layout import one_run_meant, prefix_hint
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -39,6 +40,12 @@ CHECKPOINTS_PREFIX = "log/checkpoints/"
 BATCH_LIMIT = 1000
 _DIGITS = 12
 MAX_RETRIES = 20
+
+
+class NotLoggedError(BadInputError):
+    """A run id that names no run in the log (a typo, or a run no audit has logged yet)."""
+
+
 FIX_CHANGED = "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica"
 
 
@@ -361,15 +368,17 @@ class TransparencyLog:
 
     # -- proofs -------------------------------------------------------------------------------
     def inclusion_proof(self, run_id: str, head: StoredCheckpoint | None = None) -> InclusionProof:
-        """Proof that the bundle of ``run_id`` is in the tree of ``head`` (default: the newest checkpoint)."""
+        """Proof that the bundle of ``run_id`` (or of the one logged run whose id it begins, 8 characters or more) is in
+        the tree of ``head`` (default: the newest checkpoint). :class:`NotLoggedError` when the log holds no such run."""
         head = head or self.head()
         if head is None:
             raise BadInputError("the log is empty: no audit has run on this store yet.", fix="run 'tdprov audit' first")
         leaves = self.read_leaves()[: head.checkpoint.size]
-        matches = [i for i, x in enumerate(leaves) if x.run_id == run_id]
+        meant = one_run_meant(run_id, (x.run_id for x in leaves), f"the log up to checkpoint {head.checkpoint.size}")
+        matches = [i for i, x in enumerate(leaves) if x.run_id == meant]
         if not matches:
-            raise BadInputError(
-                f"run '{run_id}' is not in the log up to checkpoint {head.checkpoint.size}.",
+            raise NotLoggedError(
+                f"run '{run_id}' is not in the log up to checkpoint {head.checkpoint.size}{prefix_hint(run_id)}.",
                 fix="check the run id ('tdprov runs'), or run 'tdprov audit' to log bundles written since the last audit",
             )
         index = matches[-1]

@@ -16,7 +16,8 @@ def _checkpoint_doc(tlog: TransparencyLog, sc: StoredCheckpoint) -> dict[str, An
 
 
 def inclusion_document(tlog: TransparencyLog, run_id: str) -> dict[str, Any]:
-    """Inclusion proof of ``run_id``'s bundle against the newest checkpoint, verified before it is returned."""
+    """Inclusion proof of ``run_id``'s bundle (or of the one logged run whose id it begins) against the newest
+    checkpoint, verified before it is returned."""
     head = tlog.head()
     proof = tlog.inclusion_proof(run_id, head)
     proof.verify()
@@ -24,7 +25,7 @@ def inclusion_document(tlog: TransparencyLog, run_id: str) -> dict[str, Any]:
     return {
         "format": PROOF_FORMAT,
         "type": "inclusion",
-        "runId": run_id,
+        "runId": proof.leaf.run_id,
         "leaf": base64.b64encode(proof.leaf.to_bytes()).decode("ascii"),
         "leafIndex": proof.index,
         "treeSize": proof.size,

@@ -1,4 +1,5 @@
-"""Dataset identity: which recorded generation of a dataset version a run read (no I/O).
+"""Dataset identity: which recorded generation of a dataset version a run read (no I/O but for
+:func:`location_of_ref`, which looks a relative path given by a user up on the local disk).
 
 A dataset is ``(namespace, name)``; a version is that dataset at a content digest, made by one run.
 A run that reads a dataset records ``(namespace, name, digest)`` but not who wrote it, so the version
@@ -15,6 +16,7 @@ never a generation or a use of what was read: readers show it as "same content a
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -106,12 +108,46 @@ def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callabl
     return first if reader is None or oldest is None or oldest - reader <= CLOCK_SKEW else None
 
 
+def is_location(ref: str) -> bool:
+    """Whether a reference given by a user is written as a location: an absolute path or a URI."""
+    return "://" in ref or ref.startswith("/")
+
+
 def location_of_ref(ref: str) -> tuple[str, str] | None:
     """The dataset ``(namespace, name)`` that a reference given by a user names by its location (an absolute
-    path or a URI), else None (a name, ``namespace/name``, a Dagster asset key, a digest). A location names
-    only the dataset there: a local path is the dataset in namespace ``file``, never a dataset of that name
-    in another namespace."""
-    return located_dataset(ref) if "://" in ref or ref.startswith("/") else None
+    path, a URI, or a relative path to a file or folder that exists, taken from the working folder as
+    ``tdprov hash`` reads it), else None (a name, ``namespace/name``, a Dagster asset key, a digest). A location
+    names only the dataset there: a local path is the dataset in namespace ``file``, never a dataset of that
+    name in another namespace (but a relative path that exists may also be such a name: see :func:`is_location`)."""
+    return located_dataset(ref) if is_location(ref) or (ref.strip() and os.path.exists(ref)) else None
+
+
+DIGEST_PREFIX_MIN = 12
+"""Hex digits at least of a content digest given on a command line (``tdprov runs`` prints 12)."""
+SHORT_DIGEST = re.compile(rf"[a-z0-9]+:[0-9a-f]{{{DIGEST_PREFIX_MIN},}}")
+"""A content digest as given on a command line, ``algo:`` and its hex digits: in full, or its first 12 or more."""
+BARE_DIGEST = re.compile(rf"[0-9a-f]{{{DIGEST_PREFIX_MIN},}}")
+"""The hex digits of a content digest without ``algo:`` (of any algorithm: tdprov records ``blake3:``)."""
+TOO_SHORT_DIGEST = re.compile(rf"(?:[a-z0-9]+:)?[0-9a-f]{{1,{DIGEST_PREFIX_MIN - 1}}}")
+"""A digest prefix with fewer hex digits than :data:`DIGEST_PREFIX_MIN`: it would match too much."""
+DIGEST_RULE = (f"a digest is matched in full or by at least its first {DIGEST_PREFIX_MIN} hex digits, with or without "
+               "'blake3:', as 'tdprov runs' prints them")
+
+
+def digest_query(ref: str) -> str | None:
+    """The digest or digest prefix that ``ref`` gives (lower case; :data:`SHORT_DIGEST` or :data:`BARE_DIGEST`),
+    else None."""
+    text = ref.strip().lower()
+    return text if SHORT_DIGEST.fullmatch(text) or BARE_DIGEST.fullmatch(text) else None
+
+
+def digest_starts(digest: str | None, query: str) -> bool:
+    """Whether ``digest`` (``algo:hex``) is one that the :func:`digest_query` ``query`` means: it begins with
+    ``query``, or with a query of hex digits alone, its hex digits do."""
+    if not digest:
+        return False
+    digest = digest.lower()
+    return digest.startswith(query) if ":" in query else digest.partition(":")[2].startswith(query)
 
 
 def at_location(located: tuple[str, str] | None, namespace: str, name: str) -> bool:

@@ -16,7 +16,9 @@ from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
-from prov_common.w3cprov.identity import at_location, dataset_label, location_of_ref, normal_version, sortable_time
+from prov_common.w3cprov.identity import (
+    at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time,
+)
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 SourceLabel = tuple[str, "tuple[str, str] | None"]
@@ -106,19 +108,22 @@ def _made_at(graph: LineageGraph, incoming: Mapping[str, list[Edge]], key: str) 
 
 
 def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> list[str]:
-    """Data nodes matching ``query``: a digest or version (or a prefix of >= 12 characters), a PROV id,
-    or a dataset (``name``, ``namespace/name`` or URI) — its newest version unless ``all_versions``."""
+    """Data nodes matching ``query``: a version, a content digest (in full or its first
+    :data:`~prov_common.w3cprov.identity.DIGEST_PREFIX_MIN` or more hex digits, with or without ``blake3:``),
+    a PROV id, or a dataset (``name``, ``namespace/name``, URI, or a path, relative ones from the working
+    folder) — its newest version unless ``all_versions``."""
     query = query.strip()
     data = [n for n in graph.nodes.values() if n.kind != RUN]
     exact = [n.id for n in data if query in (n.id, n.id.split(":", 1)[1], n.version)]
-    if not exact and len(query) >= 12:
-        exact = [n.id for n in data if n.version and n.version.startswith(query)]
+    digest = digest_query(query)
+    if not exact and digest is not None:
+        exact = [n.id for n in data if digest_starts(n.version, digest)]
     if exact:
         return _newest_per_dataset(graph, [graph.nodes[k] for k in set(exact)], all_versions)
     names = {query, query.rstrip("/")}
     located = location_of_ref(query)
     matches = [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
-               or _named(n.namespace, n.dataset, names, bare=located is None)]
+               or _named(n.namespace, n.dataset, names, bare=not is_location(query))]
     if all_versions or len(matches) <= 1:
         return sorted(n.id for n in matches)
     incoming, _ = _adjacency(graph)
