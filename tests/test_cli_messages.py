@@ -131,3 +131,23 @@ def test_lineage_takes_a_relative_path_and_bare_digests_under_one_rule(tmp_path:
     assert main(["record", hexdigits, "--store", store]) == 0  # the version lookup of the other verbs takes bare hex too
     assert pipe.features in capsys.readouterr().out
 
+
+# --- option errors name the verb's help ---------------------------------------------------------------
+
+def _usage_error(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code
+
+
+def test_an_unknown_option_is_reported_by_the_verb_with_a_close_match(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _usage_error(["audit", "--rehsh"]) == 2
+    assert capsys.readouterr().err == ("tdprov audit: error: unrecognized arguments: --rehsh (did you mean --rehash?). "
+                                       "Fix: run 'tdprov audit --help' for the options and an example.\n")
+    assert _usage_error(["store", "init", "somewhere", "--bogus"]) == 2  # a sub-verb's own parser
+    assert "tdprov store init: error: unrecognized arguments: --bogus. Fix: run 'tdprov store init --help'" in capsys.readouterr().err
+    assert _usage_error(["show", "a-run-id", "another"]) == 2  # an extra positional: no suggestion
+    assert "tdprov show: error: unrecognized arguments: another. Fix: run 'tdprov show --help'" in capsys.readouterr().err
+    assert _usage_error(["--bogus"]) == 2  # no verb: the top-level parser
+    assert "tdprov: error: unrecognized arguments: --bogus. Fix: run 'tdprov --help'" in capsys.readouterr().err
+

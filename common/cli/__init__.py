@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 a finding (verification failed, digests differ, ...), 2
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import pkgutil
 import sys
@@ -57,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tdprov`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the verb's parser, whose --help lists its options (the top-level help does not)
+        _unrecognized(_verb_parser(parser, args), unknown)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
@@ -77,6 +80,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the thing and the fix
         return _fail(args.verb, as_bad_input(exc))
+
+
+def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub-)verb that ``args`` chose: ``tdprov store init``'s, not ``tdprov``'s."""
+    while True:
+        chosen = [action.choices[name] for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                  if (name := getattr(args, action.dest, None)) in action.choices]
+        if not chosen:
+            return parser
+        parser = chosen[0]
+
+
+def _unrecognized(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit through ``parser.error``, naming the arguments it does not take and the option each was probably meant as."""
+    options = [option for action in parser._actions for option in action.option_strings]
+    said = []
+    for arg in unknown:
+        close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1) if arg.startswith("-") else []
+        said.append(f"{arg} (did you mean {close[0]}?)" if close else arg)
+    parser.error(f"unrecognized arguments: {' '.join(said)}")
 
 
 def _fail(verb: str, exc: TdprovError) -> int:
