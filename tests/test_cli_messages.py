@@ -151,3 +151,25 @@ def test_an_unknown_option_is_reported_by_the_verb_with_a_close_match(capsys: py
     assert _usage_error(["--bogus"]) == 2  # no verb: the top-level parser
     assert "tdprov: error: unrecognized arguments: --bogus. Fix: run 'tdprov --help'" in capsys.readouterr().err
 
+
+# --- one word for the audit's result in the CLI, the HTML and the JSON -----------------------------------
+
+def test_the_summary_line_says_findings_and_notes_as_the_report_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from test_audit_support import digest
+
+    store = str(tmp_path / "store")
+    pipe = Pipeline(store)
+    seal(pipe.store, pipeline_events("prepare_features", [dataset(pipe.raw_name, pipe.raw)],  # a failed batch nobody used: a note
+                                     [dataset("/data/rejected.parquet", digest("rejected"), passed=False, failed=("greater_than(0)",))]))
+    assert main(["audit", "--store", store, "--quiet", "--report", str(tmp_path / "r1")]) == 0
+    report = json.loads((tmp_path / "r1" / "report.json").read_text())["summary"]
+    assert report["clean"] and report["notes"] == 1
+    assert capsys.readouterr().out.startswith("audit clean; 1 note(s); log size 3;")
+    assert "No findings; 1 note(s) below" in (tmp_path / "r1" / "report.html").read_text()
+    seal(pipe.store, pipeline_events("train_x", [dataset("/x.csv", digest("x"))], []))  # an input with no origin: a finding
+    assert main(["audit", "--store", store, "--quiet", "--report", str(tmp_path / "r2")]) == 1
+    assert capsys.readouterr().out.startswith("audit found 1 finding(s); log size 4;")
+    assert json.loads((tmp_path / "r2" / "report.json").read_text())["summary"]["findings"] == 1
+    assert "1 finding(s): see Findings" in (tmp_path / "r2" / "report.html").read_text()

@@ -5,12 +5,15 @@ import argparse
 import json
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, finite_hours, report_folder
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
+
+if TYPE_CHECKING:
+    from prov_common.audit.result import AuditResult
 
 
 def register(subparsers: Any) -> None:
@@ -74,10 +77,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
     cp = result.checkpoint.checkpoint if result.checkpoint else None
     html, json_report = (_where(store, args.report, key) for key in (result.report_html, result.report_json))
-    print(f"audit {'clean' if result.clean else f'found {len(result.errors)} problem(s)'}; "
-          f"log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})",
-          file=sys.stdout)
+    print(f"{verdict(result)}; log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})", file=sys.stdout)
     return result.exit_code
+
+
+def verdict(result: "AuditResult") -> str:
+    """The audit's result in the words of the HTML report and the JSON summary: findings fail it, notes do not."""
+    notes = len(result.findings) - len(result.errors)
+    if not result.clean:
+        return f"audit found {len(result.errors)} finding(s)"
+    return "audit clean" + (f"; {notes} note(s)" if notes else "")
 
 
 def _where(store: Any, report_dir: str | None, location: str | None) -> str | None:

@@ -140,7 +140,7 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
                       report["bundles"], len(report["findings"]), location)
         if not report["ok"]:
             lines = "; ".join(f"{f['key']}: {f['problem']}: {f['reason']}" for f in report["findings"][:20])
-            raise AirflowException(f"tdprov verify found {len(report['findings'])} problem(s): {lines} "
+            raise AirflowException(f"tdprov verify found {len(report['findings'])} finding(s): {lines} "
                                    f"(report: {location})")
         return location
 
@@ -157,7 +157,7 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
         self.log.info("tdprov: audit %s: %s; report at %s", result.audit_id, result.summary(), location)
         if not result.clean:
             lines = "; ".join(f"[{f.check}] {f.object}: {f.what}" for f in result.errors[:20])
-            raise AirflowException(f"tdprov audit found {len(result.errors)} problem(s): {lines} (report: {location})")
+            raise AirflowException(f"tdprov audit found {len(result.errors)} finding(s): {lines} (report: {location})")
         return location
 
     def _write(self, store: Any, report: dict[str, Any]) -> str:
