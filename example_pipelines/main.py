@@ -45,7 +45,7 @@ def run_dagster() -> None:
     """Materialise every asset of the Dagster example in process."""
     from example_pipelines.dagster_training.definitions import defs
 
-    result = defs.get_job_def("breast_cancer_training").execute_in_process(raise_on_error=False)
+    result = defs.resolve_job_def("breast_cancer_training").execute_in_process(raise_on_error=False)
     if not result.success:
         raise SystemExit("the Dagster pipeline failed; see the log above")
 

@@ -53,10 +53,11 @@ def register(subparsers: Any) -> None:
     parser = add_verb(
         subparsers,
         "store",
-        help="check and protect a store's bucket (versioning, Object Lock); repair its index",
+        help="create a store, or check and protect its S3 bucket (versioning, Object Lock); repair its index",
         description=(
-            "store init URI: check the S3 bucket behind a store and print what it found: versioning,\n"
-            "Object Lock and its default retention, and whether the endpoint honours conditional writes.\n"
+            "store init PATH|URI: create a local store folder (no WORM protection), or check the S3 bucket\n"
+            "behind an s3:// store and print what it found: versioning, Object Lock and its default\n"
+            "retention, and whether the endpoint honours conditional writes.\n"
             "--versioning turns versioning on; --object-lock MODE --retention-days N sets the default\n"
             "retention (the bucket must have been created with Object Lock, or the endpoint must allow\n"
             "enabling it later, as AWS does on versioned buckets). Exit 0 when versioning and a default\n"
@@ -67,16 +68,17 @@ def register(subparsers: Any) -> None:
             "indexed afterwards, 1 when one is not (not verified, or left to do by --dry-run), 2 on bad input.\n\n"
             "store seal RUN_ID...: seal runs from their staged events, which their writer could not seal."
         ),
-        example="tdprov store init s3://lineage/prod --versioning --object-lock compliance --retention-days 3650\n"
+        example="tdprov store init ./.tdprov\n"
+                "  tdprov store init s3://lineage/prod --versioning --object-lock compliance --retention-days 3650\n"
                 "  tdprov store repair s3://lineage/prod --dry-run",
     )
     verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="{init,repair,seal}")
-    init = add_verb(verbs, "init", help="check and set versioning and Object Lock on the store's bucket",
+    init = add_verb(verbs, "init", help="create a local store, or check and set versioning and Object Lock on an S3 store's bucket",
                     description="Create a local store folder, or check an s3:// store: that the endpoint honours conditional "
                                 "writes, and (asked) turn on versioning and a default Object Lock retention. Exit 1 when a "
                                 "check fails.",
                     example="tdprov store init s3://ml-lineage/prod --versioning --object-lock compliance --retention-days 3650")
-    init.add_argument("uri", help="s3://bucket/prefix (a local folder is created; it has no WORM protection)")
+    init.add_argument("uri", metavar="PATH|URI", help="a local folder to create (no WORM protection) or s3://bucket/prefix to check")
     init.add_argument("--versioning", action="store_true", help="turn bucket versioning on")
     init.add_argument("--object-lock", choices=LOCK_MODES, default=None, help="set the default retention in this mode")
     init.add_argument("--retention-days", type=int, default=None, help="default retention period in days")
