@@ -8,6 +8,7 @@ from typing import Any
 
 from prov_common.bundle import BundleSummary, list_bundles
 from prov_common.bundle.layout import index_cursor
+from prov_common.bundle.model import DatasetRef
 from prov_common.errors import BadInputError
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import TrustStore
@@ -20,7 +21,8 @@ class BundleQuery:
     """What bundle to wait for. Every given criterion must match.
 
     job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``); dataset: URI or path of an output dataset;
-    digest: content digest of an output; state: run state (default ``COMPLETE``);
+    digest: content digest of an output (with ``dataset``: of that output, the dataset at that version);
+    state: run state (default ``COMPLETE``);
     since: only bundles indexed at or after this ISO time (default: any).
     """
 
@@ -43,13 +45,14 @@ class BundleQuery:
             return False
         if self.state and summary.state.upper() != self.state.upper():
             return False
-        if self.dataset:
-            want = dataset_from_uri(self.dataset)
-            if not any((o.namespace, o.name) == want for o in summary.outputs):
-                return False
-        if self.digest and not any(o.version == self.digest for o in summary.outputs):
+        return not (self.dataset or self.digest) or any(self._output_matches(o) for o in summary.outputs)
+
+    def _output_matches(self, output: DatasetRef) -> bool:
+        """One output that is the dataset and has the digest asked for: both at once when both are given
+        (``dataset`` at version ``digest``, never the dataset from one output and the digest from another)."""
+        if self.dataset and (output.namespace, output.name) != dataset_from_uri(self.dataset):
             return False
-        return True
+        return not self.digest or output.version == self.digest
 
     def start_cursor(self) -> str | None:
         if not self.since:

@@ -199,6 +199,41 @@ def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
     assert run_dag(dag, logical_date=START).state == "failed"
 
 
+def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tmp_path: Path, store: Path) -> None:
+    """dataset= and digest= name one version: a run that wrote the dataset at another digest, and the digest to
+    another dataset, is no match (poke times out); the dataset at its own digest is (deferrable, the trigger)."""
+    x, y = tmp_path / "x.csv", tmp_path / "y.csv"
+
+    def write() -> None:
+        x.write_text("k\n1\n")
+        y.write_text("k\n9\n")
+
+    with DAG("tdprov_two_outputs", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write, outlets=[str(x), str(y)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    since = "2000-01-01T00:00:00+00:00"
+    with DAG("tdprov_waits_for_a_version", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="x_at_y_digest", dataset=str(x), digest=hash_path(y).digest, since=since,
+                            mode="poke", poke_interval=0.1, timeout=1)
+        LineageBundleSensor(task_id="x_at_x_digest", dataset=str(x), digest=hash_path(x).digest, since=since,
+                            deferrable=True, poke_interval=0.1)
+    states = {ti.task_id: ti.state for ti in run_dag(dag, logical_date=START).get_task_instances()}
+    assert states == {"x_at_y_digest": "failed", "x_at_x_digest": "success"}
+
+
+def test_bundle_query_takes_dataset_and_digest_from_one_output() -> None:
+    from prov_airflow.matching import BundleQuery
+    from prov_common.bundle.model import BundleSummary, DatasetRef
+
+    summary = BundleSummary("r", "default", "d.t", "COMPLETE", None, "2024-01-01T00:00:00Z",
+                            outputs=(DatasetRef("file", "/x.csv", "blake3:aa"), DatasetRef("file", "/y.csv", "blake3:bb")))
+    assert not BundleQuery(dataset="/x.csv", digest="blake3:bb").matches(summary)
+    assert BundleQuery(dataset="/x.csv", digest="blake3:aa").matches(summary)
+    assert BundleQuery(digest="blake3:bb").matches(summary)  # a content query: any output
+    assert BundleQuery(dataset="/y.csv").matches(summary)
+    assert not BundleQuery(dataset="/z.csv").matches(summary)
+
+
 def _seal_later(store: Path, job: str, delay: float, after_staged: bool = False) -> threading.Thread:
     """Seal a COMPLETE bundle of ``job`` ``delay`` seconds from now (or from when the first event of
     another run is staged in the store), from another thread: another writer."""
