@@ -23,7 +23,11 @@ from prov_airflow.settings import ListenerLimits
 
 log = logging.getLogger(__name__)
 
-Status = Literal["hashed", "missing", "too_large", "timeout", "error", "unsupported"]
+Status = Literal["hashed", "logical", "missing", "too_large", "timeout", "error", "unsupported"]
+
+LOGICAL_NAMESPACE = "airflow-asset"
+"""Namespace of an ``Asset`` whose URI has no scheme (``Asset(name="daily_report")``): a logical name, no data."""
+_LOGICAL_PREFIX = LOGICAL_NAMESPACE + ":"
 
 
 @dataclass(frozen=True)
@@ -39,19 +43,32 @@ class DatasetCapture:
 
     @property
     def complete(self) -> bool:
-        return self.status == "hashed"
+        """Recorded as declared: hashed, or a logical asset (which has no data to hash)."""
+        return self.status in ("hashed", "logical")
 
 
 def to_uri(item: Any) -> str | None:
-    """URI of an inlet/outlet: an ``Asset`` (``uri``), a lineage ``File`` (``url``), a path or a URI string."""
+    """URI of an inlet/outlet: an ``Asset`` (``uri``), a lineage ``File`` (``url``), a path or a URI string.
+
+    A path (``str`` without a scheme, ``PurePath``, a ``File``'s ``url``) is made absolute. An ``Asset`` URI
+    without a scheme is a logical name (Airflow's ``Asset(name=...)``), never a file in the working folder:
+    ``airflow-asset:<name>`` (see :func:`logical_name`)."""
     if isinstance(item, PurePath):
         return Path(item).absolute().as_uri()
-    value = getattr(item, "uri", None) or getattr(item, "url", None) or (item if isinstance(item, str) else None)
+    asset_uri = getattr(item, "uri", None)
+    value = asset_uri or getattr(item, "url", None) or (item if isinstance(item, str) else None)
     if not isinstance(value, str) or not value:
         return None
-    if "://" not in value:
+    if "://" in value:
+        return value
+    if isinstance(item, str) or not asset_uri:
         return Path(value).absolute().as_uri()
-    return value
+    return _LOGICAL_PREFIX + value
+
+
+def logical_name(uri: str) -> str | None:
+    """The asset name of a logical asset's URI (:func:`to_uri`), ``None`` for a dataset with a location."""
+    return uri[len(_LOGICAL_PREFIX):] if uri.startswith(_LOGICAL_PREFIX) else None
 
 
 def local_path(uri: str) -> Path | None:
@@ -167,7 +184,10 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
             continue
         seen.add(uri)
         wanted = options(item) if options is not None else None
-        if no_clients and urlsplit(uri).scheme in S3_SCHEMES:
+        if logical_name(uri) is not None:
+            capture = DatasetCapture(uri, "logical", message="a logical asset (no URI scheme): recorded by name, not hashed")
+            log.info("tdprov: %s names no data (its URI has no scheme): recorded by name, without a digest", uri)
+        elif no_clients and urlsplit(uri).scheme in S3_SCHEMES:
             capture = DatasetCapture(uri, "error", message=no_clients)
         else:
             capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column", clients)

@@ -152,6 +152,33 @@ def test_missing_outlet_is_recorded_and_task_result_unchanged(tmp_path: Path, st
     assert "tdprov_contentHash" not in complete["outputs"][0]["facets"]
 
 
+def test_a_logical_asset_is_recorded_by_name_never_as_a_file_of_that_name(tmp_path: Path, store: Path,
+                                                                          monkeypatch) -> None:
+    """``Asset(name="daily_report")`` (a URI with no scheme) names no data: it is recorded as the logical asset
+    ``airflow-asset`` / ``daily_report``, without a digest and without marking the run partial, even when a file
+    of that name is in the worker's working folder (that file is never hashed nor claimed)."""
+    from airflow_dags.harness import asset_events
+
+    from prov_airflow.capture import capture_all
+    from prov_airflow.settings import ListenerLimits
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "daily_report").write_text("an unrelated file in the working folder\n")
+    report = Asset(name="daily_report")
+    with DAG("tdprov_logical_asset", start_date=START, schedule=None) as dag:
+        (PythonOperator(task_id="produce", python_callable=lambda: None, outlets=[report])
+         >> PythonOperator(task_id="consume", python_callable=lambda: None, inlets=[report]))
+    assert run_dag(dag, logical_date=START).state == "success"
+    by_job = {s.job_name: s for s in bundles_of(store)}
+    assert [(o.namespace, o.name, o.version) for o in by_job["tdprov_logical_asset.produce"].outputs] == [
+        ("airflow-asset", "daily_report", None)]
+    assert [(i.namespace, i.name, i.version) for i in by_job["tdprov_logical_asset.consume"].inputs] == [
+        ("airflow-asset", "daily_report", None)]
+    assert "digest" not in asset_events("tdprov_logical_asset")["daily_report"]["extra"]["tdprov"]
+    [capture] = capture_all([report], ListenerLimits())
+    assert (capture.status, capture.complete, capture.digest) == ("logical", True, None)
+
+
 def test_training_tasks_are_marked_explicitly(tmp_path: Path, store: Path) -> None:
     """``@task.provenance(training=True)`` and the ``tdprov_training`` param give jobType TRAINING, which the
     audit's training sections follow and name as the rule; an unmarked task is not guessed from a neutral name."""
