@@ -73,9 +73,13 @@ def listener_transport() -> ProvenanceTransport:
 
 def configuration_defaults() -> ConfigurationDefaults:
     """The listener's settings and store client, for the ``ProvenanceTransport`` that the OpenLineage provider
-    makes from ``[openlineage] transport``: its bundles go where the listener's events go."""
+    makes from ``[openlineage] transport``: its bundles go where the listener's events go, and the outputs the
+    provider's events only declare are not recorded as written (:func:`~prov_airflow.unwritten.provider_event`)."""
+    from prov_airflow.unwritten import provider_event
+
     hook = _listener_hook()
-    return ConfigurationDefaults(_settings_of(hook), _s3_client_factory(hook.aws_conn_id if hook is not None else None))
+    return ConfigurationDefaults(_settings_of(hook), _s3_client_factory(hook.aws_conn_id if hook is not None else None),
+                                 prepare_event=provider_event)
 
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:

@@ -19,16 +19,20 @@ from prov_airflow.capture import DatasetCapture, capture_all
 from prov_airflow.outlets import after_execute, annotate
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
+from prov_airflow.unwritten import FAILED, OUTSIDE, SKIPPED, TryOutlets, declared, outlets_facets, remember
 
 log = logging.getLogger(__name__)
 
 
 class ProvenanceListener:
-    """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run."""
+    """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run.
+
+    Only the outlets a try wrote are its outputs (:mod:`prov_airflow.unwritten`): none when it fails or skips
+    itself."""
 
     def __init__(self) -> None:
         self._inputs: dict[str, list[DatasetCapture]] = {}
-        self._outputs: dict[str, list[DatasetCapture]] = {}
+        self._outputs: dict[str, tuple[list[DatasetCapture], list[Any]]] = {}
         self._lock = threading.Lock()
 
     # -- task instances (in the task process; the scheduler and the API server call the terminal ones
@@ -105,23 +109,34 @@ class ProvenanceListener:
             return
         with self._lock:
             inputs = self._inputs.pop(info.run_id, None)
-            hashed_outputs = self._outputs.pop(info.run_id, None)
+            hashed = self._outputs.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
+        outlets = list(getattr(task, "outlets", None) or [])
         if error is None and wrote_outlets:
-            outputs = hashed_outputs if hashed_outputs is not None else capture_all(
-                list(getattr(task, "outlets", None) or []), ListenerLimits.from_conf(), _options(task))
+            outputs, not_written = hashed if hashed is not None else self._written(task, outlets)
             if any(c.snapshot for c in outputs):
                 from prov_airflow.emitter import listener_transport
                 from prov_airflow.rows import snapshot_outlets
 
                 snapshot_outlets(outputs, listener_transport().store, ListenerLimits.from_conf())
+            outcome = TryOutlets(tuple(not_written))
+        else:
+            reason = FAILED if error is not None else SKIPPED
+            outcome = TryOutlets(tuple(declared(outlets, reason)), reason)
         if naming.provider_feeds_bundles():
             # The provider sends the terminal event, which seals the bundle; ours is staged just before it.
-            self._emit(info, "RUNNING", inputs, outputs, None, task)
+            remember(info.run_id, outcome)
+            self._emit(info, "RUNNING", inputs, outputs, None, task, not_written=list(outcome.not_written))
         else:
-            self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task, background=True)
+            self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task, background=True,
+                       not_written=list(outcome.not_written))
+
+    @staticmethod
+    def _written(task: Any, outlets: list[Any]) -> tuple[list[DatasetCapture], list[Any]]:
+        """Hash ``outlets``: those the try wrote, and those it did not write (none known here)."""
+        return capture_all(outlets, ListenerLimits.from_conf(), _options(task)), []
 
     def _state_set_outside(self, info: RunInfo, error: Any) -> None:
         """The scheduler (a worker that stopped heartbeating) or the API server (a state set in the UI or API)
@@ -129,18 +144,20 @@ class ProvenanceListener:
         data may not be reachable from this process; a try that never started or is sealed already is left as
         it is (an event after its seal would be in no bundle)."""
         if naming.provider_feeds_bundles():
+            remember(info.run_id, TryOutlets(wrote_nothing_because=OUTSIDE))  # for the provider's terminal event
             return  # the provider's own terminal event seals the run
         self._emit(info, "COMPLETE" if error is None else "FAIL", [], [], error, None, background=True,
                    open_runs_only=True)
 
     def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
-        """After ``execute``: hash the outlets once, and put digest and bundle URI in their asset events."""
+        """After ``execute``: hash the outlets once, and put digest and bundle URI in the asset events of those
+        the try wrote."""
         from prov_airflow.links import bundle_of_run
 
         outlets = list(getattr(task, "outlets", None) or [])
-        outputs = capture_all(outlets, ListenerLimits.from_conf(), _options(task))
+        outputs, not_written = self._written(task, outlets)
         with self._lock:
-            self._outputs[info.run_id] = outputs
+            self._outputs[info.run_id] = (outputs, not_written)
         annotate(context["outlet_events"], outlets, outputs, bundle_of_run(info.run_id), info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
@@ -150,8 +167,10 @@ class ProvenanceListener:
 
     @staticmethod
     def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
-              error: Any, task: Any, *, background: bool = False, open_runs_only: bool = False) -> None:
+              error: Any, task: Any, *, background: bool = False, open_runs_only: bool = False,
+              not_written: list[Any] | None = None) -> None:
         """Build the event now (hashes are taken already); deliver it now, or in the background.
+        ``not_written``: declared outlets the try did not write (the ``tdprov_outlets`` facet).
 
         Background delivery keeps staging and sealing off the task's path; it is drained when the task
         process stops. Beside the OpenLineage provider, delivery is immediate: our event must be staged
@@ -169,7 +188,7 @@ class ProvenanceListener:
             info, event_type,
             merge_refs([capture_ref(c) for c in inputs], extra.inputs),
             merge_refs([capture_ref(c) for c in outputs], extra.outputs),
-            error, partial=partial, run_facets=extra.run_facets or None)
+            error, partial=partial, run_facets={**extra.run_facets, **outlets_facets(not_written or [])} or None)
         if not background:
             emit(event, attachments)
             return

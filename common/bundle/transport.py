@@ -48,13 +48,21 @@ DEFAULT_TIMEOUT = 10.0
 MAX_PENDING_RUNS = 1000
 
 
+EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class ConfigurationDefaults:
     """What a transport made from an OpenLineage configuration uses for the options that configuration leaves
-    unset: ``settings``, and ``s3_client_factory`` for an ``s3://`` store that is ``settings.store``."""
+    unset: ``settings``, and ``s3_client_factory`` for an ``s3://`` store that is ``settings.store``.
+
+    ``prepare_event``: how the orchestrator integration reads the events of its producer as they enter tdprov
+    (redacted, before they are checked and staged); the Airflow plugin moves the outputs that the OpenLineage
+    provider's events only declare into the ``tdprov_outlets`` run facet."""
 
     settings: Settings
     s3_client_factory: S3ClientFactory | None = None
+    prepare_event: EventPreparer | None = None
 
 
 DefaultsSource = Callable[[], ConfigurationDefaults]
@@ -278,7 +286,7 @@ class ProvenanceTransport(Transport):
 
         try:  # validated in full before anything is staged; checked for depth before it is walked
             check_nesting(raw)
-            clean = loads(canonical_bytes(redact_value(raw)))
+            clean = self._prepared(loads(canonical_bytes(redact_value(raw))))
             parse_run_event(clean)
         except BadInputError as exc:
             return self._refuse(raw, exc)
@@ -286,6 +294,19 @@ class ProvenanceTransport(Transport):
         if not is_terminal(clean):
             return None
         return self._seal(run_id_of(clean), clean)
+
+    def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
+        it fails: logged, never raised into the producer)."""
+        prepare = self.config.defaults.prepare_event if self.config.defaults is not None else None
+        if prepare is None:
+            return event
+        try:
+            return loads(canonical_bytes(prepare(event)))
+        except Exception as exc:  # noqa: BLE001 - the event is staged as the producer sent it
+            log.warning("tdprov: could not prepare an event of run %s (%s: %s); it is staged as sent",
+                        run_id_or_none(event), type(exc).__name__, exc)
+            return event
 
     def _refuse(self, raw: Mapping[str, Any], error: BadInputError) -> WriteResult | None:
         """Strict: raise ``error``. Otherwise record the refusal in the run's bundle (if the event names a

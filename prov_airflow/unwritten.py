@@ -1,0 +1,116 @@
+"""Declared outlets a task try did not write: kept out of its outputs, named in the ``tdprov_outlets`` run facet.
+
+An outlet is a declaration. A try records as outputs only the outlets it wrote: none when it failed, skipped
+itself or had its state set outside its process. Those are named in the facet instead (never dropped silently).
+
+Beside the OpenLineage provider, its START, FAIL and ABORT events, and the COMPLETE it sends for a skip, list
+the declared outlets as outputs. :func:`provider_event`, which ``ProvenanceTransport`` applies as the events
+enter tdprov, moves the outputs without a version out of them into the same facet, using what this process's
+listener noted for the try (:func:`remember`) just before the provider's terminal event.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prov_common.errors import BadInputError
+from prov_common.file_uri import local_dataset
+from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
+from prov_common.w3cprov.events import DatasetState
+
+from prov_airflow.capture import DatasetCapture, to_uri
+from prov_airflow.events import capture_ref
+
+log = logging.getLogger(__name__)
+
+UNCHANGED, FAILED, SKIPPED, OUTSIDE, DECLARED = "unchanged", "failed", "skipped", "set outside the task", "declared"
+PROVIDER_PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage"
+"""How the official OpenLineage Airflow provider signs its events (``producer``, followed by its version)."""
+_REMEMBERED = 1000
+
+
+def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:
+    """The declared ``outlets`` (named, not read) as not written, for ``reason``."""
+    found: dict[tuple[str, str], UnwrittenOutlet] = {}
+    for item in outlets:
+        uri = to_uri(item)
+        if uri is None:
+            continue
+        try:
+            ref = capture_ref(DatasetCapture(uri, "missing"))
+        except BadInputError:  # a URI tdprov cannot name is not recorded as an output either
+            continue
+        found.setdefault((ref.namespace, ref.name), UnwrittenOutlet(ref.namespace, ref.name, reason))
+    return list(found.values())
+
+
+def outlets_facets(not_written: list[UnwrittenOutlet]) -> dict[str, OutletsRunFacet]:
+    """The ``tdprov_outlets`` run facet naming ``not_written`` (none when it is empty)."""
+    return {OUTLETS: OutletsRunFacet(notWritten=list(not_written))} if not_written else {}
+
+
+@dataclass(frozen=True)
+class TryOutlets:
+    """What the listener knows of a try's outlets: those it did not write, and why it wrote none (or ``None``)."""
+
+    not_written: tuple[UnwrittenOutlet, ...] = ()
+    wrote_nothing_because: str | None = None
+
+
+_TRIES: OrderedDict[str, TryOutlets] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def remember(run_id: str, outlets: TryOutlets) -> None:
+    """Note ``outlets`` of try ``run_id`` for the provider's terminal event, sent next in this process."""
+    with _LOCK:
+        _TRIES[run_id] = outlets
+        _TRIES.move_to_end(run_id)
+        while len(_TRIES) > _REMEMBERED:
+            _TRIES.popitem(last=False)
+
+
+def _recalled(run_id: str) -> TryOutlets | None:
+    with _LOCK:
+        return _TRIES.get(run_id)
+
+
+def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``event`` with the outputs it only declares moved into its ``tdprov_outlets`` facet, when it is an event
+    of the OpenLineage Airflow provider (any other event is returned as it is).
+
+    Outputs without a version are declarations in a START (``declared``), a FAIL or an ABORT, and in a COMPLETE
+    of a try the listener noted as having written nothing (a skip) or whose outlet it found unchanged; an output
+    with a version (a content digest) is kept, as is every output of a COMPLETE the listener noted nothing about."""
+    if not str(event.get("producer", "")).startswith(PROVIDER_PRODUCER):
+        return event
+    kind, run = event.get("eventType"), event.get("run")
+    known = _recalled(str(run.get("runId"))) if isinstance(run, Mapping) else None
+    reason = {"START": DECLARED, "FAIL": FAILED, "ABORT": FAILED}.get(str(kind))
+    if kind != "START" and known is not None and known.wrote_nothing_because:
+        reason = known.wrote_nothing_because
+    noted = {local_dataset(o.namespace, o.name): o for o in (known.not_written if known and kind != "START" else ())}
+    kept, moved = [], []
+    for output in event.get("outputs") or ():
+        key = local_dataset(str(output.get("namespace")), str(output.get("name")))
+        facets = output.get("facets") if isinstance(output.get("facets"), Mapping) else {}
+        unversioned = DatasetState(*key, facets=dict(facets)).version is None
+        if unversioned and (reason is not None or key in noted):
+            moved.append(noted.get(key) or UnwrittenOutlet(key[0], key[1], reason or UNCHANGED))
+        else:
+            kept.append(output)
+    if kind == "START":
+        facet = OutletsRunFacet(declared=moved) if moved else None
+    else:
+        listed = list(noted.values()) + [o for o in moved if local_dataset(o.namespace, o.name) not in noted]
+        facet = OutletsRunFacet(notWritten=listed) if listed else None
+    if facet is None:
+        return event
+    from openlineage.client.serde import Serde
+
+    facets = dict(run.get("facets") or {}) if isinstance(run, Mapping) else {}
+    return {**event, "outputs": kept, "run": {**run, "facets": {**facets, OUTLETS: Serde.to_dict(facet)}}}

@@ -1,0 +1,48 @@
+"""Run a DAG whose tasks declare outlets they do not write (run in a subprocess, tdprov alone or beside the
+OpenLineage provider feeding ProvenanceTransport); prints the task states as JSON.
+
+Usage: python outlets_written_run.py OUT_DIR   (AIRFLOW_HOME, AIRFLOW__TDPROV__STORE and, beside the provider,
+AIRFLOW__OPENLINEAGE__TRANSPORT set)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pendulum
+from airflow.providers.common.compat.sdk import AirflowSkipException
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def main(out: Path) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from airflow_dags.harness import register_dag
+
+    from prov_airflow.sensors.bundle import LineageBundleSensor
+
+    written, skipped = out / "p.csv", out / "s.csv"
+
+    def write_then_fail() -> None:
+        written.write_text("a\n1\n")
+        raise ValueError("fails after writing p.csv")
+
+    def skip() -> None:
+        raise AirflowSkipException("writes nothing")
+
+    with DAG("tdprov_outlets_written", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write_then_fail, outlets=[Asset(written.as_uri())])
+        skipper = PythonOperator(task_id="skipper", python_callable=skip, outlets=[Asset(skipped.as_uri())])
+        skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
+                                       trigger_rule="all_done")
+    register_dag(dag)
+    run = dag.test(logical_date=START)
+    print(json.dumps({ti.task_id: ti.state for ti in run.get_task_instances()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
