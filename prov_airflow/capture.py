@@ -40,6 +40,7 @@ class DatasetCapture:
     message: str = ""
     row_set: Any = None  # prov_common.rowset.RowSet, at row granularity
     snapshot: bool = False  # keep a content-addressed copy (outlets)
+    changed_at: float | None = None  # outlets: when the data last changed (epoch seconds), None when not known
 
     @property
     def complete(self) -> bool:
@@ -89,6 +90,27 @@ def _size(target: str, shards: list | None) -> int | None:
     return None
 
 
+def changed_at(target: str, shards: list | None) -> float | None:
+    """When the data at ``target`` last changed, in epoch seconds: a local file's status-change time (``st_ctime``:
+    a copy that keeps the old modification time, ``cp -p``, still changes it), the newest of a local sharded
+    dataset's shards, an S3 object's ``LastModified``; ``None`` for shards on S3 or when it cannot be read."""
+    try:
+        if shards is not None:
+            if any("://" in ref.location for ref in shards):  # shards on S3: not stamped
+                return None
+            return max((Path(ref.location).stat().st_ctime for ref in shards), default=None)
+        path = local_path(target)
+        if path is not None:
+            return path.stat().st_ctime
+        if urlsplit(target).scheme in S3_SCHEMES:
+            from prov_common.hashing.remote import s3_last_modified
+
+            return s3_last_modified(target)
+    except Exception as exc:  # noqa: BLE001 - not known: the outlet is taken as written
+        log.info("tdprov: cannot tell when %s last changed (%s: %s)", target, type(exc).__name__, exc)
+    return None
+
+
 def _row_set(uri: str, digest: ContentDigest | ShardedDigest) -> Any:
     from prov_common.lineage.datasets import DatasetRef
     from prov_common.rowset import row_set_of
@@ -115,9 +137,10 @@ def reading_data_with(clients: Callable[[], Any] | None) -> AbstractContextManag
 
 
 def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column",
-             clients: Callable[[], Any] | None = None) -> DatasetCapture:
+             clients: Callable[[], Any] | None = None, stamp: bool = False) -> DatasetCapture:
     """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned);
-    at row granularity a table's row set is built as well. ``clients``: see :func:`data_clients`."""
+    at row granularity a table's row set is built as well. ``clients``: see :func:`data_clients`;
+    ``stamp``: also note when the data last changed (:func:`changed_at`)."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     from prov_common.hashing.targets import hash_dataset, is_not_found, listed_shards, resolve_target
@@ -146,7 +169,8 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             if granularity == "row" and rows is None and why is None:  # one file that is not a table
                 why = "the file is not a table (Parquet, CSV or JSON lines): it has no rows"
             result["capture"] = DatasetCapture(uri, "hashed", digest=without_rows(digest), row_set=rows,
-                                               message=f"no row set: {why}" if why else "")
+                                               message=f"no row set: {why}" if why else "",
+                                               changed_at=changed_at(target, shards) if stamp else None)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if is_not_found(exc) else "error"
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
@@ -170,10 +194,12 @@ def data_clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | Non
                       "connection, or unset the option to read s3:// data with the AWS environment")
 
 
-def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any], Any] | None = None) -> list[DatasetCapture]:
+def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any], Any] | None = None,
+                stamp: bool = False) -> list[DatasetCapture]:
     """Hash every declared dataset, sharing one time budget; logs each dataset that could not be hashed.
 
-    ``options(item)`` gives a dataset's :class:`~prov_airflow.rows.DatasetOptions` (granularity, snapshot)."""
+    ``options(item)`` gives a dataset's :class:`~prov_airflow.rows.DatasetOptions` (granularity, snapshot);
+    ``stamp``: note when each hashed dataset last changed (outlets)."""
     deadline = time.monotonic() + limits.timeout
     captures: list[DatasetCapture] = []
     seen: set[str] = set()
@@ -190,7 +216,8 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         elif no_clients and urlsplit(uri).scheme in S3_SCHEMES:
             capture = DatasetCapture(uri, "error", message=no_clients)
         else:
-            capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column", clients)
+            capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column", clients,
+                               stamp)
         if wanted is not None and wanted.snapshot:
             capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from airflow.providers.common.compat.sdk import hookimpl
@@ -19,7 +20,7 @@ from prov_airflow.capture import DatasetCapture, capture_all
 from prov_airflow.outlets import after_execute, annotate
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
-from prov_airflow.unwritten import FAILED, OUTSIDE, SKIPPED, TryOutlets, declared, outlets_facets, remember
+from prov_airflow.unwritten import FAILED, OUTSIDE, SKIPPED, TryOutlets, declared, outlets_facets, remember, split_written
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,12 @@ class ProvenanceListener:
     """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run.
 
     Only the outlets a try wrote are its outputs (:mod:`prov_airflow.unwritten`): none when it fails or skips
-    itself."""
+    itself, and not one whose data last changed before the try started."""
 
     def __init__(self) -> None:
         self._inputs: dict[str, list[DatasetCapture]] = {}
         self._outputs: dict[str, tuple[list[DatasetCapture], list[Any]]] = {}
+        self._started: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # -- task instances (in the task process; the scheduler and the API server call the terminal ones
@@ -93,10 +95,12 @@ class ProvenanceListener:
                         what, problem, fix, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def _task_running(self, task_instance: Any) -> None:
+        started = time.time()  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
         inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
+            self._started.setdefault(info.run_id, started)  # a rescheduled sensor starts again: its first start
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)
@@ -110,12 +114,13 @@ class ProvenanceListener:
         with self._lock:
             inputs = self._inputs.pop(info.run_id, None)
             hashed = self._outputs.pop(info.run_id, None)
+            started = self._started.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
         outlets = list(getattr(task, "outlets", None) or [])
         if error is None and wrote_outlets:
-            outputs, not_written = hashed if hashed is not None else self._written(task, outlets)
+            outputs, not_written = hashed if hashed is not None else self._written(task, outlets, started)
             if any(c.snapshot for c in outputs):
                 from prov_airflow.emitter import listener_transport
                 from prov_airflow.rows import snapshot_outlets
@@ -134,9 +139,9 @@ class ProvenanceListener:
                        not_written=list(outcome.not_written))
 
     @staticmethod
-    def _written(task: Any, outlets: list[Any]) -> tuple[list[DatasetCapture], list[Any]]:
-        """Hash ``outlets``: those the try wrote, and those it did not write (none known here)."""
-        return capture_all(outlets, ListenerLimits.from_conf(), _options(task)), []
+    def _written(task: Any, outlets: list[Any], started: float | None) -> tuple[list[DatasetCapture], list[Any]]:
+        """Hash ``outlets``: those the try wrote, and those unchanged since before it ``started``."""
+        return split_written(capture_all(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started)
 
     def _state_set_outside(self, info: RunInfo, error: Any) -> None:
         """The scheduler (a worker that stopped heartbeating) or the API server (a state set in the UI or API)
@@ -155,7 +160,9 @@ class ProvenanceListener:
         from prov_airflow.links import bundle_of_run
 
         outlets = list(getattr(task, "outlets", None) or [])
-        outputs, not_written = self._written(task, outlets)
+        with self._lock:
+            started = self._started.get(info.run_id)
+        outputs, not_written = self._written(task, outlets, started)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)
         annotate(context["outlet_events"], outlets, outputs, bundle_of_run(info.run_id), info.run_id)

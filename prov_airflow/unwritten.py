@@ -1,7 +1,9 @@
 """Declared outlets a task try did not write: kept out of its outputs, named in the ``tdprov_outlets`` run facet.
 
 An outlet is a declaration. A try records as outputs only the outlets it wrote: none when it failed, skipped
-itself or had its state set outside its process. Those are named in the facet instead (never dropped silently).
+itself or had its state set outside its process, and not one whose data last changed before the try started
+(``unchanged``: a file's status-change time, an S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds
+allowed). Those are named in the facet instead (never dropped silently); the audit notes the unchanged ones.
 
 Beside the OpenLineage provider, its START, FAIL and ABORT events, and the COMPLETE it sends for a skip, list
 the declared outlets as outputs. :func:`provider_event`, which ``ProvenanceTransport`` applies as the events
@@ -15,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from prov_common.errors import BadInputError
@@ -27,10 +30,34 @@ from prov_airflow.events import capture_ref
 
 log = logging.getLogger(__name__)
 
+CLOCK_SKEW = 2.0
+"""Seconds by which the clock that stamps the data (a file system, S3) may lag the worker's."""
 UNCHANGED, FAILED, SKIPPED, OUTSIDE, DECLARED = "unchanged", "failed", "skipped", "set outside the task", "declared"
 PROVIDER_PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage"
 """How the official OpenLineage Airflow provider signs its events (``producer``, followed by its version)."""
 _REMEMBERED = 1000
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def split_written(captures: Iterable[DatasetCapture], started: float | None) -> tuple[list[DatasetCapture], list[UnwrittenOutlet]]:
+    """The hashed outlets of a try that started at ``started`` (epoch seconds): those it wrote, and those whose
+    data last changed before it started (more than :data:`CLOCK_SKEW` seconds). An outlet whose change time is
+    not known counts as written."""
+    written: list[DatasetCapture] = []
+    unchanged: list[UnwrittenOutlet] = []
+    for capture in captures:
+        if started is None or capture.changed_at is None or capture.changed_at >= started - CLOCK_SKEW:
+            written.append(capture)
+            continue
+        ref = capture_ref(capture)
+        unchanged.append(UnwrittenOutlet(ref.namespace, ref.name, UNCHANGED, version=ref.digest.digest if ref.digest else None,
+                                         changedAt=_iso(capture.changed_at), startedAt=_iso(started)))
+        log.warning("tdprov: outlet %s last changed at %s, before the try started (%s): not recorded as written by it",
+                    capture.uri, _iso(capture.changed_at), _iso(started))
+    return written, unchanged
 
 
 def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:

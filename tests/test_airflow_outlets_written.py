@@ -1,10 +1,12 @@
 """Only the outlets a task try wrote are its outputs, with tdprov alone and beside the OpenLineage provider: a try
-that fails or skips itself wrote none (they are named in the ``tdprov_outlets`` facet)."""
+that fails or skips itself wrote none, and an outlet unchanged since before the try started is not its output
+(named in the ``tdprov_outlets`` facet and noted by the audit)."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,10 @@ from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflo
 from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, child_env, events_of, tdprov_env
 
+from prov_common.audit.engine import run_audit
+from prov_common.audit.model import CHECK_COMPLETENESS, NOTE
+from prov_common.hashing import hash_path
+from prov_common.store import open_store
 
 HERE = Path(__file__).resolve().parent
 PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"})}
@@ -25,11 +31,13 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     states = json.loads(done.stdout.strip().splitlines()[-1])
-    # the sensor is not satisfied by a try that wrote nothing
-    assert states == {"write": "failed", "skipper": "skipped", "wait_skipped": "failed"}
+    assert states == {"write": "failed", "skipper": "skipped", "keep": "success", "copy": "success",
+                      "wait_skipped": "failed"}  # the sensor is not satisfied by a try that wrote nothing
     by_job = {s.job_name.split(".", 1)[-1]: s for s in bundles_of(store) if "." in s.job_name}
-    assert [(s, by_job[s].state, by_job[s].outputs) for s in ("write", "skipper")] == [
-        ("write", "FAIL", ()), ("skipper", "COMPLETE", ())]
+    old, copied = tmp_path / "old.csv", tmp_path / "copied.csv"
+    assert [(s, by_job[s].state, by_job[s].outputs) for s in ("write", "skipper", "keep")] == [
+        ("write", "FAIL", ()), ("skipper", "COMPLETE", ()), ("keep", "COMPLETE", ())]
+    assert [(o.name, o.version) for o in by_job["copy"].outputs] == [(str(copied), hash_path(copied).digest)]
 
     def not_written(task: str) -> list[dict]:
         events = events_of(store, by_job[task].run_id)
@@ -40,3 +48,10 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
 
     assert not_written("write") == [{"name": str(tmp_path / "p.csv"), "reason": "failed"}]
     assert not_written("skipper") == [{"name": str(tmp_path / "s.csv"), "reason": "skipped"}]
+    assert not_written("keep") == [{"name": str(old), "reason": "unchanged", "version": hash_path(old).digest}]
+
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    notes = [f for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE]
+    assert [(f.object, f.run_id) for f in notes] == [(f"{old}@{hash_path(old).digest}", by_job["keep"].run_id)]
+    assert "did not write it" in notes[0].what
+    assert audit.check(CHECK_COMPLETENESS).errors == []

@@ -62,21 +62,26 @@ def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: Linea
     sig, prov = _bundle_checks(before, kept, new)
     broken, gaps = _links(before, ids, new, index)
     quality, rows, quality_findings, passed = _quality(before, kept, new)
-    completeness = CheckResult(CHECK_COMPLETENESS, _completeness_findings(broken, gaps), before.checked.get(CHECK_COMPLETENESS, 0) + len(new))
+    noted = [f for f in kept if f.check == CHECK_COMPLETENESS] + [f for r in new for f in r.bundle_findings
+                                                                  if f.check == CHECK_COMPLETENESS]
+    completeness = CheckResult(CHECK_COMPLETENESS, _completeness_findings(broken, gaps) + noted,
+                               before.checked.get(CHECK_COMPLETENESS, 0) + len(new))
     state = CheckState(
         runs=before.runs + len(new), training_runs=before.training_runs + sum(1 for r in new if r.is_training),
         checked={c.name: c.checked for c in (sig, prov, completeness, quality)},
-        findings=sig.findings + prov.findings + quality_findings,
+        findings=sig.findings + prov.findings + quality_findings + noted,
         broken=broken, gaps=gaps, failing=[r for r in rows if r.failed], passed_versions=passed,
     )
     return Evaluation([sig, prov, completeness, quality], rows, state)
 
 
 def _bundle_checks(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, CheckResult]:
-    """Signatures/manifests and PROV results from each bundle's verification when it was logged."""
+    """Signatures/manifests and PROV results from each bundle's verification when it was logged (a run's
+    completeness notes, also found then, go to the completeness check)."""
     sig = CheckResult(CHECK_SIGNATURES, checked=before.checked.get(CHECK_SIGNATURES, 0) + len(new))
     prov = CheckResult(CHECK_PROV, checked=before.checked.get(CHECK_PROV, 0) + len(new))
-    for f in [f for f in kept if f.check in (CHECK_SIGNATURES, CHECK_PROV)] + [f for r in new for f in r.bundle_findings]:
+    found = [f for r in new for f in r.bundle_findings if f.check != CHECK_COMPLETENESS]
+    for f in [f for f in kept if f.check in (CHECK_SIGNATURES, CHECK_PROV)] + found:
         (prov if f.check == CHECK_PROV else sig).findings.append(f)
     return sig, prov
 

@@ -115,6 +115,11 @@ def s3_object_size(uri: str) -> int:
     return int(s3_client().head_object(**_object(uri))["ContentLength"])
 
 
+def s3_last_modified(uri: str) -> float:
+    """When the object (version) at ``uri`` was last written, S3's ``LastModified`` in epoch seconds (a HEAD request)."""
+    return s3_client().head_object(**_object(uri))["LastModified"].timestamp()
+
+
 def is_s3_object(uri: str) -> bool:
     """Whether an object (version) is stored at ``uri`` (a HEAD request); False when S3 says there is none, or
     cannot be asked."""

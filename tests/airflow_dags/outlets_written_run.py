@@ -7,7 +7,9 @@ AIRFLOW__OPENLINEAGE__TRANSPORT set)
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import pendulum
@@ -24,7 +26,9 @@ def main(out: Path) -> int:
 
     from prov_airflow.sensors.bundle import LineageBundleSensor
 
-    written, skipped = out / "p.csv", out / "s.csv"
+    written, skipped, old, copied = out / "p.csv", out / "s.csv", out / "old.csv", out / "copied.csv"
+    old.write_text("a\n1\n")
+    time.sleep(3)  # old.csv last changed before any try starts (beyond the 2 s allowed for clock skew)
 
     def write_then_fail() -> None:
         written.write_text("a\n1\n")
@@ -33,9 +37,14 @@ def main(out: Path) -> int:
     def skip() -> None:
         raise AirflowSkipException("writes nothing")
 
+    def copy() -> None:
+        shutil.copy2(old, copied)  # keeps old.csv's modification time; its status-change time is now
+
     with DAG("tdprov_outlets_written", start_date=START, schedule=None) as dag:
         PythonOperator(task_id="write", python_callable=write_then_fail, outlets=[Asset(written.as_uri())])
         skipper = PythonOperator(task_id="skipper", python_callable=skip, outlets=[Asset(skipped.as_uri())])
+        PythonOperator(task_id="keep", python_callable=lambda: None, outlets=[Asset(old.as_uri())])
+        PythonOperator(task_id="copy", python_callable=copy, outlets=[Asset(copied.as_uri())])
         skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
                                        trigger_rule="all_done")
     register_dag(dag)
