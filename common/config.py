@@ -86,6 +86,10 @@ class Settings:
     auditor_keys: public key files or folders of the auditors (``TDPROV_AUDITOR_KEYS``): when given, what
     audits write (checkpoints, audit state, catalog, lookups, inventory, witness records) counts only when
     one of them signed it, so that a writer's key, trusted for bundles, cannot forge an audit's record.
+    retired_keys: lost or replaced writer keys, each ``PATH.pub@SIZE`` (``TDPROV_RETIRED_KEYS``): a bundle one of
+    them signed counts only when the log holds it at a leaf index below SIZE, the log size when it was retired.
+    retired_auditor_keys: the same for auditor keys (``TDPROV_RETIRED_AUDITOR_KEYS``): what audits wrote counts
+    when signed by one of them only for checkpoints of at most SIZE leaves.
     """
 
     store: str = DEFAULT_STORE
@@ -97,6 +101,8 @@ class Settings:
     snapshot: bool = False
     witnesses: tuple[str, ...] = field(default_factory=tuple)
     auditor_keys: tuple[str, ...] = field(default_factory=tuple)
+    retired_keys: tuple[str, ...] = field(default_factory=tuple)
+    retired_auditor_keys: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -113,9 +119,11 @@ class Settings:
             snapshot=flag(env.get("TDPROV_SNAPSHOT"), "TDPROV_SNAPSHOT"),
             witnesses=uris(env.get("TDPROV_WITNESS")),
             auditor_keys=paths(env.get("TDPROV_AUDITOR_KEYS")),
+            retired_keys=paths(env.get("TDPROV_RETIRED_KEYS")),
+            retired_auditor_keys=paths(env.get("TDPROV_RETIRED_AUDITOR_KEYS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
-        for name in ("trusted_keys", "auditor_keys"):
+        for name in ("trusted_keys", "auditor_keys", "retired_keys", "retired_auditor_keys"):
             if name in given:
                 given[name] = paths(given[name])
         for name in ("strict", "snapshot"):

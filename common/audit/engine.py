@@ -45,7 +45,7 @@ from prov_common.signing import TrustStore, auditor_trust_from_settings, signing
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
-from prov_common.tlog.log import StoredCheckpoint, TransparencyLog
+from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z
 
@@ -129,6 +129,10 @@ def _audit(
     log_check.findings += plan.problems
     log_check.checked = plan.checkpoints
     result.previous_checkpoint = head.checkpoint.size if head else 0
+    if trust.retired:  # a bundle signed by a retired key counts where the verified log holds it before the key's cut-off
+        logged_leaves = plan.logged_leaves[: max(0, result.previous_checkpoint - plan.leaves_from)]
+        trust = trust.logged_at(statement_positions(logged_leaves, plan.leaves_from))
+    log_check.findings += _retired_beyond((trust, audit_trust), result.previous_checkpoint, head_unread)
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
     memory = load_memory(store.uri, memory_path)
@@ -215,6 +219,8 @@ def _audit(
             appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
+    if trust.retired and others:
+        trust = trust.logged_at(statement_positions(logged_now, plan.first_unread))
     for summary, record, _leaf in _examine_all(store, others, trust, workers):
         records[summary.run_id] = record
     result.checkpoint = new_head
@@ -325,6 +331,19 @@ def _audit(
     return result
 
 
+def _retired_beyond(trusts: Iterable[TrustStore], size: int, unread: bool) -> list[Finding]:
+    """Retired keys whose cut-off lies beyond the log's size: what they sign next would be logged below it and
+    count. A cut-off is the log size when the key was retired, never more (not checked when the head is unread)."""
+    if unread:
+        return []
+    late = {r.key_id: r for trust in trusts for r in trust.retired.values() if r.cutoff > size}
+    return [Finding(CHECK_LOG, r.key.source or r.key_id, f"retired key {r.key_id} has its cut-off at log size {r.cutoff}, beyond the "
+                    f"log's {size} leaves: bundles and audit objects it signs from now on would count",
+                    f"set its cut-off to the log size when it was retired, at most {size} (TDPROV_RETIRED_KEYS, "
+                    "TDPROV_RETIRED_AUDITOR_KEYS)")
+            for r in late.values()]
+
+
 def _unvouched(store: Store, leaves: list[LogLeaf]) -> str | None:
     """What is wrong with leaves found after the newest checkpoint (another auditor's, which stopped before its
     checkpoint, or forged): each must describe the store's bundle as it is, its manifest and statement digests
@@ -405,6 +424,7 @@ class _Plan:
     catalog: Catalog = field(default_factory=Catalog)  # read by a full audit: what it need not catalogue again
     generated_present: set[str] = field(default_factory=set)
     cursor: str | None = None  # index keys up to here were listed by earlier audits
+    leaves_from: int = 0  # the leaf index of logged_leaves[0]
 
 
 def _misfiled_entry(summary: BundleSummary) -> bool:
@@ -469,7 +489,8 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     cursor = _listing_cursor(previous)
     entries: list[str | BundleSummary] = [*_new_entries(store, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
-                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor)
+                 [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
+                 leaves_from=loaded.checkpoint.checkpoint.size)
 
 
 def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | None, log_check: CheckResult) -> list[LogLeaf]:

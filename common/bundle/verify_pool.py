@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from prov_common.config import usable_cpus
-from prov_common.signing import PublicKey, TrustStore
+from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 
 T = TypeVar("T")
@@ -58,13 +58,14 @@ def _end_with_parent(parent: int | None) -> None:
         os._exit(1)
 
 
-def _start_worker(uri: str, keys: list[bytes], parent: int | None) -> None:
-    """End with the parent; open the store and load the trusted keys once per worker process, not once per chunk."""
+def _start_worker(uri: str, trust: TrustStore, parent: int | None) -> None:
+    """End with the parent; open the store and take the trust (keys, retired keys, log positions) once per worker
+    process, not once per chunk."""
     from prov_common.store import open_store
 
     _end_with_parent(parent)
     _WORKER["store"] = open_store(uri)
-    _WORKER["trust"] = TrustStore.of(PublicKey.from_pem(pem) for pem in keys)
+    _WORKER["trust"] = trust
 
 
 def _run_chunk(job: tuple[BundleTask, list[Any]]) -> list[Any]:
@@ -94,8 +95,7 @@ def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], sto
     size = max(1, min(CHUNK, -(-len(rest) // (workers * 4))))  # at most CHUNK, and a few chunks per worker
     chunks = [(fn, rest[i:i + size]) for i in range(0, len(rest), size)]
     context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
-    keys = [key.to_pem() for key in trust]
     parent = None if context.get_start_method() == "forkserver" else os.getpid()  # a forkserver's workers are its children
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, keys, parent)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, trust, parent)) as pool:
         for part in pool.map(_run_chunk, chunks):
             yield from part

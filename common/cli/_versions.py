@@ -37,9 +37,10 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
     (:meth:`~prov_common.audit.recorded.RecordedRuns.read_naming`). Read the runs an answer lists with
     ``read_all`` before answering: until read, a run is only what its unsigned index entry says."""
     from prov_common.audit.recorded import RecordedRuns
-    from prov_common.signing import auditor_trust_from_settings, trust_from_settings
+    from prov_common.bundle.trust import bundle_trust
+    from prov_common.signing import auditor_trust_from_settings
 
-    recorded = RecordedRuns.of(store, trust_from_settings(settings), sources, audit_trust=auditor_trust_from_settings(settings))
+    recorded = RecordedRuns.of(store, bundle_trust(settings, store), sources, audit_trust=auditor_trust_from_settings(settings))
     try:
         if name is not None and not is_digest(name):
             recorded.read_naming(name)
@@ -53,9 +54,9 @@ def verified_summaries(store: Any, settings: Settings, summaries: list[Any], des
     sound bundle says otherwise than its entry as the bundle says; both kinds named on stderr. Verified on
     every CPU when there are many (``tdprov export --verified``, ``tdprov runs --verified``)."""
     from prov_common.audit.recorded import doubted_runs
-    from prov_common.signing import trust_from_settings
+    from prov_common.bundle.trust import bundle_trust
 
-    left_out, corrected = doubted_runs(store, trust_from_settings(settings), summaries, desc)
+    left_out, corrected = doubted_runs(store, bundle_trust(settings, store), summaries, desc)
     tell_entries_not_taken(left_out, corrected)
     return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected)
 

@@ -9,7 +9,6 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, VerificationError
-from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 
 
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         digest = version_digest(args.digest, recorded.index())
         recorded.read_all(lambda index: downstream_runs(index, digest))  # the runs the answer lists, verified
         try:
-            answer = contains(store, recorded.index(), digest, record, trust_from_settings(settings))
+            answer = contains(store, recorded.index(), digest, record, recorded.trust)
         except VerificationError as exc:  # exit 1 is "not contained": records that do not verify give no answer
             raise TdprovError(f"no answer for version {digest}: {exc.what}", exc.fix) from exc
     emit_json(answer.to_dict())

@@ -15,7 +15,10 @@ def register(subparsers: Any) -> None:
         help="write an Ed25519 key pair for signing bundles",
         description=(
             "Write an Ed25519 private key (PKCS#8 PEM, mode 0600) and its public key (PATH.pub). "
-            "Sign with TDPROV_SIGNING_KEY=PATH; give PATH.pub to verifiers for TDPROV_TRUSTED_KEYS."
+            "Sign with TDPROV_SIGNING_KEY=PATH; give PATH.pub to verifiers for TDPROV_TRUSTED_KEYS. "
+            "To replace a lost key: make a new one, move the old PATH.pub from TDPROV_TRUSTED_KEYS to "
+            "TDPROV_RETIRED_KEYS=PATH.pub@SIZE (SIZE: the log size of the last checkpoint before the loss), "
+            "and run 'tdprov audit --full' (docs/threat-model.md, Keys)."
         ),
         example="tdprov keygen -o ~/.config/tdprov/team.key",
     )

@@ -12,7 +12,8 @@ from prov_common.cli._output import emit_json, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
-from prov_common.signing import TrustStore, auditor_trust_from_settings, trust_from_settings
+from prov_common.bundle.trust import bundle_trust
+from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
@@ -202,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
     picture = picture_format(args.output) if args.output else None
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    trust = trust_from_settings(settings)
+    trust = bundle_trust(settings, store)
     found = summaries(store)
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     sources = _sources(store, settings) if direction == UPSTREAM else {}

@@ -8,7 +8,7 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.cli._versions import recorded_runs
 from prov_common.config import Settings
-from prov_common.signing import trust_from_settings
+from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(store=args.store, issuer=getattr(args, "issuer", None))
     store = open_store(settings=settings)
-    trust = trust_from_settings(settings)
+    trust = bundle_trust(settings, store)
     sources = [s.record for s in iter_sources(store, trust)]
     with recorded_runs(store, settings, args.ref, sources) as recorded:
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle

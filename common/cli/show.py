@@ -14,7 +14,7 @@ from prov_common.cli._output import emit_json
 from prov_common.cli._runs import resolve_run_id
 from prov_common.cli.verify import describe
 from prov_common.config import Settings
-from prov_common.signing import trust_from_settings
+from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text
@@ -72,7 +72,7 @@ def _prov_counts(data: bytes | None) -> dict[str, int]:
 
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
-    checked = verify_and_derive(store, run_id, trust_from_settings(settings))
+    checked = verify_and_derive(store, run_id, bundle_trust(settings, store))
     report, manifest, derived = checked.report, checked.manifest, checked.derived
     if manifest is None:
         first = report.findings[0] if report.findings else None

@@ -137,7 +137,7 @@ def run_repair(args: argparse.Namespace) -> int:
     from prov_common.bundle.repair import find_unindexed
     from prov_common.cli._output import emit_json
     from prov_common.config import Settings
-    from prov_common.signing import trust_from_settings
+    from prov_common.bundle.trust import bundle_trust
     from prov_common.store import open_store
 
     if args.uri and args.store and args.uri != args.store:
@@ -145,7 +145,7 @@ def run_repair(args: argparse.Namespace) -> int:
     check_store_exists(args.uri or args.store)
     settings = Settings.from_env(store=args.uri or args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
-    repair = find_unindexed(store, trust_from_settings(settings), dry_run=args.dry_run, progress=None)
+    repair = find_unindexed(store, bundle_trust(settings, store), dry_run=args.dry_run, progress=None)
     outcomes = []
     for outcome in tqdm(repair, total=len(repair), desc="repairing index", unit="bundle", file=sys.stderr,
                         disable=len(repair) < 2 or None):

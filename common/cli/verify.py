@@ -16,7 +16,7 @@ from prov_common.cli._common import add_store_option, add_verb, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
-from prov_common.signing import trust_from_settings
+from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 
 
@@ -58,7 +58,7 @@ def describe(report: VerificationReport) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
-    trust = trust_from_settings(settings)
+    trust = bundle_trust(settings, store)
     run_ids = resolve_run_ids(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
     verification = verify_runs(store, trust, run_ids or None, workers=args.workers)
     failed = 0

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.signing.keys import SigningKey
-from prov_common.signing.trust import TrustStore
+from prov_common.signing.trust import RetiredKey, TrustStore
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
@@ -93,14 +94,19 @@ class EnvelopeError(VerificationError):
         self.envelope = envelope
 
 
-ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "wrong payload type")
+ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "retired key", "wrong payload type")
+FIX_RETIRED = ("the key was retired at that log size (TDPROV_RETIRED_KEYS, TDPROV_RETIRED_AUDITOR_KEYS) because it was lost: "
+               "treat the object as forged by whoever holds the key, and remove it")
 
 
-def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope") -> str:
+def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope", position: int | None = None) -> str:
     """Return the key id of the first trusted key whose signature verifies.
 
+    A retired key's signature counts only when ``position`` (the log size by which the log fixed the object: a
+    bundle's leaf index + 1, the size of a checkpoint an audit object belongs to) is at most its cut-off.
     Raises :class:`EnvelopeError` naming ``name`` and the key ids when no signature is valid under a
-    trusted key: ``unsigned``, ``bad signature``, or signed only by keys not in ``trust`` (``untrusted key``).
+    trusted key: ``unsigned``, ``bad signature``, signed by a retired key after its cut-off or for nothing the
+    log holds (``retired key``), or signed only by keys not in ``trust`` (``untrusted key``).
     """
     if not envelope.signatures:
         raise EnvelopeError(name, "unsigned", "unsigned (the envelope holds no signature)",
@@ -109,9 +115,18 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     message = pae(envelope.payload_type, envelope.payload)
     bad: list[str] = []
     untrusted: list[str] = []
+    late: list[RetiredKey] = []
     for sig in envelope.signatures:
         key = trust.get(sig.keyid)
-        if key is None:
+        retired = trust.retired.get(sig.keyid) if key is None else None
+        if retired is not None:
+            if not retired.key.verify(sig.sig, message):
+                bad.append(sig.keyid)
+            elif position is not None and position <= retired.cutoff:
+                return retired.key_id
+            else:
+                late.append(retired)
+        elif key is None:
             untrusted.append(sig.keyid or "<no keyid>")
         elif key.verify(sig.sig, message):
             return key.key_id
@@ -120,9 +135,16 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     if bad:
         raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
                             "it was changed after it was signed: restore it from a trusted copy", envelope)
+    if late:
+        raise EnvelopeError(name, "retired key", _after_cutoff(late[0], position), FIX_RETIRED, envelope)
     raise EnvelopeError(name, "untrusted key",
                         f"signed by untrusted key {', '.join(untrusted)}, not among the {len(trust)} trusted key(s)",
                         "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
+
+
+def _after_cutoff(retired: RetiredKey, position: int | None) -> str:
+    where = "the log does not hold it" if position is None else f"the log fixed it at log size {position}"
+    return f"signed by retired key {retired.key_id} after its cut-off at log size {retired.cutoff} ({where})"
 
 
 @dataclass(frozen=True)
@@ -134,17 +156,21 @@ class Opened:
     envelope: Envelope
 
 
-def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope") -> Opened:
+def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope", position: int | None = None) -> Opened:
     """Parse the DSSE envelope in ``data``, verify it under ``trust`` and check its payload type.
 
-    ``what`` names the object in errors (e.g. ``"checkpoint 'log/checkpoints/…'"``). Every failure
+    ``what`` names the object in errors (e.g. ``"checkpoint 'log/checkpoints/…'"``). ``position``: the log size
+    by which the log fixed the object, for a retired key's signature (see :func:`verify_envelope`); by default
+    where ``trust`` knows the object logged (a bundle's statement: ``TrustStore.logged``). Every failure
     raises :class:`EnvelopeError` (a :class:`VerificationError`) with its ``problem`` and a fix.
     """
     try:
         envelope = Envelope.from_json(data, name=what)
     except BadInputError as exc:
         raise EnvelopeError(what, "malformed", _not_an_envelope(exc.__cause__), _DAMAGED) from exc
-    key_id = verify_envelope(envelope, trust, name=what)
+    if position is None and trust.retired and trust.logged:
+        position = trust.position_of("sha256:" + hashlib.sha256(data).hexdigest())
+    key_id = verify_envelope(envelope, trust, name=what, position=position)
     if envelope.payload_type != payload_type:
         raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
                             "another kind of signed object is in its place: restore the right one from a trusted copy",

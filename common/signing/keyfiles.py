@@ -110,12 +110,27 @@ def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS") -> list[PublicKey
 
 
 def auditor_trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
-    """The keys whose signatures count on what audits write: ``TDPROV_AUDITOR_KEYS`` when set, else the trusted
-    keys (:func:`trust_from_settings`)."""
+    """The keys whose signatures count on what audits write: ``TDPROV_AUDITOR_KEYS`` with the retired ones of
+    ``TDPROV_RETIRED_AUDITOR_KEYS`` when set, else the trusted keys (:func:`trust_from_settings`)."""
     settings = settings or Settings.from_env()
     if not settings.auditor_keys:
         return trust_from_settings(settings, home)
-    return _trust_in(settings.auditor_keys, "TDPROV_AUDITOR_KEYS")
+    trust = _trust_in(settings.auditor_keys, "TDPROV_AUDITOR_KEYS")
+    _retire(trust, settings.retired_auditor_keys, "TDPROV_RETIRED_AUDITOR_KEYS")
+    return trust
+
+
+def _retire(trust: TrustStore, entries: tuple[str, ...], setting: str) -> None:
+    """Add the retired keys of ``entries`` (each ``PATH@SIZE``: a public key file, or a folder of them, and the log
+    size at which it was retired, given by ``setting``) to ``trust``."""
+    for entry in entries:
+        path, _, size = entry.rpartition("@")
+        if not path or not size.isdigit():
+            raise BadInputError(f"{setting} entry {entry!r} is not PATH@SIZE.",
+                                fix=f"name each retired public key with the log size when it was retired, e.g. {setting}=old.key.pub@1200 "
+                                    "(the size of the newest checkpoint: 'tdprov audit --json' prints it)")
+        for key in _keys_in(path, setting):
+            trust.retire(key, int(size))
 
 
 def _trust_in(entries: tuple[str, ...], setting: str) -> TrustStore:
@@ -128,12 +143,19 @@ def _trust_in(entries: tuple[str, ...], setting: str) -> TrustStore:
 
 
 def trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
-    """Trusted keys: ``TDPROV_TRUSTED_KEYS`` (files or folders) when set.
+    """Trusted keys: ``TDPROV_TRUSTED_KEYS`` (files or folders) when set, with the retired keys of
+    ``TDPROV_RETIRED_KEYS``.
 
-    Otherwise local trust: the public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the
+    Without ``TDPROV_TRUSTED_KEYS``, local trust: the public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the
     per-user default key, if it exists) and every key in ``TDPROV_HOME/trusted_keys/``.
     """
     settings = settings or Settings.from_env()
+    trust = _trusted(settings, home)
+    _retire(trust, settings.retired_keys, "TDPROV_RETIRED_KEYS")
+    return trust
+
+
+def _trusted(settings: Settings, home: Path | None) -> TrustStore:
     if settings.trusted_keys:
         return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS")
     folder = home or default_home()

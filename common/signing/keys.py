@@ -41,6 +41,10 @@ class PublicKey:
     def to_pem(self) -> bytes:
         return self.key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its PEM (verification workers receive the trust of the process that started them)."""
+        return PublicKey.from_pem, (self.to_pem(), self.source)
+
     @classmethod
     def from_pem(cls, data: bytes, source: str = "") -> "PublicKey":
         """Parse a PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo); anything but Ed25519 is refused."""

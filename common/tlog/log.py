@@ -116,6 +116,11 @@ def _decode_batch(data: bytes, key: str, strict: bool = True) -> tuple[int, list
     return first, leaves
 
 
+def statement_positions(leaves: Sequence[LogLeaf], first: int = 0) -> dict[str, int]:
+    """The statement digest of each leaf -> its leaf index + 1 (``leaves`` start at index ``first``)."""
+    return {leaf.statement_digest: first + i + 1 for i, leaf in reversed(list(enumerate(leaves)))}
+
+
 class TransparencyLog:
     """Append-only Merkle log of bundles in ``store``; checkpoints verify under ``trust``."""
 
@@ -254,6 +259,18 @@ class TransparencyLog:
             except TdprovError:
                 continue
         return out
+
+    def logged_statements(self) -> dict[str, int]:
+        """Where the log holds each bundle's signed statement: its digest -> leaf index + 1, for the leaves the newest
+        checkpoint (verified) covers, which must hash to its root. What decides whether a bundle signed by a retired
+        key counts (``TrustStore.logged_at``). Raises :class:`VerificationError` when the leaves do not hash to it."""
+        head = self.head()
+        if head is None:
+            return {}
+        leaves = self.read_leaves(strict=False)[: head.checkpoint.size]
+        if len(leaves) != head.checkpoint.size or merkle.root_from_hashes([x.hash for x in leaves]).hex() != head.checkpoint.root:
+            raise VerificationError(f"the log leaves do not hash to the root of checkpoint '{head.key}'", fix=FIX_CHANGED)
+        return statement_positions(leaves)
 
     def last_leaf(self) -> LogLeaf | None:
         """The newest leaf (its index key is the cursor from which to list new bundles)."""

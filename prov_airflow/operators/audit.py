@@ -21,10 +21,10 @@ def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since
     """Verify the given runs' bundles (default: every run, or those indexed since ``since``, each
     with its index entries, as ``tdprov verify`` does); a JSON-able report."""
     from prov_common.bundle.verify_runs import verify_runs
-    from prov_common.signing import trust_from_settings
+    from prov_common.bundle.trust import bundle_trust
 
     start = datetime.fromisoformat(since) if since else None
-    reports = list(verify_runs(store, trust_from_settings(settings), run_ids, since=start))
+    reports = list(verify_runs(store, bundle_trust(settings, store), run_ids, since=start))
     findings = [dict(f.to_dict(), runId=r.run_id) for r in reports for f in r.findings]
     return {"kind": "tdprov-verify", "store": store.uri, "checkedAt": datetime.now(timezone.utc).isoformat(),
             "bundles": len(reports), "ok": all(r.ok for r in reports), "findings": findings}

@@ -1,0 +1,116 @@
+"""Rotating a lost key as docs/threat-model.md "Keys" says: the lost key is retired at the log size of the loss
+(``TDPROV_RETIRED_KEYS`` for a writer's key). What it signed before stays trusted where the log fixed it; what it
+signs after the cut-off is a finding, in the incremental and the full audit, for an auditor without memory, and in
+``tdprov verify`` and the other readers. On a local folder store."""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.audit.memory import memory_path
+from prov_common.bundle.verify_pool import map_bundles
+from prov_common.bundle.verify_runs import _verify_one
+from prov_common.cli import main
+from prov_common.config import Settings
+from prov_common.errors import BadInputError
+from prov_common.signing import SigningKey, trust_from_settings, write_keypair
+from prov_common.store import open_store
+
+from test_audit_support import T0, dataset, digest, run_events, seal
+
+
+def _audit(store, **kw):
+    return run_audit(store, Settings.from_env(store=store.uri), progress=False, **kw)
+
+
+def _errors(result) -> list[str]:
+    return [f"[{f.check}] {f.object}: {f.what}" for f in result.errors]
+
+
+def _keys(tmp_path: Path, *names: str) -> dict[str, SigningKey]:
+    made = {}
+    for name in names:
+        made[name] = SigningKey.generate()
+        write_keypair(tmp_path / "keys" / f"{name}.key", made[name])
+    return made
+
+
+def _pub(tmp_path: Path, name: str) -> str:
+    return str(tmp_path / "keys" / f"{name}.key.pub")
+
+
+@pytest.fixture
+def rotated(tmp_path, monkeypatch):
+    """Writer key w1 signs runs A and B, which an audit logs (log size 2); then w1 is lost: TDPROV_TRUSTED_KEYS names
+    the new key w2 only and TDPROV_RETIRED_KEYS retires w1 at log size 2. w2 signs C; the thief signs D with w1."""
+    keys = _keys(tmp_path, "w1", "w2", "auditor")
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "keys" / "auditor.key"))
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", _pub(tmp_path, "auditor"))
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", os.pathsep.join([_pub(tmp_path, "w1"), _pub(tmp_path, "w2")]))
+    store = open_store(str(tmp_path / "store"))
+    a = seal(store, run_events("prepare", [], [dataset("/d/f", digest("f"))]), keys["w1"])
+    b = seal(store, run_events("derive", [dataset("/d/f", digest("f"))], [dataset("/d/g", digest("g"))], start=T0 + timedelta(hours=1)),
+             keys["w1"])
+    before = _audit(store)
+    assert before.clean and before.checkpoint.checkpoint.size == 2, _errors(before)
+
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", _pub(tmp_path, "w2"))
+    monkeypatch.setenv("TDPROV_RETIRED_KEYS", f"{_pub(tmp_path, 'w1')}@2")
+    c = seal(store, run_events("derive_more", [dataset("/d/g", digest("g"))], [dataset("/d/h", digest("h"))],
+                               start=T0 + timedelta(hours=2)), keys["w2"])
+    d = seal(store, run_events("forged", [], [dataset("/d/x", digest("x"))], start=T0 + timedelta(hours=3)), keys["w1"])
+    return store, (a, b, c, d)
+
+
+def _only_forged(result, forged: str) -> None:
+    found = _errors(result)
+    assert len(found) == 1, found
+    assert result.errors[0].run_id == forged and "signed by retired key" in found[0] and "cut-off at log size 2" in found[0], found
+
+
+def test_a_lost_writer_key_retired_at_the_log_size_keeps_what_it_signed_before(rotated) -> None:
+    store, (a, b, c, d) = rotated
+    _only_forged(_audit(store), d)  # incremental: the new bundles
+    full = _audit(store, full=True)  # every bundle again, against the log
+    _only_forged(full, d)
+    assert {a, b, c, d} <= full.examined
+    _only_forged(_audit(store), d)  # the incremental audits after it carry the full audit's results
+    memory_path(store.uri).unlink()  # an auditor with no memory of the store
+    _only_forged(_audit(store), d)
+    _only_forged(_audit(store, full=True), d)
+
+
+def test_verify_and_the_readers_apply_the_same_rule(rotated, capsys) -> None:
+    store, (a, b, c, d) = rotated
+    assert _audit(store).checkpoint.checkpoint.size == 4  # D is logged, after the cut-off
+    assert main(["verify", "--store", store.uri]) == 1
+    out = capsys.readouterr().out
+    for run_id in (a, b, c):
+        assert f"OK    {run_id}" in out, out
+    assert f"FAIL  {d}" in out and "after its cut-off at log size 2" in out, out
+    assert main(["show", "--store", store.uri, a]) == 0 and main(["show", "--store", store.uri, d]) == 1
+    from prov_common.bundle.trust import bundle_trust
+
+    trust = bundle_trust(Settings.from_env(store=store.uri), store)  # verification workers get the same rule
+    reports = list(map_bundles(_verify_one, [(r, None) for r in (a, b, c, d)], store, trust, workers=2, parallel_from=2))
+    assert [r.ok for r in reports] == [True, True, True, False], [r.findings for r in reports]
+
+
+def test_a_retired_key_counts_only_where_the_log_holds_its_bundle(rotated, tmp_path, monkeypatch) -> None:
+    """A bundle of the retired key that no audit logged before the cut-off is a finding even when older than D; a
+    cut-off beyond the log's size is a finding of its own (what the key signs next would count)."""
+    store, (a, _b, _c, d) = rotated
+    late = seal(store, run_events("sealed_before_loss_never_logged", [], [dataset("/d/y", digest("y"))], start=T0 - timedelta(hours=1)),
+                SigningKey.from_pem((tmp_path / "keys" / "w1.key").read_bytes()))
+    found = _audit(store)
+    assert {f.run_id for f in found.errors} == {d, late}, _errors(found)
+    monkeypatch.setenv("TDPROV_RETIRED_KEYS", f"{_pub(tmp_path, 'w1')}@99")
+    beyond = _audit(store)
+    assert any("cut-off at log size 99, beyond the log's 5 leaves" in w for w in _errors(beyond)), _errors(beyond)
+    monkeypatch.setenv("TDPROV_RETIRED_KEYS", _pub(tmp_path, "w1"))
+    with pytest.raises(BadInputError, match="is not PATH@SIZE"):
+        trust_from_settings(Settings.from_env())
