@@ -114,3 +114,58 @@ def test_a_retired_key_counts_only_where_the_log_holds_its_bundle(rotated, tmp_p
     monkeypatch.setenv("TDPROV_RETIRED_KEYS", _pub(tmp_path, "w1"))
     with pytest.raises(BadInputError, match="is not PATH@SIZE"):
         trust_from_settings(Settings.from_env())
+
+
+def test_a_lost_auditor_key_retired_at_the_log_size_lets_the_store_be_audited_again(tmp_path, monkeypatch, capsys) -> None:
+    """The auditor's key a1 is lost: audits sign with a2, TDPROV_AUDITOR_KEYS names a2 only and a1 is retired at the log
+    size (TDPROV_RETIRED_AUDITOR_KEYS). Everything a1 wrote up to then counts; the next checkpoint, signed by a2, extends
+    a1's head; new bundles are logged. Before, every checkpoint, state, catalog, lookup and record a1 had signed was a
+    finding on every audit, nothing new was logged, and accepting the checkpoint changed nothing."""
+    from prov_common.audit.state import STATE_PAYLOAD_TYPE, STATE_PREFIX
+    from prov_common.canonical_json import loads
+    from prov_common.signing import Envelope, sign_envelope
+
+    from test_audit_support import raw_read, raw_write
+
+    keys = _keys(tmp_path, "writer", "a1", "a2")
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "keys" / "a1.key"))
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", _pub(tmp_path, "a1"))
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", _pub(tmp_path, "writer"))
+    store = open_store(str(tmp_path / "store"))
+    first = seal(store, run_events("prepare", [], [dataset("/d/f", digest("f"))]), keys["writer"])
+    assert _audit(store).clean
+    old_head = _audit(store).checkpoint
+    assert old_head.checkpoint.size == 1
+
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "keys" / "a2.key"))
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", _pub(tmp_path, "a2"))
+    monkeypatch.setenv("TDPROV_RETIRED_AUDITOR_KEYS", f"{_pub(tmp_path, 'a1')}@1")
+    second = seal(store, run_events("prepare_more", [], [dataset("/d/g", digest("g"))], start=T0 + timedelta(hours=1)), keys["writer"])
+    after = _audit(store)
+    assert after.clean and after.bundles_logged == 1, _errors(after)
+    head = after.checkpoint
+    assert head.checkpoint.size == 2 and head.signer == keys["a2"].key_id and head.checkpoint.previous == old_head.digest
+    for result in (_audit(store), _audit(store, full=True)):
+        assert result.clean, _errors(result)
+    memory_path(store.uri).unlink()  # an auditor with no memory of the store
+    assert _audit(store).clean and _audit(store, full=True).clean
+    assert main(["verify", "--store", store.uri]) == 0
+    assert main(["prove", "--store", store.uri, first]) == 0 and main(["prove", "--store", store.uri, second]) == 0
+    capsys.readouterr()
+
+    # the thief signs with a1 after the cut-off: an audit state at the new head that would drop its open results
+    a1 = SigningKey.from_pem((tmp_path / "keys" / "a1.key").read_bytes())
+    newest = list(store.list(STATE_PREFIX))[-1]
+    state = Envelope.from_json(raw_read(store.uri, newest)).payload
+    forged = newest.rsplit("-", 2)[0] + "-99991231T235959999999Z-zzzzzzzz.json"
+    raw_write(store.uri, forged, sign_envelope(state, STATE_PAYLOAD_TYPE, [a1]).to_json())
+    # ... and one at the old size, which a1 could have signed before: it appeared after the key was retired
+    old_state = [k for k in store.list(STATE_PREFIX) if k.startswith(f"{STATE_PREFIX}000000000001-")][-1]
+    planted = old_state.rsplit("-", 2)[0] + "-99991231T235959999999Z-yyyyyyyy.json"
+    raw_write(store.uri, planted, raw_read(store.uri, old_state))
+    assert loads(Envelope.from_json(raw_read(store.uri, planted)).payload)["checkpoint"]["size"] == 1
+    for _ in ("found", "still found"):
+        result = _audit(store)
+        shown = _errors(result)
+        assert any(forged in w and "signed by retired key" in w and "cut-off at log size 1" in w for w in shown), shown
+        assert any(planted in w and "appeared after the key was retired" in w for w in shown), shown

@@ -41,7 +41,7 @@ from prov_common.bundle.storage import index_keys, load_index_entry
 from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
-from prov_common.signing import TrustStore, auditor_trust_from_settings, signing_key_from_settings, trust_from_settings
+from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_settings, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 PARALLEL_FROM = 400  # examine in worker processes from this many bundles on
 SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back from the last logged bundle
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
+FIX_AUDITOR_KEY = ("if the auditor's key was replaced, keep its old public key in TDPROV_AUDITOR_KEYS; if it was lost, retire it at "
+                   "the log size of the loss, TDPROV_RETIRED_AUDITOR_KEYS=old.key.pub@SIZE (docs/threat-model.md, Keys); otherwise "
+                   "the checkpoint is forged: restore it from a backup or replica")
 
 
 def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
@@ -115,7 +118,8 @@ def _audit(
         raise
     except TdprovError as exc:
         keys = tlog.checkpoint_keys()
-        log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, exc.fix or FIX_LOG))
+        fix = FIX_AUDITOR_KEY if isinstance(exc, EnvelopeError) and exc.problem == "untrusted key" else exc.fix or FIX_LOG
+        log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, fix))
         head, full, head_unread = None, True, True
     loaded = load_state(store, tlog, audit_trust)
     log_check.findings += loaded.problems

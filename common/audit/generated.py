@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prov_common.audit.catalog import Binding, written_at
+from prov_common.audit.catalog import Binding, checkpoint_size, written_at
 from prov_common.audit.lineage import version_of
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord
 from prov_common.canonical_json import canonical_bytes, loads
@@ -67,7 +67,8 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
 
 def _open(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any], RunRecord]:
     """The payload and run record of the lookup object at ``key``, signed by a key the log's checkpoints are trusted under."""
-    doc = loads(open_envelope(store.get(key), binding.log.trust, GENERATED_PAYLOAD_TYPE, what=f"audit lookup '{key}'").payload)
+    doc = loads(open_envelope(store.get(key), binding.log.trust, GENERATED_PAYLOAD_TYPE, what=f"audit lookup '{key}'",
+                              position=checkpoint_size).payload)
     return doc, RunRecord.from_dict(doc["record"])
 
 

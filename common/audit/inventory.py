@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, read_object
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
@@ -186,18 +186,32 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
     this one). ``trust_all``: a first audit by this auditor records the store as it is. Objects that do not
     verify stay unknown and are findings on every audit."""
     out: list[Finding] = []
+    late = _after_retirement(store, tlog, trust, binding) if trust.retired else None
     for key, tag in listing.tags.items():
         if not _tracked(key) or memory.tags.get(key):
             continue
         # new here, or written by this auditor after its last listing (checked all the same, but for the lookup
         # objects it wrote, one per version: signed, named by what they hold, and checked where they are read)
         if not trust_all and (key not in memory.tags or not key.startswith(GENERATED_PREFIX)):
-            problem = _verify(store, tlog, trust, binding, key)
+            # written by no audit this auditor knows: what a retired key signed counts no longer, whatever size it names
+            # (reports and records of the last audit are listed only after it: theirs are checked by the size they name)
+            fresh = late is not None and key not in memory.tags and key.startswith(_BOUND_PREFIXES)
+            problem = _verify(store, *(late if fresh else (tlog, trust, binding)), key)
             if problem:
                 out.append(Finding(CHECK_INVENTORY, key, problem, FIX_FORGED))
                 continue
         memory.tags[key] = tag
     return out
+
+
+_BOUND_PREFIXES = (CHECKPOINTS_PREFIX, STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX)
+
+
+def _after_retirement(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding) -> tuple[TransparencyLog, TrustStore, Binding]:
+    """What objects that appeared since this auditor's last listing verify under: no retired key counts for them."""
+    strict = trust.without_retired()
+    strict_log = TransparencyLog(store, strict, read_once=True)
+    return strict_log, strict, replace(binding, log=strict_log)
 
 
 def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> str | None:

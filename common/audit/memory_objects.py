@@ -40,7 +40,8 @@ def load_inventory(memory: AuditorMemory, store: Store, trust: TrustStore) -> li
             data = store.get(key)
             if sha256_digest(data) != digest:
                 raise ValueError(f"its digest is {sha256_digest(data)}, the auditor pinned {digest}")
-            payload = loads(open_envelope(data, trust, INVENTORY_PAYLOAD_TYPE, what=f"auditor inventory '{key}'").payload)
+            # pinned by its digest in this auditor's memory, outside the store: a retired auditor key's signature counts
+            payload = loads(open_envelope(data, trust, INVENTORY_PAYLOAD_TYPE, what=f"auditor inventory '{key}'", position=0).payload)
             memory.runs.update({str(r): str(k) for r, k in payload["runs"].items()})
             memory.tags.update({str(k): str(t) for k, t in payload["tags"].items()})
         except StoreUnavailableError:

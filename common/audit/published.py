@@ -42,12 +42,19 @@ _FIX_PLANTED = "remove the object and find out who wrote it: an audit writes its
 def check_record(store: Store, trust: TrustStore, key: str) -> bytes:
     """The PROV-JSON of the audit's signed record at ``key``, verified: signed by a trusted auditor, and the record of
     the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there."""
-    payload = open_envelope(store.get(key), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'").payload
+    payload = open_envelope(store.get(key), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'", position=_checkpoint_size).payload
     audit_id = key[len(RUNS_PREFIX):].removesuffix(".prov.dsse.json").split("-", 1)[-1]
     if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
         raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
                                 fix=_FIX_PLANTED)
     return payload
+
+
+def _checkpoint_size(payload: bytes) -> int:
+    """The size of the newest checkpoint an audit's record names (where the log fixed it, for a retired key)."""
+    entities = loads(payload)["entity"]
+    return max((int(attrs["tdprov:treeSize"]["$"] if isinstance(attrs["tdprov:treeSize"], dict) else attrs["tdprov:treeSize"])
+                for attrs in entities.values() if isinstance(attrs, dict) and "tdprov:treeSize" in attrs), default=0)
 
 
 def check_report(store: Store, trust: TrustStore, key: str) -> None:

@@ -81,7 +81,8 @@ class StoreWitness:
         if key is None:
             return None
         what = f"witness record '{self.place.uri.rstrip('/')}/{key}'"
-        record = loads(open_envelope(self.place.get(key), self.trust, WITNESS_PAYLOAD_TYPE, what=what).payload)
+        record = loads(open_envelope(self.place.get(key), self.trust, WITNESS_PAYLOAD_TYPE, what=what,
+                                     position=lambda payload: loads(payload)["checkpoint"]["treeSize"]).payload)
         kept = recorded_checkpoint(record, self.audited, what, fix="restore the witness folder from a backup")
         if key != self._key(kept, record):  # the key is not signed: an older record copied under a later key would pass for the newest
             raise BadInputError(f"{what} holds the record of checkpoint {kept.size} kept at {record.get('keptAt')}, which is not what "

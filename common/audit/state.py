@@ -161,7 +161,8 @@ class LoadedState:
 def read_state(store: Store, trust: TrustStore, key: str) -> AuditState:
     """The signed audit state under ``key``, which must name the checkpoint size it holds (an older state copied
     under a newer key would be continued from, re-examining or skipping what came after it)."""
-    state = AuditState.from_payload(open_envelope(store.get(key), trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'").payload)
+    state = AuditState.from_payload(open_envelope(store.get(key), trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'",
+                                                  position=lambda payload: AuditState.from_payload(payload).checkpoint_size).payload)
     if not key[len(STATE_PREFIX):].startswith(f"{state.checkpoint_size:012d}-"):
         raise VerificationError(f"audit state '{key}' holds the state at checkpoint {state.checkpoint_size}, which its key does not "
                                 "name: a state copied under another key.", fix=FIX_STATE)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import BadInputError, VerificationError
+from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing.keys import SigningKey
 from prov_common.signing.trust import RetiredKey, TrustStore
 
@@ -122,7 +122,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
         if retired is not None:
             if not retired.key.verify(sig.sig, message):
                 bad.append(sig.keyid)
-            elif position is not None and position <= retired.cutoff:
+            elif trust.retired_count and position is not None and position <= retired.cutoff:
                 return retired.key_id
             else:
                 late.append(retired)
@@ -136,15 +136,29 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
         raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
                             "it was changed after it was signed: restore it from a trusted copy", envelope)
     if late:
-        raise EnvelopeError(name, "retired key", _after_cutoff(late[0], position), FIX_RETIRED, envelope)
+        raise EnvelopeError(name, "retired key", _after_cutoff(late[0], position if trust.retired_count else -1), FIX_RETIRED, envelope)
     raise EnvelopeError(name, "untrusted key",
                         f"signed by untrusted key {', '.join(untrusted)}, not among the {len(trust)} trusted key(s)",
                         "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
 
 
 def _after_cutoff(retired: RetiredKey, position: int | None) -> str:
-    where = "the log does not hold it" if position is None else f"the log fixed it at log size {position}"
+    where = ("the log does not hold it" if position is None else "it appeared after the key was retired" if position < 0
+             else f"the log fixed it at log size {position}")
     return f"signed by retired key {retired.key_id} after its cut-off at log size {retired.cutoff} ({where})"
+
+
+def _position(position: Position, payload: bytes, data: bytes, trust: TrustStore) -> int | None:
+    """The log size by which the log fixed the object (None: unknown, or not in the log)."""
+    if callable(position):
+        try:
+            found = position(payload)
+        except (ValueError, KeyError, TypeError, AttributeError, TdprovError):
+            return None  # a payload that does not say: the object's own check names what is wrong with it
+        return found if isinstance(found, int) and not isinstance(found, bool) else None
+    if position is None:
+        return trust.position_of("sha256:" + hashlib.sha256(data).hexdigest())
+    return position
 
 
 @dataclass(frozen=True)
@@ -156,21 +170,27 @@ class Opened:
     envelope: Envelope
 
 
-def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope", position: int | None = None) -> Opened:
+Position = int | Callable[[bytes], int | None] | None
+"""Where the log fixed a signed object (see :func:`verify_envelope`): a log size, or how to read it from the payload."""
+
+
+def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope", position: Position = None) -> Opened:
     """Parse the DSSE envelope in ``data``, verify it under ``trust`` and check its payload type.
 
     ``what`` names the object in errors (e.g. ``"checkpoint 'log/checkpoints/…'"``). ``position``: the log size
-    by which the log fixed the object, for a retired key's signature (see :func:`verify_envelope`); by default
-    where ``trust`` knows the object logged (a bundle's statement: ``TrustStore.logged``). Every failure
-    raises :class:`EnvelopeError` (a :class:`VerificationError`) with its ``problem`` and a fix.
+    by which the log fixed the object, for a retired key's signature (see :func:`verify_envelope`), or a function
+    that reads it from the payload (an audit object names the checkpoint it was written at; asked only when a
+    retired key signed); by default where ``trust`` knows the object logged (a bundle's statement:
+    ``TrustStore.logged``). Every failure raises :class:`EnvelopeError` (a :class:`VerificationError`) with its
+    ``problem`` and a fix.
     """
     try:
         envelope = Envelope.from_json(data, name=what)
     except BadInputError as exc:
         raise EnvelopeError(what, "malformed", _not_an_envelope(exc.__cause__), _DAMAGED) from exc
-    if position is None and trust.retired and trust.logged:
-        position = trust.position_of("sha256:" + hashlib.sha256(data).hexdigest())
-    key_id = verify_envelope(envelope, trust, name=what, position=position)
+    if trust.retired and any(s.keyid in trust.retired for s in envelope.signatures):
+        position = _position(position, envelope.payload, data, trust)
+    key_id = verify_envelope(envelope, trust, name=what, position=position if isinstance(position, int) else None)
     if envelope.payload_type != payload_type:
         raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
                             "another kind of signed object is in its place: restore the right one from a trusted copy",

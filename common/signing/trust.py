@@ -26,11 +26,13 @@ class RetiredKey:
 class TrustStore:
     """Trusted public keys by key id; ``retired`` keys by key id; ``logged``: the log position (leaf index + 1)
     of each logged object by the ``sha256:<hex>`` of its bytes, which decides whether a retired key's signature
-    on it counts (see :meth:`position_of`)."""
+    on it counts (see :meth:`position_of`); ``retired_count`` False: no retired key's signature counts at all (on an
+    object that appeared after the keys were retired, see :meth:`without_retired`)."""
 
     keys: dict[str, PublicKey] = field(default_factory=dict)
     retired: dict[str, RetiredKey] = field(default_factory=dict)
     logged: Mapping[str, int] = field(default_factory=dict)
+    retired_count: bool = True
 
     @classmethod
     def of(cls, keys: Iterable[PublicKey], retired: Iterable[RetiredKey] = ()) -> "TrustStore":
@@ -55,6 +57,11 @@ class TrustStore:
         for digest, position in positions.items():
             merged[digest] = min(position, merged.get(digest, position))
         return replace(self, logged=merged)
+
+    def without_retired(self) -> "TrustStore":
+        """This trust for objects that appeared after the keys were retired: a retired key's signature on them is a
+        finding whatever log size they claim."""
+        return replace(self, retired_count=False)
 
     def position_of(self, digest: str) -> int | None:
         """The log size by which the log fixed the object of ``digest`` (``sha256:<hex>``), None when not logged."""

@@ -148,7 +148,8 @@ class TransparencyLog:
 
     def _read_checkpoint(self, key: str) -> StoredCheckpoint:
         data = self.store.get(key)
-        opened = open_envelope(data, self.trust, CHECKPOINT_PAYLOAD_TYPE, what=f"checkpoint '{key}'")
+        opened = open_envelope(data, self.trust, CHECKPOINT_PAYLOAD_TYPE, what=f"checkpoint '{key}'",
+                               position=_number(key, CHECKPOINTS_PREFIX))  # its size, which it must claim (below)
         cp = Checkpoint.from_payload(opened.payload, f"checkpoint '{key}'")
         if checkpoint_key(cp.size) != key:
             raise VerificationError(f"checkpoint '{key}' claims tree size {cp.size}: it was moved or renamed", fix=FIX_CHANGED)
