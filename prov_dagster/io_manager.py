@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pandas as pd
-import pyarrow as pa
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -32,6 +31,7 @@ from prov_dagster.digests import digest_of
 from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inherit, inherited, recorded_flags
 from prov_dagster.metadata import DIGEST_KEY, output_metadata
 from prov_dagster.graphs import graph_reads, read_metadata
+from prov_dagster.parquet_frames import parquet_table
 from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
 from prov_dagster.owners import other_owner, refuse_other_owner
 from prov_dagster.policy import AssetProvenance
@@ -74,21 +74,22 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         place = _output_place(context)
         df = _as_dataframe(obj, place)
         wants = AssetProvenance.from_metadata(context.definition_metadata, place.label)
-        step = recorder_for(self).step_for(context)
-        step.training = step.training or wants.training
-        location = self.data_location()
-        flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source), *self._graph_reads(context, step),
-                   *inherited(context)}
         owner = {"namespace": self.namespace_uri(), **place.sidecar}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-hash") as pool:
-            hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps validation and the write
+            hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps what follows
+            table = parquet_table(df, place.what)  # a frame Parquet would not give back is refused before any record
+            step = recorder_for(self).step_for(context)
+            step.training = step.training or wants.training
+            location = self.data_location()
+            flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source),
+                       *self._graph_reads(context, step), *inherited(context)}
             previous = _sidecar_meanwhile(pool, location, place.relpath)  # the file's owner
             quality = self._validate(df, wants, flagged)
             refused = quality is not None and not quality.passed and wants.policy == "fail"
             if not refused and (theirs := other_owner(previous(), owner)) is not None:
                 raise refuse_other_owner(location.uri(place.relpath), theirs, owner)
             # bad data under the 'fail' policy is never written
-            stored = None if refused else location.write_table(place.relpath, pa.Table.from_pandas(df))
+            stored = None if refused else location.write_table(place.relpath, table)
             digest = hashing.result()
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)

@@ -553,6 +553,48 @@ def test_an_asset_returning_none_records_what_it_loaded_and_a_dataframe_is_requi
     assert "asset 'not_a_frame' returned builtins.dict, not a pandas DataFrame" in str(failure.step_failure_data.error.to_string())
 
 
+@pytest.mark.parametrize(("frame", "shown"), [
+    (lambda: pd.DataFrame(index=range(3)), ["has 3 rows but no columns", "return at least one column"]),
+    (lambda: pd.DataFrame({"a": pd.Series([1, "x", 2.5], dtype=object)}), ["column 'a'", "cast"]),
+    (lambda: pd.DataFrame([[1, 2]], columns=["a", "a"]), ["'a'", "rename"]),
+    (lambda: pd.DataFrame({1: [1], "1": [2]}), ["1 and '1'", "rename"]),
+], ids=["rows_without_columns", "mixed_types", "duplicate_labels", "labels_equal_as_text"])
+def test_a_frame_parquet_cannot_give_back_as_it_is_is_refused_before_anything_is_written(
+        store: Path, instance, frame, shown: list[str]) -> None:
+    @asset(name="unstorable")
+    def unstorable() -> pd.DataFrame:
+        return frame()
+
+    @asset(ins={"x": AssetIn("unstorable")})
+    def reads_it(x: pd.DataFrame) -> pd.DataFrame:
+        return x
+
+    result = run([unstorable, reads_it], instance)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "unstorable"  # refused where it is returned, not when it is loaded
+    message = failure.step_failure_data.error.to_string()
+    assert "BadInputError" in message and "asset 'unstorable'" in message
+    assert all(part in message for part in shown), message
+    assert not Path(located(store, "unstorable")).exists()  # nothing written
+    assert not result.get_asset_materialization_events()  # nor recorded as a version
+    assert all(not s.outputs for s in summaries(store))
+
+
+def test_a_frame_without_columns_keeps_its_rows_through_a_named_index(store: Path, instance) -> None:
+    @asset(name="keys_only")
+    def keys_only() -> pd.DataFrame:
+        return pd.DataFrame(index=pd.Index(["x", "y", "z"], name="key"))
+
+    @asset(ins={"x": AssetIn("keys_only")})
+    def counted(x: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"rows": [len(x)]})
+
+    result = run([keys_only, counted], instance)
+    assert result.success
+    assert result.output_for_node("counted")["rows"].tolist() == [3]
+
+
 # -- multi-assets and external assets --------------------------------------------------------------
 @multi_asset(outs={"train": AssetOut(), "test": AssetOut()})
 def split():

@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
+import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from blake3 import blake3
 
@@ -72,6 +79,41 @@ def test_row_digest_sidecar(files, capsys):
     rec = json.loads(capsys.readouterr().out)
     assert rec["rowDigestsFile"] == str(out) and rec["granularity"] == "row"
     assert read_row_digests(out).num_rows == 100
+
+
+def _small_file_limit() -> None:
+    """In the child: writes past 256 bytes fail with EFBIG (SIGXFSZ ignored), as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
+
+
+def test_a_row_digests_file_that_cannot_be_written_is_left_as_it_was(files):
+    d, _ = files
+    out = d / "rows.parquet"
+    out.write_text("the previous sidecar\n")
+    done = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--row-digests", str(out), str(d / "a.parquet")],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_small_file_limit,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.exists() and out.read_text() == "the previous sidecar\n"  # neither removed nor truncated
+    assert done.returncode == 2 and f"cannot use {out}: File too large." in done.stderr, done.stderr
+    assert sorted(p.name for p in d.iterdir() if p.name.startswith(".")) == []  # no temporary file left
+
+
+def test_row_digests_replace_a_file_whole_and_are_written_into_a_pipe(files, capsys):
+    d, _ = files
+    out = d / "rows.parquet"
+    out.write_text("old")
+    out.chmod(0o640)
+    assert main(["hash", "--row-digests", str(out), str(d / "a.parquet")]) == 0
+    assert read_row_digests(out).num_rows == 100 and stat.S_IMODE(out.stat().st_mode) == 0o640
+    pipe = d / "rows.fifo"  # as /dev/stdout piped into a reader: written in place, never replaced or removed
+    os.mkfifo(pipe)
+    with ThreadPoolExecutor(1) as pool:
+        received = pool.submit(pipe.read_bytes)
+        assert main(["hash", "--row-digests", str(pipe), str(d / "a.parquet")]) == 0
+        data = received.result(timeout=60)
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert pq.read_table(pa.BufferReader(data)).equals(read_row_digests(out))
 
 
 def test_bad_input_exits_2_with_a_message(files, capsys):

@@ -16,6 +16,7 @@ _OS_FIXES = {
     errno.EPERM: "check the permissions",
     errno.EROFS: "the file system is read-only: use a writable location",
     errno.ENOSPC: "free some disk space",
+    errno.EFBIG: "the file is larger than the file system or the file size limit (ulimit -f) allows: write it elsewhere",
     errno.EISDIR: "give a file, not a folder",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EEXIST: "choose a path that does not exist yet",

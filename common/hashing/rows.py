@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
+from prov_common.replace_file import replacing
 from prov_common.hashing.encode import validity_mask, fixed_values, list_children
 from prov_common.hashing.types import canonicalize, parse_logical_type
 
@@ -209,7 +210,10 @@ def _record_value(name: str, value: Any, logical: str) -> pa.Array:
 # --- sidecar -------------------------------------------------------------------------------------
 
 def write_row_digests(td: Any, path: str | Path) -> Path:
-    """Write the row digests of a TableDigest (granularity "row") as a compact Parquet sidecar."""
+    """Write the row digests of a TableDigest (granularity "row") as a compact Parquet sidecar.
+
+    The file is replaced whole once written (:func:`prov_common.replace_file.replacing`): a write that
+    fails leaves ``path`` as it was and raises an ``OSError`` naming it."""
     if td.row_digests is None:
         raise BadInputError("this TableDigest has no row digests.", fix="hash with granularity='row'.")
     meta = {
@@ -219,7 +223,8 @@ def write_row_digests(td: Any, path: str | Path) -> Path:
     }
     table = td.row_digests.replace_schema_metadata(meta)
     path = Path(path)
-    pq.write_table(table, path, compression="none", use_dictionary=False, write_statistics=False)
+    with replacing(path) as out:  # a file object: pyarrow removes a path it could not write, never a file object
+        pq.write_table(table, out, compression="none", use_dictionary=False, write_statistics=False)
     return path
 
 
