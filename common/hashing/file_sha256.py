@@ -2,7 +2,7 @@
 
 A writer records it as it writes: :class:`Sha256Follower` hashes a new local file from the page cache
 while a native writer (pyarrow) appends to it, in a thread of its own; a reader that hashes a table
-file records it with :func:`sha256_of`.
+file records it with :func:`sha256_of` (or :func:`sha256_stream` of the file it is hashing).
 Only ``hashlib``: no pandas or pyarrow.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -22,8 +22,9 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns
 from prov_common.hashing.csv_stream import hash_csv_stream
-from prov_common.hashing.file_sha256 import sha256_of
+from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
+from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
@@ -88,20 +89,27 @@ def _reading(path_or_uri: str | Path, fmt: str) -> Iterator[None]:
                             fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
 
 
-def _source_opener(path_or_uri: str | Path, fmt: str) -> Callable[[], AbstractContextManager[Any]]:
-    """Opens the file for a reader each time it is called: a local CSV by its path, anything else as a file object."""
+@contextmanager
+def _sources(path_or_uri: str | Path) -> Iterator[PassOpener]:
+    """What each pass of a table reader opens: a local file is opened once, and every pass (and the SHA-256
+    beside them) reads that one file (:mod:`prov_common.hashing.one_open`); a URI is opened again per pass."""
     scheme, target = _split(path_or_uri)
-    if scheme is None:
-        open_binary(target).close()  # clear error for missing or unreadable paths
-        if fmt == "csv":
-            return lambda: nullcontext(target)
-    return lambda: open_binary(path_or_uri)
+    if scheme is not None:
+        yield lambda: open_binary(path_or_uri)
+        return
+    with open_binary(target) as f, opened_once(f, target) as opener:
+        yield opener
 
 
 def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
                     ) -> pa.Table | pd.DataFrame:
     """Read a table file whole, the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
-    with _reading(path_or_uri, fmt), _source_opener(path_or_uri, fmt)() as source:
+    with _reading(path_or_uri, fmt), _sources(path_or_uri) as open_source:
+        return _read_whole(open_source, fmt, csv_dtypes)
+
+
+def _read_whole(open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None) -> pa.Table | pd.DataFrame:
+    with open_source() as source:
         if fmt == "parquet":
             return pq.read_table(source)
         if fmt == "jsonl":
@@ -109,28 +117,28 @@ def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, 
         return pd.read_csv(source, dtype=csv_dtypes)
 
 
-def _hash_streamed(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None, **options: Any
-                   ) -> TableDigest:
+def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None,
+                   **options: Any) -> TableDigest:
     """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
-    opener = _source_opener(path_or_uri, fmt)
     with _reading(path_or_uri, fmt):
         if fmt == "csv":
-            streamed = hash_csv_stream(opener, csv_dtypes, granularity=options["granularity"],
+            streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
                                        block_rows=options["block_rows"])
         else:
-            streamed = hash_jsonl_stream(opener, granularity=options["granularity"], block_rows=options["block_rows"])
-    if streamed is not None:
-        return streamed
-    data = read_table_file(path_or_uri, fmt, csv_dtypes)
+            streamed = hash_jsonl_stream(open_source, granularity=options["granularity"],
+                                         block_rows=options["block_rows"])
+        if streamed is not None:
+            return streamed
+        data = _read_whole(open_source, fmt, csv_dtypes)
     if isinstance(data, pd.DataFrame):
         return hash_dataframe(data, **options)
     return hash_table(data, **options)
 
 
-def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
+def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: Any) -> TableDigest:
     """A Parquet file hashed column by column, each column read one row group at a time, so memory is
     about one row group of one column per hashing thread."""
-    with _reading(path_or_uri, "parquet"), open_binary(path_or_uri) as source:
+    with _reading(path_or_uri, "parquet"), open_source() as source:
         pf = pq.ParquetFile(source)
         schema = pf.schema_arrow
         if len(set(schema.names)) != len(schema.names):  # repeated names cannot be read one by one
@@ -147,6 +155,11 @@ def _hash_parquet(path_or_uri: str | Path, **options: Any) -> TableDigest:
             row_groups.release()
 
 
+def _sha256(open_source: PassOpener) -> str:
+    with open_source() as f:
+        return sha256_stream(f)
+
+
 def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", csv_dtypes: Mapping[str, Any] | None = None,
               as_bytes: bool = False, block_rows: int = BLOCK_ROWS, threads: int | None = None,
               file_sha256: bool = False) -> TableDigest | FileDigest:
@@ -154,17 +167,20 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
 
     ``file_sha256``: also give the SHA-256 of the file's bytes (``.file_sha256``): in the same pass for
     a file hashed as bytes; for a table file, read once more in a thread while the table is hashed.
+    A local table file is opened once for all its passes; one written while it is hashed is refused
+    (:mod:`prov_common.hashing.one_open`).
     """
     fmt = None if as_bytes else table_format(path_or_uri)
     if fmt is None:
         with open_binary(path_or_uri) as f:
             return hash_stream(f, sha256=file_sha256)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
+    options: dict[str, Any] = {"granularity": granularity, "block_rows": block_rows, "threads": threads}
+    with _sources(path_or_uri) as open_source, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
         # in this context: an s3:// object is read with the client chosen here (remote.s3_clients_from)
-        of_bytes = pool.submit(contextvars.copy_context().run, sha256_of, path_or_uri) if pool is not None else None
+        of_bytes = pool.submit(contextvars.copy_context().run, _sha256, open_source) if pool is not None else None
         if fmt == "parquet":
-            table = _hash_parquet(path_or_uri, granularity=granularity, block_rows=block_rows, threads=threads)
+            table = _hash_parquet(path_or_uri, open_source, **options)
         else:
-            table = _hash_streamed(path_or_uri, fmt, csv_dtypes, granularity=granularity, block_rows=block_rows,
-                                   threads=threads)
+            table = _hash_streamed(path_or_uri, open_source, fmt, csv_dtypes, **options)
         return table if of_bytes is None else replace(table, file_sha256=of_bytes.result())

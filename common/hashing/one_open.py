@@ -1,0 +1,82 @@
+"""A local file opened once for every pass of a table reader, so the passes cannot read two versions.
+
+Hashing a CSV or JSON-lines file can take two passes (dtype inference, then the cast), and the SHA-256
+of its bytes is read beside them. Were each pass to open the path again, a file replaced in between
+(a writer publishing a new version by rename) would give a digest of neither version. Here the file is
+opened once; each pass reads it from the start through a :class:`FileView` of that one descriptor (its
+own position, ``os.pread``), so a rename meanwhile does not reach the passes. A file written in place
+meanwhile (its size or modification time changes) is refused: its bytes may mix two versions.
+"""
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import IO
+
+from prov_common.errors import BadInputError
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+BUFFER_BYTES = 1 << 16
+_HAS_PREADV = hasattr(os, "preadv")
+
+
+class FileView(io.RawIOBase):
+    """A read-only view of an open file descriptor with a position of its own; closing it leaves the
+    descriptor open. Several views (in several threads) read one file independently."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if _HAS_PREADV:
+            n = os.preadv(self._fd, [buffer], self._position)
+        else:
+            data = os.pread(self._fd, len(buffer), self._position)
+            n = len(data)
+            memoryview(buffer).cast("B")[:n] = data
+        self._position += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: os.fstat(self._fd).st_size}[whence]
+        if base + offset < 0:
+            raise OSError(f"negative seek position {base + offset}")
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+
+def view(fd: int) -> IO[bytes]:
+    """A buffered :class:`FileView` of ``fd``, at the start of the file."""
+    return io.BufferedReader(FileView(fd), BUFFER_BYTES)  # type: ignore[return-value]
+
+
+@contextmanager
+def opened_once(f: IO[bytes], name: str) -> Iterator[Opener]:
+    """An opener for every pass over the open local file ``f`` (each call: a new view at its start).
+    Raises :class:`BadInputError` on leaving when the file's size or modification time changed while
+    it was read (a write into it); a rename or removal of its path meanwhile is no change of the file."""
+    fd = f.fileno()
+    before = _state(fd)
+    yield lambda: view(fd)
+    if _state(fd) != before:
+        raise BadInputError(f"{name!r} changed while it was hashed: its bytes may mix two versions.",
+                            fix="hash it again when it is no longer being written (writers that publish "
+                                "by renaming a finished file over it never cause this)")
+
+
+def _state(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_size, st.st_mtime_ns

@@ -1,0 +1,94 @@
+"""A table file changed while it is hashed gets the digest of one version or an error, never a mix.
+
+CSV and JSON-lines files are hashed in two passes when their types change part-way (dtype inference, then
+the cast). A writer may publish a new version between the passes: by renaming it over the path (the
+passes must still read the version they started on) or by writing into the file (refused). The file is
+changed at a fixed point, just before the second pass opens it, by wrapping the opener the passes use.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_dataframe, hash_path
+from prov_common.hashing.csv_stream import hash_csv_stream
+from prov_common.hashing.files import _sources
+from prov_common.hashing.jsonl_stream import hash_jsonl_stream
+
+A_CSV = "a\n" + "".join(f"{i}\n" for i in range(1, 40)) + "0.5\n"  # ints, then a float: float64, in two passes
+B_CSV = "a\n" + "".join(f"{i}\n" for i in range(2, 41)) + "7\n"  # all ints: int64
+A_JSONL = "".join(f'{{"a": {i}}}\n' for i in range(40)) + '{"a": 0.5}\n'  # int64 promoted to double: two passes
+B_JSONL = "".join(f'{{"a": {i + 1}}}\n' for i in range(40)) + '{"a": 7}\n'
+
+
+def before_pass(opener: Callable, number: int, change: Callable[[], None]) -> Callable:
+    """``opener``, with ``change`` made just before the ``number``-th pass opens the file."""
+    calls = 0
+
+    def wrapped():
+        nonlocal calls
+        calls += 1
+        if calls == number:
+            change()
+        return opener()
+    return wrapped
+
+
+def publish(path: Path, text: str) -> Callable[[], None]:
+    """A new version written beside ``path`` and renamed over it, as writers publish."""
+    def change() -> None:
+        fresh = path.with_name(path.name + ".new")
+        fresh.write_text(text)
+        os.replace(fresh, path)
+    return change
+
+
+def append(path: Path, text: str) -> Callable[[], None]:
+    def change() -> None:
+        with open(path, "a") as f:
+            f.write(text)
+    return change
+
+
+def digest_of(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text)
+    return hash_path(tmp_path / name).digest
+
+
+@pytest.mark.parametrize(("fmt", "a", "b"), [("csv", A_CSV, B_CSV), ("jsonl", A_JSONL, B_JSONL)])
+def test_every_pass_reads_the_version_it_started_on_when_another_is_renamed_over_it(tmp_path, fmt, a, b) -> None:
+    expected, other = digest_of(tmp_path, f"a.{fmt}", a), digest_of(tmp_path, f"b.{fmt}", b)
+    path = tmp_path / f"t.{fmt}"
+    path.write_text(a)
+    with _sources(path) as opener:
+        passes = before_pass(opener, 2, publish(path, b))
+        td = hash_csv_stream(passes, chunk_rows=8) if fmt == "csv" else hash_jsonl_stream(passes, chunk_bytes=64)
+    assert path.read_text() == b  # the new version was published between the passes
+    assert td.digest == expected != other
+    assert td.schema_fields() == [("a", "float64")]  # A's types with A's rows
+
+
+@pytest.mark.parametrize(("fmt", "a"), [("csv", A_CSV), ("jsonl", A_JSONL)])
+def test_a_file_written_while_it_is_hashed_is_refused(tmp_path, fmt, a) -> None:
+    path = tmp_path / f"t.{fmt}"
+    path.write_text(a)
+    row = "3\n" if fmt == "csv" else '{"a": 3}\n'
+    with pytest.raises(BadInputError, match=r"t\.\w+' changed while it was hashed") as caught:
+        with _sources(path) as opener:
+            passes = before_pass(opener, 2, append(path, row))
+            hash_csv_stream(passes, chunk_rows=8) if fmt == "csv" else hash_jsonl_stream(passes, chunk_bytes=64)
+    assert "hash it again" in caught.value.fix
+
+
+def test_the_sha256_and_the_table_digest_are_of_the_same_bytes(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(A_CSV)
+    td = hash_path(path, file_sha256=True)
+    assert td.file_sha256 == hashlib.sha256(A_CSV.encode()).hexdigest()
+    assert td.digest == hash_dataframe(pd.read_csv(path)).digest
