@@ -51,6 +51,48 @@ def canonical_bytes(value: Any) -> bytes:
                             fix="keep integers within +/-(2**53 - 1) (write bigger ones as strings), floats finite, text valid Unicode") from exc
 
 
+MAX_DEPTH = 200  # levels of arrays and objects :func:`loads` reads (tdprov writes at most about a hundred)
+
+
+class NestingError(ValueError):
+    """JSON nested deeper than :data:`MAX_DEPTH` levels: malformed for tdprov, like any other invalid JSON."""
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON bytes or text."""
-    return json.loads(data)
+    """Parse JSON bytes or text; :class:`ValueError` for invalid JSON, and :class:`NestingError` (also a
+    ``ValueError``) for JSON nested more than :data:`MAX_DEPTH` levels, so hostile depth is one malformed
+    object, never a ``RecursionError``."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise NestingError(_TOO_DEEP) from None
+    if _openings(data) > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise NestingError(_TOO_DEEP)
+    return value
+
+
+_TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels of arrays or objects deep"
+
+
+def _openings(data: bytes | str) -> int:
+    """An upper bound of the nesting depth of ``data``: its count of ``[`` and ``{`` (quick, in C)."""
+    if isinstance(data, str):
+        return data.count("[") + data.count("{")
+    return data.count(b"[") + data.count(b"{")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when ``value`` nests lists and dicts more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False

@@ -34,6 +34,7 @@ from prov_common.audit import AuditResult, run_audit
 from prov_common.audit.memory import KnownCheckpoint, store_id
 from prov_common.audit.remember import recorded_checkpoint, witness_record
 from prov_common.audit.model import CHECK_TITLES, CheckResult
+from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_dagster.links import location_link
@@ -90,7 +91,7 @@ class InstanceWitness:
         if not raw:
             return None
         try:
-            kept = json.loads(raw)
+            kept = loads(raw)
         except ValueError as exc:
             raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the instance's storage from a backup") from exc
         return recorded_checkpoint(kept, self.store_uri, self.name, fix="restore the instance's storage from a backup")

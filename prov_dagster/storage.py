@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.hashing.file_sha256 import Sha256Follower
 from prov_common.hashing.remote import s3_client
@@ -128,7 +129,7 @@ class DataLocation:
             data = self._s3_get(key) if self.is_s3 else Path(self.uri(key)).read_bytes()
         except (BadInputError, FileNotFoundError):
             return None
-        return json.loads(data)
+        return loads(data)
 
     # -- backends -----------------------------------------------------------------------------
     def _local_atomic(self, relpath: str, write: Callable[[str], T]) -> T:

@@ -343,3 +343,140 @@ def test_output_that_cannot_be_written_names_the_output(tmp_path) -> None:
                               stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, timeout=120)
     assert done.returncode == 2 and "cannot use the output (stdout, or where it is redirected): No space left on device" in done.stderr, \
         done.stderr
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # 200 KB that any writer of the store could put
+
+
+def test_json_nesting_is_bounded_and_refused_as_malformed_json() -> None:
+    """Nesting past MAX_DEPTH is a ValueError (as invalid JSON is), never a RecursionError, at any depth."""
+    from prov_common.canonical_json import MAX_DEPTH, NestingError, loads
+
+    assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    assert loads(json.dumps({"a": ["[" * 5000]})) == {"a": ["[" * 5000]}  # brackets in text are no nesting
+    for deep in ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), DEEP, DEEP.encode(), '{"a":' * 600 + "1" + "}" * 600):
+        with pytest.raises(NestingError, match=f"nested more than {MAX_DEPTH} levels") as raised:
+            loads(deep)
+        assert isinstance(raised.value, ValueError)
+
+
+def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
+    """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    said = out + err + caplog.text
+    caplog.clear()
+    assert "Traceback" not in said, (argv, said)
+    return code, said
+
+
+def test_one_deeply_nested_object_is_one_damaged_object_not_a_stop(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                   caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200 KB '[[[...]]]' put by a writer as an index entry, a source record or a sealed run's manifest stopped
+    audit, runs, export, source list, verify, show and record for the whole store (exit 2, 'flatten it', no
+    object named, no report). Each is now a damaged object named by its key; the other runs are read as usual."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["audit", "--quiet"]) in (0, 1)  # a finding of its own: the raw input traces to no source
+    capsys.readouterr()
+    (entry,) = (store / "index").rglob("*.json")
+    stray_run = str(uuid.uuid4())
+    stray = entry.with_name(f"20261201T000000000000Z-{stray_run}.json")
+    stray.write_text(DEEP)
+    for argv, code in ((["verify"], 1), (["audit", "--json"], 1), (["audit", "--full", "--json"], 1), (["runs"], 0),
+                       (["record", "s3://lake/clean/users.parquet", "-o", str(tmp_path / "r.json")], 0),
+                       (["export", "-o", str(tmp_path / "prov.json")], 0)):
+        got, said = _verb(argv, capsys, caplog)  # verify names the entry's run: it has no bundle; the others the entry
+        assert got == code and stray_run in said and "flatten" not in said, (argv, got, said)
+    source = store / "sources" / "vendor" / ("e" * 64 + ".json")
+    source.parent.mkdir(parents=True)
+    source.write_text(DEEP)
+    for argv in (["source", "list"], ["audit", "--full", "--json"]):
+        got, said = _verb(argv, capsys, caplog)
+        assert got == 1 and f"sources/vendor/{source.name}" in said and "flatten" not in said, (argv, got, said)
+    assert run in _verb(["runs"], capsys, caplog)[1]  # the sound run is still listed
+    assert len(list((store / "audit" / "reports").iterdir())) == 4  # each audit published its report
+    source.unlink()
+
+    manifest = store / "bundles" / run / "manifest.json"
+    manifest.unlink()
+    manifest.write_text(DEEP)
+    key = f"bundles/{run}/manifest.json"
+    for argv, codes in ((["verify"], {1}), (["audit", "--full", "--json"], {1}), (["show", run], {2}),
+                        (["export", "-o", str(tmp_path / "p.json")], {2}), (["lineage", "s3://lake/clean/users.parquet"], {0, 2}),
+                        (["record", "s3://lake/clean/users.parquet"], {0, 2})):
+        got, said = _verb(argv, capsys, caplog)  # lineage and record: the run as the last audit catalogued it, or left out
+        assert got in codes and "flatten" not in said and "too deep to show as a tree" not in said, (argv, got, said)
+        assert got == 0 or key in said or f"left out run {run}" in said, (argv, got, said)
+    assert "nested more than 200 levels" in _verb(["verify", run], capsys, caplog)[1]
+
+
+def test_a_file_name_that_is_not_utf8_is_a_finding_shown_escaped(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file named b'\\xff.json' under index/ (any writer of a local store can make one) stopped every audit when
+    the report was written (UnicodeEncodeError: nothing published) and 'runs' named no key. Its name is listed
+    escaped: a finding naming 'index/.../\\xff.json', the report published, runs, verify and repair go on."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (entry,) = (store / "index").rglob("*.json")
+    with open(os.fsencode(entry.parent) + b"/\xff.json", "wb") as stray:
+        stray.write(b"{}")
+    shown = f"{entry.parent.relative_to(store).as_posix()}/\\xff.json"
+    code, said = _verb(["audit", "--json", "--report", str(tmp_path / "report")], capsys, caplog)
+    assert code == 1 and any(f["object"] == shown for f in json.loads(said[:said.rindex("}") + 1])["findings"]), said
+    for name in ("report.json", "report.html"):
+        text = (tmp_path / "report" / name).read_bytes().decode("utf-8")  # valid UTF-8: no lone surrogate
+        assert "\\xff.json" in text and "\\udcff" not in text, name
+    for argv, code in ((["audit", "--full"], 1), (["runs"], 0), (["verify"], 1), (["store", "repair"], 0)):
+        got, said = _verb(argv, capsys, caplog)
+        assert got == code and "UnicodeEncodeError" not in said, (argv, got, said)
+        assert argv[0] == "store" or shown in said, (argv, said)
+    assert run in _verb(["runs"], capsys, caplog)[1]
+
+
+def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: Path) -> None:
+    """'tdprov export' read every file a manifest lists whole: events.jsonl grown (sparse) to 256 MiB cost 256 MB of
+    memory. It reads only the file it needs (prov.json, or the events when their mapping is older), and no
+    further than the size the manifest gives it: a file grown past that is refused, named."""
+    store, env, run = _sealed_store(tmp_path)
+    bundle = store / "bundles" / run
+    os.truncate(bundle / "events.jsonl", 256 << 20)
+    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "export", "-o", str(tmp_path / "p.json")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    code, peak_kib = map(int, done.stdout.split())
+    assert code == 0 and peak_kib < 200_000, (done.stdout, done.stderr)
+    prov = bundle / "prov.json"
+    os.truncate(prov, prov.stat().st_size + 1)
+    done = _tdprov("export", "-o", str(tmp_path / "p.json"), env=env)
+    assert done.returncode == 2 and f"bundles/{run}/prov.json' in local folder {store} is larger than" in done.stderr, done.stderr
+
+
+def _file_size_limit() -> None:
+    """In a child process: writes past 4 KB fail with EFBIG (a full disk, safely: no device, no mount)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    """A write to an -o file that failed half way (disk full, file too large) was blamed on "the output (stdout, or
+    where it is redirected)". The error names the file, and a file the verb created is not left half written."""
+    store, env, run = _sealed_store(tmp_path)
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(2000)))
+    cases = {"export": ["export", "-o"], "record": ["record", "s3://lake/clean/users.parquet", "-o"],
+             "hash": ["hash", str(table), "--row-digests"]}
+    for verb, argv in cases.items():
+        out = tmp_path / f"{verb}.out"
+        done = subprocess.run([sys.executable, "-m", "prov_common", *argv, str(out)], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, **env}, preexec_fn=_file_size_limit)
+        assert done.returncode == 2, (verb, done.stderr)
+        line = _one_line_error(done.stderr, verb)
+        assert f"cannot use {out}:" in line and "stdout" not in line and "ulimit" in line, (verb, line)
+        assert not out.exists(), verb

@@ -3,7 +3,7 @@ the rest, and a run's own bundle, read and verified, where a question needs more
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prov_common.audit.catalog import load_catalog
@@ -42,8 +42,7 @@ class RecordedRuns:
         trusted here now; any other (an audit catalogues every run it examined, findings and all; keys are
         added and revoked) is read from its bundle like an uncatalogued run, and verified with today's keys.
         ``audit_trust``: the keys whose signatures count on the catalog (the auditors'; default ``trust``)."""
-        from prov_common.bundle import layout
-        from prov_common.bundle.storage import index_keys, load_index_entry, read_index_entry
+        from prov_common.bundle.storage import load_index_entry
         from prov_common.errors import TdprovError
 
         catalogued = load_catalog(store, audit_trust or trust).runs
@@ -59,7 +58,7 @@ class RecordedRuns:
             except TdprovError as exc:
                 left_out[run_id] = f"{record.index_key}: {exc.what}"
         if summaries is None:
-            summaries = (read_index_entry(store, key) for key in index_keys(store) if layout.run_id_of_index_key(key) not in catalogued)
+            summaries = _entries_of_others(store, catalogued, left_out)
         unread = {s.run_id: s for s in [*doubted, *(s for s in summaries if s.run_id not in catalogued)]}
         return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources), left_out)
 
@@ -153,6 +152,24 @@ def doubt(record: RunRecord, entry_key: str | None) -> tuple[str | None, bool]:
     problems = [f"{f.object}: {f.what}" for f in findings]
     why = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
     return why, all(f.object == entry_key for f in findings)
+
+
+def _entries_of_others(store: Store, catalogued: Container[str], left_out: dict[str, str]) -> Iterator[BundleSummary]:
+    """The index summaries of the runs not in ``catalogued`` (a damaged entry read from its bundle's manifest);
+    an entry that neither it nor its bundle summarises is named in ``left_out`` (run id -> why): one bad
+    object does not stop the reading of the others."""
+    from prov_common.bundle import layout
+    from prov_common.bundle.storage import index_keys, read_index_entry
+    from prov_common.errors import BadInputError
+
+    for key in index_keys(store):
+        run_id = layout.run_id_of_index_key(key)
+        if run_id in catalogued:
+            continue
+        try:
+            yield read_index_entry(store, key)
+        except BadInputError as exc:
+            left_out[run_id or key] = exc.what.rstrip(".")
 
 
 def _summary_record(summary: BundleSummary) -> RunRecord:

@@ -7,12 +7,12 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.audit.model import CHECK_LOG, Finding
+from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
@@ -82,7 +82,7 @@ def read_witness(spec: str) -> KnownCheckpoint:
         except OSError as exc:
             raise BadInputError(f"witness '{spec}' cannot be read ({exc.strerror}).", fix="pass a readable witness file or s3:// object") from exc
     try:
-        doc = json.loads(data)
+        doc = loads(data)
     except ValueError as exc:
         raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
     return published_checkpoint(doc, f"witness '{spec}'")

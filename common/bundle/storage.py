@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from itertools import chain
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal
@@ -86,8 +86,10 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
     return WriteResult(run_id, "written", key)
 
 
-def read_bundle(store: Store, run_id: str) -> Bundle:
-    """Read a sealed bundle (manifest, statement and every listed file). Does not verify: see ``verify_bundle``."""
+def read_bundle(store: Store, run_id: str, paths: Container[str] | None = None) -> Bundle:
+    """Read a sealed bundle: manifest, statement and the listed files (only those among ``paths`` when given).
+    Does not verify (see ``verify_bundle``), but reads no file past the size its manifest entry gives: a
+    larger one is an :class:`ObjectTooLargeError` naming it, so memory is bounded by what the manifest says."""
     prefix = layout.bundle_prefix(run_id)
     try:
         statement = store.get(prefix + layout.STATEMENT_FILE, layout.SMALL_OBJECT_LIMIT)
@@ -98,8 +100,20 @@ def read_bundle(store: Store, run_id: str) -> Bundle:
             fix="list runs with 'tdprov runs'; an unsealed run is reported by 'tdprov verify'",
         ) from None
     manifest_bytes, manifest = _manifest(store, prefix)
-    files = {f.path: store.get(prefix + f.path) for f in manifest.files}
+    files = {f.path: store.get(prefix + f.path, f.size) for f in manifest.files if paths is None or f.path in paths}
     return Bundle(run_id, files, manifest, manifest_bytes, statement, _signer_key_id(statement, prefix))
+
+
+def bundle_file(store: Store, bundle: Bundle, path: str) -> bytes:
+    """The file ``path`` of ``bundle`` (as :func:`read_bundle` read it, or from the store, no further than the size
+    its manifest entry gives); :class:`BadInputError` when the manifest lists no such file."""
+    if path in bundle.files:
+        return bundle.files[path]
+    entry = bundle.manifest.by_path.get(path)
+    if entry is None:
+        raise BadInputError(f"the manifest of bundle {bundle.run_id} lists no {path}.",
+                            fix=f"run 'tdprov verify {bundle.run_id}' and restore the bundle from a backup or replica of the store")
+    return store.get(layout.bundle_key(bundle.run_id, path), entry.size)
 
 
 def _sealed_event_count(store: Store, run_id: str) -> int | None:
@@ -137,6 +151,9 @@ def load_index_entry(store: Store, key: str) -> BundleSummary:
     except UnreadableObjectError as exc:
         raise BadInputError(f"index entry {key} is not a bundle summary ({exc.what})",
                             fix="the entry was damaged or replaced: restore it from a backup or replica of the store") from exc
+    except BadInputError as exc:  # the key itself: characters or bytes (shown escaped) that no key of tdprov's has
+        raise BadInputError(f"index entry {key} is not a bundle summary: its name is no key tdprov writes.",
+                            fix="remove it and find out who wrote it ('tdprov audit' reports it)") from exc
     return BundleSummary.from_json(data, cursor=key)
 
 
@@ -155,8 +172,8 @@ def read_index_entry(store: Store, key: str) -> BundleSummary:
 def summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
     """What the index entry of ``run_id`` should hold, from its sealed bundle (not verified, like the entry);
     ``None`` when the bundle cannot be read."""
-    prefix = layout.bundle_prefix(run_id)
     try:
+        prefix = layout.bundle_prefix(run_id)  # BadInputError for what no run id is (the key of a stray entry)
         manifest_bytes, manifest = _manifest(store, prefix)
         key_id = _signer_key_id(store.get(prefix + layout.STATEMENT_FILE, layout.SMALL_OBJECT_LIMIT), prefix)
     except StoreUnavailableError:

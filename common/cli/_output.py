@@ -1,8 +1,11 @@
 """What a verb prints: bytes, an indented JSON document, or JSON lines, to stdout or to a file."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,25 @@ def write_output(data: bytes, output: str | None = None) -> None:
         from prov_common.cli._common import check_writable_file
 
         check_writable_file(output)
-        Path(output).write_bytes(data)
+        with output_file(output):
+            Path(output).write_bytes(data)
+
+
+@contextlib.contextmanager
+def output_file(path: str | os.PathLike[str]) -> Iterator[None]:
+    """While inside, writing the file ``path``: an ``OSError`` that names no file (a write that fails: disk full,
+    file too large) is raised naming ``path``, not taken for stdout; a file that this write created is removed
+    again, a file that was there before is left."""
+    existed = os.path.lexists(path)
+    try:
+        yield
+    except OSError as exc:
+        if not existed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
+        raise
 
 
 def emit_json(doc: Any, output: str | None = None, *, sort_keys: bool = False) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_verb, check_writable_file, positive_int
-from prov_common.cli._output import emit_json_line
+from prov_common.cli._output import emit_json_line, output_file
 from prov_common.errors import BadInputError
 from prov_common.hashing import ALGORITHM, FileDigest, ShardedDigest, TableDigest  # no pandas: loaded when run
 
@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
             if not isinstance(d, TableDigest):
                 raise BadInputError(f"{path!r} is not a table, so it has no row digests.",
                                     fix="pass a .parquet, .csv, .jsonl or .ndjson file.")
-            write_row_digests(d, args.row_digests)
+            with output_file(args.row_digests):
+                write_row_digests(d, args.row_digests)
         if args.json:
             rec = _record(path, d)
             if args.row_digests:

@@ -1,7 +1,6 @@
 """Look a record up in a stored row set: three small range reads, checked against the signed rows root."""
 from __future__ import annotations
 
-import json
 import re
 import struct
 from collections.abc import Mapping, Sequence
@@ -11,12 +10,14 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest
+from prov_common.canonical_json import loads
 from prov_common.errors import VerificationError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectTooLargeError
 
 FIRST_READ = 4096  # header, schema and (for small sets) the fence in one request
 CONTENT_HASH = "tdprov_contentHash"
@@ -37,9 +38,9 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
     names it (the bundle's other files are then checked against it, each by :func:`signed_file`)."""
     prefix = layout.bundle_prefix(run_id)
     statement_key = prefix + layout.STATEMENT_FILE
-    opened = open_envelope(store.get(statement_key), trust, INTOTO_PAYLOAD_TYPE, what=statement_key)
+    opened = open_envelope(store.get(statement_key, layout.SMALL_OBJECT_LIMIT), trust, INTOTO_PAYLOAD_TYPE, what=statement_key)
     statement = Statement.from_json(opened.envelope.payload, statement_key)
-    manifest_bytes = store.get(prefix + layout.MANIFEST_FILE)
+    manifest_bytes = store.get(prefix + layout.MANIFEST_FILE, layout.SMALL_OBJECT_LIMIT)
     named = (statement.predicate.get("manifest") or {}).get("digest", {})
     if f"blake3:{named.get('blake3')}" != blake3_digest(manifest_bytes):
         raise VerificationError(f"the manifest of bundle {run_id} is not the one its signed statement names.",
@@ -50,7 +51,10 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
 def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
     """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
     entry = manifest.by_path.get(path)
-    data = store.get(layout.bundle_key(run_id, path))
+    try:
+        data = b"" if entry is None else store.get(layout.bundle_key(run_id, path), entry.size)  # no further than it holds
+    except ObjectTooLargeError:
+        entry = None  # larger than the file it names: not that file
     if entry is None or entry.digest != blake3_digest(data):
         raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
                                 fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
@@ -107,7 +111,7 @@ def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any])
     if len(first) < header.fence_offset:
         first += store.get_range(key, len(first), header.fence_offset - len(first))
     try:
-        schema = [tuple(f) for f in json.loads(first[HEADER.size:header.fence_offset])]
+        schema = [tuple(f) for f in loads(first[HEADER.size:header.fence_offset])]
     except ValueError as exc:
         raise VerificationError(f"row set {key} has a malformed schema ({exc}).", fix="restore it from a replica") from exc
     if row_set.schema is not None and not _same_schema(schema, row_set.schema):  # the rows root does not cover it: a changed one

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
@@ -43,7 +44,7 @@ def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> S
 
 def read_source(store: Store, key: str, trust: TrustStore) -> StoredSource:
     """Read and verify one record; a bad signature or changed bytes raise :class:`VerificationError`."""
-    opened = open_envelope(store.get(key), trust, SOURCE_PAYLOAD_TYPE, what=f"source record '{key}'")
+    opened = open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, SOURCE_PAYLOAD_TYPE, what=f"source record '{key}'")
     try:
         record = SourceRecord.from_json(opened.payload)
     except (BadInputError, ValueError, TypeError) as exc:

@@ -18,6 +18,17 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 TMP_PREFIX = ".tmp-"
 
 
+def key_name(name: str) -> str:
+    """A file name as a key segment: a name that is not valid UTF-8 (which no S3 key and no key tdprov writes can
+    be) is listed with its bytes escaped (``\\xff``), so that it reaches findings and reports as text, never
+    as a lone surrogate, and stays an invalid key that no read or delete takes for another file."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
+
+
 class LocalStore(BaseStore):
     """Write-once objects as files under ``root`` (key ``a/b`` is the file ``root/a/b``).
 
@@ -130,13 +141,13 @@ class LocalStore(BaseStore):
                 return
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
-                entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in it if not e.name.startswith(".")]
+                entries = [(key_name(e.name) + "/" if e.is_dir() else key_name(e.name), e) for e in it if not e.name.startswith(".")]
         except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as exc:
             raise self._os_error("list", rel or "/", exc) from exc
         entries.sort(key=lambda item: item[0])
-        for name, _entry in entries:
+        for name, entry in entries:
             key = rel + name
             if name.endswith("/"):
                 if not (key.startswith(prefix) or prefix.startswith(key)):
@@ -144,9 +155,9 @@ class LocalStore(BaseStore):
                 if after is not None and key <= after and not after.startswith(key):
                     continue  # every key under this folder is <= after
                 inner_after = after if after is not None and after > key else None
-                yield from self._walk(folder / name[:-1], key, prefix, inner_after, seen)
+                yield from self._walk(folder / entry.name, key, prefix, inner_after, seen)
             elif key.startswith(prefix) and (after is None or key > after):
-                yield key, _entry
+                yield key, entry
 
     def check_write_once(self) -> None:
         """Hard-link creation refuses existing names on every local file system: nothing to probe."""

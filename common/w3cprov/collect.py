@@ -10,6 +10,7 @@ from prov.model import ProvDocument
 from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
+from prov_common.bundle.storage import bundle_file
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
@@ -48,10 +49,10 @@ def summaries(store: Store, since: str | None = None) -> list[BundleSummary]:
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
     """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it, else
     derived from its events by this mapping, so that bundles of every age merge into one graph."""
-    bundle = read_bundle(store, run_id)
-    if PROV_FILE in bundle.files and bundle.manifest.mapping == PROV_MAPPING:
-        return deserialize(bundle.files[PROV_FILE], "json")
-    return events_to_document(parse_events_jsonl(bundle.files[EVENTS_FILE], f"bundle {run_id} {EVENTS_FILE}"))
+    bundle = read_bundle(store, run_id, paths=())  # the one file needed is read next, not every attachment
+    if PROV_FILE in bundle.manifest.by_path and bundle.manifest.mapping == PROV_MAPPING:
+        return deserialize(bundle_file(store, bundle, PROV_FILE), "json")
+    return events_to_document(parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}"))
 
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_airflow.lineage import LineageMixin
-from prov_common.canonical_json import canonical_bytes
+from prov_common.canonical_json import canonical_bytes, loads
 
 if TYPE_CHECKING:
     from prov_common.audit import AuditResult
@@ -52,7 +52,7 @@ class VariableWitness:
         if not kept:
             return None
         try:
-            record = json.loads(kept)
+            record = loads(kept)
         except ValueError as exc:
             raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the Variable from a backup") from exc
         if isinstance(record, dict) and "store" in record:
