@@ -144,8 +144,10 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
                   recorded_entry: bool = False) -> None:
     report, run_id = checked.report, checked.report.run_id
     if not layout.is_run_id(run_id):  # a key or folder in the store that no bundle of tdprov's has
-        for key in index_keys or [f"{layout.BUNDLES}/{run_id}/"]:
-            report.add(key, "malformed", f"{run_id!r} is not a run id: no bundle or index entry of tdprov's is named so")
+        if run_id or not index_keys:  # an index key that holds no run id at all names no folder either
+            report.add(f"{layout.BUNDLES}/{run_id}/", "malformed", f"{run_id!r} is not a run id: no bundle of tdprov's is named so")
+        for key in index_keys or ():
+            report.add(key, "malformed", f"the index entry's key names no run ({run_id!r} is not a run id): tdprov wrote no such entry")
         return
     prefix = layout.bundle_prefix(run_id)
     present = set(store.list(prefix))
