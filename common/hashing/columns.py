@@ -209,6 +209,9 @@ class _Columns:
 
     def __init__(self, table: pa.Table, load: Loader | None, rows: int | None, blocks: BlockReader | None = None) -> None:
         self.table = table
+        self.schema = table.schema
+        # once: Table.column_names and Schema.names build the list of every name on each call
+        self.names: list[str] = self.schema.names
         self.load = load
         self.blocks = blocks
         self.rows = table.num_rows if rows is None else rows
@@ -216,8 +219,8 @@ class _Columns:
 
     def source(self, field: str | int, label: Any, display: str, role: str) -> ColumnSource:
         """A source for a column given by name or position (names must be unique to be read lazily)."""
-        t = self.table.schema.field(field).type
-        name = self.table.column_names[field] if isinstance(field, int) else field
+        t = self.schema.field(field).type
+        name = self.names[field] if isinstance(field, int) else field
         if self.load is None:
             return arrow_source(self.table.column(field), label, display, role)
         if pa.types.is_dictionary(t):  # categories are needed up front
@@ -246,15 +249,17 @@ def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_m
         raise BadInputError(f"expected a pyarrow Table, got {type(table).__name__}.",
                             fix="pass a pyarrow.Table, or use hash_dataframe() for pandas.")
     columns = _Columns(table, load, rows, blocks)
-    meta = table.schema.pandas_metadata if (use_pandas_metadata and index_columns is None) else None
+    meta = columns.schema.pandas_metadata if (use_pandas_metadata and index_columns is None) else None
     if meta:
         return _pandas_meta_sources(columns, meta)
     index_columns = list(index_columns or [])
-    missing = [c for c in index_columns if c not in table.column_names]
+    names = set(columns.names)
+    missing = [c for c in index_columns if c not in names]
     if missing:
-        raise BadInputError(f"index column(s) {missing} not in the table.", fix=f"choose from {table.column_names}.")
+        raise BadInputError(f"index column(s) {missing} not in the table.", fix=f"choose from {columns.names}.")
+    indexes = set(index_columns)
     sources = [columns.source(c, c, index_display(c, i), "index") for i, c in enumerate(index_columns)]
-    sources += [columns.source(i, n, n, "column") for i, n in enumerate(table.column_names) if n not in index_columns]
+    sources += [columns.source(i, n, n, "column") for i, n in enumerate(columns.names) if n not in indexes]
     return sources
 
 
@@ -273,7 +278,7 @@ def _pandas_meta_sources(columns: _Columns, meta: dict) -> list[ColumnSource]:
             else:
                 name = by_field.get(entry, {}).get("name")
                 sources.append(columns.source(entry, name, index_display(name, level), "index"))
-    data_fields = [n for n in table.column_names if n not in index_fields]
+    data_fields = [n for n in columns.names if n not in index_fields]
     try:
         labels = list(table.slice(0, 0).to_pandas().columns)
     except Exception:  # labels cannot be restored: use the field names  # noqa: BLE001

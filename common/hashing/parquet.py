@@ -36,8 +36,8 @@ class RowGroupColumns:
         if cached is not None and cached[0] == (name, index):
             return cached[1]
         self._local.cached = None  # let the previous row group go before reading the next
-        with self._lock:
-            col = self.pf.read_row_group(index, columns=[name], use_pandas_metadata=False).column(0)
+        with self._lock:  # one column: Arrow's threads would only add a hand-off per read
+            col = self.pf.read_row_group(index, columns=[name], use_threads=False).column(0)
             self.reads += 1
         self._local.cached = ((name, index), col)
         return col

@@ -199,11 +199,14 @@ def table_result(rows: int, columns: Sequence[tuple[ColumnDigest, bytes, Sequenc
                  granularity: Granularity, block_rows: int, row_digests: pa.Table | None) -> TableDigest:
     """The :class:`TableDigest` of hashed columns: (column digest, its raw bytes, its block digests) each."""
     blocks: dict[str, tuple[str, ...]] = {}
+    taken: dict[str, int] = {}  # name -> the last k given to it (every smaller one is taken)
     for cd, _raw, digests in columns:
-        key, k = cd.name, 1
+        k = taken.get(cd.name, 1)
+        key = cd.name if k == 1 else f"{cd.name}#{k}"
         while key in blocks:  # duplicate column names: x, x#2, ...
             k += 1
             key = f"{cd.name}#{k}"
+        taken[cd.name] = k
         blocks[key] = tuple(show(d) for d in digests)
     return TableDigest(
         digest=show(table_digest(rows, [raw for _cd, raw, _d in columns])),
