@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prov_common.errors import BadInputError
 from prov_common.hashing.types import canonicalize
 
 if sys.byteorder != "little":  # pragma: no cover
@@ -22,11 +23,64 @@ HAS_NULLS = b"\x01"
 Parts = list  # list of bytes-like objects
 
 
+class NotUtf8Error(BadInputError):
+    """A string value whose bytes are not UTF-8 (Arrow's Parquet and JSON readers do not check it).
+
+    The encoder raises it with the value and its ``index`` in the block (None inside a list or struct,
+    where the index is not a row); whoever knows more adds it with :meth:`at`: the row the block starts
+    at, the column, the file."""
+
+    def __init__(self, value: bytes, *, index: int | None = None, row: int | None = None,
+                 column: str | None = None, file: str | None = None) -> None:
+        self.value, self.index, self.row, self.column, self.file = value, index, row, column, file
+        where = f"{file!r}: " if file is not None else ""
+        where += f"column {column!r}" if column is not None else "a string value"
+        at = f"row {row}: " if row is not None else ""
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+        super().__init__(
+            f"{where} holds text that is not valid UTF-8 ({at}{shown}).",
+            fix="repair the text (e.g. decode the bytes with errors='replace') or store the column as binary"
+                + ("; or hash the file's bytes (tdprov hash --bytes)." if file is not None else "."))
+
+    def at(self, *, start: int | None = None, column: str | None = None, file: str | None = None) -> NotUtf8Error:
+        """The same error, knowing more: ``start`` is the row the block begins at, with ``column`` its column."""
+        row = self.index + start if self.index is not None and start is not None else self.row
+        return NotUtf8Error(self.value, row=row, column=column or self.column, file=file or self.file)
+
+
 def encode_block(arr: pa.Array) -> Parts:
-    """The parts of the canonical encoding of ``arr`` (any supported Arrow type, one array)."""
+    """The parts of the canonical encoding of ``arr`` (any supported Arrow type, one array).
+
+    A string value that is not UTF-8 raises :class:`NotUtf8Error` (with its row in ``arr`` when ``arr``
+    is the string array itself)."""
     parts: Parts = []
-    _encode(canonicalize(arr), parts)
+    canonical = canonicalize(arr)
+    try:
+        _encode(canonical, parts)
+    except NotUtf8Error as exc:
+        if _is_text(canonical.type):
+            raise
+        raise NotUtf8Error(exc.value) from None  # inside a list or struct: its index is not a row
     return parts
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def check_utf8(arr: pa.Array) -> None:
+    """Refuse a string array holding a value that is not UTF-8 (the bytes behind a missing value do not count)."""
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        for i, value in enumerate(arr.view(pa.large_binary() if pa.types.is_large_string(arr.type) else pa.binary())):
+            raw = value.as_py()
+            try:
+                if raw is not None:
+                    raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise NotUtf8Error(raw, index=i) from None
+        raise
 
 
 def validity_mask(arr: pa.Array) -> np.ndarray | None:
@@ -143,6 +197,8 @@ def _lengths(offsets: np.ndarray) -> np.ndarray:
 
 
 def _encode_binary(arr: pa.Array, parts: Parts) -> None:
+    if _is_text(arr.type):
+        check_utf8(arr)
     valid = validity_mask(arr)
     _push_validity(parts, valid)
     if len(arr) == 0:
@@ -151,7 +207,7 @@ def _encode_binary(arr: pa.Array, parts: Parts) -> None:
     offs = _offsets(arr)
     lengths = _lengths(offs)
     if valid is not None and lengths[~valid].any():
-        empty = "" if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else b""
+        empty = "" if _is_text(arr.type) else b""
         arr = pc.fill_null(arr, pa.scalar(empty, type=arr.type))
         offs = _offsets(arr)
         lengths = _lengths(offs)

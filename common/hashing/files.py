@@ -19,6 +19,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns
 from prov_common.hashing.csv_stream import hash_csv_stream
@@ -81,6 +82,8 @@ def _reading(path_or_uri: str | Path, fmt: str) -> Iterator[None]:
     """Turn a reader's error into a BadInputError naming the file and the fix."""
     try:
         yield
+    except NotUtf8Error as exc:
+        raise exc.at(file=str(path_or_uri)) from None
     except BadInputError:
         raise
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,

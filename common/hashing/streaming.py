@@ -18,6 +18,7 @@ import pyarrow as pa
 from prov_common.config import usable_cpus
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import ColumnSource
+from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes, digests_table
@@ -119,6 +120,8 @@ class _ColumnHasher:
             digest, size = block_digest(block)
         except UnsupportedTypeError as exc:
             raise UnsupportedTypeError(f"column {self.src.display!r}: {exc.what}", fix=exc.fix) from exc
+        except NotUtf8Error as exc:
+            raise exc.at(start=len(self.digests) * self.block_rows, column=self.src.display) from None
         self.digests.append(digest)
         self.bytes += size
 

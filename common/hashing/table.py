@@ -15,7 +15,7 @@ from blake3 import blake3
 from prov_common.config import usable_cpus
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources
-from prov_common.hashing.encode import NO_NULLS, encode_block
+from prov_common.hashing.encode import NO_NULLS, NotUtf8Error, encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import lp, show, u64
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes
@@ -65,8 +65,11 @@ def column_logical_type(src: ColumnSource) -> str:
     """Logical type string of a source, with ordered flag and categories for categoricals."""
     if pa.types.is_dictionary(src.type):
         ordered = "true" if src.type.ordered else "false"
-        return (f"category<{logical_type(src.type.value_type)}, ordered={ordered}, "
-                f"categories={categories_digest(src.dictionary)}>")
+        try:
+            categories = categories_digest(src.dictionary)
+        except NotUtf8Error as exc:
+            raise exc.at(column=src.display) from None  # a category, not a row
+        return f"category<{logical_type(src.type.value_type)}, ordered={ordered}, categories={categories}>"
     return logical_type(src.type)
 
 
@@ -117,6 +120,8 @@ def _task(job: tuple[list[Segment], int, bool]) -> list[tuple[bytes, int, int, A
                 out.append((digest, size, b, block_row_hashes(arr) if with_rows else None))
         except UnsupportedTypeError as exc:
             raise UnsupportedTypeError(f"column {src.display!r}: {exc.what}", fix=exc.fix) from exc
+        except NotUtf8Error as exc:
+            raise exc.at(start=b, column=src.display) from None
     return out
 
 
