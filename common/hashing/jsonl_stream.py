@@ -11,7 +11,9 @@ A streaming reader (``pyarrow.json.open_json``) fixes the types from its first b
    (``explicit_schema``) and hashes that.
 
 Memory: a few chunks of lines (:data:`CHUNK_BYTES`, 512 KiB, parsed on one thread per CPU; the JSON reader needs
-about ten times a chunk while it parses it) and one open block per column. A line longer than
+about ten times a chunk while it parses it) and one open block per column. Each chunk costs some work per
+column, so for a file of more than :data:`CHUNK_COLUMNS` columns the chunks grow with the number of columns
+(up to :data:`LONG_LINE_BYTES`): time stays linear in the file's size, not in its size times its columns. A line longer than
 :data:`LONG_LINE_BYTES` would cost ten times its length here, so once one is met the whole file is
 hashed by :func:`~prov_common.hashing.jsonl_long.hash_jsonl_long` instead (an incremental parser; same digest).
 """
@@ -32,6 +34,7 @@ from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
 
 CHUNK_BYTES = 1 << 19
+CHUNK_COLUMNS = 256  # a chunk of CHUNK_BYTES for this many columns; proportionally more for more columns
 LONG_LINE_BYTES = 1 << 23  # 8 MiB: a longer line is not parsed whole
 _READ = pajson.ReadOptions(use_threads=False)
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
@@ -41,15 +44,18 @@ class LongLine(Exception):
     """A line longer than the limit given to :func:`line_chunks` (read no further)."""
 
 
-def line_chunks(f: IO[bytes], chunk_bytes: int = CHUNK_BYTES, long_line: int | None = None) -> Iterator[bytes]:
+def line_chunks(f: IO[bytes], chunk_bytes: int | Callable[[], int] = CHUNK_BYTES,
+                long_line: int | None = None) -> Iterator[bytes]:
     """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk); blank chunks skipped.
+    ``chunk_bytes`` may be a function, asked before each read.
 
     The pieces of a long line are kept in a list and joined once, so a line of any length costs time
     linear in its length (not one copy of the growing line per read). With ``long_line``, a line
     longer than that raises :class:`LongLine` instead of being kept."""
+    size = chunk_bytes if callable(chunk_bytes) else lambda: chunk_bytes
     pieces: list[bytes] = []  # the start of a line that has not ended yet
     held = 0
-    while data := f.read(chunk_bytes):
+    while data := f.read(size()):
         cut = data.rfind(b"\n") + 1
         if not cut:
             pieces.append(data)
@@ -97,7 +103,25 @@ def promote_fields(a: list[pa.Field], b: list[pa.Field], where: str = "") -> lis
     return fields + [f for f in b if f.name not in mine]
 
 
-def _tables(open_source: Opener, chunk_bytes: int, schema: pa.Schema | None,
+class ChunkSize:
+    """Bytes read per chunk of lines: ``base``, grown in proportion once a chunk shows more than
+    :data:`CHUNK_COLUMNS` columns (never past ``LONG_LINE_BYTES``), so the work done per chunk and
+    column stays a small part of the parsing."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.bytes = base
+
+    def __call__(self) -> int:
+        return self.bytes
+
+    def fit(self, columns: int) -> None:
+        """Grow for a table of ``columns`` columns."""
+        scaled = min(self.base * columns // CHUNK_COLUMNS, LONG_LINE_BYTES)
+        self.bytes = max(self.bytes, scaled)
+
+
+def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: pa.Schema | None,
             long_line: int | None = None) -> Iterator[pa.Table]:
     """The file's chunks of lines parsed, in order (several at a time: they do not depend on each other)."""
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
@@ -125,8 +149,10 @@ def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column
     first: pa.Schema | None = None
     fields: list[pa.Field] = []
     consistent = True
+    size = ChunkSize(chunk_bytes)
     try:
-        for table in _tables(open_source, chunk_bytes, None, None if granularity == "row" else long_line_bytes):
+        for table in _tables(open_source, size, None, None if granularity == "row" else long_line_bytes):
+            size.fit(table.num_columns)
             first = table.schema if first is None else first
             fields = promote_fields(fields, list(table.schema))
             consistent = consistent and table.schema == first
@@ -140,6 +166,6 @@ def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column
         return hasher.finish()
     schema = pa.schema(fields)
     hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
-    for table in _tables(open_source, chunk_bytes, schema):
+    for table in _tables(open_source, size, schema):
         _add(hasher, table)
     return hasher.finish()
