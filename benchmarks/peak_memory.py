@@ -29,8 +29,11 @@ print(json.dumps({{"digest": td.digest, "rows": td.rows, "seconds": time.perf_co
 """
 
 
-def measure(imports: str, body: str, path: str, how: str) -> dict:
-    """Run ``body`` (which sets ``td``, a digest, from ``path`` and ``how``) in a fresh process: its figures."""
+def measure(imports: str, body: str, path: str, how: str, timeout: float | None = None) -> dict:
+    """Run ``body`` (which sets ``td``, a digest, from ``path`` and ``how``) in a fresh process: its figures.
+
+    ``timeout``: seconds before the process is stopped (``subprocess.TimeoutExpired``)."""
     code = _FRAME.format(imports=imports, body=body)
-    out = subprocess.run([sys.executable, "-c", code, path, how], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, path, how], capture_output=True, text=True, check=True,
+                         timeout=timeout)
     return json.loads(out.stdout)
