@@ -59,6 +59,19 @@ def run_events(run_id: str | None = None, *, terminal: str = "COMPLETE") -> list
     ]
 
 
+def record_runs(store_uri: str, count: int, **config: Any) -> list[str]:
+    """Seal ``count`` runs of :func:`run_events` into ``store_uri`` through a strict transport; their run ids."""
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True, **config))
+    run_ids = []
+    for _ in range(count):
+        for e in run_events():
+            transport.emit(e)
+        run_ids.append(e["run"]["runId"])
+    return run_ids
+
+
 def _s3(uri: str) -> tuple[Any, str, str]:
     bucket, prefix = parse_s3_uri(uri)
     return boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"], region_name="us-east-1"), bucket, prefix

@@ -7,24 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import dataset, event, raw_delete, raw_put, run_events
+from bundle_support import dataset, event, raw_delete, raw_put, record_runs
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 from prov_common.signing import write_keypair
 
 
-def _record(store_uri: str, count: int, **config) -> list[str]:
-    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True, **config))
-    run_ids = []
-    for _ in range(count):
-        for e in run_events():
-            transport.emit(e)
-        run_ids.append(e["run"]["runId"])
-    return run_ids
-
-
 def test_runs_lists_newest_first(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
-    run_ids = _record(store_uri, 3)
+    run_ids = record_runs(store_uri, 3)
     assert main(["runs", "--store", store_uri]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["RUN", "ID", "JOB", "STATE", "TIME", "OUTPUTS"]
@@ -67,7 +57,7 @@ def test_show_prints_events_prov_quality_and_signature(tmp_path: Path, capsys: p
 def test_verify_names_every_failing_object_and_the_signing_key(store_uri: str, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     priv, pub = write_keypair(tmp_path / "team.key")
-    run_ids = _record(store_uri, 3, signing_key=str(priv))
+    run_ids = record_runs(store_uri, 3, signing_key=str(priv))
     capsys.readouterr()
     assert main(["verify", "--store", store_uri, "--trusted-keys", str(pub)]) == 0
     out = capsys.readouterr()
@@ -95,7 +85,7 @@ def test_verify_names_every_failing_object_and_the_signing_key(store_uri: str, t
 def test_verify_all_finds_a_deleted_bundle_through_its_index_entry(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
     from prov_common.store import open_store
 
-    kept, gone = _record(store_uri, 2)
+    kept, gone = record_runs(store_uri, 2)
     store = open_store(store_uri)
     for key in list(store.list(f"bundles/{gone}/")):
         raw_delete(store_uri, key)
@@ -110,7 +100,7 @@ def test_verify_of_a_named_run_checks_the_index_entry_its_record_names(store_uri
     ``indexed`` record names (an edited state is found, a deleted entry is missing), as verifying all does."""
     from prov_common.store import open_store
 
-    edited, deleted, sound = _record(store_uri, 3)
+    edited, deleted, sound = record_runs(store_uri, 3)
     store = open_store(store_uri)
     entry = {run: store.get(f"bundles/{run}/indexed").decode() for run in (edited, deleted)}
     raw_put(store_uri, entry[edited], store.get(entry[edited]).replace(b'"state":"COMPLETE"', b'"state":"FAIL"'))
@@ -124,7 +114,7 @@ def test_verify_of_a_named_run_checks_the_index_entry_its_record_names(store_uri
 
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "store")
-    _record(store, 1)  # signed by the per-user key, created on first use
+    record_runs(store, 1)  # signed by the per-user key, created on first use
     assert main(["verify", "--store", store]) == 0
     assert main(["verify", "--store", str(tmp_path / "empty")]) == 2  # a mistyped store is not an empty one
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "empty").exists()
@@ -142,7 +132,7 @@ def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys
     from prov_common.config import Settings
 
     store = str(tmp_path / "store")
-    (run_id,) = _record(store, 1)
+    (run_id,) = record_runs(store, 1)
     counting = CountingStore(store)
     info = gather(counting, run_id, Settings.from_env(store=store))
     assert info["verification"]["ok"] and [e["eventType"] for e in info["events"]] == ["START", "COMPLETE"]
@@ -171,7 +161,7 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
     from prov_common.store import open_store
 
     store = open_store(store_uri)
-    run_ids = _record(store_uri, 2)
+    run_ids = record_runs(store_uri, 2)
     before = {s.run_id: s for s in list_bundles(store)}
     entry = before[run_ids[0]].cursor
     raw_put(store_uri, entry, b"\x00 not a summary")
@@ -199,7 +189,7 @@ def test_verify_a_run_id_typed_wrong(tmp_path: Path, capsys: pytest.CaptureFixtu
     nothing in the store; a run whose index entry is there and whose bundle is gone is a 'missing' finding,
     and stderr says to check the id."""
     store = str(tmp_path / "store")
-    run_id, deleted = _record(store, 2)
+    run_id, deleted = record_runs(store, 2)
     assert main(["verify", run_id, "not a run", "--store", store]) == 2
     assert "run id 'not a run' cannot name a bundle" in capsys.readouterr().err
     missing = str(uuid.uuid4())
@@ -222,7 +212,7 @@ def test_runs_verified_names_a_moved_index_entry(tmp_path: Path, capsys: pytest.
     from prov_common.store import open_store
 
     store = str(tmp_path / "store")
-    (run_id,) = _record(store, 1)
+    (run_id,) = record_runs(store, 1)
     key = next(k for k in open_store(store).list("index/") if run_id in k)
     folder, name = key.rsplit("/", 1)
     later = f"{folder}/{layout.stamp(layout.parse_stamp(name[:22]) + timedelta(minutes=1))}{name[22:]}"

@@ -7,21 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import run_events
+from bundle_support import record_runs
 from test_audit_support import T0, Pipeline, dataset, seal
 from test_audit_support import run_events as pipeline_events
-from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
-
-
-def _record(store_uri: str, count: int) -> list[str]:
-    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
-    run_ids = []
-    for _ in range(count):
-        for e in run_events():
-            transport.emit(e)
-        run_ids.append(e["run"]["runId"])
-    return run_ids
 
 
 def _files(folder: Path) -> list[str]:
@@ -46,7 +35,7 @@ def test_audit_of_an_empty_local_store_is_bad_input_and_writes_nothing(tmp_path:
 
 def test_audit_of_a_mistyped_s3_prefix_is_bad_input_and_writes_nothing(s3_server, s3_store_uri: str,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    _record(s3_store_uri, 1)
+    record_runs(s3_store_uri, 1)
     typo = s3_store_uri + "d"
     assert main(["audit", "--store", typo, "--quiet"]) == 2
     assert f"no runs in {typo}: is this the store your pipelines write to?" in capsys.readouterr().err
