@@ -121,8 +121,9 @@ def test_no_clean_banner_above_notes_and_counts_match_the_rows(tmp_path: Path) -
 
 
 def test_a_version_that_is_a_registered_source_takes_its_row_count(tmp_path: Path) -> None:
-    """The raw input is the registered source's digest: its rows are those the source record gives, shown
-    as such and not a gap; the versions no record counts are still gaps."""
+    """The raw input is the registered source's digest: its rows are those the source record gives (a second record of
+    the same data, which the audit reads with the first), shown as such and not a gap; the versions no record counts are
+    still gaps."""
     from prov_common.sources import SourceRecord, register_source
 
     pipe = Pipeline(str(tmp_path / "store"))
@@ -131,6 +132,7 @@ def test_a_version_that_is_a_registered_source_takes_its_row_count(tmp_path: Pat
     _, report, _ = audit(pipe, tmp_path / "r")
     [entry] = report["trainingData"]
     quantity = next(i for i in entry["article10"]["items"] if i["item"] == "10(2)(e)")
-    assert f"{pipe.raw_name}@{pipe.raw}: 569 rows (as registered source 'vendor-raw-counted')" in quantity["recordsShow"]
+    assert (f"{pipe.raw_name}@{pipe.raw}: 569 rows (as registered source 'vendor-raw' (also recorded as 'vendor-raw-counted'))"
+            in quantity["recordsShow"])
     assert not [g for g in quantity["gaps"] if pipe.raw in g]
     assert [g for g in quantity["gaps"] if pipe.features in g]

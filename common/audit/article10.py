@@ -12,6 +12,7 @@ from typing import Any
 
 from prov_common.audit.lineage import Trace
 from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord
+from prov_common.sources.merged import SourceVersion
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
 from prov_common.sources.dta import UNKNOWN
 
@@ -43,27 +44,28 @@ def _rows(d: DatasetUse) -> str:
     return f"{d.label}@{d.version or 'unversioned'}: " + (d.extent if d.rows is not None else "row count not recorded")
 
 
-def _design(run: RunRecord, sources: list[SourceRecord]) -> Item:
+def _design(run: RunRecord, sources: list[SourceVersion]) -> Item:
     item = Item("10(2)(a)", "Relevant design choices")
     rule = RULE_TEXT.get(run.training_rule or "", "a training run")
     item.shows.append(f"training job {run.job}, {rule}; it read {', '.join(f'{d.label}@{d.version}' for d in run.inputs) or 'nothing recorded'}")
-    item.shows += [f"source '{s.name}' intended use: {s.intended_use}" for s in sources if s.intended_use]
-    item.gaps += [f"source '{s.name}' records no intended use ({SOURCE_ADD} --intended-use)" for s in sources if not s.intended_use]
+    item.shows += [f"{v.label} intended use: {v.record.intended_use}" for v in sources if v.record.intended_use]
+    item.gaps += [f"{v.label} records no intended use ({SOURCE_ADD} --intended-use)" for v in sources if not v.record.intended_use]
     item.gaps.append("design choices beyond the data are not part of provenance records: document them with the model")
     return item
 
 
-def _collection(sources: list[SourceRecord]) -> Item:
+def _collection(sources: list[SourceVersion]) -> Item:
     item = Item("10(2)(b)", "Data collection processes, origin of data, original purpose of personal data")
-    for s in sources:
-        item.shows.append(f"'{s.name}' issued by {s.issuer} under {s.license}; method {s.generation_method or UNKNOWN}; collected "
+    for v in sources:
+        s = v.record
+        item.shows.append(f"{v.quoted} issued by {s.issuer} under {s.license}; method {s.generation_method or UNKNOWN}; collected "
                           f"{_timeframe(s)}; origin {', '.join(s.origin_geography) or UNKNOWN}; location {s.location or UNKNOWN}")
         missing = [option for value, option in ((s.generation_method, "--generation-method"), (s.collection_start, "--collection-start"),
                                                 (s.collection_end, "--collection-end"), (s.origin_geography, "--origin-geography")) if not value]
         if missing:
-            item.gaps.append(f"source '{s.name}' does not record its collection: {SOURCE_ADD} {' '.join(missing)}")
+            item.gaps.append(f"{v.label} does not record its collection: {SOURCE_ADD} {' '.join(missing)}")
         if s.personal and not s.intended_use:
-            item.gaps.append(f"source '{s.name}' holds personal data but records no original purpose ({SOURCE_ADD} --intended-use)")
+            item.gaps.append(f"{v.label} holds personal data but records no original purpose ({SOURCE_ADD} --intended-use)")
     if not sources:
         item.gaps.append(f"no registered source: the origin is not documented ({SOURCE_ADD} <data> --name ... --license ... --issuer ...)")
     return item
@@ -78,27 +80,27 @@ def _preparation(steps: list[dict[str, Any]]) -> Item:
     return item
 
 
-def _assumptions(sources: list[SourceRecord], quality: list[dict[str, Any]]) -> Item:
+def _assumptions(sources: list[SourceVersion], quality: list[dict[str, Any]]) -> Item:
     item = Item("10(2)(d)", "Assumptions: what the data is supposed to measure and represent")
-    item.shows += [f"source '{s.name}': {s.description}" for s in sources if s.description]
+    item.shows += [f"{v.label}: {v.record.description}" for v in sources if v.record.description]
     schemas = sorted({q["schema"] for q in quality if q.get("schema")})
     item.shows += [f"Pandera schema {name} states the columns, types and value ranges assumed" for name in schemas]
-    item.gaps += [f"source '{s.name}' has no description ({SOURCE_ADD} --description)" for s in sources if not s.description]
+    item.gaps += [f"{v.label} has no description ({SOURCE_ADD} --description)" for v in sources if not v.record.description]
     if not schemas:
         item.gaps.append(f"no schema states what the data holds: {FIX_SCHEMA}")
     return item
 
 
-def _quantity(d: DatasetUse, trace: Trace, sources: list[SourceRecord]) -> Item:
+def _quantity(d: DatasetUse, trace: Trace, sources: list[SourceVersion]) -> Item:
     item = Item("10(2)(e)", "Availability, quantity and suitability of the data sets")
     versions = [d, *(v for v in trace.versions if (v.label, v.version) != (d.label, d.version))]
-    counted = {s.digest: s for s in sources if s.rows is not None}  # a version that is a registered source: its rows are known
+    counted = {s.record.digest: s for s in sources if s.record.rows is not None}  # a version that is a registered source: its rows are known
     item.shows += [_rows(v) for v in versions if v.rows is not None]
-    item.shows += [f"{v.label}@{v.version}: {counted[v.version].rows:,} rows (as registered source '{counted[v.version].name}')"
+    item.shows += [f"{v.label}@{v.version}: {counted[v.version].record.rows:,} rows (as registered source {counted[v.version].quoted})"
                    for v in versions if v.rows is None and v.version in counted]
-    item.shows += [f"source '{s.name}': " + ", ".join(filter(None, [f"{s.rows:,} rows" if s.rows is not None else "",
-                                                                     f"{s.bytes:,} bytes" if s.bytes is not None else ""]))
-                   for s in sources if s.rows is not None or s.bytes is not None]
+    item.shows += [f"{v.label}: " + ", ".join(filter(None, [f"{v.record.rows:,} rows" if v.record.rows is not None else "",
+                                                             f"{v.record.bytes:,} bytes" if v.record.bytes is not None else ""]))
+                   for v in sources if v.record.rows is not None or v.record.bytes is not None]
     item.gaps += [f"{v.label}@{v.version or 'unversioned'}: row count not recorded ({FIX_HASHED})"
                   for v in versions if v.rows is None and v.version not in counted]
     return item
@@ -119,7 +121,7 @@ def _shortcomings(gaps: list[str]) -> Item:
     return Item("10(2)(h)", "Data gaps and shortcomings, and how they can be addressed", gaps=list(gaps))
 
 
-def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources: list[SourceRecord]) -> Item:
+def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources: list[SourceVersion]) -> Item:
     item = Item("10(3)", "Relevant, sufficiently representative, free of errors and complete")
     failed = [q for q in quality if not q["passed"]]
     if quality:
@@ -130,21 +132,22 @@ def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources
     complete = trace.complete and bool(sources)
     item.shows.append(f"complete: lineage {'traces' if complete else 'does not trace'} back to registered sources"
                       + (f"; {d.extent} in the training version" if d.rows is not None else ""))
-    item.shows += [f"representative: '{s.name}' covers {', '.join(s.origin_geography) or 'an unrecorded geography'}, "
-                   f"collected {_timeframe(s)}" for s in sources]
+    item.shows += [f"representative: {v.quoted} covers {', '.join(v.record.origin_geography) or 'an unrecorded geography'}, "
+                   f"collected {_timeframe(v.record)}" for v in sources]
     item.gaps.append(f"representativeness for the intended population is not assessed by the records: {FIX_BIAS}")
     return item
 
 
-def _personal(sources: list[SourceRecord]) -> Item:
+def _personal(sources: list[SourceVersion]) -> Item:
     item = Item("10(5)", "Special categories of personal data")
-    for s in sources:
+    for v in sources:
+        s = v.record
         if s.personal_data is None and not s.personal_columns:
-            item.gaps.append(f"source '{s.name}' does not say whether it holds personal data ({SOURCE_ADD} --personal-data none|personal|"
+            item.gaps.append(f"{v.label} does not say whether it holds personal data ({SOURCE_ADD} --personal-data none|personal|"
                              "sensitive|pseudonymised|anonymised, --personal-columns)")
             continue
         masked = s.masked_columns
-        shown = [f"source '{s.name}': personal data {s.personal_data or 'declared by column'}"]
+        shown = [f"{v.label}: personal data {s.personal_data or 'declared by column'}"]
         if s.personal_columns:
             shown.append(f"personal columns {', '.join(s.personal_columns)}")
         if masked:
@@ -157,20 +160,20 @@ def _personal(sources: list[SourceRecord]) -> Item:
             shown.append(f"legal basis {s.legal_basis}")
         item.shows.append("; ".join(shown))
         if s.personal and not (s.consent or s.legal_basis):
-            item.gaps.append(f"source '{s.name}' holds personal data without documented consent or legal basis (a finding; "
+            item.gaps.append(f"{v.label} holds personal data without documented consent or legal basis (a finding; "
                              f"{SOURCE_ADD} --consent URI or --legal-basis TEXT)")
         if s.personal_data == "sensitive" and not s.privacy_technologies:
-            item.gaps.append(f"source '{s.name}' holds special categories of personal data: record the safeguards applied "
+            item.gaps.append(f"{v.label} holds special categories of personal data: record the safeguards applied "
                              f"({SOURCE_ADD} --privacy-technology, repeatable)")
     if not sources:
-        item.gaps.append("no registered source, so no declaration about personal data")
+        item.gaps.append(f"no registered source, so no declaration about personal data ({SOURCE_ADD} <data> ... --personal-data)")
     return item
 
 
 def article10_items(run: RunRecord, d: DatasetUse, trace: Trace, steps: list[dict[str, Any]], quality: list[dict[str, Any]],
-                    gaps: list[str]) -> list[dict[str, Any]]:
-    """Article 10(2)(a)-(h), 10(3) and 10(5) for training dataset ``d`` as ``run`` read it."""
-    sources = list(trace.sources)
+                    gaps: list[str], sources: list[SourceVersion]) -> list[dict[str, Any]]:
+    """Article 10(2)(a)-(h), 10(3) and 10(5) for training dataset ``d`` as ``run`` read it; ``sources``: the registered
+    sources on its lineage, one per digest, each read with every record of its digest."""
     items = [_design(run, sources), _collection(sources), _preparation(steps), _assumptions(sources, quality),
              _quantity(d, trace, sources), *_biases(quality), _shortcomings(gaps), _quality(quality, trace, d, sources),
              _personal(sources)]

@@ -4,25 +4,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prov_common.audit.model import CHECK_SOURCES, Finding
+from prov_common.sources.merged import merge_records
 from prov_common.sources.registry import StoredSource
+from prov_common.w3cprov.identity import normal_version
 
 FIX_CONSENT = (
     "register the same data again under a new name with --consent URI (where consent is documented) or --legal-basis TEXT "
-    "(e.g. 'GDPR Art. 6(1)(f)'); records are never changed, and a record of the same digest that documents it closes this finding"
+    "(e.g. 'GDPR Art. 6(1)(f)'); records are never changed, and the audit reads the records of one digest together: one "
+    "that documents it closes this finding"
 )
 
 
 def undocumented_personal_data(sources: Iterable[StoredSource]) -> list[Finding]:
-    """One finding per source record that declares personal data (``--personal-data`` personal, sensitive or
-    pseudonymised, or ``--personal-columns``) while no record of the same data documents consent or a legal basis."""
-    sources = list(sources)
-    documented = {s.record.digest for s in sources if s.record.consent or s.record.legal_basis}
-    out = []
+    """One finding per digest whose records, read together (:func:`~prov_common.sources.merged.merge_records`), declare
+    personal data (``--personal-data`` personal, sensitive or pseudonymised, or ``--personal-columns``) while none
+    documents consent or a legal basis; the finding's object is the first record registered."""
+    groups: dict[str, list[StoredSource]] = {}
     for s in sources:
-        r = s.record
-        if r.personal and r.digest not in documented:
+        groups.setdefault(normal_version(s.record.digest), []).append(s)
+    out = []
+    for group in groups.values():
+        v = merge_records([s.record for s in group])
+        r = v.record
+        if r.personal and not (r.consent or r.legal_basis):
             what = ", ".join(filter(None, [f"classified {r.personal_data}" if r.personal_data else "",
                                            f"personal columns {', '.join(r.personal_columns)}" if r.personal_columns else ""]))
-            out.append(Finding(CHECK_SOURCES, s.key, f"source '{r.name}' holds personal data ({what}) but documents neither "
+            key = next(s.key for s in group if s.record.name == v.names[0])
+            out.append(Finding(CHECK_SOURCES, key, f"{v.label} holds personal data ({what}) but documents neither "
                                "consent nor a legal basis for processing it", FIX_CONSENT))
     return out

@@ -5,28 +5,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from prov_common.audit.article10 import article10_items
-from prov_common.audit.lineage import NO_DIGEST, BrokenLink, LineageIndex, Trace, version_of
+from prov_common.audit.article10 import FIX_HASHED, FIX_SCHEMA, SOURCE_ADD, article10_items
+from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
+from prov_common.sources.merged import SourceVersion, merge_records
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import VersionKey
+from prov_common.w3cprov.identity import VersionKey, normal_version
 
 MAX_DATASETS = 50
-_SOURCE_FIELDS = (
-    ("origin_geography", "origin geography"),
-    ("generation_method", "generation / collection method"),
-    ("collection_start", "collection start"),
-    ("personal_data", "personal data flag"),
-    ("consent", "consent documentation"),
-    ("intended_use", "intended use"),
-    ("confidentiality", "confidentiality classification"),
+_SOURCE_FIELDS = (  # what every source should record, with the option that records it
+    ("origin_geography", "origin geography", "--origin-geography"),
+    ("generation_method", "generation / collection method", "--generation-method"),
+    ("collection_start", "collection start", "--collection-start"),
+    ("personal_data", "personal data flag", "--personal-data"),
+    ("intended_use", "intended use", "--intended-use"),
+    ("confidentiality", "confidentiality classification", "--confidentiality"),
 )
+_CONSENT = ("consent documentation or legal basis", "--consent|--legal-basis")  # asked of personal data only
+_LINK_FIX = {  # what would close a broken link, by its reason
+    NO_DIGEST: f"{FIX_HASHED}, then re-run the step; a source input is hashed once registered with {SOURCE_ADD}",
+    NO_ORIGIN: f"{SOURCE_ADD} <data> --name ... --license ... --issuer ..., or record the run that made it",
+    NO_INPUTS: f"{SOURCE_ADD} the data it made, or record what that run read",
+}
 
 
-def _source(s: SourceRecord) -> dict[str, Any]:
-    return {"name": s.name, "digest": s.digest, "issuer": s.issuer, "license": s.license, "location": s.location,
+def _source(v: SourceVersion) -> dict[str, Any]:
+    s = v.record
+    return {"name": s.name, "alsoRecordedAs": list(v.names[1:]), "digest": s.digest, "issuer": s.issuer, "license": s.license,
+            "location": s.location,
             "originGeography": list(s.origin_geography), "method": s.generation_method,
             "collectionTimeframe": [s.collection_start, s.collection_end], "personalData": s.personal_data,
             "confidentiality": s.confidentiality, "consent": s.consent, "intendedUse": s.intended_use}
@@ -66,22 +74,46 @@ def _quality(trace: Trace, d: DatasetUse, index: LineageIndex, readers: dict[Ver
     return list(out.values())
 
 
-def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: Mapping[str, str]) -> list[str]:
-    gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} (input of run {b.run_id}): {b.reason}" for b in trace.broken]
+def _missing(s: SourceRecord) -> list[tuple[str, str]]:
+    """The fields every source should record that ``s`` leaves empty, each with its option; consent (or a legal
+    basis) only when the data is personal."""
+    missing = [(label, option) for attr, label, option in _SOURCE_FIELDS if not getattr(s, attr)]
+    return missing + ([_CONSENT] if s.personal and not (s.consent or s.legal_basis) else [])
+
+
+def _source_versions(trace: Trace, index: LineageIndex) -> list[SourceVersion]:
+    """The registered sources on ``trace``, one per digest, each read with every record of its digest (a later record
+    under another name adds what an earlier one left out)."""
+    digests = dict.fromkeys(normal_version(s.digest) for s in trace.sources)
+    return [merge_records(index.sources[d]) for d in digests]
+
+
+def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: Mapping[str, str],
+          sources: list[SourceVersion]) -> list[str]:
+    gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} (input of run {b.run_id}): {b.reason} "
+            f"({_LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])})" for b in trace.broken]
     named = {version_at(v): v for v in [d, *trace.versions]}  # the re-hash found the data of a version of this lineage changed
     gaps += [f"{v.label}@{v.version}: {changed[key]} (re-hash)" for key, v in named.items() if key in changed]
-    if not trace.sources:
-        gaps.append("no registered source: the origin of this data is not documented")
-    for s in trace.sources:
-        missing = [label for attr, label in _SOURCE_FIELDS if not getattr(s, attr)]
+    if not sources:
+        gaps.append(f"no registered source: the origin of this data is not documented ({_LINK_FIX[NO_ORIGIN]})")
+    for v in sources:
+        missing = _missing(v.record)
         if missing:
-            gaps.append(f"source '{s.name}' does not record: {', '.join(missing)}")
-        gaps += [f"source '{s.name}': {gap}" for gap in source_gaps(s)]
-    gaps += [f"{q['dataset']}@{q['version']} failed Pandera schema {q['schema']} ({q['failureCount']} failures)" for q in quality if not q["passed"]]
+            gaps.append(f"{v.label} does not record: {', '.join(label for label, _ in missing)} "
+                        f"({SOURCE_ADD} {' '.join(option for _, option in missing)})")
+        gaps += [f"{v.label}: {gap}" for gap in source_gaps(v.record)]
+    gaps += [f"{q['dataset']}@{q['version']} failed Pandera schema {q['schema']} ({q['failureCount']} failures; re-run on data "
+             "that passes, or with quality_policy='block' the step stops)" for q in quality if not q["passed"]]
     if not quality:
-        gaps.append("no data quality validation was recorded along this lineage")
-    gaps += [f"preparation run {r.run_id} ({r.job}) ended as {r.state}" for r in trace.runs if r.state != "COMPLETE"]
+        gaps.append(f"no data quality validation was recorded along this lineage ({FIX_SCHEMA})")
+    gaps += [f"preparation run {r.run_id} ({r.job}) ended as {r.state} (re-run the step)" for r in trace.runs if r.state != "COMPLETE"]
     return gaps
+
+
+def _matched_by(v: SourceVersion, trace: Trace) -> str:
+    """``location`` when a record of the version was registered where the dataset lives, else ``content``."""
+    on_trace = {s.name for s in trace.sources if normal_version(s.digest) == normal_version(v.record.digest)}
+    return "content" if on_trace <= set(trace.by_content) else "location"
 
 
 def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
@@ -107,8 +139,9 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
                 trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
             quality = _quality(trace, d, index, readers)
             steps = [_step(r) for r in reversed(trace.runs)]
-            gaps = _gaps(trace, quality, d, changed or {})
-            sources = [{**_source(s), "matchedBy": "content" if s.name in trace.by_content else "location"} for s in trace.sources]
+            versions = _source_versions(trace, index)
+            gaps = _gaps(trace, quality, d, changed or {}, versions)
+            sources = [{**_source(v), "matchedBy": _matched_by(v, trace)} for v in versions]
             entries[key] = {
                 "dataset": d.label,
                 "version": d.version,
@@ -126,7 +159,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
                     "preparation": steps,
                     "qualityChecks": quality,
                     "knownGaps": gaps,
-                    "items": article10_items(run, d, trace, steps, quality, gaps),
+                    "items": article10_items(run, d, trace, steps, quality, gaps, versions),
                 },
                 "annexIV": {
                     "generalDescription": f"{d.label} version {d.version}" + (f", {d.extent}" if d.extent else ""),

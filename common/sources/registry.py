@@ -10,6 +10,7 @@ from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
 from prov_common.store.base import Store
+from prov_common.w3cprov.identity import iso_z
 
 SOURCES_PREFIX = "sources/"
 
@@ -28,15 +29,19 @@ class StoredSource:
 
 
 def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> StoredSource:
-    """Sign and store ``record``; registering the same name and digest twice keeps the first record."""
+    """Sign and store ``record``; registering the same name and digest twice keeps the first record (a record of the same
+    digest under another name adds fields: see :mod:`.merged`)."""
     key = source_key(record.name, record.digest)
     if store.exists(key):
         raise BadInputError(
-            f"source '{record.name}' with digest {record.digest} is already registered ({key}).",
-            fix="registered records are never changed; register changed data under its new digest",
+            f"source '{record.name}' with digest {record.digest} is already registered ({key}); registered records are never "
+            "changed.",
+            fix=f"to add fields this record lacks, register the same data again under another name with them (e.g. --name "
+                f"{record.name}-2 and the missing options): the audit reads the records of one digest together, the newest "
+                "record giving a field that several set; data that changed is registered as a new version (its new digest)",
         )
     if not record.registered_at:
-        record = replace(record, registered_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        record = replace(record, registered_at=iso_z(datetime.now(UTC)))  # to the microsecond: records of one digest are ordered by it
     env = sign_envelope(record.to_json(), SOURCE_PAYLOAD_TYPE, [signer])
     store.put(key, env.to_json())
     return StoredSource(record, key, signer.key_id)

@@ -1,0 +1,70 @@
+"""The source records of one digest, read together as the description of that version (no I/O).
+
+Records are signed once and never rewritten: a field a record lacks is added by registering the same data
+again under another name with it. Whoever reads the records of a digest (the audit's training-data sections,
+the consent finding) reads them as one: field by field, the newest record that sets a field gives it; the
+name is that of the first record registered, and the others are named beside it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from prov_common.sources.model import SourceRecord
+from prov_common.w3cprov.identity import normal_version, sortable_time
+
+_OWN = ("name", "digest", "registered_at")  # each record's own, never taken from another
+_FIELDS = tuple(f.name for f in fields(SourceRecord) if f.name not in _OWN)
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    """A digest's records merged: ``record`` holds every field any of them sets, ``names`` every record's name,
+    the first registered first (``record.name``)."""
+
+    record: SourceRecord
+    names: tuple[str, ...]
+
+    @property
+    def quoted(self) -> str:
+        """How texts name it: ``'a'``, or ``'a' (also recorded as 'a-2')``."""
+        also = ", ".join(f"'{n}'" for n in self.names[1:])
+        return f"'{self.names[0]}'" + (f" (also recorded as {also})" if also else "")
+
+    @property
+    def label(self) -> str:
+        return f"source {self.quoted}"
+
+
+def _set(value: Any) -> bool:
+    return value not in (None, "", (), [], {})
+
+
+def merge_records(records: Sequence[SourceRecord]) -> SourceVersion:
+    """``records`` (of one digest) as one: per field the value of the newest record (by ``registered_at``) that sets
+    it. The collection dates are taken together from the newest record that sets either when, taken one by one,
+    they would end before they start."""
+    if not records:
+        raise ValueError("no records to merge")
+    ordered = sorted(records, key=lambda r: sortable_time(r.registered_at))  # stable: records registered at one time keep their order
+    newest_first = ordered[::-1]
+    values = {name: next((getattr(r, name) for r in newest_first if _set(getattr(r, name))), getattr(ordered[0], name))
+              for name in _FIELDS}
+    start, end = values["collection_start"], values["collection_end"]
+    if start and end and end[:10] < start[:10]:
+        dated = next(r for r in newest_first if r.collection_start or r.collection_end)
+        values["collection_start"], values["collection_end"] = dated.collection_start, dated.collection_end
+    merged = replace(ordered[0], registered_at=ordered[-1].registered_at, **values)
+    return SourceVersion(merged, tuple(dict.fromkeys(r.name for r in ordered)))
+
+
+def by_digest(records: Iterable[SourceRecord]) -> list[SourceVersion]:
+    """``records`` merged per digest, in the order each digest first appears."""
+    groups: dict[str, list[SourceRecord]] = {}
+    for r in records:
+        groups.setdefault(normal_version(r.digest), []).append(r)
+    return [merge_records(group) for group in groups.values()]
+
+
+__all__ = ["SourceVersion", "by_digest", "merge_records"]

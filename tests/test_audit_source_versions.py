@@ -1,0 +1,106 @@
+"""The records of one digest describe that version together: a later record under another name closes the
+gaps an earlier one left, the training sections name each gap once per digest, and consent is asked of
+personal data only."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from prov_common.audit import run_audit
+from prov_common.cli import main as tdprov
+from prov_common.config import Settings
+from prov_common.sources.model import SourceRecord
+from prov_common.store import open_store
+
+from test_audit_support import T0, dataset, digest, run_events, seal
+
+DATA = "/data/cancer.csv"
+
+
+def audit(store: str, out: Path) -> tuple[dict, dict[str, dict]]:
+    run_audit(open_store(store), Settings.from_env(store=store), report_dir=out, progress=False)
+    report = json.loads((out / "report.json").read_text())
+    [entry] = [e for e in report["trainingData"] if e["dataset"] == DATA]
+    return entry, {i["item"]: i for i in entry["article10"]["items"]}
+
+
+def add_source(store: str, name: str, data: str, *options: str) -> int:
+    return tdprov(["source", "add", DATA, "--digest", data, "--name", name, "--license", "CC-BY-4.0",
+                   "--issuer", "UCI Machine Learning Repository", *options, "--store", store])
+
+
+def source_gaps(items: dict[str, dict]) -> list[str]:
+    return [g for g in items["10(2)(h)"]["gaps"] if g.startswith("source '")]
+
+
+def test_a_later_record_of_the_same_data_closes_the_gaps_of_an_earlier_one(tmp_path: Path, capsys) -> None:
+    store = str(tmp_path / "store")
+    data = digest("breast cancer")
+    assert add_source(store, "breast-cancer", data, "--generation-method", "clinical records", "--collection-end", "1995-11-01",
+                      "--origin-geography", "US", "--personal-data", "anonymised", "--confidentiality", "public",
+                      "--intended-use", "research", "--description", "one row per biopsy") == 0
+    seal(open_store(store), run_events("train_model", [dataset(DATA, data)], [dataset("/models/m.pkl", digest("m"))],
+                                       start=T0, job_type="TRAINING"))
+    entry, items = audit(store, tmp_path / "r1")
+    assert items["10(2)(b)"]["gaps"] == ["source 'breast-cancer' does not record its collection: tdprov source add --collection-start"]
+    before = source_gaps(items)
+    assert any("collection start" in g for g in before)
+    assert not any("consent" in g for g in items["10(2)(h)"]["gaps"])  # anonymised data: no consent to document
+    for gap in before:  # every gap names the option that would record it
+        assert "--" in gap, gap
+
+    # the same name and digest again is refused, and the message says how to add the field
+    capsys.readouterr()
+    assert add_source(store, "breast-cancer", data, "--collection-start", "1990-01-01") == 2
+    err = capsys.readouterr().err
+    assert "another name" in err and "records of one digest together" in err and "new digest" not in err.split("Fix:")[1].split(";")[0]
+
+    # a record of the same data under another name with only the missing field: the version is described by both
+    assert add_source(store, "breast-cancer-2", data, "--collection-start", "1990-01-01") == 0
+    entry, items = audit(store, tmp_path / "r2")
+    assert items["10(2)(b)"]["gaps"] == []
+    assert ("'breast-cancer' (also recorded as 'breast-cancer-2') issued by UCI Machine Learning Repository under CC-BY-4.0; "
+            "method clinical records; collected 1990-01-01 to 1995-11-01; origin US") in items["10(2)(b)"]["recordsShow"][0]
+    after = source_gaps(items)
+    assert not any("collection start" in g for g in after)
+    assert not any(g.startswith("source 'breast-cancer-2'") for g in after)  # the partial record adds no gaps of its own
+    assert len(after) <= len(before) and all("(also recorded as 'breast-cancer-2')" in g for g in after)
+    assert not any("source 'breast-cancer-2'" in g for i in items.values() for g in i["gaps"])
+    [origin] = entry["article10"]["origin"]
+    assert origin["name"] == "breast-cancer" and origin["alsoRecordedAs"] == ["breast-cancer-2"]
+    assert origin["collectionTimeframe"] == ["1990-01-01", "1995-11-01"]
+
+
+def test_personal_data_asks_for_consent_until_a_record_of_the_digest_documents_it(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    data = digest("patients")
+    assert add_source(store, "patients", data, "--personal-data", "pseudonymised") == 0
+    seal(open_store(store), run_events("train_model", [dataset(DATA, data)], [dataset("/models/m.pkl", digest("m"))],
+                                       start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    _, items = audit(store, tmp_path / "r1")
+    consent = [g for g in source_gaps(items) if "consent" in g]
+    assert consent and all("--consent" in g and "--legal-basis" in g for g in consent)
+    assert any("without documented consent or legal basis" in g for g in items["10(5)"]["gaps"])
+    assert add_source(store, "patients-basis", data, "--legal-basis", "GDPR Art. 6(1)(f) legitimate interest") == 0
+    _, items = audit(store, tmp_path / "r2")
+    assert not any("consent" in g for g in source_gaps(items))
+    assert items["10(5)"]["gaps"] == []
+    assert any("legal basis GDPR Art. 6(1)(f)" in s for s in items["10(5)"]["recordsShow"])
+
+
+def test_the_newest_record_wins_a_field_several_set() -> None:
+    from prov_common.sources.merged import merge_records
+
+    data = digest("x")
+    old = SourceRecord(name="x", digest=data, license="CC0-1.0", issuer="A", collection_start="2020-01-01", collection_end="2020-12-31",
+                       personal_data="personal", registered_at="2026-01-01T00:00:00Z")
+    new = SourceRecord(name="x-2", digest=data, license="CC-BY-4.0", issuer="A", collection_start="2021-01-01",
+                       personal_data="anonymised", intended_use="research", registered_at="2026-02-01T00:00:00Z")
+    merged = merge_records([new, old])
+    assert merged.names == ("x", "x-2") and merged.label == "source 'x' (also recorded as 'x-2')"
+    r = merged.record
+    assert (r.name, r.license, r.personal_data, r.intended_use) == ("x", "CC-BY-4.0", "anonymised", "research")
+    # dates that would end before they start are taken together from the newest record that sets either
+    assert (r.collection_start, r.collection_end) == ("2021-01-01", None)
+    assert not r.personal
