@@ -9,10 +9,10 @@ from prov_common.config import Settings
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import trust_from_settings
 from prov_common.sources import SourceRecord, find_source, iter_sources
+from prov_common.sources.model import SOURCE_NAMESPACE
 from prov_common.store import open_store
+from prov_common.w3cprov.identity import sortable_time
 from prov_dagster.model import DatasetRecord
-
-SOURCE_NAMESPACE = "tdprov://sources"
 
 
 def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, SourceRecord | None, str | None]:
@@ -29,6 +29,6 @@ def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, SourceRec
             f"(register it with 'tdprov source add' so that the audit can trace the data to it)"
         )
         return DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE), None, warning
-    record = max(matches, key=lambda s: s.record.registered_at).record
+    record = max(matches, key=lambda s: sortable_time(s.record.registered_at)).record
     namespace, name = dataset_from_uri(record.location) if record.location else (SOURCE_NAMESPACE, record.name)
     return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), record, None

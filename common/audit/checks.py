@@ -6,7 +6,7 @@ the registered sources. A full audit passes ``None`` and every run: both give th
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
 from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time
@@ -23,6 +23,7 @@ from prov_common.audit.model import (
     RunRecord,
 )
 from prov_common.audit.state import CheckState, OpenLink, TrainingGap
+from prov_common.sources.model import SOURCE_NAMESPACE
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -30,9 +31,11 @@ FIX_ORIGIN = (
 )
 FIX_NO_INPUTS = ("register the data the run made from no recorded input as a source ('tdprov source add <data> --name ... "
                  "--license ... --issuer ...'), or record what that run read (its inputs, through the tdprov IO manager / operator)")
+FIX_ACCEPT = ("a person who has checked it accepts the findings of that run with 'tdprov audit --accept-finding RUN_ID --reason "
+              "TEXT' (recorded)")
 FIX_UNHASHED = ("the run recorded no content digest for this input: read it through the tdprov IO manager / hook (a source "
                 "input is hashed once it is registered with 'tdprov source add'), then re-run the step; the record of this run "
-                "stays without the digest, and this finding with it")
+                f"stays without the digest, and this finding with it: {FIX_ACCEPT}")
 FIX_TRAINING_INPUTS = ("record what the training run reads, then re-run it: in Dagster an asset argument or deps=[...] on data written "
                        "through the tdprov IO manager or ProvenanceResource.record(...), or record(inputs=...) for data it reads "
                        "otherwise; in Airflow the task's inlets. The record of this run stays without inputs, and this finding with it")
@@ -40,6 +43,14 @@ FIX_QUALITY = (
     "re-run on data that passes its Pandera schema (or fix the schema); to stop this from happening, make the step fail on "
     "Pandera failures"
 )
+
+
+def _fix_before_source(runs: Sequence[str]) -> str:
+    """The fix of a finding about ``runs`` that read a source by name before it was registered."""
+    accept = " ".join(f"--accept-finding {r}" for r in sorted(set(runs)))
+    return ("the run read the source before it was registered, so its record names the source without a digest, and keeps "
+            f"doing so (runs since trace to it): a person who has checked it accepts this with 'tdprov audit {accept} --reason "
+            "TEXT' (recorded)")
 
 
 @dataclass
@@ -64,7 +75,7 @@ def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: Linea
     quality, rows, quality_findings, passed = _quality(before, kept, new)
     noted = [f for f in kept if f.check == CHECK_COMPLETENESS] + [f for r in new for f in r.bundle_findings
                                                                   if f.check == CHECK_COMPLETENESS]
-    completeness = CheckResult(CHECK_COMPLETENESS, _completeness_findings(broken, gaps) + noted,
+    completeness = CheckResult(CHECK_COMPLETENESS, completeness_findings(broken, gaps, registered_names(index)) + noted,
                                before.checked.get(CHECK_COMPLETENESS, 0) + len(new))
     state = CheckState(
         runs=before.runs + len(new), training_runs=before.training_runs + sum(1 for r in new if r.is_training),
@@ -145,13 +156,29 @@ def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
     return list(seen.values())
 
 
-def _completeness_findings(broken: list[OpenLink], gaps: list[TrainingGap]) -> list[Finding]:
+def registered_names(index: LineageIndex) -> set[str]:
+    """The names of the registered sources in ``index``."""
+    return {s.name for records in index.sources.values() for s in records}
+
+
+def _before_source(link: OpenLink, registered: Container[str]) -> str | None:
+    """The source a link's run read by name, with no digest, that is registered now (it read it before), else None."""
+    d = link.dataset
+    return d.name if not d.version and d.namespace == SOURCE_NAMESPACE and d.name in registered else None
+
+
+def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap], registered: Container[str] = ()) -> list[Finding]:
+    """The completeness findings of open links and training gaps: one per link, one per training run with gaps.
+    ``registered``: names of registered sources (a link that read one by name, with no digest, read it before it was
+    registered: said so)."""
     out = []
     for x in broken:
         d = x.dataset
+        source = _before_source(x, registered)
+        before = f" (the run read it before source '{source}' was registered)" if source else ""
         out.append(Finding(CHECK_COMPLETENESS, f"{d.label}@{d.version or 'unversioned'}",
-                           f"run {x.run_id} ({x.job}) used {d.label} version {d.version or '(none)'}: {x.reason}",
-                           FIX_UNHASHED if not d.version else FIX_ORIGIN, run_id=x.run_id))
+                           f"run {x.run_id} ({x.job}) used {d.label} version {d.version or '(none)'}: {x.reason}{before}",
+                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else FIX_ORIGIN, run_id=x.run_id))
     by_run: dict[str, list[TrainingGap]] = {}
     for g in gaps:
         by_run.setdefault(g.run_id, []).append(g)
@@ -162,12 +189,17 @@ def _completeness_findings(broken: list[OpenLink], gaps: list[TrainingGap]) -> l
                                f"training run {run_id} ({mine[0].job}) recorded no inputs: the data it trained on is not recorded"
                                + (f" (it made {', '.join(made)})" if made else ""), FIX_TRAINING_INPUTS, run_id=run_id))
             continue
+        sources = {id(g): _before_source(g.link, registered) for g in mine}
         upstream = sorted({f"{g.input_label} <- run {g.link.run_id} ({g.link.job}) "
                            f"{'made from no recorded input' if g.link.reason == NO_INPUTS else 'input'} "
-                           f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}" for g in mine})
+                           f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}"
+                           + (f" (run {g.link.run_id} read it before source '{sources[id(g)]}' was registered)" if sources[id(g)] else "")
+                           for g in mine})
+        fix = (FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else
+               _fix_before_source([g.link.run_id for g in mine]) if all(sources.values()) else FIX_ORIGIN)
         out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
                            f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: " + "; ".join(upstream),
-                           FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else FIX_ORIGIN, run_id=run_id))
+                           fix, run_id=run_id))
     return out
 
 

@@ -30,7 +30,7 @@ from prov_common.audit.memory_objects import load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
-from prov_common.audit.resolve import accept_checkpoint as accept
+from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import staging_removed, unfinished_runs
@@ -88,6 +88,8 @@ def _audit(
     memory_path: Path | None = None,
     remember_in: Sequence[str | WitnessPlace] = (),
     require_runs: bool = False,
+    accept_findings: Sequence[str] = (),
+    reason: str | None = None,
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
@@ -100,7 +102,9 @@ def _audit(
     :class:`WitnessPlace` objects; ``TDPROV_WITNESS`` adds more), see ``remember.py``. ``require_runs``: refuse
     (:class:`BadInputError`, before writing anything) a store that holds no run, no log and nothing this auditor
     or a witness verified before: an empty or mistyped store, which would otherwise pass as clean.
+    ``accept_findings``: run ids whose completeness findings a person accepts, for ``reason`` (see ``accepted.py``).
     """
+    check_acceptance(accept_findings, reason)
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
     trust = trust_from_settings(settings)  # bundles
@@ -263,6 +267,8 @@ def _audit(
     index = LineageIndex([*everything_known.values(), *upstream], [s.record for s in sources])
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
+    result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
+                                  store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)

@@ -61,8 +61,10 @@ def _findings(report: dict[str, Any], severity: str) -> list[dict[str, Any]]:
     return [dict(f, check=c["name"]) for c in report["checks"] for f in c["findings"] if f.get("severity", "error") == severity]
 
 
-def _banner(errors: int, notes: int, skipped: list[str]) -> str:
+def _banner(errors: int, notes: int, skipped: list[str], accepted: int = 0) -> str:
     not_run = f" Not checked by this audit: {'; '.join(skipped)} (see Checks)." if skipped else ""
+    if accepted:
+        not_run = f" {accepted} finding(s) accepted by a person (see Accepted by a person).{not_run}"
     if errors:
         return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.{escape(not_run)}</div>'
     if notes:
@@ -107,6 +109,7 @@ def _summary(report: dict[str, Any], errors: int, notes: int) -> str:
         ("runs in the store", str(s["runs"])), ("training runs", str(s["trainingRuns"])),
         ("bundles examined by this audit", str(s["bundlesExamined"])), ("bundles newly logged", str(s["bundlesLogged"])),
         ("registered sources", str(s["sources"])), ("findings", str(errors)), ("notes", str(notes)),
+        ("findings accepted by a person", str(s.get("accepted", 0))),
         ("log size", str(log["treeSize"])), ("root hash", f"<code>{_e(log['rootHash'])}</code>"),
         ("checkpoint", f"<code>{_e(log['checkpoint'])}</code>"),
     ]) + f'<p class="note">{_training_rule(report)}</p>'
@@ -199,6 +202,24 @@ def _dataset(entry: dict[str, Any]) -> str:
             f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
 
 
+def _accepted(report: dict[str, Any]) -> str:
+    """What a person accepted: the store's log as it is (``--accept-checkpoint``) and the findings of runs (``--accept-finding``)."""
+    parts = [_resolution(report["log"].get("resolution")), *(_acceptance(a) for a in report.get("accepted") or [])]
+    body = "".join(p for p in parts if p)
+    return f'<section class="resolution"><h2>Accepted by a person</h2>{body}</section>' if body else ""
+
+
+def _acceptance(a: dict[str, Any]) -> str:
+    """A person's acceptance of the completeness findings that name a run, with the findings it covers now."""
+    found = a.get("findings") or []
+    rows = _table(["check", "object", "what"], [[escape(str(f.get("check"))), f"<code>{escape(str(f.get('object')))}</code>",
+                                                 escape(str(f.get("what")))] for f in found], "accepted") if found else ""
+    return (f'<p>{escape(str(a.get("by")))} accepted at {escape(str(a.get("acceptedAt")))} the completeness findings that name run '
+            f'<code>{escape(str(a.get("runId")))}</code> ({len(a.get("covers") or [])} recorded; {len(found)} finding(s) now, below, '
+            f'which do not fail the audit; any other finding about the run still does). Reason: <q>{escape(str(a.get("reason")))}</q>. '
+            f'The signed record is <code>{escape(str(a.get("key")))}</code>.</p>{rows}')
+
+
 def _resolution(record: dict[str, Any] | None) -> str:
     """A person's acceptance of the store's log as it is (``--accept-checkpoint --reason``), with what it closed."""
     if not record:
@@ -207,10 +228,10 @@ def _resolution(record: dict[str, Any] | None) -> str:
     closed = record.get("closed") or []
     rows = _table(["check", "object", "what"], [[escape(str(f.get("check"))), f"<code>{escape(str(f.get('object')))}</code>",
                                                  escape(str(f.get("what")))] for f in closed]) if closed else ""
-    return (f'<section class="resolution"><h2>Accepted by a person</h2><p>{escape(str(record.get("by")))} accepted the store\'s log '
+    return (f'<p>{escape(str(record.get("by")))} accepted the store\'s log '
             f'at {escape(str(record.get("acceptedAt")))} (log size {escape(str(before.get("treeSize")))} remembered, '
             f'{escape(str(after.get("treeSize")))} in the store), closing {len(closed)} finding(s). Reason: '
-            f'<q>{escape(str(record.get("reason")))}</q>. The signed record is <code>{escape(str(record.get("key")))}</code>.</p>{rows}</section>')
+            f'<q>{escape(str(record.get("reason")))}</q>. The signed record is <code>{escape(str(record.get("key")))}</code>.</p>{rows}')
 
 
 def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") -> str:
@@ -229,8 +250,8 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
 <h1>Training-data provenance audit</h1>
 <p>Store <code>{escape(report['store'])}</code> · {escape(report['mode'])} audit · {escape(report['startedAt'] or '')} → {escape(report['endedAt'] or '')}
 · tdprov {escape(report['tool']['version'])} · audit <code>{escape(report['auditId'])}</code></p>
-{_banner(len(errors), len(notes), _skipped(report))}
-{_resolution(report["log"].get("resolution"))}
+{_banner(len(errors), len(notes), _skipped(report), report["summary"].get("accepted", 0))}
+{_accepted(report)}
 <h2>Summary</h2>
 {_summary(report, len(errors), len(notes))}
 {_checks(report)}

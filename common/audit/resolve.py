@@ -1,4 +1,5 @@
-"""Resolving a gap: a person accepts the store's log as it is now, and the decision is recorded.
+"""Resolving a gap: a person accepts the store's log as it is now, or the completeness findings of a run, and the
+decision is recorded.
 
 ``tdprov audit --accept-checkpoint --reason TEXT`` closes the auditor's open gaps, forgets the
 checkpoint and inventory this auditor remembered, so that the audit re-takes both from the store as
@@ -6,6 +7,10 @@ it is (as a first audit does),
 and records the resolution twice: in the auditor's memory, and signed in the store under
 ``audit/resolutions/<time>-<audit id>.json`` (who, when, why, the checkpoints before and after, the
 findings it closed and the witness places it resets), so that every later reader sees that history was accepted, and by whom.
+
+``tdprov audit --accept-finding RUN_ID --reason TEXT`` accepts the completeness findings that name a run (see
+``accepted.py``), recorded the same way, under ``audit/resolutions/<time>-<audit id>-<run id>.json``, and kept in the
+audit state.
 """
 from __future__ import annotations
 
@@ -13,9 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from prov_common.audit.accepted import FIX_RUN_ID, apply_acceptances, propose
+from prov_common.audit.checks import Evaluation, registered_names
+from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, who
-from prov_common.audit.model import Finding
-from prov_common.bundle.layout import stamp
+from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
+from prov_common.audit.state import AcceptedRun
+from prov_common.bundle.layout import RUN_ID_PREFIX_MIN, stamp
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError
 from prov_common.signing import SigningKey, sign_envelope
@@ -25,6 +34,7 @@ from prov_common.w3cprov.identity import iso_z
 
 RESOLUTIONS_PREFIX = "audit/resolutions/"
 RESOLUTION_PAYLOAD_TYPE = "application/vnd.tdprov.audit-resolution+json"
+FIX_NOT_KEPT = "resolve the log's gap first (see the log check's findings), then accept the findings again"
 
 
 def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoint | None, signer: SigningKey, reason: str,
@@ -39,12 +49,71 @@ def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoin
               "store": store.uri, "before": memory.checkpoint.published() if memory.checkpoint else None,
               "after": KnownCheckpoint.of(head).published() if head else None, "closed": [f.to_dict() for f in [*memory.open, *also]],
               "witnessesReset": list(places)}
-    key = f"{RESOLUTIONS_PREFIX}{stamp(now)}-{audit_id[:8]}.json"
-    store.put(key, sign_envelope(canonical_bytes(record), RESOLUTION_PAYLOAD_TYPE, [signer]).to_json())
-    memory.resolutions.append(dict(record, key=key))
+    key = _record(memory, store, signer, record, f"{stamp(now)}-{audit_id[:8]}")
     memory.open, memory.checkpoint, memory.runs, memory.tags = [], None, {}, {}  # re-taken from the store as it is now
     memory.inventory = []
     return dict(record, key=key)
 
 
-__all__ = ["RESOLUTIONS_PREFIX", "accept_checkpoint"]
+def _record(memory: AuditorMemory, store: Store, signer: SigningKey, record: dict[str, Any], name: str) -> str:
+    """Sign ``record`` into the store under ``audit/resolutions/<name>.json`` and keep it in the auditor's memory; its key."""
+    key = f"{RESOLUTIONS_PREFIX}{name}.json"
+    store.put(key, sign_envelope(canonical_bytes(record), RESOLUTION_PAYLOAD_TYPE, [signer]).to_json())
+    memory.resolutions.append(dict(record, key=key))
+    return key
+
+
+def check_reason(reason: str | None, option: str) -> str:
+    """The reason a person gives for ``option``, stripped; none is bad input (it is recorded with the decision)."""
+    if not reason or not reason.strip():
+        raise BadInputError(f"{option} needs --reason: the decision is recorded with it.",
+                            fix=f"e.g. tdprov audit {option}{' RUN_ID' if option == '--accept-finding' else ''} --reason "
+                                "'run before the source was registered; checked by the data owner'")
+    return reason.strip()
+
+
+def check_acceptance(runs: Sequence[str], reason: str | None) -> None:
+    """Refuse, before the audit writes anything, ``--accept-finding`` without a reason or with a run id too short to
+    name one run."""
+    if not runs:
+        return
+    check_reason(reason, "--accept-finding")
+    short = [r for r in runs if len(r) < RUN_ID_PREFIX_MIN]
+    if short:
+        raise BadInputError(f"--accept-finding {short[0]!r} is too short to name a run.", fix=FIX_RUN_ID)
+
+
+def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[AcceptedRun], runs: Sequence[str], reason: str | None,
+                    memory: AuditorMemory, store: Store, signer: SigningKey, *, now: datetime, audit_id: str,
+                    persist: bool) -> list[dict[str, Any]]:
+    """Honour the acceptances ``kept`` (from the audit state) and record one per run of ``runs`` (``--accept-finding``) that
+    an open completeness finding names: signed under ``audit/resolutions/`` and in the auditor's memory, and kept in the
+    next state (``evaluation.state.accepted``). The findings they cover leave the completeness check; returns the report's
+    entries (see :func:`~prov_common.audit.accepted.apply_acceptances`). A run that no open finding names, or an audit that
+    writes no state (``persist`` false: the log was not appended), accepts nothing: a note says so."""
+    registered = registered_names(index)
+    accepted = list(kept)
+    notes: list[Finding] = []
+    for ref in dict.fromkeys(runs):
+        proposal = propose(ref, evaluation.state, accepted, registered)
+        if proposal.nothing is not None:
+            notes.append(proposal.nothing)
+            continue
+        if not persist:
+            notes.append(Finding(CHECK_COMPLETENESS, f"run {proposal.run_id}", f"--accept-finding {ref}: nothing was accepted: this audit "
+                                 "writes no audit state to keep it in (the log was not appended)", FIX_NOT_KEPT, severity=NOTE,
+                                 run_id=proposal.run_id))
+            continue
+        record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": check_reason(reason, "--accept-finding"),
+                  "store": store.uri, "runId": proposal.run_id, "covers": [list(c) for c in proposal.covers],
+                  "findings": [f.to_dict() for f in proposal.findings]}
+        key = _record(memory, store, signer, record, f"{stamp(now)}-{audit_id[:8]}-{proposal.run_id}")
+        accepted.append(AcceptedRun(proposal.run_id, record["reason"], record["by"], signer.key_id, record["acceptedAt"], key,
+                                    tuple(proposal.covers), tuple(proposal.findings)))
+    evaluation.state.accepted = accepted
+    entries = apply_acceptances(evaluation, accepted, registered)
+    evaluation.check(CHECK_COMPLETENESS).findings += notes
+    return entries
+
+
+__all__ = ["RESOLUTIONS_PREFIX", "accept_checkpoint", "accept_findings", "check_acceptance", "check_reason"]

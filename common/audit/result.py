@@ -59,6 +59,7 @@ class AuditResult:
     prov_key: str | None = None
     remembered: "KnownCheckpoint | None" = None  # the checkpoint this auditor had verified before this audit
     resolution: dict[str, Any] | None = None  # recorded when this audit accepted the store's log (--accept-checkpoint)
+    accepted: list[dict[str, Any]] = field(default_factory=list)  # completeness findings a person accepted, per run (--accept-finding)
     examined: set[str] = field(default_factory=set)  # run ids whose bundles this audit examined
     report_index: LineageIndex | None = None  # every run in the store, for the report (default: ``index``)
     log_gap: bool = False  # the log does not extend what this auditor or a witness verified: nothing was appended
@@ -80,6 +81,11 @@ class AuditResult:
     def exit_code(self) -> int:
         return 0 if self.clean else 1
 
+    @property
+    def accepted_count(self) -> int:
+        """How many findings a person accepted (listed apart, they do not fail the audit)."""
+        return sum(len(a["findings"]) for a in self.accepted)
+
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
 
@@ -89,6 +95,7 @@ class AuditResult:
             "clean": self.clean,
             "findings": len(self.errors),
             "notes": len(self.findings) - len(self.errors),
+            "accepted": self.accepted_count,
             "runs": len(runs) if self.runs_known is None else self.runs_known,
             "trainingRuns": sum(1 for r in runs if r.is_training) if self.training_runs_known is None else self.training_runs_known,
             "bundlesExamined": self.bundles_examined,
@@ -136,6 +143,7 @@ class AuditResult:
                 "resolution": self.resolution,
             },
             "checks": [c.to_dict() for c in self.checks],
+            "accepted": self.accepted,
             "quality": [r.to_dict() for r in self.quality_rows if r.failed or r.used_by][:MAX_QUALITY_ROWS],
             "qualityPassedVersions": validated_versions(index) if index is not None else sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],

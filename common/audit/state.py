@@ -4,7 +4,7 @@ One signed, write-once object per audit, ``audit/state/<tree size, 12 digits>-<t
 (DSSE, payload type below), bound to the checkpoint it was computed at (tree size, root and the
 digest of the checkpoint's bytes). It holds each check's open results (findings that stay, broken
 links and training gaps that a later run or source can still close, failing dataset versions, staged runs
-named with no bundle in the index, whose removal stays a finding), the
+named with no bundle in the index, whose removal stays a finding, and the completeness findings a person accepted), the
 counts of what was checked, the run ids logged near the newest index key (the listing window
 that the next audit re-reads), and the SHA-256 of the catalog objects the audit read or wrote (each of
 this log, so that the next audit and the catalog's readers need not read their checkpoints again). The
@@ -93,6 +93,32 @@ class UnsealedRun:
         return cls(str(raw["runId"]), str(raw["auditId"]), str(raw["reportedAt"]))
 
 
+@dataclass(frozen=True)
+class AcceptedRun:
+    """A person's acceptance of the completeness findings that name a run (``tdprov audit --accept-finding RUN_ID
+    --reason TEXT``): who, when, why, the signed record in the store (``key``), and what it covers: the keys of the open
+    links and training gaps it was given for (:func:`prov_common.audit.accepted.item_key`), with the findings as they
+    read then. A finding about the run that is not among them is not covered."""
+
+    run_id: str
+    reason: str
+    by: str
+    signer: str
+    accepted_at: str
+    key: str
+    covers: tuple[tuple[str, ...], ...]
+    findings: tuple[Finding, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runId": self.run_id, "reason": self.reason, "by": self.by, "signer": self.signer, "acceptedAt": self.accepted_at,
+                "key": self.key, "covers": [list(c) for c in self.covers], "findings": [f.to_dict() for f in self.findings]}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "AcceptedRun":
+        return cls(str(raw["runId"]), str(raw["reason"]), str(raw["by"]), str(raw["signer"]), str(raw["acceptedAt"]), str(raw["key"]),
+                   tuple(tuple(str(p) for p in c) for c in raw["covers"]), tuple(Finding(**f) for f in raw.get("findings") or ()))
+
+
 @dataclass
 class CheckState:
     """The checks' results so far, in the form the next audit continues from."""
@@ -106,19 +132,22 @@ class CheckState:
     failing: list[QualityRow] = field(default_factory=list)
     passed_versions: int = 0
     unsealed: list[UnsealedRun] = field(default_factory=list)  # staged runs with no indexed bundle, as first reported
+    accepted: list[AcceptedRun] = field(default_factory=list)  # completeness findings a person accepted, per run
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
                 "findings": [f.to_dict() for f in self.findings], "broken": [x.to_dict() for x in self.broken],
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
-                "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed]}
+                "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed],
+                "accepted": [x.to_dict() for x in self.accepted]}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
         return cls(int(raw["runs"]), int(raw["trainingRuns"]), {str(k): int(v) for k, v in raw["checked"].items()},
                    [Finding(**f) for f in raw["findings"]], [OpenLink.from_dict(x) for x in raw["broken"]],
                    [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
-                   int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()])  # none in older states
+                   int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()],  # none in older states
+                   [AcceptedRun.from_dict(x) for x in raw.get("accepted") or ()])
 
 
 @dataclass
@@ -197,4 +226,5 @@ def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -
     return key
 
 
-__all__ = ["AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "UnsealedRun", "load_state", "state_key", "write_state"]
+__all__ = ["AcceptedRun", "AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "UnsealedRun", "load_state", "state_key",
+           "write_state"]

@@ -44,7 +44,12 @@ def register(subparsers: Any) -> None:
                              "checks the log against it next time; repeatable, added to TDPROV_WITNESS")
     parser.add_argument("--accept-checkpoint", action="store_true",
                         help="accept the store's log as it is now and close the open gaps (needs --reason; recorded in the store)")
-    parser.add_argument("--reason", default=None, help="why the gap is accepted (with --accept-checkpoint)")
+    parser.add_argument("--accept-finding", metavar="RUN_ID", action="append", default=[],
+                        help="accept the completeness findings that name this run (a run that read a source before it was "
+                             "registered): they are listed as accepted and no longer fail the audit (needs --reason; recorded in "
+                             "the store); repeatable")
+    parser.add_argument("--reason", default=None,
+                        help="why the gap or the findings are accepted (with --accept-checkpoint or --accept-finding; recorded)")
     add_store_option(parser)
     parser.set_defaults(func=run)
 
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_audit(store, settings, full=args.full, rehash=args.rehash, report_dir=args.report,
                        stale_after=timedelta(hours=args.stale_hours), progress=None if not args.quiet and not args.json else False,
                        witnesses=args.witness, remember_in=args.remember_in, accept_checkpoint=args.reason if args.accept_checkpoint else None,
-                       require_runs=True)
+                       require_runs=True, accept_findings=args.accept_finding, reason=args.reason)
     if args.json:
         print(json.dumps(result.published(), indent=2, sort_keys=True))
         return result.exit_code
@@ -75,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)" + (f"; {check.detail}" if check.detail else ""))
         for f in result.findings:
             print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
+        for a in result.accepted:
+            if a["findings"]:
+                print(f"  accepted by {a['by']} at {a['acceptedAt']}, the findings of run {a['runId']}: {a['reason']!r} ({a['key']})")
+            for f in a["findings"]:
+                print(f"    [{f['check']}] accepted: {f['object']}: {f['what']}")
     cp = result.checkpoint.checkpoint if result.checkpoint else None
     html, json_report = (_where(store, args.report, key) for key in (result.report_html, result.report_json))
     print(f"{verdict(result)}; log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})", file=sys.stdout)
@@ -84,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
 def verdict(result: "AuditResult") -> str:
     """The audit's result in the words of the HTML report and the JSON summary: findings fail it, notes do not."""
     notes = len(result.findings) - len(result.errors)
+    accepted = f"; {result.accepted_count} finding(s) accepted by a person" if result.accepted_count else ""
     if not result.clean:
-        return f"audit found {len(result.errors)} finding(s)"
-    return "audit clean" + (f"; {notes} note(s)" if notes else "")
+        return f"audit found {len(result.errors)} finding(s){accepted}"
+    return "audit clean" + (f"; {notes} note(s)" if notes else "") + accepted
 
 
 def _where(store: Any, report_dir: str | None, location: str | None) -> str | None:

@@ -17,6 +17,7 @@ from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_doc
 from prov_common.sources.media import media_type, media_type_of_path
 SOURCE_PAYLOAD_TYPE = "application/vnd.tdprov.source+json"
 SOURCE_FORMAT = "https://tdprov.dev/source-record/v1"
+SOURCE_NAMESPACE = "tdprov://sources"  # the dataset namespace of a source a step names before it is registered (no digest)
 
 PERSONAL_DATA = ("none", "personal", "sensitive", "pseudonymised", "anonymised")
 CONFIDENTIALITY = ("public", "internal", "confidential", "restricted")

@@ -1,0 +1,103 @@
+"""Completeness findings a person accepted (``tdprov audit --accept-finding RUN_ID --reason TEXT``), no I/O.
+
+A run's record never changes: a run that read a source before it was registered names it without a digest for
+ever, and its findings (the input with no digest, the gaps of the training runs downstream of it) would stay on
+every audit. A person who has checked such a run accepts the completeness findings that name it: the open links
+of its inputs and the training gaps that run through it or, for a training run, its own. The acceptance records
+what it covers, by the keys of those links and gaps (:func:`item_key`), and the audit state keeps it, so that
+incremental and full audits honour it alike: the findings it covers are listed as accepted and do not fail the
+audit. Anything it does not cover stays a finding: another check's finding about the run, or the gap of a training
+run that reads the run's output later. The signed record of the acceptance is written by ``resolve.py``.
+"""
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prov_common.audit.checks import Evaluation, completeness_findings
+from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
+from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
+from prov_common.bundle.layout import RUN_ID_PREFIX_MIN
+
+FIX_RUN_ID = "pass the run id that a completeness finding names (its run_id), in full or its first 8 or more characters"
+
+
+def item_key(item: OpenLink | TrainingGap) -> tuple[str, ...]:
+    """What an acceptance names an open link or a training gap by: the same in every audit, incremental or full."""
+    if isinstance(item, TrainingGap):
+        return ("training", item.run_id, item.input_label, *item.link.ident)
+    return ("input", *item.ident)
+
+
+def _names(item: OpenLink | TrainingGap, run_id: str) -> bool:
+    """Whether the finding of ``item`` names run ``run_id``: the run that read the input, or the training run."""
+    if isinstance(item, TrainingGap):
+        return run_id in (item.run_id, item.link.run_id)
+    return item.run_id == run_id
+
+
+def _items(state: CheckState) -> list[OpenLink | TrainingGap]:
+    return [*state.broken, *state.gaps]
+
+
+def resolve_run(ref: str, state: CheckState) -> str | list[str]:
+    """The run id that ``ref`` (a run id, or its first 8 or more characters) means among the runs that open links and
+    training gaps name; else the ids it could mean (none, or several)."""
+    named = {r for item in _items(state) for r in ((item.run_id, item.link.run_id) if isinstance(item, TrainingGap) else (item.run_id,))}
+    if ref in named:
+        return ref
+    found = sorted(r for r in named if len(ref) >= RUN_ID_PREFIX_MIN and r.startswith(ref))
+    return found[0] if len(found) == 1 else found
+
+
+@dataclass
+class Proposal:
+    """What an acceptance of ``run_id`` would cover now: the keys of the items and their findings; or why it covers nothing."""
+
+    run_id: str
+    covers: list[tuple[str, ...]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    nothing: Finding | None = None
+
+
+def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], registered: Container[str] = ()) -> Proposal:
+    """The open links and training gaps that name run ``ref`` and no earlier acceptance covers, with their findings; a
+    note (``nothing``) when there are none."""
+    run_id = resolve_run(ref, state)
+    if isinstance(run_id, list):
+        what = (f"{ref!r} begins the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
+                else f"no open completeness finding names run {ref}")
+        return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
+                                             FIX_RUN_ID, severity=NOTE))
+    done = {c for a in accepted for c in a.covers}
+    mine = [item for item in _items(state) if _names(item, run_id) and item_key(item) not in done]
+    if not mine:
+        what = f"--accept-finding {ref}: the completeness findings that name run {run_id} were accepted already; nothing more was accepted"
+        return Proposal(run_id, nothing=Finding(CHECK_COMPLETENESS, f"run {run_id}", what, "nothing to do", severity=NOTE, run_id=run_id))
+    return Proposal(run_id, [item_key(x) for x in mine], completeness_findings(*_split(mine), registered))
+
+
+def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = ()) -> list[dict[str, Any]]:
+    """Take the findings ``accepted`` cover out of the completeness check (each item goes to the first acceptance that
+    covers it) and return the report's entries: each acceptance with the findings it covers now (``findings``)."""
+    covered: list[list[OpenLink | TrainingGap]] = [[] for _ in accepted]
+    owner = {c: i for i, a in reversed(list(enumerate(accepted))) for c in a.covers}
+    left: list[OpenLink | TrainingGap] = []
+    for item in _items(evaluation.state):
+        i = owner.get(item_key(item))
+        (left if i is None else covered[i]).append(item)
+    check = evaluation.check(CHECK_COMPLETENESS)
+    derived = set(completeness_findings(*_split(_items(evaluation.state)), registered))
+    others = [f for f in check.findings if f not in derived]  # not of a link or gap (notes on undeclared outputs, ...)
+    check.findings = completeness_findings(*_split(left), registered) + others
+    return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
+                 findings=[f.to_dict() for f in completeness_findings(*_split(items), registered)])
+            for a, items in zip(accepted, covered)]
+
+
+def _split(items: list[OpenLink | TrainingGap]) -> tuple[list[OpenLink], list[TrainingGap]]:
+    return [x for x in items if isinstance(x, OpenLink)], [x for x in items if isinstance(x, TrainingGap)]
+
+
+__all__ = ["Proposal", "apply_acceptances", "item_key", "propose", "resolve_run"]

@@ -1,0 +1,108 @@
+"""A run made before its source was registered stays without the source's digest for ever; a person accepts
+its completeness findings with 'tdprov audit --accept-finding RUN_ID --reason TEXT' (signed, kept in the
+audit state): incremental and --full audits list them as accepted and pass, and any other finding stays one."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from prov_common.audit import run_audit
+from prov_common.audit.model import CHECK_COMPLETENESS
+from prov_common.cli import main as tdprov
+from prov_common.config import Settings
+from prov_common.signing import open_envelope, trust_from_settings
+from prov_common.store import open_store
+
+from test_audit_support import T0, dataset, digest, flip_byte, run_events, seal
+
+REASON = "first run of the pipeline, made before vendor-orders was registered"
+
+
+def audit(store: str, out: Path, *options: str) -> tuple[int, dict, str]:
+    rc = tdprov(["audit", "--store", store, "--report", str(out), *options])
+    return rc, json.loads((out / "report.json").read_text()), (out / "report.html").read_text()
+
+
+def completeness(report: dict) -> list[dict]:
+    return next(c for c in report["checks"] if c["name"] == CHECK_COMPLETENESS)["findings"]
+
+
+def _pipeline(store: str) -> tuple[str, str]:
+    """The first run reads 'vendor-orders' before it is registered (by name, no digest); then it is registered and
+    the pipeline runs again, tracing to it."""
+    s = open_store(store)
+    orders, clean = digest("orders"), digest("clean")
+    prepare = seal(s, run_events("orders", [dataset("vendor-orders", None, namespace="tdprov://sources")],
+                                 [dataset("/data/clean.parquet", clean)]))
+    train = seal(s, run_events("model", [dataset("/data/clean.parquet", clean)], [dataset("/models/m.pkl", digest("m"))],
+                               start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    assert tdprov(["source", "add", "/data/orders.csv", "--digest", orders, "--name", "vendor-orders", "--license", "CC0-1.0",
+                   "--issuer", "Acme", "--store", store]) == 0
+    seal(s, run_events("orders", [dataset("/data/orders.csv", orders)], [dataset("/data/clean.parquet", digest("clean 2"))],
+                       start=T0 + timedelta(hours=2)))
+    seal(s, run_events("model", [dataset("/data/clean.parquet", digest("clean 2"))], [dataset("/models/m.pkl", digest("m2"))],
+                       start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    return prepare, train
+
+
+def test_findings_of_a_run_made_before_its_source_was_registered_are_accepted_by_a_person(tmp_path: Path, capsys) -> None:
+    store = str(tmp_path / "store")
+    prepare, train = _pipeline(store)
+    rc, report, _ = audit(store, tmp_path / "r1")
+    assert rc == 1
+    found = {f["run_id"]: f for f in completeness(report)}
+    assert set(found) == {prepare, train}
+    assert "read it before source 'vendor-orders' was registered" in found[train]["what"], found[train]["what"]
+    assert "read it before source 'vendor-orders' was registered" in found[prepare]["what"]
+    assert f"--accept-finding {prepare} --reason" in found[train]["fix"]
+    assert "--accept-finding" in found[train]["fix"] and "--accept-finding" in found[prepare]["fix"]
+
+    # the acceptance needs a reason, and names a run that an open finding names
+    assert tdprov(["audit", "--store", store, "--accept-finding", prepare]) == 2
+    assert "--reason" in capsys.readouterr().err
+
+    capsys.readouterr()
+    rc, report, html = audit(store, tmp_path / "r2", "--accept-finding", prepare[:8], "--reason", REASON)
+    out = capsys.readouterr().out
+    assert rc == 0, [f["what"] for c in report["checks"] for f in c["findings"]]
+    assert "2 finding(s) accepted by a person" in out and REASON in out
+    assert completeness(report) == [] and report["summary"]["accepted"] == 2
+    [accepted] = report["accepted"]
+    assert (accepted["runId"], accepted["reason"]) == (prepare, REASON) and accepted["by"] and accepted["acceptedAt"]
+    assert {f["run_id"] for f in accepted["findings"]} == {prepare, train} and len(accepted["covers"]) == 2
+    # signed, in the store
+    settings = Settings.from_env(store=store)
+    opened = open_envelope(open_store(store).get(accepted["key"]), trust_from_settings(settings),
+                           "application/vnd.tdprov.audit-resolution+json", what="resolution")
+    assert json.loads(opened.payload)["runId"] == prepare
+    assert "<h2>Accepted by a person</h2>" in html and REASON in html and prepare in html.split("Accepted by a person", 1)[1]
+    assert "Clean" in html and "2 finding(s) accepted by a person" in html
+
+    # every later audit honours it, incremental and --full, and lists what it covers
+    for options in ((), ("--full",), ()):
+        rc, report, html = audit(store, tmp_path / f"r3{len(options)}", *options)
+        assert rc == 0 and report["summary"]["accepted"] == 2 and report["accepted"][0]["reason"] == REASON
+        assert "Accepted by a person" in html
+
+    # a new training run on the data that run made is a new finding; another kind of finding about the run is one too
+    s = open_store(store)
+    later = seal(s, run_events("model", [dataset("/data/clean.parquet", digest("clean"))], [dataset("/models/m.pkl", digest("m3"))],
+                               start=T0 + timedelta(hours=4), job_type="TRAINING"))
+    rc, report, _ = audit(store, tmp_path / "r4")
+    assert rc == 1 and [f["run_id"] for f in completeness(report)] == [later]
+    assert report["summary"]["accepted"] == 2
+    flip_byte(store, f"bundles/{prepare}/manifest.json")
+    result = run_audit(open_store(store), settings, full=True, report_dir=tmp_path / "r5", progress=False)
+    assert any(f.run_id == prepare for f in result.errors if f.check != CHECK_COMPLETENESS), [f.what for f in result.errors]
+
+
+def test_accepting_a_run_that_no_open_finding_names_accepts_nothing(tmp_path: Path, capsys) -> None:
+    store = str(tmp_path / "store")
+    _pipeline(store)
+    assert tdprov(["audit", "--store", store, "--report", str(tmp_path / "r"), "--accept-finding", "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+                   "--reason", REASON]) == 1
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["accepted"] == [] and report["summary"]["accepted"] == 0
+    notes = [f for f in completeness(report) if f.get("severity") == "note"]
+    assert len(notes) == 1 and "no open completeness finding names run 00000000-" in notes[0]["what"]
