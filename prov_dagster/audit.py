@@ -77,7 +77,7 @@ def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = 
 
 class InstanceWitness:
     """The newest checkpoint an audit of ``store_uri`` verified, kept in the Dagster instance's key-value
-    storage (``tdprov/audit/checkpoint/<store id>``): every audit job or asset run checks the log against
+    storage (``tdprov/audit/checkpoint/<store URI hash>``): every audit job or asset run checks the log against
     it, and moves it only when the log extends it, so the instance witnesses a roll back even when the
     auditor's own memory is lost."""
 

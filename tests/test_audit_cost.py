@@ -92,8 +92,9 @@ def test_second_audit_reads_what_is_new_whatever_the_store_size(tmp_path: Path) 
     assert reads_small["auditor inventory"] <= 1 + MEMORY_COMPACT_AFTER and reads_large["auditor inventory"] <= 1 + MEMORY_COMPACT_AFTER
     for store in (small, large):
         memory = json.loads(memory_path(store.uri).read_text())
-        assert set(memory) == {"format", "store", "checkpoint", "inventory", "open", "resolutions"}, set(memory)
+        assert set(memory) == {"format", "store", "checkpoint", "inventory", "open", "resolutions", "storeIdentity"}, set(memory)
         assert 1 <= len(memory["inventory"]) <= 1 + MEMORY_COMPACT_AFTER and not memory["open"] and not memory["resolutions"]
+    assert reads_small["_tdprov/store.json"] == reads_large["_tdprov/store.json"] == 1  # the store's identity: once per audit
     rest = lambda reads: {k: v for k, v in reads.items() if k not in ("catalog", "auditor inventory")}  # noqa: E731
     assert rest(reads_small) == rest(reads_large), (reads_small, reads_large)
     checkpoints = {k: n for k, n in large.gets.items() if k.startswith("log/checkpoints/")}

@@ -16,6 +16,7 @@ from prov_common.signing import SigningKey, default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_common.store.identity import writer_store_id
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -58,7 +59,8 @@ def run_events(job: str, inputs: list[dict], outputs: list[dict], *, start: date
 
 
 def seal(store: Store, events: list[dict], key: SigningKey | None = None) -> str:
-    bundle = build_bundle(events, None, key or default_signing_key())
+    """Seal a run as the transport does: signed for the store's identity."""
+    bundle = build_bundle(events, None, key or default_signing_key(), store_id=writer_store_id(store))
     deliver_bundle(store, bundle)
     return bundle.run_id
 

@@ -50,7 +50,8 @@ def _resign_with_untrusted_key(uri: str, run_id: str) -> None:
     events = parse_events_jsonl(raw_read(uri, prefix + layout.EVENTS_FILE))
     manifest = raw_read(uri, prefix + layout.MANIFEST_FILE)
     sealed = datetime.fromisoformat(re.search(rb'"sealedAt":"([^"]+)"', manifest).group(1).decode().replace("Z", "+00:00"))
-    forged = build_bundle(events, None, SigningKey.generate(), sealed_at=sealed)
+    named = re.search(rb'"storeId":"([^"]+)"', manifest)
+    forged = build_bundle(events, None, SigningKey.generate(), sealed_at=sealed, store_id=named.group(1).decode() if named else None)
     assert forged.manifest_bytes == manifest
     raw_write(uri, prefix + layout.STATEMENT_FILE, forged.statement_bytes)
 

@@ -243,8 +243,9 @@ def test_writer_records_runs_and_cannot_rewrite_history(aws: IamS3, monkeypatch,
     runs = _record(uri, tmp_path / "spool", 2)  # staging, bundle objects, indexed record, index entry
     store = open_store(uri)
     keys = list(store.list())
-    assert {k.split("/")[0] for k in keys} == {"_tdprov", "staging", "bundles", "index"}  # _tdprov: the admin's probe
-    assert len(keys) == 1 + 2 * 8  # per run: 2 staged events, 4 bundle objects, the indexed record, the index entry
+    assert {k.split("/")[0] for k in keys} == {"_tdprov", "staging", "bundles", "index"}  # _tdprov: the admin's probe, the identity
+    assert len(keys) == 2 + 2 * 8  # per run: 2 staged events, 4 bundle objects, the indexed record, the index entry
+    assert "_tdprov/store.json" in keys  # made by the admin's store init; the writer signs its id into each bundle
     assert all(verify_bundle(store, run, trust_from_settings()).ok for run in runs)
     assert main(["verify", "--store", uri]) == 0
     store.check_write_once()  # the probe needs put and get under _tdprov/ only

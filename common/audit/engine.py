@@ -22,6 +22,7 @@ from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, lo
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
+from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, refresh_fingerprints, remember_runs, retake_verified
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
@@ -150,12 +151,13 @@ def _audit(
         log_check.findings += lost
     else:
         memory.add_open(lost)
+    identity = check_identity(store, memory, accepting=accept_checkpoint is not None)  # the store's id: read once, remembered
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
-                                   places=[p.name for p in places], also=removed)
+                                   places=[p.name for p in places], also=[*removed, *identity.closed])
         unsealed = [r for r in unsealed if r.run_id not in {f.run_id for f in removed}]
     first_audit = memory.checkpoint is None and not memory.runs
     gaps: list[Finding] = []
@@ -183,7 +185,7 @@ def _audit(
                             "progress and no audit log, so there is nothing to audit (nothing was written to it).",
                             fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
                                 "or audit once a pipeline has recorded a run")
-    inventory = CheckResult(CHECK_INVENTORY)
+    inventory = CheckResult(CHECK_INVENTORY, findings=identity.findings)
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries
     records: dict[str, RunRecord] = {}

@@ -18,12 +18,13 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.verify import CheckedBundle, verify_and_derive
+from prov_common.bundle.verify import OTHER_STORE, CheckedBundle, verify_and_derive
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState
 from prov_common.w3cprov.identity import dataset_label, iso_z
@@ -35,6 +36,7 @@ _FIXES = {
     "untrusted key": "if you trust the signer, add its public key to TDPROV_TRUSTED_KEYS; otherwise treat the bundle as forged",
     "unsigned": "the bundle was not written by tdprov's sealing; treat it as forged or re-seal the run from its source events",
     "unlisted object": "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
+    OTHER_STORE: FIX_OTHER_STORE,
 }
 _NOTED = "nothing to do: the bundle was written by another version of the PROV mapping"
 _FIX_ENTRY = ("restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was "

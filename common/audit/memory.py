@@ -9,6 +9,7 @@ rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON f
   run's index key, and the listing fingerprint, size and ETag or a local file's mtime and inode, of
   each object it tracks), so the file does not grow with the store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
+- the store's identity (``_tdprov/store.json``: its id and the SHA-256 of its bytes), as first seen;
 - the resolutions made, each with who, when, why and the checkpoints before and after.
 
 The file is the auditor's own: keep it, and copies of its checkpoint (witnesses), out of reach of
@@ -92,18 +93,24 @@ class AuditorMemory:
     inline: bool = False  # runs and tags came from the file (format v1): the next save moves them to objects
     saved_runs: dict[str, str] = field(default_factory=dict, repr=False)  # as loaded: what is new goes to a segment
     saved_tags: dict[str, str] = field(default_factory=dict, repr=False)
+    identity: dict[str, str] | None = None  # the store's identity as first seen: {"storeId", "digest"} (audit/identity.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": MEMORY_FORMAT, "store": self.store, "checkpoint": self.checkpoint.to_dict() if self.checkpoint else None,
-                "inventory": self.inventory, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
+        out = {"format": MEMORY_FORMAT, "store": self.store, "checkpoint": self.checkpoint.to_dict() if self.checkpoint else None,
+               "inventory": self.inventory, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
+        if self.identity is not None:
+            out["storeIdentity"] = self.identity
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], path: Path | None = None) -> "AuditorMemory":
         cp = raw.get("checkpoint")
         inline = "runs" in raw or "tags" in raw
+        identity = raw.get("storeIdentity")
         return cls(str(raw["store"]), KnownCheckpoint.from_dict(cp) if cp else None, dict(raw.get("runs") or {}),
                    dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path,
-                   [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline)
+                   [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline,
+                   identity={"storeId": str(identity["storeId"]), "digest": str(identity["digest"])} if identity else None)
 
     def add_open(self, findings: list[Finding]) -> None:
         """Keep ``findings`` open (once each) until a resolution."""

@@ -5,7 +5,7 @@ small whatever the store's size.
 The memory file holds the checkpoint, the open gaps, the resolutions and the SHA-256 of at most
 ``COMPACT_AFTER + 1`` inventory objects: a *summary* (every run id with its index key, every tracked
 key with its fingerprint) and the *segments* written after it (what each later audit added or
-changed). They live under ``audit/auditor-inventory/<store id>/<time>-<audit>-{summary,segment}.json``
+changed). They live under ``audit/auditor-inventory/<store URI hash>/<time>-<audit>-{summary,segment}.json``
 (DSSE-signed by the auditor, written once, never listed by the inventory itself). An object that is
 missing or whose bytes no longer have the pinned digest is a finding that stays open until a person
 accepts the store as it is (``--accept-checkpoint``): deleting the inventory blinds no audit.

@@ -90,6 +90,7 @@ def derive_bundle(
     digest_sets: str | None = DIGEST_SETS,
     prov_mapping: str = PROV_MAPPING,
     local_names: bool = True,
+    store_id: str | None = None,
 ) -> Derived:
     """The bundle's files and manifest from its events, folded once (pure; :func:`build_bundle`
     signs it, verification compares it with what is stored).
@@ -100,6 +101,7 @@ def derive_bundle(
     ``prov_mapping``: the PROV mapping version to derive ``prov.json`` by (verification passes the stored
     manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
     ``local_names``: fold local file names as tdprov names them (False re-derives a bundle sealed before that).
+    ``store_id``: the id of the store the bundle is for (``prov_common.store.identity``), recorded in the manifest.
     """
     sets = check_version(digest_sets)
     ordered = order_events(events)
@@ -128,6 +130,7 @@ def derive_bundle(
         prov_mapping=prov_mapping,
         dataset_naming=DATASET_NAMING,
         digest_sets=digest_sets,
+        store_id=store_id,
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
 
@@ -138,13 +141,17 @@ def build_bundle(
     signer: SigningKey,
     *,
     sealed_at: datetime | None = None,
+    store_id: str | None = None,
 ) -> Bundle:
     """The bundle of one run's events (dicts or openlineage-python RunEvents) and attachments.
 
     ``attachments`` maps bundle paths (see :func:`layout.samples_path`, :func:`layout.rows_path`) to bytes.
     ``sealed_at`` (default now) is recorded in the manifest and orders the store's index.
+    ``store_id``: the id of the store it is for (:func:`prov_common.store.identity.writer_store_id`), signed through
+    the manifest, so that a copy of the bundle in another store is found; None leaves it out (as in bundles sealed
+    before stores had an identity, which readers accept).
     """
-    d = derive_bundle(events, attachments, sealed_at=sealed_at)
+    d = derive_bundle(events, attachments, sealed_at=sealed_at, store_id=store_id)
     envelope = sign_envelope(statement_for(d.manifest, blake3_digest(d.manifest_bytes)), INTOTO_PAYLOAD_TYPE, [signer])
     return Bundle(d.state.run_id, d.files, d.manifest, d.manifest_bytes, envelope.to_json(), signer.key_id)
 
@@ -165,5 +172,5 @@ class BundleBuilder:
         self.attachments[layout.check_attachment_path(path)] = data
         return self
 
-    def build(self, *, sealed_at: datetime | None = None) -> Bundle:
-        return build_bundle(self.events, self.attachments, self.signer, sealed_at=sealed_at)
+    def build(self, *, sealed_at: datetime | None = None, store_id: str | None = None) -> Bundle:
+        return build_bundle(self.events, self.attachments, self.signer, sealed_at=sealed_at, store_id=store_id)

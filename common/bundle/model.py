@@ -104,6 +104,7 @@ class Manifest:
     prov_mapping: str | None = None  # the events -> PROV mapping version that made prov.json
     dataset_naming: str | None = None  # the naming version of the statement's dataset names (bundle.naming)
     digest_sets: str | None = None  # the version of the datasets' in-toto DigestSets (bundle.subjects); None: 1
+    store_id: str | None = None  # the store it was written to (store.identity); None in bundles sealed before stores had one
 
     @cached_property
     def by_path(self) -> dict[str, FileEntry]:
@@ -129,6 +130,8 @@ class Manifest:
             out["datasetNaming"] = self.dataset_naming
         if self.digest_sets is not None:
             out["digestSets"] = self.digest_sets
+        if self.store_id is not None:
+            out["storeId"] = self.store_id
         return out
 
     def to_json(self) -> bytes:
@@ -146,6 +149,7 @@ class Manifest:
                 prov_mapping=None if raw.get("provMapping") is None else str(raw["provMapping"]),
                 dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
                 digest_sets=None if raw.get("digestSets") is None else str(raw["digestSets"]),
+                store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
                 files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -168,6 +172,7 @@ class BundleSummary:
     manifest_digest: str | None = None
     cursor: str | None = None  # the index key it was read from (pass as since_cursor to continue)
     started_at: str | None = None  # None in entries written before they held the start (lineage then uses the end)
+    store_id: str | None = None  # the store its manifest names (None: sealed before stores had an identity)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -177,6 +182,8 @@ class BundleSummary:
         }
         if self.started_at is not None:
             out["startedAt"] = self.started_at
+        if self.store_id is not None:
+            out["storeId"] = self.store_id
         return out
 
     def to_json(self) -> bytes:
@@ -192,6 +199,7 @@ class BundleSummary:
                 manifest_digest=raw.get("manifestDigest"),
                 cursor=cursor,
                 started_at=None if raw.get("startedAt") is None else str(raw["startedAt"]),
+                store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).",
@@ -213,6 +221,7 @@ class BundleSummary:
             key_id=key_id,
             manifest_digest=manifest_digest,
             started_at=manifest.started_at,
+            store_id=manifest.store_id,
         )
 
     def expected_of(self, manifest: Manifest, manifest_digest: str) -> "BundleSummary":

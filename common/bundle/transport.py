@@ -38,6 +38,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, default_spool_dir
 from prov_common.store.s3 import S3ClientFactory
 from prov_common.w3cprov.events import parse_time
@@ -370,7 +371,7 @@ class ProvenanceTransport(Transport):
                 attachments[rest[len("attachments/") :]] = data
             elif rest.endswith(".json"):
                 self._add_staged_event(run_id, key, data, events, attachments)
-        bundle = build_bundle(events, attachments, self.signer)
+        bundle = build_bundle(events, attachments, self.signer, store_id=writer_store_id(self.store))
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)
         if result.status == "already-sealed":

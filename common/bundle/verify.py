@@ -17,12 +17,15 @@ from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.identity import foreign_store
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.events import folds_local_names, parse_time
 from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 
+OTHER_STORE = "other store"
+"""The problem of a bundle whose manifest names another store's identity than this store's."""
 ATTACHMENT_CHUNK = 8 << 20
 """Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole."""
 
@@ -121,7 +124,8 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     ``wrong payload type``, ``digest mismatch`` (file, or the manifest against the signed statement),
     ``unlisted object`` (in the bundle's prefix but not in its manifest), ``inconsistent`` (events of
     another run, PROV or summary not what the events give; an index entry in ``index_keys`` that
-    does not summarise this bundle), ``malformed``.
+    does not summarise this bundle), ``malformed``, ``other store`` (signed for another store's identity:
+    copied from it).
 
     ``index_keys``: the run's index entries, when the caller listed the index (see
     :func:`~prov_common.bundle.verify_runs.verify_runs`); None when it did not. ``recorded_entry`` (with
@@ -183,6 +187,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         report.add(manifest_key, "inconsistent", f"manifest is for run {manifest.run_id}, not {run_id}")
     if statement is not None and statement.predicate.get("runId") != run_id:
         report.add(statement_key, "inconsistent", f"statement is for run {statement.predicate.get('runId')}")
+    if (elsewhere := foreign_store(store, manifest.store_id)) is not None:
+        report.add(manifest_key, OTHER_STORE, elsewhere)
 
     files: dict[str, bytes] = {}  # events and PROV, read whole to be parsed
     attachments: list[str] = []  # hashed as a stream, never held
@@ -281,7 +287,8 @@ def _check_consistency(
         report.add(events_key, "inconsistent", "events are not canonical JSON lines in eventTime order")
     if layout.PROV_FILE in files:
         _check_prov(prefix + layout.PROV_FILE, files[layout.PROV_FILE], expected.files[layout.PROV_FILE], manifest.mapping, report)
-    recorded_versions = replace(expected.manifest, prov_mapping=manifest.prov_mapping, dataset_naming=manifest.dataset_naming)
+    recorded_versions = replace(expected.manifest, prov_mapping=manifest.prov_mapping, dataset_naming=manifest.dataset_naming,
+                                store_id=manifest.store_id)  # the events do not give the store: it is checked on its own
     wrong = _diff_fields(recorded_versions.to_dict(), manifest.to_dict())
     if wrong:
         report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")

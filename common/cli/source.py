@@ -128,7 +128,7 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
-_RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "bytes", "registered_at", "extra"}
+_RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "bytes", "registered_at", "extra", "store_id"}
 
 
 def run_list(args: argparse.Namespace) -> int:

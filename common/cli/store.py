@@ -35,6 +35,7 @@ class BucketState:
     retention_days: int | None = None
     retention_years: int | None = None
     conditional_writes: bool | None = None
+    store_id: str | None = None  # the store's identity (_tdprov/store.json), created by init when it had none
     changed: list[str] | None = None
     problems: list[str] | None = None
 
@@ -46,6 +47,7 @@ class BucketState:
             f"versioning:         {self.versioning}",
             f"object lock:        {'enabled, ' + retention if self.object_lock else 'off'}",
             f"conditional writes: {'honoured (If-None-Match: *)' if self.conditional_writes else 'NOT honoured' if self.conditional_writes is False else 'not checked'}",
+            f"store id:           {self.store_id or 'none'}",
         ]
 
 
@@ -75,8 +77,9 @@ def register(subparsers: Any) -> None:
     verbs = parser.add_subparsers(dest="store_verb", required=True, metavar="{init,repair,seal}")
     init = add_verb(verbs, "init", help="create a local store, or check and set versioning and Object Lock on an S3 store's bucket",
                     description="Create a local store folder, or check an s3:// store: that the endpoint honours conditional "
-                                "writes, and (asked) turn on versioning and a default Object Lock retention. Exit 1 when a "
-                                "check fails.",
+                                "writes, and (asked) turn on versioning and a default Object Lock retention. Either way, give "
+                                "the store its identity (_tdprov/store.json) when it has none: the id its bundles and source "
+                                "records are signed for. Exit 1 when a check fails.",
                     example="tdprov store init s3://ml-lineage/prod --versioning --object-lock compliance --retention-days 3650")
     init.add_argument("uri", metavar="PATH|URI", help="a local folder to create (no WORM protection) or s3://bucket/prefix to check")
     init.add_argument("--versioning", action="store_true", help="turn bucket versioning on")
@@ -174,6 +177,7 @@ def _repair_lines(outcome: RepairOutcome) -> list[str]:
 
 def _init_local(args: argparse.Namespace) -> int:
     from prov_common.store import open_store
+    from prov_common.store.identity import IDENTITY_KEY, ensure_identity
 
     if args.versioning or args.object_lock:
         raise BadInputError(f"'{args.uri}' is a local folder: versioning and Object Lock are S3 features.",
@@ -181,10 +185,13 @@ def _init_local(args: argparse.Namespace) -> int:
     store = open_store(args.uri)
     store.root.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
     store.check_write_once()
+    identity, created = ensure_identity(store)
     if args.json:
-        print(json.dumps({"store": store.uri, "kind": "local folder", "writeOnce": "exclusive create", "worm": False}, indent=2))
+        print(json.dumps({"store": store.uri, "kind": "local folder", "writeOnce": "exclusive create", "worm": False,
+                          "storeId": identity.store_id, "storeIdCreated": created}, indent=2))
     else:
         print(f"store: {store.describe()} (write-once by exclusive create; no WORM: a user with write access can delete files)")
+        print(f"store id: {identity.store_id} ({'created' if created else 'kept'}, {IDENTITY_KEY})")
     return 0
 
 
@@ -193,6 +200,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     """Read, and when asked set, versioning and the Object Lock default retention of ``uri``'s bucket."""
     from botocore.exceptions import ClientError
 
+    from prov_common.store.identity import IDENTITY_KEY, ensure_identity
     from prov_common.store.s3 import S3Store
 
     store = S3Store(uri, client=client)
@@ -224,6 +232,11 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     except StoreError as exc:
         state.conditional_writes = False
         state.problems.append(exc.what)
+    else:  # only where objects are write-once: the identity is never replaced
+        identity, created = ensure_identity(store)
+        state.store_id = identity.store_id
+        if created:
+            state.changed.append(f"store id {identity.store_id} created ({IDENTITY_KEY})")
     if state.versioning != "Enabled":
         state.problems.append("versioning is off: a deleted or overwritten object cannot be recovered (use --versioning)")
     if not (state.object_lock and (state.retention_days or state.retention_years)):

@@ -115,6 +115,7 @@ class SourceRecord:
     proprietary_data: tuple[str, ...] = ()  # e.g. none, copyright, patent, trademark, trade secret
     registered_at: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    store_id: str | None = None  # the store it was registered in (store.identity); None in records made before stores had one
 
     def __post_init__(self) -> None:
         check_name(self.name)

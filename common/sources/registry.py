@@ -10,6 +10,7 @@ from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
 from prov_common.store.base import Store
+from prov_common.store.identity import FIX_OTHER_STORE, foreign_store, writer_store_id
 from prov_common.w3cprov.identity import iso_z
 
 SOURCES_PREFIX = "sources/"
@@ -29,8 +30,9 @@ class StoredSource:
 
 
 def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> StoredSource:
-    """Sign and store ``record``; registering the same name and digest twice keeps the first record (a record of the same
-    digest under another name adds fields: see :mod:`.merged`)."""
+    """Sign and store ``record``, for this store's identity (``store_id``, unless the record names one); registering
+    the same name and digest twice keeps the first record (a record of the same digest under another name adds
+    fields: see :mod:`.merged`)."""
     key = source_key(record.name, record.digest)
     if store.exists(key):
         raise BadInputError(
@@ -42,13 +44,16 @@ def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> S
         )
     if not record.registered_at:
         record = replace(record, registered_at=iso_z(datetime.now(UTC)))  # to the microsecond: records of one digest are ordered by it
+    if record.store_id is None:
+        record = replace(record, store_id=writer_store_id(store))
     env = sign_envelope(record.to_json(), SOURCE_PAYLOAD_TYPE, [signer])
     store.put(key, env.to_json())
     return StoredSource(record, key, signer.key_id)
 
 
 def read_source(store: Store, key: str, trust: TrustStore) -> StoredSource:
-    """Read and verify one record; a bad signature or changed bytes raise :class:`VerificationError`."""
+    """Read and verify one record; a bad signature or changed bytes, or a record signed for another store (copied from
+    it), raise :class:`VerificationError`."""
     opened = open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, SOURCE_PAYLOAD_TYPE, what=f"source record '{key}'")
     try:
         record = SourceRecord.from_json(opened.payload)
@@ -56,6 +61,8 @@ def read_source(store: Store, key: str, trust: TrustStore) -> StoredSource:
         raise VerificationError(f"source record '{key}' is malformed ({exc})") from exc
     if source_key(record.name, record.digest) != key:
         raise VerificationError(f"source record '{key}' names '{record.name}' {record.digest}: it was moved")
+    if (elsewhere := foreign_store(store, record.store_id)) is not None:
+        raise VerificationError(f"source record '{key}' is {elsewhere}", fix=FIX_OTHER_STORE)
     return StoredSource(record, key, opened.key_id)
 
 

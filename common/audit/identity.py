@@ -1,0 +1,65 @@
+"""The store's identity in the audit: read once per audit, held against what this auditor remembers.
+
+Bundles and source records name the store they were written to (``prov_common.store.identity``); an audit takes
+one that names another store as copied from it. That protects only while the store's own identity stays what it
+was: someone who replaced ``_tdprov/store.json`` with another store's would make that store's records pass here.
+So the auditor's memory keeps the identity it first saw, and an identity that later changes, is rewritten, cannot
+be read or is gone is an inventory finding of every audit, until a person accepts it (``--accept-checkpoint``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prov_common.audit.memory import AuditorMemory
+from prov_common.audit.model import CHECK_INVENTORY, Finding
+from prov_common.errors import BadInputError
+from prov_common.store.base import Store
+from prov_common.store.identity import IDENTITY_KEY, StoreIdentity, read_identity, remember
+
+FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store (it is written once, by 'tdprov store init' or "
+                "the store's first writer, and never changes); if the change is known and right, accept it with "
+                "'tdprov audit --accept-checkpoint --reason TEXT'")
+
+
+@dataclass
+class IdentityCheck:
+    """The store's identity as this audit read it; ``findings``: how it differs from the remembered one; ``closed``:
+    those findings, when a person accepts the store as it is (the resolution lists them)."""
+
+    current: StoreIdentity | None
+    findings: list[Finding] = field(default_factory=list)
+    closed: list[Finding] = field(default_factory=list)
+
+
+def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = False) -> IdentityCheck:
+    """Read the store's identity (one read; the audit's verification of bundles and source records then judges by
+    it) and compare it with ``memory``'s, which takes it when it has none or ``accepting``."""
+    try:
+        current, problem = read_identity(store), None
+    except BadInputError as exc:
+        current, problem = None, exc.what
+    remember(store, current)
+    kept = memory.identity
+    what = problem or (_changed(kept, current) if kept else None)
+    finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, FIX_IDENTITY)
+    if finding is None or accepting:
+        memory.identity = None if current is None else {"storeId": current.store_id, "digest": current.digest}
+        return IdentityCheck(current, closed=[finding] if finding else [])
+    return IdentityCheck(current, [finding])
+
+
+def _changed(kept: dict[str, str], current: StoreIdentity | None) -> str | None:
+    """How the identity read now differs from the one remembered (None: it does not)."""
+    was = kept["storeId"]
+    if current is None:
+        return (f"the store's identity (store id {was}, which this auditor saw before) is gone: bundles and source records "
+                "signed for this store can no longer be told from copies of another store's")
+    if current.store_id != was:
+        return (f"the store's identity is now {current.store_id}, not {was} as this auditor saw before: {IDENTITY_KEY} was "
+                "replaced, so records copied from the store it names would pass as this store's")
+    if current.digest != kept["digest"]:
+        return f"{IDENTITY_KEY} was rewritten (store id {was} kept, other bytes): it is written once and never changes"
+    return None
+
+
+__all__ = ["FIX_IDENTITY", "IdentityCheck", "check_identity"]

@@ -1,0 +1,154 @@
+"""A store's identity: ``_tdprov/store.json``, a random id written once, that bundles and source records are signed for.
+
+Two stores whose writers share a signing key (a per-user default key, one account writing prod and dev) would
+otherwise accept each other's bundles and source records: nothing in them says which store they were written
+to. Each writer therefore names the store's id in what it signs (a bundle's manifest, a source record), and a
+reader of the store takes a record that names another id as copied from another store, never as this store's.
+
+The object is created once, by ``tdprov store init`` or by the first writer of a store that has none (a
+conditional create: of two writers racing, both end up with the one object that won). Writers read it once per
+process; readers once per process too, and again only when a record names another id than the one they read.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError, ObjectConflictError, TdprovError
+from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+
+log = logging.getLogger(__name__)
+
+IDENTITY_KEY = "_tdprov/store.json"
+IDENTITY_FORMAT = "https://tdprov.dev/store-identity/v1"
+IDENTITY_LIMIT = 64 << 10  # bytes at most read of the object (it holds about 150)
+FIX_OTHER_STORE = (f"if it was copied from another store, remove it (a bundle: its folder, index entry and indexed record) and find "
+                   f"out who wrote it; if this store's {IDENTITY_KEY} was replaced or deleted, restore it from a backup or replica. "
+                   "Give each store a signing key of its own (tdprov keygen; TDPROV_SIGNING_KEY), so that one store's records never "
+                   "verify in another")
+
+
+@dataclass(frozen=True)
+class StoreIdentity:
+    """The id of a store and when it was made; ``digest``: SHA-256 of the object's bytes as read (empty when new)."""
+
+    store_id: str
+    created_at: str
+    digest: str = ""
+
+    @classmethod
+    def new(cls, now: datetime | None = None) -> "StoreIdentity":
+        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        return cls(str(uuid.uuid4()), moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+    def to_json(self) -> bytes:
+        return canonical_bytes({"format": IDENTITY_FORMAT, "storeId": self.store_id, "createdAt": self.created_at})
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "StoreIdentity":
+        """The identity these bytes hold; :class:`BadInputError` when they hold none."""
+        try:
+            raw = loads(data)
+            if raw.get("format") != IDENTITY_FORMAT or not isinstance(raw.get("storeId"), str) or not raw["storeId"]:
+                raise ValueError(f"format {raw.get('format')!r}, storeId {raw.get('storeId')!r}")
+            return cls(raw["storeId"], str(raw.get("createdAt") or ""), "sha256:" + hashlib.sha256(data).hexdigest())
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise BadInputError(f"{IDENTITY_KEY} is not a store identity ({exc}).",
+                                fix=f"restore {IDENTITY_KEY} from a backup or replica of the store") from exc
+
+
+def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | None:
+    """Why a record signed for store ``named`` is not one of the store whose identity is ``identity`` (None: it is,
+    or it names no store, as records written before stores had an identity do)."""
+    if named is None or (identity is not None and identity.store_id == named):
+        return None
+    if identity is None:
+        return (f"signed for store {named}, but this store has no identity ({IDENTITY_KEY} is missing): copied from another "
+                "store, or this store's identity was deleted?")
+    return f"signed for store {named}, not this store {identity.store_id}: copied from another store?"
+
+
+# -- I/O ---------------------------------------------------------------------------------------------
+
+_known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process read or created
+_lock = threading.Lock()
+
+
+def read_identity(store: Store) -> StoreIdentity | None:
+    """The store's identity as it is now (one read), None when the store has none; :class:`BadInputError` when the
+    object holds none."""
+    try:
+        data = store.get(IDENTITY_KEY, IDENTITY_LIMIT)
+    except ObjectNotFoundError:
+        return None
+    except UnreadableObjectError as exc:
+        raise BadInputError(f"{IDENTITY_KEY} is not a store identity ({exc.what}).",
+                            fix=f"restore {IDENTITY_KEY} from a backup or replica of the store") from exc
+    return StoreIdentity.from_json(data)
+
+
+def ensure_identity(store: Store, now: datetime | None = None) -> tuple[StoreIdentity, bool]:
+    """The store's identity, created first when it has none (write-once: of racing writers, one object wins and
+    every writer returns it); and whether this call created it."""
+    found = read_identity(store)
+    if found is not None:
+        return remember(store, found), False
+    made = StoreIdentity.new(now)
+    try:
+        store.put(IDENTITY_KEY, made.to_json())
+    except ObjectConflictError:  # another writer created it first: theirs it is
+        found = read_identity(store)
+        if found is None:
+            raise
+        return remember(store, found), False
+    return remember(store, StoreIdentity.from_json(made.to_json())), True
+
+
+def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | None:
+    """Take ``identity`` as the one this process knows of ``store`` (None: it has none, forget any)."""
+    with _lock:
+        if identity is None:
+            _known.pop(store.uri, None)
+        else:
+            _known[store.uri] = identity
+    return identity
+
+
+def writer_store_id(store: Store) -> str | None:
+    """The id a writer signs into its records: read (or created) once per process and store. None when it cannot
+    be had (the store unreachable, its identity object damaged): the record is written without it, as records
+    written before stores had an identity are, and a warning says why."""
+    known = _known.get(store.uri)
+    if known is not None:
+        return known.store_id
+    try:
+        return ensure_identity(store)[0].store_id
+    except TdprovError as exc:  # never break the pipeline over it
+        log.warning("tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
+                    "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
+        return None
+
+
+def foreign_store(store: Store, named: str | None) -> str | None:
+    """Why a record that names store ``named`` is not this store's (None: it is, or it names none). The store's
+    identity is read once per process, and again only when a record names another id than the one read."""
+    if named is None:
+        return None
+    known = _known.get(store.uri)
+    if known is not None and known.store_id == named:
+        return None
+    try:
+        current = remember(store, read_identity(store))
+    except BadInputError as exc:
+        return f"signed for store {named}; this store's identity cannot be read: {exc.what}"
+    return foreign_reason(named, current)
+
+
+__all__ = ["FIX_OTHER_STORE", "IDENTITY_KEY", "StoreIdentity", "ensure_identity", "foreign_reason", "foreign_store",
+           "read_identity", "remember", "writer_store_id"]

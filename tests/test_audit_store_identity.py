@@ -1,0 +1,209 @@
+"""Store identity, on a local store and on S3 (moto): prod and dev share one writer key (the per-user default key),
+and someone who can write prod but holds no key copies a dev bundle, or a dev source record, that closes a broken
+link of a prod training run. Both name dev's store id in what they sign, so the audits, ``verify`` and a memoryless
+auditor find them; records written before stores had an identity are still taken; and the store's own identity
+object, once an audit saw it, cannot be replaced or deleted unnoticed."""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.audit.memory import memory_path
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_SIGNATURES, CHECK_SOURCES
+from prov_common.bundle import build_bundle, layout
+from prov_common.bundle.storage import deliver_bundle
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.bundle.verify import OTHER_STORE
+from prov_common.bundle.verify_runs import verify_runs
+from prov_common.config import Settings
+from prov_common.signing import default_signing_key, sign_envelope, trust_from_settings
+from prov_common.sources import SourceRecord, register_source
+from prov_common.sources.model import SOURCE_PAYLOAD_TYPE
+from prov_common.sources.registry import source_key
+from prov_common.store import open_store
+from prov_common.store.identity import IDENTITY_KEY, ensure_identity, read_identity, writer_store_id
+
+from counting_store import CountingStore
+from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
+
+X = digest("x")
+
+
+def _audit(store, **kw):
+    return run_audit(store, Settings.from_env(store=store.uri), progress=False, **kw)
+
+
+def _errors(result, check: str) -> list:
+    return [f for f in result.check(check).errors]
+
+
+def _dev_uri(prod_uri: str) -> str:
+    """Another store on the same backend: a sibling folder, or another prefix of the bucket."""
+    return prod_uri.rsplit("/", 1)[0] + "/dev"
+
+
+def _copy(src: str, dst: str, keys: list[str]) -> None:
+    for key in keys:
+        raw_write(dst, key, raw_read(src, key))
+
+
+def _prod_with_broken_link(uri: str) -> tuple[Pipeline, str]:
+    """A prod store whose training run read /d/x@X, which no prod run generated: a completeness finding."""
+    pipe = Pipeline(uri)
+    train = seal(pipe.store, run_events("train_on_x", [dataset("/d/x", X)], [], start=T0 + timedelta(hours=5), job_type="TRAINING"))
+    first = _audit(pipe.store)
+    assert [f.run_id for f in _errors(first, CHECK_COMPLETENESS)] == [train]
+    return pipe, train
+
+
+def _other_store(result, run_id: str) -> list:
+    return [f for f in _errors(result, CHECK_SIGNATURES) if f.run_id == run_id and f.what.startswith(OTHER_STORE)]
+
+
+def test_a_bundle_copied_from_another_store_with_the_same_key_is_found(store_uri: str) -> None:
+    """The dev run that 'generated' /d/x@X, copied with its index entry: every audit, --full, a memoryless auditor
+    and verify name it as another store's; readers do not take it as this store's."""
+    pipe, _train = _prod_with_broken_link(store_uri)
+    dev = open_store(_dev_uri(store_uri))
+    made = seal(dev, run_events("make_x_in_dev", [dataset(pipe.raw_name, pipe.raw)], [dataset("/d/x", X)], start=T0 + timedelta(hours=1)))
+    assert writer_store_id(dev) != writer_store_id(pipe.store)
+    _copy(dev.uri, store_uri, [*dev.list(layout.bundle_prefix(made)), *(k for k in dev.list("index/") if made in k)])
+
+    for result in (_audit(pipe.store), _audit(pipe.store), _audit(pipe.store, full=True), _audit(pipe.store)):
+        found = _other_store(result, made)
+        assert found and f"not this store {writer_store_id(pipe.store)}" in found[0].what, [f.what for f in result.errors]
+        assert found[0].object == layout.bundle_key(made, layout.MANIFEST_FILE) and "signing key of its own" in found[0].fix
+    memory_path(store_uri).unlink()  # an auditor that never saw this store
+    assert _other_store(_audit(pipe.store, full=True), made)
+
+    settings = Settings.from_env(store=store_uri)
+    reports = {r.run_id: r for r in verify_runs(pipe.store, trust_from_settings(settings), workers=1)}
+    assert [f.problem for f in reports[made].findings] == [OTHER_STORE]
+    assert all(r.ok for run_id, r in reports.items() if run_id != made)
+
+    from prov_common.audit.recorded import RecordedRuns
+
+    recorded = RecordedRuns.of(pipe.store, trust_from_settings(settings))
+    recorded.read([made])
+    assert made not in recorded.runs and OTHER_STORE in recorded.left_out[made]
+
+
+def test_a_source_record_copied_from_another_store_is_found(store_uri: str) -> None:
+    """A dev source record of /d/x@X: a sources finding of the incremental and the full audit, and no origin here."""
+    pipe, train = _prod_with_broken_link(store_uri)
+    dev = open_store(_dev_uri(store_uri))
+    register_source(dev, SourceRecord(name="whatever", digest=X, license="CC0-1.0", issuer="dev", location="/d/x", personal_data="none"),
+                    default_signing_key())
+    key = source_key("whatever", X)
+    _copy(dev.uri, store_uri, [key])
+    for result in (_audit(pipe.store), _audit(pipe.store, full=True), _audit(pipe.store)):
+        sources = [f for f in _errors(result, CHECK_SOURCES) if f.object == key]
+        assert sources and f"signed for store {writer_store_id(dev)}" in sources[0].what, [f.what for f in result.errors]
+        assert [f.run_id for f in _errors(result, CHECK_COMPLETENESS)] == [train]  # the link stays broken
+
+
+def test_records_written_before_stores_had_an_identity_are_still_taken(store_uri: str) -> None:
+    """A store whose bundles and source record name no store (written before): clean, and the audit writes no
+    identity; the first writer that names one creates it, and the store stays clean."""
+    store = open_store(store_uri)
+    key = default_signing_key()
+    record = SourceRecord(name="vendor-x", digest=X, license="CC0-1.0", issuer="Acme", location="/d/x", personal_data="none",
+                          registered_at="2025-01-01T00:00:00Z")
+    store.put(source_key(record.name, record.digest), sign_envelope(record.to_json(), SOURCE_PAYLOAD_TYPE, [key]).to_json())
+    for events in (run_events("prepare", [dataset("/d/x", X)], [dataset("/d/y", digest("y"))]),
+                   run_events("train_model", [dataset("/d/y", digest("y"))], [], start=T0 + timedelta(hours=1), job_type="TRAINING")):
+        bundle = build_bundle(events, None, key)
+        assert bundle.manifest.store_id is None and b"storeId" not in bundle.manifest_bytes
+        deliver_bundle(store, bundle)
+    assert _audit(store).clean and _audit(store, full=True).clean
+    assert read_identity(store) is None
+    seal(store, run_events("train_model", [dataset("/d/y", digest("y"))], [], start=T0 + timedelta(hours=2), job_type="TRAINING"))
+    assert read_identity(store) is not None
+    assert _audit(store).clean and _audit(store, full=True).clean
+    settings = Settings.from_env(store=store_uri)
+    assert all(r.ok for r in verify_runs(store, trust_from_settings(settings), workers=1))
+
+
+def test_a_replaced_or_deleted_store_identity_is_a_lasting_finding(store_uri: str) -> None:
+    """dev's identity copied over prod's (which would make dev's records pass here), then deleted: each is an
+    inventory finding of every audit until a person accepts it."""
+    pipe = Pipeline(store_uri)
+    dev = open_store(_dev_uri(store_uri))
+    ensure_identity(dev)
+    assert _audit(pipe.store).clean
+    mine = raw_read(store_uri, IDENTITY_KEY)
+    raw_write(store_uri, IDENTITY_KEY, raw_read(dev.uri, IDENTITY_KEY))
+    for result in (_audit(pipe.store), _audit(pipe.store)):
+        found = [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+        assert found and "was replaced" in found[0].what, [f.what for f in result.errors]
+    full = _audit(pipe.store, full=True)  # prod's own bundles name prod's id: none is this store's now
+    assert {f.run_id for f in _errors(full, CHECK_SIGNATURES) if f.what.startswith(OTHER_STORE)} == {pipe.prepare, pipe.train}
+    raw_delete(store_uri, IDENTITY_KEY)
+    gone = [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    assert gone and "is gone" in gone[0].what
+    raw_write(store_uri, IDENTITY_KEY, mine)  # restored from a backup
+    assert not [f for f in _errors(_audit(pipe.store, full=True), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    raw_write(store_uri, IDENTITY_KEY, raw_read(dev.uri, IDENTITY_KEY))
+    accepted = _audit(pipe.store, accept_checkpoint="the store was re-initialised on purpose")
+    assert IDENTITY_KEY in {f["object"] for f in accepted.resolution["closed"]}
+    assert not [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+
+
+def test_writers_create_one_identity_with_a_conditional_create(store_uri: str) -> None:
+    """Writers racing on a store without identity all get the one object that won the conditional create."""
+    store = open_store(store_uri)
+    found: list[str] = []
+    threads = [threading.Thread(target=lambda: found.append(ensure_identity(open_store(store_uri))[0].store_id)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(found)) == 1 and read_identity(store).store_id == found[0]
+    assert ensure_identity(store) == (read_identity(store), False)
+
+
+def test_the_transport_signs_the_store_id_into_each_bundle_and_reads_it_once(tmp_path: Path) -> None:
+    """A transport's bundles (Dagster, Airflow, tdprov store seal) name the store; the identity is read once per process."""
+    uri = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=uri, strict=True))
+    sealed = []
+    for i in range(2):
+        for event in run_events(f"step{i}", [], [dataset(f"/d/{i}", digest(str(i)))], start=T0 + timedelta(minutes=i)):
+            result = transport.emit(event)
+        sealed.append(result.run_id)
+    identity = read_identity(open_store(uri))
+    for run_id in sealed:
+        manifest = raw_read(uri, layout.bundle_key(run_id, layout.MANIFEST_FILE))
+        assert f'"storeId":"{identity.store_id}"'.encode() in manifest
+    counting = CountingStore(tmp_path / "other")
+    for i in range(3):
+        seal(counting, run_events(f"step{i}", [], [dataset(f"/e/{i}", digest(str(i)))]))
+    assert counting.gets[IDENTITY_KEY] == 1
+
+
+def test_store_init_creates_the_identity_once(tmp_path: Path, s3_store_uri: str, capsys: pytest.CaptureFixture) -> None:
+    from prov_common.cli import main
+    from prov_common.cli.store import init_s3
+
+    local = str(tmp_path / "store")
+    assert main(["store", "init", local]) == 0
+    made = read_identity(open_store(local))
+    assert made is not None and f"store id: {made.store_id} (created" in capsys.readouterr().out
+    assert main(["store", "init", local]) == 0 and read_identity(open_store(local)) == made
+    first = init_s3(s3_store_uri)
+    assert first.store_id and any("store id" in c for c in first.changed)
+    again = init_s3(s3_store_uri)
+    assert again.store_id == first.store_id and not any("store id" in c for c in again.changed)
+
+
+def test_a_source_registered_now_names_the_store(store_uri: str) -> None:
+    store = open_store(store_uri)
+    stored = register_source(store, SourceRecord(name="s", digest=X, license="CC0-1.0", issuer="Acme", personal_data="none"),
+                             default_signing_key())
+    assert stored.record.store_id == read_identity(store).store_id
+    assert replace(stored.record, store_id=None).to_json() != stored.record.to_json()
