@@ -392,14 +392,18 @@ def test_a_witness_is_compared_by_its_root_too_and_may_leave_out_the_digest(tmp_
 
 def test_one_audit_with_the_wrong_trusted_key_leaves_no_lasting_gap(tmp_path, monkeypatch) -> None:
     """An audit run once with a key that did not sign the log finds that its checkpoints do not verify; it must not
-    record 'the log was deleted' as a gap that every later audit with the right key repeats."""
+    record 'the log was deleted' as a gap that every later audit with the right key repeats. (A writing audit whose
+    own key is not trusted then is refused before it writes anything; a read-only one runs.)"""
+    from prov_common.errors import BadInputError
     from prov_common.signing import write_keypair
 
     s = Store(str(tmp_path / "store"))
     other = tmp_path / "other.key"
     write_keypair(other, SigningKey.generate())
     monkeypatch.setenv("TDPROV_TRUSTED_KEYS", f"{other}.pub")
-    wrong = _audit(s.pipe)
+    with pytest.raises(BadInputError, match="later audits would call what it writes untrusted"):
+        _audit(s.pipe)
+    wrong = _audit(s.pipe, read_only=True, report_dir=tmp_path / "wrong")
     assert wrong.exit_code == 1 and not [f for f in wrong.errors if "was deleted" in f.what], [f.what for f in wrong.errors]
     monkeypatch.delenv("TDPROV_TRUSTED_KEYS")
     right = _audit(s.pipe)

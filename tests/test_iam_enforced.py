@@ -26,6 +26,7 @@ What moto does not evaluate, and how the policy is installed for it (``moto_poli
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -323,3 +324,44 @@ def test_auditor_audits_reads_everything_and_writes_no_record(aws: IamS3, monkey
     again = run_audit(open_store(uri), stale_after=timedelta(0), report_dir=tmp_path / "report2", progress=False)
     assert not [f for f in again.findings if f.check == CHECK_UNFINISHED]
     assert again.checkpoint.checkpoint.size == 3
+
+
+def _objects(client: Any, bucket: str) -> dict[str, str]:
+    """Every object under the store's prefix with its ETag (what a put or an overwrite would change)."""
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{PREFIX}/").get("Contents", [])
+    return {o["Key"]: o["ETag"] for o in listed}
+
+
+def test_an_auditor_with_read_access_only_audits_read_only_and_is_told_so_up_front(
+        aws: IamS3, monkeypatch, tmp_path: Path, capsys) -> None:
+    """A reader (the auditor's template without its puts) and the writer (no puts under log/ or audit/): a writing
+    audit is refused before it examines anything, naming the access and the fix; the read-only audit writes nothing."""
+    uri, roles = aws.store()
+    bucket = _bucket_of(uri)
+    roles["writer"].use(monkeypatch)
+    _record(uri, tmp_path / "spool", 2)
+    roles["auditor"].use(monkeypatch)
+    logged = run_audit(open_store(uri), progress=False)  # the team's auditor logs the two runs (whose inputs have no source)
+    assert logged.checkpoint.checkpoint.size == 2 and {f.check for f in logged.errors} == {"completeness"}, logged.errors
+    roles["writer"].use(monkeypatch)
+    _record(uri, tmp_path / "spool", 1)
+    policy = moto_policy("auditor", bucket, PREFIX)
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "AppendLogAndAuditRecords"]
+    reader = aws.user(f"reader-{bucket}", policy)
+    before = _objects(aws.root.client(), bucket)
+    for principal in (reader, roles["writer"]):
+        principal.use(monkeypatch)
+        capsys.readouterr()
+        assert main(["audit", "--store", uri]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and f"cannot write to the store {uri}" in err and "access denied" in err, err
+        assert "--read-only --report DIR" in err and "docs/iam/tdprov-auditor.json" in err
+        assert _objects(aws.root.client(), bucket) == before
+    reader.use(monkeypatch)
+    report = tmp_path / "report"
+    assert main(["audit", "--read-only", "--report", str(report), "--store", uri]) == 1
+    out = capsys.readouterr().out
+    assert "1 bundle(s) not yet logged: examined, not logged (read-only audit)" in out and "; log size 2;" in out, out
+    assert not re.findall(r"\[(?!completeness)\w+\] error", out), out  # the same findings as the team's audit, no others
+    assert _objects(aws.root.client(), bucket) == before
+    assert (report / "report.html").exists() and (report / "audit.prov.dsse.json").exists()

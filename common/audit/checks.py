@@ -29,6 +29,7 @@ FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
     "produced it (write it through the tdprov IO manager / operator so its output is hashed)"
 )
+FIX_UNVERIFIED_SOURCE = "a source record names this digest but does not verify: see the sources check"
 FIX_NO_INPUTS = ("register the data the run made from no recorded input as a source ('tdprov source add <data> --name ... "
                  "--license ... --issuer ...'), or record what that run read (its inputs, through the tdprov IO manager / operator)")
 FIX_ACCEPT = ("a person who has checked it accepts the findings of that run with 'tdprov audit --accept-finding RUN_ID --reason "
@@ -60,13 +61,16 @@ class Evaluation:
     checks: list[CheckResult]
     quality_rows: list[QualityRow]
     state: CheckState = field(default_factory=CheckState)
+    unverified: frozenset[str] = frozenset()  # digests (hex) of source records that do not verify (see :func:`evaluate`)
 
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
 
 
-def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: LineageIndex) -> Evaluation:
-    """Signatures and PROV, completeness and quality after ``previous``, with the ``new`` runs."""
+def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: LineageIndex, *,
+             unverified: frozenset[str] = frozenset()) -> Evaluation:
+    """Signatures and PROV, completeness and quality after ``previous``, with the ``new`` runs. ``unverified``: digests
+    (hex) that source records name but that do not verify (their completeness findings say so, not "register it")."""
     before = previous or CheckState()
     ids = {r.run_id for r in new}
     kept = [f for f in before.findings if f.run_id not in ids]
@@ -75,7 +79,7 @@ def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: Linea
     quality, rows, quality_findings, passed = _quality(before, kept, new)
     noted = [f for f in kept if f.check == CHECK_COMPLETENESS] + [f for r in new for f in r.bundle_findings
                                                                   if f.check == CHECK_COMPLETENESS]
-    completeness = CheckResult(CHECK_COMPLETENESS, completeness_findings(broken, gaps, registered_names(index)) + noted,
+    completeness = CheckResult(CHECK_COMPLETENESS, completeness_findings(broken, gaps, registered_names(index), unverified) + noted,
                                before.checked.get(CHECK_COMPLETENESS, 0) + len(new))
     state = CheckState(
         runs=before.runs + len(new), training_runs=before.training_runs + sum(1 for r in new if r.is_training),
@@ -83,7 +87,7 @@ def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: Linea
         findings=sig.findings + prov.findings + quality_findings + noted,
         broken=broken, gaps=gaps, failing=[r for r in rows if r.failed], passed_versions=passed,
     )
-    return Evaluation([sig, prov, completeness, quality], rows, state)
+    return Evaluation([sig, prov, completeness, quality], rows, state, unverified)
 
 
 def _bundle_checks(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, CheckResult]:
@@ -156,6 +160,15 @@ def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
     return list(seen.values())
 
 
+def _origin_fix(versions: Sequence[str | None], unverified: frozenset[str]) -> str:
+    """The fix for inputs with no origin at ``versions``: register it, unless a source record that does not verify names
+    their digest (every one, or some: then both)."""
+    named = [v for v in versions if v and v.split(":", 1)[-1] in unverified]
+    if not named:
+        return FIX_ORIGIN
+    return FIX_UNVERIFIED_SOURCE if len(named) == len(versions) else f"{FIX_UNVERIFIED_SOURCE} ({', '.join(named)}); for the others: {FIX_ORIGIN}"
+
+
 def registered_names(index: LineageIndex) -> set[str]:
     """The names of the registered sources in ``index``."""
     return {s.name for records in index.sources.values() for s in records}
@@ -167,10 +180,12 @@ def _before_source(link: OpenLink, registered: Container[str]) -> str | None:
     return d.name if not d.version and d.namespace == SOURCE_NAMESPACE and d.name in registered else None
 
 
-def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap], registered: Container[str] = ()) -> list[Finding]:
+def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap], registered: Container[str] = (),
+                          unverified: frozenset[str] = frozenset()) -> list[Finding]:
     """The completeness findings of open links and training gaps: one per link, one per training run with gaps.
     ``registered``: names of registered sources (a link that read one by name, with no digest, read it before it was
-    registered: said so)."""
+    registered: said so). ``unverified``: digests (hex) that source records name but that do not verify (said so, not
+    "register it")."""
     out = []
     for x in broken:
         d = x.dataset
@@ -178,7 +193,8 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
         before = f" (the run read it before source '{source}' was registered)" if source else ""
         out.append(Finding(CHECK_COMPLETENESS, f"{d.label}@{d.version or 'unversioned'}",
                            f"run {x.run_id} ({x.job}) used {d.label} version {d.version or '(none)'}: {x.reason}{before}",
-                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else FIX_ORIGIN, run_id=x.run_id))
+                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else _origin_fix([d.version], unverified),
+                           run_id=x.run_id))
     by_run: dict[str, list[TrainingGap]] = {}
     for g in gaps:
         by_run.setdefault(g.run_id, []).append(g)
@@ -196,7 +212,8 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
                            + (f" (run {g.link.run_id} read it before source '{sources[id(g)]}' was registered)" if sources[id(g)] else "")
                            for g in mine})
         fix = (FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else
-               _fix_before_source([g.link.run_id for g in mine]) if all(sources.values()) else FIX_ORIGIN)
+               _fix_before_source([g.link.run_id for g in mine]) if all(sources.values())
+               else _origin_fix([g.link.dataset.version for g in mine], unverified))
         out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
                            f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: " + "; ".join(upstream),
                            fix, run_id=run_id))

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from prov_common.audit.access import ReadOnlyStore, not_logged, require_auditor_key, require_report_dir, require_write_access
 from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
@@ -27,7 +28,7 @@ from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import Listing, adopt_new, compare, refresh_fingerprints, remember_runs, retake_verified
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
-from prov_common.audit.memory_objects import load_inventory, save_inventory
+from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
@@ -35,6 +36,7 @@ from prov_common.audit.resolve import accept_checkpoint as accept, accept_findin
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import staging_removed, unfinished_runs
+from prov_common.audit.untrusted import unverified_source_digests
 from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_witness
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
@@ -91,6 +93,7 @@ def _audit(
     require_runs: bool = False,
     accept_findings: Sequence[str] = (),
     reason: str | None = None,
+    read_only: bool = False,
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
@@ -104,15 +107,24 @@ def _audit(
     (:class:`BadInputError`, before writing anything) a store that holds no run, no log and nothing this auditor
     or a witness verified before: an empty or mistyped store, which would otherwise pass as clean.
     ``accept_findings``: run ids whose completeness findings a person accepts, for ``reason`` (see ``accepted.py``).
+    ``read_only``: check the log as it is (its newest checkpoint, against the memory and witnesses) and write nothing
+    into the store: new bundles are examined, not logged; the report and the signed record go to ``report_dir`` (needed),
+    the inventory stays in the memory file. Otherwise the audit is refused (before it does the work) when it cannot write
+    the store's ``log/`` and ``audit/``, or signs with a key whose audit objects would not count (``access.py``).
     """
     check_acceptance(accept_findings, reason)
     settings = settings or Settings.from_env()
     started = now or datetime.now(timezone.utc)
+    if read_only:
+        require_report_dir(report_dir, accept_checkpoint, accept_findings)
+        store = ReadOnlyStore(store)  # a write would be refused, never made
+    signer = signing_key_from_settings(settings)  # first: a per-user key made now is trusted as the local key
     trust = trust_from_settings(settings)  # bundles
     audit_trust = auditor_trust_from_settings(settings)  # what audits wrote (TDPROV_AUDITOR_KEYS, else the trusted keys)
-    signer = signing_key_from_settings(settings)
+    if not read_only:
+        require_auditor_key(signer, audit_trust)
     tlog = TransparencyLog(store, audit_trust, read_once=True)  # the audit reads the newest checkpoint for several checks
-    result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash)
+    result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash, read_only=read_only)
     log_check = CheckResult(CHECK_LOG)
 
     # 1. the log and the state as earlier audits left them
@@ -155,6 +167,7 @@ def _audit(
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
+        require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
                                    places=[p.name for p in places], also=[*removed, *identity.closed])
@@ -185,6 +198,8 @@ def _audit(
                             "progress and no audit log, so there is nothing to audit (nothing was written to it).",
                             fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
                                 "or audit once a pipeline has recorded a run")
+    if not read_only:  # before the work: an audit that cannot write the log fails here, not at its end
+        require_write_access(store)
     inventory = CheckResult(CHECK_INVENTORY, findings=identity.findings)
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries
@@ -215,10 +230,12 @@ def _audit(
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
     base = head.checkpoint.size if head else 0
-    appended = not blocked
+    appended = not blocked and not read_only
     new_head = head
     if blocked:
         log_check.findings += _waiting(new_leaves)
+    elif read_only:
+        log_check.detail = not_logged(len(new_leaves)) if new_leaves else ""
     else:
         try:
             new_head = tlog.append(new_leaves, signer, known_size=base, vouch=lambda found: _unvouched(store, found))
@@ -234,7 +251,7 @@ def _audit(
     for summary, record, _leaf in _examine_all(store, others, trust, workers):
         records[summary.run_id] = record
     result.checkpoint = new_head
-    result.bundles_logged = len(new_leaves)
+    result.bundles_logged = 0 if read_only else len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
     written: list[str | None] = []
     catalogued: list[Written | None] = []
@@ -268,7 +285,8 @@ def _audit(
     upstream = [r for r in _upstream(records.values(), generators) if r.run_id not in everything_known]
     index = LineageIndex([*everything_known.values(), *upstream], [s.record for s in sources])
     log_check.findings += generators.problems
-    evaluation = evaluate(previous.checks if previous else None, list(records.values()), index)
+    evaluation = evaluate(previous.checks if previous else None, list(records.values()), index,
+                          unverified=unverified_source_digests(source_problems))
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
                                   store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
@@ -321,6 +339,8 @@ def _audit(
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
         log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
+    if read_only:  # examined now, not logged: not "in the index but not in the log" behind the listing
+        settled -= {x.run_id for x in new_leaves}
     refresh_fingerprints(memory, listing)
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
@@ -333,13 +353,16 @@ def _audit(
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
     if not head_unread:  # an audit that could not read the log changes nothing the next one compares with
-        save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
+        if read_only:
+            keep_inline(memory)
+        else:
+            save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
         save_memory(memory)
 
     # 6. report and PROV record of the audit
     from prov_common.audit.publish import publish
 
-    publish(result, store, signer, report_dir)
+    publish(result, store, signer, report_dir, read_only=read_only)
     return result
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
 from prov_common.audit.result import scope_note
+from prov_common.audit.untrusted import untrusted_lines
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#0f172a;line-height:1.4}
@@ -89,7 +90,8 @@ def _signatures(report: dict[str, Any]) -> str:
         ("checkpoint remembered before this audit",
          f"size {escape(str(remembered['treeSize']))}, root <code>{_e(remembered['rootHash'])}</code>" if remembered
          else "none: the first audit by this auditor"),
-    ]) + ('<p class="note">Check the log without this report: <code>tdprov prove RUN_ID</code> gives a run\'s inclusion proof '
+    ]) + "".join(f'<p class="note">{escape(line)}.</p>' for line in untrusted_lines(_findings(report, "error"))) + (
+        '<p class="note">Check the log without this report: <code>tdprov prove RUN_ID</code> gives a run\'s inclusion proof '
           "and <code>tdprov prove --consistency OLD NEW</code> one log size's extension of another; docs/verification.md "
           "checks both offline, without tdprov.</p>")
 

@@ -100,6 +100,8 @@ class AuditorMemory:
                "inventory": self.inventory, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
         if self.identity is not None:
             out["storeIdentity"] = self.identity
+        if self.inline:  # kept in the file (a read-only audit cannot write inventory objects): the next writing audit moves them
+            out.update(runs=self.runs, tags=self.tags)
         return out
 
     @classmethod

@@ -75,4 +75,11 @@ def save_inventory(memory: AuditorMemory, store: Store, signer: SigningKey, *, n
     return key
 
 
-__all__ = ["COMPACT_AFTER", "INVENTORY_PREFIX", "load_inventory", "save_inventory"]
+def keep_inline(memory: AuditorMemory) -> None:
+    """Keep the whole inventory in the memory file itself, for an audit that writes nothing into the store (read-only):
+    the pinned objects it was loaded from are no longer needed, and the next audit that writes moves it back to objects
+    (a summary, as for a memory of the older inline format)."""
+    memory.inventory, memory.inline = [], True
+
+
+__all__ = ["COMPACT_AFTER", "INVENTORY_PREFIX", "keep_inline", "load_inventory", "save_inventory"]

@@ -19,7 +19,9 @@ from prov_common.w3cprov.ids import TDPROV
 
 from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, record_key, report_folder
 
-__all__ = ["PROV_PAYLOAD_TYPE", "REPORTS_PREFIX", "RUNS_PREFIX", "audit_prov", "publish", "render"]
+FOLDER_RECORD = "audit.prov.dsse.json"  # a read-only audit's signed record, next to its report
+
+__all__ = ["FOLDER_RECORD", "PROV_PAYLOAD_TYPE", "REPORTS_PREFIX", "RUNS_PREFIX", "audit_prov", "publish", "render"]
 
 
 def render(result: AuditResult) -> tuple[bytes, bytes]:
@@ -63,23 +65,32 @@ def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, repo
     return serialize(doc, "json")
 
 
-def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: str | Path | None) -> None:
+def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: str | Path | None, *, read_only: bool = False) -> None:
     """Write the signed PROV record of the audit, then the report (to ``report_dir`` or into the store) it names: a
     report in the store is never there without the record that vouches for it (an auditor stopped in between left
-    reports that every later audit named as not verified)."""
+    reports that every later audit named as not verified). ``read_only``: the record goes to ``report_dir`` too
+    (:data:`FOLDER_RECORD`), and nothing into the store."""
     json_bytes, html_bytes = render(result)
     result.report_digest = blake3_digest(json_bytes)
     name = f"{stamp(result.started)}-{result.audit_id}"
     folder = Path(report_dir) if report_dir is not None else None
+    assert folder is not None or not read_only, "a read-only audit writes its report to a folder"
     if folder is not None:
         result.report_json, result.report_html = str(folder / "report.json"), str(folder / "report.html")
     else:
         result.report_json, result.report_html = report_folder(name) + "report.json", report_folder(name) + "report.html"
     prov = audit_prov(result, signer, result.report_digest, result.report_json, (blake3_digest(html_bytes), result.report_html))
-    result.prov_key = record_key(name)
-    store.put(result.prov_key, sign_envelope(prov, PROV_PAYLOAD_TYPE, [signer]).to_json())
+    record = sign_envelope(prov, PROV_PAYLOAD_TYPE, [signer]).to_json()
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+    if read_only:
+        assert folder is not None
+        result.prov_key = str(folder / FOLDER_RECORD)
+        (folder / FOLDER_RECORD).write_bytes(record)
+    else:
+        result.prov_key = record_key(name)
+        store.put(result.prov_key, record)
+    if folder is not None:
         (folder / "report.json").write_bytes(json_bytes)
         (folder / "report.html").write_bytes(html_bytes)
     else:

@@ -95,7 +95,7 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
     accepted = list(kept)
     notes: list[Finding] = []
     for ref in dict.fromkeys(runs):
-        proposal = propose(ref, evaluation.state, accepted, registered)
+        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified)
         if proposal.nothing is not None:
             notes.append(proposal.nothing)
             continue

@@ -64,6 +64,7 @@ class AuditResult:
     report_index: LineageIndex | None = None  # every run in the store, for the report (default: ``index``)
     log_gap: bool = False  # the log does not extend what this auditor or a witness verified: nothing was appended
     changed_data: dict[str, str] = field(default_factory=dict)  # --rehash: versions no longer at their location (rehash.version_at)
+    read_only: bool = False  # nothing was written into the store: new bundles were examined, not logged
 
     @property
     def findings(self) -> list[Finding]:
@@ -128,6 +129,7 @@ class AuditResult:
             "store": self.store,
             "mode": "full" if self.full else "incremental",
             "firstAudit": self.first_audit,
+            "readOnly": self.read_only,
             "rehash": self.rehash,
             "startedAt": iso_z(self.started),
             "endedAt": iso_z(self.ended),

@@ -26,14 +26,20 @@ def register(subparsers: Any) -> None:
             "checkpoint chain and Merkle tree of the audit log, PROV documents, completeness (every input "
             "traces to a recorded run or a registered source), Pandera results, runs that never ended, "
             "and with --rehash the data where it lives. Appends new bundles to the log, writes a signed "
-            "checkpoint, a JSON and HTML report, and a PROV record of the audit. "
+            "checkpoint, a JSON and HTML report, and a PROV record of the audit (with --read-only: nothing into "
+            "the store, the report and record to --report DIR). "
             "Exit 0 clean, 1 findings, 2 could not run."
         ),
         example="tdprov audit --store s3://ml-prov/prod --rehash --report ./audit-report --witness s3://other-bucket/tdprov/checkpoint.json",
     )
     parser.add_argument("--full", action="store_true", help="re-check every bundle, not only those since the last checkpoint")
     parser.add_argument("--rehash", action="store_true", help="hash the data where it lives now and compare with the recorded digests")
-    parser.add_argument("--report", metavar="DIR", type=report_folder, default=None, help="write report.json and report.html here (default: into the store)")
+    parser.add_argument("--report", metavar="DIR", type=report_folder, default=None,
+                        help="write report.json and report.html here (default: into the store; the audit's signed record still goes "
+                             "into the store, unless --read-only)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="with read access to the store only: check the log as it is and write nothing into the store (new "
+                             "bundles are examined, not logged); the report and the audit's signed record go to --report DIR (needed)")
     parser.add_argument("--stale-hours", type=finite_hours, default=24.0, help="a run with no new event for this long and no bundle is a finding (default 24)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
     parser.add_argument("--json", action="store_true", help="print the summary, the checkpoint (size, root, digest) and the findings as JSON")
@@ -57,16 +63,20 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from prov_common.audit import run_audit
     from prov_common.audit.result import scope_note
+    from prov_common.audit.untrusted import untrusted_lines
 
     if args.accept_checkpoint and not (args.reason or "").strip():
         raise BadInputError("--accept-checkpoint needs --reason: the resolution is recorded with it.",
                             fix="e.g. tdprov audit --accept-checkpoint --reason 'store restored from the 2026-05-01 backup'")
+    if args.read_only and args.report is None:
+        raise BadInputError("--read-only writes the report and the audit's signed record to a folder, and no folder was given.",
+                            fix="add --report DIR: tdprov audit --read-only --report DIR")
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     result = run_audit(store, settings, full=args.full, rehash=args.rehash, report_dir=args.report,
                        stale_after=timedelta(hours=args.stale_hours), progress=None if not args.quiet and not args.json else False,
                        witnesses=args.witness, remember_in=args.remember_in, accept_checkpoint=args.reason if args.accept_checkpoint else None,
-                       require_runs=True, accept_findings=args.accept_finding, reason=args.reason)
+                       require_runs=True, accept_findings=args.accept_finding, reason=args.reason, read_only=args.read_only)
     if args.json:
         print(json.dumps(result.published(), indent=2, sort_keys=True))
         return result.exit_code
@@ -75,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"accepted the store's log as it is, closing {closed} finding(s): {result.resolution.get('reason')!r} "
               f"(recorded in {result.resolution.get('key')})")
     if not args.quiet:
+        for line in untrusted_lines(f.to_dict() for f in result.findings):  # one cause of many findings, said first
+            print(line)
         print(scope_note("full" if result.full else "incremental", result.bundles_examined, first=result.first_audit))
         for check in result.checks:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)" + (f"; {check.detail}" if check.detail else ""))

@@ -16,6 +16,8 @@ from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
 
 CHUNK = 1 << 20
+WRITE_PROBE = "write-probe"  # under each prefix checked by ``check_writable`` (object stores)
+WRITE_PROBE_BYTES = b"tdprov write probe: whoever can create this object may write here\n"
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,12 @@ class BaseStore(ABC):
         ``tags_for``: the keys whose size and tag the caller needs, where the backend pays for each (a
         local file's stat); the others may come with size -1 and an empty tag."""
         return self._list_info(validate_prefix(prefix), start_after, tags_for)
+
+    def check_writable(self, prefix: str) -> None:
+        """Raise StoreError unless these credentials may create objects under ``prefix``: puts ``<prefix>write-probe``,
+        always the same bytes, so it is created once and only compared after that (a put is refused for lack of
+        permission before an existing object is looked at). Backends that can check without an object override this."""
+        self.put(validate_prefix(prefix) + WRITE_PROBE, WRITE_PROBE_BYTES)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"

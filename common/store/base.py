@@ -47,6 +47,10 @@ class Store(Protocol):
         """One line naming the store for messages, e.g. ``local folder /data/.tdprov``."""
         ...
 
+    def check_writable(self, prefix: str) -> None:
+        """Raise StoreError unless this store lets these credentials create objects under ``prefix``."""
+        ...
+
     def check_write_once(self) -> None:
         """Raise StoreError if this store cannot refuse a second writer (e.g. an S3-compatible
         server that ignores ``If-None-Match``)."""

@@ -14,6 +14,7 @@ from prov_common.regular_file import NotRegularFileError, open_regular
 from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.keys import validate_prefix
 
 TMP_PREFIX = ".tmp-"
 
@@ -158,6 +159,21 @@ class LocalStore(BaseStore):
                 yield from self._walk(folder / entry.name, key, prefix, inner_after, seen)
             elif key.startswith(prefix) and (after is None or key > after):
                 yield key, entry
+
+    def check_writable(self, prefix: str) -> None:
+        """Create and remove a hidden file in the folder that holds ``prefix`` (or its nearest existing parent in the
+        store): nothing stays, and no folder is made."""
+        folder = self._path(validate_prefix(prefix).rstrip("/")) if prefix.strip("/") else self.root
+        while not folder.exists() and folder != self.root and folder != folder.parent:
+            folder = folder.parent
+        probe = folder / f"{TMP_PREFIX}write-probe-{secrets.token_hex(6)}"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            raise StoreError(f"cannot create objects under '{prefix}' in {self.describe()}: {exc.strerror or exc}.",
+                             fix=f"make {folder} a folder writable by this user") from exc
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()
 
     def check_write_once(self) -> None:
         """Hard-link creation refuses existing names on every local file system: nothing to probe."""

@@ -1,0 +1,88 @@
+"""What an audit may write, checked before it does the work: the store's ``log/`` and ``audit/`` (a writing audit),
+with a key whose audit objects the audits of this store count; or nothing in the store at all (a read-only audit,
+for an auditor with read access)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError, TdprovError
+from prov_common.signing import SigningKey, TrustStore
+from prov_common.store.base import Store
+
+WRITTEN_PREFIXES = ("log/", "audit/")  # where a writing audit creates objects (docs/iam/tdprov-auditor.json)
+IAM_POLICY = "docs/iam/tdprov-auditor.json"
+READ_ONLY_FIX = "--read-only --report DIR"
+
+
+def require_write_access(store: Store) -> None:
+    """Raise :class:`StoreError` unless objects can be created under each of :data:`WRITTEN_PREFIXES`, naming the store,
+    the access needed and what to do with read access only."""
+    for prefix in WRITTEN_PREFIXES:
+        try:
+            store.check_writable(prefix)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:
+            raise StoreError(
+                f"cannot write to the store {store.uri}: 'tdprov audit' appends to the store's log and records itself there, "
+                f"and needs write access to log/ and audit/ ({exc.what.rstrip('.')}).",
+                fix=f"with read access only, audit with 'tdprov audit {READ_ONLY_FIX}' (the report and the audit's signed record "
+                    f"go to DIR, nothing into the store); to audit and log, give these credentials the auditor's permissions "
+                    f"({IAM_POLICY}: create under log/ and audit/)") from exc
+
+
+def require_auditor_key(signer: SigningKey, auditor_trust: TrustStore) -> None:
+    """Raise :class:`BadInputError` when ``signer`` is not among the keys whose audit objects count here: every
+    checkpoint, state, catalog, inventory and record this audit wrote would be untrusted (a finding) to later audits."""
+    if auditor_trust.get(signer.key_id) is not None:
+        return
+    raise BadInputError(
+        f"this audit signs with key {signer.key_id}, which is not among the {len(auditor_trust)} key(s) whose audit objects "
+        "count here (TDPROV_AUDITOR_KEYS, else TDPROV_TRUSTED_KEYS): later audits would call what it writes untrusted "
+        "(nothing was written)",
+        fix="add its public key (.pub next to the signing key) to TDPROV_AUDITOR_KEYS; or sign with the store's auditor key "
+            f"(TDPROV_SIGNING_KEY); or audit without writing: 'tdprov audit {READ_ONLY_FIX}'")
+
+
+def require_report_dir(report_dir: object, accept_checkpoint: str | None, accept_findings: object = ()) -> None:
+    """A read-only audit writes its report and record to a folder, and records no resolution or acceptance."""
+    if report_dir is None:
+        raise BadInputError("a read-only audit writes its report and signed record to a folder, not into the store: "
+                            "report_dir is needed.", fix=f"pass --report DIR with --read-only ('tdprov audit {READ_ONLY_FIX}')")
+    if accept_checkpoint is not None:
+        raise BadInputError("--accept-checkpoint records a resolution in the store, which a read-only audit does not write.",
+                            fix="accept the store's log with an audit that can write it (without --read-only)")
+    if accept_findings:
+        raise BadInputError("--accept-finding records a person's acceptance in the store, which a read-only audit does not write.",
+                            fix="accept the findings with an audit that can write the store (without --read-only)")
+
+
+class ReadOnlyStore:
+    """``store`` as a read-only audit uses it: reads go to it; a write is refused (:class:`StoreError`), never made."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.uri = store, store.uri
+
+    def put(self, key: str, data: bytes) -> bool:
+        raise StoreError(f"a read-only audit writes nothing into {self.uri} (it was about to write '{key}')",
+                         fix="audit without --read-only to append to the log")
+
+    def put_file(self, key: str, path: Path) -> bool:
+        return self.put(key, b"")
+
+    def check_writable(self, prefix: str) -> None:
+        self.put(prefix, b"")
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "store":  # not set yet (unpickling in a worker process)
+            raise AttributeError(name)
+        return getattr(self.store, name)
+
+
+def not_logged(count: int) -> str:
+    """What a read-only audit says of the bundles it examined and could not append to the log."""
+    return f"{count} bundle(s) not yet logged: examined, not logged (read-only audit)"
+
+
+__all__ = ["ReadOnlyStore", "WRITTEN_PREFIXES", "not_logged", "require_auditor_key", "require_report_dir", "require_write_access"]
