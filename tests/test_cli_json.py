@@ -106,5 +106,11 @@ def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[
 def test_store_init_json_of_a_local_folder(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     """A local folder's 'store init --json' printed the text line."""
     assert main(["store", "init", str(tmp_path / "s"), "--json"]) == 0
+    from prov_common.store import open_store
+    from prov_common.store.identity import read_identity
+
+    made = read_identity(open_store(str(tmp_path / "s")))
+    assert made is not None
     assert json.loads(capsysbinary.readouterr().out) == {"store": str(tmp_path / "s"), "kind": "local folder",
-                                                          "writeOnce": "exclusive create", "worm": False}
+                                                          "writeOnce": "exclusive create", "worm": False,
+                                                          "storeId": made.store_id, "storeIdCreated": True}

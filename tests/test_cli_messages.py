@@ -28,9 +28,9 @@ def test_audit_of_an_empty_local_store_is_bad_input_and_writes_nothing(tmp_path:
     assert f"no runs in {store}: is this the store your pipelines write to?" in err
     assert "Fix: check --store or TDPROV_STORE for a typo" in err
     assert "audit clean" not in out
-    assert _files(store) == []  # no report, no audit record, no log
+    assert _files(store) == ["_tdprov/store.json"]  # what init made: no report, no audit record, no log
     assert main(["audit", "--store", str(store), "--report", str(tmp_path / "rep")]) == 2
-    assert not (tmp_path / "rep").exists() and _files(store) == []
+    assert not (tmp_path / "rep").exists() and _files(store) == ["_tdprov/store.json"]
 
 
 def test_audit_of_a_mistyped_s3_prefix_is_bad_input_and_writes_nothing(s3_server, s3_store_uri: str,
