@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from prov_common.signing.dsse import FIX_RETIRED
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
 from prov_common.bundle.verify_pool import map_bundles
@@ -70,6 +71,7 @@ def _only_forged(result, forged: str) -> None:
     found = _errors(result)
     assert len(found) == 1, found
     assert result.errors[0].run_id == forged and "signed by retired key" in found[0] and "cut-off at log size 2" in found[0], found
+    assert result.errors[0].fix == FIX_RETIRED  # not "the object was altered after the run was sealed"
 
 
 def test_a_lost_writer_key_retired_at_the_log_size_keeps_what_it_signed_before(rotated) -> None:

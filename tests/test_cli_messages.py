@@ -46,6 +46,25 @@ def test_audit_of_a_mistyped_s3_prefix_is_bad_input_and_writes_nothing(s3_server
     assert "; log size 1;" in capsys.readouterr().out
 
 
+def test_accepting_an_empty_s3_prefix_or_one_holding_only_write_probes_is_bad_input(s3_server, s3_store_uri: str,
+                                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """'--accept-checkpoint' on an empty prefix passed as audited, and wrote the audit's write probes, after which every
+    auditor's first audit of that prefix was clean: both are refused, and nothing is written."""
+    from prov_common.store import open_store
+    from prov_common.store._base import WRITE_PROBE, WRITE_PROBE_BYTES
+
+    bucket, _, prefix = s3_store_uri[len("s3://"):].partition("/")
+    assert main(["audit", "--store", s3_store_uri, "--accept-checkpoint", "--reason", "new store", "--quiet"]) == 2
+    assert f"no runs in {s3_store_uri}" in capsys.readouterr().err
+    assert s3_server.client().list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("KeyCount", 0) == 0
+    store = open_store(s3_store_uri)
+    for where in ("log/", "audit/"):  # what a writing audit's access check leaves behind
+        store.put(where + WRITE_PROBE, WRITE_PROBE_BYTES)
+    assert main(["audit", "--store", s3_store_uri, "--quiet"]) == 2
+    assert f"no runs in {s3_store_uri}" in capsys.readouterr().err
+    assert sorted(store.list()) == ["audit/" + WRITE_PROBE, "log/" + WRITE_PROBE]
+
+
 def test_first_audit_says_so_and_a_log_without_new_runs_still_audits_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "store")
     Pipeline(store)  # two runs, their source registered

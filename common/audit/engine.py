@@ -48,7 +48,7 @@ from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_se
 from prov_common.sources.registry import iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
-from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, statement_positions
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z
 
@@ -167,6 +167,8 @@ def _audit(
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
+        if require_runs and head is None and result.first_audit and not _holds_runs(store, Listing.take(store)):
+            raise _nothing_to_audit(store)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
@@ -194,10 +196,7 @@ def _audit(
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
     if require_runs and accept_checkpoint is None and head is None and not blocked and result.first_audit and not _holds_runs(store, listing):
-        raise BadInputError(f"no runs in {store.uri}: is this the store your pipelines write to? It holds no bundle, no run in "
-                            "progress and no audit log, so there is nothing to audit (nothing was written to it).",
-                            fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
-                                "or audit once a pipeline has recorded a run")
+        raise _nothing_to_audit(store)
     if not read_only:  # before the work: an audit that cannot write the log fails here, not at its end
         require_write_access(store)
     inventory = CheckResult(CHECK_INVENTORY, findings=identity.findings)
@@ -483,9 +482,17 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
     return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
 
 
+def _nothing_to_audit(store: Store) -> BadInputError:
+    """The refusal of an audit of a store that holds no run: empty, or a typo for the store meant."""
+    return BadInputError(f"no runs in {store.uri}: is this the store your pipelines write to? It holds no bundle, no run in "
+                         "progress and no audit log, so there is nothing to audit (nothing was written to it).",
+                         fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
+                             "or audit once a pipeline has recorded a run")
+
+
 def _holds_runs(store: Store, listing: Listing) -> bool:
-    """Whether the store holds a bundle, an index entry, a log object or a run in progress."""
-    recorded = (layout.BUNDLES + "/", layout.INDEX + "/", "log/")
+    """Whether the store holds a bundle, an index entry, a log object (not the audit's write probe) or a run in progress."""
+    recorded = (layout.BUNDLES + "/", layout.INDEX + "/", LEAVES_PREFIX, CHECKPOINTS_PREFIX)
     return any(key.startswith(recorded) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
 
 

@@ -22,6 +22,7 @@ from prov_common.bundle.verify import OTHER_STORE, CheckedBundle, verify_and_der
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
+from prov_common.signing.dsse import FIX_RETIRED
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
@@ -37,6 +38,7 @@ _FIXES = {
     "unsigned": "the bundle was not written by tdprov's sealing; treat it as forged or re-seal the run from its source events",
     "unlisted object": "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
     OTHER_STORE: FIX_OTHER_STORE,
+    "retired key": FIX_RETIRED,
 }
 _NOTED = "nothing to do: the bundle was written by another version of the PROV mapping"
 _FIX_ENTRY = ("restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was "

@@ -16,9 +16,10 @@ from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.identity import IDENTITY_KEY, StoreIdentity, read_identity, remember
 
-FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store (it is written once, by 'tdprov store init' or "
-                "the store's first writer, and never changes); if the change is known and right, accept it with "
-                "'tdprov audit --accept-checkpoint --reason TEXT'")
+FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: it is written once, by 'tdprov store init' or "
+                "the store's first writer, and never changes, and every bundle since names its id, so under another identity "
+                "they read as copied from another store; once it holds the id it had, an audit with "
+                "'--accept-checkpoint --reason TEXT' takes its bytes as they are now")
 
 
 @dataclass
