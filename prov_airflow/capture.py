@@ -92,13 +92,11 @@ def _size(target: str, shards: list | None) -> int | None:
 
 def changed_at(target: str, shards: list | None) -> float | None:
     """When the data at ``target`` last changed, in epoch seconds: a local file's status-change time (``st_ctime``:
-    a copy that keeps the old modification time, ``cp -p``, still changes it), the newest of a local sharded
-    dataset's shards, an S3 object's ``LastModified``; ``None`` for shards on S3 or when it cannot be read."""
+    a copy that keeps the old modification time, ``cp -p``, still changes it), an S3 object's ``LastModified``;
+    ``None`` for a sharded dataset (a removed shard changes none of the shards left) or when it cannot be read."""
+    if shards is not None:
+        return None
     try:
-        if shards is not None:
-            if any("://" in ref.location for ref in shards):  # shards on S3: not stamped
-                return None
-            return max((Path(ref.location).stat().st_ctime for ref in shards), default=None)
         path = local_path(target)
         if path is not None:
             return path.stat().st_ctime

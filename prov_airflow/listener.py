@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.common.compat.sdk import hookimpl
@@ -24,6 +25,17 @@ from prov_airflow.unwritten import FAILED, OUTSIDE, SKIPPED, TryOutlets, declare
 
 log = logging.getLogger(__name__)
 
+
+
+def try_started(task_instance: Any, now: float) -> float | None:
+    """When the try of ``task_instance`` started, for telling the outlets it wrote (epoch seconds): the earlier of
+    ``now`` and its ``start_date``; ``None`` (every outlet counts as written) for a try resumed after a deferral,
+    whose start the listener of this process did not see."""
+    server = getattr(task_instance, "_ti_context_from_server", None)  # the Task SDK's run context (Airflow 3)
+    if getattr(task_instance, "next_method", None) or getattr(server, "next_method", None):
+        return None
+    start = getattr(task_instance, "start_date", None)
+    return min(now, start.timestamp()) if isinstance(start, datetime) and start.tzinfo is not None else now
 
 class ProvenanceListener:
     """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run.
@@ -95,12 +107,13 @@ class ProvenanceListener:
                         what, problem, fix, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def _task_running(self, task_instance: Any) -> None:
-        started = time.time()  # the clock of this host, which stamps the files the try writes here
+        started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
         inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
-            self._started.setdefault(info.run_id, started)  # a rescheduled sensor starts again: its first start
+            if started is not None:
+                self._started.setdefault(info.run_id, started)  # a rescheduled sensor starts again: its first start
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)

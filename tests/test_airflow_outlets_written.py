@@ -17,6 +17,7 @@ from airflow_dags.harness import bundles_of, child_env, events_of, tdprov_env
 from prov_common.audit.engine import run_audit
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE
 from prov_common.hashing import hash_path
+from prov_common.hashing.targets import hash_dataset
 from prov_common.store import open_store
 
 HERE = Path(__file__).resolve().parent
@@ -31,13 +32,15 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     states = json.loads(done.stdout.strip().splitlines()[-1])
-    assert states == {"write": "failed", "skipper": "skipped", "keep": "success", "copy": "success",
+    assert states == {"write": "failed", "skipper": "skipped", "keep": "success", "copy": "success", "drop_shard": "success",
                       "wait_skipped": "failed"}  # the sensor is not satisfied by a try that wrote nothing
     by_job = {s.job_name.split(".", 1)[-1]: s for s in bundles_of(store) if "." in s.job_name}
     old, copied = tmp_path / "old.csv", tmp_path / "copied.csv"
     assert [(s, by_job[s].state, by_job[s].outputs) for s in ("write", "skipper", "keep")] == [
         ("write", "FAIL", ()), ("skipper", "COMPLETE", ()), ("keep", "COMPLETE", ())]
     assert [(o.name, o.version) for o in by_job["copy"].outputs] == [(str(copied), hash_path(copied).digest)]
+    shards = tmp_path / "shards"  # a removed shard touches none of those left: a folder is never taken as unchanged
+    assert [(o.name, o.version) for o in by_job["drop_shard"].outputs] == [(str(shards), hash_dataset(str(shards)).digest)]
 
     def not_written(task: str) -> list[dict]:
         events = events_of(store, by_job[task].run_id)
@@ -55,3 +58,17 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
     assert [(f.object, f.run_id) for f in notes] == [(f"{old}@{hash_path(old).digest}", by_job["keep"].run_id)]
     assert "did not write it" in notes[0].what
     assert audit.check(CHECK_COMPLETENESS).errors == []
+
+
+def test_an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path) -> None:
+    """The resumed part of a deferred try runs in a new task process, whose listener took the resume as the try's
+    start: the export written while the task waited was recorded as 'unchanged since before the try'."""
+    store = tmp_path / "store"
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "deferred_outlet_run.py"), str(tmp_path)],
+                          env=child_env(**tdprov_env(store)), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"export": "success"}
+    (export,) = [s for s in bundles_of(store) if s.job_name.endswith(".export")]
+    target = tmp_path / "export.csv"
+    assert [(o.name, o.version) for o in export.outputs] == [(str(target), hash_path(target).digest)]
+    assert not [e for e in events_of(store, export.run_id) if "tdprov_outlets" in e["run"]["facets"]]

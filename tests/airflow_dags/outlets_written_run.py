@@ -28,6 +28,10 @@ def main(out: Path) -> int:
 
     written, skipped, old, copied = out / "p.csv", out / "s.csv", out / "old.csv", out / "copied.csv"
     old.write_text("a\n1\n")
+    shards = out / "shards"
+    shards.mkdir()
+    for i in (0, 1):
+        (shards / f"part-{i}.csv").write_text(f"a\n{i}\n")
     time.sleep(3)  # old.csv last changed before any try starts (beyond the 2 s allowed for clock skew)
 
     def write_then_fail() -> None:
@@ -40,11 +44,15 @@ def main(out: Path) -> int:
     def copy() -> None:
         shutil.copy2(old, copied)  # keeps old.csv's modification time; its status-change time is now
 
+    def drop_shard() -> None:
+        (shards / "part-1.csv").unlink()  # a new version of the folder, though no shard left was touched
+
     with DAG("tdprov_outlets_written", start_date=START, schedule=None) as dag:
         PythonOperator(task_id="write", python_callable=write_then_fail, outlets=[Asset(written.as_uri())])
         skipper = PythonOperator(task_id="skipper", python_callable=skip, outlets=[Asset(skipped.as_uri())])
         PythonOperator(task_id="keep", python_callable=lambda: None, outlets=[Asset(old.as_uri())])
         PythonOperator(task_id="copy", python_callable=copy, outlets=[Asset(copied.as_uri())])
+        PythonOperator(task_id="drop_shard", python_callable=drop_shard, outlets=[Asset(shards.as_uri())])
         skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
                                        trigger_rule="all_done")
     register_dag(dag)

@@ -1,0 +1,54 @@
+"""Run a DAG whose deferrable task's outlet is written while the task is deferred (by an external job), then
+resumed (run in a subprocess); prints the task states as JSON. In a deployment the resumed part runs in a new task
+process, whose listener never saw the try start: this run drops the listener's memory of that start during the
+deferral, as a new process has none; everything else is a real ``dag.test()``.
+
+Usage: python deferred_outlet_run.py OUT_DIR   (AIRFLOW_HOME and AIRFLOW__TDPROV__STORE set)
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import DAG, Asset, BaseOperator
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def main(out: Path) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from airflow_dags.harness import register_dag
+
+    from prov_airflow.listener import get_listener
+
+    target = out / "export.csv"
+
+    class ExternalJob(BaseOperator):
+        def execute(self, context):
+            def job() -> None:  # the external system writes the export while the task is deferred
+                time.sleep(0.5)
+                target.write_text("a\n1\n2\n")
+                get_listener()._started.clear()  # the task process that started the try is gone
+
+            threading.Thread(target=job).start()
+            self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=4)), method_name="resume")
+
+        def resume(self, context, event=None) -> None:
+            assert target.exists()
+
+    with DAG("tdprov_deferred_outlet", start_date=START, schedule=None) as dag:
+        ExternalJob(task_id="export", outlets=[Asset(target.as_uri())])
+    register_dag(dag)
+    run = dag.test(logical_date=START)
+    print(json.dumps({ti.task_id: ti.state for ti in run.get_task_instances()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
