@@ -7,7 +7,6 @@ Usage: python deferred_outlet_run.py OUT_DIR   (AIRFLOW_HOME and AIRFLOW__TDPROV
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -23,7 +22,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 def main(out: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags.harness import register_dag
+    from airflow_dags.harness import run_and_print_states
 
     from prov_airflow.listener import get_listener
 
@@ -44,10 +43,7 @@ def main(out: Path) -> int:
 
     with DAG("tdprov_deferred_outlet", start_date=START, schedule=None) as dag:
         ExternalJob(task_id="export", outlets=[Asset(target.as_uri())])
-    register_dag(dag)
-    run = dag.test(logical_date=START)
-    print(json.dumps({ti.task_id: ti.state for ti in run.get_task_instances()}))
-    return 0
+    return run_and_print_states(dag, logical_date=START)
 
 
 if __name__ == "__main__":

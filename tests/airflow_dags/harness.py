@@ -99,6 +99,16 @@ def run_dag(dag, **kwargs):
     return dag.test(**kwargs)
 
 
+def run_and_print_states(dag, **kwargs) -> int:
+    """:func:`run_dag`, then the state of each task instance printed as one JSON line (for a test running the DAG in a
+    subprocess); 0, the process's exit code."""
+    import json
+
+    run = run_dag(dag, **kwargs)
+    print(json.dumps({ti.task_id: ti.state for ti in run.get_task_instances()}))
+    return 0
+
+
 def asset_events(dag_id: str) -> dict[str, dict]:
     """Asset URI -> extra of the asset events of ``dag_id``, read back from the metadata DB."""
     from airflow.models.asset import AssetEvent, AssetModel

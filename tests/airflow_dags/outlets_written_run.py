@@ -6,7 +6,6 @@ AIRFLOW__OPENLINEAGE__TRANSPORT set)
 """
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -22,7 +21,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 def main(out: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags.harness import register_dag
+    from airflow_dags.harness import run_and_print_states
 
     from prov_airflow.sensors.bundle import LineageBundleSensor
 
@@ -55,10 +54,7 @@ def main(out: Path) -> int:
         PythonOperator(task_id="drop_shard", python_callable=drop_shard, outlets=[Asset(shards.as_uri())])
         skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
                                        trigger_rule="all_done")
-    register_dag(dag)
-    run = dag.test(logical_date=START)
-    print(json.dumps({ti.task_id: ti.state for ti in run.get_task_instances()}))
-    return 0
+    return run_and_print_states(dag, logical_date=START)
 
 
 if __name__ == "__main__":
