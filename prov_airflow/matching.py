@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 class BundleQuery:
     """What bundle to wait for. Every given criterion must match.
 
-    job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``); dataset: URI or path of an output dataset;
+    job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``); dataset: URI or path of an output dataset, or
+    ``airflow-asset:<name>`` for a logical asset (an ``Asset(name=...)`` with no URI);
     digest: content digest of an output (with ``dataset``: of that output, the dataset at that version);
     state: run state (default ``COMPLETE``);
     since: only bundles indexed at or after this ISO time (default: any).
@@ -50,7 +51,7 @@ class BundleQuery:
     def _output_matches(self, output: DatasetRef) -> bool:
         """One output that is the dataset and has the digest asked for: both at once when both are given
         (``dataset`` at version ``digest``, never the dataset from one output and the digest from another)."""
-        if self.dataset and (output.namespace, output.name) != dataset_from_uri(self.dataset):
+        if self.dataset and (output.namespace, output.name) != _named(self.dataset):
             return False
         return not self.digest or output.version == self.digest
 
@@ -58,6 +59,14 @@ class BundleQuery:
         if not self.since:
             return None
         return index_cursor(datetime.fromisoformat(self.since))
+
+
+def _named(dataset: str) -> tuple[str, str]:
+    """The (namespace, name) that ``dataset`` names: a logical asset's, or that of a URI or path."""
+    from prov_airflow.capture import LOGICAL_NAMESPACE, logical_name
+
+    name = logical_name(dataset)
+    return (LOGICAL_NAMESPACE, name) if name is not None else dataset_from_uri(dataset)
 
 
 def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tuple[str, str]] | None = None) -> BundleSummary | None:

@@ -177,6 +177,14 @@ def test_a_logical_asset_is_recorded_by_name_never_as_a_file_of_that_name(tmp_pa
     assert "digest" not in asset_events("tdprov_logical_asset")["daily_report"]["extra"]["tdprov"]
     [capture] = capture_all([report], ListenerLimits())
     assert (capture.status, capture.complete, capture.digest) == ("logical", True, None)
+    from prov_airflow.matching import BundleQuery, find_bundle
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+
+    trust = trust_from_settings()  # the bundle sensor's query names a logical asset as airflow-asset:<name>
+    found = find_bundle(open_store(str(store)), BundleQuery(dataset="airflow-asset:daily_report"), trust)
+    assert found is not None and found.job_name == "tdprov_logical_asset.produce"
+    assert find_bundle(open_store(str(store)), BundleQuery(dataset="airflow-asset:weekly_report"), trust) is None
 
 
 def test_training_tasks_are_marked_explicitly(tmp_path: Path, store: Path) -> None:

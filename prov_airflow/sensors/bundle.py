@@ -14,7 +14,8 @@ class LineageBundleSensor(BaseSensorOperator):
     """Succeeds when the store holds a sealed bundle matching every given criterion.
 
     :param job: job name, ``<dag_id>.<task_id>`` for a task run or ``<dag_id>`` for a DAG run.
-    :param dataset: URI or path of a dataset the run wrote.
+    :param dataset: URI or path of a dataset the run wrote, or ``airflow-asset:<name>`` for a logical asset
+        (an ``Asset(name=...)`` with no URI).
     :param digest: content digest (``blake3:...``) of a dataset the run wrote.
     :param state: run state to match (default ``COMPLETE``; ``None`` for any).
     :param since: ISO time; only bundles sealed since then count. Default: the start of this DAG run.
