@@ -197,7 +197,7 @@ def _audit(
     listing = Listing.take(store)
     if require_runs and accept_checkpoint is None and head is None and not blocked and result.first_audit and not _holds_runs(store, listing):
         raise _nothing_to_audit(store)
-    if not read_only:  # before the work: an audit that cannot write the log fails here, not at its end
+    if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
     inventory = CheckResult(CHECK_INVENTORY, findings=identity.findings)
 

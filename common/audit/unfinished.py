@@ -86,8 +86,8 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
             result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what, FIX,
                                            severity="error" if stale else NOTE, run_id=run_id))
         unsealed.append(earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now)))
-    gone = [r for r in reported if r.run_id not in moments and r.run_id not in sealed]
-    lost, kept = staging_removed(store, gone)
+    gone = [r for r in reported if r.run_id not in moments and r.run_id not in sealed]  # the listing above found no event of theirs
+    lost, kept = _removed(store, gone)
     result.findings += lost
     result.checked += len(gone)
     return result, unsealed + kept
@@ -98,11 +98,15 @@ def staging_removed(store: Store, reported: Sequence[UnsealedRun]) -> tuple[list
     ``staging/<run>/`` holds no event any more (its events, the only evidence of the run, were removed), and those runs
     (kept for the next audit). A run sealed meanwhile (its bundle in the index) is closed; one sealed and not indexed is
     named as such."""
+    # staged still: the check names it as it is
+    return _removed(store, [r for r in reported if not any(True for _ in _staged_events(store, layout.staging_prefix(r.run_id)))])
+
+
+def _removed(store: Store, gone: Sequence[UnsealedRun]) -> tuple[list[Finding], list[UnsealedRun]]:
+    """:func:`staging_removed` of runs known to have no staged event left."""
     findings: list[Finding] = []
     kept: list[UnsealedRun] = []
-    for r in reported:
-        if any(True for _ in _staged_events(store, layout.staging_prefix(r.run_id))):
-            continue  # staged still: the check names it as it is
+    for r in gone:
         if store.exists(layout.bundle_key(r.run_id, layout.STATEMENT_FILE)):
             if _index_entry(store, r.run_id) is not None:
                 continue
