@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prov_common.audit.model import CHECK_SOURCES, Finding
-from prov_common.sources.merged import merge_records
+from prov_common.sources.merged import by_digest
 from prov_common.sources.registry import StoredSource
 from prov_common.w3cprov.identity import normal_version
 
@@ -16,20 +16,20 @@ FIX_CONSENT = (
 
 
 def undocumented_personal_data(sources: Iterable[StoredSource]) -> list[Finding]:
-    """One finding per digest whose records, read together (:func:`~prov_common.sources.merged.merge_records`), declare
+    """One finding per digest whose records, read together (:func:`~prov_common.sources.merged.by_digest`), declare
     personal data (``--personal-data`` personal, sensitive or pseudonymised, or ``--personal-columns``) while none
     documents consent or a legal basis; the finding's object is the first record registered."""
-    groups: dict[str, list[StoredSource]] = {}
-    for s in sources:
-        groups.setdefault(normal_version(s.record.digest), []).append(s)
+    stored = list(sources)
+    keys: dict[tuple[str, str], str] = {}  # (digest, name) -> the record's key
+    for s in stored:
+        keys.setdefault((normal_version(s.record.digest), s.record.name), s.key)
     out = []
-    for group in groups.values():
-        v = merge_records([s.record for s in group])
+    for v in by_digest(s.record for s in stored):
         r = v.record
         if r.personal and not (r.consent or r.legal_basis):
             what = ", ".join(filter(None, [f"classified {r.personal_data}" if r.personal_data else "",
                                            f"personal columns {', '.join(r.personal_columns)}" if r.personal_columns else ""]))
-            key = next(s.key for s in group if s.record.name == v.names[0])
+            key = keys[(normal_version(r.digest), v.names[0])]
             out.append(Finding(CHECK_SOURCES, key, f"{v.label} holds personal data ({what}) but documents neither "
                                "consent nor a legal basis for processing it", FIX_CONSENT))
     return out
