@@ -87,8 +87,7 @@ def _signed_schema(dataset: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | 
 def _same_schema(stored: Sequence[tuple[str, str]], signed: Sequence[tuple[str, str]]) -> bool:
     """Whether the row set's schema is the signed one: the same columns and types in order, where a part the events'
     redaction replaced (a struct field named like a secret: ``struct<"token": ***``) matches whatever stands there."""
-    return len(stored) == len(signed) and all(_same_text(a, b) for pair in zip(stored, signed) for a, b in [(pair[0][0], pair[1][0]),
-                                                                                                          (pair[0][1], pair[1][1])])
+    return len(stored) == len(signed) and all(_same_text(s[0], g[0]) and _same_text(s[1], g[1]) for s, g in zip(stored, signed))
 
 
 def _same_text(stored: str, signed: str) -> bool:
