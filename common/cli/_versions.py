@@ -26,10 +26,11 @@ def is_digest(ref: str) -> bool:
 
 
 @contextmanager
-def recorded_runs(store: Any, settings: Settings, name: str | None = None, sources: Iterable[Any] = ()) -> Iterator[Any]:
+def recorded_runs(store: Any, settings: Settings, name: str | None = None, sources: Iterable[Any] = (),
+                  trust: Any = None) -> Iterator[Any]:
     """The sealed runs of ``store`` (:class:`~prov_common.audit.recorded.RecordedRuns`, signatures checked
-    against the trusted keys); on leaving, each run whose index entry was not taken as it stands is named
-    on stderr (:func:`tell_entries_not_taken`).
+    against the trusted keys: ``trust`` when the caller made it already, else :func:`bundle_trust`); on leaving,
+    each run whose index entry was not taken as it stands is named on stderr (:func:`tell_entries_not_taken`).
 
     ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
@@ -40,7 +41,7 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
     from prov_common.bundle.trust import bundle_trust
     from prov_common.signing import auditor_trust_from_settings
 
-    recorded = RecordedRuns.of(store, bundle_trust(settings, store), sources, audit_trust=auditor_trust_from_settings(settings))
+    recorded = RecordedRuns.of(store, trust if trust is not None else bundle_trust(settings, store), sources, audit_trust=auditor_trust_from_settings(settings))
     try:
         if name is not None and not is_digest(name):
             recorded.read_naming(name)

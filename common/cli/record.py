@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
     sources = [s.record for s in iter_sources(store, trust)]
-    with recorded_runs(store, settings, args.ref, sources) as recorded:
+    with recorded_runs(store, settings, args.ref, sources, trust) as recorded:
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
                             tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
