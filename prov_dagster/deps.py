@@ -54,7 +54,7 @@ class DeclaredDeps:
         instance = self.step_context.instance
         partitions = _compat.upstream_partitions(self.step_context, key)
         if partitions is not None:
-            return [_declared(key, partition, _latest(instance, key, partition)) for partition in partitions]
+            return [_declared(key, partition, latest_metadata(instance, key, partition)) for partition in partitions]
         pointer = _compat.upstream_pointer(self.step_context, key)
         return [_declared(key, None, _event_metadata(instance, key, *pointer) if pointer is not None else {})]
 
@@ -78,9 +78,10 @@ def _event_metadata(instance: Any, key: AssetKey, storage_id: int, materialized:
     return event.metadata if event is not None else {}
 
 
-def _latest(instance: Any, key: AssetKey, partition: str) -> Mapping[str, Any]:
-    """The metadata of the latest materialization of ``partition`` of ``key``."""
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+def latest_metadata(instance: Any, key: AssetKey, partition: str | None = None) -> Mapping[str, Any]:
+    """The metadata of the latest materialization of ``key`` (of ``partition``, when given); empty when there is none."""
+    query = AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None)
+    records = instance.fetch_materializations(query, limit=1).records
     event = records[0].asset_materialization if records else None
     return event.metadata if event is not None else {}
 

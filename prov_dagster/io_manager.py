@@ -11,7 +11,6 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     Failure,
-    AssetRecordsFilter,
     ConfigurableIOManager,
     InputContext,
     OutputContext,
@@ -27,6 +26,7 @@ from prov_common.rowset.capture import row_set_of, without_rows
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
+from prov_dagster.deps import latest_metadata
 from prov_dagster.digests import digest_of
 from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inherit, inherited, recorded_flags
 from prov_dagster.metadata import DIGEST_KEY, output_metadata
@@ -233,12 +233,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             instance = context.instance
         except Exception:  # built without an instance (direct IO manager tests)
             return {}
-        records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None), limit=1
-        ).records
-        if not records or records[0].asset_materialization is None:
-            return {}
-        return records[0].asset_materialization.metadata
+        return latest_metadata(instance, key, partition)
 
     def _mismatch(self, context: InputContext, place: _Place, uri: str, expected: str, found: TableDigest) -> None:
         what = f"{place.what} at {uri} does not hold the recorded data: expected digest {expected}, found {found.digest}."
