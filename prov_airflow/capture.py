@@ -72,6 +72,15 @@ def logical_name(uri: str) -> str | None:
     return uri[len(_LOGICAL_PREFIX):] if uri.startswith(_LOGICAL_PREFIX) else None
 
 
+def dataset_key(uri: str) -> tuple[str, str]:
+    """The (namespace, name) a dataset's URI (:func:`to_uri`) names: ``airflow-asset`` and its name for a logical
+    asset, else as the OpenLineage naming spec gives it (:func:`~prov_common.lineage.naming.dataset_from_uri`)."""
+    from prov_common.lineage.naming import dataset_from_uri
+
+    name = logical_name(uri)
+    return (LOGICAL_NAMESPACE, name) if name is not None else dataset_from_uri(uri)
+
+
 def local_path(uri: str) -> Path | None:
     """Filesystem path of a ``file://`` URI, ``None`` for other schemes."""
     from prov_common.hashing.targets import local_target

@@ -13,7 +13,7 @@ from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.events import ParentRef, build_run_event
 
-from prov_airflow.capture import LOGICAL_NAMESPACE, DatasetCapture, logical_name
+from prov_airflow.capture import DatasetCapture, dataset_key
 from prov_airflow.runinfo import RunInfo
 
 
@@ -42,10 +42,8 @@ def capture_ref(capture: DatasetCapture, **kwargs: Any) -> DatasetRef:
     named ``airflow-asset`` + its name."""
     if capture.row_set is not None:
         kwargs.update(row_digests_file=capture.row_set.path, rows_root=capture.row_set.root)
-    name = logical_name(capture.uri)
-    if name is not None:
-        return DatasetRef(namespace=LOGICAL_NAMESPACE, name=name, digest=capture.digest, **kwargs)
-    return DatasetRef.from_uri(capture.uri, digest=capture.digest, **kwargs)
+    namespace, name = dataset_key(capture.uri)
+    return DatasetRef(namespace=namespace, name=name, digest=capture.digest, **kwargs)
 
 
 def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list[DatasetRef]:

@@ -10,7 +10,6 @@ from prov_common.bundle import BundleSummary, list_bundles
 from prov_common.bundle.layout import index_cursor
 from prov_common.bundle.model import DatasetRef
 from prov_common.errors import BadInputError
-from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import TrustStore
 
 log = logging.getLogger(__name__)
@@ -46,12 +45,18 @@ class BundleQuery:
             return False
         if self.state and summary.state.upper() != self.state.upper():
             return False
-        return not (self.dataset or self.digest) or any(self._output_matches(o) for o in summary.outputs)
+        if not (self.dataset or self.digest):
+            return True
+        from prov_airflow.capture import dataset_key
 
-    def _output_matches(self, output: DatasetRef) -> bool:
-        """One output that is the dataset and has the digest asked for: both at once when both are given
-        (``dataset`` at version ``digest``, never the dataset from one output and the digest from another)."""
-        if self.dataset and (output.namespace, output.name) != _named(self.dataset):
+        wanted = dataset_key(self.dataset) if self.dataset else None
+        return any(self._output_matches(o, wanted) for o in summary.outputs)
+
+    def _output_matches(self, output: DatasetRef, wanted: tuple[str, str] | None) -> bool:
+        """One output that is the dataset (``wanted``, as :func:`dataset_key` names it) and has the digest asked for:
+        both at once when both are given (``dataset`` at version ``digest``, never the dataset from one output and the
+        digest from another)."""
+        if wanted is not None and (output.namespace, output.name) != wanted:
             return False
         return not self.digest or output.version == self.digest
 
@@ -59,14 +64,6 @@ class BundleQuery:
         if not self.since:
             return None
         return index_cursor(datetime.fromisoformat(self.since))
-
-
-def _named(dataset: str) -> tuple[str, str]:
-    """The (namespace, name) that ``dataset`` names: a logical asset's, or that of a URI or path."""
-    from prov_airflow.capture import LOGICAL_NAMESPACE, logical_name
-
-    name = logical_name(dataset)
-    return (LOGICAL_NAMESPACE, name) if name is not None else dataset_from_uri(dataset)
 
 
 def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tuple[str, str]] | None = None) -> BundleSummary | None:

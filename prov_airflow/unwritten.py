@@ -24,9 +24,9 @@ from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
 from prov_common.w3cprov.events import DatasetState
+from prov_common.w3cprov.identity import iso_z
 
-from prov_airflow.capture import DatasetCapture, to_uri
-from prov_airflow.events import capture_ref
+from prov_airflow.capture import DatasetCapture, dataset_key, to_uri
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ _REMEMBERED = 1000
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+    return iso_z(datetime.fromtimestamp(seconds, timezone.utc))
 
 
 def split_written(captures: Iterable[DatasetCapture], started: float | None) -> tuple[list[DatasetCapture], list[UnwrittenOutlet]]:
@@ -52,8 +52,8 @@ def split_written(captures: Iterable[DatasetCapture], started: float | None) -> 
         if started is None or capture.changed_at is None or capture.changed_at >= started - CLOCK_SKEW:
             written.append(capture)
             continue
-        ref = capture_ref(capture)
-        unchanged.append(UnwrittenOutlet(ref.namespace, ref.name, UNCHANGED, version=ref.digest.digest if ref.digest else None,
+        namespace, name = dataset_key(capture.uri)
+        unchanged.append(UnwrittenOutlet(namespace, name, UNCHANGED, version=capture.digest.digest if capture.digest else None,
                                          changedAt=_iso(capture.changed_at), startedAt=_iso(started)))
         log.warning("tdprov: outlet %s last changed at %s, before the try started (%s): not recorded as written by it",
                     capture.uri, _iso(capture.changed_at), _iso(started))
@@ -68,10 +68,10 @@ def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:
         if uri is None:
             continue
         try:
-            ref = capture_ref(DatasetCapture(uri, "missing"))
+            key = dataset_key(uri)
         except BadInputError:  # a URI tdprov cannot name is not recorded as an output either
             continue
-        found.setdefault((ref.namespace, ref.name), UnwrittenOutlet(ref.namespace, ref.name, reason))
+        found.setdefault(key, UnwrittenOutlet(*key, reason))
     return list(found.values())
 
 
