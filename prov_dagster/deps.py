@@ -3,10 +3,11 @@
 An asset that reads its upstream itself (``@asset(deps=[rows])``), an input loaded by another IO manager, and
 an observable source are reads that no ``load_input`` of a ``ProvenanceIOManager`` sees. Dagster still knows
 which version the step used: the event it tags as ``dagster/input_event_pointer/<key>`` (with
-``dagster/input_data_version/<key>``), fetched when the step started. When the step's run ends, each such
-upstream becomes an input of the run: the dataset and digest that event's tdprov metadata recorded
-(``tdprov/data``, ``tdprov/digest``), or, with no tdprov record there, the asset key without a version, which the
-audit reports.
+``dagster/input_data_version/<key>``), fetched when the step started; for a partitioned upstream, which Dagster
+tags no event for, the latest materialization of each mapped partition stored before the step started (so a
+backfill during the step is not taken for what it read). When the step's run ends, each such upstream becomes an
+input of the run: the dataset and digest that event's tdprov metadata recorded (``tdprov/data``,
+``tdprov/digest``), or, with no tdprov record there, the asset key without a version, which the audit reports.
 
 Nothing here reads the Dagster instance for a step whose upstream assets were all loaded through the IO manager.
 """
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetKey, AssetRecordsFilter
+from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
 
 from prov_dagster import _compat
 from prov_dagster.metadata import DATA_KEY, DIGEST_KEY
@@ -54,7 +55,9 @@ class DeclaredDeps:
         instance = self.step_context.instance
         partitions = _compat.upstream_partitions(self.step_context, key)
         if partitions is not None:
-            return [_declared(key, partition, latest_metadata(instance, key, partition)) for partition in partitions]
+            started = _step_started(self.step_context)
+            return [_declared(key, partition, latest_metadata(instance, key, partition, before=started))
+                    for partition in partitions]
         pointer = _compat.upstream_pointer(self.step_context, key)
         return [_declared(key, None, _event_metadata(instance, key, *pointer) if pointer is not None else {})]
 
@@ -78,12 +81,21 @@ def _event_metadata(instance: Any, key: AssetKey, storage_id: int, materialized:
     return event.metadata if event is not None else {}
 
 
-def latest_metadata(instance: Any, key: AssetKey, partition: str | None = None) -> Mapping[str, Any]:
-    """The metadata of the latest materialization of ``key`` (of ``partition``, when given); empty when there is none."""
-    query = AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None)
+def latest_metadata(instance: Any, key: AssetKey, partition: str | None = None, *,
+                    before: int | None = None) -> Mapping[str, Any]:
+    """The metadata of the latest materialization of ``key`` (of ``partition``, when given; stored before the event
+    log's storage id ``before``, when given); empty when there is none."""
+    query = AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None,
+                               before_storage_id=before)
     records = instance.fetch_materializations(query, limit=1).records
     event = records[0].asset_materialization if records else None
     return event.metadata if event is not None else {}
+
+
+def _step_started(step_context: Any) -> int | None:
+    """The event-log storage id of the step's (latest) STEP_START; ``None`` when the log holds none."""
+    records = step_context.instance.get_records_for_run(step_context.run_id, of_type=DagsterEventType.STEP_START).records
+    return max((r.storage_id for r in records if r.event_log_entry.step_key == step_context.step.key), default=None)
 
 
 def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from dagster import (
     AssetKey,
+    AssetMaterialization,
     DagsterInstance,
     DataVersion,
     InMemoryIOManager,
@@ -142,8 +143,13 @@ def test_a_partitioned_upstream_is_recorded_per_partition_the_step_maps_to(store
     def sales(context) -> pd.DataFrame:  # noqa: ANN001
         return pd.DataFrame({"region": [context.partition_key]})
 
+    backfill = "blake3:" + "ab" * 32
+
     @asset(partitions_def=regions, deps=[sales])
     def forecast(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        # another run writes sales/us while this step runs: the step read the version stored before it started
+        context.instance.report_runless_asset_event(AssetMaterialization(
+            "sales", partition="us", metadata={"tdprov/digest": backfill, "tdprov/data": located(store, "sales/us")}))
         return recorded_model(context, provenance, tmp_path / "forecast.bin", pd.DataFrame({"x": [1.0]}))
 
     for region in ("eu", "us"):
@@ -151,9 +157,10 @@ def test_a_partitioned_upstream_is_recorded_per_partition_the_step_maps_to(store
     result = materialize([sales, forecast], instance=instance, partition_key="us", selection=[forecast],
                          resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
     assert result.success
-    us = instance.fetch_materializations(AssetKey("sales"), limit=10).records
-    digest = next(r.asset_materialization.metadata["tdprov/digest"].value for r in us if r.asset_materialization.partition == "us")
-    assert [(i.name, i.version) for i in step_run(store, "forecast").inputs] == [(located(store, "sales/us"), digest)]
+    us = [r.asset_materialization.metadata["tdprov/digest"].value for r in instance.fetch_materializations(
+        AssetKey("sales"), limit=10).records if r.asset_materialization.partition == "us"]
+    assert us[0] == backfill and len(us) == 2  # the newest is the one written during the step
+    assert [(i.name, i.version) for i in step_run(store, "forecast").inputs] == [(located(store, "sales/us"), us[1])]
 
 
 def test_a_training_run_that_records_no_inputs_is_a_completeness_gap(store: Path, instance, tmp_path: Path) -> None:
