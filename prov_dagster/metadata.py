@@ -40,7 +40,7 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: st
             records=[TableRecord({"column": c.name, "type": c.logical_type, "digest": c.digest}) for c in digest.columns],
             schema=_COLUMN_TABLE_SCHEMA,
         ),
-        DATA_KEY: MetadataValue.path(record.uri) if "://" not in record.uri else MetadataValue.url(record.uri),
+        DATA_KEY: data_location(record.uri),
         "tdprov/quality_policy": MetadataValue.text(policy),
         "dagster/row_count": MetadataValue.int(digest.rows),
         "dagster/column_schema": MetadataValue.table_schema(
@@ -52,6 +52,11 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: st
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
     meta.update(bundle_metadata(bundle, problem))
     return meta
+
+
+def data_location(uri: str) -> Any:
+    """The ``tdprov/data`` value of a version that lives at ``uri``: a path, or a URL for other schemes."""
+    return MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
 
 
 def bundle_metadata(bundle: str, problem: str | None) -> dict[str, Any]:

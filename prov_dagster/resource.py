@@ -18,7 +18,7 @@ from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
-from prov_dagster.metadata import bundle_metadata, extent_metadata
+from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
 from prov_dagster.recorder import StepRun, recorder_for
@@ -91,6 +91,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
         version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
         metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
+        if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
+            metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
         problem = recorder_for(self).problem()
         metadata.update(bundle_metadata(bundle, problem))

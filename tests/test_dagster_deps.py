@@ -180,3 +180,25 @@ def test_a_training_run_that_records_no_inputs_is_a_completeness_gap(store: Path
         assert f"training run {summary.run_id} (dagster://default/booster) recorded no inputs" in gap.what
         assert f"it made {tmp_path / 'booster.bin'}@{summary.outputs[0].version}" in gap.what
         assert "deps=[...]" in gap.fix and "re-run" in gap.fix
+
+
+def test_an_upstream_asset_written_by_record_is_an_input_in_its_recorded_version(store: Path, instance,
+                                                                                  tmp_path: Path) -> None:
+    """An asset that writes its file itself and records it with ``ProvenanceResource.record``: its materialization
+    names where its one version lives, so a step with ``deps=[it]`` records that file at that digest."""
+
+    @asset
+    def vocabulary(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded_model(context, provenance, tmp_path / "vocabulary.bin", pd.DataFrame({"x": [4.0]}))
+
+    @asset(deps=[vocabulary])
+    def tokenizer(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        (tmp_path / "vocabulary.bin").read_bytes()
+        return recorded_model(context, provenance, tmp_path / "tokenizer.bin", pd.DataFrame({"x": [5.0]}))
+
+    run([vocabulary, tokenizer], instance)
+    [made] = step_run(store, "vocabulary").outputs
+    assert made.version is not None
+    assert [(i.namespace, i.name, i.version) for i in step_run(store, "tokenizer").inputs] == [
+        ("file", str(tmp_path / "vocabulary.bin"), made.version)]
+    assert not completeness(store, tmp_path)  # tokenizer's input traces to vocabulary's run
