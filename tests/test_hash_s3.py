@@ -228,3 +228,24 @@ def test_an_s3_uri_with_a_version_id_is_that_version_of_one_object(objects: dict
     from prov_common.hashing.shard_list import is_sharded
 
     assert is_sharded(f"s3://{bucket}/data/t.?sv") and not is_sharded(older)  # a '?' elsewhere is still a wildcard
+
+
+def test_an_s3_key_that_begins_with_a_slash_is_refused_not_taken_for_another_object(objects: dict[str, tuple[Path, str]],
+                                                                                    s3_server, tmp_path: Path) -> None:
+    """``s3://b//y.csv`` is the object ``/y.csv``; dataset names drop that ``/``, so it would be named (and was
+    hashed) as ``y.csv``, another object: it is refused, naming the URI and the fix."""
+    from prov_common.lineage.naming import dataset_from_uri
+
+    local, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key="/y.csv", Body=b"id\n1\n")
+    client.put_object(Bucket=bucket, Key="y.csv", Body=b"id\n2\n")
+    slashed = f"s3://{bucket}//y.csv"
+    for read in (hash_path, dataset_from_uri, open_s3):
+        with pytest.raises(BadInputError, match=r"begins with '/'.*Fix: write s3://<bucket>/y\.csv") as info:
+            read(slashed)
+        assert slashed in str(info.value)
+    assert main(["hash", slashed]) == 2
+    (tmp_path / "y.csv").write_bytes(b"id\n2\n")
+    assert hash_path(f"s3://{bucket}/y.csv").digest == hash_path(tmp_path / "y.csv").digest  # the object without '/' reads

@@ -90,10 +90,17 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 def s3_key(uri: str) -> str:
     """The object key of ``s3://bucket/key`` as S3 takes it: everything after the bucket as written (``%``, ``#``
     and ``?`` are part of the key, which S3 does not decode), without a trailing ``?versionId=<id>``
-    (:func:`s3_version`); ``""`` for a bucket alone."""
+    (:func:`s3_version`); ``""`` for a bucket alone. A key that begins with ``/`` (``s3://bucket//key``) is refused:
+    dataset names drop that ``/`` (``s3://bucket/key`` is another object), so it could not be named apart."""
     key = uri.partition("://")[2].partition("/")[2]
     version = _VERSION_QUERY.search(key)
-    return (key[:version.start()] if version else key).lstrip("/")
+    key = key[:version.start()] if version else key
+    if key.startswith("/"):
+        raise BadInputError(
+            f"{uri!r} names an S3 key that begins with '/' ({key!r}): tdprov names it like the key without the '/', "
+            "which is another object, so it cannot record it.",
+            fix=f"write s3://<bucket>/{key.lstrip('/')} if that object is meant; else copy the object to a key without the leading '/'")
+    return key
 
 
 def s3_version(uri: str) -> str | None:
