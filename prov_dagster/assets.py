@@ -76,31 +76,33 @@ def provenance_asset(
     the version is the content digest even with another IO manager (a ``data_version`` the function's
     ``Output`` sets gives way to it, with a warning). Other keyword arguments go to ``@asset``.
     """
-    where = f"provenance_asset {getattr(fn, '__name__', '')!r}"
-    policy = check_policy(quality_policy, where)
-    owner_list = list(owners or ())
-    meta: dict[str, Any] = dict(metadata or {})
-    meta[POLICY_KEY] = policy
-    if source:
-        meta[SOURCE_KEY] = source
-    if owner_list:
-        meta[OWNERS_KEY] = owner_list
-    if masked_columns:
-        meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
-    if public_columns:
-        meta[PUBLIC_KEY] = [public_columns] if isinstance(public_columns, str) else list(public_columns)
-    if raw_samples:
-        meta[RAW_SAMPLES_KEY] = True
-    if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:
-        meta[SAMPLE_ROWS_KEY] = sample_rows
-    if training:
-        meta[TRAINING_KEY] = True
-    if check_granularity(granularity, where) != "column":
-        meta[GRANULARITY_KEY] = granularity
-    if snapshot is not None:
-        meta[SNAPSHOT_KEY] = bool(snapshot)
 
     def decorate(compute: Callable[..., Any]) -> AssetsDefinition:
+        name = asset_kwargs.get("name") or getattr(compute, "__name__", "")
+        where = f"provenance_asset {name!r}"
+        policy = check_policy(quality_policy, where)
+        owner_list = list(owners or ())
+        meta: dict[str, Any] = dict(metadata or {})
+        meta[POLICY_KEY] = policy
+        if source:
+            meta[SOURCE_KEY] = source
+        if owner_list:
+            meta[OWNERS_KEY] = owner_list
+        if masked_columns:
+            meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
+        if public_columns:
+            meta[PUBLIC_KEY] = [public_columns] if isinstance(public_columns, str) else list(public_columns)
+        if raw_samples:
+            meta[RAW_SAMPLES_KEY] = True
+        if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:
+            meta[SAMPLE_ROWS_KEY] = sample_rows
+        if training:
+            meta[TRAINING_KEY] = True
+        if check_granularity(granularity, where) != "column":
+            meta[GRANULARITY_KEY] = granularity
+        if snapshot is not None:
+            meta[SNAPSHOT_KEY] = bool(snapshot)
+
         @functools.wraps(compute)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             return versioned(compute(*args, **kwargs))

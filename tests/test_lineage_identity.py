@@ -418,6 +418,18 @@ def test_a_dataset_outside_the_local_file_system_is_shown_by_its_uri(tmp_path: P
     assert "xcom://dag_b/features/return_value" in (tmp_path / "m.svg").read_text()
 
 
+def test_a_dataset_kept_nowhere_is_shown_by_the_uri_tdprov_runs_prints(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The spec's ``inmemory://`` namespace has no authority: the dataset is ``inmemory://evaluation`` in
+    ``tdprov runs``, in the lineage tree and in its picture alike (not ``inmemory:/evaluation``)."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("evaluate", [], [dataset("evaluation", digest("e"), namespace="inmemory://")]))
+    assert main(["runs", "--store", uri]) == 0
+    assert f"inmemory://evaluation@{digest('e')[:19]}" in capsys.readouterr().out
+    assert main(["lineage", "inmemory://evaluation", "--store", uri]) == 0
+    assert capsys.readouterr().out.startswith(f"inmemory://evaluation  {digest('e')}\n")
+
+
 def test_runs_verified_lists_only_runs_whose_bundles_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A forged index entry (no bundle) is listed by 'tdprov runs' as it is, and left out by --verified, which
     then shows the next older run to fill --limit and names the forged one on stderr."""

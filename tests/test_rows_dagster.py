@@ -466,8 +466,15 @@ def test_plain_asset_metadata_asks_for_row_granularity(tmp_path: Path, instance:
     assert not failed.success
     assert "granularity 'rows' of asset 'wrong' is not one of column, row" in str(
         failed.get_step_failure_events()[0].event_specific_data.error)
-    with pytest.raises(BadInputError, match="granularity 'block'"):
-        provenance_asset(granularity="block")
+    for options, name in (({}, "scores_v2"), ({"name": "scores_v3"}, "scores_v3")):
+        with pytest.raises(BadInputError, match=f"granularity 'block' of provenance_asset '{name}'"):
+            @provenance_asset(granularity="block", **options)
+            def scores_v2() -> pd.DataFrame:
+                return FRAME
+    with pytest.raises(BadInputError, match="quality policy 'blok' of provenance_asset 'scores_v4'"):
+        @provenance_asset(quality_policy="blok")
+        def scores_v4() -> pd.DataFrame:
+            return FRAME
 
 
 def test_resource_record_snapshots_the_files_an_asset_writes_itself(tmp_path: Path, instance: Any) -> None:

@@ -41,6 +41,8 @@ def dataset_label(namespace: str | None, name: str) -> str:
     dataset elsewhere, which could be another's."""
     if not namespace or namespace == "file":
         return name
+    if namespace.endswith("://"):  # no authority (the spec's "inmemory://"): as its URI spells it
+        return namespace + name.lstrip("/")
     if "://" in namespace:
         return namespace.rstrip("/") + "/" + name.lstrip("/")
     return f"{namespace}:{name}"
