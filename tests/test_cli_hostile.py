@@ -246,56 +246,66 @@ def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Pa
     assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr
 
 
-def _named_run(store: str, job: str, output: str) -> tuple[str, dict]:
-    """Record a run of job ``job`` writing dataset ``s3://lake``/``output`` through the transport; its id and the output."""
+def _named_run(store: str, job: str, output: str, source: str | None = None) -> tuple[str, dict]:
+    """Record a run of job ``job`` writing dataset ``s3://lake``/``output`` (and reading ``s3://lake``/``source``, which
+    no run wrote: a completeness finding for the audit) through the transport; its id and the output."""
     from bundle_support import dataset, event
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
     transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
     run_id = str(uuid.uuid4())
     out_ds = dataset("s3://lake", output, "blake3:" + "2" * 64)
-    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=job))
-    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=job, outputs=[out_ds]))
+    inputs = [dataset("s3://lake", source, "blake3:" + "1" * 64)] if source is not None else []
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job=job, inputs=inputs))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job=job, inputs=inputs, outputs=[out_ds]))
     transport.close()
     return run_id, out_ds
 
 
 def test_control_characters_in_recorded_names_never_reach_the_terminal(tmp_path, capsys: pytest.CaptureFixture) -> None:
-    """A producer names its job and datasets with an OSC title, a screen clear, a carriage return and a
-    right-to-left override: runs, show, lineage and an error print them escaped, never raw."""
+    """A producer names its job and datasets with an OSC title, a screen clear, a carriage return, a
+    right-to-left override, an Arabic letter mark (a bidi control) and zero-width characters: runs, show,
+    lineage, audit and an error print them escaped, never raw."""
     from prov_common.cli import main
 
-    evil = "x\x1b]0;PWNED\x07\x1b[2J\r\u202eexe.txt"
+    invisible = "\u061c\u200b\u200c\u200d\u2060\ufeff"
+    evil = f"x\x1b]0;PWNED\x07\x1b[2J\r\u202e{invisible}exe.txt"
     store = str(tmp_path / "store")
-    run_id, _ = _named_run(store, f"job{evil}", f"model{evil}")
-    for argv in (["runs"], ["show", run_id], ["lineage", f"s3://lake/model{evil}"], ["lineage", f"nothing{evil}"]):
+    run_id, _ = _named_run(store, f"job{evil}", f"model{evil}", source=f"raw{evil}")
+    for argv in (["runs"], ["show", run_id], ["lineage", f"s3://lake/model{evil}"], ["lineage", f"nothing{evil}"],
+                 ["audit", "--report", str(tmp_path / "report")]):
         main([*argv, "--store", store])
         out, err = capsys.readouterr()
         assert "exe.txt" in out + err, argv
-        for raw in ("\x1b", "\r", "\x07", "\u202e"):
-            assert raw not in out and raw not in err, (argv, raw, out, err)
-        assert "\\x1b]0;PWNED\\x07" in out + err and "\\u202e" in out + err, argv
+        for raw in ("\x1b", "\r", "\x07", "\u202e", *invisible):
+            assert raw not in out and raw not in err, (argv, hex(ord(raw)), out, err)
+        assert "\\x1b]0;PWNED\\x07" in out + err and "\\u202e\\u061c\\u200b\\u200c\\u200d\\u2060\\ufeff" in out + err, argv
 
 
 def test_a_newline_in_a_recorded_name_cannot_add_a_line(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A job named with a newline and a fake run row after it, a dataset and a file named with a newline and a
-    fake digest line: runs, show, lineage and hash printed the forged lines as lines of their own. Within
-    a line, a newline is shown as \\n (as sha256sum shows file names)."""
+    fake digest line, an input named with a newline and a fake audit check line: runs, show, lineage, hash
+    and audit (its findings, and the same findings once accepted) printed the forged lines as lines of their
+    own. Within a line, a newline is shown as \\n (as sha256sum shows file names)."""
     from prov_common.cli import main
 
     forged_run = "00000000-0000-4000-8000-000000000000  dagster://default/approved_by_legal  COMPLETE"
     forged_digest = "blake3:" + "0" * 64 + "  trusted.parquet"
+    forged_check = "   pass  Completeness: approved by legal (1 checked)"
     store = str(tmp_path / "store")
-    run_id, out_ds = _named_run(store, f"train\n{forged_run}", f"model\n{forged_digest}")
+    run_id, out_ds = _named_run(store, f"train\n{forged_run}", f"model\n{forged_digest}", source=f"raw\n{forged_check}\n{forged_check}")
     data = tmp_path / f"a\n{forged_digest}.csv"
     data.write_text("id\n1\n")
+    report = str(tmp_path / "report")
     for argv in (["runs", "--store", store], ["show", run_id, "--store", store], ["lineage", out_ds["namespace"] + "/" + out_ds["name"], "--store", store],
-                 ["hash", str(data)]):
+                 ["hash", str(data)], ["audit", "--report", report, "--store", store],
+                 ["audit", "--accept-finding", run_id, "--reason", f"ok\n{forged_check}", "--report", report, "--store", store]):
         main(argv)
         out = capsys.readouterr().out
         lines = out.splitlines()
-        assert not [line for line in lines if line.startswith((forged_run[:36], "blake3:" + "0" * 64))], (argv, out)
+        assert not [line for line in lines if line.startswith((forged_run[:36], "blake3:" + "0" * 64, forged_check))], (argv, out)
         assert "\\n" in out, (argv, out)
+    assert f"accepted: s3://lake/raw\\n{forged_check}\\n{forged_check}" in out, out
 
 
 def test_a_lineage_hundreds_of_runs_deep_is_told_with_a_fix(tmp_path, capsys: pytest.CaptureFixture) -> None:

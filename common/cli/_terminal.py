@@ -1,9 +1,10 @@
-"""Text a verb prints: control and bidirectional-override characters are shown escaped, never sent raw;
-within a line that shows a record's names, newlines and tabs too (:func:`one_line`).
+"""Text a verb prints: control, bidirectional-control and zero-width characters are shown escaped, never sent
+raw; within a line that shows a record's names, newlines and tabs too (:func:`one_line`).
 
 Names in the records (jobs, datasets, producers, facets) come from any OpenLineage producer; raw, an
 escape sequence in one could retitle or clear the terminal, or a carriage return overprint an ``OK``
-line. JSON output already escapes them; files written with ``-o`` are not terminal text.
+line; a bidi control could reorder what a line shows, and a zero-width character make two different names
+look the same. JSON output already escapes them; files written with ``-o`` are not terminal text.
 """
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from contextlib import contextmanager
 from typing import Any
 
 _CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]  # all but tab and newline
-_BIDI = [0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_ESCAPES = {**{c: f"\\x{c:02x}" for c in _CONTROLS}, **{c: f"\\u{c:04x}" for c in _BIDI}}
+_BIDI = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_INVISIBLE = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]  # zero-width space, non-joiner, joiner, word joiner, BOM
+_ESCAPES = {**{c: f"\\x{c:02x}" for c in _CONTROLS}, **{c: f"\\u{c:04x}" for c in (*_BIDI, *_INVISIBLE)}}
 
 
 _LINE_ESCAPES = {**_ESCAPES, 0x09: "\\t", 0x0A: "\\n"}
 
 
 def visible(text: str) -> str:
-    """``text`` with control characters (tab and newline aside) and bidirectional overrides escaped."""
+    """``text`` with control characters (tab and newline aside), bidirectional controls and zero-width characters
+    escaped."""
     return text.translate(_ESCAPES)
 
 

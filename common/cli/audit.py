@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, finite_hours, report_folder
+from prov_common.cli._terminal import one_line
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
@@ -90,13 +91,13 @@ def run(args: argparse.Namespace) -> int:
         print(scope_note("full" if result.full else "incremental", result.bundles_examined, first=result.first_audit))
         for check in result.checks:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)" + (f"; {check.detail}" if check.detail else ""))
-        for f in result.findings:
-            print(f"  [{f.check}] {f.severity}: {f.object}: {f.what}\n      fix: {f.fix}")
+        for f in result.findings:  # a finding names records: their names hold any character, newlines too
+            print(f"  [{f.check}] {f.severity}: {one_line(f.object)}: {one_line(f.what)}\n      fix: {one_line(f.fix)}")
         for a in result.accepted:
             if a["findings"]:
-                print(f"  accepted by {a['by']} at {a['acceptedAt']}, the findings of run {a['runId']}: {a['reason']!r} ({a['key']})")
+                print(one_line(f"  accepted by {a['by']} at {a['acceptedAt']}, the findings of run {a['runId']}: {a['reason']!r} ({a['key']})"))
             for f in a["findings"]:
-                print(f"    [{f['check']}] accepted: {f['object']}: {f['what']}")
+                print(one_line(f"    [{f['check']}] accepted: {f['object']}: {f['what']}"))
     cp = result.checkpoint.checkpoint if result.checkpoint else None
     html, json_report = (_where(store, args.report, key) for key in (result.report_html, result.report_json))
     print(f"{verdict(result)}; log size {cp.size if cp else 0}; report: {html} ({json_report}, {result.report_digest})", file=sys.stdout)
