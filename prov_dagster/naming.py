@@ -21,8 +21,13 @@ from dagster._core.definitions.partitions.utils import MultiPartitionKey
 
 from prov_common.errors import BadInputError
 from prov_common.lineage.naming import IN_MEMORY_SCHEME, dataset_from_uri
+from prov_dagster.storage import NAME_ADDED_BYTES, NAME_MAX_BYTES
 
 DEFAULT_NAMESPACE = "dagster://default"
+DATA_SUFFIX = ".parquet"
+MAX_FILE_SEGMENT_BYTES = NAME_MAX_BYTES - NAME_ADDED_BYTES - len(DATA_SUFFIX)
+"""Bytes the last segment of a data file's path (percent-encoded, in UTF-8) may hold: the longest file name less
+the suffix and the temporary names written beside the file (225); a folder segment may hold ``NAME_MAX_BYTES``."""
 _RUN_NAMESPACE = uuid.UUID("6b1c7e44-2f0a-5d7e-9a57-7464707276a1")
 
 
@@ -65,21 +70,24 @@ def partition_segments(partition_key: str | None) -> tuple[str, ...]:
     return (_safe_segment(str(partition_key)),)
 
 
-def data_relpath(asset_key: AssetKey, partition_key: str | None, suffix: str = ".parquet") -> str:
-    """Relative ``/`` path of an asset's data file: ``raw/orders.parquet`` or ``raw/orders/2024-01-01.parquet``."""
+def data_relpath(asset_key: AssetKey, partition_key: str | None, suffix: str = DATA_SUFFIX) -> str:
+    """Relative ``/`` path of an asset's data file: ``raw/orders.parquet`` or ``raw/orders/2024-01-01.parquet``;
+    a key part or partition key too long for a file name is refused, naming the asset and partition."""
     parts = tuple(_safe_segment(p) for p in asset_key.path) + partition_segments(partition_key)
-    return "/".join(parts) + suffix
+    what = f"asset {_shown(dataset_name(asset_key))}" + (f", partition {_shown(str(partition_key))}" if partition_key is not None else "")
+    return _fitting_path(parts, suffix, what)
 
 
 OP_OUTPUTS_FOLDER = ".tdprov-ops"
 """Folder of the data root holding op outputs that are no asset (the steps of a graph-backed asset hand them on)."""
 
 
-def op_output_relpath(identifier: Sequence[str], suffix: str = ".parquet") -> str:
+def op_output_relpath(identifier: Sequence[str], suffix: str = DATA_SUFFIX) -> str:
     """Relative ``/`` path of an op output that is no asset, from Dagster's identifier of it (Dagster run id,
     step key, output name, mapping key of a dynamic output): ``.tdprov-ops/<run>/<step>/<output>.parquet``,
     one file per run, step and output, so each one is a dataset of its own."""
-    return "/".join((OP_OUTPUTS_FOLDER, *map(_safe_segment, identifier))) + suffix
+    parts = (OP_OUTPUTS_FOLDER, *map(_safe_segment, identifier))
+    return _fitting_path(parts, suffix, f"op output {_shown('/'.join(identifier))}")
 
 
 def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0, part: int = 0) -> str:
@@ -98,3 +106,26 @@ def _safe_segment(segment: str) -> str:
         )
     # percent-encoded, '%' first: partitions "eu/west" and "eu%2Fwest" are two files, never one
     return segment.replace("%", "%25").replace("/", "%2F").replace("\\", "%5C")
+
+
+def _fitting_path(parts: Sequence[str], suffix: str, what: str) -> str:
+    """``parts`` joined as a relative path ending in ``suffix``, when each folder name, the file's name and the names
+    written beside the file fit in a file name (:data:`NAME_MAX_BYTES`); else a ``BadInputError`` naming ``what``,
+    before anything is written (the write failed half-way with 'File name too long')."""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        room = NAME_MAX_BYTES - (len(suffix.encode()) + NAME_ADDED_BYTES if last else 0)
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > room:
+            beside = f", leaving room for {suffix!r} and the temporary files written beside it" if last else ""
+            raise BadInputError(
+                f"{what}: its path segment {_shown(part)} is {size} bytes, too long for a file name "
+                f"(a {'file' if last else 'folder'} name takes at most {room} bytes in UTF-8, percent-encoded{beside})",
+                fix=f"use a shorter asset key part or partition key (at most {room} bytes)",
+            )
+    return "/".join(parts) + suffix
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, cut after ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -30,6 +30,12 @@ from prov_common.store.factory import local_store_path
 T = TypeVar("T")
 
 SIDECAR_SUFFIX = ".tdprov.json"
+NAME_MAX_BYTES = 255
+"""Bytes one file or folder name may hold (ext4, XFS, Btrfs, APFS: 255)."""
+_TEMP_RANDOM_CHARS = 8  # the random part of a name tempfile.mkstemp makes
+NAME_ADDED_BYTES = len(f".{SIDECAR_SUFFIX}.") + _TEMP_RANDOM_CHARS
+"""Bytes the longest name written beside a data file adds to the file's own name: its sidecar's temporary file,
+``.<name>.tdprov.json.XXXXXXXX`` (see :meth:`DataLocation._local_atomic`)."""
 
 
 def default_data_root(store_uri: str) -> str:

@@ -581,6 +581,33 @@ def test_a_frame_parquet_cannot_give_back_as_it_is_is_refused_before_anything_is
     assert all(not s.outputs for s in summaries(store))
 
 
+def test_a_key_or_partition_too_long_for_a_file_name_is_refused_before_anything_is_written(store: Path, instance) -> None:
+    """An asset key part or a partition key of 300 characters failed the step with 'OSError: File name too long' from
+    the temporary file the data is written to; it is refused naming the asset, the partition and the fix."""
+    long_partition = "p" * 300
+
+    @asset(key=AssetKey(["ok", "a" * 300]))
+    def long_key() -> pd.DataFrame:
+        return pd.DataFrame({"id": [1]})
+
+    @asset(partitions_def=StaticPartitionsDefinition([long_partition]))
+    def long_part() -> pd.DataFrame:
+        return pd.DataFrame({"id": [1]})
+
+    for assets, named, partition in (([long_key], "asset 'ok/aaaa", None), ([long_part], "partition 'pppp", long_partition)):
+        resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+        result = materialize(assets, instance=instance, resources=resources, partition_key=partition, raise_on_error=False)
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        message = failure.step_failure_data.error.to_string()
+        assert "BadInputError" in message and "OSError" not in message, message
+        assert named in message and "too long for a file name" in message and "shorter" in message, message
+        assert not result.get_asset_materialization_events()
+    data = Path(str(store) + "-data")
+    assert not data.exists() or not [p for p in data.rglob("*") if p.is_file()]  # nothing written
+    assert all(not s.outputs for s in summaries(store))
+
+
 def test_a_frame_without_columns_keeps_its_rows_through_a_named_index(store: Path, instance) -> None:
     @asset(name="keys_only")
     def keys_only() -> pd.DataFrame:

@@ -35,6 +35,38 @@ def test_path_segments_that_could_escape_the_data_root_are_refused(partition: st
         data_relpath(AssetKey("x"), partition)
 
 
+@pytest.mark.parametrize("key, partition, named", [
+    (AssetKey(["ok", "a" * 300]), None, "asset 'ok/aaaa"),
+    (AssetKey("x"), "p" * 300, "partition 'pppp"),
+    (AssetKey("x"), MultiPartitionKey({"region": "é" * 120, "date": "2026-11-25"}), "partition "),  # 240 bytes in UTF-8
+    (AssetKey(["b" * 256, "y"]), None, "asset 'bbbb"),  # a folder name
+], ids=["key_part", "partition", "multibyte_partition", "folder"])
+def test_a_segment_too_long_for_a_file_name_is_refused_naming_it(key: AssetKey, partition, named: str) -> None:
+    """A key part or partition key longer than a file name may be failed in the write with 'File name too long'."""
+    with pytest.raises(BadInputError, match="too long for a file name") as refused:
+        data_relpath(key, partition)
+    assert named in str(refused.value) and "bytes" in str(refused.value) and "shorter" in refused.value.fix
+
+
+def test_the_longest_segment_allowed_is_written_with_its_sidecar(tmp_path) -> None:
+    """The limit leaves room for the suffix, the sidecar's and the temporary names written beside the file."""
+    import pyarrow as pa
+
+    from prov_dagster.naming import MAX_FILE_SEGMENT_BYTES
+    from prov_dagster.storage import DataLocation
+
+    longest = "é" * (MAX_FILE_SEGMENT_BYTES // 2) + "e" * (MAX_FILE_SEGMENT_BYTES % 2)
+    with pytest.raises(BadInputError, match="too long for a file name"):
+        data_relpath(AssetKey("x"), longest + "e")
+    location = DataLocation(str(tmp_path / "data"))
+    for relpath in (data_relpath(AssetKey(["x", longest]), None), data_relpath(AssetKey(longest), longest)):
+        location.write_table(relpath, pa.table({"id": [1]}))
+        location.write_table(relpath, pa.table({"id": [2]}))  # the second write keeps the first as '.<name>.old' meanwhile
+        location.write_sidecar(relpath, {"digest": "d"})
+        location.write_sidecar(relpath, {"digest": "e"})
+        assert location.read_sidecar(relpath) == {"digest": "e"} and location.read_table(relpath).table.num_rows == 1
+
+
 def test_data_lives_next_to_the_store_by_default(tmp_path) -> None:
     assert default_data_root(str(tmp_path / ".tdprov")) == str(tmp_path / ".tdprov-data")
     assert default_data_root("s3://bucket/prov") == "s3://bucket/prov-data"
