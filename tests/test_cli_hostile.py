@@ -308,6 +308,28 @@ def test_a_newline_in_a_recorded_name_cannot_add_a_line(tmp_path, capsys: pytest
     assert f"accepted: s3://lake/raw\\n{forged_check}\\n{forged_check}" in out, out
 
 
+def test_one_long_job_name_does_not_widen_every_row_of_runs(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """A job named with 10,000 characters padded the header and every other run's row to 10,000 columns; its cell
+    is shortened from the left with '…' to the column's cap, and --json keeps the whole name."""
+    from prov_common.cli import main
+    from prov_common.cli.runs import MAX_COLUMN_WIDTH
+
+    store = str(tmp_path / "store")
+    long_job = "team/" + "n" * 10_000 + "/train_end"
+    _named_run(store, long_job, "long_model")
+    _named_run(store, "short_job", "short_model")
+    assert main(["runs", "--store", store]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    long_row = next(row for row in rows if "long_model" in row)
+    short_row = next(row for row in rows if "short_model" in row)
+    assert header.index("STATE") <= 36 + 2 + MAX_COLUMN_WIDTH + 2, header
+    assert len(long_row) == len(short_row) - len("short_model") + len("long_model") < 200, long_row
+    job_cell = long_row.split()[1]
+    assert job_cell.startswith("…") and job_cell.endswith("nnnn/train_end") and len(job_cell) == MAX_COLUMN_WIDTH, job_cell
+    assert main(["runs", "--json", "--store", store]) == 0
+    assert long_job in {run["job"]["name"] for run in json.loads(capsys.readouterr().out)}
+
+
 def test_a_lineage_hundreds_of_runs_deep_is_told_with_a_fix(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A dataset rewritten in place 400 times, each run reading the previous version: the tree is too deep to
     walk; the error names the lineage and --depth (it said 'the input is nested too deeply: flatten it')."""

@@ -9,7 +9,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, recent_bundles
-from prov_common.cli._terminal import one_line
+from prov_common.cli._terminal import one_line, shortened
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
@@ -40,8 +40,14 @@ def row(summary: BundleSummary) -> list[str]:
     return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or summary.sealed_at, outputs]
 
 
+MAX_COLUMN_WIDTH = 60
+"""Widest a column but the last is shown: a longer cell (a long job name) is shortened, not every row padded to it."""
+
+
 def table(rows: list[list[str]], header: list[str]) -> str:
-    rows = [[one_line(cell) for cell in r] for r in rows]
+    """``rows`` under ``header`` as aligned text columns, each cell on one line; cells of every column but the last
+    shortened to :data:`MAX_COLUMN_WIDTH` (``--json`` keeps them whole)."""
+    rows = [[*(shortened(one_line(cell), MAX_COLUMN_WIDTH) for cell in r[:-1]), one_line(r[-1])] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:-1], widths)), r[-1]]) for r in [header, *rows]]
     return "\n".join(line.rstrip() for line in lines)
