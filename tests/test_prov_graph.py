@@ -98,6 +98,21 @@ def test_svg_escapes_names() -> None:
     assert "a&lt;b&gt;&amp;" in svg
 
 
+def test_same_content_is_said_and_its_names_escaped_in_dot_and_svg() -> None:
+    from dataclasses import replace
+
+    graph = lineage_graph(events_to_document(load("airflow_task.jsonl")))
+    key = next(k for k, n in graph.nodes.items() if n.kind == VERSION)
+    graph.nodes[key] = replace(graph.nodes[key], also=(("file", '/x/a<b>&"c".csv'), ("s3://bucket", "y.csv")))
+    svg = render_svg(graph)
+    node = next(g for g in ElementTree.fromstring(svg).iter(f"{SVG}g") if g.get("id") == key)
+    assert "= same content as 2 other datasets" in " ".join(t.text or "" for t in node.iter(f"{SVG}tspan"))
+    assert node.find(f"{SVG}title").text.endswith('same content as: /x/a<b>&"c".csv, s3://bucket/y.csv')
+    dot = to_dot(graph)
+    assert "= same content as 2 other datasets" in dot
+    assert 'same content as: /x/a<b>&\\"c\\".csv, s3://bucket/y.csv"' in dot  # DOT-quoted
+
+
 def test_a_run_that_rewrites_a_versionless_dataset_draws_no_loop() -> None:
     events = load("airflow_task.jsonl")
     for event in events:

@@ -1,7 +1,9 @@
 """Pictures of a :class:`LineageGraph`: Graphviz DOT text and a built-in top-down layered SVG. No I/O.
 
 Both follow the PROV colour conventions (entities as yellow ellipses, activities as blue boxes); a
-failed run, a version with a failed quality check and a broken link are outlined in red. Output is deterministic.
+failed run, a version with a failed quality check and a broken link are outlined in red. A version whose
+content other datasets hold too says so ("= same content as N other datasets", named in its tooltip):
+a fact, never an edge. Output is deterministic.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from xml.sax.saxutils import escape as _escape
 
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import RUN, LineageGraph, Node
+from prov_common.w3cprov.identity import dataset_label
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
 
@@ -35,7 +38,17 @@ def _lines(node: Node) -> list[str]:
         lines.append(f"✗ {len(node.failed_checks)} failed check{'s' if len(node.failed_checks) > 1 else ''}")
     if node.broken:
         lines.append("✗ broken link")
+    if node.also:
+        lines.append(f"= same content as {len(node.also)} other dataset{'s' if len(node.also) > 1 else ''}")
     return lines
+
+
+def _tooltip(node: Node) -> str:
+    """The node's run id, version or name, and the other datasets that hold the same content."""
+    text = node.run_id or node.version or node.dataset or node.id
+    if node.also:
+        text += "\nsame content as: " + ", ".join(dataset_label(namespace, name) for namespace, name in node.also)
+    return text
 
 
 def _dot_string(text: str) -> str:
@@ -49,9 +62,8 @@ def to_dot(graph: LineageGraph, title: str = "lineage") -> str:
     for node in graph.nodes.values():
         shape, fill = ("box", ACTIVITY_FILL) if node.kind == RUN else ("ellipse", ENTITY_FILL)
         extra = f', color="{ALERT}", penwidth=2' if _alert(node) else ""
-        tooltip = node.run_id or node.version or node.dataset or node.id
         out.append(f"  {_dot_string(node.id)} [label={_dot_string(chr(10).join(_lines(node)))}, shape={shape}, "
-                   f'fillcolor="{fill}", tooltip={_dot_string(tooltip)}{extra}];')
+                   f'fillcolor="{fill}", tooltip={_dot_string(_tooltip(node))}{extra}];')
     for edge in graph.edges:
         out.append(f"  {_dot_string(edge.source)} -> {_dot_string(edge.target)} [label={_dot_string(edge.kind)}];")
     out.append("}")
@@ -151,8 +163,7 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
         lines = lines_of[key]
         top = cy - (len(lines) - 1) * LINE_H / 2 + 4
         text = "".join(f'<tspan x="{cx:.1f}" y="{top + i * LINE_H:.1f}">{escape(line)}</tspan>' for i, line in enumerate(lines))
-        tooltip = node.run_id or node.version or node.dataset or node.id
-        out.append(f'<g class="node {node.kind}" id="{escape(node.id)}"><title>{escape(tooltip)}</title>{shape}'
+        out.append(f'<g class="node {node.kind}" id="{escape(node.id)}"><title>{escape(_tooltip(node))}</title>{shape}'
                    f'<text text-anchor="middle">{text}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
