@@ -42,7 +42,7 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
                 os.fsync(out.fileno())
             os.replace(tmp, target)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # a cleanup that fails must not hide why the write failed
                 os.unlink(tmp)
             raise
     except OSError as exc:

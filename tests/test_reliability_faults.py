@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import os
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -205,6 +207,84 @@ def test_local_store_on_a_read_only_volume_spools_then_flush_delivers(tmp_path: 
         import subprocess
 
         subprocess.run(["umount", str(store_dir)], check=False)
+
+
+@contextlib.contextmanager
+def _tmpfs_store(folder: Path) -> Iterator[Path]:
+    """A writable tmpfs mounted on ``folder`` for the block (remounted read-only and back by the test)."""
+    folder.mkdir()
+    if not mount(["-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)]):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield folder
+    finally:
+        import subprocess
+
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def _flush_while_read_only_then_writable(store_dir: Path, spool: Path, entries: int, capsys) -> None:
+    """``tdprov flush`` on the read-only store exits 1 and leaves every entry; once writable it delivers them."""
+    capsys.readouterr()
+    assert main(["flush", "--spool", str(spool)]) == 1
+    captured = capsys.readouterr()
+    assert f"{entries} left" in captured.out and "Read-only file system" in captured.err
+    assert len(Outbox(spool).pending()) == entries and not [p for p in spool.iterdir() if ".claim-" in p.name]
+    assert mount(["-o", "remount,rw", str(store_dir)])
+    assert main(["flush", "--spool", str(spool)]) == 0 and Outbox(spool).pending() == []
+
+
+def test_local_store_turning_read_only_mid_run_spools_the_rest_of_the_run(tmp_path: Path, fast_tmp: Path,
+                                                                          caplog, capsys) -> None:
+    """START is staged, then the store turns read-only (EROFS) under the run's existing staging folder:
+    COMPLETE and the bundle are spooled, never lost, and flushed once the store is writable again."""
+    spool = fast_tmp / "spool"
+    with _tmpfs_store(tmp_path / "store") as store_dir:
+        transport = _transport(str(store_dir), spool, timeout=5)
+        run_id = str(uuid.uuid4())
+        start, complete = run_events(run_id)
+        transport.emit(start)
+        assert mount(["-o", "remount,ro", str(store_dir)])
+        with caplog.at_level(logging.WARNING):
+            result = transport.emit(complete)
+        transport.close()
+        assert result is not None and result.status == "spooled"
+        assert "Read-only file system" in caplog.text and "could not record" not in caplog.text
+        assert len(Outbox(spool).pending()) == 2  # the COMPLETE event; the bundle behind it
+        _flush_while_read_only_then_writable(store_dir, spool, 2, capsys)
+        assert_delivered_once(str(store_dir), [run_id])
+        bundle_events = open_store(str(store_dir)).get(f"{layout.BUNDLES}/{run_id}/events.jsonl").splitlines()
+        assert [json.loads(line)["eventType"] for line in bundle_events] == ["START", "COMPLETE"]
+
+
+def test_dagster_step_whose_store_turns_read_only_is_spooled_then_flushed(tmp_path: Path, fast_tmp: Path,
+                                                                          caplog, capsys) -> None:
+    """A real ``materialize``: loading ``a`` stages b's START, then b's body makes the store read-only."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    spool = fast_tmp / "spool"
+    with _tmpfs_store(tmp_path / "store") as store_dir:
+        @asset
+        def a():  # (no annotations: this module's are strings, which Dagster cannot resolve in a local scope)
+            return pd.DataFrame({"x": [1, 2, 3]})
+
+        @asset
+        def b(a):
+            assert mount(["-o", "remount,ro", str(store_dir)])
+            return a * 2
+
+        io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(spool), data_root=str(tmp_path / "data"))
+        with DagsterInstance.ephemeral() as instance, caplog.at_level(logging.WARNING):
+            assert materialize([a, b], instance=instance, resources={"io_manager": io_manager}).success
+        assert "could not record" not in caplog.text and "spooled" in caplog.text
+        staged_runs = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
+        assert len(staged_runs) == 2 and Outbox(spool).pending()  # b's START made it before the store turned
+        entries = len(Outbox(spool).pending())
+        _flush_while_read_only_then_writable(store_dir, spool, entries, capsys)
+        assert_delivered_once(str(store_dir), sorted(staged_runs))
 
 
 def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy: FaultProxy, tmp_path: Path,

@@ -278,3 +278,21 @@ def test_write_ahead_removes_its_entry_on_success_and_keeps_it_when_down(tmp_pat
     with pytest.raises(StoreUnavailableError):
         Outbox(tmp_path / "spool2").deliver(down, _bundle("r3"), write_ahead=True, strict=True)
     assert Outbox(tmp_path / "spool2").pending() == []
+
+
+def test_spool_warning_names_the_batch_it_spooled_and_the_backlog_apart(s3_server, s3_fault, tmp_path: Path,
+                                                                         caplog) -> None:
+    """Behind a backlog the store could not take, a new batch is spooled: its warning names that batch, and the
+    backlog's error only as the backlog's."""
+    import logging
+
+    down = open_store(s3_fault("closed", s3_server.create_bucket()))
+    outbox = Outbox(tmp_path / "spool")
+    assert outbox.deliver(down, BUNDLE).spooled
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert outbox.deliver(down, _bundle("r2")).spooled
+    [warning] = [r.getMessage() for r in caplog.records if "spooled" in r.getMessage()]
+    cause, _, spooled = warning.rpartition("; spooled ")
+    assert cause.startswith(f"tdprov: {down.describe()} is still unavailable (backlog: ") and "runs/r1/" in cause
+    assert spooled.startswith("3 object(s) ('runs/r2/events.jsonl' and 2 more) to ") and "runs/r1/" not in spooled

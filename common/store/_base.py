@@ -148,7 +148,7 @@ class BaseStore(ABC):
                     out.write(chunk)
             os.replace(tmp, path)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # a cleanup that fails must not hide why the download failed
                 os.unlink(tmp)
             raise
 

@@ -83,7 +83,7 @@ class LocalStore(BaseStore):
         except OSError as exc:
             raise self._os_error("write", key, exc) from exc
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # never there (ENOENT) or cannot go (EROFS): the real error stands
                 os.unlink(tmp)
 
     @contextlib.contextmanager

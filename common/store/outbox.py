@@ -103,7 +103,8 @@ class Outbox:
         if spool.pending(self.spool_dir) or self._claims():
             result.flush = self.flush(store, limit=self.flush_limit)
             if result.flush.left:
-                return self._spool_or_raise(store, batch, 0, result, strict, cause=result.flush.errors[-1])
+                cause = f"{store.describe()} is still unavailable (backlog: {result.flush.errors[-1]})"
+                return self._spool_or_raise(store, batch, 0, result, strict, cause=cause)
         ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
         for index, obj in enumerate(batch):
             try:
@@ -133,8 +134,8 @@ class Outbox:
         rest = tuple(batch[start:])
         result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))
         result.spooled, result.error = True, cause
-        log.warning("tdprov: %s; spooled %d object(s) to %s, to be delivered by the next write or 'tdprov flush'",
-                    cause, len(rest), result.spool_entry)
+        log.warning("tdprov: %s; spooled %d object(s) (%s) to %s, to be delivered by the next write or 'tdprov flush'",
+                    cause, len(rest), _named(rest), result.spool_entry)
         return result
 
     # -- flush --------------------------------------------------------------------------------
@@ -244,11 +245,28 @@ class Outbox:
 
 
 def _put(store: Store, obj: tuple[str, bytes] | LateKey) -> tuple[str, bool]:
-    """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key."""
-    if isinstance(obj, LateKey):
-        return put_late(store, obj)
-    key, data = obj
-    return key, store.put(key, data)
+    """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key.
+
+    An ``OSError`` that a backend let through untranslated is a store that cannot take the object now
+    (:class:`StoreUnavailableError`), so the object is spooled or left in the spool, never lost."""
+    try:
+        if isinstance(obj, LateKey):
+            return put_late(store, obj)
+        key, data = obj
+        return key, store.put(key, data)
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot write '{_key_of(obj)}' to {store.describe()}: {exc}.",
+                                    fix="check that the store is reachable and writable, then run 'tdprov flush'") from exc
+
+
+def _key_of(obj: tuple[str, bytes] | LateKey) -> str:
+    return obj.record if isinstance(obj, LateKey) else obj[0]
+
+
+def _named(objects: Sequence[tuple[str, bytes] | LateKey]) -> str:
+    """The objects of a batch as a log names them: the first key, and how many more."""
+    first = f"'{_key_of(objects[0])}'" if objects else "none"
+    return first + (f" and {len(objects) - 1} more" if len(objects) > 1 else "")
 
 
 def _remove(path: Path) -> None:

@@ -304,7 +304,7 @@ def _restore(store: Store, key: str, expected: str, target: Path, check: Callabl
             check(tmp)
         os.replace(tmp, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone once replaced; a cleanup that fails must not hide the real error
             os.unlink(tmp)
 
 
