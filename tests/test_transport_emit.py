@@ -244,3 +244,36 @@ def test_tag_and_parameter_keys_are_sealed_as_sent_and_secret_named_values_are_n
     stored = all_stored_bytes(str(tmp_path / "s"))
     for secret in ("s3cr3t-Pa55", "hunter2-Pa55", token):
         assert secret.encode() not in stored, secret
+
+
+def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tmp_path: Path, monkeypatch, caplog,
+                                                                              capsys) -> None:
+    """TDPROV_HOME cannot be written and holds no key yet: the error names the key file and the fix; the transport
+    says that the run's events are staged and how to seal them, and ``tdprov store seal`` does once a key is set."""
+    from mount_support import read_only
+    from prov_common.cli import main
+    from prov_common.errors import BadInputError
+    from prov_common.signing.keyfiles import default_signing_key, write_keypair
+
+    home, store = tmp_path / "home", str(tmp_path / "store")
+    home.mkdir()
+    monkeypatch.setenv("TDPROV_HOME", str(home))
+    run_id = str(uuid.uuid4())
+    with read_only(home):
+        with pytest.raises(BadInputError) as refused:
+            default_signing_key()
+        assert str(home / "signing.key") in str(refused.value) and "TDPROV_SIGNING_KEY" in str(refused.value)
+        transport = ProvenanceTransport(ProvenanceConfig(store=store, spool=str(tmp_path / "spool")))
+        with caplog.at_level(logging.WARNING):
+            for item in run_events(run_id):
+                assert transport.emit(item) is None
+        transport.close()
+    assert "could not record" not in caplog.text
+    assert f"run {run_id} is not sealed" in caplog.text and "staged" in caplog.text
+    assert f"'tdprov store seal {run_id}'" in caplog.text and "TDPROV_SIGNING_KEY" in caplog.text
+    assert list(list_bundles(open_store(store))) == []
+    key, _public = write_keypair(tmp_path / "keys" / "signer.key")
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key))
+    assert main(["store", "seal", run_id, "--store", store]) == 0
+    assert "written" in capsys.readouterr().out
+    assert [s.run_id for s in list_bundles(open_store(store))] == [run_id]

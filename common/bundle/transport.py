@@ -170,6 +170,10 @@ def attachment_key(run_id: str, path: str) -> str:
     return f"{layout.staging_prefix(run_id)}attachments/{layout.check_attachment_path(path)}"
 
 
+class StagedNotSealedError(BadInputError):
+    """A run's events are staged but its bundle cannot be sealed in this process (no signing key to be had)."""
+
+
 class ProvenanceTransport(Transport):
     """Stages OpenLineage run events in the tdprov store and seals each run's signed bundle.
 
@@ -265,7 +269,10 @@ class ProvenanceTransport(Transport):
         except Exception as exc:  # noqa: BLE001 - never break the producer by accident
             if self.settings.strict:
                 raise
-            log.warning("tdprov: could not record the %s (%s); the pipeline continues", what, exc)
+            if isinstance(exc, StagedNotSealedError):
+                log.warning("tdprov: %s; the pipeline continues", exc)
+            else:
+                log.warning("tdprov: could not record the %s (%s); the pipeline continues", what, exc)
         return None
 
     def _put(self, key: str, data: bytes) -> None:
@@ -294,7 +301,7 @@ class ProvenanceTransport(Transport):
         self._put(staged_event_key(clean), canonical_bytes(clean))
         if not is_terminal(clean):
             return None
-        return self._seal(run_id_of(clean), clean)
+        return self._seal_ended(run_id_of(clean), clean)
 
     def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
@@ -326,7 +333,7 @@ class ProvenanceTransport(Transport):
         if not is_terminal(raw):
             return None
         try:
-            return self._seal(run_id, None)
+            return self._seal_ended(run_id, None)
         except BadInputError as exc:  # nothing valid staged yet: the refusal waits for the run's next event
             log.warning("tdprov: run %s cannot be sealed yet (%s)", run_id, exc)
             return None
@@ -360,6 +367,18 @@ class ProvenanceTransport(Transport):
             attachments[path] = record
             return
         events.append(event)
+
+    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
+        """Seal a run whose terminal event was just staged; without a signing key, the error says that the
+        events are staged and how to seal them later."""
+        try:
+            self.signer  # noqa: B018 - loaded (or made) before anything is built
+        except BadInputError as exc:
+            raise StagedNotSealedError(
+                f"run {run_id} is not sealed: {exc.what} Its events are staged (or spooled, to be staged by 'tdprov flush').",
+                fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run "
+                    f"'tdprov store seal {run_id}'") from exc
+        return self._seal(run_id, terminal)
 
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
         prefix = layout.staging_prefix(run_id)

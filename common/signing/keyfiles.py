@@ -76,7 +76,10 @@ def default_key_path(home: Path | None = None) -> Path:
 
 
 def default_signing_key(home: Path | None = None) -> SigningKey:
-    """The per-user key under ``TDPROV_HOME``, created on first use (as ssh does)."""
+    """The per-user key under ``TDPROV_HOME``, created on first use (as ssh does).
+
+    Raises :class:`BadInputError` naming the path and the fix when the key cannot be created there
+    (a read-only or full home folder)."""
     path = default_key_path(home)
     if not path.exists():
         try:
@@ -86,6 +89,10 @@ def default_signing_key(home: Path | None = None) -> SigningKey:
             pass  # another process created it at the same moment: read theirs
         except FileExistsError:
             pass
+        except OSError as exc:
+            raise BadInputError(f"cannot create the signing key {path} ({exc.strerror or exc}).",
+                                fix=f"set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen', or make TDPROV_HOME "
+                                    f"({path.parent}) writable") from exc
     return load_signing_key(path)
 
 
