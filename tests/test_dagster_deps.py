@@ -2,6 +2,8 @@
 real ``materialize`` runs: inputs of the step's run in the versions Dagster says it used, and what the audit says."""
 from __future__ import annotations
 
+import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from prov_common.audit.engine import run_audit
 from prov_common.audit.model import CHECK_COMPLETENESS, DatasetUse
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
@@ -202,3 +205,33 @@ def test_an_upstream_asset_written_by_record_is_an_input_in_its_recorded_version
     assert [(i.namespace, i.name, i.version) for i in step_run(store, "tokenizer").inputs] == [
         ("file", str(tmp_path / "vocabulary.bin"), made.version)]
     assert not completeness(store, tmp_path)  # tokenizer's input traces to vocabulary's run
+
+
+def test_a_gap_names_the_run_that_made_a_version_from_no_recorded_input(store: Path, instance, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """An asset made from nothing recorded and read by a training asset: the Article 10 gap (report JSON and HTML),
+    the record's knownGaps and Croissant's rai:dataLimitations name the run that made it as its maker, not a reader."""
+
+    @asset
+    def flip() -> pd.DataFrame:
+        return pd.DataFrame({"k": [1, 2, 3]})
+
+    @asset(tags={"tdprov/training": "true"})
+    def train_flip(flip: pd.DataFrame) -> pd.DataFrame:
+        return flip.head(1)
+
+    run([flip, train_flip], instance)
+    made = step_run(store, "flip")
+    version = f"{located(store, 'flip')}@{made.outputs[0].version}"
+    said = f"{version} (made by run {made.run_id}, which recorded no inputs): the run that made it recorded no inputs"
+    completeness(store, tmp_path)
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    [entry] = report["trainingData"]
+    assert any(g.startswith(said) for g in entry["article10"]["knownGaps"]), entry["article10"]["knownGaps"]
+    assert f"input of run {made.run_id}" not in json.dumps(report)
+    assert html.escape(said, quote=False) in (tmp_path / "report" / "report.html").read_text()
+    assert main(["record", "train_flip"]) == 0
+    assert [g for g in json.loads(capsys.readouterr().out)["knownGaps"] if g.startswith(said)]
+    assert main(["record", "train_flip", "--format", "croissant"]) == 0
+    limits = json.loads(capsys.readouterr().out)["rai:dataLimitations"]
+    assert [g for g in limits if g.startswith(said)], limits

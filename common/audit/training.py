@@ -90,8 +90,7 @@ def _source_versions(trace: Trace, index: LineageIndex) -> list[SourceVersion]:
 
 def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: Mapping[str, str],
           sources: list[SourceVersion]) -> list[str]:
-    gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} (input of run {b.run_id}): {b.reason} "
-            f"({_LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])})" for b in trace.broken]
+    gaps = [f"{b.described}: {b.reason} ({_LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])})" for b in trace.broken]
     named = {version_at(v): v for v in [d, *trace.versions]}  # the re-hash found the data of a version of this lineage changed
     gaps += [f"{v.label}@{v.version}: {changed[key]} (re-hash)" for key, v in named.items() if key in changed]
     if not sources:

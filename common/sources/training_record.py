@@ -150,7 +150,7 @@ class RecordFacts:
         return self.options.file_check(location, self.version)
 
     def lineage_gaps(self) -> list[str]:
-        gaps = [f"{b.dataset.label}@{b.dataset.version or 'unversioned'} used by run {b.run_id}: {b.reason}" for b in self.trace.broken]
+        gaps = [f"{b.described}: {b.reason}" for b in self.trace.broken]
         if not self.sources:
             gaps.append("no registered source")
         return gaps
