@@ -11,6 +11,7 @@ from prov_common.bundle.layout import index_cursor
 from prov_common.bundle.model import DatasetRef
 from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
+from prov_common.w3cprov.identity import DIGEST_RULE, digest_query, digest_starts
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ class BundleQuery:
 
     job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``); dataset: URI or path of an output dataset, or
     ``airflow-asset:<name>`` for a logical asset (an ``Asset(name=...)`` with no URI);
-    digest: content digest of an output (with ``dataset``: of that output, the dataset at that version);
+    digest: content digest of an output (with ``dataset``: of that output, the dataset at that version), its hex
+    digits in either case, in full or its first 12 or more as ``tdprov runs`` prints them (kept in lower case);
     state: run state (default ``COMPLETE``);
     since: only bundles indexed at or after this ISO time (default: any).
     """
@@ -36,6 +38,12 @@ class BundleQuery:
         if not (self.job or self.dataset or self.digest):
             raise BadInputError("a bundle sensor needs job=, dataset= or digest=",
                                 fix="e.g. LineageBundleSensor(job='train.features', ...)")
+        if self.digest:
+            query = digest_query(self.digest)
+            if query is None:
+                raise BadInputError(f"a bundle sensor's digest={self.digest!r} is not a content digest or the start of one.",
+                                    fix=DIGEST_RULE)
+            object.__setattr__(self, "digest", query)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,7 +66,7 @@ class BundleQuery:
         digest from another)."""
         if wanted is not None and (output.namespace, output.name) != wanted:
             return False
-        return not self.digest or output.version == self.digest
+        return not self.digest or digest_starts(output.version, self.digest)
 
     def start_cursor(self) -> str | None:
         if not self.since:

@@ -225,13 +225,45 @@ def test_bundle_query_takes_dataset_and_digest_from_one_output() -> None:
     from prov_airflow.matching import BundleQuery
     from prov_common.bundle.model import BundleSummary, DatasetRef
 
+    aa, bb = "blake3:" + "aa" * 32, "blake3:" + "bb" * 32
     summary = BundleSummary("r", "default", "d.t", "COMPLETE", None, "2024-01-01T00:00:00Z",
-                            outputs=(DatasetRef("file", "/x.csv", "blake3:aa"), DatasetRef("file", "/y.csv", "blake3:bb")))
-    assert not BundleQuery(dataset="/x.csv", digest="blake3:bb").matches(summary)
-    assert BundleQuery(dataset="/x.csv", digest="blake3:aa").matches(summary)
-    assert BundleQuery(digest="blake3:bb").matches(summary)  # a content query: any output
+                            outputs=(DatasetRef("file", "/x.csv", aa), DatasetRef("file", "/y.csv", bb)))
+    assert not BundleQuery(dataset="/x.csv", digest=bb).matches(summary)
+    assert BundleQuery(dataset="/x.csv", digest=aa).matches(summary)
+    assert BundleQuery(digest=bb).matches(summary)  # a content query: any output
     assert BundleQuery(dataset="/y.csv").matches(summary)
     assert not BundleQuery(dataset="/z.csv").matches(summary)
+
+
+def test_sensor_takes_a_digest_in_upper_case_or_as_tdprov_runs_prints_it(tmp_path: Path, store: Path) -> None:
+    """A digest's hex digits in either case are one digest, and its first 12 hex digits (as ``tdprov runs`` prints
+    them, here from a template) name it: the sensor (poke) and the trigger match the version; a digest
+    too short to name one is refused when the DAG is written, naming it and the rule."""
+    from prov_common.errors import BadInputError
+
+    x = tmp_path / "x.csv"
+    with DAG("tdprov_writes_x", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=lambda: x.write_text("k\n1\n"), outlets=[str(x)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    algo, hexes = hash_path(x).digest.split(":")
+    since = "2000-01-01T00:00:00+00:00"
+    with DAG("tdprov_waits_for_a_digest_as_given", start_date=START, schedule=None,
+             params={"short": f"{algo}:{hexes[:12]}"}) as dag:
+        LineageBundleSensor(task_id="upper", dataset=str(x), digest=f"{algo}:{hexes.upper()}", since=since,
+                            mode="poke", poke_interval=0.1, timeout=1)
+        LineageBundleSensor(task_id="short", digest="{{ params.short }}", since=since, mode="poke",
+                            poke_interval=0.1, timeout=1)
+    states = {ti.task_id: ti.state for ti in run_dag(dag, logical_date=START).get_task_instances()}
+    assert states == {"upper": "success", "short": "success"}
+
+    async def wait(digest: str) -> dict:
+        return (await anext(LineageBundleTrigger({"digest": digest, "since": since}, poll_interval=0.05).run())).payload
+
+    for digest in (f"{algo.upper()}:{hexes.upper()}", hexes[:12].upper()):
+        assert asyncio.run(asyncio.wait_for(wait(digest), timeout=5))["status"] == "success", digest
+    with pytest.raises(BadInputError, match=f"digest='{algo}:{hexes[:8]}' is not a content digest") as refused:
+        LineageBundleSensor(task_id="too_short", digest=f"{algo}:{hexes[:8]}")
+    assert "at least its first 12 hex digits" in refused.value.fix
 
 
 def _seal_later(store: Path, job: str, delay: float, after_staged: bool = False) -> threading.Thread:

@@ -16,7 +16,8 @@ class LineageBundleSensor(BaseSensorOperator):
     :param job: job name, ``<dag_id>.<task_id>`` for a task run or ``<dag_id>`` for a DAG run.
     :param dataset: URI or path of a dataset the run wrote, or ``airflow-asset:<name>`` for a logical asset
         (an ``Asset(name=...)`` with no URI).
-    :param digest: content digest (``blake3:...``) of a dataset the run wrote.
+    :param digest: content digest (``blake3:...``) of a dataset the run wrote: in full or its first 12 or more hex
+        digits (as ``tdprov runs`` prints them), in either case; anything else is refused.
     :param state: run state to match (default ``COMPLETE``; ``None`` for any).
     :param since: ISO time; only bundles sealed since then count. Default: the start of this DAG run.
     :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
@@ -33,7 +34,8 @@ class LineageBundleSensor(BaseSensorOperator):
                  state: str | None = "COMPLETE", since: str | None = None, tdprov_conn_id: str | None = None,
                  deferrable: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        BundleQuery(job=job, dataset=dataset, digest=digest, state=state)  # fails early on a bad query
+        if not _templated(digest):  # a template is checked once rendered, when the sensor runs
+            BundleQuery(job=job, dataset=dataset, digest=digest, state=state)  # fails early on a bad query
         self.job, self.dataset, self.digest, self.state, self.since = job, dataset, digest, state, since
         self.tdprov_conn_id = tdprov_conn_id
         self.deferrable = deferrable
@@ -73,3 +75,8 @@ class LineageBundleSensor(BaseSensorOperator):
         if not event or event.get("status") != "success":
             raise AirflowException(f"tdprov: waiting for a lineage bundle failed: {(event or {}).get('message')}")
         return event["bundle"]
+
+
+def _templated(value: str | None) -> bool:
+    """Whether a templated field's value is a Jinja template (rendered only when the task runs)."""
+    return value is not None and ("{{" in value or "{%" in value)
