@@ -101,12 +101,18 @@ def _size(target: str, shards: list | None) -> int | None:
 
 def changed_at(target: str, shards: list | None) -> float | None:
     """When the data at ``target`` last changed, in epoch seconds: a local file's status-change time (``st_ctime``:
-    a copy that keeps the old modification time, ``cp -p``, still changes it), an S3 object's ``LastModified``;
-    ``None`` for a sharded dataset (a removed shard changes none of the shards left) or when it cannot be read."""
-    if shards is not None:
-        return None
+    a copy that keeps the old modification time, ``cp -p``, still changes it), the latest of those of a local
+    folder's or glob's shards and folders (:func:`~prov_common.hashing.shard_list.local_changed_at`), an S3
+    object's ``LastModified``; ``None`` for a sharded dataset on S3 (a removed key changes none of the keys left)
+    or when it cannot be read."""
     try:
         path = local_path(target)
+        if path is not None and shards is not None:
+            from prov_common.hashing.shard_list import local_changed_at
+
+            return local_changed_at(str(path), shards)
+        if shards is not None:
+            return None
         if path is not None:
             return path.stat().st_ctime
         if urlsplit(target).scheme in S3_SCHEMES:

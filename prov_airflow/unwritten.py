@@ -2,8 +2,10 @@
 
 An outlet is a declaration. A try records as outputs only the outlets it wrote: none when it failed, skipped
 itself or had its state set outside its process, and not one whose data last changed before the try started
-(``unchanged``: a file's status-change time, an S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds
-allowed). Those are named in the facet instead (never dropped silently); the audit notes the unchanged ones.
+(``unchanged``: a file's status-change time, the latest of those of a local folder's or glob's shards and
+folders, an S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds allowed; a sharded dataset on S3, where
+a removed key leaves no trace, always counts as written). Those are named in the facet instead (never dropped
+silently); the audit notes the unchanged ones.
 
 Beside the OpenLineage provider, its START, FAIL and ABORT events, and the COMPLETE it sends for a skip, list
 the declared outlets as outputs. :func:`provider_event`, which ``ProvenanceTransport`` applies as the events

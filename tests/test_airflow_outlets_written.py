@@ -1,6 +1,6 @@
 """Only the outlets a task try wrote are its outputs, with tdprov alone and beside the OpenLineage provider: a try
-that fails or skips itself wrote none, and an outlet unchanged since before the try started is not its output
-(named in the ``tdprov_outlets`` facet and noted by the audit)."""
+that fails or skips itself wrote none, and an outlet unchanged since before the try started (a file; a folder or
+glob: its shards and their folders) is not its output (named in the ``tdprov_outlets`` facet and noted by the audit)."""
 from __future__ import annotations
 
 import json
@@ -33,14 +33,19 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
     assert done.returncode == 0, done.stderr[-3000:]
     states = json.loads(done.stdout.strip().splitlines()[-1])
     assert states == {"write": "failed", "skipper": "skipped", "keep": "success", "copy": "success", "drop_shard": "success",
+                      "rewrite_shard": "success", "keep_shards": "success", "keep_name": "success",
                       "wait_skipped": "failed"}  # the sensor is not satisfied by a try that wrote nothing
     by_job = {s.job_name.split(".", 1)[-1]: s for s in bundles_of(store) if "." in s.job_name}
     old, copied = tmp_path / "old.csv", tmp_path / "copied.csv"
-    assert [(s, by_job[s].state, by_job[s].outputs) for s in ("write", "skipper", "keep")] == [
-        ("write", "FAIL", ()), ("skipper", "COMPLETE", ()), ("keep", "COMPLETE", ())]
+    assert [(s, by_job[s].state, by_job[s].outputs) for s in ("write", "skipper", "keep", "keep_shards", "keep_name")] == [
+        ("write", "FAIL", ()), ("skipper", "COMPLETE", ()), ("keep", "COMPLETE", ()), ("keep_shards", "COMPLETE", ()),
+        ("keep_name", "COMPLETE", ())]
     assert [(o.name, o.version) for o in by_job["copy"].outputs] == [(str(copied), hash_path(copied).digest)]
-    shards = tmp_path / "shards"  # a removed shard touches none of those left: a folder is never taken as unchanged
+    shards = tmp_path / "shards"  # a removed shard touches none of those left, but it changes their folder
     assert [(o.name, o.version) for o in by_job["drop_shard"].outputs] == [(str(shards), hash_dataset(str(shards)).digest)]
+    parts = str(tmp_path / "parts" / "part-*.csv")  # one shard rewritten in place: the glob's folder did not change
+    assert [(o.name, o.version) for o in by_job["rewrite_shard"].outputs] == [(parts, hash_dataset(parts).digest)]
+    kept, name = tmp_path / "kept", tmp_path / "names" / "x[1].csv"  # a glob, while no file has that name
 
     def not_written(task: str) -> list[dict]:
         events = events_of(store, by_job[task].run_id)
@@ -52,10 +57,14 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
     assert not_written("write") == [{"name": str(tmp_path / "p.csv"), "reason": "failed"}]
     assert not_written("skipper") == [{"name": str(tmp_path / "s.csv"), "reason": "skipped"}]
     assert not_written("keep") == [{"name": str(old), "reason": "unchanged", "version": hash_path(old).digest}]
+    assert not_written("keep_shards") == [{"name": str(kept), "reason": "unchanged", "version": hash_dataset(str(kept)).digest}]
+    assert not_written("keep_name") == [{"name": str(name), "reason": "unchanged", "version": hash_dataset(str(name)).digest}]
 
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     notes = [f for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE]
-    assert [(f.object, f.run_id) for f in notes] == [(f"{old}@{hash_path(old).digest}", by_job["keep"].run_id)]
+    unchanged = [(f"{old}@{hash_path(old).digest}", "keep"), (f"{kept}@{hash_dataset(str(kept)).digest}", "keep_shards"),
+                 (f"{name}@{hash_dataset(str(name)).digest}", "keep_name")]
+    assert sorted((f.object, f.run_id) for f in notes) == sorted((o, by_job[t].run_id) for o, t in unchanged)
     assert "did not write it" in notes[0].what
     assert audit.check(CHECK_COMPLETENESS).errors == []
 

@@ -230,6 +230,42 @@ def test_bad_input_names_the_thing_and_the_fix(tmp_path: Path, shards: Path, cap
     assert capsys.readouterr().out == f"{hash_dataframe(_frame(1)).digest}  {odd}\n"
 
 
+def test_a_bracket_name_that_names_no_file_is_a_glob_and_the_warning_names_both_readings(tmp_path: Path, caplog) -> None:
+    _frame(1).to_parquet(tmp_path / "x1.parquet")
+    name = str(tmp_path / "x[1].parquet")
+    with caplog.at_level("WARNING", logger="prov_common.hashing.shard_list"):
+        assert [s.path for s in hash_shards(name, cache=False, scheduler="none").shards] == ["x1.parquet"]
+        hash_shards(name, cache=False, scheduler="none")  # once per name and process
+        hash_shards(str(tmp_path / "x[1]*.parquet"), cache=False, scheduler="none")  # a '*': a glob, no warning
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "prov_common.hashing.shard_list"]
+    assert f"nothing is named '{name}'" in warning and "x1.parquet" in warning and "give the pattern a '*'" in warning
+
+
+def test_a_folder_or_glob_changes_with_any_of_its_shards_and_with_the_folders_that_hold_them(tmp_path: Path) -> None:
+    """A shard written in place changes only itself; one removed, with its folder or not, changes a folder."""
+    import shutil
+    import time
+
+    from prov_common.hashing.shard_list import list_shards, local_changed_at
+
+    for sub in ("a", "b", "c"):
+        (tmp_path / "ds" / sub / "x").mkdir(parents=True)
+        for i in (0, 1):
+            (tmp_path / "ds" / sub / "x" / f"part-{i}.csv").write_text(f"a\n{i}\n")
+    folder, pattern = str(tmp_path / "ds"), str(tmp_path / "ds" / "*" / "x" / "part-*.csv")
+
+    def changed_later(change) -> None:
+        before = {t: local_changed_at(t, list_shards(t)) for t in (folder, pattern)}
+        time.sleep(0.05)
+        change()
+        assert all(local_changed_at(t, list_shards(t)) > before[t] for t in (folder, pattern))
+
+    changed_later(lambda: (tmp_path / "ds" / "a" / "x" / "part-1.csv").write_text("a\n2\n"))
+    changed_later(lambda: (tmp_path / "ds" / "a" / "x" / "part-0.csv").unlink())
+    changed_later(lambda: [p.unlink() for p in (tmp_path / "ds" / "b" / "x").iterdir()])  # b/x stays, empty
+    changed_later(lambda: shutil.rmtree(tmp_path / "ds" / "c" / "x"))
+
+
 # --- S3 (moto's server on localhost) ------------------------------------------------------------
 
 def test_s3_prefix_hashes_like_the_folder_and_rehash_gets_only_the_changed_object(shards: Path, s3_server,
@@ -275,6 +311,17 @@ def _rehash_s3(shards: Path, bucket: str, raw, local, gets: list[str]) -> None:
     assert [s.path for s in globbed.shards] == [f"part-{i}.parquet" for i in range(4)]
     with pytest.raises(BadInputError, match="cannot list"):
         hash_shards(f"s3://no-such-bucket-{bucket}/x/", scheduler="none")
+
+
+def test_an_s3_bracket_name_that_names_no_object_is_a_glob_and_says_so(s3_server, monkeypatch, caplog) -> None:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = s3_server.create_bucket()
+    s3_server.client().put_object(Bucket=bucket, Key="d/x1.csv", Body=b"a\n1\n")
+    with caplog.at_level("WARNING", logger="prov_common.hashing.shard_list"):
+        assert [s.path for s in hash_shards(f"s3://{bucket}/d/x[1].csv", cache=False, scheduler="none").shards] == ["x1.csv"]
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "prov_common.hashing.shard_list"]
+    assert f"nothing is named 's3://{bucket}/d/x[1].csv'" in warning and "x1.csv" in warning
 
 
 # --- Dask ----------------------------------------------------------------------------------------

@@ -1,17 +1,23 @@
 """Listing the shards of a dataset version: a local folder, a glob of local paths, an S3 prefix (``s3://bucket/prefix/``)
 or an S3 glob. Files and keys whose name, or a folder's, starts with ``.`` or ``_`` are not shards (``_SUCCESS``,
-``_common_metadata``, ``.crc`` files, as Spark and Hive write them); every other file is one.
+``_common_metadata``, ``.crc`` files, as Spark and Hive write them); every other file is one. Also when a local
+folder or glob last changed (:func:`local_changed_at`).
 """
 from __future__ import annotations
 
 import glob
+import logging
 import os
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
 from prov_common.hashing.shard_model import ShardRef
+
+log = logging.getLogger(__name__)
 
 _WILDCARDS = frozenset("*?[")
 
@@ -50,11 +56,27 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[:pattern.rfind("/", 0, first) + 1]
 
 
+@lru_cache(maxsize=256)  # once per name and process: a glob is listed again on every hash
+def _warn_two_readings(target: str, first_match: str, matches: int) -> None:
+    log.warning("tdprov: nothing is named %r, so the name is read as a glob, which matches %d other name(s) (%s%s). "
+                "A name that holds '[' is the file or object of that name when it exists: to mean it, write it before "
+                "it is read; to mean a glob, give the pattern a '*' or '?'",
+                target, matches, first_match, ", ..." if matches > 1 else "")
+
+
+def _warn_if_file_name(target: str, literal_exists: bool, relpaths: Sequence[str]) -> None:
+    """Warn when ``target``, a glob made only of bracket expressions (``x[1].parquet``), reads like a file name:
+    no file or object has that name and the glob matches others."""
+    if relpaths and not literal_exists and "[" in target and not any(c in "*?" for c in target):
+        _warn_two_readings(target, relpaths[0], len(relpaths))
+
+
 def _list_local(target: str) -> list[ShardRef]:
     if has_wildcard(target):
         base = _literal_prefix(target) or "./"
         found = [p for p in glob.glob(target, recursive=True) if os.path.isfile(p)]
         refs = [(p, Path(os.path.relpath(p, base)).as_posix()) for p in found]
+        _warn_if_file_name(target, os.path.lexists(target), sorted(rel for _, rel in refs))
     else:
         refs = []
         for folder, dirs, files in os.walk(target):
@@ -65,6 +87,30 @@ def _list_local(target: str) -> list[ShardRef]:
     return [_local_ref(p, rel) for p, rel in refs if not _hidden(rel)]
 
 
+def _local_folders(target: str) -> list[str]:
+    """The folders whose entries a local folder or glob ``target`` lists: the folder and those below it that are
+    not hidden, or every folder matching a leading part of the glob, from the part before its first wildcard."""
+    if not has_wildcard(target):
+        folders = []
+        for folder, dirs, _ in os.walk(target):
+            dirs[:] = [d for d in dirs if d[:1] not in (".", "_")]
+            folders.append(folder)
+        return folders
+    base = _literal_prefix(target)
+    parts = target[len(base):].split("/")[:-1]
+    found = [base or "./"]
+    for depth in range(1, len(parts) + 1):
+        found += [p for p in glob.glob(base + "/".join(parts[:depth]), recursive=True) if os.path.isdir(p)]
+    return found
+
+
+def local_changed_at(target: str, shards: Sequence[ShardRef]) -> float:
+    """When the local folder or glob ``target`` with ``shards`` (as :func:`list_shards` gave them) last changed, in
+    epoch seconds: the latest status-change time (``st_ctime``) of its shards and of the folders it lists (a
+    removed or added shard changes its folder, not the shards beside it). Raises ``OSError`` when one is gone."""
+    return max(os.stat(path).st_ctime for path in [ref.location for ref in shards] + _local_folders(target))
+
+
 def _list_s3(target: str) -> list[ShardRef]:
     scheme, rest = target.split("://", 1)
     bucket, _, key_part = rest.partition("/")
@@ -73,11 +119,13 @@ def _list_s3(target: str) -> list[ShardRef]:
     if not bucket:
         raise BadInputError(f"{target!r} names no bucket.", fix="write it as s3://bucket/prefix/")
     refs = []
+    literal_exists = False
     try:
         pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for page in pages:
             for obj in page.get("Contents", []):
                 key = obj["Key"]
+                literal_exists = literal_exists or key == key_part
                 relpath = key[len(prefix):]
                 if key.endswith("/") or _hidden(relpath) or (pattern is not None and not fnmatchcase(key, pattern)):
                     continue
@@ -88,6 +136,8 @@ def _list_s3(target: str) -> list[ShardRef]:
     except Exception as exc:  # botocore's errors: no such bucket, denied, endpoint down
         raise BadInputError(f"cannot list {target}: {exc}",
                             fix="check the bucket, the prefix, the credentials and AWS_ENDPOINT_URL_S3.") from exc
+    if pattern is not None:
+        _warn_if_file_name(target, literal_exists, sorted(ref.path for ref in refs))
     return refs
 
 

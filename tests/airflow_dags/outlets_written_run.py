@@ -1,5 +1,5 @@
-"""Run a DAG whose tasks declare outlets they do not write (run in a subprocess, tdprov alone or beside the
-OpenLineage provider feeding ProvenanceTransport); prints the task states as JSON.
+"""Run a DAG whose tasks declare outlets (files, folders, globs) they do not write (run in a subprocess, tdprov
+alone or beside the OpenLineage provider feeding ProvenanceTransport); prints the task states as JSON.
 
 Usage: python outlets_written_run.py OUT_DIR   (AIRFLOW_HOME, AIRFLOW__TDPROV__STORE and, beside the provider,
 AIRFLOW__OPENLINEAGE__TRANSPORT set)
@@ -31,7 +31,14 @@ def main(out: Path) -> int:
     shards.mkdir()
     for i in (0, 1):
         (shards / f"part-{i}.csv").write_text(f"a\n{i}\n")
-    time.sleep(3)  # old.csv last changed before any try starts (beyond the 2 s allowed for clock skew)
+    parts, kept, names = out / "parts", out / "kept", out / "names"
+    for folder in (parts, kept, names):
+        folder.mkdir()
+    for i in (0, 1):
+        (parts / f"part-{i}.csv").write_text(f"a\n{i}\n")
+        (kept / f"part-{i}.csv").write_text(f"a\n{i}\n")
+    (names / "x1.csv").write_text("a\n1\n")  # what x[1].csv matches as a glob while no file has that name
+    time.sleep(3)  # all of these last changed before any try starts (beyond the 2 s allowed for clock skew)
 
     def write_then_fail() -> None:
         written.write_text("a\n1\n")
@@ -46,12 +53,20 @@ def main(out: Path) -> int:
     def drop_shard() -> None:
         (shards / "part-1.csv").unlink()  # a new version of the folder, though no shard left was touched
 
+    def rewrite_shard() -> None:
+        (parts / "part-1.csv").write_text("a\n2\n")  # in place: neither the folder nor the other shard changes
+
     with DAG("tdprov_outlets_written", start_date=START, schedule=None) as dag:
         PythonOperator(task_id="write", python_callable=write_then_fail, outlets=[Asset(written.as_uri())])
         skipper = PythonOperator(task_id="skipper", python_callable=skip, outlets=[Asset(skipped.as_uri())])
         PythonOperator(task_id="keep", python_callable=lambda: None, outlets=[Asset(old.as_uri())])
         PythonOperator(task_id="copy", python_callable=copy, outlets=[Asset(copied.as_uri())])
         PythonOperator(task_id="drop_shard", python_callable=drop_shard, outlets=[Asset(shards.as_uri())])
+        PythonOperator(task_id="rewrite_shard", python_callable=rewrite_shard,
+                       outlets=[Asset(f"file://{parts}/part-*.csv")])  # as_uri() would quote the wildcards
+        PythonOperator(task_id="keep_shards", python_callable=lambda: None, outlets=[Asset(kept.as_uri())])
+        PythonOperator(task_id="keep_name", python_callable=lambda: None,
+                       outlets=[Asset(f"file://{names}/x[1].csv")])
         skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
                                        trigger_rule="all_done")
     return run_and_print_states(dag, logical_date=START)
