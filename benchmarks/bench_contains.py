@@ -122,12 +122,13 @@ def main() -> None:
     store, trust = open_store(settings=settings), trust_from_settings(settings)
     t0 = time.perf_counter()
     index = LineageIndex(known_runs(store, trust).values())
-    row_set = find_row_set(store, index, digest, trust)
+    version = index.resolve(digest)[1]
+    row_set = find_row_set(store, index, version, trust)
     resolve = time.perf_counter() - t0
     assert row_set is not None
     rowset_bytes = len(store.get(row_set.key))
     t0 = time.perf_counter()
-    answer = contains(store, index, digest, record(frame, 12345 % args.rows, present=True), trust)
+    answer = contains(store, index, version, record(frame, 12345 % args.rows, present=True), trust)
     whole = time.perf_counter() - t0
     assert answer.contained
     local_times, local_count, local_ok = lookups(store, row_set, frame, args.lookups)

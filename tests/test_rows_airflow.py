@@ -77,8 +77,13 @@ def test_decorator_granularity_and_snapshot(tmp_path: Path, store: Path, capsys:
 
         make()
     assert run_dag(dag, logical_date=START).state == "success"
-    _check_membership(hash_dataframe(FRAME).digest, str(store), capsys)  # the returned DataFrame (XCom)
-    _check_membership(hash_path(written).digest, str(store), capsys)  # the task's outlet, at the task's granularity
+    returned = "xcom://tdprov_rows_decorator/make/return_value"
+    _check_membership(returned, str(store), capsys)  # the returned DataFrame (XCom)
+    _check_membership(str(written), str(store), capsys)  # the task's outlet, at the task's granularity
+    digest = hash_path(written).digest
+    assert digest == hash_dataframe(FRAME).digest  # one table: the same digest in both datasets, named by each
+    code, _, err = contains_cli(digest, IN, str(store), capsys)
+    assert code == 2 and "is held by 2 datasets" in err and repr(returned) in err and repr(str(written)) in err, err
     original = written.read_bytes()
     written.unlink()
     assert main(["checkout", hash_path_of(original, tmp_path), "-o", str(written), "--store", str(store)]) == 0

@@ -312,7 +312,8 @@ def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
     digest = _materialize(store_uri, instance)
     settings = Settings.from_env(store=store_uri)
     store, trust = open_store(settings=settings), trust_from_settings(settings)
-    row_set = find_row_set(store, LineageIndex(known_runs(store, trust).values()), digest, trust)
+    index = LineageIndex(known_runs(store, trust).values())
+    row_set = find_row_set(store, index, index.resolve(digest)[1], trust)
     assert row_set is not None
     size = len(store.get(row_set.key))
     counts = count_reads(store)

@@ -191,6 +191,23 @@ class LineageIndex:
         """Runs that train models (see :attr:`RunRecord.is_training`), newest first."""
         return sorted((r for r in self.runs.values() if r.is_training), key=run_order, reverse=True)
 
+    def readers(self, d: DatasetUse) -> list[RunRecord]:
+        """Runs that read the version ``d`` names (its dataset at its digest, whichever run's generation), newest first."""
+        return list({r.run_id: r for r, _ in self.used_by.get(version_of(d), ())}.values())
+
+    def recorders(self, d: DatasetUse) -> list[RunRecord]:
+        """Runs that wrote, then runs that read, the version ``d`` names, newest first in each."""
+        key = version_of(d)
+        return list({r.run_id: r for table in (self.generated, self.used_by) for r, _ in table.get(key, ())}.values())
+
+    def same_content(self, d: DatasetUse) -> list[DatasetUse]:
+        """The other datasets that a run wrote or read at ``d``'s digest (equal bytes: a fact, never lineage), each
+        once, by its label."""
+        digest = normal_version(d.version)
+        found = {(key[0], key[1]): use for table in (self.generated, self.used_by) for key, uses in table.items()
+                 if key[2] == digest and (key[0], key[1]) != (d.namespace, d.name) for _, use in uses[:1]}
+        return sorted(found.values(), key=lambda use: use.label)
+
     def with_digest(self, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
         """Runs that wrote, and runs that read, any dataset at content ``digest`` (newest first)."""
         wrote = [r for key, uses in self.generated.items() if key[2] == digest for r, _ in uses]
@@ -199,15 +216,16 @@ class LineageIndex:
 
     def resolve(self, ref: str) -> tuple[str, DatasetUse]:
         """A dataset (name, namespace/name, URI, or another name in its ``symlinks`` facet such as a Dagster
-        asset key) meaning its newest recorded version, or a digest: the newest version that holds it,
-        whatever the dataset. A name of several datasets (an asset key names each of its partitions) is
-        refused, naming them: which one's version is meant is the user's to say."""
+        asset key) meaning its newest recorded version, or a digest: the version of the one dataset that holds
+        it. A name of several datasets (an asset key names each of its partitions), or a digest several
+        datasets hold (equal bytes), is refused, naming them: which one's version is meant is the user's to say."""
+        given = ref
         query = digest_query(ref)
         if query is not None and (":" in query or self._digests_starting(query)):  # hex alone may be a name too
             ref = self.expand_digest(query)
         named = self.datasets_named(ref)
-        if len(named) > 1 and all(ref != n.version for n in named):
-            raise several_datasets(ref, [n.dataset for n in named])
+        if len(named) > 1:
+            raise several_datasets(given, [n.dataset for n in named], digest=ref == named[0].version)
         if named:
             return named[0].version, named[0].dataset
         if normal_version(ref) in self.sources:
@@ -274,16 +292,22 @@ class LineageIndex:
 SHOWN_DATASETS = 10  # datasets a message names; the rest are counted
 
 
-def several_datasets(ref: str, datasets: list[DatasetUse]) -> BadInputError:
+def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
     """The error for a name that means several datasets where one version is needed (an asset key of a
-    partitioned asset), naming them and how to name one."""
+    partitioned asset), or (``digest``) a digest several datasets hold, naming them and how to name one: a
+    digest is offered only where it tells them apart."""
     shown = ", ".join(repr(d.label) for d in datasets[:SHOWN_DATASETS])
     more = f" and {len(datasets) - SHOWN_DATASETS} more" if len(datasets) > SHOWN_DATASETS else ""
+    if digest:
+        what = f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
+    else:
+        what = f"'{ref}' names {len(datasets)} datasets (the partitions of an asset, or data it wrote to several places)"
+    shared = len({normal_version(d.version) for d in datasets}) == 1  # then a digest names them all again
+    or_digest = "" if shared else ", or give its version's digest"
     return BadInputError(
-        f"'{ref}' names {len(datasets)} datasets (the partitions of an asset, or data it wrote to several places): "
-        f"{shown}{more}.",
-        fix="name one by its path or URI as listed, or give a version's digest ('tdprov lineage' takes the name "
-            "and shows every one of them)",
+        f"{what}: {shown}{more}.",
+        fix=f"name one by its path or URI as listed, which means its newest version{or_digest} "
+            f"('tdprov lineage {ref}' shows each of them)",
     )
 
 

@@ -23,37 +23,63 @@ ROWS_FOLDER = "rows/"
 
 
 @dataclass
-class Membership:
-    """The answer: positions of the record in the version (empty: not there) and the runs downstream."""
+class SameContent:
+    """Another dataset that holds the version's bytes, and the runs downstream of it: equal bytes, not lineage
+    (an erasure request may still care where else the record went)."""
 
-    digest: str
+    dataset: DatasetUse
+    used_by: list[RunRecord] = field(default_factory=list)
+    training_runs: list[RunRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
+                "usedBy": _runs(self.used_by), "trainingRuns": _runs(self.training_runs)}
+
+
+@dataclass
+class Membership:
+    """The answer: positions of the record in the version (empty: not there), the runs downstream of that
+    dataset at that digest, and apart from them the other datasets that hold the same bytes."""
+
+    dataset: DatasetUse
     sidecar: str
     rows: list[int] | None  # row numbers (a sidecar); None for a row set, which keeps no order
     used_by: list[RunRecord] = field(default_factory=list)
     training_runs: list[RunRecord] = field(default_factory=list)
     proof: RowProof | None = None
+    same_content: list[SameContent] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return self.dataset.version or ""
 
     @property
     def contained(self) -> bool:
         return self.proof.contained if self.proof is not None else bool(self.rows)
 
     def to_dict(self) -> dict[str, Any]:
-        runs = lambda rs: [{"runId": r.run_id, "job": r.job, "endedAt": r.ended_at} for r in rs]  # noqa: E731
-        doc = {"digest": self.digest, "contained": self.contained, "rows": self.rows, "rowDigests": self.sidecar,
-               "usedBy": runs(self.used_by), "trainingRuns": runs(self.training_runs)}
+        doc = {"digest": self.digest, "dataset": self.dataset.label, "namespace": self.dataset.namespace,
+               "name": self.dataset.name, "contained": self.contained, "rows": self.rows, "rowDigests": self.sidecar,
+               "usedBy": _runs(self.used_by), "trainingRuns": _runs(self.training_runs)}
         if self.proof is not None:
             doc.update(matches=self.proof.matches, proof=self.proof.to_dict())
+        doc["sameContent"] = [other.to_dict() for other in self.same_content]
         return doc
 
 
-def find_sidecar(store: Store, index: LineageIndex, digest: str, trust: TrustStore) -> tuple[str, Any]:
-    """The row-digest sidecar of ``digest`` in the bundle of a run that wrote (or read) it, checked against its
-    bundle's manifest, whose statement a key in ``trust`` signed. A sidecar changed after sealing (a row's
-    digest dropped would answer "not contained") is a :class:`VerificationError` when no other bundle has it."""
+def _runs(runs: list[RunRecord]) -> list[dict[str, Any]]:
+    return [{"runId": r.run_id, "job": r.job, "endedAt": r.ended_at} for r in runs]
+
+
+def find_sidecar(store: Store, index: LineageIndex, version: DatasetUse, trust: TrustStore) -> tuple[str, Any]:
+    """The row-digest sidecar of ``version`` (a dataset at a digest) in the bundle of a run that wrote (or read)
+    that dataset at that digest, checked against its bundle's manifest, whose statement a key in ``trust`` signed.
+    A sidecar changed after sealing (a row's digest dropped would answer "not contained") is a
+    :class:`VerificationError` when no other bundle has it."""
     from prov_common.hashing import read_row_digests
 
-    wrote, read = index.with_digest(digest)
-    runs = wrote + read
+    digest = version.version or ""
+    runs = index.recorders(version)
     if not runs:
         raise BadInputError(f"no recorded run wrote or read version {digest}.", fix="pass a version digest from 'tdprov runs' or 'tdprov show'")
     problems: list[VerificationError] = []
@@ -83,19 +109,17 @@ def find_sidecar(store: Store, index: LineageIndex, digest: str, trust: TrustSto
     )
 
 
-def downstream(index: LineageIndex, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Runs that used ``digest`` directly (in any dataset that holds it), and training runs that used it
-    or any version derived from it, following the versions those runs wrote by identity."""
-    _, direct = index.with_digest(digest)
-    training = sorted((r for r in downstream_runs(index, digest).values() if r.is_training), key=lambda r: r.ended_at or "")
-    return direct, training
+def downstream(index: LineageIndex, version: DatasetUse) -> tuple[list[RunRecord], list[RunRecord]]:
+    """Runs that read ``version`` (its dataset at its digest, whichever run's generation of it), and training
+    runs that read it or any version derived from it, following the versions those runs wrote by identity."""
+    training = sorted((r for r in downstream_runs(index, version).values() if r.is_training), key=lambda r: r.ended_at or "")
+    return index.readers(version), training
 
 
-def downstream_runs(index: LineageIndex, digest: str) -> dict[str, RunRecord]:
-    """Every run that used ``digest`` or a version derived from it (by identity), by run id."""
-    _, direct = index.with_digest(digest)
+def downstream_runs(index: LineageIndex, version: DatasetUse) -> dict[str, RunRecord]:
+    """Every run that read ``version`` or a version derived from it (by identity), by run id."""
     seen_runs: dict[str, RunRecord] = {}
-    todo = list(direct)
+    todo = index.readers(version)
     seen: set[VersionKey] = set()
     while todo:
         run = todo.pop()
@@ -109,33 +133,40 @@ def downstream_runs(index: LineageIndex, digest: str) -> dict[str, RunRecord]:
     return seen_runs
 
 
+def answer_runs(index: LineageIndex, version: DatasetUse) -> list[str]:
+    """The ids of every run an answer about ``version`` lists: downstream of it, and of each dataset with its bytes."""
+    return [run_id for d in (version, *index.same_content(version)) for run_id in downstream_runs(index, d)]
+
+
 def _wrote(index: LineageIndex, run: RunRecord, use: DatasetUse, reader: RunRecord) -> bool:
     """Whether ``reader`` read, as ``use``, what ``run`` wrote (and not another run's write of it)."""
     made = index.generator(use, reader)
     return made is not None and made[0].run_id == run.run_id
 
 
-def find_row_set(store: Store, index: LineageIndex, digest: str, trust: TrustStore) -> SignedRowSet | None:
-    """The row set a run that wrote ``digest`` recorded for it (the writer's signed bundle), if any."""
-    wrote, read = index.with_digest(digest)
-    for run in [*wrote, *read]:
-        found = signed_row_set(store, run.run_id, digest, trust)
+def find_row_set(store: Store, index: LineageIndex, version: DatasetUse, trust: TrustStore) -> SignedRowSet | None:
+    """The row set a run that wrote (or read) ``version``'s dataset at its digest recorded for it (from its signed
+    bundle), if any; never another dataset's with the same bytes."""
+    for run in index.recorders(version):
+        found = signed_row_set(store, run.run_id, version.version or "", trust, dataset=(version.namespace, version.name))
         if found is not None:
             return found
     return None
 
 
-def contains(store: Store, index: LineageIndex, digest: str, record: Mapping[str, Any], trust: TrustStore) -> Membership:
-    """Whether ``record`` (column -> value) is a row of version ``digest``, and who used that version.
+def contains(store: Store, index: LineageIndex, version: DatasetUse, record: Mapping[str, Any], trust: TrustStore) -> Membership:
+    """Whether ``record`` (column -> value) is a row of ``version`` (a dataset at a digest), who used that
+    version, and apart from them (equal bytes, not lineage) the other datasets holding its digest and their users.
 
     A row set recorded by a pipeline answers, with its checked proof; when there is none, a row-digest
     sidecar attached by hand does. Both are read from bundles a key in ``trust`` signed."""
     from prov_common.hashing import record_positions
 
-    row_set = find_row_set(store, index, digest, trust)
-    direct, training = downstream(index, digest)
+    row_set = find_row_set(store, index, version, trust)
+    direct, training = downstream(index, version)
+    same = [SameContent(d, *downstream(index, d)) for d in index.same_content(version)]
     if row_set is not None:
         proof = prove_record(store, row_set, record)
-        return Membership(digest, row_set.key, None, direct, training, proof=proof)
-    key, table = find_sidecar(store, index, digest, trust)
-    return Membership(digest, key, record_positions(table, record), direct, training)
+        return Membership(version, row_set.key, None, direct, training, proof=proof, same_content=same)
+    key, table = find_sidecar(store, index, version, trust)
+    return Membership(version, key, record_positions(table, record), direct, training, same_content=same)

@@ -19,8 +19,10 @@ def register(subparsers: Any) -> None:
         help="was a record in a dataset version, and which training runs used it",
         description=(
             "Answer from the row digests recorded at row granularity whether a record (a JSON object of "
-            "column values) was part of a dataset version, and list the runs that used the version and the "
-            "training runs downstream of it (erasure requests, contamination checks). For a version a "
+            "column values) was part of a dataset version (a dataset at a digest), and list the runs that used the "
+            "version and the training runs downstream of it (erasure requests, contamination checks); other datasets "
+            "holding the same bytes are listed apart, under 'sameContent', with their own runs. A digest several "
+            "datasets hold is refused, naming them. For a version a "
             "pipeline recorded at row granularity the answer carries 'proof': a Merkle proof against the "
             "rows root in the signed bundle, which docs/verification.md checks without tdprov or the data. "
             "Exit 0 contained, 1 not contained, 2 no answer: no row digests, row digests or bundles that do not "
@@ -29,7 +31,7 @@ def register(subparsers: Any) -> None:
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
     parser.add_argument("digest", metavar="VERSION",
-                        help="the dataset version (blake3:...), or a dataset name (its newest recorded version)")
+                        help="the dataset version (blake3:..., held by one dataset), or a dataset name (its newest recorded version)")
     parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -73,17 +75,17 @@ def _record(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.audit.membership import contains, downstream_runs
-    from prov_common.cli._versions import recorded_runs, version_digest
+    from prov_common.audit.membership import answer_runs, contains
+    from prov_common.cli._versions import recorded_runs
 
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     with recorded_runs(store, settings, args.digest) as recorded:
-        digest = version_digest(args.digest, recorded.index())
-        recorded.read_all(lambda index: downstream_runs(index, digest))  # the runs the answer lists, verified
+        digest, version = recorded.index().resolve(args.digest)  # one dataset at one digest
+        recorded.read_all(lambda index: answer_runs(index, version))  # the runs the answer lists, verified
         try:
-            answer = contains(store, recorded.index(), digest, record, recorded.trust)
+            answer = contains(store, recorded.index(), version, record, recorded.trust)
         except VerificationError as exc:  # exit 1 is "not contained": records that do not verify give no answer
             raise TdprovError(f"no answer for version {digest}: {exc.what}", exc.fix) from exc
     emit_json(answer.to_dict())

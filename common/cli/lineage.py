@@ -21,7 +21,7 @@ from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import dataset_label, iso_z, located_dataset, moment, normal_version
 from prov_common.w3cprov.lineage import (
-    DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, data_node_id, find_nodes, graph_from_summaries, sharded_generations,
+    DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
     trace, tree_graph, with_shard_counts,
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
@@ -110,6 +110,8 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
     else:
         graph = graph_from_summaries(found)
     keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))
+    if direction == DOWNSTREAM:  # one tree per version, from every run's generation of it
+        keys = distinct_versions(graph, keys)
     trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
     if trees and not args.checks:  # the index does not hold shard counts: read them from the runs that made sharded versions
         shown = {tree.node.id for root in trees for tree in root.walk()}

@@ -12,6 +12,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest
 from prov_common.canonical_json import loads
 from prov_common.errors import VerificationError
+from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
@@ -61,18 +62,22 @@ def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
     return data
 
 
-def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore) -> SignedRowSet | None:
-    """The row set recorded for version ``digest`` in the bundle of ``run_id``, after checking the chain
-    signature -> manifest -> events that carries its root; None when the bundle records none."""
+def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore,
+                   dataset: tuple[str, str] | None = None) -> SignedRowSet | None:
+    """The row set recorded for version ``digest`` (of ``dataset``, its (namespace, name) as tdprov names it,
+    when given) in the bundle of ``run_id``, after checking the chain signature -> manifest -> events that
+    carries its root; None when the bundle records none."""
     prefix = layout.bundle_prefix(run_id)
     manifest = signed_manifest(store, run_id, trust)
     events_bytes = signed_file(store, run_id, manifest, layout.EVENTS_FILE)
     for event in parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE):
-        for dataset in [*(event.get("outputs") or []), *(event.get("inputs") or [])]:
-            facet = (dataset.get("facets") or {}).get(CONTENT_HASH) or {}
+        for entry in [*(event.get("outputs") or []), *(event.get("inputs") or [])]:
+            facet = (entry.get("facets") or {}).get(CONTENT_HASH) or {}
             path, root = facet.get("rowDigestsFile"), facet.get("rowsRoot")
+            if dataset is not None and local_dataset(str(entry.get("namespace")), str(entry.get("name"))) != dataset:
+                continue
             if facet.get("digest") == digest and path in manifest.by_path and root:
-                return SignedRowSet(run_id, prefix + path, str(root), _signed_schema(dataset))
+                return SignedRowSet(run_id, prefix + path, str(root), _signed_schema(entry))
     return None
 
 

@@ -143,6 +143,29 @@ def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bo
     return sorted(n.id for n in newest.values())
 
 
+def same_version(graph: LineageGraph, key: str) -> list[str]:
+    """The data nodes of the version ``key`` is one of (its dataset at its digest): the version as runs read it and
+    each run's generation of it, ``key`` first; only ``key`` for a dataset without a version."""
+    node = graph.nodes[key]
+    if not node.version:
+        return [key]
+    version = normal_version(node.version)
+    others = sorted(n.id for n in graph.nodes.values() if n.kind != RUN and n.id != key and n.version
+                    and (n.namespace, n.dataset) == (node.namespace, node.dataset) and normal_version(n.version) == version)
+    return [key, *others]
+
+
+def distinct_versions(graph: LineageGraph, keys: Iterable[str]) -> list[str]:
+    """``keys`` with one node per version (dataset and digest): the first given of each."""
+    seen: set[str] = set()
+    out = []
+    for key in keys:
+        if key not in seen:
+            out.append(key)
+            seen.update(same_version(graph, key))
+    return out
+
+
 def _named(namespace: str | None, dataset: str | None, names: set[str], bare: bool) -> bool:
     """Whether a dataset (namespace, name) is one of the spellings in ``names``: ``namespace/name``, or
     its name alone when ``bare`` (a location names only the dataset there)."""
@@ -163,6 +186,7 @@ class LineageTree:
     """A dataset version and the runs before (upstream) or after (downstream) it.
 
     ``repeated``: already expanded higher up (shared inputs, cycles); ``truncated``: depth limit reached;
+    ``merged``: the other generations of the version whose readers are listed as its own (downstream);
     ``sources``: registered sources of an origin (a version no recorded run generated): those registered
     at this dataset's location with this digest, else, labelled "matched by content", any with the digest.
     """
@@ -172,6 +196,7 @@ class LineageTree:
     sources: tuple[str, ...] = ()
     repeated: bool = False
     truncated: bool = False
+    merged: tuple[str, ...] = ()
 
     def to_dict(self, direction: str = UPSTREAM) -> dict[str, Any]:
         out: dict[str, Any] = {key: value for key, value in self.node.to_dict().items() if key != "label"}
@@ -222,30 +247,35 @@ class _Walker:
         here = tuple(label for label, at in found if at == (node.namespace, node.dataset))
         return here or tuple(f"{label}, matched by content" for label, _ in found)
 
-    def tree(self, key: str, depth: int) -> LineageTree:
+    def tree(self, key: str, depth: int, also: Sequence[str] = ()) -> LineageTree:
+        """The tree of ``key``; ``also``: other nodes whose runs are its own (other generations of the version)."""
         node = self.graph.nodes[key]
         sources = self._sources(node)
         if key in self.expanded:
             return LineageTree(node, sources=sources, repeated=bool(self._runs(key)))
-        self.expanded.add(key)
-        runs = self._runs(key)
+        self.expanded.update((key, *also))
+        runs = sorted({run.id: run for k in (key, *also) for run in self._runs(k)}.values(),
+                      key=lambda r: (r.ended or r.started or "", r.id), reverse=True)
         if self.max_depth is not None and depth >= self.max_depth:
             return LineageTree(node, sources=sources, truncated=bool(runs))
         steps = tuple(Step(run, tuple(self.tree(child, depth + 1) for child in self._data(run))) for run in runs)
-        return LineageTree(node, steps, sources)
+        return LineageTree(node, steps, sources, merged=tuple(also))
 
 
 def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: int | None = None,
           sources: Mapping[str, Sequence[SourceLabel]] | None = None) -> LineageTree:
     """The lineage tree of data node ``key``: upstream back to versions no recorded run generated (origins),
-    or downstream to versions nothing used yet. Each node is expanded once; later mentions are ``repeated``.
+    or downstream to versions nothing used yet, starting from every run's generation of ``key``'s version (its
+    dataset at its digest: :func:`same_version`), whichever one a reader read. Each node is expanded once; later
+    mentions are ``repeated``.
     ``sources`` maps a digest (its hex in lower case) to the registered sources holding it, as (label, (namespace, name) of
     the source's location or None). ``max_depth`` counts runs."""
     if direction not in (UPSTREAM, DOWNSTREAM):
         raise BadInputError(f"unknown direction {direction!r}.", fix="use 'upstream' or 'downstream'")
     if key not in graph.nodes or graph.nodes[key].kind == RUN:
         raise BadInputError(f"{key!r} is not a dataset version in the lineage graph.", fix="pass a dataset name, URI or digest")
-    return _Walker(graph, direction, max_depth, sources or {}).tree(key, 0)
+    also = same_version(graph, key)[1:] if direction == DOWNSTREAM else ()
+    return _Walker(graph, direction, max_depth, sources or {}).tree(key, 0, also)
 
 
 def origins(tree: LineageTree) -> list[LineageTree]:
@@ -264,6 +294,9 @@ def tree_graph(graph: LineageGraph, trees: Iterable[LineageTree]) -> LineageGrap
             keep.update(step.run.id for step in node.steps)
             if node.sources:
                 sources[node.node.id] = node.sources
+            if node.merged:  # the other generations its readers read
+                runs = {step.run.id for step in node.steps}
+                keep.update(e.source for e in graph.edges if e.source in node.merged and e.target in runs)
     nodes = {k: (replace(v, label=v.label + "".join(f"\nsource: {s}" for s in sources[k])) if k in sources else v)
              for k, v in graph.nodes.items() if k in keep}
     return LineageGraph(nodes=nodes, edges=[e for e in graph.edges if e.source in keep and e.target in keep])

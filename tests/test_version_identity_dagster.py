@@ -1,0 +1,162 @@
+"""One version is one dataset at one digest, in every verb that names a version, on stores a real Dagster
+``materialize`` wrote: equal bytes in another dataset are shown apart (``sameContent``), never as the runs that
+used this dataset; a digest several datasets hold is refused like a name of several datasets; and every run's
+generation of the version is where its downstream starts (``lineage --downstream`` and ``contains`` agree)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from dagster import AssetsDefinition, DagsterInstance, materialize
+
+from prov_common.cli import main
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
+
+from test_dagster_defs import located
+
+
+@provenance_asset(granularity="row")
+def left() -> pd.DataFrame:
+    return pd.DataFrame({"k": [1, 2, 3], "v": [0.5, 1.5, 2.5]})
+
+
+@provenance_asset(granularity="row")
+def right() -> pd.DataFrame:  # the very bytes of left, another dataset
+    return pd.DataFrame({"k": [1, 2, 3], "v": [0.5, 1.5, 2.5]})
+
+
+@provenance_asset(training=True)
+def train_on_right(right: pd.DataFrame) -> pd.DataFrame:
+    return right.head(1)
+
+
+@provenance_asset(training=True)
+def train_on_left(left: pd.DataFrame) -> pd.DataFrame:
+    return left.head(2)
+
+
+ROW = {"k": 1, "v": 0.5}
+
+
+@pytest.fixture
+def instance() -> Any:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def _run(store: str, instance: Any, assets: list[AssetsDefinition], selection: list[str] | None = None) -> dict[str, str]:
+    """Materialize ``assets`` (``selection`` of them) into ``store``; the digest each wrote, by asset name."""
+    result = materialize(assets, instance=instance, selection=selection,
+                         resources={"io_manager": ProvenanceIOManager(store=store), "provenance": ProvenanceResource(store=store)})
+    assert result.success
+    return {e.asset_key.path[-1]: str(e.materialization.metadata["tdprov/digest"].value)
+            for e in result.get_asset_materialization_events()}
+
+
+def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # Dagster's log of the runs
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _jobs(runs: list[dict[str, Any]]) -> list[str]:
+    return [r["job"].rsplit("/", 1)[-1] for r in runs]
+
+
+def test_contains_lists_the_runs_of_this_dataset_and_equal_bytes_elsewhere_apart(tmp_path: Path, instance: Any,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    """``left`` and ``right`` hold the same bytes; a model is trained on ``right`` only. ``contains left`` listed
+    that model as using ``left`` and proved against ``right``'s row set, while ``lineage left --downstream`` said
+    nobody used it."""
+    store = str(tmp_path / "store")
+    digests = _run(store, instance, [left, right, train_on_right], ["left", "right", "train_on_right"])
+    assert digests["left"] == digests["right"]
+    code, out, _ = _cli(capsys, "contains", "left", "--record", json.dumps(ROW), "--store", store)
+    answer = json.loads(out)
+    assert code == 0 and answer["contained"] and answer["digest"] == digests["left"]
+    assert answer["dataset"] == located(store, "left")
+    assert answer["usedBy"] == [] and answer["trainingRuns"] == []  # as lineage says
+    assert "/rows/" in answer["rowDigests"] and "right" not in answer["rowDigests"]  # left's own row set
+    (other,) = answer["sameContent"]  # equal bytes in another dataset: shown, labelled, apart
+    assert other["dataset"] == located(store, "right")
+    assert _jobs(other["usedBy"]) == ["train_on_right"] and _jobs(other["trainingRuns"]) == ["train_on_right"]
+    code, out, _ = _cli(capsys, "lineage", "left", "--downstream", "--json", "--store", store)
+    (tree,) = json.loads(out)["lineage"]
+    assert code == 0 and "usedBy" not in tree
+
+    code, out, _ = _cli(capsys, "contains", "right", "--record", json.dumps(ROW), "--store", store)
+    answer = json.loads(out)
+    assert answer["dataset"] == located(store, "right") and _jobs(answer["trainingRuns"]) == ["train_on_right"]
+    assert [o["dataset"] for o in answer["sameContent"]] == [located(store, "left")]
+    assert answer["sameContent"][0]["usedBy"] == [] and "right" in answer["rowDigests"]
+
+
+def test_a_digest_several_datasets_hold_is_refused_naming_each(tmp_path: Path, instance: Any,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """``record``/``export --training-record``/``contains`` given the digest ``tdprov runs`` prints for ``left``
+    answered with whichever dataset holding those bytes was written last."""
+    store = str(tmp_path / "store")
+    digests = _run(store, instance, [left, train_on_left], ["left", "train_on_left"])
+    time.sleep(0.01)
+    _run(store, instance, [right], ["right"])  # later, the same bytes
+    short = digests["left"][: len("blake3:") + 12]
+    for argv in (["record", short], ["record", digests["left"]], ["export", "--training-record", short],
+                 ["contains", short, "--record", json.dumps(ROW)]):
+        code, out, err = _cli(capsys, *argv, "--store", store)
+        assert code == 2 and out == "", (argv, out)
+        assert "is held by 2 datasets" in err and repr(located(store, "left")) in err and repr(located(store, "right")) in err, err
+        assert "name one by its path or URI" in err and "digest" not in err.split("Fix:", 1)[-1].replace(short, ""), err
+    code, out, _ = _cli(capsys, "record", located(store, "left"), "--store", store)
+    assert code == 0 and json.loads(out)["datasetTitle"] == located(store, "left")
+    assert "right" not in json.dumps(json.loads(out)["method"])
+
+
+def test_a_name_of_several_datasets_with_one_digest_does_not_offer_the_digest(tmp_path: Path, instance: Any,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """One asset key in two Dagster namespaces with equal bytes: the refusal offered "or give a version's digest",
+    which then picked one of the two."""
+    @provenance_asset
+    def k() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1, 2]})
+
+    store = str(tmp_path / "store")
+    for namespace in ("x", "y"):
+        assert materialize([k], instance=instance, resources={
+            "io_manager": ProvenanceIOManager(store=store, namespace=namespace, data_root=str(tmp_path / f"data-{namespace}")),
+            "provenance": ProvenanceResource(store=store, namespace=namespace)}).success
+    code, out, err = _cli(capsys, "record", "k", "--store", store)
+    assert code == 2 and "'k' names 2 datasets" in err, err
+    fix = err.split("Fix:", 1)[1]
+    assert "name one by its path or URI" in fix and "digest" not in fix, err
+
+
+def test_downstream_starts_from_every_generation_of_the_version(tmp_path: Path, instance: Any,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """``left`` is trained on, then made again with the same bytes: ``lineage --downstream`` by name and by digest
+    said "[not used by any recorded run]" while ``contains`` listed the training run."""
+    store = str(tmp_path / "store")
+    first = _run(store, instance, [left, train_on_left])
+    time.sleep(0.01)
+    again = _run(store, instance, [left, train_on_left], ["left"])
+    assert first["left"] == again["left"]
+    for ref in ("left", first["left"], first["left"][: len("blake3:") + 12]):
+        code, out, _ = _cli(capsys, "lineage", ref, "--downstream", "--json", "--store", store)
+        (tree,) = json.loads(out)["lineage"]
+        assert code == 0 and _jobs(tree.get("usedBy", [])) == ["train_on_left"], (ref, tree)
+        code, out, _ = _cli(capsys, "lineage", ref, "--downstream", "--store", store)
+        assert "not used by any recorded run" not in out.splitlines()[0] and "used by " in out and "train_on_left" in out, out
+    code, out, _ = _cli(capsys, "lineage", "left", "--downstream", "--all-versions", "--json", "--store", store)
+    (tree,) = json.loads(out)["lineage"]  # one version, however many runs made it
+    assert _jobs(tree["usedBy"]) == ["train_on_left"]
+    code, out, _ = _cli(capsys, "contains", "left", "--record", json.dumps(ROW), "--store", store)
+    answer = json.loads(out)
+    assert _jobs(answer["usedBy"]) == ["train_on_left"] == _jobs(answer["trainingRuns"])
+    # upstream still shows the newest generation, made by the re-run
+    code, out, _ = _cli(capsys, "lineage", "left", "--json", "--store", store)
+    (tree,) = json.loads(out)["lineage"]
+    assert _jobs(tree["generatedBy"]) == ["left"]
