@@ -168,7 +168,7 @@ def main() -> None:
         frame_m = mixed_frame(args.mixed_rows / 1_000_000)
         path = tmp / "mixed.parquet"
         pq.write_table(pa.Table.from_pandas(frame_m), path)
-        rs = row_set_of(hash_dataframe(frame_m, granularity="row"), "mixed")
+        rs = row_set_of(hash_dataframe(frame_m, granularity="row"), "file", "mixed")
         mixed = (f"| bench_rows.py mixed frame, {len(frame_m):,} rows | {path.stat().st_size / 2**20:.1f} MiB | "
                  f"{len(rs.data) / 2**20:.1f} MiB | {len(rs.data) / path.stat().st_size:.2f}x |\n")
 

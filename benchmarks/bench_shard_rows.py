@@ -28,7 +28,7 @@ from peak_memory import measure
 from results_file import OUT_HELP, add_section
 
 _IMPORTS = "from prov_common.hashing.shards import hash_shards\nfrom prov_common.rowset import row_set_of"
-_BODY = "td = hash_shards(path, granularity='row', cache=False, scheduler='none'); row_set_of(td, 'corpus')"
+_BODY = "td = hash_shards(path, granularity='row', cache=False, scheduler='none'); row_set_of(td, 'file', 'corpus')"
 
 
 def write_shards(folder: Path, shards: int, rows: int) -> int:
@@ -66,10 +66,10 @@ def main() -> None:
                 found = hash_shards(str(folder), granularity=granularity, cache=False, scheduler="none")
                 times[granularity].append(time.perf_counter() - t)
             t = time.perf_counter()
-            row_set = row_set_of(found, "corpus")
+            row_set = row_set_of(found, "file", "corpus")
             build.append(time.perf_counter() - t)
         whole = pa.concat_tables(pq.read_table(p) for p in sorted(folder.iterdir()))
-        assert row_set.root == row_set_of(hash_table(whole, granularity="row"), "corpus").root
+        assert row_set.root == row_set_of(hash_table(whole, granularity="row"), "file", "corpus").root
         peak = measure(_IMPORTS, _BODY, str(folder), "row")
         on_dask = _on_dask(str(folder), args.dask_workers, args.repeat, row_set.data) if args.dask_workers else {}
     column, row, built = (statistics.median(v) for v in (times["column"], times["row"], build))
@@ -107,7 +107,7 @@ def _on_dask(folder: str, workers: int, repeat: int, expected: bytes) -> dict[st
             times["hash the shards, column granularity"].append(time.perf_counter() - t)
             t = time.perf_counter()
             found = hash_shards(folder, granularity="row", cache=False, scheduler=cluster.scheduler_address)
-            data = row_set_of(found, "corpus").data
+            data = row_set_of(found, "file", "corpus").data
             times["hash the shards and build the row set"].append(time.perf_counter() - t)
             assert data == expected, "the row set made on Dask differs"
     return {step: statistics.median(v) for step, v in times.items()}

@@ -57,7 +57,7 @@ def sealed_stores(mib: int, root: Path, s3: bool) -> tuple[str, str, list[str]]:
                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent", "run": {"runId": run_id, "facets": {}},
                "job": {"namespace": "bench", "name": "rows", "facets": {}}, "inputs": [], "outputs": []}
               for i, kind in enumerate(("START", "COMPLETE"))]
-    bundle = build_bundle(events, {rows_path("train"): os.urandom(mib << 20)}, load_signing_key(private),
+    bundle = build_bundle(events, {rows_path("file", "train"): os.urandom(mib << 20)}, load_signing_key(private),
                           sealed_at=datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc))
     uris = [str(root / "store")]
     if s3:

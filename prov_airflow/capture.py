@@ -125,10 +125,9 @@ def changed_at(target: str, shards: list | None) -> float | None:
 
 
 def _row_set(uri: str, digest: ContentDigest | ShardedDigest) -> Any:
-    from prov_common.lineage.datasets import DatasetRef
     from prov_common.rowset import row_set_of
 
-    return row_set_of(digest, DatasetRef.from_uri(uri).name)  # type: ignore[arg-type]
+    return row_set_of(digest, *dataset_key(uri))  # type: ignore[arg-type]
 
 
 def data_clients(limits: ListenerLimits) -> Callable[[], Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from prov_common.bundle.attachments import Attachments
 from prov_common.lineage.datasets import DatasetRef, input_dataset, output_dataset
 
 from prov_airflow.links import BundleLink
@@ -19,7 +20,7 @@ class TaskLineage:
     inputs: list[DatasetRef] = field(default_factory=list)
     outputs: list[DatasetRef] = field(default_factory=list)
     run_facets: dict[str, Any] = field(default_factory=dict)
-    attachments: dict[str, bytes] = field(default_factory=dict)
+    attachments: Attachments = field(default_factory=Attachments)
 
     def operator_lineage(self) -> Any:
         """The same, as the OpenLineage provider's ``OperatorLineage`` (for ``get_openlineage_facets_on_*``)."""

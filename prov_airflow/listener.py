@@ -200,9 +200,11 @@ class ProvenanceListener:
         from prov_airflow.emitter import emit, listener_transport, run_is_open
         from prov_airflow.events import build_event, capture_ref, merge_refs
         from prov_airflow.lineage import lineage_of
+        from prov_airflow.rows import attach_row_sets
 
         extra = lineage_of(task)
-        attachments = {**extra.attachments, **{c.row_set.path: c.row_set.data for c in (*inputs, *outputs) if c.row_set}}
+        attachments = extra.attachments.copy()
+        inputs, outputs = attach_row_sets(attachments, inputs), attach_row_sets(attachments, outputs)
         partial = any(not c.complete for c in (*inputs, *outputs))
         event = build_event(
             info, event_type,

@@ -22,7 +22,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
 from prov_dagster import _compat
 from prov_dagster.metadata import DATA_KEY, DIGEST_KEY
 from prov_dagster.model import DatasetRecord
-from prov_dagster.naming import dataset_name, located_dataset
+from prov_dagster.naming import dataset_name
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _text(value: Any) -> str | None:
 
 def _dataset(record: DatasetRecord) -> tuple[str, str]:
     """The (namespace, name) a record's dataset is named by (see :func:`prov_dagster.events.dataset_ref`)."""
-    return (record.namespace, record.name) if record.namespace is not None else located_dataset(record.uri, record.name)
+    return record.dataset
 
 
 def _unversioned(step_key: str, record: DatasetRecord) -> str:

@@ -20,7 +20,7 @@ from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.events import ParentRef, build_run_event
 from prov_dagster.model import DatasetRecord
-from prov_dagster.naming import ASSET_SYMLINK_TYPE, located_dataset
+from prov_dagster.naming import ASSET_SYMLINK_TYPE
 
 if TYPE_CHECKING:
     from prov_dagster.recorder import StepRun
@@ -60,10 +60,8 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
     """A core ``DatasetRef`` of a recorded asset version, named by where it lives; an asset's key
     (a record without its own namespace) goes into the ``symlinks`` facet."""
     facets: dict[str, Any] = {}
-    if record.namespace is not None:  # named by the caller already (a registered source, a file given by path)
-        ds_namespace, ds_name = record.namespace, record.name
-    else:
-        ds_namespace, ds_name = located_dataset(record.uri, record.name)
+    ds_namespace, ds_name = record.dataset  # its own when named by the caller (a registered source, a file given by path)
+    if record.namespace is None:
         facets["symlinks"] = asset_symlinks(record.asset_namespace or namespace, record.name)
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
@@ -74,7 +72,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         name=ds_name,
         digest=record.digest,
         quality=quality,
-        samples_file=samples_path(record.name) if has_samples else None,
+        samples_file=samples_path(ds_namespace, ds_name, record.name) if has_samples else None,
         severity=("error" if failed else "warn") if quality is not None else None,
         row_digests_file=record.row_set.path if record.row_set is not None else None,
         rows_root=record.row_set.root if record.row_set is not None else None,
@@ -88,9 +86,3 @@ def asset_symlinks(namespace: str, asset: str) -> symlinks_dataset.SymlinksDatas
         identifiers=[symlinks_dataset.Identifier(namespace=namespace, name=asset, type=ASSET_SYMLINK_TYPE)],
         producer=PRODUCER,
     )
-
-
-def samples_attachment(record: DatasetRecord) -> tuple[str, bytes]:
-    """(bundle path, Parquet bytes) of a failed validation's failure sample."""
-    assert record.quality is not None
-    return samples_path(record.name), record.quality.samples_parquet()

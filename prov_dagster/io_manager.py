@@ -98,7 +98,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(place.relpath),
                                       warn=context.log.warning)
         record = place.record(location, digest, quality=quality, owners=wants.owners)
-        row_set = row_set_of(digest, record.name) if wants.granularity == "row" and not refused else None
+        row_set = row_set_of(digest, *record.dataset, shown_as=record.name) if wants.granularity == "row" and not refused else None
         record = replace(record, digest=without_rows(digest), row_set=row_set)  # the row set stands for the rows from here on
         if refused:
             assert quality is not None

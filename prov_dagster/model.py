@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
-from prov_dagster.naming import step_run_id
+from prov_dagster.naming import located_dataset, step_run_id
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,11 @@ class DatasetRecord:
     @property
     def version_id(self) -> str | None:
         return self.digest.digest if self.digest is not None else self.version
+
+    @property
+    def dataset(self) -> tuple[str, str]:
+        """The (namespace, name) the dataset is named by: its own, else where an asset's data lives."""
+        return (self.namespace, self.name) if self.namespace is not None else located_dataset(self.uri, self.name)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from dagster import InputContext, OutputContext
 
 from openlineage.client import OpenLineageClient
 
-from prov_common.bundle import layout
+from prov_common.bundle import AttachmentConflict, Attachments, layout
 from prov_common.config import Settings
 from prov_dagster import _compat
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
-from prov_dagster.events import samples_attachment, step_event
+from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.transport import bundle_location, make_transport
@@ -52,6 +52,7 @@ class StepRun:
     staged_inputs: int = 0  # how many of ``inputs`` an emitted event carries
     staged_outputs: int = 0  # how many of ``outputs`` an emitted event carries (with their attachments)
     upstream: DeclaredDeps | None = None  # the upstream assets the step declares (None: not known yet)
+    attached: Attachments = field(default_factory=Attachments)  # the run's attachments so far: one content a path
 
     @property
     def ol_run_id(self) -> str:
@@ -151,10 +152,42 @@ class StepRun:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
         terminal event name them all); the attachments of each output go with the first event naming it."""
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
-        attach = self.outputs[self.staged_outputs:] if state != "START" else []
+        attachments: list[tuple[str, bytes]] = []
+        new = range(self.staged_outputs, len(self.outputs)) if state != "START" else range(0)
+        for i in new:
+            self.outputs[i] = self._attach(self.outputs[i], attachments)
         self.staged_inputs = len(self.inputs)
-        self.staged_outputs += len(attach)
-        self.recorder.emit_step(self, state, inputs=inputs, attach=attach, error=error)
+        self.staged_outputs += len(new)
+        self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error)
+
+    def _attach(self, record: DatasetRecord, attachments: list[tuple[str, bytes]]) -> DatasetRecord:
+        """``record`` with its failure samples and row set added to the run's (and to ``attachments``); one refused
+        (another content of this run holds its path) is left out of the record too, so no facet names other bytes."""
+        namespace, name = record.dataset
+        quality = record.quality
+        if quality is not None and quality.has_samples:
+            path, data = layout.samples_path(namespace, name, record.name), quality.samples_parquet()
+            if self._added(path, data, record):
+                attachments.append((path, data))
+            else:
+                record = replace(record, quality=replace(quality, failure_sample=quality.failure_sample.iloc[0:0]))
+        if record.row_set is not None:
+            if self._added(record.row_set.path, record.row_set.data, record):
+                attachments.append((record.row_set.path, record.row_set.data))
+            else:
+                record = replace(record, row_set=None)
+        return record
+
+    def _added(self, path: str, data: bytes, record: DatasetRecord) -> bool:
+        """Whether ``data`` is the run's attachment ``path`` now (refused: a warning, raised in strict mode)."""
+        try:
+            self.attached.add(path, data, *record.dataset)
+        except AttachmentConflict as exc:
+            if self.recorder.settings.strict:
+                raise
+            log.warning("tdprov: %s", exc)
+            return False
+        return True
 
 
 class Recorder:
@@ -234,18 +267,16 @@ class Recorder:
                 self._ended.popitem(last=False)
 
     def emit_step(
-        self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attach: list[DatasetRecord],
+        self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attachments: list[tuple[str, bytes]],
         error: BaseException | str | None = None,
     ) -> None:
         """Build the event now (``inputs`` and what the step has written so far) and deliver it in order,
-        in the background, after the failure samples and row sets of the outputs in ``attach``.
+        in the background, after ``attachments`` (bundle path, bytes: failure samples and row sets of its outputs).
 
         Delivery (staging, sealing, signing, writing the bundle) overlaps the rest of the step; ``wait``
         blocks until all is delivered. In strict mode delivery is synchronous so that its errors fail the step.
         """
         event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error)
-        attachments = [samples_attachment(r) for r in attach if _has_samples(r)]
-        attachments += [(r.row_set.path, r.row_set.data) for r in attach if r.row_set is not None]
         if self.settings.strict:
             self._deliver(run.ol_run_id, attachments, event)
             return
@@ -319,10 +350,6 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
                 self._problem = str(exc) or type(exc).__name__
         return self._problem
-
-
-def _has_samples(record: DatasetRecord) -> bool:
-    return record.quality is not None and record.quality.has_samples
 
 
 _recorders: dict[tuple[Any, str], Recorder] = {}

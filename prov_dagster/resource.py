@@ -116,7 +116,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             datasets = [datasets]
         items = datasets.items() if isinstance(datasets, Mapping) else ((None, d) for d in datasets)
         records = [self._record(name, data, role, rows) for name, data in items]
-        return [replace(r, row_set=row_set_of(r.digest, r.name), digest=without_rows(r.digest)) if rows else r for r in records]
+        return [replace(r, row_set=row_set_of(r.digest, *r.dataset, shown_as=r.name), digest=without_rows(r.digest)) if rows else r for r in records]
 
     def _record(self, name: str | None, data: Data, role: str, rows: bool = False) -> DatasetRecord:
         granularity = "row" if rows else "column"

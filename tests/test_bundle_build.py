@@ -24,13 +24,13 @@ def test_bundle_files_manifest_and_statement() -> None:
     key = SigningKey.generate()
     events = run_events()
     run_id = events[0]["run"]["runId"]
-    bundle = build_bundle(list(reversed(events)), {samples_path("s3://lake/clean/users"): b"PAR1"}, key, sealed_at=SEALED)
+    bundle = build_bundle(list(reversed(events)), {samples_path("s3://lake", "clean/users"): b"PAR1"}, key, sealed_at=SEALED)
 
     lines = bundle.files["events.jsonl"].splitlines()
     assert [loads(line)["eventType"] for line in lines] == ["START", "COMPLETE"]  # sorted by eventTime
     assert lines == [canonical_bytes(e) for e in events]
     assert bundle.files["prov.json"] == serialize(events_to_document(events), "json")
-    assert set(bundle.files) == {"events.jsonl", "prov.json", "quality/s3_lake_clean_users.samples.parquet"}
+    assert set(bundle.files) == {"events.jsonl", "prov.json", samples_path("s3://lake", "clean/users")}
 
     manifest = loads(bundle.manifest_bytes)
     assert bundle.manifest_bytes == canonical_bytes(manifest)
@@ -83,10 +83,10 @@ def test_builder_collects_events_and_attachments() -> None:
     builder = BundleBuilder(key)
     for e in events:
         builder.add_event(e)
-    builder.attach(rows_path("clean/users"), b"rows")
+    builder.attach(rows_path("s3://lake", "clean/users"), b"rows")
     bundle = builder.build(sealed_at=SEALED)
-    assert bundle.files["rows/clean_users.rows.parquet"] == b"rows"
-    assert bundle == build_bundle(events, {"rows/clean_users.rows.parquet": b"rows"}, key, sealed_at=SEALED)
+    assert bundle.files[rows_path("s3://lake", "clean/users")] == b"rows"
+    assert bundle == build_bundle(events, {rows_path("s3://lake", "clean/users"): b"rows"}, key, sealed_at=SEALED)
 
 
 def test_bad_inputs_are_named() -> None:

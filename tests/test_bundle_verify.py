@@ -15,7 +15,7 @@ from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, SigningKey, Trust
 from prov_common.store import open_store
 
 SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
-SAMPLES = samples_path("clean/users")
+SAMPLES = samples_path("s3://lake", "clean/users")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def _tampered_store(store_uri: str):
     store = open_store(store_uri)
     runs = []
     for i in range(BUNDLES):
-        bundle = build_bundle(run_events(), {samples_path(f"clean/t{i}"): f"PAR1 {i} PAR1".encode()}, key, sealed_at=SEALED)
+        bundle = build_bundle(run_events(), {samples_path("s3://lake", f"clean/t{i}"): f"PAR1 {i} PAR1".encode()}, key, sealed_at=SEALED)
         assert write_bundle(store, bundle).status == "written"
         runs.append(bundle.run_id)
     prefix = [layout.bundle_prefix(r) for r in runs]

@@ -40,7 +40,7 @@ def recorded(tmp_path: Path) -> dict[str, str]:
     td = hash_dataframe(frame, granularity="row")
     sidecar = write_row_digests(td, tmp_path / "rows.parquet")
     events = run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)])
-    deliver_bundle(pipeline.store, build_bundle(events, {rows_path("/data/customers.parquet"): sidecar.read_bytes()},
+    deliver_bundle(pipeline.store, build_bundle(events, {rows_path("file", "/data/customers.parquet"): sidecar.read_bytes()},
                                                 default_signing_key()))
     frame.to_parquet(tmp_path / "a.parquet")
     frame.iloc[::-1].to_parquet(tmp_path / "b.parquet")

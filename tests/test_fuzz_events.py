@@ -143,7 +143,7 @@ def test_run_ids_and_dataset_names_never_leave_their_prefix(text) -> None:
         prefix = None
     if prefix is not None:
         assert validate_key(prefix.rstrip("/")) and prefix.count("/") == 2 and ".." not in prefix.split("/")
-    for path in (layout.samples_path(text), layout.rows_path(text)):
+    for path in (layout.samples_path(text, text), layout.rows_path("s3://lake", text)):
         assert path.count("/") == 1 and validate_key(path) == path
         assert layout.check_attachment_path(path) == path
 

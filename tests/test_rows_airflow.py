@@ -146,3 +146,30 @@ def test_pandera_operator_granularity_row(tmp_path: Path, store: Path, capsys: p
     assert code == 0 and answer["proof"]["rows"] == 300
     code, answer, _ = contains_cli(digest, {"id": 12, "x": float(frame.x[13])}, str(store), capsys)
     assert code == 1 and answer["contained"] is False
+
+
+def test_outlets_whose_names_look_alike_each_keep_their_row_set(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:
+    """``a/b`` and ``a_b``, and two long names alike in their last 120 characters, are four datasets: each gets its
+    own row set in the task's bundle, and ``tdprov contains`` answers for each with a proof that verifies."""
+    long = "x" * 130 + ".parquet"
+    tables = {tmp_path / "d" / "a" / "b.parquet": 1, tmp_path / "d" / "a_b.parquet": 10,
+              tmp_path / "d" / "v1" / long: 100, tmp_path / "d" / "v2" / long: 1000}
+    for path in tables:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write() -> None:
+        for path, first in tables.items():
+            pd.DataFrame({"id": [first, first + 1, first + 2]}).to_parquet(path, index=False)
+
+    row = {"tdprov": {"granularity": "row"}}
+    with DAG("tdprov_rows_lookalikes", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write, outlets=[Asset(p.as_uri(), extra=row) for p in tables])
+    assert run_dag(dag, logical_date=START).state == "success"
+    (summary,) = [s for s in bundles_of(store) if s.job_name == "tdprov_rows_lookalikes.write"]
+    files = {o["facets"]["tdprov_contentHash"]["rowDigestsFile"] for o in events_of(store, summary.run_id)[-1]["outputs"]}
+    assert len(files) == len(tables)
+    for path, first in tables.items():
+        code, answer, err = contains_cli(hash_path(path).digest, {"id": first + 1}, str(store), capsys)
+        assert code == 0 and answer["contained"], (path, err)
+        RowProof.from_dict(answer["proof"]).check(answer["proof"]["rowsRoot"])
+    assert main(["verify", "--store", str(store)]) == 0

@@ -4,6 +4,7 @@ a lookup reads a few KB by range, and ``tdprov checkout`` brings deleted data ba
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
     code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
     assert code == 0 and answer["contained"] and answer["matches"] == 1
     proof = RowProof.from_dict(answer["proof"])
-    assert answer["rowDigests"].endswith("/rows/customers.rowset")
+    row_set_key = answer["rowDigests"]
+    assert re.fullmatch(r"bundles/[^/]+/rows/customers-[0-9a-f]{16}\.rowset", row_set_key)  # readable, one per dataset
     # the root the proof reaches is the one in the signed event of the run (covered by the bundle signature)
     store = open_store(store_uri)
     run_id = answer["rowDigests"].split("/")[1]
@@ -93,7 +95,7 @@ def test_row_granularity_asset_answers_contains_with_a_proof(store_uri: str, ins
         RowProof.from_dict(answer["proof"]).check(proof.rows_root)  # a proof of absence verifies as well
 
     # one flipped byte in the stored row set: the lookup refuses it instead of answering
-    key = f"bundles/{run_id}/rows/customers.rowset"
+    key = row_set_key
     data = bytearray(store.get(key))
     data[data.index(proof.row_digest) + 7] ^= 0x01
     _overwrite(store_uri, key, bytes(data), request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
@@ -495,3 +497,33 @@ def test_resource_record_snapshots_the_files_an_asset_writes_itself(tmp_path: Pa
     target.unlink()
     assert main(["checkout", digest, "-o", str(target), "--store", store_uri]) == 0
     assert target.read_bytes() == original
+
+
+def test_assets_whose_keys_look_alike_each_keep_their_row_set(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Asset keys ``a/b`` and ``a_b`` of one step are two datasets: each gets its own row set in the step's bundle,
+    and ``tdprov contains`` answers for each with a proof that verifies."""
+    from dagster import AssetKey, AssetOut, Output, multi_asset
+
+    row = {"granularity": "row"}
+
+    @multi_asset(outs={"x": AssetOut(key=AssetKey(["a", "b"]), metadata=row), "y": AssetOut(key=AssetKey("a_b"), metadata=row)})
+    def both() -> Any:
+        yield Output(pd.DataFrame({"id": [1, 2, 3]}), "x")
+        yield Output(pd.DataFrame({"id": [10, 20, 30]}), "y")
+
+    store_uri = str(tmp_path / "store")
+    result = materialize([both], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    assert result.success
+    digests = {e.materialization.asset_key.to_user_string(): str(e.materialization.metadata["tdprov/digest"].value)
+               for e in result.get_asset_materialization_events()}
+    assert "could not record" not in caplog.text
+    capsys.readouterr()
+    paths = set()
+    for key, record in (("a/b", {"id": 2}), ("a_b", {"id": 20})):
+        code, answer, err = contains_cli(digests[key], record, store_uri, capsys)
+        assert code == 0 and answer["contained"], (key, err)
+        RowProof.from_dict(answer["proof"]).check(answer["proof"]["rowsRoot"])
+        paths.add(answer["rowDigests"])
+    assert len(paths) == 2
+    assert main(["verify", "--store", store_uri]) == 0

@@ -55,10 +55,10 @@ def test_row_set_of_shards_is_the_row_set_of_their_rows_in_one_table(tmp_path: P
     assert all(s.row_keys is None for s in rows.shards)  # kept once, for the whole version
     one = hash_dataframe(FRAME, granularity="row")
     assert np.array_equal(rows.row_keys, sorted_keys(digests_chunks(one.row_digests)))  # the 8-byte keys, sorted
-    one_table = row_set_of(hash_dataframe(FRAME, granularity="row"), "corpus")
-    assert row_set_of(rows, "corpus").root == one_table.root  # sorted digests: where a row sits does not matter
+    one_table = row_set_of(hash_dataframe(FRAME, granularity="row"), "file", "corpus")
+    assert row_set_of(rows, "file", "corpus").root == one_table.root  # sorted digests: where a row sits does not matter
     on_dask = hash_shards(str(folder), granularity="row", cache=False, scheduler="local", workers=1)
-    assert on_dask.engine.startswith("dask") and row_set_of(on_dask, "corpus").data == row_set_of(rows, "corpus").data
+    assert on_dask.engine.startswith("dask") and row_set_of(on_dask, "file", "corpus").data == row_set_of(rows, "file", "corpus").data
 
 
 def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_pa
     found = hash_shards(str(folder), granularity="row", cache=False)
     assert found.no_rows_because == "shard README.txt is not a table (Parquet, CSV or JSON lines)"
     with pytest.raises(BadInputError, match="has no row set: shard README.txt is not a table") as info:
-        row_set_of(found, "corpus")
+        row_set_of(found, "file", "corpus")
     assert "column granularity" in info.value.fix
     (folder / "README.txt").unlink()
     FRAME.head(5).rename(columns={"text": "body"}).to_parquet(folder / "part-00009.parquet", index=False)
@@ -175,6 +175,6 @@ def test_a_capture_keeps_the_row_set_and_not_the_rows_it_stands_for(tmp_path: Pa
     rows = hash_shards(str(folder), granularity="row", cache=False)
     assert capture.digest.row_keys is None and rows.row_keys is not None
     assert capture.digest == without_rows(rows) and capture.digest.digest == rows.digest
-    assert capture.row_set.data == row_set_of(rows, "corpus").data
+    assert capture.row_set.data == row_set_of(rows, "file", "corpus").data
     table = hash_dataframe(FRAME, granularity="row")
     assert without_rows(table).row_digests is None and without_rows(table).digest == table.digest

@@ -103,11 +103,11 @@ def test_attachments_go_into_the_runs_bundle(tmp_path: Path) -> None:
     start, complete = run_events()
     run_id = start["run"]["runId"]
     transport.emit(start)
-    transport.attach(run_id, samples_path("clean/users"), b"PAR1 failing rows PAR1")
+    transport.attach(run_id, samples_path("s3://lake", "clean/users"), b"PAR1 failing rows PAR1")
     result = transport.emit(complete)
     assert result is not None and result.status == "written"
     store = open_store(tmp_path / "s")
-    assert read_bundle(store, run_id).files["quality/clean_users.samples.parquet"] == b"PAR1 failing rows PAR1"
+    assert read_bundle(store, run_id).files[samples_path("s3://lake", "clean/users")] == b"PAR1 failing rows PAR1"
     assert verify_bundle(store, run_id, trust_from_settings()).ok
     assert transport.emit(complete).status == "already-sealed"  # a repeated terminal event seals nothing new
     assert len(list(store.list("index/"))) == 1

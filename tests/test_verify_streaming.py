@@ -16,7 +16,7 @@ from prov_common.bundle.verify import ATTACHMENT_CHUNK
 from prov_common.signing import SigningKey, TrustStore
 from prov_common.store import Store, open_store
 
-ROWS = rows_path("clean/users")
+ROWS = rows_path("s3://lake", "clean/users")
 SIZE = 2 * ATTACHMENT_CHUNK + 12_345  # two whole chunks and a partial one
 
 

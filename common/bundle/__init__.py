@@ -5,6 +5,7 @@ checks them; ``transport`` is the OpenLineage transport that stages events and s
 """
 from __future__ import annotations
 
+from prov_common.bundle.attachments import AttachmentConflict, Attachments
 from prov_common.bundle.build import BundleBuilder, build_bundle
 from prov_common.bundle.layout import rewind_cursor, rows_path, samples_path
 from prov_common.bundle.model import Bundle, BundleSummary, DatasetRef, Finding, Manifest, VerificationReport
@@ -12,6 +13,8 @@ from prov_common.bundle.storage import WriteResult, index_keys, list_bundles, re
 from prov_common.bundle.verify import verify_bundle
 
 __all__ = [
+    "AttachmentConflict",
+    "Attachments",
     "Bundle",
     "BundleBuilder",
     "BundleSummary",

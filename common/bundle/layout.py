@@ -6,6 +6,8 @@
     bundles/<run_id>/prov.json                 PROV-JSON derived from the events (deterministic bytes)
     bundles/<run_id>/quality/<ds>.samples.parquet   Pandera failure samples (when attached)
     bundles/<run_id>/rows/<ds>.rows.parquet    row-digest sidecars (when attached)
+    bundles/<run_id>/rows/<ds>.rowset          row sets of versions recorded at row granularity
+                                               (<ds>: see dataset_stem, one per dataset of the run)
     bundles/<run_id>/manifest.json             every file above with digest and size, plus the run summary
     bundles/<run_id>/statement.dsse.json       signed in-toto statement over the manifest: the commit marker
     bundles/<run_id>/indexed                   the bundle's index key, recorded once before the index entry
@@ -16,10 +18,12 @@
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
+from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError
 
 BUNDLES = "bundles"
@@ -138,18 +142,27 @@ def run_id_of_index_key(key: str) -> str:
 
 
 def safe_name(text: str) -> str:
-    """A key-safe file name fragment for a dataset name (unsafe runs become ``_``)."""
+    """A key-safe file name fragment for a dataset name (unsafe runs become ``_``; its last 120 characters).
+    Readable, not unique: ``a/b`` and ``a_b`` give the same fragment (:func:`dataset_stem` is unique)."""
     return _UNSAFE.sub("_", text).strip("._-")[-120:].lstrip("._-") or "dataset"
 
 
-def samples_path(dataset_name: str) -> str:
-    """Bundle path of a dataset's Pandera failure samples: ``quality/<dataset>.samples.parquet``."""
-    return f"quality/{safe_name(dataset_name)}.samples.parquet"
+def dataset_stem(namespace: str, name: str, shown_as: str | None = None) -> str:
+    """The file name stem of a dataset's attachments in a bundle: ``<safe name>-<16 hex>``, the hex from the
+    SHA-256 of the canonical JSON of ``[namespace, name]``, so that two datasets of a run never share a file.
+    The readable part is ``shown_as`` (e.g. a Dagster asset key), default ``name``."""
+    identity = hashlib.sha256(canonical_bytes([namespace, name])).hexdigest()[:16]
+    return f"{safe_name(name if shown_as is None else shown_as)}-{identity}"
 
 
-def rows_path(dataset_name: str) -> str:
-    """Bundle path of a dataset's row-digest sidecar: ``rows/<dataset>.rows.parquet``."""
-    return f"rows/{safe_name(dataset_name)}.rows.parquet"
+def samples_path(namespace: str, name: str, shown_as: str | None = None) -> str:
+    """Bundle path of a dataset's Pandera failure samples: ``quality/<dataset stem>.samples.parquet``."""
+    return f"quality/{dataset_stem(namespace, name, shown_as)}.samples.parquet"
+
+
+def rows_path(namespace: str, name: str, shown_as: str | None = None) -> str:
+    """Bundle path of a dataset's row-digest sidecar: ``rows/<dataset stem>.rows.parquet``."""
+    return f"rows/{dataset_stem(namespace, name, shown_as)}.rows.parquet"
 
 
 def check_attachment_path(path: object) -> str:
@@ -159,7 +172,7 @@ def check_attachment_path(path: object) -> str:
     if not isinstance(path, str) or path.split("/", 1)[0] not in ATTACHMENT_FOLDERS or "/" not in path:
         raise BadInputError(
             f"attachment name {path!r} is not under {', '.join(f + '/' for f in ATTACHMENT_FOLDERS)}.",
-            fix="use samples_path(dataset) or rows_path(dataset), e.g. 'quality/train.samples.parquet'",
+            fix="use samples_path(namespace, name) or rows_path(namespace, name), e.g. 'quality/train.samples.parquet'",
         )
     validate_key(path)
     return path

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from prov_common.bundle.layout import safe_name
+from prov_common.bundle.layout import dataset_stem
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
@@ -12,9 +12,10 @@ from prov_common.rowset.format import build, build_from_keys
 ROW_SET_SUFFIX = ".rowset"
 
 
-def row_set_path(dataset_name: str) -> str:
-    """``rows/<dataset>.rowset``: where a dataset's row set lives in its run's bundle."""
-    return f"rows/{safe_name(dataset_name)}{ROW_SET_SUFFIX}"
+def row_set_path(namespace: str, name: str, shown_as: str | None = None) -> str:
+    """``rows/<dataset stem>.rowset``: where a dataset's row set lives in its run's bundle (one file per dataset,
+    see :func:`~prov_common.bundle.layout.dataset_stem`; readers follow the facet's ``rowDigestsFile``)."""
+    return f"rows/{dataset_stem(namespace, name, shown_as)}{ROW_SET_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -26,24 +27,28 @@ class RowSet:
     root: str
 
 
-def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, dataset_name: str) -> RowSet:
+def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, namespace: str, dataset_name: str, *,
+               shown_as: str | None = None) -> RowSet:
     """The row set of a table, or of all shards of a sharded dataset, hashed at row granularity, to be
-    attached to the bundle of its run."""
+    attached to the bundle of its run (the dataset ``namespace``/``dataset_name`` names its path; the path's
+    readable part and errors show it as ``shown_as``, default ``dataset_name``)."""
     from prov_common.hashing.rows import digests_chunks
 
+    shown = dataset_name if shown_as is None else shown_as
+
     if isinstance(digest, FileDigest):
-        raise BadInputError(f"dataset {dataset_name!r} is a file, not a table (Parquet, CSV or JSON lines): it has no rows.",
+        raise BadInputError(f"dataset {shown!r} is a file, not a table (Parquet, CSV or JSON lines): it has no rows.",
                             fix="record it at column granularity")
     if isinstance(digest, ShardedDigest) and digest.no_rows_because is not None:
-        raise BadInputError(f"dataset {dataset_name!r} has no row set: {digest.no_rows_because}.",
+        raise BadInputError(f"dataset {shown!r} has no row set: {digest.no_rows_because}.",
                             fix="record it at column granularity, or give all its shards the same columns")
     if not has_rows(digest):
-        raise BadInputError(f"dataset {dataset_name!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
+        raise BadInputError(f"dataset {shown!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
     if isinstance(digest, ShardedDigest):
         data, root = build_from_keys(digest.row_keys, digest.schema_fields())
     else:
         data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
-    return RowSet(row_set_path(dataset_name), data, root)
+    return RowSet(row_set_path(namespace, dataset_name, shown_as), data, root)
 
 
 def without_rows(digest: TableDigest | ShardedDigest | FileDigest) -> TableDigest | ShardedDigest | FileDigest:
