@@ -166,7 +166,7 @@ class StepRun:
         namespace, name = record.dataset
         quality = record.quality
         if quality is not None and quality.has_samples:
-            path, data = layout.samples_path(namespace, name, record.name), quality.samples_parquet()
+            path, data = layout.samples_path(namespace, name, record.name, record.version_id), quality.samples_parquet()
             if self._added(path, data, record):
                 attachments.append((path, data))
             else:

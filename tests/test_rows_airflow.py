@@ -19,6 +19,7 @@ from airflow.sdk import DAG, Asset
 from prov_airflow.decorators.provenance import provenance_task
 from prov_common.cli import main
 from prov_common.hashing import hash_dataframe, hash_path
+from prov_common.bundle import read_bundle
 from prov_common.rowset import RowProof
 from prov_common.store import open_store
 from prov_common.store.snapshots import index_key
@@ -146,6 +147,32 @@ def test_pandera_operator_granularity_row(tmp_path: Path, store: Path, capsys: p
     assert code == 0 and answer["proof"]["rows"] == 300
     code, answer, _ = contains_cli(digest, {"id": 12, "x": float(frame.x[13])}, str(store), capsys)
     assert code == 1 and answer["contained"] is False
+
+
+def test_a_table_a_task_reads_and_rewrites_keeps_a_row_set_per_version(tmp_path: Path, store: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """One file as inlet and outlet, rewritten by the task: two versions of one dataset, each with its own row set
+    in the task's bundle (neither refused nor overwritten)."""
+    table = tmp_path / "t.parquet"
+    pd.DataFrame({"id": [1, 2]}).to_parquet(table, index=False)
+    before = hash_path(table).digest
+
+    def rewrite() -> None:
+        pd.DataFrame({"id": [1, 2, 3]}).to_parquet(table, index=False)
+
+    row = {"tdprov": {"granularity": "row"}}
+    with DAG("tdprov_rows_rewrite", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="rewrite", python_callable=rewrite, inlets=[Asset(table.as_uri(), extra=row)],
+                       outlets=[Asset(table.as_uri(), extra=row)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    (summary,) = [s for s in bundles_of(store) if s.job_name == "tdprov_rows_rewrite.rewrite"]
+    complete = events_of(store, summary.run_id)[-1]
+    [read], [written] = complete["inputs"], complete["outputs"]
+    files = [d["facets"]["tdprov_contentHash"]["rowDigestsFile"] for d in (read, written)]
+    assert read["facets"]["version"]["datasetVersion"] == before != written["facets"]["version"]["datasetVersion"]
+    assert len(set(files)) == 2 and not [r for r in caplog.records if "two different attachments" in r.getMessage()]
+    bundle = read_bundle(open_store(str(store)), summary.run_id)
+    assert all(f in bundle.files for f in files)
 
 
 def test_outlets_whose_names_look_alike_each_keep_their_row_set(tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:

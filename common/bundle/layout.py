@@ -147,17 +147,18 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._-")[-120:].lstrip("._-") or "dataset"
 
 
-def dataset_stem(namespace: str, name: str, shown_as: str | None = None) -> str:
-    """The file name stem of a dataset's attachments in a bundle: ``<safe name>-<16 hex>``, the hex from the
-    SHA-256 of the canonical JSON of ``[namespace, name]``, so that two datasets of a run never share a file.
-    The readable part is ``shown_as`` (e.g. a Dagster asset key), default ``name``."""
-    identity = hashlib.sha256(canonical_bytes([namespace, name])).hexdigest()[:16]
+def dataset_stem(namespace: str, name: str, shown_as: str | None = None, version: str | None = None) -> str:
+    """The file name stem of a dataset's (version's) attachments in a bundle: ``<safe name>-<16 hex>``, the hex
+    from the SHA-256 of the canonical JSON of ``[namespace, name]`` (``[namespace, name, version]`` given a
+    version), so that two datasets of a run, or two versions of one (a file a task reads and rewrites), never
+    share a file. The readable part is ``shown_as`` (e.g. a Dagster asset key), default ``name``."""
+    identity = hashlib.sha256(canonical_bytes([namespace, name, *([version] if version else [])])).hexdigest()[:16]
     return f"{safe_name(name if shown_as is None else shown_as)}-{identity}"
 
 
-def samples_path(namespace: str, name: str, shown_as: str | None = None) -> str:
-    """Bundle path of a dataset's Pandera failure samples: ``quality/<dataset stem>.samples.parquet``."""
-    return f"quality/{dataset_stem(namespace, name, shown_as)}.samples.parquet"
+def samples_path(namespace: str, name: str, shown_as: str | None = None, version: str | None = None) -> str:
+    """Bundle path of a dataset version's Pandera failure samples: ``quality/<dataset stem>.samples.parquet``."""
+    return f"quality/{dataset_stem(namespace, name, shown_as, version)}.samples.parquet"
 
 
 def rows_path(namespace: str, name: str, shown_as: str | None = None) -> str:

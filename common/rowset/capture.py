@@ -12,10 +12,11 @@ from prov_common.rowset.format import build, build_from_keys
 ROW_SET_SUFFIX = ".rowset"
 
 
-def row_set_path(namespace: str, name: str, shown_as: str | None = None) -> str:
-    """``rows/<dataset stem>.rowset``: where a dataset's row set lives in its run's bundle (one file per dataset,
-    see :func:`~prov_common.bundle.layout.dataset_stem`; readers follow the facet's ``rowDigestsFile``)."""
-    return f"rows/{dataset_stem(namespace, name, shown_as)}{ROW_SET_SUFFIX}"
+def row_set_path(namespace: str, name: str, shown_as: str | None = None, version: str | None = None) -> str:
+    """``rows/<dataset stem>.rowset``: where a dataset version's row set lives in its run's bundle (one file per
+    dataset and version, see :func:`~prov_common.bundle.layout.dataset_stem`; readers follow the facet's
+    ``rowDigestsFile``)."""
+    return f"rows/{dataset_stem(namespace, name, shown_as, version)}{ROW_SET_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, namespace: str,
         data, root = build_from_keys(digest.row_keys, digest.schema_fields())
     else:
         data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
-    return RowSet(row_set_path(namespace, dataset_name, shown_as), data, root)
+    return RowSet(row_set_path(namespace, dataset_name, shown_as, digest.digest), data, root)
 
 
 def without_rows(digest: TableDigest | ShardedDigest | FileDigest) -> TableDigest | ShardedDigest | FileDigest:

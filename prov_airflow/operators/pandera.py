@@ -53,7 +53,8 @@ def validate_into(lineage: Any, table: Table, schema: Any, ref: DatasetRef, on_f
     samples_file = None
     if result.has_samples:
         try:
-            samples_file = lineage.attachments.add(samples_path(ref.namespace, ref.name), result.samples_parquet(),
+            samples_file = lineage.attachments.add(samples_path(ref.namespace, ref.name, version=digest.digest),
+                                                   result.samples_parquet(),
                                                    ref.namespace, ref.name)
         except AttachmentConflict as exc:  # the result is recorded; its samples are not, never over others'
             log.warning("tdprov: %s", exc)
