@@ -121,6 +121,12 @@ def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the
     (finding,) = _audit(pipe, tmp_path, stale_after=timedelta(hours=1)).check(CHECK_UNFINISHED).errors
     assert f"run {run_id} staged its COMPLETE event at" in finding.what and "was never sealed" in finding.what, finding.what
     assert "tdprov store seal RUN_ID" in finding.fix
+    # the audit cannot see the writer's spool, where the bundle usually waits after an outage: it says so, and the
+    # fix flushes that spool before sealing from staging (which would leave the spooled bundle undeliverable)
+    assert "did not spool" not in finding.what
+    assert "its bundle was not stored" in finding.what and "writer's spool ('tdprov flush' on that machine)" in finding.what
+    assert "could not sign it" in finding.what
+    assert finding.fix.index("tdprov flush") < finding.fix.index("tdprov store seal RUN_ID"), finding.fix
     assert main(["store", "seal", run_id, "--store", pipe.store.uri]) == 0
     assert capsys.readouterr().out.startswith(f"written        {run_id}  index/")
     again = _audit(pipe, tmp_path, stale_after=timedelta(hours=1))

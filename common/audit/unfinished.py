@@ -18,8 +18,10 @@ from prov_common.w3cprov.identity import iso_z, moment as utc_moment
 
 _STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
 FIX = (
-    "find out why the run stopped (killed worker, lost terminal event); if it is over, seal what was staged "
-    "('tdprov store seal RUN_ID', with the writer's key and credentials) or re-run it"
+    "find out why the run stopped (killed worker, lost terminal event, store outage); flush the writer's spool first "
+    "('tdprov flush' on the writer's machine: a bundle or event that waits there is delivered, and the next audit sees "
+    "it); if the run is over and still not sealed, seal what was staged ('tdprov store seal RUN_ID', with the writer's "
+    "key and credentials) or re-run it"
 )
 
 UNINDEXED_FIX = (
@@ -80,8 +82,8 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         else:
             when = iso_z(moment)
             ended = terminal_state(store, newest[run_id])
-            what = (f"run {run_id} staged its {ended} event at {when} and was never sealed (its writer could not sign or store the "
-                    "bundle, and did not spool it)" if ended else
+            what = (f"run {run_id} staged its {ended} event at {when} and was never sealed: its bundle was not stored (it may "
+                    "wait in the writer's spool ('tdprov flush' on that machine), or the writer could not sign it)" if ended else
                     f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
             result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what, FIX,
                                            severity="error" if stale else NOTE, run_id=run_id))
