@@ -70,6 +70,28 @@ def test_temp_files_never_listed_and_folder_object_clash_refused(tmp_path: Path)
         store.put("runs/a/b", b"object exists where a folder is needed")
 
 
+def test_store_under_a_file_is_a_store_error_that_spools_not_a_key_clash(tmp_path: Path) -> None:
+    """TDPROV_STORE=<file>/store: every write said "key ... clashes with an existing object" (a conflict, which the
+    outbox raises and the transport drops); it names the path and the fix, and the outbox spools the objects."""
+    from prov_common.store import Outbox
+
+    (tmp_path / "notadir").write_bytes(b"")
+    store = LocalStore(tmp_path / "notadir" / "store")
+    with pytest.raises(StoreError) as info:
+        store.put("staging/r1/e.json", b"1")
+    assert not isinstance(info.value, ObjectConflictError)
+    assert f"{tmp_path / 'notadir'} is not a folder" in str(info.value), str(info.value)
+    assert str(store.root) in str(info.value) and "point TDPROV_STORE at a folder" in str(info.value)
+    outbox = Outbox(tmp_path / "spool")
+    result = outbox.deliver(store, [("staging/r1/e.json", b"1")])
+    assert result.spooled and len(outbox.pending()) == 1
+    # a file inside the store where a key needs a folder is still a key clash
+    inside = LocalStore(tmp_path / "store")
+    inside.put("runs/a", b"1")
+    with pytest.raises(ObjectConflictError):
+        inside.put("runs/a/b/c", b"2")
+
+
 def test_open_store_local_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert open_store().uri == str(tmp_path / ".tdprov")

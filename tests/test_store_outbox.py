@@ -201,6 +201,36 @@ def test_flush_cli_exit_codes(s3_server, s3_fault, monkeypatch, tmp_path: Path, 
     assert sorted(open_store(down.uri).list()) == sorted(k for k, _ in BUNDLE)
 
 
+def test_flush_exits_1_while_failed_holds_an_entry_and_names_its_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An entry set aside in failed/ was reported by the flush that moved it (exit 1) only: every later flush exited 0,
+    so a cron'd flush went green while the only copy of a run's bundle sat in failed/. Every flush exits 1 and names
+    the entries, their runs and why, until they are taken out of failed/."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    store = open_store(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    run = "0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22"
+    bundle = [(f"bundles/{run}/events.jsonl", b'{"e":1}\n'), (f"bundles/{run}/manifest.json", b'{"m":1}')]
+    store.put(bundle[1][0], b'{"m":"sealed elsewhere"}')  # the run was sealed from its staged events meanwhile
+    spool.write_entry(tmp_path / "spool", spool.SpoolEntry(store.uri, tuple(bundle)))
+    damaged = spool.write_entry(tmp_path / "spool", spool.SpoolEntry(store.uri, tuple(_bundle("d"))))
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"X")
+    assert main(["flush"]) == 1
+    first = capsys.readouterr()
+    assert "2 set aside in" in first.out
+    for _ in range(2):  # and again: nothing new happens, the entries still wait
+        assert main(["flush"]) == 1
+        again = capsys.readouterr()
+        assert "delivered 0 spooled entries" in again.out and f"2 set aside in {tmp_path / 'spool' / 'failed'}" in again.out
+        assert f"run {run}" in again.err and "runs/d/events.jsonl" in again.err, again.err
+        assert "already exists" in again.err and "digest" in again.err  # each entry's .why.txt
+    for path in (tmp_path / "spool" / "failed").iterdir():  # dealt with: moved out of failed/
+        path.unlink()
+    assert main(["flush"]) == 0
+    assert "set aside" not in capsys.readouterr().out
+
+
 def test_store_down_during_100_runs_delivers_100_bundles_none_twice(s3_server, s3_fault, monkeypatch, tmp_path) -> None:
     bucket = s3_server.create_bucket()
     down = open_store(s3_fault("closed", bucket))

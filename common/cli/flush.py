@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ def register(subparsers: Any) -> None:
             "that store are delivered. An entry is removed only once all its objects are stored; running\n"
             "flush again, or at the same time as another flush, never stores anything twice.\n"
             "Exit 0 when the spool is empty afterwards, 1 when entries are left (store still unreachable)\n"
-            "or were set aside as undeliverable (in <spool>/failed/, with the reason)."
+            "or <spool>/failed/ holds entries set aside as undeliverable (by this flush or an earlier one;\n"
+            "each is named with its runs and the reason, until it is moved out of failed/)."
         ),
         example="tdprov flush                       # after an outage, or from cron",
     )
@@ -40,6 +42,7 @@ def check_spool(spool: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.store import Outbox, open_store
+    from prov_common.store.outbox import FAILED_DIR
 
     if args.spool is not None:
         check_spool(args.spool)
@@ -47,11 +50,63 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store)
     remaining = len(outbox.pending())
+    failed_dir = outbox.spool_dir / FAILED_DIR
+    aside = set_aside(failed_dir, store.uri if store is not None else None)
+    count = max(len(aside), report.failed)  # (an entry that could not be moved is counted by the report)
     print(
         f"delivered {report.delivered} spooled entr{'y' if report.delivered == 1 else 'ies'} "
         f"({report.objects} objects, {report.written} new); {remaining} left in {outbox.spool_dir}"
-        + (f"; {report.failed} set aside in {outbox.spool_dir / 'failed'}" if report.failed else "")
+        + (f"; {count} set aside in {failed_dir}" if count else "")
     )
+    notes = {entry.why for entry in aside}
     for error in report.errors:
-        print(f"tdprov flush: {error}", file=sys.stderr)
-    return 1 if remaining or report.failed else 0
+        if error not in notes:  # a set-aside entry is named below, with its note
+            print(f"tdprov flush: {error}", file=sys.stderr)
+    for entry in aside:
+        print(f"tdprov flush: set aside, never delivered: {entry.path.name} ({entry.what}): {entry.why}", file=sys.stderr)
+    if aside:
+        print(f"tdprov flush: {len(aside)} entr{'y' if len(aside) == 1 else 'ies'} in {failed_dir} will not be delivered; "
+              "flush exits 1 until they are dealt with. Fix: read each entry's .why.txt; a run named there may have no bundle, "
+              "or one sealed elsewhere from its staged events ('tdprov verify RUN_ID'); keep a copy of the entry, then move "
+              f"it and its note out of {failed_dir}", file=sys.stderr)
+    return 1 if remaining or count else 0
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """An entry in ``<spool>/failed/``: ``what`` names its runs (or keys), ``why`` is its note."""
+
+    path: Path
+    what: str
+    why: str
+
+
+def set_aside(failed_dir: Path, store_uri: str | None = None) -> list[SetAside]:
+    """The entries set aside in ``failed_dir`` (those for ``store_uri`` and those whose header cannot be read, when given),
+    oldest first."""
+    from prov_common.store import spool
+
+    found = []
+    for path in spool.pending(failed_dir):
+        try:
+            if store_uri is not None and spool.read_store_uri(path) != store_uri:
+                continue
+            what = runs_or_keys(spool.read_keys(path))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            what = f"header unreadable: {exc}"
+        try:
+            why = path.with_name(path.name + ".why.txt").read_text(errors="replace").strip()
+        except OSError:
+            why = "(no .why.txt note)"
+        found.append(SetAside(path, what, why))
+    return found
+
+
+def runs_or_keys(keys: list[str], shown: int = 3) -> str:
+    """``run R1, R2`` for the runs whose bundle or staged objects ``keys`` are, else the first keys."""
+    from prov_common.bundle import layout
+
+    runs = sorted({parts[1] for parts in (k.split("/") for k in keys) if len(parts) > 2 and parts[0] in (layout.BUNDLES, layout.STAGING)})
+    if runs:
+        return ("run " if len(runs) == 1 else "runs ") + ", ".join(runs)
+    return ", ".join(keys[:shown]) + (f", ... ({len(keys)} keys)" if len(keys) > shown else "")

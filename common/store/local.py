@@ -60,7 +60,7 @@ class LocalStore(BaseStore):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
-            raise self._shadowed(key) from exc
+            raise self._blocked(key, path.parent) from exc
         except OSError as exc:
             raise self._os_error("create", key, exc) from exc
         tmp = path.parent / f"{TMP_PREFIX}{path.name}-{secrets.token_hex(6)}"
@@ -188,6 +188,15 @@ class LocalStore(BaseStore):
             f"key '{key}' clashes with an existing object or folder of the same name in {self.describe()}.",
             fix="do not use a key as both an object and a prefix of other keys",
         )
+
+    def _blocked(self, key: str, folder: Path) -> StoreError:
+        """Why ``folder`` cannot be made: a file inside the store is a key clash (a conflict); one at or above the root
+        means the store path is no folder, a setup error that the outbox spools past."""
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is None or blocker.is_dir() or self.root in blocker.parents:
+            return self._shadowed(key)
+        return StoreError(f"cannot write '{key}' in {self.describe()}: {blocker} is not a folder, so the store path "
+                          f"'{self.root}' cannot be one.", fix=f"point TDPROV_STORE at a folder (or move {blocker} away)")
 
     def _os_error(self, action: str, key: str, exc: OSError) -> StoreError:
         what = f"cannot {action} '{key}' in {self.describe()}: {exc.strerror or exc}."

@@ -88,8 +88,17 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
 
 def read_store_uri(path: Path) -> str:
     """The target store of an entry, reading only its header."""
+    return str(_header(path)["store"])
+
+
+def read_keys(path: Path) -> list[str]:
+    """The keys (or key templates) of an entry's objects, reading only its header."""
+    return [str(item["key"]) for item in _header(path)["objects"]]
+
+
+def _header(path: Path) -> dict:
     with open(path, "rb") as f:
-        return str(json.loads(f.readline())["store"])
+        return json.loads(f.readline())
 
 
 def write_entry(folder: Path, entry: SpoolEntry) -> Path:
