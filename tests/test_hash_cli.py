@@ -141,3 +141,28 @@ def test_console_script_help_has_an_example():
     proc = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "example:" in proc.stdout and "tdprov hash --diff" in proc.stdout
+
+
+def test_a_csv_dtype_for_a_column_the_csv_lacks_is_refused_naming_the_columns(tmp_path, capsys):
+    """pandas ignores dtype keys that are not columns: a misspelt name would give the undeclared digest."""
+    from prov_common.errors import BadInputError
+    from prov_common.hashing import hash_path, hash_shards
+
+    (tmp_path / "parts").mkdir()
+    for i in range(2):
+        pd.DataFrame({"id": [i, i + 1], "v": [2, 3]}).to_csv(tmp_path / "parts" / f"part-{i}.csv", index=False)
+    one = tmp_path / "parts" / "part-0.csv"
+    assert main(["hash", "--csv-dtype", "id=float64", str(one)]) == 0  # a column it has: declared
+    capsys.readouterr()
+    assert main(["hash", "--csv-dtype", "iid=float64", str(one)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"--csv-dtype names 'iid', not a column of {one} (columns: id, v)." in err, err
+    assert "Fix: spell the column as it is in the data" in err
+    for dtypes in ({"iid": "float64"}, {"id": "float64", "iid": "category"}):  # read in chunks, or whole (categories)
+        with pytest.raises(BadInputError, match="'iid', not a column of"):
+            hash_path(one, csv_dtypes=dtypes)
+    with pytest.raises(BadInputError, match="'iid', not a column of"):
+        hash_shards(str(tmp_path / "parts"), csv_dtypes={"iid": "float64"}, cache=False, scheduler="none")
+    assert main(["hash", "--scheduler", "none", "--no-cache", "--csv-dtype", "iid=float64", str(tmp_path / "parts")]) == 2
+    assert "'iid', not a column of" in capsys.readouterr().err
