@@ -104,3 +104,51 @@ def test_the_newest_record_wins_a_field_several_set() -> None:
     # dates that would end before they start are taken together from the newest record that sets either
     assert (r.collection_start, r.collection_end) == ("2021-01-01", None)
     assert not r.personal
+
+
+def test_a_later_record_needs_only_the_fields_it_adds_and_the_first_one_a_licence_and_issuer(tmp_path: Path, capsys) -> None:
+    """Through the CLI on a real file: the first record of a digest needs --license and --issuer; a later one of the same
+    data (under another name) states only what it adds, e.g. the consent the audit's finding asks for."""
+    import pandas as pd
+
+    from prov_common.signing import SigningKey
+    from prov_common.sources import register_source
+
+    store, claims = str(tmp_path / "store"), tmp_path / "claims.parquet"
+    pd.DataFrame({"name": ["a", "b"], "email": ["x@y", "z@w"]}).to_parquet(claims)
+
+    def add(name: str, *options: str) -> int:
+        return tdprov(["source", "add", str(claims), "--name", name, *options, "--store", store])
+
+    def consent_findings(report: Path) -> list[str]:
+        assert tdprov(["audit", "--store", store, "--report", str(report), "--quiet"]) in (0, 1)
+        found = json.loads((report / "report.json").read_text())
+        return [f["what"] for c in found["checks"] for f in c["findings"] if "consent" in f["what"]]
+
+    # a record of the same digest signed by a key this store does not trust gives nothing to a later record
+    assert tdprov(["hash", str(claims)]) == 0
+    data = capsys.readouterr().out.split()[0]
+    register_source(open_store(store), SourceRecord(name="forged", digest=data, license="CC0-1.0", issuer="Mallory"),
+                    SigningKey.generate())
+    assert add("vendor-claims", "--personal-data", "pseudonymised") == 2
+    err = capsys.readouterr().err
+    assert f"no verified source record of {data} in {store}" in err and "--license and --issuer" in err, err
+    assert "Fix: pass --license" in err
+
+    assert add("vendor-claims", "--license", "CC-BY-4.0", "--issuer", "Acme Data", "--personal-data", "pseudonymised") == 0
+    seal(open_store(store), run_events("train_model", [dataset(str(claims), data)], [dataset("/models/m.pkl", digest("m"))],
+                                       start=T0, job_type="TRAINING"))
+    [finding] = consent_findings(tmp_path / "r1")
+    assert "source 'vendor-claims' holds personal data" in finding
+
+    capsys.readouterr()
+    assert add("vendor-claims-2", "--consent", "https://acme.example/consent") == 0  # as the finding's fix says
+    assert add("vendor-claims-3", "--collection-start", "2025-01-01") == 0  # as docs/audit.md says
+    out = capsys.readouterr().out
+    assert "--license and --issuer not given: taken from source 'vendor-claims': licence CC-BY-4.0, issuer Acme Data" in out, out
+    assert consent_findings(tmp_path / "r2") == []
+    capsys.readouterr()
+    assert tdprov(["source", "list", "--json", "--store", store]) == 1  # the untrusted record is named on stderr
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {records[n]["license"] for n in ("vendor-claims", "vendor-claims-2", "vendor-claims-3")} == {"CC-BY-4.0"}
+    assert {records[n]["issuer"] for n in ("vendor-claims", "vendor-claims-2", "vendor-claims-3")} == {"Acme Data"}

@@ -9,11 +9,13 @@ from typing import Any
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
+from prov_common.errors import BadInputError
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest
-from prov_common.sources.registry import iter_sources, register_source
+from prov_common.sources.registry import iter_sources, register_source, registered_version
 from prov_common.store import open_store
+from prov_common.store.base import Store
 
 
 def register(subparsers: Any) -> None:
@@ -38,8 +40,11 @@ def register(subparsers: Any) -> None:
                            "--origin-geography DE --collection-start 2025-01-01 --collection-end 2025-03-31")
     add.add_argument("location", metavar="PATH|URI", help="the data: a local path or s3:// URI (hashed as tdprov hashes datasets)")
     add.add_argument("--name", required=True, help="short name of the source, e.g. vendor-claims")
-    add.add_argument("--license", required=True, help="licence to use, SPDX id or URL (D&TA 'license to use')")
-    add.add_argument("--issuer", required=True, help="who issued the data (D&TA 'dataset issuer')")
+    add.add_argument("--license", default=None,
+                     help="licence to use, SPDX id or URL (D&TA 'license to use'); needed by the first record of the data, "
+                          "a later record of the same digest (under another name) takes it from the earlier ones")
+    add.add_argument("--issuer", default=None,
+                     help="who issued the data (D&TA 'dataset issuer'); needed by the first record of the data, as --license")
     add.add_argument("--digest", default=None, help="record this digest instead of hashing PATH|URI (data not reachable from here)")
     add.add_argument("--title", default=None, help="dataset title, if different from --name (D&TA 'dataset title')")
     add.add_argument("--description", default=None, help="what the data is (D&TA 'description of the dataset')")
@@ -121,11 +126,37 @@ def run_add(args: argparse.Namespace) -> int:
         digest, rows, size = _digest_of(args)
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _RECORD_FIELDS}
     data_format = media_type(args.data_format) if args.data_format else media_type_of_path(args.location)
+    store = open_store(settings=settings)
+    given |= _inherited(store, settings, digest, given)
     record = SourceRecord(**{**given, "digest": digest, "data_format": data_format, "rows": rows, "bytes": size})
-    stored = register_source(open_store(settings=settings), record, signing_key_from_settings(settings))
+    stored = register_source(store, record, signing_key_from_settings(settings))
     print(f"registered source '{record.name}' {record.digest}")
     print(f"record: {stored.key} (signed by {stored.signer})")
     return 0
+
+
+_INHERITED = ("license", "issuer")  # required of a source; a later record of the same data may leave them out
+
+
+def _inherited(store: Store, settings: Settings, digest: str, given: dict[str, Any]) -> dict[str, str]:
+    """The licence and issuer the options leave out, from the verified records of ``digest`` already in ``store`` read
+    together (as the audit reads them); the first record of a digest must give both."""
+    missing = [name for name in _INHERITED if not given.get(name)]
+    if not missing:
+        return {}
+    options = " and ".join(f"--{name}" for name in missing)
+    version = registered_version(store, trust_from_settings(settings), digest)
+    if version is None:
+        raise BadInputError(
+            f"no verified source record of {digest} in {store.uri}, so this first record of the data needs --license and "
+            f"--issuer ({options} not given).",
+            fix="pass --license (an SPDX id or URL) and --issuer (who issued the data); a later record of the same data "
+                "under another name may leave them out and takes them from this one",
+        )
+    taken = {name: getattr(version.record, name) for name in missing}
+    shown = ", ".join(f"{'licence' if name == 'license' else name} {value}" for name, value in taken.items())
+    print(f"{options} not given: taken from {version.label}: {shown}")
+    return taken
 
 
 _RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "bytes", "registered_at", "extra", "store_id"}

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
+from prov_common.sources.merged import SourceVersion, merge_records
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
 from prov_common.store.base import Store
 from prov_common.store.identity import FIX_OTHER_STORE, foreign_store, writer_store_id
-from prov_common.w3cprov.identity import iso_z
+from prov_common.w3cprov.identity import iso_z, normal_version
 
 SOURCES_PREFIX = "sources/"
 
@@ -77,6 +78,24 @@ def iter_sources(store: Store, trust: TrustStore, problems: list[tuple[str, Tdpr
             if problems is None:
                 raise
             problems.append((key, exc))
+
+
+def registered_version(store: Store, trust: TrustStore, digest: str) -> SourceVersion | None:
+    """The verified records of ``digest`` in ``store``, under any name, read together (:func:`.merged.merge_records`);
+    None when none verifies (records that fail verification are left out, as the audit leaves them out)."""
+    wanted = normal_version(digest)
+    suffix = f"/{wanted.split(':', 1)[1]}.json"
+    records = []
+    for key in store.list(SOURCES_PREFIX):
+        if not key.lower().endswith(suffix):
+            continue
+        try:
+            record = read_source(store, key, trust).record
+        except VerificationError:
+            continue
+        if normal_version(record.digest) == wanted:
+            records.append(record)
+    return merge_records(records) if records else None
 
 
 def find_source(sources: list[StoredSource], ref: str) -> list[StoredSource]:
