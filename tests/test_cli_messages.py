@@ -102,7 +102,7 @@ def test_a_run_id_that_names_no_bundle_is_bad_input_and_a_unique_prefix_names_it
     assert f"tdprov {verb}: no bundle for run id '38ac0580' in {store}." in err, err
     assert f"Fix: list the runs with 'tdprov runs --store {store}'" in err and "no valid signature" not in out
     assert main([verb, pipe.prepare[:4], "--store", store]) == 2
-    assert "(a prefix of a run id needs at least 8 characters)" in capsys.readouterr().err
+    assert "(a beginning or ending of a run id needs at least 8 characters)" in capsys.readouterr().err
     assert main([verb, pipe.prepare[:8], "--store", store]) == 0
     assert pipe.prepare in capsys.readouterr().out  # the run the prefix names, by its full id
 
@@ -115,9 +115,38 @@ def test_an_ambiguous_run_id_prefix_is_refused_naming_the_runs(tmp_path: Path, c
     capsys.readouterr()
     assert main(["show", "0190c1d2-7e4f", "--store", store]) == 2
     err = capsys.readouterr().err
-    assert f"run id prefix '0190c1d2-7e4f' matches 2 runs in {store}: {twins[0]}, {twins[1]}." in err, err
+    assert f"'0190c1d2-7e4f' begins or ends 2 run ids in {store}: {twins[0]}, {twins[1]}." in err, err
     assert "give more characters of the run id" in err
     assert main(["verify", twins[1], "--store", store]) == 0  # the full id
+
+
+AIRFLOW_SHAPED = ("019ebec6-9d60-7c3a-8e21-4b5f6a7d8e9f",  # UUIDv7s of the task runs of one DAG run: the time field is
+                  "019ebec6-9d60-7c3a-9a10-0c1d2e3f4a5b",  # the DAG run's logical date, so they share their first 15
+                  "019ebec6-9d60-7d02-b3c4-00006a7d8e9f")  # characters; the first and last share their last 8 too
+
+
+@pytest.mark.parametrize("verb", ["show", "verify", "prove"])
+def test_a_unique_ending_of_a_run_id_names_its_run_when_the_beginnings_are_shared(
+        verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    pipe = Pipeline(store)
+    for i, run_id in enumerate(AIRFLOW_SHAPED):
+        seal(pipe.store, pipeline_events(f"task_{i}", [dataset(pipe.raw_name, pipe.raw)], [], start=T0, run_id=run_id))
+    assert main(["audit", "--store", store, "--quiet"]) in (0, 1)  # prove needs the runs in the log
+    capsys.readouterr()
+    first, second, third = AIRFLOW_SHAPED
+    assert main([verb, second[-8:], "--store", store]) == 0  # its last 8 characters name it
+    assert second in capsys.readouterr().out
+    assert main([verb, first[-12:], "--store", store]) == 0
+    assert first in capsys.readouterr().out
+    assert main([verb, first[-8:], "--store", store]) == 2  # an ending of two runs
+    err = capsys.readouterr().err
+    assert f"'{first[-8:]}' begins or ends 2 run ids in " in err and f": {first}, {third}." in err, err
+    assert "give more characters of the run id" in err
+    assert main([verb, first[:15], "--store", store]) == 2  # the shared beginning
+    assert f"'{first[:15]}' begins or ends 3 run ids in " in capsys.readouterr().err
+    assert main([verb, second[-7:], "--store", store]) == 2
+    assert "(a beginning or ending of a run id needs at least 8 characters)" in capsys.readouterr().err
 
 
 def test_lineage_takes_a_relative_path_and_bare_digests_under_one_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

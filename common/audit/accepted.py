@@ -18,9 +18,9 @@ from typing import Any
 from prov_common.audit.checks import Evaluation, completeness_findings
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
 from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
-from prov_common.bundle.layout import RUN_ID_PREFIX_MIN
+from prov_common.bundle.layout import runs_meant
 
-FIX_RUN_ID = "pass the run id that a completeness finding names (its run_id), in full or its first 8 or more characters"
+FIX_RUN_ID = "pass the run id that a completeness finding names (its run_id), in full or its first or last 8 or more characters"
 
 
 def item_key(item: OpenLink | TrainingGap) -> tuple[str, ...]:
@@ -42,12 +42,10 @@ def _items(state: CheckState) -> list[OpenLink | TrainingGap]:
 
 
 def resolve_run(ref: str, state: CheckState) -> str | list[str]:
-    """The run id that ``ref`` (a run id, or its first 8 or more characters) means among the runs that open links and
-    training gaps name; else the ids it could mean (none, or several)."""
+    """The run id that ``ref`` (a run id, or its first or last 8 or more characters) means among the runs that open
+    links and training gaps name; else the ids it could mean (none, or several)."""
     named = {r for item in _items(state) for r in ((item.run_id, item.link.run_id) if isinstance(item, TrainingGap) else (item.run_id,))}
-    if ref in named:
-        return ref
-    found = sorted(r for r in named if len(ref) >= RUN_ID_PREFIX_MIN and r.startswith(ref))
+    found = runs_meant(ref, named)
     return found[0] if len(found) == 1 else found
 
 
@@ -67,7 +65,7 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
     note (``nothing``) when there are none."""
     run_id = resolve_run(ref, state)
     if isinstance(run_id, list):
-        what = (f"{ref!r} begins the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
+        what = (f"{ref!r} begins or ends the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
                 else f"no open completeness finding names run {ref}")
         return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
                                              FIX_RUN_ID, severity=NOTE))

@@ -62,33 +62,39 @@ def is_run_id(run_id: object) -> bool:
 
 
 RUN_ID_PREFIX_MIN = 8
-"""Characters at least of a run-id prefix given for a run id (a UUID's first block)."""
+"""Characters at least of the beginning or ending of a run id given for the run id (a UUID's first block). Airflow's
+task runs of one DAG run share their first 15 characters (UUIDv7s whose time field is the DAG run's logical date), so
+for them it is the ending that tells them apart."""
 SHOWN_RUNS = 10  # run ids an error names; the rest are counted
 
 
 def runs_meant(typed: str, known: Iterable[str]) -> list[str]:
     """The run ids among ``known`` that ``typed`` (a run id given by a person) means: itself, else every one it
-    begins, when it has at least :data:`RUN_ID_PREFIX_MIN` characters."""
+    begins or ends, when it has at least :data:`RUN_ID_PREFIX_MIN` characters."""
     known = list(dict.fromkeys(known))
     if typed in known:
         return [typed]
-    return sorted(run_id for run_id in known if run_id.startswith(typed)) if len(typed) >= RUN_ID_PREFIX_MIN else []
+    if len(typed) < RUN_ID_PREFIX_MIN:
+        return []
+    return sorted(run_id for run_id in known if run_id.startswith(typed) or run_id.endswith(typed))
 
 
 def one_run_meant(typed: str, known: Iterable[str], where: str) -> str | None:
-    """The one run id of ``known`` that ``typed`` means (see :func:`runs_meant`), None when it means none; a prefix
-    of several is refused, naming them (``where``: the store or log they are in)."""
+    """The one run id of ``known`` that ``typed`` means (see :func:`runs_meant`), None when it means none; a
+    beginning or ending of several is refused, naming them (``where``: the store or log they are in)."""
     found = runs_meant(typed, known)
     if len(found) > 1:
         shown = ", ".join(found[:SHOWN_RUNS]) + (f" and {len(found) - SHOWN_RUNS} more" if len(found) > SHOWN_RUNS else "")
-        raise BadInputError(f"run id prefix '{typed}' matches {len(found)} runs in {where}: {shown}.",
-                            fix="give more characters of the run id, or the full id ('tdprov runs' lists them)")
+        raise BadInputError(f"'{typed}' begins or ends {len(found)} run ids in {where}: {shown}.",
+                            fix="give more characters of the run id (of its beginning or its ending), or the full id "
+                                "('tdprov runs' lists them)")
     return found[0] if found else None
 
 
 def prefix_hint(typed: str) -> str:
-    """What a run id that names nothing lacks when it is shorter than a run-id prefix may be ('' otherwise)."""
-    return f" (a prefix of a run id needs at least {RUN_ID_PREFIX_MIN} characters)" if len(typed) < RUN_ID_PREFIX_MIN else ""
+    """What a run id that names nothing lacks when it is shorter than the beginning or ending of a run id may be
+    ('' otherwise)."""
+    return f" (a beginning or ending of a run id needs at least {RUN_ID_PREFIX_MIN} characters)" if len(typed) < RUN_ID_PREFIX_MIN else ""
 
 
 def bundle_prefix(run_id: str) -> str:

@@ -1,4 +1,4 @@
-"""Run ids as people type them: a full run id, or a prefix of one that names exactly one run in the store.
+"""Run ids as people type them: a full run id, or a beginning or ending of one that names exactly one run in the store.
 
 A run id that names nothing in the store is bad input (exit 2), never a finding: a typo is not tampering.
 """
@@ -14,7 +14,7 @@ from prov_common.store.base import Store
 
 def resolve_run_ids(store: Store, typed: Sequence[str]) -> list[str]:
     """The run id each of ``typed`` names in ``store``: itself when the store holds an object of that run (bundle
-    or staged event), else the indexed run it is or begins (:func:`~prov_common.bundle.layout.runs_meant`). The
+    or staged event), else the indexed run it is, begins or ends (:func:`~prov_common.bundle.layout.runs_meant`). The
     index is listed once, and only when an id names no object."""
     indexed: list[str] | None = None
     out = []
@@ -29,7 +29,7 @@ def resolve_run_ids(store: Store, typed: Sequence[str]) -> list[str]:
         if found is None:
             raise BadInputError(f"no bundle for run id '{text}' in {store.uri}{layout.prefix_hint(text)}.",
                                 fix=f"list the runs with 'tdprov runs --store {store.uri}' and give a full run id or a unique "
-                                    f"prefix of at least {layout.RUN_ID_PREFIX_MIN} characters")
+                                    f"beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
         out.append(found)
     return out
 

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov prove 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11 > proof.json",
     )
-    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run whose bundle to prove: its full id or a unique prefix of at least 8 characters")
+    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run whose bundle to prove: its full id or a unique beginning or ending of at least 8 characters")
     parser.add_argument("--consistency", nargs=2, type=int, metavar=("OLD", "NEW"), help="tree sizes of two checkpoints")
     parser.add_argument("-o", "--output", default=None, help="write the proof to this file instead of stdout")
     add_store_option(parser)

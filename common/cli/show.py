@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
-    parser.add_argument("run_id", metavar="RUN_ID", help="the run: its full id or a unique prefix of at least 8 characters")
+    parser.add_argument("run_id", metavar="RUN_ID", help="the run: its full id or a unique beginning or ending of at least 8 characters")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_store_option(parser)
     parser.set_defaults(func=run)

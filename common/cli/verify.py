@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
         ),
         example="TDPROV_TRUSTED_KEYS=team.key.pub tdprov verify --store s3://ml-lineage/prod",
     )
-    parser.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to verify, by full id or a unique prefix of at least 8 characters (default: all)")
+    parser.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to verify, by full id or a unique beginning or ending of at least 8 characters (default: all)")
     parser.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
                         help="public key file or folder to trust (repeatable; overrides TDPROV_TRUSTED_KEYS)")
     parser.add_argument("--json", action="store_true", help="print one JSON report per bundle")

@@ -386,7 +386,7 @@ class TransparencyLog:
 
     # -- proofs -------------------------------------------------------------------------------
     def inclusion_proof(self, run_id: str, head: StoredCheckpoint | None = None) -> InclusionProof:
-        """Proof that the bundle of ``run_id`` (or of the one logged run whose id it begins, 8 characters or more) is in
+        """Proof that the bundle of ``run_id`` (or of the one logged run whose id it begins or ends, 8 characters or more) is in
         the tree of ``head`` (default: the newest checkpoint). :class:`NotLoggedError` when the log holds no such run."""
         head = head or self.head()
         if head is None:
