@@ -37,7 +37,7 @@ from prov_dagster.owners import other_owner, refuse_other_owner
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, recorder_for
-from prov_dagster.snapshots import keep_snapshot, wants_snapshot
+from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import source_input
 from prov_dagster.storage import DataLocation, free_replaced
@@ -240,8 +240,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if self.on_mismatch == "warn":
             context.log.warning(what + " (on_mismatch='warn': loading it anyway; the digest found is recorded)")
             return
-        raise VerificationError(what, fix=f"re-materialize the upstream asset, {restore_hint(expected, uri)}, "
-                                          "or set on_mismatch='warn' on the IO manager to load it anyway")
+        raise VerificationError(what, fix=f"{restore_fix(self, expected, uri)}, or set on_mismatch='warn' on the IO manager "
+                                          "to load it anyway")
 
 
 def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | None:
@@ -271,14 +271,6 @@ def _versions_not_digests(instance: Any, run_id: str, step_keys: set[str]) -> li
                 f"digest {digest} (recorded as {DIGEST_METADATA_KEY} and in its lineage bundle); leave data_version out of "
                 "the Output (the IO manager versions by content) to make the digest its data version")
     return warnings
-
-
-def restore_hint(digest: str, uri: str) -> str:
-    """The command that restores a recorded version from its snapshot (kept when snapshots are on)."""
-    if uri.startswith("s3://"):
-        return (f"restore it from its snapshot with 'tdprov checkout {digest} -o <file> --force' and upload "
-                f"the file to {uri}")
-    return f"restore it from its snapshot with 'tdprov checkout {digest} -o {uri} --force'"
 
 
 def _digest_for(df: pd.DataFrame, granularity: str) -> TableDigest:

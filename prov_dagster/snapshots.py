@@ -14,6 +14,24 @@ def wants_snapshot(config: Any, asked: bool | None) -> bool:
     return asked if asked is not None else config.settings().snapshot
 
 
+def restore_fix(config: Any, digest: str, uri: str) -> str:
+    """How to bring back version ``digest`` of the data at ``uri`` (what the fix of a digest mismatch says): from its
+    snapshot when the store of ``config`` holds one (one lookup, on the error path), else by re-materializing."""
+    from prov_common.store.snapshots import has_snapshot
+
+    try:
+        kept = has_snapshot(recorder_for(config).transport().store, digest)
+    except TdprovError:
+        kept = False  # a store that cannot be asked now: offer no command that may fail
+    if not kept:
+        return (f"re-materialize the upstream asset (the store holds no snapshot of {digest} to restore; with snapshots "
+                "on, provenance_asset(snapshot=True) or TDPROV_SNAPSHOT=1, the next change can be undone with 'tdprov checkout')")
+    if uri.startswith("s3://"):
+        return (f"re-materialize the upstream asset, restore it from its snapshot with 'tdprov checkout {digest} -o <file> "
+                f"--force' and upload the file to {uri}")
+    return f"re-materialize the upstream asset, restore it from its snapshot with 'tdprov checkout {digest} -o {uri} --force'"
+
+
 def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None]) -> None:
     """Keep a content-addressed copy of the file or sharded dataset ``record`` names (unchanged bytes, and
     unchanged shards, are stored once).

@@ -405,6 +405,33 @@ def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_pat
     assert result.success
 
 
+def test_mismatch_without_a_snapshot_offers_no_checkout(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
+    """Snapshots are off by default: the fix of a changed upstream file then names re-materializing and turning
+    snapshots on, never a 'tdprov checkout' that would fail."""
+    @provenance_asset
+    def plain() -> pd.DataFrame:
+        return FRAME.head(10)
+
+    @asset
+    def reader(plain: pd.DataFrame) -> None:
+        return None
+
+    store_uri = str(tmp_path / "store")
+    result = materialize([plain], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    digest = str(result.get_asset_materialization_events()[0].materialization.metadata["tdprov/digest"].value)
+    FRAME.head(3).to_parquet(Path(f"{store_uri}-data/plain.parquet"))  # the data changed behind the pipeline's back
+    result = materialize([plain, reader], selection=["reader"], instance=instance, raise_on_error=False,
+                         resources={"io_manager": ProvenanceIOManager(store=store_uri)})
+    assert not result.success
+    text = str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert f"expected digest {digest}" in text
+    assert f"tdprov checkout {digest}" not in text, text  # no command that would fail
+    assert (f"Fix: re-materialize the upstream asset (the store holds no snapshot of {digest} to restore; with "
+            "snapshots on, provenance_asset(snapshot=True) or TDPROV_SNAPSHOT=1, the next change can be undone with "
+            "'tdprov checkout'), or set on_mismatch='warn'") in text, text
+    assert main(["checkout", digest, "-o", str(tmp_path / "x.parquet"), "--store", store_uri]) == 2  # as the message says
+
+
 def test_standalone_verifier_of_the_docs_checks_a_real_proof(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
     import subprocess
     import sys

@@ -77,6 +77,16 @@ def _parsed(data: bytes, key: str, fmt: str, build: Callable[[dict[str, Any]], A
         raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
 
 
+def has_snapshot(store: Store, digest: str) -> bool:
+    """Whether ``store`` holds a snapshot that :func:`checkout` can restore as ``digest`` (a table or sharded version's
+    index entry, or a file's bytes); False for a digest that is not BLAKE3 (no snapshot is kept under one)."""
+    try:
+        keys = (index_key(digest), object_key(digest))
+    except BadInputError:
+        return False
+    return any(store.exists(key) for key in keys)
+
+
 def snapshot_bytes(store: Store, data: bytes) -> str:
     """Keep ``data`` under its file digest (a no-op if already kept); returns the digest."""
     digest = blake3_digest(data)
