@@ -110,16 +110,17 @@ def test_a_digest_several_datasets_hold_is_refused_naming_each(tmp_path: Path, i
         code, out, err = _cli(capsys, *argv, "--store", store)
         assert code == 2 and out == "", (argv, out)
         assert "is held by 2 datasets" in err and repr(located(store, "left")) in err and repr(located(store, "right")) in err, err
-        assert "name one by its path or URI" in err and "digest" not in err.split("Fix:", 1)[-1].replace(short, ""), err
+        fix = err.split("Fix:", 1)[1]  # the text naming each dataset's version, never the digest alone again
+        assert all(repr(f"{located(store, name)}@{short}") in fix for name in ("left", "right")), err
     code, out, _ = _cli(capsys, "record", located(store, "left"), "--store", store)
     assert code == 0 and json.loads(out)["datasetTitle"] == located(store, "left")
     assert "right" not in json.dumps(json.loads(out)["method"])
 
 
-def test_a_name_of_several_datasets_with_one_digest_does_not_offer_the_digest(tmp_path: Path, instance: Any,
-                                                                             capsys: pytest.CaptureFixture) -> None:
+def test_a_name_of_several_datasets_with_one_digest_offers_each_path_at_digest(tmp_path: Path, instance: Any,
+                                                                              capsys: pytest.CaptureFixture) -> None:
     """One asset key in two Dagster namespaces with equal bytes: the refusal offered "or give a version's digest",
-    which then picked one of the two."""
+    which then picked one of the two; it offers each dataset's PATH@DIGEST, which names that one."""
     @provenance_asset
     def k() -> pd.DataFrame:
         return pd.DataFrame({"a": [1, 2]})
@@ -132,7 +133,14 @@ def test_a_name_of_several_datasets_with_one_digest_does_not_offer_the_digest(tm
     code, out, err = _cli(capsys, "record", "k", "--store", store)
     assert code == 2 and "'k' names 2 datasets" in err, err
     fix = err.split("Fix:", 1)[1]
-    assert "name one by its path or URI" in fix and "digest" not in fix, err
+    assert "name one by its path or URI" in fix, err
+    for namespace in ("x", "y"):
+        path = f"{tmp_path}/data-{namespace}/k.parquet"
+        digest = json.loads(_cli(capsys, "record", path, "--store", store)[1])["uniqueMetadataIdentifier"]
+        text = f"{path}@{digest[: len('blake3:') + 12]}"
+        assert repr(text) in fix, err
+        code, out, _ = _cli(capsys, "record", text, "--store", store)
+        assert code == 0 and json.loads(out)["datasetTitle"] == path
 
 
 def test_downstream_starts_from_every_generation_of_the_version(tmp_path: Path, instance: Any,

@@ -32,7 +32,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     sortable_time,
     version_key,
 )
-
+from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
 
 
 NO_DIGEST = "no content digest was recorded for it"
@@ -216,13 +216,16 @@ class LineageIndex:
 
     def resolve(self, ref: str) -> tuple[str, DatasetUse]:
         """A dataset (name, namespace/name, URI, or another name in its ``symlinks`` facet such as a Dagster
-        asset key) meaning its newest recorded version, or a digest: the version of the one dataset that holds
-        it. A name of several datasets (an asset key names each of its partitions), or a digest several
-        datasets hold (equal bytes), is refused, naming them: which one's version is meant is the user's to say."""
+        asset key) meaning its newest recorded version, a digest: the version of the one dataset that holds
+        it, or ``REF@DIGEST`` (:mod:`prov_common.w3cprov.version_ref`): dataset ``REF``'s version at that digest. A
+        name of several datasets (an asset key names each of its partitions), or a digest several datasets hold
+        (equal bytes), is refused, naming them and the ``REF@DIGEST`` of each: which one's version is meant is the
+        user's to say; so is ``REF@DIGEST`` where ``REF``'s dataset has no version at that digest, naming its versions."""
         given = ref
         query = digest_query(ref)
         if query is not None and (":" in query or self._digests_starting(query)):  # hex alone may be a name too
             ref = self.expand_digest(query)
+        self.check_version_ref(ref)
         named = self.datasets_named(ref)
         if len(named) > 1:
             raise several_datasets(given, [n.dataset for n in named], digest=ref == named[0].version)
@@ -233,8 +236,29 @@ class LineageIndex:
             return ref, DatasetUse("source", s.name, ref)
         raise BadInputError(
             f"no dataset or version '{ref}' in the recorded runs.",
-            fix="pass a digest (blake3:...) or a dataset name as it appears in 'tdprov runs'",
+            fix="pass a digest (blake3:...), a dataset name, or a dataset's version as PATH@DIGEST, as 'tdprov runs' shows them",
         )
+
+    def check_version_ref(self, ref: str) -> None:
+        """Refuse ``REF@DIGEST`` (``ref`` as a whole naming nothing) where ``REF`` names recorded datasets but
+        none has a version that ``DIGEST`` means (naming their versions, newest first), or where the digest prefix
+        begins several versions of one dataset."""
+        base, query = split_version(ref)
+        if query is None or self.namings(ref):
+            return
+        namings = sorted(self.namings(base), key=Naming.rank, reverse=True)
+        at: dict[tuple[str, str], dict[str, DatasetUse]] = {}
+        for n in namings:
+            if digest_starts(n.version, query):
+                at.setdefault((n.dataset.namespace, n.dataset.name), {})[n.version] = n.dataset
+        if namings and not at:
+            raise no_version_at(base, query, list(dict.fromkeys(n.dataset.label for n in namings)),
+                                [(n.dataset.label, n.version) for n in namings])
+        for versions in at.values():
+            if len(versions) > 1:
+                texts = [f"{d.label}@{v}" for v, d in versions.items()]
+                raise BadInputError(f"{query!r} begins {len(versions)} versions of {next(iter(versions.values())).label!r}: "
+                                    f"{quoted_list(texts, SHOWN_VERSIONS)}.", fix="pass more of the digest")
 
     def _digests_starting(self, query: str) -> set[str]:
         """Recorded versions and registered sources' digests that the digest query ``query`` means."""
@@ -279,12 +303,22 @@ class LineageIndex:
         made = self.generator(naming.dataset, self.runs.get(naming.run_id))
         return made[0].run_id if made is not None else None
 
+    def version_namings(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
+        """:meth:`namings` of ``ref``; of ``REF@DIGEST`` (:func:`~prov_common.w3cprov.version_ref.split_version`), where
+        ``ref`` as a whole names nothing, those of ``REF`` at a version ``DIGEST`` means."""
+        found = self.namings(ref, skip=skip)
+        base, query = split_version(ref)
+        if found or query is None:
+            return found
+        return [n for n in self.namings(base, skip=skip) if digest_starts(n.version, query)]
+
     def datasets_named(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
         """The newest naming (as :meth:`newest_naming` picks it) of each dataset that ``ref`` names, newest first:
         one, unless ``ref`` is another name of several datasets (a Dagster asset key names each of its
-        partitions) or a digest several datasets hold."""
+        partitions) or a digest several datasets hold; of ``REF@DIGEST``, its version at that digest
+        (:meth:`version_namings`)."""
         newest: dict[tuple[str, str], Naming] = {}
-        for naming in sorted(self.namings(ref, skip=skip), key=Naming.rank):
+        for naming in sorted(self.version_namings(ref, skip=skip), key=Naming.rank):
             newest[(naming.dataset.namespace, naming.dataset.name)] = naming
         return sorted(newest.values(), key=Naming.rank, reverse=True)
 
@@ -294,21 +328,19 @@ SHOWN_DATASETS = 10  # datasets a message names; the rest are counted
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
     """The error for a name that means several datasets where one version is needed (an asset key of a
-    partitioned asset), or (``digest``) a digest several datasets hold, naming them and how to name one: a
-    digest is offered only where it tells them apart."""
-    shown = ", ".join(repr(d.label) for d in datasets[:SHOWN_DATASETS])
-    more = f" and {len(datasets) - SHOWN_DATASETS} more" if len(datasets) > SHOWN_DATASETS else ""
+    partitioned asset), or (``digest``) a digest several datasets hold, naming them and the ``REF@DIGEST`` text
+    that names each one's version (for a name, its newest)."""
+    shown = quoted_list([d.label for d in datasets], SHOWN_DATASETS)
+    pastes = quoted_list([pasted(d.label, d.version or "") for d in datasets if d.version], SHOWN_DATASETS)
+    lineage = f"'tdprov lineage {ref}' shows each of them"
     if digest:
         what = f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
+        fix = f"name one dataset's version as PATH@DIGEST; paste one of {pastes} ({lineage})"
     else:
         what = f"'{ref}' names {len(datasets)} datasets (the partitions of an asset, or data it wrote to several places)"
-    shared = len({normal_version(d.version) for d in datasets}) == 1  # then a digest names them all again
-    or_digest = "" if shared else ", or give its version's digest"
-    return BadInputError(
-        f"{what}: {shown}{more}.",
-        fix=f"name one by its path or URI as listed, which means its newest version{or_digest} "
-            f"('tdprov lineage {ref}' shows each of them)",
-    )
+        fix = (f"name one by its path or URI as listed, which means its newest version, or one version as PATH@DIGEST: "
+               f"their newest are {pastes} ({lineage})")
+    return BadInputError(f"{what}: {shown}.", fix=fix)
 
 
 def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:

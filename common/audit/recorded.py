@@ -14,6 +14,7 @@ from prov_common.signing import TrustStore
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.identity import at_location, location_of_ref
+from prov_common.w3cprov.version_ref import split_version
 
 
 @dataclass
@@ -96,7 +97,10 @@ class RecordedRuns:
         does not verify thus never stands for it, at the cost of a few bundle reads. Any other name (an
         asset key, a ``symlinks`` identifier's ``namespace/name``, a name no run wrote) may be another name
         of several datasets (an asset key names each of its partitions), known only from the signed events:
-        every unread run is read."""
+        every unread run is read. Of ``REF@DIGEST``, the runs that could name ``REF``."""
+        base, version = split_version(name)
+        if version is not None and not self.index().namings(name):  # REF@DIGEST: the runs that could name REF
+            name = base
         located = location_of_ref(name)
         if located is None or not self._lives_at(name, located):
             self.read(list(self.unread))

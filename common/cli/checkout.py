@@ -24,7 +24,8 @@ def register(subparsers: Any) -> None:
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )
     parser.add_argument("digest", metavar="VERSION",
-                        help="blake3:<64 hex> of a file or table, or a dataset name (its newest recorded version)")
+                        help="blake3:<64 hex> of a file or table, a dataset name (its newest recorded version), "
+                             "or DATASET@DIGEST as 'tdprov runs' prints it")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
     parser.add_argument("--verify-table", action="store_true",

@@ -22,7 +22,8 @@ def register(subparsers: Any) -> None:
             "column values) was part of a dataset version (a dataset at a digest), and list the runs that used the "
             "version and the training runs downstream of it (erasure requests, contamination checks); other datasets "
             "holding the same bytes are listed apart, under 'sameContent', with their own runs. A digest several "
-            "datasets hold is refused, naming them. For a version a "
+            "datasets hold is refused, naming them and the DATASET@DIGEST of each, which names that dataset's version "
+            "(as 'tdprov runs' prints each output). For a version a "
             "pipeline recorded at row granularity the answer carries 'proof': a Merkle proof against the "
             "rows root in the signed bundle, which docs/verification.md checks without tdprov or the data. "
             "Exit 0 contained, 1 not contained, 2 no answer: no row digests, row digests or bundles that do not "
@@ -31,7 +32,8 @@ def register(subparsers: Any) -> None:
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
     parser.add_argument("digest", metavar="VERSION",
-                        help="the dataset version (blake3:..., held by one dataset), or a dataset name (its newest recorded version)")
+                        help="the dataset version: a digest (blake3:..., held by one dataset), a dataset name (its newest recorded "
+                             "version), or DATASET@DIGEST (that dataset's version at that digest)")
     parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
     add_store_option(parser)
     parser.set_defaults(func=run)

@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--format", "-f", choices=(*FORMATS, *RECORD_FORMATS), default=None,
                         help="output format: json (default), provn, xml, ttl; with --training-record: dta (default) or croissant")
     parser.add_argument("--training-record", metavar="DATASET|DIGEST", default=None,
-                        help="export the training-data record (D&TA or Croissant RAI) of this dataset version")
+                        help="export the training-data record (D&TA or Croissant RAI) of this dataset version "
+                             "(a dataset, a digest, or DATASET@DIGEST as 'tdprov runs' prints it)")
     parser.add_argument("--since", default=None,
                         help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
                              "or after an index key; listing starts there, so this costs only what is new")

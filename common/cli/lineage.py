@@ -40,12 +40,14 @@ def register(subparsers: Any) -> None:
             "what they generated. DATASET may be a name, namespace/name, URI or another name the events give it, "
             "such as a Dagster asset key or a symlink's namespace/name (dagster://default/raw/orders): its newest version is shown unless --all-versions, "
             "of each dataset it names (a partitioned asset's key names every partition); a path may be relative to the working folder; "
-            f"DIGEST a version or content digest, in full or its first {DIGEST_PREFIX_MIN} or more hex digits, with or without 'blake3:'. "
+            f"DIGEST a version or content digest, in full or its first {DIGEST_PREFIX_MIN} or more hex digits, with or without 'blake3:'; "
+            "DATASET@DIGEST that dataset's version at that digest, as 'tdprov runs' prints each output (a '@' is split off only "
+            "where the last one is followed by a digest: abfss://container@account/... is a name as a whole). "
             "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
-    parser.add_argument("target", metavar="DATASET|DIGEST", help="dataset name, namespace/name, URI, or version digest")
+    parser.add_argument("target", metavar="DATASET|DIGEST", help="dataset name, namespace/name, URI, version digest, or DATASET@DIGEST (one dataset's version)")
     parser.add_argument("--downstream", action="store_true", help="show what was made from it instead of where it came from")
     parser.add_argument("--all-versions", action="store_true", help="every recorded version of the dataset, not only the newest")
     parser.add_argument("--depth", type=int, default=None, help="stop after this many runs along each path")
@@ -96,7 +98,8 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
         left_out.update(recorded.left_out)
         corrected.update(recorded.corrected)
     index = recorded.index()
-    named = sorted(index.namings(name), key=Naming.rank, reverse=True) if all_versions else index.datasets_named(name)
+    index.check_version_ref(name)  # PATH@DIGEST of a dataset with no such version: its versions are named
+    named = sorted(index.version_namings(name), key=Naming.rank, reverse=True) if all_versions else index.datasets_named(name)
     return list(dict.fromkeys(data_node_id(n.dataset.namespace, n.dataset.name, n.dataset.version, index.generation_named(n))
                               for n in named))
 
@@ -128,7 +131,7 @@ def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_o
     return BadInputError(
         f"no dataset or version matching {target!r} in {len(found)} bundles of {store.uri}{unverified}.",
         fix=(DIGEST_RULE if short else
-             "give a dataset name, namespace/name, URI, Dagster asset key or digest as 'tdprov runs' shows them")
+             "give a dataset name, namespace/name, URI, Dagster asset key, digest or DATASET@DIGEST as 'tdprov runs' shows them")
         + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
     )
 

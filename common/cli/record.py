@@ -21,11 +21,12 @@ def register(subparsers: Any) -> None:
             "Print the provenance record of a dataset version, naming every registered source and every "
             "transformation run between them: --format dta gives the Data & Trust Alliance Data Provenance "
             "Standards fields as JSON, --format croissant gives Croissant 1.0 JSON-LD with its RAI fields. "
-            "DATASET means its newest recorded version."
+            "DATASET means its newest recorded version, DIGEST the version of the one dataset that holds it, and "
+            "DATASET@DIGEST (as 'tdprov runs' prints each output) that dataset's version at that digest."
         ),
         example="tdprov record /data/features.parquet --format croissant > features.croissant.json",
     )
-    parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, or a version digest (blake3:...)")
+    parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, a version digest (blake3:...), or DATASET@DIGEST (that dataset's version at that digest)")
     parser.add_argument("--format", choices=("dta", "croissant"), default="dta", help="record shape (default dta)")
     parser.add_argument("--issuer", default=None,
                         help="organisation that issues the dataset (D&TA 'dataset issuer'; default: TDPROV_ISSUER)")

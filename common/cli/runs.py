@@ -15,6 +15,7 @@ from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
+from prov_common.w3cprov.version_ref import pasted
 
 
 def register(subparsers: Any) -> None:
@@ -23,6 +24,8 @@ def register(subparsers: Any) -> None:
         "runs",
         help="list recorded runs, newest first",
         description="List the runs whose lineage bundles are in the store, newest first: run id, job, state, time, outputs. "
+                    "Each output is shown as PATH@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
+                    "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
@@ -36,7 +39,7 @@ def register(subparsers: Any) -> None:
 
 
 def row(summary: BundleSummary) -> list[str]:
-    outputs = ", ".join(f"{o.uri}@{(o.version or '-')[:19]}" for o in summary.outputs) or "-"
+    outputs = ", ".join(pasted(o.uri, o.version) if o.version else f"{o.uri}@-" for o in summary.outputs) or "-"
     return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or summary.sealed_at, outputs]
 
 

@@ -19,6 +19,7 @@ from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Ed
 from prov_common.w3cprov.identity import (
     at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time,
 )
+from prov_common.w3cprov.version_ref import split_version
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 SourceLabel = tuple[str, "tuple[str, str] | None"]
@@ -110,8 +111,9 @@ def _made_at(graph: LineageGraph, incoming: Mapping[str, list[Edge]], key: str) 
 def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> list[str]:
     """Data nodes matching ``query``: a version, a content digest (in full or its first
     :data:`~prov_common.w3cprov.identity.DIGEST_PREFIX_MIN` or more hex digits, with or without ``blake3:``),
-    a PROV id, or a dataset (``name``, ``namespace/name``, URI, or a path, relative ones from the working
-    folder) — its newest version unless ``all_versions``."""
+    a PROV id, a dataset (``name``, ``namespace/name``, URI, or a path, relative ones from the working
+    folder) — its newest version unless ``all_versions`` — or ``REF@DIGEST``
+    (:mod:`~prov_common.w3cprov.version_ref`): dataset ``REF``'s version at that digest."""
     query = query.strip()
     data = [n for n in graph.nodes.values() if n.kind != RUN]
     exact = [n.id for n in data if query in (n.id, n.id.split(":", 1)[1], n.version)]
@@ -120,15 +122,24 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
         exact = [n.id for n in data if digest_starts(n.version, digest)]
     if exact:
         return _newest_per_dataset(graph, [graph.nodes[k] for k in set(exact)], all_versions)
-    names = {query, query.rstrip("/")}
-    located = location_of_ref(query)
-    matches = [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
-               or _named(n.namespace, n.dataset, names, bare=not is_location(query))]
+    matches = _datasets_named(data, query)
+    base, at = split_version(query)
+    if not matches and at is not None:  # REF@DIGEST: the text as a whole names no dataset
+        versions = [n for n in _datasets_named(data, base) if digest_starts(n.version, at)]
+        return _newest_per_dataset(graph, versions, all_versions)
     if all_versions or len(matches) <= 1:
         return sorted(n.id for n in matches)
     incoming, _ = _adjacency(graph)
     newest = max(matches, key=lambda n: (_made_at(graph, incoming, n.id), n.id))
     return [newest.id]
+
+
+def _datasets_named(data: list[Node], query: str) -> list[Node]:
+    """The data nodes of the datasets ``query`` names (by location, ``namespace/name`` or, not a location, name)."""
+    names = {query, query.rstrip("/")}
+    located = location_of_ref(query)
+    return [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
+            or _named(n.namespace, n.dataset, names, bare=not is_location(query))]
 
 
 def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bool) -> list[str]:

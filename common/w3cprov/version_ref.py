@@ -1,0 +1,57 @@
+"""``REF@DIGEST``: one version of a dataset named on a command line (no I/O).
+
+``REF`` is any dataset reference (a path, URI, name, ``namespace/name`` or another name the events give it, such
+as a Dagster asset key) and ``DIGEST`` a content digest, in full or its first
+:data:`~prov_common.w3cprov.identity.DIGEST_PREFIX_MIN` or more hex digits, in either case, with or without
+``blake3:``: that dataset's version at that digest. It is how ``tdprov runs`` prints each output
+(:func:`pasted`), so the text it prints names that version when pasted. A ``@`` is split off only where it is the
+last one and a digest follows it: ``abfss://container@account.dfs.core.windows.net/x`` and ``user@host:/data`` are
+references as a whole.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prov_common.errors import BadInputError
+from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query
+
+SHOWN_VERSIONS = 5
+"""Versions an error names as text to paste; the rest are counted."""
+
+
+def split_version(ref: str) -> tuple[str, str | None]:
+    """``(REF, digest query)`` of ``REF@DIGEST`` (the query as :func:`~prov_common.w3cprov.identity.digest_query`
+    gives it: lower case), else ``(ref, None)``: no ``@``, nothing before the last one, or no digest after it."""
+    base, at, tail = ref.rpartition("@")
+    query = digest_query(tail) if at and base.strip() else None
+    return (base, query) if query is not None else (ref, None)
+
+
+def short_digest(version: str) -> str:
+    """A content digest as ``tdprov runs`` prints it: ``algo:`` and its first :data:`DIGEST_PREFIX_MIN` hex digits."""
+    algo, sep, hexdigits = version.partition(":")
+    return f"{algo}:{hexdigits[:DIGEST_PREFIX_MIN]}" if sep else version[:DIGEST_PREFIX_MIN]
+
+
+def pasted(label: str, version: str) -> str:
+    """The ``REF@DIGEST`` text naming the version ``version`` of the dataset shown as ``label`` (its path or URI)."""
+    return f"{label}@{short_digest(version)}"
+
+
+def quoted_list(texts: Sequence[str], shown: int) -> str:
+    """``texts`` quoted, at most ``shown`` of them, the rest counted."""
+    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
+    return ", ".join(repr(t) for t in texts[:shown]) + more
+
+
+def no_version_at(ref: str, query: str, labels: Sequence[str], versions: Sequence[tuple[str, str]]) -> BadInputError:
+    """The error for ``ref@query`` where the datasets ``ref`` names (shown as ``labels``) have no version the digest
+    ``query`` means; ``versions``: their recorded versions as (label, digest), newest first."""
+    texts = list(dict.fromkeys(pasted(label, version) for label, version in versions))
+    which = f"dataset {labels[0]!r}" if len(labels) == 1 else f"none of the {len(labels)} datasets {ref!r} names ({quoted_list(labels, 3)})"
+    has = "has no recorded version" if len(labels) == 1 else "has a recorded version"
+    return BadInputError(
+        f"{which} {has} at {query!r}; its recorded versions, newest first: {quoted_list(texts, SHOWN_VERSIONS)}.",
+        fix=f"paste one of those, or give {ref!r} alone for its newest version "
+            f"('tdprov lineage {ref} --all-versions' shows every version)",
+    )
