@@ -9,7 +9,9 @@ from dagster import (
     AssetCheckSeverity,
     AssetChecksDefinition,
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
+    DagsterEventType,
     MetadataValue,
     asset_check,
 )
@@ -24,9 +26,10 @@ CHECK_NAME = "pandera"
 def pandera_checks(assets: Iterable[Any]) -> list[AssetChecksDefinition]:
     """One ``@asset_check`` named ``pandera`` per asset that declares a Pandera schema.
 
-    The check reads the result the IO manager wrote on the asset's latest materialization. Severity is
-    ERROR under the ``fail`` and ``block`` policies, WARN otherwise; under ``block`` the check is
-    blocking, so a failed validation stops downstream assets in the same run.
+    The check reads the result the IO manager wrote on the asset's latest materialization; for a partitioned asset,
+    on the latest materialization of every partition, and fails naming the partitions whose data failed. Severity
+    is ERROR under the ``fail`` and ``block`` policies, WARN otherwise; under ``block`` the check is blocking, so a
+    failed validation stops downstream assets in the same run.
     """
     checks = []
     for item in assets:
@@ -35,11 +38,11 @@ def pandera_checks(assets: Iterable[Any]) -> list[AssetChecksDefinition]:
         for key, spec in item.specs_by_key.items():
             wants = AssetProvenance.from_metadata(spec.metadata, f"asset {dataset_name(key)!r}")
             if wants.schema is not None:
-                checks.append(_pandera_check(key, wants))
+                checks.append(_pandera_check(key, wants, partitioned=spec.partitions_def is not None))
     return checks
 
 
-def _pandera_check(key: AssetKey, wants: AssetProvenance) -> AssetChecksDefinition:
+def _pandera_check(key: AssetKey, wants: AssetProvenance, *, partitioned: bool) -> AssetChecksDefinition:
     severity = AssetCheckSeverity.ERROR if wants.policy in ("fail", "block") else AssetCheckSeverity.WARN
 
     @asset_check(
@@ -49,6 +52,8 @@ def _pandera_check(key: AssetKey, wants: AssetProvenance) -> AssetChecksDefiniti
         description=f"Pandera validation of {dataset_name(key)} as recorded by ProvenanceIOManager (policy {wants.policy}).",
     )
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        if partitioned:
+            return partitioned_check_result(context.instance, key, severity, run_id=context.run.run_id)
         return pandera_check_result(context.instance, key, severity)
 
     return _check
@@ -57,25 +62,95 @@ def _pandera_check(key: AssetKey, wants: AssetProvenance) -> AssetChecksDefiniti
 def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
     """The check result for the latest materialization of ``key`` from its recorded Pandera outcome."""
     records = instance.fetch_materializations(key, limit=1).records
-    mat = records[0].asset_materialization if records else None
-    recorded = mat.metadata.get("tdprov/pandera") if mat is not None else None
-    if recorded is None:
-        return AssetCheckResult(
-            passed=False,
-            severity=severity,
-            metadata={"reason": MetadataValue.text(f"no Pandera result recorded for {dataset_name(key)}: materialize it with ProvenanceIOManager")},
-        )
-    result = recorded.value
-    failed = [c for c in result.get("checks", []) if not c.get("passed")]
+    if not records or _recorded(records[0]) is None:
+        return _not_recorded(key, severity)
+    result = _recorded(records[0])
+    return AssetCheckResult(passed=bool(result.get("passed")), severity=severity, metadata=_result_metadata(records[0]))
+
+
+def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity, *,
+                             run_id: str | None = None) -> AssetCheckResult:
+    """The check result over the latest materialization of every partition of ``key``.
+
+    It fails when any partition's latest materialization failed validation or recorded none, naming those
+    partitions. In a run (``run_id``) that materialized partitions of ``key`` which all passed, a failure that
+    comes only from partitions other runs wrote is reported with WARN severity, so it never blocks that run's
+    downstream steps; run on its own, the check keeps ``severity``.
+    """
+    latest = _latest_by_partition(instance, key)
+    if not latest:
+        return _not_recorded(key, severity)
+    failed = sorted(p for p, r in latest.items() if _recorded(r) is not None and not _recorded(r).get("passed"))
+    unrecorded = sorted(p for p, r in latest.items() if _recorded(r) is None)
+    bad = sorted({*failed, *unrecorded})
+    shown = latest[bad[0]] if bad else max(latest.values(), key=lambda r: r.storage_id)
+    metadata = _result_metadata(shown) if _recorded(shown) is not None else {}
+    metadata.update({
+        "partition": MetadataValue.text(str(shown.partition_key)),
+        "partitions_checked": MetadataValue.int(len(latest)),
+        "failed_partitions": MetadataValue.json(failed),
+        "unrecorded_partitions": MetadataValue.json(unrecorded),
+    })
+    if not bad:
+        return AssetCheckResult(passed=True, severity=severity, metadata=metadata,
+                                description=f"The latest materialization of each of {len(latest)} partitions passed.")
+    ours = [r for r in latest.values() if r.run_id == run_id]
+    if ours and not any(r.partition_key in bad for r in ours):
+        severity = AssetCheckSeverity.WARN
+    return AssetCheckResult(passed=False, severity=severity, metadata=metadata, description=_failure_text(key, failed, unrecorded))
+
+
+def _failure_text(key: AssetKey, failed: list[str], unrecorded: list[str]) -> str:
+    parts = []
+    if failed:
+        parts.append(f"the latest materialization of partitions {_names(failed)} failed Pandera validation")
+    if unrecorded:
+        parts.append(f"partitions {_names(unrecorded)} have no Pandera result recorded")
+    return (f"{dataset_name(key)}: {'; '.join(parts)}. Fix: materialize those partitions again with data that "
+            "passes the schema (with ProvenanceIOManager).")
+
+
+def _names(partitions: list[str], shown: int = 10) -> str:
+    names = ", ".join(repr(p) for p in partitions[:shown])
+    return names + (f" and {len(partitions) - shown} more" if len(partitions) > shown else "")
+
+
+def _latest_by_partition(instance: Any, key: AssetKey) -> dict[str, Any]:
+    """The latest materialization record of each materialized partition of ``key``, by partition key."""
+    ids = instance.event_log_storage.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION)
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())),
+                                              limit=len(ids)).records
+    return {r.partition_key: r for r in records}
+
+
+def _recorded(record: Any) -> dict[str, Any] | None:
+    """The Pandera result the IO manager recorded on a materialization record; ``None`` when there is none."""
+    value = record.asset_materialization.metadata.get("tdprov/pandera")
+    return value.value if value is not None else None
+
+
+def _not_recorded(key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=False,
+        severity=severity,
+        metadata={"reason": MetadataValue.text(f"no Pandera result recorded for {dataset_name(key)}: materialize it with ProvenanceIOManager")},
+    )
+
+
+def _result_metadata(record: Any) -> dict[str, Any]:
+    """The check metadata for a materialization record that holds a recorded Pandera result."""
+    mat, result = record.asset_materialization, _recorded(record)
     metadata: dict[str, Any] = {
         "schema": MetadataValue.text(str(result.get("schemaName"))),
         "schema_digest": MetadataValue.text(str(result.get("schemaDigest"))),
         "failure_count": MetadataValue.int(int(result.get("failureCount", 0))),
-        "failed_checks": MetadataValue.json(failed),
+        "failed_checks": MetadataValue.json([c for c in result.get("checks", []) if not c.get("passed")]),
         "digest": mat.metadata.get("tdprov/digest", MetadataValue.text("")),
-        "run_id": MetadataValue.text(records[0].run_id),
+        "run_id": MetadataValue.text(record.run_id),
     }
     for key, name in ((BUNDLE_KEY, "bundle"), (NOT_RECORDED_KEY, "not_recorded")):
         if key in mat.metadata:
             metadata[name] = mat.metadata[key]
-    return AssetCheckResult(passed=bool(result.get("passed")), severity=severity, metadata=metadata)
+    return metadata

@@ -16,6 +16,7 @@ from dagster import (
     AssetIn,
     AssetKey,
     AssetOut,
+    AssetSelection,
     AssetSpec,
     DagsterInstance,
     DataVersion,
@@ -338,6 +339,57 @@ def test_warn_policy_with_a_schema_import_path_writes_warns_and_continues(store:
 
 
 # -- partitions -----------------------------------------------------------------------------------
+SCORE_PARTS = StaticPartitionsDefinition(["a", "b"])
+BAD_PARTITIONS: set[str] = set()
+
+
+@asset(partitions_def=SCORE_PARTS, metadata={"pandera_schema": "test_dagster_assets:SCORES", "tdprov/quality_policy": "block"})
+def scores_parts(context) -> pd.DataFrame:  # noqa: ANN001 (Dagster reads the hint; this module defers annotations)
+    return _scores() if context.partition_key in BAD_PARTITIONS else pd.DataFrame({"score": [0.1, 0.2]})
+
+
+@asset(partitions_def=SCORE_PARTS, ins={"scores": AssetIn("scores_parts")})
+def after_parts(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores
+
+
+def test_the_pandera_check_of_a_partitioned_asset_covers_the_latest_materialization_of_every_partition(
+        store: Path, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After partition 'a' failed validation and 'b' passed, the check read only the newest materialization (b's)
+    and showed Passed, naming no partition, while 'a' still held the failing data. It fails naming 'a' until 'a' is
+    materialized again with passing data; in b's own run it warns only, so b's downstream steps still run."""
+    assets = [scores_parts, after_parts, *pandera_checks([scores_parts])]
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+
+    def run_partition(key: str, selection: Any = None) -> Any:
+        return materialize(assets, instance=instance, resources=resources, partition_key=key, selection=selection,
+                           raise_on_error=False)
+
+    monkeypatch.setattr(f"{__name__}.BAD_PARTITIONS", {"a"})
+    first = run_partition("a")
+    assert set(materializations(first)) == {AssetKey("scores_parts")}  # blocked downstream
+    [check] = first.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "ERROR"
+    assert check.metadata["failed_partitions"].value == ["a"] and check.metadata["partition"].value == "a"
+
+    second = run_partition("b")
+    assert set(materializations(second)) == {AssetKey("scores_parts"), AssetKey("after_parts")}  # 'a' blocks nothing here
+    [check] = second.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "WARN"
+    assert check.metadata["failed_partitions"].value == ["a"] and check.metadata["partitions_checked"].value == 2
+    assert check.metadata["run_id"].value == first.run_id and "'a'" in check.description
+
+    alone = materialize(assets, instance=instance, resources=resources, selection=AssetSelection.checks_for_assets(scores_parts),
+                        raise_on_error=False)
+    [check] = alone.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "ERROR" and check.metadata["failed_partitions"].value == ["a"]
+
+    monkeypatch.setattr(f"{__name__}.BAD_PARTITIONS", set())
+    [check] = run_partition("a").get_asset_check_evaluations()
+    assert check.passed and check.metadata["failed_partitions"].value == []
+    assert check.metadata["partitions_checked"].value == 2
+
+
 def test_partitions_get_one_version_each_and_downstream_records_the_partition_it_loaded(store: Path, instance) -> None:
     resources = {"io_manager": ProvenanceIOManager()}
     versions = {}
