@@ -104,7 +104,7 @@ class InstanceWitness:
 def _report_metadata(result: AuditResult) -> dict[str, Any]:
     """Links to the report: a file under ``report_dir`` (an absolute path), else an object in the store."""
     return {
-        name: location_link(where if Path(where).is_absolute() else f"{result.store.rstrip('/')}/{where}")
+        name: location_link(result.location(where))
         for name, where in (("report_json", result.report_json), ("report_html", result.report_html)) if where
     }
 
@@ -165,7 +165,7 @@ def tdprov_audit(context: OpExecutionContext, config: AuditConfig, provenance: P
     if not result.clean:
         listed = "; ".join(f"{f.object}: {f.what}" for f in result.errors[:5])
         raise Failure(description=f"tdprov audit: {len(result.errors)} finding(s): {listed}", metadata=metadata)
-    context.log.info(f"tdprov audit clean: {result.bundles_examined} bundle(s) examined; report {result.report_json}")
+    context.log.info(f"tdprov audit clean: {result.bundles_examined} bundle(s) examined; report {result.location(result.report_json)}")
     yield Output(None, metadata=metadata)
 
 

@@ -424,3 +424,18 @@ def test_witness_variable_of_the_older_form_is_read_as_this_stores(tmp_path: Pat
     assert run_dag(dag, logical_date=START).state == "success"
     kept = json.loads(Variable.get("tdprov_plain_checkpoint"))
     assert kept["store"] == open_store(str(store)).uri and kept["checkpoint"]["treeSize"] > published["treeSize"]
+
+
+def test_audit_mode_returns_a_report_location_that_opens(tmp_path: Path, store: Path) -> None:
+    """Without ``report_dir`` the report goes into the store; the operator returned its store-relative key
+    (``audit/reports/.../report.json``), which opens nowhere. It returns the store's location joined with the key."""
+    _produce(store, "tdprov_audit_location", tmp_path)
+    seen = tmp_path / "returned.txt"
+    with DAG("tdprov_audit_location_check", start_date=START, schedule=None) as dag:
+        audit = ProvenanceAuditOperator(task_id="audit")
+        keep = PythonOperator(task_id="keep", python_callable=lambda ti: seen.write_text(ti.xcom_pull(task_ids="audit")))
+        audit >> keep
+    assert run_dag(dag, logical_date=START).state == "success"
+    location = seen.read_text()
+    assert location.startswith(str(store)) and location.endswith("/report.json")
+    assert json.loads(Path(location).read_text())["summary"]["clean"] is True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 from prov_common import __version__
@@ -89,6 +90,13 @@ class AuditResult:
 
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
+
+    def location(self, where: str | None) -> str | None:
+        """Where a report (``report_json``/``report_html``) can be opened: a file under the report folder as it is
+        (an absolute path), an object in the store as the store's URI joined with its key."""
+        if not where:
+            return None
+        return where if PurePath(where).is_absolute() else f"{self.store.rstrip('/')}/{where}"
 
     def summary(self) -> dict[str, Any]:
         runs = list(self.index.runs.values()) if self.index else []

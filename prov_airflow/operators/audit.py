@@ -153,7 +153,7 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
                            progress=False, witnesses=self.witnesses, remember_in=places, accept_checkpoint=self.accept_checkpoint)
         context["ti"].xcom_push(key="checkpoint", value=result.published_checkpoint())
         self.record_lineage().run_facets[AUDIT_CHECKPOINT] = checkpoint_facet(result)
-        location = result.report_json or ""
+        location = result.location(result.report_json) or ""  # a file path, or the store URI joined with the key
         self.log.info("tdprov: audit %s: %s; report at %s", result.audit_id, result.summary(), location)
         if not result.clean:
             lines = "; ".join(f"[{f.check}] {f.object}: {f.what}" for f in result.errors[:20])
