@@ -114,6 +114,39 @@ def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, pag
     assert client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}", headers={"Authorization": ""}).status_code in (401, 403)
 
 
+def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict) -> None:
+    """A run with no bundle objects showed 'missing: no bundle objects for this run' whether its events were staged
+    (not sealed yet) or nothing of it was in the store (spooled on the worker, or removed): it names the case and
+    the command that helps."""
+    from prov_common.bundle import layout
+
+    store, run_id = page_run["store"], page_run["summaries"][f"{DAG_ID}.use"].run_id
+    bundle, staging = store / layout.bundle_prefix(run_id), store / layout.staging_prefix(run_id)
+    aside, staging_aside = page_run["root"] / "aside", page_run["root"] / "staging-aside"
+    assert any(staging.iterdir())  # the run's staged events stay after sealing
+
+    def finding() -> str:
+        body = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+        status = {b["job"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
+        assert status["status"] == "missing"
+        [text] = status["findings"]
+        return text
+
+    bundle.rename(aside)
+    try:
+        staging.rename(staging_aside)
+        try:
+            gone = finding()
+        finally:
+            staging_aside.rename(staging)
+        unsealed = finding()
+    finally:
+        aside.rename(bundle)
+    assert gone.startswith("not in the store") and "'tdprov flush'" in gone and "tdprov audit" in gone
+    assert unsealed.startswith("not sealed") and f"'tdprov store seal {run_id}'" in unsealed
+    assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"
+
+
 @pytest.fixture(scope="module")
 def api_server(page_run: dict):
     """The real ``airflow api-server`` (core apps, one worker) on a free port, on this test's metadata DB."""

@@ -100,12 +100,34 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey) -> BundleStatus:
     report, manifest = checked.report, checked.manifest
     location = bundle_location(store_uri, key.run_id)
     if manifest is None and not report.ok:
-        return BundleStatus(key, location, "missing", findings=tuple(str(f) for f in report.findings))
+        findings = (why_missing(store, key.run_id),) if checked_nothing(report, key.run_id) else tuple(str(f) for f in report.findings)
+        return BundleStatus(key, location, "missing", findings=findings)
     status = "verified" if report.ok else "failed"
     return BundleStatus(key, location, status, state=manifest.state if manifest else None,
                         outputs=tuple(manifest.outputs) if manifest else (),
                         inputs=tuple(manifest.inputs) if manifest else (),
                         findings=tuple(str(f) for f in report.findings))
+
+
+def checked_nothing(report: Any, run_id: str) -> bool:
+    """The verify report found no bundle object at all for ``run_id`` (nothing else to say of it)."""
+    from prov_common.bundle.layout import bundle_prefix
+
+    return [(f.key, f.problem) for f in report.findings] == [(bundle_prefix(run_id), "missing")]
+
+
+def why_missing(store: Any, run_id: str) -> str:
+    """Why a run has no bundle in the store, and what to do: its events are staged but no bundle was sealed from
+    them, or nothing of it is in the store (still in the worker's spool, or removed)."""
+    from prov_common.bundle.layout import staging_prefix
+
+    staged = staging_prefix(run_id)
+    if next(iter(store.list(staged)), None) is not None:
+        return (f"not sealed: its events are staged ({staged}) but no bundle was sealed from them; the task may still "
+                f"be running, or its worker stopped before sealing, or the bundle was removed. Fix: once the task has "
+                f"ended, seal it with 'tdprov store seal {run_id}'")
+    return ("not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that worker delivers it), "
+            "or it was removed. 'tdprov audit' checks the store for runs that are missing or unsealed")
 
 
 def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: Any, store_uri: str) -> DagRunBundles:
