@@ -3,8 +3,6 @@
 Each sensor's Dagster name is its name here, and all are running as soon as the code location loads.
 """
 
-from collections.abc import Iterator
-from itertools import islice
 from typing import Any
 
 from dagster import (
@@ -19,7 +17,8 @@ from dagster import (
 )
 from dagster._core.execution.stats import StepEventStatus
 
-from prov_common.bundle import index_keys, layout
+from prov_common.bundle import IndexWatch, layout, watch_index
+from prov_common.bundle.watch import missing_store
 from prov_common.store import open_store
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.model import StepIdentity
@@ -77,11 +76,6 @@ provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "provenance_fa
 provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "provenance_canceled_sensor", "the Dagster run was canceled", "ABORT")
 
 
-def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> Iterator[str]:
-    """Index keys of the bundles indexed after ``cursor``, oldest first (at most MAX_BUNDLES_PER_TICK)."""
-    return islice(index_keys(open_store(settings=provenance.settings()), cursor), MAX_BUNDLES_PER_TICK)
-
-
 @sensor(
     name="provenance_store_sensor",
     job=provenance_audit_job,
@@ -90,10 +84,14 @@ def new_bundle_cursors(provenance: ProvenanceResource, cursor: str | None) -> It
     description="Starts the provenance audit when new lineage bundles arrive in the store (from any producer).",
 )
 def provenance_store_sensor(context: SensorEvaluationContext, provenance: ProvenanceResource) -> Any:
-    """Cursor = the last index key seen: each tick lists only what is new. The audit itself is
-    incremental (it starts from the log's last checkpoint)."""
-    seen = list(new_bundle_cursors(provenance, context.cursor))
-    if not seen:
-        return SkipReason(f"no new bundles in {provenance.settings().store} after {context.cursor or 'the start'}")
-    context.update_cursor(seen[-1])
-    return RunRequest(run_key=seen[-1], tags={"tdprov/new_bundles": str(len(seen))})
+    """One run request per batch of new bundles (at most MAX_BUNDLES_PER_TICK), each bundle in one batch only:
+    the cursor (an :class:`IndexWatch`) re-lists the last few minutes of the index, as writers finish out of
+    order, and remembers the bundles it took there. The audit itself is incremental (it starts from the log's
+    last checkpoint). A store location where nothing is skips with a reason that says so."""
+    store = open_store(settings=provenance.settings())
+    new, watch = watch_index(store, IndexWatch.parse(context.cursor), MAX_BUNDLES_PER_TICK)
+    if watch != IndexWatch.parse(context.cursor):
+        context.update_cursor(watch.to_text())
+    if new:
+        return RunRequest(run_key=new[-1], tags={"tdprov/new_bundles": str(len(new))})
+    return SkipReason(missing_store(store) or f"no new bundles in {provenance.settings().store}")

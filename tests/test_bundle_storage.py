@@ -98,3 +98,26 @@ def test_reading_an_unsealed_run_says_so(store_uri: str) -> None:
         read_bundle(store, bundle.run_id)
     with pytest.raises(ObjectNotFoundError, match="no such bundle"):
         read_bundle(store, "nope")
+
+
+def test_index_watch_takes_every_key_once_and_remembers_a_bounded_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch re-lists SETTLE_SECONDS back from the newest key not dated in the future, takes each run once, never
+    moves its window back, and past MAX_REMEMBERED keys shortens its window instead of forgetting what it took."""
+    from prov_common.bundle import IndexWatch, layout, watch
+
+    now = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+
+    def key(seconds: float, run: str) -> str:
+        return f"{layout.index_cursor(now + timedelta(seconds=seconds))}-{run}.json"
+
+    first = IndexWatch().after([key(-1, "a"), key(3600, "future")], now)
+    assert first.start == layout.rewind_cursor(key(-1, "a"), layout.SETTLE_SECONDS)  # the future key does not move it
+    assert list(first.unseen([key(-1, "a"), key(-30, "late"), key(3600, "future"), key(-2, "late")])) == [key(-30, "late")]
+    again = IndexWatch.parse(first.to_text())
+    assert again == first and again.after([], now) == first
+    assert IndexWatch.parse(key(-1, "a")) == IndexWatch(key(-1, "a"))  # the older cursor: a bare key
+    assert first.after([key(-600, "old")], now).start == first.start  # never moves back
+
+    monkeypatch.setattr(watch, "MAX_REMEMBERED", 3)
+    full = IndexWatch().after([key(-s, f"r{s}") for s in range(5)], now)
+    assert full.seen == tuple(sorted(key(-s, f"r{s}") for s in range(3))) and full.start == key(-3, "r3")

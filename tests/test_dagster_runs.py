@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from dagster import (
 
 import test_dagster_defs as pipeline
 from test_dagster_defs import url_path
-from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle import layout, list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.signing import signing_key_from_settings
 from prov_common.sources import SourceRecord, register_source
@@ -147,7 +148,7 @@ def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_find
         context = build_sensor_context(instance=instance, cursor=None, resources={"provenance": provenance})
         request = provenance_store_sensor(context)
         assert isinstance(request, RunRequest)
-        assert request.run_key == context.cursor and context.cursor.startswith("index/")
+        assert request.run_key.startswith("index/") and request.tags["tdprov/new_bundles"] == "3"
         assert isinstance(provenance_store_sensor(context), SkipReason)  # nothing new since the cursor
 
         audit = provenance_audit_job.execute_in_process(
@@ -173,6 +174,97 @@ def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_find
         assert not failed.success
         [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
         assert run_id in failure.step_failure_data.user_failure_data.description
+
+
+def _index_key(store: str, run_id: str) -> str:
+    [path] = Path(store, "index").rglob(f"*-{run_id}.json")
+    return path.relative_to(store).as_posix()
+
+
+def test_store_sensor_takes_each_bundle_once_however_late_or_early_its_index_entry_is_dated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers finish out of order (an entry lands with a key older than one the sensor already took) and a writer's
+    clock may run ahead (its key sorts after the next hour's): every bundle is counted in one run request, never
+    none, never two; a cursor of the older form (a bare index key) goes on after that key."""
+    from datetime import datetime, timedelta, timezone
+
+    from bundle_support import record_runs
+    from prov_common.store import latekey
+    from prov_common.store._base import BaseStore
+
+    store = str(tmp_path / "store")
+    resolve = latekey.LateKey.resolve
+
+    def dated(shift: timedelta) -> list[str]:
+        monkeypatch.setattr(latekey.LateKey, "resolve", lambda self, now=None: resolve(self, datetime.now(timezone.utc) + shift))
+        try:
+            return record_runs(store, 1)
+        finally:
+            monkeypatch.setattr(latekey.LateKey, "resolve", resolve)
+
+    def slow_index_write(first: Any, second: Any) -> tuple[Any, Any]:
+        """``first`` in another thread, whose index entry's write (its key chosen) waits until ``second`` ran and the
+        sensor took ``second``'s bundle: a slow PUT, a retry after a time-out."""
+        reached, release, out = threading.Event(), threading.Event(), []
+        put = BaseStore.put
+
+        def slow_put(self: BaseStore, key: str, data: bytes) -> bool:
+            if key.startswith("index/") and not reached.is_set():  # the first index entry written: ``first``'s
+                reached.set()
+                release.wait(30)
+            return put(self, key, data)
+
+        monkeypatch.setattr(BaseStore, "put", slow_put)
+        writer = threading.Thread(target=lambda: out.append(first()))
+        writer.start()
+        assert reached.wait(30)
+        then = second()
+        assert tick() == (layout.run_id_of_index_key(_index_key(store, then[0])), 1)
+        release.set()
+        writer.join()
+        monkeypatch.setattr(BaseStore, "put", put)
+        return out[0], then
+
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        context = build_sensor_context(instance=instance, cursor=None, resources={"provenance": ProvenanceResource(store=store)})
+
+        def tick() -> tuple[str, int] | None:
+            """The run id of the newest bundle the tick's run request names, and how many new bundles it counts."""
+            result = provenance_store_sensor(context)
+            if isinstance(result, SkipReason):
+                return None
+            assert isinstance(result, RunRequest)
+            return layout.run_id_of_index_key(result.run_key), int(result.tags["tdprov/new_bundles"])
+
+        [a], [b] = slow_index_write(lambda: record_runs(store, 1), lambda: record_runs(store, 1))
+        assert _index_key(store, a) < _index_key(store, b)
+        assert tick() == (a, 1)
+        [c] = dated(timedelta(hours=1))  # a clock an hour ahead
+        assert tick() == (c, 1)
+        [d] = record_runs(store, 1)  # a writer with the right time, after c's entry
+        assert tick() == (d, 1)
+        assert tick() is None and tick() is None  # each taken once
+
+        older = build_sensor_context(instance=instance, cursor=_index_key(store, d),
+                                     resources={"provenance": ProvenanceResource(store=store)})
+        [e] = record_runs(store, 1)
+        result = provenance_store_sensor(older)  # a cursor of the older form: everything up to its key was taken
+        assert isinstance(result, RunRequest) and result.tags["tdprov/new_bundles"] == "2"  # c's key and e's
+        assert isinstance(provenance_store_sensor(older), SkipReason)
+        assert tick() == (e, 1)
+
+
+def test_store_sensor_says_when_no_store_is_at_its_location(tmp_path: Path) -> None:
+    """A typo in the store's location: the sensor skips (the store may not be created yet) and says so."""
+    typo = tmp_path / "lineage-stroe"
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        context = build_sensor_context(instance=instance, cursor=None, resources={"provenance": ProvenanceResource(store=str(typo))})
+        result = provenance_store_sensor(context)
+        assert isinstance(result, SkipReason)
+        assert f"no tdprov store at {typo}" in result.skip_message and "TDPROV_STORE" in result.skip_message
+        assert not typo.exists()  # waiting creates nothing
 
 
 def test_definitions_wires_io_manager_checks_sensors_audit_job_and_daily_schedule() -> None:

@@ -39,6 +39,7 @@ from prov_common.audit.unfinished import staging_removed, unfinished_runs
 from prov_common.audit.untrusted import unverified_source_digests
 from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_witness
 from prov_common.bundle import layout
+from prov_common.bundle.layout import SETTLE_SECONDS
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import index_keys, load_index_entry
 from prov_common.bundle.verify_pool import PoolProgress, map_bundles
@@ -55,7 +56,6 @@ from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z
 log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 400  # examine in worker processes from this many bundles on
-SETTLE_SECONDS = 300.0  # writers finish out of order: re-list this far back from the last logged bundle
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
 FIX_AUDITOR_KEY = ("if the auditor's key was replaced, keep its old public key in TDPROV_AUDITOR_KEYS; if it was lost, retire it at "
                    "the log size of the loss, TDPROV_RETIRED_AUDITOR_KEYS=old.key.pub@SIZE (docs/threat-model.md, Keys); otherwise "

@@ -11,6 +11,7 @@ from prov_common.bundle.layout import rewind_cursor, rows_path, samples_path
 from prov_common.bundle.model import Bundle, BundleSummary, DatasetRef, Finding, Manifest, VerificationReport
 from prov_common.bundle.storage import WriteResult, index_keys, list_bundles, read_bundle, recent_bundles, write_bundle
 from prov_common.bundle.verify import verify_bundle
+from prov_common.bundle.watch import IndexWatch, watch_index
 
 __all__ = [
     "AttachmentConflict",
@@ -20,6 +21,7 @@ __all__ = [
     "BundleSummary",
     "DatasetRef",
     "Finding",
+    "IndexWatch",
     "Manifest",
     "VerificationReport",
     "WriteResult",
@@ -32,5 +34,6 @@ __all__ = [
     "rows_path",
     "samples_path",
     "verify_bundle",
+    "watch_index",
     "write_bundle",
 ]

@@ -45,6 +45,9 @@ ATTACHMENT_FOLDERS = ("quality", "rows", "extra", REFUSED_FOLDER)
 _RUN_ID = re.compile(r"[A-Za-z0-9_~=+@,:%-][A-Za-z0-9._~=+@,:%-]{0,199}\Z")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
+SETTLE_SECONDS = 300.0
+"""Writers finish out of order (a slow or retried write, a second process): a consumer of the index that must see
+every entry re-lists this far back from the newest key it saw (see :func:`rewind_cursor`)."""
 
 
 def check_run_id(run_id: object) -> str:

@@ -190,7 +190,8 @@ def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[Bund
 
     Costs time in proportion to what is new: the index is listed from the cursor on. Writers finish
     out of order by a few seconds, so a consumer that must see everything re-lists from
-    ``layout.rewind_cursor(cursor, 300)`` and skips run ids it already has.
+    ``layout.rewind_cursor(cursor, layout.SETTLE_SECONDS)`` and skips run ids it already has:
+    :func:`prov_common.bundle.watch.watch_index` does both.
     """
     for key in index_keys(store, since_cursor):
         if (summary := _listed(store, key)) is not None:

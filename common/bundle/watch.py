@@ -1,0 +1,92 @@
+"""Watching the index for new bundles, each taken once: a cursor that re-lists a settle window.
+
+Index keys are stamped when the entry is written, but writers finish out of order (a slow or retried PUT, a
+second process) and a writer's clock may run ahead, so "everything after the newest key seen" misses entries.
+An :class:`IndexWatch` lists from :data:`~prov_common.bundle.layout.SETTLE_SECONDS` before the newest key it
+took that is not dated in the future, and remembers the keys it took since then: every entry is taken exactly
+once, however late it lands within the window.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import islice
+
+from prov_common.bundle import layout
+from prov_common.bundle.storage import index_keys
+from prov_common.store.base import Store
+from prov_common.store.identity import IDENTITY_KEY
+
+MAX_REMEMBERED = 10_000
+"""Keys a watch remembers at most; past that (more than this many bundles in one settle window) its window
+is shortened to the keys it remembers, so that no entry is taken twice."""
+
+
+@dataclass(frozen=True)
+class IndexWatch:
+    """Where a consumer of the index is (no I/O). ``start``: list the keys after this one (None: from the
+    first); ``seen``: the keys after ``start`` already taken, sorted."""
+
+    start: str | None = None
+    seen: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> IndexWatch:
+        """The watch ``to_text`` wrote; a bare index key (an older cursor) means: every key up to it was taken."""
+        if not text:
+            return cls()
+        if not text.startswith("{"):
+            return cls(start=text)
+        raw = json.loads(text)
+        return cls(raw.get("start"), tuple(sorted(raw.get("seen") or ())))
+
+    def to_text(self) -> str:
+        return json.dumps({"start": self.start, "seen": list(self.seen)}, separators=(",", ":"))
+
+    def unseen(self, listed: Iterable[str]) -> Iterable[str]:
+        """The keys of ``listed`` whose run was not taken yet (a run's key once, however often it is listed)."""
+        taken = {layout.run_id_of_index_key(k) for k in self.seen}
+        for key in listed:
+            run_id = layout.run_id_of_index_key(key)
+            if run_id not in taken:
+                taken.add(run_id)
+                yield key
+
+    def after(self, taken: Iterable[str], now: datetime | None = None) -> IndexWatch:
+        """The watch once ``taken`` are taken too. Its window starts :data:`layout.SETTLE_SECONDS` before the newest
+        key dated before ``now`` (a key from a clock running ahead is remembered but does not move it) and never
+        moves back."""
+        keys = sorted({*self.seen, *taken})
+        present = layout.index_cursor(now or datetime.now(timezone.utc))
+        settled = [k for k in keys if k < present]
+        start = self.start
+        if settled:
+            rewound = layout.rewind_cursor(settled[-1], layout.SETTLE_SECONDS)
+            start = rewound if start is None or rewound > start else start
+        kept = [k for k in keys if start is None or k > start]
+        if len(kept) > MAX_REMEMBERED:
+            start, kept = kept[-MAX_REMEMBERED - 1], kept[-MAX_REMEMBERED:]
+        return IndexWatch(start, tuple(kept))
+
+
+def watch_index(store: Store, watch: IndexWatch, limit: int | None = None,
+                now: datetime | None = None) -> tuple[list[str], IndexWatch]:
+    """The index keys new to ``watch`` (oldest first, at most ``limit``) and the watch that has taken them.
+    Costs one listing of the settle window plus what is new."""
+    new = list(islice(watch.unseen(index_keys(store, watch.start)), limit))
+    return new, watch.after(new, now)
+
+
+def missing_store(store: Store) -> str | None:
+    """Why ``store`` is no tdprov store yet (None when it is one): neither its identity object nor any other object
+    is there. A waiting consumer says so, since a typo in the store's location looks just like a quiet store."""
+    if store.exists(IDENTITY_KEY) or next(iter(store.list("")), None) is not None:
+        return None
+    return (f"no tdprov store at {store.uri} (no {IDENTITY_KEY}, nothing at all): no pipeline has written to it yet, or "
+            "its location is wrong. Fix: check the store setting (TDPROV_STORE, the resource's or connection's store) "
+            "for a typo or an unmounted volume; waiting goes on, and the first run a pipeline records creates it")
+
+
+__all__ = ["MAX_REMEMBERED", "IndexWatch", "missing_store", "watch_index"]
