@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from prov_common.bundle import BundleSummary, list_bundles
 from prov_common.bundle.layout import index_cursor
 from prov_common.bundle.model import DatasetRef
+from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
-from prov_common.w3cprov.identity import DIGEST_RULE, digest_query, digest_starts
+from prov_common.w3cprov.identity import DIGEST_RULE, digest_query, digest_starts, moment
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ class BundleQuery:
     digest: content digest of an output (with ``dataset``: of that output, the dataset at that version), its hex
     digits in either case, in full or its first 12 or more as ``tdprov runs`` prints them (kept in lower case);
     state: run state (default ``COMPLETE``);
-    since: only bundles indexed at or after this ISO time (default: any).
+    since: only bundles sealed at or after this ISO time (a naive time is UTC; default: any), as their signed
+    manifest says: a bundle sealed before it and delivered later (from a spool) does not count.
     """
 
     job: str | None = None
@@ -44,6 +46,9 @@ class BundleQuery:
                 raise BadInputError(f"a bundle sensor's digest={self.digest!r} is not a content digest or the start of one.",
                                     fix=DIGEST_RULE)
             object.__setattr__(self, "digest", query)
+        if self.since is not None and moment(self.since) is None:
+            raise BadInputError(f"a bundle sensor's since={self.since!r} is not an ISO 8601 time.",
+                                fix="e.g. since='2026-05-01T00:00:00+00:00' (or leave it out: the start of the DAG run)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +57,8 @@ class BundleQuery:
         if self.job and summary.job_name != self.job:
             return False
         if self.state and summary.state.upper() != self.state.upper():
+            return False
+        if not self._sealed_since(summary):
             return False
         if not (self.dataset or self.digest):
             return True
@@ -68,10 +75,16 @@ class BundleQuery:
             return False
         return not self.digest or digest_starts(output.version, self.digest)
 
+    def _sealed_since(self, summary: BundleSummary) -> bool:
+        """Whether the bundle was sealed at or after ``since`` (a seal time that is no time: its index key, at or
+        after ``since``, says enough)."""
+        since, sealed = moment(self.since), moment(summary.sealed_at)
+        return since is None or sealed is None or sealed >= since
+
     def start_cursor(self) -> str | None:
-        if not self.since:
-            return None
-        return index_cursor(datetime.fromisoformat(self.since))
+        """Where the index listing starts: an entry is indexed when its bundle is delivered, at or after its sealing."""
+        since = moment(self.since)
+        return None if since is None else index_cursor(since)
 
 
 def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tuple[str, str]] | None = None) -> BundleSummary | None:
@@ -109,6 +122,45 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
         if signed is not None and query.matches(signed):
             return signed
     return None
+
+
+MAX_LISTING_ERRORS = 5
+"""Failed listings of the store in a row after which a wait for a bundle fails (the sensor's ``max_errors``)."""
+
+
+class BundleWait:
+    """One wait for a bundle, polled by the sensor (every poke) or the trigger (every poll) by the same rules:
+    a store that cannot be listed fails the wait only ``max_errors`` times in a row (each failure is logged); a
+    store location where nothing is is named once (the wait goes on: the first recorded run creates the store);
+    a match that does not verify is warned of once (see :func:`find_bundle`)."""
+
+    def __init__(self, query: BundleQuery, max_errors: int = MAX_LISTING_ERRORS) -> None:
+        if max_errors < 1:
+            raise BadInputError(f"a bundle sensor's max_errors={max_errors!r} is less than 1.",
+                                fix=f"give the failed listings in a row that fail the wait, e.g. {MAX_LISTING_ERRORS}")
+        self.query, self.max_errors = query, max_errors
+        self.errors = 0
+        self.told: set[tuple[str, str]] = set()
+        self._said_missing = False
+
+    def poll(self, connect: Callable[[], tuple[Any, TrustStore]]) -> BundleSummary | None:
+        """The matching bundle, or None for now; ``connect`` gives the store and the trusted keys. Raises the
+        listing's error once ``max_errors`` listings in a row have failed."""
+        try:
+            store, trust = connect()
+            found = find_bundle(store, self.query, trust, self.told)
+            missing = None if found is not None or self._said_missing else missing_store(store)
+        except Exception as exc:  # noqa: BLE001 - a store briefly unreachable: the next poll may succeed
+            self.errors += 1
+            log.warning("tdprov: cannot list bundles (%s/%s failed in a row): %s", self.errors, self.max_errors, exc)
+            if self.errors >= self.max_errors:
+                raise
+            return None
+        self.errors = 0
+        if missing is not None:
+            self._said_missing = True
+            log.warning("tdprov: %s", missing)
+        return found
 
 
 def found_payload(summary: BundleSummary) -> dict[str, Any]:

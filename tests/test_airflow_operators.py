@@ -352,6 +352,122 @@ def test_sensor_and_trigger_take_no_index_entry_without_a_verifying_bundle(tmp_p
     assert run_dag(dag, logical_date=START).state == "success"
 
 
+def _seal_now(store: Path | str, job: str, spool: Path | None = None) -> str:
+    """Seal a COMPLETE bundle of ``job`` (through ``spool`` when the store cannot be written); its run id."""
+    import uuid
+
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.lineage.events import build_run_event
+
+    run_id = str(uuid.uuid4())
+    config = ProvenanceConfig(store=str(store), **({"spool": str(spool)} if spool else {"strict": True}))
+    ProvenanceTransport(config).emit(build_run_event("COMPLETE", run_id=run_id, job_name=job))
+    return run_id
+
+
+def test_sensor_and_trigger_take_no_bundle_sealed_before_since_and_delivered_late(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle sealed before ``since`` and delivered from the spool after it (indexed after ``since``) is old data:
+    neither the sensor nor the trigger takes it; a bundle sealed after ``since`` is taken."""
+    from datetime import datetime, timezone
+
+    from prov_common.store import open_store
+    from prov_common.store.outbox import Outbox
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the store's folder should be: every write is spooled")
+    store = blocked / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    spooled = _seal_now(store, "tdprov_spooled.write", tmp_path / "spool")
+    time.sleep(0.01)
+    since = datetime.now(timezone.utc).isoformat()  # the waiting DAG run starts
+    time.sleep(0.01)
+    blocked.unlink()
+    Outbox(tmp_path / "spool").flush(open_store(str(store)))
+    [late] = bundles_of(store)
+    assert late.run_id == spooled and late.sealed_at < since.replace("+00:00", "Z") < late.cursor.split("/")[-1]
+
+    with DAG("tdprov_waits_for_new_data", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", job="tdprov_spooled.write", since=since, mode="poke", poke_interval=0.1, timeout=1)
+    assert run_dag(dag, logical_date=START).state == "failed"
+
+    async def wait() -> dict:
+        return (await anext(LineageBundleTrigger({"job": "tdprov_spooled.write", "since": since}, poll_interval=0.05).run())).payload
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(wait(), timeout=1))
+    fresh = _seal_now(store, "tdprov_spooled.write")
+    assert asyncio.run(asyncio.wait_for(wait(), timeout=10))["bundle"]["run_id"] == fresh
+    with DAG("tdprov_waits_for_new_data_again", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", job="tdprov_spooled.write", since=since, mode="poke", poke_interval=0.1, timeout=10)
+    assert run_dag(dag, logical_date=START).state == "success"
+
+
+def test_sensor_and_trigger_tolerate_failed_listings_by_one_rule(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A store that cannot be listed for a while (here: a file where its folder should be) fails the wait only after
+    ``max_errors`` failed listings in a row, in poke mode as in the triggerer; each failure is logged."""
+    store.write_text("not a folder")
+    with DAG("tdprov_waits_out_an_outage", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", job="tdprov_outage.write", since="2000-01-01T00:00:00+00:00",
+                            mode="poke", poke_interval=0.2, timeout=30)
+
+    def recover() -> None:
+        time.sleep(0.5)  # a few pokes fail
+        store.unlink()
+        _seal_now(store, "tdprov_outage.write")
+
+    healer = threading.Thread(target=recover)
+    healer.start()
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    healer.join()
+    assert "tdprov: cannot list bundles (1/5 failed in a row)" in caplog.text and "is not a folder" in caplog.text
+
+    down = tmp_path / "down"
+    down.write_text("not a folder")
+    with DAG("tdprov_waits_on_a_store_down", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", job="tdprov_outage.write", mode="poke", poke_interval=0.05, timeout=30,
+                            max_errors=3)
+    caplog.clear()
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(down))
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "failed"
+    assert "(3/3 failed in a row)" in caplog.text and "(4/3" not in caplog.text
+
+    async def wait(max_errors: int) -> dict:
+        return (await anext(LineageBundleTrigger({"job": "tdprov_outage.write"}, poll_interval=0.05,
+                                                 max_errors=max_errors).run())).payload
+
+    event = asyncio.run(asyncio.wait_for(wait(3), timeout=10))
+    assert event["status"] == "error" and "is not a folder" in event["message"]
+
+
+def test_sensor_and_trigger_name_a_store_location_where_nothing_is(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A typo in the store's location (here the sensor's connection) looks like a quiet store: the log says there is
+    no store there and what to check, once per wait; the wait goes on (the store may be created by the first run)
+    until the sensor's timeout, and creates nothing."""
+    typo = tmp_path / "lineage-stroe"
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_TYPO", json.dumps({"conn_type": "tdprov", "host": str(typo)}))
+    with DAG("tdprov_waits_on_a_typo", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poke", job="tdprov_typo.write", tdprov_conn_id="tdprov_typo", mode="poke",
+                            poke_interval=0.1, timeout=1)
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "failed"
+    told = f"tdprov: no tdprov store at {typo} (no _tdprov/store.json"
+    assert caplog.text.count(told) == 1 and "TDPROV_STORE" in caplog.text
+    caplog.clear()
+
+    async def wait() -> dict:
+        return (await anext(LineageBundleTrigger({"job": "tdprov_typo.write"}, "tdprov_typo", poll_interval=0.05).run())).payload
+
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"), pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(wait(), timeout=0.5))
+    assert caplog.text.count(told) == 1
+    assert not typo.exists() and store.exists()  # the DAG run itself was recorded in the store meant
+
+
 def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_path: Path, store: Path) -> None:
     """The checkpoint goes to XCom and to an Airflow Variable; the Variable is a witness of the next
     audit, so a roll back is found even after the auditor's own memory was lost."""

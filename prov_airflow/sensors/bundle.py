@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue
 
-from prov_airflow.matching import BundleQuery, find_bundle, found_payload
+from prov_airflow.matching import MAX_LISTING_ERRORS, BundleQuery, BundleWait, found_payload
 
 
 class LineageBundleSensor(BaseSensorOperator):
@@ -19,27 +19,33 @@ class LineageBundleSensor(BaseSensorOperator):
     :param digest: content digest (``blake3:...``) of a dataset the run wrote: in full or its first 12 or more hex
         digits (as ``tdprov runs`` prints them), in either case; anything else is refused.
     :param state: run state to match (default ``COMPLETE``; ``None`` for any).
-    :param since: ISO time; only bundles sealed since then count. Default: the start of this DAG run.
+    :param since: ISO time; only bundles sealed since then count (as their signed manifest says: one sealed
+        before and delivered later from a spool does not). Default: the start of this DAG run.
     :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
     :param deferrable: wait in the triggerer (:class:`~prov_airflow.triggers.bundle.LineageBundleTrigger`).
+    :param max_errors: the store cannot be listed this many times in a row: the sensor fails (default 5), in
+        poke mode and in the triggerer alike. In ``mode="reschedule"`` each poke starts afresh, so one failed
+        listing fails the try there (Airflow's ``retries`` apply).
 
     ``mode="poke"`` and ``mode="reschedule"`` work as for any sensor. Pushes the bundle's run id, job,
     state and outputs to XCom. Only a bundle that verifies against the connection's trusted keys counts:
-    an index entry alone (unsigned) never succeeds the sensor.
+    an index entry alone (unsigned) never succeeds the sensor. A store location where nothing is is named
+    in the log (once per wait), and the wait goes on.
     """
 
     template_fields: Sequence[str] = ("job", "dataset", "digest", "since")
 
     def __init__(self, *, job: str | None = None, dataset: str | None = None, digest: str | None = None,
                  state: str | None = "COMPLETE", since: str | None = None, tdprov_conn_id: str | None = None,
-                 deferrable: bool = False, **kwargs: Any) -> None:
+                 deferrable: bool = False, max_errors: int = MAX_LISTING_ERRORS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not _templated(digest):  # a template is checked once rendered, when the sensor runs
-            BundleQuery(job=job, dataset=dataset, digest=digest, state=state)  # fails early on a bad query
+            BundleWait(BundleQuery(job=job, dataset=dataset, digest=digest, state=state), max_errors)  # fails early
         self.job, self.dataset, self.digest, self.state, self.since = job, dataset, digest, state, since
         self.tdprov_conn_id = tdprov_conn_id
         self.deferrable = deferrable
-        self._told: set[tuple[str, str]] = set()  # a forged match is warned of once per sensor, not at every poke
+        self.max_errors = max_errors
+        self._wait: BundleWait | None = None  # kept across pokes (poke mode): errors in a row, what was warned of
 
     def _query(self, context: Any) -> BundleQuery:
         since = self.since
@@ -53,8 +59,10 @@ class LineageBundleSensor(BaseSensorOperator):
 
         from prov_common.signing import trust_from_settings
 
+        if self._wait is None:
+            self._wait = BundleWait(self._query(context), 1 if self.reschedule else self.max_errors)
         hook = ProvenanceHook(self.tdprov_conn_id)
-        summary = find_bundle(hook.get_conn(), self._query(context), trust_from_settings(hook.get_settings()), self._told)
+        summary = self._wait.poll(lambda: (hook.get_conn(), trust_from_settings(hook.get_settings())))
         if summary is None:
             return PokeReturnValue(is_done=False)
         self.log.info("tdprov: bundle of run %s (%s) matches", summary.run_id, summary.job_name)
@@ -66,7 +74,8 @@ class LineageBundleSensor(BaseSensorOperator):
         from prov_airflow.triggers.bundle import LineageBundleTrigger
 
         self.defer(
-            trigger=LineageBundleTrigger(self._query(context).to_dict(), self.tdprov_conn_id, self.poke_interval),
+            trigger=LineageBundleTrigger(self._query(context).to_dict(), self.tdprov_conn_id, self.poke_interval,
+                                         self.max_errors),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) if self.timeout else None,
         )

@@ -7,18 +7,19 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from prov_airflow.matching import BundleQuery, find_bundle, found_payload
+from prov_airflow.matching import MAX_LISTING_ERRORS, BundleQuery, BundleWait, found_payload
 
 
 class LineageBundleTrigger(BaseTrigger):
-    """Poll the store every ``poll_interval`` seconds (the listing runs in a thread; the loop never blocks).
+    """Poll the store every ``poll_interval`` seconds (the listing runs in a thread; the loop never blocks), by the
+    rules of :class:`~prov_airflow.matching.BundleWait` (as the sensor pokes).
 
     Yields ``{"status": "success", "bundle": {...}}`` when a bundle matches, ``{"status": "error", ...}``
     when the store cannot be read ``max_errors`` times in a row.
     """
 
     def __init__(self, query: dict[str, Any], tdprov_conn_id: str | None = None, poll_interval: float = 30.0,
-                 max_errors: int = 5) -> None:
+                 max_errors: int = MAX_LISTING_ERRORS) -> None:
         super().__init__()
         self.query = query
         self.tdprov_conn_id = tdprov_conn_id
@@ -35,25 +36,21 @@ class LineageBundleTrigger(BaseTrigger):
 
         from prov_common.signing import trust_from_settings
 
-        query = BundleQuery(**self.query)
-        errors = 0
+        wait = BundleWait(BundleQuery(**self.query), self.max_errors)
         hook = ProvenanceHook(self.tdprov_conn_id)
-        store = None
-        told: set[tuple[str, str]] = set()  # a forged match is warned of once, not at every poll
+        stores: list[Any] = []
+
+        def connect() -> tuple[Any, Any]:
+            if not stores:
+                stores.append(hook.get_conn())
+            return stores[0], trust_from_settings(hook.get_settings())  # keys added since count
+
         while True:
             try:
-                if store is None:
-                    store = await asyncio.to_thread(hook.get_conn)
-                trust = await asyncio.to_thread(lambda: trust_from_settings(hook.get_settings()))  # keys added since count
-                summary = await asyncio.to_thread(find_bundle, store, query, trust, told)
-                errors = 0
-            except Exception as exc:  # noqa: BLE001 - reported as an event after max_errors
-                errors += 1
-                self.log.warning("tdprov: cannot list bundles (%s/%s): %s", errors, self.max_errors, exc)
-                if errors >= self.max_errors:
-                    yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
-                    return
-                summary = None
+                summary = await asyncio.to_thread(wait.poll, connect)
+            except Exception as exc:  # noqa: BLE001 - max_errors listings in a row failed: the wait fails
+                yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
+                return
             if summary is not None:
                 yield TriggerEvent({"status": "success", "bundle": found_payload(summary)})
                 return
