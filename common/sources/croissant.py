@@ -7,11 +7,13 @@ generating run, ``prov:wasInfluencedBy`` the runs before it). The version and th
 Its data is one ``cr:FileObject`` with a fetchable ``contentUrl`` (``file://`` or ``s3://``) and the
 SHA-256 of its bytes; a sharded version (a folder, an S3 prefix or a glob) is one ``cr:FileObject`` per
 shard, each with its URL, SHA-256 and, as ``identifier``, its leaf of the version's shard tree. Files are
-described only when their bytes were read and still are this version.
+described only when their bytes were read and still are this version. A file's ``@id`` is absolute, under
+the version's IRI (:func:`file_iri`, :func:`shard_iri`), so records loaded into one graph keep their files apart.
 """
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from prov_common.audit.model import RunRecord
 from prov_common.sources.checksums import FileFacts
@@ -80,6 +82,19 @@ def run_iri(run_id: str) -> str:
     return ids.TDPROV[ids.run_local(run_id)].uri
 
 
+def file_iri(version: str) -> str:
+    """The IRI of the one file of the version whose IRI is ``version``."""
+    return f"{version}/file"
+
+
+def shard_iri(version: str, path: str) -> str:
+    """The IRI of the shard at ``path`` (inside the dataset) of the version whose IRI is ``version``.
+
+    Everything in ``path`` but ASCII letters, digits, ``-._~`` and ``/`` is percent-encoded (UTF-8), so
+    spaces, ``#`` and ``%`` in shard names give a valid IRI without whitespace, one per path."""
+    return f"{version}/shard/{quote(path, safe='/')}"
+
+
 def source_iri(s: SourceRecord) -> str:
     return f"urn:tdprov:source:{s.name}:{s.digest}"
 
@@ -97,13 +112,14 @@ def _file_object(node_id: str, name: str, url: str | None, media_type: str | Non
 
 
 def distribution(facts: RecordFacts, checked: FileFacts) -> list[dict[str, Any]]:
-    """The version's files as Croissant ``cr:FileObject`` nodes: the one file, or every shard (by its path in
-    the dataset, e.g. ``data/part-00000.parquet``); none when their bytes were not vouched for."""
+    """The version's files as Croissant ``cr:FileObject`` nodes: the one file, or every shard (named by its path
+    in the dataset, e.g. ``part-00000.parquet``); none when their bytes were not vouched for."""
+    version = version_iri(facts)
     if checked.sha256:
         url = facts.content_url
         name = (url or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
-        return [_file_object("data", name, url, facts.media_type, checked.sha256, checked.size, facts.version)]
-    return [_file_object(f"data/{s.path}", s.path, location_uri(s.location), media_type_of_name(s.path), s.sha256, s.size, s.digest)
+        return [_file_object(file_iri(version), name, url, facts.media_type, checked.sha256, checked.size, facts.version)]
+    return [_file_object(shard_iri(version, s.path), s.path, location_uri(s.location), media_type_of_name(s.path), s.sha256, s.size, s.digest)
             for s in checked.shards]
 
 
