@@ -75,7 +75,7 @@ def test_snapshot_of_another_file_is_not_a_recorded_version(recorded: tuple[str,
 
 def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Checkout is generic over a list of files (shards): each is restored byte for byte, or none is."""
-    from prov_common.hashing.raw import blake3_digest
+    from prov_common.hashing import hash_shards
     from prov_common.store.snapshots import snapshot_files
 
     shards = tmp_path / "shards"
@@ -84,7 +84,7 @@ def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp
     FRAME.tail(10).to_parquet(shards / "part=1" / "part-1.parquet")
     (shards / "part=1" / "same.parquet").write_bytes((shards / "part-0.parquet").read_bytes())
     originals = {p.relative_to(shards).as_posix(): p.read_bytes() for p in shards.rglob("*") if p.is_file()}
-    version = blake3_digest("\n".join(sorted(originals)).encode())  # the digest lineage records for the version
+    version = hash_shards(str(shards), cache=False, scheduler="none").digest  # the digest lineage records for the version
     store = open_store(store_uri)
     kept = snapshot_files(store, version, shards)
     assert [f[0] for f in kept.files] == sorted(originals)

@@ -79,7 +79,7 @@ def test_shards_changed_after_hashing_are_not_indexed(tmp_path: Path) -> None:
     assert not list(store.list("objects/index/"))
 
 
-def test_verify_table_checks_restored_shards_against_the_version(tmp_path: Path, capsys: Any) -> None:
+def test_checkout_checks_restored_shards_against_the_version(tmp_path: Path, capsys: Any) -> None:
     from prov_common.store.snapshots import SnapshotSet, index_key
 
     folder, store = tmp_path / "shards", str(tmp_path / "store")
@@ -95,6 +95,6 @@ def test_verify_table_checks_restored_shards_against_the_version(tmp_path: Path,
     (a, oa, ba), (b, ob, bb), *rest = kept.files
     index.chmod(0o644)
     index.write_bytes(SnapshotSet(digest, ((a, ob, bb), (b, oa, ba), *rest)).to_json())
-    assert cli(["checkout", digest, "-o", str(tmp_path / "unchecked"), "--store", store], capsys)[0] == 0
-    code = cli(["checkout", digest, "-o", str(tmp_path / "checked"), "--store", store, "--verify-table"], capsys)[0]
-    assert code == 1
+    assert cli(["checkout", digest, "-o", str(tmp_path / "checked"), "--store", store], capsys)[0] == 1
+    assert not (tmp_path / "checked").exists()  # refused before the first shard is written
+    assert cli(["checkout", digest, "-o", str(tmp_path / "unchecked"), "--store", store, "--no-verify-table"], capsys)[0] == 0

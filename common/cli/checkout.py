@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
             "Write the bytes that were snapshotted as VERSION to PATH. VERSION is a file digest, the\n"
             "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name\n"
             "(as 'tdprov runs' shows it: its newest recorded version). The bytes are\n"
-            "verified against the recorded digest before they are written. PATH may be a folder (the file\n"
+            "verified before they are written: each file against its file digest, and a table (or the\n"
+            "shards of a sharded version) re-hashed against VERSION itself. PATH may be a folder (the file\n"
             "keeps its recorded name); a sharded version (a folder or prefix of shards) is restored into the\n"
             "folder PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
             "is no snapshot of DIGEST or PATH exists (use --force to replace it)."
@@ -28,10 +29,14 @@ def register(subparsers: Any) -> None:
                              "or DATASET@DIGEST as 'tdprov runs' prints it")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
-    parser.add_argument("--verify-table", action="store_true",
-                        help="also re-hash a restored table, or the restored shards of a sharded version (slower)")
+    parser.add_argument("--no-verify-table", dest="verify_table", action="store_false",
+                        help="do not re-hash a restored table (or the shards of a sharded version) against VERSION: "
+                             "trusts the unsigned snapshot index, which anyone who can write the store can edit; "
+                             "only for data too large to hash twice")
+    parser.add_argument("--verify-table", dest="verify_table", action="store_true",
+                        help="the default (kept for older scripts)")
     add_store_option(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, verify_table=True)
 
 
 def run(args: argparse.Namespace) -> int:

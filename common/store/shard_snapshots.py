@@ -2,13 +2,14 @@
 indexed under the version's shard-tree digest, so ``checkout`` restores the whole folder."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing.model import ContentDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
 from prov_common.store.base import Store
-from prov_common.store.snapshots import SnapshotSet, index_set, keep_set_file, local_copy, snapshot_uri
+from prov_common.store.snapshots import NOT_THIS_VERSION, SnapshotSet, index_set, keep_set_file, local_copy, snapshot_uri
 
 
 def snapshot_shards(store: Store, version: ShardedDigest) -> SnapshotSet:
@@ -30,18 +31,18 @@ def snapshot_shards(store: Store, version: ShardedDigest) -> SnapshotSet:
     return index_set(store, SnapshotSet(version.digest, tuple(files)))
 
 
-def check_restored_shards(root: Path, files: SnapshotSet) -> None:
-    """The shards of ``files`` restored under ``root`` hash, as a sharded dataset, to ``files.version``;
-    a ``VerificationError`` otherwise (the index names other shards or paths than the version had)."""
+def check_restored_shards(files: SnapshotSet, located: Mapping[str, Path], why: str) -> None:
+    """The files of ``files``, read from ``located`` (relative path -> local file), hash as a sharded dataset to
+    ``files.version``; a ``VerificationError`` naming the digest found and ``why``, otherwise (the index names
+    other shards or paths than the version had)."""
     from prov_common.hashing.shard_model import ShardRef
     from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
     from prov_common.hashing.shards import ShardOptions, hash_one_shard
 
-    refs = [ShardRef(str(root / rel), rel, size, "") for rel, _, size in files.files]
+    refs = [ShardRef(str(located[rel]), rel, size, "") for rel, _, size in files.files]
     found = dataset_digest(in_tree_order([hash_one_shard(ref, ShardOptions()) for ref in refs]))
     if found != files.version:
-        raise VerificationError(f"the shards restored to '{root}' hash to {found}, not {files.version}.",
-                                fix="the snapshot index does not describe this version; restore it from a replica")
+        raise VerificationError(f"the shards restored as {files.version} hash to {found}: {why}.", fix=NOT_THIS_VERSION)
 
 
 def snapshot_dataset(store: Store, target: str, digest: ContentDigest | ShardedDigest | None = None) -> str:

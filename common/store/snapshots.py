@@ -199,7 +199,8 @@ def _relative(path: str) -> str:
 def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
                    paths: list[str | os.PathLike[str]] | None = None) -> SnapshotSet:
     """Keep every file of a version made of several files (the shards under ``root``; all files below it
-    when ``paths`` is None) and index them under ``version``, the digest lineage records for it.
+    when ``paths`` is None) and index them under ``version``, the digest lineage records for it: their sharded
+    dataset digest (as ``tdprov hash`` gives the folder), which ``checkout`` checks them against.
 
     Unchanged files are stored once; ``checkout(store, version, folder)`` restores them all."""
     parse_digest(version)
@@ -237,22 +238,24 @@ def _file_digest(path: Path, hash_stream):  # type: ignore[no-untyped-def]
 
 
 def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: bool = False,
-             verify_table: bool = False) -> Path:
+             verify_table: bool = True) -> Path:
     """Restore the bytes recorded as ``digest`` (a file, a table, or a version of several files) to ``dest``;
     returns the path.
 
     ``dest`` may be a folder (the file keeps its recorded name); a version of several files is always
-    restored into the folder ``dest``, each file at its recorded relative path. Every file is verified
-    against its digest before it replaces anything; ``verify_table`` also re-hashes a table, or the restored
-    shards of a sharded version (after they are written) and checks their shard-tree digest.
+    restored into the folder ``dest``, each file at its recorded relative path. Every file is downloaded next
+    to its target and verified against its file digest; a table is then re-hashed, and the shards of a version
+    of several files hashed as a sharded dataset, and checked against ``digest`` itself (the snapshot index that
+    maps it to objects is unsigned). Only then does anything replace a file: on any failure nothing is written.
+    ``verify_table=False`` skips that re-hash and trusts the index (for data too large to hash twice).
     """
-    from prov_common.hashing import hash_path
-
     hex_ = parse_digest(digest)
+    asked = f"{ALGORITHM}:{hex_}"
     if store.exists(object_key(digest)):
         target = Path(dest) / hex_ if Path(dest).is_dir() else Path(dest)
         _refuse_existing([target], force)
-        _restore(store, object_key(digest), f"{ALGORITHM}:{hex_}", target)
+        with _staged(store, [(object_key(digest), asked, target)]) as staged:
+            _commit(staged)
         return target
     ikey = index_key(digest)
     if not store.exists(ikey):
@@ -263,30 +266,46 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     data = store.get(ikey)
     if SnapshotSet.is_set(data):
         files = SnapshotSet.from_json(data, ikey)
-        if files.version != f"{ALGORITHM}:{hex_}":
+        if files.version != asked:
             raise VerificationError(f"snapshot index '{ikey}' names version {files.version}, not {digest}.", fix="restore it from a replica")
         root = Path(dest)
         _refuse_existing([root / rel for rel, _, _ in files.files], force)
-        for rel, object_digest, _ in files.files:
-            _restore(store, object_key(object_digest), object_digest, root / rel)
-        if verify_table:
-            from prov_common.store.shard_snapshots import check_restored_shards
+        with _staged(store, [(object_key(o), o, root / rel) for rel, o, _ in files.files]) as staged:
+            if verify_table:
+                from prov_common.store.shard_snapshots import check_restored_shards
 
-            check_restored_shards(root, files)
+                check_restored_shards(files, {rel: tmp for (rel, _, _), (tmp, _) in zip(files.files, staged)},
+                                      _not_this_version(store, ikey))
+            _commit(staged)
         return root
     index = SnapshotIndex.from_json(data, ikey)
-    if index.table != f"{ALGORITHM}:{hex_}":
+    if index.table != asked:
         raise VerificationError(f"snapshot index '{ikey}' names table {index.table}, not {digest}.", fix="restore it from a replica")
     target = Path(dest) / index.name if Path(dest).is_dir() else Path(dest)
     _refuse_existing([target], force)
-
-    def same_table(tmp: Path) -> None:
-        table = hash_path(tmp).digest
-        if table != index.table:
-            raise VerificationError(f"restored table hashes to {table}, not {index.table}.", fix="check the hashing options")
-
-    _restore(store, object_key(index.object), index.object, target, same_table if verify_table else None)
+    with _staged(store, [(object_key(index.object), index.object, target)]) as staged:
+        if verify_table:
+            _check_table(staged[0][0], asked, _not_this_version(store, ikey))
+        _commit(staged)
     return target
+
+
+NOT_THIS_VERSION = "restore the index entry from a replica, or snapshot the version again from a copy you trust"
+
+
+def _not_this_version(store: Store, ikey: str) -> str:
+    """Why a restored version that does not hash to the digest asked for was refused."""
+    return (f"the snapshot index '{ikey}' in {store.describe()} (unsigned) names another version's data, edited or "
+            "damaged; nothing was written")
+
+
+def _check_table(path: Path, asked: str, why: str) -> None:
+    """The table file at ``path`` has the table digest ``asked``; a VerificationError naming the one found otherwise."""
+    from prov_common.hashing import hash_path
+
+    found = hash_path(path).digest
+    if found != asked:
+        raise VerificationError(f"the table restored as {asked} hashes to {found}: {why}.", fix=NOT_THIS_VERSION)
 
 
 def _refuse_existing(targets: list[Path], force: bool) -> None:
@@ -295,27 +314,53 @@ def _refuse_existing(targets: list[Path], force: bool) -> None:
         raise BadInputError(f"'{found}' exists.", fix="pass --force to replace it, or choose another -o path")
 
 
-def _restore(store: Store, key: str, expected: str, target: Path, check: Callable[[Path], None] | None = None) -> None:
-    """Download ``key`` next to ``target``, verify it hashes to ``expected`` (else read a retained version
-    that does), run ``check``, and only then replace ``target`` atomically."""
+@contextlib.contextmanager
+def _staged(store: Store, items: list[tuple[str, str, Path]]) -> Iterator[list[tuple[Path, Path]]]:
+    """Download each ``(key, file digest, target)`` next to its target and verify its bytes (else read a retained
+    version that verifies); yields ``(temporary file, target)`` pairs for :func:`_commit`. Temporary files left
+    (all of them on any failure) are removed on exit."""
+    staged: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    try:
+        for key, expected, target in items:
+            made += _make_folder(target.parent)
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix}")
+            staged.append((tmp, target))
+            _download(store, key, expected, tmp)
+        yield staged
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):  # gone once replaced; a cleanup that fails must not hide the real error
+                os.unlink(tmp)
+        for folder in reversed(made):  # the folders made here for a version that was refused
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _commit(staged: list[tuple[Path, Path]]) -> None:
+    """Replace every target by its verified temporary file (each atomically)."""
+    for tmp, target in staged:
+        os.replace(tmp, target)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; returns those made, outermost first."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _download(store: Store, key: str, expected: str, tmp: Path) -> None:
+    """Write ``key`` to ``tmp`` and verify it hashes to ``expected`` (else read a retained version that does)."""
     from prov_common.hashing import hash_stream
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix}")
-    try:
-        store.get_file(key, tmp)
-        got = _file_digest(tmp, hash_stream).digest
-        if got != expected and _retained(store, key, expected, tmp):
-            got = expected
-        if got != expected:
-            raise VerificationError(f"snapshot object '{key}' in {store.describe()} hashes to {got}, not {expected}.",
-                                    fix="the stored copy is damaged; restore it from a replica")
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(OSError):  # gone once replaced; a cleanup that fails must not hide the real error
-            os.unlink(tmp)
+    store.get_file(key, tmp)
+    got = _file_digest(tmp, hash_stream).digest
+    if got != expected and _retained(store, key, expected, tmp):
+        got = expected
+    if got != expected:
+        raise VerificationError(f"snapshot object '{key}' in {store.describe()} hashes to {got}, not {expected}.",
+                                fix="the stored copy is damaged; restore it from a replica")
 
 
 def _retained(store: Store, key: str, expected: str, tmp: Path) -> bool:

@@ -1,0 +1,112 @@
+"""``tdprov checkout DIGEST`` gives back the version DIGEST or nothing: the snapshot index under ``objects/index/`` is
+unsigned, so anyone who can write the store (no key needed) can point it at another intact object. Checkout
+re-hashes what it restored against the digest asked for, before anything is written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prov_common.cli import main
+from prov_common.hashing import hash_path
+from prov_common.store import open_store
+from prov_common.store.snapshots import SnapshotIndex, SnapshotSet, index_key, snapshot_files, snapshot_path
+
+
+def _overwrite(store_uri: str, key: str, data: bytes) -> None:
+    """Write ``key`` as someone with raw write access to the store would (no key, no tdprov)."""
+    if store_uri.startswith("s3://"):
+        import boto3
+
+        bucket, prefix = store_uri[5:].split("/", 1)
+        boto3.client("s3").put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=data)
+    else:
+        path = Path(store_uri) / key
+        path.chmod(0o644)
+        path.write_bytes(data)
+
+
+def _frames(tmp_path: Path) -> tuple[Path, Path]:
+    good, other = tmp_path / "work" / "good.parquet", tmp_path / "work" / "other.parquet"
+    good.parent.mkdir()
+    pd.DataFrame({"id": [1, 2, 3]}).to_parquet(good, index=False)
+    pd.DataFrame({"id": [666]}).to_parquet(other, index=False)
+    return good, other
+
+
+def _checkout(digest: str, out: Path, store_uri: str, capsys: Any, *extra: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["checkout", digest, "-o", str(out), "--store", store_uri, *extra])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_an_index_pointed_at_another_table_restores_nothing(store_uri: str, tmp_path: Path, capsys: Any) -> None:
+    good, other = _frames(tmp_path)
+    store = open_store(store_uri)
+    digest, other_digest = snapshot_path(store, good), snapshot_path(store, other)
+    kept = SnapshotIndex.from_json(store.get(index_key(digest)), index_key(digest))
+    swapped = SnapshotIndex.from_json(store.get(index_key(other_digest)), index_key(other_digest)).object
+    _overwrite(store_uri, index_key(digest), SnapshotIndex(digest, swapped, kept.bytes, kept.name, kept.table_format).to_json())
+
+    out = tmp_path / "out"
+    out.mkdir()
+    code, said = _checkout(digest, out / "restored.parquet", store_uri, capsys)
+    assert code == 1, said
+    assert other_digest in said and digest in said and "replica" in said  # what was found, what was asked, the fix
+    assert list(out.iterdir()) == []  # nothing written, no temporary file left
+    code, said = _checkout(digest, out / "restored.parquet", store_uri, capsys, "--verify-table")  # the old flag still works
+    assert code == 1 and list(out.iterdir()) == []
+    working = good.read_bytes()
+    code, said = _checkout(digest, good, store_uri, capsys, "--force")  # the fix a digest mismatch offers
+    assert code == 1 and good.read_bytes() == working and sorted(p.name for p in good.parent.iterdir()) == ["good.parquet", "other.parquet"]
+
+
+def test_a_set_index_pointed_at_another_shard_restores_nothing(store_uri: str, tmp_path: Path, capsys: Any) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(2):
+        pd.DataFrame({"id": [2 * i, 2 * i + 1]}).to_parquet(folder / f"part-{i}.parquet", index=False)
+    _, other = _frames(tmp_path)
+    store = open_store(store_uri)
+    from prov_common.hashing import hash_shards
+
+    version = hash_shards(str(folder), cache=False, scheduler="none").digest
+    kept = snapshot_files(store, version, folder)
+    other_object = SnapshotIndex.from_json(store.get(index_key(snapshot_path(store, other))), "x").object
+    (a, oa, ba), (b, _, _) = kept.files
+    _overwrite(store_uri, index_key(version), SnapshotSet(version, ((a, oa, ba), (b, other_object, other.stat().st_size))).to_json())
+
+    out = tmp_path / "out"
+    code, said = _checkout(version, out, store_uri, capsys)
+    assert code == 1, said
+    assert version in said and "replica" in said
+    assert not out.exists() or list(out.rglob("*")) == []  # not even the genuine shard is written
+
+    # every object genuine, paths swapped: each file verifies, the version does not
+    _overwrite(store_uri, index_key(version), SnapshotSet(version, ((a, kept.files[1][1], kept.files[1][2]), (b, oa, ba))).to_json())
+    code, said = _checkout(version, out, store_uri, capsys)
+    assert code == 1 and (not out.exists() or list(out.rglob("*")) == [])
+
+
+def test_the_genuine_versions_still_restore(store_uri: str, tmp_path: Path, capsys: Any) -> None:
+    good, _ = _frames(tmp_path)
+    store = open_store(store_uri)
+    digest = snapshot_path(store, good)
+    code, said = _checkout(digest, tmp_path / "back.parquet", store_uri, capsys)
+    assert code == 0, said
+    assert hash_path(tmp_path / "back.parquet").digest == digest and (tmp_path / "back.parquet").read_bytes() == good.read_bytes()
+
+
+def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -> None:
+    good, other = _frames(tmp_path)
+    store_uri = str(tmp_path / "store")
+    store = open_store(store_uri)
+    digest, other_digest = snapshot_path(store, good), snapshot_path(store, other)
+    index = json.loads(store.get(index_key(digest)))
+    index["object"] = json.loads(store.get(index_key(other_digest)))["object"]
+    _overwrite(store_uri, index_key(digest), json.dumps(index).encode())
+    code, _ = _checkout(digest, tmp_path / "unchecked.parquet", store_uri, capsys, "--no-verify-table")
+    assert code == 0 and hash_path(tmp_path / "unchecked.parquet").digest == other_digest  # what the flag trusts: the index
