@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pandera.pandas as pa
@@ -21,6 +22,7 @@ DATA_KEY = "tdprov/data"  # where that version lives
 BUNDLE_KEY = "tdprov/bundle"
 RECORDED_KEY = "tdprov/recorded"
 NOT_RECORDED_KEY = "tdprov/not_recorded"
+SPOOLED_KEY = "tdprov/spooled"
 
 _COLUMN_TABLE_SCHEMA = TableSchema(
     columns=[
@@ -31,7 +33,8 @@ _COLUMN_TABLE_SCHEMA = TableSchema(
 )
 
 
-def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: str | None = None) -> dict[str, Any]:
+def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: str | None = None,
+                    spooled: Path | None = None) -> dict[str, Any]:
     """Digest, per-column digests, rows, schema, Pandera outcome, data and bundle locations (see :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
@@ -50,7 +53,7 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: st
     if record.quality is not None:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
-    meta.update(bundle_metadata(bundle, problem))
+    meta.update(bundle_metadata(bundle, problem, spooled))
     return meta
 
 
@@ -59,12 +62,19 @@ def data_location(uri: str) -> Any:
     return MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
 
 
-def bundle_metadata(bundle: str, problem: str | None) -> dict[str, Any]:
+def bundle_metadata(bundle: str, problem: str | None, spooled: Path | None = None) -> dict[str, Any]:
     """``tdprov/bundle``: a link to the bundle a step's run is sealed in; when none can be (``problem``: why),
-    ``tdprov/recorded`` false and ``tdprov/not_recorded`` with the reason, never a link to nothing."""
+    ``tdprov/recorded`` false and ``tdprov/not_recorded`` with the reason, never a link to nothing. While the
+    records wait in the spool folder ``spooled`` (the store was unreachable), ``tdprov/spooled`` says so and what
+    delivers them."""
     if problem is not None:
         return {RECORDED_KEY: MetadataValue.bool(False), NOT_RECORDED_KEY: MetadataValue.text(problem)}
-    return {BUNDLE_KEY: location_link(bundle)}
+    meta = {BUNDLE_KEY: location_link(bundle)}
+    if spooled is not None:
+        meta[SPOOLED_KEY] = MetadataValue.text(
+            f"the store was unreachable: this run's records wait in the spool {spooled} and the bundle is not at the link yet; "
+            "the next tdprov write or 'tdprov flush' (with the same TDPROV_SPOOL) delivers them")
+    return meta
 
 
 def extent_metadata(written: Iterable[DatasetRecord]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from dagster import InputContext, OutputContext
@@ -350,6 +351,15 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
                 self._problem = str(exc) or type(exc).__name__
         return self._problem
+
+    def spooled(self) -> Path | None:
+        """The spool folder when records for this recorder's store wait in it (the store was unreachable as they were
+        delivered: the next write or 'tdprov flush' delivers them, and a bundle link points at nothing till then),
+        else None. Reads only the local spool; says nothing of deliveries still under way."""
+        if self.problem() is not None:
+            return None
+        transport = self.transport()
+        return transport.outbox.spool_dir if transport.outbox.holds(transport.store.uri) else None
 
 
 _recorders: dict[tuple[Any, str], Recorder] = {}

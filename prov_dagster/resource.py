@@ -95,7 +95,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
         problem = recorder_for(self).problem()
-        metadata.update(bundle_metadata(bundle, problem))
+        metadata.update(bundle_metadata(bundle, problem, recorder_for(self).spooled()))
         return Recorded(digests=digests, bundle=None if problem else bundle, data_version=version, metadata=metadata,
                         problem=problem)
 

@@ -243,6 +243,16 @@ class Outbox:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
 
+    def holds(self, store_uri: str) -> bool:
+        """Whether an entry for ``store_uri`` waits in the spool (reads only the spool's entry headers)."""
+        for path in self.pending():
+            try:
+                if spool.read_store_uri(path) == store_uri:
+                    return True
+            except (OSError, ValueError, KeyError):  # taken by a flusher meanwhile, or unreadable (set aside by flush)
+                continue
+        return False
+
 
 def _put(store: Store, obj: tuple[str, bytes] | LateKey) -> tuple[str, bool]:
     """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key.

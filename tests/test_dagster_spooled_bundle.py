@@ -1,0 +1,67 @@
+"""A Dagster step whose store refuses writes: its bundle is spooled, and the materialization says so next to the
+``tdprov/bundle`` link (which points at nothing until the spool is delivered) and what delivers it.
+
+A real ``materialize`` against an S3 store on moto behind the fault proxy that answers every PUT with 503.
+"""
+import time
+from pathlib import Path
+
+from prov_common.bundle import layout
+from prov_common.cli import main
+from prov_common.store import Outbox, open_store
+from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - fixtures
+
+
+def _wait_for_spool(spool: Path) -> None:
+    deadline = time.monotonic() + 20
+    while not Outbox(spool).pending():
+        assert time.monotonic() < deadline, "nothing was spooled"
+        time.sleep(0.05)
+
+
+def _metadata(result, key: str) -> dict:
+    return next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                if e.materialization.asset_key.path[-1] == key)
+
+
+def test_spooled_bundle_says_it_waits_for_delivery_then_flush_delivers_it(s3_server, fault_proxy: FaultProxy,  # noqa: F811
+                                                                          tmp_path: Path, monkeypatch, capsys) -> None:
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    store_uri = f"s3://{s3_server.create_bucket()}/p"
+    spool = tmp_path / "spool"
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        _wait_for_spool(spool)  # a's records were refused and spooled before b is written
+        return a * 2
+
+    io_manager = ProvenanceIOManager(store=store_uri, data_root=str(tmp_path / "data"))
+    fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" else None
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager})
+        assert result.success  # the pipeline runs on
+        meta = _metadata(result, "b")
+        link = str(meta["tdprov/bundle"].value)
+        note = meta["tdprov/spooled"].value
+        assert str(spool) in note and "tdprov flush" in note and "not at the link yet" in note
+        run_id = link.rstrip("/").rsplit("/", 1)[1]
+        statement = layout.bundle_key(run_id, layout.STATEMENT_FILE)
+        store = open_store(store_uri)
+        assert not store.exists(statement)  # the link points at nothing yet, as the note says
+
+        fault_proxy.fault = None
+        assert main(["flush"]) == 0
+        capsys.readouterr()
+        assert store.exists(statement) and not Outbox(spool).pending()
+
+        again = materialize([a], instance=instance, resources={"io_manager": io_manager})
+        assert "tdprov/spooled" not in _metadata(again, "a") and "tdprov/bundle" in _metadata(again, "a")
