@@ -35,8 +35,10 @@ from prov_common.audit.memory import KnownCheckpoint, store_id
 from prov_common.audit.remember import recorded_checkpoint, witness_record
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.canonical_json import loads
-from prov_common.errors import BadInputError
+from prov_common.audit.access import READ_ONLY_FIX
+from prov_common.errors import BadInputError, StoreError, TdprovError
 from prov_common.store import open_store
+from prov_common.store.factory import local_store_path
 from prov_dagster.links import location_link
 from prov_dagster.resource import ProvenanceResource
 
@@ -55,8 +57,10 @@ class AuditConfig(Config):
     ``witnesses``: published checkpoints (files or ``s3://`` objects) the log must still extend;
     ``remember_in``: witness places (folders or ``s3://``) the audit also keeps the checkpoint in;
     ``accept_checkpoint``: the reason a person accepts the store's log as it is now, closing a gap
-    (recorded in the store; resets the instance's checkpoint too). The Dagster instance always keeps
-    the checkpoint (:class:`InstanceWitness`)."""
+    (recorded in the store; resets the instance's checkpoint too); ``read_only``: with read access to the
+    store only, check the log as it is and write nothing into the store (new bundles are examined, not
+    logged; the report and the audit's signed record go to ``report_dir``, which it needs). The Dagster
+    instance always keeps the checkpoint (:class:`InstanceWitness`)."""
 
     full: bool = False
     rehash: bool = False
@@ -64,15 +68,66 @@ class AuditConfig(Config):
     witnesses: list[str] = []
     remember_in: list[str] = []
     accept_checkpoint: str | None = None
+    read_only: bool = False
+
+
+CONFIG_AT = f"the {AUDIT_OP_NAME} op's config (ops: {AUDIT_OP_NAME}: config:)"
+READ_ONLY_CONFIG = f"read_only: true and report_dir: DIR in {CONFIG_AT}"
+
+
+def check_config(config: AuditConfig) -> None:
+    """Refuse settings the audit could not carry out, before it starts, naming the setting and the fix
+    (:class:`BadInputError`)."""
+    if config.read_only and not config.report_dir:
+        raise BadInputError("read_only: a read-only audit writes its report and signed record to a folder, not into the "
+                            "store, and report_dir is not set.", fix=f"set report_dir to a folder in {CONFIG_AT}")
+    if config.read_only and config.accept_checkpoint is not None:
+        raise BadInputError("accept_checkpoint records a resolution in the store, which a read_only audit does not write.",
+                            fix=f"accept the store's log with an audit that can write it (read_only: false in {CONFIG_AT})")
+    if config.report_dir:
+        _require_folder("report_dir", config.report_dir, "the folder for report.json and report.html",
+                        fix=f"set report_dir to a folder in {CONFIG_AT}, or leave it out to write the report into the store")
+    for place in config.remember_in:
+        if not place.lower().startswith("s3://"):
+            _require_folder("remember_in", place, "a witness place (a folder or s3://bucket/prefix)",
+                            fix=f"list folders or s3://bucket/prefix places under remember_in in {CONFIG_AT}")
+
+
+def _require_folder(setting: str, value: str, role: str, fix: str) -> None:
+    """``value`` names a folder, or one that can be made: no file at it or on its way."""
+    try:
+        path = Path(local_store_path(value, what=setting)).expanduser().absolute()
+    except BadInputError as exc:
+        raise BadInputError(f"{setting}: {exc.what}", fix=fix) from exc
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        where = "is a file" if blocker == path else f"cannot be made: {blocker} is a file"
+        raise BadInputError(f"{setting} '{value}' {where}, not {role}.", fix=fix)
+
+
+def _in_dagster_terms(exc: TdprovError) -> TdprovError:
+    """``exc`` with a fix that names the CLI's read-only audit naming this job's ``read_only`` config instead."""
+    cli = f"'tdprov audit {READ_ONLY_FIX}'"
+    if not exc.fix or cli not in exc.fix:
+        return exc
+    return type(exc)(exc.what, fix=exc.fix.replace(cli, READ_ONLY_CONFIG))
 
 
 def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = None) -> AuditResult:
+    check_config(config)
     settings = provenance.settings()
     store = open_store(settings=settings)
     places = [*config.remember_in, *([InstanceWitness(instance, store.uri)] if instance is not None else [])]
-    report_dir = str(Path(config.report_dir).absolute()) if config.report_dir else None  # a path, never taken for a store key
-    return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=report_dir, witnesses=config.witnesses,
-                     remember_in=places, accept_checkpoint=config.accept_checkpoint)
+    report_dir = str(Path(config.report_dir).expanduser().absolute()) if config.report_dir else None  # a path, never a store key
+    try:
+        return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=report_dir,
+                         witnesses=config.witnesses, remember_in=places, accept_checkpoint=config.accept_checkpoint,
+                         read_only=config.read_only)
+    except (BadInputError, StoreError) as exc:
+        translated = _in_dagster_terms(exc)
+        if translated is exc:
+            raise
+        raise translated from exc
 
 
 class InstanceWitness:
