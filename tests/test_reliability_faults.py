@@ -271,8 +271,14 @@ def test_dagster_step_whose_store_turns_read_only_is_spooled_then_flushed(tmp_pa
         def a():  # (no annotations: this module's are strings, which Dagster cannot resolve in a local scope)
             return pd.DataFrame({"x": [1, 2, 3]})
 
+        def staged_runs() -> set[str]:
+            return {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
+
         @asset
         def b(a):
+            deadline = time.monotonic() + 30  # b's START goes to the store from the transport's thread: wait for it
+            while len(staged_runs()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert mount(["-o", "remount,ro", str(store_dir)])
             return a * 2
 
@@ -280,11 +286,11 @@ def test_dagster_step_whose_store_turns_read_only_is_spooled_then_flushed(tmp_pa
         with DagsterInstance.ephemeral() as instance, caplog.at_level(logging.WARNING):
             assert materialize([a, b], instance=instance, resources={"io_manager": io_manager}).success
         assert "could not record" not in caplog.text and "spooled" in caplog.text
-        staged_runs = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
-        assert len(staged_runs) == 2 and Outbox(spool).pending()  # b's START made it before the store turned
+        staged = staged_runs()
+        assert len(staged) == 2 and Outbox(spool).pending()  # b's START made it before the store turned
         entries = len(Outbox(spool).pending())
         _flush_while_read_only_then_writable(store_dir, spool, entries, capsys)
-        assert_delivered_once(str(store_dir), sorted(staged_runs))
+        assert_delivered_once(str(store_dir), sorted(staged))
 
 
 def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy: FaultProxy, tmp_path: Path,
