@@ -24,6 +24,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     at_location,
     digest_query,
     digest_starts,
+    holds_content,
     is_location,
     located_dataset,
     location_of_ref,
@@ -200,12 +201,19 @@ class LineageIndex:
         key = version_of(d)
         return list({r.run_id: r for table in (self.generated, self.used_by) for r, _ in table.get(key, ())}.values())
 
+    def holds_content(self, key: VersionKey) -> bool:
+        """Whether the version ``key`` holds its bytes (:func:`~prov_common.w3cprov.identity.holds_content`)."""
+        return holds_content((r.state for r, _ in self.generated.get(key, ())), key in self.used_by)
+
     def same_content(self, d: DatasetUse) -> list[DatasetUse]:
         """The other datasets that a run wrote or read at ``d``'s digest (equal bytes: a fact, never lineage), each
-        once, by its label."""
+        once, by its label; none that holds no bytes (a refused write), and none for ``d`` if it holds none."""
         digest = normal_version(d.version)
+        if not self.holds_content(version_of(d)):
+            return []
         found = {(key[0], key[1]): use for table in (self.generated, self.used_by) for key, uses in table.items()
-                 if key[2] == digest and (key[0], key[1]) != (d.namespace, d.name) for _, use in uses[:1]}
+                 if key[2] == digest and (key[0], key[1]) != (d.namespace, d.name) and self.holds_content(key)
+                 for _, use in uses[:1]}
         return sorted(found.values(), key=lambda use: use.label)
 
     def with_digest(self, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:

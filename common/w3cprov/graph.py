@@ -15,7 +15,16 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from prov_common.w3cprov.events import whole_count
-from prov_common.w3cprov.identity import COMPLETE, VersionKey, dataset_label, iso_z, pick_generation, version_key
+from prov_common.w3cprov.identity import (
+    COMPLETE,
+    VersionKey,
+    dataset_label,
+    holds_content,
+    iso_z,
+    normal_version,
+    pick_generation,
+    version_key,
+)
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -258,12 +267,31 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     nodes = {k: n for k, n in graph.nodes.items() if k in linked or n.kind == RUN}
     for key, reads in checked.items():  # a reader's validation of what it read (a Pandera operator) is of that version
         nodes[key] = _with_checks(nodes[key], reads)
-    holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for node in nodes.values():
-        if node.kind != RUN and node.version:
-            holders[node.version].add((node.namespace or "", node.dataset or ""))
+    holders = content_holders(LineageGraph(nodes, sorted(edges)))
     for key, node in nodes.items():
         if node.kind != RUN and node.version:
-            others = tuple(sorted(holders[node.version] - {(node.namespace or "", node.dataset or "")}))
-            nodes[key] = replace(node, also=others)
+            here = (node.namespace or "", node.dataset or "")
+            held = holders.get(normal_version(node.version), set())
+            nodes[key] = replace(node, also=tuple(sorted(held - {here})) if here in held else ())
     return LineageGraph(nodes=dict(sorted(nodes.items())), edges=sorted(edges))
+
+
+def content_holders(graph: LineageGraph) -> dict[str, set[tuple[str, str]]]:
+    """The datasets ``(namespace, name)`` that hold each version (a normalised version: a digest's hex digits in
+    lower case) in ``graph``, reads resolved: a version only failed runs generated and no run read is left out
+    (:func:`~prov_common.w3cprov.identity.holds_content`)."""
+    states: dict[VersionKey, list[str | None]] = defaultdict(list)
+    read: set[VersionKey] = set()
+    for edge in graph.edges:
+        data = graph.nodes[edge.source if edge.kind == USED else edge.target]
+        key = version_key(data.namespace or "", data.dataset or "", data.version)
+        if edge.kind == USED:
+            read.add(key)
+        else:
+            states[key].append(graph.nodes[edge.source].state)
+    holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for node in graph.nodes.values():
+        key = version_key(node.namespace or "", node.dataset or "", node.version)
+        if node.kind != RUN and node.version and holds_content(states.get(key, ()), key in read):
+            holders[key[2]].add(key[:2])
+    return holders

@@ -27,6 +27,8 @@ CLOCK_SKEW = timedelta(minutes=15)
 another by more is later, not a clock difference."""
 COMPLETE = "COMPLETE"
 """The state of a run that completed (OpenLineage ``RunState.COMPLETE``)."""
+FAILED = "FAIL"
+"""The state of a run that failed (OpenLineage ``RunState.FAIL``)."""
 
 VersionKey = tuple[str, str, str]
 """``(namespace, name, version)``; version ``""`` for a dataset recorded without one."""
@@ -108,6 +110,17 @@ def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callabl
         return done[-1] if done else before[-1]
     oldest, first = timed[0][0], timed[0][2]
     return first if reader is None or oldest is None or oldest - reader <= CLOCK_SKEW else None
+
+
+def holds_content(generated_by: Iterable[str | None], read: bool) -> bool:
+    """Whether a dataset version can be said to hold its bytes: a run read it, or not every run that generated
+    it failed (``generated_by``: the states of those runs). A version that only failed runs generated and no run
+    read may never have been written (a Dagster quality policy ``fail`` refuses the write but records the refused
+    version as the failed run's output), so every "same content" statement leaves it out: the ``alternateOf``
+    of ``tdprov export``, "same content as" in ``tdprov lineage`` and ``sameContent`` in ``tdprov contains``.
+    It is still shown as that run's output."""
+    states = list(generated_by)
+    return read or not states or any(state != FAILED for state in states)
 
 
 def is_location(ref: str) -> bool:

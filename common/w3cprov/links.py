@@ -7,16 +7,18 @@ version that run wrote, and what the run wrote ``wasDerivedFrom`` it. The versio
 with the same content digest (``tdprov:DatasetVersion``, one per dataset and digest, which every
 generation of it specialises) are ``prov:alternateOf`` each other, each pair both ways: a fact, never a
 use or a derivation. So ``?v prov:specializationOf/prov:alternateOf ?other`` finds, from any generation,
-the other datasets that hold its bytes, without PROV inference.
+the other datasets that hold its bytes, without PROV inference. A version that holds no bytes (a write a
+quality policy refused: :func:`~prov_common.w3cprov.identity.holds_content`) is no one's alternate, not even
+where a run's own bundle says so; and an ``alternateOf`` a bundle states already is not stated again.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
-from prov.model import ProvDocument
+from prov.model import ProvAlternate, ProvDocument
 
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, lineage_graph
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, content_holders, lineage_graph
 from prov_common.w3cprov.identity import normal_version
 from prov_common.w3cprov.ids import TDPROV
 
@@ -25,19 +27,50 @@ def _name(node_id: str):
     return TDPROV[node_id.split(":", 1)[1]]
 
 
-def _equal_content(graph: LineageGraph) -> set[tuple[str, ...]]:
+def _equal_content(holders: dict[str, set[tuple[str, str]]]) -> set[tuple[str, ...]]:
     """``alternate`` relations between the versions (``DatasetVersion`` ids) of different datasets that hold
     the same content digest, every pair both ways."""
-    by_digest: dict[str, set[str]] = defaultdict(set)
-    for node in graph.nodes.values():
-        if node.kind != RUN and node.version and node.dataset is not None and ids.digest_local_name(node.version):
-            by_digest[normal_version(node.version)].add(f"tdprov:{ids.version_local(node.namespace or '', node.dataset, node.version)}")
-    return {("alternate", one, other) for held in by_digest.values() for one in held for other in held if one != other}
+    by_digest = [{f"tdprov:{ids.version_local(namespace, name, digest)}" for namespace, name in held}
+                 for digest, held in holders.items() if ids.digest_local_name(digest)]
+    return {("alternate", one, other) for held in by_digest for one in held for other in held if one != other}
+
+
+def _unheld(graph: LineageGraph, holders: dict[str, set[tuple[str, str]]]) -> set[str]:
+    """Ids of the entities of versions that hold no bytes (never written: see
+    :func:`~prov_common.w3cprov.graph.content_holders`), each generation and its ``DatasetVersion``."""
+    found = {node.id for node in graph.nodes.values() if node.kind != RUN and node.version
+             and (node.namespace or "", node.dataset or "") not in holders.get(normal_version(node.version), ())}
+    return found | {f"tdprov:{ids.version_local(n.namespace or '', n.dataset or '', n.version or '')}"
+                    for n in (graph.nodes[i] for i in found)}
+
+
+def _without_alternates_of(document: ProvDocument, names: set[str]) -> tuple[ProvDocument, set[tuple[str, ...]]]:
+    """``document`` without its ``alternateOf`` records that name any of ``names``, and the relations it keeps."""
+    kept: set[tuple[str, ...]] = set()
+    dropped: set[int] = set()
+    for record in document.get_records(ProvAlternate):
+        pair = tuple(str(value) for _, value in record.formal_attributes)
+        if names.intersection(pair):
+            dropped.add(id(record))
+        elif not record.extra_attributes:
+            kept.add(("alternate", *pair))
+    if not dropped:
+        return document, kept
+    rest = ProvDocument()
+    for namespace in document.get_registered_namespaces():
+        rest.add_namespace(namespace)
+    for record in document.get_records():
+        if id(record) not in dropped:
+            rest.add_record(record)
+    return rest, kept
 
 
 def link_runs(document: ProvDocument) -> ProvDocument:
-    """``document`` (the merged PROV of several runs) with the resolved reads and equal content stated."""
+    """``document`` (the merged PROV of several runs) with the resolved reads and equal content stated; an
+    ``alternateOf`` is stated once, and never of a version that holds no bytes (a refused write)."""
     graph = lineage_graph(document)
+    holders = content_holders(graph)
+    document, stated = _without_alternates_of(document, _unheld(graph, holders))
     written = {edge.target for edge in graph.edges if edge.kind == GENERATED}
     outputs: dict[str, list[str]] = defaultdict(list)
     for edge in graph.edges:
@@ -48,7 +81,7 @@ def link_runs(document: ProvDocument) -> ProvDocument:
         if edge.kind == USED and edge.source in written:  # a read resolved to the run that wrote it
             relations.add(("usage", edge.target, edge.source))
             relations.update(("derivation", out, edge.source, edge.target) for out in outputs[edge.target] if out != edge.source)
-    relations |= _equal_content(graph)
+    relations |= _equal_content(holders) - stated
     for kind, *names in sorted(relations):
         if kind == "usage":
             document.usage(_name(names[0]), _name(names[1]))
