@@ -324,5 +324,5 @@ def test_spool_warning_names_the_batch_it_spooled_and_the_backlog_apart(s3_serve
         assert outbox.deliver(down, _bundle("r2")).spooled
     [warning] = [r.getMessage() for r in caplog.records if "spooled" in r.getMessage()]
     cause, _, spooled = warning.rpartition("; spooled ")
-    assert cause.startswith(f"tdprov: {down.describe()} is still unavailable (backlog: ") and "runs/r1/" in cause
+    assert cause.startswith(f"tdprov: store {down.uri} is still unavailable (backlog: ") and "runs/r1/" in cause
     assert spooled.startswith("3 object(s) ('runs/r2/events.jsonl' and 2 more) to ") and "runs/r1/" not in spooled

@@ -103,7 +103,7 @@ class Outbox:
         if spool.pending(self.spool_dir) or self._claims():
             result.flush = self.flush(store, limit=self.flush_limit)
             if result.flush.left:
-                cause = f"{store.describe()} is still unavailable (backlog: {result.flush.errors[-1]})"
+                cause = f"store {store.uri} is still unavailable (backlog: {result.flush.errors[-1]})"
                 return self._spool_or_raise(store, batch, 0, result, strict, cause=cause)
         ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
         for index, obj in enumerate(batch):
