@@ -130,6 +130,28 @@ def edit_index_state_in_place_keeping_its_times(s: Store) -> tuple[str, str, str
     return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} changed"
 
 
+def edit_logged_prov_document(s: Store) -> tuple[str, str, str]:
+    """A logged bundle's prov.json rewritten (one word, the same size): a new ETag, locally a new modification time."""
+    key = layout.bundle_key(s.extra, layout.PROV_FILE)
+    raw_write(s.uri, key, raw_read(s.uri, key).replace(b'"COMPLETE"', b'"COMPLEXE"', 1))
+    return "default", CHECK_INVENTORY, f"the file '{layout.PROV_FILE}' of logged run {s.extra} changed"
+
+
+def edit_logged_events_in_place_keeping_their_times(s: Store) -> tuple[str, str, str]:
+    """A logged bundle's events.jsonl edited in place at the same size, its modification time put back (locally)."""
+    key = layout.bundle_key(s.extra, layout.EVENTS_FILE)
+    edited = raw_read(s.uri, key).replace(b'"COMPLETE"', b'"COMPLEXE"', 1)
+    if s.uri.startswith("s3://"):
+        raw_write(s.uri, key, edited)
+    else:
+        path = Path(s.uri) / key
+        before = path.stat()
+        with open(path, "r+b") as out:
+            out.write(edited)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    return "default", CHECK_SIGNATURES, "digest mismatch"
+
+
 def delete_index_entry_and_marker(s: Store) -> tuple[str, str, str]:
     s.delete(s.index_key(s.extra), layout.bundle_key(s.extra, layout.INDEXED_FILE))
     return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} is missing"
@@ -244,7 +266,8 @@ def wipe_log_and_audit(s: Store) -> tuple[str, str, str]:
 
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
-    edit_index_state_in_place_keeping_its_times, delete_index_entry_and_marker,
+    edit_index_state_in_place_keeping_its_times, edit_logged_prov_document, edit_logged_events_in_place_keeping_their_times,
+    delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
     truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, copy_another_stores_lookup_object,
     inject_leaf_batch_after_the_head,

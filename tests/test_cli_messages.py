@@ -70,7 +70,7 @@ def test_first_audit_says_so_and_a_log_without_new_runs_still_audits_clean(tmp_p
     Pipeline(store)  # two runs, their source registered
     assert main(["audit", "--store", store]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("First audit of this store by this auditor (none remembered): 2 bundle(s)"), out
+    assert out.startswith("First audit of this store by this auditor (none remembered): every bundle was examined now (2)"), out
     assert "new since the last audit" not in out
     assert main(["audit", "--store", store]) == 0  # a log and no new run: clean, as before
     out = capsys.readouterr().out

@@ -1,8 +1,9 @@
 """``run_audit``: the one audit that the CLI, the Dagster audit job and the Airflow operator all run.
 
 Order: read the log head and the signed audit state the last audit left (``state.py``), examine
-the bundles that are new since then (all of them with ``full``, or when there is no state that
-verifies), append them to the Merkle log and write a signed checkpoint, continue every check from
+the bundles that are new since then (all of them with ``full``, when there is no state that
+verifies, or on an auditor's first audit of the store), and again the logged bundles whose files the
+inventory's listing shows changed, append them to the Merkle log and write a signed checkpoint, continue every check from
 the state with the runs examined now (and the runs upstream of them, looked up by version in
 ``generated.py``), write the next state, the report, and record the audit as a PROV activity.
 """
@@ -25,7 +26,8 @@ from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import Listing, adopt_new, compare, refresh_fingerprints, remember_runs, retake_verified
+from prov_common.audit.inventory import (Listing, adopt_new, changed_runs, compare, record_bundle_files, refresh_fingerprints, remember_runs,
+                                         retake_rechecked, retake_verified)
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
@@ -138,6 +140,13 @@ def _audit(
         fix = FIX_AUDITOR_KEY if isinstance(exc, EnvelopeError) and exc.problem == "untrusted key" else exc.fix or FIX_LOG
         log_check.findings.append(Finding(CHECK_LOG, keys[-1] if keys else "log/checkpoints/", exc.what, fix))
         head, full, head_unread = None, True, True
+    # the auditor's memory: an auditor that remembers nothing of this store has no audit of its own to continue from, so
+    # its first audit examines every bundle, as --full does (an earlier audit's signed state is another auditor's word)
+    memory = load_memory(store.uri, memory_path)
+    result.first_audit = memory.checkpoint is None and not memory.runs
+    lost = load_inventory(memory, store, audit_trust)  # a lost inventory object is a gap until resolved
+    if result.first_audit:
+        full = result.full = True
     loaded = load_state(store, tlog, audit_trust)
     log_check.findings += loaded.problems
     previous = None if full or loaded.state is None or head is None else loaded.state
@@ -156,9 +165,6 @@ def _audit(
     log_check.findings += _retired_beyond((trust, audit_trust), result.previous_checkpoint, head_unread)
 
     # the auditor's memory and the witnesses: the log must extend what they verified, else nothing is appended
-    memory = load_memory(store.uri, memory_path)
-    result.first_audit = memory.checkpoint is None and not memory.runs
-    lost = load_inventory(memory, store, audit_trust)  # a lost inventory object is a gap until resolved
     if head_unread:  # as the log's, its signatures may fail only for the keys trusted here: this audit's finding
         log_check.findings += lost
     else:
@@ -195,6 +201,8 @@ def _audit(
     blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
+    refresh_fingerprints(memory, listing)
+    recorded = record_bundle_files(memory, listing)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
     if require_runs and accept_checkpoint is None and head is None and not blocked and result.first_audit and not _holds_runs(store, listing):
         raise _nothing_to_audit(store)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
@@ -225,6 +233,11 @@ def _audit(
     # 3. logged bundles must still be the bundles that were logged
     log_check.findings += _changed_since_logged(store, plan.logged_leaves, examined, full=previous is None)
     log_check.checked += len(plan.logged_leaves)
+    # logged bundles not examined now whose files the listing shows changed or missing are verified again
+    changed = {run_id: keys for run_id, keys in changed_runs(memory, listing).items() if run_id not in records}
+    again = {summary.run_id: outcome[0] for summary, outcome in
+             map_bundles(_examine_entry, [memory.runs[r] for r in changed], store, trust, workers=workers, parallel_from=PARALLEL_FROM)
+             if outcome is not None}
 
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
@@ -289,6 +302,7 @@ def _audit(
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
                                   store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
+    inventory.findings += retake_rechecked(memory, listing, changed, _verified_again(again, evaluation.checks))
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
@@ -332,7 +346,9 @@ def _audit(
         except TdprovError as exc:
             log_check.findings.append(Finding(CHECK_LOG, new_head.key, f"the log does not extend this auditor's checkpoint: {exc.what}", FIX_GAP))
         else:
-            remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves))
+            remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves),
+                          {run_id: r.files for run_id, r in records.items() if r.files is not None},
+                          {run_id: {f.object for f in _byte_errors(r)} for run_id, r in records.items() if _byte_errors(r)})
             memory.checkpoint = KnownCheckpoint.of(new_head)
             log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
@@ -340,13 +356,17 @@ def _audit(
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
     if read_only:  # examined now, not logged: not "in the index but not in the log" behind the listing
         settled -= {x.run_id for x in new_leaves}
-    refresh_fingerprints(memory, listing)
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit)
     inventory.checked = len(listing.tags)
     inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
+    if again:
+        inventory.detail += f"; {len(again)} logged bundle(s) with a changed or missing file verified again"
+    if recorded:
+        inventory.detail += (f"; the files of {recorded} logged run(s), which the inventory an earlier tdprov kept did not fingerprint, "
+                             "recorded now as listed ('tdprov audit --full' verifies them)")
     checks.insert(2, inventory)
     for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
         if key and key not in listing.tags:
@@ -395,6 +415,31 @@ def _unvouched(store: Store, leaves: list[LogLeaf]) -> str | None:
         if named != leaf.index_key:
             return f"the leaf of run {leaf.run_id} names the index entry {leaf.index_key}, its bundle {named}"
     return None
+
+
+def _verified_again(records: Mapping[str, RunRecord], checks: Sequence[CheckResult]) -> list[str]:
+    """Add the errors of the logged bundles verified again (``records``) to their checks, once each, and return the run ids
+    that verified. Not kept in the state: the inventory finds the changed file again on every audit until it is restored."""
+    by_name = {c.name: c for c in checks}
+    verified = []
+    for run_id, record in records.items():
+        errors = _byte_errors(record)
+        if not errors:
+            verified.append(run_id)
+        for f in errors:
+            check = by_name.get(f.check)
+            if check is not None and f not in check.findings:
+                check.findings.append(f)
+    return verified
+
+
+def _byte_errors(record: RunRecord) -> list[Finding]:
+    """The errors of a bundle's verification about what it holds: not whether a retired key's signature counts, which
+    depends on where the log holds the bundle and was judged when it was logged (the audit state keeps that finding)."""
+    return [f for f in record.bundle_findings if f.severity == ERROR and not f.what.startswith(_RETIRED)]
+
+
+_RETIRED = "retired key: "  # what bundle_finding() says of a signature by a retired key that does not count
 
 
 def _as_logged(leaves: Iterable[LogLeaf], examined: Mapping[str, LogLeaf], records: Mapping[str, RunRecord]) -> Iterator[tuple[str, str]]:

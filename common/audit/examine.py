@@ -191,6 +191,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     if record is None:
         record = record_from_summary(summary, manifest_digest)
     record.bundle_findings = findings
+    record.files = tuple(f.path for f in checked.manifest.files) if checked.manifest is not None else None
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
     return record, leaf
 

@@ -3,7 +3,8 @@
 Reads no object it already knows: a listing (one request per 1,000 keys on S3) gives each key with
 its size and tag (ETag; a local file's modification time, inode and change time), which the auditor's memory compares with
 what it recorded when it first saw the object. Findings: a logged run whose bundle, commit marker,
-``indexed`` record or index entry is missing or changed; an index entry moved to another key; a
+``indexed`` record, index entry or any file its signed manifest lists is missing or changed (the audit verifies such a
+bundle again, see :func:`changed_runs`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object that is missing or changed; a new object there that does
 not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in).
@@ -11,7 +12,7 @@ not verify (forged), or a catalog or lookup object that is not of this store's l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, read_object
@@ -45,11 +46,34 @@ FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, 
 
 
 RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}
+_BUNDLES = layout.BUNDLES + "/"
+UNVERIFIED = "unverified"  # the fingerprint remembered for the files of a bundle that did not verify: verified again on every audit
 
 
-def run_objects(run_id: str, index_key: str) -> dict[str, str]:
-    """The objects of a logged run that the inventory tracks, with what each is."""
-    return {**{layout.bundle_key(run_id, name): what for name, what in RUN_FILES.items()}, index_key: "index entry"}
+def run_objects(run_id: str, index_key: str, files: Iterable[str] = ()) -> dict[str, str]:
+    """The objects of a logged run that the inventory tracks, with what each is: its manifest, signed statement,
+    ``indexed`` record and index entry, and ``files`` (keys of the files its signed manifest lists)."""
+    out = {layout.bundle_key(run_id, name): what for name, what in RUN_FILES.items()}
+    out.update((key, f"file '{key.removeprefix(layout.bundle_prefix(run_id))}'") for key in files)
+    out[index_key] = "index entry"
+    return out
+
+
+def bundle_files(keys: Iterable[str]) -> dict[str, list[str]]:
+    """The keys among ``keys`` of files in bundles other than the manifest, signed statement and ``indexed`` record
+    (what a sealed bundle's manifest lists), by run id."""
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        if key.startswith(_BUNDLES):
+            run_id, _, path = key[len(_BUNDLES):].partition("/")
+            if path not in RUN_FILES:
+                out.setdefault(run_id, []).append(key)
+    return out
+
+
+def _manifest_listed(key: str) -> bool:
+    """Whether ``key`` is a bundle's file of those its manifest lists (not its manifest, statement or ``indexed`` record)."""
+    return key.startswith(_BUNDLES) and key[len(_BUNDLES):].partition("/")[2] not in RUN_FILES
 
 
 @dataclass
@@ -59,6 +83,7 @@ class Listing:
     tags: dict[str, str] = field(default_factory=dict)
     index: dict[str, list[str]] = field(default_factory=dict)
     requests: int = 0
+    files: dict[str, list[str]] = field(default_factory=dict)  # run id -> keys of its bundle's files (see bundle_files)
 
     @classmethod
     def take(cls, store: Store) -> "Listing":
@@ -72,6 +97,7 @@ class Listing:
                 if prefix == layout.INDEX + "/" and info.key.endswith(".json"):
                     out.index.setdefault(layout.run_id_of_index_key(info.key), []).append(info.key)
             out.requests += count // 1000 + 1
+        out.files = bundle_files(out.tags)
         return out
 
 
@@ -79,31 +105,91 @@ def _tracked(key: str) -> bool:
     return key.startswith(TRACKED_PREFIXES)
 
 
-RUN_OBJECT_NAMES = tuple("/" + name for name in RUN_FILES)
-
-
 def _fingerprinted(key: str) -> bool:
-    """Keys whose fingerprint the inventory compares: audit and log objects, index entries, and the
-    manifest, signed statement and ``indexed`` record of each bundle (not its other files)."""
-    return _tracked(key) or key.startswith(layout.INDEX + "/") or key.endswith(RUN_OBJECT_NAMES)
+    """Keys whose fingerprint the inventory compares: audit and log objects, index entries, and every file of
+    every bundle (a local folder stats only these)."""
+    return _tracked(key) or key.startswith((layout.INDEX + "/", _BUNDLES))
 
 
-def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]]) -> None:
-    """Add logged runs ``(run id, index key)`` to what the memory expects, fingerprints as listed now."""
+def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]],
+                  manifests: Mapping[str, Iterable[str]], unverified: Mapping[str, Container[str]] | None = None) -> None:
+    """Add logged runs ``(run id, index key)`` to what the memory expects, fingerprints as listed now: their manifest,
+    signed statement, ``indexed`` record, index entry and the files their signed manifest lists (``manifests``: run id
+    -> paths, for the runs this audit examined; a run another auditor examined: the files listed in its bundle).
+    ``unverified``: runs examined now with errors -> the keys the errors name; those of their files (all of them when the
+    errors name none) are remembered as :data:`UNVERIFIED`, so every later audit verifies the bundle again until it does."""
+    unverified = unverified or {}
     for run_id, index_key in runs:
         if run_id in memory.runs:
             continue
         memory.runs[run_id] = index_key
-        for key in run_objects(run_id, index_key):
-            memory.tags.setdefault(key, listing.tags.get(key, ""))
+        listed = manifests.get(run_id)
+        files = listing.files.get(run_id, []) if listed is None else [layout.bundle_key(run_id, path) for path in listed]
+        named = unverified.get(run_id)
+        failed = None if named is None else [k for k in files if k in named] or files
+        for key in run_objects(run_id, index_key, files):
+            tag = UNVERIFIED if failed and key in failed and key in listing.tags else listing.tags.get(key, "")
+            memory.tags.setdefault(key, tag)
+
+
+def record_bundle_files(memory: AuditorMemory, listing: Listing) -> int:
+    """Logged runs whose files an earlier tdprov did not fingerprint (it kept only the manifest, signed statement and
+    ``indexed`` record): their files' fingerprints as listed now. How many runs got them."""
+    known = bundle_files(memory.tags)
+    added = 0
+    for run_id in memory.runs:
+        if run_id not in known and listing.files.get(run_id):
+            added += 1
+            for key in listing.files[run_id]:
+                memory.tags[key] = listing.tags[key]
+    return added
+
+
+def changed_runs(memory: AuditorMemory, listing: Listing) -> dict[str, list[str]]:
+    """Logged runs with a tracked object that the listing shows changed or missing (not those whose bundle is gone
+    whole), with those keys: each is verified again (its bundle re-read against its signed manifest)."""
+    out: dict[str, list[str]] = {}
+    for run_id, objects in _remembered(memory).items():
+        if layout.bundle_key(run_id, layout.MANIFEST_FILE) not in listing.tags and layout.bundle_key(run_id, layout.STATEMENT_FILE) not in listing.tags:
+            continue
+        changed = [k for k in objects if k not in listing.tags or (memory.tags.get(k) and memory.tags[k] != listing.tags[k])]
+        if changed:
+            out[run_id] = changed
+    return out
+
+
+def retake_rechecked(memory: AuditorMemory, listing: Listing, changed: Mapping[str, list[str]], verified: Iterable[str]) -> list[Finding]:
+    """Runs of ``changed`` whose bundle was verified again without error (every file has the digest its signed manifest
+    names) while only such files changed, not the manifest, signed statement, ``indexed`` record or index entry (those
+    are taken back only by ``--full``, against the log's leaf): the files' new fingerprints are taken, with a note."""
+    out: list[Finding] = []
+    for run_id in verified:
+        keys = changed.get(run_id, [])
+        if not keys or any(k not in listing.tags or not _manifest_listed(k) for k in keys):
+            continue
+        for key in keys:
+            was, memory.tags[key] = memory.tags[key], listing.tags[key]
+            how = "did not verify when first listed" if was == UNVERIFIED else f"was rewritten (size:tag {was} -> {listing.tags[key]})"
+            out.append(Finding(CHECK_INVENTORY, key, f"the file '{key.removeprefix(layout.bundle_prefix(run_id))}' of logged run {run_id} "
+                               f"{how}; the bundle was verified again and every file has "
+                               "the digest its signed manifest names: its new fingerprint is taken",
+                               "nothing to do if it was restored from a backup or replica; otherwise find out who rewrote it",
+                               severity=NOTE, run_id=run_id))
+    return out
+
+
+def _remembered(memory: AuditorMemory) -> dict[str, dict[str, str]]:
+    """The tracked objects of each logged run in ``memory`` (see :func:`run_objects`)."""
+    files = bundle_files(memory.tags)
+    return {run_id: run_objects(run_id, index_key, files.get(run_id, ())) for run_id, index_key in memory.runs.items()}
 
 
 def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> list[Finding]:
     """Findings of ``listing`` against ``memory``. ``settled``: run ids whose index entries this audit
     listed and did not log (so an entry of a run the log lacks is a finding, not a run still arriving)."""
     out: list[Finding] = []
-    for run_id, index_key in memory.runs.items():
-        objects = run_objects(run_id, index_key)
+    for run_id, objects in _remembered(memory).items():
+        index_key = memory.runs[run_id]
         gone = [k for k in objects if k not in listing.tags]
         if layout.bundle_key(run_id, layout.STATEMENT_FILE) in gone and layout.bundle_key(run_id, layout.MANIFEST_FILE) in gone:
             out.append(Finding(CHECK_INVENTORY, layout.bundle_prefix(run_id), f"the bundle of logged run {run_id} is gone from the store",
@@ -117,8 +203,8 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
             else:
                 what = "the run vanished from 'tdprov runs'" if key == index_key else "the bundle is incomplete"
                 out.append(Finding(CHECK_INVENTORY, key, f"the {objects[key]} of logged run {run_id} is missing: {what}", FIX_RESTORE, run_id=run_id))
-        for key in objects:
-            if key in listing.tags and memory.tags.get(key) and memory.tags[key] != listing.tags[key]:
+        for key in objects:  # a file of a bundle that did not verify (UNVERIFIED) is verified again: the checks name what is wrong
+            if key in listing.tags and memory.tags.get(key) not in ("", None, UNVERIFIED) and memory.tags[key] != listing.tags[key]:
                 out.append(_changed(key, f"the {objects[key]} of logged run {run_id}", memory.tags[key], listing.tags[key], run_id))
     for run_id, keys in sorted(listing.index.items()):
         if len(keys) > 1:
@@ -155,10 +241,11 @@ def retake_verified(memory: AuditorMemory, listing: Listing, runs: Iterable[tupl
     manifest: where the listing shows another fingerprint for one of these objects (a file restored from a backup or
     replica: on a local folder its change time is new), the listed one is taken, with a note."""
     out: list[Finding] = []
+    files = bundle_files(memory.tags)
     for run_id, index_key in runs:
         if memory.runs.get(run_id) != index_key:
             continue
-        for key, what in run_objects(run_id, index_key).items():
+        for key, what in run_objects(run_id, index_key, files.get(run_id, ())).items():
             was, now = memory.tags.get(key), listing.tags.get(key)
             if was and now and was != now:
                 memory.tags[key] = now
@@ -237,4 +324,5 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     return None
 
 
-__all__ = ["Listing", "adopt_new", "compare", "remember_runs", "retake_verified", "run_objects"]
+__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "record_bundle_files", "remember_runs", "retake_rechecked",
+           "retake_verified", "run_objects"]

@@ -146,6 +146,8 @@ class RunRecord:
     inputs: list[DatasetUse] = field(default_factory=list)
     outputs: list[DatasetUse] = field(default_factory=list)
     bundle_findings: list[Finding] = field(default_factory=list)  # from verification when it was logged
+    # the paths the signed manifest lists, when this audit examined the bundle (None: not read); not kept in the catalog
+    files: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def job(self) -> str:
@@ -175,7 +177,7 @@ class RunRecord:
         return self.training_rule is not None
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings")}
+        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files")}
         doc["inputs"] = [d.to_dict() for d in self.inputs]
         doc["outputs"] = [d.to_dict() for d in self.outputs]
         doc["bundle_findings"] = [f.to_dict() for f in self.bundle_findings]
@@ -183,7 +185,7 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunRecord":
-        kwargs = {k: v for k, v in raw.items() if k not in ("inputs", "outputs", "bundle_findings")}
+        kwargs = {k: v for k, v in raw.items() if k not in ("inputs", "outputs", "bundle_findings", "files")}
         return cls(
             **kwargs,
             inputs=[DatasetUse.from_dict(d) for d in raw.get("inputs", [])],

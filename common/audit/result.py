@@ -22,15 +22,15 @@ MAX_QUALITY_ROWS = 1000  # failing versions listed in the report (all failures a
 def scope_note(mode: str, examined: int, *, first: bool = False) -> str:
     """What the checks' counts cover: a full audit re-checked everything now; an incremental one examined
     only the bundles new since the last audit and continues the earlier audits' counts. ``first``: this
-    auditor has no memory of an earlier audit of the store (the last audit, if any, was another's)."""
+    auditor has no memory of an earlier audit of the store, so it examined every bundle itself (a full audit)."""
+    if first and mode == "full":
+        return (f"First audit of this store by this auditor (none remembered): every bundle was examined now ({examined:,}), as "
+                "'tdprov audit --full' does, since it has no earlier audit of its own to continue from.")
     if mode == "full":
-        return ("First audit of this store by this auditor (none remembered). " if first else "") + \
-            f"Full audit: every bundle was examined now ({examined:,})."
-    since = (f"First audit of this store by this auditor (none remembered): {examined:,} bundle(s) not covered by an earlier "
-             "audit's signed state") if first else f"Incremental audit: {examined:,} bundle(s) new since the last audit"
-    return (f"{since} were examined now; the counts include what "
-            "earlier audits checked (their signed state). Bundles logged before are covered by the store inventory, not "
-            "verified again: 'tdprov audit --full' re-verifies every bundle.")
+        return f"Full audit: every bundle was examined now ({examined:,})."
+    return (f"Incremental audit: {examined:,} bundle(s) new since the last audit were examined now; the counts include what "
+            "earlier audits checked (their signed state). Bundles logged before are covered by the store inventory (a logged "
+            "bundle with a changed or missing file is verified again), not read: 'tdprov audit --full' re-verifies every bundle.")
 
 
 @dataclass
