@@ -376,8 +376,9 @@ def test_overwritten_snapshot_without_versions_is_refused(tmp_path: Path, instan
     assert "damaged" in capsys.readouterr().err and not (tmp_path / "x.parquet").exists()
 
 
-def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_path: Path, instance: Any,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def plain_and_reader() -> tuple[Any, Any]:
+    """An asset of ten rows and an asset that loads it."""
+
     @provenance_asset
     def plain() -> pd.DataFrame:
         return FRAME.head(10)
@@ -385,6 +386,13 @@ def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_pat
     @asset
     def reader(plain: pd.DataFrame) -> None:
         return None
+
+    return plain, reader
+
+
+def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_path: Path, instance: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    plain, reader = plain_and_reader()
 
     store_uri = str(tmp_path / "store")
     monkeypatch.setenv("TDPROV_SNAPSHOT", "1")
@@ -408,13 +416,7 @@ def test_store_setting_snapshots_every_asset_and_mismatch_names_checkout(tmp_pat
 def test_mismatch_without_a_snapshot_offers_no_checkout(tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
     """Snapshots are off by default: the fix of a changed upstream file then names re-materializing and turning
     snapshots on, never a 'tdprov checkout' that would fail."""
-    @provenance_asset
-    def plain() -> pd.DataFrame:
-        return FRAME.head(10)
-
-    @asset
-    def reader(plain: pd.DataFrame) -> None:
-        return None
+    plain, reader = plain_and_reader()
 
     store_uri = str(tmp_path / "store")
     result = materialize([plain], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
