@@ -233,7 +233,6 @@ class LineageIndex:
         query = digest_query(ref)
         if query is not None and (":" in query or self._digests_starting(query)):  # hex alone may be a name too
             ref = self.expand_digest(query)
-        self.check_version_ref(ref)
         named = self.datasets_named(ref)
         if len(named) > 1:
             raise several_datasets(given, [n.dataset for n in named], digest=ref == named[0].version)
@@ -246,27 +245,6 @@ class LineageIndex:
             f"no dataset or version '{ref}' in the recorded runs.",
             fix="pass a digest (blake3:...), a dataset name, or a dataset's version as PATH@DIGEST, as 'tdprov runs' shows them",
         )
-
-    def check_version_ref(self, ref: str) -> None:
-        """Refuse ``REF@DIGEST`` (``ref`` as a whole naming nothing) where ``REF`` names recorded datasets but
-        none has a version that ``DIGEST`` means (naming their versions, newest first), or where the digest prefix
-        begins several versions of one dataset."""
-        base, query = split_version(ref)
-        if query is None or self.namings(ref):
-            return
-        namings = sorted(self.namings(base), key=Naming.rank, reverse=True)
-        at: dict[tuple[str, str], dict[str, DatasetUse]] = {}
-        for n in namings:
-            if digest_starts(n.version, query):
-                at.setdefault((n.dataset.namespace, n.dataset.name), {})[n.version] = n.dataset
-        if namings and not at:
-            raise no_version_at(base, query, list(dict.fromkeys(n.dataset.label for n in namings)),
-                                [(n.dataset.label, n.version) for n in namings])
-        for versions in at.values():
-            if len(versions) > 1:
-                texts = [f"{d.label}@{v}" for v, d in versions.items()]
-                raise BadInputError(f"{query!r} begins {len(versions)} versions of {next(iter(versions.values())).label!r}: "
-                                    f"{quoted_list(texts, SHOWN_VERSIONS)}.", fix="pass more of the digest")
 
     def _digests_starting(self, query: str) -> set[str]:
         """Recorded versions and registered sources' digests that the digest query ``query`` means."""
@@ -313,12 +291,28 @@ class LineageIndex:
 
     def version_namings(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
         """:meth:`namings` of ``ref``; of ``REF@DIGEST`` (:func:`~prov_common.w3cprov.version_ref.split_version`), where
-        ``ref`` as a whole names nothing, those of ``REF`` at a version ``DIGEST`` means."""
+        ``ref`` as a whole names nothing, those of ``REF`` at a version ``DIGEST`` means. ``REF@DIGEST`` is refused
+        where ``REF`` names recorded datasets but none has a version that ``DIGEST`` means (naming their versions,
+        newest first), or where the digest prefix begins several versions of one dataset."""
         found = self.namings(ref, skip=skip)
         base, query = split_version(ref)
         if found or query is None:
             return found
-        return [n for n in self.namings(base, skip=skip) if digest_starts(n.version, query)]
+        namings = self.namings(base, skip=skip)
+        meant = [n for n in namings if digest_starts(n.version, query)]
+        if namings and not meant:
+            newest = sorted(namings, key=Naming.rank, reverse=True)
+            raise no_version_at(base, query, list(dict.fromkeys(n.dataset.label for n in newest)),
+                                [(n.dataset.label, n.version) for n in newest])
+        at: dict[tuple[str, str], dict[str, DatasetUse]] = {}
+        for n in sorted(meant, key=Naming.rank, reverse=True):
+            at.setdefault((n.dataset.namespace, n.dataset.name), {})[n.version] = n.dataset
+        for versions in at.values():
+            if len(versions) > 1:
+                texts = [f"{d.label}@{v}" for v, d in versions.items()]
+                raise BadInputError(f"{query!r} begins {len(versions)} versions of {next(iter(versions.values())).label!r}: "
+                                    f"{quoted_list(texts, SHOWN_VERSIONS)}.", fix="pass more of the digest")
+        return meant
 
     def datasets_named(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
         """The newest naming (as :meth:`newest_naming` picks it) of each dataset that ``ref`` names, newest first:
