@@ -8,6 +8,7 @@ and verifies them before they replace anything.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -345,7 +346,7 @@ def _commit(staged: list[tuple[Path, Path]]) -> None:
 
 def _make_folder(folder: Path) -> list[Path]:
     """Make ``folder`` and its missing parents; returns those made, outermost first."""
-    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
+    missing = list(itertools.takewhile(lambda f: not f.exists(), (folder, *folder.parents)))[::-1]
     folder.mkdir(parents=True, exist_ok=True)
     return missing
 
