@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
@@ -79,23 +79,26 @@ def _list_local(target: str) -> list[ShardRef]:
         _warn_if_file_name(target, os.path.lexists(target), sorted(rel for _, rel in refs))
     else:
         refs = []
-        for folder, dirs, files in os.walk(target):
-            dirs[:] = [d for d in dirs if d[:1] not in (".", "_")]
+        for folder, files in _walk(target):
             for name in files:
                 path = os.path.join(folder, name)
                 refs.append((path, Path(os.path.relpath(path, target)).as_posix()))
     return [_local_ref(p, rel) for p, rel in refs if not _hidden(rel)]
 
 
+def _walk(target: str) -> Iterator[tuple[str, list[str]]]:
+    """The folder ``target`` and those below it that are not hidden (names starting with '.' or '_'), each with the
+    names of its files."""
+    for folder, dirs, files in os.walk(target):
+        dirs[:] = [d for d in dirs if d[:1] not in (".", "_")]
+        yield folder, files
+
+
 def _local_folders(target: str) -> list[str]:
     """The folders whose entries a local folder or glob ``target`` lists: the folder and those below it that are
     not hidden, or every folder matching a leading part of the glob, from the part before its first wildcard."""
     if not has_wildcard(target):
-        folders = []
-        for folder, dirs, _ in os.walk(target):
-            dirs[:] = [d for d in dirs if d[:1] not in (".", "_")]
-            folders.append(folder)
-        return folders
+        return [folder for folder, _ in _walk(target)]
     base = _literal_prefix(target)
     parts = target[len(base):].split("/")[:-1]
     found = [base or "./"]
