@@ -34,12 +34,6 @@ def one_line(text: str) -> str:
     return text.translate(_LINE_ESCAPES)
 
 
-def shortened(text: str, width: int) -> str:
-    """``text`` in at most ``width`` characters: a longer one keeps its end (a job's or file's own name), shown cut by a
-    leading ``…``."""
-    return text if len(text) <= width else "…" + text[len(text) - width + 1:]
-
-
 class VisibleText:
     """A text stream that writes :func:`visible` text to the stream it wraps (everything else is that stream's)."""
 

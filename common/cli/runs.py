@@ -9,12 +9,13 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, recent_bundles
-from prov_common.cli._terminal import one_line, shortened
+from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
+from prov_common.text import shortened
 from prov_common.w3cprov.version_ref import pasted
 
 

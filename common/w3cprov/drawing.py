@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape as _escape
 
+from prov_common.text import shortened
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import RUN, LineageGraph, Node
 from prov_common.w3cprov.identity import dataset_label
@@ -84,7 +85,7 @@ def _fitted_lines(node: Node, max_width: float | None) -> list[str]:
         return lines
     factor = 1.0 if node.kind == RUN else 1.2
     keep = max(int((max_width - 2 * MARGIN - 2 * PAD_X * factor) / (CHAR_W * factor)), 8)
-    return [line if len(line) <= keep else "…" + line[-(keep - 1):] for line in lines]
+    return [shortened(line, keep) for line in lines]
 
 
 def _size(lines: list[str], kind: str) -> tuple[float, float]:

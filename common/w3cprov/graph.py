@@ -14,6 +14,7 @@ from prov.constants import PROV, PROV_LABEL, PROV_TYPE
 from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
+from prov_common.text import shortened
 from prov_common.w3cprov.events import whole_count
 from prov_common.w3cprov.identity import (
     COMPLETE,
@@ -30,6 +31,7 @@ from prov_common.w3cprov.serialize import merge_documents
 
 DATASET, VERSION, RUN = "dataset", "version", "run"
 USED, GENERATED = "used", "generated"
+LABEL_WIDTH = 40  # widest a node's name is shown (its end is kept)
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,6 @@ def _short(version: str, keep: int = 12) -> str:
     return version if len(version) <= 24 else version[:23] + "…"
 
 
-def _elide(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
-
-
 def _checks_once(results: list[tuple[str, str, bool]]) -> dict[bool, set[str]]:
     """Each check once: a Pandera schema's overall outcome (``pandera:<schema>``) is not a check of its own
     when the schema's checks are recorded, and the run-level ``test`` facet only repeats the Pandera facet's
@@ -178,14 +176,15 @@ class _Reader:
             name = _text(_first(dataset, TDPROV["name"])) if dataset else None
             shards = _first(record, TDPROV["shardCount"])
             namespace = _text(_first(dataset, TDPROV["namespace"])) if dataset else None
-            return Node(key, VERSION, f"{_elide(dataset_label(namespace, name) if name else '?')}\n{_short(version)}", dataset=name,
+            label = shortened(dataset_label(namespace, name) if name else "?", LABEL_WIDTH)
+            return Node(key, VERSION, f"{label}\n{_short(version)}", dataset=name,
                         namespace=namespace,
                         version=version, failed_checks=failed, passed_checks=passed,
                         shards=whole_count(shards))
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         namespace = _text(_first(record, TDPROV["namespace"])) if record else None
-        return Node(key, DATASET, _elide(dataset_label(namespace, name) if name else key), dataset=name,
+        return Node(key, DATASET, shortened(dataset_label(namespace, name) if name else key, LABEL_WIDTH), dataset=name,
                     namespace=namespace,
                     failed_checks=failed, passed_checks=passed)
 
@@ -195,7 +194,7 @@ class _Reader:
         state = _text(_first(record, TDPROV["state"]))
         started = record.get_startTime()
         ended = record.get_endTime()
-        return Node(key, RUN, f"{_elide(job)}\n{state or '?'}", job=job, run_id=_text(_first(record, TDPROV["runId"])),
+        return Node(key, RUN, f"{shortened(job, LABEL_WIDTH)}\n{state or '?'}", job=job, run_id=_text(_first(record, TDPROV["runId"])),
                     state=state, started=iso_z(started), ended=iso_z(ended))
 
     def is_data(self, key: str) -> bool:
