@@ -79,10 +79,12 @@ class Edge:
 
 @dataclass
 class LineageGraph:
-    """Nodes by id and the data-flow edges between them (sorted, unique)."""
+    """Nodes by id and the data-flow edges between them (sorted, unique). ``holders``: the datasets that hold each
+    version (:func:`content_holders`), as :func:`resolve_reads` found them (empty in a graph it did not make)."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
+    holders: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
     def incoming(self, node_id: str) -> list[Edge]:
         return [edge for edge in self.edges if edge.target == node_id]
@@ -237,7 +239,8 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     A run's input is recorded as the dataset at a version, with no generation; it is replaced by the
     generation of the same dataset at the same version that the run read, where a recorded run made
     one. Inputs no recorded run made stay as they are (origins). Then every data node learns the other
-    datasets that hold the same content (``also``): a fact to show, never an edge.
+    datasets that hold the same content (``also``): a fact to show, never an edge; the graph's ``holders`` keep
+    them by version.
     """
     generator = {edge.target: edge.source for edge in graph.edges if edge.kind == GENERATED}
     made: dict[VersionKey, list[str]] = defaultdict(list)
@@ -266,13 +269,14 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     nodes = {k: n for k, n in graph.nodes.items() if k in linked or n.kind == RUN}
     for key, reads in checked.items():  # a reader's validation of what it read (a Pandera operator) is of that version
         nodes[key] = _with_checks(nodes[key], reads)
-    holders = content_holders(LineageGraph(nodes, sorted(edges)))
+    ordered = sorted(edges)
+    holders = content_holders(LineageGraph(nodes, ordered))
     for key, node in nodes.items():
         if node.kind != RUN and node.version:
             here = (node.namespace or "", node.dataset or "")
             held = holders.get(normal_version(node.version), set())
             nodes[key] = replace(node, also=tuple(sorted(held - {here})) if here in held else ())
-    return LineageGraph(nodes=dict(sorted(nodes.items())), edges=sorted(edges))
+    return LineageGraph(nodes=dict(sorted(nodes.items())), edges=ordered, holders=holders)
 
 
 def content_holders(graph: LineageGraph) -> dict[str, set[tuple[str, str]]]:
@@ -293,4 +297,4 @@ def content_holders(graph: LineageGraph) -> dict[str, set[tuple[str, str]]]:
         key = version_key(node.namespace or "", node.dataset or "", node.version)
         if node.kind != RUN and node.version and holds_content(states.get(key, ()), key in read):
             holders[key[2]].add(key[:2])
-    return holders
+    return dict(holders)

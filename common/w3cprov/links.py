@@ -18,7 +18,7 @@ from collections import defaultdict
 from prov.model import ProvAlternate, ProvDocument
 
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, content_holders, lineage_graph
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import normal_version
 from prov_common.w3cprov.ids import TDPROV
 
@@ -69,7 +69,7 @@ def link_runs(document: ProvDocument) -> ProvDocument:
     """``document`` (the merged PROV of several runs) with the resolved reads and equal content stated; an
     ``alternateOf`` is stated once, and never of a version that holds no bytes (a refused write)."""
     graph = lineage_graph(document)
-    holders = content_holders(graph)
+    holders = graph.holders  # reads resolved
     document, stated = _without_alternates_of(document, _unheld(graph, holders))
     written = {edge.target for edge in graph.edges if edge.kind == GENERATED}
     outputs: dict[str, list[str]] = defaultdict(list)
