@@ -106,17 +106,21 @@ def _declares_categories(csv_dtypes: Mapping[str, Any] | None) -> bool:
 
 
 def hash_csv_stream(open_source: Opener, csv_dtypes: Mapping[str, Any] | None = None, *,
-                    granularity: Granularity = "column", block_rows: int = BLOCK_ROWS, chunk_rows: int | None = None
-                    ) -> TableDigest | None:
+                    granularity: Granularity = "column", block_rows: int = BLOCK_ROWS, chunk_rows: int | None = None,
+                    check_header: Callable[[pd.Index], None] | None = None) -> TableDigest | None:
     """Digest of ``pd.read_csv(source, dtype=csv_dtypes)``, read in chunks; None when the file is better read
-    whole (declared categoricals, whose categories pandas infers over the whole column; no rows)."""
+    whole (declared categoricals, whose categories pandas infers over the whole column; no rows).
+    ``check_header`` is given the columns of the first chunk, before anything is hashed (it may raise)."""
     if _declares_categories(csv_dtypes):
         return None
     log = _DtypeLog()
     hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
-    consistent = True
+    consistent, first = True, True
     try:
         for chunk in _chunks(open_source, csv_dtypes, chunk_rows):
+            if first and check_header is not None:
+                check_header(chunk.columns)
+            first = False
             cols = _columns(chunk)
             consistent = log.add(cols) and consistent
             if consistent:

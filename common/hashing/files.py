@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
@@ -108,30 +108,29 @@ def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, 
                     ) -> pa.Table | pd.DataFrame:
     """Read a table file whole, the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
     with _reading(path_or_uri, fmt), _sources(path_or_uri) as open_source:
-        if fmt == "csv":
-            _check_csv_dtypes(open_source, csv_dtypes, path_or_uri)
-        return _read_whole(open_source, fmt, csv_dtypes)
+        return _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
 
 
-def _check_csv_dtypes(open_source: PassOpener, csv_dtypes: Mapping[str, Any] | None, path_or_uri: str | Path) -> None:
-    """Refuse dtypes declared for columns the CSV's header lacks: ``pandas.read_csv`` ignores them, so a misspelt
+def _check_csv_dtypes(csv_dtypes: Mapping[str, Any] | None, header: Iterable[Any], path_or_uri: str | Path) -> None:
+    """Refuse dtypes declared for columns the CSV's ``header`` lacks: ``pandas.read_csv`` ignores them, so a misspelt
     name would give the digest of the undeclared reading."""
     if not csv_dtypes:
         return
     from prov_common.quality.samples import check_known_columns  # here: the quality package imports Pandera
 
-    with open_source() as source:
-        header = pd.read_csv(source, nrows=0).columns
     check_known_columns([str(name) for name in csv_dtypes], header, "--csv-dtype", str(path_or_uri))
 
 
-def _read_whole(open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None) -> pa.Table | pd.DataFrame:
+def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None
+                ) -> pa.Table | pd.DataFrame:
     with open_source() as source:
         if fmt == "parquet":
             return pq.read_table(source)
         if fmt == "jsonl":
             return pajson.read_json(source)
-        return pd.read_csv(source, dtype=csv_dtypes)
+        data = pd.read_csv(source, dtype=csv_dtypes)
+    _check_csv_dtypes(csv_dtypes, data.columns, path_or_uri)
+    return data
 
 
 def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None,
@@ -139,15 +138,15 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
     """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
     with _reading(path_or_uri, fmt):
         if fmt == "csv":
-            _check_csv_dtypes(open_source, csv_dtypes, path_or_uri)
             streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
-                                       block_rows=options["block_rows"])
+                                       block_rows=options["block_rows"],
+                                       check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
         else:
             streamed = hash_jsonl_stream(open_source, granularity=options["granularity"],
                                          block_rows=options["block_rows"])
         if streamed is not None:
             return streamed
-        data = _read_whole(open_source, fmt, csv_dtypes)
+        data = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
     if isinstance(data, pd.DataFrame):
         return hash_dataframe(data, **options)
     return hash_table(data, **options)
