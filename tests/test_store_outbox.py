@@ -150,8 +150,9 @@ def test_damaged_and_conflicting_entries_are_set_aside(tmp_path: Path) -> None:
     spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("c"))))
     report = outbox.flush(store)
     assert (report.delivered, report.failed, report.left) == (1, 2, 0) and not report.ok
-    assert any("runs/a/manifest.json" in e and "digest" in e for e in report.errors)
-    assert any("runs/b/prov.json" in e for e in report.errors)
+    assert any("runs/a/manifest.json" in e and "digest" in e for e in report.set_aside)
+    assert any("runs/b/prov.json" in e for e in report.set_aside)
+    assert report.errors == [] and report.unfiled == []  # the reasons are the notes in failed/, not errors
     assert sorted(p.name.endswith(".why.txt") for p in (outbox.spool_dir / "failed").iterdir()) == [False, False, True, True]
     assert not store.exists("runs/a/events.jsonl") or store.get("runs/a/events.jsonl") == _bundle("a")[0][1]
     assert store.exists("runs/c/manifest.json")

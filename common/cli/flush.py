@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ def check_spool(spool: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.store import Outbox, open_store
-    from prov_common.store.outbox import FAILED_DIR
+    from prov_common.store.outbox import WHY_SUFFIX
 
     if args.spool is not None:
         check_spool(args.spool)
@@ -50,56 +49,25 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store)
     remaining = len(outbox.pending())
-    failed_dir = outbox.spool_dir / FAILED_DIR
-    aside = set_aside(failed_dir, store.uri if store is not None else None)
-    count = max(len(aside), report.failed)  # (an entry that could not be moved is counted by the report)
+    failed_dir = outbox.failed_dir
+    aside = outbox.set_aside_entries(store.uri if store is not None else None)
+    count = len(aside) + report.stranded
     print(
         f"delivered {report.delivered} spooled entr{'y' if report.delivered == 1 else 'ies'} "
         f"({report.objects} objects, {report.written} new); {remaining} left in {outbox.spool_dir}"
         + (f"; {count} set aside in {failed_dir}" if count else "")
     )
-    notes = {entry.why for entry in aside}
-    for error in report.errors:
-        if error not in notes:  # a set-aside entry is named below, with its note
-            print(f"tdprov flush: {error}", file=sys.stderr)
+    for error in report.unfiled + report.errors:  # a set-aside entry with its note is named below
+        print(f"tdprov flush: {error}", file=sys.stderr)
     for entry in aside:
-        print(f"tdprov flush: set aside, never delivered: {entry.path.name} ({entry.what}): {entry.why}", file=sys.stderr)
+        what = runs_or_keys(entry.keys) if entry.keys is not None else f"header unreadable: {entry.unreadable}"
+        print(f"tdprov flush: set aside, never delivered: {entry.path.name} ({what}): {entry.why}", file=sys.stderr)
     if aside:
         print(f"tdprov flush: {len(aside)} entr{'y' if len(aside) == 1 else 'ies'} in {failed_dir} will not be delivered; "
-              "flush exits 1 until they are dealt with. Fix: read each entry's .why.txt; a run named there may have no bundle, "
-              "or one sealed elsewhere from its staged events ('tdprov verify RUN_ID'); keep a copy of the entry, then move "
-              f"it and its note out of {failed_dir}", file=sys.stderr)
+              f"flush exits 1 until they are dealt with. Fix: read each entry's {WHY_SUFFIX}; a run named there may have no "
+              "bundle, or one sealed elsewhere from its staged events ('tdprov verify RUN_ID'); keep a copy of the entry, "
+              f"then move it and its note out of {failed_dir}", file=sys.stderr)
     return 1 if remaining or count else 0
-
-
-@dataclass(frozen=True)
-class SetAside:
-    """An entry in ``<spool>/failed/``: ``what`` names its runs (or keys), ``why`` is its note."""
-
-    path: Path
-    what: str
-    why: str
-
-
-def set_aside(failed_dir: Path, store_uri: str | None = None) -> list[SetAside]:
-    """The entries set aside in ``failed_dir`` (those for ``store_uri`` and those whose header cannot be read, when given),
-    oldest first."""
-    from prov_common.store import spool
-
-    found = []
-    for path in spool.pending(failed_dir):
-        try:
-            if store_uri is not None and spool.read_store_uri(path) != store_uri:
-                continue
-            what = runs_or_keys(spool.read_keys(path))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            what = f"header unreadable: {exc}"
-        try:
-            why = path.with_name(path.name + ".why.txt").read_text(errors="replace").strip()
-        except OSError:
-            why = "(no .why.txt note)"
-        found.append(SetAside(path, what, why))
-    return found
 
 
 def runs_or_keys(keys: list[str], shown: int = 3) -> str:

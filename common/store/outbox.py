@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CLAIM = ".claim-"
 STALE_CLAIM_SECONDS = 900.0
 FAILED_DIR = "failed"
+WHY_SUFFIX = ".why.txt"  # an entry set aside in failed/ has its note beside it, ``<name>.why.txt``
 
 
 def default_spool_dir(settings: Settings | None = None) -> Path:
@@ -38,8 +39,11 @@ def default_spool_dir(settings: Settings | None = None) -> Path:
 
 @dataclass
 class FlushReport:
-    """What a flush did. ``left``: entries still spooled because the store is unavailable;
-    ``failed``: entries set aside in ``failed/`` (damaged, or refused by the store as a conflict)."""
+    """What a flush did. ``left``: entries still spooled because the store is unavailable (``errors`` says why);
+    ``failed``: entries set aside as undeliverable (damaged, or refused by the store as a conflict), each moved to
+    ``failed/`` with a note saying why (``set_aside``). ``unfiled``: the reasons no note in ``failed/`` holds (the
+    entry could not be moved there, or its note not written), each saying why not; ``stranded``: entries that
+    could not be moved there."""
 
     delivered: int = 0
     objects: int = 0
@@ -48,6 +52,9 @@ class FlushReport:
     failed: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
+    unfiled: list[str] = field(default_factory=list)
+    stranded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -71,6 +78,17 @@ class DeliveryResult:
     @property
     def ok(self) -> bool:
         return not self.spooled
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """An entry in ``<spool>/failed/``: the ``keys`` of its objects (None when its header cannot be read:
+    ``unreadable`` says why) and ``why``, its note."""
+
+    path: Path
+    keys: list[str] | None
+    unreadable: str
+    why: str
 
 
 class Outbox:
@@ -206,19 +224,47 @@ class Outbox:
         report.written += written
         return "delivered"
 
+    @property
+    def failed_dir(self) -> Path:
+        """Where entries that can never be delivered are set aside, each with its note."""
+        return self.spool_dir / FAILED_DIR
+
     def _set_aside(self, path: Path, report: FlushReport, why: str) -> None:
         """Move an entry that can never be delivered to ``failed/`` with a note, and report it."""
-        failed = self.spool_dir / FAILED_DIR
+        failed = self.failed_dir
+        moved = False
         try:
             failed.mkdir(exist_ok=True, mode=0o700)
             name = path.name.split(CLAIM)[0]
             os.rename(path, failed / name)
-            (failed / f"{name}.why.txt").write_text(why + "\n")
+            moved = True
+            (failed / f"{name}{WHY_SUFFIX}").write_text(why + "\n")
         except OSError as exc:
             why += f" (could not move it to {failed}: {exc})"
+            report.unfiled.append(why)
+            report.stranded += not moved
         report.failed += 1
-        report.errors.append(why)
+        report.set_aside.append(why)
         log.error("tdprov: %s", why)
+
+    def set_aside_entries(self, store_uri: str | None = None) -> list[SetAside]:
+        """The entries set aside in ``failed/`` (those for ``store_uri`` and those whose header cannot be read,
+        when given), oldest first, each with its note."""
+        found = []
+        for path in spool.pending(self.failed_dir):
+            keys, unreadable = None, ""
+            try:
+                if store_uri is not None and spool.read_store_uri(path) != store_uri:
+                    continue
+                keys = spool.read_keys(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                unreadable = str(exc)
+            try:
+                why = path.with_name(path.name + WHY_SUFFIX).read_text(errors="replace").strip()
+            except OSError:
+                why = f"(no {WHY_SUFFIX} note)"
+            found.append(SetAside(path, keys, unreadable, why))
+        return found
 
     def _claims(self) -> list[Path]:
         try:
