@@ -69,7 +69,6 @@ def hashed_ref(lineage: Any, ref: DatasetRef, table: Any, granularity: str) -> D
     """``ref`` with the digest of ``table`` (a DataFrame, or an Arrow table as read from a file); at row
     granularity its row set is attached to the task's bundle."""
     import pyarrow as pa
-    from prov_common.bundle.attachments import AttachmentConflict
     from prov_common.hashing import hash_dataframe, hash_table
     from prov_common.rowset import row_set_of, without_rows
 
@@ -78,29 +77,21 @@ def hashed_ref(lineage: Any, ref: DatasetRef, table: Any, granularity: str) -> D
     if granularity != "row":
         return dataclasses.replace(ref, digest=digest)
     row_set = row_set_of(digest, ref.namespace, ref.name)
-    try:
-        lineage.attachments.add(row_set.path, row_set.data, ref.namespace, ref.name)
-    except AttachmentConflict as exc:  # recorded without its row set: never under another version's file
-        log.warning("tdprov: %s", exc)
-        return dataclasses.replace(ref, digest=without_rows(digest))
+    if not lineage.attachments.add_or_warn(row_set.path, row_set.data, ref.namespace, ref.name, log.warning):
+        return dataclasses.replace(ref, digest=without_rows(digest))  # without its row set: never another's file
     return dataclasses.replace(ref, digest=without_rows(digest), row_digests_file=row_set.path, rows_root=row_set.root)
 
 
 def attach_row_sets(attachments: Any, captures: list[Any]) -> list[Any]:
     """Add the row sets of ``captures`` (``DatasetCapture``) to ``attachments`` (an ``Attachments``); returns the
     captures, one whose row set is refused (another content under its path) without it, with a warning."""
-    from prov_common.bundle.attachments import AttachmentConflict
-
     from prov_airflow.capture import dataset_key
 
     kept = []
     for capture in captures:
-        if capture.row_set is not None:
-            try:
-                attachments.add(capture.row_set.path, capture.row_set.data, *dataset_key(capture.uri))
-            except AttachmentConflict as exc:
-                log.warning("tdprov: %s", exc)
-                capture = dataclasses.replace(capture, row_set=None)
+        if capture.row_set is not None and not attachments.add_or_warn(
+                capture.row_set.path, capture.row_set.data, *dataset_key(capture.uri), log.warning):
+            capture = dataclasses.replace(capture, row_set=None)
         kept.append(capture)
     return kept
 

@@ -24,7 +24,7 @@ from dagster import InputContext, OutputContext
 
 from openlineage.client import OpenLineageClient
 
-from prov_common.bundle import AttachmentConflict, Attachments, layout
+from prov_common.bundle import Attachments, layout
 from prov_common.config import Settings
 from prov_dagster import _compat
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
@@ -181,14 +181,7 @@ class StepRun:
 
     def _added(self, path: str, data: bytes, record: DatasetRecord) -> bool:
         """Whether ``data`` is the run's attachment ``path`` now (refused: a warning, raised in strict mode)."""
-        try:
-            self.attached.add(path, data, *record.dataset)
-        except AttachmentConflict as exc:
-            if self.recorder.settings.strict:
-                raise
-            log.warning("tdprov: %s", exc)
-            return False
-        return True
+        return self.attached.add_or_warn(path, data, *record.dataset, log.warning, strict=self.recorder.settings.strict)
 
 
 class Recorder:

@@ -5,6 +5,8 @@ version) is kept once; other content under a path taken is refused, naming both 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prov_common.errors import BadInputError
 
 
@@ -47,3 +49,17 @@ class Attachments(dict[str, bytes]):
         self.setdefault(path, data)
         self.owners.setdefault(path, owner)
         return path
+
+    def add_or_warn(self, path: str, data: bytes | bytearray, namespace: str, name: str,
+                    warn: Callable[..., object], *, strict: bool = False) -> bool:
+        """Whether ``data`` is the attachment ``path`` now: as :meth:`add`, but a conflict is passed to ``warn``
+        (a logger's ``warning``, as ``warn("tdprov: %s", conflict)``) and gives ``False``, or is raised when
+        ``strict``."""
+        try:
+            self.add(path, data, namespace, name)
+        except AttachmentConflict as exc:
+            if strict:
+                raise
+            warn("tdprov: %s", exc)
+            return False
+        return True

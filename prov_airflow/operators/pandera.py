@@ -44,7 +44,7 @@ def validate_into(lineage: Any, table: Table, schema: Any, ref: DatasetRef, on_f
                   granularity: str = "column") -> Any:
     """Hash ``table`` as read and validate it as a DataFrame; add the dataset (digest, quality, masked
     samples; its row set at row granularity) to ``lineage``; returns the result."""
-    from prov_common.bundle import AttachmentConflict, samples_path
+    from prov_common.bundle import samples_path
 
     ref = hashed_ref(lineage, ref, table, granularity)
     digest = ref.digest
@@ -52,12 +52,10 @@ def validate_into(lineage: Any, table: Table, schema: Any, ref: DatasetRef, on_f
     result = samples.mask(result, digest.digest, uri, log)
     samples_file = None
     if result.has_samples:
-        try:
-            samples_file = lineage.attachments.add(samples_path(ref.namespace, ref.name, version=digest.digest),
-                                                   result.samples_parquet(),
-                                                   ref.namespace, ref.name)
-        except AttachmentConflict as exc:  # the result is recorded; its samples are not, never over others'
-            log.warning("tdprov: %s", exc)
+        path = samples_path(ref.namespace, ref.name, version=digest.digest)
+        # refused: the result is recorded, its samples are not, never over others'
+        if lineage.attachments.add_or_warn(path, result.samples_parquet(), ref.namespace, ref.name, log.warning):
+            samples_file = path
     ref = dataclasses.replace(ref, digest=digest, quality=result, samples_file=samples_file,
                               severity="error" if on_failure == "fail" else "warn")
     (lineage.outputs if output else lineage.inputs).append(ref)
