@@ -15,7 +15,6 @@ from openlineage.client.event_v2 import RunEvent
 from openlineage.client.facet_v2 import dataset_version_dataset, job_type_job, symlinks_dataset
 
 from prov_common import PRODUCER
-from prov_common.bundle.layout import samples_path
 from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.events import ParentRef, build_run_event
@@ -66,13 +65,12 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
     quality = record.quality
-    has_samples = quality is not None and quality.has_samples
     return DatasetRef(
         namespace=ds_namespace,
         name=ds_name,
         digest=record.digest,
         quality=quality,
-        samples_file=samples_path(ds_namespace, ds_name, record.name, record.version_id) if has_samples else None,
+        samples_file=record.samples_file,
         severity=("error" if failed else "warn") if quality is not None else None,
         row_digests_file=record.row_set.path if record.row_set is not None else None,
         rows_root=record.row_set.root if record.row_set is not None else None,

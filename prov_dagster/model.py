@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from prov_common.bundle.layout import samples_path
 from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
@@ -32,6 +33,13 @@ class DatasetRecord:
     def dataset(self) -> tuple[str, str]:
         """The (namespace, name) the dataset is named by: its own, else where an asset's data lives."""
         return (self.namespace, self.name) if self.namespace is not None else located_dataset(self.uri, self.name)
+
+    @property
+    def samples_file(self) -> str | None:
+        """The bundle path of its failure samples (``None``: it has none), as its facet names and its run attaches."""
+        if self.quality is None or not self.quality.has_samples:
+            return None
+        return samples_path(*self.dataset, self.name, self.version_id)
 
 
 @dataclass(frozen=True)

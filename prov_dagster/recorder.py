@@ -164,10 +164,9 @@ class StepRun:
     def _attach(self, record: DatasetRecord, attachments: list[tuple[str, bytes]]) -> DatasetRecord:
         """``record`` with its failure samples and row set added to the run's (and to ``attachments``); one refused
         (another content of this run holds its path) is left out of the record too, so no facet names other bytes."""
-        namespace, name = record.dataset
-        quality = record.quality
-        if quality is not None and quality.has_samples:
-            path, data = layout.samples_path(namespace, name, record.name, record.version_id), quality.samples_parquet()
+        quality, path = record.quality, record.samples_file
+        if quality is not None and path is not None:
+            data = quality.samples_parquet()
             if self._added(path, data, record):
                 attachments.append((path, data))
             else:
