@@ -39,15 +39,15 @@ class DeclaredDeps:
         missing = [key for key in self.keys if dataset_name(key) not in named]
         if not missing:
             return []
-        places = {_dataset(r) for r in inputs}
+        places = {r.dataset for r in inputs}
         out = []
         for key in missing:
             for record in self._versions(key):
-                if _dataset(record) in places:
+                if record.dataset in places:
                     continue  # recorded already by its location (record(inputs=[path]))
                 if record.version is None:
                     self.step_context.log.warning(_unversioned(self.step_context.step.key, record))
-                places.add(_dataset(record))
+                places.add(record.dataset)
                 out.append(record)
         return out
 
@@ -110,11 +110,6 @@ def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any])
 def _text(value: Any) -> str | None:
     found = getattr(value, "value", value)
     return str(found) if found else None
-
-
-def _dataset(record: DatasetRecord) -> tuple[str, str]:
-    """The (namespace, name) a record's dataset is named by (see :func:`prov_dagster.events.dataset_ref`)."""
-    return record.dataset
 
 
 def _unversioned(step_key: str, record: DatasetRecord) -> str:
