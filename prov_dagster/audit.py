@@ -35,7 +35,7 @@ from prov_common.audit.memory import KnownCheckpoint, store_id
 from prov_common.audit.remember import recorded_checkpoint, witness_record
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.canonical_json import loads
-from prov_common.audit.access import READ_ONLY_FIX
+from prov_common.audit.access import READ_ONLY_FIX, ReadOnlyTerms, require_report_dir
 from prov_common.errors import BadInputError, StoreError, TdprovError
 from prov_common.store import open_store
 from prov_common.store.factory import local_store_path
@@ -73,17 +73,15 @@ class AuditConfig(Config):
 
 CONFIG_AT = f"the {AUDIT_OP_NAME} op's config (ops: {AUDIT_OP_NAME}: config:)"
 READ_ONLY_CONFIG = f"read_only: true and report_dir: DIR in {CONFIG_AT}"
+CONFIG_TERMS = ReadOnlyTerms("read_only", "accept_checkpoint", f"set report_dir to a folder in {CONFIG_AT}",
+                             f"read_only: false in {CONFIG_AT}")
 
 
 def check_config(config: AuditConfig) -> None:
     """Refuse settings the audit could not carry out, before it starts, naming the setting and the fix
     (:class:`BadInputError`)."""
-    if config.read_only and not config.report_dir:
-        raise BadInputError("read_only: a read-only audit writes its report and signed record to a folder, not into the "
-                            "store, and report_dir is not set.", fix=f"set report_dir to a folder in {CONFIG_AT}")
-    if config.read_only and config.accept_checkpoint is not None:
-        raise BadInputError("accept_checkpoint records a resolution in the store, which a read_only audit does not write.",
-                            fix=f"accept the store's log with an audit that can write it (read_only: false in {CONFIG_AT})")
+    if config.read_only:
+        require_report_dir(config.report_dir or None, config.accept_checkpoint, terms=CONFIG_TERMS)
     if config.report_dir:
         _require_folder("report_dir", config.report_dir, "the folder for report.json and report.html",
                         fix=f"set report_dir to a folder in {CONFIG_AT}, or leave it out to write the report into the store")

@@ -3,6 +3,7 @@ with a key whose audit objects the audits of this store count; or nothing in the
 for an auditor with read access)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +46,33 @@ def require_auditor_key(signer: SigningKey, auditor_trust: TrustStore) -> None:
             f"(TDPROV_SIGNING_KEY); or audit without writing: 'tdprov audit {READ_ONLY_FIX}'")
 
 
-def require_report_dir(report_dir: object, accept_checkpoint: str | None, accept_findings: object = ()) -> None:
-    """A read-only audit writes its report and record to a folder, and records no resolution or acceptance."""
+@dataclass(frozen=True)
+class ReadOnlyTerms:
+    """How the read-only audit's refusals name its settings: the CLI's flags (:data:`CLI_TERMS`), or a caller's own."""
+
+    read_only: str  # the read-only setting
+    accept_checkpoint: str  # the setting that accepts the store's log
+    set_report: str  # how to give the report folder (a fix)
+    writing: str  # how to run an audit that writes the store (in parentheses)
+
+
+CLI_TERMS = ReadOnlyTerms("--read-only", "--accept-checkpoint",
+                          f"pass --report DIR with --read-only ('tdprov audit {READ_ONLY_FIX}')", "without --read-only")
+
+
+def require_report_dir(report_dir: object, accept_checkpoint: str | None, accept_findings: object = (),
+                       terms: ReadOnlyTerms = CLI_TERMS) -> None:
+    """A read-only audit writes its report and record to a folder, and records no resolution or acceptance
+    (:class:`BadInputError` naming the setting as ``terms`` does)."""
     if report_dir is None:
-        raise BadInputError("a read-only audit writes its report and signed record to a folder, not into the store: "
-                            "report_dir is needed.", fix=f"pass --report DIR with --read-only ('tdprov audit {READ_ONLY_FIX}')")
+        raise BadInputError(f"{terms.read_only}: a read-only audit writes its report and signed record to a folder, not into "
+                            "the store, and report_dir is not set.", fix=terms.set_report)
     if accept_checkpoint is not None:
-        raise BadInputError("--accept-checkpoint records a resolution in the store, which a read-only audit does not write.",
-                            fix="accept the store's log with an audit that can write it (without --read-only)")
+        raise BadInputError(f"{terms.accept_checkpoint} records a resolution in the store, which a read-only audit does not "
+                            "write.", fix=f"accept the store's log with an audit that can write it ({terms.writing})")
     if accept_findings:
         raise BadInputError("--accept-finding records a person's acceptance in the store, which a read-only audit does not write.",
-                            fix="accept the findings with an audit that can write the store (without --read-only)")
+                            fix=f"accept the findings with an audit that can write the store ({terms.writing})")
 
 
 class ReadOnlyStore:
@@ -85,4 +102,5 @@ def not_logged(count: int) -> str:
     return f"{count} bundle(s) not yet logged: examined, not logged (read-only audit)"
 
 
-__all__ = ["ReadOnlyStore", "WRITTEN_PREFIXES", "not_logged", "require_auditor_key", "require_report_dir", "require_write_access"]
+__all__ = ["CLI_TERMS", "ReadOnlyStore", "ReadOnlyTerms", "WRITTEN_PREFIXES", "not_logged", "require_auditor_key",
+           "require_report_dir", "require_write_access"]
