@@ -105,7 +105,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             failure = _quality_error(place, quality)
             bundle = step.fail(failed_output=record, error=failure)
             error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
-            raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle, step.recorder.problem(), step.recorder.spooled())) from error
+            raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle, step.recorder.status())) from error
         location.write_sidecar(place.relpath, {**owner, "digest": record.version_id, "run": step.ol_run_id,
                                                **_sidecar_flags(place, flagged)})
         if wants_snapshot(self, wants.snapshot):
@@ -116,7 +116,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             _compat.set_output_data_version(context, place.asset_key, record.version_id)
         bundle = step.output(record, output_name=context.name, expected=_expected(context, step.recorder))
         recorder_for(self).after_delivery(free_replaced)  # the previous version's blocks, once the record is sealed
-        context.add_output_metadata({**output_metadata(record, wants.policy, bundle, step.recorder.problem(), step.recorder.spooled()), **flags_metadata(flagged)})
+        context.add_output_metadata({**output_metadata(record, wants.policy, bundle, step.recorder.status()), **flags_metadata(flagged)})
 
     def _graph_reads(self, context: OutputContext, step: Any) -> set[str]:
         """An asset written by an op inside a graph: add to the step's run what the graph's other steps read

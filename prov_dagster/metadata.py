@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pandera.pandas as pa
@@ -13,7 +12,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.shard_model import extent_counts
 from prov_common.quality import load_schema
 from prov_dagster.links import location_link
-from prov_dagster.model import DatasetRecord
+from prov_dagster.model import BundleStatus, DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
 
 SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
@@ -33,8 +32,7 @@ _COLUMN_TABLE_SCHEMA = TableSchema(
 )
 
 
-def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: str | None = None,
-                    spooled: Path | None = None) -> dict[str, Any]:
+def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: BundleStatus) -> dict[str, Any]:
     """Digest, per-column digests, rows, schema, Pandera outcome, data and bundle locations (see :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
@@ -53,7 +51,7 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, problem: st
     if record.quality is not None:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
-    meta.update(bundle_metadata(bundle, problem, spooled))
+    meta.update(bundle_metadata(bundle, status))
     return meta
 
 
@@ -62,17 +60,18 @@ def data_location(uri: str) -> Any:
     return MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
 
 
-def bundle_metadata(bundle: str, problem: str | None, spooled: Path | None = None) -> dict[str, Any]:
-    """``tdprov/bundle``: a link to the bundle a step's run is sealed in; when none can be (``problem``: why),
-    ``tdprov/recorded`` false and ``tdprov/not_recorded`` with the reason, never a link to nothing. While the
-    records wait in the spool folder ``spooled`` (the store was unreachable), ``tdprov/spooled`` says so and what
-    delivers them."""
-    if problem is not None:
-        return {RECORDED_KEY: MetadataValue.bool(False), NOT_RECORDED_KEY: MetadataValue.text(problem)}
+def bundle_metadata(bundle: str, status: BundleStatus) -> dict[str, Any]:
+    """``tdprov/bundle``: a link to the bundle a step's run is sealed in; when none can be (``status.problem``:
+    why), ``tdprov/recorded`` false and ``tdprov/not_recorded`` with the reason, never a link to nothing. While the
+    records wait in the spool folder ``status.spooled`` (the store was unreachable), ``tdprov/spooled`` says so
+    and what delivers them."""
+    if status.problem is not None:
+        return {RECORDED_KEY: MetadataValue.bool(False), NOT_RECORDED_KEY: MetadataValue.text(status.problem)}
     meta = {BUNDLE_KEY: location_link(bundle)}
-    if spooled is not None:
+    if status.spooled is not None:
         meta[SPOOLED_KEY] = MetadataValue.text(
-            f"the store was unreachable: this run's records wait in the spool {spooled} and the bundle is not at the link yet; "
+            f"the store was unreachable: this run's records wait in the spool {status.spooled} and the bundle is not at the "
+            "link yet; "
             "the next tdprov write or 'tdprov flush' (with the same TDPROV_SPOOL) delivers them")
     return meta
 

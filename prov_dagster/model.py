@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from prov_common.bundle.layout import samples_path
 from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
@@ -40,6 +41,15 @@ class DatasetRecord:
         if self.quality is None or not self.quality.has_samples:
             return None
         return samples_path(*self.dataset, self.name, self.version_id)
+
+
+@dataclass(frozen=True)
+class BundleStatus:
+    """Whether a step's bundle can be sealed, as a write finds it: ``problem`` says why not (then ``spooled`` is
+    ``None``); ``spooled`` is the spool folder while its records wait there (the store was unreachable)."""
+
+    problem: str | None = None
+    spooled: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from prov_dagster import _compat
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
-from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
 from prov_dagster.transport import bundle_location, make_transport
 
 log = logging.getLogger(__name__)
@@ -344,12 +344,17 @@ class Recorder:
                 self._problem = str(exc) or type(exc).__name__
         return self._problem
 
+    def status(self) -> BundleStatus:
+        """Whether bundles can be sealed now (:meth:`problem`, read once) and, when they can, whether records wait
+        in the spool (:meth:`spooled`); what a write's metadata shows of its bundle."""
+        problem = self.problem()
+        return BundleStatus(problem=problem, spooled=self.spooled() if problem is None else None)
+
     def spooled(self) -> Path | None:
         """The spool folder when records for this recorder's store wait in it (the store was unreachable as they were
         delivered: the next write or 'tdprov flush' delivers them, and a bundle link points at nothing till then),
-        else None. Reads only the local spool; says nothing of deliveries still under way."""
-        if self.problem() is not None:
-            return None
+        else None. Reads only the local spool; says nothing of deliveries still under way. Only when :meth:`problem`
+        is None (it opens the store)."""
         transport = self.transport()
         return transport.outbox.spool_dir if transport.outbox.holds(transport.store.uri) else None
 

@@ -87,17 +87,18 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         for record in written:
             step.outputs.append(record)
         bundle = step.complete()
-        recorder_for(self).wait()  # the bundle is written when record() returns
+        recorder = recorder_for(self)
+        recorder.wait()  # the bundle is written when record() returns
         digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
         version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
         metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
-        problem = recorder_for(self).problem()
-        metadata.update(bundle_metadata(bundle, problem, recorder_for(self).spooled()))
-        return Recorded(digests=digests, bundle=None if problem else bundle, data_version=version, metadata=metadata,
-                        problem=problem)
+        status = recorder.status()
+        metadata.update(bundle_metadata(bundle, status))
+        return Recorded(digests=digests, bundle=None if status.problem else bundle, data_version=version, metadata=metadata,
+                        problem=status.problem)
 
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)
