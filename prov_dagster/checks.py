@@ -62,10 +62,10 @@ def _pandera_check(key: AssetKey, wants: AssetProvenance, *, partitioned: bool) 
 def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
     """The check result for the latest materialization of ``key`` from its recorded Pandera outcome."""
     records = instance.fetch_materializations(key, limit=1).records
-    if not records or _recorded(records[0]) is None:
+    result = _recorded(records[0]) if records else None
+    if result is None:
         return _not_recorded(key, severity)
-    result = _recorded(records[0])
-    return AssetCheckResult(passed=bool(result.get("passed")), severity=severity, metadata=_result_metadata(records[0]))
+    return AssetCheckResult(passed=bool(result.get("passed")), severity=severity, metadata=_result_metadata(records[0], result))
 
 
 def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity, *,
@@ -80,11 +80,13 @@ def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckS
     latest = _latest_by_partition(instance, key)
     if not latest:
         return _not_recorded(key, severity)
-    failed = sorted(p for p, r in latest.items() if _recorded(r) is not None and not _recorded(r).get("passed"))
-    unrecorded = sorted(p for p, r in latest.items() if _recorded(r) is None)
+    results = {p: _recorded(r) for p, r in latest.items()}
+    failed = sorted(p for p, result in results.items() if result is not None and not result.get("passed"))
+    unrecorded = sorted(p for p, result in results.items() if result is None)
     bad = sorted({*failed, *unrecorded})
     shown = latest[bad[0]] if bad else max(latest.values(), key=lambda r: r.storage_id)
-    metadata = _result_metadata(shown) if _recorded(shown) is not None else {}
+    shown_result = results[shown.partition_key]
+    metadata = _result_metadata(shown, shown_result) if shown_result is not None else {}
     metadata.update({
         "partition": MetadataValue.text(str(shown.partition_key)),
         "partitions_checked": MetadataValue.int(len(latest)),
@@ -139,9 +141,9 @@ def _not_recorded(key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResu
     )
 
 
-def _result_metadata(record: Any) -> dict[str, Any]:
-    """The check metadata for a materialization record that holds a recorded Pandera result."""
-    mat, result = record.asset_materialization, _recorded(record)
+def _result_metadata(record: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """The check metadata for a materialization record and the Pandera result recorded on it."""
+    mat = record.asset_materialization
     metadata: dict[str, Any] = {
         "schema": MetadataValue.text(str(result.get("schemaName"))),
         "schema_digest": MetadataValue.text(str(result.get("schemaDigest"))),
