@@ -89,8 +89,9 @@ def provenance_store_sensor(context: SensorEvaluationContext, provenance: Proven
     order, and remembers the bundles it took there. The audit itself is incremental (it starts from the log's
     last checkpoint). A store location where nothing is skips with a reason that says so."""
     store = open_store(settings=provenance.settings())
-    new, watch = watch_index(store, IndexWatch.parse(context.cursor), MAX_BUNDLES_PER_TICK)
-    if watch != IndexWatch.parse(context.cursor):
+    cursor = IndexWatch.parse(context.cursor)
+    new, watch = watch_index(store, cursor, MAX_BUNDLES_PER_TICK)
+    if watch != cursor:
         context.update_cursor(watch.to_text())
     if new:
         return RunRequest(run_key=new[-1], tags={"tdprov/new_bundles": str(len(new))})
