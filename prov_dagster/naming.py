@@ -25,7 +25,15 @@ from prov_dagster.storage import NAME_ADDED_BYTES, NAME_MAX_BYTES
 
 DEFAULT_NAMESPACE = "dagster://default"
 DATA_SUFFIX = ".parquet"
-MAX_FILE_SEGMENT_BYTES = NAME_MAX_BYTES - NAME_ADDED_BYTES - len(DATA_SUFFIX)
+
+
+def _file_segment_bytes(suffix: str = DATA_SUFFIX) -> int:
+    """Bytes the last segment of a data file's path ending in ``suffix`` may hold: the longest file name less
+    ``suffix`` and the temporary names written beside the file."""
+    return NAME_MAX_BYTES - NAME_ADDED_BYTES - len(suffix.encode())
+
+
+MAX_FILE_SEGMENT_BYTES = _file_segment_bytes()
 """Bytes the last segment of a data file's path (percent-encoded, in UTF-8) may hold: the longest file name less
 the suffix and the temporary names written beside the file (225); a folder segment may hold ``NAME_MAX_BYTES``."""
 _RUN_NAMESPACE = uuid.UUID("6b1c7e44-2f0a-5d7e-9a57-7464707276a1")
@@ -114,7 +122,7 @@ def _fitting_path(parts: Sequence[str], suffix: str, what: str) -> str:
     before anything is written (the write failed half-way with 'File name too long')."""
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        room = NAME_MAX_BYTES - (len(suffix.encode()) + NAME_ADDED_BYTES if last else 0)
+        room = _file_segment_bytes(suffix) if last else NAME_MAX_BYTES
         size = len(part.encode("utf-8", "surrogatepass"))
         if size > room:
             beside = f", leaving room for {suffix!r} and the temporary files written beside it" if last else ""
