@@ -13,8 +13,9 @@ Nothing here reads the Dagster instance for a step whose upstream assets were al
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
@@ -40,9 +41,10 @@ class DeclaredDeps:
         if not missing:
             return []
         places = {r.dataset for r in inputs}
+        started = cache(partial(_step_started, self.step_context))  # read once, for the first partitioned upstream
         out = []
         for key in missing:
-            for record in self._versions(key):
+            for record in self._versions(key, started):
                 if record.dataset in places:
                     continue  # recorded already by its location (record(inputs=[path]))
                 if record.version is None:
@@ -51,12 +53,14 @@ class DeclaredDeps:
                 out.append(record)
         return out
 
-    def _versions(self, key: AssetKey) -> list[DatasetRecord]:
+    def _versions(self, key: AssetKey, started: Callable[[], int | None]) -> list[DatasetRecord]:
+        """The versions of ``key`` the step used; ``started`` gives the step's STEP_START storage id (a partitioned
+        upstream's latest materialization before it)."""
         instance = self.step_context.instance
         partitions = _compat.upstream_partitions(self.step_context, key)
         if partitions is not None:
-            started = _step_started(self.step_context)
-            return [_declared(key, partition, latest_metadata(instance, key, partition, before=started))
+            before = started()
+            return [_declared(key, partition, latest_metadata(instance, key, partition, before=before))
                     for partition in partitions]
         pointer = _compat.upstream_pointer(self.step_context, key)
         return [_declared(key, None, _event_metadata(instance, key, *pointer) if pointer is not None else {})]
