@@ -6,9 +6,12 @@ class TdprovError(Exception):
     """Base of every deliberate tdprov error.
 
     ``what`` says what is wrong (naming the object, column, field or file); ``fix`` says what to do.
+    ``subject``: the key of the stored object the failure is in, set where an object is read to verify another
+    (a checkpoint read for the leaf batch, catalog or state bound to it), so that the other is not blamed.
     """
 
     exit_code = 2
+    subject: str | None = None
 
     def __init__(self, what: str, fix: str | None = None) -> None:
         self.what = what

@@ -26,7 +26,7 @@ from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
 from prov_common.hashing.raw import blake3_digest
 
-from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal
 
 
 def _audit(pipe: Pipeline, **kw):
@@ -229,6 +229,33 @@ def copy_another_stores_lookup_object(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, "another store's"
 
 
+def _lookup_of(name: str, tag: str) -> str:
+    from prov_common.audit.generated import generated_key
+
+    return generated_key("file", name, digest(tag))
+
+
+def flip_lookup_object_the_last_audit_wrote(s: Store) -> tuple[str, str, str]:
+    """The lookup object the last audit wrote after its listing (its fingerprint not yet known), changed before the
+    next listing: the auditor pinned its digest when it wrote it."""
+    key = _lookup_of("/data/last.parquet", "last")
+    flip_byte(s.uri, key)
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is not the object this auditor wrote"
+
+
+def flip_lookup_object_the_last_audit_wrote_full(s: Store) -> tuple[str, str, str]:
+    flip_lookup_object_the_last_audit_wrote(s)
+    return "full", CHECK_INVENTORY, "is not the object this auditor wrote"
+
+
+def copy_a_lookup_object_over_the_one_the_last_audit_wrote(s: Store) -> tuple[str, str, str]:
+    """An older lookup object of this store (validly signed, of this log) copied under the key of the version the last
+    audit wrote the lookup of."""
+    key = _lookup_of("/data/last.parquet", "last")
+    raw_write(s.uri, key, raw_read(s.uri, _lookup_of("/data/extra.parquet", "extra")))
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is not the object this auditor wrote"
+
+
 def inject_leaf_batch_after_the_head(s: Store) -> tuple[str, str, str]:
     """A batch after the newest checkpoint naming a run that does not exist: no checkpoint signs it."""
     size = int(s.newest(CHECKPOINTS_PREFIX).rsplit("/", 1)[1].removesuffix(".json"))
@@ -270,6 +297,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
     truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, copy_another_stores_lookup_object,
+    flip_lookup_object_the_last_audit_wrote, flip_lookup_object_the_last_audit_wrote_full, copy_a_lookup_object_over_the_one_the_last_audit_wrote,
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit,
@@ -291,6 +319,44 @@ def test_attack_is_found_and_stays_found(store_uri: str, attack: Callable[[Store
         assert [f for f in result.check(check).errors if words in f.what], (attempt, words, shown)
     if check == CHECK_LOG and mode == "default":  # a gap: no checkpoint was written over it
         assert len(s.keys(CHECKPOINTS_PREFIX)) <= size_before or attack is wipe_log_and_audit
+
+
+def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(store_uri: str) -> None:
+    """The checkpoint the last audit wrote, changed before the next listing: it is the finding (once in the log check,
+    once in the inventory), not the leaf batch and catalog segment read through it, which nobody changed; restored, the
+    store is clean again and those objects are taken."""
+    s = Store(store_uri)
+    key = s.newest(CHECKPOINTS_PREFIX)
+    good = raw_read(s.uri, key)
+    flip_byte(s.uri, key)
+    for full in (False, False, True):
+        result = _audit(s.pipe, full=full)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+        log = [(f.object, f.what) for f in result.check(CHECK_LOG).errors]
+        assert log and len(log) == len(set(log)) and {o for o, _ in log} == {key}, shown
+        assert {f.object for f in result.check(CHECK_INVENTORY).errors} == {key}, shown
+    raw_write(s.uri, key, good)
+    assert _audit(s.pipe).clean
+    truncate_newest_leaf_batch(s)  # taken while the checkpoint was restored: now a known object that changed
+    again = _audit(s.pipe)
+    assert [f for f in again.check(CHECK_INVENTORY).errors if f.object == s.newest(LEAVES_PREFIX) and "changed after it was first listed" in f.what], \
+        [f"{f.check} {f.object}: {f.what}" for f in again.errors]
+
+
+def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(store_uri: str) -> None:
+    """A lookup object replaced before its first listing is a finding until it holds the bytes the auditor wrote again;
+    then its listed fingerprint is taken, and a later change is one against that."""
+    s = Store(store_uri)
+    key = _lookup_of("/data/last.parquet", "last")
+    good = raw_read(s.uri, key)
+    flip_byte(s.uri, key)
+    assert [f for f in _audit(s.pipe).check(CHECK_INVENTORY).errors if f.object == key]
+    raw_write(s.uri, key, good)
+    assert _audit(s.pipe).clean
+    flip_byte(s.uri, key)
+    again = _audit(s.pipe)
+    assert [f for f in again.check(CHECK_INVENTORY).errors if f.object == key and "changed after it was first listed" in f.what], \
+        [f"{f.check} {f.object}: {f.what}" for f in again.errors]
 
 
 def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(store_uri: str) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from prov_common.audit.model import CHECK_LOG, Finding, RunRecord
+from prov_common.audit.model import CHECK_LOG, Finding, RunRecord, failed_in
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -56,7 +56,8 @@ def written_at(head: StoredCheckpoint) -> dict[str, Any]:
 
 
 class Written(NamedTuple):
-    """A catalog object an audit wrote, with the SHA-256 of its bytes (for the audit state to vouch for it)."""
+    """A catalog or lookup object an audit wrote, with the SHA-256 of its bytes (for the audit state to vouch for a catalog
+    object, and for the auditor's memory to know a lookup object by when it is first listed)."""
 
     key: str
     digest: str
@@ -167,7 +168,7 @@ def _records(raw_runs: Any) -> dict[str, RunRecord]:
 def _problem(key: str, what: str, exc: Exception) -> Finding:
     text = exc.what if isinstance(exc, TdprovError) else f"{what} '{key}' is damaged ({exc})"
     fix = exc.fix if isinstance(exc, TdprovError) and exc.fix else FIX_DAMAGED
-    return Finding(CHECK_LOG, key, text, fix)
+    return Finding(CHECK_LOG, failed_in(key, exc), text, fix)
 
 
 def load_catalog(store: Store, trust: TrustStore, binding: Binding | None = None) -> Catalog:

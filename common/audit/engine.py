@@ -26,13 +26,14 @@ from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import (Listing, adopt_new, changed_runs, compare, record_bundle_files, refresh_fingerprints, remember_runs,
-                                         retake_rechecked, retake_verified)
+from prov_common.audit.inventory import (Listing, adopt_new, changed_runs, compare, pin_written, record_bundle_files, refresh_fingerprints,
+                                         remember_runs, retake_rechecked, retake_verified)
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord
+from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord,
+                                     distinct)
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance
 from prov_common.audit.result import AuditResult
@@ -266,6 +267,7 @@ def _audit(
     result.bundles_logged = 0 if read_only else len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
     written: list[str | None] = []
+    lookups: list[Written] = []  # pinned by their digest in the memory (below)
     catalogued: list[Written | None] = []
     # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now;
     # an auditor with no memory of this store (its first audit, an ephemeral CI runner) takes them from the log's leaves
@@ -279,7 +281,7 @@ def _audit(
         except TdprovError as exc:
             log_check.findings.append(Finding(CHECK_LOG, catalog_key(new_head.checkpoint.size), exc.what, exc.fix or FIX_LOG))
             unsaved = True
-        written += write_generated(store, fresh, signer, new_head, present=plan.generated_present)
+        lookups = write_generated(store, fresh, signer, new_head, present=plan.generated_present)
 
     # 5. checks: continued from the state, with the runs examined now
     source_problems: list = []
@@ -359,7 +361,8 @@ def _audit(
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
     inventory.findings += compare(memory, listing, settled=settled)
-    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit)
+    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit,
+                                    failed={f.object for f in inventory.findings})
     inventory.checked = len(listing.tags)
     inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
     if again:
@@ -367,10 +370,12 @@ def _audit(
     if recorded:
         inventory.detail += (f"; the files of {recorded} logged run(s), which the inventory an earlier tdprov kept did not fingerprint, "
                              "recorded now as listed ('tdprov audit --full' verifies them)")
+    log_check.findings = distinct(log_check.findings)  # a failure met on several paths (a checkpoint read for each object): once
     checks.insert(2, inventory)
     for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
+    pin_written(memory, listing, lookups)  # the next listing compares them with the bytes written
     if not head_unread:  # an audit that could not read the log changes nothing the next one compares with
         if read_only:
             keep_inline(memory)

@@ -17,15 +17,16 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prov_common.audit.catalog import Binding, checkpoint_size, written_at
+from prov_common.audit.catalog import Binding, Written, checkpoint_size, written_at
 from prov_common.audit.lineage import version_of
-from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord
+from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord, failed_in
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint
+from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import VersionKey
 
 GENERATED_PREFIX = "audit/generated/"
@@ -45,9 +46,9 @@ def _content_key(version: str) -> str:
 
 
 def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningKey, head: StoredCheckpoint, *,
-                    present: set[str] | frozenset[str] = frozenset()) -> list[str]:
+                    present: set[str] | frozenset[str] = frozenset()) -> list[Written]:
     """Write the object of each version the ``records`` (logged by checkpoint ``head``) generated, skipping keys in
-    ``present``; returns the keys it created."""
+    ``present``; returns those it created, with the SHA-256 of the bytes written."""
     todo: dict[str, bytes] = {}
     for r in records:
         for d in r.outputs:
@@ -55,14 +56,15 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
                 todo[key] = canonical_bytes({**written_at(head), "namespace": d.namespace, "name": d.name, "version": d.version,
                                              "record": r.to_dict()})
 
-    def put(item: tuple[str, bytes]) -> bool:
+    def put(item: tuple[str, bytes]) -> Written | None:
+        data = sign_envelope(item[1], GENERATED_PAYLOAD_TYPE, [signer]).to_json()
         try:
-            return store.put(item[0], sign_envelope(item[1], GENERATED_PAYLOAD_TYPE, [signer]).to_json())
+            return Written(item[0], sha256_digest(data)) if store.put(item[0], data) else None
         except ObjectConflictError:
-            return False
+            return None
 
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
-        return [key for key, created in zip(todo, pool.map(put, todo.items())) if created]
+        return [w for w in pool.map(put, todo.items()) if w]
 
 
 def _open(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any], RunRecord]:
@@ -126,6 +128,6 @@ class Generators:
             raise
         except (TdprovError, KeyError, TypeError, ValueError) as exc:
             what = exc.what if isinstance(exc, TdprovError) else f"audit lookup '{key}' is damaged ({exc})"
-            self.problems.append(Finding(CHECK_LOG, key, what, exc.fix if isinstance(exc, TdprovError) and exc.fix else FIX))
+            self.problems.append(Finding(CHECK_LOG, failed_in(key, exc), what, exc.fix if isinstance(exc, TdprovError) and exc.fix else FIX))
             return None
         return record

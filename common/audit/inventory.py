@@ -7,7 +7,8 @@ what it recorded when it first saw the object. Findings: a logged run whose bund
 bundle again, see :func:`changed_runs`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object that is missing or changed; a new object there that does
-not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in).
+not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
+lookup object this auditor wrote that no longer holds the bytes it wrote when first listed.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, read_object
+from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, Written, read_object
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
-from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding
+from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, failed_in
 from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
@@ -27,6 +28,7 @@ from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
+from prov_common.tlog.model import sha256_digest
 
 SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX)  # what audits write, signed
 # reports are checked by the digests their audit's signed record gives; source records by the sources check
@@ -37,6 +39,8 @@ FIX_RESTORE = ("restore the object from a backup or replica of the store (object
                "folder a restored file has a new change time: 'tdprov audit --full' takes back a logged run's manifest, signed "
                "statement, indexed record and index entry once they are the objects logged; any other restored object is taken "
                "only by a person, with 'tdprov audit --accept-checkpoint --reason TEXT' (recorded)")
+FIX_WRITTEN = ("restore the object from a backup or replica of the store (objects are written once): an audit takes it back when it holds "
+               "the bytes this auditor wrote; find out who replaced it")
 FIX_FORGED = "remove the object and find out who wrote it: only auditors write here, and they sign what they write"
 FIX_INDEX = "remove the extra index entry (the first one, named by bundles/<run>/indexed, is the run's entry)"
 FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, or under a new run id; see 'tdprov verify') and remove "
@@ -48,6 +52,7 @@ FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, 
 RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}
 _BUNDLES = layout.BUNDLES + "/"
 UNVERIFIED = "unverified"  # the fingerprint remembered for the files of a bundle that did not verify: verified again on every audit
+WRITTEN = "written="  # + the SHA-256 of the bytes: an object this auditor wrote after its listing, compared with them when first listed
 
 
 def run_objects(run_id: str, index_key: str, files: Iterable[str] = ()) -> dict[str, str]:
@@ -217,7 +222,7 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
             continue
         if key not in listing.tags:
             out.append(Finding(CHECK_INVENTORY, key, f"{_kind(key)} '{key}' is missing: it was deleted", FIX_RESTORE))
-        elif tag and tag != listing.tags[key]:
+        elif tag and not tag.startswith(WRITTEN) and tag != listing.tags[key]:
             out.append(_changed(key, f"{_kind(key)} '{key}'", tag, listing.tags[key], None))
     return out
 
@@ -264,31 +269,64 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
     return Finding(CHECK_INVENTORY, key, f"{what} changed after it was first listed (size:tag {was} -> {now})", FIX_RESTORE, run_id=run_id)
 
 
+def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Written]) -> None:
+    """Objects this audit wrote after its ``listing`` (the lookup objects), remembered by the SHA-256 of the bytes written:
+    the next listing takes one only when it still holds those bytes (see :func:`adopt_new`)."""
+    for w in written:
+        if w.key not in listing.tags:
+            memory.tags.setdefault(w.key, WRITTEN + w.digest)
+
+
 def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, *,
-              trust_all: bool = False) -> list[Finding]:
+              trust_all: bool = False, failed: Container[str] = ()) -> list[Finding]:
     """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
     signature, a signed object by its envelope, a catalog segment or summary and a lookup object also by the
     checkpoint of this store's log it names, see ``binding``; a leaf batch by the tree check against the
     checkpoints around it), also those this auditor wrote after its last listing (they could be replaced before
-    this one). ``trust_all``: a first audit by this auditor records the store as it is. Objects that do not
-    verify stay unknown and are findings on every audit."""
+    this one); an object it pinned by digest when it wrote it (:func:`pin_written`) is taken only with those bytes.
+    ``trust_all``: a first audit by this auditor records the store as it is. Objects that do not verify stay unknown
+    and are findings on every audit. ``failed``: objects already named as changed or missing: one that does not verify
+    only because such a checkpoint (or one new here that does not verify) is read to check it is left unknown, not
+    named (it is checked again by the next audit)."""
     out: list[Finding] = []
+    failed = set(failed)
     late = _after_retirement(store, tlog, trust, binding) if trust.retired else None
-    for key, tag in listing.tags.items():
-        if not _tracked(key) or memory.tags.get(key):
+    # checkpoints first: what is read through one that fails is not blamed for it
+    for key, tag in sorted(listing.tags.items(), key=lambda item: not item[0].startswith(CHECKPOINTS_PREFIX)):
+        known = memory.tags.get(key)
+        if not _tracked(key) or (known and not known.startswith(WRITTEN)):
             continue
-        # new here, or written by this auditor after its last listing (checked all the same, but for the lookup
-        # objects it wrote, one per version: signed, named by what they hold, and checked where they are read)
-        if not trust_all and (key not in memory.tags or not key.startswith(GENERATED_PREFIX)):
+        if known:
+            problem: tuple[str, str] | None = _not_written(store, key, known.removeprefix(WRITTEN))
+        elif trust_all:
+            problem = None
+        else:
             # written by no audit this auditor knows: what a retired key signed counts no longer, whatever size it names
             # (reports and records of the last audit are listed only after it: theirs are checked by the size they name)
             fresh = late is not None and key not in memory.tags and key.startswith(_BOUND_PREFIXES)
             problem = _verify(store, *(late if fresh else (tlog, trust, binding)), key)
-            if problem:
-                out.append(Finding(CHECK_INVENTORY, key, problem, FIX_FORGED))
-                continue
-        memory.tags[key] = tag
+        if problem is None:
+            memory.tags[key] = tag
+            continue
+        where, what = problem
+        if where == key or where not in failed:
+            failed.add(key)
+            out.append(Finding(CHECK_INVENTORY, key, what, FIX_WRITTEN if known else FIX_FORGED))
     return out
+
+
+def _not_written(store: Store, key: str, digest: str) -> tuple[str, str] | None:
+    """What is wrong with the object at ``key``, which this auditor wrote with SHA-256 ``digest`` (None: it holds those bytes)."""
+    try:
+        found = sha256_digest(store.get(key))
+    except StoreUnavailableError:
+        raise
+    except TdprovError as exc:
+        return key, f"audit object '{key}' that this auditor wrote cannot be read: {exc.what}"
+    if found == digest:
+        return None
+    return key, (f"audit object '{key}' is not the object this auditor wrote: it was replaced before it was first listed "
+                 f"(its SHA-256 is {found}, the auditor wrote {digest})")
 
 
 _BOUND_PREFIXES = (CHECKPOINTS_PREFIX, STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX)
@@ -301,7 +339,9 @@ def _after_retirement(store: Store, tlog: TransparencyLog, trust: TrustStore, bi
     return strict_log, strict, replace(binding, log=strict_log)
 
 
-def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> str | None:
+def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> tuple[str, str] | None:
+    """What does not verify in the object at ``key`` listed for the first time: the object the failure is in (``key``, or
+    the checkpoint read to check it) and the finding's text; None when it verifies."""
     try:
         if key.startswith(CHECKPOINTS_PREFIX):
             tlog.read_checkpoint(key)
@@ -320,9 +360,9 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, KeyError, TypeError) as exc:
-        return f"'{key}' appeared or was replaced since the last audit and does not verify: {getattr(exc, 'what', exc)}"
+        return failed_in(key, exc), f"'{key}' appeared or was replaced since the last audit and does not verify: {getattr(exc, 'what', exc)}"
     return None
 
 
-__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "record_bundle_files", "remember_runs", "retake_rechecked",
-           "retake_verified", "run_objects"]
+__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "pin_written", "record_bundle_files", "remember_runs",
+           "retake_rechecked", "retake_verified", "run_objects"]

@@ -7,7 +7,8 @@ rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON f
 - the newest checkpoint this auditor proved consistent (size, root, digest, key, time, frontier);
 - the digests of the objects that hold the inventory it expects (``memory_objects.py``: each logged
   run's index key, and the listing fingerprint, size and ETag or a local file's mtime and inode, of
-  each object it tracks), so the file does not grow with the store;
+  each object it tracks; for a lookup object it wrote and no listing showed yet, the SHA-256 of the bytes
+  written), so the file does not grow with the store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
 - the store's identity (``_tdprov/store.json``: its id and the SHA-256 of its bytes), as first seen;
 - the resolutions made, each with who, when, why and the checkpoints before and after.
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prov_common.audit.model import Finding
+from prov_common.audit.model import Finding, distinct
 from prov_common.config import default_home
 from prov_common.errors import BadInputError
 from prov_common.tlog.log import StoredCheckpoint
@@ -79,8 +80,9 @@ class KnownCheckpoint:
 @dataclass
 class AuditorMemory:
     """See the module docstring. ``runs``: run id -> logged index key; ``tags``: key -> fingerprint
-    ('' until a listing shows the object); both are loaded from the pinned ``inventory`` objects
-    (``memory_objects.py``), or from the file itself in the older format (``inline``)."""
+    ('' until a listing shows the object; for a lookup object this auditor wrote, the SHA-256 of the bytes written until
+    then, see ``inventory.WRITTEN``); both are loaded from the pinned ``inventory`` objects (``memory_objects.py``), or
+    from the file itself in the older format (``inline``)."""
 
     store: str
     checkpoint: KnownCheckpoint | None = None
@@ -116,11 +118,7 @@ class AuditorMemory:
 
     def add_open(self, findings: list[Finding]) -> None:
         """Keep ``findings`` open (once each) until a resolution."""
-        have = {(f.object, f.what) for f in self.open}
-        for f in findings:
-            if (f.object, f.what) not in have:
-                have.add((f.object, f.what))
-                self.open.append(f)
+        self.open = distinct([*self.open, *findings])
 
 
 def store_id(store_uri: str) -> str:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prov_common.errors import TdprovError
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import dataset_label
 
@@ -59,6 +61,20 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def distinct(findings: Iterable[Finding]) -> list[Finding]:
+    """``findings`` once each by object and what (the first kept): one failure met on several paths is one finding."""
+    out: dict[tuple[str, str], Finding] = {}
+    for f in findings:
+        out.setdefault((f.object, f.what), f)
+    return list(out.values())
+
+
+def failed_in(key: str, exc: BaseException) -> str:
+    """The object that a failure met while reading ``key`` is in: the one its error names as its subject (a checkpoint
+    read to verify ``key``), else ``key`` itself."""
+    return (exc.subject or key) if isinstance(exc, TdprovError) else key
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow
+from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -213,7 +213,9 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
                                                           f"{state.checkpoint_digest}, but that checkpoint is now {cp.digest}", FIX_STATE)])
     except (TdprovError, KeyError, TypeError, ValueError, IndexError) as exc:
         detail = exc.what if isinstance(exc, TdprovError) else f"{what} is damaged ({exc!r})"
-        return LoadedState(key=key, problems=[Finding(CHECK_LOG, key, detail, FIX_STATE)])
+        blamed = failed_in(key, exc)  # the checkpoint it is bound to, when that is what fails
+        fix = FIX_STATE if blamed == key or not isinstance(exc, TdprovError) else exc.fix or FIX_STATE
+        return LoadedState(key=key, problems=[Finding(CHECK_LOG, blamed, detail, fix)])
     return LoadedState(state, key, cp)
 
 

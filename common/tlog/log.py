@@ -139,12 +139,18 @@ class TransparencyLog:
         return [k for k in self.store.list(CHECKPOINTS_PREFIX, start_after=after) if _number(k, CHECKPOINTS_PREFIX) is not None]
 
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
-        """Read, verify the signature of, and parse the checkpoint at ``key`` (kept with ``read_once``)."""
-        if self._checkpoints is None:
-            return self._read_checkpoint(key)
-        if key not in self._checkpoints:
-            self._checkpoints[key] = self._read_checkpoint(key)
-        return self._checkpoints[key]
+        """Read, verify the signature of, and parse the checkpoint at ``key`` (kept with ``read_once``). A failure
+        names the checkpoint as its ``subject`` (see :class:`~prov_common.errors.TdprovError`)."""
+        if self._checkpoints is not None and key in self._checkpoints:
+            return self._checkpoints[key]
+        try:
+            read = self._read_checkpoint(key)
+        except TdprovError as exc:
+            exc.subject = exc.subject or key
+            raise
+        if self._checkpoints is not None:
+            self._checkpoints[key] = read
+        return read
 
     def _read_checkpoint(self, key: str) -> StoredCheckpoint:
         data = self.store.get(key)
