@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
-from prov_common.hashing.shard_model import ShardedDigest
+from prov_common.hashing.shard_model import LocalState, ShardedDigest
 from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
 
 from prov_airflow.settings import ListenerLimits
@@ -41,6 +42,7 @@ class DatasetCapture:
     row_set: Any = None  # prov_common.rowset.RowSet, at row granularity
     snapshot: bool = False  # keep a content-addressed copy (outlets)
     changed_at: float | None = None  # outlets: when the data last changed (epoch seconds), None when not known
+    state: LocalState | None = None  # local outlets: what the file, folder or glob held when hashed, None when not known
 
     @property
     def complete(self) -> bool:
@@ -124,6 +126,51 @@ def changed_at(target: str, shards: list | None) -> float | None:
     return None
 
 
+def local_state(target: str, shards: list | None = None) -> LocalState | None:
+    """What the local file, folder or glob at ``target`` (a ``file://`` URI) holds now
+    (:func:`~prov_common.hashing.shard_list.local_state`; ``shards`` as listed for the hashing); ``None`` for
+    data elsewhere or when it cannot be read."""
+    path = local_path(target)
+    if path is None:
+        return None
+    try:
+        from prov_common.hashing.shard_list import local_state as state_of
+
+        return state_of(str(path), shards)
+    except Exception as exc:  # noqa: BLE001 - not known: the outlet is judged by its change time
+        log.info("tdprov: cannot tell what %s holds (%s: %s)", target, type(exc).__name__, exc)
+    return None
+
+
+def start_states(items: list[Any]) -> dict[str, LocalState]:
+    """What each local dataset among ``items`` (a try's outlets) holds now, by URI (:func:`to_uri`): taken when
+    the try starts, to tell at its end which outlets it wrote. Only stat calls and folder listings; never raises."""
+    states: dict[str, LocalState] = {}
+    for item in items:
+        uri = to_uri(item)
+        state = local_state(uri) if uri is not None and uri not in states else None
+        if state is not None:
+            states[uri] = state  # type: ignore[index]
+    return states
+
+
+def warn_if_query(item: Any, uri: str) -> None:
+    """Warn when a ``file`` URI as written for ``item`` (its URI, or an ``Asset``'s name, which keeps the URI as
+    given when no name is: Airflow drops from its ``uri`` a query or fragment it cannot read) holds a ``?`` or
+    ``#``: they start a query and a fragment, which are not part of the path ``uri`` names."""
+    for written in (uri, getattr(item, "name", None)):
+        if isinstance(written, str) and written.startswith("file:") and ("?" in written or "#" in written):
+            _warn_query(written, uri)
+            return
+
+
+@lru_cache(maxsize=256)  # once per URI and process
+def _warn_query(written: str, uri: str) -> None:
+    log.warning("tdprov: %s holds '?' or '#', which start a URI's query and fragment, not part of a file name: it "
+                "names %s. To have them in the file name, write '?' as %%3F and '#' as %%23 (a glob's '?' too)",
+                written, local_path(uri))
+
+
 def _row_set(uri: str, digest: ContentDigest | ShardedDigest) -> Any:
     from prov_common.rowset import row_set_of
 
@@ -172,7 +219,8 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
                     uri, "too_large",
-                    message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed")
+                    message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed",
+                    state=local_state(target, shards) if stamp else None)
                 return
             # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
             digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity, shards=shards)
@@ -182,10 +230,12 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                 why = "the file is not a table (Parquet, CSV or JSON lines): it has no rows"
             result["capture"] = DatasetCapture(uri, "hashed", digest=without_rows(digest), row_set=rows,
                                                message=f"no row set: {why}" if why else "",
-                                               changed_at=changed_at(target, shards) if stamp else None)
+                                               changed_at=changed_at(target, shards) if stamp else None,
+                                               state=local_state(target, shards) if stamp else None)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if is_not_found(exc) else "error"
-            result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}")
+            result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}",
+                                               state=local_state(uri) if stamp else None)
 
     worker = threading.Thread(target=work, name=f"tdprov-hash {uri}", daemon=True)
     worker.start()
@@ -221,6 +271,7 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         if uri is None or uri in seen:
             continue
         seen.add(uri)
+        warn_if_query(item, uri)
         wanted = options(item) if options is not None else None
         if logical_name(uri) is not None:
             capture = DatasetCapture(uri, "logical", message="a logical asset (no URI scheme): recorded by name, not hashed")
@@ -233,7 +284,8 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         if wanted is not None and wanted.snapshot:
             capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:
-            log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
+            if not (stamp and capture.state is not None and capture.state.empty):  # absent: prov_airflow.unwritten says so
+                log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
         elif capture.message:  # hashed, with something missing that was asked for (a row set)
             log.warning("tdprov: %s recorded at column granularity, %s", uri, capture.message)
         captures.append(capture)

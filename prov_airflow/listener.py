@@ -15,9 +15,10 @@ from typing import Any
 from airflow.providers.common.compat.sdk import hookimpl
 
 from prov_common.errors import StoreError, TdprovError
+from prov_common.hashing.shard_model import LocalState
 
 from prov_airflow import naming
-from prov_airflow.capture import DatasetCapture, capture_all
+from prov_airflow.capture import DatasetCapture, capture_all, start_states
 from prov_airflow.outlets import after_execute, annotate
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
@@ -41,12 +42,14 @@ class ProvenanceListener:
     """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run.
 
     Only the outlets a try wrote are its outputs (:mod:`prov_airflow.unwritten`): none when it fails or skips
-    itself, and not one whose data last changed before the try started."""
+    itself, and not one that is not there or that it left as it found it (what each local outlet holds is noted
+    when the try starts)."""
 
     def __init__(self) -> None:
         self._inputs: dict[str, list[DatasetCapture]] = {}
         self._outputs: dict[str, tuple[list[DatasetCapture], list[Any]]] = {}
         self._started: dict[str, float] = {}
+        self._before: dict[str, dict[str, LocalState]] = {}  # run id -> what its local outlets held at its start
         self._lock = threading.Lock()
 
     # -- task instances (in the task process; the scheduler and the API server call the terminal ones
@@ -109,11 +112,14 @@ class ProvenanceListener:
     def _task_running(self, task_instance: Any) -> None:
         started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
+        before = start_states(list(getattr(task, "outlets", None) or [])) if started is not None else None
         inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
             if started is not None:
                 self._started.setdefault(info.run_id, started)  # a rescheduled sensor starts again: its first start
+            if before is not None:
+                self._before.setdefault(info.run_id, before)
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)
@@ -128,12 +134,13 @@ class ProvenanceListener:
             inputs = self._inputs.pop(info.run_id, None)
             hashed = self._outputs.pop(info.run_id, None)
             started = self._started.pop(info.run_id, None)
+            before = self._before.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
         outlets = list(getattr(task, "outlets", None) or [])
         if error is None and wrote_outlets:
-            outputs, not_written = hashed if hashed is not None else self._written(task, outlets, started)
+            outputs, not_written = hashed if hashed is not None else self._written(task, outlets, started, before)
             if any(c.snapshot for c in outputs):
                 from prov_airflow.emitter import listener_transport
                 from prov_airflow.rows import snapshot_outlets
@@ -152,9 +159,12 @@ class ProvenanceListener:
                        not_written=list(outcome.not_written))
 
     @staticmethod
-    def _written(task: Any, outlets: list[Any], started: float | None) -> tuple[list[DatasetCapture], list[Any]]:
-        """Hash ``outlets``: those the try wrote, and those unchanged since before it ``started``."""
-        return split_written(capture_all(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started)
+    def _written(task: Any, outlets: list[Any], started: float | None,
+                 before: dict[str, LocalState] | None) -> tuple[list[DatasetCapture], list[Any]]:
+        """Hash ``outlets``: those the try wrote, and those it did not (``before``: what the local ones held when
+        it ``started``)."""
+        return split_written(capture_all(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
+                             before)
 
     def _state_set_outside(self, info: RunInfo, error: Any) -> None:
         """The scheduler (a worker that stopped heartbeating) or the API server (a state set in the UI or API)
@@ -175,7 +185,8 @@ class ProvenanceListener:
         outlets = list(getattr(task, "outlets", None) or [])
         with self._lock:
             started = self._started.get(info.run_id)
-        outputs, not_written = self._written(task, outlets, started)
+            before = self._before.get(info.run_id)
+        outputs, not_written = self._written(task, outlets, started, before)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)
         annotate(context["outlet_events"], outlets, outputs, bundle_of_run(info.run_id), info.run_id)

@@ -1,11 +1,15 @@
 """Declared outlets a task try did not write: kept out of its outputs, named in the ``tdprov_outlets`` run facet.
 
 An outlet is a declaration. A try records as outputs only the outlets it wrote: none when it failed, skipped
-itself or had its state set outside its process, and not one whose data last changed before the try started
-(``unchanged``: a file's status-change time, the latest of those of a local folder's or glob's shards and
-folders, an S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds allowed; a sharded dataset on S3, where
-a removed key leaves no trace, always counts as written). Those are named in the facet instead (never dropped
-silently); the audit notes the unchanged ones.
+itself or had its state set outside its process; not a local one that is not there when it ends (``missing``);
+and not one it left ``unchanged``. A local file, folder or glob is unchanged when it holds what it held when the
+try started (the same shards, each with the same size, modification time, inode and change time: see
+:class:`~prov_common.hashing.shard_model.LocalState`), as this process's listener noted it then. Without that
+note (a try resumed after a deferral; data on S3) it is unchanged when its data last changed before the try
+started: a file's status-change time, the latest of those of a local folder's or glob's shards and folders, an
+S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds allowed; a sharded dataset on S3, where a removed
+key leaves no trace, always counts as written. Those are named in the facet instead (never dropped silently);
+the audit notes the unchanged ones.
 
 Beside the OpenLineage provider, its START, FAIL and ABORT events, and the COMPLETE it sends for a skip, list
 the declared outlets as outputs. :func:`provider_event`, which ``ProvenanceTransport`` applies as the events
@@ -24,6 +28,7 @@ from typing import Any
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
+from prov_common.hashing.shard_model import LocalState
 from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
 from prov_common.w3cprov.events import DatasetState
 from prov_common.w3cprov.identity import iso_z
@@ -34,7 +39,8 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = 2.0
 """Seconds by which the clock that stamps the data (a file system, S3) may lag the worker's."""
-UNCHANGED, FAILED, SKIPPED, OUTSIDE, DECLARED = "unchanged", "failed", "skipped", "set outside the task", "declared"
+UNCHANGED, MISSING, FAILED, SKIPPED, OUTSIDE, DECLARED = ("unchanged", "missing", "failed", "skipped", "set outside the task",
+                                                         "declared")
 PROVIDER_PRODUCER = "https://github.com/apache/airflow/tree/providers-openlineage"
 """How the official OpenLineage Airflow provider signs its events (``producer``, followed by its version)."""
 _REMEMBERED = 1000
@@ -44,22 +50,41 @@ def _iso(seconds: float) -> str:
     return iso_z(datetime.fromtimestamp(seconds, timezone.utc))
 
 
-def split_written(captures: Iterable[DatasetCapture], started: float | None) -> tuple[list[DatasetCapture], list[UnwrittenOutlet]]:
-    """The hashed outlets of a try that started at ``started`` (epoch seconds): those it wrote, and those whose
-    data last changed before it started (more than :data:`CLOCK_SKEW` seconds). An outlet whose change time is
-    not known counts as written."""
+def split_written(captures: Iterable[DatasetCapture], started: float | None,
+                  before: Mapping[str, LocalState] | None = None) -> tuple[list[DatasetCapture], list[UnwrittenOutlet]]:
+    """The hashed outlets of a try that started at ``started`` (epoch seconds), and those it did not write: a
+    local one that is not there (``missing``), and an ``unchanged`` one: one that holds what it held at the
+    start (``before``, by URI: :func:`~prov_airflow.capture.start_states`), or, without that, whose data last
+    changed before the try started (more than :data:`CLOCK_SKEW` seconds). An outlet neither is known of
+    counts as written."""
     written: list[DatasetCapture] = []
-    unchanged: list[UnwrittenOutlet] = []
+    unwritten: list[UnwrittenOutlet] = []
     for capture in captures:
-        if started is None or capture.changed_at is None or capture.changed_at >= started - CLOCK_SKEW:
+        if capture.state is not None and capture.state.empty:
+            unwritten.append(UnwrittenOutlet(*dataset_key(capture.uri), MISSING))
+            log.warning("tdprov: outlet %s is not there after the try (no file; no shard in a folder or glob): not "
+                        "recorded as its output", capture.uri)
+            continue
+        if _wrote(capture, started, (before or {}).get(capture.uri)):
             written.append(capture)
             continue
-        namespace, name = dataset_key(capture.uri)
-        unchanged.append(UnwrittenOutlet(namespace, name, UNCHANGED, version=capture.digest.digest if capture.digest else None,
-                                         changedAt=_iso(capture.changed_at), startedAt=_iso(started)))
-        log.warning("tdprov: outlet %s last changed at %s, before the try started (%s): not recorded as written by it",
-                    capture.uri, _iso(capture.changed_at), _iso(started))
-    return written, unchanged
+        changed = capture.state.changed_at if capture.state is not None else capture.changed_at
+        unwritten.append(UnwrittenOutlet(*dataset_key(capture.uri), UNCHANGED,
+                                         version=capture.digest.digest if capture.digest else None,
+                                         changedAt=_iso(changed) if changed is not None else None,
+                                         startedAt=_iso(started) if started is not None else None))
+        log.warning("tdprov: outlet %s is unchanged since the try started (last changed at %s; the try started at %s): "
+                    "not recorded as written by it", capture.uri, _iso(changed) if changed is not None else "?",
+                    _iso(started) if started is not None else "?")
+    return written, unwritten
+
+
+def _wrote(capture: DatasetCapture, started: float | None, before: LocalState | None) -> bool:
+    """Whether the try wrote the hashed outlet ``capture``: what it holds changed since ``before``; without that
+    note or what it holds now, its data changed after the try ``started`` (or when it changed is not known)."""
+    if before is not None and capture.state is not None:
+        return capture.state != before
+    return started is None or capture.changed_at is None or capture.changed_at >= started - CLOCK_SKEW
 
 
 def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:
@@ -113,8 +138,9 @@ def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     of the OpenLineage Airflow provider (any other event is returned as it is).
 
     Outputs without a version are declarations in a START (``declared``), a FAIL or an ABORT, and in a COMPLETE
-    of a try the listener noted as having written nothing (a skip) or whose outlet it found unchanged; an output
-    with a version (a content digest) is kept, as is every output of a COMPLETE the listener noted nothing about."""
+    of a try the listener noted as having written nothing (a skip) or whose outlet it found unchanged or missing;
+    an output with a version (a content digest) is kept, as is every output of a COMPLETE the listener noted
+    nothing about."""
     if not str(event.get("producer", "")).startswith(PROVIDER_PRODUCER):
         return event
     kind, run = event.get("eventType"), event.get("run")

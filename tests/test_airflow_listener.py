@@ -137,7 +137,8 @@ def test_failing_task_gives_a_fail_bundle(store: Path) -> None:
     assert "boom on purpose" in events[-1]["run"]["facets"]["errorMessage"]["message"]
 
 
-def test_missing_outlet_is_recorded_and_task_result_unchanged(tmp_path: Path, store: Path) -> None:
+def test_missing_outlet_is_named_not_recorded_and_task_result_unchanged(tmp_path: Path, store: Path) -> None:
+    """A declared outlet that is not there after the try is no output of it: the ``tdprov_outlets`` facet names it."""
     ghost = tmp_path / "never-written.parquet"
     with DAG("tdprov_missing", start_date=START, schedule=None) as dag:
         PythonOperator(task_id="forgets", python_callable=lambda: None, outlets=[Asset(ghost.as_uri())])
@@ -146,10 +147,12 @@ def test_missing_outlet_is_recorded_and_task_result_unchanged(tmp_path: Path, st
     by_job = {s.job_name: s for s in bundles_of(store)}
     summary = by_job["tdprov_missing.forgets"]
     assert summary.state == "COMPLETE"
-    assert [(o.name, o.version) for o in summary.outputs] == [(str(ghost), None)]
+    assert summary.outputs == ()
     complete = events_of(store, summary.run_id)[-1]
-    assert complete["run"]["facets"]["tdprov_runContext"]["partial"] is True
-    assert "tdprov_contentHash" not in complete["outputs"][0]["facets"]
+    assert complete["outputs"] == []
+    assert not complete["run"]["facets"]["tdprov_runContext"].get("partial")  # nothing failed to hash
+    assert complete["run"]["facets"]["tdprov_outlets"]["notWritten"] == [
+        {"namespace": "file", "name": str(ghost), "reason": "missing"}]
 
 
 def test_a_logical_asset_is_recorded_by_name_never_as_a_file_of_that_name(tmp_path: Path, store: Path,

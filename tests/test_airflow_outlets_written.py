@@ -1,6 +1,6 @@
 """Only the outlets a task try wrote are its outputs, with tdprov alone and beside the OpenLineage provider: a try
-that fails or skips itself wrote none, and an outlet unchanged since before the try started (a file; a folder or
-glob: its shards and their folders) is not its output (named in the ``tdprov_outlets`` facet and noted by the audit)."""
+that fails or skips itself wrote none, and an outlet it left as it found it (a file; a folder or glob: its shards) or
+that is not there after it is not its output (named in the ``tdprov_outlets`` facet; the audit notes the unchanged)."""
 from __future__ import annotations
 
 import json
@@ -81,3 +81,50 @@ def test_an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Pa
     target = tmp_path / "export.csv"
     assert [(o.name, o.version) for o in export.outputs] == [(str(target), hash_path(target).digest)]
     assert not [e for e in events_of(store, export.run_id) if "tdprov_outlets" in e["run"]["facets"]]
+
+
+@pytest.mark.parametrize("mode", ["alone", "provider"])
+def test_a_try_that_left_an_outlet_as_it_found_it_did_not_write_it(tmp_path: Path, mode: str, ol_validator) -> None:
+    """What each local outlet holds is noted when the try starts: a mapped instance that starts right after its
+    sibling wrote a shared outlet did not write it, nor did a try that added a non-shard beside a folder's or glob's
+    shards; a declared file that is not there after the try (``q?.csv`` names ``q``) is no output either."""
+    store = tmp_path / "store"
+    env = child_env(**tdprov_env(store), **(PROVIDER if mode == "provider" else {}))
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_shared_run.py"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "mapped": "success", "marker": "success", "log_beside": "success", "qmark": "success"}
+    data = tmp_path / "data"
+    m0, m1, fold, glob = data / "m0.csv", data / "m1.csv", data / "fold", str(data / "globd" / "*.csv")
+    tasks = [s for s in bundles_of(store) if "." in s.job_name]
+
+    def not_written(run_id: str) -> list[tuple]:
+        events = events_of(store, run_id)
+        for event in events:
+            ol_validator.validate_event(event)
+        facets = [e["run"]["facets"]["tdprov_outlets"] for e in events if "tdprov_outlets" in e["run"]["facets"]]
+        return [(o["name"], o["reason"], o.get("version")) for o in facets[-1]["notWritten"]] if facets else []
+
+    mapped = sorted((s for s in tasks if s.job_name.endswith(".mapped")), key=lambda s: [o.name for o in s.outputs])
+    assert [[(o.name, o.version) for o in s.outputs] for s in mapped] == [
+        [(str(m0), hash_path(m0).digest)], [(str(m1), hash_path(m1).digest)]]  # each instance its own file only
+    others = [not_written(s.run_id) for s in mapped]  # the first to run: the other file is not there yet
+    assert [[name for name, _, _ in facet] for facet in others] == [[str(m1)], [str(m0)]]
+    assert sorted((reason, version) for facet in others for name, reason, version in facet) == sorted(
+        [("missing", None)] + [("unchanged", hash_path(Path(name)).digest) for facet in others
+                               for name, reason, _ in facet if reason == "unchanged"])
+    assert sorted(reason for facet in others for _, reason, _ in facet) == ["missing", "unchanged"]
+    by_job = {s.job_name.split(".", 1)[-1]: s for s in tasks}
+    assert [(t, by_job[t].outputs) for t in ("marker", "log_beside", "qmark")] == [
+        ("marker", ()), ("log_beside", ()), ("qmark", ())]
+    assert not_written(by_job["marker"].run_id) == [(str(fold), "unchanged", hash_dataset(str(fold)).digest)]
+    assert not_written(by_job["log_beside"].run_id) == [(glob, "unchanged", hash_dataset(glob).digest)]
+    assert not_written(by_job["qmark"].run_id) == [(str(data / "q"), "missing", None)]
+    assert "write '?' as %3F and '#' as %23" in done.stdout + done.stderr
+
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    assert audit.check(CHECK_COMPLETENESS).errors == []
+    notes = sorted(f.object for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE)
+    (left,) = [f"{name}@{version}" for facet in others for name, reason, version in facet if reason == "unchanged"]
+    assert notes == sorted([left, f"{fold}@{hash_dataset(str(fold)).digest}", f"{glob}@{hash_dataset(glob).digest}"])

@@ -44,12 +44,14 @@ def test_asset_events_carry_the_digest_and_bundle_uri(tmp_path: Path, store: Pat
     assert {o.name: o.version for o in summary.outputs}[str(table)] == facts["tdprov"]["digest"]
     assert (Path(bundle) / "statement.dsse.json").is_file()
     assert verify_bundle(open_store(str(store)), summary.run_id, trust_from_settings(Settings.from_env())).ok
-    # an outlet that could not be hashed names the bundle, without a digest
-    assert events[never.as_uri()]["extra"]["tdprov"] == {"bundle": bundle, "runId": summary.run_id}
+    # an outlet the task did not write (not there after it) is no output: its event gets no tdprov facts
+    assert "tdprov" not in events[never.as_uri()]["extra"]
     # outlets are hashed once, before Airflow records the asset events, and the bundle reuses that
     complete = events_of(store, summary.run_id)[-1]
     assert {d["name"]: d["facets"].get("version", {}).get("datasetVersion") for d in complete["outputs"]} == {
-        str(table): hash_path(table).digest, str(never): None, str(tmp_path / "plain.txt"): None}
+        str(table): hash_path(table).digest}
+    assert sorted((o["name"], o["reason"]) for o in complete["run"]["facets"]["tdprov_outlets"]["notWritten"]) == [
+        (str(never), "missing"), (str(tmp_path / "plain.txt"), "missing")]
 
 
 def test_run_ids_are_the_providers_for_the_same_task_instance(store: Path) -> None:

@@ -129,7 +129,7 @@ def test_max_bytes_counts_all_shards_together(tmp_path: Path, store: Path, monke
     write_shards(folder)
     sizes = [(folder / shard_name(i)).stat().st_size for i in range(SHARDS)]
     monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", str(max(sizes) + 1))  # every shard fits, the dataset does not
-    dag = _write_dag("tdprov_shards_large", lambda: None, outlets=[Asset(folder.as_uri() + "/")])
+    dag = _write_dag("tdprov_shards_large", lambda: write_shards(folder), outlets=[Asset(folder.as_uri() + "/")])
     assert run_dag(dag, logical_date=START).state == "success"
     (out,) = _outputs(str(store), "tdprov_shards_large")
     assert "version" not in out["facets"] and "tdprov_contentHash" not in out["facets"]

@@ -1,7 +1,7 @@
 """Listing the shards of a dataset version: a local folder, a glob of local paths, an S3 prefix (``s3://bucket/prefix/``)
 or an S3 glob. Files and keys whose name, or a folder's, starts with ``.`` or ``_`` are not shards (``_SUCCESS``,
 ``_common_metadata``, ``.crc`` files, as Spark and Hive write them); every other file is one. Also when a local
-folder or glob last changed (:func:`local_changed_at`).
+folder or glob last changed (:func:`local_changed_at`) and what it holds (:func:`local_state`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
-from prov_common.hashing.shard_model import ShardRef
+from prov_common.hashing.shard_model import LocalState, ShardRef
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,11 @@ def _local_ref(path: str, relpath: str) -> ShardRef:
     st = os.stat(path)
     # the change time too: a rewrite in place that puts the modification time back still moves it
     return ShardRef(os.path.abspath(path), relpath, st.st_size, f"{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}", st.st_mtime_ns)
+
+
+def _ctime(ref: ShardRef) -> float:
+    """A local shard's change time (epoch seconds), from the stamp :func:`_local_ref` gave it."""
+    return int(ref.stamp.rsplit(":", 1)[1]) / 1e9
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -112,6 +117,19 @@ def local_changed_at(target: str, shards: Sequence[ShardRef]) -> float:
     epoch seconds: the latest status-change time (``st_ctime``) of its shards and of the folders it lists (a
     removed or added shard changes its folder, not the shards beside it). Raises ``OSError`` when one is gone."""
     return max(os.stat(path).st_ctime for path in [ref.location for ref in shards] + _local_folders(target))
+
+
+def local_state(target: str, shards: Sequence[ShardRef] | None = None) -> LocalState:
+    """What the local file, folder or glob ``target`` holds now (empty when nothing is there). ``shards``: those
+    of a folder or glob as :func:`list_shards` gave them (default: listed now). Raises ``OSError`` when it
+    cannot be read."""
+    if shards is None:
+        try:
+            shards = _list_local(target) if is_sharded(target) else [_local_ref(target, "")]
+        except FileNotFoundError:
+            shards = []
+    return LocalState(frozenset((ref.path, ref.size, ref.stamp) for ref in shards),
+                      max((_ctime(ref) for ref in shards), default=None))
 
 
 def _list_s3(target: str) -> list[ShardRef]:

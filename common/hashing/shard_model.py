@@ -6,6 +6,22 @@ from typing import Any, Literal
 
 
 @dataclass(frozen=True)
+class LocalState:
+    """What a local file, folder or glob holds at one moment: the path in the dataset, size and stamp
+    (modification time, inode, change time) of each shard, or of the file (path ``""``); empty when nothing is
+    there. Two states are equal when they hold the same stamps: a write, a copy, a removed or added shard changes
+    them; a hidden entry beside the shards (``_SUCCESS``) or a read does not."""
+
+    stamps: frozenset[tuple[str, int, str]]
+    changed_at: float | None = field(default=None, compare=False)  # the latest change time of those, epoch seconds
+
+    @property
+    def empty(self) -> bool:
+        """Nothing is there: no file, no shard in the folder or glob."""
+        return not self.stamps
+
+
+@dataclass(frozen=True)
 class ShardRef:
     """One shard as listed, before it is read.
 

@@ -131,7 +131,7 @@ class UnwrittenOutlet(RedactMixin):
 
     namespace: str
     name: str
-    reason: str  # "unchanged" | "failed" | "skipped" | "set outside the task"
+    reason: str  # "unchanged" | "missing" | "failed" | "skipped" | "set outside the task"
     version: str | None = attr.field(default=None)
     changedAt: str | None = attr.field(default=None)  # noqa: N815
     startedAt: str | None = attr.field(default=None)  # noqa: N815
