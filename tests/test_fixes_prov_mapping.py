@@ -54,7 +54,7 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/4"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/5"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 
@@ -74,7 +74,7 @@ def test_bundles_of_the_first_mapping_keep_verifying_and_export_with_the_current
         assert exported == serialize(link_runs(events_to_document(events)), "json")
 
 
-@pytest.mark.parametrize("mapping", [PROV_MAPPING], ids=["current"])
+@pytest.mark.parametrize("mapping", ["tdprov-prov/4", PROV_MAPPING], ids=["4", "current"])
 def test_current_mapping_is_re_derived_byte_for_byte(tmp_path: Path, mapping: str | None) -> None:
     events = run_events()
     bundle = build_bundle(events, None, KEY)
@@ -230,3 +230,70 @@ def test_a_bundle_sealed_before_local_names_were_folded_still_verifies(tmp_path:
     assert report.ok and report.notes == [], (report.findings, report.notes)
     new = build_bundle(events, None, KEY)  # sealed now: the local file's own name
     assert {(d.namespace, d.name.startswith("/data/") and "//" not in d.name) for d in new.manifest.outputs} == {("file", True)}
+
+
+DATASETS = """
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>
+SELECT ?dataset ?namespace ?name WHERE { ?dataset a tdprov:Dataset ; tdprov:namespace ?namespace ; tdprov:name ?name . }"""
+
+
+def _newline_runs() -> list[list[dict]]:
+    """Two runs writing two datasets whose namespace and name differ only in where a newline falls (same bytes)."""
+    from test_audit_support import dataset, digest
+    from test_audit_support import run_events as runs
+
+    same = digest("same bytes")
+    return [runs("w.one", [], [dataset("\nq", same, namespace="s3://lake")]),
+            runs("w.two", [], [dataset("q", same, namespace="s3://lake\n")])]
+
+
+@pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+def test_datasets_told_apart_only_by_a_newline_are_two_entities(tmp_path: Path) -> None:
+    """("s3://lake", "\\nq") and ("s3://lake\\n", "q") are two datasets: mapping 5 names them apart (mappings 2 to 4
+    hashed the fields newline-joined, so they were one entity), and every id of their runs is theirs alone. A bundle
+    of mapping 4 keeps its bytes and verifies; the merged export derives it again by mapping 5."""
+    import rdflib
+
+    from prov_common.cli import main
+    from test_audit_support import seal
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    one, two = _newline_runs()
+    seal(store, one)
+    older = build_bundle(two, None, KEY)
+    legacy = serialize(events_to_document(two, "tdprov-prov/4"), "json")
+    assert legacy != older.files[layout.PROV_FILE]
+    older = _resealed(older, legacy, "tdprov-prov/4")
+    deliver_bundle(store, older)
+    report = verify_bundle(store, older.run_id, TRUST)
+    assert report.ok and report.notes == [], (report.findings, report.notes)
+    mislabelled = _resealed(older, legacy, PROV_MAPPING)  # mapping 4 bytes are not what mapping 5 gives
+    report = verify_bundle(_stored(tmp_path / "x", mislabelled), older.run_id, TRUST)
+    assert [f.problem for f in report.findings] == ["inconsistent"]
+
+    out = tmp_path / "all.ttl"
+    assert main(["export", "--format", "ttl", "--store", uri, "-o", str(out)]) == 0
+    rows = [tuple(map(str, row)) for row in rdflib.Graph().parse(out).query(DATASETS)]
+    assert sorted((ns, name) for _, ns, name in rows) == [("s3://lake", "\nq"), ("s3://lake\n", "q")]
+    assert len({entity for entity, _, _ in rows}) == 2
+    both = events_to_document(one + two)
+    assert len(both.get_records()) == len(events_to_document(one).get_records()) + len(events_to_document(two).get_records())
+    merged = events_to_document(one + two, "tdprov-prov/4")  # what mapping 4 made of them: the datasets merged
+    assert len(merged.get_records()) < len(both.get_records())
+
+
+def test_a_digest_version_is_never_a_hashed_version_of_another_dataset() -> None:
+    """A digest whose algorithm is 16 hex digits: its ``<algo>-<hex>`` read as the ``<h16>-<h16>`` ending of the hashed
+    version of a dataset whose name ends in the first one's identifier; mapping 5 hashes such a digest too."""
+    from prov_common.w3cprov import ids
+
+    first = ("s3://lake", "a")
+    name = "a-" + ids.short_hash(*first)
+    namespace = next(ns for ns in (f"s3://lake/{n}" for n in range(64)) if ids.short_hash(ns, name)[0].isalpha())
+    version = f"{ids.short_hash(namespace, name)}:{ids.short_hash(namespace, name, '41')}"
+    assert ids.version_local(*first, version, legacy=True) == ids.version_local(namespace, name, "41", legacy=True)
+    assert ids.version_local(*first, version) != ids.version_local(namespace, name, "41")
+    digest = "blake3:" + "2" * 64
+    assert ids.version_local(*first, digest) == ids.version_local(*first, digest, legacy=True) == f"{ids.dataset_local(*first).replace('dataset-', 'version-')}-blake3-{'2' * 64}"

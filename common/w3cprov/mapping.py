@@ -23,18 +23,22 @@ from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_t
 
 Attr = tuple[QualifiedName, Any]
 
-PROV_MAPPING = "tdprov-prov/4"
+PROV_MAPPING = "tdprov-prov/5"
 """Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
 the same events give changes (here or through a ``prov`` upgrade), and keep the older version in
 :data:`DERIVABLE_MAPPINGS` while this code still gives its bytes: bundles of those versions are
 re-derived byte for byte, bundles of others are checked for digest and PROV syntax."""
-DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", PROV_MAPPING)
+DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", PROV_MAPPING)
 """Mapping versions this code derives: version 3 adds ``tdprov:shardCount``, ``tdprov:fileSha256`` and
 ``tdprov:rowsRoot`` of a version's content to what version 2 gave; version 4 states a run's derivations
 as one ``tdprov:derivations`` count on the activity, instead of one ``wasDerivedFrom`` per output and input,
-when there are more than :data:`MAX_DERIVATIONS` pairs (their number grows as inputs times outputs)."""
-_CONTENT_EXTRAS = {"tdprov-prov/2": (), "tdprov-prov/3": ("shardCount", "fileSha256", "rowsRoot"),
-                   PROV_MAPPING: ("shardCount", "fileSha256", "rowsRoot")}
+when there are more than :data:`MAX_DERIVATIONS` pairs (their number grows as inputs times outputs);
+version 5 gives different things different identifiers where a name holds a newline or a digest's
+algorithm is 16 hex digits (versions 2 to 4 could give two datasets one identifier: see
+:mod:`~prov_common.w3cprov.ids`)."""
+_LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
+"""Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
+_CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
 MAX_DERIVATIONS = 10_000
 """Output and input pairs of one run stated one by one; past it, a count (800 inputs by 800 outputs made
 640,000 relations, 250 MiB of PROV and 2.5 GB in the pipeline's process)."""
@@ -50,6 +54,8 @@ class _Builder:
             raise BadInputError(f"PROV mapping {mapping!r} is not one this version of tdprov derives.",
                                 fix=f"ask for one of {', '.join(DERIVABLE_MAPPINGS)}")
         self.mapping = mapping
+        self.legacy = mapping in _LEGACY_IDS
+        """Whether this mapping names things by the legacy identifiers (:mod:`~prov_common.w3cprov.ids`)."""
         self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
         self.relations: set[tuple[Any, ...]] = set()
 
@@ -110,7 +116,7 @@ def _owner_names(ownership: dict[str, Any]) -> list[str]:
 
 def _person(builder: _Builder, name: str, person: bool = False) -> QualifiedName:
     kind = PROV["Person"] if person else _agent_type(name)
-    return builder.element("agent", ids.agent_local("agent", name), [(PROV_TYPE, kind), (PROV_LABEL, name), (TDPROV["name"], name)])
+    return builder.element("agent", ids.agent_local("agent", name, legacy=builder.legacy), [(PROV_TYPE, kind), (PROV_LABEL, name), (TDPROV["name"], name)])
 
 
 def _code_version(run: RunState) -> str | None:
@@ -122,7 +128,7 @@ def _code_version(run: RunState) -> str | None:
 def _plans(builder: _Builder, run: RunState) -> QualifiedName:
     """The job as a ``prov:Plan``; with a known code version, the plan at that version specialises it."""
     job_type = run.job_facet("jobType")
-    job = builder.element("entity", ids.job_local(run.job_namespace, run.job_name), [
+    job = builder.element("entity", ids.job_local(run.job_namespace, run.job_name, legacy=builder.legacy), [
         (PROV_TYPE, PROV["Plan"]), (PROV_TYPE, TDPROV["Job"]), (PROV_LABEL, run.job_name),
         (TDPROV["namespace"], run.job_namespace), (TDPROV["name"], run.job_name),
         (TDPROV["jobType"], _text(job_type.get("jobType"))), (TDPROV["integration"], _text(job_type.get("integration"))),
@@ -137,7 +143,7 @@ def _plans(builder: _Builder, run: RunState) -> QualifiedName:
         builder.element("entity", job.localpart, source_attrs)
         return job
     context = run.run_facet("tdprov_runContext")
-    plan = builder.element("entity", ids.plan_local(run.job_namespace, run.job_name, code_version), [
+    plan = builder.element("entity", ids.plan_local(run.job_namespace, run.job_name, code_version, legacy=builder.legacy), [
         (PROV_TYPE, PROV["Plan"]), (PROV_LABEL, f"{run.job_name} @ {code_version}"), (TDPROV["codeVersion"], code_version),
         (TDPROV["gitCommit"], _text(context.get("gitCommit"))), *source_attrs,
     ])
@@ -156,7 +162,7 @@ def _agents(builder: _Builder, run: RunState, activity: QualifiedName, plan: Qua
     if engine_name:
         version = _text(engine_facet.get("version"))
         label = f"{engine_name} {version}" if version else engine_name
-        engine = builder.element("agent", ids.agent_local("engine", label), [
+        engine = builder.element("agent", ids.agent_local("engine", label, legacy=builder.legacy), [
             (PROV_TYPE, PROV["SoftwareAgent"]), (PROV_LABEL, label), (TDPROV["name"], engine_name),
             (TDPROV["version"], version), (TDPROV["adapterVersion"], _text(engine_facet.get("openlineageAdapterVersion"))),
         ])
@@ -209,7 +215,7 @@ def _parent(builder: _Builder, facet: dict[str, Any], run_id: str) -> QualifiedN
     job = facet.get("job") if isinstance(facet.get("job"), dict) else {}
     namespace, name = _text(job.get("namespace")), _text(job.get("name"))
     if namespace and name:
-        plan = builder.element("entity", ids.job_local(namespace, name), [
+        plan = builder.element("entity", ids.job_local(namespace, name, legacy=builder.legacy), [
             (PROV_TYPE, PROV["Plan"]), (PROV_TYPE, TDPROV["Job"]), (PROV_LABEL, name),
             (TDPROV["namespace"], namespace), (TDPROV["name"], name)])
         attrs += [(PROV_LABEL, name), (TDPROV["job"], plan)]
@@ -218,7 +224,7 @@ def _parent(builder: _Builder, facet: dict[str, Any], run_id: str) -> QualifiedN
 
 def _dataset(builder: _Builder, dataset: DatasetState) -> QualifiedName:
     """The dataset entity (identity: namespace and name)."""
-    entity = builder.element("entity", ids.dataset_local(dataset.namespace, dataset.name), [
+    entity = builder.element("entity", ids.dataset_local(dataset.namespace, dataset.name, legacy=builder.legacy), [
         (PROV_TYPE, TDPROV["Dataset"]), (PROV_LABEL, dataset.name),
         (TDPROV["namespace"], dataset.namespace), (TDPROV["name"], dataset.name)])
     for owner in _owner_names(dataset.facet("ownership")):
@@ -260,7 +266,7 @@ def _read(builder: _Builder, dataset: DatasetState) -> QualifiedName:
     version = dataset.version
     if version is None:
         return entity
-    versioned = builder.element("entity", ids.version_local(dataset.namespace, dataset.name, version), [
+    versioned = builder.element("entity", ids.version_local(dataset.namespace, dataset.name, version, legacy=builder.legacy), [
         (PROV_TYPE, TDPROV["DatasetVersion"]), (PROV_LABEL, version), (TDPROV["version"], version),
         *_identity(dataset, entity), *_content(builder, dataset)])
     builder.relation("specialization", versioned, entity)
@@ -272,9 +278,9 @@ def _written(builder: _Builder, dataset: DatasetState, run: RunState) -> Qualifi
     a specialisation of the version it is (or of the dataset, without one). One generation per entity."""
     general = _read(builder, dataset)
     version = dataset.version
-    written = builder.element("entity", ids.generation_local(dataset.namespace, dataset.name, version, run.run_id), [
+    written = builder.element("entity", ids.generation_local(dataset.namespace, dataset.name, version, run.run_id, legacy=builder.legacy), [
         (PROV_TYPE, TDPROV["WrittenVersion"]), (PROV_LABEL, version or dataset.name), (TDPROV["version"], version),
-        *_identity(dataset, TDPROV[ids.dataset_local(dataset.namespace, dataset.name)]), *_content(builder, dataset)])
+        *_identity(dataset, TDPROV[ids.dataset_local(dataset.namespace, dataset.name, legacy=builder.legacy)]), *_content(builder, dataset)])
     builder.relation("specialization", written, general)
     return written
 
@@ -294,10 +300,10 @@ def _same_content(builder: _Builder, found: Iterable[tuple[DatasetState, Qualifi
 def _measurements(builder: _Builder, activity: QualifiedName, target: QualifiedName, found: Iterable[Measurement]) -> None:
     """Quality results as ``dqv:QualityMeasurement`` entities ``dqv:computedOn`` the version."""
     for measurement in found:
-        metric = builder.element("entity", ids.metric_local(measurement.kind, measurement.name, measurement.column), [
+        metric = builder.element("entity", ids.metric_local(measurement.kind, measurement.name, measurement.column, legacy=builder.legacy), [
             (PROV_TYPE, DQV["Metric"]), (PROV_LABEL, measurement.name), (TDPROV["metricKind"], measurement.kind),
             (TDPROV["column"], measurement.column)])
-        local = ids.measurement_local(f"{activity.localpart} {target.localpart}", measurement.source, metric.localpart)
+        local = ids.measurement_local(f"{activity.localpart} {target.localpart}", measurement.source, metric.localpart, legacy=builder.legacy)
         entity = builder.element("entity", local, [
             (PROV_TYPE, DQV["QualityMeasurement"]), (DQV["computedOn"], target), (DQV["isMeasurementOf"], metric),
             (DQV["value"], measurement.value), (TDPROV["status"], measurement.status), (TDPROV["source"], measurement.source),
@@ -308,7 +314,7 @@ def _measurements(builder: _Builder, activity: QualifiedName, target: QualifiedN
 
 def _run(builder: _Builder, run: RunState) -> None:
     plan = _plans(builder, run)
-    job = TDPROV[ids.job_local(run.job_namespace, run.job_name)]
+    job = TDPROV[ids.job_local(run.job_namespace, run.job_name, legacy=builder.legacy)]
     activity = _activity(builder, run, job)
     if not _agents(builder, run, activity, plan):
         builder.relation("association", activity, None, plan)
