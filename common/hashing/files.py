@@ -23,6 +23,7 @@ from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns
 from prov_common.hashing.csv_stream import hash_csv_stream
+from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
@@ -78,14 +79,21 @@ def table_format(path_or_uri: str | Path) -> str | None:
 
 
 @contextmanager
-def _reading(path_or_uri: str | Path, fmt: str) -> Iterator[None]:
-    """Turn a reader's error into a BadInputError naming the file and the fix."""
+def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None = None) -> Iterator[None]:
+    """Turn a reader's error into a BadInputError naming the file and the fix (for a CSV file that is not UTF-8,
+    read again through ``open_source``: where its first bad byte is)."""
     try:
         yield
     except NotUtf8Error as exc:
         raise exc.at(file=str(path_or_uri)) from None
     except BadInputError:
         raise
+    except UnicodeDecodeError as exc:
+        located = csv_not_utf8(str(path_or_uri), open_source) if fmt == "csv" and open_source is not None else None
+        if located is not None:
+            raise located from exc
+        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
+                            fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
             OSError) as exc:
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
@@ -107,7 +115,7 @@ def _sources(path_or_uri: str | Path) -> Iterator[PassOpener]:
 def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
                     ) -> pa.Table | pd.DataFrame:
     """Read a table file whole, the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
-    with _reading(path_or_uri, fmt), _sources(path_or_uri) as open_source:
+    with _sources(path_or_uri) as open_source, _reading(path_or_uri, fmt, open_source):
         return _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
 
 
@@ -136,7 +144,7 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
 def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None,
                    **options: Any) -> TableDigest:
     """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
-    with _reading(path_or_uri, fmt):
+    with _reading(path_or_uri, fmt, open_source):
         if fmt == "csv":
             streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
                                        block_rows=options["block_rows"],
