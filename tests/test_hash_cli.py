@@ -166,3 +166,21 @@ def test_a_csv_dtype_for_a_column_the_csv_lacks_is_refused_naming_the_columns(tm
         hash_shards(str(tmp_path / "parts"), csv_dtypes={"iid": "float64"}, cache=False, scheduler="none")
     assert main(["hash", "--scheduler", "none", "--no-cache", "--csv-dtype", "iid=float64", str(tmp_path / "parts")]) == 2
     assert "'iid', not a column of" in capsys.readouterr().err
+
+
+def test_a_csv_dtype_for_star_is_refused_unless_the_csv_has_a_column_named_star(tmp_path, capsys):
+    """``*`` is no wildcard for CSV dtypes (pandas would ignore it, giving the undeclared digest)."""
+    from prov_common.errors import BadInputError
+    from prov_common.hashing import hash_path
+
+    plain = tmp_path / "plain.csv"
+    pd.DataFrame({"a": [1, 3], "b": [2, 4]}).to_csv(plain, index=False)
+    assert main(["hash", "--csv-dtype", "*=str", str(plain)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"--csv-dtype names '*', not a column of {plain} (columns: a, b)." in err, err
+    assert "'*' is not every column here" in err
+    with pytest.raises(BadInputError, match=r"'\*', not a column of"):
+        hash_path(plain, csv_dtypes={"*": "int64"})
+    starred = tmp_path / "starred.csv"
+    pd.DataFrame({"*": [1, 3], "b": [2, 4]}).to_csv(starred, index=False)
+    assert hash_path(starred, csv_dtypes={"*": "float64"}).digest != hash_path(starred).digest  # a real column

@@ -121,12 +121,12 @@ def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, 
 
 def _check_csv_dtypes(csv_dtypes: Mapping[str, Any] | None, header: Iterable[Any], path_or_uri: str | Path) -> None:
     """Refuse dtypes declared for columns the CSV's ``header`` lacks: ``pandas.read_csv`` ignores them, so a misspelt
-    name would give the digest of the undeclared reading."""
+    name would give the digest of the undeclared reading. ``*`` is such a name too (no wildcard)."""
     if not csv_dtypes:
         return
     from prov_common.quality.samples import check_known_columns  # here: the quality package imports Pandera
 
-    check_known_columns([str(name) for name in csv_dtypes], header, "--csv-dtype", str(path_or_uri))
+    check_known_columns([str(name) for name in csv_dtypes], header, "--csv-dtype", str(path_or_uri), wildcard=False)
 
 
 def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None

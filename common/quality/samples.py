@@ -50,15 +50,17 @@ def column_names(columns: Iterable[str] | str | None) -> frozenset[str]:
     return frozenset({columns} if isinstance(columns, str) else {str(c) for c in columns})
 
 
-def check_known_columns(names: Iterable[str] | str | None, columns: Iterable[str], option: str, dataset: str) -> None:
-    """Refuse column names in ``option`` that ``dataset`` does not have (``"*"`` means every column):
-    a misspelt name would leave the real column unmasked."""
+def check_known_columns(names: Iterable[str] | str | None, columns: Iterable[str], option: str, dataset: str, *,
+                        wildcard: bool = True) -> None:
+    """Refuse column names in ``option`` that ``dataset`` does not have (``"*"`` means every column, unless not
+    ``wildcard``: then it is a name like any other): a misspelt name would leave the real column unmasked."""
     known = {str(c) for c in columns}
-    unknown = sorted(column_names(names) - known - {ALL_COLUMNS})
+    unknown = sorted(column_names(names) - known - ({ALL_COLUMNS} if wildcard else set()))
     if unknown:
         shown = ", ".join(sorted(known)[:20]) + (", ..." if len(known) > 20 else "")
+        star = f" ({ALL_COLUMNS!r} is not every column here: name each column)" if ALL_COLUMNS in unknown else ""
         raise BadInputError(f"{option} names {', '.join(repr(c) for c in unknown)}, not a column of {dataset} (columns: {shown}).",
-                            fix=f"spell the column as it is in the data, or remove it from {option}")
+                            fix=f"spell the column as it is in the data, or remove it from {option}{star}")
 
 
 def data_index_names(df: pd.DataFrame) -> tuple[str, ...]:
