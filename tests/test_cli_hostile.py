@@ -512,3 +512,29 @@ def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
         line = _one_line_error(done.stderr, verb)
         assert f"cannot use {out}:" in line and "stdout" not in line and "ulimit" in line, (verb, line)
         assert not out.exists(), verb
+
+
+@pytest.mark.parametrize("damage", ["not json", "{}"])
+def test_one_damaged_source_record_is_named_and_the_training_record_still_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    """A source record that is not JSON, or no signed envelope, stopped 'tdprov record' (exit 1, no record).
+    It is left out and named by its key with the fix; the record is written from the rest (exit 1: a finding)."""
+    from prov_common.signing import default_signing_key
+    from prov_common.sources.model import SourceRecord
+    from prov_common.sources.registry import register_source
+    from prov_common.store import open_store
+
+    store, env, _ = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    register_source(open_store(str(store)), SourceRecord(name="vendor-raw", digest="blake3:" + "1" * 64,
+                                                         license="CC-BY-4.0", issuer="Acme Data"), default_signing_key())
+    damaged = store / "sources" / "vendor" / ("e" * 64 + ".json")
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text(damage)
+    out = tmp_path / "r.json"
+    code, said = _verb(["record", "s3://lake/clean/users.parquet", "-o", str(out)], capsys, caplog)
+    assert code == 1, said
+    assert f"left out source record 'sources/vendor/{damaged.name}'" in said and "tdprov audit" in said, said
+    assert "vendor-raw" in out.read_text() and "Acme Data" in out.read_text()  # the sound source is in the record

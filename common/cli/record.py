@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
-from prov_common.cli._versions import recorded_runs
+from prov_common.cli._versions import SHOWN_AT_MOST, recorded_runs
 from prov_common.config import Settings
+from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, issuer=getattr(args, "issuer", None))
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
-    sources = [s.record for s in iter_sources(store, trust)]
+    problems: list[tuple[str, TdprovError]] = []
+    sources = [s.record for s in iter_sources(store, trust, problems)]
     with recorded_runs(store, settings, args.ref, sources, trust) as recorded:
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
     options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
@@ -58,4 +61,17 @@ def run(args: argparse.Namespace) -> int:
                             bundle_locator(store, trust))
     doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
-    return 0
+    tell_sources_left_out(problems)
+    return 1 if problems else 0
+
+
+def tell_sources_left_out(problems: list[tuple[str, TdprovError]]) -> None:
+    """Name on stderr each source record (key, error) that did not verify and was left out of the record."""
+    for key, exc in problems[:SHOWN_AT_MOST]:
+        what = exc.what.rstrip(".") if key in exc.what else f"source record '{key}': {exc.what.rstrip('.')}"
+        fix = f"{exc.fix.rstrip('.')}; " if exc.fix else ""
+        print(f"tdprov record: left out {what}: the record was written without it. "
+              f"Fix: {fix}'tdprov audit' reports every damaged record", file=sys.stderr)
+    if len(problems) > SHOWN_AT_MOST:
+        print(f"tdprov record: and {len(problems) - SHOWN_AT_MOST} more source records left out, not verifying. "
+              "Fix: 'tdprov audit' reports every damaged record", file=sys.stderr)
