@@ -189,6 +189,44 @@ def test_an_unknown_option_is_reported_by_the_verb_with_a_close_match(capsys: py
     assert "tdprov: error: unrecognized arguments: --bogus. Fix: run 'tdprov --help'" in capsys.readouterr().err
 
 
+def _leaf_verbs() -> list[list[str]]:
+    """Every verb and sub-verb, as the words that choose it (``["store", "init"]``)."""
+    import argparse
+
+    from prov_common.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> list[list[str]]:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            return [words]
+        return [leaf for name, sub in subs[0].choices.items() for leaf in walk(sub, [*words, name])]
+
+    return walk(build_parser(), [])
+
+
+def test_an_unknown_option_is_reported_before_a_missing_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt required option was reported as missing ('the following arguments are required: --name'),
+    never as the unknown option it was typed as."""
+    assert _usage_error(["source", "add", "data.csv", "--nme", "y"]) == 2
+    assert capsys.readouterr().err == ("tdprov source add: error: unrecognized arguments: --nme (did you mean --name?). "
+                                       "Fix: run 'tdprov source add --help' for the options and an example.\n")
+    assert _usage_error(["record", "x", "--format", "pdf", "--isuer=acme"]) == 2  # before a bad value, too
+    assert "unrecognized arguments: --isuer=acme (did you mean --issuer?)" in capsys.readouterr().err
+    assert _usage_error(["source", "add", "data.csv", "--license", "--nme"]) == 2  # an option where a value goes
+    assert "unrecognized arguments: --nme (did you mean --name?)" in capsys.readouterr().err
+    assert _usage_error(["source", "add", "data.csv"]) == 2  # nothing unknown: the missing option as before
+    assert "the following arguments are required: --name" in capsys.readouterr().err
+
+
+def test_every_verb_reports_an_unknown_option_first(capsys: pytest.CaptureFixture[str]) -> None:
+    verbs = _leaf_verbs()
+    assert ["source", "add"] in verbs and ["store", "init"] in verbs
+    for words in verbs:
+        assert _usage_error([*words, "--zzqx"]) == 2, words
+        err = capsys.readouterr().err
+        assert err.startswith(f"tdprov {' '.join(words)}: error: unrecognized arguments: --zzqx"), (words, err)
+
+
 # --- one word for the audit's result in the CLI, the HTML and the JSON -----------------------------------
 
 def test_the_summary_line_says_findings_and_notes_as_the_report_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

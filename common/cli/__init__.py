@@ -11,7 +11,6 @@ Exit codes: 0 success, 1 a finding (verification failed, digests differ, ...), 2
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import pkgutil
 import sys
@@ -20,31 +19,23 @@ from collections.abc import Sequence
 from prov_common import __version__
 from prov_common.cli._common import check_store_exists
 from prov_common.cli._failures import as_bad_input
+from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
 from prov_common.cli._terminal import visible, visible_stdout
 from prov_common.errors import TdprovError
 
 EXIT_OK = 0
 EXIT_FINDING = 1
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors say how to get help."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        message = " ".join(message.split())
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}. Fix: run '{self.prog} --help' for the options and an example.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every discovered verb."""
-    parser = _Parser(
+    parser = Parser(
         prog="tdprov",
         description="Training-data provenance: hash datasets, inspect and verify lineage bundles.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tdprov {__version__}")
-    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
@@ -94,12 +85,7 @@ def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> a
 
 def _unrecognized(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
     """Exit through ``parser.error``, naming the arguments it does not take and the option each was probably meant as."""
-    options = [option for action in parser._actions for option in action.option_strings]
-    said = []
-    for arg in unknown:
-        close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1) if arg.startswith("-") else []
-        said.append(f"{arg} (did you mean {close[0]}?)" if close else arg)
-    parser.error(f"unrecognized arguments: {' '.join(said)}")
+    parser.error(unrecognized_message(parser, unknown))
 
 
 def _fail(verb: str, exc: TdprovError) -> int:
