@@ -25,17 +25,33 @@ PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.
 
 
 @pytest.mark.parametrize("mode", ["alone", "provider"])
-def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str, ol_validator) -> None:
+def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: str, ol_validator) -> None:
+    """Both DAGs run in one process per mode (outlets_run.py); the audit of their store has a note for each outlet a
+    try left as it found it, and no error."""
     store = tmp_path / "store"
     env = child_env(**tdprov_env(store), **(PROVIDER if mode == "provider" else {}))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_written_run.py"), str(tmp_path)],
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     states = json.loads(done.stdout.strip().splitlines()[-1])
+    tasks = [s for s in bundles_of(store) if "." in s.job_name]
+    unchanged = _only_what_a_try_wrote(tmp_path, store, states["tdprov_outlets_written"], tasks, ol_validator)
+    unchanged += _a_try_that_left_an_outlet_as_it_found_it(tmp_path, store, states["tdprov_outlets_shared"], tasks,
+                                                            done.stdout + done.stderr, ol_validator)
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    notes = [f for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE]
+    assert sorted((f.object, f.run_id) for f in notes) == sorted(unchanged)
+    assert all("did not write it" in f.what for f in notes)
+    assert audit.check(CHECK_COMPLETENESS).errors == []
+
+
+def _only_what_a_try_wrote(tmp_path: Path, store: Path, states: dict, tasks: list, ol_validator) -> list[tuple[str, str]]:
+    """A try that fails or skips itself wrote none of its outlets; one it left as it found it (a file; a folder or
+    glob: its shards) is no output. The (object, run id) of each audit note expected."""
     assert states == {"write": "failed", "skipper": "skipped", "keep": "success", "copy": "success", "drop_shard": "success",
                       "rewrite_shard": "success", "keep_shards": "success", "keep_name": "success",
                       "wait_skipped": "failed"}  # the sensor is not satisfied by a try that wrote nothing
-    by_job = {s.job_name.split(".", 1)[-1]: s for s in bundles_of(store) if "." in s.job_name}
+    by_job = {s.job_name.split(".", 1)[-1]: s for s in tasks if s.job_name.startswith("tdprov_outlets_written.")}
     old, copied = tmp_path / "old.csv", tmp_path / "copied.csv"
     assert [(s, by_job[s].state, by_job[s].outputs) for s in ("write", "skipper", "keep", "keep_shards", "keep_name")] == [
         ("write", "FAIL", ()), ("skipper", "COMPLETE", ()), ("keep", "COMPLETE", ()), ("keep_shards", "COMPLETE", ()),
@@ -60,13 +76,9 @@ def test_only_the_outlets_a_try_wrote_are_its_outputs(tmp_path: Path, mode: str,
     assert not_written("keep_shards") == [{"name": str(kept), "reason": "unchanged", "version": hash_dataset(str(kept)).digest}]
     assert not_written("keep_name") == [{"name": str(name), "reason": "unchanged", "version": hash_dataset(str(name)).digest}]
 
-    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
-    notes = [f for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE]
     unchanged = [(f"{old}@{hash_path(old).digest}", "keep"), (f"{kept}@{hash_dataset(str(kept)).digest}", "keep_shards"),
                  (f"{name}@{hash_dataset(str(name)).digest}", "keep_name")]
-    assert sorted((f.object, f.run_id) for f in notes) == sorted((o, by_job[t].run_id) for o, t in unchanged)
-    assert "did not write it" in notes[0].what
-    assert audit.check(CHECK_COMPLETENESS).errors == []
+    return [(o, by_job[t].run_id) for o, t in unchanged]
 
 
 def test_an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path) -> None:
@@ -83,21 +95,16 @@ def test_an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Pa
     assert not [e for e in events_of(store, export.run_id) if "tdprov_outlets" in e["run"]["facets"]]
 
 
-@pytest.mark.parametrize("mode", ["alone", "provider"])
-def test_a_try_that_left_an_outlet_as_it_found_it_did_not_write_it(tmp_path: Path, mode: str, ol_validator) -> None:
+def _a_try_that_left_an_outlet_as_it_found_it(tmp_path: Path, store: Path, states: dict, tasks: list, output: str,
+                                               ol_validator) -> list[tuple[str, str]]:
     """What each local outlet holds is noted when the try starts: a mapped instance that starts right after its
     sibling wrote a shared outlet did not write it, nor did a try that added a non-shard beside a folder's or glob's
-    shards; a declared file that is not there after the try (``q?.csv`` names ``q``) is no output either."""
-    store = tmp_path / "store"
-    env = child_env(**tdprov_env(store), **(PROVIDER if mode == "provider" else {}))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_shared_run.py"), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "mapped": "success", "marker": "success", "log_beside": "success", "qmark": "success"}
+    shards; a declared file that is not there after the try (``q?.csv`` names ``q``) is no output either. The
+    (object, run id) of each audit note expected."""
+    assert states == {"mapped": "success", "marker": "success", "log_beside": "success", "qmark": "success"}
     data = tmp_path / "data"
     m0, m1, fold, glob = data / "m0.csv", data / "m1.csv", data / "fold", str(data / "globd" / "*.csv")
-    tasks = [s for s in bundles_of(store) if "." in s.job_name]
+    tasks = [s for s in tasks if s.job_name.startswith("tdprov_outlets_shared.")]
 
     def not_written(run_id: str) -> list[tuple]:
         events = events_of(store, run_id)
@@ -121,10 +128,9 @@ def test_a_try_that_left_an_outlet_as_it_found_it_did_not_write_it(tmp_path: Pat
     assert not_written(by_job["marker"].run_id) == [(str(fold), "unchanged", hash_dataset(str(fold)).digest)]
     assert not_written(by_job["log_beside"].run_id) == [(glob, "unchanged", hash_dataset(glob).digest)]
     assert not_written(by_job["qmark"].run_id) == [(str(data / "q"), "missing", None)]
-    assert "write '?' as %3F and '#' as %23" in done.stdout + done.stderr
+    assert "write '?' as %3F and '#' as %23" in output
 
-    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
-    assert audit.check(CHECK_COMPLETENESS).errors == []
-    notes = sorted(f.object for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE)
-    (left,) = [f"{name}@{version}" for facet in others for name, reason, version in facet if reason == "unchanged"]
-    assert notes == sorted([left, f"{fold}@{hash_dataset(str(fold)).digest}", f"{glob}@{hash_dataset(glob).digest}"])
+    (left,) = [(f"{name}@{version}", s.run_id) for s, facet in zip(mapped, others)
+               for name, reason, version in facet if reason == "unchanged"]
+    return [left, (f"{fold}@{hash_dataset(str(fold)).digest}", by_job["marker"].run_id),
+            (f"{glob}@{hash_dataset(glob).digest}", by_job["log_beside"].run_id)]

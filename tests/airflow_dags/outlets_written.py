@@ -1,14 +1,7 @@
-"""Run a DAG whose tasks declare outlets (files, folders, globs) they do not write (run in a subprocess, tdprov
-alone or beside the OpenLineage provider feeding ProvenanceTransport); prints the task states as JSON.
-
-Usage: python outlets_written_run.py OUT_DIR   (AIRFLOW_HOME, AIRFLOW__TDPROV__STORE and, beside the provider,
-AIRFLOW__OPENLINEAGE__TRANSPORT set)
-"""
+"""A DAG whose tasks declare outlets (files, folders, globs) they do not write (run by outlets_run.py)."""
 from __future__ import annotations
 
 import shutil
-import sys
-import time
 from pathlib import Path
 
 import pendulum
@@ -19,10 +12,8 @@ from airflow.sdk import DAG, Asset
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
-def main(out: Path) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags.harness import run_and_print_states
-
+def dag(out: Path) -> DAG:
+    """The DAG, with the files its tasks find made under ``out`` (run it 3 s later: see outlets_run.py)."""
     from prov_airflow.sensors.bundle import LineageBundleSensor
 
     written, skipped, old, copied = out / "p.csv", out / "s.csv", out / "old.csv", out / "copied.csv"
@@ -38,7 +29,6 @@ def main(out: Path) -> int:
         (parts / f"part-{i}.csv").write_text(f"a\n{i}\n")
         (kept / f"part-{i}.csv").write_text(f"a\n{i}\n")
     (names / "x1.csv").write_text("a\n1\n")  # what x[1].csv matches as a glob while no file has that name
-    time.sleep(3)  # all of these last changed before any try starts (beyond the 2 s allowed for clock skew)
 
     def write_then_fail() -> None:
         written.write_text("a\n1\n")
@@ -69,8 +59,4 @@ def main(out: Path) -> int:
                        outlets=[Asset(f"file://{names}/x[1].csv")])
         skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
                                        trigger_rule="all_done")
-    return run_and_print_states(dag, logical_date=START)
-
-
-if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    return dag
