@@ -47,6 +47,18 @@ def test_table_snapshot_restores_exact_bytes_by_table_and_file_digest(store_uri:
     assert sorted(p.name for p in out.iterdir()) == ["train.parquet"]
 
 
+@pytest.mark.parametrize("name", ["FILE", "train.csv"])
+def test_table_restored_to_a_name_of_another_kind_is_verified_as_the_recorded_table(store_uri: str, parquet, tmp_path: Path,
+                                                                                   name: str) -> None:
+    """``-o FILE``: the restored bytes are checked as the table the snapshot recorded (its file's format), not by
+    the suffix the user chose, which would report an intact snapshot as another version's data."""
+    path, _df = parquet
+    store = open_store(store_uri)
+    digest = snapshot_path(store, path)
+    assert checkout(store, digest, tmp_path / name).read_bytes() == path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
 def test_file_snapshots_and_bytes(store_uri: str, tmp_path: Path) -> None:
     store = open_store(store_uri)
     model = tmp_path / "weights.bin"

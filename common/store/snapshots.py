@@ -284,8 +284,8 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
         raise VerificationError(f"snapshot index '{ikey}' names table {index.table}, not {digest}.", fix="restore it from a replica")
     target = Path(dest) / index.name if Path(dest).is_dir() else Path(dest)
     _refuse_existing([target], force)
-    with _staged(store, [(object_key(index.object), index.object, target)]) as staged:
-        if verify_table:
+    with _staged(store, [(object_key(index.object), index.object, target)], suffix=Path(index.name).suffix) as staged:
+        if verify_table:  # hashed as the table it was recorded as (its suffix), whatever the name it is restored to
             _check_table(staged[0][0], asked, _not_this_version(store, ikey))
         _commit(staged)
     return target
@@ -316,16 +316,18 @@ def _refuse_existing(targets: list[Path], force: bool) -> None:
 
 
 @contextlib.contextmanager
-def _staged(store: Store, items: list[tuple[str, str, Path]]) -> Iterator[list[tuple[Path, Path]]]:
+def _staged(store: Store, items: list[tuple[str, str, Path]], *,
+            suffix: str | None = None) -> Iterator[list[tuple[Path, Path]]]:
     """Download each ``(key, file digest, target)`` next to its target and verify its bytes (else read a retained
-    version that verifies); yields ``(temporary file, target)`` pairs for :func:`_commit`. Temporary files left
+    version that verifies); yields ``(temporary file, target)`` pairs for :func:`_commit`. The temporary files end
+    in ``suffix`` (default: their target's), which says how a table among them is hashed. Temporary files left
     (all of them on any failure) are removed on exit."""
     staged: list[tuple[Path, Path]] = []
     made: list[Path] = []
     try:
         for key, expected, target in items:
             made += _make_folder(target.parent)
-            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix}")
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix if suffix is None else suffix}")
             staged.append((tmp, target))
             _download(store, key, expected, tmp)
         yield staged
