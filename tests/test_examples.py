@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,21 @@ def test_model_lineage_reaches_the_registered_source(main_run, orchestrator: str
     assert hash_path(model).digest in out
     assert source_digest in out, "the model's lineage does not reach the source CSV"
     assert "breast-cancer-wisconsin" in out
+
+
+def test_readme_contains_line_answers_with_a_proof(main_run) -> None:
+    """The README tour's `tdprov contains` line, run as written after the main command, finds its record in
+    the version the Dagster pipeline recorded at row granularity, with a proof, and names the training run."""
+    _root, proc, env = main_run
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    line = re.search(r"^(tdprov contains .*?)\s+#", (REPO / "README.md").read_text(), re.MULTILINE).group(1)
+    argv = [str(REPO / ".venv" / "bin" / "tdprov"), *shlex.split(line)[1:]]
+    out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, (line, out.stdout, out.stderr)
+    answer = json.loads(out.stdout)
+    assert answer["contained"] and answer["proof"], answer
+    assert answer["name"].endswith("clean_cells.parquet"), answer
+    assert "model" in [r["job"].rsplit("/", 1)[-1] for r in answer["trainingRuns"]], answer["trainingRuns"]
 
 
 def test_main_command_shows_each_models_own_lineage(main_run) -> None:

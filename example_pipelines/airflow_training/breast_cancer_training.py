@@ -25,7 +25,7 @@ START = pendulum.datetime(2026, 1, 1, tz="UTC")
 DATA = example_data_dir("airflow")
 SOURCE = Asset(source_file().as_uri())
 RAW = Asset((DATA / "raw_cells.parquet").as_uri())
-CLEAN = Asset((DATA / "clean_cells.parquet").as_uri())
+CLEAN = Asset((DATA / "clean_cells.parquet").as_uri(), extra={"tdprov": {"granularity": "row"}})  # its row set: `tdprov contains`
 MODEL = Asset(model_file("airflow").as_uri())
 
 

@@ -1,7 +1,7 @@
 """Breast-cancer classifier training as provenance-aware Dagster assets.
 
-raw_cells (from the registered source) → clean_cells (Pandera, blocking) → features → train_set /
-test_set → model (a file, recorded by ``ProvenanceResource``) → evaluation. Everything goes through
+raw_cells (from the registered source) → clean_cells (Pandera, blocking, recorded at row granularity) →
+features → train_set / test_set → model (a file, recorded by ``ProvenanceResource``) → evaluation. Everything goes through
 ``prov_dagster.definitions``: the ``ProvenanceIOManager``, the Pandera asset checks, the sensors and
 the daily audit schedule.
 """
@@ -25,9 +25,12 @@ def raw_cells() -> pd.DataFrame:
     return steps.ingest(source_file())
 
 
-@provenance_asset(schema=CLEAN_SCHEMA, quality_policy="block", owners=OWNERS, group_name=GROUP)
+@provenance_asset(schema=CLEAN_SCHEMA, quality_policy="block", granularity="row", owners=OWNERS, group_name=GROUP)
 def clean_cells(raw_cells: pd.DataFrame) -> pd.DataFrame:
-    """Complete, typed rows; a batch that breaks the clean schema stops everything downstream."""
+    """Complete, typed rows; a batch that breaks the clean schema stops everything downstream.
+
+    Recorded at row granularity: ``tdprov contains clean_cells --record JSON`` answers whether a row was in
+    it, with a proof."""
     return steps.clean(raw_cells)
 
 
