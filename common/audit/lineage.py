@@ -31,6 +31,8 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     normal_version,
     pick_generation,
     sortable_time,
+    spelled_apart,
+    spells,
     version_key,
 )
 from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
@@ -330,8 +332,9 @@ SHOWN_DATASETS = 10  # datasets a message names; the rest are counted
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
     """The error for a name that means several datasets where one version is needed (an asset key of a
-    partitioned asset), or (``digest``) a digest several datasets hold, naming them and the ``REF@DIGEST`` text
-    that names each one's version (for a name, its newest)."""
+    partitioned asset, a location that is also another namespace's ``namespace/name``), or (``digest``) a digest
+    several datasets hold, naming them by their labels (which tell any two apart) and the ``REF@DIGEST`` text that
+    names each one's version (for a name, its newest)."""
     shown = quoted_list([d.label for d in datasets], SHOWN_DATASETS)
     pastes = quoted_list([pasted(d.label, d.version or "") for d in datasets if d.version], SHOWN_DATASETS)
     lineage = f"'tdprov lineage {ref}' shows each of them"
@@ -339,19 +342,23 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         what = f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
         fix = f"name one dataset's version as PATH@DIGEST; paste one of {pastes} ({lineage})"
     else:
-        what = f"'{ref}' names {len(datasets)} datasets (the partitions of an asset, or data it wrote to several places)"
-        fix = (f"name one by its path or URI as listed, which means its newest version, or one version as PATH@DIGEST: "
-               f"their newest are {pastes} ({lineage})")
+        apart = any(spelled_apart(d.namespace) for d in datasets)
+        why = ("a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
+               else "the partitions of an asset, or data it wrote to several places")
+        what = f"'{ref}' names {len(datasets)} datasets ({why})"
+        how = "as listed (a namespace with a path is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
+        fix = f"name one {how}, which means its newest version, or one version as PATH@DIGEST: their newest are {pastes} ({lineage})"
     return BadInputError(f"{what}: {shown}.", fix=fix)
 
 
 def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:
     """Whether ``ref`` (given by a user; ``located``: :func:`~prov_common.w3cprov.identity.location_of_ref`
-    of it) names the dataset of ``d``: by its URI, by location (only the dataset there), or, when ``ref`` is
+    of it) names the dataset of ``d``: by its label or URI (:func:`~prov_common.w3cprov.identity.spells`), by
+    location (only the dataset there), or, when ``ref`` is
     not a location, by its name alone or another of its names (a Dagster asset key); a URI that is another name's
     ``namespace/name`` (``dagster://default/raw/orders``) names the datasets named so."""
     bare = not is_location(ref)  # a name, or a relative path (which may also be a name)
-    return (ref in (d.label, d.uri) or at_location(located, d.namespace, d.name)
+    return (spells(ref, d.namespace, d.name) or at_location(located, d.namespace, d.name)
             or (bare and ref == d.name) or (ref in d.aliases and (bare or "://" in ref)))
 
 

@@ -13,7 +13,7 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.signing import TrustStore
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
-from prov_common.w3cprov.identity import at_location, location_of_ref
+from prov_common.w3cprov.identity import at_location, location_of_ref, spells
 from prov_common.w3cprov.version_ref import split_version
 
 
@@ -119,7 +119,7 @@ class RecordedRuns:
 
     def _lives_at(self, name: str, located: tuple[str, str]) -> bool:
         """Whether a run names a dataset that lives at ``name`` (``located``: its dataset), by its own name."""
-        return any(name in (d.label, d.uri) or at_location(located, d.namespace, d.name)
+        return any(spells(name, d.namespace, d.name) or at_location(located, d.namespace, d.name)
                    for run in self.runs.values() for d in (*run.inputs, *run.outputs))
 
     def read_trace(self, name: str) -> None:

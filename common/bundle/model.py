@@ -43,6 +43,14 @@ class DatasetRef:
 
         return dataset_name(self.namespace, self.name)
 
+    @property
+    def label(self) -> str:
+        """How ``tdprov runs`` shows the dataset (:func:`~prov_common.bundle.naming.dataset_shown`): its URI, unless
+        that is another dataset's location."""
+        from prov_common.bundle.naming import dataset_shown
+
+        return dataset_shown(self.namespace, self.name)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"namespace": self.namespace, "name": self.name, "version": self.version}
         if self.digests is not None:

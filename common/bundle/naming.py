@@ -63,6 +63,14 @@ def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str
         return f"{namespace}:{name}"
 
 
+def dataset_shown(namespace: str, name: str) -> str:
+    """A dataset as ``tdprov runs`` and ``tdprov show`` print it: its URI (:func:`dataset_name`), or, where that
+    URI is another dataset's location, ``NAMESPACE::NAME`` (:func:`~prov_common.w3cprov.identity.dataset_label`)."""
+    from prov_common.w3cprov.identity import dataset_label, spelled_apart
+
+    return dataset_label(namespace, name) if spelled_apart(namespace) else dataset_name(namespace, name)
+
+
 def namings_of(recorded: str | None) -> tuple[str, ...]:
     """The naming versions a manifest's statement may have been written with."""
     return (recorded,) if recorded is not None else UNRECORDED_NAMINGS

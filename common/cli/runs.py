@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def row(summary: BundleSummary) -> list[str]:
-    outputs = ", ".join(pasted(o.uri, o.version) if o.version else f"{o.uri}@-" for o in summary.outputs) or "-"
+    outputs = ", ".join(pasted(o.label, o.version) if o.version else f"{o.label}@-" for o in summary.outputs) or "-"
     return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or summary.sealed_at, outputs]
 
 

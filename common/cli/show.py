@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.naming import dataset_name
+from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
 from prov_common.cli._terminal import one_line
@@ -45,7 +45,7 @@ def quality(state: RunState) -> list[dict[str, Any]]:
         for ds in datasets:
             facet = ds.facet("tdprov_pandera")
             if facet:
-                rows.append({"side": side, "dataset": dataset_name(ds.namespace, ds.name), "schema": facet.get("schemaName"),
+                rows.append({"side": side, "dataset": dataset_shown(ds.namespace, ds.name), "schema": facet.get("schemaName"),
                              "passed": facet.get("passed"), "failureCount": facet.get("failureCount"),
                              "samplesFile": facet.get("samplesFile")})
     return rows
@@ -58,7 +58,7 @@ def extents(state: RunState) -> list[dict[str, Any]]:
         for ds in datasets:
             rows, shards = ds.count("rows"), ds.count("shardCount")
             if rows is not None or shards is not None:
-                found.append({"side": side, "dataset": dataset_name(ds.namespace, ds.name), "rows": rows, "shards": shards})
+                found.append({"side": side, "dataset": dataset_shown(ds.namespace, ds.name), "rows": rows, "shards": shards})
     return found
 
 
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     held = {(e["side"] + "s", e["dataset"]): extent_text(e["rows"], e["shards"]) for e in info["extents"]}
     for side in ("inputs", "outputs"):
         out.append(f"{side}:")
-        named = [(dataset_name(d["namespace"], d["name"]), d["version"] or "-") for d in m[side]]
+        named = [(dataset_shown(d["namespace"], d["name"]), d["version"] or "-") for d in m[side]]
         out += [f"  {name}  {version}" + (f"  ({held[side, name]})" if held.get((side, name)) else "") for name, version in named] or ["  -"]
     out.append("events:")
     out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]] or [

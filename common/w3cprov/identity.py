@@ -37,17 +37,42 @@ T = TypeVar("T")
 _DIGEST = re.compile(r"(?P<algo>[a-z][a-z0-9]{1,15}):(?P<hex>[0-9a-fA-F]{16,128})")  # as PROV ids read a digest
 
 
+PAIR_SEPARATOR = "::"
+"""Between the namespace and the name of a dataset whose URI would spell another dataset's location."""
+
+
 def dataset_label(namespace: str | None, name: str) -> str:
     """How people are shown a dataset: its path for a local file, its URI (``s3://bucket/key``,
     ``xcom://dag/task``) for a namespace that is one, else ``namespace:name``; never the bare name of a
-    dataset elsewhere, which could be another's."""
+    dataset elsewhere, which could be another's. A namespace with a path after its authority
+    (``s3://lake/raw``, ``s3://lake/``: no namespace the OpenLineage naming spec gives, but another producer
+    may) is shown as ``NAMESPACE::NAME`` (``s3://lake/raw::x``): its URI ``s3://lake/raw/x`` is the location of
+    the dataset (``s3://lake``, ``raw/x``), which is another dataset."""
     if not namespace or namespace == "file":
         return name
+    if spelled_apart(namespace):
+        return f"{namespace}{PAIR_SEPARATOR}{name}"
     if namespace.endswith("://"):  # no authority (the spec's "inmemory://"): as its URI spells it
         return namespace + name.lstrip("/")
     if "://" in namespace:
         return namespace.rstrip("/") + "/" + name.lstrip("/")
     return f"{namespace}:{name}"
+
+
+def spelled_apart(namespace: str | None) -> bool:
+    """Whether a dataset in ``namespace`` is shown as ``NAMESPACE::NAME`` (:func:`dataset_label`): a URI
+    namespace with a path after its authority, whose ``namespace/name`` is another dataset's location."""
+    return "/" in (namespace or "").partition("://")[2]
+
+
+def spells(ref: str, namespace: str | None, name: str) -> bool:
+    """Whether ``ref`` (given by a user) writes the dataset ``(namespace, name)`` out: as its
+    :func:`dataset_label`, or as ``namespace/name`` (the OpenLineage dataset URI; a leading ``/`` of the name
+    once), a trailing ``/`` aside. ``namespace/name`` of a namespace with a path is also another dataset's
+    location: the caller finds both, and a name of several datasets is the user's to choose among."""
+    texts = {ref, ref.rstrip("/")}
+    return (dataset_label(namespace, name) in texts or f"{namespace}/{name}" in texts
+            or f"{namespace}/{name.lstrip('/')}" in texts)
 
 
 def version_key(namespace: str, name: str, version: str | None) -> VersionKey:

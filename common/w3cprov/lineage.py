@@ -17,7 +17,7 @@ from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
 from prov_common.w3cprov.identity import (
-    at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time,
+    at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
 )
 from prov_common.w3cprov.version_ref import split_version
 
@@ -111,8 +111,8 @@ def _made_at(graph: LineageGraph, incoming: Mapping[str, list[Edge]], key: str) 
 def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> list[str]:
     """Data nodes matching ``query``: a version, a content digest (in full or its first
     :data:`~prov_common.w3cprov.identity.DIGEST_PREFIX_MIN` or more hex digits, with or without ``blake3:``),
-    a PROV id, a dataset (``name``, ``namespace/name``, URI, or a path, relative ones from the working
-    folder) — its newest version unless ``all_versions`` — or ``REF@DIGEST``
+    a PROV id, a dataset (``name``, ``namespace/name``, label, URI, or a path, relative ones from the working
+    folder) — its newest version unless ``all_versions``; of a name of several datasets, each one's — or ``REF@DIGEST``
     (:mod:`~prov_common.w3cprov.version_ref`): dataset ``REF``'s version at that digest."""
     query = query.strip()
     data = [n for n in graph.nodes.values() if n.kind != RUN]
@@ -127,19 +127,15 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
     if not matches and at is not None:  # REF@DIGEST: the text as a whole names no dataset
         versions = [n for n in _datasets_named(data, base) if digest_starts(n.version, at)]
         return _newest_per_dataset(graph, versions, all_versions)
-    if all_versions or len(matches) <= 1:
-        return sorted(n.id for n in matches)
-    incoming, _ = _adjacency(graph)
-    newest = max(matches, key=lambda n: (_made_at(graph, incoming, n.id), n.id))
-    return [newest.id]
+    return _newest_per_dataset(graph, matches, all_versions)  # a name of several datasets: each of them
 
 
 def _datasets_named(data: list[Node], query: str) -> list[Node]:
-    """The data nodes of the datasets ``query`` names (by location, ``namespace/name`` or, not a location, name)."""
-    names = {query, query.rstrip("/")}
+    """The data nodes of the datasets ``query`` names (by location, label, ``namespace/name`` or, not a location, name)."""
     located = location_of_ref(query)
+    bare = not is_location(query)
     return [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
-            or _named(n.namespace, n.dataset, names, bare=not is_location(query))]
+            or spells(query, n.namespace, n.dataset or "") or (bare and n.dataset in (query, query.rstrip("/")))]
 
 
 def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bool) -> list[str]:
@@ -175,13 +171,6 @@ def distinct_versions(graph: LineageGraph, keys: Iterable[str]) -> list[str]:
             out.append(key)
             seen.update(same_version(graph, key))
     return out
-
-
-def _named(namespace: str | None, dataset: str | None, names: set[str], bare: bool) -> bool:
-    """Whether a dataset (namespace, name) is one of the spellings in ``names``: ``namespace/name``, or
-    its name alone when ``bare`` (a location names only the dataset there)."""
-    return ((bare and dataset in names) or f"{namespace}/{dataset}" in names
-            or f"{namespace}/{(dataset or '').lstrip('/')}" in names)
 
 
 @dataclass(frozen=True)
