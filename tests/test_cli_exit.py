@@ -16,11 +16,11 @@ def _script():
     return module
 
 
-def test_fifty_runs_of_hash_diff_all_exit_1(tmp_path: Path) -> None:
+def test_twenty_runs_of_hash_diff_all_exit_1(tmp_path: Path) -> None:
     script = _script()
     a, b = script.make_tables(tmp_path)
-    codes, odd = script.run_many(50, 4, a, b)
-    assert dict(codes) == {1: 50}, (codes, odd)
+    codes, odd = script.run_many(20, 4, a, b)
+    assert dict(codes) == {1: 20}, (codes, odd)
     assert odd == []
     same, _ = script.run_many(2, 2, a, a)
     assert dict(same) == {0: 2}  # equal tables: exit 0, so the loop would see a wrong code
