@@ -691,3 +691,49 @@ def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(store_uri
     for full in (False, False, True):
         again = _audit(s.pipe, full=full)
         assert not [f for f in again.errors if f.object.startswith(REPORTS_PREFIX)], [f"{f.object}: {f.what}" for f in again.errors]
+
+
+def _accepted_resolution(s: Store) -> str:
+    """A run that read 'vendor-orders' before it was registered, its completeness findings accepted by a person: the key
+    of the signed resolution (written after the accepting audit's listing)."""
+    early = seal(s.pipe.store, run_events("early_orders", [dataset("vendor-orders", None, namespace="tdprov://sources")],
+                                          [dataset("/data/orders.parquet", digest("orders"))], start=T0 + timedelta(hours=4)))
+    assert _audit(s.pipe).exit_code == 1
+    accepting = _audit(s.pipe, accept_findings=[early], reason="run before vendor-orders was registered; checked by its owner")
+    assert accepting.clean, [f"{f.object}: {f.what}" for f in accepting.errors]
+    [entry] = accepting.accepted
+    return entry["key"]
+
+
+@pytest.mark.parametrize("attack", ["deleted", "flipped", "flipped-before-listed", "copied-under-another-run", "forged"])
+def test_signed_resolutions_are_in_the_inventory(store_uri: str, attack: str) -> None:
+    """A person's signed acceptance (``audit/resolutions/``) deleted, changed (after the next audit listed it, or before:
+    the auditor pinned what it wrote), copied under a key naming another run, or forged under a new key: the verdict
+    uses the audit state's copy, and no audit named the object. Each is an inventory finding naming it, on every audit."""
+    from prov_common.audit.resolve import RESOLUTIONS_PREFIX
+
+    s = Store(store_uri)
+    key = _accepted_resolution(s)
+    if attack != "flipped-before-listed":
+        assert _audit(s.pipe).clean  # lists it
+    name = key[len(RESOLUTIONS_PREFIX):]
+    target = {"copied-under-another-run": f"{RESOLUTIONS_PREFIX}{name[:31]}{s.extra}.json",
+              "forged": f"{RESOLUTIONS_PREFIX}{name[:22]}-00000000.json"}.get(attack, key)
+    if attack == "deleted":
+        s.delete(key)
+    elif attack in ("flipped", "flipped-before-listed"):
+        flip_byte(s.uri, key)
+    elif attack == "copied-under-another-run":
+        raw_write(s.uri, target, raw_read(s.uri, key))
+    else:
+        record = {"acceptedAt": "2026-05-01T12:00:00Z", "by": "mallory", "reason": "accepted", "store": s.uri, "closed": []}
+        raw_write(s.uri, target, sign_envelope(json.dumps(record).encode(), "application/vnd.tdprov.audit-resolution+json",
+                                               [SigningKey.generate()]).to_json())
+    words = {"deleted": "signed resolution", "flipped": "signed resolution", "flipped-before-listed": "not the object this auditor wrote"}
+    for full in (False, False, True):
+        found = _audit(s.pipe, full=full)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in found.errors]
+        named = [f.what for f in found.check(CHECK_INVENTORY).errors if f.object == target]
+        assert found.exit_code == 1 and named, (full, shown)
+        assert words.get(attack, "does not verify") in named[0], (full, shown)
+

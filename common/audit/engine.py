@@ -35,7 +35,7 @@ from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord,
                                      distinct)
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
-from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance
+from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import staging_removed, unfinished_runs
@@ -301,6 +301,7 @@ def _audit(
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index,
                           unverified=unverified_source_digests(source_problems))
+    resolved = len(memory.resolutions)  # those signed from here on are written after the listing: pinned below
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
                                   store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
@@ -375,7 +376,7 @@ def _audit(
     for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
-    pin_written(memory, listing, lookups)  # the next listing compares them with the bytes written
+    pin_written(memory, listing, [*lookups, *signed_since(memory, resolved)])  # the next listing compares them with the bytes written
     if not head_unread:  # an audit that could not read the log changes nothing the next one compares with
         if read_only:
             keep_inline(memory)

@@ -6,9 +6,9 @@ what it recorded when it first saw the object. Findings: a logged run whose bund
 ``indexed`` record, index entry or any file its signed manifest lists is missing or changed (the audit verifies such a
 bundle again, see :func:`changed_runs`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
-audit state, catalog or lookup object that is missing or changed; a new object there that does
-not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
-lookup object this auditor wrote that no longer holds the bytes it wrote when first listed.
+audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
+changed; a new object there that does not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
+lookup object or resolution this auditor wrote that no longer holds the bytes it wrote when first listed.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, failed_in
 from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
+from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.errors import StoreUnavailableError, TdprovError
@@ -30,11 +31,12 @@ from prov_common.store.base import Store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 from prov_common.tlog.model import sha256_digest
 
-SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX)  # what audits write, signed
+SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX, RESOLUTIONS_PREFIX)  # what audits write, signed
 # reports are checked by the digests their audit's signed record gives; source records by the sources check
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
-_KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record"}
+_KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
+          RESOLUTIONS_PREFIX: "signed resolution"}
 FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
                "folder a restored file has a new change time: 'tdprov audit --full' takes back a logged run's manifest, signed "
                "statement, indexed record and index entry once they are the objects logged; any other restored object is taken "
@@ -270,7 +272,7 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 
 
 def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Written]) -> None:
-    """Objects this audit wrote after its ``listing`` (the lookup objects), remembered by the SHA-256 of the bytes written:
+    """Objects this audit wrote after its ``listing`` (the lookup objects and resolutions), remembered by the SHA-256 of the bytes written:
     the next listing takes one only when it still holds those bytes (see :func:`adopt_new`)."""
     for w in written:
         if w.key not in listing.tags:
@@ -322,10 +324,10 @@ def _not_written(store: Store, key: str, digest: str) -> tuple[str, str] | None:
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
-        return key, f"audit object '{key}' that this auditor wrote cannot be read: {exc.what}"
+        return key, f"{_kind(key)} '{key}' that this auditor wrote cannot be read: {exc.what}"
     if found == digest:
         return None
-    return key, (f"audit object '{key}' is not the object this auditor wrote: it was replaced before it was first listed "
+    return key, (f"{_kind(key)} '{key}' is not the object this auditor wrote: it was replaced before it was first listed "
                  f"(its SHA-256 is {found}, the auditor wrote {digest})")
 
 
@@ -357,6 +359,8 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
             check_record(store, trust, key)
         elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
+        elif key.startswith(RESOLUTIONS_PREFIX):
+            check_resolution(store, trust, key)
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, KeyError, TypeError) as exc:

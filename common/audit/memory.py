@@ -11,7 +11,8 @@ rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON f
   written), so the file does not grow with the store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
 - the store's identity (``_tdprov/store.json``: its id and the SHA-256 of its bytes), as first seen;
-- the resolutions made, each with who, when, why and the checkpoints before and after.
+- the resolutions made, each with who, when, why, the checkpoints before and after, and the SHA-256 of the
+  object signed into the store.
 
 The file is the auditor's own: keep it, and copies of its checkpoint (witnesses), out of reach of
 the store's writers.

@@ -11,6 +11,9 @@ findings it closed and the witness places it resets), so that every later reader
 ``tdprov audit --accept-finding RUN_ID --reason TEXT`` accepts the completeness findings that name a run (see
 ``accepted.py``), recorded the same way, under ``audit/resolutions/<time>-<audit id>-<run id>.json``, and kept in the
 audit state.
+
+The records are in the audit's inventory: :func:`check_resolution` is what one listed for the first time must pass, and
+the auditor's memory keeps the SHA-256 of each it signed (``digest``), which the next listing compares it with.
 """
 from __future__ import annotations
 
@@ -19,21 +22,24 @@ from datetime import datetime
 from typing import Any
 
 from prov_common.audit.accepted import FIX_RUN_ID, apply_acceptances, propose
+from prov_common.audit.catalog import Written
 from prov_common.audit.checks import Evaluation, registered_names
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, who
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
 from prov_common.audit.state import AcceptedRun
 from prov_common.bundle.layout import RUN_ID_PREFIX_MIN, stamp
-from prov_common.canonical_json import canonical_bytes
-from prov_common.errors import BadInputError
-from prov_common.signing import SigningKey, sign_envelope
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.errors import BadInputError, VerificationError
+from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint
-from prov_common.w3cprov.identity import iso_z
+from prov_common.tlog.model import sha256_digest
+from prov_common.w3cprov.identity import iso_z, moment
 
 RESOLUTIONS_PREFIX = "audit/resolutions/"
 RESOLUTION_PAYLOAD_TYPE = "application/vnd.tdprov.audit-resolution+json"
+FIX_COPIED = "remove the object and find out who wrote it: an audit writes a resolution under the time and run it records"
 FIX_NOT_KEPT = "resolve the log's gap first (see the log check's findings), then accept the findings again"
 
 
@@ -58,9 +64,38 @@ def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoin
 def _record(memory: AuditorMemory, store: Store, signer: SigningKey, record: dict[str, Any], name: str) -> str:
     """Sign ``record`` into the store under ``audit/resolutions/<name>.json`` and keep it in the auditor's memory; its key."""
     key = f"{RESOLUTIONS_PREFIX}{name}.json"
-    store.put(key, sign_envelope(canonical_bytes(record), RESOLUTION_PAYLOAD_TYPE, [signer]).to_json())
-    memory.resolutions.append(dict(record, key=key))
+    data = sign_envelope(canonical_bytes(record), RESOLUTION_PAYLOAD_TYPE, [signer]).to_json()
+    store.put(key, data)
+    memory.resolutions.append(dict(record, key=key, digest=sha256_digest(data)))
     return key
+
+
+def signed_since(memory: AuditorMemory, count: int) -> list[Written]:
+    """The resolutions recorded in ``memory`` after its first ``count``, with the SHA-256 of the bytes signed into the store."""
+    return [Written(r["key"], r["digest"]) for r in memory.resolutions[count:]]
+
+
+def check_resolution(store: Store, trust: TrustStore, key: str) -> dict[str, Any]:
+    """The record of the resolution at ``key``, verified: signed by a trusted auditor, and the one its key names
+    (``<time>-<audit id>[-<run id>].json``: the time it was accepted and, for an acceptance of findings, the run), not
+    another's copied there."""
+    what = f"resolution '{key}'"
+    record = loads(open_envelope(store.get(key), trust, RESOLUTION_PAYLOAD_TYPE, what=what, position=_checkpoint_size).payload)
+    if not isinstance(record, dict):
+        raise VerificationError(f"{what} holds a JSON {type(record).__name__}, not a resolution.", fix=FIX_COPIED)
+    when, run_id = moment(str(record.get("acceptedAt") or "")), record.get("runId")
+    name = key[len(RESOLUTIONS_PREFIX):].removesuffix(".json")
+    audit = name[len(stamp(when)) + 1:][:8] if when else ""
+    if not when or len(audit) != 8 or "-" in audit or name != f"{stamp(when)}-{audit}{'' if run_id is None else f'-{run_id}'}":
+        raise VerificationError(f"{what} is not the resolution its key names (accepted at {record.get('acceptedAt')!r}"
+                                f"{f', for run {run_id}' if run_id is not None else ''}): another resolution copied under its name.",
+                                fix=FIX_COPIED)
+    return record
+
+
+def _checkpoint_size(payload: bytes) -> int:
+    """The size of the checkpoint a resolution of the log accepted (where the log fixed it, for a retired key)."""
+    return int(loads(payload)["after"]["treeSize"])
 
 
 def check_reason(reason: str | None, option: str) -> str:
@@ -116,4 +151,5 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
     return entries
 
 
-__all__ = ["RESOLUTIONS_PREFIX", "accept_checkpoint", "accept_findings", "check_acceptance", "check_reason"]
+__all__ = ["RESOLUTIONS_PREFIX", "accept_checkpoint", "accept_findings", "check_acceptance", "check_reason", "check_resolution",
+           "signed_since"]
