@@ -654,7 +654,8 @@ def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(store_uri: st
 def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a_finding(store_uri: str, tmp_path) -> None:
     """A "Clean" report planted under a new audit's name with a real signed record copied beside it, and a page
     planted in the folder of an audit that wrote its report elsewhere (--report DIR): both were adopted (a key its
-    record does not name was taken as it is)."""
+    record does not name was taken as it is). The copied record is named, not the report checked against it, which is
+    not taken either: once the record is removed, the report is named."""
     from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX
 
     s = Store(store_uri)
@@ -668,7 +669,10 @@ def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a
     for full in (False, True):
         found = _audit(s.pipe, full=full)
         named = {f.object for f in found.check(CHECK_INVENTORY).errors}
-        assert set(planted) <= named, (full, [f"{f.object}: {f.what}" for f in found.errors])
+        assert set(planted[1:]) <= named and planted[0] not in named, (full, [f"{f.object}: {f.what}" for f in found.errors])
+    s.delete(planted[1])
+    found = _audit(s.pipe)
+    assert {f.object for f in found.check(CHECK_INVENTORY).errors} == {planted[0], planted[2]}, [f"{f.object}: {f.what}" for f in found.errors]
 
 
 def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -737,3 +741,28 @@ def test_signed_resolutions_are_in_the_inventory(store_uri: str, attack: str) ->
         assert found.exit_code == 1 and named, (full, shown)
         assert words.get(attack, "does not verify") in named[0], (full, shown)
 
+
+
+def test_a_changed_audit_record_is_named_alone_and_a_changed_report_is_its_own_finding(store_uri: str) -> None:
+    """The signed record the last audit wrote (after its listing), changed before the next listing: it is the finding,
+    once, not also the two reports checked against it, which nobody changed; restored, the store is clean and the
+    reports are taken. A report that really changed is still named itself."""
+    from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, report_folder
+
+    s = Store(store_uri)
+    record = s.newest(RUNS_PREFIX)
+    good = raw_read(s.uri, record)
+    flip_byte(s.uri, record)
+    for full in (False, False, True):
+        found = _audit(s.pipe, full=full)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in found.errors]
+        assert [f.object for f in found.errors] == [record], shown
+    raw_write(s.uri, record, good)
+    assert _audit(s.pipe).clean
+    name = s.newest(RUNS_PREFIX)[len(RUNS_PREFIX):].removesuffix(".prov.dsse.json")
+    report = f"{report_folder(name)}report.json"
+    assert report in s.keys(REPORTS_PREFIX)
+    flip_byte(s.uri, report)
+    for _ in range(2):
+        found = _audit(s.pipe)
+        assert [f.object for f in found.errors] == [report], [f"{f.check} {f.object}: {f.what}" for f in found.errors]

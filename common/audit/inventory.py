@@ -288,13 +288,14 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
     this one); an object it pinned by digest when it wrote it (:func:`pin_written`) is taken only with those bytes.
     ``trust_all``: a first audit by this auditor records the store as it is. Objects that do not verify stay unknown
     and are findings on every audit. ``failed``: objects already named as changed or missing: one that does not verify
-    only because such a checkpoint (or one new here that does not verify) is read to check it is left unknown, not
-    named (it is checked again by the next audit)."""
+    only because such a checkpoint or audit record (or one new here that does not verify) is read to check it is left
+    unknown, not named (it is checked again by the next audit)."""
     out: list[Finding] = []
     failed = set(failed)
     late = _after_retirement(store, tlog, trust, binding) if trust.retired else None
-    # checkpoints first: what is read through one that fails is not blamed for it
-    for key, tag in sorted(listing.tags.items(), key=lambda item: not item[0].startswith(CHECKPOINTS_PREFIX)):
+    # checkpoints, then audit records, first: what is read through one that fails (a state, catalog or lookup object; a
+    # report) is not blamed for it
+    for key, tag in sorted(listing.tags.items(), key=lambda item: _read_through(item[0])):
         known = memory.tags.get(key)
         if not _tracked(key) or (known and not known.startswith(WRITTEN)):
             continue
@@ -315,6 +316,12 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
             failed.add(key)
             out.append(Finding(CHECK_INVENTORY, key, what, FIX_WRITTEN if known else FIX_FORGED))
     return out
+
+
+def _read_through(key: str) -> int:
+    """The order :func:`adopt_new` checks ``key`` in: the objects others are verified through (checkpoints, then the audits'
+    records, which their reports are checked against) before those others."""
+    return 0 if key.startswith(CHECKPOINTS_PREFIX) else 1 if key.startswith(RUNS_PREFIX) else 2
 
 
 def _not_written(store: Store, key: str, digest: str) -> tuple[str, str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prov_common.canonical_json import loads
-from prov_common.errors import VerificationError
+from prov_common.errors import TdprovError, VerificationError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore, open_envelope
 from prov_common.store.base import Store
@@ -60,9 +60,16 @@ def _checkpoint_size(payload: bytes) -> int:
 def check_report(store: Store, trust: TrustStore, key: str) -> None:
     """Raise :class:`VerificationError` unless report ``key`` is what its audit's signed record names: the record of
     the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest. A record
-    written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is."""
+    written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is. A
+    failure of the record names it as its ``subject`` (see :class:`~prov_common.errors.TdprovError`): the report is not
+    blamed for it."""
     name = key[len(REPORTS_PREFIX):].split("/", 1)[0]
-    digests = signed_digests(check_record(store, trust, record_key(name)))
+    try:
+        record = check_record(store, trust, record_key(name))
+    except TdprovError as exc:
+        exc.subject = exc.subject or record_key(name)
+        raise
+    digests = signed_digests(record)
     digest = digests.get(key)
     older_page = key == f"{report_folder(name)}report.html" and f"{report_folder(name)}report.json" in digests and not any(
         location.endswith("report.html") for location in digests)
