@@ -150,5 +150,25 @@ def dataset_uri(namespace: str, name: str) -> str:
 def _local(path: str) -> tuple[str, str]:
     if not path:
         raise BadInputError("dataset path is empty", fix="pass the path or URI of the dataset")
-    naming = ol_naming.LocalFileSystem(path=Path(os.path.abspath(path)).as_posix())
+    naming = ol_naming.LocalFileSystem(path=Path(opened_path(path)).as_posix())
     return naming.get_namespace(), naming.get_name()
+
+
+def opened_path(path: str) -> str:
+    """The absolute path of the file the OS opens for ``path``, as a local dataset is named.
+
+    That is ``os.path.abspath(path)`` (``.``, ``//`` and ``..`` removed as written), but where a ``..`` follows a
+    symbolic link: the OS takes ``lnk/..`` as the parent of the link's target, not the folder holding ``lnk``. Then the
+    part up to the last ``..`` is resolved as the OS does (``os.path.realpath``) and the rest kept as written, so the
+    name is the file whose bytes are hashed. Symbolic links are otherwise kept as written (``lnk/x.csv`` stays).
+    """
+    lexical = os.path.abspath(path)
+    segments = path.split("/")
+    if ".." not in segments:
+        return lexical
+    last = len(segments) - segments[::-1].index("..")
+    head = "/".join(segments[:last]) or "/"
+    opened = os.path.realpath(head)
+    if opened == os.path.realpath(os.path.abspath(head)):  # the lexical form is the file opened: named as written
+        return lexical
+    return os.path.normpath(os.path.join(opened, *segments[last:]))
