@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
 
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -14,6 +15,7 @@ from prov_common.cli import main
 from prov_common.hashing import hash_path
 from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage import dataset_from_uri
+from prov_common.lineage.enrich import ContentHashTransformer
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
@@ -60,3 +62,25 @@ def test_a_dagster_input_through_dotdot_after_a_link_is_recorded_as_the_file_rea
     assert read["facets"]["version"]["datasetVersion"] == hash_path(dotdot / "deep" / "data.csv").digest
     assert main(["audit", "--rehash", "--store", str(store)]) in (0, 1)  # origins unregistered; no rehash error
     assert main(["lineage", raw, "--store", str(store)]) == 0
+
+
+def _enriched(namespace: str, name: str) -> list[str]:
+    event = RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:00Z",
+                     run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ac"), job=Job(namespace="default", name="x.t"),
+                     outputs=[OutputDataset(namespace=namespace, name=name)], producer="https://example.invalid/p")
+    return sorted((ContentHashTransformer(properties={}).transform(event).outputs[0].facets or {}).keys())
+
+
+@pytest.mark.parametrize("file_name", ["plain.csv", "a b.csv", "eu#1.csv", "é.csv", "50%.csv"])
+@pytest.mark.parametrize("namespace", ["file", "file://localhost"])
+def test_the_transformer_hashes_every_local_file_name(tmp_path: Path, file_name: str, namespace: str) -> None:
+    (tmp_path / file_name).write_text("a\n1\n")
+    assert _enriched(namespace, str(tmp_path / file_name)) == ["schema", "tdprov_contentHash", "version"]
+
+
+@pytest.mark.parametrize("file_name", ["a b.csv", "eu#1.csv", "é.csv"])
+def test_tdprov_hash_of_an_escaped_file_uri_is_the_file(tmp_path: Path, file_name: str, capsys) -> None:
+    (tmp_path / file_name).write_text("a\n1\n")
+    uri = (tmp_path / file_name).as_uri()
+    assert main(["hash", uri]) == 0
+    assert capsys.readouterr().out.split()[0] == hash_path(tmp_path / file_name).digest

@@ -12,6 +12,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +30,7 @@ from prov_common.hashing.jsonl_stream import hash_jsonl_stream
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
+from prov_common.hashing.targets import local_target
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -43,12 +45,15 @@ def register_opener(scheme: str, opener: Opener) -> None:
 
 
 def _split(path_or_uri: str | Path) -> tuple[str | None, str]:
+    """``(scheme, target)``: ``(None, path)`` for a local path or a ``file:`` URI (decoded as the naming decodes it),
+    else the URI's scheme and the URI."""
     text = str(path_or_uri)
+    if isinstance(path_or_uri, Path):
+        return None, text
+    if urlsplit(text).scheme == "file":
+        return None, local_target(text)
     if "://" in text:
-        scheme, rest = text.split("://", 1)
-        if scheme.lower() == "file":
-            return None, rest
-        return scheme.lower(), text
+        return text.split("://", 1)[0].lower(), text
     return None, text
 
 

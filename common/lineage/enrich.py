@@ -22,6 +22,7 @@ from typing import Any
 from openlineage.client.transport.transform import EventTransformer
 
 from prov_common.errors import TdprovError
+from prov_common.file_uri import local_namespace
 from prov_common.lineage.datasets import DatasetRef, input_dataset, output_dataset
 from prov_common.lineage.naming import dataset_uri
 
@@ -36,7 +37,7 @@ def _event_type(event: Any) -> str:
 
 
 def _located(namespace: str) -> bool:
-    return namespace == "file" or namespace.startswith("s3://")
+    return local_namespace(namespace) == "file" or namespace.startswith("s3://")
 
 
 class ContentHashTransformer(EventTransformer):
@@ -61,7 +62,7 @@ class ContentHashTransformer(EventTransformer):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
 
-        location = dataset_uri(dataset.namespace, dataset.name)
+        location = dataset_uri(local_namespace(dataset.namespace), dataset.name)
         try:
             digest = hash_path(location)
         except (TdprovError, OSError, ValueError) as exc:
