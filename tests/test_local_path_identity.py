@@ -17,6 +17,7 @@ from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage import dataset_from_uri
 from prov_common.lineage.enrich import ContentHashTransformer
 from prov_common.store import open_store
+from prov_common.w3cprov.identity import location_of_ref
 from prov_dagster import ProvenanceResource
 
 
@@ -84,3 +85,14 @@ def test_tdprov_hash_of_an_escaped_file_uri_is_the_file(tmp_path: Path, file_nam
     uri = (tmp_path / file_name).as_uri()
     assert main(["hash", uri]) == 0
     assert capsys.readouterr().out.split()[0] == hash_path(tmp_path / file_name).digest
+
+
+def test_the_rfc8089_short_file_uri_is_the_file(tmp_path: Path, capsys) -> None:
+    """``file:/abs/x.csv`` (what Java and Spark print) is the file ``/abs/x.csv`` to the naming and ``tdprov hash``."""
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    short = f"file:{tmp_path}/x.csv"
+    assert dataset_from_uri(short) == dataset_from_uri(str(tmp_path / "x.csv")) == ("file", str(tmp_path / "x.csv"))
+    assert dataset_from_uri(f"file:{tmp_path}/a%20b.csv") == ("file", str(tmp_path / "a b.csv"))
+    assert location_of_ref(short) == ("file", str(tmp_path / "x.csv"))  # what 'tdprov lineage file:/...' looks up
+    assert main(["hash", short]) == 0
+    assert capsys.readouterr().out.split()[0] == hash_path(tmp_path / "x.csv").digest

@@ -9,6 +9,7 @@ from openlineage.client.naming import dataset as ol_naming
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import s3_key
+from prov_common.hashing.targets import local_target
 from prov_common.file_uri import is_local_host, local_namespace  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
@@ -41,7 +42,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     """``(namespace, name)`` of a dataset at a path or URI, following the OpenLineage naming spec,
     with openlineage-python's naming classes wherever one fits.
 
-    - local path or ``file:///p``: ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
+    - local path, ``file:///p`` or ``file:/p`` (RFC 8089's short form): ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
     - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``): the key as
       written, ``%`` escapes included (the object store reads it so), and of an S3 object ``#`` and ``?`` too
       (``s3://b/eu#1.parquet`` is the object ``eu#1.parquet``; a trailing ``?versionId=<id>`` names a version
@@ -57,8 +58,10 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
 
     Credentials and query strings (but for an S3 key's) never enter the name (signed URLs keep a stable name).
     """
-    if isinstance(uri_or_path, PurePath) or "://" not in str(uri_or_path):
+    if isinstance(uri_or_path, PurePath):
         return _local(str(uri_or_path))
+    if "://" not in str(uri_or_path):  # a path, or RFC 8089's short form file:/p (read as the file /p)
+        return _local(local_target(str(uri_or_path)))
     raw = str(uri_or_path)
     text = redact_uri(raw)
     parts = urlsplit(text)

@@ -149,8 +149,9 @@ def holds_content(generated_by: Iterable[str | None], read: bool) -> bool:
 
 
 def is_location(ref: str) -> bool:
-    """Whether a reference given by a user is written as a location: an absolute path or a URI."""
-    return "://" in ref or ref.startswith("/")
+    """Whether a reference given by a user is written as a location: an absolute path or a URI (``file:/p``,
+    RFC 8089's short form, too)."""
+    return "://" in ref or ref.startswith("/") or ref[:6].lower() == "file:/"
 
 
 def location_of_ref(ref: str) -> tuple[str, str] | None:
