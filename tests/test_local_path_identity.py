@@ -96,3 +96,15 @@ def test_the_rfc8089_short_file_uri_is_the_file(tmp_path: Path, capsys) -> None:
     assert location_of_ref(short) == ("file", str(tmp_path / "x.csv"))  # what 'tdprov lineage file:/...' looks up
     assert main(["hash", short]) == 0
     assert capsys.readouterr().out.split()[0] == hash_path(tmp_path / "x.csv").digest
+
+
+def test_tdprov_hash_of_a_folder_file_uri_is_the_sharded_dataset(tmp_path: Path, capsys) -> None:
+    (tmp_path / "sh").mkdir()
+    for i in range(2):
+        (tmp_path / "sh" / f"p-{i}.csv").write_text(f"a\n{i}\n")
+    assert main(["hash", str(tmp_path / "sh")]) == 0
+    expected = capsys.readouterr().out.split()[0]
+    for uri in ((tmp_path / "sh").as_uri(), (tmp_path / "sh").as_uri() + "/"):
+        assert main(["hash", uri]) == 0
+        assert capsys.readouterr().out.split() == [expected, uri]
+    assert main(["hash", "--diff", f"{tmp_path}/sh/", (tmp_path / "sh").as_uri() + "/"]) == 0

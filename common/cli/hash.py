@@ -91,11 +91,13 @@ def _sharded_record(path: str, d: ShardedDigest) -> dict[str, Any]:
 
 
 def _record(path: str, d: TableDigest | FileDigest | ShardedDigest) -> dict[str, Any]:
+    from prov_common.hashing.targets import local_target
+
     if isinstance(d, ShardedDigest):
         return _sharded_record(path, d)
     rec: dict[str, Any] = {"path": path, "kind": d.kind, "digest": d.digest, "algorithm": ALGORITHM, "bytes": d.bytes}
-    if os.path.isfile(path):
-        rec["fileBytes"] = os.path.getsize(path)
+    if os.path.isfile(local := local_target(path)):
+        rec["fileBytes"] = os.path.getsize(local)
     if isinstance(d, TableDigest):
         rec.update(rows=d.rows, granularity=d.granularity)
         if d.granularity != "table":
@@ -142,9 +144,11 @@ def _diff(args: argparse.Namespace, digests: list[Digest]) -> int:
 
 def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dict[str, str] | None) -> Digest:
     from prov_common.hashing import hash_path, hash_shards, hash_stream, is_sharded
+    from prov_common.hashing.targets import local_target
 
     if path == "-":
         return hash_stream(sys.stdin.buffer)
+    path = local_target(path)  # a file: URI is its path, as the recorders take it (a folder is its shards)
     if is_sharded(path):
         if args.row_digests:
             raise BadInputError(f"{path!r} is a sharded dataset; --row-digests writes the sidecar of one table.",
