@@ -1,6 +1,8 @@
-"""Which ``file://`` URIs name this machine's file system (no I/O; importable from anywhere)."""
+"""Which ``file://`` URIs name this machine's file system, and how local paths are taken (no I/O; importable from
+anywhere)."""
 from __future__ import annotations
 
+import os
 import posixpath
 from urllib.parse import urlsplit
 
@@ -30,3 +32,11 @@ def local_dataset(namespace: str, name: str) -> tuple[str, str]:
     if namespace == "file" and name.startswith("/"):
         return namespace, posixpath.normpath(name)
     return namespace, name
+
+
+def home_hint(path: str, fix: str) -> str:
+    """``fix`` for a local path that names no file, led, when the path starts with ``~``, by the reminder that
+    tdprov does not expand ``~`` (no shell did: it is a folder of that name to the naming and the hashing alike)."""
+    if not path.startswith("~"):
+        return fix
+    return f"'~' is not expanded: give the absolute path (e.g. {os.path.expanduser(path)!r}); or {fix}"

@@ -2,6 +2,7 @@
 bytes it hashes, in the naming, the recorders, ``tdprov hash`` and the ``ContentHashTransformer``."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunSt
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main
+from prov_common.errors import BadInputError
 from prov_common.hashing import hash_path
 from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage import dataset_from_uri
@@ -108,3 +110,11 @@ def test_tdprov_hash_of_a_folder_file_uri_is_the_sharded_dataset(tmp_path: Path,
         assert main(["hash", uri]) == 0
         assert capsys.readouterr().out.split() == [expected, uri]
     assert main(["hash", "--diff", f"{tmp_path}/sh/", (tmp_path / "sh").as_uri() + "/"]) == 0
+
+
+def test_a_tilde_is_not_expanded_and_the_refusal_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert dataset_from_uri("~/d/x.csv") == ("file", f"{tmp_path}/~/d/x.csv")
+    with pytest.raises(BadInputError) as refused:
+        hash_dataset("~/d/x.csv")
+    assert "'~' is not expanded" in refused.value.fix and os.path.expanduser("~/d/x.csv") in refused.value.fix

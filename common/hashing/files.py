@@ -20,6 +20,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
+from prov_common.file_uri import home_hint
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns
@@ -71,7 +72,7 @@ def open_binary(path_or_uri: str | Path) -> IO[bytes]:
         return open(target, "rb")
     except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as exc:
         raise BadInputError(f"cannot read {target!r}: {exc.strerror or exc}.",
-                            fix="check the path and its permissions.") from exc
+                            fix=home_hint(target, "check the path and its permissions.")) from exc
 
 
 def table_format(path_or_uri: str | Path) -> str | None:

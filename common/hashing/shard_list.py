@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from prov_common.errors import BadInputError
+from prov_common.file_uri import home_hint
 from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
 from prov_common.hashing.shard_model import LocalState, ShardRef
 
@@ -167,6 +168,6 @@ def list_shards(target: str) -> list[ShardRef]:
     refs = _list_s3(target) if is_s3(target) else _list_local(target)
     if not refs:
         raise BadInputError(f"no shards in {target!r}.",
-                            fix="name a folder, an s3://bucket/prefix/ or a glob that holds data files "
-                                "(names starting with '.' or '_' are skipped).")
+                            fix=home_hint(target, "name a folder, an s3://bucket/prefix/ or a glob that holds data files "
+                                                  "(names starting with '.' or '_' are skipped)."))
     return sorted(refs, key=lambda r: r.path)
