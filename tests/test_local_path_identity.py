@@ -118,3 +118,38 @@ def test_a_tilde_is_not_expanded_and_the_refusal_says_so(tmp_path: Path, monkeyp
     with pytest.raises(BadInputError) as refused:
         hash_dataset("~/d/x.csv")
     assert "'~' is not expanded" in refused.value.fix and os.path.expanduser("~/d/x.csv") in refused.value.fix
+
+
+def test_a_file_read_through_a_symlinked_folder_is_its_own_dataset_and_the_audit_names_the_writer(tmp_path: Path) -> None:
+    """Names are kept as written (as the official provider keeps them): ``lnk/mid.csv`` and ``real/mid.csv`` are two
+    datasets; the reader's completeness finding says which recorded run wrote that file under the other name."""
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_COMPLETENESS
+    from prov_common.config import Settings
+
+    store = tmp_path / "store"
+    (tmp_path / "real").mkdir()
+    (tmp_path / "lnk").symlink_to(tmp_path / "real")
+
+    @asset
+    def mid(context, provenance: ProvenanceResource) -> MaterializeResult:
+        (tmp_path / "lnk" / "mid.csv").write_text("a\n1\n")
+        done = provenance.record(outputs={"mid": str(tmp_path / "lnk" / "mid.csv")}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    @asset(deps=[mid])
+    def final(context, provenance: ProvenanceResource) -> MaterializeResult:
+        pd.read_csv(tmp_path / "real" / "mid.csv").to_parquet(tmp_path / "final.parquet")
+        done = provenance.record(inputs=[str(tmp_path / "real" / "mid.csv")],
+                                 outputs={"final": str(tmp_path / "final.parquet")}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([mid, final], instance=instance, resources={"provenance": ProvenanceResource(store=str(store))}).success
+    assert dataset_from_uri(tmp_path / "lnk" / "mid.csv") != dataset_from_uri(tmp_path / "real" / "mid.csv")
+    result = run_audit(open_store(str(store)), Settings.from_env(), report_dir=tmp_path / "report", progress=False)
+    [gap] = [f for c in result.checks if c.name == CHECK_COMPLETENESS for f in c.findings
+             if f.object.startswith(str(tmp_path / "real" / "mid.csv"))]
+    [writer] = [s for s in list_bundles(open_store(str(store))) if s.job_name.endswith("mid")]
+    assert f"the same file as {tmp_path / 'lnk' / 'mid.csv'}, written by run {writer.run_id}" in gap.fix
+    assert "named through a symbolic link: name it one way" in gap.fix and "tdprov source add" not in gap.fix

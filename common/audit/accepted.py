@@ -11,7 +11,7 @@ run that reads the run's output later. The signed record of the acceptance is wr
 """
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +60,7 @@ class Proposal:
 
 
 def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], registered: Container[str] = (),
-            unverified: frozenset[str] = frozenset()) -> Proposal:
+            unverified: frozenset[str] = frozenset(), same_file: Mapping[tuple[str, str, str], str] | None = None) -> Proposal:
     """The open links and training gaps that name run ``ref`` and no earlier acceptance covers, with their findings; a
     note (``nothing``) when there are none."""
     run_id = resolve_run(ref, state)
@@ -74,7 +74,7 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
     if not mine:
         what = f"--accept-finding {ref}: the completeness findings that name run {run_id} were accepted already; nothing more was accepted"
         return Proposal(run_id, nothing=Finding(CHECK_COMPLETENESS, f"run {run_id}", what, "nothing to do", severity=NOTE, run_id=run_id))
-    return Proposal(run_id, [item_key(x) for x in mine], completeness_findings(*_split(mine), registered, unverified))
+    return Proposal(run_id, [item_key(x) for x in mine], completeness_findings(*_split(mine), registered, unverified, same_file))
 
 
 def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = ()) -> list[dict[str, Any]]:
@@ -87,11 +87,11 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
         i = owner.get(item_key(item))
         (left if i is None else covered[i]).append(item)
     check = evaluation.check(CHECK_COMPLETENESS)
-    derived = set(completeness_findings(*_split(_items(evaluation.state)), registered, evaluation.unverified))
+    derived = set(completeness_findings(*_split(_items(evaluation.state)), registered, evaluation.unverified, evaluation.same_file))
     others = [f for f in check.findings if f not in derived]  # not of a link or gap (notes on undeclared outputs, ...)
-    check.findings = completeness_findings(*_split(left), registered, evaluation.unverified) + others
+    check.findings = completeness_findings(*_split(left), registered, evaluation.unverified, evaluation.same_file) + others
     return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
-                 findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified)])
+                 findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)])
             for a, items in zip(accepted, covered)]
 
 

@@ -6,10 +6,10 @@ the registered sources. A full audit passes ``None`` and every run: both give th
 """
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time
+from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time, version_of
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
     CHECK_PROV,
@@ -40,6 +40,8 @@ FIX_UNHASHED = ("the run recorded no content digest for this input: read it thro
 FIX_TRAINING_INPUTS = ("record what the training run reads, then re-run it: in Dagster an asset argument or deps=[...] on data written "
                        "through the tdprov IO manager or ProvenanceResource.record(...), or record(inputs=...) for data it reads "
                        "otherwise; in Airflow the task's inlets. The record of this run stays without inputs, and this finding with it")
+SameFile = Callable[[LineageIndex, Sequence[DatasetUse]], Mapping[tuple[str, str, str], str]]
+"""Of the versions with no origin, those that are a file a run wrote under another name -> the fix (see :func:`evaluate`)."""
 FIX_QUALITY = (
     "re-run on data that passes its Pandera schema (or fix the schema); to stop this from happening, make the step fail on "
     "Pandera failures"
@@ -62,24 +64,28 @@ class Evaluation:
     quality_rows: list[QualityRow]
     state: CheckState = field(default_factory=CheckState)
     unverified: frozenset[str] = frozenset()  # digests (hex) of source records that do not verify (see :func:`evaluate`)
+    same_file: Mapping[tuple[str, str, str], str] = field(default_factory=dict)  # see :func:`evaluate`
 
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
 
 
 def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: LineageIndex, *,
-             unverified: frozenset[str] = frozenset()) -> Evaluation:
+             unverified: frozenset[str] = frozenset(), same_file: SameFile | None = None) -> Evaluation:
     """Signatures and PROV, completeness and quality after ``previous``, with the ``new`` runs. ``unverified``: digests
-    (hex) that source records name but that do not verify (their completeness findings say so, not "register it")."""
+    (hex) that source records name but that do not verify (their completeness findings say so, not "register it").
+    ``same_file(index, datasets)``: of the versions with no origin, those that are a file a run wrote under another name
+    (:func:`~prov_common.audit.same_file.same_file_writers`, which looks at the file system), with the fix saying so."""
     before = previous or CheckState()
     ids = {r.run_id for r in new}
     kept = [f for f in before.findings if f.run_id not in ids]
     sig, prov = _bundle_checks(before, kept, new)
     broken, gaps = _links(before, ids, new, index)
+    same = same_file(index, [x.dataset for x in broken] + [g.link.dataset for g in gaps]) if same_file else {}
     quality, rows, quality_findings, passed = _quality(before, kept, new)
     noted = [f for f in kept if f.check == CHECK_COMPLETENESS] + [f for r in new for f in r.bundle_findings
                                                                   if f.check == CHECK_COMPLETENESS]
-    completeness = CheckResult(CHECK_COMPLETENESS, completeness_findings(broken, gaps, registered_names(index), unverified) + noted,
+    completeness = CheckResult(CHECK_COMPLETENESS, completeness_findings(broken, gaps, registered_names(index), unverified, same) + noted,
                                before.checked.get(CHECK_COMPLETENESS, 0) + len(new))
     state = CheckState(
         runs=before.runs + len(new), training_runs=before.training_runs + sum(1 for r in new if r.is_training),
@@ -87,7 +93,7 @@ def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: Linea
         findings=sig.findings + prov.findings + quality_findings + noted,
         broken=broken, gaps=gaps, failing=[r for r in rows if r.failed], passed_versions=passed,
     )
-    return Evaluation([sig, prov, completeness, quality], rows, state, unverified)
+    return Evaluation([sig, prov, completeness, quality], rows, state, unverified, same)
 
 
 def _bundle_checks(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, CheckResult]:
@@ -160,6 +166,14 @@ def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
     return list(seen.values())
 
 
+def _no_origin_fix(datasets: Sequence[DatasetUse], unverified: frozenset[str], same_file: Mapping[tuple[str, str, str], str]) -> str:
+    """The fix for inputs with no origin: for those that are a file a run wrote under another name, say so; for the
+    others :func:`_origin_fix`."""
+    named = list(dict.fromkeys(same_file[version_of(d)] for d in datasets if version_of(d) in same_file))
+    rest = [d.version for d in datasets if version_of(d) not in same_file]
+    return "; ".join(named + ([f"for the others: {_origin_fix(rest, unverified)}" if named else _origin_fix(rest, unverified)] if rest else []))
+
+
 def _origin_fix(versions: Sequence[str | None], unverified: frozenset[str]) -> str:
     """The fix for inputs with no origin at ``versions``: register it, unless a source record that does not verify names
     their digest (every one, or some: then both)."""
@@ -181,11 +195,13 @@ def _before_source(link: OpenLink, registered: Container[str]) -> str | None:
 
 
 def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap], registered: Container[str] = (),
-                          unverified: frozenset[str] = frozenset()) -> list[Finding]:
+                          unverified: frozenset[str] = frozenset(),
+                          same_file: Mapping[tuple[str, str, str], str] | None = None) -> list[Finding]:
     """The completeness findings of open links and training gaps: one per link, one per training run with gaps.
     ``registered``: names of registered sources (a link that read one by name, with no digest, read it before it was
     registered: said so). ``unverified``: digests (hex) that source records name but that do not verify (said so, not
-    "register it")."""
+    "register it"). ``same_file``: versions that are a file a run wrote under another name -> the fix that says so."""
+    same_file = same_file or {}
     out = []
     for x in broken:
         d = x.dataset
@@ -193,7 +209,7 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
         before = f" (the run read it before source '{source}' was registered)" if source else ""
         out.append(Finding(CHECK_COMPLETENESS, f"{d.label}@{d.version or 'unversioned'}",
                            f"run {x.run_id} ({x.job}) used {d.label} version {d.version or '(none)'}: {x.reason}{before}",
-                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else _origin_fix([d.version], unverified),
+                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else _no_origin_fix([d], unverified, same_file),
                            run_id=x.run_id))
     by_run: dict[str, list[TrainingGap]] = {}
     for g in gaps:
@@ -213,7 +229,7 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
                            for g in mine})
         fix = (FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else
                _fix_before_source([g.link.run_id for g in mine]) if all(sources.values())
-               else _origin_fix([g.link.dataset.version for g in mine], unverified))
+               else _no_origin_fix([g.link.dataset for g in mine], unverified, same_file))
         out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
                            f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: " + "; ".join(upstream),
                            fix, run_id=run_id))

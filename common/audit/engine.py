@@ -39,6 +39,7 @@ from prov_common.audit.resolve import accept_checkpoint as accept, accept_findin
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unfinished import staging_removed, unfinished_runs
+from prov_common.audit.same_file import same_file_writers
 from prov_common.audit.untrusted import unverified_source_digests
 from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_witness
 from prov_common.bundle import layout
@@ -300,7 +301,7 @@ def _audit(
     index = LineageIndex([*everything_known.values(), *upstream], [s.record for s in sources])
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index,
-                          unverified=unverified_source_digests(source_problems))
+                          unverified=unverified_source_digests(source_problems), same_file=same_file_writers)
     resolved = len(memory.resolutions)  # those signed from here on are written after the listing: pinned below
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
                                   store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended)

@@ -130,7 +130,7 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
     accepted = list(kept)
     notes: list[Finding] = []
     for ref in dict.fromkeys(runs):
-        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified)
+        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified, evaluation.same_file)
         if proposal.nothing is not None:
             notes.append(proposal.nothing)
             continue
