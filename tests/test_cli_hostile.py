@@ -330,6 +330,33 @@ def test_one_long_job_name_does_not_widen_every_row_of_runs(tmp_path, capsys: py
     assert long_job in {run["job"]["name"] for run in json.loads(capsys.readouterr().out)}
 
 
+def test_a_run_with_many_outputs_shows_whole_outputs_up_to_the_cap_in_runs(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """A run writing 200 datasets printed one OUTPUTS cell of every output (a line of thousands of characters); the
+    cell holds whole outputs (each names its version when pasted) up to the column cap and counts the others, and
+    --json keeps them all."""
+    from bundle_support import dataset, event
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.cli import main
+    from prov_common.cli.runs import MAX_COLUMN_WIDTH
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    outputs = [dataset("s3://lake", f"part-{i:03d}", "blake3:" + f"{i:02x}" * 32) for i in range(200)]
+    run_id = str(uuid.uuid4())
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z", job="split"))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", job="split", outputs=outputs))
+    transport.close()
+    assert main(["runs", "--store", store]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    cell = line[header.index("OUTPUTS"):]
+    assert cell.startswith("s3://lake/part-000@blake3:000000000000, ") and cell.endswith(" more"), cell
+    assert len(cell) <= MAX_COLUMN_WIDTH, cell
+    shown = cell.split(", ")[:-1]
+    assert int(cell.rsplit("+", 1)[1].split()[0]) == 200 - len(shown), cell
+    assert main(["runs", "--json", "--store", store]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["outputs"]) == 200
+
+
 def test_a_lineage_hundreds_of_runs_deep_is_told_with_a_fix(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A dataset rewritten in place 400 times, each run reading the previous version: the tree is too deep to
     walk; the error names the lineage and --depth (it said 'the input is nested too deeply: flatten it')."""

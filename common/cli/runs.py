@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
         help="list recorded runs, newest first",
         description="List the runs whose lineage bundles are in the store, newest first: run id, job, state, time, outputs. "
                     "Each output is shown as PATH@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
-                    "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record. "
+                    "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record; "
+                    "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
@@ -40,12 +41,30 @@ def register(subparsers: Any) -> None:
 
 
 def row(summary: BundleSummary) -> list[str]:
-    outputs = ", ".join(pasted(o.label, o.version) if o.version else f"{o.label}@-" for o in summary.outputs) or "-"
-    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or summary.sealed_at, outputs]
+    outputs = [pasted(o.label, o.version) if o.version else f"{o.label}@-" for o in summary.outputs]
+    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or summary.sealed_at,
+            outputs_cell(outputs)]
 
 
 MAX_COLUMN_WIDTH = 60
-"""Widest a column but the last is shown: a longer cell (a long job name) is shortened, not every row padded to it."""
+"""Widest a column is shown: a longer cell (a long job name) is shortened, not every row padded to it; the OUTPUTS
+cell lists whole outputs up to it (:func:`outputs_cell`)."""
+
+
+def outputs_cell(outputs: list[str], width: int = MAX_COLUMN_WIDTH) -> str:
+    """The OUTPUTS cell: whole outputs (each PATH@DIGEST names its version when pasted, so none is cut), as many as
+    fit in ``width`` (the first always), the others counted as ``+N more``; ``-`` for none."""
+    if not outputs:
+        return "-"
+    shown = [one_line(outputs[0])]
+    for i, text in enumerate(outputs[1:], start=1):
+        more = f", +{len(outputs) - i - 1} more" if i < len(outputs) - 1 else ""
+        candidate = ", ".join([*shown, one_line(text)]) + more
+        if len(candidate) > width:
+            break
+        shown.append(one_line(text))
+    rest = len(outputs) - len(shown)
+    return ", ".join(shown) + (f", +{rest} more" if rest else "")
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
