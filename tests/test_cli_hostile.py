@@ -330,6 +330,34 @@ def test_one_long_job_name_does_not_widen_every_row_of_runs(tmp_path, capsys: py
     assert long_job in {run["job"]["name"] for run in json.loads(capsys.readouterr().out)}
 
 
+def _cells(text: str) -> int:
+    """Terminal cells of ``text`` as a terminal shows it: wide and full-width characters two, combining marks none."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def test_runs_columns_line_up_in_terminal_cells_with_cjk_and_emoji_names(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """A job named in Chinese (each character two terminal cells wide) was padded by characters: the STATE column of
+    its row started half a name further right than the others'. Columns are measured in cells (combining marks none),
+    and a long wide name is shortened to the cap in cells."""
+    from prov_common.cli import main
+    from prov_common.cli.runs import MAX_COLUMN_WIDTH
+
+    cells = _cells
+    store = str(tmp_path / "store")
+    for job, output in (("训练模型/数据清洗", "cjk_model"), ("team/🚀launch", "emoji_model"),
+                        ("cafe\u0301/job", "combining_model"), ("short_job", "ascii_model"), ("长" * 100, "long_model")):
+        _named_run(store, job, output)
+    assert main(["runs", "--store", store]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    state_at = cells(header[:header.index("STATE")])
+    for row in rows:
+        assert cells(row[:row.index("COMPLETE")]) == state_at, (row, header)
+    long_cell = next(row for row in rows if "long_model" in row).split()[1]
+    assert long_cell.startswith("…长") and cells(long_cell) <= MAX_COLUMN_WIDTH, long_cell
+
+
 def test_a_run_with_many_outputs_shows_whole_outputs_up_to_the_cap_in_runs(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A run writing 200 datasets printed one OUTPUTS cell of every output (a line of thousands of characters); the
     cell holds whole outputs (each names its version when pasted) up to the column cap and counts the others, and

@@ -15,7 +15,7 @@ from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
-from prov_common.text import shortened
+from prov_common.text import cells, padded, shortened
 from prov_common.w3cprov.version_ref import pasted
 
 
@@ -60,7 +60,7 @@ def outputs_cell(outputs: list[str], width: int = MAX_COLUMN_WIDTH) -> str:
     for i, text in enumerate(outputs[1:], start=1):
         more = f", +{len(outputs) - i - 1} more" if i < len(outputs) - 1 else ""
         candidate = ", ".join([*shown, one_line(text)]) + more
-        if len(candidate) > width:
+        if cells(candidate) > width:
             break
         shown.append(one_line(text))
     rest = len(outputs) - len(shown)
@@ -68,11 +68,12 @@ def outputs_cell(outputs: list[str], width: int = MAX_COLUMN_WIDTH) -> str:
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
-    """``rows`` under ``header`` as aligned text columns, each cell on one line; cells of every column but the last
-    shortened to :data:`MAX_COLUMN_WIDTH` (``--json`` keeps them whole)."""
+    """``rows`` under ``header`` as text columns aligned in terminal cells (a CJK character takes two), each cell on
+    one line; cells of every column but the last shortened to :data:`MAX_COLUMN_WIDTH` cells (``--json`` keeps them
+    whole)."""
     rows = [[*(shortened(one_line(cell), MAX_COLUMN_WIDTH) for cell in r[:-1]), one_line(r[-1])] for r in rows]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-    lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:-1], widths)), r[-1]]) for r in [header, *rows]]
+    widths = [max(cells(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = ["  ".join([*(padded(c, w) for c, w in zip(r[:-1], widths)), r[-1]]) for r in [header, *rows]]
     return "\n".join(line.rstrip() for line in lines)
 
 
