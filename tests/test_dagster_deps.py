@@ -210,7 +210,8 @@ def test_an_upstream_asset_written_by_record_is_an_input_in_its_recorded_version
 def test_a_gap_names_the_run_that_made_a_version_from_no_recorded_input(store: Path, instance, tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture) -> None:
     """An asset made from nothing recorded and read by a training asset: the Article 10 gap (report JSON and HTML),
-    the record's knownGaps and Croissant's rai:dataLimitations name the run that made it as its maker, not a reader."""
+    the record's knownGaps and Croissant's rai:dataLimitations name the run that made it as its maker, not a reader, and
+    say once that it recorded no inputs."""
 
     @asset
     def flip() -> pd.DataFrame:
@@ -223,11 +224,13 @@ def test_a_gap_names_the_run_that_made_a_version_from_no_recorded_input(store: P
     run([flip, train_flip], instance)
     made = step_run(store, "flip")
     version = f"{located(store, 'flip')}@{made.outputs[0].version}"
-    said = f"{version} (made by run {made.run_id}, which recorded no inputs): the run that made it recorded no inputs"
+    said = f"{version} (made by run {made.run_id}): the run that made it recorded no inputs"
     completeness(store, tmp_path)
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     [entry] = report["trainingData"]
     assert any(g.startswith(said) for g in entry["article10"]["knownGaps"]), entry["article10"]["knownGaps"]
+    gap = next(g for g in entry["article10"]["knownGaps"] if g.startswith(said))
+    assert gap.count("recorded no inputs") == 1, gap  # said once, not in the version's description and again in its reason
     assert f"input of run {made.run_id}" not in json.dumps(report)
     assert html.escape(said, quote=False) in (tmp_path / "report" / "report.html").read_text()
     assert main(["record", "train_flip"]) == 0

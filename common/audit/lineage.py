@@ -56,8 +56,8 @@ class BrokenLink:
     @property
     def described(self) -> str:
         """The version and how ``run_id`` relates to it, for a gap sentence: ``X@v (input of run R)``, or for
-        :data:`NO_INPUTS` ``X@v (made by run R, which recorded no inputs)``."""
-        role = f"made by run {self.run_id}, which recorded no inputs" if self.reason == NO_INPUTS else f"input of run {self.run_id}"
+        :data:`NO_INPUTS` ``X@v (made by run R)`` (the reason says that R recorded no inputs)."""
+        role = f"made by run {self.run_id}" if self.reason == NO_INPUTS else f"input of run {self.run_id}"
         return f"{self.dataset.label}@{self.dataset.version or 'unversioned'} ({role})"
 
 
