@@ -59,9 +59,9 @@ def verifier_script() -> str:
 
 
 def contains_cli(digest: str, record: dict, store_uri: str, capsys: Any) -> tuple[int, dict, str]:
-    """``tdprov contains`` as a user runs it: exit code, the JSON answer (empty on an error), stderr."""
+    """``tdprov contains --json`` as a user runs it: exit code, the JSON answer (empty on an error), stderr."""
     from prov_common.cli import main
 
-    code = main(["contains", digest, "--record", json.dumps(record), "--store", store_uri])
+    code = main(["contains", digest, "--record", json.dumps(record), "--json", "--store", store_uri])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else {}), err

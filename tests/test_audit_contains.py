@@ -32,13 +32,20 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
     train = seal(store, run_events("train_model", [dataset("/data/f.parquet", derived)], [], start=T0 + timedelta(hours=2)))
     unrelated = seal(store, run_events("train_other", [dataset("/data/g.parquet", digest("g"))], [], start=T0 + timedelta(hours=3)))
 
-    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}), "--store", store.uri]) == 0
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}), "--json", "--store", store.uri]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["contained"] and answer["rows"] == [1]
     assert [r["runId"] for r in answer["trainingRuns"]] == [train] and unrelated not in json.dumps(answer)
     assert answer["rowDigests"].endswith("/" + old_form)
-    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "z@x.org"}), "--store", store.uri]) == 1
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "z@x.org"}), "--json", "--store", store.uri]) == 1
     assert json.loads(capsys.readouterr().out)["contained"] is False
+    proof_file = tmp_path / "proof.json"  # row digests attached by hand: rows, no proof, and nothing written for --proof
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}), "--proof", str(proof_file),
+                 "--store", store.uri]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("contained\n") and "  rows           1 (row digests attached by hand: no proof)" in out, out
+    assert f"training runs  1 run\n    {train}  " in out and unrelated not in out, out
+    assert f"no proof written to {proof_file}" in err and not proof_file.exists(), err
     assert main(["contains", derived, "--record", "{}", "--store", store.uri]) == 2
     assert "no row digests" in capsys.readouterr().err
     assert main(["contains", td.digest, "--record", "[1]", "--store", store.uri]) == 2

@@ -17,7 +17,7 @@ from prov_common.signing import default_signing_key
 from test_audit_support import Pipeline, dataset, run_events
 
 # Verbs whose only output is JSON (always, or in the format chosen here), besides those with --json.
-JSON_VERBS = {"contains", "prove", "record", "export", "prov"}
+JSON_VERBS = {"prove", "record", "export", "prov"}
 JSON_LINES = {"hash", "verify"}  # one JSON document per line: one per path or bundle
 
 
@@ -59,7 +59,7 @@ def _cases(r: dict[str, str]) -> dict[str, list[list[str]]]:
         "show": [["show", r["run"], "--json", *s]],
         "source": [["source", "list", "--json", *s]],
         "lineage": [["lineage", "/data/features.parquet", "--json", *s]],
-        "contains": [["contains", r["customers"], "--record", '{"customer_id": 1042, "email": "b@x.org"}', *s]],
+        "contains": [["contains", r["customers"], "--record", '{"customer_id": 1042, "email": "b@x.org"}', "--json", *s]],
         "prove": [["prove", r["run"], *s]],
         "record": [["record", "/data/features.parquet", *s], ["record", "/data/features.parquet", "--format", "croissant", *s]],
         "export": [["export", *s], ["export", "--training-record", "/data/features.parquet", *s]],
@@ -71,7 +71,7 @@ def _cases(r: dict[str, str]) -> dict[str, list[list[str]]]:
 
 def test_every_verb_with_json_output_is_covered() -> None:
     with_option = _verbs_with_json_option()
-    assert {"hash", "runs", "source", "lineage", "verify"} <= with_option
+    assert {"hash", "runs", "source", "lineage", "verify", "contains"} <= with_option
     missing = (with_option | JSON_VERBS) - set(_cases({"store": "", "dir": "", "run": "", "customers": ""})) - {"store"}
     assert not missing, f"verbs printing JSON with no case in this test: {missing}"
 

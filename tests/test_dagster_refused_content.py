@@ -85,7 +85,7 @@ def test_lineage_and_contains_name_only_what_holds_the_bytes(store: Path, capsys
     assert cli_main(["lineage", raw_file, "--store", str(store)]) == 0
     shown = capsys.readouterr().out
     assert "same content as" in shown and "twin.parquet" in shown and "refused.parquet" not in shown
-    assert cli_main(["contains", raw_file, "--record", json.dumps({"x": 2}), "--store", str(store)]) == 0
+    assert cli_main(["contains", raw_file, "--record", json.dumps({"x": 2}), "--json", "--store", str(store)]) == 0
     same = [s["dataset"] for s in json.loads(capsys.readouterr().out)["sameContent"]]
     assert [Path(s).name for s in same] == ["twin.parquet"]
     # the refused version is still shown as the failed run's output

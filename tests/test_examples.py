@@ -108,6 +108,13 @@ def test_readme_contains_line_answers_with_a_proof(main_run) -> None:
     argv = [str(REPO / ".venv" / "bin" / "tdprov"), *shlex.split(line)[1:]]
     out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
     assert out.returncode == 0, (line, out.stdout, out.stderr)
+    lines = out.stdout.splitlines()  # a short answer for a person: the bucket's digests are in --json and --proof
+    assert lines[0].startswith("contained") and len(lines) < 30, out.stdout
+    assert "clean_cells.parquet@blake3:" in lines[1] and "verified against the signed rows root" in out.stdout, out.stdout
+    training = lines[next(i for i, text in enumerate(lines) if text.startswith("  training runs")) + 1:]
+    assert "model" in [text.split()[1].rsplit("/", 1)[-1] for text in training if text.startswith("    ")], out.stdout
+    out = subprocess.run([*argv, "--json"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, (line, out.stdout, out.stderr)
     answer = json.loads(out.stdout)
     assert answer["contained"] and answer["proof"], answer
     assert answer["name"].endswith("clean_cells.parquet"), answer

@@ -3,6 +3,8 @@ made by a real Dagster ``materialize``."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from prov_common.cli import main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, provenance_asset
 
-from rows_support import contains_cli
+from rows_support import contains_cli, verifier_script
 
 FRAME = pd.DataFrame({"id": range(2_000), "name": [f"n{i}" for i in range(2_000)]})
 
@@ -99,3 +101,38 @@ def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp
     assert (restored / "part-0.parquet").read_bytes() == b"changed"
     assert main(["checkout", version, "-o", str(restored), "--force", "--store", store_uri]) == 0
     assert (restored / "part-0.parquet").read_bytes() == originals["part-0.parquet"]
+
+
+def test_contains_answers_a_person_in_a_few_lines_and_writes_the_proof_to_a_file(recorded: tuple[str, str, Path], tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture) -> None:
+    """The text answer printed every digest of the proof's bucket (hundreds of lines for a few thousand rows); it is
+    the answer, the version, the proof's size and that it verified, and the runs. --proof FILE writes the proof, which
+    the check in docs/verification.md verifies; --json keeps the whole answer."""
+    store, digest, data = recorded
+    assert main(["contains", str(data), "--record", json.dumps({"id": 5, "name": "n5"}), "--store", store]) == 0
+    out = capsys.readouterr().out
+    code, answer, _ = contains_cli(str(data), {"id": 5, "name": "n5"}, store, capsys)
+    proof = answer["proof"]
+    assert code == 0 and len(proof["bucketDigests"]) > 20  # --json: the whole proof
+    lines = out.splitlines()
+    assert len(lines) <= 12 and lines[0] == "contained (1 matching row digest)", out
+    assert digest in lines[1] and f"verified against the signed rows root {proof['rowsRoot']}" in out, out
+    assert f"({len(proof['bucketDigests'])} digests)" in out and "--proof FILE" in out and "--json" in out, out
+    assert not any(d in out for d in proof["bucketDigests"]), out
+    assert "used by        0 runs" in out, out
+
+    target = tmp_path / "proof.json"
+    assert main(["contains", str(data), "--record", json.dumps({"id": 5, "name": "x"}), "--proof", str(target), "--store", store]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("not contained\n") and f"written to {target}" in out, out
+    written = json.loads(target.read_text())
+    assert written["format"] == "tdprov-row-proof/1" and written["rowsRoot"] == proof["rowsRoot"] and not written["contained"]
+    assert f"{len(target.read_bytes()):,} bytes" in out, out
+    script = tmp_path / "verify_row_proof.py"
+    script.write_text(verifier_script())
+    checked = subprocess.run([sys.executable, str(script), str(target), proof["rowsRoot"]], capture_output=True, text=True)
+    assert checked.returncode == 1 and checked.stdout.strip() == "OK: not contained", checked
+    with pytest.raises(SystemExit) as refused:  # an option's bad value: argparse's exit 2
+        main(["contains", str(data), "--record", "{}", "--proof", "-", "--store", store])
+    assert refused.value.code == 2
+    assert "the proof is written to a file" in capsys.readouterr().err

@@ -76,7 +76,7 @@ def test_contains_lists_the_runs_of_this_dataset_and_equal_bytes_elsewhere_apart
     store = str(tmp_path / "store")
     digests = _run(store, instance, [left, right, train_on_right], ["left", "right", "train_on_right"])
     assert digests["left"] == digests["right"]
-    code, out, _ = _cli(capsys, "contains", "left", "--record", json.dumps(ROW), "--store", store)
+    code, out, _ = _cli(capsys, "contains", "--json", "left", "--record", json.dumps(ROW), "--store", store)
     answer = json.loads(out)
     assert code == 0 and answer["contained"] and answer["digest"] == digests["left"]
     assert answer["dataset"] == located(store, "left")
@@ -89,7 +89,7 @@ def test_contains_lists_the_runs_of_this_dataset_and_equal_bytes_elsewhere_apart
     (tree,) = json.loads(out)["lineage"]
     assert code == 0 and "usedBy" not in tree
 
-    code, out, _ = _cli(capsys, "contains", "right", "--record", json.dumps(ROW), "--store", store)
+    code, out, _ = _cli(capsys, "contains", "--json", "right", "--record", json.dumps(ROW), "--store", store)
     answer = json.loads(out)
     assert answer["dataset"] == located(store, "right") and _jobs(answer["trainingRuns"]) == ["train_on_right"]
     assert [o["dataset"] for o in answer["sameContent"]] == [located(store, "left")]
@@ -161,7 +161,7 @@ def test_downstream_starts_from_every_generation_of_the_version(tmp_path: Path, 
     code, out, _ = _cli(capsys, "lineage", "left", "--downstream", "--all-versions", "--json", "--store", store)
     (tree,) = json.loads(out)["lineage"]  # one version, however many runs made it
     assert _jobs(tree["usedBy"]) == ["train_on_left"]
-    code, out, _ = _cli(capsys, "contains", "left", "--record", json.dumps(ROW), "--store", store)
+    code, out, _ = _cli(capsys, "contains", "--json", "left", "--record", json.dumps(ROW), "--store", store)
     answer = json.loads(out)
     assert _jobs(answer["usedBy"]) == ["train_on_left"] == _jobs(answer["trainingRuns"])
     # upstream still shows the newest generation, made by the re-run

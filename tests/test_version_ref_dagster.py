@@ -141,11 +141,11 @@ def test_an_older_version_whose_bytes_another_dataset_holds_is_named_path_at_dig
     assert _record(capsys, h.store, h.a)["uniqueMetadataIdentifier"] == y  # the path alone: the newest version
     assert _method(_record(capsys, h.store, f"{h.a}@{_short(y)}")) == ["rewrite_a"]
 
-    code, out, _ = _cli(capsys, "contains", f"{h.a}@{_short(x)}", "--record", json.dumps({"k": 1, "v": 0.5}), "--store", h.store)
+    code, out, _ = _cli(capsys, "contains", "--json", f"{h.a}@{_short(x)}", "--record", json.dumps({"k": 1, "v": 0.5}), "--store", h.store)
     answer = json.loads(out)
     assert code == 0 and answer["contained"] and answer["digest"] == x and answer["dataset"] == h.a
     assert _jobs(answer["usedBy"]) == ["copy_a_to_b"] and [o["dataset"] for o in answer["sameContent"]] == [h.b]
-    code, out, _ = _cli(capsys, "contains", f"{h.a}@{_short(y)}", "--record", json.dumps({"k": 1, "v": 0.5}), "--store", h.store)
+    code, out, _ = _cli(capsys, "contains", "--json", f"{h.a}@{_short(y)}", "--record", json.dumps({"k": 1, "v": 0.5}), "--store", h.store)
     assert code == 1 and not json.loads(out)["contained"]
 
 
@@ -198,7 +198,7 @@ def test_each_output_tdprov_runs_prints_names_its_version_when_pasted(tmp_path: 
         assert (doc["datasetTitle"], doc["uniqueMetadataIdentifier"]) == (path, version), cell
         tree = _tree(capsys, h.store, cell)
         assert (tree["dataset"], tree["version"]) == (path, version), cell
-        code, out, _ = _cli(capsys, "contains", cell, "--record", json.dumps({"k": 4, "v": 4.5}), "--store", h.store)
+        code, out, _ = _cli(capsys, "contains", "--json", cell, "--record", json.dumps({"k": 4, "v": 4.5}), "--store", h.store)
         answer = json.loads(out)
         assert answer["dataset"] == path and answer["digest"] == version and answer["contained"] == (version == y), cell
 
@@ -213,7 +213,7 @@ def test_a_reference_with_an_at_sign_and_no_digest_after_it_is_a_reference(tmp_p
         assert (doc["datasetTitle"], doc["uniqueMetadataIdentifier"]) == (h.b, x), ref
         tree = _tree(capsys, h.store, ref)
         assert tree["dataset"] == h.b and _jobs(tree["generatedBy"]) == ["copy_a_to_b"], ref
-        code, out, _ = _cli(capsys, "contains", ref, "--record", json.dumps({"k": 1, "v": 0.5}), "--store", h.store)
+        code, out, _ = _cli(capsys, "contains", "--json", ref, "--record", json.dumps({"k": 1, "v": 0.5}), "--store", h.store)
         assert code == 0 and json.loads(out)["dataset"] == h.b, ref
     code, _, err = _cli(capsys, "record", f"{ABFSS}@{'0' * 12}", "--store", h.store)
     assert code == 2 and f"dataset {h.b!r} has no recorded version at {'0' * 12!r}" in err, err

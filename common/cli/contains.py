@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._common import add_store_option, add_verb, check_writable_file
 from prov_common.cli._output import emit_json
+from prov_common.cli._terminal import one_line
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.store import open_store
+from prov_common.w3cprov.version_ref import pasted
+
+if TYPE_CHECKING:
+    from prov_common.audit.membership import Membership
+    from prov_common.audit.model import RunRecord
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +33,8 @@ def register(subparsers: Any) -> None:
             "(as 'tdprov runs' prints each output). For a version a "
             "pipeline recorded at row granularity the answer carries 'proof': a Merkle proof against the "
             "rows root in the signed bundle, which docs/verification.md checks without tdprov or the data. "
+            "The text answer is short (the answer, the version, the runs, the proof's size and that it was checked); "
+            "--json prints the whole answer with the proof, --proof FILE writes the proof for a third party. "
             "Exit 0 contained, 1 not contained, 2 no answer: no row digests, row digests or bundles that do not "
             "verify (changed after sealing, or signed by a key not trusted), or bad input."
         ),
@@ -35,8 +44,19 @@ def register(subparsers: Any) -> None:
                         help="the dataset version: a digest (blake3:..., held by one dataset), a dataset name (its newest recorded "
                              "version), or DATASET@DIGEST (that dataset's version at that digest)")
     parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
+    parser.add_argument("--json", action="store_true", help="print the whole answer as JSON, the proof with every digest of its bucket")
+    parser.add_argument("--proof", metavar="FILE", type=_proof_file,
+                        help="write the proof (JSON, tdprov-row-proof/1) to FILE, for the check in docs/verification.md")
     add_store_option(parser)
     parser.set_defaults(func=run)
+
+
+def _proof_file(text: str) -> str:
+    """An argparse type: the file ``--proof`` writes (not stdout, where the answer goes: --json prints the proof there)."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("the proof is written to a file; --json prints the whole answer with the proof on stdout")
+    check_writable_file(text, "proof file")
+    return text
 
 
 RECORD_FILE_LIMIT = 16 * 1024 * 1024  # one record's JSON; a device or a huge file is not one
@@ -90,5 +110,52 @@ def run(args: argparse.Namespace) -> int:
             answer = contains(store, recorded.index(), version, record, recorded.trust)
         except VerificationError as exc:  # exit 1 is "not contained": records that do not verify give no answer
             raise TdprovError(f"no answer for version {digest}: {exc.what}", exc.fix) from exc
-    emit_json(answer.to_dict())
+    if args.proof and answer.proof is not None:
+        emit_json(answer.proof.to_dict(), args.proof)
+    if args.json:
+        emit_json(answer.to_dict())
+    else:
+        print("\n".join(one_line(line) for line in answer_lines(answer, args.proof)))
+    if args.proof and answer.proof is None:
+        print(f"tdprov contains: no proof written to {args.proof}: the answer is from row digests attached by hand, "
+              "which have no rows root (record the dataset at row granularity for proofs)", file=sys.stderr)
     return 0 if answer.contained else 1
+
+
+RUNS_SHOWN = 10
+"""Runs of each list the text answer shows; ``--json`` lists them all."""
+
+
+def answer_lines(answer: Membership, proof_file: str | None = None) -> list[str]:
+    """The text answer: whether the record is in the version, the version, the proof's size and that it was checked
+    (its digests and path are in ``--json`` and the ``--proof`` file), the runs downstream of the version, and other
+    datasets holding the same bytes."""
+    lines = [("contained" if answer.contained else "not contained")
+             + (f" ({answer.proof.matches} matching row digest{'s' if answer.proof.matches > 1 else ''})"
+                if answer.proof is not None and answer.contained else ""),
+             f"  version        {pasted(answer.dataset.label, answer.digest)} ({answer.digest})"]
+    if answer.proof is not None:
+        proof, doc = answer.proof, answer.proof.to_dict()
+        size = len(json.dumps(doc, indent=2)) + 1  # as --proof writes it
+        where = f"written to {proof_file}" if proof_file else "--proof FILE writes it, --json prints it with the answer"
+        lines += [f"  proof          verified against the signed rows root {proof.rows_root}",
+                  f"                 {doc['format']}, {size:,} bytes: bucket {proof.bucket} of {1 << proof.bits} "
+                  f"({len(doc['bucketDigests'])} digests), {proof.bits} path hashes",
+                  f"                 {where}; docs/verification.md checks it without tdprov or the data"]
+    else:
+        rows = ", ".join(str(r) for r in (answer.rows or [])[:RUNS_SHOWN]) or "-"
+        more = f" and {len(answer.rows or []) - RUNS_SHOWN} more" if len(answer.rows or []) > RUNS_SHOWN else ""
+        lines.append(f"  rows           {rows}{more} (row digests attached by hand: no proof)")
+    lines.append(f"  row digests    {answer.sidecar}")
+    lines += _runs_lines("used by", answer.used_by) + _runs_lines("training runs", answer.training_runs)
+    for other in answer.same_content:
+        lines.append(f"same content, not lineage: {other.dataset.label}")
+        lines += _runs_lines("used by", other.used_by) + _runs_lines("training runs", other.training_runs)
+    return lines
+
+
+def _runs_lines(title: str, runs: list[RunRecord]) -> list[str]:
+    head = f"  {title:<15}{len(runs)} run{'' if len(runs) == 1 else 's'}"
+    rows = [f"    {r.run_id}  {r.job}  ended {r.ended_at or '-'}" for r in runs[:RUNS_SHOWN]]
+    more = [f"    and {len(runs) - RUNS_SHOWN} more (--json lists them all)"] if len(runs) > RUNS_SHOWN else []
+    return [head, *rows, *more]
