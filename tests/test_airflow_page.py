@@ -117,12 +117,17 @@ def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, pag
 def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict) -> None:
     """A run with no bundle objects showed 'missing: no bundle objects for this run' whether its events were staged
     (not sealed yet) or nothing of it was in the store (spooled on the worker, or removed): it names the case and
-    the command that helps."""
+    the command that helps. A bundle sealed and then deleted was called 'not sealed' (its staged events stay after
+    sealing): its index entry says it was sealed, so it is 'sealed, then missing from the store'."""
     from prov_common.bundle import layout
+    from prov_common.bundle.storage import index_keys
+    from prov_common.store import open_store
 
     store, run_id = page_run["store"], page_run["summaries"][f"{DAG_ID}.use"].run_id
     bundle, staging = store / layout.bundle_prefix(run_id), store / layout.staging_prefix(run_id)
-    aside, staging_aside = page_run["root"] / "aside", page_run["root"] / "staging-aside"
+    [entry_key] = [k for k in index_keys(open_store(str(store))) if k.endswith(f"-{run_id}.json")]
+    entry = store / entry_key
+    aside, staging_aside, entry_aside = (page_run["root"] / name for name in ("aside", "staging-aside", "entry-aside"))
     assert any(staging.iterdir())  # the run's staged events stay after sealing
 
     def finding() -> str:
@@ -134,14 +139,21 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
 
     bundle.rename(aside)
     try:
-        staging.rename(staging_aside)
+        deleted = finding()  # sealed and indexed, then its files removed
+        entry.rename(entry_aside)
         try:
-            gone = finding()
+            unsealed = finding()  # staged events, no index entry: never sealed
+            staging.rename(staging_aside)
+            try:
+                gone = finding()
+            finally:
+                staging_aside.rename(staging)
         finally:
-            staging_aside.rename(staging)
-        unsealed = finding()
+            entry_aside.rename(entry)
     finally:
         aside.rename(bundle)
+    assert deleted.startswith("sealed, then missing from the store") and entry_key in deleted, deleted
+    assert f"'tdprov verify {run_id}'" in deleted and "'tdprov audit'" in deleted and "not sealed" not in deleted, deleted
     assert gone.startswith("not in the store") and "'tdprov flush'" in gone and "tdprov audit" in gone
     assert unsealed.startswith("not sealed") and f"'tdprov store seal {run_id}'" in unsealed
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"

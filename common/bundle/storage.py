@@ -34,10 +34,10 @@ class WriteResult:
     index_key: str | None = None
 
 
-def _index_written(store: Store, run_id: str, sealed_at: datetime) -> str | None:
-    """The index key of ``run_id`` if one was written at or after ``sealed_at`` (lists only what is newer)."""
+def index_key_since(store: Store, run_id: str, since: datetime) -> str | None:
+    """The index key of ``run_id`` if one was written at or after ``since`` (lists only the entries that are newer)."""
     suffix = f"-{run_id}.json"
-    for key in store.list(f"{layout.INDEX}/", start_after=layout.index_cursor(sealed_at)):
+    for key in store.list(f"{layout.INDEX}/", start_after=layout.index_cursor(since)):
         if key.endswith(suffix):
             return key
     return None
@@ -79,7 +79,7 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
         return WriteResult(run_id, "already-sealed")
     entry = index_entry(bundle)
     if not created and not store.exists(entry.record):  # sealed before index keys were recorded
-        existing = _index_written(store, run_id, parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt"))
+        existing = index_key_since(store, run_id, parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt"))
         if existing is not None:
             return WriteResult(run_id, "written", existing)
     key, _ = put_late(store, entry, now)

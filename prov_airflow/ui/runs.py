@@ -6,6 +6,7 @@ task instance try. They are computed from the metadata database, not searched fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from prov_common.bundle.model import DatasetRef
@@ -117,12 +118,24 @@ def checked_nothing(report: Any, run_id: str) -> bool:
 
 
 def why_missing(store: Any, run_id: str) -> str:
-    """Why a run has no bundle in the store, and what to do: its events are staged but no bundle was sealed from
-    them, or nothing of it is in the store (still in the worker's spool, or removed)."""
-    from prov_common.bundle.layout import staging_prefix
+    """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
+    were removed since; its events are staged but no bundle was sealed from them; or nothing of it is in the store
+    (still in the worker's spool, or removed).
 
-    staged = staging_prefix(run_id)
-    if next(iter(store.list(staged)), None) is not None:
+    A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
+    is listed from its newest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
+    differ) for the entry written when it was sealed."""
+    from prov_common.audit.unfinished import newest_staged
+    from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
+    from prov_common.bundle.storage import index_key_since
+
+    staged, newest = staging_prefix(run_id), newest_staged(store, run_id)
+    entry = index_key_since(store, run_id, newest[1] - timedelta(seconds=SETTLE_SECONDS)) if newest is not None else None
+    if entry is not None:
+        return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
+                f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
+                f"else is missing, and restore the bundle from a backup or replica of the store")
+    if newest is not None or next(iter(store.list(staged)), None) is not None:
         return (f"not sealed: its events are staged ({staged}) but no bundle was sealed from them; the task may still "
                 f"be running, or its worker stopped before sealing, or the bundle was removed. Fix: once the task has "
                 f"ended, seal it with 'tdprov store seal {run_id}'")
