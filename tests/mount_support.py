@@ -40,3 +40,16 @@ def read_only(folder: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["umount", str(folder)], check=False)
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``"4k"``: one page) mounted on ``folder`` (made here) for the block: writes past it
+    fail with ENOSPC, as on a full disk. Skipped where mounting is impossible; unmounted afterwards."""
+    folder.mkdir(parents=True)
+    if not mount(["-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]):
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

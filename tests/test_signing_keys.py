@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mount_support import small_tmpfs
 from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -72,3 +73,20 @@ def test_configured_signing_key_and_bad_key_files(tmp_path: Path) -> None:
         load_signing_key(tmp_path / "absent.key")
     with pytest.raises(BadInputError, match="not a PEM public key"):
         load_public_key(junk)
+
+
+def test_a_key_pair_that_cannot_be_written_whole_leaves_neither_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On a full disk the private key was written and its public key left empty (or the private key itself left
+    empty, which every later run then failed to read). Both files appear or neither, and the error names the folder
+    and the fix."""
+    with small_tmpfs(tmp_path / "full", "4k") as folder:  # room for one key file, not for two
+        with pytest.raises(BadInputError) as info:
+            write_keypair(folder / "team.key")
+        assert f"in {folder} (No space left on device); neither was written" in str(info.value), info.value
+        assert "free disk space" in str(info.value) and os.listdir(folder) == []
+        assert main(["keygen", "-o", str(folder / "team.key")]) == 2
+        said = capsys.readouterr().err
+        assert f"in {folder}" in said and "stdout" not in said and os.listdir(folder) == [], said
+        with pytest.raises(BadInputError, match="neither it nor its public key was written.*TDPROV_SIGNING_KEY"):
+            default_signing_key(folder)
+        assert os.listdir(folder) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mount_support import small_tmpfs
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavailableError
 from prov_common.store import Outbox, SpoolError, open_store
@@ -248,17 +249,8 @@ def test_store_down_during_100_runs_delivers_100_bundles_none_twice(s3_server, s
 @pytest.fixture
 def full_disk(tmp_path: Path):
     """A 64 KiB tmpfs (needs permission to mount; skipped elsewhere), unmounted afterwards."""
-    import subprocess
-
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "64k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_full_disk_spool_is_a_clear_error_and_leaves_no_partial_entry(full_disk: Path, s3_fault) -> None:

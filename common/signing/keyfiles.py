@@ -1,8 +1,11 @@
 """Key files on disk: key pairs, the per-user default key, and the trusted keys of the settings."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from prov_common.config import Settings, default_home
@@ -23,28 +26,84 @@ def public_path_for(private_path: Path) -> Path:
     return private_path.with_name(private_path.name + PUBLIC_SUFFIX)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 from the start (never readable by others, not even briefly)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
+def _stage(final: Path, data: bytes, mode: int) -> Path:
+    """``data`` written whole and synced to a new temporary file beside ``final``, created with ``mode`` (never
+    readable by more users, not even briefly); nothing is left behind when the write fails."""
+    tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):  # a cleanup that fails must not hide why the write failed
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _place(tmp: Path, final: Path) -> None:
+    """Give the staged file ``tmp`` its name ``final``; never replaces a file (:class:`FileExistsError`)."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(final):  # a file system without hard links: check, then rename
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
+        os.rename(tmp, final)
+
+
+def _create_pair(priv: Path, key: SigningKey) -> None:
+    """Both key files, or neither: each is written whole under a temporary name, then the public key is put in
+    place and the private key last, so a private key on disk always has its public key beside it.
+
+    Raises :class:`FileExistsError` (naming the file) when either exists, :class:`OSError` when a write fails
+    (a full disk, a read-only folder); on any failure neither file is left, nor any temporary file."""
+    pub = public_path_for(priv)
+    for path in (priv, pub):
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+    priv.parent.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        staged.append((_stage(pub, key.public.to_pem(), 0o666), pub))  # the umask applies, as to any new file
+        staged.append((_stage(priv, key.to_pem(), 0o600), priv))
+        for tmp, final in staged:
+            _place(tmp, final)
+            placed.append(final)
+    except BaseException:
+        for final in placed:  # a public key placed before the private key failed: taken back
+            with contextlib.suppress(OSError):
+                os.unlink(final)
+        raise
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):  # gone already when renamed
+                os.unlink(tmp)
 
 
 def write_keypair(private_path: str | os.PathLike[str], key: SigningKey | None = None) -> tuple[Path, Path]:
     """Write a new key pair: ``PATH`` (PKCS#8 PEM, mode 0600) and ``PATH.pub`` (PEM public key).
 
-    Refuses to overwrite an existing file.
+    Both files appear, or neither (see :func:`_create_pair`). Refuses to overwrite an existing file; a write that
+    fails (a full disk) raises :class:`BadInputError` naming the folder and the fix.
     """
     priv = Path(private_path)
     pub = public_path_for(priv)
-    for path in (priv, pub):
-        if path.exists():
-            raise BadInputError(f"key file {path} already exists.", fix="choose another path or delete the old key first")
-    key = key or SigningKey.generate()
-    priv.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(priv, key.to_pem())
-    pub.write_bytes(key.public.to_pem())
+    try:
+        _create_pair(priv, key or SigningKey.generate())
+    except FileExistsError as exc:
+        raise BadInputError(f"key file {exc.filename} already exists.", fix="choose another path or delete the old key first") from None
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot write the key pair {priv.name} and {pub.name} in {priv.parent} ({exc.strerror or exc}); neither was written.",
+            fix=f"free disk space in {priv.parent} or make it writable, or write the pair to another folder (tdprov keygen -o PATH)",
+        ) from exc
     return priv, pub
 
 
@@ -83,16 +142,15 @@ def default_signing_key(home: Path | None = None) -> SigningKey:
     path = default_key_path(home)
     if not path.exists():
         try:
-            write_keypair(path)
+            _create_pair(path, SigningKey.generate())
             log.info("created signing key %s (public key %s)", path, public_path_for(path))
-        except BadInputError:
-            pass  # another process created it at the same moment: read theirs
         except FileExistsError:
-            pass
+            pass  # another process created it at the same moment: read theirs
         except OSError as exc:
-            raise BadInputError(f"cannot create the signing key {path} ({exc.strerror or exc}).",
-                                fix=f"set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen', or make TDPROV_HOME "
-                                    f"({path.parent}) writable") from exc
+            raise BadInputError(f"cannot create the signing key {path} ({exc.strerror or exc}); neither it nor its public key "
+                                "was written.",
+                                fix=f"free disk space in TDPROV_HOME ({path.parent}) or make it writable, or set "
+                                    "TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'") from exc
     return load_signing_key(path)
 
 
