@@ -246,6 +246,40 @@ def test_store_down_during_100_runs_delivers_100_bundles_none_twice(s3_server, s
     assert len(keys) == len(set(keys)) == 300 and outbox.pending() == []
 
 
+def test_an_entry_that_cannot_be_set_aside_is_never_hidden_by_its_claim(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An undeliverable entry that could not be moved into failed/ stayed claimed: the next flush in the same process
+    (a worker's next delivery) said "0 left" and ok until the claim went stale. The claim is given back: every flush
+    counts the entry and names why it is still there."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    damaged = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("a"))))
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"X")
+    outbox.failed_dir.write_text("a file where the failed/ folder goes")  # mkdir fails: the entry cannot be moved
+    for _ in range(2):
+        report = outbox.flush(store)
+        assert (report.failed, report.stranded) == (1, 1) and not report.ok, report
+        assert f"could not move it to {outbox.failed_dir}" in report.unfiled[0] and damaged.name in report.unfiled[0]
+        assert outbox.pending() == [damaged]  # waiting in the spool, not claimed
+    assert main(["flush", "--spool", str(outbox.spool_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "1 left in" in out and "set aside" not in out and "could not move it to" in err, (out, err)
+
+
+def test_a_flush_that_stops_on_an_error_gives_its_claim_back(tmp_path: Path) -> None:
+    """An entry whose store cannot be opened stopped the flush and stayed claimed, unseen by later flushes of the
+    process; it is given back to the spool before the error is raised."""
+    from prov_common.store import spool
+
+    outbox = Outbox(tmp_path / "spool")
+    entry = spool.write_entry(outbox.spool_dir, spool.SpoolEntry("nope://x", tuple(_bundle("a"))))
+    for _ in range(2):
+        with pytest.raises(BadInputError, match="unsupported scheme"):
+            outbox.flush()
+        assert outbox.pending() == [entry]
+
+
 @pytest.fixture
 def full_disk(tmp_path: Path):
     """A 64 KiB tmpfs (needs permission to mount; skipped elsewhere), unmounted afterwards."""

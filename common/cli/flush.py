@@ -48,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
     outbox = Outbox(args.spool)
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store)
-    remaining = len(outbox.pending())
+    remaining = len(outbox.pending()) + report.claimed
     failed_dir = outbox.failed_dir
     aside = outbox.set_aside_entries(store.uri if store is not None else None)
-    count = len(aside) + report.stranded
+    count = len(aside)  # (an entry that could not be moved there waits in the spool: counted in remaining)
     print(
         f"delivered {report.delivered} spooled entr{'y' if report.delivered == 1 else 'ies'} "
         f"({report.objects} objects, {report.written} new); {remaining} left in {outbox.spool_dir}"

@@ -43,7 +43,9 @@ class FlushReport:
     ``failed``: entries set aside as undeliverable (damaged, or refused by the store as a conflict), each moved to
     ``failed/`` with a note saying why (``set_aside``). ``unfiled``: the reasons no note in ``failed/`` holds (the
     entry could not be moved there, or its note not written), each saying why not; ``stranded``: entries that
-    could not be moved there."""
+    could not be moved there (given back to the spool, where each flush counts them in ``failed`` again).
+    ``claimed``: entries this process claimed and could neither deliver, set aside nor give back to the spool
+    (also counted in ``left``, and named in ``errors``)."""
 
     delivered: int = 0
     objects: int = 0
@@ -55,6 +57,7 @@ class FlushReport:
     set_aside: list[str] = field(default_factory=list)
     unfiled: list[str] = field(default_factory=list)
     stranded: int = 0
+    claimed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -97,6 +100,7 @@ class Outbox:
     def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100) -> None:
         self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
         self.flush_limit = flush_limit
+        self._held: set[Path] = set()  # claims this outbox could not give back: every flush counts them until it can
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.spool_dir)!r})"
@@ -167,6 +171,8 @@ class Outbox:
         """
         report = FlushReport()
         self._release_stale_claims()
+        for claimed in sorted(self._held):
+            self._unclaim(claimed)
         stores: dict[str, Store] = {} if store is None else {store.uri: store}
         entries = spool.pending(self.spool_dir)
         for position, path in enumerate(entries):
@@ -189,11 +195,43 @@ class Outbox:
             except FileNotFoundError:
                 report.skipped += 1
                 continue
-            outcome = self._deliver_claimed(claimed, path, target_uri, stores, opener, report)
+            try:
+                outcome = self._deliver_claimed(claimed, path, target_uri, stores, opener, report)
+            except BaseException:
+                self._unclaim(claimed)  # (a store that cannot be opened, an interrupt): it waits for the next flush
+                raise
             if outcome == "unavailable":
-                report.left += len(entries) - position  # this one and those after it still wait
-                break
+                report.left += len(entries) - position - (claimed in self._held)  # this one and those after it still
+                break  # wait (one that could not be given back is counted with the claims held, below)
+        self._count_held(report)
         return report
+
+    def _unclaim(self, claimed: Path) -> bool:
+        """Give a claimed entry back to the spool; one that cannot be is remembered and counted by every flush
+        (:meth:`_count_held`) until it is given back. True when it is back (or gone: delivered by another flusher)."""
+        try:
+            os.rename(claimed, claimed.with_name(claimed.name.partition(CLAIM)[0]))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self._held.add(claimed)
+            log.error("tdprov: cannot give spool entry %s back to the spool (%s); it is not delivered", claimed, exc)
+            return False
+        self._held.discard(claimed)
+        return True
+
+    def _count_held(self, report: FlushReport) -> None:
+        """Count and name the entries this outbox holds claimed but could not give back, in ``left``."""
+        held = sorted(p for p in self._held if p.exists())
+        self._held = set(held)
+        if held:
+            report.claimed = len(held)
+            report.left += len(held)
+            report.errors.append(
+                f"{len(held)} spool entr{'y' if len(held) == 1 else 'ies'} claimed by this process could not be given back "
+                f"to the spool and {'is' if len(held) == 1 else 'are'} not delivered: {', '.join(p.name for p in held)}. "
+                f"Fix: make {self.spool_dir} writable; the next flush gives {'it' if len(held) == 1 else 'them'} back "
+                f"(any flush once the claim is {STALE_CLAIM_SECONDS:.0f} s old)")
 
     def _deliver_claimed(self, claimed: Path, original: Path, target_uri: str, stores: dict[str, Store],
                          opener: Callable[[str], Store] | None, report: FlushReport) -> str:
@@ -213,8 +251,7 @@ class Outbox:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
             return "failed"
         except StoreError as exc:
-            with contextlib.suppress(OSError):
-                os.rename(claimed, original)  # unclaim: it waits for the next flush
+            self._unclaim(claimed)  # it waits for the next flush
             report.errors.append(str(exc))
             return "unavailable"
         with contextlib.suppress(FileNotFoundError):
@@ -240,7 +277,10 @@ class Outbox:
             moved = True
             (failed / f"{name}{WHY_SUFFIX}").write_text(why + "\n")
         except OSError as exc:
-            why += f" (could not move it to {failed}: {exc})"
+            why += f" (could not move it to {failed}: {exc}"
+            if not moved:  # never left claimed: each flush counts it in ``failed`` again, until failed/ can take it
+                why += "; it stays in the spool" if self._unclaim(path) else "; it stays claimed by this process"
+            why += ")"
             report.unfiled.append(why)
             report.stranded += not moved
         report.failed += 1
@@ -282,8 +322,7 @@ class Outbox:
                 continue
             if _alive(pid) and time.time_ns() - started < STALE_CLAIM_SECONDS * 1e9:
                 continue
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(claimed, claimed.with_name(original))
+            self._unclaim(claimed)
 
     def pending(self) -> list[Path]:
         """Entries waiting in the spool, oldest first."""
