@@ -19,6 +19,7 @@ from dagster._core.execution.stats import StepEventStatus
 
 from prov_common.bundle import IndexWatch, layout, watch_index
 from prov_common.bundle.watch import missing_store
+from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.model import StepIdentity
@@ -89,9 +90,18 @@ def provenance_store_sensor(context: SensorEvaluationContext, provenance: Proven
     order, and remembers the bundles it took there. The audit itself is incremental (it starts from the log's
     last checkpoint). A store location where nothing is skips with a reason that says so."""
     store = open_store(settings=provenance.settings())
-    cursor = IndexWatch.parse(context.cursor)
+    damaged = False
+    try:
+        cursor = IndexWatch.parse(context.cursor)
+    except BadInputError as exc:
+        context.log.warning(
+            f"tdprov: provenance_store_sensor's {exc.what} The sensor starts again from the first bundle in the index, "
+            "so none is skipped: the bundles it took before are taken "
+            f"again, in one more audit request per {MAX_BUNDLES_PER_TICK} bundles (the audit starts from its last "
+            "checkpoint, so it examines none twice). Nothing to fix; to start elsewhere, set the cursor in the UI")
+        cursor, damaged = IndexWatch(), True
     new, watch = watch_index(store, cursor, MAX_BUNDLES_PER_TICK)
-    if watch != cursor:
+    if watch != cursor or damaged:
         context.update_cursor(watch.to_text())
     if new:
         return RunRequest(run_key=new[-1], tags={"tdprov/new_bundles": str(len(new))})

@@ -255,6 +255,28 @@ def test_store_sensor_takes_each_bundle_once_however_late_or_early_its_index_ent
         assert tick() == (e, 1)
 
 
+@pytest.mark.parametrize("damaged", ['{"start": "index/2026/01/0', "null", '{"start": 5, "seen": "x"}', "[]"])
+def test_store_sensor_starts_again_from_the_first_bundle_after_a_damaged_cursor(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], damaged: str) -> None:
+    """A cursor that is no watch (cut short, set by hand) failed every tick, or (text after the index's keys) skipped
+    every bundle for good. The tick warns, naming the cursor, and takes the index again from its first bundle."""
+    from bundle_support import record_runs
+
+    store = str(tmp_path / "store")
+    record_runs(store, 2)
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        context = build_sensor_context(instance=instance, cursor=damaged, resources={"provenance": ProvenanceResource(store=store)})
+        result = provenance_store_sensor(context)
+        assert isinstance(result, RunRequest) and result.tags["tdprov/new_bundles"] == "2"
+        said = capfd.readouterr().err  # (the sensor's log: Dagster's console handler)
+        assert f"cursor {damaged!r}" in said and "provenance_store_sensor" in said and "first bundle" in said, said
+        assert isinstance(provenance_store_sensor(context), SkipReason)  # the new cursor is sound
+        [late] = record_runs(store, 1)
+        result = provenance_store_sensor(context)
+        assert result.tags["tdprov/new_bundles"] == "1" and layout.run_id_of_index_key(result.run_key) == late
+
+
 def test_store_sensor_says_when_no_store_is_at_its_location(tmp_path: Path) -> None:
     """A typo in the store's location: the sensor skips (the store may not be created yet) and says so."""
     typo = tmp_path / "lineage-stroe"

@@ -16,6 +16,7 @@ from itertools import islice
 
 from prov_common.bundle import layout
 from prov_common.bundle.storage import index_keys
+from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.identity import IDENTITY_KEY
 
@@ -34,13 +35,23 @@ class IndexWatch:
 
     @classmethod
     def parse(cls, text: str | None) -> IndexWatch:
-        """The watch ``to_text`` wrote; a bare index key (an older cursor) means: every key up to it was taken."""
+        """The watch ``to_text`` wrote; a bare index key (an older cursor) means: every key up to it was taken.
+
+        Raises :class:`BadInputError` naming ``text`` when it is neither (cut short, set by hand): a key that is no
+        index key would list nothing (or everything) and a watch that is no JSON object fails every listing."""
         if not text:
             return cls()
         if not text.startswith("{"):
-            return cls(start=text)
-        raw = json.loads(text)
-        return cls(raw.get("start"), tuple(sorted(raw.get("seen") or ())))
+            return cls(start=_index_key(text, text))
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise _damaged(text, f"not JSON: {exc}") from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("seen") or [], list):
+            raise _damaged(text, 'not {"start": KEY, "seen": [KEY, ...]}')
+        start = raw.get("start")
+        return cls(None if start is None else _index_key(start, text),
+                   tuple(sorted(_index_key(key, text) for key in raw.get("seen") or ())))
 
     def to_text(self) -> str:
         return json.dumps({"start": self.start, "seen": list(self.seen)}, separators=(",", ":"))
@@ -69,6 +80,18 @@ class IndexWatch:
         if len(kept) > MAX_REMEMBERED:
             start, kept = kept[-MAX_REMEMBERED - 1], kept[-MAX_REMEMBERED:]
         return IndexWatch(start, tuple(kept))
+
+
+def _index_key(key: object, text: str) -> str:
+    """``key`` when it is an index key, else the error that names the damaged watch ``text``."""
+    if not isinstance(key, str) or not key.startswith(f"{layout.INDEX}/"):
+        raise _damaged(text, f"{key!r} is no index key ({layout.INDEX}/...)")
+    return key
+
+
+def _damaged(text: str, why: str) -> BadInputError:
+    return BadInputError(f"cursor {text[:200]!r} is damaged: {why}.",
+                         fix="start the watch again from the first bundle (an empty cursor); bundles it took are taken again")
 
 
 def watch_index(store: Store, watch: IndexWatch, limit: int | None = None,
