@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -441,6 +442,52 @@ def test_sensor_and_trigger_tolerate_failed_listings_by_one_rule(tmp_path: Path,
 
     event = asyncio.run(asyncio.wait_for(wait(3), timeout=10))
     assert event["status"] == "error" and "is not a folder" in event["message"]
+
+
+def test_sensor_in_reschedule_mode_tolerates_failed_listings_by_the_same_rule(
+        tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """In reschedule mode one failed listing failed the try: each poke starts afresh. The count of failed listings in a
+    row is kept in the task's state store between pokes, so the rule is the one of poke mode and the triggerer."""
+    store.write_text("not a folder")
+    with DAG("tdprov_reschedule_outage", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="wait", job="tdprov_outage.write", since="2000-01-01T00:00:00+00:00",
+                            mode="reschedule", poke_interval=1, timeout=60)
+
+    second_failure = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "(2/5 failed in a row)" in record.getMessage():
+                second_failure.set()
+
+    def recover() -> None:
+        second_failure.wait(60)  # two pokes, in two starts of the task, failed to list the store
+        store.unlink()
+        _seal_now(store, "tdprov_outage.write")
+
+    watch = Watch()
+    logging.getLogger("prov_airflow.matching").addHandler(watch)
+    healer = threading.Thread(target=recover)
+    healer.start()
+    try:
+        with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+            state = run_dag(dag, logical_date=START).state
+    finally:
+        second_failure.set()
+        healer.join()
+        logging.getLogger("prov_airflow.matching").removeHandler(watch)
+    assert state == "success" and "(1/5 failed in a row)" in caplog.text and "(2/5 failed in a row)" in caplog.text, caplog.text
+
+    down = tmp_path / "down"
+    down.write_text("not a folder")
+    with DAG("tdprov_reschedule_store_down", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="wait", job="tdprov_outage.write", mode="reschedule", poke_interval=1, timeout=60,
+                            max_errors=2)
+    caplog.clear()
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(down))
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "failed"
+    assert "(2/2 failed in a row)" in caplog.text and "(3/2" not in caplog.text, caplog.text
 
 
 def test_sensor_and_trigger_name_a_store_location_where_nothing_is(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch,

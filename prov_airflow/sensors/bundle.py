@@ -1,6 +1,7 @@
 """LineageBundleSensor: wait for a new lineage bundle matching a job, dataset or digest."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -8,6 +9,11 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue
 
 from prov_airflow.matching import MAX_LISTING_ERRORS, BundleQuery, BundleWait, found_payload
+
+log = logging.getLogger(__name__)
+
+FAILED_LISTINGS_KEY = "tdprov_failed_listings"
+"""The key of the task's state store under which reschedule mode keeps the failed listings in a row between pokes."""
 
 
 class LineageBundleSensor(BaseSensorOperator):
@@ -24,8 +30,9 @@ class LineageBundleSensor(BaseSensorOperator):
     :param tdprov_conn_id: ``tdprov`` connection of the store; default ``[tdprov]``/``TDPROV_*``.
     :param deferrable: wait in the triggerer (:class:`~prov_airflow.triggers.bundle.LineageBundleTrigger`).
     :param max_errors: the store cannot be listed this many times in a row: the sensor fails (default 5), in
-        poke mode and in the triggerer alike. In ``mode="reschedule"`` each poke starts afresh, so one failed
-        listing fails the try there (Airflow's ``retries`` apply).
+        poke mode, in reschedule mode and in the triggerer alike. In ``mode="reschedule"`` the count is kept
+        between pokes in the task's state store (``context["task_state_store"]``, Airflow 3.3+); on an Airflow
+        without one, one failed listing fails the try there (Airflow's ``retries`` apply).
 
     ``mode="poke"`` and ``mode="reschedule"`` work as for any sensor. Pushes the bundle's run id, job,
     state and outputs to XCom. Only a bundle that verifies against the connection's trusted keys counts:
@@ -59,10 +66,21 @@ class LineageBundleSensor(BaseSensorOperator):
 
         from prov_common.signing import trust_from_settings
 
+        kept = context.get("task_state_store") if self.reschedule else None
         if self._wait is None:
-            self._wait = BundleWait(self._query(context), 1 if self.reschedule else self.max_errors)
+            self._wait = BundleWait(self._query(context), 1 if self.reschedule and kept is None else self.max_errors)
+        if kept is not None:  # each poke of reschedule mode is a new start: the count of failures waits in the store
+            self._wait.errors = _kept_errors(kept)
+        before = self._wait.errors
         hook = ProvenanceHook(self.tdprov_conn_id)
-        summary = self._wait.poll(lambda: (hook.get_conn(), trust_from_settings(hook.get_settings())))
+        try:
+            summary = self._wait.poll(lambda: (hook.get_conn(), trust_from_settings(hook.get_settings())))
+        except Exception:
+            self._wait.errors = 0  # the wait failed: a retry starts counting afresh
+            raise
+        finally:
+            if kept is not None and self._wait.errors != before:
+                _keep_errors(kept, self._wait.errors)
         if summary is None:
             return PokeReturnValue(is_done=False)
         self.log.info("tdprov: bundle of run %s (%s) matches", summary.run_id, summary.job_name)
@@ -84,6 +102,25 @@ class LineageBundleSensor(BaseSensorOperator):
         if not event or event.get("status") != "success":
             raise AirflowException(f"tdprov: waiting for a lineage bundle failed: {(event or {}).get('message')}")
         return event["bundle"]
+
+
+def _kept_errors(kept: Any) -> int:
+    """The failed listings in a row that the task's state store holds from earlier pokes (0 for anything else)."""
+    try:
+        value = kept.get(FAILED_LISTINGS_KEY, 0)
+    except Exception as exc:  # noqa: BLE001 - the count is a tolerance; the sensor's timeout still bounds the wait
+        log.warning("tdprov: cannot read the failed listings in a row from the task's state store (%s); counting from 0", exc)
+        return 0
+    return value if type(value) is int and value >= 0 else 0
+
+
+def _keep_errors(kept: Any, errors: int) -> None:
+    """Keep ``errors`` in the task's state store for the next poke; a store that refuses it is logged, not raised
+    (it must not hide why the poke failed)."""
+    try:
+        kept.set(FAILED_LISTINGS_KEY, errors)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("tdprov: cannot keep the failed listings in a row (%s) in the task's state store: %s", errors, exc)
 
 
 def _templated(value: str | None) -> bool:
