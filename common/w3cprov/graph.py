@@ -18,14 +18,13 @@ from prov_common.text import shortened
 from prov_common.w3cprov.events import whole_count
 from prov_common.w3cprov.identity import (
     COMPLETE,
-    VersionKey,
     dataset_label,
     holds_content,
     iso_z,
     normal_version,
     pick_generation,
-    version_key,
 )
+from prov_common.w3cprov import ids
 from prov_common.w3cprov.ids import DQV, TDPROV
 from prov_common.w3cprov.serialize import merge_documents
 
@@ -40,7 +39,10 @@ class Node:
 
     ``dataset`` is the dataset's name (for versions, of the dataset they specialise) and ``version``
     the recorded version string; runs carry ``job``, ``state`` and ``started``. ``failed_checks``
-    names the quality checks on this node that failed, each once (see :func:`_checks_once`).
+    names the quality checks on this node that failed, each once (see :func:`_checks_once`). ``dataset_id`` and
+    ``version_id`` (not shown) are the PROV ids of the dataset and of the ``tdprov:DatasetVersion`` a data node is,
+    which hash the names as recorded: a PROV document states names as XML text, where two names can read alike
+    (:func:`dataset_identity`).
     """
 
     id: str
@@ -59,10 +61,37 @@ class Node:
     also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content: not lineage
     shards: int | None = None  # a sharded version: how many shards it has
     broken: str | None = None  # a read that nothing recorded explains (the audit's broken link): why
+    dataset_id: str | None = None
+    version_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, camelCase keys, empty fields left out."""
-        return {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if v not in (None, ())}
+        """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity) left out."""
+        return {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+                if v not in (None, ()) and k not in _IDENTITY_FIELDS}
+
+
+_IDENTITY_FIELDS = ("dataset_id", "version_id")
+
+
+def dataset_identity(node: Node) -> str:
+    """The identity of a data node's dataset: the PROV id of the dataset, which hashes its namespace and name as
+    recorded. A node read from PROV carries it (its names are XML text there: ``/a\\x01`` and ``/a\\x02`` both read
+    ``/a\\ufffd``); one built from recorded names (:func:`~prov_common.w3cprov.lineage.graph_from_summaries`) gets
+    it from them."""
+    return node.dataset_id or f"{TDPROV.prefix}:{ids.dataset_local(node.namespace or '', node.dataset or '')}"
+
+
+def version_entity(node: Node) -> str | None:
+    """The PROV id of the ``tdprov:DatasetVersion`` a data node is (a generation specialises it), as
+    :func:`dataset_identity` finds it; None for a dataset without a version."""
+    if node.dataset_id is not None:
+        return node.version_id
+    return f"{TDPROV.prefix}:{ids.version_local(node.namespace or '', node.dataset or '', node.version)}" if node.version else None
+
+
+def _identity(node: Node) -> tuple[str, str]:
+    """A data node's version by identity: its dataset's PROV id and the normalised version (``""`` for none)."""
+    return dataset_identity(node), normal_version(node.version)
 
 
 def _camel(name: str) -> str:
@@ -84,7 +113,7 @@ class LineageGraph:
 
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
-    holders: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    holders: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     def incoming(self, node_id: str) -> list[Edge]:
         return [edge for edge in self.edges if edge.target == node_id]
@@ -146,12 +175,16 @@ class _Reader:
                 self.versions[str(record.identifier)] = record
         for record in self.by_type[PROV["Activity"]]:
             self.runs[str(record.identifier)] = record
-        self.general: dict[str, str] = {}
+        self.general: dict[str, str] = {}  # version -> its dataset
+        self.version_of: dict[str, str] = {key: key for key, record in self.versions.items()
+                                           if TDPROV["DatasetVersion"] in record.get_attribute(PROV_TYPE)}
         for record in self.by_type[PROV["Specialization"]]:
             formal = _formal(record)
             specific, general = str(formal[PROV["specificEntity"]]), str(formal[PROV["generalEntity"]])
             if specific in self.versions and general in self.datasets:
                 self.general.setdefault(specific, general)
+            elif specific in self.versions and self.version_of.get(general) == general:
+                self.version_of.setdefault(specific, general)
         for key, record in self.versions.items():
             dataset = _first(record, TDPROV["dataset"])
             if dataset is not None and str(dataset) in self.datasets:
@@ -182,13 +215,13 @@ class _Reader:
             return Node(key, VERSION, f"{label}\n{_short(version)}", dataset=name,
                         namespace=namespace,
                         version=version, failed_checks=failed, passed_checks=passed,
-                        shards=whole_count(shards))
+                        shards=whole_count(shards), dataset_id=self.general.get(key), version_id=self.version_of.get(key))
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         namespace = _text(_first(record, TDPROV["namespace"])) if record else None
         return Node(key, DATASET, shortened(dataset_label(namespace, name) if name else key, LABEL_WIDTH), dataset=name,
                     namespace=namespace,
-                    failed_checks=failed, passed_checks=passed)
+                    failed_checks=failed, passed_checks=passed, dataset_id=key if record else None)
 
     def run_node(self, key: str) -> Node:
         record = self.runs[key]
@@ -243,10 +276,9 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     them by version.
     """
     generator = {edge.target: edge.source for edge in graph.edges if edge.kind == GENERATED}
-    made: dict[VersionKey, list[str]] = defaultdict(list)
+    made: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key in generator:
-        node = graph.nodes[key]
-        made[version_key(node.namespace or "", node.dataset or "", node.version)].append(key)
+        made[_identity(graph.nodes[key])].append(key)
 
     def ended(key: str) -> str | None:
         run = graph.nodes[generator[key]]
@@ -257,8 +289,7 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     for edge in graph.edges:
         if edge.kind == USED and edge.source not in generator:
             node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
-            candidates = [k for k in made.get(version_key(node.namespace or "", node.dataset or "", node.version), ())
-                          if generator[k] != edge.target]
+            candidates = [k for k in made.get(_identity(node), ()) if generator[k] != edge.target]
             chosen = pick_generation(candidates, reader.started or reader.ended, ended,
                                      lambda key: graph.nodes[generator[key]].state == COMPLETE)
             if chosen:
@@ -273,28 +304,29 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     holders = content_holders(LineageGraph(nodes, ordered))
     for key, node in nodes.items():
         if node.kind != RUN and node.version:
-            here = (node.namespace or "", node.dataset or "")
-            held = holders.get(normal_version(node.version), set())
-            nodes[key] = replace(node, also=tuple(sorted(held - {here})) if here in held else ())
+            here = version_entity(node)
+            held = holders.get(normal_version(node.version), {})
+            nodes[key] = replace(node, also=tuple(sorted(d for v, d in held.items() if v != here)) if here in held else ())
     return LineageGraph(nodes=dict(sorted(nodes.items())), edges=ordered, holders=holders)
 
 
-def content_holders(graph: LineageGraph) -> dict[str, set[tuple[str, str]]]:
-    """The datasets ``(namespace, name)`` that hold each version (a normalised version: a digest's hex digits in
-    lower case) in ``graph``, reads resolved: a version only failed runs generated and no run read is left out
+def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]]:
+    """The datasets that hold each version (a normalised version: a digest's hex digits in lower case) in ``graph``,
+    reads resolved, each as the id of its ``tdprov:DatasetVersion`` (:func:`version_entity`) with its
+    ``(namespace, name)``: a version only failed runs generated and no run read is left out
     (:func:`~prov_common.w3cprov.identity.holds_content`)."""
-    states: dict[VersionKey, list[str | None]] = defaultdict(list)
-    read: set[VersionKey] = set()
+    states: dict[tuple[str, str], list[str | None]] = defaultdict(list)
+    read: set[tuple[str, str]] = set()
     for edge in graph.edges:
         data = graph.nodes[edge.source if edge.kind == USED else edge.target]
-        key = version_key(data.namespace or "", data.dataset or "", data.version)
+        key = _identity(data)
         if edge.kind == USED:
             read.add(key)
         else:
             states[key].append(graph.nodes[edge.source].state)
-    holders: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    holders: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     for node in graph.nodes.values():
-        key = version_key(node.namespace or "", node.dataset or "", node.version)
-        if node.kind != RUN and node.version and holds_content(states.get(key, ()), key in read):
-            holders[key[2]].add(key[:2])
+        key, entity = _identity(node), version_entity(node)
+        if node.kind != RUN and node.version and entity and holds_content(states.get(key, ()), key in read):
+            holders[key[1]][entity] = (node.namespace or "", node.dataset or "")
     return dict(holders)

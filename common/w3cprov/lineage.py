@@ -15,7 +15,9 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, resolve_reads
+from prov_common.w3cprov.graph import (
+    DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, resolve_reads,
+)
 from prov_common.w3cprov.identity import (
     at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
 )
@@ -144,9 +146,9 @@ def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bo
     if all_versions:
         return sorted(n.id for n in nodes)
     incoming, _ = _adjacency(graph)
-    newest: dict[tuple[str | None, str | None], Node] = {}
+    newest: dict[str, Node] = {}
     for node in sorted(nodes, key=lambda n: (_made_at(graph, incoming, n.id), n.id)):
-        newest[(node.namespace, node.dataset)] = node
+        newest[dataset_identity(node)] = node
     return sorted(n.id for n in newest.values())
 
 
@@ -158,7 +160,7 @@ def same_version(graph: LineageGraph, key: str) -> list[str]:
         return [key]
     version = normal_version(node.version)
     others = sorted(n.id for n in graph.nodes.values() if n.kind != RUN and n.id != key and n.version
-                    and (n.namespace, n.dataset) == (node.namespace, node.dataset) and normal_version(n.version) == version)
+                    and dataset_identity(n) == dataset_identity(node) and normal_version(n.version) == version)
     return [key, *others]
 
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from prov.model import ProvAlternate, ProvDocument
 
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, lineage_graph
+from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, lineage_graph, version_entity
 from prov_common.w3cprov.identity import normal_version
 from prov_common.w3cprov.ids import TDPROV
 
@@ -27,21 +27,19 @@ def _name(node_id: str):
     return TDPROV[node_id.split(":", 1)[1]]
 
 
-def _equal_content(holders: dict[str, set[tuple[str, str]]]) -> set[tuple[str, ...]]:
-    """``alternate`` relations between the versions (``DatasetVersion`` ids) of different datasets that hold
-    the same content digest, every pair both ways."""
-    by_digest = [{f"tdprov:{ids.version_local(namespace, name, digest)}" for namespace, name in held}
-                 for digest, held in holders.items() if ids.digest_local_name(digest)]
+def _equal_content(holders: dict[str, dict[str, tuple[str, str]]]) -> set[tuple[str, ...]]:
+    """``alternate`` relations between the versions (``DatasetVersion`` ids, as the graph found them) of different
+    datasets that hold the same content digest, every pair both ways."""
+    by_digest = [set(held) for digest, held in holders.items() if ids.digest_local_name(digest)]
     return {("alternate", one, other) for held in by_digest for one in held for other in held if one != other}
 
 
-def _unheld(graph: LineageGraph, holders: dict[str, set[tuple[str, str]]]) -> set[str]:
+def _unheld(graph: LineageGraph, holders: dict[str, dict[str, tuple[str, str]]]) -> set[str]:
     """Ids of the entities of versions that hold no bytes (never written: see
     :func:`~prov_common.w3cprov.graph.content_holders`), each generation and its ``DatasetVersion``."""
-    found = {node.id for node in graph.nodes.values() if node.kind != RUN and node.version
-             and (node.namespace or "", node.dataset or "") not in holders.get(normal_version(node.version), ())}
-    return found | {f"tdprov:{ids.version_local(n.namespace or '', n.dataset or '', n.version or '')}"
-                    for n in (graph.nodes[i] for i in found)}
+    found = [node for node in graph.nodes.values() if node.kind != RUN and node.version
+             and version_entity(node) not in holders.get(normal_version(node.version), {})]
+    return {node.id for node in found} | {entity for entity in map(version_entity, found) if entity}
 
 
 def _without_alternates_of(document: ProvDocument, names: set[str]) -> tuple[ProvDocument, set[tuple[str, ...]]]:
