@@ -168,3 +168,17 @@ def test_backdated_bundle_is_noted(pipe: Pipeline, tmp_path: Path) -> None:
     result = _audit(pipe, tmp_path)
     notes = [f for f in result.check(CHECK_LOG).findings if f.run_id == bundle.run_id]
     assert notes and notes[0].severity == NOTE and "back-dated" in notes[0].what and result.clean
+
+
+def test_a_run_that_starts_after_it_ends_is_noted_with_both_times(pipe: Pipeline, tmp_path: Path) -> None:
+    """START stamped 12:05 by one host, COMPLETE 12:04 by another: the record keeps the times as stamped (its PROV
+    then has startedAtTime after endedAtTime), and the PROV check notes the run, both times and the likely cause."""
+    from prov_common.audit.model import CHECK_PROV, NOTE
+
+    events = run_events("skewed", [], [dataset("/data/skewed.csv", digest("skewed"))], start=T0 + timedelta(minutes=5), minutes=-1)
+    run_id = seal(pipe.store, events)
+    result = _audit(pipe, tmp_path)
+    notes = [f for f in result.check(CHECK_PROV).findings if f.run_id == run_id]
+    assert len(notes) == 1 and notes[0].severity == NOTE and result.clean, [f.what for f in result.check(CHECK_PROV).findings]
+    assert "2026-05-01T12:05:00Z" in notes[0].what and "2026-05-01T12:04:00Z" in notes[0].what and "clock" in notes[0].fix
+    assert not [f for f in result.check(CHECK_PROV).findings if f.run_id != run_id]

@@ -28,7 +28,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState
-from prov_common.w3cprov.identity import dataset_label, iso_z
+from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
 
@@ -46,6 +46,9 @@ _FIX_ENTRY = ("restore the index entry from a backup or replica: it summarises t
 _FIX_MOVED = ("put the entry back under the key its bundle's indexed record names (from a backup or replica) and remove "
               "this one; find out who moved it")
 _ALTERED = "the object was altered after the run was sealed: restore it from a backup or replica of the store"
+_FIX_REVERSED = ("nothing to change in the record, which keeps the times as the events were stamped: most likely the START and "
+                 "the end were stamped on two machines whose clocks disagree (or a START was replayed late); keep the clocks of "
+                 "the machines that run the pipeline in step (NTP)")
 _FIX_UNWRITTEN = ("nothing to do if the task is meant to leave this output as it is; otherwise find out why it did not "
                   "write it (a task that skipped its work, a write that went elsewhere): the version stays the output "
                   "of the run that wrote it")
@@ -141,6 +144,17 @@ def unwritten_notes(state: RunState, run_id: str) -> list[Finding]:
     return notes
 
 
+def reversed_times(record: RunRecord, key: str) -> list[Finding]:
+    """A PROV note for a run recorded as starting after it ended (its PROV states ``startedAtTime`` after
+    ``endedAtTime``, and what it generated before its start, as PROV-CONSTRAINTS does not allow); ``key``: its PROV."""
+    started, ended = moment(record.started_at), moment(record.ended_at)
+    if started is None or ended is None or started <= ended:
+        return []
+    return [Finding(CHECK_PROV, key, f"run {record.run_id} ({record.job}) is recorded as starting after it ended: started "
+                    f"{record.started_at}, ended {record.ended_at}; its PROV states these times",
+                    _FIX_REVERSED, severity=NOTE, run_id=record.run_id)]
+
+
 def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunRecord:
     """What the index entry says, when the events cannot be read."""
     return RunRecord(
@@ -190,6 +204,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
             record = None  # already a finding of verify_bundle (malformed)
     if record is None:
         record = record_from_summary(summary, manifest_digest)
+    findings += reversed_times(record, prefix + layout.PROV_FILE)
     record.bundle_findings = findings
     record.files = tuple(f.path for f in checked.manifest.files) if checked.manifest is not None else None
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
