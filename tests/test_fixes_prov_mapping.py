@@ -78,7 +78,7 @@ def test_bundles_of_the_first_mapping_keep_verifying_and_export_with_the_current
 def test_current_mapping_is_re_derived_byte_for_byte(tmp_path: Path, mapping: str | None) -> None:
     events = run_events()
     bundle = build_bundle(events, None, KEY)
-    legacy = _resealed(bundle, None, mapping)
+    legacy = _resealed(bundle, serialize(events_to_document(events, mapping), "json"), mapping)  # the bytes that mapping gives
     assert ("provMapping" in json.loads(legacy.manifest_bytes)) == (mapping is not None)
     assert verify_bundle(_stored(tmp_path / "a", legacy), bundle.run_id, TRUST).ok
     forged = _resealed(bundle, _other_prov(events), mapping)  # signed, listed, but not what the events give
@@ -297,3 +297,23 @@ def test_a_digest_version_is_never_a_hashed_version_of_another_dataset() -> None
     assert ids.version_local(*first, version) != ids.version_local(namespace, name, "41")
     digest = "blake3:" + "2" * 64
     assert ids.version_local(*first, digest) == ids.version_local(*first, digest, legacy=True) == f"{ids.dataset_local(*first).replace('dataset-', 'version-')}-blake3-{'2' * 64}"
+
+
+@pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+def test_a_run_no_agent_is_named_for_states_no_association_from_mapping_5() -> None:
+    """Events that name no engine, user or owner: PROV-O's qualified Association needs an agent, so mapping 5 states
+    none (the run names its job by ``tdprov:job``, and the job at its code version by ``tdprov:plan``); mapping 4
+    keeps its ``wasAssociatedWith(run, -, plan)``."""
+    import rdflib
+
+    events = run_events()
+    events[0]["run"]["facets"] = {"tdprov_runContext": {"_producer": "https://x", "_schemaURL": "https://x/c.json", "gitCommit": "abc1234"}}
+    assert "wasAssociatedWith(" in serialize(events_to_document(events, "tdprov-prov/4"), "provn").decode()
+    document = events_to_document(events)
+    assert "wasAssociatedWith(" not in serialize(document, "provn").decode()
+    graph = rdflib.Graph().parse(data=serialize(document, "ttl"), format="turtle")
+    prefixes = "PREFIX prov: <http://www.w3.org/ns/prov#>\nPREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>\n"
+    assert not list(graph.query(prefixes + "SELECT ?q WHERE { ?q a prov:Association FILTER NOT EXISTS { ?q prov:agent ?a } }"))
+    rows = list(graph.query(prefixes + "SELECT ?job ?version WHERE { ?run a prov:Activity ; tdprov:job ?job ; tdprov:plan ?plan . "
+                                       "?plan prov:specializationOf ?job ; tdprov:codeVersion ?version }"))
+    assert [str(version) for _, version in rows] == ["abc1234"], rows

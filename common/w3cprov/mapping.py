@@ -35,7 +35,8 @@ as one ``tdprov:derivations`` count on the activity, instead of one ``wasDerived
 when there are more than :data:`MAX_DERIVATIONS` pairs (their number grows as inputs times outputs);
 version 5 gives different things different identifiers where a name holds a newline or a digest's
 algorithm is 16 hex digits (versions 2 to 4 could give two datasets one identifier: see
-:mod:`~prov_common.w3cprov.ids`)."""
+:mod:`~prov_common.w3cprov.ids`), and states no ``wasAssociatedWith`` for a run whose events name no agent
+(versions 2 to 4 state one without an agent) but ``tdprov:plan`` on the run."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -317,7 +318,10 @@ def _run(builder: _Builder, run: RunState) -> None:
     job = TDPROV[ids.job_local(run.job_namespace, run.job_name, legacy=builder.legacy)]
     activity = _activity(builder, run, job)
     if not _agents(builder, run, activity, plan):
-        builder.relation("association", activity, None, plan)
+        if builder.legacy:  # mappings 2 to 4: an association without agent, which PROV-O's qualified form cannot state
+            builder.relation("association", activity, None, plan)
+        elif plan != job:  # the job at its code version, which only an association named
+            builder.element("activity", activity.localpart, [(TDPROV["plan"], plan)])
     used = []
     for dataset in run.inputs:
         target = _read(builder, dataset)
