@@ -843,3 +843,26 @@ def test_names_xml_cannot_hold_are_two_datasets_in_the_export(tmp_path: Path, ca
         (tree,) = json.loads(capsys.readouterr().out)["lineage"]
         (read,) = tree["generatedBy"][0]["inputs"]
         assert read["dataset"].startswith("/data/a") and "generatedBy" not in read, (checks, read)
+
+
+def test_a_read_across_clock_skew_is_marked_in_the_export(tmp_path: Path) -> None:
+    """The writer ends at 12:05; a reader on a machine whose clock is behind runs 12:03 to 12:04 and reads what it
+    wrote (within CLOCK_SKEW: the lineage stays). The export's usage and derivation of that read are qualified with
+    ``tdprov:clockSkew true``, as its times contradict PROV's ordering; a read after the end is not marked."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    writer = seal(store, run_events("w", [], [dataset("/data/x.csv", x)]))
+    skewed = seal(store, run_events("r1", [dataset("/data/x.csv", x)], [dataset("/data/y.csv", digest("y"))],
+                                    start=T0 + timedelta(minutes=3), minutes=1))
+    later = seal(store, run_events("r2", [dataset("/data/x.csv", x)], [dataset("/data/z.csv", digest("z"))], start=T0 + timedelta(hours=1)))
+    graph = rdflib.Graph().parse(data=serialize(store_document(store), "ttl"), format="turtle")
+    tdprov = "https://github.com/tdprov/tdprov/ns#"
+    used = {(str(r.run), str(r.skew)) for r in graph.query(PROV_O + """SELECT ?run ?skew WHERE { ?run prov:used ?e
+        OPTIONAL { ?run prov:qualifiedUsage ?q . ?q prov:entity ?e ; tdprov:clockSkew ?skew } }""",
+                                                              initBindings={"e": rdflib.URIRef(_written("/data/x.csv", x, writer))})}
+    assert used == {(f"{tdprov}run-{skewed}", "true"), (f"{tdprov}run-{later}", "None")}, used
+    derived = {(str(r.o), str(r.skew)) for r in graph.query(PROV_O + """SELECT ?o ?skew WHERE { ?o prov:wasDerivedFrom ?i
+        OPTIONAL { ?o prov:qualifiedDerivation ?q . ?q prov:entity ?i ; tdprov:clockSkew ?skew } }""",
+                                                            initBindings={"i": rdflib.URIRef(_written("/data/x.csv", x, writer))})}
+    assert derived == {(_written("/data/y.csv", digest("y"), skewed), "true"), (_written("/data/z.csv", digest("z"), later), "None")}, derived

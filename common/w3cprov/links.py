@@ -10,6 +10,9 @@ use or a derivation. So ``?v prov:specializationOf/prov:alternateOf ?other`` fin
 the other datasets that hold its bytes, without PROV inference. A version that holds no bytes (a write a
 quality policy refused: :func:`~prov_common.w3cprov.identity.holds_content`) is no one's alternate, not even
 where a run's own bundle says so; and an ``alternateOf`` a bundle states already is not stated again.
+A read resolved across clock skew (the generation it read ended after the reader started, by at most
+:data:`~prov_common.w3cprov.identity.CLOCK_SKEW`) is still stated, its usage and derivations qualified with
+``tdprov:clockSkew true``: their times contradict PROV-CONSTRAINTS' ordering.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from prov.model import ProvAlternate, ProvDocument
 
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, lineage_graph, version_entity
-from prov_common.w3cprov.identity import normal_version
+from prov_common.w3cprov.identity import moment, normal_version
 from prov_common.w3cprov.ids import TDPROV
 
 
@@ -40,6 +43,15 @@ def _unheld(graph: LineageGraph, holders: dict[str, dict[str, tuple[str, str]]])
     found = [node for node in graph.nodes.values() if node.kind != RUN and node.version
              and version_entity(node) not in holders.get(normal_version(node.version), {})]
     return {node.id for node in found} | {entity for entity in map(version_entity, found) if entity}
+
+
+def _skewed(graph: LineageGraph, generator: dict[str, str], version: str, reader: str) -> bool:
+    """Whether ``reader`` read ``version`` (a generation) although its run ended after the reader started, as
+    :func:`~prov_common.w3cprov.identity.pick_generation` takes one within the clock skew: the times, as PROV
+    orders them, say the use came before the generation."""
+    made, read = graph.nodes[generator[version]], graph.nodes[reader]
+    ended, read_at = moment(made.ended or made.started), moment(read.started or read.ended)
+    return ended is not None and read_at is not None and ended > read_at
 
 
 def _without_alternates_of(document: ProvDocument, names: set[str]) -> tuple[ProvDocument, set[tuple[str, ...]]]:
@@ -63,28 +75,36 @@ def _without_alternates_of(document: ProvDocument, names: set[str]) -> tuple[Pro
     return rest, kept
 
 
+def _skew_mark(skewed: bool) -> list[tuple[object, bool]] | None:
+    return [(TDPROV["clockSkew"], True)] if skewed else None
+
+
 def link_runs(document: ProvDocument) -> ProvDocument:
     """``document`` (the merged PROV of several runs) with the resolved reads and equal content stated; an
     ``alternateOf`` is stated once, and never of a version that holds no bytes (a refused write)."""
     graph = lineage_graph(document)
     holders = graph.holders  # reads resolved
     document, stated = _without_alternates_of(document, _unheld(graph, holders))
-    written = {edge.target for edge in graph.edges if edge.kind == GENERATED}
+    generator = {edge.target: edge.source for edge in graph.edges if edge.kind == GENERATED}
     outputs: dict[str, list[str]] = defaultdict(list)
     for edge in graph.edges:
         if edge.kind == GENERATED:
             outputs[edge.source].append(edge.target)
     relations: set[tuple[str, ...]] = set()
+    skewed: set[tuple[str, str]] = set()  # (reader, version) read across clock skew
     for edge in graph.edges:
-        if edge.kind == USED and edge.source in written:  # a read resolved to the run that wrote it
+        if edge.kind == USED and edge.source in generator:  # a read resolved to the run that wrote it
             relations.add(("usage", edge.target, edge.source))
             relations.update(("derivation", out, edge.source, edge.target) for out in outputs[edge.target] if out != edge.source)
+            if _skewed(graph, generator, edge.source, edge.target):
+                skewed.add((edge.target, edge.source))
     relations |= _equal_content(holders) - stated
     for kind, *names in sorted(relations):
         if kind == "usage":
-            document.usage(_name(names[0]), _name(names[1]))
+            document.usage(_name(names[0]), _name(names[1]), other_attributes=_skew_mark((names[0], names[1]) in skewed))
         elif kind == "derivation":
-            document.derivation(_name(names[0]), _name(names[1]), _name(names[2]))
+            document.derivation(_name(names[0]), _name(names[1]), _name(names[2]),
+                                other_attributes=_skew_mark((names[2], names[1]) in skewed))
         else:
             document.alternate(_name(names[0]), _name(names[1]))
     return document
