@@ -317,3 +317,23 @@ def test_a_run_no_agent_is_named_for_states_no_association_from_mapping_5() -> N
     rows = list(graph.query(prefixes + "SELECT ?job ?version WHERE { ?run a prov:Activity ; tdprov:job ?job ; tdprov:plan ?plan . "
                                        "?plan prov:specializationOf ?job ; tdprov:codeVersion ?version }"))
     assert [str(version) for _, version in rows] == ["abc1234"], rows
+
+
+def test_a_run_without_a_start_event_states_no_start_time_from_mapping_5() -> None:
+    """A run whose events hold no START (an Airflow DAG run under dag.test(), which never tells listeners it runs;
+    another producer's lone COMPLETE) has no known start: mapping 5 states no ``prov:startTime`` rather than the
+    time of its earliest event (its end, for a lone COMPLETE); mappings 2 to 4 keep that time. A reader of the PROV
+    then reads at the run's end, as it did."""
+    from prov_common.w3cprov import lineage_graph
+
+    start, end = run_events()
+    running = {**start, "eventType": "RUNNING", "eventTime": "2026-03-01T10:00:02.000Z"}
+    for events, earliest in (([running, end], "2026-03-01T10:00:02"), ([end], "2026-03-01T10:00:05")):
+        (activity,) = (r for r in events_to_document(events).get_records() if r.get_type().localpart == "Activity")
+        assert activity.get_startTime() is None and activity.get_endTime().isoformat().startswith("2026-03-01T10:00:05")
+        (legacy,) = (r for r in events_to_document(events, "tdprov-prov/4").get_records() if r.get_type().localpart == "Activity")
+        assert legacy.get_startTime().isoformat().startswith(earliest)
+        (run,) = (n for n in lineage_graph(events_to_document(events)).nodes.values() if n.kind == "run")
+        assert run.started is None and run.ended == "2026-03-01T10:00:05Z"
+    (activity,) = (r for r in events_to_document([start, end]).get_records() if r.get_type().localpart == "Activity")
+    assert activity.get_startTime().isoformat().startswith("2026-03-01T10:00:00")

@@ -73,7 +73,8 @@ def extent_text(rows: int | None, shards: int | None) -> str | None:
 
 @dataclass
 class RunState:
-    """Everything the events of one run say about it."""
+    """Everything the events of one run say about it. ``started``: the time of its START, else of its earliest event
+    (``start_recorded`` False)."""
 
     run_id: str
     job_namespace: str
@@ -86,6 +87,7 @@ class RunState:
     job_facets: dict[str, Any]
     inputs: list[DatasetState]
     outputs: list[DatasetState]
+    start_recorded: bool = True
 
     def run_facet(self, name: str) -> dict[str, Any]:
         value = self.run_facets.get(name)
@@ -171,6 +173,7 @@ def _fold(events: list[_Checked], local_names: bool = True) -> RunState:
         job_facets=job_facets,
         inputs=[inputs[k] for k in sorted(inputs)],
         outputs=[outputs[k] for k in sorted(outputs)],
+        start_recorded=bool(starts),
     )
 
 

@@ -36,7 +36,8 @@ when there are more than :data:`MAX_DERIVATIONS` pairs (their number grows as in
 version 5 gives different things different identifiers where a name holds a newline or a digest's
 algorithm is 16 hex digits (versions 2 to 4 could give two datasets one identifier: see
 :mod:`~prov_common.w3cprov.ids`), and states no ``wasAssociatedWith`` for a run whose events name no agent
-(versions 2 to 4 state one without an agent) but ``tdprov:plan`` on the run."""
+(versions 2 to 4 state one without an agent) but ``tdprov:plan`` on the run, and no start time for a run whose
+events hold no START (versions 2 to 4 state its earliest event's time)."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -207,7 +208,8 @@ def _activity(builder: _Builder, run: RunState, job: QualifiedName) -> Qualified
     root_run = _text((root.get("run") or {}).get("runId")) if isinstance(root.get("run"), dict) else None
     if root_run and root_run != parent_run:
         attrs.append((TDPROV["rootRun"], _parent(builder, root, root_run)))
-    return builder.element("activity", ids.run_local(run.run_id), attrs, start=run.started, end=run.ended)
+    start = run.started if run.start_recorded or builder.legacy else None  # mapping 5: no START, no start time
+    return builder.element("activity", ids.run_local(run.run_id), attrs, start=start, end=run.ended)
 
 
 def _parent(builder: _Builder, facet: dict[str, Any], run_id: str) -> QualifiedName:
