@@ -4,8 +4,10 @@ in place (TDPROV_HOME is kept across the audits of a test). Every row is a findi
 table names, naming the object, and is still one on the next audit."""
 from __future__ import annotations
 
+import copy
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -20,13 +22,14 @@ from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES
 from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
-from prov_common.signing import SigningKey, sign_envelope
-from prov_common.store import open_store
+from prov_common.signing import SigningKey, default_signing_key, sign_envelope
+from prov_common.store import identity, open_store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
 from prov_common.hashing.raw import blake3_digest
 
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal
+from test_audit_support import (T0, Pipeline, copy_bucket, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
+                                seal)
 
 
 def _audit(pipe: Pipeline, **kw):
@@ -48,6 +51,14 @@ class Store:
         third = _audit(self.pipe)
         assert third.clean and third.checkpoint.checkpoint.size == 4, [f.what for f in third.errors]
 
+    @classmethod
+    def restored(cls, template: "Store") -> "Store":
+        """The Store ``template`` describes, for its URI as it now is (its objects and the auditor's home put back)."""
+        s = copy.copy(template)
+        s.pipe = copy.copy(template.pipe)
+        s.pipe.store, s.pipe.key = open_store(template.uri), default_signing_key()
+        return s
+
     def keys(self, prefix: str) -> list[str]:
         return list(self.pipe.store.list(prefix))
 
@@ -63,6 +74,58 @@ class Store:
 
     def newest(self, prefix: str) -> str:
         return self.keys(prefix)[-1]
+
+
+class S3Base:
+    """The base state of :class:`Store` on S3, built once per test process and put back for each test that asks.
+
+    The auditor's memory and inventory objects name the store's URI, so each copy is put back at the same URI: the
+    bucket is emptied (a test's other stores, ``URI-other``, with it) and refilled with server-side copies of the
+    objects the build left (their bytes and ETags, which the memory fingerprints); the test's TDPROV_HOME receives the
+    build's home (signing key, memory); the identity this process knows of the store is the one copied. (A local folder
+    is built afresh: a copied file has a new inode and change time, which the memory's fingerprints hold.)"""
+
+    def __init__(self, server, folder: Path) -> None:
+        self.server, self.folder = server, folder
+        self.template: Store | None = None
+        self.identity: identity.StoreIdentity | None = None
+        self.bucket = self.snapshot = ""  # the store's bucket, and the bucket that keeps the objects as built
+
+    def restore(self, home: Path) -> Store:
+        if self.template is None:
+            self._build()
+        copy_bucket(self.snapshot, self.bucket)
+        shutil.copytree(self.folder / "home", home, dirs_exist_ok=True)
+        for uri in [u for u in identity._known if u.startswith(f"s3://{self.bucket}/")]:  # the process cache: as for a new store
+            del identity._known[uri]
+        s = Store.restored(self.template)
+        identity.remember(s.pipe.store, self.identity)
+        return s
+
+    def _build(self) -> None:
+        self.bucket, self.snapshot = self.server.create_bucket(), self.server.create_bucket()
+        with pytest.MonkeyPatch.context() as build:
+            build.setenv("TDPROV_HOME", str(self.folder / "home"))
+            template = Store(f"s3://{self.bucket}/prefix")
+        self.identity = identity.read_identity(template.pipe.store)
+        copy_bucket(self.bucket, self.snapshot)
+        self.template = template
+
+
+_S3_BASES: dict[str, S3Base] = {}  # S3 endpoint -> its base state, for this test process (other modules use the fixture too)
+
+
+@pytest.fixture(name="base", params=["local", "s3"])
+def base_fixture(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A :class:`Store` of its own for each test, on a local folder (built) and on S3 (a copy of the base state)."""
+    if request.param == "local":
+        return Store(str(tmp_path / "store"))
+    server = request.getfixturevalue("s3_server")
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    if server.endpoint not in _S3_BASES:
+        _S3_BASES[server.endpoint] = S3Base(server, request.getfixturevalue("tmp_path_factory").mktemp("s3-base"))
+    return _S3_BASES[server.endpoint].restore(Path(os.environ["TDPROV_HOME"]))
 
 
 def _later_key(key: str, seconds: int) -> str:
@@ -305,8 +368,8 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.__name__ for a in ATTACKS])
-def test_attack_is_found_and_stays_found(store_uri: str, attack: Callable[[Store], tuple[str, str, str]]) -> None:
-    s = Store(store_uri)
+def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], tuple[str, str, str]]) -> None:
+    s = base
     size_before = len(s.keys(CHECKPOINTS_PREFIX))
     mode, check, words = attack(s)
     for attempt in ("found", "still found"):
@@ -321,11 +384,11 @@ def test_attack_is_found_and_stays_found(store_uri: str, attack: Callable[[Store
         assert len(s.keys(CHECKPOINTS_PREFIX)) <= size_before or attack is wipe_log_and_audit
 
 
-def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(store_uri: str) -> None:
+def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(base: Store) -> None:
     """The checkpoint the last audit wrote, changed before the next listing: it is the finding (once in the log check,
     once in the inventory), not the leaf batch and catalog segment read through it, which nobody changed; restored, the
     store is clean again and those objects are taken."""
-    s = Store(store_uri)
+    s = base
     key = s.newest(CHECKPOINTS_PREFIX)
     good = raw_read(s.uri, key)
     flip_byte(s.uri, key)
@@ -343,10 +406,10 @@ def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(sto
         [f"{f.check} {f.object}: {f.what}" for f in again.errors]
 
 
-def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(store_uri: str) -> None:
+def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(base: Store) -> None:
     """A lookup object replaced before its first listing is a finding until it holds the bytes the auditor wrote again;
     then its listed fingerprint is taken, and a later change is one against that."""
-    s = Store(store_uri)
+    s = base
     key = _lookup_of("/data/last.parquet", "last")
     good = raw_read(s.uri, key)
     flip_byte(s.uri, key)
@@ -359,8 +422,8 @@ def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(store_
         [f"{f.check} {f.object}: {f.what}" for f in again.errors]
 
 
-def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(store_uri: str) -> None:
-    s = Store(store_uri)
+def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(base: Store) -> None:
+    s = base
     delete_newest_checkpoint(s)
     assert _audit(s.pipe).exit_code == 1
     with pytest.raises(Exception, match="needs a reason"):
@@ -376,13 +439,13 @@ def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(store_uri: str)
     assert after.clean, [f.what for f in after.errors]
 
 
-def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(store_uri: str, tmp_path, capsys) -> None:
+def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(base: Store, tmp_path, capsys) -> None:
     """``tdprov audit --json`` prints the checkpoint; kept elsewhere it is a witness that a fresh auditor
     (no memory of its own) checks with ``--witness``: a rolled-back log is a finding."""
     from prov_common.cli import main
 
-    s = Store(store_uri)
-    assert main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r")]) == 0
+    s = base
+    assert main(["audit", "--json", "--store", s.uri, "--report", str(tmp_path / "r")]) == 0
     published = json.loads(capsys.readouterr().out)
     head = s.pipe.store.get(s.newest(CHECKPOINTS_PREFIX))
     assert published["checkpoint"]["treeSize"] == 4 and published["checkpoint"]["checkpointDigest"] == sha256_digest(head)
@@ -392,17 +455,17 @@ def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(s
     witness.write_text(json.dumps(published))
     roll_back(s)
     memory_path(s.pipe.store.uri).unlink()  # an auditor that never saw this store (same keys)
-    code = main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r2")])  # trusts on first use
+    code = main(["audit", "--json", "--store", s.uri, "--report", str(tmp_path / "r2")])  # trusts on first use
     assert code == 0, capsys.readouterr().out
     capsys.readouterr()
-    assert main(["audit", "--json", "--store", store_uri, "--report", str(tmp_path / "r3"), "--witness", str(witness)]) == 1
+    assert main(["audit", "--json", "--store", s.uri, "--report", str(tmp_path / "r3"), "--witness", str(witness)]) == 1
     found = json.loads(capsys.readouterr().out)["findings"]
     assert any("witness" in f["what"] and "rolled back" in f["what"] for f in found), found
 
 
-def test_full_audit_compares_every_index_entry_with_its_signed_manifest(store_uri: str) -> None:
+def test_full_audit_compares_every_index_entry_with_its_signed_manifest(base: Store) -> None:
     """Without the auditor's memory (a fresh auditor), --full still finds an edited index entry from the bytes."""
-    s = Store(store_uri)
+    s = base
     edit_index_state(s)
     memory_path(s.pipe.store.uri).unlink()
     result = _audit(s.pipe, full=True)
@@ -411,11 +474,11 @@ def test_full_audit_compares_every_index_entry_with_its_signed_manifest(store_ur
 
 
 @pytest.mark.parametrize("rewrite_record", [False, True], ids=["entry-moved", "entry-and-indexed-record-moved"])
-def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_logged(store_uri: str, rewrite_record: bool) -> None:
+def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_logged(base: Store, rewrite_record: bool) -> None:
     """A run not yet audited has its index entry moved to 2099 (and its ``indexed`` record rewritten to name it):
     the audit names the entry; the audits after it still examine and log the runs sealed later, so deleting one
     of them is found (the listing cursor had jumped to 2099 and every later run went unlogged)."""
-    s = Store(store_uri)
+    s = base
     fresh = seal(s.pipe.store, run_events("prepare_fresh", [], [dataset("/data/fresh.parquet", digest("fresh"))], start=T0 + timedelta(hours=4)))
     key = s.index_key(fresh)
     future = f"index/2099/01/01/20990101T000000000000Z-{fresh}.json"
@@ -440,12 +503,12 @@ def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_lo
         [f.what for f in gone.errors]
 
 
-def test_a_key_that_names_no_run_is_a_finding_not_a_stop(store_uri: str, capsys: pytest.CaptureFixture) -> None:
+def test_a_key_that_names_no_run_is_a_finding_not_a_stop(base: Store, capsys: pytest.CaptureFixture) -> None:
     """A writer puts an index entry and a bundle folder under names that are no run id ('0 stray'): verify and
     the audit name them and go on with every real bundle (they stopped with exit 2, examining nothing)."""
     from prov_common.cli import main
 
-    s = Store(store_uri)
+    s = base
     entry = s.index_key(s.extra)
     stray_entry = entry.rsplit("/", 1)[0] + "/20990101T000000000000Z-0 stray.json"
     raw_write(s.uri, stray_entry, raw_read(s.uri, entry))
@@ -588,13 +651,13 @@ def test_an_audit_that_cannot_read_the_log_keeps_the_lost_inventory_a_gap(tmp_pa
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
-def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(store_uri: str, full: bool) -> None:
+def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(base: Store, full: bool) -> None:
     """An index entry planted for a run id with no bundle: the audit names it and signs no leaf for it ('audit
     --full' logged {manifest: missing}, and from then on every audit said the bundle of that logged run was gone,
     a run that never existed with a place in the append-only log); later audits still name it."""
     import uuid
 
-    s = Store(store_uri)
+    s = base
     ghost = str(uuid.uuid4())
     entry = s.index_key(s.extra)
     planted = entry.rsplit("/", 1)[0] + f"/{entry.rsplit('/', 1)[1].split('-', 1)[0]}-{ghost}.json"
@@ -610,7 +673,7 @@ def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(store_ur
 
 
 @pytest.mark.parametrize("attack", ["report-page-replaced", "report-deleted", "audit-record-deleted", "source-record-deleted"])
-def test_reports_audit_records_and_source_records_are_in_the_inventory(store_uri: str, attack: str) -> None:
+def test_reports_audit_records_and_source_records_are_in_the_inventory(base: Store, attack: str) -> None:
     """A report page rewritten to say "Clean", a report or an audit's signed record deleted, a registered source
     record deleted: every audit passed them (not listed), and the deleted source only '--full' found. Each is a
     finding of the next audit; the page is checked against the digest its audit's signed record now gives."""
@@ -618,7 +681,7 @@ def test_reports_audit_records_and_source_records_are_in_the_inventory(store_uri
     from prov_common.signing import Envelope
     from prov_common.sources.registry import SOURCES_PREFIX
 
-    s = Store(store_uri)
+    s = base
     page = [k for k in s.keys(REPORTS_PREFIX) if k.endswith("report.html")][0]  # the first audit's: listed by the second
     record = s.keys(RUNS_PREFIX)[0]
     assert blake3_digest(raw_read(s.uri, page)) in signed_digests(Envelope.from_json(raw_read(s.uri, record)).payload).values()
@@ -636,12 +699,12 @@ def test_reports_audit_records_and_source_records_are_in_the_inventory(store_uri
     assert named[0].startswith(f"{kind} '{target}'"), named
 
 
-def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(store_uri: str) -> None:
+def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(base: Store) -> None:
     """A report page replaced before the next audit first listed it (the auditor wrote it after its listing) is
     a finding: the inventory adopts a report only when its audit's signed record names its digest."""
     from prov_common.audit.published import REPORTS_PREFIX
 
-    s = Store(store_uri)
+    s = base
     fresh = seal(s.pipe.store, run_events("prepare_fresh", [], [dataset("/data/fresh.parquet", digest("fresh"))], start=T0 + timedelta(hours=4)))
     assert _audit(s.pipe).clean and fresh
     page = [k for k in s.keys(REPORTS_PREFIX) if k.endswith("report.html")][-1]
@@ -651,14 +714,14 @@ def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(store_uri: st
         [f"{f.object}: {f.what}" for f in found.errors]
 
 
-def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a_finding(store_uri: str, tmp_path) -> None:
+def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a_finding(base: Store, tmp_path) -> None:
     """A "Clean" report planted under a new audit's name with a real signed record copied beside it, and a page
     planted in the folder of an audit that wrote its report elsewhere (--report DIR): both were adopted (a key its
     record does not name was taken as it is). The copied record is named, not the report checked against it, which is
     not taken either: once the record is removed, the report is named."""
     from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX
 
-    s = Store(store_uri)
+    s = base
     assert _audit(s.pipe, report_dir=tmp_path / "elsewhere").clean
     elsewhere = f"{REPORTS_PREFIX}{s.newest(RUNS_PREFIX)[len(RUNS_PREFIX):].removesuffix('.prov.dsse.json')}/report.html"
     forged = "20991231T235959000000Z-00000000-0000-4000-8000-000000000000"
@@ -675,12 +738,12 @@ def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a
     assert {f.object for f in found.check(CHECK_INVENTORY).errors} == {planted[0], planted[2]}, [f"{f.object}: {f.what}" for f in found.errors]
 
 
-def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """An auditor stopped after writing its reports and before its signed record left reports that every later
     audit named as not verified ('find out who wrote it'): the record is written first."""
     from prov_common.audit.published import REPORTS_PREFIX
 
-    s = Store(store_uri)
+    s = base
     real_put = type(s.pipe.store).put
 
     def stopping(store, key, data, *args, **kwargs):

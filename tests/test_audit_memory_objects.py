@@ -11,7 +11,7 @@ from prov_common.audit.memory_objects import load_inventory
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
 from prov_common.signing import trust_from_settings
 
-from test_audit_attacks import Store, _audit, delete_logged_bundle
+from test_audit_attacks import Store, _audit, base_fixture, delete_logged_bundle  # noqa: F401 (base_fixture: the fixture 'base')
 from test_audit_support import raw_delete, raw_read, raw_write
 
 
@@ -19,8 +19,8 @@ def _pins(s: Store) -> list[dict]:
     return json.loads(memory_path(s.pipe.store.uri).read_text())["inventory"]
 
 
-def test_a_deleted_or_changed_inventory_object_stays_a_finding(store_uri: str) -> None:
-    s = Store(store_uri)
+def test_a_deleted_or_changed_inventory_object_stays_a_finding(base: Store) -> None:
+    s = base
     pins = _pins(s)
     assert pins and all(p["key"].startswith("audit/auditor-inventory/") for p in pins)
     raw_write(s.uri, pins[-1]["key"], raw_read(s.uri, pins[-1]["key"]) + b" ")
@@ -34,8 +34,8 @@ def test_a_deleted_or_changed_inventory_object_stays_a_finding(store_uri: str) -
     assert _audit(s.pipe).clean
 
 
-def test_an_inline_memory_moves_to_objects_and_keeps_what_it_expected(store_uri: str) -> None:
-    s = Store(store_uri)
+def test_an_inline_memory_moves_to_objects_and_keeps_what_it_expected(base: Store) -> None:
+    s = base
     path = memory_path(s.pipe.store.uri)
     memory = load_memory(s.pipe.store.uri)
     assert not load_inventory(memory, s.pipe.store, trust_from_settings())

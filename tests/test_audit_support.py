@@ -117,6 +117,30 @@ def raw_delete(uri: str, key: str) -> None:
         (Path(uri) / key).unlink()
 
 
+def bucket_listing(client, bucket: str) -> dict[str, tuple[int, str]]:
+    """Every object of S3 bucket ``bucket``: key -> (size, ETag), what a store's listing fingerprints."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {o["Key"]: (o["Size"], o["ETag"]) for page in pages for o in page.get("Contents", ())}
+
+
+def copy_bucket(source: str, target: str) -> None:
+    """Make S3 bucket ``target`` hold exactly the objects of bucket ``source``: emptied first, then server-side copies,
+    which keep each object's bytes and ETag (checked), so a listing of ``target`` fingerprints them as in ``source``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    client = boto3.client("s3")
+    stale = [{"Key": key} for key in bucket_listing(client, target)]
+    for i in range(0, len(stale), 1000):
+        client.delete_objects(Bucket=target, Delete={"Objects": stale[i:i + 1000], "Quiet": True})
+    wanted = bucket_listing(client, source)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.copy_object(Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key}), wanted))
+    copied = bucket_listing(client, target)
+    assert copied == wanted, f"bucket {target} is not a copy of {source}: {set(copied.items()) ^ set(wanted.items())}"
+
+
 def flip_byte(uri: str, key: str, at: float = 0.5) -> None:
     data = bytearray(raw_read(uri, key))
     i = int(len(data) * at)
