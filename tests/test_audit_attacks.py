@@ -773,13 +773,13 @@ def _accepted_resolution(s: Store) -> str:
 
 
 @pytest.mark.parametrize("attack", ["deleted", "flipped", "flipped-before-listed", "copied-under-another-run", "forged"])
-def test_signed_resolutions_are_in_the_inventory(store_uri: str, attack: str) -> None:
+def test_signed_resolutions_are_in_the_inventory(base: Store, attack: str) -> None:
     """A person's signed acceptance (``audit/resolutions/``) deleted, changed (after the next audit listed it, or before:
     the auditor pinned what it wrote), copied under a key naming another run, or forged under a new key: the verdict
     uses the audit state's copy, and no audit named the object. Each is an inventory finding naming it, on every audit."""
     from prov_common.audit.resolve import RESOLUTIONS_PREFIX
 
-    s = Store(store_uri)
+    s = base
     key = _accepted_resolution(s)
     if attack != "flipped-before-listed":
         assert _audit(s.pipe).clean  # lists it
@@ -806,13 +806,13 @@ def test_signed_resolutions_are_in_the_inventory(store_uri: str, attack: str) ->
 
 
 
-def test_a_changed_audit_record_is_named_alone_and_a_changed_report_is_its_own_finding(store_uri: str) -> None:
+def test_a_changed_audit_record_is_named_alone_and_a_changed_report_is_its_own_finding(base: Store) -> None:
     """The signed record the last audit wrote (after its listing), changed before the next listing: it is the finding,
     once, not also the two reports checked against it, which nobody changed; restored, the store is clean and the
     reports are taken. A report that really changed is still named itself."""
     from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, report_folder
 
-    s = Store(store_uri)
+    s = base
     record = s.newest(RUNS_PREFIX)
     good = raw_read(s.uri, record)
     flip_byte(s.uri, record)
