@@ -9,6 +9,10 @@ disagree (ints, then a float: ``float64``; ints, then a word: ``object``). Readi
 2. when a column was read as more than one dtype, a second pass casts every chunk the way pandas'
    concatenation does (``pd.concat`` with one value of each other dtype) and hashes that instead.
 
+The index is left out only when it is pandas' default one: when every chunk's index is its own row numbers. Rows
+with one field more than the header make the first field the index (R's row names), which the digest covers even
+when its values are consecutive numbers; when only a later chunk shows it, the second pass hashes it.
+
 Memory: one chunk (about 2**20 cells) and one open block per column, whatever the file's size.
 """
 from __future__ import annotations
@@ -59,15 +63,43 @@ class _CannotStream(Exception):
 
 
 def _columns(df: pd.DataFrame) -> list[Column]:
-    """Index levels (unless a plain row-number index) then the columns, as ``hash_dataframe`` sees them."""
-    cols: list[Column] = []
+    """Index levels then the columns, as ``hash_dataframe`` sees them when the index is not the default one."""
     index = df.index
-    if not (isinstance(index, pd.RangeIndex) and index.step == 1 and index.name is None):
-        for level in range(index.nlevels):
-            name = index.names[level]
-            cols.append((name, index_display(name, level), "index", index.get_level_values(level)))
-    cols += [(label, display_label(label), "column", series) for label, series in df.items()]
-    return cols
+    cols: list[Column] = [(name, index_display(name, level), "index", index.get_level_values(level))
+                          for level, name in enumerate(index.names)]
+    return cols + [(label, display_label(label), "column", series) for label, series in df.items()]
+
+
+def _row_numbers(index: pd.Index, offset: int) -> bool:
+    """True when a chunk's ``index`` is its rows' numbers in the file (``offset`` is the chunk's first row): the part
+    of pandas' default index the chunk holds. Else it is the file's first field (rows with one field more than the
+    header, as R's ``write.table`` writes row names), also when those happen to be consecutive numbers."""
+    return (isinstance(index, pd.RangeIndex) and index.step == 1 and index.name is None
+            and index.start == offset)
+
+
+class _IndexRule:
+    """Whether the whole file's index is pandas' default (left out of the digest): only when every chunk's index
+    is its own row numbers. Decided on the first chunk; a later chunk that disagrees needs a second pass."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.default: bool | None = None
+
+    def add(self, chunk: pd.DataFrame) -> bool:
+        """Note a chunk; False when the decision taken so far (leave the index out) turns out wrong."""
+        plain = _row_numbers(chunk.index, self.offset)
+        self.offset += len(chunk)
+        if self.default is None:
+            self.default = plain
+        elif self.default and not plain:
+            self.default = False
+            return False
+        return True
+
+    def hashed(self, cols: list[Column]) -> list[Column]:
+        """The columns the digest covers: without the index levels when it is the default index."""
+        return [c for c in cols if c[2] != "index"] if self.default else cols
 
 
 def _sources(cols: list[Column]) -> list[ColumnSource]:
@@ -113,7 +145,7 @@ def hash_csv_stream(open_source: Opener, csv_dtypes: Mapping[str, Any] | None = 
     ``check_header`` is given the columns of the first chunk, before anything is hashed (it may raise)."""
     if _declares_categories(csv_dtypes):
         return None
-    log = _DtypeLog()
+    log, index = _DtypeLog(), _IndexRule()
     hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
     consistent, first = True, True
     try:
@@ -122,9 +154,10 @@ def hash_csv_stream(open_source: Opener, csv_dtypes: Mapping[str, Any] | None = 
                 check_header(chunk.columns)
             first = False
             cols = _columns(chunk)
-            consistent = log.add(cols) and consistent
+            same_index = index.add(chunk)
+            consistent = log.add(cols) and same_index and consistent
             if consistent:
-                hasher.add(_sources(cols))
+                hasher.add(_sources(index.hashed(cols)))
     except _CannotStream:
         return None
     if hasher.batches == 0:
@@ -133,5 +166,5 @@ def hash_csv_stream(open_source: Opener, csv_dtypes: Mapping[str, Any] | None = 
         return hasher.finish()
     hasher = StreamingTableHasher(granularity=granularity, block_rows=block_rows)
     for chunk in _chunks(open_source, csv_dtypes, chunk_rows):
-        hasher.add(_sources(log.conform(_columns(chunk))))
+        hasher.add(_sources(index.hashed(log.conform(_columns(chunk)))))
     return hasher.finish()
