@@ -25,7 +25,7 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
         if stat.S_ISDIR(mode):  # as open() says of a folder
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not stat.S_ISREG(mode):
-            raise NotRegularFileError(f"{path} is {_kind(mode)}, not a regular file")
+            raise NotRegularFileError(f"{path} is {kind_of(mode)}, not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -43,7 +43,8 @@ def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> byte
     return data
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` that is not a regular file is, for a message: ``a named pipe``, ``a device``."""
     if stat.S_ISFIFO(mode):
         return "a named pipe"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -17,6 +18,7 @@ from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
 from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
 from prov_common.hashing.shard_model import LocalState, ShardRef
+from prov_common.regular_file import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,21 @@ def _hidden(relpath: str) -> bool:
 
 
 def _local_ref(path: str, relpath: str) -> ShardRef:
+    return _ref_of(path, relpath, os.stat(path))
+
+
+def _shard_ref(path: str, relpath: str) -> ShardRef:
+    """The listed shard at ``path``, which must be (or a symbolic link must lead to) a regular file: a named pipe,
+    device or socket would block its reader forever or feed it without end."""
     st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInputError(f"{path!r} is {kind_of(st.st_mode)}, not a regular file, so it cannot be a shard.",
+                            fix="move it out of the dataset's folder, give it a name starting with '.' or '_', "
+                                "or name the shards with a glob that leaves it out.")
+    return _ref_of(path, relpath, st)
+
+
+def _ref_of(path: str, relpath: str, st: os.stat_result) -> ShardRef:
     # the change time too: a rewrite in place that puts the modification time back still moves it
     return ShardRef(os.path.abspath(path), relpath, st.st_size, f"{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}", st.st_mtime_ns)
 
@@ -80,7 +96,7 @@ def _warn_if_file_name(target: str, literal_exists: bool, relpaths: Sequence[str
 def _list_local(target: str) -> list[ShardRef]:
     if has_wildcard(target):
         base = _literal_prefix(target) or "./"
-        found = [p for p in glob.glob(target, recursive=True) if os.path.isfile(p)]
+        found = [p for p in glob.glob(target, recursive=True) if not os.path.isdir(p)]
         refs = [(p, Path(os.path.relpath(p, base)).as_posix()) for p in found]
         _warn_if_file_name(target, os.path.lexists(target), sorted(rel for _, rel in refs))
     else:
@@ -89,7 +105,7 @@ def _list_local(target: str) -> list[ShardRef]:
             for name in files:
                 path = os.path.join(folder, name)
                 refs.append((path, Path(os.path.relpath(path, target)).as_posix()))
-    return [_local_ref(p, rel) for p, rel in refs if not _hidden(rel)]
+    return [_shard_ref(p, rel) for p, rel in refs if not _hidden(rel)]
 
 
 def _walk(target: str) -> Iterator[tuple[str, list[str]]]:
