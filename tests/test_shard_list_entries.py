@@ -1,5 +1,6 @@
 """What a local folder or glob lists as shards when it holds something other than regular files: a named pipe
-is refused by name in both forms (reading it would block forever)."""
+is refused by name in both forms (reading it would block forever); symbolic links to folders are followed in
+both forms, and one leading back to a folder above it (a loop) is refused by name."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_shards
+from prov_common.hashing.shard_list import list_shards
 
 TIMEOUT = 60  # seconds: a listing or a hash that blocks on a pipe fails here instead of hanging the suite
 
@@ -49,3 +53,46 @@ def test_snapshot_and_diff_of_a_folder_with_a_named_pipe_exit_2(with_pipe):
     assert tdprov("store", "init", "store", cwd=with_pipe).returncode == 0
     done = tdprov("snapshot", "--store", "store", "d", cwd=with_pipe)
     assert done.returncode == 2 and "named pipe" in done.stderr, done.stdout + done.stderr
+
+
+@pytest.fixture()
+def with_link(tmp_path: Path) -> Path:
+    shard(tmp_path / "ds" / "real" / "part-0.parquet", 0)
+    shard(tmp_path / "other" / "part-1.parquet", 1)
+    (tmp_path / "ds" / "linked").symlink_to("../other")
+    return tmp_path
+
+
+@pytest.mark.parametrize("target", ["ds", "ds/**/*.parquet", "ds/*/*.parquet"])
+def test_a_symlinked_subfolder_is_listed_in_every_form(with_link, target, monkeypatch):
+    monkeypatch.chdir(with_link)
+    assert [ref.path for ref in list_shards(target)] == ["linked/part-1.parquet", "real/part-0.parquet"]
+
+
+def test_a_folder_and_its_glob_get_one_digest_with_a_symlinked_subfolder(with_link, monkeypatch):
+    monkeypatch.chdir(with_link)
+    assert hash_shards("ds", cache=False).digest == hash_shards("ds/**/*.parquet", cache=False).digest
+
+
+@pytest.mark.parametrize("target", ["ds", "ds/**/*.parquet"])
+@pytest.mark.parametrize("link", ["..", "../real", "."], ids=["to the parent", "to itself by name", "to itself"])
+def test_a_link_loop_is_refused_by_name(with_link, target, link, monkeypatch):
+    monkeypatch.chdir(with_link)
+    (with_link / "ds" / "real" / "again").symlink_to(link)
+    with pytest.raises(BadInputError, match="again") as caught:
+        list_shards(target)
+    assert "symbolic link" in str(caught.value)
+
+
+def test_two_links_to_one_folder_list_it_twice_in_every_form(with_link, monkeypatch):
+    monkeypatch.chdir(with_link)
+    (with_link / "ds" / "real" / "same").symlink_to("../../other")
+    expected = ["linked/part-1.parquet", "real/part-0.parquet", "real/same/part-1.parquet"]
+    assert [ref.path for ref in list_shards("ds")] == [ref.path for ref in list_shards("ds/**/*.parquet")] == expected
+
+
+def test_a_link_loop_in_a_hidden_folder_of_a_folder_is_not_walked(with_link, monkeypatch):
+    monkeypatch.chdir(with_link)
+    (with_link / "ds" / "_tmp").mkdir()
+    (with_link / "ds" / "_tmp" / "up").symlink_to("..")
+    assert len(list_shards("ds")) == 2

@@ -96,6 +96,9 @@ def _warn_if_file_name(target: str, literal_exists: bool, relpaths: Sequence[str
 def _list_local(target: str) -> list[ShardRef]:
     if has_wildcard(target):
         base = _literal_prefix(target) or "./"
+        if "**" in target:  # glob follows links to folders, loops too: refuse a loop first, as the folder form does
+            for _ in _walk(base, hidden="."):
+                pass
         found = [p for p in glob.glob(target, recursive=True) if not os.path.isdir(p)]
         refs = [(p, Path(os.path.relpath(p, base)).as_posix()) for p in found]
         _warn_if_file_name(target, os.path.lexists(target), sorted(rel for _, rel in refs))
@@ -108,11 +111,25 @@ def _list_local(target: str) -> list[ShardRef]:
     return [_shard_ref(p, rel) for p, rel in refs if not _hidden(rel)]
 
 
-def _walk(target: str) -> Iterator[tuple[str, list[str]]]:
-    """The folder ``target`` and those below it that are not hidden (names starting with '.' or '_'), each with the
-    names of its files."""
-    for folder, dirs, files in os.walk(target):
-        dirs[:] = [d for d in dirs if d[:1] not in (".", "_")]
+def _walk(target: str, hidden: str = "._") -> Iterator[tuple[str, list[str]]]:
+    """The folder ``target`` and those below it whose name does not start with a character of ``hidden``, each with
+    the names of its files. Symbolic links to folders are followed (as a glob and ``pyarrow.dataset`` follow them);
+    one that leads back to a folder above it is a ``BadInputError`` naming both: its files would be listed without
+    end. Two links to one folder list its files under both paths, as a glob does."""
+    above: dict[str, dict[tuple[int, int], str]] = {}  # folder -> the folders from target down to it, by identity
+    for folder, dirs, files in os.walk(target, followlinks=True):
+        st = os.stat(folder)
+        chain = above.pop(folder, {})
+        key = (st.st_dev, st.st_ino)
+        if key in chain:
+            raise BadInputError(f"{folder!r} leads back to the folder {chain[key]!r} through a symbolic link, so its "
+                                "files would be listed without end.",
+                                fix="remove the link, give it a name starting with '.' or '_', or name the shards "
+                                    "with a glob that leaves it out.")
+        chain = {**chain, key: folder}
+        dirs[:] = [d for d in dirs if d[:1] not in hidden]
+        for d in dirs:
+            above[os.path.join(folder, d)] = chain
         yield folder, files
 
 
