@@ -136,7 +136,7 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
 
 
 def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:
-    hasher.add(table_sources(table, None, use_pandas_metadata=False))
+    hasher.add(table_sources(table, None, use_pandas_metadata=False), rows=table.num_rows)
 
 
 def hash_jsonl_stream(open_source: Opener, *, granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,

@@ -155,24 +155,25 @@ class StreamingTableHasher:
         self.batches = 0
         self._lanes: list[list[np.ndarray]] = [[], []]
 
-    def add(self, sources: Sequence[ColumnSource]) -> None:
-        """Hash the next rows of the table: one source per column, in table order."""
+    def add(self, sources: Sequence[ColumnSource], rows: int | None = None) -> None:
+        """Hash the next rows of the table: one source per column, in table order. ``rows``: the batch's row
+        count, which a batch without columns (JSON lines of ``{}``) cannot tell (default: the first column's)."""
         if self.columns is None:
             self.columns = [_ColumnHasher(src, self.block_rows) for src in sources]
         if len(sources) != len(self.columns):
             raise BadInputError(f"a batch has {len(sources)} columns, the table {len(self.columns)}.",
                                 fix="give every batch the same columns.")
-        n = sources[0].length if sources else 0
-        rows = RowAccumulator(n) if self.granularity == "row" else None
+        n = rows if rows is not None else sources[0].length if sources else 0
+        row_hashes = RowAccumulator(n) if self.granularity == "row" else None
         for col, src in zip(self.columns, sources, strict=True):
             if src.length != n:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the batch {n}.",
                                     fix="give every column the same length.")
             hashed = col.add(src.block(0, n))
-            if rows is not None:
-                rows.add_block(0, block_row_hashes(hashed))
-        if rows is not None:
-            for lane, values in zip(self._lanes, rows.lanes, strict=True):
+            if row_hashes is not None:
+                row_hashes.add_block(0, block_row_hashes(hashed))
+        if row_hashes is not None:
+            for lane, values in zip(self._lanes, row_hashes.lanes, strict=True):
                 lane.append(values)
         self.rows += n
         self.batches += 1
