@@ -19,6 +19,7 @@ from prov_common.hashing.jsonl_strings import KEEP_BYTES, StringError, check_sur
 Event = tuple[str, Any]  # (ijson basic event, value): numbers are int or Decimal, long strings LongString
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 READ_BYTES = 1 << 20
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: skipped at a file's start, as pyarrow.json skips it
 MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
 
 
@@ -45,6 +46,8 @@ class _Lines:
         """Move to the next line; False at the end of the file."""
         if self.pos >= len(self.buf):
             self.buf, self.pos = self.f.read(self.chunk_bytes), 0
+            if self.number == 0 and self.buf.startswith(BOM):  # skipped at the file's start, as pyarrow.json does
+                self.buf = self.buf[len(BOM):] or self.f.read(self.chunk_bytes)
             if not self.buf:
                 return False
         self.number += 1

@@ -27,8 +27,10 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from prov_common.hashing.columns import table_sources
+from prov_common.hashing.jsonl_events import BOM
 from prov_common.hashing.jsonl_long import hash_jsonl_long
 from prov_common.hashing.jsonl_schema import type_change
+from prov_common.hashing.jsonl_strict import check_chunk
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
@@ -45,9 +47,10 @@ class LongLine(Exception):
 
 
 def line_chunks(f: IO[bytes], chunk_bytes: int | Callable[[], int] = CHUNK_BYTES,
-                long_line: int | None = None) -> Iterator[bytes]:
-    """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk); blank chunks skipped.
-    ``chunk_bytes`` may be a function, asked before each read.
+                long_line: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk), each with the number of its
+    first line in the file; blank chunks skipped, and a UTF-8 BOM at the file's start (as ``pyarrow.json`` skips
+    it). ``chunk_bytes`` may be a function, asked before each read.
 
     The pieces of a long line are kept in a list and joined once, so a line of any length costs time
     linear in its length (not one copy of the growing line per read). With ``long_line``, a line
@@ -55,13 +58,18 @@ def line_chunks(f: IO[bytes], chunk_bytes: int | Callable[[], int] = CHUNK_BYTES
     size = chunk_bytes if callable(chunk_bytes) else lambda: chunk_bytes
     pieces: list[bytes] = []  # the start of a line that has not ended yet
     held = 0
-    while data := f.read(size()):
+    line = 1  # the number of the next chunk's first line
+    data = f.read(size())
+    if data.startswith(BOM):
+        data = data[len(BOM):] or f.read(size())
+    while data:
         cut = data.rfind(b"\n") + 1
         if not cut:
             pieces.append(data)
             held += len(data)
             if long_line is not None and held > long_line:
                 raise LongLine
+            data = f.read(size())
             continue
         if long_line is not None and held + data.find(b"\n") > long_line:
             raise LongLine
@@ -69,10 +77,12 @@ def line_chunks(f: IO[bytes], chunk_bytes: int | Callable[[], int] = CHUNK_BYTES
         pieces = [data[cut:]] if cut < len(data) else []
         held = len(data) - cut
         if chunk.strip():
-            yield chunk
+            yield line, chunk
+        line += chunk.count(b"\n")
+        data = f.read(size())
     rest = b"".join(pieces)
     if rest.strip():
-        yield rest
+        yield line, rest
 
 
 def promote(a: pa.DataType, b: pa.DataType, where: str = "") -> pa.DataType:
@@ -126,10 +136,14 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
     """The file's chunks of lines parsed, in order (several at a time: they do not depend on each other)."""
     options = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
 
-    def parse(chunk: bytes) -> pa.Table:
+    def parse(numbered: tuple[int, bytes]) -> pa.Table:
+        line, chunk = numbered
         # one block per chunk: a line longer than Arrow's default block would otherwise be refused
         read = _READ if len(chunk) < _READ.block_size else pajson.ReadOptions(use_threads=False, block_size=len(chunk) + 1)
-        return pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
+        table = pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
+        if schema is None:  # the first pass: what the second reads again was checked there
+            check_chunk(chunk, table.num_rows, line)
+        return table
 
     with open_source() as f:
         yield from ordered_map(parse, line_chunks(f, chunk_bytes, long_line))
