@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
             "any other file the BLAKE3 digest of its bytes. A folder, an s3://bucket/prefix/ or a quoted glob is\n"
             "one sharded dataset: its digest is a Merkle root over its shards' digests, sorted by path; shards\n"
             "whose size and modification time (ETag on S3) are unchanged reuse the digest recorded last time.\n"
-            "Exit 0 on success, 1 when --diff finds a difference, 2 on unreadable or bad input."
+            "Exit 0 on success, 1 when --diff finds a difference, 2 on unreadable or bad input (the other\n"
+            "PATHs are still hashed and printed)."
         ),
         example=EXAMPLE,
     )
@@ -159,8 +160,6 @@ def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dic
 
 
 def run(args: argparse.Namespace) -> int:
-    from prov_common.hashing import write_row_digests
-
     if args.diff and len(args.paths) != 2:
         raise BadInputError(f"--diff needs exactly two paths, got {len(args.paths)}.", fix="tdprov hash --diff A B")
     if args.row_digests and len(args.paths) != 1:
@@ -173,22 +172,53 @@ def run(args: argparse.Namespace) -> int:
     dtypes = _csv_dtypes(args.csv_dtype)
     if args.row_digests:
         check_writable_file(args.row_digests, "--row-digests file")
-    digests = [_hash_one(args, p, granularity, dtypes) for p in args.paths]
-    if args.diff:
-        return _diff(args, digests)
-    for path, d in zip(args.paths, digests, strict=True):
+    if args.diff or args.row_digests:
+        digests = [_hash_one(args, p, granularity, dtypes) for p in args.paths]
+        if args.diff:
+            return _diff(args, digests)
+        return _print(args, args.paths[0], digests[0])
+    failed = 0
+    for path in args.paths:  # like sha256sum: each digest as it is made; a PATH that fails is named, and the rest go on
+        try:
+            d = _hash_one(args, path, granularity, dtypes)
+        except (KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported as main() reports it, then the next PATH
+            if len(args.paths) == 1:
+                raise
+            failed = max(failed, _report(path, exc))
+            continue
+        _print(args, path, d)
+    return failed
+
+
+def _report(path: str, exc: Exception) -> int:
+    """Say why ``path`` failed as ``main`` says a failure, in one line naming it; its exit code."""
+    from prov_common.cli import _fail
+    from prov_common.cli._failures import as_bad_input
+    from prov_common.errors import TdprovError
+
+    error = exc if isinstance(exc, TdprovError) else as_bad_input(exc)
+    _fail("hash", error if path in error.what else BadInputError(f"{path}: {error.what}", error.fix))
+    return error.exit_code
+
+
+def _print(args: argparse.Namespace, path: str, d: Digest) -> int:
+    """Print the digest of ``path`` (and write its row digests when asked)."""
+    from prov_common.hashing import write_row_digests
+
+    if args.row_digests:
+        if not isinstance(d, TableDigest):
+            raise BadInputError(f"{path!r} is not a table, so it has no row digests.",
+                                fix="pass a .parquet, .csv, .jsonl or .ndjson file.")
+        with output_file(args.row_digests):
+            write_row_digests(d, args.row_digests)
+    if args.json:
+        rec = _record(path, d)
         if args.row_digests:
-            if not isinstance(d, TableDigest):
-                raise BadInputError(f"{path!r} is not a table, so it has no row digests.",
-                                    fix="pass a .parquet, .csv, .jsonl or .ndjson file.")
-            with output_file(args.row_digests):
-                write_row_digests(d, args.row_digests)
-        if args.json:
-            rec = _record(path, d)
-            if args.row_digests:
-                rec["rowDigestsFile"] = args.row_digests
-            emit_json_line(rec)
-        else:
-            print(f"{d.digest}  {one_line(str(path))}")
+            rec["rowDigestsFile"] = args.row_digests
+        emit_json_line(rec)
+    else:
+        print(f"{d.digest}  {one_line(str(path))}")
     sys.stdout.flush()
     return 0

@@ -141,10 +141,36 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
         if fmt == "parquet":
             return pq.read_table(source)
         if fmt == "jsonl":
-            return pajson.read_json(source)
-        data = pd.read_csv(source, dtype=csv_dtypes)
+            return _read_json_lines(source, open_source)
+        data = _read_csv(source, csv_dtypes, path_or_uri)
     _check_csv_dtypes(csv_dtypes, data.columns, path_or_uri)
     return data
+
+
+def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
+    """``pyarrow.json.read_json``, but a 0-byte file (an empty partition) is the empty table, as a file of one
+    newline is (``read_json`` refuses it: ``Empty JSON file``)."""
+    try:
+        return pajson.read_json(source)
+    except pa.ArrowInvalid:
+        with open_source() as again:
+            if not again.read(1):
+                return pa.table({})
+        raise
+
+
+def _read_csv(source: Any, csv_dtypes: Mapping[str, Any] | None, path_or_uri: str | Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, dtype=csv_dtypes)
+    except pd.errors.EmptyDataError as exc:
+        raise _no_header(path_or_uri) from exc
+
+
+def _no_header(path_or_uri: str | Path) -> BadInputError:
+    """A CSV file that is empty or blank: ``pandas.read_csv`` reads no table from it (not even one of no rows)."""
+    return BadInputError(f"{str(path_or_uri)!r} has no header line (it is empty or blank), so pandas.read_csv "
+                         "reads no table from it.",
+                         fix="write the header line into it (an empty partition), or leave the file out of the dataset.")
 
 
 def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None,
@@ -152,9 +178,12 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
     """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
     with _reading(path_or_uri, fmt, open_source):
         if fmt == "csv":
-            streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
-                                       block_rows=options["block_rows"],
-                                       check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
+            try:
+                streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
+                                           block_rows=options["block_rows"],
+                                           check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
+            except pd.errors.EmptyDataError as exc:
+                raise _no_header(path_or_uri) from exc
         else:
             streamed = hash_jsonl_stream(open_source, granularity=options["granularity"],
                                          block_rows=options["block_rows"])
