@@ -14,18 +14,35 @@ from itertools import accumulate
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prov_common.errors import BadInputError
+
+_DAMAGED = "write the file again, or hash its bytes (tdprov hash --bytes)."
+
+
+def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:
+    """The row count of each of the file's row groups; refused (naming the file ``name``) when their sum is
+    not the footer's row count, which readers do not agree to trust (the table read whole has the sum)."""
+    meta = pf.metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    if meta.num_rows < 0 or sum(sizes) != meta.num_rows or any(n < 0 for n in sizes):
+        raise BadInputError(f"{name!r} is not a valid Parquet file: its footer says {meta.num_rows} rows, "
+                            f"its {len(sizes)} row group(s) {sum(sizes)}.", fix=_DAMAGED)
+    return sizes
+
 
 class RowGroupColumns:
     """Blocks of rows of a :class:`pyarrow.parquet.ParquetFile`'s columns, read row group by row group.
 
     Each thread keeps the last row group of a column it read (a block may start in one row group and end
     in the next, and consecutive blocks mostly fall in the same one); reads are serialised, since a
-    file object is not safe to read from several threads. ``reads`` counts the row groups read.
+    file object is not safe to read from several threads. ``reads`` counts the row groups read. A row group
+    holding another number of rows than the footer says is refused, naming the file ``name``.
     """
 
-    def __init__(self, pf: pq.ParquetFile) -> None:
+    def __init__(self, pf: pq.ParquetFile, name: str = "the Parquet file") -> None:
         self.pf = pf
-        sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+        self.name = name
+        sizes = row_group_sizes(pf, name)
         self.starts = [0, *accumulate(sizes)]  # first row of every row group, then the row count
         self.reads = 0
         self._lock = threading.Lock()
@@ -39,6 +56,10 @@ class RowGroupColumns:
         with self._lock:  # one column: Arrow's threads would only add a hand-off per read
             col = self.pf.read_row_group(index, columns=[name], use_threads=False).column(0)
             self.reads += 1
+        expected = self.starts[index + 1] - self.starts[index]
+        if len(col) != expected:
+            raise BadInputError(f"{self.name!r} is not a valid Parquet file: row group {index} of column {name!r} "
+                                f"holds {len(col)} rows, its footer says {expected}.", fix=_DAMAGED)
         self._local.cached = ((name, index), col)
         return col
 
