@@ -23,7 +23,7 @@ from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
-from prov_common.hashing.parquet import RowGroupColumns, row_group_sizes
+from prov_common.hashing.parquet import RowGroupColumns, open_parquet, row_group_sizes
 from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
@@ -196,10 +196,10 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
 
 
 def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: Any) -> TableDigest:
-    """A Parquet file hashed column by column, each column read one row group at a time, so memory is
-    about one row group of one column per hashing thread."""
+    """A Parquet file hashed column by column, each column decoded a batch of ``block_rows`` rows at a
+    time, so memory is about one block of one column per hashing thread."""
     with _reading(path_or_uri, "parquet"), open_source() as source:
-        pf = pq.ParquetFile(source)
+        pf = open_parquet(source)
         rows = sum(row_group_sizes(pf, str(path_or_uri)))
         schema = pf.schema_arrow
         if len(set(schema.names)) != len(schema.names):  # repeated names cannot be read one by one
@@ -208,7 +208,7 @@ def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: A
         def load(name: str) -> pa.ChunkedArray:
             return pf.read(columns=[name], use_pandas_metadata=False).column(0)
 
-        row_groups = RowGroupColumns(pf, str(path_or_uri))
+        row_groups = RowGroupColumns(pf, str(path_or_uri), batch_rows=options["block_rows"])
         try:
             return hash_table_columns(schema.empty_table(), load, rows, blocks=row_groups.reader,
                                       **options)

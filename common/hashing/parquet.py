@@ -1,22 +1,32 @@
-"""A Parquet file read for hashing one row group of one column at a time.
+"""A Parquet file read for hashing one batch of one column of one row group at a time.
 
 The canonical digest does not depend on how rows are chunked (docs/content-hash.md §3), so a column's
-blocks can be cut from its row groups as they are read: memory is one row group of one column per
-hashing thread, never a whole column (a 1 GB file is hashed within a few hundred MB).
+blocks can be cut from batches of its rows as they are decoded: memory is about one block of one column
+per hashing thread, never a whole row group (whose size the file's writer chose) nor a whole column.
 """
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import accumulate
+from typing import IO, NoReturn
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.table import BLOCK_ROWS
 
+READ_BUFFER = 1 << 20  # a column chunk is read this many bytes at a time (not whole, as pre-buffering reads it)
 _DAMAGED = "write the file again, or hash its bytes (tdprov hash --bytes)."
+
+
+def open_parquet(source: IO[bytes]) -> pq.ParquetFile:
+    """``source`` as a :class:`~pyarrow.parquet.ParquetFile` that reads a column chunk :data:`READ_BUFFER` bytes
+    at a time as its pages are decoded."""
+    return pq.ParquetFile(source, buffer_size=READ_BUFFER, pre_buffer=False)
 
 
 def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:
@@ -30,48 +40,86 @@ def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:
     return sizes
 
 
-class RowGroupColumns:
-    """Blocks of rows of a :class:`pyarrow.parquet.ParquetFile`'s columns, read row group by row group.
+@dataclass
+class _Cursor:
+    """Where one thread is in one row group of one column: the batch it reached, starting at table row ``start``."""
 
-    Each thread keeps the last row group of a column it read (a block may start in one row group and end
-    in the next, and consecutive blocks mostly fall in the same one); reads are serialised, since a
-    file object is not safe to read from several threads. ``reads`` counts the row groups read. A row group
-    holding another number of rows than the footer says is refused, naming the file ``name``.
+    column: str
+    group: int
+    batches: Iterator[pa.RecordBatch]
+    start: int
+    batch: pa.Array | None = None
+
+
+class RowGroupColumns:
+    """Blocks of rows of a :class:`pyarrow.parquet.ParquetFile`'s columns, decoded batch by batch.
+
+    Each thread reads through a cursor of its own: the batches of ``batch_rows`` rows of one row group of
+    one column (``ParquetFile.iter_batches``, page by page), at the batch it reached. A block at or past
+    the cursor in that row group goes on from it (consecutive blocks do); any other opens the row group
+    again and decodes up to the block (``reads`` counts the row groups opened). Reads are serialised,
+    since a file object is not safe to read from several threads. A row group holding another number
+    of rows than the footer says is refused, naming the file ``name``.
     """
 
-    def __init__(self, pf: pq.ParquetFile, name: str = "the Parquet file") -> None:
+    def __init__(self, pf: pq.ParquetFile, name: str = "the Parquet file", batch_rows: int = BLOCK_ROWS) -> None:
         self.pf = pf
         self.name = name
-        sizes = row_group_sizes(pf, name)
-        self.starts = [0, *accumulate(sizes)]  # first row of every row group, then the row count
+        self.batch_rows = batch_rows
+        self.starts = [0, *accumulate(row_group_sizes(pf, name))]  # first row of every row group, then the row count
         self.reads = 0
         self._lock = threading.Lock()
         self._local = threading.local()
 
-    def _row_group(self, name: str, index: int) -> pa.ChunkedArray:
-        cached = getattr(self._local, "cached", None)
-        if cached is not None and cached[0] == (name, index):
-            return cached[1]
-        self._local.cached = None  # let the previous row group go before reading the next
-        with self._lock:  # one column: Arrow's threads would only add a hand-off per read
-            col = self.pf.read_row_group(index, columns=[name], use_threads=False).column(0)
+    def _open(self, column: str, group: int) -> _Cursor:
+        self._local.cursor = None  # let the previous batch go before decoding the next
+        with self._lock:
+            batches = self.pf.iter_batches(batch_size=self.batch_rows, row_groups=[group], columns=[column],
+                                           use_threads=False, use_pandas_metadata=False)
             self.reads += 1
-        expected = self.starts[index + 1] - self.starts[index]
-        if len(col) != expected:
-            raise BadInputError(f"{self.name!r} is not a valid Parquet file: row group {index} of column {name!r} "
-                                f"holds {len(col)} rows, its footer says {expected}.", fix=_DAMAGED)
-        self._local.cached = ((name, index), col)
-        return col
+        cursor = _Cursor(column, group, batches, self.starts[group])
+        self._local.cursor = cursor
+        return cursor
+
+    def _next(self, cursor: _Cursor) -> pa.Array | None:
+        """The cursor's next batch (None past its row group), under the file's lock."""
+        with self._lock:  # one column: Arrow's threads would only add a hand-off per read
+            batch = next(cursor.batches, None)
+        return batch.column(0) if batch is not None else None
+
+    def _at(self, column: str, row: int) -> _Cursor:
+        """This thread's cursor on ``column``, at the batch holding table row ``row``."""
+        group = bisect.bisect_right(self.starts, row) - 1
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None or (cursor.column, cursor.group) != (column, group) or row < cursor.start:
+            cursor = self._open(column, group)
+        first, end = self.starts[group], self.starts[group + 1]
+        while cursor.batch is None or row >= cursor.start + len(cursor.batch):
+            if cursor.batch is not None:
+                cursor.start += len(cursor.batch)
+            cursor.batch = None
+            batch = self._next(cursor)
+            if batch is None:
+                self._refuse(column, group, str(cursor.start - first))
+            reached = cursor.start + len(batch)
+            if reached > end or (reached == end and self._next(cursor) is not None):
+                self._refuse(column, group, f"more than {end - first}")
+            cursor.batch = batch
+        return cursor
+
+    def _refuse(self, column: str, group: int, held: str) -> NoReturn:
+        raise BadInputError(f"{self.name!r} is not a valid Parquet file: row group {group} of column {column!r} "
+                            f"holds {held} rows, its footer says {self.starts[group + 1] - self.starts[group]}.",
+                            fix=_DAMAGED)
 
     def block(self, name: str, start: int, rows: int) -> pa.Array:
         """Rows ``[start, start + rows)`` of column ``name`` as one array."""
         pieces: list[pa.Array] = []
         pos, stop = start, start + rows
         while pos < stop:
-            index = bisect.bisect_right(self.starts, pos) - 1
-            first, end = self.starts[index], self.starts[index + 1]
-            take = min(stop, end) - pos
-            pieces.extend(self._row_group(name, index).slice(pos - first, take).chunks)
+            cursor = self._at(name, pos)
+            take = min(stop, cursor.start + len(cursor.batch)) - pos
+            pieces.append(cursor.batch.slice(pos - cursor.start, take))
             pos += take
         if not pieces:
             return pa.array([], type=self.pf.schema_arrow.field(name).type)
@@ -82,5 +130,5 @@ class RowGroupColumns:
         return lambda start, rows: self.block(name, start, rows)
 
     def release(self) -> None:
-        """Let go of the row group this thread keeps."""
-        self._local.cached = None
+        """Let go of the batch this thread keeps."""
+        self._local.cursor = None

@@ -30,7 +30,7 @@ from prov_common.rowset.format import merge_sorted_keys, sorted_keys
 @dataclass(frozen=True)
 class ShardOptions:
     """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
-    ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one row group at a time);
+    ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one block of a column at a time);
     ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached)."""
 
     as_bytes: bool = False
