@@ -1,6 +1,8 @@
 """Errors that tdprov raises on purpose: each names the thing that is wrong and how to fix it."""
 from __future__ import annotations
 
+from typing import Self
+
 
 class TdprovError(Exception):
     """Base of every deliberate tdprov error.
@@ -17,6 +19,13 @@ class TdprovError(Exception):
         self.what = what
         self.fix = fix
         super().__init__(what if not fix else f"{what} Fix: {fix}")
+
+    def about(self, thing: str) -> Self:
+        """This error, saying first that it is about ``thing`` (a file, a shard) unless it names it already."""
+        if thing not in self.what:
+            self.what = f"{thing!r}: {self.what}"
+            self.args = (self.what if not self.fix else f"{self.what} Fix: {self.fix}",)
+        return self
 
 
 class BadInputError(TdprovError, ValueError):

@@ -28,10 +28,11 @@ def as_bad_input(exc: BaseException) -> BadInputError:
     """``exc`` (an OS, library or unexpected error) as a one-line :class:`BadInputError`."""
     if os.environ.get("TDPROV_DEBUG", "").strip() not in ("", "0"):
         traceback.print_exception(exc)
+    where = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))  # e.g. the shard being hashed
     if isinstance(exc, RecursionError):
-        return BadInputError("the input is nested too deeply to read.", fix="flatten it (at most a few hundred levels of arrays or objects)")
+        return BadInputError(f"the input{where} is nested too deeply to read.", fix="flatten it (at most a few hundred levels of arrays or objects)")
     if isinstance(exc, MemoryError):
-        return BadInputError("the input does not fit in memory.", fix="split it into smaller files")
+        return BadInputError(f"the input{where} does not fit in memory.", fix="split it into smaller files")
     if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _OS_FIXES):
         where = f" {exc.filename}" if exc.filename is not None else " the output (stdout, or where it is redirected)"
         return BadInputError(f"cannot use{where}: {exc.strerror or exc}.", fix=_OS_FIXES.get(exc.errno or 0, "check the path and its permissions"))
@@ -42,5 +43,5 @@ def as_bad_input(exc: BaseException) -> BadInputError:
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientError"):
         return BadInputError(f"S3 request failed: {exc}.", fix="check the bucket name, AWS_ENDPOINT_URL_S3 and your credentials")
     message = " ".join(str(exc).split())[:300]
-    return BadInputError(f"unexpected {name}: {message}.",
+    return BadInputError(f"unexpected {name}{where}: {message}.",
                          fix="check the arguments; if they are right, rerun with TDPROV_DEBUG=1 and report the traceback")

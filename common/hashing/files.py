@@ -23,7 +23,7 @@ from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
-from prov_common.hashing.parquet import RowGroupColumns, open_parquet, row_group_sizes
+from prov_common.hashing.parquet import RowGroupColumns, open_parquet
 from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
@@ -86,14 +86,17 @@ def table_format(path_or_uri: str | Path) -> str | None:
 
 @contextmanager
 def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None = None) -> Iterator[None]:
-    """Turn a reader's error into a BadInputError naming the file and the fix (for a CSV file that is not UTF-8,
-    read again through ``open_source``: where its first bad byte is)."""
+    """Turn a reader's or the hash's refusal into a BadInputError naming the file and the fix (for a CSV file
+    that is not UTF-8, read again through ``open_source``: where its first bad byte is)."""
     try:
         yield
     except NotUtf8Error as exc:
         raise exc.at(file=str(path_or_uri)) from None
-    except BadInputError:
-        raise
+    except BadInputError as exc:
+        raise exc.about(str(path_or_uri))
+    except RecursionError:
+        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: it is nested too deeply.",
+                            fix="flatten it (at most a few hundred levels of arrays or objects).") from None
     except UnicodeDecodeError as exc:
         located = csv_not_utf8(str(path_or_uri), open_source) if fmt == "csv" and open_source is not None else None
         if located is not None:
@@ -190,17 +193,16 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
         if streamed is not None:
             return streamed
         data = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
-    if isinstance(data, pd.DataFrame):
-        return hash_dataframe(data, **options)
-    return hash_table(data, **options)
+        if isinstance(data, pd.DataFrame):
+            return hash_dataframe(data, **options)
+        return hash_table(data, **options)
 
 
 def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: Any) -> TableDigest:
     """A Parquet file hashed column by column, each column decoded a batch of ``block_rows`` rows at a
     time, so memory is about one block of one column per hashing thread."""
     with _reading(path_or_uri, "parquet"), open_source() as source:
-        pf = open_parquet(source)
-        rows = sum(row_group_sizes(pf, str(path_or_uri)))
+        pf, rows = open_parquet(source, str(path_or_uri))
         schema = pf.schema_arrow
         if len(set(schema.names)) != len(schema.names):  # repeated names cannot be read one by one
             return hash_table(pf.read(), **options)

@@ -23,10 +23,17 @@ READ_BUFFER = 1 << 20  # a column chunk is read this many bytes at a time (not w
 _DAMAGED = "write the file again, or hash its bytes (tdprov hash --bytes)."
 
 
-def open_parquet(source: IO[bytes]) -> pq.ParquetFile:
+def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, int]:
     """``source`` as a :class:`~pyarrow.parquet.ParquetFile` that reads a column chunk :data:`READ_BUFFER` bytes
-    at a time as its pages are decoded."""
-    return pq.ParquetFile(source, buffer_size=READ_BUFFER, pre_buffer=False)
+    at a time as its pages are decoded, and its row count (checked by :func:`row_group_sizes`). A footer that
+    cannot be read is refused naming the file ``name`` (Arrow's own errors are mapped by the caller)."""
+    try:
+        pf = pq.ParquetFile(source, buffer_size=READ_BUFFER, pre_buffer=False)
+        pf.schema_arrow  # noqa: B018 - the schema is read from the footer here, once
+        return pf, sum(row_group_sizes(pf, name))
+    except (IndexError, OverflowError) as exc:
+        raise BadInputError(f"{name!r} is not a valid Parquet file: its footer cannot be read ({exc}).",
+                            fix=_DAMAGED) from exc
 
 
 def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:

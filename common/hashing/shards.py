@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from prov_common import __version__
+from prov_common.errors import BadInputError
 from prov_common.hashing.files import hash_path
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.rows import digests_chunks
@@ -70,10 +71,17 @@ def hash_shard_batch(refs: list[ShardRef], options: ShardOptions) -> list[ShardD
 
 
 def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
-    """The digest of one shard."""
-    d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
-                  block_rows=options.block_rows, threads=options.threads,
-                  granularity="row" if options.rows else "column")
+    """The digest of one shard; a shard that cannot be hashed is refused naming it (any other failure
+    carries its location as a note)."""
+    try:
+        d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
+                      block_rows=options.block_rows, threads=options.threads,
+                      granularity="row" if options.rows else "column")
+    except BadInputError as exc:
+        raise exc.about(ref.location)
+    except Exception as exc:
+        exc.add_note(f"shard {ref.location}")
+        raise
     if isinstance(d, TableDigest):
         keys = sorted_keys(digests_chunks(d.row_digests)) if options.rows else None
         return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),

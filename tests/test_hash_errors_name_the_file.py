@@ -1,0 +1,73 @@
+"""A file or shard that cannot be hashed is refused naming it: in a folder of shards, among several paths."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from parquet_footer import with_row_counts
+from prov_common.cli import main
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_path, hash_shards
+
+
+def _uuid(path: Path) -> None:
+    pq.write_table(pa.table({"u": pa.array([b"0" * 16], pa.uuid())}), path)
+
+
+def _deep(path: Path) -> None:
+    path.write_text('{"a":' + "[" * 3000 + "]" * 3000 + "}\n")
+
+
+def _footer(path: Path) -> None:
+    pq.write_table(pa.table({"a": pa.array(range(77), pa.int64())}), path)
+    path.write_bytes(with_row_counts(path.read_bytes(), 77, 100))
+
+
+BAD = {"part-7.parquet": (_uuid, r"column 'u'"), "part-7.jsonl": (_deep, r"nested too deeply"),
+       "part-7.pq": (_footer, r"footer says 100 rows")}
+
+
+def _folder(tmp_path: Path, bad: str) -> Path:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for i in range(3):
+        pq.write_table(pa.table({"a": [i]}), folder / f"part-{i}.parquet")
+    BAD[bad][0](folder / bad)
+    return folder
+
+
+@pytest.mark.parametrize("bad", list(BAD))
+def test_a_shard_that_cannot_be_hashed_is_named(tmp_path, bad):
+    folder = _folder(tmp_path, bad)
+    with pytest.raises(BadInputError, match=rf"part-7\.{bad.split('.')[1]}.*{BAD[bad][1]}"):
+        hash_shards(str(folder), cache=False, scheduler="none")
+
+
+@pytest.mark.parametrize("bad", list(BAD))
+def test_the_cli_names_the_file_in_a_folder_and_among_several_paths(tmp_path, capsys, bad):
+    folder = _folder(tmp_path, bad)
+    assert main(["hash", str(folder)]) == 2
+    assert bad in capsys.readouterr().err
+    assert main(["hash", str(folder / "part-0.parquet"), str(folder / bad)]) == 2
+    err = capsys.readouterr().err
+    assert bad in err and "unexpected" not in err
+
+
+def test_a_file_nested_too_deeply_is_refused_naming_it(tmp_path):
+    _deep(tmp_path / "deep.jsonl")
+    with pytest.raises(BadInputError, match=r"deep\.jsonl.*nested too deeply"):
+        hash_path(tmp_path / "deep.jsonl")
+
+
+def test_an_unexpected_failure_names_the_shard_it_happened_in():
+    from prov_common.cli._failures import as_bad_input
+
+    exc = IndexError("list index out of range")
+    exc.add_note("shard /data/d/part-7.parquet")  # what hash_one_shard adds to a failure it did not expect
+    assert "(shard /data/d/part-7.parquet)" in as_bad_input(exc).what
+    deep = RecursionError("maximum recursion depth exceeded")
+    deep.add_note("shard s3://b/d/part-7.jsonl")
+    assert "the input (shard s3://b/d/part-7.jsonl) is nested too deeply" in as_bad_input(deep).what
