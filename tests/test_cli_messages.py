@@ -248,3 +248,33 @@ def test_the_summary_line_says_findings_and_notes_as_the_report_does(tmp_path: P
     assert capsys.readouterr().out.startswith("audit found 1 finding(s); log size 4;")
     assert json.loads((tmp_path / "r2" / "report.json").read_text())["summary"]["findings"] == 1
     assert "1 finding(s): see Findings" in (tmp_path / "r2" / "report.html").read_text()
+
+
+def test_a_misspelt_verb_is_named_with_a_close_match_whatever_options_follow(capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt verb followed by options blamed the (valid) options, as arguments the top-level parser does not take."""
+    assert _usage_error(["audti", "--full"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tdprov: error: argument VERB: invalid choice: 'audti' (did you mean 'audit'?); choose from 'audit', "), err
+    assert "--full" not in err and err.endswith(". Fix: run 'tdprov --help' for the options and an example.\n")
+    assert _usage_error(["lineag", "x", "--store", "s"]) == 2
+    assert "invalid choice: 'lineag' (did you mean 'lineage'?)" in capsys.readouterr().err
+    assert _usage_error(["source", "ad", "data.csv", "--name", "v", "--license", "CC0-1.0"]) == 2  # a sub-verb
+    assert capsys.readouterr().err.startswith("tdprov source: error: argument {add,list}: invalid choice: 'ad' "
+                                              "(did you mean 'add'?); choose from 'add', 'list'. Fix: run 'tdprov source --help'")
+    assert _usage_error(["store", "reapir", "--dry-run"]) == 2
+    assert "invalid choice: 'reapir' (did you mean 'repair'?)" in capsys.readouterr().err
+    assert _usage_error(["zzqx", "--full"]) == 2  # nothing close: the choices alone
+    err = capsys.readouterr().err
+    assert "invalid choice: 'zzqx'; choose from 'audit', " in err and "did you mean" not in err
+    assert _usage_error(["--bogus", "audit"]) == 2  # an unknown option before the verb is still named
+    assert "error: unrecognized arguments: --bogus. Fix: run " in capsys.readouterr().err
+
+
+def test_an_option_value_that_begins_with_a_dash_is_not_taken_for_an_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """A value such as '-- see ticket 5' (argparse takes a word with a space as a value) was said to be unknown."""
+    assert _usage_error(["audit", "--accept-finding", "R", "--reason", "-- see ticket 5", "--bogus"]) == 2
+    assert capsys.readouterr().err.startswith("tdprov audit: error: unrecognized arguments: --bogus. ")
+    assert _usage_error(["source", "add", "data.csv", "--license", "-- see ticket 5"]) == 2  # the missing option, as before
+    assert "the following arguments are required: --name" in capsys.readouterr().err
+    assert _usage_error(["export", "--since", "-1", "--bogus"]) == 2  # a negative number is a value too
+    assert capsys.readouterr().err.startswith("tdprov export: error: unrecognized arguments: --bogus. ")

@@ -1,5 +1,6 @@
-"""The parser of ``tdprov`` and its verbs: usage errors say how to get help, and an option a verb does not take
-is reported first, with the option it was probably meant as (never the required option it misspelt as missing)."""
+"""The parser of ``tdprov`` and its verbs: usage errors say how to get help, an option a verb does not take is
+reported first, with the option it was probably meant as (never the required option it misspelt as missing), and a
+misspelt verb is named, with the verb it was probably meant as (never the options that follow it)."""
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,11 @@ class Parser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        unknown = unknown_options(self, self._given)
+        unknown, verb = scan(self, self._given)
         if unknown:  # 'required: --name' for '--nme': the option typed is what is wrong
             message = unrecognized_message(self, unknown)
+        elif verb is not None and (verbs := _verbs(self)) is not None and verb not in verbs.choices:
+            message = invalid_verb_message(verbs, verb)  # the options after a misspelt verb are its, not wrong
         message = " ".join(message.split())
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}. Fix: run '{self.prog} --help' for the options and an example.\n")
 
@@ -44,19 +47,55 @@ def _is_known(parser: argparse.ArgumentParser, arg: str, options: list[str]) -> 
     return name[:2] in options  # a short option with its value attached
 
 
-def unknown_options(parser: argparse.ArgumentParser, args: Sequence[str]) -> list[str]:
-    """The arguments in ``args`` that look like options ``parser`` does not take; the scan stops at ``--`` and at a
-    sub-verb (whose parser reads the rest)."""
+def _verbs(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    return next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
+
+
+def _is_value(arg: str) -> bool:
+    """Whether argparse takes ``arg`` as a value wherever it stands: a word not beginning with '-', '-' alone, a
+    negative number, or a word holding a space (``--reason "-- see ticket 5"``)."""
+    return not arg.startswith("-") or len(arg) == 1 or bool(_NUMBER.match(arg)) or " " in arg
+
+
+def _takes_next(parser: argparse.ArgumentParser, arg: str) -> bool:
+    """Whether the known option ``arg`` reads its value from the next argument (``--store S``, not ``--store=S``)."""
+    action = parser._option_string_actions.get(arg)
+    return action is not None and action.nargs is None
+
+
+def scan(parser: argparse.ArgumentParser, args: Sequence[str]) -> tuple[list[str], str | None]:
+    """The options in ``args`` that ``parser`` does not take, as argparse leaves them unrecognised, and, for a parser
+    with sub-verbs, the word in the verb's place (valid or not), where the scan stops: the verb's parser reads the rest.
+    The scan also stops at ``--``."""
     options = _option_strings(parser)
-    verbs = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices}
-    unknown = []
+    has_verbs = _verbs(parser) is not None
+    unknown: list[str] = []
+    value_next = False
     for arg in args:
-        if arg == "--" or arg in verbs:
+        if arg == "--":
             break
-        if arg.startswith("-") and len(arg) > 1 and not _NUMBER.match(arg) \
-                and not _is_known(parser, arg, options):
+        if _is_value(arg):
+            if has_verbs and not value_next:
+                return unknown, arg
+            value_next = False
+            continue
+        value_next = _takes_next(parser, arg)
+        if not _is_known(parser, arg, options):
             unknown.append(arg)
-    return unknown
+    return unknown, None
+
+
+def unknown_options(parser: argparse.ArgumentParser, args: Sequence[str]) -> list[str]:
+    """The options in ``args`` that ``parser`` does not take (see :func:`scan`)."""
+    return scan(parser, args)[0]
+
+
+def invalid_verb_message(verbs: argparse._SubParsersAction, verb: str) -> str:
+    """``invalid choice: 'audti' (did you mean 'audit'?); choose from ...``, the verbs of ``verbs``."""
+    close = difflib.get_close_matches(verb, list(verbs.choices), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    name = verbs.metavar or verbs.dest
+    return f"argument {name}: invalid choice: {verb!r}{hint}; choose from {', '.join(map(repr, verbs.choices))}"
 
 
 def unrecognized_message(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
