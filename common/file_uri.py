@@ -10,6 +10,12 @@ LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})
 """Authorities of a ``file://`` URI on this machine: named, read and stored as a local path."""
 
 
+def is_file_uri(text: str) -> bool:
+    """Whether ``text`` is a ``file:`` URI: ``file://...`` or RFC 8089's short form ``file:/abs/path``. Anything else
+    (``file:x.csv``, a relative file of that name) is a path as written."""
+    return text[:6].lower() == "file:/"
+
+
 def is_local_host(authority: str) -> bool:
     """Whether a ``file://`` URI's authority (``localhost``, ``127.0.0.1`` or none) names this machine."""
     return authority.lower() in LOCAL_HOSTS

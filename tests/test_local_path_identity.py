@@ -100,6 +100,24 @@ def test_the_rfc8089_short_file_uri_is_the_file(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.split()[0] == hash_path(tmp_path / "x.csv").digest
 
 
+def test_a_relative_file_whose_name_begins_with_file_colon_is_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys) -> None:
+    """``file:x.csv`` is no file URI (RFC 8089 asks for ``file:/`` or ``file://``): it is the file of that name, not
+    ``x.csv``, to ``tdprov hash``, the hashing and the naming alike."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file:x.csv").write_text("a\n1\n")
+    (tmp_path / "x.csv").write_text("a\n2\n")
+    (tmp_path / "file:a%41.csv").write_text("a\n3\n")
+    own = hash_path(tmp_path / "file:x.csv").digest
+    assert own != hash_path(tmp_path / "x.csv").digest
+    assert main(["hash", "file:x.csv"]) == 0
+    assert capsys.readouterr().out.split() == [own, "file:x.csv"]
+    assert hash_dataset("file:x.csv").digest == own
+    assert dataset_from_uri("file:x.csv") == ("file", str(tmp_path / "file:x.csv"))
+    assert dataset_from_uri("file:a%41.csv") == ("file", str(tmp_path / "file:a%41.csv"))  # as written, not decoded
+    assert hash_dataset("file:a%41.csv").digest == hash_path(tmp_path / "file:a%41.csv").digest
+
+
 def test_tdprov_hash_of_a_folder_file_uri_is_the_sharded_dataset(tmp_path: Path, capsys) -> None:
     (tmp_path / "sh").mkdir()
     for i in range(2):

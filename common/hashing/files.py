@@ -12,7 +12,6 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +19,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import home_hint
+from prov_common.file_uri import home_hint, is_file_uri
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns, open_parquet
@@ -46,12 +45,12 @@ def register_opener(scheme: str, opener: Opener) -> None:
 
 
 def _split(path_or_uri: str | Path) -> tuple[str | None, str]:
-    """``(scheme, target)``: ``(None, path)`` for a local path or a ``file:`` URI (decoded as the naming decodes it),
+    """``(scheme, target)``: ``(None, path)`` for a local path or a ``file:/`` URI (decoded as the naming decodes it),
     else the URI's scheme and the URI."""
     text = str(path_or_uri)
     if isinstance(path_or_uri, Path):
         return None, text
-    if urlsplit(text).scheme == "file":
+    if is_file_uri(text):
         return None, local_target(text)
     if "://" in text:
         return text.split("://", 1)[0].lower(), text

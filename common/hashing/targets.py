@@ -10,16 +10,17 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from prov_common.file_uri import is_local_host
+from prov_common.file_uri import is_file_uri, is_local_host
 from prov_common.hashing.model import ContentDigest, Granularity
 from prov_common.hashing.shard_model import ShardedDigest, ShardRef
 
 
 def local_target(target: str) -> str:
-    """``target`` with a ``file://`` URI turned into its path (other targets unchanged)."""
-    parts = urlsplit(target)
-    if parts.scheme != "file":
+    """``target`` with a ``file://`` or ``file:/`` URI turned into its path (other targets, ``file:x.csv`` among
+    them, unchanged)."""
+    if not is_file_uri(target):
         return target
+    parts = urlsplit(target)
     host = "" if is_local_host(parts.netloc) else parts.netloc
     return (f"/{host}" if host else "") + unquote(parts.path)
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
+from prov_common.file_uri import is_file_uri
+
 CLOCK_SKEW = timedelta(minutes=15)
 """How far apart the clocks of two machines that record runs of one store may be: a time later than
 another by more is later, not a clock difference."""
@@ -151,7 +153,7 @@ def holds_content(generated_by: Iterable[str | None], read: bool) -> bool:
 def is_location(ref: str) -> bool:
     """Whether a reference given by a user is written as a location: an absolute path or a URI (``file:/p``,
     RFC 8089's short form, too)."""
-    return "://" in ref or ref.startswith("/") or ref[:6].lower() == "file:/"
+    return "://" in ref or ref.startswith("/") or is_file_uri(ref)
 
 
 def location_of_ref(ref: str) -> tuple[str, str] | None:
