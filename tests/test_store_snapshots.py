@@ -47,7 +47,7 @@ def test_table_snapshot_restores_exact_bytes_by_table_and_file_digest(store_uri:
     assert sorted(p.name for p in out.iterdir()) == ["train.parquet"]
 
 
-@pytest.mark.parametrize("name", ["FILE", "train.csv"])
+@pytest.mark.parametrize("name", ["FILE", "train.bin", "train.pq"])
 def test_table_restored_to_a_name_of_another_kind_is_verified_as_the_recorded_table(store_uri: str, parquet, tmp_path: Path,
                                                                                    name: str) -> None:
     """``-o FILE``: the restored bytes are checked as the table the snapshot recorded (its file's format), not by
@@ -57,6 +57,32 @@ def test_table_restored_to_a_name_of_another_kind_is_verified_as_the_recorded_ta
     digest = snapshot_path(store, path)
     assert checkout(store, digest, tmp_path / name).read_bytes() == path.read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_table_snapshotted_in_one_format_is_not_restored_under_the_suffix_of_another(tmp_path: Path, parquet,
+                                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The same table as CSV and as Parquet has one table digest and one snapshot (the first file given): restoring it
+    to ``x.csv`` wrote Parquet bytes there and said only "restored"; it is refused, saying the snapshot's format."""
+    path, df = parquet
+    csv = tmp_path / "work" / "vendor.csv"
+    df.to_csv(csv, index=False)
+    store = open_store(tmp_path / "store")
+    digest = snapshot_path(store, path)
+    assert snapshot_path(store, csv) == digest  # the same table: the Parquet file's index entry is kept
+    assert main(["checkout", digest, "-o", str(tmp_path / "restored.csv"), "--store", store.uri]) == 2
+    err = capsys.readouterr().err
+    assert (f"the snapshot of {digest} is a Parquet file (train.parquet, the first file of this table snapshotted); "
+            f"'{tmp_path / 'restored.csv'}' ends in .csv") in err, err
+    assert "Fix: restore it to a name ending in .parquet or into a folder (it keeps the name train.parquet)" in err
+    assert not (tmp_path / "restored.csv").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    with pytest.raises(BadInputError, match="is a Parquet file"):
+        checkout(store, digest, tmp_path / "restored.jsonl")
+    assert main(["checkout", digest, "-o", str(tmp_path / "restored"), "--store", store.uri]) == 0  # no table suffix
+    assert capsys.readouterr().out == f"restored {digest} to {tmp_path / 'restored'} (a Parquet file, as snapshotted: train.parquet)\n"
+    assert main(["checkout", digest, "-o", str(tmp_path / "restored.parquet"), "--store", store.uri]) == 0
+    assert capsys.readouterr().out == f"restored {digest} to {tmp_path / 'restored.parquet'}\n"
+    assert (tmp_path / "restored.parquet").read_bytes() == path.read_bytes()
 
 
 def test_file_snapshots_and_bytes(store_uri: str, tmp_path: Path) -> None:

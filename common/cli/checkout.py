@@ -18,9 +18,11 @@ def register(subparsers: Any) -> None:
             "(as 'tdprov runs' shows it: its newest recorded version). The bytes are\n"
             "verified before they are written: each file against its file digest, and a table (or the\n"
             "shards of a sharded version) re-hashed against VERSION itself. PATH may be a folder (the file\n"
-            "keeps its recorded name); a sharded version (a folder or prefix of shards) is restored into the\n"
-            "folder PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
-            "is no snapshot of DIGEST or PATH exists (use --force to replace it)."
+            "keeps its recorded name). A table is restored in the format it was snapshotted in (that of the\n"
+            "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another\n"
+            "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder\n"
+            "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
+            "is no snapshot of DIGEST, PATH exists (use --force to replace it) or names another format."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )
@@ -41,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.store import open_store
-    from prov_common.store.snapshots import checkout
+    from prov_common.store.snapshots import checkout, format_note, snapshotted_table
 
     from prov_common.cli._versions import is_full_digest, recorded_runs, version_digest
     from prov_common.config import Settings
@@ -53,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
         with recorded_runs(store, settings, args.digest) as recorded:
             digest = version_digest(args.digest, recorded.index())
     path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table)
-    print(f"restored {digest} to {path}")
+    index = snapshotted_table(store, digest)
+    print(f"restored {digest} to {path}{format_note(index, path) if index is not None else ''}")
     return 0

@@ -283,12 +283,51 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     if index.table != asked:
         raise VerificationError(f"snapshot index '{ikey}' names table {index.table}, not {digest}.", fix="restore it from a replica")
     target = Path(dest) / index.name if Path(dest).is_dir() else Path(dest)
+    _refuse_other_format(index, target)
     _refuse_existing([target], force)
     with _staged(store, [(object_key(index.object), index.object, target)], suffix=Path(index.name).suffix) as staged:
         if verify_table:  # hashed as the table it was recorded as (its suffix), whatever the name it is restored to
             _check_table(staged[0][0], asked, _not_this_version(store, ikey))
         _commit(staged)
     return target
+
+
+FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "jsonl": "JSON-lines"}
+"""How a table format is said to a user."""
+
+
+def snapshotted_table(store: Store, digest: str) -> SnapshotIndex | None:
+    """The index entry of the table snapshot of ``digest`` (the file that holds the table, its name and format), or
+    ``None`` when ``digest`` is a file digest, a version of several files, or has no snapshot."""
+    key = index_key(digest)
+    if store.exists(object_key(digest)) or not store.exists(key):
+        return None
+    data = store.get(key)
+    return None if SnapshotSet.is_set(data) else SnapshotIndex.from_json(data, key)
+
+
+def format_note(index: SnapshotIndex, target: Path) -> str:
+    """`` (a Parquet file, as snapshotted: raw.parquet)`` when ``target``'s name does not end as the snapshot's does,
+    else ``""``: the bytes restored are the snapshot's, whatever the name they were restored to."""
+    if target.suffix.lower() == Path(index.name).suffix.lower():
+        return ""
+    return f" (a {FORMAT_NAMES.get(index.table_format, index.table_format)} file, as snapshotted: {index.name})"
+
+
+def _refuse_other_format(index: SnapshotIndex, target: Path) -> None:
+    """A table is restored in the format it was snapshotted in (one table digest stands for the same table as
+    CSV, Parquet or JSON lines, and the store keeps the first file given): never under a name that says another."""
+    from prov_common.hashing.files import table_format
+
+    named = table_format(target.name)
+    if named is None or named == index.table_format:
+        return
+    recorded = FORMAT_NAMES.get(index.table_format, index.table_format)
+    raise BadInputError(
+        f"the snapshot of {index.table} is a {recorded} file ({index.name}, the first file of this table snapshotted); "
+        f"'{target}' ends in {target.suffix}, the suffix of a {FORMAT_NAMES[named]} file.",
+        fix=f"restore it to a name ending in {Path(index.name).suffix} or into a folder (it keeps the name {index.name}), "
+            f"and convert it to {FORMAT_NAMES[named]} if you need that")
 
 
 NOT_THIS_VERSION = "restore the index entry from a replica, or snapshot the version again from a copy you trust"
