@@ -136,3 +136,8 @@ def test_contains_answers_a_person_in_a_few_lines_and_writes_the_proof_to_a_file
         main(["contains", str(data), "--record", "{}", "--proof", "-", "--store", store])
     assert refused.value.code == 2
     assert "the proof is written to a file" in capsys.readouterr().err
+    for where in ("nodir/p.json", str(tmp_path)):  # said as for 'export -o', never argparse's name for the check
+        assert main(["contains", str(data), "--record", "{}", "--proof", where, "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"tdprov contains: proof file {where}") and "invalid" not in err, err
+        assert ("Fix: create the folder first" if where.startswith("nodir") else "Fix: give a file name inside it") in err, err

@@ -52,10 +52,10 @@ def register(subparsers: Any) -> None:
 
 
 def _proof_file(text: str) -> str:
-    """An argparse type: the file ``--proof`` writes (not stdout, where the answer goes: --json prints the proof there)."""
+    """An argparse type: the file ``--proof`` writes (not stdout, where the answer goes: --json prints the proof there).
+    Its folder is checked in :func:`run`, which says the reason and the fix as ``export -o`` does."""
     if text == "-":
         raise argparse.ArgumentTypeError("the proof is written to a file; --json prints the whole answer with the proof on stdout")
-    check_writable_file(text, "proof file")
     return text
 
 
@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.audit.membership import answer_runs, contains
     from prov_common.cli._versions import recorded_runs
 
+    if args.proof:
+        check_writable_file(args.proof, "proof file")  # before any work: a missing folder is said first
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
