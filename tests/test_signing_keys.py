@@ -46,6 +46,43 @@ def test_default_key_created_once_in_home_and_trusted_locally() -> None:
     assert key.key_id in trust_from_settings(Settings.from_env())
 
 
+def test_a_process_that_finds_the_public_key_placed_waits_for_the_private_key(tmp_path: Path) -> None:
+    """A process creating the default pair places ``signing.key.pub`` first and ``signing.key`` last; another that
+    started in between took the pair as made and failed reading the private key that was not there yet."""
+    import threading
+    import time
+
+    made = tmp_path / "made" / "signing.key"
+    write_keypair(made)  # the pair the other process is placing
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "signing.key.pub").write_bytes(made.with_name("signing.key.pub").read_bytes())  # placed first ...
+    placing = threading.Timer(0.5, lambda: os.link(made, home / "signing.key"))  # ... and the private key a moment later
+    placing.start()
+    try:
+        started = time.monotonic()
+        assert default_signing_key(home).key_id == load_signing_key(made).key_id  # theirs, read once it is there
+        assert time.monotonic() - started >= 0.4
+    finally:
+        placing.join()
+
+
+def test_a_public_key_left_without_its_private_key_is_said_as_such(tmp_path: Path) -> None:
+    """A ``signing.key.pub`` with no ``signing.key`` that no process completes (one stopped half-way, or the private
+    key was removed): the error says so and how to start again, after a short wait for a process placing it."""
+    made = tmp_path / "made" / "signing.key"
+    write_keypair(made)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "signing.key.pub").write_bytes(made.with_name("signing.key.pub").read_bytes())
+    with pytest.raises(BadInputError) as refused:
+        default_signing_key(home)
+    said = str(refused.value)
+    assert f"signing key {home / 'signing.key'} is missing beside its public key {home / 'signing.key.pub'}" in said, said
+    assert f"move {home / 'signing.key.pub'} aside" in said, said
+    assert not (home / "signing.key").exists()  # nothing made in its place: the public key may be trusted elsewhere
+
+
 def test_trusted_keys_setting_replaces_local_trust(tmp_path: Path) -> None:
     own = signing_key_from_settings(Settings.from_env())
     folder = tmp_path / "team"

@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 from prov_common.config import Settings, default_home
@@ -144,14 +145,33 @@ def default_signing_key(home: Path | None = None) -> SigningKey:
         try:
             _create_pair(path, SigningKey.generate())
             log.info("created signing key %s (public key %s)", path, public_path_for(path))
-        except FileExistsError:
-            pass  # another process created it at the same moment: read theirs
+        except FileExistsError:  # another process is creating the pair: read theirs once it is whole
+            _wait_for_private_key(path)
         except OSError as exc:
             raise BadInputError(f"cannot create the signing key {path} ({exc.strerror or exc}); neither it nor its public key "
                                 "was written.",
                                 fix=f"free disk space in TDPROV_HOME ({path.parent}) or make it writable, or set "
                                     "TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'") from exc
     return load_signing_key(path)
+
+
+PAIR_WAIT_SECONDS = 2.0
+"""How long a process that finds the default public key placed waits for the private key, placed last beside it."""
+
+
+def _wait_for_private_key(path: Path) -> None:
+    """Return once the private key ``path`` exists; another process placed its public key first and places it last,
+    a moment later. Raises :class:`BadInputError` when it is still missing after :data:`PAIR_WAIT_SECONDS`."""
+    deadline = time.monotonic() + PAIR_WAIT_SECONDS
+    while not os.path.lexists(path):
+        if time.monotonic() >= deadline:
+            pub = public_path_for(path)
+            raise BadInputError(
+                f"signing key {path} is missing beside its public key {pub} (still absent after {PAIR_WAIT_SECONDS:g} s: "
+                "a process creating the pair stopped half-way, or the private key was removed).",
+                fix=f"move {pub} aside to have a new pair created on the next run, or set TDPROV_SIGNING_KEY to a key "
+                    "file from 'tdprov keygen'")
+        time.sleep(0.05)
 
 
 def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
