@@ -490,6 +490,33 @@ def test_sensor_in_reschedule_mode_tolerates_failed_listings_by_the_same_rule(
     assert "(2/2 failed in a row)" in caplog.text and "(3/2" not in caplog.text, caplog.text
 
 
+def test_sensor_in_reschedule_mode_counts_failed_listings_afresh_in_a_new_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The count of failed listings in the task's state store outlived a try that ended other than through a poke's
+    exception (a task timeout, a lost worker): the next try then failed after fewer than ``max_errors`` failures."""
+    from datetime import timedelta
+
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+
+    class EndsAbnormally(LineageBundleSensor):
+        def poke(self, context: dict) -> object:
+            answer = super().poke(context)  # a failed listing, counted and kept
+            if context["ti"].try_number == 1:  # the first try ends here, not through an Exception of the poke
+                raise AirflowTaskTimeout("the try ran out of time")
+            return answer
+
+    down = tmp_path / "down"
+    down.write_text("not a folder")
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(down))
+    with DAG("tdprov_reschedule_new_try", start_date=START, schedule=None) as dag:
+        EndsAbnormally(task_id="wait", job="tdprov_outage.write", mode="reschedule", poke_interval=1, timeout=60,
+                       max_errors=2, retries=1, retry_delay=timedelta(seconds=0))
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "failed"
+    # try 1: one failure, then the timeout; try 2: counted from zero, so two failures before the sensor fails
+    assert caplog.text.count("(1/2 failed in a row)") == 2 and caplog.text.count("(2/2 failed in a row)") == 1, caplog.text
+
+
 def test_sensor_and_trigger_name_a_store_location_where_nothing_is(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """A typo in the store's location (here the sensor's connection) looks like a quiet store: the log says there is

@@ -13,7 +13,9 @@ from prov_airflow.matching import MAX_LISTING_ERRORS, BundleQuery, BundleWait, f
 log = logging.getLogger(__name__)
 
 FAILED_LISTINGS_KEY = "tdprov_failed_listings"
-"""The key of the task's state store under which reschedule mode keeps the failed listings in a row between pokes."""
+"""The key of the task's state store under which reschedule mode keeps the failed listings in a row between pokes,
+as ``{"try": try number, "errors": count}``: a count kept by another try (one that ended without the poke's exception
+resetting it: a task timeout, a lost worker) is not this try's."""
 
 
 class LineageBundleSensor(BaseSensorOperator):
@@ -31,8 +33,9 @@ class LineageBundleSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer (:class:`~prov_airflow.triggers.bundle.LineageBundleTrigger`).
     :param max_errors: the store cannot be listed this many times in a row: the sensor fails (default 5), in
         poke mode, in reschedule mode and in the triggerer alike. In ``mode="reschedule"`` the count is kept
-        between pokes in the task's state store (``context["task_state_store"]``, Airflow 3.3+); on an Airflow
-        without one, one failed listing fails the try there (Airflow's ``retries`` apply).
+        between pokes in the task's state store (``context["task_state_store"]``, Airflow 3.3+), with the try
+        number, so each try counts from zero; on an Airflow without one, one failed listing fails the try there
+        (Airflow's ``retries`` apply).
 
     ``mode="poke"`` and ``mode="reschedule"`` work as for any sensor. Pushes the bundle's run id, job,
     state and outputs to XCom. Only a bundle that verifies against the connection's trusted keys counts:
@@ -67,10 +70,11 @@ class LineageBundleSensor(BaseSensorOperator):
         from prov_common.signing import trust_from_settings
 
         kept = context.get("task_state_store") if self.reschedule else None
+        try_number = getattr(context.get("ti"), "try_number", None)
         if self._wait is None:
             self._wait = BundleWait(self._query(context), 1 if self.reschedule and kept is None else self.max_errors)
         if kept is not None:  # each poke of reschedule mode is a new start: the count of failures waits in the store
-            self._wait.errors = _kept_errors(kept)
+            self._wait.errors = _kept_errors(kept, try_number)
         before = self._wait.errors
         hook = ProvenanceHook(self.tdprov_conn_id)
         try:
@@ -80,7 +84,7 @@ class LineageBundleSensor(BaseSensorOperator):
             raise
         finally:
             if kept is not None and self._wait.errors != before:
-                _keep_errors(kept, self._wait.errors)
+                _keep_errors(kept, try_number, self._wait.errors)
         if summary is None:
             return PokeReturnValue(is_done=False)
         self.log.info("tdprov: bundle of run %s (%s) matches", summary.run_id, summary.job_name)
@@ -104,21 +108,25 @@ class LineageBundleSensor(BaseSensorOperator):
         return event["bundle"]
 
 
-def _kept_errors(kept: Any) -> int:
-    """The failed listings in a row that the task's state store holds from earlier pokes (0 for anything else)."""
+def _kept_errors(kept: Any, try_number: int | None) -> int:
+    """The failed listings in a row that the task's state store holds from earlier pokes of try ``try_number`` (0 for
+    another try's count, or anything else)."""
     try:
-        value = kept.get(FAILED_LISTINGS_KEY, 0)
+        value = kept.get(FAILED_LISTINGS_KEY, None)
     except Exception as exc:  # noqa: BLE001 - the count is a tolerance; the sensor's timeout still bounds the wait
         log.warning("tdprov: cannot read the failed listings in a row from the task's state store (%s); counting from 0", exc)
         return 0
-    return value if type(value) is int and value >= 0 else 0
+    if not isinstance(value, dict) or value.get("try") != try_number:
+        return 0
+    errors = value.get("errors")
+    return errors if type(errors) is int and errors >= 0 else 0
 
 
-def _keep_errors(kept: Any, errors: int) -> None:
-    """Keep ``errors`` in the task's state store for the next poke; a store that refuses it is logged, not raised
-    (it must not hide why the poke failed)."""
+def _keep_errors(kept: Any, try_number: int | None, errors: int) -> None:
+    """Keep ``errors`` of try ``try_number`` in the task's state store for the next poke; a store that refuses it is
+    logged, not raised (it must not hide why the poke failed)."""
     try:
-        kept.set(FAILED_LISTINGS_KEY, errors)
+        kept.set(FAILED_LISTINGS_KEY, {"try": try_number, "errors": errors})
     except Exception as exc:  # noqa: BLE001
         log.warning("tdprov: cannot keep the failed listings in a row (%s) in the task's state store: %s", errors, exc)
 
