@@ -25,9 +25,12 @@ def same_file_writers(index: LineageIndex, datasets: Iterable[DatasetUse]) -> di
             written.setdefault(key[2], []).append(key)
     out: dict[VersionKey, str] = {}
     for key, d in wanted.items():
+        others = [other for other in written.get(key[2], ()) if other[1] != d.name]
+        if not others:  # no written version to compare with: no file system look-up (it may be a mount not here)
+            continue
         real = os.path.realpath(d.name)
-        for other in written.get(key[2], ()):
-            if other[1] != d.name and os.path.realpath(other[1]) == real:
+        for other in others:
+            if os.path.realpath(other[1]) == real:
                 run, use = index.generated[other][0]
                 out[key] = (f"{d.label} is the same file as {use.label}, written by run {run.run_id} ({run.job}), named through a "
                             "symbolic link: name it one way (tdprov keeps paths as written), then re-run the run that read it")
