@@ -1,10 +1,23 @@
 """Plain-text helpers shared by the CLI and the lineage drawings.
 
 Widths are terminal cells, not characters: a wide (CJK) or full-width character takes two cells, a combining mark none
-(:func:`cells`), so columns of names in any script line up."""
+(:func:`cells`), so columns of names in any script line up. What a person reads of a recorded name (terminal, HTML
+report, picture) goes through :func:`visible`: a bidi control or zero-width character in it is shown escaped, so the
+name cannot reorder a line or pass for another name."""
 from __future__ import annotations
 
 import unicodedata
+
+_CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]  # all but tab and newline
+_BIDI = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_INVISIBLE = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]  # zero-width space, non-joiner, joiner, word joiner, BOM
+VISIBLE_ESCAPES = {**{c: f"\\x{c:02x}" for c in _CONTROLS}, **{c: f"\\u{c:04x}" for c in (*_BIDI, *_INVISIBLE)}}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (tab and newline aside), bidirectional controls and zero-width characters
+    escaped."""
+    return text.translate(VISIBLE_ESCAPES)
 
 
 def char_cells(char: str) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,3 +124,23 @@ def test_the_report_names_what_it_did_not_check_and_who_signed_what(tmp_path: Pa
     assert "Not checked by this audit" not in page.split('id="verdict">', 1)[1].split("</div>", 1)[0]
     signatures = page.split("<h2>Log and signatures</h2>", 1)[1].split("<h2>", 1)[0]
     assert f"size 2, root <code>{first.checkpoint.checkpoint.root}</code>" in signatures
+
+
+def test_names_cannot_pass_for_others_or_widen_the_page(tmp_path: Path) -> None:
+    """A bidi override or a zero-width character in a name is shown escaped on the page and in its picture, as the
+    CLI shows it; a 2,000-character name wraps in its heading."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    names = ["/data/\u202eevil\u202c/gnp.exe.csv", "/data/zero\u200bwidth.csv", "/data/" + "long_" * 400 + "end.parquet"]
+    seal(pipe.store, run_events("prep", [dataset(pipe.raw_name, pipe.raw)], [dataset(n, digest(n)) for n in names],
+                                start=T0 + timedelta(hours=2)))
+    seal(pipe.store, run_events("train", [dataset(n, digest(n)) for n in names], [dataset("/m/x.pkl", digest("x"))],
+                                start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    result = run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r", progress=False)
+    html = Path(result.report_html).read_text()
+    shown = re.sub(r'="[^"]*"', "", html)  # what the page shows: attribute values (the picture's ids) are not shown
+    assert "\u202e" not in shown and "\u202c" not in shown and "\u200b" not in shown
+    assert "<h3>/data/\\u202eevil\\u202c/gnp.exe.csv</h3>" in html and "/data/zero\\u200bwidth.csv" in html
+    assert "\\u202eevil" in html.split('<figure class="picture">', 1)[1].split("</figure>", 1)[0]  # the picture's node
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert names[0] in {e["dataset"] for e in report["trainingData"]}  # the data stays as recorded
+

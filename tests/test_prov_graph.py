@@ -137,3 +137,18 @@ def test_the_builtin_renderer_says_it_draws_svg_only() -> None:
 
     with pytest.raises(BadInputError, match="the built-in renderer draws SVG only, not PNG"):
         render(LineageGraph(nodes={}, edges=[]), "png", "builtin")
+
+
+def test_bidi_and_zero_width_characters_are_shown_escaped() -> None:
+    """A name with a right-to-left override or a zero-width space reads as written, escaped as the CLI shows it, in
+    the SVG text and tooltip and in the DOT label; the node id keeps the name as recorded."""
+    events = load("airflow_task.jsonl")
+    events[0]["outputs"][0]["name"] = events[1]["outputs"][0]["name"] = "/data/\u202eevil\u202c/gnp\u200b.exe.csv"
+    graph = lineage_graph(events_to_document(events))
+    svg, dot = render_svg(graph, title="lineage of \u202ex"), to_dot(graph)
+    svg_text = re.sub(r' (id|data-source|data-target)="[^"]*"', "", svg)  # attributes: the ids as recorded
+    dot_text = re.sub(r'^  "[^"]*"( -> "[^"]*")? ', "", dot, flags=re.M)
+    for text in (svg_text, dot_text):
+        assert not {"\u202e", "\u202c", "\u200b"} & set(text)
+    assert "/data/\\u202eevil\\u202c/gnp\\u200b.exe.csv" in svg and "lineage of \\u202ex" in svg
+    assert "/data/\\\\u202eevil" in dot  # DOT-quoted backslash

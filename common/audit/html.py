@@ -3,12 +3,13 @@ laid out to fit the screen and to print: nothing wider than the page, tables tha
 from __future__ import annotations
 
 from collections import Counter
-from html import escape
+import html
 from typing import Any
 
 from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
 from prov_common.audit.result import scope_note
 from prov_common.audit.untrusted import untrusted_lines
+from prov_common.text import visible
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#0f172a;line-height:1.4}
@@ -31,16 +32,22 @@ section.dataset{border:1px solid #cbd5e1;border-radius:8px;padding:0 1rem 1rem;m
 """
 
 
+def _shown(text: str) -> str:
+    """``text`` for the page: HTML-escaped, with bidi controls and zero-width characters shown escaped as the CLI shows
+    them (a recorded name cannot reorder a heading or pass for another name)."""
+    return html.escape(visible(text))
+
+
 def _e(value: Any) -> str:
     if value is None or value == [] or value == "":
         return '<span class="note">—</span>'
     if isinstance(value, (list, tuple)):
-        return ", ".join(escape(str(v)) for v in value if v is not None) or '<span class="note">—</span>'
-    return escape(str(value))
+        return ", ".join(_shown(str(v)) for v in value if v is not None) or '<span class="note">—</span>'
+    return _shown(str(value))
 
 
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{_shown(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     attr = f' class="{css}"' if css else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -48,14 +55,14 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 
 def _fields(pairs: list[tuple[str, str]], css: str = "fields") -> str:
     """A two-column table of labelled values (fits any page width)."""
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in pairs)
+    body = "".join(f"<tr><th>{_shown(k)}</th><td>{v}</td></tr>" for k, v in pairs)
     return f'<table class="{css}"><tbody>{body}</tbody></table>'
 
 
 def _list(items: list[str], empty: str) -> str:
     if not items:
-        return f'<span class="note">{escape(empty)}</span>'
-    return '<ul class="plain">' + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>"
+        return f'<span class="note">{_shown(empty)}</span>'
+    return '<ul class="plain">' + "".join(f"<li>{_shown(i)}</li>" for i in items) + "</ul>"
 
 
 def _findings(report: dict[str, Any], severity: str) -> list[dict[str, Any]]:
@@ -67,10 +74,10 @@ def _banner(errors: int, notes: int, skipped: list[str], accepted: int = 0) -> s
     if accepted:
         not_run = f" {accepted} finding(s) accepted by a person (see Accepted by a person).{not_run}"
     if errors:
-        return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.{escape(not_run)}</div>'
+        return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.{_shown(not_run)}</div>'
     if notes:
-        return f'<div class="banner noted" id="verdict">No findings; {notes} note(s) below, which do not fail the audit.{escape(not_run)}</div>'
-    return f'<div class="banner ok" id="verdict">Clean: no findings and no notes.{escape(not_run)}</div>'
+        return f'<div class="banner noted" id="verdict">No findings; {notes} note(s) below, which do not fail the audit.{_shown(not_run)}</div>'
+    return f'<div class="banner ok" id="verdict">Clean: no findings and no notes.{_shown(not_run)}</div>'
 
 
 def _skipped(report: dict[str, Any]) -> list[str]:
@@ -84,13 +91,13 @@ def _signatures(report: dict[str, Any]) -> str:
     signers = Counter(r.get("keyId") or "no key recorded" for r in report.get("runs") or [])
     remembered = log.get("remembered")
     return _fields([
-        ("bundles signed by", "<br>".join(f"<code>{escape(k)}</code>: {n} run(s)" for k, n in signers.most_common()) or "no runs"),
+        ("bundles signed by", "<br>".join(f"<code>{_shown(k)}</code>: {n} run(s)" for k, n in signers.most_common()) or "no runs"),
         ("checkpoint signed by (auditor)", f"<code>{_e(log.get('signer'))}</code>"),
         ("checkpoint digest", f"<code>{_e(log.get('checkpointDigest'))}</code>"),
         ("checkpoint remembered before this audit",
-         f"size {escape(str(remembered['treeSize']))}, root <code>{_e(remembered['rootHash'])}</code>" if remembered
+         f"size {_shown(str(remembered['treeSize']))}, root <code>{_e(remembered['rootHash'])}</code>" if remembered
          else "none: the first audit by this auditor"),
-    ]) + "".join(f'<p class="note">{escape(line)}.</p>' for line in untrusted_lines(_findings(report, "error"))) + (
+    ]) + "".join(f'<p class="note">{_shown(line)}.</p>' for line in untrusted_lines(_findings(report, "error"))) + (
         '<p class="note">Check the log without this report: <code>tdprov prove RUN_ID</code> gives a run\'s inclusion proof '
           "and <code>tdprov prove --consistency OLD NEW</code> one log size's extension of another; docs/verification.md "
           "checks both offline, without tdprov.</p>")
@@ -118,16 +125,16 @@ def _summary(report: dict[str, Any], errors: int, notes: int) -> str:
 
 
 def _checks(report: dict[str, Any]) -> str:
-    rows = [[escape(c["title"]), f'<span class="{c["status"]}">{c["status"]}</span>', str(c["checked"]),
+    rows = [[_shown(c["title"]), f'<span class="{c["status"]}">{c["status"]}</span>', str(c["checked"]),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") == "error")),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") != "error")), _e(c["detail"])] for c in report["checks"]]
     note = scope_note(report["mode"], report["summary"]["bundlesExamined"], first=bool(report.get("firstAudit")))
-    return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{escape(note)}</p>'
+    return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{_shown(note)}</p>'
 
 
 def _finding_table(found: list[dict[str, Any]], css: str) -> str:
     return _table(["check", "object", "what was found", "fix"],
-                  [[escape(f["check"]), f"<code>{escape(f['object'])}</code>", escape(f["what"]), escape(f["fix"])] for f in found], css)
+                  [[_shown(f["check"]), f"<code>{_shown(f['object'])}</code>", _shown(f["what"]), _shown(f["fix"])] for f in found], css)
 
 
 MAX_RUNS_SHOWN = 50
@@ -153,7 +160,7 @@ def _quality(report: dict[str, Any]) -> str:
     if not rows:
         return passed
     return passed + _table(["dataset", "version", "schema", "failures", "failed checks", "used by runs"],
-                           [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), str(q["failureCount"]),
+                           [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), str(q["failureCount"]),
                              _e(q["failedChecks"]), _e(q["usedBy"])] for q in rows], "quality")
 
 
@@ -167,13 +174,13 @@ _SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licen
 def _sources(report: dict[str, Any]) -> str:
     if not report["sources"]:
         return '<p class="note">No sources registered (<code>tdprov source add</code>).</p>'
-    return "".join(f"<h3>{escape(s['name'])}</h3>" + _fields([(label, f"<code>{_e(s.get(k))}</code>" if k == "digest" else _e(s.get(k)))
+    return "".join(f"<h3>{_shown(s['name'])}</h3>" + _fields([(label, f"<code>{_e(s.get(k))}</code>" if k == "digest" else _e(s.get(k)))
                                                                for k, label in _SOURCE_FIELDS], "fields source")
                    for s in report["sources"])
 
 
 def _article10(items: list[dict[str, Any]]) -> str:
-    rows = [[f"<strong>Art. {escape(i['item'])}</strong><br>{escape(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
+    rows = [[f"<strong>Art. {_shown(i['item'])}</strong><br>{_shown(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
              f'<div class="gap">{_list(i["gaps"], "none")}</div>'] for i in items]
     return _table(["item", "what the records show", "gaps, and what would record them"], rows, "article10")
 
@@ -181,11 +188,11 @@ def _article10(items: list[dict[str, Any]]) -> str:
 def _dataset(entry: dict[str, Any]) -> str:
     a10, a4 = entry["article10"], entry["annexIV"]
     steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
-                   [[f"<code>{escape(s['runId'])}</code>", escape(s["job"]), escape(s["state"]), _e(s["endedAt"]),
+                   [[f"<code>{_shown(s['runId'])}</code>", _shown(s["job"]), _shown(s["state"]), _e(s["endedAt"]),
                      f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"] for s in a10["preparation"]]) \
         if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
-                     [[escape(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
+                     [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
                        '<span class="pass">passed</span>' if q["passed"] else '<span class="fail">failed</span>', str(q["failureCount"]),
                        _e(q["failedChecks"])] for q in a10["qualityChecks"]]) if a10["qualityChecks"] else '<p class="note">None recorded.</p>'
     annex = _fields([
@@ -194,10 +201,10 @@ def _dataset(entry: dict[str, Any]) -> str:
         ("Data cleaning methodologies", _e(a4["dataCleaningMethodologies"])),
         ("Lineage complete to registered sources", "yes" if a4["lineageComplete"] else '<span class="fail">no</span>'),
     ])
-    rule = escape(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))
-    written = f' written by run <code>{escape(entry["writtenBy"])}</code>' if entry.get("writtenBy") else ""
-    return (f'<section class="dataset"><h3>{escape(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>{written}; '
-            f'used by training job {escape(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), {rule}.</p>'
+    rule = _shown(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))
+    written = f' written by run <code>{_shown(entry["writtenBy"])}</code>' if entry.get("writtenBy") else ""
+    return (f'<section class="dataset"><h3>{_shown(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>{written}; '
+            f'used by training job {_shown(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), {rule}.</p>'
             f"<h4>EU AI Act Article 10</h4>{_article10(a10.get('items') or [])}"
             f"<h4>Preparation runs (10(2)(c))</h4>{steps}"
             f"<h4>Pandera results along the lineage (10(2)(f), 10(3))</h4>{quality}"
@@ -214,12 +221,12 @@ def _accepted(report: dict[str, Any]) -> str:
 def _acceptance(a: dict[str, Any]) -> str:
     """A person's acceptance of the completeness findings that name a run, with the findings it covers now."""
     found = a.get("findings") or []
-    rows = _table(["check", "object", "what"], [[escape(str(f.get("check"))), f"<code>{escape(str(f.get('object')))}</code>",
-                                                 escape(str(f.get("what")))] for f in found], "accepted") if found else ""
-    return (f'<p>{escape(str(a.get("by")))} accepted at {escape(str(a.get("acceptedAt")))} the completeness findings that name run '
-            f'<code>{escape(str(a.get("runId")))}</code> ({len(a.get("covers") or [])} recorded; {len(found)} finding(s) now, below, '
-            f'which do not fail the audit; any other finding about the run still does). Reason: <q>{escape(str(a.get("reason")))}</q>. '
-            f'The signed record is <code>{escape(str(a.get("key")))}</code>.</p>{rows}')
+    rows = _table(["check", "object", "what"], [[_shown(str(f.get("check"))), f"<code>{_shown(str(f.get('object')))}</code>",
+                                                 _shown(str(f.get("what")))] for f in found], "accepted") if found else ""
+    return (f'<p>{_shown(str(a.get("by")))} accepted at {_shown(str(a.get("acceptedAt")))} the completeness findings that name run '
+            f'<code>{_shown(str(a.get("runId")))}</code> ({len(a.get("covers") or [])} recorded; {len(found)} finding(s) now, below, '
+            f'which do not fail the audit; any other finding about the run still does). Reason: <q>{_shown(str(a.get("reason")))}</q>. '
+            f'The signed record is <code>{_shown(str(a.get("key")))}</code>.</p>{rows}')
 
 
 def _resolution(record: dict[str, Any] | None) -> str:
@@ -228,12 +235,12 @@ def _resolution(record: dict[str, Any] | None) -> str:
         return ""
     before, after = record.get("before") or {}, record.get("after") or {}
     closed = record.get("closed") or []
-    rows = _table(["check", "object", "what"], [[escape(str(f.get("check"))), f"<code>{escape(str(f.get('object')))}</code>",
-                                                 escape(str(f.get("what")))] for f in closed]) if closed else ""
-    return (f'<p>{escape(str(record.get("by")))} accepted the store\'s log '
-            f'at {escape(str(record.get("acceptedAt")))} (log size {escape(str(before.get("treeSize")))} remembered, '
-            f'{escape(str(after.get("treeSize")))} in the store), closing {len(closed)} finding(s). Reason: '
-            f'<q>{escape(str(record.get("reason")))}</q>. The signed record is <code>{escape(str(record.get("key")))}</code>.</p>{rows}')
+    rows = _table(["check", "object", "what"], [[_shown(str(f.get("check"))), f"<code>{_shown(str(f.get('object')))}</code>",
+                                                 _shown(str(f.get("what")))] for f in closed]) if closed else ""
+    return (f'<p>{_shown(str(record.get("by")))} accepted the store\'s log '
+            f'at {_shown(str(record.get("acceptedAt")))} (log size {_shown(str(before.get("treeSize")))} remembered, '
+            f'{_shown(str(after.get("treeSize")))} in the store), closing {len(closed)} finding(s). Reason: '
+            f'<q>{_shown(str(record.get("reason")))}</q>. The signed record is <code>{_shown(str(record.get("key")))}</code>.</p>{rows}')
 
 
 def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") -> str:
@@ -243,15 +250,15 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
     noted = f"<h3>Notes ({len(notes)})</h3><p class=\"note\">Shown for information; they do not fail the audit.</p>" \
             + _finding_table(notes, "notes") if notes else ""
     training = "".join(_dataset(e) for e in report["trainingData"]) or f'<p class="note">No training runs recorded. {_training_rule(report)}</p>'
-    caption = f"Data flows top-down: sources and versions (ellipses), runs (boxes); red marks a failed check or run. Drawn by {escape(drawn_by)}." \
+    caption = f"Data flows top-down: sources and versions (ellipses), runs (boxes); red marks a failed check or run. Drawn by {_shown(drawn_by)}." \
         if drawn_by else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tdprov audit {escape(report['auditId'])}</title><style>{STYLE}</style></head>
+<title>tdprov audit {_shown(report['auditId'])}</title><style>{STYLE}</style></head>
 <body>
 <h1>Training-data provenance audit</h1>
-<p>Store <code>{escape(report['store'])}</code> · {escape(report['mode'])} audit · {escape(report['startedAt'] or '')} → {escape(report['endedAt'] or '')}
-· tdprov {escape(report['tool']['version'])} · audit <code>{escape(report['auditId'])}</code></p>
+<p>Store <code>{_shown(report['store'])}</code> · {_shown(report['mode'])} audit · {_shown(report['startedAt'] or '')} → {_shown(report['endedAt'] or '')}
+· tdprov {_shown(report['tool']['version'])} · audit <code>{_shown(report['auditId'])}</code></p>
 {_banner(len(errors), len(notes), _skipped(report), report["summary"].get("accepted", 0))}
 {_accepted(report)}
 <h2>Summary</h2>

@@ -13,19 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]  # all but tab and newline
-_BIDI = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_INVISIBLE = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]  # zero-width space, non-joiner, joiner, word joiner, BOM
-_ESCAPES = {**{c: f"\\x{c:02x}" for c in _CONTROLS}, **{c: f"\\u{c:04x}" for c in (*_BIDI, *_INVISIBLE)}}
+from prov_common.text import VISIBLE_ESCAPES, visible
 
+__all__ = ["VisibleText", "one_line", "visible", "visible_stdout"]
 
-_LINE_ESCAPES = {**_ESCAPES, 0x09: "\\t", 0x0A: "\\n"}
-
-
-def visible(text: str) -> str:
-    """``text`` with control characters (tab and newline aside), bidirectional controls and zero-width characters
-    escaped."""
-    return text.translate(_ESCAPES)
+_LINE_ESCAPES = {**VISIBLE_ESCAPES, 0x09: "\\t", 0x0A: "\\n"}
 
 
 def one_line(text: str) -> str:

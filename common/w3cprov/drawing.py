@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape as _escape
 
-from prov_common.text import shortened
+from prov_common.text import shortened, visible
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import RUN, LineageGraph, Node
 from prov_common.w3cprov.identity import dataset_label
@@ -32,7 +32,8 @@ def _alert(node: Node) -> bool:
 
 
 def _lines(node: Node) -> list[str]:
-    lines = node.label.split("\n")
+    """The node's text as shown: its name :func:`visible` (a bidi control cannot make it read as another)."""
+    lines = visible(node.label).split("\n")
     if node.shards is not None:
         lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
@@ -49,7 +50,7 @@ def _tooltip(node: Node) -> str:
     text = node.run_id or node.version or node.dataset or node.id
     if node.also:
         text += "\nsame content as: " + ", ".join(dataset_label(namespace, name) for namespace, name in node.also)
-    return text
+    return visible(text)
 
 
 def _dot_string(text: str) -> str:
@@ -58,7 +59,7 @@ def _dot_string(text: str) -> str:
 
 def to_dot(graph: LineageGraph, title: str = "lineage") -> str:
     """Graphviz DOT of the graph, data flowing top-down."""
-    out = [f"digraph {_dot_string(title)} {{", "  rankdir=TB;",
+    out = [f"digraph {_dot_string(visible(title))} {{", "  rankdir=TB;",
            f'  node [fontname="{FONT}", fontsize=10, style=filled];', f'  edge [fontname="{FONT}", fontsize=8, color="#555555"];']
     for node in graph.nodes.values():
         shape, fill = ("box", ACTIVITY_FILL) if node.kind == RUN else ("ellipse", ENTITY_FILL)
@@ -137,7 +138,7 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * scale:.0f}" height="{h * scale:.0f}" '
         f'viewBox="0 0 {w:.1f} {h:.1f}" font-family="{FONT}" font-size="11">',
-        f"<title>{escape(title)}</title>",
+        f"<title>{escape(visible(title))}</title>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555555"/></marker></defs>',
         '<rect width="100%" height="100%" fill="white"/>',
