@@ -144,3 +144,14 @@ def test_names_cannot_pass_for_others_or_widen_the_page(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert names[0] in {e["dataset"] for e in report["trainingData"]}  # the data stays as recorded
 
+@needs_chromium
+def test_a_long_name_wraps_in_its_heading(tmp_path: Path) -> None:
+    pipe = Pipeline(str(tmp_path / "store"))
+    long = "/data/" + "long_" * 400 + "end.parquet"
+    seal(pipe.store, run_events("prep", [dataset(pipe.raw_name, pipe.raw)], [dataset(long, digest(long))], start=T0 + timedelta(hours=2)))
+    seal(pipe.store, run_events("train", [dataset(long, digest(long))], [dataset("/m/x.pkl", digest("x"))],
+                                start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    page = Path(run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r", progress=False).report_html)
+    with launched() as browser, new_page(browser, 1280, 1000) as tab:
+        tab.goto(page.as_uri(), wait_until="load")
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 1280
