@@ -126,6 +126,29 @@ def test_the_report_names_what_it_did_not_check_and_who_signed_what(tmp_path: Pa
     assert f"size 2, root <code>{first.checkpoint.checkpoint.root}</code>" in signatures
 
 
+def test_every_training_dataset_is_in_the_json_and_the_page_says_what_it_leaves_out(tmp_path: Path) -> None:
+    """60 prepare/train pairs besides the pipeline's own: report.json describes all 61 training datasets and
+    counts them; the page shows the newest 50, the one with a failed check (the oldest) among them first, and
+    says how many it leaves out and where they are."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    for i in range(60):
+        made = dataset(f"/d/f{i}.parquet", digest(f"f{i}"), **({"passed": False, "failed": ("in_range",)} if i == 0 else {}))
+        seal(pipe.store, run_events("prepare", [dataset(pipe.raw_name, pipe.raw)], [made], start=T0 + timedelta(hours=2, minutes=2 * i)))
+        seal(pipe.store, run_events("train", [dataset(f"/d/f{i}.parquet", digest(f"f{i}"))], [dataset(f"/m/{i}.pkl", digest(f"m{i}"))],
+                                    start=T0 + timedelta(hours=2, minutes=2 * i + 1), job_type="TRAINING"))
+    run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r", progress=False)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["summary"]["trainingRuns"] == 61
+    assert len(report["trainingData"]) == report["trainingDataTotal"] == 61
+    assert {f"/d/f{i}.parquet" for i in range(60)} <= {e["dataset"] for e in report["trainingData"]}
+    html = (tmp_path / "r" / "report.html").read_text()
+    training = html.split('<h2 class="training">', 1)[1]
+    assert training.count('<section class="dataset">') == 50
+    assert "50 of 61 training datasets shown" in training and "report.json lists all 61" in training
+    assert "tdprov record" in training
+    assert training.split('<section class="dataset">')[1].startswith("<h3>/d/f0.parquet</h3>")  # a failed check comes first
+
+
 def test_names_cannot_pass_for_others_or_widen_the_page(tmp_path: Path) -> None:
     """A bidi override or a zero-width character in a name is shown escaped on the page and in its picture, as the
     CLI shows it; a 2,000-character name wraps in its heading."""
@@ -143,6 +166,7 @@ def test_names_cannot_pass_for_others_or_widen_the_page(tmp_path: Path) -> None:
     assert "\\u202eevil" in html.split('<figure class="picture">', 1)[1].split("</figure>", 1)[0]  # the picture's node
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert names[0] in {e["dataset"] for e in report["trainingData"]}  # the data stays as recorded
+
 
 @needs_chromium
 def test_a_long_name_wraps_in_its_heading(tmp_path: Path) -> None:

@@ -212,6 +212,33 @@ def _dataset(entry: dict[str, Any]) -> str:
             f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
 
 
+MAX_DATASETS_SHOWN = 50
+
+
+def _attention(entry: dict[str, Any]) -> int:
+    """0: a failed check or run on the dataset's lineage, or a lineage not complete to registered sources; 1: other
+    gaps; 2: none (the order of the training-data sections)."""
+    a10 = entry["article10"]
+    if (not entry["annexIV"]["lineageComplete"] or any(not q["passed"] for q in a10["qualityChecks"])
+            or any(s["state"] != "COMPLETE" for s in a10["preparation"])):
+        return 0
+    return 1 if a10["knownGaps"] else 2
+
+
+def _training(report: dict[str, Any]) -> str:
+    """The training-data sections: those with a failed check, a failed run or an incomplete lineage first, then those
+    with other gaps, each newest first; at most :data:`MAX_DATASETS_SHOWN`, saying how many report.json adds."""
+    entries = report["trainingData"]
+    if not entries:
+        return f'<p class="note">No training runs recorded. {_training_rule(report)}</p>'
+    shown = sorted(entries, key=_attention)[:MAX_DATASETS_SHOWN]  # stable: newest first within each kind
+    order = "those with a failed check, a failed run or an incomplete lineage first, then those with other gaps, each newest first"
+    note = (f'<p class="note">{len(shown)} of {len(entries)} training datasets shown ({order}); report.json lists all '
+            f'{len(entries)} (<code>trainingData</code>); <code>tdprov record DATASET</code> gives the record of any one.</p>'
+            if len(shown) < len(entries) else f'<p class="note">{len(entries)} training dataset(s), {order}.</p>')
+    return note + "".join(_dataset(e) for e in shown)
+
+
 def _accepted(report: dict[str, Any]) -> str:
     """What a person accepted: the store's log as it is (``--accept-checkpoint``) and the findings of runs (``--accept-finding``)."""
     parts = [_resolution(report["log"].get("resolution")), *(_acceptance(a) for a in report.get("accepted") or [])]
@@ -250,7 +277,7 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
     found = _finding_table(errors, "findings") if errors else "<p>No findings.</p>"
     noted = f"<h3>Notes ({len(notes)})</h3><p class=\"note\">Shown for information; they do not fail the audit.</p>" \
             + _finding_table(notes, "notes") if notes else ""
-    training = "".join(_dataset(e) for e in report["trainingData"]) or f'<p class="note">No training runs recorded. {_training_rule(report)}</p>'
+    training = _training(report)
     caption = f"Data flows top-down: sources and versions (ellipses), runs (boxes); red marks a failed check or run. Drawn by {_shown(drawn_by)}." \
         if drawn_by else ""
     return f"""<!DOCTYPE html>

@@ -158,6 +158,7 @@ class AuditResult:
             "qualityPassedVersions": validated_versions(index) if index is not None else sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
             "trainingData": training or [],
+            "trainingDataTotal": len(training or []),
             "runs": self.runs_listed(),
         }
 

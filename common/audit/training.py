@@ -14,7 +14,6 @@ from prov_common.sources.merged import SourceVersion, merge_records
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov.identity import VersionKey, normal_version
 
-MAX_DATASETS = 50
 _SOURCE_FIELDS = (  # what every source should record, with the option that records it
     ("origin_geography", "origin geography", "--origin-geography"),
     ("generation_method", "generation / collection method", "--generation-method"),
@@ -118,21 +117,18 @@ def _matched_by(v: SourceVersion, trace: Trace) -> str:
 def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """One entry per dataset version used by a training run, and per generation of it that training runs read
     (two preparation runs that wrote the same bytes from different sources are two lineages: each training run
-    is described by the one it read), newest runs first, at most ``MAX_DATASETS``. ``changed``: versions a
+    is described by the one it read), newest runs first, every one (the HTML page shows some; the JSON report lists
+    all). ``changed``: versions a
     re-hash found no longer at their location (``rehash.version_at`` -> what): gaps."""
     entries: dict[str, dict[str, Any]] = {}
     readers: dict[VersionKey, dict[str, dict[str, Any]]] = {}
     for run in index.training_runs():
-        if len(entries) >= MAX_DATASETS:
-            break
         for d in run.inputs:
             made = index.generator(d, run) if d.version else None
             key = f"{d.label}@{d.version or 'unversioned'}" + (f" by {made[0].run_id}" if made else "")
             if key in entries:
                 entries[key]["trainingRuns"].append(run.run_id)
                 continue
-            if len(entries) >= MAX_DATASETS:
-                break
             trace = index.trace(d, run) if d.version else Trace(key)
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
