@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,42 @@ def test_several_event_files_are_merged(tmp_path: Path, capsysbinary) -> None:
     dot = tmp_path / "all.dot"
     assert main(["graph", *map(str, names), "-o", str(dot)]) == 0
     assert dot.read_text().count("shape=box") == 4
+
+
+def _fake_dot(folder: Path, script: str) -> None:
+    """A program named 'dot' first on PATH, running ``script`` (a Graphviz that hangs, or fails)."""
+    folder.mkdir()
+    (folder / "dot").write_text(f"#!/bin/sh\n{script}\n")
+    (folder / "dot").chmod(0o755)
+
+
+def test_graph_when_dot_does_not_finish(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A 'dot' that runs past the time limit: auto draws the built-in SVG and says so; graphviz, and PNG, fail
+    naming the picture's size and what to do instead (never an unexpected error, never a 2-minute wait)."""
+    from prov_common.w3cprov import render
+
+    _fake_dot(tmp_path / "bin", "exec sleep 20")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(render, "DOT_TIMEOUT", 0.5)
+    svg = tmp_path / "lineage.svg"
+    assert main(["graph", str(STEP), "-o", str(svg)]) == 0
+    assert b"customers.clean_customers" in svg.read_bytes()
+    err = capsys.readouterr().err
+    assert "did not finish within 0.5 s" in err and "built-in" in err
+    for picture, renderer in (("other.svg", "graphviz"), ("lineage.png", "auto")):
+        assert main(["graph", str(STEP), "-o", str(tmp_path / picture), "--renderer", renderer]) == 2
+        err = capsys.readouterr().err
+        assert "3 nodes" in err and "--renderer builtin" in err and "--depth" in err and ".dot" in err and "unexpected" not in err
+        assert not (tmp_path / picture).exists()
+
+
+def test_graph_auto_skips_dot_for_a_large_picture(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Above render.DOT_MAX_NODES, auto draws the built-in SVG without starting 'dot' (which takes minutes there)."""
+    from prov_common.w3cprov import render
+
+    _fake_dot(tmp_path / "bin", "exit 7")  # would fail the picture if it ran
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(render, "DOT_MAX_NODES", 2)
+    assert main(["graph", str(STEP), "-o", str(tmp_path / "lineage.svg")]) == 0
+    assert "3 nodes" in capsys.readouterr().err
+    assert main(["graph", str(STEP), "-o", str(tmp_path / "g.svg"), "--renderer", "graphviz"]) == 2  # asked for: it runs

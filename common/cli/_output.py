@@ -5,7 +5,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +49,8 @@ def emit_json(doc: Any, output: str | None = None, *, sort_keys: bool = False) -
 def emit_json_line(doc: Any, *, sort_keys: bool = False) -> None:
     """One compact JSON document on a line of its own on stdout: verbs that print one result per item."""
     sys.stdout.write(json.dumps(doc, sort_keys=sort_keys) + "\n")
+
+
+def stderr_note(verb: str) -> Callable[[str], None]:
+    """A note callback for library code: prints ``tdprov VERB: message`` on stderr."""
+    return lambda message: print(f"tdprov {verb}: {message}", file=sys.stderr)

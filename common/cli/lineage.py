@@ -8,7 +8,7 @@ from prov_common.audit.lineage import DIGEST_PREFIX_MIN, DIGEST_RULE, TOO_SHORT_
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json, write_output
+from prov_common.cli._output import emit_json, stderr_note, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
@@ -56,7 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the tree as JSON")
     parser.add_argument("-o", "--output", default=None, metavar="PICTURE",
                         help="also draw the tree: lineage.svg, lineage.png or lineage.dot (as 'tdprov graph')")
-    parser.add_argument("--renderer", choices=RENDERERS, default="auto", help="for -o: auto, graphviz or builtin (SVG)")
+    parser.add_argument("--renderer", choices=RENDERERS, default="auto",
+                        help="for -o: auto (Graphviz if installed; the built-in SVG for a large lineage or when dot does not "
+                             "finish in time), graphviz or builtin (SVG)")
     add_store_option(parser)
     parser.set_defaults(func=run)
 
@@ -237,7 +239,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         tell_entries_not_taken(left_out, corrected)
     if picture:
-        write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}"), args.output)
+        write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}",
+                            note=stderr_note("lineage")), args.output)
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees]}, sort_keys=True)
         return 0
