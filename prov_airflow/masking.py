@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from prov_common.config import flag
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows, column_names
 
 FLAGS_XCOM_KEY = "tdprov_flagged_columns"
@@ -46,7 +47,7 @@ class SampleOptions:
            public_columns: Iterable[str] | str = (), raw_samples: bool = False) -> "SampleOptions":
         masked = tuple(sorted(column_names(masked_columns)))
         return cls(check_sample_rows(sample_rows, where), masked, tuple(sorted(column_names(source_records))), tdprov_conn_id,
-                   tuple(sorted(column_names(public_columns))), bool(raw_samples), masked)
+                   tuple(sorted(column_names(public_columns))), flag(raw_samples, f"raw_samples of {where}"), masked)
 
     def validate(self, df: Any, schema: Any) -> Any:
         """Validate ``df``: private by default (see :func:`prov_common.quality.validate`); the task's own

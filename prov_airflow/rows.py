@@ -27,7 +27,7 @@ def mark_task(operator: Any, granularity: str | None, snapshot: bool | None) -> 
     if granularity is not None:
         setattr(operator, GRANULARITY_ATTR, check_granularity(granularity, f"task {operator.task_id!r}"))
     if snapshot is not None:
-        setattr(operator, SNAPSHOT_ATTR, bool(snapshot))
+        setattr(operator, SNAPSHOT_ATTR, flag(snapshot, f"snapshot of task {operator.task_id!r}"))
 
 
 @dataclass(frozen=True)

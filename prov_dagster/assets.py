@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset, get_dagster_logger
 
+from prov_common.config import flag
+
 from prov_dagster.digests import digest_of
 from prov_dagster.metadata import schema_metadata
 from prov_dagster.policy import (
@@ -92,7 +94,7 @@ def provenance_asset(
             meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
         if public_columns:
             meta[PUBLIC_KEY] = [public_columns] if isinstance(public_columns, str) else list(public_columns)
-        if raw_samples:
+        if flag(raw_samples, f"raw_samples of {where}"):
             meta[RAW_SAMPLES_KEY] = True
         if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:
             meta[SAMPLE_ROWS_KEY] = sample_rows
@@ -101,7 +103,7 @@ def provenance_asset(
         if check_granularity(granularity, where) != "column":
             meta[GRANULARITY_KEY] = granularity
         if snapshot is not None:
-            meta[SNAPSHOT_KEY] = bool(snapshot)
+            meta[SNAPSHOT_KEY] = flag(snapshot, f"snapshot of {where}")
 
         @functools.wraps(compute)
         def wrapped(*args: Any, **kwargs: Any) -> Any:

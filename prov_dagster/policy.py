@@ -83,7 +83,7 @@ class AssetProvenance:
             sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
             training=marks_training(meta),
             public_columns=tuple(str(c) for c in public),
-            raw_samples=bool(_raw(meta.get(RAW_SAMPLES_KEY))),
+            raw_samples=flag(_raw(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
             granularity=check_granularity(_raw(meta.get(GRANULARITY_KEY)) or "column", where),
             snapshot=None if _raw(meta.get(SNAPSHOT_KEY)) is None else flag(_raw(meta.get(SNAPSHOT_KEY))),
         )

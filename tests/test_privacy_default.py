@@ -128,3 +128,63 @@ def test_airflow_dag_test_masks_unflagged_personal_data_by_default(tmp_path: Pat
 def test_unknown_public_column_is_an_error_naming_it() -> None:
     with pytest.raises(BadInputError, match="public_columns names 'e_mail', not a column of the DataFrame"):
         validate(_frame(), SCHEMA, public_columns=["e_mail"])
+
+
+def _plain_asset_run(tmp_path: Path, metadata: dict[str, object]) -> bytes:
+    from dagster import asset
+
+    from prov_dagster import ProvenanceIOManager
+
+    @asset(metadata={"pandera_schema": SCHEMA, "tdprov/quality_policy": "record", **metadata})
+    def customers() -> pd.DataFrame:
+        return _frame()
+
+    store = tmp_path / "store"
+    io_manager = ProvenanceIOManager(store=str(store), data_root=str(tmp_path / "data"))
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([customers], instance=instance, resources={"io_manager": io_manager}).success
+    [run] = [s.run_id for s in list_bundles(open_store(str(store)))]
+    [sample] = sample_files(str(store), run).values()
+    return sample
+
+
+@pytest.mark.parametrize("text", ["false", "no", "0", "flase"])
+def test_raw_samples_given_as_text_is_parsed_and_fails_closed(tmp_path: Path, text: str) -> None:
+    """``tdprov/raw_samples: "false"`` (text, as from YAML or an environment) keeps samples masked: the truthiness of
+    the text would have stored the failing values in clear; unknown text is off too."""
+    _check_sample(_plain_asset_run(tmp_path, {"tdprov/raw_samples": text}))
+    assert EMAIL in set(sample_table(_plain_asset_run(tmp_path / "on", {"tdprov/raw_samples": "true"}))["failure_case"])
+    [arg] = _dagster_run(tmp_path, tmp_path / "arg", raw_samples=text).values()
+    _check_sample(arg)
+
+
+def test_provenance_asset_snapshot_given_as_text_is_parsed(tmp_path: Path) -> None:
+    from prov_dagster import provenance_asset
+
+    @provenance_asset(snapshot="no")
+    def off() -> pd.DataFrame:
+        return _frame()
+
+    @provenance_asset(snapshot="yes")
+    def on() -> pd.DataFrame:
+        return _frame()
+
+    assert off.metadata_by_key[off.key]["tdprov/snapshot"] is False
+    assert on.metadata_by_key[on.key]["tdprov/snapshot"] is True
+
+
+def test_airflow_raw_samples_and_snapshot_given_as_text_are_parsed(tmp_path: Path, monkeypatch, airflow_db) -> None:
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    from prov_airflow.rows import SNAPSHOT_ATTR, mark_task
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    path = tmp_path / "customers.parquet"
+    _frame().to_parquet(path)
+    assert run_dag(_airflow_dag("tdprov_raw_text", path, raw_samples="false"), logical_date=START).state == "success"
+    [sample] = [data for summary in bundles_of(store) for data in sample_files(str(store), summary.run_id).values()]
+    _check_sample(sample)
+    task = PythonOperator(task_id="t", python_callable=lambda: None)
+    mark_task(task, None, "false")
+    assert getattr(task, SNAPSHOT_ATTR) is False
