@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import overload
 
 from prov_common.errors import BadInputError
 
@@ -18,23 +19,32 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def flag(value: object, name: str = "setting") -> bool:
+@overload
+def flag(value: object, name: str = ..., default: bool = ...) -> bool: ...
+@overload
+def flag(value: object, name: str, default: None) -> bool | None: ...
+
+
+def flag(value: object, name: str = "setting", default: bool | None = False) -> bool | None:
     """A boolean setting given as a bool or as text (``1``, ``true``, ``yes``, ``on``; ``0``, ``false``, ``no``,
-    ``off`` or nothing for off; any case). Other text is off, with a warning naming ``name`` (a typo in
-    ``TDPROV_STRICT`` turned strict mode off silently; it never stops a pipeline)."""
+    ``off`` or nothing for off; any case). Other text is ``default`` (the setting's documented default; ``None``:
+    the caller's fallback applies), with a warning naming ``name``: a typo never turns an option that is on by
+    default off, nor one that is off (raw samples, strict mode) on, and never stops a pipeline."""
     if isinstance(value, bool):
         return value
     text = str(value or "").strip().lower()
     if text and text not in _TRUE | _FALSE:
-        _warn_once(name, str(value))
+        _warn_once(name, str(value), default)
+        return default
     return text in _TRUE
 
 
 @functools.lru_cache(maxsize=64)
-def _warn_once(name: str, value: str) -> None:
+def _warn_once(name: str, value: str, default: bool | None = False) -> None:
     """Warn of a setting that is no yes/no value once per process (settings are read again and again)."""
-    logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): taken as off",
-                                             name, value)
+    taken = {True: "on (its default)", False: "off (its default)", None: "as unset"}[default]
+    logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): "
+                                             "taken as %s. Fix: set %s to one of those values", name, value, taken, name)
 
 
 RECORDED_GRANULARITIES: tuple[str, ...] = ("column", "row")
@@ -128,7 +138,7 @@ class Settings:
                 given[name] = paths(given[name])
         for name in ("strict", "snapshot"):
             if name in given:
-                given[name] = flag(given[name], name)
+                given[name] = flag(given[name], name, default=getattr(settings, name))
         if "witnesses" in given:
             given["witnesses"] = uris(given["witnesses"])
         return replace(settings, **given) if given else settings

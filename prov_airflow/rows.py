@@ -57,7 +57,7 @@ def options_for(item: Any, task: Any, store_snapshot: bool) -> DatasetOptions:
     granularity = own.get("granularity") or _task_option(task, GRANULARITY_ATTR) or "column"
     snapshot = own.get("snapshot")
     snapshot = _task_option(task, SNAPSHOT_ATTR) if snapshot is None else snapshot
-    snapshot = store_snapshot if snapshot is None else flag(snapshot)
+    snapshot = store_snapshot if snapshot is None else flag(snapshot, f"snapshot of {getattr(item, 'uri', item)}", store_snapshot)
     if granularity not in RECORDED_GRANULARITIES:
         log.warning("tdprov: granularity %r of %s is not one of %s; recording it at column granularity",
                     granularity, getattr(item, "uri", item), ", ".join(RECORDED_GRANULARITIES))

@@ -32,7 +32,8 @@ def conf_get(option: str) -> str:
 
 
 def conf_flag(option: str) -> bool:
-    return flag(conf_get(option))
+    """``[tdprov] option`` as a yes/no value; text that is neither keeps the option's documented default."""
+    return flag(conf_get(option), f"[{SECTION}] {option}", default=flag(CONFIG_OPTIONS[option][2]))
 
 
 def conf_number(option: str) -> float:

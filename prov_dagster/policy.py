@@ -85,7 +85,7 @@ class AssetProvenance:
             public_columns=tuple(str(c) for c in public),
             raw_samples=flag(_raw(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
             granularity=check_granularity(_raw(meta.get(GRANULARITY_KEY)) or "column", where),
-            snapshot=None if _raw(meta.get(SNAPSHOT_KEY)) is None else flag(_raw(meta.get(SNAPSHOT_KEY))),
+            snapshot=flag(_raw(meta.get(SNAPSHOT_KEY)), SNAPSHOT_KEY, default=None) if meta.get(SNAPSHOT_KEY) is not None else None,
         )
 
 

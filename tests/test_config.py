@@ -31,3 +31,32 @@ def test_a_flag_that_is_no_yes_or_no_is_off_and_said(caplog) -> None:
     with caplog.at_level(logging.WARNING):
         assert Settings.from_env({"TDPROV_STRICT": "Off"}).strict is False and Settings.from_env({"TDPROV_STRICT": "YES"}).strict
     assert caplog.text == ""
+
+
+def test_a_flag_that_is_no_yes_or_no_keeps_its_default_and_names_the_setting(caplog) -> None:
+    """A typo must not turn on an option that is off by default, nor off one that is on by default."""
+    import logging
+
+    from prov_common.config import _warn_once, flag
+
+    _warn_once.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        assert flag("flase", "[tdprov] listener_enabled", default=True) is True
+        assert flag("ture", "tdprov/raw_samples") is False
+        assert flag("ja", "transport option 'strict'", default=None) is None
+    assert "[tdprov] listener_enabled='flase' is not a yes/no value" in caplog.text and "taken as on" in caplog.text
+    assert "tdprov/raw_samples='ture'" in caplog.text and "taken as off" in caplog.text
+    assert "transport option 'strict'='ja'" in caplog.text
+    assert flag("", "x", default=True) is False  # nothing is off, as documented
+
+
+def test_transport_strict_typo_names_the_option(caplog) -> None:
+    import logging
+
+    from prov_common.bundle.transport import ProvenanceConfig
+    from prov_common.config import _warn_once
+
+    _warn_once.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        assert ProvenanceConfig.from_dict({"strict": "ja"}).strict is None  # the configuration's default applies
+    assert "transport option 'strict'='ja'" in caplog.text

@@ -125,7 +125,7 @@ class ProvenanceConfig(Config):
             store=_text(params.get("store")),
             signing_key=_text(params.get("signing_key")),
             spool=_text(params.get("spool")),
-            strict=None if strict is None else flag(strict),
+            strict=None if strict is None else flag(strict, "transport option 'strict'", default=None),
             timeout=timeout,
             defaults=_configuration_defaults(),
         )

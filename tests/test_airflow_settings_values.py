@@ -1,0 +1,43 @@
+"""``[tdprov]`` values that are not what their option expects keep its default and are named in a warning,
+in a real ``dag.test()``: a typo never turns provenance off or loses a task's run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pendulum
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
+from airflow_dags.harness import bundles_of, run_dag
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from prov_common.config import _warn_once
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dag_id: str, **options: str) -> dict:
+    """Run a one-task DAG (CSV inlet -> Parquet outlet) with ``[tdprov]`` ``options``; the bundles by job name."""
+    _warn_once.cache_clear()
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(tmp_path / "spool"))
+    for option, value in options.items():
+        monkeypatch.setenv(f"AIRFLOW__TDPROV__{option.upper()}", value)
+    src, dst = tmp_path / "raw.csv", tmp_path / "out.parquet"
+    pd.DataFrame({"id": [1, 2, 3]}).to_csv(src, index=False)
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="t", python_callable=lambda: pd.read_csv(src).to_parquet(dst, index=False),
+                       inlets=[str(src)], outlets=[str(dst)])
+    assert run_dag(dag, logical_date=START).state == "success"
+    return {s.job_name: s for s in bundles_of(store)} if store.exists() else {}
+
+
+def test_a_typo_in_listener_enabled_keeps_the_listener_on_and_names_the_option(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    bundles = _run(tmp_path, monkeypatch, "tdprov_listener_typo", listener_enabled="flase")
+    assert sorted(bundles) == ["tdprov_listener_typo", "tdprov_listener_typo.t"]
+    assert "[tdprov] listener_enabled='flase' is not a yes/no value" in caplog.text
