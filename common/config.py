@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,16 @@ def _warn_once(name: str, value: str, default: bool | None = False) -> None:
     taken = {True: "on (its default)", False: "off (its default)", None: "as unset"}[default]
     logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): "
                                              "taken as %s. Fix: set %s to one of those values", name, value, taken, name)
+
+
+def positive_number(value: object) -> float | None:
+    """``value`` (a number or its text) as a finite number above 0, else ``None`` (``nan``, ``inf``, ``-1``, ``abc``):
+    a timeout or size limit of ``inf`` or ``nan`` would never bound anything, or fail where it is used."""
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 RECORDED_GRANULARITIES: tuple[str, ...] = ("column", "row")

@@ -4,10 +4,12 @@ Precedence: explicit overrides (hook/connection) > ``[tdprov]`` (``AIRFLOW__TDPR
 """
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from dataclasses import dataclass
 
-from prov_common.config import Settings, flag
+from prov_common.config import Settings, flag, positive_number
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
@@ -37,10 +39,21 @@ def conf_flag(option: str) -> bool:
 
 
 def conf_number(option: str) -> float:
-    try:
-        return float(conf_get(option))
-    except ValueError:
-        return float(CONFIG_OPTIONS[option][2])
+    """``[tdprov] option`` as a finite number above 0; any other value keeps the option's documented default,
+    with a warning naming the option (a limit of ``inf`` or ``nan`` would lose the task's run)."""
+    raw = conf_get(option)
+    number = positive_number(raw)
+    if number is None:
+        default = float(CONFIG_OPTIONS[option][2])
+        _warn_number_once(option, raw, default)
+        return default
+    return number
+
+
+@functools.lru_cache(maxsize=16)
+def _warn_number_once(option: str, raw: str, default: float) -> None:
+    logging.getLogger(__name__).warning("tdprov: [%s] %s=%r is not a finite number above 0: taken as its default %g. "
+                                        "Fix: set [%s] %s to a positive number", SECTION, option, raw, default, SECTION, option)
 
 
 def _explicit(option: str) -> bool:

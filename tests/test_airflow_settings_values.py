@@ -41,3 +41,16 @@ def test_a_typo_in_listener_enabled_keeps_the_listener_on_and_names_the_option(
     bundles = _run(tmp_path, monkeypatch, "tdprov_listener_typo", listener_enabled="flase")
     assert sorted(bundles) == ["tdprov_listener_typo", "tdprov_listener_typo.t"]
     assert "[tdprov] listener_enabled='flase' is not a yes/no value" in caplog.text
+
+
+@pytest.mark.parametrize("option, value", [("max_bytes", "inf"), ("hash_timeout", "nan"), ("hash_timeout", "abc"),
+                                           ("max_bytes", "-1")])
+def test_a_bad_number_keeps_the_default_names_the_option_and_the_run_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, option: str, value: str) -> None:
+    from prov_airflow.settings import ListenerLimits
+
+    bundles = _run(tmp_path, monkeypatch, "tdprov_bad_number", **{option: value})
+    task = bundles["tdprov_bad_number.t"]
+    assert task.state == "COMPLETE" and task.outputs[0].version and task.inputs[0].version  # hashed within the default
+    assert f"[tdprov] {option}={value!r} is not a finite number above 0" in caplog.text
+    assert ListenerLimits.from_conf() == ListenerLimits()

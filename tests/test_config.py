@@ -60,3 +60,20 @@ def test_transport_strict_typo_names_the_option(caplog) -> None:
     with caplog.at_level(logging.WARNING):
         assert ProvenanceConfig.from_dict({"strict": "ja"}).strict is None  # the configuration's default applies
     assert "transport option 'strict'='ja'" in caplog.text
+
+
+def test_store_and_transport_timeouts_must_be_finite() -> None:
+    import pytest
+
+    from prov_common.bundle.transport import ProvenanceConfig
+    from prov_common.errors import BadInputError
+    from prov_common.store.s3 import S3Options
+
+    for value in ("nan", "inf", "1e400"):
+        with pytest.raises(BadInputError, match="TDPROV_STORE_READ_TIMEOUT"):
+            S3Options.from_env({"TDPROV_STORE_READ_TIMEOUT": value})
+        with pytest.raises(BadInputError, match="transport option timeout"):
+            ProvenanceConfig.from_dict({"timeout": value})
+    with pytest.raises(BadInputError, match="transport option timeout"):
+        ProvenanceConfig.from_dict({"timeout": -1})
+    assert ProvenanceConfig.from_dict({"timeout": "2.5"}).timeout == 2.5

@@ -32,7 +32,7 @@ from prov_common.bundle.events import event_dict, is_terminal, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.config import Settings, flag
+from prov_common.config import Settings, flag, positive_number
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, signing_key_from_settings
@@ -115,12 +115,10 @@ class ProvenanceConfig(Config):
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "ProvenanceConfig":
         strict = params.get("strict")
-        try:
-            timeout = float(params.get("timeout", DEFAULT_TIMEOUT))
-        except (TypeError, ValueError):
-            raise BadInputError(
-                f"transport option timeout={params.get('timeout')!r} is not a number of seconds.", fix="e.g. timeout: 10"
-            ) from None
+        timeout = positive_number(params.get("timeout", DEFAULT_TIMEOUT))
+        if timeout is None:
+            raise BadInputError(f"transport option timeout={params.get('timeout')!r} is not a finite number of seconds "
+                                "above 0.", fix="e.g. timeout: 10")
         return cls(
             store=_text(params.get("store")),
             signing_key=_text(params.get("signing_key")),

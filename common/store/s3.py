@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -54,8 +55,8 @@ class S3Options:
                 value = kind(raw)
             except ValueError:
                 raise BadInputError(f"{name}={raw!r} is not a number.", fix=f"set {name} to e.g. {default}") from None
-            if value <= 0:
-                raise BadInputError(f"{name}={raw!r} must be positive.", fix=f"set {name} to e.g. {default}")
+            if not math.isfinite(value) or value <= 0:
+                raise BadInputError(f"{name}={raw!r} must be a finite number above 0.", fix=f"set {name} to e.g. {default}")
             return value
 
         return cls(
