@@ -14,17 +14,19 @@ _lock = threading.Lock()
 _transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
 
 
-def transport_for(settings: Settings, aws_conn_id: str | None = None) -> ProvenanceTransport:
+def transport_for(settings: Settings, aws_conn_id: str | None = None, store_source: str | None = None) -> ProvenanceTransport:
     """One transport per process, settings and AWS connection (it opens the store and key on first use).
 
     With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
-    session; the connection is read here, on the calling thread.
+    session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
+    set, named when it cannot be opened (default: ``[tdprov] store`` or ``TDPROV_STORE``).
     """
     with _lock:
         transport = _transports.get((settings, aws_conn_id))
         if transport is None:
             transport = ProvenanceTransport(ProvenanceConfig(
-                store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict),
+                store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
+                store_source=store_source or _store_source(None)),
                 s3_client_factory=_s3_client_factory(aws_conn_id))
             _transports[(settings, aws_conn_id)] = transport
         return transport
@@ -51,6 +53,12 @@ def _listener_hook() -> Any:
     return ProvenanceHook(conn_id, strict=False)
 
 
+def _store_source(hook: Any) -> str:
+    from prov_airflow.settings import store_source
+
+    return hook.store_source() if hook is not None else store_source()
+
+
 def listener_settings() -> Settings:
     """Settings of the listener: the ``[tdprov] conn_id`` connection if set, else ``[tdprov]``/``TDPROV_*``.
 
@@ -68,7 +76,7 @@ def _settings_of(hook: Any) -> Settings:
 def listener_transport() -> ProvenanceTransport:
     """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
     hook = _listener_hook()
-    return transport_for(_settings_of(hook), hook.aws_conn_id if hook is not None else None)
+    return transport_for(_settings_of(hook), hook.aws_conn_id if hook is not None else None, _store_source(hook))
 
 
 def configuration_defaults() -> ConfigurationDefaults:
@@ -79,7 +87,7 @@ def configuration_defaults() -> ConfigurationDefaults:
 
     hook = _listener_hook()
     return ConfigurationDefaults(_settings_of(hook), _s3_client_factory(hook.aws_conn_id if hook is not None else None),
-                                 prepare_event=provider_event)
+                                 prepare_event=provider_event, store_source=_store_source(hook))
 
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:

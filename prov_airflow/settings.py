@@ -66,6 +66,11 @@ def _explicit(option: str) -> bool:
         return False
 
 
+def store_source() -> str:
+    """Where the store of :func:`resolve_settings` is set, named in a fix: ``[tdprov] store`` or ``TDPROV_STORE``."""
+    return f"[{SECTION}] store" if _explicit("store") else "TDPROV_STORE"
+
+
 def resolve_settings(**overrides: object) -> Settings:
     """tdprov :class:`Settings` for Airflow components; ``None`` overrides are ignored."""
     from_conf: dict[str, object] = {}

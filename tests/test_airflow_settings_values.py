@@ -2,6 +2,7 @@
 in a real ``dag.test()``: a typo never turns provenance off or loses a task's run."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
 from prov_common.config import _warn_once
+from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -54,3 +56,53 @@ def test_a_bad_number_keeps_the_default_names_the_option_and_the_run_is_recorded
     assert task.state == "COMPLETE" and task.outputs[0].version and task.inputs[0].version  # hashed within the default
     assert f"[tdprov] {option}={value!r} is not a finite number above 0" in caplog.text
     assert ListenerLimits.from_conf() == ListenerLimits()
+
+
+def _events_kept_for(spool: Path, good: Path, job: str) -> None:
+    """The spool holds the events of ``job``'s runs; ``tdprov flush --store GOOD`` delivers them, ``tdprov store seal``
+    seals them."""
+    import subprocess
+    import sys
+
+    from prov_common.store.outbox import Outbox
+
+    assert Outbox(spool).pending(), "nothing was kept"
+    assert Outbox(spool).flush(open_store(str(good))).delivered == 0  # a write to another store does not take them
+    env = {**os.environ, "TDPROV_SPOOL": str(spool)}
+    flushed = subprocess.run([sys.executable, "-m", "prov_common", "flush", "--store", str(good)], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert flushed.returncode == 0, flushed.stderr
+    runs = sorted({key.split("/")[1] for key in open_store(str(good)).list("staging/")})
+    assert runs
+    sealed = subprocess.run([sys.executable, "-m", "prov_common", "store", "seal", "--store", str(good), *runs], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    assert job in {s.job_name for s in bundles_of(good)}
+
+
+@pytest.mark.parametrize("bad", ["gs://b/p", "a-file"])
+def test_a_store_setting_that_cannot_be_opened_keeps_the_events_in_the_outbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, bad: str) -> None:
+    if bad == "a-file":
+        (tmp_path / bad).write_text("not a store")
+        bad = str(tmp_path / bad)
+    _run(tmp_path, monkeypatch, "tdprov_bad_store", store=bad)
+    assert "[tdprov] store" in caplog.text and "kept in the outbox" in caplog.text, caplog.text
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store.t")
+
+
+def test_a_transport_store_option_that_cannot_be_opened_keeps_the_events(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.uuid import generate_new_uuid
+
+    spool = tmp_path / "spool"
+    client = OpenLineageClient(config={"transport": {"type": "prov_common.bundle.transport.ProvenanceTransport",
+                                                     "store": "gs://x/y", "spool": str(spool)}})
+    run_id = str(generate_new_uuid())
+    for state in (RunState.START, RunState.COMPLETE):
+        client.emit(RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
+                             job=Job(namespace="ns", name="job"), producer="https://example.org/p"))
+    assert "transport option 'store'" in caplog.text and "kept in the outbox" in caplog.text, caplog.text
+    _events_kept_for(spool, tmp_path / "good", "job")

@@ -173,7 +173,8 @@ def test_provenance_asset_snapshot_given_as_text_is_parsed(tmp_path: Path) -> No
     assert on.metadata_by_key[on.key]["tdprov/snapshot"] is True
 
 
-def test_airflow_raw_samples_and_snapshot_given_as_text_are_parsed(tmp_path: Path, monkeypatch, airflow_db) -> None:
+@pytest.mark.usefixtures("airflow_db")
+def test_airflow_raw_samples_and_snapshot_given_as_text_are_parsed(tmp_path: Path, monkeypatch) -> None:
     from airflow.providers.standard.operators.python import PythonOperator
 
     from prov_airflow.rows import SNAPSHOT_ATTR, mark_task

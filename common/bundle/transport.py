@@ -64,6 +64,7 @@ class ConfigurationDefaults:
     settings: Settings
     s3_client_factory: S3ClientFactory | None = None
     prepare_event: EventPreparer | None = None
+    store_source: str = "TDPROV_STORE"  # where ``settings.store`` was set, named in the fix when it cannot be opened
 
 
 DefaultsSource = Callable[[], ConfigurationDefaults]
@@ -111,6 +112,7 @@ class ProvenanceConfig(Config):
     strict: bool | None = None
     timeout: float = DEFAULT_TIMEOUT
     defaults: ConfigurationDefaults | None = attr.field(default=None, repr=False)
+    store_source: str | None = None  # where ``store`` was set (None: the option, the defaults' source or TDPROV_STORE)
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "ProvenanceConfig":
@@ -134,6 +136,14 @@ class ProvenanceConfig(Config):
         if self.defaults is None:
             return Settings.from_env(**given)
         return replace(self.defaults.settings, **{k: v for k, v in given.items() if v is not None})
+
+    def where_store_is_set(self) -> str:
+        """Where the store setting comes from, named when it cannot be opened."""
+        if self.store_source:
+            return self.store_source
+        if self.store is not None:
+            return "transport option 'store'"
+        return self.defaults.store_source if self.defaults is not None else "TDPROV_STORE"
 
     def s3_client_factory(self) -> S3ClientFactory | None:
         """The defaults' S3 client factory, when the store is theirs (another store is reached as ``TDPROV_*`` says)."""
@@ -205,6 +215,34 @@ class ProvenanceTransport(Transport):
             if self._store is None:
                 self._store = open_store(settings=self.settings, s3_client_factory=self._s3_client_factory)
             return self._store
+
+    def _open_store(self) -> Store | None:
+        """The store, or None when its setting cannot be opened (an unsupported URI, a file): the caller keeps the
+        objects in the outbox instead. Strict mode raises; an unreachable store raises as always (the outbox spools)."""
+        try:
+            return self.store
+        except StoreUnavailableError:
+            raise
+        except (BadInputError, StoreError):
+            if self.settings.strict:
+                raise
+            return None
+
+    def _unopened(self) -> str:
+        """Why the store cannot be opened, naming where its setting comes from."""
+        try:
+            self.store  # noqa: B018 - raises the reason
+        except (BadInputError, StoreError) as exc:
+            return f"{self.config.where_store_is_set()} = {self.settings.store!r} cannot be opened: {exc.what.rstrip('.')}"
+        return ""
+
+    def _hold(self, objects: list[tuple[str, bytes]], run_id: str) -> None:
+        """Keep ``objects`` of ``run_id`` in the outbox while the store setting cannot be opened; never drop them."""
+        why = self._unopened()
+        entry = self.outbox.hold(self.settings.store, objects, why)
+        log.warning("tdprov: %s; the objects of run %s are kept in the outbox (%s). Fix: correct %s, then run 'tdprov "
+                    "flush --store <store>' and 'tdprov store seal --store <store> %s'", why, run_id, entry,
+                    self.config.where_store_is_set(), run_id)
 
     @property
     def signer(self) -> SigningKey:
@@ -280,7 +318,11 @@ class ProvenanceTransport(Transport):
         self._pending.move_to_end(run_id)
         while len(self._pending) > MAX_PENDING_RUNS:
             self._pending.popitem(last=False)
-        self.outbox.deliver(self.store, [(key, data)], strict=bool(self.settings.strict))
+        store = self._open_store()
+        if store is None:
+            self._hold([(key, data)], run_id)
+            return
+        self.outbox.deliver(store, [(key, data)], strict=bool(self.settings.strict))
 
     def _emit(self, event: Any) -> WriteResult | None:
         raw = event_dict(event)
@@ -368,7 +410,12 @@ class ProvenanceTransport(Transport):
 
     def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
-        events are staged and how to seal them later."""
+        events are staged and how to seal them later; with a store setting that cannot be opened, that they are
+        kept in the outbox."""
+        if self._open_store() is None:
+            raise StagedNotSealedError(f"run {run_id} is not sealed: {self._unopened()}. Its events are kept in the outbox.",
+                                       fix=f"correct {self.config.where_store_is_set()}, then run 'tdprov flush --store "
+                                           f"<store>' and 'tdprov store seal --store <store> {run_id}'")
         try:
             self.signer  # noqa: B018 - loaded (or made) before anything is built
         except BadInputError as exc:

@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Deliver every entry of the spool folder ($TDPROV_SPOOL, default $TDPROV_HOME/spool), oldest\n"
             "first. Each entry goes to the store it was meant for, or with --store only the entries for\n"
-            "that store are delivered. An entry is removed only once all its objects are stored; running\n"
+            "that store are delivered, and those kept because their store setting could not be opened. An entry is removed only once all its objects are stored; running\n"
             "flush again, or at the same time as another flush, never stores anything twice.\n"
             "Exit 0 when the spool is empty afterwards, 1 when entries are left (store still unreachable)\n"
             "or <spool>/failed/ holds entries set aside as undeliverable (by this flush or an earlier one;\n"
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         check_spool(args.spool)
     outbox = Outbox(args.spool)
     store = open_store(args.store) if args.store else None
-    report = outbox.flush(store)
+    report = outbox.flush(store, take_unopened=True)  # entries held for a store setting that could not be opened
     remaining = len(outbox.pending()) + report.claimed
     failed_dir = outbox.failed_dir
     aside = outbox.set_aside_entries(store.uri if store is not None else None)

@@ -160,13 +160,21 @@ class Outbox:
                     cause, len(rest), _named(rest), result.spool_entry)
         return result
 
+    def hold(self, store_uri: str, objects: Sequence[tuple[str, bytes]], unopened: str) -> Path:
+        """Spool ``objects`` for a store that cannot be opened (``unopened``: why): kept until ``tdprov flush --store
+        URI`` delivers them to the store the setting should have named. A spool that cannot be written raises
+        :class:`SpoolError`."""
+        batch = tuple((validate_key(key), _as_bytes(key, data)) for key, data in objects)
+        return spool.write_entry(self.spool_dir, spool.SpoolEntry(store_uri, batch, unopened=unopened))
+
     # -- flush --------------------------------------------------------------------------------
     def flush(self, store: Store | None = None, *, limit: int | None = None,
-              opener: Callable[[str], Store] | None = None) -> FlushReport:
+              opener: Callable[[str], Store] | None = None, take_unopened: bool = False) -> FlushReport:
         """Deliver spooled entries oldest first; an entry is removed only once all its puts succeeded.
 
-        With ``store``, only entries for that store are delivered; without, each entry goes to the
-        store it names (opened with ``opener``, default :func:`open_store`). Stops at the first
+        With ``store``, only entries for that store are delivered (and, with ``take_unopened``, those spooled because
+        their store setting could not be opened, :meth:`hold`: ``tdprov flush --store``); without, each entry goes to the store it names (opened with ``opener``,
+        default :func:`open_store`; one that still cannot be opened waits, counted in ``left``). Stops at the first
         entry that meets an unavailable store (it and later ones stay, counted in ``left``).
         """
         report = FlushReport()
@@ -179,14 +187,16 @@ class Outbox:
             if limit is not None and report.delivered >= limit:
                 break
             try:
-                target_uri = spool.read_store_uri(path)
+                target_uri, unopened = spool.read_store_uri(path), spool.read_unopened(path)
             except FileNotFoundError:
                 report.skipped += 1  # another flusher took it
                 continue
             except (OSError, ValueError, KeyError) as exc:
                 self._set_aside(path, report, f"spool entry {path.name} is unreadable: {exc}")
                 continue
-            if store is not None and target_uri != store.uri:
+            if store is not None and unopened and take_unopened:
+                target_uri = store.uri  # the store the wrong setting should have named
+            elif store is not None and target_uri != store.uri:
                 report.skipped += 1
                 continue
             claimed = path.with_name(f"{path.name}{CLAIM}{os.getpid()}-{time.time_ns()}")
@@ -200,6 +210,9 @@ class Outbox:
             except BaseException:
                 self._unclaim(claimed)  # (a store that cannot be opened, an interrupt): it waits for the next flush
                 raise
+            if outcome == "unopened":
+                report.left += 1
+                continue
             if outcome == "unavailable":
                 report.left += len(entries) - position - (claimed in self._held)  # this one and those after it still
                 break  # wait (one that could not be given back is counted with the claims held, below)
@@ -245,7 +258,16 @@ class Outbox:
             if target is None:
                 from prov_common.store.factory import open_store
 
-                target = stores[target_uri] = (opener or open_store)(target_uri)
+                try:
+                    target = stores[target_uri] = (opener or open_store)(target_uri)
+                except (BadInputError, StoreError) as exc:
+                    if not entry.unopened or isinstance(exc, StoreUnavailableError):
+                        raise
+                    self._unclaim(claimed)
+                    report.errors.append(f"spool entry {original.name} waits: its store {target_uri!r} cannot be opened "
+                                         f"({exc}). Fix: correct the store setting, then run 'tdprov flush --store "
+                                         "<the store it names>' to deliver it there")
+                    return "unopened"
             written = sum(int(_put(target, obj)[1]) for obj in entry.objects)
         except ObjectConflictError as exc:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")

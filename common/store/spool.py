@@ -28,11 +28,13 @@ SUFFIX = ".spool"
 
 @dataclass(frozen=True)
 class SpoolEntry:
-    """A batch of objects waiting for ``store``, to be put in order."""
+    """A batch of objects waiting for ``store``, to be put in order. ``unopened``: why ``store`` could not be
+    opened when the batch was spooled (a wrong store setting): ``tdprov flush --store URI`` delivers it to URI."""
 
     store: str
     objects: tuple[tuple[str, bytes] | LateKey, ...]
     created: str = ""
+    unopened: str = ""
 
 
 def _item(obj: tuple[str, bytes] | LateKey) -> tuple[str, bytes]:
@@ -59,6 +61,8 @@ def encode(entry: SpoolEntry) -> bytes:
         "created": entry.created or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "objects": [_header_item(o) for o in entry.objects],
     }
+    if entry.unopened:
+        header["unopened"] = entry.unopened
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(_item(o)[1] for o in entry.objects)
 
 
@@ -83,12 +87,18 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
             objects.append((str(item["key"]), data))
     if offset != len(body):
         raise ValueError(f"spool entry {name} has {len(body) - offset} unexpected trailing bytes")
-    return SpoolEntry(store=str(header["store"]), objects=tuple(objects), created=str(header.get("created", "")))
+    return SpoolEntry(store=str(header["store"]), objects=tuple(objects), created=str(header.get("created", "")),
+                      unopened=str(header.get("unopened") or ""))
 
 
 def read_store_uri(path: Path) -> str:
     """The target store of an entry, reading only its header."""
     return str(_header(path)["store"])
+
+
+def read_unopened(path: Path) -> str:
+    """Why the target store of an entry could not be opened when it was spooled ('' for an outage), from its header."""
+    return str(_header(path).get("unopened") or "")
 
 
 def read_keys(path: Path) -> list[str]:

@@ -97,6 +97,16 @@ class ProvenanceHook(BaseHook):
         given.update(self.overrides)
         return resolve_settings(**given)
 
+    def store_source(self) -> str:
+        """Where the store of :meth:`get_settings` is set, named in a fix (the connection's host, ``[tdprov] store``
+        or ``TDPROV_STORE``)."""
+        from prov_airflow.settings import store_source
+
+        host, _ = self._load()
+        if self.overrides.get("store"):
+            return "the store given to the hook"
+        return f"the host of Airflow connection {self.tdprov_conn_id!r}" if host else store_source()
+
     @property
     def aws_conn_id(self) -> str | None:
         """The AWS connection of an ``s3://`` store (``aws_conn_id`` in the extra), if any."""
