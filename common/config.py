@@ -4,11 +4,13 @@ Orchestrator components accept the same settings as typed config and pass them a
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import overload
@@ -56,6 +58,33 @@ def positive_number(value: object) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) and number > 0 else None
+
+
+KNOWN_ENVIRONMENT: frozenset[str] = frozenset({
+    "TDPROV_STORE", "TDPROV_SIGNING_KEY", "TDPROV_TRUSTED_KEYS", "TDPROV_SPOOL", "TDPROV_STRICT", "TDPROV_ISSUER",
+    "TDPROV_SNAPSHOT", "TDPROV_WITNESS", "TDPROV_AUDITOR_KEYS", "TDPROV_RETIRED_KEYS", "TDPROV_RETIRED_AUDITOR_KEYS",
+    "TDPROV_HOME", "TDPROV_MASK_KEY", "TDPROV_DASK_SCHEDULER", "TDPROV_DEBUG", "TDPROV_STORE_CONNECT_TIMEOUT",
+    "TDPROV_STORE_READ_TIMEOUT", "TDPROV_STORE_MAX_ATTEMPTS", "TDPROV_STORE_FSYNC", "TDPROV_EXAMPLE_DATA",
+})
+"""Every ``TDPROV_*`` environment variable tdprov reads; another is named as unknown (:func:`unknown_keys`)."""
+
+
+def unknown_keys(given: Iterable[object], known: Iterable[str], where: str) -> list[str]:
+    """The keys of ``given`` that are not in ``known``, each named once per process in a warning with the closest
+    known key ("did you mean"): a misspelt option must not be ignored silently. ``where``: the place they were
+    given (``the [tdprov] section``, ``the metadata of asset 'x'``)."""
+    choices = sorted(known)
+    unknown = [str(key) for key in given if str(key) not in choices]
+    for key in unknown:
+        _warn_unknown_once(key, where, tuple(difflib.get_close_matches(key, choices, n=1, cutoff=0.6)))
+    return unknown
+
+
+@functools.lru_cache(maxsize=256)
+def _warn_unknown_once(key: str, where: str, close: tuple[str, ...]) -> None:
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    logging.getLogger("prov_common").warning("tdprov: unknown key %r in %s%s; it is not read. Fix: correct or remove it",
+                                             key, where, hint)
 
 
 RECORDED_GRANULARITIES: tuple[str, ...] = ("column", "row")
@@ -130,6 +159,7 @@ class Settings:
         """Settings from the environment; keyword overrides that are not ``None`` win (``strict`` may be
         given as text, ``trusted_keys`` as one ``os.pathsep``-separated string)."""
         env = os.environ if environ is None else environ
+        unknown_keys((name for name in env if name.startswith("TDPROV_")), KNOWN_ENVIRONMENT, "the environment")
         settings = cls(
             store=env.get("TDPROV_STORE") or DEFAULT_STORE,
             signing_key=env.get("TDPROV_SIGNING_KEY") or None,

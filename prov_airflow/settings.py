@@ -9,7 +9,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from prov_common.config import Settings, flag, positive_number
+from prov_common.config import Settings, flag, positive_number, unknown_keys
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
@@ -71,8 +71,21 @@ def store_source() -> str:
     return f"[{SECTION}] store" if _explicit("store") else "TDPROV_STORE"
 
 
+def _given_options() -> list[str]:
+    """The options set in ``[tdprov]`` (the config file and ``AIRFLOW__TDPROV__*``)."""
+    prefix = f"AIRFLOW__{SECTION.upper()}__"
+    names = {name[len(prefix):].lower() for name in os.environ if name.startswith(prefix)}
+    try:
+        names.update(str(name).lower() for name in (_conf().getsection(SECTION) or {}))
+    except Exception:  # noqa: BLE001 - configuration not loadable: the environment only
+        pass
+    return sorted(name.removesuffix("_cmd").removesuffix("_secret") for name in names)
+
+
 def resolve_settings(**overrides: object) -> Settings:
-    """tdprov :class:`Settings` for Airflow components; ``None`` overrides are ignored."""
+    """tdprov :class:`Settings` for Airflow components; ``None`` overrides are ignored. An unknown ``[tdprov]``
+    option is named (with the closest known one)."""
+    unknown_keys(_given_options(), CONFIG_OPTIONS, f"the [{SECTION}] section")
     from_conf: dict[str, object] = {}
     for name in _SETTINGS_FIELDS:
         if not _explicit(name):

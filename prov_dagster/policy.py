@@ -5,13 +5,14 @@
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from dagster import MetadataValue
 
-from prov_common.config import check_granularity, flag
+from prov_common.config import check_granularity, flag, unknown_keys
 from prov_common.errors import BadInputError
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows
 
@@ -36,6 +37,7 @@ RAW_SAMPLES_KEY = "tdprov/raw_samples"
 SAMPLE_ROWS_KEY = "tdprov/sample_rows"
 TRAINING_KEY = "tdprov/training"  # metadata or tag: the asset trains a model (jobType TRAINING)
 GRANULARITY_KEY = "granularity"  # "row": record the asset's row set, for 'tdprov contains'
+GRANULARITY_ALIAS = "tdprov/granularity"  # the same as GRANULARITY_KEY, named as the other tdprov/ keys are
 SNAPSHOT_KEY = "tdprov/snapshot"  # keep a content-addressed copy of what the asset wrote, for 'tdprov checkout'
 def check_policy(policy: str, where: str) -> QualityPolicy:
     """``policy`` if it is one of :data:`QUALITY_POLICIES`, else a clear error naming ``where``."""
@@ -66,6 +68,8 @@ class AssetProvenance:
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
         meta = dict(metadata or {})
+        unknown_keys((key for key in meta if str(key).startswith("tdprov/")), _known_metadata_keys(),
+                     f"the metadata of {where}")
         policy = check_policy(str(_raw(meta.get(POLICY_KEY)) or "fail"), where)
         owners = _raw(meta.get(OWNERS_KEY)) or ()
         masked = _raw(meta.get(MASKED_KEY)) or ()
@@ -84,9 +88,31 @@ class AssetProvenance:
             training=marks_training(meta),
             public_columns=tuple(str(c) for c in public),
             raw_samples=flag(_raw(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
-            granularity=check_granularity(_raw(meta.get(GRANULARITY_KEY)) or "column", where),
+            granularity=check_granularity(_granularity(meta, where) or "column", where),
             snapshot=flag(_raw(meta.get(SNAPSHOT_KEY)), SNAPSHOT_KEY, default=None) if meta.get(SNAPSHOT_KEY) is not None else None,
         )
+
+
+def _granularity(meta: Mapping[str, Any], where: str) -> Any:
+    """``granularity`` or its alias ``tdprov/granularity``; both with different values is an error."""
+    bare, prefixed = _raw(meta.get(GRANULARITY_KEY)), _raw(meta.get(GRANULARITY_ALIAS))
+    if bare is not None and prefixed is not None and bare != prefixed:
+        raise BadInputError(f"{where} sets {GRANULARITY_KEY}={bare!r} and {GRANULARITY_ALIAS}={prefixed!r}.",
+                            fix=f"keep one of them ({GRANULARITY_ALIAS} is the same as {GRANULARITY_KEY})")
+    return bare if bare is not None else prefixed
+
+
+@functools.cache
+def _known_metadata_keys() -> frozenset[str]:
+    """The ``tdprov/*`` metadata keys that tdprov reads or writes (imported on use: those modules import this one)."""
+    from prov_dagster import metadata, masking
+    from prov_dagster.graphs import READ_KEY
+
+    return frozenset({POLICY_KEY, SOURCE_KEY, OWNERS_KEY, MASKED_KEY, PUBLIC_KEY, RAW_SAMPLES_KEY, SAMPLE_ROWS_KEY,
+                      TRAINING_KEY, GRANULARITY_ALIAS, SNAPSHOT_KEY, masking.FLAGGED_KEY, READ_KEY,
+                      metadata.SCHEMA_CHECKS_KEY, metadata.DIGEST_KEY, metadata.DATA_KEY, metadata.BUNDLE_KEY,
+                      metadata.RECORDED_KEY, metadata.NOT_RECORDED_KEY, metadata.SPOOLED_KEY,
+                      "tdprov/columns", "tdprov/pandera", "tdprov/pandera_passed"})
 
 
 def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None) -> bool:

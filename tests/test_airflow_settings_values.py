@@ -106,3 +106,26 @@ def test_a_transport_store_option_that_cannot_be_opened_keeps_the_events(
                              job=Job(namespace="ns", name="job"), producer="https://example.org/p"))
     assert "transport option 'store'" in caplog.text and "kept in the outbox" in caplog.text, caplog.text
     _events_kept_for(spool, tmp_path / "good", "job")
+
+
+def test_connection_extras_are_read_or_named(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The store given in the connection's extra (host left empty) is read, as are ``snapshot`` and ``issuer``; an
+    unknown extra key is named with the closest known one."""
+    import json
+
+    from prov_airflow.hooks.provenance import ProvenanceHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_EXTRA", json.dumps({"conn_type": "tdprov", "extra": {
+        "store": "/data/prov", "signing_kye": "/k", "snapshot": "yes", "issuer": "Example Org"}}))
+    settings = ProvenanceHook("tdprov_extra").get_settings()
+    assert (settings.store, settings.snapshot, settings.issuer) == ("/data/prov", True, "Example Org")
+    assert "unknown key 'signing_kye' in the extra of Airflow connection 'tdprov_extra' (did you mean 'signing_key'?)" \
+        in caplog.text
+
+
+def test_unknown_tdprov_options_are_named(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from prov_airflow.settings import resolve_settings
+
+    monkeypatch.setenv("AIRFLOW__TDPROV__STROE", "/x")
+    resolve_settings()
+    assert "unknown key 'stroe' in the [tdprov] section (did you mean 'store'?)" in caplog.text

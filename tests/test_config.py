@@ -77,3 +77,28 @@ def test_store_and_transport_timeouts_must_be_finite() -> None:
     with pytest.raises(BadInputError, match="transport option timeout"):
         ProvenanceConfig.from_dict({"timeout": -1})
     assert ProvenanceConfig.from_dict({"timeout": "2.5"}).timeout == 2.5
+
+
+def test_unknown_keys_are_named_with_the_closest_known_one(caplog) -> None:
+    import logging
+
+    from prov_common.config import Settings, unknown_keys
+
+    with caplog.at_level(logging.WARNING):
+        assert unknown_keys({"stroe": 1, "spool": 2}, ("store", "spool"), "the test options") == ["stroe"]
+        Settings.from_env({"TDPROV_STOR": "/x", "TDPROV_STORE": "/y", "TDPROV_HOME": "/h"})
+    assert "unknown key 'stroe' in the test options (did you mean 'store'?)" in caplog.text
+    assert "unknown key 'TDPROV_STOR' in the environment (did you mean 'TDPROV_STORE'?)" in caplog.text
+    assert "TDPROV_HOME" not in caplog.text
+
+
+def test_unknown_transport_options_are_named(caplog) -> None:
+    import logging
+
+    from prov_common.bundle.transport import ProvenanceConfig
+
+    with caplog.at_level(logging.WARNING):
+        ProvenanceConfig.from_dict({"type": "tdprov", "stroe": "/s1", "timeout": 3})
+    assert "unknown key 'stroe' in the ProvenanceTransport options (did you mean 'store'?)" in caplog.text
+    assert "'type'" not in caplog.text and "'timeout'" not in caplog.text
+

@@ -32,7 +32,7 @@ from prov_common.bundle.events import event_dict, is_terminal, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.config import Settings, flag, positive_number
+from prov_common.config import Settings, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, signing_key_from_settings
@@ -116,6 +116,8 @@ class ProvenanceConfig(Config):
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "ProvenanceConfig":
+        unknown_keys(params, ("type", "store", "signing_key", "spool", "strict", "timeout"),
+                     "the ProvenanceTransport options")
         strict = params.get("strict")
         timeout = positive_number(params.get("timeout", DEFAULT_TIMEOUT))
         if timeout is None:

@@ -7,10 +7,14 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from prov_common.config import Settings
+from prov_common.config import Settings, unknown_keys
 from prov_common.errors import BadInputError
 
 from prov_airflow.settings import resolve_settings
+
+EXTRA_KEYS: tuple[str, ...] = ("store", "signing_key", "trusted_keys", "spool", "strict", "snapshot", "issuer",
+                               "aws_conn_id")
+"""Keys the extra of a ``tdprov`` connection may hold (``store`` is read when the host is empty)."""
 
 
 def aws_s3_client_factory(aws_conn_id: str) -> Callable[[Any], Any]:
@@ -84,15 +88,17 @@ class ProvenanceHook(BaseHook):
                 else:
                     self._host = conn.host or None
                     self._extra = conn.extra_dejson or {}
+                    unknown_keys(self._extra, EXTRA_KEYS, f"the extra of Airflow connection {self.tdprov_conn_id!r}")
         return self._host, self._extra
 
     def get_settings(self) -> Settings:
         """The resolved tdprov settings (explicit overrides > connection > [tdprov] > TDPROV_* > defaults)."""
         host, extra = self._load()
-        given: dict[str, Any] = {"store": host}
-        for name in ("signing_key", "spool"):
+        given: dict[str, Any] = {"store": host or extra.get("store") or None}
+        for name in ("signing_key", "spool", "issuer"):
             given[name] = extra.get(name) or None
-        given["strict"] = extra.get("strict")  # Settings parses the flag and the path list
+        given["strict"] = extra.get("strict")  # Settings parses the flags and the path list
+        given["snapshot"] = extra.get("snapshot")
         given["trusted_keys"] = extra.get("trusted_keys") or None
         given.update(self.overrides)
         return resolve_settings(**given)
@@ -105,7 +111,11 @@ class ProvenanceHook(BaseHook):
         host, _ = self._load()
         if self.overrides.get("store"):
             return "the store given to the hook"
-        return f"the host of Airflow connection {self.tdprov_conn_id!r}" if host else store_source()
+        if host:
+            return f"the host of Airflow connection {self.tdprov_conn_id!r}"
+        if self._extra and self._extra.get("store"):
+            return f"the store in the extra of Airflow connection {self.tdprov_conn_id!r}"
+        return store_source()
 
     @property
     def aws_conn_id(self) -> str | None:
