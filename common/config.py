@@ -9,7 +9,6 @@ import functools
 import logging
 import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -100,9 +99,10 @@ def check_granularity(value: object, where: str) -> str:
 
 
 def paths(value: object) -> tuple[str, ...]:
-    """A list of paths given as a sequence or as one ``os.pathsep``-separated string."""
+    """A list of paths given as a sequence or as one ``os.pathsep``-separated string (each stripped of the white
+    space around it)."""
     items = str(value or "").split(os.pathsep) if isinstance(value, str) or value is None else value
-    return tuple(str(p) for p in items if p)  # type: ignore[union-attr]
+    return tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
 
 
 def usable_cpus() -> int:
@@ -110,10 +110,28 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def uris(value: object) -> tuple[str, ...]:
-    """A list of URIs given as a sequence or as one string separated by commas or white space."""
-    items = re.split(r"[,\s]+", str(value or "")) if isinstance(value, str) or value is None else value
-    return tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
+def uris(value: object, name: str = "witness place") -> tuple[str, ...]:
+    """A list of URIs given as a sequence or as one comma-separated string (white space around each is dropped;
+    inside, it is part of the path: ``/data/my witness`` is one place). A relative path is kept, with a warning
+    naming it: it depends on the working directory of each process."""
+    items = str(value or "").split(",") if isinstance(value, str) or value is None else value
+    found = tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
+    for place in found:
+        if "://" not in place and not Path(place).expanduser().is_absolute():
+            _warn_relative_once(name, place)
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _warn_relative_once(name: str, place: str) -> None:
+    logging.getLogger("prov_common").warning("tdprov: %s %r is relative: each process finds it under its own working "
+                                             "directory. Fix: give an absolute path or an s3:// URI", name, place)
+
+
+def _text(value: str | None) -> str | None:
+    """A path or name setting without the white space around it (a value read from a secret file ends with a
+    newline); ``None`` when nothing is left."""
+    return (value or "").strip() or None
 
 
 def default_home() -> Path:
@@ -161,12 +179,12 @@ class Settings:
         env = os.environ if environ is None else environ
         unknown_keys((name for name in env if name.startswith("TDPROV_")), KNOWN_ENVIRONMENT, "the environment")
         settings = cls(
-            store=env.get("TDPROV_STORE") or DEFAULT_STORE,
-            signing_key=env.get("TDPROV_SIGNING_KEY") or None,
+            store=_text(env.get("TDPROV_STORE")) or DEFAULT_STORE,
+            signing_key=_text(env.get("TDPROV_SIGNING_KEY")),
             trusted_keys=paths(env.get("TDPROV_TRUSTED_KEYS")),
-            spool=env.get("TDPROV_SPOOL") or None,
+            spool=_text(env.get("TDPROV_SPOOL")),
             strict=flag(env.get("TDPROV_STRICT"), "TDPROV_STRICT"),
-            issuer=env.get("TDPROV_ISSUER") or None,
+            issuer=_text(env.get("TDPROV_ISSUER")),
             snapshot=flag(env.get("TDPROV_SNAPSHOT"), "TDPROV_SNAPSHOT"),
             witnesses=uris(env.get("TDPROV_WITNESS")),
             auditor_keys=paths(env.get("TDPROV_AUDITOR_KEYS")),
@@ -174,6 +192,9 @@ class Settings:
             retired_auditor_keys=paths(env.get("TDPROV_RETIRED_AUDITOR_KEYS")),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
+        for name in ("store", "signing_key", "spool", "issuer"):
+            if isinstance(given.get(name), str):
+                given[name] = _text(given[name]) or given[name]  # (an empty store stays an error where it is opened)
         for name in ("trusted_keys", "auditor_keys", "retired_keys", "retired_auditor_keys"):
             if name in given:
                 given[name] = paths(given[name])

@@ -133,9 +133,9 @@ def test_a_forged_witness_record_is_a_finding(store_uri: str, place_uri: str, tm
 def test_witness_setting_takes_several_places() -> None:
     from prov_common.config import Settings
 
-    settings = Settings.from_env(environ={"TDPROV_WITNESS": "/srv/w1, s3://audit-bucket/w  /srv/w2"})
+    settings = Settings.from_env(environ={"TDPROV_WITNESS": "/srv/w1, s3://audit-bucket/w ,/srv/w2"})
     assert settings.witnesses == ("/srv/w1", "s3://audit-bucket/w", "/srv/w2")
-    assert Settings.from_env(environ={}).witnesses == () and Settings.from_env(environ={}, witnesses="a,b").witnesses == ("a", "b")
+    assert Settings.from_env(environ={}).witnesses == () and Settings.from_env(environ={}, witnesses="/a,/b").witnesses == ("/a", "/b")
 
 
 def test_the_audited_store_cannot_witness_itself(tmp_path: Path, capsys) -> None:

@@ -102,3 +102,28 @@ def test_unknown_transport_options_are_named(caplog) -> None:
     assert "unknown key 'stroe' in the ProvenanceTransport options (did you mean 'store'?)" in caplog.text
     assert "'type'" not in caplog.text and "'timeout'" not in caplog.text
 
+
+def test_witness_places_are_split_at_commas_only(caplog, tmp_path) -> None:
+    """A witness folder with a space is one place, not two (one of them relative to the working directory)."""
+    import logging
+
+    from prov_common.config import Settings
+
+    places = f"{tmp_path}/my witness , s3://b/w,"
+    assert Settings.from_env({"TDPROV_WITNESS": places}).witnesses == (f"{tmp_path}/my witness", "s3://b/w")
+    assert Settings.from_env({}, witnesses=f"{tmp_path}/a b").witnesses == (f"{tmp_path}/a b",)
+    with caplog.at_level(logging.WARNING):
+        assert Settings.from_env({"TDPROV_WITNESS": "relative/place"}).witnesses == ("relative/place",)
+    assert "witness place 'relative/place' is relative" in caplog.text
+
+
+def test_path_settings_are_stripped() -> None:
+    """A path read from a secret file keeps its trailing newline; the folder must not be named ``store\\n``."""
+    from prov_common.config import Settings
+
+    settings = Settings.from_env({"TDPROV_STORE": "/data/store\n", "TDPROV_SIGNING_KEY": " /k/a.key ",
+                                  "TDPROV_SPOOL": "/spool\n", "TDPROV_ISSUER": " Example Org\n", "TDPROV_TRUSTED_KEYS": " /k/a.pub\n"})
+    assert (settings.store, settings.signing_key, settings.spool, settings.issuer, settings.trusted_keys) == \
+        ("/data/store", "/k/a.key", "/spool", "Example Org", ("/k/a.pub",))
+    assert Settings.from_env({"TDPROV_STORE": " \n"}).store == "./.tdprov"
+    assert Settings.from_env({}, store="/s\n").store == "/s"
