@@ -112,8 +112,16 @@ def usable_cpus() -> int:
 
 def uris(value: object, name: str = "witness place") -> tuple[str, ...]:
     """A list of URIs given as a sequence or as one comma-separated string (white space around each is dropped;
-    inside, it is part of the path: ``/data/my witness`` is one place). A relative path is kept, with a warning
-    naming it: it depends on the working directory of each process."""
+    inside, it is part of the path: ``/data/my witness`` is one place). A string without a comma whose white space
+    separates absolute paths or URIs, as earlier versions read it (``/a s3://b/w``), is still read so, with a
+    warning, unless the whole string is an existing folder. A relative path is kept, with a warning naming it: it depends on the working
+    directory of each process."""
+    parts = value.split() if isinstance(value, str) and "," not in value else []
+    if len(parts) > 1 and all(p.startswith("/") or "://" in p for p in parts) and not Path(value.strip()).exists():
+        logging.getLogger("prov_common").warning(
+            "tdprov: %s list %r is separated by spaces; it is read as %d places. Fix: separate them with commas (a "
+            "space is then part of a path)", name, value.strip(), len(parts))
+        value = ",".join(parts)
     items = str(value or "").split(",") if isinstance(value, str) or value is None else value
     found = tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
     for place in found:

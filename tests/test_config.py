@@ -112,6 +112,12 @@ def test_witness_places_are_split_at_commas_only(caplog, tmp_path) -> None:
     places = f"{tmp_path}/my witness , s3://b/w,"
     assert Settings.from_env({"TDPROV_WITNESS": places}).witnesses == (f"{tmp_path}/my witness", "s3://b/w")
     assert Settings.from_env({}, witnesses=f"{tmp_path}/a b").witnesses == (f"{tmp_path}/a b",)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="prov_common"):  # the form earlier versions read: still several, said once
+        assert Settings.from_env({"TDPROV_WITNESS": "/srv/w1 s3://audit/w"}).witnesses == ("/srv/w1", "s3://audit/w")
+    assert "separated by spaces" in caplog.text and "commas" in caplog.text
+    (tmp_path / "w1 w2").mkdir()
+    assert Settings.from_env({"TDPROV_WITNESS": f"{tmp_path}/w1 w2"}).witnesses == (f"{tmp_path}/w1 w2",)  # an existing folder
     with caplog.at_level(logging.WARNING):
         assert Settings.from_env({"TDPROV_WITNESS": "relative/place"}).witnesses == ("relative/place",)
     assert "witness place 'relative/place' is relative" in caplog.text
