@@ -1,10 +1,13 @@
 """Typed config shared by the IO manager and the resource: the same settings as ``TDPROV_*``."""
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import Config
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from prov_common.config import Settings
+from prov_common.store.location import parse_location
 from prov_dagster.naming import namespace_uri
 from prov_dagster.storage import DataLocation, default_data_root
 
@@ -40,13 +43,28 @@ class ProvenanceConfig(Config):
         "else a LocalCluster for many shards).",
     )
 
+    @field_validator("store", "data_root")
+    @classmethod
+    def _a_location(cls, value: str | None, info: Any) -> str | None:
+        """A folder, ``file://`` or ``s3://bucket/prefix``: anything else is refused when the resource is made."""
+        if value is not None:
+            parse_location(value, info.field_name)
+        return value
+
+    def check_locations(self) -> None:
+        """Refuse a store or data root that cannot be used, the store from ``TDPROV_STORE`` included: called when
+        the resource is set up for a run, before any asset computes."""
+        self.data_location()
+
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""
         return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict,
                                  snapshot=self.snapshot)
 
     def data_location(self) -> DataLocation:
-        return DataLocation(self.data_root or default_data_root(self.settings().store))
+        if self.data_root:
+            return DataLocation(self.data_root)
+        return DataLocation(default_data_root(self.settings().store, "store" if self.store else "TDPROV_STORE"))
 
     def namespace_uri(self) -> str:
         return namespace_uri(self.namespace)

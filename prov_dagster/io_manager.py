@@ -12,6 +12,7 @@ from dagster import (
     DagsterEventType,
     Failure,
     ConfigurableIOManager,
+    InitResourceContext,
     InputContext,
     OutputContext,
 )
@@ -64,6 +65,10 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         default="error",
         description="What a loaded file whose digest differs from the recorded one does: 'error' refuses it, 'warn' logs and records it.",
     )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """The store and data root are checked here, before any asset computes (``TDPROV_STORE`` included)."""
+        self.check_locations()
 
     # -- output -----------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: Any) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 import pandas as pd
-from dagster import ConfigurableResource, DataVersion, MetadataValue
+from dagster import ConfigurableResource, DataVersion, InitResourceContext, MetadataValue
 
 from prov_common.config import check_granularity
 from prov_common.errors import BadInputError
@@ -58,6 +58,10 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     With ``context`` (an asset or op context) the events belong to that step, together with what the
     IO manager loaded for it; without, they form a run of their own (job ``job_name``).
     """
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """The store and data root are checked here, before any asset computes (``TDPROV_STORE`` included)."""
+        self.check_locations()
 
     def record(
         self,

@@ -25,7 +25,7 @@ from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.hashing.file_sha256 import Sha256Follower
 from prov_common.hashing.remote import s3_client
-from prov_common.store.factory import local_store_path
+from prov_common.store.location import parse_location
 
 T = TypeVar("T")
 
@@ -38,13 +38,15 @@ NAME_ADDED_BYTES = len(f".{SIDECAR_SUFFIX}.") + _TEMP_RANDOM_CHARS
 ``.<name>.tdprov.json.XXXXXXXX`` (see :meth:`DataLocation._local_atomic`)."""
 
 
-def default_data_root(store_uri: str) -> str:
-    """Data next to the store: ``./.tdprov`` -> ``./.tdprov-data``; ``s3://b/p`` -> ``s3://b/p-data``."""
-    if store_uri.startswith("s3://"):
-        bucket, _, prefix = store_uri[5:].partition("/")
+def default_data_root(store_uri: str, setting: str = "store") -> str:
+    """Data next to the store: ``./.tdprov`` -> ``./.tdprov-data``; ``s3://b/p`` -> ``s3://b/p-data``.
+    A store URI that is neither is refused, naming ``setting`` (see :func:`parse_location`)."""
+    store = parse_location(store_uri, setting)
+    if store.is_s3:
+        bucket, _, prefix = store.uri[5:].partition("/")
         prefix = prefix.strip("/")
         return f"s3://{bucket}/{prefix}-data" if prefix else f"s3://{bucket}/tdprov-data"
-    path = Path(local_store_path(store_uri)).expanduser()
+    path = Path(store.uri).expanduser()
     return str(path.parent / f"{path.name}-data")
 
 
@@ -68,8 +70,8 @@ class DataLocation:
 
     root: str
 
-    def __post_init__(self) -> None:  # a file:// root is the folder it names
-        object.__setattr__(self, "root", local_store_path(self.root, "data root"))
+    def __post_init__(self) -> None:  # a file:// root is the folder it names; an unsupported scheme is refused
+        object.__setattr__(self, "root", parse_location(self.root, "data_root").uri)
 
     @property
     def is_s3(self) -> bool:

@@ -35,12 +35,12 @@ def add_store_option(parser: argparse.ArgumentParser, *, must_exist: bool = True
 def check_store_exists(uri: str | None) -> None:
     """Refuse a local store folder that does not exist (S3 stores are checked by their first request)."""
     from prov_common.config import Settings
-    from prov_common.store.factory import local_store_path
+    from prov_common.store.location import parse_location
 
-    uri = uri or Settings.from_env().store
-    if "://" in uri and not uri.lower().startswith("file://"):
+    location = parse_location(uri or Settings.from_env().store)
+    if location.is_s3:
         return
-    path = Path(local_store_path(uri)).expanduser()
+    path = Path(location.uri).expanduser()
     if not path.exists():
         raise BadInputError(f"store {path} does not exist.",
                             fix=f"check --store or TDPROV_STORE for a typo, or create it with 'tdprov store init {path}'")

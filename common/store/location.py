@@ -1,0 +1,70 @@
+"""Where a store or a data root is: a local folder or ``s3://bucket/prefix``, read from a setting's text (no I/O).
+
+One reading for every place that takes such a setting (``open_store``, the Dagster IO manager's data root), so
+that a URI one of them refuses is never taken by another as a relative folder named after its scheme.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from prov_common.errors import BadInputError
+from prov_common.file_uri import is_local_host
+
+SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
+"""A URI scheme at the start of a setting (``s3:/``, ``gs://``, ``file:/``); two letters at least, so that a
+Windows drive (``C:/``) stays a path."""
+FORMS = "a folder path, file:///absolute/path or s3://bucket/prefix (S3-compatible services via AWS_ENDPOINT_URL_S3)"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed location: ``uri`` is a local path (a ``file://`` URI resolved) or ``s3://bucket/prefix`` with the
+    scheme in lower case."""
+
+    uri: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+
+def parse_location(uri: str | os.PathLike[str], setting: str = "store URI") -> Location:
+    """Read ``uri``: a plain path, ``file://`` or ``s3://bucket/prefix`` (scheme in any case); anything else,
+    ``s3://`` without a bucket or ``s3:/`` with one slash is a :class:`BadInputError` naming ``setting``."""
+    text = os.fspath(uri)
+    if not isinstance(text, str) or not text.strip():
+        raise BadInputError(f"{setting} is empty.", fix=f"give {FORMS}")
+    found = SCHEME.match(text)
+    if found is None:
+        return Location(text)
+    scheme = found.group(1).lower()
+    if scheme == "file":
+        return Location(local_store_path(text, setting))
+    if scheme != "s3":
+        raise BadInputError(f"{setting} '{text}' has the unsupported scheme '{found.group(1)}'.", fix=f"give {FORMS}")
+    rest = text[found.end():]
+    parts = urlsplit(f"s3:/{rest}")
+    if not rest.startswith("/") or not parts.netloc or parts.query or parts.fragment:
+        raise BadInputError(f"{setting} '{text}' is not of the form s3://bucket/prefix.", fix="e.g. s3://my-bucket/tdprov")
+    if "@" in parts.netloc:
+        raise BadInputError(f"{setting} has credentials in it.",
+                            fix="remove them; use AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    return Location(f"s3:/{rest}")
+
+
+def local_store_path(uri: str, what: str = "store URI") -> str:
+    """The folder a ``file://`` URI names (a plain path as it is): never a remote host, never empty
+    (``file://`` alone would be the current folder, wherever the process happens to run). ``what``
+    names the URI in errors (a store's, a data root's)."""
+    if not uri.lower().startswith("file:/"):
+        return uri
+    parts = urlsplit(uri)
+    if not is_local_host(parts.netloc):
+        raise BadInputError(f"{what} '{uri}' names a remote host.", fix="use file:///absolute/path or a plain path")
+    path = unquote(parts.path)
+    if not path:
+        raise BadInputError(f"{what} '{uri}' names no folder.", fix="use file:///absolute/path or a plain path")
+    return path

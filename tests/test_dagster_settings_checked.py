@@ -1,0 +1,73 @@
+"""Dagster settings are checked when the resources and definitions are set up, before any asset computes."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, asset, materialize
+from pydantic import ValidationError
+
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
+from prov_dagster.storage import DataLocation, default_data_root
+
+computed: list[str] = []
+
+
+@asset
+def people() -> pd.DataFrame:
+    computed.append("people")
+    return pd.DataFrame({"a": [1, 2]})
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working folder with the store in it; the compute log is emptied."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    computed.clear()
+    return tmp_path
+
+
+def _materialize(io_manager: ProvenanceIOManager) -> Any:
+    with DagsterInstance.ephemeral() as instance:
+        return materialize([people], resources={"io_manager": io_manager}, instance=instance, raise_on_error=False)
+
+
+def _failure(result: Any) -> str:
+    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
+    return " ".join(error.to_string() for error in errors if error is not None)
+
+
+@pytest.mark.parametrize("root", ["gs://my-bucket/data", "s3:/my-bucket/data", "s3://", "s3:///data", "ftp://host/data"])
+def test_a_data_root_that_is_not_a_folder_or_s3_is_refused_when_the_io_manager_is_made(cwd: Path, root: str) -> None:
+    with pytest.raises(ValidationError, match="data_root") as caught:
+        ProvenanceIOManager(data_root=root)
+    assert "s3://bucket/prefix" in str(caught.value)
+
+
+@pytest.mark.parametrize("store", ["gs://my-bucket/prov", "s3:/my-bucket/prov", "s3://"])
+def test_a_store_from_the_environment_that_cannot_be_opened_fails_the_step_before_the_asset_computes(
+        cwd: Path, monkeypatch: pytest.MonkeyPatch, store: str) -> None:
+    monkeypatch.setenv("TDPROV_STORE", store)
+    result = _materialize(ProvenanceIOManager())
+    assert not result.success and computed == []
+    message = _failure(result)
+    assert "store" in message.lower() and "s3://bucket/prefix" in message and "unreachable" not in message
+    assert not list(cwd.rglob("*.parquet"))  # never a relative folder named after the scheme
+
+
+def test_a_store_setting_that_cannot_be_opened_is_refused_naming_the_setting(cwd: Path) -> None:
+    with pytest.raises(ValidationError, match="store 'gs://my-bucket/prov'"):
+        ProvenanceIOManager(store="gs://my-bucket/prov")
+    with pytest.raises(ValidationError, match="store 's3://'"):
+        ProvenanceResource(store="s3://")
+
+
+def test_the_scheme_of_a_location_is_read_without_regard_to_case(tmp_path: Path) -> None:
+    assert DataLocation("S3://bucket/data").root == "s3://bucket/data"
+    assert DataLocation("S3://bucket/data").is_s3
+    assert default_data_root("S3://bucket/prov") == "s3://bucket/prov-data"
+    assert DataLocation(f"FILE://{tmp_path}").root == str(tmp_path)
+    assert default_data_root(f"file://{tmp_path}/store") == f"{tmp_path}/store-data"
