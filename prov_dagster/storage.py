@@ -236,9 +236,12 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
-def _s3_error(exc: Exception, bucket: str, key: str) -> StoreError:
-    from botocore.exceptions import ClientError
+def _s3_error(exc: Exception, bucket: str, key: str) -> StoreError | BadInputError:
+    from botocore.exceptions import ClientError, ParamValidationError
 
+    if isinstance(exc, ParamValidationError):  # refused before any request: the name, never the network
+        return BadInputError(f"S3 location s3://{bucket}/{key} is not valid: {exc}",
+                             fix="check the bucket name and key of data_root (s3://bucket/prefix)")
     if isinstance(exc, ClientError):
         return StoreError(
             f"S3 refused s3://{bucket}/{key}: {exc}",

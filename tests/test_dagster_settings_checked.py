@@ -9,6 +9,9 @@ import pytest
 from dagster import DagsterInstance, asset, materialize
 from pydantic import ValidationError
 
+from prov_common.errors import BadInputError
+from prov_common.store import open_store
+from prov_common.store.s3 import S3Store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 from prov_dagster.storage import DataLocation, default_data_root
 
@@ -71,3 +74,21 @@ def test_the_scheme_of_a_location_is_read_without_regard_to_case(tmp_path: Path)
     assert default_data_root("S3://bucket/prov") == "s3://bucket/prov-data"
     assert DataLocation(f"FILE://{tmp_path}").root == str(tmp_path)
     assert default_data_root(f"file://{tmp_path}/store") == f"{tmp_path}/store-data"
+
+
+def test_a_bucket_name_s3_would_refuse_is_refused_when_the_io_manager_is_made() -> None:
+    with pytest.raises(ValidationError, match="data_root 's3://not!a!bucket/data' names the bucket 'not!a!bucket'"):
+        ProvenanceIOManager(data_root="s3://not!a!bucket/data")
+    with pytest.raises(BadInputError, match="not a bucket name"):
+        open_store("s3://not!a!bucket/prov")
+
+
+def test_an_s3_request_botocore_refuses_before_sending_is_bad_input_not_an_outage(s3_store_uri: str) -> None:
+    """A request boto3 refuses before sending it (ParamValidationError) is about the name, never the network."""
+    store = S3Store("s3://not!a!bucket/prov")  # made directly: open_store refuses the name before
+    with pytest.raises(BadInputError, match="Parameter validation failed"):
+        store.put("x/y", b"1")
+    data = DataLocation(s3_store_uri)
+    object.__setattr__(data, "root", "s3://not!a!bucket/data")  # past the check DataLocation makes
+    with pytest.raises(BadInputError, match="Parameter validation failed"):
+        data.write_sidecar("t.parquet", {"a": 1})

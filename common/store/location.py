@@ -16,6 +16,8 @@ from prov_common.file_uri import is_local_host
 SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
 """A URI scheme at the start of a setting (``s3:/``, ``gs://``, ``file:/``); two letters at least, so that a
 Windows drive (``C:/``) stays a path."""
+BUCKET = re.compile(r"[A-Za-z0-9.\-_]{1,255}")
+"""The bucket names boto3 sends at all (its own check, before any request)."""
 FORMS = "a folder path, file:///absolute/path or s3://bucket/prefix (S3-compatible services via AWS_ENDPOINT_URL_S3)"
 
 
@@ -52,6 +54,9 @@ def parse_location(uri: str | os.PathLike[str], setting: str = "store URI") -> L
     if "@" in parts.netloc:
         raise BadInputError(f"{setting} has credentials in it.",
                             fix="remove them; use AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    if not BUCKET.fullmatch(parts.netloc):
+        raise BadInputError(f"{setting} '{text}' names the bucket '{parts.netloc}', which is not a bucket name.",
+                            fix="S3 bucket names hold letters, digits, '.', '-' and '_' only, e.g. s3://my-bucket/tdprov")
     return Location(f"s3:/{rest}")
 
 

@@ -212,9 +212,12 @@ class S3Store(BaseStore):
     # -- errors -------------------------------------------------------------------------------
     def _translate(self, exc: Exception, action: str, key: str) -> Exception:
         """Map a boto3/botocore error to the tdprov error that says what to do."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+        from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, ParamValidationError,
+                                         PartialCredentialsError)
 
         where = f"cannot {action} '{key}' in {self.describe()}"
+        if isinstance(exc, ParamValidationError):  # refused before any request: the name, never the network
+            return BadInputError(f"{where}: {exc}", fix="check the bucket name and prefix of the store URI (s3://bucket/prefix)")
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             return StoreError(f"{where}: no AWS credentials.", fix="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         if isinstance(exc, BotoCoreError):
