@@ -31,6 +31,7 @@ from prov_dagster.policy import (
     check_granularity,
     check_policy,
     check_sample_rows,
+    names,
 )
 
 
@@ -39,7 +40,7 @@ def provenance_asset(
     *,
     schema: Any = None,
     source: str | None = None,
-    owners: Iterable[str] | None = None,
+    owners: str | Iterable[str] | None = None,
     quality_policy: QualityPolicy = "fail",
     masked_columns: Iterable[str] = (),
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
@@ -56,7 +57,7 @@ def provenance_asset(
     schema: Pandera ``DataFrameSchema``, ``DataFrameModel`` class or ``"pkg.module:Name"``; the
         ``ProvenanceIOManager`` validates the output against it once per materialization.
     source: id or link of the registered source this asset is derived from (recorded with it).
-    owners: Dagster owners (``"team:ml"``, e-mail addresses); recorded as the run's owners.
+    owners: Dagster owners (``"team:ml"``, e-mail addresses; one string is one owner); recorded as the run's owners.
     quality_policy: what a failed validation does: ``fail`` (default), ``block``, ``warn`` or ``record``.
     masked_columns: columns whose values never appear in failure samples (``"*"``: every column); the
         columns that the schema or the asset's registered source flags as personal or confidential are
@@ -83,7 +84,7 @@ def provenance_asset(
         name = asset_kwargs.get("name") or getattr(compute, "__name__", "")
         where = f"provenance_asset {name!r}"
         policy = check_policy(quality_policy, where)
-        owner_list = list(owners or ())
+        owner_list = list(names(owners))
         meta: dict[str, Any] = dict(metadata or {})
         meta[POLICY_KEY] = policy
         if source:
@@ -91,9 +92,9 @@ def provenance_asset(
         if owner_list:
             meta[OWNERS_KEY] = owner_list
         if masked_columns:
-            meta[MASKED_KEY] = [masked_columns] if isinstance(masked_columns, str) else list(masked_columns)
+            meta[MASKED_KEY] = list(names(masked_columns))
         if public_columns:
-            meta[PUBLIC_KEY] = [public_columns] if isinstance(public_columns, str) else list(public_columns)
+            meta[PUBLIC_KEY] = list(names(public_columns))
         if flag(raw_samples, f"raw_samples of {where}"):
             meta[RAW_SAMPLES_KEY] = True
         if check_sample_rows(sample_rows, where) != DEFAULT_SAMPLE_ROWS:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -71,11 +71,9 @@ class AssetProvenance:
         unknown_keys((key for key in meta if str(key).startswith("tdprov/")), _known_metadata_keys(),
                      f"the metadata of {where}")
         policy = check_policy(str(_raw(meta.get(POLICY_KEY)) or "fail"), where)
-        owners = _raw(meta.get(OWNERS_KEY)) or ()
-        masked = _raw(meta.get(MASKED_KEY)) or ()
-        masked = (masked,) if isinstance(masked, str) else masked
-        public = _raw(meta.get(PUBLIC_KEY)) or ()
-        public = (public,) if isinstance(public, str) else public
+        owners = names(_raw(meta.get(OWNERS_KEY)))
+        masked = names(_raw(meta.get(MASKED_KEY)))
+        public = names(_raw(meta.get(PUBLIC_KEY)))
         source = _raw(meta.get(SOURCE_KEY))
         rows = _raw(meta.get(SAMPLE_ROWS_KEY))
         return cls(
@@ -113,6 +111,13 @@ def _known_metadata_keys() -> frozenset[str]:
                       metadata.SCHEMA_CHECKS_KEY, metadata.DIGEST_KEY, metadata.DATA_KEY, metadata.BUNDLE_KEY,
                       metadata.RECORDED_KEY, metadata.NOT_RECORDED_KEY, metadata.SPOOLED_KEY,
                       "tdprov/columns", "tdprov/pandera", "tdprov/pandera_passed"})
+
+
+def names(value: str | Iterable[Any] | None) -> tuple[str, ...]:
+    """Owners or columns given as one name (``"team:ml"``) or as many: one string is one name, never its letters."""
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(name) for name in value)
 
 
 def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None) -> bool:

@@ -1,6 +1,7 @@
 """Dagster settings are checked when the resources and definitions are set up, before any asset computes."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,12 @@ import pytest
 from dagster import DagsterInstance, asset, materialize
 from pydantic import ValidationError
 
+from prov_common.bundle import list_bundles, read_bundle
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_common.store.s3 import S3Store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
+from prov_dagster.policy import AssetProvenance
 from prov_dagster.storage import DataLocation, default_data_root
 
 computed: list[str] = []
@@ -92,3 +95,22 @@ def test_an_s3_request_botocore_refuses_before_sending_is_bad_input_not_an_outag
     object.__setattr__(data, "root", "s3://not!a!bucket/data")  # past the check DataLocation makes
     with pytest.raises(BadInputError, match="Parameter validation failed"):
         data.write_sidecar("t.parquet", {"a": 1})
+
+
+# -- owners ------------------------------------------------------------------------------------------
+
+def test_owners_given_as_one_string_is_one_owner(cwd: Path) -> None:
+    assert AssetProvenance.from_metadata({"tdprov/owners": "team:ml"}, "asset 'x'").owners == ("team:ml",)
+
+    @provenance_asset(owners="team:ml", quality_policy="record")
+    def scored() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    assert scored.specs_by_key[scored.key].owners == ["team:ml"]
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([scored], resources={"io_manager": ProvenanceIOManager()}, instance=instance).success
+    store = open_store(str(cwd / "store"))
+    [summary] = list(list_bundles(store))
+    events = [json.loads(line) for line in read_bundle(store, summary.run_id).files["events.jsonl"].splitlines()]
+    owners = {o["name"] for e in events for o in e["job"].get("facets", {}).get("ownership", {}).get("owners", [])}
+    assert owners == {"team:ml"}
