@@ -14,7 +14,7 @@ from prov_common.bundle import list_bundles, read_bundle
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_common.store.s3 import S3Store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.storage import DataLocation, default_data_root
 
@@ -114,3 +114,21 @@ def test_owners_given_as_one_string_is_one_owner(cwd: Path) -> None:
     events = [json.loads(line) for line in read_bundle(store, summary.run_id).files["events.jsonl"].splitlines()]
     owners = {o["name"] for e in events for o in e["job"].get("facets", {}).get("ownership", {}).get("owners", [])}
     assert owners == {"team:ml"}
+
+
+# -- asset metadata, checked when the definitions are built ----------------------------------------------
+
+@pytest.mark.parametrize("metadata, named", [
+    ({"tdprov/quality_policy": "warnn"}, "warnn"),
+    ({"granularity": "rows"}, "rows"),
+    ({"tdprov/sample_rows": "5"}, "sample"),
+])
+def test_a_bad_tdprov_setting_in_plain_asset_metadata_is_refused_when_definitions_are_built(
+        metadata: dict[str, Any], named: str) -> None:
+    @asset(metadata=metadata)
+    def scores() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    with pytest.raises(BadInputError, match="scores") as caught:
+        definitions([scores])
+    assert named in str(caught.value)
