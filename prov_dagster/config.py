@@ -7,6 +7,7 @@ from dagster import Config
 from pydantic import Field, field_validator
 
 from prov_common.config import Settings
+from prov_common.hashing.shard_engine import check_scheduler
 from prov_common.store.location import parse_location
 from prov_dagster.naming import namespace_uri
 from prov_dagster.storage import DataLocation, default_data_root
@@ -49,6 +50,13 @@ class ProvenanceConfig(Config):
         """A folder, ``file://`` or ``s3://bucket/prefix``: anything else is refused when the resource is made."""
         if value is not None:
             parse_location(value, info.field_name)
+        return value
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _a_scheduler(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            check_scheduler(value, "dask_scheduler")
         return value
 
     def check_locations(self) -> None:

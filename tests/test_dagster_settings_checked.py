@@ -132,3 +132,13 @@ def test_a_bad_tdprov_setting_in_plain_asset_metadata_is_refused_when_definition
     with pytest.raises(BadInputError, match="scores") as caught:
         definitions([scores])
     assert named in str(caught.value)
+
+
+# -- the resource's Dask scheduler -----------------------------------------------------------------------
+
+def test_a_dask_scheduler_that_is_not_an_address_is_refused_when_the_resource_is_made() -> None:
+    with pytest.raises(ValidationError, match="dask_scheduler 'lcoal'") as caught:
+        ProvenanceResource(dask_scheduler="lcoal")
+    assert "tcp://host:8786" in str(caught.value) and "TDPROV_DASK_SCHEDULER" not in str(caught.value)
+    for fine in ("local", "none", "auto", "NONE", "tcp://127.0.0.1:8786", None):
+        ProvenanceResource(dask_scheduler=fine)

@@ -35,10 +35,17 @@ def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
     if not chosen or chosen.lower() == "auto":
         worth_it = shards >= LOCAL_CLUSTER_MIN_SHARDS and size >= LOCAL_CLUSTER_MIN_BYTES and usable_cpus() > 1
         return "local" if worth_it and importlib.util.find_spec("distributed") is not None else "none"
-    if chosen.lower() in ("none", "local"):
+    return check_scheduler(chosen)
+
+
+def check_scheduler(scheduler: str, setting: str = "Dask scheduler") -> str:
+    """``scheduler`` (``auto``, ``none``, ``local`` in any case, or an address such as ``tcp://host:8786``), with
+    the names in lower case; anything else is a :class:`BadInputError` naming ``setting``."""
+    chosen = scheduler.strip()
+    if chosen.lower() in ("auto", "none", "local"):
         return chosen.lower()
     if "://" not in chosen:
-        raise BadInputError(f"Dask scheduler {chosen!r} is not an address.",
+        raise BadInputError(f"{setting} {chosen!r} is not an address.",
                             fix="give tcp://host:8786 (a running scheduler), 'local' (a LocalCluster) or 'none'.")
     return chosen
 
