@@ -172,11 +172,8 @@ def run(args: argparse.Namespace) -> int:
     dtypes = _csv_dtypes(args.csv_dtype)
     if args.row_digests:
         check_writable_file(args.row_digests, "--row-digests file")
-    if args.diff or args.row_digests:
-        digests = [_hash_one(args, p, granularity, dtypes) for p in args.paths]
-        if args.diff:
-            return _diff(args, digests)
-        return _print(args, args.paths[0], digests[0])
+    if args.diff:
+        return _diff(args, [_hash_one(args, p, granularity, dtypes) for p in args.paths])
     failed = 0
     for path in args.paths:  # like sha256sum: each digest as it is made; a PATH that fails is named, and the rest go on
         try:
@@ -203,7 +200,7 @@ def _report(path: str, exc: Exception) -> int:
     return error.exit_code
 
 
-def _print(args: argparse.Namespace, path: str, d: Digest) -> int:
+def _print(args: argparse.Namespace, path: str, d: Digest) -> None:
     """Print the digest of ``path`` (and write its row digests when asked)."""
     from prov_common.hashing import write_row_digests
 
@@ -221,4 +218,3 @@ def _print(args: argparse.Namespace, path: str, d: Digest) -> int:
     else:
         print(f"{d.digest}  {one_line(str(path))}")
     sys.stdout.flush()
-    return 0
