@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.store import open_store
-    from prov_common.store.snapshots import checkout, format_note, snapshotted_table
+    from prov_common.store.snapshots import checkout
 
     from prov_common.cli._versions import is_full_digest, recorded_runs, version_digest
     from prov_common.config import Settings
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if not is_full_digest(digest):
         with recorded_runs(store, settings, args.digest) as recorded:
             digest = version_digest(args.digest, recorded.index())
-    path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table)
-    index = snapshotted_table(store, digest)
-    print(f"restored {digest} to {path}{format_note(index, path) if index is not None else ''}")
+    notes: list[str] = []
+    path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table, note=notes.append)
+    print(f"restored {digest} to {path}{''.join(notes)}")
     return 0

@@ -239,7 +239,7 @@ def _file_digest(path: Path, hash_stream):  # type: ignore[no-untyped-def]
 
 
 def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: bool = False,
-             verify_table: bool = True) -> Path:
+             verify_table: bool = True, note: Callable[[str], None] | None = None) -> Path:
     """Restore the bytes recorded as ``digest`` (a file, a table, or a version of several files) to ``dest``;
     returns the path.
 
@@ -249,6 +249,7 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     of several files hashed as a sharded dataset, and checked against ``digest`` itself (the snapshot index that
     maps it to objects is unsigned). Only then does anything replace a file: on any failure nothing is written.
     ``verify_table=False`` skips that re-hash and trusts the index (for data too large to hash twice).
+    ``note``, when given, is told the :func:`format_note` of a table restored under a name that ends otherwise.
     """
     hex_ = parse_digest(digest)
     asked = f"{ALGORITHM}:{hex_}"
@@ -289,21 +290,13 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
         if verify_table:  # hashed as the table it was recorded as (its suffix), whatever the name it is restored to
             _check_table(staged[0][0], asked, _not_this_version(store, ikey))
         _commit(staged)
+    if note is not None and (said := format_note(index, target)):
+        note(said)
     return target
 
 
 FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "jsonl": "JSON-lines"}
 """How a table format is said to a user."""
-
-
-def snapshotted_table(store: Store, digest: str) -> SnapshotIndex | None:
-    """The index entry of the table snapshot of ``digest`` (the file that holds the table, its name and format), or
-    ``None`` when ``digest`` is a file digest, a version of several files, or has no snapshot."""
-    key = index_key(digest)
-    if store.exists(object_key(digest)) or not store.exists(key):
-        return None
-    data = store.get(key)
-    return None if SnapshotSet.is_set(data) else SnapshotIndex.from_json(data, key)
 
 
 def format_note(index: SnapshotIndex, target: Path) -> str:
