@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the verb's parser, whose --help lists its options (the top-level help does not)
-        _unrecognized(_verb_parser(parser, args), unknown)
+        verb_parser = _verb_parser(parser, args)  # exits, naming each argument and the option it was probably meant as
+        verb_parser.error(unrecognized_message(verb_parser, unknown))
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
@@ -81,11 +82,6 @@ def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> a
         if not chosen:
             return parser
         parser = chosen[0]
-
-
-def _unrecognized(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
-    """Exit through ``parser.error``, naming the arguments it does not take and the option each was probably meant as."""
-    parser.error(unrecognized_message(parser, unknown))
 
 
 def _fail(verb: str, exc: TdprovError) -> int:

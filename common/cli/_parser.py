@@ -85,11 +85,6 @@ def scan(parser: argparse.ArgumentParser, args: Sequence[str]) -> tuple[list[str
     return unknown, None
 
 
-def unknown_options(parser: argparse.ArgumentParser, args: Sequence[str]) -> list[str]:
-    """The options in ``args`` that ``parser`` does not take (see :func:`scan`)."""
-    return scan(parser, args)[0]
-
-
 def invalid_verb_message(verbs: argparse._SubParsersAction, verb: str) -> str:
     """``invalid choice: 'audti' (did you mean 'audit'?); choose from ...``, the verbs of ``verbs``."""
     close = difflib.get_close_matches(verb, list(verbs.choices), n=1)
