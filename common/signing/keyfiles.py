@@ -48,8 +48,6 @@ def _place(tmp: Path, final: Path) -> None:
     """Give the staged file ``tmp`` its name ``final``; never replaces a file (:class:`FileExistsError`)."""
     try:
         os.link(tmp, final)
-    except FileExistsError:
-        raise
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             raise
