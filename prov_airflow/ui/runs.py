@@ -125,17 +125,19 @@ def why_missing(store: Any, run_id: str) -> str:
     A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
     is listed from its newest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
     differ) for the entry written when it was sealed."""
-    from prov_common.audit.unfinished import newest_staged
+    from prov_common.audit.unfinished import newest_event
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
     from prov_common.bundle.storage import index_key_since
 
-    staged, newest = staging_prefix(run_id), newest_staged(store, run_id)
+    staged = staging_prefix(run_id)
+    keys = list(store.list(staged))  # listed once: its newest event, and whether anything is staged at all
+    newest = newest_event(keys)
     entry = index_key_since(store, run_id, newest[1] - timedelta(seconds=SETTLE_SECONDS)) if newest is not None else None
     if entry is not None:
         return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
                 f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
                 f"else is missing, and restore the bundle from a backup or replica of the store")
-    if newest is not None or next(iter(store.list(staged)), None) is not None:
+    if keys:
         return (f"not sealed: its events are staged ({staged}) but no bundle was sealed from them; the task may still "
                 f"be running, or its worker stopped before sealing, or the bundle was removed. Fix: once the task has "
                 f"ended, seal it with 'tdprov store seal {run_id}'")
