@@ -43,7 +43,12 @@ def output_file(path: str | os.PathLike[str]) -> Iterator[None]:
 
 def emit_json(doc: Any, output: str | None = None, *, sort_keys: bool = False) -> None:
     """One indented JSON document (keys in their given order unless ``sort_keys``), ending with a newline."""
-    write_output((json.dumps(doc, indent=2, sort_keys=sort_keys) + "\n").encode("utf-8"), output)
+    write_output(json_bytes(doc, sort_keys=sort_keys), output)
+
+
+def json_bytes(doc: Any, *, sort_keys: bool = False) -> bytes:
+    """The bytes :func:`emit_json` writes for ``doc``."""
+    return (json.dumps(doc, indent=2, sort_keys=sort_keys) + "\n").encode("utf-8")
 
 
 def emit_json_line(doc: Any, *, sort_keys: bool = False) -> None:

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_writable_file
-from prov_common.cli._output import emit_json
+from prov_common.cli._output import emit_json, json_bytes
 from prov_common.cli._terminal import one_line
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, VerificationError
@@ -138,7 +138,7 @@ def answer_lines(answer: Membership, proof_file: str | None = None) -> list[str]
              f"  version        {pasted(answer.dataset.label, answer.digest)} ({answer.digest})"]
     if answer.proof is not None:
         proof, doc = answer.proof, answer.proof.to_dict()
-        size = len(json.dumps(doc, indent=2)) + 1  # as --proof writes it
+        size = len(json_bytes(doc))  # as --proof writes it
         where = f"written to {proof_file}" if proof_file else "--proof FILE writes it, --json prints it with the answer"
         lines += [f"  proof          verified against the signed rows root {proof.rows_root}",
                   f"                 {doc['format']}, {size:,} bytes: bucket {proof.bucket} of {1 << proof.bits} "
