@@ -96,14 +96,15 @@ def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None =
     except RecursionError:
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: it is nested too deeply.",
                             fix="flatten it (at most a few hundred levels of arrays or objects).") from None
+    except pd.errors.EmptyDataError as exc:  # only pandas.read_csv raises it: a CSV file with no header line
+        raise _no_header(path_or_uri).about(str(path_or_uri)) from exc
     except UnicodeDecodeError as exc:
         located = csv_not_utf8(str(path_or_uri), open_source) if fmt == "csv" and open_source is not None else None
         if located is not None:
             raise located from exc
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
                             fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
-    except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
-            OSError) as exc:
+    except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
                             fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
 
@@ -144,7 +145,7 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
             return pq.read_table(source)
         if fmt == "jsonl":
             return _read_json_lines(source, open_source)
-        data = _read_csv(source, csv_dtypes, path_or_uri)
+        data = pd.read_csv(source, dtype=csv_dtypes)
     _check_csv_dtypes(csv_dtypes, data.columns, path_or_uri)
     return data
 
@@ -161,13 +162,6 @@ def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
         raise
 
 
-def _read_csv(source: Any, csv_dtypes: Mapping[str, Any] | None, path_or_uri: str | Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(source, dtype=csv_dtypes)
-    except pd.errors.EmptyDataError as exc:
-        raise _no_header(path_or_uri) from exc
-
-
 def _no_header(path_or_uri: str | Path) -> BadInputError:
     """A CSV file that is empty or blank: ``pandas.read_csv`` reads no table from it (not even one of no rows)."""
     return BadInputError(f"{str(path_or_uri)!r} has no header line (it is empty or blank), so pandas.read_csv "
@@ -180,12 +174,9 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
     """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
     with _reading(path_or_uri, fmt, open_source):
         if fmt == "csv":
-            try:
-                streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
-                                           block_rows=options["block_rows"],
-                                           check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
-            except pd.errors.EmptyDataError as exc:
-                raise _no_header(path_or_uri) from exc
+            streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
+                                       block_rows=options["block_rows"],
+                                       check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
         else:
             streamed = hash_jsonl_stream(open_source, granularity=options["granularity"],
                                          block_rows=options["block_rows"])
