@@ -98,13 +98,11 @@ def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None =
                             fix="flatten it (at most a few hundred levels of arrays or objects).") from None
     except pd.errors.EmptyDataError as exc:  # only pandas.read_csv raises it: a CSV file with no header line
         raise _no_header(path_or_uri).about(str(path_or_uri)) from exc
-    except UnicodeDecodeError as exc:
-        located = csv_not_utf8(str(path_or_uri), open_source) if fmt == "csv" and open_source is not None else None
-        if located is not None:
-            raise located from exc
-        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
-                            fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+        if isinstance(exc, UnicodeDecodeError) and fmt == "csv" and open_source is not None:
+            located = csv_not_utf8(str(path_or_uri), open_source)
+            if located is not None:
+                raise located from exc
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
                             fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
 
