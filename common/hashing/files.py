@@ -190,7 +190,7 @@ def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: A
     """A Parquet file hashed column by column, each column decoded a batch of ``block_rows`` rows at a
     time, so memory is about one block of one column per hashing thread."""
     with _reading(path_or_uri, "parquet"), open_source() as source:
-        pf, rows = open_parquet(source, str(path_or_uri))
+        pf, sizes = open_parquet(source, str(path_or_uri))
         schema = pf.schema_arrow
         if len(set(schema.names)) != len(schema.names):  # repeated names cannot be read one by one
             return hash_table(pf.read(), **options)
@@ -198,9 +198,9 @@ def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: A
         def load(name: str) -> pa.ChunkedArray:
             return pf.read(columns=[name], use_pandas_metadata=False).column(0)
 
-        row_groups = RowGroupColumns(pf, str(path_or_uri), batch_rows=options["block_rows"])
+        row_groups = RowGroupColumns(pf, str(path_or_uri), batch_rows=options["block_rows"], sizes=sizes)
         try:
-            return hash_table_columns(schema.empty_table(), load, rows, blocks=row_groups.reader,
+            return hash_table_columns(schema.empty_table(), load, sum(sizes), blocks=row_groups.reader,
                                       **options)
         finally:
             row_groups.release()

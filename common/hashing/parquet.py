@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import IO, NoReturn
@@ -23,14 +23,14 @@ READ_BUFFER = 1 << 20  # a column chunk is read this many bytes at a time (not w
 _DAMAGED = "write the file again, or hash its bytes (tdprov hash --bytes)."
 
 
-def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, int]:
+def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, list[int]]:
     """``source`` as a :class:`~pyarrow.parquet.ParquetFile` that reads a column chunk :data:`READ_BUFFER` bytes
-    at a time as its pages are decoded, and its row count (checked by :func:`row_group_sizes`). A footer that
-    cannot be read is refused naming the file ``name`` (Arrow's own errors are mapped by the caller)."""
+    at a time as its pages are decoded, and its row groups' row counts (checked by :func:`row_group_sizes`). A
+    footer that cannot be read is refused naming the file ``name`` (Arrow's own errors are mapped by the caller)."""
     try:
         pf = pq.ParquetFile(source, buffer_size=READ_BUFFER, pre_buffer=False)
         pf.schema_arrow  # noqa: B018 - the schema is read from the footer here, once
-        return pf, sum(row_group_sizes(pf, name))
+        return pf, row_group_sizes(pf, name)
     except (IndexError, OverflowError) as exc:
         raise BadInputError(f"{name!r} is not a valid Parquet file: its footer cannot be read ({exc}).",
                             fix=_DAMAGED) from exc
@@ -66,14 +66,18 @@ class RowGroupColumns:
     the cursor in that row group goes on from it (consecutive blocks do); any other opens the row group
     again and decodes up to the block (``reads`` counts the row groups opened). Reads are serialised,
     since a file object is not safe to read from several threads. A row group holding another number
-    of rows than the footer says is refused, naming the file ``name``.
+    of rows than the footer says is refused, naming the file ``name``. ``sizes``: the row groups' row counts
+    as :func:`open_parquet` gave them (read from the footer when not given).
     """
 
-    def __init__(self, pf: pq.ParquetFile, name: str = "the Parquet file", batch_rows: int = BLOCK_ROWS) -> None:
+    def __init__(self, pf: pq.ParquetFile, name: str = "the Parquet file", batch_rows: int = BLOCK_ROWS,
+                 sizes: Sequence[int] | None = None) -> None:
         self.pf = pf
         self.name = name
         self.batch_rows = batch_rows
-        self.starts = [0, *accumulate(row_group_sizes(pf, name))]  # first row of every row group, then the row count
+        if sizes is None:
+            sizes = row_group_sizes(pf, name)
+        self.starts = [0, *accumulate(sizes)]  # first row of every row group, then the row count
         self.reads = 0
         self._lock = threading.Lock()
         self._local = threading.local()
