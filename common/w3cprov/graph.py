@@ -76,9 +76,9 @@ _IDENTITY_FIELDS = ("dataset_id", "version_id")
 def dataset_identity(node: Node) -> str:
     """The identity of a data node's dataset: the PROV id of the dataset, which hashes its namespace and name as
     recorded. A node read from PROV carries it (its names are XML text there: ``/a\\x01`` and ``/a\\x02`` both read
-    ``/a\\ufffd``); one built from recorded names (:func:`~prov_common.w3cprov.lineage.graph_from_summaries`) gets
-    it from them."""
-    return node.dataset_id or f"{TDPROV.prefix}:{ids.dataset_local(node.namespace or '', node.dataset or '')}"
+    ``/a\\ufffd``); one built from recorded names (:func:`~prov_common.w3cprov.lineage.graph_from_summaries`) carries
+    it hashed from them (:func:`named_ids`), and a node that carries none gets it from its names."""
+    return node.dataset_id or named_ids(node.namespace or "", node.dataset or "", None)[0]
 
 
 def version_entity(node: Node) -> str | None:
@@ -86,7 +86,14 @@ def version_entity(node: Node) -> str | None:
     :func:`dataset_identity` finds it; None for a dataset without a version."""
     if node.dataset_id is not None:
         return node.version_id
-    return f"{TDPROV.prefix}:{ids.version_local(node.namespace or '', node.dataset or '', node.version)}" if node.version else None
+    return named_ids(node.namespace or "", node.dataset or "", node.version)[1]
+
+
+def named_ids(namespace: str, name: str, version: str | None) -> tuple[str, str | None]:
+    """The PROV ids of the dataset ``namespace``/``name`` and of its ``tdprov:DatasetVersion`` at ``version``
+    (None without a version), hashed from the names as recorded: a node's ``dataset_id`` and ``version_id``."""
+    dataset_id = f"{TDPROV.prefix}:{ids.dataset_local(namespace, name)}"
+    return dataset_id, f"{TDPROV.prefix}:{ids.version_local(namespace, name, version)}" if version else None
 
 
 def _identity(node: Node) -> tuple[str, str]:
@@ -326,7 +333,9 @@ def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]
             states[key].append(graph.nodes[edge.source].state)
     holders: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     for node in graph.nodes.values():
+        if node.kind == RUN or not node.version:
+            continue
         key, entity = _identity(node), version_entity(node)
-        if node.kind != RUN and node.version and entity and holds_content(states.get(key, ()), key in read):
+        if entity and holds_content(states.get(key, ()), key in read):
             holders[key[1]][entity] = (node.namespace or "", node.dataset or "")
     return dict(holders)

@@ -16,7 +16,7 @@ from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import (
-    DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, resolve_reads,
+    DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, named_ids, resolve_reads,
 )
 from prov_common.w3cprov.identity import (
     at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
@@ -63,10 +63,13 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
             for dataset in datasets:
                 key = data_node_id(dataset.namespace, dataset.name, dataset.version,
                                    summary.run_id if role == GENERATED else None)
-                shown = dataset_label(dataset.namespace, dataset.name)
-                label = f"{shown}\n{_short(dataset.version)}" if dataset.version else shown
-                graph.nodes.setdefault(key, Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
-                                                 namespace=dataset.namespace, version=dataset.version))
+                if key not in graph.nodes:
+                    shown = dataset_label(dataset.namespace, dataset.name)
+                    label = f"{shown}\n{_short(dataset.version)}" if dataset.version else shown
+                    dataset_id, version_id = named_ids(dataset.namespace or "", dataset.name or "", dataset.version)
+                    graph.nodes[key] = Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
+                                            namespace=dataset.namespace, version=dataset.version,
+                                            dataset_id=dataset_id, version_id=version_id)
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
     graph.edges = sorted(edges)
     return resolve_reads(graph)
@@ -158,9 +161,9 @@ def same_version(graph: LineageGraph, key: str) -> list[str]:
     node = graph.nodes[key]
     if not node.version:
         return [key]
-    version = normal_version(node.version)
+    version, identity = normal_version(node.version), dataset_identity(node)
     others = sorted(n.id for n in graph.nodes.values() if n.kind != RUN and n.id != key and n.version
-                    and dataset_identity(n) == dataset_identity(node) and normal_version(n.version) == version)
+                    and dataset_identity(n) == identity and normal_version(n.version) == version)
     return [key, *others]
 
 
