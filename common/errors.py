@@ -18,14 +18,19 @@ class TdprovError(Exception):
     def __init__(self, what: str, fix: str | None = None) -> None:
         self.what = what
         self.fix = fix
-        super().__init__(what if not fix else f"{what} Fix: {fix}")
+        super().__init__(_message(what, fix))
 
     def about(self, thing: str) -> Self:
         """This error, saying first that it is about ``thing`` (a file, a shard) unless it names it already."""
         if thing not in self.what:
             self.what = f"{thing!r}: {self.what}"
-            self.args = (self.what if not self.fix else f"{self.what} Fix: {self.fix}",)
+            self.args = (_message(self.what, self.fix),)
         return self
+
+
+def _message(what: str, fix: str | None) -> str:
+    """An error's text: what is wrong, then its fix (when there is one)."""
+    return what if not fix else f"{what} Fix: {fix}"
 
 
 class BadInputError(TdprovError, ValueError):
