@@ -96,3 +96,40 @@ def test_a_link_loop_in_a_hidden_folder_of_a_folder_is_not_walked(with_link, mon
     (with_link / "ds" / "_tmp").mkdir()
     (with_link / "ds" / "_tmp" / "up").symlink_to("..")
     assert len(list_shards("ds")) == 2
+
+
+
+def test_a_subfolder_that_cannot_be_listed_is_refused_not_left_out(tmp_path: Path) -> None:
+    """A folder walk skipped a subfolder it could not list, so the version's digest left its shards out without a
+    word; it is now an error naming that folder, as an unreadable shard is. As root, tdprov runs without the
+    capabilities that read every folder (``setpriv --bounding-set``)."""
+    import shutil
+
+    shard(tmp_path / "d" / "part-0.parquet", 0)
+    shard(tmp_path / "d" / "sub" / "part-1.parquet", 1)
+    shard(tmp_path / "d" / "_hidden" / "part-2.parquet", 2)  # not a shard folder: never listed, never refused
+    plain: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: every folder can be listed")
+        plain = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+    def hash_folder() -> subprocess.CompletedProcess:
+        return subprocess.run([*plain, sys.executable, "-m", "prov_common", "hash", str(tmp_path / "d")],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+
+    for folder in ("sub", "_hidden"):
+        (tmp_path / "d" / folder).chmod(0o000)
+    try:
+        if subprocess.run([*plain, "ls", str(tmp_path / "d" / "sub")], capture_output=True).returncode == 0:
+            pytest.skip("this user lists a folder of mode 000")
+        done = hash_folder()
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert str(tmp_path / "d" / "sub") in done.stderr and "ermission" in done.stderr, done.stderr
+        assert done.stdout == ""
+        (tmp_path / "d" / "sub").chmod(0o755)
+        done = hash_folder()
+        assert done.returncode == 0 and done.stdout.startswith("blake3:"), done.stderr
+    finally:
+        for folder in ("sub", "_hidden"):
+            (tmp_path / "d" / folder).chmod(0o755)

@@ -115,9 +115,10 @@ def _walk(target: str, hidden: str = "._") -> Iterator[tuple[str, list[str]]]:
     """The folder ``target`` and those below it whose name does not start with a character of ``hidden``, each with
     the names of its files. Symbolic links to folders are followed (as a glob and ``pyarrow.dataset`` follow them);
     one that leads back to a folder above it is a ``BadInputError`` naming both: its files would be listed without
-    end. Two links to one folder list its files under both paths, as a glob does."""
+    end. Two links to one folder list its files under both paths, as a glob does. A folder that cannot be listed
+    raises its ``OSError``."""
     above: dict[str, dict[tuple[int, int], str]] = {}  # folder -> the folders from target down to it, by identity
-    for folder, dirs, files in os.walk(target, followlinks=True):
+    for folder, dirs, files in os.walk(target, followlinks=True, onerror=_unlistable):
         st = os.stat(folder)
         chain = above.pop(folder, {})
         key = (st.st_dev, st.st_ino)
@@ -131,6 +132,13 @@ def _walk(target: str, hidden: str = "._") -> Iterator[tuple[str, list[str]]]:
         for d in dirs:
             above[os.path.join(folder, d)] = chain
         yield folder, files
+
+
+def _unlistable(error: OSError) -> None:
+    """A folder among the shards that cannot be listed (no permission) is an error, as an unreadable shard is: its
+    shards would be left out of the version. One gone since its parent was listed holds no shards any more."""
+    if not isinstance(error, FileNotFoundError):
+        raise error
 
 
 def _local_folders(target: str) -> list[str]:
