@@ -71,20 +71,17 @@ class AssetProvenance:
         unknown_keys((key for key in meta if str(key).startswith("tdprov/")), _known_metadata_keys(),
                      f"the metadata of {where}")
         policy = check_policy(str(_raw(meta.get(POLICY_KEY)) or "fail"), where)
-        owners = names(_raw(meta.get(OWNERS_KEY)))
-        masked = names(_raw(meta.get(MASKED_KEY)))
-        public = names(_raw(meta.get(PUBLIC_KEY)))
         source = _raw(meta.get(SOURCE_KEY))
         rows = _raw(meta.get(SAMPLE_ROWS_KEY))
         return cls(
             schema=_raw(meta.get(SCHEMA_KEY)),
             policy=policy,
             source=str(source) if source else None,
-            owners=tuple(str(o) for o in owners),
-            masked_columns=tuple(str(c) for c in masked),
+            owners=names(_raw(meta.get(OWNERS_KEY))),
+            masked_columns=names(_raw(meta.get(MASKED_KEY))),
             sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
             training=marks_training(meta),
-            public_columns=tuple(str(c) for c in public),
+            public_columns=names(_raw(meta.get(PUBLIC_KEY))),
             raw_samples=flag(_raw(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
             granularity=check_granularity(_granularity(meta, where) or "column", where),
             snapshot=flag(_raw(meta.get(SNAPSHOT_KEY)), SNAPSHOT_KEY, default=None) if meta.get(SNAPSHOT_KEY) is not None else None,
