@@ -187,7 +187,7 @@ class Outbox:
             if limit is not None and report.delivered >= limit:
                 break
             try:
-                target_uri, unopened = spool.read_store_uri(path), spool.read_unopened(path)
+                target_uri, unopened = spool.read_target(path)
             except FileNotFoundError:
                 report.skipped += 1  # another flusher took it
                 continue

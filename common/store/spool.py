@@ -93,12 +93,14 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
 
 def read_store_uri(path: Path) -> str:
     """The target store of an entry, reading only its header."""
-    return str(_header(path)["store"])
+    return read_target(path)[0]
 
 
-def read_unopened(path: Path) -> str:
-    """Why the target store of an entry could not be opened when it was spooled ('' for an outage), from its header."""
-    return str(_header(path).get("unopened") or "")
+def read_target(path: Path) -> tuple[str, str]:
+    """The store URI an entry is meant for and why that store could not be opened when it was spooled ('' for an
+    outage), reading only its header once."""
+    header = _header(path)
+    return str(header["store"]), str(header.get("unopened") or "")
 
 
 def read_keys(path: Path) -> list[str]:
