@@ -218,29 +218,22 @@ class ProvenanceTransport(Transport):
                 self._store = open_store(settings=self.settings, s3_client_factory=self._s3_client_factory)
             return self._store
 
-    def _open_store(self) -> Store | None:
-        """The store, or None when its setting cannot be opened (an unsupported URI, a file): the caller keeps the
-        objects in the outbox instead. Strict mode raises; an unreachable store raises as always (the outbox spools)."""
+    def _open_store(self) -> tuple[Store | None, str]:
+        """The store, or ``None`` and why when its setting cannot be opened (an unsupported URI, a file; the reason
+        names where the setting comes from): the caller keeps the objects in the outbox instead. Strict mode raises;
+        an unreachable store raises as always (the outbox spools)."""
         try:
-            return self.store
+            return self.store, ""
         except StoreUnavailableError:
             raise
-        except (BadInputError, StoreError):
+        except (BadInputError, StoreError) as exc:
             if self.settings.strict:
                 raise
-            return None
+            return None, f"{self.config.where_store_is_set()} = {self.settings.store!r} cannot be opened: {exc.what.rstrip('.')}"
 
-    def _unopened(self) -> str:
-        """Why the store cannot be opened, naming where its setting comes from."""
-        try:
-            self.store  # noqa: B018 - raises the reason
-        except (BadInputError, StoreError) as exc:
-            return f"{self.config.where_store_is_set()} = {self.settings.store!r} cannot be opened: {exc.what.rstrip('.')}"
-        return ""
-
-    def _hold(self, objects: list[tuple[str, bytes]], run_id: str) -> None:
-        """Keep ``objects`` of ``run_id`` in the outbox while the store setting cannot be opened; never drop them."""
-        why = self._unopened()
+    def _hold(self, objects: list[tuple[str, bytes]], run_id: str, why: str) -> None:
+        """Keep ``objects`` of ``run_id`` in the outbox while the store setting cannot be opened (``why``); never
+        drop them."""
         entry = self.outbox.hold(self.settings.store, objects, why)
         log.warning("tdprov: %s; the objects of run %s are kept in the outbox (%s). Fix: correct %s, then run 'tdprov "
                     "flush --store <store>' and 'tdprov store seal --store <store> %s'", why, run_id, entry,
@@ -320,9 +313,9 @@ class ProvenanceTransport(Transport):
         self._pending.move_to_end(run_id)
         while len(self._pending) > MAX_PENDING_RUNS:
             self._pending.popitem(last=False)
-        store = self._open_store()
+        store, why = self._open_store()
         if store is None:
-            self._hold([(key, data)], run_id)
+            self._hold([(key, data)], run_id, why)
             return
         self.outbox.deliver(store, [(key, data)], strict=bool(self.settings.strict))
 
@@ -414,8 +407,9 @@ class ProvenanceTransport(Transport):
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
         events are staged and how to seal them later; with a store setting that cannot be opened, that they are
         kept in the outbox."""
-        if self._open_store() is None:
-            raise StagedNotSealedError(f"run {run_id} is not sealed: {self._unopened()}. Its events are kept in the outbox.",
+        store, why = self._open_store()
+        if store is None:
+            raise StagedNotSealedError(f"run {run_id} is not sealed: {why}. Its events are kept in the outbox.",
                                        fix=f"correct {self.config.where_store_is_set()}, then run 'tdprov flush --store "
                                            f"<store>' and 'tdprov store seal --store <store> {run_id}'")
         try:
