@@ -353,3 +353,66 @@ def test_spool_warning_names_the_batch_it_spooled_and_the_backlog_apart(s3_serve
     cause, _, spooled = warning.rpartition("; spooled ")
     assert cause.startswith(f"tdprov: store {down.uri} is still unavailable (backlog: ") and "runs/r1/" in cause
     assert spooled.startswith("3 object(s) ('runs/r2/events.jsonl' and 2 more) to ") and "runs/r1/" not in spooled
+
+
+def _without_root_powers() -> list[str]:
+    """The command prefix that runs a process without root's power to write any folder (``setpriv``); [] for
+    another user. Skips where root cannot shed it."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: every folder is writable")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+EMIT_RUN = """
+import json, sys
+from bundle_support import run_events
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+transport = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2]))
+for event in run_events(sys.argv[3]):
+    result = transport.emit(event)
+print(json.dumps({"status": getattr(result, "status", None)}))
+"""
+
+
+def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Path) -> None:
+    """A spool folder that became read-only made the claim rename of the flush that every delivery starts with raise
+    ``PermissionError``: the transport logged "could not record" and dropped the event, and ``tdprov flush`` blamed
+    the store. The emit's objects go to the store, the waiting entry stays for a later flush, ``tdprov flush`` exits 2
+    naming the spool folder and the fix, and once the folder is writable it delivers the entry once."""
+    import json
+    import subprocess
+    import sys
+
+    from prov_common.bundle import list_bundles
+    from prov_common.store import spool
+
+    plain = _without_root_powers()
+    store, spool_dir = open_store(tmp_path / "store"), tmp_path / "spool"
+    waiting = spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("old"))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    run_id = "0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d23"
+    spool_dir.chmod(0o555)
+    try:
+        emitted = subprocess.run([*plain, sys.executable, "-c", EMIT_RUN, store.uri, str(spool_dir), run_id], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert emitted.returncode == 0, emitted.stderr
+        assert json.loads(emitted.stdout.splitlines()[-1])["status"] == "written", emitted.stdout + emitted.stderr
+        assert "could not record" not in emitted.stderr and f"spool folder {spool_dir}" in emitted.stderr, emitted.stderr
+        assert [s.run_id for s in list_bundles(store)] == [run_id]
+        assert os.listdir(spool_dir) == [waiting.name]  # waiting, not claimed, not lost
+        flushed = subprocess.run([*plain, sys.executable, "-m", "prov_common", "flush", "--spool", str(spool_dir)],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert flushed.returncode == 2, flushed.stdout + flushed.stderr
+        assert f"spool folder {spool_dir}" in flushed.stderr and f"make {spool_dir} readable and writable" in flushed.stderr
+        assert "Traceback" not in flushed.stderr and os.listdir(spool_dir) == [waiting.name]
+    finally:
+        spool_dir.chmod(0o700)
+    flushed = subprocess.run([*plain, sys.executable, "-m", "prov_common", "flush", "--spool", str(spool_dir)], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert flushed.returncode == 0 and "delivered 1 spooled entry (3 objects, 3 new); 0 left" in flushed.stdout, flushed
+    assert [store.get(k) for k, _ in _bundle("old")] == [v for _, v in _bundle("old")] and os.listdir(spool_dir) == []

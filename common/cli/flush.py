@@ -22,7 +22,8 @@ def register(subparsers: Any) -> None:
             "flush again, or at the same time as another flush, never stores anything twice.\n"
             "Exit 0 when the spool is empty afterwards, 1 when entries are left (store still unreachable)\n"
             "or <spool>/failed/ holds entries set aside as undeliverable (by this flush or an earlier one;\n"
-            "each is named with its runs and the reason, until it is moved out of failed/)."
+            "each is named with its runs and the reason, until it is moved out of failed/); 2 when the spool\n"
+            "folder cannot be read or written (its entries stay there)."
         ),
         example="tdprov flush                       # after an outage, or from cron",
     )
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     outbox = Outbox(args.spool)
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store, take_unopened=True)  # entries held for a store setting that could not be opened
+    if report.spool_error is not None:  # its entries stay in the spool: exit 2, naming the folder and the fix
+        raise report.spool_error
     remaining = len(outbox.pending()) + report.claimed
     failed_dir = outbox.failed_dir
     aside = outbox.set_aside_entries(store.uri if store is not None else None)

@@ -45,7 +45,8 @@ class FlushReport:
     entry could not be moved there, or its note not written), each saying why not; ``stranded``: entries that
     could not be moved there (given back to the spool, where each flush counts them in ``failed`` again).
     ``claimed``: entries this process claimed and could neither deliver, set aside nor give back to the spool
-    (also counted in ``left``, and named in ``errors``)."""
+    (also counted in ``left``, and named in ``errors``). ``spool_error``: why the spool folder could not be listed
+    or its entries claimed (not writable): the entries stay in it for a later flush (counted in ``left``)."""
 
     delivered: int = 0
     objects: int = 0
@@ -58,10 +59,11 @@ class FlushReport:
     unfiled: list[str] = field(default_factory=list)
     stranded: int = 0
     claimed: int = 0
+    spool_error: SpoolError | None = None
 
     @property
     def ok(self) -> bool:
-        return self.left == 0 and self.failed == 0
+        return self.left == 0 and self.failed == 0 and self.spool_error is None
 
 
 @dataclass
@@ -113,7 +115,8 @@ class Outbox:
 
         A :class:`LateKey` object gets its key when it is written (now, or at the flush that
         delivers it from the spool), recorded once in the store so that redelivery cannot make a
-        second copy. Older spool entries for this store are flushed first, so deliveries keep their order.
+        second copy. Older spool entries for this store are flushed first, so deliveries keep their order
+        (when the spool folder cannot be written, they wait there and the batch goes to the store directly).
         ``write_ahead`` spools the batch *before* the first put and removes the entry once all puts
         succeeded, so even a crash in the middle of the puts leaves the entry (at the cost of one
         spool write per delivery). A conflicting object raises :class:`ObjectConflictError`; a spool
@@ -122,9 +125,11 @@ class Outbox:
         """
         batch = [o if isinstance(o, LateKey) else (validate_key(o[0]), _as_bytes(*o)) for o in objects]
         result = DeliveryResult()
-        if spool.pending(self.spool_dir) or self._claims():
+        if self._has_backlog():
             result.flush = self.flush(store, limit=self.flush_limit)
-            if result.flush.left:
+            if result.flush.spool_error is not None:  # the store may well take the batch: never lose it to the spool
+                log.warning("tdprov: %s; this delivery goes to the store directly", result.flush.spool_error)
+            elif result.flush.left:
                 cause = f"store {store.uri} is still unavailable (backlog: {result.flush.errors[-1]})"
                 return self._spool_or_raise(store, batch, 0, result, strict, cause=cause)
         ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
@@ -175,14 +180,20 @@ class Outbox:
         With ``store``, only entries for that store are delivered (and, with ``take_unopened``, those spooled because
         their store setting could not be opened, :meth:`hold`: ``tdprov flush --store``); without, each entry goes to the store it names (opened with ``opener``,
         default :func:`open_store`; one that still cannot be opened waits, counted in ``left``). Stops at the first
-        entry that meets an unavailable store (it and later ones stay, counted in ``left``).
+        entry that meets an unavailable store (it and later ones stay, counted in ``left``). A spool folder that
+        cannot be listed or written never raises: ``spool_error`` says so, and its entries stay (counted in ``left``).
         """
         report = FlushReport()
-        self._release_stale_claims()
         for claimed in sorted(self._held):
             self._unclaim(claimed)
         stores: dict[str, Store] = {} if store is None else {store.uri: store}
-        entries = spool.pending(self.spool_dir)
+        try:
+            self._release_stale_claims()
+            entries = spool.pending(self.spool_dir)
+        except OSError as exc:
+            report.spool_error = _unusable_spool(self.spool_dir, exc)
+            self._count_held(report)
+            return report
         for position, path in enumerate(entries):
             if limit is not None and report.delivered >= limit:
                 break
@@ -205,6 +216,10 @@ class Outbox:
             except FileNotFoundError:
                 report.skipped += 1
                 continue
+            except OSError as exc:  # the folder is not writable: no entry can be claimed, all stay for a later flush
+                report.spool_error = _unusable_spool(self.spool_dir, exc)
+                report.left += len(entries) - position
+                break
             try:
                 outcome = self._deliver_claimed(claimed, path, target_uri, stores, opener, report)
             except BaseException:
@@ -346,6 +361,13 @@ class Outbox:
                 continue
             self._unclaim(claimed)
 
+    def _has_backlog(self) -> bool:
+        """Whether entries (or claims) wait in the spool; True when it cannot be listed (the flush says why)."""
+        try:
+            return bool(spool.pending(self.spool_dir) or self._claims())
+        except OSError:
+            return True
+
     def pending(self) -> list[Path]:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
@@ -384,6 +406,13 @@ def _named(objects: Sequence[tuple[str, bytes] | LateKey]) -> str:
     """The objects of a batch as a log names them: the first key, and how many more."""
     first = f"'{_key_of(objects[0])}'" if objects else "none"
     return first + (f" and {len(objects) - 1} more" if len(objects) > 1 else "")
+
+
+def _unusable_spool(folder: Path, exc: OSError) -> SpoolError:
+    """The error of a spool folder whose entries cannot be listed or claimed (renamed) by this user."""
+    return SpoolError(f"cannot claim the entries of spool folder {folder}: {exc.strerror or exc}; they stay there, "
+                      "not delivered, until a flush can claim them.",
+                      fix=f"make {folder} readable and writable by the user running tdprov, then run 'tdprov flush'")
 
 
 def _remove(path: Path) -> None:
