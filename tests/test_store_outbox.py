@@ -267,17 +267,38 @@ def test_an_entry_that_cannot_be_set_aside_is_never_hidden_by_its_claim(tmp_path
     assert "1 left in" in out and "set aside" not in out and "could not move it to" in err, (out, err)
 
 
-def test_a_flush_that_stops_on_an_error_gives_its_claim_back(tmp_path: Path) -> None:
-    """An entry whose store cannot be opened stopped the flush and stayed claimed, unseen by later flushes of the
-    process; it is given back to the spool before the error is raised."""
+def test_an_entry_whose_store_cannot_be_opened_waits_and_the_others_are_delivered(tmp_path: Path, monkeypatch,
+                                                                                 capsys: pytest.CaptureFixture) -> None:
+    """An entry whose store URI could not be opened (a scheme tdprov does not know, a store path that is now a file)
+    stopped the whole flush with that error: the entries after it, for stores that work, were never delivered. It
+    waits in the spool, named with why and the fix, while the others are delivered once; 'tdprov flush' exits 1 until
+    'tdprov flush --store URI' delivers it where it belongs."""
+    from prov_common.cli import main
     from prov_common.store import spool
 
-    outbox = Outbox(tmp_path / "spool")
-    entry = spool.write_entry(outbox.spool_dir, spool.SpoolEntry("nope://x", tuple(_bundle("a"))))
-    for _ in range(2):
-        with pytest.raises(BadInputError, match="unsupported scheme"):
-            outbox.flush()
-        assert outbox.pending() == [entry]
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    outbox, good = Outbox(tmp_path / "spool"), open_store(tmp_path / "store")
+    (tmp_path / "a-file").write_text("not a store")
+    unknown = spool.write_entry(outbox.spool_dir, spool.SpoolEntry("nope://x", tuple(_bundle("a"))))
+    moved = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(str(tmp_path / "a-file"), tuple(_bundle("b"))))
+    for run in ("c", "d"):
+        spool.write_entry(outbox.spool_dir, spool.SpoolEntry(good.uri, tuple(_bundle(run))))
+    for _ in range(2):  # the API, twice: never raises, never keeps a claim
+        report = outbox.flush()
+        assert report.left == 2 and not report.ok and outbox.pending() == [unknown, moved], report
+    assert sorted(good.list()) == sorted(k for run in "cd" for k, _ in _bundle(run))
+    assert main(["flush"]) == 1
+    out, err = capsys.readouterr()
+    assert "delivered 0 spooled entries" in out and "2 left" in out, out
+    for entry, why in ((unknown, "unsupported scheme"), (moved, "not a folder")):
+        line = next(line for line in err.splitlines() if entry.name in line)
+        assert why in line and "tdprov flush --store URI" in line, err
+    new_home = open_store(tmp_path / "new-home")
+    assert main(["flush", "--store", new_home.uri]) == 0
+    assert "delivered 2 spooled entries (6 objects, 6 new); 0 left" in capsys.readouterr().out
+    assert sorted(new_home.list()) == sorted(k for run in "ab" for k, _ in _bundle(run))
+    assert [new_home.get(k) for k, _ in _bundle("a")] == [v for _, v in _bundle("a")]
+    assert main(["flush"]) == 0 and outbox.pending() == [] and len(list(good.list())) == 6  # each once
 
 
 @pytest.fixture

@@ -178,15 +178,17 @@ class Outbox:
         """Deliver spooled entries oldest first; an entry is removed only once all its puts succeeded.
 
         With ``store``, only entries for that store are delivered (and, with ``take_unopened``, those spooled because
-        their store setting could not be opened, :meth:`hold`: ``tdprov flush --store``); without, each entry goes to the store it names (opened with ``opener``,
-        default :func:`open_store`; one that still cannot be opened waits, counted in ``left``). Stops at the first
+        their store setting could not be opened, :meth:`hold`, and those whose store cannot be opened now: ``tdprov
+        flush --store``); without, each entry goes to the store it names (opened with ``opener``, default
+        :func:`open_store`, once per flush; an entry whose store cannot be opened waits, counted in ``left`` and named
+        in ``errors`` with the fix, while the other entries are delivered). Stops at the first
         entry that meets an unavailable store (it and later ones stay, counted in ``left``). A spool folder that
         cannot be listed or written never raises: ``spool_error`` says so, and its entries stay (counted in ``left``).
         """
         report = FlushReport()
         for claimed in sorted(self._held):
             self._unclaim(claimed)
-        stores: dict[str, Store] = {} if store is None else {store.uri: store}
+        targets = _Targets({} if store is None else {store.uri: store}, opener)
         try:
             self._release_stale_claims()
             entries = spool.pending(self.spool_dir)
@@ -205,8 +207,10 @@ class Outbox:
             except (OSError, ValueError, KeyError) as exc:
                 self._set_aside(path, report, f"spool entry {path.name} is unreadable: {exc}")
                 continue
-            if store is not None and unopened and take_unopened:
-                target_uri = store.uri  # the store the wrong setting should have named
+            redirect = store is not None and take_unopened and (
+                unopened or (target_uri != store.uri and targets.cannot_open(target_uri)))
+            if redirect:
+                target_uri = store.uri  # the store the wrong setting should have named, or where its store is now
             elif store is not None and target_uri != store.uri:
                 report.skipped += 1
                 continue
@@ -221,9 +225,9 @@ class Outbox:
                 report.left += len(entries) - position
                 break
             try:
-                outcome = self._deliver_claimed(claimed, path, target_uri, stores, opener, report)
+                outcome = self._deliver_claimed(claimed, path, target_uri, targets, report)
             except BaseException:
-                self._unclaim(claimed)  # (a store that cannot be opened, an interrupt): it waits for the next flush
+                self._unclaim(claimed)  # (an interrupt): it waits for the next flush
                 raise
             if outcome == "unopened":
                 report.left += 1
@@ -261,28 +265,22 @@ class Outbox:
                 f"Fix: make {self.spool_dir} writable; the next flush gives {'it' if len(held) == 1 else 'them'} back "
                 f"(any flush once the claim is {STALE_CLAIM_SECONDS:.0f} s old)")
 
-    def _deliver_claimed(self, claimed: Path, original: Path, target_uri: str, stores: dict[str, Store],
-                         opener: Callable[[str], Store] | None, report: FlushReport) -> str:
+    def _deliver_claimed(self, claimed: Path, original: Path, target_uri: str, targets: "_Targets",
+                         report: FlushReport) -> str:
         try:
             entry = spool.decode(claimed.read_bytes(), original.name)
         except (OSError, ValueError, KeyError) as exc:
             self._set_aside(claimed, report, f"spool entry {original.name} is damaged: {exc}")
             return "failed"
         try:
-            target = stores.get(target_uri)
-            if target is None:
-                from prov_common.store.factory import open_store
-
-                try:
-                    target = stores[target_uri] = (opener or open_store)(target_uri)
-                except (BadInputError, StoreError) as exc:
-                    if not entry.unopened or isinstance(exc, StoreUnavailableError):
-                        raise
-                    self._unclaim(claimed)
-                    report.errors.append(f"spool entry {original.name} waits: its store {target_uri!r} cannot be opened "
-                                         f"({exc}). Fix: correct the store setting, then run 'tdprov flush --store "
-                                         "<the store it names>' to deliver it there")
-                    return "unopened"
+            target = targets.open(target_uri)
+            if target is None:  # a wrong setting, or a store since removed: it waits, the other entries go on
+                self._unclaim(claimed)
+                report.errors.append(f"spool entry {original.name} waits: its store {target_uri!r} cannot be opened "
+                                     f"({targets.why(target_uri)}). Fix: run 'tdprov flush --store URI' with the store "
+                                     "it belongs in (the one its setting should have named, or where that store is now) "
+                                     "to deliver it there")
+                return "unopened"
             written = sum(int(_put(target, obj)[1]) for obj in entry.objects)
         except ObjectConflictError as exc:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
@@ -381,6 +379,44 @@ class Outbox:
             except (OSError, ValueError, KeyError):  # taken by a flusher meanwhile, or unreadable (set aside by flush)
                 continue
         return False
+
+
+class _Targets:
+    """The stores a flush delivers to, each opened once (``opener``, default :func:`open_store`); those that cannot
+    be opened are remembered with why."""
+
+    def __init__(self, stores: dict[str, Store], opener: Callable[[str], Store] | None) -> None:
+        self._stores = stores
+        self._opener = opener
+        self._unopened: dict[str, str] = {}
+
+    def open(self, uri: str) -> Store | None:
+        """The store ``uri`` names; None when it cannot be opened (:meth:`why`). An unavailable store raises
+        :class:`StoreUnavailableError`."""
+        if uri in self._stores:
+            return self._stores[uri]
+        if uri in self._unopened:
+            return None
+        from prov_common.store.factory import open_store
+
+        try:
+            self._stores[uri] = (self._opener or open_store)(uri)
+        except StoreUnavailableError:
+            raise
+        except (BadInputError, StoreError) as exc:
+            self._unopened[uri] = exc.what.rstrip(".")
+            return None
+        return self._stores[uri]
+
+    def cannot_open(self, uri: str) -> bool:
+        """Whether the store ``uri`` names cannot be opened (an unavailable one can: it waits for it)."""
+        try:
+            return self.open(uri) is None
+        except StoreUnavailableError:
+            return False
+
+    def why(self, uri: str) -> str:
+        return self._unopened.get(uri, "")
 
 
 def _put(store: Store, obj: tuple[str, bytes] | LateKey) -> tuple[str, bool]:
