@@ -15,6 +15,7 @@ from airflow_dags.harness import bundles_of, run_dag
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
+from prov_common.bundle.transport import UNOPENED_WARNED
 from prov_common.config import _warn_once
 from prov_common.store import open_store
 
@@ -24,6 +25,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dag_id: str, **options: str) -> dict:
     """Run a one-task DAG (CSV inlet -> Parquet outlet) with ``[tdprov]`` ``options``; the bundles by job name."""
     _warn_once.cache_clear()
+    UNOPENED_WARNED.clear()  # each test warned afresh, as a new task process is
     store = tmp_path / "store"
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
     monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(tmp_path / "spool"))
@@ -129,3 +131,27 @@ def test_unknown_tdprov_options_are_named(monkeypatch: pytest.MonkeyPatch, caplo
     monkeypatch.setenv("AIRFLOW__TDPROV__STROE", "/x")
     resolve_settings()
     assert "unknown key 'stroe' in the [tdprov] section (did you mean 'store'?)" in caplog.text
+
+
+def _warnings_naming(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    import logging
+
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and text in r.getMessage()]
+
+
+def test_a_store_setting_that_cannot_be_opened_is_warned_about_once_and_every_event_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A bad store setting logged a warning for every event (the DAG run's and the task's START, RUNNING, COMPLETE...):
+    one per process for each place and value, while every event is still kept in the outbox and delivered once."""
+    from prov_common.store import spool
+    from prov_common.store.outbox import Outbox
+
+    _run(tmp_path, monkeypatch, "tdprov_bad_store_once", store="gs://b/once")
+    warned = _warnings_naming(caplog, "gs://b/once")
+    assert len(warned) == 1, "\n".join(warned)
+    assert "[tdprov] store = 'gs://b/once' cannot be opened" in warned[0] and "kept in the outbox" in warned[0]
+    kept = [key for entry in Outbox(tmp_path / "spool").pending() for key in spool.read_keys(entry)]
+    assert len(kept) >= 3 and len({key.split("/")[1] for key in kept}) == 2, kept  # the DAG run's and the task's events
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store_once.t")
+    staged = list(open_store(str(tmp_path / "good")).list("staging/"))
+    assert sorted(staged) == sorted(set(kept)) and Outbox(tmp_path / "spool").pending() == []  # each once, none lost

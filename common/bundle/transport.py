@@ -52,6 +52,30 @@ MAX_PENDING_RUNS = 1000
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
+class _Once:
+    """The keys met so far in this process (a forked child starts afresh): what is warned about once per process."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self.clear)
+
+    def first(self, *key: str) -> bool:
+        """True the first time ``key`` is met in this process."""
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True
+
+    def clear(self) -> None:
+        self._seen = set()
+        self._lock = threading.Lock()
+
+
+UNOPENED_WARNED = _Once()  # (where the store is set, its value): a store setting that cannot be opened
+
+
 @dataclass(frozen=True)
 class ConfigurationDefaults:
     """What a transport made from an OpenLineage configuration uses for the options that configuration leaves
@@ -233,11 +257,17 @@ class ProvenanceTransport(Transport):
 
     def _hold(self, objects: list[tuple[str, bytes]], run_id: str, why: str) -> None:
         """Keep ``objects`` of ``run_id`` in the outbox while the store setting cannot be opened (``why``); never
-        drop them."""
+        drop them. Warned about once per process for each place and value of the setting (logged at debug level
+        after that): every event of every run would repeat it."""
         entry = self.outbox.hold(self.settings.store, objects, why)
-        log.warning("tdprov: %s; the objects of run %s are kept in the outbox (%s). Fix: correct %s, then run 'tdprov "
-                    "flush --store <store>' and 'tdprov store seal --store <store> %s'", why, run_id, entry,
-                    self.config.where_store_is_set(), run_id)
+        source = self.config.where_store_is_set()
+        if not UNOPENED_WARNED.first(source, str(self.settings.store)):
+            log.debug("tdprov: %s; the objects of run %s are kept in the outbox (%s)", why, run_id, entry)
+            return
+        log.warning("tdprov: %s; the objects of run %s are kept in the outbox (%s), as are those of every later run "
+                    "of this process until it is corrected (warned once per process). Fix: correct %s, then run "
+                    "'tdprov flush --store <store>' and 'tdprov store seal --store <store> RUN_ID' for each run kept "
+                    "(this one is %s; 'tdprov audit' names those left unsealed)", why, run_id, entry, source, run_id)
 
     @property
     def signer(self) -> SigningKey:
@@ -403,15 +433,14 @@ class ProvenanceTransport(Transport):
             return
         events.append(event)
 
-    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
+    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
-        events are staged and how to seal them later; with a store setting that cannot be opened, that they are
-        kept in the outbox."""
+        events are staged and how to seal them later. With a store setting that cannot be opened, the run's events
+        are kept in the outbox and nothing is sealed (the warning of :meth:`_hold` says how to seal it)."""
         store, why = self._open_store()
         if store is None:
-            raise StagedNotSealedError(f"run {run_id} is not sealed: {why}. Its events are kept in the outbox.",
-                                       fix=f"correct {self.config.where_store_is_set()}, then run 'tdprov flush --store "
-                                           f"<store>' and 'tdprov store seal --store <store> {run_id}'")
+            log.debug("tdprov: run %s is not sealed: %s; its events are kept in the outbox", run_id, why)
+            return None
         try:
             self.signer  # noqa: B018 - loaded (or made) before anything is built
         except BadInputError as exc:
