@@ -68,7 +68,12 @@ def _explicit(option: str) -> bool:
 
 def store_source() -> str:
     """Where the store of :func:`resolve_settings` is set, named in a fix: ``[tdprov] store`` or ``TDPROV_STORE``."""
-    return f"[{SECTION}] store" if _explicit("store") else "TDPROV_STORE"
+    return setting_source("store")
+
+
+def setting_source(option: str) -> str:
+    """Where ``option`` of :func:`resolve_settings` is set, named in a fix: ``[tdprov] <option>`` or ``TDPROV_<OPTION>``."""
+    return f"[{SECTION}] {option}" if _explicit(option) else f"TDPROV_{option.upper()}"
 
 
 def _given_options() -> list[str]:

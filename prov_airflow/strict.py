@@ -14,5 +14,6 @@ def require_store(tdprov_conn_id: str | None) -> None:
         return
     ok, message = hook.test_connection()
     if not ok:
-        raise StoreUnavailableError(f"tdprov strict mode: store {settings.store} is unavailable ({message})",
-                                    fix="restore the store, or turn [tdprov] strict off to spool bundles instead")
+        raise StoreUnavailableError(f"tdprov strict mode ({hook.strict_source()}): store {settings.store} cannot be "
+                                    f"used ({message})",
+                                    fix=f"restore the store, or turn {hook.strict_source()} off to spool bundles instead")

@@ -155,3 +155,44 @@ def test_a_store_setting_that_cannot_be_opened_is_warned_about_once_and_every_ev
     _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store_once.t")
     staged = list(open_store(str(tmp_path / "good")).list("staging/"))
     assert sorted(staged) == sorted(set(kept)) and Outbox(tmp_path / "spool").pending() == []  # each once, none lost
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_operators_own_connection_that_cannot_be_opened_is_named_not_the_listeners_setting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str], strict: bool) -> None:
+    """A Pandera task with its own ``tdprov_conn_id`` whose host cannot be opened: the warning (source records not
+    read) and the strict-mode error named no setting, or the listener's ``[tdprov] strict``. They name the connection's
+    host (and its ``strict``), while the listener's store records the task's run once."""
+    import json
+
+    from prov_airflow.operators.pandera import PanderaValidationOperator
+
+    _warn_once.cache_clear()
+    UNOPENED_WARNED.clear()
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(tmp_path / "spool"))
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_OPS", json.dumps({"conn_type": "tdprov", "host": "gs://b/ops",
+                                                              "extra": {"strict": strict}}))
+    src = tmp_path / "features.csv"
+    pd.DataFrame({"id": [1, 2], "x": [1.0, 99.0]}).to_csv(src, index=False)
+    dag_id = f"tdprov_ops_conn_{strict}"
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(src), schema="airflow_dags.schemas:FEATURES",
+                                  on_failure="warn", tdprov_conn_id="tdprov_ops")
+    capsys.readouterr()
+    assert run_dag(dag, logical_date=START).state == ("failed" if strict else "success")
+    out, err = capsys.readouterr()
+    logged = caplog.text + out + err  # the task's own log goes through Airflow's structlog to the terminal
+    where = "the host of Airflow connection 'tdprov_ops' = 'gs://b/ops' cannot be opened"
+    assert where in logged and "Fix: correct the host of Airflow connection 'tdprov_ops'" in logged, logged
+    if strict:
+        assert "tdprov strict mode (strict in the extra of Airflow connection 'tdprov_ops')" in logged, logged
+        assert "[tdprov] strict" not in logged and "TDPROV_STRICT" not in logged
+    else:
+        named = [line for line in logged.splitlines() if "source records in gs://b/ops could not be read" in line]
+        assert len(named) == 1 and where in named[0], named
+    assert "[tdprov] store" not in logged and "TDPROV_STORE" not in logged  # the listener's store is fine
+    task = [s for s in bundles_of(store) if s.job_name == f"{dag_id}.check"]
+    assert [s.state for s in task] == (["FAIL"] if strict else ["COMPLETE"])

@@ -38,6 +38,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, default_spool_dir
 from prov_common.store.s3 import S3ClientFactory
@@ -253,7 +254,7 @@ class ProvenanceTransport(Transport):
         except (BadInputError, StoreError) as exc:
             if self.settings.strict:
                 raise
-            return None, f"{self.config.where_store_is_set()} = {self.settings.store!r} cannot be opened: {exc.what.rstrip('.')}"
+            return None, cannot_open(self.config.where_store_is_set(), self.settings.store, exc)
 
     def _hold(self, objects: list[tuple[str, bytes]], run_id: str, why: str) -> None:
         """Keep ``objects`` of ``run_id`` in the outbox while the store setting cannot be opened (``why``); never

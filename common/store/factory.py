@@ -4,12 +4,17 @@ from __future__ import annotations
 import os
 
 from prov_common.config import Settings
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.location import local_store_path, parse_location
 from prov_common.store.s3 import S3ClientFactory
 
-__all__ = ["open_store", "local_store_path"]
+__all__ = ["open_store", "local_store_path", "cannot_open"]
+
+
+def cannot_open(where: str, uri: str | None, exc: TdprovError) -> str:
+    """Why a store setting cannot be opened, naming where it is set: ``<where> = '<uri>' cannot be opened: <why>``."""
+    return f"{where} = {uri!r} cannot be opened: {exc.what.rstrip('.')}"
 
 
 def open_store(uri: str | os.PathLike[str] | None = None, settings: Settings | None = None, *,

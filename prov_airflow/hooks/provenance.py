@@ -8,7 +8,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from prov_common.config import Settings, unknown_keys
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 
 from prov_airflow.settings import resolve_settings
 
@@ -117,6 +117,18 @@ class ProvenanceHook(BaseHook):
             return f"the store in the extra of Airflow connection {self.tdprov_conn_id!r}"
         return store_source()
 
+    def strict_source(self) -> str:
+        """Where strict mode of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov] strict``
+        or ``TDPROV_STRICT``)."""
+        from prov_airflow.settings import setting_source
+
+        _, extra = self._load()
+        if self.overrides.get("strict") is not None:
+            return "the strict given to the hook"
+        if extra.get("strict") is not None:
+            return f"strict in the extra of Airflow connection {self.tdprov_conn_id!r}"
+        return setting_source("strict")
+
     @property
     def aws_conn_id(self) -> str | None:
         """The AWS connection of an ``s3://`` store (``aws_conn_id`` in the extra), if any."""
@@ -129,11 +141,21 @@ class ProvenanceHook(BaseHook):
 
     def get_conn(self) -> Any:
         """The tdprov store (``prov_common.store.Store``) these settings point at; an ``s3://`` store
-        reaches S3 through the ``aws_conn_id`` connection's session."""
+        reaches S3 through the ``aws_conn_id`` connection's session.
+        A store setting that cannot be opened (an unsupported URI, a file) raises naming where it is set (the
+        connection's host, ``[tdprov] store``...)."""
         from prov_common.store import open_store
+        from prov_common.store.factory import cannot_open
 
         settings = self.get_settings()
-        return open_store(settings.store, settings=settings, s3_client_factory=self.s3_client_factory())
+        try:
+            return open_store(settings.store, settings=settings, s3_client_factory=self.s3_client_factory())
+        except StoreUnavailableError:
+            raise
+        except (BadInputError, StoreError) as exc:
+            where = self.store_source()
+            raise type(exc)(cannot_open(where, settings.store, exc) + ".",
+                            fix=f"correct {where} (a folder path, file:///absolute/path or s3://bucket/prefix)") from exc
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow UI "Test": list the store."""
