@@ -216,8 +216,9 @@ def test_a_run_the_audit_found_forged_is_not_taken_from_its_catalog(pipe: Pipeli
     assert main(["contains", digest("evil"), "--record", '{"a": 1}', "--store", pipe.store.uri]) in (1, 2)
     out, err = capsys.readouterr()
     assert out == "" and "untrusted key" in err, (out, err)
-    assert main(["record", "/data/features.parquet", "--store", pipe.store.uri]) == 0
-    assert pipe.prepare in capsys.readouterr().out
+    assert main(["record", "/data/features.parquet", "--store", pipe.store.uri]) == 1  # written without the forged run: a finding
+    out, err = capsys.readouterr()
+    assert pipe.prepare in out and forged not in out and f"left out run {forged}" in err, err
 
 
 def test_a_catalogued_run_is_judged_by_the_keys_trusted_now(pipe: Pipeline, tmp_path: Path, monkeypatch, capsys) -> None:

@@ -260,7 +260,7 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     out, err = capsys.readouterr()
     assert _chain(json.loads(out)) == runs[steps // 2 + 1:][::-1]  # down to the damaged run's output, now an origin
     assert f"left out run {damaged}: its bundle does not verify" in err and err.count("left out run") == 1
-    assert main(["record", f"/data/step{steps}.parquet", "--store", uri]) == 0  # reads the chain's bundles on every CPU
+    assert main(["record", f"/data/step{steps}.parquet", "--store", uri]) == 1  # reads the chain's bundles on every CPU
     out, err = capsys.readouterr()
     assert all(run in out for run in runs[steps // 2 + 1:]) and damaged not in out and runs[0] not in out
     assert f"left out run {damaged}: its bundle does not verify" in err
@@ -866,3 +866,25 @@ def test_a_read_across_clock_skew_is_marked_in_the_export(tmp_path: Path) -> Non
         OPTIONAL { ?o prov:qualifiedDerivation ?q . ?q prov:entity ?i ; tdprov:clockSkew ?skew } }""",
                                                             initBindings={"i": rdflib.URIRef(_written("/data/x.csv", x, writer))})}
     assert derived == {(_written("/data/y.csv", digest("y"), skewed), "true"), (_written("/data/z.csv", digest("z"), later), "None")}, derived
+
+
+def test_a_record_written_without_a_run_exits_1_as_without_a_source_record(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'tdprov record' (and 'export --training-record') left out a run whose bundle does not verify and exited 0,
+    while a source record left out is exit 1: a record that lacks a run of its lineage is a finding too. The run
+    is named with why and the fix; the record is still written from the runs that verify."""
+    from bundle_support import raw_put
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    prep = seal(store, run_events("prep", [], [dataset("/data/x.parquet", digest("x"))]))
+    train = seal(store, run_events("train", [dataset("/data/x.parquet", digest("x"))], [dataset("/data/m.pkl", digest("m"))],
+                                   start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    assert main(["record", "/data/m.pkl", "--store", uri]) == 0
+    assert prep in capsys.readouterr().out
+    raw_put(uri, f"bundles/{prep}/statement.dsse.json", b"{}")
+    for argv in (["record", "/data/m.pkl"], ["export", "--training-record", "/data/m.pkl"]):
+        assert main([*argv, "--store", uri]) == 1, argv
+        out, err = capsys.readouterr()
+        assert train in out and prep not in out, argv
+        assert f"left out run {prep}: its bundle does not verify" in err and f"'tdprov verify {prep}'" in err, err
+        assert "backup or replica" in err and f"the record was written without run {prep} left out" in err, err

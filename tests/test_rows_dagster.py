@@ -251,7 +251,7 @@ def test_an_index_entry_without_a_verifying_bundle_is_left_out_and_named(ref: st
     assert out.startswith(f"{entry['outputs'][0]['name']}  {digest}") and FORGED not in out and err.count(told) == 1
     code, answer, err = contains_cli(ref, IN, store_uri, capsys)
     assert code == 0 and answer["contained"] and answer["digest"] == digest and told in err
-    assert main(["record", ref, "--format", "croissant", "--store", store_uri]) == 0
+    assert main(["record", ref, "--format", "croissant", "--store", store_uri]) == 1  # written without the run: a finding
     out, err = capsys.readouterr()
     assert digest in out and "abababab" not in out and FORGED not in out and told in err
     restored = tmp_path / "restored.parquet"

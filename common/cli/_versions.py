@@ -78,7 +78,8 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
     share one reason (say, every bundle of a store whose signer's key is not trusted here) are told in one
     line; past :data:`SHOWN_AT_MOST` lines of a kind, the rest are counted."""
     def fix_left_out(run: str) -> str:
-        return f"Fix: 'tdprov verify {run}' names every problem; if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)"
+        return (f"Fix: 'tdprov verify {run}' names every problem; restore a damaged bundle from a backup or replica; "
+                "if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)")
 
     _tell(left_out,
           lambda run, why: f"left out run {run}: its bundle does not verify ({why}). {fix_left_out(run)}",

@@ -65,17 +65,20 @@ def register(subparsers: Any) -> None:
 
 def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
     """The registered sources by digest, with the dataset they were registered at (records that do not
-    verify are left out)."""
+    verify are left out, each named on stderr as 'tdprov record' names them)."""
+    from prov_common.cli.record import tell_sources_left_out
     from prov_common.signing import trust_from_settings
     from prov_common.sources.registry import iter_sources
 
     found: dict[str, list[SourceLabel]] = {}
+    problems: list[tuple[str, TdprovError]] = []
     try:
-        for stored in iter_sources(store, trust_from_settings(settings), problems=[]):
+        for stored in iter_sources(store, trust_from_settings(settings), problems):
             record = stored.record
             found.setdefault(normal_version(record.digest), []).append((f"{record.name} ({record.issuer}, {record.license})", located_dataset(record.location)))
     except TdprovError:
         return found
+    tell_sources_left_out(problems, "lineage", "the lineage is shown without it")
     return found
 
 

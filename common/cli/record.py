@@ -62,16 +62,28 @@ def run(args: argparse.Namespace) -> int:
     doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
     tell_sources_left_out(problems)
-    return 1 if problems else 0
+    tell_runs_left_out(recorded.left_out)
+    return 1 if problems or recorded.left_out else 0  # a record written without a run or source it may need is a finding
 
 
-def tell_sources_left_out(problems: list[tuple[str, TdprovError]]) -> None:
-    """Name on stderr each source record (key, error) that did not verify and was left out of the record."""
+def tell_runs_left_out(left_out: dict[str, str]) -> None:
+    """Say on stderr that the record was written without the runs whose bundles do not verify (each already
+    named with why and the fix by :func:`~prov_common.cli._versions.tell_entries_not_taken`)."""
+    if left_out:
+        runs = f"run {next(iter(left_out))}" if len(left_out) == 1 else f"{len(left_out)} runs"
+        print(f"tdprov record: the record was written without {runs} left out (named above), so it may lack a step "
+              "of the lineage. Fix: 'tdprov verify RUN_ID' names every problem; restore a damaged bundle from a backup "
+              "or replica", file=sys.stderr)
+
+
+def tell_sources_left_out(problems: list[tuple[str, TdprovError]], verb: str = "record",
+                          without: str = "the record was written without it") -> None:
+    """Name on stderr each source record (key, error) that did not verify and was left out of what ``verb`` made."""
     for key, exc in problems[:SHOWN_AT_MOST]:
         what = exc.what.rstrip(".") if key in exc.what else f"source record '{key}': {exc.what.rstrip('.')}"
         fix = f"{exc.fix.rstrip('.')}; " if exc.fix else ""
-        print(f"tdprov record: left out {what}: the record was written without it. "
+        print(f"tdprov {verb}: left out {what}: {without}. "
               f"Fix: {fix}'tdprov audit' reports every damaged record", file=sys.stderr)
     if len(problems) > SHOWN_AT_MOST:
-        print(f"tdprov record: and {len(problems) - SHOWN_AT_MOST} more source records left out, not verifying. "
+        print(f"tdprov {verb}: and {len(problems) - SHOWN_AT_MOST} more source records left out, not verifying. "
               "Fix: 'tdprov audit' reports every damaged record", file=sys.stderr)
