@@ -145,18 +145,23 @@ def _diff(args: argparse.Namespace, digests: list[Digest]) -> int:
 
 def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dict[str, str] | None) -> Digest:
     from prov_common.hashing import hash_path, hash_shards, hash_stream, is_sharded
+    from prov_common.hashing.files import UnknownCsvColumnError
     from prov_common.hashing.targets import local_target
 
     if path == "-":
         return hash_stream(sys.stdin.buffer)
     path = local_target(path)  # a file: URI is its path, as the recorders take it (a folder is its shards)
-    if is_sharded(path):
-        if args.row_digests:
-            raise BadInputError(f"{path!r} is a sharded dataset; --row-digests writes the sidecar of one table.",
-                                fix="pass one shard, e.g. tdprov hash --row-digests OUT.parquet DIR/part-0.parquet.")
-        return hash_shards(path, as_bytes=args.as_bytes, csv_dtypes=dtypes, cache=args.cache,
-                           scheduler=args.scheduler, workers=args.workers)
-    return hash_path(path, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes)  # type: ignore[arg-type]
+    sharded = is_sharded(path)
+    if sharded and args.row_digests:
+        raise BadInputError(f"{path!r} is a sharded dataset; --row-digests writes the sidecar of one table.",
+                            fix="pass one shard, e.g. tdprov hash --row-digests OUT.parquet DIR/part-0.parquet.")
+    try:
+        if sharded:
+            return hash_shards(path, as_bytes=args.as_bytes, csv_dtypes=dtypes, cache=args.cache,
+                               scheduler=args.scheduler, workers=args.workers)
+        return hash_path(path, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes)  # type: ignore[arg-type]
+    except UnknownCsvColumnError as exc:  # the library names its argument; this user gave the option
+        raise exc.named("--csv-dtype") from None
 
 
 def run(args: argparse.Namespace) -> int:

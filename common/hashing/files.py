@@ -126,6 +126,18 @@ def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, 
         return _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
 
 
+CSV_DTYPES = "csv_dtypes"  # the argument a refused key is named by (a command line names its own option instead)
+
+
+class UnknownCsvColumnError(BadInputError):
+    """A ``csv_dtypes`` key that is not a column of the CSV file; the text names the argument ``csv_dtypes``."""
+
+    def named(self, option: str) -> "UnknownCsvColumnError":
+        """This refusal naming ``option`` (the command line's ``--csv-dtype``) instead of ``csv_dtypes``."""
+        fix = None if self.fix is None else self.fix.replace(f"from {CSV_DTYPES}", f"from {option}", 1)
+        return UnknownCsvColumnError(self.what.replace(f"{CSV_DTYPES} names ", f"{option} names ", 1), fix)
+
+
 def _check_csv_dtypes(csv_dtypes: Mapping[str, Any] | None, header: Iterable[Any], path_or_uri: str | Path) -> None:
     """Refuse dtypes declared for columns the CSV's ``header`` lacks: ``pandas.read_csv`` ignores them, so a misspelt
     name would give the digest of the undeclared reading. ``*`` is such a name too (no wildcard)."""
@@ -133,7 +145,10 @@ def _check_csv_dtypes(csv_dtypes: Mapping[str, Any] | None, header: Iterable[Any
         return
     from prov_common.quality.samples import check_known_columns  # here: the quality package imports Pandera
 
-    check_known_columns([str(name) for name in csv_dtypes], header, "--csv-dtype", str(path_or_uri), wildcard=False)
+    try:
+        check_known_columns([str(name) for name in csv_dtypes], header, CSV_DTYPES, str(path_or_uri), wildcard=False)
+    except BadInputError as exc:
+        raise UnknownCsvColumnError(exc.what, exc.fix) from None
 
 
 def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None
