@@ -221,3 +221,17 @@ def test_a_failed_pandera_check_counts_once_in_tdprov_graph(tmp_path: Path, caps
     assert tdprov(["lineage", str(tmp_path / "data" / "people.parquet"), "--checks", "--store", str(store)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "✗ failed" in x)
     assert line.endswith("✗ failed: greater_than_or_equal_to(18)  ✓ passed 2 check(s)"), line  # once each
+
+
+@pytest.mark.parametrize("wide", ["訓練データセット", "学習用コーパス", "🤖📊🧪🚀🎯📦🔬🧠"])
+def test_a_name_of_wide_characters_gets_the_width_of_its_cells(wide: str) -> None:
+    """A box was as wide as its name had characters: a CJK or emoji name (two terminal cells, about a
+    font-size wide each) overflowed its box. Box width follows the cells the name takes, as 'tdprov runs'
+    lines up columns: the wide name's box is as wide as that of an ASCII name of as many cells."""
+    from prov_common.text import cells
+
+    ascii_name = "x" * cells(wide)
+    graph = graph_of([("run_a", wide), ("run_b", ascii_name)], version_label="v1")  # the name is the widest line
+    picture = read_picture(render_svg(graph, max_width=None))
+    width = {key: box[2] - box[0] for key, box in picture.nodes.items()}
+    assert width[wide] == pytest.approx(width[ascii_name], abs=0.5) and width[wide] > width["run_a"] + 40, width  # .1f in the SVG

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape as _escape
 
-from prov_common.text import shortened, visible
+from prov_common.text import cells, shortened, visible
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import RUN, LineageGraph, Node
 from prov_common.w3cprov.identity import dataset_label
@@ -74,7 +74,7 @@ def to_dot(graph: LineageGraph, title: str = "lineage") -> str:
 
 # ---- built-in SVG: the top-down layered layout of :mod:`.layout` --------------------------------
 
-CHAR_W, LINE_H, PAD_X, PAD_Y = 6.6, 14.0, 14.0, 9.0
+CHAR_W, LINE_H, PAD_X, PAD_Y = 6.6, 14.0, 14.0, 9.0  # CHAR_W: per terminal cell (prov_common.text.cells)
 PAGE_WIDTH = 1200.0  # default width limit of the built-in picture, in CSS pixels
 MIN_W = 2 * (label_width("generated") + 8)  # room below a node for its edge label
 
@@ -90,7 +90,7 @@ def _fitted_lines(node: Node, max_width: float | None) -> list[str]:
 
 
 def _size(lines: list[str], kind: str) -> tuple[float, float]:
-    width = max(max(len(line) for line in lines) * CHAR_W + 2 * PAD_X, MIN_W)
+    width = max(max(cells(line) for line in lines) * CHAR_W + 2 * PAD_X, MIN_W)  # a wide (CJK, emoji) character: two
     height = len(lines) * LINE_H + 2 * PAD_Y
     if kind != RUN:  # an ellipse needs room around its text
         width, height = width * 1.2, height * 1.15

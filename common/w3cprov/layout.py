@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from prov_common.text import cells
 from prov_common.w3cprov.graph import LineageGraph
 
 NODE_GAP, ROW_GAP, MARGIN, DUMMY_W = 24.0, 40.0, 16.0, 8.0
@@ -79,8 +80,8 @@ class Layout:
 
 
 def label_width(text: str) -> float:
-    """Estimated width of an edge label."""
-    return len(text) * LABEL_CHAR_W
+    """Estimated width of an edge label (a wide character takes two cells' width)."""
+    return cells(text) * LABEL_CHAR_W
 
 
 def _acyclic(graph: LineageGraph) -> list[tuple[str, str, bool]]:
