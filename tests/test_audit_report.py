@@ -179,3 +179,23 @@ def test_a_long_name_wraps_in_its_heading(tmp_path: Path) -> None:
     with launched() as browser, new_page(browser, 1280, 1000) as tab:
         tab.goto(page.as_uri(), wait_until="load")
         assert tab.evaluate("document.documentElement.scrollWidth") <= 1280
+
+
+def test_the_picture_says_which_training_runs_it_shows_of_how_many(tmp_path: Path) -> None:
+    """The picture drew the newest 5 training runs without saying so, while the training-data table says what it
+    leaves out: the page now says "The newest 5 of 7 training runs shown" (and when all are drawn, that they are)."""
+    from html import unescape
+
+    pipe = Pipeline(str(tmp_path / "store"))  # one training run of its own
+    html = unescape((Path(run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r1",
+                                    progress=False).report_html)).read_text())
+    assert "The one training run shown, each with its upstream lineage." in html, html[html.find("Lineage of the"):][:600]
+    for i in range(6):
+        seal(pipe.store, run_events(f"train_{i}", [dataset("/data/features.parquet", pipe.features)],
+                                    [dataset(f"/models/m{i}.pkl", digest(f"m{i}"))], start=T0 + timedelta(hours=3 + i), job_type="TRAINING"))
+    html = unescape((Path(run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r2",
+                                    progress=False).report_html)).read_text())
+    scope = html[html.find('id="picture-scope"'):][:400]
+    assert "The newest 5 of 7 training runs shown, each with its upstream lineage." in scope, scope
+    assert "tdprov lineage DATASET -o" in scope
+    assert html.index('id="picture-scope"') < html.index('<figure class="picture">')

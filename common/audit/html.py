@@ -271,13 +271,15 @@ def _resolution(record: dict[str, Any] | None) -> str:
             f'<q>{_shown(str(record.get("reason")))}</q>. The signed record is <code>{_shown(str(record.get("key")))}</code>.</p>{rows}')
 
 
-def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") -> str:
-    """The report page; ``report`` is the JSON report (``AuditResult.to_dict``), ``drawn_by`` what drew the picture."""
+def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "", scope: str = "") -> str:
+    """The report page; ``report`` is the JSON report (``AuditResult.to_dict``), ``drawn_by`` what drew the picture,
+    ``scope`` what it shows of the store's runs and leaves out."""
     errors, notes = _findings(report, "error"), _findings(report, "note")
     found = _finding_table(errors, "findings") if errors else "<p>No findings.</p>"
     noted = f"<h3>Notes ({len(notes)})</h3><p class=\"note\">Shown for information; they do not fail the audit.</p>" \
             + _finding_table(notes, "notes") if notes else ""
     training = _training(report)
+    scope_note = f'<p class="note" id="picture-scope">{_shown(scope)}</p>' if scope else ""
     caption = f"Data flows top-down: sources and versions (ellipses), runs (boxes); red marks a failed check or run. Drawn by {_shown(drawn_by)}." \
         if drawn_by else ""
     return f"""<!DOCTYPE html>
@@ -300,6 +302,7 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "") ->
 <h2>Log and signatures</h2>
 {_signatures(report)}
 <h2>Lineage of the training inputs</h2>
+{scope_note}
 <figure class="picture">{lineage_svg}<figcaption>{caption}</figcaption></figure>
 <h2>Quality</h2>
 {_quality(report)}

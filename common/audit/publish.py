@@ -30,8 +30,8 @@ def render(result: AuditResult) -> tuple[bytes, bytes]:
     assert index is not None
     report = result.to_dict(training_data(index, result.changed_data))
     json_bytes = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    svg, drawn_by = lineage_svg(index)
-    html_bytes = render_html(report, svg, drawn_by).encode("utf-8", "backslashreplace")  # never a lone surrogate
+    svg, drawn_by, scope = lineage_svg(index)
+    html_bytes = render_html(report, svg, drawn_by, scope).encode("utf-8", "backslashreplace")  # never a lone surrogate
     return json_bytes, html_bytes
 
 

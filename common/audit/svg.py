@@ -35,11 +35,22 @@ def _run_node(r: RunRecord) -> Node:
                 started=r.started_at, ended=r.ended_at)
 
 
+def _candidates(index: LineageIndex) -> tuple[list[RunRecord], bool]:
+    """The runs the picture starts from, newest first: the training runs (True), else every run (False); only
+    those that read or wrote data (a DAG run, a sensor or an audit has no place in the lineage)."""
+    training = [r for r in index.training_runs() if r.inputs or r.outputs]
+    if training:
+        return training, True
+    return [r for r in sorted(index.runs.values(), key=lambda r: r.ended_at or "", reverse=True) if r.inputs or r.outputs], False
+
+
 def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> LineageGraph:
     """Upstream lineage of ``roots`` (default: the newest training runs, else the newest runs)."""
-    roots = roots if roots is not None else index.training_runs()[:MAX_TRAINING_RUNS]
-    if not roots:
-        roots = sorted(index.runs.values(), key=lambda r: r.ended_at or "", reverse=True)[:MAX_TRAINING_RUNS]
+    return _drawn(index, roots if roots is not None else _candidates(index)[0][:MAX_TRAINING_RUNS])[0]
+
+
+def _drawn(index: LineageIndex, roots: list[RunRecord]) -> tuple[LineageGraph, bool]:
+    """:func:`lineage_graph` of ``roots``, and whether it stopped at :data:`MAX_NODES` with runs still to draw."""
     graph = LineageGraph()
     edges: set[Edge] = set()
     todo = list(roots)
@@ -75,12 +86,32 @@ def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> 
                 graph.nodes.setdefault(src.id, src)
                 edges.add(Edge(src.id, v.id, GENERATED))
     graph.edges = sorted(e for e in edges if e.source in graph.nodes and e.target in graph.nodes)
-    return graph
+    return graph, any(f"run:{r.run_id}" not in graph.nodes and (r.inputs or r.outputs) for r in todo)
 
 
-def lineage_svg(index: LineageIndex, roots: list[RunRecord] | None = None) -> tuple[str, str]:
-    """Inline SVG of :func:`lineage_graph` at most ``PICTURE_WIDTH`` wide, and what drew it."""
-    graph = lineage_graph(index, roots)
+def _scope(graph: LineageGraph, roots: list[RunRecord], candidates: int, training: bool, cut: bool) -> str:
+    """What the picture shows of the store, and what it leaves out (said on the page, as its tables do)."""
+    drawn = sum(f"run:{r.run_id}" in graph.nodes for r in roots)
+    noun = "training run" if training else "run"
+    if drawn == candidates:
+        shown = f"All {candidates} {noun}s" if candidates > 1 else f"The one {noun}"
+    else:
+        shown = f"The newest {drawn} of {candidates} {noun}s"
+    text = f"{shown} shown, each with its upstream lineage{'' if training else ' (no training run is recorded)'}."
+    if cut:
+        text += f" The picture stops at {MAX_NODES} nodes: runs further upstream are not drawn."
+    if cut or drawn < candidates:
+        text += " 'tdprov lineage DATASET -o lineage.svg' draws the whole lineage of any dataset."
+    return text
+
+
+def lineage_svg(index: LineageIndex) -> tuple[str, str, str]:
+    """Inline SVG of :func:`lineage_graph` (the newest training runs) at most ``PICTURE_WIDTH`` wide, what drew
+    it, and what it shows of the store's runs and leaves out ("The newest 5 of 12 training runs shown ...")."""
+    candidates, training = _candidates(index)
+    roots = candidates[:MAX_TRAINING_RUNS]
+    graph, cut = _drawn(index, roots)
     if not graph.nodes:
-        return '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30"><text x="5" y="20">no runs recorded</text></svg>', ""
-    return fitted_svg(graph, "lineage of the training inputs", PICTURE_WIDTH)
+        return '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="30"><text x="5" y="20">no runs recorded</text></svg>', "", ""
+    svg, drawn_by = fitted_svg(graph, "lineage of the training inputs", PICTURE_WIDTH)
+    return svg, drawn_by, _scope(graph, roots, len(candidates), training, cut)
