@@ -109,6 +109,44 @@ def test_unfinished_runs(pipe: Pipeline, tmp_path: Path) -> None:
     assert _audit(pipe, tmp_path, stale_after=timedelta(days=100000)).check(CHECK_UNFINISHED).errors == []
 
 
+def test_a_run_dated_in_the_future_or_before_year_1000_is_not_hidden_from_the_unfinished_check(pipe: Pipeline, tmp_path: Path) -> None:
+    """A staged START dated ahead of the audit (a producer's clock running ahead, year 2100) was only an "it may be
+    running" note until that date came; one dated before year 1000 was staged under an unpadded stamp the audit could
+    not read, so the stuck run vanished. Future dates are a finding, staleness counts from when an audit first named
+    the run, and the stamp always has a 4-digit year (keys written unpadded are still read)."""
+    from prov_common.audit.state import UnsealedRun
+    from prov_common.audit.unfinished import unfinished_runs
+    from prov_common.w3cprov.identity import iso_z
+
+    now = datetime.now(timezone.utc)
+    future = run_events("clock_ahead", [], [], start=datetime(2100, 1, 1, tzinfo=timezone.utc), end_type=None)
+    soon = run_events("days_ahead", [], [], start=now + timedelta(days=26), end_type=None)
+    early = run_events("typo_year", [], [], start=datetime(226, 3, 1, 10, tzinfo=timezone.utc), end_type=None)
+    legacy = run_events("legacy_key", [], [], start=datetime(226, 3, 1, 10, tzinfo=timezone.utc), end_type=None)
+    for events in (future, soon, early):
+        pipe.store.put(staged_event_key(events[0]), canonical_bytes(events[0]))
+    assert staged_event_key(early[0]).split("/")[-1].startswith("02260301T100000000000Z-")
+    legacy_id = legacy[0]["run"]["runId"]
+    pipe.store.put(f"staging/{legacy_id}/2260301T100000000000Z-{'0' * 32}.json", canonical_bytes(legacy[0]))
+    result = _audit(pipe, tmp_path, stale_after=timedelta(hours=1))
+    check = result.check(CHECK_UNFINISHED)
+    errors = [(f.run_id, f.what) for f in check.errors]
+    run_id = lambda events: events[0]["run"]["runId"]  # noqa: E731
+
+    def named(events: list[dict], text: str) -> bool:
+        return any(r == run_id(events) and text in what for r, what in errors)
+
+    assert named(future, "staged an event dated 2100-01-01T00:00:00Z, in the future"), errors
+    assert named(soon, f"staged an event dated {soon[0]['eventTime']}, in the future"), errors
+    assert named(early, "staged events until 0226-03-01T10:00:00Z and never ended"), errors
+    assert named(legacy, "staged events until 0226-03-01T10:00:00Z and never ended"), errors
+    # staleness counts from when an audit first named the run: two hours after that, the run never ended
+    first = [UnsealedRun(run_id(future), "first-audit", iso_z(now))]
+    later, _ = unfinished_runs(pipe.store, {}, stale_after=timedelta(hours=1), now=now + timedelta(hours=2), reported=first)
+    assert any(f.run_id == run_id(future) and "never ended" in f.what for f in later.errors), [f.what for f in later.errors]
+    assert not any(f.run_id == run_id(soon) and "never ended" in f.what for f in later.errors)  # first named only now
+
+
 def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the_cli(pipe: Pipeline, tmp_path: Path,
                                                                                       capsys: pytest.CaptureFixture) -> None:
     """A writer staged START and COMPLETE, then could not sign the bundle (its key unreadable) and spooled nothing:

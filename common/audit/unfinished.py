@@ -14,9 +14,8 @@ from prov_common.errors import BadInputError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.w3cprov.events import TERMINAL
-from prov_common.w3cprov.identity import iso_z, moment as utc_moment
+from prov_common.w3cprov.identity import CLOCK_SKEW, iso_z, moment as utc_moment
 
-_STAMP_LEN = len("YYYYMMDDTHHMMSSffffffZ")
 FIX = (
     "find out why the run stopped (killed worker, lost terminal event, store outage); flush the writer's spool first "
     "('tdprov flush' on the writer's machine: a bundle or event that waits there is delivered, and the next audit sees "
@@ -34,6 +33,11 @@ FIX_REMOVED = (
     "restore staging/<run>/ from a backup or replica of the store and seal the run ('tdprov store seal RUN_ID', with the "
     "writer's key and credentials); find out who removed the events (writers cannot delete them); if they are lost for good, "
     "a person accepts the loss with 'tdprov audit --accept-checkpoint --reason TEXT' (recorded)"
+)
+
+FUTURE_FIX = (
+    "fix the clock of the machine that emitted the event, or the eventTime its producer wrote (a typo in the year); "
+    "until the run is sealed its staleness counts from when an audit first named it, not from that date"
 )
 
 LATE_FIX = (
@@ -67,11 +71,11 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     for run_id, staged in sorted(moments.items()):
         moment = max(staged)
         result.checked += 1
+        result.findings += _future_dated(run_id, moment, now)
         if run_id in sealed:
             result.findings += _late_events(run_id, sealed[run_id], staged)
             continue
-        age = now - moment
-        stale = age > stale_after
+        stale = now - _since(moment, earlier.get(run_id), now) > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             entry = _index_entry(store, run_id)
             if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
@@ -93,6 +97,23 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     result.findings += lost
     result.checked += len(gone)
     return result, unsealed + kept
+
+
+def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> datetime:
+    """From when a staged run's staleness is measured: its newest event's time, but never later than when an audit
+    first named the run (this one, if none did): a date in the future (a producer's clock running ahead, a typo)
+    cannot keep a run that never ends from being stale."""
+    first = utc_moment(reported.reported_at) if reported is not None else None
+    return min(moment, first or now)
+
+
+def _future_dated(run_id: str, moment: datetime, now: datetime) -> list[Finding]:
+    """A finding when the newest staged event of the run is dated later than ``now`` (beyond a producer's clock skew)."""
+    if moment <= now + CLOCK_SKEW:
+        return []
+    return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+                    f"run {run_id} staged an event dated {iso_z(moment)}, in the future (this audit started at {iso_z(now)}, "
+                    f"allowing {CLOCK_SKEW} of clock skew)", FUTURE_FIX, run_id=run_id)]
 
 
 def staging_removed(store: Store, reported: Sequence[UnsealedRun]) -> tuple[list[Finding], list[UnsealedRun]]:
@@ -174,6 +195,6 @@ def _staged_events(keys: Iterable[str]) -> Iterator[tuple[str, str, datetime]]:
         if len(parts) != 2 or not parts[1].endswith(".json"):
             continue
         try:
-            yield parts[0], key, layout.parse_stamp(parts[1][:_STAMP_LEN])
+            yield parts[0], key, layout.parse_stamp(parts[1].split("-", 1)[0])
         except ValueError:
             continue

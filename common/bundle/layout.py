@@ -45,6 +45,7 @@ ATTACHMENT_FOLDERS = ("quality", "rows", "extra", REFUSED_FOLDER)
 _RUN_ID = re.compile(r"[A-Za-z0-9_~=+@,:%-][A-Za-z0-9._~=+@,:%-]{0,199}\Z")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
+_STAMP_TEXT = re.compile(r"(\d{1,4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{6})Z")  # 1-3 year digits: keys written unpadded
 SETTLE_SECONDS = 300.0
 """Writers finish out of order (a slow or retried write, a second process): a consumer of the index that must see
 every entry re-lists this far back from the newest key it saw (see :func:`rewind_cursor`)."""
@@ -118,12 +119,17 @@ def staging_prefix(run_id: str) -> str:
 
 
 def stamp(moment: datetime) -> str:
-    """Sortable UTC timestamp with microseconds, e.g. ``20260501T120000123456Z``."""
-    return moment.astimezone(timezone.utc).strftime(_STAMP)
+    """Sortable UTC timestamp with microseconds, e.g. ``20260501T120000123456Z`` (the year always 4 digits)."""
+    m = moment.astimezone(timezone.utc)
+    return f"{m.year:04d}{m:%m%dT%H%M%S%f}Z"
 
 
 def parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, _STAMP).replace(tzinfo=timezone.utc)
+    """The UTC time of a :func:`stamp` (also of one whose year before 1000 was written with fewer than 4 digits)."""
+    found = _STAMP_TEXT.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a time stamp like 20260501T120000123456Z")
+    return datetime(*map(int, found.groups()), tzinfo=timezone.utc)
 
 
 def index_key_template(run_id: str) -> str:
@@ -135,7 +141,7 @@ def index_key_template(run_id: str) -> str:
 def index_cursor(moment: datetime) -> str:
     """A listing cursor that sorts before every index key written at or after ``moment``."""
     m = moment.astimezone(timezone.utc)
-    return f"{INDEX}/{m:%Y/%m/%d}/{stamp(m)}"
+    return f"{INDEX}/{m.year:04d}/{m:%m/%d}/{stamp(m)}"
 
 
 def rewind_cursor(cursor: str, seconds: float) -> str:
