@@ -47,7 +47,7 @@ class BundleQuery:
                                     fix=DIGEST_RULE)
             object.__setattr__(self, "digest", query)
         if self.since is not None and moment(self.since) is None:
-            raise BadInputError(f"a bundle sensor's since={self.since!r} is not an ISO 8601 time.",
+            raise BadInputError(f"a bundle sensor's since={self.since!r} is not an ISO 8601 time of years 1 to 9999 (in UTC).",
                                 fix="e.g. since='2026-05-01T00:00:00+00:00' (or leave it out: the start of the DAG run)")
 
     def to_dict(self) -> dict[str, Any]:

@@ -95,11 +95,15 @@ def test_optional_parts_may_be_missing() -> None:
     assert len(doc.get_records()) >= 2
 
 
-def test_timestamps_without_offset_are_utc_and_offsets_normalise() -> None:
-    a, b = events(), copy.deepcopy(events())
+def test_offsets_normalise_and_times_without_offset_are_refused_except_in_sealed_bundles() -> None:
+    a, b, c = events(), copy.deepcopy(events()), copy.deepcopy(events())
     b[0]["eventTime"] = "2024-11-05T11:00:00+02:00"
+    c[0]["eventTime"] = "2024-11-05T09:00:00Z"
     a[0]["eventTime"] = "2024-11-05T09:00:00"
-    assert events_to_document(a) == events_to_document(b)
+    assert events_to_document(c) == events_to_document(b)
+    with pytest.raises(BadInputError, match="field 'eventTime' must be an RFC 3339 date-time.*it has no time zone"):
+        events_to_document(a)
+    assert events_to_document(a, sealed=True) == events_to_document(b)  # a bundle sealed before the rule: UTC
 
 
 # --- one validator on the real path: PROV, bundles, the transport ----------------------------------

@@ -68,7 +68,7 @@ def _malformed(kind: str, start: dict) -> dict:
 KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object", "time past year 9999", "infinite number"]
 REASONS = {"outputs not a list": "field 'outputs' must be a list", "unknown eventType": "'STARTED', not one of",
            "900 levels": "nested more than 100 levels", "facet not an object": "field 'job.facets.sql' must be an object",
-           "time past year 9999": "field 'eventTime' must be an ISO 8601 date-time", "infinite number": "which JSON cannot write"}
+           "time past year 9999": "field 'eventTime' must be an RFC 3339 date-time", "infinite number": "which JSON cannot write"}
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -101,7 +101,7 @@ def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) 
 
 
 def record_from_events(events: list[dict[str, Any]], summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
-    return record_from_state(fold_one_run(events), summary, manifest_digest, key_id)
+    return record_from_state(fold_one_run(events, sealed=True), summary, manifest_digest, key_id)
 
 
 def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:

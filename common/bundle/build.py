@@ -91,6 +91,7 @@ def derive_bundle(
     prov_mapping: str = PROV_MAPPING,
     local_names: bool = True,
     store_id: str | None = None,
+    sealed: bool = False,
 ) -> Derived:
     """The bundle's files and manifest from its events, folded once (pure; :func:`build_bundle`
     signs it, verification compares it with what is stored).
@@ -102,12 +103,13 @@ def derive_bundle(
     manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
     ``local_names``: fold local file names as tdprov names them (False re-derives a bundle sealed before that).
     ``store_id``: the id of the store the bundle is for (``prov_common.store.identity``), recorded in the manifest.
+    ``sealed``: re-derive a sealed bundle (its event times read as :func:`~prov_common.w3cprov.events.parse_time` does).
     """
     sets = check_version(digest_sets)
-    ordered = order_events(events)
+    ordered = order_events(events, sealed=sealed)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
-    state = fold_one_run(ordered, local_names=local_names)
+    state = fold_one_run(ordered, local_names=local_names, sealed=sealed)
     layout.check_run_id(state.run_id)
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted((attachments or {}).items()):

@@ -40,8 +40,9 @@ def run_id_of(event: Mapping[str, Any]) -> str:
     return run_id
 
 
-def order_events(events: Iterable[Any]) -> list[dict[str, Any]]:
-    """Events as JSON dicts, identical ones once, sorted by eventTime (START before terminal at equal times)."""
+def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[str, Any]]:
+    """Events as JSON dicts, identical ones once, sorted by eventTime (START before terminal at equal times;
+    ``sealed``: read from a sealed bundle, see :func:`~prov_common.w3cprov.events.parse_time`)."""
     unique: dict[bytes, dict[str, Any]] = {}
     for event in events:
         raw = event_dict(event)
@@ -49,7 +50,7 @@ def order_events(events: Iterable[Any]) -> list[dict[str, Any]]:
         data = canonical_bytes(raw)
         unique.setdefault(data, loads(data))
     keyed = [
-        (parse_time(e.get("eventTime"), f"event (runId {e.get('run', {}).get('runId')})"), _RANK.get(e.get("eventType"), 2), d, e)
+        (parse_time(e.get("eventTime"), f"event (runId {e.get('run', {}).get('runId')})", sealed=sealed), _RANK.get(e.get("eventType"), 2), d, e)
         for d, e in unique.items()
     ]
     keyed.sort(key=lambda item: item[:3])
@@ -73,9 +74,9 @@ def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str
     return events
 
 
-def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True) -> RunState:
-    """The run state of events that must all belong to one run (``local_names``: see :func:`fold_runs`)."""
-    states = fold_runs(events, local_names=local_names)
+def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True, sealed: bool = False) -> RunState:
+    """The run state of events that must all belong to one run (``local_names``, ``sealed``: see :func:`fold_runs`)."""
+    states = fold_runs(events, local_names=local_names, sealed=sealed)
     if len(states) != 1:
         raise BadInputError(
             f"events of {len(states)} runs given ({', '.join(s.run_id for s in states[:5])}); a bundle holds one run.",

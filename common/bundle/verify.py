@@ -275,11 +275,11 @@ def _check_consistency(
             return None
         for path in attachments:
             layout.check_attachment_path(path)
-        sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt")
+        sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt", sealed=True)
         # the files were hashed against the manifest above; the manifest's files are not re-derived
         expected = derive_bundle(events, None, sealed_at=sealed_at, hashed=manifest.files,
                                  digest_sets=manifest.digest_sets, prov_mapping=_derivable(manifest.mapping),
-                                 local_names=folds_local_names(manifest.mapping))
+                                 local_names=folds_local_names(manifest.mapping), sealed=True)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None

@@ -9,47 +9,43 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from prov_common.errors import BadInputError
+from prov_common.times import TIME_FIX, iso_utc, rfc3339, rfc3339_or_none
 
 MAX_NESTING = 100  # levels of objects and arrays in one event (OpenLineage events need about a dozen)
 EVENT_TYPES: tuple[str, ...] = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")  # openlineage RunState
 SPEC_FIX = "see the OpenLineage spec (https://openlineage.io/spec/2-0-2/OpenLineage.json)"
-TIME_FIX = "write it like 2024-05-01T12:00:00.000Z"
 
 
 _UNNAMEABLE = re.compile(r"[{}]")  # UUID() takes '{...}'; a run id must also name its bundle (bundle.layout.check_run_id)
 
-def to_utc(text: str) -> datetime | None:
-    """An ISO 8601 date-time with a time of day as an aware UTC datetime (no offset = UTC); None if it is not one."""
-    text = text.strip()
-    if "t" not in text.lower():
-        return None
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 9999 or before year 1
-        return None
+def to_utc(text: str, *, sealed: bool = False) -> datetime | None:
+    """An RFC 3339 date-time as an aware UTC datetime (:func:`prov_common.times.rfc3339`); None if it is not one.
+    ``sealed``: also any ISO 8601 date-time with a time of day (no offset = UTC), as events sealed into bundles
+    before event times had to be RFC 3339 may be written."""
+    return iso_utc(text) if sealed and "t" in text.lower() else rfc3339_or_none(text)
 
 
-def parse_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None) -> dict[str, Any]:
+def parse_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None, sealed: bool = False) -> dict[str, Any]:
     """Check that ``event`` (a dict or JSON text) is an OpenLineage event tdprov can use and return it as a dict.
 
-    Every event needs ``eventTime`` (ISO 8601 with a time) and ``producer``. Run events (with ``run`` or
+    Every event needs ``eventTime`` (RFC 3339, the OpenLineage schema's ``date-time``) and ``producer``. Run events (with ``run`` or
     ``eventType``) need ``eventType``, ``run.runId`` (a UUID), ``job.namespace`` and ``job.name``; job
     events a ``job``, dataset events a ``dataset``. Datasets need ``namespace`` and ``name``; facets
     must be objects. Optional parts may be missing. ``where`` (``"events.jsonl:3"``, or ``"#3"`` for a
-    position) is named in errors.
+    position) is named in errors. ``sealed``: the event was read from a sealed bundle, whose ``eventTime`` may be any
+    ISO 8601 date-time with a time (no offset = UTC) if it was sealed before event times had to be RFC 3339.
     """
-    return _check(_as_mapping(event, where), where, run_event=False)
+    return _check(_as_mapping(event, where), where, run_event=False, sealed=sealed)
 
 
-def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None) -> dict[str, Any]:
+def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None, sealed: bool = False) -> dict[str, Any]:
     """:func:`parse_event` for a run event: job and dataset events (no ``eventType``) are refused."""
-    return _check(_as_mapping(event, where), where, run_event=True)
+    return _check(_as_mapping(event, where), where, run_event=True, sealed=sealed)
 
 
 def _at(where: str | None) -> str:
@@ -97,10 +93,10 @@ def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_
         stack.extend((child, depth + 1) for child in children)
 
 
-def _check(event: Any, where: str | None, *, run_event: bool) -> Any:
+def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = False) -> Any:
     check_nesting(event, f"OpenLineage event{_at(where)}")
     checker = _Checker(event, where)
-    checker.time("eventTime")
+    checker.time("eventTime", sealed=sealed)
     checker.text("producer")
     is_run = "run" in event or "eventType" in event
     if run_event and not is_run:
@@ -192,10 +188,14 @@ class _Checker:
         if not ok:
             self.fail(path, f"must be a UUID, got {value!r:.60}", fix="use a UUID (uuid7 recommended) as the run id")
 
-    def time(self, path: str) -> None:
+    def time(self, path: str, *, sealed: bool = False) -> None:
         value = self.text(path)
-        if to_utc(value) is None:
-            self.fail(path, f"must be an ISO 8601 date-time with a time, got {value!r:.60}", fix=TIME_FIX)
+        if sealed and to_utc(value, sealed=True) is not None:
+            return
+        try:
+            rfc3339(value)
+        except ValueError as exc:
+            self.fail(path, f"must be an RFC 3339 date-time, got {value!r:.60}: {exc}", fix=TIME_FIX)
 
     def facets(self, path: str) -> None:
         facets = self.optional(path)

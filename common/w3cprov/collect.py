@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
 
 from prov.model import ProvDocument
 from tqdm import tqdm
@@ -15,6 +14,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
+from prov_common.times import day_or_time
 from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
 from prov_common.w3cprov.serialize import deserialize, merge_documents
@@ -30,13 +30,10 @@ def since_cursor(since: str | None) -> str | None:
     text = since.strip()
     if text.startswith(f"{INDEX}/"):
         return text
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise BadInputError(f"--since {since!r} is not a date or date-time.",
+    moment = day_or_time(text)
+    if moment is None:
+        raise BadInputError(f"--since {since!r} is not a date or date-time of years 1 to 9999 (in UTC).",
                             fix="write it like 2024-06-01 or 2024-06-01T12:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     return index_cursor(moment)
 
 
@@ -52,7 +49,7 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
     bundle = read_bundle(store, run_id, paths=())  # the one file needed is read next, not every attachment
     if PROV_FILE in bundle.manifest.by_path and bundle.manifest.mapping == PROV_MAPPING:
         return deserialize(bundle_file(store, bundle, PROV_FILE), "json")
-    return events_to_document(parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}"))
+    return events_to_document(parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}"), sealed=True)
 
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:

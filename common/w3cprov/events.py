@@ -20,6 +20,7 @@ from typing import Any
 from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
+from prov_common.times import why_not_rfc3339
 
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")
 _RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
@@ -108,21 +109,24 @@ class _Checked:
     job: tuple[str, str]
 
 
-def parse_time(value: Any, where: str) -> datetime:
-    """An ISO 8601 date-time as an aware UTC datetime (a time without offset is taken as UTC)."""
+def parse_time(value: Any, where: str, *, sealed: bool = False) -> datetime:
+    """An RFC 3339 date-time as an aware UTC datetime (``sealed``: also any ISO 8601 date-time with a time, no offset
+    = UTC, as a bundle sealed before event times had to be RFC 3339 may hold)."""
     if not isinstance(value, str) or not value.strip():
         raise BadInputError(f"{where}: field 'eventTime' is missing or not a string.", fix=TIME_FIX)
-    moment = to_utc(value)
+    moment = to_utc(value, sealed=sealed)
     if moment is None:
-        raise BadInputError(f"{where}: field 'eventTime' is not an ISO 8601 date-time: {value!r}.", fix=TIME_FIX)
+        raise BadInputError(f"{where}: field 'eventTime' is not an RFC 3339 date-time: {value!r:.60} ({why_not_rfc3339(value)}).",
+                            fix=TIME_FIX)
     return moment
 
 
-def check_event(index: int, event: Any) -> _Checked:
-    """Check one run event (``index``: its 0-based position in the input, named in errors as ``#index``)."""
-    event = parse_run_event(event, where=f"#{index}")
+def check_event(index: int, event: Any, *, sealed: bool = False) -> _Checked:
+    """Check one run event (``index``: its 0-based position in the input, named in errors as ``#index``; ``sealed``:
+    read from a sealed bundle, see :func:`parse_time`)."""
+    event = parse_run_event(event, where=f"#{index}", sealed=sealed)
     job = event["job"]
-    return _Checked(index, event, event["eventType"], parse_time(event["eventTime"], f"event #{index}"),
+    return _Checked(index, event, event["eventType"], parse_time(event["eventTime"], f"event #{index}", sealed=sealed),
                     event["run"]["runId"], (job["namespace"], job["name"]))
 
 
@@ -182,13 +186,14 @@ def folds_local_names(mapping: str | None) -> bool:
     return mapping not in (None, "tdprov-prov/1", "tdprov-prov/2", "tdprov-prov/3")
 
 
-def fold_runs(events: Iterable[Any], *, local_names: bool = True) -> list[RunState]:
+def fold_runs(events: Iterable[Any], *, local_names: bool = True, sealed: bool = False) -> list[RunState]:
     """Check every event and fold them into one :class:`RunState` per run id (sorted by run id).
     ``local_names``: name a local file as tdprov does whatever the producer wrote (``file://localhost``, a path not
-    normalised); False for a bundle sealed before this (its PROV mapping, :func:`folds_local_names`)."""
+    normalised); False for a bundle sealed before this (its PROV mapping, :func:`folds_local_names`).
+    ``sealed``: the events were read from a sealed bundle (their times as :func:`parse_time` reads them)."""
     by_run: dict[str, list[_Checked]] = {}
     for index, event in enumerate(events):
-        checked = check_event(index, event)
+        checked = check_event(index, event, sealed=sealed)
         by_run.setdefault(checked.run_id, []).append(checked)
     if not by_run:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")

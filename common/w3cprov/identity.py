@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from prov_common.file_uri import is_file_uri
+from prov_common.times import iso_utc
 
 CLOCK_SKEW = timedelta(minutes=15)
 """How far apart the clocks of two machines that record runs of one store may be: a time later than
@@ -93,14 +94,9 @@ def normal_version(version: str | None) -> str:
 
 
 def moment(text: str | None) -> datetime | None:
-    """An ISO-8601 time as an aware UTC datetime (naive times are UTC), else None."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    """An RFC 3339 or ISO-8601 time as an aware UTC datetime (naive times are UTC), else None
+    (:func:`prov_common.times.iso_utc`: for times read back, not for checking a new event's)."""
+    return iso_utc(text) if text else None
 
 
 def iso_z(value: datetime | None) -> str | None:

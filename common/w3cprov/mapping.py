@@ -349,15 +349,16 @@ def _run(builder: _Builder, run: RunState) -> None:
     _same_content(builder, [*used, *((d, targets[d.key]) for d in run.outputs)])
 
 
-def events_to_document(events: Iterable[dict[str, Any]], mapping: str = PROV_MAPPING) -> ProvDocument:
+def events_to_document(events: Iterable[dict[str, Any]], mapping: str = PROV_MAPPING, *, sealed: bool = False) -> ProvDocument:
     """The W3C PROV document of the OpenLineage events of one run (from any producer).
 
     Events of several runs are grouped by ``run.runId`` and their documents merged. Raises
     :class:`~prov_common.errors.BadInputError` naming the event and field when a required field
     (eventType, eventTime, run.runId, job.namespace/name, dataset namespace/name) is missing or bad.
-    ``mapping``: the mapping version to derive, one of :data:`DERIVABLE_MAPPINGS`.
+    ``mapping``: the mapping version to derive, one of :data:`DERIVABLE_MAPPINGS`. ``sealed``: the events were read
+    from a sealed bundle (see :func:`~prov_common.w3cprov.events.fold_runs`).
     """
-    return runs_to_document(fold_runs(events), mapping)
+    return runs_to_document(fold_runs(events, sealed=sealed), mapping)
 
 
 def runs_to_document(runs: Iterable[RunState], mapping: str = PROV_MAPPING) -> ProvDocument:
