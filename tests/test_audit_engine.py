@@ -147,6 +147,40 @@ def test_a_run_dated_in_the_future_or_before_year_1000_is_not_hidden_from_the_un
     assert not any(f.run_id == run_id(soon) and "never ended" in f.what for f in later.errors)  # first named only now
 
 
+def test_runs_are_listed_in_time_order_not_in_the_order_of_their_time_text(pipe: Pipeline, tmp_path: Path) -> None:
+    """Runs that ended at 10:00:00Z, 10:00:00.5Z and 10:00:01Z: the report listed the one at 10:00:00Z as newer than
+    the one half a second later ('Z' sorts after '.'), and so did the picture's roots and 'tdprov contains'."""
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.membership import downstream
+    from prov_common.audit.model import DatasetUse
+    from prov_common.audit.svg import MAX_TRAINING_RUNS, lineage_graph
+    from prov_common.w3cprov.identity import sortable_time
+
+    ends = ["2026-05-01T10:00:00Z", "2026-05-01T10:00:00.5Z", "2026-05-01T10:00:01Z"]
+    for i, end in enumerate(ends):
+        events = run_events(f"train_model_{i}", [dataset("/data/features.parquet", pipe.features)],
+                            [dataset(f"/models/m{i}.pkl", digest(f"m{i}"))], job_type="TRAINING")
+        events[1]["eventTime"] = end
+        seal(pipe.store, events)
+    firsts = [f"2026-05-01T09:00:00.{n}Z" for n in range(1, MAX_TRAINING_RUNS + 1)]
+    for i, end in enumerate(["2026-05-01T09:00:00Z", *firsts]):  # the newest runs are the picture's roots
+        events = run_events(f"copy_{i}", [dataset("/data/features.parquet", pipe.features)], [dataset(f"/copies/c{i}", digest(f"c{i}"))])
+        events[1]["eventTime"] = end
+        seal(pipe.store, events)
+    result = _audit(pipe, tmp_path)
+    listed = [r["job"].rsplit("/", 1)[-1] for r in result.runs_listed() if r["job"].rsplit("/", 1)[-1].startswith("train_model_")]
+    assert listed == ["train_model_2", "train_model_1", "train_model_0"], listed
+    _, training = downstream(result.index, DatasetUse("file", "/data/features.parquet", pipe.features))
+    order = [r.job.rsplit("/", 1)[-1] for r in training if r.job.rsplit("/", 1)[-1].startswith("train_model_")]
+    assert order == ["train_model_0", "train_model_1", "train_model_2"], order
+    copies = {r.run_id: r for r in result.index.runs.values() if r.job.rsplit("/", 1)[-1].startswith("copy_")}
+    untrained = LineageIndex(list(copies.values()))  # no training run: the newest runs are the roots
+    shown = {node_id for node_id in lineage_graph(untrained).nodes}
+    oldest = next(r for r in copies.values() if r.ended_at.startswith("2026-05-01T09:00:00Z"))
+    assert not any(oldest.run_id in node_id for node_id in shown), sorted(shown)
+    assert sortable_time("0999-12-31T23:59:59Z") < sortable_time("1000-01-01T00:00:00Z")  # the year written with 4 digits
+
+
 def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the_cli(pipe: Pipeline, tmp_path: Path,
                                                                                       capsys: pytest.CaptureFixture) -> None:
     """A writer staged START and COMPLETE, then could not sign the bundle (its key unreadable) and spooled nothing:

@@ -55,7 +55,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
-from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z
+from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
 
 log = logging.getLogger(__name__)
 
@@ -676,7 +676,7 @@ def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str, damaged:
     out = []
     for r in new:
         sealed = (r.sealed_at or "").replace("+00:00", "Z")
-        if sealed and sealed < head_time:
+        if sealed and sortable_time(sealed) < sortable_time(head_time):
             why = ("the log is damaged (above): it may have been logged in a leaf batch that cannot be read, and is logged again "
                    "so that the log shows it" if damaged else "delivered late from a spool, or back-dated")
             out.append(Finding(CHECK_LOG, r.index_key, f"run {r.run_id} says it was sealed at {sealed}, before checkpoint '{head_key}' "

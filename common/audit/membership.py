@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prov_common.audit.lineage import LineageIndex, version_of
+from prov_common.audit.lineage import LineageIndex, run_order, version_of
 from prov_common.w3cprov.identity import VersionKey
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle import layout
@@ -112,7 +112,7 @@ def find_sidecar(store: Store, index: LineageIndex, version: DatasetUse, trust: 
 def downstream(index: LineageIndex, version: DatasetUse) -> tuple[list[RunRecord], list[RunRecord]]:
     """Runs that read ``version`` (its dataset at its digest, whichever run's generation of it), and training
     runs that read it or any version derived from it, following the versions those runs wrote by identity."""
-    training = sorted((r for r in downstream_runs(index, version).values() if r.is_training), key=lambda r: r.ended_at or "")
+    training = sorted((r for r in downstream_runs(index, version).values() if r.is_training), key=run_order)
     return index.readers(version), training
 
 

@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import Any
 
 from prov_common import __version__
-from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.lineage import LineageIndex, run_order
 from prov_common.audit.model import ERROR, CheckResult, Finding, QualityRow
 from prov_common.audit.training import validated_versions
 from prov_common.sources.registry import StoredSource
@@ -165,6 +165,6 @@ class AuditResult:
     def runs_listed(self) -> list[dict[str, Any]]:
         """Every run the report describes, newest first, marked when this audit examined its bundle."""
         index = self.report_index or self.index
-        runs = sorted(index.runs.values(), key=lambda r: (r.ended_at or r.sealed_at or "", r.run_id), reverse=True) if index else []
+        runs = sorted(index.runs.values(), key=lambda r: (run_order(r), r.run_id), reverse=True) if index else []
         return [{"runId": r.run_id, "job": r.job, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
                  "trainingRule": r.training_rule, "examinedNow": r.run_id in self.examined, "keyId": r.key_id} for r in runs]

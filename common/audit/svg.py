@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from prov_common.audit.lineage import LineageIndex
+from prov_common.audit.lineage import LineageIndex, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.w3cprov.render import fitted_svg
 from prov_common.w3cprov.identity import dataset_label
@@ -41,7 +41,7 @@ def _candidates(index: LineageIndex) -> tuple[list[RunRecord], bool]:
     training = [r for r in index.training_runs() if r.inputs or r.outputs]
     if training:
         return training, True
-    return [r for r in sorted(index.runs.values(), key=lambda r: r.ended_at or "", reverse=True) if r.inputs or r.outputs], False
+    return [r for r in sorted(index.runs.values(), key=run_order, reverse=True) if r.inputs or r.outputs], False
 
 
 def lineage_graph(index: LineageIndex, roots: list[RunRecord] | None = None) -> LineageGraph:

@@ -108,7 +108,7 @@ def sortable_time(text: str | None) -> str:
     """An ISO-8601 time as text that sorts in time order (UTC, microseconds always written: ``...:00Z`` sorts
     after ``...:00.4Z`` as written); text that is no time as it is, '' for none."""
     when = moment(text)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if when is not None else (text or "")
+    return f"{when.year:04d}-{when:%m-%dT%H:%M:%S.%f}Z" if when is not None else (text or "")
 
 
 def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None],
