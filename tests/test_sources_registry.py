@@ -61,6 +61,27 @@ def test_bad_fields_name_the_option(kw: dict, match: str) -> None:
         _record(**kw)
 
 
+@pytest.mark.parametrize("option", ["--collection-start", "--collection-end", "--issue-date", "--previous-version-date"])
+@pytest.mark.parametrize("value", ["2025-03-01garbage", "2025-04-01 (approx.)", "2025-03-01T10:00:00", "20250301", "2025-03-01T10Z"])
+def test_date_options_take_a_date_or_an_rfc3339_date_time_only(tmp_path: Path, capsys: pytest.CaptureFixture, option: str,
+                                                                value: str) -> None:
+    """Any text whose first 10 characters were a date was registered, and reached D&TA and Croissant records."""
+    argv = ["source", "add", "s3://vendor/claims.parquet", "--name", "claims", "--license", "CC-BY-4.0", "--issuer", "Acme",
+            "--digest", DIGEST, "--store", str(tmp_path / "s")]
+    assert main([*argv, option, value]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} {value!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time" in err and f"{option} 2025-01-31" in err, err
+
+
+def test_date_options_keep_dates_and_store_date_times_in_utc(tmp_path: Path) -> None:
+    record = _record(collection_start="2025-01-31T23:30:00-05:00", collection_end="2025-02-15", issue_date="2025-04-01t08:00:00z")
+    assert (record.collection_start, record.collection_end, record.issue_date) == ("2025-02-01T04:30:00Z", "2025-02-15", "2025-04-01T08:00:00Z")
+    assert record.dta()["rangeOfDatesForDataGeneration"] == {"start": "2025-02-01T04:30:00Z", "end": "2025-02-15"}
+    # a record registered by an older tdprov keeps the dates it was signed with
+    older = SourceRecord.from_dict({**_record().to_dict(), "collection_end": "2024-06-30 (approx.)", "registered_at": "2025-01-01T00:00:00Z"})
+    assert older.collection_end == "2024-06-30 (approx.)"
+
+
 def test_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     store = str(tmp_path / "s")
     default_signing_key()

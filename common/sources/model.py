@@ -15,6 +15,8 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, if_personal
 from prov_common.sources.media import media_type, media_type_of_path
+from prov_common.times import rfc3339
+from prov_common.w3cprov.identity import iso_z
 SOURCE_PAYLOAD_TYPE = "application/vnd.tdprov.source+json"
 SOURCE_FORMAT = "https://tdprov.dev/source-record/v1"
 SOURCE_NAMESPACE = "tdprov://sources"  # the dataset namespace of a source a step names before it is registered (no digest)
@@ -27,6 +29,7 @@ FLAGGED_CONFIDENTIAL = ("confidential", "restricted")
 ALL_COLUMNS = "*"
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\Z")
 _DIGEST = re.compile(r"(blake3|sha256):[0-9a-f]{64}\Z")
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
 
 
 def check_name(name: object) -> str:
@@ -44,14 +47,23 @@ def check_digest(digest: object, what: str = "digest") -> str:
     return digest
 
 
-def _check_date(value: str | None, option: str) -> str | None:
+def _check_date(value: str | None, option: str, *, registered: bool = False) -> str | None:
+    """``value`` of a date option: a date ``YYYY-MM-DD`` as it is, or an RFC 3339 date-time in UTC (``...Z``); anything
+    else is refused naming ``option``. ``registered``: of a record already registered, which keeps what it was
+    signed with (older tdprov checked only that it begins with a date)."""
     if value is None:
         return None
+    fix = f"use YYYY-MM-DD, e.g. {option} 2025-01-31, or a date-time with a time zone, e.g. {option} 2025-01-31T23:30:00Z"
     try:
-        date.fromisoformat(value[:10])
+        if registered:
+            date.fromisoformat(value[:10])
+            return value
+        if _DAY.fullmatch(value):
+            date.fromisoformat(value)
+            return value
+        return iso_z(rfc3339(value))
     except ValueError as exc:
-        raise BadInputError(f"{option} {value!r} is not an ISO date.", fix=f"use YYYY-MM-DD, e.g. {option} 2025-01-31") from exc
-    return value
+        raise BadInputError(f"{option} {value!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time ({exc}).", fix=fix) from None
 
 
 def _check_choice(value: str | None, option: str, choices: tuple[str, ...]) -> str | None:
@@ -123,10 +135,9 @@ class SourceRecord:
         for attr, option in (("license", "--license"), ("issuer", "--issuer")):
             if not isinstance(getattr(self, attr), str) or not getattr(self, attr).strip():
                 raise BadInputError(f"source '{self.name}' has no {attr}.", fix=f"pass {option}")
-        _check_date(self.collection_start, "--collection-start")
-        _check_date(self.collection_end, "--collection-end")
-        _check_date(self.issue_date, "--issue-date")
-        _check_date(self.previous_version_date, "--previous-version-date")
+        for attr in ("collection_start", "collection_end", "issue_date", "previous_version_date"):
+            given = getattr(self, attr)
+            object.__setattr__(self, attr, _check_date(given, "--" + attr.replace("_", "-"), registered=bool(self.registered_at)))
         if self.collection_start and self.collection_end and self.collection_end[:10] < self.collection_start[:10]:
             raise BadInputError(f"source '{self.name}': collection ends ({self.collection_end}) before it starts ({self.collection_start}).",
                                 fix="swap --collection-start and --collection-end")
