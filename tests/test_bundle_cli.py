@@ -17,16 +17,51 @@ def test_runs_lists_newest_first(store_uri: str, capsys: pytest.CaptureFixture[s
     run_ids = record_runs(store_uri, 3)
     assert main(["runs", "--store", store_uri]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["RUN", "ID", "JOB", "STATE", "TIME", "OUTPUTS"]
+    assert lines[0].split() == ["RUN", "ID", "JOB", "STATE", "ENDED", "OUTPUTS"]
     assert [line.split()[0] for line in lines[1:]] == run_ids[::-1]
     assert "tests/train_features  COMPLETE  2026-03-01T10:00:05Z  s3://lake/clean/users.parquet@blake3:2222" in lines[1]
     assert main(["runs", "--store", store_uri, "--json", "--limit", "2"]) == 0
     out, err = capsys.readouterr()
     rows = json.loads(out)
     assert [r["runId"] for r in rows] == run_ids[:0:-1] and rows[0]["outputs"][0]["version"] == "blake3:" + "2" * 64
-    assert "the newest 2 runs; there are more" in err  # a listing cut short says so
+    assert "the 2 runs sealed last; there are more" in err  # a listing cut short says so
     assert main(["runs", "--store", store_uri, "--limit", "3"]) == 0 and "there are more" not in capsys.readouterr().err
     assert main(["runs", "--store", store_uri, "--limit", "-1"]) == 2
+
+
+def test_runs_shows_when_each_run_ended_in_sealing_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The list is in sealing order and its time column is the end: a run sealed later lists above one that ended later,
+    and the header says so; a run sealed without an end shows its sealing time as such."""
+    from prov_common.store import open_store
+    from test_audit_support import seal
+
+    store = str(tmp_path / "store")
+    late, early = str(uuid.uuid4()), str(uuid.uuid4())
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    for run_id, end in ((late, "2026-03-01T11:00:00Z"), (early, "2026-03-01T10:31:00Z")):
+        transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
+        transport.emit(event(run_id, "COMPLETE", end))
+    unended = str(uuid.uuid4())
+    seal(open_store(store), [event(unended, "START", "2026-03-01T09:00:00Z")])
+    assert main(["runs", "--store", store]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[4] == "ENDED"
+    assert [line.split()[0] for line in lines[1:]] == [unended, early, late]
+    assert "  sealed 20" in lines[1] and "2026-03-01T10:31:00Z" in lines[2]
+
+
+def test_show_prints_event_times_in_utc_and_json_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, run_id = str(tmp_path / "store"), str(uuid.uuid4())
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    written = ["2026-03-01T15:30:00+05:30", "2026-03-01T02:00:01.5-08:00", "2026-03-01T10:00:02Z"]
+    for kind, time in zip(("START", "RUNNING", "COMPLETE"), written):
+        transport.emit(event(run_id, kind, time))
+    assert main(["show", run_id, "--store", store]) == 0
+    text = capsys.readouterr().out
+    shown = [line.split()[:2] for line in text.split("events:\n", 1)[1].splitlines()[:3]]
+    assert shown == [["2026-03-01T10:00:00Z", "START"], ["2026-03-01T10:00:01.500000Z", "RUNNING"], ["2026-03-01T10:00:02Z", "COMPLETE"]]
+    assert main(["show", run_id, "--store", store, "--json"]) == 0
+    assert [e["eventTime"] for e in json.loads(capsys.readouterr().out)["events"]] == written
 
 
 def test_show_prints_events_prov_quality_and_signature(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

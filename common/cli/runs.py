@@ -1,4 +1,4 @@
-"""``tdprov runs``: the runs whose bundles are in the store, newest first."""
+"""``tdprov runs``: the runs whose bundles are in the store, newest sealed first."""
 from __future__ import annotations
 
 import argparse
@@ -23,8 +23,10 @@ def register(subparsers: Any) -> None:
     parser = add_verb(
         subparsers,
         "runs",
-        help="list recorded runs, newest first",
-        description="List the runs whose lineage bundles are in the store, newest first: run id, job, state, time, outputs. "
+        help="list recorded runs, newest sealed first",
+        description="List the runs whose lineage bundles are in the store, newest sealed first (a run delivered late from a "
+                    "spool, or sealed later with 'tdprov store seal', lists by when it was sealed, not when it ended): run id, "
+                    "job, state, ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
                     "Each output is shown as PATH@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
                     "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record; "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
@@ -42,7 +44,7 @@ def register(subparsers: Any) -> None:
 
 def row(summary: BundleSummary) -> list[str]:
     outputs = [pasted(o.label, o.version) if o.version else f"{o.label}@-" for o in summary.outputs]
-    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or summary.sealed_at,
+    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or f"sealed {summary.sealed_at}",
             outputs_cell(outputs)]
 
 
@@ -112,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
                           desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
-        print(f"the newest {args.limit} runs; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
+        print(f"the {args.limit} runs sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
         print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
               else f"no bundles in {store.uri}", file=sys.stderr)
     else:
-        print(table([row(s) for s in summaries], ["RUN ID", "JOB", "STATE", "TIME", "OUTPUTS"]))
+        print(table([row(s) for s in summaries], ["RUN ID", "JOB", "STATE", "ENDED", "OUTPUTS"]))
     return 0

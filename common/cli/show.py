@@ -18,6 +18,7 @@ from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text
+from prov_common.w3cprov.identity import iso_z, moment
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -60,6 +61,12 @@ def extents(state: RunState) -> list[dict[str, Any]]:
             if rows is not None or shards is not None:
                 found.append({"side": side, "dataset": dataset_shown(ds.namespace, ds.name), "rows": rows, "shards": shards})
     return found
+
+
+def utc_text(text: Any) -> str:
+    """An event's time as UTC text (``...Z``), as the run's times are shown; text that is no time as it is."""
+    when = moment(text) if isinstance(text, str) else None
+    return iso_z(when) if when is not None else str(text)
 
 
 def _prov_counts(data: bytes | None) -> dict[str, int]:
@@ -113,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         named = [(dataset_shown(d["namespace"], d["name"]), d["version"] or "-") for d in m[side]]
         out += [f"  {name}  {version}" + (f"  ({held[side, name]})" if held.get((side, name)) else "") for name, version in named] or ["  -"]
     out.append("events:")
-    out += [f"  {e['eventTime']}  {e['eventType']:<9} {e['producer']}" for e in info["events"]] or [
+    times = [utc_text(e["eventTime"]) for e in info["events"]]  # --json keeps each as the event wrote it
+    width = max(map(len, times), default=0)
+    out += [f"  {t:<{width}}  {e['eventType']:<9} {e['producer']}" for t, e in zip(times, info["events"])] or [
         "  not shown: they do not verify (see the signature findings below)"]
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
     out.append("quality:")
