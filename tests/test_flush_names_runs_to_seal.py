@@ -1,0 +1,42 @@
+"""``tdprov flush --store URI`` of events kept for a store setting that could not be opened: the runs they complete
+are staged only, and the flush names each with the ``tdprov store seal`` command that makes it a bundle."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bundle_support import run_events
+from prov_common.store import open_store
+
+
+def test_flush_names_each_completed_run_it_left_staged_only_with_its_seal_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.cli import main
+
+    spool = tmp_path / "spool"
+    transport = ProvenanceTransport(ProvenanceConfig(store="gs://bucket/x", spool=str(spool)))
+    done = run_events()
+    running = run_events()[:1]  # START only: still running, not to be sealed yet
+    for event in done + running:
+        transport.emit(event)
+    transport.close()
+    done_id, running_id = done[0]["run"]["runId"], running[0]["run"]["runId"]
+    good = tmp_path / "good"
+    assert main(["store", "init", str(good)]) == 0
+    store_uri = open_store(str(good)).uri
+    capsys.readouterr()
+
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+    assert main(["flush", "--store", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "0 left in" in out
+    assert f"run {done_id}: staged only, no bundle; seal it with 'tdprov store seal --store {store_uri} {done_id}'" in out, out
+    assert running_id not in out
+
+    assert main(["store", "seal", "--store", store_uri, done_id]) == 0
+    assert main(["runs", "--store", store_uri]) == 0
+    assert done_id in capsys.readouterr().out
+    assert main(["flush", "--store", str(good)]) == 0  # nothing spooled is left: nothing to name
+    assert "staged only" not in capsys.readouterr().out
