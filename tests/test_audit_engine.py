@@ -204,7 +204,7 @@ def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the
     again = _audit(pipe, tmp_path, stale_after=timedelta(hours=1))
     assert again.clean and run_id in {r.run_id for r in again.index.runs.values()}, [f.what for f in again.errors]
     assert main(["store", "seal", "0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22", "--store", pipe.store.uri]) == 2
-    assert "nothing is staged for run 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22" in capsys.readouterr().err
+    assert "no staged events or bundle for run id '0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22'" in capsys.readouterr().err
     # a run with only its START staged, a moment ago, may still be running: sealed now, its COMPLETE would be in no bundle
     running = run_events("still_running", [dataset(pipe.raw_name, pipe.raw)], [], end_type=None)
     running[0]["eventTime"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -12,24 +12,28 @@ from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 
 
-def resolve_run_ids(store: Store, typed: Sequence[str]) -> list[str]:
+def resolve_run_ids(store: Store, typed: Sequence[str], *, staged: bool = False) -> list[str]:
     """The run id each of ``typed`` names in ``store``: itself when the store holds an object of that run (bundle
-    or staged event), else the indexed run it is, begins or ends (:func:`~prov_common.bundle.layout.runs_meant`). The
-    index is listed once, and only when an id names no object."""
-    indexed: list[str] | None = None
+    or staged event), else the indexed run it is, begins or ends (:func:`~prov_common.bundle.layout.runs_meant`);
+    with ``staged``, also a run that has staged events and no index entry (one never sealed). The index (and
+    ``staging/``) is listed once, and only when an id names no object."""
+    known: list[str] | None = None
     out = []
     for text in typed:
         layout.check_run_id(text)
         if _has_objects(store, text):
             out.append(text)
             continue
-        if indexed is None:
-            indexed = [layout.run_id_of_index_key(key) for key in index_keys(store)]
-        found = layout.one_run_meant(text, indexed, store.uri)  # an index entry whose bundle is gone: a finding to show
+        if known is None:
+            known = [layout.run_id_of_index_key(key) for key in index_keys(store)]
+            if staged:
+                known += _staged_runs(store)
+        found = layout.one_run_meant(text, known, store.uri)  # an index entry whose bundle is gone: a finding to show
         if found is None:
-            raise BadInputError(f"no bundle for run id '{text}' in {store.uri}{layout.prefix_hint(text)}.",
-                                fix=f"list the runs with 'tdprov runs --store {store.uri}' and give a full run id or a unique "
-                                    f"beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
+            what, listed = ("staged events or bundle", " ('tdprov audit' names those staged and never sealed)") if staged else ("bundle", "")
+            raise BadInputError(f"no {what} for run id '{text}' in {store.uri}{layout.prefix_hint(text)}.",
+                                fix=f"list the runs with 'tdprov runs --store {store.uri}'{listed} and give a full run id or a "
+                                    f"unique beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
         out.append(found)
     return out
 
@@ -37,6 +41,11 @@ def resolve_run_ids(store: Store, typed: Sequence[str]) -> list[str]:
 def resolve_run_id(store: Store, typed: str) -> str:
     """:func:`resolve_run_ids` of one run id."""
     return resolve_run_ids(store, [typed])[0]
+
+
+def _staged_runs(store: Store) -> list[str]:
+    """The runs that have objects under ``staging/``."""
+    return list(dict.fromkeys(key.split("/")[1] for key in store.list(f"{layout.STAGING}/") if key.count("/") >= 2))
 
 
 def _has_objects(store: Store, run_id: str) -> bool:

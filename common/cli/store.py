@@ -107,7 +107,8 @@ def register(subparsers: Any) -> None:
                                 "writer credentials and the writer's signing key (TDPROV_SIGNING_KEY). Exit 1 when a run "
                                 "could only be spooled (store unreachable: 'tdprov flush' delivers it).",
                     example="tdprov store seal 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22 --store s3://ml-lineage/prod")
-    seal.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="the run(s) to seal, as the audit names them")
+    seal.add_argument("run_ids", nargs="+", metavar="RUN_ID",
+                      help="the run(s) to seal, as the audit names them: the full id, or a unique beginning or ending of 8+ characters")
     seal.add_argument("--force", action="store_true",
                       help="seal a run whose newest staged event is no terminal one and is recent (it may still be running)")
     add_store_option(seal)
@@ -270,15 +271,17 @@ def run_seal(args: argparse.Namespace) -> int:
     from prov_common.audit.unfinished import newest_staged, terminal_state
     from prov_common.bundle import layout
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.cli._runs import resolve_run_ids
 
     transport = ProvenanceTransport(ProvenanceConfig(store=args.store, strict=False))
     left = 0
     try:
-        for run_id in args.run_ids:
-            layout.check_run_id(run_id)
+        for run_id in resolve_run_ids(transport.store, args.run_ids, staged=True):
             newest = newest_staged(transport.store, run_id)
             if newest is None:
-                raise BadInputError(f"nothing is staged for run {run_id} in {transport.store.uri}.",
+                sealed = transport.store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+                raise BadInputError(f"no events are staged for run {run_id} in {transport.store.uri}"
+                                    f"{'; it has a bundle' if sealed else ''}, so there is nothing to seal it from.",
                                     fix="give a run id the audit names as staged and never sealed")
             age = datetime.now(timezone.utc) - newest[1]
             if not args.force and age < RUNNING_FOR and terminal_state(transport.store, newest[0]) is None:
