@@ -98,6 +98,37 @@ def test_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert list(iter_sources(open_store(store), trust_from_settings()))[0].record.location == "s3://vendor/claims.parquet"
 
 
+def test_cli_list_has_a_header_and_columns_sized_in_terminal_cells(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``tdprov source list`` printed its rows unpadded past a 24-character name and with no header; it now prints a
+    header and columns as wide as their content in terminal cells (a CJK character takes two), names and issuers
+    escaped as ``tdprov runs`` escapes names (one line per source), every digest whole."""
+    from prov_common.text import cells
+
+    store = str(tmp_path / "s")
+    default_signing_key()
+    sources = [("a-much-longer-source-name-than-24", "MIT", "Acme", "1"), ("c", "CC0-1.0", "東京大学\nデータ", "2"),
+               ("b", "CC-BY-4.0", "Acme", "3")]
+    for name, license, issuer, n in sources:
+        assert main(["source", "add", f"s3://vendor/{n}.csv", "--name", name, "--license", license, "--issuer", issuer,
+                     "--digest", "blake3:" + n * 64, "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["source", "list", "--store", store]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["NAME", "DIGEST", "LICENSE", "ISSUER", "LOCATION"] and len(rows) == 3, (header, rows)
+
+    def at(line: str, cell: int) -> str:  # what a line shows from terminal cell ``cell`` on
+        for i in range(len(line) + 1):
+            if cells(line[:i]) == cell:
+                return line[i:]
+        raise AssertionError(f"no character starts at cell {cell}: {line!r}")
+
+    starts = [cells(header[:header.index(title)]) for title in ("DIGEST", "LICENSE", "ISSUER", "LOCATION")]
+    for name, license, issuer, n in sources:
+        (line,) = [r for r in rows if r.startswith(name + " ")]
+        shown = [f"blake3:{n * 64}  ", license + " ", issuer.replace("\n", "\\n") + " ", f"s3://vendor/{n}.csv"]
+        assert [at(line, cell).startswith(text) for cell, text in zip(starts, shown)] == [True] * 4, (line, starts)
+
+
 def test_cli_add_hashes_the_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from prov_common.hashing import hash_path
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from tqdm import tqdm
@@ -69,11 +69,12 @@ def outputs_cell(outputs: list[str], width: int = MAX_COLUMN_WIDTH) -> str:
     return ", ".join(shown) + (f", +{rest} more" if rest else "")
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
+def table(rows: list[list[str]], header: list[str], whole: Collection[int] = ()) -> str:
     """``rows`` under ``header`` as text columns aligned in terminal cells (a CJK character takes two), each cell on
-    one line; cells of every column but the last shortened to :data:`MAX_COLUMN_WIDTH` cells (``--json`` keeps them
-    whole)."""
-    rows = [[*(shortened(one_line(cell), MAX_COLUMN_WIDTH) for cell in r[:-1]), one_line(r[-1])] for r in rows]
+    one line; cells of every column but the last and those at the positions ``whole`` (a digest) shortened to
+    :data:`MAX_COLUMN_WIDTH` cells (``--json`` keeps them whole)."""
+    rows = [[*(one_line(cell) if i in whole else shortened(one_line(cell), MAX_COLUMN_WIDTH) for i, cell in enumerate(r[:-1])),
+             one_line(r[-1])] for r in rows]
     widths = [max(cells(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join([*(padded(c, w) for c, w in zip(r[:-1], widths)), r[-1]]) for r in [header, *rows]]
     return "\n".join(line.rstrip() for line in lines)

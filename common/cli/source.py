@@ -8,6 +8,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
+from prov_common.cli.runs import table
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import signing_key_from_settings, trust_from_settings
@@ -169,10 +170,10 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in sources], sort_keys=True)
     else:
-        for s in sources:
-            r = s.record
-            print(f"{r.name:<24} {r.digest}  {r.license:<14} {r.issuer}  {r.location or ''}")
-        if not sources:
+        if sources:
+            rows = [[s.record.name, s.record.digest, s.record.license, s.record.issuer, s.record.location or "-"] for s in sources]
+            print(table(rows, ["NAME", "DIGEST", "LICENSE", "ISSUER", "LOCATION"], whole={1}))
+        else:
             print("no sources registered; add one with 'tdprov source add PATH --name N --license L --issuer I'", file=sys.stderr)
     for key, exc in problems:
         print(f"tdprov source list: {key}: {exc}", file=sys.stderr)
