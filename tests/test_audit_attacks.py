@@ -1,7 +1,20 @@
 """The attack table of docs/threat-model.md, on a local store and on S3 (moto): an attacker with write
 access to the store and no signing key changes it behind the auditor's back. The auditor's memory is
 in place (TDPROV_HOME is kept across the audits of a test). Every row is a finding in the audit the
-table names, naming the object, and is still one on the next audit."""
+table names, naming the object, and is still one on the next audit.
+
+Which attacks also run on S3: the audit is the same code on both stores; what a store adds is its metadata and its
+writes. So an attack runs on S3 as well as on a local folder when what finds it depends on them:
+
+* an object that audits have listed or written is rewritten (or rewritten and put back) at its own key: it is found
+  by comparing the listing's fingerprint with the auditor's memory (S3: the ETag; a local file: its modification
+  time, inode and change time) or the bytes the auditor pinned when it wrote the object; or
+* an object is planted at the key the next audit writes (a leaf batch, a catalog segment): the audit's conditional
+  write is refused (S3: ``If-None-Match: *``; a local folder: a hard link that fails when the name exists).
+
+An attack that only deletes objects, or adds objects under keys of their own, is found from the keys a listing
+gives and from the objects' bytes and signatures, read the same way on both stores: it runs on the local folder
+only. (The stores' listings, ``start_after`` included, are the subject of tests/test_store_backends.py, on both.)"""
 from __future__ import annotations
 
 import copy
@@ -10,7 +23,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,9 +128,26 @@ class S3Base:
 _S3_BASES: dict[str, S3Base] = {}  # S3 endpoint -> its base state, for this test process (other modules use the fixture too)
 
 
-@pytest.fixture(name="base", params=["local", "s3"])
+BOTH, LOCAL = ("local", "s3"), ("local",)  # the stores a test runs on: see the module's docstring
+
+
+def on(*stores: str) -> pytest.MarkDecorator:
+    """Run the test with a ``base`` on each of ``stores``."""
+    return pytest.mark.parametrize("base", stores, indirect=True)
+
+
+def store_cases(argname: str, cases: dict[str, object], s3_too: Container[str]) -> pytest.MarkDecorator:
+    """Parametrize ``base`` and ``argname`` together: each case (id -> value) on the local folder, and also on S3 when
+    its id is in ``s3_too``."""
+    params = [pytest.param(store, value, id=f"{store}-{name}") for name, value in cases.items()
+              for store in (BOTH if name in s3_too else LOCAL)]
+    return pytest.mark.parametrize(("base", argname), params, indirect=["base"])
+
+
+@pytest.fixture(name="base", params=BOTH)
 def base_fixture(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    """A :class:`Store` of its own for each test, on a local folder (built) and on S3 (a copy of the base state)."""
+    """A :class:`Store` of its own for each test, on a local folder (built) and on S3 (a copy of the base state); a test
+    of this module names its stores (:func:`on`, :func:`store_cases`)."""
     if request.param == "local":
         return Store(str(tmp_path / "store"))
     server = request.getfixturevalue("s3_server")
@@ -367,7 +397,16 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=[a.__name__ for a in ATTACKS])
+S3_ATTACKS = {a.__name__ for a in (  # an object rewritten at its key, or planted at the key the next audit writes
+    edit_index_state, edit_index_state_in_place_keeping_its_times, edit_logged_prov_document,
+    edit_logged_events_in_place_keeping_their_times, truncate_leaf_batch, truncate_leaf_batch_full, truncate_newest_leaf_batch,
+    replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, flip_lookup_object_the_last_audit_wrote,
+    flip_lookup_object_the_last_audit_wrote_full, copy_a_lookup_object_over_the_one_the_last_audit_wrote,
+    inject_leaf_batch_after_the_head,
+)}
+
+
+@store_cases("attack", {a.__name__: a for a in ATTACKS}, S3_ATTACKS)
 def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], tuple[str, str, str]]) -> None:
     s = base
     size_before = len(s.keys(CHECKPOINTS_PREFIX))
@@ -384,6 +423,7 @@ def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], 
         assert len(s.keys(CHECKPOINTS_PREFIX)) <= size_before or attack is wipe_log_and_audit
 
 
+@on(*BOTH)
 def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(base: Store) -> None:
     """The checkpoint the last audit wrote, changed before the next listing: it is the finding (once in the log check,
     once in the inventory), not the leaf batch and catalog segment read through it, which nobody changed; restored, the
@@ -406,6 +446,7 @@ def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(bas
         [f"{f.check} {f.object}: {f.what}" for f in again.errors]
 
 
+@on(*BOTH)
 def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(base: Store) -> None:
     """A lookup object replaced before its first listing is a finding until it holds the bytes the auditor wrote again;
     then its listed fingerprint is taken, and a later change is one against that."""
@@ -422,6 +463,7 @@ def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(base: 
         [f"{f.check} {f.object}: {f.what}" for f in again.errors]
 
 
+@on(*LOCAL)
 def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(base: Store) -> None:
     s = base
     delete_newest_checkpoint(s)
@@ -439,6 +481,7 @@ def test_accepting_the_checkpoint_is_recorded_and_closes_the_gap(base: Store) ->
     assert after.clean, [f.what for f in after.errors]
 
 
+@on(*LOCAL)
 def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(base: Store, tmp_path, capsys) -> None:
     """``tdprov audit --json`` prints the checkpoint; kept elsewhere it is a witness that a fresh auditor
     (no memory of its own) checks with ``--witness``: a rolled-back log is a finding."""
@@ -463,6 +506,7 @@ def test_audit_json_publishes_the_checkpoint_and_a_witness_catches_a_roll_back(b
     assert any("witness" in f["what"] and "rolled back" in f["what"] for f in found), found
 
 
+@on(*LOCAL)
 def test_full_audit_compares_every_index_entry_with_its_signed_manifest(base: Store) -> None:
     """Without the auditor's memory (a fresh auditor), --full still finds an edited index entry from the bytes."""
     s = base
@@ -474,6 +518,7 @@ def test_full_audit_compares_every_index_entry_with_its_signed_manifest(base: St
 
 
 @pytest.mark.parametrize("rewrite_record", [False, True], ids=["entry-moved", "entry-and-indexed-record-moved"])
+@on(*LOCAL)
 def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_logged(base: Store, rewrite_record: bool) -> None:
     """A run not yet audited has its index entry moved to 2099 (and its ``indexed`` record rewritten to name it):
     the audit names the entry; the audits after it still examine and log the runs sealed later, so deleting one
@@ -503,6 +548,7 @@ def test_an_index_entry_dated_in_the_future_is_found_and_later_runs_are_still_lo
         [f.what for f in gone.errors]
 
 
+@on(*LOCAL)
 def test_a_key_that_names_no_run_is_a_finding_not_a_stop(base: Store, capsys: pytest.CaptureFixture) -> None:
     """A writer puts an index entry and a bundle folder under names that are no run id ('0 stray'): verify and
     the audit name them and go on with every real bundle (they stopped with exit 2, examining nothing)."""
@@ -651,6 +697,7 @@ def test_an_audit_that_cannot_read_the_log_keeps_the_lost_inventory_a_gap(tmp_pa
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+@on(*LOCAL)
 def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(base: Store, full: bool) -> None:
     """An index entry planted for a run id with no bundle: the audit names it and signs no leaf for it ('audit
     --full' logged {manifest: missing}, and from then on every audit said the bundle of that logged run was gone,
@@ -672,7 +719,8 @@ def test_an_index_entry_of_a_run_never_sealed_is_a_finding_never_a_leaf(base: St
         [f.what for f in again.errors]
 
 
-@pytest.mark.parametrize("attack", ["report-page-replaced", "report-deleted", "audit-record-deleted", "source-record-deleted"])
+@store_cases("attack", {a: a for a in ["report-page-replaced", "report-deleted", "audit-record-deleted", "source-record-deleted"]},
+             {"report-page-replaced"})
 def test_reports_audit_records_and_source_records_are_in_the_inventory(base: Store, attack: str) -> None:
     """A report page rewritten to say "Clean", a report or an audit's signed record deleted, a registered source
     record deleted: every audit passed them (not listed), and the deleted source only '--full' found. Each is a
@@ -699,6 +747,7 @@ def test_reports_audit_records_and_source_records_are_in_the_inventory(base: Sto
     assert named[0].startswith(f"{kind} '{target}'"), named
 
 
+@on(*BOTH)
 def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(base: Store) -> None:
     """A report page replaced before the next audit first listed it (the auditor wrote it after its listing) is
     a finding: the inventory adopts a report only when its audit's signed record names its digest."""
@@ -714,6 +763,7 @@ def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(base: Store) 
         [f"{f.object}: {f.what}" for f in found.errors]
 
 
+@on(*LOCAL)
 def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a_finding(base: Store, tmp_path) -> None:
     """A "Clean" report planted under a new audit's name with a real signed record copied beside it, and a page
     planted in the folder of an audit that wrote its report elsewhere (--report DIR): both were adopted (a key its
@@ -738,6 +788,7 @@ def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a
     assert {f.object for f in found.check(CHECK_INVENTORY).errors} == {planted[0], planted[2]}, [f"{f.object}: {f.what}" for f in found.errors]
 
 
+@on(*LOCAL)
 def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """An auditor stopped after writing its reports and before its signed record left reports that every later
     audit named as not verified ('find out who wrote it'): the record is written first."""
@@ -772,7 +823,8 @@ def _accepted_resolution(s: Store) -> str:
     return entry["key"]
 
 
-@pytest.mark.parametrize("attack", ["deleted", "flipped", "flipped-before-listed", "copied-under-another-run", "forged"])
+@store_cases("attack", {a: a for a in ["deleted", "flipped", "flipped-before-listed", "copied-under-another-run", "forged"]},
+             {"flipped", "flipped-before-listed"})
 def test_signed_resolutions_are_in_the_inventory(base: Store, attack: str) -> None:
     """A person's signed acceptance (``audit/resolutions/``) deleted, changed (after the next audit listed it, or before:
     the auditor pinned what it wrote), copied under a key naming another run, or forged under a new key: the verdict
@@ -806,6 +858,7 @@ def test_signed_resolutions_are_in_the_inventory(base: Store, attack: str) -> No
 
 
 
+@on(*BOTH)
 def test_a_changed_audit_record_is_named_alone_and_a_changed_report_is_its_own_finding(base: Store) -> None:
     """The signed record the last audit wrote (after its listing), changed before the next listing: it is the finding,
     once, not also the two reports checked against it, which nobody changed; restored, the store is clean and the
