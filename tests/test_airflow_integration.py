@@ -133,19 +133,14 @@ def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path:
     assert read["facets"]["version"]["datasetVersion"] == hash_path(raw).digest
     for event in got:
         ol_validator.validate_event(event)
-    # and the bundles hold the same versions
-    double = {s.job_name: s for s in _verify_all(str(store))}["tdprov_with_ol_provider.double"]
+    # and the bundles hold the same versions, one bundle per run (the transport given its store in its options)
+    double = _one_bundle_per_run_with_both_producers(store, tmp_path)["tdprov_with_ol_provider.double"]
     assert {o.version for o in double.outputs} == {hash_path(doubled).digest}
 
 
-def test_official_openlineage_provider_with_provenance_transport_gives_one_bundle_per_run(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    transport = {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": str(store)}
-    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(transport), **tdprov_env(store))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-
+def _one_bundle_per_run_with_both_producers(store: Path, tmp_path: Path) -> dict:
+    """The provider feeding ProvenanceTransport: one bundle per run of ol_provider_run.py's DAG, each verified, holding the
+    provider's START/COMPLETE (one COMPLETE) and tdprov's events with the content digests. The summaries by job."""
     summaries = _verify_all(str(store))
     runs = Counter(s.run_id for s in summaries)
     assert all(count == 1 for count in runs.values())
@@ -162,6 +157,7 @@ def test_official_openlineage_provider_with_provenance_transport_gives_one_bundl
                for e in events for d in e.get("outputs", []) if "tdprov_contentHash" in d.get("facets", {})}
     assert digests[str(tmp_path / "doubled.parquet")] == hash_path(tmp_path / "doubled.parquet").digest
     assert double.outputs and any(o.version == digests[str(tmp_path / "doubled.parquet")] for o in double.outputs)
+    return {s.job_name: s for s in summaries}
 
 
 @pytest.mark.parametrize("configured", ["section", "connection"])
@@ -187,7 +183,7 @@ def test_provider_transport_without_options_writes_where_the_listener_writes(tmp
                           env=env, cwd=worker, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not (worker / ".tdprov").exists()
-    summaries = {s.job_name: s for s in _verify_all(str(store))}
+    summaries = _one_bundle_per_run_with_both_producers(store, tmp_path)
     assert sorted(summaries) == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check",
                                  "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
     doubled = tmp_path / "doubled.parquet"
