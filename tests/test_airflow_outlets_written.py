@@ -26,11 +26,12 @@ PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.
 
 @pytest.mark.parametrize("mode", ["alone", "provider"])
 def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: str, ol_validator) -> None:
-    """Both DAGs run in one process per mode (outlets_run.py); the audit of their store has a note for each outlet a
-    try left as it found it, and no error."""
+    """Both DAGs run in one process per mode (outlets_run.py; tdprov alone, the deferred task's DAG after them); the
+    audit of their store has a note for each outlet a try left as it found it, and no error."""
     store = tmp_path / "store"
     env = child_env(**tdprov_env(store), **(PROVIDER if mode == "provider" else {}))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path)],
+    deferred = ["--deferred"] if mode == "alone" else []
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path), *deferred],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     states = json.loads(done.stdout.strip().splitlines()[-1])
@@ -38,6 +39,8 @@ def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: st
     unchanged = _only_what_a_try_wrote(tmp_path, store, states["tdprov_outlets_written"], tasks, ol_validator)
     unchanged += _a_try_that_left_an_outlet_as_it_found_it(tmp_path, store, states["tdprov_outlets_shared"], tasks,
                                                             done.stdout + done.stderr, ol_validator)
+    if deferred:
+        _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path, store, states["tdprov_deferred_outlet"], tasks)
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     notes = [f for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE]
     assert sorted((f.object, f.run_id) for f in notes) == sorted(unchanged)
@@ -81,15 +84,11 @@ def _only_what_a_try_wrote(tmp_path: Path, store: Path, states: dict, tasks: lis
     return [(o, by_job[t].run_id) for o, t in unchanged]
 
 
-def test_an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path) -> None:
+def _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path, store: Path, states: dict, tasks: list) -> None:
     """The resumed part of a deferred try runs in a new task process, whose listener took the resume as the try's
     start: the export written while the task waited was recorded as 'unchanged since before the try'."""
-    store = tmp_path / "store"
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "deferred_outlet_run.py"), str(tmp_path)],
-                          env=child_env(**tdprov_env(store)), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"export": "success"}
-    (export,) = [s for s in bundles_of(store) if s.job_name.endswith(".export")]
+    assert states == {"export": "success"}
+    (export,) = [s for s in tasks if s.job_name == "tdprov_deferred_outlet.export"]
     target = tmp_path / "export.csv"
     assert [(o.name, o.version) for o in export.outputs] == [(str(target), hash_path(target).digest)]
     assert not [e for e in events_of(store, export.run_id) if "tdprov_outlets" in e["run"]["facets"]]

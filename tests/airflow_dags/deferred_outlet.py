@@ -1,13 +1,9 @@
-"""Run a DAG whose deferrable task's outlet is written while the task is deferred (by an external job), then
-resumed (run in a subprocess); prints the task states as JSON. In a deployment the resumed part runs in a new task
-process, whose listener never saw the try start: this run drops the listener's memory of that start during the
-deferral, as a new process has none; everything else is a real ``dag.test()``.
-
-Usage: python deferred_outlet_run.py OUT_DIR   (AIRFLOW_HOME and AIRFLOW__TDPROV__STORE set)
-"""
+"""A DAG whose deferrable task's outlet is written while the task is deferred (by an external job), then resumed (run
+by outlets_run.py, after the other DAGs). In a deployment the resumed part runs in a new task process, whose listener
+never saw the try start: this run drops the listener's memory of that start during the deferral, as a new process has
+none; everything else is a real ``dag.test()``."""
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -20,10 +16,8 @@ from airflow.sdk import DAG, Asset, BaseOperator
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
-def main(out: Path) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags.harness import run_and_print_states
-
+def dag(out: Path) -> DAG:
+    """The DAG; its task's outlet is ``out / "export.csv"``, which does not exist before the try."""
     from prov_airflow.listener import get_listener
 
     target = out / "export.csv"
@@ -41,10 +35,6 @@ def main(out: Path) -> int:
         def resume(self, context, event=None) -> None:
             assert target.exists()
 
-    with DAG("tdprov_deferred_outlet", start_date=START, schedule=None) as dag:
+    with DAG("tdprov_deferred_outlet", start_date=START, schedule=None) as made:
         ExternalJob(task_id="export", outlets=[Asset(target.as_uri())])
-    return run_and_print_states(dag, logical_date=START)
-
-
-if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    return made
