@@ -1,4 +1,8 @@
-"""Tamper matrix on a local store and on S3 (moto server): every change is found, naming the object."""
+"""Tamper matrix on a local store and on S3 (moto server): every change is found, naming the object.
+
+A test runs on S3 too when what finds the change depends on the store (the rule of tests/test_audit_attacks.py): an
+object already listed or logged rewritten at its key, data hashed from the store, an index entry keyed behind an
+audit's listing; a deletion, or objects under keys of their own read for the first time, run on the local folder only."""
 from __future__ import annotations
 
 import re
@@ -26,6 +30,9 @@ from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_del
 
 def _audit(pipe: Pipeline, **kw):
     return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, **kw)
+
+
+LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)
 
 
 @pytest.fixture()
@@ -138,6 +145,7 @@ def test_changed_data_found_by_rehash(store_uri: str, tmp_path: Path) -> None:
     assert found and version in found[0].what and result.exit_code == 1
 
 
+@LOCAL_ONLY
 def test_deleted_leaf_batch_is_found(pipe: Pipeline) -> None:
     seal(pipe.store, run_events("train_model", [dataset("/data/features.parquet", pipe.features)], [], start=T0 + timedelta(hours=6), job_type="TRAINING"))
     assert _audit(pipe).clean
@@ -155,6 +163,7 @@ def test_deleted_leaf_batch_is_found(pipe: Pipeline) -> None:
     assert again.bundles_logged == 0 and any("missing" in f.what for f in again.check(CHECK_LOG).errors)
 
 
+@LOCAL_ONLY
 def test_damaged_index_entry_is_a_finding_and_its_bundle_is_still_examined(pipe: Pipeline) -> None:
     """An index entry that is not a bundle summary does not stop the audit: it is named, and the bundle
     (found by the run id in the entry's key) is verified, logged and described from its signed manifest."""
@@ -197,6 +206,7 @@ def test_an_index_entry_deleted_while_the_audit_lists_is_a_finding(tmp_path: Pat
     assert late in result.index.runs and result.bundles_logged == 3
 
 
+@LOCAL_ONLY
 def test_a_run_the_audit_found_forged_is_not_taken_from_its_catalog(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
     """An audit catalogues every run it examined, findings and all. A bundle signed by a key nobody trusts is
     found by the audit; its catalog record must not then stand for it in 'tdprov record' or 'contains' (they
@@ -221,6 +231,7 @@ def test_a_run_the_audit_found_forged_is_not_taken_from_its_catalog(pipe: Pipeli
     assert pipe.prepare in out and forged not in out and f"left out run {forged}" in err, err
 
 
+@LOCAL_ONLY
 def test_a_catalogued_run_is_judged_by_the_keys_trusted_now(pipe: Pipeline, tmp_path: Path, monkeypatch, capsys) -> None:
     """A run audited before its writer's key was trusted: once the key is trusted it is provenance again (it stayed
     left out, quoting the old finding); a run whose signer is no longer trusted is left out (its record stood)."""
