@@ -1,6 +1,10 @@
 """Witness places the auditor writes (``--remember-in``, ``TDPROV_WITNESS``): another folder or bucket keeps
 the newest verified checkpoint; a rolled-back store is found against it even after ``TDPROV_HOME`` (the
-auditor's memory) is wiped, the place is not moved over the gap, and only the recorded resolution resets it."""
+auditor's memory) is wiped, the place is not moved over the gap, and only the recorded resolution resets it.
+
+On a local folder and on S3 the auditor writes and reads its places; a record planted in a place under a key of its own
+(forged, or replayed under a later key) is found from the listed keys and its signed bytes, the same on both stores,
+and is tried on the local folder only (the rule of tests/test_audit_attacks.py)."""
 from __future__ import annotations
 
 import base64
@@ -22,6 +26,9 @@ from prov_common.tlog.log import CHECKPOINTS_PREFIX
 
 from test_audit_attacks import Store, _audit, roll_back
 from test_audit_support import raw_read, raw_write
+
+
+LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # see the module's docstring
 
 
 @pytest.fixture
@@ -114,6 +121,7 @@ def test_witness_place_catches_a_roll_back_after_the_home_is_wiped(store_uri: st
     assert _audit(s.pipe, remember_in=[place_uri]).clean
 
 
+@LOCAL_ONLY
 def test_a_forged_witness_record_is_a_finding(store_uri: str, place_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only an auditor moves a witness: a newer record signed by another key (say, naming the rolled-back
     checkpoint) does not verify, and the audit says so instead of trusting it."""
@@ -181,6 +189,7 @@ def test_accepting_an_emptied_store_resets_the_places(tmp_path: Path) -> None:
     assert audit().clean
 
 
+@LOCAL_ONLY
 def test_an_older_witness_record_copied_under_a_later_key_is_a_finding(store_uri: str, place_uri: str, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The key of a witness record is not signed: an older record (validly signed, of a smaller checkpoint) copied
