@@ -124,19 +124,22 @@ def bucket_listing(client, bucket: str) -> dict[str, tuple[int, str]]:
 
 
 def copy_bucket(source: str, target: str) -> None:
-    """Make S3 bucket ``target`` hold exactly the objects of bucket ``source``: emptied first, then server-side copies,
-    which keep each object's bytes and ETag (checked), so a listing of ``target`` fingerprints them as in ``source``."""
+    """Make S3 bucket ``target`` hold exactly the objects of bucket ``source``: each object of ``target`` that ``source``
+    does not hold with the same size and ETag is deleted, and each object of ``source`` that ``target`` then lacks is
+    copied server-side, which keeps its bytes and ETag (checked), so a listing of ``target`` fingerprints them as in
+    ``source`` (a listing's fingerprint is the size and ETag; objects left in place are those bytes already)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import boto3
 
     client = boto3.client("s3")
-    stale = [{"Key": key} for key in bucket_listing(client, target)]
+    have, wanted = bucket_listing(client, target), bucket_listing(client, source)
+    stale = [{"Key": key} for key, tag in have.items() if wanted.get(key) != tag]
     for i in range(0, len(stale), 1000):
         client.delete_objects(Bucket=target, Delete={"Objects": stale[i:i + 1000], "Quiet": True})
-    wanted = bucket_listing(client, source)
+    missing = [key for key, tag in wanted.items() if have.get(key) != tag]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda key: client.copy_object(Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key}), wanted))
+        list(pool.map(lambda key: client.copy_object(Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key}), missing))
     copied = bucket_listing(client, target)
     assert copied == wanted, f"bucket {target} is not a copy of {source}: {set(copied.items()) ^ set(wanted.items())}"
 
