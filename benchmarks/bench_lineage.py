@@ -10,7 +10,13 @@ Seals a chain of ``--runs`` runs into a local store (run ``i`` reads ``step{i-1}
 then ``tdprov lineage`` as a user runs it (a fresh process, imports included), median of ``--repeat``.
 Prints a Markdown report; the load average is part of it.
 
+With ``--audited N``: a store of N small bundles (``bench_audit.py``'s prepare/train pairs), audited, and
+``--new`` bundles sealed after the audit; ``tdprov lineage`` of one dataset, with the index entries it reads
+counted through the store API (the audit's signed catalog connects the runs it needs; every entry of the
+runs sealed since the audit is read), against reading every entry, and the whole command's time.
+
     python benchmarks/bench_lineage.py [--runs 300] [--repeat 5] [--out benchmarks/results/lineage.md]
+    python benchmarks/bench_lineage.py --audited 2000 [--new 20] [--repeat 5] [--s3] [--out benchmarks/results/lineage.md]
 """
 from __future__ import annotations
 
@@ -76,13 +82,119 @@ def time_parts(store_uri: str, target: str) -> tuple[float, float, int]:
     return walked, verified, len(todo)
 
 
+def counted_lineage(store_uri: str, argv: list[str], every: bool) -> tuple[float, int, int]:
+    """In this process: seconds of ``tdprov lineage ARGV``, the index entries and all objects it read (``get``);
+    ``every``: reading every index entry, as lineage did before it used the audit's catalog."""
+    import contextlib
+    import io
+
+    import prov_common.cli.lineage as lineage_cli
+    from prov_common.audit.scope import LineageScope
+    from prov_common.cli import main as tdprov
+
+    reads: dict[str, int] = {"index": 0, "all": 0}
+    real_open, real_reaching = lineage_cli.open_store, LineageScope.reaching
+
+    def counted_store(*args: object, **kwargs: object) -> object:
+        store = real_open(*args, **kwargs)
+        get = store.get
+
+        def counted_get(key: str, limit: int | None = None) -> bytes:
+            reads["all"] += 1
+            reads["index"] += key.startswith("index/")
+            return get(key, limit)
+
+        store.get = counted_get
+        return store
+
+    lineage_cli.open_store = counted_store
+    if every:
+        LineageScope.reaching = lambda *args, **kwargs: None
+    try:
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert tdprov(["lineage", *argv, "--store", store_uri]) == 0
+        return time.perf_counter() - started, reads["index"], reads["all"]
+    finally:
+        lineage_cli.open_store, LineageScope.reaching = real_open, real_reaching
+
+
+def audited_store(folder: Path, size: int, new: int) -> str:
+    """``size`` bundles of prepare/train pairs, audited, then ``new`` more sealed after the audit."""
+    from bench_audit import make_bundles
+    from prov_common.audit import run_audit
+    from prov_common.config import Settings
+    from prov_common.store import open_store
+
+    uri = str(folder / "store")
+    make_bundles(uri, 0, size, os.cpu_count() or 2)
+    run_audit(open_store(uri), Settings.from_env(store=uri), progress=False)
+    make_bundles(uri, size, size + new, os.cpu_count() or 2)
+    return uri
+
+
+def copied_to_s3(store_uri: str) -> str:
+    """A bucket on moto's S3 server (started here, serving until this process exits) holding every object of the store."""
+    import logging
+
+    from bench_store import _start_s3
+    from prov_common.store import open_store
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    _server, new_store = _start_s3()
+    source, uri = open_store(store_uri), new_store()
+    target = open_store(uri)
+    for key in source.list(""):
+        target.put(key, source.get(key))
+    return uri
+
+
+def bench_audited(args: argparse.Namespace, load: float) -> str:
+    targets = [["/data/features-10.parquet"], ["--downstream", "/data/features-10.parquet"], [f"/models/m{args.audited + 1}.pkl"]]
+    with tempfile.TemporaryDirectory(prefix="tdprov-bench-lineage-") as tmp:
+        local = audited_store(Path(tmp), args.audited, args.new)
+        rows = []
+        for store_uri, argv in [(uri, argv) for uri in [local, *([copied_to_s3(local)] if args.s3 else [])] for argv in targets]:
+            before = [counted_lineage(store_uri, argv, every=True) for _ in range(args.repeat)]
+            after = [counted_lineage(store_uri, argv, every=False) for _ in range(args.repeat)]
+            started = time.perf_counter()
+            subprocess.run([str(Path(sys.executable).with_name("tdprov")), "lineage", *argv, "--store", store_uri], check=True,
+                           stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - started
+            rows.append(f"| {'S3 (moto)' if store_uri.startswith('s3://') else 'local'} | `{' '.join(argv)}` | {before[0][1]:,} / {after[0][1]:,} | {before[0][2]:,} / {after[0][2]:,} | "
+                        f"{statistics.median(b[0] for b in before):.2f} / {statistics.median(a[0] for a in after):.2f} | {wall:.2f} |")
+    return "\n".join([
+        f"## `tdprov lineage` of one dataset in an audited store of {args.audited:,} bundles",
+        "",
+        f"`python benchmarks/bench_lineage.py --audited {args.audited} --new {args.new} --repeat {args.repeat}{' --s3' if args.s3 else ''}` on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after. "
+        f"{args.audited:,} bundles (prepare/train pairs from one raw file) audited, then {args.new} sealed after the audit.",
+        "",
+        "| store | `tdprov lineage` | index entries read: every entry / as the catalog connects | objects read (`get`) | in process (s) | whole command (s) |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "In process: medians of the repeats (the times of reading every entry: the same code told to read them all),",
+        "imports done. Objects read include the audit's catalog, its state and checkpoint,",
+        "the registered sources and the bundles of the runs shown (verified). The whole command includes Python's start-up.",
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--audited", type=int, default=None, metavar="N", help="an audited store of N bundles (see above)")
+    parser.add_argument("--new", type=int, default=20, help="with --audited: bundles sealed after the audit")
+    parser.add_argument("--s3", action="store_true", help="with --audited: also on a copy of the store on moto's S3 server")
     parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
+    if args.audited is not None:
+        text = bench_audited(args, os.getloadavg()[0])
+        print(text)
+        add_section(args.out, text)
+        return
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tdprov-bench-lineage-") as tmp:
         store_uri, target = str(Path(tmp) / "store"), f"/data/step{args.runs}.parquet"

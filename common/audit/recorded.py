@@ -51,7 +51,7 @@ class RecordedRuns:
         doubted: list[BundleSummary] = []
         left_out: dict[str, str] = {}
         for run_id, record in catalogued.items():
-            if doubt(record, record.index_key)[0] is None and (record.key_id is None or record.key_id in trust):
+            if vouched(record, trust):
                 runs[run_id] = record
                 continue
             try:  # its index entry finds the bundle, which decides (the entry alone is no record of it)
@@ -145,6 +145,11 @@ def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[R
 
     record = examine_bundle(store, summary, trust)[0]
     return (record, *doubt(record, summary.cursor))
+
+
+def vouched(record: RunRecord, trust: TrustStore) -> bool:
+    """Whether a catalogued run is taken as its record: the audit found its bundle sound, and its signer is trusted here now."""
+    return doubt(record, record.index_key)[0] is None and (record.key_id is None or record.key_id in trust)
 
 
 def doubt(record: RunRecord, entry_key: str | None) -> tuple[str | None, bool]:

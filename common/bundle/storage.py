@@ -194,11 +194,11 @@ def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[Bund
     :func:`prov_common.bundle.watch.watch_index` does both.
     """
     for key in index_keys(store, since_cursor):
-        if (summary := _listed(store, key)) is not None:
+        if (summary := listed_entry(store, key)) is not None:
             yield summary
 
 
-def _listed(store: Store, key: str) -> BundleSummary | None:
+def listed_entry(store: Store, key: str) -> BundleSummary | None:
     """:func:`read_index_entry` for a listing: an entry that neither it nor its bundle summarises is left
     out with a warning naming it (one bad object does not stop the listing of the others)."""
     try:
@@ -245,7 +245,7 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
     count = 0
     for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days)):
         for key in reversed(keys):
-            if (summary := _listed(store, key)) is None:
+            if (summary := listed_entry(store, key)) is None:
                 continue
             yield summary
             count += 1

@@ -16,7 +16,7 @@ from prov_common.bundle.trust import bundle_trust
 from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
-from prov_common.w3cprov.collect import bundle_documents, shard_counts, summaries
+from prov_common.w3cprov.collect import bundle_documents, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import dataset_label, iso_z, located_dataset, moment, normal_version
@@ -207,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from prov_common.audit.recorded import doubted_runs
+    from prov_common.audit.scope import LineageScope
 
     if args.depth is not None and args.depth < 0:
         raise BadInputError(f"--depth {args.depth} is negative.", fix="give 0 or more runs")
@@ -214,8 +215,10 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
-    found = summaries(store)
     direction = DOWNSTREAM if args.downstream else UPSTREAM
+    scope = LineageScope.of(store, trust, auditor_trust_from_settings(settings))
+    found = scope.reaching(args.target, direction, every_reader=args.checks)
+    found = scope.every() if found is None else found
     sources = _sources(store, settings) if direction == UPSTREAM else {}
     verified: set[str] = set()
     left_out: dict[str, str] = {}
@@ -225,6 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
             graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
+                found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in left_out], corrected)
                 targets = _located_by_other_name(store, trust, found, args.target, left_out, corrected,
                                                  auditor_trust_from_settings(settings), args.all_versions) or targets
                 found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected)
@@ -239,6 +243,7 @@ def _run(args: argparse.Namespace) -> int:
             left_out.update(left)
             corrected.update(fixed)
             found = as_bundles_say(store, [s for s in found if s.run_id not in left], fixed)
+            found = scope.reaching(args.target, direction, found, left_out, args.checks) or found  # what a corrected run reaches
     finally:
         tell_entries_not_taken(left_out, corrected)
     if picture:

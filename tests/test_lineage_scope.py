@@ -1,0 +1,134 @@
+"""`tdprov lineage` of one dataset on an audited store reads the index entries of the runs the audit's signed catalog
+connects to it, not every entry: the same answer as reading them all, the runs sealed since the audit always read,
+and a forged entry still left out. Reads are counted through the store API, on a local folder and on S3 (moto)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import prov_common.cli.lineage as lineage_cli
+from prov_common.audit import run_audit
+from prov_common.audit.scope import LineageScope
+from prov_common.bundle.model import BundleSummary
+from prov_common.cli import main
+from prov_common.config import Settings
+from prov_common.signing import default_signing_key
+from prov_common.sources import SourceRecord, register_source
+from prov_common.store import open_store
+
+from test_audit_support import T0, dataset, digest, raw_write, run_events, seal
+
+RUNS = 40
+
+
+def _step(store: Any, i: int) -> None:
+    """Run i: even runs prepare f<i> from the registered source, odd runs train on the one before."""
+    start = T0 + timedelta(minutes=i)
+    if i % 2 == 0:
+        seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset(f"/data/f{i}.parquet", digest(f"f{i}"))], start=start))
+    else:
+        seal(store, run_events("train_model", [dataset(f"/data/f{i - 1}.parquet", digest(f"f{i - 1}"))], [dataset(f"/m/{i}", digest(f"m{i}"))],
+                               start=start, job_type="TRAINING"))
+
+
+@pytest.fixture
+def audited(store_uri: str) -> str:
+    """``RUNS`` runs an audit catalogued, then two runs sealed after it (not in the catalog)."""
+    store = open_store(store_uri)
+    register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
+    for i in range(RUNS):
+        _step(store, i)
+    assert run_audit(store, Settings.from_env(store=store_uri), progress=False, workers=1).clean
+    for i in range(RUNS, RUNS + 2):
+        _step(store, i)
+    return store_uri
+
+
+def _lineage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], uri: str, *args: str,
+             every: bool = False, verb: Any = lineage_cli) -> tuple[str, str, int]:
+    """stdout, stderr and the index entries read of ``tdprov lineage ARGS``; ``every``: as before, reading every entry."""
+    reads: Counter[str] = Counter()
+    real_open = verb.open_store
+
+    def counted_store(*a: Any, **kw: Any) -> Any:
+        store = real_open(*a, **kw)
+        get = store.get
+
+        def counted_get(key: str, limit: int | None = None) -> bytes:
+            reads[key.split("/", 1)[0]] += 1
+            return get(key, limit)
+
+        store.get = counted_get
+        return store
+
+    with monkeypatch.context() as patch:
+        patch.setattr(verb, "open_store", counted_store)
+        if every:
+            patch.setattr(LineageScope, "reaching", lambda *a, **kw: None)
+        assert main([verb.__name__.rsplit(".", 1)[-1], *args, "--store", uri]) == 0
+    out, err = capsys.readouterr()
+    return out, err, reads["index"]
+
+
+@pytest.mark.parametrize("args", [
+    ("/data/f10.parquet",), ("/data/f10.parquet", "--downstream"), ("/m/11",), ("--all-versions", "/data/f10.parquet"),
+    ("/data/f40.parquet",), ("/data/f40.parquet", "--downstream"), ("/m/41",), ("/data/raw.csv", "--downstream", "--depth", "1"),
+    ("--json", "/m/11"), ("--checks", "/m/11"), (digest("f10")[:19],),
+])
+def test_lineage_reads_the_entries_the_catalog_connects_and_every_uncatalogued_one(
+        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
+    before, before_err, every = _lineage(monkeypatch, capsys, audited, *args, every=True)
+    after, after_err, scoped = _lineage(monkeypatch, capsys, audited, *args)
+    assert (after, after_err) == (before, before_err)
+    assert every == RUNS + 2
+    if "/data/raw.csv" not in args and "--checks" not in args:  # downstream of raw.csv: its 20 readers; --checks: every reader
+        assert scoped <= 2 + 3, scoped  # the two runs sealed since the audit, and the few the lineage shows
+
+
+def test_a_forged_entry_is_still_left_out_and_a_run_sealed_after_the_audit_still_shown(
+        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    forged = BundleSummary(run_id="00000000-0000-4000-8000-00000000f00d", job_namespace="default", job_name="prepare",
+                           state="COMPLETE", ended_at="2026-05-01T18:00:00Z", sealed_at="2026-05-01T18:00:00Z",
+                           outputs=(), inputs=())
+    data = forged.to_dict()
+    data["outputs"] = [{"namespace": "file", "name": "/data/f10.parquet", "version": digest("forged")}]
+    from prov_common.canonical_json import canonical_bytes
+
+    raw_write(audited, f"index/2026/05/01/20260501T180000000000Z-{forged.run_id}.json", canonical_bytes(data))
+    before = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", every=True)
+    after = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet")
+    assert after[:2] == before[:2]
+    assert digest("f10") in after[0] and digest("forged") not in after[0]
+    assert f"left out run {forged.run_id}" in after[1]
+    out = _lineage(monkeypatch, capsys, audited, "/m/41")[0]
+    assert "/data/f40.parquet" in out and "prepare" in out  # both runs sealed after the audit
+
+
+def test_an_altered_entry_the_lineage_does_not_reach_changes_nothing_shown(
+        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A catalogued run's entry altered after the audit to claim a newer /data/f10.parquet: reading every entry took
+    the run as its sound bundle says (not making it); the catalog says so without reading the entry. Same tree."""
+    from prov_common.bundle.storage import index_keys
+    from prov_common.canonical_json import canonical_bytes, loads
+
+    store = open_store(audited)
+    key = [k for k in index_keys(store) if loads(store.get(k))["job"]["name"] == "train_model"][-2]  # m/39, newer than f10
+    entry = loads(store.get(key))
+    newer = {"namespace": "file", "name": "/data/f10.parquet", "version": digest("newer"), "digest": {"blake3": digest("newer")[7:]}}
+    entry["outputs"] = [*entry["outputs"], newer]
+    raw_write(audited, key, canonical_bytes(entry))
+    before = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", every=True)
+    after = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet")
+    assert after[0] == before[0] and digest("f10") in after[0] and digest("newer") not in after[0]
+    assert "taken as its signed bundle says" in before[1]  # 'tdprov audit' reports the altered entry
+
+
+def test_record_of_an_audited_dataset_reads_only_the_uncatalogued_entries(
+        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    import prov_common.cli.record as record_cli
+
+    _, _, read = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", "-o", str(tmp_path / "r.json"), verb=record_cli)
+    assert read <= 2, read
