@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
+from prov_common.sources.matching import matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is also imported from here
     COMPLETE,
@@ -26,7 +27,6 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     digest_starts,
     holds_content,
     is_location,
-    located_dataset,
     location_of_ref,
     normal_version,
     pick_generation,
@@ -104,9 +104,7 @@ class LineageIndex:
 
     def __init__(self, runs: Iterable[RunRecord], sources: Iterable[SourceRecord] = ()) -> None:
         self.runs: dict[str, RunRecord] = {r.run_id: r for r in runs}
-        self.sources: dict[str, list[SourceRecord]] = {}
-        for s in sources:
-            self.sources.setdefault(normal_version(s.digest), []).append(s)
+        self.sources: dict[str, list[SourceRecord]] = sources_by_digest(sources)
         self.generated: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
         self.used_by: dict[VersionKey, list[tuple[RunRecord, DatasetUse]]] = {}
         for r in sorted(self.runs.values(), key=run_order, reverse=True):
@@ -128,10 +126,8 @@ class LineageIndex:
 
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
         """Registered sources of ``d``'s digest: those registered at its location (``True``), else any
-        with the digest, matched by content only (``False``)."""
-        found = self.sources.get(normal_version(d.version), [])
-        here = [s for s in found if located_dataset(s.location) == (d.namespace, d.name)]
-        return (here, True) if here else (list(found), False)
+        with the digest, matched by content only (``False``): :func:`~prov_common.sources.matching.matching_sources`."""
+        return matching_sources(self.sources, d.namespace, d.name, d.version)
 
     def has_origin(self, d: DatasetUse, reader_id: str | None = None, read_at: str | None = None) -> bool:
         """Whether another recorded run generated version ``d`` before reader ``reader_id`` read it at ``read_at``

@@ -9,8 +9,10 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import write_output
 from prov_common.cli._versions import verified_summaries
-from prov_common.errors import BadInputError
+from prov_common.bundle.trust import bundle_trust
+from prov_common.errors import BadInputError, TdprovError
 from prov_common.config import Settings
+from prov_common.sources.registry import iter_sources
 from prov_common.store import open_store
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.collect import merged_document, summaries
@@ -26,7 +28,10 @@ def register(subparsers: Any) -> None:
         description=(
             "Merge the PROV documents of the sealed lineage bundles in the store into one W3C PROV document "
             "(identifiers are stable across runs, so the merge is a plain union; each read is then linked to the version it read, by dataset identity and time). PROV-JSON output is canonical. "
-            "Signatures are not checked unless --verified (or run 'tdprov verify' first). With --training-record, export "
+            "Each origin (a version no recorded run generated) is derived from the registered sources that name it, with their "
+            "licence, issuer and signed record; source records are always verified, and one that does not verify is left out, "
+            "named on stderr, with exit status 1. "
+            "Bundle signatures are not checked unless --verified (or run 'tdprov verify' first). With --training-record, export "
             "instead the provenance record of one training dataset version (same as 'tdprov record')."
         ),
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
@@ -60,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
     found = summaries(store, args.since)
     if args.verified:
         found = verified_summaries(store, settings, found, "verifying bundles")
-    document = merged_document(store, found)
+    problems: list[tuple[str, TdprovError]] = []
+    sources = [s.record for s in iter_sources(store, bundle_trust(settings, store), problems)]  # verified records only
+    document = merged_document(store, found, sources=sources)
     write_output(serialize(document, args.format), args.output)
     if args.output not in (None, "-"):
         print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)
-    return 0
+    record.tell_sources_left_out(problems, "export", "the export names no source from it")
+    return 1 if problems else 0
 
 
 def _training_record(args: argparse.Namespace) -> int:

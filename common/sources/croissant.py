@@ -19,8 +19,9 @@ from prov_common.audit.model import RunRecord
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import UNKNOWN
 from prov_common.sources.media import media_type_of_name
-from prov_common.sources.model import SourceRecord
-from prov_common.sources.training_record import RecordFacts, dta_record, location_uri, personal_data, unique
+from prov_common.sources.model import SourceRecord, source_iri
+from prov_common.sources.training_record import RecordFacts, dta_record, personal_data, unique
+from prov_common.store.keys import location_uri
 from prov_common.w3cprov import ids
 
 CROISSANT_1_0 = "http://mlcommons.org/croissant/1.0"
@@ -93,10 +94,6 @@ def shard_iri(version: str, path: str) -> str:
     Everything in ``path`` but ASCII letters, digits, ``-._~`` and ``/`` is percent-encoded (UTF-8), so
     spaces, ``#`` and ``%`` in shard names give a valid IRI without whitespace, one per path."""
     return f"{version}/shard/{quote(path, safe='/')}"
-
-
-def source_iri(s: SourceRecord) -> str:
-    return f"urn:tdprov:source:{s.name}:{s.digest}"
 
 
 def _source_node(s: SourceRecord) -> dict[str, Any]:

@@ -87,6 +87,12 @@ def _check_list(source: str, values: object, option: str) -> None:
         raise BadInputError(f"source '{source}': {option} must be a list of non-empty texts, got {values!r}.", fix=f"pass {example}")
 
 
+def source_iri(s: "SourceRecord") -> str:
+    """The IRI of a registered source (one record: its name and digest), shared by the Croissant record and ``tdprov
+    export``'s PROV so that the two join: ``urn:tdprov:source:<name>:<digest>``."""
+    return f"urn:tdprov:source:{s.name}:{s.digest}"
+
+
 _LIST_FIELDS = ("origin_geography", "personal_columns", "confidential_columns", "source_metadata", "privacy_technologies",
                 "processing_geography", "storage_geography", "proprietary_data")
 

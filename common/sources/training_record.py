@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import PurePosixPath
 from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, Trace, run_order
@@ -22,7 +21,7 @@ from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_doc
 from prov_common.sources.media import media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
-from prov_common.store.keys import object_uri
+from prov_common.store.keys import location_uri, object_uri
 from prov_common.w3cprov.identity import normal_version
 
 FORMATS = ("dta", "croissant")
@@ -154,15 +153,6 @@ class RecordFacts:
         if not self.sources:
             gaps.append("no registered source")
         return gaps
-
-
-def location_uri(location: str | None) -> str | None:
-    """A local path as ``file://`` URI; URIs as they are."""
-    if not location:
-        return None
-    if "://" in location:
-        return location
-    return PurePosixPath(location).as_uri() if location.startswith("/") else None
 
 
 def unique(values: Iterable[Any]) -> list[Any]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from prov_common.errors import BadInputError
 
@@ -51,3 +51,12 @@ def object_uri(store_uri: str, key: str) -> str:
         return store_uri.rstrip("/") + "/" + key
     root = store_uri[len("file://"):] if store_uri.startswith("file://") else store_uri
     return (Path(root).resolve() / key).as_uri()
+
+
+def location_uri(location: str | None) -> str | None:
+    """A local path as ``file://`` URI; URIs as they are; None for none or a relative path."""
+    if not location:
+        return None
+    if "://" in location:
+        return location
+    return PurePosixPath(location).as_uri() if location.startswith("/") else None

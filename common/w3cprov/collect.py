@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from prov.model import ProvDocument
 from tqdm import tqdm
@@ -13,11 +13,14 @@ from prov_common.bundle.storage import bundle_file
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.times import day_or_time
+from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
 from prov_common.w3cprov.serialize import deserialize, merge_documents
+from prov_common.w3cprov.source_links import name_sources
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +59,6 @@ def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]
     """Shard counts of sharded versions (node id -> id of the run that generated it), from the PROV of
     those runs' bundles (``tdprov:shardCount``); one bundle read per run. A bundle that cannot be read
     is left out with a warning."""
-    from prov_common.w3cprov.graph import lineage_graph
-
     made_by: dict[str, list[str]] = {}
     for key, run_id in generations.items():
         made_by.setdefault(run_id, []).append(key)
@@ -82,10 +83,14 @@ def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = 
         yield bundle_document(store, summary.run_id)
 
 
-def merged_document(store: Store, found: list[BundleSummary], progress: bool = True) -> ProvDocument:
+def merged_document(store: Store, found: list[BundleSummary], progress: bool = True,
+                    sources: Iterable[SourceRecord] = ()) -> ProvDocument:
     """One PROV document of the given bundles, with each read resolved to the version it read and equal
-    content stated (:func:`~prov_common.w3cprov.links.link_runs`)."""
-    return link_runs(merge_documents(bundle_documents(store, found, progress)))
+    content stated (:func:`~prov_common.w3cprov.links.link_runs`), and each origin derived from the registered
+    sources that name it (:func:`~prov_common.w3cprov.source_links.name_sources`; ``sources``: verified records only)."""
+    document = merge_documents(bundle_documents(store, found, progress))
+    graph = lineage_graph(document)
+    return name_sources(link_runs(document, graph), graph, sources, store.uri)
 
 
 def store_document(store: Store, since: str | None = None, progress: bool = True) -> ProvDocument:

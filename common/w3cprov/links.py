@@ -79,10 +79,11 @@ def _skew_mark(skewed: bool) -> list[tuple[object, bool]] | None:
     return [(TDPROV["clockSkew"], True)] if skewed else None
 
 
-def link_runs(document: ProvDocument) -> ProvDocument:
+def link_runs(document: ProvDocument, graph: LineageGraph | None = None) -> ProvDocument:
     """``document`` (the merged PROV of several runs) with the resolved reads and equal content stated; an
-    ``alternateOf`` is stated once, and never of a version that holds no bytes (a refused write)."""
-    graph = lineage_graph(document)
+    ``alternateOf`` is stated once, and never of a version that holds no bytes (a refused write). ``graph``:
+    ``document``'s lineage graph, when the caller has it already."""
+    graph = graph or lineage_graph(document)
     holders = graph.holders  # reads resolved
     document, stated = _without_alternates_of(document, _unheld(graph, holders))
     generator = {edge.target: edge.source for edge in graph.edges if edge.kind == GENERATED}

@@ -1,0 +1,34 @@
+"""Which registered sources name a dataset version no recorded run generated: one rule for every reader (no I/O).
+
+The lineage walk (``tdprov lineage``, ``tdprov record``, the audit) and ``tdprov export`` all name an origin so:
+the sources registered with its digest at the dataset's own location, else (matched by content only) every
+source registered with its digest.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from prov_common.sources.model import SourceRecord
+from prov_common.w3cprov.identity import located_dataset, normal_version
+
+SourcesByDigest = Mapping[str, Sequence[SourceRecord]]
+"""Registered sources by their normalised digest (:func:`~prov_common.w3cprov.identity.normal_version`)."""
+
+
+def sources_by_digest(records: Iterable[SourceRecord]) -> dict[str, list[SourceRecord]]:
+    """``records`` grouped by normalised digest, each group in the order given."""
+    found: dict[str, list[SourceRecord]] = {}
+    for s in records:
+        found.setdefault(normal_version(s.digest), []).append(s)
+    return found
+
+
+def matching_sources(found: SourcesByDigest, namespace: str, name: str, version: str | None) -> tuple[list[SourceRecord], bool]:
+    """The sources of ``found`` that name the dataset ``namespace``/``name`` at ``version``: those registered at its
+    location (``True``), else every one with the digest, matched by content only (``False``)."""
+    candidates = list(found.get(normal_version(version), ())) if version else []
+    here = [s for s in candidates if located_dataset(s.location) == (namespace, name)]
+    return (here, True) if here else (candidates, False)
+
+
+__all__ = ["SourcesByDigest", "matching_sources", "sources_by_digest"]

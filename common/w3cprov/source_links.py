@@ -1,0 +1,98 @@
+"""What the merged PROV of a store says of registered sources: the origins they name (no I/O).
+
+An origin is a version a run read that no recorded run generated. A verified source record names it by the one
+rule every reader follows (:func:`~prov_common.sources.matching.matching_sources`: registered at the dataset's
+location with its digest, else matched by content). Each such record becomes an entity with the IRI the Croissant
+record gives it (:func:`~prov_common.sources.model.source_iri`), typed ``tdprov:RegisteredSource``, with its licence
+(``dcterms:license``), where the data was registered (``prov:atLocation``), its signed record in the store
+(``rdfs:seeAlso``) and its digest (``tdprov:digest``), attributed (``wasAttributedTo``) to its issuer, a
+``prov:Organization``. The origin ``wasDerivedFrom`` it, qualified ``tdprov:matchedByContent true`` where only the
+digest matched. Each run's own bundle is untouched: these statements exist only in the merged export.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prov.constants import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE
+from prov.identifier import Identifier, Namespace, QualifiedName
+from prov.model import ProvDocument
+
+from prov_common.sources.matching import matching_sources, sources_by_digest
+from prov_common.sources.model import SourceRecord, source_iri
+from prov_common.sources.registry import source_key
+from prov_common.store.keys import location_uri, object_uri
+from prov_common.w3cprov import ids
+from prov_common.w3cprov.graph import GENERATED, USED, LineageGraph, Node
+from prov_common.w3cprov.ids import DCTERMS, TDPROV
+
+RDFS = Namespace("rdfs", "http://www.w3.org/2000/01/rdf-schema#")
+REGISTERED_SOURCE = TDPROV["RegisteredSource"]
+MATCHED_BY_CONTENT = TDPROV["matchedByContent"]
+_NCNAME_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
+
+
+def source_name(s: SourceRecord) -> QualifiedName:
+    """:func:`~prov_common.sources.model.source_iri` as a qualified name whose local part is an XML NCName (PROV-XML
+    ids are ``xsd:QName``): the digest's hex from its first letter, in a namespace of its own holding the rest
+    (``urn:tdprov:source:<name>:<algo>:<leading digits>``; a digest of digits only, never met in practice, keeps
+    its hex whole)."""
+    iri = source_iri(s)
+    tail = _NCNAME_TAIL.search(iri)
+    local = tail.group() if tail else iri.rsplit(":", 1)[1]
+    namespace = iri[: len(iri) - len(local)]
+    # source names are [A-Za-z0-9._-]: an NCName after "source-", one per namespace (the algorithm and digits end it)
+    prefix = "source-" + namespace.removeprefix("urn:tdprov:source:").replace(":", "-")
+    return Namespace(prefix, namespace)[local]
+
+
+def origins(graph: LineageGraph) -> list[Node]:
+    """The versions of ``graph`` (reads resolved) that a run read and no recorded run generated, by id."""
+    generated = {edge.target for edge in graph.edges if edge.kind == GENERATED}
+    found = {edge.source for edge in graph.edges if edge.kind == USED and edge.source not in generated}
+    return [graph.nodes[key] for key in sorted(found) if graph.nodes[key].version]
+
+
+def _issuer(document: ProvDocument, issuer: str, agents: set[QualifiedName]) -> QualifiedName:
+    agent = TDPROV[ids.agent_local("issuer", issuer)]
+    if agent not in agents:
+        agents.add(agent)
+        document.agent(agent, {PROV_TYPE: PROV["Organization"], PROV_LABEL: ids.xml_text(issuer)})
+    return agent
+
+
+def _source(document: ProvDocument, s: SourceRecord, store_uri: str, agents: set[QualifiedName]) -> QualifiedName:
+    name = source_name(s)
+    attributes: list[tuple[QualifiedName, object]] = [
+        (PROV_TYPE, REGISTERED_SOURCE), (PROV_LABEL, ids.xml_text(s.title or s.name)),
+        (DCTERMS["license"], ids.xml_text(s.license)), (TDPROV["digest"], s.digest)]
+    if (where := location_uri(s.location)) is not None:
+        attributes.append((PROV_LOCATION, Identifier(ids.xml_text(where))))
+    if store_uri:
+        attributes.append((RDFS["seeAlso"], Identifier(object_uri(store_uri, source_key(s.name, s.digest)))))
+    document.entity(name, attributes)
+    document.attribution(name, _issuer(document, s.issuer, agents))
+    return name
+
+
+def name_sources(document: ProvDocument, graph: LineageGraph, records: Iterable[SourceRecord], store_uri: str = "") -> ProvDocument:
+    """``document`` (the merged PROV whose graph is ``graph``) with the registered sources of its origins stated.
+
+    ``records`` must be verified source records only; ``store_uri`` locates their signed records (none: no
+    ``rdfs:seeAlso``)."""
+    found = sources_by_digest(records)
+    if not found:
+        return document
+    stated: dict[str, QualifiedName] = {}  # source IRI -> its entity
+    agents: set[QualifiedName] = set()
+    for node in origins(graph):
+        matched, located = matching_sources(found, node.namespace or "", node.dataset or "", node.version)
+        for s in matched:
+            if source_iri(s) not in stated:
+                document.add_namespace(source_name(s).namespace)
+                stated[source_iri(s)] = _source(document, s, store_uri, agents)
+            document.derivation(TDPROV[node.id.split(":", 1)[1]], stated[source_iri(s)],
+                                other_attributes=None if located else [(MATCHED_BY_CONTENT, True)])
+    if stated:
+        document.add_namespace(RDFS)
+    return document

@@ -1,0 +1,180 @@
+"""``tdprov export`` names each origin's registered source in plain PROV, under real Dagster ``materialize`` runs:
+its licence and issuer are reached from a training run's output with plain PROV-O SPARQL, the source node joins the
+Croissant record's, every PROV format round-trips through the ``prov`` library, and a source record that does not
+verify never appears."""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import rdflib
+from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from lxml import etree
+
+from test_prov_formats import _prov_xsd
+from prov_common.bundle import list_bundles
+from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.cli import main
+from prov_common.hashing import hash_path
+from prov_common.signing import SigningKey, sign_envelope
+from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
+from prov_common.sources.registry import source_key
+from prov_common.store import open_store
+from prov_common.w3cprov import FORMATS, deserialize
+from prov_common.w3cprov.ids import TDPROV
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+
+PREFIXES = """
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dct: <http://purl.org/dc/terms/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>
+"""
+
+
+@dataclass
+class Pipeline:
+    store: Path
+    vendor: Path
+    digest: str
+    model: Path
+    model_run: str
+
+
+def _tampered(envelope: bytes) -> bytes:
+    """The envelope with its payload's licence changed and its signature kept."""
+    env = json.loads(envelope)
+    payload = loads(base64.b64decode(env["payload"]))
+    env["payload"] = base64.b64encode(canonical_bytes({**payload, "license": "TAMPERED-1.0"})).decode()
+    return json.dumps(env).encode()
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    """A registered vendor file read by ``orders``; ``mirror`` reads a copy of its bytes elsewhere (matched by content);
+    ``model`` (a training asset) is made from ``orders``. Two more records of the vendor's digest do not verify: one
+    signed by an untrusted key, one whose bytes were changed after signing."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    vendor, copy = tmp_path / "vendor.csv", tmp_path / "elsewhere" / "copy.csv"
+    vendor.write_text("order,amount\n1,10.5\n2,20.25\n")
+    copy.parent.mkdir()
+    copy.write_bytes(vendor.read_bytes())
+    assert main(["source", "add", str(vendor), "--name", "vendor-orders", "--license", "CC-BY-4.0", "--issuer", "Vendor Inc"]) == 0
+    assert main(["source", "add", str(vendor), "--name", "vendor-tampered", "--license", "CC0-1.0", "--issuer", "Vendor Inc"]) == 0
+    digest = hash_path(str(vendor)).digest
+    kept = open_store(str(store))
+    tampered = store / source_key("vendor-tampered", digest)  # changed on disk: the store writes an object once
+    tampered.write_bytes(_tampered(tampered.read_bytes()))
+    forged = SourceRecord(name="vendor-forged", digest=digest, license="PROPRIETARY-FORGED", issuer="Mallory Ltd", location=str(vendor))
+    kept.put(source_key("vendor-forged", digest), sign_envelope(forged.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json())
+    orders_path, mirror_path, model = tmp_path / "orders.parquet", tmp_path / "mirror.parquet", tmp_path / "model.bin"
+
+    def recorded(context: Any, provenance: ProvenanceResource, read: Path, out: Path) -> MaterializeResult:
+        pd.read_csv(read).to_parquet(out)
+        done = provenance.record(inputs=str(read), outputs={context.asset_key.to_user_string(): str(out)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    @asset
+    def orders(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded(context, provenance, vendor, orders_path)
+
+    @asset
+    def mirror(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded(context, provenance, copy, mirror_path)
+
+    @asset(tags={"tdprov/training": "true"}, deps=[orders])
+    def trained(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        model.write_bytes(str(float(pd.read_parquet(orders_path).amount.sum())).encode())
+        done = provenance.record(outputs={"model": str(model)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([orders, mirror, trained], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    assert result.success
+    [model_run] = [s.run_id for s in list_bundles(kept) if s.job_name == "trained"]
+    return Pipeline(store, vendor, digest, model, model_run)
+
+
+def _export(p: Pipeline, fmt: str, capsys: pytest.CaptureFixture) -> tuple[bytes, str, int]:
+    """The export in ``fmt``, its stderr and its exit code."""
+    out = p.store.parent / f"all.{fmt}"
+    code = main(["export", "--format", fmt, "-o", str(out)])
+    return out.read_bytes(), capsys.readouterr().err, code
+
+
+def _graph(p: Pipeline, capsys: pytest.CaptureFixture) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    graph.parse(data=_export(p, "ttl", capsys)[0], format="turtle")
+    return graph
+
+
+def _iri(p: Pipeline, name: str) -> str:
+    return f"urn:tdprov:source:{name}:{p.digest}"
+
+
+def test_sparql_reaches_the_licence_and_issuer_from_the_training_runs_output(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    graph = _graph(pipeline, capsys)
+    run = TDPROV[f"run-{pipeline.model_run}"].uri
+    found = {tuple(map(str, row)) for row in graph.query(PREFIXES + f"""
+        SELECT ?source ?licence ?issuer ?where ?record WHERE {{
+          ?model prov:wasGeneratedBy <{run}> ; prov:wasDerivedFrom+ ?source .
+          ?source dct:license ?licence ; prov:atLocation ?where ; rdfs:seeAlso ?record ;
+                  prov:wasAttributedTo [ a prov:Organization ; rdfs:label ?issuer ] .
+        }}""")}
+    record = (pipeline.store.resolve() / source_key("vendor-orders", pipeline.digest)).as_uri()
+    assert found == {(_iri(pipeline, "vendor-orders"), "CC-BY-4.0", "Vendor Inc", pipeline.vendor.as_uri(), record)}
+
+
+def test_an_origin_matched_only_by_content_is_marked_so(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    graph = _graph(pipeline, capsys)
+    rows = {(Path(str(name)).name, str(source), bool(marked)) for name, source, marked in graph.query(PREFIXES + """
+        SELECT ?name ?source (BOUND(?m) AS ?marked) WHERE {
+          ?origin prov:wasDerivedFrom ?source ; tdprov:dataset/tdprov:name ?name . ?source a tdprov:RegisteredSource .
+          OPTIONAL { ?origin prov:qualifiedDerivation [ prov:entity ?source ; tdprov:matchedByContent ?m ] }
+        }""")}
+    assert rows == {("vendor.csv", _iri(pipeline, "vendor-orders"), False), ("copy.csv", _iri(pipeline, "vendor-orders"), True)}
+
+
+def test_the_source_node_joins_the_croissant_record(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    graph = _graph(pipeline, capsys)
+    croissant = pipeline.store.parent / "model.croissant.json"
+    assert main(["record", str(pipeline.model), "--format", "croissant", "-o", str(croissant)]) == 1  # the damaged records named
+    capsys.readouterr()
+    graph.parse(croissant, format="json-ld")
+    rows = {tuple(map(str, row)) for row in graph.query(PREFIXES + """
+        PREFIX schema: <https://schema.org/>
+        SELECT ?dataset ?source ?licence WHERE {
+          ?dataset a schema:Dataset ; prov:wasDerivedFrom ?source .   # the Croissant record's statement
+          ?source dct:license ?licence .                                # the PROV export's statement
+          ?dataset prov:wasGeneratedBy/prov:used ?read .                # both documents name the same nodes
+        }""")}
+    assert {(source, licence) for _, source, licence in rows} == {(_iri(pipeline, "vendor-orders"), "CC-BY-4.0")}
+    assert {dataset for dataset, _, _ in rows} == {json.loads(croissant.read_text())["@id"]}
+
+
+def test_every_format_round_trips_through_the_prov_library(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    documents = {fmt: deserialize(_export(pipeline, fmt, capsys)[0], fmt) for fmt in FORMATS}
+    assert all(doc == documents["json"] for doc in documents.values())
+    named = [r.identifier.uri for r in documents["json"].get_records() if r.identifier is not None]
+    assert [iri for iri in named if iri.startswith("urn:tdprov:source:")] == [_iri(pipeline, "vendor-orders")]
+    schema = _prov_xsd()
+    assert schema.validate(etree.fromstring(_export(pipeline, "xml", capsys)[0])), schema.error_log
+
+
+def test_a_source_record_that_does_not_verify_is_absent(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    for fmt in FORMATS:
+        data, err, code = _export(pipeline, fmt, capsys)
+        for absent in ("vendor-forged", "Mallory", "PROPRIETARY-FORGED", "vendor-tampered", "TAMPERED-1.0", "CC0-1.0"):
+            assert absent.encode() not in data, (fmt, absent)
+        assert b"vendor-orders" in data and b"CC-BY-4.0" in data
+        assert code == 1 and "tdprov export: left out" in err and "vendor-forged" in err and "vendor-tampered" in err, err
