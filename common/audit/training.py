@@ -2,12 +2,13 @@
 Annex IV (technical documentation on data) items, from the lineage and the source records (no I/O)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from prov_common.audit.article10 import FIX_HASHED, FIX_SCHEMA, SOURCE_ADD, article10_items
 from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.audit.quality_gaps import failed_validation, quality_results
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
 from prov_common.sources.merged import SourceVersion, merge_records
@@ -22,6 +23,7 @@ _SOURCE_FIELDS = (  # what every source should record, with the option that reco
     ("intended_use", "intended use", "--intended-use"),
     ("confidentiality", "confidentiality classification", "--confidentiality"),
 )
+_QUALITY_FIX = "re-run on data that passes, or with quality_policy='block' the step stops"
 _CONSENT = ("consent documentation or legal basis", "--consent|--legal-basis")  # asked of personal data only
 _LINK_FIX = {  # what would close a broken link, by its reason
     NO_DIGEST: f"{FIX_HASHED}, then re-run the step; a source input is hashed once registered with {SOURCE_ADD}",
@@ -44,30 +46,18 @@ def _step(r: RunRecord) -> dict[str, Any]:
             "inputs": [f"{d.label}@{d.version}" for d in r.inputs], "outputs": [f"{d.label}@{d.version}" for d in r.outputs]}
 
 
-def _quality_items(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
-    """The Pandera results recorded in ``uses``, each once, in first-seen order."""
-    out: dict[str, dict[str, Any]] = {}
-    for v in uses:
-        q = v.quality
-        if q is not None:
-            out.setdefault(repr((v.label, v.version, q.schema, q.passed, q.failure_count, q.failed_checks)),  # any JSON value
-                           {"dataset": v.label, "version": v.version, "schema": q.schema, "passed": q.passed,
-                            "failureCount": q.failure_count, "failedChecks": list(q.failed_checks)})
-    return out
-
-
 def _quality(trace: Trace, d: DatasetUse, index: LineageIndex, readers: dict[VersionKey, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Pandera results on the version and everything upstream of it, as recorded by the runs that
     wrote those versions and by any run that validated them on reading (a validation task).
     ``readers``: the results recorded by the readers of each version, kept across training datasets
     (a source read by thousands of runs is gone through once)."""
     upstream = [d, *trace.versions]
-    out = _quality_items(upstream)
+    out = quality_results(upstream)
     for v in upstream:
         if v.version:
             key = version_of(v)
             if key not in readers:
-                readers[key] = _quality_items(use for _, use in index.used_by.get(key, ()))
+                readers[key] = quality_results(use for _, use in index.used_by.get(key, ()))
             for item_key, item in readers[key].items():
                 out.setdefault(item_key, item)
     return list(out.values())
@@ -100,8 +90,7 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: M
             gaps.append(f"{v.label} does not record: {', '.join(label for label, _ in missing)} "
                         f"({SOURCE_ADD} {' '.join(option for _, option in missing)})")
         gaps += [f"{v.label}: {gap}" for gap in source_gaps(v.record)]
-    gaps += [f"{q['dataset']}@{q['version']} failed Pandera schema {q['schema']} ({q['failureCount']} failures; re-run on data "
-             "that passes, or with quality_policy='block' the step stops)" for q in quality if not q["passed"]]
+    gaps += [failed_validation(q, _QUALITY_FIX) for q in quality if not q["passed"]]
     if not quality:
         gaps.append(f"no data quality validation was recorded along this lineage ({FIX_SCHEMA})")
     gaps += [f"preparation run {r.run_id} ({r.job}) ended as {r.state} (re-run the step)" for r in trace.runs if r.state != "COMPLETE"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, Trace, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.audit.quality_gaps import failed_validation, quality_results
 from prov_common.audit.rehash import data_location
 from prov_common.bundle.layout import bundle_prefix
 from prov_common.errors import BadInputError
@@ -148,11 +149,22 @@ class RecordFacts:
             return FileFacts(problem="the data was not read for this record")
         return self.options.file_check(location, self.version)
 
+    @cached_property
+    def quality(self) -> list[dict[str, Any]]:
+        """The Pandera results the runs of the lineage recorded on the version and every version upstream of it."""
+        return list(quality_results([self.dataset, *self.trace.versions]).values())
+
+    @property
+    def complete(self) -> bool:
+        """Whether the lineage reaches registered sources without a gap and no validation on it failed."""
+        return self.trace.complete and bool(self.sources) and all(q["passed"] for q in self.quality)
+
     def lineage_gaps(self) -> list[str]:
+        """The broken links of the lineage, a missing source, and each failed validation on it (the audit's sentences)."""
         gaps = [f"{b.described}: {b.reason}" for b in self.trace.broken]
         if not self.sources:
             gaps.append("no registered source")
-        return gaps
+        return gaps + [failed_validation(q) for q in self.quality if not q["passed"]]
 
 
 def unique(values: Iterable[Any]) -> list[Any]:
@@ -226,7 +238,8 @@ def _with_lineage(doc: dict[str, Any], facts: RecordFacts) -> dict[str, Any]:
     return {
         **doc,
         "transformations": [_transformation(r) for r in reversed(facts.trace.runs)],
-        "lineageComplete": facts.trace.complete and bool(facts.sources),
+        "qualityChecks": facts.quality,
+        "lineageComplete": facts.complete,
         "unknownRequiredFields": [f.key for f in unknown_required(doc)],
         "knownGaps": facts.lineage_gaps() + dta_gaps(doc),
     }
