@@ -3,12 +3,16 @@ the lineage is a gap in the record as in the audit, a file's sha256 is the one i
 names, dates and citation keep apart what they describe. Real Dagster runs, real files, mlcroissant reads."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 
+import mlcroissant as mlc
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+import rdflib
 from dagster import DagsterInstance, materialize
 
 from prov_common.cli import main
@@ -59,3 +63,77 @@ def test_a_failed_validation_on_the_lineage_is_a_gap_of_the_record_as_of_the_aud
         assert (check["schema"], check["passed"], check["failureCount"]) == ("Orders", False, 1)
         croissant = _record(store, str(data / target), "croissant", capsys)
         assert sentence in croissant["rai:dataLimitations"]
+
+
+def _put(store_uri: str, local: Path) -> str:
+    """Where the pipeline keeps ``local``: there, or in the store's bucket for an S3 store."""
+    if not store_uri.startswith("s3://"):
+        return str(local)
+    import boto3
+
+    bucket = store_uri[len("s3://"):].split("/", 1)[0]
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"data/{local.name}", Body=local.read_bytes())
+    return f"s3://{bucket}/data/{local.name}"
+
+
+def _signed_sha256(store_uri: str, run_id: str) -> str:
+    """The sha256 of the one subject of the run's signed statement, read without tdprov's record code."""
+    from prov_common.bundle.layout import STATEMENT_FILE, bundle_key
+    from prov_common.store import open_store
+
+    envelope = json.loads(open_store(store_uri).get(bundle_key(run_id, STATEMENT_FILE)))
+    (subject,) = json.loads(base64.b64decode(envelope["payload"]))["subject"]
+    return subject["digest"]["sha256"]
+
+
+def test_a_file_written_again_with_the_same_table_has_no_sha256_but_the_signed_one(
+        store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The same table written again with other bytes (gzip) is still the version, but its bytes are not those the run
+    signed: the FileObject is left out with a limitation naming both sha256 values, and two records of the version
+    give its file node one sha256 only."""
+    from prov_dagster import ProvenanceResource
+
+    local = tmp_path / "train.parquet"
+    pd.DataFrame({"a": range(100), "b": [str(i) for i in range(100)]}).to_parquet(local)
+    location = _put(store_uri, local)
+    recorded = ProvenanceResource(store=store_uri, dask_scheduler="none").record(outputs={"train": location}, job_name="writer")
+    signed = _signed_sha256(store_uri, recorded.bundle.rstrip("/").rsplit("/", 1)[-1])
+    first = _record(store_uri, location, "croissant", capsys)
+    assert [f["sha256"] for f in first["distribution"]] == [signed]
+    pd.read_parquet(local).to_parquet(local, compression="gzip")  # the same table, other bytes
+    location = _put(store_uri, local)
+    second = _record(store_uri, location, "croissant", capsys)
+    assert second["identifier"] == first["identifier"] and "distribution" not in second
+    (limit,) = [x for x in second["rai:dataLimitations"] if x.startswith("no checksum")]
+    assert f"signed sha256 {signed}" in limit and hashlib.sha256(local.read_bytes()).hexdigest() in limit
+    graph = rdflib.Graph()
+    for doc in (first, second):
+        graph.parse(data=json.dumps(doc), format="json-ld")
+    sha256 = rdflib.URIRef("https://schema.org/sha256")
+    assert {len(set(graph.objects(f, sha256))) for f in set(graph.subjects(sha256, None))} == {1}
+    path = tmp_path / "second.json"
+    path.write_text(json.dumps(second))
+    assert not mlc.Dataset(jsonld=str(path)).metadata.ctx.issues.errors
+
+
+def test_a_file_replaced_while_it_is_read_has_no_sha256(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer replaces the file right after tdprov found it to be the version: the record gives no sha256 of
+    bytes that are not the version, and says why."""
+    import prov_common.hashing as hashing
+    from prov_dagster import ProvenanceResource
+
+    store, model = str(tmp_path / "store"), tmp_path / "model.bin"
+    model.write_bytes(b"version one")
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"model": str(model)}, job_name="writer")
+    hash_path = hashing.hash_path
+
+    def hash_then_another_writer(*args, **kwargs):
+        found = hash_path(*args, **kwargs)
+        model.write_bytes(b"another writer's bytes")
+        return found
+
+    monkeypatch.setattr(hashing, "hash_path", hash_then_another_writer)
+    doc = _record(store, str(model), "croissant", capsys)
+    assert "distribution" not in doc
+    assert any("changed while it was read" in x for x in doc["rai:dataLimitations"]), doc["rai:dataLimitations"]

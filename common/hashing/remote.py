@@ -117,14 +117,19 @@ def _object(uri: str) -> dict[str, str]:
     return {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
 
 
+def s3_head(uri: str) -> dict[str, Any]:
+    """S3's answer to a HEAD request for the object (version) at ``uri`` (``ContentLength``, ``ETag``, ...)."""
+    return s3_client().head_object(**_object(uri))
+
+
 def s3_object_size(uri: str) -> int:
     """Size in bytes of the object (version) at ``uri`` (a HEAD request)."""
-    return int(s3_client().head_object(**_object(uri))["ContentLength"])
+    return int(s3_head(uri)["ContentLength"])
 
 
 def s3_last_modified(uri: str) -> float:
     """When the object (version) at ``uri`` was last written, S3's ``LastModified`` in epoch seconds (a HEAD request)."""
-    return s3_client().head_object(**_object(uri))["LastModified"].timestamp()
+    return s3_head(uri)["LastModified"].timestamp()
 
 
 def is_s3_object(uri: str) -> bool:

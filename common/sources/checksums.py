@@ -3,12 +3,14 @@
 A checksum is given only for bytes that still are the recorded version: the data is hashed the way
 tdprov hashed it when it was recorded (tables by their canonical table digest, other files by their
 bytes; a sharded version -- a folder, an S3 prefix or a glob -- by its shard tree, reusing the digests
-of shards unchanged since they were hashed) and must give the version digest. Otherwise the answer says
+of shards unchanged since they were hashed) and must give the version digest, without changing while read. A
+single file's SHA-256 must also be the one its run signed: a table written again with other bytes (another
+compression) is still the version, but not the bytes the signature vouches for. Otherwise the answer says
 why there is no checksum.
 """
 from __future__ import annotations
 
-import hashlib
+import os
 from dataclasses import dataclass
 
 
@@ -39,30 +41,52 @@ def _local(location: str) -> str:
     return location[len("file://"):] if location.startswith("file://") else location
 
 
-def file_facts(location: str, version: str) -> FileFacts:
+def file_facts(location: str, version: str, signed_sha256: str | None = None) -> FileFacts:
     """SHA-256 and size of the bytes at ``location`` (of each shard, for a sharded version) when they hash
-    to ``version``; else the problem."""
-    from prov_common.hashing import hash_path, open_binary
+    to ``version``, did not change while read and, for one file, are the bytes whose SHA-256 the generating
+    run signed (``signed_sha256``; None: it signed none); else the problem."""
     from prov_common.hashing.targets import folder_target, is_sharded_target, local_target
 
-    target = _local(location)
     try:
         sharded = folder_target(local_target(location))
         if is_sharded_target(sharded):
             return _shard_facts(location, sharded, version)
-        found = hash_path(target).digest
-        if found != version:
-            found = hash_path(target, as_bytes=True).digest
-        if found != version:
-            return FileFacts(problem=f"the data at {location} no longer hashes to {version} (it hashes to {found})")
-        sha, size = hashlib.sha256(), 0
-        with open_binary(target) as f:
-            while chunk := f.read(1 << 20):
-                sha.update(chunk)
-                size += len(chunk)
+        return _one_file_facts(location, _local(location), version, signed_sha256)
     except Exception as exc:  # noqa: BLE001 - unreachable data is described, never fatal to a record
         return FileFacts(problem=f"the data at {location} could not be read ({exc})")
-    return FileFacts(sha.hexdigest(), size)
+
+
+def _one_file_facts(location: str, target: str, version: str, signed_sha256: str | None) -> FileFacts:
+    """:func:`file_facts` of one file or object: its digest and SHA-256 come from one opening of it (one read for
+    bytes), between two looks at its size and stamp (:func:`_stamp`)."""
+    from prov_common.hashing import hash_path
+
+    before = _stamp(target)
+    found = hash_path(target, file_sha256=True)
+    if found.digest != version:
+        found = hash_path(target, as_bytes=True, file_sha256=True)
+    if found.digest != version:
+        return FileFacts(problem=f"the data at {location} no longer hashes to {version} (it hashes to {found.digest})")
+    if _stamp(target) != before:
+        return FileFacts(problem=f"the data at {location} changed while it was read; make the record again")
+    if signed_sha256 is not None and found.file_sha256 != signed_sha256:
+        return FileFacts(problem=f"the file at {location} was written again since its run recorded it: the same "
+                                 f"{'table' if found.kind == 'table' else 'content'}, other bytes (sha256 {found.file_sha256}, "
+                                 f"signed sha256 {signed_sha256})")
+    return FileFacts(found.file_sha256, before[0])
+
+
+def _stamp(target: str) -> tuple[int, str]:
+    """Size and stamp of the file or object at ``target`` now: a local file's modification time, inode and change
+    time; an S3 object's ETag and version id (a HEAD request). Any write between two stamps changes it."""
+    from prov_common.hashing.remote import s3_head
+    from prov_common.hashing.shard_list import is_s3
+
+    if is_s3(target):
+        head = s3_head(target)
+        return int(head["ContentLength"]), f"{head.get('ETag')}:{head.get('VersionId')}"
+    st = os.stat(target)
+    return st.st_size, f"{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
 
 
 def _shard_facts(location: str, target: str, version: str) -> FileFacts:

@@ -17,6 +17,7 @@ from prov_common.audit.quality_gaps import failed_validation, quality_results
 from prov_common.audit.rehash import data_location
 from prov_common.bundle.layout import bundle_prefix
 from prov_common.errors import BadInputError
+from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
@@ -29,7 +30,7 @@ FORMATS = ("dta", "croissant")
 _PERSONAL_ORDER = {v: i for i, v in enumerate(("none", "anonymised", "pseudonymised", "personal", "sensitive"))}
 assert set(_PERSONAL_ORDER) == set(PERSONAL_DATA)
 
-FileCheck = Callable[[str, str], FileFacts]  # (location, version) -> facts about the bytes there
+FileCheck = Callable[[str, str, "str | None"], FileFacts]  # (location, version, signed sha256) -> facts about the bytes there
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class RecordOptions:
     """What the record cannot learn from the lineage: who issues it and where the data is processed and stored.
 
     ``store_uri`` locates the metadata (bundles, source records); ``file_check`` reads the data for
-    its checksum (None: no data is read and no FileObject is described); ``locate`` finds where the
-    generating run recorded the data when the run summary does not say (see :mod:`.bundle_location`).
+    its checksum (None: no data is read and no FileObject is described); ``locate`` reads what the
+    generating run signed about the version: where it recorded the data, when the run summary does not say,
+    and the SHA-256 of the bytes it wrote (see :mod:`.bundle_location`).
     """
 
     store_uri: str = ""
@@ -46,7 +48,7 @@ class RecordOptions:
     processing_geography: tuple[str, ...] = ()
     storage_geography: tuple[str, ...] = ()
     file_check: FileCheck | None = None
-    locate: Callable[[str, DatasetUse], str | None] | None = None
+    locate: Locator | None = None
 
 
 @dataclass(eq=False)
@@ -77,9 +79,16 @@ class RecordFacts:
         if self.own_source is not None and self.own_source.location:
             return self.own_source.location
         found = self.dataset.location or data_location(self.dataset.namespace, self.dataset.name)
-        if found is None and self.generator is not None and self.options.locate is not None:
-            found = self.options.locate(self.generator.run_id, self.dataset)
+        if found is None and self.signed_output is not None:
+            found = self.signed_output.location
         return found
+
+    @cached_property
+    def signed_output(self) -> SignedOutput | None:
+        """What the generating run's verified bundle signs about the version (None: no run, or not read)."""
+        if self.generator is None or self.options.locate is None:
+            return None
+        return self.options.locate(self.generator.run_id, self.dataset)
 
     @property
     def content_url(self) -> str | None:
@@ -147,7 +156,8 @@ class RecordFacts:
             return FileFacts(problem=f"no location of the data of {self.dataset.label} was recorded")
         if self.options.file_check is None:
             return FileFacts(problem="the data was not read for this record")
-        return self.options.file_check(location, self.version)
+        signed = self.signed_output.sha256 if self.signed_output is not None else None
+        return self.options.file_check(location, self.version, signed)
 
     @cached_property
     def quality(self) -> list[dict[str, Any]]:
