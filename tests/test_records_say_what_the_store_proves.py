@@ -137,3 +137,23 @@ def test_a_file_replaced_while_it_is_read_has_no_sha256(tmp_path: Path, capsys: 
     doc = _record(store, str(model), "croissant", capsys)
     assert "distribution" not in doc
     assert any("changed while it was read" in x for x in doc["rai:dataLimitations"]), doc["rai:dataLimitations"]
+
+
+def test_croissant_names_the_dataset_with_its_namespace(s3_server, s3_store_uri: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """Two buckets' ``train.parquet`` are two datasets: each record's ``name`` is its full URI, as everywhere else."""
+    from prov_dagster import ProvenanceResource
+
+    local = tmp_path / "train.parquet"
+    recorder = ProvenanceResource(store=s3_store_uri, dask_scheduler="none")
+    names = set()
+    for value in (1, 2):
+        pd.DataFrame({"a": [value]}).to_parquet(local)
+        bucket = s3_server.create_bucket()
+        s3_server.client().put_object(Bucket=bucket, Key="train.parquet", Body=local.read_bytes())
+        location = f"s3://{bucket}/train.parquet"
+        recorder.record(outputs={"train": location}, job_name=f"make_{value}")
+        doc = _record(s3_store_uri, location, "croissant", capsys)
+        assert doc["name"] == location == _record(s3_store_uri, location, "dta", capsys)["datasetTitle"]
+        names.add(doc["name"])
+    assert len(names) == 2

@@ -142,7 +142,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
         "@id": version_iri(facts),
-        "name": facts.dataset.name,
+        "name": dta["datasetTitle"],  # the dataset with its namespace, or a source by its title
         "description": f"{facts.dataset.label} version {facts.version}, with its provenance recorded by tdprov",
         "conformsTo": CROISSANT_1_0,
         "identifier": facts.version,
