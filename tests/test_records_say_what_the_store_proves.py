@@ -157,3 +157,31 @@ def test_croissant_names_the_dataset_with_its_namespace(s3_server, s3_store_uri:
         assert doc["name"] == location == _record(s3_store_uri, location, "dta", capsys)["datasetTitle"]
         names.add(doc["name"])
     assert len(names) == 2
+
+
+@pytest.mark.parametrize(("given", "missing"), [(("--collection-end", "1995-11-01"), "start"),
+                                                (("--collection-start", "1995-11-01"), "end"),
+                                                (("--collection-start", "1995-01-01", "--collection-end", "1995-11-01"), None)])
+def test_croissant_collection_timeframe_has_both_ends_or_none(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              given: tuple[str, ...], missing: str | None) -> None:
+    """A timeframe with one end unknown is no timeframe (a one-date list reads as a start or one day): the record
+    leaves it out and its limitations name the end that is not recorded; mlcroissant loads it as before."""
+    from prov_common.hashing import hash_path
+
+    store, data = str(tmp_path / "store"), tmp_path / "cells.csv"
+    data.write_text("a\n1\n")
+    assert main(["source", "add", str(data), "--name", "cells", "--license", "CC0-1.0", "--issuer", "Lab",
+                 "--store", store, *given]) == 0
+    capsys.readouterr()
+    out = tmp_path / "cells.croissant.json"
+    assert main(["record", hash_path(data).digest, "--format", "croissant", "--store", store, "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    meta = mlc.Dataset(jsonld=str(out)).metadata
+    assert not meta.ctx.issues.errors and not [w for w in meta.ctx.issues.warnings if "ollection" in w], meta.ctx.issues.report()
+    if missing is None:
+        assert doc["rai:dataCollectionTimeFrame"] == ["1995-01-01", "1995-11-01"]
+        assert not any("timeframe" in x for x in doc.get("rai:dataLimitations", []))
+        return
+    assert "rai:dataCollectionTimeFrame" not in doc and meta.data_collection_timeframe is None
+    (limit,) = [x for x in doc["rai:dataLimitations"] if "timeframe" in x]
+    assert f"collection {missing} is not recorded" in limit and "1995-11-01" in limit and f"--collection-{missing}" in limit

@@ -130,13 +130,26 @@ def _cite_as(facts: RecordFacts, url: str | None) -> str | None:
     return f"@misc{{{key}, " + ", ".join(p for p in parts if p) + "}"
 
 
+def _timeframe(generation: Any) -> tuple[list[str], str | None]:
+    """``rai:dataCollectionTimeFrame`` (start, end) from D&TA's range of dates, only when both ends are known; with
+    one end unknown, none, and the limitation that names that end (neither known: D&TA's unknown field is a gap)."""
+    if not isinstance(generation, dict):
+        return [], None
+    start, end = generation["start"], generation["end"]
+    if UNKNOWN not in (start, end):
+        return [start, end], None
+    missing, known = ("start", f"end, {end}") if start == UNKNOWN else ("end", f"start, {start}")
+    return [], (f"no data collection timeframe: the collection {missing} is not recorded, only its {known} "
+                f"(tdprov source add --collection-{missing})")
+
+
 def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     """Croissant 1.0 JSON-LD of the version: one ``sc:Dataset`` with RAI fields, its FileObjects and PROV links."""
     sources, dta = facts.sources, dta_record(facts)
     checked = facts.file_facts()
-    limits = list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
-    generation = dta["rangeOfDatesForDataGeneration"]
-    timeframe = [v for v in generation.values() if v != UNKNOWN] if isinstance(generation, dict) else []
+    timeframe, half_known = _timeframe(dta["rangeOfDatesForDataGeneration"])
+    limits = (list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
+              + ([half_known] if half_known else []))
     url = facts.content_url or facts.metadata_location
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
