@@ -185,3 +185,38 @@ def test_croissant_collection_timeframe_has_both_ends_or_none(tmp_path: Path, ca
     assert "rai:dataCollectionTimeFrame" not in doc and meta.data_collection_timeframe is None
     (limit,) = [x for x in doc["rai:dataLimitations"] if "timeframe" in x]
     assert f"collection {missing} is not recorded" in limit and "1995-11-01" in limit and f"--collection-{missing}" in limit
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "{}" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1 if c == "{" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def test_cite_as_is_bibtex_that_keeps_the_issuer_whole_and_each_version_apart(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issuer is one organisation (double braces: BibTeX never splits it at "and"), LaTeX specials in the title are
+    escaped, and two datasets of equal bytes get two keys, so one .bib file holds both."""
+    from prov_dagster import ProvenanceResource
+
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_ISSUER", "Acme Research & Development GmbH")
+    recorder = ProvenanceResource(store=store, dask_scheduler="none")
+    files = [tmp_path / "train_v2 50%.csv", tmp_path / "copy#of_train.csv"]
+    for f in files:
+        f.write_text("x\n1\n")  # equal bytes
+        recorder.record(outputs={f.stem: str(f)}, job_name="writer")
+    entries = [_record(store, str(f), "croissant", capsys)["citeAs"] for f in files]
+    keys = {e.split("{", 1)[1].split(",", 1)[0] for e in entries}
+    assert len(keys) == 2
+    for entry, f in zip(entries, files):
+        assert _balanced(entry), entry
+        assert "author = {{Acme Research \\& Development GmbH}}" in entry
+        title = entry.split("title = {", 1)[1].split("}, ", 1)[0]
+        assert "\\_" in title and (r"\%" in title or r"\#" in title) and not any(
+            title[i] in "%#_&" and title[i - 1] != "\\" for i in range(1, len(title)))
+        assert f"howpublished = {{\\url{{{f.as_uri()}}}}}" in entry

@@ -12,6 +12,7 @@ the version's IRI (:func:`file_iri`, :func:`shard_iri`), so records loaded into 
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -120,14 +121,36 @@ def distribution(facts: RecordFacts, checked: FileFacts) -> list[dict[str, Any]]
             for s in checked.shards]
 
 
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "$": r"\$", "&": r"\&", "#": r"\#",
+                   "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+
+
+def latex_text(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped, for a BibTeX field that LaTeX typesets."""
+    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
+
+
+def cite_key(facts: RecordFacts) -> str:
+    """A BibTeX key unique per dataset version: ``tdprov-<12 hex of the digest>-<8 hex of the dataset's name>`` (two
+    datasets of equal bytes are two entries)."""
+    return f"tdprov-{facts.version.partition(':')[2][:12]}-{hashlib.sha256(facts.dataset.label.encode()).hexdigest()[:8]}"
+
+
+def _url(url: str) -> str:
+    """``\\url{URL}``, which typesets ``%``, ``#`` and ``_`` as they are; a URL with a brace or backslash (an S3 key
+    may hold them, and S3 does not decode ``%7B``) as escaped text instead, so the entry's braces stay balanced."""
+    return latex_text(url) if any(c in url for c in "{}\\") else f"\\url{{{url}}}"
+
+
 def _cite_as(facts: RecordFacts, url: str | None) -> str | None:
+    """A BibTeX ``@misc`` entry: the issuer double-braced (an organisation, never split into persons at "and"),
+    LaTeX specials escaped, the URL in ``\\url{}`` (:func:`_url`)."""
     if not facts.issued:
         return None
-    key = "tdprov-" + facts.version.partition(":")[2][:12]
-    parts = [f"title = {{{facts.dataset.label}}}", f"author = {{{facts.issuer}}}" if facts.issuer else None,
-             f"year = {{{facts.issued[:4]}}}", f"version = {{{facts.semver}}}" if facts.semver else None,
-             f"howpublished = {{{url}}}" if url else None, f"note = {{content digest {facts.version}}}"]
-    return f"@misc{{{key}, " + ", ".join(p for p in parts if p) + "}"
+    parts = [f"title = {{{latex_text(facts.dataset.label)}}}", f"author = {{{{{latex_text(facts.issuer)}}}}}" if facts.issuer else None,
+             f"year = {{{facts.issued[:4]}}}", f"version = {{{latex_text(facts.semver)}}}" if facts.semver else None,
+             f"howpublished = {{{_url(url)}}}" if url else None, f"note = {{content digest {latex_text(facts.version)}}}"]
+    return f"@misc{{{cite_key(facts)}, " + ", ".join(p for p in parts if p) + "}"
 
 
 def _timeframe(generation: Any) -> tuple[list[str], str | None]:
