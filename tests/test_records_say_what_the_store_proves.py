@@ -220,3 +220,29 @@ def test_cite_as_is_bibtex_that_keeps_the_issuer_whole_and_each_version_apart(
         assert "\\_" in title and (r"\%" in title or r"\#" in title) and not any(
             title[i] in "%#_&" and title[i - 1] != "\\" for i in range(1, len(title)))
         assert f"howpublished = {{\\url{{{f.as_uri()}}}}}" in entry
+
+
+def test_export_training_record_takes_the_options_of_record_and_refuses_those_of_a_prov_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``export --training-record`` is ``record``: it takes the options its gaps name (and gives the same bytes), and
+    refuses ``--since``/``--verified``, which a record does not use; a PROV export refuses the record's options."""
+    from prov_dagster import ProvenanceResource
+
+    store, data = str(tmp_path / "store"), tmp_path / "t.csv"
+    data.write_text("a\n1\n")
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"t": str(data)}, job_name="writer")
+    options = ["--issuer", "Acme", "--processing-geography", "DE", "--storage-geography", "FR", "--no-checksum"]
+    outputs = []
+    for verb in (["record", str(data)], ["export", "--training-record", str(data)]):
+        out = tmp_path / f"{verb[0]}.json"
+        assert main([*verb, "--format", "croissant", *options, "--store", store, "-o", str(out)]) == 0, capsys.readouterr().err
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    dta = _record(store, str(data), "dta", capsys, *options)
+    assert dta["dataProcessingGeography"] == ["DE"] and dta["dataStorageGeography"] == ["FR"] and dta["datasetIssuer"] == "Acme"
+    capsys.readouterr()
+    assert main(["export", "--training-record", str(data), "--since", "2999-01-01", "--verified", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "--since and --verified do not apply to --training-record" in err and "Fix:" in err
+    assert main(["export", "--processing-geography", "DE", "--store", store]) == 2
+    assert "--processing-geography is an option of a training-data record" in capsys.readouterr().err

@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
             "licence, issuer and signed record; source records are always verified, and one that does not verify is left out, "
             "named on stderr, with exit status 1. "
             "Bundle signatures are not checked unless --verified (or run 'tdprov verify' first). With --training-record, export "
-            "instead the provenance record of one training dataset version (same as 'tdprov record')."
+            "instead the provenance record of one training dataset version (same as 'tdprov record', with its options)."
         ),
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
         "  tdprov export --training-record train_set --format croissant -o train_set.jsonld",
@@ -44,10 +44,11 @@ def register(subparsers: Any) -> None:
                              "(a dataset, a digest, or DATASET@DIGEST as 'tdprov runs' prints it)")
     parser.add_argument("--since", default=None,
                         help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
-                             "or after an index key; listing starts there, so this costs only what is new")
+                             "or after an index key; listing starts there, so this costs only what is new (not with --training-record)")
     parser.add_argument("--verified", action="store_true",
                         help="verify every bundle first (signature, digests, index entry; on every CPU, as 'tdprov verify') "
-                             "and leave out those that do not verify, naming them on stderr")
+                             "and leave out those that do not verify, naming them on stderr (a training record always verifies its runs)")
+    record.add_record_options(parser)
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     add_store_option(parser)
     parser.set_defaults(func=run)
@@ -59,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format in RECORD_FORMATS:
         raise BadInputError(f"--format {args.format} is a training-record format.",
                             fix=f"add --training-record DATASET|DIGEST, or use one of {', '.join(FORMATS)}")
+    given = record.record_options_given(args)
+    if given:
+        raise BadInputError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of a training-data record.",
+                            fix="add --training-record DATASET|DIGEST, or leave them out of a PROV export")
     args.format = args.format or "json"
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
@@ -79,5 +84,10 @@ def _training_record(args: argparse.Namespace) -> int:
     """``--training-record``: the same output as ``tdprov record``."""
     if args.format not in (None, *RECORD_FORMATS):
         raise BadInputError(f"--format {args.format} is not a training-record format.", fix="use --format dta or --format croissant")
+    given = [option for option, value in (("--since", args.since), ("--verified", args.verified)) if value]
+    if given:
+        raise BadInputError(f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to --training-record: "
+                            "a record reads every run of the version's lineage, each verified.",
+                            fix=f"leave out {' and '.join(given)}, or drop --training-record to export the PROV")
     args.ref, args.format = args.training_record, args.format or "dta"
     return record.run(args)

@@ -30,17 +30,32 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, a version digest (blake3:...), or DATASET@DIGEST (that dataset's version at that digest)")
     parser.add_argument("--format", choices=("dta", "croissant"), default="dta", help="record shape (default dta)")
-    parser.add_argument("--issuer", default=None,
-                        help="organisation that issues the dataset (D&TA 'dataset issuer'; default: TDPROV_ISSUER)")
-    parser.add_argument("--processing-geography", action="append", default=[],
-                        help="country/region where the pipeline processes the data (repeatable; D&TA 'data processing geography')")
-    parser.add_argument("--storage-geography", action="append", default=[],
-                        help="country/region where the data is stored (repeatable; D&TA 'data storage geography')")
-    parser.add_argument("--no-checksum", action="store_true",
-                        help="do not read the data for its SHA-256 (Croissant then describes no FileObject)")
+    add_record_options(parser)
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     add_store_option(parser)
     parser.set_defaults(func=run)
+
+
+# The options of a training-data record that the lineage cannot give: 'tdprov record' and 'tdprov export --training-record'.
+RECORD_OPTIONS = ("issuer", "processing_geography", "storage_geography", "no_checksum")
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    """Add the record options (:data:`RECORD_OPTIONS`) to ``parser``, as one group."""
+    group = parser.add_argument_group("training-data record")
+    group.add_argument("--issuer", default=None,
+                       help="organisation that issues the dataset (D&TA 'dataset issuer'; default: TDPROV_ISSUER)")
+    group.add_argument("--processing-geography", action="append", default=[],
+                       help="country/region where the pipeline processes the data (repeatable; D&TA 'data processing geography')")
+    group.add_argument("--storage-geography", action="append", default=[],
+                       help="country/region where the data is stored (repeatable; D&TA 'data storage geography')")
+    group.add_argument("--no-checksum", action="store_true",
+                       help="do not read the data for its SHA-256 (Croissant then describes no FileObject)")
+
+
+def record_options_given(args: argparse.Namespace) -> list[str]:
+    """The record options set on the command line, as ``--option``."""
+    return [f"--{name.replace('_', '-')}" for name in RECORD_OPTIONS if getattr(args, name, None)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,15 +64,15 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.sources.checksums import file_facts
     from prov_common.sources.training_record import RecordOptions, training_record
 
-    settings = Settings.from_env(store=args.store, issuer=getattr(args, "issuer", None))
+    settings = Settings.from_env(store=args.store, issuer=args.issuer)
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]
     with recorded_runs(store, settings, args.ref, sources, trust) as recorded:
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
-    options = RecordOptions(store.uri, settings.issuer, tuple(getattr(args, "processing_geography", ())),
-                            tuple(getattr(args, "storage_geography", ())), None if getattr(args, "no_checksum", False) else file_facts,
+    options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
+                            None if args.no_checksum else file_facts,
                             bundle_locator(store, trust))
     doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
