@@ -246,3 +246,26 @@ def test_export_training_record_takes_the_options_of_record_and_refuses_those_of
     assert "--since and --verified do not apply to --training-record" in err and "Fix:" in err
     assert main(["export", "--processing-geography", "DE", "--store", store]) == 2
     assert "--processing-geography is an option of a training-data record" in capsys.readouterr().err
+
+
+def test_a_dataset_that_returns_to_an_earlier_content_is_a_new_version(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Content A, then B, then A again: the newest record is version 3 (not 1, older than B's 2), issued by the third
+    run, after B; the record of B still says it followed A's first issue."""
+    from datetime import timedelta
+
+    from prov_common.store import open_store
+    from test_audit_support import T0, dataset, digest, run_events, seal
+
+    store = str(tmp_path / "store")
+    a, b = digest("content A"), digest("content B")
+    runs = [seal(open_store(store), run_events("writer", [], [dataset("/data/t.csv", v)], start=T0 + timedelta(days=day)))
+            for day, v in ((0, a), (3, b), (7, a))]
+    newest = _record(store, "/data/t.csv", "dta", capsys)
+    croissant = _record(store, "/data/t.csv", "croissant", capsys)
+    assert newest["uniqueMetadataIdentifier"] == a and croissant["prov:wasGeneratedBy"]["@id"].endswith(runs[2])
+    assert croissant["version"] == f"3.0.0+blake3.{a.split(':')[1][:12]}"
+    assert newest["datasetIssueDate"] == croissant["datePublished"] == (T0 + timedelta(days=7)).date().isoformat()
+    assert newest["dateOfPreviouslyIssuedVersion"] == (T0 + timedelta(days=3)).date().isoformat()
+    second = _record(store, f"/data/t.csv@{b}", "croissant", capsys)
+    assert second["version"].startswith("2.0.0+") and second["datePublished"] == (T0 + timedelta(days=3)).date().isoformat()
+    assert _record(store, f"/data/t.csv@{b}", "dta", capsys)["dateOfPreviouslyIssuedVersion"] == T0.date().isoformat()
