@@ -8,6 +8,7 @@ along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +36,10 @@ def _context(owner: str | None) -> RunContext:
 
 def step_event(
     run: StepRun, state: str, *, namespace: str, inputs: Sequence[DatasetRecord] | None = None,
-    error: BaseException | str | None = None,
+    error: BaseException | str | None = None, event_time: datetime | None = None,
 ) -> RunEvent:
-    """The ``state`` event of ``run`` with ``inputs`` (default: all it has loaded) and everything it has written so far."""
+    """The ``state`` event of ``run`` with ``inputs`` (default: all it has loaded) and everything it has written so far,
+    at ``event_time`` (None: now)."""
     ident = run.identity
     owners = [o for r in run.outputs for o in r.owners]
     failed = state in ("FAIL", "ABORT")
@@ -52,6 +54,7 @@ def step_event(
         context=_context(owners[0] if owners else None),
         error=error,
         job_facets={"jobType": _TRAINING} if run.training else None,
+        event_time=event_time,
     )
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ class StepRun:
     staged_outputs: int = 0  # how many of ``outputs`` an emitted event carries (with their attachments)
     upstream: DeclaredDeps | None = None  # the upstream assets the step declares (None: not known yet)
     attached: Attachments = field(default_factory=Attachments)  # the run's attachments so far: one content a path
+    started_at: datetime | None = None  # when Dagster started the step: START's time (None: when START is emitted)
+    last_time: datetime | None = None  # the time of the latest event emitted: no later event is stamped before it
 
     @property
     def ol_run_id(self) -> str:
@@ -84,9 +87,10 @@ class StepRun:
         if self.started and expected is not None and set(expected) <= self.handled:
             self.complete()
 
-    def complete(self) -> str:
-        """Emit COMPLETE; the transport seals the bundle. Returns the bundle location."""
-        return self._end("COMPLETE", error=None, failed_output=None)
+    def complete(self, *, at: datetime | None = None) -> str:
+        """Emit COMPLETE, at ``at`` (when Dagster recorded the step's end; None: now); the transport seals the
+        bundle. Returns the bundle location."""
+        return self._end("COMPLETE", error=None, failed_output=None, at=at)
 
     def continued(self) -> "StepRun":
         """The next part of this ended run: a run of its own for what the step records after it ended
@@ -94,13 +98,16 @@ class StepRun:
         return StepRun(self.recorder, replace(self.identity, part=self.identity.part + 1), inputs=list(self.inputs),
                        training=self.training)
 
-    def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None) -> str:
-        """Emit FAIL (with the failed output, if any, and the error); returns the bundle location."""
-        return self._end("FAIL", error=error, failed_output=failed_output)
+    def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None,
+             at: datetime | None = None) -> str:
+        """Emit FAIL (with the failed output, if any, and the error) at ``at`` (None: now); returns the bundle
+        location."""
+        return self._end("FAIL", error=error, failed_output=failed_output, at=at)
 
-    def abort(self, *, error: BaseException | str) -> str:
-        """Emit ABORT (the step was stopped, e.g. its run canceled) with the reason; returns the bundle location."""
-        return self._end("ABORT", error=error, failed_output=None)
+    def abort(self, *, error: BaseException | str, at: datetime | None = None) -> str:
+        """Emit ABORT (the step was stopped, e.g. its run canceled) with the reason, at ``at`` (None: now); returns
+        the bundle location."""
+        return self._end("ABORT", error=error, failed_output=None, at=at)
 
     def start(self) -> None:
         """Emit START once (with the inputs recorded so far)."""
@@ -123,7 +130,8 @@ class StepRun:
         if self.upstream is None and not self.ended:
             self.upstream = declared_deps(step_context)
 
-    def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None) -> str:
+    def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None,
+             at: datetime | None = None) -> str:
         if not self.ended:
             self._add_declared()
         self.start()
@@ -131,7 +139,7 @@ class StepRun:
             self.outputs.append(failed_output)
         if not self.ended:
             self.ended = True
-            self._emit(state, error=error)
+            self._emit(state, error=error, at=at)
             self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
 
@@ -149,9 +157,10 @@ class StepRun:
             log.warning("tdprov: could not read which versions of its upstream assets step %r used from the Dagster "
                         "instance (%s); its run records only what it loaded through the IO manager", self.identity.step_key, exc)
 
-    def _emit(self, state: str, error: BaseException | str | None = None) -> None:
+    def _emit(self, state: str, error: BaseException | str | None = None, at: datetime | None = None) -> None:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
-        terminal event name them all); the attachments of each output go with the first event naming it."""
+        terminal event name them all); the attachments of each output go with the first event naming it.
+        Stamped at ``at`` (START: ``started_at``; None: now), never before an event emitted earlier."""
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
         attachments: list[tuple[str, bytes]] = []
         new = range(self.staged_outputs, len(self.outputs)) if state != "START" else range(0)
@@ -159,7 +168,18 @@ class StepRun:
             self.outputs[i] = self._attach(self.outputs[i], attachments)
         self.staged_inputs = len(self.inputs)
         self.staged_outputs += len(new)
-        self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error)
+        self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,
+                                event_time=self._stamp(state, at))
+
+    def _stamp(self, state: str, at: datetime | None) -> datetime:
+        """The time of the next ``state`` event: ``at`` (None: now); a START's is ``started_at`` (None: now), no later
+        than now; never before the time of the event emitted before it, so the run's events keep their order."""
+        now = datetime.now(UTC)
+        when = min(self.started_at, now) if state == "START" and self.started_at is not None else at or now
+        if self.last_time is not None and when < self.last_time:
+            when = self.last_time
+        self.last_time = when
+        return when
 
     def _attach(self, record: DatasetRecord, attachments: list[tuple[str, bytes]]) -> DatasetRecord:
         """``record`` with its failure samples and row set added to the run's (and to ``attachments``); one refused
@@ -230,13 +250,16 @@ class Recorder:
             with self._lock:
                 run = self._steps.get(earlier)
             if run is None:
-                prefix = layout.staging_prefix(earlier.ol_run_id)
                 sealed = store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE))
-                if sealed or next(iter(store.list(prefix)), None) is None:
+                if sealed or not self.staged(earlier):
                     continue
                 run = StepRun(self, earlier, started=True)  # its START is staged in the store
             if not run.ended:
                 run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
+
+    def staged(self, identity: StepIdentity) -> bool:
+        """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store."""
+        return next(iter(self.transport().store.list(layout.staging_prefix(identity.ol_run_id))), None) is not None
 
     def open_steps(self, dagster_run_id: str) -> list[StepRun]:
         """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""
@@ -261,15 +284,16 @@ class Recorder:
 
     def emit_step(
         self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attachments: list[tuple[str, bytes]],
-        error: BaseException | str | None = None,
+        error: BaseException | str | None = None, event_time: datetime | None = None,
     ) -> None:
-        """Build the event now (``inputs`` and what the step has written so far) and deliver it in order,
-        in the background, after ``attachments`` (bundle path, bytes: failure samples and row sets of its outputs).
+        """Build the event now (``inputs`` and what the step has written so far; at ``event_time``, None: now) and
+        deliver it in order, in the background, after ``attachments`` (bundle path, bytes: failure samples and row
+        sets of its outputs).
 
         Delivery (staging, sealing, signing, writing the bundle) overlaps the rest of the step; ``wait``
         blocks until all is delivered. In strict mode delivery is synchronous so that its errors fail the step.
         """
-        event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error)
+        event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error, event_time=event_time)
         if self.settings.strict:
             self._deliver(run.ol_run_id, attachments, event)
             return

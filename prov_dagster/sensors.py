@@ -25,6 +25,7 @@ from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.model import StepIdentity
 from prov_dagster.recorder import recorder_for
 from prov_dagster.resource import ProvenanceResource
+from prov_dagster.step_times import run_ended
 from prov_dagster.steps import step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
@@ -38,11 +39,14 @@ def close_failed_run(
 
     The terminal event joins the events the step already staged (the inputs it loaded, the outputs it
     wrote), so the step's bundle records what it read and wrote even though it crashed. Steps whose bundle is already
-    sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone.
+    sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone. Each run is stamped as Dagster recorded
+    the step: START when it started, the terminal event when it ended (a step with no end: when the Dagster run ended;
+    a run with no end either: now).
     """
     recorder = recorder_for(provenance)
     store = open_store(settings=provenance.settings())
     bundles = []
+    run_end = run_ended(instance, dagster_run.run_id)
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
@@ -50,8 +54,10 @@ def close_failed_run(
         if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
             continue
         step = recorder.step(identity)
-        error = outcome.error or reason
-        bundles.append(step.abort(error=error) if state == "ABORT" else step.fail(error=error))
+        if not step.started:  # START staged by the step's own process, else one now, when Dagster started the step
+            step.started, step.started_at = recorder.staged(identity), outcome.started_at
+        error, ended = outcome.error or reason, outcome.ended_at or run_end
+        bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
     recorder.wait()
     return bundles
 

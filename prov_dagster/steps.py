@@ -10,6 +10,7 @@ canceled run that no process ended is ended by the run-status sensors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dagster import DagsterEventType
@@ -17,6 +18,7 @@ from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
 from prov_dagster.recorder import Recorder
+from prov_dagster.step_times import attempt_times
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,20 @@ class StepOutcome:
     attempt: int  # the step's last attempt, from 0
     error: str | None = None  # why it failed: the error and its causes, " <- " between them
     interrupted: bool = False  # it failed because its run was stopped (canceled, terminated)
+    started_at: datetime | None = None  # when its last attempt started (None: Dagster has no start)
+    ended_at: datetime | None = None  # when its last attempt ended (None: Dagster has no end, e.g. it still runs)
 
 
 def step_outcomes(instance: Any, run_id: str) -> dict[str, StepOutcome]:
     """Step key -> :class:`StepOutcome` of every step of Dagster run ``run_id`` that Dagster has stats for."""
     failures = _failures(instance, run_id)
-    return {
-        stat.step_key: StepOutcome(stat.status, max((stat.attempts or 1) - 1, 0), *failures.get(stat.step_key, (None, False)))
-        for stat in instance.get_run_step_stats(run_id)
-    }
+    outcomes = {}
+    for stat in instance.get_run_step_stats(run_id):
+        attempt = max((stat.attempts or 1) - 1, 0)
+        started, ended = attempt_times(stat, attempt)
+        outcomes[stat.step_key] = StepOutcome(stat.status, attempt, *failures.get(stat.step_key, (None, False)),
+                                              started_at=started, ended_at=ended)
+    return outcomes
 
 
 def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
@@ -43,7 +50,7 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
     COMPLETE (with what the step read) for a step that succeeded, FAIL with its error for one that
     failed (a failed asset check fails its step only when it is blocking). An attempt that Dagster
     retries, a step stopped with its run, or one Dagster has no end for is left to the retry or to the
-    run-status sensors. Returns the bundle locations."""
+    run-status sensors. Each run ends when Dagster recorded the step's end. Returns the bundle locations."""
     runs = recorder.open_steps(run_id)
     outcomes = step_outcomes(instance, run_id) if runs else {}
     bundles = []
@@ -52,9 +59,9 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
         if outcome is None or outcome.attempt != run.identity.attempt or outcome.interrupted:
             continue
         if outcome.status == StepEventStatus.SUCCESS:
-            bundles.append(run.complete())
+            bundles.append(run.complete(at=outcome.ended_at))
         elif outcome.status == StepEventStatus.FAILURE:
-            bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed"))
+            bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at))
     return bundles
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -350,3 +351,83 @@ def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_
     # every output links the bundle its step's run was sealed in
     assert len(links) == len(run.outputs) and all(link.rstrip("/").endswith(run.run_id) for link in links), links
     no_unfinished_run(store)
+
+
+# -- a step's run is stamped with the times Dagster recorded for the step ------------------------------------
+TOLERANCE = timedelta(milliseconds=1)  # Dagster keeps float epoch seconds; the events keep microseconds
+
+
+def dagster_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[datetime, datetime]]:
+    """Step key -> (start, end) of the step as the Dagster instance recorded it."""
+    return {s.step_key: (datetime.fromtimestamp(s.start_time, UTC), datetime.fromtimestamp(s.end_time, UTC))
+            for s in instance.get_run_step_stats(run_id)}
+
+
+def recorded_times(store: str, step_key: str) -> tuple[datetime, datetime]:
+    """(START's eventTime, the terminal event's eventTime) of the one sealed run of step ``step_key``."""
+    [run] = [s for s in bundles(store).values() if s.job_name == step_key]
+    events = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])
+    [start] = [e["eventTime"] for e in events if e["eventType"] == "START"]
+    [end] = [e["eventTime"] for e in events if e["eventType"] in ("COMPLETE", "FAIL", "ABORT")]
+    return datetime.fromisoformat(start), datetime.fromisoformat(end)
+
+
+def same_time(recorded: datetime, dagster: datetime) -> bool:
+    return abs(recorded - dagster) <= TOLERANCE
+
+
+@asset
+def counted_orders(orders: pd.DataFrame) -> MaterializeResult:
+    return MaterializeResult(metadata={"rows": len(orders)})
+
+
+@asset(deps=[counted_orders])
+def slow_afterwards() -> None:
+    time.sleep(1.5)  # the in-process executor tears the IO manager down after this step
+
+
+def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_the_run_ends(store: str) -> None:
+    """In-process, the IO manager is torn down when the whole run ends: a step it ends then (one returning
+    MaterializeResult) was stamped with the end of the run, 1.5 s after the step's own end here."""
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([orders, counted_orders, slow_afterwards], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(store=store)})
+        times = dagster_times(instance, result.run_id)
+    _, end = recorded_times(store, "counted_orders")
+    assert same_time(end, times["counted_orders"][1]), (end, times["counted_orders"])
+    assert end < times["slow_afterwards"][0]  # a later step's reader sees this generation as ended before it started
+
+
+def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_checked_job), instance=instance)
+        assert result.success
+        times = dagster_times(instance, result.run_id)
+    for step in ("raw_raw_has_rows", "counted"):  # ended when their step process tore the IO manager down
+        _, end = recorded_times(store, step)
+        assert same_time(end, times[step][1]), (step, end, times[step])
+
+
+@asset
+def fails_at_once() -> pd.DataFrame:
+    raise RuntimeError("the step failed before it touched the IO manager")
+
+
+def test_the_failure_sensor_stamps_a_failed_step_with_its_start_and_end_in_dagster(store: str) -> None:
+    """close_failed_run (the run-failure sensor, which runs 30 s or more after the run) stamped START and FAIL with
+    the time of its own tick."""
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([fails_at_once], instance=instance, raise_on_error=False,
+                             resources={"io_manager": ProvenanceIOManager(store=store)})
+        assert not result.success and not bundles(store)  # the step touched nothing: nothing started its run
+        times = dagster_times(instance, result.run_id)
+        time.sleep(0.2)
+        sealed = close_failed_run(instance, instance.get_run_by_id(result.run_id), ProvenanceResource(store=store),
+                                  "the Dagster run failed")
+        assert len(sealed) == 1
+    start, end = recorded_times(store, "fails_at_once")
+    assert same_time(start, times["fails_at_once"][0]) and same_time(end, times["fails_at_once"][1]), (start, end, times)
