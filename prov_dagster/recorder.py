@@ -1,4 +1,5 @@
-"""Each Dagster step as one OpenLineage run: START on first touch, COMPLETE, FAIL or ABORT at the end.
+"""Each Dagster step as one OpenLineage run: START on first touch (stamped when Dagster started the step), COMPLETE,
+FAIL or ABORT at the end.
 
 The IO manager reports what a step loaded and wrote; the recorder keeps that per (Dagster run, step)
 and emits the events through an ``OpenLineageClient`` whose transport is tdprov's
@@ -32,6 +33,7 @@ from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
+from prov_dagster.step_times import step_started
 from prov_dagster.transport import bundle_location, make_transport
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class StepRun:
         """The next part of this ended run: a run of its own for what the step records after it ended
         (the IO manager's outputs after ``ProvenanceResource.record``), with the inputs the step loaded."""
         return StepRun(self.recorder, replace(self.identity, part=self.identity.part + 1), inputs=list(self.inputs),
-                       training=self.training)
+                       training=self.training, started_at=datetime.now(UTC))
 
     def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None,
              at: datetime | None = None) -> str:
@@ -126,9 +128,12 @@ class StepRun:
 
     def declare(self, step_context: Any | None) -> None:
         """Note the upstream assets that the step running ``step_context`` declares (once; no I/O): those it did
-        not load through the IO manager become inputs when its run ends."""
+        not load through the IO manager become inputs when its run ends; and, until its START, when Dagster started
+        the step (one query of the instance): the time of its START."""
         if self.upstream is None and not self.ended:
             self.upstream = declared_deps(step_context)
+        if not self.started and self.started_at is None and step_context is not None:
+            self.started_at = step_started(step_context)
 
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None,
              at: datetime | None = None) -> str:

@@ -3,8 +3,13 @@ event log: the timestamps of ``STEP_START``/``STEP_RESTARTED`` and ``STEP_SUCCES
 ``STEP_UP_FOR_RETRY``). These are the times of the step's lineage run: its START and its terminal event."""
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
+
+from prov_dagster import _compat
+
+log = logging.getLogger(__name__)
 
 
 def instant(timestamp: float | None) -> datetime | None:
@@ -30,3 +35,16 @@ def run_ended(instance: Any, run_id: str) -> datetime | None:
     """When Dagster run ``run_id`` ended, as the instance recorded it; None while it runs or when it has no record."""
     record = instance.get_run_record_by_id(run_id)
     return instant(record.end_time) if record is not None else None
+
+
+def step_started(step_context: Any) -> datetime | None:
+    """When the attempt of the step running ``step_context`` (a ``StepExecutionContext``) started, as Dagster recorded
+    it: one query of that step's stats; None when Dagster has no start for it or cannot be asked."""
+    try:
+        instance, run_id, key, attempt = _compat.step_attempt(step_context)
+        stats = instance.get_run_step_stats(run_id, step_keys=[key])
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        log.debug("tdprov: could not read when the step started from the Dagster instance (%s); its START is stamped "
+                  "when it is emitted", exc)
+        return None
+    return next((attempt_times(s, attempt)[0] for s in stats if s.step_key == key), None)

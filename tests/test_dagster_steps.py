@@ -127,6 +127,7 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
         pids = {e.pid for e in result.all_events if e.event_type_value in ("STEP_START", "STEP_RESTARTED") and e.step_key == "pair"}
         assert len(pids) == 2  # each attempt in a process of its own
         first = digest_of(instance, "first")
+        [pair_stats] = instance.get_run_step_stats(result.run_id, step_keys=["pair"])
     found = bundles(store)
     failed, retried = found[step_run_id(result.run_id, "pair")], found[step_run_id(result.run_id, "pair", 1)]
     assert (failed.state, retried.state) == ("FAIL", "COMPLETE")
@@ -134,6 +135,10 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
     assert [(key, version) for key, version in written(store, retried) if key == "first"] == [("first", first)]
     assert sorted(key for key, _ in written(store, retried)) == ["first", "second"]
     assert check_events(store, failed.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
+    for run, attempt in ((failed, 0), (retried, 1)):  # each attempt's run starts when Dagster started the attempt
+        start = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])[0]["eventTime"]
+        started = datetime.fromtimestamp(pair_stats.attempts_list[attempt].start_time, UTC)
+        assert abs(datetime.fromisoformat(start) - started) <= timedelta(milliseconds=1), (attempt, start, started)
 
 
 # -- a step that hands no asset output to the IO manager is ended as Dagster recorded it --------------------
@@ -410,6 +415,9 @@ def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(
     for step in ("raw_raw_has_rows", "counted"):  # ended when their step process tore the IO manager down
         _, end = recorded_times(store, step)
         assert same_time(end, times[step][1]), (step, end, times[step])
+    for step in ("raw", "raw_raw_has_rows", "counted"):  # started when Dagster started them, not at their first touch
+        start, _ = recorded_times(store, step)
+        assert same_time(start, times[step][0]), (step, start, times[step])
 
 
 @asset
@@ -431,3 +439,24 @@ def test_the_failure_sensor_stamps_a_failed_step_with_its_start_and_end_in_dagst
         assert len(sealed) == 1
     start, end = recorded_times(store, "fails_at_once")
     assert same_time(start, times["fails_at_once"][0]) and same_time(end, times["fails_at_once"][1]), (start, end, times)
+
+
+@asset
+def slow_source() -> pd.DataFrame:
+    time.sleep(1)  # computes before it hands its output to the IO manager
+    return pd.DataFrame({"a": [1, 2]})
+
+
+def test_a_step_starts_when_dagster_started_it_not_when_it_first_touched_the_io_manager(store: str) -> None:
+    """A source asset's run started at its output's handling: a 1 s step was recorded as a run of a few milliseconds
+    that started 1 s late."""
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([slow_source, orders, counted_orders], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(store=store)})
+        times = dagster_times(instance, result.run_id)
+    for step in ("slow_source", "orders", "counted_orders"):
+        start, end = recorded_times(store, step)
+        assert same_time(start, times[step][0]), (step, start, times[step])
+        assert start <= end <= times[step][1] + TOLERANCE, (step, start, end, times[step])
+    start, end = recorded_times(store, "slow_source")
+    assert end - start >= timedelta(seconds=1)
