@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -71,8 +72,10 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
 
 
 def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef],
-                error: Any = None, *, partial: bool = False, run_facets: dict[str, Any] | None = None) -> RunEvent:
-    """One RunEvent of a task run or DAG run, its parent the DAG run (as the OpenLineage provider does)."""
+                error: Any = None, *, partial: bool = False, run_facets: dict[str, Any] | None = None,
+                event_time: datetime | None = None) -> RunEvent:
+    """One RunEvent of a task run or DAG run at ``event_time`` (None: now), its parent the DAG run (as the OpenLineage
+    provider does)."""
     parent = None
     if info.parent_run_id and info.parent_job_name:
         parent = ParentRef(run_id=info.parent_run_id, job_namespace=info.namespace, job_name=info.parent_job_name,
@@ -92,6 +95,7 @@ def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], ou
         error=error,
         job_facets={"jobType": job_type},
         run_facets=run_facets,
+        event_time=event_time,
     )
 
 

@@ -22,6 +22,7 @@ from prov_airflow.capture import DatasetCapture, capture_all, start_states
 from prov_airflow.outlets import after_execute, annotate
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
+from prov_airflow.times import end_time, start_time
 from prov_airflow.unwritten import FAILED, OUTSIDE, SKIPPED, TryOutlets, declared, outlets_facets, remember, split_written
 
 log = logging.getLogger(__name__)
@@ -121,14 +122,15 @@ class ProvenanceListener:
             if before is not None:
                 self._before.setdefault(info.run_id, before)
         after_execute(task, lambda context: self._outlets_written(info, task, context))
-        companion = naming.provider_feeds_bundles()
-        self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion)
+        companion = naming.provider_feeds_bundles()  # the provider's own START then opens the run
+        self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion,
+                   event_time=None if companion else start_time(task_instance))
 
     def _task_finished(self, task_instance: Any, error: Any, wrote_outlets: bool = True) -> None:
         """Seal the task try: FAIL with ``error``, else COMPLETE, with its outlets when ``wrote_outlets``."""
         info, task = task_run_info(task_instance)
         if task is None:
-            self._state_set_outside(info, error)
+            self._state_set_outside(info, error, end_time(task_instance))
             return
         with self._lock:
             inputs = self._inputs.pop(info.run_id, None)
@@ -156,7 +158,7 @@ class ProvenanceListener:
             self._emit(info, "RUNNING", inputs, outputs, None, task, not_written=list(outcome.not_written))
         else:
             self._emit(info, "COMPLETE" if error is None else "FAIL", inputs, outputs, error, task, background=True,
-                       not_written=list(outcome.not_written))
+                       not_written=list(outcome.not_written), event_time=end_time(task_instance))
 
     @staticmethod
     def _written(task: Any, outlets: list[Any], started: float | None,
@@ -166,16 +168,16 @@ class ProvenanceListener:
         return split_written(capture_all(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
                              before)
 
-    def _state_set_outside(self, info: RunInfo, error: Any) -> None:
+    def _state_set_outside(self, info: RunInfo, error: Any, ended: datetime) -> None:
         """The scheduler (a worker that stopped heartbeating) or the API server (a state set in the UI or API)
-        ended the try: seal what its task process staged with that state. Nothing is hashed here, as the task's
-        data may not be reachable from this process; a try that never started or is sealed already is left as
-        it is (an event after its seal would be in no bundle)."""
+        ended the try (at ``ended``): seal what its task process staged with that state. Nothing is hashed here, as
+        the task's data may not be reachable from this process; a try that never started or is sealed already is
+        left as it is (an event after its seal would be in no bundle)."""
         if naming.provider_feeds_bundles():
             remember(info.run_id, TryOutlets(wrote_nothing_because=OUTSIDE))  # for the provider's terminal event
             return  # the provider's own terminal event seals the run
         self._emit(info, "COMPLETE" if error is None else "FAIL", [], [], error, None, background=True,
-                   open_runs_only=True)
+                   open_runs_only=True, event_time=ended)
 
     def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
         """After ``execute``: hash the outlets once, and put digest and bundle URI in the asset events of those
@@ -194,13 +196,15 @@ class ProvenanceListener:
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         if naming.provider_feeds_bundles():
             return  # the provider records DAG runs itself
-        self._emit(dag_run_info(dag_run), event_type, [], [], error, None)
+        self._emit(dag_run_info(dag_run), event_type, [], [], error, None,
+                   event_time=start_time(dag_run) if event_type == "START" else end_time(dag_run))
 
     @staticmethod
     def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
               error: Any, task: Any, *, background: bool = False, open_runs_only: bool = False,
-              not_written: list[Any] | None = None) -> None:
-        """Build the event now (hashes are taken already); deliver it now, or in the background.
+              not_written: list[Any] | None = None, event_time: datetime | None = None) -> None:
+        """Build the event now (hashes are taken already), at ``event_time`` (None: now; START and the terminal
+        event: the times Airflow recorded, :mod:`prov_airflow.times`); deliver it now, or in the background.
         ``not_written``: declared outlets the try did not write (the ``tdprov_outlets`` facet).
 
         Background delivery keeps staging and sealing off the task's path; it is drained when the task
@@ -221,7 +225,8 @@ class ProvenanceListener:
             info, event_type,
             merge_refs([capture_ref(c) for c in inputs], extra.inputs),
             merge_refs([capture_ref(c) for c in outputs], extra.outputs),
-            error, partial=partial, run_facets={**extra.run_facets, **outlets_facets(not_written or [])} or None)
+            error, partial=partial, run_facets={**extra.run_facets, **outlets_facets(not_written or [])} or None,
+            event_time=event_time)
         if not background:
             emit(event, attachments)
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
@@ -135,6 +136,33 @@ def test_failing_task_gives_a_fail_bundle(store: Path) -> None:
     assert by_job["tdprov_failing"].state == "FAIL"
     events = events_of(store, by_job["tdprov_failing.explode"].run_id)
     assert "boom on purpose" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_events_carry_the_start_and_end_dates_airflow_recorded(tmp_path: Path, store: Path) -> None:
+    """START is the task instance's start_date (the OpenLineage provider's START time), the terminal event its end_date,
+    for a try that completes and one that fails; the DAG run ends at its end_date. They were the listener's own clock:
+    its START came after it had hashed the task's inlets."""
+    raw = tmp_path / "raw.csv"
+    _write_raw(str(raw))
+    with DAG("tdprov_times", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="work", python_callable=_features, op_args=[str(raw), str(tmp_path / "f.parquet")],
+                       inlets=[Asset(raw.as_uri())])
+        PythonOperator(task_id="explode", python_callable=_fail, inlets=[Asset(raw.as_uri())])
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "failed"
+    by_job, times = {s.job_name: s for s in bundles_of(store)}, {}
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    for task_id in tis:
+        events = events_of(store, by_job[f"tdprov_times.{task_id}"].run_id)
+        times[task_id] = [(e["eventType"], datetime.fromisoformat(e["eventTime"])) for e in events]
+    assert times["work"] == [("START", tis["work"].start_date), ("COMPLETE", tis["work"].end_date)]
+    # dag.test() sets a failed try's end_date again after its task process reported it, so it is later than the
+    # end_date Airflow stored from the task (and that the task process gave its listeners)
+    [(start, started), (fail, failed)] = times["explode"]
+    assert (start, started, fail) == ("START", tis["explode"].start_date, "FAIL")
+    assert started < failed <= tis["explode"].end_date
+    [(state, ended)] = [(e["eventType"], e["eventTime"]) for e in events_of(store, by_job["tdprov_times"].run_id)]
+    assert (state, datetime.fromisoformat(ended)) == ("FAIL", run.end_date)
 
 
 def test_missing_outlet_is_named_not_recorded_and_task_result_unchanged(tmp_path: Path, store: Path) -> None:
