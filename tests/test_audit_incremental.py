@@ -23,7 +23,7 @@ from prov_common.store.local import LocalStore
 from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal, seal_chain
 
 
 class CountingStore(LocalStore):
@@ -50,27 +50,16 @@ def _audit(store, **kw):
     return run_audit(store, Settings.from_env(store=store.uri), progress=False, workers=1, **kw)
 
 
-def _chain(store, first: int, count: int) -> None:
-    """``count`` runs from ``first`` on: even ones prepare from the registered source, odd ones train on the one before."""
-    for i in range(first, first + count):
-        start = T0 + timedelta(minutes=i)
-        if i % 2 == 0:
-            seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset(f"/data/f{i}.parquet", digest(f"f{i}"))], start=start))
-        else:
-            seal(store, run_events("train_model", [dataset(f"/data/f{i - 1}.parquet", digest(f"f{i - 1}"))], [dataset(f"/m/{i}", digest(f"m{i}"))],
-                                   start=start, job_type="TRAINING"))
-
-
 def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_path: Path) -> None:
     reads = {}
     for size in (20, 120):
         store = CountingStore(tmp_path / f"store-{size}")
         register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
-        _chain(store, 0, size)
+        seal_chain(store, 0, size)
         assert _audit(store).clean
-        _chain(store, size, 6)
+        seal_chain(store, size, 6)
         assert _audit(store).clean  # reads the lookup objects the first audit wrote, once each (against the bytes it wrote)
-        _chain(store, size + 6, 6)
+        seal_chain(store, size + 6, 6)
         store.reads.clear()
         result = _audit(store)
         assert result.clean and result.bundles_examined == 6 and result.summary()["runs"] == size + 12, [f.what for f in result.errors]
@@ -186,7 +175,7 @@ def test_known_runs_reads_only_the_index_entries_of_runs_no_audit_catalogued(tmp
 
     store = CountingStore(tmp_path / "store")
     register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
-    _chain(store, 0, 8)
+    seal_chain(store, 0, 8)
     assert _audit(store).clean
     late = seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [], start=T0 + timedelta(hours=9)))
     trust = trust_from_settings(Settings.from_env(store=store.uri))

@@ -65,6 +65,18 @@ def seal(store: Store, events: list[dict], key: SigningKey | None = None) -> str
     return bundle.run_id
 
 
+
+def seal_chain(store: Store, first: int, count: int) -> None:
+    """Seal runs ``first`` .. ``first + count - 1``: even ones prepare ``/data/f<i>.parquet`` from ``/data/raw.csv``,
+    odd ones train ``/m/<i>`` on the one before (a minute apart from :data:`T0`)."""
+    for i in range(first, first + count):
+        start = T0 + timedelta(minutes=i)
+        if i % 2 == 0:
+            seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset(f"/data/f{i}.parquet", digest(f"f{i}"))], start=start))
+        else:
+            seal(store, run_events("train_model", [dataset(f"/data/f{i - 1}.parquet", digest(f"f{i - 1}"))], [dataset(f"/m/{i}", digest(f"m{i}"))],
+                                   start=start, job_type="TRAINING"))
+
 class Pipeline:
     """A small training pipeline: registered source -> prepare -> train; run ids and versions by name."""
 

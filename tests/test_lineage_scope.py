@@ -4,7 +4,6 @@ and a forged entry still left out. Reads are counted through the store API, on a
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,19 +18,9 @@ from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 
-from test_audit_support import T0, dataset, digest, raw_write, run_events, seal
+from test_audit_support import digest, raw_write, seal_chain
 
 RUNS = 40
-
-
-def _step(store: Any, i: int) -> None:
-    """Run i: even runs prepare f<i> from the registered source, odd runs train on the one before."""
-    start = T0 + timedelta(minutes=i)
-    if i % 2 == 0:
-        seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset(f"/data/f{i}.parquet", digest(f"f{i}"))], start=start))
-    else:
-        seal(store, run_events("train_model", [dataset(f"/data/f{i - 1}.parquet", digest(f"f{i - 1}"))], [dataset(f"/m/{i}", digest(f"m{i}"))],
-                               start=start, job_type="TRAINING"))
 
 
 @pytest.fixture
@@ -39,11 +28,9 @@ def audited(store_uri: str) -> str:
     """``RUNS`` runs an audit catalogued, then two runs sealed after it (not in the catalog)."""
     store = open_store(store_uri)
     register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
-    for i in range(RUNS):
-        _step(store, i)
+    seal_chain(store, 0, RUNS)
     assert run_audit(store, Settings.from_env(store=store_uri), progress=False, workers=1).clean
-    for i in range(RUNS, RUNS + 2):
-        _step(store, i)
+    seal_chain(store, RUNS, 2)
     return store_uri
 
 
