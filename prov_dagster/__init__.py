@@ -10,7 +10,8 @@ from prov_dagster.assets import provenance_asset
 from prov_dagster.audit import audit_metadata, provenance_audit_job, provenance_audit_schedule
 from prov_dagster.checks import pandera_checks
 from prov_dagster.definitions import definitions
-from prov_dagster.io_manager import PanderaValidationError, ProvenanceIOManager
+from prov_dagster.io_manager import ProvenanceIOManager
+from prov_dagster.validation import PanderaValidationError
 from prov_dagster.naming import dataset_name
 from prov_dagster.resource import ProvenanceResource, Recorded
 from prov_dagster.sensors import (

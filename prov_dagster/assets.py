@@ -55,7 +55,8 @@ def provenance_asset(
     """An ``@asset`` whose DataFrame output is versioned by its content digest.
 
     schema: Pandera ``DataFrameSchema``, ``DataFrameModel`` class or ``"pkg.module:Name"``; the
-        ``ProvenanceIOManager`` validates the output against it once per materialization.
+        ``ProvenanceIOManager`` validates the output against it once per materialization (for a function that
+        writes its own table and returns ``MaterializeResult``, ``ProvenanceResource.record`` validates that table).
     source: id or link of the registered source this asset is derived from (recorded with it).
     owners: Dagster owners (``"team:ml"``, e-mail addresses; one string is one owner); recorded as the run's owners.
     quality_policy: what a failed validation does: ``fail`` (default), ``block``, ``warn`` or ``record``.

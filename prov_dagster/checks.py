@@ -49,7 +49,8 @@ def _pandera_check(key: AssetKey, wants: AssetProvenance, *, partitioned: bool) 
         asset=key,
         name=CHECK_NAME,
         blocking=wants.policy == "block",
-        description=f"Pandera validation of {dataset_name(key)} as recorded by ProvenanceIOManager (policy {wants.policy}).",
+        description=f"Pandera validation of {dataset_name(key)} as recorded by ProvenanceIOManager or ProvenanceResource.record "
+                    f"(policy {wants.policy}).",
     )
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         if partitioned:
@@ -109,7 +110,7 @@ def _failure_text(key: AssetKey, failed: list[str], unrecorded: list[str]) -> st
     if unrecorded:
         parts.append(f"partitions {_names(unrecorded)} have no Pandera result recorded")
     return (f"{dataset_name(key)}: {'; '.join(parts)}. Fix: materialize those partitions again with data that "
-            "passes the schema (with ProvenanceIOManager).")
+            f"passes the schema" + (f"; where no result is recorded, {NOT_RECORDED_FIX}." if unrecorded else "."))
 
 
 def _names(partitions: list[str], shown: int = 10) -> str:
@@ -133,12 +134,14 @@ def _recorded(record: Any) -> dict[str, Any] | None:
     return value.value if value is not None else None
 
 
+NOT_RECORDED_FIX = ("return its DataFrame through ProvenanceIOManager, or, for an asset that writes its own table, record it "
+                    "with ProvenanceResource.record(outputs={<asset key>: <table file or DataFrame>}, context=context) and "
+                    "return MaterializeResult(metadata=<that result>.metadata)")
+
+
 def _not_recorded(key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
-    return AssetCheckResult(
-        passed=False,
-        severity=severity,
-        metadata={"reason": MetadataValue.text(f"no Pandera result recorded for {dataset_name(key)}: materialize it with ProvenanceIOManager")},
-    )
+    text = f"No Pandera result is recorded on the latest materialization of {dataset_name(key)}. Fix: {NOT_RECORDED_FIX}."
+    return AssetCheckResult(passed=False, severity=severity, description=text, metadata={"reason": MetadataValue.text(text)})
 
 
 def _result_metadata(record: Any, result: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import pandas as pd
 from dagster import (
     AssetKey,
     DagsterEventType,
-    Failure,
     ConfigurableIOManager,
     InitResourceContext,
     InputContext,
@@ -20,11 +19,7 @@ from pydantic import Field
 
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
-from prov_common.quality import QualityResult, load_schema, validate
-from prov_common.quality.samples import check_known_columns, data_index_names
-from prov_common.quality.validate import flagged_columns
 from prov_common.rowset.capture import row_set_of, without_rows
-from prov_common.sources.masking import mask_by_sources
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.deps import latest_metadata
@@ -41,14 +36,11 @@ from prov_dagster.recorder import Recorder, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import source_input
+from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 from prov_dagster.storage import DataLocation, free_replaced
 
 DIGEST_METADATA_KEY = DIGEST_KEY
 DATA_VERSION_TAG = "dagster/data_version"  # the tag of a materialization that holds its data version
-
-
-class PanderaValidationError(BadInputError):
-    """An asset's output failed its Pandera schema under the ``fail`` quality policy."""
 
 
 class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
@@ -89,8 +81,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source),
                        *self._graph_reads(context, step), *inherited(context)}
             previous = _sidecar_meanwhile(pool, location, place.relpath)  # the file's owner
-            quality = self._validate(df, wants, flagged)
-            refused = quality is not None and not quality.passed and wants.policy == "fail"
+            checked = check_output(df, wants, flagged)
+            refused = checked.refused
             if not refused and (theirs := other_owner(previous(), owner)) is not None:
                 raise refuse_other_owner(location.uri(place.relpath), theirs, owner)
             # bad data under the 'fail' policy is never written
@@ -98,25 +90,19 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             digest = hashing.result()
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)
-        if quality is not None:
-            flagged |= flagged_columns(load_schema(wants.schema))
-            quality = mask_by_sources(quality, self.settings(), digest=digest.digest, uri=location.uri(place.relpath),
-                                      warn=context.log.warning)
-        record = place.record(location, digest, quality=quality, owners=wants.owners)
+        checked, schema_flagged = masked_samples(checked, wants, self.settings(), digest=digest.digest,
+                                                 uri=location.uri(place.relpath), warn=context.log.warning)
+        flagged |= schema_flagged
+        record = place.record(location, digest, quality=checked.quality, owners=wants.owners)
         row_set = row_set_of(digest, *record.dataset, shown_as=record.name) if wants.granularity == "row" and not refused else None
         record = replace(record, digest=without_rows(digest), row_set=row_set)  # the row set stands for the rows from here on
         if refused:
-            assert quality is not None
-            failure = _quality_error(place, quality)
-            bundle = step.fail(failed_output=record, error=failure)
-            error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
-            raise Failure(description=str(error), metadata=output_metadata(record, wants.policy, bundle, step.recorder.status())) from error
+            refuse(step, record, place.what, wants.policy, step.recorder.status)
         location.write_sidecar(place.relpath, {**owner, "digest": record.version_id, "run": step.ol_run_id,
                                                **_sidecar_flags(place, flagged)})
         if wants_snapshot(self, wants.snapshot):
             keep_snapshot(self, record, context.log.warning)
-        if quality is not None and not quality.passed and wants.policy == "warn":
-            context.log.warning(f"{_quality_error(place, quality).what} (policy 'warn': written anyway)")
+        warn_written(place.what, checked, context.log.warning)
         if place.asset_key is not None:
             _compat.set_output_data_version(context, place.asset_key, record.version_id)
         bundle = step.output(record, output_name=context.name, expected=_expected(context, step.recorder))
@@ -140,14 +126,6 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         known = {(i.namespace, i.name, i.uri, i.version_id) for i in step.inputs}
         step.inputs.extend(r for r in records if (r.namespace, r.name, r.uri, r.version_id) not in known)
         return flagged
-
-    @staticmethod
-    def _validate(df: pd.DataFrame, wants: AssetProvenance, masked: set[str]) -> QualityResult | None:
-        if wants.schema is None:
-            return None
-        check_known_columns(wants.masked_columns, [*map(str, df.columns), *data_index_names(df)], "masked_columns", "the asset's output")
-        return validate(df, wants.schema, masked_columns=masked, sample_rows=wants.sample_rows,
-                        public_columns=wants.public_columns, raw_samples=wants.raw_samples)
 
     def teardown_after_execution(self, context: Any) -> None:
         """The run (or this step's process) is done: end the runs of the steps that handed over no asset
@@ -388,10 +366,3 @@ def _as_dataframe(obj: Any, place: _Place) -> pd.DataFrame:
     raise BadInputError(f"{place.label} returned {type(obj).__module__}.{type(obj).__qualname__}, not a pandas DataFrame",
                         fix=fix)
 
-
-def _quality_error(place: _Place, quality: QualityResult) -> BadInputError:
-    failed = ", ".join(f"{c.column or '<table>'}: {c.name} ({c.failure_count})" for c in quality.failed_checks[:5])
-    return BadInputError(
-        f"{place.what} failed Pandera schema {quality.schema_name!r}: {quality.failure_count} failure case(s) [{failed}].",
-        fix="fix the data or the schema, or set quality_policy='block', 'warn' or 'record' on the asset",
-    )

@@ -42,16 +42,22 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: Bun
             schema=_COLUMN_TABLE_SCHEMA,
         ),
         DATA_KEY: data_location(record.uri),
-        "tdprov/quality_policy": MetadataValue.text(policy),
         "dagster/row_count": MetadataValue.int(digest.rows),
         "dagster/column_schema": MetadataValue.table_schema(
             TableSchema(columns=[TableColumn(name, logical_type) for name, logical_type in digest.schema_fields()])
         ),
     }
+    meta.update(quality_metadata(record, policy))
+    meta.update(bundle_metadata(bundle, status))
+    return meta
+
+
+def quality_metadata(record: DatasetRecord, policy: str) -> dict[str, Any]:
+    """The quality policy and, when the output was validated, its Pandera outcome (what the ``pandera`` check reads)."""
+    meta: dict[str, Any] = {"tdprov/quality_policy": MetadataValue.text(policy)}
     if record.quality is not None:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
-    meta.update(bundle_metadata(bundle, status))
     return meta
 
 

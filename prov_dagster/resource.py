@@ -18,11 +18,13 @@ from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
-from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata
-from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata
+from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
+from prov_dagster.recorded_tables import schema_targets
 from prov_dagster.recorder import StepRun, recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
+from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +78,32 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         """Record ``inputs`` and ``outputs``; with ``snapshot=True`` (default: the store's setting) keep a
         content-addressed copy of each output file, for ``tdprov checkout``; with ``granularity="row"``
         attach each output's row set (a table file, a DataFrame, or all shards of a sharded dataset whose
-        shards are tables with the same columns), for ``tdprov contains``."""
+        shards are tables with the same columns), for ``tdprov contains``.
+
+        With ``context``, an output table of an asset that declares a Pandera schema (the output named by its key,
+        or the only one) is validated under the asset's quality policy: ``fail`` seals the run FAIL and raises
+        ``dagster.Failure``; otherwise the outcome is in ``metadata`` for the asset's ``pandera`` check."""
         rows = check_granularity(granularity, "record()") == "row"
         read = self._records(inputs, "input")
         written = self._records(outputs, "output", rows=rows)  # hashed before the run starts: an error leaves no START
+        warn = context.log.warning if context is not None and hasattr(context, "log") else log.warning
+        targets = schema_targets(context, written, [data for _, data in _items(outputs)], warn)
+        checks = [(t, check_output(t.frame, t.wants, t.wants.masked_columns)) for t in targets]  # before START too
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
         if read:
             step.input(*read)
+        policies: dict[int, str] = {}
+        for target, checked in checks:
+            record = written[target.index]
+            checked, _ = masked_samples(checked, target.wants, self.settings(), digest=record.version_id or "",
+                                        uri=record.uri, warn=warn)
+            written[target.index] = replace(record, quality=checked.quality)
+            policies[target.index] = target.wants.policy
+            if checked.refused:
+                step.outputs.extend(r for i, r in enumerate(written) if i != target.index)
+                refuse(step, written[target.index], target.what, target.wants.policy, self._sealed_status)
+            warn_written(target.what, checked, warn)
         if wants_snapshot(self, snapshot):
             for record in written:
                 if record.uri is not None:
@@ -99,6 +119,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
+        if len(written) == 1 and 0 in policies:  # what the asset's pandera check reads
+            metadata.update(quality_metadata(written[0], policies[0]))
         status = recorder.status()
         metadata.update(bundle_metadata(bundle, status))
         return Recorded(digests=digests, bundle=None if status.problem else bundle, data_version=version, metadata=metadata,
@@ -114,13 +136,14 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         run.declare(step)
         return run
 
+    def _sealed_status(self) -> BundleStatus:
+        """Whether the step's bundle could be written, once it is (a refused output's run is sealed FAIL first)."""
+        recorder = recorder_for(self)
+        recorder.wait()
+        return recorder.status()
+
     def _records(self, datasets: Datasets, role: str, *, rows: bool = False) -> list[DatasetRecord]:
-        if datasets is None:
-            return []
-        if isinstance(datasets, (str, os.PathLike, pd.DataFrame)):
-            datasets = [datasets]
-        items = datasets.items() if isinstance(datasets, Mapping) else ((None, d) for d in datasets)
-        records = [self._record(name, data, role, rows) for name, data in items]
+        records = [self._record(name, data, role, rows) for name, data in _items(datasets)]
         return [replace(r, row_set=row_set_of(r.digest, *r.dataset, shown_as=r.name), digest=without_rows(r.digest)) if rows else r for r in records]
 
     def _record(self, name: str | None, data: Data, role: str, rows: bool = False) -> DatasetRecord:
@@ -143,6 +166,15 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)
         return DatasetRecord(name=name, digest=digest, uri=uri)
+
+
+def _items(datasets: Datasets) -> list[tuple[str | None, Data]]:
+    """``(name, data)`` of each dataset given to ``record()`` (``None``: named by its location)."""
+    if datasets is None:
+        return []
+    if isinstance(datasets, (str, os.PathLike, pd.DataFrame)):
+        datasets = [datasets]
+    return list(datasets.items()) if isinstance(datasets, Mapping) else [(None, d) for d in datasets]
 
 
 def _marked_training(context: Any) -> bool:

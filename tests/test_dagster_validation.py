@@ -1,0 +1,102 @@
+"""Pandera schemas, backfill policies and partition inputs do what docs/dagster.md says, under real ``materialize``
+and ``definitions()``: an asset that writes its own table is validated by ``ProvenanceResource.record``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+from dagster import AssetKey, DagsterInstance, MaterializeResult
+
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.store import open_store
+from prov_dagster import ProvenanceResource, definitions, provenance_asset
+
+
+class Positive(pa.DataFrameModel):
+    x: int = pa.Field(ge=0)
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(path))
+    return path
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def run_all(assets: list[Any], instance: DagsterInstance, store: Path) -> Any:
+    defs = definitions(assets, store=str(store), audit_cron=None, watch_store=False)
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
+
+
+def runs_of(store: Path, job: str) -> list[tuple[Any, list[dict[str, Any]]]]:
+    st = open_store(str(store))
+    return [(s, parse_events_jsonl(read_bundle(st, s.run_id).files["events.jsonl"])) for s in list_bundles(st) if s.job_name == job]
+
+
+def check_results(result: Any) -> dict[str, Any]:
+    return {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def exporting(values: list[int], policy: str, folder: Path) -> Any:
+    """An asset that writes its own CSV file, records it with ProvenanceResource and returns MaterializeResult."""
+
+    @provenance_asset(schema=Positive, quality_policy=policy)
+    def export(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = folder / "export.csv"
+        pd.DataFrame({"x": values}).to_csv(path, index=False)
+        done = provenance.record(outputs={"export": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    return export
+
+
+# -- a schema on an asset that writes its own table -----------------------------------------------------------
+def test_record_refuses_a_table_that_fails_the_schema_under_fail_and_seals_the_run_fail(store: Path, instance, tmp_path: Path) -> None:
+    result = run_all([exporting([-1, -2], "fail", tmp_path)], instance, store)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "export"]
+    assert "asset 'export' failed Pandera schema 'Positive'" in str(failure.event_specific_data.error)
+    [(summary, events)] = runs_of(store, "export")
+    assert summary.state == "FAIL"
+    assert any("tdprov_pandera" in o.get("facets", {}) for e in events for o in e.get("outputs", []))
+
+
+def test_record_validates_a_table_under_block_and_the_pandera_check_reads_it(store: Path, instance, tmp_path: Path) -> None:
+    result = run_all([exporting([-1, -2], "block", tmp_path)], instance, store)
+    [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+    assert mat.metadata["tdprov/pandera_passed"].value is False and mat.metadata["tdprov/quality_policy"].value == "block"
+    check = check_results(result)["pandera"]
+    assert not check.passed and check.metadata["failure_count"].value == 2
+    [(summary, _)] = runs_of(store, "export")
+    assert summary.state == "COMPLETE"
+
+
+def test_record_validates_a_passing_table_and_the_check_passes(store: Path, instance, tmp_path: Path) -> None:
+    result = run_all([exporting([1, 2], "fail", tmp_path)], instance, store)
+    assert result.success
+    assert check_results(result)["pandera"].passed
+
+
+def test_the_pandera_check_says_why_and_how_when_nothing_was_validated(store: Path, instance, tmp_path: Path) -> None:
+    @provenance_asset(schema=Positive)
+    def blob(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = tmp_path / "blob.bin"
+        path.write_bytes(b"\x00\x01")
+        done = provenance.record(outputs={"blob": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    result = run_all([blob], instance, store)
+    check = check_results(result)["pandera"]
+    assert not check.passed
+    assert "No Pandera result is recorded" in check.description and "ProvenanceResource.record" in check.description
