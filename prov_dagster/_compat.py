@@ -193,3 +193,12 @@ def upstream_partitions(step_context: Any, key: AssetKey) -> list[str] | None:
     if name is None or not step_context.has_asset_partitions_for_input(name):
         return None
     return list(step_context.asset_partitions_subset_for_input(name, require_valid_partitions=False).get_partition_keys())
+
+
+def backfill_policy(context: OutputContext) -> Any | None:
+    """The ``BackfillPolicy`` of the asset an output context writes (``None``: none declared, or built for a direct call)."""
+    step_context = _step_context(context)
+    if step_context is None or not context.has_asset_key:
+        return None
+    layer = step_context.job_def.asset_layer
+    return layer.get(context.asset_key).assets_def.backfill_policy if layer.has(context.asset_key) else None

@@ -1,12 +1,14 @@
 """``prov_dagster.definitions(...)``: a project's ``Definitions`` with provenance wired in, in one line."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dagster import AssetsDefinition, AssetSpec, Definitions
 
 from prov_dagster.audit import DEFAULT_AUDIT_CRON, provenance_audit_job, provenance_audit_schedule
+from prov_dagster.backfills import ranged_assets
 from prov_dagster.checks import pandera_checks
 from prov_dagster.io_manager import ProvenanceIOManager
 from prov_dagster.metadata import SCHEMA_CHECKS_KEY, schema_metadata
@@ -35,7 +37,8 @@ def definitions(
     asset that declares a schema, the ``provenance`` resource, the failed/canceled-run sensors, the
     store-watching sensor (``watch_store``) and the audit job with its daily schedule (``audit_cron``,
     ``None`` for none); sensors and schedule are running by default. The audit is an op job, not an
-    asset: "Materialize all" materializes the data only. A Pandera schema given as an object in an
+    asset: "Materialize all" materializes the data only. A partitioned asset stored by ``ProvenanceIOManager``
+    whose ``backfill_policy`` runs several partitions in one step is warned about. A Pandera schema given as an object in an
     asset's metadata is shown by its import path and its checks. ``resources`` given here win (e.g.
     your own ``io_manager``)."""
     assets = [_schema_shown(item) for item in assets]
@@ -45,6 +48,8 @@ def definitions(
         "provenance": ProvenanceResource(**settings),
     }
     wired.update(resources or {})
+    for warning in ranged_assets(assets, wired, ProvenanceIOManager):
+        warnings.warn(warning, UserWarning, stacklevel=2)
     our_sensors = [provenance_failure_sensor, provenance_canceled_sensor] + ([provenance_store_sensor] if watch_store else [])
     return Definitions(
         assets=assets,

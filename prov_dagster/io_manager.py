@@ -21,6 +21,7 @@ from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.rowset.capture import row_set_of, without_rows
 from prov_dagster import _compat
+from prov_dagster.backfills import PartitionRangeError, range_refusal
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.deps import latest_metadata
 from prov_dagster.digests import digest_of
@@ -68,7 +69,11 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             recorder = recorder_for(self)
             recorder.step_for(context).no_output(output_name=context.name, expected=_expected(context, recorder))
             return
-        place = _output_place(context)
+        try:
+            place = _output_place(context)
+        except PartitionRangeError as exc:  # recorded like the other refusals: the step's run is sealed FAIL
+            recorder_for(self).step_for(context).fail(error=exc)
+            raise
         df = _as_dataframe(obj, place)
         wants = AssetProvenance.from_metadata(context.definition_metadata, place.label)
         owner = {"namespace": self.namespace_uri(), **place.sidecar}
@@ -350,10 +355,7 @@ def _single_partition(context: OutputContext) -> str | None:
         return None
     keys = list(context.asset_partition_keys)
     if len(keys) != 1:
-        raise BadInputError(
-            f"asset {dataset_name(context.asset_key)!r} materialized {len(keys)} partitions in one step",
-            fix="run one partition per run (the default for backfills) so that each partition gets its own version",
-        )
+        raise range_refusal(dataset_name(context.asset_key), keys, _compat.backfill_policy(context))
     return keys[0]
 
 

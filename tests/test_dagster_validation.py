@@ -2,13 +2,15 @@
 and ``definitions()``: an asset that writes its own table is validated by ``ProvenanceResource.record``."""
 from __future__ import annotations
 
+import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from dagster import AssetKey, DagsterInstance, MaterializeResult
+from dagster import BackfillPolicy, DagsterInstance, MaterializeResult, StaticPartitionsDefinition, asset
 
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -100,3 +102,38 @@ def test_the_pandera_check_says_why_and_how_when_nothing_was_validated(store: Pa
     check = check_results(result)["pandera"]
     assert not check.passed
     assert "No Pandera result is recorded" in check.description and "ProvenanceResource.record" in check.description
+
+
+# -- a partition range in one step ----------------------------------------------------------------------------
+DAYS = StaticPartitionsDefinition(["p1", "p2", "p3"])
+RANGE = {"dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p3"}
+
+
+@asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+def daily(context) -> pd.DataFrame:
+    return pd.DataFrame({"k": list(context.partition_keys)})
+
+
+def test_definitions_warns_of_a_single_run_backfill_policy_on_an_io_manager_asset(store: Path, tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"asset 'daily' has backfill_policy=BackfillPolicy\.single_run\(\).*multi_run\(1\)"):
+        definitions([daily], store=str(store), audit_cron=None, watch_store=False)
+
+    @asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+    def written_itself(context, provenance: ProvenanceResource) -> MaterializeResult:
+        return MaterializeResult()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        definitions([written_itself], store=str(store), audit_cron=None, watch_store=False)  # records through record()
+
+
+def test_a_range_in_one_step_is_refused_naming_the_policy_and_sealed_fail(store: Path, instance) -> None:
+    with pytest.warns(UserWarning):
+        defs = definitions([daily], store=str(store), audit_cron=None, watch_store=False)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, tags=RANGE, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    text = str(failure.event_specific_data.error)
+    assert "asset 'daily' materialized 3 partitions" in text and "BackfillPolicy.single_run()" in text and "multi_run(1)" in text
+    [(summary, events)] = runs_of(store, "daily")
+    assert summary.state == "FAIL" and "BackfillPolicy.single_run()" in json.dumps(events[-1])
