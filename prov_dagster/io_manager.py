@@ -38,7 +38,7 @@ from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import source_input
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
-from prov_dagster.storage import DataLocation, free_replaced
+from prov_dagster.storage import DataLocation, MissingDataError, free_replaced
 
 DIGEST_METADATA_KEY = DIGEST_KEY
 DATA_VERSION_TAG = "dagster/data_version"  # the tag of a materialization that holds its data version
@@ -172,7 +172,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             )
         places = _input_places(context)
         step = self._reading_step(context, places[0])
-        loaded = {p.partition: self._load_one(context, p) for p in places}
+        loaded = self._load_all(context, places)
         records = [record for _, record in loaded.values()]
         if step is not None:
             step.input(*records)  # one event for a window of partitions
@@ -182,6 +182,22 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             _compat.set_loaded_input_metadata(context, read_metadata(records, carried=carried, flagged=inherited(context)))
         frames = {p: df for p, (df, _) in loaded.items()}
         return frames[places[0].partition] if len(places) == 1 else frames
+
+    def _load_all(self, context: InputContext, places: list[_Place]) -> dict[str | None, tuple[pd.DataFrame, DatasetRecord]]:
+        """Each place loaded, by partition; with the input metadata ``allow_missing_partitions`` (as Dagster's
+        ``UPathIOManager`` reads it) a partition of several whose data file does not exist is skipped and logged."""
+        if len(places) == 1 or not _allows_missing(context):  # one partition is loaded or refused, as Dagster does
+            return {p.partition: self._load_one(context, p) for p in places}
+        loaded, missing = {}, []
+        for place in places:
+            try:
+                loaded[place.partition] = self._load_one(context, place)
+            except MissingDataError:
+                missing.append(place.partition)
+        if missing:
+            context.log.warning(f"tdprov: {places[0].label} has no data for partitions {', '.join(map(repr, missing))}; "
+                                "skipped (allow_missing_partitions), and only the partitions loaded are recorded as inputs")
+        return loaded
 
     def _reading_step(self, context: InputContext, place: _Place) -> Any | None:
         """The run of the step that reads: Dagster loads an input with the IO manager of its writer, but the
@@ -230,6 +246,12 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return
         raise VerificationError(what, fix=f"{restore_fix(self, expected, uri)}, or set on_mismatch='warn' on the IO manager "
                                           "to load it anyway")
+
+
+def _allows_missing(context: InputContext) -> bool:
+    """Whether the input declares ``AssetIn(metadata={"allow_missing_partitions": True})``."""
+    value = (context.definition_metadata or {}).get("allow_missing_partitions")
+    return bool(getattr(value, "value", value))
 
 
 def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | None:

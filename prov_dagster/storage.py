@@ -50,6 +50,13 @@ def default_data_root(store_uri: str, setting: str = "store") -> str:
     return str(path.parent / f"{path.name}-data")
 
 
+MISSING_FIX = "materialize the upstream asset (or partition) first, or point data_root at where it was written"
+
+
+class MissingDataError(BadInputError):
+    """A data file (or S3 object) to load does not exist."""
+
+
 class StoredFile(NamedTuple):
     """A data file as written: its location and the hex SHA-256 of its bytes."""
 
@@ -112,10 +119,7 @@ class DataLocation:
         else:
             path = Path(self.uri(relpath))
             if not path.exists():
-                raise BadInputError(
-                    f"data file {path} does not exist",
-                    fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
-                )
+                raise MissingDataError(f"data file {path} does not exist", fix=MISSING_FIX)
             data = path.read_bytes()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
             of_bytes = pool.submit(lambda: hashlib.sha256(data).hexdigest())  # overlaps the Parquet decoding
@@ -173,10 +177,7 @@ class DataLocation:
         try:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except client.exceptions.NoSuchKey as exc:
-            raise BadInputError(
-                f"data object s3://{bucket}/{key} does not exist",
-                fix="materialize the upstream asset (or partition) first, or point data_root at where it was written",
-            ) from exc
+            raise MissingDataError(f"data object s3://{bucket}/{key} does not exist", fix=MISSING_FIX) from exc
         except Exception as exc:
             raise _s3_error(exc, bucket, key) from exc
 

@@ -10,12 +10,12 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from dagster import BackfillPolicy, DagsterInstance, MaterializeResult, StaticPartitionsDefinition, asset
+from dagster import AssetIn, BackfillPolicy, DagsterInstance, MaterializeResult, StaticPartitionsDefinition, asset, materialize
 
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.store import open_store
-from prov_dagster import ProvenanceResource, definitions, provenance_asset
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset
 
 
 class Positive(pa.DataFrameModel):
@@ -137,3 +137,36 @@ def test_a_range_in_one_step_is_refused_naming_the_policy_and_sealed_fail(store:
     assert "asset 'daily' materialized 3 partitions" in text and "BackfillPolicy.single_run()" in text and "multi_run(1)" in text
     [(summary, events)] = runs_of(store, "daily")
     assert summary.state == "FAIL" and "BackfillPolicy.single_run()" in json.dumps(events[-1])
+
+
+# -- allow_missing_partitions ---------------------------------------------------------------------------------
+PAIR = StaticPartitionsDefinition(["p1", "p2"])
+
+
+@asset(partitions_def=PAIR)
+def up(context) -> pd.DataFrame:
+    return pd.DataFrame({"k": [context.partition_key]})
+
+
+@asset(ins={"up": AssetIn(metadata={"allow_missing_partitions": True})})
+def total(up: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(up.values(), ignore_index=True)
+
+
+@asset(ins={"up": AssetIn()})
+def strict_total(up: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(up.values(), ignore_index=True)
+
+
+def test_allow_missing_partitions_skips_what_was_never_written_and_records_what_was_loaded(store: Path, instance) -> None:
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+    assert materialize([up], partition_key="p1", instance=instance, resources=resources).success
+    result = materialize([up, total], selection=["total"], instance=instance, resources=resources, raise_on_error=False)
+    assert result.success
+    [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+    assert mat.metadata["dagster/row_count"].value == 1
+    [(summary, _)] = runs_of(store, "total")
+    assert summary.state == "COMPLETE" and [Path(i.name).name for i in summary.inputs] == ["p1.parquet"]
+    refused = materialize([up, strict_total], selection=["strict_total"], instance=instance, resources=resources,
+                          raise_on_error=False)
+    assert not refused.success  # without the metadata a missing partition is still refused
