@@ -202,3 +202,10 @@ def backfill_policy(context: OutputContext) -> Any | None:
         return None
     layer = step_context.job_def.asset_layer
     return layer.get(context.asset_key).assets_def.backfill_policy if layer.has(context.asset_key) else None
+
+
+def is_materializable(step_context: Any, key: AssetKey) -> bool:
+    """Whether the run's asset graph can materialize ``key`` (``False`` for an external ``AssetSpec`` and an
+    observable source, which no step writes; ``True`` when the graph does not know it)."""
+    graph = step_context.job_def.asset_layer.asset_graph
+    return graph.get(key).is_materializable if graph.has(key) else True

@@ -48,7 +48,8 @@ class DeclaredDeps:
                 if record.dataset in places:
                     continue  # recorded already by its location (record(inputs=[path]))
                 if record.version is None:
-                    self.step_context.log.warning(_unversioned(self.step_context.step.key, record))
+                    written = _compat.is_materializable(self.step_context, key)
+                    self.step_context.log.warning(_unversioned(self.step_context.step.key, record, written=written))
                 places.add(record.dataset)
                 out.append(record)
         return out
@@ -116,10 +117,19 @@ def _text(value: Any) -> str | None:
     return str(found) if found else None
 
 
-def _unversioned(step_key: str, record: DatasetRecord) -> str:
-    """The warning for an upstream asset recorded without a version."""
+def _unversioned(step_key: str, record: DatasetRecord, *, written: bool) -> str:
+    """The warning for an upstream asset recorded without a version; ``written``: a step of the asset graph materializes
+    it (another IO manager), else it is external or an observable source, which no step writes."""
     partition = f" partition {record.partition!r}" if record.partition is not None else ""
-    return (f"tdprov: step {step_key!r} depends on asset {record.name!r}{partition}, which no tdprov record versions (another "
-            "IO manager, an observable source); it is recorded as an input without a version, which the audit reports: write "
-            "it through the ProvenanceIOManager or ProvenanceResource.record(...) to record its content digest")
+    if written:
+        why = "another IO manager wrote it"
+        fix = ("write it through the ProvenanceIOManager or record it with ProvenanceResource.record(outputs=..., "
+               "context=context) to record its content digest")
+    else:
+        why = "it is an external asset or an observable source, which no step writes"
+        fix = (f"record the data this step read with ProvenanceResource.record(inputs={{{record.name!r}: <path or URI>}}, "
+               "context=context), or register it as a source (tdprov source add) and declare it with "
+               "provenance_asset(source=...)")
+    return (f"tdprov: step {step_key!r} depends on asset {record.name!r}{partition}, which no tdprov record versions "
+            f"({why}); it is recorded as an input without a version, which the audit reports. Fix: {fix}")
 

@@ -129,7 +129,13 @@ def test_upstream_assets_no_tdprov_record_versions_are_inputs_without_a_version(
     def blended(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
         return recorded_model(context, provenance, tmp_path / "blended.bin", pd.DataFrame({"x": [2.0]}))
 
-    run([vendor_feed, scratch, blended], instance)
+    result = run([vendor_feed, scratch, blended], instance)
+    warned = {m.split("'")[3]: m for m in (e.user_message for e in instance.all_logs(result.run_id))
+              if m.startswith("tdprov: step 'blended' depends on asset")}
+    assert "another IO manager wrote it" in warned["scratch"] and "through the ProvenanceIOManager" in warned["scratch"]
+    assert "external asset or an observable source" in warned["vendor_feed"]  # no step writes it: record it by key
+    assert "record(inputs={'vendor_feed': <path or URI>}" in warned["vendor_feed"]
+    assert "ProvenanceIOManager" not in warned["vendor_feed"]
     summary = step_run(store, "blended")
     assert sorted((i.namespace, i.name, i.version) for i in summary.inputs) == [
         ("inmemory://", "scratch", None), ("inmemory://", "vendor_feed", None)]
