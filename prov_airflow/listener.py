@@ -19,7 +19,7 @@ from prov_common.hashing.shard_model import LocalState
 
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, capture_all, start_states
-from prov_airflow.outlets import after_execute, annotate
+from prov_airflow.outlets import after_execute, alias_events, annotate
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
 from prov_airflow.times import end_time, start_time
@@ -180,15 +180,16 @@ class ProvenanceListener:
                    open_runs_only=True, event_time=ended)
 
     def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
-        """After ``execute``: hash the outlets once, and put digest and bundle URI in the asset events of those
-        the try wrote."""
+        """After ``execute``: hash the outlets once (the declared ones and those the task added through an
+        ``AssetAlias``), and put digest and bundle URI in the asset events of those the try wrote."""
         from prov_airflow.links import bundle_of_run
 
         outlets = list(getattr(task, "outlets", None) or [])
+        added = [asset for asset, _ in alias_events(context["outlet_events"])]
         with self._lock:
             started = self._started.get(info.run_id)
             before = self._before.get(info.run_id)
-        outputs, not_written = self._written(task, outlets, started, before)
+        outputs, not_written = self._written(task, outlets + added, started, before)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)
         annotate(context["outlet_events"], outlets, outputs, bundle_of_run(info.run_id), info.run_id)

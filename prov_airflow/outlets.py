@@ -31,9 +31,23 @@ def outlet_extra(capture: DatasetCapture, bundle: str, run_id: str) -> dict[str,
     return facts
 
 
+def alias_events(outlet_events: Any) -> list[tuple[Any, Any]]:
+    """``(asset, event)`` for each asset the task added through an alias
+    (``outlet_events[AssetAlias(...)].add(Asset(...))``): outlets known only at run time."""
+    from airflow.sdk import Asset, AssetAlias
+
+    added: list[tuple[Any, Any]] = []
+    for key in outlet_events:
+        if isinstance(key, AssetAlias):
+            for event in getattr(outlet_events[key], "asset_alias_events", None) or []:
+                added.append((Asset(name=event.dest_asset_key.name, uri=event.dest_asset_key.uri), event))
+    return added
+
+
 def annotate(outlet_events: Any, outlets: list[Any], captures: list[DatasetCapture], bundle: str,
              run_id: str) -> int:
-    """Put tdprov's facts into ``outlet_events[asset].extra`` for each Asset outlet; returns how many.
+    """Put tdprov's facts into ``outlet_events[asset].extra`` for each Asset outlet, and into the ``extra`` of
+    each asset event added through an alias (:func:`alias_events`); returns how many.
 
     The task's own ``extra`` keys are kept; only the ``tdprov`` key is set.
     """
@@ -47,6 +61,11 @@ def annotate(outlet_events: Any, outlets: list[Any], captures: list[DatasetCaptu
             continue
         outlet_events[outlet].extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
         count += 1
+    for asset, event in alias_events(outlet_events):
+        capture = by_uri.get(to_uri(asset) or "")
+        if capture is not None:
+            event.extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
+            count += 1
     return count
 
 

@@ -1,0 +1,72 @@
+"""Airflow 3's other ways of naming an inlet or outlet are recorded, or named in a warning, never dropped silently:
+assets a task adds through an ``AssetAlias``, ``Asset.ref(name=...)`` and ``AssetAlias`` inlets, OpenLineage
+``Dataset`` objects and ``ObjectStoragePath``. One DAG, run once for the module."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
+from airflow_dags.harness import asset_events, bundles_of, run_dag, tdprov_env
+
+import pandas as pd
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset, AssetAlias, ObjectStoragePath
+from openlineage.client.event_v2 import Dataset
+
+from prov_common.hashing import hash_path
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+DAG_ID = "tdprov_asset_forms"
+ALIAS = AssetAlias("tdprov_forms_alias")
+NAMED = "tdprov_forms_named"
+
+
+@pytest.fixture(scope="module")
+def forms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict]]:
+    """Run the DAG once: ``write`` declares an alias, a named asset, an OpenLineage ``Dataset`` and an
+    ``ObjectStoragePath`` and adds ``via_alias.csv`` through the alias; ``read`` declares them all as inlets (the
+    alias and the named asset by reference). Gives the data folder and the bundles by task."""
+    data = tmp_path_factory.mktemp("forms")
+    store = data / "store"
+    saved = {key: os.environ.get(key) for key in tdprov_env(store)}
+    os.environ.update(tdprov_env(store))
+    via_alias = Asset((data / "via_alias.csv").as_uri())
+
+    def write(outlet_events=None, **_) -> None:
+        for name in ("via_alias", "named", "ol", "osp"):
+            pd.DataFrame({"x": [len(name)]}).to_csv(data / f"{name}.csv", index=False)
+        outlet_events[ALIAS].add(via_alias, extra={"k": "v"})
+
+    with DAG(DAG_ID, start_date=START, schedule=None) as dag:
+        (PythonOperator(task_id="write", python_callable=write,
+                        outlets=[ALIAS, Asset(name=NAMED, uri=(data / "named.csv").as_uri()),
+                                 Dataset(namespace="file", name=str(data / "ol.csv")),
+                                 ObjectStoragePath((data / "osp.csv").as_uri())])
+         >> PythonOperator(task_id="read", python_callable=lambda: None,
+                           inlets=[ALIAS, Asset.ref(name=NAMED), Dataset(namespace="file", name=str(data / "ol.csv")),
+                                   ObjectStoragePath((data / "osp.csv").as_uri())]))
+    try:
+        assert run_dag(dag, logical_date=START).state == "success"
+        yield data, {s.job_name.split(".", 1)[1]: s for s in bundles_of(store) if "." in s.job_name}
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def _versions(datasets) -> dict[tuple[str, str], str | None]:
+    return {(d.namespace, d.name): d.version for d in datasets}
+
+
+def test_an_asset_added_through_an_alias_is_an_output_of_the_try(forms) -> None:
+    """``outlet_events[alias].add(Asset(...))`` names an output known only at run time: it is hashed as an outlet
+    the try wrote, and its asset event carries tdprov's digest and bundle beside the task's own extra."""
+    data, by_task = forms
+    via_alias = data / "via_alias.csv"
+    assert _versions(by_task["write"].outputs)[("file", str(via_alias))] == hash_path(via_alias).digest
+    extra = asset_events(DAG_ID)[via_alias.as_uri()]["extra"]
+    assert extra["k"] == "v" and extra["tdprov"]["digest"] == hash_path(via_alias).digest
