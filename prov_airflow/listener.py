@@ -20,6 +20,7 @@ from prov_common.hashing.shard_model import LocalState
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, capture_all, start_states
 from prov_airflow.outlets import after_execute, alias_events, annotate
+from prov_airflow.refs import resolve_inlets
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
 from prov_airflow.times import end_time, start_time
@@ -114,7 +115,7 @@ class ProvenanceListener:
         started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
         before = start_states(list(getattr(task, "outlets", None) or [])) if started is not None else None
-        inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
+        inputs = capture_all(_inlets(task), ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
             if started is not None:
@@ -138,7 +139,7 @@ class ProvenanceListener:
             started = self._started.pop(info.run_id, None)
             before = self._before.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
-            inputs = capture_all(list(getattr(task, "inlets", None) or []), ListenerLimits.from_conf(), _options(task))
+            inputs = capture_all(_inlets(task), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
         outlets = list(getattr(task, "outlets", None) or [])
         if error is None and wrote_outlets:
@@ -262,6 +263,11 @@ def _problem_and_fix(exc: Exception) -> tuple[str, str]:
         return f"{type(exc).__name__}: {exc.what}", exc.fix or (STORE_FIX if isinstance(exc, StoreError)
                                                               else "correct what the message names.")
     return f"{type(exc).__name__}: {exc}", UNEXPECTED_FIX
+
+
+def _inlets(task: Any) -> list[Any]:
+    """The inlets of ``task``, each reference and alias resolved to its assets (:func:`~prov_airflow.refs.resolve_inlets`)."""
+    return resolve_inlets(list(getattr(task, "inlets", None) or []))
 
 
 def _options(task: Any) -> Any:

@@ -70,3 +70,13 @@ def test_an_asset_added_through_an_alias_is_an_output_of_the_try(forms) -> None:
     assert _versions(by_task["write"].outputs)[("file", str(via_alias))] == hash_path(via_alias).digest
     extra = asset_events(DAG_ID)[via_alias.as_uri()]["extra"]
     assert extra["k"] == "v" and extra["tdprov"]["digest"] == hash_path(via_alias).digest
+
+
+def test_inlets_named_by_reference_or_alias_are_resolved_and_hashed(forms) -> None:
+    """``Asset.ref(name=...)`` (an ``@asset``'s dependency) and an ``AssetAlias`` inlet are resolved in the task
+    process, as Airflow resolves them for ``inlet_events``: the asset of that name, the assets added through the
+    alias; their data is hashed as the task's inputs."""
+    data, by_task = forms
+    inputs = _versions(by_task["read"].inputs)
+    for name in ("named", "via_alias"):
+        assert inputs[("file", str(data / f"{name}.csv"))] == hash_path(data / f"{name}.csv").digest
