@@ -51,13 +51,18 @@ class DatasetCapture:
 
 
 def to_uri(item: Any) -> str | None:
-    """URI of an inlet/outlet: an ``Asset`` (``uri``), a lineage ``File`` (``url``), a path or a URI string.
+    """URI of an inlet/outlet: an ``Asset`` (``uri``), a lineage ``File`` (``url``), an OpenLineage ``Dataset``
+    (``namespace`` and ``name``), an ``ObjectStoragePath`` (``protocol`` and ``path``), a path or a URI string;
+    ``None`` for anything else.
 
-    A path (``str`` without a scheme, ``PurePath``, a ``File``'s ``url``) is made absolute. An ``Asset`` URI
-    without a scheme is a logical name (Airflow's ``Asset(name=...)``), never a file in the working folder:
-    ``airflow-asset:<name>`` (see :func:`logical_name`)."""
+    A path (``str`` without a scheme, ``PurePath``, a ``File``'s ``url``, a local ``ObjectStoragePath``) is made
+    absolute. An ``Asset`` URI without a scheme is a logical name (Airflow's ``Asset(name=...)``), never a file in
+    the working folder: ``airflow-asset:<name>`` (see :func:`logical_name`)."""
     if isinstance(item, PurePath):
         return Path(item).absolute().as_uri()
+    named = _named_uri(item)
+    if named is not None:
+        return named
     asset_uri = getattr(item, "uri", None)
     value = asset_uri or getattr(item, "url", None) or (item if isinstance(item, str) else None)
     if not isinstance(value, str) or not value:
@@ -67,6 +72,37 @@ def to_uri(item: Any) -> str | None:
     if isinstance(item, str) or not asset_uri:
         return Path(value).absolute().as_uri()
     return _LOGICAL_PREFIX + value
+
+
+def _named_uri(item: Any) -> str | None:
+    """URI of an OpenLineage ``Dataset`` or an ``ObjectStoragePath`` (its ``str`` would hold its connection id)."""
+    if hasattr(item, "uri") or hasattr(item, "url"):
+        return None
+    protocol, path = getattr(item, "protocol", None), getattr(item, "path", None)
+    if isinstance(protocol, str) and isinstance(path, str) and path:  # before namespace: it has one too
+        return Path(path).absolute().as_uri() if protocol in ("", "file", "local") else f"{protocol}://{path}"
+    namespace, name = getattr(item, "namespace", None), getattr(item, "name", None)
+    if isinstance(namespace, str) and isinstance(name, str) and namespace and name:
+        from prov_common.lineage.naming import dataset_uri
+
+        try:
+            return dataset_uri(namespace, name)
+        except ValueError:  # a relative name in namespace "file": named in a warning (warn_unnamed)
+            return None
+    return None
+
+
+def warn_unnamed(item: Any) -> None:
+    """Warn (once per process and item) that the declared inlet or outlet ``item`` names no dataset tdprov can
+    record, and what to declare instead."""
+    _warn_unnamed(f"{item!r} ({type(item).__name__})")
+
+
+@lru_cache(maxsize=256)
+def _warn_unnamed(what: str) -> None:
+    log.warning("tdprov: inlet or outlet %s names no dataset tdprov can record: it is not recorded. Declare the data "
+                "as an Asset with a URI (Asset('file:///abs/path'), Asset('s3://bucket/key')), a path, a lineage File, "
+                "an OpenLineage Dataset(namespace, name) or an ObjectStoragePath instead", what)
 
 
 def logical_name(uri: str) -> str | None:
@@ -268,7 +304,10 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
     clients, no_clients = data_clients_or_why(limits)
     for item in items:
         uri = to_uri(item)
-        if uri is None or uri in seen:
+        if uri is None:
+            warn_unnamed(item)
+            continue
+        if uri in seen:
             continue
         seen.add(uri)
         warn_if_query(item, uri)

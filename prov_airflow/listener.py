@@ -19,7 +19,7 @@ from prov_common.hashing.shard_model import LocalState
 
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, capture_all, start_states
-from prov_airflow.outlets import after_execute, alias_events, annotate
+from prov_airflow.outlets import after_execute, alias_events, annotate, is_alias
 from prov_airflow.refs import resolve_inlets
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
@@ -166,7 +166,8 @@ class ProvenanceListener:
                  before: dict[str, LocalState] | None) -> tuple[list[DatasetCapture], list[Any]]:
         """Hash ``outlets``: those the try wrote, and those it did not (``before``: what the local ones held when
         it ``started``)."""
-        return split_written(capture_all(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
+        datasets = [item for item in outlets if not is_alias(item)]  # an alias's assets come with its events
+        return split_written(capture_all(datasets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
                              before)
 
     def _state_set_outside(self, info: RunInfo, error: Any, ended: datetime) -> None:

@@ -31,6 +31,13 @@ def outlet_extra(capture: DatasetCapture, bundle: str, run_id: str) -> dict[str,
     return facts
 
 
+def is_alias(item: Any) -> bool:
+    """Whether the outlet ``item`` is an ``AssetAlias`` (no dataset itself: see :func:`alias_events`)."""
+    from airflow.sdk import AssetAlias
+
+    return isinstance(item, AssetAlias)
+
+
 def alias_events(outlet_events: Any) -> list[tuple[Any, Any]]:
     """``(asset, event)`` for each asset the task added through an alias
     (``outlet_events[AssetAlias(...)].add(Asset(...))``): outlets known only at run time."""

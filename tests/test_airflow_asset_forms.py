@@ -80,3 +80,28 @@ def test_inlets_named_by_reference_or_alias_are_resolved_and_hashed(forms) -> No
     inputs = _versions(by_task["read"].inputs)
     for name in ("named", "via_alias"):
         assert inputs[("file", str(data / f"{name}.csv"))] == hash_path(data / f"{name}.csv").digest
+
+
+def test_openlineage_datasets_and_object_storage_paths_are_recorded(forms) -> None:
+    """An OpenLineage ``Dataset(namespace, name)`` and an ``ObjectStoragePath`` are named as the provider's naming
+    spec gives them (``file`` + the absolute path) and hashed, as inlets and as outlets."""
+    data, by_task = forms
+    outputs, inputs = _versions(by_task["write"].outputs), _versions(by_task["read"].inputs)
+    for name in ("ol", "osp"):
+        path = data / f"{name}.csv"
+        assert outputs[("file", str(path))] == inputs[("file", str(path))] == hash_path(path).digest
+
+
+def test_an_inlet_or_outlet_tdprov_cannot_name_is_named_in_a_warning(caplog) -> None:
+    """Anything else declared as inlet or outlet is not recorded, and a warning names it and what to declare."""
+    from prov_airflow.capture import capture_all
+    from prov_airflow.settings import ListenerLimits
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque('warehouse table')"
+
+    with caplog.at_level("WARNING", logger="prov_airflow.capture"):
+        assert capture_all([Opaque()], ListenerLimits()) == []
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "Opaque('warehouse table')" in message and "Asset('file:///abs/path')" in message
