@@ -105,6 +105,16 @@ def _warn_unnamed(what: str) -> None:
                 "an OpenLineage Dataset(namespace, name) or an ObjectStoragePath instead", what)
 
 
+@lru_cache(maxsize=256)  # once per asset and process
+def _warn_path_like(name: str | None) -> None:
+    """Warn when a logical asset's name looks like a path (``Asset("/data/p.csv")``): it names no file."""
+    if name is None or not name.startswith(("/", "./", "../")):
+        return
+    written = Path(name).as_uri() if name.startswith("/") else "file:///abs/path"
+    log.warning("tdprov: Asset(%r) names no file: an Asset URI without a scheme is a logical name, recorded without "
+                "a digest as %s. Write Asset(%r) to have the file hashed", name, _LOGICAL_PREFIX + name, written)
+
+
 def logical_name(uri: str) -> str | None:
     """The asset name of a logical asset's URI (:func:`to_uri`), ``None`` for a dataset with a location."""
     return uri[len(_LOGICAL_PREFIX):] if uri.startswith(_LOGICAL_PREFIX) else None
@@ -315,6 +325,7 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         if logical_name(uri) is not None:
             capture = DatasetCapture(uri, "logical", message="a logical asset (no URI scheme): recorded by name, not hashed")
             log.info("tdprov: %s names no data (its URI has no scheme): recorded by name, without a digest", uri)
+            _warn_path_like(logical_name(uri))
         elif no_clients and urlsplit(uri).scheme in S3_SCHEMES:
             capture = DatasetCapture(uri, "error", message=no_clients)
         else:
@@ -325,7 +336,7 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         if not capture.complete:
             if not (stamp and capture.state is not None and capture.state.empty):  # absent: prov_airflow.unwritten says so
                 log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
-        elif capture.message:  # hashed, with something missing that was asked for (a row set)
+        elif capture.status == "hashed" and capture.message:  # something missing that was asked for (a row set)
             log.warning("tdprov: %s recorded at column granularity, %s", uri, capture.message)
         captures.append(capture)
     return captures

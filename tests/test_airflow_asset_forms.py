@@ -105,3 +105,20 @@ def test_an_inlet_or_outlet_tdprov_cannot_name_is_named_in_a_warning(caplog) -> 
         assert capture_all([Opaque()], ListenerLimits()) == []
     [message] = [r.getMessage() for r in caplog.records]
     assert "Opaque('warehouse table')" in message and "Asset('file:///abs/path')" in message
+
+
+def test_a_logical_asset_gets_no_granularity_warning_and_a_path_like_one_is_told_to_be_a_file_uri(caplog) -> None:
+    """A logical asset is recorded by its URI without a digest and no warning about granularity; one whose URI
+    looks like a path names no file, and the warning says to write it as a ``file://`` URI (once per process)."""
+    from prov_airflow.capture import capture_all
+    from prov_airflow.settings import ListenerLimits
+
+    with caplog.at_level("WARNING", logger="prov_airflow.capture"):
+        for _ in range(2):
+            captures = capture_all([Asset(name="tdprov_forms_report"), Asset("/tdprov/forms/p.csv")], ListenerLimits())
+            assert [(c.uri, c.status) for c in captures] == [("airflow-asset:tdprov_forms_report", "logical"),
+                                                              ("airflow-asset:/tdprov/forms/p.csv", "logical")]
+    assert [r.getMessage() for r in caplog.records] == [
+        "tdprov: Asset('/tdprov/forms/p.csv') names no file: an Asset URI without a scheme is a logical name, recorded "
+        "without a digest as airflow-asset:/tdprov/forms/p.csv. Write Asset('file:///tdprov/forms/p.csv') to have the "
+        "file hashed"]
