@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 Status = Literal["hashed", "logical", "missing", "too_large", "timeout", "error", "unsupported"]
 
 LOGICAL_NAMESPACE = "airflow-asset"
-"""Namespace of an ``Asset`` whose URI has no scheme (``Asset(name="daily_report")``): a logical name, no data."""
+"""Namespace of an ``Asset`` whose URI has no scheme (``Asset(name="daily_report")``): a logical name, no data.
+The dataset's name is the asset's URI (its name when only a name is given), as Airflow keeps it."""
 _LOGICAL_PREFIX = LOGICAL_NAMESPACE + ":"
 
 
@@ -57,7 +58,7 @@ def to_uri(item: Any) -> str | None:
 
     A path (``str`` without a scheme, ``PurePath``, a ``File``'s ``url``, a local ``ObjectStoragePath``) is made
     absolute. An ``Asset`` URI without a scheme is a logical name (Airflow's ``Asset(name=...)``), never a file in
-    the working folder: ``airflow-asset:<name>`` (see :func:`logical_name`)."""
+    the working folder: ``airflow-asset:<its URI>`` (see :func:`logical_name`)."""
     if isinstance(item, PurePath):
         return Path(item).absolute().as_uri()
     named = _named_uri(item)
@@ -323,8 +324,9 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         warn_if_query(item, uri)
         wanted = options(item) if options is not None else None
         if logical_name(uri) is not None:
-            capture = DatasetCapture(uri, "logical", message="a logical asset (no URI scheme): recorded by name, not hashed")
-            log.info("tdprov: %s names no data (its URI has no scheme): recorded by name, without a digest", uri)
+            capture = DatasetCapture(uri, "logical",
+                                     message="a logical asset (no URI scheme): recorded by its URI, not hashed")
+            log.info("tdprov: %s names no data (its URI has no scheme): recorded by its URI, without a digest", uri)
             _warn_path_like(logical_name(uri))
         elif no_clients and urlsplit(uri).scheme in S3_SCHEMES:
             capture = DatasetCapture(uri, "error", message=no_clients)

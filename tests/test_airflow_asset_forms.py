@@ -122,3 +122,13 @@ def test_a_logical_asset_gets_no_granularity_warning_and_a_path_like_one_is_told
         "tdprov: Asset('/tdprov/forms/p.csv') names no file: an Asset URI without a scheme is a logical name, recorded "
         "without a digest as airflow-asset:/tdprov/forms/p.csv. Write Asset('file:///tdprov/forms/p.csv') to have the "
         "file hashed"]
+
+
+def test_a_logical_asset_is_recorded_by_its_uri() -> None:
+    """A logical asset is the dataset its URI names (its name when only a name is given), as Airflow keeps it."""
+    from prov_airflow.capture import capture_all
+    from prov_airflow.settings import ListenerLimits
+
+    captures = capture_all([Asset(name="tdprov_forms_eu", uri="tdprov_forms_daily")], ListenerLimits())
+    assert [(c.uri, c.message) for c in captures] == [
+        ("airflow-asset:tdprov_forms_daily", "a logical asset (no URI scheme): recorded by its URI, not hashed")]
