@@ -11,7 +11,8 @@ S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds allowed; a sharded
 key leaves no trace, always counts as written. Those are named in the facet instead (never dropped silently);
 the audit notes the unchanged ones.
 
-Beside the OpenLineage provider, its START, FAIL and ABORT events, and the COMPLETE it sends for a skip, list
+Beside the OpenLineage provider, :func:`provider_event` first names the provider's datasets as tdprov names
+them (:mod:`~prov_airflow.provider_names`). Its START, FAIL and ABORT events, and the COMPLETE it sends for a skip, list
 the declared outlets as outputs. :func:`provider_event`, which ``ProvenanceTransport`` applies as the events
 enter tdprov, moves the outputs without a version out of them into the same facet, using what this process's
 listener noted for the try (:func:`remember`) just before the provider's terminal event.
@@ -34,6 +35,7 @@ from prov_common.w3cprov.events import DatasetState
 from prov_common.w3cprov.identity import iso_z
 
 from prov_airflow.capture import DatasetCapture, dataset_key, to_uri
+from prov_airflow.provider_names import renamed
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +136,10 @@ def _recalled(run_id: str) -> TryOutlets | None:
 
 
 def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``event`` with the outputs it only declares moved into its ``tdprov_outlets`` facet, when it is an event
-    of the OpenLineage Airflow provider (any other event is returned as it is).
+    """``event`` with its datasets named as tdprov names them (:mod:`~prov_airflow.provider_names`: a lineage
+    ``File``'s path or ``file:`` URL, a ``file://localhost`` asset) and the outputs it only declares moved into its
+    ``tdprov_outlets`` facet, when it is an event of the OpenLineage Airflow provider (any other event is
+    returned as it is).
 
     Outputs without a version are declarations in a START (``declared``), a FAIL or an ABORT, and in a COMPLETE
     of a try the listener noted as having written nothing (a skip) or whose outlet it found unchanged or missing;
@@ -143,6 +147,7 @@ def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     nothing about."""
     if not str(event.get("producer", "")).startswith(PROVIDER_PRODUCER):
         return event
+    event = {**event, **{side: renamed(event[side]) for side in ("inputs", "outputs") if side in event}}
     kind, run = event.get("eventType"), event.get("run")
     known = _recalled(str(run.get("runId"))) if isinstance(run, Mapping) else None
     reason = {"START": DECLARED, "FAIL": FAILED, "ABORT": FAILED}.get(str(kind))

@@ -20,7 +20,7 @@ from airflow.sdk import DAG, Asset
 
 from prov_airflow.operators.pandera import PanderaValidationOperator
 
-from prov_common.bundle import verify_bundle
+from prov_common.bundle import read_bundle, verify_bundle
 from prov_common.config import Settings
 from prov_common.hashing import hash_path
 from prov_common.signing import trust_from_settings
@@ -157,7 +157,26 @@ def _one_bundle_per_run_with_both_producers(store: Path, tmp_path: Path) -> dict
                for e in events for d in e.get("outputs", []) if "tdprov_contentHash" in d.get("facets", {})}
     assert digests[str(tmp_path / "doubled.parquet")] == hash_path(tmp_path / "doubled.parquet").digest
     assert double.outputs and any(o.version == digests[str(tmp_path / "doubled.parquet")] for o in double.outputs)
+    _file_likes_named_once(store, tmp_path, {s.job_name: s for s in summaries})
     return {s.job_name: s for s in summaries}
+
+
+def _file_likes_named_once(store: Path, tmp_path: Path, by_job: dict) -> None:
+    """The lineage ``File`` inlets/outlets (by path, by ``file:///`` URI) and the ``file://localhost`` Asset that the
+    provider names otherwise: both tasks end COMPLETE, and each file is one dataset, named as tdprov names it, with
+    its digest, in every event of their bundles."""
+    files = [tmp_path / f"{name}.csv" for name in ("raw", "by_path", "by_uri", "on_localhost")]
+    expected = {("file", str(f)): hash_path(f).digest for f in files}
+    write, double = by_job["tdprov_with_ol_provider.write"], by_job["tdprov_with_ol_provider.double"]
+    assert (write.state, double.state) == ("COMPLETE", "COMPLETE")
+    assert {(o.namespace, o.name): o.version for o in write.outputs} == expected
+    assert len(write.outputs) == len(expected)
+    assert {(i.namespace, i.name): i.version for i in double.inputs} == expected and len(double.inputs) == len(expected)
+    for summary in (write, double):
+        named = {(d["namespace"], d["name"]) for e in events_of(store, summary.run_id)
+                 for d in e.get("inputs", []) + e.get("outputs", [])}
+        assert named <= set(expected) | {("file", str(tmp_path / "doubled.parquet"))}, named
+        assert not [p for p in read_bundle(open_store(str(store)), summary.run_id).files if p.startswith("refused/")]
 
 
 @pytest.mark.parametrize("configured", ["section", "connection"])

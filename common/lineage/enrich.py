@@ -24,7 +24,7 @@ from openlineage.client.transport.transform import EventTransformer
 from prov_common.errors import TdprovError
 from prov_common.file_uri import local_namespace
 from prov_common.lineage.datasets import DatasetRef, input_dataset, output_dataset
-from prov_common.lineage.naming import dataset_uri
+from prov_common.lineage.naming import dataset_uri, file_dataset
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,12 @@ class ContentHashTransformer(EventTransformer):
     @staticmethod
     def _enrich(dataset: Any, builder: Any) -> None:
         facets = dataset.facets if isinstance(getattr(dataset, "facets", None), dict) else {}
-        if "version" in facets or not _located(dataset.namespace):
+        namespace, name = file_dataset(dataset.namespace, dataset.name)
+        if "version" in facets or not _located(namespace):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
 
-        location = dataset_uri(local_namespace(dataset.namespace), dataset.name)
+        location = dataset_uri(local_namespace(namespace), name)
         try:
             digest = hash_path(location)
         except (TdprovError, OSError, ValueError) as exc:

@@ -10,7 +10,7 @@ from openlineage.client.naming import dataset as ol_naming
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import s3_key
 from prov_common.hashing.targets import local_target
-from prov_common.file_uri import is_local_host, local_namespace  # noqa: F401 - local_namespace: part of the naming API
+from prov_common.file_uri import is_local_host, local_dataset, local_namespace  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
 DEFAULT_JOB_NAMESPACE = "tdprov"
@@ -95,6 +95,26 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
             return _pair(naming(host, port or default_port, *segments))
         return f"{scheme}://{authority}", ".".join(segments)
     return f"{scheme}://{authority}", path or "/"
+
+
+def file_dataset(namespace: str, name: str) -> tuple[str, str]:
+    """``(namespace, name)`` of a file a producer named ``(namespace, name)``, as tdprov names it: namespace ``""``
+    (the official Airflow provider's name for a lineage ``File`` given by path) with the path as the name, and a
+    ``file://[host]`` namespace with a name that has lost its leading ``/`` (the provider's ``("file://", "abs/p")``
+    for a ``File`` given by ``file:///abs/p``: the path of the URL, ``%`` escapes and all), as
+    :func:`dataset_from_uri` names that path or URL; any other local file as
+    :func:`~prov_common.file_uri.local_dataset` names it (``("file://localhost", "/p")`` is ``("file", "/p")``).
+    Anything else, or a name that names no file, is returned as given."""
+    if namespace == "":
+        uri = name
+    elif namespace.lower().startswith("file://") and not name.startswith("/"):
+        uri = f"{namespace}/{name}"
+    else:
+        return local_dataset(namespace, name)
+    try:
+        return dataset_from_uri(uri)
+    except BadInputError:
+        return namespace, name
 
 
 def _pair(naming: ol_naming.DatasetNaming) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pendulum
+from airflow.providers.common.compat.lineage.entities import File
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset
 
@@ -24,16 +25,22 @@ def main(out: Path) -> int:
 
     assert naming.provider_feeds_bundles(), "the OpenLineage provider is not configured with ProvenanceTransport"
     raw, doubled = out / "raw.csv", out / "doubled.parquet"
+    # the same files as the provider names them otherwise: a lineage File by path ("", "/p") and by file:///p
+    # ("file://", "p"), and an Asset on file://localhost ("file://localhost", "/p")
+    file_likes = [File(url=str(out / "by_path.csv")), File(url=(out / "by_uri.csv").as_uri()),
+                  Asset(f"file://localhost{out / 'on_localhost.csv'}")]
 
     def write() -> None:
         pd.DataFrame({"x": [1, 2, 3]}).to_csv(raw, index=False)
+        for name in ("by_path", "by_uri", "on_localhost"):
+            pd.DataFrame({"name": [name]}).to_csv(out / f"{name}.csv", index=False)
 
     def double() -> None:
         pd.read_csv(raw).mul(2).to_parquet(doubled, index=False)
 
     with DAG("tdprov_with_ol_provider", start_date=START, schedule=None) as dag:
-        first = PythonOperator(task_id="write", python_callable=write, outlets=[Asset(raw.as_uri())])
-        second = PythonOperator(task_id="double", python_callable=double, inlets=[Asset(raw.as_uri())],
+        first = PythonOperator(task_id="write", python_callable=write, outlets=[Asset(raw.as_uri()), *file_likes])
+        second = PythonOperator(task_id="double", python_callable=double, inlets=[Asset(raw.as_uri()), *file_likes],
                                 outlets=[Asset(doubled.as_uri())])
         check = PanderaValidationOperator(task_id="check", source=str(raw), schema="airflow_dags.schemas:RAW")
         first >> [second, check]
