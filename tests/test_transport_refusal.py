@@ -128,6 +128,44 @@ def test_a_refused_terminal_event_still_seals_what_the_run_staged(tmp_path: Path
     assert [r["eventType"] for r in _refusals(store, run_id)] == ["COMPLETE"]
 
 
+def _unfinished(store: Path, tmp_path: Path, run_id: str, name: str) -> list:
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    result = run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / name, progress=False)
+    return [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+
+
+def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_path: Path) -> None:
+    """The run's end was refused, so its bundle was sealed with what it staged: an error naming the run and its
+    refused events, on the audit that examines the bundle and on the next (incremental) one."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    complete["outputs"] = [{"namespace": "", "name": "/data/users.parquet"}]
+    transport = _transport(store)
+    transport.emit(start)
+    transport.emit(complete)
+    transport.close()
+    for name in ("first", "again"):
+        (found,) = _unfinished(store, tmp_path, run_id, name)
+        assert found.severity == "error" and found.object.startswith(f"bundles/{run_id}/refused/")
+        assert "sealed without its terminal event (recorded as RUNNING)" in found.what
+        assert "1 event(s) of it were refused" in found.what and "refused/" in found.fix
+
+
+def test_the_audit_notes_refused_events_of_a_run_that_ended(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    transport.emit(dict(start, outputs=7))
+    transport.emit(complete)
+    transport.close()
+    (found,) = _unfinished(store, tmp_path, run_id, "report")
+    assert found.severity == "note" and "ended COMPLETE, and 1 event(s) of it were refused" in found.what
+
+
 def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     """An object in staging that is not a valid event (an older writer, a bad disk) is recorded as refused."""
     store = tmp_path / "store"

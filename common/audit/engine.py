@@ -38,6 +38,7 @@ from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
+from prov_common.audit.unended import sealed_unended
 from prov_common.audit.unfinished import staging_removed, unfinished_runs
 from prov_common.audit.same_file import same_file_writers
 from prov_common.audit.untrusted import unverified_source_digests
@@ -309,6 +310,7 @@ def _audit(
     inventory.findings += retake_rechecked(memory, listing, changed, _verified_again(again, evaluation.checks))
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
+    unfinished.findings += sealed_unended(store, everything_known)
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check

@@ -1,0 +1,64 @@
+"""Sealed runs that lack events: a bundle whose last event is not terminal, and a bundle holding refused events.
+
+A run is sealed without its terminal event when that event was refused as malformed (the transport then seals what
+the run staged) or when what it staged was sealed without it ('tdprov flush', 'tdprov store seal'). The refused events
+are kept in the bundle, each with its reason (``bundles/<run>/refused/``), but are not part of its record.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prov_common.audit.model import CHECK_UNFINISHED, NOTE, Finding, RunRecord
+from prov_common.bundle import layout
+from prov_common.store.base import Store
+from prov_common.store.errors import StoreError
+from prov_common.w3cprov.events import TERMINAL
+
+FIX_REFUSED = (
+    "read why in the bundle's refused/ entries (each holds the event as sent and the reason it was refused), fix what "
+    "emitted it (the producer, or the inlet or outlet it could not name), then re-run the step: the record of this run "
+    "stays without those events"
+)
+FIX_SEALED_UNENDED = (
+    "nothing to do if the run was sealed on purpose after it stopped ('tdprov flush', 'tdprov store seal'); otherwise "
+    "re-run the step to record its end: the record of this run stays without it"
+)
+
+
+def sealed_unended(store: Store, records: Mapping[str, RunRecord]) -> list[Finding]:
+    """The sealed runs of ``records`` whose last event is not terminal (an error when events of the run were refused,
+    else a note), and those examined now (their files known) that ended but hold refused events (a note). A run
+    without its end is named on every audit, as its record never changes."""
+    findings: list[Finding] = []
+    for run_id, record in sorted(records.items()):
+        if not layout.is_run_id(run_id):  # verification named it
+            continue
+        ended = record.state in TERMINAL
+        if ended and record.files is None:
+            continue
+        refused = _refused(store, record)
+        if ended:
+            if refused:
+                findings.append(Finding(CHECK_UNFINISHED, refused[0], f"run {run_id} ({record.job}) ended {record.state}, "
+                                        f"and {len(refused)} event(s) of it were refused as malformed: they are not in its "
+                                        "record", FIX_REFUSED, severity=NOTE, run_id=run_id))
+            continue
+        what = f"run {run_id} ({record.job}) was sealed without its terminal event (recorded as {record.state})"
+        if refused:
+            findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {len(refused)} event(s) of it were refused as "
+                                    "malformed, and its end is not recorded", FIX_REFUSED, run_id=run_id))
+        else:
+            findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id), what, FIX_SEALED_UNENDED,
+                                    severity=NOTE, run_id=run_id))
+    return findings
+
+
+def _refused(store: Store, record: RunRecord) -> list[str]:
+    """The keys of the run's refused events: from the manifest's files when this audit read them, else listed."""
+    prefix = layout.bundle_prefix(record.run_id)
+    if record.files is not None:
+        return [prefix + f for f in record.files if f.startswith(layout.REFUSED_FOLDER + "/")]
+    try:
+        return sorted(store.list(prefix + layout.REFUSED_FOLDER + "/"))
+    except StoreError:
+        return []
