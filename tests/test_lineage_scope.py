@@ -4,6 +4,7 @@ and a forged entry still left out. Reads are counted through the store API, on a
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 
-from test_audit_support import digest, raw_write, seal_chain
+from test_audit_support import T0, dataset, digest, raw_write, run_events, seal, seal_chain
 
 RUNS = 40
 
@@ -119,3 +120,17 @@ def test_record_of_an_audited_dataset_reads_only_the_uncatalogued_entries(
 
     _, _, read = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", "-o", str(tmp_path / "r.json"), verb=record_cli)
     assert read <= 2, read
+
+
+@pytest.mark.parametrize("direction", [(), ("--downstream",)])
+def test_a_dataset_recorded_without_a_version_has_its_lineage_told(
+        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], direction: tuple[str, ...]) -> None:
+    """A dataset a run recorded with no version (a table the provider named, no digest): its lineage is the one reading
+    every entry gives, not an unexpected error."""
+    store = open_store(audited)
+    seal(store, run_events("export", [], [dataset("/data/unversioned.csv", None)], start=T0 + timedelta(hours=5)))
+    seal(store, run_events("load", [dataset("/data/unversioned.csv", None)], [], start=T0 + timedelta(hours=6)))
+    before = _lineage(monkeypatch, capsys, audited, "/data/unversioned.csv", *direction, every=True)
+    after = _lineage(monkeypatch, capsys, audited, "/data/unversioned.csv", *direction)
+    assert after[:2] == before[:2]
+    assert "(no version)" in after[0] and ("load" if direction else "export") in after[0]

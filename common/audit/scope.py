@@ -112,11 +112,10 @@ def _named(views: Sequence[Any], query: str) -> list[DataKey]:
     from prov_common.w3cprov.graph import DATASET, VERSION, LineageGraph, Node
     from prov_common.w3cprov.lineage import data_node_id, find_nodes
 
-    names = {(d.namespace, d.name, d.version) for view in views for d in (*view.inputs, *view.outputs)}
-    nodes = {node.id: node for namespace, name, version in names
-             if (node := Node(data_node_id(namespace, name, version), VERSION if version else DATASET, "", dataset=name,
-                              namespace=namespace, version=version))}
-    return [data_key(nodes[key]) for key in find_nodes(LineageGraph(nodes), query, all_versions=True)]
+    named = {data_node_id(d.namespace, d.name, d.version): d for view in views for d in (*view.inputs, *view.outputs)}
+    nodes = {node_id: Node(node_id, VERSION if d.version else DATASET, "", dataset=d.name, namespace=d.namespace, version=d.version)
+             for node_id, d in named.items()}
+    return [data_key(named[key]) for key in find_nodes(LineageGraph(nodes), query, all_versions=True)]
 
 
 def _connected(views: Sequence[Any], seeds: Iterable[DataKey], direction: str, every_reader: bool) -> set[str]:
