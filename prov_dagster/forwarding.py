@@ -5,8 +5,10 @@
 ``~/.openlineage``) or ``OPENLINEAGE__TRANSPORT__...`` variables, any transport including ``composite``.
 With none of them there is nothing to forward to (the client's console fallback is not used), and a
 configuration that already names tdprov's ``ProvenanceTransport`` is not used either: the IO manager
-records into its own store, so the events would be recorded twice. A backend that fails is logged and
-never fails the step: the tdprov store is where provenance must not be lost. Events are forwarded from a
+records into its own store, so the events would be recorded twice. This configuration (with its filters,
+facets, tags, dataset reduction and ``OPENLINEAGE_DISABLED``) applies to the forwarded events only, never
+to what the store records; one that cannot be read is logged, naming its file, and nothing is forwarded.
+A backend that fails is logged and never fails the step: the tdprov store is where provenance must not be lost. Events are forwarded from a
 thread of their own (:class:`Forwarder`), after the store has them; teardown waits at most
 :data:`FORWARD_WAIT` seconds for a backend that does not answer.
 """
@@ -38,7 +40,9 @@ def forwarding_client() -> OpenLineageClient | None:
             return None
         client = OpenLineageClient()
     except Exception as exc:  # noqa: BLE001 - a broken OpenLineage config must not break the pipeline
-        log.warning("tdprov: the OpenLineage configuration could not be read (%s); events go to the tdprov store only", exc)
+        log.warning("tdprov: the OpenLineage configuration %s could not be read (%s); nothing is forwarded to other "
+                    "backends, the tdprov store records every event. Fix: correct it (openlineage-python's client "
+                    "configuration) or set OPENLINEAGE_CONFIG to another file", _config_source(), _reason(exc))
         return None
     if isinstance(client.transport, NoopTransport):  # OPENLINEAGE_DISABLED
         return None
@@ -50,6 +54,20 @@ def forwarding_client() -> OpenLineageClient | None:
         )
         return None
     return client
+
+
+def _config_source() -> str:
+    """Where the standard configuration was read from: its file, else the ``OPENLINEAGE__*`` variables."""
+    try:
+        path = OpenLineageClient._find_yaml_config_path()  # openlineage-python's own search order
+    except Exception:  # noqa: BLE001 - only for the message
+        path = None
+    return f"in {path}" if path else "in the OPENLINEAGE__* environment variables"
+
+
+def _reason(exc: BaseException) -> str:
+    """``exc`` with its cause (openlineage-python says only "Failed to parse OpenLineage config.")."""
+    return f"{exc}: {exc.__cause__}" if exc.__cause__ is not None else str(exc)
 
 
 def forward(client: OpenLineageClient, event: Any) -> None:

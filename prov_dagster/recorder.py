@@ -2,11 +2,11 @@
 FAIL or ABORT at the end.
 
 The IO manager reports what a step loaded and wrote; the recorder keeps that per (Dagster run, step)
-and emits the events through an ``OpenLineageClient`` whose transport is tdprov's
-``ProvenanceTransport``, which stages them in the store and seals a signed bundle per run on the
-terminal event; the same events go to any backend configured the standard openlineage-python way
-(:mod:`prov_dagster.forwarding`). What a step records is staged as it is recorded (START, then RUNNING
-events), and the OpenLineage run id of a step is derived from the Dagster run id and step key, so the
+and delivers the events straight to tdprov's ``ProvenanceTransport``, which stages them in the store and
+seals a signed bundle per run on the terminal event. The standard openlineage-python configuration
+(``openlineage.yml``, ``OPENLINEAGE_*`` variables, ``OPENLINEAGE_DISABLED``) never touches that delivery:
+it only configures the other backends the same events are forwarded to (:mod:`prov_dagster.forwarding`).
+What a step records is staged as it is recorded (START, then RUNNING events), and the OpenLineage run id of a step is derived from the Dagster run id and step key, so the
 run-failure sensor or a retry in another process can close a step that crashed, with what it read and wrote.
 """
 from __future__ import annotations
@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import InputContext, OutputContext
-
-from openlineage.client import OpenLineageClient
 
 from prov_common.bundle import Attachments, layout
 from prov_common.config import Settings
@@ -217,7 +215,6 @@ class Recorder:
         self._steps: dict[StepIdentity, StepRun] = {}
         self._ended: OrderedDict[StepIdentity, StepRun] = OrderedDict()  # the newest ended runs, by step
         self._lock = threading.Lock()
-        self._client: Any = None
         self._transport: Any = None
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
@@ -309,7 +306,7 @@ class Recorder:
         try:
             for name, data in attachments:  # attachments first: the terminal event seals the bundle
                 self.transport().attach(ol_run_id, name, data)
-            self.client().emit(event)
+            self.transport().emit(event)  # as built: no openlineage-python client config (filters, facets, disabling)
         finally:  # the other backends get the event even when the store refused it (strict mode)
             forwarder = self.forwarder()
             if forwarder is not None:
@@ -337,11 +334,6 @@ class Recorder:
             log.warning("tdprov: %d OpenLineage event(s) not yet forwarded to %s after %.0f s (the backend does not answer); "
                         "they are sent in the background while this process lives, and the tdprov store has them all",
                         left, forwarder.client.transport.kind, FORWARD_WAIT)
-
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = OpenLineageClient(transport=self.transport())
-        return self._client
 
     def forwarder(self) -> Forwarder | None:
         """The other backends of the standard OpenLineage configuration (``OPENLINEAGE_URL``, ``openlineage.yml``), if any."""

@@ -209,3 +209,21 @@ def test_provider_transport_without_options_writes_where_the_listener_writes(tmp
     assert [o.version for o in summaries["tdprov_with_ol_provider.double"].outputs] == [hash_path(doubled).digest]
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     assert audit.check(CHECK_UNFINISHED).errors == []
+
+
+def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records_every_run(tmp_path: Path) -> None:
+    """``OPENLINEAGE_DISABLED=true`` is the provider's switch: with its transport set to ProvenanceTransport it then
+    emits nothing, and the tdprov listener, which delivers to the store itself, seals one bundle per run."""
+    store = tmp_path / "store"
+    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
+                    OPENLINEAGE_DISABLED="true", **tdprov_env(store))
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summaries = _verify_all(str(store))
+    assert sorted(s.job_name for s in summaries) == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check",
+                                                     "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
+    for summary in summaries:
+        assert all("tdprov" in e["producer"] for e in events_of(store, summary.run_id))  # the provider sent nothing
+    doubled = {s.job_name: s for s in summaries}["tdprov_with_ol_provider.double"]
+    assert [o.version for o in doubled.outputs] == [hash_path(tmp_path / "doubled.parquet").digest]

@@ -181,13 +181,70 @@ def test_no_configuration_forwards_nothing_and_a_config_naming_tdprov_is_not_use
     assert {step: len(events) for step, events in _bundle_events(store).items()} == {s: 2 for s in STEPS}
 
 
-def test_the_run_tags_openlineage_python_adds_keep_their_keys_in_the_sealed_bundles(tmp_path: Path) -> None:
-    """openlineage-python tags every run (``openlineage_client_version``); the sealed events keep the tag as sent."""
-    from openlineage.client import __version__ as client_version
+def _materialize_strict(store: str, strict: bool) -> dict:
+    """The chain through an IO manager in the given failure mode; each materialization's metadata, by step."""
+    result = materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store, strict=strict)})
+    assert result.success
+    return {e.materialization.asset_key.to_python_identifier(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
 
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_openlineage_disabled_turns_forwarding_off_and_every_bundle_is_still_sealed(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    monkeypatch.setenv("OPENLINEAGE_DISABLED", "true")
+    store = str(tmp_path / "store")
+    metadata = _materialize_strict(store, strict)
+    assert receiver.events == []  # forwarding is off
+    bundles = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
+    assert set(bundles) == STEPS
+    for step, shown in metadata.items():  # every link names a sealed bundle
+        assert "tdprov/not_recorded" not in shown
+        assert shown["tdprov/bundle"].value.rstrip("/").rsplit("/", 1)[-1] == bundles[step]
+
+
+def test_openlineage_yml_settings_shape_only_the_forwarded_events_never_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filters, environment-variable facets, tags and dataset reduction of the standard configuration are for
+    the other backends: the tdprov store records every step exactly as tdprov built its events."""
+    forwarded = tmp_path / "forwarded.jsonl"
+    config = tmp_path / "openlineage.yml"
+    config.write_text(json.dumps({
+        "transport": {"type": "file", "log_file_path": str(forwarded), "append": True},
+        "filters": [{"type": "exact", "match": "raw__orders"}],
+        "facets": {"environment_variables": ["TDPROV_TEST_SECRET"]},
+        "tags": {"run": {"team": "dashboards"}},
+        "dataset": {"reducing_enabled": True},
+    }))
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    monkeypatch.setenv("TDPROV_TEST_SECRET", "hunter2")
     store = str(tmp_path / "store")
     _materialize(store)
-    for step, events in _bundle_events(store).items():
+    sent = [json.loads(line) for line in forwarded.read_text().splitlines()]
+    assert {e["job"]["name"] for e in sent} == STEPS - {"raw__orders"}  # the filter applies to forwarding
+    for event in sent:
+        assert "environmentVariables" in event["run"]["facets"]
+        assert {t["key"] for t in event["run"]["facets"]["tags"]["tags"]} == {"team", "openlineage_client_version"}
+    bundles = _bundle_events(store)
+    assert {step: [e["eventType"] for e in events] for step, events in bundles.items()} == {s: ["START", "COMPLETE"] for s in STEPS}
+    for events in bundles.values():
         for sealed in events:
-            tags = {t["key"]: t["value"] for t in sealed["run"]["facets"]["tags"]["tags"]}
-            assert tags.get("openlineage_client_version") == client_version, (step, tags)
+            assert "environmentVariables" not in sealed["run"]["facets"]
+            assert "tags" not in sealed["run"]["facets"]  # neither the configured tags nor the client's own
+
+
+def test_a_broken_openlineage_yml_names_the_file_and_never_costs_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "openlineage.yml"
+    config.write_text("transport: {type: console}\nfilters:\n  - {typ: exact, match: raw__orders}\n")  # 'typ': a typo
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    store = str(tmp_path / "store")
+    with caplog.at_level("WARNING", logger="prov_dagster"):
+        _materialize_strict(store, strict=True)  # a forwarding setting never fails the step, also in strict mode
+    assert {step: len(events) for step, events in _bundle_events(store).items()} == {s: 2 for s in STEPS}
+    unread = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
+    assert unread and str(config) in unread[0]
