@@ -5,7 +5,7 @@ import functools
 import warnings
 import inspect
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -107,10 +107,7 @@ def provenance_asset(
         if snapshot is not None:
             meta[SNAPSHOT_KEY] = flag(snapshot, f"snapshot of {where}")
 
-        @functools.wraps(compute)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            return versioned(compute(*args, **kwargs))
-
+        wrapped = _versioning(compute)
         _return_output(wrapped, compute)
         if schema is not None:  # shown by its import path and checks, never as an unserializable object
             meta.update(schema_metadata(schema, compute.__module__))
@@ -120,6 +117,21 @@ def provenance_asset(
         return asset(wrapped, metadata=meta, **kwargs)
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _versioning(compute: Callable[..., Any]) -> Callable[..., Any]:
+    """``compute`` with each DataFrame it returns, or yields (a generator stays a generator), versioned."""
+    if inspect.isgeneratorfunction(compute):
+        @functools.wraps(compute)
+        def each(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            for item in compute(*args, **kwargs):
+                yield versioned(item)
+        return each
+
+    @functools.wraps(compute)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return versioned(compute(*args, **kwargs))
+    return wrapped
 
 
 def _return_output(wrapped: Callable[..., Any], compute: Callable[..., Any]) -> None:

@@ -12,6 +12,8 @@ import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 import pytest
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -451,6 +453,13 @@ def own_version_wrapped() -> pd.DataFrame:
     return Output(pd.DataFrame({"a": [1, 2]}), data_version=DataVersion("my-v1"))
 
 
+@provenance_asset(check_specs=[AssetCheckSpec("has_rows", asset="own_version_yielded")])
+def own_version_yielded():  # a generator: the way to yield a check's result with the output
+    frame = pd.DataFrame({"a": [5, 6]})
+    yield Output(frame, data_version=DataVersion("mine-3"))
+    yield AssetCheckResult(check_name="has_rows", passed=len(frame) > 0)
+
+
 @asset
 def own_version_plain() -> Output[pd.DataFrame]:
     return Output(pd.DataFrame({"a": [3, 4]}), data_version=DataVersion("mine-2"))
@@ -465,11 +474,14 @@ def test_a_data_version_the_asset_sets_itself_is_never_silently_the_version_inst
     """provenance_asset is versioned by its content digest: a data version its Output sets gives way, with a
     warning naming it. A plain asset's own data version is what Dagster keeps; the digest is in the metadata
     and the bundle, and a warning names both."""
-    result = run([own_version_wrapped, own_version_plain], instance)
+    result = run([own_version_wrapped, own_version_yielded, own_version_plain], instance)
     mats = materializations(result)
     wrapped, plain = mats[AssetKey("own_version_wrapped")], mats[AssetKey("own_version_plain")]
+    yielded = mats[AssetKey("own_version_yielded")]
     recorded = {asset_of(store, o.name): o.version for s in summaries(store) for o in s.outputs}
     assert wrapped.tags["dagster/data_version"] == wrapped.metadata["tdprov/digest"].value == recorded["own_version_wrapped"]
+    assert yielded.tags["dagster/data_version"] == yielded.metadata["tdprov/digest"].value == recorded["own_version_yielded"]
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
     assert plain.tags["dagster/data_version"] == "mine-2"
     assert plain.metadata["tdprov/digest"].value == recorded["own_version_plain"] == hash_path(
         Path(str(store) + "-data") / "own_version_plain.parquet").digest
