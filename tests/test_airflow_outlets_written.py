@@ -18,7 +18,9 @@ from prov_common.audit.engine import run_audit
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE
 from prov_common.hashing import hash_path
 from prov_common.hashing.targets import hash_dataset
+from prov_common.lineage.facets import OUTLETS
 from prov_common.store import open_store
+from prov_common.w3cprov.events import parse_time
 
 HERE = Path(__file__).resolve().parent
 PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"})}
@@ -26,12 +28,11 @@ PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.
 
 @pytest.mark.parametrize("mode", ["alone", "provider"])
 def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: str, ol_validator) -> None:
-    """Both DAGs run in one process per mode (outlets_run.py; tdprov alone, the deferred task's DAG after them); the
-    audit of their store has a note for each outlet a try left as it found it, and no error."""
+    """The three DAGs run in one process per mode (outlets_run.py; the deferred task's DAG last); the audit of their
+    store has a note for each outlet a try left as it found it, and no error."""
     store = tmp_path / "store"
     env = child_env(**tdprov_env(store), **(PROVIDER if mode == "provider" else {}))
-    deferred = ["--deferred"] if mode == "alone" else []
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path), *deferred],
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     states = json.loads(done.stdout.strip().splitlines()[-1])
@@ -39,8 +40,8 @@ def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: st
     unchanged = _only_what_a_try_wrote(tmp_path, store, states["tdprov_outlets_written"], tasks, ol_validator)
     unchanged += _a_try_that_left_an_outlet_as_it_found_it(tmp_path, store, states["tdprov_outlets_shared"], tasks,
                                                             done.stdout + done.stderr, ol_validator)
-    if deferred:
-        _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path, store, states["tdprov_deferred_outlet"], tasks)
+    _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path, store, states["tdprov_deferred_outlet"], tasks,
+                                                                mode, ol_validator)
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     notes = [f for f in audit.check(CHECK_COMPLETENESS).findings if f.severity == NOTE]
     assert sorted((f.object, f.run_id) for f in notes) == sorted(unchanged)
@@ -84,14 +85,29 @@ def _only_what_a_try_wrote(tmp_path: Path, store: Path, states: dict, tasks: lis
     return [(o, by_job[t].run_id) for o, t in unchanged]
 
 
-def _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path, store: Path, states: dict, tasks: list) -> None:
-    """The resumed part of a deferred try runs in a new task process, whose listener took the resume as the try's
-    start: the export written while the task waited was recorded as 'unchanged since before the try'."""
+def _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path, store: Path, states: dict, tasks: list,
+                                                                mode: str, ol_validator) -> None:
+    """The resumed part of a deferred try runs in a new task process, whose listener never saw the try start: the
+    export written while the task waited is its output, with its digest, in the try's one bundle (COMPLETE, started at
+    its first START). The resume is a second START (the provider's, beside it), and beside the provider each START
+    names the outlet it lists, a declaration, as ``declared`` in ``tdprov_outlets``; no event says it was not
+    written."""
     assert states == {"export": "success"}
     (export,) = [s for s in tasks if s.job_name == "tdprov_deferred_outlet.export"]
     target = tmp_path / "export.csv"
+    assert (export.state, export.inputs) == ("COMPLETE", ())
     assert [(o.name, o.version) for o in export.outputs] == [(str(target), hash_path(target).digest)]
-    assert not [e for e in events_of(store, export.run_id) if "tdprov_outlets" in e["run"]["facets"]]
+    events = events_of(store, export.run_id)
+    for event in events:
+        ol_validator.validate_event(event)
+    assert [e["eventType"] for e in events if e["eventType"] in ("START", "COMPLETE", "FAIL", "ABORT")] == [
+        "START", "START", "COMPLETE"]
+    assert parse_time(export.started_at, "started_at") == parse_time(events[0]["eventTime"], "START")
+    outlets = [(e["eventType"], e["run"]["facets"].get(OUTLETS)) for e in events]
+    declared = {"namespace": "file", "name": str(target), "reason": "declared"}
+    assert [f and (f["declared"], f["notWritten"]) for kind, f in outlets if kind == "START"] == (
+        [([declared], [])] * 2 if mode == "provider" else [None, None])
+    assert [f for kind, f in outlets if kind != "START" and f is not None] == []
 
 
 def _a_try_that_left_an_outlet_as_it_found_it(tmp_path: Path, store: Path, states: dict, tasks: list, output: str,
