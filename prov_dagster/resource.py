@@ -84,10 +84,11 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         or the only one) is validated under the asset's quality policy: ``fail`` seals the run FAIL and raises
         ``dagster.Failure``; otherwise the outcome is in ``metadata`` for the asset's ``pandera`` check."""
         rows = check_granularity(granularity, "record()") == "row"
-        read = self._records(inputs, "input")
-        written = self._records(outputs, "output", rows=rows)  # hashed before the run starts: an error leaves no START
+        read = self._records(_items(inputs), "input")
+        given = _items(outputs)  # once: a generator of outputs is read here only
+        written = self._records(given, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         warn = context.log.warning if context is not None and hasattr(context, "log") else log.warning
-        targets = schema_targets(context, written, [data for _, data in _items(outputs)], warn)
+        targets = schema_targets(context, written, [data for _, data in given], warn)
         checks = [(t, check_output(t.frame, t.wants, t.wants.masked_columns)) for t in targets]  # before START too
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
@@ -142,8 +143,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         recorder.wait()
         return recorder.status()
 
-    def _records(self, datasets: Datasets, role: str, *, rows: bool = False) -> list[DatasetRecord]:
-        records = [self._record(name, data, role, rows) for name, data in _items(datasets)]
+    def _records(self, items: list[tuple[str | None, Data]], role: str, *, rows: bool = False) -> list[DatasetRecord]:
+        records = [self._record(name, data, role, rows) for name, data in items]
         return [replace(r, row_set=row_set_of(r.digest, *r.dataset, shown_as=r.name), digest=without_rows(r.digest)) if rows else r for r in records]
 
     def _record(self, name: str | None, data: Data, role: str, rows: bool = False) -> DatasetRecord:

@@ -104,6 +104,19 @@ def test_the_pandera_check_says_why_and_how_when_nothing_was_validated(store: Pa
     assert "No Pandera result is recorded" in check.description and "ProvenanceResource.record" in check.description
 
 
+def test_record_takes_a_generator_of_outputs_and_validates_the_one_table(store: Path, instance, tmp_path: Path) -> None:
+    @provenance_asset(schema=Positive, quality_policy="block")
+    def export(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = tmp_path / "export.csv"
+        pd.DataFrame({"x": [-1]}).to_csv(path, index=False)
+        done = provenance.record(outputs=(p for p in [str(path)]), context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    result = run_all([export], instance, store)
+    check = check_results(result)["pandera"]
+    assert not check.passed and check.metadata["failure_count"].value == 1
+
+
 # -- a partition range in one step ----------------------------------------------------------------------------
 DAYS = StaticPartitionsDefinition(["p1", "p2", "p3"])
 RANGE = {"dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p3"}
