@@ -120,8 +120,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
-        if len(written) == 1 and 0 in policies:  # what the asset's pandera check reads
-            metadata.update(quality_metadata(written[0], policies[0]))
+        if len(policies) == 1:  # the one output validated (named by the key, or the only one): what the pandera check reads
+            [(index, policy)] = policies.items()
+            metadata.update(quality_metadata(written[index], policy))
         status = recorder.status()
         metadata.update(bundle_metadata(bundle, status))
         return Recorded(digests=digests, bundle=None if status.problem else bundle, data_version=version, metadata=metadata,

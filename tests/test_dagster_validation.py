@@ -117,6 +117,22 @@ def test_record_takes_a_generator_of_outputs_and_validates_the_one_table(store: 
     assert not check.passed and check.metadata["failure_count"].value == 1
 
 
+def test_the_pandera_check_reads_the_output_named_by_the_key_among_several(store: Path, instance, tmp_path: Path) -> None:
+    @provenance_asset(schema=Positive, quality_policy="block")
+    def export(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path, manifest = tmp_path / "export.csv", tmp_path / "manifest.txt"
+        pd.DataFrame({"x": [-1, -2]}).to_csv(path, index=False)
+        manifest.write_text("export.csv\n")
+        done = provenance.record(outputs={"manifest": str(manifest), "export": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    result = run_all([export], instance, store)
+    [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+    assert mat.metadata["tdprov/pandera_passed"].value is False and mat.metadata["tdprov/quality_policy"].value == "block"
+    check = check_results(result)["pandera"]
+    assert not check.passed and check.metadata["failure_count"].value == 2
+
+
 # -- a partition range in one step ----------------------------------------------------------------------------
 DAYS = StaticPartitionsDefinition(["p1", "p2", "p3"])
 RANGE = {"dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p3"}
