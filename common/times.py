@@ -8,7 +8,9 @@ event's text is kept as written: only its order and the times tdprov derives fro
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+
+from prov_common.errors import BadInputError
 
 TIME_FIX = "write it in RFC 3339 with a time zone, like 2024-05-01T12:00:00.000Z or 2024-05-01T14:00:00+02:00"
 
@@ -16,7 +18,6 @@ _RFC3339 = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[Tt ](?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)(?:\.(?P<f>\d{1,9}))?"
     r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<oh>\d\d):(?P<om>\d\d))"
 )
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
 def rfc3339(text: str) -> datetime:
@@ -63,15 +64,19 @@ def iso_utc(text: str) -> datetime | None:
 
 
 def day_or_time(text: str) -> datetime | None:
-    """A date (``YYYY-MM-DD``, midnight UTC) or a date-time (:func:`iso_utc`) as an aware UTC datetime; None if neither.
-    For options such as ``--since``."""
-    text = text.strip()
-    if _DATE.fullmatch(text):
-        try:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc)
-        except ValueError:
-            return None
-    return iso_utc(text)
+    """A date (``YYYY-MM-DD``, midnight UTC) or a date-time (:func:`iso_utc`, which reads both) as an aware UTC
+    datetime; None if neither. For options such as ``--since``."""
+    return iso_utc(text.strip())
+
+
+def since_time(text: str, option: str = "--since") -> datetime:
+    """``text``, given as ``option``, read by :func:`day_or_time`; BadInputError naming the option when it is neither a
+    date nor a date-time."""
+    moment = day_or_time(text)
+    if moment is None:
+        raise BadInputError(f"{option} {text!r} is not a date or date-time of years 1 to 9999 (in UTC).",
+                            fix="write it like 2024-06-01 or 2024-06-01T12:00:00Z (a time without offset is UTC)")
+    return moment
 
 
 def why_not_rfc3339(text: object) -> str:

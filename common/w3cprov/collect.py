@@ -12,10 +12,10 @@ from prov_common.bundle import BundleSummary, list_bundles, read_bundle
 from prov_common.bundle.storage import bundle_file
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
-from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
-from prov_common.times import day_or_time
+from prov_common.times import since_time
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
@@ -33,11 +33,7 @@ def since_cursor(since: str | None) -> str | None:
     text = since.strip()
     if text.startswith(f"{INDEX}/"):
         return text
-    moment = day_or_time(text)
-    if moment is None:
-        raise BadInputError(f"--since {since!r} is not a date or date-time of years 1 to 9999 (in UTC).",
-                            fix="write it like 2024-06-01 or 2024-06-01T12:00:00Z") from None
-    return index_cursor(moment)
+    return index_cursor(since_time(since))
 
 
 def summaries(store: Store, since: str | None = None) -> list[BundleSummary]:

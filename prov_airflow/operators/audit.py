@@ -23,13 +23,9 @@ def verify_store(store: Any, settings: Any, run_ids: Sequence[str] | None, since
     from prov_common.bundle.verify_runs import verify_runs
     from prov_common.bundle.trust import bundle_trust
 
-    from prov_common.errors import BadInputError
-    from prov_common.times import day_or_time
+    from prov_common.times import since_time
 
-    start = day_or_time(since) if since else None
-    if since and start is None:
-        raise BadInputError(f"since {since!r} is not a date or date-time of years 1 to 9999 (in UTC).",
-                            fix="write it like 2024-06-01 or 2024-06-01T12:00:00Z (a time without offset is UTC)")
+    start = since_time(since, "since") if since else None
     reports = list(verify_runs(store, bundle_trust(settings, store), run_ids, since=start))
     findings = [dict(f.to_dict(), runId=r.run_id) for r in reports for f in r.findings]
     return {"kind": "tdprov-verify", "store": store.uri, "checkedAt": datetime.now(timezone.utc).isoformat(),
