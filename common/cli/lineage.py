@@ -15,13 +15,15 @@ from prov_common.errors import BadInputError, TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
+from prov_common.sources.matching import SourcesByDigest, sources_by_digest
+from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import dataset_label, iso_z, located_dataset, moment, normal_version
+from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 from prov_common.w3cprov.lineage import (
-    DOWNSTREAM, UPSTREAM, LineageTree, SourceLabel, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
+    DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
     trace, tree_graph, with_shard_counts,
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
@@ -63,23 +65,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _sources(store: Store, settings: Settings) -> dict[str, list[SourceLabel]]:
-    """The registered sources by digest, with the dataset they were registered at (records that do not
-    verify are left out, each named on stderr as 'tdprov record' names them)."""
+def _sources(store: Store, settings: Settings) -> SourcesByDigest:
+    """The registered sources by digest (records that do not verify are left out, each named on stderr as
+    'tdprov record' names them)."""
     from prov_common.cli.record import tell_sources_left_out
     from prov_common.signing import trust_from_settings
     from prov_common.sources.registry import iter_sources
 
-    found: dict[str, list[SourceLabel]] = {}
+    records: list[SourceRecord] = []
     problems: list[tuple[str, TdprovError]] = []
     try:
         for stored in iter_sources(store, trust_from_settings(settings), problems):
-            record = stored.record
-            found.setdefault(normal_version(record.digest), []).append((f"{record.name} ({record.issuer}, {record.license})", located_dataset(record.location)))
+            records.append(stored.record)
     except TdprovError:
-        return found
+        return sources_by_digest(records)
     tell_sources_left_out(problems, "lineage", "the lineage is shown without it")
-    return found
+    return sources_by_digest(records)
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
@@ -110,7 +111,7 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
 
 
 def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
-            sources: dict[str, list[SourceLabel]]) -> tuple[LineageGraph, list[LineageTree]]:
+            sources: SourcesByDigest) -> tuple[LineageGraph, list[LineageTree]]:
     """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
     name nothing there)."""
     if args.checks:

@@ -14,6 +14,8 @@ from typing import Any
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.subjects import SHARDS_PREFIX
 from prov_common.errors import BadInputError
+from prov_common.sources.matching import SourcesByDigest, matching_sources
+from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import (
     DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, named_ids, resolve_reads,
@@ -24,8 +26,6 @@ from prov_common.w3cprov.identity import (
 from prov_common.w3cprov.version_ref import split_version
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
-SourceLabel = tuple[str, "tuple[str, str] | None"]
-"""A registered source as lineage shows it: its label and the dataset (namespace, name) it was registered at."""
 
 
 def data_node_id(namespace: str, name: str, version: str | None, generated_by: str | None = None) -> str:
@@ -224,12 +224,17 @@ class LineageTree:
                 yield from child.walk()
 
 
+def _source_label(source: SourceRecord) -> str:
+    """A registered source as lineage names it: its name, issuer and license."""
+    return f"{source.name} ({source.issuer}, {source.license})"
+
+
 @dataclass
 class _Walker:
     graph: LineageGraph
     direction: str
     max_depth: int | None
-    sources: Mapping[str, Sequence[SourceLabel]]
+    sources: SourcesByDigest
     expanded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -248,9 +253,8 @@ class _Walker:
     def _sources(self, node: Node) -> tuple[str, ...]:
         if not node.version or self._runs(node.id) and self.direction == UPSTREAM:
             return ()
-        found = self.sources.get(normal_version(node.version), ())
-        here = tuple(label for label, at in found if at == (node.namespace, node.dataset))
-        return here or tuple(f"{label}, matched by content" for label, _ in found)
+        found, located = matching_sources(self.sources, node.namespace or "", node.dataset or "", node.version)
+        return tuple(_source_label(s) if located else f"{_source_label(s)}, matched by content" for s in found)
 
     def tree(self, key: str, depth: int, also: Sequence[str] = ()) -> LineageTree:
         """The tree of ``key``; ``also``: other nodes whose runs are its own (other generations of the version)."""
@@ -268,13 +272,13 @@ class _Walker:
 
 
 def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: int | None = None,
-          sources: Mapping[str, Sequence[SourceLabel]] | None = None) -> LineageTree:
+          sources: SourcesByDigest | None = None) -> LineageTree:
     """The lineage tree of data node ``key``: upstream back to versions no recorded run generated (origins),
     or downstream to versions nothing used yet, starting from every run's generation of ``key``'s version (its
     dataset at its digest: :func:`same_version`), whichever one a reader read. Each node is expanded once; later
     mentions are ``repeated``.
-    ``sources`` maps a digest (its hex in lower case) to the registered sources holding it, as (label, (namespace, name) of
-    the source's location or None). ``max_depth`` counts runs."""
+    ``sources``: the registered sources by digest (:func:`~prov_common.sources.matching.sources_by_digest`), named at the
+    origins they match (:func:`~prov_common.sources.matching.matching_sources`). ``max_depth`` counts runs."""
     if direction not in (UPSTREAM, DOWNSTREAM):
         raise BadInputError(f"unknown direction {direction!r}.", fix="use 'upstream' or 'downstream'")
     if key not in graph.nodes or graph.nodes[key].kind == RUN:
