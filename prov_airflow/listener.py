@@ -187,14 +187,15 @@ class ProvenanceListener:
         from prov_airflow.links import bundle_of_run
 
         outlets = list(getattr(task, "outlets", None) or [])
-        added = [asset for asset, _ in alias_events(context["outlet_events"])]
+        aliased = alias_events(context["outlet_events"])
+        added = [asset for asset, _ in aliased]
         with self._lock:
             started = self._started.get(info.run_id)
             before = self._before.get(info.run_id)
         outputs, not_written = self._written(task, outlets + added, started, before)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)
-        annotate(context["outlet_events"], outlets, outputs, bundle_of_run(info.run_id), info.run_id)
+        annotate(context["outlet_events"], outlets, aliased, outputs, bundle_of_run(info.run_id), info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         if naming.provider_feeds_bundles():

@@ -51,10 +51,10 @@ def alias_events(outlet_events: Any) -> list[tuple[Any, Any]]:
     return added
 
 
-def annotate(outlet_events: Any, outlets: list[Any], captures: list[DatasetCapture], bundle: str,
-             run_id: str) -> int:
+def annotate(outlet_events: Any, outlets: list[Any], aliased: list[tuple[Any, Any]], captures: list[DatasetCapture],
+             bundle: str, run_id: str) -> int:
     """Put tdprov's facts into ``outlet_events[asset].extra`` for each Asset outlet, and into the ``extra`` of
-    each asset event added through an alias (:func:`alias_events`); returns how many.
+    each asset event added through an alias (``aliased``: :func:`alias_events` of ``outlet_events``); returns how many.
 
     The task's own ``extra`` keys are kept; only the ``tdprov`` key is set.
     """
@@ -68,7 +68,7 @@ def annotate(outlet_events: Any, outlets: list[Any], captures: list[DatasetCaptu
             continue
         outlet_events[outlet].extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
         count += 1
-    for asset, event in alias_events(outlet_events):
+    for asset, event in aliased:
         capture = by_uri.get(to_uri(asset) or "")
         if capture is not None:
             event.extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
