@@ -30,25 +30,21 @@ Locator = Callable[[str, DatasetUse], SignedOutput | None]
 
 
 def bundle_locator(store: Store, trust: TrustStore) -> Locator:
-    """``locate(run_id, dataset)``: what the run's bundle signs about its output ``dataset``, when the bundle
-    verifies and holds that output; else None. Each bundle is verified once."""
+    """``locate(run_id, dataset)``: what the run's bundle signs about its output ``dataset`` (the first output of
+    that name), when the bundle verifies and holds that output; else None. Each call verifies the bundle: the
+    caller keeps the answer (:attr:`~prov_common.sources.training_record.RecordFacts.signed_output`)."""
     from prov_common.bundle.verify import verify_and_derive
 
-    found: dict[tuple[str, str, str], SignedOutput | None] = {}
-
     def locate(run_id: str, dataset: DatasetUse) -> SignedOutput | None:
-        key = (run_id, dataset.namespace, dataset.name)
-        if key not in found:
-            checked = verify_and_derive(store, run_id, trust)
-            found[key] = None
-            if checked.report.ok and checked.derived is not None and checked.manifest is not None:
-                manifest, same = checked.manifest, (dataset.namespace, dataset.name)
-                for ds in checked.derived.state.outputs:
-                    if (ds.namespace, ds.name) == same:
-                        signed = next((version_digests(o.version, o.digests, manifest.digest_sets) or {}
-                                       for o in manifest.outputs if (o.namespace, o.name) == same), {})
-                        found[key] = SignedOutput(symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")),
-                                                  signed.get("sha256"))
-        return found[key]
+        checked = verify_and_derive(store, run_id, trust)
+        if not checked.report.ok or checked.derived is None or checked.manifest is None:
+            return None
+        manifest, same = checked.manifest, (dataset.namespace, dataset.name)
+        for ds in checked.derived.state.outputs:
+            if (ds.namespace, ds.name) == same:
+                signed = next((version_digests(o.version, o.digests, manifest.digest_sets) or {}
+                               for o in manifest.outputs if (o.namespace, o.name) == same), {})
+                return SignedOutput(symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), signed.get("sha256"))
+        return None
 
     return locate
