@@ -3,6 +3,7 @@
 Each sensor's Dagster name is its name here, and all are running as soon as the code location loads.
 """
 
+from functools import cache
 from typing import Any
 
 from dagster import (
@@ -46,7 +47,7 @@ def close_failed_run(
     recorder = recorder_for(provenance)
     store = open_store(settings=provenance.settings())
     bundles = []
-    run_end = run_ended(instance, dagster_run.run_id)
+    run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
@@ -56,7 +57,7 @@ def close_failed_run(
         step = recorder.step(identity)
         if not step.started:  # START staged by the step's own process, else one now, when Dagster started the step
             step.started, step.started_at = recorder.staged(identity), outcome.started_at
-        error, ended = outcome.error or reason, outcome.ended_at or run_end
+        error, ended = outcome.error or reason, outcome.ended_at or run_end()
         bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
     recorder.wait()
     return bundles
