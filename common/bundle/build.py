@@ -144,6 +144,7 @@ def build_bundle(
     *,
     sealed_at: datetime | None = None,
     store_id: str | None = None,
+    sealed: bool = False,
 ) -> Bundle:
     """The bundle of one run's events (dicts or openlineage-python RunEvents) and attachments.
 
@@ -152,8 +153,10 @@ def build_bundle(
     ``store_id``: the id of the store it is for (:func:`prov_common.store.identity.writer_store_id`), signed through
     the manifest, so that a copy of the bundle in another store is found; None leaves it out (as in bundles sealed
     before stores had an identity, which readers accept).
+    ``sealed``: the events were checked by the writer that staged them (times read as in a sealed bundle, see
+    :func:`derive_bundle`).
     """
-    d = derive_bundle(events, attachments, sealed_at=sealed_at, store_id=store_id)
+    d = derive_bundle(events, attachments, sealed_at=sealed_at, store_id=store_id, sealed=sealed)
     envelope = sign_envelope(statement_for(d.manifest, blake3_digest(d.manifest_bytes)), INTOTO_PAYLOAD_TYPE, [signer])
     return Bundle(d.state.run_id, d.files, d.manifest, d.manifest_bytes, envelope.to_json(), signer.key_id)
 

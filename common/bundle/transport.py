@@ -418,21 +418,24 @@ class ProvenanceTransport(Transport):
         return staged
 
     @staticmethod
-    def _add_staged_event(run_id: str, key: str, data: bytes, events: list[Any], attachments: dict[str, bytes]) -> None:
-        """A staged event joins the bundle if it is valid and of this run; otherwise (staged by an older
-        writer, or damaged) it is recorded as refused instead of blocking the run."""
+    def _add_staged_event(run_id: str, key: str, data: bytes, events: list[Any], attachments: dict[str, bytes]) -> BadInputError | None:
+        """A staged event joins the bundle if it is valid and of this run; otherwise (damaged) it is recorded as
+        refused instead of blocking the run, and the error is returned. It passed the check of the writer that
+        staged it, so it is read as a sealed bundle's event is (a time without offset, taken before event times had
+        to be RFC 3339, is UTC)."""
         from prov_common.lineage.validate import parse_run_event
 
         try:
-            event = parse_run_event(data)
+            event = parse_run_event(data, sealed=True)
             if run_id_of(event) != run_id:
                 raise BadInputError(f"staged event of run {run_id_of(event)!r} is under run {run_id}.")
         except (BadInputError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # whatever the staged bytes hold
             error = exc if isinstance(exc, BadInputError) else BadInputError(f"staged event cannot be read ({type(exc).__name__}: {exc}).")
             path, record = refusal(None, error, staged_as=key)
             attachments[path] = record
-            return
+            return error
         events.append(event)
+        return None
 
     def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
@@ -455,13 +458,21 @@ class ProvenanceTransport(Transport):
         prefix = layout.staging_prefix(run_id)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
+        refused: list[BadInputError] = []
         for key, data in self._staged(run_id).items():
             rest = key[len(prefix) :]
             if rest.startswith("attachments/"):
                 attachments[rest[len("attachments/") :]] = data
-            elif rest.endswith(".json"):
-                self._add_staged_event(run_id, key, data, events, attachments)
-        bundle = build_bundle(events, attachments, self.signer, store_id=writer_store_id(self.store))
+            elif rest.endswith(".json") and (error := self._add_staged_event(run_id, key, data, events, attachments)):
+                refused.append(error)
+        if not events and refused:
+            raise BadInputError(
+                f"every staged event of run {run_id} was refused ({len(refused)}; the first: {refused[0].what}), so there "
+                f"is nothing to seal; they are kept in {self.store.uri.rstrip('/')}/{prefix}.",
+                fix="read them there: a run is sealed from at least one valid event (emit the run again, or remove "
+                    f"{prefix} once what it holds is kept elsewhere)")
+        # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
+        bundle = build_bundle(events, attachments, self.signer, store_id=writer_store_id(self.store), sealed=True)
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)
         if result.status == "already-sealed":
