@@ -106,3 +106,43 @@ def test_accepting_a_run_that_no_open_finding_names_accepts_nothing(tmp_path: Pa
     assert report["accepted"] == [] and report["summary"]["accepted"] == 0
     notes = [f for f in completeness(report) if f.get("severity") == "note"]
     assert len(notes) == 1 and "no open completeness finding names run 00000000-" in notes[0]["what"]
+
+
+def test_a_run_sealed_after_its_terminal_event_was_refused_is_accepted_by_a_person(tmp_path: Path, capsys) -> None:
+    """A writer that refused a valid terminal event (a leap second, before such times were taken) sealed the run as
+    RUNNING: its record never changes, so the finding is accepted like a completeness finding, and stays accepted."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.build import build_bundle
+    from prov_common.bundle.refusal import refusal
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.errors import BadInputError
+    from prov_common.signing import default_signing_key
+    from prov_common.store.identity import writer_store_id
+
+    store = str(tmp_path / "store")
+    s = open_store(store)
+    start, end = run_events("leap", [], [dataset("/data/out.csv", digest("out"))])
+    path, data = refusal(end, BadInputError("field 'eventTime' must be an ISO 8601 date-time with a time"))
+    bundle = build_bundle([start], {path: data}, default_signing_key(), store_id=writer_store_id(s))
+    deliver_bundle(s, bundle)
+    run_id = bundle.run_id
+
+    def unfinished(report: dict) -> list[dict]:
+        return [f for f in next(c for c in report["checks"] if c["name"] == CHECK_UNFINISHED)["findings"] if f.get("severity") != "note"]
+
+    rc, report, _ = audit(store, tmp_path / "r1")
+    assert rc == 1 and [f["run_id"] for f in unfinished(report)] == [run_id], report["checks"]
+    capsys.readouterr()
+    rc, report, html = audit(store, tmp_path / "r2", "--accept-finding", run_id[-8:], "--reason", "the leap second of 2016")
+    out = capsys.readouterr().out
+    assert rc == 0 and unfinished(report) == [], unfinished(report)
+    [accepted] = report["accepted"]
+    assert [f["check"] for f in accepted["findings"]] == [CHECK_UNFINISHED] and "sealed without its terminal event" in out
+    assert f"[{CHECK_UNFINISHED}] accepted:" in out and "1 finding(s) accepted by a person" in out
+    opened = open_envelope(open_store(store).get(accepted["key"]), trust_from_settings(Settings.from_env(store=store)),
+                           "application/vnd.tdprov.audit-resolution+json", what="resolution")
+    assert json.loads(opened.payload)["findings"][0]["check"] == CHECK_UNFINISHED
+    # later audits, incremental and full, honour it; accepting it again accepts nothing more
+    for n, options in enumerate([(), ("--full",), ("--accept-finding", run_id, "--reason", "again")]):
+        rc, report, _ = audit(store, tmp_path / f"r{3 + n}", *options)
+        assert rc == 0 and unfinished(report) == [] and report["summary"]["accepted"] == 1, (options, report["checks"])

@@ -8,6 +8,10 @@ what it covers, by the keys of those links and gaps (:func:`item_key`), and the 
 incremental and full audits honour it alike: the findings it covers are listed as accepted and do not fail the
 audit. Anything it does not cover stays a finding: another check's finding about the run, or the gap of a training
 run that reads the run's output later. The signed record of the acceptance is written by ``resolve.py``.
+
+A run sealed without its terminal event because that event was refused (by a writer whose check was stricter than
+the event's producer, say) is an error of the unfinished check on every audit for the same reason: its record never
+changes. An acceptance of that run covers that finding too (:func:`unended_key`).
 """
 from __future__ import annotations
 
@@ -16,11 +20,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.audit.checks import Evaluation, completeness_findings
-from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_UNFINISHED, NOTE, Finding
 from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
 from prov_common.bundle.layout import runs_meant
 
-FIX_RUN_ID = "pass the run id that a completeness finding names (its run_id), in full or its first or last 8 or more characters"
+FIX_RUN_ID = ("pass the run id that a completeness finding, or an unfinished finding of a run sealed without its refused "
+              "terminal event, names (its run_id), in full or its first or last 8 or more characters")
+UNENDED = "unended"
+
+
+def unended_key(run_id: str) -> tuple[str, ...]:
+    """What an acceptance names the finding of run ``run_id`` sealed without its refused terminal event by."""
+    return (UNENDED, run_id)
+
+
+def refused_ends(findings: Sequence[Finding]) -> dict[str, Finding]:
+    """The errors of ``findings`` (:func:`prov_common.audit.unended.sealed_unended`'s) by run: runs sealed without their
+    terminal event, which was refused; the notes fail no audit and need no acceptance."""
+    return {f.run_id: f for f in findings if f.check == CHECK_UNFINISHED and f.severity != NOTE and f.run_id}
 
 
 def item_key(item: OpenLink | TrainingGap) -> tuple[str, ...]:
@@ -41,10 +58,12 @@ def _items(state: CheckState) -> list[OpenLink | TrainingGap]:
     return [*state.broken, *state.gaps]
 
 
-def resolve_run(ref: str, state: CheckState) -> str | list[str]:
+def resolve_run(ref: str, state: CheckState, ends: Container[str] | None = None) -> str | list[str]:
     """The run id that ``ref`` (a run id, or its first or last 8 or more characters) means among the runs that open
-    links and training gaps name; else the ids it could mean (none, or several)."""
+    links and training gaps name, and the runs ``ends`` (sealed without their refused terminal event); else the ids it
+    could mean (none, or several)."""
     named = {r for item in _items(state) for r in ((item.run_id, item.link.run_id) if isinstance(item, TrainingGap) else (item.run_id,))}
+    named.update(ends or ())
     found = runs_meant(ref, named)
     return found[0] if len(found) == 1 else found
 
@@ -60,26 +79,32 @@ class Proposal:
 
 
 def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], registered: Container[str] = (),
-            unverified: frozenset[str] = frozenset(), same_file: Mapping[tuple[str, str, str], str] | None = None) -> Proposal:
-    """The open links and training gaps that name run ``ref`` and no earlier acceptance covers, with their findings; a
-    note (``nothing``) when there are none."""
-    run_id = resolve_run(ref, state)
+            unverified: frozenset[str] = frozenset(), same_file: Mapping[tuple[str, str, str], str] | None = None,
+            unended: Sequence[Finding] = ()) -> Proposal:
+    """The open links and training gaps that name run ``ref`` and no earlier acceptance covers, with their findings, and
+    the finding of ``unended`` (:func:`refused_ends`) of that run; a note (``nothing``) when there are none."""
+    ends = refused_ends(unended)
+    run_id = resolve_run(ref, state, ends)
     if isinstance(run_id, list):
         what = (f"{ref!r} begins or ends the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
-                else f"no open completeness finding names run {ref}")
+                else f"no open completeness finding names run {ref}, nor is it a run sealed without its refused terminal event")
         return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
                                              FIX_RUN_ID, severity=NOTE))
     done = {c for a in accepted for c in a.covers}
     mine = [item for item in _items(state) if _names(item, run_id) and item_key(item) not in done]
-    if not mine:
-        what = f"--accept-finding {ref}: the completeness findings that name run {run_id} were accepted already; nothing more was accepted"
+    end = [ends[run_id]] if run_id in ends and unended_key(run_id) not in done else []
+    if not mine and not end:
+        what = f"--accept-finding {ref}: the findings that name run {run_id} were accepted already; nothing more was accepted"
         return Proposal(run_id, nothing=Finding(CHECK_COMPLETENESS, f"run {run_id}", what, "nothing to do", severity=NOTE, run_id=run_id))
-    return Proposal(run_id, [item_key(x) for x in mine], completeness_findings(*_split(mine), registered, unverified, same_file))
+    return Proposal(run_id, [item_key(x) for x in mine] + [unended_key(run_id) for _ in end],
+                    completeness_findings(*_split(mine), registered, unverified, same_file) + end)
 
 
-def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = ()) -> list[dict[str, Any]]:
-    """Take the findings ``accepted`` cover out of the completeness check (each item goes to the first acceptance that
-    covers it) and return the report's entries: each acceptance with the findings it covers now (``findings``)."""
+def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = (),
+                      unended: list[Finding] | None = None) -> list[dict[str, Any]]:
+    """Take the findings ``accepted`` cover out of the completeness check and out of ``unended`` (changed in place; each
+    item goes to the first acceptance that covers it) and return the report's entries: each acceptance with the findings
+    it covers now (``findings``)."""
     covered: list[list[OpenLink | TrainingGap]] = [[] for _ in accepted]
     owner = {c: i for i, a in reversed(list(enumerate(accepted))) for c in a.covers}
     left: list[OpenLink | TrainingGap] = []
@@ -90,13 +115,20 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
     derived = set(completeness_findings(*_split(_items(evaluation.state)), registered, evaluation.unverified, evaluation.same_file))
     others = [f for f in check.findings if f not in derived]  # not of a link or gap (notes on undeclared outputs, ...)
     check.findings = completeness_findings(*_split(left), registered, evaluation.unverified, evaluation.same_file) + others
+    ends: list[list[Finding]] = [[] for _ in accepted]
+    if unended is not None:
+        taken = {run_id: f for run_id, f in refused_ends(unended).items() if unended_key(run_id) in owner}
+        for run_id, f in taken.items():
+            ends[owner[unended_key(run_id)]].append(f)
+        unended[:] = [f for f in unended if not any(f is t for t in taken.values())]
     return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
-                 findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)])
-            for a, items in zip(accepted, covered)]
+                 findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
+                           + end])
+            for a, items, end in zip(accepted, covered, ends)]
 
 
 def _split(items: list[OpenLink | TrainingGap]) -> tuple[list[OpenLink], list[TrainingGap]]:
     return [x for x in items if isinstance(x, OpenLink)], [x for x in items if isinstance(x, TrainingGap)]
 
 
-__all__ = ["Proposal", "apply_acceptances", "item_key", "propose", "resolve_run"]
+__all__ = ["Proposal", "apply_acceptances", "item_key", "propose", "refused_ends", "resolve_run", "unended_key"]

@@ -304,13 +304,15 @@ def _audit(
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index,
                           unverified=unverified_source_digests(source_problems), same_file=same_file_writers)
     resolved = len(memory.resolutions)  # those signed from here on are written after the listing: pinned below
+    unended = sealed_unended(store, everything_known)
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
-                                  store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended)
+                                  store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended,
+                                  unended=unended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     inventory.findings += retake_rechecked(memory, listing, changed, _verified_again(again, evaluation.checks))
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
-    unfinished.findings += sealed_unended(store, everything_known)
+    unfinished.findings += unended
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check

@@ -120,17 +120,19 @@ def check_acceptance(runs: Sequence[str], reason: str | None) -> None:
 
 def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[AcceptedRun], runs: Sequence[str], reason: str | None,
                     memory: AuditorMemory, store: Store, signer: SigningKey, *, now: datetime, audit_id: str,
-                    persist: bool) -> list[dict[str, Any]]:
+                    persist: bool, unended: list[Finding] | None = None) -> list[dict[str, Any]]:
     """Honour the acceptances ``kept`` (from the audit state) and record one per run of ``runs`` (``--accept-finding``) that
     an open completeness finding names: signed under ``audit/resolutions/`` and in the auditor's memory, and kept in the
     next state (``evaluation.state.accepted``). The findings they cover leave the completeness check; returns the report's
     entries (see :func:`~prov_common.audit.accepted.apply_acceptances`). A run that no open finding names, or an audit that
-    writes no state (``persist`` false: the log was not appended), accepts nothing: a note says so."""
+    writes no state (``persist`` false: the log was not appended), accepts nothing: a note says so. ``unended``: the
+    findings of sealed runs without their end (:func:`~prov_common.audit.unended.sealed_unended`); those of runs sealed
+    without their refused terminal event are accepted alike, and those accepted are taken out of it (in place)."""
     registered = registered_names(index)
     accepted = list(kept)
     notes: list[Finding] = []
     for ref in dict.fromkeys(runs):
-        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified, evaluation.same_file)
+        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified, evaluation.same_file, unended or ())
         if proposal.nothing is not None:
             notes.append(proposal.nothing)
             continue
@@ -146,7 +148,7 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
         accepted.append(AcceptedRun(proposal.run_id, record["reason"], record["by"], signer.key_id, record["acceptedAt"], key,
                                     tuple(proposal.covers), tuple(proposal.findings)))
     evaluation.state.accepted = accepted
-    entries = apply_acceptances(evaluation, accepted, registered)
+    entries = apply_acceptances(evaluation, accepted, registered, unended)
     evaluation.check(CHECK_COMPLETENESS).findings += notes
     return entries
 

@@ -46,7 +46,9 @@ def sealed_unended(store: Store, records: Mapping[str, RunRecord]) -> list[Findi
         what = f"run {run_id} ({record.job}) was sealed without its terminal event (recorded as {record.state})"
         if refused:
             findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {len(refused)} event(s) of it were refused as "
-                                    "malformed, and its end is not recorded", FIX_REFUSED, run_id=run_id))
+                                    "malformed, and its end is not recorded",
+                                    f"{FIX_REFUSED}; once checked, 'tdprov audit --accept-finding {run_id} --reason TEXT' accepts "
+                                    "this finding (recorded)", run_id=run_id))
         else:
             findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id), what, FIX_SEALED_UNENDED,
                                     severity=NOTE, run_id=run_id))
