@@ -122,3 +122,18 @@ def start_run_id(store: Path) -> str:
     """The run id of the one bundle in ``store``."""
     (run_dir,) = (store / "bundles").iterdir()
     return run_dir.name
+
+
+def test_prov_and_graph_read_an_event_file_with_times_without_offset_as_utc(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A bundle sealed before event times had to be RFC 3339 may hold times without offset; 'tdprov prov' and 'tdprov
+    graph' of its events.jsonl refused the whole file, while show, export, verify and lineage read it."""
+    events = run_events()
+    events[0]["eventTime"] = "2026-03-01T10:00:00"
+    file = tmp_path / "events.jsonl"
+    file.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert main(["prov", str(file), "-o", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("taken as UTC") == 1 and "#0 (START" in err and "#1" not in err, err
+    assert '"prov:startTime":"2026-03-01T10:00:00+00:00"' in (tmp_path / "p.json").read_text()
+    assert main(["graph", str(file), "-o", str(tmp_path / "g.dot")]) == 0
+    assert "taken as UTC" in capsys.readouterr().err

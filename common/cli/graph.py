@@ -6,9 +6,8 @@ from typing import Any
 
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import stderr_note, write_output
-from prov_common.cli.prov import read_all_events
+from prov_common.cli.prov import events_file_document, read_all_events
 from prov_common.errors import BadInputError
-from prov_common.w3cprov import events_to_document
 from prov_common.w3cprov.drawing import PAGE_WIDTH
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.render import DOT_MAX_NODES, DOT_TIMEOUT, RENDERERS, picture_format, render
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     runs, datasets = _extent(events)
     if fmt != "dot" and args.max_runs and runs > args.max_runs:
         raise _too_large(runs, datasets, args.max_runs)
-    graph = lineage_graph(events_to_document(events))
+    graph = lineage_graph(events_file_document(events, "graph"))
     write_output(render(graph, fmt, args.renderer, max_width=args.width, note=stderr_note("graph")), args.output)
     print(f"wrote {args.output}: {sum(n.kind == 'run' for n in graph.nodes.values())} runs, "
           f"{sum(n.kind != 'run' for n in graph.nodes.values())} datasets/versions")

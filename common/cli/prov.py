@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import write_output
 from prov_common.errors import BadInputError
+from prov_common.lineage.validate import to_utc
 from prov_common.w3cprov import FORMATS, events_to_document, serialize
+
+if TYPE_CHECKING:
+    from prov.model import ProvDocument
 
 
 def read_events(path: str) -> list[dict[str, Any]]:
@@ -35,6 +40,29 @@ def read_all_events(paths: list[str]) -> list[dict[str, Any]]:
     return [event for path in paths for event in read_events(path)]
 
 
+def times_taken_as_utc(events: list[Any]) -> list[str]:
+    """The events (``#index (TYPE run R)``, positions as errors name them) whose ``eventTime`` is a date-time without
+    time zone: refused as new events, it is read as UTC, as bundles sealed before event times had to be RFC 3339 are."""
+    found = []
+    for index, event in enumerate(events):
+        time = event.get("eventTime") if isinstance(event, Mapping) else None
+        if isinstance(time, str) and to_utc(time) is None and to_utc(time, sealed=True) is not None:
+            run = event.get("run")
+            found.append(f"#{index} ({event.get('eventType')} run {run.get('runId') if isinstance(run, Mapping) else None}, {time})")
+    return found
+
+
+def events_file_document(events: list[Any], verb: str) -> ProvDocument:
+    """The PROV document of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is
+    taken as UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
+    naive = times_taken_as_utc(events)
+    if naive:
+        print(f"tdprov {verb}: warning: {len(naive)} event(s) have an eventTime without time zone, taken as UTC (as in bundles "
+              f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}",
+              file=sys.stderr)
+    return events_to_document(events, sealed=True)
+
+
 def register(subparsers: Any) -> None:
     parser = add_verb(
         subparsers,
@@ -56,6 +84,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    document = events_to_document(read_all_events(args.events))
+    document = events_file_document(read_all_events(args.events), "prov")
     write_output(serialize(document, args.format), args.output)
     return 0
