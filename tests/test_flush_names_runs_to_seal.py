@@ -40,3 +40,26 @@ def test_flush_names_each_completed_run_it_left_staged_only_with_its_seal_comman
     assert done_id in capsys.readouterr().out
     assert main(["flush", "--store", str(good)]) == 0  # nothing spooled is left: nothing to name
     assert "staged only" not in capsys.readouterr().out
+
+
+def test_flush_names_the_runs_it_delivered_to_the_store_given_in_place_of_one_that_cannot_be_opened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Events spooled in an outage of a store that cannot be opened any more (its path is now a file) are delivered by
+    ``tdprov flush --store URI`` to that store; the runs they complete were left unnamed (the seal lines were worked out
+    apart from the flush, and only for entries held for a setting that could not be opened)."""
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    spool_dir, gone = tmp_path / "spool", tmp_path / "a-file"
+    gone.write_text("not a store")
+    done = run_events()
+    spool.write_entry(spool_dir, spool.SpoolEntry(str(gone), tuple((staged_event_key(e), canonical_bytes(e)) for e in done)))
+    good = open_store(tmp_path / "good")
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush", "--store", good.uri]) == 0
+    out = capsys.readouterr().out
+    assert "delivered 1 spooled entry (2 objects, 2 new); 0 left" in out, out
+    run_id = done[0]["run"]["runId"]
+    assert f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {good.uri} {run_id}'" in out, out

@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.errors import BadInputError
 
 if TYPE_CHECKING:
-    from prov_common.store import Outbox
     from prov_common.store.base import Store
 
 
@@ -55,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
         check_spool(args.spool)
     outbox = Outbox(args.spool)
     store = open_store(args.store) if args.store else None
-    spooled = staged_runs_spooled(outbox, store)
     report = outbox.flush(store, take_unopened=True)  # entries held for a store setting that could not be opened
     if report.spool_error is not None:  # its entries stay in the spool: exit 2, naming the folder and the fix
         raise report.spool_error
@@ -68,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         f"({report.objects} objects, {report.written} new); {remaining} left in {outbox.spool_dir}"
         + (f"; {count} set aside in {failed_dir}" if count else "")
     )
-    print_runs_to_seal(spooled, store)
+    print_runs_to_seal(report.delivered_to)
     for error in report.unfiled + report.errors:  # a set-aside entry with its note is named below
         print(f"tdprov flush: {error}", file=sys.stderr)
     for entry in aside:
@@ -92,34 +90,6 @@ def runs_or_keys(keys: list[str], shown: int = 3) -> str:
     return ", ".join(keys[:shown]) + (f", ... ({len(keys)} keys)" if len(keys) > shown else "")
 
 
-def staged_runs_spooled(outbox: Outbox, store: Store | None) -> dict[Path, tuple[str, set[str]]]:
-    """The spool entries of ``outbox`` that hold staged events: the store a flush delivers each to (with ``store``: its
-    own entries and those held for a store setting that could not be opened; without: each entry's own store) and
-    the runs of those events."""
-    from prov_common.bundle import layout
-    from prov_common.store import spool
-
-    found: dict[Path, tuple[str, set[str]]] = {}
-    try:
-        pending = outbox.pending()
-    except OSError:  # a spool folder that cannot be read: the flush names it
-        return found
-    for path in pending:
-        try:
-            target, unopened = spool.read_target(path)
-            keys = spool.read_keys(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # taken by another flusher, or unreadable (set aside by the flush)
-        if store is not None and (unopened or target == store.uri):
-            target = store.uri
-        elif store is not None or unopened:
-            continue
-        runs = {parts[1] for parts in (k.split("/") for k in keys) if len(parts) == 3 and parts[0] == layout.STAGING}
-        if runs:
-            found[path] = (target, runs)
-    return found
-
-
 def runs_to_seal(store: Store, run_ids: Iterable[str]) -> list[str]:
     """The runs of ``run_ids`` that have no bundle in ``store`` and whose newest staged event there is a terminal one:
     their events are stored, but only ``tdprov store seal`` makes them a bundle."""
@@ -136,19 +106,20 @@ def runs_to_seal(store: Store, run_ids: Iterable[str]) -> list[str]:
     return out
 
 
-def print_runs_to_seal(spooled: dict[Path, tuple[str, set[str]]], store: Store | None) -> None:
-    """After delivery: name each run of the entries of ``spooled`` that left the spool that is now staged only in its
-    store (:func:`runs_to_seal`), with the command that seals it. A store that cannot be read now is passed over."""
+def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
+    """After a flush: name each run whose staged events it delivered (``FlushReport.delivered_to``) that is now staged
+    only in its store (:func:`runs_to_seal`), with the command that seals it. A store that cannot be read now is
+    passed over."""
+    from prov_common.bundle import layout
     from prov_common.errors import TdprovError
-    from prov_common.store import open_store
 
-    by_store: dict[str, set[str]] = {}
-    for path, (uri, run_ids) in spooled.items():
-        if not path.exists():  # delivered (or set aside: then its events are not in the store)
-            by_store.setdefault(uri, set()).update(run_ids)
-    for uri, run_ids in sorted(by_store.items()):
+    by_store: dict[str, tuple[Store, set[str]]] = {}
+    for target, keys in delivered_to:
+        runs = {parts[1] for parts in (k.split("/") for k in keys) if len(parts) == 3 and parts[0] == layout.STAGING}
+        if runs:
+            by_store.setdefault(target.uri, (target, set()))[1].update(runs)
+    for uri, (target, run_ids) in sorted(by_store.items()):
         try:
-            target = store if store is not None and store.uri == uri else open_store(uri)
             for run_id in runs_to_seal(target, run_ids):
                 print(f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {uri} {run_id}'")
         except TdprovError:

@@ -46,7 +46,8 @@ class FlushReport:
     could not be moved there (given back to the spool, where each flush counts them in ``failed`` again).
     ``claimed``: entries this process claimed and could neither deliver, set aside nor give back to the spool
     (also counted in ``left``, and named in ``errors``). ``spool_error``: why the spool folder could not be listed
-    or its entries claimed (not writable): the entries stay in it for a later flush (counted in ``left``)."""
+    or its entries claimed (not writable): the entries stay in it for a later flush (counted in ``left``).
+    ``delivered_to``: each delivered entry's store (the one it went to) and the keys its objects were stored under."""
 
     delivered: int = 0
     objects: int = 0
@@ -60,6 +61,7 @@ class FlushReport:
     stranded: int = 0
     claimed: int = 0
     spool_error: SpoolError | None = None
+    delivered_to: list[tuple[Store, list[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -281,7 +283,7 @@ class Outbox:
                                      "it belongs in (the one its setting should have named, or where that store is now) "
                                      "to deliver it there")
                 return "unopened"
-            written = sum(int(_put(target, obj)[1]) for obj in entry.objects)
+            puts = [_put(target, obj) for obj in entry.objects]
         except ObjectConflictError as exc:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
             return "failed"
@@ -293,7 +295,8 @@ class Outbox:
             os.unlink(claimed)
         report.delivered += 1
         report.objects += len(entry.objects)
-        report.written += written
+        report.written += sum(created for _, created in puts)
+        report.delivered_to.append((target, [key for key, _ in puts]))
         return "delivered"
 
     @property
