@@ -21,7 +21,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import dataset_label, iso_z, moment
+from prov_common.w3cprov.identity import dataset_label, utc_text
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
     trace, tree_graph, with_shard_counts,
@@ -168,11 +168,6 @@ def _version_text(tree: LineageTree, direction: str) -> str:
     return text
 
 
-def _shown_time(text: str | None) -> str:
-    """A run's time as the index gives it (``...Z``), also when read from the bundles (``...+00:00``)."""
-    return iso_z(moment(text)) or text or ""
-
-
 def _uri(namespace: str, name: str) -> str:
     """A dataset's URI as bundle statements name it (``namespace:name`` when it has none: a relative path)."""
     from prov_common.bundle.naming import dataset_name
@@ -186,7 +181,7 @@ def _lines(tree: LineageTree, direction: str, prefix: str = "") -> list[str]:
     for i, step in enumerate(tree.steps):
         last_step = i == len(tree.steps) - 1
         run = step.run
-        when = _shown_time(run.ended or run.started)
+        when = utc_text(run.ended or run.started)
         out.append(f"{prefix}{'└── ' if last_step else '├── '}{verb} {run.job}  run {run.run_id}  {run.state or '?'}  {when}".rstrip())
         inner = prefix + ("    " if last_step else "│   ")
         for j, child in enumerate(step.datasets):

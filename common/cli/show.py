@@ -18,7 +18,7 @@ from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text
-from prov_common.w3cprov.identity import iso_z, moment
+from prov_common.w3cprov.identity import utc_text
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -61,12 +61,6 @@ def extents(state: RunState) -> list[dict[str, Any]]:
             if rows is not None or shards is not None:
                 found.append({"side": side, "dataset": dataset_shown(ds.namespace, ds.name), "rows": rows, "shards": shards})
     return found
-
-
-def utc_text(text: Any) -> str:
-    """An event's time as UTC text (``...Z``), as the run's times are shown; text that is no time as it is."""
-    when = moment(text) if isinstance(text, str) else None
-    return iso_z(when) if when is not None else str(text)
 
 
 def _prov_counts(data: bytes | None) -> dict[str, int]:

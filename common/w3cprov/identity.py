@@ -104,6 +104,13 @@ def iso_z(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def utc_text(text: object) -> str:
+    """A time as UTC text ending in ``Z``, as the index and reports write times (also one read as ``...+00:00``); a
+    value that is no time as its text, '' for None."""
+    when = moment(text) if isinstance(text, str) else None
+    return iso_z(when) if when is not None else ("" if text is None else str(text))
+
+
 def sortable_time(text: str | None) -> str:
     """An ISO-8601 time as text that sorts in time order (UTC, microseconds always written: ``...:00Z`` sorts
     after ``...:00.4Z`` as written); text that is no time as it is, '' for none."""
