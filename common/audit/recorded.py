@@ -17,6 +17,27 @@ from prov_common.w3cprov.identity import at_location, location_of_ref, spells
 from prov_common.w3cprov.version_ref import split_version
 
 
+@dataclass(frozen=True)
+class Catalogued:
+    """The runs an audit catalogued (the store's signed catalog, loaded once), sorted: ``vouched``, those taken as their
+    record (:func:`vouched`), and ``doubted``, the others (read from their bundles like uncatalogued runs)."""
+
+    vouched: dict[str, RunRecord]
+    doubted: dict[str, RunRecord]
+
+    @classmethod
+    def of(cls, store: Store, trust: TrustStore, audit_trust: TrustStore | None = None) -> "Catalogued":
+        """The catalog of ``store`` (signatures by ``audit_trust``, default ``trust``), its runs sorted by ``trust``."""
+        taken: dict[str, RunRecord] = {}
+        others: dict[str, RunRecord] = {}
+        for run_id, record in load_catalog(store, audit_trust or trust).runs.items():
+            (taken if vouched(record, trust) else others)[run_id] = record
+        return cls(taken, others)
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self.vouched or run_id in self.doubted
+
+
 @dataclass
 class RecordedRuns:
     """Every sealed run of a store by run id (``runs``), with the registered ``sources`` a lineage of them
@@ -36,24 +57,23 @@ class RecordedRuns:
 
     @classmethod
     def of(cls, store: Store, trust: TrustStore, sources: Iterable[SourceRecord] = (),
-           summaries: Iterable[BundleSummary] | None = None, audit_trust: TrustStore | None = None) -> "RecordedRuns":
+           summaries: Iterable[BundleSummary] | None = None, audit_trust: TrustStore | None = None,
+           catalogued: Catalogued | None = None) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
         read: the run id is in the key), or of ``summaries`` where the caller has read them already. A
         catalogued run is taken as its record only when the audit found its bundle sound and its signer is
         trusted here now; any other (an audit catalogues every run it examined, findings and all; keys are
         added and revoked) is read from its bundle like an uncatalogued run, and verified with today's keys.
-        ``audit_trust``: the keys whose signatures count on the catalog (the auditors'; default ``trust``)."""
+        ``audit_trust``: the keys whose signatures count on the catalog (the auditors'; default ``trust``);
+        ``catalogued``: the catalog where the caller has loaded it already (:meth:`Catalogued.of`, with these keys)."""
         from prov_common.bundle.storage import load_index_entry
         from prov_common.errors import TdprovError
 
-        catalogued = load_catalog(store, audit_trust or trust).runs
-        runs: dict[str, RunRecord] = {}
+        catalogued = catalogued if catalogued is not None else Catalogued.of(store, trust, audit_trust)
+        runs = dict(catalogued.vouched)
         doubted: list[BundleSummary] = []
         left_out: dict[str, str] = {}
-        for run_id, record in catalogued.items():
-            if vouched(record, trust):
-                runs[run_id] = record
-                continue
+        for run_id, record in catalogued.doubted.items():
             try:  # its index entry finds the bundle, which decides (the entry alone is no record of it)
                 doubted.append(load_index_entry(store, record.index_key))
             except TdprovError as exc:

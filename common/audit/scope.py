@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prov_common.audit.catalog import load_catalog
 from prov_common.audit.model import RunRecord
 from prov_common.bundle.model import BundleSummary
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
+
+if TYPE_CHECKING:
+    from prov_common.audit.recorded import Catalogued
 
 DataKey = tuple[str, str]
 """A version by content (``("v", normal digest)``), or a dataset without a version by its PROV id (``("d", id)``)."""
@@ -43,11 +45,13 @@ def data_key(dataset: Any) -> DataKey:
 class LineageScope:
     """The index of a store as a lineage of one dataset reads it: ``keys`` (run id -> index key, as listed),
     ``taken`` (catalogued runs whose entries are read only when the lineage can reach them) and ``read``
-    (the entries read so far, by the run id they summarise)."""
+    (the entries read so far, by the run id they summarise); ``catalogued``: the catalog, as loaded once (for
+    :meth:`RecordedRuns.of <prov_common.audit.recorded.RecordedRuns.of>`)."""
 
     store: Store
     keys: dict[str, str]
     taken: dict[str, RunRecord]
+    catalogued: Catalogued
     read: dict[str, BundleSummary] = field(default_factory=dict)
     tried: set[str] = field(default_factory=set)
 
@@ -55,16 +59,16 @@ class LineageScope:
     def of(cls, store: Store, trust: TrustStore, audit_trust: TrustStore | None = None) -> "LineageScope":
         """One listing of the index, the catalog (signatures by ``audit_trust``, default ``trust``), and the entries
         of every run the catalog does not vouch for."""
-        from prov_common.audit.recorded import vouched
+        from prov_common.audit.recorded import Catalogued
         from prov_common.bundle import layout
         from prov_common.bundle.storage import index_keys
 
         keys: dict[str, str] = {}
         for key in index_keys(store):
             keys[layout.run_id_of_index_key(key) or key] = key
-        catalogued = load_catalog(store, audit_trust or trust).runs
-        taken = {run_id: record for run_id, record in catalogued.items() if keys.get(run_id) == record.index_key and vouched(record, trust)}
-        scope = cls(store, keys, taken)
+        catalogued = Catalogued.of(store, trust, audit_trust)
+        taken = {run_id: record for run_id, record in catalogued.vouched.items() if keys.get(run_id) == record.index_key}
+        scope = cls(store, keys, taken, catalogued)
         scope._read(run_id for run_id in keys if run_id not in taken)
         return scope
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.audit.lineage import DIGEST_PREFIX_MIN, DIGEST_RULE, TOO_SHORT_DIGEST, Naming
 from prov_common.bundle.model import BundleSummary
@@ -28,6 +28,9 @@ from prov_common.w3cprov.lineage import (
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
+
+if TYPE_CHECKING:
+    from prov_common.audit.recorded import Catalogued
 
 
 def register(subparsers: Any) -> None:
@@ -84,7 +87,7 @@ def _sources(store: Store, settings: Settings) -> SourcesByDigest:
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
-                           left_out: dict[str, str], corrected: dict[str, str], audit_trust: TrustStore | None = None,
+                           left_out: dict[str, str], corrected: dict[str, str], catalogued: Catalogued,
                            all_versions: bool = False) -> list[str]:
     """The lineage node ids of the versions that ``name`` means by another of their names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out; a partitioned asset's key names every
@@ -92,12 +95,13 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
     ``all_versions``), newest first, from the verified bundles of the runs ``found``; none when no run names it
     so. A version of the same dataset that no event names so (another asset's, another namespace's, written to
     the same file) is not one of them. Runs whose bundles do not verify are added to ``left_out``, runs whose
-    index entries differ from their sound bundles to ``corrected`` (the node ids are as the bundles say)."""
+    index entries differ from their sound bundles to ``corrected`` (the node ids are as the bundles say).
+    ``catalogued``: the store's catalog, as loaded for the lineage."""
     from prov_common.audit.recorded import RecordedRuns
 
     if is_digest(name):
         return []
-    recorded = RecordedRuns.of(store, trust, summaries=found, audit_trust=audit_trust)
+    recorded = RecordedRuns.of(store, trust, summaries=found, catalogued=catalogued)
     try:
         recorded.read_naming(name)
     finally:
@@ -226,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
                 found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in left_out], corrected)
                 targets = _located_by_other_name(store, trust, found, args.target, left_out, corrected,
-                                                 auditor_trust_from_settings(settings), args.all_versions) or targets
+                                                 scope.catalogued, args.all_versions) or targets
                 found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected)
                 graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees:
