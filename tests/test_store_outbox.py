@@ -437,3 +437,41 @@ def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Pat
                              capture_output=True, text=True, timeout=120)
     assert flushed.returncode == 0 and "delivered 1 spooled entry (3 objects, 3 new); 0 left" in flushed.stdout, flushed
     assert [store.get(k) for k, _ in _bundle("old")] == [v for _, v in _bundle("old")] and os.listdir(spool_dir) == []
+
+
+EMIT_RUNS = """
+import json, sys
+from bundle_support import run_events
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+transport = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2]))
+statuses = [getattr(transport.emit(event), "status", None) for run_id in sys.argv[3:] for event in run_events(run_id)]
+print(json.dumps({"statuses": statuses}))
+"""
+
+
+def test_a_read_only_spool_is_warned_about_once_per_process_not_at_every_event(tmp_path: Path) -> None:
+    """With a spool folder that cannot be written, every delivery's flush failed and logged the same warning: every
+    staged event of every run. It is warned about once per spool folder and process; every event is still stored."""
+    import json
+    import subprocess
+    import sys
+
+    from prov_common.bundle import list_bundles
+    from prov_common.store import spool
+
+    plain = _without_root_powers()
+    store, spool_dir = open_store(tmp_path / "store"), tmp_path / "spool"
+    spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("old"))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    run_ids = [f"0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d2{n}" for n in range(3)]
+    spool_dir.chmod(0o555)
+    try:
+        emitted = subprocess.run([*plain, sys.executable, "-c", EMIT_RUNS, store.uri, str(spool_dir), *run_ids], env=env,
+                                 capture_output=True, text=True, timeout=120)
+    finally:
+        spool_dir.chmod(0o700)
+    assert emitted.returncode == 0, emitted.stderr
+    assert json.loads(emitted.stdout.splitlines()[-1])["statuses"][-1] == "written", emitted.stdout + emitted.stderr
+    assert sorted(s.run_id for s in list_bundles(store)) == run_ids
+    assert emitted.stderr.count(f"spool folder {spool_dir}") == 1, emitted.stderr

@@ -35,6 +35,7 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.hashing.raw import blake3_digest
+from prov_common.once import Once
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
@@ -53,28 +54,7 @@ MAX_PENDING_RUNS = 1000
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
-class _Once:
-    """The keys met so far in this process (a forked child starts afresh): what is warned about once per process."""
-
-    def __init__(self) -> None:
-        self._seen: set[tuple[str, ...]] = set()
-        self._lock = threading.Lock()
-        os.register_at_fork(after_in_child=self.clear)
-
-    def first(self, *key: str) -> bool:
-        """True the first time ``key`` is met in this process."""
-        with self._lock:
-            if key in self._seen:
-                return False
-            self._seen.add(key)
-            return True
-
-    def clear(self) -> None:
-        self._seen = set()
-        self._lock = threading.Lock()
-
-
-UNOPENED_WARNED = _Once()  # (where the store is set, its value): a store setting that cannot be opened
+UNOPENED_WARNED = Once()  # (where the store is set, its value): a store setting that cannot be opened
 
 
 @dataclass(frozen=True)

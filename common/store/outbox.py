@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.once import Once
 from prov_common.store import spool
 from prov_common.store.base import Store
 from prov_common.store.errors import SpoolError
@@ -29,6 +30,7 @@ CLAIM = ".claim-"
 STALE_CLAIM_SECONDS = 900.0
 FAILED_DIR = "failed"
 WHY_SUFFIX = ".why.txt"  # an entry set aside in failed/ has its note beside it, ``<name>.why.txt``
+SPOOL_WARNED = Once()  # (spool folder,): one that cannot be listed or written, warned about once per process
 
 
 def default_spool_dir(settings: Settings | None = None) -> Path:
@@ -130,7 +132,8 @@ class Outbox:
         if self._has_backlog():
             result.flush = self.flush(store, limit=self.flush_limit)
             if result.flush.spool_error is not None:  # the store may well take the batch: never lose it to the spool
-                log.warning("tdprov: %s; this delivery goes to the store directly", result.flush.spool_error)
+                level = logging.WARNING if SPOOL_WARNED.first(str(self.spool_dir)) else logging.DEBUG  # not at every event
+                log.log(level, "tdprov: %s; this delivery goes to the store directly", result.flush.spool_error)
             elif result.flush.left:
                 cause = f"store {store.uri} is still unavailable (backlog: {result.flush.errors[-1]})"
                 return self._spool_or_raise(store, batch, 0, result, strict, cause=cause)
