@@ -65,7 +65,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     unsealed: list[UnsealedRun] = []
     moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
     newest: dict[str, str] = {}  # the key of each run's newest staged event
-    for run_id, key, moment in _staged_events(store.list(f"{layout.STAGING}/")):
+    for run_id, key, moment in staged_events(store.list(f"{layout.STAGING}/")):
         moments.setdefault(run_id, []).append(moment)
         newest[run_id] = max(newest.get(run_id, key), key)
     for run_id, staged in sorted(moments.items()):
@@ -122,7 +122,7 @@ def staging_removed(store: Store, reported: Sequence[UnsealedRun]) -> tuple[list
     (kept for the next audit). A run sealed meanwhile (its bundle in the index) is closed; one sealed and not indexed is
     named as such."""
     # staged still: the check names it as it is
-    return _removed(store, [r for r in reported if not any(True for _ in _staged_events(store.list(layout.staging_prefix(r.run_id))))])
+    return _removed(store, [r for r in reported if not any(True for _ in staged_events(store.list(layout.staging_prefix(r.run_id))))])
 
 
 def _removed(store: Store, gone: Sequence[UnsealedRun]) -> tuple[list[Finding], list[UnsealedRun]]:
@@ -184,15 +184,15 @@ def newest_staged(store: Store, run_id: str) -> tuple[str, datetime] | None:
 
 def newest_event(keys: Iterable[str]) -> tuple[str, datetime] | None:
     """The key and time of the newest staged event among the store keys ``keys`` (None: none is a staged event)."""
-    return max(((key, moment) for _, key, moment in _staged_events(keys)), default=None)
+    return max(((key, moment) for _, key, moment in staged_events(keys)), default=None)
 
 
-def _staged_events(keys: Iterable[str]) -> Iterator[tuple[str, str, datetime]]:
+def staged_events(keys: Iterable[str]) -> Iterator[tuple[str, str, datetime]]:
     """(run id, key, time) of each staged event among the store keys ``keys`` (``staging/<run>/<time>-<digest>.json``;
     attachments and objects that are no staged event are passed over)."""
     for key in keys:
-        parts = key[len(layout.STAGING) + 1:].split("/")
-        if len(parts) != 2 or not parts[1].endswith(".json"):
+        parts = layout.staged_parts(key)
+        if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
             continue
         try:
             yield parts[0], key, layout.parse_stamp(parts[1].split("-", 1)[0])

@@ -118,6 +118,14 @@ def staging_prefix(run_id: str) -> str:
     return f"{STAGING}/{check_run_id(run_id)}/"
 
 
+def staged_parts(key: str) -> tuple[str, str] | None:
+    """The run id and the rest of a key under ``staging/<run_id>/`` (a staged event, or ``attachments/<path>``);
+    None for any other key."""
+    head, _, tail = key.partition("/")
+    run_id, _, rest = tail.partition("/")
+    return (run_id, rest) if head == STAGING and run_id and rest else None
+
+
 def stamp(moment: datetime) -> str:
     """Sortable UTC timestamp with microseconds, e.g. ``20260501T120000123456Z`` (the year always 4 digits)."""
     m = moment.astimezone(timezone.utc)

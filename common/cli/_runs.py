@@ -44,8 +44,9 @@ def resolve_run_id(store: Store, typed: str) -> str:
 
 
 def _staged_runs(store: Store) -> list[str]:
-    """The runs that have objects under ``staging/``."""
-    return list(dict.fromkeys(key.split("/")[1] for key in store.list(f"{layout.STAGING}/") if key.count("/") >= 2))
+    """The runs that have objects under ``staging/``: staged events or attachments (as :func:`_has_objects` counts a
+    full run id's)."""
+    return list(dict.fromkeys(parts[0] for parts in map(layout.staged_parts, store.list(f"{layout.STAGING}/")) if parts))
 
 
 def _has_objects(store: Store, run_id: str) -> bool:

@@ -110,12 +110,12 @@ def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
     """After a flush: name each run whose staged events it delivered (``FlushReport.delivered_to``) that is now staged
     only in its store (:func:`runs_to_seal`), with the command that seals it. A store that cannot be read now is
     passed over."""
-    from prov_common.bundle import layout
+    from prov_common.audit.unfinished import staged_events
     from prov_common.errors import TdprovError
 
     by_store: dict[str, tuple[Store, set[str]]] = {}
     for target, keys in delivered_to:
-        runs = {parts[1] for parts in (k.split("/") for k in keys) if len(parts) == 3 and parts[0] == layout.STAGING}
+        runs = {run_id for run_id, _, _ in staged_events(keys)}
         if runs:
             by_store.setdefault(target.uri, (target, set()))[1].update(runs)
     for uri, (target, run_ids) in sorted(by_store.items()):
