@@ -309,6 +309,22 @@ def test_late_events_stay_a_finding_of_every_incremental_audit_until_they_are_re
     assert set(_unfinished(_audit(pipe.store))) == {b} == set(_unfinished(_audit(pipe.store, full=True)))
 
 
+def test_a_future_dated_event_of_a_sealed_run_is_named_once_as_a_late_event(tmp_path: Path) -> None:
+    """An event staged for a sealed run and dated in the future was named twice by every audit: as staged after the
+    sealing (in no bundle), and as dated in the future with the fix meant for a run not sealed yet (its staleness).
+    It is one finding, the late event's (a sealing dated in the future too dates the index entry in the future, a
+    finding of its own)."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    now = datetime.now(timezone.utc)
+    events = run_events("prepare_a", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/a.parquet", digest("a"))], start=now - timedelta(hours=1))
+    a = seal(pipe.store, events)
+    _stage(pipe.store, dict(events[1], eventTime=(now + timedelta(days=30)).isoformat().replace("+00:00", "Z"),
+                            outputs=[dataset("/data/extra.parquet", digest("extra"))]))
+    for result in (_audit(pipe.store), _audit(pipe.store), _audit(pipe.store, full=True)):
+        found = [f.what for f in result.check(CHECK_UNFINISHED).findings if f.run_id == a]
+        assert len(found) == 1 and "1 event(s) were staged for it after that" in found[0], found
+
+
 def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_stay_a_finding(tmp_path: Path) -> None:
     """A run staged START and COMPLETE and was never sealed; the audit named it. Its staged events are its only
     evidence: removing them made every later audit, --full and verify clean. The audit state keeps the runs it named

@@ -71,7 +71,8 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     for run_id, staged in sorted(moments.items()):
         moment = max(staged)
         result.checked += 1
-        result.findings += _future_dated(run_id, moment, now)
+        # (a sealed run's event dated in the future is later than its sealing: a late event; or its sealing is dated in
+        # the future too, and so is its index entry, a finding of the inventory)
         if run_id in sealed:
             result.findings += _late_events(run_id, sealed[run_id], staged)
             continue
@@ -82,8 +83,10 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
                 result.findings += _late_events(run_id, entry.sealed_at, staged)
                 continue
             # sealed, but its writer stopped before the index entry
+            result.findings += _future_dated(run_id, moment, now)
             result.findings.append(_unindexed(run_id, "error" if stale else NOTE))
         else:
+            result.findings += _future_dated(run_id, moment, now)
             when = iso_z(moment)
             ended = terminal_state(store, newest[run_id])
             what = (f"run {run_id} staged its {ended} event at {when} and was never sealed: its bundle was not stored (it may "
@@ -108,7 +111,8 @@ def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> dat
 
 
 def _future_dated(run_id: str, moment: datetime, now: datetime) -> list[Finding]:
-    """A finding when the newest staged event of the run is dated later than ``now`` (beyond a producer's clock skew)."""
+    """A finding when the newest staged event of a run not sealed (or not indexed) is dated later than ``now`` (beyond a
+    producer's clock skew)."""
     if moment <= now + CLOCK_SKEW:
         return []
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
