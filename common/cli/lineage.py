@@ -229,9 +229,10 @@ def _run(args: argparse.Namespace) -> int:
             graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
                 found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in left_out], corrected)
+                before = set(corrected)  # (those runs of ``found`` are as their bundles say already)
                 targets = _located_by_other_name(store, trust, found, args.target, left_out, corrected,
                                                  scope.catalogued, args.all_versions) or targets
-                found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected)
+                found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected.keys() - before)
                 graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
