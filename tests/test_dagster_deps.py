@@ -32,17 +32,7 @@ from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(path))
-    return path
-
-
-@pytest.fixture
-def instance() -> DagsterInstance:
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
+from dagster_support import instance, store  # noqa: F401 (fixtures)
 
 
 def run(assets: list[Any], instance: DagsterInstance) -> Any:

@@ -17,22 +17,11 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset
 
+from dagster_support import instance, store  # noqa: F401 (fixtures)
+
 
 class Positive(pa.DataFrameModel):
     x: int = pa.Field(ge=0)
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(path))
-    return path
-
-
-@pytest.fixture
-def instance() -> DagsterInstance:
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
 
 
 def run_all(assets: list[Any], instance: DagsterInstance, store: Path) -> Any:
