@@ -24,8 +24,7 @@ from test_audit_support import T0, dataset, digest, raw_write, run_events, seal,
 RUNS = 40
 
 
-@pytest.fixture
-def audited(store_uri: str) -> str:
+def _audited(store_uri: str) -> str:
     """``RUNS`` runs an audit catalogued, then two runs sealed after it (not in the catalog)."""
     store = open_store(store_uri)
     register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
@@ -33,6 +32,33 @@ def audited(store_uri: str) -> str:
     assert run_audit(store, Settings.from_env(store=store_uri), progress=False, workers=1).clean
     seal_chain(store, RUNS, 2)
     return store_uri
+
+
+@pytest.fixture
+def audited(store_uri: str) -> str:
+    """An audited store of the test's own (:func:`_audited`), for tests that change it."""
+    return _audited(store_uri)
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def _built_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """An audited store (:func:`_audited`) and the home that wrote it, built once per module and backend."""
+    home = tmp_path_factory.mktemp("scope-home")
+    if request.param == "local":
+        uri = str(tmp_path_factory.mktemp("scope") / "store")
+    else:
+        uri = f"s3://{request.getfixturevalue('s3_server').create_bucket()}/prefix"
+    with pytest.MonkeyPatch.context() as build:
+        build.setenv("TDPROV_HOME", str(home))
+        return _audited(uri), str(home)
+
+
+@pytest.fixture
+def shared(_built_once: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The audited store built once (:func:`_built_once`), with its home, for tests that only read it."""
+    uri, home = _built_once
+    monkeypatch.setenv("TDPROV_HOME", home)
+    return uri
 
 
 def _lineage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], uri: str, *args: str,
@@ -67,9 +93,9 @@ def _lineage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ("--json", "/m/11"), ("--checks", "/m/11"), (digest("f10")[:19],),
 ])
 def test_lineage_reads_the_entries_the_catalog_connects_and_every_uncatalogued_one(
-        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
-    before, before_err, every = _lineage(monkeypatch, capsys, audited, *args, every=True)
-    after, after_err, scoped = _lineage(monkeypatch, capsys, audited, *args)
+        shared: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
+    before, before_err, every = _lineage(monkeypatch, capsys, shared, *args, every=True)
+    after, after_err, scoped = _lineage(monkeypatch, capsys, shared, *args)
     assert (after, after_err) == (before, before_err)
     assert every == RUNS + 2
     if "/data/raw.csv" not in args and "--checks" not in args:  # downstream of raw.csv: its 20 readers; --checks: every reader
@@ -115,22 +141,22 @@ def test_an_altered_entry_the_lineage_does_not_reach_changes_nothing_shown(
 
 
 def test_record_of_an_audited_dataset_reads_only_the_uncatalogued_entries(
-        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+        shared: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     import prov_common.cli.record as record_cli
 
-    _, _, read = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", "-o", str(tmp_path / "r.json"), verb=record_cli)
+    _, _, read = _lineage(monkeypatch, capsys, shared, "/data/f10.parquet", "-o", str(tmp_path / "r.json"), verb=record_cli)
     assert read <= 2, read
 
 
-@pytest.mark.parametrize("direction", [(), ("--downstream",)])
 def test_a_dataset_recorded_without_a_version_has_its_lineage_told(
-        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], direction: tuple[str, ...]) -> None:
-    """A dataset a run recorded with no version (a table the provider named, no digest): its lineage is the one reading
-    every entry gives, not an unexpected error."""
+        audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A dataset a run recorded with no version (a table the provider named, no digest): its lineage, up and down, is
+    the one reading every entry gives, not an unexpected error."""
     store = open_store(audited)
     seal(store, run_events("export", [], [dataset("/data/unversioned.csv", None)], start=T0 + timedelta(hours=5)))
     seal(store, run_events("load", [dataset("/data/unversioned.csv", None)], [], start=T0 + timedelta(hours=6)))
-    before = _lineage(monkeypatch, capsys, audited, "/data/unversioned.csv", *direction, every=True)
-    after = _lineage(monkeypatch, capsys, audited, "/data/unversioned.csv", *direction)
-    assert after[:2] == before[:2]
-    assert "(no version)" in after[0] and ("load" if direction else "export") in after[0]
+    for direction, job in (((), "export"), (("--downstream",), "load")):
+        before = _lineage(monkeypatch, capsys, audited, "/data/unversioned.csv", *direction, every=True)
+        after = _lineage(monkeypatch, capsys, audited, "/data/unversioned.csv", *direction)
+        assert after[:2] == before[:2]
+        assert "(no version)" in after[0] and job in after[0]
