@@ -63,16 +63,10 @@ def iso_utc(text: str) -> datetime | None:
         return None
 
 
-def day_or_time(text: str) -> datetime | None:
-    """A date (``YYYY-MM-DD``, midnight UTC) or a date-time (:func:`iso_utc`, which reads both) as an aware UTC
-    datetime; None if neither. For options such as ``--since``."""
-    return iso_utc(text.strip())
-
-
 def since_time(text: str, option: str = "--since") -> datetime:
-    """``text``, given as ``option``, read by :func:`day_or_time`; BadInputError naming the option when it is neither a
-    date nor a date-time."""
-    moment = day_or_time(text)
+    """``text``, given as ``option``: a date (``YYYY-MM-DD``, midnight UTC) or a date-time (:func:`iso_utc` reads
+    both), as an aware UTC datetime; BadInputError naming the option when it is neither."""
+    moment = iso_utc(text.strip())
     if moment is None:
         raise BadInputError(f"{option} {text!r} is not a date or date-time of years 1 to 9999 (in UTC).",
                             fix="write it like 2024-06-01 or 2024-06-01T12:00:00Z (a time without offset is UTC)")

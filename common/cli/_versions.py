@@ -50,14 +50,14 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
         tell_entries_not_taken(recorded.left_out, recorded.corrected)
 
 
-def verified_summaries(store: Any, settings: Settings, summaries: list[Any], desc: str) -> list[Any]:
-    """``summaries`` (index entries, unsigned) without the runs whose bundles do not verify, and each run whose
-    sound bundle says otherwise than its entry as the bundle says; both kinds named on stderr. Verified on
-    every CPU when there are many (``tdprov export --verified``, ``tdprov runs --verified``)."""
+def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str) -> list[Any]:
+    """``summaries`` (index entries, unsigned) without the runs whose bundles do not verify by ``trust`` (see
+    :func:`~prov_common.bundle.trust.bundle_trust`), and each run whose sound bundle says otherwise than its entry as
+    the bundle says; both kinds named on stderr. Verified on every CPU when there are many (``tdprov export
+    --verified``, ``tdprov runs --verified``)."""
     from prov_common.audit.recorded import doubted_runs
-    from prov_common.bundle.trust import bundle_trust
 
-    left_out, corrected = doubted_runs(store, bundle_trust(settings, store), summaries, desc)
+    left_out, corrected = doubted_runs(store, trust, summaries, desc)
     tell_entries_not_taken(left_out, corrected)
     return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected)
 

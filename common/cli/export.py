@@ -68,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     found = summaries(store, args.since)
+    trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log
     if args.verified:
-        found = verified_summaries(store, settings, found, "verifying bundles")
+        found = verified_summaries(store, trust, found, "verifying bundles")
     problems: list[tuple[str, TdprovError]] = []
-    sources = [s.record for s in iter_sources(store, bundle_trust(settings, store), problems)]  # verified records only
+    sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
     document = merged_document(store, found, sources=sources)
     write_output(serialize(document, args.format), args.output)
     if args.output not in (None, "-"):

@@ -85,14 +85,16 @@ def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], 
     still missing (a run left out makes room for an older one)."""
     from itertools import islice
 
+    from prov_common.bundle.trust import bundle_trust
     from prov_common.cli._versions import verified_summaries
 
+    trust = bundle_trust(settings, store)  # once, not per batch: with retired keys it reads the store's log
     shown = 0
     while not limit or shown < limit:
         batch = list(islice(listing, (limit - shown) if limit else VERIFY_BATCH))
         if not batch:
             return
-        for summary in verified_summaries(store, settings, batch, "verifying runs"):
+        for summary in verified_summaries(store, trust, batch, "verifying runs"):
             shown += 1
             yield summary
 
