@@ -37,10 +37,6 @@ class FileFacts:
     shards: tuple[ShardFacts, ...] = ()
 
 
-def _local(location: str) -> str:
-    return location[len("file://"):] if location.startswith("file://") else location
-
-
 def file_facts(location: str, version: str, signed_sha256: str | None = None) -> FileFacts:
     """SHA-256 and size of the bytes at ``location`` (of each shard, for a sharded version) when they hash
     to ``version``, did not change while read and, for one file, are the bytes whose SHA-256 the generating
@@ -48,10 +44,11 @@ def file_facts(location: str, version: str, signed_sha256: str | None = None) ->
     from prov_common.hashing.targets import folder_target, is_sharded_target, local_target
 
     try:
-        sharded = folder_target(local_target(location))
+        target = local_target(location)
+        sharded = folder_target(target)
         if is_sharded_target(sharded):
             return _shard_facts(location, sharded, version)
-        return _one_file_facts(location, _local(location), version, signed_sha256)
+        return _one_file_facts(location, target, version, signed_sha256)
     except Exception as exc:  # noqa: BLE001 - unreachable data is described, never fatal to a record
         return FileFacts(problem=f"the data at {location} could not be read ({exc})")
 
