@@ -14,19 +14,19 @@ _lock = threading.Lock()
 _transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
 
 
-def transport_for(settings: Settings, aws_conn_id: str | None = None, store_source: str | None = None) -> ProvenanceTransport:
+def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str) -> ProvenanceTransport:
     """One transport per process, settings and AWS connection (it opens the store and key on first use).
 
     With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
     session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
-    set, named when it cannot be opened (default: ``[tdprov] store`` or ``TDPROV_STORE``).
+    set, named when it cannot be opened.
     """
     with _lock:
         transport = _transports.get((settings, aws_conn_id))
         if transport is None:
             transport = ProvenanceTransport(ProvenanceConfig(
                 store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
-                store_source=store_source or _store_source(None)),
+                store_source=store_source),
                 s3_client_factory=_s3_client_factory(aws_conn_id))
             _transports[(settings, aws_conn_id)] = transport
         return transport
