@@ -96,7 +96,7 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
     if not mine and not end:
         what = f"--accept-finding {ref}: the findings that name run {run_id} were accepted already; nothing more was accepted"
         return Proposal(run_id, nothing=Finding(CHECK_COMPLETENESS, f"run {run_id}", what, "nothing to do", severity=NOTE, run_id=run_id))
-    return Proposal(run_id, [item_key(x) for x in mine] + [unended_key(run_id) for _ in end],
+    return Proposal(run_id, [item_key(x) for x in mine] + ([unended_key(run_id)] if end else []),
                     completeness_findings(*_split(mine), registered, unverified, same_file) + end)
 
 
@@ -120,7 +120,7 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
         taken = {run_id: f for run_id, f in refused_ends(unended).items() if unended_key(run_id) in owner}
         for run_id, f in taken.items():
             ends[owner[unended_key(run_id)]].append(f)
-        unended[:] = [f for f in unended if not any(f is t for t in taken.values())]
+        unended[:] = [f for f in unended if taken.get(f.run_id) is not f]
     return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
                  findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
                            + end])
