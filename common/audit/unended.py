@@ -6,12 +6,10 @@ are kept in the bundle, each with its reason (``bundles/<run>/refused/``), but a
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
-from prov_common.store.base import Store
-from prov_common.store.errors import StoreError
 from prov_common.w3cprov.events import TERMINAL
 
 FIX_REFUSED = (
@@ -25,10 +23,11 @@ FIX_SEALED_UNENDED = (
 )
 
 
-def sealed_unended(store: Store, records: Mapping[str, RunRecord]) -> list[Finding]:
+def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, RunRecord]) -> list[Finding]:
     """The sealed runs of ``records`` whose last event is not terminal (an error when events of the run were refused,
-    else a note), and those examined now (their files known) that ended but hold refused events (a note). A run
-    without its end is named on every audit, as its record never changes."""
+    else a note), and those examined now (their files known) that ended but hold refused events (a note). ``listed``:
+    each run's bundle files in the audit's listing of the store (``Listing.files``). A run without its end is named on
+    every audit, as its record never changes."""
     findings: list[Finding] = []
     for run_id, record in sorted(records.items()):
         if not layout.is_run_id(run_id):  # verification named it
@@ -36,7 +35,7 @@ def sealed_unended(store: Store, records: Mapping[str, RunRecord]) -> list[Findi
         ended = record.state in TERMINAL
         if ended and record.files is None:
             continue
-        refused = _refused(store, record)
+        refused = _refused(listed, record)
         if ended:
             if refused:
                 findings.append(Finding(CHECK_UNFINISHED, refused[0], f"run {run_id} ({record.job}) ended {record.state}, "
@@ -55,12 +54,10 @@ def sealed_unended(store: Store, records: Mapping[str, RunRecord]) -> list[Findi
     return findings
 
 
-def _refused(store: Store, record: RunRecord) -> list[str]:
-    """The keys of the run's refused events: from the manifest's files when this audit read them, else listed."""
+def _refused(listed: Mapping[str, Sequence[str]], record: RunRecord) -> list[str]:
+    """The keys of the run's refused events: from the manifest's files when this audit read them, else from the
+    audit's one listing of the store."""
     prefix = layout.bundle_prefix(record.run_id)
     if record.files is not None:
         return [prefix + f for f in record.files if f.startswith(layout.REFUSED_FOLDER + "/")]
-    try:
-        return sorted(store.list(prefix + layout.REFUSED_FOLDER + "/"))
-    except StoreError:
-        return []
+    return sorted(k for k in listed.get(record.run_id, ()) if k.startswith(prefix + layout.REFUSED_FOLDER + "/"))
