@@ -3,6 +3,7 @@
 
 A real ``materialize`` against an S3 store on moto behind the fault proxy that answers every PUT with 503.
 """
+import logging
 import time
 from pathlib import Path
 
@@ -25,12 +26,13 @@ def _metadata(result, key: str) -> dict:
 
 
 def test_spooled_bundle_says_it_waits_for_delivery_then_flush_delivers_it(s3_server, fault_proxy: FaultProxy,  # noqa: F811
-                                                                          tmp_path: Path, monkeypatch, capsys) -> None:
+                                                                          tmp_path: Path, monkeypatch, capsys, caplog) -> None:
     import pandas as pd
     from dagster import DagsterInstance, asset, materialize
 
     from prov_dagster import ProvenanceIOManager
 
+    caplog.set_level(logging.DEBUG, logger="prov_common.store.identity")
     store_uri = f"s3://{s3_server.create_bucket()}/p"
     spool = tmp_path / "spool"
     monkeypatch.setenv("TDPROV_SPOOL", str(spool))
@@ -49,6 +51,9 @@ def test_spooled_bundle_says_it_waits_for_delivery_then_flush_delivers_it(s3_ser
     with DagsterInstance.ephemeral() as instance:
         result = materialize([a, b], instance=instance, resources={"io_manager": io_manager})
         assert result.success  # the pipeline runs on
+        unknown = [r for r in caplog.records if "cannot read or create the identity" in r.getMessage()]
+        assert [r.levelname for r in unknown][:1] == ["WARNING"] and len(unknown) >= 2  # each step asked: warned once
+        assert [r.levelname for r in unknown][1:] == ["DEBUG"] * (len(unknown) - 1)
         meta = _metadata(result, "b")
         link = str(meta["tdprov/bundle"].value)
         note = meta["tdprov/spooled"].value

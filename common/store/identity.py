@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, TdprovError
+from prov_common.once import Once
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 
@@ -78,6 +79,7 @@ def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | N
 
 _known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process read or created
 _lock = threading.Lock()
+_UNREADABLE_WARNED = Once()  # (store URI,): an identity that could not be had, warned about once per process
 
 
 def read_identity(store: Store) -> StoreIdentity | None:
@@ -123,15 +125,17 @@ def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | No
 def writer_store_id(store: Store) -> str | None:
     """The id a writer signs into its records: read (or created) once per process and store. None when it cannot
     be had (the store unreachable, its identity object damaged): the record is written without it, as records
-    written before stores had an identity are, and a warning says why."""
+    written before stores had an identity are, and a warning says why (once per process and store; later ones are
+    debug messages, as every step of a run asks again)."""
     known = _known.get(store.uri)
     if known is not None:
         return known.store_id
     try:
         return ensure_identity(store)[0].store_id
     except TdprovError as exc:  # never break the pipeline over it
-        log.warning("tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
-                    "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
+        level = logging.WARNING if _UNREADABLE_WARNED.first(store.uri) else logging.DEBUG
+        log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
+                "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
         return None
 
 
