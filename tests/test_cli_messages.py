@@ -189,6 +189,16 @@ def test_an_unknown_option_is_reported_by_the_verb_with_a_close_match(capsys: py
     assert "tdprov: error: unrecognized arguments: --bogus. Fix: run 'tdprov --help'" in capsys.readouterr().err
 
 
+def test_an_error_of_a_sub_verb_names_the_sub_verb_and_its_help(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    assert main(["store", "init", store]) == 0
+    capsys.readouterr()
+    assert main(["store", "seal", "12345678", "--store", store]) == 2
+    assert capsys.readouterr().err.startswith(f"tdprov store seal: no staged events or bundle for run id '12345678' in {store}.")
+    assert main(["source", "list", "--store", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.startswith(f"tdprov source list: store {tmp_path / 'none'} does not exist.")
+
+
 def _leaf_verbs() -> list[list[str]]:
     """Every verb and sub-verb, as the words that choose it (``["store", "init"]``)."""
     import argparse

@@ -57,21 +57,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    verb = _verb_parser(parser, args).prog.split(" ", 1)[-1]  # 'store seal', not 'store'
     try:
         if getattr(args, "store_must_exist", False):
             check_store_exists(getattr(args, "store", None))
         with visible_stdout():
             return int(func(args) or 0)
     except TdprovError as exc:
-        return _fail(args.verb, exc)
+        return _fail(verb, exc)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        print(f"tdprov {args.verb}: interrupted", file=sys.stderr)
+        print(f"tdprov {verb}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the thing and the fix
-        return _fail(args.verb, as_bad_input(exc))
+        return _fail(verb, as_bad_input(exc))
 
 
 def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
