@@ -1,7 +1,11 @@
-"""PanderaValidationOperator(source=...) validates and records the version of the file the writer recorded."""
+"""PanderaValidationOperator(source=...) validates and records the version of the file the writer recorded; its
+failure is a failure of that version in the audit and in the training-data record alike."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
@@ -13,6 +17,7 @@ from airflow.sdk import DAG, Asset
 
 from prov_airflow.operators.pandera import PanderaValidationOperator
 from prov_common.audit.engine import run_audit
+from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.hashing import hash_path
 from prov_common.store import open_store
@@ -47,3 +52,43 @@ def test_jsonl_source_is_validated_as_the_version_its_writer_recorded(tmp_path: 
                        progress=False)
     assert [f.what for c in result.checks for f in c.errors] == []
 
+
+
+BAD_EVENTS = EVENTS.replace('"042"', '"42"')  # a user id of two characters: the schema's str_length(3, 3) fails
+
+
+def test_a_failed_validation_of_a_read_version_is_in_its_record_as_in_the_audit(
+        tmp_path: Path, store: Path, capsys: pytest.CaptureFixture) -> None:
+    """The task that wrote the file recorded no validation; the operator that read it recorded the failure. The audit's
+    Article 10 names it; the records of the file and of what was trained on it said the lineage was complete."""
+    from prov_airflow.decorators.provenance import provenance_task
+
+    events, model = tmp_path / "events.jsonl", tmp_path / "model.bin"
+    with DAG("tdprov_pandera_reader", start_date=START, schedule=None) as dag:
+        write = PythonOperator(task_id="write", python_callable=events.write_text, op_args=[BAD_EVENTS],
+                               outlets=[Asset(events.as_uri())])
+        check = PanderaValidationOperator(task_id="check", source=str(events), schema="airflow_dags.schemas:EVENTS",
+                                          on_failure="warn")
+
+        @provenance_task(training=True, inlets=[Asset(events.as_uri())], outlets=[Asset(model.as_uri())])
+        def fit() -> None:
+            model.write_bytes(events.read_bytes()[::-1])
+
+        write >> check >> fit()
+    assert run_dag(dag, logical_date=START).state == "success"
+    assert main(["source", "add", str(events), "--name", "app-events", "--license", "CC0-1.0", "--issuer", "App Inc",
+                 "--store", str(store)]) == 0
+    run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
+    (section,) = json.loads((tmp_path / "report" / "report.json").read_text())["trainingData"]
+    audited = section["article10"]["qualityChecks"]
+    (failed,) = [q for q in audited if not q["passed"]]
+    assert (failed["dataset"], failed["schema"], failed["failureCount"]) == (str(events), "events", 1)
+    (gap,) = [g for g in section["article10"]["knownGaps"] if "failed Pandera schema" in g]
+    sentence = gap.split("; ", 1)[0] + ")"  # the audit adds its fix inside the parentheses
+    capsys.readouterr()
+    for target in (events, model):
+        assert main(["record", str(target), "--format", "dta", "--store", str(store)]) == 0, capsys.readouterr().err
+        dta = json.loads(capsys.readouterr().out)
+        assert dta["qualityChecks"] == audited
+        assert dta["lineageComplete"] is False
+        assert [g for g in dta["knownGaps"] if "failed Pandera schema" in g] == [sentence]

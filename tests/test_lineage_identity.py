@@ -187,6 +187,39 @@ def test_a_validator_is_the_checker_not_a_consumer(tmp_path: Path) -> None:
     assert row.recorded_by == [checker] and row.used_by == [consumer] and made not in row.used_by
 
 
+def test_a_validation_counts_for_its_version_whichever_run_recorded_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A version's Pandera results are those of every run that recorded one on it: the run that made it, another run
+    that made the same bytes there, a run that only validated it on reading. The audit's Article 10 section and the
+    record of the version (and of what was trained on it) count the same ones; the record took only its maker's."""
+    from prov_common.audit.engine import run_audit
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    register_source(store, SourceRecord(name="vendor", digest=VENDOR, license="CC-BY-4.0", issuer="Acme",
+                                        location="/data/vendor.csv"), _key())
+    made = lambda hours, **quality: run_events(  # noqa: E731
+        "prepare", [dataset("/data/vendor.csv", VENDOR)], [dataset("/data/clean.parquet", CLEAN, **quality)],
+        start=T0 + timedelta(hours=hours))
+    seal(store, made(0, passed=False, failed=("unique",)))  # an earlier generation of the same bytes, validated
+    seal(store, made(1))  # the generation the training run read: no validation
+    seal(store, run_events("validate_clean", [dataset("/data/clean.parquet", CLEAN, passed=False, failed=("in_range",))], [],
+                           start=T0 + timedelta(hours=2)))
+    seal(store, run_events("train", [dataset("/data/clean.parquet", CLEAN)], [dataset("/data/model.pkl", MODEL)],
+                           start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    run_audit(store, Settings.from_env(store=uri), report_dir=tmp_path / "report", full=True, progress=False)
+    (section,) = json.loads((tmp_path / "report" / "report.json").read_text())["trainingData"]
+    audited = section["article10"]["qualityChecks"]
+    assert sorted(tuple(q["failedChecks"]) for q in audited) == [("in_range[amount]",), ("unique[amount]",)], audited
+    audit_gaps = [g.split("; ", 1)[0] + ")" for g in section["article10"]["knownGaps"] if "failed Pandera schema" in g]
+    assert len(audit_gaps) == 2
+    capsys.readouterr()
+    for ref in ("/data/clean.parquet", "/data/model.pkl"):
+        assert main(["record", ref, "--format", "dta", "--store", uri]) == 0, capsys.readouterr().err
+        record = json.loads(capsys.readouterr().out)
+        assert record["qualityChecks"] == audited and record["lineageComplete"] is False
+        assert [g for g in record["knownGaps"] if "failed Pandera schema" in g] == audit_gaps
+
+
 def test_report_picture_has_no_loops_and_no_other_pipeline(pipelines: Store, tmp_path: Path) -> None:
     """A run that rewrites the dataset it read (same digest) is drawn as read -> run -> written, never as a
     loop; the picture of pipeline A's training run holds none of pipeline B's runs."""

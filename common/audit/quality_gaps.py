@@ -1,11 +1,16 @@
-"""Pandera results recorded along a lineage, and the sentence that names a failed one: the audit's Article 10
-gaps and the training-data records (D&TA ``knownGaps``, Croissant ``rai:dataLimitations``) say it alike (no I/O)."""
+"""Pandera results recorded along a lineage, which of them count for a version, and the sentence that names a
+failed one: the audit's Article 10 section and the training-data records (D&TA ``qualityChecks`` and
+``knownGaps``, Croissant ``rai:dataLimitations``) take them from here and say them alike (no I/O)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.model import DatasetUse
+from prov_common.w3cprov.identity import VersionKey
+
+Results = dict[str, dict[str, Any]]  # :func:`quality_results`
 
 
 def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
@@ -18,6 +23,26 @@ def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
                            {"dataset": v.label, "version": v.version, "schema": q.schema, "passed": q.passed,
                             "failureCount": q.failure_count, "failedChecks": list(q.failed_checks)})
     return out
+
+
+def lineage_quality(index: LineageIndex, versions: Sequence[DatasetUse],
+                    known: dict[VersionKey, Results] | None = None) -> list[dict[str, Any]]:
+    """The Pandera results that count for a version and those upstream of it (``versions``: the version, then the
+    versions of its :class:`~prov_common.audit.lineage.Trace`). A validation is of a version (namespace, name,
+    digest), whichever run recorded it: each result that a run which wrote one of them, or read it (a validation
+    task), recorded on it counts, once; those the given uses carry first. An unversioned use counts only its own.
+    ``known``: the results of each version gathered so far, kept across calls (a source read by thousands of runs
+    is gone through once)."""
+    known = {} if known is None else known
+    out = quality_results(versions)
+    for v in versions:
+        if v.version:
+            key = version_of(v)
+            if key not in known:
+                known[key] = quality_results(use for table in (index.generated, index.used_by) for _, use in table.get(key, ()))
+            for item_key, item in known[key].items():
+                out.setdefault(item_key, item)
+    return list(out.values())
 
 
 def failed_validation(result: Mapping[str, Any], fix: str | None = None) -> str:

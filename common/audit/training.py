@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from prov_common.audit.article10 import FIX_HASHED, FIX_SCHEMA, SOURCE_ADD, article10_items
-from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace, version_of
+from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace
 from prov_common.audit.model import DatasetUse, RunRecord
-from prov_common.audit.quality_gaps import failed_validation, quality_results
+from prov_common.audit.quality_gaps import Results, failed_validation, lineage_quality
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
 from prov_common.sources.merged import SourceVersion, merge_records
@@ -44,23 +44,6 @@ def _source(v: SourceVersion) -> dict[str, Any]:
 def _step(r: RunRecord) -> dict[str, Any]:
     return {"runId": r.run_id, "job": r.job, "state": r.state, "startedAt": r.started_at, "endedAt": r.ended_at,
             "inputs": [f"{d.label}@{d.version}" for d in r.inputs], "outputs": [f"{d.label}@{d.version}" for d in r.outputs]}
-
-
-def _quality(trace: Trace, d: DatasetUse, index: LineageIndex, readers: dict[VersionKey, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Pandera results on the version and everything upstream of it, as recorded by the runs that
-    wrote those versions and by any run that validated them on reading (a validation task).
-    ``readers``: the results recorded by the readers of each version, kept across training datasets
-    (a source read by thousands of runs is gone through once)."""
-    upstream = [d, *trace.versions]
-    out = quality_results(upstream)
-    for v in upstream:
-        if v.version:
-            key = version_of(v)
-            if key not in readers:
-                readers[key] = quality_results(use for _, use in index.used_by.get(key, ()))
-            for item_key, item in readers[key].items():
-                out.setdefault(item_key, item)
-    return list(out.values())
 
 
 def _missing(s: SourceRecord) -> list[tuple[str, str]]:
@@ -110,7 +93,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
     all). ``changed``: versions a
     re-hash found no longer at their location (``rehash.version_at`` -> what): gaps."""
     entries: dict[str, dict[str, Any]] = {}
-    readers: dict[VersionKey, dict[str, dict[str, Any]]] = {}
+    known: dict[VersionKey, Results] = {}  # each version's results, gathered once for every training dataset
     for run in index.training_runs():
         for d in run.inputs:
             made = index.generator(d, run) if d.version else None
@@ -121,7 +104,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
             trace = index.trace(d, run) if d.version else Trace(key)
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
-            quality = _quality(trace, d, index, readers)
+            quality = lineage_quality(index, [d, *trace.versions], known)
             steps = [_step(r) for r in reversed(trace.runs)]
             versions = _source_versions(trace, index)
             gaps = _gaps(trace, quality, d, changed or {}, versions)

@@ -13,7 +13,7 @@ from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, Trace, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
-from prov_common.audit.quality_gaps import failed_validation, quality_results
+from prov_common.audit.quality_gaps import failed_validation, lineage_quality
 from prov_common.audit.rehash import data_location
 from prov_common.bundle.layout import bundle_prefix
 from prov_common.errors import BadInputError
@@ -71,6 +71,9 @@ class RecordFacts:
     options: RecordOptions
     sources: list[SourceRecord] = field(default_factory=list)
     history: list[Issue] = field(default_factory=list)  # the dataset's contents as runs issued them, oldest first
+    # the Pandera results on the version and every version upstream of it, by whichever run recorded them
+    # (:func:`~prov_common.audit.quality_gaps.lineage_quality`, as the audit's Article 10 section counts them)
+    quality: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def generator(self) -> RunRecord | None:
@@ -171,11 +174,6 @@ class RecordFacts:
         signed = self.signed_output.sha256 if self.signed_output is not None else None
         return self.options.file_check(location, self.version, signed)
 
-    @cached_property
-    def quality(self) -> list[dict[str, Any]]:
-        """The Pandera results the runs of the lineage recorded on the version and every version upstream of it."""
-        return list(quality_results([self.dataset, *self.trace.versions]).values())
-
     @property
     def complete(self) -> bool:
         """Whether the lineage reaches registered sources without a gap and no validation on it failed."""
@@ -275,7 +273,8 @@ def record_facts(index: LineageIndex, ref: str, options: RecordOptions) -> Recor
     """Resolve ``ref`` (a digest, or a dataset name meaning its newest version) and gather what records say about it."""
     version, dataset = index.resolve(ref)
     trace = index.trace(dataset)
-    return RecordFacts(version, dataset, trace, options, unique(trace.sources), dataset_history(index.runs.values(), dataset))
+    return RecordFacts(version, dataset, trace, options, unique(trace.sources), dataset_history(index.runs.values(), dataset),
+                       lineage_quality(index, [dataset, *trace.versions]))
 
 
 def training_record(index: LineageIndex, ref: str, fmt: str, options: RecordOptions | None = None) -> dict[str, Any]:
