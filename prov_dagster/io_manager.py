@@ -102,7 +102,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         row_set = row_set_of(digest, *record.dataset, shown_as=record.name) if wants.granularity == "row" and not refused else None
         record = replace(record, digest=without_rows(digest), row_set=row_set)  # the row set stands for the rows from here on
         if refused:
-            refuse(step, record, place.what, wants.policy, step.recorder.status)
+            refuse(step, record, place.what, wants.policy)
         location.write_sidecar(place.relpath, {**owner, "digest": record.version_id, "run": step.ol_run_id,
                                                **_sidecar_flags(place, flagged)})
         if wants_snapshot(self, wants.snapshot):

@@ -19,7 +19,7 @@ from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata
-from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
+from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets
 from prov_dagster.recorder import StepRun, recorder_for
@@ -103,7 +103,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             policies[target.index] = target.wants.policy
             if checked.refused:
                 step.outputs.extend(r for i, r in enumerate(written) if i != target.index)
-                refuse(step, written[target.index], target.what, target.wants.policy, self._sealed_status)
+                refuse(step, written[target.index], target.what, target.wants.policy)
             warn_written(target.what, checked, warn)
         if wants_snapshot(self, snapshot):
             for record in written:
@@ -137,12 +137,6 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         run = recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))
         run.declare(step)
         return run
-
-    def _sealed_status(self) -> BundleStatus:
-        """Whether the step's bundle could be written, once it is (a refused output's run is sealed FAIL first)."""
-        recorder = recorder_for(self)
-        recorder.wait()
-        return recorder.status()
 
     def _records(self, items: list[tuple[str | None, Data]], role: str, *, rows: bool = False) -> list[DatasetRecord]:
         records = [self._record(name, data, role, rows) for name, data in items]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pandas as pd
 from dagster import Failure
@@ -16,8 +16,9 @@ from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
 from prov_common.sources.masking import mask_by_sources
 from prov_dagster.metadata import output_metadata
-from prov_dagster.model import BundleStatus, DatasetRecord
+from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import AssetProvenance
+from prov_dagster.recorder import StepRun
 
 
 class PanderaValidationError(BadInputError):
@@ -65,13 +66,16 @@ def quality_error(what: str, quality: QualityResult) -> BadInputError:
     )
 
 
-def refuse(step: Any, record: DatasetRecord, what: str, policy: str, status: Callable[[], BundleStatus]) -> NoReturn:
-    """Seal the step's run FAIL with the output that failed its schema under the ``fail`` policy, and fail the step."""
+def refuse(step: StepRun, record: DatasetRecord, what: str, policy: str) -> NoReturn:
+    """Seal the step's run FAIL with the output that failed its schema under the ``fail`` policy, and fail the step
+    once the FAIL event is delivered: the ``Failure``'s metadata then says where the record is (the bundle, or the
+    spool while the store is unreachable, or why none could be written)."""
     assert record.quality is not None
     failure = quality_error(what, record.quality)
     bundle = step.fail(failed_output=record, error=failure)
+    step.recorder.wait()
     error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
-    raise Failure(description=str(error), metadata=output_metadata(record, policy, bundle, status())) from error
+    raise Failure(description=str(error), metadata=output_metadata(record, policy, bundle, step.recorder.status())) from error
 
 
 def warn_written(what: str, checked: Checked, warn: Callable[[str], None]) -> None:
