@@ -33,7 +33,8 @@ _COLUMN_TABLE_SCHEMA = TableSchema(
 
 
 def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: BundleStatus) -> dict[str, Any]:
-    """Digest, per-column digests, rows, schema, Pandera outcome, data and bundle locations (see :func:`bundle_metadata`)."""
+    """Digest, per-column digests, rows, schema, Pandera outcome, data location (none for a DataFrame given to
+    ``record()``) and bundle location (see :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
         DIGEST_KEY: MetadataValue.text(digest.digest),
@@ -41,7 +42,7 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: Bun
             records=[TableRecord({"column": c.name, "type": c.logical_type, "digest": c.digest}) for c in digest.columns],
             schema=_COLUMN_TABLE_SCHEMA,
         ),
-        DATA_KEY: data_location(record.uri),
+        **({DATA_KEY: data_location(record.uri)} if record.uri is not None else {}),
         "dagster/row_count": MetadataValue.int(digest.rows),
         "dagster/column_schema": MetadataValue.table_schema(
             TableSchema(columns=[TableColumn(name, logical_type) for name, logical_type in digest.schema_fields()])

@@ -63,6 +63,22 @@ def test_record_refuses_a_table_that_fails_the_schema_under_fail_and_seals_the_r
     assert any("tdprov_pandera" in o.get("facets", {}) for e in events for o in e.get("outputs", []))
 
 
+def test_record_refuses_a_dataframe_that_fails_the_schema_under_fail_with_the_failure(store: Path, instance) -> None:
+    """A DataFrame given to record() has no location: the refusal is the Pandera Failure, with no tdprov/data."""
+    @provenance_asset(schema=Positive, quality_policy="fail")
+    def frame(context, provenance: ProvenanceResource) -> None:
+        provenance.record(outputs={"frame": pd.DataFrame({"x": [-1, 2]})}, context=context)
+
+    result = run_all([frame], instance, store)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "frame"]
+    shown = failure.step_failure_data.user_failure_data
+    assert shown is not None and "asset 'frame' failed Pandera schema 'Positive'" in shown.description
+    assert shown.metadata["tdprov/pandera_passed"].value is False and "tdprov/data" not in shown.metadata
+    [(summary, _)] = runs_of(store, "frame")
+    assert summary.state == "FAIL"
+
+
 def test_record_validates_a_table_under_block_and_the_pandera_check_reads_it(store: Path, instance, tmp_path: Path) -> None:
     result = run_all([exporting([-1, -2], "block", tmp_path)], instance, store)
     [mat] = [e.materialization for e in result.get_asset_materialization_events()]
