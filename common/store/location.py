@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import is_local_host
@@ -48,16 +48,29 @@ def parse_location(uri: str | os.PathLike[str], setting: str = "store URI") -> L
     if scheme != "s3":
         raise BadInputError(f"{setting} '{text}' has the unsupported scheme '{found.group(1)}'.", fix=f"give {FORMS}")
     rest = text[found.end():]
-    parts = urlsplit(f"s3:/{rest}")
-    if not rest.startswith("/") or not parts.netloc or parts.query or parts.fragment:
-        raise BadInputError(f"{setting} '{text}' is not of the form s3://bucket/prefix.", fix="e.g. s3://my-bucket/tdprov")
+    if not rest.startswith("/"):  # looked at before urlsplit, which drops a tab or newline: s3:/\t/bucket
+        raise _not_s3(text, setting)
+    bucket = split_s3(text, setting).netloc
+    if not BUCKET.fullmatch(bucket):
+        raise BadInputError(f"{setting} '{text}' names the bucket '{bucket}', which is not a bucket name.",
+                            fix="S3 bucket names hold letters, digits, '.', '-' and '_' only, e.g. s3://my-bucket/tdprov")
+    return Location(f"s3:/{rest}")
+
+
+def split_s3(uri: str, setting: str = "store URI") -> SplitResult:
+    """The parts of ``s3://bucket/prefix`` (scheme in any case); one without a bucket (``s3:/`` with one slash
+    too), with a query or a fragment, or with credentials is a :class:`BadInputError` naming ``setting``."""
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise _not_s3(uri, setting)
     if "@" in parts.netloc:
         raise BadInputError(f"{setting} has credentials in it.",
                             fix="remove them; use AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
-    if not BUCKET.fullmatch(parts.netloc):
-        raise BadInputError(f"{setting} '{text}' names the bucket '{parts.netloc}', which is not a bucket name.",
-                            fix="S3 bucket names hold letters, digits, '.', '-' and '_' only, e.g. s3://my-bucket/tdprov")
-    return Location(f"s3:/{rest}")
+    return parts
+
+
+def _not_s3(uri: str, setting: str) -> BadInputError:
+    return BadInputError(f"{setting} '{uri}' is not of the form s3://bucket/prefix.", fix="e.g. s3://my-bucket/tdprov")
 
 
 def local_store_path(uri: str, what: str = "store URI") -> str:

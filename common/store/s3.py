@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
 from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.location import split_s3
 
 _UNAVAILABLE_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
@@ -68,13 +68,7 @@ class S3Options:
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` -> (bucket, key prefix ending with '/' or '')."""
-    parts = urlsplit(uri)
-    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-        raise BadInputError(f"store URI '{uri}' is not of the form s3://bucket/prefix.", fix="e.g. s3://my-bucket/tdprov")
-    if "@" in parts.netloc:
-        raise BadInputError(
-            "store URI has credentials in it.", fix="remove them; use AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
+    parts = split_s3(uri)
     prefix = parts.path.strip("/")
     if prefix:
         from prov_common.store.keys import validate_key
