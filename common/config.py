@@ -5,7 +5,6 @@ Orchestrator components accept the same settings as typed config and pass them a
 from __future__ import annotations
 
 import difflib
-import functools
 import logging
 import math
 import os
@@ -15,10 +14,12 @@ from pathlib import Path
 from typing import overload
 
 from prov_common.errors import BadInputError
+from prov_common.once import Once
 
 DEFAULT_STORE = "./.tdprov"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+WARNED = Once()  # settings are read again and again: each bad value, unknown key or relative place is named once per process
 
 
 @overload
@@ -36,14 +37,14 @@ def flag(value: object, name: str = "setting", default: bool | None = False) -> 
         return value
     text = str(value or "").strip().lower()
     if text and text not in _TRUE | _FALSE:
-        _warn_once(name, str(value), default)
+        if WARNED.first("flag", name, str(value), repr(default)):
+            _warn_flag(name, str(value), default)
         return default
     return text in _TRUE
 
 
-@functools.lru_cache(maxsize=64)
-def _warn_once(name: str, value: str, default: bool | None = False) -> None:
-    """Warn of a setting that is no yes/no value once per process (settings are read again and again)."""
+def _warn_flag(name: str, value: str, default: bool | None) -> None:
+    """Warn of a setting that is no yes/no value."""
     taken = {True: "on (its default)", False: "off (its default)", None: "as unset"}[default]
     logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): "
                                              "taken as %s. Fix: set %s to one of those values", name, value, taken, name)
@@ -75,12 +76,13 @@ def unknown_keys(given: Iterable[object], known: Iterable[str], where: str) -> l
     choices = sorted(known)
     unknown = [str(key) for key in given if str(key) not in choices]
     for key in unknown:
-        _warn_unknown_once(key, where, tuple(difflib.get_close_matches(key, choices, n=1, cutoff=0.6)))
+        close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+        if WARNED.first("unknown", key, where, *close):
+            _warn_unknown(key, where, close)
     return unknown
 
 
-@functools.lru_cache(maxsize=256)
-def _warn_unknown_once(key: str, where: str, close: tuple[str, ...]) -> None:
+def _warn_unknown(key: str, where: str, close: list[str]) -> None:
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     logging.getLogger("prov_common").warning("tdprov: unknown key %r in %s%s; it is not read. Fix: correct or remove it",
                                              key, where, hint)
@@ -126,12 +128,12 @@ def uris(value: object, name: str = "witness place") -> tuple[str, ...]:
     found = tuple(str(p).strip() for p in items if str(p).strip())  # type: ignore[union-attr]
     for place in found:
         if "://" not in place and not Path(place).expanduser().is_absolute():
-            _warn_relative_once(name, place)
+            if WARNED.first("relative", name, place):
+                _warn_relative(name, place)
     return found
 
 
-@functools.lru_cache(maxsize=64)
-def _warn_relative_once(name: str, place: str) -> None:
+def _warn_relative(name: str, place: str) -> None:
     logging.getLogger("prov_common").warning("tdprov: %s %r is relative: each process finds it under its own working "
                                              "directory. Fix: give an absolute path or an s3:// URI", name, place)
 

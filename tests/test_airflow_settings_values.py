@@ -16,7 +16,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
 from prov_common.bundle.transport import UNOPENED_WARNED
-from prov_common.config import _warn_once
+from prov_common.config import WARNED
 from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
@@ -24,7 +24,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dag_id: str, **options: str) -> dict:
     """Run a one-task DAG (CSV inlet -> Parquet outlet) with ``[tdprov]`` ``options``; the bundles by job name."""
-    _warn_once.cache_clear()
+    WARNED.clear()
     UNOPENED_WARNED.clear()  # each test warned afresh, as a new task process is
     store = tmp_path / "store"
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
@@ -168,7 +168,7 @@ def test_an_operators_own_connection_that_cannot_be_opened_is_named_not_the_list
 
     from prov_airflow.operators.pandera import PanderaValidationOperator
 
-    _warn_once.cache_clear()
+    WARNED.clear()
     UNOPENED_WARNED.clear()
     store = tmp_path / "store"
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))

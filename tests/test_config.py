@@ -20,9 +20,9 @@ def test_a_flag_that_is_no_yes_or_no_is_off_and_said(caplog) -> None:
     """TDPROV_STRICT=maybe (a typo) is off, as before, but no longer silently."""
     import logging
 
-    from prov_common.config import Settings, _warn_once
+    from prov_common.config import WARNED, Settings
 
-    _warn_once.cache_clear()
+    WARNED.clear()
     with caplog.at_level(logging.WARNING):
         assert Settings.from_env({"TDPROV_STRICT": "maybe"}).strict is False
         assert Settings.from_env({"TDPROV_STRICT": "maybe"}).strict is False  # settings are read often: said once
@@ -37,9 +37,9 @@ def test_a_flag_that_is_no_yes_or_no_keeps_its_default_and_names_the_setting(cap
     """A typo must not turn on an option that is off by default, nor off one that is on by default."""
     import logging
 
-    from prov_common.config import _warn_once, flag
+    from prov_common.config import WARNED, flag
 
-    _warn_once.cache_clear()
+    WARNED.clear()
     with caplog.at_level(logging.WARNING):
         assert flag("flase", "[tdprov] listener_enabled", default=True) is True
         assert flag("ture", "tdprov/raw_samples") is False
@@ -54,9 +54,9 @@ def test_transport_strict_typo_names_the_option(caplog) -> None:
     import logging
 
     from prov_common.bundle.transport import ProvenanceConfig
-    from prov_common.config import _warn_once
+    from prov_common.config import WARNED
 
-    _warn_once.cache_clear()
+    WARNED.clear()
     with caplog.at_level(logging.WARNING):
         assert ProvenanceConfig.from_dict({"strict": "ja"}).strict is None  # the configuration's default applies
     assert "transport option 'strict'='ja'" in caplog.text
