@@ -50,11 +50,6 @@ def run_context(context: OutputContext | InputContext) -> tuple[str, str, str, i
     return step_context.run_id, step_context.job_name, step_context.step.key, step_context.previous_attempt_count
 
 
-def step_attempt(step_context: Any) -> tuple[Any, str, str, int]:
-    """(Dagster instance, run id, step key, attempt) of a step execution context."""
-    return step_context.instance, step_context.run_id, step_context.step.key, step_context.previous_attempt_count
-
-
 def expected_outputs(context: OutputContext, same_run: Callable[[Any], bool]) -> tuple[str, ...] | None:
     """Names of the outputs of ``context``'s step whose handling ends the step: once all are handled, the
     step's run can be completed.

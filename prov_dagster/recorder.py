@@ -131,7 +131,7 @@ class StepRun:
         if self.upstream is None and not self.ended:
             self.upstream = declared_deps(step_context)
         if not self.started and self.started_at is None and step_context is not None:
-            self.started_at = step_started(step_context)
+            self.started_at = step_started(step_context, self.identity)
 
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None,
              at: datetime | None = None) -> str:

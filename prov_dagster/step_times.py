@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from prov_dagster import _compat
+from prov_dagster.model import StepIdentity
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,13 @@ def run_ended(instance: Any, run_id: str) -> datetime | None:
     return instant(record.end_time) if record is not None else None
 
 
-def step_started(step_context: Any) -> datetime | None:
-    """When the attempt of the step running ``step_context`` (a ``StepExecutionContext``) started, as Dagster recorded
-    it: one query of that step's stats; None when Dagster has no start for it or cannot be asked."""
+def step_started(step_context: Any, step: StepIdentity) -> datetime | None:
+    """When attempt ``step`` started, as the Dagster instance of ``step_context`` (the ``StepExecutionContext``
+    running it) recorded it: one query of that step's stats; None when Dagster has no start for it or cannot be asked."""
     try:
-        instance, run_id, key, attempt = _compat.step_attempt(step_context)
-        stats = instance.get_run_step_stats(run_id, step_keys=[key])
+        stats = step_context.instance.get_run_step_stats(step.dagster_run_id, step_keys=[step.step_key])
     except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
         log.debug("tdprov: could not read when the step started from the Dagster instance (%s); its START is stamped "
                   "when it is emitted", exc)
         return None
-    return next((attempt_times(s, attempt)[0] for s in stats if s.step_key == key), None)
+    return next((attempt_times(s, step.attempt)[0] for s in stats if s.step_key == step.step_key), None)
