@@ -47,7 +47,9 @@ def _hidden(relpath: str) -> bool:
     return any(part[:1] in (".", "_") for part in relpath.split("/"))
 
 
-def _local_ref(path: str, relpath: str) -> ShardRef:
+def local_ref(path: str, relpath: str = "") -> ShardRef:
+    """The local file at ``path`` as it is now (``relpath``: its path in the dataset): its size and its stamp,
+    the modification time, inode and change time that any write moves. Raises ``OSError`` when it cannot be read."""
     return _ref_of(path, relpath, os.stat(path))
 
 
@@ -68,7 +70,7 @@ def _ref_of(path: str, relpath: str, st: os.stat_result) -> ShardRef:
 
 
 def _ctime(ref: ShardRef) -> float:
-    """A local shard's change time (epoch seconds), from the stamp :func:`_local_ref` gave it."""
+    """A local shard's change time (epoch seconds), from the stamp :func:`local_ref` gave it."""
     return int(ref.stamp.rsplit(":", 1)[1]) / 1e9
 
 
@@ -167,7 +169,7 @@ def local_state(target: str, shards: Sequence[ShardRef] | None = None) -> LocalS
     cannot be read."""
     if shards is None:
         try:
-            shards = _list_local(target) if is_sharded(target) else [_local_ref(target, "")]
+            shards = _list_local(target) if is_sharded(target) else [local_ref(target)]
         except FileNotFoundError:
             shards = []
     return LocalState(frozenset((ref.path, ref.size, ref.stamp) for ref in shards),

@@ -10,7 +10,6 @@ why there is no checksum.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 
@@ -77,13 +76,13 @@ def _stamp(target: str) -> tuple[int, str]:
     """Size and stamp of the file or object at ``target`` now: a local file's modification time, inode and change
     time; an S3 object's ETag and version id (a HEAD request). Any write between two stamps changes it."""
     from prov_common.hashing.remote import s3_head
-    from prov_common.hashing.shard_list import is_s3
+    from prov_common.hashing.shard_list import is_s3, local_ref
 
     if is_s3(target):
         head = s3_head(target)
         return int(head["ContentLength"]), f"{head.get('ETag')}:{head.get('VersionId')}"
-    st = os.stat(target)
-    return st.st_size, f"{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+    ref = local_ref(target)
+    return ref.size, ref.stamp
 
 
 def _shard_facts(location: str, target: str, version: str) -> FileFacts:
