@@ -32,12 +32,11 @@ MATCHED_BY_CONTENT = TDPROV["matchedByContent"]
 _NCNAME_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
 
 
-def source_name(s: SourceRecord) -> QualifiedName:
-    """:func:`~prov_common.sources.model.source_iri` as a qualified name whose local part is an XML NCName (PROV-XML
-    ids are ``xsd:QName``): the digest's hex from its first letter, in a namespace of its own holding the rest
-    (``urn:tdprov:source:<name>:<algo>:<leading digits>``; a digest of digits only, never met in practice, keeps
+def source_name(iri: str) -> QualifiedName:
+    """A source's :func:`~prov_common.sources.model.source_iri` as a qualified name whose local part is an XML NCName
+    (PROV-XML ids are ``xsd:QName``): the digest's hex from its first letter, in a namespace of its own holding the
+    rest (``urn:tdprov:source:<name>:<algo>:<leading digits>``; a digest of digits only, never met in practice, keeps
     its hex whole)."""
-    iri = source_iri(s)
     tail = _NCNAME_TAIL.search(iri)
     local = tail.group() if tail else iri.rsplit(":", 1)[1]
     namespace = iri[: len(iri) - len(local)]
@@ -61,8 +60,8 @@ def _issuer(document: ProvDocument, issuer: str, agents: set[QualifiedName]) -> 
     return agent
 
 
-def _source(document: ProvDocument, s: SourceRecord, store_uri: str, agents: set[QualifiedName]) -> QualifiedName:
-    name = source_name(s)
+def _source(document: ProvDocument, s: SourceRecord, name: QualifiedName, store_uri: str,
+            agents: set[QualifiedName]) -> None:
     attributes: list[tuple[QualifiedName, object]] = [
         (PROV_TYPE, REGISTERED_SOURCE), (PROV_LABEL, ids.xml_text(s.title or s.name)),
         (DCTERMS["license"], ids.xml_text(s.license)), (TDPROV["digest"], s.digest)]
@@ -72,7 +71,6 @@ def _source(document: ProvDocument, s: SourceRecord, store_uri: str, agents: set
         attributes.append((RDFS["seeAlso"], Identifier(object_uri(store_uri, source_key(s.name, s.digest)))))
     document.entity(name, attributes)
     document.attribution(name, _issuer(document, s.issuer, agents))
-    return name
 
 
 def name_sources(document: ProvDocument, graph: LineageGraph, records: Iterable[SourceRecord], store_uri: str = "") -> ProvDocument:
@@ -88,10 +86,12 @@ def name_sources(document: ProvDocument, graph: LineageGraph, records: Iterable[
     for node in origins(graph):
         matched, located = matching_sources(found, node.namespace or "", node.dataset or "", node.version)
         for s in matched:
-            if source_iri(s) not in stated:
-                document.add_namespace(source_name(s).namespace)
-                stated[source_iri(s)] = _source(document, s, store_uri, agents)
-            document.derivation(TDPROV[node.id.split(":", 1)[1]], stated[source_iri(s)],
+            iri = source_iri(s)
+            if iri not in stated:
+                name = stated[iri] = source_name(iri)
+                document.add_namespace(name.namespace)
+                _source(document, s, name, store_uri, agents)
+            document.derivation(TDPROV[node.id.split(":", 1)[1]], stated[iri],
                                 other_attributes=None if located else [(MATCHED_BY_CONTENT, True)])
     if stated:
         document.add_namespace(RDFS)
