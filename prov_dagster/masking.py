@@ -16,9 +16,10 @@ _lock = threading.Lock()
 
 
 def _step(context: Any) -> tuple[str, str] | None:
-    """(run id, step key) of the step an input or output context belongs to."""
+    """(run id, step key) of the step an input, output, asset or op context belongs to."""
     try:
-        step_context = context.step_context
+        own = getattr(context, "get_step_execution_context", None)  # an asset or op context
+        step_context = own() if own is not None else context.step_context
         return str(step_context.run_id), str(step_context.step.key)
     except Exception:  # built without a step (direct IO manager tests)
         return None

@@ -52,15 +52,19 @@ def schema_targets(context: Any, written: Sequence[DatasetRecord], data: Sequenc
     return targets
 
 
-def _asset_schemas(context: Any) -> dict[Any, AssetProvenance]:
-    """What each asset the step materializes asks of its output, for those that declare a Pandera schema."""
+def step_assets(context: Any) -> dict[Any, AssetProvenance]:
+    """What each asset the step of an asset ``context`` materializes asks of its output (none without one)."""
     if context is None or not getattr(context, "has_assets_def", False):
         return {}
     assets_def = context.assets_def
     keys = getattr(context, "selected_asset_keys", None) or assets_def.keys
-    found = {key: AssetProvenance.from_metadata(assets_def.specs_by_key[key].metadata, f"asset {dataset_name(key)!r}")
-             for key in keys if key in assets_def.specs_by_key}
-    return {key: wants for key, wants in found.items() if wants.schema is not None}
+    return {key: AssetProvenance.from_metadata(assets_def.specs_by_key[key].metadata, f"asset {dataset_name(key)!r}")
+            for key in keys if key in assets_def.specs_by_key}
+
+
+def _asset_schemas(context: Any) -> dict[Any, AssetProvenance]:
+    """What each asset the step materializes asks of its output, for those that declare a Pandera schema."""
+    return {key: wants for key, wants in step_assets(context).items() if wants.schema is not None}
 
 
 def _frame(data: Any) -> pd.DataFrame | None:

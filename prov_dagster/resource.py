@@ -18,10 +18,11 @@ from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
+from prov_dagster.masking import flags_metadata, inherited
 from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.policy import marks_training
-from prov_dagster.recorded_tables import schema_targets
+from prov_dagster.recorded_tables import schema_targets, step_assets
 from prov_dagster.recorder import StepRun, recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
@@ -82,14 +83,19 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
 
         With ``context``, an output table of an asset that declares a Pandera schema (the output named by its key,
         or the only one) is validated under the asset's quality policy: ``fail`` seals the run FAIL and raises
-        ``dagster.Failure``; otherwise the outcome is in ``metadata`` for the asset's ``pandera`` check."""
+        ``dagster.Failure``; otherwise the outcome is in ``metadata`` for the asset's ``pandera`` check. ``metadata``
+        also names the columns flagged personal or confidential (``tdprov/flagged_columns``: the step's assets'
+        ``masked_columns`` and schema flags, and the flags of what the IO manager loaded for the step), which a
+        step that loads the asset through the IO manager masks in its samples."""
         rows = check_granularity(granularity, "record()") == "row"
         read = self._records(_items(inputs), "input")
         given = _items(outputs)  # once: a generator of outputs is read here only
         written = self._records(given, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         warn = context.log.warning if context is not None and hasattr(context, "log") else log.warning
         targets = schema_targets(context, written, [data for _, data in given], warn)
-        checks = [(t, check_output(t.frame, t.wants, t.wants.masked_columns)) for t in targets]  # before START too
+        loaded = inherited(context)  # flagged by the assets the IO manager loaded for the step
+        checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]  # before START too
+        flagged = {*loaded, *(c for wants in step_assets(context).values() for c in wants.masked_columns)}
         step = self._step(context, job_name)
         step.training = step.training or _marked_training(context)
         if read:
@@ -97,8 +103,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         policies: dict[int, str] = {}
         for target, checked in checks:
             record = written[target.index]
-            checked, _ = masked_samples(checked, target.wants, self.settings(), digest=record.version_id or "",
-                                        uri=record.uri, warn=warn)
+            checked, schema_flagged = masked_samples(checked, target.wants, self.settings(), digest=record.version_id or "",
+                                                     uri=record.uri, warn=warn)
+            flagged |= schema_flagged
             written[target.index] = replace(record, quality=checked.quality)
             policies[target.index] = target.wants.policy
             if checked.refused:
@@ -120,6 +127,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
+        metadata.update(flags_metadata(flagged))  # a step that loads the asset masks them too
         if len(policies) == 1:  # the one output validated (named by the key, or the only one): what the pandera check reads
             [(index, policy)] = policies.items()
             metadata.update(quality_metadata(written[index], policy))

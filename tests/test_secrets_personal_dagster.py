@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import AssetIn, DagsterInstance, MaterializeResult, materialize
 
 from personal_support import PEOPLE, VISIBLE, assert_nowhere, register_people, sample_files, sample_table, write_people, written
 from prov_common.bundle import list_bundles
 from prov_common.store import open_store
+from prov_dagster import ProvenanceResource
 
 
 def _materialize(tmp_path: Path, store: str, raw: Path, **asset_args: object) -> str:
@@ -129,4 +131,74 @@ def test_flagged_columns_travel_to_downstream_assets(tmp_path: Path) -> None:
     [sample] = sample_files(store, runs["people_features"]).values()
     table = sample_table(sample)
     assert VISIBLE in set(table["failure_case"]) and "***" in set(table["failure_case"])
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")
+
+
+PERSONAL_EMAIL = pa.DataFrameSchema({"email": pa.Column(str, metadata={"personal": True})}, name="PeopleRaw")
+
+
+@pytest.mark.parametrize("flag", [{"schema": PERSONAL_EMAIL}, {"masked_columns": ["email"]}], ids=["schema", "masked_columns"])
+def test_flags_of_an_asset_recorded_by_record_travel_downstream(tmp_path: Path, flag: dict) -> None:
+    """`people_raw` writes its own Parquet, records it with `ProvenanceResource.record` and returns
+    `MaterializeResult`; `email` is flagged by its schema or its `masked_columns`. `people_features` loads it
+    through the IO manager, shows raw samples and fails its schema on `email`: the flag masks it all the same."""
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    store, data = str(tmp_path / "store"), tmp_path / "data"
+
+    @provenance_asset(quality_policy="record", **flag)
+    def people_raw(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = data / "people_raw.parquet"  # where the IO manager loads the asset from
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_people(path)
+        done = provenance.record(outputs={"people_raw": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    @provenance_asset(schema=PEOPLE, quality_policy="record", raw_samples=True, ins={"frame": AssetIn("people_raw")})
+    def people_features(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(batch=1)
+
+    settings = {"store": store, "data_root": str(data), "spool": str(tmp_path / "spool")}
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([people_raw, people_features], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_raw"]]
+        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    runs = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
+    [sample] = sample_files(store, runs["people_features"]).values()
+    table = sample_table(sample)
+    assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")
+
+
+def test_an_asset_recorded_by_record_masks_and_passes_on_the_flags_of_what_it_loaded(tmp_path: Path) -> None:
+    """`people_export` loads `people_raw` (whose `masked_columns` flag `email`) through the IO manager, writes its
+    own table, shows raw samples and fails its schema on `email`: `record()` masks it and passes the flag on."""
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    store, data = str(tmp_path / "store"), tmp_path / "data"
+
+    @provenance_asset(masked_columns=["email"])
+    def people_raw() -> pd.DataFrame:
+        return pd.read_parquet(write_people(tmp_path / "people.parquet"))
+
+    @provenance_asset(schema=PEOPLE, quality_policy="record", raw_samples=True, ins={"frame": AssetIn("people_raw")})
+    def people_export(context, frame: pd.DataFrame, provenance: ProvenanceResource) -> MaterializeResult:
+        path = tmp_path / "export.parquet"
+        frame.assign(batch=1).to_parquet(path, index=False)
+        done = provenance.record(outputs={"people_export": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    settings = {"store": store, "data_root": str(data), "spool": str(tmp_path / "spool")}
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([people_raw, people_export], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_export"]]
+        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    runs = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
+    [sample] = sample_files(store, runs["people_export"]).values()
+    table = sample_table(sample)
+    assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
     assert_nowhere(_everything(store, tmp_path), "the store and spool")
