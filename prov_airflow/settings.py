@@ -4,17 +4,18 @@ Precedence: explicit overrides (hook/connection) > ``[tdprov]`` (``AIRFLOW__TDPR
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from dataclasses import dataclass
 
 from prov_common.config import Settings, flag, positive_number, unknown_keys
+from prov_common.once import Once
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
 SECTION = "tdprov"
 _SETTINGS_FIELDS = ("store", "signing_key", "trusted_keys", "spool", "strict", "snapshot")
+NUMBER_WARNED = Once()  # (option, value, default): a bad number is named once per process
 
 
 def _conf():
@@ -50,10 +51,10 @@ def conf_number(option: str) -> float:
     return number
 
 
-@functools.lru_cache(maxsize=16)
 def _warn_number_once(option: str, raw: str, default: float) -> None:
-    logging.getLogger(__name__).warning("tdprov: [%s] %s=%r is not a finite number above 0: taken as its default %g. "
-                                        "Fix: set [%s] %s to a positive number", SECTION, option, raw, default, SECTION, option)
+    if NUMBER_WARNED.first(option, raw, repr(default)):
+        logging.getLogger(__name__).warning("tdprov: [%s] %s=%r is not a finite number above 0: taken as its default %g. "
+                                            "Fix: set [%s] %s to a positive number", SECTION, option, raw, default, SECTION, option)
 
 
 def _explicit(option: str) -> bool:

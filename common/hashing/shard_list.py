@@ -11,16 +11,17 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
-from functools import lru_cache
 from pathlib import Path
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
 from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
 from prov_common.hashing.shard_model import LocalState, ShardRef
+from prov_common.once import Once
 from prov_common.regular_file import kind_of
 
 log = logging.getLogger(__name__)
+TWO_READINGS_WARNED = Once()  # (name, first match, matches): a glob is listed again on every hash; its two readings are named once per process
 
 _WILDCARDS = frozenset("*?[")
 
@@ -80,12 +81,12 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[:pattern.rfind("/", 0, first) + 1]
 
 
-@lru_cache(maxsize=256)  # once per name and process: a glob is listed again on every hash
 def _warn_two_readings(target: str, first_match: str, matches: int) -> None:
-    log.warning("tdprov: nothing is named %r, so the name is read as a glob, which matches %d other name(s) (%s%s). "
-                "A name that holds '[' is the file or object of that name when it exists: to mean it, write it before "
-                "it is read; to mean a glob, give the pattern a '*' or '?'",
-                target, matches, first_match, ", ..." if matches > 1 else "")
+    if TWO_READINGS_WARNED.first(target, first_match, str(matches)):
+        log.warning("tdprov: nothing is named %r, so the name is read as a glob, which matches %d other name(s) (%s%s). "
+                    "A name that holds '[' is the file or object of that name when it exists: to mean it, write it before "
+                    "it is read; to mean a glob, give the pattern a '*' or '?'",
+                    target, matches, first_match, ", ..." if matches > 1 else "")
 
 
 def _warn_if_file_name(target: str, literal_exists: bool, relpaths: Sequence[str]) -> None:
