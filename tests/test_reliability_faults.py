@@ -78,7 +78,7 @@ def _assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
                                    ("status", 503, "ServiceUnavailable")])
 def test_store_failing_during_many_runs_then_flush_and_next_emit_deliver_each_once(
         s3_server, fault_proxy: FaultProxy, fast_tmp: Path, monkeypatch, caplog, fault) -> None:
-    runs = 40 if fault[2] == "SlowDown" else 5  # 40 runs: 120 entries, past the 100 an emit delivers from the spool first
+    runs = 34 if fault[2] == "SlowDown" else 5  # 34 runs: 102 entries, past the 100 an emit delivers from the spool first
     store_uri = f"s3://{s3_server.create_bucket()}/prov"
     spool = fast_tmp / "spool"
     fault_proxy.fault = lambda method, path: fault
@@ -127,17 +127,17 @@ def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fau
 
 def test_slow_store_emit_returns_within_its_bound_and_nothing_is_lost(s3_server, fault_proxy: FaultProxy,
                                                                       fast_tmp: Path, monkeypatch) -> None:
-    """Each S3 call waits 4 s at the proxy (read timeout 3 s): emit gives up waiting after 0.3 s, long
-    before any S3 call could have returned or timed out."""
+    """Each S3 call waits 2 s at the proxy (read timeout 1 s, then the call still lands in moto a second
+    later): emit gives up waiting after 0.25 s, before any S3 call could have returned or timed out."""
     store_uri = f"s3://{s3_server.create_bucket()}/prov"
     spool = fast_tmp / "spool"
-    monkeypatch.setenv("TDPROV_STORE_READ_TIMEOUT", "3")
-    transport = _transport(store_uri, spool, timeout=0.3)
+    monkeypatch.setenv("TDPROV_STORE_READ_TIMEOUT", "1")
+    transport = _transport(store_uri, spool, timeout=0.25)
     warm, _ = _emit_runs(transport, 1)  # imports, key and client made while the store is fine
     transport.close()
-    fault_proxy.fault = lambda method, path: ("delay", 4.0)
+    fault_proxy.fault = lambda method, path: ("delay", 2.0)
     run_ids, slowest = _emit_runs(transport, 1)
-    assert slowest < 2.5
+    assert slowest < 0.9  # below the read timeout: no S3 call had returned or timed out yet
     transport.close()  # waits for the background work: every call timed out, so all of it is spooled
     fault_proxy.fault = None
     assert Outbox(spool).flush().ok
