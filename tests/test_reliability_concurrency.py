@@ -7,9 +7,11 @@ a final audit finds nothing wrong and logs each run once.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +39,26 @@ class _Down:
         raise StoreUnavailableError(f"store {self.uri} is down (simulated outage)", fix="wait")
 
     exists = put
+
+
+@contextlib.contextmanager
+def _fork_server() -> Iterator[multiprocessing.context.BaseContext]:
+    """The forkserver start method with this module (and rdflib) preloaded in a fork server started here and stopped
+    afterwards, not fork: this process runs the S3 server's threads, and a child forked while one of them
+    holds a lock would wait on it forever. Not spawn either: each of the twelve children imported the
+    whole library again. The server is started inside the test, so its children see this test's
+    environment (TDPROV_HOME, the S3 endpoint), and stopped after it, so no other test inherits it."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    preload = server._preload_modules
+    server._stop()  # one started earlier holds an earlier environment
+    server.set_forkserver_preload([__name__, "rdflib", "lxml.etree"])  # and what a writer's first seal imports
+    try:
+        yield multiprocessing.get_context("forkserver")
+    finally:
+        server._stop()
+        server.set_forkserver_preload(preload)
 
 
 def _writer(store_uri: str, spool: str, run_ids: list[str], start, done) -> None:
@@ -77,25 +99,23 @@ def test_writers_flushers_and_auditors_at_once(s3_store_uri: str, tmp_path: Path
     assert len(Outbox(spool).pending()) == SPOOLED
     written = {w: [str(uuid.uuid4()) for _ in range(RUNS_PER_WRITER)] for w in range(WRITERS)}
 
-    # spawn, not fork: this process runs the S3 server's threads, and a child forked while one of them
-    # holds a lock would wait on it forever
-    ctx = multiprocessing.get_context("spawn")
-    start, done = ctx.Barrier(WRITERS + 4), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(s3_store_uri, str(fast_tmp / f"w{w}"), ids, start, done))
-             for w, ids in written.items()]
-    procs += [ctx.Process(target=_flusher, args=(s3_store_uri, str(spool), start, done)) for _ in range(2)]
-    procs += [ctx.Process(target=_auditor, args=(s3_store_uri, str(tmp_path / f"a{a}"), start, done)) for a in range(2)]
-    for proc in procs:
-        proc.start()
-    try:
-        reports = [done.get(timeout=240) for _ in procs]
+    with _fork_server() as ctx:
+        start, done = ctx.Barrier(WRITERS + 4), ctx.Queue()
+        procs = [ctx.Process(target=_writer, args=(s3_store_uri, str(fast_tmp / f"w{w}"), ids, start, done))
+                 for w, ids in written.items()]
+        procs += [ctx.Process(target=_flusher, args=(s3_store_uri, str(spool), start, done)) for _ in range(2)]
+        procs += [ctx.Process(target=_auditor, args=(s3_store_uri, str(tmp_path / f"a{a}"), start, done)) for a in range(2)]
         for proc in procs:
-            proc.join(60)
-            assert proc.exitcode == 0
-    finally:
-        for proc in procs:  # a process still running after a failure must not outlive the test
-            if proc.is_alive():
-                proc.kill()
+            proc.start()
+        try:
+            reports = [done.get(timeout=240) for _ in procs]
+            for proc in procs:
+                proc.join(60)
+                assert proc.exitcode == 0
+        finally:
+            for proc in procs:  # a process still running after a failure must not outlive the test
+                if proc.is_alive():
+                    proc.kill()
     assert sum(n for kind, n in reports if kind == "flush") == SPOOLED  # each entry delivered by one flusher
     assert Outbox(spool).pending() == [] and not list((spool).glob("*claim*"))
 
