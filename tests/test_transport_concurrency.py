@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bundle_support import dataset, event
-from prov_common.bundle import list_bundles, read_bundle, verify_bundle
+from prov_common.bundle import build_bundle, list_bundles, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.signing import trust_from_settings
@@ -62,7 +62,8 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(backend: str, tmp
     # 50 runs per writer on the local folder; 3 on the S3 server (same races, a fraction of the requests)
     store_uri, runs = (str(_fast_folder(tmp_path) / "store"), 50) if backend == "local" else (request.getfixturevalue("s3_store_uri"), 3)
     trust_from_settings()  # no key yet; the writers share the per-user key
-    ProvenanceTransport().signer  # create it once, before the race
+    signer = ProvenanceTransport().signer  # create it once, before the race
+    build_bundle(list(_events(WRITERS, 0)), {}, signer)  # what a seal imports (rdflib, lxml) is imported once, before the fork
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(WRITERS)
     procs = [ctx.Process(target=_writer, args=(store_uri, w, runs, 2, barrier)) for w in range(WRITERS)]
