@@ -10,6 +10,7 @@ import contextlib
 import io
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -273,8 +274,25 @@ def client_config(options: S3Options) -> Any:
     )
 
 
-def _default_client(config: Any) -> Any:
-    """An S3 client of a fresh boto3 session: the standard AWS environment and credentials chain."""
-    import boto3
+_LOADERS: dict[Any, Any] = {}  # botocore data path -> the loader of its service models, shared by this process's sessions
+_LOADERS_LOCK = threading.Lock()
 
-    return boto3.session.Session().client("s3", config=config)
+
+def _default_client(config: Any) -> Any:
+    """An S3 client of a fresh boto3 session: the standard AWS environment and credentials chain, read anew for each
+    client. Only botocore's loader of its data files (the service models, read-only, cached once loaded) is shared:
+    a session of its own would parse them again, most of the time it takes to make a client."""
+    import boto3
+    import botocore.session
+    from botocore.loaders import create_loader
+
+    core = botocore.session.Session()
+    path = core.get_config_variable("data_path")
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(path)
+        if loader is None:
+            loader = _LOADERS[path] = create_loader(path)
+        core.register_component("data_loader", loader)
+        session = boto3.session.Session(botocore_session=core)
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))  # boto3 adds its data folder for each session
+    return session.client("s3", config=config)
