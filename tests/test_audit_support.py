@@ -4,8 +4,10 @@
 """
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +101,20 @@ class Pipeline:
 # --- raw access that bypasses the write-once store (what an attacker or an accident would do) -----------
 
 def _s3(uri: str):
+    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    return _client(), bucket, (prefix.rstrip("/") + "/") if prefix else ""
+
+
+def _client():
+    """The S3 client for the AWS environment as it now is (one per environment: making a client takes a while)."""
+    return _client_for(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+
+
+@lru_cache(maxsize=8)
+def _client_for(environment: tuple[tuple[str, str], ...]):
     import boto3
 
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
-    return boto3.client("s3"), bucket, (prefix.rstrip("/") + "/") if prefix else ""
+    return boto3.session.Session().client("s3")
 
 
 def raw_read(uri: str, key: str) -> bytes:
@@ -142,9 +154,7 @@ def copy_bucket(source: str, target: str) -> None:
     ``source`` (a listing's fingerprint is the size and ETag; objects left in place are those bytes already)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import boto3
-
-    client = boto3.client("s3")
+    client = _client()
     have, wanted = bucket_listing(client, target), bucket_listing(client, source)
     stale = [{"Key": key} for key, tag in have.items() if wanted.get(key) != tag]
     for i in range(0, len(stale), 1000):
