@@ -21,23 +21,24 @@ from prov_common.store import open_store
 
 from test_audit_support import T0, dataset, digest, raw_write, run_events, seal, seal_chain
 
-RUNS = 40
+RUNS = 40  # the store the reading tests share
+OWN_RUNS = 12  # a store a test changes: runs 0..11 catalogued (f10 and m/11 among them), 12 and 13 sealed after the audit
 
 
-def _audited(store_uri: str) -> str:
-    """``RUNS`` runs an audit catalogued, then two runs sealed after it (not in the catalog)."""
+def _audited(store_uri: str, runs: int = RUNS) -> str:
+    """``runs`` runs an audit catalogued, then two runs sealed after it (not in the catalog)."""
     store = open_store(store_uri)
     register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
-    seal_chain(store, 0, RUNS)
+    seal_chain(store, 0, runs)
     assert run_audit(store, Settings.from_env(store=store_uri), progress=False, workers=1).clean
-    seal_chain(store, RUNS, 2)
+    seal_chain(store, runs, 2)
     return store_uri
 
 
 @pytest.fixture
 def audited(store_uri: str) -> str:
-    """An audited store of the test's own (:func:`_audited`), for tests that change it."""
-    return _audited(store_uri)
+    """An audited store of the test's own (:func:`_audited`, ``OWN_RUNS`` runs), for tests that change it."""
+    return _audited(store_uri, OWN_RUNS)
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])
@@ -117,8 +118,8 @@ def test_a_forged_entry_is_still_left_out_and_a_run_sealed_after_the_audit_still
     assert after[:2] == before[:2]
     assert digest("f10") in after[0] and digest("forged") not in after[0]
     assert f"left out run {forged.run_id}" in after[1]
-    out = _lineage(monkeypatch, capsys, audited, "/m/41")[0]
-    assert "/data/f40.parquet" in out and "prepare" in out  # both runs sealed after the audit
+    out = _lineage(monkeypatch, capsys, audited, f"/m/{OWN_RUNS + 1}")[0]
+    assert f"/data/f{OWN_RUNS}.parquet" in out and "prepare" in out  # both runs sealed after the audit
 
 
 def test_an_altered_entry_the_lineage_does_not_reach_changes_nothing_shown(
@@ -129,7 +130,7 @@ def test_an_altered_entry_the_lineage_does_not_reach_changes_nothing_shown(
     from prov_common.canonical_json import canonical_bytes, loads
 
     store = open_store(audited)
-    key = [k for k in index_keys(store) if loads(store.get(k))["job"]["name"] == "train_model"][-2]  # m/39, newer than f10
+    key = [k for k in index_keys(store) if loads(store.get(k))["job"]["name"] == "train_model"][-2]  # m/11, newer than f10
     entry = loads(store.get(key))
     newer = {"namespace": "file", "name": "/data/f10.parquet", "version": digest("newer"), "digest": {"blake3": digest("newer")[7:]}}
     entry["outputs"] = [*entry["outputs"], newer]
