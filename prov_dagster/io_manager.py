@@ -36,7 +36,7 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps
-from prov_dagster.sources import source_input
+from prov_dagster.sources import declare_source
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 from prov_dagster.storage import DataLocation, MissingDataError, free_replaced
 
@@ -152,14 +152,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
         Returns the columns the declared source's record flags as personal or confidential.
         """
-        flagged: tuple[str, ...] = ()
-        if source_ref is not None:
-            source, registered, warning = source_input(self.settings(), source_ref)
-            if warning:
-                context.log.warning(warning)
-            if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
-                step.inputs.append(source)
-            flagged = registered.masked_columns if registered is not None else ()
+        flagged = declare_source(step, self.settings(), source_ref, context.log.warning) if source_ref is not None else ()
         step.stage()
         return flagged
 

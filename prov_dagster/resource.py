@@ -25,6 +25,7 @@ from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
 from prov_dagster.recorder import StepRun, recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
+from prov_dagster.sources import declare_source
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     mapping (``{"vendor/orders": "s3://bucket/orders.csv"}``) goes into the dataset's ``symlinks``
     facet, and names a DataFrame (``inmemory://`` + that name).
     With ``context`` (an asset or op context) the events belong to that step, together with what the
-    IO manager loaded for it; without, they form a run of their own (job ``job_name``).
+    IO manager loaded for it and the registered source each of its assets declares
+    (``provenance_asset(source=...)``); without, they form a run of their own (job ``job_name``).
     """
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -85,21 +87,24 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         or the only one) is validated under the asset's quality policy: ``fail`` seals the run FAIL and raises
         ``dagster.Failure``; otherwise the outcome is in ``metadata`` for the asset's ``pandera`` check. ``metadata``
         also names the columns flagged personal or confidential (``tdprov/flagged_columns``: the step's assets'
-        ``masked_columns`` and schema flags, and the flags of what the IO manager loaded for the step), which a
-        step that loads the asset through the IO manager masks in its samples."""
+        ``masked_columns`` and schema flags, their declared sources' flags and the flags of what the IO manager
+        loaded for the step), which a step that loads the asset through the IO manager masks in its samples."""
         rows = check_granularity(granularity, "record()") == "row"
         read = self._records(_items(inputs), "input")
         given = _items(outputs)  # once: a generator of outputs is read here only
         written = self._records(given, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         warn = context.log.warning if context is not None and hasattr(context, "log") else log.warning
         targets = schema_targets(context, written, [data for _, data in given], warn)
-        loaded = inherited(context)  # flagged by the assets the IO manager loaded for the step
-        checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]  # before START too
-        flagged = {*loaded, *(c for wants in step_assets(context).values() for c in wants.masked_columns)}
-        step = self._step(context, job_name)
+        assets = step_assets(context)
+        step = self._step(context, job_name)  # no event yet: an error before step.stage() below leaves no START
+        step.inputs.extend(read)
+        sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
+        # flagged by the assets the IO manager loaded for the step and by the sources its assets declare (inputs too)
+        loaded = {*inherited(context), *(c for ref in sources for c in declare_source(step, self.settings(), ref, warn))}
+        checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]
+        flagged = {*loaded, *(c for wants in assets.values() for c in wants.masked_columns)}
         step.training = step.training or _marked_training(context)
-        if read:
-            step.input(*read)
+        step.stage()  # START (or RUNNING) with what the step read
         policies: dict[int, str] = {}
         for target, checked in checks:
             record = written[target.index]

@@ -3,6 +3,7 @@ rows; after a real ``materialize`` it is nowhere in the store or spool, while th
 unflagged columns are kept. Without the flag the same scan finds it (the scan is not blind)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -202,3 +203,68 @@ def test_an_asset_recorded_by_record_masks_and_passes_on_the_flags_of_what_it_lo
     table = sample_table(sample)
     assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
     assert_nowhere(_everything(store, tmp_path), "the store and spool")
+
+
+def test_the_declared_source_of_an_asset_recorded_by_record_is_its_input_and_flags_it(tmp_path: Path, capsys) -> None:
+    """`people_train` declares the registered source (which flags `email`), writes its own table from it, records
+    it with `ProvenanceResource.record` and returns `MaterializeResult`: the source is an input of its run (lineage
+    and the audit reach the origin), its flag masks `email` in the asset's samples and in those of
+    `people_features`, which loads the asset through the IO manager."""
+    from prov_common.audit import run_audit
+    from prov_common.cli import main as cli_main
+    from prov_common.config import Settings
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    store, data = str(tmp_path / "store"), tmp_path / "data"
+    raw = write_people(tmp_path / "people.parquet")
+    source = register_people(store, raw, personal_columns=("email",), legal_basis="contract")
+
+    @provenance_asset(source="people-raw", schema=PEOPLE, quality_policy="record", raw_samples=True, training=True)
+    def people_train(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = data / "people_train.parquet"  # where the IO manager loads the asset from
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.read_parquet(raw).assign(batch=1).to_parquet(path, index=False)  # another digest than the source's
+        done = provenance.record(outputs={"people_train": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    @provenance_asset(schema=PEOPLE, quality_policy="record", raw_samples=True, ins={"frame": AssetIn("people_train")})
+    def people_features(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(batch=2)
+
+    settings = {"store": store, "data_root": str(data), "spool": str(tmp_path / "spool")}
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([people_train, people_features], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_train"]]
+        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    runs = {s.job_name: s for s in list_bundles(open_store(store))}
+    assert [(i.namespace, i.name, i.version) for i in runs["people_train"].inputs] == [("file", str(raw), source.digest)]
+    assert cli_main(["lineage", str(data / "people_train.parquet"), "--json", "--store", store]) == 0
+    [version] = json.loads(capsys.readouterr().out)["lineage"]
+    [origin] = version["generatedBy"][0]["inputs"]  # the registered source, named
+    assert (origin["version"], origin["sources"]) == (source.digest, ["people-raw (acme, CC-BY-4.0)"])
+    audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
+    completeness = audit.check("completeness")  # the training run's input is traced to its origin
+    assert completeness.status == "pass", [f.what for f in completeness.findings]
+    for job in ("people_train", "people_features"):
+        [sample] = sample_files(store, runs[job].run_id).values()
+        table = sample_table(sample)
+        assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
+    assert_nowhere(_everything(store, tmp_path), "the store and spool")
+
+
+def test_an_unregistered_source_of_an_asset_recorded_by_record_is_an_input_without_a_version(tmp_path: Path) -> None:
+    from prov_dagster import provenance_asset
+
+    store = str(tmp_path / "store")
+
+    @provenance_asset(source="people-raw")
+    def people_copy(context, provenance: ProvenanceResource) -> MaterializeResult:
+        done = provenance.record(outputs=str(write_people(tmp_path / "copy.parquet")), context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([people_copy], instance=instance, resources={"provenance": ProvenanceResource(store=store)}).success
+    [summary] = list_bundles(open_store(store))
+    assert [(i.namespace, i.name, i.version) for i in summary.inputs] == [("tdprov://sources", "people-raw", None)]
