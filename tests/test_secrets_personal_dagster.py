@@ -268,3 +268,34 @@ def test_an_unregistered_source_of_an_asset_recorded_by_record_is_an_input_witho
         assert materialize([people_copy], instance=instance, resources={"provenance": ProvenanceResource(store=store)}).success
     [summary] = list_bundles(open_store(store))
     assert [(i.namespace, i.name, i.version) for i in summary.inputs] == [("tdprov://sources", "people-raw", None)]
+
+
+@pytest.mark.parametrize("path", ["io_manager", "record"])
+def test_a_declared_source_whose_records_cannot_be_read_is_recorded_without_a_version(tmp_path: Path, s3_fault, path: str) -> None:
+    """The store is down: the step succeeds, its spooled bundle names the declared source without a version, and
+    every column is flagged (no record can say which are personal), whether the IO manager or `record()` records it."""
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    settings = {"store": s3_fault("closed"), "data_root": str(tmp_path / "data"), "spool": str(tmp_path / "spool")}
+    raw = write_people(tmp_path / "people.parquet")
+
+    @provenance_asset(name="people", source="people-raw")
+    def by_io_manager() -> pd.DataFrame:
+        return pd.read_parquet(raw)
+
+    @provenance_asset(name="people", source="people-raw")
+    def by_record(context, provenance: ProvenanceResource) -> MaterializeResult:
+        done = provenance.record(outputs={"people": str(raw)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    asset = by_io_manager if path == "io_manager" else by_record
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([asset], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+        assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
+        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+    assert any("source 'people-raw' is recorded without a version" in w for w in warnings), warnings
+    spool = written(tmp_path / "spool")
+    assert b'"namespace":"tdprov://sources"' in spool.replace(b" ", b"") and b"people-raw" in spool
