@@ -143,7 +143,7 @@ def test_a_backend_that_never_answers_holds_up_teardown_a_bounded_time(
     threading.Thread(target=accept, daemon=True).start()
     config = tmp_path / "openlineage.yml"
     config.write_text(json.dumps({"transport": {"type": "http", "url": f"http://127.0.0.1:{server.getsockname()[1]}",
-                                                "timeout": 5, "retry": {"total": 0}}}))  # 30 s for the 6 events
+                                                "timeout": 1, "retry": {"total": 0}}}))  # 6 s for the 6 events, each > FORWARD_WAIT
     monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
     monkeypatch.setattr(recorder_module, "FORWARD_WAIT", 0.2)
     store = str(tmp_path / "store")
@@ -155,6 +155,7 @@ def test_a_backend_that_never_answers_holds_up_teardown_a_bounded_time(
     bundles = _bundle_events(store)
     assert {step: [e["eventType"] for e in events] for step, events in bundles.items()} == {s: ["START", "COMPLETE"] for s in STEPS}
     # the backend goes away: what is still queued fails at once and is logged, here, not in a later test
+    server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(), so that close() really closes the socket
     server.close()
     for conn in held:
         conn.close()
