@@ -213,12 +213,26 @@ def test_a_failed_blocking_check_fails_its_step_and_a_failed_non_blocking_check_
     no_unfinished_run(store)
 
 
-def test_steps_in_processes_of_their_own_end_when_their_process_does(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
-    (tmp_path / "dagster_home").mkdir()
-    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_checked_job), instance=instance)
-        assert result.success and [e.passed for e in result.get_asset_check_evaluations()] == [True]
+@pytest.fixture(scope="module")
+def checked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any, dict[str, tuple[datetime, datetime]]]:
+    """``checked_job`` run once with a step process per step (the store, the run's result and the steps' times
+    as Dagster recorded them), for the tests that read what it left."""
+    root = tmp_path_factory.mktemp("checked")
+    with pytest.MonkeyPatch.context() as patch:
+        path = str(root / "store")
+        patch.setenv("TDPROV_STORE", path)
+        patch.delenv("TDPROV_TEST_CRASH", raising=False)
+        patch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+        signing_key_from_settings()
+        (root / "dagster_home").mkdir()
+        with DagsterInstance.from_config(str(root / "dagster_home")) as instance:
+            result = execute_job(reconstructable(steps.get_checked_job), instance=instance)
+            return path, result, dagster_times(instance, result.run_id) if result.success else {}
+
+
+def test_steps_in_processes_of_their_own_end_when_their_process_does(checked_run: tuple[str, Any, Any]) -> None:
+    store, result, _ = checked_run
+    assert result.success and [e.passed for e in result.get_asset_check_evaluations()] == [True]
     by_step = {s.job_name: s for s in bundles(store).values()}
     assert {step: by_step[step].state for step in ("raw_raw_has_rows", "counted")} == {
         "raw_raw_has_rows": "COMPLETE", "counted": "COMPLETE"}
@@ -403,15 +417,9 @@ def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_th
     assert end < times["slow_afterwards"][0]  # a later step's reader sees this generation as ended before it started
 
 
-def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(
-    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
-    (tmp_path / "dagster_home").mkdir()
-    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_checked_job), instance=instance)
-        assert result.success
-        times = dagster_times(instance, result.run_id)
+def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(checked_run: tuple[str, Any, Any]) -> None:
+    store, result, times = checked_run
+    assert result.success
     for step in ("raw_raw_has_rows", "counted"):  # ended when their step process tore the IO manager down
         _, end = recorded_times(store, step)
         assert same_time(end, times[step][1]), (step, end, times[step])
