@@ -7,7 +7,6 @@ on first use. The plugin writes to ``$TDPROV_STORE`` (default ``./.tdprov``).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,9 +28,17 @@ def prepare_airflow_home() -> Path:
     Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).mkdir(parents=True, exist_ok=True)
     if not (home / "airflow.db").exists():
         print(f"migrating the Airflow metadata database in {home} ...", file=sys.stderr)
-        airflow = Path(sys.executable).parent / "airflow"
-        subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+        _migrate()
     return home
+
+
+def _migrate() -> None:
+    """``airflow db migrate`` in this process (Airflow is imported here, after its settings are in the
+    environment), sparing a second interpreter that imports Airflow again."""
+    from airflow.utils import db
+    from airflow.utils.providers_configuration_loader import providers_configuration_loaded
+
+    providers_configuration_loaded(db.upgradedb)()
 
 
 def main() -> int:
