@@ -374,6 +374,7 @@ def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_
 
 # -- a step's run is stamped with the times Dagster recorded for the step ------------------------------------
 TOLERANCE = timedelta(milliseconds=1)  # Dagster keeps float epoch seconds; the events keep microseconds
+SLOW = 0.25  # seconds a slow step takes: 250 times TOLERANCE, so a time taken at the wrong moment is far out of it
 
 
 def dagster_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[datetime, datetime]]:
@@ -402,12 +403,12 @@ def counted_orders(orders: pd.DataFrame) -> MaterializeResult:
 
 @asset(deps=[counted_orders])
 def slow_afterwards() -> None:
-    time.sleep(1.5)  # the in-process executor tears the IO manager down after this step
+    time.sleep(SLOW)  # the in-process executor tears the IO manager down after this step
 
 
 def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_the_run_ends(store: str) -> None:
     """In-process, the IO manager is torn down when the whole run ends: a step it ends then (one returning
-    MaterializeResult) was stamped with the end of the run, 1.5 s after the step's own end here."""
+    MaterializeResult) was stamped with the end of the run, SLOW after the step's own end here."""
     with DagsterInstance.ephemeral() as instance:
         result = materialize([orders, counted_orders, slow_afterwards], instance=instance,
                              resources={"io_manager": ProvenanceIOManager(store=store)})
@@ -451,13 +452,13 @@ def test_the_failure_sensor_stamps_a_failed_step_with_its_start_and_end_in_dagst
 
 @asset
 def slow_source() -> pd.DataFrame:
-    time.sleep(1)  # computes before it hands its output to the IO manager
+    time.sleep(SLOW)  # computes before it hands its output to the IO manager
     return pd.DataFrame({"a": [1, 2]})
 
 
 def test_a_step_starts_when_dagster_started_it_not_when_it_first_touched_the_io_manager(store: str) -> None:
-    """A source asset's run started at its output's handling: a 1 s step was recorded as a run of a few milliseconds
-    that started 1 s late."""
+    """A source asset's run started at its output's handling: a SLOW step was recorded as a run of a few milliseconds
+    that started SLOW late."""
     with DagsterInstance.ephemeral() as instance:
         result = materialize([slow_source, orders, counted_orders], instance=instance,
                              resources={"io_manager": ProvenanceIOManager(store=store)})
@@ -467,4 +468,4 @@ def test_a_step_starts_when_dagster_started_it_not_when_it_first_touched_the_io_
         assert same_time(start, times[step][0]), (step, start, times[step])
         assert start <= end <= times[step][1] + TOLERANCE, (step, start, end, times[step])
     start, end = recorded_times(store, "slow_source")
-    assert end - start >= timedelta(seconds=1)
+    assert end - start >= timedelta(seconds=SLOW)
