@@ -58,12 +58,13 @@ def recorded(store: str) -> dict[str, tuple[list[tuple[str, str | None]], list[t
     }
 
 
-@pytest.fixture
-def reference(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """What an in-process ``materialize`` of the chain records."""
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What an in-process ``materialize`` of the chain records (made once: the tests only compare with it)."""
     store = str(tmp_path_factory.mktemp("reference") / "store")
-    monkeypatch.delenv("TDPROV_TEST_VARIANT", raising=False)
-    materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store)})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("TDPROV_TEST_VARIANT", raising=False)
+        materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store)})
     found = recorded(store)
     assert set(found) == {"raw__orders", "clean__orders_clean", "features"}
     return found
