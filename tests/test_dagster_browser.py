@@ -77,12 +77,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
         _wait_until_up(url, proc, log)
         yield Served(url, mat.metadata["tdprov/digest"].value, mat.metadata["tdprov/bundle"].value, data_version)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the webserver and the code server it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        os.killpg(proc.pid, signal.SIGKILL)  # the webserver and the code server it started: nothing of theirs is kept
+        proc.wait()
 
 
 @pytest.fixture
