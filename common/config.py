@@ -19,7 +19,7 @@ from prov_common.once import Once
 DEFAULT_STORE = "./.tdprov"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-WARNED = Once()  # settings are read again and again: each bad value, unknown key or relative place is named once per process
+WARNED = Once(inherited=True)  # settings are read again and again: each bad value, unknown key or relative place is named once per process
 
 
 @overload

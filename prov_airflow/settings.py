@@ -15,7 +15,7 @@ from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
 SECTION = "tdprov"
 _SETTINGS_FIELDS = ("store", "signing_key", "trusted_keys", "spool", "strict", "snapshot")
-NUMBER_WARNED = Once()  # (option, value, default): a bad number is named once per process
+NUMBER_WARNED = Once(inherited=True)  # (option, value, default): a bad number is named once per process
 
 
 def _conf():

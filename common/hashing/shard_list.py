@@ -21,7 +21,7 @@ from prov_common.once import Once
 from prov_common.regular_file import kind_of
 
 log = logging.getLogger(__name__)
-TWO_READINGS_WARNED = Once()  # (name, first match, matches): a glob is listed again on every hash; its two readings are named once per process
+TWO_READINGS_WARNED = Once(inherited=True)  # (name, first match, matches): a glob is listed again on every hash; its two readings are named once per process
 
 _WILDCARDS = frozenset("*?[")
 

@@ -79,7 +79,7 @@ def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | N
 
 _known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process read or created
 _lock = threading.Lock()
-_UNREADABLE_WARNED = Once()  # (store URI,): an identity that could not be had, warned about once per process
+_UNREADABLE_WARNED = Once(inherited=True)  # (store URI,): an identity that could not be had, warned about once per process
 
 
 def read_identity(store: Store) -> StoreIdentity | None:
