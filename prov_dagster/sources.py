@@ -14,6 +14,7 @@ from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import trust_from_settings
 from prov_common.sources import find_source, iter_sources
 from prov_common.sources.model import ALL_COLUMNS, SOURCE_NAMESPACE
+from prov_common.sources.unverified import Problem, records_of, unverified_warning
 from prov_common.store import open_store
 from prov_common.w3cprov.identity import sortable_time
 from prov_dagster.model import DatasetRecord
@@ -22,40 +23,52 @@ from prov_dagster.recorder import StepRun
 
 def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
     """The input record of the source ``ref`` (name or digest), the columns its registered record flags as
-    personal or confidential, and a warning when it is not registered or its records cannot be read.
+    personal or confidential, and a warning when it is not registered, its records cannot be read, or source
+    records do not verify.
 
     With several registered versions under one name, the newest registration is used; name the digest
     to pin one. While the store cannot be reached (and the settings are not strict), the source is recorded
     without a version and every column is flagged (a sample never shows what its record might flag), with a
-    warning, as the step's bundle is spooled.
+    warning, as the step's bundle is spooled. A source record that does not verify is never used and never fails the step: one of ``ref``
+    (by its key) flags every column (it may be the record that flags them) and, unless ``ref`` is a digest
+    that a verified record registers, leaves the source without a version (it may be the newest version);
+    the warning names it with the fix, and names the others, left out.
     """
     unversioned = DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE)
+    problems: list[Problem] = []
     try:
-        matches = find_source(list(iter_sources(open_store(settings=settings), trust_from_settings(settings))), ref)
+        matches = find_source(list(iter_sources(open_store(settings=settings), trust_from_settings(settings), problems)), ref)
     except StoreUnavailableError as exc:
         if settings.strict:
             raise
         return unversioned, (ALL_COLUMNS,), (f"the source records in {settings.store} cannot be read ({exc}); "
                                              f"source {ref!r} is recorded without a version (the audit reports it) "
                                              "and every column is flagged")
+    own, _ = records_of(problems, [ref])
+    pinned = any(s.record.digest == ref for s in matches)  # a digest is its version, whichever record registers it
+    kept = "with its digest" if pinned else "without a version (the audit reports it)"
+    unverified = unverified_warning(problems, [ref], f"source {ref!r} is recorded {kept} and every column is flagged")
+    if own and not pinned:
+        return unversioned, (ALL_COLUMNS,), unverified
     if not matches:
         warning = (
             f"source {ref!r} is not registered in {settings.store}; it is recorded without a version "
             f"(register it with 'tdprov source add' so that the audit can trace the data to it)"
         )
-        return unversioned, (), warning
+        return unversioned, (), " ".join(filter(None, (warning, unverified)))
     record = max(matches, key=lambda s: sortable_time(s.record.registered_at)).record
     namespace, name = dataset_from_uri(record.location) if record.location else (SOURCE_NAMESPACE, record.name)
-    return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), record.masked_columns, None
+    flagged = (ALL_COLUMNS,) if own else record.masked_columns
+    return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), flagged, unverified
 
 
 def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[str], None]) -> tuple[str, ...]:
     """Add the source ``ref`` that an asset of ``step`` declares (``provenance_asset(source=...)``) to the step's
     inputs, once per step (staged with the step's next event), logging through ``warn`` a source that is not
-    registered or whose record cannot be read.
+    registered or whose record cannot be read, and source records that do not verify (see :func:`source_input`).
 
     Returns the columns the source's record flags as personal or confidential (none when it is not registered,
-    every one when the records cannot be read).
+    every one when its records cannot be read or do not verify).
     """
     source, flagged, warning = source_input(settings, ref)
     if warning:

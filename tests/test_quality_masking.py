@@ -90,11 +90,18 @@ def test_store_records_are_read_and_an_unreadable_store_masks_everything(tmp_pat
 
 
 def test_untrusted_records_are_left_out_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record that does not verify is never used. When it is a record of the named source or of the dataset's digest
+    (by its key), it may be the one that flags columns: every column is masked; another source's record changes
+    nothing. Both are named in the warning."""
     store = str(tmp_path / "store")
-    register_people(store, write_people(tmp_path / "people.parquet"), personal_columns=("email",))
+    record = register_people(store, write_people(tmp_path / "people.parquet"), personal_columns=("email",))
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "another-home"))  # another user's trust: the signer is unknown
-    masking = source_masking(Settings.from_env(store=store), refs=["people-raw"])
-    assert masking.columns == () and "do not verify" in (masking.warning or "") and "sources/people-raw/" in masking.warning
+    settings = Settings.from_env(store=store)
+    for own in (source_masking(settings, refs=["people-raw"]), source_masking(settings, digest=record.digest)):
+        assert own.columns == ("*",) and "do not verify" in (own.warning or "") and "sources/people-raw/" in own.warning
+        assert "untrusted key" in own.warning and "Fix:" in own.warning
+    other = source_masking(settings, refs=["other"], digest="blake3:" + "00" * 32)
+    assert other.columns == () and "not trusted and not used: sources/people-raw/" in (other.warning or "")
 
 
 def test_star_masks_every_value_but_keeps_missing_column_names() -> None:

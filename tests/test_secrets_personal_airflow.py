@@ -189,3 +189,31 @@ def test_flagged_columns_of_a_mapped_task_travel_to_its_readers(tmp_path: Path, 
     for sample in samples:
         assert VISIBLE in set(sample_table(sample)["failure_case"])
     assert_nowhere(written(store) + written(spool), "the store and spool")
+
+
+def test_a_named_source_record_that_does_not_verify_masks_every_column(tmp_path: Path, places: tuple[Path, Path],
+                                                                         capfd: pytest.CaptureFixture) -> None:
+    """The record of the source a task names (``source_records=``) was damaged: it was left out, so the column it
+    flagged showed its values in a raw sample. It is not trusted, so every column is masked and the task succeeds;
+    a forged record of another source is named, not used."""
+    from prov_common.signing import SigningKey, sign_envelope
+    from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
+    from prov_common.sources.registry import source_key
+
+    store, spool = places
+    raw = write_people(tmp_path / "people.parquet")
+    record = register_people(str(store), raw, personal_columns=("email",))
+    own = store / source_key("people-raw", record.digest)
+    own.write_bytes(b"not json")
+    forged = SourceRecord(name="other", digest="blake3:" + "e" * 64, license="MIT", issuer="Mallory Ltd")
+    other = store / source_key("other", forged.digest)
+    other.parent.mkdir()
+    other.write_bytes(sign_envelope(forged.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json())
+    dag_id = "tdprov_personal_unverified"
+    assert run_dag(_check_file(dag_id, raw, raw_samples=True, source_records=["people-raw"]), logical_date=START).state == "success"
+    [sample] = _samples(store, f"{dag_id}.check").values()
+    assert set(sample_table(sample)["failure_case"].dropna()) == {"***"}
+    assert_nowhere(written(store) + written(spool), "the store and spool")
+    said = "".join(capfd.readouterr())
+    assert f"'sources/people-raw/{own.name}'" in said and "every column is masked" in said and "Fix:" in said, said
+    assert f"not trusted and not used: sources/other/{other.name}" in said, said

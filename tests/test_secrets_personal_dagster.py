@@ -299,3 +299,105 @@ def test_a_declared_source_whose_records_cannot_be_read_is_recorded_without_a_ve
     assert any("source 'people-raw' is recorded without a version" in w for w in warnings), warnings
     spool = written(tmp_path / "spool")
     assert b'"namespace":"tdprov://sources"' in spool.replace(b" ", b"") and b"people-raw" in spool
+
+
+def _plant(store: str, name: str, digest: str, how: str) -> str:
+    """Put a source record that does not verify at ``sources/<name>/<digest hex>.json``: one signed by a key nobody
+    trusts, or damaged bytes. Returns its key."""
+    from prov_common.signing import SigningKey, sign_envelope
+    from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
+    from prov_common.sources.registry import source_key
+
+    key = source_key(name, digest)
+    if how == "forged":
+        forged = SourceRecord(name=name, digest=digest, license="PROPRIETARY-FORGED", issuer="Mallory Ltd")
+        blob = sign_envelope(forged.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json()
+    else:
+        blob = b"not json"
+    open_store(store).put(key, blob)
+    return key
+
+
+def _materialize_declaring(tmp_path: Path, store: str, raw: Path, path: str) -> tuple[object, list[str]]:
+    """Materialize an asset declaring the source 'vendor', recorded by the IO manager or by ``record()``: the
+    materialization and the warnings logged."""
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    settings = {"store": store, "data_root": str(tmp_path / "data"), "spool": str(tmp_path / "spool")}
+
+    @provenance_asset(name="people", source="vendor")
+    def by_io_manager() -> pd.DataFrame:
+        return pd.read_parquet(raw)
+
+    @provenance_asset(name="people", source="vendor")
+    def by_record(context, provenance: ProvenanceResource) -> MaterializeResult:
+        done = provenance.record(outputs={"people": str(raw)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([by_io_manager if path == "io_manager" else by_record], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+        return mat, [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+
+
+@pytest.mark.parametrize("how", ["forged", "damaged"])
+@pytest.mark.parametrize("path", ["io_manager", "record"])
+def test_a_source_record_that_does_not_verify_fails_no_step_and_is_not_used(tmp_path: Path, path: str, how: str) -> None:
+    """One planted record under another name failed every step that declares a source (it was read without leaving
+    it out). The declared source is recorded with its version; the bad record is named in a warning, not used."""
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    vendor = register_people(store, raw, name="vendor", personal_columns=("email",))
+    planted = _plant(store, "other", "blake3:" + "e" * 64, how)
+    mat, warnings = _materialize_declaring(tmp_path, store, raw, path)
+    assert mat.metadata["tdprov/flagged_columns"].value == ["email"]  # the verified record's flags
+    assert any(planted in w and "not used" in w for w in warnings), warnings
+    [summary] = list_bundles(open_store(store))
+    assert [(i.name, i.version) for i in summary.inputs if i.name == str(raw)] == [(str(raw), vendor.digest)]
+
+
+@pytest.mark.parametrize("how", ["forged", "damaged"])
+@pytest.mark.parametrize("path", ["io_manager", "record"])
+def test_a_declared_source_whose_own_record_does_not_verify_is_recorded_without_a_version(tmp_path: Path, path: str,
+                                                                                           how: str) -> None:
+    """The declared source's own record is the bad one: the step succeeds, the source is an input without a version
+    (as an unregistered one), every column is flagged (the record cannot say which are not personal), and the
+    warning names the record and the fix. A forged record's content is nowhere."""
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    planted = _plant(store, "vendor", "blake3:" + "e" * 64, how)
+    mat, warnings = _materialize_declaring(tmp_path, store, raw, path)
+    assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
+    [told] = [w for w in warnings if planted in w]
+    assert "source 'vendor' is recorded without a version" in told and "Fix:" in told, told
+    [summary] = list_bundles(open_store(store))
+    assert [(i.namespace, i.name, i.version) for i in summary.inputs] == [("tdprov://sources", "vendor", None)]
+    assert b"Mallory" not in written(store).replace(open_store(store).get(planted), b"")
+
+
+def test_a_source_declared_by_digest_keeps_its_version_beside_a_record_of_it_that_does_not_verify(tmp_path: Path) -> None:
+    """The digest names the version whichever record registers it; the record of that digest that does not verify may
+    be the one that flags columns, so every column is flagged, and the warning names it."""
+    from prov_dagster import ProvenanceIOManager, provenance_asset
+
+    store = str(tmp_path / "store")
+    raw = write_people(tmp_path / "people.parquet")
+    vendor = register_people(store, raw, name="vendor")
+    planted = _plant(store, "vendor-copy", vendor.digest, "damaged")
+
+    @provenance_asset(name="people", source=vendor.digest)
+    def people() -> pd.DataFrame:
+        return pd.read_parquet(raw)
+
+    io_manager = ProvenanceIOManager(store=store, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([people], instance=instance, resources={"io_manager": io_manager})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events()]
+        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+    assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
+    assert any(planted in w and "recorded with its digest and every column is flagged" in w for w in warnings), warnings
+    [summary] = list_bundles(open_store(store))
+    assert [(i.name, i.version) for i in summary.inputs] == [(str(raw), vendor.digest)]

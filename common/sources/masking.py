@@ -62,10 +62,13 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
 
     When the records cannot be read (store unreachable, no trust), every column is hidden and the
     warning says why: a sample is never written with values a record might have flagged.
-    Records whose signature does not verify are left out, and named in the warning.
+    Records that do not verify are never used, and are named in the warning; when one of them is a record
+    of a source in ``refs`` or of ``digest`` (by its key), every column is hidden too, since it may be the
+    record that flags them.
     """
     from prov_common.signing import trust_from_settings
     from prov_common.sources.registry import iter_sources
+    from prov_common.sources.unverified import records_of, unverified_warning
     from prov_common.store import open_store
 
     problems: list[tuple[str, TdprovError]] = []
@@ -75,12 +78,12 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
     except Exception as exc:  # noqa: BLE001 - reading records never breaks the pipeline; hide everything instead
         return SourceMasking((ALL_COLUMNS,), warning=f"source records in {settings.store} could not be read ({exc}); "
                                                      "every value of the failure sample is masked")
+    refs = tuple(refs)
     masking = masking_for(records, refs=refs, digest=digest, uri=uri)
-    if problems:
-        keys = ", ".join(key for key, _ in problems[:3])
-        return SourceMasking(masking.columns, masking.sources,
-                             f"{len(problems)} source record(s) do not verify and were not used for masking: {keys}")
-    return masking
+    wanted = (*refs, digest) if digest else refs
+    own, _ = records_of(problems, wanted)
+    warning = unverified_warning(problems, wanted, "every column is masked in failure samples")
+    return SourceMasking((ALL_COLUMNS,) if own else masking.columns, masking.sources, warning)
 
 
 def mask_by_sources(result: QualityResult, settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,

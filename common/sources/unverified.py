@@ -1,0 +1,64 @@
+"""Source records that do not verify, as a pipeline step meets them: never trusted, never failing the step.
+
+A step reads the store's source records to find the source it declares (Dagster ``provenance_asset(source=...)``,
+Airflow ``source_records=``) or the records of the data it validates. A record that does not verify (forged,
+damaged, signed by a key not trusted here) is left out of what the step uses, and the step's warning names it.
+Whether it is a record of the step's own source is read from its key alone (``sources/<name>/<digest hex>.json``):
+nothing else in it can be trusted.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from prov_common.errors import TdprovError
+from prov_common.sources.registry import SOURCES_PREFIX
+
+Problem = tuple[str, TdprovError]  # a record's key and why it does not verify, as :func:`.registry.iter_sources` lists them
+
+FIX_RESTORE = "restore the record from a backup, or register the source again ('tdprov source add')"
+FIX_UNVERIFIED = "delete a record nobody registered; 'tdprov audit' reports every record that does not verify, and why"
+
+
+def is_record_of(key: str, refs: Iterable[str]) -> bool:
+    """Whether the record stored at ``key`` would be one of ``refs`` (source names, or digests ``algorithm:hex``),
+    judged from the key alone."""
+    name, _, file = key.removeprefix(SOURCES_PREFIX).partition("/")
+    hex_digest = file.removesuffix(".json").lower()
+    return any(ref == name or (":" in ref and ref.split(":", 1)[1].lower() == hex_digest) for ref in refs)
+
+
+def records_of(problems: Sequence[Problem], refs: Iterable[str]) -> tuple[list[Problem], list[Problem]]:
+    """``problems`` split into those of records of ``refs`` (see :func:`is_record_of`) and the others."""
+    wanted = tuple(refs)
+    return ([p for p in problems if is_record_of(p[0], wanted)],
+            [p for p in problems if not is_record_of(p[0], wanted)])
+
+
+def unverified_warning(problems: Sequence[Problem], refs: Iterable[str], consequence: str) -> str | None:
+    """The warning naming the records in ``problems``, ``None`` when there are none.
+
+    The records of ``refs`` are named one by one with why they do not verify, then ``consequence`` (what the step
+    did instead of using them) and the fix; the others are named as not trusted and not used.
+    """
+    own, others = records_of(problems, refs)
+    parts = []
+    if own:
+        why = _first([f"'{key}': {_reason(key, exc)}" for key, exc in own], "; ")
+        fixes = dict.fromkeys(exc.fix.rstrip(".") if exc.fix else FIX_RESTORE for _, exc in own)
+        parts.append(f"source record(s) that do not verify are not trusted ({why}): {consequence}. "
+                     f"Fix: {'; '.join([*fixes, FIX_UNVERIFIED])}.")
+    if others:
+        parts.append(f"{len(others)} other source record(s) do not verify, so they are not trusted and not used: "
+                     f"{_first([key for key, _ in others], ', ')}. Fix: {FIX_UNVERIFIED}.")
+    return " ".join(parts) or None
+
+
+def _first(items: list[str], sep: str, shown: int = 3) -> str:
+    """The first ``shown`` of ``items`` joined by ``sep``, and how many more there are."""
+    more = f"{sep}and {len(items) - shown} more" if len(items) > shown else ""
+    return sep.join(items[:shown]) + more
+
+
+def _reason(key: str, exc: TdprovError) -> str:
+    """Why the record at ``key`` does not verify, without repeating its key."""
+    return exc.what.replace(f"source record '{key}': ", "").replace(f"source record '{key}' ", "").rstrip(".")
