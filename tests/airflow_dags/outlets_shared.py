@@ -15,7 +15,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
 def dag(out: Path) -> DAG:
-    """The DAG, with the files its tasks find made under ``out`` (run it 3 s later: see outlets_run.py)."""
+    """The DAG, with the files its tasks find made under ``out``."""
     data = out / "data"
     for folder in ("fold", "globd"):
         (data / folder).mkdir(parents=True)

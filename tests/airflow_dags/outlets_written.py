@@ -13,7 +13,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
 def dag(out: Path) -> DAG:
-    """The DAG, with the files its tasks find made under ``out`` (run it 3 s later: see outlets_run.py)."""
+    """The DAG, with the files its tasks find made under ``out``."""
     from prov_airflow.sensors.bundle import LineageBundleSensor
 
     written, skipped, old, copied = out / "p.csv", out / "s.csv", out / "old.csv", out / "copied.csv"
