@@ -93,9 +93,27 @@ def events_of(store: Path, run_id: str) -> list[dict]:
     return parse_events_jsonl(bundle.files["events.jsonl"])
 
 
+def warm_forked_emitters() -> None:
+    """With the OpenLineage provider on, load once in this process what its emitters would each load again: the
+    provider forks a process per event, and a fork of a process without the lazily loaded asset converters (the
+    Amazon provider's S3 one imports boto3) and PROV serializers (rdflib) imports them anew. Only when modules are
+    imported changes."""
+    from airflow.providers.openlineage.conf import is_disabled
+
+    if is_disabled():
+        return
+    from airflow.sdk.plugins_manager import ProvidersManagerTaskRuntime
+    from prov.serializers import get
+
+    ProvidersManagerTaskRuntime().initialize_providers_asset_uri_resources()  # imports the asset converters
+    get("json")  # loads every PROV serializer
+
+
 def run_dag(dag, **kwargs):
-    """``dag.test()`` of a DAG defined in a test."""
+    """``dag.test()`` of a DAG defined in a test (in a test's subprocess, after :func:`warm_forked_emitters`)."""
     register_dag(dag)
+    if _CHILD:
+        warm_forked_emitters()
     return dag.test(**kwargs)
 
 

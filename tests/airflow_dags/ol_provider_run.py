@@ -20,7 +20,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 def main(out: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags.harness import register_dag
+    from airflow_dags.harness import run_dag
 
     from prov_airflow import naming
     from prov_airflow.operators.pandera import PanderaValidationOperator
@@ -47,8 +47,7 @@ def main(out: Path) -> int:
                                 outlets=[Asset(doubled.as_uri())])
         check = PanderaValidationOperator(task_id="check", source=str(raw), schema="airflow_dags.schemas:RAW")
         first >> [second, check]
-    register_dag(dag)
-    run = dag.test(logical_date=START)
+    run = run_dag(dag, logical_date=START)
     return 0 if run.state == "success" else 1
 
 
