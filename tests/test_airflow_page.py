@@ -189,7 +189,7 @@ def api_server(page_run: dict):
             except OSError:
                 pass
             assert time.monotonic() < deadline, "the API server did not start"
-            time.sleep(1)
+            time.sleep(0.1)  # a poll of the health endpoint, not a wait for anything
         yield url
     finally:
         os.killpg(server.pid, 15)
