@@ -20,11 +20,11 @@ from prov_airflow.testing import register_dag  # noqa: F401  (re-exported: tests
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
-if "airflow.configuration" in sys.modules and not os.environ.get("TDPROV_TEST_AIRFLOW_HOME"):
+if "airflow.configuration" in sys.modules and not os.environ.get("TESTS_AIRFLOW_HOME"):
     raise RuntimeError("airflow was imported before tests/airflow_dags/harness.py: Airflow would use another "
                        "AIRFLOW_HOME. Fix: import the harness first in every test module that uses Airflow.")
-_CHILD = bool(os.environ.get("TDPROV_TEST_AIRFLOW_HOME"))  # a subprocess of a test: keep its environment
-_HOME = Path(os.environ["TDPROV_TEST_AIRFLOW_HOME"]) if _CHILD else Path(tempfile.mkdtemp(prefix="tdprov-airflow-home-"))
+_CHILD = bool(os.environ.get("TESTS_AIRFLOW_HOME"))  # a subprocess of a test: keep its environment
+_HOME = Path(os.environ["TESTS_AIRFLOW_HOME"]) if _CHILD else Path(tempfile.mkdtemp(prefix="tdprov-airflow-home-"))
 BASE_ENV = {
     "AIRFLOW_HOME": str(_HOME),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -67,7 +67,7 @@ def prepare_database() -> Path:
 
 def child_env(**extra: str) -> dict[str, str]:
     """Environment of a subprocess that shares this process's AIRFLOW_HOME and metadata DB."""
-    return {**os.environ, "TDPROV_TEST_AIRFLOW_HOME": str(_HOME), **extra}
+    return {**os.environ, "TESTS_AIRFLOW_HOME": str(_HOME), **extra}
 
 
 def tdprov_env(store: Path) -> dict[str, str]:
