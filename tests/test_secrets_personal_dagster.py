@@ -4,6 +4,7 @@ unflagged columns are kept. Without the flag the same scan finds it (the scan is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -19,15 +20,13 @@ from prov_dagster import ProvenanceResource
 
 def _materialize(tmp_path: Path, store: str, raw: Path, **asset_args: object) -> str:
     """Materialize an asset that reads ``raw`` and adds a column (so its digest is not the source's)."""
-    from prov_dagster import ProvenanceIOManager, provenance_asset
+    from prov_dagster import provenance_asset
 
     @provenance_asset(schema=PEOPLE, quality_policy="record", **asset_args)
     def people_clean() -> pd.DataFrame:
         return pd.read_parquet(raw).assign(batch=1)
 
-    io_manager = ProvenanceIOManager(store=store, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
-    with DagsterInstance.ephemeral() as instance:
-        assert materialize([people_clean], instance=instance, resources={"io_manager": io_manager}).success
+    _materialized(tmp_path, store, [people_clean])
     [summary] = list(list_bundles(open_store(store)))
     return summary.run_id
 
@@ -138,45 +137,69 @@ def test_flagged_columns_travel_to_downstream_assets(tmp_path: Path) -> None:
 PERSONAL_EMAIL = pa.DataFrameSchema({"email": pa.Column(str, metadata={"personal": True})}, name="PeopleRaw")
 
 
+def _materialized(tmp_path: Path, store: str, assets: list, key: str | None = None, data: Path | None = None) -> tuple[object, list[str]]:
+    """Materialize ``assets`` with the IO manager and the resource on ``store`` (data under ``data``, default
+    tmp_path/data): the materialization of asset ``key`` (of the only asset when None) and the warnings logged."""
+    from prov_dagster import ProvenanceIOManager
+
+    settings = {"store": store, "data_root": str(data or tmp_path / "data"), "spool": str(tmp_path / "spool")}
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(assets, instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
+        assert result.success
+        [mat] = [e.materialization for e in result.get_asset_materialization_events() if key in (None, e.asset_key.path[-1])]
+        return mat, [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+
+
+def _writing_its_own(name: str, data: Path, write: Callable[[Path], object], **asset_args: object) -> object:
+    """An asset ``name`` that writes its own Parquet (``write(path)``) where the IO manager loads it from, records it
+    with ``ProvenanceResource.record`` and returns ``MaterializeResult``."""
+    from prov_dagster import provenance_asset
+
+    @provenance_asset(name=name, **asset_args)
+    def writer(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = data / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+        done = provenance.record(outputs={name: str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    return writer
+
+
+def _email_masked(store: str, run_id: str) -> None:
+    """The run's failure sample shows raw values, and ``email``'s only as ``***``."""
+    [sample] = sample_files(store, run_id).values()
+    table = sample_table(sample)
+    assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
+
+
 @pytest.mark.parametrize("flag", [{"schema": PERSONAL_EMAIL}, {"masked_columns": ["email"]}], ids=["schema", "masked_columns"])
 def test_flags_of_an_asset_recorded_by_record_travel_downstream(tmp_path: Path, flag: dict) -> None:
     """`people_raw` writes its own Parquet, records it with `ProvenanceResource.record` and returns
     `MaterializeResult`; `email` is flagged by its schema or its `masked_columns`. `people_features` loads it
     through the IO manager, shows raw samples and fails its schema on `email`: the flag masks it all the same."""
-    from prov_dagster import ProvenanceIOManager, provenance_asset
+    from prov_dagster import provenance_asset
 
     store, data = str(tmp_path / "store"), tmp_path / "data"
 
-    @provenance_asset(quality_policy="record", **flag)
-    def people_raw(context, provenance: ProvenanceResource) -> MaterializeResult:
-        path = data / "people_raw.parquet"  # where the IO manager loads the asset from
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_people(path)
-        done = provenance.record(outputs={"people_raw": str(path)}, context=context)
-        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+    people_raw = _writing_its_own("people_raw", data, write_people, quality_policy="record", **flag)
 
     @provenance_asset(schema=PEOPLE, quality_policy="record", raw_samples=True, ins={"frame": AssetIn("people_raw")})
     def people_features(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.assign(batch=1)
 
-    settings = {"store": store, "data_root": str(data), "spool": str(tmp_path / "spool")}
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([people_raw, people_features], instance=instance,
-                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
-        assert result.success
-        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_raw"]]
-        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    mat, _ = _materialized(tmp_path, store, [people_raw, people_features], "people_raw", data)
+    assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
     runs = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
-    [sample] = sample_files(store, runs["people_features"]).values()
-    table = sample_table(sample)
-    assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
+    _email_masked(store, runs["people_features"])
     assert_nowhere(_everything(store, tmp_path), "the store and spool")
 
 
 def test_an_asset_recorded_by_record_masks_and_passes_on_the_flags_of_what_it_loaded(tmp_path: Path) -> None:
     """`people_export` loads `people_raw` (whose `masked_columns` flag `email`) through the IO manager, writes its
     own table, shows raw samples and fails its schema on `email`: `record()` masks it and passes the flag on."""
-    from prov_dagster import ProvenanceIOManager, provenance_asset
+    from prov_dagster import provenance_asset
 
     store, data = str(tmp_path / "store"), tmp_path / "data"
 
@@ -191,17 +214,10 @@ def test_an_asset_recorded_by_record_masks_and_passes_on_the_flags_of_what_it_lo
         done = provenance.record(outputs={"people_export": str(path)}, context=context)
         return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
 
-    settings = {"store": store, "data_root": str(data), "spool": str(tmp_path / "spool")}
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([people_raw, people_export], instance=instance,
-                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
-        assert result.success
-        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_export"]]
-        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    mat, _ = _materialized(tmp_path, store, [people_raw, people_export], "people_export", data)
+    assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
     runs = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
-    [sample] = sample_files(store, runs["people_export"]).values()
-    table = sample_table(sample)
-    assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
+    _email_masked(store, runs["people_export"])
     assert_nowhere(_everything(store, tmp_path), "the store and spool")
 
 
@@ -213,31 +229,22 @@ def test_the_declared_source_of_an_asset_recorded_by_record_is_its_input_and_fla
     from prov_common.audit import run_audit
     from prov_common.cli import main as cli_main
     from prov_common.config import Settings
-    from prov_dagster import ProvenanceIOManager, provenance_asset
+    from prov_dagster import provenance_asset
 
     store, data = str(tmp_path / "store"), tmp_path / "data"
     raw = write_people(tmp_path / "people.parquet")
     source = register_people(store, raw, personal_columns=("email",), legal_basis="contract")
 
-    @provenance_asset(source="people-raw", schema=PEOPLE, quality_policy="record", raw_samples=True, training=True)
-    def people_train(context, provenance: ProvenanceResource) -> MaterializeResult:
-        path = data / "people_train.parquet"  # where the IO manager loads the asset from
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pd.read_parquet(raw).assign(batch=1).to_parquet(path, index=False)  # another digest than the source's
-        done = provenance.record(outputs={"people_train": str(path)}, context=context)
-        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+    people_train = _writing_its_own(  # another digest than the source's
+        "people_train", data, lambda path: pd.read_parquet(raw).assign(batch=1).to_parquet(path, index=False),
+        source="people-raw", schema=PEOPLE, quality_policy="record", raw_samples=True, training=True)
 
     @provenance_asset(schema=PEOPLE, quality_policy="record", raw_samples=True, ins={"frame": AssetIn("people_train")})
     def people_features(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.assign(batch=2)
 
-    settings = {"store": store, "data_root": str(data), "spool": str(tmp_path / "spool")}
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([people_train, people_features], instance=instance,
-                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
-        assert result.success
-        [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_train"]]
-        assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    mat, _ = _materialized(tmp_path, store, [people_train, people_features], "people_train", data)
+    assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
     runs = {s.job_name: s for s in list_bundles(open_store(store))}
     assert [(i.namespace, i.name, i.version) for i in runs["people_train"].inputs] == [("file", str(raw), source.digest)]
     assert cli_main(["lineage", str(data / "people_train.parquet"), "--json", "--store", store]) == 0
@@ -248,9 +255,7 @@ def test_the_declared_source_of_an_asset_recorded_by_record_is_its_input_and_fla
     completeness = audit.check("completeness")  # the training run's input is traced to its origin
     assert completeness.status == "pass", [f.what for f in completeness.findings]
     for job in ("people_train", "people_features"):
-        [sample] = sample_files(store, runs[job].run_id).values()
-        table = sample_table(sample)
-        assert VISIBLE in set(table["failure_case"]) and set(table[table["column"] == "email"]["failure_case"]) == {"***"}
+        _email_masked(store, runs[job].run_id)
     assert_nowhere(_everything(store, tmp_path), "the store and spool")
 
 
@@ -274,28 +279,9 @@ def test_an_unregistered_source_of_an_asset_recorded_by_record_is_an_input_witho
 def test_a_declared_source_whose_records_cannot_be_read_is_recorded_without_a_version(tmp_path: Path, s3_fault, path: str) -> None:
     """The store is down: the step succeeds, its spooled bundle names the declared source without a version, and
     every column is flagged (no record can say which are personal), whether the IO manager or `record()` records it."""
-    from prov_dagster import ProvenanceIOManager, provenance_asset
-
-    settings = {"store": s3_fault("closed"), "data_root": str(tmp_path / "data"), "spool": str(tmp_path / "spool")}
     raw = write_people(tmp_path / "people.parquet")
-
-    @provenance_asset(name="people", source="people-raw")
-    def by_io_manager() -> pd.DataFrame:
-        return pd.read_parquet(raw)
-
-    @provenance_asset(name="people", source="people-raw")
-    def by_record(context, provenance: ProvenanceResource) -> MaterializeResult:
-        done = provenance.record(outputs={"people": str(raw)}, context=context)
-        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
-
-    asset = by_io_manager if path == "io_manager" else by_record
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([asset], instance=instance,
-                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
-        assert result.success
-        [mat] = [e.materialization for e in result.get_asset_materialization_events()]
-        assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
-        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+    mat, warnings = _materialize_declaring(tmp_path, s3_fault("closed"), raw, path, "people-raw")
+    assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
     assert any("source 'people-raw' is recorded without a version" in w for w in warnings), warnings
     spool = written(tmp_path / "spool")
     assert b'"namespace":"tdprov://sources"' in spool.replace(b" ", b"") and b"people-raw" in spool
@@ -318,28 +304,21 @@ def _plant(store: str, name: str, digest: str, how: str) -> str:
     return key
 
 
-def _materialize_declaring(tmp_path: Path, store: str, raw: Path, path: str) -> tuple[object, list[str]]:
-    """Materialize an asset declaring the source 'vendor', recorded by the IO manager or by ``record()``: the
+def _materialize_declaring(tmp_path: Path, store: str, raw: Path, path: str, source: str = "vendor") -> tuple[object, list[str]]:
+    """Materialize an asset declaring ``source``, recorded by the IO manager or by ``record()`` (``path``): the
     materialization and the warnings logged."""
-    from prov_dagster import ProvenanceIOManager, provenance_asset
+    from prov_dagster import provenance_asset
 
-    settings = {"store": store, "data_root": str(tmp_path / "data"), "spool": str(tmp_path / "spool")}
-
-    @provenance_asset(name="people", source="vendor")
+    @provenance_asset(name="people", source=source)
     def by_io_manager() -> pd.DataFrame:
         return pd.read_parquet(raw)
 
-    @provenance_asset(name="people", source="vendor")
+    @provenance_asset(name="people", source=source)
     def by_record(context, provenance: ProvenanceResource) -> MaterializeResult:
         done = provenance.record(outputs={"people": str(raw)}, context=context)
         return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
 
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([by_io_manager if path == "io_manager" else by_record], instance=instance,
-                             resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
-        assert result.success
-        [mat] = [e.materialization for e in result.get_asset_materialization_events()]
-        return mat, [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+    return _materialized(tmp_path, store, [by_io_manager if path == "io_manager" else by_record])
 
 
 @pytest.mark.parametrize("how", ["forged", "damaged"])
@@ -380,7 +359,7 @@ def test_a_declared_source_whose_own_record_does_not_verify_is_recorded_without_
 def test_a_source_declared_by_digest_keeps_its_version_beside_a_record_of_it_that_does_not_verify(tmp_path: Path) -> None:
     """The digest names the version whichever record registers it; the record of that digest that does not verify may
     be the one that flags columns, so every column is flagged, and the warning names it."""
-    from prov_dagster import ProvenanceIOManager, provenance_asset
+    from prov_dagster import provenance_asset
 
     store = str(tmp_path / "store")
     raw = write_people(tmp_path / "people.parquet")
@@ -391,12 +370,7 @@ def test_a_source_declared_by_digest_keeps_its_version_beside_a_record_of_it_tha
     def people() -> pd.DataFrame:
         return pd.read_parquet(raw)
 
-    io_manager = ProvenanceIOManager(store=store, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([people], instance=instance, resources={"io_manager": io_manager})
-        assert result.success
-        [mat] = [e.materialization for e in result.get_asset_materialization_events()]
-        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+    mat, warnings = _materialized(tmp_path, store, [people])
     assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
     assert any(planted in w and "recorded with its digest and every column is flagged" in w for w in warnings), warnings
     [summary] = list_bundles(open_store(store))
