@@ -13,10 +13,7 @@ class Once:
     def __init__(self, *, inherited: bool = False) -> None:
         self._seen: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
-        if inherited:
-            os.register_at_fork(after_in_child=self._new_lock)
-        else:
-            os.register_at_fork(after_in_child=self.clear)
+        os.register_at_fork(after_in_child=self._new_lock if inherited else self.clear)
 
     def first(self, *key: str) -> bool:
         """True the first time ``key`` is met in this process."""
@@ -28,7 +25,7 @@ class Once:
 
     def clear(self) -> None:
         self._seen = set()
-        self._lock = threading.Lock()
+        self._new_lock()
 
     def _new_lock(self) -> None:
         self._lock = threading.Lock()
