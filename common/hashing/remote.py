@@ -31,9 +31,9 @@ _CLIENT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "
 
 @lru_cache(maxsize=8)
 def _client(environment: tuple[str | None, ...]) -> Any:
-    import boto3
+    from prov_common.store.s3 import fresh_s3_client
 
-    return boto3.session.Session().client("s3")  # a session of its own: the default one is not thread-safe
+    return fresh_s3_client()  # a session of its own: the default one is not thread-safe
 
 
 _CLIENTS_FROM: ContextVar[Callable[[], Any] | None] = ContextVar("tdprov_s3_clients_from", default=None)

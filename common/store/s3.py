@@ -92,7 +92,7 @@ class S3Store(BaseStore):
         self.bucket, self.prefix = parse_s3_uri(uri)
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         self.options = options or S3Options.from_env()
-        self.client = client or (client_factory or _default_client)(client_config(self.options))
+        self.client = client or (client_factory or fresh_s3_client)(client_config(self.options))
 
     def describe(self) -> str:
         endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
@@ -278,9 +278,9 @@ _LOADERS: dict[Any, Any] = {}  # botocore data path -> the loader of its service
 _LOADERS_LOCK = threading.Lock()
 
 
-def _default_client(config: Any) -> Any:
-    """An S3 client of a fresh boto3 session: the standard AWS environment and credentials chain, read anew for each
-    client. Only botocore's loader of its data files (the service models, read-only, cached once loaded) is shared:
+def fresh_s3_client(config: Any = None) -> Any:
+    """An S3 client of a fresh boto3 session (``config``: a botocore ``Config``, or None for boto3's defaults): the
+    standard AWS environment and credentials chain, read anew for each client. Only botocore's loader of its data files (the service models, read-only, cached once loaded) is shared:
     a session of its own would parse them again, most of the time it takes to make a client."""
     import boto3
     import botocore.session
