@@ -9,7 +9,7 @@ from typing import Any
 
 from prov_common.audit.model import CHECK_SIGNATURES
 from prov_common.errors import TdprovError
-from prov_common.sources.registry import SOURCES_PREFIX
+from prov_common.sources.registry import source_key_parts
 
 _UNTRUSTED = re.compile(r"signed by untrusted key (.+?), not among the \d+ trusted key")
 
@@ -33,8 +33,7 @@ def untrusted_lines(findings: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def unverified_source_digests(problems: Iterable[tuple[str, TdprovError]]) -> frozenset[str]:
     """The digests (hex, as in their keys ``sources/<name>/<hex>.json``) named by source records that did not verify."""
-    return frozenset(key.rsplit("/", 1)[-1].removesuffix(".json") for key, _ in problems
-                     if key.startswith(SOURCES_PREFIX) and key.endswith(".json"))
+    return frozenset(parts[1] for key, _ in problems if (parts := source_key_parts(key)) is not None)
 
 
 __all__ = ["unverified_source_digests", "untrusted_lines", "untrusted_signers"]

@@ -21,6 +21,16 @@ def source_key(name: str, digest: str) -> str:
     return f"{SOURCES_PREFIX}{check_name(name)}/{digest.split(':', 1)[1]}.json"
 
 
+def source_key_parts(key: str) -> tuple[str, str] | None:
+    """The source name and digest hex (as written) that ``key`` names, the inverse of :func:`source_key`, judged from
+    the key alone: its first folder under ``sources/`` and its file name. None when ``key`` is not a ``.json`` under
+    ``sources/``."""
+    if not key.startswith(SOURCES_PREFIX) or not key.endswith(".json"):
+        return None
+    name = key.removeprefix(SOURCES_PREFIX).partition("/")[0]
+    return name, key.rsplit("/", 1)[-1].removesuffix(".json")
+
+
 @dataclass(frozen=True)
 class StoredSource:
     """A source record read from the store, with its key and the key id that signed it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from prov_common.errors import TdprovError
-from prov_common.sources.registry import SOURCES_PREFIX
+from prov_common.sources.registry import source_key_parts
 
 Problem = tuple[str, TdprovError]  # a record's key and why it does not verify, as :func:`.registry.iter_sources` lists them
 
@@ -21,9 +21,11 @@ FIX_UNVERIFIED = "delete a record nobody registered; 'tdprov audit' reports ever
 
 def is_record_of(key: str, refs: Iterable[str]) -> bool:
     """Whether the record stored at ``key`` would be one of ``refs`` (source names, or digests ``algorithm:hex``),
-    judged from the key alone."""
-    name, _, file = key.removeprefix(SOURCES_PREFIX).partition("/")
-    hex_digest = file.removesuffix(".json").lower()
+    judged from the key alone (:func:`.registry.source_key_parts`)."""
+    parts = source_key_parts(key)
+    if parts is None:
+        return False
+    name, hex_digest = parts[0], parts[1].lower()
     return any(ref == name or (":" in ref and ref.split(":", 1)[1].lower() == hex_digest) for ref in refs)
 
 
