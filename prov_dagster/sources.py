@@ -44,10 +44,10 @@ def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, tuple[str
         return unversioned, (ALL_COLUMNS,), (f"the source records in {settings.store} cannot be read ({exc}); "
                                              f"source {ref!r} is recorded without a version (the audit reports it) "
                                              "and every column is flagged")
-    own, _ = records_of(problems, [ref])
+    own, others = records_of(problems, [ref])
     pinned = any(s.record.digest == ref for s in matches)  # a digest is its version, whichever record registers it
     kept = "with its digest" if pinned else "without a version (the audit reports it)"
-    unverified = unverified_warning(problems, [ref], f"source {ref!r} is recorded {kept} and every column is flagged")
+    unverified = unverified_warning(own, others, f"source {ref!r} is recorded {kept} and every column is flagged")
     if own and not pinned:
         return unversioned, (ALL_COLUMNS,), unverified
     if not matches:

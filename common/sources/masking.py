@@ -81,8 +81,8 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
     refs = tuple(refs)
     masking = masking_for(records, refs=refs, digest=digest, uri=uri)
     wanted = (*refs, digest) if digest else refs
-    own, _ = records_of(problems, wanted)
-    warning = unverified_warning(problems, wanted, "every column is masked in failure samples")
+    own, others = records_of(problems, wanted)
+    warning = unverified_warning(own, others, "every column is masked in failure samples")
     return SourceMasking((ALL_COLUMNS,) if own else masking.columns, masking.sources, warning)
 
 

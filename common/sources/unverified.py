@@ -32,17 +32,20 @@ def is_record_of(key: str, refs: Iterable[str]) -> bool:
 def records_of(problems: Sequence[Problem], refs: Iterable[str]) -> tuple[list[Problem], list[Problem]]:
     """``problems`` split into those of records of ``refs`` (see :func:`is_record_of`) and the others."""
     wanted = tuple(refs)
-    return ([p for p in problems if is_record_of(p[0], wanted)],
-            [p for p in problems if not is_record_of(p[0], wanted)])
+    own: list[Problem] = []
+    others: list[Problem] = []
+    for problem in problems:
+        (own if is_record_of(problem[0], wanted) else others).append(problem)
+    return own, others
 
 
-def unverified_warning(problems: Sequence[Problem], refs: Iterable[str], consequence: str) -> str | None:
-    """The warning naming the records in ``problems``, ``None`` when there are none.
+def unverified_warning(own: Sequence[Problem], others: Sequence[Problem], consequence: str) -> str | None:
+    """The warning naming the records that do not verify, split by :func:`records_of`; ``None`` when there are none.
 
-    The records of ``refs`` are named one by one with why they do not verify, then ``consequence`` (what the step
-    did instead of using them) and the fix; the others are named as not trusted and not used.
+    The records of the step's own sources (``own``) are named one by one with why they do not verify, then
+    ``consequence`` (what the step did instead of using them) and the fix; the ``others`` are named as not trusted
+    and not used.
     """
-    own, others = records_of(problems, refs)
     parts = []
     if own:
         why = _first([f"'{key}': {_reason(key, exc)}" for key, exc in own], "; ")
