@@ -76,9 +76,8 @@ def unknown_keys(given: Iterable[object], known: Iterable[str], where: str) -> l
     choices = sorted(known)
     unknown = [str(key) for key in given if str(key) not in choices]
     for key in unknown:
-        close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
-        if WARNED.first("unknown", key, where, *close):
-            _warn_unknown(key, where, close)
+        if WARNED.first("unknown", key, where):  # every caller passes one ``known`` for a ``where``: so is the hint
+            _warn_unknown(key, where, difflib.get_close_matches(key, choices, n=1, cutoff=0.6))
     return unknown
 
 
