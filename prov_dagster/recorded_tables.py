@@ -7,7 +7,7 @@ CSV or JSON lines file).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +30,12 @@ class SchemaTarget:
     frame: pd.DataFrame
 
 
-def schema_targets(context: Any, written: Sequence[DatasetRecord], data: Sequence[Any],
+def schema_targets(assets: Mapping[Any, AssetProvenance], written: Sequence[DatasetRecord], data: Sequence[Any],
                    warn: Callable[[str], None]) -> list[SchemaTarget]:
-    """The outputs ``written`` (given as ``data``) that the step's assets' schemas apply to, read as DataFrames; an
-    asset with a schema and no table output to apply it to is logged through ``warn`` (its ``pandera`` check reports
-    no result)."""
-    schemas = _asset_schemas(context)
+    """The outputs ``written`` (given as ``data``) that the schemas of the step's ``assets`` (:func:`step_assets`)
+    apply to, read as DataFrames; an asset with a schema and no table output to apply it to is logged through
+    ``warn`` (its ``pandera`` check reports no result)."""
+    schemas = {key: wants for key, wants in assets.items() if wants.schema is not None}
     targets = []
     for key, wants in schemas.items():
         what = f"asset {dataset_name(key)!r}"
@@ -60,11 +60,6 @@ def step_assets(context: Any) -> dict[Any, AssetProvenance]:
     keys = getattr(context, "selected_asset_keys", None) or assets_def.keys
     return {key: AssetProvenance.from_metadata(assets_def.specs_by_key[key].metadata, f"asset {dataset_name(key)!r}")
             for key in keys if key in assets_def.specs_by_key}
-
-
-def _asset_schemas(context: Any) -> dict[Any, AssetProvenance]:
-    """What each asset the step materializes asks of its output, for those that declare a Pandera schema."""
-    return {key: wants for key, wants in step_assets(context).items() if wants.schema is not None}
 
 
 def _frame(data: Any) -> pd.DataFrame | None:

@@ -94,8 +94,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         given = _items(outputs)  # once: a generator of outputs is read here only
         written = self._records(given, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         warn = context.log.warning if context is not None and hasattr(context, "log") else log.warning
-        targets = schema_targets(context, written, [data for _, data in given], warn)
         assets = step_assets(context)
+        targets = schema_targets(assets, written, [data for _, data in given], warn)
         step = self._step(context, job_name)  # no event yet: an error before step.stage() below leaves no START
         step.inputs.extend(read)
         sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
