@@ -8,14 +8,12 @@ import logging
 import os
 from dataclasses import dataclass
 
-from prov_common.config import Settings, flag, positive_number, unknown_keys
-from prov_common.once import Once
+from prov_common.config import WARNED, Settings, flag, positive_number, unknown_keys
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
 SECTION = "tdprov"
 _SETTINGS_FIELDS = ("store", "signing_key", "trusted_keys", "spool", "strict", "snapshot")
-NUMBER_WARNED = Once(inherited=True)  # (option, value, default): a bad number is named once per process
 
 
 def _conf():
@@ -52,7 +50,7 @@ def conf_number(option: str) -> float:
 
 
 def _warn_number_once(option: str, raw: str, default: float) -> None:
-    if NUMBER_WARNED.first(option, raw, repr(default)):
+    if WARNED.first("number", option, raw, repr(default)):  # a bad number is named once per process
         logging.getLogger(__name__).warning("tdprov: [%s] %s=%r is not a finite number above 0: taken as its default %g. "
                                             "Fix: set [%s] %s to a positive number", SECTION, option, raw, default, SECTION, option)
 

@@ -18,7 +18,6 @@ from airflow.sdk import DAG
 from prov_common.bundle.transport import UNOPENED_WARNED
 from prov_common.config import WARNED
 from prov_common.store import open_store
-from prov_airflow.settings import NUMBER_WARNED
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -26,7 +25,6 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dag_id: str, **options: str) -> dict:
     """Run a one-task DAG (CSV inlet -> Parquet outlet) with ``[tdprov]`` ``options``; the bundles by job name."""
     WARNED.clear()
-    NUMBER_WARNED.clear()
     UNOPENED_WARNED.clear()  # each test warned afresh, as a new task process is
     store = tmp_path / "store"
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
