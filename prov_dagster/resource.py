@@ -25,7 +25,7 @@ from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
 from prov_dagster.recorder import StepRun, recorder_for
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
-from prov_dagster.sources import declare_source
+from prov_dagster.sources import declare_source, sources_once
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         step.inputs.extend(read)
         sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
         # flagged by the assets the IO manager loaded for the step and by the sources its assets declare (inputs too)
-        loaded = {*inherited(context), *(c for ref in sources for c in declare_source(step, self.settings(), ref, warn))}
+        listing = sources_once(self.settings()) if sources else None  # the store's source records, read once for them all
+        loaded = {*inherited(context),
+                  *(c for ref in sources for c in declare_source(step, self.settings(), ref, warn, listing))}
         checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]
         flagged = {*loaded, *(c for wants in assets.values() for c in wants.masked_columns)}
         step.training = step.training or _marked_training(context)

@@ -7,12 +7,13 @@ returns a DataFrame, ``ProvenanceResource.record(context=...)`` for one that wri
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache, partial
 
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.signing import trust_from_settings
-from prov_common.sources import find_source, iter_sources
+from prov_common.sources import StoredSource, find_source, iter_sources
 from prov_common.sources.model import ALL_COLUMNS, SOURCE_NAMESPACE
 from prov_common.sources.unverified import Problem, records_of, unverified_warning
 from prov_common.store import open_store
@@ -21,7 +22,25 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import StepRun
 
 
-def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
+Listing = tuple[list[StoredSource], list[Problem]]
+"""The store's verified source records, and the keys of those that do not verify with why (:func:`read_sources`)."""
+
+
+def read_sources(settings: Settings) -> Listing:
+    """Every source record in the store of ``settings``, listed and verified (``StoreUnavailableError`` when the
+    store cannot be reached)."""
+    problems: list[Problem] = []
+    return list(iter_sources(open_store(settings=settings), trust_from_settings(settings), problems)), problems
+
+
+def sources_once(settings: Settings) -> Callable[[], Listing]:
+    """:func:`read_sources` for ``settings``, read on the first call and kept, so that the sources a step declares
+    are read from the store together (a read that fails is tried again at the next call)."""
+    return cache(partial(read_sources, settings))
+
+
+def source_input(settings: Settings, ref: str,
+                 listing: Callable[[], Listing] | None = None) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
     """The input record of the source ``ref`` (name or digest), the columns its registered record flags as
     personal or confidential, and a warning when it is not registered, its records cannot be read, or source
     records do not verify.
@@ -32,12 +51,13 @@ def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, tuple[str
     warning, as the step's bundle is spooled. A source record that does not verify is never used and never fails the step: one of ``ref``
     (by its key) flags every column (it may be the record that flags them) and, unless ``ref`` is a digest
     that a verified record registers, leaves the source without a version (it may be the newest version);
-    the warning names it with the fix, and names the others, left out.
+    the warning names it with the fix, and names the others, left out. ``listing`` gives the store's source records
+    (default: :func:`read_sources`, read now).
     """
     unversioned = DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE)
-    problems: list[Problem] = []
     try:
-        matches = find_source(list(iter_sources(open_store(settings=settings), trust_from_settings(settings), problems)), ref)
+        records, problems = (listing or partial(read_sources, settings))()
+        matches = find_source(records, ref)
     except StoreUnavailableError as exc:
         if settings.strict:
             raise
@@ -62,15 +82,17 @@ def source_input(settings: Settings, ref: str) -> tuple[DatasetRecord, tuple[str
     return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), flagged, unverified
 
 
-def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[str], None]) -> tuple[str, ...]:
+def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[str], None],
+                   listing: Callable[[], Listing] | None = None) -> tuple[str, ...]:
     """Add the source ``ref`` that an asset of ``step`` declares (``provenance_asset(source=...)``) to the step's
     inputs, once per step (staged with the step's next event), logging through ``warn`` a source that is not
-    registered or whose record cannot be read, and source records that do not verify (see :func:`source_input`).
+    registered or whose record cannot be read, and source records that do not verify (see :func:`source_input`;
+    ``listing``: the store's source records, e.g. :func:`sources_once` for a step that declares several).
 
     Returns the columns the source's record flags as personal or confidential (none when it is not registered,
     every one when its records cannot be read or do not verify).
     """
-    source, flagged, warning = source_input(settings, ref)
+    source, flagged, warning = source_input(settings, ref, listing)
     if warning:
         warn(warning)
     if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
