@@ -58,12 +58,12 @@ def _items(state: CheckState) -> list[OpenLink | TrainingGap]:
     return [*state.broken, *state.gaps]
 
 
-def resolve_run(ref: str, state: CheckState, ends: Container[str] | None = None) -> str | list[str]:
+def resolve_run(ref: str, state: CheckState, ends: Container[str]) -> str | list[str]:
     """The run id that ``ref`` (a run id, or its first or last 8 or more characters) means among the runs that open
     links and training gaps name, and the runs ``ends`` (sealed without their refused terminal event); else the ids it
     could mean (none, or several)."""
     named = {r for item in _items(state) for r in ((item.run_id, item.link.run_id) if isinstance(item, TrainingGap) else (item.run_id,))}
-    named.update(ends or ())
+    named.update(ends)
     found = runs_meant(ref, named)
     return found[0] if len(found) == 1 else found
 
@@ -79,8 +79,8 @@ class Proposal:
 
 
 def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], registered: Container[str] = (),
-            unverified: frozenset[str] = frozenset(), same_file: Mapping[tuple[str, str, str], str] | None = None,
-            unended: Sequence[Finding] = ()) -> Proposal:
+            unverified: frozenset[str] = frozenset(), same_file: Mapping[tuple[str, str, str], str] | None = None, *,
+            unended: Sequence[Finding]) -> Proposal:
     """The open links and training gaps that name run ``ref`` and no earlier acceptance covers, with their findings, and
     the finding of ``unended`` (:func:`refused_ends`) of that run; a note (``nothing``) when there are none."""
     ends = refused_ends(unended)
@@ -100,8 +100,8 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
                     completeness_findings(*_split(mine), registered, unverified, same_file) + end)
 
 
-def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = (),
-                      unended: list[Finding] | None = None) -> list[dict[str, Any]]:
+def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = (), *,
+                      unended: list[Finding]) -> list[dict[str, Any]]:
     """Take the findings ``accepted`` cover out of the completeness check and out of ``unended`` (changed in place; each
     item goes to the first acceptance that covers it) and return the report's entries: each acceptance with the findings
     it covers now (``findings``)."""
@@ -116,11 +116,10 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
     others = [f for f in check.findings if f not in derived]  # not of a link or gap (notes on undeclared outputs, ...)
     check.findings = completeness_findings(*_split(left), registered, evaluation.unverified, evaluation.same_file) + others
     ends: list[list[Finding]] = [[] for _ in accepted]
-    if unended is not None:
-        taken = {run_id: f for run_id, f in refused_ends(unended).items() if unended_key(run_id) in owner}
-        for run_id, f in taken.items():
-            ends[owner[unended_key(run_id)]].append(f)
-        unended[:] = [f for f in unended if taken.get(f.run_id) is not f]
+    taken = {run_id: f for run_id, f in refused_ends(unended).items() if unended_key(run_id) in owner}
+    for run_id, f in taken.items():
+        ends[owner[unended_key(run_id)]].append(f)
+    unended[:] = [f for f in unended if taken.get(f.run_id) is not f]
     return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
                  findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
                            + end])

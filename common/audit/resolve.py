@@ -120,7 +120,7 @@ def check_acceptance(runs: Sequence[str], reason: str | None) -> None:
 
 def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[AcceptedRun], runs: Sequence[str], reason: str | None,
                     memory: AuditorMemory, store: Store, signer: SigningKey, *, now: datetime, audit_id: str,
-                    persist: bool, unended: list[Finding] | None = None) -> list[dict[str, Any]]:
+                    persist: bool, unended: list[Finding]) -> list[dict[str, Any]]:
     """Honour the acceptances ``kept`` (from the audit state) and record one per run of ``runs`` (``--accept-finding``) that
     an open completeness finding names: signed under ``audit/resolutions/`` and in the auditor's memory, and kept in the
     next state (``evaluation.state.accepted``). The findings they cover leave the completeness check; returns the report's
@@ -132,7 +132,8 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
     accepted = list(kept)
     notes: list[Finding] = []
     for ref in dict.fromkeys(runs):
-        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified, evaluation.same_file, unended or ())
+        proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified, evaluation.same_file,
+                           unended=unended)
         if proposal.nothing is not None:
             notes.append(proposal.nothing)
             continue
@@ -148,7 +149,7 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
         accepted.append(AcceptedRun(proposal.run_id, record["reason"], record["by"], signer.key_id, record["acceptedAt"], key,
                                     tuple(proposal.covers), tuple(proposal.findings)))
     evaluation.state.accepted = accepted
-    entries = apply_acceptances(evaluation, accepted, registered, unended)
+    entries = apply_acceptances(evaluation, accepted, registered, unended=unended)
     evaluation.check(CHECK_COMPLETENESS).findings += notes
     return entries
 
