@@ -136,8 +136,9 @@ def _connected(views: Sequence[Any], seeds: Iterable[DataKey], direction: str, e
     outputs: dict[str, set[DataKey]] = defaultdict(set)
     for view in sorted(views, key=lambda v: v.run_id):
         for dataset in view.outputs:
-            made[data_key(dataset)].add(view.run_id)
-            outputs[view.run_id].add(data_key(dataset))
+            key = data_key(dataset)
+            made[key].add(view.run_id)
+            outputs[view.run_id].add(key)
         for dataset in view.inputs:
             key = data_key(dataset)
             readers[key].add(view.run_id)
