@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 
-from prov.identifier import Namespace
+from prov.identifier import Namespace, QualifiedName
 
 from prov_common import PRODUCER
 
@@ -39,6 +39,11 @@ SLUG_MAX = 48
 
 
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def node_name(node_id: str) -> QualifiedName:
+    """The PROV name of a lineage graph node, from its id (``kind:local name``)."""
+    return TDPROV[node_id.split(":", 1)[1]]
 
 
 def xml_text(text: str) -> str:

@@ -26,10 +26,6 @@ from prov_common.w3cprov.identity import moment, normal_version
 from prov_common.w3cprov.ids import TDPROV
 
 
-def _name(node_id: str):
-    return TDPROV[node_id.split(":", 1)[1]]
-
-
 def _equal_content(holders: dict[str, dict[str, tuple[str, str]]]) -> set[tuple[str, ...]]:
     """``alternate`` relations between the versions (``DatasetVersion`` ids, as the graph found them) of different
     datasets that hold the same content digest, every pair both ways."""
@@ -101,11 +97,11 @@ def link_runs(document: ProvDocument, graph: LineageGraph | None = None) -> Prov
                 skewed.add((edge.target, edge.source))
     relations |= _equal_content(holders) - stated
     for kind, *names in sorted(relations):
+        named = [ids.node_name(n) for n in names]
         if kind == "usage":
-            document.usage(_name(names[0]), _name(names[1]), other_attributes=_skew_mark((names[0], names[1]) in skewed))
+            document.usage(*named, other_attributes=_skew_mark((names[0], names[1]) in skewed))
         elif kind == "derivation":
-            document.derivation(_name(names[0]), _name(names[1]), _name(names[2]),
-                                other_attributes=_skew_mark((names[2], names[1]) in skewed))
+            document.derivation(*named, other_attributes=_skew_mark((names[2], names[1]) in skewed))
         else:
-            document.alternate(_name(names[0]), _name(names[1]))
+            document.alternate(*named)
     return document

@@ -91,7 +91,7 @@ def name_sources(document: ProvDocument, graph: LineageGraph, records: Iterable[
                 name = stated[iri] = source_name(iri)
                 document.add_namespace(name.namespace)
                 _source(document, s, name, store_uri, agents)
-            document.derivation(TDPROV[node.id.split(":", 1)[1]], stated[iri],
+            document.derivation(ids.node_name(node.id), stated[iri],
                                 other_attributes=None if located else [(MATCHED_BY_CONTENT, True)])
     if stated:
         document.add_namespace(RDFS)
