@@ -7,6 +7,7 @@ name cannot reorder a line or pass for another name."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 _CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]  # all but tab and newline
 _BIDI = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
@@ -47,3 +48,9 @@ def shortened(text: str, width: int) -> str:
         kept -= 1
         used += char_cells(text[kept])
     return "…" + text[kept:]
+
+
+def first_of(items: Sequence[str], shown: int, sep: str = ", ") -> str:
+    """At most ``shown`` of ``items`` joined by ``sep``, the rest counted (``a, b and 3 more``)."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return sep.join(items[:shown]) + more

@@ -12,9 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from prov_common.errors import TdprovError
 from prov_common.sources.registry import source_key_parts
+from prov_common.text import first_of
 
 Problem = tuple[str, TdprovError]  # a record's key and why it does not verify, as :func:`.registry.iter_sources` lists them
 
+SHOWN = 3  # records named one by one in a warning; the rest are counted
 FIX_RESTORE = "restore the record from a backup, or register the source again ('tdprov source add')"
 FIX_UNVERIFIED = "delete a record nobody registered; 'tdprov audit' reports every record that does not verify, and why"
 
@@ -48,20 +50,14 @@ def unverified_warning(own: Sequence[Problem], others: Sequence[Problem], conseq
     """
     parts = []
     if own:
-        why = _first([f"'{key}': {_reason(key, exc)}" for key, exc in own], "; ")
+        why = first_of([f"'{key}': {_reason(key, exc)}" for key, exc in own], SHOWN, "; ")
         fixes = dict.fromkeys(exc.fix.rstrip(".") if exc.fix else FIX_RESTORE for _, exc in own)
         parts.append(f"source record(s) that do not verify are not trusted ({why}): {consequence}. "
                      f"Fix: {'; '.join([*fixes, FIX_UNVERIFIED])}.")
     if others:
         parts.append(f"{len(others)} other source record(s) do not verify, so they are not trusted and not used: "
-                     f"{_first([key for key, _ in others], ', ')}. Fix: {FIX_UNVERIFIED}.")
+                     f"{first_of([key for key, _ in others], SHOWN)}. Fix: {FIX_UNVERIFIED}.")
     return " ".join(parts) or None
-
-
-def _first(items: list[str], sep: str, shown: int = 3) -> str:
-    """The first ``shown`` of ``items`` joined by ``sep``, and how many more there are."""
-    more = f"{sep}and {len(items) - shown} more" if len(items) > shown else ""
-    return sep.join(items[:shown]) + more
 
 
 def _reason(key: str, exc: TdprovError) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prov_common.errors import BadInputError
+from prov_common.text import first_of
 from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query
 
 SHOWN_VERSIONS = 5
@@ -40,8 +41,7 @@ def pasted(label: str, version: str) -> str:
 
 def quoted_list(texts: Sequence[str], shown: int) -> str:
     """``texts`` quoted, at most ``shown`` of them, the rest counted."""
-    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
-    return ", ".join(repr(t) for t in texts[:shown]) + more
+    return first_of([repr(t) for t in texts], shown)
 
 
 def no_version_at(ref: str, query: str, labels: Sequence[str], versions: Sequence[tuple[str, str]]) -> BadInputError:
