@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -21,8 +20,10 @@ from prov_common.hashing.shard_model import LocalState, ShardedDigest
 from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
 
 from prov_airflow.settings import ListenerLimits
+from prov_common.once import Once
 
 log = logging.getLogger(__name__)
+WARNED = Once(inherited=True)  # what a declared inlet or outlet names that cannot be recorded, warned once per process
 
 Status = Literal["hashed", "logical", "missing", "too_large", "timeout", "error", "unsupported"]
 
@@ -96,20 +97,18 @@ def _named_uri(item: Any) -> str | None:
 def warn_unnamed(item: Any) -> None:
     """Warn (once per process and item) that the declared inlet or outlet ``item`` names no dataset tdprov can
     record, and what to declare instead."""
-    _warn_unnamed(f"{item!r} ({type(item).__name__})")
-
-
-@lru_cache(maxsize=256)
-def _warn_unnamed(what: str) -> None:
+    what = f"{item!r} ({type(item).__name__})"
+    if not WARNED.first("unnamed", what):
+        return
     log.warning("tdprov: inlet or outlet %s names no dataset tdprov can record: it is not recorded. Declare the data "
                 "as an Asset with a URI (Asset('file:///abs/path'), Asset('s3://bucket/key')), a path, a lineage File, "
                 "an OpenLineage Dataset(namespace, name) or an ObjectStoragePath instead", what)
 
 
-@lru_cache(maxsize=256)  # once per asset and process
 def _warn_path_like(name: str | None) -> None:
-    """Warn when a logical asset's name looks like a path (``Asset("/data/p.csv")``): it names no file."""
-    if name is None or not name.startswith(("/", "./", "../")):
+    """Warn (once per asset and process) when a logical asset's name looks like a path (``Asset("/data/p.csv")``):
+    it names no file."""
+    if name is None or not name.startswith(("/", "./", "../")) or not WARNED.first("path-like", name):
         return
     written = Path(name).as_uri() if name.startswith("/") else "file:///abs/path"
     log.warning("tdprov: Asset(%r) names no file: an Asset URI without a scheme is a logical name, recorded without "
@@ -207,11 +206,11 @@ def warn_if_query(item: Any, uri: str) -> None:
     ``#``: they start a query and a fragment, which are not part of the path ``uri`` names."""
     for written in (uri, getattr(item, "name", None)):
         if isinstance(written, str) and written.startswith("file:") and ("?" in written or "#" in written):
-            _warn_query(written, uri)
+            if WARNED.first("query", written, uri):
+                _warn_query(written, uri)
             return
 
 
-@lru_cache(maxsize=256)  # once per URI and process
 def _warn_query(written: str, uri: str) -> None:
     log.warning("tdprov: %s holds '?' or '#', which start a URI's query and fragment, not part of a file name: it "
                 "names %s. To have them in the file name, write '?' as %%3F and '#' as %%23 (a glob's '?' too)",
