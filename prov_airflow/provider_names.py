@@ -30,12 +30,13 @@ def renamed(datasets: Any) -> Any:
         key = file_dataset(dataset["namespace"], dataset["name"])
         entry = {**dataset, "namespace": key[0], "name": key[1]}
         kept = found.get(key)
-        if kept is None or (_version(kept) is None and _version(entry) is not None):
+        if kept is None or (dataset_version(kept) is None and dataset_version(entry) is not None):
             found[key] = entry
     return list(found.values())
 
 
-def _version(dataset: Mapping[str, Any]) -> str | None:
+def dataset_version(dataset: Mapping[str, Any]) -> str | None:
+    """The version (content digest) an event's dataset entry carries in its facets, ``None`` when it has none."""
     facets = dataset.get("facets")
     return DatasetState(str(dataset.get("namespace")), str(dataset.get("name")),
                         facets=dict(facets) if isinstance(facets, Mapping) else {}).version

@@ -31,11 +31,10 @@ from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.shard_model import LocalState
 from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
-from prov_common.w3cprov.events import DatasetState
 from prov_common.w3cprov.identity import iso_z
 
 from prov_airflow.capture import DatasetCapture, dataset_key, to_uri
-from prov_airflow.provider_names import renamed
+from prov_airflow.provider_names import dataset_version, renamed
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +156,7 @@ def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     kept, moved = [], []
     for output in event.get("outputs") or ():
         key = local_dataset(str(output.get("namespace")), str(output.get("name")))
-        facets = output.get("facets") if isinstance(output.get("facets"), Mapping) else {}
-        unversioned = DatasetState(*key, facets=dict(facets)).version is None
+        unversioned = dataset_version({**output, "namespace": key[0], "name": key[1]}) is None
         if unversioned and (reason is not None or key in noted):
             moved.append(noted.get(key) or UnwrittenOutlet(key[0], key[1], reason or UNCHANGED))
         else:
