@@ -31,7 +31,7 @@ from prov_dagster.graphs import graph_reads, read_metadata
 from prov_dagster.parquet_frames import parquet_table
 from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
 from prov_dagster.owners import other_owner, refuse_other_owner
-from prov_dagster.policy import AssetProvenance
+from prov_dagster.policy import AssetProvenance, raw_value
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
@@ -243,8 +243,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
 def _allows_missing(context: InputContext) -> bool:
     """Whether the input declares ``AssetIn(metadata={"allow_missing_partitions": True})``."""
-    value = (context.definition_metadata or {}).get("allow_missing_partitions")
-    return bool(getattr(value, "value", value))
+    return bool(raw_value((context.definition_metadata or {}).get("allow_missing_partitions")))
 
 
 def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | None:

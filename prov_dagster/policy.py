@@ -70,27 +70,27 @@ class AssetProvenance:
         meta = dict(metadata or {})
         unknown_keys((key for key in meta if str(key).startswith("tdprov/")), _known_metadata_keys(),
                      f"the metadata of {where}")
-        policy = check_policy(str(_raw(meta.get(POLICY_KEY)) or "fail"), where)
-        source = _raw(meta.get(SOURCE_KEY))
-        rows = _raw(meta.get(SAMPLE_ROWS_KEY))
+        policy = check_policy(str(raw_value(meta.get(POLICY_KEY)) or "fail"), where)
+        source = raw_value(meta.get(SOURCE_KEY))
+        rows = raw_value(meta.get(SAMPLE_ROWS_KEY))
         return cls(
-            schema=_raw(meta.get(SCHEMA_KEY)),
+            schema=raw_value(meta.get(SCHEMA_KEY)),
             policy=policy,
             source=str(source) if source else None,
-            owners=names(_raw(meta.get(OWNERS_KEY))),
-            masked_columns=names(_raw(meta.get(MASKED_KEY))),
+            owners=names(raw_value(meta.get(OWNERS_KEY))),
+            masked_columns=names(raw_value(meta.get(MASKED_KEY))),
             sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
             training=marks_training(meta),
-            public_columns=names(_raw(meta.get(PUBLIC_KEY))),
-            raw_samples=flag(_raw(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
+            public_columns=names(raw_value(meta.get(PUBLIC_KEY))),
+            raw_samples=flag(raw_value(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
             granularity=check_granularity(_granularity(meta, where) or "column", where),
-            snapshot=flag(_raw(meta.get(SNAPSHOT_KEY)), SNAPSHOT_KEY, default=None) if meta.get(SNAPSHOT_KEY) is not None else None,
+            snapshot=flag(raw_value(meta.get(SNAPSHOT_KEY)), SNAPSHOT_KEY, default=None) if meta.get(SNAPSHOT_KEY) is not None else None,
         )
 
 
 def _granularity(meta: Mapping[str, Any], where: str) -> Any:
     """``granularity`` or its alias ``tdprov/granularity``; both with different values is an error."""
-    bare, prefixed = _raw(meta.get(GRANULARITY_KEY)), _raw(meta.get(GRANULARITY_ALIAS))
+    bare, prefixed = raw_value(meta.get(GRANULARITY_KEY)), raw_value(meta.get(GRANULARITY_ALIAS))
     if bare is not None and prefixed is not None and bare != prefixed:
         raise BadInputError(f"{where} sets {GRANULARITY_KEY}={bare!r} and {GRANULARITY_ALIAS}={prefixed!r}.",
                             fix=f"keep one of them ({GRANULARITY_ALIAS} is the same as {GRANULARITY_KEY})")
@@ -120,12 +120,12 @@ def names(value: str | Iterable[Any] | None) -> tuple[str, ...]:
 def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None) -> bool:
     """Whether an asset's metadata (``provenance_asset(training=True)``) or tags (``{"tdprov/training": "true"}``)
     mark it as one that trains a model."""
-    for found in (_raw((metadata or {}).get(TRAINING_KEY)), (tags or {}).get(TRAINING_KEY)):
+    for found in (raw_value((metadata or {}).get(TRAINING_KEY)), (tags or {}).get(TRAINING_KEY)):
         if found is True or (isinstance(found, str) and found.strip().lower() in ("true", "1", "yes")):
             return True
     return False
 
 
-def _raw(value: Any) -> Any:
+def raw_value(value: Any) -> Any:
     """The plain value of a Dagster ``MetadataValue`` (or the value itself)."""
     return value.value if isinstance(value, MetadataValue) else value
