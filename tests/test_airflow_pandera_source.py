@@ -21,6 +21,7 @@ from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.hashing import hash_path
 from prov_common.store import open_store
+from test_records_standards import _record
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 # what pandas' own JSON reader types differently from the canonical (Arrow) reader: a zero-padded id
@@ -87,8 +88,7 @@ def test_a_failed_validation_of_a_read_version_is_in_its_record_as_in_the_audit(
     sentence = gap.split("; ", 1)[0] + ")"  # the audit adds its fix inside the parentheses
     capsys.readouterr()
     for target in (events, model):
-        assert main(["record", str(target), "--format", "dta", "--store", str(store)]) == 0, capsys.readouterr().err
-        dta = json.loads(capsys.readouterr().out)
+        dta = _record(str(store), str(target), "dta", capsys)
         assert dta["qualityChecks"] == audited
         assert dta["lineageComplete"] is False
         assert [g for g in dta["knownGaps"] if "failed Pandera schema" in g] == [sentence]

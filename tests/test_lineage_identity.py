@@ -21,6 +21,7 @@ from prov_common.store import open_store
 from prov_common.w3cprov import ids, serialize
 from prov_common.w3cprov.collect import store_document
 from test_audit_support import T0, dataset, digest, run_events, seal
+from test_records_standards import _record
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
@@ -214,8 +215,7 @@ def test_a_validation_counts_for_its_version_whichever_run_recorded_it(tmp_path:
     assert len(audit_gaps) == 2
     capsys.readouterr()
     for ref in ("/data/clean.parquet", "/data/model.pkl"):
-        assert main(["record", ref, "--format", "dta", "--store", uri]) == 0, capsys.readouterr().err
-        record = json.loads(capsys.readouterr().out)
+        record = _record(uri, ref, "dta", capsys)
         assert record["qualityChecks"] == audited and record["lineageComplete"] is False
         assert [g for g in record["knownGaps"] if "failed Pandera schema" in g] == audit_gaps
 

@@ -17,6 +17,7 @@ from dagster import DagsterInstance, materialize
 
 from prov_common.cli import main
 from prov_dagster import ProvenanceIOManager, provenance_asset
+from test_records_standards import _put, _record
 
 
 class Orders(pa.DataFrameModel):
@@ -31,11 +32,6 @@ def orders() -> pd.DataFrame:
 @provenance_asset(training=True)
 def features(orders: pd.DataFrame) -> pd.DataFrame:
     return orders * 2
-
-
-def _record(store: str, ref: str, fmt: str, capsys: pytest.CaptureFixture, *extra: str) -> dict:
-    assert main(["record", ref, "--format", fmt, "--store", store, *extra]) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)
 
 
 def test_a_failed_validation_on_the_lineage_is_a_gap_of_the_record_as_of_the_audit(
@@ -65,17 +61,6 @@ def test_a_failed_validation_on_the_lineage_is_a_gap_of_the_record_as_of_the_aud
         assert sentence in croissant["rai:dataLimitations"]
 
 
-def _put(store_uri: str, local: Path) -> str:
-    """Where the pipeline keeps ``local``: there, or in the store's bucket for an S3 store."""
-    if not store_uri.startswith("s3://"):
-        return str(local)
-    import boto3
-
-    bucket = store_uri[len("s3://"):].split("/", 1)[0]
-    boto3.client("s3").put_object(Bucket=bucket, Key=f"data/{local.name}", Body=local.read_bytes())
-    return f"s3://{bucket}/data/{local.name}"
-
-
 def _signed_sha256(store_uri: str, run_id: str) -> str:
     """The sha256 of the one subject of the run's signed statement, read without tdprov's record code."""
     from prov_common.bundle.layout import STATEMENT_FILE, bundle_key
@@ -95,13 +80,13 @@ def test_a_file_written_again_with_the_same_table_has_no_sha256_but_the_signed_o
 
     local = tmp_path / "train.parquet"
     pd.DataFrame({"a": range(100), "b": [str(i) for i in range(100)]}).to_parquet(local)
-    location = _put(store_uri, local)
+    location = _put(store_uri, local.name, local)
     recorded = ProvenanceResource(store=store_uri, dask_scheduler="none").record(outputs={"train": location}, job_name="writer")
     signed = _signed_sha256(store_uri, recorded.bundle.rstrip("/").rsplit("/", 1)[-1])
     first = _record(store_uri, location, "croissant", capsys)
     assert [f["sha256"] for f in first["distribution"]] == [signed]
     pd.read_parquet(local).to_parquet(local, compression="gzip")  # the same table, other bytes
-    location = _put(store_uri, local)
+    location = _put(store_uri, local.name, local)
     second = _record(store_uri, location, "croissant", capsys)
     assert second["identifier"] == first["identifier"] and "distribution" not in second
     (limit,) = [x for x in second["rai:dataLimitations"] if x.startswith("no checksum")]
