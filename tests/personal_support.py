@@ -15,8 +15,10 @@ import pyarrow.parquet as pq
 from bundle_support import all_stored_bytes
 from prov_common.bundle import read_bundle
 from prov_common.hashing import hash_path
-from prov_common.signing import default_signing_key
+from prov_common.signing import SigningKey, default_signing_key, sign_envelope
 from prov_common.sources import SourceRecord, register_source
+from prov_common.sources.model import SOURCE_PAYLOAD_TYPE
+from prov_common.sources.registry import source_key
 from prov_common.store import open_store
 
 PLANTED = "flagged.person@example.net"
@@ -45,6 +47,19 @@ def register_people(store_uri: str, path: Path, name: str = "people-raw", **flag
                           location=str(path), **flags)  # type: ignore[arg-type]
     register_source(open_store(store_uri), record, default_signing_key())
     return record
+
+
+def plant_unverified_record(store: str, name: str, digest: str, how: str) -> str:
+    """Put a source record that does not verify at ``sources/<name>/<digest hex>.json``: one signed by a key nobody
+    trusts, or damaged bytes. Returns its key."""
+    key = source_key(name, digest)
+    if how == "forged":
+        forged = SourceRecord(name=name, digest=digest, license="PROPRIETARY-FORGED", issuer="Mallory Ltd")
+        blob = sign_envelope(forged.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json()
+    else:
+        blob = b"not json"
+    open_store(store).put(key, blob)
+    return key
 
 
 def decoded(blob: bytes) -> bytes:

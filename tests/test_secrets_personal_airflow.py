@@ -17,7 +17,8 @@ import pendulum
 import pyarrow.parquet as pq
 from airflow.sdk import DAG
 
-from personal_support import PEOPLE, PLANTED, VISIBLE, assert_nowhere, people, register_people, sample_files, sample_table, write_people, written
+from personal_support import (PEOPLE, PLANTED, VISIBLE, assert_nowhere, people, plant_unverified_record, register_people, sample_files,
+                              sample_table, write_people, written)
 from prov_airflow.decorators.provenance import provenance_task
 from prov_airflow.operators.pandera import PanderaValidationOperator
 from prov_common.quality import SAMPLE_SCHEMA
@@ -196,8 +197,6 @@ def test_a_named_source_record_that_does_not_verify_masks_every_column(tmp_path:
     """The record of the source a task names (``source_records=``) was damaged: it was left out, so the column it
     flagged showed its values in a raw sample. It is not trusted, so every column is masked and the task succeeds;
     a forged record of another source is named, not used."""
-    from prov_common.signing import SigningKey, sign_envelope
-    from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
     from prov_common.sources.registry import source_key
 
     store, spool = places
@@ -205,10 +204,7 @@ def test_a_named_source_record_that_does_not_verify_masks_every_column(tmp_path:
     record = register_people(str(store), raw, personal_columns=("email",))
     own = store / source_key("people-raw", record.digest)
     own.write_bytes(b"not json")
-    forged = SourceRecord(name="other", digest="blake3:" + "e" * 64, license="MIT", issuer="Mallory Ltd")
-    other = store / source_key("other", forged.digest)
-    other.parent.mkdir()
-    other.write_bytes(sign_envelope(forged.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json())
+    other = plant_unverified_record(str(store), "other", "blake3:" + "e" * 64, "forged")
     dag_id = "tdprov_personal_unverified"
     assert run_dag(_check_file(dag_id, raw, raw_samples=True, source_records=["people-raw"]), logical_date=START).state == "success"
     [sample] = _samples(store, f"{dag_id}.check").values()
@@ -216,4 +212,4 @@ def test_a_named_source_record_that_does_not_verify_masks_every_column(tmp_path:
     assert_nowhere(written(store) + written(spool), "the store and spool")
     said = "".join(capfd.readouterr())
     assert f"'sources/people-raw/{own.name}'" in said and "every column is masked" in said and "Fix:" in said, said
-    assert f"not trusted and not used: sources/other/{other.name}" in said, said
+    assert f"not trusted and not used: {other}" in said, said

@@ -12,7 +12,8 @@ import pandera.pandas as pa
 import pytest
 from dagster import AssetIn, DagsterInstance, MaterializeResult, materialize
 
-from personal_support import PEOPLE, VISIBLE, assert_nowhere, register_people, sample_files, sample_table, write_people, written
+from personal_support import (PEOPLE, VISIBLE, assert_nowhere, plant_unverified_record, register_people, sample_files, sample_table,
+                              write_people, written)
 from prov_common.bundle import list_bundles
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
@@ -287,23 +288,6 @@ def test_a_declared_source_whose_records_cannot_be_read_is_recorded_without_a_ve
     assert b'"namespace":"tdprov://sources"' in spool.replace(b" ", b"") and b"people-raw" in spool
 
 
-def _plant(store: str, name: str, digest: str, how: str) -> str:
-    """Put a source record that does not verify at ``sources/<name>/<digest hex>.json``: one signed by a key nobody
-    trusts, or damaged bytes. Returns its key."""
-    from prov_common.signing import SigningKey, sign_envelope
-    from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
-    from prov_common.sources.registry import source_key
-
-    key = source_key(name, digest)
-    if how == "forged":
-        forged = SourceRecord(name=name, digest=digest, license="PROPRIETARY-FORGED", issuer="Mallory Ltd")
-        blob = sign_envelope(forged.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json()
-    else:
-        blob = b"not json"
-    open_store(store).put(key, blob)
-    return key
-
-
 def _materialize_declaring(tmp_path: Path, store: str, raw: Path, path: str, source: str = "vendor") -> tuple[object, list[str]]:
     """Materialize an asset declaring ``source``, recorded by the IO manager or by ``record()`` (``path``): the
     materialization and the warnings logged."""
@@ -329,7 +313,7 @@ def test_a_source_record_that_does_not_verify_fails_no_step_and_is_not_used(tmp_
     store = str(tmp_path / "store")
     raw = write_people(tmp_path / "people.parquet")
     vendor = register_people(store, raw, name="vendor", personal_columns=("email",))
-    planted = _plant(store, "other", "blake3:" + "e" * 64, how)
+    planted = plant_unverified_record(store, "other", "blake3:" + "e" * 64, how)
     mat, warnings = _materialize_declaring(tmp_path, store, raw, path)
     assert mat.metadata["tdprov/flagged_columns"].value == ["email"]  # the verified record's flags
     assert any(planted in w and "not used" in w for w in warnings), warnings
@@ -346,7 +330,7 @@ def test_a_declared_source_whose_own_record_does_not_verify_is_recorded_without_
     warning names the record and the fix. A forged record's content is nowhere."""
     store = str(tmp_path / "store")
     raw = write_people(tmp_path / "people.parquet")
-    planted = _plant(store, "vendor", "blake3:" + "e" * 64, how)
+    planted = plant_unverified_record(store, "vendor", "blake3:" + "e" * 64, how)
     mat, warnings = _materialize_declaring(tmp_path, store, raw, path)
     assert mat.metadata["tdprov/flagged_columns"].value == ["*"]
     [told] = [w for w in warnings if planted in w]
@@ -364,7 +348,7 @@ def test_a_source_declared_by_digest_keeps_its_version_beside_a_record_of_it_tha
     store = str(tmp_path / "store")
     raw = write_people(tmp_path / "people.parquet")
     vendor = register_people(store, raw, name="vendor")
-    planted = _plant(store, "vendor-copy", vendor.digest, "damaged")
+    planted = plant_unverified_record(store, "vendor-copy", vendor.digest, "damaged")
 
     @provenance_asset(name="people", source=vendor.digest)
     def people() -> pd.DataFrame:
