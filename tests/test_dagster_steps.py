@@ -383,13 +383,22 @@ def dagster_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[dat
             for s in instance.get_run_step_stats(run_id)}
 
 
+def recorded_times_of(store: str, *step_keys: str) -> dict[str, tuple[datetime, datetime]]:
+    """Step key -> (START's eventTime, the terminal event's eventTime) of the one sealed run of each of ``step_keys``,
+    from one listing of the store."""
+    runs, opened, times = list(bundles(store).values()), open_store(store), {}
+    for step_key in step_keys:
+        [run] = [s for s in runs if s.job_name == step_key]
+        events = parse_events_jsonl(read_bundle(opened, run.run_id).files["events.jsonl"])
+        [start] = [e["eventTime"] for e in events if e["eventType"] == "START"]
+        [end] = [e["eventTime"] for e in events if e["eventType"] in ("COMPLETE", "FAIL", "ABORT")]
+        times[step_key] = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    return times
+
+
 def recorded_times(store: str, step_key: str) -> tuple[datetime, datetime]:
     """(START's eventTime, the terminal event's eventTime) of the one sealed run of step ``step_key``."""
-    [run] = [s for s in bundles(store).values() if s.job_name == step_key]
-    events = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])
-    [start] = [e["eventTime"] for e in events if e["eventType"] == "START"]
-    [end] = [e["eventTime"] for e in events if e["eventType"] in ("COMPLETE", "FAIL", "ABORT")]
-    return datetime.fromisoformat(start), datetime.fromisoformat(end)
+    return recorded_times_of(store, step_key)[step_key]
 
 
 def same_time(recorded: datetime, dagster: datetime) -> bool:
@@ -421,11 +430,12 @@ def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_th
 def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(checked_run: tuple[str, Any, Any]) -> None:
     store, result, times = checked_run
     assert result.success
+    recorded = recorded_times_of(store, "raw", "raw_raw_has_rows", "counted")
     for step in ("raw_raw_has_rows", "counted"):  # ended when their step process tore the IO manager down
-        _, end = recorded_times(store, step)
+        _, end = recorded[step]
         assert same_time(end, times[step][1]), (step, end, times[step])
     for step in ("raw", "raw_raw_has_rows", "counted"):  # started when Dagster started them, not at their first touch
-        start, _ = recorded_times(store, step)
+        start, _ = recorded[step]
         assert same_time(start, times[step][0]), (step, start, times[step])
 
 
@@ -463,9 +473,10 @@ def test_a_step_starts_when_dagster_started_it_not_when_it_first_touched_the_io_
         result = materialize([slow_source, orders, counted_orders], instance=instance,
                              resources={"io_manager": ProvenanceIOManager(store=store)})
         times = dagster_times(instance, result.run_id)
+    recorded = recorded_times_of(store, "slow_source", "orders", "counted_orders")
     for step in ("slow_source", "orders", "counted_orders"):
-        start, end = recorded_times(store, step)
+        start, end = recorded[step]
         assert same_time(start, times[step][0]), (step, start, times[step])
         assert start <= end <= times[step][1] + TOLERANCE, (step, start, end, times[step])
-    start, end = recorded_times(store, "slow_source")
+    start, end = recorded["slow_source"]
     assert end - start >= timedelta(seconds=SLOW)
