@@ -57,8 +57,7 @@ def _tampered(envelope: bytes) -> bytes:
     return json.dumps(env).encode()
 
 
-@pytest.fixture
-def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+def _build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     """A registered vendor file read by ``orders``; ``mirror`` reads a copy of its bytes elsewhere (matched by content);
     ``model`` (a training asset) is made from ``orders``. Two more records of the vendor's digest do not verify: one
     signed by an untrusted key, one whose bytes were changed after signing."""
@@ -103,6 +102,24 @@ def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     assert result.success
     [model_run] = [s.run_id for s in list_bundles(kept) if s.job_name == "trained"]
     return Pipeline(store, vendor, digest, model, model_run)
+
+
+@pytest.fixture(scope="module")
+def _built_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pipeline, str]:
+    """The pipeline (:func:`_build`) and the home that wrote it, built once per module."""
+    home = tmp_path_factory.mktemp("export-home")
+    with pytest.MonkeyPatch.context() as build:
+        build.setenv("TDPROV_HOME", str(home))
+        return _build(tmp_path_factory.mktemp("export"), build), str(home)
+
+
+@pytest.fixture
+def pipeline(_built_once: tuple[Pipeline, str], monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    """The pipeline built once (:func:`_built_once`), with its home and store, for tests that only read its store."""
+    built, home = _built_once
+    monkeypatch.setenv("TDPROV_HOME", home)
+    monkeypatch.setenv("TDPROV_STORE", str(built.store))
+    return built
 
 
 def _export(p: Pipeline, fmt: str, capsys: pytest.CaptureFixture) -> tuple[bytes, str, int]:
@@ -163,12 +180,13 @@ def test_the_source_node_joins_the_croissant_record(pipeline: Pipeline, capsys: 
 
 
 def test_every_format_round_trips_through_the_prov_library(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
-    documents = {fmt: deserialize(_export(pipeline, fmt, capsys)[0], fmt) for fmt in FORMATS}
+    exported = {fmt: _export(pipeline, fmt, capsys)[0] for fmt in FORMATS}
+    documents = {fmt: deserialize(data, fmt) for fmt, data in exported.items()}
     assert all(doc == documents["json"] for doc in documents.values())
     named = [r.identifier.uri for r in documents["json"].get_records() if r.identifier is not None]
     assert [iri for iri in named if iri.startswith("urn:tdprov:source:")] == [_iri(pipeline, "vendor-orders")]
     schema = _prov_xsd()
-    assert schema.validate(etree.fromstring(_export(pipeline, "xml", capsys)[0])), schema.error_log
+    assert schema.validate(etree.fromstring(exported["xml"])), schema.error_log
 
 
 def test_a_source_record_that_does_not_verify_is_absent(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
