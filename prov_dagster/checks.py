@@ -136,7 +136,8 @@ def _recorded(record: Any) -> dict[str, Any] | None:
 
 NOT_RECORDED_FIX = ("return its DataFrame through ProvenanceIOManager, or, for an asset that writes its own table, record it "
                     "with ProvenanceResource.record(outputs={<asset key>: <table file or DataFrame>}, context=context) and "
-                    "return MaterializeResult(metadata=<that result>.metadata)")
+                    "return MaterializeResult(metadata=<that result>.metadata) (for each asset of a step that records "
+                    "several: MaterializeResult(asset_key=<its key>, metadata=<that result>.metadata_for(<its key>)))")
 
 
 def _not_recorded(key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:

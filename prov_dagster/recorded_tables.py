@@ -25,7 +25,8 @@ class SchemaTarget:
     """An output of ``record()`` (its index among the outputs) and the asset whose schema and policy apply to it."""
 
     index: int
-    what: str  # "asset 'export'"
+    asset: str  # the asset's name, as its key is written: "raw/export"
+    what: str  # "asset 'raw/export'"
     wants: AssetProvenance
     frame: pd.DataFrame
 
@@ -48,7 +49,7 @@ def schema_targets(assets: Mapping[Any, AssetProvenance], written: Sequence[Data
                  + f", so nothing was validated and its pandera check reports no result; record its table as "
                  f"outputs={{{dataset_name(key)!r}: <DataFrame, or Parquet, CSV or JSON lines file>}}")
             continue
-        targets.append(SchemaTarget(index, what, wants, frame))
+        targets.append(SchemaTarget(index, dataset_name(key), what, wants, frame))
     return targets
 
 

@@ -40,7 +40,9 @@ class Recorded:
 
     ``digests``: dataset name -> digest; ``bundle``: where the step's lineage bundle is (``None`` when it
     could not be written: ``problem`` says why); ``data_version``: the single output's digest (``None``
-    with several outputs); ``metadata``: ready for ``MaterializeResult(metadata=...)``.
+    with several outputs); ``metadata``: ready for ``MaterializeResult(metadata=...)`` (with the Pandera outcome
+    when one output was validated); ``quality``: each validated asset's Pandera outcome by asset name (see
+    :meth:`metadata_for`).
     """
 
     digests: dict[str, str]
@@ -48,6 +50,12 @@ class Recorded:
     data_version: DataVersion | None
     metadata: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def metadata_for(self, asset: str) -> dict[str, Any]:
+        """``metadata`` with the Pandera outcome of ``asset`` (its name, as its key is written: ``raw/orders``), for
+        its ``MaterializeResult(asset_key=..., metadata=...)`` in a step that validated several assets."""
+        return {**self.metadata, **self.quality.get(asset, {})}
 
 
 class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
@@ -107,14 +115,14 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         flagged = {*loaded, *(c for wants in assets.values() for c in wants.masked_columns)}
         step.training = step.training or _marked_training(context)
         step.stage()  # START (or RUNNING) with what the step read
-        policies: dict[int, str] = {}
+        policies: dict[int, tuple[str, str]] = {}  # output index -> the asset validated on it, its policy
         for target, checked in checks:
             record = written[target.index]
             checked, schema_flagged = masked_samples(checked, target.wants, self.settings(), digest=record.version_id or "",
                                                      uri=record.uri, warn=warn)
             flagged |= schema_flagged
             written[target.index] = replace(record, quality=checked.quality)
-            policies[target.index] = target.wants.policy
+            policies[target.index] = (target.asset, target.wants.policy)
             if checked.refused:
                 step.outputs.extend(r for i, r in enumerate(written) if i != target.index)
                 refuse(step, written[target.index], target.what, target.wants.policy)
@@ -135,13 +143,13 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
         metadata.update(extent_metadata(written))
         metadata.update(flags_metadata(flagged))  # a step that loads the asset masks them too
-        if len(policies) == 1:  # the one output validated (named by the key, or the only one): what the pandera check reads
-            [(index, policy)] = policies.items()
-            metadata.update(quality_metadata(written[index], policy))
+        quality = {asset: quality_metadata(written[index], policy) for index, (asset, policy) in policies.items()}
+        if len(quality) == 1:  # the one output validated (named by the key, or the only one): what the pandera check reads
+            metadata.update(*quality.values())
         status = recorder.status()
         metadata.update(bundle_metadata(bundle, status))
         return Recorded(digests=digests, bundle=None if status.problem else bundle, data_version=version, metadata=metadata,
-                        problem=status.problem)
+                        problem=status.problem, quality=quality)
 
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)

@@ -89,6 +89,32 @@ def test_record_validates_a_table_under_block_and_the_pandera_check_reads_it(sto
     assert summary.state == "COMPLETE"
 
 
+def test_each_asset_of_a_multi_asset_step_gets_its_own_pandera_outcome(store: Path, instance, tmp_path: Path) -> None:
+    """A @multi_asset whose step validates two assets in one record(): each asset's pandera check reads its own
+    outcome through ``metadata_for`` (one failing, one passing); ``metadata`` alone holds neither."""
+    from dagster import AssetSpec, multi_asset
+
+    from prov_dagster.policy import POLICY_KEY, SCHEMA_KEY
+
+    wants = {SCHEMA_KEY: Positive, POLICY_KEY: "block"}
+    shared: dict[str, Any] = {}
+
+    @multi_asset(specs=[AssetSpec("good", metadata=wants), AssetSpec("bad", metadata=wants)])
+    def both(context, provenance: ProvenanceResource):
+        done = provenance.record(outputs={"good": pd.DataFrame({"x": [1]}), "bad": pd.DataFrame({"x": [-1, -2]})},
+                                 context=context)
+        shared["metadata"] = done.metadata
+        for name in ("good", "bad"):
+            yield MaterializeResult(asset_key=name, metadata=done.metadata_for(name))
+
+    result = run_all([both], instance, store)
+    checks = {e.event_specific_data.asset_key.path[-1]: e.event_specific_data for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert (checks["good"].passed, checks["bad"].passed) == (True, False)
+    assert checks["bad"].metadata["failure_count"].value == 2
+    assert "tdprov/pandera" not in shared["metadata"]  # one dict cannot say two outcomes
+
+
 def test_record_validates_a_passing_table_and_the_check_passes(store: Path, instance, tmp_path: Path) -> None:
     result = run_all([exporting([1, 2], "fail", tmp_path)], instance, store)
     assert result.success
