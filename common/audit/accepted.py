@@ -41,10 +41,24 @@ def refused_ends(findings: Sequence[Finding]) -> dict[str, Finding]:
 
 
 def item_key(item: OpenLink | TrainingGap) -> tuple[str, ...]:
-    """What an acceptance names an open link or a training gap by: the same in every audit, incremental or full."""
+    """What an acceptance names an open link or a training gap by: the same in every audit, incremental or full; the
+    version by its dataset and digest (:attr:`OpenLink.ident`)."""
     if isinstance(item, TrainingGap):
         return ("training", item.run_id, item.input_label, *item.link.ident)
     return ("input", *item.ident)
+
+
+def item_keys(item: OpenLink | TrainingGap) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys an acceptance may name ``item`` by: :func:`item_key`, and the key of acceptances recorded before it
+    named the version by its dataset (the version by how it prints, :attr:`OpenLink.printed_ident`), still honoured."""
+    if isinstance(item, TrainingGap):
+        return item_key(item), ("training", item.run_id, item.input_label, *item.link.printed_ident)
+    return item_key(item), ("input", *item.printed_ident)
+
+
+def _owner(item: OpenLink | TrainingGap, owners: Mapping[tuple[str, ...], int]) -> int | None:
+    """The acceptance (its index in ``owners``' values) that covers ``item``, else None."""
+    return next((owners[key] for key in item_keys(item) if key in owners), None)
 
 
 def _names(item: OpenLink | TrainingGap, run_id: str) -> bool:
@@ -91,7 +105,7 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
         return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
                                              FIX_RUN_ID, severity=NOTE))
     done = {c for a in accepted for c in a.covers}
-    mine = [item for item in _items(state) if _names(item, run_id) and item_key(item) not in done]
+    mine = [item for item in _items(state) if _names(item, run_id) and done.isdisjoint(item_keys(item))]
     end = [ends[run_id]] if run_id in ends and unended_key(run_id) not in done else []
     if not mine and not end:
         what = f"--accept-finding {ref}: the findings that name run {run_id} were accepted already; nothing more was accepted"
@@ -109,7 +123,7 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
     owner = {c: i for i, a in reversed(list(enumerate(accepted))) for c in a.covers}
     left: list[OpenLink | TrainingGap] = []
     for item in _items(evaluation.state):
-        i = owner.get(item_key(item))
+        i = _owner(item, owner)
         (left if i is None else covered[i]).append(item)
     check = evaluation.check(CHECK_COMPLETENESS)
     derived = set(completeness_findings(*_split(_items(evaluation.state)), registered, evaluation.unverified, evaluation.same_file))
@@ -130,4 +144,4 @@ def _split(items: list[OpenLink | TrainingGap]) -> tuple[list[OpenLink], list[Tr
     return [x for x in items if isinstance(x, OpenLink)], [x for x in items if isinstance(x, TrainingGap)]
 
 
-__all__ = ["Proposal", "apply_acceptances", "item_key", "propose", "refused_ends", "resolve_run", "unended_key"]
+__all__ = ["Proposal", "apply_acceptances", "item_key", "item_keys", "propose", "refused_ends", "resolve_run", "unended_key"]

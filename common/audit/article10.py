@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prov_common.audit.lineage import Trace
+from prov_common.audit.lineage import Trace, version_of
 from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord
 from prov_common.sources.merged import SourceVersion
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
@@ -93,7 +93,7 @@ def _assumptions(sources: list[SourceVersion], quality: list[dict[str, Any]]) ->
 
 def _quantity(d: DatasetUse, trace: Trace, sources: list[SourceVersion]) -> Item:
     item = Item("10(2)(e)", "Availability, quantity and suitability of the data sets")
-    versions = [d, *(v for v in trace.versions if (v.label, v.version) != (d.label, d.version))]
+    versions = [d, *(v for v in trace.versions if version_of(v) != version_of(d))]
     counted = {s.record.digest: s for s in sources if s.record.rows is not None}  # a version that is a registered source: its rows are known
     item.shows += [_rows(v) for v in versions if v.rows is not None]
     item.shows += [f"{v.label}@{v.version}: {counted[v.version].record.rows:,} rows (as registered source {counted[v.version].quoted})"

@@ -24,6 +24,7 @@ from prov_common.audit.model import (
 )
 from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
+from prov_common.w3cprov.identity import VersionKey
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -239,15 +240,15 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
 def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
     """Versions whose Pandera validation failed, and the runs that used them anyway."""
     result = CheckResult(CHECK_QUALITY, checked=before.checked.get(CHECK_QUALITY, 0))
-    rows: dict[tuple[str, str], QualityRow] = {r.key: QualityRow(r.dataset, list(r.recorded_by), list(r.used_by)) for r in before.failing}
+    rows: dict[VersionKey, QualityRow] = {r.key: QualityRow(r.dataset, list(r.recorded_by), list(r.used_by)) for r in before.failing}
     recorded = {key: set(row.recorded_by) for key, row in rows.items()}  # a source read by thousands of runs: no list scans
-    seen_new: set[tuple[str, str]] = set()
+    seen_new: set[VersionKey] = set()
     for run in new:
         for d in [*run.outputs, *run.inputs]:
             if d.quality is None:
                 continue
             result.checked += 1
-            row = rows.setdefault((d.label, d.version or ""), QualityRow(d))
+            row = rows.setdefault(version_of(d), QualityRow(d))
             seen_new.add(row.key)
             if not d.quality.passed and row.dataset.quality and row.dataset.quality.passed:
                 row.dataset = d  # a failing result wins over a passing one for the same version
@@ -257,7 +258,7 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) 
     used = [f for f in kept if f.check == CHECK_QUALITY and f.severity != NOTE]
     for run in new:
         for d in run.inputs:
-            row = rows.get((d.label, d.version or ""))
+            row = rows.get(version_of(d))
             if row is None or not row.failed or d.quality is not None:
                 continue  # a run that validated what it read (a Pandera operator or check) is its checker, not a consumer
             if run.run_id not in row.used_by:
@@ -276,5 +277,5 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) 
                                            f"{row.dataset.label} version {row.dataset.version} failed Pandera schema {q.schema if q else ''}; "
                                            "no recorded run used it", "nothing to do unless a run uses it", severity=NOTE))
     passed = before.passed_versions + sum(1 for k in seen_new if not rows[k].failed)
-    ordered = sorted(rows.values(), key=lambda r: (not r.failed, r.dataset.label))
+    ordered = sorted(rows.values(), key=lambda r: (not r.failed, r.dataset.label, r.key))
     return result, ordered, used, passed

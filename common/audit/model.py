@@ -9,7 +9,7 @@ from typing import Any
 
 from prov_common.errors import TdprovError
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.identity import dataset_label
+from prov_common.w3cprov.identity import VersionKey, dataset_label, version_key
 
 # checks, in report order
 CHECK_SIGNATURES = "signatures"
@@ -223,13 +223,15 @@ class QualityRow:
         return bool(self.dataset.quality and not self.dataset.quality.passed)
 
     @property
-    def key(self) -> tuple[str, str]:
-        return self.dataset.label, self.dataset.version or ""
+    def key(self) -> VersionKey:
+        """The version the row is of: (namespace, name, digest), never how it is printed (two datasets can print alike)."""
+        return version_key(self.dataset.namespace, self.dataset.name, self.dataset.version)
 
     def to_dict(self) -> dict[str, Any]:
         """The report's row."""
         q = self.dataset.quality
-        return {"dataset": self.dataset.label, "version": self.dataset.version, "schema": q.schema if q else None,
+        return {"dataset": self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
+                "version": self.dataset.version, "schema": q.schema if q else None,
                 "passed": q.passed if q else None, "failureCount": q.failure_count if q else 0,
                 "failedChecks": list(q.failed_checks) if q else [], "recordedBy": self.recorded_by, "usedBy": self.used_by}
 

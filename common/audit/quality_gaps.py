@@ -14,12 +14,13 @@ Results = dict[str, dict[str, Any]]  # :func:`quality_results`
 
 
 def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
-    """The Pandera results recorded in ``uses``, each once, in first-seen order (keyed by all they say)."""
+    """The Pandera results recorded in ``uses``, each once, in first-seen order (keyed by the version, never by how it
+    prints, and all the result says)."""
     out: dict[str, dict[str, Any]] = {}
     for v in uses:
         q = v.quality
         if q is not None:
-            out.setdefault(repr((v.label, v.version, q.schema, q.passed, q.failure_count, q.failed_checks)),  # any JSON value
+            out.setdefault(repr((version_of(v), q.schema, q.passed, q.failure_count, q.failed_checks)),  # any JSON value
                            {"dataset": v.label, "version": v.version, "schema": q.schema, "passed": q.passed,
                             "failureCount": q.failure_count, "failedChecks": list(q.failed_checks)})
     return out

@@ -22,6 +22,7 @@ from prov_common.errors import ObjectConflictError, TdprovError, VerificationErr
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+from prov_common.w3cprov.identity import version_key
 
 STATE_PREFIX = "audit/state/"
 STATE_PAYLOAD_TYPE = "application/vnd.tdprov.audit-state+json"
@@ -55,7 +56,15 @@ class OpenLink:
                    raw.get("readAt"))
 
     @property
-    def ident(self) -> tuple[str, str, str]:
+    def ident(self) -> tuple[str, str, str, str]:
+        """The link: the run and the version it read, (namespace, name, digest), never how that prints (two datasets
+        can print alike)."""
+        return self.run_id, *version_key(self.dataset.namespace, self.dataset.name, self.dataset.version)
+
+    @property
+    def printed_ident(self) -> tuple[str, str, str]:
+        """The link as acceptances recorded before :attr:`ident` named it: the run, how the dataset prints and the
+        version as recorded."""
         return self.run_id, self.dataset.label, self.dataset.version or ""
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prov_common.audit.article10 import FIX_HASHED, FIX_SCHEMA, SOURCE_ADD, article10_items
-from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace
+from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import Results, failed_validation, lineage_quality
 from prov_common.audit.rehash import version_at
@@ -92,16 +92,16 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
     is described by the one it read), newest runs first, every one (the HTML page shows some; the JSON report lists
     all). ``changed``: versions a
     re-hash found no longer at their location (``rehash.version_at`` -> what): gaps."""
-    entries: dict[str, dict[str, Any]] = {}
+    entries: dict[tuple[VersionKey, str | None], dict[str, Any]] = {}  # by version (never by how it prints) and generation
     known: dict[VersionKey, Results] = {}  # each version's results, gathered once for every training dataset
     for run in index.training_runs():
         for d in run.inputs:
             made = index.generator(d, run) if d.version else None
-            key = f"{d.label}@{d.version or 'unversioned'}" + (f" by {made[0].run_id}" if made else "")
+            key = (version_of(d), made[0].run_id if made else None)
             if key in entries:
                 entries[key]["trainingRuns"].append(run.run_id)
                 continue
-            trace = index.trace(d, run) if d.version else Trace(key)
+            trace = index.trace(d, run) if d.version else Trace("")
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
             quality = lineage_quality(index, [d, *trace.versions], known)
@@ -144,10 +144,10 @@ def validated_versions(index: LineageIndex) -> int:
     """How many dataset versions in ``index`` passed their Pandera validation (a version with any
     failing result does not), for the report's quality summary: every run's results, not only those
     an incremental audit examined."""
-    results: dict[tuple[str, str], bool] = {}
+    results: dict[VersionKey, bool] = {}
     for run in index.runs.values():
         for d in [*run.outputs, *run.inputs]:
             if d.quality is not None:
-                key = (d.label, d.version or "")
+                key = version_of(d)
                 results[key] = results.get(key, True) and d.quality.passed
     return sum(results.values())
