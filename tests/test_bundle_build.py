@@ -46,11 +46,13 @@ def test_bundle_files_manifest_and_statement() -> None:
     assert envelope["signatures"][0]["keyid"] == key.key_id
     statement = loads(base64.b64decode(envelope["payload"]))
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
-    assert statement["subject"] == [{"name": "s3://lake/clean/users.parquet", "digest": {"blake3": "2" * 64}}]
+    assert statement["subject"] == [{"name": "s3://lake/clean/users.parquet", "digest": {"blake3": "2" * 64},
+                                     "annotations": {"namespace": "s3://lake", "name": "clean/users.parquet"}}]
     assert statement["predicateType"] == "https://tdprov.dev/lineage-bundle/v1"
     predicate = statement["predicate"]
     assert predicate["runId"] == run_id and predicate["job"] == {"namespace": "tests", "name": "train_features"}
-    assert predicate["inputs"] == [{"name": "s3://lake/raw/users.parquet", "digest": {"blake3": "1" * 64}}]
+    assert predicate["inputs"] == [{"name": "s3://lake/raw/users.parquet", "digest": {"blake3": "1" * 64},
+                                    "annotations": {"namespace": "s3://lake", "name": "raw/users.parquet"}}]
     assert predicate["manifest"] == {"name": "manifest.json", "digest": {"blake3": blake3.blake3(bundle.manifest_bytes).hexdigest(),
                                                                          "sha256": hashlib.sha256(bundle.manifest_bytes).hexdigest()}}
     assert verify_envelope(Envelope.from_json(bundle.statement_bytes), TrustStore.of([key.public])) == key.key_id
@@ -74,7 +76,8 @@ def test_run_without_hashed_outputs_is_attested_through_its_manifest() -> None:
     assert statement["subject"] == [{"name": f"bundles/{run_id}/manifest.json", "digest": {
         "blake3": blake3.blake3(bundle.manifest_bytes).hexdigest(), "sha256": hashlib.sha256(bundle.manifest_bytes).hexdigest()}}]
     assert statement["predicate"]["state"] == "FAIL"
-    assert statement["predicate"]["outputs"] == [{"name": "file:///tmp/out.csv", "annotations": {"version": None}}]
+    assert statement["predicate"]["outputs"] == [{"name": "file:///tmp/out.csv",
+                                                  "annotations": {"namespace": "file", "name": "/tmp/out.csv", "version": None}}]
 
 
 def test_builder_collects_events_and_attachments() -> None:

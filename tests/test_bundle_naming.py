@@ -13,7 +13,7 @@ from bundle_support import dataset, event
 from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
 from prov_common.bundle.build import statement_for
 from prov_common.bundle.model import blake3_digest
-from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, dataset_name
+from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, NAMING_V4, dataset_name
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError
@@ -24,7 +24,7 @@ from prov_common.store import open_store
 KEY = SigningKey.generate()
 TRUST = TrustStore.of([KEY.public])
 
-# (namespace, name) -> name under versions 1, 2 and 3. Version 3 is today's dataset_uri;
+# (namespace, name) -> name under versions 1, 2 and 3 (4 names as 3). Version 4 is today's dataset_uri;
 # if one of these changes, freeze the old rules in prov_common.bundle.naming under a new version.
 VECTORS = [
     (("s3://lake", "raw/users.parquet"), "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
@@ -47,7 +47,8 @@ def test_naming_vectors_per_version(ref: tuple[str, str], v1: str, v2: str, v3: 
     assert dataset_name(*ref, NAMING_V1) == v1
     assert dataset_name(*ref, NAMING_V2) == v2
     assert dataset_name(*ref, NAMING_V3) == v3
-    assert DATASET_NAMING == NAMING_V3 and dataset_name(*ref) == v3
+    assert dataset_name(*ref, NAMING_V4) == v3
+    assert DATASET_NAMING == NAMING_V4 and dataset_name(*ref) == v3
     if ref != ("file", "data/a.csv"):  # relative file paths have no URI: every version writes namespace:name
         assert dataset_uri(*ref) == v3
 
@@ -84,7 +85,11 @@ def _verify(tmp_path: Path, bundle: Bundle):
 
 
 def _subject(bundle: Bundle) -> str:
-    return loads(Envelope.from_json(bundle.statement_bytes).payload)["subject"][0]["name"]
+    return _subjects(bundle)[0]["name"]
+
+
+def _subjects(bundle: Bundle) -> list[dict]:
+    return loads(Envelope.from_json(bundle.statement_bytes).payload)["subject"]
 
 
 def test_new_bundles_record_the_current_naming(tmp_path: Path) -> None:
@@ -113,6 +118,18 @@ def test_a_bundle_named_by_version_2_still_verifies(tmp_path: Path, recorded: st
     report = _verify(tmp_path, old)
     assert report.ok and report.notes == [], report.findings
     lying = _resealed(build_bundle(events, None, KEY), NAMING_V3, NAMING_V2)  # records 3, names by 2
+    assert not _verify(tmp_path / "lying", lying).ok
+
+
+def test_a_bundle_named_by_version_3_without_annotations_still_verifies(tmp_path: Path) -> None:
+    events = _events("inmemory://", "features/x")
+    new = build_bundle(events, None, KEY)
+    assert _subjects(new)[0]["annotations"] == {"namespace": "inmemory://", "name": "features/x"}
+    old = _resealed(build_bundle(events, None, KEY), NAMING_V3, NAMING_V3)
+    assert _subjects(old) == [{"name": "inmemory://features/x", "digest": {"blake3": "2" * 64}}]
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings
+    lying = _resealed(build_bundle(events, None, KEY), NAMING_V4, NAMING_V3)  # records 4, has no annotations
     assert not _verify(tmp_path / "lying", lying).ok
 
 

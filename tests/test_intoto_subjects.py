@@ -24,7 +24,7 @@ from prov_common.config import Settings
 from prov_common.hashing import hash_path
 from prov_common.signing import PublicKey, SigningKey, TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
 
 SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
 OLD = Path(__file__).parent / "data" / "bundle_digests_v1"  # written by tdprov before digest sets
@@ -62,7 +62,8 @@ def test_subjects_carry_sha256_of_the_bytes_and_the_table_digest_under_its_own_n
     }
     assert [s["name"] for s in subjects_matching(statement, SHA_A)] == ["s3://lake/clean/users.parquet"]
     assert statement["predicate"]["inputs"] == [{"name": "s3://lake/raw/users.csv",
-                                                 "digest": {"sha256": "c" * 64, "tdprovTable-blake3": "1" * 64}}]
+                                                 "digest": {"sha256": "c" * 64, "tdprovTable-blake3": "1" * 64},
+                                                 "annotations": {"namespace": "s3://lake", "name": "raw/users.csv"}}]
     assert bundle.manifest.digest_sets == "tdprov-digests/2"
 
     # the independent verifier refuses a changed statement and a key it was not given
@@ -157,3 +158,22 @@ def test_dagster_outputs_are_matched_by_the_sha256_of_the_parquet_file(tmp_path:
 def matched_table_digest(statements: dict[str, dict[str, Any]], sha: str) -> str:
     [subject] = [s for st in statements.values() for s in subjects_matching(st, sha)]
     return subject["digest"]["tdprovTable-blake3"]
+
+
+def test_two_datasets_of_one_uri_are_told_apart_by_their_namespace_and_name(tmp_path: Path, monkeypatch) -> None:
+    """The DataFrames ``x`` and ``/x`` are the datasets (``inmemory://``, ``x``) and (``inmemory://``, ``/x``), whose URIs
+    are both ``inmemory://x``: each subject and output carries its (namespace, name) in its annotations."""
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    frames = {"x": pd.DataFrame({"v": [1, 2, 3]}), "/x": pd.DataFrame({"v": [7, 8, 9, 10]})}
+    done = ProvenanceResource(dask_scheduler="none").record(outputs=frames, job_name="two_of_one_uri")
+    store, settings = open_store(str(tmp_path / "store")), Settings.from_env()
+    [summary] = list(list_bundles(store))
+    assert verify_bundle(store, summary.run_id, trust_from_settings(settings)).ok
+    statement = verified_statement(read_bundle(store, summary.run_id).statement_bytes,
+                                   signing_key_from_settings(settings).public.to_pem())
+
+    expected = {("inmemory://", name): done.digests[name].split(":", 1)[1] for name in frames}
+    for descriptors in (statement["subject"], statement["predicate"]["outputs"]):
+        assert [d["name"] for d in descriptors] == ["inmemory://x", "inmemory://x"]  # the URI: one for both
+        told = {(d["annotations"]["namespace"], d["annotations"]["name"]): d["digest"]["tdprovTable-blake3"] for d in descriptors}
+        assert told == expected

@@ -76,7 +76,8 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     assert facet["rows"] == tdprov_hash(str(folder), capsys)["rows"]
     ol_validator.validate_event(out["event"])
     assert len(stored_objects(store)) == SHARDS  # _SUCCESS is not a shard
-    assert _signed_subjects(store) == [{"name": folder.as_uri(), "digest": {"tdprovShards-blake3": first[7:]}}]
+    assert _signed_subjects(store) == [{"name": folder.as_uri(), "digest": {"tdprovShards-blake3": first[7:]},
+                                        "annotations": {"namespace": "file", "name": str(folder)}}]
     old_bytes = shard_bytes(folder)
 
     second = _run(str(folder), lambda: write_shards(folder, {2: 1}), instance, store=store, snapshot=True)

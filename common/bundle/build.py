@@ -10,7 +10,7 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest
-from prov_common.bundle.naming import DATASET_NAMING, dataset_name
+from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
 from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, check_version, digest_set, version_digests
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
@@ -33,19 +33,22 @@ def _parent_run_id(state: RunState) -> str | None:
 
 
 def _descriptor(ref: DatasetRef, naming: str, digest_sets: str | None) -> dict[str, Any]:
-    """in-toto ResourceDescriptor of a dataset version: its DigestSet when it has one."""
+    """in-toto ResourceDescriptor of a dataset version: its DigestSet when it has one, else its version in the
+    annotations, which also carry its ``(namespace, name)`` under naming version 4 on."""
     name = dataset_name(ref.namespace, ref.name, naming)
+    annotations: dict[str, Any] = dataset_annotations(ref.namespace, ref.name, naming)
     digest = version_digests(ref.version, ref.digests, digest_sets)
     if digest is not None:
-        return {"name": name, "digest": digest}
-    return {"name": name, "annotations": {"version": ref.version}}
+        return {"name": name, "digest": digest, **({"annotations": annotations} if annotations else {})}
+    return {"name": name, "annotations": {**annotations, "version": ref.version}}
 
 
 def statement_for(manifest: Manifest, manifest_digest: str, naming: str | None = None) -> bytes:
     """The in-toto statement: subjects = output dataset versions with their DigestSets (by the
     manifest's ``digestSets`` version); predicate names inputs and the manifest, by ``manifest_digest``
     (``blake3:<hex>`` of its bytes; version 2 adds its ``sha256``). Datasets are named by ``naming``
-    (default: the manifest's ``datasetNaming``, else the current naming)."""
+    (default: the manifest's ``datasetNaming``, else the current naming), which from version 4 on also
+    annotates each with its ``(namespace, name)``: their URIs can coincide."""
     digest: dict[str, str] | None = digest_map(manifest_digest)
     if digest is None:
         raise BadInputError(f"manifest digest {manifest_digest!r} is not algo:hex.", fix="pass blake3_digest(manifest bytes)")
@@ -53,7 +56,7 @@ def statement_for(manifest: Manifest, manifest_digest: str, naming: str | None =
         digest["sha256"] = hashlib.sha256(manifest.to_json()).hexdigest()
     naming = naming or manifest.dataset_naming or DATASET_NAMING
     sets = manifest.digest_sets
-    subjects = [Subject(dataset_name(o.namespace, o.name, naming), d)
+    subjects = [Subject(dataset_name(o.namespace, o.name, naming), d, dataset_annotations(o.namespace, o.name, naming) or None)
                 for o in manifest.outputs if (d := version_digests(o.version, o.digests, sets))]
     if not subjects:  # a run with no hashed output (e.g. a failed run) is still attested, via its manifest
         subjects = [Subject(layout.bundle_key(manifest.run_id, layout.MANIFEST_FILE), digest)]

@@ -5,6 +5,10 @@ that wrote a bundle is recorded in its manifest (``datasetNaming``), so verifica
 statement of an older bundle with the naming it was written with, whatever the naming is today.
 Whenever :func:`prov_common.lineage.naming.dataset_uri` would name a dataset otherwise, freeze the
 current rules here under their version and give the new rules a new version.
+
+From version 4 on, each dataset in the statement also carries its OpenLineage ``(namespace, name)`` as
+in-toto ``annotations``: URIs are labels, and two datasets can have one (``inmemory://`` + ``x`` and
+``inmemory://`` + ``/x`` are both ``inmemory://x``); the annotations tell them apart.
 """
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ from prov_common.errors import BadInputError
 NAMING_V1 = "tdprov-naming/1"
 NAMING_V2 = "tdprov-naming/2"
 NAMING_V3 = "tdprov-naming/3"
-DATASET_NAMING = NAMING_V3  # what new bundles record
+NAMING_V4 = "tdprov-naming/4"
+DATASET_NAMING = NAMING_V4  # what new bundles record
 UNRECORDED_NAMINGS = (NAMING_V1, NAMING_V2)  # manifests without "datasetNaming" were named by one of these
+ANNOTATED_NAMINGS = frozenset({NAMING_V4})  # namings whose statements annotate each dataset with its (namespace, name)
 
 _JOINED = {"s3", "s3a", "s3n", "gs", "gcs",
            "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
@@ -41,14 +47,14 @@ def _v2(namespace: str, name: str) -> str:
 
 
 def _v3(namespace: str, name: str) -> str:
-    """Version 3 (current): :func:`~prov_common.lineage.naming.dataset_uri` (a namespace with an empty
+    """Versions 3 and 4 (current): :func:`~prov_common.lineage.naming.dataset_uri` (a namespace with an empty
     authority, ``inmemory://``, is followed by the name: ``inmemory://x``)."""
     from prov_common.lineage.naming import dataset_uri  # imported on use: the lineage package loads pandas
 
     return dataset_uri(namespace, name)
 
 
-NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3}
+NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3, NAMING_V4: _v3}
 
 
 def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str:
@@ -61,6 +67,12 @@ def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str
         return rule(namespace, name)
     except ValueError:
         return f"{namespace}:{name}"
+
+
+def dataset_annotations(namespace: str, name: str, naming: str = DATASET_NAMING) -> dict[str, str]:
+    """The in-toto ``annotations`` that identify a dataset in a statement named by ``naming``: ``{"namespace",
+    "name"}`` (OpenLineage) from version 4 on, which no two datasets share; ``{}`` before."""
+    return {"namespace": namespace, "name": name} if naming in ANNOTATED_NAMINGS else {}
 
 
 def dataset_shown(namespace: str, name: str) -> str:

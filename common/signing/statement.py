@@ -13,13 +13,22 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 
 @dataclass(frozen=True)
 class Subject:
-    """A software artifact the statement is about: here a dataset version, ``digest`` = {algo: hex}."""
+    """A software artifact the statement is about: here a dataset version, ``digest`` = {algo: hex};
+    ``annotations``: the ResourceDescriptor's ``annotations`` (None: the subject has none)."""
 
     name: str
     digest: Mapping[str, str]
+    annotations: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "digest": dict(self.digest)}
+        out: dict[str, Any] = {"name": self.name, "digest": dict(self.digest)}
+        if self.annotations is not None:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+    def sort_key(self) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Name, digests, then annotations: subjects of one name and digest are still ordered."""
+        return self.name, sorted(self.digest.items()), canonical_bytes(dict(self.annotations or {}))
 
 
 def digest_map(digest: str) -> dict[str, str] | None:
@@ -58,7 +67,8 @@ class Statement:
             raw = loads(data)
             if raw.get("_type") != STATEMENT_TYPE:
                 raise ValueError(f"_type is {raw.get('_type')!r}, expected {STATEMENT_TYPE!r}")
-            subjects = tuple(Subject(str(s["name"]), dict(s["digest"])) for s in raw["subject"])
+            subjects = tuple(Subject(str(s["name"]), dict(s["digest"]), dict(s["annotations"]) if "annotations" in s else None)
+                             for s in raw["subject"])
             return cls(subjects, str(raw["predicateType"]), dict(raw["predicate"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(
@@ -67,7 +77,7 @@ class Statement:
 
 
 def make_statement(subjects: Sequence[Subject], predicate_type: str, predicate: Mapping[str, Any]) -> Statement:
-    """A statement with subjects sorted by name (stable bytes); at least one subject is required."""
+    """A statement with subjects sorted by name, digests and annotations (stable bytes); at least one subject is required."""
     if not subjects:
         raise BadInputError("an in-toto statement needs at least one subject.", fix="pass the artifacts it is about")
-    return Statement(tuple(sorted(subjects, key=lambda s: (s.name, sorted(s.digest.items())))), predicate_type, predicate)
+    return Statement(tuple(sorted(subjects, key=Subject.sort_key)), predicate_type, predicate)
