@@ -38,12 +38,17 @@ def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, list[int
 
 def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:
     """The row count of each of the file's row groups; refused (naming the file ``name``) when their sum is
-    not the footer's row count, which readers do not agree to trust (the table read whole has the sum)."""
+    not the footer's row count, which readers do not agree to trust (the table read whole has the sum), or
+    when the file has no columns but claims rows: no page holds them, so nothing read can confirm the count
+    (a table without columns is written with none)."""
     meta = pf.metadata
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     if meta.num_rows < 0 or sum(sizes) != meta.num_rows or any(n < 0 for n in sizes):
         raise BadInputError(f"{name!r} is not a valid Parquet file: its footer says {meta.num_rows} rows, "
                             f"its {len(sizes)} row group(s) {sum(sizes)}.", fix=_DAMAGED)
+    if meta.num_columns == 0 and meta.num_rows:
+        raise BadInputError(f"{name!r} is not a valid Parquet file: its footer says {meta.num_rows} rows, "
+                            "but it has no columns to hold them.", fix=_DAMAGED)
     return sizes
 
 

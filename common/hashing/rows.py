@@ -6,6 +6,7 @@ without the data. It is not cryptographic: accidental collisions are negligible,
 """
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,19 +120,48 @@ def _list_hashes(lengths: np.ndarray, child: _Values, lane: int) -> np.ndarray:
 
 
 class RowAccumulator:
-    """Folds the value hashes of the columns, in column order, into the row digests of a table."""
+    """Folds the value hashes of the columns, in column order, into the row digests of a table.
 
-    def __init__(self, rows: int) -> None:
-        self.lanes = [np.full(rows, s, dtype=np.uint64) for s in LANE_SEEDS]
+    Rows are allocated as the first column's blocks arrive (a block starting at :attr:`rows` adds rows), never
+    from a row count given in advance, so a count an input claims (a Parquet footer) allocates nothing until
+    its rows are read. Later columns' blocks fold into the rows already there.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._starts: list[int] = []  # first row of every chunk
+        self._chunks: list[tuple[np.ndarray, ...]] = []  # one array per lane, each chunk's rows
 
     def add_block(self, start: int, hashes: Sequence[np.ndarray]) -> None:
-        for acc, h in zip(self.lanes, hashes, strict=True):
-            rows = acc[start:start + len(h)]  # a view: folded in place
-            rows ^= h
-            _mixed(rows)
+        """Fold the lanes of value hashes of rows ``[start, start + len)`` into their digests; rows from
+        :attr:`rows` on are new (a block may not leave a gap after them)."""
+        if start > self.rows:
+            raise ValueError(f"a block starts at row {start}, past the {self.rows} rows added so far")
+        end = start + len(hashes[0])
+        pos = start
+        while pos < self.rows and pos < end:
+            i = bisect.bisect_right(self._starts, pos) - 1
+            first = self._starts[i]
+            stop = min(end, first + len(self._chunks[i][0]))
+            for lane, h in zip(self._chunks[i], hashes, strict=True):
+                rows = lane[pos - first:stop - first]  # a view: folded in place
+                rows ^= h[pos - start:stop - start]
+                _mixed(rows)
+            pos = stop
+        if pos < end:
+            self._chunks.append(tuple(_mixed(h[pos - start:] ^ seed) for h, seed in zip(hashes, LANE_SEEDS, strict=True)))
+            self._starts.append(pos)
+            self.rows = end
 
-    def table(self) -> pa.Table:
-        return digests_table(np.stack(self.lanes, axis=1).astype("<u8"))
+    def table(self, rows: int = 0) -> pa.Table:
+        """The row digests as a sidecar table; ``rows`` past those added (a table without columns) hold the
+        digest of a row with no values."""
+        out = np.empty((max(rows, self.rows), 2), dtype="<u8")
+        for first, lanes in zip(self._starts, self._chunks, strict=True):
+            for k, lane in enumerate(lanes):
+                out[first:first + len(lane), k] = lane
+        out[self.rows:] = LANE_SEEDS
+        return digests_table(out)
 
 
 def block_row_hashes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -182,11 +212,11 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
                 f"names column(s) the version does not have: {', '.join(map(repr, unknown))}" if unknown else "") if part)
             + f" (the version's columns: {', '.join(map(repr, names))}).",
             fix="give a value for every column of the version, null where the value is missing: a row is matched on all its columns")
-    acc = RowAccumulator(1)
+    acc = RowAccumulator()
     for name, logical in schema_fields:
         value = record.get(name)
         acc.add_block(0, block_row_hashes(_record_value(name, value, logical)))
-    return digests_matrix(acc.table())[0].tobytes()
+    return digests_matrix(acc.table(1))[0].tobytes()
 
 
 def _record_value(name: str, value: Any, logical: str) -> pa.Array:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-import numpy as np
 import pyarrow as pa
 
 from prov_common.config import usable_cpus
@@ -21,7 +20,7 @@ from prov_common.hashing.columns import ColumnSource
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
-from prov_common.hashing.rows import RowAccumulator, block_row_hashes, digests_table
+from prov_common.hashing.rows import RowAccumulator, block_row_hashes
 from prov_common.hashing.table import BLOCK_ROWS, block_digest, check_options, column_digest, table_result
 from prov_common.hashing.types import logical_type
 
@@ -153,7 +152,7 @@ class StreamingTableHasher:
         self.columns: list[_ColumnHasher] | None = None
         self.rows = 0
         self.batches = 0
-        self._lanes: list[list[np.ndarray]] = [[], []]
+        self._row_digests = RowAccumulator() if granularity == "row" else None
 
     def add(self, sources: Sequence[ColumnSource], rows: int | None = None) -> None:
         """Hash the next rows of the table: one source per column, in table order. ``rows``: the batch's row
@@ -164,17 +163,13 @@ class StreamingTableHasher:
             raise BadInputError(f"a batch has {len(sources)} columns, the table {len(self.columns)}.",
                                 fix="give every batch the same columns.")
         n = rows if rows is not None else sources[0].length if sources else 0
-        row_hashes = RowAccumulator(n) if self.granularity == "row" else None
         for col, src in zip(self.columns, sources, strict=True):
             if src.length != n:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the batch {n}.",
                                     fix="give every column the same length.")
             hashed = col.add(src.block(0, n))
-            if row_hashes is not None:
-                row_hashes.add_block(0, block_row_hashes(hashed))
-        if row_hashes is not None:
-            for lane, values in zip(self._lanes, row_hashes.lanes, strict=True):
-                lane.append(values)
+            if self._row_digests is not None:
+                self._row_digests.add_block(self.rows, block_row_hashes(hashed))
         self.rows += n
         self.batches += 1
 
@@ -182,9 +177,6 @@ class StreamingTableHasher:
         """The digest of every row added so far."""
         hashers = self.columns or []
         columns = [(c.finish(), c.raw, c.digests) for c in hashers]
-        row_digests = None
-        if self.granularity == "row":
-            lanes = [np.concatenate(lane) if lane else np.zeros(0, dtype=np.uint64) for lane in self._lanes]
-            row_digests = digests_table(np.stack(lanes, axis=1))
+        row_digests = self._row_digests.table(self.rows) if self._row_digests is not None else None
         return table_result(self.rows, columns, sum(c.bytes for c in hashers), granularity=self.granularity,
                             block_rows=self.block_rows, row_digests=row_digests)

@@ -172,7 +172,7 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
             yield task, block_rows, with_rows
 
     n = rows or 0
-    acc = RowAccumulator(n) if with_rows else None
+    acc = RowAccumulator() if with_rows else None  # rows as blocks are read, not as many as `rows` claims
     results: list[tuple[bytes, int]] = []
     for done in _ordered_map(jobs(), threads):
         for digest, size, start, lanes in done:
@@ -188,7 +188,7 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
         raw = column_digest(src.role, src.name_key, logical, src.length, block_rows, mine)
         columns.append((ColumnDigest(src.display, logical, show(raw), src.role), raw, mine))  # type: ignore[arg-type]
     return table_result(n, columns, sum(s for _, s in results), granularity=granularity, block_rows=block_rows,
-                        row_digests=acc.table() if acc is not None else None)
+                        row_digests=acc.table(n) if acc is not None else None)
 
 
 def check_options(granularity: Granularity, block_rows: int) -> None:
