@@ -19,6 +19,7 @@ from prov_airflow.operators.pandera import PanderaValidationOperator
 from prov_common.audit.engine import run_audit
 from prov_common.cli import main
 from prov_common.config import Settings
+from prov_common.errors import BadInputError
 from prov_common.hashing import hash_path
 from prov_common.store import open_store
 from test_records_standards import _record
@@ -52,6 +53,25 @@ def test_jsonl_source_is_validated_as_the_version_its_writer_recorded(tmp_path: 
     result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report",
                        progress=False)
     assert [f.what for c in result.checks for f in c.errors] == []
+
+
+
+def test_a_jsonl_source_the_hash_refuses_is_refused_by_the_operator_too(
+        tmp_path: Path, store: Path, capfd: pytest.CaptureFixture) -> None:
+    """``NaN`` is not JSON: the hash of the writer's outlet refuses the file, so the operator does not validate it
+    as a version of its own (``pyarrow.json`` alone reads it as a float)."""
+    events = tmp_path / "events.jsonl"
+    events.write_text(EVENTS.replace('"score": null', '"score": NaN'))
+    with pytest.raises(BadInputError, match=r"line 2: not valid JSON \(NaN is not a JSON number\)"):
+        hash_path(events)
+    with DAG("tdprov_pandera_jsonl_nan", start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(events), schema="airflow_dags.schemas:EVENTS")
+    capfd.readouterr()
+    run = run_dag(dag, logical_date=START)
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"check": "failed"}
+    refusal = f"cannot read {str(events)!r} as jsonl: line 2: not valid JSON (NaN is not a JSON number)"
+    said = "".join(capfd.readouterr())  # the task's log
+    assert refusal in said and "Fix: write a missing value as null" in said, said
 
 
 

@@ -59,3 +59,24 @@ def test_the_refusal_names_the_file(tmp_path: Path):
     path.write_bytes(b'{"a":1.0}\n{"a":NaN}\n')
     with pytest.raises(BadInputError, match=r"part-3\.jsonl.*line 2: not valid JSON"):
         hash_path(path)
+
+
+@pytest.mark.parametrize(("line", "fix"), [(b'{"a":NaN}', "write a missing value as null"),
+                                           (b'{"o":{"b" : -Infinity}}', "write a missing value as null"),
+                                           (b'{"a":1.0}{"a":3.0}', "write one JSON object on each line")])
+def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line, fix):
+    """``read_table_file`` (what the Airflow operators and Dagster's recorded tables validate) follows the rule too:
+    the same refusal as the hash's, naming the file, the line and the fix; strings holding those tokens are data."""
+    from prov_common.hashing.files import read_table_file
+
+    path = tmp_path / "part-3.jsonl"
+    path.write_bytes(b'{"a":1.0,"s":"x: NaN, }{"}\n\n' + line + b"\n")
+    with pytest.raises(BadInputError) as hashed:
+        hash_path(path)
+    with pytest.raises(BadInputError) as read:
+        read_table_file(path, "jsonl")
+    assert str(read.value) == str(hashed.value)
+    assert "part-3.jsonl" in read.value.what and "line 3: not valid JSON" in read.value.what
+    assert read.value.fix.startswith(fix)
+    path.write_bytes(b'{"a":1.0,"s":"x: NaN, }{"}\n{"a":2.0}\n')
+    assert read_table_file(path, "jsonl").num_rows == 2

@@ -26,7 +26,8 @@ from prov_common.hashing.parquet import RowGroupColumns, open_parquet
 from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
-from prov_common.hashing.jsonl_stream import hash_jsonl_stream
+from prov_common.hashing.jsonl_events import JsonLineError
+from prov_common.hashing.jsonl_stream import check_json_lines, hash_jsonl_stream
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
@@ -96,6 +97,8 @@ def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None =
     except RecursionError:
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: it is nested too deeply.",
                             fix="flatten it (at most a few hundred levels of arrays or objects).") from None
+    except JsonLineError as exc:
+        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}", fix=exc.fix or _check_format(fmt)) from exc
     except pd.errors.EmptyDataError as exc:  # only pandas.read_csv raises it: a CSV file with no header line
         raise _no_header(path_or_uri).about(str(path_or_uri)) from exc
     except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
@@ -103,8 +106,11 @@ def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None =
             located = csv_not_utf8(str(path_or_uri), open_source)
             if located is not None:
                 raise located from exc
-        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}",
-                            fix=f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes).") from exc
+        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}", fix=_check_format(fmt)) from exc
+
+
+def _check_format(fmt: str) -> str:
+    return f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes)."
 
 
 @contextmanager
@@ -165,14 +171,18 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
 
 def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
     """``pyarrow.json.read_json``, but a 0-byte file (an empty partition) is the empty table, as a file of one
-    newline is (``read_json`` refuses it: ``Empty JSON file``)."""
+    newline is (``read_json`` refuses it: ``Empty JSON file``), and what the hash refuses (``NaN``, several
+    objects on one line: :func:`~prov_common.hashing.jsonl_stream.check_json_lines`) is refused."""
     try:
-        return pajson.read_json(source)
+        table = pajson.read_json(source)
     except pa.ArrowInvalid:
         with open_source() as again:
             if not again.read(1):
                 return pa.table({})
         raise
+    with open_source() as again:
+        check_json_lines(again)
+    return table
 
 
 def _no_header(path_or_uri: str | Path) -> BadInputError:

@@ -24,11 +24,12 @@ MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
 
 
 class JsonLineError(ValueError):
-    """A line that is not one JSON object (carries its line number)."""
+    """A line that is not one JSON object (carries its line number, and the fix when the reason tells it)."""
 
-    def __init__(self, line: int, reason: str) -> None:
+    def __init__(self, line: int, reason: str, fix: str | None = None) -> None:
         super().__init__(f"line {line}: {reason}")
         self.line = line
+        self.fix = fix
 
 
 class _Lines:

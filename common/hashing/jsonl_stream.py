@@ -149,6 +149,13 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
         yield from ordered_map(parse, line_chunks(f, chunk_bytes, long_line))
 
 
+def check_json_lines(f: IO[bytes]) -> None:
+    """Refuse what ``pyarrow.json`` reads that the hash refuses (:mod:`~prov_common.hashing.jsonl_strict`), line
+    by line in chunks of lines: for a file read whole (``read_table_file``), so it is read as it is hashed."""
+    for line, chunk in line_chunks(f):
+        check_chunk(chunk, None, line)
+
+
 def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:
     hasher.add(table_sources(table, None, use_pandas_metadata=False), rows=table.num_rows)
 

@@ -21,22 +21,28 @@ class _NotJson(Exception):
     pass
 
 
+_HASH_BYTES = "or hash the file's bytes (tdprov hash --bytes)."
+FIX_CONSTANT = f"write a missing value as null and a number as a JSON number (JSON has no NaN or Infinity), {_HASH_BYTES}"
+FIX_JOINED = f"write one JSON object on each line, {_HASH_BYTES}"
+
+
 def _constant(name: str) -> float:
     raise _NotJson(f"{name} is not a JSON number")
 
 
-def _refusal(line: bytes) -> str | None:
-    """Why ``line``, which Arrow read, is not one JSON object (None when it is, or when :mod:`json` cannot tell)."""
+def _refusal(line: bytes) -> tuple[str, str] | None:
+    """Why ``line``, which Arrow read, is not one JSON object, and the fix (None when it is, or when :mod:`json`
+    cannot tell)."""
     try:
         json.loads(line, parse_constant=_constant, strict=False)
     except _NotJson as exc:
-        return str(exc)
+        return str(exc), FIX_CONSTANT
     except json.JSONDecodeError as exc:
         rest = exc.doc[exc.pos:exc.pos + 4]
         if exc.msg == "Extra data":
-            return f"more than one JSON value on the line, the next at column {exc.colno}"
+            return f"more than one JSON value on the line, the next at column {exc.colno}", FIX_JOINED
         if rest.lstrip("-").startswith("Inf"):
-            return f"{'-' if rest.startswith('-') else ''}Inf is not a JSON number"
+            return f"{'-' if rest.startswith('-') else ''}Inf is not a JSON number", FIX_CONSTANT
     except (RecursionError, ValueError):  # nested deeper than json recurses, or not UTF-8: Arrow's verdict stands
         pass
     return None
@@ -46,15 +52,17 @@ def _values(chunk: bytes) -> int:
     return sum(1 for line in chunk.split(b"\n") if line.strip())
 
 
-def check_chunk(chunk: bytes, rows: int, first_line: int) -> None:
+def check_chunk(chunk: bytes, rows: int | None, first_line: int) -> None:
     """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line
-    ``first_line`` of the file; Arrow read ``rows`` rows from it) that holds ``NaN``/``Infinity`` or several objects."""
+    ``first_line`` of the file; Arrow read ``rows`` rows from it, None: not known) that holds ``NaN``/``Infinity``
+    or several objects."""
     constant = _CONSTANT.search(chunk) is not None
-    joined = _JOINED.search(chunk) is not None and rows != _values(chunk)
+    joined = _JOINED.search(chunk) is not None and (rows is None or rows != _values(chunk))
     if not (constant or joined):
         return
     for number, line in enumerate(chunk.split(b"\n"), first_line):
         if (constant and _CONSTANT.search(line)) or (joined and _JOINED.search(line)):
-            reason = _refusal(line)
-            if reason is not None:
-                raise JsonLineError(number, f"not valid JSON ({reason}).")
+            refusal = _refusal(line)
+            if refusal is not None:
+                reason, fix = refusal
+                raise JsonLineError(number, f"not valid JSON ({reason}).", fix)
