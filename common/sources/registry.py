@@ -94,10 +94,11 @@ def registered_version(store: Store, trust: TrustStore, digest: str) -> SourceVe
     """The verified records of ``digest`` in ``store``, under any name, read together (:func:`.merged.merge_records`);
     None when none verifies (records that fail verification are left out, as the audit leaves them out)."""
     wanted = normal_version(digest)
-    suffix = f"/{wanted.split(':', 1)[1]}.json"
+    wanted_hex = wanted.split(":", 1)[1]
     records = []
     for key in store.list(SOURCES_PREFIX):
-        if not key.lower().endswith(suffix):
+        parts = source_key_parts(key.lower())  # a key's hex digits and ``.json`` in either case
+        if parts is None or parts[1] != wanted_hex:
             continue
         try:
             record = read_source(store, key, trust).record
