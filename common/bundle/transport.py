@@ -440,7 +440,8 @@ class ProvenanceTransport(Transport):
         attachments: dict[str, bytes] = {}
         refused: list[BadInputError] = []
         for key, data in self._staged(run_id).items():
-            rest = key[len(prefix) :]
+            parts = layout.staged_parts(key)  # every key is under the run's staging prefix
+            rest = parts[1] if parts else ""
             if rest.startswith("attachments/"):
                 attachments[rest[len("attachments/") :]] = data
             elif rest.endswith(".json") and (error := self._add_staged_event(run_id, key, data, events, attachments)):
