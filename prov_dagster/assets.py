@@ -161,7 +161,13 @@ def _versionable(returns: Any) -> bool:
     """Whether a return annotation is a DataFrame output that ``versioned`` wraps in ``Output``."""
     if typing.get_origin(returns) is Output or isinstance(returns, str):
         return False
-    return not (isinstance(returns, type) and issubclass(returns, MaterializeResult)) and returns is not type(None)
+    return not returns_nothing_to_store(returns)
+
+
+def returns_nothing_to_store(returns: Any) -> bool:
+    """Whether a return annotation is ``MaterializeResult`` or ``None``: the function hands the IO manager no data
+    (it wrote its own, or has none)."""
+    return returns is type(None) or (isinstance(returns, type) and issubclass(returns, MaterializeResult))
 
 
 def versioned(result: Any) -> Any:

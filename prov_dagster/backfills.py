@@ -8,9 +8,10 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dagster import AssetsDefinition, MaterializeResult
+from dagster import AssetsDefinition
 
 from prov_common.errors import BadInputError
+from prov_dagster.assets import returns_nothing_to_store
 from prov_dagster.naming import dataset_name
 
 
@@ -69,4 +70,4 @@ def _writes_itself(item: AssetsDefinition) -> bool:
         returns = typing.get_type_hints(compute).get("return", inspect.Signature.empty)
     except Exception:  # an annotation that cannot be resolved: assume the IO manager stores the output
         return False
-    return returns is type(None) or (isinstance(returns, type) and issubclass(returns, MaterializeResult))
+    return returns_nothing_to_store(returns)
