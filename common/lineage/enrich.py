@@ -37,7 +37,8 @@ def _event_type(event: Any) -> str:
 
 
 def _located(namespace: str) -> bool:
-    return local_namespace(namespace) == "file" or namespace.startswith("s3://")
+    """Whether a namespace, as :func:`~prov_common.file_uri.local_namespace` gives it, is of files or S3 objects."""
+    return namespace == "file" or namespace.startswith("s3://")
 
 
 class ContentHashTransformer(EventTransformer):
@@ -59,11 +60,12 @@ class ContentHashTransformer(EventTransformer):
     def _enrich(dataset: Any, builder: Any) -> None:
         facets = dataset.facets if isinstance(getattr(dataset, "facets", None), dict) else {}
         namespace, name = file_dataset(dataset.namespace, dataset.name)
+        namespace = local_namespace(namespace)  # once (file_dataset gives back a name it cannot read as it was given)
         if "version" in facets or not _located(namespace):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
 
-        location = dataset_uri(local_namespace(namespace), name)
+        location = dataset_uri(namespace, name)
         try:
             digest = hash_path(location)
         except (TdprovError, OSError, ValueError) as exc:
