@@ -20,6 +20,7 @@ from pydantic import Field
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.rowset.capture import row_set_of, without_rows
+from prov_common.sources.registry import Listing
 from prov_dagster import _compat
 from prov_dagster.backfills import PartitionRangeError, range_refusal
 from prov_dagster.config import ProvenanceConfig
@@ -36,7 +37,7 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps
-from prov_dagster.sources import declare_source
+from prov_dagster.sources import declare_source, sources_once
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 from prov_dagster.storage import DataLocation, MissingDataError, free_replaced
 
@@ -83,7 +84,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             step = recorder_for(self).step_for(context)
             step.training = step.training or wants.training
             location = self.data_location()
-            flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source),
+            listing = sources_once(self.settings())  # the store's source records, read once for the source and the masking
+            flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source, listing),
                        *self._graph_reads(context, step), *inherited(context)}
             previous = _sidecar_meanwhile(pool, location, place.relpath)  # the file's owner
             checked = check_output(df, wants, flagged)
@@ -96,7 +98,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)
         checked, schema_flagged = masked_samples(checked, wants, self.settings(), digest=digest.digest,
-                                                 uri=location.uri(place.relpath), warn=context.log.warning)
+                                                 uri=location.uri(place.relpath), warn=context.log.warning, listing=listing)
         flagged |= schema_flagged
         record = place.record(location, digest, quality=checked.quality, owners=wants.owners)
         row_set = row_set_of(digest, *record.dataset, shown_as=record.name) if wants.granularity == "row" and not refused else None
@@ -146,13 +148,14 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if run is not None:
             forget_run(run.run_id)
 
-    def _start_step(self, context: OutputContext, step: Any, source_ref: str | None) -> tuple[str, ...]:
+    def _start_step(self, context: OutputContext, step: Any, source_ref: str | None,
+                    listing: Callable[[], Listing]) -> tuple[str, ...]:
         """START the step's run (or stage what it read since); an asset's declared source becomes one of its inputs
-        (once per step).
+        (once per step; ``listing``: the store's source records).
 
         Returns the columns the declared source's record flags as personal or confidential.
         """
-        flagged = declare_source(step, self.settings(), source_ref, context.log.warning) if source_ref is not None else ()
+        flagged = declare_source(step, self.settings(), source_ref, context.log.warning, listing) if source_ref is not None else ()
         step.stage()
         return flagged
 

@@ -108,7 +108,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         step.inputs.extend(read)
         sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
         # flagged by the assets the IO manager loaded for the step and by the sources its assets declare (inputs too)
-        listing = sources_once(self.settings()) if sources else None  # the store's source records, read once for them all
+        listing = sources_once(self.settings())  # the store's source records, read once for the sources and the masking
         loaded = {*inherited(context),
                   *(c for ref in sources for c in declare_source(step, self.settings(), ref, warn, listing))}
         checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]
@@ -119,7 +119,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         for target, checked in checks:
             record = written[target.index]
             checked, schema_flagged = masked_samples(checked, target.wants, self.settings(), digest=record.version_id or "",
-                                                     uri=record.uri, warn=warn)
+                                                     uri=record.uri, warn=warn, listing=listing)
             flagged |= schema_flagged
             written[target.index] = replace(record, quality=checked.quality)
             policies[target.index] = (target.asset, target.wants.policy)

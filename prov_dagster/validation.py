@@ -15,6 +15,7 @@ from prov_common.quality import QualityResult, load_schema, validate
 from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
 from prov_common.sources.masking import mask_by_sources
+from prov_common.sources.registry import Listing
 from prov_dagster.metadata import output_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import AssetProvenance
@@ -48,12 +49,13 @@ def check_output(df: pd.DataFrame, wants: AssetProvenance, masked: Iterable[str]
 
 
 def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings, *, digest: str, uri: str | None,
-                   warn: Callable[[str], None]) -> tuple[Checked, set[str]]:
+                   warn: Callable[[str], None], listing: Callable[[], Listing] | None = None) -> tuple[Checked, set[str]]:
     """``checked`` with the sample columns that the dataset's registered source flags shown as ``***``, and the
-    columns the schema flags as personal or confidential."""
+    columns the schema flags as personal or confidential (``listing``: the store's source records, as for
+    :func:`~prov_common.sources.masking.source_masking`)."""
     if checked.quality is None:
         return checked, set()
-    quality = mask_by_sources(checked.quality, settings, digest=digest, uri=uri, warn=warn)
+    quality = mask_by_sources(checked.quality, settings, digest=digest, uri=uri, warn=warn, listing=listing)
     return replace(checked, quality=quality), set(flagged_columns(load_schema(wants.schema)))
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prov_common.config import Settings
-from prov_common.errors import BadInputError, TdprovError
+from prov_common.errors import BadInputError
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
 
 if TYPE_CHECKING:
     from prov_common.quality import QualityResult
+    from prov_common.sources.registry import Listing
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,12 @@ def masking_for(records: Iterable[SourceRecord], *, refs: Iterable[str] = (), di
 
 
 def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,
-                   uri: str | None = None, store: Callable[[], Any] | None = None) -> SourceMasking:
+                   uri: str | None = None, store: Callable[[], Any] | None = None,
+                   listing: Callable[[], Listing] | None = None) -> SourceMasking:
     """The masking that the store's verified source records ask for the dataset.
 
-    ``store`` opens the store (default: ``open_store(settings=settings)``).
+    ``listing`` gives the store's source records (e.g. those the step already read for the source it declares);
+    by default they are read from the store that ``store`` opens (default: ``open_store(settings=settings)``).
 
     When the records cannot be read (store unreachable, no trust), every column is hidden and the
     warning says why: a sample is never written with values a record might have flagged.
@@ -67,14 +70,16 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
     record that flags them.
     """
     from prov_common.signing import trust_from_settings
-    from prov_common.sources.registry import iter_sources
+    from prov_common.sources.registry import source_listing
     from prov_common.sources.unverified import records_of, unverified_warning
     from prov_common.store import open_store
 
-    problems: list[tuple[str, TdprovError]] = []
+    def read() -> Listing:
+        return source_listing(store() if store is not None else open_store(settings=settings), trust_from_settings(settings))
+
     try:
-        opened = store() if store is not None else open_store(settings=settings)
-        records = [s.record for s in iter_sources(opened, trust_from_settings(settings), problems)]
+        stored, problems = (listing or read)()
+        records = [s.record for s in stored]
     except Exception as exc:  # noqa: BLE001 - reading records never breaks the pipeline; hide everything instead
         return SourceMasking((ALL_COLUMNS,), warning=f"source records in {settings.store} could not be read ({exc}); "
                                                      "every value of the failure sample is masked")
@@ -88,15 +93,15 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
 
 def mask_by_sources(result: QualityResult, settings: Settings, *, refs: Iterable[str] = (), digest: str | None = None,
                     uri: str | None = None, warn: Callable[[str], None] | None = None,
-                    store: Callable[[], Any] | None = None) -> QualityResult:
+                    store: Callable[[], Any] | None = None, listing: Callable[[], Listing] | None = None) -> QualityResult:
     """``result`` with the sample columns its dataset's source records flag shown as ``***``.
 
-    The store is read only when there is a sample to store (opened by ``store``, as for
+    The store is read only when there is a sample to store (``listing``, or the store ``store`` opens, as for
     :func:`source_masking`); ``warn`` receives what went wrong.
     """
     if not result.has_samples:
         return result
-    masking = source_masking(settings, refs=refs, digest=digest, uri=uri, store=store)
+    masking = source_masking(settings, refs=refs, digest=digest, uri=uri, store=store, listing=listing)
     if masking.warning and warn is not None:
         warn(f"tdprov: {masking.warning}")
     return result.masked(masking.columns) if masking.columns else result

@@ -90,6 +90,16 @@ def iter_sources(store: Store, trust: TrustStore, problems: list[tuple[str, Tdpr
             problems.append((key, exc))
 
 
+Listing = tuple[list[StoredSource], list[tuple[str, TdprovError]]]
+"""The store's verified source records, and the keys of those that do not verify with why (:func:`source_listing`)."""
+
+
+def source_listing(store: Store, trust: TrustStore) -> Listing:
+    """Every source record in ``store``, listed and verified: those that verify, and the others' keys with why."""
+    problems: list[tuple[str, TdprovError]] = []
+    return list(iter_sources(store, trust, problems)), problems
+
+
 def registered_version(store: Store, trust: TrustStore, digest: str) -> SourceVersion | None:
     """The verified records of ``digest`` in ``store``, under any name, read together (:func:`.merged.merge_records`);
     None when none verifies (records that fail verification are left out, as the audit leaves them out)."""
