@@ -45,7 +45,7 @@ def close_failed_run(
     a run with no end either: now).
     """
     recorder = recorder_for(provenance)
-    store = open_store(settings=provenance.settings())
+    store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
     bundles = []
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
