@@ -187,6 +187,34 @@ def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     assert any("not valid JSON" in r["reason"] for r in refused)
 
 
+def test_a_staged_object_too_large_or_no_object_is_refused_alone(tmp_path: Path) -> None:
+    """A staged event larger than any bundle object tdprov reads whole (a writer never stages one: it would read
+    it without bound when sealing), and a named pipe planted in staging (reading it would block), are each refused
+    by key; the run's other staged events are still sealed."""
+    import os
+
+    from prov_common.bundle import layout
+
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-start.json", json.dumps(start).encode())
+    start["run"]["facets"]["padding"] = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s#/$defs/P",
+                                         "text": "x" * layout.SMALL_OBJECT_LIMIT}
+    raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-huge.json", json.dumps(start).encode())
+    del start
+    os.mkfifo(store / "staging" / run_id / "20260301T100002000000Z-pipe.json")
+    transport = _transport(store)
+    transport.emit(complete)
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["START", "COMPLETE"]
+    refused = {r["stagedAs"].rsplit("-", 1)[1]: r for r in _refusals(store, run_id)}
+    assert sorted(refused) == ["huge.json", "pipe.json"]
+    assert f"larger than {layout.SMALL_OBJECT_LIMIT:,} bytes" in refused["huge.json"]["reason"]
+    assert refused["pipe.json"]["reason"].startswith("staged object cannot be read: ") and refused["pipe.json"]["fix"]
+
+
 def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A producer that emits for a run after its terminal event: the run keeps the bundle it was sealed
     with (write-once), and the late events, staged but in no bundle, are not lost silently: the transport

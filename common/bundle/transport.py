@@ -39,6 +39,7 @@ from prov_common.once import Once
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_common.store.errors import UnreadableObjectError
 from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, default_spool_dir
@@ -181,8 +182,24 @@ def staged_event_key(event: Mapping[str, Any]) -> str:
     return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{digest}.json"
 
 
+_ATTACHMENTS = "attachments/"  # a run's staged attachments, under its staging prefix
+
+
 def attachment_key(run_id: str, path: str) -> str:
-    return f"{layout.staging_prefix(run_id)}attachments/{layout.check_attachment_path(path)}"
+    return f"{layout.staging_prefix(run_id)}{_ATTACHMENTS}{layout.check_attachment_path(path)}"
+
+
+def _staged_attachment(key: str) -> bool:
+    """Whether a staged key holds an attachment (any size: a row set), not an event."""
+    parts = layout.staged_parts(key)
+    return bool(parts) and parts[1].startswith(_ATTACHMENTS)
+
+
+def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
+    """Record the staged object ``key`` as refused with ``error`` among the bundle's ``attachments``; ``error``."""
+    path, record = refusal(None, error, staged_as=key)
+    attachments[path] = record
+    return error
 
 
 class StagedNotSealedError(BadInputError):
@@ -384,18 +401,26 @@ class ProvenanceTransport(Transport):
             log.warning("tdprov: run %s cannot be sealed yet (%s)", run_id, exc)
             return None
 
-    def _staged(self, run_id: str) -> dict[str, bytes]:
-        """Staged objects of the run: those in the store (from any process) and those this process staged."""
+    def _staged(self, run_id: str) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError]]:
+        """Staged objects of the run: those in the store (from any process) and those this process staged; and,
+        apart, those that cannot be read (a staged event larger than :data:`layout.SMALL_OBJECT_LIMIT`, which no
+        writer stages, or something that is no object, such as a named pipe), each to be refused on its own
+        without keeping the others out of the bundle (or memory without bound)."""
         staged = dict(self._pending.get(run_id, {}))
+        unreadable: dict[str, UnreadableObjectError] = {}
         try:
             for key in self.store.list(layout.staging_prefix(run_id)):
-                if key not in staged:
-                    staged[key] = self.store.get(key)
+                if key in staged:
+                    continue
+                try:
+                    staged[key] = self.store.get(key, None if _staged_attachment(key) else layout.SMALL_OBJECT_LIMIT)
+                except UnreadableObjectError as exc:
+                    unreadable[key] = exc
         except StoreError as exc:
             if self.settings.strict or isinstance(exc, ObjectConflictError):
                 raise
             log.warning("tdprov: cannot read the staged events of run %s (%s); sealing what this process saw", run_id, exc)
-        return staged
+        return staged, unreadable
 
     @staticmethod
     def _add_staged_event(run_id: str, key: str, data: bytes, events: list[Any], attachments: dict[str, bytes]) -> BadInputError | None:
@@ -411,9 +436,7 @@ class ProvenanceTransport(Transport):
                 raise BadInputError(f"staged event of run {run_id_of(event)!r} is under run {run_id}.")
         except (BadInputError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # whatever the staged bytes hold
             error = exc if isinstance(exc, BadInputError) else BadInputError(f"staged event cannot be read ({type(exc).__name__}: {exc}).")
-            path, record = refusal(None, error, staged_as=key)
-            attachments[path] = record
-            return error
+            return _refused(key, error, attachments)
         events.append(event)
         return None
 
@@ -438,12 +461,14 @@ class ProvenanceTransport(Transport):
         prefix = layout.staging_prefix(run_id)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
-        refused: list[BadInputError] = []
-        for key, data in self._staged(run_id).items():
+        staged, unreadable = self._staged(run_id)
+        refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
+                   for key, exc in unreadable.items()]
+        for key, data in staged.items():
             parts = layout.staged_parts(key)  # every key is under the run's staging prefix
             rest = parts[1] if parts else ""
-            if rest.startswith("attachments/"):
-                attachments[rest[len("attachments/") :]] = data
+            if rest.startswith(_ATTACHMENTS):
+                attachments[rest[len(_ATTACHMENTS) :]] = data
             elif rest.endswith(".json") and (error := self._add_staged_event(run_id, key, data, events, attachments)):
                 refused.append(error)
         if not events and refused:
