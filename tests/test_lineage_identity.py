@@ -765,6 +765,29 @@ def test_lineage_with_checks_shows_a_check_its_reader_recorded_on_the_version_it
     assert out.splitlines()[0].endswith("✗ failed: in_range(0, 9)"), out
 
 
+def test_a_check_whose_run_does_not_verify_is_shown_by_no_view(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The run that validated a version on reading it (not itself in the lineage) has a bundle that no longer verifies:
+    'lineage --checks' showed its failure read from that bundle, unverified; it leaves the run out and names it on
+    stderr, as the record does (which then says it was written without it)."""
+    from bundle_support import raw_put
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    seal(store, run_events("prep", [], [dataset("/data/x.parquet", x, passed=True)]))
+    check = seal(store, run_events("check", [dataset("/data/x.parquet", x, passed=False, failed=("in_range",))], [],
+                                   start=T0 + timedelta(hours=1)))
+    events = f"bundles/{check}/events.jsonl"
+    raw_put(uri, events, (tmp_path / "store" / events).read_bytes().replace(b'"failureCount":3', b'"failureCount":4'))
+    assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
+    out, err = capsys.readouterr()
+    assert "✗ failed" not in out and "✓ passed 1 check(s)" in out, out
+    assert f"left out run {check}" in err, err
+    assert main(["record", "/data/x.parquet", "--store", uri]) == 1
+    out, err = capsys.readouterr()
+    assert [q["passed"] for q in json.loads(out)["qualityChecks"]] == [True] and f"left out run {check}" in err, err
+
+
 def test_the_lineage_picture_names_the_registered_source(pipelines: Store, tmp_path: Path) -> None:
     """The text tree names a registered source ([source: vendor ...]); the picture of the same tree did not."""
     assert main(["lineage", "/data/model.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", pipelines.uri]) == 0

@@ -21,7 +21,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import dataset_label, utc_text
+from prov_common.w3cprov.identity import dataset_label, utc_text, version_key
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
     trace, tree_graph, with_shard_counts,
@@ -150,6 +150,15 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
     return {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
 
 
+def _recorders_of(trees: list[LineageTree], found: list[BundleSummary]) -> set[str]:
+    """The runs of ``found`` that wrote or read a version shown in ``trees``: the quality checks of each are shown on it
+    (with ``--checks``), so their bundles are verified as those of the runs shown are."""
+    shown = {version_key(t.node.namespace or "", t.node.dataset or "", t.node.version)
+             for root in trees for t in root.walk() if t.node.version}
+    return {s.run_id for s in found for d in (*s.inputs, *s.outputs)
+            if d.version and version_key(d.namespace, d.name, d.version) in shown}
+
+
 def _version_text(tree: LineageTree, direction: str) -> str:
     node = tree.node
     text = (dataset_label(node.namespace, node.dataset) if node.dataset else node.id) + (f"  {node.version}" if node.version else "  (no version)")
@@ -236,7 +245,7 @@ def _run(args: argparse.Namespace) -> int:
                 graph, trees = _traced(store, found, args, targets, direction, sources)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
-            shown = _runs_of(trees) - verified
+            shown = (_runs_of(trees) | (_recorders_of(trees, found) if args.checks else set())) - verified
             left, fixed = doubted_runs(store, trust, [s for s in found if s.run_id in shown], "verifying the runs shown")
             verified |= shown - set(left)
             if not left and not fixed:

@@ -278,7 +278,10 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
 
     A run's input is recorded as the dataset at a version, with no generation; it is replaced by the
     generation of the same dataset at the same version that the run read, where a recorded run made
-    one. Inputs no recorded run made stay as they are (origins). Then every data node learns the other
+    one. Inputs no recorded run made stay as they are (origins). A version's quality checks are those every run
+    that wrote or read it recorded (as :func:`~prov_common.audit.quality_gaps.lineage_quality` counts Pandera
+    results): each of its nodes shows them all; a dataset without a version, its own and those of the reads linked
+    to it. Then every data node learns the other
     datasets that hold the same content (``also``): a fact to show, never an edge; the graph's ``holders`` keep
     them by version.
     """
@@ -291,6 +294,10 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
         run = graph.nodes[generator[key]]
         return run.ended or run.started
 
+    same: dict[tuple[str, str], list[Node]] = defaultdict(list)  # a validation is of a version, whichever run recorded it
+    for node in graph.nodes.values():
+        if node.kind != RUN and node.version:
+            same[_identity(node)].append(node)
     edges: set[Edge] = set()
     checked: dict[str, list[Node]] = defaultdict(list)  # reads linked to a generation whose checks it gets
     for edge in graph.edges:
@@ -307,6 +314,9 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     nodes = {k: n for k, n in graph.nodes.items() if k in linked or n.kind == RUN}
     for key, reads in checked.items():  # a reader's validation of what it read (a Pandera operator) is of that version
         nodes[key] = _with_checks(nodes[key], reads)
+    for key, node in nodes.items():  # and so is a check another writer of the same bytes there recorded
+        if node.kind != RUN and node.version:
+            nodes[key] = _with_checks(node, same[_identity(node)])
     ordered = sorted(edges)
     holders = content_holders(LineageGraph(nodes, ordered))
     for key, node in nodes.items():
