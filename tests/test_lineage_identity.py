@@ -765,6 +765,68 @@ def test_lineage_with_checks_shows_a_check_its_reader_recorded_on_the_version_it
     assert out.splitlines()[0].endswith("✗ failed: in_range(0, 9)"), out
 
 
+# Who recorded which Pandera result on /data/x.parquet (the same bytes each time), in the order sealed: a run that
+# wrote it or read it, its result (None: none recorded), and the hour it started; train reads it last and makes m.pkl.
+RECORDED_RESULTS = {
+    "a later reader fails what its maker passed": [("write", True), ("read", False)],
+    "another run wrote the same bytes and failed them first": [("write", False), ("write", True)],
+    "another run wrote the same bytes and failed them later": [("write", True), ("train", None), ("write", False)],
+    "only a reader validated it": [("write", None), ("read", False)],
+    "only a reader validated it, before the bytes were written again": [("write", None), ("read", False), ("write", None)],
+    "an origin only a reader validated": [("read", False)],
+}
+
+
+@pytest.mark.parametrize("case", RECORDED_RESULTS)
+def test_every_view_counts_the_results_recorded_on_a_version_by_whichever_run(case: str, tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    """A validation is of a version, whichever run recorded it. 'lineage --checks' (text and JSON), the records of
+    the version and of the model trained on it, and the audit's Article 10 section all name the same results:
+    lineage showed only those recorded on the generation it drew (another run's failure of the same bytes was not
+    there), and a record written before an audit catalogued the runs only those of the runs in its trace."""
+    from prov_common.audit.engine import run_audit
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    hour = 0
+    for hour, (role, passed) in enumerate(RECORDED_RESULTS[case]):
+        failed = () if passed is not False else (f"check_{hour}",)
+        quality = {} if passed is None else {"passed": passed, "failed": failed}
+        if role == "write":
+            seal(store, run_events("prep", [], [dataset("/data/x.parquet", x, **quality)], start=T0 + timedelta(hours=hour)))
+        else:
+            seal(store, run_events(role, [dataset("/data/x.parquet", x, **quality)],
+                                   [dataset("/data/m.pkl", digest("m"))] if role == "train" else [],
+                                   start=T0 + timedelta(hours=hour), job_type="TRAINING" if role == "train" else None))
+    if not any(role == "train" for role, _ in RECORDED_RESULTS[case]):
+        seal(store, run_events("train", [dataset("/data/x.parquet", x)], [dataset("/data/m.pkl", digest("m"))],
+                               start=T0 + timedelta(hours=hour + 1), job_type="TRAINING"))
+    expected = ({f"check_{i}" for i, (_, passed) in enumerate(RECORDED_RESULTS[case]) if passed is False},
+                any(passed for _, passed in RECORDED_RESULTS[case]))
+
+    def said(results: list[dict]) -> tuple[set[str], bool]:  # a record's or the audit's results: failed checks, any passed
+        return {c.split("[")[0] for q in results for c in q["failedChecks"]}, any(q["passed"] for q in results)
+
+    capsys.readouterr()
+    for ref in ("/data/x.parquet", "/data/m.pkl"):  # before any audit: the runs are known by their index entries
+        assert said(_record(uri, ref, "dta", capsys)["qualityChecks"]) == expected, ref
+        assert main(["lineage", ref, "--checks", "--json", "--store", uri]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        node = tree if ref == "/data/x.parquet" else tree["generatedBy"][0]["inputs"][0]
+        assert (set(node.get("failedChecks", ())), bool(node.get("passedChecks"))) == expected, (ref, node)
+        assert main(["lineage", ref, "--checks", "--store", uri]) == 0
+        line = next(line for line in capsys.readouterr().out.splitlines() if "/data/x.parquet  blake3:" in line)
+        assert ("✗ failed: " + ", ".join(sorted(expected[0])) in line) == bool(expected[0]), line
+        assert ("✓ passed" in line) == expected[1], line
+    run_audit(store, Settings.from_env(store=uri), report_dir=tmp_path / "report", full=True, progress=False)
+    (section,) = json.loads((tmp_path / "report" / "report.json").read_text())["trainingData"]
+    assert said(section["article10"]["qualityChecks"]) == expected
+    for ref in ("/data/x.parquet", "/data/m.pkl"):  # after it, as catalogued (the order is the record's own)
+        assert sorted(_record(uri, ref, "dta", capsys)["qualityChecks"], key=json.dumps) == \
+            sorted(section["article10"]["qualityChecks"], key=json.dumps), ref
+
+
 def test_a_check_whose_run_does_not_verify_is_shown_by_no_view(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The run that validated a version on reading it (not itself in the lineage) has a bundle that no longer verifies:
     'lineage --checks' showed its failure read from that bundle, unverified; it leaves the run out and names it on

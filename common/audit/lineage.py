@@ -76,6 +76,12 @@ class Trace:
     def complete(self) -> bool:
         return not self.broken
 
+    @property
+    def validated(self) -> list[DatasetUse]:
+        """What the quality results upstream are recorded on: ``versions`` and the data of the ``broken`` links (an
+        input no recorded run or source explains is still upstream, and a run that read it may have validated it)."""
+        return [*self.versions, *(b.dataset for b in self.broken)]
+
 
 def run_order(record: RunRecord) -> str:
     """When a run happened, as a text that sorts in time order (its end, else its sealing or start time)."""

@@ -28,8 +28,8 @@ def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
 
 def lineage_quality(index: LineageIndex, versions: Sequence[DatasetUse],
                     known: dict[VersionKey, Results] | None = None) -> list[dict[str, Any]]:
-    """The Pandera results that count for a version and those upstream of it (``versions``: the version, then the
-    versions of its :class:`~prov_common.audit.lineage.Trace`). A validation is of a version (namespace, name,
+    """The Pandera results that count for a version and those upstream of it (``versions``: the version, then what
+    its :class:`~prov_common.audit.lineage.Trace` holds them on, ``validated``). A validation is of a version (namespace, name,
     digest), whichever run recorded it: each result that a run which wrote one of them, or read it (a validation
     task), recorded on it counts, once; those the given uses carry first. An unversioned use counts only its own.
     ``known``: the results of each version gathered so far, kept across calls (a source read by thousands of runs
@@ -44,6 +44,12 @@ def lineage_quality(index: LineageIndex, versions: Sequence[DatasetUse],
             for item_key, item in known[key].items():
                 out.setdefault(item_key, item)
     return list(out.values())
+
+
+def quality_recorders(index: LineageIndex, versions: Sequence[DatasetUse]) -> list[str]:
+    """The ids of the runs whose records :func:`lineage_quality` takes the results of ``versions`` from: every run that
+    wrote or read one of them. An index entry holds no results: a reader of the store reads these runs' bundles first."""
+    return list(dict.fromkeys(r.run_id for v in versions if v.version for r in index.recorders(v)))
 
 
 def failed_validation(result: Mapping[str, Any], fix: str | None = None) -> str:

@@ -144,8 +144,17 @@ class RecordedRuns:
 
     def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
-        meaning its newest version), so that every run a record of it lists is a verified one."""
-        self.read_all(lambda index: (r.run_id for r in index.trace(index.resolve(name)[1]).runs))
+        meaning its newest version), so that every run a record of it lists is a verified one, and of every run
+        that wrote or read a version on it (:func:`~prov_common.audit.quality_gaps.quality_recorders`): the Pandera
+        results that count for a version are in those runs' bundles, never in their index entries."""
+        from prov_common.audit.quality_gaps import quality_recorders
+
+        def pick(index: LineageIndex) -> list[str]:
+            dataset = index.resolve(name)[1]
+            trace = index.trace(dataset)
+            return [*(r.run_id for r in trace.runs), *quality_recorders(index, [dataset, *trace.validated])]
+
+        self.read_all(pick)
 
     def read_all(self, pick: Callable[[LineageIndex], Iterable[str]]) -> None:
         """Read the bundles of the unread runs whose ids ``pick`` gives from the lineage index, and again

@@ -104,7 +104,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
             trace = index.trace(d, run) if d.version else Trace("")
             if not d.version:
                 trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
-            quality = lineage_quality(index, [d, *trace.versions], known)
+            quality = lineage_quality(index, [d, *trace.validated], known)
             steps = [_step(r) for r in reversed(trace.runs)]
             versions = _source_versions(trace, index)
             gaps = _gaps(trace, quality, d, changed or {}, versions)

@@ -274,7 +274,7 @@ def record_facts(index: LineageIndex, ref: str, options: RecordOptions) -> Recor
     version, dataset = index.resolve(ref)
     trace = index.trace(dataset)
     return RecordFacts(version, dataset, trace, options, unique(trace.sources), dataset_history(index.runs.values(), dataset),
-                       lineage_quality(index, [dataset, *trace.versions]))
+                       lineage_quality(index, [dataset, *trace.validated]))
 
 
 def training_record(index: LineageIndex, ref: str, fmt: str, options: RecordOptions | None = None) -> dict[str, Any]:
