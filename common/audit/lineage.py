@@ -23,17 +23,21 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     TOO_SHORT_DIGEST,
     VersionKey,
     at_location,
+    dataset_label,
     digest_query,
     digest_starts,
+    distinct_labels,
     holds_content,
     is_location,
     location_of_ref,
     normal_version,
+    pair_text,
     pick_generation,
     sortable_time,
     spelled_apart,
     spells,
     version_key,
+    written_as_pair,
 )
 from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
 
@@ -272,12 +276,14 @@ class LineageIndex:
                             fix="pass more of the digest")
 
     def namings(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
-        """Every way a run names ``ref``: as a version it wrote or read, or a dataset of that name at any version.
+        """Every way a run names ``ref``: as a version it wrote or read, or a dataset of that name at any version
+        (of ``NAMESPACE::NAME``, only that dataset: :func:`~prov_common.w3cprov.identity.written_as_pair`).
         ``skip``: run ids whose namings do not count."""
         located = location_of_ref(ref)
-        return [Naming(table is self.generated, run_order(run), key[2], d, run.run_id)
-                for table in (self.generated, self.used_by) for key, uses in table.items() for run, d in uses
-                if run.run_id not in skip and (ref == key[2] or names_dataset(ref, located, d))]
+        found = [Naming(table is self.generated, run_order(run), key[2], d, run.run_id)
+                 for table in (self.generated, self.used_by) for key, uses in table.items() for run, d in uses
+                 if run.run_id not in skip and (ref == key[2] or names_dataset(ref, located, d))]
+        return [n for n in found if written_as_pair(ref, n.dataset.namespace, n.dataset.name)] or found
 
     def newest_naming(self, ref: str, *, skip: Container[str] = ()) -> "Naming | None":
         """The version :meth:`resolve` picks among the runs (not the sources): a version some run wrote
@@ -306,8 +312,9 @@ class LineageIndex:
         meant = [n for n in namings if digest_starts(n.version, query)]
         if namings and not meant:
             newest = sorted(namings, key=Naming.rank, reverse=True)
-            raise no_version_at(base, query, list(dict.fromkeys(n.dataset.label for n in newest)),
-                                [(n.dataset.label, n.version) for n in newest])
+            shown = labels_as_named(base, [n.dataset for n in newest])
+            raise no_version_at(base, query, list(dict.fromkeys(shown.values())),
+                                [(shown[n.dataset.namespace, n.dataset.name], n.version) for n in newest])
         at: dict[tuple[str, str], dict[str, DatasetUse]] = {}
         for n in sorted(meant, key=Naming.rank, reverse=True):
             at.setdefault((n.dataset.namespace, n.dataset.name), {})[n.version] = n.dataset
@@ -335,22 +342,35 @@ SHOWN_DATASETS = 10  # datasets a message names; the rest are counted
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
     """The error for a name that means several datasets where one version is needed (an asset key of a
     partitioned asset, a location that is also another namespace's ``namespace/name``), or (``digest``) a digest
-    several datasets hold, naming them by their labels (which tell any two apart) and the ``REF@DIGEST`` text that
-    names each one's version (for a name, its newest)."""
-    shown = quoted_list([d.label for d in datasets], SHOWN_DATASETS)
-    pastes = quoted_list([pasted(d.label, d.version or "") for d in datasets if d.version], SHOWN_DATASETS)
+    several datasets hold, naming each by a text that names it alone (its label, or ``NAMESPACE::NAME`` where
+    another of them shares the label: :func:`~prov_common.w3cprov.identity.distinct_labels`) and the
+    ``REF@DIGEST`` text that names each one's version (for a name, its newest)."""
+    labels = labels_as_named(ref, datasets)
+    shown = quoted_list([labels[d.namespace, d.name] for d in datasets], SHOWN_DATASETS)
+    pastes = quoted_list([pasted(labels[d.namespace, d.name], d.version or "") for d in datasets if d.version],
+                         SHOWN_DATASETS)
     lineage = f"'tdprov lineage {ref}' shows each of them"
     if digest:
         what = f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
         fix = f"name one dataset's version as PATH@DIGEST; paste one of {pastes} ({lineage})"
     else:
-        apart = any(spelled_apart(d.namespace) for d in datasets)
-        why = ("a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
+        alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME
+        apart = alike or any(spelled_apart(d.namespace) for d in datasets)
+        why = ("datasets whose paths or URIs are written alike, each a dataset of its own" if alike
+               else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
                else "the partitions of an asset, or data it wrote to several places")
         what = f"'{ref}' names {len(datasets)} datasets ({why})"
-        how = "as listed (a namespace with a path is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
+        how = (f"as listed ({'one whose path or URI another shares' if alike else 'a namespace with a path'} is written "
+               "NAMESPACE::NAME)" if apart else "by its path or URI as listed")
         fix = f"name one {how}, which means its newest version, or one version as PATH@DIGEST: their newest are {pastes} ({lineage})"
     return BadInputError(f"{what}: {shown}.", fix=fix)
+
+
+def labels_as_named(ref: str, datasets: Iterable[DatasetUse]) -> dict[tuple[str | None, str], str]:
+    """How a message about ``ref`` shows ``datasets``: each by a text that names it alone among them
+    (:func:`~prov_common.w3cprov.identity.distinct_labels`), and as ``NAMESPACE::NAME`` where ``ref`` wrote it so."""
+    labels = distinct_labels((d.namespace, d.name) for d in datasets)
+    return {d: pair_text(*d) if written_as_pair(ref, *d) else text for d, text in labels.items()}
 
 
 def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:

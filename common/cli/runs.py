@@ -9,6 +9,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, recent_bundles
+from prov_common.bundle.naming import dataset_shown
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
@@ -16,6 +17,7 @@ from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_common.text import cells, padded, shortened
+from prov_common.w3cprov.identity import distinct_labels
 from prov_common.w3cprov.version_ref import pasted
 
 
@@ -43,7 +45,9 @@ def register(subparsers: Any) -> None:
 
 
 def row(summary: BundleSummary) -> list[str]:
-    outputs = [pasted(o.label, o.version) if o.version else f"{o.label}@-" for o in summary.outputs]
+    labels = distinct_labels(((o.namespace, o.name) for o in summary.outputs), dataset_shown)  # two written alike: told apart
+    outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else f"{labels[o.namespace, o.name]}@-"
+               for o in summary.outputs]
     return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or f"sealed {summary.sealed_at}",
             outputs_cell(outputs)]
 

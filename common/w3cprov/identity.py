@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -41,7 +42,8 @@ _DIGEST = re.compile(r"(?P<algo>[a-z][a-z0-9]{1,15}):(?P<hex>[0-9a-fA-F]{16,128}
 
 
 PAIR_SEPARATOR = "::"
-"""Between the namespace and the name of a dataset whose URI would spell another dataset's location."""
+"""Between the namespace and the name of a dataset written as a pair, ``NAMESPACE::NAME`` (:func:`pair_text`): how a
+dataset whose URI would spell another dataset's location is shown, and a reference to any dataset."""
 
 
 def dataset_label(namespace: str | None, name: str) -> str:
@@ -54,7 +56,7 @@ def dataset_label(namespace: str | None, name: str) -> str:
     if not namespace or namespace == "file":
         return name
     if spelled_apart(namespace):
-        return f"{namespace}{PAIR_SEPARATOR}{name}"
+        return pair_text(namespace, name)
     if namespace.endswith("://"):  # no authority (the spec's "inmemory://"): as its URI spells it
         return namespace + name.lstrip("/")
     if "://" in namespace:
@@ -68,14 +70,41 @@ def spelled_apart(namespace: str | None) -> bool:
     return "/" in (namespace or "").partition("://")[2]
 
 
+def pair_text(namespace: str | None, name: str) -> str:
+    """The dataset ``(namespace, name)`` written as ``NAMESPACE::NAME``: its namespace and name as recorded, which names
+    it where its label is another dataset's too (``inmemory://::/x`` beside ``inmemory://::x``, both shown as
+    ``inmemory://x``)."""
+    return f"{namespace or ''}{PAIR_SEPARATOR}{name}"
+
+
+def distinct_labels(datasets: Iterable[tuple[str | None, str]],
+                    label: Callable[[str, str], str] = dataset_label) -> dict[tuple[str | None, str], str]:
+    """How a listing of ``datasets`` (``(namespace, name)`` pairs) shows each one: its ``label`` (:func:`dataset_label`,
+    or another way a listing shows a dataset), or its :func:`pair_text` where another of them has that label too, so
+    that each text shown names one of them (and, pasted back, that one: :func:`written_as_pair`); only two pairs that
+    are one text (a namespace ending in ``:`` or holding ``::`` beside a name so written: ``(a:, :c)``, ``(a, ::c)``)
+    stay alike."""
+    unique = list(dict.fromkeys(datasets))
+    labels = {d: label(d[0] or "", d[1]) for d in unique}
+    shared = Counter(labels.values())
+    return {d: pair_text(*d) if shared[label] > 1 else label for d, label in labels.items()}
+
+
+def written_as_pair(ref: str, namespace: str | None, name: str) -> bool:
+    """Whether ``ref`` (given by a user) is the dataset ``(namespace, name)`` written as ``NAMESPACE::NAME``
+    (:func:`pair_text`): then it names that dataset only, never one that the text also spells as a location or a name."""
+    return ref == pair_text(namespace, name)
+
+
 def spells(ref: str, namespace: str | None, name: str) -> bool:
     """Whether ``ref`` (given by a user) writes the dataset ``(namespace, name)`` out: as its
-    :func:`dataset_label`, or as ``namespace/name`` (the OpenLineage dataset URI; a leading ``/`` of the name
-    once), a trailing ``/`` aside. ``namespace/name`` of a namespace with a path is also another dataset's
-    location: the caller finds both, and a name of several datasets is the user's to choose among."""
+    :func:`dataset_label`, as ``NAMESPACE::NAME`` (:func:`pair_text`), or as ``namespace/name`` (the OpenLineage
+    dataset URI; a leading ``/`` of the name once), a trailing ``/`` aside. ``namespace/name`` of a namespace with a
+    path is also another dataset's location: the caller finds both, and a name of several datasets is the user's to
+    choose among (a text that is one's ``NAMESPACE::NAME`` means that one: :func:`written_as_pair`)."""
     texts = {ref, ref.rstrip("/")}
-    return (dataset_label(namespace, name) in texts or f"{namespace}/{name}" in texts
-            or f"{namespace}/{name.lstrip('/')}" in texts)
+    return (dataset_label(namespace, name) in texts or pair_text(namespace, name) in texts
+            or f"{namespace}/{name}" in texts or f"{namespace}/{name.lstrip('/')}" in texts)
 
 
 def version_key(namespace: str, name: str, version: str | None) -> VersionKey:

@@ -22,6 +22,7 @@ from prov_common.w3cprov.graph import (
 )
 from prov_common.w3cprov.identity import (
     at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
+    written_as_pair,
 )
 from prov_common.w3cprov.version_ref import split_version
 
@@ -136,11 +137,13 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
 
 
 def _datasets_named(data: list[Node], query: str) -> list[Node]:
-    """The data nodes of the datasets ``query`` names (by location, label, ``namespace/name`` or, not a location, name)."""
+    """The data nodes of the datasets ``query`` names (by location, label, ``namespace/name`` or, not a location, name;
+    of ``NAMESPACE::NAME``, that dataset's only: :func:`~prov_common.w3cprov.identity.written_as_pair`)."""
     located = location_of_ref(query)
     bare = not is_location(query)
-    return [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
-            or spells(query, n.namespace, n.dataset or "") or (bare and n.dataset in (query, query.rstrip("/")))]
+    found = [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
+             or spells(query, n.namespace, n.dataset or "") or (bare and n.dataset in (query, query.rstrip("/")))]
+    return [n for n in found if written_as_pair(query, n.namespace, n.dataset or "")] or found
 
 
 def _newest_per_dataset(graph: LineageGraph, nodes: list[Node], all_versions: bool) -> list[str]:
