@@ -31,6 +31,7 @@ from prov_common.hashing.jsonl_stream import check_json_lines, hash_jsonl_stream
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
+from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
 from prov_common.hashing.targets import local_target
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 
@@ -113,11 +114,26 @@ def _check_format(fmt: str) -> str:
     return f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes)."
 
 
-@contextmanager
-def _sources(path_or_uri: str | Path) -> Iterator[PassOpener]:
-    """What each pass of a table reader opens: a local file is opened once, and every pass (and the SHA-256
-    beside them) reads that one file (:mod:`prov_common.hashing.one_open`); a URI is opened again per pass."""
+def _pinned_s3(path_or_uri: str | Path, etag: str | None) -> PinnedS3Object | None:
+    """The S3 object at ``path_or_uri`` pinned for one hashing (:mod:`prov_common.hashing.s3_pin`), when it
+    is one read through tdprov's own S3 reader (not an opener registered in its place), else None."""
     scheme, target = _split(path_or_uri)
+    if scheme in S3_SCHEMES and _OPENERS.get(scheme) is open_s3:
+        return PinnedS3Object(target, etag)
+    return None
+
+
+@contextmanager
+def _sources(path_or_uri: str | Path, etag: str | None = None) -> Iterator[PassOpener]:
+    """What each pass of a table reader opens: a local file is opened once, and every pass (and the SHA-256
+    beside them) reads that one file (:mod:`prov_common.hashing.one_open`); an S3 object is read by every pass
+    at the ETag the first read found, or ``etag`` (:mod:`prov_common.hashing.s3_pin`); another URI is opened
+    again per pass."""
+    scheme, target = _split(path_or_uri)
+    pinned = _pinned_s3(path_or_uri, etag)
+    if pinned is not None:
+        yield pinned.open
+        return
     if scheme is not None:
         yield lambda: open_binary(path_or_uri)
         return
@@ -238,20 +254,35 @@ def _sha256(open_source: PassOpener) -> str:
 
 def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", csv_dtypes: Mapping[str, Any] | None = None,
               as_bytes: bool = False, block_rows: int = BLOCK_ROWS, threads: int | None = None,
-              file_sha256: bool = False) -> TableDigest | FileDigest:
+              file_sha256: bool = False, etag: str | None = None) -> TableDigest | FileDigest:
     """Table digest of a .parquet/.csv/.jsonl/.ndjson file, else (or with ``as_bytes``) a digest of its bytes.
 
     ``file_sha256``: also give the SHA-256 of the file's bytes (``.file_sha256``): in the same pass for
     a file hashed as bytes; for a table file, read once more in a thread while the table is hashed.
     A local table file is opened once for all its passes; one written while it is hashed is refused
-    (:mod:`prov_common.hashing.one_open`).
+    (:mod:`prov_common.hashing.one_open`). Every read of an ``s3://`` object asks for the ETag the first
+    read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more
+    from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
+    again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused.
     """
+    try:
+        return _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads, file_sha256, etag)
+    except ObjectChangedError:
+        if etag is not None:  # the listing that gave the ETag is out of date: reading again cannot mend it
+            raise
+    return _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads, file_sha256, etag)
+
+
+def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Mapping[str, Any] | None,
+               as_bytes: bool, block_rows: int, threads: int | None, file_sha256: bool, etag: str | None
+               ) -> TableDigest | FileDigest:
     fmt = None if as_bytes else table_format(path_or_uri)
     if fmt is None:
-        with open_binary(path_or_uri) as f:
+        pinned = _pinned_s3(path_or_uri, etag)
+        with pinned.open() if pinned is not None else open_binary(path_or_uri) as f:
             return hash_stream(f, sha256=file_sha256)
     options: dict[str, Any] = {"granularity": granularity, "block_rows": block_rows, "threads": threads}
-    with _sources(path_or_uri) as open_source, \
+    with _sources(path_or_uri, etag) as open_source, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
         # in this context: an s3:// object is read with the client chosen here (remote.s3_clients_from)
         of_bytes = pool.submit(contextvars.copy_context().run, _sha256, open_source) if pool is not None else None

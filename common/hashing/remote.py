@@ -110,8 +110,9 @@ def s3_version(uri: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _object(uri: str) -> dict[str, str]:
-    """``Bucket``, ``Key`` (and ``VersionId``, when the URI names one) of the object at ``uri``."""
+def s3_object_params(uri: str) -> dict[str, str]:
+    """``Bucket``, ``Key`` (and ``VersionId``, when the URI names one) of the object at ``uri``: the parameters
+    of a boto3 ``get_object`` or ``head_object`` call."""
     bucket, key = split_s3_uri(uri)
     version = s3_version(uri)
     return {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
@@ -119,7 +120,7 @@ def _object(uri: str) -> dict[str, str]:
 
 def s3_head(uri: str) -> dict[str, Any]:
     """S3's answer to a HEAD request for the object (version) at ``uri`` (``ContentLength``, ``ETag``, ...)."""
-    return s3_client().head_object(**_object(uri))
+    return s3_client().head_object(**s3_object_params(uri))
 
 
 def s3_object_size(uri: str) -> int:
@@ -145,9 +146,13 @@ def is_s3_object(uri: str) -> bool:
 def open_s3(uri: str) -> IO[bytes]:
     """Stream the object (version) at ``s3://bucket/key``; Parquet, which readers seek in, is spooled to a
     temporary file first."""
-    where = _object(uri)
-    key = where["Key"]
-    body = s3_client().get_object(**where)["Body"]
+    where = s3_object_params(uri)
+    return readable_body(where["Key"], s3_client().get_object(**where)["Body"])
+
+
+def readable_body(key: str, body: Any) -> IO[bytes]:
+    """The ``Body`` of a ``get_object`` answer for ``key`` as readers of it need it: as it streams, or for
+    Parquet, which readers seek in, spooled to a temporary file first."""
     if PurePosixPath(key).suffix.lower() not in SEEKABLE_SUFFIXES:
         return body
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)

@@ -36,6 +36,11 @@ class ShardRef:
     stamp: str
     mtime_ns: int | None = None  # local files only: a file written just now is not cached (see shard_cache)
 
+    @property
+    def etag(self) -> str | None:
+        """The ETag the listing gave an S3 shard (it is read at that ETag, so its digest is of those bytes), else None."""
+        return self.stamp.removeprefix("etag:") if self.stamp.startswith("etag:") else None
+
 
 @dataclass(frozen=True)
 class ShardDigest:

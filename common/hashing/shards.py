@@ -71,12 +71,13 @@ def hash_shard_batch(refs: list[ShardRef], options: ShardOptions) -> list[ShardD
 
 
 def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
-    """The digest of one shard; a shard that cannot be hashed is refused naming it (any other failure
+    """The digest of one shard, of the bytes it was listed with (an S3 shard is read at its listed ETag); a
+    shard that cannot be hashed, or changed since it was listed, is refused naming it (any other failure
     carries its location as a note)."""
     try:
         d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
                       block_rows=options.block_rows, threads=options.threads,
-                      granularity="row" if options.rows else "column")
+                      granularity="row" if options.rows else "column", etag=ref.etag)
     except BadInputError as exc:
         raise exc.about(ref.location)
     except Exception as exc:

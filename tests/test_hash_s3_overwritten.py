@@ -1,0 +1,145 @@
+"""An S3 object overwritten while it is hashed, against moto's S3 server on localhost: every read of one hashing
+(the table passes, the SHA-256 beside them, the bytes of a listed shard) is of the one content the first read
+found, or the hashing says which object changed; the digests never describe two contents.
+
+The overwrite comes from a second client, at a real seam: when tdprov's client is about to send its second
+GetObject for the object, the first one having been answered (botocore's ``provide-client-params`` event).
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prov_common.errors import BadInputError
+from prov_common.hashing import hash_dataframe, hash_path, hash_shards
+from prov_common.hashing.remote import s3_client
+
+OLD = pd.DataFrame({"id": [1, 2, 3], "label": ["cat", "dog", "cat"]})
+NEW = pd.DataFrame({"id": [1, 2, 3], "label": ["cat", "dog", "EVIL"]})
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def _parquet(frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    path = tmp_path / "frame.parquet"
+    frame.to_parquet(path)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def bucket(s3_server, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server.create_bucket()
+
+
+@contextmanager
+def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[bytes]) -> Iterator[list[int]]:
+    """While in the block, each GetObject tdprov sends for ``key`` after the first (once the first was answered)
+    is preceded by a write of the next of ``versions`` by another client. Yields the count of GetObject calls."""
+    writer, answered, lock = s3_server.client(), threading.Event(), threading.Lock()
+    calls = [0]
+    pending = list(versions)
+
+    def before(params: dict, **_: object) -> None:
+        if params.get("Key") != key:
+            return
+        with lock:
+            calls[0] += 1
+            first = calls[0] == 1
+        if not first:
+            answered.wait(10)
+            with lock:
+                if pending:
+                    writer.put_object(Bucket=bucket, Key=key, Body=pending.pop(0))
+
+    def after(**_: object) -> None:
+        answered.set()
+
+    events = s3_client().meta.events  # the client tdprov reads data objects through
+    events.register("provide-client-params.s3.GetObject", before)
+    events.register("after-call.s3.GetObject", after)
+    try:
+        yield calls
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", before)
+        events.unregister("after-call.s3.GetObject", after)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, bucket: str, tmp_path: Path,
+                                                                      fmt: str) -> None:
+    """The table pass and the SHA-256 of the bytes read the object twice; a write between the two reads was
+    recorded as the table digest of one content beside the SHA-256 of the other. Now the second read asks for
+    the ETag the first found; S3 refuses it (412), and the hashing starts again once, reading the new content."""
+    encode = _csv if fmt == "csv" else (lambda frame: _parquet(frame, tmp_path))
+    key = f"data/labels.{fmt}"
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=encode(OLD))
+    with overwritten_between_reads(s3_server, bucket, key, [encode(NEW)]) as calls:
+        found = hash_path(f"s3://{bucket}/{key}", file_sha256=True)
+    assert calls[0] >= 3  # read, refused, then read again whole
+    assert found.digest == hash_dataframe(NEW).digest
+    assert found.file_sha256 == hashlib.sha256(encode(NEW)).hexdigest()
+
+
+def test_an_object_that_keeps_changing_is_refused_naming_it(s3_server, bucket: str) -> None:
+    key = "data/labels.csv"
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=_csv(OLD))
+    writes = [_csv(NEW), _csv(OLD) + b"4,bird\n", _csv(NEW) + b"5,fish\n"]
+    with overwritten_between_reads(s3_server, bucket, key, writes), pytest.raises(BadInputError) as refused:
+        hash_path(f"s3://{bucket}/{key}", file_sha256=True)
+    assert f"s3://{bucket}/{key}" in str(refused.value)
+    assert "changed while it was being hashed" in str(refused.value)
+    assert "once writes to it have stopped" in str(refused.value)
+
+
+def test_a_versioned_object_is_read_at_the_version_the_first_read_found(s3_server, bucket: str) -> None:
+    """On a versioned bucket every later read asks for the version the first read found: a write meanwhile
+    does not reach the hashing, which describes that version whole."""
+    s3_server.client().put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = "data/labels.csv"
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=_csv(OLD))
+    with overwritten_between_reads(s3_server, bucket, key, [_csv(NEW)]) as calls:
+        found = hash_path(f"s3://{bucket}/{key}", file_sha256=True)
+    assert calls[0] == 2
+    assert found.digest == hash_dataframe(OLD).digest
+    assert found.file_sha256 == hashlib.sha256(_csv(OLD)).hexdigest()
+
+
+def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_etag(s3_server, bucket: str,
+                                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                                   tmp_path: Path) -> None:
+    """A shard is read at the ETag the listing found (the shard cache keeps its digest under that ETag): one
+    overwritten between the listing and its read is refused naming it, and nothing is cached for it."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    writer = s3_server.client()
+    for i in range(2):
+        writer.put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=_csv(OLD.assign(id=OLD["id"] + 10 * i)))
+    key = "corpus/part-1.csv"
+    original = _csv(OLD.assign(id=OLD["id"] + 10))
+
+    def overwrite(params: dict, **_: object) -> None:  # the listing was answered; the shard is written before its read
+        if params.get("Key") == key:
+            writer.put_object(Bucket=bucket, Key=key, Body=_csv(NEW))
+
+    events = s3_client().meta.events
+    events.register("provide-client-params.s3.GetObject", overwrite)
+    try:
+        with pytest.raises(BadInputError) as refused:
+            hash_shards(f"s3://{bucket}/corpus/", scheduler="none")
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", overwrite)
+    assert f"s3://{bucket}/{key}" in str(refused.value) and "changed while it was being hashed" in str(refused.value)
+    again = hash_shards(f"s3://{bucket}/corpus/", scheduler="none")  # once the writes stopped: the new content
+    assert again.shards[1].digest == hash_dataframe(NEW).digest
+    writer.put_object(Bucket=bucket, Key=key, Body=original)  # the listed ETag again: no digest of other bytes under it
+    assert hash_shards(f"s3://{bucket}/corpus/", scheduler="none").shards[1].digest == hash_dataframe(NEW.assign(
+        id=OLD["id"] + 10, label=OLD["label"])).digest
