@@ -66,7 +66,7 @@ def test_two_failing_datasets_printed_alike_are_two_rows_and_a_reader_uses_one(t
     rows = {(q["namespace"], q["name"]): q for q in report["quality"]}
     assert set(rows) == {("a:b", "c"), ("a", "b:c")} and report["qualityPassedVersions"] == 0
     assert rows["a", "b:c"]["usedBy"] == [reader] and rows["a:b", "c"]["usedBy"] == []
-    assert [q["dataset"] for q in report["quality"]] == ["a:b:c", "a:b:c"]
+    assert [q["dataset"] for q in report["quality"]] == ["a::b:c", "a:b::c"]  # both a:b:c: shown as NAMESPACE::NAME
 
 
 def test_training_on_two_datasets_printed_alike_gives_two_training_data_sections(tmp_path: Path) -> None:

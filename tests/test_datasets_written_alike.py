@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from prov_common.cli import main
 from prov_common.store import open_store
 from prov_common.w3cprov.identity import dataset_label
 from prov_dagster import ProvenanceResource
-from test_audit_support import dataset, digest, run_events, seal
+from test_audit_support import T0, dataset, digest, run_events, seal
 
 SHORT = re.compile(r"@blake3:[0-9a-f]{12}$")
 A = pd.DataFrame({"v": [1, 2, 3]})
@@ -115,3 +116,76 @@ def test_pairs_other_producers_write_alike_are_named_apart(tmp_path: Path, capsy
             assert [(t["namespace"], t["dataset"], t["version"]) for t in trees] == [(*d, versions[d])], ref
             assert main(["record", ref, "--store", uri]) == 0, ref
             assert versions[d] in capsys.readouterr().out
+
+
+def _node_labels(dot: str) -> list[str]:
+    """The first line of each data node's label in a DOT picture (a run's is its job)."""
+    return [m.split("\\n")[0] for m in re.findall(r'label="([^"]*)", shape=ellipse', dot)]
+
+
+def test_pictures_name_datasets_written_alike_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store, digests = _sealed(tmp_path, A, A)  # equal bytes: each also says it holds the other's content
+    assert main(["lineage", "inmemory://x", "-o", str(tmp_path / "x.dot"), "--store", store]) == 0
+    dot = (tmp_path / "x.dot").read_text()
+    assert sorted(_node_labels(dot)) == ["inmemory://::/x", "inmemory://::x"], dot
+    assert "same content as: inmemory://::/x" in dot and "same content as: inmemory://::x" in dot, dot
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in run_events("foreign.write", [], [
+        dataset("x", digest("first"), namespace="inmemory://"), dataset("/x", digest("second"), namespace="inmemory://")])))
+    assert main(["graph", str(events), "-o", str(tmp_path / "g.dot")]) == 0
+    assert sorted(_node_labels((tmp_path / "g.dot").read_text())) == ["inmemory://::/x", "inmemory://::x"]
+    assert main(["graph", str(events), "-o", str(tmp_path / "g.svg"), "--renderer", "builtin"]) == 0
+    svg = (tmp_path / "g.svg").read_text()
+    assert ">inmemory://::x</tspan>" in svg and ">inmemory://::/x</tspan>" in svg, svg
+    capsys.readouterr()
+
+
+def test_lineage_says_same_content_as_the_other_named_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store, _ = _sealed(tmp_path, A, A)
+    assert main(["lineage", "inmemory://::x", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("inmemory://::x  ") and "(same content as inmemory://::/x)" in out, out
+
+
+def test_contains_names_its_dataset_and_the_same_content_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store, digests = _sealed(tmp_path, A, A)
+    assert main(["contains", "inmemory://::x", "--record", '{"v": 1}', "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "same content, not lineage: inmemory://::/x" in out and f"inmemory://::x@{digests['x'][:19]}" in out, out
+    answer = _answer(store, "inmemory://::/x", {"v": 1}, capsys)
+    assert answer["dataset"] == "inmemory://::/x" and [o["dataset"] for o in answer["sameContent"]] == ["inmemory://::x"]
+
+
+
+def test_show_names_a_runs_datasets_written_alike_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store, digests = _sealed(tmp_path, A, B)
+    assert main(["runs", "--json", "--store", store]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert main(["show", run["runId"], "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert f"inmemory://::x  {digests['x']}  (3 rows)" in out and f"inmemory://::/x  {digests['/x']}  (4 rows)" in out, out
+    assert main(["show", run["runId"], "--json", "--store", store]) == 0
+    extents = json.loads(capsys.readouterr().out)["extents"]
+    assert sorted((e["dataset"], e["rows"]) for e in extents) == [("inmemory://::/x", 4), ("inmemory://::x", 3)]
+
+
+def test_audit_report_names_datasets_written_alike_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    ns = "inmemory://"
+    seal(store, run_events("write", [], [dataset("x", digest("x"), namespace=ns, passed=False, failed=("positive",)),
+                                         dataset("/x", digest("/x"), namespace=ns, passed=False, failed=("small",))]))
+    seal(store, run_events("train_model", [dataset("x", digest("x"), namespace=ns), dataset("/x", digest("/x"), namespace=ns),
+                                           dataset("/x", digest("unmade"), namespace=ns)],
+                           [dataset("/m/1", digest("m1"))], start=T0 + timedelta(minutes=10), job_type="TRAINING"))
+    assert main(["audit", "--store", uri, "--report", str(tmp_path / "report")]) == 1
+    capsys.readouterr()
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert sorted(q["dataset"] for q in report["quality"]) == ["inmemory://::/x", "inmemory://::x"], report["quality"]
+    assert sorted(t["dataset"] for t in report["trainingData"]) == ["inmemory://::/x", "inmemory://::x"]
+    objects = {f["object"] for c in report["checks"] for f in c["findings"]}
+    assert f"inmemory://::/x@{digest('unmade')}" in objects and f"inmemory://::x@{digest('x')}" in objects, objects
+    texts = " ".join(f["what"] for c in report["checks"] for f in c["findings"])
+    assert "inmemory://x" not in texts, texts
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "inmemory://::x" in page and "inmemory://::/x" in page and "inmemory://x" not in page

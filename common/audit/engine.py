@@ -33,7 +33,7 @@ from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord,
-                                     distinct)
+                                     distinct, name_apart)
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.result import AuditResult
@@ -300,6 +300,8 @@ def _audit(
     generators = Generators(store, binding, everything_known.values())
     upstream = [r for r in _upstream(records.values(), generators) if r.run_id not in everything_known]
     index = LineageIndex([*everything_known.values(), *upstream], [s.record for s in sources])
+    name_apart([*(d for r in index.runs.values() for d in (*r.inputs, *r.outputs)),  # two written alike: told apart
+                *(previous.checks.datasets() if previous else ())])
     log_check.findings += generators.problems
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index,
                           unverified=unverified_source_digests(source_problems), same_file=same_file_writers)

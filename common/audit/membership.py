@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, run_order, version_of
-from prov_common.w3cprov.identity import VersionKey
+from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_labels
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle import layout
 from prov_common.errors import BadInputError, TdprovError, VerificationError
@@ -31,8 +31,9 @@ class SameContent:
     used_by: list[RunRecord] = field(default_factory=list)
     training_runs: list[RunRecord] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
+    def to_dict(self, label: str | None = None) -> dict[str, Any]:
+        """``label``: how the answer shows the dataset (:meth:`Membership.labels`), else its own label."""
+        return {"dataset": label or self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
                 "usedBy": _runs(self.used_by), "trainingRuns": _runs(self.training_runs)}
 
 
@@ -57,13 +58,19 @@ class Membership:
     def contained(self) -> bool:
         return self.proof.contained if self.proof is not None else bool(self.rows)
 
+    def labels(self) -> DatasetLabels:
+        """How the answer shows its dataset and those holding the same bytes: each by a text that names it alone among
+        them (:func:`~prov_common.w3cprov.identity.distinct_labels`: two written alike, as ``NAMESPACE::NAME``)."""
+        return distinct_labels((d.namespace, d.name) for d in (self.dataset, *(o.dataset for o in self.same_content)))
+
     def to_dict(self) -> dict[str, Any]:
-        doc = {"digest": self.digest, "dataset": self.dataset.label, "namespace": self.dataset.namespace,
+        labels = self.labels()
+        doc = {"digest": self.digest, "dataset": labels[self.dataset.namespace, self.dataset.name], "namespace": self.dataset.namespace,
                "name": self.dataset.name, "contained": self.contained, "rows": self.rows, "rowDigests": self.sidecar,
                "usedBy": _runs(self.used_by), "trainingRuns": _runs(self.training_runs)}
         if self.proof is not None:
             doc.update(matches=self.proof.matches, proof=self.proof.to_dict())
-        doc["sameContent"] = [other.to_dict() for other in self.same_content]
+        doc["sameContent"] = [other.to_dict(labels[other.dataset.namespace, other.dataset.name]) for other in self.same_content]
         return doc
 
 

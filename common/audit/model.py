@@ -9,7 +9,7 @@ from typing import Any
 
 from prov_common.errors import TdprovError
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.identity import VersionKey, dataset_label, version_key
+from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
 
 # checks, in report order
 CHECK_SIGNATURES = "signatures"
@@ -106,6 +106,7 @@ class DatasetUse:
     location: str | None = None  # where the data lives, when the name is not a location (``symlinks`` facet)
     aliases: tuple[str, ...] = ()  # other names from the ``symlinks`` facet (a Dagster asset key): found by them too
     shards: int | None = None  # a sharded version (folder, prefix or glob of shards): how many shards
+    shown: str | None = field(default=None, compare=False)  # its label named apart from another alike: :func:`name_apart`
 
     @property
     def uri(self) -> str:
@@ -114,8 +115,9 @@ class DatasetUse:
 
     @property
     def label(self) -> str:
-        """How reports name the dataset (its URI)."""
-        return self.uri
+        """How reports name the dataset: its URI, or ``NAMESPACE::NAME`` where another dataset the report shows has
+        that URI too (:func:`name_apart`)."""
+        return self.shown or self.uri
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"namespace": self.namespace, "name": self.name, "version": self.version}
@@ -141,6 +143,17 @@ class DatasetUse:
         q = raw.get("quality")
         return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
                    raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"))
+
+
+def name_apart(datasets: Iterable[DatasetUse]) -> None:
+    """Name each of ``datasets`` (all that a report shows) apart from the others: one whose :attr:`DatasetUse.uri`
+    another of them shares (``inmemory://x`` of the names ``x`` and ``/x``) is labelled ``NAMESPACE::NAME``
+    (:func:`~prov_common.w3cprov.identity.distinct_labels`); the others keep their URI."""
+    uses = list(datasets)
+    labels = distinct_labels((d.namespace, d.name) for d in uses)
+    for d in uses:
+        text = labels[d.namespace, d.name]
+        d.shown = text if text != d.uri else None
 
 
 @dataclass

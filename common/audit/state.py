@@ -65,7 +65,7 @@ class OpenLink:
     def printed_ident(self) -> tuple[str, str, str]:
         """The link as acceptances recorded before :attr:`ident` named it: the run, how the dataset prints and the
         version as recorded."""
-        return self.run_id, self.dataset.label, self.dataset.version or ""
+        return self.run_id, self.dataset.uri, self.dataset.version or ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,10 @@ class CheckState:
     passed_versions: int = 0
     unsealed: list[UnsealedRun] = field(default_factory=list)  # staged runs with no indexed bundle, as first reported
     accepted: list[AcceptedRun] = field(default_factory=list)  # completeness findings a person accepted, per run
+
+    def datasets(self) -> list[DatasetUse]:
+        """The datasets the open results name (their broken links', training gaps' and failing versions')."""
+        return [*(x.dataset for x in self.broken), *(g.link.dataset for g in self.gaps), *(r.dataset for r in self.failing)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,

@@ -131,11 +131,12 @@ RUNS_SHOWN = 10
 def answer_lines(answer: Membership, proof_file: str | None = None) -> list[str]:
     """The text answer: whether the record is in the version, the version, the proof's size and that it was checked
     (its digests and path are in ``--json`` and the ``--proof`` file), the runs downstream of the version, and other
-    datasets holding the same bytes."""
+    datasets holding the same bytes (each named apart from the others: :meth:`Membership.labels`)."""
+    labels = answer.labels()
     lines = [("contained" if answer.contained else "not contained")
              + (f" ({answer.proof.matches} matching row digest{'s' if answer.proof.matches > 1 else ''})"
                 if answer.proof is not None and answer.contained else ""),
-             f"  version        {pasted(answer.dataset.label, answer.digest)} ({answer.digest})"]
+             f"  version        {pasted(labels[answer.dataset.namespace, answer.dataset.name], answer.digest)} ({answer.digest})"]
     if answer.proof is not None:
         proof, doc = answer.proof, answer.proof.to_dict()
         size = len(json_bytes(doc))  # as --proof writes it
@@ -151,7 +152,7 @@ def answer_lines(answer: Membership, proof_file: str | None = None) -> list[str]
     lines.append(f"  row digests    {answer.sidecar}")
     lines += _runs_lines("used by", answer.used_by) + _runs_lines("training runs", answer.training_runs)
     for other in answer.same_content:
-        lines.append(f"same content, not lineage: {other.dataset.label}")
+        lines.append(f"same content, not lineage: {labels[other.dataset.namespace, other.dataset.name]}")
         lines += _runs_lines("used by", other.used_by) + _runs_lines("training runs", other.training_runs)
     return lines
 

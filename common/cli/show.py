@@ -18,7 +18,7 @@ from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text
-from prov_common.w3cprov.identity import utc_text
+from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -39,27 +39,35 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def quality(state: RunState) -> list[dict[str, Any]]:
+def shown_names(manifest: dict[str, Any], state: RunState | None) -> DatasetLabels:
+    """How ``show`` names each dataset of the run (:func:`~prov_common.bundle.naming.dataset_shown`, or
+    ``NAMESPACE::NAME`` where another of them is shown alike: :func:`~prov_common.w3cprov.identity.distinct_labels`)."""
+    recorded = [(d["namespace"], d["name"]) for side in ("inputs", "outputs") for d in manifest[side]]
+    events = [(ds.namespace, ds.name) for ds in (*state.inputs, *state.outputs)] if state is not None else []
+    return distinct_labels([*recorded, *events], dataset_shown)
+
+
+def quality(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
     """Pandera results per dataset (inputs and outputs) from the ``tdprov_pandera`` facets."""
     rows = []
     for side, datasets in (("input", state.inputs), ("output", state.outputs)):
         for ds in datasets:
             facet = ds.facet("tdprov_pandera")
             if facet:
-                rows.append({"side": side, "dataset": dataset_shown(ds.namespace, ds.name), "schema": facet.get("schemaName"),
+                rows.append({"side": side, "dataset": names[ds.namespace, ds.name], "schema": facet.get("schemaName"),
                              "passed": facet.get("passed"), "failureCount": facet.get("failureCount"),
                              "samplesFile": facet.get("samplesFile")})
     return rows
 
 
-def extents(state: RunState) -> list[dict[str, Any]]:
+def extents(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
     """Rows and shards per dataset (inputs and outputs) from the ``tdprov_contentHash`` facets, where recorded."""
     found = []
     for side, datasets in (("input", state.inputs), ("output", state.outputs)):
         for ds in datasets:
             rows, shards = ds.count("rows"), ds.count("shardCount")
             if rows is not None or shards is not None:
-                found.append({"side": side, "dataset": dataset_shown(ds.namespace, ds.name), "rows": rows, "shards": shards})
+                found.append({"side": side, "dataset": names[ds.namespace, ds.name], "rows": rows, "shards": shards})
     return found
 
 
@@ -82,15 +90,18 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
             fix="list runs with 'tdprov runs'; 'tdprov verify RUN_ID' names every problem of a bundle",
         )
     events = derived.events if derived is not None else []
+    recorded = manifest.to_dict()
+    names = shown_names(recorded, derived.state if derived is not None else None)
     return {
-        "manifest": manifest.to_dict(),
+        "manifest": recorded,
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
-        "quality": quality(derived.state) if derived is not None else [],
-        "extents": extents(derived.state) if derived is not None else [],
+        "quality": quality(derived.state, names) if derived is not None else [],
+        "extents": extents(derived.state, names) if derived is not None else [],
         "attachments": sorted(f.path for f in manifest.files if f.path not in layout.RESERVED),
         "verification": report.to_dict(),
         "_report": report,
+        "_names": names,
     }
 
 
@@ -99,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     info = gather(store, resolve_run_id(store, args.run_id), settings)
     report = info.pop("_report")
+    names = info.pop("_names")
     status = 0 if report.ok else 1  # a bundle that does not verify is a finding
     if args.json:
         emit_json(info, sort_keys=True)
@@ -111,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     held = {(e["side"] + "s", e["dataset"]): extent_text(e["rows"], e["shards"]) for e in info["extents"]}
     for side in ("inputs", "outputs"):
         out.append(f"{side}:")
-        named = [(dataset_shown(d["namespace"], d["name"]), d["version"] or "-") for d in m[side]]
+        named = [(names[d["namespace"], d["name"]], d["version"] or "-") for d in m[side]]
         out += [f"  {name}  {version}" + (f"  ({held[side, name]})" if held.get((side, name)) else "") for name, version in named] or ["  -"]
     out.append("events:")
     times = [utc_text(e["eventTime"]) for e in info["events"]]  # --json keeps each as the event wrote it

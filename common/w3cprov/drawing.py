@@ -3,7 +3,9 @@
 Both follow the PROV colour conventions (entities as yellow ellipses, activities as blue boxes); a
 failed run, a version with a failed quality check and a broken link are outlined in red. A version whose
 content other datasets hold too says so ("= same content as N other datasets", named in its tooltip):
-a fact, never an edge. Output is deterministic.
+a fact, never an edge. Two datasets a picture shows whose labels are alike (``inmemory://x`` of the names ``x`` and
+``/x``) are each named ``NAMESPACE::NAME`` (:func:`~prov_common.w3cprov.identity.distinct_labels`). Output is
+deterministic.
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from xml.sax.saxutils import escape as _escape
 
 from prov_common.text import cells, shortened, visible
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.graph import RUN, LineageGraph, Node
-from prov_common.w3cprov.identity import dataset_label
+from prov_common.w3cprov.graph import LABEL_WIDTH, RUN, LineageGraph, Node
+from prov_common.w3cprov.identity import DatasetLabels, dataset_label, distinct_labels
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
 
@@ -31,9 +33,23 @@ def _alert(node: Node) -> bool:
     return bool(node.failed_checks or node.broken) or node.state in {"FAIL", "ABORT"}
 
 
-def _lines(node: Node) -> list[str]:
-    """The node's text as shown: its name :func:`visible` (a bidi control cannot make it read as another)."""
-    lines = visible(node.label).split("\n")
+def shown_names(graph: LineageGraph) -> DatasetLabels:
+    """How a picture of ``graph`` names each dataset it shows (its data nodes' and those they hold the same content
+    as): :func:`~prov_common.w3cprov.identity.distinct_labels`, so that two written alike are told apart."""
+    return distinct_labels([*((n.namespace, n.dataset) for n in graph.nodes.values()
+                              if n.kind != RUN and n.namespace is not None and n.dataset),
+                            *(d for n in graph.nodes.values() for d in n.also)])
+
+
+def _lines(node: Node, names: DatasetLabels) -> list[str]:
+    """The node's text as shown: its name :func:`visible` (a bidi control cannot make it read as another); a data
+    node's first line, its dataset's label, as ``names`` gives it where that differs (another's label is alike)."""
+    lines = node.label.split("\n")
+    if node.kind != RUN and node.dataset and node.namespace is not None:
+        shown = names.get((node.namespace, node.dataset))
+        if shown and shown != dataset_label(node.namespace, node.dataset):
+            lines[0] = shortened(shown, LABEL_WIDTH)
+    lines = visible("\n".join(lines)).split("\n")
     if node.shards is not None:
         lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
@@ -45,11 +61,11 @@ def _lines(node: Node) -> list[str]:
     return lines
 
 
-def _tooltip(node: Node) -> str:
-    """The node's run id, version or name, and the other datasets that hold the same content."""
+def _tooltip(node: Node, names: DatasetLabels) -> str:
+    """The node's run id, version or name, and the other datasets that hold the same content (as ``names`` gives them)."""
     text = node.run_id or node.version or node.dataset or node.id
     if node.also:
-        text += "\nsame content as: " + ", ".join(dataset_label(namespace, name) for namespace, name in node.also)
+        text += "\nsame content as: " + ", ".join(names.get(d) or dataset_label(*d) for d in node.also)
     return visible(text)
 
 
@@ -61,11 +77,12 @@ def to_dot(graph: LineageGraph, title: str = "lineage") -> str:
     """Graphviz DOT of the graph, data flowing top-down."""
     out = [f"digraph {_dot_string(visible(title))} {{", "  rankdir=TB;",
            f'  node [fontname="{FONT}", fontsize=10, style=filled];', f'  edge [fontname="{FONT}", fontsize=8, color="#555555"];']
+    names = shown_names(graph)
     for node in graph.nodes.values():
         shape, fill = ("box", ACTIVITY_FILL) if node.kind == RUN else ("ellipse", ENTITY_FILL)
         extra = f', color="{ALERT}", penwidth=2' if _alert(node) else ""
-        out.append(f"  {_dot_string(node.id)} [label={_dot_string(chr(10).join(_lines(node)))}, shape={shape}, "
-                   f'fillcolor="{fill}", tooltip={_dot_string(_tooltip(node))}{extra}];')
+        out.append(f"  {_dot_string(node.id)} [label={_dot_string(chr(10).join(_lines(node, names)))}, shape={shape}, "
+                   f'fillcolor="{fill}", tooltip={_dot_string(_tooltip(node, names))}{extra}];')
     for edge in graph.edges:
         out.append(f"  {_dot_string(edge.source)} -> {_dot_string(edge.target)} [label={_dot_string(edge.kind)}];")
     out.append("}")
@@ -79,9 +96,9 @@ PAGE_WIDTH = 1200.0  # default width limit of the built-in picture, in CSS pixel
 MIN_W = 2 * (label_width("generated") + 8)  # room below a node for its edge label
 
 
-def _fitted_lines(node: Node, max_width: float | None) -> list[str]:
+def _fitted_lines(node: Node, names: DatasetLabels, max_width: float | None) -> list[str]:
     """The node's text, each line shortened from the left so the node fits ``max_width``."""
-    lines = _lines(node)
+    lines = _lines(node, names)
     if max_width is None:
         return lines
     factor = 1.0 if node.kind == RUN else 1.2
@@ -123,16 +140,19 @@ def _undrawn(points: tuple[Point, ...], drawn: set[tuple[Point, Point]]) -> tupl
     return start, end
 
 
-def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH) -> tuple[Layout, dict[str, list[str]]]:
-    """The built-in layout of ``graph`` and each node's text lines."""
-    lines = {key: _fitted_lines(node, max_width) for key, node in graph.nodes.items()}
+def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH,
+              names: DatasetLabels | None = None) -> tuple[Layout, dict[str, list[str]]]:
+    """The built-in layout of ``graph`` and each node's text lines (``names``: :func:`shown_names` of it)."""
+    names = shown_names(graph) if names is None else names
+    lines = {key: _fitted_lines(node, names, max_width) for key, node in graph.nodes.items()}
     return layered_layout(graph, lambda key: _size(lines[key], graph.nodes[key].kind), max_width), lines
 
 
 def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | None = PAGE_WIDTH) -> str:
     """A self-contained SVG picture of the graph, data flowing top-down, at most ``max_width`` wide
     where the graph allows (wide layers wrap onto several rows). No Graphviz needed."""
-    layout, lines_of = layout_of(graph, max_width)
+    names = shown_names(graph)
+    layout, lines_of = layout_of(graph, max_width, names)
     w, h = layout.width, layout.height
     scale = 1.0 if max_width is None or w <= max_width else max_width / w  # a row of long edges no wrap can narrow
     out = [
@@ -165,7 +185,7 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
         lines = lines_of[key]
         top = cy - (len(lines) - 1) * LINE_H / 2 + 4
         text = "".join(f'<tspan x="{cx:.1f}" y="{top + i * LINE_H:.1f}">{escape(line)}</tspan>' for i, line in enumerate(lines))
-        out.append(f'<g class="node {node.kind}" id="{escape(node.id)}"><title>{escape(_tooltip(node))}</title>{shape}'
+        out.append(f'<g class="node {node.kind}" id="{escape(node.id)}"><title>{escape(_tooltip(node, names))}</title>{shape}'
                    f'<text text-anchor="middle">{text}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -37,6 +37,8 @@ LABEL_WIDTH = 40  # widest a node's name is shown (its end is kept)
 class Node:
     """A dataset (version) or a run in the lineage graph.
 
+    ``label`` is the text shown, a data node's first line its dataset's label (a picture names it apart where
+    another dataset it shows has that label too: :func:`~prov_common.w3cprov.drawing.shown_names`).
     ``dataset`` is the dataset's name (for versions, of the dataset they specialise) and ``version``
     the recorded version string; runs carry ``job``, ``state`` and ``started``. ``failed_checks``
     names the quality checks on this node that failed, each once (see :func:`_checks_once`). ``dataset_id`` and

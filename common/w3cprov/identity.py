@@ -77,8 +77,12 @@ def pair_text(namespace: str | None, name: str) -> str:
     return f"{namespace or ''}{PAIR_SEPARATOR}{name}"
 
 
+DatasetLabels = dict[tuple[str | None, str], str]
+"""How a listing shows each of its datasets, by ``(namespace, name)``: :func:`distinct_labels`."""
+
+
 def distinct_labels(datasets: Iterable[tuple[str | None, str]],
-                    label: Callable[[str, str], str] = dataset_label) -> dict[tuple[str | None, str], str]:
+                    label: Callable[[str, str], str] = dataset_label) -> DatasetLabels:
     """How a listing of ``datasets`` (``(namespace, name)`` pairs) shows each one: its ``label`` (:func:`dataset_label`,
     or another way a listing shows a dataset), or its :func:`pair_text` where another of them has that label too, so
     that each text shown names one of them (and, pasted back, that one: :func:`written_as_pair`); only two pairs that
