@@ -252,6 +252,7 @@ _MEASURE = textwrap.dedent("""
             if line.startswith(key):
                 return int(line.split()[1]) / 1024
 
+    import pandas  # noqa: F401 - loaded first too: pyarrow loads it on some conversions (booleans to numpy)
     hash_path(sys.argv[2])  # load every module first
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak (VmHWM) to the current resident size

@@ -9,15 +9,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.types import canonical_type
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 _CONVERT_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError)
 
@@ -181,6 +183,8 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
 
 
 def _describe_values(values: pd.Series | pd.Index) -> str:
+    import pandas as pd  # here: only pandas sources are described
+
     sample = pd.Series(values).dropna().iloc[:10_000]
     names = sorted({type(v).__name__ for v in sample})
     if len(names) > 1:
@@ -189,6 +193,8 @@ def _describe_values(values: pd.Series | pd.Index) -> str:
 
 
 def _is_default_index(index: pd.Index) -> bool:
+    import pandas as pd  # here: only a DataFrame has an index
+
     return (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None)
 
 

@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 import contextvars
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -23,7 +23,6 @@ from prov_common.file_uri import home_hint, is_file_uri
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns, open_parquet
-from prov_common.hashing.csv_stream import hash_csv_stream
 from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_events import JsonLineError
@@ -34,6 +33,9 @@ from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
 from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
 from prov_common.hashing.targets import local_target
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -100,14 +102,20 @@ def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None =
                             fix="flatten it (at most a few hundred levels of arrays or objects).") from None
     except JsonLineError as exc:
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}", fix=exc.fix or _check_format(fmt)) from exc
-    except pd.errors.EmptyDataError as exc:  # only pandas.read_csv raises it: a CSV file with no header line
+    except _csv_no_header_error() as exc:  # only pandas.read_csv raises it: a CSV file with no header line
         raise _no_header(path_or_uri).about(str(path_or_uri)) from exc
-    except (pa.ArrowException, ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+    except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError) as exc:  # pandas' ParserError is a ValueError
         if isinstance(exc, UnicodeDecodeError) and fmt == "csv" and open_source is not None:
             located = csv_not_utf8(str(path_or_uri), open_source)
             if located is not None:
                 raise located from exc
         raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}", fix=_check_format(fmt)) from exc
+
+
+def _csv_no_header_error() -> type[Exception] | tuple[()]:
+    """pandas' ``EmptyDataError``, which only ``pandas.read_csv`` raises; nothing to catch while pandas is not loaded
+    (it cannot have been raised then), so that reading Parquet, JSON lines or bytes does not load pandas."""
+    return getattr(sys.modules.get("pandas.errors"), "EmptyDataError", ())
 
 
 def _check_format(fmt: str) -> str:
@@ -180,6 +188,8 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
             return pq.read_table(source)
         if fmt == "jsonl":
             return _read_json_lines(source, open_source)
+        import pandas as pd  # here: only CSV files are read by pandas
+
         data = pd.read_csv(source, dtype=csv_dtypes)
     _check_csv_dtypes(csv_dtypes, data.columns, path_or_uri)
     return data
@@ -213,6 +223,8 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
     """A CSV or JSON-lines file hashed chunk by chunk (bounded memory); read whole only when it cannot be."""
     with _reading(path_or_uri, fmt, open_source):
         if fmt == "csv":
+            from prov_common.hashing.csv_stream import hash_csv_stream  # here: it loads pandas
+
             streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
                                        block_rows=options["block_rows"],
                                        check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
@@ -222,9 +234,9 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
         if streamed is not None:
             return streamed
         data = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
-        if isinstance(data, pd.DataFrame):
-            return hash_dataframe(data, **options)
-        return hash_table(data, **options)
+        if isinstance(data, pa.Table):
+            return hash_table(data, **options)
+        return hash_dataframe(data, **options)
 
 
 def _hash_parquet(path_or_uri: str | Path, open_source: PassOpener, **options: Any) -> TableDigest:

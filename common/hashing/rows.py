@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -100,6 +99,8 @@ def _hashes(values: _Values, lane: int) -> np.ndarray:
     elif kind == "list":
         h = _list_hashes(data, values.children[0], lane)
     elif kind == "bytes":
+        import pandas as pd  # here: its SipHash of bytes values; other kinds are hashed with numpy alone
+
         h = np.asarray(pd.util.hash_array(data, hash_key=SIP_KEYS[lane], categorize=False), dtype=np.uint64)
     else:
         h = np.full(data.shape[1], seed, dtype=np.uint64)

@@ -5,10 +5,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from blake3 import blake3
 
@@ -20,6 +19,9 @@ from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import lp, show, u64
 from prov_common.hashing.rows import RowAccumulator, block_row_hashes
 from prov_common.hashing.types import logical_type
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 BLOCK_ROWS = 65_536
 TABLE_TAG = b"tdprov-table-v1"
@@ -232,6 +234,8 @@ def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", blo
     ``threads``: worker threads (default: one per CPU, at most 8, for large frames; else 1).
     ``block_rows`` is part of the algorithm: change it only to compare with digests made with it.
     """
+    import pandas as pd  # here: Arrow tables and files are hashed without pandas
+
     if not isinstance(df, pd.DataFrame):
         raise BadInputError(f"expected a pandas DataFrame, got {type(df).__name__}.",
                             fix="pass a DataFrame, or use hash_table() for Arrow tables and hash_path() for files.")

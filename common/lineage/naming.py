@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
-
-from openlineage.client.naming import dataset as ol_naming
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import s3_key
 from prov_common.hashing.targets import local_target
 from prov_common.file_uri import is_local_host, local_dataset, local_namespace  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
+
+if TYPE_CHECKING:  # pragma: no cover
+    from openlineage.client.naming.dataset import DatasetNaming
 
 DEFAULT_JOB_NAMESPACE = "tdprov"
 """Job namespace used when none is given (the orchestrators pass their own, e.g. the Airflow instance)."""
@@ -25,17 +28,25 @@ IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kep
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
-# Databases with an openlineage-python naming class: (class, default port, path segments it takes).
-_TABLE_NAMINGS: dict[str, tuple[type, str | None, int]] = {
-    "postgres": (ol_naming.Postgres, "5432", 3),
-    "mysql": (ol_naming.MySQL, "3306", 2),
-    "trino": (ol_naming.Trino, None, 3),
-    "hive": (ol_naming.Hive, None, 2),
-    "db2": (ol_naming.DB2, None, 3),
-    "oracle": (ol_naming.Oracle, None, 3),
-    "teradata": (ol_naming.Teradata, None, 2),
-    "crate": (ol_naming.CrateDB, None, 3),
+# Databases with an openlineage-python naming class: (class name, default port, path segments it takes).
+_TABLE_NAMINGS: dict[str, tuple[str, str | None, int]] = {
+    "postgres": ("Postgres", "5432", 3),
+    "mysql": ("MySQL", "3306", 2),
+    "trino": ("Trino", None, 3),
+    "hive": ("Hive", None, 2),
+    "db2": ("DB2", None, 3),
+    "oracle": ("Oracle", None, 3),
+    "teradata": ("Teradata", None, 2),
+    "crate": ("CrateDB", None, 3),
 }
+
+
+def _ol_naming() -> ModuleType:
+    """openlineage-python's naming classes, loaded on first use: the ``openlineage.client`` package loads its whole
+    client (HTTP transports and all), which turning a ``(namespace, name)`` back into a URI does not need."""
+    from openlineage.client.naming import dataset
+
+    return dataset
 
 
 def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -71,11 +82,11 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if scheme == "file":
         if is_local_host(host):
             return _local(path)
-        return _pair(ol_naming.RemoteFileSystem(host=host, path=path))
+        return _pair(_ol_naming().RemoteFileSystem(host=host, path=path))
     if scheme in _BUCKET_SCHEMES:  # the key as written (an object store takes it literally) and a prefix without its '/'
         if scheme in _S3_SCHEMES:  # S3 has no fragments nor queries: '#' and '?' are part of the key
-            return _pair(ol_naming.S3(bucket_name=host, object_key=_key(text, scheme, host, s3_key(text).rstrip("/"), "bucket")))
-        return _pair(ol_naming.GCS(bucket_name=host, object_key=_key(text, scheme, host, parts.path.rstrip("/"), "bucket")))
+            return _pair(_ol_naming().S3(bucket_name=host, object_key=_key(text, scheme, host, s3_key(text).rstrip("/"), "bucket")))
+        return _pair(_ol_naming().GCS(bucket_name=host, object_key=_key(text, scheme, host, parts.path.rstrip("/"), "bucket")))
     if scheme in _AZURE_SCHEMES:
         return _azure(_AZURE_SCHEMES[scheme], urlsplit(raw), text, path)
     if scheme == IN_MEMORY_SCHEME:
@@ -85,14 +96,14 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     port = None if parts.port is None else str(parts.port)
     authority = host if port is None else f"{host}:{port}"
     if scheme == "hdfs" and port is not None and path:
-        return _pair(ol_naming.HDFS(namenode_host=host, namenode_port=port, path=path))
+        return _pair(_ol_naming().HDFS(namenode_host=host, namenode_port=port, path=path))
     if scheme == "kafka" and port is not None and path.strip("/"):
-        return _pair(ol_naming.Kafka(bootstrap_server_host=host, port=port, topic=path.strip("/")))
+        return _pair(_ol_naming().Kafka(bootstrap_server_host=host, port=port, topic=path.strip("/")))
     if scheme in _TABLE_SCHEMES:
         segments = [s for s in path.split("/") if s]
         naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
         if naming is not None and len(segments) == count and (port or default_port):
-            return _pair(naming(host, port or default_port, *segments))
+            return _pair(getattr(_ol_naming(), naming)(host, port or default_port, *segments))
         return f"{scheme}://{authority}", ".".join(segments)
     return f"{scheme}://{authority}", path or "/"
 
@@ -117,7 +128,7 @@ def file_dataset(namespace: str, name: str) -> tuple[str, str]:
         return namespace, name
 
 
-def _pair(naming: ol_naming.DatasetNaming) -> tuple[str, str]:
+def _pair(naming: DatasetNaming) -> tuple[str, str]:
     return naming.get_namespace(), naming.get_name()
 
 
@@ -142,8 +153,8 @@ def _azure(scheme: str, parts: SplitResult, text: str, path: str) -> tuple[str, 
         )
     service = host.split(".", 1)[0]
     if scheme == "abfss":
-        return _pair(ol_naming.ABFSS(container=container, service=service, path=key))
-    return _pair(ol_naming.WASBS(container=container, service_name=service, object_key=key))
+        return _pair(_ol_naming().ABFSS(container=container, service=service, path=key))
+    return _pair(_ol_naming().WASBS(container=container, service_name=service, object_key=key))
 
 
 def clean_namespace(namespace: str) -> str:
@@ -173,7 +184,7 @@ def dataset_uri(namespace: str, name: str) -> str:
 def _local(path: str) -> tuple[str, str]:
     if not path:
         raise BadInputError("dataset path is empty", fix="pass the path or URI of the dataset")
-    naming = ol_naming.LocalFileSystem(path=Path(opened_path(path)).as_posix())
+    naming = _ol_naming().LocalFileSystem(path=Path(opened_path(path)).as_posix())
     return naming.get_namespace(), naming.get_name()
 
 

@@ -84,6 +84,16 @@ def _sort_values(value: Any) -> Any:
     return value
 
 
+def _prov_json(document: ProvDocument) -> str:
+    """``document.serialize(format="json")``, through the PROV-JSON serializer alone: ``serialize`` loads every
+    serializer (rdflib and lxml with theirs), which PROV-JSON does not need."""
+    from prov.serializers.provjson import ProvJSONSerializer
+
+    buffer = io.StringIO()
+    ProvJSONSerializer(document).serialize(buffer)
+    return buffer.getvalue()
+
+
 def canonical_prov_json(document: ProvDocument) -> bytes:
     """PROV-JSON as RFC 8785 canonical bytes: same records, same bytes.
 
@@ -91,7 +101,7 @@ def canonical_prov_json(document: ProvDocument) -> bytes:
     record's content, and multi-valued attributes are sorted, so neither the order in which records
     were added nor Python's hash seed changes the output.
     """
-    raw = loads(document.serialize(format="json"))
+    raw = loads(_prov_json(document))
     out: dict[str, Any] = {}
     for section, records in raw.items():
         if section == "prefix" or not isinstance(records, dict):
