@@ -356,3 +356,38 @@ def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_
     accepted = _audit(pipe.store, accept_checkpoint="the worker's disk with run's events was lost")
     assert [c.get("run_id") for c in accepted.resolution["closed"]] == [lost] and not _unfinished(accepted)
     assert _audit(pipe.store).clean and _audit(pipe.store, full=True).clean
+
+
+def test_a_run_examined_before_the_failing_result_of_what_it_read_is_named_as_its_user(tmp_path: Path) -> None:
+    """A training run reads a version that no result says failed, and is audited; the result comes later: a validation
+    task checks that version after the fact, and the run that made another version delivers its failing result late
+    (a spool). The incremental audits name the training runs as having used failing data, as a full audit does, and
+    keep naming them; the failing versions' rows list them as their users (they said "no recorded run used it")."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    checked, late = digest("checked later"), digest("delivered late")
+    seal(pipe.store, run_events("make_checked", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/checked.parquet", checked)]))
+    on_checked = seal(pipe.store, run_events("train_on_checked", [dataset("/data/checked.parquet", checked)], [],
+                                             start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    on_late = seal(pipe.store, run_events("train_on_late", [dataset("/data/late.parquet", late)], [],
+                                          start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    first = _audit(pipe.store)
+    assert first.check(CHECK_QUALITY).findings == [] and first.check(CHECK_COMPLETENESS).errors  # late.parquet has no origin yet
+    checker = seal(pipe.store, run_events("validate_checked", [dataset("/data/checked.parquet", checked, passed=False, failed=("not_null",))],
+                                          [], start=T0 + timedelta(hours=2)))
+    maker = seal(pipe.store, run_events("make_late", [dataset(pipe.raw_name, pipe.raw)],
+                                        [dataset("/data/late.parquet", late, passed=False, failed=("unique",))], start=T0))
+    second, full = _audit(pipe.store), _audit(pipe.store, full=True)
+    for result in (second, full):
+        quality = result.check(CHECK_QUALITY)
+        assert sorted(f.run_id for f in quality.errors) == sorted([on_checked, on_late]), [f.what for f in quality.findings]
+        assert not [f for f in quality.findings if f.severity == "note"], [f.what for f in quality.findings]
+        rows = {r.dataset.name: r for r in result.quality_rows}
+        assert (rows["/data/checked.parquet"].recorded_by, rows["/data/checked.parquet"].used_by) == ([checker], [on_checked])
+        assert (rows["/data/late.parquet"].recorded_by, rows["/data/late.parquet"].used_by) == ([maker], [on_late])
+    assert sorted(f.what for f in second.check(CHECK_QUALITY).findings) == sorted(f.what for f in full.check(CHECK_QUALITY).findings)
+    seal(pipe.store, run_events("unrelated", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/u.parquet", digest("u"))],
+                                start=T0 + timedelta(hours=3)))
+    third = _audit(pipe.store)
+    assert sorted(f.run_id for f in third.check(CHECK_QUALITY).errors) == sorted([on_checked, on_late]), "dropped by the next audit"
+    assert {r.dataset.name: r.used_by for r in third.quality_rows if r.failed} == {"/data/checked.parquet": [on_checked],
+                                                                                   "/data/late.parquet": [on_late]}

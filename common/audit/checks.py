@@ -83,7 +83,7 @@ def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: Linea
     sig, prov = _bundle_checks(before, kept, new)
     broken, gaps = _links(before, ids, new, index)
     same = same_file(index, [x.dataset for x in broken] + [g.link.dataset for g in gaps]) if same_file else {}
-    quality, rows, quality_findings, passed = _quality(before, kept, new)
+    quality, rows, quality_findings, passed = _quality(before, kept, new, index)
     noted = [f for f in kept if f.check == CHECK_COMPLETENESS] + [f for r in new for f in r.bundle_findings
                                                                   if f.check == CHECK_COMPLETENESS]
     completeness = CheckResult(CHECK_COMPLETENESS, completeness_findings(broken, gaps, registered_names(index), unverified, same) + noted,
@@ -237,11 +237,14 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
     return out
 
 
-def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
-    """Versions whose Pandera validation failed, and the runs that used them anyway."""
+def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
+             index: LineageIndex) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
+    """Versions whose Pandera validation failed, and the runs that used them anyway: the new runs, and the runs
+    examined before whose version a new run recorded a result of (validated after they read it, or delivered late)."""
     result = CheckResult(CHECK_QUALITY, checked=before.checked.get(CHECK_QUALITY, 0))
     rows: dict[VersionKey, QualityRow] = {r.key: QualityRow(r.dataset, list(r.recorded_by), list(r.used_by)) for r in before.failing}
     recorded = {key: set(row.recorded_by) for key, row in rows.items()}  # a source read by thousands of runs: no list scans
+    users = {key: set(row.used_by) for key, row in rows.items()}
     seen_new: set[VersionKey] = set()
     for run in new:
         for d in [*run.outputs, *run.inputs]:
@@ -256,19 +259,22 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord]) 
                 recorded[row.key].add(run.run_id)
                 row.recorded_by.append(run.run_id)
     used = [f for f in kept if f.check == CHECK_QUALITY and f.severity != NOTE]
-    for run in new:
-        for d in run.inputs:
-            row = rows.get(version_of(d))
-            if row is None or not row.failed or d.quality is not None:
-                continue  # a run that validated what it read (a Pandera operator or check) is its checker, not a consumer
-            if run.run_id not in row.used_by:
-                row.used_by.append(run.run_id)
-            q = row.dataset.quality
-            assert q is not None
-            checks = ", ".join(q.failed_checks) or "see the samples in the bundle"
-            used.append(Finding(CHECK_QUALITY, f"{d.label}@{d.version}",
-                                f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which failed Pandera schema "
-                                f"{q.schema or '(unnamed)'}: {q.failure_count} failure(s) in {checks}", FIX_QUALITY, run_id=run.run_id))
+    ids = {r.run_id for r in new}
+    earlier = [(run, d) for key in sorted(seen_new) if rows[key].failed for run, d in index.used_by.get(key, ())
+               if run.run_id not in ids and run.run_id not in users.get(key, ())]  # those named before keep their finding
+    for run, d in [*((run, d) for run in new for d in run.inputs), *earlier]:
+        row = rows.get(version_of(d))
+        if row is None or not row.failed or d.quality is not None:
+            continue  # a run that validated what it read (a Pandera operator or check) is its checker, not a consumer
+        if run.run_id not in users.setdefault(row.key, set()):
+            users[row.key].add(run.run_id)
+            row.used_by.append(run.run_id)
+        q = row.dataset.quality
+        assert q is not None
+        checks = ", ".join(q.failed_checks) or "see the samples in the bundle"
+        used.append(Finding(CHECK_QUALITY, f"{d.label}@{d.version}",
+                            f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which failed Pandera schema "
+                            f"{q.schema or '(unnamed)'}: {q.failure_count} failure(s) in {checks}", FIX_QUALITY, run_id=run.run_id))
     result.findings = list(used)
     for row in rows.values():
         if row.failed and not row.used_by:
