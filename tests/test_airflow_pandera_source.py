@@ -112,3 +112,40 @@ def test_a_failed_validation_of_a_read_version_is_in_its_record_as_in_the_audit(
         assert dta["qualityChecks"] == audited
         assert dta["lineageComplete"] is False
         assert [g for g in dta["knownGaps"] if "failed Pandera schema" in g] == [sentence]
+
+
+def test_a_training_task_that_validated_its_input_and_went_on_is_named_as_using_the_failing_data(
+        tmp_path: Path, store: Path) -> None:
+    """A task that validates what it reads and goes on when it fails (``input_schemas`` with ``on_failure="warn"``)
+    is not only the checker: it trained on the failing data, and the audit names it as having used it (it said
+    "no recorded run used it"). An operator that only validates stays the checker."""
+    import pandas as pd
+
+    from prov_airflow.decorators.provenance import provenance_task
+    from prov_common.audit.model import CHECK_QUALITY, NOTE
+
+    @provenance_task
+    def load() -> pd.DataFrame:
+        return pd.DataFrame({"x": [-1, 2, 3]})  # one negative: the schema's ge(0) fails
+
+    @provenance_task(training=True, input_schemas={"frame": "airflow_dags.schemas:RAW"}, on_failure="warn")
+    def fit(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame * 2
+
+    @provenance_task(input_schemas={"frame": "airflow_dags.schemas:RAW"}, on_failure="fail")
+    def refuse(frame: pd.DataFrame) -> pd.DataFrame:  # never runs: the failed validation fails the task first
+        return frame
+
+    with DAG("tdprov_pandera_train_anyway", start_date=START, schedule=None) as dag:
+        frame = load()
+        fit(frame)
+        refuse(frame)
+    run = run_dag(dag, logical_date=START)
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"load": "success", "fit": "success", "refuse": "failed"}
+    result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
+    quality = result.check(CHECK_QUALITY)
+    (used,) = quality.errors
+    assert "tdprov_pandera_train_anyway.fit)" in used.what and "failed Pandera schema raw" in used.what, used.what
+    assert not [f for f in quality.findings if f.severity == NOTE], [f.what for f in quality.findings]
+    (row,) = [r for r in result.quality_rows if r.failed]
+    assert used.run_id in row.recorded_by and row.used_by == [used.run_id] and len(row.recorded_by) == 2  # fit and refuse checked it

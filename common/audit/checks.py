@@ -16,6 +16,7 @@ from prov_common.audit.model import (
     CHECK_QUALITY,
     CHECK_SIGNATURES,
     NOTE,
+    RULE_JOB_TYPE,
     CheckResult,
     DatasetUse,
     Finding,
@@ -24,7 +25,7 @@ from prov_common.audit.model import (
 )
 from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
-from prov_common.w3cprov.identity import VersionKey
+from prov_common.w3cprov.identity import COMPLETE, VersionKey
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -237,6 +238,14 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
     return out
 
 
+def _only_checked(run: RunRecord, d: DatasetUse) -> bool:
+    """Whether ``run`` read ``d`` only to validate it: it recorded a result on what it read (a Pandera operator or check)
+    and made nothing of it, so it is the version's checker, not a consumer. A run that validated what it read and went
+    on (``on_failure="warn"``), completing with an output or marked as training, used it."""
+    went_on = run.state == COMPLETE and (bool(run.outputs) or run.training_rule == RULE_JOB_TYPE)
+    return d.quality is not None and not went_on
+
+
 def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
              index: LineageIndex) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
     """Versions whose Pandera validation failed, and the runs that used them anyway: the new runs, and the runs
@@ -264,8 +273,8 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
                if run.run_id not in ids and run.run_id not in users.get(key, ())]  # those named before keep their finding
     for run, d in [*((run, d) for run in new for d in run.inputs), *earlier]:
         row = rows.get(version_of(d))
-        if row is None or not row.failed or d.quality is not None:
-            continue  # a run that validated what it read (a Pandera operator or check) is its checker, not a consumer
+        if row is None or not row.failed or _only_checked(run, d):
+            continue
         if run.run_id not in users.setdefault(row.key, set()):
             users[row.key].add(run.run_id)
             row.used_by.append(run.run_id)
