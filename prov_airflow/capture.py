@@ -43,6 +43,7 @@ class DatasetCapture:
     message: str = ""
     row_set: Any = None  # prov_common.rowset.RowSet, at row granularity
     snapshot: bool = False  # keep a content-addressed copy (outlets)
+    kept: Any = None  # prov_common.store.snapshots.KeptSnapshot: the copy kept before the event (its facet records it)
     changed_at: float | None = None  # outlets: when the data last changed (epoch seconds), None when not known
     state: LocalState | None = None  # local outlets: what the file, folder or glob held when hashed, None when not known
 

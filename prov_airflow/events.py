@@ -43,6 +43,8 @@ def capture_ref(capture: DatasetCapture, **kwargs: Any) -> DatasetRef:
     named ``airflow-asset`` + its name."""
     if capture.row_set is not None:
         kwargs.update(row_digests_file=capture.row_set.path, rows_root=capture.row_set.root)
+    if capture.kept is not None:
+        kwargs.setdefault("snapshot", capture.kept)
     namespace, name = dataset_key(capture.uri)
     return DatasetRef(namespace=namespace, name=name, digest=capture.digest, **kwargs)
 
@@ -64,6 +66,7 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
             row_digests_file=old.row_digests_file or ref.row_digests_file,
             rows_root=old.rows_root or ref.rows_root,
             severity=old.severity or ref.severity,
+            snapshot=old.snapshot or ref.snapshot,
             facets={**ref.facets, **old.facets},
             input_facets={**ref.input_facets, **old.input_facets},
             output_facets={**ref.output_facets, **old.output_facets},

@@ -148,7 +148,7 @@ class ProvenanceListener:
                 from prov_airflow.emitter import listener_transport
                 from prov_airflow.rows import snapshot_outlets
 
-                snapshot_outlets(outputs, listener_transport().store, ListenerLimits.from_conf())
+                outputs = snapshot_outlets(outputs, listener_transport().store, ListenerLimits.from_conf())
             outcome = TryOutlets(tuple(not_written))
         else:
             reason = FAILED if error is not None else SKIPPED

@@ -96,10 +96,11 @@ def attach_row_sets(attachments: Any, captures: list[Any]) -> list[Any]:
     return kept
 
 
-def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> None:
+def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> list[Any]:
     """Keep a copy of every hashed outlet whose options ask for one (``s3://`` data read as ``limits``
-    says, see :func:`~prov_airflow.capture.data_clients`); a failure is logged, never raised."""
-    from prov_common.store.shard_snapshots import snapshot_dataset
+    says, see :func:`~prov_airflow.capture.data_clients`); a failure is logged, never raised. Returns ``captures``,
+    each with the copy kept for it (``kept``, recorded in its facet by the event sent after this)."""
+    from prov_common.store.shard_snapshots import keep_dataset
 
     from prov_airflow.capture import data_clients_or_why, reading_data_with
     from prov_airflow.settings import ListenerLimits
@@ -108,11 +109,15 @@ def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> Non
     clients, why = data_clients_or_why(limits or ListenerLimits()) if wanted else (None, "")
     if why:  # the connection is read once, not once per outlet
         log.warning("tdprov: no snapshot of the outlets was kept (%s); the task is not affected", why)
-        return
-    for capture in wanted:
-        try:
-            with reading_data_with(clients):
-                snapshot_dataset(store, capture.uri, capture.digest)
-        except Exception as exc:  # noqa: BLE001 - provenance never fails a task
-            log.warning("tdprov: no snapshot of %s was kept (%s: %s); the task is not affected",
-                        capture.uri, type(exc).__name__, exc)
+        return captures
+    out = []
+    for capture in captures:
+        if capture.snapshot and capture.complete:
+            try:
+                with reading_data_with(clients):
+                    capture = dataclasses.replace(capture, kept=keep_dataset(store, capture.uri, capture.digest))
+            except Exception as exc:  # noqa: BLE001 - provenance never fails a task
+                log.warning("tdprov: no snapshot of %s was kept (%s: %s); the task is not affected",
+                            capture.uri, type(exc).__name__, exc)
+        out.append(capture)
+    return out

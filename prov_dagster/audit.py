@@ -46,7 +46,7 @@ AUDIT_JOB_NAME = "provenance_audit_job"
 AUDIT_SCHEDULE_NAME = "provenance_audit_schedule"
 AUDIT_OP_NAME = "tdprov_audit"
 AUDIT_ASSET_KEY = AssetKey(["tdprov", "audit"])
-AUDIT_CHECK_NAMES = tuple(CHECK_TITLES)  # signatures, log, prov, completeness, quality, unfinished, rehash, sources
+AUDIT_CHECK_NAMES = tuple(CHECK_TITLES)  # signatures, log, inventory, prov, completeness, quality, unfinished, rehash, snapshots, sources
 DEFAULT_AUDIT_CRON = "0 3 * * *"
 MAX_LISTED_FINDINGS = 50  # per check in its metadata; the report holds them all
 

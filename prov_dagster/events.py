@@ -77,6 +77,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         severity=("error" if failed else "warn") if quality is not None else None,
         row_digests_file=record.row_set.path if record.row_set is not None else None,
         rows_root=record.row_set.root if record.row_set is not None else None,
+        snapshot=record.snapshot,
         facets=facets,
     )
 

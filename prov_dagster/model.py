@@ -8,6 +8,7 @@ from prov_common.bundle.layout import samples_path
 from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
+from prov_common.store.snapshots import KeptSnapshot
 from prov_dagster.naming import located_dataset, step_run_id
 
 
@@ -25,6 +26,7 @@ class DatasetRecord:
     version: str | None = None  # the version when there is no digest object (a registered source)
     row_set: RowSet | None = None  # recorded at row granularity: attached to the bundle, its root in the facet
     asset_namespace: str | None = None  # the dagster:// namespace its asset key was written in, when not the recording step's
+    snapshot: KeptSnapshot | None = None  # the copy kept in the store before the event names this version (in its facet)
 
     @property
     def version_id(self) -> str | None:

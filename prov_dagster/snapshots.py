@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from prov_common.errors import TdprovError
@@ -32,18 +33,21 @@ def restore_fix(config: Any, digest: str, uri: str) -> str:
     return f"re-materialize the upstream asset, restore it from its snapshot with 'tdprov checkout {digest} -o {uri} --force'"
 
 
-def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None]) -> None:
+def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None]) -> DatasetRecord:
     """Keep a content-addressed copy of the file or sharded dataset ``record`` names (unchanged bytes, and
-    unchanged shards, are stored once).
+    unchanged shards, are stored once); returns ``record`` with what was kept, which its facet records (the
+    copy is kept before the event that names the version is sent).
 
     A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version
-    has no snapshot and the step goes on."""
+    has no snapshot, the step goes on and ``record`` is returned as it was (no snapshot recorded)."""
     assert record.digest is not None and record.uri is not None
-    from prov_common.store.shard_snapshots import snapshot_dataset
+    from prov_common.store.shard_snapshots import keep_dataset
 
     try:
-        snapshot_dataset(recorder_for(config).transport().store, record.uri, record.digest)
+        kept = keep_dataset(recorder_for(config).transport().store, record.uri, record.digest)
     except TdprovError as exc:
         if config.settings().strict:
             raise
         warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} was kept: {exc}")
+        return record
+    return replace(record, snapshot=kept)

@@ -24,6 +24,7 @@ from prov_common.lineage import (
     schema_path,
 )
 from prov_common.quality import validate
+from prov_common.store.snapshots import KeptSnapshot
 
 SPEC = Path(__file__).resolve().parent / "openlineage_spec" / "OpenLineage.json"
 SCHEMAS = Path(prov_common.__file__).parent / "schemas"
@@ -48,7 +49,8 @@ def event() -> dict:
     quality = validate(frame, schema)
     refs = [
         DatasetRef("s3://b", "t.parquet", digest=digest, quality=quality, samples_file="s.parquet", row_digests_file="r.parquet"),
-        DatasetRef("s3://b", "m.bin", digest=FileDigest("blake3:" + "4" * 64, 9)),
+        DatasetRef("s3://b", "m.bin", digest=FileDigest("blake3:" + "4" * 64, 9),
+                   snapshot=KeptSnapshot("blake3:" + "4" * 64, "objects/blake3/" + "4" * 64, 9)),
     ]
     ctx = collect_run_context(orchestrator="dagster", parameters={"n": 1, "nested": {"token": "t"}}, executor="in_process")
     return event_to_dict(build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name="j", inputs=refs, outputs=refs, context=ctx))

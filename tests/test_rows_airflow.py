@@ -58,6 +58,10 @@ def test_outlet_extra_records_row_set_and_snapshot(tmp_path: Path, store: Path, 
     (summary,) = [s for s in bundles_of(store) if s.job_name == "tdprov_rows_extra.write"]
     outputs = {o["name"]: o["facets"]["tdprov_contentHash"] for o in events_of(store, summary.run_id)[-1]["outputs"]}
     assert outputs[str(data)]["rowsRoot"].startswith("sha256:") and "rowsRoot" not in outputs[str(plain)]
+    # the copy kept before the event is recorded in its facet; the outlet without the option records none
+    kept = outputs[str(data)]["snapshot"]
+    assert kept["object"].startswith("objects/blake3/") and (store / kept["object"]).stat().st_size == kept["bytes"]
+    assert "snapshot" not in outputs[str(plain)]
     _check_membership(digest, str(store), capsys)
 
     original = data.read_bytes()

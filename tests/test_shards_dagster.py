@@ -74,6 +74,8 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     facet = out["facets"]["tdprov_contentHash"]
     assert (out["facets"]["version"]["datasetVersion"], facet["kind"], facet["shardCount"]) == (first, "shards", SHARDS)
     assert facet["rows"] == tdprov_hash(str(folder), capsys)["rows"]
+    assert facet["snapshot"]["object"] == f"objects/index/{first[7:]}.json"  # the index entry that lists the shards kept
+    assert (Path(store) / facet["snapshot"]["object"]).stat().st_size == facet["snapshot"]["bytes"]
     ol_validator.validate_event(out["event"])
     assert len(stored_objects(store)) == SHARDS  # _SUCCESS is not a shard
     assert _signed_subjects(store) == [{"name": folder.as_uri(), "digest": {"tdprovShards-blake3": first[7:]},

@@ -41,6 +41,7 @@ from prov_common.audit.state import AuditState, LoadedState, load_state, state_k
 from prov_common.audit.unended import sealed_unended
 from prov_common.audit.unfinished import staging_removed, unfinished_runs
 from prov_common.audit.same_file import same_file_writers
+from prov_common.audit.snapshots import check_snapshots
 from prov_common.audit.untrusted import unverified_source_digests
 from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_witness
 from prov_common.bundle import layout
@@ -322,6 +323,7 @@ def _audit(
         checks.append(rehash_check(everything_known.values(), changed=result.changed_data))
     else:
         checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
+    checks.append(check_snapshots(store, everything_known.values(), full=result.full))
     checks.append(source_check)
     result.checks = checks
     result.index = index

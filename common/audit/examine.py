@@ -12,6 +12,7 @@ from prov_common.audit.model import (
     DatasetUse,
     Finding,
     QualityResult,
+    RecordedSnapshot,
     RunRecord,
 )
 from prov_common.audit.rehash import symlinked_location
@@ -88,7 +89,7 @@ def _qualified(namespace: str, name: str) -> str:
 def _use(ds: DatasetState) -> DatasetUse:
     return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), ds.count("rows"),
                       symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")),
-                      ds.count("shardCount"))
+                      ds.count("shardCount"), RecordedSnapshot.parse(ds.facet("tdprov_contentHash").get("snapshot")))
 
 
 def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) -> bytes | None:

@@ -21,6 +21,7 @@ CHECK_UNFINISHED = "unfinished"
 CHECK_REHASH = "rehash"
 CHECK_SOURCES = "sources"
 CHECK_INVENTORY = "inventory"
+CHECK_SNAPSHOTS = "snapshots"
 CHECK_TITLES = {
     CHECK_SIGNATURES: "Signatures and manifests",
     CHECK_LOG: "Checkpoint chain and Merkle tree, consistent with the auditor's memory and witnesses",
@@ -30,6 +31,7 @@ CHECK_TITLES = {
     CHECK_QUALITY: "Quality: Pandera failures and runs that used failing data",
     CHECK_UNFINISHED: "Runs that started and never ended",
     CHECK_REHASH: "Data still hashes to its recorded digest",
+    CHECK_SNAPSHOTS: "Snapshots: every copy a run recorded keeping is still in the store, as kept",
     CHECK_SOURCES: "Source records: signed, and personal data with documented consent or legal basis",
 }
 
@@ -94,6 +96,29 @@ class QualityResult:
         return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()))
 
 
+_SNAPSHOT_OBJECT = re.compile(r"objects/(blake3/[0-9a-f]{64}|index/[0-9a-f]{64}\.json)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedSnapshot:
+    """The copy of a version that its writer recorded keeping in the store (``tdprov_contentHash.snapshot``): the
+    key of the object ``tdprov checkout`` reads first and its size."""
+
+    object: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"object": self.object, "bytes": self.bytes}
+
+    @classmethod
+    def parse(cls, raw: Any) -> "RecordedSnapshot | None":
+        """The snapshot a facet (or catalog) records, or None when there is none or it is not one tdprov writes."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("object"), str) or not _SNAPSHOT_OBJECT.match(raw["object"]):
+            return None
+        size = raw.get("bytes")
+        return cls(raw["object"], size) if type(size) is int and size >= 0 else None
+
+
 @dataclass(slots=True)
 class DatasetUse:
     """A dataset a run read or wrote, with the version (content digest) and quality it recorded."""
@@ -106,6 +131,7 @@ class DatasetUse:
     location: str | None = None  # where the data lives, when the name is not a location (``symlinks`` facet)
     aliases: tuple[str, ...] = ()  # other names from the ``symlinks`` facet (a Dagster asset key): found by them too
     shards: int | None = None  # a sharded version (folder, prefix or glob of shards): how many shards
+    snapshot: RecordedSnapshot | None = None  # the copy of the version its writer recorded keeping in the store
     shown: str | None = field(default=None, compare=False)  # its label named apart from another alike: :func:`name_apart`
 
     @property
@@ -131,6 +157,8 @@ class DatasetUse:
             doc["aliases"] = list(self.aliases)
         if self.shards is not None:
             doc["shards"] = self.shards
+        if self.snapshot is not None:
+            doc["snapshot"] = self.snapshot.to_dict()
         return doc
 
     @property
@@ -142,7 +170,7 @@ class DatasetUse:
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":
         q = raw.get("quality")
         return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
-                   raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"))
+                   raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"), RecordedSnapshot.parse(raw.get("snapshot")))
 
 
 def name_apart(datasets: Iterable[DatasetUse]) -> None:

@@ -23,6 +23,7 @@ from prov_common.lineage.facets import CONTENT_HASH, PANDERA, ContentHashDataset
 from prov_common.lineage.naming import clean_namespace, dataset_from_uri
 from prov_common.lineage.redact import redact_uri
 from prov_common.quality.model import QualityResult
+from prov_common.store.snapshots import KeptSnapshot
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class DatasetRef:
     ``digest``: its content digest (becomes the ``version`` facet); ``quality``: its Pandera result;
     ``samples_file`` / ``row_digests_file``: names of the failure-sample and row-digest files kept in
     the lineage bundle; ``rows_root``: the Merkle root of the row set in ``row_digests_file``; ``severity``: ``error`` when a failed check fails the step, else ``warn``;
+    ``snapshot``: the copy of this version the writer kept in the store before the event (``tdprov_contentHash.snapshot``);
     ``facets`` / ``input_facets`` / ``output_facets``: any other facets, added as given.
     """
 
@@ -43,6 +45,7 @@ class DatasetRef:
     row_digests_file: str | None = None
     rows_root: str | None = None
     severity: str | None = None
+    snapshot: KeptSnapshot | None = None
     facets: Mapping[str, DatasetFacet] = field(default_factory=dict)
     input_facets: Mapping[str, InputDatasetFacet] = field(default_factory=dict)
     output_facets: Mapping[str, OutputDatasetFacet] = field(default_factory=dict)
@@ -90,7 +93,7 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
         )
         if isinstance(ref.digest, TableDigest) or (isinstance(ref.digest, ShardedDigest) and ref.digest.row_schema):
             facets["schema"] = schema_facet(ref.digest)  # a row set's schema is checked against it (docs/content-hash.md)
-        facets[CONTENT_HASH] = content_hash_facet(ref.digest, ref.row_digests_file, ref.rows_root)
+        facets[CONTENT_HASH] = content_hash_facet(ref.digest, ref.row_digests_file, ref.rows_root, ref.snapshot)
     if ref.quality is not None:
         facets[PANDERA] = pandera_facet(ref.quality, ref.samples_file)
     facets.update(ref.facets)
@@ -98,11 +101,20 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
 
 
 def content_hash_facet(digest: ContentDigest | ShardedDigest, row_digests_file: str | None = None,
-                       rows_root: str | None = None) -> ContentHashDatasetFacet:
+                       rows_root: str | None = None, snapshot: KeptSnapshot | None = None) -> ContentHashDatasetFacet:
     """``tdprov_contentHash`` of a table or file digest (per-column digests, never per-row ones), with the
     SHA-256 of the file's bytes when the producer recorded it and the root of its row set, if any; a
     sharded version gives its shard count (its shards' digests are in ``tdprov hash --json``, not the
-    event) and the root of the row set of all its shards, if one was recorded."""
+    event) and the root of the row set of all its shards, if one was recorded. ``snapshot``: the copy of this
+    version kept in the store (recorded only when it is of this version)."""
+    facet = _content_hash_facet(digest, row_digests_file, rows_root)
+    if snapshot is not None and snapshot.version == digest.digest:
+        facet.snapshot = snapshot.to_facet()
+    return facet
+
+
+def _content_hash_facet(digest: ContentDigest | ShardedDigest, row_digests_file: str | None,
+                        rows_root: str | None) -> ContentHashDatasetFacet:
     algorithm = digest.digest.split(":", 1)[0]
     if isinstance(digest, ShardedDigest):
         return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="shards", rows=digest.rows,

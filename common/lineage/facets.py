@@ -64,6 +64,7 @@ class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
     fileSha256: str | None = attr.field(default=None)  # noqa: N815 - hex SHA-256 of the file's or object's bytes
     rowsRoot: str | None = attr.field(default=None)  # noqa: N815 - sha256 Merkle root of the row set (row granularity)
     shardCount: int | None = attr.field(default=None)  # noqa: N815 - kind "shards": how many shards the version has
+    snapshot: dict[str, Any] | None = attr.field(default=None)  # the copy kept in the store before the event: object, bytes
 
 
 @attr.define

@@ -9,15 +9,16 @@ from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing.model import ContentDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
 from prov_common.store.base import Store
-from prov_common.store.snapshots import NOT_THIS_VERSION, SnapshotSet, index_set, keep_set_file, local_copy, snapshot_uri
+from prov_common.store.snapshots import (NOT_THIS_VERSION, KeptSnapshot, SnapshotSet, keep_set, keep_set_file, keep_uri,
+                                         local_copy)
 
 
-def snapshot_shards(store: Store, version: ShardedDigest) -> SnapshotSet:
+def snapshot_shards(store: Store, version: ShardedDigest) -> KeptSnapshot:
     """Keep every shard of ``version`` (read again from ``version.location``; an S3 shard is fetched to a
     temporary file, one at a time) and index them under ``version.digest``.
 
     The shards listed now must be those that were hashed (same paths and sizes), else the dataset changed
-    in between and nothing is indexed (a ``BadInputError``)."""
+    in between and nothing is indexed (a ``BadInputError``). Returns the index entry kept (see :func:`keep_set`)."""
     from prov_common.hashing.shard_list import list_shards
 
     refs = list_shards(version.location)
@@ -28,7 +29,7 @@ def snapshot_shards(store: Store, version: ShardedDigest) -> SnapshotSet:
     for ref in refs:
         with local_copy(ref.location) as path:
             files.append((ref.path, *keep_set_file(store, path)))
-    return index_set(store, SnapshotSet(version.digest, tuple(files)))
+    return keep_set(store, SnapshotSet(version.digest, tuple(files)))
 
 
 def check_restored_shards(files: SnapshotSet, located: Mapping[str, Path], why: str) -> None:
@@ -49,10 +50,15 @@ def snapshot_dataset(store: Store, target: str, digest: ContentDigest | ShardedD
     """Keep the dataset at ``target`` (a file, ``file://``/``s3://`` URI, folder, prefix or glob) in the store;
     returns the version digest it is indexed under. ``digest``: the version just recorded for it (else it
     is hashed here)."""
+    return keep_dataset(store, target, digest).version
+
+
+def keep_dataset(store: Store, target: str, digest: ContentDigest | ShardedDigest | None = None) -> KeptSnapshot:
+    """:func:`snapshot_dataset`, returning what was kept (what a writer records in the version's facet)."""
     from prov_common.hashing.targets import hash_dataset, is_sharded_target
 
     if isinstance(digest, ShardedDigest) or (digest is None and is_sharded_target(target)):
         sharded = digest if isinstance(digest, ShardedDigest) else hash_dataset(target)
         assert isinstance(sharded, ShardedDigest)
-        return snapshot_shards(store, sharded).version
-    return snapshot_uri(store, target, table_digest=digest.digest if isinstance(digest, TableDigest) else None)
+        return snapshot_shards(store, sharded)
+    return keep_uri(store, target, table_digest=digest.digest if isinstance(digest, TableDigest) else None)

@@ -78,6 +78,21 @@ def _parsed(data: bytes, key: str, fmt: str, build: Callable[[dict[str, Any]], A
         raise VerificationError(f"snapshot index '{key}' is malformed ({exc}).", fix="restore it from a replica") from exc
 
 
+@dataclass(frozen=True)
+class KeptSnapshot:
+    """What a writer kept of one dataset version: ``version`` (the digest lineage records), ``object`` (the key whose
+    bytes :func:`checkout` reads first: a file's or table's bytes under ``objects/blake3/``, or a sharded version's
+    index entry) and its size in ``bytes``. Recorded in the version's ``tdprov_contentHash`` facet (``snapshot``)."""
+
+    version: str
+    object: str
+    bytes: int
+
+    def to_facet(self) -> dict[str, Any]:
+        """The ``snapshot`` member of the ``tdprov_contentHash`` facet."""
+        return {"object": self.object, "bytes": self.bytes}
+
+
 def has_snapshot(store: Store, digest: str) -> bool:
     """Whether ``store`` holds a snapshot that :func:`checkout` can restore as ``digest`` (a table or sharded version's
     index entry, or a file's bytes); False for a digest that is not BLAKE3 (no snapshot is kept under one)."""
@@ -102,6 +117,12 @@ def snapshot_path(store: Store, path: str | os.PathLike[str], *, table_digest: s
     if the caller has just computed it, else computed here) and an index entry points at the bytes;
     for any other file it is the digest of the bytes.
     """
+    return keep_path(store, path, table_digest=table_digest).version
+
+
+def keep_path(store: Store, path: str | os.PathLike[str], *, table_digest: str | None = None) -> KeptSnapshot:
+    """:func:`snapshot_path`, returning what was kept: for a table, the object its index entry names (the bytes
+    indexed first, when the same table was kept before in other bytes)."""
     from prov_common.hashing import hash_path
     from prov_common.hashing.files import table_format
 
@@ -109,19 +130,25 @@ def snapshot_path(store: Store, path: str | os.PathLike[str], *, table_digest: s
     file_digest = _keep_file(store, path)
     fmt = table_format(path)
     if fmt is None:
-        return file_digest.digest
+        return KeptSnapshot(file_digest.digest, object_key(file_digest.digest), file_digest.bytes)
     table = table_digest or hash_path(path).digest
     index = SnapshotIndex(table, file_digest.digest, file_digest.bytes, path.name, fmt)
-    with contextlib.suppress(ObjectConflictError):
-        # the same table in other bytes (e.g. other compression) is already indexed: either restores it
+    try:
         store.put(index_key(table), index.to_json())
-    return table
+    except ObjectConflictError:  # the same table in other bytes (e.g. other compression) is already indexed: either restores it
+        index = SnapshotIndex.from_json(store.get(index_key(table)), index_key(table))
+    return KeptSnapshot(table, object_key(index.object), index.bytes)
 
 
 def snapshot_uri(store: Store, uri: str, *, table_digest: str | None = None) -> str:
     """:func:`snapshot_path` for a local path, ``file://`` or ``s3://`` URI (an S3 object is fetched once)."""
+    return keep_uri(store, uri, table_digest=table_digest).version
+
+
+def keep_uri(store: Store, uri: str, *, table_digest: str | None = None) -> KeptSnapshot:
+    """:func:`keep_path` for a local path, ``file://`` or ``s3://`` URI (an S3 object is fetched once)."""
     with local_copy(uri) as path:
-        return snapshot_path(store, path, table_digest=table_digest)
+        return keep_path(store, path, table_digest=table_digest)
 
 
 @contextlib.contextmanager
@@ -225,12 +252,22 @@ def keep_set_file(store: Store, path: Path) -> tuple[str, int]:
 
 def index_set(store: Store, snapshot: SnapshotSet) -> SnapshotSet:
     """Index the files of ``snapshot`` (already kept) under its version digest."""
+    keep_set(store, snapshot)
+    return snapshot
+
+
+def keep_set(store: Store, snapshot: SnapshotSet) -> KeptSnapshot:
+    """:func:`index_set`, returning what was kept: the version's index entry (the one written first, when the same
+    version was indexed before) and its size."""
     parse_digest(snapshot.version)
     for rel, _, _ in snapshot.files:
         _relative(rel)
-    with contextlib.suppress(ObjectConflictError):  # the same version indexed before: either set restores it
-        store.put(index_key(snapshot.version), snapshot.to_json())
-    return snapshot
+    key, data = index_key(snapshot.version), snapshot.to_json()
+    try:
+        store.put(key, data)
+    except ObjectConflictError:  # the same version indexed before: either set restores it
+        data = store.get(key)
+    return KeptSnapshot(snapshot.version, key, len(data))
 
 
 def _file_digest(path: Path, hash_stream):  # type: ignore[no-untyped-def]
