@@ -5,7 +5,8 @@
 returns ``None`` (forward), ``("status", 503, "SlowDown")`` (an S3 error reply), ``("delay", seconds)``
 (forward after a pause), ``("hang", event)`` (read the request, then wait until ``event`` is set and
 drop the connection) or ``("half", event)`` (read half of the body, signal ``event``, then drop).
-Every request is counted in ``proxy.log`` as ``(method, path, outcome)``.
+``proxy.drop_headers`` names request headers it does not forward (e.g. ``{"if-none-match"}``: an S3-compatible
+server that ignores conditional writes). Every request is counted in ``proxy.log`` as ``(method, path, outcome)``.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class FaultProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.fault: Rule | None = None
         self.log: list[tuple[str, str, str]] = []
+        self.drop_headers: set[str] = set()  # lower-case names of request headers not forwarded
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         # shutdown() waits for the loop's next poll: 0.5 s by default, at every test's teardown
@@ -118,7 +120,7 @@ class FaultProxy:
                     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
                     for name, value in self.headers.items():
-                        if name.lower() not in ("connection", "keep-alive"):
+                        if name.lower() not in ("connection", "keep-alive", *proxy.drop_headers):
                             conn.putheader(name, value)
                     conn.endheaders(body or None)
                     response = conn.getresponse()

@@ -91,6 +91,9 @@ class ReadOnlyStore:
     def check_writable(self, prefix: str) -> None:
         self.put(prefix, b"")
 
+    def refuses_rewrite(self, key: str, data: bytes) -> bool:
+        return self.put(key, data)
+
     def __getattr__(self, name: str) -> Any:
         if name == "store":  # not set yet (unpickling in a worker process)
             raise AttributeError(name)

@@ -478,7 +478,8 @@ class ProvenanceTransport(Transport):
                 fix="read them there: a run is sealed from at least one valid event (emit the run again, or remove "
                     f"{prefix} once what it holds is kept elsewhere)")
         # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
-        bundle = build_bundle(events, attachments, self.signer, store_id=writer_store_id(self.store), sealed=True)
+        store_id = writer_store_id(self.store, strict=bool(self.settings.strict))  # strict: refuses a store that is not write-once
+        bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)
         if result.status == "already-sealed":

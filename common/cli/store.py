@@ -186,7 +186,7 @@ def _init_local(args: argparse.Namespace) -> int:
     store = open_store(args.uri)
     store.root.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
     store.check_write_once()
-    identity, created = ensure_identity(store)
+    identity, created = ensure_identity(store, verified=True)
     if args.json:
         print(json.dumps({"store": store.uri, "kind": "local folder", "writeOnce": "exclusive create", "worm": False,
                           "storeId": identity.store_id, "storeIdCreated": created}, indent=2))
@@ -234,7 +234,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         state.conditional_writes = False
         state.problems.append(exc.what)
     else:  # only where objects are write-once: the identity is never replaced
-        identity, created = ensure_identity(store)
+        identity, created = ensure_identity(store, verified=True)
         state.store_id = identity.store_id
         if created:
             state.changed.append(f"store id {identity.store_id} created ({IDENTITY_KEY})")

@@ -173,6 +173,11 @@ class BaseStore(ABC):
         permission before an existing object is looked at). Backends that can check without an object override this."""
         self.put(validate_prefix(prefix) + WRITE_PROBE, WRITE_PROBE_BYTES)
 
+    def refuses_rewrite(self, key: str, data: bytes) -> bool:
+        """Whether a second create of ``key``, which holds ``data``, is refused: one create of those same bytes, so
+        that a store that accepts it (no write-once) is left holding what it held."""
+        return not self._create(validate_key(key), Source(data=bytes(data)))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
 

@@ -55,3 +55,8 @@ class Store(Protocol):
         """Raise StoreError if this store cannot refuse a second writer (e.g. an S3-compatible
         server that ignores ``If-None-Match``)."""
         ...
+
+    def refuses_rewrite(self, key: str, data: bytes) -> bool:
+        """Whether a second create of ``key``, which holds ``data``, is refused: one create of those same bytes, so
+        that a store that accepts it (no write-once) is left holding what it held."""
+        ...

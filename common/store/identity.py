@@ -8,6 +8,12 @@ reader of the store takes a record that names another id as copied from another 
 The object is created once, by ``tdprov store init`` or by the first writer of a store that has none (a
 conditional create: of two writers racing, both end up with the one object that won). Writers read it once per
 process; readers once per process too, and again only when a record names another id than the one they read.
+
+Whoever creates it also learns whether the store refuses a second create, which write-once rests on (S3:
+``If-None-Match: *``, which some S3-compatible servers ignore): ``tdprov store init`` probes before creating it and
+records ``"writeOnce": "verified"``; a writer that creates it sends the same bytes once more, and a store that
+accepts them ignores the condition: the identity is then marked ``"writeOnce": "ignored"``, so that every later
+writer checks again (one more create per process, on such stores only) and says so.
 """
 from __future__ import annotations
 
@@ -15,11 +21,11 @@ import hashlib
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import BadInputError, ObjectConflictError, TdprovError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError, TdprovError
 from prov_common.once import Once
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -29,6 +35,11 @@ log = logging.getLogger(__name__)
 IDENTITY_KEY = "_tdprov/store.json"
 IDENTITY_FORMAT = "https://tdprov.dev/store-identity/v1"
 IDENTITY_LIMIT = 64 << 10  # bytes at most read of the object (it holds about 150)
+WRITE_ONCE_VERIFIED = "verified"  # "writeOnce": probed by ``tdprov store init`` before the identity was created
+WRITE_ONCE_IGNORED = "ignored"  # "writeOnce": the store accepted a second create of the identity
+FIX_NOT_WRITE_ONCE = ("use a server that honours conditional writes (If-None-Match: * on PutObject, as AWS S3 does since "
+                      "2024; for another S3-compatible server, a version that supports it), then run 'tdprov store init URI' "
+                      "to check; set TDPROV_STRICT=1 to have writers refuse such a store")
 FIX_OTHER_STORE = (f"if it was copied from another store, remove it (a bundle: its folder, index entry and indexed record) and find "
                    f"out who wrote it; if this store's {IDENTITY_KEY} was replaced or deleted, restore it from a backup or replica. "
                    "Give each store a signing key of its own (tdprov keygen; TDPROV_SIGNING_KEY), so that one store's records never "
@@ -37,11 +48,14 @@ FIX_OTHER_STORE = (f"if it was copied from another store, remove it (a bundle: i
 
 @dataclass(frozen=True)
 class StoreIdentity:
-    """The id of a store and when it was made; ``digest``: SHA-256 of the object's bytes as read (empty when new)."""
+    """The id of a store and when it was made; ``digest``: SHA-256 of the object's bytes as read (empty when new);
+    ``write_once``: what its creator found of the store's refusal of a second create (:data:`WRITE_ONCE_VERIFIED`,
+    :data:`WRITE_ONCE_IGNORED`, or empty: not recorded, as by writers that found it refused and by older versions)."""
 
     store_id: str
     created_at: str
     digest: str = ""
+    write_once: str = ""
 
     @classmethod
     def new(cls, now: datetime | None = None) -> "StoreIdentity":
@@ -49,7 +63,10 @@ class StoreIdentity:
         return cls(str(uuid.uuid4()), moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
     def to_json(self) -> bytes:
-        return canonical_bytes({"format": IDENTITY_FORMAT, "storeId": self.store_id, "createdAt": self.created_at})
+        fields = {"format": IDENTITY_FORMAT, "storeId": self.store_id, "createdAt": self.created_at}
+        if self.write_once:  # an optional field: readers that predate it ignore it
+            fields["writeOnce"] = self.write_once
+        return canonical_bytes(fields)
 
     @classmethod
     def from_json(cls, data: bytes) -> "StoreIdentity":
@@ -58,7 +75,8 @@ class StoreIdentity:
             raw = loads(data)
             if raw.get("format") != IDENTITY_FORMAT or not isinstance(raw.get("storeId"), str) or not raw["storeId"]:
                 raise ValueError(f"format {raw.get('format')!r}, storeId {raw.get('storeId')!r}")
-            return cls(raw["storeId"], str(raw.get("createdAt") or ""), "sha256:" + hashlib.sha256(data).hexdigest())
+            return cls(raw["storeId"], str(raw.get("createdAt") or ""), "sha256:" + hashlib.sha256(data).hexdigest(),
+                       str(raw.get("writeOnce") or ""))
         except (ValueError, TypeError, AttributeError) as exc:
             raise BadInputError(f"{IDENTITY_KEY} is not a store identity ({exc}).",
                                 fix=f"restore {IDENTITY_KEY} from a backup or replica of the store") from exc
@@ -78,8 +96,10 @@ def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | N
 # -- I/O ---------------------------------------------------------------------------------------------
 
 _known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process read or created
+_not_write_once: dict[str, str | None] = {}  # store URI -> why it is not write-once (writer_store_id), None: nothing says so
 _lock = threading.Lock()
 _UNREADABLE_WARNED = Once(inherited=True)  # (store URI,): an identity that could not be had, warned about once per process
+_IGNORED_WARNED = Once(inherited=True)  # (store URI,): a store found to accept a second create, warned about once per process
 
 
 def read_identity(store: Store) -> StoreIdentity | None:
@@ -95,13 +115,17 @@ def read_identity(store: Store) -> StoreIdentity | None:
     return StoreIdentity.from_json(data)
 
 
-def ensure_identity(store: Store, now: datetime | None = None) -> tuple[StoreIdentity, bool]:
+def ensure_identity(store: Store, now: datetime | None = None, *, verified: bool = False) -> tuple[StoreIdentity, bool]:
     """The store's identity, created first when it has none (write-once: of racing writers, one object wins and
-    every writer returns it); and whether this call created it."""
+    every writer returns it); and whether this call created it. ``verified``: the caller has just proved that the
+    store refuses a second create (``check_write_once``), which a new identity records; otherwise a new identity
+    is checked by creating it again (:func:`_checked`)."""
     found = read_identity(store)
     if found is not None:
         return remember(store, found), False
     made = StoreIdentity.new(now)
+    if verified:
+        made = replace(made, write_once=WRITE_ONCE_VERIFIED)
     try:
         store.put(IDENTITY_KEY, made.to_json())
     except ObjectConflictError:  # another writer created it first: theirs it is
@@ -109,7 +133,40 @@ def ensure_identity(store: Store, now: datetime | None = None) -> tuple[StoreIde
         if found is None:
             raise
         return remember(store, found), False
-    return remember(store, StoreIdentity.from_json(made.to_json())), True
+    return remember(store, StoreIdentity.from_json(made.to_json()) if verified else _checked(store, made)), True
+
+
+def _checked(store: Store, made: StoreIdentity) -> StoreIdentity:
+    """``made``, just created, as the store holds it after one more create of its bytes: refused, it is kept as it
+    is; accepted, the store ignores the condition write-once rests on, and the identity is marked so (the store lets
+    it be rewritten) for every later writer to see. A check that cannot be made leaves the identity as it is."""
+    try:
+        if store.refuses_rewrite(IDENTITY_KEY, made.to_json()):
+            return StoreIdentity.from_json(made.to_json())
+    except StoreError as exc:
+        log.info("tdprov: could not check that %s refuses a second create (%s); 'tdprov store init' checks it", store.describe(), exc.what)
+        return StoreIdentity.from_json(made.to_json())
+    marked = replace(made, write_once=WRITE_ONCE_IGNORED)
+    try:
+        store.put(IDENTITY_KEY, marked.to_json())
+    except StoreError as exc:  # refused after all, or unreachable: whatever it holds is read below
+        log.info("tdprov: could not mark %s in %s (%s)", IDENTITY_KEY, store.describe(), exc.what)
+    return read_identity(store) or StoreIdentity.from_json(marked.to_json())
+
+
+def write_once_problem(store: Store, identity: StoreIdentity, *, checked: bool = False) -> str | None:
+    """Why ``store``, whose identity is ``identity``, does not hold objects write-once (None: nothing says so). Only
+    an identity marked :data:`WRITE_ONCE_IGNORED` costs a check, unless just ``checked`` (created by this process):
+    one more create of its bytes, which a store that was fixed since refuses."""
+    if identity.write_once != WRITE_ONCE_IGNORED:
+        return None
+    try:
+        if not checked and store.refuses_rewrite(IDENTITY_KEY, identity.to_json()):
+            return None
+    except StoreError as exc:
+        log.debug("tdprov: could not check that %s refuses a second create (%s)", store.describe(), exc.what)
+    return (f"{store.describe()} ignores the condition of its writes (If-None-Match: *), so its objects are not write-once: "
+            "two writers of one run can both seal it, and a bundle or index entry can be overwritten, without any error")
 
 
 def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | None:
@@ -122,21 +179,35 @@ def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | No
     return identity
 
 
-def writer_store_id(store: Store) -> str | None:
+def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
     """The id a writer signs into its records: read (or created) once per process and store. None when it cannot
     be had (the store unreachable, its identity object damaged): the record is written without it, as records
     written before stores had an identity are, and a warning says why (once per process and store; later ones are
-    debug messages, as every step of a run asks again)."""
-    known = _known.get(store.uri)
-    if known is not None:
-        return known.store_id
-    try:
-        return ensure_identity(store)[0].store_id
-    except TdprovError as exc:  # never break the pipeline over it
-        level = logging.WARNING if _UNREADABLE_WARNED.first(store.uri) else logging.DEBUG
-        log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
-                "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
-        return None
+    debug messages, as every step of a run asks again).
+
+    A store found not to hold objects write-once (:func:`write_once_problem`, asked when the identity is first had
+    in this process) is warned about once per process and store, and written to all the same (a pipeline is never
+    broken over it); ``strict``: :class:`StoreError` instead, for every record."""
+    known, created = _known.get(store.uri), False
+    if known is None:
+        try:
+            known, created = ensure_identity(store)
+        except TdprovError as exc:  # never break the pipeline over it
+            level = logging.WARNING if _UNREADABLE_WARNED.first(store.uri) else logging.DEBUG
+            log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
+                    "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
+            return None
+    if store.uri not in _not_write_once:
+        found = write_once_problem(store, known, checked=created)
+        with _lock:
+            _not_write_once[store.uri] = found
+    problem = _not_write_once[store.uri]
+    if problem is not None:
+        if strict:
+            raise StoreError(f"{problem}; strict mode seals nothing there.", fix=FIX_NOT_WRITE_ONCE)
+        if _IGNORED_WARNED.first(store.uri):
+            log.warning("tdprov: %s. Records are written there all the same. Fix: %s", problem, FIX_NOT_WRITE_ONCE)
+    return known.store_id
 
 
 def foreign_store(store: Store, named: str | None) -> str | None:
@@ -154,5 +225,6 @@ def foreign_store(store: Store, named: str | None) -> str | None:
     return foreign_reason(named, current)
 
 
-__all__ = ["FIX_OTHER_STORE", "IDENTITY_KEY", "StoreIdentity", "ensure_identity", "foreign_reason", "foreign_store",
-           "read_identity", "remember", "writer_store_id"]
+__all__ = ["FIX_NOT_WRITE_ONCE", "FIX_OTHER_STORE", "IDENTITY_KEY", "WRITE_ONCE_IGNORED", "WRITE_ONCE_VERIFIED", "StoreIdentity",
+           "ensure_identity", "foreign_reason", "foreign_store", "read_identity", "remember", "write_once_problem",
+           "writer_store_id"]

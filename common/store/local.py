@@ -175,6 +175,10 @@ class LocalStore(BaseStore):
         with contextlib.suppress(FileNotFoundError):
             probe.unlink()
 
+    def refuses_rewrite(self, key: str, data: bytes) -> bool:
+        """Hard-link creation refuses existing names on every local file system: nothing to probe."""
+        return True
+
     def check_write_once(self) -> None:
         """Hard-link creation refuses existing names on every local file system: nothing to probe."""
         if not self.root.exists():
