@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from prov_common.errors import StoreError
 
+FIX_NOT_WRITE_ONCE = ("use a server that honours conditional writes (If-None-Match: * on PutObject, as AWS S3 does since "
+                      "2024; for another S3-compatible server, a version that supports it), then run 'tdprov store init URI' "
+                      "to check; set TDPROV_STRICT=1 to have writers refuse such a store")
+"""What to do about an S3 endpoint that ignores ``If-None-Match: *`` (objects there are not write-once)."""
+
 
 class ObjectNotFoundError(StoreError):
     """The key names no object in the store."""

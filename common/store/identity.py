@@ -28,7 +28,7 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, TdprovError
 from prov_common.once import Once
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError, UnreadableObjectError
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,6 @@ IDENTITY_FORMAT = "https://tdprov.dev/store-identity/v1"
 IDENTITY_LIMIT = 64 << 10  # bytes at most read of the object (it holds about 150)
 WRITE_ONCE_VERIFIED = "verified"  # "writeOnce": probed by ``tdprov store init`` before the identity was created
 WRITE_ONCE_IGNORED = "ignored"  # "writeOnce": the store accepted a second create of the identity
-FIX_NOT_WRITE_ONCE = ("use a server that honours conditional writes (If-None-Match: * on PutObject, as AWS S3 does since "
-                      "2024; for another S3-compatible server, a version that supports it), then run 'tdprov store init URI' "
-                      "to check; set TDPROV_STRICT=1 to have writers refuse such a store")
 FIX_OTHER_STORE = (f"if it was copied from another store, remove it (a bundle: its folder, index entry and indexed record) and find "
                    f"out who wrote it; if this store's {IDENTITY_KEY} was replaced or deleted, restore it from a backup or replica. "
                    "Give each store a signing key of its own (tdprov keygen; TDPROV_SIGNING_KEY), so that one store's records never "

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError
 from prov_common.store.location import split_s3
 
 _UNAVAILABLE_CODES = {
@@ -205,8 +205,7 @@ class S3Store(BaseStore):
             raise StoreError(
                 f"{self.describe()} accepted an overwrite of '{key}' despite If-None-Match: *; "
                 "objects would not be write-once there.",
-                fix="use a server version that supports conditional writes (If-None-Match on PutObject), "
-                "as AWS S3 does since 2024",
+                fix=FIX_NOT_WRITE_ONCE,
             )
 
     # -- errors -------------------------------------------------------------------------------
