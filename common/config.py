@@ -43,9 +43,22 @@ def flag(value: object, name: str = "setting", default: bool | None = False) -> 
     return text in _TRUE
 
 
+def check_flag(value: object, name: str, where: str) -> bool:
+    """A yes/no setting given in code or in an asset's or task's definition (``True``, ``"yes"``, ``0``; any case),
+    else a clear error naming ``name``, ``where`` and the accepted values: unlike an environment or config file
+    setting (:func:`flag`), such a typo is refused when the definition is read, never taken as the store's setting."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise BadInputError(f"{name}={value!r} of {where} is not a yes/no value (true, yes, on, 1 / false, no, off, 0)",
+                            fix=f"set {name} to True or False, or leave it unset for the store's setting")
+    return text in _TRUE
+
+
 def _warn_flag(name: str, value: str, default: bool | None) -> None:
     """Warn of a setting that is no yes/no value."""
-    taken = {True: "on (its default)", False: "off (its default)", None: "as unset"}[default]
+    taken = {True: "on (its default)", False: "off (its default)", None: "unset"}[default]
     logging.getLogger("prov_common").warning("tdprov: %s=%r is not a yes/no value (1, true, yes, on / 0, false, no, off): "
                                              "taken as %s. Fix: set %s to one of those values", name, value, taken, name)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prov_common.config import RECORDED_GRANULARITIES, check_granularity, flag
+from prov_common.config import RECORDED_GRANULARITIES, check_flag, check_granularity, flag
 from prov_common.lineage.datasets import DatasetRef
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def mark_task(operator: Any, granularity: str | None, snapshot: bool | None) -> 
     if granularity is not None:
         setattr(operator, GRANULARITY_ATTR, check_granularity(granularity, f"task {operator.task_id!r}"))
     if snapshot is not None:
-        setattr(operator, SNAPSHOT_ATTR, flag(snapshot, f"snapshot of task {operator.task_id!r}"))
+        setattr(operator, SNAPSHOT_ATTR, check_flag(snapshot, "snapshot", f"task {operator.task_id!r}"))
 
 
 @dataclass(frozen=True)

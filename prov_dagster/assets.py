@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset, get_dagster_logger
 
-from prov_common.config import flag
+from prov_common.config import check_flag, flag
 
 from prov_dagster.digests import digest_of
 from prov_dagster.metadata import schema_metadata
@@ -105,7 +105,7 @@ def provenance_asset(
         if check_granularity(granularity, where) != "column":
             meta[GRANULARITY_KEY] = granularity
         if snapshot is not None:
-            meta[SNAPSHOT_KEY] = flag(snapshot, f"snapshot of {where}")
+            meta[SNAPSHOT_KEY] = check_flag(snapshot, "snapshot", where)
 
         wrapped = _versioning(compute)
         _return_output(wrapped, compute)

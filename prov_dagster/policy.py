@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from dagster import MetadataValue
 
-from prov_common.config import check_granularity, flag, unknown_keys
+from prov_common.config import check_flag, check_granularity, flag, unknown_keys
 from prov_common.errors import BadInputError
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS, check_sample_rows
 
@@ -73,6 +73,7 @@ class AssetProvenance:
         policy = check_policy(str(raw_value(meta.get(POLICY_KEY)) or "fail"), where)
         source = raw_value(meta.get(SOURCE_KEY))
         rows = raw_value(meta.get(SAMPLE_ROWS_KEY))
+        snapshot = raw_value(meta.get(SNAPSHOT_KEY))
         return cls(
             schema=raw_value(meta.get(SCHEMA_KEY)),
             policy=policy,
@@ -84,7 +85,7 @@ class AssetProvenance:
             public_columns=names(raw_value(meta.get(PUBLIC_KEY))),
             raw_samples=flag(raw_value(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
             granularity=check_granularity(_granularity(meta, where) or "column", where),
-            snapshot=flag(raw_value(meta.get(SNAPSHOT_KEY)), SNAPSHOT_KEY, default=None) if meta.get(SNAPSHOT_KEY) is not None else None,
+            snapshot=None if snapshot is None else check_flag(snapshot, SNAPSHOT_KEY, where),
         )
 
 

@@ -122,6 +122,9 @@ def test_owners_given_as_one_string_is_one_owner(cwd: Path) -> None:
     ({"tdprov/quality_policy": "warnn"}, "warnn"),
     ({"granularity": "rows"}, "rows"),
     ({"tdprov/sample_rows": "5"}, "sample"),
+    ({"tdprov/snapshot": "ture"}, "tdprov/snapshot='ture'"),
+    ({"tdprov/snapshot": "yess"}, "tdprov/snapshot='yess'"),
+    ({"tdprov/snapshot": 2}, "tdprov/snapshot=2"),
 ])
 def test_a_bad_tdprov_setting_in_plain_asset_metadata_is_refused_when_definitions_are_built(
         metadata: dict[str, Any], named: str) -> None:
@@ -132,6 +135,29 @@ def test_a_bad_tdprov_setting_in_plain_asset_metadata_is_refused_when_definition
     with pytest.raises(BadInputError, match="scores") as caught:
         definitions([scores])
     assert named in str(caught.value)
+
+
+def test_a_snapshot_setting_that_is_no_yes_no_value_is_refused_naming_the_asset_the_value_and_the_choices(
+        cwd: Path) -> None:
+    """A typo in ``tdprov/snapshot`` never falls back to the store's setting: the step fails before anything is
+    written, as for another bad tdprov setting of an asset materialized without ``definitions``."""
+    @asset(metadata={"tdprov/snapshot": "ture"})
+    def scores() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([scores], resources={"io_manager": ProvenanceIOManager(snapshot=True)},
+                             instance=instance, raise_on_error=False)
+    assert not result.success
+    message = _failure(result)
+    assert "tdprov/snapshot='ture' of asset 'scores'" in message and "true, yes, on, 1" in message, message
+    assert not list(cwd.rglob("*.parquet"))
+    with pytest.raises(BadInputError, match="snapshot='yess' of provenance_asset 'kept'"):
+        @provenance_asset(snapshot="yess")  # type: ignore[arg-type]
+        def kept() -> pd.DataFrame:
+            return pd.DataFrame({"a": [1]})
+    for text, meant in (("TRUE", True), (" off ", False), ("1", True), (0, False)):
+        assert AssetProvenance.from_metadata({"tdprov/snapshot": text}, "asset 'x'").snapshot is meant
 
 
 # -- the resource's Dask scheduler -----------------------------------------------------------------------

@@ -113,6 +113,18 @@ def test_bad_granularity_is_refused_at_dag_definition() -> None:
             make()
 
 
+def test_a_snapshot_that_is_no_yes_no_value_is_refused_at_dag_definition() -> None:
+    from prov_common.errors import BadInputError
+
+    with DAG("tdprov_snapshot_bad", start_date=START, schedule=None):
+        with pytest.raises(BadInputError, match="snapshot='ture' of task 'make'"):
+            @provenance_task(snapshot="ture")
+            def make() -> pd.DataFrame:
+                return FRAME
+
+            make()
+
+
 def test_s3_outlet_with_task_params_and_store_snapshot(s3_store_uri: str, s3_server, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", s3_store_uri)
