@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from prov_common.config import Settings
 from prov_common.hashing.shard_engine import check_scheduler
+from prov_common.quality.mask_key import check_mask_key
 from prov_common.store.location import parse_location
 from prov_dagster.naming import namespace_uri
 from prov_dagster.storage import DataLocation, default_data_root
@@ -63,6 +64,13 @@ class ProvenanceConfig(Config):
         """Refuse a store or data root that cannot be used, the store from ``TDPROV_STORE`` included: called when
         the resource is set up for a run, before any asset computes."""
         self.data_location()
+
+    def check_settings(self) -> None:
+        """Refuse settings that cannot be used, from the environment too: the store and data root, and a mask key
+        file (``TDPROV_MASK_KEY``) that is missing or unreadable; called when the resource is set up for a run,
+        before any asset computes (not when a validation of a ``record``-policy asset first fails)."""
+        self.check_locations()
+        check_mask_key()
 
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""

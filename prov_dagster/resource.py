@@ -73,8 +73,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     """
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        """The store and data root are checked here, before any asset computes (``TDPROV_STORE`` included)."""
-        self.check_locations()
+        """The store, data root and mask key are checked here, before any asset computes (``TDPROV_STORE`` and
+        ``TDPROV_MASK_KEY`` included)."""
+        self.check_settings()
 
     def record(
         self,

@@ -629,3 +629,30 @@ def test_audit_mode_returns_a_report_location_that_opens(tmp_path: Path, store: 
     location = seen.read_text()
     assert location.startswith(str(store)) and location.endswith("/report.json")
     assert json.loads(Path(location).read_text())["summary"]["clean"] is True
+
+
+@pytest.mark.parametrize("validates", ["decorator", "operator"])
+def test_a_mask_key_file_that_is_missing_fails_a_validating_task_before_its_work(
+        tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture,
+        validates: str) -> None:
+    """``TDPROV_MASK_KEY`` naming no file fails a task that validates when it starts (its callable never runs),
+    not only when a check first fails, which ``on_failure='warn'`` would let through."""
+    missing = tmp_path / "secrets" / "mask.key"
+    monkeypatch.setenv("TDPROV_MASK_KEY", str(missing))
+    ran: list[str] = []
+    good = tmp_path / "good.csv"
+    GOOD.to_csv(good, index=False)
+    with DAG(f"tdprov_mask_key_{validates}", start_date=START, schedule=None) as dag:
+        if validates == "decorator":
+            @provenance_task(schema=SCHEMA, on_failure="warn")
+            def make() -> pd.DataFrame:
+                ran.append("make")
+                return GOOD
+
+            make()
+        else:
+            PanderaValidationOperator(task_id="check", source=str(good), schema=SCHEMA, on_failure="warn")
+    capfd.readouterr()
+    assert run_dag(dag, logical_date=START).state == "failed"
+    said = "".join(capfd.readouterr())  # the task's log
+    assert ran == [] and f"TDPROV_MASK_KEY names {str(missing)!r}" in said and "head -c 32 /dev/urandom" in said

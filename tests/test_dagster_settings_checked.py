@@ -160,6 +160,36 @@ def test_a_snapshot_setting_that_is_no_yes_no_value_is_refused_naming_the_asset_
         assert AssetProvenance.from_metadata({"tdprov/snapshot": text}, "asset 'x'").snapshot is meant
 
 
+# -- the mask key ---------------------------------------------------------------------------------------
+
+@asset
+def recorded(provenance: ProvenanceResource) -> None:
+    computed.append("recorded")
+
+
+@pytest.mark.parametrize("wired", ["io_manager", "provenance"])
+def test_a_mask_key_file_that_is_missing_fails_the_step_before_the_asset_computes(
+        cwd: Path, monkeypatch: pytest.MonkeyPatch, wired: str) -> None:
+    """``TDPROV_MASK_KEY`` naming no file is found when the IO manager or resource is set up, not when a check of a
+    ``record``-policy asset first fails deep in the step (which would break the step the policy lets through)."""
+    missing = cwd / "secrets" / "mask.key"
+    monkeypatch.setenv("TDPROV_MASK_KEY", str(missing))
+    assets, resources = (([people], {"io_manager": ProvenanceIOManager()}) if wired == "io_manager"
+                         else ([recorded], {"provenance": ProvenanceResource()}))
+
+    def run() -> Any:
+        with DagsterInstance.ephemeral() as instance:
+            return materialize(assets, resources=resources, instance=instance, raise_on_error=False)
+
+    result = run()
+    assert not result.success and computed == []
+    message = _failure(result)
+    assert f"TDPROV_MASK_KEY names {str(missing)!r}" in message and "head -c 32 /dev/urandom" in message, message
+    missing.parent.mkdir()
+    missing.write_bytes(bytes(range(32)))
+    assert run().success and computed  # the same step, once the file is there
+
+
 # -- the resource's Dask scheduler -----------------------------------------------------------------------
 
 def test_a_dask_scheduler_that_is_not_an_address_is_refused_when_the_resource_is_made() -> None:

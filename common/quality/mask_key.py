@@ -3,7 +3,8 @@ recognised across runs (and across machines that share the key) without being re
 
 The key is 32 random bytes in ``$TDPROV_MASK_KEY`` (a file), else ``$TDPROV_HOME/mask.key``, made on
 first use with mode 0600 (as the per-user signing key is). Without the key, a low-entropy value such as
-an SSN cannot be found by hashing every candidate.
+an SSN cannot be found by hashing every candidate. A file ``$TDPROV_MASK_KEY`` names is never made: one that
+cannot be used is refused where settings are read (:func:`check_mask_key`).
 """
 from __future__ import annotations
 
@@ -34,6 +35,15 @@ def mask_key() -> bytes:
     return _load(str(mask_key_path()), bool(os.environ.get("TDPROV_MASK_KEY", "").strip()))
 
 
+def check_mask_key() -> None:
+    """Refuse a ``$TDPROV_MASK_KEY`` that names no usable key file (missing, unreadable, too short), with an error
+    naming the variable, the file and the fix: called where settings are read (a step's or task's start), so a
+    wrong setting is found before any work, not when a validation first fails. The per-user key (the variable
+    unset) is made on first use, as before."""
+    if os.environ.get("TDPROV_MASK_KEY", "").strip():
+        mask_key()
+
+
 @lru_cache(maxsize=8)
 def _load(path_text: str, explicit: bool) -> bytes:
     path = Path(path_text)
@@ -47,12 +57,22 @@ def _load(path_text: str, explicit: bool) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise BadInputError(f"mask key {path} cannot be read ({exc.strerror}).",
-                            fix="point TDPROV_MASK_KEY at a file of 32 random bytes, e.g. head -c 32 /dev/urandom > mask.key") from None
+        raise _unusable(path_text, explicit, f"cannot be read ({exc.strerror})") from None
     if len(data) < KEY_BYTES:
-        raise BadInputError(f"mask key {path} has {len(data)} bytes, not {KEY_BYTES}.",
-                            fix="write 32 random bytes to it: head -c 32 /dev/urandom > mask.key")
+        raise _unusable(path_text, explicit, f"has {len(data)} bytes, not {KEY_BYTES}")
     return blake3.blake3(data, derive_key_context=CONTEXT).digest()
+
+
+def _unusable(path_text: str, explicit: bool, problem: str) -> BadInputError:
+    """The error for a key file that cannot be used: one ``TDPROV_MASK_KEY`` names is never replaced by a new key
+    (values masked with the shared key would no longer be recognised)."""
+    if explicit:
+        return BadInputError(f"TDPROV_MASK_KEY names {path_text!r}, which {problem}.",
+                             fix=f"put the mask key your machines share at {path_text} (a new one: head -c 32 "
+                                 f"/dev/urandom > {path_text}; chmod 600), or unset TDPROV_MASK_KEY for the per-user "
+                                 "key in $TDPROV_HOME/mask.key")
+    return BadInputError(f"mask key {path_text} {problem}.",
+                         fix="point TDPROV_MASK_KEY at a file of 32 random bytes, e.g. head -c 32 /dev/urandom > mask.key")
 
 
 def masked_digest(value: str, key: bytes) -> str:

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException, task_decorator
 from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
 
 from prov_common.lineage.datasets import DatasetRef
+from prov_common.quality.mask_key import check_mask_key
 
 from prov_airflow.lineage import LineageMixin
 from prov_airflow.masking import SampleOptions
@@ -170,6 +171,8 @@ class _ProvenanceDecoratedOperator(LineageMixin, _PythonDecoratedOperator):
         return [] if result.passed else [failure_message(what, result)]
 
     def execute(self, context: Any) -> Any:
+        if self.schema is not None or self.input_schemas:
+            check_mask_key()  # a wrong TDPROV_MASK_KEY is named before the task's work, not when a check first fails
         lineage = self.record_lineage()
         sources = {**self._tdprov_sources, **self._expanded_sources(context)}
         samples = self.samples.with_flags(context, {source.task_id for source in sources.values()}, self.log)

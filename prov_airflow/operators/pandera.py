@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
+from prov_common.quality.mask_key import check_mask_key
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS
 
 from prov_airflow.capture import data_clients, reading_data_with
@@ -129,6 +130,7 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
         from prov_common.quality import load_schema
 
         require_store(self.tdprov_conn_id)
+        check_mask_key()  # a wrong TDPROV_MASK_KEY is named now, not when a check first fails
         with reading_data_with(data_clients(ListenerLimits.from_conf())):  # an s3:// source: [tdprov] data_aws_conn_id
             table, ref, uri = self._load(context)
             samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
