@@ -19,7 +19,7 @@ from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads 
 from prov_common.hashing.shard_model import LocalState, ShardedDigest
 from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
 
-from prov_airflow.settings import ListenerLimits
+from prov_airflow.settings import ListenerLimits, setting_source
 from prov_common.once import Once
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     ``stamp``: also note when the data last changed (:func:`changed_at`)."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
-    from prov_common.hashing.targets import hash_dataset, is_not_found, listed_shards, resolve_target
+    from prov_common.hashing.targets import hash_dataset_here_if_unreachable, is_not_found, listed_shards, resolve_target
     from prov_common.rowset.capture import has_rows, without_rows
 
     result: dict[str, Any] = {}
@@ -270,7 +270,9 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                     state=local_state(target, shards) if stamp else None)
                 return
             # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
-            digest = hash_dataset(target, scheduler=limits.dask_scheduler, file_sha256=True, granularity=granularity, shards=shards)
+            digest = hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
+                                                      setting=setting_source("dask_scheduler"), file_sha256=True,
+                                                      granularity=granularity, shards=shards)
             rows = _row_set(uri, digest) if has_rows(digest) else None
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table

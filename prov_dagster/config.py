@@ -1,13 +1,14 @@
 """Typed config shared by the IO manager and the resource: the same settings as ``TDPROV_*``."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dagster import Config
 from pydantic import Field, field_validator
 
 from prov_common.config import Settings
-from prov_common.hashing.shard_engine import check_scheduler
+from prov_common.hashing.shard_engine import ENV, check_scheduler
 from prov_common.quality.mask_key import check_mask_key
 from prov_common.store.location import parse_location
 from prov_dagster.naming import namespace_uri
@@ -66,11 +67,14 @@ class ProvenanceConfig(Config):
         self.data_location()
 
     def check_settings(self) -> None:
-        """Refuse settings that cannot be used, from the environment too: the store and data root, and a mask key
-        file (``TDPROV_MASK_KEY``) that is missing or unreadable; called when the resource is set up for a run,
-        before any asset computes (not when a validation of a ``record``-policy asset first fails)."""
+        """Refuse settings that cannot be used, from the environment too: the store and data root, a mask key
+        file (``TDPROV_MASK_KEY``) that is missing or unreadable, and a ``TDPROV_DASK_SCHEDULER`` that is no
+        address; called when the resource is set up for a run, before any asset computes (not when a validation
+        of a ``record``-policy asset first fails, nor when shards are first hashed)."""
         self.check_locations()
         check_mask_key()
+        if not self.dask_scheduler and os.environ.get(ENV, "").strip():  # the field is checked when it is given
+            check_scheduler(os.environ[ENV], ENV)
 
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""

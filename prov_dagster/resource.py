@@ -14,7 +14,8 @@ from dagster import ConfigurableResource, DataVersion, InitResourceContext, Meta
 from prov_common.config import check_granularity
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe
-from prov_common.hashing.targets import hash_dataset
+from prov_common.hashing.shard_engine import ENV
+from prov_common.hashing.targets import hash_dataset_here_if_unreachable
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
@@ -179,7 +180,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
                 fix="pass the file's path or URI, or the DataFrame",
             )
         uri = os.fspath(data)
-        digest = hash_dataset(uri, scheduler=self.dask_scheduler, file_sha256=True, granularity=granularity)
+        digest = hash_dataset_here_if_unreachable(uri, scheduler=self.dask_scheduler, warn=log.warning,
+                                                  setting="dask_scheduler" if self.dask_scheduler else ENV,
+                                                  file_sha256=True, granularity=granularity)
         if name is None:
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)

@@ -124,6 +124,26 @@ def test_glob_outlet_and_bad_scheduler_never_fail_the_task(tmp_path: Path, store
     assert len(outs) == 2 and "version" not in outs[1]["facets"]  # recorded, without a digest
 
 
+def test_an_unreachable_scheduler_is_named_and_the_outlet_hashed_on_this_machine(
+        tmp_path: Path, store: Path, capsys: Any, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler that takes no connection never leaves the outlet without its digest: it is hashed here, and the
+    task's log names the option, the address and the fix."""
+    from prov_common.hashing import shard_engine
+
+    monkeypatch.setattr(shard_engine, "CONNECT_TIMEOUT", "1s")  # the connection is refused: no need to wait 20 s
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    monkeypatch.setenv("AIRFLOW__TDPROV__HASH_TIMEOUT", "120")
+    folder = tmp_path / "shards"
+    dag = _write_dag("tdprov_shards_unreachable", lambda: write_shards(folder), outlets=[Asset(folder.as_uri() + "/")])
+    with caplog.at_level("WARNING", logger="prov_airflow.capture"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    said = caplog.text
+    (out,) = _outputs(str(store), "tdprov_shards_unreachable")
+    assert out["facets"]["version"]["datasetVersion"] == tdprov_hash(str(folder), capsys)["digest"]
+    assert "[tdprov] dask_scheduler 'tcp://127.0.0.1:1' cannot be reached" in said and "hashed on this machine" in said
+
+
 def test_max_bytes_counts_all_shards_together(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "shards"
     write_shards(folder)

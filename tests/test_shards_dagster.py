@@ -143,11 +143,49 @@ def test_dask_scheduler_field_wins_over_the_environment(tmp_path: Path, instance
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     folder, store = tmp_path / "shards", str(tmp_path / "store")
     monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "dask-host-without-scheme")
-    with pytest.raises(Exception, match="dask-host-without-scheme.*is not an address"):
+    with pytest.raises(Exception) as caught:  # when the resource is set up
         _run(str(folder), lambda: write_shards(folder), instance, store=store)
-    assert _run(str(folder), lambda: None, instance, store=store, dask_scheduler="none").startswith("blake3:")
+    assert "TDPROV_DASK_SCHEDULER 'dask-host-without-scheme' is not an address" in str(caught.value.__cause__)
+    assert _run(str(folder), lambda: write_shards(folder), instance, store=store,
+                dask_scheduler="none").startswith("blake3:")
     with pytest.raises(Exception, match="'typo' is not an address"):
         _run(str(folder), lambda: None, instance, store=store, dask_scheduler="typo")
+
+
+def test_an_unreachable_dask_scheduler_is_named_and_the_shards_are_hashed_on_this_machine(
+        tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: Any) -> None:
+    """A scheduler that cannot be reached is an outage of where the shards are hashed, not of the data: the step
+    goes on, hashed here (the same digest), and the log names the setting, the address and the fix."""
+    from prov_common.hashing import shard_engine
+
+    monkeypatch.setattr(shard_engine, "CONNECT_TIMEOUT", "1s")  # the connection is refused: no need to wait 20 s
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    with caplog.at_level("WARNING"):
+        digest = _run(str(folder), lambda: write_shards(folder), instance, store=store,
+                      dask_scheduler="tcp://127.0.0.1:1")
+    assert digest == tdprov_hash(str(folder), capsys)["digest"]
+    said = caplog.text
+    assert "dask_scheduler 'tcp://127.0.0.1:1' cannot be reached" in said and "hashed on this machine" in said, said
+    assert "start the scheduler" in said
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert _run(str(folder), lambda: None, instance, store=store) == digest
+    assert "TDPROV_DASK_SCHEDULER 'tcp://127.0.0.1:1' cannot be reached" in caplog.text
+
+
+def test_a_dask_scheduler_in_the_environment_that_is_no_address_fails_the_step_before_the_asset_computes(
+        tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "dask-host:8786")
+    written: list[str] = []
+    result = materialize([_corpus_asset(str(tmp_path / "shards"), lambda: written.append("x"))], instance=instance,
+                         resources={"provenance": ProvenanceResource(store=str(tmp_path / "store"))},
+                         raise_on_error=False)
+    assert not result.success and written == []
+    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
+    message = " ".join(error.to_string() for error in errors if error is not None)
+    assert "TDPROV_DASK_SCHEDULER 'dask-host:8786' is not an address" in message and "tcp://host:8786" in message
 
 
 def test_audit_rehash_reads_the_shards_and_finds_a_changed_one(tmp_path: Path, instance: Any) -> None:

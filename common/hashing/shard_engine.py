@@ -28,6 +28,15 @@ LOCAL_CLUSTER_MIN_BYTES = 512 << 20  # below this, starting worker processes cos
 CONNECT_TIMEOUT = "20s"
 
 
+class SchedulerUnreachableError(BadInputError):
+    """A Dask scheduler address that took no connection within :data:`CONNECT_TIMEOUT`."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address, self.reason = address, reason
+        super().__init__(f"cannot reach the Dask scheduler {address}: {reason}",
+                         fix=f"start it (dask scheduler), or choose another with --scheduler / {ENV}.")
+
+
 def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
     """``none``, ``local`` or a scheduler address, from the argument, the environment or the default rule
     (``shards`` shards of ``size`` bytes in all are to be read)."""
@@ -35,7 +44,7 @@ def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
     if not chosen or chosen.lower() == "auto":
         worth_it = shards >= LOCAL_CLUSTER_MIN_SHARDS and size >= LOCAL_CLUSTER_MIN_BYTES and usable_cpus() > 1
         return "local" if worth_it and importlib.util.find_spec("distributed") is not None else "none"
-    return check_scheduler(chosen)
+    return check_scheduler(chosen, "Dask scheduler" if scheduler else ENV)
 
 
 def check_scheduler(scheduler: str, setting: str = "Dask scheduler") -> str:
@@ -109,8 +118,7 @@ def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: i
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise BadInputError(f"cannot reach the Dask scheduler {scheduler}: {exc}",
-                            fix=f"start it (dask scheduler), or choose another with --scheduler / {ENV}.") from exc
+        raise SchedulerUnreachableError(scheduler, str(exc)) from exc
     with client:
         return _gather(client, fn, items), f"dask {scheduler}"
 

@@ -6,7 +6,7 @@ A local folder, an ``s3://bucket/prefix/`` (ending in ``/``) or a glob is one sh
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -97,3 +97,20 @@ def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = Tru
     if granularity != "column" and table_format(local) is not None:
         file_options["granularity"] = granularity
     return hash_path(local, **file_options)
+
+
+def hash_dataset_here_if_unreachable(target: str, *, scheduler: str | None, setting: str, warn: Callable[[str], None],
+                                     **options: Any) -> ContentDigest | ShardedDigest:
+    """:func:`hash_dataset` for a pipeline: where the Dask scheduler cannot be reached, the shards are hashed on this
+    machine instead (the default rule: a LocalCluster for many large shards, else this process; the digest is the
+    same), with a warning naming ``setting`` (where the scheduler was set), the address and the fix. An outage of
+    the cluster never fails the step or leaves its data without a digest."""
+    from prov_common.hashing.shard_engine import SchedulerUnreachableError
+
+    try:
+        return hash_dataset(target, scheduler=scheduler, **options)
+    except SchedulerUnreachableError as exc:
+        warn(f"tdprov: {setting} {exc.address!r} cannot be reached ({exc.reason}); the shards of {target} are hashed "
+             f"on this machine instead (the same digest). Fix: start the scheduler, or set {setting} to a reachable "
+             "address, 'local' or 'none'")
+        return hash_dataset(target, scheduler="auto", **options)
