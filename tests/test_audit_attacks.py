@@ -750,17 +750,22 @@ def test_reports_audit_records_and_source_records_are_in_the_inventory(base: Sto
 @on(*BOTH)
 def test_a_report_that_is_not_what_its_audit_signed_is_not_adopted(base: Store) -> None:
     """A report page replaced before the next audit first listed it (the auditor wrote it after its listing) is
-    a finding: the inventory adopts a report only when its audit's signed record names its digest."""
+    a finding: the auditor that wrote it compares it with the bytes it wrote; an auditor that did not (its memory as
+    it was before that audit) adopts a report only when its audit's signed record names its digest."""
     from prov_common.audit.published import REPORTS_PREFIX
 
     s = base
+    memory = memory_path(s.uri)
+    before = memory.read_bytes()
     fresh = seal(s.pipe.store, run_events("prepare_fresh", [], [dataset("/data/fresh.parquet", digest("fresh"))], start=T0 + timedelta(hours=4)))
     assert _audit(s.pipe).clean and fresh
     page = [k for k in s.keys(REPORTS_PREFIX) if k.endswith("report.html")][-1]
     raw_write(s.uri, page, b"<html><h1>Clean</h1></html>")
-    found = _audit(s.pipe)
-    assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == page and "is not the one its audit signed" in f.what], \
-        [f"{f.object}: {f.what}" for f in found.errors]
+    for words in ("is not the object this auditor wrote", "is not the one its audit signed"):
+        found = _audit(s.pipe)
+        assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == page and words in f.what], \
+            (words, [f"{f.object}: {f.what}" for f in found.errors])
+        memory.write_bytes(before)  # the memory of an auditor that did not write the page
 
 
 @on(*LOCAL)
@@ -882,3 +887,27 @@ def test_a_changed_audit_record_is_named_alone_and_a_changed_report_is_its_own_f
     for _ in range(2):
         found = _audit(s.pipe)
         assert [f.object for f in found.errors] == [report], [f"{f.check} {f.object}: {f.what}" for f in found.errors]
+
+
+@on(*BOTH)
+def test_a_report_changed_with_its_audit_record_is_named_on_its_own(base: Store) -> None:
+    """The last audit's signed record and its JSON report, both changed before the next listing: the report was checked
+    only against the record, which failed, so the change to the report was named by no audit until the record was
+    restored. The auditor pinned the bytes it published: each is named, and the report stays named once the record is
+    put back."""
+    from prov_common.audit.published import RUNS_PREFIX, report_folder
+
+    s = base
+    record = s.newest(RUNS_PREFIX)
+    report = f"{report_folder(record[len(RUNS_PREFIX):].removesuffix('.prov.dsse.json'))}report.json"
+    good = raw_read(s.uri, record)
+    flip_byte(s.uri, record)
+    flip_byte(s.uri, report)
+    for full in (False, False, True):
+        found = _audit(s.pipe, full=full)
+        named = {f.object: f.what for f in found.check(CHECK_INVENTORY).errors}
+        assert set(named) == {record, report}, (full, [f"{f.check} {f.object}: {f.what}" for f in found.errors])
+        assert "is not the object this auditor wrote" in named[report], named[report]
+    raw_write(s.uri, record, good)
+    found = _audit(s.pipe)
+    assert [f.object for f in found.errors] == [report], [f"{f.check} {f.object}: {f.what}" for f in found.errors]

@@ -385,18 +385,19 @@ def _audit(
     for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
         if key and key not in listing.tags:
             memory.tags.setdefault(key, "")
-    pin_written(memory, listing, [*lookups, *signed_since(memory, resolved)])  # the next listing compares them with the bytes written
+
+    # 6. report and PROV record of the audit: written before the memory is saved, which pins them
+    from prov_common.audit.publish import publish
+
+    published = publish(result, store, signer, report_dir, read_only=read_only)
+    # the next listing compares what this audit wrote after its listing with the bytes written
+    pin_written(memory, listing, [*lookups, *signed_since(memory, resolved), *published])
     if not head_unread:  # an audit that could not read the log changes nothing the next one compares with
         if read_only:
             keep_inline(memory)
         else:
             save_inventory(memory, store, signer, now=started, audit_id=result.audit_id)
         save_memory(memory)
-
-    # 6. report and PROV record of the audit
-    from prov_common.audit.publish import publish
-
-    publish(result, store, signer, report_dir, read_only=read_only)
     return result
 
 

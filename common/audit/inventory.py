@@ -8,7 +8,7 @@ bundle again, see :func:`changed_runs`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
 changed; a new object there that does not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
-lookup object or resolution this auditor wrote that no longer holds the bytes it wrote when first listed.
+lookup object, resolution, audit record or report this auditor wrote that no longer holds the bytes it wrote when first listed.
 """
 from __future__ import annotations
 
@@ -272,8 +272,9 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 
 
 def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Written]) -> None:
-    """Objects this audit wrote after its ``listing`` (the lookup objects and resolutions), remembered by the SHA-256 of the bytes written:
-    the next listing takes one only when it still holds those bytes (see :func:`adopt_new`)."""
+    """Objects this audit wrote after its ``listing`` (the lookup objects, resolutions, and its signed record and reports in
+    the store), remembered by the SHA-256 of the bytes written: the next listing takes one only when it still holds those
+    bytes (see :func:`adopt_new`)."""
     for w in written:
         if w.key not in listing.tags:
             memory.tags.setdefault(w.key, WRITTEN + w.digest)

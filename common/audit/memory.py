@@ -81,9 +81,9 @@ class KnownCheckpoint:
 @dataclass
 class AuditorMemory:
     """See the module docstring. ``runs``: run id -> logged index key; ``tags``: key -> fingerprint
-    ('' until a listing shows the object; for a lookup object this auditor wrote, the SHA-256 of the bytes written until
-    then, see ``inventory.WRITTEN``); both are loaded from the pinned ``inventory`` objects (``memory_objects.py``), or
-    from the file itself in the older format (``inline``)."""
+    ('' until a listing shows the object; for a lookup object, resolution, audit record or report this auditor wrote, the
+    SHA-256 of the bytes written until then, see ``inventory.WRITTEN``); both are loaded from the pinned ``inventory``
+    objects (``memory_objects.py``), or from the file itself in the older format (``inline``)."""
 
     store: str
     checkpoint: KnownCheckpoint | None = None

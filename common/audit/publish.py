@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prov.model import ProvDocument
 
+from prov_common.audit.catalog import Written
 from prov_common.audit.result import AuditResult
 from prov_common.audit.svg import lineage_svg
 from prov_common.audit.training import training_data
@@ -14,6 +15,7 @@ from prov_common.bundle.layout import stamp
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, sign_envelope
 from prov_common.store.base import Store
+from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov import serialize
 from prov_common.w3cprov.ids import TDPROV
 
@@ -65,11 +67,14 @@ def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, repo
     return serialize(doc, "json")
 
 
-def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: str | Path | None, *, read_only: bool = False) -> None:
+def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: str | Path | None, *,
+            read_only: bool = False) -> list[Written]:
     """Write the signed PROV record of the audit, then the report (to ``report_dir`` or into the store) it names: a
     report in the store is never there without the record that vouches for it (an auditor stopped in between left
     reports that every later audit named as not verified). ``read_only``: the record goes to ``report_dir`` too
-    (:data:`FOLDER_RECORD`), and nothing into the store."""
+    (:data:`FOLDER_RECORD`), and nothing into the store. Returns what was written into the store, with the SHA-256 of
+    the bytes: the auditor's memory pins them, so that its next listing compares each with what was written, on its own
+    (a report is not left unchecked because its record was changed too)."""
     json_bytes, html_bytes = render(result)
     result.report_digest = blake3_digest(json_bytes)
     name = f"{stamp(result.started)}-{result.audit_id}"
@@ -83,16 +88,22 @@ def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: s
     record = sign_envelope(prov, PROV_PAYLOAD_TYPE, [signer]).to_json()
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+    written: list[Written] = []
     if read_only:
         assert folder is not None
         result.prov_key = str(folder / FOLDER_RECORD)
         (folder / FOLDER_RECORD).write_bytes(record)
     else:
         result.prov_key = record_key(name)
-        store.put(result.prov_key, record)
+        written.append(_put(store, result.prov_key, record))
     if folder is not None:
         (folder / "report.json").write_bytes(json_bytes)
         (folder / "report.html").write_bytes(html_bytes)
     else:
-        store.put(result.report_json, json_bytes)
-        store.put(result.report_html, html_bytes)
+        written += [_put(store, result.report_json, json_bytes), _put(store, result.report_html, html_bytes)]
+    return written
+
+
+def _put(store: Store, key: str, data: bytes) -> Written:
+    store.put(key, data)
+    return Written(key, sha256_digest(data))
