@@ -171,3 +171,36 @@ def test_a_lost_auditor_key_retired_at_the_log_size_lets_the_store_be_audited_ag
         shown = _errors(result)
         assert any(forged in w and "signed by retired key" in w and "cut-off at log size 1" in w for w in shown), shown
         assert any(planted in w and "appeared after the key was retired" in w for w in shown), shown
+
+
+def test_an_acceptance_signed_before_the_auditor_key_was_retired_still_counts(tmp_path, monkeypatch) -> None:
+    """A person accepts a run's findings in an audit signed with a1; a1 is then retired at that audit's log size. The
+    signed acceptance names the checkpoint of the audit state that keeps it, as the audit records do: another auditor
+    (its own memory, key b) that lists it first after the retirement takes it. It named none before, so a retired key's
+    signature on it never counted and that auditor named it on every audit."""
+    from prov_common.audit.resolve import RESOLUTIONS_PREFIX
+
+    keys = _keys(tmp_path, "writer", "a1", "a2", "b")
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", _pub(tmp_path, "writer"))
+    store = open_store(str(tmp_path / "store"))
+    prepare = seal(store, run_events("orders", [dataset("vendor-orders", None, namespace="tdprov://sources")],
+                                     [dataset("/data/clean.parquet", digest("clean"))]), keys["writer"])
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", os.pathsep.join([_pub(tmp_path, "a1"), _pub(tmp_path, "b")]))
+
+    def audit_as(auditor: str, key: str, **kw):
+        monkeypatch.setenv("TDPROV_HOME", str(tmp_path / auditor))
+        monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "keys" / f"{key}.key"))
+        return _audit(store, **kw)
+
+    assert audit_as("other", "b").exit_code == 1  # the other auditor remembers the store: the completeness findings
+    accepting = audit_as("person", "a1", accept_findings=[prepare], reason="run before vendor-orders was registered")
+    [entry] = accepting.accepted
+    assert accepting.clean and entry["key"].startswith(RESOLUTIONS_PREFIX), _errors(accepting)
+    size = accepting.checkpoint.checkpoint.size
+
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", os.pathsep.join([_pub(tmp_path, "a2"), _pub(tmp_path, "b")]))
+    monkeypatch.setenv("TDPROV_RETIRED_AUDITOR_KEYS", f"{_pub(tmp_path, 'a1')}@{size}")
+    for auditor, key in (("other", "b"), ("other", "b"), ("person", "a2")):
+        result = audit_as(auditor, key)
+        assert result.accepted and result.accepted[0]["key"] == entry["key"], (auditor, result.accepted)
+        assert not [f for f in result.errors if f.object == entry["key"]], (auditor, _errors(result))

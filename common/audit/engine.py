@@ -309,7 +309,7 @@ def _audit(
     resolved = len(memory.resolutions)  # those signed from here on are written after the listing: pinned below
     unended = sealed_unended(listing.files, everything_known)
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
-                                  store, signer, now=started, audit_id=result.audit_id, persist=new_head is not None and appended,
+                                  store, signer, now=started, audit_id=result.audit_id, state_at=new_head if appended else None,
                                   unended=unended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     inventory.findings += retake_rechecked(memory, listing, changed, _verified_again(again, evaluation.checks))

@@ -9,7 +9,8 @@ and records the resolution twice: in the auditor's memory, and signed in the sto
 findings it closed and the witness places it resets), so that every later reader sees that history was accepted, and by whom.
 
 ``tdprov audit --accept-finding RUN_ID --reason TEXT`` accepts the completeness findings that name a run (see
-``accepted.py``), recorded the same way, under ``audit/resolutions/<time>-<audit id>-<run id>.json``, and kept in the
+``accepted.py``), recorded the same way, under ``audit/resolutions/<time>-<audit id>-<run id>.json``, with the checkpoint
+of the audit state that keeps it (``checkpoint``: where the log fixed it, for a retired auditor key), and kept in that
 audit state.
 
 The records are in the audit's inventory: :func:`check_resolution` is what one listed for the first time must pass, and
@@ -94,8 +95,11 @@ def check_resolution(store: Store, trust: TrustStore, key: str) -> dict[str, Any
 
 
 def _checkpoint_size(payload: bytes) -> int:
-    """The size of the checkpoint a resolution of the log accepted (where the log fixed it, for a retired key)."""
-    return int(loads(payload)["after"]["treeSize"])
+    """Where the log fixed a resolution, for a retired key: the size of the checkpoint a resolution of the log accepted
+    (``after``), or of the one an acceptance of findings was made at (``checkpoint``; an acceptance recorded before it
+    named one names none, and a retired key's signature on it does not count)."""
+    record = loads(payload)
+    return int((record["after"] if "after" in record else record["checkpoint"])["treeSize"])
 
 
 def check_reason(reason: str | None, option: str) -> str:
@@ -120,12 +124,13 @@ def check_acceptance(runs: Sequence[str], reason: str | None) -> None:
 
 def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[AcceptedRun], runs: Sequence[str], reason: str | None,
                     memory: AuditorMemory, store: Store, signer: SigningKey, *, now: datetime, audit_id: str,
-                    persist: bool, unended: list[Finding]) -> list[dict[str, Any]]:
+                    state_at: StoredCheckpoint | None, unended: list[Finding]) -> list[dict[str, Any]]:
     """Honour the acceptances ``kept`` (from the audit state) and record one per run of ``runs`` (``--accept-finding``) that
     an open completeness finding names: signed under ``audit/resolutions/`` and in the auditor's memory, and kept in the
     next state (``evaluation.state.accepted``). The findings they cover leave the completeness check; returns the report's
-    entries (see :func:`~prov_common.audit.accepted.apply_acceptances`). A run that no open finding names, or an audit that
-    writes no state (``persist`` false: the log was not appended), accepts nothing: a note says so. ``unended``: the
+    entries (see :func:`~prov_common.audit.accepted.apply_acceptances`). ``state_at``: the checkpoint the next audit state is
+    bound to, which each record names; a run that no open finding names, or an audit that writes no state (``state_at``
+    None: the log was not appended), accepts nothing: a note says so. ``unended``: the
     findings of sealed runs without their end (:func:`~prov_common.audit.unended.sealed_unended`); those of runs sealed
     without their refused terminal event are accepted alike, and those accepted are taken out of it (in place)."""
     registered = registered_names(index)
@@ -137,14 +142,14 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
         if proposal.nothing is not None:
             notes.append(proposal.nothing)
             continue
-        if not persist:
+        if state_at is None:
             notes.append(Finding(CHECK_COMPLETENESS, f"run {proposal.run_id}", f"--accept-finding {ref}: nothing was accepted: this audit "
                                  "writes no audit state to keep it in (the log was not appended)", FIX_NOT_KEPT, severity=NOTE,
                                  run_id=proposal.run_id))
             continue
         record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": check_reason(reason, "--accept-finding"),
                   "store": store.uri, "runId": proposal.run_id, "covers": [list(c) for c in proposal.covers],
-                  "findings": [f.to_dict() for f in proposal.findings]}
+                  "findings": [f.to_dict() for f in proposal.findings], "checkpoint": KnownCheckpoint.of(state_at).published()}
         key = _record(memory, store, signer, record, f"{stamp(now)}-{audit_id[:8]}-{proposal.run_id}")
         accepted.append(AcceptedRun(proposal.run_id, record["reason"], record["by"], signer.key_id, record["acceptedAt"], key,
                                     tuple(proposal.covers), tuple(proposal.findings)))
