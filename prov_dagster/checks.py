@@ -36,7 +36,7 @@ def pandera_checks(assets: Iterable[Any]) -> list[AssetChecksDefinition]:
         if not isinstance(item, AssetsDefinition):
             continue
         for key, spec in item.specs_by_key.items():
-            wants = AssetProvenance.from_metadata(spec.metadata, f"asset {dataset_name(key)!r}")
+            wants = AssetProvenance.from_metadata(spec.metadata, f"asset {dataset_name(key)!r}", spec.tags)
             if wants.schema is not None:
                 checks.append(_pandera_check(key, wants, partitioned=spec.partitions_def is not None))
     return checks

@@ -66,7 +66,10 @@ class AssetProvenance:
     snapshot: bool | None = None  # None: the store's setting (TDPROV_SNAPSHOT / the IO manager's ``snapshot``)
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str) -> "AssetProvenance":
+    def from_metadata(cls, metadata: Mapping[str, Any] | None, where: str,
+                      tags: Mapping[str, str] | None = None) -> "AssetProvenance":
+        """What an asset's metadata (and its tags: ``tdprov/training``) ask of its output; a bad value is refused
+        naming ``where``."""
         meta = dict(metadata or {})
         unknown_keys((key for key in meta if str(key).startswith("tdprov/")), _known_metadata_keys(),
                      f"the metadata of {where}")
@@ -81,7 +84,7 @@ class AssetProvenance:
             owners=names(raw_value(meta.get(OWNERS_KEY))),
             masked_columns=names(raw_value(meta.get(MASKED_KEY))),
             sample_rows=check_sample_rows(DEFAULT_SAMPLE_ROWS if rows is None else rows, where),
-            training=marks_training(meta),
+            training=marks_training(meta, tags, where),
             public_columns=names(raw_value(meta.get(PUBLIC_KEY))),
             raw_samples=flag(raw_value(meta.get(RAW_SAMPLES_KEY)), RAW_SAMPLES_KEY),
             granularity=check_granularity(_granularity(meta, where) or "column", where),
@@ -118,13 +121,15 @@ def names(value: str | Iterable[Any] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(str(name) for name in value)
 
 
-def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None) -> bool:
+def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None, where: str = "the asset") -> bool:
     """Whether an asset's metadata (``provenance_asset(training=True)``) or tags (``{"tdprov/training": "true"}``)
-    mark it as one that trains a model."""
+    mark it as one that trains a model; a value that is no yes/no value (``"ture"``) is refused naming ``where``
+    (an empty tag value is no mark)."""
+    marked = False
     for found in (raw_value((metadata or {}).get(TRAINING_KEY)), (tags or {}).get(TRAINING_KEY)):
-        if found is True or (isinstance(found, str) and found.strip().lower() in ("true", "1", "yes")):
-            return True
-    return False
+        if found is not None and found != "":
+            marked = check_flag(found, TRAINING_KEY, where) or marked
+    return marked
 
 
 def raw_value(value: Any) -> Any:

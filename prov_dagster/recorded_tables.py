@@ -59,8 +59,9 @@ def step_assets(context: Any) -> dict[Any, AssetProvenance]:
         return {}
     assets_def = context.assets_def
     keys = getattr(context, "selected_asset_keys", None) or assets_def.keys
-    return {key: AssetProvenance.from_metadata(assets_def.specs_by_key[key].metadata, f"asset {dataset_name(key)!r}")
-            for key in keys if key in assets_def.specs_by_key}
+    specs = assets_def.specs_by_key
+    return {key: AssetProvenance.from_metadata(specs[key].metadata, f"asset {dataset_name(key)!r}", specs[key].tags)
+            for key in keys if key in specs}
 
 
 def _frame(data: Any) -> pd.DataFrame | None:

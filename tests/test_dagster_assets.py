@@ -816,16 +816,20 @@ def test_training_assets_are_marked_explicitly(store: Path, instance: DagsterIns
         recorded = provenance.record(outputs={"booster": str(path)}, context=context)
         return MaterializeResult(data_version=recorded.data_version)
 
-    assert run([rows, weights, booster], instance).success
+    @asset(tags={"tdprov/training": "true"})
+    def tagged(rows: pd.DataFrame) -> pd.DataFrame:  # a plain asset whose table the IO manager writes
+        return rows + 1
+
+    assert run([rows, weights, booster, tagged], instance).success
     job_types = {}
     for summary in summaries(store):
         events = bundle_events(store, summary.run_id)
         job_types[summary.job_name] = events[-1]["job"].get("facets", {}).get("jobType", {}).get("jobType")
-    assert job_types["weights"] == job_types["booster"] == "TRAINING", job_types
+    assert job_types["weights"] == job_types["booster"] == job_types["tagged"] == "TRAINING", job_types
     assert job_types["rows"] is None
     result = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
     rules = {r.job_name: r.training_rule for r in result.index.runs.values()}
-    assert rules["weights"] == rules["booster"] == RULE_JOB_TYPE and rules["rows"] is None
+    assert rules["weights"] == rules["booster"] == rules["tagged"] == RULE_JOB_TYPE and rules["rows"] is None
 
 
 def test_a_file_uri_store_keeps_its_data_next_to_it_and_partitions_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -137,6 +137,19 @@ def test_a_bad_tdprov_setting_in_plain_asset_metadata_is_refused_when_definition
     assert named in str(caught.value)
 
 
+@pytest.mark.parametrize("metadata, tags", [({"tdprov/training": "ture"}, None), ({}, {"tdprov/training": "yess"})])
+def test_a_training_mark_that_is_no_yes_no_value_is_refused_when_definitions_are_built(
+        metadata: dict[str, Any], tags: dict[str, str] | None) -> None:
+    """A typo in the ``tdprov/training`` metadata or tag is refused, never read as "not training" (which would leave
+    the run out of the audit's training-data sections)."""
+    @asset(metadata=metadata, tags=tags)
+    def scores() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    with pytest.raises(BadInputError, match="tdprov/training='(ture|yess)' of asset 'scores' is not a yes/no value"):
+        definitions([scores])
+
+
 def test_a_snapshot_setting_that_is_no_yes_no_value_is_refused_naming_the_asset_the_value_and_the_choices(
         cwd: Path) -> None:
     """A typo in ``tdprov/snapshot`` never falls back to the store's setting: the step fails before anything is
