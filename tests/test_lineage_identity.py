@@ -384,6 +384,34 @@ def test_a_read_is_of_the_version_written_before_the_reader_started_in_every_rea
     assert main(["verify", "--store", uri]) == 0
 
 
+def test_a_run_with_no_start_reads_at_its_first_event_in_every_reader(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """train's events hold no START: a RUNNING at 12:00 names x, the COMPLETE at 13:00; prep wrote x at 11:05 and again,
+    the same bytes, at 12:15. Its PROV states no start time, yet every reader takes the same read time, its first
+    event's: lineage (from the index and with --checks), the merged PROV and the training record all say train
+    read the 11:05 generation (the export took its end, and with it the 12:15 one)."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x, m = digest("x"), digest("m")
+    first = seal(store, run_events("prep", [], [dataset("/data/x.parquet", x)], start=T0 - timedelta(hours=1)))
+    events = run_events("train", [dataset("/data/x.parquet", x)], [dataset("/data/m.pkl", m)], start=T0, minutes=60)
+    events[0]["eventType"] = "RUNNING"
+    train = seal(store, events)
+    again = seal(store, run_events("prep", [], [dataset("/data/x.parquet", x)], start=T0 + timedelta(minutes=10)))
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/data/m.pkl", "--json", "--store", uri, *extra]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        (read,) = tree["generatedBy"][0]["inputs"]
+        assert [g["runId"] for g in read["generatedBy"]] == [first], extra
+    assert main(["export", "--store", uri]) == 0
+    document = json.loads(capsys.readouterr().out)
+    used = document["used"].values()
+    assert {u["prov:entity"].rsplit("-by-run-", 1)[1] for u in used if u["prov:activity"].endswith(train) and "-by-run-" in u["prov:entity"]} == {first}
+    assert not [a for k, a in document["activity"].items() if k.endswith(train) and "prov:startTime" in a]  # no START, no start time
+    assert main(["record", "/data/m.pkl", "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert first in out and again not in out
+
+
 def replace_cursor(summary):
     """``summary`` as read back from its JSON (which does not hold the index key it was read from)."""
     from dataclasses import replace

@@ -33,6 +33,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     normal_version,
     pair_text,
     pick_generation,
+    read_time as first_read,
     sortable_time,
     spelled_apart,
     spells,
@@ -99,8 +100,8 @@ def made_at(record: RunRecord) -> str | None:
 
 
 def read_time(record: RunRecord) -> str | None:
-    """When a run read its inputs: its start, else (not recorded) its end."""
-    return record.started_at or record.ended_at
+    """When a run read its inputs (:func:`~prov_common.w3cprov.identity.read_time`)."""
+    return first_read(record.started_at, record.ended_at)
 
 
 def version_of(d: DatasetUse) -> VersionKey:

@@ -18,7 +18,7 @@ from prov_common.store import open_store
 from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
-from prov_common.w3cprov.collect import bundle_documents, shard_counts
+from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import DatasetLabels, dataset_label, distinct_labels, utc_text, version_key
@@ -121,7 +121,7 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
     """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
     name nothing there)."""
     if args.checks:
-        graph = lineage_graph(merge_documents(bundle_documents(store, found)))
+        graph = lineage_graph(merge_documents(bundle_documents(store, found)), index_starts(found))
     else:
         graph = graph_from_summaries(found)
     keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))

@@ -71,6 +71,11 @@ def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]
     return counts
 
 
+def index_starts(found: Iterable[BundleSummary]) -> dict[str, str | None]:
+    """Run id -> the start each index entry states, for :func:`~prov_common.w3cprov.graph.lineage_graph`."""
+    return {summary.run_id: summary.started_at for summary in found}
+
+
 def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True) -> Iterator[ProvDocument]:
     """PROV documents of the given bundles, with a progress bar on a terminal."""
     bar = tqdm(found, desc="reading bundles", unit="bundle", file=sys.stderr,
@@ -85,7 +90,7 @@ def merged_document(store: Store, found: list[BundleSummary], progress: bool = T
     content stated (:func:`~prov_common.w3cprov.links.link_runs`), and each origin derived from the registered
     sources that name it (:func:`~prov_common.w3cprov.source_links.name_sources`; ``sources``: verified records only)."""
     document = merge_documents(bundle_documents(store, found, progress))
-    graph = lineage_graph(document)
+    graph = lineage_graph(document, index_starts(found))
     return name_sources(link_runs(document, graph), graph, sources, store.uri)
 
 

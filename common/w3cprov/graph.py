@@ -7,6 +7,7 @@ Works on the document of one run or on the merged PROV of a whole store, so the 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +24,7 @@ from prov_common.w3cprov.identity import (
     iso_z,
     normal_version,
     pick_generation,
+    read_time,
 )
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.ids import DQV, TDPROV
@@ -232,21 +234,26 @@ class _Reader:
                     namespace=namespace,
                     failed_checks=failed, passed_checks=passed, dataset_id=key if record else None)
 
-    def run_node(self, key: str) -> Node:
+    def run_node(self, key: str, starts: Mapping[str, str | None]) -> Node:
+        """The run ``key``; its start as its PROV states it, else as ``starts`` gives it by run id."""
         record = self.runs[key]
         job = _text(_first(record, PROV_LABEL)) or key
         state = _text(_first(record, TDPROV["state"]))
-        started = record.get_startTime()
-        ended = record.get_endTime()
-        return Node(key, RUN, f"{shortened(job, LABEL_WIDTH)}\n{state or '?'}", job=job, run_id=_text(_first(record, TDPROV["runId"])),
-                    state=state, started=iso_z(started), ended=iso_z(ended))
+        run_id = _text(_first(record, TDPROV["runId"]))
+        started = iso_z(record.get_startTime()) or (starts.get(run_id) if run_id else None)
+        return Node(key, RUN, f"{shortened(job, LABEL_WIDTH)}\n{state or '?'}", job=job, run_id=run_id,
+                    state=state, started=started, ended=iso_z(record.get_endTime()))
 
     def is_data(self, key: str) -> bool:
         return key in self.versions or key in self.datasets
 
 
-def lineage_graph(document: ProvDocument) -> LineageGraph:
-    """The data-flow graph of ``document``: versions (or version-less datasets) and the runs between them."""
+def lineage_graph(document: ProvDocument, starts: Mapping[str, str | None] | None = None) -> LineageGraph:
+    """The data-flow graph of ``document``: versions (or version-less datasets) and the runs between them.
+
+    ``starts``: run id -> the start its index entry states (``BundleSummary.started_at``), taken for a run whose PROV
+    states none (its events hold no START: the time of its first event), so that its reads are resolved at the time
+    every other reader takes (:func:`~prov_common.w3cprov.identity.read_time`)."""
     reader = _Reader(document)
     edges: set[Edge] = set()
     for record in reader.by_type[PROV["Usage"]]:
@@ -263,7 +270,7 @@ def lineage_graph(document: ProvDocument) -> LineageGraph:
     keys |= {k for k, r in reader.runs.items() if r.get_attribute(TDPROV["state"])}
     graph = LineageGraph()
     for key in sorted(keys):
-        graph.nodes[key] = reader.run_node(key) if key in reader.runs else reader.data_node(key)
+        graph.nodes[key] = reader.run_node(key, starts or {}) if key in reader.runs else reader.data_node(key)
     graph.edges = sorted(edges)
     return resolve_reads(graph)
 
@@ -306,7 +313,7 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
         if edge.kind == USED and edge.source not in generator:
             node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
             candidates = [k for k in made.get(_identity(node), ()) if generator[k] != edge.target]
-            chosen = pick_generation(candidates, reader.started or reader.ended, ended,
+            chosen = pick_generation(candidates, read_time(reader.started, reader.ended), ended,
                                      lambda key: graph.nodes[generator[key]].state == COMPLETE)
             if chosen:
                 edge = Edge(chosen, edge.target, USED)

@@ -5,7 +5,7 @@ A dataset is ``(namespace, name)``; a version is that dataset at a content diges
 A run that reads a dataset records ``(namespace, name, digest)`` but not who wrote it, so the version
 it read is resolved here, the same way for every reader of the records (``tdprov lineage``, the
 audit, the merged PROV export): among the runs that generated that dataset at that digest, the one
-that ended last at or before the reader started (or ended, where its start is not known), a run that
+that ended last at or before the reader started (:func:`read_time`), a run that
 completed before one that failed. Where the clocks of the machines disagree so that every generation
 ended later, the oldest one is taken if it ended within :data:`CLOCK_SKEW` of the reader's start; a
 generation that ended later still is not what the reader read (the reader's input then has no recorded
@@ -149,6 +149,16 @@ def sortable_time(text: str | None) -> str:
     after ``...:00.4Z`` as written); text that is no time as it is, '' for none."""
     when = moment(text)
     return f"{when.year:04d}-{when:%m-%dT%H:%M:%S.%f}Z" if when is not None else (text or "")
+
+
+def read_time(started: str | None, ended: str | None) -> str | None:
+    """When a run read its inputs, for telling which generation it read: its start, else (not recorded) its end.
+
+    A run's start is the time of its START, else of its first event (a RUNNING: the run was running then, with what
+    that event names read already), as its bundle's manifest and index entry state it; its PROV states no start time
+    without a START (mapping 5), so a reader of that PROV takes the start from the index entry (``tdprov export`` and
+    ``tdprov lineage --checks`` do), never its end."""
+    return started or ended
 
 
 def pick_generation(candidates: Iterable[T], read_at: str | None, ended: Callable[[T], str | None],
