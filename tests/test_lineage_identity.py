@@ -148,6 +148,39 @@ def test_source_matched_only_by_content_is_labelled(tmp_path: Path, capsys: pyte
     assert "[source: vendor (Acme, CC-BY-4.0), matched by content]" in capsys.readouterr().out
 
 
+def test_what_a_run_with_no_inputs_made_is_named_by_its_source_in_every_reader(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """fetch recorded no inputs and wrote /data/vendor.csv at the digest of the registered source vendor; train read it.
+    The audit's training section names vendor as the origin: lineage (from the index and with --checks), its picture
+    and the export name it too (they named none: the version had a generating run)."""
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.training import training_data
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    register_source(store, SourceRecord(name="vendor", digest=VENDOR, license="CC-BY-4.0", issuer="Acme", location="/data/vendor.csv"), _key())
+    fetch = seal(store, run_events("fetch", [], [dataset("/data/vendor.csv", VENDOR)], start=T0))
+    seal(store, run_events("train", [dataset("/data/vendor.csv", VENDOR)], [dataset("/data/m.pkl", MODEL)],
+                           start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    result = run_audit(store, Settings.from_env(store=uri), report_dir=tmp_path / "report", full=True)
+    (section,) = training_data(result.index)
+    assert [s["name"] for s in section["article10"]["origin"]] == ["vendor"]
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/data/m.pkl", "--json", "--store", uri, *extra]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        (read,) = tree["generatedBy"][0]["inputs"]
+        assert [g["runId"] for g in read["generatedBy"]] == [fetch], extra
+        assert read["sources"] == ["vendor (Acme, CC-BY-4.0)"], extra
+    assert main(["lineage", "/data/m.pkl", "--store", uri]) == 0
+    assert "[source: vendor (Acme, CC-BY-4.0)]" in capsys.readouterr().out
+    assert main(["lineage", "/data/m.pkl", "-o", str(tmp_path / "m.svg"), "--renderer", "builtin", "--store", uri]) == 0
+    assert "source: vendor (Acme, CC-BY-4.0)" in (tmp_path / "m.svg").read_text()
+    capsys.readouterr()
+    assert main(["export", "--store", uri]) == 0
+    derived = json.loads(capsys.readouterr().out).get("wasDerivedFrom", {}).values()
+    assert [d["prov:generatedEntity"].rsplit("-by-run-", 1)[1] for d in derived if "source" in d["prov:usedEntity"]] == [fetch]
+
+
 def test_record_and_audit_follow_identity(pipelines: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from prov_common.audit.engine import run_audit
     from prov_common.audit.training import training_data

@@ -336,6 +336,23 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     return LineageGraph(nodes=dict(sorted(nodes.items())), edges=ordered, holders=holders)
 
 
+def sourceable(graph: LineageGraph) -> set[str]:
+    """The versions of ``graph`` (reads resolved) that a registered source with their digest names, by id, as the
+    audit's lineage names them (:meth:`~prov_common.audit.lineage.LineageIndex.trace`): those a run read that no
+    recorded run generated (origins), and those generated only by runs that recorded no inputs (where their data
+    came from is not recorded: a source with their digest says)."""
+    makers: dict[str, set[str]] = defaultdict(set)
+    using: set[str] = set()
+    for edge in graph.edges:
+        if edge.kind == GENERATED:
+            makers[edge.target].add(edge.source)
+        elif edge.kind == USED:
+            using.add(edge.target)
+    read = {edge.source for edge in graph.edges if edge.kind == USED and edge.source not in makers}
+    blind = {key for key, runs in makers.items() if not runs & using}
+    return {key for key in read | blind if graph.nodes[key].version}
+
+
 def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]]:
     """The datasets that hold each version (a normalised version: a digest's hex digits in lower case) in ``graph``,
     reads resolved, each as the id of its ``tdprov:DatasetVersion`` (:func:`version_entity`) with its

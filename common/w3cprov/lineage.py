@@ -18,7 +18,7 @@ from prov_common.sources.matching import SourcesByDigest, matching_sources
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import (
-    DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, named_ids, resolve_reads,
+    DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, named_ids, resolve_reads, sourceable,
 )
 from prov_common.w3cprov.identity import (
     at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
@@ -239,12 +239,14 @@ class _Walker:
     max_depth: int | None
     sources: SourcesByDigest
     expanded: set[str] = field(default_factory=set)
+    sourceable: set[str] | None = None  # upstream: the versions a source can name (all, downstream)
 
     def __post_init__(self) -> None:
         incoming, outgoing = _adjacency(self.graph)
         # upstream: follow edges backwards (version <- run <- input versions); downstream: forwards
         self.next_edges = incoming if self.direction == UPSTREAM else outgoing
         self.far_end = (lambda e: e.source) if self.direction == UPSTREAM else (lambda e: e.target)
+        self.sourceable = sourceable(self.graph) if self.direction == UPSTREAM else None
 
     def _runs(self, key: str) -> list[Node]:
         runs = [self.graph.nodes[self.far_end(e)] for e in self.next_edges.get(key, ())]
@@ -254,8 +256,8 @@ class _Walker:
         return sorted(self.far_end(e) for e in self.next_edges.get(run.id, ()))
 
     def _sources(self, node: Node) -> tuple[str, ...]:
-        if not node.version or self._runs(node.id) and self.direction == UPSTREAM:
-            return ()
+        if not node.version or self.sourceable is not None and node.id not in self.sourceable:
+            return ()  # upstream, a version made by a run from its recorded inputs: they are where it came from
         found, located = matching_sources(self.sources, node.namespace or "", node.dataset or "", node.version)
         return tuple(_source_label(s) if located else f"{_source_label(s)}, matched by content" for s in found)
 

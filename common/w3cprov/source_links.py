@@ -23,7 +23,7 @@ from prov_common.sources.model import SourceRecord, source_iri
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import GENERATED, USED, LineageGraph, Node
+from prov_common.w3cprov.graph import LineageGraph, Node, sourceable
 from prov_common.w3cprov.ids import DCTERMS, TDPROV
 
 RDFS = Namespace("rdfs", "http://www.w3.org/2000/01/rdf-schema#")
@@ -46,10 +46,8 @@ def source_name(iri: str) -> QualifiedName:
 
 
 def origins(graph: LineageGraph) -> list[Node]:
-    """The versions of ``graph`` (reads resolved) that a run read and no recorded run generated, by id."""
-    generated = {edge.target for edge in graph.edges if edge.kind == GENERATED}
-    found = {edge.source for edge in graph.edges if edge.kind == USED and edge.source not in generated}
-    return [graph.nodes[key] for key in sorted(found) if graph.nodes[key].version]
+    """The versions of ``graph`` that a registered source can name (:func:`~prov_common.w3cprov.graph.sourceable`), by id."""
+    return [graph.nodes[key] for key in sorted(sourceable(graph))]
 
 
 def _issuer(document: ProvDocument, issuer: str, agents: set[QualifiedName]) -> QualifiedName:
