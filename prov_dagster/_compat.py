@@ -199,6 +199,16 @@ def backfill_policy(context: OutputContext) -> Any | None:
     return layer.get(context.asset_key).assets_def.backfill_policy if layer.has(context.asset_key) else None
 
 
+def asset_tags(context: OutputContext) -> Mapping[str, str] | None:
+    """The tags of the asset an output context writes (``tdprov/training`` on a plain ``@asset``); ``None`` for an
+    op's output or a context built for a direct call."""
+    step_context = _step_context(context)
+    if step_context is None or not context.has_asset_key:
+        return None
+    layer = step_context.job_def.asset_layer
+    return layer.get(context.asset_key).assets_def.specs_by_key[context.asset_key].tags if layer.has(context.asset_key) else None
+
+
 def is_materializable(step_context: Any, key: AssetKey) -> bool:
     """Whether the run's asset graph can materialize ``key`` (``False`` for an external ``AssetSpec`` and an
     observable source, which no step writes; ``True`` when the graph does not know it)."""

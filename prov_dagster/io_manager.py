@@ -77,7 +77,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             recorder_for(self).step_for(context).fail(error=exc)
             raise
         df = _as_dataframe(obj, place)
-        wants = AssetProvenance.from_metadata(context.definition_metadata, place.label, _asset_tags(context))
+        wants = AssetProvenance.from_metadata(context.definition_metadata, place.label, _compat.asset_tags(context))
         owner = {"namespace": self.namespace_uri(), **place.sidecar}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-hash") as pool:
             hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps what follows
@@ -248,11 +248,6 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 def _allows_missing(context: InputContext) -> bool:
     """Whether the input declares ``AssetIn(metadata={"allow_missing_partitions": True})``."""
     return bool(raw_value((context.definition_metadata or {}).get("allow_missing_partitions")))
-
-
-def _asset_tags(context: OutputContext) -> Mapping[str, str] | None:
-    """The tags of the asset an output is (``tdprov/training`` on a plain ``@asset``); None for an op's output."""
-    return context.asset_spec.tags if context.has_asset_key else None
 
 
 def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | None:

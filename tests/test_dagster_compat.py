@@ -5,6 +5,8 @@ content digest the data version of assets that are not declared with ``provenanc
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from dagster import (AssetKey, AssetOut, DataVersion, IOManager, Output, OutputContext, asset, build_output_context, graph_asset,
@@ -46,6 +48,25 @@ def test_set_data_version_outside_a_run_reports_false_instead_of_failing() -> No
     context = build_output_context(asset_key=AssetKey("x"))
     assert _compat.set_output_data_version(context, AssetKey("x"), "blake3:00") is False
     assert _compat.run_context(context) is None
+
+
+def test_the_io_manager_records_an_output_of_a_context_built_for_a_direct_call(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A context from ``build_output_context`` holds no asset spec (nor tags): the IO manager records the table
+    all the same, as a step of its own, and reads no training mark (``_compat.asset_tags`` is None)."""
+    from prov_dagster import ProvenanceIOManager
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    context = build_output_context(asset_key=AssetKey("x"), name="result")
+    assert _compat.asset_tags(context) is None
+    from prov_dagster.recorder import recorder_for
+
+    manager = ProvenanceIOManager()
+    manager.handle_output(context, pd.DataFrame({"a": [1]}))
+    recorder_for(manager).wait()  # the run's bundle is sealed by the delivery thread
+    [events] = (tmp_path / "store" / "bundles").glob("*/events.jsonl")
+    outputs = [d for line in events.read_text().splitlines() for d in json.loads(line).get("outputs", [])]
+    assert outputs and {d["name"] for d in outputs} == {str(tmp_path / "store-data" / "x.parquet")}, outputs
 
 
 def test_missing_setter_raises_a_clear_compat_error(monkeypatch: pytest.MonkeyPatch) -> None:
