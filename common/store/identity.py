@@ -167,8 +167,11 @@ def write_once_problem(store: Store, identity: StoreIdentity, *, checked: bool =
 
 
 def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | None:
-    """Take ``identity`` as the one this process knows of ``store`` (None: it has none, forget any)."""
+    """Take ``identity`` as the one this process knows of ``store`` (None: it has none, forget any); what was found
+    of the store's write-once (:func:`writer_store_id`) is forgotten with the identity it was found with."""
     with _lock:
+        if _known.get(store.uri) != identity:
+            _not_write_once.pop(store.uri, None)
         if identity is None:
             _known.pop(store.uri, None)
         else:
