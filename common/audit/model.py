@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prov_common.errors import TdprovError
+from prov_common.store.snapshots import KeptSnapshot
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
 
@@ -96,9 +97,6 @@ class QualityResult:
         return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()))
 
 
-_SNAPSHOT_OBJECT = re.compile(r"objects/(blake3/[0-9a-f]{64}|index/[0-9a-f]{64}\.json)\Z")
-
-
 @dataclass(frozen=True, slots=True)
 class RecordedSnapshot:
     """The copy of a version that its writer recorded keeping in the store (``tdprov_contentHash.snapshot``): the
@@ -112,11 +110,10 @@ class RecordedSnapshot:
 
     @classmethod
     def parse(cls, raw: Any) -> "RecordedSnapshot | None":
-        """The snapshot a facet (or catalog) records, or None when there is none or it is not one tdprov writes."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("object"), str) or not _SNAPSHOT_OBJECT.match(raw["object"]):
-            return None
-        size = raw.get("bytes")
-        return cls(raw["object"], size) if type(size) is int and size >= 0 else None
+        """The snapshot a facet (or catalog) records, or None when there is none or it is not one tdprov writes
+        (:meth:`~prov_common.store.snapshots.KeptSnapshot.read_facet`)."""
+        found = KeptSnapshot.read_facet(raw)
+        return None if found is None else cls(*found)
 
 
 @dataclass(slots=True)

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from prov_common.audit.model import CHECK_SNAPSHOTS, CheckResult, DatasetUse, Finding, RecordedSnapshot, RunRecord
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
-from prov_common.store.snapshots import ALGORITHM, SnapshotIndex, SnapshotSet, index_key, object_key
+from prov_common.store.snapshots import ALGORITHM, INDEX_PREFIX, SnapshotIndex, SnapshotSet, index_key, object_key
 from prov_common.w3cprov.identity import sortable_time
 
 OBJECTS_PREFIX = "objects/"
-INDEX_PREFIX = "objects/index/"
 FIX_GONE = ("restore the object from a backup or replica of the store (objects are written once) and find out who removed it "
             "(also a lifecycle rule on objects/); if none holds it and the data still hashes to this version where it lives "
             "('tdprov audit --rehash'), keep it again with 'tdprov snapshot <location>'")

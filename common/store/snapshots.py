@@ -26,7 +26,11 @@ from prov_common.store.errors import ObjectNotFoundError
 ALGORITHM = "blake3"
 INDEX_FORMAT = "tdprov-snapshot-index/1"
 SET_FORMAT = "tdprov-snapshot-set/1"
-_DIGEST = re.compile(r"(?P<algo>[a-z0-9]+):(?P<hex>[0-9a-f]{64})\Z")
+OBJECT_PREFIX = f"objects/{ALGORITHM}/"  # + <hex>: the bytes with this file digest
+INDEX_PREFIX = "objects/index/"  # + <hex>.json: the index entry of a table or of a version of several files
+_HEX = "[0-9a-f]{64}"
+_DIGEST = re.compile(rf"(?P<algo>[a-z0-9]+):(?P<hex>{_HEX})\Z")
+_KEPT_OBJECT = re.compile(rf"(?:{re.escape(OBJECT_PREFIX)}{_HEX}|{re.escape(INDEX_PREFIX)}{_HEX}\.json)\Z")
 
 
 def parse_digest(digest: str) -> str:
@@ -39,12 +43,12 @@ def parse_digest(digest: str) -> str:
 
 def object_key(digest: str) -> str:
     """``objects/blake3/<hex>``: where the bytes with this file digest are kept."""
-    return f"objects/{ALGORITHM}/{parse_digest(digest)}"
+    return f"{OBJECT_PREFIX}{parse_digest(digest)}"
 
 
 def index_key(table_digest: str) -> str:
     """``objects/index/<hex>.json``: which object holds the table with this digest."""
-    return f"objects/index/{parse_digest(table_digest)}.json"
+    return f"{INDEX_PREFIX}{parse_digest(table_digest)}.json"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,15 @@ class KeptSnapshot:
     def to_facet(self) -> dict[str, Any]:
         """The ``snapshot`` member of the ``tdprov_contentHash`` facet."""
         return {"object": self.object, "bytes": self.bytes}
+
+    @staticmethod
+    def read_facet(raw: Any) -> tuple[str, int] | None:
+        """The ``object`` and ``bytes`` a ``snapshot`` member (:meth:`to_facet`) records, or None when ``raw`` is none
+        or is not one tdprov writes (an object key of another shape, a size that is no count of bytes)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("object"), str) or not _KEPT_OBJECT.match(raw["object"]):
+            return None
+        size = raw.get("bytes")
+        return (raw["object"], size) if type(size) is int and size >= 0 else None
 
 
 def has_snapshot(store: Store, digest: str) -> bool:
