@@ -31,9 +31,9 @@ class SameContent:
     used_by: list[RunRecord] = field(default_factory=list)
     training_runs: list[RunRecord] = field(default_factory=list)
 
-    def to_dict(self, label: str | None = None) -> dict[str, Any]:
-        """``label``: how the answer shows the dataset (:meth:`Membership.labels`), else its own label."""
-        return {"dataset": label or self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
+    def to_dict(self, label: str) -> dict[str, Any]:
+        """``label``: how the answer shows the dataset (:meth:`Membership.labels`)."""
+        return {"dataset": label, "namespace": self.dataset.namespace, "name": self.dataset.name,
                 "usedBy": _runs(self.used_by), "trainingRuns": _runs(self.training_runs)}
 
 
