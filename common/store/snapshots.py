@@ -153,11 +153,6 @@ def keep_path(store: Store, path: str | os.PathLike[str], *, table_digest: str |
     return KeptSnapshot(table, object_key(index.object), index.bytes)
 
 
-def snapshot_uri(store: Store, uri: str, *, table_digest: str | None = None) -> str:
-    """:func:`snapshot_path` for a local path, ``file://`` or ``s3://`` URI (an S3 object is fetched once)."""
-    return keep_uri(store, uri, table_digest=table_digest).version
-
-
 def keep_uri(store: Store, uri: str, *, table_digest: str | None = None) -> KeptSnapshot:
     """:func:`keep_path` for a local path, ``file://`` or ``s3://`` URI (an S3 object is fetched once)."""
     with local_copy(uri) as path:
@@ -254,7 +249,9 @@ def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
         except ValueError:
             raise BadInputError(f"'{path}' is not below '{base}'.", fix="pass the files of the version's folder") from None
         files.append((rel, *keep_set_file(store, path)))
-    return index_set(store, SnapshotSet(version, tuple(files)))
+    snapshot = SnapshotSet(version, tuple(files))
+    keep_set(store, snapshot)
+    return snapshot
 
 
 def keep_set_file(store: Store, path: Path) -> tuple[str, int]:
@@ -263,15 +260,9 @@ def keep_set_file(store: Store, path: Path) -> tuple[str, int]:
     return kept.digest, kept.bytes
 
 
-def index_set(store: Store, snapshot: SnapshotSet) -> SnapshotSet:
-    """Index the files of ``snapshot`` (already kept) under its version digest."""
-    keep_set(store, snapshot)
-    return snapshot
-
-
 def keep_set(store: Store, snapshot: SnapshotSet) -> KeptSnapshot:
-    """:func:`index_set`, returning what was kept: the version's index entry (the one written first, when the same
-    version was indexed before) and its size."""
+    """Index the files of ``snapshot`` (already kept) under its version digest; returns what was kept: the version's
+    index entry (the one written first, when the same version was indexed before) and its size."""
     parse_digest(snapshot.version)
     for rel, _, _ in snapshot.files:
         _relative(rel)
