@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prov_common.audit.model import CHECK_SNAPSHOTS, CheckResult, DatasetUse, Finding, RecordedSnapshot, RunRecord
+from prov_common.bundle import layout
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.snapshots import ALGORITHM, INDEX_PREFIX, SnapshotIndex, SnapshotSet, index_key, object_key
@@ -85,23 +86,16 @@ def check_snapshots(store: Store, records: Iterable[RunRecord], *, full: bool = 
     return result
 
 
-def _is_blake3(version: str) -> bool:
-    try:
-        object_key(version)
-    except BadInputError:
-        return False
-    return True
-
-
 def _check(store: Store, sizes: dict[str, int], key: str, kept: _Kept, full: bool) -> list[Finding]:
     """What is wrong with the snapshot ``kept`` (its object at ``key``)."""
-    if not _is_blake3(kept.version):
+    try:
+        index, kept_object = index_key(kept.version), object_key(kept.version)
+    except BadInputError:
         return [kept.finding(key, f"the version is not a {ALGORITHM} digest, which no snapshot is kept under", FIX_GONE)]
     out = _present(sizes, key, kept.snapshot.bytes, kept, "object")
-    index = index_key(kept.version)
     if key == index:  # a version of several files: its entry lists them
         return out or _shards(store, sizes, key, kept, full)
-    if key != object_key(kept.version):  # a table: found through its index entry
+    if key != kept_object:  # a table: found through its index entry
         if index not in sizes:
             out.append(kept.finding(index, f"its index entry '{index}' is missing: {kept.lost}", FIX_GONE))
         elif full and not out:
@@ -136,7 +130,7 @@ def _rehash(store: Store, key: str, kept: _Kept) -> list[Finding]:
 
 def _shards(store: Store, sizes: dict[str, int], key: str, kept: _Kept, full: bool) -> list[Finding]:
     """What is wrong with the files the index entry ``key`` of a sharded version lists."""
-    data = store.get(key, 1 << 26)
+    data = store.get(key, layout.SMALL_OBJECT_LIMIT)
     files = SnapshotSet.from_json(data, key) if SnapshotSet.is_set(data) else None
     if files is None or files.version != kept.version:
         return [kept.finding(key, f"its index entry '{key}' does not list the shards of this version", FIX_CHANGED)]
