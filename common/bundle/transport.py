@@ -189,10 +189,11 @@ def attachment_key(run_id: str, path: str) -> str:
     return f"{layout.staging_prefix(run_id)}{_ATTACHMENTS}{layout.check_attachment_path(path)}"
 
 
-def _staged_attachment(key: str) -> bool:
-    """Whether a staged key holds an attachment (any size: a row set), not an event."""
+def _attachment_path(key: str) -> str | None:
+    """The path of the attachment (any size: a row set) that a staged key holds; None for an event."""
     parts = layout.staged_parts(key)
-    return bool(parts) and parts[1].startswith(_ATTACHMENTS)
+    rest = parts[1] if parts else ""
+    return rest[len(_ATTACHMENTS) :] if rest.startswith(_ATTACHMENTS) else None
 
 
 def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
@@ -413,7 +414,7 @@ class ProvenanceTransport(Transport):
                 if key in staged:
                     continue
                 try:
-                    staged[key] = self.store.get(key, None if _staged_attachment(key) else layout.SMALL_OBJECT_LIMIT)
+                    staged[key] = self.store.get(key, None if _attachment_path(key) is not None else layout.SMALL_OBJECT_LIMIT)
                 except UnreadableObjectError as exc:
                     unreadable[key] = exc
         except StoreError as exc:
@@ -464,12 +465,10 @@ class ProvenanceTransport(Transport):
         staged, unreadable = self._staged(run_id)
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
                    for key, exc in unreadable.items()]
-        for key, data in staged.items():
-            parts = layout.staged_parts(key)  # every key is under the run's staging prefix
-            rest = parts[1] if parts else ""
-            if rest.startswith(_ATTACHMENTS):
-                attachments[rest[len(_ATTACHMENTS) :]] = data
-            elif rest.endswith(".json") and (error := self._add_staged_event(run_id, key, data, events, attachments)):
+        for key, data in staged.items():  # every key is under the run's staging prefix
+            if (path := _attachment_path(key)) is not None:
+                attachments[path] = data
+            elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, events, attachments)):
                 refused.append(error)
         if not events and refused:
             raise BadInputError(
