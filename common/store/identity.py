@@ -130,19 +130,21 @@ def ensure_identity(store: Store, now: datetime | None = None, *, verified: bool
         if found is None:
             raise
         return remember(store, found), False
-    return remember(store, StoreIdentity.from_json(made.to_json()) if verified else _checked(store, made)), True
+    created = StoreIdentity.from_json(made.to_json())  # as its bytes are read (with their digest)
+    return remember(store, created if verified else _checked(store, created)), True
 
 
 def _checked(store: Store, made: StoreIdentity) -> StoreIdentity:
-    """``made``, just created, as the store holds it after one more create of its bytes: refused, it is kept as it
-    is; accepted, the store ignores the condition write-once rests on, and the identity is marked so (the store lets
-    it be rewritten) for every later writer to see. A check that cannot be made leaves the identity as it is."""
+    """``made``, just created (as its bytes are read), as the store holds it after one more create of its bytes:
+    refused, it is kept as it is; accepted, the store ignores the condition write-once rests on, and the identity is
+    marked so (the store lets it be rewritten) for every later writer to see. A check that cannot be made leaves the
+    identity as it is."""
     try:
         if store.refuses_rewrite(IDENTITY_KEY, made.to_json()):
-            return StoreIdentity.from_json(made.to_json())
+            return made
     except StoreError as exc:
         log.info("tdprov: could not check that %s refuses a second create (%s); 'tdprov store init' checks it", store.describe(), exc.what)
-        return StoreIdentity.from_json(made.to_json())
+        return made
     marked = replace(made, write_once=WRITE_ONCE_IGNORED)
     try:
         store.put(IDENTITY_KEY, marked.to_json())
