@@ -46,7 +46,9 @@ class PinnedS3Object:
             try:
                 answer = s3_client().get_object(**where)
             except Exception as exc:  # botocore's ClientError
-                if self.etag is not None and _error_code(exc) in _CHANGED_CODES:
+                from prov_common.store.s3 import s3_error_code
+
+                if self.etag is not None and s3_error_code(exc) in _CHANGED_CODES:
                     raise self._changed() from exc
                 raise
             if self.etag is None:
@@ -67,12 +69,3 @@ class PinnedS3Object:
 def _quoted(etag: str) -> str:
     """An ETag as S3 gives it in a header, in double quotes (a listing's stamp keeps it without them)."""
     return etag if etag.startswith('"') else f'"{etag}"'
-
-
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = response.get("Error", {}).get("Code")
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return str(code) if code else str(status) if status else None

@@ -109,7 +109,7 @@ class S3Store(BaseStore):
                     )
                 return True
             except Exception as exc:  # noqa: BLE001 - translated below
-                code = _code(exc)
+                code = s3_error_code(exc)
                 if code in ("PreconditionFailed", "412"):
                     return False
                 if code == "ConditionalRequestConflict" and attempt + 1 < _CONFLICT_RETRIES:
@@ -136,7 +136,7 @@ class S3Store(BaseStore):
             body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
                                           Range=f"bytes={start}-{start + max(length, 1) - 1}")["Body"]
         except Exception as exc:  # noqa: BLE001
-            if _code(exc) in ("InvalidRange", "416"):
+            if s3_error_code(exc) in ("InvalidRange", "416"):
                 yield io.BytesIO(b"")
                 return
             raise self._translate(exc, "read", key) from exc
@@ -223,7 +223,7 @@ class S3Store(BaseStore):
             return StoreUnavailableError(f"{where}: {exc}.", fix="check the endpoint (AWS_ENDPOINT_URL_S3) and network; spooled bundles are delivered by 'tdprov flush'")
         if not isinstance(exc, ClientError):
             return exc
-        code = _code(exc)
+        code = s3_error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         message = exc.response.get("Error", {}).get("Message") or code
         if code in _NOT_FOUND_CODES:
@@ -259,7 +259,9 @@ class _GuardedStream:
         self._body.close()
 
 
-def _code(exc: Exception) -> str:
+def s3_error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ``ClientError`` (``NoSuchKey``, ``PreconditionFailed``), else its HTTP status
+    (``"404"``); ``""`` for an exception that carries no S3 response."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return ""
