@@ -277,12 +277,13 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
     again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused.
     """
+    asked = (path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads, file_sha256, etag)
     try:
-        return _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads, file_sha256, etag)
+        return _hash_path(*asked)
     except ObjectChangedError:
         if etag is not None:  # the listing that gave the ETag is out of date: reading again cannot mend it
             raise
-    return _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads, file_sha256, etag)
+    return _hash_path(*asked)
 
 
 def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Mapping[str, Any] | None,
