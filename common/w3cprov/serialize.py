@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from prov.model import ProvDocument, ProvRecord
+from prov.serializers import Serializer
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
@@ -84,13 +85,18 @@ def _sort_values(value: Any) -> Any:
     return value
 
 
-def _prov_json(document: ProvDocument) -> str:
-    """``document.serialize(format="json")``, through the PROV-JSON serializer alone: ``serialize`` loads every
-    serializer (rdflib and lxml with theirs), which PROV-JSON does not need."""
+def _json_serializer(document: ProvDocument | None = None) -> Serializer:
+    """The PROV-JSON serializer alone: ``ProvDocument.serialize`` and ``deserialize`` load every serializer
+    (rdflib and lxml with theirs), which PROV-JSON does not need."""
     from prov.serializers.provjson import ProvJSONSerializer
 
+    return ProvJSONSerializer(document)
+
+
+def _prov_json(document: ProvDocument) -> str:
+    """``document.serialize(format="json")``, through :func:`_json_serializer`."""
     buffer = io.StringIO()
-    ProvJSONSerializer(document).serialize(buffer)
+    _json_serializer(document).serialize(buffer)
     return buffer.getvalue()
 
 
@@ -187,6 +193,8 @@ def deserialize(data: bytes, fmt: str = "json") -> ProvDocument:
         raise BadInputError(f"unknown PROV format {fmt!r}.", fix=f"use one of {', '.join(FORMATS)}")
     options = {"rdf_format": "turtle"} if fmt == "ttl" else {}
     try:
+        if fmt == "json":  # what ProvDocument.deserialize(content=data) does, without loading every serializer
+            return _json_serializer().deserialize(io.StringIO(data.decode()))
         if fmt == "ttl":
             data = _unqualified(data, add=False)
         return ProvDocument.deserialize(content=data, format="rdf" if fmt == "ttl" else fmt, **options)
