@@ -275,11 +275,10 @@ def lineage_graph(document: ProvDocument, starts: Mapping[str, str | None] | Non
     return resolve_reads(graph)
 
 
-def _with_checks(node: Node, reads: list[Node]) -> Node:
-    """``node`` with the quality checks recorded on ``reads`` of it added, each once."""
-    failed = sorted({*node.failed_checks, *(c for r in reads for c in r.failed_checks)})
-    passed = sorted({*node.passed_checks, *(c for r in reads for c in r.passed_checks)})
-    return replace(node, failed_checks=tuple(failed), passed_checks=tuple(passed))
+def _checks(nodes: list[Node]) -> dict[str, tuple[str, ...]]:
+    """The quality checks recorded on ``nodes``, each once, as the ``failed_checks`` and ``passed_checks`` of a node."""
+    return {"failed_checks": tuple(sorted({c for n in nodes for c in n.failed_checks})),
+            "passed_checks": tuple(sorted({c for n in nodes for c in n.passed_checks}))}
 
 
 def resolve_reads(graph: LineageGraph) -> LineageGraph:
@@ -308,7 +307,7 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
         if node.kind != RUN and node.version:
             same[_identity(node)].append(node)
     edges: set[Edge] = set()
-    checked: dict[str, list[Node]] = defaultdict(list)  # reads linked to a generation whose checks it gets
+    checked: dict[str, list[Node]] = defaultdict(list)  # reads linked to a version-less generation, whose checks it gets
     for edge in graph.edges:
         if edge.kind == USED and edge.source not in generator:
             node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
@@ -317,15 +316,19 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
                                      lambda key: graph.nodes[generator[key]].state == COMPLETE)
             if chosen:
                 edge = Edge(chosen, edge.target, USED)
-                checked[chosen].append(node)
+                if not node.version:  # a version's reads are among ``same``
+                    checked[chosen].append(node)
         edges.add(edge)
     linked = {e.source for e in edges} | {e.target for e in edges}
     nodes = {k: n for k, n in graph.nodes.items() if k in linked or n.kind == RUN}
-    for key, reads in checked.items():  # a reader's validation of what it read (a Pandera operator) is of that version
-        nodes[key] = _with_checks(nodes[key], reads)
-    for key, node in nodes.items():  # and so is a check another writer of the same bytes there recorded
+    # a reader's validation of what it read (a Pandera operator) is of that version, and so is a check another
+    # writer of the same bytes there recorded
+    of_version = {identity: _checks(group) for identity, group in same.items()}
+    for key, node in nodes.items():
         if node.kind != RUN and node.version:
-            nodes[key] = _with_checks(node, same[_identity(node)])
+            nodes[key] = replace(node, **of_version[_identity(node)])
+        elif key in checked:
+            nodes[key] = replace(node, **_checks([node, *checked[key]]))
     ordered = sorted(edges)
     holders = content_holders(LineageGraph(nodes, ordered))
     for key, node in nodes.items():
