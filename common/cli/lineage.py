@@ -21,7 +21,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import DatasetLabels, dataset_label, distinct_labels, utc_text, version_key
+from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text, version_key
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
     trace, tree_graph, with_shard_counts,
@@ -173,7 +173,7 @@ def _labels(trees: list[LineageTree]) -> tuple[DatasetLabels, DatasetLabels]:
 def _version_text(tree: LineageTree, direction: str, labels: tuple[DatasetLabels, DatasetLabels]) -> str:
     node = tree.node
     by_label, by_uri = labels
-    shown = (by_label.get((node.namespace, node.dataset)) or dataset_label(node.namespace, node.dataset)) if node.dataset else node.id
+    shown = by_label[(node.namespace, node.dataset)] if node.dataset else node.id
     text = shown + (f"  {node.version}" if node.version else "  (no version)")
     if node.shards is not None:
         text += f"  ({extent_text(None, node.shards)})"
@@ -182,7 +182,7 @@ def _version_text(tree: LineageTree, direction: str, labels: tuple[DatasetLabels
     if node.passed_checks:  # known with --checks (read from the bundles): a passed validation is shown, not only a failed one
         text += f"  ✓ passed {len(node.passed_checks)} check(s)"
     if node.also:
-        text += f"  (same content as {', '.join(by_uri.get(d) or _uri(*d) for d in node.also)})"
+        text += f"  (same content as {', '.join(by_uri[d] for d in node.also)})"
     if tree.sources:
         text += f"  [source: {'; '.join(tree.sources)}]"
     elif tree.repeated:

@@ -46,8 +46,8 @@ def _lines(node: Node, names: DatasetLabels) -> list[str]:
     node's first line, its dataset's label, as ``names`` gives it where that differs (another's label is alike)."""
     lines = node.label.split("\n")
     if node.kind != RUN and node.dataset and node.namespace is not None:
-        shown = names.get((node.namespace, node.dataset))
-        if shown and shown != dataset_label(node.namespace, node.dataset):
+        shown = names[(node.namespace, node.dataset)]
+        if shown != dataset_label(node.namespace, node.dataset):
             lines[0] = shortened(shown, LABEL_WIDTH)
     lines = visible("\n".join(lines)).split("\n")
     if node.shards is not None:
@@ -65,7 +65,7 @@ def _tooltip(node: Node, names: DatasetLabels) -> str:
     """The node's run id, version or name, and the other datasets that hold the same content (as ``names`` gives them)."""
     text = node.run_id or node.version or node.dataset or node.id
     if node.also:
-        text += "\nsame content as: " + ", ".join(names.get(d) or dataset_label(*d) for d in node.also)
+        text += "\nsame content as: " + ", ".join(names[d] for d in node.also)
     return visible(text)
 
 
@@ -140,10 +140,9 @@ def _undrawn(points: tuple[Point, ...], drawn: set[tuple[Point, Point]]) -> tupl
     return start, end
 
 
-def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH,
-              names: DatasetLabels | None = None) -> tuple[Layout, dict[str, list[str]]]:
+def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH, *,
+              names: DatasetLabels) -> tuple[Layout, dict[str, list[str]]]:
     """The built-in layout of ``graph`` and each node's text lines (``names``: :func:`shown_names` of it)."""
-    names = shown_names(graph) if names is None else names
     lines = {key: _fitted_lines(node, names, max_width) for key, node in graph.nodes.items()}
     return layered_layout(graph, lambda key: _size(lines[key], graph.nodes[key].kind), max_width), lines
 
@@ -152,7 +151,7 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
     """A self-contained SVG picture of the graph, data flowing top-down, at most ``max_width`` wide
     where the graph allows (wide layers wrap onto several rows). No Graphviz needed."""
     names = shown_names(graph)
-    layout, lines_of = layout_of(graph, max_width, names)
+    layout, lines_of = layout_of(graph, max_width, names=names)
     w, h = layout.width, layout.height
     scale = 1.0 if max_width is None or w <= max_width else max_width / w  # a row of long edges no wrap can narrow
     out = [
