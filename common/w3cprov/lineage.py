@@ -239,7 +239,7 @@ class _Walker:
     max_depth: int | None
     sources: SourcesByDigest
     expanded: set[str] = field(default_factory=set)
-    sourceable: set[str] | None = None  # upstream: the versions a source can name (all, downstream)
+    sourceable: set[str] | None = field(init=False, default=None)  # upstream: the versions a source can name (all, downstream)
 
     def __post_init__(self) -> None:
         incoming, outgoing = _adjacency(self.graph)
