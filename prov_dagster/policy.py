@@ -121,7 +121,7 @@ def names(value: str | Iterable[Any] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(str(name) for name in value)
 
 
-def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None = None, where: str = "the asset") -> bool:
+def marks_training(metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None, where: str) -> bool:
     """Whether an asset's metadata (``provenance_asset(training=True)``) or tags (``{"tdprov/training": "true"}``)
     mark it as one that trains a model; a value that is no yes/no value (``"ture"``) is refused naming ``where``
     (an empty tag value is no mark)."""

@@ -22,6 +22,7 @@ from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
 from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.naming import dataset_name
 from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
 from prov_dagster.recorder import StepRun, recorder_for
@@ -199,8 +200,10 @@ def _items(datasets: Datasets) -> list[tuple[str | None, Data]]:
 
 
 def _marked_training(context: Any) -> bool:
-    """Whether the asset of an asset ``context`` is marked as training (metadata or tag ``tdprov/training``)."""
+    """Whether an asset of the definition of an asset ``context`` is marked as training (metadata or tag
+    ``tdprov/training``): every asset of it, where :func:`step_assets` gives those the step materializes."""
     assets_def = getattr(context, "assets_def", None) if context is not None and getattr(context, "has_assets_def", False) else None
     if assets_def is None:
         return False
-    return any(marks_training(assets_def.metadata_by_key.get(key), assets_def.tags_by_key.get(key)) for key in assets_def.keys)
+    return any(marks_training(assets_def.metadata_by_key.get(key), assets_def.tags_by_key.get(key), f"asset {dataset_name(key)!r}")
+               for key in assets_def.keys)
