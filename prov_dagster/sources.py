@@ -36,7 +36,7 @@ def sources_once(settings: Settings) -> Callable[[], Listing]:
 
 
 def source_input(settings: Settings, ref: str,
-                 listing: Callable[[], Listing] | None = None) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
+                 listing: Callable[[], Listing]) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
     """The input record of the source ``ref`` (name or digest), the columns its registered record flags as
     personal or confidential, and a warning when it is not registered, its records cannot be read, or source
     records do not verify.
@@ -48,11 +48,11 @@ def source_input(settings: Settings, ref: str,
     (by its key) flags every column (it may be the record that flags them) and, unless ``ref`` is a digest
     that a verified record registers, leaves the source without a version (it may be the newest version);
     the warning names it with the fix, and names the others, left out. ``listing`` gives the store's source records
-    (default: :func:`read_sources`, read now).
+    (:func:`sources_once`).
     """
     unversioned = DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE)
     try:
-        records, problems = (listing or partial(read_sources, settings))()
+        records, problems = listing()
         matches = find_source(records, ref)
     except StoreUnavailableError as exc:
         if settings.strict:
@@ -79,11 +79,11 @@ def source_input(settings: Settings, ref: str,
 
 
 def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[str], None],
-                   listing: Callable[[], Listing] | None = None) -> tuple[str, ...]:
+                   listing: Callable[[], Listing]) -> tuple[str, ...]:
     """Add the source ``ref`` that an asset of ``step`` declares (``provenance_asset(source=...)``) to the step's
     inputs, once per step (staged with the step's next event), logging through ``warn`` a source that is not
     registered or whose record cannot be read, and source records that do not verify (see :func:`source_input`;
-    ``listing``: the store's source records, e.g. :func:`sources_once` for a step that declares several).
+    ``listing``: the store's source records, :func:`sources_once`).
 
     Returns the columns the source's record flags as personal or confidential (none when it is not registered,
     every one when its records cannot be read or do not verify).

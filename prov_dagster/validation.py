@@ -49,7 +49,7 @@ def check_output(df: pd.DataFrame, wants: AssetProvenance, masked: Iterable[str]
 
 
 def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings, *, digest: str, uri: str | None,
-                   warn: Callable[[str], None], listing: Callable[[], Listing] | None = None) -> tuple[Checked, set[str]]:
+                   warn: Callable[[str], None], listing: Callable[[], Listing]) -> tuple[Checked, set[str]]:
     """``checked`` with the sample columns that the dataset's registered source flags shown as ``***``, and the
     columns the schema flags as personal or confidential (``listing``: the store's source records, as for
     :func:`~prov_common.sources.masking.source_masking`)."""
