@@ -61,17 +61,12 @@ class ProvenanceConfig(Config):
             check_scheduler(value, "dask_scheduler")
         return value
 
-    def check_locations(self) -> None:
-        """Refuse a store or data root that cannot be used, the store from ``TDPROV_STORE`` included: called when
-        the resource is set up for a run, before any asset computes."""
-        self.data_location()
-
     def check_settings(self) -> None:
         """Refuse settings that cannot be used, from the environment too: the store and data root, a mask key
         file (``TDPROV_MASK_KEY``) that is missing or unreadable, and a ``TDPROV_DASK_SCHEDULER`` that is no
         address; called when the resource is set up for a run, before any asset computes (not when a validation
         of a ``record``-policy asset first fails, nor when shards are first hashed)."""
-        self.check_locations()
+        self.data_location()  # the data root and the store (from TDPROV_STORE too) it defaults next to
         check_mask_key()
         if not self.dask_scheduler and os.environ.get(ENV, "").strip():  # the field is checked when it is given
             check_scheduler(os.environ[ENV], ENV)
