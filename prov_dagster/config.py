@@ -68,8 +68,13 @@ class ProvenanceConfig(Config):
         of a ``record``-policy asset first fails, nor when shards are first hashed)."""
         self.data_location()  # the data root and the store (from TDPROV_STORE too) it defaults next to
         check_mask_key()
-        if not self.dask_scheduler and os.environ.get(ENV, "").strip():  # the field is checked when it is given
+        if self.scheduler_setting() == ENV and os.environ.get(ENV, "").strip():  # the field is checked when it is given
             check_scheduler(os.environ[ENV], ENV)
+
+    def scheduler_setting(self) -> str:
+        """The setting the Dask scheduler is taken from, as messages name it: ``dask_scheduler`` where it is configured,
+        else ``TDPROV_DASK_SCHEDULER``."""
+        return "dask_scheduler" if self.dask_scheduler else ENV
 
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""

@@ -14,7 +14,6 @@ from dagster import ConfigurableResource, DataVersion, InitResourceContext, Meta
 from prov_common.config import check_granularity
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe
-from prov_common.hashing.shard_engine import ENV
 from prov_common.hashing.targets import hash_dataset_here_if_unreachable
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
@@ -182,7 +181,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             )
         uri = os.fspath(data)
         digest = hash_dataset_here_if_unreachable(uri, scheduler=self.dask_scheduler, warn=log.warning,
-                                                  setting="dask_scheduler" if self.dask_scheduler else ENV,
+                                                  setting=self.scheduler_setting(),
                                                   file_sha256=True, granularity=granularity)
         if name is None:
             namespace, name = dataset_from_uri(uri)
