@@ -105,8 +105,9 @@ def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> lis
     from prov_airflow.capture import data_clients_or_why, reading_data_with
     from prov_airflow.settings import ListenerLimits
 
-    wanted = [c for c in captures if c.snapshot and c.complete]
-    clients, why = data_clients_or_why(limits or ListenerLimits()) if wanted else (None, "")
+    if not any(c.snapshot and c.complete for c in captures):
+        return captures
+    clients, why = data_clients_or_why(limits or ListenerLimits())
     if why:  # the connection is read once, not once per outlet
         log.warning("tdprov: no snapshot of the outlets was kept (%s); the task is not affected", why)
         return captures
