@@ -44,7 +44,7 @@ def capture_ref(capture: DatasetCapture, **kwargs: Any) -> DatasetRef:
     if capture.row_set is not None:
         kwargs.update(row_digests_file=capture.row_set.path, rows_root=capture.row_set.root)
     if capture.kept is not None:
-        kwargs.setdefault("snapshot", capture.kept)
+        kwargs["snapshot"] = capture.kept
     namespace, name = dataset_key(capture.uri)
     return DatasetRef(namespace=namespace, name=name, digest=capture.digest, **kwargs)
 
