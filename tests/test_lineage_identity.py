@@ -395,17 +395,7 @@ def test_a_read_is_of_the_version_written_before_the_reader_started_in_every_rea
     again = seal(store, run_events("prep", [], [dataset("/data/x.parquet", x)], start=T0 + timedelta(minutes=10)))
     entry = {s.run_id: s for s in list_bundles(store)}[train]
     assert entry.started_at == T0.isoformat().replace("+00:00", "Z") and BundleSummary.from_json(entry.to_json()) == replace_cursor(entry)
-    for extra in ([], ["--checks"]):
-        assert main(["lineage", "/data/m.pkl", "--json", "--store", uri, *extra]) == 0
-        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
-        (read,) = tree["generatedBy"][0]["inputs"]
-        assert [g["runId"] for g in read["generatedBy"]] == [first], extra
-    assert main(["export", "--store", uri]) == 0
-    used = json.loads(capsys.readouterr().out)["used"].values()
-    assert {u["prov:entity"].rsplit("-by-run-", 1)[1] for u in used if u["prov:activity"].endswith(train) and "-by-run-" in u["prov:entity"]} == {first}
-    assert main(["record", "/data/m.pkl", "--store", uri]) == 0
-    out = capsys.readouterr().out
-    assert first in out and again not in out
+    _every_reader_says_train_read(uri, train, first, again, capsys)
     # the start is part of what the entry must summarise; an entry written before entries held it still verifies
     from bundle_support import raw_put
 
@@ -415,6 +405,24 @@ def test_a_read_is_of_the_version_written_before_the_reader_started_in_every_rea
     assert "index entry fields startedAt differ" in capsys.readouterr().out
     raw_put(uri, entry.cursor, json.dumps({k: v for k, v in written.items() if k != "startedAt"}).encode())
     assert main(["verify", "--store", uri]) == 0
+
+
+def _every_reader_says_train_read(uri: str, train: str, first: str, again: str, capsys: pytest.CaptureFixture) -> dict:
+    """Assert that lineage (with and without --checks), the merged PROV and the training record of /data/m.pkl all say
+    run ``train`` read the generation of x made by ``first`` (not ``again``); the exported PROV document."""
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/data/m.pkl", "--json", "--store", uri, *extra]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        (read,) = tree["generatedBy"][0]["inputs"]
+        assert [g["runId"] for g in read["generatedBy"]] == [first], extra
+    assert main(["export", "--store", uri]) == 0
+    document = json.loads(capsys.readouterr().out)
+    used = document["used"].values()
+    assert {u["prov:entity"].rsplit("-by-run-", 1)[1] for u in used if u["prov:activity"].endswith(train) and "-by-run-" in u["prov:entity"]} == {first}
+    assert main(["record", "/data/m.pkl", "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert first in out and again not in out
+    return document
 
 
 def test_a_run_with_no_start_reads_at_its_first_event_in_every_reader(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -430,19 +438,8 @@ def test_a_run_with_no_start_reads_at_its_first_event_in_every_reader(tmp_path: 
     events[0]["eventType"] = "RUNNING"
     train = seal(store, events)
     again = seal(store, run_events("prep", [], [dataset("/data/x.parquet", x)], start=T0 + timedelta(minutes=10)))
-    for extra in ([], ["--checks"]):
-        assert main(["lineage", "/data/m.pkl", "--json", "--store", uri, *extra]) == 0
-        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
-        (read,) = tree["generatedBy"][0]["inputs"]
-        assert [g["runId"] for g in read["generatedBy"]] == [first], extra
-    assert main(["export", "--store", uri]) == 0
-    document = json.loads(capsys.readouterr().out)
-    used = document["used"].values()
-    assert {u["prov:entity"].rsplit("-by-run-", 1)[1] for u in used if u["prov:activity"].endswith(train) and "-by-run-" in u["prov:entity"]} == {first}
+    document = _every_reader_says_train_read(uri, train, first, again, capsys)
     assert not [a for k, a in document["activity"].items() if k.endswith(train) and "prov:startTime" in a]  # no START, no start time
-    assert main(["record", "/data/m.pkl", "--store", uri]) == 0
-    out = capsys.readouterr().out
-    assert first in out and again not in out
 
 
 def replace_cursor(summary):

@@ -101,24 +101,14 @@ def hash_path_of(data: bytes, tmp_path: Path) -> str:
     return hash_path(copy).digest
 
 
-def test_bad_granularity_is_refused_at_dag_definition() -> None:
+@pytest.mark.parametrize("setting, refused", [({"granularity": "rows"}, "granularity 'rows'"),
+                                               ({"snapshot": "ture"}, "snapshot='ture' of task 'make'")])
+def test_a_bad_setting_is_refused_at_dag_definition(setting: dict, refused: str) -> None:
     from prov_common.errors import BadInputError
 
     with DAG("tdprov_rows_bad", start_date=START, schedule=None):
-        with pytest.raises(BadInputError, match="granularity 'rows'"):
-            @provenance_task(granularity="rows")
-            def make() -> pd.DataFrame:
-                return FRAME
-
-            make()
-
-
-def test_a_snapshot_that_is_no_yes_no_value_is_refused_at_dag_definition() -> None:
-    from prov_common.errors import BadInputError
-
-    with DAG("tdprov_snapshot_bad", start_date=START, schedule=None):
-        with pytest.raises(BadInputError, match="snapshot='ture' of task 'make'"):
-            @provenance_task(snapshot="ture")
+        with pytest.raises(BadInputError, match=refused):
+            @provenance_task(**setting)
             def make() -> pd.DataFrame:
                 return FRAME
 
