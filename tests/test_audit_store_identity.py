@@ -34,6 +34,7 @@ from prov_common.store.identity import IDENTITY_KEY, ensure_identity, read_ident
 
 from counting_store import CountingStore
 from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
+from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - fixtures
 
 X = digest("x")
 
@@ -216,3 +217,60 @@ def test_a_source_registered_now_names_the_store(store_uri: str) -> None:
                              default_signing_key())
     assert stored.record.store_id == read_identity(store).store_id
     assert replace(stored.record, store_id=None).to_json() != stored.record.to_json()
+
+
+NOT_WRITE_ONCE = "If-None-Match: *"
+
+
+def _not_write_once(result) -> list:
+    return [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY and NOT_WRITE_ONCE in f.what]
+
+
+def test_a_store_whose_identity_was_made_on_a_server_ignoring_if_none_match_is_a_finding_until_store_init_checks_it(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:  # noqa: F811
+    """Its first writer marked the identity "writeOnce": "ignored": every audit (incremental, --full, read-only, one that
+    accepts the log) says that the store's objects are not write-once, naming the store, its endpoint and the fix, until
+    'tdprov store init' finds the server honouring the condition; not before, even once the server is fixed."""
+    from prov_common.cli import main
+
+    fault_proxy.drop_headers = {"if-none-match"}
+    store_uri = f"s3://{s3_server.create_bucket()}/p"
+    pipe = Pipeline(store_uri)
+    marked = read_identity(pipe.store)
+    assert marked is not None and marked.write_once == "ignored"
+    audits = (_audit(pipe.store), _audit(pipe.store, full=True), _audit(pipe.store, read_only=True, report_dir=tmp_path / "r"),
+              _audit(pipe.store, accept_checkpoint="the store was moved on purpose"))
+    for result in audits:
+        found = _not_write_once(result)
+        assert len(found) == 1 and not result.clean, [f.what for f in result.errors]
+        assert fault_proxy.endpoint in found[0].what and "overwritten" in found[0].what, found[0].what
+        assert f"tdprov store init {store_uri}" in found[0].fix and "If-None-Match: * on PutObject" in found[0].fix
+    assert main(["store", "init", store_uri]) == 1  # the server still ignores it: the probe fails, nothing is recorded
+    assert _not_write_once(_audit(pipe.store))
+
+    fault_proxy.drop_headers = set()  # the server is fixed: nothing has checked it yet
+    assert _not_write_once(_audit(pipe.store))
+    assert main(["store", "init", store_uri]) in (0, 1)  # 1: versioning and Object Lock are off
+    assert main(["store", "init", store_uri]) in (0, 1)  # repeatable
+    assert read_identity(pipe.store) == marked  # the identity is written once: what was found then stays on record
+    for result in (_audit(pipe.store), _audit(pipe.store, full=True)):
+        assert result.clean, [f.what for f in result.errors]
+
+
+def test_a_record_that_the_store_is_write_once_counts_only_for_the_identity_it_names(tmp_path: Path, capsys) -> None:
+    """A marked identity with a record under its key that names another one: the finding stays, and 'tdprov store
+    init' says which object to remove; once it is gone, init records the check and the finding ends."""
+    from prov_common.cli import main
+    from prov_common.store.identity import StoreIdentity
+    from prov_common.store.write_once import verified_key
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    store.put(IDENTITY_KEY, replace(StoreIdentity.new(), write_once="ignored").to_json())  # as copied from a marked store
+    key = verified_key(read_identity(store))
+    raw_write(uri, key, b'{"format":"https://tdprov.dev/store-write-once-verified/v1","storeId":"another"}')
+    assert _not_write_once(_audit(store))
+    assert main(["store", "init", uri]) != 0 and key in capsys.readouterr().err
+    raw_delete(uri, key)
+    assert main(["store", "init", uri]) == 0 and "write-once verified since" in capsys.readouterr().out
+    assert not _not_write_once(_audit(store))

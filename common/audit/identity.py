@@ -5,6 +5,11 @@ one that names another store as copied from it. That protects only while the sto
 was: someone who replaced ``_tdprov/store.json`` with another store's would make that store's records pass here.
 So the auditor's memory keeps the identity it first saw, and an identity that later changes, is rewritten, cannot
 be read or is gone is an inventory finding of every audit, until a person accepts it (``--accept-checkpoint``).
+
+An identity its creator marked ``"writeOnce": "ignored"`` says that the store's server ignored ``If-None-Match: *``,
+which write-once rests on: an inventory finding of every audit too, which no acceptance closes, until ``tdprov store
+init`` finds the server honouring it and records so (``prov_common.store.write_once``). The audit writes nothing
+outside ``log/`` and ``audit/``, so it reads that record and never probes the server itself.
 """
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
-from prov_common.store.identity import IDENTITY_KEY, StoreIdentity, read_identity, remember
+from prov_common.store.errors import FIX_NOT_WRITE_ONCE
+from prov_common.store.identity import IDENTITY_KEY, WRITE_ONCE_IGNORED, StoreIdentity, read_identity, remember
+from prov_common.store.write_once import verified_since
 
 FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: it is written once, by 'tdprov store init' or "
                 "the store's first writer, and never changes, and every bundle since names its id, so under another identity "
@@ -24,8 +31,8 @@ FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: 
 
 @dataclass
 class IdentityCheck:
-    """The store's identity as this audit read it; ``findings``: how it differs from the remembered one; ``closed``:
-    those findings, when a person accepts the store as it is (the resolution lists them)."""
+    """The store's identity as this audit read it; ``findings``: how it differs from the remembered one, and that the
+    store is not write-once; ``closed``: the former, when a person accepts the store as it is (the resolution lists them)."""
 
     current: StoreIdentity | None
     findings: list[Finding] = field(default_factory=list)
@@ -34,7 +41,8 @@ class IdentityCheck:
 
 def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = False) -> IdentityCheck:
     """Read the store's identity (one read; the audit's verification of bundles and source records then judges by
-    it) and compare it with ``memory``'s, which takes it when it has none or ``accepting``."""
+    it) and compare it with ``memory``'s, which takes it when it has none or ``accepting``; one more read when the
+    identity is marked not write-once."""
     try:
         current, problem = read_identity(store), None
     except BadInputError as exc:
@@ -43,10 +51,25 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     kept = memory.identity
     what = problem or (_changed(kept, current) if kept else None)
     finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, FIX_IDENTITY)
+    lasting = not_write_once(store, current)  # the store as it is: no acceptance closes it
     if finding is None or accepting:
         memory.identity = None if current is None else {"storeId": current.store_id, "digest": current.digest}
-        return IdentityCheck(current, closed=[finding] if finding else [])
-    return IdentityCheck(current, [finding])
+        return IdentityCheck(current, lasting, closed=[finding] if finding else [])
+    return IdentityCheck(current, [finding, *lasting])
+
+
+def not_write_once(store: Store, current: StoreIdentity | None) -> list[Finding]:
+    """The finding of a store whose identity its creator marked not write-once, unless ``tdprov store init`` found the
+    store write-once since (none: it is not marked, or it was found so)."""
+    if current is None or current.write_once != WRITE_ONCE_IGNORED or verified_since(store, current):
+        return []
+    what = (f"the writer that created the store's identity found that {store.describe()} ignores the condition of its writes "
+            "(If-None-Match: *), which write-once rests on, and no 'tdprov store init' has found it honoured since: objects "
+            "there are not write-once, so two writers of one run can both seal it, and a bundle, index entry or source record "
+            "can be overwritten without any error (the log shows a logged bundle that changed, not one overwritten before an "
+            "audit logged it)")
+    fix = f"{FIX_NOT_WRITE_ONCE}; for this store, 'tdprov store init {store.uri}', whose passing check is recorded and ends this finding"
+    return [Finding(CHECK_INVENTORY, IDENTITY_KEY, what, fix)]
 
 
 def _changed(kept: dict[str, str], current: StoreIdentity | None) -> str | None:
@@ -63,4 +86,4 @@ def _changed(kept: dict[str, str], current: StoreIdentity | None) -> str | None:
     return None
 
 
-__all__ = ["FIX_IDENTITY", "IdentityCheck", "check_identity"]
+__all__ = ["FIX_IDENTITY", "IdentityCheck", "check_identity", "not_write_once"]

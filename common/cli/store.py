@@ -20,6 +20,8 @@ from prov_common.errors import BadInputError, StoreError
 
 if TYPE_CHECKING:
     from prov_common.bundle.repair import RepairOutcome
+    from prov_common.store.base import Store
+    from prov_common.store.identity import StoreIdentity
 
 LOCK_MODES = ("compliance", "governance")
 
@@ -187,13 +189,29 @@ def _init_local(args: argparse.Namespace) -> int:
     store.root.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
     store.check_write_once()
     identity, created = ensure_identity(store, verified=True)
+    recorded = record_write_once(store, identity)
     if args.json:
         print(json.dumps({"store": store.uri, "kind": "local folder", "writeOnce": "exclusive create", "worm": False,
                           "storeId": identity.store_id, "storeIdCreated": created}, indent=2))
     else:
         print(f"store: {store.describe()} (write-once by exclusive create; no WORM: a user with write access can delete files)")
         print(f"store id: {identity.store_id} ({'created' if created else 'kept'}, {IDENTITY_KEY})")
+        if recorded:
+            print(recorded)
     return 0
+
+
+def record_write_once(store: Store, identity: StoreIdentity) -> str | None:
+    """After ``store.check_write_once()`` passed: record it for an ``identity`` its creator marked not write-once, which
+    ends the audit's finding (``prov_common.store.write_once``); what was recorded (None: nothing to record, or an
+    earlier check recorded it)."""
+    from prov_common.store.identity import WRITE_ONCE_IGNORED
+    from prov_common.store.write_once import record_verified, verified_key
+
+    if identity.write_once != WRITE_ONCE_IGNORED or not record_verified(store, identity):
+        return None
+    return (f"write-once verified since the store id was created on a server that ignored If-None-Match: * "
+            f"(recorded in {verified_key(identity)})")
 
 
 def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None, retention_days: int | None = None,
@@ -233,11 +251,14 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     except StoreError as exc:
         state.conditional_writes = False
         state.problems.append(exc.what)
-    else:  # only where objects are write-once: the identity is never replaced
+    else:  # only where objects are write-once: the identity is never replaced (a mark it holds stays, with the check's record)
         identity, created = ensure_identity(store, verified=True)
         state.store_id = identity.store_id
         if created:
             state.changed.append(f"store id {identity.store_id} created ({IDENTITY_KEY})")
+        recorded = record_write_once(store, identity)
+        if recorded:
+            state.changed.append(recorded)
     if state.versioning != "Enabled":
         state.problems.append("versioning is off: a deleted or overwritten object cannot be recovered (use --versioning)")
     if not (state.object_lock and (state.retention_days or state.retention_years)):
