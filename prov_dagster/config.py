@@ -32,7 +32,8 @@ class ProvenanceConfig(Config):
     signing_key: str | None = Field(default=None, description="Ed25519 private key file (default $TDPROV_SIGNING_KEY or the per-user key).")
     spool: str | None = Field(default=None, description="Outbox folder for bundles the store could not take (default $TDPROV_SPOOL).")
     strict: bool | None = Field(
-        default=None, description="Fail the step when the store is unreachable instead of spooling (default $TDPROV_STRICT)."
+        default=None, description="Fail the step when the store is unreachable instead of spooling, and when the Dask "
+        "scheduler is instead of hashing the shards on this machine (default $TDPROV_STRICT)."
     )
     snapshot: bool | None = Field(
         default=None,
@@ -75,6 +76,13 @@ class ProvenanceConfig(Config):
         """The setting the Dask scheduler is taken from, as messages name it: ``dask_scheduler`` where it is configured,
         else ``TDPROV_DASK_SCHEDULER``."""
         return "dask_scheduler" if self.dask_scheduler else ENV
+
+    def strict_setting(self) -> str | None:
+        """The setting that turns strict mode on, as messages name it (``strict`` where it is configured, else
+        ``TDPROV_STRICT``), or ``None`` when strict mode is off."""
+        if not self.settings().strict:
+            return None
+        return "strict" if self.strict is not None else "TDPROV_STRICT"
 
     def settings(self) -> Settings:
         """The resolved tdprov settings (environment, overridden by what is configured here)."""

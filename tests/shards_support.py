@@ -1,8 +1,13 @@
 """Helpers for the sharded-dataset pipeline tests: Parquet shards written locally or to an S3 prefix,
-one shard changed, the folder's bytes read back, the CLI run in process."""
+one shard changed, the folder's bytes read back, the CLI run in process, a Dask scheduler address that takes no
+connection."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +86,38 @@ def sealed_outputs(store_uri: str) -> list[dict[str, Any]]:
             if event.get("eventType") == "COMPLETE":
                 found.extend({**out, "event": event} for out in event.get("outputs", []))
     return found
+
+
+class DeadScheduler:
+    """A ``tcp://127.0.0.1:<port>`` that closes every connection at once (a scheduler that is down behind its
+    address): a Dask client fails at once instead of after its timeout, and ``connections`` counts its tries."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{self._socket.getsockname()[1]}"
+        self.connections = 0
+        self._thread = threading.Thread(target=self._refuse, daemon=True)
+        self._thread.start()
+
+    def _refuse(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() (Linux)
+        self._socket.close()
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def dead_scheduler() -> Iterator[DeadScheduler]:
+    scheduler = DeadScheduler()
+    try:
+        yield scheduler
+    finally:
+        scheduler.close()

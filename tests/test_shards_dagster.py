@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,8 @@ from prov_common.cli import main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
-from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_frame, shard_name,
-                            stored_objects, tdprov_hash, write_shards)
+from shards_support import (SHARDS, cli, dead_scheduler, put_shards, sealed_outputs, shard_bytes, shard_frame,
+                            shard_name, stored_objects, tdprov_hash, write_shards)
 
 
 @pytest.fixture
@@ -46,6 +48,12 @@ def _run(target: str, write: Any, instance: Any, **resource: Any) -> str:
     assert metadata["tdprov/shards/corpus"].value == SHARDS  # what the Dagster UI plots for the corpus
     assert metadata["tdprov/rows/corpus"].value == sum(len(shard_frame(i)) for i in range(SHARDS))
     return str(metadata["tdprov/digest/corpus"].value)
+
+
+def _failure(result: Any) -> str:
+    """The text of the errors a run that did not succeed reported."""
+    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
+    return " ".join(error.to_string() for error in errors if error is not None)
 
 
 def _signed_subjects(store_uri: str) -> list[dict[str, Any]]:
@@ -183,9 +191,83 @@ def test_a_dask_scheduler_in_the_environment_that_is_no_address_fails_the_step_b
                          resources={"provenance": ProvenanceResource(store=str(tmp_path / "store"))},
                          raise_on_error=False)
     assert not result.success and written == []
-    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
-    message = " ".join(error.to_string() for error in errors if error is not None)
+    message = _failure(result)
     assert "TDPROV_DASK_SCHEDULER 'dask-host:8786' is not an address" in message and "tcp://host:8786" in message
+
+
+def test_strict_mode_fails_the_step_when_the_dask_scheduler_cannot_be_reached(
+        tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strict mode raises instead of degrading: the shards are not hashed elsewhere, and the error names the
+    scheduler's setting, its address, the strict setting and the fixes."""
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    with dead_scheduler() as scheduler:
+        result = materialize([_corpus_asset(str(folder), lambda: write_shards(folder))], instance=instance,
+                             resources={"provenance": ProvenanceResource(store=store, strict=True,
+                                                                         dask_scheduler=scheduler.address)},
+                             raise_on_error=False)
+        assert not result.success
+        message = _failure(result)
+        assert f"dask_scheduler {scheduler.address!r} cannot be reached" in message, message
+        assert "strict mode (strict)" in message and "hashed on this machine" not in message.split("Fix:")[0]
+        assert "start the scheduler" in message and "turn strict off" in message
+        monkeypatch.setenv("TDPROV_STRICT", "1")
+        monkeypatch.setenv("TDPROV_DASK_SCHEDULER", scheduler.address)
+        result = materialize([_corpus_asset(str(folder), lambda: None)], instance=instance,
+                             resources={"provenance": ProvenanceResource(store=store)}, raise_on_error=False)
+        assert not result.success
+        message = _failure(result)
+        assert f"TDPROV_DASK_SCHEDULER {scheduler.address!r} cannot be reached" in message, message
+        assert "strict mode (TDPROV_STRICT)" in message and "turn TDPROV_STRICT off" in message
+
+
+def _two_corpora_asset(first: Path, second: Path, took: list[float] | None = None) -> Any:
+    """An asset writing two sharded datasets and recording both in one ``record`` (its seconds added to ``took``)."""
+    @asset
+    def corpora(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        write_shards(first)
+        write_shards(second, {0: 1})
+        started = time.monotonic()
+        recorded = provenance.record(outputs={"first": str(first), "second": str(second)}, context=context)
+        (took if took is not None else []).append(time.monotonic() - started)
+        return MaterializeResult(metadata=recorded.metadata)
+
+    return corpora
+
+
+def test_a_step_with_two_sharded_datasets_waits_for_an_unreachable_dask_scheduler_once(
+        tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: Any) -> None:
+    """The address that took no connection is remembered: the second dataset is hashed here at once, not after
+    another connection timeout; and so are those of the next steps of the process, until UNREACHABLE_FOR_SECONDS
+    are over, when the address is tried again (a scheduler that came back is used)."""
+    from prov_common.hashing import shard_engine
+
+    monkeypatch.setattr(shard_engine, "CONNECT_TIMEOUT", "3s")  # a closed port: Dask tries until the timeout
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = f"tcp://127.0.0.1:{probe.getsockname()[1]}"  # a port nothing listens on (once the probe is closed)
+    first, second, store = tmp_path / "first", tmp_path / "second", str(tmp_path / "store")
+    took: list[float] = []
+    with caplog.at_level("WARNING"):
+        result = materialize([_two_corpora_asset(first, second, took)], instance=instance,
+                             resources={"provenance": ProvenanceResource(store=store, dask_scheduler=closed)})
+    assert result.success
+    assert 3.0 <= took[0] < 1.8 * 3.0, took  # one timeout, not two
+    (event,) = result.get_asset_materialization_events()
+    for name, folder in (("first", first), ("second", second)):
+        assert event.materialization.metadata[f"tdprov/digest/{name}"].value == tdprov_hash(str(folder), capsys)["digest"]
+        assert f"the shards of {folder} are hashed on this machine" in caplog.text
+    assert "not tried again before 300 s have passed" in caplog.text  # said of the second dataset
+
+    with dead_scheduler() as scheduler:  # counts its connections (Dask may retry one after a reset)
+        resources = {"provenance": ProvenanceResource(store=store, dask_scheduler=scheduler.address)}
+        assert materialize([_two_corpora_asset(first, second)], instance=instance, resources=resources).success
+        tried = scheduler.connections
+        assert tried >= 1
+        assert materialize([_two_corpora_asset(first, second)], instance=instance, resources=resources).success
+        assert scheduler.connections == tried  # the next step of this process, within UNREACHABLE_FOR_SECONDS
+        monkeypatch.setattr(shard_engine, "UNREACHABLE_FOR_SECONDS", 0.0)  # the period is over: tried again
+        assert materialize([_two_corpora_asset(first, second)], instance=instance, resources=resources).success
+        assert scheduler.connections > tried
 
 
 def test_audit_rehash_reads_the_shards_and_finds_a_changed_one(tmp_path: Path, instance: Any) -> None:

@@ -6,12 +6,17 @@ address a ``distributed.Client`` takes) for a running cluster, ``local`` for a L
 machine, ``none`` for this process; unset, a LocalCluster is started when at least
 :data:`LOCAL_CLUSTER_MIN_SHARDS` shards and :data:`LOCAL_CLUSTER_MIN_BYTES` are to be read, the machine
 has more than one CPU and Dask is installed (else this process).
+
+An address that took no connection is remembered by the process for :data:`UNREACHABLE_FOR_SECONDS`: until then
+it is not tried again (:class:`SchedulerUnreachableError` at once), so that a step with many sharded datasets
+waits :data:`CONNECT_TIMEOUT` once, and a scheduler that comes back is used again after that.
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -26,15 +31,19 @@ ENV = "TDPROV_DASK_SCHEDULER"
 LOCAL_CLUSTER_MIN_SHARDS = 64
 LOCAL_CLUSTER_MIN_BYTES = 512 << 20  # below this, starting worker processes costs more than it saves
 CONNECT_TIMEOUT = "20s"
+UNREACHABLE_FOR_SECONDS = 300.0  # an address that took no connection is not tried again before this is over
+
+_unreachable: dict[str, tuple[float, str]] = {}  # address -> (time.monotonic() it took no connection, why)
 
 
 class SchedulerUnreachableError(BadInputError):
-    """A Dask scheduler address that took no connection within :data:`CONNECT_TIMEOUT`."""
+    """A Dask scheduler address that took no connection within :data:`CONNECT_TIMEOUT` (or did so less than
+    :data:`UNREACHABLE_FOR_SECONDS` ago). ``what`` and ``fix`` replace the message of the CLI's ``--scheduler``."""
 
-    def __init__(self, address: str, reason: str) -> None:
+    def __init__(self, address: str, reason: str, *, what: str | None = None, fix: str | None = None) -> None:
         self.address, self.reason = address, reason
-        super().__init__(f"cannot reach the Dask scheduler {address}: {reason}",
-                         fix=f"start it (dask scheduler), or choose another with --scheduler / {ENV}.")
+        super().__init__(what or f"cannot reach the Dask scheduler {address}: {reason}",
+                         fix=fix or f"start it (dask scheduler), or choose another with --scheduler / {ENV}.")
 
 
 def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
@@ -115,12 +124,27 @@ def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: i
         n = workers or usable_cpus()
         with local_cluster(n) as cluster, distributed.Client(cluster) as client:
             return _gather(client, fn, items), f"dask LocalCluster ({n} worker{'s' if n != 1 else ''})"
+    with _connect(distributed, scheduler) as client:
+        return _gather(client, fn, items), f"dask {scheduler}"
+
+
+def _connect(distributed: Any, scheduler: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``scheduler``; :class:`SchedulerUnreachableError` when it takes
+    no connection, at once when it took none less than :data:`UNREACHABLE_FOR_SECONDS` ago."""
+    found = _unreachable.get(scheduler)
+    if found is not None:
+        ago = time.monotonic() - found[0]
+        if ago < UNREACHABLE_FOR_SECONDS:
+            raise SchedulerUnreachableError(
+                scheduler, f"it took no connection {ago:.0f} s ago: {found[1]}; not tried again before "
+                           f"{UNREACHABLE_FOR_SECONDS:.0f} s have passed")
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
+        _unreachable[scheduler] = (time.monotonic(), str(exc))
         raise SchedulerUnreachableError(scheduler, str(exc)) from exc
-    with client:
-        return _gather(client, fn, items), f"dask {scheduler}"
+    _unreachable.pop(scheduler, None)
+    return client
 
 
 def _gather(client: Any, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:

@@ -100,17 +100,24 @@ def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = Tru
 
 
 def hash_dataset_here_if_unreachable(target: str, *, scheduler: str | None, setting: str, warn: Callable[[str], None],
-                                     **options: Any) -> ContentDigest | ShardedDigest:
+                                     strict: str | None = None, **options: Any) -> ContentDigest | ShardedDigest:
     """:func:`hash_dataset` for a pipeline: where the Dask scheduler cannot be reached, the shards are hashed on this
     machine instead (the default rule: a LocalCluster for many large shards, else this process; the digest is the
     same), with a warning naming ``setting`` (where the scheduler was set), the address and the fix. An outage of
-    the cluster never fails the step or leaves its data without a digest."""
+    the cluster never fails the step or leaves its data without a digest, unless strict mode is on: ``strict``
+    names the setting that turned it on (``strict``, ``TDPROV_STRICT``), and then a
+    :class:`~prov_common.hashing.shard_engine.SchedulerUnreachableError` naming both settings is raised instead."""
     from prov_common.hashing.shard_engine import SchedulerUnreachableError
 
     try:
         return hash_dataset(target, scheduler=scheduler, **options)
     except SchedulerUnreachableError as exc:
-        warn(f"tdprov: {setting} {exc.address!r} cannot be reached ({exc.reason}); the shards of {target} are hashed "
-             f"on this machine instead (the same digest). Fix: start the scheduler, or set {setting} to a reachable "
-             "address, 'local' or 'none'")
+        unreachable = f"{setting} {exc.address!r} cannot be reached ({exc.reason})"
+        if strict:
+            raise SchedulerUnreachableError(
+                exc.address, exc.reason, what=f"tdprov strict mode ({strict}): {unreachable}; the shards of {target} "
+                "are not hashed.", fix=f"start the scheduler, set {setting} to a reachable address, 'local' or "
+                f"'none', or turn {strict} off to have them hashed on this machine instead.") from exc
+        warn(f"tdprov: {unreachable}; the shards of {target} are hashed on this machine instead (the same digest). "
+             f"Fix: start the scheduler, or set {setting} to a reachable address, 'local' or 'none'")
         return hash_dataset(target, scheduler="auto", **options)
