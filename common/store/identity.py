@@ -199,11 +199,12 @@ def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
             log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
                     "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
             return None
-    if store.uri not in _not_write_once:
-        found = write_once_problem(store, known, checked=created)
+    try:
+        problem = _not_write_once[store.uri]
+    except KeyError:  # not asked in this process yet, or forgotten with its identity (remember) meanwhile
+        problem = write_once_problem(store, known, checked=created)
         with _lock:
-            _not_write_once[store.uri] = found
-    problem = _not_write_once[store.uri]
+            _not_write_once[store.uri] = problem
     if problem is not None:
         if strict:
             raise StoreError(f"{problem}; strict mode seals nothing there.", fix=FIX_NOT_WRITE_ONCE)
