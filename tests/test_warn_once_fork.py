@@ -17,11 +17,13 @@ def _in_child(log_file: Path, work) -> None:
     if pid == 0:  # pragma: no cover - the child
         handler = logging.FileHandler(log_file)
         logging.getLogger("prov_common").addHandler(handler)
+        code = 1  # an exception in ``work`` fails the parent's check of the exit status
         try:
             work()
+            code = 0
         finally:
             handler.close()
-            os._exit(0)
+            os._exit(code)
     assert os.waitpid(pid, 0)[1] == 0
 
 
