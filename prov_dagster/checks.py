@@ -19,6 +19,7 @@ from dagster import (
 from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
+from prov_common.text import first_of
 
 CHECK_NAME = "pandera"
 
@@ -114,8 +115,7 @@ def _failure_text(key: AssetKey, failed: list[str], unrecorded: list[str]) -> st
 
 
 def _names(partitions: list[str], shown: int = 10) -> str:
-    names = ", ".join(repr(p) for p in partitions[:shown])
-    return names + (f" and {len(partitions) - shown} more" if len(partitions) > shown else "")
+    return first_of([repr(p) for p in partitions], shown)
 
 
 def _latest_by_partition(instance: Any, key: AssetKey) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from prov_common.file_uri import local_namespace
 from prov_common.w3cprov.identity import sortable_time
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
+from prov_common.text import first_of
 
 FIX_CHANGED = (
     "the data at this location changed after the run that recorded it, without a new recorded run: find who wrote it; "
@@ -114,7 +115,7 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
     records = list(records)
     elsewhere = sorted({d.label for r in records for d in (*r.inputs, *r.outputs) if d.version and _location(d) is None})
     if elsewhere:  # XCom values, in-memory data, files on another machine, tables: no place here to read them from
-        shown = ", ".join(elsewhere[:5]) + (f" and {len(elsewhere) - 5} more" if len(elsewhere) > 5 else "")
+        shown = first_of(elsewhere, 5)
         result.detail = f"not re-hashed: {len(elsewhere)} dataset(s) with no location this audit can read ({shown})"
     for location, d in sorted(newest_versions(records).items()):
         result.checked += 1

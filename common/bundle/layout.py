@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError
+from prov_common.text import first_of
 
 BUNDLES = "bundles"
 INDEX = "index"
@@ -88,7 +89,7 @@ def one_run_meant(typed: str, known: Iterable[str], where: str) -> str | None:
     beginning or ending of several is refused, naming them (``where``: the store or log they are in)."""
     found = runs_meant(typed, known)
     if len(found) > 1:
-        shown = ", ".join(found[:SHOWN_RUNS]) + (f" and {len(found) - SHOWN_RUNS} more" if len(found) > SHOWN_RUNS else "")
+        shown = first_of(found, SHOWN_RUNS)
         raise BadInputError(f"'{typed}' begins or ends {len(found)} run ids in {where}: {shown}.",
                             fix="give more characters of the run id (of its beginning or its ending), or the full id "
                                 "('tdprov runs' lists them)")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from prov_common.config import Settings
+from prov_common.text import first_of
 
 _DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
 
@@ -105,7 +106,7 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
         if len(run_ids) == 1:
             print(f"tdprov: {one(run_ids[0], runs[run_ids[0]])}", file=sys.stderr)
         else:
-            named = ", ".join(run_ids[:SHOWN_AT_MOST]) + (f" and {len(run_ids) - SHOWN_AT_MOST} more" if len(run_ids) > SHOWN_AT_MOST else "")
+            named = first_of(run_ids, SHOWN_AT_MOST)
             print(f"tdprov: {several(f'{len(run_ids)} runs ({named})', reason)}", file=sys.stderr)
     if len(groups) > SHOWN_AT_MOST:
         print(f"tdprov: {rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:]))}", file=sys.stderr)

@@ -13,6 +13,7 @@ from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.store import open_store
 from prov_common.w3cprov.version_ref import pasted
+from prov_common.text import first_of
 
 if TYPE_CHECKING:
     from prov_common.audit.membership import Membership
@@ -146,9 +147,8 @@ def answer_lines(answer: Membership, proof_file: str | None = None) -> list[str]
                   f"({len(doc['bucketDigests'])} digests), {proof.bits} path hashes",
                   f"                 {where}; docs/verification.md checks it without tdprov or the data"]
     else:
-        rows = ", ".join(str(r) for r in (answer.rows or [])[:RUNS_SHOWN]) or "-"
-        more = f" and {len(answer.rows or []) - RUNS_SHOWN} more" if len(answer.rows or []) > RUNS_SHOWN else ""
-        lines.append(f"  rows           {rows}{more} (row digests attached by hand: no proof)")
+        rows = first_of([str(r) for r in answer.rows or []], RUNS_SHOWN) or "-"
+        lines.append(f"  rows           {rows} (row digests attached by hand: no proof)")
     lines.append(f"  row digests    {answer.sidecar}")
     lines += _runs_lines("used by", answer.used_by) + _runs_lines("training runs", answer.training_runs)
     for other in answer.same_content:
