@@ -190,23 +190,27 @@ def upstream_partitions(step_context: Any, key: AssetKey) -> list[str] | None:
     return list(step_context.asset_partitions_subset_for_input(name, require_valid_partitions=False).get_partition_keys())
 
 
-def backfill_policy(context: OutputContext) -> Any | None:
-    """The ``BackfillPolicy`` of the asset an output context writes (``None``: none declared, or built for a direct call)."""
+def _written_assets_def(context: OutputContext) -> Any | None:
+    """The ``AssetsDefinition`` of the asset an output context writes (``None``: an op's output, or a context built
+    for a direct call)."""
     step_context = _step_context(context)
     if step_context is None or not context.has_asset_key:
         return None
     layer = step_context.job_def.asset_layer
-    return layer.get(context.asset_key).assets_def.backfill_policy if layer.has(context.asset_key) else None
+    return layer.get(context.asset_key).assets_def if layer.has(context.asset_key) else None
+
+
+def backfill_policy(context: OutputContext) -> Any | None:
+    """The ``BackfillPolicy`` of the asset an output context writes (``None``: none declared, or built for a direct call)."""
+    assets_def = _written_assets_def(context)
+    return assets_def.backfill_policy if assets_def is not None else None
 
 
 def asset_tags(context: OutputContext) -> Mapping[str, str] | None:
     """The tags of the asset an output context writes (``tdprov/training`` on a plain ``@asset``); ``None`` for an
     op's output or a context built for a direct call."""
-    step_context = _step_context(context)
-    if step_context is None or not context.has_asset_key:
-        return None
-    layer = step_context.job_def.asset_layer
-    return layer.get(context.asset_key).assets_def.specs_by_key[context.asset_key].tags if layer.has(context.asset_key) else None
+    assets_def = _written_assets_def(context)
+    return assets_def.specs_by_key[context.asset_key].tags if assets_def is not None else None
 
 
 def is_materializable(step_context: Any, key: AssetKey) -> bool:
