@@ -19,6 +19,7 @@ from dagster import (
 from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
+from prov_dagster.recorded_tables import spec_provenance
 from prov_common.text import first_of
 
 CHECK_NAME = "pandera"
@@ -37,7 +38,7 @@ def pandera_checks(assets: Iterable[Any]) -> list[AssetChecksDefinition]:
         if not isinstance(item, AssetsDefinition):
             continue
         for key, spec in item.specs_by_key.items():
-            wants = AssetProvenance.from_metadata(spec.metadata, f"asset {dataset_name(key)!r}", spec.tags)
+            wants = spec_provenance(key, spec)
             if wants.schema is not None:
                 checks.append(_pandera_check(key, wants, partitioned=spec.partitions_def is not None))
     return checks

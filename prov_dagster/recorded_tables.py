@@ -59,9 +59,12 @@ def step_assets(context: Any) -> dict[Any, AssetProvenance]:
         return {}
     assets_def = context.assets_def
     keys = getattr(context, "selected_asset_keys", None) or assets_def.keys
-    specs = assets_def.specs_by_key
-    return {key: AssetProvenance.from_metadata(specs[key].metadata, f"asset {dataset_name(key)!r}", specs[key].tags)
-            for key in keys if key in specs}
+    return {key: spec_provenance(key, assets_def.specs_by_key[key]) for key in keys if key in assets_def.specs_by_key}
+
+
+def spec_provenance(key: Any, spec: Any) -> AssetProvenance:
+    """What the asset ``key`` asks of its output by its ``AssetSpec``'s metadata and tags."""
+    return AssetProvenance.from_metadata(spec.metadata, f"asset {dataset_name(key)!r}", spec.tags)
 
 
 def _frame(data: Any) -> pd.DataFrame | None:
