@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterInstance
@@ -22,3 +23,9 @@ def instance() -> Iterator[DagsterInstance]:
     """An ephemeral Dagster instance."""
     with DagsterInstance.ephemeral() as inst:
         yield inst
+
+
+def run_failure(result: Any) -> str:
+    """The text of the errors a run that did not succeed reported."""
+    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
+    return " ".join(error.to_string() for error in errors if error is not None)

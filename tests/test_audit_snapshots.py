@@ -150,14 +150,13 @@ def test_record_of_a_sharded_version_audits_its_shards(tmp_path: Path) -> None:
 
 
 def test_s3_snapshot_deleted_is_a_finding(s3_store_uri: str, s3_server: Any, tmp_path: Path, capsys: Any) -> None:
-    import boto3
+    from test_audit_support import raw_delete
 
     io = {"io_manager": ProvenanceIOManager(store=s3_store_uri, snapshot=True)}
     assert materialize([events], resources=io).success
     assert _audit(s3_store_uri, report_dir=tmp_path / "r1").check(CHECK_SNAPSHOTS).checked == 1
     ((version, run_id, snapshot),) = _snapshots(s3_store_uri).values()
-    bucket, prefix = s3_store_uri[5:].split("/", 1)
-    boto3.client("s3", endpoint_url=s3_server.endpoint).delete_object(Bucket=bucket, Key=f"{prefix}/{snapshot['object']}")
+    raw_delete(s3_store_uri, snapshot["object"])
     (finding,) = _audit(s3_store_uri, report_dir=tmp_path / "r2").check(CHECK_SNAPSHOTS).errors
     assert finding.object == snapshot["object"] and finding.run_id == run_id and version in finding.what
     assert cli_main(["checkout", version, "-o", str(tmp_path / "x.parquet"), "--store", s3_store_uri]) != 0

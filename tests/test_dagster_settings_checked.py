@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from dagster_support import run_failure as _failure
 from dagster import DagsterInstance, asset, materialize
 from pydantic import ValidationError
 
@@ -39,11 +40,6 @@ def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _materialize(io_manager: ProvenanceIOManager) -> Any:
     with DagsterInstance.ephemeral() as instance:
         return materialize([people], resources={"io_manager": io_manager}, instance=instance, raise_on_error=False)
-
-
-def _failure(result: Any) -> str:
-    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
-    return " ".join(error.to_string() for error in errors if error is not None)
 
 
 @pytest.mark.parametrize("root", ["gs://my-bucket/data", "s3:/my-bucket/data", "s3://", "s3:///data", "ftp://host/data"])

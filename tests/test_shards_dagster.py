@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dagster_support import run_failure as _failure
 from dagster import DagsterInstance, MaterializeResult, asset, materialize
 
 from prov_common.cli import main
@@ -47,12 +48,6 @@ def _run(target: str, write: Any, instance: Any, **resource: Any) -> str:
     assert metadata["tdprov/shards/corpus"].value == SHARDS  # what the Dagster UI plots for the corpus
     assert metadata["tdprov/rows/corpus"].value == sum(len(shard_frame(i)) for i in range(SHARDS))
     return str(metadata["tdprov/digest/corpus"].value)
-
-
-def _failure(result: Any) -> str:
-    """The text of the errors a run that did not succeed reported."""
-    errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
-    return " ".join(error.to_string() for error in errors if error is not None)
 
 
 def _signed_subjects(store_uri: str) -> list[dict[str, Any]]:
