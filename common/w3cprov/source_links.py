@@ -23,7 +23,7 @@ from prov_common.sources.model import SourceRecord, source_iri
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
 from prov_common.w3cprov import ids
-from prov_common.w3cprov.graph import LineageGraph, Node, sourceable
+from prov_common.w3cprov.graph import LineageGraph, sourceable
 from prov_common.w3cprov.ids import DCTERMS, TDPROV
 
 RDFS = Namespace("rdfs", "http://www.w3.org/2000/01/rdf-schema#")
@@ -43,11 +43,6 @@ def source_name(iri: str) -> QualifiedName:
     # source names are [A-Za-z0-9._-]: an NCName after "source-", one per namespace (the algorithm and digits end it)
     prefix = "source-" + namespace.removeprefix("urn:tdprov:source:").replace(":", "-")
     return Namespace(prefix, namespace)[local]
-
-
-def origins(graph: LineageGraph) -> list[Node]:
-    """The versions of ``graph`` that a registered source can name (:func:`~prov_common.w3cprov.graph.sourceable`), by id."""
-    return [graph.nodes[key] for key in sorted(sourceable(graph))]
 
 
 def _issuer(document: ProvDocument, issuer: str, agents: set[QualifiedName]) -> QualifiedName:
@@ -81,7 +76,7 @@ def name_sources(document: ProvDocument, graph: LineageGraph, records: Iterable[
         return document
     stated: dict[str, QualifiedName] = {}  # source IRI -> its entity
     agents: set[QualifiedName] = set()
-    for node in origins(graph):
+    for node in (graph.nodes[key] for key in sorted(sourceable(graph))):  # the versions a source can name, by id
         matched, located = matching_sources(found, node.namespace or "", node.dataset or "", node.version)
         for s in matched:
             iri = source_iri(s)
