@@ -22,6 +22,7 @@ from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_co
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text, version_key
+from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
     trace, tree_graph, with_shard_counts,
@@ -154,11 +155,13 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
 
 def _recorders_of(trees: list[LineageTree], found: list[BundleSummary]) -> set[str]:
     """The runs of ``found`` that wrote or read a version shown in ``trees``: the quality checks of each are shown on it
-    (with ``--checks``), so their bundles are verified as those of the runs shown are."""
+    (with ``--checks``), so their bundles are verified as those of the runs shown are. The trees hold names as PROV
+    does (:func:`~prov_common.w3cprov.ids.xml_text`), so the runs' names are compared in that form: a name two
+    datasets share so at most verifies one run more."""
     shown = {version_key(t.node.namespace or "", t.node.dataset or "", t.node.version)
              for root in trees for t in root.walk() if t.node.version}
     return {s.run_id for s in found for d in (*s.inputs, *s.outputs)
-            if d.version and version_key(d.namespace, d.name, d.version) in shown}
+            if d.version and version_key(xml_text(d.namespace), xml_text(d.name), d.version) in shown}
 
 
 def _labels(trees: list[LineageTree]) -> tuple[DatasetLabels, DatasetLabels]:
