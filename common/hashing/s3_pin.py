@@ -14,8 +14,9 @@ from typing import IO, Any
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import readable_body, s3_client, s3_object_params
+from prov_common.store.s3 import NOT_FOUND_CODES, PRECONDITION_CODES, s3_error_code
 
-_CHANGED_CODES = frozenset({"412", "PreconditionFailed", "404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+_CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
 
 
 class ObjectChangedError(BadInputError):
@@ -46,8 +47,6 @@ class PinnedS3Object:
             try:
                 answer = s3_client().get_object(**where)
             except Exception as exc:  # botocore's ClientError
-                from prov_common.store.s3 import s3_error_code
-
                 if self.etag is not None and s3_error_code(exc) in _CHANGED_CODES:
                     raise self._changed() from exc
                 raise

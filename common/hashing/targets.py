@@ -34,11 +34,9 @@ def is_sharded_target(target: str) -> bool:
 
 def is_not_found(exc: BaseException) -> bool:
     """Whether ``exc`` says the file or S3 object does not exist."""
-    if isinstance(exc, FileNotFoundError):
-        return True
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in {"404", "NoSuchKey", "NotFound"}
+    from prov_common.store.s3 import NOT_FOUND_CODES, s3_error_code
+
+    return isinstance(exc, FileNotFoundError) or s3_error_code(exc) in NOT_FOUND_CODES
 
 
 def folder_target(target: str) -> str:

@@ -25,7 +25,10 @@ _UNAVAILABLE_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
     "RequestThrottled", "TooManyRequests", "RequestLimitExceeded", "BandwidthLimitExceeded", "503", "500",
 }
-_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+#: The codes (or HTTP statuses, :func:`s3_error_code`) of an S3 error saying the object is not there, and that a
+#: condition (``If-None-Match``, ``If-Match``) did not hold.
+NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_RETRIES = 5
 PROBE_KEY = "_tdprov/conditional-write-probe"
 PROBE_BYTES = b"tdprov conditional write probe: this object is never overwritten\n"
@@ -110,7 +113,7 @@ class S3Store(BaseStore):
                 return True
             except Exception as exc:  # noqa: BLE001 - translated below
                 code = s3_error_code(exc)
-                if code in ("PreconditionFailed", "412"):
+                if code in PRECONDITION_CODES:
                     return False
                 if code == "ConditionalRequestConflict" and attempt + 1 < _CONFLICT_RETRIES:
                     time.sleep(0.05 * 2**attempt)  # a concurrent conditional write is in flight
@@ -226,7 +229,7 @@ class S3Store(BaseStore):
         code = s3_error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         message = exc.response.get("Error", {}).get("Message") or code
-        if code in _NOT_FOUND_CODES:
+        if code in NOT_FOUND_CODES:
             return ObjectNotFoundError(f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing")
         if code == "NoSuchBucket":
             return StoreError(f"{where}: bucket '{self.bucket}' does not exist.", fix="create the bucket or fix the store URI")
