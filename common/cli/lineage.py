@@ -210,7 +210,7 @@ def _lines(tree: LineageTree, direction: str, labels: tuple[DatasetLabels, Datas
     for i, step in enumerate(tree.steps):
         last_step = i == len(tree.steps) - 1
         run = step.run
-        when = utc_text(run.ended or run.started)
+        when = utc_text(run.made_at)
         out.append(f"{prefix}{'└── ' if last_step else '├── '}{verb} {run.job}  run {run.run_id}  {run.state or '?'}  {when}".rstrip())
         inner = prefix + ("    " if last_step else "│   ")
         for j, child in enumerate(step.datasets):

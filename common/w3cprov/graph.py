@@ -68,6 +68,17 @@ class Node:
     dataset_id: str | None = None
     version_id: str | None = None
 
+    @property
+    def made_at(self) -> str | None:
+        """When a run made its outputs: its end, else (a run sealed without ending, as 'tdprov flush' seals one) its
+        start."""
+        return self.ended or self.started
+
+    @property
+    def read_at(self) -> str | None:
+        """When a run read its inputs (:func:`~prov_common.w3cprov.identity.read_time`)."""
+        return read_time(self.started, self.ended)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity) left out."""
         return {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
@@ -299,8 +310,7 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
         made[_identity(graph.nodes[key])].append(key)
 
     def ended(key: str) -> str | None:
-        run = graph.nodes[generator[key]]
-        return run.ended or run.started
+        return graph.nodes[generator[key]].made_at
 
     same: dict[tuple[str, str], list[Node]] = defaultdict(list)  # a validation is of a version, whichever run recorded it
     for node in graph.nodes.values():
@@ -312,7 +322,7 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
         if edge.kind == USED and edge.source not in generator:
             node, reader = graph.nodes[edge.source], graph.nodes[edge.target]
             candidates = [k for k in made.get(_identity(node), ()) if generator[k] != edge.target]
-            chosen = pick_generation(candidates, read_time(reader.started, reader.ended), ended,
+            chosen = pick_generation(candidates, reader.read_at, ended,
                                      lambda key: graph.nodes[generator[key]].state == COMPLETE)
             if chosen:
                 edge = Edge(chosen, edge.target, USED)

@@ -110,7 +110,7 @@ def _adjacency(graph: LineageGraph) -> tuple[dict[str, list[Edge]], dict[str, li
 
 def _made_at(graph: LineageGraph, incoming: Mapping[str, list[Edge]], key: str) -> str:
     """When a data node was last generated (ISO time of the latest generating run), else ''."""
-    times = [sortable_time(graph.nodes[e.source].ended or graph.nodes[e.source].started) for e in incoming.get(key, ())]
+    times = [sortable_time(graph.nodes[e.source].made_at) for e in incoming.get(key, ())]
     return max(times, default="")
 
 
@@ -250,7 +250,7 @@ class _Walker:
 
     def _runs(self, key: str) -> list[Node]:
         runs = [self.graph.nodes[self.far_end(e)] for e in self.next_edges.get(key, ())]
-        return sorted(runs, key=lambda r: (r.ended or r.started or "", r.id), reverse=True)
+        return sorted(runs, key=lambda r: (r.made_at or "", r.id), reverse=True)
 
     def _data(self, run: Node) -> list[str]:
         return sorted(self.far_end(e) for e in self.next_edges.get(run.id, ()))
@@ -269,7 +269,7 @@ class _Walker:
             return LineageTree(node, sources=sources, repeated=bool(self._runs(key)))
         self.expanded.update((key, *also))
         runs = sorted({run.id: run for k in (key, *also) for run in self._runs(k)}.values(),
-                      key=lambda r: (r.ended or r.started or "", r.id), reverse=True)
+                      key=lambda r: (r.made_at or "", r.id), reverse=True)
         if self.max_depth is not None and depth >= self.max_depth:
             return LineageTree(node, sources=sources, truncated=bool(runs))
         steps = tuple(Step(run, tuple(self.tree(child, depth + 1) for child in self._data(run))) for run in runs)

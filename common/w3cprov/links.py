@@ -22,7 +22,7 @@ from prov.model import ProvAlternate, ProvDocument
 
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import GENERATED, RUN, USED, LineageGraph, lineage_graph, version_entity
-from prov_common.w3cprov.identity import moment, normal_version, read_time
+from prov_common.w3cprov.identity import moment, normal_version
 from prov_common.w3cprov.ids import TDPROV
 
 
@@ -46,7 +46,7 @@ def _skewed(graph: LineageGraph, generator: dict[str, str], version: str, reader
     :func:`~prov_common.w3cprov.identity.pick_generation` takes one within the clock skew: the times, as PROV
     orders them, say the use came before the generation."""
     made, read = graph.nodes[generator[version]], graph.nodes[reader]
-    ended, read_at = moment(made.ended or made.started), moment(read_time(read.started, read.ended))
+    ended, read_at = moment(made.made_at), moment(read.read_at)
     return ended is not None and read_at is not None and ended > read_at
 
 
