@@ -160,3 +160,19 @@ def test_a_snapshot_index_naming_a_path_restores_nothing_outside_the_folder(tmp_
     with pytest.raises(VerificationError, match="is not a plain file name"):
         checkout(store, table, out)
     assert list(out.iterdir()) == [] and not (tmp_path / "deep" / "outside.csv").exists() and not (tmp_path / "abs-outside.csv").exists()
+
+
+def test_an_index_entry_larger_than_any_tdprov_writes_is_refused_not_read_whole(tmp_path: Path) -> None:
+    """The index entry is unsigned: one grown past INDEX_LIMIT is refused, naming it, before checkout holds it in
+    memory (it was read whole)."""
+    from prov_common.store.errors import ObjectTooLargeError
+    from prov_common.store.snapshots import INDEX_LIMIT
+
+    store = open_store(str(tmp_path / "store"))
+    table = "blake3:" + "ab" * 32
+    (tmp_path / "store" / index_key(table)).parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp_path / "store" / index_key(table), "wb") as f:
+        f.truncate(INDEX_LIMIT + 1)
+    with pytest.raises(ObjectTooLargeError, match=index_key(table)):
+        checkout(store, table, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prov_common.audit.model import CHECK_SNAPSHOTS, CheckResult, DatasetUse, Finding, RecordedSnapshot, RunRecord
-from prov_common.bundle import layout
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
-from prov_common.store.snapshots import ALGORITHM, INDEX_PREFIX, SnapshotIndex, SnapshotSet, index_key, object_key
+from prov_common.store.snapshots import ALGORITHM, INDEX_LIMIT, INDEX_PREFIX, SnapshotIndex, SnapshotSet, index_key, object_key
 from prov_common.w3cprov.identity import sortable_time
 
 OBJECTS_PREFIX = "objects/"
@@ -99,7 +98,7 @@ def _check(store: Store, sizes: dict[str, int], key: str, kept: _Kept, full: boo
         if index not in sizes:
             out.append(kept.finding(index, f"its index entry '{index}' is missing: {kept.lost}", FIX_GONE))
         elif full and not out:
-            entry = SnapshotIndex.from_json(store.get(index, 1 << 20), index)
+            entry = SnapshotIndex.from_json(store.get(index, INDEX_LIMIT), index)
             if entry.table != kept.version or object_key(entry.object) != key:
                 out.append(kept.finding(index, f"its index entry '{index}' names {entry.object} for {entry.table}, not "
                                         f"'{key}' for this version", FIX_CHANGED))
@@ -130,7 +129,7 @@ def _rehash(store: Store, key: str, kept: _Kept) -> list[Finding]:
 
 def _shards(store: Store, sizes: dict[str, int], key: str, kept: _Kept, full: bool) -> list[Finding]:
     """What is wrong with the files the index entry ``key`` of a sharded version lists."""
-    data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+    data = store.get(key, INDEX_LIMIT)
     files = SnapshotSet.from_json(data, key) if SnapshotSet.is_set(data) else None
     if files is None or files.version != kept.version:
         return [kept.finding(key, f"its index entry '{key}' does not list the shards of this version", FIX_CHANGED)]

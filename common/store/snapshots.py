@@ -28,6 +28,7 @@ INDEX_FORMAT = "tdprov-snapshot-index/1"
 SET_FORMAT = "tdprov-snapshot-set/1"
 OBJECT_PREFIX = f"objects/{ALGORITHM}/"  # + <hex>: the bytes with this file digest
 INDEX_PREFIX = "objects/index/"  # + <hex>.json: the index entry of a table or of a version of several files
+INDEX_LIMIT = 64 << 20  # the largest index entry read: a table's is a few hundred bytes, a set's one line per file
 _HEX = "[0-9a-f]{64}"
 _DIGEST = re.compile(rf"(?P<algo>[a-z0-9]+):(?P<hex>{_HEX})\Z")
 _KEPT_OBJECT = re.compile(rf"(?:{re.escape(OBJECT_PREFIX)}{_HEX}|{re.escape(INDEX_PREFIX)}{_HEX}\.json)\Z")
@@ -149,7 +150,7 @@ def keep_path(store: Store, path: str | os.PathLike[str], *, table_digest: str |
     try:
         store.put(index_key(table), index.to_json())
     except ObjectConflictError:  # the same table in other bytes (e.g. other compression) is already indexed: either restores it
-        index = SnapshotIndex.from_json(store.get(index_key(table)), index_key(table))
+        index = SnapshotIndex.from_json(store.get(index_key(table), INDEX_LIMIT), index_key(table))
     return KeptSnapshot(table, object_key(index.object), index.bytes)
 
 
@@ -270,7 +271,7 @@ def keep_set(store: Store, snapshot: SnapshotSet) -> KeptSnapshot:
     try:
         store.put(key, data)
     except ObjectConflictError:  # the same version indexed before: either set restores it
-        data = store.get(key)
+        data = store.get(key, INDEX_LIMIT)
     return KeptSnapshot(snapshot.version, key, len(data))
 
 
@@ -306,7 +307,7 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
             f"no snapshot of {digest} in {store.describe()}.",
             fix="snapshots exist only for datasets written with snapshots enabled; check the digest with 'tdprov lineage'",
         )
-    data = store.get(ikey)
+    data = store.get(ikey, INDEX_LIMIT)
     if SnapshotSet.is_set(data):
         files = SnapshotSet.from_json(data, ikey)
         if files.version != asked:
