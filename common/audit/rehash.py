@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prov_common.file_uri import local_namespace
-from prov_common.w3cprov.identity import sortable_time
+from prov_common.audit.lineage import run_order
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
 from prov_common.text import first_of
 
@@ -55,7 +55,7 @@ def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
     written: dict[str, tuple[str, DatasetUse]] = {}
     read: dict[str, tuple[str, DatasetUse]] = {}
     for r in records:
-        order = sortable_time(r.ended_at or r.sealed_at)
+        order = run_order(r)
         for table, side in ((written, r.outputs), (read, r.inputs)):
             for d in side:
                 loc = _location(d)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prov_common.audit.lineage import run_order
 from prov_common.audit.model import CHECK_SNAPSHOTS, CheckResult, DatasetUse, Finding, RecordedSnapshot, RunRecord
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.snapshots import ALGORITHM, INDEX_LIMIT, INDEX_PREFIX, SnapshotIndex, SnapshotSet, index_key, object_key
-from prov_common.w3cprov.identity import sortable_time
 
 OBJECTS_PREFIX = "objects/"
 FIX_GONE = ("restore the object from a backup or replica of the store (objects are written once) and find out who removed it "
@@ -54,7 +54,7 @@ def recorded_snapshots(records: Iterable[RunRecord]) -> dict[str, _Kept]:
     """Each snapshot object recorded by an output of ``records``, with the earliest run that recorded keeping it."""
     out: dict[str, tuple[str, _Kept]] = {}
     for record in records:
-        order = sortable_time(record.ended_at or record.sealed_at)
+        order = run_order(record)
         for use in record.outputs:
             if use.snapshot is not None and use.version and (use.snapshot.object not in out or order < out[use.snapshot.object][0]):
                 out[use.snapshot.object] = (order, _Kept(use.snapshot, use, record.run_id))
