@@ -12,27 +12,20 @@ from functools import cache, partial
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError
 from prov_common.lineage.naming import dataset_from_uri
-from prov_common.signing import trust_from_settings
 from prov_common.sources import find_source
-from prov_common.sources.registry import Listing, source_listing
+from prov_common.sources.registry import Listing, settings_source_listing
 from prov_common.sources.model import ALL_COLUMNS, SOURCE_NAMESPACE
 from prov_common.sources.unverified import records_of, unverified_warning
-from prov_common.store import open_store
 from prov_common.w3cprov.identity import sortable_time
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import StepRun
 
 
-def read_sources(settings: Settings) -> Listing:
-    """Every source record in the store of ``settings``, listed and verified (``StoreUnavailableError`` when the
-    store cannot be reached)."""
-    return source_listing(open_store(settings=settings), trust_from_settings(settings))
-
-
 def sources_once(settings: Settings) -> Callable[[], Listing]:
-    """:func:`read_sources` for ``settings``, read on the first call and kept, so that the sources a step declares
+    """The store's source records (:func:`~prov_common.sources.registry.settings_source_listing`) for ``settings``,
+    read on the first call and kept, so that the sources a step declares
     and the masking of its failure samples read the store once (a read that fails is tried again at the next call)."""
-    return cache(partial(read_sources, settings))
+    return cache(partial(settings_source_listing, settings))
 
 
 def source_input(settings: Settings, ref: str,

@@ -14,7 +14,7 @@ from prov_common.errors import BadInputError
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest
-from prov_common.sources.registry import iter_sources, register_source, registered_version
+from prov_common.sources.registry import register_source, registered_version, settings_source_listing
 from prov_common.store import open_store
 from prov_common.store.base import Store
 
@@ -165,8 +165,7 @@ _RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "by
 
 def run_list(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
-    problems: list = []
-    sources = list(iter_sources(open_store(settings=settings), trust_from_settings(settings), problems))
+    sources, problems = settings_source_listing(settings)
     if args.json:
         emit_json([dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in sources], sort_keys=True)
     else:

@@ -69,13 +69,11 @@ def source_masking(settings: Settings, *, refs: Iterable[str] = (), digest: str 
     of a source in ``refs`` or of ``digest`` (by its key), every column is hidden too, since it may be the
     record that flags them.
     """
-    from prov_common.signing import trust_from_settings
-    from prov_common.sources.registry import source_listing
+    from prov_common.sources.registry import settings_source_listing
     from prov_common.sources.unverified import records_of, unverified_warning
-    from prov_common.store import open_store
 
     def read() -> Listing:
-        return source_listing(store() if store is not None else open_store(settings=settings), trust_from_settings(settings))
+        return settings_source_listing(settings, store() if store is not None else None)
 
     try:
         stored, problems = (listing or read)()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -13,6 +14,9 @@ from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_n
 from prov_common.store.base import Store
 from prov_common.store.identity import FIX_OTHER_STORE, foreign_store, writer_store_id
 from prov_common.w3cprov.identity import iso_z, normal_version
+
+if TYPE_CHECKING:
+    from prov_common.config import Settings
 
 SOURCES_PREFIX = "sources/"
 
@@ -98,6 +102,15 @@ def source_listing(store: Store, trust: TrustStore) -> Listing:
     """Every source record in ``store``, listed and verified: those that verify, and the others' keys with why."""
     problems: list[tuple[str, TdprovError]] = []
     return list(iter_sources(store, trust, problems)), problems
+
+
+def settings_source_listing(settings: Settings, store: Store | None = None) -> Listing:
+    """:func:`source_listing` of the store of ``settings`` (or ``store``), verified with the trust ``settings`` name
+    (``StoreUnavailableError`` when the store cannot be reached)."""
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+
+    return source_listing(store if store is not None else open_store(settings=settings), trust_from_settings(settings))
 
 
 def registered_version(store: Store, trust: TrustStore, digest: str) -> SourceVersion | None:
