@@ -110,9 +110,10 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         step.inputs.extend(read)
         sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
         # flagged by the assets the IO manager loaded for the step and by the sources its assets declare (inputs too)
-        listing = sources_once(self.settings())  # the store's source records, read once for the sources and the masking
+        settings = self.settings()  # resolved once (environment and configuration) for the sources and the masking
+        listing = sources_once(settings)  # the store's source records, read once for the sources and the masking
         loaded = {*inherited(context),
-                  *(c for ref in sources for c in declare_source(step, self.settings(), ref, warn, listing))}
+                  *(c for ref in sources for c in declare_source(step, settings, ref, warn, listing))}
         checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]
         flagged = {*loaded, *(c for wants in assets.values() for c in wants.masked_columns)}
         step.training = step.training or _marked_training(context)
@@ -120,7 +121,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         policies: dict[int, tuple[str, str]] = {}  # output index -> the asset validated on it, its policy
         for target, checked in checks:
             record = written[target.index]
-            checked, schema_flagged = masked_samples(checked, target.wants, self.settings(), digest=record.version_id or "",
+            checked, schema_flagged = masked_samples(checked, target.wants, settings, digest=record.version_id or "",
                                                      uri=record.uri, warn=warn, listing=listing)
             flagged |= schema_flagged
             written[target.index] = replace(record, quality=checked.quality)
