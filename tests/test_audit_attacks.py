@@ -43,10 +43,7 @@ from prov_common.hashing.raw import blake3_digest
 
 from test_audit_support import (T0, Pipeline, copy_bucket, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
                                 seal)
-
-
-def _audit(pipe: Pipeline, **kw):
-    return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, **kw)
+from test_audit_support import audit as _audit
 
 
 class Store:

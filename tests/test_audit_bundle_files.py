@@ -22,11 +22,7 @@ from prov_common.config import Settings
 from prov_common.signing import auditor_trust_from_settings
 from prov_common.store import open_store
 
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_read, raw_write, run_events, seal
-
-
-def _audit(pipe: Pipeline, **kw):
-    return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, **kw)
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_read, raw_write, run_events, seal, audit as _audit
 
 
 def _shown(result) -> list[str]:

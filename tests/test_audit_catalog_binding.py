@@ -13,20 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from prov_common.audit import catalog, run_audit
+from prov_common.audit import catalog
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
 from prov_common.cli import main
-from prov_common.config import Settings
 from prov_common.store import open_store
 
-from test_audit_support import T0, Pipeline, dataset, digest, raw_read, raw_write, run_events, seal
+from test_audit_support import T0, Pipeline, dataset, digest, raw_read, raw_write, run_events, seal, audit as _audit
 
 
 LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # see the module's docstring
-
-
-def _audit(uri: str, **kw):
-    return run_audit(open_store(uri), Settings.from_env(store=uri), progress=False, **kw)
 
 
 def _other_store(uri: str, runs: int) -> tuple[str, list[str]]:

@@ -12,24 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from prov_common.audit import generated, run_audit
+from prov_common.audit import generated
 from prov_common.audit.generated import generated_key
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG
-from prov_common.config import Settings
 from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 
-from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
+from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal, audit as _audit
 
 FEATURES = "/data/features.parquet"
 
 
 LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # see the module's docstring
-
-
-def _audit(uri: str, **kw):
-    return run_audit(open_store(uri), Settings.from_env(store=uri), progress=False, **kw)
 
 
 def _shown(result) -> list[str]:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from prov_common.audit import run_audit
 from prov_common.audit.generated import generated_key
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_UNFINISHED
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
@@ -23,7 +22,7 @@ from prov_common.store.local import LocalStore
 from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal, seal_chain
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal, seal_chain, audit
 
 
 class CountingStore(LocalStore):
@@ -47,7 +46,7 @@ class CountingStore(LocalStore):
 
 
 def _audit(store, **kw):
-    return run_audit(store, Settings.from_env(store=store.uri), progress=False, workers=1, **kw)
+    return audit(store, workers=1, **kw)
 
 
 def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_path: Path) -> None:

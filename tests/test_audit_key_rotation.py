@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from prov_common.signing.dsse import FIX_RETIRED
-from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
 from prov_common.bundle.verify_pool import map_bundles
 from prov_common.bundle.verify_runs import _verify_one
@@ -21,11 +20,7 @@ from prov_common.errors import BadInputError
 from prov_common.signing import SigningKey, trust_from_settings, write_keypair
 from prov_common.store import open_store
 
-from test_audit_support import T0, dataset, digest, run_events, seal
-
-
-def _audit(store, **kw):
-    return run_audit(store, Settings.from_env(store=store.uri), progress=False, **kw)
+from test_audit_support import T0, dataset, digest, run_events, seal, audit as _audit
 
 
 def _errors(result) -> list[str]:

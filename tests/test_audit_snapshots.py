@@ -10,17 +10,16 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, asset, materialize
 
-from prov_common.audit import run_audit
 from prov_common.audit.model import CHECK_SNAPSHOTS
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
-from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_common.store.snapshots import index_key
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 
 from shards_support import write_shards
+from test_audit_support import audit as _audit
 
 
 @asset
@@ -31,10 +30,6 @@ def events() -> pd.DataFrame:
 @asset
 def clicks(events: pd.DataFrame) -> pd.DataFrame:
     return events.assign(clicks=events["clicks"] * 2)
-
-
-def _audit(store: str, **kw: Any) -> Any:
-    return run_audit(open_store(store), Settings.from_env(store=store), progress=False, **kw)
 
 
 def _snapshots(store: str) -> dict[str, tuple[str, str, dict[str, Any]]]:

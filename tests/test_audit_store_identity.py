@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_SIGNATURES, CHECK_SOURCES
 from prov_common.bundle import build_bundle, layout
@@ -33,17 +32,13 @@ from prov_common.store import open_store
 from prov_common.store.identity import IDENTITY_KEY, ensure_identity, read_identity, writer_store_id
 
 from counting_store import CountingStore
-from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
+from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal, audit as _audit
 from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - fixtures
 
 X = digest("x")
 
 
 LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # see the module's docstring
-
-
-def _audit(store, **kw):
-    return run_audit(store, Settings.from_env(store=store.uri), progress=False, **kw)
 
 
 def _errors(result, check: str) -> list:

@@ -68,6 +68,17 @@ def seal(store: Store, events: list[dict], key: SigningKey | None = None) -> str
 
 
 
+def audit(store: Any, **kw: Any) -> Any:
+    """``run_audit`` of ``store`` (a Store, its URI, or anything with a ``.store``) under the settings of that store,
+    with no progress bar; ``kw`` go to ``run_audit``."""
+    from prov_common.audit import run_audit
+    from prov_common.config import Settings
+
+    store = getattr(store, "store", store)
+    store = open_store(store) if isinstance(store, str) else store
+    return run_audit(store, Settings.from_env(store=store.uri), progress=False, **kw)
+
+
 def seal_chain(store: Store, first: int, count: int) -> None:
     """Seal runs ``first`` .. ``first + count - 1``: even ones prepare ``/data/f<i>.parquet`` from ``/data/raw.csv``,
     odd ones train ``/m/<i>`` on the one before (a minute apart from :data:`T0`)."""

@@ -25,11 +25,7 @@ from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_
 from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal
-
-
-def _audit(pipe: Pipeline, **kw):
-    return run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), progress=False, **kw)
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal, audit as _audit
 
 
 LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)

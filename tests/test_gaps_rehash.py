@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from dagster import AssetIn, asset, materialize
 
-from prov_common.audit import run_audit
 from prov_common.audit.catalog import load_catalog
 from prov_common.audit.model import CHECK_REHASH, DatasetUse
 from prov_common.audit.rehash import symlinked_location
@@ -16,6 +15,7 @@ from prov_common.hashing import hash_path
 from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager
+from test_audit_support import audit
 
 
 @asset(key_prefix=["raw"])
@@ -29,7 +29,7 @@ def clicks_per_user(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _audit(store: str, **kw):
-    return run_audit(open_store(store), Settings.from_env(store=store), progress=False, rehash=True, **kw)
+    return audit(store, rehash=True, **kw)
 
 
 @pytest.fixture
