@@ -58,6 +58,11 @@ class S3Server:
         self.client().create_bucket(Bucket=name)
         return name
 
+    def point(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point the AWS environment of one test at this server."""
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+
 
 def s3_env(endpoint: str, home: Path) -> dict:
     """AWS environment for a local endpoint: dummy credentials, a region, no user config files."""
@@ -92,11 +97,16 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def s3_store_uri(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+def s3_store_uri(s3_bucket: str) -> str:
     """A fresh bucket on the local S3 server, as ``s3://bucket/prefix``."""
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
-    return f"s3://{s3_server.create_bucket()}/prefix"
+    return f"s3://{s3_bucket}/prefix"
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the local S3 server, with the AWS environment pointed at the server."""
+    s3_server.point(monkeypatch)
+    return s3_server.create_bucket()
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -23,8 +23,7 @@ FRAME = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", None], "score": [0.5, 
 @pytest.fixture
 def objects(s3_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, tuple[Path, str]]:
     """The same bytes as local files and as S3 objects: Parquet (spooled, readers seek), CSV, and a plain file."""
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     bucket = s3_server.create_bucket()
     FRAME.to_parquet(tmp_path / "t.parquet")
     FRAME.to_csv(tmp_path / "t.csv", index=False)
@@ -81,8 +80,7 @@ def test_airflow_capture_lists_a_sharded_prefix_once(s3_server, monkeypatch: pyt
     from prov_airflow.settings import ListenerLimits
     from prov_common.hashing.shards import hash_shards
 
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     bucket, folder = s3_server.create_bucket(), tmp_path / "corpus"
     folder.mkdir()
     for i in range(3):
@@ -121,8 +119,7 @@ def test_a_client_given_for_a_block_reads_the_data_and_keeps_shards_off_dask(s3_
     for i in range(2):
         FRAME.assign(id=FRAME["id"] + 10 * i).to_csv(folder / f"part-{i}.csv", index=False)
         s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=(folder / f"part-{i}.csv").read_bytes())
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with pytest.raises(BadInputError):
@@ -155,8 +152,7 @@ def test_dagster_resource_and_storage_read_s3_like_local(objects: dict[str, tupl
 
 
 def test_one_client_per_endpoint_and_credentials(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     first = s3_client()
     assert s3_client() is first
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
@@ -164,8 +160,7 @@ def test_one_client_per_endpoint_and_credentials(s3_server, monkeypatch: pytest.
     assert other is not first and other.meta.endpoint_url == "http://127.0.0.1:9"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone-else")
     assert s3_client() is not other
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     assert s3_client() is first
     read, write = os.pipe()
     child = os.fork()

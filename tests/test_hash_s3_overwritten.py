@@ -34,13 +34,6 @@ def _parquet(frame: pd.DataFrame, tmp_path: Path) -> bytes:
     return path.read_bytes()
 
 
-@pytest.fixture
-def bucket(s3_server, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
-    return s3_server.create_bucket()
-
-
 @contextmanager
 def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[bytes]) -> Iterator[list[int]]:
     """While in the block, each GetObject tdprov sends for ``key`` after the first (once the first was answered)
@@ -75,46 +68,46 @@ def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[b
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, bucket: str, tmp_path: Path,
+def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str, tmp_path: Path,
                                                                       fmt: str) -> None:
     """The table pass and the SHA-256 of the bytes read the object twice; a write between the two reads was
     recorded as the table digest of one content beside the SHA-256 of the other. Now the second read asks for
     the ETag the first found; S3 refuses it (412), and the hashing starts again once, reading the new content."""
     encode = _csv if fmt == "csv" else (lambda frame: _parquet(frame, tmp_path))
     key = f"data/labels.{fmt}"
-    s3_server.client().put_object(Bucket=bucket, Key=key, Body=encode(OLD))
-    with overwritten_between_reads(s3_server, bucket, key, [encode(NEW)]) as calls:
-        found = hash_path(f"s3://{bucket}/{key}", file_sha256=True)
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=encode(OLD))
+    with overwritten_between_reads(s3_server, s3_bucket, key, [encode(NEW)]) as calls:
+        found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
     assert calls[0] >= 3  # read, refused, then read again whole
     assert found.digest == hash_dataframe(NEW).digest
     assert found.file_sha256 == hashlib.sha256(encode(NEW)).hexdigest()
 
 
-def test_an_object_that_keeps_changing_is_refused_naming_it(s3_server, bucket: str) -> None:
+def test_an_object_that_keeps_changing_is_refused_naming_it(s3_server, s3_bucket: str) -> None:
     key = "data/labels.csv"
-    s3_server.client().put_object(Bucket=bucket, Key=key, Body=_csv(OLD))
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
     writes = [_csv(NEW), _csv(OLD) + b"4,bird\n", _csv(NEW) + b"5,fish\n"]
-    with overwritten_between_reads(s3_server, bucket, key, writes), pytest.raises(BadInputError) as refused:
-        hash_path(f"s3://{bucket}/{key}", file_sha256=True)
-    assert f"s3://{bucket}/{key}" in str(refused.value)
+    with overwritten_between_reads(s3_server, s3_bucket, key, writes), pytest.raises(BadInputError) as refused:
+        hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
+    assert f"s3://{s3_bucket}/{key}" in str(refused.value)
     assert "changed while it was being hashed" in str(refused.value)
     assert "once writes to it have stopped" in str(refused.value)
 
 
-def test_a_versioned_object_is_read_at_the_version_the_first_read_found(s3_server, bucket: str) -> None:
-    """On a versioned bucket every later read asks for the version the first read found: a write meanwhile
+def test_a_versioned_object_is_read_at_the_version_the_first_read_found(s3_server, s3_bucket: str) -> None:
+    """On a versioned s3_bucket every later read asks for the version the first read found: a write meanwhile
     does not reach the hashing, which describes that version whole."""
-    s3_server.client().put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3_server.client().put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     key = "data/labels.csv"
-    s3_server.client().put_object(Bucket=bucket, Key=key, Body=_csv(OLD))
-    with overwritten_between_reads(s3_server, bucket, key, [_csv(NEW)]) as calls:
-        found = hash_path(f"s3://{bucket}/{key}", file_sha256=True)
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
+    with overwritten_between_reads(s3_server, s3_bucket, key, [_csv(NEW)]) as calls:
+        found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
     assert calls[0] == 2
     assert found.digest == hash_dataframe(OLD).digest
     assert found.file_sha256 == hashlib.sha256(_csv(OLD)).hexdigest()
 
 
-def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_etag(s3_server, bucket: str,
+def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_etag(s3_server, s3_bucket: str,
                                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                                    tmp_path: Path) -> None:
     """A shard is read at the ETag the listing found (the shard cache keeps its digest under that ETag): one
@@ -122,24 +115,24 @@ def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     writer = s3_server.client()
     for i in range(2):
-        writer.put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=_csv(OLD.assign(id=OLD["id"] + 10 * i)))
+        writer.put_object(Bucket=s3_bucket, Key=f"corpus/part-{i}.csv", Body=_csv(OLD.assign(id=OLD["id"] + 10 * i)))
     key = "corpus/part-1.csv"
     original = _csv(OLD.assign(id=OLD["id"] + 10))
 
     def overwrite(params: dict, **_: object) -> None:  # the listing was answered; the shard is written before its read
         if params.get("Key") == key:
-            writer.put_object(Bucket=bucket, Key=key, Body=_csv(NEW))
+            writer.put_object(Bucket=s3_bucket, Key=key, Body=_csv(NEW))
 
     events = s3_client().meta.events
     events.register("provide-client-params.s3.GetObject", overwrite)
     try:
         with pytest.raises(BadInputError) as refused:
-            hash_shards(f"s3://{bucket}/corpus/", scheduler="none")
+            hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")
     finally:
         events.unregister("provide-client-params.s3.GetObject", overwrite)
-    assert f"s3://{bucket}/{key}" in str(refused.value) and "changed while it was being hashed" in str(refused.value)
-    again = hash_shards(f"s3://{bucket}/corpus/", scheduler="none")  # once the writes stopped: the new content
+    assert f"s3://{s3_bucket}/{key}" in str(refused.value) and "changed while it was being hashed" in str(refused.value)
+    again = hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")  # once the writes stopped: the new content
     assert again.shards[1].digest == hash_dataframe(NEW).digest
-    writer.put_object(Bucket=bucket, Key=key, Body=original)  # the listed ETag again: no digest of other bytes under it
-    assert hash_shards(f"s3://{bucket}/corpus/", scheduler="none").shards[1].digest == hash_dataframe(NEW.assign(
+    writer.put_object(Bucket=s3_bucket, Key=key, Body=original)  # the listed ETag again: no digest of other bytes under it
+    assert hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none").shards[1].digest == hash_dataframe(NEW.assign(
         id=OLD["id"] + 10, label=OLD["label"])).digest

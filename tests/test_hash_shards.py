@@ -272,8 +272,7 @@ def test_s3_prefix_hashes_like_the_folder_and_rehash_gets_only_the_changed_objec
                                                                                   monkeypatch) -> None:
     from prov_common.hashing.remote import s3_client
 
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     bucket = s3_server.create_bucket()
     raw = s3_server.client()
     for p in shards.rglob("*"):
@@ -314,8 +313,7 @@ def _rehash_s3(shards: Path, bucket: str, raw, local, gets: list[str]) -> None:
 
 
 def test_an_s3_bracket_name_that_names_no_object_is_a_glob_and_says_so(s3_server, monkeypatch, caplog) -> None:
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     bucket = s3_server.create_bucket()
     s3_server.client().put_object(Bucket=bucket, Key="d/x1.csv", Body=b"a\n1\n")
     with caplog.at_level("WARNING", logger="prov_common.hashing.shard_list"):

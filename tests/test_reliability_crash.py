@@ -214,8 +214,7 @@ def test_sigkill_while_spooling_and_in_a_flusher_before_spool_removal(s3_server,
     assert _child(tmp_path, "none", 0, down, spool, run_events(run_b)).returncode == 0
     assert len(Outbox(spool).pending()) == 5
     # 3. the store is back; a flusher delivers the first entry and dies before removing it
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     monkeypatch.delenv("TDPROV_STORE_MAX_ATTEMPTS")
     proc = _child(tmp_path, "flush-unlink", 0, "", spool, [])
     assert proc.returncode == -signal.SIGKILL

@@ -18,8 +18,7 @@ def _bucket(s3_server, *, lock: bool) -> str:
 
 
 def test_plain_bucket_is_reported_unprotected_then_versioned(s3_server, monkeypatch, capsys) -> None:
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     bucket = _bucket(s3_server, lock=False)
     assert main(["store", "init", f"s3://{bucket}/prov"]) == 1
     out = capsys.readouterr().out
@@ -32,8 +31,7 @@ def test_plain_bucket_is_reported_unprotected_then_versioned(s3_server, monkeypa
 
 
 def test_object_lock_bucket_gets_default_retention_that_refuses_deletes(s3_server, monkeypatch, capsys) -> None:
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     bucket = _bucket(s3_server, lock=True)
     assert main(["store", "init", f"s3://{bucket}/prov", "--versioning", "--object-lock", "compliance",
                  "--retention-days", "30"]) == 0

@@ -73,8 +73,7 @@ def test_corpus_finds_nothing_in_store_spool_or_logs(s3_server, s3_fault, monkey
         transport.close()
         spooled = _files(spool)
         assert len(Outbox(spool).pending()) == 3 and any(down.encode() in b for b in spooled.values())
-        for name, value in s3_server.env.items():
-            monkeypatch.setenv(name, value)
+        s3_server.point(monkeypatch)
         monkeypatch.delenv("TDPROV_STORE_MAX_ATTEMPTS")
         uri = f"s3://{bucket}/prefix"
         transport = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(spool), timeout=10))

@@ -87,8 +87,7 @@ def test_no_planted_secret_in_store_spool_logs_or_report(s3_server, s3_fault, mo
         transport.close()
         spooled = b"".join(p.read_bytes() for p in spool.rglob("*") if p.is_file())
         assert len(Outbox(spool).pending()) == 3 and first.encode() in spooled
-        for name, value in s3_server.env.items():
-            monkeypatch.setenv(name, value)
+        s3_server.point(monkeypatch)
         monkeypatch.delenv("TDPROV_STORE_MAX_ATTEMPTS")
         transport = ProvenanceTransport(ProvenanceConfig(store=f"s3://{bucket}/prefix", spool=str(spool), timeout=5))
         for ev in _hostile_events(second):

@@ -31,8 +31,7 @@ def _dead_pid() -> int:
 
 def _back_up(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the environment back at the working server, with the default time bounds."""
-    for name, value in s3_server.env.items():
-        monkeypatch.setenv(name, value)
+    s3_server.point(monkeypatch)
     for name in ("TDPROV_STORE_CONNECT_TIMEOUT", "TDPROV_STORE_READ_TIMEOUT", "TDPROV_STORE_MAX_ATTEMPTS"):
         monkeypatch.delenv(name, raising=False)
 
