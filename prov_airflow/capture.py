@@ -208,14 +208,10 @@ def warn_if_query(item: Any, uri: str) -> None:
     for written in (uri, getattr(item, "name", None)):
         if isinstance(written, str) and written.startswith("file:") and ("?" in written or "#" in written):
             if WARNED.first("query", written, uri):
-                _warn_query(written, uri)
+                log.warning("tdprov: %s holds '?' or '#', which start a URI's query and fragment, not part of a file name: "
+                            "it names %s. To have them in the file name, write '?' as %%3F and '#' as %%23 (a glob's '?' "
+                            "too)", written, local_path(uri))
             return
-
-
-def _warn_query(written: str, uri: str) -> None:
-    log.warning("tdprov: %s holds '?' or '#', which start a URI's query and fragment, not part of a file name: it "
-                "names %s. To have them in the file name, write '?' as %%3F and '#' as %%23 (a glob's '?' too)",
-                written, local_path(uri))
 
 
 def _row_set(uri: str, digest: ContentDigest | ShardedDigest) -> Any:

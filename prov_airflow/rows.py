@@ -105,7 +105,7 @@ def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> lis
     from prov_airflow.capture import data_clients_or_why, reading_data_with
     from prov_airflow.settings import ListenerLimits
 
-    if not any(c.snapshot and c.complete for c in captures):
+    if not any(_to_keep(c) for c in captures):
         return captures
     clients, why = data_clients_or_why(limits or ListenerLimits())
     if why:  # the connection is read once, not once per outlet
@@ -113,7 +113,7 @@ def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> lis
         return captures
     out = []
     for capture in captures:
-        if capture.snapshot and capture.complete:
+        if _to_keep(capture):
             try:
                 with reading_data_with(clients):
                     capture = dataclasses.replace(capture, kept=keep_dataset(store, capture.uri, capture.digest))
@@ -122,3 +122,8 @@ def snapshot_outlets(captures: list[Any], store: Any, limits: Any = None) -> lis
                             capture.uri, type(exc).__name__, exc)
         out.append(capture)
     return out
+
+
+def _to_keep(capture: Any) -> bool:
+    """Whether a copy of ``capture``'s data is kept: its options ask for one, and it was hashed whole."""
+    return bool(capture.snapshot and capture.complete)
