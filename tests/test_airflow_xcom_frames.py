@@ -2,6 +2,7 @@
 their map index), reducers over mapped outputs, lists and dicts of frames and multiple_outputs."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
@@ -10,10 +11,12 @@ from airflow_dags.harness import bundles_of, run_dag
 
 import pandas as pd
 import pendulum
+import pytest
 from airflow.sdk import DAG
 
 from prov_airflow.decorators.provenance import provenance_task
 from prov_common.audit.engine import run_audit
+from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.hashing import hash_dataframe
 from prov_common.store import open_store
@@ -126,3 +129,31 @@ def test_multiple_outputs_are_recorded_per_key_and_read_by_key(tmp_path: Path, s
     assert runs["measure"][0][0] == both
     assert runs["report"] == [(both, [])]
     assert _audit_errors(store, tmp_path) == []
+
+
+def test_xcom_datasets_are_named_as_the_dag_task_and_keys_are_written(tmp_path: Path, store: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A dict entry named with '#', '?' or '%' is a dataset of its own (they were read as a URI's fragment, query and
+    escapes: 'fold#1' and 'fold#2' were one dataset 'fold'), and the DAG id keeps its case (a host name's would not:
+    DAGs 'tdprov_XCase' and 'tdprov_xcase' shared their XCom datasets)."""
+    folds = {"fold#1": BASE, "fold#2": BASE * 2, "q?": BASE * 3, "a%2Fb": BASE * 4, "a/b": BASE * 5}
+    with DAG("tdprov_XCase", start_date=START, schedule=None) as dag:
+        @provenance_task
+        def split() -> dict:
+            return folds
+
+        @provenance_task
+        def count(parts: dict) -> None:
+            assert set(parts) == set(folds)
+
+        count(split())
+    assert run_dag(dag, logical_date=START).state == "success"
+    (made,) = [s for s in bundles_of(store) if s.job_name.endswith(".split")]
+    (read,) = [s for s in bundles_of(store) if s.job_name.endswith(".count")]
+    written = sorted((o.namespace, o.name, o.version) for o in made.outputs)
+    assert written == sorted(("xcom://tdprov_XCase", f"/split/{k}", _digest(f)) for k, f in folds.items())  # multiple_outputs
+    assert sorted((i.namespace, i.name, i.version) for i in read.inputs) == written
+    assert _audit_errors(store, tmp_path) == []
+    assert main(["lineage", "xcom://tdprov_XCase/split/fold#2", "--json", "--store", str(store)]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    assert (tree["namespace"], tree["dataset"], tree["version"]) == ("xcom://tdprov_XCase", "/split/fold#2", _digest(folds["fold#2"]))

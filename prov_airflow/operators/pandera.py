@@ -28,10 +28,12 @@ def xcom_dataset(dag_id: str, task_id: str, key: str = "return_value", map_index
                  parts: Sequence[object] = ()) -> DatasetRef:
     """The dataset that an XCom value stands for: ``xcom://<dag_id>/<task_id>/<key>``; the XCom of map index
     ``i`` of a mapped task is ``.../<task_id>/<i>/<key>``, a DataFrame inside a value (a list's element, a
-    dict's entry) ``.../<key>/<index or name>``."""
+    dict's entry) ``.../<key>/<index or name>``. Named as written, never parsed as a URI: a DAG id keeps its case
+    (a host's would not) and a key holding ``#``, ``?`` or ``%`` keeps them, so two DAGs or two entries are never
+    one dataset."""
     mapped = f"/{map_index}" if map_index >= 0 else ""
     inside = "".join(f"/{part}" for part in parts)
-    return DatasetRef.from_uri(f"xcom://{dag_id}/{task_id}{mapped}/{key}{inside}")
+    return DatasetRef(namespace=f"xcom://{dag_id}", name=f"/{task_id}{mapped}/{key}{inside}")
 
 
 def check_on_failure(value: str) -> OnFailure:
