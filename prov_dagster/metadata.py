@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -83,13 +84,32 @@ def bundle_metadata(bundle: str, status: BundleStatus) -> dict[str, Any]:
     return meta
 
 
-def extent_metadata(written: Iterable[DatasetRecord]) -> dict[str, Any]:
-    """Rows and shard counts of recorded outputs, as ``tdprov/rows/<name>`` and ``tdprov/shards/<name>``
-    (where the digest knows them): what the Dagster UI plots for a sharded corpus over time."""
+RecordedNames = dict[tuple[str, tuple[str, str]], str]
+"""How ``record()`` names each dataset it recorded in what it returns, by its name and its ``(namespace, name)``:
+:func:`recorded_names`."""
+
+
+def recorded_names(records: Iterable[DatasetRecord]) -> RecordedNames:
+    """How ``record()``'s ``digests`` and its ``tdprov/digest/<name>``, ``tdprov/rows/<name>`` and
+    ``tdprov/shards/<name>`` metadata name each of ``records``: by the name it was recorded under, or where another
+    dataset has that name too (one key in two S3 buckets), by a text that names it alone (its URI:
+    :func:`~prov_common.w3cprov.identity.distinct_labels`), so neither hides the other."""
+    from prov_common.w3cprov.identity import distinct_labels
+
+    pairs = {(r.name, r.dataset) for r in records}
+    shared = Counter(name for name, _ in pairs)
+    labels = distinct_labels(d for name, d in pairs if shared[name] > 1)
+    return {(name, d): labels[d] if shared[name] > 1 else name for name, d in pairs}
+
+
+def extent_metadata(written: Iterable[DatasetRecord], names: RecordedNames) -> dict[str, Any]:
+    """Rows and shard counts of recorded outputs, as ``tdprov/rows/<name>`` and ``tdprov/shards/<name>`` (``names``:
+    :func:`recorded_names`; where the digest knows them): what the Dagster UI plots for a sharded corpus over time."""
     meta: dict[str, Any] = {}
     for record in written:
         rows, shards = extent_counts(record.digest)
-        meta.update({f"tdprov/{kind}/{record.name}": MetadataValue.int(n) for kind, n in (("rows", rows), ("shards", shards))
+        name = names[record.name, record.dataset]
+        meta.update({f"tdprov/{kind}/{name}": MetadataValue.int(n) for kind, n in (("rows", rows), ("shards", shards))
                      if n is not None})
     return meta
 

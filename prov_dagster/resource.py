@@ -19,7 +19,9 @@ from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
-from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata
+from prov_dagster.metadata import (
+    DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata, recorded_names,
+)
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import marks_training
@@ -39,7 +41,8 @@ Datasets = Union[Mapping[str, Data], Iterable[Data], None]
 class Recorded:
     """What :meth:`ProvenanceResource.record` recorded.
 
-    ``digests``: dataset name -> digest; ``bundle``: where the step's lineage bundle is (``None`` when it
+    ``digests``: dataset name (its URI where another dataset recorded has that name: one key in two buckets) ->
+    digest; ``bundle``: where the step's lineage bundle is (``None`` when it
     could not be written: ``problem`` says why); ``data_version``: the single output's digest (``None``
     with several outputs); ``metadata``: ready for ``MaterializeResult(metadata=...)`` (with the Pandera outcome
     when one output was validated); ``quality``: each validated asset's Pandera outcome by asset name (see
@@ -137,12 +140,13 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         bundle = step.complete()
         recorder = recorder_for(self)
         recorder.wait()  # the bundle is written when record() returns
-        digests = {r.name: r.version_id for r in [*step.inputs, *written] if r.version_id}
-        version = DataVersion(digests[written[0].name]) if len(written) == 1 else None
-        metadata = {f"tdprov/digest/{r.name}": MetadataValue.text(digests[r.name]) for r in written}
+        names = recorded_names([*step.inputs, *written])
+        digests = {names[r.name, r.dataset]: r.version_id for r in [*step.inputs, *written] if r.version_id}
+        version = DataVersion(written[0].version_id) if len(written) == 1 and written[0].version_id else None
+        metadata = {f"tdprov/digest/{names[r.name, r.dataset]}": MetadataValue.text(r.version_id) for r in written if r.version_id}
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
-        metadata.update(extent_metadata(written))
+        metadata.update(extent_metadata(written, names))
         metadata.update(flags_metadata(flagged))  # a step that loads the asset masks them too
         quality = {asset: quality_metadata(written[index], policy) for index, (asset, policy) in policies.items()}
         if len(quality) == 1:  # the one output validated (named by the key, or the only one): what the pandera check reads

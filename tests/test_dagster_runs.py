@@ -343,6 +343,23 @@ def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str, ol_validator) 
     assert vendor.version == recorded_run.digests["vendor/prices.csv"]
 
 
+def test_record_names_apart_one_key_in_two_buckets(s3_store_uri: str, s3_server) -> None:
+    """A copy from one bucket to two others under the same key: record() returns the digest of each of the three
+    datasets and sets each as metadata (all were keyed by the key they share, so one digest stood for all three:
+    the output's hid the input's), each by its URI where its name is another's."""
+    landing, lake, archive = (s3_server.create_bucket() for _ in range(3))
+    s3 = boto3.client("s3")
+    for bucket, body in ((landing, b"id,usd\n1,1.5\n"), (lake, b"id,usd\n1,1.5\n2,3.0\n"), (archive, b"id,usd\n9,9.5\n")):
+        s3.put_object(Bucket=bucket, Key="orders.csv", Body=body)
+    done = ProvenanceResource(store=s3_store_uri).record(
+        inputs=[f"s3://{landing}/orders.csv"], outputs=[f"s3://{lake}/orders.csv", f"s3://{archive}/orders.csv"])
+    [summary] = [s for s in list_bundles(open_store(s3_store_uri)) if s.run_id in done.bundle]
+    recorded = {f"{d.namespace}/{d.name}": d.version for d in [*summary.inputs, *summary.outputs]}
+    assert len(set(recorded.values())) == 3 and done.digests == recorded
+    assert {k: v.value for k, v in done.metadata.items() if k.startswith("tdprov/digest/")} == {
+        f"tdprov/digest/s3://{b}/orders.csv": recorded[f"s3://{b}/orders.csv"] for b in (lake, archive)}
+
+
 def test_s3_partitions_holding_hash_and_question_marks_are_datasets_of_their_own(s3_store_uri: str, tmp_path: Path,
                                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """An S3 key is taken literally: partitions 'eu#1', 'eu#2' and 'q?a=1' are three objects and three datasets,
