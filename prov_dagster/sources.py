@@ -84,6 +84,6 @@ def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[
     source, flagged, warning = source_input(settings, ref, listing)
     if warning:
         warn(warning)
-    if all((i.namespace, i.name) != (source.namespace, source.name) for i in step.inputs):
+    if all(i.dataset != source.dataset for i in step.inputs):  # read already (by any name): what it read is its input
         step.inputs.append(source)
     return flagged
