@@ -38,9 +38,10 @@ def run_context(info: RunInfo, partial: bool) -> RunContext:
     )
 
 
-def capture_ref(capture: DatasetCapture, **kwargs: Any) -> DatasetRef:
+def capture_ref(capture: DatasetCapture) -> DatasetRef:
     """The DatasetRef of a captured dataset (no digest when hashing did not complete); a logical asset is
     named ``airflow-asset`` + its name."""
+    kwargs: dict[str, Any] = {}
     if capture.row_set is not None:
         kwargs.update(row_digests_file=capture.row_set.path, rows_root=capture.row_set.root)
     if capture.kept is not None:

@@ -238,7 +238,7 @@ class _Walker:
     direction: str
     max_depth: int | None
     sources: SourcesByDigest
-    expanded: set[str] = field(default_factory=set)
+    expanded: set[str] = field(init=False, default_factory=set)  # the nodes whose runs a tree shows already
     sourceable: set[str] | None = field(init=False, default=None)  # upstream: the versions a source can name (all, downstream)
 
     def __post_init__(self) -> None:
