@@ -62,6 +62,12 @@ class Written(NamedTuple):
     key: str
     digest: str
 
+    @classmethod
+    def put(cls, store: Store, key: str, data: bytes) -> Written:
+        """Write ``data`` to ``key`` of ``store`` (ObjectConflictError if other bytes are there) and name it so."""
+        store.put(key, data)
+        return cls(key, sha256_digest(data))
+
 
 @dataclass
 class Binding:
@@ -202,7 +208,7 @@ def _put(store: Store, key: str, payload: dict[str, Any], payload_type: str, sig
     this log's raises :class:`VerificationError` (the records written now are then in no segment)."""
     data = sign_envelope(canonical_bytes(payload), payload_type, [signer]).to_json()
     try:
-        store.put(key, data)
+        return Written.put(store, key, data)
     except ObjectConflictError:
         try:
             read_object(store, key, binding)
@@ -211,7 +217,6 @@ def _put(store: Store, key: str, payload: dict[str, Any], payload_type: str, sig
             raise VerificationError(f"the catalog of the runs examined at checkpoint {payload['checkpointSize']} could not be written: "
                                     f"'{key}' is taken by an object that is not this store's: {why}", fix=FIX_FOREIGN) from None
         return None
-    return Written(key, sha256_digest(data))
 
 
 def write_summary(store: Store, head: StoredCheckpoint, catalog: Catalog, signer: SigningKey, audit_id: str, binding: Binding, *,

@@ -15,7 +15,6 @@ from prov_common.bundle.layout import stamp
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, sign_envelope
 from prov_common.store.base import Store
-from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov import serialize
 from prov_common.w3cprov.ids import TDPROV
 
@@ -95,15 +94,10 @@ def publish(result: AuditResult, store: Store, signer: SigningKey, report_dir: s
         (folder / FOLDER_RECORD).write_bytes(record)
     else:
         result.prov_key = record_key(name)
-        written.append(_put(store, result.prov_key, record))
+        written.append(Written.put(store, result.prov_key, record))
     if folder is not None:
         (folder / "report.json").write_bytes(json_bytes)
         (folder / "report.html").write_bytes(html_bytes)
     else:
-        written += [_put(store, result.report_json, json_bytes), _put(store, result.report_html, html_bytes)]
+        written += [Written.put(store, result.report_json, json_bytes), Written.put(store, result.report_html, html_bytes)]
     return written
-
-
-def _put(store: Store, key: str, data: bytes) -> Written:
-    store.put(key, data)
-    return Written(key, sha256_digest(data))
