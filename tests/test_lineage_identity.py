@@ -820,7 +820,7 @@ def test_lineage_with_checks_shows_a_check_its_reader_recorded_on_the_version_it
                            start=T0 + timedelta(hours=1)))
     assert main(["lineage", "/data/events.jsonl", "--checks", "--store", uri]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].endswith("✗ failed: in_range(0, 9)"), out
+    assert out.splitlines()[0].endswith("✗ failed: in_range(0, 9)[amount]"), out
 
 
 # Who recorded which Pandera result on /data/x.parquet (the same bytes each time), in the order sealed: a run that
@@ -860,11 +860,11 @@ def test_every_view_counts_the_results_recorded_on_a_version_by_whichever_run(ca
     if not any(role == "train" for role, _ in RECORDED_RESULTS[case]):
         seal(store, run_events("train", [dataset("/data/x.parquet", x)], [dataset("/data/m.pkl", digest("m"))],
                                start=T0 + timedelta(hours=hour + 1), job_type="TRAINING"))
-    expected = ({f"check_{i}" for i, (_, passed) in enumerate(RECORDED_RESULTS[case]) if passed is False},
+    expected = ({f"check_{i}[amount]" for i, (_, passed) in enumerate(RECORDED_RESULTS[case]) if passed is False},
                 any(passed for _, passed in RECORDED_RESULTS[case]))
 
     def said(results: list[dict]) -> tuple[set[str], bool]:  # a record's or the audit's results: failed checks, any passed
-        return {c.split("[")[0] for q in results for c in q["failedChecks"]}, any(q["passed"] for q in results)
+        return {c for q in results for c in q["failedChecks"]}, any(q["passed"] for q in results)
 
     capsys.readouterr()
     for ref in ("/data/x.parquet", "/data/m.pkl"):  # before any audit: the runs are known by their index entries
@@ -1070,3 +1070,20 @@ def test_a_record_written_without_a_run_exits_1_as_without_a_source_record(tmp_p
         assert train in out and prep not in out, argv
         assert f"left out run {prep}: its bundle does not verify" in err and f"'tdprov verify {prep}'" in err, err
         assert "backup or replica" in err and f"the record was written without run {prep} left out" in err, err
+
+
+def test_one_check_on_two_columns_is_two_checks_in_every_view(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'lineage --checks' named a check by its name alone ('in_range'), so a check failed on two columns was one
+    failure there and two in the record; every view now names it with its column, as the record does."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    made = dataset("/data/x.parquet", digest("x"), passed=False, failed=("in_range",))
+    facet = made["facets"]["tdprov_pandera"]
+    facet["checks"] = [dict(facet["checks"][0], column=column) for column in ("amount", "qty")]
+    seal(store, run_events("prep", [], [made]))
+    capsys.readouterr()
+    assert main(["lineage", "/data/x.parquet", "--checks", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    assert tree["failedChecks"] == ["in_range[amount]", "in_range[qty]"], tree
+    assert [q["failedChecks"] for q in _record(uri, "/data/x.parquet", "dta", capsys)["qualityChecks"]] == \
+        [["in_range[amount]", "in_range[qty]"]]

@@ -42,7 +42,7 @@ def test_graph_of_a_chain() -> None:
     clean = next(n for n in graph.nodes.values() if n.dataset == "/data/clean/customers.parquet")
     assert clean.kind == VERSION and clean.version == "blake3:" + "a" * 64
     # one failed Pandera check: the schema's outcome and the run's test facet repeating it are not more checks
-    assert clean.failed_checks == ("greater_than_or_equal_to(18)",)
+    assert clean.failed_checks == ("greater_than_or_equal_to(18)[age]",)
     assert [(e.kind) for e in graph.incoming(clean.id)] == [GENERATED]
     assert [(e.kind) for e in graph.outgoing(clean.id)] == [USED]
     train = graph.nodes[graph.outgoing(clean.id)[0].target]

@@ -109,7 +109,7 @@ def test_summary_graph_agrees_with_the_prov_graph(store_path: str) -> None:
     full = lineage_graph(store_document(store))
     assert set(cheap.nodes) == set(full.nodes)
     assert cheap.edges == full.edges
-    assert full.nodes[f"tdprov:{ids.generation_local('file', '/clean.parquet', CLEAN2, run_id(2))}"].failed_checks == ("in_range",)  # the schema's outcome is not a second check
+    assert full.nodes[f"tdprov:{ids.generation_local('file', '/clean.parquet', CLEAN2, run_id(2))}"].failed_checks == ("in_range[age]",)  # the schema's outcome is not a second check
 
 
 def test_upstream_tree_of_the_model(store_path: str, capsys) -> None:
@@ -141,7 +141,7 @@ def test_downstream_and_checks(store_path: str, capsys) -> None:
     assert main(["lineage", RAW, "--downstream", "--checks", "--store", store_path]) == 0
     text = capsys.readouterr().out
     assert text.index("used by clean  run 0190a1b2-0000-7000-8000-000000000002") < text.index("used by clean  run 0190a1b2-0000-7000-8000-000000000001")
-    assert f"/clean.parquet  {CLEAN2}  ✗ failed: in_range\n" in text  # one failed check, named once
+    assert f"/clean.parquet  {CLEAN2}  ✗ failed: in_range[age]\n" in text  # one failed check, named once
     assert "used by train" in text and f"/model.pkl  {MODEL}  [not used by any recorded run]" in text
     assert main(["lineage", RAW, "--downstream", "--depth", "1", "--json", "--store", store_path]) == 0
     tree = json.loads(capsys.readouterr().out)["lineage"][0]

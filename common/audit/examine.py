@@ -28,7 +28,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
-from prov_common.w3cprov.events import DatasetState, RunState
+from prov_common.w3cprov.events import DatasetState, RunState, check_label
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -66,7 +66,7 @@ def _quality(ds: DatasetState) -> QualityResult | None:
     if "passed" not in facet:
         return None
     failed = tuple(
-        str(c.get("name")) + (f"[{c['column']}]" if c.get("column") else "")
+        check_label(str(c.get("name")), c.get("column"))
         for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is False
     )
     return QualityResult(bool(facet.get("passed")), facet.get("schemaName"), int(facet.get("failureCount") or 0), failed)

@@ -16,7 +16,7 @@ from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
 from prov_common.text import shortened
-from prov_common.w3cprov.events import whole_count
+from prov_common.w3cprov.events import check_label, whole_count
 from prov_common.w3cprov.identity import (
     COMPLETE,
     dataset_label,
@@ -211,7 +211,8 @@ class _Reader:
             dataset = _first(record, TDPROV["dataset"])
             if dataset is not None and str(dataset) in self.datasets:
                 self.general[key] = str(dataset)
-        labels = {str(r.identifier): _text(_first(r, PROV_LABEL)) for r in self.by_type[PROV["Entity"]]}
+        labels = {str(r.identifier): check_label(_text(_first(r, PROV_LABEL)) or str(r.identifier), _first(r, TDPROV["column"]))
+                  for r in self.by_type[PROV["Entity"]]}  # a metric's: the check and its column
         found: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # target -> (source, check, outcome)
         for record in self.by_type[PROV["Entity"]]:
             if DQV["QualityMeasurement"] in record.get_attribute(PROV_TYPE):
@@ -220,7 +221,7 @@ class _Reader:
                     metric = str(_first(record, DQV["isMeasurementOf"]))
                     source = _text(_first(record, TDPROV["source"])) or ""
                     for target in record.get_attribute(DQV["computedOn"]):
-                        found[str(target)].append((source, labels.get(metric) or metric, value))
+                        found[str(target)].append((source, labels.get(metric, metric), value))
         self.checks: dict[str, dict[bool, set[str]]] = {target: _checks_once(results) for target, results in found.items()}
 
     def data_node(self, key: str) -> Node:
