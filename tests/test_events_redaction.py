@@ -111,6 +111,17 @@ def test_no_planted_secret_reaches_the_event(monkeypatch: pytest.MonkeyPatch, ol
     assert '"namespace":"https://b.s3.amazonaws.com"' in text and '"namespace":"postgres://db:5432"' in text
 
 
+def test_an_error_naming_a_uri_urlsplit_refuses_is_recorded_redacted(ol_validator) -> None:
+    """An unclosed IPv6 bracket makes urlsplit refuse a URI; its redaction used to read it as text holding that URI
+    again, until RecursionError lost the FAIL event."""
+    error = ValueError("no route to postgres://bob:hunter2@[::1:5432/db nor https://ghp_abcdefghijklmnopqrstuvwxyz012345@[fe80::1/x?password=pw")
+    event = json.loads(event_to_json(build_run_event("FAIL", run_id=str(uuid.uuid4()), job_name="j", error=error)))
+    ol_validator.validate_event(event)
+    assert event["run"]["facets"]["errorMessage"]["message"] == (
+        "ValueError: no route to postgres://bob:***@[::1:5432/db nor https://***@[fe80::1/x?password=***")
+    assert redact_uri("abfss://container@[account/x") == "abfss://container@[account/x"  # a container is no user
+
+
 def test_columns_named_like_secrets_keep_their_digests_and_metrics() -> None:
     """Columns called token, key, session, password are data: the per-column digests, metrics and column
     lineage keyed by them survive redaction (they became '***', silently dropping the record); a secret-named

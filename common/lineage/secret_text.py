@@ -110,8 +110,8 @@ def redact_uri(uri: str) -> str:
         text = f"{userinfo['scheme']}{userinfo['user']}:{REDACTED}@{userinfo['rest']}"
     try:
         parts = urlsplit(text)
-    except ValueError:
-        return redact_text(text)
+    except ValueError:  # an authority urlsplit refuses ("[::1" with no "]"): taken apart here, never re-read as a URI
+        return _redact_shapes(_redact_authority(text))
     if not parts.scheme or "://" not in text:
         return redact_tokens(text)
     netloc = parts.netloc
@@ -133,6 +133,11 @@ def redact_text(text: str) -> str:
     text = str(text)
     if "://" in text:
         text = _URI.sub(lambda m: redact_uri(m.group(0)), text)
+    return _redact_shapes(text)
+
+
+def _redact_shapes(text: str) -> str:
+    """``text`` with every secret :func:`redact_text` finds redacted but those inside URIs."""
     text = redact_tokens(text)
     for marker, (keys, values) in zip(("=:", "-", "<"), _KEYED):
         if any(m in text for m in marker):
@@ -155,6 +160,16 @@ def redact_tokens(text: str) -> str:
         if marker in lowered:
             text = pattern.sub(REDACTED, text)
     return text
+
+
+def _redact_authority(uri: str) -> str:
+    """``uri`` (``scheme://...``, not one urlsplit takes) with the user part of its authority redacted."""
+    scheme, _, rest = uri.partition("://")
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    user, at, host = rest[:end].rpartition("@")
+    if not at or user.endswith(f":{REDACTED}") or (scheme.lower() in CONTAINER_SCHEMES and ":" not in user):
+        return uri
+    return f"{scheme}://{REDACTED}@{host}{rest[end:]}"
 
 
 def _redact_query(query: str) -> str:
