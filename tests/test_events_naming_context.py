@@ -115,6 +115,11 @@ def test_run_context_from_a_git_work_tree(tmp_path: Path, ol_validator) -> None:
         ("/srv/git/etl.git", "file:///srv/git/etl.git"),
         ("git@github.com:o/r.git", "ssh://***@github.com/o/r.git"),  # user names are redacted like passwords
         ("ssh://git@host:2222/o/r.git", "ssh://***@host:2222/o/r.git"),
+        # what a URI cannot hold is percent-encoded; an scp-like path is literal ("#" is no fragment there)
+        ("git@github.com:o/my repo.git", "ssh://***@github.com/o/my%20repo.git"),
+        ("git@host:o/répo#1.git", "ssh://***@host/o/r%C3%A9po%231.git"),
+        ("https://host/o/my repo.git", "https://host/o/my%20repo.git"),
+        ("git@[::1]:o/r.git", "ssh://***@[::1]/o/r.git"),
     ],
 )
 def test_source_code_location_is_a_uri_whatever_the_remote(tmp_path: Path, ol_validator, remote: str, expected: str) -> None:

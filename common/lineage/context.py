@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -10,8 +11,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from prov_common.lineage.redact import redact_mapping, redact_uri
+from prov_common.lineage.secret_text import split_authority
 
 DEFAULT_LIBRARIES: tuple[str, ...] = ("pandas", "pyarrow", "pandera", "numpy", "openlineage-python", "tdprov")
 """Distributions whose versions every run records (those that touch the data or the record)."""
@@ -110,15 +113,30 @@ def _git_state(cwd: str) -> tuple[str | None, str | None]:
 
 
 def remote_uri(remote: str, cwd: str) -> str:
-    """A git remote as an absolute URI (credentials redacted): URLs as they are, scp-like
+    """A git remote as an absolute URI (RFC 3986; credentials redacted): URLs as they are, scp-like
     ``git@host:org/repo.git`` as ``ssh://git@host/org/repo.git``, a local path (relative to ``cwd``)
-    as ``file:///abs/path``."""
+    as ``file:///abs/path``. Characters a URI cannot hold (spaces, non-ASCII) are percent-encoded."""
     if "://" in remote:
-        return redact_uri(remote)
-    head, sep, path = remote.partition(":")
-    if sep and "/" not in head and len(head) > 1:  # scp-like; "C:" is a drive letter, not a host
-        return redact_uri(f"ssh://{head}/{path.lstrip('/')}")
+        return _percent_encoded(redact_uri(remote))
+    scp = _SCP_LIKE.match(remote)
+    if scp:  # its path is literal: a "#", "?" or "%" in it is part of a file name
+        path = quote(scp["path"].lstrip("/"), safe=_DELIMITERS + "/")
+        return _percent_encoded(redact_uri(f"ssh://{scp['authority']}/{path}"))
     return Path(os.path.abspath(os.path.join(cwd, remote))).as_uri()
+
+
+# git's scp-like form ``[user@]host:path``: no "/" before the ":", a host of 2 characters or more ("C:" is a
+# drive letter), or an IPv6 address in brackets.
+_SCP_LIKE = re.compile(r"(?P<authority>(?:[^/@]*@)?(?:\[[^\]/]*\]|[^/:\[\]]{2,})):(?P<path>.*)", re.S)
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DELIMITERS = "!$&'()*+,;=:@"  # RFC 3986 sub-delims, ":" and "@": allowed as they are in an authority and a path
+
+
+def _percent_encoded(uri: str) -> str:
+    """``uri`` with what RFC 3986 does not allow where it stands percent-encoded (UTF-8): ``[`` and ``]`` are kept
+    in the authority only, a ``%`` that starts no escape becomes ``%25``."""
+    scheme, authority, rest = split_authority(_LONE_PERCENT.sub("%25", uri))
+    return f"{scheme}://{quote(authority, safe=_DELIMITERS + '%[]')}{quote(rest, safe=_DELIMITERS + '%/?#')}"
 
 
 def _git(cwd: str, *args: str) -> str | None:

@@ -162,14 +162,21 @@ def redact_tokens(text: str) -> str:
     return text
 
 
+def split_authority(uri: str) -> tuple[str, str, str]:
+    """``(scheme, authority, rest)`` of ``scheme://authority/rest...`` by its delimiters alone (no check of either
+    part, unlike urlsplit); ``rest`` starts at the first ``/``, ``?`` or ``#`` after the authority."""
+    scheme, _, tail = uri.partition("://")
+    end = next((i for i, c in enumerate(tail) if c in "/?#"), len(tail))
+    return scheme, tail[:end], tail[end:]
+
+
 def _redact_authority(uri: str) -> str:
     """``uri`` (``scheme://...``, not one urlsplit takes) with the user part of its authority redacted."""
-    scheme, _, rest = uri.partition("://")
-    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
-    user, at, host = rest[:end].rpartition("@")
+    scheme, authority, rest = split_authority(uri)
+    user, at, host = authority.rpartition("@")
     if not at or user.endswith(f":{REDACTED}") or (scheme.lower() in CONTAINER_SCHEMES and ":" not in user):
         return uri
-    return f"{scheme}://{REDACTED}@{host}{rest[end:]}"
+    return f"{scheme}://{REDACTED}@{host}{rest}"
 
 
 def _redact_query(query: str) -> str:
