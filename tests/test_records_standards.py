@@ -500,3 +500,20 @@ def test_croissant_files_have_absolute_ids_under_their_version(tmp_path: Path, c
     generated = rdflib.URIRef("http://www.w3.org/ns/prov#wasGeneratedBy")
     for root in map(rdflib.URIRef, roots.values()):
         assert set(exported.objects(root, generated)) == set(graph.objects(root, generated)) != set()
+
+
+def test_croissant_of_a_file_whose_name_holds_a_question_mark_and_a_hash(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A local file's '?' and '#' are part of its name: the FileObject has the file's media type (which mlcroissant
+    requires), its name as on disk and its file URI. A '?' was taken for a URL's query: no encodingFormat, and the
+    name was the URI's escaped last segment."""
+    from prov_dagster import ProvenanceResource
+
+    store, location = str(tmp_path / "store"), tmp_path / "data root é #1" / "a#b?c.parquet"
+    location.parent.mkdir()
+    pd.DataFrame({"a": [1, 2]}).to_parquet(location)
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"odd": str(location)})
+    ds = mlc.Dataset(jsonld=str(_croissant_file(tmp_path, store, str(location), capsys)))  # raises on any error
+    (obj,) = ds.metadata.distribution
+    assert (obj.name, obj.content_url, obj.encoding_formats) == ("a#b?c.parquet", location.as_uri(), ["application/vnd.apache.parquet"])
+    assert obj.sha256 == hashlib.sha256(location.read_bytes()).hexdigest()
+    assert _record(store, str(location), "dta", capsys)["dataFormat"] == "application/vnd.apache.parquet"

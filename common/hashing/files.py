@@ -29,7 +29,7 @@ from prov_common.hashing.jsonl_events import JsonLineError
 from prov_common.hashing.jsonl_stream import check_json_lines, hash_jsonl_stream
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
-from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key
+from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key, without_query
 from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
 from prov_common.hashing.targets import local_target
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
@@ -83,7 +83,7 @@ def table_format(path_or_uri: str | Path) -> str | None:
     S3 key's whole name (``q?a=1.parquet``), another URI's without its query."""
     text = str(path_or_uri)
     scheme = text.partition("://")[0].lower() if "://" in text else ""
-    name = s3_key(text) if scheme in S3_SCHEMES else text.split("?", 1)[0] if scheme else text
+    name = s3_key(text) if scheme in S3_SCHEMES else without_query(text)
     return TABLE_SUFFIXES.get(Path(name).suffix.lower())
 
 

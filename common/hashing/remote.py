@@ -87,6 +87,16 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def without_query(path_or_uri: str) -> str:
+    """``path_or_uri`` as far as it names a file or object: a local path and an S3 URI as written (``?`` and ``#``
+    are part of a file's name and of an S3 key), but for S3's own ``?versionId=<id>``; another URI without its query."""
+    scheme = path_or_uri.partition("://")[0].lower() if "://" in path_or_uri else ""
+    if scheme in S3_SCHEMES:
+        version = _VERSION_QUERY.search(path_or_uri)
+        return path_or_uri[:version.start()] if version else path_or_uri
+    return path_or_uri.split("?", 1)[0] if scheme else path_or_uri
+
+
 def s3_key(uri: str) -> str:
     """The object key of ``s3://bucket/key`` as S3 takes it: everything after the bucket as written (``%``, ``#``
     and ``?`` are part of the key, which S3 does not decode), without a trailing ``?versionId=<id>``

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from prov_common.audit.model import RunRecord
+from prov_common.hashing.remote import without_query
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import UNKNOWN
 from prov_common.sources.media import media_type_of_name
@@ -114,9 +115,8 @@ def distribution(facts: RecordFacts, checked: FileFacts) -> list[dict[str, Any]]
     in the dataset, e.g. ``part-00000.parquet``); none when their bytes were not vouched for."""
     version = version_iri(facts)
     if checked.sha256:
-        url = facts.content_url
-        name = (url or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
-        return [_file_object(file_iri(version), name, url, facts.media_type, checked.sha256, checked.size, facts.version)]
+        name = without_query(facts.location or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
+        return [_file_object(file_iri(version), name, facts.content_url, facts.media_type, checked.sha256, checked.size, facts.version)]
     return [_file_object(shard_iri(version, s.path), s.path, location_uri(s.location), media_type_of_name(s.path), s.sha256, s.size, s.digest)
             for s in checked.shards]
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.remote import without_query
 
 OCTET_STREAM = "application/octet-stream"
 _KNOWN = {
@@ -38,8 +39,9 @@ def _builtin() -> mimetypes.MimeTypes:
 
 
 def media_type_of_name(name: str) -> str:
-    """The media type of a file called ``name`` (a path, URI or dataset name), by its extension."""
-    suffix = PurePosixPath(name.split("?", 1)[0]).suffix.lower().lstrip(".")
+    """The media type of a file called ``name`` (a path, URI or dataset name), by its extension: a path's and an S3
+    key's whole name (``q?a=1.parquet``), another URI's without its query."""
+    suffix = PurePosixPath(without_query(name)).suffix.lower().lstrip(".")
     if suffix in _KNOWN:
         return _KNOWN[suffix]
     guessed, _ = _builtin().guess_type("x." + suffix, strict=False) if suffix else (None, None)
@@ -62,5 +64,5 @@ def media_type(value: str, option: str = "--data-format") -> str:
 
 def media_type_of_path(location: str | None) -> str | None:
     """The media type of the file at ``location`` (path or URI) by its extension; None when it has none."""
-    last = (location or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    last = without_query(location or "").rstrip("/").rsplit("/", 1)[-1]
     return media_type_of_name(last) if "." in last.strip(".") else None
