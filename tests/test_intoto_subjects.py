@@ -19,10 +19,14 @@ from securesystemslib.exceptions import VerificationError as SslibVerificationEr
 from bundle_support import dataset, event
 from intoto_support import file_sha256, subjects_matching, verified_statement
 from prov_common.bundle import build_bundle, list_bundles, read_bundle, verify_bundle
+from prov_common.bundle.build import derive_bundle, statement_for
+from prov_common.bundle.model import Bundle
+from prov_common.bundle.storage import deliver_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.config import Settings
 from prov_common.hashing import hash_path
-from prov_common.signing import PublicKey, SigningKey, TrustStore, signing_key_from_settings, trust_from_settings
+from prov_common.hashing.raw import blake3_digest
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, PublicKey, SigningKey, TrustStore, sign_envelope, signing_key_from_settings, trust_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 
@@ -64,7 +68,7 @@ def test_subjects_carry_sha256_of_the_bytes_and_the_table_digest_under_its_own_n
     assert statement["predicate"]["inputs"] == [{"name": "s3://lake/raw/users.csv",
                                                  "digest": {"sha256": "c" * 64, "tdprovTable-blake3": "1" * 64},
                                                  "annotations": {"namespace": "s3://lake", "name": "raw/users.csv"}}]
-    assert bundle.manifest.digest_sets == "tdprov-digests/2"
+    assert bundle.manifest.digest_sets == "tdprov-digests/2"  # version 3 gives these the same DigestSets
 
     # the independent verifier refuses a changed statement and a key it was not given
     envelope = json.loads(bundle.statement_bytes)
@@ -177,3 +181,39 @@ def test_two_datasets_of_one_uri_are_told_apart_by_their_namespace_and_name(tmp_
         assert [d["name"] for d in descriptors] == ["inmemory://x", "inmemory://x"]  # the URI: one for both
         told = {(d["annotations"]["namespace"], d["annotations"]["name"]): d["digest"]["tdprovTable-blake3"] for d in descriptors}
         assert told == expected
+
+
+def _sealed_with_digest_sets(events: list[dict[str, Any]], key: SigningKey, digest_sets: str) -> Bundle:
+    """A bundle as a writer of that digest-set version sealed it."""
+    d = derive_bundle(events, None, sealed_at=SEALED, digest_sets=digest_sets)
+    envelope = sign_envelope(statement_for(d.manifest, blake3_digest(d.manifest_bytes)), INTOTO_PAYLOAD_TYPE, [key])
+    return Bundle(d.state.run_id, d.files, d.manifest, d.manifest_bytes, envelope.to_json(), key.key_id)
+
+
+def test_a_version_in_toto_would_refuse_as_a_digest_is_named_as_a_version(tmp_path: Path) -> None:
+    """Another producer's datasetVersion "sha256:<16 bytes>" or "v:0x1f" is a version, not a digest: in-toto's
+    validator refuses a statement whose sha256 is not 32 bytes of hex, so the statement names such a version in its
+    annotations, and the manifest records digest sets 3 (a bundle whose DigestSets version 2 gives alike records 2).
+    Bundles sealed under digest sets 2, which took both for digests, still verify."""
+    key = SigningKey.generate()
+    run_id = "0190c0de-0000-7000-8000-0000000000ac"
+    outputs = [dataset("s3://lake", "short.csv", "sha256:" + "AB" * 16), dataset("s3://lake", "hex.csv", "v:0x1f"),
+               dataset("s3://lake", "full.csv", "SHA256:" + "CD" * 32)]
+    events = [event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", inputs=[dataset("s3://lake", "in.csv", "md5:abc")], outputs=outputs)]
+    bundle = build_bundle(events, None, key, sealed_at=SEALED)
+    assert bundle.manifest.digest_sets == "tdprov-digests/3"
+    statement = verified_statement(bundle.statement_bytes, key.public.to_pem())
+    assert statement["subject"] == [{"name": "s3://lake/full.csv", "digest": {"sha256": "cd" * 32},
+                                     "annotations": {"namespace": "s3://lake", "name": "full.csv"}}]
+    assert {o["annotations"]["name"]: o.get("digest") or o["annotations"]["version"] for o in statement["predicate"]["outputs"]} == {
+        "short.csv": "sha256:" + "AB" * 16, "hex.csv": "v:0x1f", "full.csv": {"sha256": "cd" * 32}}
+    assert statement["predicate"]["inputs"][0]["annotations"]["version"] == "md5:abc"
+
+    old = _sealed_with_digest_sets(events, key, "tdprov-digests/2")
+    assert {s["name"]: s["digest"] for s in _statement(old.statement_bytes)["subject"]}["s3://lake/short.csv"] == {"sha256": "ab" * 16}
+    with pytest.raises(AssertionError, match="sha256"):
+        verified_statement(old.statement_bytes, key.public.to_pem())
+    store = open_store(str(tmp_path / "store"))
+    deliver_bundle(store, old)
+    report = verify_bundle(store, run_id, TrustStore.of([key.public]))
+    assert report.ok, report.findings

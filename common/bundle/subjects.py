@@ -1,6 +1,8 @@
 """in-toto DigestSets of dataset versions, by digest-set version (no I/O; docs/bundles.md, "Subjects").
 
-Version 2 (current) gives each dataset version the digests a generic in-toto verifier can match:
+Version 3 (current) is version 2 but for a version that is not a digest in-toto's spec allows (lowercase hex of
+whole bytes, of its algorithm's size), which it leaves out of the DigestSet (version 2 took it as it read).
+Version 2 gives each dataset version the digests a generic in-toto verifier can match:
 ``sha256`` of the bytes of the file or object that holds it (when its producer recorded them in
 ``tdprov_contentHash.fileSha256``), and the canonical table digest under ``tdprovTable-blake3`` (the
 shard-tree digest of a sharded version under ``tdprovShards-blake3``), names no verifier takes for a hash of bytes. A digest of bytes that is not a table digest keeps its
@@ -18,11 +20,17 @@ from prov_common.w3cprov.events import DatasetState
 
 DIGESTS_V1 = "tdprov-digests/1"
 DIGESTS_V2 = "tdprov-digests/2"
-DIGEST_SETS = DIGESTS_V2  # what new bundles record
-KNOWN = (DIGESTS_V1, DIGESTS_V2)
+DIGESTS_V3 = "tdprov-digests/3"
+DIGEST_SETS = DIGESTS_V3  # the newest: new bundles record it where it gives other DigestSets than version 2
+KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3)
 TABLE_PREFIX = "tdprovTable-"  # DigestSet key of a canonical table digest: tdprovTable-<algorithm>
 SHARDS_PREFIX = "tdprovShards-"  # DigestSet key of a sharded version's shard-tree digest
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})+")
+# Digest sizes in bytes of the fixed-size algorithms of in-toto's DigestSet spec, whose validators refuse a value of
+# another size (in-toto/attestation go/v1 ResourceDescriptor.Validate).
+_IN_TOTO_SIZES = {"md5": 16, "sha1": 20, "sha224": 28, "sha512_224": 28, "sha256": 32, "sha512_256": 32, "sha384": 48,
+                  "sha512": 64, "sha3_224": 28, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}
 
 
 def check_version(version: str | None) -> str:
@@ -34,12 +42,25 @@ def check_version(version: str | None) -> str:
     return recorded
 
 
-def digest_set(dataset: DatasetState) -> dict[str, str] | None:
-    """The version-2 DigestSet of a dataset version from its events' facets; None when it has no digest."""
+def version_digest(version: str | None) -> dict[str, str] | None:
+    """``{algo: hex}`` of a version that is a digest an in-toto DigestSet holds (version 3): lowercase hex of whole
+    bytes, as many as in-toto's spec gives its algorithm; None for any other version (another producer's
+    ``sha256:<32 hex>`` or ``v:0x1f`` is a version, not a digest)."""
+    found = digest_map(version or "")
+    if found is None:
+        return None
+    ((algo, value),) = found.items()
+    size = _IN_TOTO_SIZES.get(algo)
+    return found if _HEX_BYTES.fullmatch(value) and (size is None or len(value) == 2 * size) else None
+
+
+def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[str, str] | None:
+    """The DigestSet (version 2 or 3) of a dataset version from its events' facets; None when it has no digest.
+    Version 2 took any ``algo:<int(hex, 16) reads it>`` version for a digest."""
     version = dataset.version
     content = dataset.facet("tdprov_contentHash")
     out: dict[str, str] = {}
-    of_version = digest_map(version or "")
+    of_version = digest_map(version or "") if digest_sets == DIGESTS_V2 else version_digest(version)
     if of_version is not None:
         prefix = {"table": TABLE_PREFIX, "shards": SHARDS_PREFIX}.get(str(content.get("kind")))
         if prefix is not None and content.get("digest") == version:
