@@ -280,18 +280,19 @@ def truncate_leaf_batch(s: Store) -> tuple[str, str, str]:
 
 
 def truncate_newest_leaf_batch(s: Store) -> tuple[str, str, str]:
-    """The batch the last audit wrote after its listing (its fingerprint not yet known): checked by its tree."""
+    """The batch the last audit wrote after its listing (its fingerprint not yet known): the auditor pinned the bytes it wrote
+    (it was named as written by no auditor, with the fix to remove it, not to restore it)."""
     key = s.newest(LEAVES_PREFIX)
     data = raw_read(s.uri, key)
     raw_write(s.uri, key, data[: data.rindex(b',{"indexKey"')] + b"]}" if b',{"indexKey"' in data else b'{"first":3,"leaves":[]}')
-    return "default", CHECK_INVENTORY, f"'{key}' appeared or was replaced since the last audit and does not verify"
+    return "default", CHECK_INVENTORY, f"audit object '{key}' is not the object this auditor wrote"
 
 
 def replace_newest_catalog_with_an_older_one(s: Store) -> tuple[str, str, str]:
     """A validly signed older segment copied over the one the last audit wrote: its runs would drop out of re-hash."""
     older, newest = s.keys("audit/catalog/")[-2:]
     raw_write(s.uri, newest, raw_read(s.uri, older))
-    return "default", CHECK_INVENTORY, f"'{newest}' appeared or was replaced since the last audit and does not verify"
+    return "default", CHECK_INVENTORY, f"audit object '{newest}' is not the object this auditor wrote"
 
 
 def copy_another_stores_catalog_segment(s: Store) -> tuple[str, str, str]:
@@ -441,6 +442,20 @@ def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(bas
     again = _audit(s.pipe)
     assert [f for f in again.check(CHECK_INVENTORY).errors if f.object == s.newest(LEAVES_PREFIX) and "changed after it was first listed" in f.what], \
         [f"{f.check} {f.object}: {f.what}" for f in again.errors]
+
+
+@on(*LOCAL)
+def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
+    """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written
+    by no auditor, with the fix to remove it (the only record of the leaves the lost checkpoint signed). The batch holds the
+    bytes the auditor wrote and is taken; the lost checkpoint is the finding."""
+    s = base
+    batch = s.newest(LEAVES_PREFIX)
+    delete_newest_checkpoint(s)
+    for _ in ("found", "still found"):
+        found = _audit(s.pipe)
+        shown = [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in found.errors]
+        assert not [f for f in found.errors if f.object == batch or "remove the object" in f.fix], shown
 
 
 @on(*BOTH)

@@ -269,8 +269,8 @@ def _audit(
     result.checkpoint = new_head
     result.bundles_logged = 0 if read_only else len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
-    written: list[str | None] = []
-    lookups: list[Written] = []  # pinned by their digest in the memory (below)
+    written: list[Written | None] = []  # the log and audit objects this audit writes, pinned by their digest in the memory (below)
+    lookups: list[Written] = []
     catalogued: list[Written | None] = []
     # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now;
     # an auditor with no memory of this store (its first audit, an ephemeral CI runner) takes them from the log's leaves
@@ -338,7 +338,7 @@ def _audit(
             catalogued.append(write_summary(store, new_head, known, signer, result.audit_id, binding, also=records.values(), force=force))
         except TdprovError as exc:
             log_check.findings.append(Finding(CHECK_LOG, "audit/catalog-summary/", exc.what, exc.fix or FIX_LOG))
-    written += [w.key for w in catalogued if w]
+    written += catalogued
     binding.pins = {**known.digests, **{w.key: w.digest for w in catalogued if w}}
     result.sources = sources
     result.quality_rows = evaluation.quality_rows
@@ -382,9 +382,12 @@ def _audit(
                              "recorded now as listed ('tdprov audit --full' verifies them)")
     log_check.findings = distinct(log_check.findings)  # a failure met on several paths (a checkpoint read for each object): once
     checks.insert(2, inventory)
-    for key in (new_head.key if new_head else None, *written, *tlog.written):  # written after the listing: the next one checks them
-        if key and key not in listing.tags:
-            memory.tags.setdefault(key, "")
+    # written after the listing: the next one takes each only with the bytes written, so that one this auditor wrote is never
+    # taken for forged (a leaf batch whose checkpoint was deleted) nor one put in its place for its own; the checkpoint, read
+    # by the next audit anyway, is checked by its signature
+    pin_written(memory, listing, [w for w in [*written, *(Written(k, d) for k, d in tlog.written.items())] if w])
+    if new_head and new_head.key not in listing.tags:
+        memory.tags.setdefault(new_head.key, "")
 
     # 6. report and PROV record of the audit: written before the memory is saved, which pins them
     from prov_common.audit.publish import publish

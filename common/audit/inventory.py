@@ -272,9 +272,9 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 
 
 def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Written]) -> None:
-    """Objects this audit wrote after its ``listing`` (the lookup objects, resolutions, and its signed record and reports in
-    the store), remembered by the SHA-256 of the bytes written: the next listing takes one only when it still holds those
-    bytes (see :func:`adopt_new`)."""
+    """Objects this audit wrote after its ``listing`` (its leaf batches, audit state, catalog and lookup objects,
+    resolutions, and its signed record and reports in the store), remembered by the SHA-256 of the bytes written: the next
+    listing takes one only when it still holds those bytes (see :func:`adopt_new`)."""
     for w in written:
         if w.key not in listing.tags:
             memory.tags.setdefault(w.key, WRITTEN + w.digest)

@@ -16,12 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from prov_common.audit.catalog import Written
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import version_key
 
 STATE_PREFIX = "audit/state/"
@@ -232,13 +234,14 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
     return LoadedState(state, key, cp)
 
 
-def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> str | None:
-    """Write ``state`` signed under ``key``; None if the key is taken."""
+def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> Written | None:
+    """Write ``state`` signed under ``key``, with the SHA-256 of the bytes written; None if the key is taken."""
+    data = sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [signer]).to_json()
     try:
-        store.put(key, sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [signer]).to_json())
+        store.put(key, data)
     except ObjectConflictError:
         return None
-    return key
+    return Written(key, sha256_digest(data))
 
 
 __all__ = ["AcceptedRun", "AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "UnsealedRun", "load_state", "state_key",

@@ -130,7 +130,7 @@ class TransparencyLog:
         self.store = store
         self.trust = trust
         self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
-        self.written: list[str] = []  # keys of the leaf batches this log's appends wrote
+        self.written: dict[str, str] = {}  # the leaf batches this log's appends wrote: key -> SHA-256 of the bytes
         self._spans_checked: set[tuple[int, int]] = set()  # (checkpoint sizes) whose leaves check_batch hashed to the later root
 
     # -- reading ------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class TransparencyLog:
         concurrent auditor are not added twice either. ``vouch``: asked about leaves found after the head
         (written by an auditor that stopped before its checkpoint, or by someone who is none): what is wrong
         with them, or None; when something is, nothing is appended (no checkpoint signs leaves nobody checked).
-        The keys of the leaf batches written are added to :attr:`written`.
+        The leaf batches written are added to :attr:`written`, with the SHA-256 of their bytes.
         """
         start = self.head()
         base = start.checkpoint.size if start else 0
@@ -374,8 +374,9 @@ class TransparencyLog:
                                         fix="remove those leaf batches and find out who wrote them: auditors log only bundles that verify")
             try:
                 for i in range(0, len(new), BATCH_LIMIT):
-                    self.store.put(leaf_batch_key(first + i), _encode_batch(first + i, new[i:i + BATCH_LIMIT]))
-                    self.written.append(leaf_batch_key(first + i))
+                    batch = _encode_batch(first + i, new[i:i + BATCH_LIMIT])
+                    self.store.put(leaf_batch_key(first + i), batch)
+                    self.written[leaf_batch_key(first + i)] = sha256_digest(batch)
                 added = logged[head_cp.size - base:] + new
                 if not added:
                     return head
