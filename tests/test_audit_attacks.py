@@ -447,15 +447,19 @@ def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(bas
 @on(*LOCAL)
 def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
     """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written
-    by no auditor, with the fix to remove it (the only record of the leaves the lost checkpoint signed). The batch holds the
-    bytes the auditor wrote and is taken; the lost checkpoint is the finding."""
+    by no auditor, with the fix to remove it (the only record of the leaves the lost checkpoint signed); the audit state
+    bound to it was named by the store's bare "no object" error, with the fix "check the key with 'tdprov runs'". The batch
+    holds the bytes the auditor wrote and is taken; the state's finding names the lost checkpoint and the fix of the gap."""
     s = base
-    batch = s.newest(LEAVES_PREFIX)
+    state, batch = s.newest("audit/state/"), s.newest(LEAVES_PREFIX)
     delete_newest_checkpoint(s)
     for _ in ("found", "still found"):
         found = _audit(s.pipe)
         shown = [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in found.errors]
-        assert not [f for f in found.errors if f.object == batch or "remove the object" in f.fix], shown
+        assert not [f for f in found.errors if f.object == batch or "remove the object" in f.fix or f.what.startswith("no object")], shown
+        [bound] = [f for f in found.check(CHECK_LOG).errors if state in f.what]
+        assert bound.object == "log/checkpoints/000000000004.json", shown
+        assert "is bound to checkpoint 4, which the store no longer holds" in bound.what and "--accept-checkpoint" in bound.fix, shown
 
 
 @on(*BOTH)

@@ -18,10 +18,12 @@ from typing import Any
 
 from prov_common.audit.catalog import Written
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in
+from prov_common.audit.witness import FIX_GAP
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import version_key
@@ -222,7 +224,13 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
     what = f"audit state '{key}'"
     try:
         state = read_state(store, trust, key)
-        cp = tlog.read_checkpoint(checkpoint_key(state.checkpoint_size))
+        bound = checkpoint_key(state.checkpoint_size)
+        try:
+            cp = tlog.read_checkpoint(bound)
+        except ObjectNotFoundError:
+            return LoadedState(key=key, problems=[Finding(CHECK_LOG, bound, f"{what} is bound to checkpoint {state.checkpoint_size}, "
+                                                          "which the store no longer holds: this audit "
+                                                          "re-checked every bundle instead of continuing from it", FIX_GAP)])
         if (cp.digest, cp.checkpoint.root) != (state.checkpoint_digest, state.checkpoint_root):
             return LoadedState(key=key, problems=[Finding(CHECK_LOG, key, f"{what} is bound to checkpoint {state.checkpoint_size} with digest "
                                                           f"{state.checkpoint_digest}, but that checkpoint is now {cp.digest}", FIX_STATE)])
