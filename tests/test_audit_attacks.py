@@ -462,6 +462,21 @@ def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_i
         assert "is bound to checkpoint 4, which the store no longer holds" in bound.what and "--accept-checkpoint" in bound.fix, shown
 
 
+@on(*LOCAL)
+def test_a_catalog_segment_of_runs_the_log_lost_is_not_called_another_stores(base: Store) -> None:
+    """The newest checkpoint and leaf batch deleted: the catalog segment the last audit wrote names a run the log no longer
+    holds. It was called another store's object, with the fix to remove it: the record of the run the log lost. The finding
+    says that the log lost the run, or that the object is another store's, and to keep it if the log was rolled back."""
+    s = base
+    segment = s.newest("audit/catalog/")
+    s.delete(s.newest(CHECKPOINTS_PREFIX), s.newest(LEAVES_PREFIX))
+    found = _audit(s.pipe)
+    shown = [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in found.errors]
+    [named] = [f for f in found.check(CHECK_LOG).errors if f.object == segment]
+    assert f"was written at checkpoint 4, which this log no longer has, and names run {s.last}" in named.what, shown
+    assert named.fix.startswith("if this store's log was rolled back, keep the object"), shown
+
+
 @on(*BOTH)
 def test_a_lookup_object_restored_to_the_bytes_the_auditor_wrote_is_taken(base: Store) -> None:
     """A lookup object replaced before its first listing is a finding until it holds the bytes the auditor wrote again;

@@ -37,6 +37,8 @@ SUMMARY_PAYLOAD_TYPE = "application/vnd.tdprov.audit-catalog-summary+json"
 COMPACT_AFTER = 8  # segments read beside the newest summary before an audit writes a new summary
 FIX_FOREIGN = ("remove the object and find out who wrote it: auditors write each catalog or lookup object for a checkpoint of the "
                "store they audit, and the runs it names are not this store's; 'tdprov audit --full' re-examines every run")
+FIX_LOST = ("if this store's log was rolled back, keep the object (it holds the records of the runs the log lost) and restore the log "
+            "from a backup or replica; otherwise " + FIX_FOREIGN)
 FIX_DAMAGED = "the audit re-examined the runs it named; restore the object from a backup"
 
 
@@ -109,7 +111,7 @@ class Binding:
             return
         ours = self._root(size)
         if ours is None and self.logged is not None:  # the checkpoint is gone (a deletion, found as such, perhaps accepted):
-            self._check_runs(key, runs, kind)          # the object counts when every run it names is one this log holds
+            self._check_runs(key, runs, kind, gone=size)  # the object counts when every run it names is one this log holds
             return
         if ours != root:
             now = f"this store's checkpoint {size} has root {ours}" if ours else f"this store's log has no checkpoint {size}"
@@ -122,16 +124,23 @@ class Binding:
         except ObjectNotFoundError:
             return None
 
-    def _check_runs(self, key: str, runs: Iterable[str], kind: str) -> None:
+    def _check_runs(self, key: str, runs: Iterable[str], kind: str, gone: int | None = None) -> None:
+        """Raise :class:`VerificationError` when a run of ``runs`` is not one this log holds. ``gone``: the size of the
+        checkpoint the object names, which this log no longer has (its runs may be those a rollback took from the log)."""
         if self.logged is None:
             raise VerificationError(f"'{key}' was written before {kind} objects named their checkpoint's root, and no audit state of "
                                     "this store vouches for it: its runs are not taken from it",
                                     fix="run 'tdprov audit' with the auditor's memory of this store, or 'tdprov audit --full', which "
                                         "check its runs against the log")
         foreign = [r for r in runs if r not in self.logged]
-        if foreign:
-            raise VerificationError(f"'{key}' names run {foreign[0]}{f' (and {len(foreign) - 1} more)' if len(foreign) > 1 else ''}, "
-                                    f"which this store's log does not hold: it is another store's {kind} object, copied here", fix=FIX_FOREIGN)
+        if not foreign:
+            return
+        runs_named = f"run {foreign[0]}{f' (and {len(foreign) - 1} more)' if len(foreign) > 1 else ''}, which this store's log does not hold"
+        if gone is None:
+            raise VerificationError(f"'{key}' names {runs_named}: it is another store's {kind} object, copied here", fix=FIX_FOREIGN)
+        raise VerificationError(f"'{key}' was written at checkpoint {gone}, which this log no longer has, and names {runs_named}: the "
+                                f"log lost them (deleted or rolled back, see the log check), or it is another store's {kind} object, "
+                                "copied here", fix=FIX_LOST)
 
 
 @dataclass
