@@ -942,3 +942,16 @@ def test_a_report_changed_with_its_audit_record_is_named_on_its_own(base: Store)
     raw_write(s.uri, record, good)
     found = _audit(s.pipe)
     assert [f.object for f in found.errors] == [report], [f"{f.check} {f.object}: {f.what}" for f in found.errors]
+
+
+@on(*LOCAL)
+def test_a_deleted_index_entry_is_named_as_gone_not_by_the_stores_error(base: Store) -> None:
+    """The signatures finding for a logged run whose index entry was deleted read the store's bare error ("no object
+    'index/...' in local folder ..."); it says which entry of which run is gone, beside its fix."""
+    s = base
+    key = s.index_key(s.extra)
+    delete_index_entry_and_marker(s)
+    result = _audit(s.pipe)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    assert [f for f in result.check(CHECK_SIGNATURES).errors if f.what == f"the index entry '{key}' of logged run {s.extra} is gone"], shown
+    assert not [line for line in shown if "no object" in line], shown

@@ -714,4 +714,5 @@ def _read_entry(store: Store, key: str, run_id: str) -> tuple[BundleSummary, str
     try:
         return load_index_entry(store, key), None
     except (BadInputError, ObjectNotFoundError) as exc:
-        return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key), exc.what
+        why = f"the index entry '{key}' of logged run {run_id} is gone" if isinstance(exc, ObjectNotFoundError) else exc.what
+        return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key), why
