@@ -912,6 +912,7 @@ def test_a_check_whose_run_does_not_verify_is_shown_by_no_view(name: str, tmp_pa
     assert main(["record", name, "--store", uri]) == 1
     out, err = capsys.readouterr()
     assert [q["passed"] for q in json.loads(out)["qualityChecks"]] == [True] and f"left out run {check}" in err, err
+    assert "may lack a step of the lineage or a quality result recorded on it" in err, err  # the run left out checked it
 
 
 def test_the_lineage_picture_names_the_registered_source(pipelines: Store, tmp_path: Path) -> None:

@@ -87,8 +87,8 @@ def tell_runs_left_out(left_out: dict[str, str]) -> None:
     if left_out:
         runs = f"run {next(iter(left_out))}" if len(left_out) == 1 else f"{len(left_out)} runs"
         print(f"tdprov record: the record was written without {runs} left out (named above), so it may lack a step "
-              "of the lineage. Fix: 'tdprov verify RUN_ID' names every problem; restore a damaged bundle from a backup "
-              "or replica", file=sys.stderr)
+              "of the lineage or a quality result recorded on it. Fix: 'tdprov verify RUN_ID' names every problem; "
+              "restore a damaged bundle from a backup or replica", file=sys.stderr)
 
 
 def tell_sources_left_out(problems: list[tuple[str, TdprovError]], verb: str = "record",
