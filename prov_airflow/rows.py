@@ -65,15 +65,16 @@ def options_for(item: Any, task: Any, store_snapshot: bool) -> DatasetOptions:
     return DatasetOptions(str(granularity), bool(snapshot))
 
 
-def hashed_ref(lineage: Any, ref: DatasetRef, table: Any, granularity: str) -> DatasetRef:
-    """``ref`` with the digest of ``table`` (a DataFrame, or an Arrow table as read from a file); at row
-    granularity its row set is attached to the task's bundle."""
+def hashed_ref(lineage: Any, ref: DatasetRef, table: Any, granularity: str, file_sha256: str | None = None) -> DatasetRef:
+    """``ref`` with the digest of ``table`` (a DataFrame, or an Arrow table as read from a file, whose bytes have the
+    SHA-256 ``file_sha256``); at row granularity its row set is attached to the task's bundle."""
     import pyarrow as pa
     from prov_common.hashing import hash_dataframe, hash_table
     from prov_common.rowset import row_set_of, without_rows
 
     hash_of = hash_table if isinstance(table, pa.Table) else hash_dataframe
-    digest = hash_of(table, granularity="row" if granularity == "row" else "column")
+    digest = dataclasses.replace(hash_of(table, granularity="row" if granularity == "row" else "column"),
+                                 file_sha256=file_sha256)
     if granularity != "row":
         return dataclasses.replace(ref, digest=digest)
     row_set = row_set_of(digest, ref.namespace, ref.name)

@@ -1,7 +1,8 @@
 """Read a table (Parquet, CSV, JSON lines) from a path, ``file://`` or ``s3://`` URI, as tdprov hashes it.
 
 The file is read by the reader its digest comes from (:func:`prov_common.hashing.files.read_table_file`),
-so what a task validates is the version the file's writer recorded and ``tdprov hash`` prints.
+so what a task validates is the version the file's writer recorded and ``tdprov hash`` prints; the SHA-256 of its
+bytes is read beside it, so the bundle's statement names the bytes the task read.
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ Table = Union[pd.DataFrame, pa.Table]
 """A table as read: an Arrow table (Parquet, JSON lines) or a DataFrame (CSV, XCom)."""
 
 
-def read_table(path_or_uri: Any) -> tuple[Table, str]:
-    """The table at ``path_or_uri`` and its URI; S3 objects are read through boto3 (``AWS_*`` environment)."""
-    from prov_common.hashing.files import read_table_file, table_format
+def read_table(path_or_uri: Any) -> tuple[Table, str, str | None]:
+    """The table at ``path_or_uri``, its URI and the SHA-256 of the file's bytes (read from the same opening:
+    :func:`~prov_common.hashing.files.read_table_and_sha256`); S3 objects are read through boto3 (``AWS_*``
+    environment)."""
+    from prov_common.hashing.files import read_table_and_sha256, table_format
 
     uri = to_uri(path_or_uri)
     if uri is None:
@@ -32,13 +35,12 @@ def read_table(path_or_uri: Any) -> tuple[Table, str]:
         raise UnsupportedTypeError(f"{uri} is not a table this operator reads", fix="use .parquet, .csv or .jsonl, "
                                    "or pass the DataFrame through XCom")
     path = local_path(uri)
-    if path is not None:
-        if not path.exists():
-            raise BadInputError(f"table {path} does not exist", fix="check the path, or the task that writes it")
-        return read_table_file(path, fmt), uri
-    if parts.scheme in S3_SCHEMES:
-        return read_table_file(uri, fmt), uri
-    raise UnsupportedTypeError(f"scheme of {uri} is not supported", fix="use a local path, file:// or s3://")
+    if path is None and parts.scheme not in S3_SCHEMES:
+        raise UnsupportedTypeError(f"scheme of {uri} is not supported", fix="use a local path, file:// or s3://")
+    if path is not None and not path.exists():
+        raise BadInputError(f"table {path} does not exist", fix="check the path, or the task that writes it")
+    table, sha256 = read_table_and_sha256(uri if path is None else path, fmt)
+    return table, uri, sha256
 
 
 def as_frame(table: Table) -> pd.DataFrame:

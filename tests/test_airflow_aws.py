@@ -1,6 +1,7 @@
 """An s3:// store reached through the Amazon provider's AwsBaseHook session, never through os.environ."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_s3_inlets_are_read_through_the_data_aws_connection(tmp_path: Path, conn
         if validate:
             check = next(m for m in _manifests(connections) if m["job"]["name"] == f"{dag_id}.check")
             assert [i["version"] for i in check["inputs"]] == [hash_path(table).digest]
+            assert check["inputs"][0]["digest"]["sha256"] == hashlib.sha256(table.read_bytes()).hexdigest()  # the object's
         return [i.get("version") for i in sorted(task["inputs"], key=lambda i: not i["name"].endswith("in.csv"))]  # object first
 
     assert inputs_recorded("tdprov_data_environment") == [None, None]  # recorded, without a content hash

@@ -56,6 +56,36 @@ def test_jsonl_source_is_validated_as_the_version_its_writer_recorded(tmp_path: 
 
 
 
+def test_the_statement_names_the_bytes_of_the_file_the_operator_validated(tmp_path: Path, store: Path) -> None:
+    """A generic in-toto verifier matches the file the operator read by its SHA-256 alone: the input of the
+    validating task carries ``sha256`` of the file's bytes beside the table digest, at column and row granularity
+    (it carried only ``tdprovTable-blake3``)."""
+    import pandas as pd
+
+    from intoto_support import file_sha256, verified_statement
+    from prov_common.bundle import read_bundle
+    from prov_common.signing import signing_key_from_settings
+
+    files = {"check_parquet": tmp_path / "raw.parquet", "check_csv": tmp_path / "raw.csv",
+             "check_jsonl": tmp_path / "events.jsonl"}
+    pd.DataFrame({"x": [3, 1, 2]}).to_parquet(files["check_parquet"], index=False)
+    files["check_csv"].write_text("x\n3\n1\n2\n")
+    files["check_jsonl"].write_text(EVENTS)
+    with DAG("tdprov_pandera_sha256", start_date=START, schedule=None) as dag:
+        for task_id, path in files.items():
+            PanderaValidationOperator(task_id=task_id, source=str(path), granularity="row" if "csv" in task_id else "column",
+                                      schema="airflow_dags.schemas:" + ("EVENTS" if "jsonl" in task_id else "RAW"))
+    assert run_dag(dag, logical_date=START).state == "success"
+
+    public = signing_key_from_settings(Settings.from_env()).public.to_pem()
+    opened = open_store(str(store))
+    checks = {s.job_name.rsplit(".", 1)[1]: s.run_id for s in bundles_of(store) if s.job_name.count(".")}  # not the DAG's
+    assert set(checks) == set(files)
+    for task_id, path in files.items():
+        [read] = verified_statement(read_bundle(opened, checks[task_id]).statement_bytes, public)["predicate"]["inputs"]
+        assert read["digest"] == {"sha256": file_sha256(path), "tdprovTable-blake3": hash_path(path).digest.split(":", 1)[1]}
+
+
 def test_a_jsonl_source_the_hash_refuses_is_refused_by_the_operator_too(
         tmp_path: Path, store: Path, capfd: pytest.CaptureFixture) -> None:
     """``NaN`` is not JSON: the hash of the writer's outlet refuses the file, so the operator does not validate it

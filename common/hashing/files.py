@@ -9,7 +9,7 @@ import contextvars
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -152,8 +152,17 @@ def _sources(path_or_uri: str | Path, etag: str | None = None) -> Iterator[PassO
 def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
                     ) -> pa.Table | pd.DataFrame:
     """Read a table file whole, the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
-    with _sources(path_or_uri) as open_source, _reading(path_or_uri, fmt, open_source):
-        return _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
+    return read_table_and_sha256(path_or_uri, fmt, csv_dtypes, file_sha256=False)[0]
+
+
+def read_table_and_sha256(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None, *,
+                          file_sha256: bool = True) -> tuple[pa.Table | pd.DataFrame, str | None]:
+    """:func:`read_table_file` and the SHA-256 of the file's bytes (None unless ``file_sha256``), both from one
+    opening of it, as :func:`hash_path` gives them (:func:`_sha256_beside`)."""
+    with _sources(path_or_uri) as open_source, _sha256_beside(open_source, file_sha256) as sha256, \
+            _reading(path_or_uri, fmt, open_source):
+        table = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
+        return table, sha256()
 
 
 CSV_DTYPES = "csv_dtypes"  # the argument a refused key is named by (a command line names its own option instead)
@@ -264,6 +273,19 @@ def _sha256(open_source: PassOpener) -> str:
         return sha256_stream(f)
 
 
+@contextmanager
+def _sha256_beside(open_source: PassOpener, wanted: bool) -> Iterator[Callable[[], str | None]]:
+    """``result()``: the SHA-256 of the bytes ``open_source`` opens (None unless ``wanted``), read in a thread
+    while the caller's passes read the same opening (one local file descriptor, mostly from the page cache the
+    passes fill; one S3 ETag, a GET of its own), so the two digests are of one version of the bytes."""
+    if not wanted:
+        yield lambda: None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
+        # in this context: an s3:// object is read with the client chosen here (remote.s3_clients_from)
+        yield pool.submit(contextvars.copy_context().run, _sha256, open_source).result
+
+
 def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", csv_dtypes: Mapping[str, Any] | None = None,
               as_bytes: bool = False, block_rows: int = BLOCK_ROWS, threads: int | None = None,
               file_sha256: bool = False, etag: str | None = None) -> TableDigest | FileDigest:
@@ -295,12 +317,9 @@ def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Ma
         with pinned.open() if pinned is not None else open_binary(path_or_uri) as f:
             return hash_stream(f, sha256=file_sha256)
     options: dict[str, Any] = {"granularity": granularity, "block_rows": block_rows, "threads": threads}
-    with _sources(path_or_uri, etag) as open_source, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") if file_sha256 else nullcontext() as pool:
-        # in this context: an s3:// object is read with the client chosen here (remote.s3_clients_from)
-        of_bytes = pool.submit(contextvars.copy_context().run, _sha256, open_source) if pool is not None else None
+    with _sources(path_or_uri, etag) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
         if fmt == "parquet":
             table = _hash_parquet(path_or_uri, open_source, **options)
         else:
             table = _hash_streamed(path_or_uri, open_source, fmt, csv_dtypes, **options)
-        return table if of_bytes is None else replace(table, file_sha256=of_bytes.result())
+        return replace(table, file_sha256=sha256())

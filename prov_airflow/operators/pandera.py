@@ -44,12 +44,12 @@ def check_on_failure(value: str) -> OnFailure:
 
 def validate_into(lineage: Any, table: Table, schema: Any, ref: DatasetRef, on_failure: OnFailure,
                   samples: SampleOptions, log: Any, *, uri: str | None = None, output: bool = False,
-                  granularity: str = "column") -> Any:
-    """Hash ``table`` as read and validate it as a DataFrame; add the dataset (digest, quality, masked
-    samples; its row set at row granularity) to ``lineage``; returns the result."""
+                  granularity: str = "column", file_sha256: str | None = None) -> Any:
+    """Hash ``table`` as read and validate it as a DataFrame; add the dataset (digest, the SHA-256 of the file it
+    was read from, quality, masked samples; its row set at row granularity) to ``lineage``; returns the result."""
     from prov_common.bundle import samples_path
 
-    ref = hashed_ref(lineage, ref, table, granularity)
+    ref = hashed_ref(lineage, ref, table, granularity, file_sha256)
     digest = ref.digest
     result = samples.validate(as_frame(table), schema)
     result = samples.mask(result, digest.digest, uri, log)
@@ -117,16 +117,17 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
                                         source_records=source_records, tdprov_conn_id=tdprov_conn_id,
                                         public_columns=public_columns, raw_samples=raw_samples)
 
-    def _load(self, context: Any) -> tuple[Table, DatasetRef, str | None]:
+    def _load(self, context: Any) -> tuple[Table, DatasetRef, str | None, str | None]:
+        """The table, its dataset, its URI and the SHA-256 of its file (the last two None for an XCom value)."""
         if self.source is not None:
-            table, uri = read_table(self.source)
-            return table, DatasetRef.from_uri(uri), uri
+            table, uri, sha256 = read_table(self.source)
+            return table, DatasetRef.from_uri(uri), uri, sha256
         df = context["ti"].xcom_pull(task_ids=self.xcom_task_id, key=self.xcom_key)
         if not isinstance(df, pd.DataFrame):
             raise BadInputError(
                 f"XCom {self.xcom_key!r} of task {self.xcom_task_id!r} is {type(df).__name__}, not a DataFrame",
                 fix="return a pandas DataFrame from that task, or validate a file with source=")
-        return df, xcom_dataset(self.dag_id, self.xcom_task_id, self.xcom_key), None
+        return df, xcom_dataset(self.dag_id, self.xcom_task_id, self.xcom_key), None, None
 
     def execute(self, context: Any) -> dict[str, Any]:
         from prov_common.quality import load_schema
@@ -134,10 +135,11 @@ class PanderaValidationOperator(LineageMixin, BaseOperator):
         require_store(self.tdprov_conn_id)
         check_mask_key()  # a wrong TDPROV_MASK_KEY is named now, not when a check first fails
         with reading_data_with(data_clients(ListenerLimits.from_conf())):  # an s3:// source: [tdprov] data_aws_conn_id
-            table, ref, uri = self._load(context)
+            table, ref, uri, sha256 = self._load(context)
             samples = self.samples.with_flags(context, [self.xcom_task_id] if self.xcom_task_id else [], self.log)
             result = validate_into(self.record_lineage(), table, load_schema(self.schema), ref, self.on_failure, samples,
-                                   self.log, uri=uri, granularity=getattr(self, GRANULARITY_ATTR, "column"))
+                                   self.log, uri=uri, granularity=getattr(self, GRANULARITY_ATTR, "column"),
+                                   file_sha256=sha256)
         summary = {"passed": result.passed, "failure_count": result.failure_count,
                    "digest": self.record_lineage().inputs[-1].digest.digest, "schema": result.schema_name}
         if not result.passed:
