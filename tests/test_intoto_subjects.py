@@ -113,6 +113,35 @@ def test_a_bundle_written_before_digest_sets_still_verifies(old_store: tuple[Pat
     assert ("events.jsonl", "digest mismatch") in problems
 
 
+def test_files_the_content_hash_transformer_hashes_are_matched_by_their_sha256(tmp_path: Path) -> None:
+    """Another producer's events enriched in flight (``ContentHashTransformer`` in front of the tdprov transport)
+    name each file's bytes by their SHA-256, a table's and a plain file's alike (they had only the content digest)."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+
+    store = tmp_path / "store"
+    raw, model = tmp_path / "raw.parquet", tmp_path / "model.bin"
+    pd.DataFrame({"id": [1, 2, 3]}).to_parquet(raw, index=False)
+    model.write_bytes(b"\x00weights\xff")
+    client = OpenLineageClient(config={"transport": {
+        "type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
+        "transport": {"type": "prov_common.bundle.transport.ProvenanceTransport", "store": str(store)}}})
+    run, job = Run(runId="018cc251-f400-7e09-851b-637cdaa232ad"), Job(namespace="other", name="producer.fit")
+    for state, time_ in ((RunState.START, "2026-03-01T10:00:00Z"), (RunState.COMPLETE, "2026-03-01T10:00:05Z")):
+        client.emit(RunEvent(eventType=state, eventTime=time_, run=run, job=job, producer="https://example.invalid/p",
+                             inputs=[InputDataset(namespace="file", name=str(raw))],
+                             outputs=[OutputDataset(namespace="file", name=str(model))]))
+
+    settings = Settings.from_env(store=str(store))
+    opened = open_store(str(store))
+    [summary] = list(list_bundles(opened))
+    statement = verified_statement(read_bundle(opened, summary.run_id).statement_bytes,
+                                   signing_key_from_settings(settings).public.to_pem())
+    [read] = statement["predicate"]["inputs"]
+    assert read["digest"] == {"sha256": file_sha256(raw), "tdprovTable-blake3": hash_path(raw).digest.split(":", 1)[1]}
+    [subject] = subjects_matching(statement, file_sha256(model))
+    assert subject["digest"] == {"sha256": file_sha256(model), "blake3": hash_path(model).digest.split(":", 1)[1]}
+
 # --- Dagster: the Parquet file the IO manager wrote ----------------------------------------------------
 
 @asset

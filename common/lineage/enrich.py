@@ -4,7 +4,8 @@
 ``transform`` transport it sits in front of any inner transport (Marquez over HTTP, Kafka, a file) and
 adds, to each dataset an event names that lives in a file or an S3 object and carries no version yet,
 the dataset's content digest as its version (``version`` facet), the ``schema`` facet of a table and
-tdprov's ``tdprov_contentHash`` facet. Inputs are hashed when a run starts, outputs when it completes.
+tdprov's ``tdprov_contentHash`` facet, with the SHA-256 of the bytes (read from the same opening), so a bundle of
+the events names the file as the listener's would. Inputs are hashed when a run starts, outputs when it completes.
 A dataset that cannot be read (gone, no credentials, not data) is passed on unchanged with a warning:
 enriching never drops or blocks an event.
 
@@ -67,7 +68,7 @@ class ContentHashTransformer(EventTransformer):
 
         location = dataset_uri(namespace, name)
         try:
-            digest = hash_path(location)
+            digest = hash_path(location, file_sha256=True)
         except (TdprovError, OSError, ValueError) as exc:
             log.warning("tdprov: no content digest for %s (%s); the event goes on without one", location, exc)
             return
