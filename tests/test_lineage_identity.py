@@ -440,6 +440,12 @@ def test_a_run_with_no_start_reads_at_its_first_event_in_every_reader(tmp_path: 
     again = seal(store, run_events("prep", [], [dataset("/data/x.parquet", x)], start=T0 + timedelta(minutes=10)))
     document = _every_reader_says_train_read(uri, train, first, again, capsys)
     assert not [a for k, a in document["activity"].items() if k.endswith(train) and "prov:startTime" in a]  # no START, no start time
+    events = tmp_path / "events.jsonl"  # the picture of the same events, read from files (it took the end)
+    events.write_bytes(b"".join((tmp_path / "store" / "bundles" / run / "events.jsonl").read_bytes() for run in (first, train, again)))
+    assert main(["graph", str(events), "-o", str(tmp_path / "g.dot")]) == 0
+    dot = (tmp_path / "g.dot").read_text()
+    read = {line.split("->")[0].strip().strip('"') for line in dot.splitlines() if "->" in line and train in line.split("->")[1]}
+    assert {node.rsplit("-by-run-", 1)[1] for node in read if "-by-run-" in node} == {first}, dot
 
 
 def replace_cursor(summary):

@@ -6,10 +6,12 @@ from typing import Any
 
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import stderr_note, write_output
-from prov_common.cli.prov import events_file_document, read_all_events
+from prov_common.cli.prov import events_file_runs, read_all_events
 from prov_common.errors import BadInputError
 from prov_common.w3cprov.drawing import PAGE_WIDTH
 from prov_common.w3cprov.graph import lineage_graph
+from prov_common.w3cprov.identity import iso_z
+from prov_common.w3cprov.mapping import runs_to_document
 from prov_common.w3cprov.render import DOT_MAX_NODES, DOT_TIMEOUT, RENDERERS, picture_format, render
 
 MAX_RUNS = 300
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     runs, datasets = _extent(events)
     if fmt != "dot" and args.max_runs and runs > args.max_runs:
         raise _too_large(runs, datasets, args.max_runs)
-    graph = lineage_graph(events_file_document(events, "graph"))
+    runs = events_file_runs(events, "graph")  # a run with no START reads its inputs at its first event, as in a store
+    graph = lineage_graph(runs_to_document(runs), {run.run_id: iso_z(run.started) for run in runs})
     write_output(render(graph, fmt, args.renderer, max_width=args.width, note=stderr_note("graph")), args.output)
     print(f"wrote {args.output}: {sum(n.kind == 'run' for n in graph.nodes.values())} runs, "
           f"{sum(n.kind != 'run' for n in graph.nodes.values())} datasets/versions")

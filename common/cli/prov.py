@@ -13,7 +13,9 @@ from prov_common.cli._common import add_verb
 from prov_common.cli._output import write_output
 from prov_common.errors import BadInputError
 from prov_common.lineage.validate import to_utc
-from prov_common.w3cprov import FORMATS, events_to_document, serialize
+from prov_common.w3cprov import FORMATS, serialize
+from prov_common.w3cprov.events import RunState, fold_runs
+from prov_common.w3cprov.mapping import runs_to_document
 
 if TYPE_CHECKING:
     from prov.model import ProvDocument
@@ -52,15 +54,20 @@ def times_taken_as_utc(events: list[Any]) -> list[str]:
     return found
 
 
-def events_file_document(events: list[Any], verb: str) -> ProvDocument:
-    """The PROV document of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is
-    taken as UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
+def events_file_runs(events: list[Any], verb: str) -> list[RunState]:
+    """The runs of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is taken as
+    UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
     naive = times_taken_as_utc(events)
     if naive:
         print(f"tdprov {verb}: warning: {len(naive)} event(s) have an eventTime without time zone, taken as UTC (as in bundles "
               f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}",
               file=sys.stderr)
-    return events_to_document(events, sealed=True)
+    return fold_runs(events, sealed=True)
+
+
+def events_file_document(events: list[Any], verb: str) -> ProvDocument:
+    """The PROV document of events read from files (:func:`events_file_runs`)."""
+    return runs_to_document(events_file_runs(events, verb))
 
 
 def register(subparsers: Any) -> None:
