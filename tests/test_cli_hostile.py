@@ -246,6 +246,29 @@ def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Pa
     assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr
 
 
+@pytest.mark.parametrize("field, value", [("endedAt", 5), ("keyId", ["k"]), ("version", True)])
+def test_an_index_entry_with_a_number_where_text_belongs_is_a_damaged_entry(field: str, value: object, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture,
+                                                                            caplog: pytest.LogCaptureFixture,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index entry whose end time, key id or a dataset's version is a number, a list or true (not text) was taken
+    as read: 'runs' and 'lineage' then stopped for the whole store ("unexpected AttributeError: 'int' object has no
+    attribute 'translate'"). The entry is refused where it is read: a damaged entry named by its key, the run
+    listed from its bundle."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, setting in env.items():
+        monkeypatch.setenv(name, setting)
+    (entry,) = (store / "index").rglob("*.json")
+    raw = json.loads(entry.read_text())
+    (raw["inputs"][0] if field == "version" else raw)[field] = value
+    entry.write_text(json.dumps(raw))
+    key = entry.relative_to(store).as_posix()
+    for argv, code in ((["runs"], 0), (["lineage", "s3://lake/clean/users.parquet"], 0), (["verify"], 1)):
+        got, said = _verb(argv, capsys, caplog)
+        assert got == code and "unexpected" not in said and key in said and f"{field} is " in said, (argv, got, said)
+        assert run in said, (argv, said)
+
+
 def _named_run(store: str, job: str, output: str, source: str | None = None) -> tuple[str, dict]:
     """Record a run of job ``job`` writing dataset ``s3://lake``/``output`` (and reading ``s3://lake``/``source``, which
     no run wrote: a completeness finding for the audit) through the transport; its id and the output."""

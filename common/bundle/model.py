@@ -62,7 +62,16 @@ class DatasetRef:
         digests = raw.get("digest")
         if digests is not None and not (isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())):
             raise TypeError(f"digest of dataset {raw.get('name')!r} is not a map of algorithm to hex")
-        return cls(str(raw["namespace"]), str(raw["name"]), raw.get("version"), digests)
+        return cls(str(raw["namespace"]), str(raw["name"]), _text_or_none(raw, "version"), digests)
+
+
+def _text_or_none(raw: Mapping[str, Any], key: str) -> str | None:
+    """``raw[key]`` when it is text or absent/null (None); a number, list or object there is a TypeError naming
+    ``key``, so that a damaged record is refused where it is read, not where a reader first treats it as text."""
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"{key} is {type(value).__name__}, not text")
 
 
 def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
@@ -86,7 +95,7 @@ def _run_fields(raw: dict[str, Any]) -> dict[str, Any]:
         "job_namespace": str(raw["job"]["namespace"]),
         "job_name": str(raw["job"]["name"]),
         "state": str(raw["state"]),
-        "ended_at": raw.get("endedAt"),
+        "ended_at": _text_or_none(raw, "endedAt"),
         "sealed_at": str(raw["sealedAt"]),
         "inputs": tuple(DatasetRef.from_dict(d) for d in raw["inputs"]),
         "outputs": tuple(DatasetRef.from_dict(d) for d in raw["outputs"]),
@@ -153,7 +162,7 @@ class Manifest:
                 **_run_fields(raw),
                 started_at=str(raw["startedAt"]),
                 event_count=int(raw["eventCount"]),
-                parent_run_id=raw.get("parentRunId"),
+                parent_run_id=_text_or_none(raw, "parentRunId"),
                 prov_mapping=None if raw.get("provMapping") is None else str(raw["provMapping"]),
                 dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
                 digest_sets=None if raw.get("digestSets") is None else str(raw["digestSets"]),
@@ -203,8 +212,8 @@ class BundleSummary:
             raw = loads(data)
             return cls(
                 **_run_fields(raw),
-                key_id=raw.get("keyId"),
-                manifest_digest=raw.get("manifestDigest"),
+                key_id=_text_or_none(raw, "keyId"),
+                manifest_digest=_text_or_none(raw, "manifestDigest"),
                 cursor=cursor,
                 started_at=None if raw.get("startedAt") is None else str(raw["startedAt"]),
                 store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
