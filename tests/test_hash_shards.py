@@ -153,6 +153,30 @@ def test_rehash_after_one_shard_changed_reads_only_that_shard(shards: Path) -> N
     assert forced.shards >= {s.path for s in full.shards}  # --no-cache reads every shard
 
 
+@pytest.mark.parametrize("damage", ["not a database", "a folder", "a damaged record"])
+def test_a_cache_that_cannot_be_used_is_skipped_and_every_shard_read(damage: str, shards: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The shard digest cache only saves reads: a cache file that is no database, a folder in its place or a record
+    that cannot be read stopped every hashing of a sharded dataset ("unexpected DatabaseError"), in the CLI and in
+    the pipelines alike. The cache is skipped with a warning naming it (a record: not taken), every shard is read."""
+    from prov_common.hashing.shard_cache import default_cache_path
+
+    cache = default_cache_path()
+    if damage == "a damaged record":
+        full = hash_shards(str(shards), scheduler="none")
+        import sqlite3
+        with sqlite3.connect(cache) as db:
+            db.execute("UPDATE shard_digests SET record = '{\"kind\": 5}'")
+    else:
+        full = hash_shards(str(shards), cache=False, scheduler="none")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.mkdir() if damage == "a folder" else cache.write_bytes(b"no SQLite file" * 10)
+    again = hash_shards(str(shards), scheduler="none")
+    assert again.digest == full.digest and len(again.read) == 6
+    warned = damage != "a damaged record"
+    assert (f"the shard digest cache {cache} cannot be used" in caplog.text) is warned, caplog.text
+
+
 def test_a_same_size_same_mtime_rewrite_is_seen_by_its_change_time(shards: Path) -> None:
     """A local rewrite in place that keeps size and inode and puts the modification time back (cp -p,
     rsync -t --inplace) still moves the change time, which no user can set: the shard is read again."""

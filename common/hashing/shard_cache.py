@@ -3,11 +3,14 @@
 A digest is reused when the shard's location, size and stamp are the ones it was recorded with: the
 modification time in nanoseconds and the inode for a local file, the ETag for an S3 object, and the
 hashing options (docs/content-hash.md, "Sharded datasets", says when this is safe). The cache is a
-SQLite file per user, ``$TDPROV_HOME/cache/shard-digests.sqlite``; losing it only costs a full read.
+SQLite file per user, ``$TDPROV_HOME/cache/shard-digests.sqlite``; losing it only costs a full read. So does a cache
+that cannot be used (damaged, not a file, in a folder this user cannot write): it is skipped with a warning, once
+per process, and every shard is read; a recorded digest that cannot be read is not taken.
 """
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -16,6 +19,10 @@ from pathlib import Path
 
 from prov_common.config import default_home
 from prov_common.hashing.shard_model import ShardDigest, ShardRef
+from prov_common.once import Once
+
+log = logging.getLogger(__name__)
+UNUSABLE_WARNED = Once()  # (cache path,): a cache that cannot be used, warned about once per process
 
 RACY_NS = 2_000_000_000  # a file modified this recently may change again within one timestamp tick: not cached
 _BATCH = 500  # locations per query (SQLite allows 999 parameters by default)
@@ -48,15 +55,20 @@ class ShardCache:
         if not wanted or not self.path.exists():
             return found
         locations = list(wanted)
-        with closing(self._connect()) as db:
-            for i in range(0, len(locations), _BATCH):
-                batch = locations[i:i + _BATCH]
-                rows = db.execute("SELECT location, size, stamp, record FROM shard_digests WHERE options = ? AND "
-                                  f"location IN ({', '.join('?' * len(batch))})", (options, *batch))
-                for location, size, stamp, record in rows:
-                    ref = wanted[location]
-                    if ref.size == size and ref.stamp == stamp:
-                        found[location] = ShardDigest.from_dict({**json.loads(record), "path": ref.path})
+        try:
+            with closing(self._connect()) as db:
+                for i in range(0, len(locations), _BATCH):
+                    batch = locations[i:i + _BATCH]
+                    rows = db.execute("SELECT location, size, stamp, record FROM shard_digests WHERE options = ? AND "
+                                      f"location IN ({', '.join('?' * len(batch))})", (options, *batch))
+                    for location, size, stamp, record in rows:
+                        ref = wanted.get(location)
+                        if ref is not None and ref.size == size and ref.stamp == stamp:
+                            if (digest := _recorded(record, ref)) is not None:
+                                found[location] = digest
+        except (sqlite3.Error, OSError) as exc:
+            self._unusable(exc)
+            return {}
         return found
 
     def record(self, done: Iterable[tuple[ShardRef, ShardDigest]], options: str, started_ns: int) -> int:
@@ -65,9 +77,27 @@ class ShardCache:
         rows = [(ref.location, options, ref.size, ref.stamp, json.dumps(d.to_dict(), sort_keys=True))
                 for ref, d in done if ref.mtime_ns is None or ref.mtime_ns < started_ns - RACY_NS]
         if rows:
-            with closing(self._connect()) as db, db:
-                db.executemany("INSERT OR REPLACE INTO shard_digests VALUES (?, ?, ?, ?, ?)", rows)
+            try:
+                with closing(self._connect()) as db, db:
+                    db.executemany("INSERT OR REPLACE INTO shard_digests VALUES (?, ?, ?, ?, ?)", rows)
+            except (sqlite3.Error, OSError) as exc:
+                self._unusable(exc)
+                return 0
         return len(rows)
+
+    def _unusable(self, exc: Exception) -> None:
+        if UNUSABLE_WARNED.first(str(self.path)):
+            log.warning("tdprov: the shard digest cache %s cannot be used (%s: %s); every shard is read in full. Fix: "
+                        "remove it (it is made again), or set TDPROV_HOME to a folder this user can write",
+                        self.path, type(exc).__name__, exc)
+
+
+def _recorded(record: object, ref: ShardRef) -> ShardDigest | None:
+    """The digest recorded for ``ref``, or None when the record cannot be read (the shard is then read again)."""
+    try:
+        return ShardDigest.from_dict({**json.loads(record), "path": ref.path})  # type: ignore[arg-type]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def now_ns() -> int:
