@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,13 @@ def finite_hours(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours (e.g. 24)") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of hours >= 0 (e.g. 24)")
+    if value > MAX_HOURS:  # a longer span is no time span Python can hold (timedelta's bound)
+        raise argparse.ArgumentTypeError(f"{text!r} is more hours than a time span can hold (at most {MAX_HOURS:,})")
     return value
+
+
+MAX_HOURS = timedelta.max.days * 24
+"""The most hours a ``timedelta`` holds (about 2.7 million years)."""
 
 
 def positive_int(text: str) -> int:
