@@ -157,8 +157,11 @@ def _text(value: str | None) -> str | None:
 
 
 def default_home() -> Path:
-    """Per-user tdprov folder (keys and trust), ``$TDPROV_HOME`` or ``~/.config/tdprov``."""
-    return Path(os.environ.get("TDPROV_HOME") or Path.home() / ".config" / "tdprov")
+    """Per-user tdprov folder (keys and trust), ``$TDPROV_HOME`` (a path or ``file://`` URI) or ``~/.config/tdprov``."""
+    from prov_common.store.location import local_folder  # here: the store package imports this module
+
+    given = os.environ.get("TDPROV_HOME")
+    return Path(local_folder(given, "TDPROV_HOME") if given else Path.home() / ".config" / "tdprov")
 
 
 @dataclass(frozen=True)

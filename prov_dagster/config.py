@@ -11,6 +11,7 @@ from prov_common.config import Settings
 from prov_common.hashing.shard_engine import ENV, check_scheduler
 from prov_common.quality.mask_key import check_mask_key
 from prov_common.store.location import parse_location
+from prov_common.store.outbox import default_spool_dir
 from prov_dagster.naming import namespace_uri
 from prov_dagster.storage import DataLocation, default_data_root
 
@@ -63,11 +64,13 @@ class ProvenanceConfig(Config):
         return value
 
     def check_settings(self) -> None:
-        """Refuse settings that cannot be used, from the environment too: the store and data root, a mask key
+        """Refuse settings that cannot be used, from the environment too: the store and data root, a spool or
+        ``TDPROV_HOME`` that is a URI other than ``file://``, a mask key
         file (``TDPROV_MASK_KEY``) that is missing or unreadable, and a ``TDPROV_DASK_SCHEDULER`` that is no
         address; called when the resource is set up for a run, before any asset computes (not when a validation
         of a ``record``-policy asset first fails, nor when shards are first hashed)."""
         self.data_location()  # the data root and the store (from TDPROV_STORE too) it defaults next to
+        default_spool_dir(self.settings())  # a spool (or TDPROV_HOME) that is a URI: the outbox would fail in an outage
         check_mask_key()
         if self.scheduler_setting() == ENV and os.environ.get(ENV, "").strip():  # the field is checked when it is given
             check_scheduler(os.environ[ENV], ENV)

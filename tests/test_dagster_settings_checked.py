@@ -49,6 +49,31 @@ def test_a_data_root_that_is_not_a_folder_or_s3_is_refused_when_the_io_manager_i
     assert "s3://bucket/prefix" in str(caught.value)
 
 
+@pytest.mark.parametrize("variable, value", [("TDPROV_SPOOL", "s3://my-bucket/spool"), ("TDPROV_HOME", "ftp://host/tdprov")])
+def test_a_spool_or_home_that_is_a_remote_uri_fails_the_step_before_the_asset_computes(
+        cwd: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    """TDPROV_SPOOL=s3://my-bucket/spool was taken as the relative folder 's3:/my-bucket/spool' of each process's
+    working folder: bundles spooled in an outage went where 'tdprov flush' never looks (and TDPROV_HOME so, with a new
+    signing key per working folder). Both are refused at set-up, naming the variable."""
+    monkeypatch.setenv(variable, value)
+    result = _materialize(ProvenanceIOManager())
+    assert not result.success and computed == []
+    message = _failure(result)
+    assert f"{variable} '{value}' is a URI" in message and "file:///absolute/path" in message, message
+    assert not (cwd / (value.split(":")[0] + ":")).exists()  # no folder named after the scheme
+
+
+def test_a_file_uri_spool_is_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prov_common.store.outbox import default_spool_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TDPROV_SPOOL", f"file://{tmp_path}/spool")
+    assert default_spool_dir() == tmp_path / "spool"  # not the relative folder 'file:'
+    monkeypatch.setenv("TDPROV_HOME", f"file://localhost{tmp_path}/home")
+    monkeypatch.delenv("TDPROV_SPOOL")
+    assert default_spool_dir() == tmp_path / "home" / "spool"
+
+
 @pytest.mark.parametrize("store", ["gs://my-bucket/prov", "s3:/my-bucket/prov", "s3://"])
 def test_a_store_from_the_environment_that_cannot_be_opened_fails_the_step_before_the_asset_computes(
         cwd: Path, monkeypatch: pytest.MonkeyPatch, store: str) -> None:

@@ -48,9 +48,11 @@ def check_spool(spool: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.store import Outbox, open_store
+    from prov_common.store.location import local_folder
     from prov_common.store.outbox import WHY_SUFFIX
 
     if args.spool is not None:
+        args.spool = local_folder(args.spool, "--spool")
         check_spool(args.spool)
     outbox = Outbox(args.spool)
     store = open_store(args.store) if args.store else None

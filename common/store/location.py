@@ -73,6 +73,20 @@ def _not_s3(uri: str, setting: str) -> BadInputError:
     return BadInputError(f"{setting} '{uri}' is not of the form s3://bucket/prefix.", fix="e.g. s3://my-bucket/tdprov")
 
 
+def local_folder(value: str, setting: str) -> str:
+    """A setting that names a local folder (``TDPROV_SPOOL``, ``TDPROV_HOME``): a plain path as it is, a ``file://``
+    URI read as a store's is (:func:`local_store_path`); another URI (``s3://``, ``ftp://``) is a
+    :class:`BadInputError` naming ``setting``, never taken as a folder named after its scheme under whatever the
+    working folder of the process is."""
+    found = SCHEME.match(value)
+    if found is None:
+        return value
+    if found.group(1).lower() == "file":
+        return local_store_path(value, setting)
+    raise BadInputError(f"{setting} '{value}' is a URI with the scheme '{found.group(1)}'; it names a folder on this machine.",
+                        fix=f"set {setting} to a folder path or file:///absolute/path")
+
+
 def local_store_path(uri: str, what: str = "store URI") -> str:
     """The folder a ``file://`` URI names (a plain path as it is): never a remote host, never empty
     (``file://`` alone would be the current folder, wherever the process happens to run). ``what``

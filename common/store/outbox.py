@@ -23,6 +23,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
+from prov_common.store.location import local_folder
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,11 @@ SPOOL_WARNED = Once()  # (spool folder,): one that cannot be listed or written, 
 def default_spool_dir(settings: Settings | None = None) -> Path:
     """``settings.spool``, else ``$TDPROV_SPOOL``, else ``<TDPROV_HOME>/spool``."""
     chosen = settings.spool if settings is not None else None
-    return Path(chosen or os.environ.get("TDPROV_SPOOL") or default_home() / "spool").expanduser()
+    given = chosen or os.environ.get("TDPROV_SPOOL")
+    if not given:
+        return (default_home() / "spool").expanduser()
+    setting = "TDPROV_SPOOL" if given == (os.environ.get("TDPROV_SPOOL") or "").strip() else "the spool option"
+    return Path(local_folder(given, setting)).expanduser()
 
 
 @dataclass
