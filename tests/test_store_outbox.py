@@ -161,6 +161,25 @@ def test_damaged_and_conflicting_entries_are_set_aside(tmp_path: Path) -> None:
     assert store.exists("runs/c/manifest.json")
 
 
+@pytest.mark.parametrize("header", [b"[]", b"null", b'{"format": "tdprov-spool/1", "store": "x", "objects": 5}',
+                                    b'{"format": "tdprov-spool/1", "store": "x", "objects": [5]}',
+                                    b'{"format": "tdprov-spool/1", "store": "x", "objects": [{"key": "k", "bytes": 1e999, "digest": "d"}]}'])
+def test_an_entry_whose_header_has_another_shape_is_set_aside_and_the_others_delivered(header: bytes, tmp_path: Path) -> None:
+    """A header line that is JSON of another shape (a list, null, a number where the objects belong) stopped every
+    flush with a TypeError (the CLI: 'unexpected TypeError'), so no entry after it was ever delivered. It is set
+    aside, named, like an entry whose bytes do not match."""
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    from prov_common.store import spool
+
+    odd = outbox.spool_dir / f"{0:020d}-1-odd{spool.SUFFIX}"  # sorts first
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("c"))))
+    odd.write_bytes(header + b"\n")
+    report = outbox.flush(store)
+    assert (report.delivered, report.failed, report.left) == (1, 1, 0), report
+    assert any(odd.name in e for e in report.set_aside) and store.exists("runs/c/manifest.json")
+    assert outbox.holds("x") is False
+
+
 def test_conflict_on_deliver_raises_and_bad_keys_are_refused(tmp_path: Path) -> None:
     store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
     store.put("runs/r1/prov.json", b"other")

@@ -71,20 +71,20 @@ def decode(raw: bytes, name: str) -> SpoolEntry:
     head, sep, body = raw.partition(b"\n")
     if not sep:
         raise ValueError(f"spool entry {name} has no header line")
-    header = json.loads(head)
+    header = _parse_header(head, name)
     if header.get("format") != FORMAT:
         raise ValueError(f"spool entry {name} has format {header.get('format')!r}, expected {FORMAT}")
     objects, offset = [], 0
     for item in header["objects"]:
-        data = body[offset : offset + int(item["bytes"])]
-        offset += int(item["bytes"])
+        data = body[offset : offset + item["bytes"]]
+        offset += item["bytes"]
         if blake3_digest(data) != item["digest"]:
             raise ValueError(f"spool entry {name}: bytes of '{item['key']}' do not match their digest")
         late = item.get("late")
         if late:
-            objects.append(LateKey(str(item["key"]), data, str(late["record"]), str(late.get("notBefore") or "")))
+            objects.append(LateKey(item["key"], data, str(late["record"]), str(late.get("notBefore") or "")))
         else:
-            objects.append((str(item["key"]), data))
+            objects.append((item["key"], data))
     if offset != len(body):
         raise ValueError(f"spool entry {name} has {len(body) - offset} unexpected trailing bytes")
     return SpoolEntry(store=str(header["store"]), objects=tuple(objects), created=str(header.get("created", "")),
@@ -110,7 +110,23 @@ def read_keys(path: Path) -> list[str]:
 
 def _header(path: Path) -> dict:
     with open(path, "rb") as f:
-        return json.loads(f.readline())
+        return _parse_header(f.readline(), path.name)
+
+
+def _parse_header(line: bytes, name: str) -> dict:
+    """The header line of entry ``name``: a ValueError naming the entry when it is not JSON or not of the shape
+    :func:`encode` writes, so that a damaged entry is set aside like one whose bytes do not match, never a stop
+    of the flush (a TypeError of a list where an object belongs)."""
+    header = json.loads(line)
+    items = header.get("objects") if isinstance(header, dict) else None
+    if not isinstance(header, dict) or not isinstance(header.get("store"), str) or not isinstance(items, list):
+        raise ValueError(f"spool entry {name} has a header that is not a spool entry's")
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("key"), str) and isinstance(item.get("digest"), str)
+                and type(item.get("bytes")) is int and item["bytes"] >= 0
+                and (not item.get("late") or isinstance(item["late"], dict) and "record" in item["late"])):
+            raise ValueError(f"spool entry {name} lists an object that is not a key, size and digest: {str(item)[:100]}")
+    return header
 
 
 def write_entry(folder: Path, entry: SpoolEntry) -> Path:
