@@ -55,7 +55,7 @@ def _cases(f: dict[str, str]) -> dict[str, list[list[str]]]:
                   [f["events"], "-o", "x.docx"]],
         "hash": [["--csv-dtype", "a=NotAType", f["csv"]], ["--csv-dtype", "nodtype", f["csv"]],
                  ["--row-digests", MISSING + "/x", f["csv"]], ["s3://nobucket-tdprov/x.csv"], [TYPO], [f["folder"]],
-                 ["--diff", f["csv"]], [f["deepl"]], [f["nul"]]],
+                 ["--diff", f["csv"]], ["--diff", "-", "-"], [f["deepl"]], [f["nul"]]],
         "keygen": [["-o", MISSING + "/k"], ["-o", f["folder"]]],
         "lineage": [["model", "--store", TYPO], ["model", "--depth", "-3", *s], ["model", "-o", MISSING + ".svg", *s]],
         "prov": [[f["events"], "-o", MISSING], [f["events"], "-o", f["folder"]], [f["deepl"]], [f["nul"]], [TYPO],

@@ -167,6 +167,9 @@ def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dic
 def run(args: argparse.Namespace) -> int:
     if args.diff and len(args.paths) != 2:
         raise BadInputError(f"--diff needs exactly two paths, got {len(args.paths)}.", fix="tdprov hash --diff A B")
+    if args.diff and args.paths == ["-", "-"]:  # standard input is read once: the second would compare empty input
+        raise BadInputError("--diff - - compares standard input with itself, which is read once.",
+                            fix="write one of the two to a file: tdprov hash --diff - FILE")
     if args.row_digests and len(args.paths) != 1:
         raise BadInputError("--row-digests writes the sidecar of one table.", fix="pass a single PATH.")
     granularity = args.granularity or "column"
