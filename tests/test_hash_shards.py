@@ -153,7 +153,7 @@ def test_rehash_after_one_shard_changed_reads_only_that_shard(shards: Path) -> N
     assert forced.shards >= {s.path for s in full.shards}  # --no-cache reads every shard
 
 
-@pytest.mark.parametrize("damage", ["not a database", "a folder", "a damaged record"])
+@pytest.mark.parametrize("damage", ["not a database", "a folder", "a damaged record", "a record of other types"])
 def test_a_cache_that_cannot_be_used_is_skipped_and_every_shard_read(damage: str, shards: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     """The shard digest cache only saves reads: a cache file that is no database, a folder in its place or a record
@@ -162,18 +162,21 @@ def test_a_cache_that_cannot_be_used_is_skipped_and_every_shard_read(damage: str
     from prov_common.hashing.shard_cache import default_cache_path
 
     cache = default_cache_path()
-    if damage == "a damaged record":
+    if damage in ("a damaged record", "a record of other types"):
         full = hash_shards(str(shards), scheduler="none")
         import sqlite3
         with sqlite3.connect(cache) as db:
-            db.execute("UPDATE shard_digests SET record = '{\"kind\": 5}'")
+            if damage == "a damaged record":
+                db.execute("UPDATE shard_digests SET record = '{\"kind\": 5}'")
+            else:  # parses, but its digest is a number: it was taken as the shard's digest
+                db.execute("UPDATE shard_digests SET record = json_set(record, '$.digest', 5)")
     else:
         full = hash_shards(str(shards), cache=False, scheduler="none")
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.mkdir() if damage == "a folder" else cache.write_bytes(b"no SQLite file" * 10)
     again = hash_shards(str(shards), scheduler="none")
     assert again.digest == full.digest and len(again.read) == 6
-    warned = damage != "a damaged record"
+    warned = "record" not in damage
     assert (f"the shard digest cache {cache} cannot be used" in caplog.text) is warned, caplog.text
 
 

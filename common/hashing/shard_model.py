@@ -66,9 +66,13 @@ class ShardDigest:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "ShardDigest":
-        """The inverse of :meth:`to_dict`."""
-        return cls(doc["path"], doc["kind"], doc["digest"], int(doc["size"]), int(doc["bytes"]), doc.get("rows"),
-                   dict(doc.get("columns") or {}))
+        """The inverse of :meth:`to_dict`; ``ValueError`` for a field of another type (a damaged cache record)."""
+        kind, digest, rows, columns = doc["kind"], doc["digest"], doc.get("rows"), doc.get("columns") or {}
+        if kind not in ("table", "file") or not isinstance(digest, str) or ":" not in digest \
+                or not (rows is None or type(rows) is int) or not isinstance(columns, dict) \
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
+            raise ValueError(f"not a shard digest: kind {kind!r}, digest {digest!r}, rows {rows!r}")
+        return cls(doc["path"], kind, digest, int(doc["size"]), int(doc["bytes"]), rows, dict(columns))
 
 
 @dataclass(frozen=True)
