@@ -18,6 +18,7 @@ from openlineage.client.facet_v2 import dataset_version_dataset, job_type_job, s
 from prov_common import PRODUCER
 from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
+from prov_common.lineage.facets import CONTENT_HASH
 from prov_common.lineage.events import ParentRef, build_run_event
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import ASSET_SYMLINK_TYPE
@@ -67,6 +68,8 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         facets["symlinks"] = asset_symlinks(record.asset_namespace or namespace, record.name)
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
+        if record.content is not None:  # what its source record says of the digest (sources.source_input)
+            facets[CONTENT_HASH] = record.content
     quality = record.quality
     return DatasetRef(
         namespace=ds_namespace,

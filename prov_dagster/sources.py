@@ -11,6 +11,7 @@ from functools import cache, partial
 
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError
+from prov_common.lineage.datasets import registered_content_facet
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.sources import find_source
 from prov_common.sources.registry import Listing, settings_source_listing
@@ -68,7 +69,8 @@ def source_input(settings: Settings, ref: str,
     record = max(matches, key=lambda s: sortable_time(s.record.registered_at)).record
     namespace, name = dataset_from_uri(record.location) if record.location else (SOURCE_NAMESPACE, record.name)
     flagged = (ALL_COLUMNS,) if own else record.masked_columns
-    return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace), flagged, unverified
+    content = registered_content_facet(record)  # its digest's kind, so the statement names it truly
+    return DatasetRecord(name=name, digest=None, version=record.digest, namespace=namespace, content=content), flagged, unverified
 
 
 def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[str], None],

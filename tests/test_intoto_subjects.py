@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from blake3 import blake3
 from dagster import AssetIn, DagsterInstance, asset, materialize
 from securesystemslib.exceptions import VerificationError as SslibVerificationError
 
@@ -23,12 +24,13 @@ from prov_common.bundle.build import derive_bundle, statement_for
 from prov_common.bundle.model import Bundle
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main as cli_main
 from prov_common.config import Settings
 from prov_common.hashing import hash_path
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, PublicKey, SigningKey, TrustStore, sign_envelope, signing_key_from_settings, trust_from_settings
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
 
 SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
 OLD = Path(__file__).parent / "data" / "bundle_digests_v1"  # written by tdprov before digest sets
@@ -245,4 +247,57 @@ def test_a_version_in_toto_would_refuse_as_a_digest_is_named_as_a_version(tmp_pa
     store = open_store(str(tmp_path / "store"))
     deliver_bundle(store, old)
     report = verify_bundle(store, run_id, TrustStore.of([key.public]))
+    assert report.ok, report.findings
+
+
+# --- Dagster: a declared source, named by what its source record says of its digest --------------------------------
+
+def _from_source(source: str, read: Path) -> Any:
+    @provenance_asset(source=source, name=f"from_{source}")
+    def from_source() -> pd.DataFrame:
+        return pd.read_csv(read)
+    return from_source
+
+
+def test_a_declared_source_is_named_by_the_kind_of_digest_its_record_holds(tmp_path: Path, monkeypatch, ol_validator) -> None:
+    """A source registered from a CSV file holds the CSV's table digest, which is no hash of its bytes: the statement
+    names it ``tdprovTable-blake3``, never ``blake3`` (b3sum of the file would not match). One registered from other
+    bytes is their ``blake3``. One registered with ``--digest`` says neither: the statement names it as a version, and
+    only that bundle records digest sets 4; a bundle sealed under version 3, which took it for bytes, still verifies."""
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    cells, weights = tmp_path / "breast_cancer.csv", tmp_path / "weights.bin"
+    cells.write_text("radius,label\n1.5,M\n2.25,B\n")
+    weights.write_bytes(b"\x00weights\xff")
+    table_hex = hash_path(cells).digest.split(":", 1)[1]
+    for name, path, more in (("cells", cells, []), ("weights", weights, []), ("unsaid", cells, ["--digest", hash_path(cells).digest])):
+        assert cli_main(["source", "add", str(path), "--name", name, "--license", "CC0-1.0", "--issuer", "Clinic", *more]) == 0
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([_from_source(s, cells) for s in ("cells", "weights", "unsaid")], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager()})
+    assert result.success
+    settings = Settings.from_env()
+    store, public = open_store(str(tmp_path / "store")), signing_key_from_settings(settings).public.to_pem()
+    read, digest_sets = {}, {}
+    for summary in list_bundles(store):
+        assert verify_bundle(store, summary.run_id, trust_from_settings(settings)).ok
+        bundle = read_bundle(store, summary.run_id)
+        for event_ in parse_events_jsonl(bundle.files["events.jsonl"]):
+            ol_validator.validate_event(event_, custom_schemas=True)  # the source's tdprov_contentHash, by its schema too
+        [source] = verified_statement(bundle.statement_bytes, public)["predicate"]["inputs"]
+        read[summary.job_name], digest_sets[summary.job_name] = source, bundle.manifest.digest_sets
+
+    assert read["from_cells"]["digest"] == {"tdprovTable-blake3": table_hex}  # b3sum breast_cancer.csv is another digest
+    assert blake3(cells.read_bytes()).hexdigest() != table_hex
+    assert read["from_weights"]["digest"] == {"blake3": blake3(weights.read_bytes()).hexdigest()}
+    assert "digest" not in read["from_unsaid"] and read["from_unsaid"]["annotations"]["version"] == "blake3:" + table_hex
+    assert digest_sets == {"from_cells": "tdprov-digests/2", "from_weights": "tdprov-digests/2", "from_unsaid": "tdprov-digests/4"}
+
+    [unsaid] = [s for s in list_bundles(store) if s.job_name == "from_unsaid"]
+    events = parse_events_jsonl(read_bundle(store, unsaid.run_id).files["events.jsonl"])
+    key = SigningKey.generate()
+    old = _sealed_with_digest_sets(events, key, "tdprov-digests/3")  # as tdprov before digest sets 4 sealed it
+    assert _statement(old.statement_bytes)["predicate"]["inputs"][0]["digest"] == {"blake3": table_hex}
+    other = open_store(str(tmp_path / "other"))
+    deliver_bundle(other, old)
+    report = verify_bundle(other, unsaid.run_id, TrustStore.of([key.public]))
     assert report.ok, report.findings

@@ -11,7 +11,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
-from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, DIGESTS_V3, check_version, digest_set, version_digests
+from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, KNOWN, check_version, digest_set, version_digests
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
@@ -102,7 +102,7 @@ def derive_bundle(
     ``hashed``: the manifest's file entries when the caller already holds them, so no file is hashed
     again (verification passes the stored ones, each checked against its bytes); None hashes the files.
     ``digest_sets``: the DigestSet version to record (verification passes the stored manifest's; None: 1); version 3
-    is recorded as 2 when both give the run's datasets the same DigestSets.
+    or 4 is recorded as the oldest version from 2 on that gives the run's datasets the same DigestSets.
     ``prov_mapping``: the PROV mapping version to derive ``prov.json`` by (verification passes the stored
     manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
     ``local_names``: fold local file names as tdprov names them (False re-derives a bundle sealed before that).
@@ -115,8 +115,10 @@ def derive_bundle(
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
     state = fold_one_run(ordered, local_names=local_names, sealed=sealed)
     layout.check_run_id(state.run_id)
-    if sets == DIGESTS_V3 and _refs(state.inputs + state.outputs, DIGESTS_V2) == _refs(state.inputs + state.outputs, sets):
-        digest_sets = sets = DIGESTS_V2  # the oldest version that gives these DigestSets: what more verifiers read
+    if sets != DIGESTS_V1:  # the oldest version that gives these DigestSets: what more verifiers read
+        datasets = state.inputs + state.outputs
+        asked = _refs(datasets, sets)
+        digest_sets = sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == asked)
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted((attachments or {}).items()):
         if not isinstance(data, (bytes, bytearray)):

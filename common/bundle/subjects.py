@@ -1,6 +1,9 @@
 """in-toto DigestSets of dataset versions, by digest-set version (no I/O; docs/bundles.md, "Subjects").
 
-Version 3 (current) is version 2 but for a version that is not a digest in-toto's spec allows (lowercase hex of
+Version 4 (current) is version 3 but for a version whose ``tdprov_contentHash`` facet names it without saying what
+kind of digest it is (a registered source whose record does not say): it leaves it out of the DigestSet, as neither
+a digest of bytes nor a table digest (version 3 took it for a digest of bytes).
+Version 3 is version 2 but for a version that is not a digest in-toto's spec allows (lowercase hex of
 whole bytes, of its algorithm's size), which it leaves out of the DigestSet (version 2 took it as it read).
 Version 2 gives each dataset version the digests a generic in-toto verifier can match:
 ``sha256`` of the bytes of the file or object that holds it (when its producer recorded them in
@@ -15,14 +18,16 @@ import re
 from typing import Any
 
 from prov_common.errors import BadInputError
+from prov_common.lineage.facets import CONTENT_KINDS
 from prov_common.signing import digest_map
 from prov_common.w3cprov.events import DatasetState
 
 DIGESTS_V1 = "tdprov-digests/1"
 DIGESTS_V2 = "tdprov-digests/2"
 DIGESTS_V3 = "tdprov-digests/3"
-DIGEST_SETS = DIGESTS_V3  # the newest: new bundles record it where it gives other DigestSets than version 2
-KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3)
+DIGESTS_V4 = "tdprov-digests/4"
+DIGEST_SETS = DIGESTS_V4  # the newest: new bundles record the oldest version that gives their DigestSets alike
+KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3, DIGESTS_V4)
 TABLE_PREFIX = "tdprovTable-"  # DigestSet key of a canonical table digest: tdprovTable-<algorithm>
 SHARDS_PREFIX = "tdprovShards-"  # DigestSet key of a sharded version's shard-tree digest
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -55,13 +60,15 @@ def version_digest(version: str | None) -> dict[str, str] | None:
 
 
 def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[str, str] | None:
-    """The DigestSet (version 2 or 3) of a dataset version from its events' facets; None when it has no digest.
-    Version 2 took any ``algo:<int(hex, 16) reads it>`` version for a digest."""
+    """The DigestSet (version 2, 3 or 4) of a dataset version from its events' facets; None when it has no digest.
+    Version 2 took any ``algo:<int(hex, 16) reads it>`` version for a digest; versions 2 and 3 took one whose facet
+    names no kind for a digest of bytes."""
     version = dataset.version
     content = dataset.facet("tdprov_contentHash")
     out: dict[str, str] = {}
     of_version = digest_map(version or "") if digest_sets == DIGESTS_V2 else version_digest(version)
-    if of_version is not None:
+    unknown_kind = version is not None and content.get("digest") == version and content.get("kind") not in CONTENT_KINDS
+    if of_version is not None and not (digest_sets == DIGESTS_V4 and unknown_kind):
         prefix = {"table": TABLE_PREFIX, "shards": SHARDS_PREFIX}.get(str(content.get("kind")))
         if prefix is not None and content.get("digest") == version:
             out.update({prefix + algo: value for algo, value in of_version.items()})

@@ -19,10 +19,13 @@ from openlineage.client.generated.base import DatasetFacet, InputDatasetFacet, O
 from prov_common import PRODUCER
 from prov_common.hashing.model import ContentDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
-from prov_common.lineage.facets import CONTENT_HASH, PANDERA, ContentHashDatasetFacet, PanderaCheck, PanderaDatasetFacet
+from prov_common.lineage.facets import (
+    CONTENT_HASH, CONTENT_KINDS, PANDERA, ContentHashDatasetFacet, PanderaCheck, PanderaDatasetFacet,
+)
 from prov_common.lineage.naming import clean_namespace, dataset_from_uri
 from prov_common.lineage.redact import redact_uri
 from prov_common.quality.model import QualityResult
+from prov_common.sources.model import SourceRecord
 from prov_common.store.snapshots import KeptSnapshot
 
 
@@ -136,6 +139,26 @@ def _content_hash_facet(digest: ContentDigest | ShardedDigest, row_digests_file:
         )
     return ContentHashDatasetFacet(digest=digest.digest, algorithm=algorithm, kind="file", bytes=digest.bytes, columns=None,
                                    fileSha256=digest.file_sha256)
+
+
+def named_content_facet(digest: str, kind: str | None, *, rows: int | None = None,
+                        size: int | None = None) -> ContentHashDatasetFacet:
+    """``tdprov_contentHash`` of a version named by its digest without its data being read: what is known of it. A
+    ``kind`` that is not one of :data:`~prov_common.lineage.facets.CONTENT_KINDS` is not known and left out, so that
+    no one takes the digest for a hash of bytes it may not be; so are unknown ``rows`` and ``size`` (``bytes``)."""
+    known = kind if kind in CONTENT_KINDS else None
+    return ContentHashDatasetFacet(digest=digest, algorithm=digest.split(":", 1)[0], kind=known, rows=rows, bytes=size,
+                                   columns=None)
+
+
+def registered_content_facet(source: SourceRecord) -> ContentHashDatasetFacet:
+    """``tdprov_contentHash`` of a registered source's version, from its source record alone (the file is not read):
+    kind ``table`` with its rows when it was registered from a table, ``file`` with its size when from other bytes,
+    and no kind when the record does not say (registered with ``--digest``). A table's ``bytes`` (the size of its
+    canonical data) is not in the record: left out."""
+    if source.rows is not None:
+        return named_content_facet(source.digest, "table", rows=source.rows)
+    return named_content_facet(source.digest, "file" if source.bytes is not None else None, size=source.bytes)
 
 
 def schema_facet(digest: TableDigest | ShardedDigest) -> schema_dataset.SchemaDatasetFacet:

@@ -22,6 +22,7 @@ PANDERA = "tdprov_pandera"
 RUN_CONTEXT = "tdprov_runContext"
 AUDIT_CHECKPOINT = "tdprov_auditCheckpoint"
 OUTLETS = "tdprov_outlets"
+CONTENT_KINDS = ("table", "file", "shards")  # what a tdprov_contentHash digest is of (its ``kind``)
 
 
 def schema_url(facet_class: str) -> str:
@@ -55,8 +56,8 @@ class ContentHashDatasetFacet(_TdprovFacet, DatasetFacet):
 
     digest: str
     algorithm: str
-    kind: str  # "table" | "file" | "shards"
-    bytes: int  # noqa: A003
+    kind: str | None = attr.field(default=None)  # one of CONTENT_KINDS; None: not known (a version named without reading it)
+    bytes: int | None = attr.field(default=None)  # noqa: A003 - None: not known
     rows: int | None = attr.field(default=None)
     columns: dict[str, str] | None = attr.field(factory=dict)
     granularity: str | None = attr.field(default=None)
