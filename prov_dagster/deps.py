@@ -20,8 +20,9 @@ from typing import Any
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
 
+from prov_common.lineage.datasets import named_content_facet
 from prov_dagster import _compat
-from prov_dagster.metadata import DATA_KEY, DIGEST_KEY
+from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 
@@ -105,11 +106,13 @@ def _step_started(step_context: Any) -> int | None:
 
 def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:
     """The version of ``key`` (``partition``) that ``metadata`` records: by its data location and digest when tdprov
-    wrote it, else the asset key without a version."""
+    wrote it, with the kind of that digest when recorded (no kind: metadata written before it was), else the asset
+    key without a version."""
     digest, where = _text(metadata.get(DIGEST_KEY)), _text(metadata.get(DATA_KEY))
     if digest is None or where is None:
         return DatasetRecord(name=dataset_name(key), digest=None, partition=partition)
-    return DatasetRecord(name=dataset_name(key), digest=None, version=digest, uri=where, partition=partition)
+    content = named_content_facet(digest, _text(metadata.get(DIGEST_KIND_KEY)))
+    return DatasetRecord(name=dataset_name(key), digest=None, version=digest, uri=where, partition=partition, content=content)
 
 
 def _text(value: Any) -> str | None:

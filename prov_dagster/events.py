@@ -68,7 +68,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         facets["symlinks"] = asset_symlinks(record.asset_namespace or namespace, record.name)
     if record.digest is None and record.version is not None:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=record.version, producer=PRODUCER)
-        if record.content is not None:  # what its source record says of the digest (sources.source_input)
+        if record.content is not None:  # what is known of the digest (sources.source_input, deps)
             facets[CONTENT_HASH] = record.content
     quality = record.quality
     return DatasetRef(

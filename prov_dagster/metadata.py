@@ -19,6 +19,7 @@ from prov_dagster.policy import SCHEMA_KEY
 SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
 DIGEST_KEY = "tdprov/digest"  # the content digest of an asset the IO manager wrote (its data version)
 DATA_KEY = "tdprov/data"  # where that version lives
+DIGEST_KIND_KEY = "tdprov/digest_kind"  # what that digest is of (table, file, shards): how a reader's statement names it
 BUNDLE_KEY = "tdprov/bundle"
 RECORDED_KEY = "tdprov/recorded"
 NOT_RECORDED_KEY = "tdprov/not_recorded"
@@ -39,6 +40,7 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: Bun
     digest = record.digest
     meta: dict[str, Any] = {
         DIGEST_KEY: MetadataValue.text(digest.digest),
+        DIGEST_KIND_KEY: MetadataValue.text(digest.kind),
         "tdprov/columns": MetadataValue.table(
             records=[TableRecord({"column": c.name, "type": c.logical_type, "digest": c.digest}) for c in digest.columns],
             schema=_COLUMN_TABLE_SCHEMA,

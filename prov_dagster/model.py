@@ -25,7 +25,7 @@ class DatasetRecord:
     owners: tuple[str, ...] = ()
     namespace: str | None = None  # None: ``name`` is an asset key; the dataset is named by ``uri`` (see prov_dagster.naming)
     version: str | None = None  # the version when there is no digest object (a registered source)
-    content: ContentHashDatasetFacet | None = None  # what is known of that version's digest (a registered source's record)
+    content: ContentHashDatasetFacet | None = None  # what is known of that version's digest (a source record, an upstream's metadata)
     row_set: RowSet | None = None  # recorded at row granularity: attached to the bundle, its root in the facet
     asset_namespace: str | None = None  # the dagster:// namespace its asset key was written in, when not the recording step's
     snapshot: KeptSnapshot | None = None  # the copy kept in the store before the event names this version (in its facet)

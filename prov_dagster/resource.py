@@ -20,7 +20,7 @@ from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
 from prov_dagster.metadata import (
-    DATA_KEY, DIGEST_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata, recorded_names,
+    DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata, recorded_names,
 )
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name
@@ -146,6 +146,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         metadata = {f"tdprov/digest/{names[r.name, r.dataset]}": MetadataValue.text(r.version_id) for r in written if r.version_id}
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
+            if written[0].digest is not None:
+                metadata[DIGEST_KIND_KEY] = MetadataValue.text(written[0].digest.kind)
         metadata.update(extent_metadata(written, names))
         metadata.update(flags_metadata(flagged))  # a step that loads the asset masks them too
         quality = {asset: quality_metadata(written[index], policy) for index, (asset, policy) in policies.items()}

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from blake3 import blake3
-from dagster import AssetIn, DagsterInstance, asset, materialize
+from dagster import AssetIn, DagsterInstance, MaterializeResult, asset, materialize
 from securesystemslib.exceptions import VerificationError as SslibVerificationError
 
 from bundle_support import dataset, event
@@ -301,3 +301,40 @@ def test_a_declared_source_is_named_by_the_kind_of_digest_its_record_holds(tmp_p
     deliver_bundle(other, old)
     report = verify_bundle(other, unsaid.run_id, TrustStore.of([key.public]))
     assert report.ok, report.findings
+
+
+def test_an_upstream_the_step_reads_itself_is_named_by_the_kind_of_digest_its_metadata_records(tmp_path: Path, monkeypatch) -> None:
+    """An upstream of ``deps=[...]`` is recorded by the digest its materialization's metadata holds: the Parquet file
+    the IO manager wrote by its table digest (``tdprovTable-blake3``, not ``blake3``: b3sum of the file is another
+    digest), a file recorded with ``record()`` by the BLAKE3 of its bytes."""
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    weights = tmp_path / "weights.bin"
+
+    @asset
+    def rows() -> pd.DataFrame:
+        return pd.DataFrame({"id": [1, 2, 3]})
+
+    @asset
+    def model(context, provenance: ProvenanceResource) -> MaterializeResult:
+        weights.write_bytes(b"\x01weights\xfe")
+        done = provenance.record(outputs={"model": str(weights)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    @asset(deps=[rows, model])
+    def report() -> pd.DataFrame:
+        return pd.DataFrame({"n": [len(pd.read_parquet(next((tmp_path / "store-data").rglob("rows.parquet"))))]})
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([rows, model, report], instance=instance,
+                             resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    assert result.success
+    settings = Settings.from_env()
+    store, public = open_store(str(tmp_path / "store")), signing_key_from_settings(settings).public.to_pem()
+    [summary] = [s for s in list_bundles(store) if s.job_name == "report"]
+    assert verify_bundle(store, summary.run_id, trust_from_settings(settings)).ok
+    statement = verified_statement(read_bundle(store, summary.run_id).statement_bytes, public)
+    parquet = next((tmp_path / "store-data").rglob("rows.parquet"))
+    read = {Path(i["annotations"]["name"]).name: i["digest"] for i in statement["predicate"]["inputs"]}
+    assert read == {"rows.parquet": {"tdprovTable-blake3": hash_path(parquet).digest.split(":", 1)[1]},
+                    "weights.bin": {"blake3": blake3(weights.read_bytes()).hexdigest()}}
+    assert blake3(parquet.read_bytes()).hexdigest() != read["rows.parquet"]["tdprovTable-blake3"]
