@@ -46,11 +46,13 @@ def join_key(*parts: str) -> str:
 
 
 def object_uri(store_uri: str, key: str) -> str:
-    """The URI of object ``key`` in the store at ``store_uri``: ``s3://bucket/prefix/key`` or ``file:///abs/key``."""
+    """The URI of object ``key`` in the store at ``store_uri``: ``s3://bucket/prefix/key`` or ``file:///abs/key``; a
+    key of a folder (``bundles/<run id>/``) keeps its trailing ``/`` in either form."""
     if "://" in store_uri and not store_uri.startswith("file://"):
         return store_uri.rstrip("/") + "/" + key
     root = store_uri[len("file://"):] if store_uri.startswith("file://") else store_uri
-    return (Path(root).resolve() / key).as_uri()
+    uri = (Path(root).resolve() / key).as_uri()
+    return uri + "/" if key.endswith("/") else uri
 
 
 def location_uri(location: str | None) -> str | None:
