@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from prov_common.errors import BadInputError
-from prov_common.lineage.facets import CONTENT_KINDS
+from prov_common.lineage.facet_names import CONTENT_KINDS
 from prov_common.signing import digest_map
 from prov_common.w3cprov.events import DatasetState
 

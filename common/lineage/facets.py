@@ -13,16 +13,12 @@ from openlineage.client.generated.base import DatasetFacet, RunFacet
 from openlineage.client.utils import RedactMixin
 
 from prov_common import PRODUCER
+from prov_common.lineage.facet_names import (  # noqa: F401 - the names are also imported from here
+    AUDIT_CHECKPOINT, CONTENT_HASH, CONTENT_KINDS, OUTLETS, PANDERA, RUN_CONTEXT,
+)
 
 SCHEMA_BASE_URL = "https://raw.githubusercontent.com/tdprov/tdprov/main/common/schemas/"
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
-CONTENT_HASH = "tdprov_contentHash"
-PANDERA = "tdprov_pandera"
-RUN_CONTEXT = "tdprov_runContext"
-AUDIT_CHECKPOINT = "tdprov_auditCheckpoint"
-OUTLETS = "tdprov_outlets"
-CONTENT_KINDS = ("table", "file", "shards")  # what a tdprov_contentHash digest is of (its ``kind``)
 
 
 def schema_url(facet_class: str) -> str:

@@ -11,6 +11,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest
 from prov_common.canonical_json import loads
+from prov_common.lineage.facet_names import CONTENT_HASH
 from prov_common.errors import VerificationError
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
@@ -21,7 +22,6 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectTooLargeError
 
 FIRST_READ = 4096  # header, schema and (for small sets) the fence in one request
-CONTENT_HASH = "tdprov_contentHash"
 
 
 @dataclass(frozen=True)
