@@ -303,22 +303,23 @@ def data_clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | Non
 
 def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any], Any] | None = None,
                 stamp: bool = False) -> list[DatasetCapture]:
-    """Hash every declared dataset, sharing one time budget; logs each dataset that could not be hashed.
+    """Hash every declared dataset once, sharing one time budget; logs each dataset that could not be hashed.
+    Items that name one dataset (:func:`dataset_key`: ``s3://b/k`` and ``s3a://b/k``) are one, as first named.
 
     ``options(item)`` gives a dataset's :class:`~prov_airflow.rows.DatasetOptions` (granularity, snapshot);
     ``stamp``: note when each hashed dataset last changed (outlets)."""
     deadline = time.monotonic() + limits.timeout
     captures: list[DatasetCapture] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     clients, no_clients = data_clients_or_why(limits)
     for item in items:
         uri = to_uri(item)
         if uri is None:
             warn_unnamed(item)
             continue
-        if uri in seen:
+        if dataset_key(uri) in seen:
             continue
-        seen.add(uri)
+        seen.add(dataset_key(uri))
         warn_if_query(item, uri)
         wanted = options(item) if options is not None else None
         if logical_name(uri) is not None:

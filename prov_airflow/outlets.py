@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.hashing.shard_model import extent_counts
-from prov_airflow.capture import DatasetCapture, to_uri
+from prov_airflow.capture import DatasetCapture, dataset_key, to_uri
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +56,26 @@ def annotate(outlet_events: Any, outlets: list[Any], aliased: list[tuple[Any, An
     """Put tdprov's facts into ``outlet_events[asset].extra`` for each Asset outlet, and into the ``extra`` of
     each asset event added through an alias (``aliased``: :func:`alias_events` of ``outlet_events``); returns how many.
 
-    The task's own ``extra`` keys are kept; only the ``tdprov`` key is set.
+    The task's own ``extra`` keys are kept; only the ``tdprov`` key is set. An outlet is matched to its capture by
+    the dataset it names (``s3a://b/k`` to the capture of ``s3://b/k``: :func:`~prov_airflow.capture.capture_all`).
     """
     from airflow.sdk import Asset
 
-    by_uri = {c.uri: c for c in captures}
+    by_dataset = {dataset_key(c.uri): c for c in captures}
+
+    def capture_of(item: Any) -> DatasetCapture | None:
+        uri = to_uri(item)
+        return None if uri is None else by_dataset.get(dataset_key(uri))
+
     count = 0
     for outlet in outlets:
-        capture = by_uri.get(to_uri(outlet) or "")
+        capture = capture_of(outlet)
         if not isinstance(outlet, Asset) or capture is None:
             continue
         outlet_events[outlet].extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
         count += 1
     for asset, event in aliased:
-        capture = by_uri.get(to_uri(asset) or "")
+        capture = capture_of(asset)
         if capture is not None:
             event.extra[EXTRA_KEY] = outlet_extra(capture, bundle, run_id)
             count += 1

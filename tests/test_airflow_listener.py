@@ -275,3 +275,32 @@ def test_outlet_files_are_subjects_that_a_generic_in_toto_verifier_matches(tmp_p
     assert model_subject["digest"] == {"sha256": file_sha256(model), "blake3": hash_path(model).digest.split(":", 1)[1]}
     # the task that read the CSV names the same bytes among its inputs
     assert [i["digest"]["sha256"] for i in statements["tdprov_intoto.export"]["predicate"]["inputs"]] == [file_sha256(raw)]
+
+
+def test_a_dataset_named_in_two_uri_forms_is_hashed_once(tmp_path: Path) -> None:
+    """Two inlets that name one dataset (``file:///d/x.csv`` and ``file://localhost/d/x.csv``, as ``s3://b/k`` and
+    ``s3a://b/k`` do) are one capture: the data is hashed once, under the form named first."""
+    from prov_airflow.capture import capture_all
+    from prov_airflow.settings import ListenerLimits
+
+    data = tmp_path / "x.csv"
+    data.write_text("a\n1\n")
+    captures = capture_all([Asset(data.as_uri()), Asset("file://localhost" + str(data)), str(data)], ListenerLimits())
+    assert [(c.uri, c.status, c.digest.digest) for c in captures] == [(data.as_uri(), "hashed", hash_path(data).digest)]
+
+
+def test_outlets_that_name_one_dataset_each_get_its_digest(tmp_path: Path, store: Path) -> None:
+    """Outlets ``file:///d/y.csv`` and ``file://localhost/d/y.csv`` are one output, hashed once, and the asset event
+    of each carries its digest."""
+    from airflow_dags.harness import asset_events
+
+    data = tmp_path / "y.csv"
+    forms = [Asset(data.as_uri()), Asset("file://localhost" + str(data))]
+    with DAG("tdprov_two_outlet_forms", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="writes", python_callable=lambda: data.write_text("a\n1\n"), outlets=forms)
+    assert run_dag(dag, logical_date=START).state == "success"
+    [summary] = [s for s in bundles_of(store) if s.job_name == "tdprov_two_outlet_forms.writes"]
+    assert [(o.name, o.version) for o in summary.outputs] == [(str(data), hash_path(data).digest)]
+    events = asset_events("tdprov_two_outlet_forms")
+    assert {uri: events[uri]["extra"]["tdprov"].get("digest") for uri in (f.uri for f in forms)} == {
+        f.uri: hash_path(data).digest for f in forms}
