@@ -40,7 +40,7 @@ def schema_targets(assets: Mapping[Any, AssetProvenance], written: Sequence[Data
     targets = []
     for key, wants in schemas.items():
         what = f"asset {dataset_name(key)!r}"
-        named = [i for i, record in enumerate(written) if record.name == dataset_name(key)]
+        named = [i for i, record in enumerate(written) if record.namespace is None and record.name == dataset_name(key)]
         index = named[0] if named else 0 if len(written) == 1 and len(schemas) == 1 else None
         frame = _frame(data[index]) if index is not None else None
         if frame is None:

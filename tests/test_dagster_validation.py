@@ -164,6 +164,32 @@ def test_the_pandera_check_reads_the_output_named_by_the_key_among_several(store
     assert not check.passed and check.metadata["failure_count"].value == 2
 
 
+
+def test_an_output_named_by_its_location_is_not_the_one_named_by_the_key(store: Path, instance, s3_bucket: str) -> None:
+    """``record(outputs=["s3://b/orders.csv", "s3://b/x.csv"])`` names no output by an asset key (docs/dagster.md: the
+    output named by the asset's key, or the only output): dataset ``orders.csv`` in ``s3://b`` is not asset
+    ``orders.csv``, so that asset's schema validates neither output and its check reports no result."""
+    import boto3
+    from dagster import AssetKey, AssetSpec, multi_asset
+
+    from prov_dagster.policy import POLICY_KEY, SCHEMA_KEY
+
+    for key, values in (("orders.csv", [-1]), ("x.csv", [1])):
+        boto3.client("s3").put_object(Bucket=s3_bucket, Key=key, Body=pd.DataFrame({"x": values}).to_csv(index=False).encode())
+    orders = AssetKey(["orders.csv"])
+
+    @multi_asset(specs=[AssetSpec(orders, metadata={SCHEMA_KEY: Positive, POLICY_KEY: "block"}), AssetSpec("x")])
+    def both(context, provenance: ProvenanceResource):
+        done = provenance.record(outputs=[f"s3://{s3_bucket}/orders.csv", f"s3://{s3_bucket}/x.csv"], context=context)
+        for key in (orders, AssetKey("x")):
+            yield MaterializeResult(asset_key=key, metadata=done.metadata_for(key.to_user_string()))
+
+    result = run_all([both], instance, store)
+    assert check_results(result)["pandera"].passed is False  # no result recorded: nothing validated
+    [(_, events)] = runs_of(store, "both")
+    assert [o.get("facets", {}).get("tdprov_pandera") for o in events[-1]["outputs"]] == [None, None]
+
+
 # -- a partition range in one step ----------------------------------------------------------------------------
 DAYS = StaticPartitionsDefinition(["p1", "p2", "p3"])
 RANGE = {"dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p3"}
