@@ -7,7 +7,8 @@ which version the step used: the event it tags as ``dagster/input_event_pointer/
 tags no event for, the latest materialization of each mapped partition stored before the step started (so a
 backfill during the step is not taken for what it read). When the step's run ends, each such upstream becomes an
 input of the run: the dataset and digest that event's tdprov metadata recorded (``tdprov/data``,
-``tdprov/digest``), or, with no tdprov record there, the asset key without a version, which the audit reports.
+``tdprov/digest``), its asset key in the namespace its writer gave it (``tdprov/namespace``), or, with no tdprov
+record there, the asset key without a version, which the audit reports.
 
 Nothing here reads the Dagster instance for a step whose upstream assets were all loaded through the IO manager.
 """
@@ -22,7 +23,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
 
 from prov_common.lineage.datasets import named_content_facet
 from prov_dagster import _compat
-from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY
+from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY, NAMESPACE_KEY
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 
@@ -106,13 +107,14 @@ def _step_started(step_context: Any) -> int | None:
 
 def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:
     """The version of ``key`` (``partition``) that ``metadata`` records: by its data location and digest when tdprov
-    wrote it, with the kind of that digest when recorded (no kind: metadata written before it was), else the asset
-    key without a version."""
+    wrote it, with the kind of that digest when recorded (no kind: metadata written before it was) and its asset key in
+    the namespace of its writer (when recorded: the reading step's otherwise), else the asset key without a version."""
     digest, where = _text(metadata.get(DIGEST_KEY)), _text(metadata.get(DATA_KEY))
     if digest is None or where is None:
         return DatasetRecord(name=dataset_name(key), digest=None, partition=partition)
     content = named_content_facet(digest, _text(metadata.get(DIGEST_KIND_KEY)))
-    return DatasetRecord(name=dataset_name(key), digest=None, version=digest, uri=where, partition=partition, content=content)
+    return DatasetRecord(name=dataset_name(key), digest=None, version=digest, uri=where, partition=partition, content=content,
+                         asset_namespace=_text(metadata.get(NAMESPACE_KEY)))
 
 
 def _text(value: Any) -> str | None:

@@ -115,7 +115,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             _compat.set_output_data_version(context, place.asset_key, record.version_id)
         bundle = step.output(record, output_name=context.name, expected=_expected(context, step.recorder))
         recorder_for(self).after_delivery(free_replaced)  # the previous version's blocks, once the record is sealed
-        context.add_output_metadata({**output_metadata(record, wants.policy, bundle, step.recorder.status()), **flags_metadata(flagged)})
+        context.add_output_metadata({**output_metadata(record, wants.policy, bundle, step.recorder.status(), step.recorder.namespace),
+                                     **flags_metadata(flagged)})
 
     def _graph_reads(self, context: OutputContext, step: Any) -> set[str]:
         """An asset written by an op inside a graph: add to the step's run what the graph's other steps read

@@ -19,6 +19,7 @@ from prov_dagster.policy import SCHEMA_KEY
 SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
 DIGEST_KEY = "tdprov/digest"  # the content digest of an asset the IO manager wrote (its data version)
 DATA_KEY = "tdprov/data"  # where that version lives
+NAMESPACE_KEY = "tdprov/namespace"  # the dagster:// namespace its asset key is written in (a deps=[...] reader names it so)
 DIGEST_KIND_KEY = "tdprov/digest_kind"  # what that digest is of (table, file, shards): how a reader's statement names it
 BUNDLE_KEY = "tdprov/bundle"
 RECORDED_KEY = "tdprov/recorded"
@@ -34,9 +35,10 @@ _COLUMN_TABLE_SCHEMA = TableSchema(
 )
 
 
-def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: BundleStatus) -> dict[str, Any]:
+def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: BundleStatus, namespace: str) -> dict[str, Any]:
     """Digest, per-column digests, rows, schema, Pandera outcome, data location (none for a DataFrame given to
-    ``record()``) and bundle location (see :func:`bundle_metadata`)."""
+    ``record()``) with the ``namespace`` of its asset key (:func:`location_metadata`), and bundle location (see
+    :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
         DIGEST_KEY: MetadataValue.text(digest.digest),
@@ -45,7 +47,7 @@ def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: Bun
             records=[TableRecord({"column": c.name, "type": c.logical_type, "digest": c.digest}) for c in digest.columns],
             schema=_COLUMN_TABLE_SCHEMA,
         ),
-        **({DATA_KEY: data_location(record.uri)} if record.uri is not None else {}),
+        **(location_metadata(record.uri, namespace) if record.uri is not None else {}),
         "dagster/row_count": MetadataValue.int(digest.rows),
         "dagster/column_schema": MetadataValue.table_schema(
             TableSchema(columns=[TableColumn(name, logical_type) for name, logical_type in digest.schema_fields()])
@@ -63,6 +65,12 @@ def quality_metadata(record: DatasetRecord, policy: str) -> dict[str, Any]:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
     return meta
+
+
+def location_metadata(uri: str, namespace: str) -> dict[str, Any]:
+    """Where an asset's one version lives and the ``dagster://`` namespace its asset key is written in, for a step
+    that reads it through ``deps=[...]`` (:mod:`prov_dagster.deps`)."""
+    return {DATA_KEY: data_location(uri), NAMESPACE_KEY: MetadataValue.text(namespace)}
 
 
 def data_location(uri: str) -> Any:

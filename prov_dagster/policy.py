@@ -110,7 +110,7 @@ def _known_metadata_keys() -> frozenset[str]:
     return frozenset({POLICY_KEY, SOURCE_KEY, OWNERS_KEY, MASKED_KEY, PUBLIC_KEY, RAW_SAMPLES_KEY, SAMPLE_ROWS_KEY,
                       TRAINING_KEY, GRANULARITY_ALIAS, SNAPSHOT_KEY, masking.FLAGGED_KEY, READ_KEY,
                       metadata.SCHEMA_CHECKS_KEY, metadata.DIGEST_KEY, metadata.DIGEST_KIND_KEY, metadata.DATA_KEY,
-                      metadata.BUNDLE_KEY, metadata.RECORDED_KEY, metadata.NOT_RECORDED_KEY, metadata.SPOOLED_KEY,
+                      metadata.NAMESPACE_KEY, metadata.BUNDLE_KEY, metadata.RECORDED_KEY, metadata.NOT_RECORDED_KEY, metadata.SPOOLED_KEY,
                       "tdprov/columns", "tdprov/pandera", "tdprov/pandera_passed"})
 
 

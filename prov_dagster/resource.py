@@ -20,7 +20,7 @@ from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
 from prov_dagster.metadata import (
-    DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY, bundle_metadata, data_location, extent_metadata, quality_metadata, recorded_names,
+    DIGEST_KEY, DIGEST_KIND_KEY, bundle_metadata, extent_metadata, location_metadata, quality_metadata, recorded_names,
 )
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name
@@ -145,7 +145,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         version = DataVersion(written[0].version_id) if len(written) == 1 and written[0].version_id else None
         metadata = {f"tdprov/digest/{names[r.name, r.dataset]}": MetadataValue.text(r.version_id) for r in written if r.version_id}
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
-            metadata.update({DIGEST_KEY: MetadataValue.text(version.value), DATA_KEY: data_location(written[0].uri)})
+            metadata.update({DIGEST_KEY: MetadataValue.text(version.value),
+                             **location_metadata(written[0].uri, step.recorder.namespace)})
             if written[0].digest is not None:
                 metadata[DIGEST_KIND_KEY] = MetadataValue.text(written[0].digest.kind)
         metadata.update(extent_metadata(written, names))

@@ -77,7 +77,8 @@ def refuse(step: StepRun, record: DatasetRecord, what: str, policy: str) -> NoRe
     bundle = step.fail(failed_output=record, error=failure)
     step.recorder.wait()
     error = PanderaValidationError(f"{failure.what} The failure was recorded in bundle {bundle}.", fix=failure.fix)
-    raise Failure(description=str(error), metadata=output_metadata(record, policy, bundle, step.recorder.status())) from error
+    raise Failure(description=str(error), metadata=output_metadata(record, policy, bundle, step.recorder.status(),
+                                                                              step.recorder.namespace)) from error
 
 
 def warn_written(what: str, checked: Checked, warn: Callable[[str], None]) -> None:

@@ -102,6 +102,29 @@ def test_an_upstream_asset_the_step_reads_itself_is_an_input_in_the_version_dags
     assert f"{located(store, 'labels')} <- run {step_run(store, 'labels').run_id}" in gap.what, gap.what
 
 
+def test_an_upstream_read_through_deps_keeps_the_namespace_its_writer_gave_its_asset_key(store: Path, instance,
+                                                                                         tmp_path: Path) -> None:
+    """``labels`` written by an IO manager of namespace ``team_a``, read through ``deps=[labels]`` by a step whose IO
+    manager has ``team_b``: the input's asset key is ``dagster://team_a/labels``, as its writer's events and a
+    load through the IO manager name it (docs/dagster.md: of an input, that of the IO manager that wrote it)."""
+
+    @asset(io_manager_key="team_a")
+    def labels() -> pd.DataFrame:
+        return pd.DataFrame({"y": [0, 1, 1]})
+
+    @asset(deps=[labels], io_manager_key="team_b")
+    def scores() -> pd.DataFrame:
+        return pd.DataFrame({"s": [0.5]})
+
+    resources = {"team_a": ProvenanceIOManager(namespace="team_a"), "team_b": ProvenanceIOManager(namespace="team_b")}
+    assert materialize([labels, scores], instance=instance, resources=resources).success
+    [written] = step_run(store, "labels").outputs
+    [read] = inputs_of(store, "scores").values()
+    assert (read["namespace"], read["name"], read["facets"]["version"]["datasetVersion"]) == (
+        written.namespace, written.name, written.version)
+    assert [(i["namespace"], i["name"]) for i in read["facets"]["symlinks"]["identifiers"]] == [("dagster://team_a", "labels")]
+
+
 def test_upstream_assets_no_tdprov_record_versions_are_inputs_without_a_version(store: Path, instance,
                                                                                  tmp_path: Path) -> None:
     """An observable source and an asset kept by another IO manager: inputs named by their asset keys, without
