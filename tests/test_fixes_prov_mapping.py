@@ -3,6 +3,7 @@ compared byte for byte; PROV of another version is noted, and still checked for 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/5"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/6"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 
@@ -337,3 +338,53 @@ def test_a_run_without_a_start_event_states_no_start_time_from_mapping_5() -> No
         assert run.started is None and run.ended == "2026-03-01T10:00:05Z"
     (activity,) = (r for r in events_to_document([start, end]).get_records() if r.get_type().localpart == "Activity")
     assert activity.get_startTime().isoformat().startswith("2026-03-01T10:00:00")
+
+
+def _read_twice() -> list[dict]:
+    """A run whose START names ``raw`` as another producer does (no version, a schema facet) and whose COMPLETE names
+    it at two digests (read, then read again after it changed)."""
+    from bundle_support import dataset, event
+
+    run_id = str(uuid.uuid4())
+    bare = dataset("s3://lake", "raw/users.parquet", None)
+    bare["facets"] = {"schema": {"_producer": "p", "_schemaURL": "s", "fields": [{"name": "id"}]}}
+    first, second = (dataset("s3://lake", "raw/users.parquet", "blake3:" + c * 64) for c in "12")
+    return [event(run_id, "START", "2026-03-01T10:00:00Z", inputs=[bare]),
+            event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", inputs=[second, first])]
+
+
+def test_a_dataset_named_at_two_versions_is_two_inputs_each_with_what_no_version_named() -> None:
+    """From mapping 6 every version a run's events name is an input of its own (``used`` twice); facets of an entry
+    that names no version apply to each. Mapping 5 and before folded them into one, at the version named last."""
+    from prov_common.w3cprov.events import fold_runs, folds_versions_apart
+
+    events = _read_twice()
+    [run] = fold_runs(events)
+    assert [(d.name, d.version, d.facet("schema")["fields"]) for d in run.inputs] == [
+        ("raw/users.parquet", "blake3:" + c * 64, [{"name": "id"}]) for c in "12"]
+    [before] = fold_runs(events, versions_apart=False)
+    assert [d.version for d in before.inputs] == ["blake3:" + "1" * 64]  # the one named last in the COMPLETE
+    assert (folds_versions_apart("tdprov-prov/5"), folds_versions_apart(PROV_MAPPING)) == (False, True)
+    used = json.loads(serialize(events_to_document(events), "json"))["used"]
+    assert sorted(u["prov:entity"].rsplit("-", 1)[-1] for u in used.values()) == ["1" * 64, "2" * 64]
+    events[1]["inputs"].append(dict(events[1]["inputs"][0], facets={"version": {"_producer": "p", "_schemaURL": "s",
+                                                                               "datasetVersion": "blake3:" + "A" * 64}}))
+    events[1]["inputs"][0]["facets"]["version"]["datasetVersion"] = "blake3:" + "a" * 64
+    [run] = fold_runs(events)  # a digest's hex in either case is one version
+    assert [d.version for d in run.inputs] == ["blake3:" + "1" * 64, "blake3:" + "A" * 64]
+
+
+def test_a_bundle_of_mapping_5_that_kept_one_version_still_verifies_and_exports_both(tmp_path: Path) -> None:
+    """A bundle sealed under mapping 5 from events naming a dataset at two versions (its manifest and PROV name the
+    one named last) is re-derived as mapping 5 folded it; the export derives it by this mapping: both reads."""
+    from prov_common.bundle.build import derive_bundle
+
+    events = _read_twice()
+    old = derive_bundle(events, None, prov_mapping="tdprov-prov/5", versions_apart=False)
+    assert [i.version for i in old.manifest.inputs] == ["blake3:" + "1" * 64]
+    envelope = sign_envelope(statement_for(old.manifest, blake3_digest(old.manifest_bytes)), INTOTO_PAYLOAD_TYPE, [KEY])
+    store = _stored(tmp_path, Bundle(old.state.run_id, old.files, old.manifest, old.manifest_bytes, envelope.to_json(), KEY.key_id))
+    report = verify_bundle(store, old.state.run_id, TRUST)
+    assert report.ok and report.notes == [], report.findings
+    exported = json.loads(serialize(store_document(store), "json"))["used"]
+    assert sorted(u["prov:entity"].rsplit("-", 1)[-1] for u in exported.values()) == ["1" * 64, "2" * 64]

@@ -1094,3 +1094,55 @@ def test_one_check_on_two_columns_is_two_checks_in_every_view(tmp_path: Path, ca
     assert tree["failedChecks"] == ["in_range[amount]", "in_range[qty]"], tree
     assert [q["failedChecks"] for q in _record(uri, "/data/x.parquet", "dta", capsys)["qualityChecks"]] == \
         [["in_range[amount]", "in_range[qty]"]]
+
+
+def test_a_run_that_read_a_dataset_at_two_versions_used_both_in_every_reader(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """A run that read ``/x``, then read it again after another run changed it, names ``/x`` at two digests: it used
+    both versions (PROV lets an activity use two entities). The manifest, ``show``, the PROV, ``lineage`` and the audit
+    each name both reads, each traced to the run that wrote it; none keeps only the version named last."""
+    from prov_common.audit import run_audit
+    from prov_common.bundle import list_bundles, verify_bundle
+    from prov_common.signing import trust_from_settings
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    a, b = digest("a"), digest("b")
+    first = seal(store, run_events("write", [], [dataset("/x", a)], start=T0 - timedelta(hours=3)))
+    second = seal(store, run_events("write", [], [dataset("/x", b)], start=T0 - timedelta(hours=1)))
+    reader = seal(store, run_events("read", [dataset("/x", a), dataset("/x", b)], [dataset("/y", digest("y"))]))
+    [summary] = [s for s in list_bundles(store) if s.run_id == reader]
+    assert [(i.name, i.version) for i in summary.inputs] == sorted([("/x", a), ("/x", b)])
+    assert verify_bundle(store, reader, trust_from_settings(Settings.from_env(store=uri))).ok
+    assert main(["show", reader, "--store", uri]) == 0
+    shown = capsys.readouterr().out.split("inputs:\n", 1)[1].split("outputs:", 1)[0].split()
+    assert shown == ["file:///x", min(a, b), "file:///x", max(a, b)]
+    assert main(["lineage", "/y", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    assert sorted((i["version"], [g["runId"] for g in i["generatedBy"]]) for i in tree["generatedBy"][0]["inputs"]) == sorted(
+        [(a, [first]), (b, [second])])
+    assert main(["export", "--format", "ttl", "--store", uri, "-o", str(tmp_path / "all.ttl")]) == 0
+    graph = rdflib.Graph().parse(tmp_path / "all.ttl")
+    used = {str(o) for s, o in graph.subject_objects(rdflib.URIRef("http://www.w3.org/ns/prov#used")) if str(s).endswith(f"run-{reader}")}
+    assert {u.rsplit("-by-run-", 1)[-1] for u in used if "-by-run-" in u} == {first, second}, used  # each read resolved
+    result = run_audit(store, Settings.from_env(store=uri), full=True, progress=False, report_dir=tmp_path / "report")
+    assert result.clean, [f.what for f in result.errors]
+
+
+def test_what_a_run_signed_of_a_dataset_it_wrote_at_two_versions_is_read_at_the_version_asked(tmp_path: Path) -> None:
+    """A run that wrote ``/y`` twice signs both versions, each with the SHA-256 of its bytes; ``tdprov record`` reads the
+    one of the version it describes, never the first of that name."""
+    from prov_common.audit.model import DatasetUse
+    from prov_common.signing import trust_from_settings
+    from prov_common.sources.bundle_location import bundle_locator
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    written = []
+    for tag in ("b", "a"):
+        out = dataset("/y", digest(tag))
+        out["facets"]["tdprov_contentHash"] = {"_producer": "p", "_schemaURL": "s", "digest": digest(tag), "fileSha256": tag * 64}
+        written.append(out)
+    run_id = seal(store, run_events("write_twice", [], written))
+    locate = bundle_locator(store, trust_from_settings(Settings.from_env(store=uri)))
+    assert {tag: locate(run_id, DatasetUse("file", "/y", digest(tag))).sha256 for tag in "ab"} == {"a": "a" * 64, "b": "b" * 64}

@@ -93,6 +93,7 @@ def derive_bundle(
     digest_sets: str | None = DIGEST_SETS,
     prov_mapping: str = PROV_MAPPING,
     local_names: bool = True,
+    versions_apart: bool = True,
     store_id: str | None = None,
     sealed: bool = False,
 ) -> Derived:
@@ -106,6 +107,7 @@ def derive_bundle(
     ``prov_mapping``: the PROV mapping version to derive ``prov.json`` by (verification passes the stored
     manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
     ``local_names``: fold local file names as tdprov names them (False re-derives a bundle sealed before that).
+    ``versions_apart``: fold each version of a dataset apart (False re-derives a bundle sealed before that).
     ``store_id``: the id of the store the bundle is for (``prov_common.store.identity``), recorded in the manifest.
     ``sealed``: re-derive a sealed bundle (its event times read as :func:`~prov_common.w3cprov.events.parse_time` does).
     """
@@ -113,7 +115,7 @@ def derive_bundle(
     ordered = order_events(events, sealed=sealed)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
-    state = fold_one_run(ordered, local_names=local_names, sealed=sealed)
+    state = fold_one_run(ordered, local_names=local_names, versions_apart=versions_apart, sealed=sealed)
     layout.check_run_id(state.run_id)
     if sets != DIGESTS_V1:  # the oldest version that gives these DigestSets: what more verifiers read
         datasets = state.inputs + state.outputs

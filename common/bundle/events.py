@@ -74,9 +74,11 @@ def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str
     return events
 
 
-def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True, sealed: bool = False) -> RunState:
-    """The run state of events that must all belong to one run (``local_names``, ``sealed``: see :func:`fold_runs`)."""
-    states = fold_runs(events, local_names=local_names, sealed=sealed)
+def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True, versions_apart: bool = True,
+                 sealed: bool = False) -> RunState:
+    """The run state of events that must all belong to one run (``local_names``, ``versions_apart``, ``sealed``: see
+    :func:`fold_runs`)."""
+    states = fold_runs(events, local_names=local_names, versions_apart=versions_apart, sealed=sealed)
     if len(states) != 1:
         raise BadInputError(
             f"events of {len(states)} runs given ({', '.join(s.run_id for s in states[:5])}); a bundle holds one run.",

@@ -20,7 +20,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import foreign_store
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
-from prov_common.w3cprov.events import folds_local_names, parse_time
+from prov_common.w3cprov.events import folds_local_names, folds_versions_apart, parse_time
 from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 
@@ -279,7 +279,8 @@ def _check_consistency(
         # the files were hashed against the manifest above; the manifest's files are not re-derived
         expected = derive_bundle(events, None, sealed_at=sealed_at, hashed=manifest.files,
                                  digest_sets=manifest.digest_sets, prov_mapping=_derivable(manifest.mapping),
-                                 local_names=folds_local_names(manifest.mapping), sealed=True)
+                                 local_names=folds_local_names(manifest.mapping),
+                                 versions_apart=folds_versions_apart(manifest.mapping), sealed=True)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None

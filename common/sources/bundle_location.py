@@ -15,6 +15,7 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle.subjects import version_digests
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
+from prov_common.w3cprov.identity import normal_version
 
 
 @dataclass(frozen=True)
@@ -30,20 +31,20 @@ Locator = Callable[[str, DatasetUse], SignedOutput | None]
 
 
 def bundle_locator(store: Store, trust: TrustStore) -> Locator:
-    """``locate(run_id, dataset)``: what the run's bundle signs about its output ``dataset`` (the first output of
-    that name), when the bundle verifies and holds that output; else None. Each call verifies the bundle: the
-    caller keeps the answer (:attr:`~prov_common.sources.training_record.RecordFacts.signed_output`)."""
+    """``locate(run_id, dataset)``: what the run's bundle signs about its output ``dataset`` at its version (a run
+    may write a dataset at two), when the bundle verifies and holds that output; else None. Each call verifies the
+    bundle: the caller keeps the answer (:attr:`~prov_common.sources.training_record.RecordFacts.signed_output`)."""
     from prov_common.bundle.verify import verify_and_derive
 
     def locate(run_id: str, dataset: DatasetUse) -> SignedOutput | None:
         checked = verify_and_derive(store, run_id, trust)
         if not checked.report.ok or checked.derived is None or checked.manifest is None:
             return None
-        manifest, same = checked.manifest, (dataset.namespace, dataset.name)
+        manifest, same = checked.manifest, (dataset.namespace, dataset.name, normal_version(dataset.version))
         for ds in checked.derived.state.outputs:
-            if (ds.namespace, ds.name) == same:
+            if (ds.namespace, ds.name, normal_version(ds.version)) == same:
                 signed = next((version_digests(o.version, o.digests, manifest.digest_sets) or {}
-                               for o in manifest.outputs if (o.namespace, o.name) == same), {})
+                               for o in manifest.outputs if (o.namespace, o.name, normal_version(o.version)) == same), {})
                 return SignedOutput(symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), signed.get("sha256"))
         return None
 

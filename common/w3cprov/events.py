@@ -6,6 +6,8 @@ optional parts (facets, inputs, outputs) may be missing, and facets unknown.
 Events of one run are applied in time order (START before COMPLETE at equal times) and facets are
 merged, a later event's facet replacing an earlier one of the same name, as OpenLineage's
 accumulative event model intends. Events are sorted first, so their order in the input never matters.
+A dataset named at two versions (read, then read again after it changed) is two inputs, one per version; facets of
+an entry that names no version apply to each (:func:`fold_runs`, ``versions_apart``).
 A dataset that a producer names in ``file://localhost`` (or ``file://127.0.0.1``), or by a path not
 normalised (``/data//x``), is the local file as tdprov names it (the producers of one run share one dataset).
 """
@@ -20,6 +22,7 @@ from typing import Any
 from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
+from prov_common.w3cprov.identity import normal_version
 from prov_common.times import why_not_rfc3339
 
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")
@@ -145,27 +148,50 @@ def _facets(container: Any, key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def _merge_datasets(target: dict[tuple[str, str], DatasetState], datasets: Any, extra_key: str, local_names: bool) -> None:
+@dataclass
+class _Named:
+    """What a run's events say of one dataset: the facets of its entries that name no version (``common``) and each
+    version they name, by version as identity compares it (:func:`~prov_common.w3cprov.identity.normal_version`)."""
+
+    common: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, DatasetState] = field(default_factory=dict)
+
+    def states(self, key: tuple[str, str]) -> list[DatasetState]:
+        """Each version named (by version), else the dataset without a version."""
+        return [self.versions[v] for v in sorted(self.versions)] or [DatasetState(*key, self.common)]
+
+
+def _merge_datasets(target: dict[tuple[str, str], _Named], datasets: Any, extra_key: str, local_names: bool,
+                    versions_apart: bool) -> None:
+    """Merge the entries ``datasets`` of one event into ``target``. ``versions_apart``: an entry at a version merges
+    into that version only, so a run that read a dataset at two versions keeps both; an entry without one applies
+    to every version (False: one state per dataset, the version its last entry names, as before mapping 6)."""
     for dataset in datasets or ():
         key = local_dataset(dataset["namespace"], dataset["name"]) if local_names else (dataset["namespace"], dataset["name"])
-        state = target.setdefault(key, DatasetState(*key))
-        state.facets.update(_facets(dataset, "facets"))
-        state.facets.update(_facets(dataset, extra_key))
+        facets = {**_facets(dataset, "facets"), **_facets(dataset, extra_key)}
+        named = target.setdefault(key, _Named())
+        version = DatasetState(*key, facets).version if versions_apart else None
+        if version is None:
+            named.common.update(facets)
+            for state in named.versions.values():
+                state.facets.update(facets)
+        else:
+            named.versions.setdefault(normal_version(version), DatasetState(*key, dict(named.common))).facets.update(facets)
 
 
-def _fold(events: list[_Checked], local_names: bool = True) -> RunState:
+def _fold(events: list[_Checked], local_names: bool = True, versions_apart: bool = True) -> RunState:
     events.sort(key=_order_key)
     run_facets: dict[str, Any] = {}
     job_facets: dict[str, Any] = {}
-    inputs: dict[tuple[str, str], DatasetState] = {}
-    outputs: dict[tuple[str, str], DatasetState] = {}
+    inputs: dict[tuple[str, str], _Named] = {}
+    outputs: dict[tuple[str, str], _Named] = {}
     producers: set[str] = set()
     for checked in events:
         event = checked.event
         run_facets.update(_facets(event["run"], "facets"))
         job_facets.update(_facets(event["job"], "facets"))
-        _merge_datasets(inputs, event.get("inputs"), "inputFacets", local_names)
-        _merge_datasets(outputs, event.get("outputs"), "outputFacets", local_names)
+        _merge_datasets(inputs, event.get("inputs"), "inputFacets", local_names, versions_apart)
+        _merge_datasets(outputs, event.get("outputs"), "outputFacets", local_names, versions_apart)
         if isinstance(event.get("producer"), str):
             producers.add(event["producer"])
     starts = [c.time for c in events if c.event_type == "START"]
@@ -181,8 +207,8 @@ def _fold(events: list[_Checked], local_names: bool = True) -> RunState:
         producers=tuple(sorted(producers)),
         run_facets=run_facets,
         job_facets=job_facets,
-        inputs=[inputs[k] for k in sorted(inputs)],
-        outputs=[outputs[k] for k in sorted(outputs)],
+        inputs=[state for k in sorted(inputs) for state in inputs[k].states(k)],
+        outputs=[state for k in sorted(outputs) for state in outputs[k].states(k)],
         start_recorded=bool(starts),
     )
 
@@ -192,10 +218,18 @@ def folds_local_names(mapping: str | None) -> bool:
     return mapping not in (None, "tdprov-prov/1", "tdprov-prov/2", "tdprov-prov/3")
 
 
-def fold_runs(events: Iterable[Any], *, local_names: bool = True, sealed: bool = False) -> list[RunState]:
+def folds_versions_apart(mapping: str | None) -> bool:
+    """Whether bundles of PROV mapping ``mapping`` were folded with each version of a dataset apart (from mapping 6 on)."""
+    return mapping not in (None, "tdprov-prov/1", "tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5")
+
+
+def fold_runs(events: Iterable[Any], *, local_names: bool = True, versions_apart: bool = True,
+              sealed: bool = False) -> list[RunState]:
     """Check every event and fold them into one :class:`RunState` per run id (sorted by run id).
     ``local_names``: name a local file as tdprov does whatever the producer wrote (``file://localhost``, a path not
     normalised); False for a bundle sealed before this (its PROV mapping, :func:`folds_local_names`).
+    ``versions_apart``: a dataset the events name at two versions is two inputs (or outputs), one per version; False
+    for a bundle sealed before this, which kept the version named last (:func:`folds_versions_apart`).
     ``sealed``: the events were read from a sealed bundle (their times as :func:`parse_time` reads them)."""
     by_run: dict[str, list[_Checked]] = {}
     for index, event in enumerate(events):
@@ -203,4 +237,4 @@ def fold_runs(events: Iterable[Any], *, local_names: bool = True, sealed: bool =
         by_run.setdefault(checked.run_id, []).append(checked)
     if not by_run:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
-    return [_fold(by_run[run_id], local_names) for run_id in sorted(by_run)]
+    return [_fold(by_run[run_id], local_names, versions_apart) for run_id in sorted(by_run)]

@@ -23,12 +23,12 @@ from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_t
 
 Attr = tuple[QualifiedName, Any]
 
-PROV_MAPPING = "tdprov-prov/5"
+PROV_MAPPING = "tdprov-prov/6"
 """Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
 the same events give changes (here or through a ``prov`` upgrade), and keep the older version in
 :data:`DERIVABLE_MAPPINGS` while this code still gives its bytes: bundles of those versions are
 re-derived byte for byte, bundles of others are checked for digest and PROV syntax."""
-DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", PROV_MAPPING)
+DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5", PROV_MAPPING)
 """Mapping versions this code derives: version 3 adds ``tdprov:shardCount``, ``tdprov:fileSha256`` and
 ``tdprov:rowsRoot`` of a version's content to what version 2 gave; version 4 states a run's derivations
 as one ``tdprov:derivations`` count on the activity, instead of one ``wasDerivedFrom`` per output and input,
@@ -37,7 +37,9 @@ version 5 gives different things different identifiers where a name holds a newl
 algorithm is 16 hex digits (versions 2 to 4 could give two datasets one identifier: see
 :mod:`~prov_common.w3cprov.ids`), and states no ``wasAssociatedWith`` for a run whose events name no agent
 (versions 2 to 4 state one without an agent) but ``tdprov:plan`` on the run, and no start time for a run whose
-events hold no START (versions 2 to 4 state its earliest event's time)."""
+events hold no START (versions 2 to 4 state its earliest event's time); version 6 folds each version of a dataset
+that a run's events name apart (``used`` or generated once each; versions 2 to 5 keep the version named last, see
+:func:`~prov_common.w3cprov.events.fold_runs`)."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -337,7 +339,7 @@ def _run(builder: _Builder, run: RunState) -> None:
         passed = len({(d.key, d.version) for d in run.outputs} & {(s.key, s.version) for s, _ in used})
         builder.element("activity", activity.localpart, [(TDPROV["derivations"], pairs - passed)])
     for dataset in run.outputs:
-        target = targets[dataset.key] = _written(builder, dataset, run)
+        target = targets[dataset.key, dataset.version] = _written(builder, dataset, run)
         builder.relation("generation", target, activity, time=run.ended)
         _measurements(builder, activity, target, dataset_measurements(dataset))
         for source, read in used if not counted else ():
@@ -345,8 +347,8 @@ def _run(builder: _Builder, run: RunState) -> None:
                 builder.relation("derivation", target, read, activity)
     for measurement, concerned in run_test_measurements(run):
         for dataset in concerned:
-            _measurements(builder, activity, targets[dataset.key], [measurement])
-    _same_content(builder, [*used, *((d, targets[d.key]) for d in run.outputs)])
+            _measurements(builder, activity, targets[dataset.key, dataset.version], [measurement])
+    _same_content(builder, [*used, *((d, targets[d.key, d.version]) for d in run.outputs)])
 
 
 def events_to_document(events: Iterable[dict[str, Any]], mapping: str = PROV_MAPPING, *, sealed: bool = False) -> ProvDocument:
