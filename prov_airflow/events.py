@@ -13,6 +13,7 @@ from prov_common import PRODUCER
 from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.events import ParentRef, build_run_event
+from prov_common.w3cprov.identity import normal_version
 
 from prov_airflow.capture import DatasetCapture, dataset_key
 from prov_airflow.runinfo import RunInfo
@@ -51,15 +52,19 @@ def capture_ref(capture: DatasetCapture) -> DatasetRef:
 
 
 def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list[DatasetRef]:
-    """Datasets of ``first`` and ``extra`` by (namespace, name); an extra ref fills in what the first lacks."""
-    merged: dict[tuple[str, str], DatasetRef] = {}
+    """Datasets of ``first`` and ``extra`` by (namespace, name) and version: an extra ref fills in what the first
+    lacks. Two versions of one dataset stay two refs (the task read its inlet at its start and an operator validated
+    it after it changed): each keeps what was recorded of it."""
+    merged: dict[tuple[str, str, str | None], DatasetRef] = {}
     for ref in (*first, *extra):
-        key = (ref.namespace, ref.name)
-        old = merged.get(key)
+        version = _version(ref)
+        key = next((k for k in merged if k[:2] == (ref.namespace, ref.name) and None in (k[2], version)),
+                   (ref.namespace, ref.name, version))  # a ref of no version is one with any version of its dataset
+        old = merged.pop(key, None)
         if old is None:
             merged[key] = ref
             continue
-        merged[key] = dataclasses.replace(
+        both = dataclasses.replace(
             old,
             digest=old.digest or ref.digest,
             quality=old.quality or ref.quality,
@@ -72,7 +77,12 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
             input_facets={**ref.input_facets, **old.input_facets},
             output_facets={**ref.output_facets, **old.output_facets},
         )
+        merged[(ref.namespace, ref.name, _version(both))] = both  # a ref of no version takes the other's
     return list(merged.values())
+
+
+def _version(ref: DatasetRef) -> str | None:
+    return normal_version(ref.digest.digest) if ref.digest is not None else None
 
 
 def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef],

@@ -86,6 +86,44 @@ def test_the_statement_names_the_bytes_of_the_file_the_operator_validated(tmp_pa
         assert read["digest"] == {"sha256": file_sha256(path), "tdprovTable-blake3": hash_path(path).digest.split(":", 1)[1]}
 
 
+class _RewritingCheck(PanderaValidationOperator):
+    """Rewrites its source before validating it: the file the task read at its start is not the one it validated."""
+
+    def execute(self, context):  # type: ignore[no-untyped-def]
+        Path(self.source).write_text("x\n5\n6\n7\n")
+        return super().execute(context)
+
+
+def test_a_source_changed_after_the_task_started_is_validated_as_the_version_it_read(tmp_path: Path, store: Path) -> None:
+    """The task's inlet was hashed at its start; the operator validated the file after it changed. The event named
+    one input: the start's version with the validation of the other (the validated version was dropped). Each
+    version is an input of its own now, the result on the one validated."""
+    raw = tmp_path / "raw.csv"
+    raw.write_text("x\n3\n1\n2\n")
+    before = hash_path(raw).digest
+    with DAG("tdprov_pandera_changed", start_date=START, schedule=None) as dag:
+        _RewritingCheck(task_id="check", source=str(raw), schema="airflow_dags.schemas:RAW", inlets=[Asset(raw.as_uri())])
+    assert run_dag(dag, logical_date=START).state == "success"
+    after = hash_path(raw).digest
+    [check] = [s for s in bundles_of(store) if s.job_name.endswith(".check")]
+    inputs = {d["facets"]["version"]["datasetVersion"]: d["facets"] for d in events_of(store, check.run_id)[-1]["inputs"]}
+    assert set(inputs) == {before, after}, inputs
+    assert "tdprov_pandera" not in inputs[before] and inputs[after]["tdprov_pandera"]["passed"] is True, inputs
+
+
+def test_refs_of_one_dataset_merge_by_version() -> None:
+    """A ref of no version fills in the one version it meets (and takes its version); two versions stay two refs,
+    each with what was recorded of it."""
+    from prov_airflow.events import merge_refs
+    from prov_common.hashing import hash_bytes
+    from prov_common.lineage.datasets import DatasetRef
+
+    a, b = hash_bytes(b"a"), hash_bytes(b"b")
+    merged = merge_refs([DatasetRef("file", "/x", a)], [DatasetRef("file", "/x", facets={"k": 1}), DatasetRef("file", "/x", b)])
+    assert [(r.digest, r.facets) for r in merged] == [(a, {"k": 1}), (b, {})]
+    assert [r.digest for r in merge_refs([DatasetRef("file", "/x")], [DatasetRef("file", "/x", a), DatasetRef("file", "/x", b)])] == [a, b]
+
+
 def test_a_jsonl_source_the_hash_refuses_is_refused_by_the_operator_too(
         tmp_path: Path, store: Path, capfd: pytest.CaptureFixture) -> None:
     """``NaN`` is not JSON: the hash of the writer's outlet refuses the file, so the operator does not validate it
