@@ -79,6 +79,16 @@ def test_prove_bad_input(store_dir: str, capsys: pytest.CaptureFixture) -> None:
     assert main(["prove", "--store", store_dir]) == 2
 
 
+@pytest.mark.parametrize("old, new", [(14, 5), (0, 14)])
+def test_prove_names_the_checkpoint_sizes_for_sizes_out_of_order(store_dir: str, capsys: pytest.CaptureFixture, old: int, new: int) -> None:
+    """OLD above NEW (or 0) is refused naming the sizes to give: its fix said to list the checkpoints with 'tdprov
+    audit' output, which prints only the newest size (and appends to the log)."""
+    assert main(["prove", "--consistency", str(old), str(new), "--store", store_dir]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"tdprov prove: --consistency {old} {new}: OLD must be at least 1 and not above NEW. "
+                   "Fix: give two of the checkpoint sizes, the smaller first: 5, 13, 14\n"), err
+
+
 def test_prove_on_a_changed_log_says_what_to_do(store_dir: str, capsys: pytest.CaptureFixture) -> None:
     """A leaf batch changed to claim another first index: prove refuses (exit 1) and tells to audit and restore (its fix
     was "run 'tdprov prove --help' for the options")."""

@@ -138,6 +138,10 @@ class TransparencyLog:
         """Checkpoint keys in order of tree size; with ``after``, only those listed after that key."""
         return [k for k in self.store.list(CHECKPOINTS_PREFIX, start_after=after) if _number(k, CHECKPOINTS_PREFIX) is not None]
 
+    def checkpoint_sizes(self) -> str:
+        """The tree sizes of the log's checkpoints, as a refusal names them (``"5, 13, 14"``, ``"none"``)."""
+        return ", ".join(str(_number(k, CHECKPOINTS_PREFIX)) for k in self.checkpoint_keys()) or "none"
+
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
         """Read, verify the signature of, and parse the checkpoint at ``key`` (kept with ``read_once``). A failure
         names the checkpoint as its ``subject`` (see :class:`~prov_common.errors.TdprovError`)."""
@@ -423,6 +427,6 @@ class TransparencyLog:
     def _checkpoint_of_size(self, size: int) -> StoredCheckpoint:
         key = checkpoint_key(size)
         if not self.store.exists(key):
-            sizes = ", ".join(str(_number(k, CHECKPOINTS_PREFIX)) for k in self.checkpoint_keys()) or "none"
-            raise BadInputError(f"there is no checkpoint of tree size {size}.", fix=f"use one of the checkpoint sizes: {sizes}")
+            raise BadInputError(f"there is no checkpoint of tree size {size}.",
+                                fix=f"use one of the checkpoint sizes: {self.checkpoint_sizes()}")
         return self.read_checkpoint(key)
