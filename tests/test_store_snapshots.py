@@ -121,6 +121,9 @@ def test_unknown_or_malformed_digest(tmp_path: Path) -> None:
     with pytest.raises(ObjectNotFoundError) as info:
         checkout(store, "blake3:" + "0" * 64, tmp_path / "x")
     assert "blake3:" + "0" * 64 in str(info.value)
+    assert info.value.fix.startswith(  # it said copies are kept only by writers with snapshots on
+        "a copy is kept only by a run that writes the dataset with snapshots on (TDPROV_SNAPSHOT, or snapshot=True on the "
+        "asset or task), or by 'tdprov snapshot PATH' while the data still holds these bytes"), info.value.fix
     for bad in ("sha256:" + "0" * 64, "blake3:xyz", "../../etc/passwd", "blake3:" + "0" * 63):
         with pytest.raises(BadInputError):
             checkout(store, bad, tmp_path / "x")

@@ -305,7 +305,9 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     if not store.exists(ikey):
         raise ObjectNotFoundError(
             f"no snapshot of {digest} in {store.describe()}.",
-            fix="snapshots exist only for datasets written with snapshots enabled; check the digest with 'tdprov lineage'",
+            fix=("a copy is kept only by a run that writes the dataset with snapshots on (TDPROV_SNAPSHOT, or snapshot=True "
+                 "on the asset or task), or by 'tdprov snapshot PATH' while the data still holds these bytes; check the "
+                 "digest with 'tdprov lineage'"),
         )
     data = store.get(ikey, INDEX_LIMIT)
     if SnapshotSet.is_set(data):
