@@ -212,6 +212,46 @@ def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -
     assert "Clean" not in text
 
 
+BROKEN_CELLS_JS = """(() => [...document.querySelectorAll('table')].filter(t => t.querySelector('th')?.textContent === 'run')
+  .flatMap(t => [...t.querySelectorAll('tbody tr')].flatMap(r => [0, 2, 3].map(i => {
+    const text = r.cells[i].textContent, node = document.createTreeWalker(r.cells[i], NodeFilter.SHOW_TEXT).nextNode(), range = document.createRange();
+    const tops = [...text].map((_, k) => { range.setStart(node, k); range.setEnd(node, k + 1); return Math.round(range.getBoundingClientRect().top); });
+    return [text, tops.flatMap((top, k) => k && top !== tops[k - 1] ? [text.slice(0, k)] : [])];
+  }))))()"""
+
+
+@needs_chromium
+def test_run_ids_states_and_times_are_not_broken_inside_a_word(report: Path, browser) -> None:
+    """In the runs table and each preparation-runs table, beside long inputs and outputs, a state and an end time
+    stay on one line, and a run id breaks only after a hyphen, at 1,280 px and on an A4 page: they were broken
+    anywhere (COMPL / ETE, 2026-12-05T15:59:49.2 / 90483Z)."""
+    for width in (WIDTH, PRINT_WIDTH):
+        with new_page(browser, width, 1200) as tab:
+            tab.goto(report.as_uri(), wait_until="load")
+            cells = tab.evaluate(BROKEN_CELLS_JS)
+        assert [text for text, _ in cells[1::3]].count("COMPLETE") >= 5, cells  # 3 runs, and 2 preparation runs
+        ids, whole = cells[0::3], cells[1::3] + cells[2::3]
+        assert all(not breaks for _, breaks in whole), (width, [c for c in whole if c[1]])
+        assert all(head.endswith("-") for _, breaks in ids for head in breaks), (width, [c for c in ids if c[1]])
+
+
+@needs_chromium
+def test_a_long_run_id_state_or_time_still_fits(audited: AuditResult, browser, tmp_path: Path) -> None:
+    """Run ids of another producer may be 200 characters without a hyphen, and states and times what it wrote: those
+    wrap anywhere as before, so the tables that keep short ones whole stay within the page."""
+    from prov_common.audit.html import render_html
+
+    report = json.loads(Path(str(audited.report_json)).read_text())
+    report["runs"][0].update(runId="r" * 200, state="S" * 80, endedAt="2026-05-01T12:00:00.000000+00:00" + "0" * 60)
+    step = report["trainingData"][0]["article10"]["preparation"][0]
+    step.update(runId="p" * 200, state="T" * 80)
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report, Path(str(audited.report_html)).read_text().split('<figure class="picture">', 1)[1]
+                                .split("<figcaption>", 1)[0]))
+    for width in (WIDTH, PRINT_WIDTH):
+        assert_fits(measure(browser, page, width), width)
+
+
 @needs_chromium
 def test_report_picture_without_graphviz_fits_and_avoids_nodes(audited: AuditResult, browser, tmp_path: Path) -> None:
     """On a machine without Graphviz the built-in layout draws the same report's picture: no edge through

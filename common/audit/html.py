@@ -17,8 +17,9 @@ h1,h2,h3,h4,p{overflow-wrap:anywhere}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} table.fields th{width:14rem}
-.pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b} .pass,.fail,.skipped{white-space:nowrap}
+th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} code.run{overflow-wrap:normal}
+table.fields th{width:14rem}
+.pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b} .pass,.fail,.skipped,.whole{white-space:nowrap}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2} .noted{background:#fef9c3}
 .note{color:#64748b} .gap{color:#92400e} ul.plain{margin:.2rem 0;padding-left:1.1rem}
 figure.picture{margin:.5rem 0;border:1px solid #e2e8f0;padding:.5rem} figure.picture svg{display:block;max-width:100%;height:auto;margin:0 auto}
@@ -45,6 +46,23 @@ def _e(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_shown(str(v)) for v in value if v is not None) or '<span class="note">—</span>'
     return _shown(str(value))
+
+
+WHOLE_UP_TO = 32
+"""Characters at most of a value kept unbroken (a state, a time; a run id's part between hyphens): a longer one,
+which another producer may record, wraps anywhere, so that no table grows wider than the page."""
+
+
+def _whole(value: Any) -> str:
+    """A short value shown unbroken (a run's state, a time): a table squeezed by long digests beside it broke
+    COMPLETE into COMPL / ETE."""
+    return f'<span class="whole">{_e(value)}</span>' if len(str(value)) <= WHOLE_UP_TO else _e(value)
+
+
+def _run_id(value: Any) -> str:
+    """A run id, broken only after its hyphens (a UUID's groups), never inside one."""
+    whole = max(map(len, str(value).split("-"))) <= WHOLE_UP_TO
+    return f'<code class="run">{_e(value)}</code>' if whole else f"<code>{_e(value)}</code>"
 
 
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
@@ -147,7 +165,7 @@ def _runs(report: dict[str, Any]) -> str:
     head = (f'<p>{len(runs)} run(s) in the store; {new} examined by this audit (marked "new"); the rest were examined by '
             f'earlier audits, whose results this one continued from.</p>')
     rule = {RULE_JOB_TYPE: "yes (marked)", RULE_JOB_NAME: "yes (job name)"}
-    rows = [[f"<code>{_e(r['runId'])}</code>", _e(r["job"]), _e(r["state"]), _e(r["endedAt"]),
+    rows = [[_run_id(r["runId"]), _e(r["job"]), _whole(r["state"]), _whole(r["endedAt"]),
              rule.get(r.get("trainingRule") or "", "yes" if r["training"] else ""), "new" if r["examinedNow"] else ""]
             for r in runs[:MAX_RUNS_SHOWN]]
     more = f'<p class="note">Newest {MAX_RUNS_SHOWN} shown; report.json lists all {len(runs)}.</p>' if len(runs) > MAX_RUNS_SHOWN else ""
@@ -189,7 +207,7 @@ def _article10(items: list[dict[str, Any]]) -> str:
 def _dataset(entry: dict[str, Any]) -> str:
     a10, a4 = entry["article10"], entry["annexIV"]
     steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
-                   [[f"<code>{_shown(s['runId'])}</code>", _shown(s["job"]), _shown(s["state"]), _e(s["endedAt"]),
+                   [[_run_id(s["runId"]), _shown(s["job"]), _whole(s["state"]), _whole(s["endedAt"]),
                      f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"] for s in a10["preparation"]]) \
         if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
