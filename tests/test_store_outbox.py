@@ -254,6 +254,27 @@ def test_flush_exits_1_while_failed_holds_an_entry_and_names_its_runs(tmp_path: 
     assert "set aside" not in capsys.readouterr().out
 
 
+def test_flush_delivers_to_each_entry_s_store_whatever_tdprov_store_says_as_its_help_does(tmp_path: Path, monkeypatch,
+                                                                                       capsys: pytest.CaptureFixture) -> None:
+    """Without --store, flush delivers every entry to the store it was meant for, not to $TDPROV_STORE: the help of
+    its --store said "(default: $TDPROV_STORE or ./.tdprov)", as for the verbs that read one store."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    meant, other = open_store(tmp_path / "meant"), open_store(tmp_path / "other")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    monkeypatch.setenv("TDPROV_STORE", other.uri)
+    spool.write_entry(tmp_path / "spool", spool.SpoolEntry(meant.uri, tuple(BUNDLE)))
+    assert main(["flush"]) == 0
+    assert list(meant.list()) == sorted(k for k, _ in BUNDLE) and list(other.list()) == []
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["flush", "--help"])
+    shown = " ".join(capsys.readouterr().out.split("\n  --store STORE", 1)[1].split("\n  --spool", 1)[0].split())
+    assert shown == ("deliver only the entries for this store (a folder or s3://bucket/prefix) and those whose store "
+                     "could not be opened; default: every entry to its own store, whatever $TDPROV_STORE says"), shown
+
+
 def test_store_down_during_100_runs_delivers_100_bundles_none_twice(s3_server, s3_fault, monkeypatch, tmp_path) -> None:
     bucket = s3_server.create_bucket()
     down = open_store(s3_fault("closed", bucket))

@@ -22,14 +22,14 @@ def add_verb(subparsers: Any, name: str, *, help: str, description: str, example
     )
 
 
-def add_store_option(parser: argparse.ArgumentParser, *, must_exist: bool = True) -> None:
-    """``--store`` overriding ``TDPROV_STORE``. With ``must_exist`` (reading verbs) a local store that does
-    not exist is bad input, never created: a mistyped path must not pass as an empty store."""
-    parser.add_argument(
-        "--store",
-        default=None,
-        help="store URI: a folder or s3://bucket/prefix (default: $TDPROV_STORE or ./.tdprov)",
-    )
+STORE_HELP = "store URI: a folder or s3://bucket/prefix (default: $TDPROV_STORE or ./.tdprov)"
+
+
+def add_store_option(parser: argparse.ArgumentParser, *, must_exist: bool = True, text: str = STORE_HELP) -> None:
+    """``--store`` overriding ``TDPROV_STORE`` (``text``: its help, for a verb whose default is another). With ``must_exist``
+    (reading verbs) a local store that does not exist is bad input, never created: a mistyped path must not pass as
+    an empty store."""
+    parser.add_argument("--store", default=None, help=text)
     parser.set_defaults(store_must_exist=must_exist)
 
 

@@ -33,7 +33,9 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov flush                       # after an outage, or from cron",
     )
-    add_store_option(parser, must_exist=False)
+    add_store_option(parser, must_exist=False, text="deliver only the entries for this store (a folder or "
+                     "s3://bucket/prefix) and those whose store could not be opened; default: every entry to its own "
+                     "store, whatever $TDPROV_STORE says")
     parser.add_argument("--spool", default=None, help="spool folder (default: $TDPROV_SPOOL or $TDPROV_HOME/spool)")
     parser.set_defaults(func=run)
 
