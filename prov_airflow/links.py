@@ -18,12 +18,14 @@ def bundle_of(task_instance: Any) -> str:
 
 
 def bundle_of_run(run_id: str) -> str:
-    """Where the listener seals the bundle of the OpenLineage run ``run_id`` in its store."""
+    """Where the listener seals the bundle of the OpenLineage run ``run_id`` in its store (a local store by its
+    absolute path: the asset event and the link are read by other processes, in other folders)."""
     from prov_common.bundle.layout import bundle_location
+    from prov_common.store.location import absolute_location
 
     from prov_airflow.emitter import listener_settings
 
-    return bundle_location(listener_settings().store, run_id)
+    return bundle_location(absolute_location(listener_settings().store), run_id)
 
 
 @attrs.define()

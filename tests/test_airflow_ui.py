@@ -54,6 +54,22 @@ def test_asset_events_carry_the_digest_and_bundle_uri(tmp_path: Path, store: Pat
         (str(never), "missing"), (str(tmp_path / "plain.txt"), "missing")]
 
 
+def test_a_relative_store_gives_asset_events_the_bundle_s_absolute_location(tmp_path: Path, airflow_db, monkeypatch) -> None:
+    """``[tdprov] store = ./lineage``: the asset event's ``bundle`` (and the extra link, the same value) named
+    ./lineage/bundles/<run>/, a folder of whatever working folder reads the event (an asset-triggered DAG's task,
+    the UI); the Dagster UI's bundle link is absolute. It names the bundle by its absolute path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "./lineage")
+    table = tmp_path / "out.csv"
+    with DAG("tdprov_relative_store", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="build", python_callable=lambda: table.write_text("id\n1\n"), outlets=[Asset(table.as_uri())])
+    assert run_dag(dag, logical_date=START).state == "success"
+    run_id = {s.job_name: s for s in bundles_of(tmp_path / "lineage")}["tdprov_relative_store.build"].run_id
+    bundle = asset_events("tdprov_relative_store")[table.as_uri()]["extra"]["tdprov"]["bundle"]
+    assert bundle == f"{tmp_path}/lineage/bundles/{run_id}/", bundle
+    assert (Path(bundle) / "statement.dsse.json").is_file()
+
+
 def test_run_ids_are_the_providers_for_the_same_task_instance(store: Path) -> None:
     """Mapped task instances and a retried try: the bundles' run ids are what the provider's helpers give."""
     from airflow.models.dagrun import DagRun

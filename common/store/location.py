@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from prov_common.errors import BadInputError
@@ -55,6 +56,14 @@ def parse_location(uri: str | os.PathLike[str], setting: str = "store URI") -> L
         raise BadInputError(f"{setting} '{text}' names the bucket '{bucket}', which is not a bucket name.",
                             fix="S3 bucket names hold letters, digits, '.', '-' and '_' only, e.g. s3://my-bucket/tdprov")
     return Location(f"s3:/{rest}")
+
+
+def absolute_location(uri: str, setting: str = "store URI") -> str:
+    """A store setting as its store names itself (``Store.uri``), for a location shown to someone in another
+    process or folder: a local folder by its absolute path (``./.tdprov`` is a folder of whatever working folder
+    reads it), ``s3://bucket/prefix`` as it is."""
+    location = parse_location(uri, setting)
+    return location.uri if location.is_s3 else str(Path(location.uri).expanduser().absolute())
 
 
 def split_s3(uri: str, setting: str = "store URI") -> SplitResult:
