@@ -68,7 +68,19 @@ def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSever
     result = _recorded(records[0]) if records else None
     if result is None:
         return _not_recorded(key, severity)
-    return AssetCheckResult(passed=bool(result.get("passed")), severity=severity, metadata=_result_metadata(records[0], result))
+    passed = bool(result.get("passed"))
+    return AssetCheckResult(passed=passed, severity=severity, metadata=_result_metadata(records[0], result),
+                            description=None if passed else _failed_text(key, result))
+
+
+def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
+    """What a failed check of an unpartitioned asset says: the schema, the failure cases and the checks that failed
+    (as the step failure of the ``fail`` policy says them), and the fix."""
+    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({c.get('failureCount', 0)})"
+              for c in result.get("checks", []) if not c.get("passed")]
+    return (f"{dataset_name(key)}: the latest materialization failed Pandera schema {result.get('schemaName')!r}: "
+            f"{result.get('failureCount', 0)} failure case(s) [{first_of(failed, 5)}]. Fix: materialize it again with "
+            "data that passes the schema.")
 
 
 def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity, *,
