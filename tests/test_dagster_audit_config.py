@@ -85,3 +85,13 @@ def test_a_store_it_cannot_write_points_at_the_jobs_read_only_config(instance, t
     assert "needs write access to log/ and audit/" in message
     assert "read_only: true and report_dir: DIR in the tdprov_audit op's config" in message
     assert "tdprov audit --read-only" not in message
+
+
+def test_a_rehash_not_asked_for_names_the_jobs_config_not_the_cli_option(store: str, instance) -> None:  # noqa: F811
+    """The skipped re-hash check's description, in the Dagster UI, said "pass --rehash", an option of 'tdprov audit'
+    this job does not have: it names the job's rehash config."""
+    result = _run(instance, store)
+    assert result.success, _failure(result)
+    [rehash] = [e for e in result.get_asset_check_evaluations() if e.check_name == "rehash"]
+    assert rehash.description == ("Data still hashes to its recorded digest: not run: set rehash: true in the tdprov_audit "
+                                  "op's config (ops: tdprov_audit: config:) to hash the data where it lives"), rehash.description

@@ -33,7 +33,7 @@ from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord,
-                                     distinct, name_apart)
+                                     distinct, name_apart, rehash_not_run)
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.result import AuditResult
@@ -322,7 +322,7 @@ def _audit(
 
         checks.append(rehash_check(everything_known.values(), changed=result.changed_data))
     else:
-        checks.append(CheckResult(CHECK_REHASH, ran=False, detail="not run: pass --rehash to hash the data where it lives"))
+        checks.append(CheckResult(CHECK_REHASH, ran=False, detail=rehash_not_run()))
     checks.append(check_snapshots(store, everything_known.values(), full=result.full))
     checks.append(source_check)
     result.checks = checks

@@ -36,6 +36,13 @@ CHECK_TITLES = {
     CHECK_SOURCES: "Source records: signed, and personal data with documented consent or legal basis",
 }
 
+
+
+def rehash_not_run(how: str = "pass --rehash") -> str:
+    """The detail of the re-hash check of an audit not asked to re-hash; ``how``: how its caller asks for one."""
+    return f"not run: {how} to hash the data where it lives"
+
+
 ERROR = "error"
 NOTE = "note"  # shown in the report, does not make the audit fail
 
