@@ -1187,3 +1187,27 @@ def test_what_a_run_signed_of_a_dataset_it_wrote_at_two_versions_is_read_at_the_
     run_id = seal(store, run_events("write_twice", [], written))
     locate = bundle_locator(store, trust_from_settings(Settings.from_env(store=uri)))
     assert {tag: locate(run_id, DatasetUse("file", "/y", digest(tag))).sha256 for tag in "ab"} == {"a": "a" * 64, "b": "b" * 64}
+
+
+def test_a_check_the_assertions_facet_repeats_counts_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A validation on reading (the Airflow operator) writes each Pandera check into the standard
+    dataQualityAssertions input facet too, a skipped one as not successful: 'lineage --checks' counted every check
+    twice and showed the skipped one as failed."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    x = digest("x")
+    seal(store, run_events("prep", [], [dataset("/data/x.parquet", x)]))
+    read = dataset("/data/x.parquet", x, passed=True)
+    read["facets"]["tdprov_pandera"]["checks"] = [
+        {"name": "in_range", "column": "amount", "passed": True, "status": "pass", "failureCount": 0},
+        {"name": "is_unique", "column": "id", "passed": False, "status": "skip", "failureCount": 0}]
+    read["inputFacets"] = {"dataQualityAssertions": {
+        "_producer": "https://github.com/tdprov/tdprov",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DataQualityAssertionsDatasetFacet.json",
+        "assertions": [{"assertion": "in_range", "column": "amount", "success": True},
+                       {"assertion": "is_unique", "column": "id", "success": False}]}}
+    seal(store, run_events("check", [read], [], start=T0 + timedelta(hours=1)))
+    capsys.readouterr()
+    assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith(f"{x}  ✓ passed 1 check(s)"), first

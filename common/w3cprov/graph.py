@@ -166,10 +166,11 @@ def _short(version: str, keep: int = 12) -> str:
 
 def _checks_once(results: list[tuple[str, str, bool]]) -> dict[bool, set[str]]:
     """Each check once: a Pandera schema's overall outcome (``pandera:<schema>``) is not a check of its own
-    when the schema's checks are recorded, and the run-level ``test`` facet only repeats the Pandera facet's
-    checks when a Pandera facet is there (``test`` results count for data no Pandera facet describes)."""
+    when the schema's checks are recorded, and the run-level ``test`` facet and the standard
+    ``dataQualityAssertions`` facet only repeat the Pandera facet's checks when a Pandera facet is there (tdprov
+    writes each check into both; their results count for data no Pandera facet describes)."""
     pandera = any(r[0] == "pandera" for r in results)
-    kept = [r for r in results if not (pandera and r[0] == "test")]
+    kept = [r for r in results if not (pandera and r[0] in ("test", "dataQualityAssertions"))]
     detailed = [r for r in kept if r[0] == "pandera" and not r[1].startswith("pandera:")]
     out: dict[bool, set[str]] = {True: set(), False: set()}
     for _source, name, value in kept:
