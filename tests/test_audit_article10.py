@@ -62,6 +62,23 @@ def test_a_source_that_says_nothing_gets_gaps_naming_the_options(tmp_path: Path)
     assert all(f"--{o}" in collection for o in ("generation-method", "collection-start", "collection-end", "origin-geography"))
     assert "--personal-data none|personal|sensitive|pseudonymised|anonymised" in items["10(5)"]["gaps"][0]
     assert "free of errors: no validation recorded" in items["10(3)"]["gaps"][0]
+    assert "; collected at times not recorded;" in items["10(2)(b)"]["recordsShow"][0]
+
+
+def test_a_collection_known_at_one_end_says_which(tmp_path: Path) -> None:
+    """A source recorded with its collection end only read "collected unknown to 1995-11-01"; the one run that
+    used it was "(runs ...)"."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    uci = digest("uci")
+    assert add_source(pipe.store.uri, "uci", uci, "--collection-end", "1995-11-01") == 0
+    train = seal(pipe.store, run_events("train_uci", [dataset("/data/people.csv", uci)], [dataset("/models/uci.pkl", digest("uci model"))],
+                                        start=T0 + timedelta(hours=2), job_type="TRAINING"))
+    _, report, html = audit(pipe, tmp_path / "r")
+    entry = next(e for e in report["trainingData"] if e["dataset"] == "/data/people.csv")
+    shown = {i["item"]: i for i in entry["article10"]["items"]}["10(2)(b)"]["recordsShow"][0]
+    assert "; collected until 1995-11-01, start not recorded;" in shown, shown
+    assert "collected until 1995-11-01, start not recorded" in html
+    assert f"used by training job tests/train_uci (run {train})" in html  # one run, not "(runs ...)"
 
 
 def test_personal_data_without_consent_or_legal_basis_is_a_finding(tmp_path: Path, capsys) -> None:

@@ -37,7 +37,14 @@ class Item:
 
 
 def _timeframe(s: SourceRecord) -> str:
-    return f"{s.collection_start or UNKNOWN} to {s.collection_end or UNKNOWN}"
+    """When a source was collected, as the record says it ("2025-01-01 to 2025-03-31", "until 1995-11-01, start not
+    recorded")."""
+    start, end = s.collection_start, s.collection_end
+    if start and end:
+        return f"{start} to {end}"
+    if start or end:
+        return f"from {start}, end not recorded" if start else f"until {end}, start not recorded"
+    return "at times not recorded"
 
 
 def _rows(d: DatasetUse) -> str:

@@ -223,7 +223,8 @@ def _dataset(entry: dict[str, Any]) -> str:
     rule = _shown(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))
     written = f' written by run <code>{_shown(entry["writtenBy"])}</code>' if entry.get("writtenBy") else ""
     return (f'<section class="dataset"><h3>{_shown(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>{written}; '
-            f'used by training job {_shown(entry["trainingJob"])} (runs {_e(entry["trainingRuns"])}), {rule}.</p>'
+            f'used by training job {_shown(entry["trainingJob"])} ({"run" if len(entry["trainingRuns"]) == 1 else "runs"} '
+            f'{_e(entry["trainingRuns"])}), {rule}.</p>'
             f"<h4>EU AI Act Article 10</h4>{_article10(a10.get('items') or [])}"
             f"<h4>Preparation runs (10(2)(c))</h4>{steps}"
             f"<h4>Pandera results along the lineage (10(2)(f), 10(3))</h4>{quality}"
