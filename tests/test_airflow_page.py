@@ -96,6 +96,17 @@ def test_page_lists_the_bundles_of_the_dag_run_verified(client, page_run: dict) 
     assert "3 of 3 bundle(s) verified" in html.text and hash_path(table).digest in html.text
 
 
+def test_page_names_the_bundles_of_a_relative_store_by_their_absolute_path(client, page_run: dict,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With [tdprov] store = ./store the page said 'in store ./store' and gave ./store/bundles/<run>/, a folder of
+    whatever working folder reads it; it names the store and the bundles by their absolute path."""
+    monkeypatch.chdir(page_run["root"])
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "./store")
+    body = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+    assert {b["bundle"] for b in body["bundles"]} == {f"{page_run['store']}/bundles/{s.run_id}/" for s in page_run["summaries"].values()}
+    assert body["store"] == str(page_run["store"]), body["store"]
+
+
 def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, page_run: dict) -> None:
     from prov_common.bundle import layout
 

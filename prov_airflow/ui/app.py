@@ -20,6 +20,7 @@ def _bundles(dag_id: str, run_id: str) -> Any:
 
     from prov_common.errors import TdprovError
     from prov_common.signing import trust_from_settings
+    from prov_common.store.location import absolute_location
 
     from prov_airflow.hooks.provenance import ProvenanceHook
     from prov_airflow.settings import conf_get
@@ -30,7 +31,8 @@ def _bundles(dag_id: str, run_id: str) -> Any:
         settings = hook.get_settings()
         store = hook.get_conn()
         with create_session() as session:
-            return dag_run_bundles(dag_id, run_id, session, store, trust_from_settings(settings), settings.store)
+            # a local store by its absolute path: a relative [tdprov] store is a folder of the API server's working folder
+            return dag_run_bundles(dag_id, run_id, session, store, trust_from_settings(settings), absolute_location(settings.store))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except TdprovError as exc:
