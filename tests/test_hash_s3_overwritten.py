@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from prov_common.errors import BadInputError
-from prov_common.hashing import hash_dataframe, hash_path, hash_shards
+from prov_common.hashing import hash_dataframe, hash_path, hash_shards, hash_table
+from prov_common.hashing.file_sha256 import CHUNK
+from prov_common.hashing.files import read_table_and_sha256
 from prov_common.hashing.remote import s3_client
 
 OLD = pd.DataFrame({"id": [1, 2, 3], "label": ["cat", "dog", "cat"]})
@@ -67,20 +70,42 @@ def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[b
         events.unregister("after-call.s3.GetObject", after)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str, tmp_path: Path,
-                                                                      fmt: str) -> None:
-    """The table pass and the SHA-256 of the bytes read the object twice; a write between the two reads was
-    recorded as the table digest of one content beside the SHA-256 of the other. Now the second read asks for
+def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str) -> None:
+    """The table pass of a CSV object and the SHA-256 of its bytes read it twice; a write between the two reads
+    was recorded as the table digest of one content beside the SHA-256 of the other. Now the second read asks for
     the ETag the first found; S3 refuses it (412), and the hashing starts again once, reading the new content."""
-    encode = _csv if fmt == "csv" else (lambda frame: _parquet(frame, tmp_path))
-    key = f"data/labels.{fmt}"
-    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=encode(OLD))
-    with overwritten_between_reads(s3_server, s3_bucket, key, [encode(NEW)]) as calls:
+    key = "data/labels.csv"
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
+    with overwritten_between_reads(s3_server, s3_bucket, key, [_csv(NEW)]) as calls:
         found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
     assert calls[0] >= 3  # read, refused, then read again whole
     assert found.digest == hash_dataframe(NEW).digest
-    assert found.file_sha256 == hashlib.sha256(encode(NEW)).hexdigest()
+    assert found.file_sha256 == hashlib.sha256(_csv(NEW)).hexdigest()
+
+
+@pytest.mark.parametrize("read", ["hash_path", "read_table_and_sha256"])
+def test_a_parquet_object_is_read_once_for_both_digests(s3_server, s3_bucket: str, tmp_path: Path, read: str) -> None:
+    """A Parquet object is spooled for its reader, and the SHA-256 of its bytes is taken in that copy: one GET
+    gives the table digest (or the table an operator validates) and the SHA-256, so a write after it cannot come
+    between two reads (it was read twice, and such a write made the hashing start again). The object spans
+    several chunks of the copy, so the SHA-256 is of the chunks in order."""
+    rng = np.random.default_rng(3)
+    old = pd.DataFrame({"id": np.arange(200_000), "x": rng.random(200_000)})
+    new = old.assign(x=old["x"] + 1)
+    key = "data/features.parquet"
+    old_bytes = _parquet(old, tmp_path)
+    assert len(old_bytes) > 2 * CHUNK
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=old_bytes)
+    with overwritten_between_reads(s3_server, s3_bucket, key, [_parquet(new, tmp_path)]) as calls:
+        if read == "hash_path":
+            found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
+            digest, sha256 = found.digest, found.file_sha256
+        else:
+            table, sha256 = read_table_and_sha256(f"s3://{s3_bucket}/{key}", "parquet")
+            digest = hash_table(table).digest
+    assert calls[0] == 1
+    assert digest == hash_dataframe(old).digest
+    assert sha256 == hashlib.sha256(old_bytes).hexdigest()
 
 
 def test_an_object_that_keeps_changing_is_refused_naming_it(s3_server, s3_bucket: str) -> None:

@@ -2,7 +2,8 @@
 
 A writer records it as it writes: :class:`Sha256Follower` hashes a new local file from the page cache
 while a native writer (pyarrow) appends to it, in a thread of its own; a reader that hashes a table
-file records it with :func:`sha256_of` (or :func:`sha256_stream` of the file it is hashing).
+file records it with :func:`sha256_of` (or :func:`sha256_stream` of the file it is hashing), and one that
+copies a download (an S3 object spooled for its reader) with :func:`copy_sha256` as it copies.
 Only ``hashlib``: no pandas or pyarrow.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 CHUNK = 1 << 20
@@ -86,6 +88,22 @@ def sha256_stream(fileobj: IO[bytes], chunk_size: int = CHUNK) -> str:
     h = hashlib.sha256()
     while chunk := fileobj.read(chunk_size):
         h.update(chunk)
+    return h.hexdigest()
+
+
+def copy_sha256(source: IO[bytes], target: IO[bytes], chunk_size: int = CHUNK) -> str:
+    """Copy everything ``source`` yields into ``target``: the lowercase hex SHA-256 of the bytes copied, each chunk
+    hashed in a thread while the next one is read and written (a download is hashed as it arrives)."""
+    h = hashlib.sha256()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as hasher:
+        hashed: Future[None] | None = None
+        while chunk := source.read(chunk_size):
+            target.write(chunk)
+            if hashed is not None:
+                hashed.result()  # one chunk in the thread at a time
+            hashed = hasher.submit(h.update, chunk)
+        if hashed is not None:
+            hashed.result()
     return h.hexdigest()
 
 

@@ -122,12 +122,13 @@ def _check_format(fmt: str) -> str:
     return f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes)."
 
 
-def _pinned_s3(path_or_uri: str | Path, etag: str | None) -> PinnedS3Object | None:
-    """The S3 object at ``path_or_uri`` pinned for one hashing (:mod:`prov_common.hashing.s3_pin`), when it
-    is one read through tdprov's own S3 reader (not an opener registered in its place), else None."""
+def _pinned_s3(path_or_uri: str | Path, etag: str | None, *, sha256: bool = False) -> PinnedS3Object | None:
+    """The S3 object at ``path_or_uri`` pinned for one hashing (:mod:`prov_common.hashing.s3_pin`; ``sha256``:
+    the SHA-256 of its bytes is wanted), when it is one read through tdprov's own S3 reader (not an opener
+    registered in its place), else None."""
     scheme, target = _split(path_or_uri)
     if scheme in S3_SCHEMES and _OPENERS.get(scheme) is open_s3:
-        return PinnedS3Object(target, etag)
+        return PinnedS3Object(target, etag, sha256=sha256)
     return None
 
 
@@ -149,6 +150,21 @@ def _sources(path_or_uri: str | Path, etag: str | None = None) -> Iterator[PassO
         yield opener
 
 
+@contextmanager
+def _passes(path_or_uri: str | Path, etag: str | None, file_sha256: bool
+            ) -> Iterator[tuple[PassOpener, Callable[[], str | None]]]:
+    """:func:`_sources`, and ``sha256()``: the SHA-256 of the bytes the passes read (None unless ``file_sha256``),
+    to call once they are done. An S3 object spooled for its reader (Parquet) gives it from the copy of its one
+    GET (:meth:`~prov_common.hashing.s3_pin.PinnedS3Object.sha256`); anything else is read once more for it, in a
+    thread beside the passes (:func:`_sha256_beside`)."""
+    pinned = _pinned_s3(path_or_uri, etag, sha256=file_sha256)
+    if pinned is not None and pinned.sha256_in_copy:
+        yield pinned.open, pinned.sha256
+        return
+    with _sources(path_or_uri, etag) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
+        yield open_source, sha256
+
+
 def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
                     ) -> pa.Table | pd.DataFrame:
     """Read a table file whole, the canonical way: Parquet/JSON lines via Arrow, CSV via pandas inference."""
@@ -159,7 +175,7 @@ def read_table_and_sha256(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping
                           file_sha256: bool = True) -> tuple[pa.Table | pd.DataFrame, str | None]:
     """:func:`read_table_file` and the SHA-256 of the file's bytes (None unless ``file_sha256``), both from one
     opening of it, as :func:`hash_path` gives them (:func:`_sha256_beside`)."""
-    with _sources(path_or_uri) as open_source, _sha256_beside(open_source, file_sha256) as sha256, \
+    with _passes(path_or_uri, None, file_sha256) as (open_source, sha256), \
             _reading(path_or_uri, fmt, open_source):
         table = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
         return table, sha256()
@@ -292,7 +308,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     """Table digest of a .parquet/.csv/.jsonl/.ndjson file, else (or with ``as_bytes``) a digest of its bytes.
 
     ``file_sha256``: also give the SHA-256 of the file's bytes (``.file_sha256``): in the same pass for
-    a file hashed as bytes; for a table file, read once more in a thread while the table is hashed.
+    a file hashed as bytes; for a table file, read once more in a thread while the table is hashed (an
+    ``s3://`` Parquet object, which is spooled for its reader, in the copy of its one GET).
     A local table file is opened once for all its passes; one written while it is hashed is refused
     (:mod:`prov_common.hashing.one_open`). Every read of an ``s3://`` object asks for the ETag the first
     read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more
@@ -317,7 +334,7 @@ def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Ma
         with pinned.open() if pinned is not None else open_binary(path_or_uri) as f:
             return hash_stream(f, sha256=file_sha256)
     options: dict[str, Any] = {"granularity": granularity, "block_rows": block_rows, "threads": threads}
-    with _sources(path_or_uri, etag) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
+    with _passes(path_or_uri, etag, file_sha256) as (open_source, sha256):
         if fmt == "parquet":
             table = _hash_parquet(path_or_uri, open_source, **options)
         else:

@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.file_sha256 import copy_sha256
 
 S3_SCHEMES = ("s3", "s3a")
 SEEKABLE_SUFFIXES = frozenset({".parquet", ".pq"})  # readers of these seek, so the object is spooled first
@@ -160,13 +161,33 @@ def open_s3(uri: str) -> IO[bytes]:
     return readable_body(where["Key"], s3_client().get_object(**where)["Body"])
 
 
-def readable_body(key: str, body: Any) -> IO[bytes]:
+def is_spooled(key: str) -> bool:
+    """Whether :func:`readable_body` spools the body of the object ``key`` (Parquet, which readers seek in)."""
+    return PurePosixPath(key).suffix.lower() in SEEKABLE_SUFFIXES
+
+
+class Spool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    """A copy of an object's body: in memory up to :data:`SPOOL_IN_MEMORY`, then in a temporary file; ``sha256``:
+    the SHA-256 of its bytes (lowercase hex), taken in the copy when it was asked for, else None."""
+
+    sha256: str | None = None
+
+
+def readable_body(key: str, body: Any, *, sha256: bool = False) -> IO[bytes]:
     """The ``Body`` of a ``get_object`` answer for ``key`` as readers of it need it: as it streams, or for
-    Parquet, which readers seek in, spooled to a temporary file first."""
-    if PurePosixPath(key).suffix.lower() not in SEEKABLE_SUFFIXES:
+    Parquet, which readers seek in, copied into a :class:`Spool` first (with ``sha256``, the SHA-256 of its
+    bytes taken in that copy)."""
+    if not is_spooled(key):
         return body
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    with body:
-        shutil.copyfileobj(body, spool, 1 << 20)
+    spool = Spool(max_size=SPOOL_IN_MEMORY)
+    try:
+        with body:
+            if sha256:
+                spool.sha256 = copy_sha256(body, spool)
+            else:
+                shutil.copyfileobj(body, spool, 1 << 20)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return spool  # type: ignore[return-value]

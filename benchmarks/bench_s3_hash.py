@@ -1,0 +1,186 @@
+"""Hashing an S3 Parquet object with the SHA-256 of its bytes: GetObject requests, wall time and memory per hashing.
+
+    python benchmarks/bench_s3_hash.py [--mib 100,1024] [--runs 5] [--baseline DIR] [--out benchmarks/results/s3_hash.md]
+
+Writes a Parquet object of about each ``--mib`` MiB (random int64 and float64 columns, which hardly compress)
+to moto's S3 server (``ThreadedMotoServer`` on 127.0.0.1, started in this process), then hashes it ``--runs``
+times with ``hash_path(uri, file_sha256=True)``, as the Airflow listener, ``ProvenanceResource.record``,
+``PanderaValidationOperator(source=...)`` and ``ContentHashTransformer`` do, each time in a fresh process
+(after a warm-up hashing of a small object there: the client and the imports are not timed), so the server and
+the hashing do not share an interpreter. Each hashing's GetObject requests are counted on the client tdprov
+reads through (botocore's ``provide-client-params`` event); its wall time, CPU time and peak memory added
+(``peak_memory.measure``) are taken. A plain GetObject of the object read to the end is timed likewise, for what
+one GET costs. Every hashing's SHA-256 must be ``hashlib.sha256`` of the object's bytes and its table digest
+that of the same file hashed locally. The load average (``uptime``) is taken before and after each object's runs.
+
+``--baseline DIR``: a source tree of tdprov to compare with (``git worktree add /tmp/before <commit>``); its
+hashings alternate with this tree's (baseline, this, baseline, ...), and each pair's ratio is reported too.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from peak_memory import measure
+from results_file import OUT_HELP, add_section  # noqa: E402
+
+ROWS_PER_GROUP = 1 << 20  # 16 MiB of int64 and float64 values a row group
+WARM_KEY = "bench/warm.parquet"
+
+_IMPORTS = f"""
+import types
+from prov_common.hashing import hash_path
+from prov_common.hashing.remote import s3_client
+hash_path(sys.argv[1].rsplit("/", 2)[0] + "/{WARM_KEY}", file_sha256=True)  # the client made, the code loaded
+"""
+_BODY = """
+gets = []
+s3_client().meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: gets.append(params["Key"]))
+if how == "hash":
+    td = hash_path(path, file_sha256=True)
+    extra = {"gets": len(gets), "sha256": td.file_sha256}
+else:  # one plain GetObject, read to the end
+    bucket, key = path[len("s3://"):].split("/", 1)
+    body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+    while body.read(1 << 20):
+        pass
+    td = types.SimpleNamespace(digest=None, rows=0)
+"""
+
+
+def write_parquet(path: Path, mib: float) -> None:
+    """About ``mib`` MiB of Parquet (at least one row group): row groups of random int64 and float64 values."""
+    rng = np.random.default_rng(7)
+    rows = min(ROWS_PER_GROUP, max(1, int(mib * 2**20 / 16)))
+    groups = max(1, round(mib * 2**20 / (rows * 16)))
+    schema = pa.schema([("id", pa.int64()), ("x", pa.float64())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for _ in range(groups):
+            writer.write_table(pa.table({"id": rng.integers(0, 2**62, rows), "x": rng.random(rows)}, schema=schema))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_env(tree: Path, shim: Path) -> dict[str, str]:
+    """The environment that makes a fresh process import tdprov from the source tree ``tree``."""
+    link = shim / tree.resolve().as_posix().strip("/").replace("/", "+") / "prov_common"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(tree.resolve() / "common")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(link.parent), str(tree.resolve())])}
+
+
+def figures(values: list[float], unit: str = " s") -> str:
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
+
+
+def bench_object(client, bucket: str, folder: Path, mib: int, runs: int, trees: dict[str, dict[str, str]]) -> list[str]:
+    """Write, upload and hash the object of about ``mib`` MiB ``runs`` times with each tree: its rows of the report."""
+    path = folder / f"data-{mib}.parquet"
+    write_parquet(path, mib)
+    key = f"bench/data-{mib}.parquet"
+    client.upload_file(str(path), bucket, key)
+    size, expected_sha256 = path.stat().st_size, file_sha256(path)
+    from prov_common.hashing import hash_path
+
+    expected_digest = hash_path(path).digest
+    path.unlink()
+    uri = f"s3://{bucket}/{key}"
+    load_before = os.getloadavg()
+    found: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, env in trees.items():  # alternating, so a drift of the machine's speed reaches every tree alike
+            got = measure(_IMPORTS, _BODY, uri, "hash", env=env)
+            assert got["sha256"] == expected_sha256, f"{name}, {uri}: SHA-256 {got['sha256']}, hashlib {expected_sha256}"
+            assert got["digest"] == expected_digest, f"{name}, {uri}: the table digest differs from the local file's"
+            found[name].append(got)
+    plain = [measure(_IMPORTS, _BODY, uri, "get")["seconds"] for _ in range(runs)]
+    load_after = os.getloadavg()
+    rows = []
+    for name, got in found.items():
+        ratio = ""
+        if name != "this tree" and "this tree" in found:
+            ratio = figures([b["seconds"] / a["seconds"] for a, b in zip(found["this tree"], got)], "x")
+        rows.append(f"| {size / 2**20:,.0f} MiB | {name} | {', '.join(sorted({str(g['gets']) for g in got}))} | "
+                    f"{figures([g['seconds'] for g in got])} | {ratio} | {figures([g['cpu'] for g in got])} | "
+                    f"{statistics.median(g['peakMB'] for g in got):,.0f} MB | {figures(plain)} | "
+                    f"{load_before[0]:.2f} / {load_after[0]:.2f} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def start_server() -> Callable[[], None]:
+    """moto's S3 server on a free port of 127.0.0.1, the AWS environment pointed at it; returns its stop."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+    os.environ.update({"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_EC2_METADATA_DISABLED": "true"})
+    return server.stop
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", default="100,1024", help="sizes of the Parquet objects, comma-separated (default 100,1024)")
+    parser.add_argument("--runs", type=int, default=5, help="hashings of each object by each tree (default 5)")
+    parser.add_argument("--baseline", type=Path, default=None, help="a source tree of tdprov to compare with")
+    parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
+    args = parser.parse_args()
+    stop = start_server()
+    try:
+        from prov_common.hashing.remote import s3_client
+
+        client = s3_client()
+        bucket = f"bench-{uuid.uuid4().hex[:10]}"
+        client.create_bucket(Bucket=bucket)
+        with tempfile.TemporaryDirectory(prefix="tdprov-bench-s3-hash-") as tmp:
+            write_parquet(Path(tmp) / "warm.parquet", 0.01)
+            client.upload_file(str(Path(tmp) / "warm.parquet"), bucket, WARM_KEY)
+            here = Path(__file__).resolve().parent.parent
+            trees = {"this tree": tree_env(here, Path(tmp) / "shim")}
+            if args.baseline is not None:
+                trees = {"baseline": tree_env(args.baseline, Path(tmp) / "shim"), **trees}
+            rows = [row for mib in args.mib.split(",")
+                    for row in bench_object(client, bucket, Path(tmp), int(mib), args.runs, trees)]
+    finally:
+        stop()
+    text = (f"S3 Parquet hashing with the SHA-256 of its bytes ({platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, moto's S3 server on 127.0.0.1): "
+            f"`python benchmarks/bench_s3_hash.py --mib {args.mib} --runs {args.runs}"
+            f"{' --baseline DIR' if args.baseline else ''}`\n\n"
+            f"| object | code | GetObject per hashing | `hash_path(file_sha256=True)` wall, median of {args.runs} (min-max) "
+            "| its ratio to this tree's, pair by pair | CPU | peak memory added | one plain GetObject read to the end "
+            "| load average before / after |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n\n"
+            "Each hashing ran in a fresh process after a warm-up hashing of a small object there; every one gave "
+            "`hashlib.sha256` of the object's bytes and the table digest of the same file hashed locally (checked).\n")
+    add_section(args.out, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
