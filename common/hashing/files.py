@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.json as pajson
@@ -37,6 +37,7 @@ from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, ha
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+T = TypeVar("T")
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 Opener = Callable[[str], IO[bytes]]
@@ -175,10 +176,13 @@ def read_table_and_sha256(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping
                           file_sha256: bool = True) -> tuple[pa.Table | pd.DataFrame, str | None]:
     """:func:`read_table_file` and the SHA-256 of the file's bytes (None unless ``file_sha256``), both from one
     opening of it, as :func:`hash_path` gives them (:func:`_sha256_beside`)."""
-    with _passes(path_or_uri, None, file_sha256) as (open_source, sha256), \
-            _reading(path_or_uri, fmt, open_source):
-        table = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
-        return table, sha256()
+    def read() -> tuple[pa.Table | pd.DataFrame, str | None]:
+        with _passes(path_or_uri, None, file_sha256) as (open_source, sha256), \
+                _reading(path_or_uri, fmt, open_source):
+            table = _read_whole(path_or_uri, open_source, fmt, csv_dtypes)
+            return table, sha256()
+
+    return _again_if_changed(read)
 
 
 CSV_DTYPES = "csv_dtypes"  # the argument a refused key is named by (a command line names its own option instead)
@@ -316,13 +320,20 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
     again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused.
     """
-    asked = (path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads, file_sha256, etag)
+    return _again_if_changed(lambda: _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads,
+                                                file_sha256, etag), etag)
+
+
+def _again_if_changed(read: Callable[[], T], etag: str | None = None) -> T:
+    """``read()``, once more from the start when the ``s3://`` object it reads was overwritten between two of its
+    reads (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`); refused when it changes again, and at once when
+    ``etag`` (a listing's) pinned it: that listing is out of date, and reading again cannot mend it."""
     try:
-        return _hash_path(*asked)
+        return read()
     except ObjectChangedError:
-        if etag is not None:  # the listing that gave the ETag is out of date: reading again cannot mend it
+        if etag is not None:
             raise
-    return _hash_path(*asked)
+    return read()
 
 
 def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Mapping[str, Any] | None,
