@@ -70,6 +70,16 @@ def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[b
         events.unregister("after-call.s3.GetObject", after)
 
 
+def _digests(read: str, uri: str, fmt: str) -> tuple[str, str | None]:
+    """The table digest and the SHA-256 of the bytes, as ``hash_path`` gives them, or of the table and bytes the
+    operator's ``read_table_and_sha256`` read."""
+    if read == "hash_path":
+        found = hash_path(uri, file_sha256=True)
+        return found.digest, found.file_sha256
+    table, sha256 = read_table_and_sha256(uri, fmt)
+    return (hash_table(table) if fmt == "parquet" else hash_dataframe(table)).digest, sha256
+
+
 @pytest.mark.parametrize("read", ["hash_path", "read_table_and_sha256"])
 def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str, read: str) -> None:
     """The table pass of a CSV object and the SHA-256 of its bytes read it twice; a write between the two reads
@@ -79,12 +89,7 @@ def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_serve
     key = "data/labels.csv"
     s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
     with overwritten_between_reads(s3_server, s3_bucket, key, [_csv(NEW)]) as calls:
-        if read == "hash_path":
-            found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
-            digest, sha256 = found.digest, found.file_sha256
-        else:
-            table, sha256 = read_table_and_sha256(f"s3://{s3_bucket}/{key}", "csv")
-            digest = hash_dataframe(table).digest
+        digest, sha256 = _digests(read, f"s3://{s3_bucket}/{key}", "csv")
     assert calls[0] >= 3  # read, refused, then read again whole
     assert digest == hash_dataframe(NEW).digest
     assert sha256 == hashlib.sha256(_csv(NEW)).hexdigest()
@@ -104,12 +109,7 @@ def test_a_parquet_object_is_read_once_for_both_digests(s3_server, s3_bucket: st
     assert len(old_bytes) > 2 * CHUNK
     s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=old_bytes)
     with overwritten_between_reads(s3_server, s3_bucket, key, [_parquet(new, tmp_path)]) as calls:
-        if read == "hash_path":
-            found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
-            digest, sha256 = found.digest, found.file_sha256
-        else:
-            table, sha256 = read_table_and_sha256(f"s3://{s3_bucket}/{key}", "parquet")
-            digest = hash_table(table).digest
+        digest, sha256 = _digests(read, f"s3://{s3_bucket}/{key}", "parquet")
     assert calls[0] == 1
     assert digest == hash_dataframe(old).digest
     assert sha256 == hashlib.sha256(old_bytes).hexdigest()
