@@ -85,3 +85,30 @@ def test_strict_mode_fails_the_task_instead(outage, tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailableError):
         transport.emit(run_events()[0])
     assert Outbox(tmp_path / "spool").pending() == []
+
+
+def test_a_spool_setting_that_names_no_local_folder_never_keeps_a_run_from_the_store(
+        outage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A spool set to s3://... is refused where it is read; the transport read it on every write, so every run of an
+    Airflow listener (or any plain transport) was dropped with the store up. It is delivered; while the store is
+    down it is spooled in <TDPROV_HOME>/spool, with one warning naming the setting, and flushed from there."""
+    from prov_common.store.outbox import SPOOL_SETTING_WARNED
+
+    SPOOL_SETTING_WARNED.clear()
+    store_uri, restore = outage
+    home = tmp_path / "home"
+    monkeypatch.setenv("TDPROV_HOME", str(home))
+    down = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool="s3://bucket/spool"))
+    with caplog.at_level(logging.WARNING):
+        for event in run_events():
+            result = down.emit(event)
+    assert result is not None and result.status == "spooled", result
+    assert "'s3://bucket/spool'" in caplog.text and f"spooled in {home / 'spool'} instead" in caplog.text, caplog.text
+    assert len(Outbox(home / "spool").pending()) == 3
+    restore()
+    assert Outbox(home / "spool").flush().delivered == 3
+    up = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool="s3://bucket/spool"))
+    for event in run_events():
+        result = up.emit(event)
+    assert result is not None and result.status == "written", result
+    assert len(list(list_bundles(open_store(store_uri)))) == 2

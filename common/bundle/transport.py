@@ -42,7 +42,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import UnreadableObjectError
 from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
-from prov_common.store.outbox import Outbox, default_spool_dir
+from prov_common.store.outbox import Outbox, writer_spool_dir
 from prov_common.store.s3 import S3ClientFactory
 from prov_common.w3cprov.events import parse_time
 
@@ -279,7 +279,7 @@ class ProvenanceTransport(Transport):
     def outbox(self) -> Outbox:
         with self._lock:
             if self._outbox is None:
-                self._outbox = Outbox(default_spool_dir(self.settings))
+                self._outbox = Outbox(writer_spool_dir(self.settings))
             return self._outbox
 
     # -- Transport API ------------------------------------------------------------------------

@@ -44,6 +44,25 @@ def default_spool_dir(settings: Settings | None = None) -> Path:
     return Path(local_folder(given, setting)).expanduser()
 
 
+SPOOL_SETTING_WARNED = Once()  # (refusal,): a spool setting refused, and the home's spool taken, warned about once
+
+
+def writer_spool_dir(settings: Settings) -> Path:
+    """:func:`default_spool_dir` for a writer: a spool setting that names no local folder (``s3://...``) is refused in
+    strict mode; otherwise ``<TDPROV_HOME>/spool`` is used instead, with one warning naming the setting, so that the
+    setting never keeps a run from a store that can take it, and a run the store cannot take now is still kept."""
+    try:
+        return default_spool_dir(settings)
+    except BadInputError as exc:
+        if settings.strict:
+            raise
+        home = (default_home() / "spool").expanduser()
+        if SPOOL_SETTING_WARNED.first(exc.what):
+            log.warning("tdprov: %s Runs the store cannot take now are spooled in %s instead; deliver them with "
+                        "'tdprov flush --spool %s'. Fix: %s", exc.what, home, home, exc.fix)
+        return home
+
+
 @dataclass
 class FlushReport:
     """What a flush did. ``left``: entries still spooled because the store is unavailable (``errors`` says why);
