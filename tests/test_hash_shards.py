@@ -180,6 +180,36 @@ def test_a_cache_that_cannot_be_used_is_skipped_and_every_shard_read(damage: str
     assert (f"the shard digest cache {cache} cannot be used" in caplog.text) is warned, caplog.text
 
 
+def test_a_cache_in_a_folder_this_user_cannot_search_is_skipped(shards: Path) -> None:
+    """A cache whose folder this user cannot search (mode 000) is skipped like an unusable one, not an end of the
+    hashing: looking whether the cache file exists raised PermissionError before the cache's own guard. As root,
+    tdprov runs without the capabilities that read every folder (``setpriv --bounding-set``)."""
+    import shutil
+    import subprocess
+
+    from prov_common.hashing.shard_cache import default_cache_path
+
+    full = hash_shards(str(shards), cache=False, scheduler="none")
+    folder = default_cache_path().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    plain: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: every folder can be searched")
+        plain = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    folder.chmod(0o000)
+    try:
+        if subprocess.run([*plain, "ls", str(folder)], capture_output=True).returncode == 0:
+            pytest.skip("this user lists a folder of mode 000")
+        done = subprocess.run([*plain, sys.executable, "-m", "prov_common", "hash", str(shards)],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == full.digest, done.stdout
+    assert f"the shard digest cache {default_cache_path()} cannot be used (PermissionError" in done.stderr, done.stderr
+
+
 def test_a_same_size_same_mtime_rewrite_is_seen_by_its_change_time(shards: Path) -> None:
     """A local rewrite in place that keeps size and inode and puts the modification time back (cp -p,
     rsync -t --inplace) still moves the change time, which no user can set: the shard is read again."""

@@ -52,10 +52,12 @@ class ShardCache:
         """Location -> recorded digest, for the shards whose size and stamp did not change."""
         wanted = {r.location: r for r in refs}
         found: dict[str, ShardDigest] = {}
-        if not wanted or not self.path.exists():
+        if not wanted:
             return found
         locations = list(wanted)
         try:
+            if not self.path.exists():  # a folder on its way this user cannot search: PermissionError
+                return found
             with closing(self._connect()) as db:
                 for i in range(0, len(locations), _BATCH):
                     batch = locations[i:i + _BATCH]
