@@ -127,7 +127,7 @@ def test_an_object_that_keeps_changing_is_refused_naming_it(s3_server, s3_bucket
 
 
 def test_a_versioned_object_is_read_at_the_version_the_first_read_found(s3_server, s3_bucket: str) -> None:
-    """On a versioned s3_bucket every later read asks for the version the first read found: a write meanwhile
+    """On a versioned bucket every later read asks for the version the first read found: a write meanwhile
     does not reach the hashing, which describes that version whole."""
     s3_server.client().put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     key = "data/labels.csv"
