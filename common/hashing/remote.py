@@ -103,9 +103,7 @@ def s3_key(uri: str) -> str:
     and ``?`` are part of the key, which S3 does not decode), without a trailing ``?versionId=<id>``
     (:func:`s3_version`); ``""`` for a bucket alone. A key that begins with ``/`` (``s3://bucket//key``) is refused:
     dataset names drop that ``/`` (``s3://bucket/key`` is another object), so it could not be named apart."""
-    key = uri.partition("://")[2].partition("/")[2]
-    version = _VERSION_QUERY.search(key)
-    key = key[:version.start()] if version else key
+    key = without_query(uri).partition("://")[2].partition("/")[2]
     if key.startswith("/"):
         raise BadInputError(
             f"{uri!r} names an S3 key that begins with '/' ({key!r}): tdprov names it like the key without the '/', "
