@@ -127,3 +127,22 @@ def test_a_changed_version_upstream_of_training_data_is_a_gap_of_its_training_se
     shortcomings = next(i for i in entry["article10"]["items"] if i["item"] == "10(2)(h)")
     assert said in shortcomings["gaps"]
     assert not [g for g in entry["article10"]["knownGaps"] if "clicks_per_user" in g and "re-hash" in g]  # intact
+
+
+def test_a_run_that_read_a_file_at_two_versions_rehashes_clean_at_either(tmp_path: Path) -> None:
+    """A run that read a file, then read it again after it changed, records both versions; no run wrote it. The re-hash
+    compared the file with one of the two, the smaller digest, and so named the file as changed when it held the other."""
+    from test_audit_support import dataset, run_events, seal
+
+    store, path = open_store(str(tmp_path / "store")), tmp_path / "x.csv"
+    versions = []
+    for clicks in ("1", "2"):
+        path.write_text(f"user,clicks\n1,{clicks}\n")
+        versions.append(hash_path(path).digest)
+    path.write_text(f"user,clicks\n1,{'12'[versions.index(max(versions))]}\n")  # the file holds the larger digest
+    seal(store, run_events("read_twice", [dataset(str(path), v) for v in versions], []))
+    check = _audit(store.uri, full=True).check(CHECK_REHASH)
+    assert check.ran and check.checked == 1 and not check.findings, [f.what for f in check.findings]
+    path.write_text("user,clicks\n1,3\n")
+    [finding] = _audit(store.uri, full=True).check(CHECK_REHASH).errors
+    assert finding.object == str(path) and all(v in finding.what for v in versions), finding.what

@@ -50,19 +50,23 @@ def _named(d: DatasetUse, location: str) -> str:
     return location if d.location is None else f"dataset {d.label} at {location}"
 
 
-def newest_versions(records: Iterable[RunRecord]) -> dict[str, DatasetUse]:
-    """For each data location, the version that the newest run wrote (or, if none wrote it, read)."""
-    written: dict[str, tuple[str, DatasetUse]] = {}
-    read: dict[str, tuple[str, DatasetUse]] = {}
+def newest_versions(records: Iterable[RunRecord]) -> dict[str, list[DatasetUse]]:
+    """For each data location, the versions that the newest run wrote (or, if none wrote it, read): one, or each of
+    those a run recorded there (it read a file, then read it again after it changed)."""
+    written: dict[str, tuple[str, list[DatasetUse]]] = {}
+    read: dict[str, tuple[str, list[DatasetUse]]] = {}
     for r in records:
         order = run_order(r)
         for table, side in ((written, r.outputs), (read, r.inputs)):
             for d in side:
                 loc = _location(d)
-                if loc and d.version and (loc not in table or table[loc][0] < order):
-                    table[loc] = (order, d)
-    out = {loc: d for loc, (_, d) in read.items()}
-    out.update({loc: d for loc, (_, d) in written.items()})
+                if not (loc and d.version) or (loc in table and table[loc][0] > order):
+                    continue
+                if loc not in table or table[loc][0] < order:
+                    table[loc] = (order, [])
+                table[loc][1].append(d)
+    out = {loc: found for loc, (_, found) in read.items()}
+    out.update({loc: found for loc, (_, found) in written.items()})
     return out
 
 
@@ -117,21 +121,23 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
     if elsewhere:  # XCom values, in-memory data, files on another machine, tables: no place here to read them from
         shown = first_of(elsewhere, 5)
         result.detail = f"not re-hashed: {len(elsewhere)} dataset(s) with no location this audit can read ({shown})"
-    for location, d in sorted(newest_versions(records).items()):
+    for location, newest in sorted(newest_versions(records).items()):
         result.checked += 1
-        version = f"{location}@{d.version}"  # as version_at(d) names it
+        d = newest[0]
         try:
             digest = hasher(location)
         except Exception as exc:  # noqa: BLE001 - data that cannot be read is a finding, whatever the reason
             result.findings.append(Finding(CHECK_REHASH, location, f"{_named(d, location)} cannot be hashed: {exc}", FIX_GONE))
-            changed[version] = f"the data at {location} cannot be hashed now ({exc})"
+            changed.update({f"{location}@{n.version}": f"the data at {location} cannot be hashed now ({exc})" for n in newest})
             continue
-        if digest != d.version:
+        if digest not in {n.version for n in newest}:
+            recorded = ("version is " if len(newest) == 1 else "versions (of one run) are ") + ", ".join(n.version or "" for n in newest)
             result.findings.append(
-                Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded version is "
-                        f"{d.version}{narrow_int_note(location)}", FIX_CHANGED)
+                Finding(CHECK_REHASH, location, f"{_named(d, location)} now hashes to {digest}; the newest recorded {recorded}"
+                        f"{narrow_int_note(location)}", FIX_CHANGED)
             )
-            changed[version] = f"the data at {location} now hashes to {digest}, not to this version"
+            changed.update({f"{location}@{n.version}": f"the data at {location} now hashes to {digest}, not to this version"
+                            for n in newest})  # as version_at(n) names each
         if progress:
             progress()
     return result
