@@ -25,7 +25,6 @@ from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_enve
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
-from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import version_key
 
 STATE_PREFIX = "audit/state/"
@@ -244,12 +243,10 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
 
 def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> Written | None:
     """Write ``state`` signed under ``key``, with the SHA-256 of the bytes written; None if the key is taken."""
-    data = sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [signer]).to_json()
     try:
-        store.put(key, data)
+        return Written.put(store, key, sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [signer]).to_json())
     except ObjectConflictError:
         return None
-    return Written(key, sha256_digest(data))
 
 
 __all__ = ["AcceptedRun", "AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "UnsealedRun", "load_state", "state_key",
