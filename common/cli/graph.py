@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     runs, datasets = _extent(events)
     if fmt != "dot" and args.max_runs and runs > args.max_runs:
         raise _too_large(runs, datasets, args.max_runs)
-    runs = events_file_runs(events, "graph")  # a run with no START reads its inputs at its first event, as in a store
-    graph = lineage_graph(runs_to_document(runs), {run.run_id: iso_z(run.started) for run in runs})
+    folded = events_file_runs(events, "graph")  # a run with no START reads its inputs at its first event, as in a store
+    graph = lineage_graph(runs_to_document(folded), {state.run_id: iso_z(state.started) for state in folded})
     write_output(render(graph, fmt, args.renderer, max_width=args.width, note=stderr_note("graph")), args.output)
     print(f"wrote {args.output}: {sum(n.kind == 'run' for n in graph.nodes.values())} runs, "
           f"{sum(n.kind != 'run' for n in graph.nodes.values())} datasets/versions")
