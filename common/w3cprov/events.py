@@ -75,11 +75,11 @@ def extent_text(rows: int | None, shards: int | None) -> str | None:
     return f"{rows:,} rows" + (f" in {in_shards}" if in_shards else "")
 
 
-
 def check_label(name: str, column: Any) -> str:
     """How every view names a quality check: its name, and the column it checked in brackets
     (``in_range(0, 9)[amount]``), so that one check on two columns is two checks."""
     return name + (f"[{column}]" if column else "")
+
 
 @dataclass
 class RunState:
