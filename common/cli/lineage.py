@@ -22,7 +22,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text, version_key
+from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_labels, utc_text, version_key
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
@@ -156,18 +156,22 @@ def _runs_of(trees: list[LineageTree]) -> set[str]:
 
 def _recorders_of(trees: list[LineageTree], found: list[BundleSummary]) -> set[str]:
     """The runs of ``found`` that wrote or read a version shown in ``trees``: the quality checks of each are shown on it
-    (with ``--checks``), so their bundles are verified as those of the runs shown are. The trees hold names as PROV
-    does (:func:`~prov_common.w3cprov.ids.xml_text`), so the runs' names are compared in that form: a name two
-    datasets share so at most verifies one run more."""
-    shown = {version_key(t.node.namespace or "", t.node.dataset or "", t.node.version)
-             for root in trees for t in root.walk() if t.node.version}
+    (with ``--checks``), so their bundles are verified as those of the runs shown are. Names are compared as
+    :func:`_compared` gives them: a name two datasets share so at most verifies one run more."""
+    shown = {_compared(t.node.namespace, t.node.dataset, t.node.version) for root in trees for t in root.walk() if t.node.version}
     return {s.run_id for s in found for d in (*s.inputs, *s.outputs)
-            if d.version and version_key(xml_text(d.namespace), xml_text(d.name), d.version) in shown}
+            if d.version and _compared(d.namespace, d.name, d.version) in shown}
 
 
-_LeftOut = dict[tuple[str, str, str], set[str]]
-"""Versions (:func:`~prov_common.w3cprov.identity.version_key` of their names as the trees hold them) and the runs
-left out that made them (upstream) or read them (downstream)."""
+def _compared(namespace: str | None, name: str | None, version: str | None) -> VersionKey:
+    """A version's identity as a tree's is compared with an index entry's: its names in the PROV graph's form
+    (:func:`~prov_common.w3cprov.ids.xml_text`), which a tree holds with ``--checks`` (read from the PROV) and not
+    without (read from the index entries)."""
+    return version_key(xml_text(namespace or ""), xml_text(name or ""), version)
+
+
+_LeftOut = dict[VersionKey, set[str]]
+"""Versions (:func:`_compared`) and the runs left out that made them (upstream) or read them (downstream)."""
 
 
 def _add_touched(touched: _LeftOut, runs: list[BundleSummary], direction: str) -> None:
@@ -176,7 +180,7 @@ def _add_touched(touched: _LeftOut, runs: list[BundleSummary], direction: str) -
     for run in runs:
         for d in run.outputs if direction == UPSTREAM else run.inputs:
             if d.version:
-                touched.setdefault(version_key(xml_text(d.namespace), xml_text(d.name), d.version), set()).add(run.run_id)
+                touched.setdefault(_compared(d.namespace, d.name, d.version), set()).add(run.run_id)
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,7 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
         text += "  (see above)"
     elif tree.truncated:
         text += "  (…)"
-    elif not tree.steps and (left := shown_as.left_out.get(version_key(node.namespace or "", node.dataset or "", node.version))):
+    elif not tree.steps and (left := shown_as.left_out.get(_compared(node.namespace, node.dataset, node.version))):
         text += (f"  [{'generated' if direction == UPSTREAM else 'used'} by {'run' if len(left) == 1 else 'runs'} "
                  f"{', '.join(sorted(left))}, left out: {'its bundle does' if len(left) == 1 else 'their bundles do'} not verify]")
     elif not tree.steps:
