@@ -171,3 +171,31 @@ def test_a_file_read_through_a_symlinked_folder_is_its_own_dataset_and_the_audit
     [writer] = [s for s in list_bundles(open_store(str(store))) if s.job_name.endswith("mid")]
     assert f"the same file as {tmp_path / 'lnk' / 'mid.csv'}, written by run {writer.run_id}" in gap.fix
     assert "named through a symbolic link: name it one way" in gap.fix and "tdprov source add" not in gap.fix
+
+
+def test_a_run_that_rewrites_what_it_read_is_recorded_reading_it_once(tmp_path: Path) -> None:
+    """The transformer hashes inputs at START and again at COMPLETE; a run that read /x and rewrote it was named as
+    reading /x at the content it wrote too (two versions read, one its own output). At COMPLETE an input the event
+    also names as an output is left as the producer sent it: the run read the version its START names."""
+    from openlineage.client.event_v2 import InputDataset
+
+    from prov_common.w3cprov.events import fold_runs
+    from prov_common.lineage.serde import event_to_dict
+
+    x = tmp_path / "x.csv"
+    x.write_text("a\n1\n")
+    before = hash_path(x).digest
+    job, run = Job(namespace="default", name="refresh"), Run(runId="018cc251-f400-7e09-851b-637cdaa232ac")
+    transformer = ContentHashTransformer(properties={})
+
+    def event(kind: RunState, outputs: list) -> dict:
+        made = RunEvent(eventType=kind, eventTime="2026-01-01T00:00:00Z", run=run, job=job, producer="https://example.invalid/p",
+                        inputs=[InputDataset(namespace="file", name=str(x))], outputs=outputs)
+        return event_to_dict(transformer.transform(made))
+
+    started = event(RunState.START, [])
+    x.write_text("a\n2\n")
+    completed = event(RunState.COMPLETE, [OutputDataset(namespace="file", name=str(x))])
+    (folded,) = fold_runs([started, completed])
+    assert [d.version for d in folded.inputs] == [before]
+    assert [d.version for d in folded.outputs] == [hash_path(x).digest] != [before]

@@ -5,7 +5,9 @@
 adds, to each dataset an event names that lives in a file or an S3 object and carries no version yet,
 the dataset's content digest as its version (``version`` facet), the ``schema`` facet of a table and
 tdprov's ``tdprov_contentHash`` facet, with the SHA-256 of the bytes (read from the same opening), so a bundle of
-the events names the file as the listener's would. Inputs are hashed when a run starts, outputs when it completes.
+the events names the file as the listener's would. Outputs are hashed when a run completes; inputs when it starts,
+and again when it completes (a producer may name them then only), but for an input the completing event also names
+as an output: the run rewrote it, so its bytes then are not what it read.
 A dataset that cannot be read (gone, no credentials, not data) is passed on unchanged with a warning:
 enriching never drops or blocks an event.
 
@@ -37,6 +39,12 @@ def _event_type(event: Any) -> str:
     return str(getattr(kind, "value", kind) or "")
 
 
+def _key(dataset: Any) -> tuple[str, str]:
+    """The dataset an event's entry names, as tdprov names it (a local file however its path is spelled)."""
+    namespace, name = file_dataset(dataset.namespace, dataset.name)
+    return local_namespace(namespace), name
+
+
 def _located(namespace: str) -> bool:
     """Whether a namespace, as :func:`~prov_common.file_uri.local_namespace` gives it, is of files or S3 objects."""
     return namespace == "file" or namespace.startswith("s3://")
@@ -50,18 +58,20 @@ class ContentHashTransformer(EventTransformer):
 
     def transform(self, event: Any) -> Any:
         kind = _event_type(event)
+        written = {_key(d) for d in getattr(event, "outputs", None) or ()} if kind == "COMPLETE" else set()
         for side, builder in (("inputs", input_dataset), ("outputs", output_dataset)):
             if kind not in _HASH_AT[side] or self.properties.get(f"hash_{side}", True) in (False, "false", "False"):
                 continue
             for dataset in getattr(event, side, None) or ():
+                if side == "inputs" and _key(dataset) in written:
+                    continue  # rewritten by the run: its bytes now are what it wrote, not what it read
                 self._enrich(dataset, builder)
         return event
 
     @staticmethod
     def _enrich(dataset: Any, builder: Any) -> None:
         facets = dataset.facets if isinstance(getattr(dataset, "facets", None), dict) else {}
-        namespace, name = file_dataset(dataset.namespace, dataset.name)
-        namespace = local_namespace(namespace)  # once (file_dataset gives back a name it cannot read as it was given)
+        namespace, name = _key(dataset)  # once (file_dataset gives back a name it cannot read as it was given)
         if "version" in facets or not _located(namespace):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
