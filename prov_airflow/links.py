@@ -21,11 +21,17 @@ def bundle_of_run(run_id: str) -> str:
     """Where the listener seals the bundle of the OpenLineage run ``run_id`` in its store (a local store by its
     absolute path: the asset event and the link are read by other processes, in other folders)."""
     from prov_common.bundle.layout import bundle_location
+    from prov_common.errors import BadInputError
     from prov_common.store.location import absolute_location
 
     from prov_airflow.emitter import listener_settings
 
-    return bundle_location(absolute_location(listener_settings().store), run_id)
+    store = listener_settings().store
+    try:
+        where = absolute_location(store)
+    except BadInputError:  # a store setting that cannot be opened, which the emitter names once: as configured
+        where = store
+    return bundle_location(where, run_id)
 
 
 @attrs.define()
