@@ -388,3 +388,16 @@ def test_a_bundle_of_mapping_5_that_kept_one_version_still_verifies_and_exports_
     assert report.ok and report.notes == [], report.findings
     exported = json.loads(serialize(store_document(store), "json"))["used"]
     assert sorted(u["prov:entity"].rsplit("-", 1)[-1] for u in exported.values()) == ["1" * 64, "2" * 64]
+
+
+def test_the_audits_record_of_a_bundle_it_cannot_verify_folds_as_its_mapping_did() -> None:
+    """A bundle whose verification gives no derivation is recorded from its events: folded as the current mapping
+    folds them, a mapping-5 bundle got both versions there while its manifest and index entry name one."""
+    from prov_common.audit.examine import record_from_events
+    from prov_common.bundle.model import BundleSummary
+
+    events = _read_twice()
+    summary = BundleSummary(events[0]["run"]["runId"], "", "", "COMPLETE", None, "", (), ())
+    versions = {mapping: [d.version for d in record_from_events(events, summary, "blake3:" + "0" * 64, None, mapping).inputs]
+                for mapping in ("tdprov-prov/5", None)}
+    assert versions == {"tdprov-prov/5": ["blake3:" + "1" * 64], None: ["blake3:" + c * 64 for c in "12"]}

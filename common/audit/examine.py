@@ -28,7 +28,8 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
-from prov_common.w3cprov.events import DatasetState, RunState, check_label
+from prov_common.w3cprov.events import DatasetState, RunState, check_label, folds_local_names, folds_versions_apart
+from prov_common.w3cprov.mapping import PROV_MAPPING
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -101,8 +102,13 @@ def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) 
         return None
 
 
-def record_from_events(events: list[dict[str, Any]], summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
-    return record_from_state(fold_one_run(events, sealed=True), summary, manifest_digest, key_id)
+def record_from_events(events: list[dict[str, Any]], summary: BundleSummary, manifest_digest: str, key_id: str | None,
+                       mapping: str | None = None) -> RunRecord:
+    """The audit's record of a run from its events, folded as the PROV ``mapping`` its manifest names (None: the
+    current one) folds them."""
+    state = fold_one_run(events, sealed=True, local_names=folds_local_names(mapping or PROV_MAPPING),
+                         versions_apart=folds_versions_apart(mapping or PROV_MAPPING))
+    return record_from_state(state, summary, manifest_digest, key_id)
 
 
 def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
@@ -200,7 +206,8 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
         findings += unwritten_notes(derived.state, run_id)
     elif (events := _stored_events(store, checked)) is not None:
         try:
-            record = record_from_events(parse_events_jsonl(events, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id)
+            record = record_from_events(parse_events_jsonl(events, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id,
+                                        checked.manifest.mapping if checked.manifest is not None else None)
         except TdprovError:
             record = None  # already a finding of verify_bundle (malformed)
     if record is None:
