@@ -130,6 +130,24 @@ def dataset_key(uri: str) -> tuple[str, str]:
     return (LOGICAL_NAMESPACE, name) if name is not None else dataset_from_uri(uri)
 
 
+def named_key(uri: str) -> tuple[str, str] | None:
+    """:func:`dataset_key` of a declared inlet's or outlet's ``uri``, ``None`` when the naming refuses it (a port that
+    is no number, an unclosed IPv6 bracket, an ``s3://`` with no key; Airflow takes such an ``Asset``): that one is
+    not recorded, with a warning (once per process), and the task's other datasets are."""
+    from prov_common.errors import BadInputError
+    from prov_common.lineage.secret_text import redact_uri
+
+    try:
+        return dataset_key(uri)
+    except (BadInputError, ValueError) as exc:
+        shown = redact_uri(uri)
+        if WARNED.first("unnamable", shown):
+            log.warning("tdprov: inlet or outlet %s names no dataset tdprov can record (%s): it is not recorded; the "
+                        "task's other datasets are. Fix: give it a URI of the OpenLineage naming spec "
+                        "(scheme://host[:port]/path, file:///abs/path, s3://bucket/key)", shown, exc)
+        return None
+
+
 def local_path(uri: str) -> Path | None:
     """Filesystem path of a ``file://`` URI, ``None`` for other schemes."""
     from prov_common.hashing.targets import local_target
@@ -317,9 +335,10 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         if uri is None:
             warn_unnamed(item)
             continue
-        if dataset_key(uri) in seen:
+        key = named_key(uri)
+        if key is None or key in seen:
             continue
-        seen.add(dataset_key(uri))
+        seen.add(key)
         warn_if_query(item, uri)
         wanted = options(item) if options is not None else None
         if logical_name(uri) is not None:

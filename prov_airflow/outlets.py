@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.hashing.shard_model import extent_counts
-from prov_airflow.capture import DatasetCapture, dataset_key, to_uri
+from prov_airflow.capture import DatasetCapture, dataset_key, named_key, to_uri
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ def annotate(outlet_events: Any, outlets: list[Any], aliased: list[tuple[Any, An
 
     def capture_of(item: Any) -> DatasetCapture | None:
         uri = to_uri(item)
-        return None if uri is None else by_dataset.get(dataset_key(uri))
+        key = named_key(uri) if uri is not None else None
+        return None if key is None else by_dataset.get(key)
 
     count = 0
     for outlet in outlets:

@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.shard_model import LocalState
 from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
 from prov_common.w3cprov.identity import iso_z
 
-from prov_airflow.capture import DatasetCapture, dataset_key, to_uri
+from prov_airflow.capture import DatasetCapture, dataset_key, named_key, to_uri
 from prov_airflow.provider_names import dataset_version, renamed
 
 log = logging.getLogger(__name__)
@@ -95,11 +94,9 @@ def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:
         uri = to_uri(item)
         if uri is None:
             continue
-        try:
-            key = dataset_key(uri)
-        except BadInputError:  # a URI tdprov cannot name is not recorded as an output either
-            continue
-        found.setdefault(key, UnwrittenOutlet(*key, reason))
+        key = named_key(uri)  # a URI tdprov cannot name is not recorded as an output either
+        if key is not None:
+            found.setdefault(key, UnwrittenOutlet(*key, reason))
     return list(found.values())
 
 

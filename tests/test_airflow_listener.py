@@ -304,3 +304,22 @@ def test_outlets_that_name_one_dataset_each_get_its_digest(tmp_path: Path, store
     events = asset_events("tdprov_two_outlet_forms")
     assert {uri: events[uri]["extra"]["tdprov"].get("digest") for uri in (f.uri for f in forms)} == {
         f.uri: hash_path(data).digest for f in forms}
+
+
+def test_a_dataset_uri_that_names_no_dataset_leaves_the_tasks_other_datasets_recorded(
+        tmp_path: Path, store: Path, caplog) -> None:
+    """Airflow takes ``Asset("x://h:port/in")`` (a port that is no number), which the OpenLineage naming refuses: the
+    listener's capture raised on it, so the task was recorded with no run at all. It is left out with a warning
+    naming it, and the task's other inlets and outlets are recorded."""
+    raw, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    raw.write_text("a\n1\n")
+    with DAG("tdprov_unnamable_uri", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="t", python_callable=lambda: out.write_text("b\n2\n"),
+                       inlets=[Asset("x://h:port/in"), Asset(raw.as_uri())], outlets=[Asset(out.as_uri()), Asset("x://h:port/out")])
+    assert run_dag(dag, logical_date=START).state == "success"
+    [task] = [s for s in bundles_of(store) if s.job_name == "tdprov_unnamable_uri.t"]
+    assert task.state == "COMPLETE"
+    assert [(i.name, i.version) for i in task.inputs] == [(str(raw), hash_path(raw).digest)]
+    assert [(o.name, o.version) for o in task.outputs] == [(str(out), hash_path(out).digest)]
+    warned = [r.getMessage() for r in caplog.records if "x://h:port/in" in r.getMessage()]
+    assert len(warned) == 1 and "names no dataset tdprov can record" in warned[0] and "Port could not be cast" in warned[0], warned
