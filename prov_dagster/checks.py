@@ -16,7 +16,7 @@ from dagster import (
     asset_check,
 )
 
-from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY
+from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY, failed_checks_text
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorded_tables import spec_provenance
@@ -76,10 +76,8 @@ def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSever
 def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
     """What a failed check of an unpartitioned asset says: the schema, the failure cases and the checks that failed
     (as the step failure of the ``fail`` policy says them), and the fix."""
-    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({c.get('failureCount', 0)})"
-              for c in result.get("checks", []) if not c.get("passed")]
     return (f"{dataset_name(key)}: the latest materialization failed Pandera schema {result.get('schemaName')!r}: "
-            f"{result.get('failureCount', 0)} failure case(s) [{first_of(failed, 5)}]. Fix: materialize it again with "
+            f"{result.get('failureCount', 0)} failure case(s) [{failed_checks_text(result)}]. Fix: materialize it again with "
             "data that passes the schema.")
 
 

@@ -12,6 +12,7 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 from prov_common.errors import BadInputError
 from prov_common.hashing.shard_model import extent_counts
 from prov_common.quality import load_schema
+from prov_common.text import first_of
 from prov_dagster.links import location_link
 from prov_dagster.model import BundleStatus, DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
@@ -65,6 +66,15 @@ def quality_metadata(record: DatasetRecord, policy: str) -> dict[str, Any]:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
     return meta
+
+
+def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
+    """The checks a recorded Pandera outcome (``QualityResult.to_dict()``, the ``tdprov/pandera`` metadata) did not
+    pass, as the step failure and the ``pandera`` check name them: ``column: check (failure cases)``, the first
+    ``shown`` and how many more."""
+    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({c.get('failureCount', 0)})"
+              for c in result.get("checks") or [] if not c.get("passed")]
+    return first_of(failed, shown)
 
 
 def location_metadata(uri: str, namespace: str) -> dict[str, Any]:
