@@ -33,7 +33,7 @@ from dagster import (
 from prov_common.audit import AuditResult, run_audit
 from prov_common.audit.memory import KnownCheckpoint, store_id
 from prov_common.audit.remember import recorded_checkpoint, witness_record
-from prov_common.audit.model import CHECK_REHASH, CHECK_TITLES, CheckResult, rehash_not_run
+from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.canonical_json import loads
 from prov_common.audit.access import READ_ONLY_FIX, ReadOnlyTerms, require_report_dir
 from prov_common.errors import BadInputError, StoreError, TdprovError
@@ -72,6 +72,7 @@ class AuditConfig(Config):
 
 
 CONFIG_AT = f"the {AUDIT_OP_NAME} op's config (ops: {AUDIT_OP_NAME}: config:)"
+REHASH_HINT = f"set rehash: true in {CONFIG_AT}"  # how this job is asked to re-hash (not the CLI's --rehash)
 READ_ONLY_CONFIG = f"read_only: true and report_dir: DIR in {CONFIG_AT}"
 CONFIG_TERMS = ReadOnlyTerms("read_only", "accept_checkpoint", f"set report_dir to a folder in {CONFIG_AT}",
                              f"read_only: false in {CONFIG_AT}")
@@ -118,7 +119,7 @@ def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = 
     places = [*config.remember_in, *([InstanceWitness(instance, store.uri)] if instance is not None else [])]
     report_dir = str(Path(config.report_dir).expanduser().absolute()) if config.report_dir else None  # a path, never a store key
     try:
-        return run_audit(store, settings, full=config.full, rehash=config.rehash, report_dir=report_dir,
+        return run_audit(store, settings, full=config.full, rehash=config.rehash, rehash_hint=REHASH_HINT, report_dir=report_dir,
                          witnesses=config.witnesses, remember_in=places, accept_checkpoint=config.accept_checkpoint,
                          read_only=config.read_only)
     except (BadInputError, StoreError) as exc:
@@ -188,9 +189,8 @@ def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, A
         "store": MetadataValue.text(result.store),
         **_report_metadata(result),
     }
-    if check.status == "skipped":  # a re-hash not asked for: asked in this job's config, not with the CLI's --rehash
-        detail = rehash_not_run(f"set rehash: true in {CONFIG_AT}") if check.name == CHECK_REHASH else check.detail
-        description = f"{check.title}: {detail or 'skipped'}"
+    if check.status == "skipped":  # a re-hash not asked for: its detail names this job's config (REHASH_HINT)
+        description = f"{check.title}: {check.detail or 'skipped'}"
     else:
         listed = "; ".join(f"{f.object}: {f.what}" for f in check.errors[:3])
         description = f"{check.title}: {len(check.errors)} finding(s): {listed}" if check.errors else f"{check.title}: pass"

@@ -87,11 +87,16 @@ def test_a_store_it_cannot_write_points_at_the_jobs_read_only_config(instance, t
     assert "tdprov audit --read-only" not in message
 
 
-def test_a_rehash_not_asked_for_names_the_jobs_config_not_the_cli_option(store: str, instance) -> None:  # noqa: F811
-    """The skipped re-hash check's description, in the Dagster UI, said "pass --rehash", an option of 'tdprov audit'
-    this job does not have: it names the job's rehash config."""
-    result = _run(instance, store)
+def test_a_rehash_not_asked_for_names_the_jobs_config_not_the_cli_option(store: str, instance,  # noqa: F811
+                                                                          tmp_path: Path) -> None:
+    """The skipped re-hash check's description, in the Dagster UI, and the report the job wrote said "pass --rehash",
+    an option of 'tdprov audit' this job does not have: both name the job's rehash config."""
+    report_dir = tmp_path / "reports"
+    result = _run(instance, store, report_dir=str(report_dir))
     assert result.success, _failure(result)
+    hint = "not run: set rehash: true in the tdprov_audit op's config (ops: tdprov_audit: config:) to hash the data where it lives"
     [rehash] = [e for e in result.get_asset_check_evaluations() if e.check_name == "rehash"]
-    assert rehash.description == ("Data still hashes to its recorded digest: not run: set rehash: true in the tdprov_audit "
-                                  "op's config (ops: tdprov_audit: config:) to hash the data where it lives"), rehash.description
+    assert rehash.description == f"Data still hashes to its recorded digest: {hint}", rehash.description
+    [reported] = [c for c in json.loads((report_dir / "report.json").read_bytes())["checks"] if c["name"] == "rehash"]
+    assert reported["detail"] == hint, reported
+    assert "--rehash" not in (report_dir / "report.html").read_text()

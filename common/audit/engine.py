@@ -33,7 +33,7 @@ from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord,
-                                     distinct, name_apart, rehash_not_run)
+                                     distinct, name_apart, REHASH_HINT, rehash_not_run)
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.result import AuditResult
@@ -87,6 +87,7 @@ def _audit(
     *,
     full: bool = False,
     rehash: bool = False,
+    rehash_hint: str = REHASH_HINT,
     report_dir: str | Path | None = None,
     stale_after: timedelta = timedelta(hours=24),
     progress: bool | None = None,
@@ -103,7 +104,8 @@ def _audit(
 ) -> AuditResult:
     """Audit ``store``: see the module docstring. ``progress=None`` shows a bar only on a terminal.
 
-    ``workers`` processes examine bundles in parallel when there are many (default: one per CPU).
+    ``rehash_hint``: how the caller asks for a re-hash, which the skipped check's detail names (the Dagster job: its
+    config, not the CLI's ``--rehash``). ``workers`` processes examine bundles in parallel when there are many (default: one per CPU).
     ``witnesses``: published checkpoints (files, ``s3://`` objects, or :class:`KnownCheckpoint`) the
     log must still extend. ``accept_checkpoint``: the reason a person accepts the store's log as it is
     now, closing the open gaps (recorded, see ``resolve.py``). ``memory_path``: the auditor's memory
@@ -322,7 +324,7 @@ def _audit(
 
         checks.append(rehash_check(everything_known.values(), changed=result.changed_data))
     else:
-        checks.append(CheckResult(CHECK_REHASH, ran=False, detail=rehash_not_run()))
+        checks.append(CheckResult(CHECK_REHASH, ran=False, detail=rehash_not_run(rehash_hint)))
     checks.append(check_snapshots(store, everything_known.values(), full=result.full))
     checks.append(source_check)
     result.checks = checks

@@ -37,7 +37,11 @@ CHECK_TITLES = {
 }
 
 
-def rehash_not_run(how: str = "pass --rehash") -> str:
+REHASH_HINT = "pass --rehash"
+"""How 'tdprov audit' is asked to re-hash (:func:`rehash_not_run`)."""
+
+
+def rehash_not_run(how: str = REHASH_HINT) -> str:
     """The detail of the re-hash check of an audit not asked to re-hash; ``how``: how its caller asks for one."""
     return f"not run: {how} to hash the data where it lives"
 
