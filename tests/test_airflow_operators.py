@@ -148,6 +148,9 @@ def test_sensor_poke_and_deferrable_find_the_bundle_and_audit_verifies(tmp_path:
     assert json.loads(report.read_text())["ok"] is True
     assert json.loads(report.read_text())["bundles"] >= 2
     assert list((tmp_path / "audit").rglob("*.json")), "the audit wrote no report"
+    # a re-hash not asked for names the operator's parameter, not the CLI's --rehash (it said 'pass --rehash')
+    [rehash] = [c for c in json.loads((tmp_path / "audit" / "report.json").read_text())["checks"] if c["name"] == "rehash"]
+    assert rehash["detail"] == "not run: set rehash=True on the ProvenanceAuditOperator to hash the data where it lives", rehash
 
     # a changed byte in a bundle is a finding: the audit task fails and names the object
     upstream = _by_job(store)["tdprov_upstream.write"]

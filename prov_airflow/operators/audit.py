@@ -80,6 +80,9 @@ def checkpoint_facet(result: "AuditResult") -> Any:
                                    checkpointDigest=published.get("checkpointDigest"), checkpoint=published.get("checkpoint") or None)
 
 
+REHASH_HINT = "set rehash=True on the ProvenanceAuditOperator"  # what its report says of a re-hash not asked for
+
+
 class ProvenanceAuditOperator(LineageMixin, BaseOperator):
     """Audit the store (``tdprov audit``) or verify bundles (``tdprov verify``); fail the task on findings.
 
@@ -151,7 +154,7 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
         from prov_common.lineage.facets import AUDIT_CHECKPOINT
 
         places: list[Any] = [*self.remember_in, *([VariableWitness(self.witness_variable, store.uri)] if self.witness_variable else [])]
-        result = run_audit(store, settings, full=self.full, rehash=self.rehash, report_dir=self.report_dir,
+        result = run_audit(store, settings, full=self.full, rehash=self.rehash, rehash_hint=REHASH_HINT, report_dir=self.report_dir,
                            progress=False, witnesses=self.witnesses, remember_in=places, accept_checkpoint=self.accept_checkpoint)
         context["ti"].xcom_push(key="checkpoint", value=result.published_checkpoint())
         self.record_lineage().run_facets[AUDIT_CHECKPOINT] = checkpoint_facet(result)
