@@ -60,7 +60,7 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
         version = _version(ref)
         key = next((k for k in merged if k[:2] == (ref.namespace, ref.name) and None in (k[2], version)),
                    (ref.namespace, ref.name, version))  # a ref of no version is one with any version of its dataset
-        old = merged.pop(key, None)
+        old = merged.get(key)
         if old is None:
             merged[key] = ref
             continue
@@ -77,7 +77,8 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
             input_facets={**ref.input_facets, **old.input_facets},
             output_facets={**ref.output_facets, **old.output_facets},
         )
-        merged[(ref.namespace, ref.name, _version(both))] = both  # a ref of no version takes the other's
+        taken = (ref.namespace, ref.name, _version(both))  # a ref of no version takes the other's, in its place
+        merged = {(taken if k == key else k): (both if k == key else v) for k, v in merged.items()}
     return list(merged.values())
 
 

@@ -122,6 +122,8 @@ def test_refs_of_one_dataset_merge_by_version() -> None:
     merged = merge_refs([DatasetRef("file", "/x", a)], [DatasetRef("file", "/x", facets={"k": 1}), DatasetRef("file", "/x", b)])
     assert [(r.digest, r.facets) for r in merged] == [(a, {"k": 1}), (b, {})]
     assert [r.digest for r in merge_refs([DatasetRef("file", "/x")], [DatasetRef("file", "/x", a), DatasetRef("file", "/x", b)])] == [a, b]
+    kept = merge_refs([DatasetRef("file", "/x", a), DatasetRef("file", "/y")], [DatasetRef("file", "/x", a, facets={"k": 1})])
+    assert [(r.name, r.facets) for r in kept] == [("/x", {"k": 1}), ("/y", {})]  # merged in its place
 
 
 def test_a_jsonl_source_the_hash_refuses_is_refused_by_the_operator_too(
