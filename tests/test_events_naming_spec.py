@@ -81,3 +81,19 @@ def test_azure_uris_without_container_or_path_are_refused(uri: str) -> None:
     with pytest.raises(BadInputError, match="container, a storage account and a path") as err:
         dataset_from_uri(uri)
     assert "<container>@<account>" in err.value.fix
+
+
+
+@pytest.mark.parametrize(("uri", "namespace", "name"), [
+    ("xcom://Sales/split/return_value/fold#1", "xcom://Sales", "/split/return_value/fold#1"),
+    ("xcom://sales/split/return_value/a?b=%41", "xcom://sales", "/split/return_value/a?b=%41"),
+    ("XCOM://d/t/3/return_value", "xcom://d", "/t/3/return_value"),
+])
+def test_an_xcom_uri_names_the_dataset_the_airflow_plugin_wrote(uri: str, namespace: str, name: str) -> None:
+    """An XCom value is named as written (the DAG id's case, a key's '#', '?' and '%'): a name given to a verb was
+    parsed as a URI, so xcom://Sales/split/return_value/fold#1 also named .../fold of DAG 'sales'."""
+    from prov_airflow.operators.pandera import xcom_dataset
+
+    assert dataset_from_uri(uri) == (namespace, name)
+    made = xcom_dataset("Sales", "split", parts=["fold#1"])
+    assert dataset_from_uri(dataset_uri(made.namespace, made.name)) == (made.namespace, made.name)

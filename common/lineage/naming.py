@@ -25,6 +25,7 @@ _S3_SCHEMES = {"s3", "s3a", "s3n"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
+XCOM_SCHEME = "xcom"  # an Airflow XCom value, as prov_airflow names it (xcom_dataset)
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
@@ -65,6 +66,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
       (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike)
     - ``inmemory://name``: ``("inmemory://", "name")``
+    - ``xcom://<dag_id>/<task_id>/<key>``: ``("xcom://<dag_id>", "/<task_id>/<key>")`` as written (an XCom value as
+      the Airflow plugin names it: the DAG id keeps its case, a key its ``#``, ``?`` and ``%``)
     - any other ``scheme://authority/path``: ``("scheme://authority", "/path")``
 
     Credentials and query strings (but for an S3 key's) never enter the name (signed URLs keep a stable name).
@@ -74,6 +77,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if "://" not in str(uri_or_path):  # a path, or RFC 8089's short form file:/p (read as the file /p)
         return _local(local_target(str(uri_or_path)))
     raw = str(uri_or_path)
+    if raw.partition("://")[0].lower() == XCOM_SCHEME:  # as the Airflow plugin names an XCom value: as written
+        authority, _, rest = raw.partition("://")[2].partition("/")
+        return f"{XCOM_SCHEME}://{authority}", "/" + rest
     text = redact_uri(raw)
     parts = urlsplit(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""

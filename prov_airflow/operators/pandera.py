@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
+from prov_common.lineage.naming import XCOM_SCHEME
 from prov_common.quality.mask_key import check_mask_key
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS
 
@@ -33,7 +34,7 @@ def xcom_dataset(dag_id: str, task_id: str, key: str = "return_value", map_index
     one dataset."""
     mapped = f"/{map_index}" if map_index >= 0 else ""
     inside = "".join(f"/{part}" for part in parts)
-    return DatasetRef(namespace=f"xcom://{dag_id}", name=f"/{task_id}{mapped}/{key}{inside}")
+    return DatasetRef(namespace=f"{XCOM_SCHEME}://{dag_id}", name=f"/{task_id}{mapped}/{key}{inside}")
 
 
 def check_on_failure(value: str) -> OnFailure:
