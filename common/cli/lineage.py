@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -185,10 +186,21 @@ def _add_touched(touched: _LeftOut, runs: list[BundleSummary], direction: str) -
 
 @dataclass(frozen=True)
 class _Shown:
-    """How the text tree names datasets (:func:`_labels`) and which versions it must not end as origins or unused."""
+    """How the text tree names datasets (:func:`_labels`) and jobs (:func:`_job_labels`, by run id), and which
+    versions it must not end as origins or unused."""
 
     labels: DatasetLabels
     left_out: _LeftOut
+    jobs: dict[str, str]
+
+
+def _job_labels(trees: list[LineageTree], found: list[BundleSummary]) -> dict[str, str]:
+    """How the text tree names the job of each run it shows, by run id: by its name, or ``namespace/name`` (as
+    ``tdprov runs`` shows it) where another job it shows has that name in another namespace."""
+    jobs = {s.run_id: (s.job_namespace, s.job_name) for s in found}
+    shown = {run_id: jobs[run_id] for run_id in _runs_of(trees) if run_id in jobs}
+    names = Counter(name for _, name in set(shown.values()))
+    return {run_id: name if names[name] == 1 else f"{namespace}/{name}" for run_id, (namespace, name) in shown.items()}
 
 
 def _labels(trees: list[LineageTree]) -> DatasetLabels:
@@ -234,7 +246,8 @@ def _lines(tree: LineageTree, direction: str, shown_as: _Shown, prefix: str = ""
         last_step = i == len(tree.steps) - 1
         run = step.run
         when = utc_text(run.made_at)
-        out.append(f"{prefix}{'└── ' if last_step else '├── '}{verb} {run.job}  run {run.run_id}  {run.state or '?'}  {when}".rstrip())
+        job = shown_as.jobs.get(run.run_id or "", run.job)
+        out.append(f"{prefix}{'└── ' if last_step else '├── '}{verb} {job}  run {run.run_id}  {run.state or '?'}  {when}".rstrip())
         inner = prefix + ("    " if last_step else "│   ")
         for j, child in enumerate(step.datasets):
             last = j == len(step.datasets) - 1
@@ -304,7 +317,7 @@ def _run(args: argparse.Namespace) -> int:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
                    "leftOut": left_out}, sort_keys=True)
         return 0
-    shown = _Shown(_labels(trees), touched)
+    shown = _Shown(_labels(trees), touched, _job_labels(trees, found))
     blocks = ["\n".join(one_line(line) for line in [_version_text(tree, direction, shown), *_lines(tree, direction, shown)])
               for tree in trees]
     print("\n\n".join(blocks))
