@@ -338,3 +338,19 @@ def test_an_upstream_the_step_reads_itself_is_named_by_the_kind_of_digest_its_me
     assert read == {"rows.parquet": {"tdprovTable-blake3": hash_path(parquet).digest.split(":", 1)[1]},
                     "weights.bin": {"blake3": blake3(weights.read_bytes()).hexdigest()}}
     assert blake3(parquet.read_bytes()).hexdigest() != read["rows.parquet"]["tdprovTable-blake3"]
+
+
+def test_a_dataset_written_at_two_versions_is_two_subjects_an_outside_verifier_takes() -> None:
+    """A run that wrote one file, then wrote it again (mapping 6 keeps both versions), signs two subjects of one
+    name: in-toto's validator takes the statement, and each file's SHA-256 matches the subject of its own version."""
+    key = SigningKey.generate()
+    run_id = "0190c0de-0000-7000-8000-0000000000ab"
+    first, second = (_hashed("s3://lake", "clean/users.parquet", hex_, "table", sha) for hex_, sha in ((TABLE_HEX, SHA_A), (BYTES_HEX, SHA_B)))
+    events = [event(run_id, "START", "2026-03-01T10:00:00Z"),
+              event(run_id, "RUNNING", "2026-03-01T10:00:02Z", outputs=[first]),
+              event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", outputs=[second])]
+    bundle = build_bundle(events, None, key, sealed_at=SEALED)
+    statement = verified_statement(bundle.statement_bytes, key.public.to_pem())
+    assert sorted(s["digest"]["tdprovTable-blake3"] for s in statement["subject"]) == sorted([TABLE_HEX, BYTES_HEX])
+    assert {s["name"] for s in statement["subject"]} == {"s3://lake/clean/users.parquet"}
+    assert [s["digest"]["tdprovTable-blake3"] for s in subjects_matching(statement, SHA_B)] == [BYTES_HEX]
