@@ -55,16 +55,16 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
     """Datasets of ``first`` and ``extra`` by (namespace, name) and version: an extra ref fills in what the first
     lacks. Two versions of one dataset stay two refs (the task read its inlet at its start and an operator validated
     it after it changed): each keeps what was recorded of it."""
-    merged: dict[tuple[str, str, str | None], DatasetRef] = {}
+    merged: list[DatasetRef] = []
     for ref in (*first, *extra):
-        version = _version(ref)
-        key = next((k for k in merged if k[:2] == (ref.namespace, ref.name) and None in (k[2], version)),
-                   (ref.namespace, ref.name, version))  # a ref of no version is one with any version of its dataset
-        old = merged.get(key)
-        if old is None:
-            merged[key] = ref
+        version = _version(ref)  # a ref of no version is one with any version of its dataset
+        at = next((i for i, m in enumerate(merged) if (m.namespace, m.name) == (ref.namespace, ref.name)
+                   and (None in (_version(m), version) or _version(m) == version)), None)
+        if at is None:
+            merged.append(ref)
             continue
-        both = dataclasses.replace(
+        old = merged[at]
+        merged[at] = dataclasses.replace(
             old,
             digest=old.digest or ref.digest,
             quality=old.quality or ref.quality,
@@ -77,9 +77,7 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
             input_facets={**ref.input_facets, **old.input_facets},
             output_facets={**ref.output_facets, **old.output_facets},
         )
-        taken = (ref.namespace, ref.name, _version(both))  # a ref of no version takes the other's, in its place
-        merged = {(taken if k == key else k): (both if k == key else v) for k, v in merged.items()}
-    return list(merged.values())
+    return merged
 
 
 def _version(ref: DatasetRef) -> str | None:
