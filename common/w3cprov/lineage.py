@@ -249,8 +249,7 @@ class _Walker:
         self.sourceable = sourceable(self.graph) if self.direction == UPSTREAM else None
 
     def _runs(self, key: str) -> list[Node]:
-        runs = [self.graph.nodes[self.far_end(e)] for e in self.next_edges.get(key, ())]
-        return sorted(runs, key=lambda r: (r.made_at or "", r.id), reverse=True)
+        return [self.graph.nodes[self.far_end(e)] for e in self.next_edges.get(key, ())]
 
     def _data(self, run: Node) -> list[str]:
         return sorted(self.far_end(e) for e in self.next_edges.get(run.id, ()))
