@@ -34,12 +34,17 @@ WHY_SUFFIX = ".why.txt"  # an entry set aside in failed/ has its note beside it,
 SPOOL_WARNED = Once()  # (spool folder,): one that cannot be listed or written, warned about once per process
 
 
+def home_spool_dir() -> Path:
+    """``<TDPROV_HOME>/spool``: the spool when no setting names one."""
+    return (default_home() / "spool").expanduser()
+
+
 def default_spool_dir(settings: Settings | None = None) -> Path:
-    """``settings.spool``, else ``$TDPROV_SPOOL``, else ``<TDPROV_HOME>/spool``."""
+    """``settings.spool``, else ``$TDPROV_SPOOL``, else :func:`home_spool_dir`."""
     chosen = settings.spool if settings is not None else None
     given = chosen or os.environ.get("TDPROV_SPOOL")
     if not given:
-        return (default_home() / "spool").expanduser()
+        return home_spool_dir()
     setting = "TDPROV_SPOOL" if given == (os.environ.get("TDPROV_SPOOL") or "").strip() else "the spool option"
     return Path(local_folder(given, setting)).expanduser()
 
@@ -56,7 +61,7 @@ def writer_spool_dir(settings: Settings) -> Path:
     except BadInputError as exc:
         if settings.strict:
             raise
-        home = (default_home() / "spool").expanduser()
+        home = home_spool_dir()
         if SPOOL_SETTING_WARNED.first(exc.what):
             log.warning("tdprov: %s Runs the store cannot take now are spooled in %s instead; deliver them with "
                         "'tdprov flush --spool %s'. Fix: %s", exc.what, home, home, exc.fix)
