@@ -117,10 +117,10 @@ def derive_bundle(
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
     state = fold_one_run(ordered, local_names=local_names, versions_apart=versions_apart, sealed=sealed)
     layout.check_run_id(state.run_id)
-    if sets != DIGESTS_V1:  # the oldest version that gives these DigestSets: what more verifiers read
+    inputs, outputs = _refs(state.inputs, sets), _refs(state.outputs, sets)
+    if sets != DIGESTS_V1:  # the oldest version that gives these DigestSets (so these refs): what more verifiers read
         datasets = state.inputs + state.outputs
-        asked = _refs(datasets, sets)
-        digest_sets = sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == asked)
+        digest_sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == inputs + outputs)
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted((attachments or {}).items()):
         if not isinstance(data, (bytes, bytearray)):
@@ -136,8 +136,8 @@ def derive_bundle(
         sealed_at=iso_z(sealed_at or datetime.now(timezone.utc)) or "",
         event_count=len(ordered),
         parent_run_id=_parent_run_id(state),
-        inputs=_refs(state.inputs, sets),
-        outputs=_refs(state.outputs, sets),
+        inputs=inputs,
+        outputs=outputs,
         files=tuple(hashed) if hashed is not None else tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())),
         prov_mapping=prov_mapping,
         dataset_naming=DATASET_NAMING,
