@@ -38,17 +38,15 @@ _COLUMN_TABLE_SCHEMA = TableSchema(
 
 def output_metadata(record: DatasetRecord, policy: str, bundle: str, status: BundleStatus, namespace: str) -> dict[str, Any]:
     """Digest, per-column digests, rows, schema, Pandera outcome, data location (none for a DataFrame given to
-    ``record()``) with the ``namespace`` of its asset key (:func:`location_metadata`), and bundle location (see
+    ``record()``) with the ``namespace`` of its asset key (:func:`version_metadata`), and bundle location (see
     :func:`bundle_metadata`)."""
     digest = record.digest
     meta: dict[str, Any] = {
-        DIGEST_KEY: MetadataValue.text(digest.digest),
-        DIGEST_KIND_KEY: MetadataValue.text(digest.kind),
+        **version_metadata(digest, record.uri, namespace),
         "tdprov/columns": MetadataValue.table(
             records=[TableRecord({"column": c.name, "type": c.logical_type, "digest": c.digest}) for c in digest.columns],
             schema=_COLUMN_TABLE_SCHEMA,
         ),
-        **(location_metadata(record.uri, namespace) if record.uri is not None else {}),
         "dagster/row_count": MetadataValue.int(digest.rows),
         "dagster/column_schema": MetadataValue.table_schema(
             TableSchema(columns=[TableColumn(name, logical_type) for name, logical_type in digest.schema_fields()])
@@ -77,10 +75,14 @@ def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
     return first_of(failed, shown)
 
 
-def location_metadata(uri: str, namespace: str) -> dict[str, Any]:
-    """Where an asset's one version lives and the ``dagster://`` namespace its asset key is written in, for a step
-    that reads it through ``deps=[...]`` (:mod:`prov_dagster.deps`)."""
-    return {DATA_KEY: data_location(uri), NAMESPACE_KEY: MetadataValue.text(namespace)}
+def version_metadata(digest: Any, uri: str | None, namespace: str) -> dict[str, Any]:
+    """What a step that reads an asset through ``deps=[...]`` (:mod:`prov_dagster.deps`) takes of its one version:
+    its ``digest`` and what that digest is of, and, when it lives at ``uri``, where and the ``dagster://`` namespace its
+    asset key is written in."""
+    meta = {DIGEST_KEY: MetadataValue.text(digest.digest), DIGEST_KIND_KEY: MetadataValue.text(digest.kind)}
+    if uri is not None:
+        meta.update({DATA_KEY: data_location(uri), NAMESPACE_KEY: MetadataValue.text(namespace)})
+    return meta
 
 
 def data_location(uri: str) -> Any:

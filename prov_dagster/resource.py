@@ -19,9 +19,7 @@ from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
-from prov_dagster.metadata import (
-    DIGEST_KEY, DIGEST_KIND_KEY, bundle_metadata, extent_metadata, location_metadata, quality_metadata, recorded_names,
-)
+from prov_dagster.metadata import bundle_metadata, extent_metadata, quality_metadata, recorded_names, version_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import marks_training
@@ -145,10 +143,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         version = DataVersion(written[0].version_id) if len(written) == 1 and written[0].version_id else None
         metadata = {f"tdprov/digest/{names[r.name, r.dataset]}": MetadataValue.text(r.version_id) for r in written if r.version_id}
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
-            metadata.update({DIGEST_KEY: MetadataValue.text(version.value),
-                             **location_metadata(written[0].uri, step.recorder.namespace)})
-            if written[0].digest is not None:
-                metadata[DIGEST_KIND_KEY] = MetadataValue.text(written[0].digest.kind)
+            metadata.update(version_metadata(written[0].digest, written[0].uri, step.recorder.namespace))
         metadata.update(extent_metadata(written, names))
         metadata.update(flags_metadata(flagged))  # a step that loads the asset masks them too
         quality = {asset: quality_metadata(written[index], policy) for index, (asset, policy) in policies.items()}
