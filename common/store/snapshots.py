@@ -146,11 +146,11 @@ def keep_path(store: Store, path: str | os.PathLike[str], *, table_digest: str |
     if fmt is None:
         return KeptSnapshot(file_digest.digest, object_key(file_digest.digest), file_digest.bytes)
     table = table_digest or hash_path(path).digest
-    index = SnapshotIndex(table, file_digest.digest, file_digest.bytes, path.name, fmt)
+    index, key = SnapshotIndex(table, file_digest.digest, file_digest.bytes, path.name, fmt), index_key(table)
     try:
-        store.put(index_key(table), index.to_json())
+        store.put(key, index.to_json())
     except ObjectConflictError:  # the same table in other bytes (e.g. other compression) is already indexed: either restores it
-        index = SnapshotIndex.from_json(store.get(index_key(table), INDEX_LIMIT), index_key(table))
+        index = SnapshotIndex.from_json(store.get(key, INDEX_LIMIT), key)
     return KeptSnapshot(table, object_key(index.object), index.bytes)
 
 
