@@ -139,11 +139,7 @@ def _checked(store: Store, made: StoreIdentity) -> StoreIdentity:
     refused, it is kept as it is; accepted, the store ignores the condition write-once rests on, and the identity is
     marked so (the store lets it be rewritten) for every later writer to see. A check that cannot be made leaves the
     identity as it is."""
-    try:
-        if store.refuses_rewrite(IDENTITY_KEY, made.to_json()):
-            return made
-    except StoreError as exc:
-        log.info("tdprov: could not check that %s refuses a second create (%s); 'tdprov store init' checks it", store.describe(), exc.what)
+    if _refuses_rewrite(store, made, logging.INFO, "; 'tdprov store init' checks it") is not False:
         return made
     marked = replace(made, write_once=WRITE_ONCE_IGNORED)
     try:
@@ -153,17 +149,24 @@ def _checked(store: Store, made: StoreIdentity) -> StoreIdentity:
     return read_identity(store) or StoreIdentity.from_json(marked.to_json())
 
 
+def _refuses_rewrite(store: Store, identity: StoreIdentity, level: int, hint: str = "") -> bool | None:
+    """Whether ``store`` refuses one more create of ``identity``'s bytes; None when that cannot be checked (logged at
+    ``level``, with ``hint`` after the reason)."""
+    try:
+        return bool(store.refuses_rewrite(IDENTITY_KEY, identity.to_json()))
+    except StoreError as exc:
+        log.log(level, "tdprov: could not check that %s refuses a second create (%s)%s", store.describe(), exc.what, hint)
+        return None
+
+
 def write_once_problem(store: Store, identity: StoreIdentity, *, checked: bool = False) -> str | None:
     """Why ``store``, whose identity is ``identity``, does not hold objects write-once (None: nothing says so). Only
     an identity marked :data:`WRITE_ONCE_IGNORED` costs a check, unless just ``checked`` (created by this process):
     one more create of its bytes, which a store that was fixed since refuses."""
     if identity.write_once != WRITE_ONCE_IGNORED:
         return None
-    try:
-        if not checked and store.refuses_rewrite(IDENTITY_KEY, identity.to_json()):
-            return None
-    except StoreError as exc:
-        log.debug("tdprov: could not check that %s refuses a second create (%s)", store.describe(), exc.what)
+    if not checked and _refuses_rewrite(store, identity, logging.DEBUG):
+        return None
     return (f"{store.describe()} ignores the condition of its writes (If-None-Match: *), so its objects are not write-once: "
             "two writers of one run can both seal it, and a bundle or index entry can be overwritten, without any error")
 
