@@ -384,19 +384,18 @@ def _audit(
                              "recorded now as listed ('tdprov audit --full' verifies them)")
     log_check.findings = distinct(log_check.findings)  # a failure met on several paths (a checkpoint read for each object): once
     checks.insert(2, inventory)
-    # written after the listing: the next one takes each only with the bytes written, so that one this auditor wrote is never
-    # taken for forged (a leaf batch whose checkpoint was deleted) nor one put in its place for its own; the checkpoint, read
-    # by the next audit anyway, is checked by its signature
-    pin_written(memory, listing, [w for w in [*written, *(Written(k, d) for k, d in tlog.written.items())] if w])
-    if new_head and new_head.key not in listing.tags:
-        memory.tags.setdefault(new_head.key, "")
 
     # 6. report and PROV record of the audit: written before the memory is saved, which pins them
     from prov_common.audit.publish import publish
 
     published = publish(result, store, signer, report_dir, read_only=read_only)
-    # the next listing compares what this audit wrote after its listing with the bytes written
-    pin_written(memory, listing, [*lookups, *signed_since(memory, resolved), *published])
+    # written after the listing: the next one takes each only with the bytes written, so that one this auditor wrote is never
+    # taken for forged (a leaf batch whose checkpoint was deleted) nor one put in its place for its own; the checkpoint, read
+    # by the next audit anyway, is checked by its signature
+    pin_written(memory, listing, [w for w in [*written, *(Written(k, d) for k, d in tlog.written.items()), *lookups,
+                                              *signed_since(memory, resolved), *published] if w])
+    if new_head and new_head.key not in listing.tags:
+        memory.tags.setdefault(new_head.key, "")
     if not head_unread:  # an audit that could not read the log changes nothing the next one compares with
         if read_only:
             keep_inline(memory)
