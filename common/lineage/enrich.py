@@ -58,20 +58,24 @@ class ContentHashTransformer(EventTransformer):
 
     def transform(self, event: Any) -> Any:
         kind = _event_type(event)
-        written = {_key(d) for d in getattr(event, "outputs", None) or ()} if kind == "COMPLETE" else set()
+        outputs = [(d, _key(d)) for d in getattr(event, "outputs", None) or ()] if kind == "COMPLETE" else []
+        written = {key for _, key in outputs}
         for side, builder in (("inputs", input_dataset), ("outputs", output_dataset)):
             if kind not in _HASH_AT[side] or self.properties.get(f"hash_{side}", True) in (False, "false", "False"):
                 continue
-            for dataset in getattr(event, side, None) or ():
-                if side == "inputs" and _key(dataset) in written:
+            named = outputs if side == "outputs" else ((d, _key(d)) for d in getattr(event, side, None) or ())
+            for dataset, key in named:
+                if side == "inputs" and key in written:
                     continue  # rewritten by the run: its bytes now are what it wrote, not what it read
-                self._enrich(dataset, builder)
+                self._enrich(dataset, builder, key)
         return event
 
     @staticmethod
-    def _enrich(dataset: Any, builder: Any) -> None:
+    def _enrich(dataset: Any, builder: Any, key: tuple[str, str]) -> None:
+        """Add the content digest of ``dataset``, which tdprov names ``key`` (:func:`_key`: once, as file_dataset gives
+        back a name it cannot read as it was given)."""
         facets = dataset.facets if isinstance(getattr(dataset, "facets", None), dict) else {}
-        namespace, name = _key(dataset)  # once (file_dataset gives back a name it cannot read as it was given)
+        namespace, name = key
         if "version" in facets or not _located(namespace):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
