@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 20.0
@@ -134,7 +133,7 @@ def main() -> int:
     table = "\n".join([
         f"# Airflow listener overhead ({args.tasks} trivial tasks with one CSV outlet each, dag.test(), local store)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"Machine: {machine()}; "
         f"run states: off={off['state']}, on={on['state']}, on without fsync={scratch['state']}.",
         "",
         "| median per task | listener off | listener on | on, store without fsync |",
@@ -161,8 +160,7 @@ def main() -> int:
         f"Reproduce: `python benchmarks/bench_airflow.py --tasks {args.tasks}`",
         "",
     ])
-    add_section(args.out, table)
-    print(table)
+    report(args.out, table)
     return 0 if verdict == "PASS" else 1
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -39,7 +38,7 @@ from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -216,13 +215,10 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     table = ["| store (bundles) | audit | bundles examined | wall s | CPU s (all processes) | objects read | load |", "|---:|---|---:|---:|---:|---|---:|"]
     table += [f"| {size:,} | {name} | {n} | {sec:.3f} | {cpu:.3f} | {reads} | {load:.1f} |" for size, name, n, sec, cpu, reads, load in rows]
-    cpu = platform.processor() or platform.machine()
-    text = (f"Local store, {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, {args.workers} worker processes; "
+    text = (f"Local store, {machine()}, {args.workers} worker processes; "
             "load = 1-minute load average when the store's audits started.\n\n" + "\n".join(table) + "\n")
-    print(text)
-    add_section(args.out, f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} --rounds {args.rounds} "
-                          f"--workers {args.workers} --pairs {args.pairs}`\n\n" + text)
-    return 0
+    return report(args.out, text, above=f"`python benchmarks/bench_audit.py --sizes {args.sizes} --new {args.new} "
+                  f"--rounds {args.rounds} --workers {args.workers} --pairs {args.pairs}`\n\n")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ import argparse
 import contextlib
 import io
 import os
-import platform
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -40,7 +38,7 @@ from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main as tdprov
 from prov_common.signing import default_signing_key
 from prov_common.store import open_store
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
 
@@ -136,38 +134,17 @@ def bench_listing(uri: str, size: int, new: int, workers: int) -> str:
             f"| {t_cli * 1000:.0f} |")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def backend(name: str, root: Path) -> Iterator[callable]:
     """Yields a function that returns a fresh, empty store URI on this backend."""
     if name == "local":
         yield lambda: str(root / f"store-{uuid.uuid4().hex[:8]}")
         return
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-    os.environ.update(env)
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1")
-
-    def fresh() -> str:
-        bucket = f"bench-{uuid.uuid4().hex[:10]}"
-        client.create_bucket(Bucket=bucket)
-        return f"s3://{bucket}/lineage"
-
+    stop = start_moto()
     try:
-        yield fresh
+        yield s3_stores()
     finally:
-        server.stop()
+        stop()
 
 
 def main() -> int:
@@ -197,12 +174,10 @@ def main() -> int:
                 + f"\n\n| old bundles in store | new bundles | list new since cursor (ms) | lists / keys / reads "
                 f"| newest {args.new}, newest first (ms) | lists / keys / reads | `tdprov runs` (ms) |\n"
                 "|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n")
-        text = (f"{os.cpu_count()} CPU ({platform.processor() or platform.machine()}), Python {platform.python_version()}.\n\n"
+        text = (f"{machine()}.\n\n"
                 + "\n".join(sections))
-        print(text)
-        add_section(
-            args.out, "# Bundle benchmark\n\n`python benchmarks/bench_bundle.py "
-                f"--backend {args.backend} --writes {args.writes} --sizes {args.sizes} --new {args.new}`\n\n" + text)
+        report(args.out, text, above="# Bundle benchmark\n\n`python benchmarks/bench_bundle.py "
+               f"--backend {args.backend} --writes {args.writes} --sizes {args.sizes} --new {args.new}`\n\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

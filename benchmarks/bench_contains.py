@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine, s3_stores, start_moto  # noqa: E402
 
 
 def corpus(rows: int) -> pd.DataFrame:
@@ -135,24 +135,13 @@ def main() -> None:
 
     s3_line = ""
     if args.s3:
-        import boto3
-        from moto.server import ThreadedMotoServer
-
         from prov_common.rowset import SignedRowSet
 
-        import logging
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        os.environ.update({"AWS_ENDPOINT_URL_S3": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
-        boto3.client("s3").create_bucket(Bucket="bench")
-        s3 = open_store("s3://bench/store")
+        stop = start_moto()
+        s3 = open_store(s3_stores()())
         s3.put(row_set.key, store.get(row_set.key))
         s3_times, s3_count, s3_ok = lookups(s3, SignedRowSet(row_set.run_id, row_set.key, row_set.rows_root), frame, args.lookups)
-        server.stop()
+        stop()
         s3_line = (f"| S3 (moto on localhost) | {ms(s3_times, 0.5):.1f} | {ms(s3_times, 0.95):.1f} | "
                    f"{s3_count.requests / len(s3_times):.1f} | {s3_count.bytes / len(s3_times) / 1024:.1f} | {s3_ok}/{len(s3_times)} |\n")
 
@@ -176,8 +165,8 @@ def main() -> None:
     n = args.rows
     print(f"""# `tdprov contains` on a Dagster asset at row granularity
 
-`python benchmarks/bench_contains.py --rows {n}{' --s3' if args.s3 else ''}` on {platform.machine()}, {os.cpu_count()} CPUs,
-Python {platform.python_version()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after.
+`python benchmarks/bench_contains.py --rows {n}{' --s3' if args.s3 else ''}` on {machine()};
+load average {load_before[0]:.1f} before, {load_after[0]:.1f} after.
 
 Data: {n:,} rows (int64 id, e-mail string, float64 score, int8 label), made in {made:.1f} s; materialised
 by `provenance_asset(granularity="row")` with `ProvenanceIOManager` in {materialised:.1f} s (hash, row set,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, DagsterInstance, InputContext, OutputContext, asset, materialize
 
 from prov_dagster import ProvenanceIOManager
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 
 class PlainParquetIOManager(ConfigurableIOManager):
@@ -103,8 +102,8 @@ def main() -> None:
     best_plain, best_prov = min(timings["plain Parquet IO manager"]), min(timings["ProvenanceIOManager"])
     lines = [
         f"Materializing one {size_mb:.0f} MB pandas asset ({len(df):,} rows x {df.shape[1]} columns), "
-        f"median of {args.repeat} interleaved runs (alternating order), {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start, "
+        f"median of {args.repeat} interleaved runs (alternating order), {machine()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start, "
         f"data and store under {args.dir or tempfile.gettempdir()}.",
         "",
         "| IO manager | median wall time (s) | min (s) | max (s) | wall overhead | median CPU time (s) | CPU overhead |",
@@ -128,8 +127,7 @@ def main() -> None:
         f"{paired - 1:+.1%} as the median of the {args.repeat} side-by-side pairs' ratios.",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    add_section(args.out, "# Dagster: ProvenanceIOManager overhead\n\n" + text)
+    report(args.out, text, above="# Dagster: ProvenanceIOManager overhead\n\n")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -23,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from prov_common.hashing import hash_dataframe
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 REPEATS = 5
 
@@ -206,7 +205,7 @@ def run(scale: float) -> str:
             del df
     header = (
         "# Content hash benchmark\n\n"
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"Machine: {machine()}, "
         f"pandas {pd.__version__}, pyarrow {pa.__version__}, numpy {np.__version__}. "
         f"`hash_dataframe` uses one worker thread per CPU for frames of 262,144 cells or more. "
         f"Fastest of {REPEATS} runs taken round-robin over the methods (one run for methods slower than "
@@ -229,9 +228,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (1.0 = 200 MB + 60 MB)")
     parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
-    report = run(args.scale)
-    print(report)
-    add_section(args.out, report)
+    report(args.out, run(args.scale))
 
 
 if __name__ == "__main__":

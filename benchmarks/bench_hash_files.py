@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peak_memory import measure
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 _IMPORTS = """
 from prov_common.hashing import hash_dataframe, hash_path, hash_table
@@ -119,7 +118,7 @@ def _wide(columns: list[int], rows: list[int], timeout: float) -> str:
                 assert len(digests) <= 1, f"{n} x {r}: the formats disagree"
                 for path in Path(tmp).iterdir():
                     path.unlink()
-    header = (f"Wide tables ({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+    header = (f"Wide tables ({machine()}, "
               f"load average {os.getloadavg()[0]:.1f}): `python benchmarks/bench_hash_files.py --wide "
               f"--columns {','.join(map(str, columns))} --rows {','.join(map(str, rows))} --timeout {timeout:g}`\n\n"
               "| format | columns | rows | file size | time | CPU | peak memory added |\n"
@@ -143,10 +142,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     args = parser.parse_args()
     if args.wide:
-        text_out = _wide(args.columns, args.rows, args.timeout)
-        add_section(args.out, text_out)
-        print(text_out)
-        return 0
+        return report(args.out, _wide(args.columns, args.rows, args.timeout))
     rows_out = []
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("csv", "jsonl"):
@@ -161,17 +157,14 @@ def main() -> int:
             for name, r in runs:
                 rows_out.append(f"| {name} | {size:,.0f} MiB, {r['rows']:,} rows | {r['seconds']:.1f} s | "
                                 f"{size / r['seconds']:,.0f} MiB/s | {r['peakMB']:,.0f} MB |")
-    header = (f"File hashing benchmark ({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+    header = (f"File hashing benchmark ({machine()}, "
               f"load average {os.getloadavg()[0]:.1f}): `python benchmarks/bench_hash_files.py --mib {args.mib}`\n\n"
               "| file, way | size | time | throughput (of the text file's size) | peak memory added |\n"
               "|---|---|---|---|---|\n")
     notes = ("\nEvery way gives the same digest (checked). Throughput is the text file's size over the time, for the\n"
              "Parquet rows too, so the rows compare the same table. Peak memory is the growth of the hashing\n"
              "process's peak resident size; streamed, it does not grow with the file (docs/content-hash.md §6).\n")
-    text_out = header + "\n".join(rows_out) + "\n" + notes
-    add_section(args.out, text_out)
-    print(text_out)
-    return 0
+    return report(args.out, header + "\n".join(rows_out) + "\n" + notes)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 from pathlib import Path
 
 from peak_memory import measure
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 _IMPORTS = """
 from prov_common.hashing import hash_path
@@ -83,8 +82,8 @@ def main() -> int:
                     rows.append(f"| {shape} | {size:,.0f} MiB | {way} | {r['seconds']:.1f} s | {r['cpu']:.1f} s | "
                                 f"{r['peakMB']:,.0f} MB |")
                 path.unlink()
-    text = (f"Long JSON line benchmark ({platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): "
+    text = (f"Long JSON line benchmark ({machine()}, "
+            f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): "
             f"`python benchmarks/bench_jsonl.py --mib {args.mib} --whole-mib {args.whole_mib}`\n\n"
             "| long line's bulk | file | way | wall time | CPU time | peak memory added |\n|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n\n"
@@ -94,9 +93,7 @@ def main() -> int:
             "string costs bounded memory (547 MB for 200 MiB when the parser handed it over whole); many values\n"
             "cost the parser's buffers and a batch of values per position, whatever the line's length.\n"
             "Spill files (about the encoded size of the data, a long string once more) go to the temporary folder.\n")
-    add_section(args.out, text)
-    print(text)
-    return 0
+    return report(args.out, text)
 
 
 if __name__ == "__main__":

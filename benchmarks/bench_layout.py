@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import sys
@@ -27,7 +26,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from layout_geometry import graph_of  # noqa: E402 - the synthetic graphs the layout tests draw
 from prov_common.w3cprov.drawing import render_svg  # noqa: E402
 from prov_common.w3cprov.graph import LineageGraph  # noqa: E402
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report  # noqa: E402
 
 
 def _graph(edges: list[tuple[str, str]]) -> LineageGraph:
@@ -83,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     lines = ["# Built-in lineage layout", "", *([f"**{args.label}**", ""] if args.label else []),
-             f"{platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}; load {load:.1f} at the start; "
+             f"{machine()}; load {load:.1f} at the start; "
              f"median of {args.rounds} drawings in one process.", "",
              "| shape | nodes | edges | seconds | SVG bytes |", "|---|---:|---:|---:|---:|"]
     shapes = (("fan-out of one source", fanout(args.fanout)), ("fan-in into one run", fanin(args.fanout)),
@@ -92,9 +91,7 @@ def main() -> None:
         seconds, size = _time(graph, args.rounds)
         lines.append(f"| {name} | {len(graph.nodes):,} | {len(graph.edges):,} | {seconds:.2f} | {size:,} |")
         print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    add_section(args.out, text)
+    report(args.out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -135,14 +134,10 @@ def audited_store(folder: Path, size: int, new: int) -> str:
 
 def copied_to_s3(store_uri: str) -> str:
     """A bucket on moto's S3 server (started here, serving until this process exits) holding every object of the store."""
-    import logging
-
-    from bench_store import _start_s3
     from prov_common.store import open_store
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    _server, new_store = _start_s3()
-    source, uri = open_store(store_uri), new_store()
+    start_moto()
+    source, uri = open_store(store_uri), s3_stores()()
     target = open_store(uri)
     for key in source.list(""):
         target.put(key, source.get(key))
@@ -166,8 +161,8 @@ def bench_audited(args: argparse.Namespace, load: float) -> str:
     return "\n".join([
         f"## `tdprov lineage` of one dataset in an audited store of {args.audited:,} bundles",
         "",
-        f"`python benchmarks/bench_lineage.py --audited {args.audited} --new {args.new} --repeat {args.repeat}{' --s3' if args.s3 else ''}` on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after. "
+        f"`python benchmarks/bench_lineage.py --audited {args.audited} --new {args.new} --repeat {args.repeat}{' --s3' if args.s3 else ''}` on {machine()}; "
+        f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after. "
         f"{args.audited:,} bundles (prepare/train pairs from one raw file) audited, then {args.new} sealed after the audit.",
         "",
         "| store | `tdprov lineage` | index entries read: every entry / as the catalog connects | objects read (`get`) | in process (s) | whole command (s) |",
@@ -192,8 +187,7 @@ def main() -> None:
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
     if args.audited is not None:
         text = bench_audited(args, os.getloadavg()[0])
-        print(text)
-        add_section(args.out, text)
+        report(args.out, text)
         return
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tdprov-bench-lineage-") as tmp:
@@ -210,8 +204,8 @@ def main() -> None:
     text = "\n".join([
         "# `tdprov lineage` of a chain of runs",
         "",
-        f"`python benchmarks/bench_lineage.py --runs {args.runs} --repeat {args.repeat}` on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after.",
+        f"`python benchmarks/bench_lineage.py --runs {args.runs} --repeat {args.repeat}` on {machine()}; "
+        f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after.",
         "",
         "| runs shown | index walk (s) | verifying the runs shown (s) | per run (ms) | `tdprov lineage`, whole command (s) |",
         "|---:|---:|---:|---:|---:|",
@@ -221,8 +215,7 @@ def main() -> None:
         "each shown run's statement, manifest, events and PROV and checks the signature and digests (in worker",
         "processes from 64 bundles on).",
     ])
-    print(text)
-    add_section(args.out, text)
+    report(args.out, text)
 
 
 if __name__ == "__main__":

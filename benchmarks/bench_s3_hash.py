@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peak_memory import measure
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report, start_moto  # noqa: E402
 
 ROWS_PER_GROUP = 1 << 20  # 16 MiB of int64 and float64 values a row group
 WARM_KEY = "bench/warm.parquet"
@@ -128,20 +125,6 @@ def bench_object(client, bucket: str, folder: Path, mib: int, runs: int, trees: 
     return rows
 
 
-def start_server() -> Callable[[], None]:
-    """moto's S3 server on a free port of 127.0.0.1, the AWS environment pointed at it; returns its stop."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    port = server.get_host_and_port()[1]
-    os.environ.update({"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                       "AWS_EC2_METADATA_DISABLED": "true"})
-    return server.stop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", default="100,1024", help="sizes of the Parquet objects, comma-separated (default 100,1024)")
@@ -149,7 +132,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, default=None, help="a source tree of tdprov to compare with")
     parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     args = parser.parse_args()
-    stop = start_server()
+    stop = start_moto()
     try:
         from prov_common.hashing.remote import s3_client
 
@@ -167,8 +150,7 @@ def main() -> int:
                     for row in bench_object(client, bucket, Path(tmp), int(mib), args.runs, trees)]
     finally:
         stop()
-    text = (f"S3 Parquet hashing with the SHA-256 of its bytes ({platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, moto's S3 server on 127.0.0.1): "
+    text = (f"S3 Parquet hashing with the SHA-256 of its bytes ({machine()}, moto's S3 server on 127.0.0.1): "
             f"`python benchmarks/bench_s3_hash.py --mib {args.mib} --runs {args.runs}"
             f"{' --baseline DIR' if args.baseline else ''}`\n\n"
             f"| object | code | GetObject per hashing | `hash_path(file_sha256=True)` wall, median of {args.runs} (min-max) "
@@ -177,9 +159,7 @@ def main() -> int:
             "|---|---|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n\n"
             "Each hashing ran in a fresh process after a warm-up hashing of a small object there; every one gave "
             "`hashlib.sha256` of the object's bytes and the table digest of the same file hashed locally (checked).\n")
-    add_section(args.out, text)
-    print(text)
-    return 0
+    return report(args.out, text)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,39 +38,9 @@ from prov_common.bundle import build_bundle, list_bundles, write_bundle  # noqa:
 from prov_common.signing import signing_key_from_settings, trust_from_settings  # noqa: E402
 from prov_common.store import open_store  # noqa: E402
 from prov_common.tlog.log import TransparencyLog  # noqa: E402
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report, start_moto_process  # noqa: E402
 
 WRITER_NICENESS = 5  # the server stands in for S3, which has machines of its own: it gets the CPU first
-_SERVE = (
-    "import sys, threading\n"
-    "from moto.server import ThreadedMotoServer\n"
-    "server = ThreadedMotoServer(ip_address='127.0.0.1', port=int(sys.argv[1]), verbose=False)\n"
-    "server.start()\n"
-    "threading.Event().wait()\n"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> subprocess.Popen:
-    """moto's ThreadedMotoServer in a process of its own (it plays S3: the writers must not share its interpreter)."""
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ.update(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="us-east-1", TDPROV_STORE_READ_TIMEOUT="120", TDPROV_STORE_MAX_ATTEMPTS="8")
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("moto server did not start")
-
-
 def _server_cpu(server: subprocess.Popen) -> float:
     """CPU seconds the server process has used so far."""
     fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -179,7 +147,7 @@ def main() -> None:
     os.environ.setdefault("TDPROV_HOME", str(work / "home"))
     signing_key_from_settings()  # the per-user key exists before the writers fork
     sizes = sorted({int(x) for x in args.list_at.split(",") if x and int(x) < args.bundles} | {args.bundles})
-    server = start_moto()
+    server = start_moto_process()
     rows, waves, listings = [], [], []
     try:
         import boto3
@@ -221,13 +189,12 @@ def main() -> None:
         "# Scale benchmark", "",
         f"`python benchmarks/bench_scale.py --processes {args.processes} --bundles {args.bundles} --list-at {args.list_at} "
         f"--new {args.new} --auditors {args.auditors}`", "",
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
+        f"{machine()}; 1-minute load average "
         f"{load:.1f} at the end (the machine was shared).", "",
         "| backend | what | result |", "|---|---|---|",
         *(f"| {a} | {b} | {c} |" for a, b, c in rows), "",
     ]
-    add_section(args.out, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report(args.out, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -25,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peak_memory import measure
-from results_file import OUT_HELP, add_section
+from harness import OUT_HELP, machine, report
 
 _IMPORTS = "from prov_common.hashing.shards import hash_shards\nfrom prov_common.rowset import row_set_of"
 _BODY = "td = hash_shards(path, granularity='row', cache=False, scheduler='none'); row_set_of(td, 'file', 'corpus')"
@@ -78,7 +77,7 @@ def main() -> None:
         "# Row sets of sharded versions", "",
         f"`python benchmarks/bench_shard_rows.py --shards {args.shards} --rows {args.rows} --repeat {args.repeat}"
         + (f" --dask-workers {args.dask_workers}" if args.dask_workers else "") + "`", "",
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {load:.1f} at the start; "
+        f"{machine()}, load {load:.1f} at the start; "
         f"{args.shards:,} Parquet shards, {total:,} rows, {size / 2**20:,.0f} MiB; medians of {args.repeat}, in one process.", "",
         "| step | result |", "|---|---:|",
         f"| hash the shards, column granularity | {column:.2f} s |",
@@ -88,8 +87,7 @@ def main() -> None:
         f"{len(row_set.data) / size:.2f}x the Parquet |",
         f"| peak memory, row hash and row set (fresh process) | +{peak['peakMB']:,.0f} MB |",
         *[f"| on Dask, {args.dask_workers} workers: {step} | {seconds:.2f} s |" for step, seconds in on_dask.items()], ""])
-    print(text)
-    add_section(args.out, text)
+    report(args.out, text)
 
 
 def _on_dask(folder: str, workers: int, repeat: int, expected: bytes) -> dict[str, float]:

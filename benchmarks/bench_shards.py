@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -38,9 +37,8 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_scale import start_moto  # noqa: E402
+from harness import OUT_HELP, machine, report, start_moto_process  # noqa: E402
 from peak_memory import measure  # noqa: E402
-from results_file import OUT_HELP, add_section  # noqa: E402
 
 _WHOLE_COLUMNS = """pf = pq.ParquetFile(path)
 td = hash_table_columns(pf.schema_arrow.empty_table(),
@@ -68,7 +66,7 @@ def bench_shards(count: int, rows: int, endpoint: str | None = None) -> list[str
     if endpoint:  # a running S3-compatible server; credentials and region from the environment
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    server = None if endpoint else start_moto()
+    server = None if endpoint else start_moto_process()
     name = f"the server at {endpoint}" if endpoint else "moto"
     try:
         s3 = boto3.client("s3")
@@ -246,11 +244,9 @@ def main() -> int:
     command = " ".join(["python benchmarks/bench_shards.py", *sys.argv[1:]])
     text = "\n".join([
         f"`{command}`", "",
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
+        f"{machine()}; 1-minute load average "
         f"{_load():.1f} at the end (say in the results whether other jobs shared the machine).", "", *rows, ""])
-    print(text)
-    add_section(args.out, "# Sharded datasets, Parquet memory, verification on every core\n\n" + text)
-    return 0
+    return report(args.out, text, above="# Sharded datasets, Parquet memory, verification on every core\n\n")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
-import socket
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 from prov_common.store import Outbox, open_store
 from prov_common.store.base import Store
 from prov_common.store.local import LocalStore
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, free_port, machine, report, s3_stores, start_moto  # noqa: E402
 
 
 NOTES = """Notes:
@@ -35,35 +33,6 @@ NOTES = """Notes:
   list in Python on every request, which S3 itself does not do.
 - The S3 rows measure moto on localhost (a Python server), not a real S3 service.
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_s3() -> tuple[object, Callable[[], str]]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    os.environ.update(
-        AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    import boto3
-
-    client = boto3.client("s3")
-    counter = iter(range(1_000_000))
-
-    def new_store() -> str:
-        bucket = f"bench-{next(counter)}"
-        client.create_bucket(Bucket=bucket)
-        return f"s3://{bucket}/lineage"
-
-    return server, new_store
 
 
 def _key(n: int) -> str:
@@ -124,7 +93,7 @@ def bench_outbox(target: Store, runs: int, spool_dir: Path) -> tuple[float, floa
     outbox = Outbox(spool_dir)
     bundle = [("events.jsonl", b"e" * 4000), ("prov.json", b"p" * 8000), ("manifest.json", b"m" * 600)]
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "TDPROV_STORE_MAX_ATTEMPTS", "TDPROV_STORE_CONNECT_TIMEOUT")}
-    os.environ.update(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{_free_port()}", TDPROV_STORE_MAX_ATTEMPTS="1",
+    os.environ.update(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{free_port()}", TDPROV_STORE_MAX_ATTEMPTS="1",
                       TDPROV_STORE_CONNECT_TIMEOUT="1")
     try:
         down = open_store("s3://down/lineage")
@@ -151,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args(argv)
     logging.getLogger("prov_common.store").setLevel(logging.ERROR)  # spooling warnings are expected here
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the local S3 server logs every request
     sizes = [int(s) for s in args.sizes.split(",")]
     import prov_common.hashing  # noqa: F401 - load pandas/pyarrow before timing anything
-    server, new_s3 = _start_s3()
+    stop = start_moto()
+    new_s3 = s3_stores()
     rows: list[tuple[str, str, str]] = []
     try:
         with tempfile.TemporaryDirectory() as tmpdir:
@@ -177,14 +146,11 @@ def main(argv: list[str] | None = None) -> int:
                              f"{spooled:,.0f} bundles/s spooled"))
                 rows.append((name, "outbox: flush the spooled bundles", f"{flushed:,.0f} bundles/s delivered"))
     finally:
-        server.stop()
+        stop()
     table = ["| backend | operation | result |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    text = (f"Store benchmark ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {sys.version.split()[0]}): `python benchmarks/bench_store.py`\n\n" + "\n".join(table) + "\n\n"
+    text = (f"Store benchmark ({machine()}): `python benchmarks/bench_store.py`\n\n" + "\n".join(table) + "\n\n"
             + NOTES)
-    print(text)
-    add_section(args.out, text)
-    return 0
+    return report(args.out, text)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import uuid
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peak_memory import measure  # noqa: E402
-from results_file import OUT_HELP, add_section  # noqa: E402
+from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
 IMPORTS = """
 import types
@@ -61,14 +60,8 @@ def sealed_stores(mib: int, root: Path, s3: bool) -> tuple[str, str, list[str]]:
                           sealed_at=datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc))
     uris = [str(root / "store")]
     if s3:
-        import logging
-
-        from bench_store import _start_s3
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-
-        _server, new_store = _start_s3()  # serves the measuring processes until this one exits
-        uris.append(new_store())
+        start_moto()  # serves the measuring processes until this one exits
+        uris.append(s3_stores()())
     for uri in uris:
         write_bundle(open_store(uri), bundle)
     return run_id, str(public), uris
@@ -91,10 +84,10 @@ def main() -> None:
             for how, label in (("stream", "streamed, 8 MiB ranged reads"), ("whole", "read whole (before)")):
                 got = measure(IMPORTS, body, uri, how)
                 rows.append(f"| {where} | {label} | {got['peakMB']:.0f} | {got['seconds']:.2f} | {got['cpu']:.2f} |")
-    report = f"""# `verify_bundle` of a bundle with a {args.mib} MiB row set
+    text = f"""# `verify_bundle` of a bundle with a {args.mib} MiB row set
 
-`python benchmarks/bench_verify.py --mib {args.mib}{' --s3' if args.s3 else ''}` on {platform.machine()}, {os.cpu_count()} CPUs,
-Python {platform.python_version()}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.
+`python benchmarks/bench_verify.py --mib {args.mib}{' --s3' if args.s3 else ''}` on {machine()};
+load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.
 
 | store | attachment | peak memory growth (MB) | wall s | CPU s |
 |---|---|---:|---:|---:|
@@ -102,8 +95,7 @@ Python {platform.python_version()}; load average {load_before:.1f} before, {os.g
 
 Each row is one verification in a fresh process; memory is the growth of its peak resident size.
 """
-    print(report)
-    add_section(args.out, report)
+    report(args.out, text)
 
 
 if __name__ == "__main__":
