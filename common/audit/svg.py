@@ -31,7 +31,8 @@ def _version_node(d: DatasetUse, writer: RunRecord | None) -> Node:
 
 
 def _run_node(r: RunRecord) -> Node:
-    return Node(id=f"run:{r.run_id}", kind=RUN, label=f"{r.job_name}\n{r.state}", job=r.job, run_id=r.run_id, state=r.state,
+    return Node(id=f"run:{r.run_id}", kind=RUN, label=f"{r.job_name}\n{r.state}", job=r.job_name,
+                job_namespace=r.job_namespace, run_id=r.run_id, state=r.state,
                 started=r.started_at, ended=r.ended_at)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
-from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_labels, utc_text, version_key
+from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_jobs, distinct_labels, utc_text, version_key
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
@@ -195,12 +194,12 @@ class _Shown:
 
 
 def _job_labels(trees: list[LineageTree], found: list[BundleSummary]) -> dict[str, str]:
-    """How the text tree names the job of each run it shows, by run id: by its name, or ``namespace/name`` (as
-    ``tdprov runs`` shows it) where another job it shows has that name in another namespace."""
+    """How the text tree names the job of each run it shows, by run id: as
+    :func:`~prov_common.w3cprov.identity.distinct_jobs` names the jobs it shows, as the picture of the same tree does."""
     jobs = {s.run_id: (s.job_namespace, s.job_name) for s in found}
     shown = {run_id: jobs[run_id] for run_id in _runs_of(trees) if run_id in jobs}
-    names = Counter(name for _, name in set(shown.values()))
-    return {run_id: name if names[name] == 1 else f"{namespace}/{name}" for run_id, (namespace, name) in shown.items()}
+    names = distinct_jobs(shown.values())
+    return {run_id: names[job] for run_id, job in shown.items()}
 
 
 def _labels(trees: list[LineageTree]) -> DatasetLabels:

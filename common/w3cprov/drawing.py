@@ -4,17 +4,19 @@ Both follow the PROV colour conventions (entities as yellow ellipses, activities
 failed run, a version with a failed quality check and a broken link are outlined in red. A version whose
 content other datasets hold too says so ("= same content as N other datasets", named in its tooltip):
 a fact, never an edge. Two datasets a picture shows whose labels are alike (``inmemory://x`` of the names ``x`` and
-``/x``) are each named ``NAMESPACE::NAME`` (:func:`~prov_common.w3cprov.identity.distinct_labels`). Output is
-deterministic.
+``/x``) are each named ``NAMESPACE::NAME`` (:func:`~prov_common.w3cprov.identity.distinct_labels`), and two jobs of one
+name in two namespaces each ``namespace/name`` (:func:`~prov_common.w3cprov.identity.distinct_jobs`), as the ``lineage``
+text tree names them. Output is deterministic.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from xml.sax.saxutils import escape as _escape
 
 from prov_common.text import cells, shortened, visible
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LABEL_WIDTH, RUN, LineageGraph, Node
-from prov_common.w3cprov.identity import DatasetLabels, dataset_label, distinct_labels
+from prov_common.w3cprov.identity import DatasetLabels, JobLabels, dataset_label, distinct_jobs, distinct_labels
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
 
@@ -33,21 +35,37 @@ def _alert(node: Node) -> bool:
     return bool(node.failed_checks or node.broken) or node.state in {"FAIL", "ABORT"}
 
 
-def shown_names(graph: LineageGraph) -> DatasetLabels:
+@dataclass(frozen=True)
+class Names:
+    """How a picture names the datasets and the jobs it shows (:func:`shown_names`)."""
+
+    datasets: DatasetLabels
+    jobs: JobLabels
+
+
+def shown_names(graph: LineageGraph) -> Names:
     """How a picture of ``graph`` names each dataset it shows (its data nodes' and those they hold the same content
-    as): :func:`~prov_common.w3cprov.identity.distinct_labels`, so that two written alike are told apart."""
-    return distinct_labels([*((n.namespace, n.dataset) for n in graph.nodes.values()
-                              if n.kind != RUN and n.namespace is not None and n.dataset),
-                            *(d for n in graph.nodes.values() for d in n.also)])
+    as): :func:`~prov_common.w3cprov.identity.distinct_labels`, so that two written alike are told apart; and the job
+    of each run whose namespace it knows: :func:`~prov_common.w3cprov.identity.distinct_jobs`."""
+    return Names(distinct_labels([*((n.namespace, n.dataset) for n in graph.nodes.values()
+                                    if n.kind != RUN and n.namespace is not None and n.dataset),
+                                  *(d for n in graph.nodes.values() for d in n.also)]),
+                 distinct_jobs((n.job_namespace, n.job) for n in graph.nodes.values()
+                               if n.kind == RUN and n.job_namespace is not None and n.job))
 
 
-def _lines(node: Node, names: DatasetLabels) -> list[str]:
+def _lines(node: Node, names: Names) -> list[str]:
     """The node's text as shown: its name :func:`visible` (a bidi control cannot make it read as another); a data
-    node's first line, its dataset's label, as ``names`` gives it where that differs (another's label is alike)."""
+    node's first line, its dataset's label, and a run's, its job, as ``names`` gives them where that differs (another's
+    label is alike, another job has that name)."""
     lines = node.label.split("\n")
     if node.kind != RUN and node.dataset and node.namespace is not None:
-        shown = names[(node.namespace, node.dataset)]
+        shown = names.datasets[(node.namespace, node.dataset)]
         if shown != dataset_label(node.namespace, node.dataset):
+            lines[0] = shortened(shown, LABEL_WIDTH)
+    elif node.kind == RUN and node.job and node.job_namespace is not None:
+        shown = names.jobs[(node.job_namespace, node.job)]
+        if shown != node.job:
             lines[0] = shortened(shown, LABEL_WIDTH)
     lines = visible("\n".join(lines)).split("\n")
     if node.shards is not None:
@@ -61,11 +79,11 @@ def _lines(node: Node, names: DatasetLabels) -> list[str]:
     return lines
 
 
-def _tooltip(node: Node, names: DatasetLabels) -> str:
+def _tooltip(node: Node, names: Names) -> str:
     """The node's run id, version or name, and the other datasets that hold the same content (as ``names`` gives them)."""
     text = node.run_id or node.version or node.dataset or node.id
     if node.also:
-        text += "\nsame content as: " + ", ".join(names[d] for d in node.also)
+        text += "\nsame content as: " + ", ".join(names.datasets[d] for d in node.also)
     return visible(text)
 
 
@@ -96,7 +114,7 @@ PAGE_WIDTH = 1200.0  # default width limit of the built-in picture, in CSS pixel
 MIN_W = 2 * (label_width("generated") + 8)  # room below a node for its edge label
 
 
-def _fitted_lines(node: Node, names: DatasetLabels, max_width: float | None) -> list[str]:
+def _fitted_lines(node: Node, names: Names, max_width: float | None) -> list[str]:
     """The node's text, each line shortened from the left so the node fits ``max_width``."""
     lines = _lines(node, names)
     if max_width is None:
@@ -141,7 +159,7 @@ def _undrawn(points: tuple[Point, ...], drawn: set[tuple[Point, Point]]) -> tupl
 
 
 def layout_of(graph: LineageGraph, max_width: float | None = PAGE_WIDTH, *,
-              names: DatasetLabels) -> tuple[Layout, dict[str, list[str]]]:
+              names: Names) -> tuple[Layout, dict[str, list[str]]]:
     """The built-in layout of ``graph`` and each node's text lines (``names``: :func:`shown_names` of it)."""
     lines = {key: _fitted_lines(node, names, max_width) for key, node in graph.nodes.items()}
     return layered_layout(graph, lambda key: _size(lines[key], graph.nodes[key].kind), max_width), lines

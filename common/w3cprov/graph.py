@@ -42,7 +42,9 @@ class Node:
     ``label`` is the text shown, a data node's first line its dataset's label (a picture names it apart where
     another dataset it shows has that label too: :func:`~prov_common.w3cprov.drawing.shown_names`).
     ``dataset`` is the dataset's name (for versions, of the dataset they specialise) and ``version``
-    the recorded version string; runs carry ``job``, ``state`` and ``started``. ``failed_checks``
+    the recorded version string; runs carry ``job`` (its name) and ``job_namespace``, ``state`` and ``started`` (a
+    picture names a job apart where another it shows has that name: :func:`~prov_common.w3cprov.drawing.shown_jobs`).
+    ``failed_checks``
     names the quality checks on this node that failed, each once (see :func:`_checks_once`). ``dataset_id`` and
     ``version_id`` (not shown) are the PROV ids of the dataset and of the ``tdprov:DatasetVersion`` a data node is,
     which hash the names as recorded: a PROV document states names as XML text, where two names can read alike
@@ -56,6 +58,7 @@ class Node:
     namespace: str | None = None
     version: str | None = None
     job: str | None = None
+    job_namespace: str | None = None
     run_id: str | None = None
     state: str | None = None
     started: str | None = None
@@ -190,8 +193,11 @@ class _Reader:
         self.datasets: dict[str, ProvRecord] = {}
         self.versions: dict[str, ProvRecord] = {}
         self.runs: dict[str, ProvRecord] = {}
+        self.jobs: dict[str, ProvRecord] = {}  # a run's tdprov:job, which names its namespace
         for record in self.by_type[PROV["Entity"]]:
             types = record.get_attribute(PROV_TYPE)
+            if TDPROV["Job"] in types:
+                self.jobs[str(record.identifier)] = record
             if TDPROV["Dataset"] in types:
                 self.datasets[str(record.identifier)] = record
             elif TDPROV["DatasetVersion"] in types or TDPROV["WrittenVersion"] in types:
@@ -251,10 +257,12 @@ class _Reader:
         """The run ``key``; its start as its PROV states it, else as ``starts`` gives it by run id."""
         record = self.runs[key]
         job = _text(_first(record, PROV_LABEL)) or key
+        plan = self.jobs.get(str(_first(record, TDPROV["job"])))
         state = _text(_first(record, TDPROV["state"]))
         run_id = _text(_first(record, TDPROV["runId"]))
         started = iso_z(record.get_startTime()) or (starts.get(run_id) if run_id else None)
         return Node(key, RUN, f"{shortened(job, LABEL_WIDTH)}\n{state or '?'}", job=job, run_id=run_id,
+                    job_namespace=_text(_first(plan, TDPROV["namespace"])) if plan else None,
                     state=state, started=started, ended=iso_z(record.get_endTime()))
 
     def is_data(self, key: str) -> bool:

@@ -94,6 +94,18 @@ def distinct_labels(datasets: Iterable[tuple[str | None, str]],
     return {d: pair_text(*d) if shared[label] > 1 else label for d, label in labels.items()}
 
 
+JobLabels = dict[tuple[str | None, str], str]
+"""How a listing shows each of its jobs, by ``(namespace, name)``: :func:`distinct_jobs`."""
+
+
+def distinct_jobs(jobs: Iterable[tuple[str | None, str]]) -> JobLabels:
+    """How a listing of ``jobs`` (``(namespace, name)`` pairs) names each one: by its name, or ``namespace/name`` (as
+    ``tdprov runs`` shows every job) where another of them has that name in another namespace."""
+    unique = list(dict.fromkeys(jobs))
+    names = Counter(name for _, name in unique)
+    return {(namespace, name): name if names[name] == 1 else f"{namespace}/{name}" for namespace, name in unique}
+
+
 def written_as_pair(ref: str, namespace: str | None, name: str) -> bool:
     """Whether ``ref`` (given by a user) is the dataset ``(namespace, name)`` written as ``NAMESPACE::NAME``
     (:func:`pair_text`): then it names that dataset only, never one that the text also spells as a location or a name."""

@@ -58,6 +58,7 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
     for summary in summaries:
         run_id = run_node_id(summary.run_id)
         graph.nodes[run_id] = Node(run_id, RUN, f"{summary.job_name}\n{summary.state}", job=summary.job_name,
+                                   job_namespace=summary.job_namespace,
                                    run_id=summary.run_id, state=summary.state, ended=summary.ended_at,
                                    started=summary.started_at or (None if summary.ended_at else summary.sealed_at))
         for role, datasets in ((USED, summary.inputs), (GENERATED, summary.outputs)):
