@@ -1267,3 +1267,30 @@ def test_two_jobs_of_one_name_in_two_namespaces_are_named_apart_in_the_picture(t
     assert main(["graph", str(events), "-o", str(tmp_path / "events.dot")]) == 0
     drawn = (tmp_path / "events.dot").read_text()
     assert 'label="a/train\\nCOMPLETE"' in drawn and 'label="b/train\\nCOMPLETE"' in drawn, drawn
+
+
+def test_one_version_name_in_two_datasets_is_no_same_content(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Another producer names versions by number (a Delta table's '3'): two tables at version 3 hold no equal bytes
+    anyone knows of. The tree, its picture and --json said each was 'same content as' the other; the export, which
+    states equal content only of content digests, said nothing. Two datasets at one digest still are."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("write_orders", [], [dataset("warehouse/orders", "3", namespace="s3://lake"),
+                                                dataset("/data/orders.parquet", CLEAN)]))
+    seal(store, run_events("write_users", [], [dataset("warehouse/users", "3", namespace="s3://lake"),
+                                               dataset("/data/copy.parquet", CLEAN)], start=T0 + timedelta(minutes=10)))
+    seal(store, run_events("train", [dataset("warehouse/orders", "3", namespace="s3://lake"), dataset("/data/orders.parquet", CLEAN)],
+                           [dataset("/data/model.pkl", MODEL)], start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/data/model.pkl", "-o", str(tmp_path / "m.dot"), "--store", uri, *extra]) == 0
+        out = capsys.readouterr().out
+        assert "s3://lake/warehouse/orders  3\n" in out, out
+        assert f"/data/orders.parquet  {CLEAN}  (same content as /data/copy.parquet)" in out, out
+        drawn = (tmp_path / "m.dot").read_text()
+        assert drawn.count("= same content as 1 other dataset") == 1 and "warehouse/users" not in drawn, drawn
+        assert main(["lineage", "s3://lake/warehouse/orders", "--json", "--store", uri, *extra]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        assert "also" not in tree, tree
+    assert main(["record", "3", "--store", uri]) == 2  # a version of two datasets is the user's to choose, not equal bytes
+    err = capsys.readouterr().err
+    assert "'3' is a version of 2 datasets (a version name their producer gave, not their content)" in err, err

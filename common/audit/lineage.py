@@ -40,6 +40,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     version_key,
     written_as_pair,
 )
+from prov_common.w3cprov.ids import digest_local_name
 from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
 
 
@@ -352,7 +353,9 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
                          SHOWN_DATASETS)
     lineage = f"'tdprov lineage {ref}' shows each of them"
     if digest:
-        what = f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
+        what = (f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
+                if digest_local_name(ref) else
+                f"'{ref}' is a version of {len(datasets)} datasets (a version name their producer gave, not their content)")
         fix = f"name one dataset's version as PATH@DIGEST; paste one of {pastes} ({lineage})"
     else:
         alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME

@@ -377,10 +377,11 @@ def sourceable(graph: LineageGraph) -> set[str]:
 
 
 def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]]:
-    """The datasets that hold each version (a normalised version: a digest's hex digits in lower case) in ``graph``,
-    reads resolved, each as the id of its ``tdprov:DatasetVersion`` (:func:`version_entity`) with its
-    ``(namespace, name)``: a version only failed runs generated and no run read is left out
-    (:func:`~prov_common.w3cprov.identity.holds_content`)."""
+    """The datasets that hold each content digest (normalised: its hex digits in lower case) in ``graph``, reads
+    resolved, each as the id of its ``tdprov:DatasetVersion`` (:func:`version_entity`) with its ``(namespace, name)``:
+    a version only failed runs generated and no run read is left out
+    (:func:`~prov_common.w3cprov.identity.holds_content`), and so is a version that is no content digest (another
+    producer's ``3`` in two tables names no equal bytes), as a run's own PROV states ``alternateOf``."""
     states: dict[tuple[str, str], list[str | None]] = defaultdict(list)
     read: set[tuple[str, str]] = set()
     for edge in graph.edges:
@@ -392,7 +393,7 @@ def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]
             states[key].append(graph.nodes[edge.source].state)
     holders: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     for node in graph.nodes.values():
-        if node.kind == RUN or not node.version:
+        if node.kind == RUN or not node.version or not ids.digest_local_name(node.version):
             continue
         key, entity = _identity(node), version_entity(node)
         if entity and holds_content(states.get(key, ()), key in read):

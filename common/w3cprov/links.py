@@ -29,12 +29,11 @@ from prov_common.w3cprov.ids import TDPROV
 def _equal_content(holders: dict[str, dict[str, tuple[str, str]]]) -> set[tuple[str, ...]]:
     """``alternate`` relations between the versions (``DatasetVersion`` ids, as the graph found them) of different
     datasets that hold the same content digest, every pair both ways."""
-    by_digest = [set(held) for digest, held in holders.items() if ids.digest_local_name(digest)]
-    return {("alternate", one, other) for held in by_digest for one in held for other in held if one != other}
+    return {("alternate", one, other) for held in holders.values() for one in held for other in held if one != other}
 
 
 def _unheld(graph: LineageGraph, holders: dict[str, dict[str, tuple[str, str]]]) -> set[str]:
-    """Ids of the entities of versions that hold no bytes (never written: see
+    """Ids of the entities of versions that hold no bytes (never written) or that are no content digest (see
     :func:`~prov_common.w3cprov.graph.content_holders`), each generation and its ``DatasetVersion``."""
     found = [node for node in graph.nodes.values() if node.kind != RUN and node.version
              and version_entity(node) not in holders.get(normal_version(node.version), {})]
