@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 class BundleQuery:
     """What bundle to wait for. Every given criterion must match.
 
-    job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``); dataset: URI or path of an output dataset, or
+    job: job name (``<dag_id>.<task_id>`` or ``<dag_id>``) of the namespace ``job_namespace`` (None: any), or
+    ``namespace/name`` as ``tdprov runs`` shows a job (that job alone, whatever ``job_namespace`` says); dataset: URI or path of an output dataset, or
     ``airflow-asset:<name>`` for a logical asset (an ``Asset(name=...)`` with no URI);
     digest: content digest of an output (with ``dataset``: of that output, the dataset at that version), its hex
     digits in either case, in full or its first 12 or more as ``tdprov runs`` prints them (kept in lower case);
@@ -35,6 +36,7 @@ class BundleQuery:
     digest: str | None = None
     state: str | None = "COMPLETE"
     since: str | None = None
+    job_namespace: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.job or self.dataset or self.digest):
@@ -54,7 +56,7 @@ class BundleQuery:
         return asdict(self)
 
     def matches(self, summary: BundleSummary) -> bool:
-        if self.job and summary.job_name != self.job:
+        if self.job and not self._job_matches(summary):
             return False
         if self.state and summary.state.upper() != self.state.upper():
             return False
@@ -66,6 +68,12 @@ class BundleQuery:
 
         wanted = dataset_key(self.dataset) if self.dataset else None
         return any(self._output_matches(o, wanted) for o in summary.outputs)
+
+    def _job_matches(self, summary: BundleSummary) -> bool:
+        """The run's job is the one asked for: a job is its namespace and name, so a name of this deployment's jobs
+        does not match another namespace's job of that name (a staging deployment writing to the same store)."""
+        return self.job == f"{summary.job_namespace}/{summary.job_name}" or (
+            self.job == summary.job_name and self.job_namespace in (None, summary.job_namespace))
 
     def _output_matches(self, output: DatasetRef, wanted: tuple[str, str] | None) -> bool:
         """One output that is the dataset (``wanted``, as :func:`dataset_key` names it) and has the digest asked for:
@@ -165,5 +173,5 @@ class BundleWait:
 
 def found_payload(summary: BundleSummary) -> dict[str, Any]:
     """What the sensor returns (XCom) for a matching bundle."""
-    return {"run_id": summary.run_id, "job": summary.job_name, "state": summary.state,
+    return {"run_id": summary.run_id, "job": summary.job_name, "job_namespace": summary.job_namespace, "state": summary.state,
             "sealed_at": summary.sealed_at, "outputs": [o.to_dict() for o in summary.outputs]}

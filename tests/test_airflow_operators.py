@@ -18,6 +18,7 @@ import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
+from prov_airflow import naming
 from prov_airflow.decorators.provenance import provenance_task
 from prov_airflow.operators.audit import ProvenanceAuditOperator
 from prov_airflow.operators.pandera import PanderaValidationOperator
@@ -203,6 +204,31 @@ def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
     assert run_dag(dag, logical_date=START).state == "failed"
 
 
+def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store: Path) -> None:
+    """A job is its namespace and name: a staging deployment's run of the job 'tdprov_shared.write' in the same store
+    made the sensor of this deployment (namespace 'default') succeed, pushing the other run's bundle. It matches that
+    job when named 'staging/tdprov_shared.write', as 'tdprov runs' shows it."""
+    from test_audit_support import dataset, digest, run_events, seal
+
+    from prov_common.store import open_store
+
+    events = run_events("tdprov_shared.write", [], [dataset("/data/shared.csv", digest("staging"))])
+    for event in events:
+        event["job"]["namespace"] = "staging"
+    staging = seal(open_store(str(store)), events)
+    since = "2000-01-01T00:00:00+00:00"
+    with DAG("tdprov_waits_for_a_namespace", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="own", job="tdprov_shared.write", since=since, mode="poke", poke_interval=0.1, timeout=1)
+        LineageBundleSensor(task_id="theirs", job="staging/tdprov_shared.write", since=since, mode="poke", poke_interval=0.1,
+                            timeout=30)
+    run = run_dag(dag, logical_date=START)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"own": "failed", "theirs": "success"}, states
+    (theirs,) = [ti for ti in run.get_task_instances() if ti.task_id == "theirs"]
+    pushed = theirs.xcom_pull(task_ids="theirs")
+    assert (pushed["run_id"], pushed["job"], pushed["job_namespace"]) == (staging, "tdprov_shared.write", "staging"), pushed
+
+
 def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tmp_path: Path, store: Path) -> None:
     """dataset= and digest= name one version: a run that wrote the dataset at another digest, and the digest to
     another dataset, is no match (poke times out); the dataset at its own digest is (deferrable, the trigger)."""
@@ -271,8 +297,8 @@ def test_sensor_takes_a_digest_in_upper_case_or_as_tdprov_runs_prints_it(tmp_pat
 
 
 def _seal_later(store: Path, job: str, delay: float, after_staged: bool = False) -> threading.Thread:
-    """Seal a COMPLETE bundle of ``job`` ``delay`` seconds from now (or from when the first event of
-    another run is staged in the store), from another thread: another writer."""
+    """Seal a COMPLETE bundle of ``job`` (of this deployment's namespace) ``delay`` seconds from now (or from when the
+    first event of another run is staged in the store), from another thread: another writer."""
     def produce() -> None:
         import uuid
 
@@ -284,7 +310,7 @@ def _seal_later(store: Path, job: str, delay: float, after_staged: bool = False)
             time.sleep(0.05)
         time.sleep(delay)
         ProvenanceTransport(ProvenanceConfig(store=str(store))).emit(
-            build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name=job))
+            build_run_event("COMPLETE", run_id=str(uuid.uuid4()), job_name=job, job_namespace=naming.namespace()))
 
     thread = threading.Thread(target=produce)
     thread.start()
@@ -357,7 +383,8 @@ def test_sensor_and_trigger_take_no_index_entry_without_a_verifying_bundle(tmp_p
 
 
 def _seal_now(store: Path | str, job: str, spool: Path | None = None) -> str:
-    """Seal a COMPLETE bundle of ``job`` (through ``spool`` when the store cannot be written); its run id."""
+    """Seal a COMPLETE bundle of ``job`` (of this deployment's namespace; through ``spool`` when the store cannot be
+    written); its run id."""
     import uuid
 
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
@@ -365,7 +392,7 @@ def _seal_now(store: Path | str, job: str, spool: Path | None = None) -> str:
 
     run_id = str(uuid.uuid4())
     config = ProvenanceConfig(store=str(store), **({"spool": str(spool)} if spool else {"strict": True}))
-    ProvenanceTransport(config).emit(build_run_event("COMPLETE", run_id=run_id, job_name=job))
+    ProvenanceTransport(config).emit(build_run_event("COMPLETE", run_id=run_id, job_name=job, job_namespace=naming.namespace()))
     return run_id
 
 

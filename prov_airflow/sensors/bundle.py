@@ -21,7 +21,9 @@ resetting it: a task timeout, a lost worker) is not this try's."""
 class LineageBundleSensor(BaseSensorOperator):
     """Succeeds when the store holds a sealed bundle matching every given criterion.
 
-    :param job: job name, ``<dag_id>.<task_id>`` for a task run or ``<dag_id>`` for a DAG run.
+    :param job: job name, ``<dag_id>.<task_id>`` for a task run or ``<dag_id>`` for a DAG run, of this deployment's
+        OpenLineage namespace (``[openlineage] namespace``); a job of another namespace (another deployment, Dagster)
+        as ``namespace/name``, as ``tdprov runs`` shows it.
     :param dataset: URI or path of a dataset the run wrote, or ``airflow-asset:<name>`` for a logical asset
         (an ``Asset(name=...)`` with no URI).
     :param digest: content digest (``blake3:...``) of a dataset the run wrote: in full or its first 12 or more hex
@@ -62,7 +64,10 @@ class LineageBundleSensor(BaseSensorOperator):
         if since is None:
             started = getattr(context.get("dag_run"), "start_date", None)
             since = started.isoformat() if started is not None else None
-        return BundleQuery(job=self.job, dataset=self.dataset, digest=self.digest, state=self.state, since=since)
+        from prov_airflow import naming
+
+        return BundleQuery(job=self.job, dataset=self.dataset, digest=self.digest, state=self.state, since=since,
+                           job_namespace=naming.namespace() if self.job else None)
 
     def poke(self, context: Any) -> PokeReturnValue:
         from prov_airflow.hooks.provenance import ProvenanceHook
