@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from prov_common.bundle import BundleSummary, list_bundles
@@ -75,6 +75,12 @@ class BundleQuery:
         return self.job == f"{summary.job_namespace}/{summary.job_name}" or (
             self.job == summary.job_name and self.job_namespace in (None, summary.job_namespace))
 
+    def named_elsewhere(self, summary: BundleSummary) -> bool:
+        """The run would match but for its job's namespace: a bare job name that another namespace's job also has
+        (a Dagster job, another deployment), which the caller names with ``namespace/name``."""
+        return (self.job == summary.job_name and self.job_namespace not in (None, summary.job_namespace)
+                and replace(self, job_namespace=None).matches(summary))
+
     def _output_matches(self, output: DatasetRef, wanted: tuple[str, str] | None) -> bool:
         """One output that is the dataset (``wanted``, as :func:`dataset_key` names it) and has the digest asked for:
         both at once when both are given (``dataset`` at version ``digest``, never the dataset from one output and the
@@ -110,6 +116,7 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
 
     for summary in list_bundles(store, since_cursor=query.start_cursor()):
         if not query.matches(summary):
+            _tell_named_elsewhere(query, summary, told)
             continue
         _, why, sound = examined(store, trust, summary)
         if why is None:
@@ -130,6 +137,18 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
         if signed is not None and query.matches(signed):
             return signed
     return None
+
+
+def _tell_named_elsewhere(query: BundleQuery, summary: BundleSummary, told: set[tuple[str, str]] | None) -> None:
+    """Warn once of a run whose job has the bare name asked for in another namespace (not taken: a job is its
+    namespace and name), naming how to wait for it."""
+    if not query.named_elsewhere(summary) or (told is not None and (summary.run_id, "namespace") in told):
+        return
+    if told is not None:
+        told.add((summary.run_id, "namespace"))
+    log.warning("tdprov: run %s of job %s/%s has the name asked for, but of namespace %r, not this deployment's %r: not "
+                "taken. Fix: to wait for that job, name it job=%r", summary.run_id, summary.job_namespace, summary.job_name,
+                summary.job_namespace, query.job_namespace, f"{summary.job_namespace}/{summary.job_name}")
 
 
 MAX_LISTING_ERRORS = 5

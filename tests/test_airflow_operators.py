@@ -204,10 +204,11 @@ def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
     assert run_dag(dag, logical_date=START).state == "failed"
 
 
-def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store: Path) -> None:
+def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
     """A job is its namespace and name: a staging deployment's run of the job 'tdprov_shared.write' in the same store
     made the sensor of this deployment (namespace 'default') succeed, pushing the other run's bundle. It matches that
-    job when named 'staging/tdprov_shared.write', as 'tdprov runs' shows it."""
+    job when named 'staging/tdprov_shared.write', as 'tdprov runs' shows it; the bare name's sensor says so, once."""
     from test_audit_support import dataset, digest, run_events, seal
 
     from prov_common.store import open_store
@@ -221,9 +222,13 @@ def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store:
         LineageBundleSensor(task_id="own", job="tdprov_shared.write", since=since, mode="poke", poke_interval=0.1, timeout=1)
         LineageBundleSensor(task_id="theirs", job="staging/tdprov_shared.write", since=since, mode="poke", poke_interval=0.1,
                             timeout=30)
-    run = run_dag(dag, logical_date=START)
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        run = run_dag(dag, logical_date=START)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"own": "failed", "theirs": "success"}, states
+    told = (f"run {staging} of job staging/tdprov_shared.write has the name asked for, but of namespace 'staging', not "
+            "this deployment's 'default': not taken. Fix: to wait for that job, name it job='staging/tdprov_shared.write'")
+    assert caplog.text.count(told) == 1, caplog.text  # poked about ten times, told once
     (theirs,) = [ti for ti in run.get_task_instances() if ti.task_id == "theirs"]
     pushed = theirs.xcom_pull(task_ids="theirs")
     assert (pushed["run_id"], pushed["job"], pushed["job_namespace"]) == (staging, "tdprov_shared.write", "staging"), pushed
