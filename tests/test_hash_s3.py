@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +77,32 @@ def test_airflow_capture_hashes_s3_like_the_local_file(objects: dict[str, tuple[
     assert gone.status == "missing"
 
 
+def _s3_shards(s3_server, bucket: str, tmp_path: Path) -> Path:
+    """Three Parquet shards under ``corpus/`` of ``bucket``, and their copies in a local folder (returned)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(3):
+        FRAME.assign(id=FRAME["id"] + 10 * i).to_parquet(folder / f"part-{i}.parquet")
+        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.parquet", Body=(folder / f"part-{i}.parquet").read_bytes())
+    return folder
+
+
+@contextmanager
+def _listings() -> Iterator[list[str]]:
+    """The prefix of each ListObjectsV2 sent within the block by the client tdprov lists data through."""
+    listings: list[str] = []
+
+    def count(params: dict, **_: object) -> None:
+        listings.append(params["Prefix"])
+
+    events = s3_client().meta.events
+    events.register("provide-client-params.s3.ListObjectsV2", count)
+    try:
+        yield listings
+    finally:
+        events.unregister("provide-client-params.s3.ListObjectsV2", count)
+
+
 def test_airflow_capture_lists_a_sharded_prefix_once(s3_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The listener's size check and the hashing share one listing of an S3 prefix of shards (it was listed twice)."""
     from prov_airflow.capture import hash_one
@@ -81,27 +110,37 @@ def test_airflow_capture_lists_a_sharded_prefix_once(s3_server, monkeypatch: pyt
     from prov_common.hashing.shards import hash_shards
 
     s3_server.point(monkeypatch)
-    bucket, folder = s3_server.create_bucket(), tmp_path / "corpus"
-    folder.mkdir()
-    for i in range(3):
-        FRAME.assign(id=FRAME["id"] + 10 * i).to_parquet(folder / f"part-{i}.parquet")
-        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.parquet", Body=(folder / f"part-{i}.parquet").read_bytes())
-    listings: list[str] = []
-
-    def count(params: dict, **_: object) -> None:
-        listings.append(params["Prefix"])
-
-    events = s3_client().meta.events  # the client the capture lists through
-    events.register("provide-client-params.s3.ListObjectsV2", count)
-    try:
+    bucket = s3_server.create_bucket()
+    folder = _s3_shards(s3_server, bucket, tmp_path)
+    with _listings() as listings:
         capture = hash_one(f"s3://{bucket}/corpus/", ListenerLimits(), 30.0)
         too_large = hash_one(f"s3://{bucket}/corpus/", ListenerLimits(max_bytes=100), 30.0)
-    finally:
-        events.unregister("provide-client-params.s3.ListObjectsV2", count)
     assert capture.status == "hashed", capture.message
     assert capture.digest.digest == hash_shards(str(folder), cache=False, scheduler="none").digest
     assert too_large.status == "too_large" and "above [tdprov] max_bytes=100" in too_large.message
     assert listings == ["corpus/", "corpus/"]  # one listing per capture
+
+
+def test_shards_hashed_here_when_the_scheduler_is_unreachable_are_listed_once(s3_server, monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path) -> None:
+    """A sharded S3 prefix whose Dask scheduler takes no connection is hashed on this machine from the listing
+    the first try made (as ProvenanceResource.record hashes it); it was listed again for the second try."""
+    from prov_common.hashing import shard_engine
+    from prov_common.hashing.shards import hash_shards
+    from prov_common.hashing.targets import hash_dataset_here_if_unreachable
+
+    s3_server.point(monkeypatch)
+    bucket = s3_server.create_bucket()
+    folder = _s3_shards(s3_server, bucket, tmp_path)
+    address = "tcp://127.0.0.1:1"  # took no connection just now: refused at once, without a connection timeout
+    monkeypatch.setitem(shard_engine._unreachable, address, (time.monotonic(), "connection refused"))
+    warnings: list[str] = []
+    with _listings() as listings:
+        found = hash_dataset_here_if_unreachable(f"s3://{bucket}/corpus/", scheduler=address, setting="dask_scheduler",
+                                                 warn=warnings.append, cache=False)
+    assert listings == ["corpus/"]
+    assert found.digest == hash_shards(str(folder), cache=False, scheduler="none").digest
+    assert len(warnings) == 1 and f"dask_scheduler {address!r} cannot be reached" in warnings[0]
 
 
 def test_a_client_given_for_a_block_reads_the_data_and_keeps_shards_off_dask(s3_server, monkeypatch: pytest.MonkeyPatch,

@@ -104,9 +104,12 @@ def hash_dataset_here_if_unreachable(target: str, *, scheduler: str | None, sett
     same), with a warning naming ``setting`` (where the scheduler was set), the address and the fix. An outage of
     the cluster never fails the step or leaves its data without a digest, unless strict mode is on: ``strict``
     names the setting that turned it on (``strict``, ``TDPROV_STRICT``), and then a
-    :class:`~prov_common.hashing.shard_engine.SchedulerUnreachableError` naming both settings is raised instead."""
+    :class:`~prov_common.hashing.shard_engine.SchedulerUnreachableError` naming both settings is raised instead.
+    A sharded dataset is listed once, for both (unless ``shards`` gives its listing)."""
     from prov_common.hashing.shard_engine import SchedulerUnreachableError
 
+    if options.get("shards") is None:
+        options["shards"] = listed_shards(target)
     try:
         return hash_dataset(target, scheduler=scheduler, **options)
     except SchedulerUnreachableError as exc:
