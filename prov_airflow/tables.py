@@ -2,7 +2,7 @@
 
 The file is read by the reader its digest comes from (:func:`prov_common.hashing.files.read_table_file`),
 so what a task validates is the version the file's writer recorded and ``tdprov hash`` prints; the SHA-256 of its
-bytes is read beside it, so the bundle's statement names the bytes the task read.
+bytes is read beside it (an S3 object's as its one GET streams), so the bundle's statement names the bytes the task read.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """An S3 object overwritten while it is hashed, against moto's S3 server on localhost: every read of one hashing
-(the table passes, the SHA-256 beside them, the bytes of a listed shard) is of the one content the first read
-found, or the hashing says which object changed; the digests never describe two contents.
+(the table passes, the bytes of a listed shard) is of the one content the first read found, or the hashing says
+which object changed; the digests never describe two contents. The SHA-256 of a table object's bytes is taken as
+its first pass reads it, so it adds no read.
 
 The overwrite comes from a second client, at a real seam: when tdprov's client is about to send its second
 GetObject for the object, the first one having been answered (botocore's ``provide-client-params`` event).
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.json as pajson
 import pytest
 
 from prov_common.errors import BadInputError
@@ -35,6 +38,16 @@ def _parquet(frame: pd.DataFrame, tmp_path: Path) -> bytes:
     path = tmp_path / "frame.parquet"
     frame.to_parquet(path)
     return path.read_bytes()
+
+
+def _two_pass_jsonl(last: str) -> bytes:
+    """JSON lines whose column ``x`` holds ints for more than a chunk of lines, then ``last`` (a float): hashed in
+    two passes, the second casting every chunk to the type of the whole column."""
+    return b"".join(b'{"id": %d, "x": 1}\n' % i for i in range(60_000)) + b'{"id": 60000, "x": %s}\n' % last.encode()
+
+
+def _jsonl_digest(data: bytes) -> str:
+    return hash_table(pajson.read_json(pa.BufferReader(data))).digest
 
 
 @contextmanager
@@ -77,48 +90,63 @@ def _digests(read: str, uri: str, fmt: str) -> tuple[str, str | None]:
         found = hash_path(uri, file_sha256=True)
         return found.digest, found.file_sha256
     table, sha256 = read_table_and_sha256(uri, fmt)
-    return (hash_table(table) if fmt == "parquet" else hash_dataframe(table)).digest, sha256
+    return (hash_table(table) if isinstance(table, pa.Table) else hash_dataframe(table)).digest, sha256
 
 
 @pytest.mark.parametrize("read", ["hash_path", "read_table_and_sha256"])
 def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str, read: str) -> None:
-    """The table pass of a CSV object and the SHA-256 of its bytes read it twice; a write between the two reads
-    was recorded as the table digest of one content beside the SHA-256 of the other. Now the second read asks for
-    the ETag the first found; S3 refuses it (412), and the hashing starts again once, reading the new content (the
-    operator's read of the table was refused instead)."""
-    key = "data/labels.csv"
-    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
-    with overwritten_between_reads(s3_server, s3_bucket, key, [_csv(NEW)]) as calls:
-        digest, sha256 = _digests(read, f"s3://{s3_bucket}/{key}", "csv")
+    """A JSON-lines object whose column types change part way is hashed in two passes (and one read whole is
+    checked in a second); a write between the two reads was recorded as the table digest of one content beside
+    the SHA-256 of the other. The second read asks for the ETag the first found; S3 refuses it (412), and the
+    hashing starts again once, reading the new content."""
+    key = "data/events.jsonl"
+    old, new = _two_pass_jsonl("1.5"), _two_pass_jsonl("2.5")
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=old)
+    with overwritten_between_reads(s3_server, s3_bucket, key, [new]) as calls:
+        digest, sha256 = _digests(read, f"s3://{s3_bucket}/{key}", "jsonl")
     assert calls[0] >= 3  # read, refused, then read again whole
-    assert digest == hash_dataframe(NEW).digest
-    assert sha256 == hashlib.sha256(_csv(NEW)).hexdigest()
+    assert digest == _jsonl_digest(new) != _jsonl_digest(old)
+    assert sha256 == hashlib.sha256(new).hexdigest()
 
 
-@pytest.mark.parametrize("read", ["hash_path", "read_table_and_sha256"])
-def test_a_parquet_object_is_read_once_for_both_digests(s3_server, s3_bucket: str, tmp_path: Path, read: str) -> None:
-    """A Parquet object is spooled for its reader, and the SHA-256 of its bytes is taken in that copy: one GET
-    gives the table digest (or the table an operator validates) and the SHA-256, so a write after it cannot come
-    between two reads (it was read twice, and such a write made the hashing start again). The object spans
-    several chunks of the copy, so the SHA-256 is of the chunks in order."""
-    rng = np.random.default_rng(3)
-    old = pd.DataFrame({"id": np.arange(200_000), "x": rng.random(200_000)})
+def _table_object(fmt: str, frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    if fmt == "parquet":
+        return _parquet(frame, tmp_path)
+    if fmt == "csv":
+        return _csv(frame)
+    return frame.to_json(orient="records", lines=True).encode()
+
+
+@pytest.mark.parametrize(("read", "fmt"), [("hash_path", "parquet"), ("hash_path", "csv"), ("hash_path", "jsonl"),
+                                           ("read_table_and_sha256", "parquet"), ("read_table_and_sha256", "csv")])
+def test_a_table_object_is_read_once_for_both_digests(s3_server, s3_bucket: str, tmp_path: Path, read: str,
+                                                     fmt: str) -> None:
+    """The SHA-256 of a table object's bytes is taken as its one pass reads it: a Parquet object in the copy it is
+    spooled into for its reader, a CSV or JSON-lines one as its body streams to the reader. One GET gives the table
+    digest (or the table an operator validates) and the SHA-256, so a write after it cannot come between two
+    reads (it was read twice, and such a write made the hashing start again). The object spans several chunks of
+    the copy, so the SHA-256 is of the chunks in order. (A JSON-lines object read whole is read twice: the
+    second read checks what Arrow's reader takes but the hash refuses.)"""
+    rows = 200_000 if fmt == "parquet" else 100_000
+    old = pd.DataFrame({"id": np.arange(rows), "x": np.random.default_rng(3).random(rows)})
     new = old.assign(x=old["x"] + 1)
-    key = "data/features.parquet"
-    old_bytes = _parquet(old, tmp_path)
+    key = f"data/features.{fmt}"
+    old_bytes = _table_object(fmt, old, tmp_path)
     assert len(old_bytes) > 2 * CHUNK
     s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=old_bytes)
-    with overwritten_between_reads(s3_server, s3_bucket, key, [_parquet(new, tmp_path)]) as calls:
-        digest, sha256 = _digests(read, f"s3://{s3_bucket}/{key}", "parquet")
+    with overwritten_between_reads(s3_server, s3_bucket, key, [_table_object(fmt, new, tmp_path)]) as calls:
+        digest, sha256 = _digests(read, f"s3://{s3_bucket}/{key}", fmt)
     assert calls[0] == 1
-    assert digest == hash_dataframe(old).digest
+    local = tmp_path / f"local.{fmt}"
+    local.write_bytes(old_bytes)
+    assert digest == hash_path(local).digest
     assert sha256 == hashlib.sha256(old_bytes).hexdigest()
 
 
 def test_an_object_that_keeps_changing_is_refused_naming_it(s3_server, s3_bucket: str) -> None:
-    key = "data/labels.csv"
-    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
-    writes = [_csv(NEW), _csv(OLD) + b"4,bird\n", _csv(NEW) + b"5,fish\n"]
+    key = "data/events.jsonl"
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_two_pass_jsonl("1.5"))
+    writes = [_two_pass_jsonl("2.5"), _two_pass_jsonl("3.5"), _two_pass_jsonl("4.5")]
     with overwritten_between_reads(s3_server, s3_bucket, key, writes), pytest.raises(BadInputError) as refused:
         hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
     assert f"s3://{s3_bucket}/{key}" in str(refused.value)
@@ -130,13 +158,14 @@ def test_a_versioned_object_is_read_at_the_version_the_first_read_found(s3_serve
     """On a versioned bucket every later read asks for the version the first read found: a write meanwhile
     does not reach the hashing, which describes that version whole."""
     s3_server.client().put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = "data/labels.csv"
-    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
-    with overwritten_between_reads(s3_server, s3_bucket, key, [_csv(NEW)]) as calls:
+    key = "data/events.jsonl"
+    old = _two_pass_jsonl("1.5")
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=old)
+    with overwritten_between_reads(s3_server, s3_bucket, key, [_two_pass_jsonl("2.5")]) as calls:
         found = hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
     assert calls[0] == 2
-    assert found.digest == hash_dataframe(OLD).digest
-    assert found.file_sha256 == hashlib.sha256(_csv(OLD)).hexdigest()
+    assert found.digest == _jsonl_digest(old)
+    assert found.file_sha256 == hashlib.sha256(old).hexdigest()
 
 
 def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_etag(s3_server, s3_bucket: str,

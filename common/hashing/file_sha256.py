@@ -2,15 +2,18 @@
 
 A writer records it as it writes: :class:`Sha256Follower` hashes a new local file from the page cache
 while a native writer (pyarrow) appends to it, in a thread of its own; a reader that hashes a table
-file records it with :func:`sha256_of` (or :func:`sha256_stream` of the file it is hashing), and one that
-copies a download (an S3 object spooled for its reader) with :func:`copy_sha256` as it copies.
+file records it with :func:`sha256_of` (or :func:`sha256_stream` of the file it is hashing), one that
+copies a download (an S3 object spooled for its reader) with :func:`copy_sha256` as it copies, and one that
+streams a download to its reader (a CSV or JSON-lines S3 object) with :func:`sha256_as_read` as it is read.
 Only ``hashlib``: no pandas or pyarrow.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
@@ -105,6 +108,44 @@ def copy_sha256(source: IO[bytes], target: IO[bytes], chunk_size: int = CHUNK) -
         if hashed is not None:
             hashed.result()
     return h.hexdigest()
+
+
+class _Sha256Reader(io.RawIOBase):
+    """The bytes of ``source``, as it gives them, hashed as they pass; at its end ``done(hex digest)``."""
+
+    def __init__(self, source: IO[bytes], done: Callable[[str], None]) -> None:
+        super().__init__()
+        self._source = source
+        self._done: Callable[[str], None] | None = done
+        self._hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        wanted = len(buffer)
+        data = self._source.read(wanted)
+        n = len(data)
+        if n:
+            self._hash.update(data)
+            memoryview(buffer).cast("B")[:n] = data
+        elif wanted and self._done is not None:  # the end: every byte of the source went through the hash, in order
+            done, self._done = self._done, None
+            done(self._hash.hexdigest())
+        return n
+
+    def close(self) -> None:
+        try:
+            self._source.close()
+        finally:
+            super().close()
+
+
+def sha256_as_read(source: IO[bytes], done: Callable[[str], None]) -> IO[bytes]:
+    """``source`` (a stream read from its start, such as an S3 object's body) to be read through: a reader of it
+    that reaches its end calls ``done`` with the lowercase hex SHA-256 of all its bytes; one that stops before
+    (an error, a reader that gives up) never calls it."""
+    return io.BufferedReader(_Sha256Reader(source, done), CHUNK)  # type: ignore[return-value]
 
 
 def sha256_of(path_or_uri: Any) -> str:

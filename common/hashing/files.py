@@ -134,16 +134,11 @@ def _pinned_s3(path_or_uri: str | Path, etag: str | None, *, sha256: bool = Fals
 
 
 @contextmanager
-def _sources(path_or_uri: str | Path, etag: str | None = None) -> Iterator[PassOpener]:
-    """What each pass of a table reader opens: a local file is opened once, and every pass (and the SHA-256
-    beside them) reads that one file (:mod:`prov_common.hashing.one_open`); an S3 object is read by every pass
-    at the ETag the first read found, or ``etag`` (:mod:`prov_common.hashing.s3_pin`); another URI is opened
-    again per pass."""
+def _sources(path_or_uri: str | Path) -> Iterator[PassOpener]:
+    """What each pass of a table reader opens, for a file or URI not read through tdprov's S3 reader: a local file
+    is opened once, and every pass (and the SHA-256 beside them) reads that one file
+    (:mod:`prov_common.hashing.one_open`); another URI is opened again per pass."""
     scheme, target = _split(path_or_uri)
-    pinned = _pinned_s3(path_or_uri, etag)
-    if pinned is not None:
-        yield pinned.open
-        return
     if scheme is not None:
         yield lambda: open_binary(path_or_uri)
         return
@@ -154,16 +149,21 @@ def _sources(path_or_uri: str | Path, etag: str | None = None) -> Iterator[PassO
 @contextmanager
 def _passes(path_or_uri: str | Path, etag: str | None, file_sha256: bool
             ) -> Iterator[tuple[PassOpener, Callable[[], str | None]]]:
-    """:func:`_sources`, and ``sha256()``: the SHA-256 of the bytes the passes read (None unless ``file_sha256``),
-    to call once they are done. An S3 object spooled for its reader (Parquet) gives it from the copy of its one
-    GET (:meth:`~prov_common.hashing.s3_pin.PinnedS3Object.sha256`); anything else is read once more for it, in a
-    thread beside the passes (:func:`_sha256_beside`)."""
+    """What each pass of a table reader opens, and ``sha256()``: the SHA-256 of the bytes the passes read (None
+    unless ``file_sha256``), to call once they are done. An S3 object is read by every pass at the ETag the first
+    read found, or ``etag`` (:mod:`prov_common.hashing.s3_pin`), and its SHA-256 is taken as the first pass to
+    reach its end reads it (:meth:`~prov_common.hashing.s3_pin.PinnedS3Object.sha256`: no GET of its own); anything
+    else (:func:`_sources`) is read once more for it, in a thread beside the passes (:func:`_sha256_beside`)."""
     pinned = _pinned_s3(path_or_uri, etag, sha256=file_sha256)
-    if pinned is not None and pinned.sha256_in_copy:
-        yield pinned.open, pinned.sha256
+    if pinned is not None:
+        yield pinned.open, pinned.sha256 if file_sha256 else _no_sha256
         return
-    with _sources(path_or_uri, etag) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
+    with _sources(path_or_uri) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
         yield open_source, sha256
+
+
+def _no_sha256() -> None:
+    return None
 
 
 def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None
@@ -175,7 +175,7 @@ def read_table_file(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, 
 def read_table_and_sha256(path_or_uri: str | Path, fmt: str, csv_dtypes: Mapping[str, Any] | None = None, *,
                           file_sha256: bool = True) -> tuple[pa.Table | pd.DataFrame, str | None]:
     """:func:`read_table_file` and the SHA-256 of the file's bytes (None unless ``file_sha256``), both from one
-    opening of it, as :func:`hash_path` gives them (:func:`_sha256_beside`)."""
+    opening of it, as :func:`hash_path` gives them (:func:`_passes`)."""
     def read() -> tuple[pa.Table | pd.DataFrame, str | None]:
         with _passes(path_or_uri, None, file_sha256) as (open_source, sha256), \
                 _reading(path_or_uri, fmt, open_source):
@@ -297,9 +297,9 @@ def _sha256(open_source: PassOpener) -> str:
 def _sha256_beside(open_source: PassOpener, wanted: bool) -> Iterator[Callable[[], str | None]]:
     """``result()``: the SHA-256 of the bytes ``open_source`` opens (None unless ``wanted``), read in a thread
     while the caller's passes read the same opening (one local file descriptor, mostly from the page cache the
-    passes fill; one S3 ETag, a GET of its own), so the two digests are of one version of the bytes."""
+    passes fill), so the two digests are of one version of the bytes."""
     if not wanted:
-        yield lambda: None
+        yield _no_sha256
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
         # in this context: an s3:// object is read with the client chosen here (remote.s3_clients_from)
@@ -312,8 +312,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     """Table digest of a .parquet/.csv/.jsonl/.ndjson file, else (or with ``as_bytes``) a digest of its bytes.
 
     ``file_sha256``: also give the SHA-256 of the file's bytes (``.file_sha256``): in the same pass for
-    a file hashed as bytes; for a table file, read once more in a thread while the table is hashed (an
-    ``s3://`` Parquet object, which is spooled for its reader, in the copy of its one GET).
+    a file hashed as bytes, and for an ``s3://`` object (a table's taken as its first pass reads it: one GET);
+    for a local table file, read once more in a thread while the table is hashed.
     A local table file is opened once for all its passes; one written while it is hashed is refused
     (:mod:`prov_common.hashing.one_open`). Every read of an ``s3://`` object asks for the ETag the first
     read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.file_sha256 import copy_sha256
+from prov_common.hashing.file_sha256 import copy_sha256, sha256_as_read
 
 S3_SCHEMES = ("s3", "s3a")
 SEEKABLE_SUFFIXES = frozenset({".parquet", ".pq"})  # readers of these seek, so the object is spooled first
@@ -164,24 +164,18 @@ def is_spooled(key: str) -> bool:
     return PurePosixPath(key).suffix.lower() in SEEKABLE_SUFFIXES
 
 
-class Spool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
-    """A copy of an object's body: in memory up to :data:`SPOOL_IN_MEMORY`, then in a temporary file; ``sha256``:
-    the SHA-256 of its bytes (lowercase hex), taken in the copy when it was asked for, else None."""
-
-    sha256: str | None = None
-
-
-def readable_body(key: str, body: Any, *, sha256: bool = False) -> IO[bytes]:
+def readable_body(key: str, body: Any, *, sha256: Callable[[str], None] | None = None) -> IO[bytes]:
     """The ``Body`` of a ``get_object`` answer for ``key`` as readers of it need it: as it streams, or for
-    Parquet, which readers seek in, copied into a :class:`Spool` first (with ``sha256``, the SHA-256 of its
-    bytes taken in that copy)."""
+    Parquet, which readers seek in, copied into a temporary spool first (in memory up to
+    :data:`SPOOL_IN_MEMORY`). ``sha256``: called with the SHA-256 of the body's bytes (lowercase hex), taken
+    in the copy of a spooled body, or as a streamed one is read to its end (not called when it is not)."""
     if not is_spooled(key):
-        return body
-    spool = Spool(max_size=SPOOL_IN_MEMORY)
+        return body if sha256 is None else sha256_as_read(body, sha256)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     try:
         with body:
-            if sha256:
-                spool.sha256 = copy_sha256(body, spool)
+            if sha256 is not None:
+                sha256(copy_sha256(body, spool))
             else:
                 shutil.copyfileobj(body, spool, 1 << 20)
     except BaseException:

@@ -1,9 +1,11 @@
 """An S3 object read by every pass of one hashing, so the passes cannot read two contents.
 
-Hashing a CSV or JSON-lines table reads the object more than once (the table digest, the SHA-256 of its
-bytes beside it, a second pass); each read is a GET of its own. (A Parquet object is read once: its body is
-spooled for the reader, and its SHA-256 taken in that copy: :meth:`PinnedS3Object.sha256`.) Were the object
-overwritten between two reads, the digests recorded together would describe two contents. Here the first read
+Hashing a table may read the object more than once (a second pass over a CSV or JSON-lines object whose
+types change part way, a JSON-lines object read whole and then checked); each read is a GET of its own. The
+SHA-256 of its bytes needs none: it is taken by the first read that reaches the object's end, as it goes (in the
+copy a Parquet object is spooled into, or as a CSV or JSON-lines body streams to its reader:
+:meth:`PinnedS3Object.sha256`). Were the object overwritten between two reads, the digests recorded together
+would describe two contents. Here the first read
 takes the object's ETag (and version, on a versioned bucket); every later read asks for that ETag (``IfMatch``)
 and version, so it reads the same bytes or S3 refuses it (412 Precondition Failed), which is an
 :class:`ObjectChangedError` naming the object. A shard is read at the ETag its listing gave it.
@@ -15,7 +17,7 @@ from typing import IO, Any
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import sha256_stream
-from prov_common.hashing.remote import Spool, is_spooled, readable_body, s3_client, s3_key, s3_object_params
+from prov_common.hashing.remote import readable_body, s3_client, s3_object_params
 from prov_common.store.s3 import NOT_FOUND_CODES, PRECONDITION_CODES, s3_error_code
 
 _CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
@@ -29,15 +31,15 @@ class PinnedS3Object:
     """The S3 object at ``uri`` (``s3://bucket/key``, or a version of it), read by every pass of one hashing.
 
     ``etag``: the ETag its bytes must have (as a listing gave it); default: the one the first read finds.
-    ``sha256``: the SHA-256 of its bytes is wanted (:meth:`sha256`); a read that is spooled takes it in its copy.
-    :meth:`open` may be called from several threads (the SHA-256 is read beside the table pass)."""
+    ``sha256``: the SHA-256 of its bytes is wanted (:meth:`sha256`): each read hashes the bytes it passes on until
+    one has reached the end. :meth:`open` may be called from several threads."""
 
     def __init__(self, uri: str, etag: str | None = None, *, sha256: bool = False) -> None:
         self.uri = uri
         self.etag = _quoted(etag) if etag else None
         self.version: str | None = None
-        self.sha256_in_copy = sha256 and is_spooled(s3_key(uri))  # each read is spooled, its SHA-256 taken in the copy
-        self._sha256: str | None = None  # taken in the copy of a spooled read
+        self._wants_sha256 = sha256
+        self._sha256: str | None = None  # taken by the first read that reached the end
         self._listed = etag is not None
         self._lock = threading.Lock()
 
@@ -59,14 +61,15 @@ class PinnedS3Object:
                 self.etag = answer.get("ETag")  # an S3-compatible store that gives none: later reads are not pinned
             if self.version is None and answer.get("VersionId") not in (None, "null"):  # "null": not versioned
                 self.version = answer["VersionId"]
-        body = readable_body(where["Key"], answer["Body"], sha256=self.sha256_in_copy)
-        if isinstance(body, Spool) and body.sha256 is not None:  # every read is of the same bytes: the object's
-            self._sha256 = body.sha256
-        return body
+        hashed = self._wants_sha256 and self._sha256 is None
+        return readable_body(where["Key"], answer["Body"], sha256=self._read_whole if hashed else None)
+
+    def _read_whole(self, sha256: str) -> None:
+        self._sha256 = sha256  # every read is of the same bytes: the object's
 
     def sha256(self) -> str:
-        """The SHA-256 (lowercase hex) of the object's bytes: with :attr:`sha256_in_copy`, the one taken in the copy
-        a pass read (the passes and it are one GET); else, or before any pass, from a read of its own."""
+        """The SHA-256 (lowercase hex) of the object's bytes: the one a read of the passes took as it reached the
+        end, with ``sha256`` (the passes and it are one GET); else, or before any pass, from a read of its own."""
         if self._sha256 is None:
             with self.open() as body:
                 return self._sha256 or sha256_stream(body)
