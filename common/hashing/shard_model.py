@@ -58,6 +58,9 @@ class ShardDigest:
     # the shard was hashed, so that a Dask worker sends half of the row digests' bytes, already sorted
     row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     row_keys: Any = field(default=None, compare=False, repr=False)  # numpy.ndarray of uint64
+    # with hash_shards(file_sha256=True), the SHA-256 of the bytes of a shard read there (never cached: None for
+    # a digest the shard-digest cache gave)
+    sha256: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (also what the shard-digest cache keeps)."""

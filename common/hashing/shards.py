@@ -32,13 +32,15 @@ from prov_common.rowset.format import merge_sorted_keys, sorted_keys
 class ShardOptions:
     """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
     ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one block of a column at a time);
-    ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached)."""
+    ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached); ``sha256``: give each
+    shard read the SHA-256 of its bytes, from the same read (never cached)."""
 
     as_bytes: bool = False
     csv_dtypes: tuple[tuple[str, str], ...] = ()
     block_rows: int = BLOCK_ROWS
     threads: int | None = None
     rows: bool = False  # row granularity: each table shard's sorted row-set keys come back with its digest
+    sha256: bool = False
 
     def key(self) -> str:
         """The cache key of these options and of this tdprov version (a new version may hash differently;
@@ -77,7 +79,7 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
     try:
         d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
                       block_rows=options.block_rows, threads=options.threads,
-                      granularity="row" if options.rows else "column", etag=ref.etag)
+                      granularity="row" if options.rows else "column", etag=ref.etag, file_sha256=options.sha256)
     except BadInputError as exc:
         raise exc.about(ref.location)
     except Exception as exc:
@@ -86,14 +88,15 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
     if isinstance(d, TableDigest):
         keys = sorted_keys(digests_chunks(d.row_digests)) if options.rows else None
         return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),
-                           tuple(d.schema_fields()) if options.rows else (), keys)
-    return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes)
+                           tuple(d.schema_fields()) if options.rows else (), keys, d.file_sha256)
+    return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes, sha256=d.file_sha256)
 
 
 def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str, Any] | None = None,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
                 workers: int | None = None, threads: int | None = None,
-                granularity: Granularity = "column", shards: Sequence[ShardRef] | None = None) -> ShardedDigest:
+                granularity: Granularity = "column", shards: Sequence[ShardRef] | None = None,
+                file_sha256: bool = False) -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
@@ -103,12 +106,14 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
     on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, for a
     row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows).
-    ``shards``: the shards of ``target`` as a listing just found them (default: listed here).
+    ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
+    shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read (a shard whose
+    digest the cache gave has none).
     """
     started = now_ns()
     refs = sorted(shards, key=lambda r: r.path) if shards is not None else list_shards(target)
     dtypes = tuple(sorted((str(k), str(v)) for k, v in (csv_dtypes or {}).items()))
-    options = ShardOptions(as_bytes, dtypes, block_rows, threads, rows=granularity == "row")
+    options = ShardOptions(as_bytes, dtypes, block_rows, threads, rows=granularity == "row", sha256=file_sha256)
     store = ShardCache() if cache else None
     known = store.lookup(refs, options.key()) if store is not None and not options.rows else {}
     todo = [r for r in refs if r.location not in known]

@@ -87,20 +87,22 @@ def _stamp(target: str) -> tuple[int, str]:
 
 def _shard_facts(location: str, target: str, version: str) -> FileFacts:
     """Each shard of the sharded dataset at ``target`` (listed once, hashed with the shard-digest cache)
-    with the SHA-256 of its bytes, when the shards hash to ``version`` and did not change while read."""
+    with the SHA-256 of its bytes, when the shards hash to ``version`` and did not change while read. A shard
+    hashed here gives its SHA-256 from that read; one whose digest the cache gave is read for it."""
     from prov_common.hashing.file_sha256 import sha256_of
     from prov_common.hashing.shard_list import list_shards
     from prov_common.hashing.shards import hash_shards
 
     refs = list_shards(target)
-    found = hash_shards(target, shards=refs)
+    found = hash_shards(target, shards=refs, file_sha256=True)
     if found.digest != version:
-        found = hash_shards(target, shards=refs, as_bytes=True)
+        found = hash_shards(target, shards=refs, as_bytes=True, file_sha256=True)
     if found.digest != version:
         return FileFacts(problem=f"the data at {location} no longer hashes to {version} "
                                  f"(its {len(refs)} shards hash to {found.digest})")
-    digests = {s.path: s.digest for s in found.shards}
-    shards = tuple(ShardFacts(r.path, r.location, digests[r.path], sha256_of(r.location), r.size)
+    hashed = {s.path: s for s in found.shards}
+    shards = tuple(ShardFacts(r.path, r.location, hashed[r.path].digest, hashed[r.path].sha256 or sha256_of(r.location),
+                              r.size)
                    for r in sorted(refs, key=lambda r: r.path))
     if {(r.path, r.stamp) for r in list_shards(target)} != {(r.path, r.stamp) for r in refs}:
         return FileFacts(problem=f"the shards at {location} changed while they were read; make the record again")
