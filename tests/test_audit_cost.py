@@ -12,7 +12,7 @@ from pathlib import Path
 from prov_common.audit import run_audit
 from prov_common.audit.catalog import CATALOG_PREFIX, COMPACT_AFTER, SUMMARY_PREFIX
 from prov_common.audit.inventory import LISTED_PREFIXES
-from prov_common.audit.memory import memory_path
+from prov_common.audit.memory import NEWEST_RUNS, memory_path
 from prov_common.audit.memory_objects import COMPACT_AFTER as MEMORY_COMPACT_AFTER
 from prov_common.audit.memory_objects import INVENTORY_PREFIX
 from prov_common.bundle import layout
@@ -92,7 +92,8 @@ def test_second_audit_reads_what_is_new_whatever_the_store_size(tmp_path: Path) 
     assert reads_small["auditor inventory"] <= 1 + MEMORY_COMPACT_AFTER and reads_large["auditor inventory"] <= 1 + MEMORY_COMPACT_AFTER
     for store in (small, large):
         memory = json.loads(memory_path(store.uri).read_text())
-        assert set(memory) == {"format", "store", "checkpoint", "inventory", "open", "resolutions", "storeIdentity"}, set(memory)
+        assert set(memory) == {"format", "store", "checkpoint", "inventory", "open", "resolutions", "storeIdentity", "newestRuns"}, set(memory)
+        assert len(memory["newestRuns"]) == min(memory["checkpoint"]["size"], NEWEST_RUNS)  # the run ids of the newest leaves only
         assert 1 <= len(memory["inventory"]) <= 1 + MEMORY_COMPACT_AFTER and not memory["open"] and not memory["resolutions"]
     assert reads_small["_tdprov/store.json"] == reads_large["_tdprov/store.json"] == 1  # the store's identity: once per audit
     # the lookup objects the audit before wrote, one read each (compared with the bytes it wrote: 25 and 12 runs' outputs), and

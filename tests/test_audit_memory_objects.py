@@ -1,18 +1,24 @@
 """The auditor's inventory lives in signed objects of the store, pinned by digest in the small memory file:
 deleting or changing one is a finding on every audit until the recorded resolution; a memory file of the
-older inline format is moved to objects on its next audit, keeping what it expected."""
+older inline format is moved to objects on its next audit, keeping what it expected. The memory file keeps the run ids of
+the newest leaves itself, so a rollback of the whole store, these objects with it, still names the runs lost."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from datetime import timedelta
 
+from prov_common.audit import memory
 from prov_common.audit.inventory import WRITTEN
 from prov_common.audit.memory import load_memory, memory_path
 from prov_common.audit.memory_objects import load_inventory
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
-from prov_common.signing import trust_from_settings
+from prov_common.signing import default_signing_key, trust_from_settings, write_keypair
+from prov_common.signing.keyfiles import default_key_path, public_path_for
 
 from test_audit_attacks import Store, _audit, base_fixture, delete_logged_bundle  # noqa: F401 (base_fixture: the fixture 'base')
-from test_audit_support import raw_delete, raw_read, raw_write
+from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal
 
 
 def _pins(s: Store) -> list[dict]:
@@ -91,3 +97,76 @@ def test_a_damaged_memory_file_is_one_line_naming_it(tmp_path, capsys) -> None:
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and f"auditor memory '{path}'" in err and "restore it from a backup" in err, (damaged, err)
         assert "unexpected" not in err and path.read_text() == damaged
+
+
+def _roll_back_whole_store(tmp_path, count: int) -> tuple[Pipeline, list[str]]:
+    """A local store audited, copied aside, ``count`` runs recorded and audited, then every object put back as copied:
+    the inventory segment of the second audit goes back with the log. The run ids recorded after the copy."""
+    uri = str(tmp_path / "store")
+    pipe = Pipeline(uri)
+    assert _audit(pipe).clean
+    shutil.copytree(uri, tmp_path / "copy")
+    later = [seal(pipe.store, run_events(f"late_{i}", [dataset(pipe.raw_name, pipe.raw)],
+                                         [dataset(f"/data/late{i}.parquet", digest(f"late{i}"))], start=T0 + timedelta(hours=2 + i)))
+             for i in range(count)]
+    assert _audit(pipe).checkpoint.checkpoint.size == 2 + count
+    shutil.rmtree(uri)
+    shutil.copytree(tmp_path / "copy", uri)
+    return pipe, later
+
+
+def _rolled_back(result) -> list:
+    return [f for f in result.check(CHECK_LOG).errors if "the log was rolled back" in f.what]
+
+
+def test_a_whole_store_rolled_back_names_the_runs_its_log_lost(tmp_path) -> None:
+    """The run ids of the newest leaves are kept in the memory file, outside the store: the rollback finding names the runs
+    recorded after the copy, on every audit until a person accepts the loss, and the signed resolution keeps their names."""
+    pipe, later = _roll_back_whole_store(tmp_path, 2)
+    for attempt in ("found", "still found"):
+        result = _audit(pipe)
+        said = _rolled_back(result)
+        assert len(said) == 1 and said[0].object == "log/checkpoints/000000000002.json", (attempt, [f.what for f in result.errors])
+        assert said[0].what.endswith(f"it no longer holds the leaves of 2 run(s) logged after leaf 2: {later[0]}, {later[1]}"), said[0].what
+        assert said[0].fix.startswith("restore the store (its log/ and audit/, and the bundles and index entries of the runs named) from a "
+                                      "backup or replica taken after checkpoint 4"), said[0].fix
+    accepted = _audit(pipe, accept_checkpoint="restored from the copy of the first audit")
+    assert any(later[1] in f["what"] for f in accepted.resolution["closed"]), accepted.resolution["closed"]
+    assert load_memory(pipe.store.uri).newest_runs == [pipe.prepare, pipe.train]  # re-taken from the log as it is
+
+
+def test_a_rollback_beyond_the_runs_remembered_says_how_many_it_lost(tmp_path, monkeypatch) -> None:
+    """The memory keeps the run ids of at most NEWEST_RUNS leaves: a log cut back further names how many it lost and the
+    newest it knows."""
+    monkeypatch.setattr(memory, "NEWEST_RUNS", 2)
+    pipe, later = _roll_back_whole_store(tmp_path, 3)
+    assert load_memory(pipe.store.uri).newest_runs == later[1:]
+    said = _rolled_back(_audit(pipe))
+    assert len(said) == 1 and said[0].what.endswith(
+        f"it no longer holds the leaves of 3 runs logged after leaf 2, of which this auditor's memory names the newest 2: "
+        f"{later[1]}, {later[2]}"), said
+
+
+def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_runs_its_log_lost(tmp_path, monkeypatch) -> None:
+    """After the rollback a second auditor, with no memory of the store, logs two new runs: the log is as long as before,
+    and its checkpoint of that size is another. The first auditor names the runs that the log no longer holds."""
+    home = tmp_path / "home-a"
+    monkeypatch.setenv("TDPROV_HOME", str(home))
+    writer = default_signing_key()  # the first auditor's key signs the runs too
+    write_keypair(tmp_path / "b.key")
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(public_path_for(default_key_path())))
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", os.pathsep.join([str(public_path_for(default_key_path())), str(tmp_path / "b.key.pub")]))
+    pipe, later = _roll_back_whole_store(tmp_path, 2)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home-b"))
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "b.key"))
+    for i in range(2):
+        seal(pipe.store, run_events(f"new_{i}", [dataset(pipe.raw_name, pipe.raw)], [dataset(f"/data/new{i}.parquet", digest(f"new{i}"))],
+                                    start=T0 + timedelta(hours=5 + i)), writer)
+    assert _audit(pipe).checkpoint.checkpoint.size == 4
+    monkeypatch.setenv("TDPROV_HOME", str(home))
+    monkeypatch.delenv("TDPROV_SIGNING_KEY")
+    for attempt in ("found", "still found"):
+        said = [f for f in _audit(pipe).check(CHECK_LOG).errors if f.object == "log/checkpoints/000000000004.json"]
+        assert len(said) == 1 and "checkpoint 4 is not the one this auditor verified" in said[0].what, (attempt, said)
+        assert said[0].what.endswith(f"; of the 4 run(s) logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
+        assert said[0].fix.startswith("restore the store (its log/ and audit/, and the bundles and index entries of the runs named)"), said

@@ -191,7 +191,7 @@ def _audit(
     # a newest checkpoint that does not verify is this audit's finding (above), not a gap to keep: with it unread, the
     # log cannot be compared with what the memory and witnesses hold (it is not "deleted"); nothing is appended either
     if memory.checkpoint and not head_unread:
-        gaps += check_extends(memory.checkpoint, tlog, head, "this auditor")[0]
+        gaps += check_extends(memory.checkpoint, tlog, head, "this auditor", newest_runs=memory.newest_runs)[0]
     for place in places if accept_checkpoint is None and not head_unread else ():
         kept, problem = read_place(place)
         if problem:
@@ -363,7 +363,7 @@ def _audit(
             remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves),
                           {run_id: r.files for run_id, r in records.items() if r.files is not None},
                           {run_id: {f.object for f in _byte_errors(r)} for run_id, r in records.items() if _byte_errors(r)})
-            memory.checkpoint = KnownCheckpoint.of(new_head)
+            memory.move_to(new_head, leaves)
             log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
         log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)

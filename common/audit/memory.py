@@ -4,7 +4,9 @@ Certificate Transparency monitors keep the newest checkpoint they verified, so t
 rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON file per store under
 ``$TDPROV_HOME/audits/<sha-256 of the store URI, 16 hex>.json`` holds:
 
-- the newest checkpoint this auditor proved consistent (size, root, digest, key, time, frontier);
+- the newest checkpoint this auditor proved consistent (size, root, digest, key, time, frontier), and the run ids of its
+  newest leaves (at most ``NEWEST_RUNS``), so that a log rolled back with the whole store, inventory objects included,
+  names the runs it lost (``witness.check_extends``);
 - the digests of the objects that hold the inventory it expects (``memory_objects.py``: each logged
   run's index key, and the listing fingerprint, size and ETag or a local file's mtime and inode, of
   each object it tracks; for a lookup object it wrote and no listing showed yet, the SHA-256 of the bytes
@@ -27,7 +29,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,11 @@ from prov_common.audit.model import Finding, distinct
 from prov_common.config import default_home
 from prov_common.errors import BadInputError
 from prov_common.tlog.log import StoredCheckpoint
-from prov_common.tlog.model import Checkpoint
+from prov_common.tlog.model import Checkpoint, LogLeaf
 
 MEMORY_FORMAT = "https://tdprov.dev/auditor-memory/v2"
 LOCK_SUFFIX = ".lock"
+NEWEST_RUNS = 1000  # run ids of the newest leaves kept with the checkpoint (about 40 kB of the file)
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,20 @@ class AuditorMemory:
     saved_runs: dict[str, str] = field(default_factory=dict, repr=False)  # as loaded: what is new goes to a segment
     saved_tags: dict[str, str] = field(default_factory=dict, repr=False)
     identity: dict[str, str] | None = None  # the store's identity as first seen: {"storeId", "digest"} (audit/identity.py)
+    newest_runs: list[str] = field(default_factory=list)  # run ids of the leaves just below checkpoint.size, oldest first
+
+    def move_to(self, head: StoredCheckpoint, leaves: Iterable[LogLeaf]) -> None:
+        """Remember ``head``, proved to extend the checkpoint remembered by ``leaves`` (those logged after it, in order)."""
+        self.newest_runs = [*(self.newest_runs if self.checkpoint else ()), *(x.run_id for x in leaves)][-NEWEST_RUNS:]
+        self.checkpoint = KnownCheckpoint.of(head)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"format": MEMORY_FORMAT, "store": self.store, "checkpoint": self.checkpoint.to_dict() if self.checkpoint else None,
                "inventory": self.inventory, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
         if self.identity is not None:
             out["storeIdentity"] = self.identity
+        if self.newest_runs:
+            out["newestRuns"] = self.newest_runs
         if self.inline:  # kept in the file (a read-only audit cannot write inventory objects): the next writing audit moves them
             out.update(runs=self.runs, tags=self.tags)
         return out
@@ -115,7 +126,8 @@ class AuditorMemory:
         return cls(str(raw["store"]), KnownCheckpoint.from_dict(cp) if cp else None, dict(raw.get("runs") or {}),
                    dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path,
                    [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline,
-                   identity={"storeId": str(identity["storeId"]), "digest": str(identity["digest"])} if identity else None)
+                   identity={"storeId": str(identity["storeId"]), "digest": str(identity["digest"])} if identity else None,
+                   newest_runs=[str(r) for r in raw.get("newestRuns") or ()])
 
     def add_open(self, findings: list[Finding]) -> None:
         """Keep ``findings`` open (once each) until a resolution."""
@@ -196,4 +208,5 @@ def who() -> str:
         return "unknown"
 
 
-__all__ = ["AuditorMemory", "KnownCheckpoint", "load_memory", "memory_lock", "memory_path", "save_memory", "store_id", "who"]
+__all__ = ["AuditorMemory", "KnownCheckpoint", "NEWEST_RUNS", "load_memory", "memory_lock", "memory_path", "save_memory", "store_id",
+           "who"]

@@ -58,7 +58,7 @@ def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoin
               "witnessesReset": list(places)}
     key = _record(memory, store, signer, record, f"{stamp(now)}-{audit_id[:8]}")
     memory.open, memory.checkpoint, memory.runs, memory.tags = [], None, {}, {}  # re-taken from the store as it is now
-    memory.inventory = []
+    memory.inventory, memory.newest_runs = [], []
     return dict(record, key=key)
 
 

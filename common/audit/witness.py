@@ -7,6 +7,7 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,43 +27,96 @@ FIX_WITNESS = ("check that the witness is of this store (and that the store and 
 
 
 def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str,
-                  fix: str = FIX_GAP) -> tuple[list[Finding], list[LogLeaf]]:
+                  fix: str = FIX_GAP, *, newest_runs: Sequence[str] = ()) -> tuple[list[Finding], list[LogLeaf]]:
     """Findings when the store's log does not extend ``known`` (``who`` kept it; ``fix`` says what to do), and the
     leaves after it when it does. A checkpoint known without its digest (a published ``treeSize`` and
-    ``rootHash``) is compared by its root."""
+    ``rootHash``) is compared by its root. ``newest_runs``: the run ids of the newest leaves of ``known`` that ``who``
+    kept (the auditor's memory): a finding names those the log no longer holds."""
     if known.size == 0:
         return [], []
+    problem, leaves = _not_extended(known, tlog, head, who)
+    if problem is None:
+        return [], leaves
+    where, what = problem
+    lost = _lost(known.size, tlog, head, list(newest_runs)[-known.size:])  # at most one per leaf, whatever a memory file holds
+    return [Finding(CHECK_LOG, where, what + lost, _fix_lost(fix, known.size) if lost else fix)], []
+
+
+def _not_extended(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None,
+                  who: str) -> tuple[tuple[str, str] | None, list[LogLeaf]]:
+    """The object and what is wrong when the store's log does not extend ``known``, else None and the leaves after it."""
     where = checkpoint_key(known.size)
     if head is None:
-        return [Finding(CHECK_LOG, "log/checkpoints/", f"the store's log is empty, but {who} verified checkpoint {known.size} "
-                        f"(root {known.root}): the log was deleted", fix)], []
+        return ("log/checkpoints/", f"the store's log is empty, but {who} verified checkpoint {known.size} (root {known.root}): "
+                "the log was deleted"), []
     if head.checkpoint.size < known.size:
-        return [Finding(CHECK_LOG, head.key, f"the store's log has {head.checkpoint.size} leaves, but {who} verified checkpoint "
-                        f"{known.size} (root {known.root}): the log was rolled back or its newest checkpoints were deleted", fix)], []
+        return (head.key, f"the store's log has {head.checkpoint.size} leaves, but {who} verified checkpoint {known.size} "
+                f"(root {known.root}): the log was rolled back or its newest checkpoints were deleted"), []
     try:
         stored = tlog.read_checkpoint(where)
     except ObjectNotFoundError:
-        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified ({known.digest}) is missing from the store: "
-                        "it was deleted", fix)], []
+        return (where, f"checkpoint {known.size} that {who} verified ({known.digest}) is missing from the store: it was deleted"), []
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
-        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} that {who} verified does not verify now: {exc.what}", fix)], []
+        return (where, f"checkpoint {known.size} that {who} verified does not verify now: {exc.what}"), []
     if known.digest and stored.digest != known.digest:
-        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its digest was {known.digest}, "
-                        f"it is now {stored.digest}", fix)], []
+        return (where, f"checkpoint {known.size} is not the one {who} verified: its digest was {known.digest}, "
+                f"it is now {stored.digest}"), []
     if known.root and stored.checkpoint.root != known.root:
-        return [Finding(CHECK_LOG, where, f"checkpoint {known.size} is not the one {who} verified: its root was {known.root}, "
-                        f"it is now {stored.checkpoint.root}", fix)], []
+        return (where, f"checkpoint {known.size} is not the one {who} verified: its root was {known.root}, "
+                f"it is now {stored.checkpoint.root}"), []
     frontier = known if known.frontier else KnownCheckpoint.of(stored)
     try:
         _proof, leaves = tlog.prove_extends(frontier.checkpoint(), head)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
-        return [Finding(CHECK_LOG, head.key, f"the store's log is not consistent with checkpoint {known.size} that {who} verified: {exc.what}",
-                        fix)], []
-    return [], leaves
+        return (head.key, f"the store's log is not consistent with checkpoint {known.size} that {who} verified: {exc.what}"), []
+    return None, leaves
+
+
+def _lost(size: int, tlog: TransparencyLog, head: StoredCheckpoint | None, newest_runs: Sequence[str]) -> str:
+    """What the store's log no longer holds of ``newest_runs``, the runs of the leaves just below ``size`` ('' for nothing
+    known): those past a shorter log's end, or, in a log rewritten at or past ``size``, those its leaves from the first of
+    them to its newest checkpoint do not hold."""
+    kept = head.checkpoint.size if head is not None else 0
+    if not newest_runs or kept < size:
+        return _past_end(newest_runs, size, kept)
+    first = size - len(newest_runs)
+    try:
+        held = {x.run_id for x in tlog.leaves_from(first)[: kept - first]}
+    except StoreUnavailableError:
+        raise
+    except TdprovError:  # the leaves cannot be read either: the finding says what is wrong, without the runs
+        return ""
+    gone = [r for r in newest_runs if r not in held]
+    if not gone:
+        return ""
+    return (f"; of the {len(newest_runs)} run(s) logged as leaves {first + 1} to {size}, the log no longer holds {len(gone)}: "
+            f"{', '.join(gone)}")
+
+
+def _past_end(newest_runs: Sequence[str], size: int, kept: int) -> str:
+    """What a log cut back from ``size`` leaves to ``kept`` lost, of the run ids of its newest leaves (``newest_runs``):
+    every run when they reach back that far, else how many and the newest of them ('' when none is known)."""
+    lost = size - kept
+    named = list(newest_runs)[max(0, len(newest_runs) - lost):]
+    if not named:
+        return ""
+    if len(named) == lost:
+        return f"; it no longer holds the leaves of {lost} run(s) logged after leaf {kept}: {', '.join(named)}"
+    return (f"; it no longer holds the leaves of {lost} runs logged after leaf {kept}, of which this auditor's memory names the "
+            f"newest {len(named)}: {', '.join(named)}")
+
+
+def _fix_lost(fix: str, size: int) -> str:
+    """``fix``, or, for a gap that names runs, the fix that says where their records are: a copy of the store taken after ``size``."""
+    if fix != FIX_GAP:
+        return fix
+    return (f"restore the store (its log/ and audit/, and the bundles and index entries of the runs named) from a backup or replica "
+            f"taken after checkpoint {size}, then audit again; if the loss is understood and accepted, record it with "
+            "'tdprov audit --accept-checkpoint --reason TEXT'")
 
 
 def read_witness(spec: str) -> KnownCheckpoint:
