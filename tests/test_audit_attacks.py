@@ -422,6 +422,26 @@ def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], 
         assert len(s.keys(CHECKPOINTS_PREFIX)) <= size_before or attack is wipe_log_and_audit
 
 
+@on(*LOCAL)
+def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed(base: Store) -> None:
+    """A file the bundle's signed manifest does not list, put in a logged bundle (failure samples of an output it has none
+    for): 'tdprov verify' and --full named it, the default audit was clean, as the inventory tracks the files it saw when the
+    run was logged. A file in a logged bundle that no audit saw there has the bundle verified again, which names it."""
+    s = base
+    planted = layout.bundle_key(s.last, layout.samples_path("file", "/data/last.parquet", version=digest("last")))
+    raw_write(s.uri, planted, b"PAR1 rows that were never checked")
+    for full in (False, False, True):
+        found = _audit(s.pipe, full=full)
+        shown = [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in found.errors]
+        [named] = [f for f in found.errors if f.object == planted]
+        assert (named.check, named.what) == (CHECK_SIGNATURES, "unlisted object: in the bundle's prefix but not in its manifest"), shown
+        assert named.fix.startswith("find out who wrote the object and remove it"), shown
+    raw_delete(s.uri, planted)  # what --full examined is carried by the audits after it until the next --full
+    for full in (True, False):
+        after = _audit(s.pipe, full=full)
+        assert after.clean, [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in after.errors]
+
+
 @on(*BOTH)
 def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(base: Store) -> None:
     """The checkpoint the last audit wrote, changed before the next listing: it is the finding (once in the log check,

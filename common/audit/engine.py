@@ -378,7 +378,7 @@ def _audit(
     inventory.checked = len(listing.tags)
     inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
     if again:
-        inventory.detail += f"; {len(again)} logged bundle(s) with a changed or missing file verified again"
+        inventory.detail += f"; {len(again)} logged bundle(s) with a changed, missing or unlisted file verified again"
     if recorded:
         inventory.detail += (f"; the files of {recorded} logged run(s), which the inventory an earlier tdprov kept did not fingerprint, "
                              "recorded now as listed ('tdprov audit --full' verifies them)")

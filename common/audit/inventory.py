@@ -3,8 +3,8 @@
 Reads no object it already knows: a listing (one request per 1,000 keys on S3) gives each key with
 its size and tag (ETag; a local file's modification time, inode and change time), which the auditor's memory compares with
 what it recorded when it first saw the object. Findings: a logged run whose bundle, commit marker,
-``indexed`` record, index entry or any file its signed manifest lists is missing or changed (the audit verifies such a
-bundle again, see :func:`changed_runs`); an index entry moved to another key; a
+``indexed`` record, index entry or any file its signed manifest lists is missing or changed, or whose bundle holds a file
+its manifest does not list (the audit verifies such a bundle again, see :func:`changed_runs`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
 changed; a new object there that does not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
@@ -153,13 +153,15 @@ def record_bundle_files(memory: AuditorMemory, listing: Listing) -> int:
 
 
 def changed_runs(memory: AuditorMemory, listing: Listing) -> dict[str, list[str]]:
-    """Logged runs with a tracked object that the listing shows changed or missing (not those whose bundle is gone
-    whole), with those keys: each is verified again (its bundle re-read against its signed manifest)."""
+    """Logged runs with a tracked object that the listing shows changed or missing, or with a file in their bundle that
+    no audit saw there (its manifest does not list it: planted), not those whose bundle is gone whole, with those keys:
+    each is verified again (its bundle re-read against its signed manifest, which names a planted file)."""
     out: dict[str, list[str]] = {}
     for run_id, objects in _remembered(memory).items():
         if layout.bundle_key(run_id, layout.MANIFEST_FILE) not in listing.tags and layout.bundle_key(run_id, layout.STATEMENT_FILE) not in listing.tags:
             continue
         changed = [k for k in objects if k not in listing.tags or (memory.tags.get(k) and memory.tags[k] != listing.tags[k])]
+        changed += [k for k in listing.files.get(run_id, ()) if k not in objects]
         if changed:
             out[run_id] = changed
     return out
