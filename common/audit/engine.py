@@ -390,8 +390,8 @@ def _audit(
 
     published = publish(result, store, signer, report_dir, read_only=read_only)
     # written after the listing: the next one takes each only with the bytes written, so that one this auditor wrote is never
-    # taken for forged (a leaf batch whose checkpoint was deleted) nor one put in its place for its own; the checkpoint, read
-    # by the next audit anyway, is checked by its signature
+    # taken for forged (a leaf batch whose checkpoint was deleted) nor one put in its place for its own; the checkpoint too
+    # (tlog.written), which one replaced would otherwise leave to its signature: named as forged, with the fix to remove it
     pin_written(memory, listing, [w for w in [*written, *(Written(k, d) for k, d in tlog.written.items()), *lookups,
                                               *signed_since(memory, resolved), *published] if w])
     if new_head and new_head.key not in listing.tags:

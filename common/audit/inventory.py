@@ -303,7 +303,7 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
         if not _tracked(key) or (known and not known.startswith(WRITTEN)):
             continue
         if known:
-            problem: tuple[str, str] | None = _not_written(store, key, known.removeprefix(WRITTEN))
+            problem: tuple[str, str] | None = _not_written(store, tlog, key, known.removeprefix(WRITTEN))
         elif trust_all:
             problem = None
         else:
@@ -327,10 +327,10 @@ def _read_through(key: str) -> int:
     return 0 if key.startswith(CHECKPOINTS_PREFIX) else 1 if key.startswith(RUNS_PREFIX) else 2
 
 
-def _not_written(store: Store, key: str, digest: str) -> tuple[str, str] | None:
+def _not_written(store: Store, tlog: TransparencyLog, key: str, digest: str) -> tuple[str, str] | None:
     """What is wrong with the object at ``key``, which this auditor wrote with SHA-256 ``digest`` (None: it holds those bytes)."""
     try:
-        found = sha256_digest(store.get(key))
+        found = _digest_of(store, tlog, key)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
@@ -339,6 +339,18 @@ def _not_written(store: Store, key: str, digest: str) -> tuple[str, str] | None:
         return None
     return key, (f"{_kind(key)} '{key}' is not the object this auditor wrote: it was replaced before it was first listed "
                  f"(its SHA-256 is {found}, the auditor wrote {digest})")
+
+
+def _digest_of(store: Store, tlog: TransparencyLog, key: str) -> str:
+    """The SHA-256 of the object at ``key``; a checkpoint that verifies as ``tlog`` read it (an audit reads each once)."""
+    if key.startswith(CHECKPOINTS_PREFIX):
+        try:
+            return tlog.read_checkpoint(key).digest
+        except StoreUnavailableError:
+            raise
+        except TdprovError:  # it does not verify: its bytes are compared
+            pass
+    return sha256_digest(store.get(key))
 
 
 _BOUND_PREFIXES = (CHECKPOINTS_PREFIX, STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX)

@@ -130,7 +130,7 @@ class TransparencyLog:
         self.store = store
         self.trust = trust
         self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
-        self.written: dict[str, str] = {}  # the leaf batches this log's appends wrote: key -> SHA-256 of the bytes
+        self.written: dict[str, str] = {}  # the leaf batches and checkpoints this log's appends wrote: key -> SHA-256 of the bytes
         self._spans_checked: set[tuple[int, int]] = set()  # (checkpoint sizes) whose leaves check_batch hashed to the later root
 
     # -- reading ------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ class TransparencyLog:
         concurrent auditor are not added twice either. ``vouch``: asked about leaves found after the head
         (written by an auditor that stopped before its checkpoint, or by someone who is none): what is wrong
         with them, or None; when something is, nothing is appended (no checkpoint signs leaves nobody checked).
-        The leaf batches written are added to :attr:`written`, with the SHA-256 of their bytes.
+        The leaf batches and the checkpoint written are added to :attr:`written`, with the SHA-256 of their bytes.
         """
         start = self.head()
         base = start.checkpoint.size if start else 0
@@ -388,6 +388,7 @@ class TransparencyLog:
                 data = sign_envelope(cp.payload(), CHECKPOINT_PAYLOAD_TYPE, [signer]).to_json()
                 self.store.put(checkpoint_key(cp.size), data)
                 written = StoredCheckpoint(cp, checkpoint_key(cp.size), sha256_digest(data), signer.key_id)
+                self.written[written.key] = written.digest
                 if self._checkpoints is not None:  # what this log wrote is what a read would give
                     self._checkpoints[written.key] = written
                 return written
