@@ -5,9 +5,9 @@
 Writes ``--shards`` Parquet shards of ``--rows`` rows (int64 id, float64, short string), then hashes the
 folder in this process at column and at row granularity, alternating ``--repeat`` times (no shard
 cache), builds the row set of all shards, and measures in a fresh process the peak memory of hashing
-at row granularity and building the row set (``peak_memory.measure``). The row set must be the same
-as the row set of the same rows in one table. ``--dask-workers N`` also hashes the folder on a Dask
-LocalCluster of N single-threaded workers, started once beforehand (its start-up is not timed), at
+at row granularity and building the row set, and of the hashing alone (``peak_memory.measure``). The
+row set must be the same as the row set of the same rows in one table. ``--dask-workers N`` also hashes
+the folder on a Dask LocalCluster of N single-threaded workers, started once beforehand (its start-up is not timed), at
 column and at row granularity; the row set made from the workers' keys must be the same file.
 """
 from __future__ import annotations
@@ -27,7 +27,8 @@ from peak_memory import measure
 from harness import OUT_HELP, machine, report
 
 _IMPORTS = "from prov_common.hashing.shards import hash_shards\nfrom prov_common.rowset import row_set_of"
-_BODY = "td = hash_shards(path, granularity='row', cache=False, scheduler='none'); row_set_of(td, 'file', 'corpus')"
+_HASH = "td = hash_shards(path, granularity='row', cache=False, scheduler='none')"
+_BODY = _HASH + "; row_set_of(td, 'file', 'corpus')"
 
 
 def write_shards(folder: Path, shards: int, rows: int) -> int:
@@ -70,6 +71,7 @@ def main() -> None:
         whole = pa.concat_tables(pq.read_table(p) for p in sorted(folder.iterdir()))
         assert row_set.root == row_set_of(hash_table(whole, granularity="row"), "file", "corpus").root
         peak = measure(_IMPORTS, _BODY, str(folder), "row")
+        peak_hash = measure(_IMPORTS, _HASH, str(folder), "row")
         on_dask = _on_dask(str(folder), args.dask_workers, args.repeat, row_set.data) if args.dask_workers else {}
     column, row, built = (statistics.median(v) for v in (times["column"], times["row"], build))
     total = args.shards * args.rows
@@ -86,6 +88,7 @@ def main() -> None:
         f"| row set | {len(row_set.data) / 2**20:,.1f} MiB, {len(row_set.data) / total:.2f} bytes a row, "
         f"{len(row_set.data) / size:.2f}x the Parquet |",
         f"| peak memory, row hash and row set (fresh process) | +{peak['peakMB']:,.0f} MB |",
+        f"| peak memory, row hash alone (fresh process) | +{peak_hash['peakMB']:,.0f} MB |",
         *[f"| on Dask, {args.dask_workers} workers: {step} | {seconds:.2f} s |" for step, seconds in on_dask.items()], ""])
     report(args.out, text)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,8 @@ from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.hashing.shards import hash_shards
 from prov_common.hashing.rows import digests_chunks
 from prov_common.rowset import RowProof, row_set_of
-from prov_common.rowset.format import sorted_keys
+from prov_common.rowset.format import bits_for, sorted_keys
+from prov_common.rowset.runs import merged_ranges
 from prov_dagster import ProvenanceResource
 
 from rows_support import contains_cli, verifier_script
@@ -51,21 +54,31 @@ def test_row_set_of_shards_is_the_row_set_of_their_rows_in_one_table(tmp_path: P
     folder = write_shards(tmp_path / "corpus")
     rows = hash_shards(str(folder), granularity="row", cache=False)
     assert rows.digest == hash_shards(str(folder), cache=False).digest  # granularity does not change the version
-    assert rows.no_rows_because is None and len(rows.row_keys) == len(FRAME)
+    assert rows.no_rows_because is None and rows.row_keys.rows == len(FRAME)
     assert all(s.row_keys is None for s in rows.shards)  # kept once, for the whole version
     one = hash_dataframe(FRAME, granularity="row")
-    assert np.array_equal(rows.row_keys, sorted_keys(digests_chunks(one.row_digests)))  # the 8-byte keys, sorted
+    # each shard's 8-byte keys, sorted where it was hashed and spilled to a file of one temporary folder
+    spilled = rows.row_keys.folder.name
+    assert [os.path.dirname(r.path) for r in rows.row_keys.runs] == [spilled] * SHARDS
+    merged = np.concatenate([keys for keys, _ in merged_ranges(rows.row_keys, bits_for(len(FRAME)))])
+    assert np.array_equal(merged, sorted_keys(digests_chunks(one.row_digests)))
     one_table = row_set_of(hash_dataframe(FRAME, granularity="row"), "file", "corpus")
-    assert row_set_of(rows, "file", "corpus").root == one_table.root  # sorted digests: where a row sits does not matter
+    assert row_set_of(rows, "file", "corpus").data == one_table.data  # sorted digests: where a row sits does not matter
     on_dask = hash_shards(str(folder), granularity="row", cache=False, scheduler="local", workers=1)
-    assert on_dask.engine.startswith("dask") and row_set_of(on_dask, "file", "corpus").data == row_set_of(rows, "file", "corpus").data
+    assert all(r.path is not None and r.keys is None for r in on_dask.row_keys.runs)  # a LocalCluster's workers spill too
+    assert on_dask.engine.startswith("dask") and row_set_of(on_dask, "file", "corpus").data == one_table.data
+    del rows, on_dask
+    assert not os.path.exists(spilled)  # the keys' folder goes with the digest
 
 
-def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path) -> None:
+def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_shards(tmp_path / "corpus")
     (folder / "README.txt").write_text("not a table")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     found = hash_shards(str(folder), granularity="row", cache=False)
     assert found.no_rows_because == "shard README.txt is not a table (Parquet, CSV or JSON lines)"
+    assert found.row_keys is None and os.listdir(tmp_path / "tmp") == []  # the shards' keys are removed at once
     with pytest.raises(BadInputError, match="has no row set: shard README.txt is not a table") as info:
         row_set_of(found, "file", "corpus")
     assert "column granularity" in info.value.fix

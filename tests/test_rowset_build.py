@@ -1,13 +1,21 @@
 """The row-set builder against the spec of docs/content-hash.md ("Row sets"), computed here with hashlib
-alone, and the same file from one array of row digests or from several chunks of it."""
+alone, and the same file from one array of row digests, from several chunks of it, or from sorted runs
+of keys merged one bucket range at a time."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from prov_common.rowset.format import build, build_from_keys, merge_sorted_keys, sorted_keys
+from prov_common.rowset import runs as runs_module
+from prov_common.rowset.format import bits_for, build, sorted_keys
+from prov_common.rowset.runs import KeyRuns, build_from_runs, key_run, merged_ranges
 
 
 def spec_root(digests: np.ndarray, width: int) -> str:
@@ -37,15 +45,52 @@ def test_build_follows_the_spec_and_chunks_give_the_same_file(rows: int, width: 
     assert np.array_equal(digests, before)  # the input is left as it was (sorted in a copy)
 
 
-@pytest.mark.parametrize("width", [8, 4])
-def test_a_file_from_keys_sorted_in_runs_and_merged_is_the_file_of_all_digests(width: int) -> None:
-    """Shards sort their own keys where they are hashed; merged, they give the file of all rows at once."""
-    digests = np.random.default_rng(width).integers(0, 256, size=(7000, 16), dtype=np.uint8)
-    digests[10:15] = digests[6000]  # duplicates across runs are kept
+@pytest.mark.parametrize("rows,width", [(7000, 8), (7000, 4), (300_000, 8), (300_000, 4)])
+def test_runs_of_sorted_keys_merged_a_range_at_a_time_give_the_file_of_all_digests(
+        rows: int, width: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards sort their own keys where they are hashed and spill them to files (or keep them, on a worker
+    elsewhere); merged one bucket range at a time, they give the bytes of the file of all rows at once,
+    with fewer buckets than index cells (7,000 rows: 8) and more (300,000 rows: 512)."""
+    monkeypatch.setattr(runs_module, "RANGE_KEYS", 1000)  # many ranges, each of whole buckets
+    digests = np.random.default_rng(rows + width).integers(0, 256, size=(rows, 16), dtype=np.uint8)
+    digests[10:15] = digests[rows - 100]  # duplicates across runs are kept
     whole = build(digests, [("id", "int64")], width=width)
-    runs = [sorted_keys(digests[a:b], width=width) for a, b in [(0, 1000), (1000, 1000), (1000, 6999), (6999, 7000)]]
-    assert all(np.all(r[:-1] <= r[1:]) for r in runs)
-    merged = merge_sorted_keys(runs)
-    assert merged.dtype == np.uint64 and np.array_equal(merged, sorted_keys(digests, width=width))
-    assert build_from_keys(merged, [("id", "int64")], width=width) == whole
-    assert whole[1] == spec_root(digests, width)
+    cuts = [0, 1000, 1000, rows // 2, rows - 1, rows]  # an empty run among them
+    spilled = [key_run(sorted_keys(digests[a:b], width=width), str(tmp_path)) for a, b in zip(cuts, cuts[1:])]
+    kept = key_run(sorted_keys(digests[:0], width=width), str(tmp_path / "on-another-machine"))
+    assert kept.path is None and all(r.path is not None and r.keys is None for r in spilled)
+    runs = KeyRuns((*spilled[:2], kept, *spilled[2:]))
+    ranges = list(merged_ranges(runs, bits_for(rows)))
+    assert len(ranges) > 3 and max(len(keys) for keys, _ in ranges) <= 1000 + rows // 256 * 2
+    assert np.array_equal(np.concatenate([keys for keys, _ in ranges]), sorted_keys(digests, width=width))
+    assert build_from_runs(runs, [("id", "int64")], width=width) == (bytes(whole[0]), whole[1])
+
+
+def test_a_run_that_cannot_be_spilled_is_kept_in_memory() -> None:
+    """A worker that cannot write the folder (another user) keeps its keys and leaves no file behind."""
+    keys = sorted_keys(np.random.default_rng(1).integers(0, 256, size=(3000, 16), dtype=np.uint8))
+    spill = tempfile.mkdtemp(prefix="tdprov-test-spill-")
+    try:
+        os.chmod(spill, 0o555)  # seen by every user, written by none but root
+        code = ("import numpy as np; from prov_common.rowset.runs import key_run; "
+                f"r = key_run(np.arange(3000, dtype=np.uint64), {spill!r}); print(r.path, r.rows, int(r.keys[-1]))")
+        run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                             capture_output=True, text=True, cwd="/")
+        assert run.stdout.split() == ["None", "3000", "2999"], run.stderr
+        assert os.listdir(spill) == []
+    finally:
+        os.rmdir(spill)
+    assert np.array_equal(key_run(keys, None).keys, keys) and key_run(keys, None).rows == 3000
+
+
+def test_a_row_set_that_cannot_be_written_to_a_temporary_file_is_built_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while the row set is built: the same bytes, built in a buffer instead (a range at a time too)."""
+    digests = np.random.default_rng(2).integers(0, 256, size=(5000, 16), dtype=np.uint8)
+    runs = KeyRuns((key_run(sorted_keys(digests[:2000]), None), key_run(sorted_keys(digests[2000:]), None)))
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs_module.tempfile, "mkstemp", full)
+    data, root = build_from_runs(runs, [("id", "int64")])
+    assert (data, root) == build(digests, [("id", "int64")])

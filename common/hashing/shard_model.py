@@ -55,9 +55,11 @@ class ShardDigest:
     columns: dict[str, str] = field(default_factory=dict)  # column name -> digest (tables)
     # at row granularity only (never cached): (name, logical type) of each column, and the row-set keys
     # of its rows (``prov_common.rowset.format.sorted_keys``: sorted uint64, 8 bytes a row) made where
-    # the shard was hashed, so that a Dask worker sends half of the row digests' bytes, already sorted
+    # the shard was hashed, as a ``prov_common.rowset.runs.KeyRun``: in a file of the recording process's
+    # temporary folder when the shard was hashed on its machine, else (a remote Dask worker) in memory,
+    # half of the row digests' bytes, already sorted
     row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
-    row_keys: Any = field(default=None, compare=False, repr=False)  # numpy.ndarray of uint64
+    row_keys: Any = field(default=None, compare=False, repr=False)  # prov_common.rowset.runs.KeyRun
     # with hash_shards(file_sha256=True), the SHA-256 of the bytes of a shard read there (never cached: None for
     # a digest the shard-digest cache gave)
     sha256: str | None = field(default=None, compare=False, repr=False)
@@ -92,8 +94,9 @@ class ShardedDigest:
     read: tuple[str, ...] = ()
     engine: str = "in-process"
     kind: Literal["shards"] = "shards"
-    # at row granularity: the sorted row-set keys of every shard's rows (numpy uint64, see ShardDigest)
-    # under their one schema, or why there are none (a shard that is not a table, or columns differ)
+    # at row granularity: the sorted row-set keys of every shard's rows (``prov_common.rowset.runs.KeyRuns``,
+    # one sorted run a shard, see ShardDigest) under their one schema, or why there are none (a shard that
+    # is not a table, or columns differ)
     row_keys: Any = field(default=None, compare=False, repr=False)
     row_schema: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     no_rows_because: str | None = field(default=None, compare=False)

@@ -8,6 +8,7 @@ Merkle tree over the shards sorted by path (:mod:`~prov_common.hashing.shard_tre
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -25,15 +26,17 @@ from prov_common.hashing.shard_list import is_s3, list_shards
 from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardRef, ShardsDiff
 from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
 from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
-from prov_common.rowset.format import merge_sorted_keys, sorted_keys
+from prov_common.rowset.format import sorted_keys
+from prov_common.rowset.runs import KeyRuns, key_run, spill_folder
 
 
 @dataclass(frozen=True)
 class ShardOptions:
     """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
     ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one block of a column at a time);
-    ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached); ``sha256``: give each
-    shard read the SHA-256 of its bytes, from the same read (never cached)."""
+    ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached), written to a file
+    in ``spill_dir`` where that folder is on the machine (``prov_common.rowset.runs.key_run``); ``sha256``: give
+    each shard read the SHA-256 of its bytes, from the same read (never cached)."""
 
     as_bytes: bool = False
     csv_dtypes: tuple[tuple[str, str], ...] = ()
@@ -41,6 +44,7 @@ class ShardOptions:
     threads: int | None = None
     rows: bool = False  # row granularity: each table shard's sorted row-set keys come back with its digest
     sha256: bool = False
+    spill_dir: str | None = None  # not in the cache key: where the keys are does not change a digest
 
     def key(self) -> str:
         """The cache key of these options and of this tdprov version (a new version may hash differently;
@@ -86,7 +90,7 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
         exc.add_note(f"shard {ref.location}")
         raise
     if isinstance(d, TableDigest):
-        keys = sorted_keys(digests_chunks(d.row_digests)) if options.rows else None
+        keys = key_run(sorted_keys(digests_chunks(d.row_digests)), options.spill_dir) if options.rows else None
         return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),
                            tuple(d.schema_fields()) if options.rows else (), keys, d.file_sha256)
     return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes, sha256=d.file_sha256)
@@ -104,7 +108,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     address (default ``$TDPROV_DASK_SCHEDULER``, else a LocalCluster for many shards); ``workers``: the
     LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
-    on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, for a
+    on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, one
+    sorted run a shard (in files of a temporary folder where the shards are hashed on this machine), for a
     row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows).
     ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
     shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read (a shard whose
@@ -124,26 +129,37 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
         # one hashing thread per shard on Dask workers, and in this process when shards follow one
         # another: pyarrow already decodes each row group on every CPU (benchmarks/results/shards.md)
         options = replace(options, threads=1)
-    done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
+    spill = spill_folder() if options.rows else None
+    if spill is not None:
+        options = replace(options, spill_dir=spill.name)
+    try:
+        done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
+    except BaseException:
+        if spill is not None:
+            spill.cleanup()
+        raise
     results = [d for batch in done for d in batch]
     if store is not None:
         store.record(zip(todo, results, strict=True), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
     found = ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
-    return with_row_keys(found) if options.rows else found
+    return with_row_keys(found, spill) if options.rows else found
 
 
-def with_row_keys(found: ShardedDigest) -> ShardedDigest:
-    """``found`` with the sorted row-set keys of all its shards' rows, merged from each shard's sorted
-    keys; the shards must be tables with the same columns (else ``no_rows_because`` says which shard is
-    not). The shards keep no keys of their own."""
+def with_row_keys(found: ShardedDigest, spill: tempfile.TemporaryDirectory[str] | None = None) -> ShardedDigest:
+    """``found`` with the sorted row-set keys of all its shards' rows: each shard's sorted run, in files
+    of the temporary folder ``spill`` where it was spilled (it goes with them); the shards must be tables
+    with the same columns (else ``no_rows_because`` says which shard is not, and ``spill`` is removed).
+    The shards keep no keys of their own."""
     first = found.shards[0]
     odd = next((s for s in found.shards if s.kind != "table" or s.row_schema != first.row_schema), None)
     if odd is not None:
         why = (f"shard {odd.path} is not a table (Parquet, CSV or JSON lines)" if odd.kind != "table" else
                f"shard {odd.path} has other columns than {first.path}: {_columns(odd)} against {_columns(first)}")
+        if spill is not None:
+            spill.cleanup()
         return replace(found, shards=_without_rows(found.shards), no_rows_because=why)
-    keys = merge_sorted_keys([s.row_keys for s in found.shards])
+    keys = KeyRuns(tuple(s.row_keys for s in found.shards), spill)
     return replace(found, shards=_without_rows(found.shards), row_keys=keys, row_schema=first.row_schema)
 
 

@@ -7,7 +7,8 @@ from prov_common.bundle.layout import dataset_stem
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
-from prov_common.rowset.format import build, build_from_keys
+from prov_common.rowset.format import build
+from prov_common.rowset.runs import build_from_runs
 
 ROW_SET_SUFFIX = ".rowset"
 
@@ -46,7 +47,7 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, namespace: str,
     if not has_rows(digest):
         raise BadInputError(f"dataset {shown!r} was not hashed at row granularity.", fix="hash it with granularity='row'")
     if isinstance(digest, ShardedDigest):
-        data, root = build_from_keys(digest.row_keys, digest.schema_fields())
+        data, root = build_from_runs(digest.row_keys, digest.schema_fields())
     else:
         data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
     return RowSet(row_set_path(namespace, dataset_name, shown_as, digest.digest), data, root)
@@ -54,7 +55,8 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, namespace: str,
 
 def without_rows(digest: TableDigest | ShardedDigest | FileDigest) -> TableDigest | ShardedDigest | FileDigest:
     """``digest`` without its row digests (a table) or row-set keys (sharded): what a recorder keeps once
-    the row set stands for them (16 or 8 bytes a row, held until the step ends otherwise)."""
+    the row set stands for them (16 bytes a row held until the step ends otherwise, or the files of the
+    shards' keys kept until then)."""
     if isinstance(digest, ShardedDigest):
         return replace(digest, row_keys=None)
     if isinstance(digest, TableDigest):

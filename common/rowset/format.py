@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -119,14 +119,6 @@ def sorted_keys(digests: np.ndarray | Sequence[np.ndarray], *, width: int = WIDT
     return keys
 
 
-def merge_sorted_keys(runs: Sequence[np.ndarray]) -> np.ndarray:
-    """One sorted key array from several sorted ones (e.g. one per shard, sorted where it was hashed):
-    timsort finds the runs, so this costs about ``n log(runs)``, not ``n log n``."""
-    keys = np.concatenate(runs, dtype=np.uint64) if len(runs) else np.empty(0, dtype=np.uint64)
-    keys.sort(kind="stable")
-    return keys
-
-
 def build(digests: np.ndarray | Sequence[np.ndarray], schema_fields: Sequence[tuple[str, str]], *,
           width: int = WIDTH) -> tuple[bytearray, str]:
     """The row-set file of row digests (an ``(n, 16)`` uint8 array, or several, e.g. one per shard or
@@ -137,38 +129,100 @@ def build(digests: np.ndarray | Sequence[np.ndarray], schema_fields: Sequence[tu
 def build_from_keys(keys: np.ndarray, schema_fields: Sequence[tuple[str, str]], *,
                     width: int = WIDTH) -> tuple[bytearray, str]:
     """The row-set file of sorted keys (:func:`sorted_keys`; keys of a ``width`` below 8 have their low
-    bytes zero), and its rows root. The file is one buffer allocated at its final size: each bucket's
-    keys are written into it as big-endian bytes, its leaf hashed there, and the Merkle paths filled in
-    last; besides the keys, nothing of the size of the file is held."""
-    rows = len(keys)
+    bytes zero), and its rows root. The file is one buffer allocated at its final size
+    (:func:`write_row_set` into it); besides the keys, nothing of the size of the file is held."""
+    out = bytearray(file_size(len(keys), schema_fields, width=width))
+    return out, write_row_set(BufferSink(out), [(keys, 2**bits_for(len(keys)))], len(keys), schema_fields, width=width)
+
+
+class Sink(Protocol):
+    """Where :func:`write_row_set` writes a row-set file, a part at a time."""
+
+    def view(self, at: int, size: int) -> memoryview:
+        """A writable buffer holding the file's bytes ``at .. at + size`` (zero bytes where nothing was written yet)."""
+
+    def done(self, at: int, view: memoryview) -> None:
+        """``view`` (from :meth:`view`) is filled: keep it as the file's bytes at ``at``."""
+
+
+class BufferSink:
+    """A row-set file built in memory, in a buffer of its final size (:func:`file_size`)."""
+
+    def __init__(self, out: bytearray) -> None:
+        self._view = memoryview(out)
+
+    def view(self, at: int, size: int) -> memoryview:
+        return self._view[at:at + size]
+
+    def done(self, at: int, view: memoryview) -> None:
+        pass  # written in place
+
+
+def _schema_bytes(schema_fields: Sequence[tuple[str, str]]) -> bytes:
+    return json.dumps([list(f) for f in schema_fields], separators=(",", ":")).encode()
+
+
+def file_size(rows: int, schema_fields: Sequence[tuple[str, str]], *, width: int = WIDTH) -> int:
+    """Bytes of the row-set file of ``rows`` keys: it depends on nothing else."""
     bits = bits_for(rows)
-    starts = np.arange(2**bits, dtype=np.uint64) << np.uint64(64 - bits) if bits else np.zeros(1, dtype=np.uint64)
-    bounds = np.append(np.searchsorted(keys, starts, side="left"), rows).astype(np.int64)
-    schema = json.dumps([list(f) for f in schema_fields], separators=(",", ":")).encode()
+    head = HEADER.size + len(_schema_bytes(schema_fields)) + FENCE_ENTRY * (2**bits + 1)
+    return head + 32 * bits * 2**bits + width * rows
+
+
+def write_row_set(sink: Sink, ranges: Iterable[tuple[np.ndarray, int]], rows: int,
+                  schema_fields: Sequence[tuple[str, str]], *, width: int = WIDTH) -> str:
+    """Write the row-set file of ``rows`` sorted keys to ``sink``; its rows root. ``ranges`` gives the keys
+    one bucket range at a time, in order: ``(keys, end)`` holds the sorted keys of every bucket from the
+    previous range's ``end`` (0 at first) up to ``end`` (exclusive); the last ``end`` is ``2**bits_for(rows)``.
+    Each range's buckets are written (keys as big-endian bytes, leaves hashed there) as one part of the
+    file; then each part again with its buckets' Merkle paths; the header and the fence last. Only one
+    range is held at a time."""
+    bits = bits_for(rows)
+    schema = _schema_bytes(schema_fields)
     fence_at = HEADER.size + len(schema)
-    sizes = 32 * bits + width * np.diff(bounds)  # each bucket's record: its path, then its keys
-    fence = np.empty(len(sizes) + 1, dtype="<u8")
+    fence = np.empty(2**bits + 1, dtype="<u8")  # where each bucket's record starts, then the file's end
     fence[0] = fence_at + FENCE_ENTRY * len(fence)
-    np.cumsum(sizes, out=fence[1:])
-    fence[1:] += fence[0]
-    out = bytearray(int(fence[-1]))
-    view = memoryview(out)
-    leaves = []
-    for i, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
-        at = int(fence[i]) + 32 * bits
-        _put_keys(out, at, keys[lo:hi], width)
-        leaves.append(leaf_hash(view[at:at + width * (hi - lo)]))
+    leaves: list[bytes] = []
+    parts: list[tuple[int, int]] = []  # the buckets of each part written
+    bucket = written = 0
+    for keys, end in ranges:
+        first = np.arange(bucket, end, dtype=np.uint64)
+        starts = first << np.uint64(64 - bits) if bits else np.zeros(len(first), dtype=np.uint64)
+        bounds = np.append(np.searchsorted(keys, starts, side="left"), len(keys)).astype(np.int64)
+        beyond = end < 2**bits and len(keys) and int(keys[-1]) >> (64 - bits) >= end
+        if end <= bucket or bounds[0] != 0 or beyond:
+            raise ValueError(f"row-set range of buckets {bucket} to {end} holds keys of other buckets")
+        sizes = 32 * bits + width * np.diff(bounds)  # each bucket's record: its path, then its keys
+        np.cumsum(sizes, out=fence[bucket + 1:end + 1])
+        fence[bucket + 1:end + 1] += fence[bucket]
+        part_at = int(fence[bucket])
+        part = sink.view(part_at, int(fence[end]) - part_at)
+        for i, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+            at = int(fence[bucket + i]) - part_at + 32 * bits
+            _put_keys(part, at, keys[lo:hi], width)
+            leaves.append(leaf_hash(part[at:at + width * (hi - lo)]))
+        sink.done(part_at, part)
+        parts.append((bucket, end))
+        bucket, written = end, written + len(keys)
+    if bucket != 2**bits or written != rows:
+        raise ValueError(f"row-set ranges gave {written} keys in {bucket} buckets, not {rows} in {2**bits}")
     levels = _tree(leaves)
-    for i in range(len(leaves)):
-        at = int(fence[i])
-        view[at:at + 32 * bits] = _path(levels, i)
-    view[:HEADER.size] = HEADER.pack(MAGIC, VERSION, width, bits, rows, len(schema), levels[-1][0])
-    view[HEADER.size:fence_at] = schema
-    view[fence_at:fence_at + FENCE_ENTRY * len(fence)] = fence.tobytes()
-    return out, rows_root(levels[-1][0], width=width, bits=bits, rows=rows)
+    for first, end in parts if bits else ():  # each part again, with the Merkle paths of its buckets
+        part_at = int(fence[first])
+        part = sink.view(part_at, int(fence[end]) - part_at)
+        for i in range(first, end):
+            at = int(fence[i]) - part_at
+            part[at:at + 32 * bits] = _path(levels, i)
+        sink.done(part_at, part)
+    head = sink.view(0, int(fence[0]))
+    head[:HEADER.size] = HEADER.pack(MAGIC, VERSION, width, bits, rows, len(schema), levels[-1][0])
+    head[HEADER.size:fence_at] = schema
+    head[fence_at:] = fence.tobytes()
+    sink.done(0, head)
+    return rows_root(levels[-1][0], width=width, bits=bits, rows=rows)
 
 
-def _put_keys(out: bytearray, at: int, keys: np.ndarray, width: int) -> None:
+def _put_keys(out: bytearray | memoryview, at: int, keys: np.ndarray, width: int) -> None:
     """Write ``keys`` into ``out`` at ``at`` as their first ``width`` big-endian bytes each."""
     if width == 8:
         np.frombuffer(out, dtype=">u8", count=len(keys), offset=at)[:] = keys  # swaps bytes as it copies

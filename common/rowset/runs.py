@@ -1,0 +1,161 @@
+"""Sorted runs of row-set keys (one per shard of a sharded version, sorted where the shard was hashed),
+kept in a file where that is possible, and the row set of all of them built one bucket range at a time,
+so that the recording process never holds more than one range of keys (docs/content-hash.md, "Row sets").
+
+A run spilled to a file holds its keys as native uint64, nothing else; the run itself carries its row
+count and an index of where each of the :data:`CELLS` key ranges (top :data:`INDEX_BITS` bits) starts,
+so that a merge reads each range of each run with one positional read.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from prov_common.rowset.format import WIDTH, BufferSink, bits_for, file_size, write_row_set
+
+INDEX_BITS = 8
+CELLS = 1 << INDEX_BITS  # a run's index: where each 1/256 of the key space starts (2 KiB a run)
+RANGE_KEYS = 1 << 19  # keys merged at a time (4 MiB), or one cell when a cell holds more
+SPILL_PREFIX = "tdprov-rowkeys-"
+
+
+@dataclass(frozen=True, eq=False)
+class KeyRun:
+    """The sorted row-set keys of one shard: in ``path`` (a spilled run) or in ``keys`` (a run that could not
+    be spilled: a Dask worker on another machine). ``index[c]``: the first key of cell ``c``; ``index[-1]``: rows."""
+
+    index: np.ndarray = field(repr=False)  # int64, CELLS + 1 entries
+    path: str | None = None
+    keys: Any = field(default=None, repr=False)  # numpy uint64, when not spilled
+
+    @property
+    def rows(self) -> int:
+        return int(self.index[-1])
+
+    def read_into(self, lo: int, hi: int, out: np.ndarray) -> None:
+        """Keys ``lo .. hi`` of the run into ``out`` (uint64, ``hi - lo`` long)."""
+        if self.path is None:
+            out[:] = self.keys[lo:hi]
+            return
+        with open(self.path, "rb") as f:
+            f.seek(8 * lo)
+            got = f.readinto(memoryview(out).cast("B"))
+        if got != 8 * (hi - lo):
+            raise OSError(f"spilled row-set keys {self.path} end after {lo * 8 + (got or 0)} bytes, "
+                          f"not {hi * 8}: changed while the row set was built")
+
+
+def key_run(keys: np.ndarray, spill_dir: str | None) -> KeyRun:
+    """The run of sorted ``keys``, written to a new file in ``spill_dir`` when that folder is on this machine
+    (the recording process's temporary folder: in that process, or on a worker of a LocalCluster), else kept
+    in memory (a worker elsewhere, or a folder that cannot be written: the keys then travel as before)."""
+    starts = np.arange(CELLS, dtype=np.uint64) << np.uint64(64 - INDEX_BITS)
+    index = np.append(np.searchsorted(keys, starts, side="left"), len(keys)).astype(np.int64)
+    if spill_dir is None or not os.path.isdir(spill_dir):
+        return KeyRun(index, keys=keys)
+    path = None
+    try:
+        fd, path = tempfile.mkstemp(dir=spill_dir, suffix=".keys")
+        with open(fd, "wb") as f:
+            f.write(memoryview(np.ascontiguousarray(keys, dtype=np.uint64)).cast("B"))
+    except OSError:
+        if path is not None:
+            _unlink(path)
+        return KeyRun(index, keys=keys)
+    return KeyRun(index, path=path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True, eq=False)
+class KeyRuns:
+    """The sorted key runs of all shards of a version (``ShardedDigest.row_keys``), with the temporary folder
+    their files are in: the folder is removed when the last reference to this goes (or at exit)."""
+
+    runs: tuple[KeyRun, ...]
+    folder: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.runs)
+
+
+def spill_folder() -> tempfile.TemporaryDirectory[str] | None:
+    """A new temporary folder for the key runs of one version (removed with its :class:`KeyRuns`); None when
+    none can be made (the runs are then kept in memory)."""
+    try:
+        return tempfile.TemporaryDirectory(prefix=SPILL_PREFIX)
+    except OSError:
+        return None
+
+
+def merged_ranges(runs: KeyRuns, bits: int) -> Iterator[tuple[np.ndarray, int]]:
+    """The keys of all runs, sorted, one range of whole buckets (of a row set of ``bits``) at a time:
+    ``(keys, end bucket)``, as :func:`~prov_common.rowset.format.write_row_set` takes them. A range is a
+    run of cells holding about :data:`RANGE_KEYS` keys together (at least one cell, and whole buckets)."""
+    step = 1 << max(0, INDEX_BITS - bits)  # cells of one bucket, when a bucket spans several
+    counts = np.zeros(CELLS + 1, dtype=np.int64)
+    for run in runs.runs:
+        counts += run.index
+    lo = 0
+    while lo < CELLS:
+        hi = lo + step
+        while hi < CELLS and counts[hi + step] - counts[lo] <= RANGE_KEYS:
+            hi += step
+        keys = np.empty(int(counts[hi] - counts[lo]), dtype=np.uint64)
+        at = 0
+        for run in runs.runs:
+            a, b = int(run.index[lo]), int(run.index[hi])
+            if b > a:
+                run.read_into(a, b, keys[at:at + b - a])
+                at += b - a
+        keys.sort(kind="stable")  # sorted runs one after another: timsort merges them
+        yield keys, hi << (bits - INDEX_BITS) if bits >= INDEX_BITS else hi >> (INDEX_BITS - bits)
+        lo = hi
+
+
+class FileSink:
+    """A row-set file written to the open file ``fd``, a part at a time (:class:`~prov_common.rowset.format.Sink`)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def view(self, at: int, size: int) -> memoryview:
+        buffer = bytearray(size)
+        os.preadv(self._fd, [buffer], at)  # short (or nothing) past the end written so far: zeros there
+        return memoryview(buffer)
+
+    def done(self, at: int, view: memoryview) -> None:
+        while len(view):
+            written = os.pwrite(self._fd, view, at)
+            view, at = view[written:], at + written
+
+
+def build_from_runs(runs: KeyRuns, schema_fields: list[tuple[str, str]], *,
+                    width: int = WIDTH) -> tuple[bytes | bytearray, str]:
+    """The row-set file of the keys of all ``runs`` (the same bytes as
+    :func:`~prov_common.rowset.format.build_from_keys` of them merged), and its rows root: written to a
+    temporary file one bucket range at a time (:func:`merged_ranges`), then read back whole; where no
+    temporary file can be written (a full disk), into a buffer of the file's size, a range at a time too."""
+    rows, bits = runs.rows, bits_for(runs.rows)
+    try:
+        fd, path = tempfile.mkstemp(dir=runs.folder.name if runs.folder is not None else None, suffix=".rowset")
+        try:
+            with open(fd, "rb") as f:  # fd stays open for writing too
+                root = write_row_set(FileSink(fd), merged_ranges(runs, bits), rows, schema_fields, width=width)
+                return f.read(), root
+        finally:
+            _unlink(path)
+    except OSError:
+        out = bytearray(file_size(rows, schema_fields, width=width))
+        return out, write_row_set(BufferSink(out), merged_ranges(runs, bits), rows, schema_fields, width=width)
