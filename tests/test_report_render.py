@@ -212,39 +212,58 @@ def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -
     assert "Clean" not in text
 
 
-BROKEN_CELLS_JS = """(() => [...document.querySelectorAll('table')].filter(t => t.querySelector('th')?.textContent === 'run')
-  .flatMap(t => [...t.querySelectorAll('tbody tr')].flatMap(r => [0, 2, 3].map(i => {
-    const text = r.cells[i].textContent, node = document.createTreeWalker(r.cells[i], NodeFilter.SHOW_TEXT).nextNode(), range = document.createRange();
-    const tops = [...text].map((_, k) => { range.setStart(node, k); range.setEnd(node, k + 1); return Math.round(range.getBoundingClientRect().top); });
+BROKEN_CELLS_JS = """(columns) => [...document.querySelectorAll('table')].filter(t => t.querySelector('th')?.textContent === 'run')
+  .flatMap(t => [...t.querySelectorAll('tbody tr')].flatMap(r => columns.map(i => {
+    const text = r.cells[i].textContent, walker = document.createTreeWalker(r.cells[i], NodeFilter.SHOW_TEXT), range = document.createRange(), tops = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode())
+      for (let k = 0; k < node.length; k++) { range.setStart(node, k); range.setEnd(node, k + 1); tops.push(Math.round(range.getBoundingClientRect().top)); }
     return [text, tops.flatMap((top, k) => k && top !== tops[k - 1] ? [text.slice(0, k)] : [])];
-  }))))()"""
+  })))"""
+"""The text of the given columns of each row of the runs and preparation-runs tables, each with the text before each
+line break in it (a cell of several text nodes, split by <wbr>, read as one)."""
 
 
 @needs_chromium
 def test_run_ids_states_and_times_are_not_broken_inside_a_word(report: Path, browser) -> None:
-    """In the runs table and each preparation-runs table, beside long inputs and outputs, a state and an end time
-    stay on one line, and a run id breaks only after a hyphen, at 1,280 px and on an A4 page: they were broken
-    anywhere (COMPL / ETE, 2026-12-05T15:59:49.2 / 90483Z)."""
+    """In the runs table and each preparation-runs table, beside long inputs and outputs, a state stays on one line,
+    an end time breaks only between its date and its time of day, and a run id only after a hyphen, at 1,280 px and
+    on an A4 page: they were broken anywhere (COMPL / ETE, 2026-12-05T15:59:49.2 / 90483Z)."""
     for width in (WIDTH, PRINT_WIDTH):
         with new_page(browser, width, 1200) as tab:
             tab.goto(report.as_uri(), wait_until="load")
-            cells = tab.evaluate(BROKEN_CELLS_JS)
+            cells = tab.evaluate(BROKEN_CELLS_JS, [0, 2, 3])
         assert [text for text, _ in cells[1::3]].count("COMPLETE") >= 5, cells  # 3 runs, and 2 preparation runs
-        ids, whole = cells[0::3], cells[1::3] + cells[2::3]
-        assert all(not breaks for _, breaks in whole), (width, [c for c in whole if c[1]])
+        ids, states, times = cells[0::3], cells[1::3], cells[2::3]
+        assert all(not breaks for _, breaks in states), (width, [c for c in states if c[1]])
+        assert all(breaks in ([], [text[:11]]) and text[10] == "T" for text, breaks in times), (width, times)
         assert all(head.endswith("-") for _, breaks in ids for head in breaks), (width, [c for c in ids if c[1]])
 
 
 @needs_chromium
+def test_job_names_are_broken_only_after_a_separator(report: Path, browser) -> None:
+    """In the runs table and each preparation-runs table, a job name breaks only after a '/', '.', '_', ':' or '-'
+    and not between two of them (dagster:// / default/ / clean_ / cells), at 1,280 px and on an A4 page: it was
+    broken anywhere, as default/bre / ast_cancer / _training.in / gest, or dagster:/ / /default/."""
+    for width in (WIDTH, PRINT_WIDTH):
+        with new_page(browser, width, 1200) as tab:
+            tab.goto(report.as_uri(), wait_until="load")
+            cells = tab.evaluate(BROKEN_CELLS_JS, [1])
+        assert any(text == "dagster://default/clean_cells" for text, _ in cells), cells
+        assert any(breaks for _, breaks in cells) or width == WIDTH, cells  # an A4 page squeezes the column
+        assert all(head[-1] in "/._:-" and text[len(head)] not in "/._:-" for text, breaks in cells for head in breaks), \
+            (width, [c for c in cells if c[1]])
+
+
+@needs_chromium
 def test_a_long_run_id_state_or_time_still_fits(audited: AuditResult, browser, tmp_path: Path) -> None:
-    """Run ids of another producer may be 200 characters without a hyphen, and states and times what it wrote: those
-    wrap anywhere as before, so the tables that keep short ones whole stay within the page."""
+    """Run ids and job names of another producer may be 200 characters without a hyphen, and states and times what it
+    wrote: those wrap anywhere as before, so the tables that keep short ones whole stay within the page."""
     from prov_common.audit.html import render_html
 
     report = json.loads(Path(str(audited.report_json)).read_text())
-    report["runs"][0].update(runId="r" * 200, state="S" * 80, endedAt="2026-05-01T12:00:00.000000+00:00" + "0" * 60)
+    report["runs"][0].update(runId="r" * 200, job="j" * 200, state="S" * 80, endedAt="2026-05-01T12:00:00.000000+00:00" + "0" * 60)
     step = report["trainingData"][0]["article10"]["preparation"][0]
-    step.update(runId="p" * 200, state="T" * 80)
+    step.update(runId="p" * 200, job="default/" + "k" * 200, state="T" * 80)
     page = tmp_path / "report.html"
     page.write_text(render_html(report, Path(str(audited.report_html)).read_text().split('<figure class="picture">', 1)[1]
                                 .split("<figcaption>", 1)[0]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 import html
+import re
 from typing import Any
 
 from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
@@ -17,7 +18,7 @@ h1,h2,h3,h4,p{overflow-wrap:anywhere}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} code.run{overflow-wrap:normal}
+th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} code.run,span.name{overflow-wrap:normal}
 table.fields th{width:14rem}
 .pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b} .pass,.fail,.skipped,.whole{white-space:nowrap}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2} .noted{background:#fef9c3}
@@ -59,10 +60,33 @@ def _whole(value: Any) -> str:
     return f'<span class="whole">{_e(value)}</span>' if len(str(value)) <= WHOLE_UP_TO else _e(value)
 
 
+TIME_BREAK = re.compile(r"(?<=\dT)(?=\d)")
+"""Where a time may break: between its date and its time of day (2026-12-05T / 15:59:49.290483Z)."""
+
+
+def _time(value: Any) -> str:
+    """A time shown as its date and its time of day, each unbroken (:func:`_whole`): beside a run id, a job name and
+    a state kept whole, a time that could not break made a narrow window scroll sideways."""
+    return "<wbr>".join(map(_whole, TIME_BREAK.split(str(value), maxsplit=1))) if value else _e(value)
+
+
 def _run_id(value: Any) -> str:
     """A run id, broken only after its hyphens (a UUID's groups), never inside one."""
     whole = max(map(len, str(value).split("-"))) <= WHOLE_UP_TO
     return f'<code class="run">{_e(value)}</code>' if whole else f"<code>{_e(value)}</code>"
+
+
+NAME_BREAKS = re.compile(r"(?<=[/._:-])(?![/._:-])")
+"""Where a job name may break: after a run of separators ('dagster://', 'default/', 'breast_', 'training.')."""
+
+
+def _name(value: Any) -> str:
+    """A job name, broken only after its separators (:data:`NAME_BREAKS`), never inside a word: a part longer than
+    :data:`WHOLE_UP_TO` wraps anywhere, so that no table grows wider than the page."""
+    parts = NAME_BREAKS.split(str(value))
+    if not value or max(map(len, parts)) > WHOLE_UP_TO:
+        return _e(value)
+    return f'<span class="name">{"<wbr>".join(map(_shown, parts))}</span>'
 
 
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
@@ -165,7 +189,7 @@ def _runs(report: dict[str, Any]) -> str:
     head = (f'<p>{len(runs)} run(s) in the store; {new} examined by this audit (marked "new"); the rest were examined by '
             f'earlier audits, whose results this one continued from.</p>')
     rule = {RULE_JOB_TYPE: "yes (marked)", RULE_JOB_NAME: "yes (job name)"}
-    rows = [[_run_id(r["runId"]), _e(r["job"]), _whole(r["state"]), _whole(r["endedAt"]),
+    rows = [[_run_id(r["runId"]), _name(r["job"]), _whole(r["state"]), _time(r["endedAt"]),
              rule.get(r.get("trainingRule") or "", "yes" if r["training"] else ""), "new" if r["examinedNow"] else ""]
             for r in runs[:MAX_RUNS_SHOWN]]
     more = f'<p class="note">Newest {MAX_RUNS_SHOWN} shown; report.json lists all {len(runs)}.</p>' if len(runs) > MAX_RUNS_SHOWN else ""
@@ -207,7 +231,7 @@ def _article10(items: list[dict[str, Any]]) -> str:
 def _dataset(entry: dict[str, Any]) -> str:
     a10, a4 = entry["article10"], entry["annexIV"]
     steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
-                   [[_run_id(s["runId"]), _shown(s["job"]), _whole(s["state"]), _whole(s["endedAt"]),
+                   [[_run_id(s["runId"]), _name(s["job"]), _whole(s["state"]), _time(s["endedAt"]),
                      f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"] for s in a10["preparation"]]) \
         if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
