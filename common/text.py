@@ -50,6 +50,11 @@ def shortened(text: str, width: int) -> str:
     return "…" + text[kept:]
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` and ``noun``, in the plural (``plural``, else ``noun`` + s) unless one: ``1 run``, ``1,200 runs``."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def first_of(items: Sequence[str], shown: int, sep: str = ", ") -> str:
     """At most ``shown`` of ``items`` joined by ``sep``, the rest counted (``a, b and 3 more``)."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""

@@ -114,3 +114,31 @@ def test_store_init_json_of_a_local_folder(tmp_path: Path, capsysbinary: pytest.
     assert json.loads(capsysbinary.readouterr().out) == {"store": str(tmp_path / "s"), "kind": "local folder",
                                                           "writeOnce": "exclusive create", "worm": False,
                                                           "storeId": made.store_id, "storeIdCreated": True}
+
+
+def test_every_verb_writing_a_file_says_what_it_wrote(recorded: dict[str, str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A verb given -o FILE says on stderr 'wrote FILE: what', as 'export' did, and prints nothing else: 'record',
+    'prove', 'prov' and 'lineage -o' said nothing, and 'graph' said it on stdout as '1 runs'."""
+    s, d, out = ["--store", recorded["store"]], recorded["dir"], str(tmp_path / "out")
+    cases = [
+        (["record", "/data/features.parquet"], "D&TA provenance record of /data/features.parquet"),
+        (["record", "/data/features.parquet", "--format", "croissant"], "Croissant record of /data/features.parquet"),
+        (["export", "--training-record", "/data/features.parquet"], "D&TA provenance record of /data/features.parquet"),
+        (["export"], "PROV of 3 bundles"),
+        (["prove", recorded["run"]], f"proof that run {recorded['run']} is in the log at checkpoint 3"),
+        (["prove", "--consistency", "3", "3"], "proof that checkpoint 3 extends checkpoint 3"),
+        (["prov", f"{d}/events.jsonl", "-f", "ttl"], "PROV (ttl) of 2 events"),
+        (["graph", f"{d}/events.jsonl"], "1 run, 1 dataset/version"),
+    ]
+    for argv, what in cases:
+        target = f"{out}.dot" if argv[0] == "graph" else out
+        assert main([*argv, "-o", target, *([] if argv[0] in ("prov", "graph") else s)]) == 0, argv
+        said = capsys.readouterr()
+        assert (said.out, said.err) == ("", f"wrote {target}: {what}\n"), argv
+    assert main(["lineage", "/data/features.parquet", "-o", f"{out}.dot", *s]) == 0
+    said = capsys.readouterr()
+    assert said.out.startswith("/data/features.parquet  blake3:")  # the tree, as without -o
+    assert said.err == f"wrote {out}.dot: upstream lineage of /data/features.parquet: 1 run, 2 datasets/versions\n"
+    assert main(["record", "/data/features.parquet", "-o", "-", *s]) == 0
+    assert capsys.readouterr().err == ""  # written to stdout: nothing to say

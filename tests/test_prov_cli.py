@@ -80,7 +80,7 @@ def test_graph_dot_and_builtin_svg(tmp_path: Path, capsys) -> None:
     dot = tmp_path / "lineage.dot"
     assert main(["graph", str(STEP), "-o", str(dot)]) == 0
     assert dot.read_text().startswith('digraph "lineage"')
-    assert "1 runs, 2 datasets/versions" in capsys.readouterr().out
+    assert capsys.readouterr().err == f"wrote {dot}: 1 run, 2 datasets/versions\n"
     svg = tmp_path / "lineage.svg"
     assert main(["graph", str(STEP), "-o", str(svg), "--renderer", "builtin"]) == 0
     root = ElementTree.fromstring(svg.read_bytes())

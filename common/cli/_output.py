@@ -56,6 +56,13 @@ def emit_json_line(doc: Any, *, sort_keys: bool = False) -> None:
     sys.stdout.write(json.dumps(doc, sort_keys=sort_keys) + "\n")
 
 
+def tell_written(output: str | None, what: str) -> None:
+    """Say on stderr that a verb wrote ``what`` to the file ``output`` (``wrote FILE: what``); nothing when it went to
+    stdout (``output`` None or ``-``)."""
+    if output not in (None, "-"):
+        print(f"wrote {output}: {what}", file=sys.stderr)
+
+
 def stderr_note(verb: str) -> Callable[[str], None]:
     """A note callback for library code: prints ``tdprov VERB: message`` on stderr."""
     return lambda message: print(f"tdprov {verb}: {message}", file=sys.stderr)

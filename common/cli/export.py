@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
-from prov_common.cli._output import write_output
+from prov_common.cli._output import tell_written, write_output
 from prov_common.cli._versions import verified_summaries
 from prov_common.bundle.trust import bundle_trust
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.config import Settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store import open_store
+from prov_common.text import counted
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.collect import merged_document, summaries
 
@@ -75,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
     document = merged_document(store, found, sources=sources)
     write_output(serialize(document, args.format), args.output)
-    if args.output not in (None, "-"):
-        print(f"wrote {args.output}: PROV of {len(found)} bundle{'s' if len(found) != 1 else ''}", file=sys.stderr)
+    tell_written(args.output, f"PROV of {counted(len(found), 'bundle')}")
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
     return 1 if problems else 0
 

@@ -5,10 +5,10 @@ import argparse
 from typing import Any
 
 from prov_common.cli._common import add_verb
-from prov_common.cli._output import stderr_note, write_output
+from prov_common.cli._output import stderr_note, tell_written, write_output
 from prov_common.cli.prov import events_file_runs, read_all_events
 from prov_common.errors import BadInputError
-from prov_common.w3cprov.drawing import PAGE_WIDTH
+from prov_common.w3cprov.drawing import PAGE_WIDTH, drawn
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.identity import iso_z
 from prov_common.w3cprov.mapping import runs_to_document
@@ -86,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
     folded = events_file_runs(events, "graph")  # a run with no START reads its inputs at its first event, as in a store
     graph = lineage_graph(runs_to_document(folded), {state.run_id: iso_z(state.started) for state in folded})
     write_output(render(graph, fmt, args.renderer, max_width=args.width, note=stderr_note("graph")), args.output)
-    print(f"wrote {args.output}: {sum(n.kind == 'run' for n in graph.nodes.values())} runs, "
-          f"{sum(n.kind != 'run' for n in graph.nodes.values())} datasets/versions")
+    tell_written(args.output, drawn(graph))
     return 0
+

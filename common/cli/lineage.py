@@ -9,7 +9,7 @@ from prov_common.audit.lineage import DIGEST_PREFIX_MIN, DIGEST_RULE, TOO_SHORT_
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json, stderr_note, write_output
+from prov_common.cli._output import emit_json, stderr_note, tell_written, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError
@@ -20,6 +20,7 @@ from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
+from prov_common.w3cprov.drawing import drawn
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph
 from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_jobs, distinct_labels, utc_text, version_key
@@ -310,8 +311,10 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         tell_entries_not_taken(left_out, corrected)
     if picture:
-        write_output(render(tree_graph(graph, trees), picture, args.renderer, title=f"{direction} lineage of {args.target}",
+        drawing = tree_graph(graph, trees)
+        write_output(render(drawing, picture, args.renderer, title=f"{direction} lineage of {args.target}",
                             note=stderr_note("lineage")), args.output)
+        tell_written(args.output, f"{direction} lineage of {args.target}: {drawn(drawing)}")
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
                    "leftOut": left_out}, sort_keys=True)

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_verb
-from prov_common.cli._output import write_output
+from prov_common.cli._output import tell_written, write_output
 from prov_common.errors import BadInputError
 from prov_common.lineage.validate import to_utc
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.events import RunState, fold_runs
+from prov_common.text import counted
 from prov_common.w3cprov.mapping import runs_to_document
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    document = events_file_document(read_all_events(args.events), "prov")
-    write_output(serialize(document, args.format), args.output)
+    events = read_all_events(args.events)
+    write_output(serialize(events_file_document(events, "prov"), args.format), args.output)
+    tell_written(args.output, f"PROV ({args.format}) of {counted(len(events), 'event')}")
     return 0

@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json
+from prov_common.cli._output import emit_json, tell_written
 from prov_common.cli._runs import resolve_run_id
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -53,4 +53,6 @@ def run(args: argparse.Namespace) -> int:
             resolve_run_id(store, args.run_id)  # no run of that id in the store either: said as 'show' and 'verify' say it
             raise
     emit_json(doc, args.output)
+    tell_written(args.output, f"proof that checkpoint {doc['newSize']} extends checkpoint {doc['oldSize']}" if args.consistency
+                 else f"proof that run {doc['runId']} is in the log at checkpoint {doc['treeSize']}")
     return 0

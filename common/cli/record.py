@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json
+from prov_common.cli._output import emit_json, tell_written
 from prov_common.cli._versions import SHOWN_AT_MOST, recorded_runs
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     add_store_option(parser)
     parser.set_defaults(func=run)
 
+
+RECORD_NAMES = {"dta": "D&TA provenance record", "croissant": "Croissant record"}
+"""How the message of ``-o FILE`` names each record shape."""
 
 # The options of a training-data record that the lineage cannot give: 'tdprov record' and 'tdprov export --training-record'.
 RECORD_OPTIONS = ("issuer", "processing_geography", "storage_geography", "no_checksum")
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                             bundle_locator(store, trust))
     doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
+    tell_written(args.output, f"{RECORD_NAMES[args.format]} of {args.ref}")
     tell_sources_left_out(problems)
     tell_runs_left_out(recorded.left_out)
     return 1 if problems or recorded.left_out else 0  # a record written without a run or source it may need is a finding

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as _escape
 
-from prov_common.text import cells, shortened, visible
+from prov_common.text import cells, counted, shortened, visible
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LABEL_WIDTH, RUN, LineageGraph, Node
 from prov_common.w3cprov.identity import DatasetLabels, JobLabels, dataset_label, distinct_jobs, distinct_labels
@@ -21,6 +21,12 @@ from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
 
 Point = tuple[float, float]
+
+
+def drawn(graph: LineageGraph) -> str:
+    """What a picture of ``graph`` shows, counted: ``3 runs, 5 datasets/versions``."""
+    runs = sum(node.kind == RUN for node in graph.nodes.values())
+    return f"{counted(runs, 'run')}, {counted(len(graph.nodes) - runs, 'dataset/version', 'datasets/versions')}"
 
 
 def escape(text: str) -> str:
