@@ -89,6 +89,20 @@ def test_prove_names_the_checkpoint_sizes_for_sizes_out_of_order(store_dir: str,
                    "Fix: give two of the checkpoint sizes, the smaller first: 5, 13, 14\n"), err
 
 
+@pytest.mark.parametrize("sizes", [("1", "1"), ("2", "1")])
+def test_a_consistency_proof_before_any_audit_says_to_audit(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                            sizes: tuple[str, str]) -> None:
+    """A store whose runs no audit has logged has no checkpoint: --consistency is refused as a run's proof is, telling
+    to audit; it said to use one of the checkpoint sizes 'none'."""
+    from bundle_support import record_runs
+
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    assert main(["prove", "--consistency", *sizes, "--store", store]) == 2
+    assert capsys.readouterr().err == ("tdprov prove: the log is empty: no audit has run on this store yet. "
+                                       "Fix: run 'tdprov audit' first\n")
+
+
 def test_prove_on_a_changed_log_says_what_to_do(store_dir: str, capsys: pytest.CaptureFixture) -> None:
     """A leaf batch changed to claim another first index: prove refuses (exit 1) and tells to audit and restore (its fix
     was "run 'tdprov prove --help' for the options")."""

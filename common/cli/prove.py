@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.consistency:
         old, new = args.consistency
         if not 0 < old <= new:
-            raise BadInputError(f"--consistency {old} {new}: OLD must be at least 1 and not above NEW.",
-                                fix=f"give two of the checkpoint sizes, the smaller first: {tlog.checkpoint_sizes()}")
+            raise tlog.sizes_refusal(f"--consistency {old} {new}: OLD must be at least 1 and not above NEW.",
+                                     "give two of the checkpoint sizes, the smaller first")
         doc = consistency_document(tlog, old, new)
     else:
         try:

@@ -121,6 +121,11 @@ def statement_positions(leaves: Sequence[LogLeaf], first: int = 0) -> dict[str, 
     return {leaf.statement_digest: first + i + 1 for i, leaf in reversed(list(enumerate(leaves)))}
 
 
+def empty_log() -> BadInputError:
+    """The refusal of a proof from a log no audit has started: there is no checkpoint to prove against."""
+    return BadInputError("the log is empty: no audit has run on this store yet.", fix="run 'tdprov audit' first")
+
+
 class TransparencyLog:
     """Append-only Merkle log of bundles in ``store``; checkpoints verify under ``trust``."""
 
@@ -141,6 +146,12 @@ class TransparencyLog:
     def checkpoint_sizes(self) -> str:
         """The tree sizes of the log's checkpoints, as a refusal names them (``"5, 13, 14"``, ``"none"``)."""
         return ", ".join(str(_number(k, CHECKPOINTS_PREFIX)) for k in self.checkpoint_keys()) or "none"
+
+    def sizes_refusal(self, what: str, fix: str) -> BadInputError:
+        """A refusal of checkpoint sizes given by hand: ``what``, fixed by ``fix`` followed by the sizes there are; on a
+        log with no checkpoint, :func:`empty_log` (its fix runs an audit, not 'use one of: none')."""
+        sizes = self.checkpoint_sizes()
+        return empty_log() if sizes == "none" else BadInputError(what, fix=f"{fix}: {sizes}")
 
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
         """Read, verify the signature of, and parse the checkpoint at ``key`` (kept with ``read_once``). A failure
@@ -402,7 +413,7 @@ class TransparencyLog:
         the tree of ``head`` (default: the newest checkpoint). :class:`NotLoggedError` when the log holds no such run."""
         head = head or self.head()
         if head is None:
-            raise BadInputError("the log is empty: no audit has run on this store yet.", fix="run 'tdprov audit' first")
+            raise empty_log()
         leaves = self.read_leaves()[: head.checkpoint.size]
         meant = one_run_meant(run_id, (x.run_id for x in leaves), f"the log up to checkpoint {head.checkpoint.size}")
         matches = [i for i, x in enumerate(leaves) if x.run_id == meant]
@@ -428,6 +439,5 @@ class TransparencyLog:
     def _checkpoint_of_size(self, size: int) -> StoredCheckpoint:
         key = checkpoint_key(size)
         if not self.store.exists(key):
-            raise BadInputError(f"there is no checkpoint of tree size {size}.",
-                                fix=f"use one of the checkpoint sizes: {self.checkpoint_sizes()}")
+            raise self.sizes_refusal(f"there is no checkpoint of tree size {size}.", "use one of the checkpoint sizes")
         return self.read_checkpoint(key)
