@@ -259,3 +259,24 @@ def test_menu_page_links_the_recent_dag_runs(client, page_run: dict) -> None:
     followed = client.get(urljoin("/tdprov/", href))  # the relative link opens this run's bundles page
     assert followed.status_code == 200 and f"data-run-id='{page_run['summaries'][DAG_ID].run_id}'" in followed.text
     assert client.get("/tdprov/", headers={"Authorization": ""}).status_code == 401
+
+
+def test_menu_page_of_no_dag_run_or_one_says_so() -> None:
+    """With no DAG run to list the menu page says what brings one there, with no empty table; with one it names one
+    run: it read 'The 0 most recent DAG runs you may read; each links to its bundles' over an empty table, and
+    'The 1 most recent DAG runs'."""
+    import re
+
+    from prov_airflow.ui.page import render_index
+
+    def text(page: str) -> str:
+        return re.sub(r"<style>.*?</style>|<[^>]+>", " ", page, flags=re.S).split()
+
+    none = render_index([])
+    assert "<table" not in none
+    assert " ".join(text(none)) == ("tdprov lineage bundles Lineage bundles by DAG run No DAG runs you may read yet: a DAG "
+                                    "run of a DAG you may read is listed here once it is created, and links to its "
+                                    "bundles, verified.")
+    one = " ".join(text(render_index([("sales", "manual__1", "success")])))
+    assert "The most recent DAG run you may read; it links to its bundles, verified. DAG DAG run state sales manual__1 success" in one
+    assert "The 2 most recent DAG runs you may read" in " ".join(text(render_index([("a", "r1", "success"), ("a", "r2", "")])))

@@ -53,7 +53,7 @@ def _recent_runs(user: Any) -> list[tuple[str, str, str]]:
     with create_session() as session:
         rows = session.execute(select(DagRun.dag_id, DagRun.run_id, DagRun.state).where(DagRun.dag_id.in_(dag_ids))
                                .order_by(DagRun.run_after.desc()).limit(RECENT_RUNS)).all()
-    return [(dag_id, run_id, str(state)) for dag_id, run_id, state in rows]
+    return [(dag_id, run_id, str(state) if state else "") for dag_id, run_id, state in rows]
 
 
 def _read_access() -> Any:

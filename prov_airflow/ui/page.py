@@ -41,16 +41,20 @@ def _row(bundle: BundleStatus) -> str:
 
 
 def render_index(runs: list[tuple[str, str, str]]) -> str:
-    """The index: recent DAG runs ``(dag_id, run_id, state)``, each linking to its bundles page."""
+    """The index: recent DAG runs ``(dag_id, run_id, state)``, each linking to its bundles page; with none, what
+    brings one here."""
     rows = "".join(
         f"<tr><td>{escape(dag_id)}</td><td><a href='dag-runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}'>"
         f"{escape(run_id)}</a></td><td>{escape(str(state or ''))}</td></tr>" for dag_id, run_id, state in runs)
+    listed = ("<p class='meta'>No DAG runs you may read yet: a DAG run of a DAG you may read is listed here once it is "
+              "created, and links to its bundles, verified.</p>" if not runs else
+              "<p class='meta'>The most recent DAG run you may read; it links to its bundles, verified.</p>" if len(runs) == 1 else
+              f"<p class='meta'>The {len(runs)} most recent DAG runs you may read; each links to its bundles, verified.</p>")
+    table = ("<table><thead><tr><th>DAG</th><th>DAG run</th><th>state</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table>") if runs else ""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tdprov lineage bundles</title>"
-        f"<style>{_STYLE}</style></head><body><h1>Lineage bundles by DAG run</h1>"
-        f"<p class='meta'>The {len(runs)} most recent DAG runs you may read; each links to its bundles, verified.</p>"
-        "<table><thead><tr><th>DAG</th><th>DAG run</th><th>state</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></body></html>"
+        f"<style>{_STYLE}</style></head><body><h1>Lineage bundles by DAG run</h1>{listed}{table}</body></html>"
     )
 
 
