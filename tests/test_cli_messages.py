@@ -288,3 +288,21 @@ def test_an_option_value_that_begins_with_a_dash_is_not_taken_for_an_unknown_opt
     assert "the following arguments are required: --name" in capsys.readouterr().err
     assert _usage_error(["export", "--since", "-1", "--bogus"]) == 2  # a negative number is a value too
     assert capsys.readouterr().err.startswith("tdprov export: error: unrecognized arguments: --bogus. ")
+
+
+def test_a_version_that_names_nothing_is_refused_as_the_help_names_a_version(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A name that is no recorded dataset or version is refused naming the form of a version that each verb's --help
+    and 'tdprov runs' name, DATASET@DIGEST (a dataset may be an xcom:// or inmemory:// URI, no path): it said
+    PATH@DIGEST."""
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    for argv in (["record", "nothing"], ["checkout", "nothing", "-o", str(tmp_path / "out")],
+                 ["contains", "nothing", "--record", "{}"]):
+        assert main([*argv, "--store", store]) == 2
+        assert capsys.readouterr().err == (
+            f"tdprov {argv[0]}: no dataset or version 'nothing' in the recorded runs. Fix: pass a digest (blake3:...), a "
+            "dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them\n"), argv
+        with pytest.raises(SystemExit):
+            main([argv[0], "--help"])
+        assert "DATASET@DIGEST" in capsys.readouterr().out

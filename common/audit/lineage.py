@@ -253,7 +253,7 @@ class LineageIndex:
             return ref, DatasetUse("source", s.name, ref)
         raise BadInputError(
             f"no dataset or version '{ref}' in the recorded runs.",
-            fix="pass a digest (blake3:...), a dataset name, or a dataset's version as PATH@DIGEST, as 'tdprov runs' shows them",
+            fix="pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
         )
 
     def _digests_starting(self, query: str) -> set[str]:
@@ -356,7 +356,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         what = (f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
                 if digest_local_name(ref) else
                 f"'{ref}' is a version of {len(datasets)} datasets (a version name their producer gave, not their content)")
-        fix = f"name one dataset's version as PATH@DIGEST; paste one of {pastes} ({lineage})"
+        fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:
         alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME
         apart = alike or any(spelled_apart(d.namespace) for d in datasets)
@@ -366,7 +366,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         what = f"'{ref}' names {len(datasets)} datasets ({why})"
         how = (f"as listed ({'one whose path or URI another shares' if alike else 'a namespace with a path'} is written "
                "NAMESPACE::NAME)" if apart else "by its path or URI as listed")
-        fix = f"name one {how}, which means its newest version, or one version as PATH@DIGEST: their newest are {pastes} ({lineage})"
+        fix = f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: their newest are {pastes} ({lineage})"
     return BadInputError(f"{what}: {shown}.", fix=fix)
 
 

@@ -113,7 +113,7 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
         left_out.update(recorded.left_out)
         corrected.update(recorded.corrected)
     index = recorded.index()
-    # PATH@DIGEST of a dataset with no such version is refused, naming its versions
+    # DATASET@DIGEST of a dataset with no such version is refused, naming its versions
     named = sorted(index.version_namings(name), key=Naming.rank, reverse=True) if all_versions else index.datasets_named(name)
     return list(dict.fromkeys(data_node_id(n.dataset.namespace, n.dataset.name, n.dataset.version, index.generation_named(n))
                               for n in named))

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         description="List the runs whose lineage bundles are in the store, newest sealed first (a run delivered late from a "
                     "spool, or sealed later with 'tdprov store seal', lists by when it was sealed, not when it ended): run id, "
                     "job, state, ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
-                    "Each output is shown as PATH@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
+                    "Each output is shown as DATASET@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
                     "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record; "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify.",
@@ -58,7 +58,7 @@ cell lists whole outputs up to it (:func:`outputs_cell`)."""
 
 
 def outputs_cell(outputs: list[str], width: int = MAX_COLUMN_WIDTH) -> str:
-    """The OUTPUTS cell: whole outputs (each PATH@DIGEST names its version when pasted, so none is cut), as many as
+    """The OUTPUTS cell: whole outputs (each DATASET@DIGEST names its version when pasted, so none is cut), as many as
     fit in ``width`` (the first always), the others counted as ``+N more``; ``-`` for none."""
     if not outputs:
         return "-"
