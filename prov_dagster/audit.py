@@ -191,9 +191,14 @@ def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, A
     }
     if check.status == "skipped":  # a re-hash not asked for: its detail names this job's config (REHASH_HINT)
         description = f"{check.title}: {check.detail or 'skipped'}"
-    else:
+    elif check.errors:
         listed = "; ".join(f"{f.object}: {f.what}" for f in check.errors[:3])
-        description = f"{check.title}: {len(check.errors)} finding(s): {listed}" if check.errors else f"{check.title}: pass"
+        description = f"{check.title}: {len(check.errors)} finding(s): {listed}"
+    else:  # as 'tdprov audit' prints the line: its notes (which do not fail it) and its detail
+        notes = [f for f in check.findings if f not in check.errors]
+        listed = "; ".join(f"{f.object}: {f.what}" for f in notes[:3])
+        description = (f"{check.title}: pass" + (f" with {len(notes)} note(s): {listed}" if notes else "")
+                       + (f"; {check.detail}" if check.detail else ""))
     return {
         "asset_key": AUDIT_ASSET_KEY,
         "check_name": check.name,

@@ -181,3 +181,21 @@ def test_audit_job_publishes_the_checkpoint_and_the_instance_witnesses_a_roll_ba
         assert not failed.success
         log = {e.check_name: e for e in failed.get_asset_check_evaluations()}["log"]
         assert not log.passed and "but the checkpoint in the Dagster instance" in log.description and "the log was deleted" in log.description, log.description
+
+
+def test_a_passed_audit_check_says_its_notes_and_detail_as_the_cli_does(store: str) -> None:
+    """A check that passes is described with its detail, as 'tdprov audit' prints its line, and with the notes it
+    found (which do not fail it, and which the report shows): the description said '<title>: pass' alone."""
+    from prov_common.audit.model import NOTE, CheckResult, Finding
+    from prov_dagster.audit import _check_result_fields
+
+    checks, result = _audit_job(store)
+    assert result.success
+    assert checks["snapshots"].description == f"{CHECK_TITLES['snapshots']}: pass; no run recorded keeping a snapshot"
+    inventory = checks["inventory"].description
+    assert inventory.startswith(f"{CHECK_TITLES['inventory']}: pass; ") and "listing request(s)" in inventory, inventory
+    audited = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
+    note = Finding("quality", "/data/x.parquet", "failed Pandera schema s; no run used this version", "fix it", NOTE)
+    fields = _check_result_fields(CheckResult("quality", [note], checked=1), audited)
+    assert fields["passed"] and fields["description"] == (
+        f"{CHECK_TITLES['quality']}: pass with 1 note(s): /data/x.parquet: failed Pandera schema s; no run used this version")
