@@ -30,7 +30,14 @@ class TdprovError(Exception):
 
 def _message(what: str, fix: str | None) -> str:
     """An error's text: what is wrong, then its fix (when there is one)."""
-    return what if not fix else f"{what} Fix: {fix}"
+    return what if not fix else with_fix(what, fix)
+
+
+def with_fix(what: str, fix: str) -> str:
+    """``what``, ended as a sentence (a full stop unless it ends with one, '?' or '!'), then ``Fix: fix``: a message
+    that ended with a value ran on into its fix ('got int Fix: pass ...')."""
+    what = what.rstrip()
+    return f"{what}{'' if what.endswith(('.', '?', '!')) else '.'} Fix: {fix}"
 
 
 class BadInputError(TdprovError, ValueError):

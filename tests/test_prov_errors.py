@@ -170,3 +170,25 @@ def test_a_run_id_that_is_not_one_key_segment_cannot_name_a_bundle() -> None:
     for bad in ("a/b", "..", "", "x" * 300):
         with pytest.raises(BadInputError, match="cannot name a bundle"):
             layout.check_run_id(bad)
+
+
+def test_an_events_file_that_is_not_events_says_so_as_a_sentence_and_how_to_write_one(tmp_path: Path, capsys) -> None:
+    """A line that is not JSON names the form of an events file (its fix was 'run tdprov prov --help', whose help
+    does not say it), and a refusal whose text ends with a value ends its sentence before its fix: it read
+    'got int Fix: pass ...'."""
+    from prov_common.cli import main
+    from prov_common.errors import BadInputError
+
+    bad, listed = tmp_path / "bad.jsonl", tmp_path / "listed.jsonl"
+    bad.write_text('{"a": 1}\nnot json\n')
+    listed.write_text("[1, 2]\n")
+    assert main(["prov", str(bad)]) == 2
+    assert capsys.readouterr().err == (
+        f"tdprov prov: {bad} line 2 is not JSON (Expecting value: line 1 column 1 (char 0)). Fix: write one OpenLineage "
+        "run event per line, each a JSON object, as a transport's file or events.jsonl of a bundle holds them (or one "
+        "JSON document: an event or a list of events)\n")
+    assert main(["graph", str(listed), "-o", str(tmp_path / "g.svg")]) == 2
+    assert capsys.readouterr().err.startswith("tdprov graph: OpenLineage event #0 must be a JSON object, got int. Fix: ")
+    assert str(BadInputError("ends with a value 3", fix="x")) == "ends with a value 3. Fix: x"
+    assert str(BadInputError("asks why?", fix="x")) == "asks why? Fix: x"
+    assert str(BadInputError("said.", fix="x")) == "said. Fix: x"

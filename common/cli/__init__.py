@@ -21,7 +21,7 @@ from prov_common.cli._common import check_store_exists
 from prov_common.cli._failures import as_bad_input
 from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
 from prov_common.cli._terminal import visible, visible_stdout
-from prov_common.errors import TdprovError
+from prov_common.errors import TdprovError, with_fix
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -87,8 +87,8 @@ def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> a
 
 def _fail(verb: str, exc: TdprovError) -> int:
     """Print ``exc`` as one line and return its exit code."""
-    fix = "" if exc.fix else f" Fix: run 'tdprov {verb} --help' for the options and an example."
-    print(visible(f"tdprov {verb}: {' '.join(str(exc).split())}{fix}"), file=sys.stderr)
+    text = str(exc) if exc.fix else with_fix(str(exc), f"run 'tdprov {verb} --help' for the options and an example.")
+    print(visible(f"tdprov {verb}: {' '.join(text.split())}"), file=sys.stderr)
     return exc.exit_code
 
 

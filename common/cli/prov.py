@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from prov.model import ProvDocument
 
 
+EVENTS_FILE_FIX = ("write one OpenLineage run event per line, each a JSON object, as a transport's file or "
+                   "events.jsonl of a bundle holds them (or one JSON document: an event or a list of events)")
+
+
 def read_events(path: str) -> list[dict[str, Any]]:
     """Events from a JSON lines file (one event per line), a JSON file (one event or a list), or ``-`` (stdin)."""
     if path == "-":
@@ -34,7 +38,10 @@ def read_events(path: str) -> list[dict[str, Any]]:
     try:
         whole = loads(data)
     except ValueError:
-        return parse_events_jsonl(data, name)
+        try:
+            return parse_events_jsonl(data, name)
+        except BadInputError as exc:
+            raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
     return whole if isinstance(whole, list) else [whole]
 
 
