@@ -306,3 +306,21 @@ def test_a_version_that_names_nothing_is_refused_as_the_help_names_a_version(tmp
         with pytest.raises(SystemExit):
             main([argv[0], "--help"])
         assert "DATASET@DIGEST" in capsys.readouterr().out
+
+
+def test_runs_and_verify_of_a_store_with_no_bundle_say_where_runs_may_be(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A store created but holding no sealed bundle: 'runs' and 'verify' exit 0 and say on stderr where its runs may
+    be (spooled, unsealed, another store); they said 'no bundles in STORE' alone. --json stays machine output."""
+    store = str(tmp_path / "store")
+    assert main(["store", "init", store]) == 0
+    capsys.readouterr()
+    told = (f"no bundles in {store}: no run is sealed into this store yet. A run is sealed when it ends; one its pipeline "
+            "spooled while the store could not take it is delivered by 'tdprov flush' on that machine, and one that "
+            "stopped before sealing is named by 'tdprov audit'. Check that the pipelines write to this store (--store, "
+            "TDPROV_STORE; default ./.tdprov)\n")
+    for argv in (["runs"], ["verify"], ["verify", "--json"]):
+        assert main([*argv, "--store", store]) == 0
+        assert capsys.readouterr() == ("", told), argv
+    assert main(["runs", "--json", "--store", store]) == 0
+    assert capsys.readouterr() == ("[]\n", "")

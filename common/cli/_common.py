@@ -49,6 +49,14 @@ def check_store_exists(uri: str | None) -> None:
         raise BadInputError(f"store {path} is a file, not a folder.", fix="point --store or TDPROV_STORE at the store's folder")
 
 
+def no_bundles_text(uri: str) -> str:
+    """What 'runs' and 'verify' say of a store that holds no sealed bundle, and where the runs may be."""
+    return (f"no bundles in {uri}: no run is sealed into this store yet. A run is sealed when it ends; one its "
+            "pipeline spooled while the store could not take it is delivered by 'tdprov flush' on that machine, and "
+            "one that stopped before sealing is named by 'tdprov audit'. Check that the pipelines write to this store "
+            "(--store, TDPROV_STORE; default ./.tdprov)")
+
+
 def finite_hours(text: str) -> float:
     """An argparse type: a finite, non-negative number of hours."""
     try:

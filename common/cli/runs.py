@@ -11,7 +11,7 @@ from tqdm import tqdm
 from prov_common.bundle import BundleSummary, recent_bundles
 from prov_common.bundle.naming import dataset_shown
 from prov_common.cli._terminal import one_line
-from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
         print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
-              else f"no bundles in {store.uri}", file=sys.stderr)
+              else no_bundles_text(store.uri), file=sys.stderr)
     else:
         print(table([row(s) for s in summaries], ["RUN ID", "JOB", "STATE", "ENDED", "OUTPUTS"]))
     return 0

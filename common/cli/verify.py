@@ -12,7 +12,7 @@ from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
-from prov_common.cli._common import add_store_option, add_verb, positive_int
+from prov_common.cli._common import add_store_option, add_verb, no_bundles_text, positive_int
 from prov_common.cli._output import emit_json_line
 from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             tqdm.write("\n".join(one_line(line) for line in describe(report)), file=sys.stdout)
     if not verification:
-        print(f"no bundles in {store.uri}", file=sys.stderr)
+        print(no_bundles_text(store.uri), file=sys.stderr)
     elif not args.json:
         print(f"{len(verification) - failed} of {len(verification)} bundles verified"
               + ("" if len(trust) else "; no trusted keys configured (set TDPROV_TRUSTED_KEYS)"), file=sys.stderr)
