@@ -183,13 +183,14 @@ def test_a_long_name_wraps_in_its_heading(tmp_path: Path) -> None:
 
 def test_the_picture_says_which_training_runs_it_shows_of_how_many(tmp_path: Path) -> None:
     """The picture drew the newest 5 training runs without saying so, while the training-data table says what it
-    leaves out: the page now says "The newest 5 of 7 training runs shown" (and when all are drawn, that they are)."""
+    leaves out: the page now says "The newest 5 of 7 training runs shown" (and when all are drawn, that they are); of
+    one run it says "with its upstream lineage", not "each with"."""
     from html import unescape
 
     pipe = Pipeline(str(tmp_path / "store"))  # one training run of its own
     html = unescape((Path(run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r1",
                                     progress=False).report_html)).read_text())
-    assert "The one training run shown, each with its upstream lineage." in html, html[html.find("Lineage of the"):][:600]
+    assert "The one training run shown, with its upstream lineage." in html, html[html.find("Lineage of the"):][:600]
     for i in range(6):
         seal(pipe.store, run_events(f"train_{i}", [dataset("/data/features.parquet", pipe.features)],
                                     [dataset(f"/models/m{i}.pkl", digest(f"m{i}"))], start=T0 + timedelta(hours=3 + i), job_type="TRAINING"))

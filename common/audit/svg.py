@@ -98,7 +98,8 @@ def _scope(graph: LineageGraph, roots: list[RunRecord], candidates: int, trainin
         shown = f"All {candidates} {noun}s" if candidates > 1 else f"The one {noun}"
     else:
         shown = f"The newest {drawn} of {candidates} {noun}s"
-    text = f"{shown} shown, each with its upstream lineage{'' if training else ' (no training run is recorded)'}."
+    text = (f"{shown} shown, {'each with' if drawn > 1 else 'with'} its upstream lineage"
+            f"{'' if training else ' (no training run is recorded)'}.")
     if cut:
         text += f" The picture stops at {MAX_NODES} nodes: runs further upstream are not drawn."
     if cut or drawn < candidates:
