@@ -8,9 +8,11 @@ from pathlib import Path
 
 from prov_common.audit import run_audit
 from prov_common.config import Settings
+from prov_common.store import open_store
 
 from browser_support import launched, needs_chromium, new_page
 from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
+from bundle_support import record_runs
 
 
 def make_report(store_uri: str, out: Path) -> Path:
@@ -200,3 +202,19 @@ def test_the_picture_says_which_training_runs_it_shows_of_how_many(tmp_path: Pat
     assert "The newest 5 of 7 training runs shown, each with its upstream lineage." in scope, scope
     assert "tdprov lineage DATASET -o" in scope
     assert html.index('id="picture-scope"') < html.index('<figure class="picture">')
+
+
+def test_a_store_with_no_validation_says_so_and_how_one_is_recorded(tmp_path: Path) -> None:
+    """The quality section of a store where no version was validated says that none was and how a schema records one:
+    it read '0 validated dataset version(s) passed their Pandera schema; 0 failed. Each failed check is counted
+    once.', which a reviewer of Article 10(2)(f) and 10(3) could take for validations that all passed."""
+    from html import unescape
+
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    page = unescape(Path(run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r",
+                                   progress=False).report_html).read_text())
+    said = page[page.find('id="quality-counts">'):].split("</p>", 1)[0]
+    assert said == ('id="quality-counts">No Pandera validation is recorded: no dataset version in the store was validated. '
+                    'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
+                    '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.'), said

@@ -198,6 +198,10 @@ def _runs(report: dict[str, Any]) -> str:
 
 def _quality(report: dict[str, Any]) -> str:
     rows = report["quality"]
+    if not rows and not report["qualityPassedVersions"]:
+        return ('<p id="quality-counts">No Pandera validation is recorded: no dataset version in the store was validated. '
+                'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
+                '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.</p>')
     passed = (f'<p id="quality-counts">{report["qualityPassedVersions"]} validated dataset version(s) passed their Pandera schema; '
               f'{len(rows)} failed{" (below)" if rows else ""}. Each failed check is counted once.</p>')
     if not rows:
