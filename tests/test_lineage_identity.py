@@ -354,12 +354,12 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     capsys.readouterr()
     assert main(["lineage", f"/data/step{steps}.parquet", "--store", uri]) == 2
     err = capsys.readouterr().err
-    told = [line for line in err.splitlines() if line.startswith("tdprov: left out")]
+    told = [line for line in err.splitlines() if line.startswith("tdprov lineage: left out")]
     signed = sorted(set(runs) - {damaged})
-    assert len(told) == 2 and told[0].startswith(f"tdprov: left out {steps - 1} runs ({', '.join(signed[:10])} and {steps - 11} more): "
+    assert len(told) == 2 and told[0].startswith(f"tdprov lineage: left out {steps - 1} runs ({', '.join(signed[:10])} and {steps - 11} more): "
                                                  "their bundles do not verify (bundles/RUN_ID/statement.dsse.json: untrusted key: "
                                                  f"signed by untrusted key {default_signing_key().key_id},")
-    assert told[1].startswith(f"tdprov: left out run {damaged}: its bundle does not verify (bundles/{damaged}/statement.dsse.json: malformed")
+    assert told[1].startswith(f"tdprov lineage: left out run {damaged}: its bundle does not verify (bundles/{damaged}/statement.dsse.json: malformed")
     assert f"no dataset or version matching '/data/step{steps}.parquet' in 0 bundles" in err and f"({steps} more left out" in err
 
 
@@ -410,16 +410,16 @@ def test_runs_not_taken_as_indexed_are_told_a_line_per_reason_at_most_ten_lines(
     shared = {f"run-{i:02d}": f"bundles/run-{i:02d}/statement.dsse.json: untrusted key: signed by untrusted key k1" for i in range(12)}
     own = {f"odd-{i:02d}": f"bundles/odd-{i:02d}/events.jsonl: altered ({i})" for i in range(11)}
     corrected = {"fix-a": "index/a.json: state differs", "fix-b": "index/b.json: state differs"}
-    tell_entries_not_taken({**shared, **own}, corrected)
+    tell_entries_not_taken({**shared, **own}, corrected, "lineage")
     lines = capsys.readouterr().err.splitlines()
     left = [line for line in lines if "left out" in line]
-    assert left[0].startswith("tdprov: left out 12 runs (" + ", ".join(sorted(shared)[:10]) + " and 2 more): their bundles do not "
+    assert left[0].startswith("tdprov lineage: left out 12 runs (" + ", ".join(sorted(shared)[:10]) + " and 2 more): their bundles do not "
                               "verify (bundles/RUN_ID/statement.dsse.json: untrusted key: signed by untrusted key k1)")
     assert [line.split(":")[1] for line in left[1:10]] == [f" left out run odd-{i:02d}" for i in range(9)]
     assert "(bundles/odd-00/events.jsonl: altered (0))" in left[1]
-    assert left[10] == "tdprov: and 2 more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem"
+    assert left[10] == "tdprov lineage: and 2 more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem"
     taken = [line for line in lines if "signed bundle" in line]
-    assert len(taken) == 2 and taken[0].startswith("tdprov: run fix-a is taken as its signed bundle says, not as its index entry does")
+    assert len(taken) == 2 and taken[0].startswith("tdprov lineage: run fix-a is taken as its signed bundle says, not as its index entry does")
 
 
 def test_a_read_is_of_the_version_written_before_the_reader_started_in_every_reader(tmp_path: Path,

@@ -28,10 +28,10 @@ def is_digest(ref: str) -> bool:
 
 @contextmanager
 def recorded_runs(store: Any, settings: Settings, name: str | None = None, sources: Iterable[Any] = (),
-                  trust: Any = None) -> Iterator[Any]:
+                  trust: Any = None, *, verb: str) -> Iterator[Any]:
     """The sealed runs of ``store`` (:class:`~prov_common.audit.recorded.RecordedRuns`, signatures checked
     against the trusted keys: ``trust`` when the caller made it already, else :func:`bundle_trust`); on leaving,
-    each run whose index entry was not taken as it stands is named on stderr (:func:`tell_entries_not_taken`).
+    each run whose index entry was not taken as it stands is named on stderr by ``verb`` (:func:`tell_entries_not_taken`).
 
     ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
@@ -48,18 +48,18 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
             recorded.read_naming(name)
         yield recorded
     finally:
-        tell_entries_not_taken(recorded.left_out, recorded.corrected)
+        tell_entries_not_taken(recorded.left_out, recorded.corrected, verb)
 
 
-def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str) -> list[Any]:
+def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str, verb: str) -> list[Any]:
     """``summaries`` (index entries, unsigned) without the runs whose bundles do not verify by ``trust`` (see
     :func:`~prov_common.bundle.trust.bundle_trust`), and each run whose sound bundle says otherwise than its entry as
-    the bundle says; both kinds named on stderr. Verified on every CPU when there are many (``tdprov export
+    the bundle says; both kinds named on stderr by ``verb``. Verified on every CPU when there are many (``tdprov export
     --verified``, ``tdprov runs --verified``)."""
     from prov_common.audit.recorded import doubted_runs
 
     left_out, corrected = doubted_runs(store, trust, summaries, desc)
-    tell_entries_not_taken(left_out, corrected)
+    tell_entries_not_taken(left_out, corrected, verb)
     return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected)
 
 
@@ -73,8 +73,8 @@ def as_bundles_say(store: Any, summaries: list[Any], runs: Container[str]) -> li
 SHOWN_AT_MOST = 10  # lines on stderr per kind, and run ids named in one line; the rest are counted
 
 
-def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, str]) -> None:
-    """Name on stderr each run (run id -> why) whose index entry was not taken as it stands: left out (its
+def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, str], verb: str) -> None:
+    """Name on stderr, as ``tdprov VERB:`` says what it found, each run (run id -> why) whose index entry was not taken as it stands: left out (its
     bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it). Runs that
     share one reason (say, every bundle of a store whose signer's key is not trusted here) are told in one
     line; past :data:`SHOWN_AT_MOST` lines of a kind, the rest are counted."""
@@ -85,17 +85,18 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
     _tell(left_out,
           lambda run, why: f"left out run {run}: its bundle does not verify ({why}). {fix_left_out(run)}",
           lambda runs, why: f"left out {runs}: their bundles do not verify ({why}). {fix_left_out('RUN_ID')}",
-          lambda more: f"and {more} more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem")
+          lambda more: f"and {more} more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem",
+          verb)
     fix_corrected = "Fix: the entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)"
     _tell(corrected,
           lambda run, why: f"run {run} is taken as its signed bundle says, not as its index entry does ({why}). {fix_corrected}",
           lambda runs, why: f"{runs} are taken as their signed bundles say, not as their index entries do ({why}). {fix_corrected}",
           lambda more: f"and {more} more runs taken as their signed bundles say, not as their altered index entries do. "
-          "Fix: 'tdprov audit' reports them all")
+          "Fix: 'tdprov audit' reports them all", verb)
 
 
 def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Callable[[str, str], str],
-          rest: Callable[[int], str]) -> None:
+          rest: Callable[[int], str], verb: str) -> None:
     from prov_common.bundle.layout import BUNDLES
 
     by_reason: dict[str, list[str]] = {}
@@ -104,12 +105,12 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
     groups = sorted(by_reason.items(), key=lambda group: (-len(group[1]), group[1][0]))
     for reason, run_ids in groups[:SHOWN_AT_MOST]:
         if len(run_ids) == 1:
-            print(f"tdprov: {one(run_ids[0], runs[run_ids[0]])}", file=sys.stderr)
+            print(f"tdprov {verb}: {one(run_ids[0], runs[run_ids[0]])}", file=sys.stderr)
         else:
             named = first_of(run_ids, SHOWN_AT_MOST)
-            print(f"tdprov: {several(f'{len(run_ids)} runs ({named})', reason)}", file=sys.stderr)
+            print(f"tdprov {verb}: {several(f'{len(run_ids)} runs ({named})', reason)}", file=sys.stderr)
     if len(groups) > SHOWN_AT_MOST:
-        print(f"tdprov: {rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:]))}", file=sys.stderr)
+        print(f"tdprov {verb}: {rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:]))}", file=sys.stderr)
 
 
 def version_digest(ref: str, index: Any) -> str:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     digest = args.digest
     if not is_full_digest(digest):
-        with recorded_runs(store, settings, args.digest) as recorded:
+        with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
             digest = version_digest(args.digest, recorded.index())
     notes: list[str] = []
     path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table, note=notes.append)

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    with recorded_runs(store, settings, args.digest) as recorded:
+    with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
         digest, version = recorded.index().resolve(args.digest)  # one dataset at one digest
         recorded.read_all(lambda index: answer_runs(index, version))  # the runs the answer lists, verified
         try:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     found = summaries(store, args.since)
     trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log
     if args.verified:
-        found = verified_summaries(store, trust, found, "verifying bundles")
+        found = verified_summaries(store, trust, found, "verifying bundles", args.verb)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
     document = merged_document(store, found, sources=sources)

@@ -309,7 +309,7 @@ def _run(args: argparse.Namespace) -> int:
             found = as_bundles_say(store, [s for s in found if s.run_id not in left], fixed)
             found = scope.reaching(args.target, direction, found, left_out, args.checks) or found  # what a corrected run reaches
     finally:
-        tell_entries_not_taken(left_out, corrected)
+        tell_entries_not_taken(left_out, corrected, args.verb)
     if picture:
         drawing = tree_graph(graph, trees)
         write_output(render(drawing, picture, args.renderer, title=f"{direction} lineage of {args.target}",

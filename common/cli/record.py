@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     trust = bundle_trust(settings, store)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]
-    with recorded_runs(store, settings, args.ref, sources, trust) as recorded:
+    with recorded_runs(store, settings, args.ref, sources, trust, verb=args.verb) as recorded:
         recorded.read_trace(args.ref)  # every run the record lists, verified: catalogued or read from its bundle
     options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
                             None if args.no_checksum else file_facts,
@@ -80,17 +80,17 @@ def run(args: argparse.Namespace) -> int:
     doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
     tell_written(args.output, f"{RECORD_NAMES[args.format]} of {args.ref}")
-    tell_sources_left_out(problems)
-    tell_runs_left_out(recorded.left_out)
+    tell_sources_left_out(problems, args.verb)
+    tell_runs_left_out(recorded.left_out, args.verb)
     return 1 if problems or recorded.left_out else 0  # a record written without a run or source it may need is a finding
 
 
-def tell_runs_left_out(left_out: dict[str, str]) -> None:
+def tell_runs_left_out(left_out: dict[str, str], verb: str = "record") -> None:
     """Say on stderr that the record was written without the runs whose bundles do not verify (each already
     named with why and the fix by :func:`~prov_common.cli._versions.tell_entries_not_taken`)."""
     if left_out:
         runs = f"run {next(iter(left_out))}" if len(left_out) == 1 else f"{len(left_out)} runs"
-        print(f"tdprov record: the record was written without {runs} left out (named above), so it may lack a step "
+        print(f"tdprov {verb}: the record was written without {runs} left out (named above), so it may lack a step "
               "of the lineage or a quality result recorded on it. Fix: 'tdprov verify RUN_ID' names every problem; "
               "restore a damaged bundle from a backup or replica", file=sys.stderr)
 

@@ -98,7 +98,7 @@ def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], 
         batch = list(islice(listing, (limit - shown) if limit else VERIFY_BATCH))
         if not batch:
             return
-        for summary in verified_summaries(store, trust, batch, "verifying runs"):
+        for summary in verified_summaries(store, trust, batch, "verifying runs", "runs"):
             shown += 1
             yield summary
 

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             emit_json_line({"path": path, "digest": snapshot_dataset(store, path)})
         return 0
     code = 0
-    with recorded_runs(store, settings, args.dataset) as recorded:
+    with recorded_runs(store, settings, args.dataset, verb=args.verb) as recorded:
         if recorded.index().newest_naming(args.dataset) is None:  # a typo must not read as "this file is not that version"
             raise BadInputError(f"no recorded run names a dataset {args.dataset!r}.",
                                 fix="give --dataset as 'tdprov runs' shows it (a path, URI, namespace/name or Dagster asset key)")
