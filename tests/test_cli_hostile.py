@@ -44,7 +44,8 @@ def _cases(f: dict[str, str]) -> dict[str, list[list[str]]]:
     s = ["--store", f["store"]]
     return {
         "audit": [["--store", TYPO], ["--stale-hours", "nan", *s], ["--stale-hours", "inf", *s], ["--stale-hours", "-1", *s], ["--stale-hours", "1e308", *s],
-                  ["--stale-hours", "soon", *s], ["--report", f["csv"], *s], ["--report", MISSING + "/deeper", *s]],
+                  ["--stale-hours", "soon", *s], ["--report", f["csv"], *s], ["--report", MISSING + "/deeper", *s],
+                  ["--report", "r" * 300, *s]],  # a name too long for the file system: an OSError argparse let through
         "checkout": [["blake3:" + "0" * 64, "-o", "x", "--store", TYPO], ["not-a-digest", "-o", MISSING, *s], []],
         "contains": [["blake3:" + "0" * 64, "--record", "{}", "--store", TYPO], ["nodigest", "--record", "[[[", *s],
                      ["blake3:" + "0" * 64, "--record", "@/dev/zero", *s], ["blake3:" + "0" * 64, "--record", "@" + f["folder"], *s]],

@@ -105,8 +105,12 @@ def check_writable_file(path: str | os.PathLike[str], what: str = "output file")
 def report_folder(text: str) -> str:
     """An argparse type: a folder for reports, existing or to be made inside an existing folder."""
     target = Path(text).expanduser()
-    if target.exists() and not target.is_dir():
+    try:  # argparse turns only ValueError and TypeError into a usage error: an OSError here was a traceback
+        exists, parent_is_dir = target.exists(), target.parent.is_dir()
+    except OSError as exc:  # a name too long, a folder this user cannot search
+        raise argparse.ArgumentTypeError(f"cannot use {text!r} as the folder for report.json and report.html: {exc.strerror or exc}") from exc
+    if exists and not target.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder for report.json and report.html")
-    if not target.exists() and not target.parent.is_dir():
+    if not exists and not parent_is_dir:
         raise argparse.ArgumentTypeError(f"the folder {str(target.parent)!r} of {text!r} does not exist")
     return text
