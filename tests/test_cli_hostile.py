@@ -620,3 +620,21 @@ def test_one_damaged_source_record_is_named_and_the_training_record_still_writte
     assert "vendor-raw" in out.read_text() and "Acme Data" in out.read_text()  # the sound source is in the record
     code, said = _verb(["lineage", "s3://lake/clean/users.parquet"], capsys, caplog)  # traced from the same records: not silently
     assert code == 0 and f"tdprov lineage: left out source record 'sources/vendor/{damaged.name}'" in said, said
+
+
+def test_a_report_folder_given_with_a_tilde_is_the_one_checked(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--report '~/r'`` (quoted, or after '=': no shell expanded it) was checked as the home folder's 'r' and
+    written to a folder './~/r' beside it: the report goes where the check looked."""
+    store, env, _ = _sealed_store(tmp_path)
+    for name, setting in env.items():
+        monkeypatch.setenv(name, setting)
+    home, work = tmp_path / "user", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    capsys.readouterr()
+    assert main(["audit", "--quiet", "--report", "~/r"]) in (0, 1)  # 1: the bare run has findings
+    assert str(home / "r" / "report.html") in capsys.readouterr().out
+    assert sorted(p.name for p in (home / "r").iterdir()) == ["report.html", "report.json"]
+    assert list(work.iterdir()) == []

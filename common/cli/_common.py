@@ -113,4 +113,4 @@ def report_folder(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder for report.json and report.html")
     if not exists and not parent_is_dir:
         raise argparse.ArgumentTypeError(f"the folder {str(target.parent)!r} of {text!r} does not exist")
-    return text
+    return str(target)  # the folder checked: '~/r' given quoted is written in the home folder, not in a folder './~
