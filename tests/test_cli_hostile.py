@@ -638,3 +638,21 @@ def test_a_report_folder_given_with_a_tilde_is_the_one_checked(tmp_path: Path, c
     assert str(home / "r" / "report.html") in capsys.readouterr().out
     assert sorted(p.name for p in (home / "r").iterdir()) == ["report.html", "report.json"]
     assert list(work.iterdir()) == []
+
+
+def test_a_prov_section_of_another_type_is_shown_as_the_finding_it_is(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle's prov.json whose 'wasGeneratedBy' is true (valid JSON, another type) stopped 'show' with an unexpected
+    TypeError; it is shown, its digest mismatch named, and it exits 1 as for any bundle that does not verify."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, setting in env.items():
+        monkeypatch.setenv(name, setting)
+    prov = store / "bundles" / run / "prov.json"
+    prov.write_text(json.dumps({**json.loads(prov.read_text()), "wasGeneratedBy": True, "used": [1]}))
+    capsys.readouterr()
+    assert main(["show", run]) == 1
+    out = capsys.readouterr().out
+    assert "0 wasGeneratedBy" not in out and "prov: " in out and f"bundles/{run}/prov.json: digest mismatch" in out, out
+    assert main(["show", run, "--json"]) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["prov"]["wasGeneratedBy"] == 0 and shown["prov"]["used"] == 0 and not shown["verification"]["ok"]

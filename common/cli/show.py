@@ -72,11 +72,14 @@ def extents(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
 
 
 def _prov_counts(data: bytes | None) -> dict[str, int]:
+    """How many of each kind of PROV statement the bundle's prov.json holds (0 where it holds no object of them)."""
     try:
         prov = loads(data) if data is not None else {}
     except ValueError:
         prov = {}  # a finding of the verification shown below
-    return {kind: len(prov.get(kind, {})) if isinstance(prov, dict) else 0 for kind in PROV_KINDS}
+    if not isinstance(prov, dict):
+        return dict.fromkeys(PROV_KINDS, 0)
+    return {kind: len(section) if isinstance(section := prov.get(kind), dict) else 0 for kind in PROV_KINDS}
 
 
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
