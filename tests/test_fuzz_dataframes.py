@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -134,3 +136,45 @@ def test_object_column_with_an_int_beyond_int64_is_unsupported_not_a_crash() -> 
 
     with pytest.raises(UnsupportedTypeError, match="'big'"):
         hash_dataframe(pd.DataFrame({"big": pd.Series([None, 2**63], dtype=object)}))
+
+
+_UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("values, same_digest_as, holds", [
+    ([dt.date(2020, 1, 1), dt.datetime(2020, 1, 1, 12, 30)], [dt.date(2020, 1, 1), dt.date(2020, 1, 1)], "dates and date-times"),
+    ([dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 1, tzinfo=_UTC)], [dt.datetime(2020, 1, 1)] * 2, "date-times with and without a time zone"),
+    ([dt.datetime(2020, 1, 1, tzinfo=_UTC), None, dt.datetime(2020, 1, 1)], [dt.datetime(2020, 1, 1, tzinfo=_UTC), None, dt.datetime(2020, 1, 1, tzinfo=_UTC)],
+     "date-times with and without a time zone"),
+    ([dt.timedelta(days=1), 5], [dt.timedelta(days=1), dt.timedelta(microseconds=5)], "durations and numbers"),
+    ([b"a", "a"], [b"a", b"a"], "bytes and text"),
+    ([{1, 2}, None], [[1, 2], None], "sets"),
+    ([{"k": [{1}]}], [{"k": [[1]]}], "sets"),
+])
+def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
+    """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
+    time, a naive date-time among aware ones was taken as UTC, 5 among durations was 5 microseconds, text among bytes
+    its bytes, a set the list of its iteration order. Each frame hashed as the other frame beside it."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(pd.DataFrame({"m": pd.Series(values, dtype=object)}))
+    assert f"column 'm' has dtype object holding {holds}" in refused.value.what and refused.value.fix
+    hash_dataframe(pd.DataFrame({"m": pd.Series(same_digest_as, dtype=object)}))  # the frame it was taken for still hashes
+
+
+def test_a_set_of_text_is_refused_where_its_digest_changed_from_one_process_to_the_next() -> None:
+    """A set is read in its iteration order, which for text follows PYTHONHASHSEED: one frame, two digests."""
+    code = ("import pandas as pd; from prov_common.hashing import hash_dataframe\n"
+            "try: print(hash_dataframe(pd.DataFrame({'m': pd.Series([{'alpha', 'beta', 'gamma', 'delta'}], dtype=object)})).digest)\n"
+            "except Exception as exc: print(type(exc).__name__, exc.fix)")
+    said = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert said == {"UnsupportedTypeError make them sorted lists, e.g. df['m'] = df['m'].map(sorted)\n"}, said
+
+
+def test_an_object_column_of_one_kind_with_nulls_hashes_as_its_typed_column() -> None:
+    """The refusals above look at present values only: None, NaN and NaT among aware date-times are nulls."""
+    aware = [dt.datetime(2020, 1, 1, tzinfo=_UTC), None, pd.NaT, float("nan")]
+    typed = pd.Series(aware[:1] + [None] * 3, dtype="datetime64[us, UTC]")
+    assert hash_dataframe(pd.DataFrame({"t": pd.Series(aware, dtype=object)})).digest == hash_dataframe(pd.DataFrame({"t": typed})).digest

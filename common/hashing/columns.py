@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, UnsupportedTypeError
+from prov_common.hashing.object_columns import check_read_as_given
 from prov_common.hashing.types import canonical_type
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -179,6 +180,8 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
             f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: {exc}.",
             fix=f"convert it to one type, e.g. df[{display!r}] = df[{display!r}].astype(str), or declare its dtype.",
         ) from exc
+    if dtype == object:
+        check_read_as_given(values, col.type, display)
     return arrow_source(col, label, display, role)
 
 
