@@ -178,3 +178,15 @@ def test_an_object_column_of_one_kind_with_nulls_hashes_as_its_typed_column() ->
     aware = [dt.datetime(2020, 1, 1, tzinfo=_UTC), None, pd.NaT, float("nan")]
     typed = pd.Series(aware[:1] + [None] * 3, dtype="datetime64[us, UTC]")
     assert hash_dataframe(pd.DataFrame({"t": pd.Series(aware, dtype=object)})).digest == hash_dataframe(pd.DataFrame({"t": typed})).digest
+
+
+@pytest.mark.parametrize("label", ["\udcff", 2**60, ("a", "\udcff")])
+def test_a_column_label_canonical_json_cannot_hold_is_named(label: object) -> None:
+    """A label with a lone surrogate or an integer beyond 2**53 was refused as 'value cannot be written as canonical
+    JSON', naming neither the column nor what to change."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(pd.DataFrame([[1]], columns=pd.Index([label], dtype=object, tupleize_cols=False)))
+    assert refused.value.what.startswith(f"column label {label!r} has no canonical form: ")
+    assert "df.columns = [str(c) for c in df.columns]" in refused.value.fix

@@ -46,7 +46,14 @@ class ColumnSource:
 
 def label_key(label: Any) -> bytes:
     """Canonical JSON bytes of a column label (str, int, float, bool, None, or tuples of these)."""
-    return canonical_bytes(_jsonable_label(label))
+    try:
+        return canonical_bytes(_jsonable_label(label))
+    except UnsupportedTypeError:
+        raise
+    except BadInputError as exc:  # a lone surrogate, an integer JSON cannot hold exactly
+        raise UnsupportedTypeError(f"column label {label!r} has no canonical form: {exc.what}",
+                                   fix="give it a name of valid Unicode text (a lone surrogate such as '\\udcff' is none) or an "
+                                       "integer within +/-(2**53 - 1), e.g. df.columns = [str(c) for c in df.columns]") from exc
 
 
 def _jsonable_label(label: Any) -> Any:
