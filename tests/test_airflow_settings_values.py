@@ -125,6 +125,29 @@ def test_connection_extras_are_read_or_named(monkeypatch: pytest.MonkeyPatch, ca
         in caplog.text
 
 
+@pytest.mark.parametrize("extra, said", [
+    ({"store": 5}, "'store' in the extra of Airflow connection 'tdprov_typed' is 5, not text."),
+    ({"trusted_keys": 5}, "'trusted_keys' in the extra of Airflow connection 'tdprov_typed' is 5, not text or a list of texts."),
+    ({"trusted_keys": ["/k.pub", None]}, "'trusted_keys' in the extra of Airflow connection 'tdprov_typed' is [\"/k.pub\", null], not text"),
+    ({"strict": 2}, "'strict' in the extra of Airflow connection 'tdprov_typed' is 2, not true or false."),
+    ({"signing_key": ["/k"]}, "'signing_key' in the extra of Airflow connection 'tdprov_typed' is [\"/k\"], not text."),
+    ([{"store": "/data/prov"}], "the extra of Airflow connection 'tdprov_typed' is an array, not an object of settings."),
+])
+def test_a_connection_extra_of_another_type_is_refused_naming_its_key(extra: object, said: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setting in the connection's extra of another JSON type was read as it came: ``{"trusted_keys": 5}`` failed as
+    an error in tdprov ('int' object is not iterable), ``[..., null]`` trusted a key file named 'None', an extra that is
+    an array had no ``.get``. Each is refused naming the connection, the key and what to give."""
+    import json
+
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_common.errors import BadInputError
+
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_TYPED", json.dumps({"conn_type": "tdprov", "extra": extra}))
+    with pytest.raises(BadInputError) as refused:
+        ProvenanceHook("tdprov_typed").get_settings()
+    assert said in refused.value.what and refused.value.fix
+
+
 def test_unknown_tdprov_options_are_named(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from prov_airflow.settings import resolve_settings
 

@@ -17,6 +17,36 @@ EXTRA_KEYS: tuple[str, ...] = ("store", "signing_key", "trusted_keys", "spool", 
 """Keys the extra of a ``tdprov`` connection may hold (``store`` is read when the host is empty)."""
 
 
+_KINDS = {"strict": "true or false", "snapshot": "true or false", "trusted_keys": "text or a list of texts"}  # others: text
+_JSON_NAMES = {"dict": "an object", "list": "an array", "str": "a string", "int": "a number", "float": "a number", "bool": "true or false"}
+
+
+def _of_kind(key: str, value: Any) -> bool:
+    """Whether ``value`` may be the extra's ``key``: text, a yes/no (true/false, or the text Settings reads as yes/no),
+    or for ``trusted_keys`` a list of texts as well; null is unset."""
+    if value is None or isinstance(value, str):
+        return True
+    if key == "trusted_keys":
+        return isinstance(value, list) and all(isinstance(k, str) for k in value)
+    return key in ("strict", "snapshot") and isinstance(value, bool)
+
+
+def checked_extra(extra: Any, conn_id: str) -> dict[str, Any]:
+    """The extra of the ``tdprov`` connection ``conn_id``, refused naming the key when a setting is of another type
+    (``{"store": 5}``, ``{"trusted_keys": [5, null]}``): it was read as it came, and failed later as an error in
+    tdprov (``'int' object is not iterable``) or was taken as the text ``'None'``."""
+    where = f"the extra of Airflow connection {conn_id!r}"
+    if not isinstance(extra, dict):
+        raise BadInputError(f"{where} is {_JSON_NAMES.get(type(extra).__name__, type(extra).__name__)}, not an object of settings.",
+                            fix='give a JSON object, e.g. {"signing_key": "/secrets/tdprov.key", "strict": false}')
+    for key in EXTRA_KEYS:
+        if not _of_kind(key, extra.get(key)):
+            kind = _KINDS.get(key, "text")
+            raise BadInputError(f"{key!r} in {where} is {json.dumps(extra[key])[:80]}, not {kind}.",
+                                fix=f"give {key} as {kind} in the connection's extra (or remove it)")
+    return extra
+
+
 def aws_s3_client_factory(aws_conn_id: str) -> Callable[[Any], Any]:
     """A maker of S3 clients from the AWS connection ``aws_conn_id``, through the Amazon provider's
     ``AwsBaseHook`` (its boto3 session: keys, region, ``endpoint_url``, assumed roles, profiles).
@@ -87,7 +117,7 @@ class ProvenanceHook(BaseHook):
                                 "--conn-host <store URI>) or pass tdprov_conn_id=None to use [tdprov]") from None
                 else:
                     self._host = conn.host or None
-                    self._extra = conn.extra_dejson or {}
+                    self._extra = checked_extra(conn.extra_dejson or {}, self.tdprov_conn_id)
                     unknown_keys(self._extra, EXTRA_KEYS, f"the extra of Airflow connection {self.tdprov_conn_id!r}")
         return self._host, self._extra
 
