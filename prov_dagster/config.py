@@ -69,7 +69,8 @@ class ProvenanceConfig(Config):
         file (``TDPROV_MASK_KEY``) that is missing or unreadable, and a ``TDPROV_DASK_SCHEDULER`` that is no
         address; called when the resource is set up for a run, before any asset computes (not when a validation
         of a ``record``-policy asset first fails, nor when shards are first hashed)."""
-        self.data_location()  # the data root and the store (from TDPROV_STORE too) it defaults next to
+        # the data root and the store (from TDPROV_STORE too) it defaults next to
+        self.data_location().check_folder("data_root" if self.data_root else "the data root next to the store")
         default_spool_dir(self.settings())  # a spool (or TDPROV_HOME) that is a URI: the outbox would fail in an outage
         check_mask_key()
         if self.scheduler_setting() == ENV and os.environ.get(ENV, "").strip():  # the field is checked when it is given

@@ -90,6 +90,19 @@ class DataLocation:
             return f"{self.root.rstrip('/')}/{relpath}"
         return str((Path(self.root).expanduser() / relpath).absolute())
 
+    def check_folder(self, setting: str) -> None:
+        """Refuse a local root that is a file or lies under one (``setting`` names it in the message): the asset's
+        data could never be written there, and the step failed only after the asset computed."""
+        if self.is_s3:
+            return
+        path = Path(self.root).expanduser().absolute()
+        for place in (path, *path.parents):  # the folder, or the nearest one that exists, is created under
+            if os.path.lexists(place):
+                if not place.is_dir():
+                    raise BadInputError(f"{setting} {self.root!r} cannot be a folder: {place} is a file.",
+                                        fix=f"give {setting} a folder (created when missing) or s3://bucket/prefix")
+                return
+
     # -- tables -------------------------------------------------------------------------------
     def write_table(self, relpath: str, table: pa.Table) -> StoredFile:
         """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); the SHA-256 of the

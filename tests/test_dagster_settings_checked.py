@@ -49,6 +49,18 @@ def test_a_data_root_that_is_not_a_folder_or_s3_is_refused_when_the_io_manager_i
     assert "s3://bucket/prefix" in str(caught.value)
 
 
+@pytest.mark.parametrize("under", ["", "/data"])
+def test_a_data_root_that_is_a_file_or_under_one_fails_the_step_before_the_asset_computes(cwd: Path, under: str) -> None:
+    """A data root that is a file (or a folder under one) failed the step after the asset computed, with a bare
+    "NotADirectoryError: [Errno 20] Not a directory: '.../people.parquet.tdprov.json'"."""
+    (cwd / "a-file").write_text("x")
+    result = _materialize(ProvenanceIOManager(data_root=str(cwd / "a-file") + under))
+    assert not result.success and computed == []
+    message = _failure(result)
+    assert f"data_root '{cwd}/a-file{under}' cannot be a folder: {cwd}/a-file is a file" in message, message
+    assert "give data_root a folder" in message
+
+
 @pytest.mark.parametrize("variable, value", [("TDPROV_SPOOL", "s3://my-bucket/spool"), ("TDPROV_HOME", "ftp://host/tdprov")])
 def test_a_spool_or_home_that_is_a_remote_uri_fails_the_step_before_the_asset_computes(
         cwd: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
