@@ -656,3 +656,30 @@ def test_a_prov_section_of_another_type_is_shown_as_the_finding_it_is(tmp_path: 
     assert main(["show", run, "--json"]) == 1
     shown = json.loads(capsys.readouterr().out)
     assert shown["prov"]["wasGeneratedBy"] == 0 and shown["prov"]["used"] == 0 and not shown["verification"]["ok"]
+
+
+@pytest.mark.parametrize("size", [10**30, -1, True])
+def test_a_manifest_file_size_that_is_no_number_of_bytes_is_a_damaged_manifest(size: object, tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest giving a file a size of 10**30 stopped 'verify' for the whole store (and 'show', 'lineage') with an
+    unexpected OverflowError: the size bounds the read of the file. Such a size is a malformed manifest, named; the
+    other bundles verify."""
+    from bundle_support import run_events as other_events
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+
+    store, env, run = _sealed_store(tmp_path)
+    for name, setting in env.items():
+        monkeypatch.setenv(name, setting)
+    other = seal(open_store(str(store)), other_events())
+    manifest = store / "bundles" / run / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    raw["files"][0]["size"] = size
+    manifest.write_text(json.dumps(raw))
+    capsys.readouterr()
+    assert main(["verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"OK    {other}" in out and f"FAIL  {run}" in out, out
+    assert f"is not a bundle manifest (TypeError: the size of '{raw['files'][0]['path']}' is {size!r}, not a number of bytes)" in out, out

@@ -74,6 +74,20 @@ def _text_or_none(raw: Mapping[str, Any], key: str) -> str | None:
     raise TypeError(f"{key} is {type(value).__name__}, not text")
 
 
+def _size(entry: Mapping[str, Any]) -> int:
+    """A file entry's ``size``: a whole number of bytes canonical JSON holds (0 to 2**53 - 1). Another value there is a
+    TypeError naming it: a size of 10**30 was taken as the bound of a read, which stopped every verify with an
+    OverflowError, and -1 read nothing."""
+    value = entry["size"]
+    if type(value) is not int or not 0 <= value <= MAX_SIZE:
+        raise TypeError(f"the size of {str(entry.get('path'))!r} is {value!r}, not a number of bytes")
+    return value
+
+
+MAX_SIZE = 2**53 - 1
+"""The largest size a manifest can give a file: the largest integer canonical JSON writes."""
+
+
 def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
     """The fields that a manifest and an index summary share, as JSON."""
     return {
@@ -167,7 +181,7 @@ class Manifest:
                 dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
                 digest_sets=None if raw.get("digestSets") is None else str(raw["digestSets"]),
                 store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
-                files=tuple(FileEntry(str(f["path"]), str(f["digest"]), int(f["size"])) for f in raw["files"]),
+                files=tuple(FileEntry(str(f["path"]), str(f["digest"]), _size(f)) for f in raw["files"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"{name} is not a bundle manifest ({type(exc).__name__}: {exc}).") from exc
