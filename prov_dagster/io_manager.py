@@ -222,12 +222,24 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         found = replace(hash_dataframe(df), file_sha256=loaded.sha256)
         recorded = self._recorded(context, place.asset_key, place.partition) if place.asset_key is not None else {}
         digest_value = recorded.get(DIGEST_METADATA_KEY)
-        sidecar = (location.read_sidecar(place.relpath) or {}) if digest_value is None else {}  # no Dagster history, an op output
+        sidecar = self._sidecar(context, place, location) if digest_value is None else {}  # no Dagster history, an op output
         inherit(context, recorded_flags(recorded) or recorded_flags(sidecar))
         expected = (str(getattr(digest_value, "value", digest_value)) if digest_value is not None else None) or sidecar.get("digest")
         if expected is not None and expected != found.digest:
             self._mismatch(context, place, location.uri(place.relpath), expected, found)
         return df, place.record(location, found, asset_namespace=self.namespace_uri() if place.asset_key is not None else None)
+
+    def _sidecar(self, context: InputContext, place: _Place, location: DataLocation) -> Mapping[str, Any]:
+        """The sidecar of the data at ``place`` ({} when there is none). A damaged one leaves nothing to check the data
+        against: refused as a digest mismatch is, or (``on_mismatch='warn'``) loaded anyway with a warning."""
+        try:
+            return location.read_sidecar(place.relpath) or {}
+        except BadInputError as exc:
+            what = f"{place.what}: {exc.what} The data cannot be checked against the digest recorded."
+            if self.on_mismatch == "warn":
+                context.log.warning(what + " (on_mismatch='warn': loading it anyway; the digest found is recorded)")
+                return {}
+            raise VerificationError(what, fix=f"{exc.fix}, or set on_mismatch='warn' on the IO manager to load it anyway") from exc
 
     def _recorded(self, context: InputContext, key: AssetKey, partition: str | None) -> Mapping[str, Any]:
         """The metadata of the latest materialization of ``key`` (and ``partition``): digest, flagged columns."""

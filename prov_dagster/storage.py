@@ -51,6 +51,9 @@ def default_data_root(store_uri: str, setting: str = "store") -> str:
 
 
 MISSING_FIX = "materialize the upstream asset (or partition) first, or point data_root at where it was written"
+DAMAGED_FIX = ("re-materialize the upstream asset (or partition), or restore the file: 'tdprov checkout DIGEST -o FILE --force' "
+               "when the store keeps a snapshot of the version recorded")
+SIDECAR_FIX = "re-materialize the upstream asset (or partition): its sidecar is written again with its data"
 
 
 class MissingDataError(BadInputError):
@@ -136,7 +139,11 @@ class DataLocation:
             data = path.read_bytes()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
             of_bytes = pool.submit(lambda: hashlib.sha256(data).hexdigest())  # overlaps the Parquet decoding
-            table = pq.read_table(pa.BufferReader(data))
+            try:
+                table = pq.read_table(pa.BufferReader(data))
+            except (pa.ArrowException, OSError) as exc:  # truncated, emptied or replaced by something else
+                raise BadInputError(f"data file {self.uri(relpath)} is not a Parquet file that can be read ({exc}).",
+                                    fix=DAMAGED_FIX) from exc
             return LoadedTable(table, of_bytes.result())
 
     # -- sidecars -----------------------------------------------------------------------------
@@ -149,12 +156,21 @@ class DataLocation:
             self._local_atomic(key, lambda tmp: Path(tmp).write_bytes(data))
 
     def read_sidecar(self, relpath: str) -> dict[str, Any] | None:
+        """The sidecar of the data file at ``relpath`` (None when there is none). One that is not a JSON object whose
+        ``digest`` is text (emptied, cut short, or another kind of JSON) raises BadInputError naming it."""
         key = relpath + SIDECAR_SUFFIX
         try:
             data = self._s3_get(key) if self.is_s3 else Path(self.uri(key)).read_bytes()
         except (BadInputError, FileNotFoundError):
             return None
-        return loads(data)
+        try:
+            record = loads(data)
+        except ValueError as exc:  # not JSON, not UTF-8, nested without end
+            raise BadInputError(f"sidecar {self.uri(key)} is not JSON ({exc}).", fix=SIDECAR_FIX) from exc
+        if not isinstance(record, dict) or not isinstance(record.get("digest", ""), str):
+            raise BadInputError(f"sidecar {self.uri(key)} is not the record tdprov writes (a JSON object with a digest).",
+                                fix=SIDECAR_FIX)
+        return record
 
     # -- backends -----------------------------------------------------------------------------
     def _local_atomic(self, relpath: str, write: Callable[[str], T]) -> T:
