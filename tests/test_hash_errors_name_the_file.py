@@ -71,3 +71,17 @@ def test_an_unexpected_failure_names_the_shard_it_happened_in():
     deep = RecursionError("maximum recursion depth exceeded")
     deep.add_note("shard s3://b/d/part-7.jsonl")
     assert "the input (shard s3://b/d/part-7.jsonl) is nested too deeply" in as_bad_input(deep).what
+
+
+@pytest.mark.parametrize("header, rows", [("a,a", ""), ("x,a,a", "1,2,3\n" * 3), ("a,b,a", "1,2,3\n" * 70_000)])
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path, header: str, rows: str) -> None:
+    """pandas reads 'a,a' as columns 'a, a.1': the file hashed as one whose header says 'a,a.1' (two files, one
+    digest). Read whole (no rows) or in chunks, it is refused naming the column; 'a,a.1' as written still hashes."""
+    path = tmp_path / "t.csv"
+    path.write_text(f"{header}\n{rows}")
+    with pytest.raises(BadInputError) as refused:
+        hash_path(path)
+    assert f"{str(path)!r}: its header line names 'a' more than once" in refused.value.what
+    assert "tdprov hash --bytes" in refused.value.fix
+    path.write_text(f"{header.replace('a', 'a.1').replace('a.1', 'a', 1)}\n{rows}")
+    assert hash_path(path).digest.startswith("blake3:")

@@ -23,6 +23,7 @@ from prov_common.file_uri import home_hint, is_file_uri
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns, open_parquet
+from prov_common.hashing.csv_header import check_header_names
 from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_events import JsonLineError
@@ -210,6 +211,14 @@ def _check_csv_dtypes(csv_dtypes: Mapping[str, Any] | None, header: Iterable[Any
         raise UnknownCsvColumnError(exc.what, exc.fix) from None
 
 
+def _check_csv_header(csv_dtypes: Mapping[str, Any] | None, header: Iterable[Any], open_source: PassOpener,
+                      path_or_uri: str | Path) -> None:
+    """The checks of a CSV's header as pandas read it: names it changed (:func:`check_header_names`), dtypes declared
+    for columns it lacks."""
+    check_header_names(header, open_source, path_or_uri)
+    _check_csv_dtypes(csv_dtypes, header, path_or_uri)
+
+
 def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_dtypes: Mapping[str, Any] | None
                 ) -> pa.Table | pd.DataFrame:
     with open_source() as source:
@@ -220,7 +229,7 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
         import pandas as pd  # here: only CSV files are read by pandas
 
         data = pd.read_csv(source, dtype=csv_dtypes)
-    _check_csv_dtypes(csv_dtypes, data.columns, path_or_uri)
+    _check_csv_header(csv_dtypes, data.columns, open_source, path_or_uri)
     return data
 
 
@@ -256,7 +265,7 @@ def _hash_streamed(path_or_uri: str | Path, open_source: PassOpener, fmt: str, c
 
             streamed = hash_csv_stream(open_source, csv_dtypes, granularity=options["granularity"],
                                        block_rows=options["block_rows"],
-                                       check_header=lambda header: _check_csv_dtypes(csv_dtypes, header, path_or_uri))
+                                       check_header=lambda header: _check_csv_header(csv_dtypes, header, open_source, path_or_uri))
         else:
             streamed = hash_jsonl_stream(open_source, granularity=options["granularity"],
                                          block_rows=options["block_rows"])
