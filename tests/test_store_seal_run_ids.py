@@ -57,3 +57,21 @@ def test_seal_says_truthfully_when_a_run_id_names_no_run_or_several(tmp_path: Pa
     assert f"no staged events or bundle for run id 'feedfacefeed' in {uri}" in err and "nothing is staged" not in err, err
     assert "unique beginning or ending of at least 8 characters" in err
     assert not list(open_store(uri).list("bundles/"))  # nothing sealed by a refused command
+
+
+def test_seal_says_which_staged_event_it_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A staged event cut short was refused into the bundle (refused/, named by the audit) while 'tdprov store seal'
+    said only 'written': the person sealing the run was not told it lacks an event. The refusal is said, with where it
+    is kept."""
+    from prov_common.cli import main
+
+    uri = _staged_only(tmp_path)
+    store = open_store(uri)
+    (key,) = [k for k in store.list(f"staging/{FIRST}/") if k.endswith(".json") and b'"COMPLETE"' in store.get(k)]
+    (Path(uri) / key).write_bytes(store.get(key)[:40])
+    assert main(["store", "seal", "--store", uri, FIRST]) == 0
+    assert capsys.readouterr().out.startswith(f"written        {FIRST}  index/")
+    assert (f"run {FIRST} is sealed without 1 staged object(s) that were refused (the first: OpenLineage event is not "
+            "valid JSON") in caplog.text and f"'tdprov show {FIRST}' lists them" in caplog.text, caplog.text
+    assert any(k.startswith(f"bundles/{FIRST}/refused/") for k in store.list(f"bundles/{FIRST}/"))

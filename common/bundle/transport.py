@@ -476,6 +476,10 @@ class ProvenanceTransport(Transport):
                 f"is nothing to seal; they are kept in {self.store.uri.rstrip('/')}/{prefix}.",
                 fix="read them there: a run is sealed from at least one valid event (emit the run again, or remove "
                     f"{prefix} once what it holds is kept elsewhere)")
+        if refused:  # kept in the bundle (refused/) and named by the audit; said now too, to whoever seals it
+            log.warning("tdprov: run %s is sealed without %d staged object(s) that were refused (the first: %s); each is kept "
+                        "in its bundle under refused/ with the reason. Fix: read them there ('tdprov show %s' lists them) "
+                        "and fix what staged them", run_id, len(refused), refused[0].what, run_id)
         # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
         store_id = writer_store_id(self.store, strict=bool(self.settings.strict))  # strict: refuses a store that is not write-once
         bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
