@@ -190,3 +190,18 @@ def test_a_column_label_canonical_json_cannot_hold_is_named(label: object) -> No
         hash_dataframe(pd.DataFrame([[1]], columns=pd.Index([label], dtype=object, tupleize_cols=False)))
     assert refused.value.what.startswith(f"column label {label!r} has no canonical form: ")
     assert "df.columns = [str(c) for c in df.columns]" in refused.value.fix
+
+
+def test_text_utf8_cannot_hold_is_refused_naming_its_row_and_a_fix_that_works() -> None:
+    """A lone surrogate (what errors='surrogateescape' keeps of an undecodable byte) was refused with the fix 'convert
+    it to one type, e.g. .astype(str)', which keeps it; the refusal names the row and gives a fix that hashes."""
+    from prov_common.errors import UnsupportedTypeError
+
+    df = pd.DataFrame({"s": pd.Series(["ok", b"caf\xe9".decode("utf-8", "surrogateescape")], dtype=object, index=[7, 3])})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    assert refused.value.what.startswith("column 's' holds text that is not valid Unicode (row 1: 'caf\\udce9')")
+    fix = "df['s'] = df['s'].str.encode('utf-8', 'surrogateescape').str.decode('utf-8', 'replace')"
+    assert fix in refused.value.fix
+    exec(fix, {"df": df})
+    assert list(df["s"]) == ["ok", "caf\ufffd"] and hash_dataframe(df).digest.startswith("blake3:")

@@ -182,6 +182,8 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
                                    fix="split it into real and imaginary float columns.")
     try:
         col = pa.array(values, from_pandas=True)
+    except UnicodeEncodeError as exc:  # a lone surrogate: "convert it to one type" would not help
+        raise _not_unicode(values, display) from exc
     except _CONVERT_ERRORS as exc:
         raise UnsupportedTypeError(
             f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: {exc}.",
@@ -190,6 +192,24 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
     if dtype == object:
         check_read_as_given(values, col.type, display)
     return arrow_source(col, label, display, role)
+
+
+def _not_unicode(values: pd.Series | pd.Index, display: str) -> UnsupportedTypeError:
+    """The refusal of a column holding text UTF-8 cannot hold (a lone surrogate, as ``errors='surrogateescape'`` leaves),
+    naming the first such row."""
+    def bad(value: Any) -> bool:
+        try:
+            return isinstance(value, str) and not value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+
+    found = next(((row, value) for row, value in enumerate(values) if bad(value)), None)  # None: inside a list or struct
+    at = f" (row {found[0]}: {found[1]!r:.60})" if found is not None else ""
+    return UnsupportedTypeError(
+        f"column {display!r} holds text that is not valid Unicode{at}: a lone surrogate, as text decoded with "
+        "errors='surrogateescape' keeps an undecodable byte, which UTF-8 cannot hold.",
+        fix=f"repair the text, e.g. df[{display!r}] = df[{display!r}].str.encode('utf-8', 'surrogateescape')"
+            ".str.decode('utf-8', 'replace'), or store the column as bytes")
 
 
 def _describe_values(values: pd.Series | pd.Index) -> str:
