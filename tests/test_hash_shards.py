@@ -17,6 +17,7 @@ from blake3 import blake3
 from prov_common.cli import main
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe, hash_path, hash_shards
+from prov_common.hashing.shard_engine import run_map
 
 OLD = 1_600_000_000  # a modification time well in the past: shards are not "just written", so they are cached
 
@@ -393,6 +394,9 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
         monkeypatch.setenv("TDPROV_DASK_SCHEDULER", cluster.scheduler_address)
         from_env = hash_shards(str(shards), cache=False)
         ran_there = "hash_shard_batch" in cluster.scheduler.task_prefixes  # the shards were tasks of this cluster
+        told: list[str] = []  # what a progress bar is told, as each task finishes (Dask's as_completed)
+        assert run_map(str.upper, ["a", "b", "c"], cluster.scheduler_address, done=told.append)[0] == ["A", "B", "C"]
+        assert sorted(told) == ["a", "b", "c"]
         (shards / "part-6.parquet").write_bytes(b"PAR1 not parquet PAR1")
         with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
             hash_shards(str(shards), cache=False)
@@ -400,6 +404,15 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
     assert in_process.digest == threaded.digest == one.digest == two.digest == from_env.digest
     assert in_process.shards == threaded.shards == one.shards == two.shards
     assert ran_there
+
+
+def test_each_item_is_told_as_its_result_comes_in() -> None:
+    """``run_map`` tells ``done`` each item once its result is in (a progress bar's updates), in this process as on
+    Dask (above)."""
+    told: list[str] = []
+    results = run_map(lambda item: told.append(f"ran {item}") or item.upper(), ["a", "b"], "none",
+                      done=lambda item: told.append(f"done {item}"))
+    assert results == (["A", "B"], "in-process") and told == ["ran a", "done a", "ran b", "done b"]
 
 
 def test_tdprov_starts_its_dask_workers_without_the_malloc_trim_threshold(monkeypatch) -> None:

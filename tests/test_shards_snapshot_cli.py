@@ -2,13 +2,16 @@
 versions) under the digest ``tdprov hash`` prints, and ``tdprov checkout`` restores the folder."""
 from __future__ import annotations
 
+import io
 import json
+import sys
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from prov_common.cli import main
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_shards
 from prov_common.store import open_store
@@ -98,3 +101,34 @@ def test_checkout_checks_restored_shards_against_the_version(tmp_path: Path, cap
     assert cli(["checkout", digest, "-o", str(tmp_path / "checked"), "--store", store], capsys)[0] == 1
     assert not (tmp_path / "checked").exists()  # refused before the first shard is written
     assert cli(["checkout", digest, "-o", str(tmp_path / "unchecked"), "--store", store, "--no-verify-table"], capsys)[0] == 0
+
+
+class _Terminal(io.StringIO):
+    """A stderr that is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_hash_snapshot_and_checkout_of_shards_show_progress_on_stderr_of_a_terminal(tmp_path: Path, monkeypatch: Any,
+                                                                                    capsys: Any) -> None:
+    """A sharded dataset is hashed, stored and restored shard by shard with a bar on a terminal's stderr; they showed
+    nothing until done. Standard output (JSON) holds no bar, nor does a stderr that is not a terminal."""
+    folder, store = tmp_path / "shards", tmp_path / "store"
+    write_shards(folder)
+    store.mkdir()
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code, out = cli(["hash", "--json", "--no-cache", "--scheduler", "none", str(folder)], capsys)
+    assert code == 0 and json.loads(out)["shardCount"] == SHARDS
+    assert f"hashing shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+    code, out = cli(["snapshot", str(folder), "--store", str(store)], capsys)
+    digest = json.loads(out)["digest"]
+    assert f"storing shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+    assert cli(["checkout", digest, "-o", str(tmp_path / "out"), "--store", str(store)], capsys)[0] == 0
+    assert f"restoring files:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+    assert f"hashing restored shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["hash", "--no-cache", "--scheduler", "none", str(folder)]) == 0
+    assert capsys.readouterr().err == ""

@@ -42,6 +42,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from prov_common.progress import on_terminal
     from prov_common.store import open_store
     from prov_common.store.snapshots import checkout
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
             digest = version_digest(args.digest, recorded.index())
     notes: list[str] = []
-    path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table, note=notes.append)
+    with on_terminal():  # a sharded version is restored and hashed again shard by shard
+        path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table, note=notes.append)
     print(f"restored {digest} to {path}{''.join(notes)}")
     return 0

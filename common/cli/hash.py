@@ -147,6 +147,7 @@ def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dic
     from prov_common.hashing import hash_path, hash_shards, hash_stream, is_sharded
     from prov_common.hashing.files import UnknownCsvColumnError
     from prov_common.hashing.targets import local_target
+    from prov_common.progress import on_terminal
 
     if path == "-":
         return hash_stream(sys.stdin.buffer)
@@ -157,8 +158,9 @@ def _hash_one(args: argparse.Namespace, path: str, granularity: str, dtypes: dic
                             fix="pass one shard, e.g. tdprov hash --row-digests OUT.parquet DIR/part-0.parquet.")
     try:
         if sharded:
-            return hash_shards(path, as_bytes=args.as_bytes, csv_dtypes=dtypes, cache=args.cache,
-                               scheduler=args.scheduler, workers=args.workers)
+            with on_terminal():
+                return hash_shards(path, as_bytes=args.as_bytes, csv_dtypes=dtypes, cache=args.cache,
+                                   scheduler=args.scheduler, workers=args.workers)
         return hash_path(path, granularity=granularity, csv_dtypes=dtypes, as_bytes=args.as_bytes)  # type: ignore[arg-type]
     except UnknownCsvColumnError as exc:  # the library names its argument; this user gave the option
         raise exc.named("--csv-dtype") from None

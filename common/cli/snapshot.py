@@ -38,13 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.cli._versions import names_version, recorded_runs
     from prov_common.config import Settings
     from prov_common.store import open_store
-    from prov_common.store.shard_snapshots import snapshot_dataset
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     if args.dataset is None:
         for path in args.paths:
-            emit_json_line({"path": path, "digest": snapshot_dataset(store, path)})
+            emit_json_line({"path": path, "digest": _kept(store, path)})
         return 0
     code = 0
     with recorded_runs(store, settings, args.dataset, verb=args.verb) as recorded:
@@ -52,9 +51,18 @@ def run(args: argparse.Namespace) -> int:
             raise BadInputError(f"no recorded run names a dataset {args.dataset!r}.",
                                 fix="give --dataset as 'tdprov runs' shows it (a path, URI, namespace/name or Dagster asset key)")
         for path in args.paths:
-            digest = snapshot_dataset(store, path)
+            digest = _kept(store, path)
             recorded.read_all(lambda index: names_version(index, args.dataset, digest))  # the runs it lists, verified
             runs = names_version(recorded.index(), args.dataset, digest)
             emit_json_line({"path": path, "digest": digest, "dataset": args.dataset, "recorded": bool(runs), "runs": runs})
             code = code or (0 if runs else 1)
     return code
+
+
+def _kept(store: Any, path: str) -> str:
+    """``snapshot_dataset``, with progress on a terminal (a sharded dataset is hashed and stored shard by shard)."""
+    from prov_common.progress import on_terminal
+    from prov_common.store.shard_snapshots import snapshot_dataset
+
+    with on_terminal():
+        return snapshot_dataset(store, path)

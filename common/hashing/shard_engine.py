@@ -113,19 +113,26 @@ def _distributed() -> Any:
     return distributed
 
 
-def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: int | None = None
-            ) -> tuple[list[R], str]:
+def run_map(fn: Callable[[T], R], items: Sequence[T], scheduler: str, workers: int | None = None,
+            done: Callable[[T], None] | None = None) -> tuple[list[R], str]:
     """``[fn(item) for item in items]`` in order, where ``scheduler`` says (see :func:`resolve_scheduler`);
-    also returns a description of the engine. ``workers``: LocalCluster worker processes (default: one per CPU)."""
+    also returns a description of the engine. ``workers``: LocalCluster worker processes (default: one per CPU).
+    ``done``: told each item as its result comes in (on Dask, in the order they finish), for a progress bar."""
     if scheduler == "none" or not items:
-        return [fn(item) for item in items], "in-process"
+        return [_told(fn(item), item, done) for item in items], "in-process"
     distributed = _distributed()
     if scheduler == "local":
         n = workers or usable_cpus()
         with local_cluster(n) as cluster, distributed.Client(cluster) as client:
-            return _gather(client, fn, items), f"dask LocalCluster ({n} worker{'s' if n != 1 else ''})"
+            return _gather(distributed, client, fn, items, done), f"dask LocalCluster ({n} worker{'s' if n != 1 else ''})"
     with _connect(distributed, scheduler) as client:
-        return _gather(client, fn, items), f"dask {scheduler}"
+        return _gather(distributed, client, fn, items, done), f"dask {scheduler}"
+
+
+def _told(result: R, item: T, done: Callable[[T], None] | None) -> R:
+    if done is not None:
+        done(item)
+    return result
 
 
 def _connect(distributed: Any, scheduler: str) -> Any:
@@ -147,6 +154,12 @@ def _connect(distributed: Any, scheduler: str) -> Any:
     return client
 
 
-def _gather(client: Any, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+def _gather(distributed: Any, client: Any, fn: Callable[[T], R], items: Sequence[T], done: Callable[[T], None] | None) -> list[R]:
+    """The results of ``fn`` over ``items`` on ``client``'s cluster, in order; ``done`` is told each item as its task
+    finishes (Dask's ``as_completed``; a task that failed is told too, and ``gather`` then raises its error)."""
     futures = client.map(fn, items, pure=False)
+    if done is not None:
+        item_of = {future.key: item for future, item in zip(futures, items, strict=True)}
+        for future in distributed.as_completed(futures):
+            done(item_of[future.key])
     return list(client.gather(futures))

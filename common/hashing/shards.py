@@ -26,6 +26,7 @@ from prov_common.hashing.shard_list import is_s3, list_shards
 from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardRef, ShardsDiff
 from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
 from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
+from prov_common.progress import bar
 from prov_common.rowset.format import sorted_keys
 from prov_common.rowset.runs import KeyRuns, key_run, spill_folder
 
@@ -133,7 +134,9 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     if spill is not None:
         options = replace(options, spill_dir=spill.name)
     try:
-        done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers)
+        with bar(desc="hashing shards", unit="shard", total=len(todo)) as shown:
+            done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers,
+                                   done=lambda batch: shown.update(len(batch)))
     except BaseException:
         if spill is not None:
             spill.cleanup()

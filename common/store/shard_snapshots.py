@@ -8,6 +8,7 @@ from pathlib import Path
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing.model import ContentDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
+from prov_common.progress import bar
 from prov_common.store.base import Store
 from prov_common.store.snapshots import (NOT_THIS_VERSION, KeptSnapshot, SnapshotSet, keep_set, keep_set_file, keep_uri,
                                          local_copy)
@@ -26,7 +27,7 @@ def snapshot_shards(store: Store, version: ShardedDigest) -> KeptSnapshot:
         raise BadInputError(f"the shards of {version.location} changed after they were hashed as {version.digest}.",
                             fix="snapshot the dataset after its writer has finished")
     files = []
-    for ref in refs:
+    for ref in bar(refs, desc="storing shards", unit="shard"):
         with local_copy(ref.location) as path:
             files.append((ref.path, *keep_set_file(store, path)))
     return keep_set(store, SnapshotSet(version.digest, tuple(files)))
@@ -41,7 +42,8 @@ def check_restored_shards(files: SnapshotSet, located: Mapping[str, Path], why: 
     from prov_common.hashing.shards import ShardOptions, hash_one_shard
 
     refs = [ShardRef(str(located[rel]), rel, size, "") for rel, _, size in files.files]
-    found = dataset_digest(in_tree_order([hash_one_shard(ref, ShardOptions()) for ref in refs]))
+    found = dataset_digest(in_tree_order([hash_one_shard(ref, ShardOptions())
+                                          for ref in bar(refs, desc="hashing restored shards", unit="shard")]))
     if found != files.version:
         raise VerificationError(f"the shards restored as {files.version} hash to {found}: {why}.", fix=NOT_THIS_VERSION)
 

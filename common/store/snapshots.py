@@ -20,6 +20,7 @@ from typing import Any
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
+from prov_common.progress import bar
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 
@@ -401,7 +402,7 @@ def _staged(store: Store, items: list[tuple[str, str, Path]], *,
     staged: list[tuple[Path, Path]] = []
     made: list[Path] = []
     try:
-        for key, expected, target in items:
+        for key, expected, target in bar(items, desc="restoring files", unit="file"):
             made += _make_folder(target.parent)
             tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix if suffix is None else suffix}")
             staged.append((tmp, target))
