@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from prov_common.cli import main
 from prov_common.hashing import hash_path
@@ -110,3 +111,15 @@ def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -
     _overwrite(store_uri, index_key(digest), json.dumps(index).encode())
     code, _ = _checkout(digest, tmp_path / "unchecked.parquet", store_uri, capsys, "--no-verify-table")
     assert code == 0 and hash_path(tmp_path / "unchecked.parquet").digest == other_digest  # what the flag trusts: the index
+
+
+def test_checkout_help_names_its_argument_as_it_is_written(capsys: Any) -> None:
+    """The help's exit codes speak of the argument as VERSION, its name in the usage line: it said 'no snapshot of
+    DIGEST', a name the command has nowhere else."""
+    with pytest.raises(SystemExit) as done:
+        main(["checkout", "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[--store STORE] VERSION Write the bytes" in out
+    assert "2 if there is no snapshot of VERSION, PATH exists" in out
+    assert "DIGEST" not in out.replace("DATASET@DIGEST", "")

@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
             "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another\n"
             "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder\n"
             "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
-            "is no snapshot of DIGEST, PATH exists (use --force to replace it) or names another format."
+            "is no snapshot of VERSION, PATH exists (use --force to replace it) or names another format."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )
