@@ -256,3 +256,21 @@ def test_runs_verified_names_a_moved_index_entry(tmp_path: Path, capsys: pytest.
     assert main(["runs", "--verified", "--store", store]) == 0
     out, err = capsys.readouterr()
     assert run_id in out and f"run {run_id} is taken as its signed bundle says" in err and "the entry was moved or copied" in err, err
+
+
+def test_runs_verified_exits_1_when_a_run_is_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose bundle does not verify is left out of 'runs --verified' and is a finding, exit 1, as in 'tdprov
+    verify': it exited 0 even when no bundle verified, so a script could not tell that listing from a sound one."""
+    store = str(tmp_path / "store")
+    kept, damaged = record_runs(store, 2)
+    assert main(["runs", "--verified", "--store", store]) == 0
+    capsys.readouterr()
+    raw_put(store, f"bundles/{damaged}/statement.dsse.json", b"{}")
+    assert main(["runs", "--verified", "--store", store]) == 1
+    out, err = capsys.readouterr()
+    assert kept in out and damaged not in out and f"tdprov runs: left out run {damaged}: its bundle does not verify" in err
+    raw_put(store, f"bundles/{kept}/statement.dsse.json", b"{}")
+    assert main(["runs", "--verified", "--store", store]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith(f"no bundle in {store} verifies (each left out is named above)\n")
+    assert main(["runs", "--store", store]) == 0  # the index as it stands: no verification, no finding

@@ -344,7 +344,7 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     out, err = capsys.readouterr()
     assert all(run in out for run in runs[steps // 2 + 1:]) and damaged not in out and runs[0] not in out
     assert f"left out run {damaged}: its bundle does not verify" in err
-    assert main(["export", "--verified", "--store", uri]) == 0  # the PROV of the runs that verify, for a reader elsewhere
+    assert main(["export", "--verified", "--store", uri]) == 1  # the PROV of the runs that verify; one left out: a finding
     out, err = capsys.readouterr()
     activities = {a.split("run-", 1)[1] for a in json.loads(out)["activity"]}
     assert activities == set(runs) - {damaged} and f"left out run {damaged}" in err and err.count("left out run") == 1
@@ -592,7 +592,7 @@ def test_runs_verified_lists_only_runs_whose_bundles_verify(tmp_path: Path, caps
     assert main(["runs", "--json", "--limit", "2", "--store", uri]) == 0
     listed = [r["runId"] for r in json.loads(capsys.readouterr().out)]
     assert forged in listed
-    assert main(["runs", "--json", "--limit", "2", "--verified", "--store", uri]) == 0
+    assert main(["runs", "--json", "--limit", "2", "--verified", "--store", uri]) == 1  # a run left out: a finding
     out, err = capsys.readouterr()
     assert [r["runId"] for r in json.loads(out)] == [runs[2], runs[1]]
     assert f"left out run {forged}: its bundle does not verify" in err

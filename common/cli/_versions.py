@@ -51,16 +51,16 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
         tell_entries_not_taken(recorded.left_out, recorded.corrected, verb)
 
 
-def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str, verb: str) -> list[Any]:
+def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str, verb: str) -> tuple[list[Any], dict[str, str]]:
     """``summaries`` (index entries, unsigned) without the runs whose bundles do not verify by ``trust`` (see
     :func:`~prov_common.bundle.trust.bundle_trust`), and each run whose sound bundle says otherwise than its entry as
-    the bundle says; both kinds named on stderr by ``verb``. Verified on every CPU when there are many (``tdprov export
-    --verified``, ``tdprov runs --verified``)."""
+    the bundle says; both kinds named on stderr by ``verb``. Also the runs left out (run id -> why): a finding, exit 1.
+    Verified on every CPU when there are many (``tdprov export --verified``, ``tdprov runs --verified``)."""
     from prov_common.audit.recorded import doubted_runs
 
     left_out, corrected = doubted_runs(store, trust, summaries, desc)
     tell_entries_not_taken(left_out, corrected, verb)
-    return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected)
+    return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected), left_out
 
 
 def as_bundles_say(store: Any, summaries: list[Any], runs: Container[str]) -> list[Any]:

@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
             "Each origin (a version no recorded run generated) is derived from the registered sources that name it, with their "
             "licence, issuer and signed record; source records are always verified, and one that does not verify is left out, "
             "named on stderr, with exit status 1. "
-            "Bundle signatures are not checked unless --verified (or run 'tdprov verify' first). With --training-record, export "
+            "Bundle signatures are not checked unless --verified (or run 'tdprov verify' first): then a run whose bundle does "
+            "not verify is left out, named on stderr, with exit status 1. With --training-record, export "
             "instead the provenance record of one training dataset version (same as 'tdprov record', with its options)."
         ),
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
@@ -69,15 +70,16 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     found = summaries(store, args.since)
     trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log
+    left_out: dict[str, str] = {}
     if args.verified:
-        found = verified_summaries(store, trust, found, "verifying bundles", args.verb)
+        found, left_out = verified_summaries(store, trust, found, "verifying bundles", args.verb)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
     document = merged_document(store, found, sources=sources)
     write_output(serialize(document, args.format), args.output)
     tell_written(args.output, f"PROV of {counted(len(found), 'bundle')}")
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
-    return 1 if problems else 0
+    return 1 if problems or left_out else 0  # a run or source left out is a finding, as in 'tdprov record'
 
 
 def _training_record(args: argparse.Namespace) -> int:

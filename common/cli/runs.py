@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
                     "Each output is shown as DATASET@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
                     "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record; "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
-                    "The index entries listed are not signed: --verified lists only runs whose bundles verify.",
+                    "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
+                    "Exit 0, or 1 when --verified left out a run whose bundle does not verify (a finding, named on stderr).",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
     parser.add_argument("--limit", type=int, default=20, help="show at most this many runs (default 20; 0 for all)")
@@ -84,9 +85,10 @@ def table(rows: list[list[str]], header: list[str], whole: Collection[int] = ())
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], limit: int) -> Iterator[BundleSummary]:
+def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], limit: int,
+              left_out: dict[str, str]) -> Iterator[BundleSummary]:
     """The newest ``limit`` runs (0: all) of ``listing`` whose bundles verify, read in batches of what is
-    still missing (a run left out makes room for an older one)."""
+    still missing (a run left out makes room for an older one); the runs left out are added to ``left_out``."""
     from itertools import islice
 
     from prov_common.bundle.trust import bundle_trust
@@ -98,7 +100,9 @@ def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], 
         batch = list(islice(listing, (limit - shown) if limit else VERIFY_BATCH))
         if not batch:
             return
-        for summary in verified_summaries(store, trust, batch, "verifying runs", "runs"):
+        kept, left = verified_summaries(store, trust, batch, "verifying runs", "runs")
+        left_out.update(left)
+        for summary in kept:
             shown += 1
             yield summary
 
@@ -117,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     listing = recent_bundles(store, limit=None if args.verified or not args.limit else args.limit + 1)  # one more: are there more?
-    summaries = list(tqdm(listing if not args.verified else _verified(store, settings, listing, args.limit),
+    left_out: dict[str, str] = {}
+    summaries = list(tqdm(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
                           desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
@@ -129,4 +134,4 @@ def run(args: argparse.Namespace) -> int:
               else no_bundles_text(store.uri), file=sys.stderr)
     else:
         print(table([row(s) for s in summaries], ["RUN ID", "JOB", "STATE", "ENDED", "OUTPUTS"]))
-    return 0
+    return 1 if left_out else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')
