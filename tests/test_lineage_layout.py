@@ -139,7 +139,7 @@ def test_the_dagster_examples_lineage_drawn_by_tdprov_graph(tmp_path: Path, caps
     events.write_text("".join(p.read_text() for p in sorted(store.glob("bundles/*/events.jsonl"))))
     out = tmp_path / "lineage.svg"
     assert tdprov(["graph", str(events), "-o", str(out), "--renderer", "builtin"]) == 0
-    assert "7 runs" in capsys.readouterr().out
+    assert "7 runs" in capsys.readouterr().err  # the wrote line: on stderr
     svg = out.read_text()
     check(svg, 1200.0)
     picture = read_picture(svg)
@@ -267,6 +267,6 @@ def test_graph_of_a_whole_store_far_too_large_to_read_is_refused_saying_how_to_n
     assert tdprov(["graph", *events, "-o", str(tmp_path / "all.dot"), *limit]) == 0  # the graph's text: for the user's own tools
     assert tdprov(["graph", *events[:bound], "-o", str(out), "--renderer", "builtin", *limit]) == 0  # at the bound: drawn
     assert tdprov(["graph", *events, "-o", str(out), "--renderer", "builtin", "--max-runs", "0"]) == 0  # asked for: drawn
-    assert f"{count} runs" in capsys.readouterr().out and out.stat().st_size > 0
+    assert f"{count} runs" in capsys.readouterr().err and out.stat().st_size > 0  # the wrote line: on stderr
     assert tdprov(["graph", *events, "-o", str(out), "--renderer", "builtin"]) == 0  # below the default bound: drawn
     assert tdprov(["graph", *events, "-o", str(out), "--max-runs", "-1"]) == 2
