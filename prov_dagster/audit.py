@@ -41,6 +41,7 @@ from prov_common.store import open_store
 from prov_common.store.factory import local_store_path
 from prov_dagster.links import location_link
 from prov_dagster.resource import ProvenanceResource
+from prov_common.text import counted
 
 AUDIT_JOB_NAME = "provenance_audit_job"
 AUDIT_SCHEDULE_NAME = "provenance_audit_schedule"
@@ -174,7 +175,7 @@ def audit_metadata(result: AuditResult) -> dict[str, Any]:
         "checkpoint": MetadataValue.json(result.published_checkpoint() or {}),  # any system that keeps it is a witness
     }
     for check in result.checks:
-        metadata[f"check/{check.name}"] = MetadataValue.text(f"{check.status} ({check.checked} checked, {len(check.errors)} findings)")
+        metadata[f"check/{check.name}"] = MetadataValue.text(f"{check.status} ({check.checked} checked, {counted(len(check.errors), 'finding')})")
     metadata.update(_report_metadata(result))
     return metadata
 

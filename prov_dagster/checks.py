@@ -20,7 +20,7 @@ from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY, failed_checks_te
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorded_tables import spec_provenance
-from prov_common.text import first_of
+from prov_common.text import counted, first_of
 
 CHECK_NAME = "pandera"
 
@@ -108,7 +108,7 @@ def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckS
     })
     if not bad:
         return AssetCheckResult(passed=True, severity=severity, metadata=metadata,
-                                description=f"The latest materialization of each of {len(latest)} partitions passed.")
+                                description=f"The latest materialization of every partition passed ({counted(len(latest), 'partition')}).")
     ours = [r for r in latest.values() if r.run_id == run_id]
     if ours and not any(r.partition_key in bad for r in ours):
         severity = AssetCheckSeverity.WARN

@@ -153,3 +153,17 @@ def test_a_version_that_is_a_registered_source_takes_its_row_count(tmp_path: Pat
             in quantity["recordsShow"])
     assert not [g for g in quantity["gaps"] if pipe.raw in g]
     assert [g for g in quantity["gaps"] if pipe.features in g]
+
+
+def test_a_source_of_one_row_is_said_in_the_singular(tmp_path: Path) -> None:
+    """A registered source of one row and one byte shows '1 row', '1 byte'; it read '1 rows', '1 bytes'."""
+    from prov_common.sources import SourceRecord, register_source
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    register_source(pipe.store, SourceRecord(name="vendor-raw-counted", digest=pipe.raw, license="CC-BY-4.0", issuer="Acme Data",
+                                             location=pipe.raw_name, rows=1, bytes=1), pipe.key)
+    _, report, _ = audit(pipe, tmp_path / "r")
+    [entry] = report["trainingData"]
+    shows = next(i for i in entry["article10"]["items"] if i["item"] == "10(2)(e)")["recordsShow"]
+    assert f"{pipe.raw_name}@{pipe.raw}: 1 row (as registered source 'vendor-raw' (also recorded as 'vendor-raw-counted'))" in shows
+    assert any(line.endswith(": 1 row, 1 byte") for line in shows), shows

@@ -184,3 +184,11 @@ def test_a_fresh_auditor_of_a_clean_store_is_clean_and_its_next_audit_is_increme
     assert first.clean and first.first_audit and first.full and first.bundles_examined == 3, (first.bundles_examined, _shown(first))
     second = run_audit(open_store(uri), Settings.from_env(store=uri), progress=False, read_only=True, report_dir=tmp_path / "r2")
     assert second.clean and not second.first_audit and not second.full and second.bundles_examined == 0, _shown(second)
+
+
+def test_the_inventory_counts_one_logged_run_as_one(tmp_path: Path) -> None:
+    """The inventory's detail says '1 logged run expected'; it said '1 logged runs expected'."""
+    store = open_store(str(tmp_path / "store"))
+    seal(store, run_events("prepare", [], [dataset("/data/f.parquet", digest("f"))]))
+    detail = _audit(store).check(CHECK_INVENTORY).detail
+    assert detail.endswith(" listing requests; 1 logged run expected"), detail

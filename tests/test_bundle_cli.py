@@ -274,3 +274,36 @@ def test_runs_verified_exits_1_when_a_run_is_left_out(tmp_path: Path, capsys: py
     out, err = capsys.readouterr()
     assert out == "" and err.endswith(f"no bundle in {store} verifies (each left out is named above)\n")
     assert main(["runs", "--store", store]) == 0  # the index as it stands: no verification, no finding
+
+
+def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A count of one is said in the singular: '1 of 1 bundle verified', 'the 1 run sealed last', 'in 1 bundle of'; they
+    read '1 of 1 bundles verified', 'the 1 runs sealed last', 'in 1 bundles of'."""
+    first, _ = record_runs(store_uri, 2)
+    capsys.readouterr()
+    assert main(["verify", first, "--store", store_uri]) == 0
+    assert capsys.readouterr().err.startswith("1 of 1 bundle verified")
+    assert main(["verify", "--store", store_uri]) == 0
+    assert capsys.readouterr().err.startswith("2 of 2 bundles verified")
+    assert main(["runs", "--limit", "1", "--store", store_uri]) == 0
+    assert "the 1 run sealed last; there are more" in capsys.readouterr().err
+    assert main(["lineage", "/no/such/data", "--store", store_uri]) == 2
+    assert f"no dataset or version matching '/no/such/data' in 2 bundles of {store_uri}." in capsys.readouterr().err
+
+
+def test_show_says_one_row_and_one_failure_in_the_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'show' of a one-row table with one failed check: '(1 row in 1 shard)' and '(1 failure'; it read '(1 rows in 1
+    shard)' and '(1 failures'."""
+    store, run_id = str(tmp_path / "store"), str(uuid.uuid4())
+    out = dataset("s3://lake", "clean/one", "blake3:" + "3" * 64)
+    out["facets"]["tdprov_contentHash"] = {"_producer": "x", "_schemaURL": "y", "digest": "blake3:" + "3" * 64,
+                                           "algorithm": "blake3", "kind": "shards", "rows": 1, "shardCount": 1}
+    out["facets"]["tdprov_pandera"] = {"_producer": "x", "_schemaURL": "y", "schemaName": "One", "schemaDigest": "blake3:" + "4" * 64,
+                                       "passed": False, "failureCount": 1, "checks": [], "samplesFile": None}
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z", outputs=[out], inputs=[]))
+    assert main(["show", run_id, "--store", store]) == 0
+    text = capsys.readouterr().out
+    assert f"s3://lake/clean/one  blake3:{'3' * 64}  (1 row in 1 shard)" in text, text
+    assert "output s3://lake/clean/one  One: FAILED (1 failure)" in text, text

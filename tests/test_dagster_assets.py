@@ -448,6 +448,16 @@ def test_the_pandera_check_of_a_partitioned_asset_covers_the_latest_materializat
     assert check.metadata["partitions_checked"].value == 2
 
 
+def test_the_pandera_check_of_one_partition_counts_it_as_one(store: Path, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check of a partitioned asset with one partition materialized says '(1 partition)'; it read 'each of 1
+    partitions'."""
+    monkeypatch.setattr(f"{__name__}.BAD_PARTITIONS", set())
+    result = materialize([scores_parts, *pandera_checks([scores_parts])], instance=instance, partition_key="b",
+                         resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.description == "The latest materialization of every partition passed (1 partition)."
+
+
 def test_partitions_get_one_version_each_and_downstream_records_the_partition_it_loaded(store: Path, instance) -> None:
     resources = {"io_manager": ProvenanceIOManager()}
     versions = {}

@@ -63,3 +63,19 @@ def test_flush_names_the_runs_it_delivered_to_the_store_given_in_place_of_one_th
     assert "delivered 1 spooled entry (2 objects, 2 new); 0 left" in out, out
     run_id = done[0]["run"]["runId"]
     assert f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {good.uri} {run_id}'" in out, out
+
+
+def test_flush_counts_one_object_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """An entry of one staged event is '(1 object, 1 new)'; it read '(1 objects, 1 new)'."""
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    spool_dir, store = tmp_path / "spool", open_store(tmp_path / "store")
+    start = run_events()[0]  # a START: a run in progress, staged
+    spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, ((staged_event_key(start), canonical_bytes(start)),)))
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush", "--store", store.uri]) == 0
+    out = capsys.readouterr().out
+    assert "delivered 1 spooled entry (1 object, 1 new); 0 left" in out, out

@@ -193,9 +193,22 @@ def test_a_passed_audit_check_says_its_notes_and_detail_as_the_cli_does(store: s
     assert result.success
     assert checks["snapshots"].description == f"{CHECK_TITLES['snapshots']}: pass; no run recorded keeping a snapshot"
     inventory = checks["inventory"].description
-    assert inventory.startswith(f"{CHECK_TITLES['inventory']}: pass; ") and "listing request(s)" in inventory, inventory
+    assert inventory.startswith(f"{CHECK_TITLES['inventory']}: pass; ") and " listing request" in inventory, inventory
     audited = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
     note = Finding("quality", "/data/x.parquet", "failed Pandera schema s; no run used this version", "fix it", NOTE)
     fields = _check_result_fields(CheckResult("quality", [note], checked=1), audited)
     assert fields["passed"] and fields["description"] == (
         f"{CHECK_TITLES['quality']}: pass with 1 note(s): /data/x.parquet: failed Pandera schema s; no run used this version")
+
+
+def test_the_audit_metadata_counts_one_finding_as_one(tmp_path: Path) -> None:
+    """A check with one finding shows 'fail (1 checked, 1 finding)' in the Dagster UI; it read '1 findings'."""
+    from prov_dagster.audit import audit_metadata
+    from test_audit_support import audit, dataset, digest, raw_write, run_events, seal
+
+    store = open_store(str(tmp_path / "store"))
+    run = seal(store, run_events("prepare", [], [dataset("/data/f.parquet", digest("f"))]))
+    raw_write(store.uri, f"bundles/{run}/prov.json", b"{}")
+    metadata = audit_metadata(audit(store))
+    assert metadata["check/prov"].value == "fail (1 checked, 1 finding)"
+    assert metadata["check/completeness"].value == "pass (1 checked, 0 findings)"

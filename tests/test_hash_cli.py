@@ -70,6 +70,8 @@ def test_diff_exit_codes_and_report(files, capsys):
     assert main(["hash", "--diff", "--json", "--granularity", "row", str(d / "a.parquet"), str(d / "b.parquet")]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["changedColumns"] == ["x"] and doc["changedRowRanges"] == [[70, 71]] and doc["rowDetail"] == "rows"
+    assert main(["hash", "--diff", "--granularity", "row", str(d / "a.parquet"), str(d / "b.parquet")]) == 1
+    assert "changed rows: 70 (1 row)" in capsys.readouterr().out  # it said '(1 rows)'
 
 
 def test_row_digest_sidecar(files, capsys):

@@ -270,3 +270,18 @@ def test_graph_of_a_whole_store_far_too_large_to_read_is_refused_saying_how_to_n
     assert f"{count} runs" in capsys.readouterr().err and out.stat().st_size > 0  # the wrote line: on stderr
     assert tdprov(["graph", *events, "-o", str(out), "--renderer", "builtin"]) == 0  # below the default bound: drawn
     assert tdprov(["graph", *events, "-o", str(out), "--max-runs", "-1"]) == 2
+
+
+def test_graph_refusal_counts_one_dataset_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs that read one dataset, above --max-runs 1: '2 runs and 1 dataset'; it read '1 datasets'."""
+    from datetime import timedelta
+
+    from prov_common.store import open_store
+    from test_audit_support import T0, dataset, digest, run_events, seal
+
+    store = open_store(str(tmp_path / "store"))
+    for i in range(2):
+        seal(store, run_events("job", [dataset("/data/raw.csv", digest("raw"))], [], start=T0 + timedelta(minutes=i)))
+    events = sorted(str(p) for p in (tmp_path / "store").glob("bundles/*/events.jsonl"))
+    assert tdprov(["graph", *events, "-o", str(tmp_path / "all.svg"), "--max-runs", "1"]) == 2
+    assert "the events hold 2 runs and 1 dataset: a picture" in capsys.readouterr().err

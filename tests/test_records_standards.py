@@ -518,3 +518,15 @@ def test_croissant_of_a_file_whose_name_holds_a_question_mark_and_a_hash(tmp_pat
     assert (obj.name, obj.content_url, obj.encoding_formats) == ("a#b?c.parquet", location.as_uri(), ["application/vnd.apache.parquet"])
     assert obj.sha256 == hashlib.sha256(location.read_bytes()).hexdigest()
     assert _record(store, str(location), "dta", capsys)["dataFormat"] == "application/vnd.apache.parquet"
+
+
+def test_dta_description_of_a_one_row_dataset_says_one_row(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The D&TA description of a version of one row ends ', 1 row'; it read ', 1 rows'."""
+    store = str(tmp_path / "store")
+    out = dataset("/data/one.parquet", "blake3:" + "1" * 64)
+    out["facets"]["tdprov_contentHash"] = {"_producer": "p", "_schemaURL": "s", "digest": "blake3:" + "1" * 64,
+                                           "algorithm": "blake3", "kind": "table", "rows": 1}
+    seal(open_store(store), run_events("train_model", [], [out], job_type="TRAINING"))
+    main(["record", "/data/one.parquet", "--format", "dta", "--store", store])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["descriptionOfTheDataset"] == f"/data/one.parquet version blake3:{'1' * 64}, 1 row"

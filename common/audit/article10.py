@@ -15,6 +15,7 @@ from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord
 from prov_common.sources.merged import SourceVersion
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
 from prov_common.sources.dta import UNKNOWN
+from prov_common.text import counted
 
 SOURCE_ADD = "tdprov source add"
 FIX_HASHED = "write it through the tdprov IO manager (Dagster) or the provenance operator/hook (Airflow)"
@@ -101,15 +102,15 @@ def _assumptions(sources: list[SourceVersion], quality: list[dict[str, Any]]) ->
 def _quantity(d: DatasetUse, trace: Trace, sources: list[SourceVersion]) -> Item:
     item = Item("10(2)(e)", "Availability, quantity and suitability of the data sets")
     versions = [d, *(v for v in trace.versions if version_of(v) != version_of(d))]
-    counted = {s.record.digest: s for s in sources if s.record.rows is not None}  # a version that is a registered source: its rows are known
+    registered = {s.record.digest: s for s in sources if s.record.rows is not None}  # a version that is a registered source: its rows are known
     item.shows += [_rows(v) for v in versions if v.rows is not None]
-    item.shows += [f"{v.label}@{v.version}: {counted[v.version].record.rows:,} rows (as registered source {counted[v.version].quoted})"
-                   for v in versions if v.rows is None and v.version in counted]
-    item.shows += [f"{v.label}: " + ", ".join(filter(None, [f"{v.record.rows:,} rows" if v.record.rows is not None else "",
-                                                             f"{v.record.bytes:,} bytes" if v.record.bytes is not None else ""]))
+    item.shows += [f"{v.label}@{v.version}: {counted(registered[v.version].record.rows, 'row')} (as registered source "
+                   f"{registered[v.version].quoted})" for v in versions if v.rows is None and v.version in registered]
+    item.shows += [f"{v.label}: " + ", ".join(filter(None, [counted(v.record.rows, "row") if v.record.rows is not None else "",
+                                                             counted(v.record.bytes, "byte") if v.record.bytes is not None else ""]))
                    for v in sources if v.record.rows is not None or v.record.bytes is not None]
     item.gaps += [f"{v.label}@{v.version or 'unversioned'}: row count not recorded ({FIX_HASHED})"
-                  for v in versions if v.rows is None and v.version not in counted]
+                  for v in versions if v.rows is None and v.version not in registered]
     return item
 
 
@@ -133,7 +134,7 @@ def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources
     failed = [q for q in quality if not q["passed"]]
     if quality:
         item.shows.append(f"free of errors: {len(quality) - len(failed)} Pandera validation(s) passed, {len(failed)} failed"
-                          + ("".join(f"; {q['dataset']} failed {q['schema']} ({q['failureCount']} failures)" for q in failed)))
+                          + ("".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)))
     else:
         item.gaps.append(f"free of errors: no validation recorded along this lineage ({FIX_SCHEMA})")
     complete = trace.complete and bool(sources)

@@ -58,6 +58,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
+from prov_common.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +377,8 @@ def _audit(
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit,
                                     failed={f.object for f in inventory.findings})
     inventory.checked = len(listing.tags)
-    inventory.detail = f"{len(listing.tags)} objects in {listing.requests} listing request(s); {len(memory.runs)} logged runs expected"
+    inventory.detail = (f"{counted(len(listing.tags), 'object')} in {counted(listing.requests, 'listing request')}; "
+                        f"{counted(len(memory.runs), 'logged run')} expected")
     if again:
         inventory.detail += f"; {len(again)} logged bundle(s) with a changed, missing or unlisted file verified again"
     if recorded:

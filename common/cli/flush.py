@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.errors import BadInputError
+from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.store.base import Store
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     count = len(aside)  # (an entry that could not be moved there waits in the spool: counted in remaining)
     print(
         f"delivered {report.delivered} spooled entr{'y' if report.delivered == 1 else 'ies'} "
-        f"({report.objects} objects, {report.written} new); {remaining} left in {outbox.spool_dir}"
+        f"({counted(report.objects, 'object')}, {report.written} new); {remaining} left in {outbox.spool_dir}"
         + (f"; {count} set aside in {failed_dir}" if count else "")
     )
     print_runs_to_seal(report.delivered_to)

@@ -12,6 +12,7 @@ from prov_common.w3cprov.drawing import PAGE_WIDTH, drawn
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.identity import iso_z
 from prov_common.w3cprov.mapping import runs_to_document
+from prov_common.text import counted
 from prov_common.w3cprov.render import DOT_MAX_NODES, DOT_TIMEOUT, RENDERERS, picture_format, render
 
 MAX_RUNS = 300
@@ -66,7 +67,7 @@ def _extent(events: list[Any]) -> tuple[int, int]:
 
 def _too_large(runs: int, datasets: int, limit: int) -> BadInputError:
     return BadInputError(
-        f"the events hold {runs:,} runs and {datasets:,} datasets: a picture of them all is far larger than a person "
+        f"the events hold {counted(runs, 'run')} and {counted(datasets, 'dataset')}: a picture of them all is far larger than a person "
         f"can read, so it is not drawn (at most --max-runs {limit} runs; a whole store of thousands takes minutes and gigabytes).",
         fix="draw one dataset's lineage: 'tdprov lineage DATASET -o lineage.svg' (--depth N for its nearest runs, "
             "--downstream for what was made from it); or pass the events of fewer runs; or --max-runs 0 to draw them "

@@ -31,6 +31,7 @@ from prov_common.w3cprov.lineage import (
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
+from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.audit.recorded import Catalogued
@@ -144,7 +145,7 @@ def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_o
     unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
     short = TOO_SHORT_DIGEST.fullmatch(target.strip().lower())
     return BadInputError(
-        f"no dataset or version matching {target!r} in {len(found)} bundles of {store.uri}{unverified}.",
+        f"no dataset or version matching {target!r} in {counted(len(found), 'bundle')} of {store.uri}{unverified}.",
         fix=(DIGEST_RULE if short else
              "give a dataset name, namespace/name, URI, Dagster asset key, digest or DATASET@DIGEST as 'tdprov runs' shows them")
         + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),

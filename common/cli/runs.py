@@ -16,7 +16,7 @@ from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
-from prov_common.text import cells, padded, shortened
+from prov_common.text import cells, counted, padded, shortened
 from prov_common.w3cprov.identity import distinct_labels
 from prov_common.w3cprov.version_ref import pasted
 
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                           desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
-        print(f"the {args.limit} runs sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
+        print(f"the {counted(args.limit, 'run')} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:

@@ -19,6 +19,7 @@ from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
+from prov_common.text import counted
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
     out.append("quality:")
     out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
-            f" ({q['failureCount'] or 0} failures{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
+            f" ({counted(q['failureCount'] or 0, 'failure')}{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
             for q in info["quality"]] or ["  no Pandera results recorded"]
     if info["attachments"]:
         out.append("attachments: " + ", ".join(info["attachments"]))

@@ -18,6 +18,7 @@ from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
+from prov_common.text import counted
 
 
 def register(subparsers: Any) -> None:
@@ -74,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
     if not verification:
         print(no_bundles_text(store.uri), file=sys.stderr)
     elif not args.json:
-        print(f"{len(verification) - failed} of {len(verification)} bundles verified"
+        print(f"{len(verification) - failed:,} of {counted(len(verification), 'bundle')} verified"
               + ("" if len(trust) else "; no trusted keys configured (set TDPROV_TRUSTED_KEYS)"), file=sys.stderr)
     return 1 if failed else 0

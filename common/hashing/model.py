@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from prov_common.text import counted
+
 Granularity = Literal["table", "column", "block", "row"]
 
 
@@ -104,7 +106,7 @@ class DigestDiff:
             shown = ", ".join(f"{a}-{b - 1}" if b - a > 1 else str(a) for a, b in self.changed_row_ranges[:20])
             more = " ..." if len(self.changed_row_ranges) > 20 else ""
             unit = "rows" if self.row_detail == "rows" else "row blocks"
-            lines.append(f"changed {unit}: {shown}{more} ({self.changed_row_count} rows)")
+            lines.append(f"changed {unit}: {shown}{more} ({counted(self.changed_row_count, 'row')})")
         elif self.row_detail == "none" and (self.changed_columns or self.rows_a != self.rows_b):
             lines.append("row ranges unknown: hash with granularity 'block' or 'row' to see them")
         return lines

@@ -25,6 +25,7 @@ from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceReco
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
 from prov_common.w3cprov.identity import normal_version
+from prov_common.text import counted
 
 FORMATS = ("dta", "croissant")
 _PERSONAL_ORDER = {v: i for i, v in enumerate(("none", "anonymised", "pseudonymised", "personal", "sensitive"))}
@@ -236,7 +237,7 @@ def dta_record(facts: RecordFacts) -> dict[str, Any]:
         "uniqueMetadataIdentifier": facts.version,
         "metadataLocation": facts.metadata_location,
         "datasetIssuer": facts.issuer,
-        "descriptionOfTheDataset": f"{d.label} version {facts.version}" + (f", {d.rows} rows" if d.rows is not None else ""),
+        "descriptionOfTheDataset": f"{d.label} version {facts.version}" + (f", {counted(d.rows, 'row')}" if d.rows is not None else ""),
         "sourceMetadataForDataset": [s.dta(facts.source_metadata_location(s)) for s in sources],
         "source": unique([s.source or s.issuer for s in sources]),
         "dataOriginGeography": unique([g for s in sources for g in s.origin_geography]),

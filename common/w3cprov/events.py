@@ -24,6 +24,7 @@ from prov_common.file_uri import local_dataset
 from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
 from prov_common.w3cprov.identity import normal_version
 from prov_common.times import why_not_rfc3339
+from prov_common.text import counted
 
 TERMINAL = ("COMPLETE", "FAIL", "ABORT")
 _RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
@@ -69,10 +70,10 @@ def whole_count(value: Any) -> int | None:
 
 def extent_text(rows: int | None, shards: int | None) -> str | None:
     """How much data a version holds, as reports say it ("1,000 rows in 12 shards"), or None when neither is known."""
-    in_shards = None if shards is None else f"{shards:,} shard{'s' if shards != 1 else ''}"
+    in_shards = None if shards is None else counted(shards, "shard")
     if rows is None:
         return in_shards
-    return f"{rows:,} rows" + (f" in {in_shards}" if in_shards else "")
+    return counted(rows, "row") + (f" in {in_shards}" if in_shards else "")
 
 
 def check_label(name: str, column: Any) -> str:
