@@ -1294,3 +1294,25 @@ def test_one_version_name_in_two_datasets_is_no_same_content(tmp_path: Path, cap
     assert main(["record", "3", "--store", uri]) == 2  # a version of two datasets is the user's to choose, not equal bytes
     err = capsys.readouterr().err
     assert "'3' is a version of 2 datasets (a version name their producer gave, not their content)" in err, err
+
+
+def test_contains_verifies_no_reader_of_another_dataset_at_one_version_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """contains verifies the runs its answer lists, those of the datasets with the same content among them: another
+    producer's version '3' of a second table is no same content, so a damaged bundle of a run that read that table
+    was named as left out in the answer about the first."""
+    from bundle_support import raw_put
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("write_users", [], [dataset("warehouse/users", "3", namespace="s3://lake")]))
+    reader = seal(store, run_events("read_users", [dataset("warehouse/users", "3", namespace="s3://lake")],
+                                    [dataset("/data/users.parquet", CLEAN)], start=T0 + timedelta(minutes=10)))
+    seal(store, run_events("write_orders", [], [dataset("warehouse/orders", "3", namespace="s3://lake")], start=T0 + timedelta(minutes=20)))
+    raw_put(uri, f"bundles/{reader}/statement.dsse.json", b"{}")
+    assert main(["contains", "s3://lake/warehouse/orders", "--record", '{"id": 1}', "--store", uri]) == 2
+    err = capsys.readouterr().err
+    assert err == ("tdprov contains: no row digests were recorded for version 3. Fix: record it at row granularity: "
+                   "provenance_asset(granularity='row') in Dagster, granularity='row' on the Airflow task or "
+                   "{'tdprov': {'granularity': 'row'}} in the outlet's extra\n"), err
+    assert main(["contains", "s3://lake/warehouse/users", "--record", '{"id": 1}', "--store", uri]) == 2
+    assert f"left out run {reader}: its bundle does not verify" in capsys.readouterr().err  # a run its answer lists

@@ -40,7 +40,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     version_key,
     written_as_pair,
 )
-from prov_common.w3cprov.ids import digest_local_name
+from prov_common.w3cprov.ids import names_content
 from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
 
 
@@ -217,9 +217,10 @@ class LineageIndex:
 
     def same_content(self, d: DatasetUse) -> list[DatasetUse]:
         """The other datasets that a run wrote or read at ``d``'s digest (equal bytes: a fact, never lineage), each
-        once, by its label; none that holds no bytes (a refused write), and none for ``d`` if it holds none."""
+        once, by its label; none that holds no bytes (a refused write), and none for ``d`` if it holds none or its
+        version is no content digest (:func:`~prov_common.w3cprov.ids.names_content`)."""
         digest = normal_version(d.version)
-        if not self.holds_content(version_of(d)):
+        if not names_content(d.version) or not self.holds_content(version_of(d)):
             return []
         found = {(key[0], key[1]): use for table in (self.generated, self.used_by) for key, uses in table.items()
                  if key[2] == digest and (key[0], key[1]) != (d.namespace, d.name) and self.holds_content(key)
@@ -354,7 +355,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
     lineage = f"'tdprov lineage {ref}' shows each of them"
     if digest:
         what = (f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
-                if digest_local_name(ref) else
+                if names_content(ref) else
                 f"'{ref}' is a version of {len(datasets)} datasets (a version name their producer gave, not their content)")
         fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:

@@ -393,7 +393,7 @@ def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]
             states[key].append(graph.nodes[edge.source].state)
     holders: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     for node in graph.nodes.values():
-        if node.kind == RUN or not node.version or not ids.digest_local_name(node.version):
+        if node.kind == RUN or not ids.names_content(node.version):
             continue
         key, entity = _identity(node), version_entity(node)
         if entity and holds_content(states.get(key, ()), key in read):

@@ -294,7 +294,7 @@ def _same_content(builder: _Builder, found: Iterable[tuple[DatasetState, Qualifi
     """Equal content digests in different datasets of one run: ``prov:alternateOf``, never lineage."""
     by_digest: dict[str, dict[tuple[str, str], QualifiedName]] = {}
     for dataset, target in found:
-        if dataset.version and ids.digest_local_name(dataset.version):
+        if ids.names_content(dataset.version):
             by_digest.setdefault(dataset.version, {}).setdefault(dataset.key, target)
     for targets in by_digest.values():
         first, *others = sorted(targets.values(), key=str)
