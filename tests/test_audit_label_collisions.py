@@ -121,3 +121,22 @@ def test_an_acceptance_recorded_with_the_printed_name_still_covers_its_finding()
     assert [f["what"] for f in entry["findings"]] == findings and evaluation.check(CHECK_COMPLETENESS).findings == []
     # a new acceptance names the link by its dataset, so another dataset printed alike is not covered by it
     assert item_key(link) == ("input", "run-1", LAKE, "/x", SAME)
+
+
+def test_a_training_run_that_made_nothing_names_no_dataset_printed_alike(tmp_path: Path) -> None:
+    """A training run that recorded no inputs and no outputs is a gap the audit state keeps under a stand-in named by
+    its job ('tests', 'b:c', printed 'tests:b:c'), which is no dataset: incremental audits named the dataset ('tests:b',
+    'c'), printed alike, as 'tests:b::c' beside it, where the first and every full audit name it 'tests:b:c'."""
+    store = open_store(str(tmp_path / "store"))
+    seal(store, run_events("b:c", [], [], job_type="TRAINING"))
+    seal(store, run_events("fit", [dataset("c", digest("x"), namespace="tests:b")], [dataset("/m.pkl", digest("m"))],
+                           start=T0 + timedelta(hours=1)))
+
+    def objects(**kw) -> list[str]:
+        report = _audit(store, tmp_path / f"report-{len(list(tmp_path.iterdir()))}", **kw)[1]
+        return sorted(f["object"] for c in report["checks"] for f in c["findings"] if not f["object"].startswith("run "))
+
+    assert objects() == [f"tests:b:c@{digest('x')}"]
+    seal(store, run_events("other", [], [dataset("/o", digest("o"))], start=T0 + timedelta(hours=2)))
+    assert objects() == [f"tests:b:c@{digest('x')}"]  # incremental: the stand-in was labelled among the datasets
+    assert objects(full=True) == [f"tests:b:c@{digest('x')}"]

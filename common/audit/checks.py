@@ -154,7 +154,8 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
 
 def _no_training_inputs(run: RunRecord) -> list[TrainingGap]:
     """A training run that recorded no inputs made what it made from no recorded input (:data:`NO_INPUTS`, a gap of
-    its own: the link is the run itself), one gap per output; a run with no output either names its job."""
+    its own: the link is the run itself), one gap per output; a run with no output either names its job, a stand-in
+    with no version that no label or listing takes for a dataset (:attr:`TrainingGap.made_nothing`)."""
     if run.inputs:
         return []
     made = [d for d in run.outputs if d.version] or [DatasetUse(run.job_namespace, run.job_name)]

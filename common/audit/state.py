@@ -87,6 +87,12 @@ class TrainingGap:
     def from_dict(cls, raw: dict[str, Any]) -> "TrainingGap":
         return cls(raw["runId"], raw["job"], raw["input"], OpenLink.from_dict(raw["link"]))
 
+    @property
+    def made_nothing(self) -> bool:
+        """Whether this is the gap of a training run that recorded neither inputs nor outputs: its link names, with no
+        version, a stand-in for the run (its job's namespace and name, which may be a dataset's too), no dataset."""
+        return self.link.run_id == self.run_id and not self.link.dataset.version
+
 
 @dataclass(frozen=True)
 class UnsealedRun:
@@ -148,7 +154,8 @@ class CheckState:
 
     def datasets(self) -> list[DatasetUse]:
         """The datasets the open results name (their broken links', training gaps' and failing versions')."""
-        return [*(x.dataset for x in self.broken), *(g.link.dataset for g in self.gaps), *(r.dataset for r in self.failing)]
+        return [*(x.dataset for x in self.broken), *(g.link.dataset for g in self.gaps if not g.made_nothing),
+                *(r.dataset for r in self.failing)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
