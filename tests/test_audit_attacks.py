@@ -277,7 +277,7 @@ def truncate_leaf_batch(s: Store) -> tuple[str, str, str]:
     key = s.keys(LEAVES_PREFIX)[0]
     data = raw_read(s.uri, key)
     raw_write(s.uri, key, data[: data.rindex(b',{"indexKey"')] + b"]}")
-    return "default", CHECK_INVENTORY, f"audit object '{key}' changed"
+    return "default", CHECK_INVENTORY, f"leaf batch '{key}' changed"
 
 
 def truncate_newest_leaf_batch(s: Store) -> tuple[str, str, str]:
@@ -286,7 +286,7 @@ def truncate_newest_leaf_batch(s: Store) -> tuple[str, str, str]:
     key = s.newest(LEAVES_PREFIX)
     data = raw_read(s.uri, key)
     raw_write(s.uri, key, data[: data.rindex(b',{"indexKey"')] + b"]}" if b',{"indexKey"' in data else b'{"first":3,"leaves":[]}')
-    return "default", CHECK_INVENTORY, f"audit object '{key}' is not the object this auditor wrote"
+    return "default", CHECK_INVENTORY, f"leaf batch '{key}' is not the object this auditor wrote"
 
 
 def replace_newest_catalog_with_an_older_one(s: Store) -> tuple[str, str, str]:
@@ -366,7 +366,7 @@ def truncate_leaf_batch_full(s: Store) -> tuple[str, str, str]:
 def delete_first_checkpoint(s: Store) -> tuple[str, str, str]:
     key = s.keys(CHECKPOINTS_PREFIX)[0]
     s.delete(key)
-    return "default", CHECK_INVENTORY, f"audit object '{key}' is missing"
+    return "default", CHECK_INVENTORY, f"checkpoint '{key}' is missing"
 
 
 def forge_state(s: Store) -> tuple[str, str, str]:
@@ -459,7 +459,7 @@ def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(bas
         log = [(f.object, f.what) for f in result.check(CHECK_LOG).errors]
         assert log and len(log) == len(set(log)) and {o for o, _ in log} == {key}, shown
         [listed] = result.check(CHECK_INVENTORY).errors
-        assert listed.object == key and "is not the object this auditor wrote" in listed.what, shown
+        assert listed.what.startswith(f"checkpoint '{key}' is not the object this auditor wrote"), shown
         assert listed.fix.startswith("restore the object from a backup or replica of the store"), listed.fix
     raw_write(s.uri, key, good)
     assert _audit(s.pipe).clean

@@ -196,6 +196,8 @@ def test_the_audit_says_what_its_counts_cover(tmp_path: Path, capsys: pytest.Cap
     assert main(["audit", "--store", uri, "--report", str(tmp_path / "r2")]) == 0
     out = capsys.readouterr().out.split("audit clean")[1]
     assert "Incremental audit: 0 bundle(s) new since the last audit were examined now" in out and "'tdprov audit --full'" in out
+    # which logged bundles it verifies again: also one holding a file its manifest does not list (planted)
+    assert "(a logged bundle with a changed, missing or unlisted file is verified again)" in out, out
     assert "Incremental audit: 0 bundle(s) new" in (tmp_path / "r2" / "report.html").read_text()
     assert main(["audit", "--full", "--store", uri, "--report", str(tmp_path / "r3")]) == 0
     assert "Full audit: every bundle was examined now (2)." in capsys.readouterr().out

@@ -36,7 +36,7 @@ SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFI
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
-          RESOLUTIONS_PREFIX: "signed resolution"}
+          RESOLUTIONS_PREFIX: "signed resolution", CHECKPOINTS_PREFIX: "checkpoint", LEAVES_PREFIX: "leaf batch"}
 FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
                "folder a restored file has a new change time: 'tdprov audit --full' takes back a logged run's manifest, signed "
                "statement, indexed record and index entry once they are the objects logged; any other restored object is taken "

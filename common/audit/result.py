@@ -30,7 +30,7 @@ def scope_note(mode: str, examined: int, *, first: bool = False) -> str:
         return f"Full audit: every bundle was examined now ({examined:,})."
     return (f"Incremental audit: {examined:,} bundle(s) new since the last audit were examined now; the counts include what "
             "earlier audits checked (their signed state). Bundles logged before are covered by the store inventory (a logged "
-            "bundle with a changed or missing file is verified again), not read: 'tdprov audit --full' re-verifies every bundle.")
+            "bundle with a changed, missing or unlisted file is verified again), not read: 'tdprov audit --full' re-verifies every bundle.")
 
 
 @dataclass
