@@ -426,7 +426,9 @@ def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], 
 def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed(base: Store) -> None:
     """A file the bundle's signed manifest does not list, put in a logged bundle (failure samples of an output it has none
     for): 'tdprov verify' and --full named it, the default audit was clean, as the inventory tracks the files it saw when the
-    run was logged. A file in a logged bundle that no audit saw there has the bundle verified again, which names it."""
+    run was logged. A file in a logged bundle that no audit saw there has the bundle verified again, which names it. Removed
+    after --full named it, it stayed a finding until the next --full (what --full found is carried by the audits after it):
+    the default audit verifies the bundle again and drops it."""
     s = base
     planted = layout.bundle_key(s.last, layout.samples_path("file", "/data/last.parquet", version=digest("last")))
     raw_write(s.uri, planted, b"PAR1 rows that were never checked")
@@ -436,10 +438,14 @@ def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed
         [named] = [f for f in found.errors if f.object == planted]
         assert (named.check, named.what) == (CHECK_SIGNATURES, "unlisted object: in the bundle's prefix but not in its manifest"), shown
         assert named.fix.startswith("find out who wrote the object and remove it"), shown
-    raw_delete(s.uri, planted)  # what --full examined is carried by the audits after it until the next --full
-    for full in (True, False):
+    raw_delete(s.uri, planted)  # the default audit verifies the bundle again: the finding --full carried is dropped, with a note
+    notes = []
+    for full in (False, False, True):
         after = _audit(s.pipe, full=full)
         assert after.clean, [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in after.errors]
+        notes.append([f.what for f in after.check(CHECK_INVENTORY).findings if f.object == planted])
+    assert notes == [[f"the file '{planted}' planted in the bundle of logged run {s.last}, named by an earlier audit, is gone; the "
+                      "bundle was verified again and holds only what its signed manifest lists"], [], []], notes
 
 
 @on(*BOTH)

@@ -71,6 +71,13 @@ class Evaluation:
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
 
+    def forget(self, findings: Container[Finding]) -> None:
+        """Drop ``findings``, carried from the previous state, from the checks and from the state the next audit continues
+        from (a planted file that is gone from a bundle that verifies again)."""
+        for c in self.checks:
+            c.findings = [f for f in c.findings if f not in findings]
+        self.state.findings = [f for f in self.state.findings if f not in findings]
+
 
 def evaluate(previous: CheckState | None, new: Sequence[RunRecord], index: LineageIndex, *,
              unverified: frozenset[str] = frozenset(), same_file: SameFile | None = None) -> Evaluation:

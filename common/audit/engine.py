@@ -26,8 +26,9 @@ from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import (Listing, adopt_new, changed_runs, compare, pin_written, record_bundle_files, refresh_fingerprints,
-                                         remember_runs, retake_rechecked, retake_verified)
+from prov_common.audit.inventory import (Listing, adopt_new, changed_runs, compare, pin_written, planted_gone, planted_removed,
+                                         record_bundle_files, refresh_fingerprints, remember_runs, removed_note, retake_rechecked,
+                                         retake_verified)
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
@@ -240,10 +241,14 @@ def _audit(
     # 3. logged bundles must still be the bundles that were logged
     log_check.findings += _changed_since_logged(store, plan.logged_leaves, examined, full=previous is None)
     log_check.checked += len(plan.logged_leaves)
-    # logged bundles not examined now whose files the listing shows changed or missing are verified again
+    # logged bundles not examined now whose files the listing shows changed or missing are verified again, and so are
+    # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds
     changed = {run_id: keys for run_id, keys in changed_runs(memory, listing).items() if run_id not in records}
+    gone = {run_id: found for run_id, found in planted_gone(memory, listing, previous.checks.findings if previous else ()).items()
+            if run_id not in records}
     again = {summary.run_id: outcome[0] for summary, outcome in
-             map_bundles(_examine_entry, [memory.runs[r] for r in changed], store, trust, workers=workers, parallel_from=PARALLEL_FROM)
+             map_bundles(_examine_entry, [memory.runs[r] for r in {**changed, **gone}], store, trust, workers=workers,
+                         parallel_from=PARALLEL_FROM)
              if outcome is not None}
 
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
@@ -315,7 +320,11 @@ def _audit(
                                   store, signer, now=started, audit_id=result.audit_id, state_at=new_head if appended else None,
                                   unended=unended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
-    inventory.findings += retake_rechecked(memory, listing, changed, _verified_again(again, evaluation.checks))
+    verified = _verified_again(again, evaluation.checks)
+    inventory.findings += retake_rechecked(memory, listing, changed, verified)
+    removed = planted_removed(gone, verified)
+    evaluation.forget(removed)
+    inventory.findings += [removed_note(f) for f in removed]
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
     unfinished.findings += unended

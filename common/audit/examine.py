@@ -19,7 +19,7 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.verify import OTHER_STORE, CheckedBundle, verify_and_derive
+from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, verify_and_derive
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
@@ -38,7 +38,7 @@ _FIXES = {
     "missing": "restore the object from a backup or replica of the store: bundles are written once, so a missing object was deleted",
     "untrusted key": "if you trust the signer, add its public key to TDPROV_TRUSTED_KEYS; otherwise treat the bundle as forged",
     "unsigned": "the bundle was not written by tdprov's sealing; treat it as forged or re-seal the run from its source events",
-    "unlisted object": "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
+    UNLISTED: "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",
     OTHER_STORE: FIX_OTHER_STORE,
     "retired key": FIX_RETIRED,
 }
@@ -54,6 +54,11 @@ _FIX_REVERSED = ("nothing to change in the record, which keeps the times as the 
 _FIX_UNWRITTEN = ("nothing to do if the task is meant to leave this output as it is; otherwise find out why it did not "
                   "write it (a task that skipped its work, a write that went elsewhere): the version stays the output "
                   "of the run that wrote it")
+
+
+def planted(finding: Finding) -> bool:
+    """Whether ``finding`` names a file planted in a bundle (:data:`~prov_common.bundle.verify.UNLISTED`)."""
+    return finding.what.startswith(UNLISTED + ": ")
 
 
 def bundle_finding(key: str, problem: str, reason: str, run_id: str) -> Finding:

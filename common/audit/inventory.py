@@ -4,7 +4,8 @@ Reads no object it already knows: a listing (one request per 1,000 keys on S3) g
 its size and tag (ETag; a local file's modification time, inode and change time), which the auditor's memory compares with
 what it recorded when it first saw the object. Findings: a logged run whose bundle, commit marker,
 ``indexed`` record, index entry or any file its signed manifest lists is missing or changed, or whose bundle holds a file
-its manifest does not list (the audit verifies such a bundle again, see :func:`changed_runs`); an index entry moved to another key; a
+its manifest does not list (the audit verifies such a bundle again, see :func:`changed_runs`, and one whose planted file an
+earlier audit named and is gone, see :func:`planted_gone`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
 changed; a new object there that does not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
@@ -17,6 +18,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, Written, read_object
+from prov_common.audit.examine import planted
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, failed_in
@@ -185,6 +187,30 @@ def retake_rechecked(memory: AuditorMemory, listing: Listing, changed: Mapping[s
                                "nothing to do if it was restored from a backup or replica; otherwise find out who rewrote it",
                                severity=NOTE, run_id=run_id))
     return out
+
+
+def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """The findings ``carried`` from the last audit's state (a full audit's, or that of the audit that logged the run)
+    that name a file planted in a logged bundle (one its signed manifest does not list) which ``listing`` no longer
+    holds, by run: each such bundle is verified again, and the finding dropped once it verifies (:func:`planted_removed`)."""
+    out: dict[str, list[Finding]] = {}
+    for f in carried:
+        if f.run_id in memory.runs and planted(f) and f.object not in listing.tags:
+            out.setdefault(f.run_id, []).append(f)
+    return out
+
+
+def planted_removed(gone: Mapping[str, list[Finding]], verified: Iterable[str]) -> list[Finding]:
+    """The findings of :func:`planted_gone` whose bundle was verified again without error: no longer findings."""
+    return [f for run_id in verified for f in gone.get(run_id, ())]
+
+
+def removed_note(found: Finding) -> Finding:
+    """The note that the planted file ``found`` named is gone from its logged bundle, which verifies again."""
+    return Finding(CHECK_INVENTORY, found.object, f"the file '{found.object}' planted in the bundle of logged run {found.run_id}, "
+                   "named by an earlier audit, is gone; the bundle was verified again and holds only what its signed manifest lists",
+                   "nothing to do if it was removed on purpose; otherwise find out who wrote it and who removed it",
+                   severity=NOTE, run_id=found.run_id)
 
 
 def _remembered(memory: AuditorMemory) -> dict[str, dict[str, str]]:

@@ -26,6 +26,8 @@ from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 OTHER_STORE = "other store"
 """The problem of a bundle whose manifest names another store's identity than this store's."""
+UNLISTED = "unlisted object"
+"""The problem of a file in a bundle's prefix that its signed manifest does not list (planted)."""
 ATTACHMENT_CHUNK = 8 << 20
 """Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole."""
 
@@ -210,7 +212,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     indexed_key = prefix + layout.INDEXED_FILE
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
-        report.add(key, "unlisted object", "in the bundle's prefix but not in its manifest")
+        report.add(key, UNLISTED, "in the bundle's prefix but not in its manifest")
     checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
                                      if indexed_key in present else None)
