@@ -64,6 +64,32 @@ def test_outage_spools_then_flush_delivers_exactly_once(outage, tmp_path: Path, 
     assert [s.run_id for s in list_bundles(store)] == [run_id]
 
 
+def test_an_attachment_held_in_a_bytearray_is_spooled_and_delivered_as_its_bytes(outage, tmp_path: Path) -> None:
+    """A row set in a bytearray, passed as a memoryview (staged in place, not copied), still reaches the bundle
+    through the spool when the store is down: the same bytes and the same manifest digest."""
+    from prov_common.bundle import rows_path
+    from prov_common.hashing.raw import blake3_digest
+
+    store_uri, restore = outage
+    spool = tmp_path / "spool"
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool)))
+    start, complete = run_events()
+    run_id, path = start["run"]["runId"], rows_path("s3://lake", "clean/users")
+    data = bytearray(b"row set " * 50_000)
+    transport.emit(start)
+    transport.attach(run_id, path, memoryview(data))
+    assert transport.emit(complete).status == "spooled"
+    assert len(Outbox(spool).pending()) == 4  # two staged events, the staged attachment and the bundle
+
+    restore()
+    assert Outbox(spool).flush().ok
+    store = open_store(store_uri)
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    bundle = read_bundle(store, run_id)
+    assert bundle.files[path] == bytes(data)
+    assert bundle.manifest.by_path[path].digest == blake3_digest(bytes(data))
+
+
 def test_next_emit_delivers_the_spool_first(outage, tmp_path: Path) -> None:
     store_uri, restore = outage
     transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(tmp_path / "spool")))

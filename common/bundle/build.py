@@ -15,6 +15,7 @@ from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, KNO
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
+from prov_common.store.buffers import byte_view, is_buffer
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
 from prov_common.w3cprov.events import DatasetState, RunState
 from prov_common.w3cprov.identity import iso_z
@@ -123,9 +124,9 @@ def derive_bundle(
         digest_sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == inputs + outputs)
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted((attachments or {}).items()):
-        if not isinstance(data, (bytes, bytearray)):
+        if not is_buffer(data):
             raise BadInputError(f"attachment {path!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
-        files[layout.check_attachment_path(path)] = bytes(data)
+        files[layout.check_attachment_path(path)] = byte_view(data)  # type: ignore[assignment]  # a bytearray's, not copied
     manifest = Manifest(
         run_id=state.run_id,
         job_namespace=state.job_namespace,

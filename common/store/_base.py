@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError
+from prov_common.store.buffers import Buffer, byte_view, is_buffer, open_buffer
 from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
 
@@ -35,15 +35,16 @@ class ObjectInfo:
 
 
 class Source:
-    """Bytes to store, in memory or in a file, that can be opened more than once."""
+    """Bytes to store, in memory (bytes, or a view of a bytearray's, never copied whole) or in a file, that can
+    be opened more than once."""
 
-    def __init__(self, data: bytes | None = None, path: Path | None = None) -> None:
-        self.data = data
+    def __init__(self, data: Buffer | None = None, path: Path | None = None) -> None:
+        self.data = None if data is None else byte_view(data)
         self.path = path
 
     def open(self) -> BinaryIO:
         if self.data is not None:
-            return io.BytesIO(self.data)
+            return open_buffer(self.data)  # type: ignore[return-value]
         assert self.path is not None
         try:
             return open(self.path, "rb")
@@ -105,11 +106,12 @@ class BaseStore(ABC):
         """One line naming the store for messages, e.g. ``local folder /data/.tdprov``."""
 
     # -- Store protocol -----------------------------------------------------------------------
-    def put(self, key: str, data: bytes) -> bool:
-        """Create ``key`` with ``data``; False if it already holds these bytes; ObjectConflictError if others."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+    def put(self, key: str, data: Buffer) -> bool:
+        """Create ``key`` with ``data`` (a bytearray or memoryview is read in place, not copied); False if it already
+        holds these bytes; ObjectConflictError if others."""
+        if not is_buffer(data):
             raise BadInputError(f"data for store key {key!r} is {type(data).__name__}, not bytes.", fix="encode it first")
-        return self._put(validate_key(key), Source(data=bytes(data)))
+        return self._put(validate_key(key), Source(data=data))
 
     def put_file(self, key: str, path: Path) -> bool:
         """Like :meth:`put`, streaming the bytes of the file at ``path``."""

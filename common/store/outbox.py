@@ -20,6 +20,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError, S
 from prov_common.once import Once
 from prov_common.store import spool
 from prov_common.store.base import Store
+from prov_common.store.buffers import byte_view, is_buffer
 from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
@@ -503,9 +504,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _as_bytes(key: str, data: object) -> bytes:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
+def _as_bytes(key: str, data: object) -> bytes | memoryview:
+    """``data`` as :func:`~prov_common.store.buffers.byte_view` gives it (a bytearray is not copied)."""
+    if is_buffer(data):
+        return byte_view(data)  # type: ignore[arg-type]
     raise BadInputError(f"object '{key}' is {type(data).__name__}, not bytes.", fix="encode it before delivering it")
 
 
