@@ -66,6 +66,32 @@ def test_runs_of_sorted_keys_merged_a_range_at_a_time_give_the_file_of_all_diges
     assert build_from_runs(runs, [("id", "int64")], width=width) == (bytes(whole[0]), whole[1])
 
 
+def test_the_row_set_of_spilled_runs_is_its_file_mapped_never_read_into_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row-set file is given as a read-only view of the mapped file (the 87 MB of a 10-million-row set
+    were read back into memory); its name is gone at once, so it goes with the view, and the bytes are
+    those of the file of all digests."""
+    import tracemalloc
+
+    from prov_common.rowset.runs import spill_folder
+
+    monkeypatch.setattr(runs_module, "RANGE_KEYS", 1 << 14)  # 128 KiB of keys merged at a time
+    digests = np.random.default_rng(3).integers(0, 256, size=(600_000, 16), dtype=np.uint8)
+    folder = spill_folder()
+    assert folder is not None
+    runs = KeyRuns(tuple(key_run(sorted_keys(digests[a:b]), folder.name) for a, b in ((0, 250_000), (250_000, 600_000))),
+                   folder)
+    tracemalloc.start()
+    try:
+        data, root = build_from_runs(runs, [("id", "int64")])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(data) // 4, f"{peak:,} bytes held to build a row set of {len(data):,}"
+    assert isinstance(data, memoryview) and data.readonly
+    assert (data, root) == build(digests, [("id", "int64")])
+    assert sorted(os.listdir(folder.name)) == sorted(os.path.basename(r.path) for r in runs.runs)  # the key runs only
+
+
 def test_a_run_that_cannot_be_spilled_is_kept_in_memory() -> None:
     """A worker that cannot write the folder (another user) keeps its keys and leaves no file behind."""
     keys = sorted_keys(np.random.default_rng(1).integers(0, 256, size=(3000, 16), dtype=np.uint8))

@@ -22,10 +22,12 @@ def row_set_path(namespace: str, name: str, shown_as: str | None = None, version
 
 @dataclass(frozen=True)
 class RowSet:
-    """A built row set: its bundle path, bytes and root (which the version's content-hash facet records)."""
+    """A built row set: its bundle path, bytes and root (which the version's content-hash facet records). The
+    bytes of a sharded version's are a read-only view of a mapped temporary file (attached as they are, never
+    copied into memory: :meth:`~prov_common.bundle.transport.ProvenanceTransport.attach`)."""
 
     path: str
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview
     root: str
 
 

@@ -8,6 +8,7 @@ so that a merge reads each range of each run with one positional read.
 """
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 from collections.abc import Iterator
@@ -142,18 +143,20 @@ class FileSink:
 
 
 def build_from_runs(runs: KeyRuns, schema_fields: list[tuple[str, str]], *,
-                    width: int = WIDTH) -> tuple[bytes | bytearray, str]:
+                    width: int = WIDTH) -> tuple[memoryview | bytearray, str]:
     """The row-set file of the keys of all ``runs`` (the same bytes as
     :func:`~prov_common.rowset.format.build_from_keys` of them merged), and its rows root: written to a
-    temporary file one bucket range at a time (:func:`merged_ranges`), then read back whole; where no
-    temporary file can be written (a full disk), into a buffer of the file's size, a range at a time too."""
+    temporary file one bucket range at a time (:func:`merged_ranges`) and given as a read-only view of that
+    file mapped into memory, never read into it (its pages are the file's, read as the view is read and given
+    back under memory pressure; the file has no name left, and goes with the last view of it); where no
+    temporary file can be written or mapped (a full disk), into a buffer of the file's size, a range at a time too."""
     rows, bits = runs.rows, bits_for(runs.rows)
     try:
         fd, path = tempfile.mkstemp(dir=runs.folder.name if runs.folder is not None else None, suffix=".rowset")
         try:
             with open(fd, "rb") as f:  # fd stays open for writing too
                 root = write_row_set(FileSink(fd), merged_ranges(runs, bits), rows, schema_fields, width=width)
-                return f.read(), root
+                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)), root
         finally:
             _unlink(path)
     except OSError:
