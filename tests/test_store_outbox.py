@@ -400,6 +400,34 @@ def test_write_ahead_removes_its_entry_on_success_and_keeps_it_when_down(tmp_pat
     assert Outbox(tmp_path / "spool2").pending() == []
 
 
+def test_a_large_object_is_spooled_and_flushed_without_copies_of_it(tmp_path: Path, s3_fault) -> None:
+    """A row set spooled while the store is down is written to the entry as it is held, and a flush delivers it
+    from the entry read once: it was joined into one copy of the batch to be written, and read back, cut from the
+    header and cut again into each object (three copies at a flush)."""
+    import tracemalloc
+
+    data = bytearray(os.urandom(16 << 20))
+    batch = [("runs/r1/rows/big.rowset", memoryview(data)), *BUNDLE]
+    down, outbox = open_store(s3_fault("closed")), Outbox(tmp_path / "spool")
+    outbox.deliver(down, BUNDLE)  # the client and its modules loaded before the measure
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        result = outbox.deliver(down, batch)
+        spooling = tracemalloc.get_traced_memory()[1] - base
+        assert result.spooled
+        tracemalloc.reset_peak()
+        store = open_store(tmp_path / "store")
+        report = outbox.flush(opener=lambda uri: store)  # the entries' store, back (here a local folder)
+        flushing = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert report.ok and report.delivered == 2
+    assert spooling < len(data) // 4, f"spooling {len(data):,} bytes held {spooling:,} more"
+    assert flushing < len(data) * 3 // 2, f"flushing {len(data):,} bytes held {flushing:,} more"
+    assert store.get("runs/r1/rows/big.rowset") == data and outbox.pending() == []
+
+
 def test_spool_warning_names_the_batch_it_spooled_and_the_backlog_apart(s3_server, s3_fault, tmp_path: Path,
                                                                          caplog) -> None:
     """Behind a backlog the store could not take, a new batch is spooled: its warning names that batch, and the

@@ -54,7 +54,8 @@ def entry_name() -> str:
     return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
 
 
-def encode(entry: SpoolEntry) -> bytes:
+def _header_line(entry: SpoolEntry) -> bytes:
+    """The first line of an entry; its objects' bytes follow it back to back (:func:`write_entry`)."""
     header = {
         "format": FORMAT,
         "store": entry.store,
@@ -63,15 +64,16 @@ def encode(entry: SpoolEntry) -> bytes:
     }
     if entry.unopened:
         header["unopened"] = entry.unopened
-    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(_item(o)[1] for o in entry.objects)
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
 def decode(raw: bytes, name: str) -> SpoolEntry:
-    """Parse an entry; raises ValueError naming what is damaged."""
-    head, sep, body = raw.partition(b"\n")
-    if not sep:
+    """Parse an entry; raises ValueError naming what is damaged. Its objects are views of ``raw``, not copies."""
+    end = raw.find(b"\n")
+    if end < 0:
         raise ValueError(f"spool entry {name} has no header line")
-    header = _parse_header(head, name)
+    header = _parse_header(raw[:end], name)
+    body = memoryview(raw)[end + 1:]
     if header.get("format") != FORMAT:
         raise ValueError(f"spool entry {name} has format {header.get('format')!r}, expected {FORMAT}")
     objects, offset = [], 0
@@ -115,7 +117,7 @@ def _header(path: Path) -> dict:
 
 def _parse_header(line: bytes, name: str) -> dict:
     """The header line of entry ``name``: a ValueError naming the entry when it is not JSON or not of the shape
-    :func:`encode` writes, so that a damaged entry is set aside like one whose bytes do not match, never a stop
+    :func:`write_entry` writes, so that a damaged entry is set aside like one whose bytes do not match, never a stop
     of the flush (a TypeError of a list where an object belongs)."""
     header = json.loads(line)
     items = header.get("objects") if isinstance(header, dict) else None
@@ -137,7 +139,9 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            out.write(encode(entry))
+            out.write(_header_line(entry))
+            for obj in entry.objects:  # each as it is held: never joined into one copy of them all
+                out.write(_item(obj)[1])
             out.flush()
             os.fsync(out.fileno())
         os.rename(tmp, final)
