@@ -355,7 +355,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
     lineage = f"'tdprov lineage {ref}' shows each of them"
     if digest:
         what = (f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
-                if names_content(ref) else
+                if all(names_content(d.version) for d in datasets) else  # ref may be a digest's first hex digits
                 f"'{ref}' is a version of {len(datasets)} datasets (a version name their producer gave, not their content)")
         fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:
