@@ -530,3 +530,30 @@ def test_dta_description_of_a_one_row_dataset_says_one_row(tmp_path: Path, capsy
     main(["record", "/data/one.parquet", "--format", "dta", "--store", store])
     doc = json.loads(capsys.readouterr().out)
     assert doc["descriptionOfTheDataset"] == f"/data/one.parquet version blake3:{'1' * 64}, 1 row"
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+@pytest.mark.parametrize("folder", ["run?1", "run[1]", "run*"])
+def test_croissant_of_sharded_data_whose_folder_name_holds_a_wildcard(backend: str, folder: str, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture, request: pytest.FixtureRequest) -> None:
+    """A folder named 'run?1', 'run[1]' or 'run*' (or an S3 prefix ending in '/') is that folder, as a file of such a
+    name is that file: its shards are recorded, and mlcroissant loads the record with one FileObject per shard, each
+    with the SHA-256 of its bytes. The name was read as a glob, which matches the folder itself (no key) and no file:
+    'no shards in ...'."""
+    from prov_dagster import ProvenanceResource
+
+    store = str(tmp_path / "store") if backend == "local" else request.getfixturevalue("s3_store_uri")
+    local = tmp_path / "data" / folder
+    local.mkdir(parents=True)
+    for i in range(2):
+        pd.DataFrame({"a": [i]}).to_parquet(local / f"part-{i}.parquet")
+    location = str(local)
+    if backend == "s3":
+        location = [_put(store, f"{folder}/part-{i}.parquet", local / f"part-{i}.parquet") for i in range(2)][0].rsplit("/", 1)[0] + "/"
+    version = ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"runs": location}).data_version.value
+    ds = mlc.Dataset(jsonld=str(_croissant_file(tmp_path, store, version, capsys)))
+    assert not ds.metadata.ctx.issues.errors, ds.metadata.ctx.issues.report()
+    urls = {f"part-{i}.parquet": (location.rstrip("/") + f"/part-{i}.parquet") for i in range(2)}
+    assert {o.name: (o.content_url, o.sha256) for o in ds.metadata.distribution} == {
+        name: (url if backend == "s3" else Path(url).as_uri(), hashlib.sha256(_bytes_at(url)).hexdigest())
+        for name, url in urls.items()}

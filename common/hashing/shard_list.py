@@ -36,6 +36,12 @@ def has_wildcard(target: str) -> bool:
     return any(c in _WILDCARDS for c in target)
 
 
+def _local_glob(target: str) -> bool:
+    """True when the local ``target`` is a glob: it holds a wildcard and is no folder (a folder named ``q?`` or
+    ``run[1]`` is that folder, as a file of such a name is that file)."""
+    return has_wildcard(target) and not os.path.isdir(target)
+
+
 def is_sharded(target: str) -> bool:
     """True when ``target`` names a sharded dataset: a local folder, an S3 URI ending in ``/``, or a glob
     (a file or object whose name holds ``*``, ``?`` or ``[`` is a file)."""
@@ -97,7 +103,7 @@ def _warn_if_file_name(target: str, literal_exists: bool, relpaths: Sequence[str
 
 
 def _list_local(target: str) -> list[ShardRef]:
-    if has_wildcard(target):
+    if _local_glob(target):
         base = _literal_prefix(target) or "./"
         if "**" in target:  # glob follows links to folders, loops too: refuse a loop first, as the folder form does
             for _ in _walk(base, hidden="."):
@@ -147,7 +153,7 @@ def _unlistable(error: OSError) -> None:
 def _local_folders(target: str) -> list[str]:
     """The folders whose entries a local folder or glob ``target`` lists: the folder and those below it that are
     not hidden, or every folder matching a leading part of the glob, from the part before its first wildcard."""
-    if not has_wildcard(target):
+    if not _local_glob(target):
         return [folder for folder, _ in _walk(target)]
     base = _literal_prefix(target)
     parts = target[len(base):].split("/")[:-1]
@@ -180,7 +186,7 @@ def local_state(target: str, shards: Sequence[ShardRef] | None = None) -> LocalS
 def _list_s3(target: str) -> list[ShardRef]:
     scheme, rest = target.split("://", 1)
     bucket, _, key_part = rest.partition("/")
-    pattern = key_part if has_wildcard(key_part) else None
+    pattern = key_part if has_wildcard(key_part) and not key_part.endswith("/") else None  # a prefix is a prefix
     prefix = _literal_prefix(key_part) if pattern is not None else key_part
     if not bucket:
         raise BadInputError(f"{target!r} names no bucket.", fix="write it as s3://bucket/prefix/")

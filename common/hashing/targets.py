@@ -47,16 +47,16 @@ def folder_target(target: str) -> str:
 
 def resolve_target(target: str) -> tuple[str, int | None]:
     """:func:`folder_target`'s answer, with the object's size when finding it out read it (else ``None``):
-    a HEAD request, then a listing of one key, only for an ``s3://`` URI that names no object and is no glob."""
-    from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_object_size, s3_version, split_s3_uri
-    from prov_common.hashing.shard_list import has_wildcard
+    a HEAD request, then a listing of one key, only for an ``s3://`` URI that names no object. A glob that names
+    no object is a prefix when keys are under it (``s3://b/run[1]``, as a local folder of that name is that folder)."""
+    from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_object_size, split_s3_uri
 
     if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/"):
         return target, None
     try:  # an object whose key holds a wildcard is that object, as a local file is
         return target, s3_object_size(target)
     except Exception as exc:  # botocore's ClientError; anything but "not found" is left to the hashing
-        if not is_not_found(exc) or (has_wildcard(target) and s3_version(target) is None):  # a glob
+        if not is_not_found(exc):
             return target, None
     bucket, key = split_s3_uri(target)
     try:
