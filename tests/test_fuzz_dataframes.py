@@ -205,3 +205,12 @@ def test_text_utf8_cannot_hold_is_refused_naming_its_row_and_a_fix_that_works() 
     assert fix in refused.value.fix
     exec(fix, {"df": df})
     assert list(df["s"]) == ["ok", "caf\ufffd"] and hash_dataframe(df).digest.startswith("blake3:")
+
+
+def test_text_utf8_cannot_hold_is_named_at_its_row_after_an_empty_string() -> None:
+    """An empty string before the lone surrogate was named as the row at fault ('row 0: '''), as it encodes to no bytes."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(pd.DataFrame({"s": pd.Series(["", "ok", "a\udcff"], dtype=object)}))
+    assert refused.value.what.startswith("column 's' holds text that is not valid Unicode (row 2: 'a\\udcff')")

@@ -198,10 +198,13 @@ def _not_unicode(values: pd.Series | pd.Index, display: str) -> UnsupportedTypeE
     """The refusal of a column holding text UTF-8 cannot hold (a lone surrogate, as ``errors='surrogateescape'`` leaves),
     naming the first such row."""
     def bad(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
         try:
-            return isinstance(value, str) and not value.encode("utf-8")
+            value.encode("utf-8")
         except UnicodeEncodeError:
             return True
+        return False
 
     found = next(((row, value) for row, value in enumerate(values) if bad(value)), None)  # None: inside a list or struct
     at = f" (row {found[0]}: {found[1]!r:.60})" if found is not None else ""
