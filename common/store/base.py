@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from prov_common.store.buffers import Buffer
+
 if TYPE_CHECKING:
     from prov_common.store._base import ObjectInfo
 
@@ -15,13 +17,14 @@ class Store(Protocol):
 
     Keys are relative ``/``-separated paths (validated: no ``..``, no leading ``/``).
     ``put`` creates an object and never changes one: identical bytes again is a no-op that returns
-    ``False``; other bytes raise :class:`~prov_common.errors.ObjectConflictError`.
+    ``False``; other bytes raise :class:`~prov_common.errors.ObjectConflictError`. It takes bytes, a bytearray or
+    a memoryview, read in place (:mod:`prov_common.store.buffers`).
     ``list`` yields keys in lexicographic order, optionally only those after ``start_after``.
     """
 
     uri: str
 
-    def put(self, key: str, data: bytes) -> bool: ...
+    def put(self, key: str, data: Buffer) -> bool: ...
 
     def get(self, key: str, limit: int | None = None) -> bytes: ...
 
