@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,18 +29,18 @@ def check_read_as_given(values: Iterable[Any], arrow_type: pa.DataType, display:
 
     array = np.asarray(values, dtype=object)
     present = array[~pd.isna(array)]  # None, NaN, NaT and NA are nulls, whatever the type
-    if pa.types.is_date(t) and any(isinstance(v, dt.datetime) for v in present):
+    kinds = set(map(type, present))  # the checks below look at the values' types, each once, not value by value
+    if pa.types.is_date(t) and any(issubclass(k, dt.datetime) for k in kinds):
         _refuse(display, "dates and date-times (the times would be dropped)")
     if pa.types.is_timestamp(t) and len({getattr(v, "tzinfo", None) is None for v in present}) > 1:
         _refuse(display, "date-times with and without a time zone (one would be read in the other's zone)",
                 f"give every value a time zone or none, e.g. localize the naive ones, then df[{display!r}] = "
                 f"pd.to_datetime(df[{display!r}], utc=True)")
-    if pa.types.is_duration(t) and any(not isinstance(v, (dt.timedelta, np.timedelta64)) for v in present):
+    if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
         _refuse(display, "durations and numbers (a number would be read as microseconds)")
-    if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(isinstance(v, str) for v in present):
+    if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
         _refuse(display, "bytes and text (the text would be read as its UTF-8 bytes)")
-    if pa.types.is_nested(t) and (any(isinstance(v, _SETS) for v in present)
-                                  or (_nests(t) and any(_holds_set(v, t) for v in present))):
+    if pa.types.is_nested(t) and _holds_set(present, t, kinds):
         _refuse(display, "sets, whose order is not fixed (the digest would change from one process to the next)",
                 f"make them sorted lists, e.g. df[{display!r}] = df[{display!r}].map(sorted)")
 
@@ -51,25 +52,27 @@ def _refuse(display: str, holds: str, fix: str | None = None) -> None:
 
 
 _SETS = (set, frozenset)
+_SEQUENCES = (list, tuple, np.ndarray)
 
 
-def _nests(arrow_type: pa.DataType) -> bool:
-    """Whether a value of the nested ``arrow_type`` holds nested values (a list of lists, a struct of a list)."""
-    return any(pa.types.is_nested(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
-
-
-def _holds_set(value: Any, arrow_type: pa.DataType) -> bool:
-    """Whether ``value``, read as ``arrow_type``, is a set or holds one where that type is nested (a list's items
-    of a type not nested are no sets: a set among them would have made them lists)."""
-    if isinstance(value, _SETS):
+def _holds_set(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None) -> bool:
+    """Whether one of ``values``, read as ``arrow_type``, is a set or holds one where that type is nested (a list's
+    items of a type not nested are no sets: a set among them would have made them lists). One level at a time: the
+    types of a level's values are gathered once (``kinds``, when the caller has them), then the values nested in
+    them are the next level."""
+    if any(issubclass(k, _SETS) for k in (set(map(type, values)) if kinds is None else kinds)):
         return True
-    if pa.types.is_struct(arrow_type) and isinstance(value, dict):
-        fields = {f.name: f.type for f in arrow_type}
-        return any(_holds_set(v, fields[k]) for k, v in value.items() if k in fields and pa.types.is_nested(fields[k]))
+    if pa.types.is_struct(arrow_type):
+        return any(_holds_set([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type)
+                   for f in arrow_type if pa.types.is_nested(f.type))
     if pa.types.is_map(arrow_type):
-        items = value.items() if isinstance(value, dict) else value
-        return any(_holds_set(v, arrow_type.item_type) for _, v in items) if pa.types.is_nested(arrow_type.item_type) else False
+        if not pa.types.is_nested(arrow_type.item_type):
+            return False
+        items = [x for value in values if value is not None
+                 for _, x in (value.items() if isinstance(value, dict) else value)]
+        return _holds_set(items, arrow_type.item_type)
     item = getattr(arrow_type, "value_type", None)  # a list of any kind
-    if item is not None and pa.types.is_nested(item) and isinstance(value, (list, tuple, np.ndarray)):
-        return any(_holds_set(v, item) for v in value if v is not None)
-    return False
+    if item is None or not pa.types.is_nested(item):
+        return False
+    inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
+    return _holds_set([v for v in inner if v is not None], item)
