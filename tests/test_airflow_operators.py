@@ -577,6 +577,26 @@ def test_sensor_and_trigger_name_a_store_location_where_nothing_is(tmp_path: Pat
     assert not typo.exists() and store.exists()  # the DAG run itself was recorded in the store meant
 
 
+def test_trigger_refuses_a_bad_connection_on_every_poll(store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """The trigger polls with one hook: a connection refused on the first poll (an extra of another type, a connection
+    not defined) was read as no connection on the next, which then listed the [tdprov] store and reset the count of
+    failed listings, so the wait went on against the wrong store until its timeout. It fails after ``max_errors``."""
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_TYPED", json.dumps({"conn_type": "tdprov", "extra": {"store": 5}}))
+
+    async def wait(conn_id: str) -> dict:
+        return (await anext(LineageBundleTrigger({"job": "tdprov_typed.write"}, conn_id, poll_interval=0.05,
+                                                 max_errors=2).run())).payload
+
+    for conn_id, said in (("tdprov_typed", "'store' in the extra of Airflow connection 'tdprov_typed' is 5, not text."),
+                          ("tdprov_undefined", "Airflow connection 'tdprov_undefined' (type tdprov) is not defined")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+            event = asyncio.run(asyncio.wait_for(wait(conn_id), timeout=10))
+        assert event["status"] == "error" and said in event["message"], event
+        assert caplog.text.count(said) == 2 and "(2/2 failed in a row)" in caplog.text, caplog.text
+
+
 def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_path: Path, store: Path) -> None:
     """The checkpoint goes to XCom and to an Airflow Variable; the Variable is a witness of the next
     audit, so a roll back is found even after the auditor's own memory was lost."""

@@ -104,8 +104,10 @@ class ProvenanceHook(BaseHook):
         }
 
     def _load(self) -> tuple[str | None, dict[str, Any]]:
+        """The connection's host and checked extra, read once; a connection refused is refused again on every call
+        (never read as no connection: a trigger polling with this hook would wait on the [tdprov] store)."""
         if self._extra is None:
-            self._host, self._extra = None, {}
+            host, extra = None, {}
             if self.tdprov_conn_id:
                 try:
                     conn = self.get_connection(self.tdprov_conn_id)
@@ -116,9 +118,10 @@ class ProvenanceHook(BaseHook):
                             fix=f"create it (airflow connections add {self.tdprov_conn_id} --conn-type tdprov "
                                 "--conn-host <store URI>) or pass tdprov_conn_id=None to use [tdprov]") from None
                 else:
-                    self._host = conn.host or None
-                    self._extra = checked_extra(conn.extra_dejson or {}, self.tdprov_conn_id)
-                    unknown_keys(self._extra, EXTRA_KEYS, f"the extra of Airflow connection {self.tdprov_conn_id!r}")
+                    host = conn.host or None
+                    extra = checked_extra(conn.extra_dejson or {}, self.tdprov_conn_id)
+                    unknown_keys(extra, EXTRA_KEYS, f"the extra of Airflow connection {self.tdprov_conn_id!r}")
+            self._host, self._extra = host, extra
         return self._host, self._extra
 
     def get_settings(self) -> Settings:
