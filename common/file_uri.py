@@ -27,7 +27,10 @@ def local_namespace(namespace: str) -> str:
     one local file is one dataset whichever producer named it."""
     if not namespace.lower().startswith("file://"):
         return namespace
-    authority = urlsplit(namespace).netloc
+    try:
+        authority = urlsplit(namespace).netloc
+    except ValueError:  # an authority no URL parser reads ('file://[::1'): no name of this machine
+        return namespace
     return "file" if authority and is_local_host(authority) else namespace
 
 

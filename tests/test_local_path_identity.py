@@ -81,6 +81,29 @@ def test_the_transformer_hashes_every_local_file_name(tmp_path: Path, file_name:
     assert _enriched(namespace, str(tmp_path / file_name)) == ["schema", "tdprov_contentHash", "version"]
 
 
+def test_a_file_namespace_no_url_parser_reads_is_passed_on_and_the_run_sealed(tmp_path: Path) -> None:
+    """Another producer's ``file://[::1`` (an unclosed IPv6 host) made the naming raise ValueError: the transformer
+    raised, so the transform transport dropped the event, and the bundle of a run naming it was never sealed ('could not
+    record the event'). Such a dataset names no file of this machine: passed on as given, the rest hashed and sealed."""
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    odd = [OutputDataset(namespace="file://[::1", name="/x.csv"), OutputDataset(namespace="file://[::1", name="x.csv")]
+    event = RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:01Z",
+                     run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ad"), job=Job(namespace="default", name="x.t"),
+                     outputs=[*odd, OutputDataset(namespace="file", name=str(tmp_path / "ok.csv"))],
+                     producer="https://example.invalid/p")
+    outputs = ContentHashTransformer(properties={}).transform(event).outputs
+    assert [o.facets for o in outputs[:2]] == [{}, {}]
+    assert outputs[2].facets["version"].datasetVersion == hash_path(tmp_path / "ok.csv").digest
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "store"), strict=True))
+    assert transport.emit(event).status == "written"
+    bundle = read_bundle(open_store(str(tmp_path / "store")), event.run.runId)
+    assert sorted((o["namespace"], o["name"]) for o in parse_events_jsonl(bundle.files["events.jsonl"])[0]["outputs"]) == [
+        ("file", str(tmp_path / "ok.csv")), ("file://[::1", "/x.csv"), ("file://[::1", "x.csv")]
+
+
 @pytest.mark.parametrize("file_name", ["a b.csv", "eu#1.csv", "é.csv"])
 def test_tdprov_hash_of_an_escaped_file_uri_is_the_file(tmp_path: Path, file_name: str, capsys) -> None:
     (tmp_path / file_name).write_text("a\n1\n")

@@ -130,7 +130,7 @@ def file_dataset(namespace: str, name: str) -> tuple[str, str]:
         return local_dataset(namespace, name)
     try:
         return dataset_from_uri(uri)
-    except BadInputError:
+    except ValueError:  # BadInputError, or a URL no parser reads ('file://[::1/p')
         return namespace, name
 
 
