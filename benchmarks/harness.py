@@ -83,12 +83,16 @@ def start_moto_process() -> subprocess.Popen:
     os.environ.update(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{port}", **_S3_ENV, TDPROV_STORE_READ_TIMEOUT="120",
                       TDPROV_STORE_MAX_ATTEMPTS="8")
     for _ in range(100):
+        if server.poll() is not None:
+            raise RuntimeError(f"moto server exited with status {server.returncode} before it listened on port {port}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return server
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("moto server did not start")
+    server.kill()  # not left serving (it waits forever) once the benchmark has given up on it
+    server.wait()
+    raise RuntimeError(f"moto server did not listen on port {port} after 100 tries")
 
 
 def s3_stores() -> Callable[[], str]:
