@@ -180,6 +180,11 @@ def audit_metadata(result: AuditResult) -> dict[str, Any]:
     return metadata
 
 
+def _listed(findings: list[Any], shown: int = 3) -> str:
+    """The first ``shown`` of ``findings`` as a description lists them: ``object: what; ...``."""
+    return "; ".join(f"{f.object}: {f.what}" for f in findings[:shown])
+
+
 def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, Any]:
     """The fields an asset check evaluation of ``tdprov/audit`` has for one audit check."""
     metadata: dict[str, Any] = {
@@ -193,12 +198,10 @@ def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, A
     if check.status == "skipped":  # a re-hash not asked for: its detail names this job's config (REHASH_HINT)
         description = f"{check.title}: {check.detail or 'skipped'}"
     elif check.errors:
-        listed = "; ".join(f"{f.object}: {f.what}" for f in check.errors[:3])
-        description = f"{check.title}: {len(check.errors)} finding(s): {listed}"
-    else:  # as 'tdprov audit' prints the line: its notes (which do not fail it) and its detail
-        notes = [f for f in check.findings if f not in check.errors]
-        listed = "; ".join(f"{f.object}: {f.what}" for f in notes[:3])
-        description = (f"{check.title}: pass" + (f" with {len(notes)} note(s): {listed}" if notes else "")
+        description = f"{check.title}: {len(check.errors)} finding(s): {_listed(check.errors)}"
+    else:  # as 'tdprov audit' prints the line: its notes (every finding of a check that passed) and its detail
+        notes = check.findings
+        description = (f"{check.title}: pass" + (f" with {len(notes)} note(s): {_listed(notes)}" if notes else "")
                        + (f"; {check.detail}" if check.detail else ""))
     return {
         "asset_key": AUDIT_ASSET_KEY,
@@ -223,8 +226,7 @@ def tdprov_audit(context: OpExecutionContext, config: AuditConfig, provenance: P
     metadata = audit_metadata(result)
     yield AssetMaterialization(asset_key=AUDIT_ASSET_KEY, metadata=metadata)  # publishes the checkpoint (InstanceWitness keeps it)
     if not result.clean:
-        listed = "; ".join(f"{f.object}: {f.what}" for f in result.errors[:5])
-        raise Failure(description=f"tdprov audit: {len(result.errors)} finding(s): {listed}", metadata=metadata)
+        raise Failure(description=f"tdprov audit: {len(result.errors)} finding(s): {_listed(result.errors, 5)}", metadata=metadata)
     context.log.info(f"tdprov audit clean: {result.bundles_examined} bundle(s) examined; report {result.location(result.report_json)}")
     yield Output(None, metadata=metadata)
 
