@@ -170,3 +170,25 @@ def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_run
         assert len(said) == 1 and "checkpoint 4 is not the one this auditor verified" in said[0].what, (attempt, said)
         assert said[0].what.endswith(f"; of the 4 run(s) logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
         assert said[0].fix.startswith("restore the store (its log/ and audit/, and the bundles and index entries of the runs named)"), said
+
+
+def test_a_whole_store_rolled_back_and_extended_short_of_its_size_names_every_run_its_log_lost(tmp_path, monkeypatch) -> None:
+    """After the rollback a second auditor logs one new run: the log has 3 leaves where the first auditor verified 4. Leaf 3
+    is now that run, so both runs recorded after the copy are lost, not only the one past the log's end."""
+    home = tmp_path / "home-a"
+    monkeypatch.setenv("TDPROV_HOME", str(home))
+    writer = default_signing_key()
+    write_keypair(tmp_path / "b.key")
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(public_path_for(default_key_path())))
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", os.pathsep.join([str(public_path_for(default_key_path())), str(tmp_path / "b.key.pub")]))
+    pipe, later = _roll_back_whole_store(tmp_path, 2)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home-b"))
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "b.key"))
+    seal(pipe.store, run_events("new_0", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/new0.parquet", digest("new0"))],
+                                start=T0 + timedelta(hours=5)), writer)
+    assert _audit(pipe).checkpoint.checkpoint.size == 3
+    monkeypatch.setenv("TDPROV_HOME", str(home))
+    monkeypatch.delenv("TDPROV_SIGNING_KEY")
+    said = _rolled_back(_audit(pipe))
+    assert len(said) == 1 and said[0].what.endswith(
+        f"; of the 4 run(s) logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said

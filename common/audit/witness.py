@@ -78,19 +78,21 @@ def _not_extended(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredChe
 
 def _lost(size: int, tlog: TransparencyLog, head: StoredCheckpoint | None, newest_runs: Sequence[str]) -> str:
     """What the store's log no longer holds of ``newest_runs``, the runs of the leaves just below ``size`` ('' for nothing
-    known): those past a shorter log's end, or, in a log rewritten at or past ``size``, those its leaves from the first of
-    them to its newest checkpoint do not hold."""
+    known): those its leaves from the first of them to its newest checkpoint do not hold. A log only cut back lost those
+    past its end (:func:`_past_end`); one cut back and extended again, to ``size`` or short of it, may hold other runs there."""
     kept = head.checkpoint.size if head is not None else 0
-    if not newest_runs or kept < size:
-        return _past_end(newest_runs, size, kept)
+    if not newest_runs:
+        return ""
     first = size - len(newest_runs)
     try:
-        held = {x.run_id for x in tlog.leaves_from(first)[: kept - first]}
+        held = {x.run_id for x in tlog.leaves_from(first)[: kept - first]} if kept > first else set()
     except StoreUnavailableError:
         raise
-    except TdprovError:  # the leaves cannot be read either: the finding says what is wrong, without the runs
-        return ""
+    except TdprovError:  # the leaves cannot be read either: the finding says what is wrong, and what lies past the log's end
+        return _past_end(newest_runs, size, kept) if kept < size else ""
     gone = [r for r in newest_runs if r not in held]
+    if kept < size and gone == list(newest_runs)[max(0, len(newest_runs) - (size - kept)):]:
+        return _past_end(newest_runs, size, kept)
     if not gone:
         return ""
     return (f"; of the {len(newest_runs)} run(s) logged as leaves {first + 1} to {size}, the log no longer holds {len(gone)}: "
