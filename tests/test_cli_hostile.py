@@ -683,3 +683,23 @@ def test_a_manifest_file_size_that_is_no_number_of_bytes_is_a_damaged_manifest(s
     out = capsys.readouterr().out
     assert f"OK    {other}" in out and f"FAIL  {run}" in out, out
     assert f"is not a bundle manifest (TypeError: the size of '{raw['files'][0]['path']}' is {size!r}, not a number of bytes)" in out, out
+
+
+def test_a_failure_count_of_another_type_is_shown_as_recorded(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pandera facet whose failureCount is text (any producer can send the facet) stopped 'show' with an unexpected
+    ValueError from the count's thousands separator; the bundle verifies, and the value is shown as recorded."""
+    from test_audit_support import dataset, digest, run_events, seal
+
+    from prov_common.store import open_store
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    out = [dataset("/data/x.parquet", digest("x"), passed=False, failed=("positive",)), dataset("/data/y.parquet", digest("y"), passed=False)]
+    out[0]["facets"]["tdprov_pandera"]["failureCount"] = "3"
+    out[1]["facets"]["tdprov_pandera"]["failureCount"] = 1
+    run = seal(open_store(str(tmp_path / "store")), run_events("check", [], out))
+    capsys.readouterr()
+    assert main(["show", run]) == 0
+    shown = capsys.readouterr().out
+    assert "/data/x.parquet_schema: FAILED (failureCount '3')" in shown and "/data/y.parquet_schema: FAILED (1 failure)" in shown, shown

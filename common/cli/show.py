@@ -17,7 +17,7 @@ from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
-from prov_common.w3cprov.events import RunState, extent_text
+from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
 from prov_common.text import counted
 
@@ -83,6 +83,13 @@ def _prov_counts(data: bytes | None) -> dict[str, int]:
     return {kind: len(section) if isinstance(section := prov.get(kind), dict) else 0 for kind in PROV_KINDS}
 
 
+def _failures(value: Any) -> str:
+    """A Pandera facet's ``failureCount`` as ``show`` prints it: ``3 failures``, or as recorded when it is no count (any
+    producer can send the facet)."""
+    count = whole_count(value or 0)
+    return counted(count, "failure") if count is not None else f"failureCount {value!r}"
+
+
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
     checked = verify_and_derive(store, run_id, bundle_trust(settings, store))
@@ -137,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
     out.append("quality:")
     out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
-            f" ({counted(q['failureCount'] or 0, 'failure')}{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
+            f" ({_failures(q['failureCount'])}{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
             for q in info["quality"]] or ["  no Pandera results recorded"]
     if info["attachments"]:
         out.append("attachments: " + ", ".join(info["attachments"]))
