@@ -703,3 +703,25 @@ def test_a_failure_count_of_another_type_is_shown_as_recorded(tmp_path: Path, ca
     assert main(["show", run]) == 0
     shown = capsys.readouterr().out
     assert "/data/x.parquet_schema: FAILED (failureCount '3')" in shown and "/data/y.parquet_schema: FAILED (1 failure)" in shown, shown
+
+
+def test_an_output_file_given_with_a_tilde_is_the_one_checked(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o '~/x'`` (quoted: no shell expanded it) was checked in the home folder and written to './~/x', which failed
+    ('cannot use ~/x: No such file or directory') or went into a folder named '~': each file goes where the check
+    looked, as ``audit --report '~/r'`` does."""
+    home, work = tmp_path / "user", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "tdprov-home"))
+    monkeypatch.chdir(work)
+    (tmp_path / "ev.jsonl").write_text(json.dumps({
+        "eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "producer": "https://example.invalid/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0190d6b0-0000-7000-8000-000000000001"}, "job": {"namespace": "n", "name": "j"}, "inputs": [], "outputs": []}) + "\n")
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    assert main(["prov", str(tmp_path / "ev.jsonl"), "-o", "~/prov.json"]) == 0
+    assert main(["keygen", "-o", "~/k.pem"]) == 0
+    assert main(["hash", str(tmp_path / "t.csv"), "--row-digests", "~/rows.parquet"]) == 0
+    assert sorted(p.name for p in home.iterdir()) == ["k.pem", "k.pem.pub", "prov.json", "rows.parquet"], capsys.readouterr()
+    assert json.loads((home / "prov.json").read_text())["activity"] and list(work.iterdir()) == []

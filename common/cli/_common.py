@@ -92,14 +92,16 @@ def new_file_path(text: str) -> str:
     return text
 
 
-def check_writable_file(path: str | os.PathLike[str], what: str = "output file") -> None:
-    """Refuse a file path that is a folder or whose folder does not exist (folders are never created for it)."""
+def check_writable_file(path: str | os.PathLike[str], what: str = "output file") -> str:
+    """Refuse a file path that is a folder or whose folder does not exist (folders are never created for it); else the
+    path checked, to write: '~/x' given quoted is the home folder's x, not a file in a folder './~'."""
     target = Path(path).expanduser()
     if target.is_dir():
         raise BadInputError(f"{what} {target} is a folder.", fix="give a file name inside it")
     if not target.parent.is_dir():
         raise BadInputError(f"{what} {target}: folder {target.parent} does not exist.",
                             fix="create the folder first or choose a path in an existing one")
+    return str(target)
 
 
 def report_folder(text: str) -> str:

@@ -19,9 +19,9 @@ def write_output(data: bytes, output: str | None = None) -> None:
     else:
         from prov_common.cli._common import check_writable_file
 
-        check_writable_file(output)
-        with output_file(output):
-            Path(output).write_bytes(data)
+        path = check_writable_file(output)
+        with output_file(path):
+            Path(path).write_bytes(data)
 
 
 @contextlib.contextmanager

@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         granularity = "block"  # block digests give the changed row ranges
     dtypes = _csv_dtypes(args.csv_dtype)
     if args.row_digests:
-        check_writable_file(args.row_digests, "--row-digests file")
+        args.row_digests = check_writable_file(args.row_digests, "--row-digests file")
     if args.diff:
         return _diff(args, [_hash_one(args, p, granularity, dtypes) for p in args.paths])
     failed = 0

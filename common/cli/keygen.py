@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.output:
-        check_writable_file(args.output, "key file")  # never creates folders for an explicit path
+        args.output = check_writable_file(args.output, "key file")  # never creates folders for an explicit path
     private, public = write_keypair(args.output or default_key_path())
     key_id = load_signing_key(private).key_id
     print(f"private key: {private} (mode 0600; keep it secret)")
