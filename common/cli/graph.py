@@ -89,4 +89,3 @@ def run(args: argparse.Namespace) -> int:
     write_output(render(graph, fmt, args.renderer, max_width=args.width, note=stderr_note("graph")), args.output)
     tell_written(args.output, drawn(graph))
     return 0
-
