@@ -85,13 +85,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def new_file_path(text: str) -> str:
-    """An argparse type: a file to write, whose folder exists ('-' is stdout)."""
-    if text != "-":
-        check_writable_file(text)
-    return text
-
-
 def check_writable_file(path: str | os.PathLike[str], what: str = "output file") -> str:
     """Refuse a file path that is a folder or whose folder does not exist (folders are never created for it); else the
     path checked, to write: '~/x' given quoted is the home folder's x, not a file in a folder './~'."""
