@@ -85,3 +85,14 @@ def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path, header: s
     assert "tdprov hash --bytes" in refused.value.fix
     path.write_text(f"{header.replace('a', 'a.1').replace('a.1', 'a', 1)}\n{rows}")
     assert hash_path(path).digest.startswith("blake3:")
+
+
+def test_an_unexpected_failure_whose_message_ends_a_sentence_ends_it_once():
+    """A library message that ends with a full stop ('Cannot specify ',' with 's'.') was followed by another: the line
+    read "... with 's'.. Fix: check the arguments"."""
+    from prov_common.cli._failures import as_bad_input
+
+    assert str(as_bad_input(ValueError("Cannot specify ',' with 's'."))) == (
+        "unexpected ValueError: Cannot specify ',' with 's'. Fix: check the arguments; if they are right, rerun with "
+        "TDPROV_DEBUG=1 and report the traceback")
+    assert as_bad_input(IndexError("list index out of range")).what == "unexpected IndexError: list index out of range."

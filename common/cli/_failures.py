@@ -42,6 +42,6 @@ def as_bad_input(exc: BaseException) -> BadInputError:
                              fix="set AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and AWS_REGION")
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientError"):
         return BadInputError(f"S3 request failed: {exc}.", fix="check the bucket name, AWS_ENDPOINT_URL_S3 and your credentials")
-    message = " ".join(str(exc).split())[:300]
+    message = " ".join(str(exc).split())[:300].rstrip(".")  # the sentence is ended once, below
     return BadInputError(f"unexpected {name}{where}: {message}.",
                          fix="check the arguments; if they are right, rerun with TDPROV_DEBUG=1 and report the traceback")
