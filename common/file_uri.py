@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+from prov_common.errors import BadInputError
 
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})
 """Authorities of a ``file://`` URI on this machine: named, read and stored as a local path."""
@@ -14,6 +16,18 @@ def is_file_uri(text: str) -> bool:
     """Whether ``text`` is a ``file:`` URI: ``file://...`` or RFC 8089's short form ``file:/abs/path``. Anything else
     (``file:x.csv``, a relative file of that name) is a path as written."""
     return text[:6].lower() == "file:/"
+
+
+def split_uri(text: str) -> SplitResult:
+    """``urlsplit(text)``, its host and port read; a URI no URL parser reads (an unclosed ``[`` of an IPv6 host, a
+    port that is no number) is refused naming it."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise BadInputError(f"{text!r} cannot be read as a URI ({exc})",
+                            fix="write it as scheme://host[:port]/path; an IPv6 host goes in brackets, [::1]") from None
+    return parts
 
 
 def is_local_host(authority: str) -> bool:

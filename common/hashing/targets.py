@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from prov_common.file_uri import is_file_uri, is_local_host
+from prov_common.file_uri import is_file_uri, is_local_host, split_uri
 from prov_common.hashing.model import ContentDigest, Granularity
 from prov_common.hashing.shard_model import ShardedDigest, ShardRef
 
@@ -20,7 +20,7 @@ def local_target(target: str) -> str:
     them, unchanged)."""
     if not is_file_uri(target):
         return target
-    parts = urlsplit(target)
+    parts = split_uri(target)
     host = "" if is_local_host(parts.netloc) else parts.netloc
     return (f"/{host}" if host else "") + unquote(parts.path)
 

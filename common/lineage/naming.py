@@ -10,7 +10,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import s3_key
 from prov_common.hashing.targets import local_target
-from prov_common.file_uri import is_local_host, local_dataset, local_namespace  # noqa: F401 - local_namespace: part of the naming API
+from prov_common.file_uri import is_local_host, local_dataset, local_namespace, split_uri  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +81,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         authority, _, rest = raw.partition("://")[2].partition("/")
         return f"{XCOM_SCHEME}://{authority}", "/" + rest
     text = redact_uri(raw)
-    parts = urlsplit(text)
+    parts = split_uri(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
     path = unquote(parts.path)
