@@ -169,7 +169,7 @@ def roll_back(s: Store) -> tuple[str, str, str]:
     states = s.keys("audit/state/" + newest.rsplit("/", 1)[1].removesuffix(".json"))  # every state bound to it
     s.delete(newest, s.newest(LEAVES_PREFIX), *states, s.newest("audit/catalog/"))
     s.delete_run(s.last)
-    return "default", CHECK_LOG, ("rolled back or its newest checkpoints were deleted; it no longer holds the leaves of 1 run(s) logged "
+    return "default", CHECK_LOG, ("rolled back or its newest checkpoints were deleted; it no longer holds the leaves of 1 run logged "
                                   f"after leaf 3: {s.last}")
 
 

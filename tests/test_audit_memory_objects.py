@@ -127,7 +127,7 @@ def test_a_whole_store_rolled_back_names_the_runs_its_log_lost(tmp_path) -> None
         result = _audit(pipe)
         said = _rolled_back(result)
         assert len(said) == 1 and said[0].object == "log/checkpoints/000000000002.json", (attempt, [f.what for f in result.errors])
-        assert said[0].what.endswith(f"it no longer holds the leaves of 2 run(s) logged after leaf 2: {later[0]}, {later[1]}"), said[0].what
+        assert said[0].what.endswith(f"it no longer holds the leaves of 2 runs logged after leaf 2: {later[0]}, {later[1]}"), said[0].what
         assert said[0].fix.startswith("restore the store (its log/ and audit/, and the bundles and index entries of the runs named) from a "
                                       "backup or replica taken after checkpoint 4"), said[0].fix
     accepted = _audit(pipe, accept_checkpoint="restored from the copy of the first audit")
@@ -168,7 +168,7 @@ def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_run
     for attempt in ("found", "still found"):
         said = [f for f in _audit(pipe).check(CHECK_LOG).errors if f.object == "log/checkpoints/000000000004.json"]
         assert len(said) == 1 and "checkpoint 4 is not the one this auditor verified" in said[0].what, (attempt, said)
-        assert said[0].what.endswith(f"; of the 4 run(s) logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
+        assert said[0].what.endswith(f"; of the 4 runs logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
         assert said[0].fix.startswith("restore the store (its log/ and audit/, and the bundles and index entries of the runs named)"), said
 
 
@@ -191,4 +191,4 @@ def test_a_whole_store_rolled_back_and_extended_short_of_its_size_names_every_ru
     monkeypatch.delenv("TDPROV_SIGNING_KEY")
     said = _rolled_back(_audit(pipe))
     assert len(said) == 1 and said[0].what.endswith(
-        f"; of the 4 run(s) logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
+        f"; of the 4 runs logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said

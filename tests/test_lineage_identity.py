@@ -420,6 +420,9 @@ def test_runs_not_taken_as_indexed_are_told_a_line_per_reason_at_most_ten_lines(
     assert left[10] == "tdprov lineage: and 2 more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem"
     taken = [line for line in lines if "signed bundle" in line]
     assert len(taken) == 2 and taken[0].startswith("tdprov lineage: run fix-a is taken as its signed bundle says, not as its index entry does")
+    tell_entries_not_taken({**shared, **dict(list(own.items())[:10])}, {}, "lineage")  # one run past the tenth line
+    assert capsys.readouterr().err.splitlines()[-1] == ("tdprov lineage: and 1 more run left out, its bundle not verifying. Fix: "
+                                                         "'tdprov verify' names every problem")
 
 
 def test_a_read_is_of_the_version_written_before_the_reader_started_in_every_reader(tmp_path: Path,

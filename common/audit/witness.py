@@ -17,6 +17,7 @@ from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+from prov_common.text import counted
 from prov_common.tlog.model import LogLeaf
 
 FIX_GAP = ("restore the deleted or changed log objects from a backup or replica, then audit again; if the loss is understood "
@@ -95,7 +96,7 @@ def _lost(size: int, tlog: TransparencyLog, head: StoredCheckpoint | None, newes
         return _past_end(newest_runs, size, kept)
     if not gone:
         return ""
-    return (f"; of the {len(newest_runs)} run(s) logged as leaves {first + 1} to {size}, the log no longer holds {len(gone)}: "
+    return (f"; of the {counted(len(newest_runs), 'run')} logged as leaves {first + 1} to {size}, the log no longer holds {len(gone)}: "
             f"{', '.join(gone)}")
 
 
@@ -107,7 +108,7 @@ def _past_end(newest_runs: Sequence[str], size: int, kept: int) -> str:
     if not named:
         return ""
     if len(named) == lost:
-        return f"; it no longer holds the leaves of {lost} run(s) logged after leaf {kept}: {', '.join(named)}"
+        return f"; it no longer holds the leaves of {counted(lost, 'run')} logged after leaf {kept}: {', '.join(named)}"
     return (f"; it no longer holds the leaves of {lost} runs logged after leaf {kept}, of which this auditor's memory names the "
             f"newest {len(named)}: {', '.join(named)}")
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from prov_common.config import Settings
-from prov_common.text import first_of
+from prov_common.text import counted, first_of
 
 _DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
 
@@ -85,13 +85,14 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
     _tell(left_out,
           lambda run, why: f"left out run {run}: its bundle does not verify ({why}). {fix_left_out(run)}",
           lambda runs, why: f"left out {runs}: their bundles do not verify ({why}). {fix_left_out('RUN_ID')}",
-          lambda more: f"and {more} more runs left out, their bundles not verifying. Fix: 'tdprov verify' names every problem",
+          lambda more: f"and {counted(more, 'more run')} left out, {'its bundle' if more == 1 else 'their bundles'} not verifying. "
+          "Fix: 'tdprov verify' names every problem",
           verb)
     fix_corrected = "Fix: the entry was altered after sealing: restore it from a backup or replica ('tdprov audit' reports it)"
     _tell(corrected,
           lambda run, why: f"run {run} is taken as its signed bundle says, not as its index entry does ({why}). {fix_corrected}",
           lambda runs, why: f"{runs} are taken as their signed bundles say, not as their index entries do ({why}). {fix_corrected}",
-          lambda more: f"and {more} more runs taken as their signed bundles say, not as their altered index entries do. "
+          lambda more: f"and {counted(more, 'more run')} taken as {'its signed bundle says, not as its altered index entry does' if more == 1 else 'their signed bundles say, not as their altered index entries do'}. "
           "Fix: 'tdprov audit' reports them all", verb)
 
 

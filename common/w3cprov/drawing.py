@@ -77,11 +77,11 @@ def _lines(node: Node, names: Names) -> list[str]:
     if node.shards is not None:
         lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
-        lines.append(f"✗ {len(node.failed_checks)} failed check{'s' if len(node.failed_checks) > 1 else ''}")
+        lines.append(f"✗ {counted(len(node.failed_checks), 'failed check')}")
     if node.broken:
         lines.append("✗ broken link")
     if node.also:
-        lines.append(f"= same content as {len(node.also)} other dataset{'s' if len(node.also) > 1 else ''}")
+        lines.append(f"= same content as {counted(len(node.also), 'other dataset')}")
     return lines
 
 
