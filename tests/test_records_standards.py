@@ -147,7 +147,7 @@ def _record(store: str, ref: str, fmt: str, capsys: pytest.CaptureFixture, *extr
 
 def _croissant_file(tmp_path: Path, store: str, ref: str, capsys: pytest.CaptureFixture, *extra: str) -> Path:
     out = tmp_path / "record.croissant.json"
-    assert main(["record", ref, "--format", "croissant", "--store", store, "-o", str(out), *extra]) == 0, capsys.readouterr().err
+    assert main(["record", ref, "-f", "croissant", "--store", store, "-o", str(out), *extra]) == 0, capsys.readouterr().err
     return out
 
 
