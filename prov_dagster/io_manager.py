@@ -368,10 +368,10 @@ def _sidecar_meanwhile(pool: ThreadPoolExecutor, location: DataLocation, relpath
 
 
 def _recorded_sidecar(location: DataLocation, relpath: str) -> Any:
-    """The sidecar of the data file at ``relpath`` as recorded, or None when there is none or it is no JSON (it then
-    names no owner: see :mod:`prov_dagster.owners`)."""
+    """The sidecar of the data file at ``relpath`` as recorded, any JSON (its owner fields count even when its digest
+    is damaged), or None when there is none or it is no JSON (it then names no owner: see :mod:`prov_dagster.owners`)."""
     try:
-        return location.read_sidecar(relpath)
+        return location.read_sidecar(relpath, as_record=False)
     except ValueError:  # not JSON: written by something else
         return None
 

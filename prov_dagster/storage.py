@@ -155,9 +155,11 @@ class DataLocation:
         else:
             self._local_atomic(key, lambda tmp: Path(tmp).write_bytes(data))
 
-    def read_sidecar(self, relpath: str) -> dict[str, Any] | None:
-        """The sidecar of the data file at ``relpath`` (None when there is none). One that is not a JSON object whose
-        ``digest`` is text (emptied, cut short, or another kind of JSON) raises BadInputError naming it."""
+    def read_sidecar(self, relpath: str, *, as_record: bool = True) -> Any:
+        """The sidecar of the data file at ``relpath`` (None when there is none). One that is not JSON raises
+        BadInputError naming it; so does (``as_record``) one that is not a JSON object whose ``digest`` is text
+        (emptied, cut short, or another kind of JSON). Not ``as_record``, any JSON is given as it is: the owner fields
+        of a sidecar whose digest is damaged still say whose file it is."""
         key = relpath + SIDECAR_SUFFIX
         try:
             data = self._s3_get(key) if self.is_s3 else Path(self.uri(key)).read_bytes()
@@ -167,7 +169,7 @@ class DataLocation:
             record = loads(data)
         except ValueError as exc:  # not JSON, not UTF-8, nested without end
             raise BadInputError(f"sidecar {self.uri(key)} is not JSON ({exc}).", fix=SIDECAR_FIX) from exc
-        if not isinstance(record, dict) or not isinstance(record.get("digest", ""), str):
+        if as_record and (not isinstance(record, dict) or not isinstance(record.get("digest", ""), str)):
             raise BadInputError(f"sidecar {self.uri(key)} is not the record tdprov writes (a JSON object with a digest).",
                                 fix=SIDECAR_FIX)
         return record

@@ -159,6 +159,24 @@ def test_one_asset_key_under_two_namespaces_never_overwrites_the_other(store_uri
     assert (version, job) == (digest(kept), "a")
 
 
+def test_a_sidecar_whose_digest_is_damaged_still_names_its_owner(tmp_path: Path) -> None:
+    """A sidecar that names namespace x's owner but whose digest is no text (damaged, or another writer's) still
+    blocks namespace y's write of the file: it was read as naming no owner, and y's asset replaced x's data."""
+    store = tmp_path / "store"
+    path = tmp_path / "store-data" / "a.parquet"
+    (ax, _), (ay, _) = deployment(1), deployment(2)
+    with DagsterInstance.ephemeral() as dx, DagsterInstance.ephemeral() as dy:
+        assert materialize([ax], instance=dx, resources={"io_manager": ProvenanceIOManager(store=str(store), namespace="x")}).success
+        sidecar = Path(f"{path}.tdprov.json")
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "digest": 5}))
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        refused = materialize([ay], instance=dy, resources={"io_manager": ProvenanceIOManager(store=str(store), namespace="y")},
+                              raise_on_error=False)
+    assert not refused.success
+    assert "holds the data of asset 'a' (namespace dagster://x)" in step_error(refused, "a")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
 def test_a_dagster_name_means_only_the_versions_whose_events_carry_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Data written before sidecars named their namespace is not protected (its sidecar names no namespace, so it
     blocks nothing): namespace y replaces x's file. The lineage by ``dagster://x/a`` still means x's version, the one
