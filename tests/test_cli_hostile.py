@@ -57,7 +57,8 @@ def _cases(f: dict[str, str]) -> dict[str, list[list[str]]]:
         "hash": [["--csv-dtype", "a=NotAType", f["csv"]], ["--csv-dtype", "nodtype", f["csv"]],
                  ["--row-digests", MISSING + "/x", f["csv"]], ["s3://nobucket-tdprov/x.csv"], [TYPO], [f["folder"]],
                  ["--diff", f["csv"]], ["--diff", "-", "-"], [f["deepl"]], [f["nul"]],
-                 ["file://[x/y"]],  # a URI no URL parser reads: it was an unexpected ValueError
+                 ["file://[x/y"],  # a URI no URL parser reads: it was an unexpected ValueError
+                 ["--workers", "100000", f["folder"]]],  # a Dask LocalCluster of 100,000 processes
         "keygen": [["-o", MISSING + "/k"], ["-o", f["folder"]]],
         "lineage": [["model", "--store", TYPO], ["model", "--depth", "-3", *s], ["model", "-o", MISSING + ".svg", *s]],
         "prov": [[f["events"], "-o", MISSING], [f["events"], "-o", f["folder"]], [f["deepl"]], [f["nul"]], [TYPO],
@@ -73,7 +74,7 @@ def _cases(f: dict[str, str]) -> dict[str, list[list[str]]]:
                    ["add", f["csv"], "--name", "n", "--license", "MIT", "--issuer", "me", "--confidential-columns", "b,zz", *s],
                    ["add", TYPO, "--name", "n", "--license", "MIT", "--issuer", "me", *s], ["list", "--store", TYPO]],
         "store": [["repair", "--store", TYPO], ["init", "s3://"], ["init", f["csv"]], ["frobnicate"]],
-        "verify": [["--store", TYPO], ["--trusted-keys", TYPO, *s], ["not/a/run", *s]],
+        "verify": [["--store", TYPO], ["--trusted-keys", TYPO, *s], ["not/a/run", *s], ["--workers", "100000", *s]],
     }
 
 

@@ -85,6 +85,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_WORKERS = 256
+"""The most worker processes ``--workers`` starts: each is a Python process of its own (tens of MB), so a number past
+this is a typo or a unit slip, not a machine."""
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: worker processes, a whole number from 1 to :data:`MAX_WORKERS`."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        from prov_common.config import usable_cpus
+
+        raise argparse.ArgumentTypeError(f"{text!r} worker processes is more than {MAX_WORKERS}, the most tdprov starts "
+                                         f"(this machine has {usable_cpus()} CPUs; the default is one per CPU)")
+    return value
+
+
 def check_writable_file(path: str | os.PathLike[str], what: str = "output file") -> str:
     """Refuse a file path that is a folder or whose folder does not exist (folders are never created for it); else the
     path checked, to write: '~/x' given quoted is the home folder's x, not a file in a folder './~'."""

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from prov_common.cli._terminal import one_line
-from prov_common.cli._common import add_verb, check_writable_file, positive_int
+from prov_common.cli._common import add_verb, check_writable_file, worker_count
 from prov_common.cli._output import emit_json_line, output_file
 from prov_common.errors import BadInputError
 from prov_common.hashing import ALGORITHM, FileDigest, ShardedDigest, TableDigest  # no pandas: loaded when run
@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
                         help="sharded datasets: where shards are hashed: tcp://host:8786 (a Dask scheduler), 'local' "
                              "(a Dask LocalCluster) or 'none' (this process); default $TDPROV_DASK_SCHEDULER, else "
                              "a LocalCluster for 64 shards and 512 MiB or more")
-    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=worker_count, default=None, metavar="N",
                         help="worker processes of a LocalCluster (default: one per CPU)")
     parser.set_defaults(func=run)
 

@@ -12,7 +12,7 @@ from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
-from prov_common.cli._common import add_store_option, add_verb, no_bundles_text, positive_int
+from prov_common.cli._common import add_store_option, add_verb, no_bundles_text, worker_count
 from prov_common.cli._output import emit_json_line
 from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--trusted-keys", action="append", default=None, metavar="PATH",
                         help="public key file or folder to trust (repeatable; overrides TDPROV_TRUSTED_KEYS)")
     parser.add_argument("--json", action="store_true", help="print one JSON report per bundle")
-    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=worker_count, default=None, metavar="N",
                         help="processes that verify bundles (default: one per CPU, from 64 bundles on); "
                              "the findings are the same with any number")
     add_store_option(parser)
