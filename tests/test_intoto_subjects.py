@@ -250,6 +250,28 @@ def test_a_version_in_toto_would_refuse_as_a_digest_is_named_as_a_version(tmp_pa
     assert report.ok, report.findings
 
 
+def test_a_version_named_by_an_algorithm_in_toto_spells_in_mixed_case_keeps_its_spelling(tmp_path: Path) -> None:
+    """Another producer's datasetVersion "gitCommit:<40 hex>" is the DigestSet {"gitCommit": ...}, the key in-toto's spec
+    names (it was "gitcommit", which no verifier reads as a commit); the manifest records digest sets 5, and a bundle
+    sealed under digest sets 4, which gave "gitcommit", still verifies."""
+    key = SigningKey.generate()
+    run_id = "0190c0de-0000-7000-8000-0000000000ad"
+    commit = "ab" * 20
+    events = [event(run_id, "COMPLETE", "2026-03-01T10:00:05Z", outputs=[dataset("git://repo", "data", "gitCommit:" + commit.upper())])]
+    bundle = build_bundle(events, None, key, sealed_at=SEALED)
+    assert bundle.manifest.digest_sets == "tdprov-digests/5"
+    statement = verified_statement(bundle.statement_bytes, key.public.to_pem())
+    assert [s["digest"] for s in statement["subject"]] == [{"gitCommit": commit}]
+    assert [o["digest"] for o in statement["predicate"]["outputs"]] == [{"gitCommit": commit}]
+
+    old = _sealed_with_digest_sets(events, key, "tdprov-digests/4")
+    assert [s["digest"] for s in _statement(old.statement_bytes)["subject"]] == [{"gitcommit": commit}]
+    store = open_store(str(tmp_path / "store"))
+    deliver_bundle(store, old)
+    report = verify_bundle(store, run_id, TrustStore.of([key.public]))
+    assert report.ok, report.findings
+
+
 # --- Dagster: a declared source, named by what its source record says of its digest --------------------------------
 
 def _from_source(source: str, read: Path) -> Any:

@@ -1,6 +1,9 @@
 """in-toto DigestSets of dataset versions, by digest-set version (no I/O; docs/bundles.md, "Subjects").
 
-Version 4 (current) is version 3 but for a version whose ``tdprov_contentHash`` facet names it without saying what
+Version 5 (current) is version 4 but for a version named by one of in-toto's algorithms spelled in mixed case
+(``gitCommit:<hex>``, ``gitTree``, ``gitBlob``, ``dirHash``), whose DigestSet key keeps in-toto's spelling (versions
+2 to 4 gave it in lower case, ``gitcommit``, a key no verifier reads as a commit).
+Version 4 is version 3 but for a version whose ``tdprov_contentHash`` facet names it without saying what
 kind of digest it is (a registered source whose record does not say): it leaves it out of the DigestSet, as neither
 a digest of bytes nor a table digest (version 3 took it for a digest of bytes).
 Version 3 is version 2 but for a version that is not a digest in-toto's spec allows (lowercase hex of
@@ -26,12 +29,15 @@ DIGESTS_V1 = "tdprov-digests/1"
 DIGESTS_V2 = "tdprov-digests/2"
 DIGESTS_V3 = "tdprov-digests/3"
 DIGESTS_V4 = "tdprov-digests/4"
-DIGEST_SETS = DIGESTS_V4  # the newest: new bundles record the oldest version that gives their DigestSets alike
-KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3, DIGESTS_V4)
+DIGESTS_V5 = "tdprov-digests/5"
+DIGEST_SETS = DIGESTS_V5  # the newest: new bundles record the oldest version that gives their DigestSets alike
+KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3, DIGESTS_V4, DIGESTS_V5)
 TABLE_PREFIX = "tdprovTable-"  # DigestSet key of a canonical table digest: tdprovTable-<algorithm>
 SHARDS_PREFIX = "tdprovShards-"  # DigestSet key of a sharded version's shard-tree digest
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})+")
+# in-toto's DigestSet algorithms spelled in mixed case (in-toto/attestation spec/v1/digest_set.md), by their lower case
+_IN_TOTO_SPELLING = {name.lower(): name for name in ("gitCommit", "gitTree", "gitBlob", "dirHash")}
 # Digest sizes in bytes of the fixed-size algorithms of in-toto's DigestSet spec, whose validators refuse a value of
 # another size (in-toto/attestation go/v1 ResourceDescriptor.Validate).
 _IN_TOTO_SIZES = {"md5": 16, "sha1": 20, "sha224": 28, "sha512_224": 28, "sha256": 32, "sha512_256": 32, "sha384": 48,
@@ -60,15 +66,18 @@ def version_digest(version: str | None) -> dict[str, str] | None:
 
 
 def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[str, str] | None:
-    """The DigestSet (version 2, 3 or 4) of a dataset version from its events' facets; None when it has no digest.
+    """The DigestSet (version 2 to 5) of a dataset version from its events' facets; None when it has no digest.
     Version 2 took any ``algo:<int(hex, 16) reads it>`` version for a digest; versions 2 and 3 took one whose facet
-    names no kind for a digest of bytes."""
+    names no kind for a digest of bytes; versions 2 to 4 gave in-toto's mixed-case algorithms in lower case."""
     version = dataset.version
     content = dataset.facet("tdprov_contentHash")
     out: dict[str, str] = {}
+    since = KNOWN.index(digest_sets)
     of_version = digest_map(version or "") if digest_sets == DIGESTS_V2 else version_digest(version)
+    if of_version is not None and since >= KNOWN.index(DIGESTS_V5):
+        of_version = {_IN_TOTO_SPELLING.get(algo, algo): value for algo, value in of_version.items()}
     unknown_kind = version is not None and content.get("digest") == version and content.get("kind") not in CONTENT_KINDS
-    if of_version is not None and not (digest_sets == DIGESTS_V4 and unknown_kind):
+    if of_version is not None and not (since >= KNOWN.index(DIGESTS_V4) and unknown_kind):
         prefix = {"table": TABLE_PREFIX, "shards": SHARDS_PREFIX}.get(str(content.get("kind")))
         if prefix is not None and content.get("digest") == version:
             out.update({prefix + algo: value for algo, value in of_version.items()})
