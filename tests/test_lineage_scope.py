@@ -63,8 +63,9 @@ def shared(_built_once: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> str
 
 
 def _lineage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], uri: str, *args: str,
-             every: bool = False, verb: Any = lineage_cli) -> tuple[str, str, int]:
-    """stdout, stderr and the index entries read of ``tdprov lineage ARGS``; ``every``: as before, reading every entry."""
+             every: bool = False, verb: Any = lineage_cli, code: int = 0) -> tuple[str, str, int]:
+    """stdout, stderr and the index entries read of ``tdprov lineage ARGS``, which exits ``code`` (1: it leaves out a
+    run); ``every``: as before, reading every entry."""
     reads: Counter[str] = Counter()
     real_open = verb.open_store
 
@@ -83,7 +84,7 @@ def _lineage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
         patch.setattr(verb, "open_store", counted_store)
         if every:
             patch.setattr(LineageScope, "reaching", lambda *a, **kw: None)
-        assert main([verb.__name__.rsplit(".", 1)[-1], *args, "--store", uri]) == 0
+        assert main([verb.__name__.rsplit(".", 1)[-1], *args, "--store", uri]) == code
     out, err = capsys.readouterr()
     return out, err, reads["index"]
 
@@ -113,8 +114,8 @@ def test_a_forged_entry_is_still_left_out_and_a_run_sealed_after_the_audit_still
     from prov_common.canonical_json import canonical_bytes
 
     raw_write(audited, f"index/2026/05/01/20260501T180000000000Z-{forged.run_id}.json", canonical_bytes(data))
-    before = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", every=True)
-    after = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet")
+    before = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", every=True, code=1)
+    after = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", code=1)  # a run left out is a finding
     assert after[:2] == before[:2]
     assert digest("f10") in after[0] and digest("forged") not in after[0]
     assert f"left out run {forged.run_id}" in after[1]

@@ -243,10 +243,10 @@ def test_an_index_entry_without_a_verifying_bundle_is_left_out_and_named(ref: st
     told = f"left out run {FORGED}: its bundle does not verify (bundles/{FORGED}/: missing"
     capsys.readouterr()
 
-    assert main(["lineage", ref, "--json", "--store", store_uri]) == 0
+    assert main(["lineage", ref, "--json", "--store", store_uri]) == 1  # a run left out: a finding
     out, err = capsys.readouterr()
     assert [t["version"] for t in json.loads(out)["lineage"]] == [digest] and told in err
-    assert main(["lineage", ref, "--store", store_uri]) == 0
+    assert main(["lineage", ref, "--store", store_uri]) == 1
     out, err = capsys.readouterr()
     assert out.startswith(f"{entry['outputs'][0]['name']}  {digest}") and FORGED not in out and err.count(told) == 1
     code, answer, err = contains_cli(ref, IN, store_uri, capsys)

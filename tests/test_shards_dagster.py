@@ -112,7 +112,7 @@ def test_shard_folder_is_one_version_snapshotted_once_per_shard(tmp_path: Path, 
     capsys.readouterr()
     code = main(["lineage", str(folder), "--store", store])
     lineage, told = capsys.readouterr()
-    assert code == 0 and lineage.startswith(f"{folder}  {first}  ({SHARDS} shards)\n") and second not in lineage
+    assert code == 1 and lineage.startswith(f"{folder}  {first}  ({SHARDS} shards)\n") and second not in lineage
     assert f"left out run {newest}: its bundle does not verify" in told and "prov.json" in told and f"tdprov verify {newest}" in told
     prov.write_bytes(kept)
     rows = tdprov_hash(str(folder), capsys)["rows"]

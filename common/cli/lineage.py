@@ -54,7 +54,8 @@ def register(subparsers: Any) -> None:
             f"DIGEST a version or content digest, in full or its first {DIGEST_PREFIX_MIN} or more hex digits, with or without 'blake3:'; "
             "DATASET@DIGEST that dataset's version at that digest, as 'tdprov runs' prints each output (a '@' is split off only "
             "where the last one is followed by a digest: abfss://container@account/... is a name as a whole). "
-            "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr."
+            "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr, "
+            "and the verb exits 1 (a finding)."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
@@ -319,9 +320,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
                    "leftOut": left_out}, sort_keys=True)
-        return 0
+        return 1 if left_out else 0  # a run left out, its bundle not verifying, is a finding (as in record and verify)
     shown = _Shown(_labels(trees), touched, _job_labels(trees, found))
     blocks = ["\n".join(one_line(line) for line in [_version_text(tree, direction, shown), *_lines(tree, direction, shown)])
               for tree in trees]
     print("\n\n".join(blocks))
-    return 0
+    return 1 if left_out else 0
