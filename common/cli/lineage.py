@@ -224,7 +224,7 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
     if node.failed_checks:
         text += f"  ✗ failed: {', '.join(node.failed_checks)}"
     if node.passed_checks:  # known with --checks (read from the bundles): a passed validation is shown, not only a failed one
-        text += f"  ✓ passed {len(node.passed_checks)} check(s)"
+        text += f"  ✓ passed {counted(len(node.passed_checks), 'check')}"
     if node.also:
         text += f"  (same content as {', '.join(labels[d] for d in node.also)})"
     if tree.sources:
