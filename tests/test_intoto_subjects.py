@@ -272,6 +272,20 @@ def test_a_version_named_by_an_algorithm_in_toto_spells_in_mixed_case_keeps_its_
     assert report.ok, report.findings
 
 
+@pytest.mark.parametrize("algorithm, size", [("gitCommit", 32), ("dirHash", 20)])
+def test_a_mixed_case_algorithm_of_another_size_than_in_toto_reads_is_named_as_a_version(algorithm: str, size: int) -> None:
+    """in-toto's validator reads gitCommit as 20 bytes and dirHash as 32: a version "gitCommit:<32 bytes>" (a SHA-256
+    repository's commit) is named in the annotations, not given as a DigestSet in-toto refuses."""
+    key = SigningKey.generate()
+    version = f"{algorithm}:" + "cd" * size
+    events = [event("0190c0de-0000-7000-8000-0000000000ae", "COMPLETE", "2026-03-01T10:00:05Z",
+                    outputs=[dataset("git://repo", "data", version)])]
+    bundle = build_bundle(events, None, key, sealed_at=SEALED)
+    statement = verified_statement(bundle.statement_bytes, key.public.to_pem())
+    assert [o.get("digest") for o in statement["predicate"]["outputs"]] == [None]
+    assert statement["predicate"]["outputs"][0]["annotations"]["version"] == version
+
+
 # --- Dagster: a declared source, named by what its source record says of its digest --------------------------------
 
 def _from_source(source: str, read: Path) -> Any:

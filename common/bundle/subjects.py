@@ -2,7 +2,9 @@
 
 Version 5 (current) is version 4 but for a version named by one of in-toto's algorithms spelled in mixed case
 (``gitCommit:<hex>``, ``gitTree``, ``gitBlob``, ``dirHash``), whose DigestSet key keeps in-toto's spelling (versions
-2 to 4 gave it in lower case, ``gitcommit``, a key no verifier reads as a commit).
+2 to 4 gave it in lower case, ``gitcommit``, a key no verifier reads as a commit), and which it leaves out when that
+spelling has a size in-toto's validator holds it to and the version is of another (``gitCommit`` 20 bytes,
+``dirHash`` 32).
 Version 4 is version 3 but for a version whose ``tdprov_contentHash`` facet names it without saying what
 kind of digest it is (a registered source whose record does not say): it leaves it out of the DigestSet, as neither
 a digest of bytes nor a table digest (version 3 took it for a digest of bytes).
@@ -39,9 +41,11 @@ _HEX_BYTES = re.compile(r"(?:[0-9a-f]{2})+")
 # in-toto's DigestSet algorithms spelled in mixed case (in-toto/attestation spec/v1/digest_set.md), by their lower case
 _IN_TOTO_SPELLING = {name.lower(): name for name in ("gitCommit", "gitTree", "gitBlob", "dirHash")}
 # Digest sizes in bytes of the fixed-size algorithms of in-toto's DigestSet spec, whose validators refuse a value of
-# another size (in-toto/attestation go/v1 ResourceDescriptor.Validate).
+# another size (in-toto/attestation go/v1 ResourceDescriptor.Validate), by in-toto's spelling: gitCommit and dirHash
+# are read only as spelled so (version 5), never as the lower-case keys versions 3 and 4 gave.
 _IN_TOTO_SIZES = {"md5": 16, "sha1": 20, "sha224": 28, "sha512_224": 28, "sha256": 32, "sha512_256": 32, "sha384": 48,
-                  "sha512": 64, "sha3_224": 28, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}
+                  "sha512": 64, "sha3_224": 28, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64, "gitCommit": 20,
+                  "dirHash": 32}
 
 
 def check_version(version: str | None) -> str:
@@ -65,6 +69,15 @@ def version_digest(version: str | None) -> dict[str, str] | None:
     return found if _HEX_BYTES.fullmatch(value) and (size is None or len(value) == 2 * size) else None
 
 
+def _in_toto_spelled(found: dict[str, str]) -> dict[str, str] | None:
+    """``{algo: hex}`` with in-toto's spelling of a mixed-case algorithm (version 5); None when in-toto's validator
+    refuses its size under that spelling (a ``gitCommit`` of 32 bytes: a version, not a digest)."""
+    ((algo, value),) = found.items()
+    algo = _IN_TOTO_SPELLING.get(algo, algo)
+    size = _IN_TOTO_SIZES.get(algo)
+    return {algo: value} if size is None or len(value) == 2 * size else None
+
+
 def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[str, str] | None:
     """The DigestSet (version 2 to 5) of a dataset version from its events' facets; None when it has no digest.
     Version 2 took any ``algo:<int(hex, 16) reads it>`` version for a digest; versions 2 and 3 took one whose facet
@@ -75,7 +88,7 @@ def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[st
     since = KNOWN.index(digest_sets)
     of_version = digest_map(version or "") if digest_sets == DIGESTS_V2 else version_digest(version)
     if of_version is not None and since >= KNOWN.index(DIGESTS_V5):
-        of_version = {_IN_TOTO_SPELLING.get(algo, algo): value for algo, value in of_version.items()}
+        of_version = _in_toto_spelled(of_version)
     unknown_kind = version is not None and content.get("digest") == version and content.get("kind") not in CONTENT_KINDS
     if of_version is not None and not (since >= KNOWN.index(DIGESTS_V4) and unknown_kind):
         prefix = {"table": TABLE_PREFIX, "shards": SHARDS_PREFIX}.get(str(content.get("kind")))
