@@ -602,7 +602,8 @@ def test_one_damaged_source_record_is_named_and_the_training_record_still_writte
         tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
     """A source record that is not JSON, or no signed envelope, stopped 'tdprov record' (exit 1, no record).
-    It is left out and named by its key with the fix; the record is written from the rest (exit 1: a finding)."""
+    It is left out and named by its key with the fix; the record is written from the rest (exit 1: a finding), and
+    'tdprov lineage' shows the tree without it, exiting 1 too (it exited 0, as if its lineage were sound)."""
     from prov_common.signing import default_signing_key
     from prov_common.sources.model import SourceRecord
     from prov_common.sources.registry import register_source
@@ -622,7 +623,7 @@ def test_one_damaged_source_record_is_named_and_the_training_record_still_writte
     assert f"left out source record 'sources/vendor/{damaged.name}'" in said and "tdprov audit" in said, said
     assert "vendor-raw" in out.read_text() and "Acme Data" in out.read_text()  # the sound source is in the record
     code, said = _verb(["lineage", "s3://lake/clean/users.parquet"], capsys, caplog)  # traced from the same records: not silently
-    assert code == 0 and f"tdprov lineage: left out source record 'sources/vendor/{damaged.name}'" in said, said
+    assert code == 1 and f"tdprov lineage: left out source record 'sources/vendor/{damaged.name}'" in said, said
 
 
 def test_a_report_folder_given_with_a_tilde_is_the_one_checked(tmp_path: Path, capsys: pytest.CaptureFixture,

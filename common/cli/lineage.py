@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
             "DATASET@DIGEST that dataset's version at that digest, as 'tdprov runs' prints each output (a '@' is split off only "
             "where the last one is followed by a digest: abfss://container@account/... is a name as a whole). "
             "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr, "
-            "and the verb exits 1 (a finding)."
+            "and the verb exits 1 (a finding), as it does when a registered source record that does not verify is left out."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
@@ -75,9 +75,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _sources(store: Store, settings: Settings) -> SourcesByDigest:
+def _sources(store: Store, settings: Settings) -> tuple[SourcesByDigest, bool]:
     """The registered sources by digest (records that do not verify are left out, each named on stderr as
-    'tdprov record' names them)."""
+    'tdprov record' names them), and whether one was left out: a finding, as in 'tdprov record'."""
     from prov_common.cli.record import tell_sources_left_out
     from prov_common.signing import trust_from_settings
     from prov_common.sources.registry import iter_sources
@@ -88,9 +88,9 @@ def _sources(store: Store, settings: Settings) -> SourcesByDigest:
         for stored in iter_sources(store, trust_from_settings(settings), problems):
             records.append(stored.record)
     except TdprovError:
-        return sources_by_digest(records)
+        return sources_by_digest(records), False
     tell_sources_left_out(problems, "lineage", "the lineage is shown without it")
-    return sources_by_digest(records)
+    return sources_by_digest(records), bool(problems)
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
@@ -282,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
     scope = LineageScope.of(store, trust, auditor_trust_from_settings(settings))
     found = scope.reaching(args.target, direction, every_reader=args.checks)
     found = scope.every() if found is None else found
-    sources = _sources(store, settings) if direction == UPSTREAM else {}
+    sources, sources_left_out = _sources(store, settings) if direction == UPSTREAM else ({}, False)
     verified: set[str] = set()
     left_out: dict[str, str] = {}
     touched: _LeftOut = {}  # what the runs left out made (upstream) or read (downstream): no origin, nothing unused
@@ -320,9 +320,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
                    "leftOut": left_out}, sort_keys=True)
-        return 1 if left_out else 0  # a run left out, its bundle not verifying, is a finding (as in record and verify)
+        return 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
     shown = _Shown(_labels(trees), touched, _job_labels(trees, found))
     blocks = ["\n".join(one_line(line) for line in [_version_text(tree, direction, shown), *_lines(tree, direction, shown)])
               for tree in trees]
     print("\n\n".join(blocks))
-    return 1 if left_out else 0
+    return 1 if left_out or sources_left_out else 0
