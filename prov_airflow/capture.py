@@ -194,8 +194,12 @@ def changed_at(target: str, shards: list | None) -> float | None:
 def local_state(target: str, shards: list | None = None) -> LocalState | None:
     """What the local file, folder or glob at ``target`` (a ``file://`` URI) holds now
     (:func:`~prov_common.hashing.shard_list.local_state`; ``shards`` as listed for the hashing); ``None`` for
-    data elsewhere or when it cannot be read."""
-    path = local_path(target)
+    data elsewhere, when it cannot be read, or for a URI no URL parser reads (``file://h:port/p``, ``file://[::1``:
+    :func:`named_key` leaves it out, with a warning)."""
+    try:
+        path = local_path(target)
+    except ValueError:  # BadInputError of file_uri.split_uri, or urlsplit's own
+        return None
     if path is None:
         return None
     try:

@@ -323,3 +323,23 @@ def test_a_dataset_uri_that_names_no_dataset_leaves_the_tasks_other_datasets_rec
     assert [(o.name, o.version) for o in task.outputs] == [(str(out), hash_path(out).digest)]
     warned = [r.getMessage() for r in caplog.records if "x://h:port/in" in r.getMessage()]
     assert len(warned) == 1 and "names no dataset tdprov can record" in warned[0] and "Port could not be cast" in warned[0], warned
+
+
+def test_a_file_uri_whose_port_is_no_number_leaves_the_tasks_other_datasets_recorded(
+        tmp_path: Path, store: Path, caplog) -> None:
+    """``Asset("file://h:port/out")`` as an outlet: the look at what the outlets hold when the try starts read it as a
+    local path and raised ('cannot be read as a URI'), so the task's start was not recorded and its run lost its
+    inputs. It is left out with the warning of any dataset tdprov cannot name, and the other datasets are recorded."""
+    raw, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    raw.write_text("a\n1\n")
+    with DAG("tdprov_unnamable_file_uri", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="t", python_callable=lambda: out.write_text("b\n2\n"),
+                       inlets=[Asset("file://h:port/in"), Asset(raw.as_uri())], outlets=[Asset(out.as_uri()), Asset("file://h:port/out")])
+    assert run_dag(dag, logical_date=START).state == "success"
+    [task] = [s for s in bundles_of(store) if s.job_name == "tdprov_unnamable_file_uri.t"]
+    assert task.state == "COMPLETE"
+    assert [(i.name, i.version) for i in task.inputs] == [(str(raw), hash_path(raw).digest)]
+    assert [(o.name, o.version) for o in task.outputs] == [(str(out), hash_path(out).digest)]
+    assert not [r for r in caplog.records if "could not record provenance" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if "file://h:port/out" in r.getMessage()]
+    assert len(warned) == 1 and "names no dataset tdprov can record" in warned[0], warned
