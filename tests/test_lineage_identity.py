@@ -854,7 +854,7 @@ def test_lineage_with_checks_shows_a_passed_validation_and_times_as_the_index_do
     seal(store, run_events("prep", [], [dataset("/data/x.parquet", digest("x"), passed=True)]))
     assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
     out = capsys.readouterr().out
-    assert "✓ passed 1 check" in out and "COMPLETE  2026-05-01T12:05:00Z" in out and "+00:00" not in out, out
+    assert "✓ passed 1 check\n" in out and "COMPLETE  2026-05-01T12:05:00Z" in out and "+00:00" not in out, out
     assert main(["lineage", "/data/x.parquet", "--checks", "--json", "--store", uri]) == 0
     (tree,) = json.loads(capsys.readouterr().out)["lineage"]
     (run,) = tree["generatedBy"]
@@ -959,7 +959,7 @@ def test_a_check_whose_run_does_not_verify_is_shown_by_no_view(name: str, tmp_pa
     for ref in (name, "/data/m.pkl"):
         assert main(["lineage", ref, "--checks", "--store", uri]) == 1  # the check's run left out: a finding
         out, err = capsys.readouterr()
-        assert "✗ failed" not in out and "✓ passed 1 check" in out, (ref, out)
+        assert "✗ failed" not in out and "✓ passed 1 check\n" in out, (ref, out)
         assert f"left out run {check}" in err, (ref, err)
     assert main(["record", name, "--store", uri]) == 1
     out, err = capsys.readouterr()
