@@ -729,3 +729,18 @@ def test_an_output_file_given_with_a_tilde_is_the_one_checked(tmp_path: Path, ca
     assert main(["hash", str(tmp_path / "t.csv"), "--row-digests", "~/rows.parquet"]) == 0
     assert sorted(p.name for p in home.iterdir()) == ["k.pem", "k.pem.pub", "prov.json", "rows.parquet"], capsys.readouterr()
     assert json.loads((home / "prov.json").read_text())["activity"] and list(work.iterdir()) == []
+
+
+def test_workers_up_to_the_cpus_of_a_machine_of_more_than_256_are_taken(capsys: pytest.CaptureFixture,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a machine of 320 CPUs the default is 320 workers, so '--workers 320' is taken; it was refused as more than
+    256, 'the most tdprov starts'. Past the CPUs of such a machine, the refusal names them."""
+    import prov_common.config
+
+    monkeypatch.setattr(prov_common.config, "usable_cpus", lambda: 320)
+    for verb in (["verify"], ["hash", "x.csv"]):
+        assert build_parser().parse_args([verb[0], "--workers", "320", *verb[1:]]).workers == 320
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([verb[0], "--workers", "321", *verb[1:]])
+        err = capsys.readouterr().err
+        assert "'321' worker processes is more than 320, the most tdprov starts (this machine has 320 CPUs" in err, err

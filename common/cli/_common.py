@@ -86,18 +86,19 @@ def positive_int(text: str) -> int:
 
 
 MAX_WORKERS = 256
-"""The most worker processes ``--workers`` starts: each is a Python process of its own (tens of MB), so a number past
-this is a typo or a unit slip, not a machine."""
+"""The most worker processes ``--workers`` starts, on a machine of fewer CPUs (the default, one per CPU, is the bound on
+one of more): each is a Python process of its own (tens of MB), so a number past this is a typo or a unit slip."""
 
 
 def worker_count(text: str) -> int:
-    """An argparse type: worker processes, a whole number from 1 to :data:`MAX_WORKERS`."""
-    value = positive_int(text)
-    if value > MAX_WORKERS:
-        from prov_common.config import usable_cpus
+    """An argparse type: worker processes, a whole number from 1 to :data:`MAX_WORKERS` or this machine's CPUs,
+    whichever is more."""
+    from prov_common.config import usable_cpus
 
-        raise argparse.ArgumentTypeError(f"{text!r} worker processes is more than {MAX_WORKERS}, the most tdprov starts "
-                                         f"(this machine has {usable_cpus()} CPUs; the default is one per CPU)")
+    value, cpus = positive_int(text), usable_cpus()
+    if value > max(MAX_WORKERS, cpus):
+        raise argparse.ArgumentTypeError(f"{text!r} worker processes is more than {max(MAX_WORKERS, cpus)}, the most "
+                                         f"tdprov starts (this machine has {cpus} CPUs; the default is one per CPU)")
     return value
 
 
