@@ -626,6 +626,22 @@ def test_one_damaged_source_record_is_named_and_the_training_record_still_writte
     assert code == 1 and f"tdprov lineage: left out source record 'sources/vendor/{damaged.name}'" in said, said
 
 
+def test_registered_sources_that_cannot_be_listed_are_named_by_lineage(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                       caplog: pytest.LogCaptureFixture,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store whose 'sources/' cannot be listed (a symbolic link to itself here; an unreadable folder or a denied
+    listing alike): 'tdprov lineage' showed the tree without any registered source and exited 0, saying nothing. It
+    names the failure with the fix and exits 1, the tree still shown."""
+    store, env, _ = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (store / "sources").symlink_to("sources")
+    code, said = _verb(["lineage", "s3://lake/clean/users.parquet"], capsys, caplog)
+    assert code == 1, said
+    assert ("tdprov lineage: cannot read the registered sources (cannot list 'sources/' in local folder "
+            f"{store}: Too many levels of symbolic links): the lineage is shown without them. Fix: ") in said, said
+
+
 def test_a_report_folder_given_with_a_tilde_is_the_one_checked(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """``--report '~/r'`` (quoted, or after '=': no shell expanded it) was checked as the home folder's 'r' and

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, stderr_note, tell_written, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
-from prov_common.errors import BadInputError, TdprovError
+from prov_common.errors import BadInputError, TdprovError, with_fix
 from prov_common.bundle.trust import bundle_trust
 from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
@@ -87,8 +88,11 @@ def _sources(store: Store, settings: Settings) -> tuple[SourcesByDigest, bool]:
     try:
         for stored in iter_sources(store, trust_from_settings(settings), problems):
             records.append(stored.record)
-    except TdprovError:
-        return sources_by_digest(records), False
+    except TdprovError as exc:  # the tree is still shown, without the sources: a finding, never a silent gap
+        fix = f"{exc.fix.rstrip('.')}; 'tdprov source list' lists them" if exc.fix else "'tdprov source list' lists them"
+        print(with_fix(f"tdprov lineage: cannot read the registered sources ({exc.what.rstrip('.')}): the lineage is shown "
+                       "without them", fix), file=sys.stderr)
+        return sources_by_digest(records), True
     tell_sources_left_out(problems, "lineage", "the lineage is shown without it")
     return sources_by_digest(records), bool(problems)
 
