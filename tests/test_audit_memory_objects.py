@@ -8,6 +8,9 @@ import json
 import os
 import shutil
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from prov_common.audit import memory
 from prov_common.audit.inventory import WRITTEN
@@ -147,9 +150,9 @@ def test_a_rollback_beyond_the_runs_remembered_says_how_many_it_lost(tmp_path, m
         f"{later[1]}, {later[2]}"), said
 
 
-def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_runs_its_log_lost(tmp_path, monkeypatch) -> None:
-    """After the rollback a second auditor, with no memory of the store, logs two new runs: the log is as long as before,
-    and its checkpoint of that size is another. The first auditor names the runs that the log no longer holds."""
+def _rolled_back_then_logged_by_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_runs: int) -> tuple[Pipeline, list[str]]:
+    """A store rolled back by two runs (``_roll_back_whole_store``), then ``new_runs`` runs logged by a second auditor
+    with no memory of it (its own home and key); the first auditor's home is set again."""
     home = tmp_path / "home-a"
     monkeypatch.setenv("TDPROV_HOME", str(home))
     writer = default_signing_key()  # the first auditor's key signs the runs too
@@ -159,12 +162,19 @@ def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_run
     pipe, later = _roll_back_whole_store(tmp_path, 2)
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home-b"))
     monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "b.key"))
-    for i in range(2):
+    for i in range(new_runs):
         seal(pipe.store, run_events(f"new_{i}", [dataset(pipe.raw_name, pipe.raw)], [dataset(f"/data/new{i}.parquet", digest(f"new{i}"))],
                                     start=T0 + timedelta(hours=5 + i)), writer)
-    assert _audit(pipe).checkpoint.checkpoint.size == 4
+    assert _audit(pipe).checkpoint.checkpoint.size == 2 + new_runs
     monkeypatch.setenv("TDPROV_HOME", str(home))
     monkeypatch.delenv("TDPROV_SIGNING_KEY")
+    return pipe, later
+
+
+def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_runs_its_log_lost(tmp_path, monkeypatch) -> None:
+    """After the rollback a second auditor, with no memory of the store, logs two new runs: the log is as long as before,
+    and its checkpoint of that size is another. The first auditor names the runs that the log no longer holds."""
+    pipe, later = _rolled_back_then_logged_by_another(tmp_path, monkeypatch, 2)
     for attempt in ("found", "still found"):
         said = [f for f in _audit(pipe).check(CHECK_LOG).errors if f.object == "log/checkpoints/000000000004.json"]
         assert len(said) == 1 and "checkpoint 4 is not the one this auditor verified" in said[0].what, (attempt, said)
@@ -175,20 +185,7 @@ def test_a_whole_store_rolled_back_and_extended_by_another_auditor_names_the_run
 def test_a_whole_store_rolled_back_and_extended_short_of_its_size_names_every_run_its_log_lost(tmp_path, monkeypatch) -> None:
     """After the rollback a second auditor logs one new run: the log has 3 leaves where the first auditor verified 4. Leaf 3
     is now that run, so both runs recorded after the copy are lost, not only the one past the log's end."""
-    home = tmp_path / "home-a"
-    monkeypatch.setenv("TDPROV_HOME", str(home))
-    writer = default_signing_key()
-    write_keypair(tmp_path / "b.key")
-    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(public_path_for(default_key_path())))
-    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", os.pathsep.join([str(public_path_for(default_key_path())), str(tmp_path / "b.key.pub")]))
-    pipe, later = _roll_back_whole_store(tmp_path, 2)
-    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home-b"))
-    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "b.key"))
-    seal(pipe.store, run_events("new_0", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/new0.parquet", digest("new0"))],
-                                start=T0 + timedelta(hours=5)), writer)
-    assert _audit(pipe).checkpoint.checkpoint.size == 3
-    monkeypatch.setenv("TDPROV_HOME", str(home))
-    monkeypatch.delenv("TDPROV_SIGNING_KEY")
+    pipe, later = _rolled_back_then_logged_by_another(tmp_path, monkeypatch, 1)
     said = _rolled_back(_audit(pipe))
     assert len(said) == 1 and said[0].what.endswith(
         f"; of the 4 runs logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
