@@ -190,7 +190,7 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
             fix=f"convert it to one type, e.g. df[{display!r}] = df[{display!r}].astype(str), or declare its dtype.",
         ) from exc
     if dtype == object:
-        check_read_as_given(values, col.type, display)
+        check_read_as_given(values, col, display)
     return arrow_source(col, label, display, role)
 
 

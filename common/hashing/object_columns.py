@@ -19,20 +19,28 @@ import pyarrow as pa
 from prov_common.errors import UnsupportedTypeError
 
 
-def check_read_as_given(values: Iterable[Any], arrow_type: pa.DataType, display: str) -> None:
-    """Refuse an ``object`` column that Arrow read as ``arrow_type`` by changing some of its values."""
-    t = arrow_type
+def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str) -> None:
+    """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values."""
+    t = read.type
     if not (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_binary(t)
             or pa.types.is_large_binary(t) or pa.types.is_nested(t)):
         return  # only these types take other values in: numbers, text and the like are read as given or refused
     import pandas as pd  # here: only pandas columns are object columns
 
     array = np.asarray(values, dtype=object)
-    present = array[~pd.isna(array)]  # None, NaN, NaT and NA are nulls, whatever the type
-    kinds = set(map(type, present))  # the checks below look at the values' types, each once, not value by value
+    # the checks below look at the types of the values that are no null (None, NaN, NaT, NA, whatever the type),
+    # each type once. Where None is the only null (Arrow read no other, and every other value is of a type no null
+    # is of), they look at every value and leave None out: no mask of the nulls, which took longer than the rest
+    kinds = set(map(type, array)) if _nulls_are_none(array, read) else None
+    if kinds is not None and kinds <= _NEVER_NULL_OR_NONE:
+        kinds.discard(type(None))
+        present = array
+    else:
+        present = array[~pd.isna(array)]
+        kinds = set(map(type, present))
     if pa.types.is_date(t) and any(issubclass(k, dt.datetime) for k in kinds):
         _refuse(display, "dates and date-times (the times would be dropped)")
-    if pa.types.is_timestamp(t) and len({getattr(v, "tzinfo", None) is None for v in present}) > 1:
+    if pa.types.is_timestamp(t) and len({getattr(v, "tzinfo", None) is None for v in present if v is not None}) > 1:
         _refuse(display, "date-times with and without a time zone (one would be read in the other's zone)",
                 f"give every value a time zone or none, e.g. localize the naive ones, then df[{display!r}] = "
                 f"pd.to_datetime(df[{display!r}], utc=True)")
@@ -45,6 +53,14 @@ def check_read_as_given(values: Iterable[Any], arrow_type: pa.DataType, display:
                 f"make them sorted lists, e.g. df[{display!r}] = df[{display!r}].map(sorted)")
 
 
+def _nulls_are_none(array: np.ndarray, read: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether every value Arrow read as a null is None (a look at those values alone)."""
+    if read.null_count == 0:
+        return True
+    nulls = array[read.is_null().to_numpy(zero_copy_only=False)]
+    return set(map(type, nulls)) == {type(None)}
+
+
 def _refuse(display: str, holds: str, fix: str | None = None) -> None:
     raise UnsupportedTypeError(
         f"column {display!r} has dtype object holding {holds}, which cannot be hashed.",
@@ -52,6 +68,9 @@ def _refuse(display: str, holds: str, fix: str | None = None) -> None:
 
 
 _SETS = (set, frozenset)
+# None, and the types no value of which pandas takes for a null (pd.isna)
+_NEVER_NULL_OR_NONE = frozenset({type(None), bool, int, str, bytes, list, tuple, dict, set, frozenset, np.ndarray,
+                                 dt.date, dt.datetime, dt.timedelta})
 _SEQUENCES = (list, tuple, np.ndarray)
 
 
