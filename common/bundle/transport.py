@@ -39,7 +39,7 @@ from prov_common.once import Once
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
-from prov_common.store.buffers import Buffer, byte_view, is_buffer
+from prov_common.store.buffers import Buffer, held_view, is_buffer
 from prov_common.store.errors import UnreadableObjectError
 from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
@@ -291,13 +291,14 @@ class ProvenanceTransport(Transport):
     def attach(self, run_id: str, name: str, data: Buffer) -> None:
         """Stage an attachment (e.g. ``layout.samples_path(dataset)``) for the bundle of ``run_id``.
 
-        Attach before the run's terminal event is emitted: the bundle is sealed then. A bytearray or memoryview
-        is staged and sealed in place, not copied: leave it unchanged until the run is sealed.
+        Attach before the run's terminal event is emitted: the bundle is sealed then. A read-only memoryview (a
+        row set's, a mapped file's) is staged and sealed in place, not copied: its bytes must not change until the
+        run is sealed. A bytearray or writable memoryview is copied, as its owner may change it meanwhile.
         """
         key = attachment_key(layout.check_run_id(run_id), name)
         if not is_buffer(data):
             raise BadInputError(f"attachment {name!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
-        self._bounded(self._put, key, byte_view(data), what=f"attachment {name}")
+        self._bounded(self._put, key, held_view(data), what=f"attachment {name}")
 
     def seal(self, run_id: str) -> WriteResult:
         """Seal ``run_id`` from what is staged (e.g. a run whose terminal event was lost)."""

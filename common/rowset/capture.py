@@ -23,11 +23,12 @@ def row_set_path(namespace: str, name: str, shown_as: str | None = None, version
 @dataclass(frozen=True)
 class RowSet:
     """A built row set: its bundle path, bytes and root (which the version's content-hash facet records). The
-    bytes of a sharded version's are a read-only view of a mapped temporary file (attached as they are, never
-    copied into memory: :meth:`~prov_common.bundle.transport.ProvenanceTransport.attach`)."""
+    bytes are a read-only view, of a mapped temporary file for a sharded version's, else of the buffer they were
+    built in, which nothing else holds (attached as they are, never copied:
+    :meth:`~prov_common.bundle.transport.ProvenanceTransport.attach`)."""
 
     path: str
-    data: bytes | bytearray | memoryview
+    data: memoryview
     root: str
 
 
@@ -52,7 +53,7 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, namespace: str,
         data, root = build_from_runs(digest.row_keys, digest.schema_fields())
     else:
         data, root = build(digests_chunks(digest.row_digests), digest.schema_fields())
-    return RowSet(row_set_path(namespace, dataset_name, shown_as, digest.digest), data, root)
+    return RowSet(row_set_path(namespace, dataset_name, shown_as, digest.digest), memoryview(data).toreadonly(), root)
 
 
 def without_rows(digest: TableDigest | ShardedDigest | FileDigest) -> TableDigest | ShardedDigest | FileDigest:

@@ -1,5 +1,6 @@
-"""Bytes to store as the caller holds them: a ``bytearray`` or ``memoryview`` is staged, spooled, put and
-sealed in place, never copied into ``bytes`` (a row set of 87 MB is held once, not twice)."""
+"""Bytes to store as the caller holds them: a ``bytearray`` or ``memoryview`` is spooled and put in place, never
+copied into ``bytes``; one held beyond the call (a transport's attachment) only when it is read-only (a row set of
+87 MB is held once, not twice)."""
 from __future__ import annotations
 
 import io
@@ -22,6 +23,15 @@ def byte_view(data: Buffer) -> bytes | memoryview:
     if not view.c_contiguous:
         return view.tobytes()
     return view.cast("B").toreadonly()
+
+
+def held_view(data: Buffer) -> bytes | memoryview:
+    """``data`` to be held after the call that gave it returns (a transport's attachment, until its run is sealed):
+    :func:`byte_view` of bytes or of a read-only buffer (a mapped file's, a row set's), in place; a writable one
+    (a bytearray, a writable memoryview) copied into bytes, since its owner may change it meanwhile, and bytes
+    changed after their digest was taken would seal a bundle that does not verify."""
+    view = byte_view(data)
+    return bytes(view) if isinstance(view, memoryview) and not memoryview(data).readonly else view
 
 
 class ViewReader(io.RawIOBase):
