@@ -428,6 +428,47 @@ def test_a_large_object_is_spooled_and_flushed_without_copies_of_it(tmp_path: Pa
     assert store.get("runs/r1/rows/big.rowset") == data and outbox.pending() == []
 
 
+_KILLED_BETWEEN_TWO_OBJECTS = """
+import os, signal, sys
+from pathlib import Path
+from prov_common.store import spool
+calls, item = [0], spool._item
+def killing(obj):  # called once per object for the header, then once per object as it is written
+    calls[0] += 1
+    if calls[0] == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item(obj)
+spool._item = killing
+spool.write_entry(Path(sys.argv[1]), spool.SpoolEntry("file:///s", (("runs/r9/rows/a.rowset", bytes(64 << 10)),
+                                                                     ("runs/r9/bundle/manifest.json", b"{}"))))
+"""
+
+
+def test_an_entry_whose_writer_is_killed_half_way_is_never_delivered_and_is_named(tmp_path: Path) -> None:
+    """A writer killed between two objects of a spool entry leaves the entry's temporary file: the next delivery's
+    flush sets it aside in failed/ with its keys and why, and delivers its own batch. It stayed in the spool,
+    named by no flush, for ever."""
+    import signal
+    import subprocess
+    import sys
+
+    spool_dir = tmp_path / "spool"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BETWEEN_TWO_OBJECTS, str(spool_dir)])
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    [partial] = list(spool_dir.iterdir())
+    assert partial.name.startswith(".tmp-") and partial.stat().st_size > 64 << 10
+    store, outbox = open_store(tmp_path / "store"), Outbox(spool_dir)
+    result = outbox.deliver(store, BUNDLE)
+    assert result.ok and result.flush is not None and (result.flush.delivered, result.flush.failed) == (0, 1)
+    assert sorted(store.list("")) == sorted(key for key, _ in BUNDLE)
+    [aside] = outbox.set_aside_entries()
+    assert aside.path.name == partial.name.removeprefix(".tmp-")
+    assert aside.keys == ["runs/r9/rows/a.rowset", "runs/r9/bundle/manifest.json"]
+    assert f"is incomplete: the process that wrote it (pid {proc.pid}) stopped" in aside.why
+    assert outbox.pending() == [] and sorted(p.name for p in spool_dir.iterdir()) == ["failed"]
+    assert outbox.flush(store).failed == 0  # set aside once; failed/ is the CLI's to count
+
+
 def test_spool_warning_names_the_batch_it_spooled_and_the_backlog_apart(s3_server, s3_fault, tmp_path: Path,
                                                                          caplog) -> None:
     """Behind a backlog the store could not take, a new batch is spooled: its warning names that batch, and the

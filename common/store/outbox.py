@@ -72,7 +72,8 @@ def writer_spool_dir(settings: Settings) -> Path:
 @dataclass
 class FlushReport:
     """What a flush did. ``left``: entries still spooled because the store is unavailable (``errors`` says why);
-    ``failed``: entries set aside as undeliverable (damaged, or refused by the store as a conflict), each moved to
+    ``failed``: entries set aside as undeliverable (damaged, left unfinished by a writer that was killed, or refused
+    by the store as a conflict), each moved to
     ``failed/`` with a note saying why (``set_aside``). ``unfiled``: the reasons no note in ``failed/`` holds (the
     entry could not be moved there, or its note not written), each saying why not; ``stranded``: entries that
     could not be moved there (given back to the spool, where each flush counts them in ``failed`` again).
@@ -226,6 +227,7 @@ class Outbox:
         targets = _Targets({} if store is None else {store.uri: store}, opener)
         try:
             self._release_stale_claims()
+            self._set_aside_unfinished(report)
             entries = spool.pending(self.spool_dir)
         except OSError as exc:
             report.spool_error = _unusable_spool(self.spool_dir, exc)
@@ -343,7 +345,7 @@ class Outbox:
         moved = False
         try:
             failed.mkdir(exist_ok=True, mode=0o700)
-            name = path.name.split(CLAIM)[0]
+            name = path.name.split(CLAIM)[0].removeprefix(spool.UNFINISHED)
             os.rename(path, failed / name)
             moved = True
             (failed / f"{name}{WHY_SUFFIX}").write_text(why + "\n")
@@ -395,10 +397,27 @@ class Outbox:
                 continue
             self._unclaim(claimed)
 
+    def _unfinished(self) -> list[tuple[Path, int]]:
+        """The entries whose writer stopped (killed) before it finished them, each with its writer's pid."""
+        return [(path, pid) for path, pid in spool.unfinished(self.spool_dir) if not _alive(pid)]
+
+    def _set_aside_unfinished(self, report: FlushReport) -> None:
+        """Set aside each entry whose writer stopped before it finished it: never delivered (its bytes are partial),
+        and named, as its objects are recorded nowhere."""
+        for path, pid in self._unfinished():
+            try:
+                keys = ", ".join(spool.read_keys(path)[:3]) or "none"
+            except (OSError, ValueError, KeyError):
+                keys = "its header is incomplete too"
+            self._set_aside(path, report, f"spool entry {path.name[len(spool.UNFINISHED):]} is incomplete: the process "
+                                          f"that wrote it (pid {pid}) stopped before the entry was whole, so its objects "
+                                          f"are not recorded (keys: {keys}). Fix: run again what wrote them")
+
     def _has_backlog(self) -> bool:
-        """Whether entries (or claims) wait in the spool; True when it cannot be listed (the flush says why)."""
+        """Whether entries (or claims, or entries left unfinished) wait in the spool; True when it cannot be listed
+        (the flush says why)."""
         try:
-            return bool(spool.pending(self.spool_dir) or self._claims())
+            return bool(spool.pending(self.spool_dir) or self._claims() or self._unfinished())
         except OSError:
             return True
 

@@ -24,6 +24,7 @@ from prov_common.store.latekey import LateKey
 
 FORMAT = "tdprov-spool/1"
 SUFFIX = ".spool"
+UNFINISHED = ".tmp-"  # an entry being written: ``.tmp-<its name>``, renamed to its name once whole
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _parse_header(line: bytes, name: str) -> dict:
 def write_entry(folder: Path, entry: SpoolEntry) -> Path:
     """Write ``entry`` atomically into ``folder`` (temp file, fsync, rename); SpoolError if impossible."""
     final = folder / entry_name()
-    tmp = folder / f".tmp-{final.name}"
+    tmp = folder / f"{UNFINISHED}{final.name}"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -167,3 +168,17 @@ def pending(folder: Path) -> list[Path]:
                       key=lambda p: p.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def unfinished(folder: Path) -> list[tuple[Path, int]]:
+    """Entries in ``folder`` still being written, or left unfinished by a writer that stopped (killed) before
+    renaming them, oldest first, each with its writer's pid (from its name, :func:`entry_name`)."""
+    found = []
+    try:
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
+            parts = path.name[len(UNFINISHED):].split("-")
+            if path.name.startswith(UNFINISHED) and path.name.endswith(SUFFIX) and len(parts) == 3 and parts[1].isdigit():
+                found.append((path, int(parts[1])))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return found
