@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,3 +55,12 @@ def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=False)
+
+
+def small_files(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` for a child process in which writes past ``limit`` bytes fail with EFBIG (SIGXFSZ ignored):
+    a full disk, safely (no device, no mount), which root cannot bypass as it bypasses file modes."""
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limited

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bundle_support import run_events
-from mount_support import read_only
+from mount_support import read_only, small_files
 from prov_common.cli import build_parser, main
 
 TYPO = "/nonexistent-tdprov-store/typo"
@@ -570,15 +570,6 @@ def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: 
     assert done.returncode == 2 and f"bundles/{run}/prov.json' in local folder {store} is larger than" in done.stderr, done.stderr
 
 
-def _file_size_limit() -> None:
-    """In a child process: writes past 4 KB fail with EFBIG (a full disk, safely: no device, no mount)."""
-    import resource
-    import signal
-
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-
-
 def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     """A write to an -o file that failed half way (disk full, file too large) was blamed on "the output (stdout, or
     where it is redirected)". The error names the file, and a file the verb created is not left half written."""
@@ -590,7 +581,7 @@ def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     for verb, argv in cases.items():
         out = tmp_path / f"{verb}.out"
         done = subprocess.run([sys.executable, "-m", "prov_common", *argv, str(out)], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, **env}, preexec_fn=_file_size_limit)
+                              env={**os.environ, **env}, preexec_fn=small_files(4096))
         assert done.returncode == 2, (verb, done.stderr)
         line = _one_line_error(done.stderr, verb)
         assert f"cannot use {out}:" in line and "stdout" not in line and "ulimit" in line, (verb, line)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import stat
 import subprocess
 import sys
@@ -17,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from blake3 import blake3
 
+from mount_support import small_files
 from prov_common.cli import main
 from prov_common.hashing import hash_dataframe, read_row_digests
 
@@ -83,18 +82,12 @@ def test_row_digest_sidecar(files, capsys):
     assert read_row_digests(out).num_rows == 100
 
 
-def _small_file_limit() -> None:
-    """In the child: writes past 256 bytes fail with EFBIG (SIGXFSZ ignored), as on a full disk."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
-
-
 def test_a_row_digests_file_that_cannot_be_written_is_left_as_it_was(files):
     d, _ = files
     out = d / "rows.parquet"
     out.write_text("the previous sidecar\n")
     done = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--row-digests", str(out), str(d / "a.parquet")],
-                          capture_output=True, text=True, timeout=120, preexec_fn=_small_file_limit,
+                          capture_output=True, text=True, timeout=120, preexec_fn=small_files(256),
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert out.exists() and out.read_text() == "the previous sidecar\n"  # neither removed nor truncated
     assert done.returncode == 2 and f"cannot use {out}: File too large." in done.stderr, done.stderr
