@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import shutil
 from pathlib import Path
@@ -110,6 +111,21 @@ class _Terminal(io.StringIO):
         return True
 
 
+def test_a_record_of_a_sharded_version_shows_progress_on_stderr_of_a_terminal(tmp_path: Path, monkeypatch: Any,
+                                                                             capsys: Any) -> None:
+    """'tdprov record' of a sharded version reads every shard for its SHA-256 (the Croissant record's checksums): a
+    bar on a terminal's stderr, as 'tdprov hash' shows; it showed nothing until done."""
+    from prov_dagster import ProvenanceResource
+
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    write_shards(folder)
+    version = ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"corpus": str(folder)}).data_version.value
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    code, out = cli(["record", version, "-f", "croissant", "--store", store], capsys)
+    assert code == 0 and len(json.loads(out)["distribution"]) == SHARDS
+    assert f"hashing shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+
+
 def test_hash_snapshot_and_checkout_of_shards_show_progress_on_stderr_of_a_terminal(tmp_path: Path, monkeypatch: Any,
                                                                                     capsys: Any) -> None:
     """A sharded dataset is hashed, stored and restored shard by shard with a bar on a terminal's stderr; they showed
@@ -128,6 +144,13 @@ def test_hash_snapshot_and_checkout_of_shards_show_progress_on_stderr_of_a_termi
     assert cli(["checkout", digest, "-o", str(tmp_path / "out"), "--store", str(store)], capsys)[0] == 0
     assert f"restoring files:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
     assert f"hashing restored shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+    for shard in folder.iterdir():  # written a minute ago: old enough for the shard-digest cache to keep
+        os.utime(shard, (shard.stat().st_mtime - 60, shard.stat().st_mtime - 60))
+    for hashing in ("every shard", "none: each is cached"):
+        terminal.truncate(0)
+        terminal.seek(0)
+        assert cli(["hash", "--scheduler", "none", str(folder)], capsys)[0] == 0
+        assert ("hashing shards" in terminal.getvalue()) == (hashing == "every shard"), (hashing, terminal.getvalue())
     monkeypatch.undo()
     capsys.readouterr()
     assert main(["hash", "--no-cache", "--scheduler", "none", str(folder)]) == 0

@@ -62,6 +62,7 @@ def record_options_given(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from prov_common.progress import on_terminal
     from prov_common.sources.registry import iter_sources
     from prov_common.sources.bundle_location import bundle_locator
     from prov_common.sources.checksums import file_facts
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
                             None if args.no_checksum else file_facts,
                             bundle_locator(store, trust))
-    doc = training_record(recorded.index(), args.ref, args.format, options)
+    with on_terminal():  # a sharded version's shards are read for their SHA-256
+        doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
     tell_written(args.output, f"{RECORD_NAMES[args.format]} of {args.ref}")
     tell_sources_left_out(problems, args.verb)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -134,7 +135,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     if spill is not None:
         options = replace(options, spill_dir=spill.name)
     try:
-        with bar(desc="hashing shards", unit="shard", total=len(todo)) as shown:
+        with bar(desc="hashing shards", unit="shard", total=len(todo)) if todo else nullcontext() as shown:  # none: no bar
             done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers,
                                    done=lambda batch: shown.update(len(batch)))
     except BaseException:
