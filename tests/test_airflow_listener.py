@@ -306,21 +306,27 @@ def test_outlets_that_name_one_dataset_each_get_its_digest(tmp_path: Path, store
         f.uri: hash_path(data).digest for f in forms}
 
 
+def _run_with_unnamable_datasets(dag_id: str, unnamable: str, tmp_path: Path, store: Path) -> None:
+    """Run a task with inlets ``<unnamable>/in`` and a local file, outlets a local file and ``<unnamable>/out``; assert
+    that it completes and that its bundle records the two local files with their digests."""
+    raw, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    raw.write_text("a\n1\n")
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="t", python_callable=lambda: out.write_text("b\n2\n"),
+                       inlets=[Asset(f"{unnamable}/in"), Asset(raw.as_uri())], outlets=[Asset(out.as_uri()), Asset(f"{unnamable}/out")])
+    assert run_dag(dag, logical_date=START).state == "success"
+    [task] = [s for s in bundles_of(store) if s.job_name == f"{dag_id}.t"]
+    assert task.state == "COMPLETE"
+    assert [(i.name, i.version) for i in task.inputs] == [(str(raw), hash_path(raw).digest)]
+    assert [(o.name, o.version) for o in task.outputs] == [(str(out), hash_path(out).digest)]
+
+
 def test_a_dataset_uri_that_names_no_dataset_leaves_the_tasks_other_datasets_recorded(
         tmp_path: Path, store: Path, caplog) -> None:
     """Airflow takes ``Asset("x://h:port/in")`` (a port that is no number), which the OpenLineage naming refuses: the
     listener's capture raised on it, so the task was recorded with no run at all. It is left out with a warning
     naming it, and the task's other inlets and outlets are recorded."""
-    raw, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    raw.write_text("a\n1\n")
-    with DAG("tdprov_unnamable_uri", start_date=START, schedule=None) as dag:
-        PythonOperator(task_id="t", python_callable=lambda: out.write_text("b\n2\n"),
-                       inlets=[Asset("x://h:port/in"), Asset(raw.as_uri())], outlets=[Asset(out.as_uri()), Asset("x://h:port/out")])
-    assert run_dag(dag, logical_date=START).state == "success"
-    [task] = [s for s in bundles_of(store) if s.job_name == "tdprov_unnamable_uri.t"]
-    assert task.state == "COMPLETE"
-    assert [(i.name, i.version) for i in task.inputs] == [(str(raw), hash_path(raw).digest)]
-    assert [(o.name, o.version) for o in task.outputs] == [(str(out), hash_path(out).digest)]
+    _run_with_unnamable_datasets("tdprov_unnamable_uri", "x://h:port", tmp_path, store)
     warned = [r.getMessage() for r in caplog.records if "x://h:port/in" in r.getMessage()]
     assert len(warned) == 1 and "names no dataset tdprov can record" in warned[0] and "Port could not be cast" in warned[0], warned
 
@@ -330,16 +336,7 @@ def test_a_file_uri_whose_port_is_no_number_leaves_the_tasks_other_datasets_reco
     """``Asset("file://h:port/out")`` as an outlet: the look at what the outlets hold when the try starts read it as a
     local path and raised ('cannot be read as a URI'), so the task's start was not recorded and its run lost its
     inputs. It is left out with the warning of any dataset tdprov cannot name, and the other datasets are recorded."""
-    raw, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    raw.write_text("a\n1\n")
-    with DAG("tdprov_unnamable_file_uri", start_date=START, schedule=None) as dag:
-        PythonOperator(task_id="t", python_callable=lambda: out.write_text("b\n2\n"),
-                       inlets=[Asset("file://h:port/in"), Asset(raw.as_uri())], outlets=[Asset(out.as_uri()), Asset("file://h:port/out")])
-    assert run_dag(dag, logical_date=START).state == "success"
-    [task] = [s for s in bundles_of(store) if s.job_name == "tdprov_unnamable_file_uri.t"]
-    assert task.state == "COMPLETE"
-    assert [(i.name, i.version) for i in task.inputs] == [(str(raw), hash_path(raw).digest)]
-    assert [(o.name, o.version) for o in task.outputs] == [(str(out), hash_path(out).digest)]
+    _run_with_unnamable_datasets("tdprov_unnamable_file_uri", "file://h:port", tmp_path, store)
     assert not [r for r in caplog.records if "could not record provenance" in r.getMessage()]
     warned = [r.getMessage() for r in caplog.records if "file://h:port/out" in r.getMessage()]
     assert len(warned) == 1 and "names no dataset tdprov can record" in warned[0], warned
