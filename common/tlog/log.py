@@ -143,15 +143,11 @@ class TransparencyLog:
         """Checkpoint keys in order of tree size; with ``after``, only those listed after that key."""
         return [k for k in self.store.list(CHECKPOINTS_PREFIX, start_after=after) if _number(k, CHECKPOINTS_PREFIX) is not None]
 
-    def checkpoint_sizes(self) -> str:
-        """The tree sizes of the log's checkpoints, as a refusal names them (``"5, 13, 14"``, ``"none"``)."""
-        return ", ".join(str(_number(k, CHECKPOINTS_PREFIX)) for k in self.checkpoint_keys()) or "none"
-
     def sizes_refusal(self, what: str, fix: str) -> BadInputError:
-        """A refusal of checkpoint sizes given by hand: ``what``, fixed by ``fix`` followed by the sizes there are; on a
-        log with no checkpoint, :func:`empty_log` (its fix runs an audit, not 'use one of: none')."""
-        sizes = self.checkpoint_sizes()
-        return empty_log() if sizes == "none" else BadInputError(what, fix=f"{fix}: {sizes}")
+        """A refusal of checkpoint sizes given by hand: ``what``, fixed by ``fix`` followed by the sizes there are
+        (``5, 13, 14``); on a log with no checkpoint, :func:`empty_log` (its fix runs an audit)."""
+        sizes = [str(_number(k, CHECKPOINTS_PREFIX)) for k in self.checkpoint_keys()]
+        return BadInputError(what, fix=f"{fix}: {', '.join(sizes)}") if sizes else empty_log()
 
     def read_checkpoint(self, key: str) -> StoredCheckpoint:
         """Read, verify the signature of, and parse the checkpoint at ``key`` (kept with ``read_once``). A failure
