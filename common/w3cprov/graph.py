@@ -43,7 +43,7 @@ class Node:
     another dataset it shows has that label too: :func:`~prov_common.w3cprov.drawing.shown_names`).
     ``dataset`` is the dataset's name (for versions, of the dataset they specialise) and ``version``
     the recorded version string; runs carry ``job`` (its name) and ``job_namespace``, ``state`` and ``started`` (a
-    picture names a job apart where another it shows has that name: :func:`~prov_common.w3cprov.drawing.shown_jobs`).
+    picture names a job apart where another it shows has that name: :func:`~prov_common.w3cprov.drawing.shown_names`).
     ``failed_checks``
     names the quality checks on this node that failed, each once (see :func:`_checks_once`). ``dataset_id`` and
     ``version_id`` (not shown) are the PROV ids of the dataset and of the ``tdprov:DatasetVersion`` a data node is,
