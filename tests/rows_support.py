@@ -65,3 +65,25 @@ def contains_cli(digest: str, record: dict, store_uri: str, capsys: Any) -> tupl
     code = main(["contains", digest, "--record", json.dumps(record), "--json", "--store", store_uri])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else {}), err
+
+
+def mapped_rows(folder: Path, data: bytes) -> memoryview:
+    """``data`` as ``row_set_of`` gives a row set: a read-only view of a file mapped whole (its name kept here)."""
+    from prov_common.mapped import map_file
+
+    path = folder / "rows.rowset"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        return map_file(f.fileno())
+
+
+def resident(view: memoryview) -> int:
+    """Bytes of the mapping that ``view`` starts (``mapped_rows``) resident in this process now (/proc/self/smaps)."""
+    import numpy as np
+
+    start = np.frombuffer(view, dtype=np.uint8).ctypes.data
+    lines = iter(Path("/proc/self/smaps").read_text().splitlines())
+    for line in lines:
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line) and int(line.split("-", 1)[0], 16) == start:
+            return next(int(r.split()[1]) * 1024 for r in lines if r.startswith("Rss:"))
+    raise AssertionError("the view's mapping is not in /proc/self/smaps")

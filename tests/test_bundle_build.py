@@ -107,3 +107,44 @@ def test_bad_inputs_are_named() -> None:
         build_bundle(run_events(), {"quality/x.parquet": "text"}, key)  # type: ignore[dict-item]
     with pytest.raises(BadInputError, match="field 'run.runId' must be a UUID, got 'a/b'"):
         build_bundle(run_events("a/b"), {}, key)
+
+
+def test_a_mapped_row_set_is_hashed_a_part_at_a_time_into_the_same_bundle(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest's digest of a row set mapped from its file is taken a part at a time (``mapped.PART``), each
+    part's pages given back once hashed, never the whole view in one call; the bundle's bytes, manifest and
+    signed statement are those of the same row set given as bytes."""
+    import os
+
+    import prov_common.hashing.raw as raw
+    import prov_common.mapped as mapped
+    from rows_support import mapped_rows, resident
+
+    monkeypatch.setattr(mapped, "PART", 64 << 10)
+    data = os.urandom((8 << 20) + 12345)
+    view = mapped_rows(tmp_path, data)
+    hashed: list[tuple[int, int]] = []  # (bytes given to the hasher, bytes of the row set resident then)
+
+    class Hasher:
+        AUTO = blake3.blake3.AUTO
+
+        def __init__(self, data: bytes = b"", **options) -> None:
+            self._h = blake3.blake3(**options)
+            self.update(data)
+
+        def update(self, part) -> None:
+            if isinstance(part, memoryview) and part.obj is view.obj:  # the row set's, not the bundle's other files
+                hashed.append((len(part), resident(view)))
+            self._h.update(part)
+
+        def digest(self) -> bytes:
+            return self._h.digest()
+
+    key, path, events = SigningKey.generate(), rows_path("s3://lake", "clean/users"), run_events()
+    as_bytes = build_bundle(events, {path: data}, key, sealed_at=SEALED)
+    monkeypatch.setattr(raw, "blake3", Hasher)
+    mapped_bundle = build_bundle(events, {path: view}, key, sealed_at=SEALED)
+    assert [size for size, _ in hashed] == [64 << 10] * 128 + [12345]
+    # never the whole row set resident: the part hashed now and what the system maps around it (a large folio)
+    assert max(held for _, held in [*hashed, (0, resident(view))]) <= (8 << 20) // 2, hashed
+    assert (mapped_bundle.manifest_bytes, mapped_bundle.statement_bytes) == (as_bytes.manifest_bytes, as_bytes.statement_bytes)
+    assert {p: bytes(d) for p, d in mapped_bundle.files.items()} == {p: bytes(d) for p, d in as_bytes.files.items()}

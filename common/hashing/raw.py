@@ -9,6 +9,7 @@ from typing import IO
 from blake3 import blake3
 
 from prov_common.hashing.model import FileDigest
+from prov_common.mapped import parts
 
 ALGORITHM = "blake3"
 CHUNK = 1 << 20
@@ -30,8 +31,14 @@ def show(digest: bytes) -> str:
 
 
 def blake3_digest(data: bytes | bytearray | memoryview) -> str:
-    """``blake3:<hex>`` of ``data``."""
-    return show(blake3(data, max_threads=blake3.AUTO).digest())
+    """``blake3:<hex>`` of ``data``; a view of a mapped file (a row set's) is hashed a part at a time, each part's
+    pages given back once hashed (:func:`~prov_common.mapped.parts`)."""
+    if isinstance(data, bytes):
+        return show(blake3(data, max_threads=blake3.AUTO).digest())
+    h = blake3(max_threads=blake3.AUTO)
+    for part in parts(data):
+        h.update(part)
+    return show(h.digest())
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> FileDigest:

@@ -8,7 +8,6 @@ so that a merge reads each range of each run with one positional read.
 """
 from __future__ import annotations
 
-import mmap
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from prov_common.mapped import map_file
 from prov_common.rowset.format import WIDTH, BufferSink, bits_for, file_size, write_row_set
 
 INDEX_BITS = 8
@@ -156,7 +156,7 @@ def build_from_runs(runs: KeyRuns, schema_fields: list[tuple[str, str]], *,
         try:
             with open(fd, "rb") as f:  # fd stays open for writing too
                 root = write_row_set(FileSink(fd), merged_ranges(runs, bits), rows, schema_fields, width=width)
-                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)), root
+                return map_file(f.fileno()), root
         finally:
             _unlink(path)
     except OSError:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 
+from prov_common.mapped import give_back, mapping_of
+
 Buffer = bytes | bytearray | memoryview
 
 
@@ -36,11 +38,13 @@ def held_view(data: Buffer) -> bytes | memoryview:
 
 class ViewReader(io.RawIOBase):
     """A seekable stream over the bytes of a view, read by ``readinto`` straight from it (``io.BytesIO``
-    copies a bytearray or memoryview whole before its first read)."""
+    copies a bytearray or memoryview whole before its first read). The pages of a mapped file's view (a row
+    set's) are given back as they are read (:func:`~prov_common.mapped.give_back`)."""
 
     def __init__(self, view: memoryview) -> None:
         super().__init__()
         self._view, self._at = view, 0
+        self._mapped = mapping_of(view)
 
     def readable(self) -> bool:
         return True
@@ -52,6 +56,7 @@ class ViewReader(io.RawIOBase):
         """The next ``size`` bytes (all that are left when ``size`` is None or negative), copied once."""
         end = len(self._view) if size is None or size < 0 else min(len(self._view), self._at + size)
         data = self._view[self._at:end].tobytes() if end > self._at else b""
+        give_back(self._mapped, self._at, end)
         self._at = max(self._at, end)
         return data
 
@@ -64,6 +69,7 @@ class ViewReader(io.RawIOBase):
         if n <= 0:
             return 0
         out[:n] = self._view[self._at:self._at + n]
+        give_back(self._mapped, self._at, self._at + n)
         self._at += n
         return n
 
