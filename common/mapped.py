@@ -8,7 +8,9 @@ read this way; any other buffer is given whole, as before.
 """
 from __future__ import annotations
 
+import contextlib
 import mmap
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,6 +23,16 @@ def map_file(fd: int) -> memoryview:
     return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_READ))
 
 
+def file_bytes(path: str | os.PathLike[str]) -> bytes | mmap.mmap:
+    """The bytes of the file at ``path``: read into memory when smaller than :data:`PART`, else the file mapped
+    read-only (a large spool entry or staged row set: its pages are read as used, :func:`parts`)."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size >= PART:
+            with contextlib.suppress(OSError, ValueError):  # cannot be mapped (emptied meanwhile): read as before
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return f.read()
+
+
 @dataclass(frozen=True)
 class Mapped:
     """Where a view's bytes are in a read-only file mapping: from byte ``offset`` of ``mapping``."""
@@ -30,7 +42,7 @@ class Mapped:
 
 
 def mapping_of(data: object) -> Mapped | None:
-    """Where the bytes of ``data`` (a contiguous memoryview of a whole read-only file mapping) are in it; None for
+    """Where the bytes of ``data`` (a contiguous memoryview) are in the read-only file mapping it views; None for
     any other buffer, or where pages cannot be given back (no ``madvise``)."""
     if _DROP is None or not isinstance(data, memoryview) or not data.c_contiguous or not data.nbytes:
         return None
@@ -40,7 +52,11 @@ def mapping_of(data: object) -> Mapped | None:
     with memoryview(mapping) as whole:
         if not whole.readonly:  # ACCESS_WRITE or ACCESS_COPY: writes of its own, which dropping could lose
             return None
-    return Mapped(mapping, 0) if data.nbytes == len(mapping) else None
+    if data.nbytes == len(mapping):
+        return Mapped(mapping, 0)
+    import numpy as np  # where a read-only buffer's bytes are (a part of a spool entry): numpy tells
+
+    return Mapped(mapping, np.frombuffer(data, dtype=np.uint8).ctypes.data - np.frombuffer(mapping, dtype=np.uint8).ctypes.data)
 
 
 def give_back(mapped: Mapped | None, start: int, end: int) -> None:
@@ -70,4 +86,4 @@ def parts(data: bytes | bytearray | memoryview, size: int | None = None) -> Iter
         give_back(mapped, at, at + size)
 
 
-__all__ = ["PART", "Mapped", "give_back", "map_file", "mapping_of", "parts"]
+__all__ = ["PART", "Mapped", "file_bytes", "give_back", "map_file", "mapping_of", "parts"]

@@ -401,13 +401,18 @@ def test_write_ahead_removes_its_entry_on_success_and_keeps_it_when_down(tmp_pat
 
 
 def test_a_large_object_is_spooled_and_flushed_without_copies_of_it(tmp_path: Path, s3_fault) -> None:
-    """A row set spooled while the store is down is written to the entry as it is held, and a flush delivers it
-    from the entry read once: it was joined into one copy of the batch to be written, and read back, cut from the
-    header and cut again into each object (three copies at a flush)."""
+    """A row set (a mapped file's view) spooled while the store is down is written to the entry as it is held, a
+    part at a time with its pages given back, and a flush delivers it from the entry mapped, not read into memory:
+    it was joined into one copy of the batch to be written, and read back, cut from the header and cut again into
+    each object (three copies at a flush; then the entry read whole, one copy)."""
     import tracemalloc
 
-    data = bytearray(os.urandom(16 << 20))
-    batch = [("runs/r1/rows/big.rowset", memoryview(data)), *BUNDLE]
+    from rows_support import mapped_rows, resident
+
+    size = 16 << 20
+    data = os.urandom(size)
+    view = mapped_rows(tmp_path, data)
+    batch = [("runs/r1/rows/big.rowset", view), *BUNDLE]
     down, outbox = open_store(s3_fault("closed")), Outbox(tmp_path / "spool")
     outbox.deliver(down, BUNDLE)  # the client and its modules loaded before the measure
     tracemalloc.start()
@@ -416,16 +421,37 @@ def test_a_large_object_is_spooled_and_flushed_without_copies_of_it(tmp_path: Pa
         result = outbox.deliver(down, batch)
         spooling = tracemalloc.get_traced_memory()[1] - base
         assert result.spooled
-        tracemalloc.reset_peak()
+        written = resident(view)
         store = open_store(tmp_path / "store")
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
         report = outbox.flush(opener=lambda uri: store)  # the entries' store, back (here a local folder)
         flushing = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
     assert report.ok and report.delivered == 2
-    assert spooling < len(data) // 4, f"spooling {len(data):,} bytes held {spooling:,} more"
-    assert flushing < len(data) * 3 // 2, f"flushing {len(data):,} bytes held {flushing:,} more"
+    assert spooling < size // 4, f"spooling {size:,} bytes held {spooling:,} more"
+    assert written <= size // 2, f"{written:,} bytes of the row set resident once spooled"
+    assert flushing < size // 4, f"flushing {size:,} bytes held {flushing:,} more"
     assert store.get("runs/r1/rows/big.rowset") == data and outbox.pending() == []
+
+
+def test_the_objects_of_a_mapped_spool_entry_are_checked_a_part_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """A flush maps a large entry and checks each object's digest a part at a time, giving back the pages of each
+    part once hashed: the entry's mapping never holds them all (the objects are views inside it, not at its start)."""
+    import prov_common.mapped as mapped
+    from prov_common.store import spool
+    from rows_support import resident
+
+    monkeypatch.setattr(mapped, "PART", 64 << 10)
+    data = os.urandom(8 << 20)
+    objects = (("runs/r1/events.jsonl", b'{"e":1}\n'), ("runs/r1/rows/big.rowset", data), ("runs/r1/manifest.json", b"{}"))
+    path = spool.write_entry(tmp_path, spool.SpoolEntry("file:///s", objects))
+    raw = mapped.file_bytes(path)
+    entry = spool.decode(raw, path.name)
+    held = resident(memoryview(raw))
+    assert held <= (8 << 20) // 2, f"{held:,} bytes of the entry resident"
+    assert isinstance(raw, mapped.mmap.mmap) and [(k, bytes(d)) for k, d in entry.objects] == list(objects)
 
 
 _KILLED_BETWEEN_TWO_OBJECTS = """

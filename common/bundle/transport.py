@@ -17,15 +17,18 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import attr
 from openlineage.client.transport.transport import Config, Transport
 
+from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.events import event_dict, is_terminal, run_id_of
@@ -195,6 +198,25 @@ def _attachment_path(key: str) -> str | None:
     parts = layout.staged_parts(key)
     rest = parts[1] if parts else ""
     return rest[len(_ATTACHMENTS) :] if rest.startswith(_ATTACHMENTS) else None
+
+
+def _is_attachment(key: str) -> bool:
+    return _attachment_path(key) is not None
+
+
+def _staged_attachment(store: Store, key: str, size: int) -> bytes | memoryview:
+    """A staged attachment of ``size`` bytes (-1: not known): read into memory when small; a large one (a row set
+    staged by another process) streamed into a temporary file and mapped read-only, so that sealing it reads it a
+    part at a time (:func:`mapped.parts`) and never holds it whole."""
+    if size < mapped.PART:
+        return store.get(key)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tdprov-staged-") as folder:  # its file goes with the mapping
+            store.get_file(key, Path(folder) / "attachment")
+            data = mapped.file_bytes(Path(folder) / "attachment")
+    except OSError:  # no temporary file can be written (a full disk): read into memory, as before
+        return store.get(key)
+    return data if isinstance(data, bytes) else memoryview(data)
 
 
 def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
@@ -413,13 +435,14 @@ class ProvenanceTransport(Transport):
         staged = dict(self._pending.get(run_id, {}))
         unreadable: dict[str, UnreadableObjectError] = {}
         try:
-            for key in self.store.list(layout.staging_prefix(run_id)):
-                if key in staged:
+            for info in self.store.list_info(layout.staging_prefix(run_id), tags_for=_is_attachment):
+                if info.key in staged:
                     continue
                 try:
-                    staged[key] = self.store.get(key, None if _attachment_path(key) is not None else layout.SMALL_OBJECT_LIMIT)
+                    staged[info.key] = (_staged_attachment(self.store, info.key, info.size) if _is_attachment(info.key)
+                                        else self.store.get(info.key, layout.SMALL_OBJECT_LIMIT))
                 except UnreadableObjectError as exc:
-                    unreadable[key] = exc
+                    unreadable[info.key] = exc
         except StoreError as exc:
             if self.settings.strict or isinstance(exc, ObjectConflictError):
                 raise

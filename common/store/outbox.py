@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.mapped import file_bytes
 from prov_common.once import Once
 from prov_common.store import spool
 from prov_common.store.base import Store
@@ -305,7 +306,7 @@ class Outbox:
     def _deliver_claimed(self, claimed: Path, original: Path, target_uri: str, targets: "_Targets",
                          report: FlushReport) -> str:
         try:
-            entry = spool.decode(claimed.read_bytes(), original.name)
+            entry = spool.decode(file_bytes(claimed), original.name)  # a large entry mapped, read a part at a time
         except (OSError, ValueError, KeyError) as exc:
             self._set_aside(claimed, report, f"spool entry {original.name} is damaged: {exc}")
             return "failed"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import mmap
 import os
 import secrets
 import time
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prov_common.hashing.raw import blake3_digest
+from prov_common.mapped import parts
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import SpoolError
 from prov_common.store.latekey import LateKey
@@ -68,8 +70,9 @@ def _header_line(entry: SpoolEntry) -> bytes:
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
-def decode(raw: bytes, name: str) -> SpoolEntry:
-    """Parse an entry; raises ValueError naming what is damaged. Its objects are views of ``raw``, not copies."""
+def decode(raw: bytes | mmap.mmap, name: str) -> SpoolEntry:
+    """Parse an entry; raises ValueError naming what is damaged. Its objects are views of ``raw`` (its bytes, or the
+    entry's file mapped: :func:`~prov_common.mapped.file_bytes`), not copies."""
     end = raw.find(b"\n")
     if end < 0:
         raise ValueError(f"spool entry {name} has no header line")
@@ -142,7 +145,8 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
         with os.fdopen(fd, "wb") as out:
             out.write(_header_line(entry))
             for obj in entry.objects:  # each as it is held: never joined into one copy of them all
-                out.write(_item(obj)[1])
+                for part in parts(_item(obj)[1]):  # a mapped row set's pages given back as written
+                    out.write(part)
             out.flush()
             os.fsync(out.fileno())
         os.rename(tmp, final)
