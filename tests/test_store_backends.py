@@ -113,3 +113,29 @@ def test_a_file_uri_on_this_machine_is_the_folder_it_names(tmp_path, authority: 
     assert open_store(uri).get("x/y") == b"1"
     with pytest.raises(BadInputError, match="names a remote host"):
         open_store(f"file://otherhost{folder.as_posix()}")
+
+
+def test_a_get_under_a_limit_reads_the_object_not_a_buffer_of_the_limit(store_uri: str) -> None:
+    """A get under a size limit (each staged event is read under 64 MiB) reads what the object holds, in parts:
+    one ``read(limit + 1)`` allocated a buffer of the whole limit for every small object. A larger object is still
+    read whole, and one past the limit is refused naming it."""
+    import tracemalloc
+
+    from prov_common.store.errors import ObjectTooLargeError
+
+    store = open_store(store_uri)
+    small, large = b'{"eventType": "START"}', bytes(range(256)) * 12_000
+    store.put("staging/small.json", small)
+    store.put("staging/large.json", large)
+    store.get("staging/small.json")  # the S3 client's first call loads its models
+    tracemalloc.start()
+    try:
+        assert store.get("staging/small.json", 64 << 20) == small
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # (the local S3 server runs in this process, and its allocations count too: a few MB)
+    assert peak < 16 << 20, f"a get of {len(small)} bytes under a 64 MiB limit allocated {peak:,} bytes"
+    assert store.get("staging/large.json", len(large)) == large
+    with pytest.raises(ObjectTooLargeError, match="staging/large.json"):
+        store.get("staging/large.json", len(large) - 1)

@@ -123,7 +123,7 @@ class BaseStore(ABC):
         with self._open(validate_key(key)) as stream:
             if limit is None:
                 return stream.read()
-            data = stream.read(limit + 1)
+            data = _read_at_most(stream, limit + 1)
         if len(data) > limit:
             raise ObjectTooLargeError(f"object '{key}' in {self.describe()} is larger than {limit:,} bytes.",
                                       fix="it is not what tdprov wrote there: restore it from a backup or replica of the store")
@@ -198,6 +198,19 @@ class BaseStore(ABC):
             f"object '{key}' already exists in {self.describe()} with other bytes; objects are written once.",
             fix="write the new content under a new key (e.g. a new run id); never rewrite a stored object",
         )
+
+
+def _read_at_most(stream: BinaryIO, count: int) -> bytes:
+    """Up to ``count`` bytes of ``stream``, read in parts that start small and double (to :data:`CHUNK`): one
+    ``read(count)`` would allocate ``count`` bytes first, 64 MiB for each small staged event read under a 64 MiB
+    limit."""
+    parts: list[bytes] = []
+    size = 64 << 10
+    while count > 0 and (part := stream.read(min(size, count))):
+        parts.append(part)
+        count -= len(part)
+        size = min(size * 2, CHUNK)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 @contextlib.contextmanager
