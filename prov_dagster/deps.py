@@ -114,7 +114,13 @@ def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any])
         return DatasetRecord(name=dataset_name(key), digest=None, partition=partition)
     content = named_content_facet(digest, _text(metadata.get(DIGEST_KIND_KEY)))
     return DatasetRecord(name=dataset_name(key), digest=None, version=digest, uri=where, partition=partition, content=content,
-                         asset_namespace=_text(metadata.get(NAMESPACE_KEY)))
+                         asset_namespace=writer_namespace(metadata))
+
+
+def writer_namespace(metadata: Mapping[str, Any]) -> str | None:
+    """The ``dagster://`` namespace a materialization's writer gave its asset key (``tdprov/namespace``); None when
+    it records none (not written by tdprov, or by a tdprov older than the key)."""
+    return _text(metadata.get(NAMESPACE_KEY))
 
 
 def _text(value: Any) -> str | None:

@@ -24,7 +24,7 @@ from prov_common.sources.registry import Listing
 from prov_dagster import _compat
 from prov_dagster.backfills import PartitionRangeError, range_refusal
 from prov_dagster.config import ProvenanceConfig
-from prov_dagster.deps import latest_metadata
+from prov_dagster.deps import latest_metadata, writer_namespace
 from prov_dagster.digests import digest_of
 from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inherit, inherited, recorded_flags
 from prov_dagster.metadata import DIGEST_KEY, output_metadata
@@ -227,7 +227,11 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         expected = (str(getattr(digest_value, "value", digest_value)) if digest_value is not None else None) or sidecar.get("digest")
         if expected is not None and expected != found.digest:
             self._mismatch(context, place, location.uri(place.relpath), expected, found)
-        return df, place.record(location, found, asset_namespace=self.namespace_uri() if place.asset_key is not None else None)
+        if place.asset_key is None:
+            return df, place.record(location, found)
+        # the writer's namespace: another code location's asset read as a SourceAsset was written in its own
+        writer = writer_namespace(recorded) or _sidecar_namespace(sidecar)
+        return df, place.record(location, found, asset_namespace=writer or self.namespace_uri())
 
     def _sidecar(self, context: InputContext, place: _Place, location: DataLocation) -> Mapping[str, Any]:
         """The sidecar of the data at ``place`` ({} when there is none). A damaged one leaves nothing to check the data
@@ -256,6 +260,12 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return
         raise VerificationError(what, fix=f"{restore_fix(self, expected, uri)}, or set on_mismatch='warn' on the IO manager "
                                           "to load it anyway")
+
+
+def _sidecar_namespace(sidecar: Mapping[str, Any]) -> str | None:
+    """The namespace a data file's sidecar says its writer had (None in sidecars written before it was recorded)."""
+    namespace = sidecar.get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else None
 
 
 def _allows_missing(context: InputContext) -> bool:

@@ -2,6 +2,7 @@
 real ``materialize`` runs: inputs of the step's run in the versions Dagster says it used, and what the audit says."""
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 from pathlib import Path
@@ -10,12 +11,14 @@ from typing import Any
 import pandas as pd
 import pytest
 from dagster import (
+    AssetIn,
     AssetKey,
     AssetMaterialization,
     DagsterInstance,
     DataVersion,
     InMemoryIOManager,
     MaterializeResult,
+    SourceAsset,
     StaticPartitionsDefinition,
     asset,
     materialize,
@@ -123,6 +126,43 @@ def test_an_upstream_read_through_deps_keeps_the_namespace_its_writer_gave_its_a
     assert (read["namespace"], read["name"], read["facets"]["version"]["datasetVersion"]) == (
         written.namespace, written.name, written.version)
     assert [(i["namespace"], i["name"]) for i in read["facets"]["symlinks"]["identifiers"]] == [("dagster://team_a", "labels")]
+
+
+@pytest.mark.parametrize("history", ["same instance", "no dagster history"])
+def test_a_source_asset_loaded_through_the_io_manager_keeps_the_namespace_its_writer_gave_its_asset_key(
+        store: Path, instance, history: str) -> None:
+    """``labels`` written by code of namespace ``team_a``; code of ``team_b`` declares it a ``SourceAsset`` and loads
+    it through its own IO manager (same data root). The input's asset key is ``dagster://team_a/labels``, as a
+    ``deps=[labels]`` reader names it: from the materialization's ``tdprov/namespace``, or, with no Dagster
+    history of it (another instance), from the data file's sidecar."""
+
+    @asset
+    def labels() -> pd.DataFrame:
+        return pd.DataFrame({"y": [0, 1, 1]})
+
+    @asset(ins={"labels": AssetIn(key="labels")})
+    def scores(labels: pd.DataFrame) -> pd.DataFrame:
+        return labels.assign(s=0.5)
+
+    @asset(deps=[SourceAsset("labels")])
+    def by_deps() -> pd.DataFrame:
+        return pd.DataFrame({"s": [0.5]})
+
+    def resources(namespace: str) -> dict[str, Any]:
+        return {"io_manager": ProvenanceIOManager(namespace=namespace), "provenance": ProvenanceResource(namespace=namespace)}
+
+    assert materialize([labels], instance=instance, resources=resources("team_a")).success
+    readers = [SourceAsset("labels"), scores] + ([by_deps] if history == "same instance" else [])
+    with contextlib.ExitStack() as stack:
+        reading = instance if history == "same instance" else stack.enter_context(DagsterInstance.ephemeral())
+        assert materialize(readers, instance=reading, resources=resources("team_b")).success
+    [written] = step_run(store, "labels").outputs
+    for reader in ("scores", "by_deps") if history == "same instance" else ("scores",):
+        [read] = inputs_of(store, reader).values()
+        assert (read["namespace"], read["name"], read["facets"]["version"]["datasetVersion"]) == (
+            written.namespace, written.name, written.version)
+        assert [(i["namespace"], i["name"]) for i in read["facets"]["symlinks"]["identifiers"]] == [
+            ("dagster://team_a", "labels")], reader
 
 
 def test_upstream_assets_no_tdprov_record_versions_are_inputs_without_a_version(store: Path, instance,
