@@ -10,7 +10,7 @@ from prov_common.lineage.facets import ContentHashDatasetFacet
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
 from prov_common.store.snapshots import KeptSnapshot
-from prov_dagster.naming import located_dataset, step_run_id
+from prov_dagster.naming import DEFAULT_NAMESPACE, located_dataset, step_run_id
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,11 @@ class StepIdentity:
     step_key: str
     attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
     part: int = 0  # outputs recorded after the attempt's run ended (by ProvenanceResource.record) are a run of their own
+    namespace: str = DEFAULT_NAMESPACE  # the job's namespace: a step recording in two namespaces is a run of each job
 
     @property
     def ol_run_id(self) -> str:
-        return step_run_id(self.dagster_run_id, self.step_key, self.attempt, self.part)
+        return step_run_id(self.dagster_run_id, self.step_key, self.attempt, self.part, self.namespace)
 
     @property
     def step(self) -> "StepIdentity":

@@ -98,12 +98,16 @@ def op_output_relpath(identifier: Sequence[str], suffix: str = DATA_SUFFIX) -> s
     return _fitting_path(parts, suffix, f"op output {_shown('/'.join(identifier))}")
 
 
-def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0, part: int = 0) -> str:
-    """The OpenLineage run id of one attempt of one step of a Dagster run: stable, so a sensor can close
-    it later; a retry (``attempt`` > 0) is a run of its own, and so is a later ``part`` of an attempt
-    (what the IO manager recorded after ``ProvenanceResource.record`` had ended the step's run)."""
+def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0, part: int = 0,
+                namespace: str = DEFAULT_NAMESPACE) -> str:
+    """The OpenLineage run id of one attempt of one step of a Dagster run, as a job of ``namespace``: stable, so a
+    sensor can close it later; a retry (``attempt`` > 0) is a run of its own, and so is a later ``part`` of an attempt
+    (what the IO manager recorded after ``ProvenanceResource.record`` had ended the step's run), and so is the step as
+    a job of each namespace it records in (outputs handed to IO managers of two namespaces). The default namespace's
+    ids are those tdprov gave before the namespace was part of them."""
     suffix = (f"/attempt-{attempt}" if attempt else "") + (f"/part-{part}" if part else "")
-    return str(uuid.uuid5(_RUN_NAMESPACE, f"{dagster_run_id}/{step_key}{suffix}"))
+    scope = "" if namespace == DEFAULT_NAMESPACE else f"{namespace}|"
+    return str(uuid.uuid5(_RUN_NAMESPACE, f"{scope}{dagster_run_id}/{step_key}{suffix}"))
 
 
 def _safe_segment(segment: str) -> str:

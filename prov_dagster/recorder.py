@@ -231,7 +231,8 @@ class Recorder:
 
     def step(self, identity: StepIdentity) -> StepRun:
         """The open run of a step attempt; after its run ended, a run of the attempt's next part (events
-        for an ended run would come after its bundle was sealed, and be lost)."""
+        for an ended run would come after its bundle was sealed, and be lost); a run of this recorder's namespace."""
+        identity = replace(identity, namespace=self.namespace)
         with self._lock:
             run = self._steps.get(identity)
             if run is None:
@@ -248,7 +249,7 @@ class Recorder:
         """A retry means the earlier attempts failed: seal each one that started and was not closed."""
         store = self.transport().store
         for attempt in range(identity.attempt):
-            earlier = StepIdentity(identity.dagster_run_id, identity.job_name, identity.step_key, attempt)
+            earlier = replace(identity, attempt=attempt, part=0)
             with self._lock:
                 run = self._steps.get(earlier)
             if run is None:

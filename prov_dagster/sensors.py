@@ -51,7 +51,7 @@ def close_failed_run(
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
-        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt)
+        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt, namespace=recorder.namespace)
         if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
             continue
         step = recorder.step(identity)

@@ -83,6 +83,13 @@ def test_step_run_ids_are_stable_uuids_per_step_and_attempt() -> None:
     assert step_run_id(run, "a", 1) not in (step_run_id(run, "a"), step_run_id(run, "a", 2))
 
 
+def test_a_step_is_a_run_of_each_namespace_it_records_in_and_the_default_namespace_keeps_its_ids() -> None:
+    run = "6f1c0a52-5f6b-4f55-b0c7-1b7c4f3f2a10"
+    assert step_run_id(run, "a", namespace="dagster://team_a") not in (
+        step_run_id(run, "a", namespace="dagster://team_b"), step_run_id(run, "a"))
+    assert step_run_id(run, "a") == step_run_id(run, "a", namespace="dagster://default") == "d73f02f2-4f40-5cdb-bdb2-65fb2409ddda"
+
+
 def test_an_unknown_quality_policy_is_refused_naming_the_asset() -> None:
     with pytest.raises(BadInputError, match="quality policy 'strict' of asset 'raw/orders'"):
         AssetProvenance.from_metadata({"tdprov/quality_policy": "strict"}, "asset 'raw/orders'")

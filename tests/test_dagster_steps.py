@@ -372,6 +372,37 @@ def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_
     no_unfinished_run(store)
 
 
+@multi_asset(outs={"for_a": AssetOut(io_manager_key="team_a"), "for_b": AssetOut(io_manager_key="team_b")})
+def two_teams(grouped: pd.DataFrame):  # noqa: ANN201 - outputs to ProvenanceIOManagers of two namespaces, one store
+    yield Output(grouped.assign(o=1), output_name="for_a")
+    yield Output(grouped.assign(o=2), output_name="for_b")
+
+
+def test_a_step_whose_outputs_go_to_two_namespaces_is_a_run_of_each_namespaces_job(
+        store: str, tmp_path: Path, ol_validator: Any) -> None:
+    """A job is (namespace, name): a step that hands outputs to ProvenanceIOManagers of namespaces team_a and team_b
+    (one store) is a run of dagster://team_a/two_teams and a run of dagster://team_b/two_teams, with run ids of their
+    own; both had the one run id, so one bundle mixed the two jobs' events and team_a's COMPLETE was left staged."""
+    resources = {"io_manager": ProvenanceIOManager(store=store)}
+    for team in ("team_a", "team_b"):
+        resources[team] = ProvenanceIOManager(store=store, namespace=team, data_root=str(tmp_path / team))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([grouped, two_teams], instance=instance, resources=resources)
+        links = {e.event_specific_data.metadata["tdprov/namespace"].value: e.event_specific_data.metadata["tdprov/bundle"].value
+                 for e in result.all_events if e.step_key == "two_teams" and e.event_type_value == "HANDLED_OUTPUT"}
+    runs = {s.job_namespace: s for s in bundles(store).values() if s.job_name == "two_teams"}
+    assert sorted(runs) == ["dagster://team_a", "dagster://team_b"]
+    assert runs["dagster://team_a"].run_id != runs["dagster://team_b"].run_id
+    for team, output in (("team_a", "for_a"), ("team_b", "for_b")):
+        run = runs[f"dagster://{team}"]
+        assert run.state == "COMPLETE" and [o.name for o in run.outputs] == [str(tmp_path / team / f"{output}.parquet")]
+        events = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])
+        assert {(e["job"]["namespace"], e["job"]["name"]) for e in events} == {(f"dagster://{team}", "two_teams")}
+        assert check_events(store, run.run_id, ol_validator)[-1] == "COMPLETE"
+        assert links[f"dagster://{team}"].rstrip("/").endswith(run.run_id)
+    no_unfinished_run(store)
+
+
 # -- a step's run is stamped with the times Dagster recorded for the step ------------------------------------
 TOLERANCE = timedelta(milliseconds=1)  # Dagster keeps float epoch seconds; the events keep microseconds
 SLOW = 0.25  # seconds a slow step takes: 250 times TOLERANCE, so a time taken at the wrong moment is far out of it
