@@ -37,6 +37,7 @@ from prov_dagster.transport import bundle_location, make_transport
 log = logging.getLogger(__name__)
 _UNRESOLVED: Any = object()
 ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so that a later output continues them
+CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process remembers the recorder of
 
 
 @dataclass
@@ -238,6 +239,7 @@ class Recorder:
             if run is None:
                 ended = self._ended.get(identity)
                 run = self._steps[identity] = StepRun(self, identity) if ended is None else ended.continued()
+                run.identity = _claimed(run.identity, self)
                 fresh = ended is None
             else:
                 fresh = False
@@ -383,6 +385,23 @@ class Recorder:
 
 _recorders: dict[tuple[Any, str], Recorder] = {}
 _recorders_lock = threading.Lock()
+_claims: OrderedDict[str, Recorder] = OrderedDict()  # OpenLineage run id of a step -> the recorder whose run it is
+_claims_lock = threading.Lock()
+
+
+def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:
+    """``identity``, or its first later part whose run id no other recorder of this process holds: a
+    ``ProvenanceResource`` configured apart from the IO manager (same store and namespace, other settings) records the
+    step through a recorder of its own, in a run of its own (one run id for both sealed one of them with the other's
+    events left out)."""
+    with _claims_lock:
+        while _claims.get(identity.ol_run_id, recorder) is not recorder:
+            identity = replace(identity, part=identity.part + 1)
+        _claims[identity.ol_run_id] = recorder
+        _claims.move_to_end(identity.ol_run_id)
+        while len(_claims) > CLAIMS_KEPT:
+            _claims.popitem(last=False)
+    return identity
 
 
 def recorder_for(config: Any) -> Recorder:

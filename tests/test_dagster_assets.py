@@ -621,6 +621,25 @@ def test_a_frame_returned_after_record_is_recorded_as_the_next_part_of_the_step(
     assert len(staged) == len(bundle_events(store, first.run_id)) == 2  # nothing staged for it after it was sealed
 
 
+def test_a_provenance_resource_with_other_settings_records_the_step_in_a_run_of_its_own(store: Path, instance) -> None:
+    """A ProvenanceResource configured apart from the IO manager (same store and namespace, snapshot=True) records
+    through a recorder of its own: the IO manager's run of the step (the input it loaded, the frame it stores) and
+    the resource's (the file) are two runs with ids of their own. Both had the one id: the resource's record()
+    sealed it, and the IO manager's events for the frame stayed staged, in no bundle."""
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource(snapshot=True)}
+    result = materialize([pipeline.orders, scored], instance=instance, resources=resources)
+    assert result.success
+    runs = [s for s in summaries(store) if s.job_name == "scored"]
+    weights = store.parent / "export" / "weights.bin"
+    assert sorted([o.name for o in s.outputs] for s in runs) == sorted([[str(weights)], [located(store, "scored")]])
+    [stored] = [s for s in runs if s.outputs[0].name == located(store, "scored")]
+    assert [i.name for i in stored.inputs] == [located(store, "raw/orders")]
+    assert url_path(materializations(result)[AssetKey("scored")].metadata["tdprov/bundle"].value) == store / "bundles" / stored.run_id
+    for summary in runs:  # nothing staged for a run after it was sealed
+        staged = [k for k in open_store(str(store)).list(f"staging/{summary.run_id}/") if k.split("/")[2] != "attachments"]
+        assert len(staged) == len(bundle_events(store, summary.run_id)), summary.outputs
+
+
 # this module has ``from __future__ import annotations``: every annotation below is a string
 @provenance_asset(ins={"orders": AssetIn(key=RAW)}, owners=["team:exports"])
 def exported_with_context(context: AssetExecutionContext, orders: pd.DataFrame,
