@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mount_support import read_only
 from test_audit_support import T0, Pipeline, dataset, run_events, seal
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
@@ -135,14 +136,15 @@ def test_read_only_needs_report_and_refuses_accept_checkpoint(tmp_path: Path, mo
 
 def test_a_store_the_audit_cannot_write_is_refused_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    """Root writes through chmod: a store whose ``audit/`` is a file stands for one whose audit/ cannot be written."""
+    """A store whose ``audit/`` cannot be written (a read-only mount as root, which writes through chmod)."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     uri = str(tmp_path / "store")
     Pipeline(uri)
-    (Path(uri) / "audit").write_bytes(b"")
+    (Path(uri) / "audit").mkdir()
     before = snapshot(uri)
     capsys.readouterr()
-    assert main(["audit", "--store", uri]) == 2
+    with read_only(Path(uri) / "audit"):
+        assert main(["audit", "--store", uri]) == 2
     out, err = capsys.readouterr()
     assert out == ""  # nothing was examined or printed before the refusal
     assert f"cannot write to the store {uri}" in err, err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,16 @@ def test_cli_add_hashes_s3_data(s3_store_uri: str, tmp_path: Path) -> None:
     record = list(iter_sources(open_store(s3_store_uri), trust_from_settings()))[0].record
     assert record.digest == hash_path(tmp_path / "v.csv").digest and record.location == f"s3://{bucket}/vendor/v.csv"
     assert record.bytes == (tmp_path / "v.csv").stat().st_size
+
+
+def test_source_list_of_a_store_whose_sources_folder_is_a_file_names_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """It said 'no sources registered' and exited 0: the records were there to be restored, and nothing said so."""
+    store = tmp_path / "s"
+    register_source(open_store(str(store)), _record(), default_signing_key())
+    shutil.rmtree(store / "sources")
+    (store / "sources").write_bytes(b"x")
+    assert main(["source", "list", "--store", str(store)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"tdprov source list: cannot list 'sources/' in local folder {store}: "
+                                        f"{store / 'sources'} is not a folder"), err
+    assert "restore the folder from a backup or replica of the store" in err

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prov_common.config import Settings
-from prov_common.errors import BadInputError, ObjectConflictError, StoreError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
 
@@ -90,6 +90,25 @@ def test_store_under_a_file_is_a_store_error_that_spools_not_a_key_clash(tmp_pat
     inside.put("runs/a", b"1")
     with pytest.raises(ObjectConflictError):
         inside.put("runs/a/b/c", b"2")
+
+
+def test_a_file_where_a_listed_folder_should_be_is_named_not_listed_as_empty(tmp_path: Path) -> None:
+    """A file ``sources`` in place of the folder listed no source record, silently ('no sources registered');
+    the listing names the file and the fix. A folder that does not exist, or a store under a file, lists nothing."""
+    store = LocalStore(tmp_path / "s")
+    store.put("index/a.json", b"1")
+    (tmp_path / "s" / "sources").write_bytes(b"x")
+    for prefix, listed in (("sources/", "sources/"), ("sources/a/", "sources/a/"), ("sources/a", "sources/")):
+        with pytest.raises(StoreError) as info:
+            list(store.list(prefix))
+        assert not isinstance(info.value, StoreUnavailableError)
+        assert str(info.value) == (
+            f"cannot list '{listed}' in local folder {tmp_path / 's'}: {tmp_path / 's' / 'sources'} is not a folder, so "
+            "the objects under it cannot be read. Fix: tdprov writes a folder there: find out who put the file there, "
+            "move it away and restore the folder from a backup or replica of the store")
+    assert list(store.list("audit/")) == [] and list(store.list("")) == ["index/a.json", "sources"]
+    (tmp_path / "file").write_bytes(b"")
+    assert list(LocalStore(tmp_path / "file" / "store").list("sources/")) == []
 
 
 def test_open_store_local_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

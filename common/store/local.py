@@ -135,7 +135,7 @@ class LocalStore(BaseStore):
         a listing with ``start_after`` costs time in proportion to what comes after it. A folder
         reached again through a symbolic link (a loop, which tdprov never writes) is not walked again.
         """
-        seen = set() if seen is None else seen
+        first, seen = seen is None, set() if seen is None else seen
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in seen:
@@ -143,7 +143,13 @@ class LocalStore(BaseStore):
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = [(key_name(e.name) + "/" if e.is_dir() else key_name(e.name), e) for e in it if not e.name.startswith(".")]
-        except (FileNotFoundError, NotADirectoryError):
+        except FileNotFoundError:
+            return
+        except NotADirectoryError:
+            blocker = next((p for p in reversed((folder, *folder.parents)) if self.root in p.parents and p.exists()
+                            and not p.is_dir()), None) if first else None
+            if blocker is not None:  # a file in the store where the listed folder (or one above it) should be
+                raise self._not_a_folder(rel, blocker) from None
             return
         except OSError as exc:
             raise self._os_error("list", rel or "/", exc) from exc
@@ -201,6 +207,13 @@ class LocalStore(BaseStore):
             return self._shadowed(key)
         return StoreError(f"cannot write '{key}' in {self.describe()}: {blocker} is not a folder, so the store path "
                           f"'{self.root}' cannot be one.", fix=f"point TDPROV_STORE at a folder (or move {blocker} away)")
+
+    def _not_a_folder(self, rel: str, blocker: Path) -> StoreError:
+        """A listing of ``rel`` blocked by ``blocker``, a file inside the store where a folder should be."""
+        return StoreError(f"cannot list '{rel}' in {self.describe()}: {blocker} is not a folder, so the objects "
+                          f"under it cannot be read.",
+                          fix="tdprov writes a folder there: find out who put the file there, move it away and restore the "
+                              f"folder from a backup or replica of the store")
 
     def _os_error(self, action: str, key: str, exc: OSError) -> StoreError:
         what = f"cannot {action} '{key}' in {self.describe()}: {exc.strerror or exc}."
