@@ -120,6 +120,21 @@ def test_claims_of_live_flushers_are_left_alone(tmp_path: Path) -> None:
     assert report.delivered == 0 and claimed.exists() and list(store.list()) == []
 
 
+def test_a_delivery_lists_the_spool_folder_once_to_know_whether_a_backlog_waits(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every delivery asks whether entries, claims or unfinished entries wait: it listed the folder for each (three
+    listings per delivery with none waiting), now once; a waiting claim is still found from that listing."""
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    outbox.spool_dir.mkdir()
+    listed: list[Path] = []
+    iterdir = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: listed.append(self) or iterdir(self))
+    assert outbox.deliver(store, _bundle("r1")).ok
+    assert listed == [outbox.spool_dir]
+    (outbox.spool_dir / f"e.spool{CLAIM}{os.getpid()}-{__import__('time').time_ns()}").write_bytes(b"")
+    assert outbox.deliver(store, _bundle("r2")).flush is not None  # a claim waits: the delivery flushes first
+
+
 def _flush_worker(spool_dir: str, store_uri: str, results) -> None:
     report = Outbox(spool_dir).flush(open_store(store_uri))
     results.put((report.delivered, report.failed, report.left))

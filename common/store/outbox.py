@@ -380,11 +380,10 @@ class Outbox:
             found.append(SetAside(path, keys, unreadable, why))
         return found
 
-    def _claims(self) -> list[Path]:
-        try:
-            return [p for p in self.spool_dir.iterdir() if CLAIM in p.name and not p.name.startswith(".")]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+    def _claims(self, listed: list[Path] | None = None) -> list[Path]:
+        """Entries claimed by a flush (among ``listed``, the spool's :func:`spool.listing`, when given)."""
+        return [p for p in (spool.listing(self.spool_dir) if listed is None else listed)
+                if CLAIM in p.name and not p.name.startswith(".")]
 
     def _release_stale_claims(self) -> None:
         """Give back entries claimed by a flusher that died (or has held them too long)."""
@@ -398,9 +397,9 @@ class Outbox:
                 continue
             self._unclaim(claimed)
 
-    def _unfinished(self) -> list[tuple[Path, int]]:
+    def _unfinished(self, listed: list[Path] | None = None) -> list[tuple[Path, int]]:
         """The entries whose writer stopped (killed) before it finished them, each with its writer's pid."""
-        return [(path, pid) for path, pid in spool.unfinished(self.spool_dir) if not _alive(pid)]
+        return [(path, pid) for path, pid in spool.unfinished(self.spool_dir, listed) if not _alive(pid)]
 
     def _set_aside_unfinished(self, report: FlushReport) -> None:
         """Set aside each entry whose writer stopped before it finished it: never delivered (its bytes are partial),
@@ -416,9 +415,10 @@ class Outbox:
 
     def _has_backlog(self) -> bool:
         """Whether entries (or claims, or entries left unfinished) wait in the spool; True when it cannot be listed
-        (the flush says why)."""
+        (the flush says why). One listing of the spool folder serves all three."""
         try:
-            return bool(spool.pending(self.spool_dir) or self._claims() or self._unfinished())
+            listed = spool.listing(self.spool_dir)
+            return bool(spool.pending(self.spool_dir, listed) or self._claims(listed) or self._unfinished(listed))
         except OSError:
             return True
 

@@ -165,24 +165,27 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
     return final
 
 
-def pending(folder: Path) -> list[Path]:
-    """Entries waiting in ``folder``, oldest first."""
+def listing(folder: Path) -> list[Path]:
+    """What ``folder`` holds, by name (nothing when it does not exist): one listing that :func:`pending`,
+    :func:`unfinished` and the outbox's claims can each filter."""
     try:
-        return sorted((p for p in folder.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith(".")),
-                      key=lambda p: p.name)
+        return sorted(folder.iterdir(), key=lambda p: p.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
 
 
-def unfinished(folder: Path) -> list[tuple[Path, int]]:
-    """Entries in ``folder`` still being written, or left unfinished by a writer that stopped (killed) before
-    renaming them, oldest first, each with its writer's pid (from its name, :func:`entry_name`)."""
+def pending(folder: Path, listed: list[Path] | None = None) -> list[Path]:
+    """Entries waiting in ``folder`` (among ``listed``, its :func:`listing`, when given), oldest first."""
+    return [p for p in (listing(folder) if listed is None else listed) if p.name.endswith(SUFFIX) and not p.name.startswith(".")]
+
+
+def unfinished(folder: Path, listed: list[Path] | None = None) -> list[tuple[Path, int]]:
+    """Entries in ``folder`` (among ``listed``, its :func:`listing`, when given) still being written, or left
+    unfinished by a writer that stopped (killed) before renaming them, oldest first, each with its writer's pid
+    (from its name, :func:`entry_name`)."""
     found = []
-    try:
-        for path in sorted(folder.iterdir(), key=lambda p: p.name):
-            parts = path.name[len(UNFINISHED):].split("-")
-            if path.name.startswith(UNFINISHED) and path.name.endswith(SUFFIX) and len(parts) == 3 and parts[1].isdigit():
-                found.append((path, int(parts[1])))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    for path in listing(folder) if listed is None else listed:
+        parts = path.name[len(UNFINISHED):].split("-")
+        if path.name.startswith(UNFINISHED) and path.name.endswith(SUFFIX) and len(parts) == 3 and parts[1].isdigit():
+            found.append((path, int(parts[1])))
     return found
