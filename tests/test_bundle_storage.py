@@ -42,6 +42,49 @@ def test_second_sealing_of_a_run_keeps_exactly_one_bundle(store_uri: str) -> Non
     assert verify_bundle(store, run_id, TrustStore.of([key.public])).ok
 
 
+def test_a_conflict_in_a_bundle_folder_with_no_statement_is_not_already_sealed(store_uri: str, tmp_path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of another writer in the run's bundle folder and no statement (that writer stopped half way): both ways of
+    writing said "already-sealed" and dropped this bundle, though the run has none. They refuse, naming the folder."""
+    from prov_common.bundle import storage
+    from prov_common.errors import ObjectConflictError
+    from prov_common.store import Outbox
+
+    monkeypatch.setattr(storage, "SEALING_WAIT", 0.1)
+    store, bundle = open_store(store_uri), _bundle(SigningKey.generate())
+    store.put(f"bundles/{bundle.run_id}/events.jsonl", b"half of another sealing\n")
+    for write in (lambda: deliver_bundle(store, bundle), lambda: write_bundle(store, bundle, outbox=Outbox(tmp_path / "spool"))):
+        with pytest.raises(ObjectConflictError) as info:
+            write()
+        what = str(info.value)
+        assert what.startswith(f"run {bundle.run_id} is not sealed, but its bundle folder bundles/{bundle.run_id}/ already "
+                               f"holds other bytes (object 'bundles/{bundle.run_id}/events.jsonl' already exists in "), what
+        assert what.endswith(f"'tdprov verify {bundle.run_id}' still names the bundle incomplete, the writer that began it "
+                             f"stopped: move bundles/{bundle.run_id}/ aside and seal the run again with 'tdprov store seal "
+                             f"{bundle.run_id}' (its events stay staged)"), what
+    assert list(store.list("index/")) == [] and not store.exists(f"bundles/{bundle.run_id}/statement.dsse.json")
+
+
+def test_a_sealing_that_meets_another_writer_between_its_manifest_and_statement_waits_for_it(store_uri: str) -> None:
+    """Two terminal events racing: the loser that meets the winner's manifest before its statement is written still
+    gets "already-sealed" once the statement comes, not a refusal."""
+    import threading
+
+    from prov_common.bundle.storage import bundle_objects
+
+    store, key = open_store(store_uri), SigningKey.generate()
+    first = _bundle(key)
+    later = _bundle(key, T0 + timedelta(seconds=3), first.run_id)
+    *objects, (statement, data) = bundle_objects(first)
+    for k, v in objects:
+        store.put(k, v)
+    timer = threading.Timer(0.3, store.put, (statement, data))
+    timer.start()
+    assert deliver_bundle(store, later).status == "already-sealed"
+    timer.join()
+    assert store.get(f"bundles/{first.run_id}/manifest.json") == first.manifest_bytes
+
+
 def test_crash_before_index_is_completed_by_redelivery_once(store_uri: str) -> None:
     store, key = open_store(store_uri), SigningKey.generate()
     bundle = _bundle(key)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from itertools import chain
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, replace
@@ -56,6 +57,9 @@ def summary_entry(summary: BundleSummary) -> LateKey:
                    record=layout.bundle_key(run_id, layout.INDEXED_FILE), not_before=summary.sealed_at)
 
 
+SEALING_WAIT = 1.0  # seconds a writer that met another's bundle waits for its statement (the race of two sealings)
+
+
 def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) -> WriteResult:
     """Write the bundle's objects in order: files, manifest, statement (the commit marker), index entry.
 
@@ -68,6 +72,7 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
     try:
         created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
+        _refuse_unsealed(store, run_id, exc)
         sealed = _sealed_event_count(store, run_id)
         if sealed is not None and bundle.manifest.event_count > sealed:  # events that came after the seal: in no bundle
             log.warning("tdprov: run %s was sealed with %d event(s) before %d more arrived; they stay staged under %s and "
@@ -114,6 +119,26 @@ def bundle_file(store: Store, bundle: Bundle, path: str) -> bytes:
         raise BadInputError(f"the manifest of bundle {bundle.run_id} lists no {path}.",
                             fix=f"run 'tdprov verify {bundle.run_id}' and restore the bundle from a backup or replica of the store")
     return store.get(layout.bundle_key(bundle.run_id, path), entry.size)
+
+
+def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -> None:
+    """Raise when the run's bundle that ``conflict`` met holds no statement: it is not sealed (not "already-sealed"),
+    and this bundle is stored nowhere. A writer sealing the run now writes its statement right after its manifest, so
+    the statement is awaited for up to :data:`SEALING_WAIT` seconds first."""
+    statement, deadline = layout.bundle_key(run_id, layout.STATEMENT_FILE), time.monotonic() + SEALING_WAIT
+    while not store.exists(statement):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    else:
+        return
+    prefix = layout.bundle_prefix(run_id)
+    raise ObjectConflictError(
+        f"run {run_id} is not sealed, but its bundle folder {prefix} already holds other bytes ({conflict.what.rstrip('.')}), "
+        "so this bundle of the run is not stored.",
+        fix=f"if another writer is sealing the run now, its bundle stands once sealed; if 'tdprov verify {run_id}' still "
+            f"names the bundle incomplete, the writer that began it stopped: move {prefix} aside and seal the run again "
+            f"with 'tdprov store seal {run_id}' (its events stay staged)") from conflict
 
 
 def _sealed_event_count(store: Store, run_id: str) -> int | None:
@@ -285,6 +310,7 @@ def write_bundle(
     try:
         result = outbox.deliver(store, [*bundle_objects(bundle), index_entry(bundle)], strict=strict)
     except ObjectConflictError as exc:
+        _refuse_unsealed(store, bundle.run_id, exc)
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", bundle.run_id, exc.what)
         return WriteResult(bundle.run_id, "already-sealed")
     if result.spooled:  # the index key is chosen when the flush delivers it
