@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from prov_common.cli import main
@@ -124,6 +125,34 @@ def test_a_record_of_a_sharded_version_shows_progress_on_stderr_of_a_terminal(tm
     code, out = cli(["record", version, "-f", "croissant", "--store", store], capsys)
     assert code == 0 and len(json.loads(out)["distribution"]) == SHARDS
     assert f"hashing shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+
+
+def test_source_add_of_a_sharded_folder_records_the_version_a_pipeline_records_with_progress(tmp_path: Path,
+                                                                                             monkeypatch: Any,
+                                                                                             capsys: Any) -> None:
+    """'tdprov source add' of a sharded folder was refused ("Is a directory. Fix: check the path and its permissions"),
+    though it "hashes the data the way pipelines do": it records the version a pipeline records for the folder, its
+    rows and the shards' bytes, with a bar on a terminal's stderr as 'tdprov hash' shows, and checks the columns named
+    personal against the shards'."""
+    from prov_dagster import ProvenanceResource
+
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    write_shards(folder)
+    version = ProvenanceResource(store=str(tmp_path / "other"), dask_scheduler="none").record(
+        outputs={"corpus": str(folder)}).data_version.value
+    add = ["source", "add", str(folder), "--name", "corpus", "--license", "CC0-1.0", "--issuer", "Acme", "--store", store]
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "none")
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    assert cli([*add, "--personal-columns", "id,email"], capsys)[0] == 2
+    assert f"--personal-columns names 'email', not a column of {folder} (columns: id, text)." in terminal.getvalue()
+    terminal.truncate(0)
+    terminal.seek(0)
+    assert cli([*add, "--personal-columns", "text"], capsys)[0] == 0, terminal.getvalue()
+    assert f"hashing shards:   0%|          | 0/{SHARDS} [" in terminal.getvalue()
+    [record] = json.loads(cli(["source", "list", "--json", "--store", store], capsys)[1])
+    shards = [p for p in folder.iterdir() if p.name != "_SUCCESS"]
+    assert (record["digest"], record["bytes"]) == (version, sum(p.stat().st_size for p in shards)), record
+    assert record["rows"] == sum(len(pd.read_parquet(p)) for p in shards)
 
 
 def test_hash_snapshot_and_checkout_of_shards_show_progress_on_stderr_of_a_terminal(tmp_path: Path, monkeypatch: Any,

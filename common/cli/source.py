@@ -93,18 +93,32 @@ def _columns(text: str) -> tuple[str, ...]:
 
 
 def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None]:
-    """Content digest of the data at ``args.location`` (tables by the canonical table digest), its rows
-    and the size of the file in bytes; the columns named by ``--personal-columns`` and
-    ``--confidential-columns`` must be columns of it."""
-    from prov_common.hashing import TableDigest, hash_path
-    from prov_common.quality.samples import check_known_columns
+    """Content digest of the data at ``args.location`` as pipelines record it (tables by the canonical table digest,
+    a sharded dataset by the root over its shards), its rows and its size in bytes (of the file, or of all shards);
+    the columns named by ``--personal-columns`` and ``--confidential-columns`` must be columns of it."""
+    from prov_common.hashing import ShardedDigest, TableDigest
+    from prov_common.hashing.targets import hash_dataset
+    from prov_common.progress import on_terminal
 
-    result = hash_path(args.location)
+    with on_terminal():  # a sharded dataset is hashed shard by shard, with a bar on a terminal (as 'tdprov hash' does)
+        result = hash_dataset(args.location)
+    if isinstance(result, ShardedDigest):
+        tables = [s for s in result.shards if s.kind == "table"]
+        if tables:
+            _check_columns(args, list(dict.fromkeys(c for s in tables for c in s.columns)))
+        return result.digest, result.rows, sum(s.size for s in result.shards)
     if isinstance(result, TableDigest):
-        for option, names in (("--personal-columns", args.personal_columns), ("--confidential-columns", args.confidential_columns)):
-            check_known_columns(names, [c.name for c in result.columns], option, args.location)
+        _check_columns(args, [c.name for c in result.columns])
         return result.digest, result.rows, _file_size(args.location)  # a table's own `bytes` count its canonical encoding
     return result.digest, None, result.bytes
+
+
+def _check_columns(args: argparse.Namespace, columns: list[str]) -> None:
+    """Refuse a column named by ``--personal-columns`` or ``--confidential-columns`` that the data does not have."""
+    from prov_common.quality.samples import check_known_columns
+
+    for option, names in (("--personal-columns", args.personal_columns), ("--confidential-columns", args.confidential_columns)):
+        check_known_columns(names, columns, option, args.location)
 
 
 def _file_size(location: str) -> int:
