@@ -135,6 +135,26 @@ def test_a_delivery_lists_the_spool_folder_once_to_know_whether_a_backlog_waits(
     assert outbox.deliver(store, _bundle("r2")).flush is not None  # a claim waits: the delivery flushes first
 
 
+def test_a_flush_lists_the_spool_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush gives back a dead flusher's claim, sets aside an entry its killed writer left unfinished and delivers
+    the entries, from one listing of the folder (it listed it once for each, three times); the claim given back is
+    delivered by the same flush."""
+    from prov_common.store import spool
+
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    waiting = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("r1"))))
+    claimed = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("r2"))))
+    os.rename(claimed, claimed.with_name(f"{claimed.name}{CLAIM}{_dead_pid()}-1"))
+    (outbox.spool_dir / f".tmp-{waiting.name.split('-')[0]}-{_dead_pid()}-ab{spool.SUFFIX}").write_bytes(b"half")
+    listed: list[Path] = []
+    iterdir = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: listed.append(self) or iterdir(self))
+    report = outbox.flush(store)
+    assert listed == [outbox.spool_dir]
+    assert (report.delivered, report.failed, report.left) == (2, 1, 0)
+    assert sorted(store.list("")) == sorted(key for run in ("r1", "r2") for key, _ in _bundle(run))
+
+
 def _flush_worker(spool_dir: str, store_uri: str, results) -> None:
     report = Outbox(spool_dir).flush(open_store(store_uri))
     results.put((report.delivered, report.failed, report.left))

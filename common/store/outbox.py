@@ -227,9 +227,10 @@ class Outbox:
             self._unclaim(claimed)
         targets = _Targets({} if store is None else {store.uri: store}, opener)
         try:
-            self._release_stale_claims()
-            self._set_aside_unfinished(report)
-            entries = spool.pending(self.spool_dir)
+            listed = spool.listing(self.spool_dir)  # once: the claims given back join the entries it lists
+            released = self._release_stale_claims(listed)
+            self._set_aside_unfinished(report, listed)
+            entries = sorted(dict.fromkeys(spool.pending(self.spool_dir, [*listed, *released])), key=lambda p: p.name)
         except OSError as exc:
             report.spool_error = _unusable_spool(self.spool_dir, exc)
             self._count_held(report)
@@ -380,14 +381,16 @@ class Outbox:
             found.append(SetAside(path, keys, unreadable, why))
         return found
 
-    def _claims(self, listed: list[Path] | None = None) -> list[Path]:
-        """Entries claimed by a flush (among ``listed``, the spool's :func:`spool.listing`, when given)."""
-        return [p for p in (spool.listing(self.spool_dir) if listed is None else listed)
-                if CLAIM in p.name and not p.name.startswith(".")]
+    @staticmethod
+    def _claims(listed: list[Path]) -> list[Path]:
+        """Entries claimed by a flush, among ``listed`` (the spool's :func:`spool.listing`)."""
+        return [p for p in listed if CLAIM in p.name and not p.name.startswith(".")]
 
-    def _release_stale_claims(self) -> None:
-        """Give back entries claimed by a flusher that died (or has held them too long)."""
-        for claimed in self._claims():
+    def _release_stale_claims(self, listed: list[Path]) -> list[Path]:
+        """Give back entries claimed (among ``listed``) by a flusher that died (or has held them too long); the entries
+        given back."""
+        released = []
+        for claimed in self._claims(listed):
             original, _, tail = claimed.name.partition(CLAIM)
             try:
                 pid, started = (int(x) for x in tail.split("-"))
@@ -395,16 +398,20 @@ class Outbox:
                 continue
             if _alive(pid) and time.time_ns() - started < STALE_CLAIM_SECONDS * 1e9:
                 continue
-            self._unclaim(claimed)
+            if self._unclaim(claimed) and (back := claimed.with_name(original)).exists():  # (not taken by another flusher)
+                released.append(back)
+        return released
 
-    def _unfinished(self, listed: list[Path] | None = None) -> list[tuple[Path, int]]:
-        """The entries whose writer stopped (killed) before it finished them, each with its writer's pid."""
-        return [(path, pid) for path, pid in spool.unfinished(self.spool_dir, listed) if not _alive(pid)]
+    @staticmethod
+    def _unfinished(listed: list[Path]) -> list[tuple[Path, int]]:
+        """The entries among ``listed`` whose writer stopped (killed) before it finished them, each with its writer's
+        pid."""
+        return [(path, pid) for path, pid in spool.unfinished(listed) if not _alive(pid)]
 
-    def _set_aside_unfinished(self, report: FlushReport) -> None:
-        """Set aside each entry whose writer stopped before it finished it: never delivered (its bytes are partial),
-        and named, as its objects are recorded nowhere."""
-        for path, pid in self._unfinished():
+    def _set_aside_unfinished(self, report: FlushReport, listed: list[Path]) -> None:
+        """Set aside each entry (among ``listed``) whose writer stopped before it finished it: never delivered (its bytes
+        are partial), and named, as its objects are recorded nowhere."""
+        for path, pid in self._unfinished(listed):
             try:
                 keys = ", ".join(spool.read_keys(path)[:3]) or "none"
             except (OSError, ValueError, KeyError):

@@ -167,7 +167,7 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
 
 def listing(folder: Path) -> list[Path]:
     """What ``folder`` holds, by name (nothing when it does not exist): one listing that :func:`pending`,
-    :func:`unfinished` and the outbox's claims can each filter."""
+    :func:`unfinished` and the outbox's claims each filter."""
     try:
         return sorted(folder.iterdir(), key=lambda p: p.name)
     except (FileNotFoundError, NotADirectoryError):
@@ -179,12 +179,12 @@ def pending(folder: Path, listed: list[Path] | None = None) -> list[Path]:
     return [p for p in (listing(folder) if listed is None else listed) if p.name.endswith(SUFFIX) and not p.name.startswith(".")]
 
 
-def unfinished(folder: Path, listed: list[Path] | None = None) -> list[tuple[Path, int]]:
-    """Entries in ``folder`` (among ``listed``, its :func:`listing`, when given) still being written, or left
-    unfinished by a writer that stopped (killed) before renaming them, oldest first, each with its writer's pid
-    (from its name, :func:`entry_name`)."""
+def unfinished(listed: list[Path]) -> list[tuple[Path, int]]:
+    """Entries among ``listed`` (a spool folder's :func:`listing`) still being written, or left unfinished by a writer
+    that stopped (killed) before renaming them, oldest first, each with its writer's pid (from its name,
+    :func:`entry_name`)."""
     found = []
-    for path in listing(folder) if listed is None else listed:
+    for path in listed:
         parts = path.name[len(UNFINISHED):].split("-")
         if path.name.startswith(UNFINISHED) and path.name.endswith(SUFFIX) and len(parts) == 3 and parts[1].isdigit():
             found.append((path, int(parts[1])))
