@@ -26,6 +26,7 @@ from dagster import InputContext, OutputContext
 
 from prov_common.bundle import Attachments, layout
 from prov_common.config import Settings
+from prov_common.errors import TdprovError
 from prov_dagster import _compat
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
@@ -248,15 +249,24 @@ class Recorder:
         return run
 
     def _close_earlier_attempts(self, identity: StepIdentity) -> None:
-        """A retry means the earlier attempts failed: seal each one that started and was not closed."""
-        store = self.transport().store
+        """A retry means the earlier attempts failed: seal each one that started and was not closed. One whose state
+        the store cannot tell now (an outage) is left as it is, with a warning: recording never fails the retry."""
         for attempt in range(identity.attempt):
             earlier = replace(identity, attempt=attempt, part=0)
             with self._lock:
                 run = self._steps.get(earlier)
             if run is None:
-                sealed = store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE))
-                if sealed or not self.staged(earlier):
+                try:
+                    sealed = self.transport().store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE))
+                    if sealed or not self.staged(earlier):
+                        continue
+                except TdprovError as exc:
+                    if self.settings.strict:
+                        raise
+                    log.warning("tdprov: cannot tell whether run %s (attempt %d of step %s, which Dagster retried) was "
+                                "sealed: %s. It is left as it is; if it stays unsealed, 'tdprov audit' names it. Fix: once the "
+                                "store is reachable, 'tdprov store seal --force %s' seals it", earlier.ol_run_id, attempt,
+                                identity.step_key, exc, earlier.ol_run_id)
                     continue
                 run = StepRun(self, earlier, started=True)  # its START is staged in the store
             if not run.ended:

@@ -88,6 +88,12 @@ def get_pair_job():
     return defs.resolve_job_def("pair_job")
 
 
+def get_pair_job_with_local_data():
+    """``pair_job`` with its data in the folder ``$PAIR_DATA_ROOT``, apart from the store (which may be down)."""
+    io_manager = ProvenanceIOManager(data_root=os.environ["PAIR_DATA_ROOT"])
+    return Definitions(assets=[raw, pair], jobs=[pair_job], resources={"io_manager": io_manager}).resolve_job_def("pair_job")
+
+
 def get_checked_job():
     """``raw`` with its check and ``counted`` as a multiprocess job."""
     return defs.resolve_job_def("checked_job")
