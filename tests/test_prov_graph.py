@@ -102,7 +102,7 @@ def test_same_content_is_said_and_its_names_escaped_in_dot_and_svg() -> None:
     from dataclasses import replace
 
     graph = lineage_graph(events_to_document(load("airflow_task.jsonl")))
-    key = next(k for k, n in graph.nodes.items() if n.kind == VERSION)
+    key = next(k for k, n in graph.nodes.items() if n.kind != RUN)
     graph.nodes[key] = replace(graph.nodes[key], also=(("file", '/x/a<b>&"c".csv'), ("s3://bucket", "y.csv")))
     svg = render_svg(graph)
     node = next(g for g in ElementTree.fromstring(svg).iter(f"{SVG}g") if g.get("id") == key)
@@ -152,3 +152,25 @@ def test_bidi_and_zero_width_characters_are_shown_escaped() -> None:
         assert not {"\u202e", "\u202c", "\u200b"} & set(text)
     assert "/data/\\u202eevil\\u202c/gnp\\u200b.exe.csv" in svg and "lineage of \\u202ex" in svg
     assert "/data/\\\\u202eevil" in dot  # DOT-quoted backslash
+
+
+def test_a_read_of_a_versionless_dataset_is_linked_to_the_run_that_wrote_it() -> None:
+    """Another producer's events name no version: the reader's input is the run that wrote it (it was a separate
+    node with no edge in), and what a run wrote is labelled by its name, not by an internal PROV id."""
+    def event(run: str, job: str, time: str, inputs: list[str], outputs: list[str]) -> dict:
+        return {"eventType": "COMPLETE", "eventTime": time, "producer": "https://x/p",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
+                "run": {"runId": run}, "job": {"namespace": "ns", "name": job},
+                "inputs": [{"namespace": "file", "name": n} for n in inputs],
+                "outputs": [{"namespace": "file", "name": n} for n in outputs]}
+
+    prep, train = "0193c111-2222-7333-8444-00000000000a", "0193c111-2222-7333-8444-00000000000b"
+    graph = lineage_graph(events_to_document([
+        event(prep, "prep", "2026-01-01T00:00:00Z", ["/data/raw.csv"], ["/data/feat.parquet"]),
+        event(train, "train", "2026-01-01T00:00:01Z", ["/data/feat.parquet"], ["/data/model.pkl"])]))
+    written = next(e.target for e in graph.edges if e.source == f"tdprov:run-{prep}")
+    assert [e.source for e in graph.edges if e.target == f"tdprov:run-{train}"] == [written]
+    assert sorted(n.label for n in graph.nodes.values() if n.kind != RUN) == [
+        "/data/feat.parquet", "/data/model.pkl", "/data/raw.csv"]
+    shown = ["".join(t.itertext()) for t in ElementTree.fromstring(render_svg(graph)).iter(f"{SVG}text")]
+    assert not [t for t in shown if "tdprov:" in t] and shown.count("/data/feat.parquet") == 1

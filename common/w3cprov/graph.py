@@ -237,12 +237,12 @@ class _Reader:
         if key in self.versions:
             record = self.versions[key]
             dataset = self.datasets.get(self.general.get(key, ""))
-            version = _text(_first(record, TDPROV["version"])) or key
+            version = _text(_first(record, TDPROV["version"]))  # None: written without a version
             name = _text(_first(dataset, TDPROV["name"])) if dataset else None
             shards = _first(record, TDPROV["shardCount"])
             namespace = _text(_first(dataset, TDPROV["namespace"])) if dataset else None
             label = shortened(dataset_label(namespace, name) if name else "?", LABEL_WIDTH)
-            return Node(key, VERSION, f"{label}\n{_short(version)}", dataset=name,
+            return Node(key, VERSION if version else DATASET, f"{label}\n{_short(version)}" if version else label, dataset=name,
                         namespace=namespace,
                         version=version, failed_checks=failed, passed_checks=passed,
                         shards=whole_count(shards), dataset_id=self.general.get(key), version_id=self.version_of.get(key))
