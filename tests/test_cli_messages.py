@@ -167,6 +167,12 @@ def test_lineage_takes_a_relative_path_and_bare_digests_under_one_rule(tmp_path:
         assert "a digest is matched in full or by at least its first 12 hex digits, with or without 'blake3:'" in capsys.readouterr().err
     assert main(["record", hexdigits, "--store", store]) == 0  # the version lookup of the other verbs takes bare hex too
     assert pipe.features in capsys.readouterr().out
+    for argv in (["record", hexdigits[:8]], ["checkout", pipe.features[: len("blake3:") + 8], "-o", str(tmp_path / "x.parquet")],
+                 ["contains", hexdigits[:8], "--record", "{}"]):  # and says the same rule of a digest too short
+        assert main([*argv, "--store", store]) == 2, argv
+        err = capsys.readouterr().err
+        assert f"no dataset or version '{argv[1]}' in the recorded runs. Fix: a digest is matched in full or by at least its " \
+               "first 12 hex digits, with or without 'blake3:'" in err, err
 
 
 # --- option errors name the verb's help ---------------------------------------------------------------

@@ -254,7 +254,8 @@ class LineageIndex:
             return ref, DatasetUse("source", s.name, ref)
         raise BadInputError(
             f"no dataset or version '{ref}' in the recorded runs.",
-            fix="pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
+            fix=DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else
+            "pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
         )
 
     def _digests_starting(self, query: str) -> set[str]:
