@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _isolated_tdprov(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own TDPROV_HOME (keys) and no inherited TDPROV_* settings."""
     for name in ("TDPROV_STORE", "TDPROV_SIGNING_KEY", "TDPROV_TRUSTED_KEYS", "TDPROV_SPOOL", "TDPROV_STRICT", "TDPROV_WITNESS",
-                 "TDPROV_AUDITOR_KEYS", "TDPROV_RETIRED_KEYS", "TDPROV_RETIRED_AUDITOR_KEYS"):
+                 "TDPROV_AUDITOR_KEYS", "TDPROV_RETIRED_KEYS", "TDPROV_RETIRED_AUDITOR_KEYS", "TDPROV_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path_factory.mktemp("tdprov-home")))
 

@@ -330,3 +330,18 @@ def test_runs_and_verify_of_a_store_with_no_bundle_say_where_runs_may_be(tmp_pat
         assert capsys.readouterr() == ("", told), argv
     assert main(["runs", "--json", "--store", store]) == 0
     assert capsys.readouterr() == ("[]\n", "")
+
+
+def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """README: exit 2 is one line naming the thing and the fix, never a traceback, and TDPROV_DEBUG=1 adds it. It was
+    added only to an error no verb raised on purpose: a refusal (here, a store that does not exist) stayed one line."""
+    store = str(tmp_path / "nope")
+    assert main(["runs", "--store", store]) == 2
+    quiet = capsys.readouterr().err
+    assert "Traceback" not in quiet and quiet.startswith(f"tdprov runs: store {store} does not exist.")
+    monkeypatch.setenv("TDPROV_DEBUG", "1")
+    assert main(["runs", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "BadInputError: store " in err
+    assert err.endswith(quiet)  # the same line last

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from prov_common import __version__
 from prov_common.cli._common import check_store_exists
-from prov_common.cli._failures import as_bad_input
+from prov_common.cli._failures import as_bad_input, print_if_debugging
 from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
 from prov_common.cli._terminal import visible, visible_stdout
 from prov_common.errors import TdprovError, with_fix
@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with visible_stdout():
             return int(func(args) or 0)
     except TdprovError as exc:
+        print_if_debugging(exc)
         return _fail(verb, exc)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()

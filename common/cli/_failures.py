@@ -1,6 +1,6 @@
 """Failures a verb did not raise on purpose, as one line naming the thing and the fix (no traceback).
 
-``TDPROV_DEBUG=1`` prints the traceback as well, for a bug report.
+``TDPROV_DEBUG=1`` prints the traceback as well, for a bug report (of a refusal a verb raised on purpose too).
 """
 from __future__ import annotations
 
@@ -24,10 +24,15 @@ _OS_FIXES = {
 }
 
 
-def as_bad_input(exc: BaseException) -> BadInputError:
-    """``exc`` (an OS, library or unexpected error) as a one-line :class:`BadInputError`."""
+def print_if_debugging(exc: BaseException) -> None:
+    """Print ``exc``'s traceback to stderr when ``TDPROV_DEBUG`` is set (not empty, not ``0``)."""
     if os.environ.get("TDPROV_DEBUG", "").strip() not in ("", "0"):
         traceback.print_exception(exc)
+
+
+def as_bad_input(exc: BaseException) -> BadInputError:
+    """``exc`` (an OS, library or unexpected error) as a one-line :class:`BadInputError`."""
+    print_if_debugging(exc)
     where = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))  # e.g. the shard being hashed
     if isinstance(exc, RecursionError):
         return BadInputError(f"the input{where} is nested too deeply to read.", fix="flatten it (at most a few hundred levels of arrays or objects)")
