@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
                     "spool, or sealed later with 'tdprov store seal', lists by when it was sealed, not when it ended): run id, "
                     "job, state, ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
                     "Each output is shown as DATASET@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
-                    "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record; "
+                    "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record "
+                    "(an output recorded without a digest, by another producer, as DATASET alone); "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
                     "Exit 0, or 1 when --verified left out a run whose bundle does not verify (a finding, named on stderr).",
@@ -47,8 +48,8 @@ def register(subparsers: Any) -> None:
 
 def row(summary: BundleSummary) -> list[str]:
     labels = distinct_labels(((o.namespace, o.name) for o in summary.outputs), dataset_shown)  # two written alike: told apart
-    outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else f"{labels[o.namespace, o.name]}@-"
-               for o in summary.outputs]
+    outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else labels[o.namespace, o.name]
+               for o in summary.outputs]  # an output without a digest as its dataset, which names it when pasted
     return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or f"sealed {summary.sealed_at}",
             outputs_cell(outputs)]
 
