@@ -26,7 +26,7 @@ def _footer(path: Path) -> None:
     path.write_bytes(with_row_counts(path.read_bytes(), 77, 100))
 
 
-BAD = {"part-7.parquet": (_uuid, r"column 'u'"), "part-7.jsonl": (_deep, r"nested too deeply"),
+BAD = {"part-7.parquet": (_uuid, r"column 'u'"), "part-7.jsonl": (_deep, r"nested deeper than 256 levels"),
        "part-7.pq": (_footer, r"footer says 100 rows")}
 
 
@@ -58,8 +58,9 @@ def test_the_cli_names_the_file_in_a_folder_and_among_several_paths(tmp_path, ca
 
 def test_a_file_nested_too_deeply_is_refused_naming_it(tmp_path):
     _deep(tmp_path / "deep.jsonl")
-    with pytest.raises(BadInputError, match=r"deep\.jsonl.*nested too deeply"):
+    with pytest.raises(BadInputError, match=r"deep\.jsonl.*line 1: is nested deeper than 256 levels") as refused:
         hash_path(tmp_path / "deep.jsonl")
+    assert refused.value.fix.startswith("flatten it (at most 256 levels")
 
 
 def test_an_unexpected_failure_names_the_shard_it_happened_in():

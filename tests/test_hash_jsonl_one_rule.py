@@ -80,3 +80,55 @@ def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line,
     assert read.value.fix.startswith(fix)
     path.write_bytes(b'{"a":1.0,"s":"x: NaN, }{"}\n{"a":2.0}\n')
     assert read_table_file(path, "jsonl").num_rows == 2
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("line", [b"null", b"  null\r"])
+def test_a_line_that_is_null_is_refused_on_both_paths(path, line):
+    """Arrow read it as a row of nulls (the digest of ``{}`` there), where the incremental parser refused it. (Both
+    lines in Arrow's first chunk: a chunk that starts with it crashes the process, tested below in a child.)"""
+    data = b'{"a":5.0}\n' + line + b"\n" + LONG_LINE + b"\n"
+    with pytest.raises(ValueError, match=r"^line 2: is not a JSON object\.$") as refused:
+        stream(data, path, chunk_bytes=32)
+    assert refused.value.fix.startswith("write one JSON object on each line ({} for a row")
+
+
+def _nested(levels: int, inner: bytes = b"1") -> bytes:
+    return b'{"l":' + b"[" * levels + inner + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_line_nested_deeper_than_the_limit_is_refused_on_both_paths(path):
+    """Arrow's path took 256 to about 900 levels the incremental parser refuses (and gave a RecursionError deeper).
+    The deepest line allowed, brackets in a string and a line of many shallow lists are hashed as Arrow reads them."""
+    data = b'{"l":null}\n' + _nested(256) + b"\n" + LONG_LINE + b"\n"
+    with pytest.raises(ValueError, match=r"^line 2: is nested deeper than 256 levels \(at /l(/\[\]){255}\)\.$") as refused:
+        stream(data, path)
+    assert refused.value.fix.startswith("flatten it (at most 256 levels of arrays and objects)")
+    with pytest.raises(ValueError, match=r"^line 1: is nested deeper than 256 levels"):
+        stream(_nested(255, b"[]") + b"\n" + LONG_LINE + b"\n", path)  # a list's items are a level below it
+    for line in [_nested(255), b'{"s":"' + b"[{" * 400 + b'"}', b'{"l":[' + b",".join([b"[[1]]"] * 400) + b"]}"]:
+        data = line + b"\n" + LONG_LINE + b"\n"
+        assert stream(data, path).digest == hash_table(pajson.read_json(pa.BufferReader(data))).digest
+
+
+@pytest.mark.parametrize(("data", "refusal"), [(b'null\n{"a":1.0}\n', "line 1: is not a JSON object."),
+                                               (_nested(20_000) + b"\n", "line 1: is nested deeper than 256 levels")])
+def test_a_line_that_crashes_arrow_is_refused_first(tmp_path: Path, data, refusal):
+    """Arrow's parser ends the process (a segmentation fault) on a block whose first line is ``null``, and on a line
+    some thousands of levels deep: the hash and the whole read (what the Airflow operators validate) refuse them
+    before Arrow sees them, naming the file and the line."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "part-3.jsonl"
+    path.write_bytes(data)
+    script = ("import sys\nfrom prov_common.errors import BadInputError\nfrom prov_common.hashing import hash_path\n"
+              "from prov_common.hashing.files import read_table_file\n"
+              "for read in (hash_path, lambda p: read_table_file(p, 'jsonl')):\n"
+              "    try:\n        read(sys.argv[1])\n    except BadInputError as exc:\n        print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    refusals = done.stdout.splitlines()
+    assert len(refusals) == 2 and refusals[0] == refusals[1]
+    assert "part-3.jsonl" in refusals[0] and refusal in refusals[0]

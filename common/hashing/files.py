@@ -236,17 +236,17 @@ def _read_whole(path_or_uri: str | Path, open_source: PassOpener, fmt: str, csv_
 def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
     """``pyarrow.json.read_json``, but a 0-byte file (an empty partition) is the empty table, as a file of one
     newline is (``read_json`` refuses it: ``Empty JSON file``), and what the hash refuses (``NaN``, several
-    objects on one line: :func:`~prov_common.hashing.jsonl_stream.check_json_lines`) is refused."""
+    objects on one line, a line that is no object: :func:`~prov_common.hashing.jsonl_stream.check_json_lines`) is
+    refused, before Arrow parses the file."""
+    with open_source() as again:
+        check_json_lines(again)
     try:
-        table = pajson.read_json(source)
+        return pajson.read_json(source)
     except pa.ArrowInvalid:
         with open_source() as again:
             if not again.read(1):
                 return pa.table({})
         raise
-    with open_source() as again:
-        check_json_lines(again)
-    return table
 
 
 def _no_header(path_or_uri: str | Path) -> BadInputError:

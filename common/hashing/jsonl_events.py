@@ -23,6 +23,11 @@ BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: skipped at a file's start, as 
 MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
 
 
+FIX_OBJECT = ("write one JSON object on each line ({} for a row whose values are all missing), or hash the file's "
+              "bytes (tdprov hash --bytes).")
+FIX_DEEP = "flatten it (at most 256 levels of arrays and objects), or hash the file's bytes (tdprov hash --bytes)."
+
+
 class JsonLineError(ValueError):
     """A line that is not one JSON object (carries its line number, and the fix when the reason tells it)."""
 

@@ -19,10 +19,14 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.jsonl_events import Event, JsonLineError
+from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_OBJECT, Event, JsonLineError
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
 MAX_DEPTH = 256  # nesting levels: deeper values are refused (hashing recurses once per level)
+
+
+class TooDeep(ValueError):
+    """A value nested deeper than :data:`MAX_DEPTH` levels."""
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?(Z|[+-]\d\d(:?\d\d)?)?")
 _CHECK_BATCH = 4096
 _TYPES = {"null": pa.null(), "bool": pa.bool_(), "int": pa.int64(), "double": pa.float64(),
@@ -63,7 +67,7 @@ class Node:
         node = self.fields.get(name)
         if node is None:
             if self.depth >= MAX_DEPTH:
-                raise ValueError(f"is nested deeper than {MAX_DEPTH} levels (at {self.path}).")
+                raise TooDeep(f"is nested deeper than {MAX_DEPTH} levels (at {self.path}).")
             node = self.fields[name] = Node(f"{self.path}/{name}", self.depth + 1)
         return node
 
@@ -170,13 +174,15 @@ def read_row(root: Node, line: int, events: Iterator[Event]) -> bool:
     if first is None:
         return False
     if first[0] != "start_map":
-        raise JsonLineError(line, "is not a JSON object.")
+        raise JsonLineError(line, "is not a JSON object.", FIX_OBJECT)
     try:
         _value(root, first[0], first[1], events)
     except RecursionError as exc:
         raise JsonLineError(line, "is nested too deeply.") from exc
     except JsonLineError:
         raise
+    except TooDeep as exc:
+        raise JsonLineError(line, str(exc), FIX_DEEP) from exc
     except BadInputError as exc:
         raise BadInputError(f"line {line}: {exc.what}", fix=exc.fix) from exc
     except ValueError as exc:

@@ -30,7 +30,7 @@ from prov_common.hashing.columns import table_sources
 from prov_common.hashing.jsonl_events import BOM
 from prov_common.hashing.jsonl_long import hash_jsonl_long
 from prov_common.hashing.jsonl_schema import type_change
-from prov_common.hashing.jsonl_strict import check_chunk
+from prov_common.hashing.jsonl_strict import check_before_parse, check_chunk
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
@@ -138,6 +138,8 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
 
     def parse(numbered: tuple[int, bytes]) -> pa.Table:
         line, chunk = numbered
+        if schema is None:  # the first pass: what the second reads again was checked there
+            check_before_parse(chunk, line)
         # one block per chunk: a line longer than Arrow's default block would otherwise be refused
         read = _READ if len(chunk) < _READ.block_size else pajson.ReadOptions(use_threads=False, block_size=len(chunk) + 1)
         table = pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
@@ -151,8 +153,10 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
 
 def check_json_lines(f: IO[bytes]) -> None:
     """Refuse what ``pyarrow.json`` reads that the hash refuses (:mod:`~prov_common.hashing.jsonl_strict`), line
-    by line in chunks of lines: for a file read whole (``read_table_file``), so it is read as it is hashed."""
+    by line in chunks of lines: for a file read whole (``read_table_file``), so it is read as it is hashed. Call it
+    before the file is parsed (:func:`~prov_common.hashing.jsonl_strict.check_before_parse`)."""
     for line, chunk in line_chunks(f):
+        check_before_parse(chunk, line)
         check_chunk(chunk, None, line)
 
 

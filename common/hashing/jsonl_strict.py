@@ -1,7 +1,10 @@
 """What ``pyarrow.json`` reads that is not JSON lines, refused as the incremental parser of long lines
 (:mod:`~prov_common.hashing.jsonl_events`) refuses it, so a file's verdict does not depend on its longest line:
-``NaN``, ``Infinity`` and ``Inf`` (with or without ``-``), which are not JSON numbers, and several objects on one
-line (``{"a":1}{"a":2}``, which Arrow reads as two rows).
+``NaN``, ``Infinity`` and ``Inf`` (with or without ``-``), which are not JSON numbers, several objects on one
+line (``{"a":1}{"a":2}``, which Arrow reads as two rows), a line that is ``null``, no object (Arrow reads it as a
+row of nulls after an object), and a line nested deeper than the incremental parser takes (``MAX_DEPTH``). Arrow's
+parser ends the process on the last two (a block that starts with ``null``, a line some thousands of levels deep), so
+:func:`check_before_parse` looks for them before Arrow parses.
 
 Cheap on ordinary data: a chunk is looked at line by line only when a pattern that may be such a token (``: NaN``)
 or two objects (``}{``) appears in its bytes, and then only those lines are parsed again (with :mod:`json`).
@@ -11,10 +14,19 @@ from __future__ import annotations
 import json
 import re
 
-from prov_common.hashing.jsonl_events import JsonLineError
+import numpy as np
+import pyarrow as pa
+
+from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_OBJECT, JsonLineError, json_lines
+from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 
 _CONSTANT = re.compile(rb"[:\[,][ \t\r]*-?(?:NaN|Inf(?:inity)?)[ \t\r]*[,\]}]")  # may be a NaN or Infinity value
 _JOINED = re.compile(rb"\}[ \t\r]*\{")  # an object right after another: not JSON outside a string
+_NEWLINE, _BRACE, _QUOTE = ord("\n"), ord("{"), ord('"')
+_OPENINGS = bytes(b for b in range(256) if b not in b"[{\n")  # deleted: what is left are a line's openings
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"\n')
+_STEP = np.zeros(256, np.int32)  # the change of depth at each byte
+_STEP[list(b"[{")], _STEP[list(b"]}")] = 1, -1
 
 
 class _NotJson(Exception):
@@ -66,3 +78,53 @@ def check_chunk(chunk: bytes, rows: int | None, first_line: int) -> None:
             if refusal is not None:
                 reason, fix = refusal
                 raise JsonLineError(number, f"not valid JSON ({reason}).", fix)
+
+
+def check_before_parse(chunk: bytes, first_line: int) -> None:
+    """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line ``first_line``
+    of the file) that is ``null`` or nested deeper than ``MAX_DEPTH`` levels, as the incremental parser refuses it:
+    call it before Arrow parses the chunk, which such a line can crash. Quick (searches in C) unless a line starts
+    with no ``{`` or holds more ``[`` and ``{`` than levels allowed."""
+    data = np.frombuffer(chunk, np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(data[:-1] == _NEWLINE) + 1))  # where each line starts
+    for number in np.flatnonzero(data[starts] != _BRACE).tolist():  # lines that start with no "{": blank, or no object
+        start = int(starts[number])
+        end = chunk.find(b"\n", start)
+        if chunk[start:end if end >= 0 else None].strip() == b"null":
+            raise JsonLineError(first_line + number, "is not a JSON object.", FIX_OBJECT)
+    openings = chunk.translate(None, _OPENINGS).split(b"\n")
+    if max(map(len, openings)) <= MAX_DEPTH:
+        return
+    lines = chunk.split(b"\n")
+    many = [number for number, count in enumerate(map(len, openings)) if count > MAX_DEPTH]
+    for number in _deep(many, lines):
+        _check_depth(lines[number], first_line + number)
+
+
+def _deep(numbers: list[int], lines: list[bytes]) -> list[int]:
+    """Those of ``numbers`` whose line nests its arrays and objects more than ``MAX_DEPTH`` levels deep, by a quick
+    count of the brackets outside strings (each line's, all at once)."""
+    plain = b"\n".join(lines[n] for n in numbers).replace(b"\\\\", b"").replace(b'\\"', b"")  # quotes left: strings
+    marks = np.frombuffer(plain.translate(None, _NOT_MARKS), np.uint8)
+    outside = np.cumsum(marks == _QUOTE) % 2 == 0  # not in a string (a string's opening quote is in it)
+    depth = np.cumsum(_STEP[marks] * outside)
+    ends = np.flatnonzero(marks == _NEWLINE)
+    before = np.concatenate(([0], depth[ends]))  # the depth where each line starts (0 unless one before is broken)
+    line = np.cumsum(marks == _NEWLINE)  # the line of each mark
+    deep = np.unique(line[depth - before[line] > MAX_DEPTH])
+    return [numbers[i] for i in deep.tolist()]
+
+
+def _check_depth(line: bytes, number: int) -> None:
+    """Refuse ``line`` (line ``number`` of the file) when the incremental parser refuses it as too deep, with its
+    reason (where the depth is passed); other faults are left to Arrow."""
+    root = Node("")
+    try:
+        for _, events in json_lines(lambda: pa.BufferReader(line)):
+            read_row(root, number, events)
+        root.arrow_type()  # a list at the deepest level allowed has its items one level deeper
+    except TooDeep as exc:
+        raise JsonLineError(number, str(exc), FIX_DEEP) from exc
+    except JsonLineError as exc:
+        if isinstance(exc.__cause__, TooDeep):
+            raise
