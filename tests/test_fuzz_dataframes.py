@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import dateutil.tz
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -150,11 +151,18 @@ _UTC = dt.timezone.utc
     ([b"a", "a"], [b"a", b"a"], "bytes and text"),
     ([{1, 2}, None], [[1, 2], None], "sets"),
     ([{"k": [{1}]}], [{"k": [[1]]}], "sets"),
+    ([pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2020-01-01", tz="UTC").tz_convert("Europe/Paris")],
+     [pd.Timestamp("2020-01-01", tz="UTC")] * 2, "date-times in several time zones"),
+    ([dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1))), dt.datetime(2020, 1, 1, tzinfo=_UTC)],
+     [dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))] * 2, "date-times in several time zones"),
+    ([dt.datetime(2020, 1, 1, tzinfo=dateutil.tz.gettz("Europe/Paris")), dt.datetime(2020, 1, 1, tzinfo=_UTC)],
+     [dt.datetime(2020, 1, 1, tzinfo=dateutil.tz.gettz("Europe/Paris"))] * 2, "date-times in several time zones"),
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
-    time, a naive date-time among aware ones was taken as UTC, 5 among durations was 5 microseconds, text among bytes
-    its bytes, a set the list of its iteration order. Each frame hashed as the other frame beside it."""
+    time, a naive date-time among aware ones was taken as UTC, a date-time of another zone the first one's zone, 5
+    among durations was 5 microseconds, text among bytes its bytes, a set the list of its iteration order. Each frame
+    hashed as the other frame beside it."""
     from prov_common.errors import UnsupportedTypeError
 
     with pytest.raises(UnsupportedTypeError) as refused:
@@ -174,9 +182,13 @@ def test_a_set_of_text_is_refused_where_its_digest_changed_from_one_process_to_t
 
 
 def test_an_object_column_of_one_kind_with_nulls_hashes_as_its_typed_column() -> None:
-    """The refusals above look at present values only: None, NaN and NaT among aware date-times are nulls."""
-    aware = [dt.datetime(2020, 1, 1, tzinfo=_UTC), None, pd.NaT, float("nan")]
-    typed = pd.Series(aware[:1] + [None] * 3, dtype="datetime64[us, UTC]")
+    """The refusals above look at present values only: None, NaN and NaT among aware date-times are nulls. UTC spelled
+    as datetime.timezone.utc, zoneinfo and pandas' own is one zone."""
+    import zoneinfo
+
+    aware = [dt.datetime(2020, 1, 1, tzinfo=_UTC), None, pd.NaT, float("nan"), dt.datetime(2020, 1, 1, tzinfo=zoneinfo.ZoneInfo("UTC")),
+             pd.Timestamp("2020-01-01", tz="UTC")]
+    typed = pd.Series(aware[:1] + [None] * 3 + aware[:1] * 2, dtype="datetime64[us, UTC]")
     assert hash_dataframe(pd.DataFrame({"t": pd.Series(aware, dtype=object)})).digest == hash_dataframe(pd.DataFrame({"t": typed})).digest
 
 

@@ -2,9 +2,10 @@
 
 pyarrow infers an ``object`` column's type from its values and reads the rest in it without a word: a
 date-time among dates loses its time, a naive date-time among aware ones is taken as UTC (and an aware one
-among naive ones loses its zone), a number among durations is read as microseconds, text among bytes as its
-bytes, and a set is read as a list in its iteration order, which for text changes from one process to the
-next (``PYTHONHASHSEED``). Each would give two different frames one digest, or one frame two.
+among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a number
+among durations is read as microseconds, text among bytes as its bytes, and a set is read as a list in its
+iteration order, which for text changes from one process to the next (``PYTHONHASHSEED``). Each would give two
+different frames one digest, or one frame two.
 """
 from __future__ import annotations
 
@@ -40,10 +41,16 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         kinds = set(map(type, present))
     if pa.types.is_date(t) and any(issubclass(k, dt.datetime) for k in kinds):
         _refuse(display, "dates and date-times (the times would be dropped)")
-    if pa.types.is_timestamp(t) and len({getattr(v, "tzinfo", None) is None for v in present if v is not None}) > 1:
+    # the distinct time zone objects (by identity: some are not hashable), None for a naive value
+    zones = list({id(z): z for z in (getattr(v, "tzinfo", None) for v in present if v is not None)}.values()) \
+        if pa.types.is_timestamp(t) else []
+    if None in zones and len(zones) > 1:
         _refuse(display, "date-times with and without a time zone (one would be read in the other's zone)",
                 f"give every value a time zone or none, e.g. localize the naive ones, then df[{display!r}] = "
                 f"pd.to_datetime(df[{display!r}], utc=True)")
+    if len({_zone_name(zone) for zone in zones}) > 1:
+        _refuse(display, "date-times in several time zones (each would be read in the first one's zone)",
+                f"bring them to one zone, e.g. df[{display!r}] = pd.to_datetime(df[{display!r}], utc=True)")
     if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
         _refuse(display, "durations and numbers (a number would be read as microseconds)")
     if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
@@ -51,6 +58,14 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     if pa.types.is_nested(t) and _holds_set(present, t, kinds):
         _refuse(display, "sets, whose order is not fixed (the digest would change from one process to the next)",
                 f"make them sorted lists, e.g. df[{display!r}] = df[{display!r}].map(sorted)")
+
+
+def _zone_name(zone: dt.tzinfo) -> str:
+    """The time zone as Arrow names it in a timestamp type (``UTC`` for each spelling of UTC)."""
+    try:
+        return pa.lib.tzinfo_to_string(zone)
+    except (ValueError, TypeError, pa.ArrowException):
+        return repr(zone)
 
 
 def _nulls_are_none(array: np.ndarray, read: pa.Array | pa.ChunkedArray) -> bool:
