@@ -151,6 +151,11 @@ _UTC = dt.timezone.utc
     ([b"a", "a"], [b"a", b"a"], "bytes and text"),
     ([{1, 2}, None], [[1, 2], None], "sets"),
     ([{"k": [{1}]}], [{"k": [[1]]}], "sets"),
+    ([1.5, True, None], [1.5, 1.0, None], "numbers and booleans"),
+    ([[0.5, False]], [[0.5, 0.0]], "numbers and booleans"),
+    ([{"w": 0.5, "k": {"f": [2.5]}}, {"w": 1.0, "k": {"f": [True]}}], [{"w": 0.5, "k": {"f": [2.5]}}, {"w": 1.0, "k": {"f": [1.0]}}],
+     "numbers and booleans"),
+    ([{"m": 2.5}, {"m": True}], [{"m": 2.5}, {"m": 1.0}], "numbers and booleans"),
     ([pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2020-01-01", tz="UTC").tz_convert("Europe/Paris")],
      [pd.Timestamp("2020-01-01", tz="UTC")] * 2, "date-times in several time zones"),
     ([dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1))), dt.datetime(2020, 1, 1, tzinfo=_UTC)],
@@ -161,8 +166,8 @@ _UTC = dt.timezone.utc
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
     time, a naive date-time among aware ones was taken as UTC, a date-time of another zone the first one's zone, 5
-    among durations was 5 microseconds, text among bytes its bytes, a set the list of its iteration order. Each frame
-    hashed as the other frame beside it."""
+    among durations was 5 microseconds, text among bytes its bytes, a set the list of its iteration order, True among
+    floats 1.0 (at any depth). Each frame hashed as the other frame beside it."""
     from prov_common.errors import UnsupportedTypeError
 
     with pytest.raises(UnsupportedTypeError) as refused:

@@ -2,10 +2,10 @@
 
 pyarrow infers an ``object`` column's type from its values and reads the rest in it without a word: a
 date-time among dates loses its time, a naive date-time among aware ones is taken as UTC (and an aware one
-among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a number
-among durations is read as microseconds, text among bytes as its bytes, and a set is read as a list in its
-iteration order, which for text changes from one process to the next (``PYTHONHASHSEED``). Each would give two
-different frames one digest, or one frame two.
+among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a number among
+durations is read as microseconds, text among bytes as its bytes, a boolean among floats (at any depth) as 1.0 or
+0.0, and a set is read as a list in its iteration order, which for text changes from one process to the next
+(``PYTHONHASHSEED``). Each would give two different frames one digest, or one frame two.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from prov_common.errors import UnsupportedTypeError
 
@@ -24,8 +25,8 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values."""
     t = read.type
     if not (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_binary(t)
-            or pa.types.is_large_binary(t) or pa.types.is_nested(t)):
-        return  # only these types take other values in: numbers, text and the like are read as given or refused
+            or pa.types.is_large_binary(t) or pa.types.is_nested(t) or pa.types.is_floating(t)):
+        return  # only these types take other values in: integers, text and the like are read as given or refused
     import pandas as pd  # here: only pandas columns are object columns
 
     array = np.asarray(values, dtype=object)
@@ -55,9 +56,14 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         _refuse(display, "durations and numbers (a number would be read as microseconds)")
     if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
         _refuse(display, "bytes and text (the text would be read as its UTF-8 bytes)")
-    if pa.types.is_nested(t) and _holds_set(present, t, kinds):
+    found = _holds(present, t, kinds, read)
+    if found is _SETS:
         _refuse(display, "sets, whose order is not fixed (the digest would change from one process to the next)",
                 f"make them sorted lists, e.g. df[{display!r}] = df[{display!r}].map(sorted)")
+    if found is _BOOLS:
+        _refuse(display, "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
+                f"if the booleans stand for numbers, df[{display!r}] = df[{display!r}].astype(float); else keep the "
+                "booleans in a column of their own")
 
 
 def _zone_name(zone: dt.tzinfo) -> str:
@@ -83,30 +89,52 @@ def _refuse(display: str, holds: str, fix: str | None = None) -> None:
 
 
 _SETS = (set, frozenset)
+_BOOLS = (bool, np.bool_)
+_BOOL_VALUES = pa.array([0.0, 1.0])  # what Arrow reads a boolean among floats as
 # None, and the types no value of which pandas takes for a null (pd.isna)
 _NEVER_NULL_OR_NONE = frozenset({type(None), bool, int, str, bytes, list, tuple, dict, set, frozenset, np.ndarray,
                                  dt.date, dt.datetime, dt.timedelta})
 _SEQUENCES = (list, tuple, np.ndarray)
 
 
-def _holds_set(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None) -> bool:
-    """Whether one of ``values``, read as ``arrow_type``, is a set or holds one where that type is nested (a list's
-    items of a type not nested are no sets: a set among them would have made them lists). One level at a time: the
-    types of a level's values are gathered once (``kinds``, when the caller has them), then the values nested in
-    them are the next level."""
-    if any(issubclass(k, _SETS) for k in (set(map(type, values)) if kinds is None else kinds)):
-        return True
+def _looked_at(t: pa.DataType) -> bool:
+    """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans."""
+    return pa.types.is_nested(t) or pa.types.is_floating(t)
+
+
+def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
+           read: pa.Array | pa.ChunkedArray | None = None) -> tuple[type, ...] | None:
+    """``_SETS`` when one of ``values``, read as ``arrow_type``, is a set or holds one where that type is nested;
+    ``_BOOLS`` when a boolean is read as a float there (Arrow reads ``True`` among floats as 1.0); else None. One
+    level at a time: the types of a level's values are gathered once (``kinds``, when the caller has them), then the
+    values nested in them are the next level; a level of another type than those is not looked at (a set or
+    boolean among them would have made them another type, or been refused)."""
+    kinds = set(map(type, values)) if kinds is None else kinds
+    if pa.types.is_nested(arrow_type) and any(issubclass(k, _SETS) for k in kinds):
+        return _SETS
+    if pa.types.is_floating(arrow_type) and any(issubclass(k, _BOOLS) for k in kinds):
+        return _BOOLS
     if pa.types.is_struct(arrow_type):
-        return any(_holds_set([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type)
-                   for f in arrow_type if pa.types.is_nested(f.type))
+        for f in arrow_type:
+            found = _holds([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type) \
+                if _looked_at(f.type) else None
+            if found is not None:
+                return found
+        return None
     if pa.types.is_map(arrow_type):
-        if not pa.types.is_nested(arrow_type.item_type):
-            return False
+        if not _looked_at(arrow_type.item_type):
+            return None
         items = [x for value in values if value is not None
                  for _, x in (value.items() if isinstance(value, dict) else value)]
-        return _holds_set(items, arrow_type.item_type)
+        return _holds(items, arrow_type.item_type)
     item = getattr(arrow_type, "value_type", None)  # a list of any kind
-    if item is None or not pa.types.is_nested(item):
-        return False
+    if item is None or not _looked_at(item):
+        return None
+    if pa.types.is_floating(item):  # the last level, in one pass (lists of floats are common); float arrays hold no bool
+        if read is not None and not pc.any(pc.is_in(pc.list_flatten(read), _BOOL_VALUES)).as_py():
+            return None  # no item was read as 1.0 or 0.0: none was a boolean
+        inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
+                                    or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
+        return _BOOLS if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
     inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
-    return _holds_set([v for v in inner if v is not None], item)
+    return _holds([v for v in inner if v is not None], item)
