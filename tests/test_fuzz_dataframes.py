@@ -151,6 +151,7 @@ _UTC = dt.timezone.utc
     ([b"a", "a"], [b"a", b"a"], "bytes and text"),
     ([{1, 2}, None], [[1, 2], None], "sets"),
     ([{"k": [{1}]}], [{"k": [[1]]}], "sets"),
+    ([dt.time(1, tzinfo=dt.timezone(dt.timedelta(hours=5))), None], [dt.time(1), None], "times of day with a time zone"),
     ([1.5, True, None], [1.5, 1.0, None], "numbers and booleans"),
     ([[0.5, False]], [[0.5, 0.0]], "numbers and booleans"),
     ([{"w": 0.5, "k": {"f": [2.5]}}, {"w": 1.0, "k": {"f": [True]}}], [{"w": 0.5, "k": {"f": [2.5]}}, {"w": 1.0, "k": {"f": [1.0]}}],
@@ -167,7 +168,7 @@ def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(val
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
     time, a naive date-time among aware ones was taken as UTC, a date-time of another zone the first one's zone, 5
     among durations was 5 microseconds, text among bytes its bytes, a set the list of its iteration order, True among
-    floats 1.0 (at any depth). Each frame hashed as the other frame beside it."""
+    floats 1.0 (at any depth), 01:00+05:00 01:00. Each frame hashed as the other frame beside it."""
     from prov_common.errors import UnsupportedTypeError
 
     with pytest.raises(UnsupportedTypeError) as refused:

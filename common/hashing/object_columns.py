@@ -2,10 +2,10 @@
 
 pyarrow infers an ``object`` column's type from its values and reads the rest in it without a word: a
 date-time among dates loses its time, a naive date-time among aware ones is taken as UTC (and an aware one
-among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a number among
-durations is read as microseconds, text among bytes as its bytes, a boolean among floats (at any depth) as 1.0 or
-0.0, and a set is read as a list in its iteration order, which for text changes from one process to the next
-(``PYTHONHASHSEED``). Each would give two different frames one digest, or one frame two.
+among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a time of day
+loses its zone, a number among durations is read as microseconds, text among bytes as its bytes, a boolean among
+floats (at any depth) as 1.0 or 0.0, and a set is read as a list in its iteration order, which for text changes
+from one process to the next (``PYTHONHASHSEED``). Each would give two different frames one digest, or one frame two.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values."""
     t = read.type
     if not (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_binary(t)
-            or pa.types.is_large_binary(t) or pa.types.is_nested(t) or pa.types.is_floating(t)):
+            or pa.types.is_large_binary(t) or pa.types.is_nested(t) or pa.types.is_floating(t) or pa.types.is_time(t)):
         return  # only these types take other values in: integers, text and the like are read as given or refused
     import pandas as pd  # here: only pandas columns are object columns
 
@@ -52,6 +52,11 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     if len({_zone_name(zone) for zone in zones}) > 1:
         _refuse(display, "date-times in several time zones (each would be read in the first one's zone)",
                 f"bring them to one zone, e.g. df[{display!r}] = pd.to_datetime(df[{display!r}], utc=True)")
+    if pa.types.is_time(t) and any(getattr(v, "tzinfo", None) is not None for v in present):
+        _refuse(display, "times of day with a time zone (Arrow's time type has none: the zone would be dropped)",
+                "make them date-times with a zone (a time of day alone has no instant), or drop the zones after "
+                f"bringing them to one, e.g. df[{display!r}] = "
+                f"df[{display!r}].map(lambda t: t.replace(tzinfo=None), na_action='ignore')")
     if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
         _refuse(display, "durations and numbers (a number would be read as microseconds)")
     if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
