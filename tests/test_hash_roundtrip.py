@@ -213,6 +213,12 @@ def test_unsupported_objects_name_the_column_and_the_fix():
         hash_dataframe(pd.DataFrame({"p": pd.period_range("2020", periods=2, freq="D")}))
     with pytest.raises(UnsupportedTypeError, match="column label"):
         hash_dataframe(pd.DataFrame({pd.Timestamp("2020-01-01"): [1]}))
+    sparse = pd.DataFrame({"s": pd.arrays.SparseArray([0, 0, 1])})
+    with pytest.raises(UnsupportedTypeError) as err:  # it was "values of mixed types int, int64", with astype(str)
+        hash_dataframe(sparse)
+    assert err.value.what == "column 's' has dtype Sparse[int64, 0]; sparse columns have no canonical encoding."
+    sparse["s"] = sparse["s"].sparse.to_dense()  # the fix given works
+    assert hash_dataframe(sparse).digest == hash_dataframe(pd.DataFrame({"s": [0, 0, 1]})).digest
     with pytest.raises(BadInputError, match="expected a pandas DataFrame"):
         hash_dataframe([1, 2, 3])  # type: ignore[arg-type]
 

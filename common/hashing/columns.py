@@ -180,6 +180,10 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
     if isinstance(dtype, np.dtype) and dtype.kind == "c":
         raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; complex numbers have no canonical encoding.",
                                    fix="split it into real and imaginary float columns.")
+    if type(dtype).__name__ == "SparseDtype":  # pyarrow reads no sparse array (it said: values of mixed types)
+        raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; sparse columns have no canonical encoding.",
+                                   fix=f"make it dense, df[{display!r}] = df[{display!r}].sparse.to_dense(), which hashes "
+                                       "as the same values stored densely.")
     try:
         col = pa.array(values, from_pandas=True)
     except UnicodeEncodeError as exc:  # a lone surrogate: "convert it to one type" would not help
