@@ -280,3 +280,21 @@ def test_parquet_is_read_one_column_at_a_time(tmp_path):
     dup = hash_path(tmp_path / "dup.parquet")
     assert [c.name for c in dup.columns] == ["x", "x"]
     assert dup.digest == hash_dataframe(pd.DataFrame([[1, 3], [2, 4]], columns=["x", "x"])).digest
+
+
+def test_a_column_nested_too_deeply_is_refused_naming_it():
+    """A RecursionError came out of hash_dataframe and hash_table (from about 500 levels), not a refusal naming the
+    column; the 400 levels that hash still do."""
+    deep = 1
+    for _ in range(3000):
+        deep = [deep]
+    for hashing in (lambda: hash_dataframe(pd.DataFrame({"ok": [1], "l": [deep]})),
+                    lambda: hash_dataframe(pd.DataFrame({"l": [deep]}), granularity="row"),
+                    lambda: hash_table(pa.table({"l": pa.array([deep])}))):
+        with pytest.raises(UnsupportedTypeError) as refused:
+            hashing()
+        assert refused.value.what == "column 'l' is nested too deeply to be hashed."
+        assert refused.value.fix.startswith("flatten it (at most a few hundred levels")
+    for _ in range(2600):
+        deep = deep[0]
+    assert hash_dataframe(pd.DataFrame({"l": [deep]})).digest == hash_table(pa.table({"l": pa.array([deep])})).digest

@@ -138,9 +138,18 @@ def arrow_source(col: pa.Array | pa.ChunkedArray, label: Any, display: str, role
     return ColumnSource(label, display, role, col.type, len(col), _chunked_block(col), _dictionary_of(col))
 
 
+def too_deep(display: str) -> UnsupportedTypeError:
+    """The refusal of a column nested deeper than the hash recurses (a ``RecursionError`` met on it), naming it."""
+    return UnsupportedTypeError(f"column {display!r} is nested too deeply to be hashed.",
+                                fix="flatten it (at most a few hundred levels of lists and structs), e.g. keep its "
+                                    "deepest levels as JSON text.")
+
+
 def _check_type(t: pa.DataType, display: str) -> None:
     try:
         canonical_type(t)
+    except RecursionError:
+        raise too_deep(display) from None
     except UnsupportedTypeError as exc:
         raise UnsupportedTypeError(
             f"column {display!r} has type {t}, which has no canonical encoding.",
@@ -193,9 +202,12 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
             f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: {exc}.",
             fix=f"convert it to one type, e.g. df[{display!r}] = df[{display!r}].astype(str), or declare its dtype.",
         ) from exc
-    if dtype == object:
-        check_read_as_given(values, col, display)
-    return arrow_source(col, label, display, role)
+    try:
+        if dtype == object:
+            check_read_as_given(values, col, display)
+        return arrow_source(col, label, display, role)
+    except RecursionError:
+        raise too_deep(display) from None
 
 
 def _not_unicode(values: pd.Series | pd.Index, display: str) -> UnsupportedTypeError:

@@ -13,7 +13,7 @@ from blake3 import blake3
 
 from prov_common.config import usable_cpus
 from prov_common.errors import BadInputError, UnsupportedTypeError
-from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources
+from prov_common.hashing.columns import BlockReader, ColumnSource, dataframe_sources, table_sources, too_deep
 from prov_common.hashing.encode import NO_NULLS, NotUtf8Error, encode_block
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import lp, show, u64
@@ -124,6 +124,8 @@ def _task(job: tuple[list[Segment], int, bool]) -> list[tuple[bytes, int, int, A
             raise UnsupportedTypeError(f"column {src.display!r}: {exc.what}", fix=exc.fix) from exc
         except NotUtf8Error as exc:
             raise exc.at(start=b, column=src.display) from None
+        except RecursionError:
+            raise too_deep(src.display) from None
     return out
 
 
@@ -161,7 +163,11 @@ def _hash_sources(sources: Iterable[ColumnSource], rows: int | None, ncols_hint:
             if rows is not None and src.length != rows:
                 raise BadInputError(f"column {src.display!r} has {src.length} rows, the table {rows}.",
                                     fix="give every column the same length.")
-            meta.append((replace(src, block=_no_block, dictionary=None, numbers=None), column_logical_type(src),
+            try:
+                logical = column_logical_type(src)
+            except RecursionError:
+                raise too_deep(src.display) from None
+            meta.append((replace(src, block=_no_block, dictionary=None, numbers=None), logical,
                          len(range(0, src.length, block_rows))))
             for start in range(0, src.length, budget):
                 stop = min(start + budget, src.length)
