@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -11,7 +12,7 @@ from prov_common.bundle import Bundle, build_bundle, samples_path, verify_bundle
 from prov_common.bundle.build import statement_for
 from prov_common.bundle.model import FileEntry, Manifest, blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, SigningKey, TrustStore, sign_envelope
+from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, Signature, SigningKey, TrustStore, sign_envelope
 from prov_common.store import open_store
 
 SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
@@ -158,6 +159,28 @@ def test_whitespace_added_to_the_envelope_is_found(signed, store_uri: str) -> No
     report = verify_bundle(store, bundle.run_id, trust)
     assert not report.ok
     assert (key, "altered") in _problems(report)
+
+
+@pytest.mark.parametrize("added", ["garbage after", "garbage before", "untrusted key before"])
+def test_a_signature_added_to_the_envelope_is_found(signed, store_uri: str, added: str) -> None:
+    """A bundle is sealed with one signature. One added beside it (garbage under the trusted key id, before or after
+    it, or a valid one by a key not trusted) leaves the trusted signature valid, and verify took the bundle as sealed
+    (securesystemslib's DSSE check, with a threshold of one, accepts the one by another key); verify names the stored
+    statement as altered, with the keys."""
+    store, bundle, trust = signed
+    key = f"bundles/{bundle.run_id}/statement.dsse.json"
+    envelope = Envelope.from_json(store.get(key))
+    other = SigningKey.generate()
+    extra = (sign_envelope(envelope.payload, envelope.payload_type, [other]).signatures[0] if added == "untrusted key before"
+             else Signature(bundle.key_id, b"\x00" * 64))
+    sigs = (*envelope.signatures, extra) if added == "garbage after" else (extra, *envelope.signatures)
+    raw_put(store_uri, key, replace(envelope, signatures=sigs).to_json())
+    report = verify_bundle(store, bundle.run_id, trust)
+    assert _problems(report) == [(key, "altered")], report.findings
+    assert report.key_id == bundle.key_id
+    assert report.findings[0].reason == (
+        f"it holds 2 signatures where a bundle is sealed with one: beside the valid signature by {bundle.key_id}, the one(s) "
+        f"by {extra.keyid} were added after sealing; restore the envelope from a backup or replica of the store")
 
 
 def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(signed, monkeypatch) -> None:
