@@ -31,7 +31,7 @@ import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES, CHECK_UNFINISHED
 from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
@@ -383,6 +383,22 @@ def wipe_log_and_audit(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_LOG, "the log was deleted"
 
 
+def _copy_bundle_folder(s: Store, run_id: str, to: str) -> str:
+    """The bundle of ``run_id`` copied to the folder of run id ``to``, with no index entry: what no audit examines."""
+    for key in s.keys(layout.bundle_prefix(run_id)):
+        raw_write(s.uri, key.replace(run_id, to, 1), raw_read(s.uri, key))
+    return (f"a sealed bundle that no index entry names, so that no audit examines it, does not verify: manifest.json: "
+            f"inconsistent: manifest is for run {run_id}, not {to}")
+
+
+def copy_bundle_under_new_run_id_without_index_entry(s: Store) -> tuple[str, str, str]:
+    return "default", CHECK_INVENTORY, _copy_bundle_folder(s, s.extra, str(uuid.uuid4()))
+
+
+def copy_bundle_under_upper_case_run_id_full(s: Store) -> tuple[str, str, str]:
+    return "full", CHECK_INVENTORY, _copy_bundle_folder(s, s.last, s.last.upper())
+
+
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
     edit_index_state_in_place_keeping_its_times, edit_logged_prov_document, edit_logged_events_in_place_keeping_their_times,
@@ -392,7 +408,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     flip_lookup_object_the_last_audit_wrote, flip_lookup_object_the_last_audit_wrote_full, copy_a_lookup_object_over_the_one_the_last_audit_wrote,
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
-    forge_state, wipe_log_and_audit,
+    forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
 ]
 
 
@@ -986,3 +1002,18 @@ def test_a_deleted_index_entry_is_named_as_gone_not_by_the_stores_error(base: St
     shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
     assert [f for f in result.check(CHECK_SIGNATURES).errors if f.what == f"the index entry '{key}' of logged run {s.extra} is gone"], shown
     assert not [line for line in shown if "no object" in line], shown
+
+
+@on(*LOCAL)
+def test_a_sealed_bundle_whose_index_entry_is_gone_before_any_audit_is_named(base: Store) -> None:
+    """A run sealed after the last audit, whose index entry is deleted (no event of it staged: the unfinished-runs check
+    did not see it), was examined by no audit, and every audit was clean. It verifies, so it is named as not indexed: a
+    note while it was sealed within --stale-hours (its writer may be writing the entry), an error after."""
+    s = base
+    run_id = seal(s.pipe.store, run_events("prepare_unindexed", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    s.delete(s.index_key(run_id))
+    what = f"run {run_id} has a sealed bundle that is not in the index: audits and listings do not see it"
+    for stale_after, severity in ((timedelta(hours=24), "note"), (timedelta(0), "error")):
+        result = _audit(s.pipe, stale_after=stale_after)
+        named = [(f.object, f.what, f.severity) for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+        assert named == [(layout.bundle_prefix(run_id), what, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]

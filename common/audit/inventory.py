@@ -109,6 +109,12 @@ class Listing:
         out.files = bundle_files(out.tags)
         return out
 
+    def sealed(self) -> set[str]:
+        """The run ids of the bundle folders in which the listing shows a signed statement (the commit marker)."""
+        end = "/" + layout.STATEMENT_FILE
+        return {key[len(_BUNDLES):-len(end)] for key in self.tags if key.startswith(_BUNDLES) and key.endswith(end)
+                and key.count("/") == 2}
+
 
 def _tracked(key: str) -> bool:
     return key.startswith(TRACKED_PREFIXES)

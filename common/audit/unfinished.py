@@ -4,13 +4,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
-from prov_common.audit.model import CHECK_UNFINISHED, NOTE, CheckResult, Finding
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import load_index_entry
+from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, TdprovError
+from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.w3cprov.events import TERMINAL
@@ -144,6 +146,48 @@ def _removed(store: Store, gone: Sequence[UnsealedRun]) -> tuple[list[Finding], 
                                     "removed and no bundle was sealed", FIX_REMOVED, run_id=r.run_id))
         kept.append(r)
     return findings, kept
+
+
+FIX_STRAY = (
+    "a bundle folder that no index entry names and that does not verify was not sealed here under this run id (a copy of "
+    "another run's bundle, or planted): find out who wrote it, and remove it; if it is this store's bundle, restore it from "
+    "a backup or replica, then 'tdprov store repair' (with the writer's credentials) indexes it"
+)
+
+
+def unindexed_bundles(store: Store, trust: TrustStore, run_ids: Iterable[str], *, stale_after: timedelta,
+                      now: datetime) -> list[Finding]:
+    """Sealed bundles (a signed statement is listed) of ``run_ids``, which no index entry in the listing names and no staged
+    event (:func:`unfinished_runs` names those), so that no audit examines them: one that verifies is named as not
+    indexed (:data:`CHECK_UNFINISHED`; a note while sealed within ``stale_after``: its writer may be writing its entry), one
+    that does not as stray (:data:`CHECK_INVENTORY`: a copy of another run's bundle, or planted).
+    A run whose own recorded index entry exists now (written after the listing) is passed over."""
+    findings: list[Finding] = []
+    for run_id in sorted(run_ids):
+        if _indexed_now(store, run_id):
+            continue
+        checked = verify_and_derive(store, run_id, trust)
+        if checked.report.ok:
+            sealed = utc_moment(checked.manifest.sealed_at) if checked.manifest else None
+            recent = sealed is not None and now - sealed <= stale_after
+            findings.append(_unindexed(run_id, NOTE if recent else "error"))
+            continue
+        prefix = layout.bundle_prefix(run_id)
+        problems = "; ".join(f"{f.key.removeprefix(prefix) or f.key}: {f.problem}: {f.reason}" for f in checked.report.findings[:2])
+        more = len(checked.report.findings) - 2
+        findings.append(Finding(CHECK_INVENTORY, prefix, f"a sealed bundle that no index entry names, so that no audit examines "
+                                f"it, does not verify: {problems}" + (f" (and {more} more: 'tdprov verify {run_id}' names each)" if more > 0 else ""),
+                                FIX_STRAY, run_id=run_id))
+    return findings
+
+
+def _indexed_now(store: Store, run_id: str) -> bool:
+    """Whether the index entry the run's ``indexed`` record names is one of this run's, and in the store."""
+    try:
+        key = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE), layout.SMALL_OBJECT_LIMIT).decode()
+    except (ObjectNotFoundError, UnreadableObjectError, UnicodeDecodeError):
+        return False
+    return key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) == run_id and store.exists(key)
 
 
 def _unindexed(run_id: str, severity: str) -> Finding:
