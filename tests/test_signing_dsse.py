@@ -14,6 +14,7 @@ from prov_common.signing import (
     INTOTO_PAYLOAD_TYPE,
     Envelope,
     EnvelopeError,
+    Signature,
     SigningKey,
     Statement,
     Subject,
@@ -137,3 +138,20 @@ def test_open_envelope_names_the_object_the_problem_and_the_fix(case: str) -> No
         assert key.key_id in error.what
     if case == "wrong payload type":
         assert CHECKPOINT_TYPE in error.what and INTOTO_PAYLOAD_TYPE in error.what
+
+
+@pytest.mark.parametrize("named", ["", "ed25519:" + "0" * 64, "other trusted key"])
+def test_a_signature_whose_key_id_was_changed_is_named_altered_not_untrusted(named: str) -> None:
+    """The key id is an unsigned hint: changed (erased, made up, or another trusted key's), the signature still verifies
+    under the key that made it. It was called 'untrusted key' (or 'bad signature' by the other key), with the fix to
+    trust a key that does not exist; it is named as altered, with the key that signed."""
+    key, other = SigningKey.generate(), SigningKey.generate()
+    env = sign_envelope(b'{"size":3}', CHECKPOINT_TYPE, [key])
+    keyid = other.key_id if named == "other trusted key" else named
+    renamed = Envelope(env.payload, env.payload_type, (Signature(keyid, env.signatures[0].sig),))
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(renamed.to_json(), TrustStore.of([key.public, other.public]), CHECKPOINT_TYPE, what="checkpoint 'c/3.json'")
+    error = caught.value
+    assert (error.problem, error.fix) == ("altered", "restore it from a trusted copy") and error.problem in ENVELOPE_PROBLEMS
+    assert error.what == (f"checkpoint 'c/3.json': the signature names key {keyid or '<no keyid>'} but was made by trusted key "
+                          f"{key.key_id}: its key id was changed after it was signed.")

@@ -94,7 +94,7 @@ class EnvelopeError(VerificationError):
         self.envelope = envelope
 
 
-ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "retired key", "wrong payload type")
+ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "retired key", "wrong payload type", "altered")
 FIX_RETIRED = ("the key was retired at that log size (TDPROV_RETIRED_KEYS, TDPROV_RETIRED_AUDITOR_KEYS) because it was lost: "
                "treat the object as forged by whoever holds the key, and remove it")
 
@@ -106,7 +106,8 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     bundle's leaf index + 1, the size of a checkpoint an audit object belongs to) is at most its cut-off.
     Raises :class:`EnvelopeError` naming ``name`` and the key ids when no signature is valid under a
     trusted key: ``unsigned``, ``bad signature``, signed by a retired key after its cut-off or for nothing the
-    log holds (``retired key``), or signed only by keys not in ``trust`` (``untrusted key``).
+    log holds (``retired key``), or signed only by keys not in ``trust`` (``untrusted key``; ``altered`` when a trusted
+    key made such a signature: its key id, an unsigned hint, was changed).
     """
     if not envelope.signatures:
         raise EnvelopeError(name, "unsigned", "unsigned (the envelope holds no signature)",
@@ -116,6 +117,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     bad: list[str] = []
     untrusted: list[str] = []
     late: list[RetiredKey] = []
+    renamed: list[tuple[str, str]] = []
     for sig in envelope.signatures:
         key = trust.get(sig.keyid)
         retired = trust.retired.get(sig.keyid) if key is None else None
@@ -128,18 +130,32 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
                 late.append(retired)
         elif key is None:
             untrusted.append(sig.keyid or "<no keyid>")
+            _renamed(sig, message, trust, renamed)
         elif key.verify(sig.sig, message):
             return key.key_id
-        else:
+        elif not _renamed(sig, message, trust, renamed):
             bad.append(sig.keyid)
     if bad:
         raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
                             "it was changed after it was signed: restore it from a trusted copy", envelope)
     if late:
         raise EnvelopeError(name, "retired key", _after_cutoff(late[0], position if trust.retired_count else -1), FIX_RETIRED, envelope)
+    if renamed:
+        named, signer = renamed[0]
+        raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by trusted key {signer}: its key id "
+                            "was changed after it was signed", "restore it from a trusted copy", envelope)
     raise EnvelopeError(name, "untrusted key",
                         f"signed by untrusted key {', '.join(untrusted)}, not among the {len(trust)} trusted key(s)",
                         "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
+
+
+def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tuple[str, str]]) -> bool:
+    """Whether another trusted key than the one ``sig`` names made it (its key id, an unsigned hint, was changed); if so
+    the pair (key id named, key id of the signer) is added to ``renamed``."""
+    signer = next((k for k in trust if k.key_id != sig.keyid and k.verify(sig.sig, message)), None)
+    if signer is not None:
+        renamed.append((sig.keyid or "<no keyid>", signer.key_id))
+    return signer is not None
 
 
 def _after_cutoff(retired: RetiredKey, position: int | None) -> str:
