@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from prov_common.cli import main
-from prov_common.signing import default_signing_key, trust_from_settings
+from prov_common.signing import Envelope, default_signing_key, sign_envelope, trust_from_settings
 from prov_common.signing.keyfiles import default_key_path, public_path_for
 from prov_common.store import open_store
 from prov_common.tlog.log import TransparencyLog
@@ -115,3 +115,17 @@ def test_prove_on_a_changed_log_says_what_to_do(store_dir: str, capsys: pytest.C
     assert main(["prove", "run-7", "--store", store_dir]) == 1
     err = capsys.readouterr().err
     assert "claims first index 6: it was moved" in err and "'tdprov audit' names every problem" in err and "--help" not in err, err
+
+
+def test_the_offline_verifier_refuses_another_kind_of_object_signed_by_the_auditor(store_dir: str, verifier: Path, tmp_path: Path,
+                                                                                  capsys: pytest.CaptureFixture) -> None:
+    """The auditor's key signs audit states, catalogs, witness records and more beside checkpoints; DSSE binds the payload
+    type into what is signed so that one kind is not taken for another. The published verifier did not look at it: the
+    checkpoint's payload signed as another type passed as the checkpoint."""
+    assert main(["prove", "run-7", "--store", store_dir]) == 0
+    proof = json.loads(capsys.readouterr().out)
+    stored = Envelope.from_json(json.dumps(proof["checkpoint"]["envelope"]).encode())
+    other_type = "application/vnd.tdprov.audit-witness+json"
+    proof["checkpoint"]["envelope"] = json.loads(sign_envelope(stored.payload, other_type, [default_signing_key()]).to_json())
+    done = _run_verifier(verifier, proof, tmp_path)
+    assert (done.stdout, done.stderr.strip()) == ("", f"FAIL: the envelope is not a checkpoint (payload type '{other_type}')")
