@@ -358,6 +358,24 @@ def inject_leaf_batch_after_the_head(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_LOG, "are not bundles as logged"
 
 
+def plant_a_leaf_batch_inside_the_log(s: Store) -> tuple[str, str, str]:
+    """A batch at a key inside the first batch, holding a copy of that batch's second leaf: every tree check passed, as
+    the leaves up to each checkpoint were read from the real batch, so the default audit took it and was clean."""
+    first = s.keys(LEAVES_PREFIX)[0]
+    batch = json.loads(raw_read(s.uri, first))
+    assert batch["first"] == 0 and len(batch["leaves"]) == 2
+    raw_write(s.uri, f"{LEAVES_PREFIX}{1:012d}.json", json.dumps({"first": 1, "leaves": batch["leaves"][1:]}, separators=(",", ":")).encode())
+    return "default", CHECK_INVENTORY, (f"log leaf batch '{LEAVES_PREFIX}{1:012d}.json' begins at leaf 1, inside the batch before it "
+                                        "(which holds the leaves up to 1): auditors write each leaf once, so it was planted or copied there")
+
+
+def plant_a_leaf_batch_inside_the_log_full(s: Store) -> tuple[str, str, str]:
+    """The same, found by --full's walk of the leaves: it said leaves '2..0' were missing and the later checkpoints'
+    leaves deleted."""
+    words = plant_a_leaf_batch_inside_the_log(s)[2]
+    return "full", CHECK_LOG, words
+
+
 def truncate_leaf_batch_full(s: Store) -> tuple[str, str, str]:
     truncate_leaf_batch(s)
     return "full", CHECK_LOG, "missing"
@@ -409,6 +427,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
+    plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full,
 ]
 
 

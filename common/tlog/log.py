@@ -49,6 +49,13 @@ class NotLoggedError(BadInputError):
 FIX_CHANGED = "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica"
 
 
+def _overlapping(key: str, first: int, expected: int) -> VerificationError:
+    """The error of a leaf batch at ``key`` that begins at leaf ``first``, before the batch ahead of it ends (``expected``)."""
+    return VerificationError(f"log leaf batch '{key}' begins at leaf {first}, inside the batch before it (which holds the leaves "
+                             f"up to {expected - 1}): auditors write each leaf once, so it was planted or copied there",
+                             fix="remove that leaf batch (find out who wrote it: only auditors write under log/), then audit again")
+
+
 def leaf_batch_key(first: int) -> str:
     return f"{LEAVES_PREFIX}{first:0{_DIGITS}d}.json"
 
@@ -196,6 +203,8 @@ class TransparencyLog:
         out: list[LogLeaf] = []
         expected = start
         for key, first, leaves in self.iter_batches(start, strict):
+            if first < expected:
+                raise _overlapping(key, first, expected)
             if first != expected:
                 raise VerificationError(
                     f"log leaves {expected}..{first - 1} are missing (next batch is '{key}')",
@@ -244,6 +253,13 @@ class TransparencyLog:
         if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
             raise VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied", fix=FIX_CHANGED)
         end = first + len(leaves)
+        firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
+        previous = max((f for f in firsts if f < first), default=None)
+        if previous is not None:  # the batch before it must end where it begins: auditors write each leaf once
+            before_key = leaf_batch_key(previous)
+            ends = previous + len(_decode_batch(self.store.get(before_key), before_key, strict=False)[1])
+            if ends > first:
+                raise _overlapping(key, first, ends)
         sizes = [n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
         before = max((s for s in sizes if s <= first), default=0)
         after = min((s for s in sizes if s >= end), default=None)
@@ -256,7 +272,6 @@ class TransparencyLog:
         old = self._checkpoint_of_size(before).checkpoint if before else EMPTY_CHECKPOINT
         new = self._checkpoint_of_size(after).checkpoint
         span: list[LogLeaf] = []
-        firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
         for _key, start, leaves_of in self.iter_batches(max((f for f in firsts if f <= before), default=0)):  # up to `after`, no further
             span.extend(leaves_of[max(0, before - start):])
             if start + len(leaves_of) >= after:
@@ -335,6 +350,10 @@ class TransparencyLog:
         by_size = {sc.checkpoint.size: sc for sc in state.checkpoints if sc.checkpoint.size > start_cp.size}
         frontier, size = start_cp.frontier_bytes, start_cp.size
         for key, first, leaves in batches:
+            if first < size:  # planted inside the log: named, and the batches around it still checked
+                planted = _overlapping(key, first, size)
+                state.problems.append(LogProblem(key, planted.what, planted.fix or LogProblem.fix))
+                continue
             if first != size:
                 state.problems.append(LogProblem(key, f"log leaves {size}..{first - 1} are missing before '{key}'", "restore the deleted leaf batch"))
                 break
