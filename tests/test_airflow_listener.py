@@ -340,3 +340,35 @@ def test_a_file_uri_whose_port_is_no_number_leaves_the_tasks_other_datasets_reco
     assert not [r for r in caplog.records if "could not record provenance" in r.getMessage()]
     warned = [r.getMessage() for r in caplog.records if "file://h:port/out" in r.getMessage()]
     assert len(warned) == 1 and "names no dataset tdprov can record" in warned[0], warned
+
+
+def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_into_it(
+        tmp_path: Path, store: Path, caplog) -> None:
+    """Airflow (and its OpenLineage provider) names task 'load' of DAG 'etl.daily' and task 'daily.load' (task group
+    'daily') of DAG 'etl' alike: one job and, at one logical date, one run id. The second task's run was warned of as
+    events that came after the seal, with 're-run the step' (which gives the same run id again). It is named as another
+    run given the same run id, with the fix, and the first task's bundle holds its own run alone."""
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+    from airflow.sdk import TaskGroup
+
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    with DAG("tdprov_etl.daily", start_date=START, schedule=None) as first:
+        PythonOperator(task_id="load", python_callable=_write_raw, op_args=[str(one)], outlets=[Asset(one.as_uri())])
+    with DAG("tdprov_etl", start_date=START, schedule=None) as second:
+        with TaskGroup("daily"):
+            PythonOperator(task_id="load", python_callable=_write_raw, op_args=[str(two)], outlets=[Asset(two.as_uri())])
+    with caplog.at_level("WARNING"):
+        runs = [run_dag(dag, logical_date=START) for dag in (first, second)]
+    assert [r.state for r in runs] == ["success", "success"]
+    run_id = OpenLineageAdapter.build_task_instance_run_id("tdprov_etl.daily", "load", 1, START, -1)
+    assert run_id == OpenLineageAdapter.build_task_instance_run_id("tdprov_etl", "daily.load", 1, START, -1)
+    parent, other = (OpenLineageAdapter.build_dag_run_id(r.dag_id, START, r.clear_number) for r in runs)
+
+    task = {s.run_id: s for s in bundles_of(store)}[run_id]
+    assert task.job_name == "tdprov_etl.daily.load" and [o.name for o in task.outputs] == [str(one)]
+    assert [e["run"]["facets"]["parent"]["run"]["runId"] for e in events_of(store, run_id)] == [parent, parent]
+    warned = [r.getMessage() for r in caplog.records if "was given the same run id" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert f"sealed already as the run of job default/tdprov_etl.daily.load with parent run {parent}" in warned[0]
+    assert f"with parent run {other}" in warned[0] and "rename a DAG or task group" in warned[0]
+    assert not [r for r in caplog.records if "more arrived" in r.getMessage() or "sealed without" in r.getMessage()]

@@ -252,3 +252,73 @@ def test_a_run_id_that_names_no_bundle_is_refused_naming_the_field(tmp_path: Pat
     start["run"]["runId"] = run_id
     with pytest.raises(BadInputError, match="field 'run.runId' must be a UUID"):
         _transport(tmp_path / "store", strict=True).emit(start)
+
+
+def _child_event(run_id: str, parent: tuple[str, str], event_type: str, time: str, **datasets: list) -> dict:
+    """An event of task run ``run_id`` whose parent is ``parent`` (run id, job name: the DAG run), as Airflow's are."""
+    from bundle_support import event
+
+    child = event(run_id, event_type, time, job="etl.daily.load", **datasets)
+    child["run"]["facets"]["parent"] = {
+        "_producer": "https://github.com/tdprov/tdprov/tests",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-1-0/ParentRunFacet.json#/$defs/ParentRunFacet",
+        "run": {"runId": parent[0]}, "job": {"namespace": "tests", "name": parent[1]}}
+    return child
+
+
+def test_events_of_another_run_given_the_same_run_id_are_not_folded_into_its_bundle(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Two runs of two parents with one run id (Airflow's task 'load' of DAG 'etl.daily' and task 'daily.load' of DAG
+    'etl' at one logical date): the second's START, staged while the first ran, was sealed into the first's bundle, which
+    then said the first task read the second's input. It is refused (kept under refused/ with the reason and the fix),
+    and the second's end is named as a run given the same run id, not as events that came late."""
+    from bundle_support import dataset
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id = str(uuid.uuid4())
+    first, second = (str(uuid.uuid4()), "etl.daily"), (str(uuid.uuid4()), "etl")
+    mine = dataset("file", "/data/one.csv", "blake3:" + "1" * 64)
+    theirs = dataset("file", "/data/two.csv", "blake3:" + "2" * 64)
+    out = dataset("file", "/data/one.out", "blake3:" + "3" * 64)
+    transport.emit(_child_event(run_id, first, "START", "2026-03-01T10:00:00.000Z", inputs=[mine]))
+    transport.emit(_child_event(run_id, second, "START", "2026-03-01T10:00:01.000Z", inputs=[theirs]))
+    with caplog.at_level("WARNING"):
+        assert transport.emit(_child_event(run_id, first, "COMPLETE", "2026-03-01T10:00:02.000Z",
+                                           inputs=[mine], outputs=[out])).status == "written"
+    bundle = read_bundle(open_store(store), run_id)
+    assert [(i.name, i.version) for i in bundle.manifest.inputs] == [("/data/one.csv", "blake3:" + "1" * 64)]
+    assert bundle.manifest.event_count == 2 and bundle.manifest.parent_run_id == first[0]
+    (refused,) = _refusals(Path(store), run_id)
+    assert refused["event"]["inputs"][0]["name"] == "/data/two.csv"
+    assert refused["reason"].endswith(f"is of another run that was given run id {run_id}: it is of job tests/etl.daily.load "
+                                      f"with parent run {second[0]} of job tests/etl, where the run's parent is run "
+                                      f"{first[0]} of job tests/etl.daily.")
+    assert "rename a DAG or task group" in refused["fix"]
+    assert "sealed without 1 staged object(s) that were refused" in caplog.text
+    _verified(Path(store), run_id)
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert transport.emit(_child_event(run_id, second, "COMPLETE", "2026-03-01T10:00:03.000Z",
+                                           inputs=[theirs])).status == "already-sealed"
+    assert (f"run {run_id} is sealed already as the run of job tests/etl.daily.load with parent run {first[0]}; another "
+            f"run, of job tests/etl.daily.load with parent run {second[0]}, was given the same run id, so its 2 event(s) are in no "
+            "bundle") in caplog.text
+    assert "more arrived" not in caplog.text and "sealed without" not in caplog.text
+    assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the first run's bundle, as it was
+
+
+def test_an_event_whose_parent_is_another_run_of_the_same_job_stays_in_the_run(tmp_path: Path) -> None:
+    """A parent of the same job at another run id (an Airflow DAG run cleared while its task ran: the scheduler's end
+    of the try names the DAG run's new clear number) is not another run given this run id: the START stays."""
+    from bundle_support import dataset
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, read = str(uuid.uuid4()), dataset("file", "/data/one.csv", "blake3:" + "1" * 64)
+    transport.emit(_child_event(run_id, (str(uuid.uuid4()), "etl"), "START", "2026-03-01T10:00:00.000Z", inputs=[read]))
+    assert transport.emit(_child_event(run_id, (str(uuid.uuid4()), "etl"), "FAIL", "2026-03-01T10:00:02.000Z")).status == "written"
+    bundle = read_bundle(open_store(store), run_id)
+    assert bundle.manifest.event_count == 2 and [i.name for i in bundle.manifest.inputs] == ["/data/one.csv"]
+    assert not _refusals(Path(store), run_id)

@@ -40,6 +40,26 @@ def run_id_of(event: Mapping[str, Any]) -> str:
     return run_id
 
 
+def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(run id, job namespace, job name) of the run the event's ``parent`` run facet names, ``None`` when it names
+    none in full."""
+    run = event.get("run")
+    facets = run.get("facets") if isinstance(run, Mapping) else None
+    parent = facets.get("parent") if isinstance(facets, Mapping) else None
+    if not isinstance(parent, Mapping) or not isinstance(parent.get("run"), Mapping) or not isinstance(parent.get("job"), Mapping):
+        return None
+    found = (parent["run"].get("runId"), parent["job"].get("namespace"), parent["job"].get("name"))
+    return found if all(isinstance(v, str) and v for v in found) else None  # type: ignore[return-value]
+
+
+SHARED_RUN_ID_FIX = (
+    "give each run its own run id. Airflow (and its OpenLineage provider) makes a task run's job name and run id from "
+    "'<dag_id>.<task_id>' and its logical date, try and map index, so task 'c' of DAG 'a.b' and task 'b.c' (task 'c' "
+    "of task group 'b') of DAG 'a' are one job, and one run at one logical date: rename a DAG or task group so that no "
+    "task's '<dag_id>.<task_id>' is another's")
+"""What to do when two runs were given one run id (their events name parents of different jobs or runs)."""
+
+
 def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[str, Any]]:
     """Events as JSON dicts, identical ones once, sorted by eventTime (START before terminal at equal times;
     ``sealed``: read from a sealed bundle, see :func:`~prov_common.w3cprov.events.parse_time`)."""

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from prov_common.bundle import layout
+from prov_common.bundle.events import SHARED_RUN_ID_FIX
 from prov_common.bundle.model import Bundle, BundleSummary, Manifest
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.hashing.raw import blake3_digest
@@ -73,12 +74,19 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
         created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
         _refuse_unsealed(store, run_id, exc)
-        sealed = _sealed_event_count(store, run_id)
-        if sealed is not None and bundle.manifest.event_count > sealed:  # events that came after the seal: in no bundle
+        sealed = _sealed_manifest(store, run_id)
+        if sealed is not None and _another_run(sealed, bundle.manifest):  # two runs given one run id
+            new = bundle.manifest
+            log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
+                        "%s/%s with parent run %s, was given the same run id, so its %d event(s) are in no bundle (they "
+                        "stay staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
+                        sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id, new.event_count,
+                        layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
+        elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
             log.warning("tdprov: run %s was sealed with %d event(s) before %d more arrived; they stay staged under %s and "
                         "are in no bundle. Fix: a run's events must end with its terminal event: emit nothing for a "
-                        "run after it (re-run the step to record what came late)", run_id, sealed,
-                        bundle.manifest.event_count - sealed, layout.staging_prefix(run_id))
+                        "run after it (re-run the step to record what came late)", run_id, sealed.event_count,
+                        bundle.manifest.event_count - sealed.event_count, layout.staging_prefix(run_id))
         else:
             log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
         return WriteResult(run_id, "already-sealed")
@@ -141,14 +149,20 @@ def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -
             f"with 'tdprov store seal {run_id}' (its events stay staged)") from conflict
 
 
-def _sealed_event_count(store: Store, run_id: str) -> int | None:
-    """How many events the run's sealed bundle holds (None when its manifest cannot be read)."""
+def _sealed_manifest(store: Store, run_id: str) -> Manifest | None:
+    """The manifest of the run's sealed bundle (not verified; None when it cannot be read)."""
     try:
-        return _manifest(store, layout.bundle_prefix(run_id))[1].event_count
+        return _manifest(store, layout.bundle_prefix(run_id))[1]
     except StoreUnavailableError:
         raise
     except TdprovError:
         return None
+
+
+def _another_run(sealed: Manifest, new: Manifest) -> bool:
+    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: both name a parent run, and
+    not the same one."""
+    return None not in (sealed.parent_run_id, new.parent_run_id) and sealed.parent_run_id != new.parent_run_id
 
 
 def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:

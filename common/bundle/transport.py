@@ -31,7 +31,7 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
-from prov_common.bundle.events import event_dict, is_terminal, run_id_of
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
@@ -224,6 +224,36 @@ def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> B
     path, record = refusal(None, error, staged_as=key)
     attachments[path] = record
     return error
+
+
+def _of_one_parent(run_id: str, terminal: Mapping[str, Any] | None, read: list[tuple[str, dict[str, Any]]],
+                   events: list[Any], attachments: dict[str, bytes]) -> list[BadInputError]:
+    """Add to ``events`` the staged events ``read`` (key, event) of the run being sealed, and record as refused (among
+    ``attachments``) those whose parent run is of another job than the run's parent (that of its ``terminal`` event,
+    else of its earliest event that names one). Such an event is of another run that was given the same run id (two
+    Airflow task runs of two DAGs named alike), which must not be folded into this run's inputs and outputs; a parent
+    of the same job at another run id (an Airflow DAG run cleared while the task ran) is the same run's. Returns the
+    refusals."""
+    parent = parent_of(terminal) if terminal is not None else None
+    if parent is None:
+        named = sorted((parse_time(e.get("eventTime"), f"staged event {k}", sealed=True), p)
+                       for k, e in read if (p := parent_of(e)) is not None)
+        parent = named[0][1] if named else None
+    refused: list[BadInputError] = []
+    for key, event in read:
+        other = parent_of(event)
+        if parent is None or other is None or other[1:] == parent[1:]:
+            events.append(event)
+            continue
+        job = event.get("job") if isinstance(event.get("job"), Mapping) else {}
+        error = BadInputError(
+            f"staged event {key} is of another run that was given run id {run_id}: it is of job "
+            f"{job.get('namespace')}/{job.get('name')} with parent run {other[0]} of job {other[1]}/{other[2]}, where the "
+            f"run's parent is run {parent[0]} of job {parent[1]}/{parent[2]}.", fix=SHARED_RUN_ID_FIX)
+        path, record = refusal(event, error, staged_as=key)
+        attachments[path] = record
+        refused.append(error)
+    return refused
 
 
 class StagedNotSealedError(BadInputError):
@@ -450,11 +480,12 @@ class ProvenanceTransport(Transport):
         return staged, unreadable
 
     @staticmethod
-    def _add_staged_event(run_id: str, key: str, data: bytes, events: list[Any], attachments: dict[str, bytes]) -> BadInputError | None:
-        """A staged event joins the bundle if it is valid and of this run; otherwise (damaged) it is recorded as
-        refused instead of blocking the run, and the error is returned. It passed the check of the writer that
-        staged it, so it is read as a sealed bundle's event is (a time without offset, taken before event times had
-        to be RFC 3339, is UTC)."""
+    def _add_staged_event(run_id: str, key: str, data: bytes, events: list[tuple[str, dict[str, Any]]],
+                          attachments: dict[str, bytes]) -> BadInputError | None:
+        """A staged event joins ``events`` (with its key) if it is valid and of this run; otherwise (damaged) it is
+        recorded as refused instead of blocking the run, and the error is returned. It passed the check of the writer
+        that staged it, so it is read as a sealed bundle's event is (a time without offset, taken before event times
+        had to be RFC 3339, is UTC)."""
         from prov_common.lineage.validate import parse_run_event
 
         try:
@@ -464,7 +495,7 @@ class ProvenanceTransport(Transport):
         except (BadInputError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # whatever the staged bytes hold
             error = exc if isinstance(exc, BadInputError) else BadInputError(f"staged event cannot be read ({type(exc).__name__}: {exc}).")
             return _refused(key, error, attachments)
-        events.append(event)
+        events.append((key, event))
         return None
 
     def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult | None:
@@ -491,26 +522,28 @@ class ProvenanceTransport(Transport):
         staged, unreadable = self._staged(run_id)
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
                    for key, exc in unreadable.items()]
+        read: list[tuple[str, dict[str, Any]]] = []
         for key, data in staged.items():  # every key is under the run's staging prefix
             if (path := _attachment_path(key)) is not None:
                 attachments[path] = data
-            elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, events, attachments)):
+            elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, read, attachments)):
                 refused.append(error)
+        refused += _of_one_parent(run_id, terminal, read, events, attachments)
         if not events and refused:
             raise BadInputError(
                 f"every staged event of run {run_id} was refused ({len(refused)}; the first: {refused[0].what}), so there "
                 f"is nothing to seal; they are kept in {self.store.uri.rstrip('/')}/{prefix}.",
                 fix="read them there: a run is sealed from at least one valid event (emit the run again, or remove "
                     f"{prefix} once what it holds is kept elsewhere)")
-        if refused:  # kept in the bundle (refused/) and named by the audit; said now too, to whoever seals it
-            log.warning("tdprov: run %s is sealed without %d staged object(s) that were refused (the first: %s); each is kept "
-                        "in its bundle under refused/ with the reason. Fix: read them there ('tdprov show %s' lists them) "
-                        "and fix what staged them", run_id, len(refused), refused[0].what, run_id)
         # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
         store_id = writer_store_id(self.store, strict=bool(self.settings.strict))  # strict: refuses a store that is not write-once
         bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)
-        if result.status == "already-sealed":
+        if result.status == "already-sealed":  # this bundle is not the run's (write_bundle said why when it matters)
             log.info("tdprov: run %s already has its bundle", run_id)
+        elif refused:  # kept in the bundle (refused/) and named by the audit; said now too, to whoever seals it
+            log.warning("tdprov: run %s is sealed without %d staged object(s) that were refused (the first: %s); each is kept "
+                        "in its bundle under refused/ with the reason. Fix: read them there ('tdprov show %s' lists them) "
+                        "and fix what staged them", run_id, len(refused), refused[0].what, run_id)
         return result
