@@ -347,7 +347,8 @@ def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_
     """Airflow (and its OpenLineage provider) names task 'load' of DAG 'etl.daily' and task 'daily.load' (task group
     'daily') of DAG 'etl' alike: one job and, at one logical date, one run id. The second task's run was warned of as
     events that came after the seal, with 're-run the step' (which gives the same run id again). It is named as another
-    run given the same run id, with the fix, and the first task's bundle holds its own run alone."""
+    run given the same run id, with the fix, by the listener and the audit, and the first task's bundle holds its own run
+    alone."""
     from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
     from airflow.sdk import TaskGroup
 
@@ -372,3 +373,11 @@ def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_
     assert f"sealed already as the run of job default/tdprov_etl.daily.load with parent run {parent}" in warned[0]
     assert f"with parent run {other}" in warned[0] and "rename a DAG or task group" in warned[0]
     assert not [r for r in caplog.records if "more arrived" in r.getMessage() or "sealed without" in r.getMessage()]
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    audit = run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / "report", progress=False)
+    (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert f"as a run whose parent is run {parent}, and 2 event(s) of another run, whose parent is run {other}," in found.what
+    assert "rename a DAG or task group" in found.fix and "re-run the step" not in found.fix

@@ -8,7 +8,8 @@ from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, Che
 from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import load_index_entry
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of
+from prov_common.bundle.storage import load_index_entry, sealed_manifest
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, TdprovError
@@ -76,13 +77,13 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         # (a sealed run's event dated in the future is later than its sealing: a late event; or its sealing is dated in
         # the future too, and so is its index entry, a finding of the inventory)
         if run_id in sealed:
-            result.findings += _late_events(run_id, sealed[run_id], staged)
+            result.findings += _late_events(store, run_id, sealed[run_id], staged, newest[run_id])
             continue
         stale = now - _since(moment, earlier.get(run_id), now) > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             entry = _index_entry(store, run_id)
             if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
-                result.findings += _late_events(run_id, entry.sealed_at, staged)
+                result.findings += _late_events(store, run_id, entry.sealed_at, staged, newest[run_id])
                 continue
             # sealed, but its writer stopped before the index entry
             result.findings += _future_dated(run_id, moment, now)
@@ -205,15 +206,37 @@ def terminal_state(store: Store, key: str) -> str | None:
     return state if state in TERMINAL else None
 
 
-def _late_events(run_id: str, sealed_at: str | None, staged: list[datetime]) -> list[Finding]:
-    """A finding when events of the sealed run were staged with times after its sealing."""
+def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[datetime], newest: str) -> list[Finding]:
+    """A finding when events of the sealed run were staged with times after its sealing; when the ``newest`` of them
+    names another parent run than the sealed bundle's, as those of another run that was given the same run id."""
     sealed = utc_moment(sealed_at)
     late = sorted(m for m in staged if sealed is not None and m > sealed)
     if not late:
         return []
+    until = f"(until {iso_z(late[-1])}): they are in no bundle"
+    other = _other_parent(store, run_id, newest)
+    if other is not None:
+        return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+                        f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and {len(late)} "
+                        f"event(s) of another run, whose parent is run {other[1]}, were staged under its run id after that "
+                        f"{until}", SHARED_RUN_ID_FIX, run_id=run_id)]
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                     f"run {run_id} was sealed at {sealed_at}, and {len(late)} event(s) were staged for it after that "
-                    f"(until {iso_z(late[-1])}): they are in no bundle", LATE_FIX, run_id=run_id)]
+                    f"{until}", LATE_FIX, run_id=run_id)]
+
+
+def _other_parent(store: Store, run_id: str, key: str) -> tuple[str, str] | None:
+    """(the sealed bundle's parent run, the staged event's) when the event at ``key`` names another parent run than
+    the sealed bundle of ``run_id`` (another run given the same run id); None when they agree or either names none."""
+    manifest = sealed_manifest(store, run_id)
+    try:
+        event = loads(store.get(key, layout.SMALL_OBJECT_LIMIT))
+    except (TdprovError, ValueError):
+        return None
+    parent = parent_of(event) if isinstance(event, dict) else None
+    if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
+        return None
+    return manifest.parent_run_id, parent[0]
 
 
 def _index_entry(store: Store, run_id: str) -> BundleSummary | None:

@@ -74,8 +74,8 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
         created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
         _refuse_unsealed(store, run_id, exc)
-        sealed = _sealed_manifest(store, run_id)
-        if sealed is not None and _another_run(sealed, bundle.manifest):  # two runs given one run id
+        sealed = sealed_manifest(store, run_id)
+        if sealed is not None and another_run(sealed, bundle.manifest):  # two runs given one run id
             new = bundle.manifest
             log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
                         "%s/%s with parent run %s, was given the same run id, so its %d event(s) are in no bundle (they "
@@ -149,8 +149,9 @@ def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -
             f"with 'tdprov store seal {run_id}' (its events stay staged)") from conflict
 
 
-def _sealed_manifest(store: Store, run_id: str) -> Manifest | None:
-    """The manifest of the run's sealed bundle (not verified; None when it cannot be read)."""
+def sealed_manifest(store: Store, run_id: str) -> Manifest | None:
+    """The manifest of the run's sealed bundle (not verified; None when it cannot be read), e.g. to tell what was
+    staged after the seal: more of the run's events, or another run's (:func:`another_run`)."""
     try:
         return _manifest(store, layout.bundle_prefix(run_id))[1]
     except StoreUnavailableError:
@@ -159,7 +160,7 @@ def _sealed_manifest(store: Store, run_id: str) -> Manifest | None:
         return None
 
 
-def _another_run(sealed: Manifest, new: Manifest) -> bool:
+def another_run(sealed: Manifest, new: Manifest) -> bool:
     """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: both name a parent run, and
     not the same one."""
     return None not in (sealed.parent_run_id, new.parent_run_id) and sealed.parent_run_id != new.parent_run_id
