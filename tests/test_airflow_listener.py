@@ -381,3 +381,38 @@ def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_
     (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
     assert f"as a run whose parent is run {parent}, and 2 event(s) of another run, whose parent is run {other}," in found.what
     assert "rename a DAG or task group" in found.fix and "re-run the step" not in found.fix
+
+
+def _fail_first_try(marker: str) -> None:
+    if not Path(marker).exists():
+        Path(marker).touch()
+        raise ValueError("first try fails on purpose")
+
+
+def test_a_retried_task_keeps_each_try_apart_and_show_names_why_the_failed_one_failed(tmp_path: Path, store: Path) -> None:
+    """A task retried after a failure: each try is its own run (the provider's run id of its try number), the failed
+    one kept as FAIL with no outputs. 'tdprov show' printed the two alike but for the state: the failed try's error
+    message, recorded in its errorMessage facet and PROV, was in no line of it (nor in --json)."""
+    import json
+    from datetime import timedelta
+
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+
+    out = tmp_path / "out.csv"
+    with DAG("tdprov_retried", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="flaky", python_callable=lambda: (_fail_first_try(str(tmp_path / "marker")), _write_raw(str(out))),
+                       outlets=[Asset(out.as_uri())], retries=1, retry_delay=timedelta(0))
+    assert run_dag(dag, logical_date=START).state == "success"
+    first, second = (OpenLineageAdapter.build_task_instance_run_id("tdprov_retried", "flaky", n, START, -1) for n in (1, 2))
+    by_run = {s.run_id: s for s in bundles_of(store)}
+    assert (by_run[first].state, by_run[first].outputs) == ("FAIL", ())
+    assert by_run[second].state == "COMPLETE" and [o.name for o in by_run[second].outputs] == [str(out)]
+
+    def show(run_id: str, *json_flag: str) -> str:
+        return subprocess.run([str(TDPROV), "show", run_id, "--store", str(store), *json_flag], capture_output=True,
+                              text=True, check=True).stdout
+
+    assert "\n  error ValueError: first try fails on purpose\n" in show(first)
+    assert "error" not in show(second).split("inputs:")[0]
+    assert json.loads(show(first, "--json"))["error"] == "ValueError: first try fails on purpose"
+    assert json.loads(show(second, "--json"))["error"] is None

@@ -90,6 +90,12 @@ def _failures(value: Any) -> str:
     return counted(count, "failure") if count is not None else f"failureCount {value!r}"
 
 
+def error_of(state: RunState) -> str | None:
+    """The message of the run's ``errorMessage`` facet (why a failed run, such as an Airflow try, failed), if any."""
+    message = state.run_facet("errorMessage").get("message")
+    return message if isinstance(message, str) and message else None
+
+
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
     checked = verify_and_derive(store, run_id, bundle_trust(settings, store))
@@ -105,6 +111,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     names = shown_names(recorded, derived.state if derived is not None else None)
     return {
         "manifest": recorded,
+        "error": error_of(derived.state) if derived is not None else None,
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
         "quality": quality(derived.state, names) if derived is not None else [],
@@ -131,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
            f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
     if m.get("parentRunId"):
         out.append(f"  parent run {m['parentRunId']}")
+    if info["error"]:
+        out.append(f"  error {info['error']}")
     held = {(e["side"] + "s", e["dataset"]): extent_text(e["rows"], e["shards"]) for e in info["extents"]}
     for side in ("inputs", "outputs"):
         out.append(f"{side}:")
