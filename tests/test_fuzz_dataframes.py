@@ -163,6 +163,18 @@ _UTC = dt.timezone.utc
      [dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))] * 2, "date-times in several time zones"),
     ([dt.datetime(2020, 1, 1, tzinfo=dateutil.tz.gettz("Europe/Paris")), dt.datetime(2020, 1, 1, tzinfo=_UTC)],
      [dt.datetime(2020, 1, 1, tzinfo=dateutil.tz.gettz("Europe/Paris"))] * 2, "date-times in several time zones"),
+    # inside lists and structs, as in a column of their own
+    ([[dt.time(1, tzinfo=_UTC)]], [[dt.time(1)]], "times of day with a time zone"),
+    ([{"t": dt.time(1)}, {"t": dt.time(1, tzinfo=_UTC)}], [{"t": dt.time(1)}] * 2, "times of day with a time zone"),
+    ([[dt.datetime(2020, 1, 1, tzinfo=_UTC), dt.datetime(2020, 1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))]],
+     [[dt.datetime(2020, 1, 1, tzinfo=_UTC)] * 2], "date-times in several time zones"),
+    ([{"t": dt.datetime(2020, 1, 1, tzinfo=_UTC)}, {"t": dt.datetime(2020, 1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))}],
+     [{"t": dt.datetime(2020, 1, 1, tzinfo=_UTC)}] * 2, "date-times in several time zones"),
+    ([[[dt.datetime(2020, 1, 1)], [None, dt.datetime(2020, 1, 1, tzinfo=_UTC)]]], [[[dt.datetime(2020, 1, 1)], [None, dt.datetime(2020, 1, 1)]]],
+     "date-times with and without a time zone"),
+    ([[dt.date(2020, 1, 1), dt.datetime(2020, 1, 1, 12, 30)]], [[dt.date(2020, 1, 1)] * 2], "dates and date-times"),
+    ([[dt.timedelta(days=1), 5]], [[dt.timedelta(days=1), dt.timedelta(microseconds=5)]], "durations and numbers"),
+    ([{"b": [b"a", "a"]}], [{"b": [b"a", b"a"]}], "bytes and text"),
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
@@ -175,6 +187,23 @@ def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(val
         hash_dataframe(pd.DataFrame({"m": pd.Series(values, dtype=object)}))
     assert f"column 'm' has dtype object holding {holds}" in refused.value.what and refused.value.fix
     hash_dataframe(pd.DataFrame({"m": pd.Series(same_digest_as, dtype=object)}))  # the frame it was taken for still hashes
+
+
+def test_date_times_of_several_zones_inside_lists_are_refused_with_a_fix_that_works() -> None:
+    """The zones of date-times inside lists were not looked at: [[00:00 UTC, 01:00+01:00]] hashed as [[00:00 UTC] * 2].
+    The fix given brings them to one zone; nulls inside (None, NaN, NaT) are no naive date-times."""
+    from prov_common.errors import UnsupportedTypeError
+
+    paris = dt.datetime(2020, 1, 1, 1, tzinfo=dateutil.tz.gettz("Europe/Paris"))
+    utc = dt.datetime(2020, 1, 1, tzinfo=_UTC)
+    df = pd.DataFrame({"m": pd.Series([[paris, None, float("nan"), pd.NaT], None, [utc]], dtype=object)})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    fix = refused.value.fix
+    assert fix.startswith("bring the date-times inside to one zone, e.g. for lists df['m'] = df['m'].map(lambda l: "), fix
+    code = fix.split("e.g. for lists ", 1)[1].split(", or store", 1)[0]
+    exec(code, {"df": df, "pd": pd})
+    assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"m": pd.Series([[utc, None, None, None], None, [utc]], dtype=object)})).digest
 
 
 def test_a_set_of_text_is_refused_where_its_digest_changed_from_one_process_to_the_next() -> None:

@@ -4,14 +4,18 @@ pyarrow infers an ``object`` column's type from its values and reads the rest in
 date-time among dates loses its time, a naive date-time among aware ones is taken as UTC (and an aware one
 among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a time of day
 loses its zone, a number among durations is read as microseconds, text among bytes as its bytes, a boolean among
-floats (at any depth) as 1.0 or 0.0, and a set is read as a list in its iteration order, which for text changes
-from one process to the next (``PYTHONHASHSEED``). Each would give two different frames one digest, or one frame two.
+floats as 1.0 or 0.0, and a set is read as a list in its iteration order, which for text changes
+from one process to the next (``PYTHONHASHSEED``). Each, in the column or inside its lists and structs, would give two
+different frames one digest, or one frame two.
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
 from itertools import chain
+from operator import attrgetter, is_not
 from typing import Any
 
 import numpy as np
@@ -22,11 +26,10 @@ from prov_common.errors import UnsupportedTypeError
 
 
 def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str) -> None:
-    """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values."""
+    """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values (at any depth)."""
     t = read.type
-    if not (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_binary(t)
-            or pa.types.is_large_binary(t) or pa.types.is_nested(t) or pa.types.is_floating(t) or pa.types.is_time(t)):
-        return  # only these types take other values in: integers, text and the like are read as given or refused
+    if not _looked_at(t):
+        return  # integers, text and the like are read as given or refused
     import pandas as pd  # here: only pandas columns are object columns
 
     array = np.asarray(values, dtype=object)
@@ -40,35 +43,85 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     else:
         present = array[~pd.isna(array)]
         kinds = set(map(type, present))
-    if pa.types.is_date(t) and any(issubclass(k, dt.datetime) for k in kinds):
-        _refuse(display, "dates and date-times (the times would be dropped)")
-    # the distinct time zone objects (by identity: some are not hashable), None for a naive value
-    zones = list({id(z): z for z in (getattr(v, "tzinfo", None) for v in present if v is not None)}.values()) \
-        if pa.types.is_timestamp(t) else []
-    if None in zones and len(zones) > 1:
-        _refuse(display, "date-times with and without a time zone (one would be read in the other's zone)",
-                f"give every value a time zone or none, e.g. localize the naive ones, then df[{display!r}] = "
-                f"pd.to_datetime(df[{display!r}], utc=True)")
-    if len({_zone_name(zone) for zone in zones}) > 1:
-        _refuse(display, "date-times in several time zones (each would be read in the first one's zone)",
-                f"bring them to one zone, e.g. df[{display!r}] = pd.to_datetime(df[{display!r}], utc=True)")
-    if pa.types.is_time(t) and any(getattr(v, "tzinfo", None) is not None for v in present):
-        _refuse(display, "times of day with a time zone (Arrow's time type has none: the zone would be dropped)",
-                "make them date-times with a zone (a time of day alone has no instant), or drop the zones after "
-                f"bringing them to one, e.g. df[{display!r}] = "
-                f"df[{display!r}].map(lambda t: t.replace(tzinfo=None), na_action='ignore')")
-    if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
-        _refuse(display, "durations and numbers (a number would be read as microseconds)")
-    if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
-        _refuse(display, "bytes and text (the text would be read as its UTF-8 bytes)")
     found = _holds(present, t, kinds, read)
-    if found is _SETS:
-        _refuse(display, "sets, whose order is not fixed (the digest would change from one process to the next)",
-                f"make them sorted lists, e.g. df[{display!r}] = df[{display!r}].map(sorted)")
-    if found is _BOOLS:
-        _refuse(display, "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
-                f"if the booleans stand for numbers, df[{display!r}] = df[{display!r}].astype(float); else keep the "
-                "booleans in a column of their own")
+    if found is not None:
+        problem, nested = found
+        fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
+        _refuse(display, problem.holds, fix.format(c=repr(display)) if fix else None)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Values Arrow would read by changing some: what the column holds, and the fix (``{c}``: the column)."""
+
+    holds: str
+    fix: str | None = None  # None: convert it to one type
+    nested_fix: str | None = None  # where the values are inside lists or structs (None: ``fix``)
+
+
+_DATES_AND_TIMES = _Problem("dates and date-times (the times would be dropped)")
+_NAIVE_AND_AWARE = _Problem(
+    "date-times with and without a time zone (one would be read in the other's zone)",
+    "give every value a time zone or none, e.g. localize the naive ones, then df[{c}] = pd.to_datetime(df[{c}], utc=True)",
+    "give every date-time inside a time zone or none, e.g. localize the naive ones, then bring them to UTC "
+    "(pd.Timestamp(x).tz_convert('UTC'))")
+_ZONES = _Problem(
+    "date-times in several time zones (each would be read in the first one's zone)",
+    "bring them to one zone, e.g. df[{c}] = pd.to_datetime(df[{c}], utc=True)",
+    "bring the date-times inside to one zone, e.g. for lists df[{c}] = df[{c}].map(lambda l: "
+    "[pd.Timestamp(x).tz_convert('UTC') for x in l], na_action='ignore'), or store the zone in a field of its own")
+_ZONED_TIMES = _Problem(
+    "times of day with a time zone (Arrow's time type has none: the zone would be dropped)",
+    "make them date-times with a zone (a time of day alone has no instant), or drop the zones after bringing them to "
+    "one, e.g. df[{c}] = df[{c}].map(lambda t: t.replace(tzinfo=None), na_action='ignore')",
+    "make them date-times with a zone (a time of day alone has no instant), or drop the zones after bringing them to "
+    "one, e.g. for lists df[{c}] = df[{c}].map(lambda l: [t if pd.isna(t) else t.replace(tzinfo=None) for t in l], "
+    "na_action='ignore')")
+_DURATIONS_AND_NUMBERS = _Problem("durations and numbers (a number would be read as microseconds)")
+_BYTES_AND_TEXT = _Problem("bytes and text (the text would be read as its UTF-8 bytes)")
+_SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change from one process to the next)",
+                       "make them sorted lists, e.g. df[{c}] = df[{c}].map(sorted)")
+_BOOL_AMONG_FLOATS = _Problem(
+    "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
+    "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own")
+_Found = tuple[_Problem, bool]  # the problem, and whether it is inside lists or structs
+
+
+def _is_scalar_looked_at(t: pa.DataType) -> bool:
+    """Types that take values of other kinds in (:func:`_scalar_problem`)."""
+    return (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t) or pa.types.is_time(t))
+
+
+def _scalar_problem(present: Any, t: pa.DataType, kinds: set[type]) -> _Problem | None:
+    """What Arrow changes when it reads ``present`` (values that are no null, of the types ``kinds``) as ``t``."""
+    if pa.types.is_date(t) and any(issubclass(k, dt.datetime) for k in kinds):
+        return _DATES_AND_TIMES
+    if pa.types.is_timestamp(t):
+        # the distinct time zone objects (by identity: some are not hashable), None for a naive value
+        zones = list({id(z): z for z in _zones_of(present, kinds)}.values())
+        if None in zones and len(zones) > 1:
+            return _NAIVE_AND_AWARE
+        if len({_zone_name(zone) for zone in zones}) > 1:
+            return _ZONES
+    if pa.types.is_time(t) and any(getattr(v, "tzinfo", None) is not None for v in present):
+        return _ZONED_TIMES
+    if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
+        return _DURATIONS_AND_NUMBERS
+    if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
+        return _BYTES_AND_TEXT
+    return None
+
+
+def _zones_of(present: Any, kinds: set[type]) -> Iterable[dt.tzinfo | None]:
+    """The ``tzinfo`` of each value that is not None (None for a naive one or a ``numpy.datetime64``)."""
+    if all(issubclass(k, dt.datetime) for k in kinds - {type(None)}):  # most often: a loop in C
+        return map(_TZINFO, filter(_NOT_NONE, present))
+    return (getattr(v, "tzinfo", None) for v in present if v is not None)
+
+
+_TZINFO = attrgetter("tzinfo")
+_NOT_NONE = partial(is_not, None)
 
 
 def _zone_name(zone: dt.tzinfo) -> str:
@@ -103,35 +156,57 @@ _SEQUENCES = (list, tuple, np.ndarray)
 
 
 def _looked_at(t: pa.DataType) -> bool:
-    """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans."""
-    return pa.types.is_nested(t) or pa.types.is_floating(t)
+    """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans, and
+    date-times, times, durations and bytes values of other kinds."""
+    return pa.types.is_nested(t) or pa.types.is_floating(t) or _is_scalar_looked_at(t)
+
+
+def _present(values: list[Any]) -> np.ndarray:
+    """The values that are no null (None, NaN, NaT, NA)."""
+    import pandas as pd  # here: only pandas columns are object columns
+
+    array = np.fromiter(values, dtype=object, count=len(values))
+    return array[~pd.isna(array)]
 
 
 def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
-           read: pa.Array | pa.ChunkedArray | None = None) -> tuple[type, ...] | None:
-    """``_SETS`` when one of ``values``, read as ``arrow_type``, is a set or holds one where that type is nested;
-    ``_BOOLS`` when a boolean is read as a float there (Arrow reads ``True`` among floats as 1.0); else None. One
-    level at a time: the types of a level's values are gathered once (``kinds``, when the caller has them), then the
-    values nested in them are the next level; a level of another type than those is not looked at (a set or
-    boolean among them would have made them another type, or been refused)."""
+           read: pa.Array | pa.ChunkedArray | None = None, nested: bool = False) -> _Found | None:
+    """The first value of ``values`` (nested ones included) that Arrow changes when it reads them as ``arrow_type``:
+    a set where that type is nested, a boolean read as a float (``True`` among floats is 1.0), or a value of
+    another kind where it is a date-time, time, duration or bytes type (:func:`_scalar_problem`); with whether it
+    was found inside lists or structs (``nested``). One level at a time: the types of a level's values are gathered
+    once (``kinds``, when the caller has them), then the values nested in them are the next level; a level of another
+    type than those is not looked at (a set or boolean among them would have made them another type, or been
+    refused)."""
+    if _is_scalar_looked_at(arrow_type):
+        if kinds is None:  # a level below the column's own: its nulls are still in it (None is left out below)
+            kinds = set(map(type, values))
+            if not kinds <= _NEVER_NULL_OR_NONE:
+                values = _present(values)
+                kinds = set(map(type, values))
+            kinds.discard(type(None))
+        problem = _scalar_problem(values, arrow_type, kinds)
+        return None if problem is None else (problem, nested)
     kinds = set(map(type, values)) if kinds is None else kinds
     if pa.types.is_nested(arrow_type) and any(issubclass(k, _SETS) for k in kinds):
-        return _SETS
+        return _SET_VALUES, nested
     if pa.types.is_floating(arrow_type) and any(issubclass(k, _BOOLS) for k in kinds):
-        return _BOOLS
+        return _BOOL_AMONG_FLOATS, nested
     if pa.types.is_struct(arrow_type):
         for f in arrow_type:
-            found = _holds([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type) \
+            found = _holds([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type, nested=True) \
                 if _looked_at(f.type) else None
             if found is not None:
                 return found
         return None
     if pa.types.is_map(arrow_type):
-        if not _looked_at(arrow_type.item_type):
-            return None
-        items = [x for value in values if value is not None
-                 for _, x in (value.items() if isinstance(value, dict) else value)]
-        return _holds(items, arrow_type.item_type)
+        pairs = [pair for value in values if value is not None
+                 for pair in (value.items() if isinstance(value, dict) else value)]
+        for i, part in enumerate((arrow_type.key_type, arrow_type.item_type)):
+            found = _holds([pair[i] for pair in pairs], part, nested=True) if _looked_at(part) else None
+            if found is not None:
+                return found
+        return None
     item = getattr(arrow_type, "value_type", None)  # a list of any kind
     if item is None or not _looked_at(item):
         return None
@@ -140,6 +215,6 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
             return None  # no item was read as 1.0 or 0.0: none was a boolean
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
-        return _BOOLS if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
+        return (_BOOL_AMONG_FLOATS, True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
     inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
-    return _holds([v for v in inner if v is not None], item)
+    return _holds([v for v in inner if v is not None], item, nested=True)
