@@ -108,6 +108,19 @@ def test_row_digests_match_single_records_and_answer_membership(tmp_path):
         read_row_digests(tmp_path / "junk.parquet")
 
 
+def test_a_record_of_a_version_that_names_a_column_twice_is_refused_not_answered_absent(tmp_path):
+    """A record gives one value per name; with the column 'a' twice its value stood for both, so a row whose two 'a'
+    differ (here every row) was "not contained"."""
+    df = pd.DataFrame([[1, 2, "x"], [3, 4, "y"]], columns=["a", "a", "s"])
+    side = read_row_digests(write_row_digests(hash_dataframe(df, granularity="row"), tmp_path / "rows.parquet"))
+    for lookup in (contains_record, record_positions):
+        with pytest.raises(BadInputError) as refused:
+            lookup(side, df.iloc[0].to_dict())
+        assert refused.value.what == ("the version has the column(s) 'a' more than once, so a record, which gives one value per "
+                                      "name, cannot name one of its rows.")
+        assert "give the columns distinct names" in refused.value.fix
+
+
 def test_row_digests_are_layout_independent_and_threads_agree():
     df = pd.DataFrame({"a": np.arange(300_000) % 1000, "s": pd.Series(np.arange(300_000) % 7).astype(str)})
     one = hash_dataframe(df, granularity="row", threads=1)

@@ -200,10 +200,18 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     ``schema_fields`` is ``TableDigest.schema_fields()``; index levels are looked up under their
     shown name (``__index__:<name>``). Every column needs a key (``None`` for a null value): a row is
     matched on all of its columns, so a record that leaves one out, or names one the version does not
-    have, is refused (it would be "not contained" whatever the data holds).
+    have, is refused (it would be "not contained" whatever the data holds), as is a version that names a column
+    twice.
     """
     names = [name for name, _ in schema_fields]
     known = set(names)
+    if len(known) < len(names):  # a record holds one value per name: it could name no row where the names differ
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise BadInputError(
+            f"the version has the column(s) {', '.join(map(repr, twice))} more than once, so a record, which gives one "
+            "value per name, cannot name one of its rows.",
+            fix="give the columns distinct names (e.g. df.columns = [f'{c}.{i}' for i, c in enumerate(df.columns)]) and "
+                "record that table, then look the record up by those names")
     missing = [n for n in names if n not in record]
     unknown = [k for k in record if k not in known]
     if missing or unknown:
