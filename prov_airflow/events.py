@@ -16,7 +16,7 @@ from prov_common.lineage.events import ParentRef, build_run_event
 from prov_common.w3cprov.identity import normal_version
 
 from prov_airflow.capture import DatasetCapture, dataset_key
-from prov_airflow.runinfo import RunInfo
+from prov_airflow.runinfo import RunInfo, TaskTry
 
 
 @lru_cache(maxsize=64)
@@ -84,6 +84,23 @@ def _version(ref: DatasetRef) -> str | None:
     return normal_version(ref.digest.digest) if ref.digest is not None else None
 
 
+def airflow_facet(task_try: TaskTry, run_id: str) -> Any:
+    """The OpenLineage provider's ``airflow`` run facet of a task try, with what tdprov knows of it: the DAG and DAG
+    run ids, the task id, and the task instance's ``try_number``, ``pool`` and (of a mapped task) ``map_index``, as the
+    provider spells them, so that readers of the provider's events tell tries and mapped instances apart alike."""
+    from airflow.providers.openlineage.plugins.facets import AirflowRunFacet
+
+    dag = {"dag_id": task_try.dag_id, **({"start_date": task_try.dag_start} if task_try.dag_start else {})}
+    instance: dict[str, Any] = {"try_number": task_try.try_number}
+    if task_try.pool:
+        instance["pool"] = task_try.pool
+    if task_try.map_index != -1:  # as the provider: no map_index of a task that is not mapped
+        instance["map_index"] = task_try.map_index
+    return AirflowRunFacet(dag=dag, dagRun={"dag_id": task_try.dag_id, "run_id": task_try.dag_run_id},
+                           task={"task_id": task_try.task_id}, taskInstance=instance, taskUuid=run_id,
+                           producer=PRODUCER)
+
+
 def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef],
                 error: Any = None, *, partial: bool = False, run_facets: dict[str, Any] | None = None,
                 event_time: datetime | None = None) -> RunEvent:
@@ -107,7 +124,7 @@ def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], ou
         context=run_context(info, partial),
         error=error,
         job_facets={"jobType": job_type},
-        run_facets=run_facets,
+        run_facets={**({"airflow": airflow_facet(info.task_try, info.run_id)} if info.task_try else {}), **(run_facets or {})},
         event_time=event_time,
     )
 

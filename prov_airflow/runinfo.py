@@ -9,6 +9,20 @@ from prov_airflow import naming
 
 
 @dataclass(frozen=True)
+class TaskTry:
+    """Which try of which task instance a task run is: what the OpenLineage provider's ``airflow`` run facet names
+    it by (:func:`prov_airflow.events.airflow_facet`)."""
+
+    dag_id: str
+    dag_run_id: str  # Airflow's run id of the DAG run
+    task_id: str
+    try_number: int
+    map_index: int  # -1: the task is not mapped
+    pool: str | None = None
+    dag_start: str | None = None  # the DAG's start_date (ISO 8601), when it has one
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """Identity of one OpenLineage run: a task instance try or a DAG run."""
 
@@ -23,6 +37,7 @@ class RunInfo:
     operator: str | None = None
     code_dir: str | None = None
     code_version: str | None = None
+    task_try: TaskTry | None = None  # None for a DAG run
 
 
 TRAINING_PARAM = "tdprov_training"
@@ -76,8 +91,26 @@ def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
         operator=operator,
         code_dir=_code_dir(dag),
         code_version=_bundle_version(dag_run),
+        task_try=TaskTry(dag_id=task_instance.dag_id, dag_run_id=str(getattr(dag_run, "run_id", None) or task_instance.run_id),
+                         task_id=task_instance.task_id, try_number=task_instance.try_number,
+                         map_index=_map_index(task_instance), pool=_text(getattr(task_instance, "pool", None)
+                                                                         or getattr(task, "pool", None)),
+                         dag_start=_iso(getattr(dag, "start_date", None))),
     )
     return info, own
+
+
+def _map_index(task_instance: Any) -> int:
+    value = getattr(task_instance, "map_index", -1)
+    return value if isinstance(value, int) else -1
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else None
 
 
 def _dag_run_of(task_instance: Any) -> Any:

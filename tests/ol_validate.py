@@ -83,6 +83,13 @@ def _errors(ref: str, instance: object, where: str) -> list[str]:
     ]
 
 
+def schema_problems(schema: dict, instance: object) -> list[str]:
+    """Problems of ``instance`` against ``schema`` (such as another producer's facet schema, whose ``$ref`` names the
+    core spec), with the spec's schemas to resolve its references and formats checked."""
+    validator = Draft202012Validator(schema, registry=_registry()[0], format_checker=FORMAT_CHECKER)
+    return [f"/{'/'.join(str(p) for p in err.absolute_path)}: {err.message}" for err in validator.iter_errors(instance)]
+
+
 def is_uri(value: object) -> bool:
     """True for an absolute URI (RFC 3986), as the ``uri`` format demands."""
     return isinstance(value, str) and FORMAT_CHECKER.conforms(value, "uri")

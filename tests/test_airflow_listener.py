@@ -416,3 +416,45 @@ def test_a_retried_task_keeps_each_try_apart_and_show_names_why_the_failed_one_f
     assert "error" not in show(second).split("inputs:")[0]
     assert json.loads(show(first, "--json"))["error"] == "ValueError: first try fails on purpose"
     assert json.loads(show(second, "--json"))["error"] is None
+
+
+def _fail_first_try_of(index: int, failing: int, marker: str) -> None:
+    if index == failing:
+        _fail_first_try(marker)
+
+
+def test_mapped_instances_and_tries_carry_the_providers_airflow_facet_and_show_names_them(
+        tmp_path: Path, store: Path, ol_validator) -> None:
+    """The instances of a mapped task, and the tries of one that failed first, were told apart only by run id, state and
+    times: the events carried no try number nor map index. Each event now has the OpenLineage provider's ``airflow``
+    run facet (taskInstance ``try_number``, ``map_index``, valid against the provider's facet schema), and 'tdprov
+    show' names the try and map index of the run."""
+    import json
+    from datetime import timedelta
+
+    from airflow.providers.openlineage import facets as provider_facets
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+
+    with DAG("tdprov_mapped", start_date=START, schedule=None) as dag:
+        PythonOperator.partial(task_id="part", python_callable=_fail_first_try_of, retries=1, retry_delay=timedelta(0)
+                               ).expand(op_args=[[0, 1, str(tmp_path / "marker")], [1, 1, str(tmp_path / "marker")]])
+    assert run_dag(dag, logical_date=START).state == "success"
+    tries = {(n, i): OpenLineageAdapter.build_task_instance_run_id("tdprov_mapped", "part", n, START, i)
+             for n, i in ((1, 0), (1, 1), (2, 1))}
+    states = {s.run_id: s.state for s in bundles_of(store)}
+    assert {key: states[run_id] for key, run_id in tries.items()} == {(1, 0): "COMPLETE", (1, 1): "FAIL", (2, 1): "COMPLETE"}
+
+    schema = json.loads((Path(provider_facets.__file__).parent / "AirflowRunFacet.json").read_text())
+    for (number, index), run_id in tries.items():
+        for event in events_of(store, run_id):
+            ol_validator.validate_event(event)
+            facet = event["run"]["facets"]["airflow"]
+            assert ol_validator.schema_problems(schema, {"airflow": facet}) == []
+            assert {k: facet["taskInstance"][k] for k in ("try_number", "map_index")} == {"try_number": number, "map_index": index}
+            assert (facet["dag"]["dag_id"], facet["task"]["task_id"], facet["taskUuid"]) == ("tdprov_mapped", "part", run_id)
+        shown = subprocess.run([str(TDPROV), "show", run_id, "--store", str(store)], capture_output=True, text=True,
+                               check=True).stdout
+        assert f"\n  airflow task instance try {number}, map index {index}\n" in shown
+        shown_json = subprocess.run([str(TDPROV), "show", run_id, "--store", str(store), "--json"], capture_output=True,
+                                    text=True, check=True).stdout
+        assert json.loads(shown_json)["taskInstance"] == {"try_number": number, "map_index": index}

@@ -96,6 +96,25 @@ def error_of(state: RunState) -> str | None:
     return message if isinstance(message, str) and message else None
 
 
+TASK_INSTANCE_KEYS = ("try_number", "map_index")
+
+
+def task_instance_of(state: RunState) -> dict[str, int] | None:
+    """The Airflow try number and map index of the run, from the ``taskInstance`` of its ``airflow`` run facet (as
+    the OpenLineage provider and tdprov's listener write it; no ``map_index`` when the task is not mapped), if any."""
+    instance = state.run_facet("airflow").get("taskInstance")
+    if not isinstance(instance, dict):
+        return None
+    found = {k: instance[k] for k in TASK_INSTANCE_KEYS if type(instance.get(k)) is int}
+    return found or None
+
+
+def task_instance_text(instance: dict[str, int]) -> str:
+    """``try 2, map index 3`` (the parts the run has)."""
+    return ", ".join(f"{key.replace('_number', '').replace('_', ' ')} {instance[key]}" for key in TASK_INSTANCE_KEYS
+                     if key in instance)
+
+
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
     checked = verify_and_derive(store, run_id, bundle_trust(settings, store))
@@ -112,6 +131,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     return {
         "manifest": recorded,
         "error": error_of(derived.state) if derived is not None else None,
+        "taskInstance": task_instance_of(derived.state) if derived is not None else None,
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
         "quality": quality(derived.state, names) if derived is not None else [],
@@ -138,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
            f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
     if m.get("parentRunId"):
         out.append(f"  parent run {m['parentRunId']}")
+    if info["taskInstance"]:
+        out.append(f"  airflow task instance {task_instance_text(info['taskInstance'])}")
     if info["error"]:
         out.append(f"  error {info['error']}")
     held = {(e["side"] + "s", e["dataset"]): extent_text(e["rows"], e["shards"]) for e in info["extents"]}
