@@ -29,11 +29,13 @@ XCOM_SCHEME = "xcom"  # an Airflow XCom value, as prov_airflow names it (xcom_da
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
 _TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
-# Databases with an openlineage-python naming class: (class name, default port, path segments it takes).
-_TABLE_NAMINGS: dict[str, tuple[str, str | None, int]] = {
+# Databases: (openlineage-python naming class or None, default port, path segments it takes). The default port is the
+# one Airflow's providers give an Asset URI without one (its normalised URI), so both name the table alike.
+_TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "postgres": ("Postgres", "5432", 3),
     "mysql": ("MySQL", "3306", 2),
-    "trino": ("Trino", None, 3),
+    "trino": ("Trino", "8080", 3),
+    "redshift": (None, "5439", 3),  # the spec's "redshift://{cluster}.{region}:{port}" (no class takes a host)
     "hive": ("Hive", None, 2),
     "db2": ("DB2", None, 3),
     "oracle": ("Oracle", None, 3),
@@ -62,9 +64,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
       ``("s3://bucket", "shards")``, as a local folder and an Airflow ``Asset`` URI drop the ``/``
     - ``abfss://container@account.dfs.core.windows.net/path``:
       ``("abfss://container@account.dfs.core.windows.net", "path")``; ``wasbs://`` alike
-    - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host:port/topic``: ``("kafka://host:port", "topic")``
+    - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host[:port]/topic``: ``("kafka://host[:port]", "topic")``
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
-      (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike)
+      (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike; Trino's port 8080 and Redshift's 5439 when absent)
     - ``inmemory://name``: ``("inmemory://", "name")``
     - ``xcom://<dag_id>/<task_id>/<key>``: ``("xcom://<dag_id>", "/<task_id>/<key>")`` as written (an XCom value as
       the Airflow plugin names it: the DAG id keeps its case, a key its ``#``, ``?`` and ``%``)
@@ -103,14 +105,18 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     authority = host if port is None else f"{host}:{port}"
     if scheme == "hdfs" and port is not None and path:
         return _pair(_ol_naming().HDFS(namenode_host=host, namenode_port=port, path=path))
-    if scheme == "kafka" and port is not None and path.strip("/"):
-        return _pair(_ol_naming().Kafka(bootstrap_server_host=host, port=port, topic=path.strip("/")))
+    if scheme == "kafka":  # the topic, with or without a port (as the Kafka provider's Asset converter names it)
+        topic = _key(text, scheme, host, path.strip("/"), "bootstrap server", "topic")
+        if port is None:
+            return f"kafka://{host}", topic
+        return _pair(_ol_naming().Kafka(bootstrap_server_host=host, port=port, topic=topic))
     if scheme in _TABLE_SCHEMES:
         segments = [s for s in path.split("/") if s]
         naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
-        if naming is not None and len(segments) == count and (port or default_port):
-            return _pair(getattr(_ol_naming(), naming)(host, port or default_port, *segments))
-        return f"{scheme}://{authority}", ".".join(segments)
+        port = port or default_port
+        if naming is not None and len(segments) == count and port:
+            return _pair(getattr(_ol_naming(), naming)(host, port, *segments))
+        return f"{scheme}://{host}" + (f":{port}" if port else ""), ".".join(segments)
     return f"{scheme}://{authority}", path or "/"
 
 
@@ -138,12 +144,12 @@ def _pair(naming: DatasetNaming) -> tuple[str, str]:
     return naming.get_namespace(), naming.get_name()
 
 
-def _key(text: str, scheme: str, host: str, path: str, holder: str) -> str:
+def _key(text: str, scheme: str, host: str, path: str, holder: str, item: str = "object key") -> str:
     key = path.lstrip("/")
     if not host or not key:
         raise BadInputError(
-            f"dataset URI {text!r} needs a {holder} and an object key",
-            fix=f"write it as {scheme}://<{holder}>/<key>",
+            f"dataset URI {text!r} needs a {holder} and {'an' if item[0] in 'aeiou' else 'a'} {item}",
+            fix=f"write it as {scheme}://<{holder}>/<{item.split()[-1]}>",
         )
     return key
 
