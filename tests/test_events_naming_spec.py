@@ -120,12 +120,24 @@ def test_a_kafka_uri_without_a_topic_is_refused(uri: str) -> None:
 
 
 @pytest.mark.parametrize("uri", ["redshift://wh.eu-west-1/dev/public/sales", "redshift://wh.eu-west-1:5440/dev/public/sales",
-                                 "s3://my-bucket/raw/x.parquet"])
+                                 "s3://my-bucket/raw/x.parquet", "s3://LegacyBucket/Raw/x.parquet"])
 def test_an_asset_uri_is_named_as_the_airflow_provider_names_it(uri: str) -> None:
     """The OpenLineage Airflow provider names an Asset through its provider's converter, from the URI Airflow
-    normalised (Redshift's port 5439 added); tdprov names the URI as written alike (it gave ``redshift://wh.eu-west-1``)."""
+    normalised (Redshift's port 5439 added); tdprov names the URI as written alike (it gave ``redshift://wh.eu-west-1``,
+    and lower-cased a bucket, which S3 reads as written)."""
     from airflow.providers.openlineage.utils.utils import translate_airflow_asset
     from airflow.sdk import Asset
 
     converted = translate_airflow_asset(Asset(uri), None)
     assert dataset_from_uri(uri) == (converted.namespace, converted.name)
+
+
+def test_a_bucket_is_named_as_written_as_the_object_read() -> None:
+    """The bucket ``LegacyBucket`` (a legacy S3 name) was named ``s3://legacybucket``, another bucket than the one
+    hashed (``split_s3_uri`` reads it as written), and than the Amazon provider names."""
+    from prov_common.hashing.remote import split_s3_uri
+
+    uri = "s3://LegacyBucket/Raw/x.parquet"
+    assert dataset_from_uri(uri) == (f"s3://{split_s3_uri(uri)[0]}", split_s3_uri(uri)[1]) == ("s3://LegacyBucket", "Raw/x.parquet")
+    assert dataset_from_uri("s3a://LegacyBucket/Raw/") == ("s3://LegacyBucket", "Raw")
+    assert dataset_from_uri(dataset_uri("s3://LegacyBucket", "Raw/x.parquet")) == ("s3://LegacyBucket", "Raw/x.parquet")

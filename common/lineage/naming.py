@@ -57,7 +57,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     with openlineage-python's naming classes wherever one fits.
 
     - local path, ``file:///p`` or ``file:/p`` (RFC 8089's short form): ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
-    - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``): the key as
+    - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``): bucket and key as
       written, ``%`` escapes included (the object store reads it so), and of an S3 object ``#`` and ``?`` too
       (``s3://b/eu#1.parquet`` is the object ``eu#1.parquet``; a trailing ``?versionId=<id>`` names a version
       of the object, not another one); a prefix ``s3://bucket/shards/`` is
@@ -91,10 +91,11 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         if is_local_host(host):
             return _local(path)
         return _pair(_ol_naming().RemoteFileSystem(host=host, path=path))
-    if scheme in _BUCKET_SCHEMES:  # the key as written (an object store takes it literally) and a prefix without its '/'
+    if scheme in _BUCKET_SCHEMES:  # bucket and key as written (an object store takes them literally), a prefix without its '/'
+        bucket = _bucket(parts)
         if scheme in _S3_SCHEMES:  # S3 has no fragments nor queries: '#' and '?' are part of the key
-            return _pair(_ol_naming().S3(bucket_name=host, object_key=_key(text, scheme, host, s3_key(text).rstrip("/"), "bucket")))
-        return _pair(_ol_naming().GCS(bucket_name=host, object_key=_key(text, scheme, host, parts.path.rstrip("/"), "bucket")))
+            return _pair(_ol_naming().S3(bucket_name=bucket, object_key=_key(text, scheme, bucket, s3_key(text).rstrip("/"), "bucket")))
+        return _pair(_ol_naming().GCS(bucket_name=bucket, object_key=_key(text, scheme, bucket, parts.path.rstrip("/"), "bucket")))
     if scheme in _AZURE_SCHEMES:
         return _azure(_AZURE_SCHEMES[scheme], urlsplit(raw), text, path)
     if scheme == IN_MEMORY_SCHEME:
@@ -142,6 +143,13 @@ def file_dataset(namespace: str, name: str) -> tuple[str, str]:
 
 def _pair(naming: DatasetNaming) -> tuple[str, str]:
     return naming.get_namespace(), naming.get_name()
+
+
+def _bucket(parts: SplitResult) -> str:
+    """The bucket of an object store URI in the case it is written (S3 reads ``MyBucket``, a legacy bucket name, as
+    written, and so does the Amazon provider's Asset converter; a host name's case is no part of it)."""
+    authority = parts.netloc.rpartition("@")[2]
+    return authority.rpartition(":")[0] if ":" in authority else authority
 
 
 def _key(text: str, scheme: str, host: str, path: str, holder: str, item: str = "object key") -> str:
