@@ -49,6 +49,7 @@ _LAZY = {
     "dataset_uri": "naming",
     "REDACTED": "redact",
     "is_secret_key": "redact",
+    "redact_identity": "redact",
     "redact_mapping": "redact",
     "redact_text": "redact",
     "redact_uri": "redact",
@@ -98,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from prov_common.lineage.redact import (
         REDACTED,
         is_secret_key,
+        redact_identity,
         redact_mapping,
         redact_text,
         redact_uri,

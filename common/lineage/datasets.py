@@ -23,7 +23,7 @@ from prov_common.lineage.facets import (
     CONTENT_HASH, CONTENT_KINDS, PANDERA, ContentHashDatasetFacet, PanderaCheck, PanderaDatasetFacet,
 )
 from prov_common.lineage.naming import clean_namespace, dataset_from_uri
-from prov_common.lineage.redact import redact_uri
+from prov_common.lineage.redact import redact_identity
 from prov_common.quality.model import QualityResult
 from prov_common.sources.model import SourceRecord
 from prov_common.store.snapshots import KeptSnapshot
@@ -72,7 +72,7 @@ def input_dataset(ref: DatasetRef) -> InputDataset:
         input_facets["dataQualityAssertions"] = assertions_facet(ref.quality, ref.severity)
     input_facets.update(ref.input_facets)
     return InputDataset(
-        namespace=clean_namespace(ref.namespace), name=redact_uri(ref.name), facets=_dataset_facets(ref), inputFacets=input_facets
+        namespace=clean_namespace(ref.namespace), name=redact_identity(ref.name), facets=_dataset_facets(ref), inputFacets=input_facets
     )
 
 
@@ -84,7 +84,7 @@ def output_dataset(ref: DatasetRef) -> OutputDataset:
         facets["dataQualityMetrics"] = metrics_facet(ref.quality, ref.digest)
     facets.update(ref.facets)
     return OutputDataset(
-        namespace=clean_namespace(ref.namespace), name=redact_uri(ref.name), facets=facets, outputFacets=dict(ref.output_facets)
+        namespace=clean_namespace(ref.namespace), name=redact_identity(ref.name), facets=facets, outputFacets=dict(ref.output_facets)
     )
 
 

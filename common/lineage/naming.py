@@ -11,7 +11,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.remote import s3_key
 from prov_common.hashing.targets import local_target
 from prov_common.file_uri import is_local_host, local_dataset, local_namespace, split_uri  # noqa: F401 - local_namespace: part of the naming API
-from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_uri
+from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_identity
 
 if TYPE_CHECKING:  # pragma: no cover
     from openlineage.client.naming.dataset import DatasetNaming
@@ -82,7 +82,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if raw.partition("://")[0].lower() == XCOM_SCHEME:  # as the Airflow plugin names an XCom value: as written
         authority, _, rest = raw.partition("://")[2].partition("/")
         return f"{XCOM_SCHEME}://{authority}", "/" + rest
-    text = redact_uri(raw)
+    text = redact_identity(raw)
     parts = split_uri(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
@@ -180,7 +180,7 @@ def _azure(scheme: str, parts: SplitResult, text: str, path: str) -> tuple[str, 
 def clean_namespace(namespace: str) -> str:
     """``namespace`` without any user information (``scheme://user:pw@host`` -> ``scheme://host``);
     an Azure container (``abfss://container@account...``) is part of the name and stays."""
-    text = redact_uri(namespace)
+    text = redact_identity(namespace)
     if "://" not in text:
         return text
     parts = urlsplit(text)

@@ -11,10 +11,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from prov_common.lineage.secret_text import CONTAINER_SCHEMES, REDACTED, is_secret_key, redact_text, redact_tokens, redact_uri
+from prov_common.lineage.secret_text import (
+    CONTAINER_SCHEMES,
+    REDACTED,
+    is_secret_key,
+    redact_identity,
+    redact_text,
+    redact_tokens,
+    redact_uri,
+)
 from prov_common.lineage.validate import MAX_NESTING
 
-__all__ = ["CONTAINER_SCHEMES", "REDACTED", "MAX_DEPTH", "is_secret_key", "redact_mapping", "redact_text", "redact_tokens", "redact_uri", "redact_value"]
+__all__ = ["CONTAINER_SCHEMES", "REDACTED", "MAX_DEPTH", "is_secret_key", "redact_identity", "redact_mapping", "redact_text",
+           "redact_tokens", "redact_uri", "redact_value"]
 
 MAX_DEPTH = MAX_NESTING  # nesting of mappings and lists that is walked; deeper parts become TOO_DEEP
 MAX_JSON_LEVELS = 3  # JSON text inside a string inside JSON text... parsed this many levels
@@ -28,6 +37,9 @@ _VALUE_FIELDS = frozenset({"value", "Value", "val", "values", "valueFrom", "secr
 # fields beside which a name field names a pair (OpenLineage tags and execution parameters: key, value,
 # description) rather than holding a setting ({"key": "<an encryption key>"})
 _PAIR_FIELDS = _VALUE_FIELDS | {"description", "Description"}
+# the fields that together name a dataset or a job (an event's datasets and job, a parent run's job, a symlink,
+# a column's input field, tdprov's facets): redacted as names, not as free text (see redact_identity)
+_IDENTITY_FIELDS = ("namespace", "name")
 
 
 def redact_value(value: Any) -> Any:
@@ -39,6 +51,10 @@ def redact_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
     """A JSON-ready copy of ``mapping`` in which every value under a secret-looking key (or named by a
     secret-looking ``name``/``key`` sibling) is ``***`` and every other value is redacted recursively."""
     return _Redactor().mapping(mapping, 0)
+
+
+class _Identity(str):
+    """The namespace or name of a dataset or a job, redacted by :func:`redact_identity`."""
 
 
 class _Redactor:
@@ -57,6 +73,8 @@ class _Redactor:
             if len(items) == 2 and isinstance(items[0], str) and is_secret_key(items[0]) and items[1] not in (None, ""):
                 return [items[0], REDACTED]  # a (name, value) pair
             return [self.value(v, depth + 1) for v in items]
+        if isinstance(value, _Identity):
+            return redact_identity(value)
         if isinstance(value, str):
             return self.text(value)
         if value is None or isinstance(value, (bool, int, float)):
@@ -69,6 +87,8 @@ class _Redactor:
         a secret by shape; the value fields are redacted when that name looks secret."""
         if depth > MAX_DEPTH:
             return {"***": TOO_DEEP}
+        if all(isinstance(mapping.get(f), str) for f in _IDENTITY_FIELDS):
+            mapping = {**mapping, **{f: _Identity(mapping[f]) for f in _IDENTITY_FIELDS}}
         named_secret = not data_names and any(isinstance(mapping.get(f), str) and is_secret_key(mapping[f]) for f in _NAME_FIELDS)
         is_pair = not data_names and any(f in mapping for f in _PAIR_FIELDS)
         out: dict[str, Any] = {}

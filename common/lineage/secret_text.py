@@ -104,16 +104,28 @@ CONTAINER_SCHEMES = frozenset({"abfss", "abfs", "wasbs", "wasb"})
 def redact_uri(uri: str) -> str:
     """``uri`` without credentials: the password (or a lone user token) and secret query values become ``***``.
     The container of an Azure storage URI (``abfss://container@account...``) is not a credential and stays."""
-    text = str(uri)
+    return _redact_uri(str(uri), shapes=True)
+
+
+def redact_identity(text: str) -> str:
+    """A dataset's or job's namespace or name with its credentials redacted, as :func:`redact_uri` does (a URI's
+    password or lone user token, secret-named query and fragment values, also of a name that is no URI, and
+    well-known token formats), but not long opaque runs, which an ordinary long file name can be: ``***`` in place of
+    one would make ``/data/<long name>1.parquet`` and ``/data/<long name>2.parquet`` one dataset, ``***.parquet``."""
+    return _redact_uri(str(text), shapes=False)
+
+
+def _redact_uri(text: str, *, shapes: bool) -> str:
+    """``text`` as :func:`redact_uri` gives it; without ``shapes``, as :func:`redact_identity` does."""
     userinfo = _USERINFO.match(text) if len(text) <= 65536 else None
     if userinfo:  # user:password@host, where the password may hold characters that confuse urlsplit
         text = f"{userinfo['scheme']}{userinfo['user']}:{REDACTED}@{userinfo['rest']}"
     try:
         parts = urlsplit(text)
     except ValueError:  # an authority urlsplit refuses ("[::1" with no "]"): taken apart here, never re-read as a URI
-        return _redact_shapes(_redact_authority(text))
+        return _redact_shapes(_redact_authority(text)) if shapes else redact_tokens(_redact_authority(text), opaque=False)
     if not parts.scheme or "://" not in text:
-        return redact_tokens(text)
+        return redact_tokens(text if shapes else _redact_name_query(text), opaque=shapes)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
@@ -123,7 +135,20 @@ def redact_uri(uri: str) -> str:
         elif not (parts.scheme.lower() in CONTAINER_SCHEMES and user):
             netloc = f"{REDACTED}@{hostport}"
     rest = urlunsplit(("", "", parts.path, _redact_query(parts.query), _redact_query(parts.fragment)))
-    return redact_tokens(f"{parts.scheme}://{netloc}{rest}")  # keeps an empty authority ("inmemory://")
+    clean = f"{parts.scheme}://{netloc}{rest}"  # keeps an empty authority ("inmemory://")
+    return redact_tokens(clean, opaque=shapes)
+
+
+def _redact_name_query(name: str) -> str:
+    """A name that is no URI (``k.csv?X-Amz-Signature=...``) with the secret-named values of its query and
+    fragment (after its first ``?`` or ``#``) redacted; its path stays as written."""
+    cut = next((i for i, c in enumerate(name) if c in "?#"), None)
+    if cut is None or "=" not in name:
+        return name
+    head, mark, tail = name[:cut], name[cut], name[cut + 1 :]
+    query, hash_mark, fragment = tail.partition("#") if mark == "?" else ("", "", tail)
+    redacted = f"?{_redact_query(query)}{hash_mark}" if mark == "?" else "#"
+    return f"{head}{redacted}{_redact_query(fragment)}"
 
 
 def redact_text(text: str) -> str:
@@ -149,10 +174,10 @@ def _redact_shapes(text: str) -> str:
     return text
 
 
-def redact_tokens(text: str) -> str:
-    """``text`` with well-known token formats, webhook URLs, private keys and long opaque key material
-    replaced by ``***``."""
-    text = _TOKENS.sub(_redact_token, _OPAQUE.sub(_redact_opaque, text))
+def redact_tokens(text: str, *, opaque: bool = True) -> str:
+    """``text`` with well-known token formats, webhook URLs, private keys and (unless not ``opaque``) long opaque
+    key material replaced by ``***``."""
+    text = _TOKENS.sub(_redact_token, _OPAQUE.sub(_redact_opaque, text) if opaque else text)
     if "PRIVATE KEY" in text:
         text = _PRIVATE_KEY.sub(REDACTED, text)
     lowered = text.lower() if "ook" in text else ""

@@ -1,0 +1,90 @@
+"""Identity survives redaction: a dataset is (namespace, name) and a job is (namespace, name), so the rule that finds
+key material by its shape alone (a long run of base64 characters), which an ordinary long file name can have, never
+turns part of two names into one ``***``; the credentials a URI carries (its password, a secret-named query value) and
+well-known token formats are still redacted there."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pandas as pd
+from dagster import DagsterInstance, MaterializeResult, asset, materialize
+
+from bundle_support import all_stored_bytes, dataset, event
+from prov_common.bundle import list_bundles
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.cli import main
+from prov_common.lineage import dataset_from_uri, redact_text, redact_value
+from prov_common.store import open_store
+from prov_dagster import ProvenanceResource
+LONG = "very_long_name_" * 12  # a run of 180 name characters, as many bits a character as key material
+
+
+def test_long_dataset_and_job_names_stay_distinct_and_uri_secrets_are_still_redacted(tmp_path, capsys) -> None:
+    """Datasets and jobs are (namespace, name): the opaque-run rule must not turn a part of two names into the same
+    ``***``; the credentials of a URI (its password, a secret query value) still go."""
+    store = tmp_path / "store"
+    files = [tmp_path / f"f{LONG}1.parquet", tmp_path / f"f{LONG}2.parquet"]
+
+    @asset
+    def prep(context, provenance: ProvenanceResource) -> MaterializeResult:
+        for n, path in enumerate(files):
+            pd.DataFrame({"a": [n]}).to_parquet(path)
+        done = provenance.record(outputs=[str(p) for p in files], context=context)
+        return MaterializeResult(metadata=done.metadata)
+
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([prep], instance=instance, resources={"provenance": ProvenanceResource(store=str(store))}).success
+    # a third-party producer through the transport: two jobs of long names, a URI's password and a signed query
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+    signed = dataset("https://b.s3.amazonaws.com", "k.csv?X-Amz-Signature=SIGNATUREVALUE123&versionId=7")
+    for n in (1, 2):
+        run_id = str(uuid.uuid4())
+        for kind, time in (("START", "2026-03-01T10:00:00Z"), ("COMPLETE", "2026-03-01T10:00:05Z")):
+            transport.emit(event(run_id, kind, time, job=f"prep {LONG}{n}", inputs=[
+                dataset("postgres://etl:hunter2@db:5432", "sales.public.users", "blake3:" + "2" * 64), signed],
+                outputs=[dataset("file", f"{tmp_path}/g{LONG}{n}.parquet", "blake3:" + f"{n}" * 64)]))
+    transport.close()
+    assert len(list(list_bundles(open_store(str(store))))) == 3
+
+    stored = all_stored_bytes(str(store))
+    assert b"hunter2" not in stored and b"SIGNATUREVALUE123" not in stored
+    assert b"postgres://etl:***@db:5432" in stored or b"postgres://db:5432" in stored
+    capsys.readouterr()
+    assert main(["runs", "--json", "--store", str(store)]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert sorted(o["name"] for r in runs for o in r["outputs"]) == sorted(
+        [*map(str, files), f"{tmp_path}/g{LONG}1.parquet", f"{tmp_path}/g{LONG}2.parquet"])
+    assert {r["job"]["name"] for r in runs} == {"prep", f"prep {LONG}1", f"prep {LONG}2"}
+    for path in files:
+        assert main(["lineage", str(path), "--store", str(store)]) == 0
+        assert str(path) in capsys.readouterr().out
+    out = tmp_path / "all.provn"
+    assert main(["export", "--store", str(store), "-o", str(out), "--format", "provn"]) == 0
+    prov = out.read_text()
+    assert "***" not in prov.replace("etl:***@", "").replace("Signature=***", "")
+    for name in (f"f{LONG}1.parquet", f"f{LONG}2.parquet",
+                 f"g{LONG}1.parquet", f"g{LONG}2.parquet", f"prep {LONG}1", f"prep {LONG}2"):
+        assert name in prov, name
+
+
+def test_identity_fields_keep_long_names_and_lose_credentials_and_tokens() -> None:
+    from prov_common.lineage import redact_identity
+
+    key = "ghp_abcdefghijklmnopqrstuvwxyz012345"
+    opaque = "Zm9vYmFy0123456789abcdefABCDEF" * 5  # 150 characters of key material
+    name = f"/data/{opaque}/train.parquet"
+    clean = redact_value({"job": {"namespace": "default", "name": f"prep {LONG}1"},
+                          "inputs": [{"namespace": "postgres://AKIAIOSFODNN7EXAMPLE:hunter2@db:5432", "name": name},
+                                     {"namespace": "s3://lake", "name": f"raw/{key}/x.csv"}],
+                          "run": {"facets": {"parent": {"job": {"namespace": "default", "name": f"dag.{LONG}2"}},
+                                             "note": {"text": f"read {name}"}}}})
+    assert clean["job"]["name"] == f"prep {LONG}1" and clean["run"]["facets"]["parent"]["job"]["name"] == f"dag.{LONG}2"
+    assert clean["inputs"] == [{"namespace": "postgres://***:***@db:5432", "name": name},
+                               {"namespace": "s3://lake", "name": "raw/***/x.csv"}]
+    assert clean["run"]["facets"]["note"]["text"] == "read ***.parquet"  # free text: as before
+    assert redact_identity("k.csv?X-Amz-Signature=SIGNATUREVALUE123&v=1") == "k.csv?X-Amz-Signature=***&v=1"
+    assert redact_identity("/data/session=7/part.parquet") == "/data/session=7/part.parquet"  # a partition, no secret
+    assert redact_identity(f"https://{key}@github.com/o/r") == "https://***@github.com/o/r"
+    assert dataset_from_uri(f"s3://b/{opaque}/x.csv") == ("s3://b", f"{opaque}/x.csv")
+    assert redact_text(f"s3://b/{opaque}/x.csv") == "s3:***.csv"  # in free text, as before
