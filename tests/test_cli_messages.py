@@ -3,6 +3,7 @@ that names no bundle, a relative path or a bare digest, a mistyped option, and t
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -312,6 +313,29 @@ def test_a_version_that_names_nothing_is_refused_as_the_help_names_a_version(tmp
         with pytest.raises(SystemExit):
             main([argv[0], "--help"])
         assert "DATASET@DIGEST" in capsys.readouterr().out
+
+
+def test_a_dataset_recorded_only_without_a_digest_is_said_to_have_no_version(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A dataset that runs recorded, but never with a content digest (another producer's output), is refused as what
+    it is, recorded with no version, naming the runs and how to record its digest: record and the other verbs said
+    'no dataset or version ... in the recorded runs' of a dataset that 'tdprov lineage' shows."""
+    from prov_common.store import open_store
+
+    store = str(tmp_path / "store")
+    writer = seal(open_store(store), pipeline_events("train", [], [dataset("/data/model.pkl", None)], start=T0))
+    reader = seal(open_store(store), pipeline_events("score", [dataset("/data/model.pkl", None)], [], start=T0 + timedelta(hours=1)))
+    assert main(["lineage", "/data/model.pkl", "--store", store]) == 0
+    assert "/data/model.pkl" in capsys.readouterr().out
+    for argv in (["record", "/data/model.pkl"], ["checkout", "/data/model.pkl", "-o", str(tmp_path / "out")],
+                 ["contains", "/data/model.pkl", "--record", "{}"]):
+        assert main([*argv, "--store", store]) == 2
+        assert capsys.readouterr().err == (
+            f"tdprov {argv[0]}: dataset '/data/model.pkl' is recorded (read by run {reader}, written by run {writer}) but "
+            "without a content digest, so it has no version to name. Fix: have the step that writes it record its digest "
+            "(write it through the tdprov IO manager (Dagster) or the provenance operator/hook (Airflow)), then re-run "
+            "that step; data from outside the pipelines gets a digest when registered with 'tdprov source add'; 'tdprov "
+            "lineage /data/model.pkl' shows the runs\n"), argv
 
 
 def test_runs_and_verify_of_a_store_with_no_bundle_say_where_runs_may_be(tmp_path: Path,

@@ -252,11 +252,22 @@ class LineageIndex:
         if normal_version(ref) in self.sources:
             s = self.sources[normal_version(ref)][0]
             return ref, DatasetUse("source", s.name, ref)
+        unversioned = self.recorded_without_digest(ref)
+        if unversioned:
+            raise no_version_recorded(given, unversioned)
         raise BadInputError(
             f"no dataset or version '{ref}' in the recorded runs.",
             fix=DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else
             "pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
         )
+
+    def recorded_without_digest(self, ref: str) -> list[tuple[RunRecord, bool]]:
+        """The runs that name the dataset ``ref`` names without a digest, each with whether it wrote it (else read
+        it), newest first: none of them gave it a version (:meth:`resolve` finds none)."""
+        located = location_of_ref(ref)
+        return [(r, wrote) for r in sorted(self.runs.values(), key=run_order, reverse=True)
+                for wrote, uses in ((True, r.outputs), (False, r.inputs))
+                if any(not d.version and names_dataset(ref, located, d) for d in uses)]
 
     def _digests_starting(self, query: str) -> set[str]:
         """Recorded versions and registered sources' digests that the digest query ``query`` means."""
@@ -341,6 +352,22 @@ class LineageIndex:
 
 
 SHOWN_DATASETS = 10  # datasets a message names; the rest are counted
+SHOWN_RUNS = 3  # runs a message names; the rest are counted
+
+
+def no_version_recorded(ref: str, runs: list[tuple[RunRecord, bool]]) -> BadInputError:
+    """The error for ``ref``, a dataset that the ``runs`` (each with whether it wrote it) recorded without a content
+    digest only: it is recorded, but has no version to name."""
+    from prov_common.audit.article10 import FIX_HASHED, SOURCE_ADD  # imported on use: article10 imports this module
+
+    named = [f"{'written' if wrote else 'read'} by run {r.run_id}" for r, wrote in runs[:SHOWN_RUNS]]
+    more = f" and {len(runs) - SHOWN_RUNS} more" if len(runs) > SHOWN_RUNS else ""
+    return BadInputError(
+        f"dataset '{ref}' is recorded ({', '.join(named)}{more}) but without a content digest, so it has no version "
+        "to name.",
+        fix=f"have the step that writes it record its digest ({FIX_HASHED}), then re-run that step; data from outside "
+            f"the pipelines gets a digest when registered with '{SOURCE_ADD}'; 'tdprov lineage {ref}' shows the runs",
+    )
 
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
