@@ -4,6 +4,7 @@ audit state): incremental and --full audits list them as accepted and pass, and 
 from __future__ import annotations
 
 import json
+from html import escape
 from datetime import timedelta
 from pathlib import Path
 
@@ -146,3 +147,32 @@ def test_a_run_sealed_after_its_terminal_event_was_refused_is_accepted_by_a_pers
     for n, options in enumerate([(), ("--full",), ("--accept-finding", run_id, "--reason", "again")]):
         rc, report, _ = audit(store, tmp_path / f"r{3 + n}", *options)
         assert rc == 0 and unfinished(report) == [] and report["summary"]["accepted"] == 1, (options, report["checks"])
+
+
+def test_a_training_run_with_many_open_links_upstream_has_a_short_finding_the_json_lists_all(tmp_path: Path, capsys) -> None:
+    """A training run whose inputs do not trace back through many open links upstream: its finding names how many and
+    the first few, the report's JSON lists them all (it was one finding of every link, 36,774 characters for 200
+    inputs); an acceptance of the run upstream still covers it, and the acceptance keeps findings as before."""
+    store = str(tmp_path / "store")
+    s = open_store(store)
+    prepare = seal(s, run_events("prep", [dataset(f"/raw/r{i}.csv", digest(f"r{i}")) for i in range(3)],
+                                 [dataset(f"/data/d{i}.csv", digest(f"d{i}")) for i in range(3)]))
+    train = seal(s, run_events("model", [dataset(f"/data/d{i}.csv", digest(f"d{i}")) for i in range(3)],
+                               [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    capsys.readouterr()
+    rc, report, html = audit(store, tmp_path / "r1")
+    out = capsys.readouterr().out
+    assert rc == 1
+    [found] = [f for f in completeness(report) if f["object"] == f"run {train}"]
+    links = sorted(f"/data/d{i}.csv <- run {prepare} (tests/prep) input /raw/r{j}.csv@{digest(f'r{j}')}"
+                   for i in range(3) for j in range(3))
+    assert found["what"] == (f"training run {train} (tests/model) has inputs that do not trace back to a source: 3 inputs "
+                             f"through 9 open links upstream, first {'; '.join(links[:5])} and 4 more (the report's JSON "
+                             "lists them all as 'items')")
+    assert found["items"] == links
+    assert "has inputs that do not trace back to a source: 3 inputs through 9 open links upstream" in out and links[5] not in out
+    assert escape(links[0], quote=False) in html and escape(links[5], quote=False) not in html
+    rc, report, _ = audit(store, tmp_path / "r2", "--accept-finding", prepare, "--reason", REASON)
+    assert rc == 0 and completeness(report) == [], completeness(report)
+    [accepted] = report["accepted"]
+    assert len(accepted["findings"]) == 4 and all("items" not in f for f in accepted["recorded"])

@@ -25,6 +25,7 @@ from prov_common.audit.model import (
 )
 from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
+from prov_common.text import counted, first_of
 from prov_common.w3cprov.identity import COMPLETE, VersionKey
 
 FIX_ORIGIN = (
@@ -32,6 +33,7 @@ FIX_ORIGIN = (
     "produced it (write it through the tdprov IO manager / operator so its output is hashed)"
 )
 FIX_UNVERIFIED_SOURCE = "a source record names this digest but does not verify: see the sources check"
+SHOWN_UPSTREAM = 5  # open links upstream that a training run's finding names; the report's JSON lists them all
 FIX_NO_INPUTS = ("register the data the run made from no recorded input as a source ('tdprov source add <data> --name ... "
                  "--license ... --issuer ...'), or record what that run read (its inputs, through the tdprov IO manager / operator)")
 FIX_ACCEPT = ("a person who has checked it accepts the findings of that run with 'tdprov audit --accept-finding RUN_ID --reason "
@@ -240,9 +242,13 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
         fix = (FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else
                _fix_before_source([g.link.run_id for g in mine]) if all(sources.values())
                else _no_origin_fix([g.link.dataset for g in mine], unverified, same_file))
+        long = len(upstream) > SHOWN_UPSTREAM
+        listed = (f"{counted(len({g.input_label for g in mine}), 'input')} through {counted(len(upstream), 'open link')} "
+                  f"upstream, first {first_of(upstream, SHOWN_UPSTREAM, '; ')} (the report's JSON lists them all as 'items')"
+                  if long else "; ".join(upstream))
         out.append(Finding(CHECK_COMPLETENESS, f"run {run_id}",
-                           f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: " + "; ".join(upstream),
-                           fix, run_id=run_id))
+                           f"training run {run_id} ({mine[0].job}) has inputs that do not trace back to a source: {listed}",
+                           fix, run_id=run_id, items=tuple(upstream) if long else ()))
     return out
 
 

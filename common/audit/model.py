@@ -71,9 +71,16 @@ class Finding:
     fix: str
     severity: str = ERROR
     run_id: str | None = None
+    items: tuple[str, ...] = field(default=(), compare=False)  # all a long finding names, ``what`` the first few
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The finding as the auditor's state, memory and signed records keep it: without ``items``, as before it had
+        them (an older tdprov reads it); a finding is known by its text."""
+        return {k: v for k, v in asdict(self).items() if v is not None and k != "items"}
+
+    def report_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with ``items``, when it has them: the report's JSON lists all that ``what`` counts."""
+        return dict(self.to_dict(), items=list(self.items)) if self.items else self.to_dict()
 
 
 def distinct(findings: Iterable[Finding]) -> list[Finding]:
@@ -318,4 +325,4 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "status": self.status, "checked": self.checked, "detail": self.detail,
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.report_dict() for f in self.findings]}

@@ -123,7 +123,7 @@ class AuditResult:
         return {"format": REPORT_FORMAT + "#summary", "auditId": self.audit_id, "store": self.store, "summary": self.summary(),
                 "checkpoint": self.published_checkpoint(),
                 "remembered": self.remembered.published() if self.remembered else None,
-                "findings": [f.to_dict() for f in self.errors], "report": {"json": self.report_json, "html": self.report_html,
+                "findings": [f.report_dict() for f in self.errors], "report": {"json": self.report_json, "html": self.report_html,
                                                                           "digest": self.report_digest}}
 
     def to_dict(self, training: list[dict[str, Any]] | None = None) -> dict[str, Any]:
