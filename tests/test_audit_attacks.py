@@ -24,6 +24,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Container
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,11 +32,11 @@ import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES, CHECK_UNFINISHED
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES, CHECK_SOURCES, CHECK_UNFINISHED
 from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
-from prov_common.signing import SigningKey, default_signing_key, sign_envelope
+from prov_common.signing import Envelope, Signature, SigningKey, default_signing_key, sign_envelope
 from prov_common.store import identity, open_store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
@@ -417,6 +418,18 @@ def copy_bundle_under_upper_case_run_id_full(s: Store) -> tuple[str, str, str]:
     return "full", CHECK_INVENTORY, _copy_bundle_folder(s, s.last, s.last.upper())
 
 
+def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str, str]:
+    """A source record registered after the last audit, with a garbage signature added beside its valid one: it was taken
+    as it was (the bundles' check of one signature and canonical bytes was theirs only)."""
+    from prov_common.sources import SourceRecord, register_source
+
+    key = register_source(s.pipe.store, SourceRecord(name="vendor-late", digest=digest("late"), license="CC0-1.0", issuer="Acme"), s.pipe.key).key
+    envelope = Envelope.from_json(raw_read(s.uri, key))
+    raw_write(s.uri, key, replace(envelope, signatures=(*envelope.signatures, Signature("x", b"\x00" * 64))).to_json())
+    return "default", CHECK_SOURCES, (f"source record '{key}': it holds 2 signatures where tdprov signs with one: beside the valid "
+                                      f"signature by {s.pipe.key.key_id}, the one(s) by x were added after signing")
+
+
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
     edit_index_state_in_place_keeping_its_times, edit_logged_prov_document, edit_logged_events_in_place_keeping_their_times,
@@ -427,7 +440,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
-    plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full,
+    plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full, add_a_signature_to_a_source_record_no_audit_saw,
 ]
 
 

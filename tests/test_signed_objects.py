@@ -2,13 +2,14 @@
 a validly signed object of another kind in its place is refused, and each failure names the object."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bundle_support import raw_put, run_events
 from prov_common.bundle import build_bundle, verify_bundle, write_bundle
-from prov_common.signing import Envelope, EnvelopeError, SigningKey, TrustStore, sign_envelope
+from prov_common.signing import Envelope, EnvelopeError, Signature, SigningKey, TrustStore, sign_envelope
 from prov_common.sources import SourceRecord, read_source, register_source
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE
 from prov_common.store import open_store
@@ -81,3 +82,27 @@ def test_every_reader_names_a_damaged_or_unsigned_object(signed_objects, kind: s
     with pytest.raises(EnvelopeError, match="unsigned") as caught:
         read(keys[kind])
     assert keys[kind] in caught.value.what and caught.value.fix
+
+
+@pytest.mark.parametrize("change", ["garbage signature after", "untrusted signature before", "whitespace"])
+@pytest.mark.parametrize("kind", ["checkpoint", "source"])
+def test_every_reader_names_bytes_changed_around_a_valid_signature(signed_objects, kind: str, change: str) -> None:
+    """tdprov signs each object with one key and writes its canonical envelope. A signature added beside the valid one, or
+    whitespace, leaves that signature valid: a source record or checkpoint so changed was taken as it was (a bundle
+    statement was not). Every reader names it as altered, with the key whose signature verifies."""
+    uri, store, key, trust, _, tlog, keys = signed_objects
+    read = {"checkpoint": tlog.read_checkpoint, "source": lambda k: read_source(store, k, trust)}[kind]
+    envelope = Envelope.from_json(store.get(keys[kind]))
+    extra = (Signature(key.key_id, b"\x00" * 64) if change == "garbage signature after"
+             else sign_envelope(envelope.payload, envelope.payload_type, [SigningKey.generate()]).signatures[0])
+    changed = (b"\t" + envelope.to_json() if change == "whitespace"
+               else replace(envelope, signatures=(*envelope.signatures, extra) if change.endswith("after") else (extra, *envelope.signatures)).to_json())
+    raw_put(uri, keys[kind], changed)
+    with pytest.raises(EnvelopeError) as caught:
+        read(keys[kind])
+    assert (caught.value.problem, caught.value.key_id) == ("altered", key.key_id)
+    assert caught.value.what == f"{'checkpoint' if kind == 'checkpoint' else 'source record'} '{keys[kind]}': " + (
+        "its bytes are not the canonical envelope that was written." if change == "whitespace" else
+        f"it holds 2 signatures where tdprov signs with one: beside the valid signature by {key.key_id}, the one(s) by "
+        f"{extra.keyid} were added after signing.")
+    assert caught.value.fix == "restore it from a backup or replica of the store"

@@ -84,14 +84,17 @@ class EnvelopeError(VerificationError):
     """A signed object that cannot be trusted.
 
     ``problem`` names the kind (one of :data:`ENVELOPE_PROBLEMS`), ``reason`` says why without naming
-    the object, and ``envelope`` is the parsed envelope when the bytes parsed (a report may still read it).
+    the object, ``envelope`` is the parsed envelope when the bytes parsed (a report may still read it), and ``key_id``
+    the trusted key whose signature verifies when only the bytes around it were changed (``altered``).
     """
 
-    def __init__(self, name: str, problem: str, reason: str, fix: str, envelope: Envelope | None = None) -> None:
+    def __init__(self, name: str, problem: str, reason: str, fix: str, envelope: Envelope | None = None,
+                 key_id: str | None = None) -> None:
         super().__init__(f"{name}: {reason}.", fix=fix)
         self.problem = problem
         self.reason = reason
         self.envelope = envelope
+        self.key_id = key_id
 
 
 ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "retired key", "wrong payload type", "altered")
@@ -149,6 +152,24 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
                         "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
 
 
+def changed_around(envelope: Envelope, data: bytes, key_id: str) -> str | None:
+    """Why ``data``, parsed as ``envelope`` whose signature by trusted ``key_id`` verifies, is not what tdprov wrote, or
+    None. tdprov signs every object with one key and writes the envelope's canonical JSON (:meth:`Envelope.to_json`):
+    another signature beside the valid one (which a check needing one valid signature passes), or other bytes spelling
+    the same envelope, were put there after it was signed."""
+    if len(envelope.signatures) > 1:
+        others = [s.keyid or "<no keyid>" for s in envelope.signatures]
+        others.remove(key_id)
+        return (f"it holds {len(envelope.signatures)} signatures where tdprov signs with one: beside the valid signature by "
+                f"{key_id}, the one(s) by {', '.join(others)} were added after signing")
+    if envelope.to_json() != data:
+        return "its bytes are not the canonical envelope that was written"
+    return None
+
+
+FIX_ALTERED = "restore it from a backup or replica of the store"
+
+
 def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tuple[str, str]]) -> bool:
     """Whether another trusted key than the one ``sig`` names made it (its key id, an unsigned hint, was changed); if so
     the pair (key id named, key id of the signer) is added to ``renamed``."""
@@ -198,7 +219,7 @@ def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str =
     that reads it from the payload (an audit object names the checkpoint it was written at; asked only when a
     retired key signed); by default where ``trust`` knows the object logged (a bundle's statement:
     ``TrustStore.logged``). Every failure raises :class:`EnvelopeError` (a :class:`VerificationError`) with its
-    ``problem`` and a fix.
+    ``problem`` and a fix; bytes that verify but are not the ones written (:func:`changed_around`) are ``altered``.
     """
     try:
         envelope = Envelope.from_json(data, name=what)
@@ -211,4 +232,6 @@ def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str =
         raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
                             "another kind of signed object is in its place: restore the right one from a trusted copy",
                             envelope)
+    if (change := changed_around(envelope, data, key_id)) is not None:
+        raise EnvelopeError(what, "altered", change, FIX_ALTERED, envelope, key_id)
     return Opened(envelope.payload, key_id, envelope)
