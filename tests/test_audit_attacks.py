@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Container
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -40,6 +40,7 @@ from prov_common.signing import Envelope, Signature, SigningKey, default_signing
 from prov_common.store import identity, open_store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
+from prov_common.w3cprov.identity import iso_z
 from prov_common.hashing.raw import blake3_digest
 
 from test_audit_support import (T0, Pipeline, copy_bucket, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
@@ -418,6 +419,32 @@ def copy_bundle_under_upper_case_run_id_full(s: Store) -> tuple[str, str, str]:
     return "full", CHECK_INVENTORY, _copy_bundle_folder(s, s.last, s.last.upper())
 
 
+def _plant_unsealed_folder(s: Store, files: tuple[str, ...]) -> tuple[str, str]:
+    """The bundle files ``files`` of a logged run copied into the folder of a new run id, with no statement, no index entry
+    and no staged event: 'tdprov verify' named it incomplete and every audit, default or --full, was clean."""
+    new = str(uuid.uuid4())
+    for name in files:
+        raw_write(s.uri, layout.bundle_key(new, name), raw_read(s.uri, layout.bundle_key(s.extra, name)))
+    return CHECK_UNFINISHED, (f"bundle folder {layout.bundle_prefix(new)} holds no signed statement and no index entry or staged "
+                              "event names its run: it was never sealed, and no audit examines it")
+
+
+def plant_unsealed_folder_with_a_manifest(s: Store) -> tuple[str, str, str]:
+    return "default", *_plant_unsealed_folder(s, (layout.MANIFEST_FILE,))
+
+
+def plant_unsealed_folder_with_events_full(s: Store) -> tuple[str, str, str]:
+    return "full", *_plant_unsealed_folder(s, (layout.EVENTS_FILE,))
+
+
+def copy_a_bundle_under_a_name_that_is_no_run_id(s: Store) -> tuple[str, str, str]:
+    """A bundle's statement and manifest copied into a folder whose name is no run id, with no index entry: the audit
+    stopped on it (no bundle of such a name can be verified)."""
+    for name in (layout.MANIFEST_FILE, layout.STATEMENT_FILE):
+        raw_write(s.uri, f"bundles/0 stray/{name}", raw_read(s.uri, layout.bundle_key(s.extra, name)))
+    return "default", CHECK_INVENTORY, "bundle folder 'bundles/0 stray/' names no run ('0 stray' is not a run id): tdprov wrote no such folder"
+
+
 def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str, str]:
     """A source record registered after the last audit, with a garbage signature added beside its valid one: it was taken
     as it was (the bundles' check of one signature and canonical bytes was theirs only)."""
@@ -441,6 +468,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
     plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full, add_a_signature_to_a_source_record_no_audit_saw,
+    plant_unsealed_folder_with_a_manifest, plant_unsealed_folder_with_events_full, copy_a_bundle_under_a_name_that_is_no_run_id,
 ]
 
 
@@ -672,6 +700,7 @@ def test_a_key_that_names_no_run_is_a_finding_not_a_stop(base: Store, capsys: py
     result = _audit(s.pipe)
     shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
     assert [f for f in result.check(CHECK_INVENTORY).errors if f.object == stray_entry and "names no run" in f.what], shown
+    assert [f for f in result.check(CHECK_INVENTORY).errors if f.object == "bundles/0 stray/" and "names no run" in f.what], shown
     assert main(["verify", "--store", s.uri]) == 1
     out = capsys.readouterr().out
     assert "bundles/0 stray/: malformed: '0 stray' is not a run id" in out
@@ -1049,3 +1078,35 @@ def test_a_sealed_bundle_whose_index_entry_is_gone_before_any_audit_is_named(bas
         result = _audit(s.pipe, stale_after=stale_after)
         named = [(f.object, f.what, f.severity) for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
         assert named == [(layout.bundle_prefix(run_id), what, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+
+
+@on(*LOCAL)
+def test_an_unsealed_bundle_folder_is_a_note_while_a_writer_may_be_putting_its_files(base: Store) -> None:
+    """A bundle folder holding a run's events but no manifest or statement, with no staged event or index entry (a
+    writer putting the bundle's files, or one that stopped there), is a note while its newest event is dated within
+    --stale-hours, an error after; with its manifest too (its writer puts the statement right after it) an error."""
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.store.identity import writer_store_id
+
+    s = base
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    bundle = build_bundle(run_events("prepare_now", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=start), None, s.pipe.key,
+                          store_id=writer_store_id(s.pipe.store))
+    objects = dict(bundle_objects(bundle))
+    events = layout.bundle_key(bundle.run_id, layout.EVENTS_FILE)
+    s.pipe.store.put(events, objects[events])
+    prefix = layout.bundle_prefix(bundle.run_id)
+    what = (f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its run: it was never "
+            "sealed, and no audit examines it")
+    newest = iso_z(start + timedelta(minutes=5))
+    for stale_after, severity, words, manifest in (
+            (timedelta(hours=24), "note", f"{what} (its newest event is dated {newest}, within 1 day, 0:00:00: a writer may be writing it)", False),
+            (timedelta(0), "error", what, False), (timedelta(hours=24), "error", what, True)):
+        if manifest:
+            manifest_key = layout.bundle_key(bundle.run_id, layout.MANIFEST_FILE)
+            s.pipe.store.put(manifest_key, objects[manifest_key])
+        result = _audit(s.pipe, stale_after=stale_after)
+        named = [(f.object, f.what, f.severity) for f in result.check(CHECK_UNFINISHED).findings if f.run_id == bundle.run_id]
+        assert named == [(prefix, words, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+        assert result.exit_code == (0 if severity == "note" else 1)

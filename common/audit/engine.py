@@ -40,7 +40,7 @@ from prov_common.audit.resolve import accept_checkpoint as accept, accept_findin
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unended import sealed_unended
-from prov_common.audit.unfinished import staging_removed, unfinished_runs, unindexed_bundles
+from prov_common.audit.unfinished import misnamed_folders, staging_removed, unfinished_runs, unindexed_bundles, unsealed_folders
 from prov_common.audit.same_file import same_file_writers
 from prov_common.audit.snapshots import check_snapshots
 from prov_common.audit.untrusted import unverified_source_digests
@@ -328,11 +328,18 @@ def _audit(
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
     unfinished.findings += unended
-    # a sealed bundle no index entry names is examined by no audit: named, verified or not (staged runs are named above)
-    unindexed = (listing.sealed() - set(listing.index) - set(everything_known) - set(plan.logged) - set(memory.runs)
+    # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are
+    # named above)
+    folders = listing.folders()
+    misnamed = {name for name in folders if not layout.is_run_id(name)}
+    inventory.findings += misnamed_folders(misnamed)
+    unindexed = (folders - misnamed - set(listing.index) - set(everything_known) - set(plan.logged) - set(memory.runs)
                  - {f.run_id for f in unfinished.findings})
-    for finding in unindexed_bundles(store, trust, unindexed, stale_after=stale_after, now=started):
+    sealed = listing.sealed()
+    for finding in unindexed_bundles(store, trust, unindexed & sealed, stale_after=stale_after, now=started):
         (inventory if finding.check == CHECK_INVENTORY else unfinished).findings.append(finding)
+    unfinished.findings += unsealed_folders(store, unindexed - sealed, stale_after=stale_after, now=started)
+    unfinished.checked += len(unindexed)
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
     if rehash:
         from prov_common.audit.rehash import rehash as rehash_check

@@ -115,6 +115,10 @@ class Listing:
         return {key[len(_BUNDLES):-len(end)] for key in self.tags if key.startswith(_BUNDLES) and key.endswith(end)
                 and key.count("/") == 2}
 
+    def folders(self) -> set[str]:
+        """The run ids of the bundle folders in which the listing shows any object."""
+        return {key[len(_BUNDLES):].partition("/")[0] for key in self.tags if key.startswith(_BUNDLES) and key.count("/") >= 2}
+
 
 def _tracked(key: str) -> bool:
     return key.startswith(TRACKED_PREFIXES)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
+from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of
 from prov_common.bundle.storage import load_index_entry, sealed_manifest
@@ -180,6 +181,54 @@ def unindexed_bundles(store: Store, trust: TrustStore, run_ids: Iterable[str], *
                                 f"it, does not verify: {problems}" + (f" (and {more} more: 'tdprov verify {run_id}' names each)" if more > 0 else ""),
                                 FIX_STRAY, run_id=run_id))
     return findings
+
+
+FIX_UNSEALED = (
+    "if a writer stopped while it wrote the bundle, move the folder aside and seal the run again from its staged events "
+    "('tdprov store seal RUN_ID', with the writer's key and credentials) or re-run it; if no writer of this store wrote it "
+    "(a copy of another run's files, or planted), find out who did, and remove it"
+)
+
+
+def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timedelta, now: datetime) -> list[Finding]:
+    """Bundle folders of ``run_ids`` that hold objects but no signed statement, and that no index entry or staged event
+    names, so that no audit examines them ('tdprov verify' names them incomplete). A writer puts a bundle's statement
+    right after its manifest: a folder with a manifest is an error unless its statement is there now (sealed after the
+    listing: the next audit sees it). One with no manifest (a writer may still be putting its files) is a note while
+    its newest event (unsigned, so it only delays the error) is dated within ``stale_after``, an error after, and when
+    it gives no date or one in the future."""
+    findings: list[Finding] = []
+    for run_id in sorted(run_ids):
+        prefix = layout.bundle_prefix(run_id)
+        if store.exists(prefix + layout.MANIFEST_FILE):
+            if store.exists(prefix + layout.STATEMENT_FILE):
+                continue
+            begun = None
+        else:
+            begun = _newest_event(store, run_id)
+        recent = begun is not None and now - stale_after <= begun <= now + CLOCK_SKEW
+        findings.append(Finding(CHECK_UNFINISHED, prefix,
+                                f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its "
+                                "run: it was never sealed, and no audit examines it"
+                                + (f" (its newest event is dated {iso_z(begun)}, within {stale_after}: a writer may be writing "
+                                   "it)" if recent else ""),
+                                FIX_UNSEALED, severity=NOTE if recent else "error", run_id=run_id))
+    return findings
+
+
+def misnamed_folders(names: Iterable[str]) -> list[Finding]:
+    """A finding for each bundle folder whose name is no run id: tdprov writes none ('tdprov verify' names it malformed)."""
+    return [Finding(CHECK_INVENTORY, f"{layout.BUNDLES}/{name}/", f"bundle folder '{layout.BUNDLES}/{name}/' names no run ({name!r} "
+                    "is not a run id): tdprov wrote no such folder", "find out who wrote it, and remove it") for name in sorted(names)]
+
+
+def _newest_event(store: Store, run_id: str) -> datetime | None:
+    """The time of the newest event in an unsealed bundle folder's events file (None: none can be read)."""
+    try:
+        events = parse_events_jsonl(store.get(layout.bundle_key(run_id, layout.EVENTS_FILE), layout.SMALL_OBJECT_LIMIT))
+        return max((t for t in (utc_moment(e.get("eventTime")) for e in events) if t is not None), default=None)
+    except (TdprovError, ValueError, AttributeError, TypeError):
+        return None
 
 
 def _indexed_now(store: Store, run_id: str) -> bool:
