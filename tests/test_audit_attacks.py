@@ -32,7 +32,7 @@ import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES, CHECK_SOURCES, CHECK_UNFINISHED
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_PROV, CHECK_SIGNATURES, CHECK_SOURCES, CHECK_UNFINISHED
 from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
@@ -445,6 +445,29 @@ def copy_a_bundle_under_a_name_that_is_no_run_id(s: Store) -> tuple[str, str, st
     return "default", CHECK_INVENTORY, "bundle folder 'bundles/0 stray/' names no run ('0 stray' is not a run id): tdprov wrote no such folder"
 
 
+def link_a_new_run_id_to_a_logged_bundle(s: Store) -> tuple[str, str, str]:
+    """A local folder 'bundles/<new run id>' that is a symbolic link to a logged run's folder: the listing walked the
+    logged folder once, under the name that sorts first, so the link was listed by neither verify nor the audit (or
+    hid the logged run in its place)."""
+    new = "0" + str(uuid.uuid4())[1:]  # sorts before the logged run's folder
+    (Path(s.uri) / layout.bundle_prefix(new)).symlink_to(s.extra)
+    return "default", CHECK_INVENTORY, (f"a sealed bundle that no index entry names, so that no audit examines it, does not verify: "
+                                        f"statement.dsse.json: unreadable: object 'bundles/{new}/statement.dsse.json' in local folder "
+                                        f"{s.uri} cannot be read: {s.uri}/bundles/{new} is a symbolic link (to {s.extra})")
+
+
+def link_a_new_runs_file_to_a_copy_outside_the_store(s: Store) -> tuple[str, str, str]:
+    """A file of a run no audit logged yet, replaced by a symbolic link to an identical copy outside the store (which
+    whoever can write there may change at will): the bundle verified and was logged."""
+    run_id = seal(s.pipe.store, run_events("prepare_linked", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    path = Path(s.uri) / layout.bundle_key(run_id, layout.PROV_FILE)
+    copy = Path(s.uri).parent / "outside-prov.json"
+    copy.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(copy)
+    return "default", CHECK_PROV, f"{path} is a symbolic link (to {copy}), and tdprov writes only files and folders in a store"
+
+
 def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str, str]:
     """A source record registered after the last audit, with a garbage signature added beside its valid one: it was taken
     as it was (the bundles' check of one signature and canonical bytes was theirs only)."""
@@ -469,6 +492,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
     plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full, add_a_signature_to_a_source_record_no_audit_saw,
     plant_unsealed_folder_with_a_manifest, plant_unsealed_folder_with_events_full, copy_a_bundle_under_a_name_that_is_no_run_id,
+    link_a_new_run_id_to_a_logged_bundle, link_a_new_runs_file_to_a_copy_outside_the_store,
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
+from prov_common.store.errors import UnreadableObjectError
 from prov_common.store.local import LocalStore
 
 from mount_support import read_only
@@ -197,3 +198,30 @@ def test_fuzzed_keys_never_leave_the_store(tmp_path_factory: pytest.TempPathFact
         assert list(store.list()) == [key]
 
     check()
+
+
+def test_a_symbolic_link_in_the_store_is_listed_and_never_read_through(tmp_path: Path) -> None:
+    """tdprov writes only files and folders in a store. A link to a folder ('bundles/b' -> 'a', listed before or after
+    it) hid the keys of whichever of the two was walked second, as if a loop; a link to a file (an identical copy
+    outside the store) was read as the object. Both are listed, and every read through a link is refused naming it;
+    the store's root may itself be reached through a link."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.json").write_bytes(b"{}")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "store").symlink_to("real")
+    store = LocalStore(tmp_path / "store")
+    store.put("bundles/b/x.json", b"{}")
+    (tmp_path / "real" / "bundles" / "a").symlink_to("b")
+    (tmp_path / "real" / "bundles" / "c").symlink_to("b")
+    (tmp_path / "real" / "bundles" / "d").mkdir()
+    (tmp_path / "real" / "bundles" / "d" / "x.json").symlink_to(outside / "x.json")
+    assert list(store.list("bundles/")) == ["bundles/a/x.json", "bundles/b/x.json", "bundles/c/x.json", "bundles/d/x.json"]
+    assert [i.key for i in store.list_info("bundles/c/")] == ["bundles/c/x.json"]
+    assert store.get("bundles/b/x.json") == b"{}"
+    for key, link, target in (("bundles/a/x.json", "bundles/a", "b"), ("bundles/c/x.json", "bundles/c", "b"),
+                              ("bundles/d/x.json", "bundles/d/x.json", str(outside / "x.json"))):
+        with pytest.raises(UnreadableObjectError) as caught:
+            store.get(key)
+        assert caught.value.what == (f"object '{key}' in local folder {tmp_path / 'store'} cannot be read: {tmp_path / 'store' / link} is "
+                                     f"a symbolic link (to {target}), and tdprov writes only files and folders in a store.")

@@ -89,6 +89,11 @@ class LocalStore(BaseStore):
     @contextlib.contextmanager
     def _open(self, key: str) -> Iterator[BinaryIO]:
         path = self._path(key)
+        if (link := self._link_in(key)) is not None:
+            raise UnreadableObjectError(
+                f"object '{key}' in {self.describe()} cannot be read: {link} is a symbolic link (to {_target(link)}), and "
+                "tdprov writes only files and folders in a store.",
+                fix=f"find out who put the link there, remove it, and restore the object from a backup or replica of the store")
         try:
             stream = open_regular(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -104,6 +109,16 @@ class LocalStore(BaseStore):
         with stream:
             yield stream
 
+    def _link_in(self, key: str) -> Path | None:
+        """The first symbolic link on the path of ``key`` below the store's root (the root itself may be reached through
+        one), or None."""
+        path = self.root
+        for part in key.split("/"):
+            path = path / part
+            if path.is_symlink():
+                return path
+        return None
+
     def _exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
@@ -116,7 +131,7 @@ class LocalStore(BaseStore):
                 yield ObjectInfo(key, -1, "")  # a stat per file is the cost here: only where asked
                 continue
             try:
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)  # a link's own: a file replaced by a link to a copy is another object
             except FileNotFoundError:
                 continue
             yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}")  # ctime: no user can set it
@@ -127,20 +142,22 @@ class LocalStore(BaseStore):
         return self._walk(self._path(base[:-1]) if base else self.root, base, prefix, start_after)
 
     def _walk(self, folder: Path, rel: str, prefix: str, after: str | None,
-              seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
+              seen: frozenset[tuple[int, int]] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
         """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
 
         Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
         full keys. A sub-folder whose every key sorts at or before ``after`` is skipped unread, so
-        a listing with ``start_after`` costs time in proportion to what comes after it. A folder
-        reached again through a symbolic link (a loop, which tdprov never writes) is not walked again.
+        a listing with ``start_after`` costs time in proportion to what comes after it. A symbolic link
+        to a folder (which tdprov never writes) is listed as the folder it leads to, so that the keys under
+        it reach verify and the audit, whose reads refuse it (:meth:`_link_in`); one that leads back into the
+        folders walked to reach it (a loop) is not walked again. ``seen``: those folders.
         """
-        first, seen = seen is None, set() if seen is None else seen
+        first, seen = seen is None, frozenset() if seen is None else seen
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in seen:
                 return
-            seen.add((st.st_dev, st.st_ino))
+            seen = seen | {(st.st_dev, st.st_ino)}
             with os.scandir(folder) as it:
                 entries = [(key_name(e.name) + "/" if e.is_dir() else key_name(e.name), e) for e in it if not e.name.startswith(".")]
         except FileNotFoundError:
@@ -223,3 +240,10 @@ class LocalStore(BaseStore):
             return StoreError(what, fix=f"free disk space on the volume of {self.root}")
         return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")
 
+
+def _target(link: Path) -> str:
+    """Where the symbolic link ``link`` leads, as it says."""
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "a target that cannot be read"
