@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -155,3 +159,44 @@ def test_a_signature_whose_key_id_was_changed_is_named_altered_not_untrusted(nam
     assert (error.problem, error.fix) == ("altered", "restore it from a trusted copy") and error.problem in ENVELOPE_PROBLEMS
     assert error.what == (f"checkpoint 'c/3.json': the signature names key {keyid or '<no keyid>'} but was made by trusted key "
                           f"{key.key_id}: its key id was changed after it was signed.")
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _doc_snippet(doc: str, after: str) -> str:
+    """The first ```python block of ``docs/<doc>`` after the text ``after``."""
+    code = re.search(r"```python\n(.*?)```", (DOCS / doc).read_text().split(after, 1)[1], re.S)
+    assert code, f"docs/{doc} lost its snippet after {after!r}"
+    return code.group(1)
+
+
+@pytest.mark.parametrize("change", ["sound", "signed as a checkpoint", "a signature by another key added",
+                                    "a garbage signature before the valid one"])
+@pytest.mark.parametrize("doc", ["bundles.md", "walkthrough.md"])
+def test_the_docs_offline_signature_checks_follow_dsse(tmp_path: Path, doc: str, change: str) -> None:
+    """The signature checks docs/bundles.md and docs/walkthrough.md give for use without tdprov read the first signature
+    only and not the payload type: a statement's payload signed by the same key as a checkpoint passed, and so did one
+    with a signature added after the valid one (which tdprov names as altered). They check the type first, as DSSE asks,
+    and that the envelope holds the one signature a bundle is sealed with."""
+    key = SigningKey.generate()
+    (tmp_path / "team.key.pub").write_bytes(key.public.to_pem())
+    payload = make_statement([Subject("clean.parquet", {"sha256": "ab" * 32})], "https://example.com/p", {"runId": "r"}).to_json()
+    envelope = sign_envelope(payload, "application/vnd.tdprov.checkpoint+json" if change == "signed as a checkpoint"
+                             else INTOTO_PAYLOAD_TYPE, [key])
+    if change == "a signature by another key added":
+        envelope = Envelope(payload, envelope.payload_type,
+                            (*envelope.signatures, *sign_envelope(payload, INTOTO_PAYLOAD_TYPE, [SigningKey.generate()]).signatures))
+    elif change == "a garbage signature before the valid one":
+        envelope = Envelope(payload, envelope.payload_type, (Signature(key.key_id, b"\0" * 64), *envelope.signatures))
+    (tmp_path / "statement.dsse.json").write_bytes(envelope.to_json())
+    script = tmp_path / "check.py"
+    script.write_text(_doc_snippet(doc, "To check a signature without tdprov" if doc == "bundles.md" else "`dsse_check.py`:"))
+    done = subprocess.run([sys.executable, str(script), "statement.dsse.json", "team.key.pub"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    if change == "sound":
+        assert done.returncode == 0 and done.stdout.startswith("signature OK"), done.stdout + done.stderr
+    else:
+        assert done.returncode == 1 and done.stderr.strip() == (
+            "signed as 'application/vnd.tdprov.checkpoint+json', not as an in-toto statement" if change == "signed as a checkpoint"
+            else "2 signatures: a bundle is sealed with one, any other was added"), done.stdout + done.stderr
