@@ -1,7 +1,7 @@
 """OpenLineage events of a Dagster step, built with the core's event builder.
 
 Job: ``dagster://<namespace>`` / ``<step key>`` (stable however the run was launched); parent: the
-Dagster run (``<namespace>`` / ``<Dagster job name>``). Datasets: named after where the data lives
+Dagster run (``<namespace>`` / ``job:<Dagster job name>``, never a step's job). Datasets: named after where the data lives
 (OpenLineage naming, see :mod:`prov_dagster.naming`), version = content digest; the asset key rides
 along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset key>``).
 """
@@ -21,7 +21,7 @@ from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.facets import CONTENT_HASH
 from prov_common.lineage.events import ParentRef, build_run_event
 from prov_dagster.model import DatasetRecord
-from prov_dagster.naming import ASSET_SYMLINK_TYPE
+from prov_dagster.naming import ASSET_SYMLINK_TYPE, dagster_job
 
 if TYPE_CHECKING:
     from prov_dagster.recorder import StepRun
@@ -51,12 +51,20 @@ def step_event(
         job_namespace=namespace,
         inputs=[dataset_ref(r, namespace) for r in (run.inputs if inputs is None else inputs)],
         outputs=[dataset_ref(r, namespace, failed=failed) for r in run.outputs] if state != "START" else [],
-        parent=ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=ident.job_name),
+        parent=_parent(run, namespace),
         context=_context(owners[0] if owners else None),
         error=error,
         job_facets={"jobType": _TRAINING} if run.training else None,
         event_time=event_time,
     )
+
+
+def _parent(run: StepRun, namespace: str) -> ParentRef | None:
+    """The Dagster run of a step, as a run of its Dagster job (None: recorded outside a Dagster run)."""
+    ident = run.identity
+    if ident.job_name is None:
+        return None
+    return ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=dagster_job(ident.job_name))
 
 
 def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) -> DatasetRef:

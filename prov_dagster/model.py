@@ -61,7 +61,7 @@ class StepIdentity:
     """Which Dagster step an OpenLineage run stands for."""
 
     dagster_run_id: str
-    job_name: str
+    job_name: str | None  # the Dagster job it ran in (None: recorded outside a Dagster run, no parent)
     step_key: str
     attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
     part: int = 0  # outputs recorded after the attempt's run ended (by ProvenanceResource.record) are a run of their own

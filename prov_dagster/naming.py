@@ -6,7 +6,8 @@ A dataset is ``(namespace, name)`` per the OpenLineage naming spec, from the loc
 handed to ``ProvenanceResource.record``) is ``("inmemory://", <name>)``. The asset key as Dagster
 shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``symlinks`` identifier
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
-per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>``.
+per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>``, and the Dagster
+job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
 A data file's path holds neither the namespace nor which segments are partitions, so two owners can map to
 one file; :mod:`prov_dagster.owners` keeps either from overwriting the other.
@@ -59,6 +60,16 @@ def dataset_name(asset_key: AssetKey) -> str:
     Dagster's own selection syntax writes it, so two keys never share a name): its ``symlinks`` name and
     its name in messages."""
     return asset_key.to_escaped_user_string()
+
+
+DAGSTER_JOB_PREFIX = "job:"
+"""Start of the OpenLineage job name of a Dagster job, the ``parent`` of its steps' runs."""
+
+
+def dagster_job(job_name: str) -> str:
+    """The OpenLineage job name of Dagster job ``job_name`` (``job:features``), in its steps' namespace: no step key
+    holds a ``:``, so a Dagster job and a step of one name are two jobs."""
+    return f"{DAGSTER_JOB_PREFIX}{job_name}"
 
 
 def located_dataset(uri: str | None, name: str) -> tuple[str, str]:

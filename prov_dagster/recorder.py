@@ -226,7 +226,7 @@ class Recorder:
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
         found = _compat.run_context(context)
-        identity = StepIdentity(*found) if found else StepIdentity(str(uuid.uuid4()), "direct", context.name or "direct")
+        identity = StepIdentity(*found) if found else StepIdentity(str(uuid.uuid4()), None, context.name or "direct")
         run = self.step(identity)
         run.declare(_compat.step_context_of(context))
         return run

@@ -157,7 +157,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)
         if context is None:
-            return recorder.step(StepIdentity(str(uuid.uuid4()), job_name, job_name))
+            return recorder.step(StepIdentity(str(uuid.uuid4()), None, job_name))
         op_context = getattr(context, "op_execution_context", context)
         step = op_context.get_step_execution_context()
         run = recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))

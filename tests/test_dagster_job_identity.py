@@ -1,0 +1,65 @@
+"""A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
+two jobs whatever their names, in the events and in the PROV export."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import rdflib
+from dagster import DagsterInstance, Definitions, asset, define_asset_job
+
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main as cli_main
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+from dagster_support import instance, store  # noqa: F401  (fixtures)
+
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+
+PROV_O = "PREFIX prov: <http://www.w3.org/ns/prov#>\nPREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>\n"
+PLANS = PROV_O + """SELECT ?run ?name ?partOf ?parentName WHERE {
+  ?run a tdprov:Run ; tdprov:job ?plan ; <http://purl.org/dc/terms/isPartOf> ?partOf .
+  ?plan tdprov:name ?name .
+  ?partOf tdprov:job ?parentPlan . ?parentPlan tdprov:name ?parentName .
+  FILTER (?plan != ?parentPlan) }"""
+
+
+@asset
+def features() -> pd.DataFrame:
+    return pd.DataFrame({"f": [1.0, 2.0]})
+
+
+def _events(store: Path) -> list[dict[str, Any]]:
+    target = open_store(str(store))
+    return [e for s in list_bundles(target) for e in parse_events_jsonl(read_bundle(target, s.run_id).files["events.jsonl"])]
+
+
+def test_a_dagster_job_and_a_step_of_one_name_are_two_jobs(store: Path, instance: DagsterInstance,
+                                                            tmp_path: Path) -> None:
+    defs = Definitions(assets=[features], jobs=[define_asset_job("features", selection=["features"])],
+                       resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    result = defs.resolve_job_def("features").execute_in_process(instance=instance)
+    assert result.success
+    for event in _events(store):
+        assert (event["job"]["namespace"], event["job"]["name"]) == ("dagster://default", "features")
+        parent = event["run"]["facets"]["parent"]
+        assert parent["run"]["runId"] == result.run_id
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == ("dagster://default", "job:features")
+    out = tmp_path / "store.ttl"
+    assert cli_main(["export", "--format", "ttl", "-o", str(out), "--store", str(store)]) == 0
+    rows = list(rdflib.Graph().parse(out, format="turtle").query(PLANS))
+    assert [(str(r.name), str(r.partOf).rsplit("run-", 1)[-1], str(r.parentName)) for r in rows] == [
+        ("features", result.run_id, "job:features")]
+
+
+def test_a_record_outside_a_dagster_run_has_no_parent_of_its_own_job(store: Path) -> None:
+    recorded = ProvenanceResource().record(outputs={"frame": pd.DataFrame({"a": [1]})}, job_name="prepare")
+    assert recorded.bundle is not None
+    events = _events(store)
+    assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "prepare"), ("COMPLETE", "prepare")]
+    assert all("parent" not in e["run"]["facets"] for e in events)  # it was its own parent, a run of job 'prepare'
