@@ -16,6 +16,9 @@ from typing import Any
 from dagster import AssetKey, DagsterEventType, DataVersion, InputContext, IOManager, OutputContext
 from dagster._core.definitions.metadata import normalize_metadata
 
+from prov_dagster.model import StepIdentity
+from prov_dagster.naming import step_job
+
 
 class DagsterCompatError(RuntimeError):
     """This Dagster release changed an internal that prov_dagster relies on."""
@@ -24,6 +27,27 @@ class DagsterCompatError(RuntimeError):
 def _step_context(context: OutputContext | InputContext) -> Any | None:
     """The step execution context behind an IO manager context (``None`` when built for a direct call)."""
     return getattr(context, "_step_context", None)
+
+
+def step_identity(step_context: Any) -> StepIdentity:
+    """The identity of the step attempt running ``step_context`` (a ``StepExecutionContext``), its job named by
+    :func:`~prov_dagster.naming.step_job` from the assets the step writes."""
+    keys = [o.properties.asset_key for o in step_context.step.step_outputs if o.properties is not None]
+    return StepIdentity(step_context.run_id, step_context.job_name, step_context.step.key,
+                        step_context.previous_attempt_count, job=step_job(step_context.step.key, filter(None, keys)))
+
+
+def planned_step_job(instance: Any, dagster_run: Any, step_key: str) -> str:
+    """The job name of step ``step_key`` of ``dagster_run`` (as :func:`step_identity` names it), from the run's
+    execution plan in ``instance``; the step key when the plan or the step is not found."""
+    snapshot_id = getattr(dagster_run, "execution_plan_snapshot_id", None)
+    try:
+        plan = instance.get_execution_plan_snapshot(snapshot_id) if snapshot_id else None
+    except Exception:  # noqa: BLE001 - a sensor closing the run never stops on it: the step key names the job
+        plan = None
+    step = next((s for s in (plan.steps if plan is not None else ()) if s.key == step_key), None)
+    outputs = step.outputs if step is not None else ()
+    return step_job(step_key, filter(None, (o.properties.asset_key for o in outputs if o.properties is not None)))
 
 
 def set_output_data_version(context: OutputContext, asset_key: AssetKey, version: str) -> bool:

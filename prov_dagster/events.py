@@ -1,6 +1,7 @@
 """OpenLineage events of a Dagster step, built with the core's event builder.
 
-Job: ``dagster://<namespace>`` / ``<step key>`` (stable however the run was launched); parent: the
+Job: ``dagster://<namespace>`` / ``<step key>`` (stable however the run was launched; ``asset:<asset key>`` for an
+asset's step whose key the step key does not name); parent: the
 Dagster run (``<namespace>`` / ``job:<Dagster job name>``, never a step's job). Datasets: named after where the data lives
 (OpenLineage naming, see :mod:`prov_dagster.naming`), version = content digest; the asset key rides
 along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset key>``).
@@ -47,7 +48,7 @@ def step_event(
     return build_run_event(
         state,
         run_id=run.ol_run_id,
-        job_name=ident.step_key,
+        job_name=ident.job_ol_name,
         job_namespace=namespace,
         inputs=[dataset_ref(r, namespace) for r in (run.inputs if inputs is None else inputs)],
         outputs=[dataset_ref(r, namespace, failed=failed) for r in run.outputs] if state != "START" else [],

@@ -1,7 +1,7 @@
 """What the Dagster integration records about a step (no I/O here)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from prov_common.bundle.layout import samples_path
@@ -66,6 +66,12 @@ class StepIdentity:
     attempt: int = 0  # retries of a step (RetryPolicy) are runs of their own
     part: int = 0  # outputs recorded after the attempt's run ended (by ProvenanceResource.record) are a run of their own
     namespace: str = DEFAULT_NAMESPACE  # the job's namespace: a step recording in two namespaces is a run of each job
+    job: str | None = field(default=None, compare=False)  # its OpenLineage job name (naming.step_job; None: the step key)
+
+    @property
+    def job_ol_name(self) -> str:
+        """The OpenLineage name of the step's job."""
+        return self.job or self.step_key
 
     @property
     def ol_run_id(self) -> str:

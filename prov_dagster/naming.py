@@ -6,7 +6,8 @@ A dataset is ``(namespace, name)`` per the OpenLineage naming spec, from the loc
 handed to ``ProvenanceResource.record``) is ``("inmemory://", <name>)``. The asset key as Dagster
 shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``symlinks`` identifier
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
-per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>``, and the Dagster
+per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
+for an asset's step whose key the step key does not name, see :func:`step_job`), and the Dagster
 job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
 A data file's path holds neither the namespace nor which segments are partitions, so two owners can map to
@@ -15,7 +16,7 @@ one file; :mod:`prov_dagster.owners` keeps either from overwriting the other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from dagster import AssetKey
 from dagster._core.definitions.partitions.utils import MultiPartitionKey
@@ -70,6 +71,22 @@ def dagster_job(job_name: str) -> str:
     """The OpenLineage job name of Dagster job ``job_name`` (``job:features``), in its steps' namespace: no step key
     holds a ``:``, so a Dagster job and a step of one name are two jobs."""
     return f"{DAGSTER_JOB_PREFIX}{job_name}"
+
+
+ASSET_JOB_PREFIX = "asset:"
+"""Start of the OpenLineage job name of an asset's step whose step key does not name the asset."""
+
+
+def step_job(step_key: str, asset_keys: Iterable[AssetKey]) -> str:
+    """The OpenLineage job name of step ``step_key``, which writes ``asset_keys``: its step key, unless it is the own
+    step of an asset whose key the step key does not name (Dagster joins key parts with ``__`` and turns ``-`` and
+    ``.`` into ``_``: ``a/b`` and ``a__b`` both give the step ``a__b``, ``a-b/c`` and ``a_b/c`` both ``a_b__c``);
+    that one is ``asset:<asset key>`` (``asset:a__b``, ``asset:a-b/c``). A step key that splits at ``__`` into the
+    asset's key stays the job name: it names that one key only, so no two assets share a job."""
+    for key in asset_keys:
+        if key.to_python_identifier() == step_key and step_key.split("__") != list(key.path):
+            return f"{ASSET_JOB_PREFIX}{dataset_name(key)}"
+    return step_key
 
 
 def located_dataset(uri: str | None, name: str) -> tuple[str, str]:

@@ -225,10 +225,11 @@ class Recorder:
 
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
-        found = _compat.run_context(context)
-        identity = StepIdentity(*found) if found else StepIdentity(str(uuid.uuid4()), None, context.name or "direct")
+        step_context = _compat.step_context_of(context)
+        identity = (_compat.step_identity(step_context) if step_context is not None
+                    else StepIdentity(str(uuid.uuid4()), None, context.name or "direct"))
         run = self.step(identity)
-        run.declare(_compat.step_context_of(context))
+        run.declare(step_context)
         return run
 
     def step(self, identity: StepIdentity) -> StepRun:

@@ -17,6 +17,7 @@ from prov_common.hashing import hash_dataframe
 from prov_common.hashing.targets import hash_dataset_here_if_unreachable
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
+from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
 from prov_dagster.metadata import bundle_metadata, extent_metadata, quality_metadata, recorded_names, version_metadata
@@ -160,7 +161,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             return recorder.step(StepIdentity(str(uuid.uuid4()), None, job_name))
         op_context = getattr(context, "op_execution_context", context)
         step = op_context.get_step_execution_context()
-        run = recorder.step(StepIdentity(op_context.run_id, op_context.job_name, step.step.key, step.previous_attempt_count))
+        run = recorder.step(_compat.step_identity(step))
         run.declare(step)
         return run
 

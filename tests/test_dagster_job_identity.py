@@ -1,5 +1,6 @@
 """A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
-two jobs whatever their names, in the events and in the PROV export."""
+two jobs whatever their names, in the events and in the PROV export, and two asset keys Dagster gives one step key
+are two jobs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,13 +9,13 @@ from typing import Any
 import pandas as pd
 import pytest
 import rdflib
-from dagster import DagsterInstance, Definitions, asset, define_asset_job
+from dagster import DagsterInstance, Definitions, asset, build_run_status_sensor_context, define_asset_job, materialize
 
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
 
 from dagster_support import instance, store  # noqa: F401  (fixtures)
 
@@ -63,3 +64,42 @@ def test_a_record_outside_a_dagster_run_has_no_parent_of_its_own_job(store: Path
     events = _events(store)
     assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "prepare"), ("COMPLETE", "prepare")]
     assert all("parent" not in e["run"]["facets"] for e in events)  # it was its own parent, a run of job 'prepare'
+
+
+@asset(key_prefix=["a"], name="b")
+def a_b() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1]})
+
+
+@asset(name="a__b")
+def a__b() -> pd.DataFrame:  # another asset, whose step key Dagster also makes 'a__b'
+    return pd.DataFrame({"x": [2]})
+
+
+@asset(key_prefix=["my-team"], name="x")
+def hyphenated() -> pd.DataFrame:  # step key 'my_team__x', which names asset my_team/x
+    raise RuntimeError("the warehouse is down")
+
+
+def _materialize(assets: list[Any], instance: DagsterInstance) -> Any:
+    return materialize(assets, instance=instance, raise_on_error=False,
+                       resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+
+
+def test_two_asset_keys_of_one_step_key_are_two_jobs(store: Path, instance: DagsterInstance) -> None:
+    assert _materialize([a_b], instance).success and _materialize([a__b], instance).success  # two code locations
+    jobs = {(e["job"]["name"], e["outputs"][0]["facets"]["symlinks"]["identifiers"][0]["name"])
+            for e in _events(store) if e["eventType"] == "COMPLETE"}
+    assert jobs == {("a__b", "a/b"), ("asset:a__b", "a__b")}
+
+
+def test_the_failure_sensor_names_the_job_as_the_step_does(store: Path, instance: DagsterInstance) -> None:
+    result = _materialize([hyphenated], instance)
+    assert not result.success
+    context = build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()})
+    provenance_failure_sensor(context)
+    events = _events(store)
+    assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:my-team/x"), ("FAIL", "asset:my-team/x")]
+    assert "the warehouse is down" in events[-1]["run"]["facets"]["errorMessage"]["message"]

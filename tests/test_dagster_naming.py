@@ -5,7 +5,7 @@ import pytest
 from dagster import AssetKey, MultiPartitionKey
 
 from prov_common.errors import BadInputError
-from prov_dagster.naming import data_relpath, dataset_name, namespace_uri, step_run_id
+from prov_dagster.naming import data_relpath, dataset_name, namespace_uri, step_job, step_run_id
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.storage import default_data_root
 
@@ -81,6 +81,17 @@ def test_step_run_ids_are_stable_uuids_per_step_and_attempt() -> None:
     run = "6f1c0a52-5f6b-4f55-b0c7-1b7c4f3f2a10"
     assert step_run_id(run, "a") == step_run_id(run, "a") != step_run_id(run, "b")
     assert step_run_id(run, "a", 1) not in (step_run_id(run, "a"), step_run_id(run, "a", 2))
+
+
+def test_asset_keys_of_one_step_key_are_jobs_of_their_own_and_keys_it_names_keep_it() -> None:
+    keys = [AssetKey(p) for p in (["a", "b"], ["a__b"], ["a_", "b"], ["a", "_b"], ["my-team", "x"], ["my_team", "x"],
+                                  ["my.team", "x"], ["my_team__x"], ["raw", "orders"], ["features"], ["a.b"])]
+    jobs = {k: step_job(k.to_python_identifier(), [k]) for k in keys}
+    assert len(set(jobs.values())) == len(keys)  # one step key, many assets: never one job
+    assert [jobs[AssetKey(p)] for p in (["raw", "orders"], ["features"], ["a", "b"], ["a", "_b"], ["my_team", "x"])] == [
+        "raw__orders", "features", "a__b", "a___b", "my_team__x"]  # the step key, as before
+    assert jobs[AssetKey("a__b")] == "asset:a__b" and jobs[AssetKey(["my-team", "x"])] == "asset:my-team/x"
+    assert step_job("split", [AssetKey("left"), AssetKey("right")]) == "split"  # a multi-asset's op
 
 
 def test_a_step_is_a_run_of_each_namespace_it_records_in_and_the_default_namespace_keeps_its_ids() -> None:
