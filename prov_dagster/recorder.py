@@ -250,17 +250,19 @@ class Recorder:
         return run
 
     def _close_earlier_attempts(self, identity: StepIdentity) -> None:
-        """A retry means the earlier attempts failed: seal each one that started and was not closed. One whose state
-        the store cannot tell now (an outage) is left as it is, with a warning: recording never fails the retry."""
+        """A retry means the earlier attempts failed: seal each one that was not closed, with what it staged; one that
+        failed before it loaded or wrote anything through tdprov is a START and a FAIL of its own (a run per attempt).
+        One whose state the store cannot tell now (an outage) is left as it is, with a warning: recording never fails
+        the retry."""
         for attempt in range(identity.attempt):
             earlier = replace(identity, attempt=attempt, part=0)
             with self._lock:
                 run = self._steps.get(earlier)
             if run is None:
                 try:
-                    sealed = self.transport().store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE))
-                    if sealed or not self.staged(earlier):
+                    if self.transport().store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE)):
                         continue
+                    started = self.staged(earlier)  # its START staged in the store, or none
                 except TdprovError as exc:
                     if self.settings.strict:
                         raise
@@ -269,7 +271,7 @@ class Recorder:
                                 "store is reachable, 'tdprov store seal --force %s' seals it", earlier.ol_run_id, attempt,
                                 identity.step_key, exc, earlier.ol_run_id)
                     continue
-                run = StepRun(self, earlier, started=True)  # its START is staged in the store
+                run = StepRun(self, earlier, started=started)
             if not run.ended:
                 run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
 

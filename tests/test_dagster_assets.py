@@ -840,6 +840,28 @@ def test_a_retried_step_records_the_failed_attempt_and_the_successful_one(store:
     assert [i.name for i in found[first].inputs] == [i.name for i in found[second].inputs] == [located(store, "raw/orders")]
 
 
+@asset(retry_policy=RetryPolicy(max_retries=1))
+def flaky_source(provenance: ProvenanceResource) -> pd.DataFrame:
+    marker = Path(provenance.settings().store).parent / "flaky-source-tried"
+    if not marker.exists():
+        marker.touch()
+        raise RuntimeError("transient failure")  # before the step loaded or wrote anything
+    return pd.DataFrame({"n": [1]})
+
+
+def test_a_retried_attempt_that_failed_before_recording_anything_is_a_fail_run(store: Path, instance) -> None:
+    result = run([flaky_source], instance)
+    assert result.success
+    found = {s.run_id: s for s in summaries(store)}
+    first, second = step_run_id(result.run_id, "flaky_source"), step_run_id(result.run_id, "flaky_source", 1)
+    assert set(found) == {first, second}
+    assert (found[first].state, found[second].state) == ("FAIL", "COMPLETE")
+    assert list(found[first].inputs) == list(found[first].outputs) == []
+    events = bundle_events(store, first)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert "attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
 def test_a_bundle_that_cannot_be_written_is_never_linked(store: Path, instance, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A signing key that cannot be read: the pipeline runs on, and what the step shows, and what
