@@ -34,7 +34,15 @@ def step_identity(step_context: Any) -> StepIdentity:
     :func:`~prov_dagster.naming.step_job` from the assets the step writes."""
     keys = [o.properties.asset_key for o in step_context.step.step_outputs if o.properties is not None]
     return StepIdentity(step_context.run_id, step_context.job_name, step_context.step.key,
-                        step_context.previous_attempt_count, job=step_job(step_context.step.key, filter(None, keys)))
+                        step_context.previous_attempt_count, job=step_job(step_context.step.key, filter(None, keys)),
+                        **reexecution(step_context.dagster_run))
+
+
+def reexecution(dagster_run: Any) -> dict[str, str | None]:
+    """The :class:`StepIdentity` fields naming the run that ``dagster_run`` re-executes and the first run of those
+    re-executions (both None for a run that is no re-execution)."""
+    return {"reexecution_of": getattr(dagster_run, "parent_run_id", None),
+            "reexecution_root": getattr(dagster_run, "root_run_id", None)}
 
 
 def planned_step_job(instance: Any, dagster_run: Any, step_key: str) -> str:

@@ -9,6 +9,7 @@ along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.facets import CONTENT_HASH
 from prov_common.lineage.events import ParentRef, build_run_event
-from prov_dagster.model import DatasetRecord
+from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import ASSET_SYMLINK_TYPE, dagster_job
 
 if TYPE_CHECKING:
@@ -34,6 +35,14 @@ _TRAINING = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="DA
 @lru_cache(maxsize=8)
 def _context(owner: str | None) -> RunContext:
     return collect_run_context(orchestrator="dagster", owner=owner)
+
+
+def _run_context(ident: StepIdentity, owner: str | None) -> RunContext:
+    """The context of the run of step ``ident``, naming the Dagster run its Dagster run re-executes."""
+    context = _context(owner)
+    if ident.reexecution_of is None:
+        return context
+    return replace(context, reexecution_of=ident.reexecution_of, reexecution_root=ident.reexecution_root)
 
 
 def step_event(
@@ -53,7 +62,7 @@ def step_event(
         inputs=[dataset_ref(r, namespace) for r in (run.inputs if inputs is None else inputs)],
         outputs=[dataset_ref(r, namespace, failed=failed) for r in run.outputs] if state != "START" else [],
         parent=_parent(run, namespace),
-        context=_context(owners[0] if owners else None),
+        context=_run_context(ident, owners[0] if owners else None),
         error=error,
         job_facets={"jobType": _TRAINING} if run.training else None,
         event_time=event_time,

@@ -67,6 +67,8 @@ class StepIdentity:
     part: int = 0  # outputs recorded after the attempt's run ended (by ProvenanceResource.record) are a run of their own
     namespace: str = DEFAULT_NAMESPACE  # the job's namespace: a step recording in two namespaces is a run of each job
     job: str | None = field(default=None, compare=False)  # its OpenLineage job name (naming.step_job; None: the step key)
+    reexecution_of: str | None = field(default=None, compare=False)  # the Dagster run its Dagster run re-executes
+    reexecution_root: str | None = field(default=None, compare=False)  # the first run of those re-executions
 
     @property
     def job_ol_name(self) -> str:

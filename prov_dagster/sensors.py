@@ -22,7 +22,7 @@ from prov_common.bundle import IndexWatch, layout, watch_index
 from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
-from prov_dagster._compat import planned_step_job
+from prov_dagster._compat import planned_step_job, reexecution
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.model import StepIdentity
 from prov_dagster.recorder import recorder_for
@@ -53,7 +53,7 @@ def close_failed_run(
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
         identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt, namespace=recorder.namespace,
-                                job=planned_step_job(instance, dagster_run, step_key))
+                                job=planned_step_job(instance, dagster_run, step_key), **reexecution(dagster_run))
         if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
             continue
         step = recorder.step(identity)

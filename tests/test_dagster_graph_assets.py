@@ -197,6 +197,14 @@ def test_a_graph_asset_in_step_processes_and_re_executed_from_failure_records_th
     add = runs(store)["features.add_feature"]
     assert [(i.name, i.version) for i in add.inputs] == [(located(store, "raw"), raw_v)]
     assert [(o.name, o.version) for o in add.outputs] == [(located(store, "features"), features_v)]
+    # every event names its Dagster run; those of the re-execution name the run it re-executes, and its root
+    named = set()
+    for summary in list_bundles(open_store(store)):
+        for event in parse_events_jsonl(read_bundle(open_store(store), summary.run_id).files["events.jsonl"]):
+            context = event["run"]["facets"]["tdprov_runContext"]
+            named.add((summary.job_name, event["run"]["facets"]["parent"]["run"]["runId"],
+                       context.get("reexecutionOf"), context.get("reexecutionRoot")))
+    assert named == {("raw", failed.run_id, None, None), ("features.add_feature", again.run_id, failed.run_id, failed.run_id)}
     assert derived_from(store, tmp_path, located(store, "features"), features_v) == {(located(store, "raw"), raw_v)}
     assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
         (located(store, "features"), features_v), "features.add_feature", (located(store, "raw"), raw_v), "raw"]

@@ -43,6 +43,8 @@ class RunContext:
     orchestrator: str | None = None
     orchestrator_version: str | None = None
     partial: bool = False
+    reexecution_of: str | None = None  # the orchestrator run that this run's orchestrator run re-executes
+    reexecution_root: str | None = None  # the first run of those re-executions
 
 
 def collect_run_context(

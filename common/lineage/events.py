@@ -131,6 +131,8 @@ def run_context_facet(context: RunContext) -> RunContextRunFacet:
         owner=context.owner,
         orchestrator=context.orchestrator,
         partial=context.partial or None,
+        reexecutionOf=context.reexecution_of,
+        reexecutionRoot=context.reexecution_root,
     )
 
 

@@ -104,6 +104,8 @@ class RunContextRunFacet(_TdprovFacet, RunFacet):
     owner: str | None = attr.field(default=None)
     orchestrator: str | None = attr.field(default=None)
     partial: bool | None = attr.field(default=None)
+    reexecutionOf: str | None = attr.field(default=None)  # noqa: N815 - the orchestrator run its own run re-executes
+    reexecutionRoot: str | None = attr.field(default=None)  # noqa: N815 - the first run of those re-executions
 
 
 @attr.define
