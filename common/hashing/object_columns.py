@@ -148,7 +148,6 @@ def _refuse(display: str, holds: str, fix: str | None = None) -> None:
 
 _SETS = (set, frozenset)
 _BOOLS = (bool, np.bool_)
-_BOOL_VALUES = pa.array([0.0, 1.0])  # what Arrow reads a boolean among floats as
 # None, and the types no value of which pandas takes for a null (pd.isna)
 _NEVER_NULL_OR_NONE = frozenset({type(None), bool, int, str, bytes, list, tuple, dict, set, frozenset, np.ndarray,
                                  dt.date, dt.datetime, dt.timedelta})
@@ -211,8 +210,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     if item is None or not _looked_at(item):
         return None
     if pa.types.is_floating(item):  # the last level, in one pass (lists of floats are common); float arrays hold no bool
-        if read is not None and not pc.any(pc.is_in(pc.list_flatten(read), _BOOL_VALUES)).as_py():
-            return None  # no item was read as 1.0 or 0.0: none was a boolean
+        if read is not None and not pc.any(pc.is_in(pc.list_flatten(read), pa.array([0.0, 1.0]))).as_py():
+            return None  # no item was read as 1.0 or 0.0 (as Arrow reads a boolean among floats): none was one
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
         return (_BOOL_AMONG_FLOATS, True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
