@@ -88,3 +88,40 @@ def test_identity_fields_keep_long_names_and_lose_credentials_and_tokens() -> No
     assert redact_identity(f"https://{key}@github.com/o/r") == "https://***@github.com/o/r"
     assert dataset_from_uri(f"s3://b/{opaque}/x.csv") == ("s3://b", f"{opaque}/x.csv")
     assert redact_text(f"s3://b/{opaque}/x.csv") == "s3:***.csv"  # in free text, as before
+
+
+# Token bodies of each vendor's shape (random, not real): Hugging Face, npm, an OpenAI project key, a bearer token
+HF_TOKEN = "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"
+NPM_TOKEN = "npm_ocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXu"
+SK_TOKEN = "sk-proj-76UMFxFkM_R5Kjp1vRt-1fjORS_6ilI8ihN5KXSc7Tvo_hBKqFYY_kv5ZJr3J1TW"
+BEARER = "4eC39HqLyjWDarjtT1zdp7dc"
+
+
+def test_token_prefixes_in_names_are_words_unless_a_token_body_follows(tmp_path, capsys) -> None:
+    """``hf_``, ``npm_``, ``sk-`` and ``bearer`` start ordinary words in names (``hf_train_split``, ``sk-learn``):
+    taken as tokens there, two datasets (or two jobs) were recorded as one ``***``. A real token body in a name still
+    goes."""
+    store = tmp_path / "store"
+    words = ["/data/hf_train_split_v2.parquet", "/data/hf_test_split_v2.parquet", "/m/sk-learn-models-2024-01-01/x.pkl",
+             "/m/sk-learn-models-2024-02-01/x.pkl", "/p/npm_packages_2024_01.json", "/p/npm_packages_2024_02.json",
+             "/d/sk_test_split_data/x.csv"]
+    tokens = [f"/d/{HF_TOKEN}/a.csv", f"/d/{NPM_TOKEN}/b.csv", f"/d/{SK_TOKEN}/c.csv"]
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+    for job, outputs in (("audit bearer tokens", words[::2]), ("audit bearer scopes", words[1::2]),
+                         (f"call Bearer {BEARER}", tokens)):
+        run_id = str(uuid.uuid4())
+        for kind, time in (("START", "2026-03-01T10:00:00Z"), ("COMPLETE", "2026-03-01T10:00:05Z")):
+            transport.emit(event(run_id, kind, time, job=job,
+                                 outputs=[dataset("file", name, "blake3:" + "3" * 64) for name in outputs]))
+    transport.close()
+
+    stored = all_stored_bytes(str(store))
+    for secret in (HF_TOKEN, NPM_TOKEN, SK_TOKEN, BEARER):
+        assert secret.encode() not in stored, secret
+    capsys.readouterr()
+    assert main(["runs", "--json", "--store", str(store)]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert sorted(r["job"]["name"] for r in runs) == ["audit bearer scopes", "audit bearer tokens", "call ***"]
+    assert sorted(o["name"] for r in runs for o in r["outputs"]) == sorted([*words, "/d/***/a.csv", "/d/***/b.csv",
+                                                                            "/d/***/c.csv"])
+

@@ -54,19 +54,38 @@ _KEYED = ((_ASSIGNMENT, _VALUE), (_FLAG, _VALUE), (_XML, _XML_VALUE))
 _URI = re.compile(r"(?<![A-Za-z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^\s'\"<>]{1,65536}")
 _USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@:]+):(?P<password>(?!\d+(?:[/?#]|$))[^@]+)@(?P<rest>.*)$", re.S)
 # Well-known token formats, in one pattern (one pass); a match that starts inside a word is left alone.
-_TOKENS = re.compile("|".join([
+_DISTINCT_TOKENS = [  # formats whose prefix starts no ordinary word: the same in free text and in names
     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",  # AWS key ids
-    r"(?i:bearer)[ \t]{1,8}[A-Za-z0-9._~+/\-]{1,8192}=*",
-    r"(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|gldt|glrt|xox[abposre]|xapp|hf|npm|shpat|shpss|shpca"
-    r"|sk_live|sk_test|rk_live|rk_test|whsec|sq0atp|sq0csp|dop_v1|doo_v1)[-_][A-Za-z0-9_\-]{10,512}",
+    r"(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|gldt|glrt|xox[abposre]|xapp|shpat|shpss|shpca"
+    r"|whsec|sq0atp|sq0csp|dop_v1|doo_v1)[-_][A-Za-z0-9_\-]{10,512}",
     r"pypi-AgE[A-Za-z0-9_\-]{20,2048}",
     r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
     r"dapi[0-9a-f]{32}(?![0-9a-f])",  # Databricks
     r"ya29\.[0-9A-Za-z_\-]{20,2048}",  # Google OAuth access tokens
-    r"sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,512}",  # OpenAI / Anthropic-style API keys
-    r"SG\.[A-Za-z0-9_\-]{16,64}\.[A-Za-z0-9_\-]{16,64}",  # SendGrid
     r"eyJ[A-Za-z0-9_\-]{4,8192}\.[A-Za-z0-9_\-]{4,8192}\.[A-Za-z0-9_\-]{0,8192}",  # JWT
     r"[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}",  # Telegram bot tokens
+]
+_TOKENS = re.compile("|".join([
+    *_DISTINCT_TOKENS,
+    r"(?i:bearer)[ \t]{1,8}[A-Za-z0-9._~+/\-]{1,8192}=*",
+    r"(?:hf|npm|sk_live|sk_test|rk_live|rk_test)[-_][A-Za-z0-9_\-]{10,512}",
+    r"sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,512}",  # OpenAI / Anthropic-style API keys
+    r"SG\.[A-Za-z0-9_\-]{16,64}\.[A-Za-z0-9_\-]{16,64}",  # SendGrid
+]))
+# The formats whose prefix starts ordinary words, as taken in a dataset's or job's namespace or name, where a loose
+# prefix would take words (``hf_train_split``, ``npm_packages``, ``sk-learn-models``, a job ``audit bearer tokens``)
+# and record two names as one: there they take only their vendor's body (length and alphabet), and a body in a
+# group ``b<n>`` must also look issued (see :func:`_random_body`).
+_NAME_TOKENS = re.compile("|".join([
+    *_DISTINCT_TOKENS,
+    r"(?i:bearer)[ \t]{1,8}(?P<b0>[A-Za-z0-9._~+/\-]{16,8192}=*)",
+    r"hf_(?P<b1>[A-Za-z0-9]{34})(?![A-Za-z0-9])",  # Hugging Face: hf_ and 34 letters
+    r"npm_(?P<b2>[A-Za-z0-9]{36})(?![A-Za-z0-9])",  # npm: npm_ and 36 base62 characters
+    r"[sr]k_(?:live|test)_(?P<b3>[A-Za-z0-9]{20,247})(?![A-Za-z0-9])",  # Stripe
+    # OpenAI (a legacy key holds T3BlbkFJ, "OpenAI" in base64), its project, service and admin keys, Anthropic
+    # (sk-ant-api03-...), and the sk- keys of 32 or more base62 characters other vendors issue
+    r"sk-(?:(?:proj|svcacct|admin)-|ant-[a-z]{1,8}[0-9]{2}-)?(?P<b4>[A-Za-z0-9_\-]{32,512})(?![A-Za-z0-9_\-])",
+    r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])",  # SendGrid
 ]))
 _PEM_BODY = r"[A-Za-z0-9+/=\s]{0,65536}"
 _PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----" + _PEM_BODY
@@ -176,8 +195,9 @@ def _redact_shapes(text: str) -> str:
 
 def redact_tokens(text: str, *, opaque: bool = True) -> str:
     """``text`` with well-known token formats, webhook URLs, private keys and (unless not ``opaque``) long opaque
-    key material replaced by ``***``."""
-    text = _TOKENS.sub(_redact_token, _OPAQUE.sub(_redact_opaque, text) if opaque else text)
+    key material replaced by ``***``. Without ``opaque`` the text is a name: token formats are taken only with
+    their vendor's body (``hf_train_split`` and ``sk-learn-models`` are words, not tokens)."""
+    text = _TOKENS.sub(_redact_token, _OPAQUE.sub(_redact_opaque, text)) if opaque else _NAME_TOKENS.sub(_redact_name_token, text)
     if "PRIVATE KEY" in text:
         text = _PRIVATE_KEY.sub(REDACTED, text)
     lowered = text.lower() if "ook" in text else ""
@@ -248,6 +268,20 @@ def _redact_token(match: re.Match[str]) -> str:
     if start and match.string[start - 1].isalnum():  # inside a word ("disk-..."), not a token
         return match.group(0)
     return REDACTED
+
+
+def _redact_name_token(match: re.Match[str]) -> str:
+    body = next((part for group, part in match.groupdict().items() if part is not None), None)
+    return match.group(0) if body is not None and not _random_body(body) else _redact_token(match)
+
+
+def _random_body(body: str) -> bool:
+    """True when a token's body looks issued, not written: it mixes two of capitals, small letters and digits in an
+    unbroken run of 16 characters (or half the body), or all three in a run of 8 (``Learn-Models-2024-01-01`` and
+    ``learn_models_for_churn_2024`` are words; a random base64url body of 32 characters passes 999 times in 1,000)."""
+    upper, lower, digit = (any(test(c) for c in body) for test in (str.isupper, str.islower, str.isdigit))
+    longest = max(len(run) for run in re.split(r"[^A-Za-z0-9]", body))
+    return (upper + lower + digit >= 2 and longest >= min(16, len(body) // 2)) or (upper and lower and digit and longest >= 8)
 
 
 def _redact_opaque(match: re.Match[str]) -> str:
