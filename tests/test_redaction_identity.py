@@ -80,7 +80,7 @@ def test_identity_fields_keep_long_names_and_lose_credentials_and_tokens() -> No
                           "run": {"facets": {"parent": {"job": {"namespace": "default", "name": f"dag.{LONG}2"}},
                                              "note": {"text": f"read {name}"}}}})
     assert clean["job"]["name"] == f"prep {LONG}1" and clean["run"]["facets"]["parent"]["job"]["name"] == f"dag.{LONG}2"
-    assert clean["inputs"] == [{"namespace": "postgres://***:***@db:5432", "name": name},
+    assert clean["inputs"] == [{"namespace": "postgres://db:5432", "name": name},
                                {"namespace": "s3://lake", "name": "raw/***/x.csv"}]
     assert clean["run"]["facets"]["note"]["text"] == "read ***.parquet"  # free text: as before
     assert redact_identity("k.csv?X-Amz-Signature=SIGNATUREVALUE123&v=1") == "k.csv?X-Amz-Signature=***&v=1"
@@ -125,3 +125,27 @@ def test_token_prefixes_in_names_are_words_unless_a_token_body_follows(tmp_path,
     assert sorted(o["name"] for r in runs for o in r["outputs"]) == sorted([*words, "/d/***/a.csv", "/d/***/b.csv",
                                                                             "/d/***/c.csv"])
 
+
+def test_a_producers_namespace_with_user_information_is_the_namespace_tdprov_gives_that_database(tmp_path, capsys) -> None:
+    """The naming spec puts no credentials in a namespace, and tdprov names ``postgres://etl:pw@db:5432/t`` as
+    ``postgres://db:5432``: another producer's event naming it with its user information was recorded as
+    ``postgres://etl:***@db:5432``, a second namespace of one database (and one per user name)."""
+    store = tmp_path / "store"
+    own = dataset_from_uri("postgres://etl:hunter2@db:5432/sales.public.users")
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+    for user in ("etl:hunter2", "reporting:s3cr3t", "etl"):
+        run_id = str(uuid.uuid4())
+        inputs = [dataset(f"postgres://{user}@db:5432", "sales.public.users", "blake3:" + "4" * 64),
+                  dataset("abfss://raw@acct.dfs.core.windows.net", "users.parquet")]
+        for kind, time in (("START", "2026-03-01T10:00:00Z"), ("COMPLETE", "2026-03-01T10:00:05Z")):
+            transport.emit(event(run_id, kind, time, job=f"load {user.partition(':')[0]}", inputs=inputs))
+    transport.close()
+
+    stored = all_stored_bytes(str(store))
+    assert b"hunter2" not in stored and b"s3cr3t" not in stored and b"etl:" not in stored and b"etl@" not in stored
+    capsys.readouterr()
+    assert main(["runs", "--json", "--store", str(store)]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert len(runs) == 3
+    assert {(i["namespace"], i["name"]) for r in runs for i in r["inputs"]} == {
+        own, ("abfss://raw@acct.dfs.core.windows.net", "users.parquet")}

@@ -99,7 +99,7 @@ def test_no_planted_secret_in_store_spool_logs_or_report(s3_server, s3_fault, mo
         result = run_audit(store, report_dir=tmp_path / "report", progress=False, stale_after=timedelta(0))
     assert {s.run_id for s in list_bundles(store)} == {first, second, third}
     events = read_bundle(store, second).files[layout.EVENTS_FILE]
-    assert b"postgres://etl:***@db:5432" in events and b"raw/users.parquet" in events  # the records are there, redacted
+    assert b"postgres://db:5432" in events and b"raw/users.parquet" in events  # the records are there, redacted
 
     _scan(spooled, "the spool", SECRETS)
     _scan(all_stored_bytes(f"s3://{bucket}/prefix"), "the store", SECRETS)

@@ -5,13 +5,13 @@ import os
 from pathlib import Path, PurePath
 from types import ModuleType
 from typing import TYPE_CHECKING
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import s3_key
 from prov_common.hashing.targets import local_target
 from prov_common.file_uri import is_local_host, local_dataset, local_namespace, split_uri  # noqa: F401 - local_namespace: part of the naming API
-from prov_common.lineage.redact import CONTAINER_SCHEMES, REDACTED, redact_identity
+from prov_common.lineage.redact import redact_identity, redact_namespace
 
 if TYPE_CHECKING:  # pragma: no cover
     from openlineage.client.naming.dataset import DatasetNaming
@@ -180,13 +180,7 @@ def _azure(scheme: str, parts: SplitResult, text: str, path: str) -> tuple[str, 
 def clean_namespace(namespace: str) -> str:
     """``namespace`` without any user information (``scheme://user:pw@host`` -> ``scheme://host``);
     an Azure container (``abfss://container@account...``) is part of the name and stays."""
-    text = redact_identity(namespace)
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    if "@" not in parts.netloc or (parts.scheme.lower() in CONTAINER_SCHEMES and REDACTED not in parts.netloc):
-        return text
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
+    return redact_namespace(namespace)
 
 
 def dataset_uri(namespace: str, name: str) -> str:

@@ -16,13 +16,15 @@ from prov_common.lineage.secret_text import (
     REDACTED,
     is_secret_key,
     redact_identity,
+    redact_namespace,
     redact_text,
     redact_tokens,
     redact_uri,
 )
 from prov_common.lineage.validate import MAX_NESTING
 
-__all__ = ["CONTAINER_SCHEMES", "REDACTED", "MAX_DEPTH", "is_secret_key", "redact_identity", "redact_mapping", "redact_text",
+__all__ = ["CONTAINER_SCHEMES", "REDACTED", "MAX_DEPTH", "is_secret_key", "redact_identity", "redact_mapping", "redact_namespace",
+           "redact_text",
            "redact_tokens", "redact_uri", "redact_value"]
 
 MAX_DEPTH = MAX_NESTING  # nesting of mappings and lists that is walked; deeper parts become TOO_DEEP
@@ -54,7 +56,11 @@ def redact_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 class _Identity(str):
-    """The namespace or name of a dataset or a job, redacted by :func:`redact_identity`."""
+    """The name of a dataset or a job, redacted by :func:`redact_identity`."""
+
+
+class _Namespace(_Identity):
+    """The namespace of a dataset or a job, redacted by :func:`redact_namespace` (as tdprov names its own)."""
 
 
 class _Redactor:
@@ -73,6 +79,8 @@ class _Redactor:
             if len(items) == 2 and isinstance(items[0], str) and is_secret_key(items[0]) and items[1] not in (None, ""):
                 return [items[0], REDACTED]  # a (name, value) pair
             return [self.value(v, depth + 1) for v in items]
+        if isinstance(value, _Namespace):
+            return redact_namespace(value)
         if isinstance(value, _Identity):
             return redact_identity(value)
         if isinstance(value, str):
@@ -88,7 +96,7 @@ class _Redactor:
         if depth > MAX_DEPTH:
             return {"***": TOO_DEEP}
         if all(isinstance(mapping.get(f), str) for f in _IDENTITY_FIELDS):
-            mapping = {**mapping, **{f: _Identity(mapping[f]) for f in _IDENTITY_FIELDS}}
+            mapping = {**mapping, "namespace": _Namespace(mapping["namespace"]), "name": _Identity(mapping["name"])}
         named_secret = not data_names and any(isinstance(mapping.get(f), str) and is_secret_key(mapping[f]) for f in _NAME_FIELDS)
         is_pair = not data_names and any(f in mapping for f in _PAIR_FIELDS)
         out: dict[str, Any] = {}

@@ -134,6 +134,24 @@ def redact_identity(text: str) -> str:
     return _redact_uri(str(text), shapes=False)
 
 
+def redact_namespace(namespace: str) -> str:
+    """A dataset's or job's namespace as :func:`redact_identity` gives it, without any user information
+    (``scheme://user:pw@host`` -> ``scheme://host``): the OpenLineage naming spec puts no credentials in a namespace,
+    so one database is one namespace whoever names it. An Azure container (``abfss://container@account...``) is part
+    of the name and stays."""
+    text = redact_identity(namespace)
+    if "://" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an authority urlsplit refuses: taken apart by its delimiters
+        scheme, authority, rest = split_authority(text)
+        return f"{scheme}://{authority.rpartition('@')[2]}{rest}" if REDACTED in authority.rpartition("@")[0] else text
+    if "@" not in parts.netloc or (parts.scheme.lower() in CONTAINER_SCHEMES and REDACTED not in parts.netloc):
+        return text
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
+
+
 def _redact_uri(text: str, *, shapes: bool) -> str:
     """``text`` as :func:`redact_uri` gives it; without ``shapes``, as :func:`redact_identity` does."""
     userinfo = _USERINFO.match(text) if len(text) <= 65536 else None
