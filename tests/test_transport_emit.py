@@ -120,8 +120,6 @@ def test_a_read_only_attachment_is_staged_and_sealed_without_a_copy(store_uri: s
     import os
     import tracemalloc
 
-    from prov_common.hashing.raw import blake3_digest
-
     transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
     for e in run_events():  # modules loaded, key made: what is measured is the attachment
         transport.emit(e)
@@ -140,11 +138,18 @@ def test_a_read_only_attachment_is_staged_and_sealed_without_a_copy(store_uri: s
     finally:
         tracemalloc.stop()
     assert not traced or grown < len(data) // 4, f"peak grew by {grown:,} bytes for an attachment of {len(data):,}"
+    assert_sealed_with(store_uri, run_id, path, bytes(data))
+
+
+def assert_sealed_with(store_uri: str, run_id: str, path: str, data: bytes) -> None:
+    """The run's bundle holds ``data`` at ``path``, its manifest gives their digest and size, and it verifies."""
+    from blake3 import blake3
+
     store = open_store(store_uri)
     bundle = read_bundle(store, run_id)
-    assert bundle.files[path] == bytes(data)
+    assert bundle.files[path] == data
     entry = bundle.manifest.by_path[path]
-    assert (entry.digest, entry.size) == (blake3_digest(bytes(data)), len(data))
+    assert (entry.digest, entry.size) == ("blake3:" + blake3(data).hexdigest(), len(data))
     assert verify_bundle(store, run_id, trust_from_settings()).ok
 
 
@@ -154,8 +159,6 @@ def test_a_mapped_row_set_is_staged_hashed_and_sealed_a_part_at_a_time(store_uri
     the bundle a part at a time, each part's pages given back once read: the process never holds them all (its peak
     resident size grew by the whole row set, 87 MB for 10 M rows). The bundle holds the same bytes and digests."""
     import os
-
-    from blake3 import blake3
 
     import prov_common.bundle.transport as transport_module
     import prov_common.mapped as mapped
@@ -180,12 +183,7 @@ def test_a_mapped_row_set_is_staged_hashed_and_sealed_a_part_at_a_time(store_uri
     assert transport.emit(complete).status == "written"
     held.append(resident(view))
     assert max(held) <= (8 << 20) // 2, f"{held} bytes of a mapped row set of {8 << 20:,} resident"
-    store = open_store(store_uri)
-    bundle = read_bundle(store, run_id)
-    assert bundle.files[path] == data
-    entry = bundle.manifest.by_path[path]
-    assert (entry.digest, entry.size) == ("blake3:" + blake3(data).hexdigest(), len(data))
-    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert_sealed_with(store_uri, run_id, path, data)
 
 
 def test_a_row_set_staged_by_another_process_is_sealed_without_reading_it_into_memory(
@@ -196,14 +194,10 @@ def test_a_row_set_staged_by_another_process_is_sealed_without_reading_it_into_m
     import os
     import tracemalloc
 
-    from blake3 import blake3
-
     import prov_common.mapped as mapped
-    from prov_common.bundle import layout
     from rows_support import mapped_rows
 
     monkeypatch.setattr(mapped, "PART", 64 << 10)
-    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", 256 << 10)  # a staged event's read allocates its limit
     size = 16 << 20
     data = os.urandom(size)
     start, complete = run_events()
@@ -224,12 +218,7 @@ def test_a_row_set_staged_by_another_process_is_sealed_without_reading_it_into_m
     finally:
         tracemalloc.stop()
     assert not traced or grown < size // 4, f"peak grew by {grown:,} bytes to seal an attachment of {size:,}"
-    store = open_store(store_uri)
-    bundle = read_bundle(store, run_id)
-    assert bundle.files[path] == data
-    entry = bundle.manifest.by_path[path]
-    assert (entry.digest, entry.size) == ("blake3:" + blake3(data).hexdigest(), len(data))
-    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert_sealed_with(store_uri, run_id, path, data)
 
 
 def test_a_bytearray_changed_after_attach_is_sealed_as_attached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
