@@ -93,7 +93,7 @@ class LocalStore(BaseStore):
             raise UnreadableObjectError(
                 f"object '{key}' in {self.describe()} cannot be read: {link} is a symbolic link (to {_target(link)}), and "
                 "tdprov writes only files and folders in a store.",
-                fix=f"find out who put the link there, remove it, and restore the object from a backup or replica of the store")
+                fix="find out who put the link there, remove it, and restore the object from a backup or replica of the store")
         try:
             stream = open_regular(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -230,7 +230,7 @@ class LocalStore(BaseStore):
         return StoreError(f"cannot list '{rel}' in {self.describe()}: {blocker} is not a folder, so the objects "
                           f"under it cannot be read.",
                           fix="tdprov writes a folder there: find out who put the file there, move it away and restore the "
-                              f"folder from a backup or replica of the store")
+                              "folder from a backup or replica of the store")
 
     def _os_error(self, action: str, key: str, exc: OSError) -> StoreError:
         what = f"cannot {action} '{key}' in {self.describe()}: {exc.strerror or exc}."
