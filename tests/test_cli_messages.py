@@ -369,3 +369,21 @@ def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkey
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent call last):") and "BadInputError: store " in err
     assert err.endswith(quiet)  # the same line last
+
+
+def test_tdprov_debug_adds_the_traceback_of_a_refusal_of_one_of_several_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov hash A B' names a PATH that fails and goes on, as main() reports a failure: TDPROV_DEBUG=1 added the
+    traceback of an unexpected error there, but not of a refusal (a JSON-lines line that is null), which stayed one
+    line."""
+    good, bad = tmp_path / "ok.csv", tmp_path / "bad.jsonl"
+    good.write_text("a\n1\n")
+    bad.write_text('{"a":1}\nnull\n')
+    assert main(["hash", str(good), str(bad)]) == 2
+    quiet = capsys.readouterr().err
+    assert quiet.startswith(f"tdprov hash: cannot read {str(bad)!r} as jsonl: line 2: is not a JSON object.")
+    monkeypatch.setenv("TDPROV_DEBUG", "1")
+    assert main(["hash", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "BadInputError: cannot read " in err
+    assert err.endswith(quiet)  # the same line last

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from prov_common import __version__
 from prov_common.cli._common import check_store_exists
-from prov_common.cli._failures import as_bad_input, print_if_debugging
+from prov_common.cli._failures import as_refusal
 from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
 from prov_common.cli._terminal import visible, visible_stdout
 from prov_common.errors import TdprovError, with_fix
@@ -63,9 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_store_exists(getattr(args, "store", None))
         with visible_stdout():
             return int(func(args) or 0)
-    except TdprovError as exc:
-        print_if_debugging(exc)
-        return _fail(verb, exc)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()
         return EXIT_OK
@@ -73,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tdprov {verb}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback: one line naming the thing and the fix
-        return _fail(verb, as_bad_input(exc))
+        return _fail(verb, as_refusal(exc))
 
 
 def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

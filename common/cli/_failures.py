@@ -8,7 +8,7 @@ import errno
 import os
 import traceback
 
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, TdprovError
 
 _OS_FIXES = {
     errno.ENOENT: "check the path for a typo",
@@ -28,6 +28,15 @@ def print_if_debugging(exc: BaseException) -> None:
     """Print ``exc``'s traceback to stderr when ``TDPROV_DEBUG`` is set (not empty, not ``0``)."""
     if os.environ.get("TDPROV_DEBUG", "").strip() not in ("", "0"):
         traceback.print_exception(exc)
+
+
+def as_refusal(exc: BaseException) -> TdprovError:
+    """``exc`` as the one-line refusal a verb's failure is printed as: a :class:`TdprovError` as it is, any other
+    error :func:`as_bad_input`; with its traceback when ``TDPROV_DEBUG`` is set."""
+    if isinstance(exc, TdprovError):
+        print_if_debugging(exc)
+        return exc
+    return as_bad_input(exc)
 
 
 def as_bad_input(exc: BaseException) -> BadInputError:

@@ -202,10 +202,9 @@ def run(args: argparse.Namespace) -> int:
 def _report(path: str, exc: Exception) -> int:
     """Say why ``path`` failed as ``main`` says a failure, in one line naming it; its exit code."""
     from prov_common.cli import _fail
-    from prov_common.cli._failures import as_bad_input
-    from prov_common.errors import TdprovError
+    from prov_common.cli._failures import as_refusal
 
-    error = exc if isinstance(exc, TdprovError) else as_bad_input(exc)
+    error = as_refusal(exc)
     _fail("hash", error if path in error.what else BadInputError(f"{path}: {error.what}", error.fix))
     return error.exit_code
 
