@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
                     "job, state, ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
                     "Each output is shown as DATASET@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
                     "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record "
-                    "(an output recorded without a digest, by another producer, as DATASET alone); "
+                    "(an output recorded without a digest, such as another producer's or a logical Airflow asset's, "
+                    "as DATASET alone: it has no version); "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
                     "Exit 0, or 1 when --verified left out a run whose bundle does not verify (a finding, named on stderr).",
