@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
         subparsers,
         "show",
         help="show one run's bundle: events, PROV, quality, signature",
-        description="Show the lineage bundle of one run: its events, a summary of its PROV document, "
+        description="Show the lineage bundle of one run: an Airflow task's try and map index, why a failed run failed "
+        "(its errorMessage facet), its datasets with rows (and shards), its events, a summary of its PROV document, "
         "Pandera quality results with attached failure samples, and whether its signature verifies. "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
