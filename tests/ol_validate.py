@@ -76,18 +76,18 @@ def _validator(ref: str) -> Draft202012Validator:
     return Draft202012Validator({"$ref": ref}, registry=_registry()[0], format_checker=FORMAT_CHECKER)
 
 
+def _problems(validator: Draft202012Validator, instance: object, where: str = "") -> list[str]:
+    return [f"{where}/{'/'.join(str(p) for p in err.absolute_path)}: {err.message}" for err in validator.iter_errors(instance)]
+
+
 def _errors(ref: str, instance: object, where: str) -> list[str]:
-    return [
-        f"{where}/{'/'.join(str(p) for p in err.absolute_path)}: {err.message}"
-        for err in _validator(ref).iter_errors(instance)
-    ]
+    return _problems(_validator(ref), instance, where)
 
 
 def schema_problems(schema: dict, instance: object) -> list[str]:
     """Problems of ``instance`` against ``schema`` (such as another producer's facet schema, whose ``$ref`` names the
     core spec), with the spec's schemas to resolve its references and formats checked."""
-    validator = Draft202012Validator(schema, registry=_registry()[0], format_checker=FORMAT_CHECKER)
-    return [f"/{'/'.join(str(p) for p in err.absolute_path)}: {err.message}" for err in validator.iter_errors(instance)]
+    return _problems(Draft202012Validator(schema, registry=_registry()[0], format_checker=FORMAT_CHECKER), instance)
 
 
 def is_uri(value: object) -> bool:
