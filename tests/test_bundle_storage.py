@@ -85,6 +85,41 @@ def test_a_sealing_that_meets_another_writer_between_its_manifest_and_statement_
     assert store.get(f"bundles/{first.run_id}/manifest.json") == first.manifest_bytes
 
 
+def test_a_sealing_through_the_outbox_that_meets_another_runs_bundle_names_it(store_uri: str, tmp_path,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Two runs given one run id sealing at once, through the outbox (as the transport writes): the loser found no
+    statement before its first put, met the winner's files and then its statement. It said only "already sealed by
+    another writer" (at info), where a write straight to the store warns that another run was given the run id."""
+    import threading
+    import uuid
+
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.store import Outbox
+
+    def of_parent(parent: str, sealed_at: datetime):
+        events = run_events(run_id)
+        for e in events:
+            e["run"]["facets"] = {"parent": {"_producer": "https://example.com", "_schemaURL": "https://example.com",
+                                             "run": {"runId": parent}, "job": {"namespace": "tests", "name": "etl"}}}
+        return build_bundle(events, {}, key, sealed_at=sealed_at)
+
+    store, key, run_id = open_store(store_uri), SigningKey.generate(), str(uuid.uuid4())
+    first_parent, second_parent = str(uuid.uuid4()), str(uuid.uuid4())
+    first, later = of_parent(first_parent, T0), of_parent(second_parent, T0 + timedelta(seconds=3))
+    *objects, (statement, data) = bundle_objects(first)
+    for k, v in objects:
+        store.put(k, v)
+    timer = threading.Timer(0.3, store.put, (statement, data))
+    timer.start()
+    with caplog.at_level("WARNING"):
+        assert write_bundle(store, later, outbox=Outbox(tmp_path / "spool")).status == "already-sealed"
+    timer.join()
+    assert (f"run {run_id} is sealed already as the run of job tests/train_features with parent run {first_parent}; "
+            f"another run, of job tests/train_features with parent run {second_parent}, was given the same run id, so its "
+            f"2 event(s) are in no bundle") in caplog.text
+    assert store.get(f"bundles/{run_id}/manifest.json") == first.manifest_bytes
+
+
 def test_crash_before_index_is_completed_by_redelivery_once(store_uri: str) -> None:
     store, key = open_store(store_uri), SigningKey.generate()
     bundle = _bundle(key)

@@ -73,23 +73,7 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) ->
     try:
         created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
-        _refuse_unsealed(store, run_id, exc)
-        sealed = sealed_manifest(store, run_id)
-        if sealed is not None and another_run(sealed, bundle.manifest):  # two runs given one run id
-            new = bundle.manifest
-            log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
-                        "%s/%s with parent run %s, was given the same run id, so its %d event(s) are in no bundle (they "
-                        "stay staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
-                        sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id, new.event_count,
-                        layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
-        elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
-            log.warning("tdprov: run %s was sealed with %d event(s) before %d more arrived; they stay staged under %s and "
-                        "are in no bundle. Fix: a run's events must end with its terminal event: emit nothing for a "
-                        "run after it (re-run the step to record what came late)", run_id, sealed.event_count,
-                        bundle.manifest.event_count - sealed.event_count, layout.staging_prefix(run_id))
-        else:
-            log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, exc.what)
-        return WriteResult(run_id, "already-sealed")
+        return _already_sealed(store, bundle, exc)
     entry = index_entry(bundle)
     if not created and not store.exists(entry.record):  # sealed before index keys were recorded
         existing = index_key_since(store, run_id, parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt"))
@@ -127,6 +111,30 @@ def bundle_file(store: Store, bundle: Bundle, path: str) -> bytes:
         raise BadInputError(f"the manifest of bundle {bundle.run_id} lists no {path}.",
                             fix=f"run 'tdprov verify {bundle.run_id}' and restore the bundle from a backup or replica of the store")
     return store.get(layout.bundle_key(bundle.run_id, path), entry.size)
+
+
+def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError) -> WriteResult:
+    """The result of a write of ``bundle`` that met ``conflict`` in its run's folder: refused when the folder holds no
+    statement (:func:`_refuse_unsealed`), else "already-sealed", warning when this bundle holds events the sealed one
+    does not (another run given the same run id, or events that came after the seal)."""
+    run_id = bundle.run_id
+    _refuse_unsealed(store, run_id, conflict)
+    sealed = sealed_manifest(store, run_id)
+    if sealed is not None and another_run(sealed, bundle.manifest):  # two runs given one run id
+        new = bundle.manifest
+        log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
+                    "%s/%s with parent run %s, was given the same run id, so its %d event(s) are in no bundle (they "
+                    "stay staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
+                    sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id, new.event_count,
+                    layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
+    elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
+        log.warning("tdprov: run %s was sealed with %d event(s) before %d more arrived; they stay staged under %s and "
+                    "are in no bundle. Fix: a run's events must end with its terminal event: emit nothing for a "
+                    "run after it (re-run the step to record what came late)", run_id, sealed.event_count,
+                    bundle.manifest.event_count - sealed.event_count, layout.staging_prefix(run_id))
+    else:
+        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, conflict.what)
+    return WriteResult(run_id, "already-sealed")
 
 
 def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -> None:
@@ -325,9 +333,7 @@ def write_bundle(
     try:
         result = outbox.deliver(store, [*bundle_objects(bundle), index_entry(bundle)], strict=strict)
     except ObjectConflictError as exc:
-        _refuse_unsealed(store, bundle.run_id, exc)
-        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", bundle.run_id, exc.what)
-        return WriteResult(bundle.run_id, "already-sealed")
+        return _already_sealed(store, bundle, exc)
     if result.spooled:  # the index key is chosen when the flush delivers it
         return WriteResult(bundle.run_id, "spooled")
     return WriteResult(bundle.run_id, "written", result.late_keys[-1])
