@@ -322,3 +322,20 @@ def test_an_event_whose_parent_is_another_run_of_the_same_job_stays_in_the_run(t
     bundle = read_bundle(open_store(store), run_id)
     assert bundle.manifest.event_count == 2 and [i.name for i in bundle.manifest.inputs] == ["/data/one.csv"]
     assert not _refusals(Path(store), run_id)
+
+
+def test_a_late_event_of_a_run_whose_dag_run_was_cleared_is_not_named_another_run(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A run sealed by its end, whose parent is the DAG run's new clear number, then gets a late end naming the parent it
+    began with (the same job): sealing keeps both parents as one run, but the write that met the sealed bundle compared
+    parent run ids alone and warned that another run was given the run id, with the fix to rename a DAG or task group.
+    It is named as events that came after the seal."""
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, before, after = str(uuid.uuid4()), (str(uuid.uuid4()), "etl"), (str(uuid.uuid4()), "etl")
+    transport.emit(_child_event(run_id, before, "START", "2026-03-01T10:00:00.000Z"))
+    assert transport.emit(_child_event(run_id, after, "FAIL", "2026-03-01T10:00:02.000Z")).status == "written"
+    with caplog.at_level("WARNING"):
+        assert transport.emit(_child_event(run_id, before, "FAIL", "2026-03-01T10:00:03.000Z")).status == "already-sealed"
+    assert f"run {run_id} was sealed with 2 event(s) before 1 more arrived" in caplog.text
+    assert "was given the same run id" not in caplog.text

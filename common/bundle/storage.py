@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import SHARED_RUN_ID_FIX
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import Bundle, BundleSummary, Manifest
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.hashing.raw import blake3_digest
@@ -120,7 +120,7 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError)
     run_id = bundle.run_id
     _refuse_unsealed(store, run_id, conflict)
     sealed = sealed_manifest(store, run_id)
-    if sealed is not None and another_run(sealed, bundle.manifest):  # two runs given one run id
+    if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
         new = bundle.manifest
         log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
                     "%s/%s with parent run %s, was given the same run id, so its %d event(s) are in no bundle (they "
@@ -168,10 +168,18 @@ def sealed_manifest(store: Store, run_id: str) -> Manifest | None:
         return None
 
 
-def another_run(sealed: Manifest, new: Manifest) -> bool:
-    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: both name a parent run, and
-    not the same one."""
-    return None not in (sealed.parent_run_id, new.parent_run_id) and sealed.parent_run_id != new.parent_run_id
+def another_run(sealed: Manifest, new: Bundle) -> bool:
+    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: both name a parent run, not the
+    same one, and no event of ``new`` names the sealed one's (a run's events name parents of one job, :mod:`transport
+    <prov_common.bundle.transport>`: a parent of the same job at another run id, a DAG run cleared while its task ran,
+    leaves the run as it was)."""
+    if None in (sealed.parent_run_id, new.manifest.parent_run_id) or sealed.parent_run_id == new.manifest.parent_run_id:
+        return False
+    try:
+        events = parse_events_jsonl(new.files[layout.EVENTS_FILE])
+    except (KeyError, BadInputError):
+        return True
+    return all((parent := parent_of(e)) is None or parent[0] != sealed.parent_run_id for e in events)
 
 
 def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:
