@@ -39,7 +39,8 @@ def test_nan_and_infinity_are_refused_on_both_paths(path, line):
 
 
 @pytest.mark.parametrize("path", list(PATHS))
-@pytest.mark.parametrize("line", [b'{"a":1.0}{"a":3.0}', b'{"a":1.0}  {"a":3.0}', b'{"a":1.0,"s":"}{"} {"a":3.0}'])
+@pytest.mark.parametrize("line", [b'{"a":1.0}{"a":3.0}', b'{"a":1.0}  {"a":3.0}', b'{"a":1.0,"s":"}{"} {"a":3.0}',
+                                  b'{"a":1.0} null', b'{"a":1.0}null'])
 def test_two_objects_on_one_line_are_refused_on_both_paths(path, line):
     data = b'{"a":5.0}\n' + line + b"\n" + LONG_LINE + b"\n"
     with pytest.raises(ValueError, match=r"^line 2: not valid JSON"):
@@ -83,7 +84,7 @@ def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line,
 
 
 @pytest.mark.parametrize("path", list(PATHS))
-@pytest.mark.parametrize("line", [b"null", b"  null\r"])
+@pytest.mark.parametrize("line", [b"null", b"  null\r", b"true"])
 def test_a_line_that_is_null_is_refused_on_both_paths(path, line):
     """Arrow read it as a row of nulls (the digest of ``{}`` there), where the incremental parser refused it. (Both
     lines in Arrow's first chunk: a chunk that starts with it crashes the process, tested below in a child.)"""
@@ -91,6 +92,13 @@ def test_a_line_that_is_null_is_refused_on_both_paths(path, line):
     with pytest.raises(ValueError, match=r"^line 2: is not a JSON object\.$") as refused:
         stream(data, path, chunk_bytes=32)
     assert refused.value.fix.startswith("write one JSON object on each line ({} for a row")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_line_of_two_nulls_is_refused_on_both_paths(path):
+    """Arrow read ``null null`` as two rows of nulls (4 rows from 3 lines), where the incremental parser refused it."""
+    with pytest.raises(ValueError, match=r"^line 2: (is not a JSON object|not valid JSON)"):
+        stream(b'{"a":5.0}\nnull null\n' + LONG_LINE + b"\n", path, chunk_bytes=32)
 
 
 def _nested(levels: int, inner: bytes = b"1") -> bytes:
@@ -113,6 +121,8 @@ def test_a_line_nested_deeper_than_the_limit_is_refused_on_both_paths(path):
 
 
 @pytest.mark.parametrize(("data", "refusal"), [(b'null\n{"a":1.0}\n', "line 1: is not a JSON object."),
+                                               (b'null null\n{"a":1.0}\n', "line 1: is not a JSON object."),
+                                               (b'null,\n', "line 1: is not a JSON object."),
                                                (_nested(20_000) + b"\n", "line 1: is nested deeper than 256 levels")])
 def test_a_line_that_crashes_arrow_is_refused_first(tmp_path: Path, data, refusal):
     """Arrow's parser ends the process (a segmentation fault) on a block whose first line is ``null``, and on a line

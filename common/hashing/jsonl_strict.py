@@ -1,13 +1,13 @@
 """What ``pyarrow.json`` reads that is not JSON lines, refused as the incremental parser of long lines
 (:mod:`~prov_common.hashing.jsonl_events`) refuses it, so a file's verdict does not depend on its longest line:
 ``NaN``, ``Infinity`` and ``Inf`` (with or without ``-``), which are not JSON numbers, several objects on one
-line (``{"a":1}{"a":2}``, which Arrow reads as two rows), a line that is ``null``, no object (Arrow reads it as a
-row of nulls after an object), and a line nested deeper than the incremental parser takes (``MAX_DEPTH``). Arrow's
-parser ends the process on the last two (a block that starts with ``null``, a line some thousands of levels deep), so
-:func:`check_before_parse` looks for them before Arrow parses.
+line (``{"a":1}{"a":2}``, which Arrow reads as two rows, as it reads ``{"a":1} null``), a line that is no object
+(``null``, which Arrow reads as a row of nulls after an object, ``null null`` as two), and a line nested deeper than the
+incremental parser takes (``MAX_DEPTH``). Arrow's parser ends the process on the last two (a block that starts with
+``null``, a line some thousands of levels deep), so :func:`check_before_parse` looks for them before Arrow parses.
 
 Cheap on ordinary data: a chunk is looked at line by line only when a pattern that may be such a token (``: NaN``)
-or two objects (``}{``) appears in its bytes, and then only those lines are parsed again (with :mod:`json`).
+or two values (``}{``, ``} null``) appears in its bytes, and then only those lines are parsed again (with :mod:`json`).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_OBJECT, JsonLineError
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 
 _CONSTANT = re.compile(rb"[:\[,][ \t\r]*-?(?:NaN|Inf(?:inity)?)[ \t\r]*[,\]}]")  # may be a NaN or Infinity value
-_JOINED = re.compile(rb"\}[ \t\r]*\{")  # an object right after another: not JSON outside a string
+_JOINED = re.compile(rb"\}[ \t\r]*(?:\{|null)")  # an object or null right after an object: not JSON outside a string
 _NEWLINE, _BRACE, _QUOTE = ord("\n"), ord("{"), ord('"')
 _OPENINGS = bytes(b for b in range(256) if b not in b"[{\n")  # deleted: what is left are a line's openings
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"\n')
@@ -82,15 +82,16 @@ def check_chunk(chunk: bytes, rows: int | None, first_line: int) -> None:
 
 def check_before_parse(chunk: bytes, first_line: int) -> None:
     """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line ``first_line``
-    of the file) that is ``null`` or nested deeper than ``MAX_DEPTH`` levels, as the incremental parser refuses it:
-    call it before Arrow parses the chunk, which such a line can crash. Quick (searches in C) unless a line starts
+    of the file) that is no object (``null``, ``null null``, ``true``) or nested deeper than ``MAX_DEPTH`` levels, as
+    the incremental parser refuses it: call it before Arrow parses the chunk, which such a line can crash. Quick (searches in C) unless a line starts
     with no ``{`` or holds more ``[`` and ``{`` than levels allowed."""
     data = np.frombuffer(chunk, np.uint8)
     starts = np.concatenate(([0], np.flatnonzero(data[:-1] == _NEWLINE) + 1))  # where each line starts
     for number in np.flatnonzero(data[starts] != _BRACE).tolist():  # lines that start with no "{": blank, or no object
         start = int(starts[number])
         end = chunk.find(b"\n", start)
-        if chunk[start:end if end >= 0 else None].strip() == b"null":
+        line = chunk[start:end if end >= 0 else None].strip()
+        if line and not line.startswith(b"{"):  # null (also "null null", "null,"), or a value that is no object
             raise JsonLineError(first_line + number, "is not a JSON object.", FIX_OBJECT)
     openings = chunk.translate(None, _OPENINGS).split(b"\n")
     if max(map(len, openings)) <= MAX_DEPTH:
