@@ -225,3 +225,24 @@ def test_a_symbolic_link_in_the_store_is_listed_and_never_read_through(tmp_path:
             store.get(key)
         assert caught.value.what == (f"object '{key}' in local folder {tmp_path / 'store'} cannot be read: {tmp_path / 'store' / link} is "
                                      f"a symbolic link (to {target}), and tdprov writes only files and folders in a store.")
+
+
+def test_a_large_object_read_under_its_size_is_held_once(tmp_path: Path) -> None:
+    """A bundle file is read under the size its manifest gives (verify, show): read in parts of at most 1 MiB and
+    joined, a 24 MiB row set was held twice (48 MiB at the peak); one read(limit + 1) before held it once. The local
+    store reads a file in one read of its size; the bytes and the refusal past the limit stay."""
+    import tracemalloc
+
+    from prov_common.store.errors import ObjectTooLargeError
+
+    store, data = open_store(str(tmp_path / "store")), os.urandom(24 << 20)
+    store.put("bundles/r/rows.bin", data)
+    tracemalloc.start()
+    try:
+        assert store.get("bundles/r/rows.bin", len(data)) == data
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(data) * 5 // 4, f"a get of {len(data):,} bytes allocated {peak:,} bytes at its peak"
+    with pytest.raises(ObjectTooLargeError, match="bundles/r/rows.bin"):
+        store.get("bundles/r/rows.bin", len(data) - 1)

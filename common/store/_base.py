@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -201,16 +202,26 @@ class BaseStore(ABC):
 
 
 def _read_at_most(stream: BinaryIO, count: int) -> bytes:
-    """Up to ``count`` bytes of ``stream``, read in parts that start small and double (to :data:`CHUNK`): one
-    ``read(count)`` would allocate ``count`` bytes first, 64 MiB for each small staged event read under a 64 MiB
-    limit."""
+    """Up to ``count`` bytes of ``stream``: a file's in one read of its size (and one more byte, to see it grow), else
+    in parts that start small and double (to :data:`CHUNK`). One ``read(count)`` would allocate ``count`` bytes first,
+    64 MiB for each small staged event read under a 64 MiB limit; parts of a large file would be held twice when joined."""
     parts: list[bytes] = []
-    size = 64 << 10
+    known = _file_size(stream)
+    size = 64 << 10 if known is None else known + 1
     while count > 0 and (part := stream.read(min(size, count))):
         parts.append(part)
         count -= len(part)
         size = min(size * 2, CHUNK)
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _file_size(stream: BinaryIO) -> int | None:
+    """The size of the regular file ``stream`` reads (None when it reads no file)."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # no file descriptor (an S3 body: io.UnsupportedOperation)
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 @contextlib.contextmanager
