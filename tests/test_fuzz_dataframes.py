@@ -189,6 +189,16 @@ def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(val
     hash_dataframe(pd.DataFrame({"m": pd.Series(same_digest_as, dtype=object)}))  # the frame it was taken for still hashes
 
 
+def test_lists_of_half_floats_are_hashed_not_a_crash() -> None:
+    """The look for booleans among floats inside lists asked Arrow which items are 0.0 or 1.0, which it cannot say of
+    half floats: ArrowNotImplementedError came out of hash_dataframe for lists of numpy.float16. They are hashed."""
+    half = [[np.float16(1.0), np.float16(0.5)], None, [np.float16(0.0)]]
+    digest = hash_dataframe(pd.DataFrame({"m": pd.Series(half, dtype=object)})).digest
+    other = hash_dataframe(pd.DataFrame({"m": pd.Series([[np.float16(1.0), np.float16(0.25)], None, [np.float16(0.0)]],
+                                                          dtype=object)})).digest
+    assert digest.startswith("blake3:") and digest != other
+
+
 def test_date_times_of_several_zones_inside_lists_are_refused_with_a_fix_that_works() -> None:
     """The zones of date-times inside lists were not looked at: [[00:00 UTC, 01:00+01:00]] hashed as [[00:00 UTC] * 2].
     The fix given brings them to one zone; nulls inside (None, NaN, NaT) are no naive date-times."""

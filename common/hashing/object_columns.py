@@ -132,6 +132,16 @@ def _zone_name(zone: dt.tzinfo) -> str:
         return repr(zone)
 
 
+def _zero_or_one(read: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """The positions of ``read`` (floats) that Arrow read as 0.0 or 1.0, as it reads a boolean among floats; None
+    where Arrow cannot compare them (half floats: any may be one)."""
+    try:
+        found = pc.is_in(read, value_set=pa.array([0.0, 1.0]))
+    except pa.ArrowNotImplementedError:
+        return None
+    return np.flatnonzero(pc.fill_null(found, False).to_numpy(zero_copy_only=False))
+
+
 def _nulls_are_none(array: np.ndarray, read: pa.Array | pa.ChunkedArray) -> bool:
     """Whether every value Arrow read as a null is None (a look at those values alone)."""
     if read.null_count == 0:
@@ -210,7 +220,7 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     if item is None or not _looked_at(item):
         return None
     if pa.types.is_floating(item):  # the last level, in one pass (lists of floats are common); float arrays hold no bool
-        if read is not None and not pc.any(pc.is_in(pc.list_flatten(read), pa.array([0.0, 1.0]))).as_py():
+        if read is not None and (hits := _zero_or_one(pc.list_flatten(read))) is not None and not len(hits):
             return None  # no item was read as 1.0 or 0.0 (as Arrow reads a boolean among floats): none was one
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
