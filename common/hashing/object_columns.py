@@ -33,17 +33,22 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     import pandas as pd  # here: only pandas columns are object columns
 
     array = np.asarray(values, dtype=object)
-    # the checks below look at the types of the values that are no null (None, NaN, NaT, NA, whatever the type),
-    # each type once. Where None is the only null (Arrow read no other, and every other value is of a type no null
-    # is of), they look at every value and leave None out: no mask of the nulls, which took longer than the rest
-    kinds = set(map(type, array)) if _nulls_are_none(array, read) else None
-    if kinds is not None and kinds <= _NEVER_NULL_OR_NONE:
-        kinds.discard(type(None))
-        present = array
+    if pa.types.is_floating(t):  # only a boolean changes there (to 1.0 or 0.0): looked for where Arrow read those
+        hits = _zero_or_one(read)
+        bools = any(isinstance(v, _BOOLS) for v in (array if hits is None else array[hits]))
+        found = (_BOOL_AMONG_FLOATS, False) if bools else None
     else:
-        present = array[~pd.isna(array)]
-        kinds = set(map(type, present))
-    found = _holds(present, t, kinds, read)
+        # the checks below look at the types of the values that are no null (None, NaN, NaT, NA, whatever the type),
+        # each type once. Where None is the only null (Arrow read no other, and every other value is of a type no null
+        # is of), they look at every value and leave None out: no mask of the nulls, which took longer than the rest
+        kinds = set(map(type, array)) if _nulls_are_none(array, read) else None
+        if kinds is not None and kinds <= _NEVER_NULL_OR_NONE:
+            kinds.discard(type(None))
+            present = array
+        else:
+            present = array[~pd.isna(array)]
+            kinds = set(map(type, present))
+        found = _holds(present, t, kinds, read)
     if found is not None:
         problem, nested = found
         fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
