@@ -468,6 +468,18 @@ def link_a_new_runs_file_to_a_copy_outside_the_store(s: Store) -> tuple[str, str
     return "default", CHECK_PROV, f"{path} is a symbolic link (to {copy}), and tdprov writes only files and folders in a store"
 
 
+def link_a_new_run_id_to_a_copy_outside_the_store(s: Store) -> tuple[str, str, str]:
+    """A local folder 'bundles/<new run id>' that is a symbolic link to a copy of a logged run's bundle outside the store
+    (a link to '/' alike): the listing walked the folder it leads to as part of the store (all of '/'). It is listed as
+    one object, the link, which no read goes through, and named as a folder never sealed."""
+    new = str(uuid.uuid4())
+    copy = Path(s.uri).parent / "outside-bundle"
+    shutil.copytree(Path(s.uri) / layout.bundle_prefix(s.extra), copy)
+    (Path(s.uri) / layout.BUNDLES / new).symlink_to(copy)
+    return "default", CHECK_UNFINISHED, (f"bundle folder {layout.bundle_prefix(new)} holds no signed statement and no index entry "
+                                         "or staged event names its run: it was never sealed, and no audit examines it")
+
+
 def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str, str]:
     """A source record registered after the last audit, with a garbage signature added beside its valid one: it was taken
     as it was (the bundles' check of one signature and canonical bytes was theirs only)."""
@@ -493,6 +505,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full, add_a_signature_to_a_source_record_no_audit_saw,
     plant_unsealed_folder_with_a_manifest, plant_unsealed_folder_with_events_full, copy_a_bundle_under_a_name_that_is_no_run_id,
     link_a_new_run_id_to_a_logged_bundle, link_a_new_runs_file_to_a_copy_outside_the_store,
+    link_a_new_run_id_to_a_copy_outside_the_store,
 ]
 
 

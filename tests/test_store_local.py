@@ -246,3 +246,35 @@ def test_a_large_object_read_under_its_size_is_held_once(tmp_path: Path) -> None
     assert peak < len(data) * 5 // 4, f"a get of {len(data):,} bytes allocated {peak:,} bytes at its peak"
     with pytest.raises(ObjectTooLargeError, match="bundles/r/rows.bin"):
         store.get("bundles/r/rows.bin", len(data) - 1)
+
+
+def test_a_link_to_a_folder_outside_the_store_or_through_links_is_listed_as_one_object(tmp_path: Path) -> None:
+    """A link to a folder outside the store was walked as part of it (a link to '/' listed the whole file system), and
+    links upon links in the store were walked once for every path through them (two links to the next folder at each
+    of 10 levels: 1,024 keys, a million at 20). Such a link is listed as one object, which a read refuses naming the link; a link to
+    a folder of the store is still listed as that folder."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for n in range(3):
+        (outside / f"{n}.json").write_bytes(b"{}")
+    store = LocalStore(tmp_path / "store")
+    store.put("bundles/b/x.json", b"{}")
+    root = tmp_path / "store"
+    (root / "bundles" / "a").symlink_to(outside)
+    levels = root / "levels"
+    for n in range(10):
+        (levels / f"f{n}").mkdir(parents=True)
+        for name in ("a", "b"):
+            (levels / f"f{n}" / name).symlink_to(f"../f{n + 1}")
+    (levels / "f10").mkdir()
+    (levels / "f10" / "k").write_bytes(b"1")
+    assert list(store.list("bundles/")) == ["bundles/a", "bundles/b/x.json"]
+    assert [i.key for i in store.list_info("bundles/")] == ["bundles/a", "bundles/b/x.json"]
+    assert list(store.list("levels/f0/")) == ["levels/f0/a/a", "levels/f0/a/b", "levels/f0/b/a", "levels/f0/b/b"]
+    with pytest.raises(UnreadableObjectError) as caught:
+        store.get("bundles/a")
+    assert caught.value.what == (f"object 'bundles/a' in local folder {root} cannot be read: {root / 'bundles' / 'a'} is "
+                                 f"a symbolic link (to {outside}), and tdprov writes only files and folders in a store.")
+    assert list(store.list("bundles/a/")) == [] and list(store.list("bundles/a/0")) == []
+    assert list(store.list("levels/f0/a/")) == ["levels/f0/a/a", "levels/f0/a/b"]
+    assert store.exists("bundles/b/x.json") and not store.exists("levels/f0/a/b/k") and not store.exists("bundles/a/0.json")

@@ -116,8 +116,9 @@ class Listing:
                 and key.count("/") == 2}
 
     def folders(self) -> set[str]:
-        """The run ids of the bundle folders in which the listing shows any object."""
-        return {key[len(_BUNDLES):].partition("/")[0] for key in self.tags if key.startswith(_BUNDLES) and key.count("/") >= 2}
+        """The run ids of the bundle folders in which the listing shows any object, or that are an object themselves (a
+        file, or a local link listed as one: tdprov writes none)."""
+        return {key[len(_BUNDLES):].partition("/")[0] for key in self.tags if key.startswith(_BUNDLES)}
 
 
 def _tracked(key: str) -> bool:

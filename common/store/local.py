@@ -120,7 +120,7 @@ class LocalStore(BaseStore):
         return None
 
     def _exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return self._path(key).is_file() and self._link_in(key) is None  # an object only a link leads to is not read
 
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
         return (key for key, _entry in self._entries(prefix, start_after))
@@ -139,18 +139,24 @@ class LocalStore(BaseStore):
     def _entries(self, prefix: str, start_after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
         # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
-        return self._walk(self._path(base[:-1]) if base else self.root, base, prefix, start_after)
+        folder = self._path(base[:-1]) if base else self.root
+        linked = bool(base) and self._link_in(base[:-1]) is not None  # listed through a link: walked as one would be
+        if linked and not self._inside(folder):
+            return iter(())  # the link is listed as one object in the folder above it
+        return self._walk(folder, base, prefix, start_after, linked=linked)
 
     def _walk(self, folder: Path, rel: str, prefix: str, after: str | None,
-              seen: frozenset[tuple[int, int]] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
+              seen: frozenset[tuple[int, int]] | None = None, linked: bool = False) -> Iterator[tuple[str, os.DirEntry]]:
         """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
 
         Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
         full keys. A sub-folder whose every key sorts at or before ``after`` is skipped unread, so
         a listing with ``start_after`` costs time in proportion to what comes after it. A symbolic link
         to a folder (which tdprov never writes) is listed as the folder it leads to, so that the keys under
-        it reach verify and the audit, whose reads refuse it (:meth:`_link_in`); one that leads back into the
-        folders walked to reach it (a loop) is not walked again. ``seen``: those folders.
+        it reach verify and the audit, whose reads refuse it (:meth:`_link_in`), when that folder is in the
+        store, is not one walked to reach it (a loop) and is not reached through another link (``linked``):
+        any other is listed as one object, the link, so that a link to a huge folder, to one outside the store
+        or to links upon links is named, not walked. ``seen``: the folders walked to reach ``folder``.
         """
         first, seen = seen is None, frozenset() if seen is None else seen
         try:
@@ -159,7 +165,8 @@ class LocalStore(BaseStore):
                 return
             seen = seen | {(st.st_dev, st.st_ino)}
             with os.scandir(folder) as it:
-                entries = [(key_name(e.name) + "/" if e.is_dir() else key_name(e.name), e) for e in it if not e.name.startswith(".")]
+                entries = [(key_name(e.name) + "/" if self._walked(e, seen, linked) else key_name(e.name), e)
+                           for e in it if not e.name.startswith(".")]
         except FileNotFoundError:
             return
         except NotADirectoryError:
@@ -179,9 +186,27 @@ class LocalStore(BaseStore):
                 if after is not None and key <= after and not after.startswith(key):
                     continue  # every key under this folder is <= after
                 inner_after = after if after is not None and after > key else None
-                yield from self._walk(folder / entry.name, key, prefix, inner_after, seen)
+                yield from self._walk(folder / entry.name, key, prefix, inner_after, seen, linked or entry.is_symlink())
             elif key.startswith(prefix) and (after is None or key > after):
                 yield key, entry
+
+    def _walked(self, entry: os.DirEntry, seen: frozenset[tuple[int, int]], linked: bool) -> bool:
+        """Whether the listing walks ``entry`` as a folder (see :meth:`_walk`): a folder, or a symbolic link to a folder
+        of the store that is not in ``seen`` and not reached through another link."""
+        if not entry.is_dir():
+            return False
+        if not entry.is_symlink():
+            return True
+        try:
+            st = os.stat(entry.path)
+        except OSError:
+            return False
+        return not linked and (st.st_dev, st.st_ino) not in seen and self._inside(Path(entry.path))
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, its links followed, is in the store."""
+        root = os.path.realpath(self.root)
+        return os.path.commonpath([root, os.path.realpath(path)]) == root
 
     def check_writable(self, prefix: str) -> None:
         """Create and remove a hidden file in the folder that holds ``prefix`` (or its nearest existing parent in the
