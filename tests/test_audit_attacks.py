@@ -415,6 +415,15 @@ def copy_bundle_under_new_run_id_without_index_entry(s: Store) -> tuple[str, str
     return "default", CHECK_INVENTORY, _copy_bundle_folder(s, s.extra, str(uuid.uuid4()))
 
 
+def copy_bundle_under_new_run_id_whose_indexed_record_names_no_key(s: Store) -> tuple[str, str, str]:
+    """The same, its ``indexed`` record rewritten to name an entry of the new run id at a key no store can hold: the
+    audit stopped on it (the key was asked for before it was checked)."""
+    new = str(uuid.uuid4())
+    words = _copy_bundle_folder(s, s.extra, new)
+    raw_write(s.uri, layout.bundle_key(new, layout.INDEXED_FILE), f"index/../20260101T000000000000Z-{new}.json".encode())
+    return "default", CHECK_INVENTORY, words
+
+
 def copy_bundle_under_upper_case_run_id_full(s: Store) -> tuple[str, str, str]:
     return "full", CHECK_INVENTORY, _copy_bundle_folder(s, s.last, s.last.upper())
 
@@ -502,6 +511,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
     forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
+    copy_bundle_under_new_run_id_whose_indexed_record_names_no_key,
     plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full, add_a_signature_to_a_source_record_no_audit_saw,
     plant_unsealed_folder_with_a_manifest, plant_unsealed_folder_with_events_full, copy_a_bundle_under_a_name_that_is_no_run_id,
     link_a_new_run_id_to_a_logged_bundle, link_a_new_runs_file_to_a_copy_outside_the_store,

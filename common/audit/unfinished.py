@@ -235,9 +235,9 @@ def _indexed_now(store: Store, run_id: str) -> bool:
     """Whether the index entry the run's ``indexed`` record names is one of this run's, and in the store."""
     try:
         key = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE), layout.SMALL_OBJECT_LIMIT).decode()
-    except (ObjectNotFoundError, UnreadableObjectError, UnicodeDecodeError):
+        return key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) == run_id and store.exists(key)
+    except (ObjectNotFoundError, UnreadableObjectError, UnicodeDecodeError, BadInputError):  # BadInputError: a key no store holds
         return False
-    return key.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(key) == run_id and store.exists(key)
 
 
 def _unindexed(run_id: str, severity: str) -> Finding:
