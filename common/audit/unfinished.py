@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of
 from prov_common.bundle.storage import load_index_entry, sealed_manifest
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
