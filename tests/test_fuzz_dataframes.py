@@ -216,6 +216,21 @@ def test_date_times_of_several_zones_inside_lists_are_refused_with_a_fix_that_wo
     assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"m": pd.Series([[utc, None, None, None], None, [utc]], dtype=object)})).digest
 
 
+def test_booleans_among_floats_inside_lists_are_refused_with_a_fix_that_works() -> None:
+    """The fix given for booleans among floats inside lists makes them numbers (it said df[c].astype(float), which
+    fails on a column of lists)."""
+    from prov_common.errors import UnsupportedTypeError
+
+    df = pd.DataFrame({"m": pd.Series([[0.5, False, None], None, [True]], dtype=object)})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    fix = refused.value.fix
+    assert fix.startswith("if the booleans inside stand for numbers, make them numbers, e.g. for lists "), fix
+    exec(fix.split("e.g. for lists ", 1)[1].split("; else", 1)[0], {"df": df})
+    expected = pd.DataFrame({"m": pd.Series([[0.5, 0.0, None], None, [1.0]], dtype=object)})
+    assert hash_dataframe(df).digest == hash_dataframe(expected).digest
+
+
 def test_a_set_of_text_is_refused_where_its_digest_changed_from_one_process_to_the_next() -> None:
     """A set is read in its iteration order, which for text follows PYTHONHASHSEED: one frame, two digests."""
     code = ("import pandas as pd; from prov_common.hashing import hash_dataframe\n"

@@ -88,7 +88,9 @@ _SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change 
                        "make them sorted lists, e.g. df[{c}] = df[{c}].map(sorted)")
 _BOOL_AMONG_FLOATS = _Problem(
     "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
-    "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own")
+    "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own",
+    "if the booleans inside stand for numbers, make them numbers, e.g. for lists df[{c}] = df[{c}].map(lambda l: "
+    "[x if x is None else float(x) for x in l], na_action='ignore'); else keep the booleans in a field of their own")
 _Found = tuple[_Problem, bool]  # the problem, and whether it is inside lists or structs
 
 
