@@ -262,7 +262,7 @@ class Recorder:
                 try:
                     if self.transport().store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE)):
                         continue
-                    started = self.staged(earlier)  # its START staged in the store, or none
+                    started = self.staged(earlier)  # its START staged (or spooled), or none
                 except TdprovError as exc:
                     if self.settings.strict:
                         raise
@@ -276,8 +276,12 @@ class Recorder:
                 run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
 
     def staged(self, identity: StepIdentity) -> bool:
-        """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store."""
-        return next(iter(self.transport().store.list(layout.staging_prefix(identity.ol_run_id))), None) is not None
+        """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store, or wait in
+        this machine's spool to be staged there (the store was down when they were delivered; the next delivery stages
+        them before its own events)."""
+        transport, prefix = self.transport(), layout.staging_prefix(identity.ol_run_id)
+        return (next(iter(transport.store.list(prefix)), None) is not None
+                or transport.outbox.holds(transport.store.uri, under=prefix))
 
     def open_steps(self, dagster_run_id: str) -> list[StepRun]:
         """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from dagster import (
 
 import dagster_steps_defs as steps
 from test_dagster_defs import asset_of
+from test_transport_outbox import outage  # noqa: F401 - a fixture
 from prov_common.audit import run_audit
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -40,7 +43,9 @@ from prov_common.config import Settings
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run
+from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
+from prov_dagster.recorder import Recorder
 
 TESTS = Path(__file__).resolve().parent
 
@@ -164,6 +169,26 @@ def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
     assert warning.endswith(f"It is left as it is; if it stays unsealed, 'tdprov audit' names it. Fix: once the store is "
                             f"reachable, 'tdprov store seal --force {failed}' seals it"), warning
     assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
+
+
+def test_a_retry_seals_the_failed_attempt_with_the_start_it_spooled(outage: Any, tmp_path: Path) -> None:
+    """The failed attempt ran while the store was down, so its START (naming what it loaded) waits in the spool; the
+    retry's process, with the store back, seals it with that START: it emitted a START of its own too, as if the
+    attempt had recorded nothing, and the bundle held two (the failure sensor asks the same question)."""
+    store_uri, restore = outage
+    settings = Settings(store=store_uri, spool=str(tmp_path / "spool"))
+    attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
+    failed = Recorder(settings, "dagster://default").step(attempt)  # the failed attempt's process
+    failed.input(DatasetRecord(name="raw", digest=None))
+    failed.recorder.wait()
+    restore()
+    retry = Recorder(settings, "dagster://default")  # the retry's process
+    retry.step(replace(attempt, attempt=1))
+    retry.wait()
+    events = parse_events_jsonl(read_bundle(open_store(store_uri), failed.ol_run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
+    assert "attempt 0 failed; Dagster retried it as attempt 1" in events[1]["run"]["facets"]["errorMessage"]["message"]
 
 
 # -- a step that hands no asset output to the IO manager is ended as Dagster recorded it --------------------

@@ -433,11 +433,13 @@ class Outbox:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
 
-    def holds(self, store_uri: str) -> bool:
-        """Whether an entry for ``store_uri`` waits in the spool (reads only the spool's entry headers)."""
+    def holds(self, store_uri: str, *, under: str | None = None) -> bool:
+        """Whether an entry for ``store_uri`` waits in the spool (with ``under``: one holding an object whose key starts
+        with it); reads only the spool's entry headers."""
         for path in self.pending():
             try:
-                if spool.read_store_uri(path) == store_uri:
+                if spool.read_store_uri(path) == store_uri and (
+                        under is None or any(key.startswith(under) for key in spool.read_keys(path))):
                     return True
             except (OSError, ValueError, KeyError):  # taken by a flusher meanwhile, or unreadable (set aside by flush)
                 continue
