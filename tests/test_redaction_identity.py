@@ -104,7 +104,8 @@ def test_token_prefixes_in_names_are_words_unless_a_token_body_follows(tmp_path,
     store = tmp_path / "store"
     words = ["/data/hf_train_split_v2.parquet", "/data/hf_test_split_v2.parquet", "/m/sk-learn-models-2024-01-01/x.pkl",
              "/m/sk-learn-models-2024-02-01/x.pkl", "/p/npm_packages_2024_01.json", "/p/npm_packages_2024_02.json",
-             "/d/sk_test_split_data/x.csv"]
+             "/d/sk_test_split_data/x.csv", "/m/sk-learn-models-2024-01-01-randomforestclassifier/x.pkl",
+             "/m/sk-learn-models-2024-01-01-gradientboostingregressor/x.pkl"]  # digits in one run, a long word in another
     tokens = [f"/d/{HF_TOKEN}/a.csv", f"/d/{NPM_TOKEN}/b.csv", f"/d/{SK_TOKEN}/c.csv"]
     transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
     for job, outputs in (("audit bearer tokens", words[::2]), ("audit bearer scopes", words[1::2]),
