@@ -64,7 +64,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
       ``("s3://bucket", "shards")``, as a local folder and an Airflow ``Asset`` URI drop the ``/``
     - ``abfss://container@account.dfs.core.windows.net/path``:
       ``("abfss://container@account.dfs.core.windows.net", "path")``; ``wasbs://`` alike
-    - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host[:port]/topic``: ``("kafka://host[:port]", "topic")``
+    - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host[:port]/topic``: ``("kafka://host[:port]", "topic")``, the servers as
+      written (``kafka://b1:9092,b2:9092``)
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
       (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike; Trino's port 8080 and Redshift's 5439 when absent)
     - ``inmemory://name``: ``("inmemory://", "name")``
@@ -83,6 +84,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         authority, _, rest = raw.partition("://")[2].partition("/")
         return f"{XCOM_SCHEME}://{authority}", "/" + rest
     text = redact_identity(raw)
+    if raw.partition("://")[0].lower() == "kafka":  # before the port is read: a list of bootstrap servers has several
+        return _kafka(text)
     parts = split_uri(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
@@ -106,11 +109,6 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     authority = host if port is None else f"{host}:{port}"
     if scheme == "hdfs" and port is not None and path:
         return _pair(_ol_naming().HDFS(namenode_host=host, namenode_port=port, path=path))
-    if scheme == "kafka":  # the topic, with or without a port (as the Kafka provider's Asset converter names it)
-        topic = _key(text, scheme, host, path.strip("/"), "bootstrap server", "topic")
-        if port is None:
-            return f"kafka://{host}", topic
-        return _pair(_ol_naming().Kafka(bootstrap_server_host=host, port=port, topic=topic))
     if scheme in _TABLE_SCHEMES:
         segments = [s for s in path.split("/") if s]
         naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
@@ -119,6 +117,19 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
             return _pair(getattr(_ol_naming(), naming)(host, port, *segments))
         return f"{scheme}://{host}" + (f":{port}" if port else ""), ".".join(segments)
     return f"{scheme}://{authority}", path or "/"
+
+
+def _kafka(text: str) -> tuple[str, str]:
+    """``(namespace, name)`` of a Kafka topic URI as the Kafka provider's Asset converter names it: the bootstrap
+    servers as written (their case, a port or none, several as ``b1:9092,b2:9092``) without user information, and the
+    topic (the spec's ``kafka://{host}:{port}`` / ``{topic}`` for one server with a port)."""
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise BadInputError(f"{text!r} cannot be read as a URI ({exc})",
+                            fix="write it as kafka://<bootstrap server>[:port]/<topic>") from None
+    servers = parts.netloc.rpartition("@")[2]
+    return f"kafka://{servers}", _key(text, "kafka", servers, unquote(parts.path).strip("/"), "bootstrap server", "topic")
 
 
 def file_dataset(namespace: str, name: str) -> tuple[str, str]:
