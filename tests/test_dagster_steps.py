@@ -191,6 +191,20 @@ def test_a_retry_seals_the_failed_attempt_with_the_start_it_spooled(outage: Any,
     assert "attempt 0 failed; Dagster retried it as attempt 1" in events[1]["run"]["facets"]["errorMessage"]["message"]
 
 
+def test_a_spool_folder_that_cannot_be_listed_stops_no_write_and_no_retry(tmp_path: Path) -> None:
+    """The IO manager's metadata, and a retry closing the attempt before it, ask whether the spool holds records: a
+    spool folder that cannot be listed (here a link to itself) raised OSError out of the write and the retry."""
+    (tmp_path / "spool").symlink_to(tmp_path / "spool")
+    store = str(tmp_path / "store")
+    io_manager = ProvenanceIOManager(store=store, spool=str(tmp_path / "spool"))
+    assert materialize([steps.raw], resources={"io_manager": io_manager}).success
+    recorder = Recorder(Settings(store=store, spool=str(tmp_path / "spool")), "dagster://default")
+    attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair", 1)
+    recorder.step(attempt)
+    recorder.wait()
+    assert bundles(store)[replace(attempt, attempt=0).ol_run_id].state == "FAIL"
+
+
 # -- a step that hands no asset output to the IO manager is ended as Dagster recorded it --------------------
 @asset
 def orders() -> pd.DataFrame:

@@ -435,8 +435,13 @@ class Outbox:
 
     def holds(self, store_uri: str, *, under: str | None = None) -> bool:
         """Whether an entry for ``store_uri`` waits in the spool (with ``under``: one holding an object whose key starts
-        with it); reads only the spool's entry headers."""
-        for path in self.pending():
+        with it); reads only the spool's entry headers. False when the spool folder cannot be listed (a flush names
+        why): a write asks, and the answer never stops it."""
+        try:
+            entries = self.pending()
+        except OSError:
+            return False
+        for path in entries:
             try:
                 if spool.read_store_uri(path) == store_uri and (
                         under is None or any(key.startswith(under) for key in spool.read_keys(path))):
