@@ -332,10 +332,22 @@ def test_a_late_event_of_a_run_whose_dag_run_was_cleared_is_not_named_another_ru
     It is named as events that came after the seal."""
     store = str(tmp_path / "store")
     transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    from datetime import datetime, timedelta, timezone
+
+    def at(seconds: float) -> str:  # now and then: the audit names events staged with times after the sealing
+        return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
     run_id, before, after = str(uuid.uuid4()), (str(uuid.uuid4()), "etl"), (str(uuid.uuid4()), "etl")
-    transport.emit(_child_event(run_id, before, "START", "2026-03-01T10:00:00.000Z"))
-    assert transport.emit(_child_event(run_id, after, "FAIL", "2026-03-01T10:00:02.000Z")).status == "written"
+    transport.emit(_child_event(run_id, before, "START", at(-20)))
+    assert transport.emit(_child_event(run_id, after, "FAIL", at(-10))).status == "written"
     with caplog.at_level("WARNING"):
-        assert transport.emit(_child_event(run_id, before, "FAIL", "2026-03-01T10:00:03.000Z")).status == "already-sealed"
+        assert transport.emit(_child_event(run_id, before, "FAIL", at(1))).status == "already-sealed"
     assert f"run {run_id} was sealed with 2 event(s) before 1 more arrived" in caplog.text
     assert "was given the same run id" not in caplog.text
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    audit = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
+    (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]  # the audit tells it alike
+    assert "event(s) were staged for it after that" in found.what and "another run" not in found.what, found.what

@@ -275,7 +275,9 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[
 
 def _other_parent(store: Store, run_id: str, key: str) -> tuple[str, str] | None:
     """(the sealed bundle's parent run, the staged event's) when the event at ``key`` names another parent run than
-    the sealed bundle of ``run_id`` (another run given the same run id); None when they agree or either names none."""
+    the sealed bundle of ``run_id`` and than every event sealed in it (another run given the same run id, as
+    :func:`~prov_common.bundle.storage.another_run` tells at delivery); None when they agree, either names none, or
+    the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
     manifest = sealed_manifest(store, run_id)
     try:
         event = loads(store.get(key, layout.SMALL_OBJECT_LIMIT))
@@ -283,6 +285,12 @@ def _other_parent(store: Store, run_id: str, key: str) -> tuple[str, str] | None
         return None
     parent = parent_of(event) if isinstance(event, dict) else None
     if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
+        return None
+    try:
+        sealed = parse_events_jsonl(store.get(layout.bundle_key(run_id, layout.EVENTS_FILE), layout.SMALL_OBJECT_LIMIT))
+    except TdprovError:
+        sealed = []
+    if any((named := parent_of(e)) is not None and named[0] == parent[0] for e in sealed if isinstance(e, dict)):
         return None
     return manifest.parent_run_id, parent[0]
 
