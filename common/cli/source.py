@@ -61,7 +61,8 @@ def register(subparsers: Any) -> None:
     add.add_argument("--issue-date", default=None, help="date the dataset was issued (YYYY-MM-DD, or an RFC 3339 date-time such as 2025-01-31T23:30:00Z)")
     add.add_argument("--previous-version-date", default=None, help="date the previous version of the dataset was issued (YYYY-MM-DD, or an RFC 3339 date-time such as 2025-01-31T23:30:00Z)")
     add.add_argument("--data-format", default=None,
-                     help="media type (text/csv) or format name (csv, parquet, jsonl); default: from the file name")
+                     help="media type (text/csv) or format name (csv, parquet, jsonl); default: from the file name (of a "
+                          "folder of shards: the shards' names, if of one type)")
     add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, help="personal data in it")
     add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, help="confidentiality classification")
     add.add_argument("--personal-columns", type=_columns, default=(), help="columns holding personal data, comma-separated (masked in failure samples)")
@@ -92,10 +93,11 @@ def _columns(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
-def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None]:
+def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None, str | None]:
     """Content digest of the data at ``args.location`` as pipelines record it (tables by the canonical table digest,
-    a sharded dataset by the root over its shards), its rows and its size in bytes (of the file, or of all shards);
-    the columns named by ``--personal-columns`` and ``--confidential-columns`` must be columns of it."""
+    a sharded dataset by the root over its shards), its rows, its size in bytes (of the file, or of all shards) and its
+    media type by the file's extension (of a sharded dataset: the one its shards share, if they do); the columns named
+    by ``--personal-columns`` and ``--confidential-columns`` must be columns of it."""
     from prov_common.hashing import ShardedDigest, TableDigest
     from prov_common.hashing.targets import hash_dataset
     from prov_common.progress import on_terminal
@@ -106,11 +108,12 @@ def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None]:
         tables = [s for s in result.shards if s.kind == "table"]
         if tables:
             _check_columns(args, list(dict.fromkeys(c for s in tables for c in s.columns)))
-        return result.digest, result.rows, sum(s.size for s in result.shards)
+        formats = {media_type_of_path(s.path) for s in result.shards}
+        return result.digest, result.rows, sum(s.size for s in result.shards), formats.pop() if len(formats) == 1 else None
     if isinstance(result, TableDigest):
-        _check_columns(args, [c.name for c in result.columns])
-        return result.digest, result.rows, _file_size(args.location)  # a table's own `bytes` count its canonical encoding
-    return result.digest, None, result.bytes
+        _check_columns(args, [c.name for c in result.columns])  # a table's own `bytes` count its canonical encoding:
+        return result.digest, result.rows, _file_size(args.location), media_type_of_path(args.location)
+    return result.digest, None, result.bytes, media_type_of_path(args.location)
 
 
 def _check_columns(args: argparse.Namespace, columns: list[str]) -> None:
@@ -136,11 +139,11 @@ def _file_size(location: str) -> int:
 def run_add(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     if args.digest:
-        digest, rows, size = check_digest(args.digest, "--digest"), None, None
+        digest, rows, size, found_format = check_digest(args.digest, "--digest"), None, None, media_type_of_path(args.location)
     else:
-        digest, rows, size = _digest_of(args)
+        digest, rows, size, found_format = _digest_of(args)
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _RECORD_FIELDS}
-    data_format = media_type(args.data_format) if args.data_format else media_type_of_path(args.location)
+    data_format = media_type(args.data_format) if args.data_format else found_format
     store = open_store(settings=settings)
     given |= _inherited(store, settings, digest, given)
     record = SourceRecord(**{**given, "digest": digest, "data_format": data_format, "rows": rows, "bytes": size})
