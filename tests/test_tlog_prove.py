@@ -129,3 +129,15 @@ def test_the_offline_verifier_refuses_another_kind_of_object_signed_by_the_audit
     proof["checkpoint"]["envelope"] = json.loads(sign_envelope(stored.payload, other_type, [default_signing_key()]).to_json())
     done = _run_verifier(verifier, proof, tmp_path)
     assert (done.stdout, done.stderr.strip()) == ("", f"FAIL: the envelope is not a checkpoint (payload type '{other_type}')")
+
+
+def test_the_offline_verifier_refuses_a_checkpoint_with_a_signature_added(store_dir: str, verifier: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """A checkpoint is signed with one signature, as tdprov's own check and the bundle check of docs/bundles.md say; the
+    published verifier took any that verified among several, so a signature added beside it passed."""
+    assert main(["prove", "run-7", "--store", store_dir]) == 0
+    proof = json.loads(capsys.readouterr().out)
+    envelope = proof["checkpoint"]["envelope"]
+    envelope["signatures"] = [{"keyid": "x", "sig": "AAAA"}, *envelope["signatures"]]
+    done = _run_verifier(verifier, proof, tmp_path)
+    assert (done.stdout, done.stderr.strip()) == ("", "FAIL: 2 signatures: a checkpoint is signed with one, any other was added")
