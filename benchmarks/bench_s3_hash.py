@@ -111,8 +111,9 @@ def tree_env(tree: Path, shim: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(link.parent), str(tree.resolve())])}
 
 
-def figures(values: list[float], unit: str = " s") -> str:
-    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
+def figures(values: list[float], unit: str = " s", digits: int = 2) -> str:
+    """The median of ``values`` and their range, e.g. ``1.20 s (1.10-1.40)``."""
+    return f"{statistics.median(values):,.{digits}f}{unit} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
 
 def bench_object(client, bucket: str, folder: Path, fmt: str, mib: int, runs: int, trees: dict[str, dict[str, str]]
