@@ -250,3 +250,18 @@ def is_materializable(step_context: Any, key: AssetKey) -> bool:
     observable source, which no step writes; ``True`` when the graph does not know it)."""
     graph = step_context.job_def.asset_layer.asset_graph
     return graph.get(key).is_materializable if graph.has(key) else True
+
+
+def resource_configs(repository_def: Any) -> list[tuple[type, Mapping[str, Any]]]:
+    """The class and the config given in code of each top-level resource of a code location that is a Pythonic
+    (``ConfigurableResource``) one; an ``EnvVar`` field is ``{"env": <name>}``. Empty without a repository."""
+    found = []
+    top_level = getattr(repository_def, "get_top_level_resources", None)
+    resources = top_level() if top_level is not None else {}
+    for resource in resources.values():
+        cls = getattr(resource, "configurable_resource_cls", None)
+        schema = getattr(resource, "config_schema", None)
+        config = schema.default_value if schema is not None and schema.default_provided else None
+        if isinstance(cls, type) and isinstance(config, Mapping):
+            found.append((cls, config))
+    return found

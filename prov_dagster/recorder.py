@@ -423,8 +423,11 @@ def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:
 
 def recorder_for(config: Any) -> Recorder:
     """The process's recorder for a ``ProvenanceConfig`` (same store and namespace -> same recorder)."""
-    settings = config.settings()
-    namespace = config.namespace_uri()
+    return recorder_for_namespace(config.settings(), config.namespace_uri())
+
+
+def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
+    """The process's recorder for store ``settings`` and ``dagster://`` ``namespace``."""
     with _recorders_lock:
         recorder = _recorders.get((settings, namespace))
         if recorder is None:

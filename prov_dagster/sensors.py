@@ -3,6 +3,9 @@
 Each sensor's Dagster name is its name here, and all are running as soon as the code location loads.
 """
 
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -22,19 +25,22 @@ from prov_common.bundle import IndexWatch, layout, watch_index
 from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
-from prov_dagster._compat import planned_step_job, reexecution
+from prov_dagster._compat import planned_step_job, reexecution, resource_configs
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
+from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
-from prov_dagster.recorder import recorder_for
+from prov_dagster.naming import namespace_uri
+from prov_dagster.recorder import recorder_for, recorder_for_namespace
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
-from prov_dagster.steps import step_outcomes
+from prov_dagster.steps import recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
 
 
 def close_failed_run(
-    instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL"
+    instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL",
+    namespaces: Iterable[str] = (),
 ) -> list[str]:
     """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
     for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
@@ -44,25 +50,55 @@ def close_failed_run(
     sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone. Each run is stamped as Dagster recorded
     the step: START when it started, the terminal event when it ended (a step with no end: when the Dagster run ended;
     a run with no end either: now).
+
+    A step is a run of each namespace's job it records in: it is closed in ``provenance``'s namespace (with a START
+    of its own when it staged none there) and in each other namespace where it staged events, in ``provenance``'s
+    store: each one its outputs' metadata names (``tdprov/namespace``) and each of ``namespaces`` (the sensors give
+    the namespaces of their code location's provenance IO managers and resources: a step killed after a read staged a
+    START that no output names).
     """
     recorder = recorder_for(provenance)
     store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
-    bundles = []
+    bundles, used = [], {recorder.namespace: recorder}
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
+    recorded, everywhere = recorded_namespaces(instance, dagster_run.run_id), set(map(namespace_uri, namespaces))
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
-        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt, namespace=recorder.namespace,
-                                job=planned_step_job(instance, dagster_run, step_key), **reexecution(dagster_run))
-        if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
-            continue
-        step = recorder.step(identity)
-        if not step.started:  # START staged by the step's own process, else one now, when Dagster started the step
-            step.started, step.started_at = recorder.staged(identity), outcome.started_at
-        error, ended = outcome.error or reason, outcome.ended_at or run_end()
-        bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
-    recorder.wait()
+        attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,
+                               job=planned_step_job(instance, dagster_run, step_key), **reexecution(dagster_run))
+        for namespace in sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())}):
+            identity, own = replace(attempt, namespace=namespace), namespace == recorder.namespace
+            if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
+                continue
+            closer = used[namespace] = recorder if own else recorder_for_namespace(recorder.settings, namespace)
+            staged = None if own else closer.staged(identity)
+            if staged is False:  # no run of this namespace's job to close: none is made up
+                continue
+            step = closer.step(identity)
+            if not step.started:  # START staged by the step's own process, else one now, when Dagster started the step
+                step.started = closer.staged(identity) if staged is None else staged
+                step.started_at = outcome.started_at
+            error, ended = outcome.error or reason, outcome.ended_at or run_end()
+            bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
+    for closer in used.values():
+        closer.wait()
     return bundles
+
+
+def configured_namespaces(repository_def: Any) -> set[str]:
+    """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s of a code location's
+    top-level resources (``Definitions(resources=...)``), as configured in code; one set by an ``EnvVar`` is read from
+    this process's environment (unset: left out)."""
+    found = set()
+    for cls, config in resource_configs(repository_def):
+        if issubclass(cls, ProvenanceConfig):
+            namespace = config.get("namespace", "default")
+            if isinstance(namespace, Mapping):
+                namespace = os.environ.get(str(namespace.get("env")))
+            if isinstance(namespace, str):
+                found.add(namespace_uri(namespace))
+    return found
 
 
 def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) -> Any:
@@ -76,7 +112,8 @@ def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) ->
     def _closer(context: RunStatusSensorContext, provenance: ProvenanceResource) -> None:
         if context.dagster_run.job_name == AUDIT_JOB_NAME:
             return
-        bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason, state=state)
+        bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason, state=state,
+                                   namespaces=configured_namespaces(getattr(context, "repository_def", None)))
         context.log.info(f"tdprov: {len(bundles)} {state} bundle(s) for run {context.dagster_run.run_id}: {bundles}")
 
     return _closer

@@ -17,6 +17,7 @@ from dagster import DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
+from prov_dagster.deps import writer_namespace
 from prov_dagster.recorder import Recorder
 from prov_dagster.step_times import attempt_times
 
@@ -43,6 +44,23 @@ def step_outcomes(instance: Any, run_id: str) -> dict[str, StepOutcome]:
         outcomes[stat.step_key] = StepOutcome(stat.status, attempt, *failures.get(stat.step_key, (None, False)),
                                               started_at=started, ended_at=ended)
     return outcomes
+
+
+def recorded_namespaces(instance: Any, run_id: str) -> dict[str, set[str]]:
+    """Step key -> the ``dagster://`` namespaces the step recorded outputs in, as the metadata Dagster logged for
+    its outputs in run ``run_id`` names them (``tdprov/namespace``): a step is a run of each namespace's job it
+    recorded in, so one whose process died is closed in each."""
+    found: dict[str, set[str]] = {}
+    kinds = {DagsterEventType.HANDLED_OUTPUT, DagsterEventType.ASSET_MATERIALIZATION}
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        data = event.event_specific_data
+        namespace = writer_namespace(getattr(getattr(data, "materialization", data), "metadata", None) or {})
+        if namespace is not None:
+            found.setdefault(event.step_key, set()).add(namespace)
+    return found
 
 
 def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:

@@ -5,7 +5,9 @@ that load an asset and hand no asset output to the IO manager.
 Loaded by tests/test_dagster_steps.py in-process and in the processes Dagster starts for a run or a
 step, so it is configured only through the environment: ``TDPROV_STORE`` (store, data next to it) and
 ``TDPROV_TEST_CRASH``: ``kill`` (``pair``'s process is killed once its first output is staged in the
-store) or ``retry`` (``pair``'s first attempt raises after its first output; Dagster retries it).
+store), ``kill-at-once`` (killed once it loaded ``raw``, before any output) or ``retry`` (``pair``'s first
+attempt raises after its first output; Dagster retries it); ``TDPROV_TEST_NAMESPACE``: the namespace of the
+``ProvenanceIOManager`` of a killed run (default ``default``).
 """
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ from dagster import (
 from prov_common.bundle import layout
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager
-from prov_dagster.naming import step_run_id
+from prov_dagster.naming import namespace_uri, step_run_id
+
+NAMESPACE = os.environ.get("TDPROV_TEST_NAMESPACE", "default")
 
 
 @asset
@@ -41,10 +45,13 @@ def raw() -> pd.DataFrame:
 
 @multi_asset(outs={"first": AssetOut(), "second": AssetOut()}, retry_policy=RetryPolicy(max_retries=1))
 def pair(context, raw: pd.DataFrame):  # noqa: ANN001 - Dagster refuses a string annotation of context
-    yield Output(raw.assign(k=1), output_name="first")
     crash = os.environ.get("TDPROV_TEST_CRASH")
+    if crash == "kill-at-once":
+        _wait_until_staged(step_run_id(context.run_id, "pair", namespace=namespace_uri(NAMESPACE)), 1)  # START, raw
+        os.kill(os.getpid(), signal.SIGKILL)
+    yield Output(raw.assign(k=1), output_name="first")
     if crash == "kill":
-        _wait_until_staged(step_run_id(context.run_id, "pair"), 2)  # START (with raw), then the event with first
+        _wait_until_staged(step_run_id(context.run_id, "pair", namespace=namespace_uri(NAMESPACE)), 2)  # START, first
         os.kill(os.getpid(), signal.SIGKILL)  # the step's process dies (out of memory, a lost node)
     if crash == "retry" and context.retry_number == 0:
         raise RuntimeError("pair lost its connection after its first output")

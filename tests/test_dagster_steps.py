@@ -18,13 +18,16 @@ from dagster import (
     AssetCheckResult,
     AssetKey,
     AssetOut,
+    DagsterEventType,
     DagsterInstance,
+    Definitions,
     DynamicOut,
     DynamicOutput,
     MaterializeResult,
     Output,
     asset,
     asset_check,
+    build_run_status_sensor_context,
     execute_job,
     graph_asset,
     materialize,
@@ -42,7 +45,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.config import Settings
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run, provenance_failure_sensor
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
 from prov_dagster.recorder import Recorder
@@ -53,7 +56,8 @@ KILLED_RUN = """
 from dagster import DagsterInstance, materialize
 import dagster_steps_defs as steps
 with DagsterInstance.from_config({home!r}) as instance:
-    materialize([steps.raw, steps.pair], instance=instance, resources={{"io_manager": steps.ProvenanceIOManager()}})
+    materialize([steps.raw, steps.pair], instance=instance,
+                resources={{"io_manager": steps.ProvenanceIOManager(namespace=steps.NAMESPACE)}})
 """
 
 
@@ -118,6 +122,65 @@ def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wr
     assert [(asset_of(store, i.name), i.version) for i in reader.inputs] == [("first", first)]
     audit = run_audit(open_store(store), Settings.from_env(store=store), progress=False)
     assert audit.check("completeness").status == "pass", [f.what for f in audit.errors]
+
+
+def test_the_failure_sensor_seals_a_killed_step_in_the_namespace_it_recorded_in(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+) -> None:
+    """A step whose IO manager records in namespace team_a, killed after its first output, closed by the sensor's
+    ProvenanceResource of the default namespace: its team_a run (START, first) was left staged, in no bundle, and
+    the sensor sealed a START and a FAIL of a default-namespace run only."""
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill", "team_a")) as instance:
+        [run] = instance.get_runs()
+        first = digest_of(instance, "first")
+        sealed = close_failed_run(instance, run, ProvenanceResource(store=store), "the Dagster run failed")
+        assert close_failed_run(instance, run, ProvenanceResource(store=store), "the Dagster run failed") == []
+    team_a, default = step_run_id(run.run_id, "pair", namespace="dagster://team_a"), step_run_id(run.run_id, "pair")
+    found = bundles(store)
+    pair = found[team_a]
+    assert pair.job_namespace == "dagster://team_a" and pair.state == "FAIL"
+    assert [asset_of(store, i.name) for i in pair.inputs] == ["raw"] and written(store, pair) == [("first", first)]
+    assert check_events(store, team_a, ol_validator) == ["START", "RUNNING", "FAIL"]
+    # the sensor's own namespace keeps its START and FAIL for a step that staged nothing there, as before
+    assert found[default].state == "FAIL" and check_events(store, default, ol_validator) == ["START", "FAIL"]
+    assert sorted(b.rstrip("/").rsplit("/", 1)[-1] for b in sealed) == sorted([team_a, default])
+    no_unfinished_run(store)
+
+
+def test_the_failure_sensor_seals_a_step_killed_after_a_read_in_its_code_locations_namespace(
+    store: str, tmp_path: Path, ol_validator: Any
+) -> None:
+    """A step killed after it loaded its input through an IO manager of namespace team_a staged only its team_a
+    START, which no output's metadata names: the failure sensor finds team_a among the provenance resources of its
+    code location and seals that run with what the step read; it left the run staged, in no bundle."""
+    team_a_defs = Definitions(resources={"io_manager": ProvenanceIOManager(store=store, namespace="team_a"),
+                                         "provenance": ProvenanceResource(store=store)})
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill-at-once", "team_a")) as instance:
+        [run] = instance.get_runs()
+        [started] = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_START)
+        with build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=started.dagster_event, dagster_instance=instance,
+                dagster_run=run, resources={"provenance": ProvenanceResource(store=store)},
+                repository_def=team_a_defs.get_repository_def()) as context:
+            provenance_failure_sensor(context)
+    team_a = step_run_id(run.run_id, "pair", namespace="dagster://team_a")
+    pair = bundles(store)[team_a]
+    assert pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"] and not pair.outputs
+    assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
+    no_unfinished_run(store)
+
+
+def killed_run(tmp_path: Path, crash: str, namespace: str = "default") -> str:
+    """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace``, whose process was
+    killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "TDPROV_TEST_CRASH": crash, "TDPROV_TEST_NAMESPACE": namespace,
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", KILLED_RUN.format(home=str(home))], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-3000:]  # the run's process died in pair
+    return str(home)
 
 
 def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
