@@ -94,17 +94,24 @@ def check_events(store: str, ol_run_id: str, ol_validator: Any) -> list[str]:
     return [e["eventType"] for e in events]
 
 
-# -- an output written before the step's process died is in the bundle sealed by another process ----------
-def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wrote(
-    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
-) -> None:
+def killed_run(tmp_path: Path, crash: str, namespace: str = "default") -> str:
+    """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace``, whose process was
+    killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {**os.environ, "TDPROV_TEST_CRASH": "kill", "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "TDPROV_TEST_CRASH": crash, "TDPROV_TEST_NAMESPACE": namespace,
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", KILLED_RUN.format(home=str(home))], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode == -9, done.stderr[-3000:]  # the run's process died after pair's first output
-    with DagsterInstance.from_config(str(home)) as instance:
+    assert done.returncode == -9, done.stderr[-3000:]  # the run's process died in pair
+    return str(home)
+
+
+# -- an output written before the step's process died is in the bundle sealed by another process ----------
+def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wrote(
+    store: str, tmp_path: Path, ol_validator: Any
+) -> None:
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill")) as instance:  # died after pair's first output
         [run] = instance.get_runs()
         first = digest_of(instance, "first")  # Dagster shows first as materialized
         [bundle] = close_failed_run(instance, run, ProvenanceResource(store=store), "the Dagster run failed")
@@ -125,7 +132,7 @@ def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wr
 
 
 def test_the_failure_sensor_seals_a_killed_step_in_the_namespace_it_recorded_in(
-    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+    store: str, tmp_path: Path, ol_validator: Any
 ) -> None:
     """A step whose IO manager records in namespace team_a, killed after its first output, closed by the sensor's
     ProvenanceResource of the default namespace: its team_a run (START, first) was left staged, in no bundle, and
@@ -168,19 +175,6 @@ def test_the_failure_sensor_seals_a_step_killed_after_a_read_in_its_code_locatio
     assert pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"] and not pair.outputs
     assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
     no_unfinished_run(store)
-
-
-def killed_run(tmp_path: Path, crash: str, namespace: str = "default") -> str:
-    """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace``, whose process was
-    killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs)."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = {**os.environ, "TDPROV_TEST_CRASH": crash, "TDPROV_TEST_NAMESPACE": namespace,
-           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", KILLED_RUN.format(home=str(home))], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == -9, done.stderr[-3000:]  # the run's process died in pair
-    return str(home)
 
 
 def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
