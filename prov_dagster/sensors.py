@@ -40,7 +40,7 @@ MAX_BUNDLES_PER_TICK = 10_000
 
 def close_failed_run(
     instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL",
-    namespaces: Iterable[str] = (),
+    namespaces: str | Iterable[str] = (),
 ) -> list[str]:
     """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
     for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
@@ -53,15 +53,16 @@ def close_failed_run(
 
     A step is a run of each namespace's job it records in: it is closed in ``provenance``'s namespace (with a START
     of its own when it staged none there) and in each other namespace where it staged events, in ``provenance``'s
-    store: each one its outputs' metadata names (``tdprov/namespace``) and each of ``namespaces`` (the sensors give
-    the namespaces of their code location's provenance IO managers and resources: a step killed after a read staged a
-    START that no output names).
+    store: each one its outputs' metadata names (``tdprov/namespace``) and each of ``namespaces`` (a name or URI, or
+    several; the sensors give the namespaces of their code location's provenance IO managers and resources: a step
+    killed after a read staged a START that no output names).
     """
     recorder = recorder_for(provenance)
     store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
     bundles, used = [], {recorder.namespace: recorder}
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
-    recorded, everywhere = recorded_namespaces(instance, dagster_run.run_id), set(map(namespace_uri, namespaces))
+    recorded = recorded_namespaces(instance, dagster_run.run_id)
+    everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue

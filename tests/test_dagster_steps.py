@@ -177,6 +177,19 @@ def test_the_failure_sensor_seals_a_step_killed_after_a_read_in_its_code_locatio
     no_unfinished_run(store)
 
 
+def test_close_failed_run_takes_one_namespace_given_as_a_string(store: str, tmp_path: Path, ol_validator: Any) -> None:
+    """namespaces="team_a" names one namespace: it was taken as the namespaces t, e, a, m, _ and a (a string is an
+    iterable of strings), and the step's team_a run, a START naming what it read, was left staged."""
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill-at-once", "team_a")) as instance:
+        [run] = instance.get_runs()
+        close_failed_run(instance, run, ProvenanceResource(store=store), "the Dagster run failed", namespaces="team_a")
+    team_a = step_run_id(run.run_id, "pair", namespace="dagster://team_a")
+    pair = bundles(store).get(team_a)
+    assert pair is not None and pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"]
+    assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
+    no_unfinished_run(store)
+
+
 def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
 ) -> None:
