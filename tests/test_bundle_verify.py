@@ -253,3 +253,24 @@ def test_a_named_run_is_verified_reading_each_object_once(tmp_path) -> None:
     raw_put(str(tmp_path / "store"), f"bundles/{bundle.run_id}/indexed", entry.replace(bundle.run_id, str(uuid.uuid4())).encode())
     (report,) = verify_runs(store, trust, [bundle.run_id], workers=1)
     assert _problems(report) == [(f"bundles/{bundle.run_id}/indexed", "inconsistent")]
+
+
+def test_a_run_folder_linked_to_a_copy_outside_the_store_is_named_unreadable(tmp_path) -> None:
+    """A local run's folder replaced by a symbolic link to a copy outside the store is listed as one object, so nothing is
+    listed under it: verify said 'no bundle objects for this run' (and the CLI 'check the id'), where it named the link
+    before such links were listed as one object. It names the link, as a read refuses it."""
+    import shutil
+
+    key = SigningKey.generate()
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    root = tmp_path / "store"
+    store = open_store(str(root))
+    assert write_bundle(store, bundle).status == "written"
+    folder, copy = root / "bundles" / bundle.run_id, tmp_path / "copy"
+    shutil.move(folder, copy)
+    folder.symlink_to(copy)
+    report = verify_bundle(store, bundle.run_id, TrustStore.of([key.public]))
+    assert _problems(report) == [(f"bundles/{bundle.run_id}/manifest.json", "unreadable")] and not report.ok
+    assert report.findings[0].reason == (f"object 'bundles/{bundle.run_id}/manifest.json' in local folder {root} cannot be "
+                                         f"read: {folder} is a symbolic link (to {copy}), and tdprov writes only files and "
+                                         "folders in a store.")

@@ -165,6 +165,13 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
 
     statement_key, manifest_key = prefix + layout.STATEMENT_FILE, prefix + layout.MANIFEST_FILE
     if not present:
+        try:  # a folder that lists nothing may be one no read goes through (a local link, listed as one object)
+            store.get(manifest_key, layout.SMALL_OBJECT_LIMIT)
+        except UnreadableObjectError as exc:
+            report.add(manifest_key, "unreadable", exc.what)
+            return
+        except ObjectNotFoundError:
+            pass
         report.add(prefix, "missing", "no bundle objects for this run")
         return
     if statement_key not in present:
