@@ -278,3 +278,26 @@ def test_a_link_to_a_folder_outside_the_store_or_through_links_is_listed_as_one_
     assert list(store.list("bundles/a/")) == [] and list(store.list("bundles/a/0")) == []
     assert list(store.list("levels/f0/a/")) == ["levels/f0/a/a", "levels/f0/a/b"]
     assert store.exists("bundles/b/x.json") and not store.exists("levels/f0/a/b/k") and not store.exists("bundles/a/0.json")
+
+
+def test_a_listing_under_a_link_lists_what_the_whole_listing_lists_there(tmp_path: Path) -> None:
+    """A listing of a prefix through a link walked the folder it leads to whatever the whole listing does with it: a
+    link back to a folder above it (a loop) and a link reached through another link, each listed as one object by the
+    whole listing, were walked when a prefix named them, so 'bundles/r1/y/y/y/' listed keys the store's listing does
+    not hold. A prefix lists what the whole listing lists under it, as S3 does."""
+    root = tmp_path / "store"
+    store = LocalStore(root)
+    store.put("bundles/r1/m.json", b"{}")
+    store.put("levels/f2/k", b"1")
+    (root / "bundles" / "x").symlink_to(".")  # back to the folder that holds it
+    (root / "bundles" / "r1" / "y").symlink_to("../r1")  # back to itself
+    (root / "levels" / "f0").mkdir()
+    (root / "levels" / "f1").mkdir()
+    (root / "levels" / "f0" / "a").symlink_to("../f1")
+    (root / "levels" / "f1" / "a").symlink_to("../f2")  # reached through f0/a: one object there
+    whole = list(store.list(""))
+    assert whole == ["bundles/r1/m.json", "bundles/r1/y", "bundles/x", "levels/f0/a/a", "levels/f1/a/k", "levels/f2/k"]
+    for prefix in ("bundles/x/", "bundles/x/r1/", "bundles/r1/y/", "bundles/r1/y/y/y/", "levels/f0/a/", "levels/f0/a/a/",
+                   "levels/f0/a/a/k", "levels/f1/a/", "bundles/r1/"):
+        assert list(store.list(prefix)) == [k for k in whole if k.startswith(prefix)], prefix
+        assert [i.key for i in store.list_info(prefix)] == [k for k in whole if k.startswith(prefix)], prefix

@@ -140,13 +140,35 @@ class LocalStore(BaseStore):
         # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
         folder = self._path(base[:-1]) if base else self.root
-        linked = bool(base) and self._link_in(base[:-1]) is not None  # listed through a link: walked as one would be
-        if linked and not self._inside(folder):
-            return iter(())  # the link is listed as one object in the folder above it
-        return self._walk(folder, base, prefix, start_after, linked=linked)
+        if not base or self._link_in(base[:-1]) is None:
+            return self._walk(folder, base, prefix, start_after)
+        reached = self._reached(base[:-1])  # listed through a link: walked as the whole listing walks it
+        if reached is None:
+            return iter(())  # the whole listing lists a link on the way as one object, in the folder above it
+        return self._walk(folder, base, prefix, start_after, reached, linked=True, top=True)
+
+    def _reached(self, rel: str) -> frozenset[tuple[int, int]] | None:
+        """The folders the whole listing walks to reach the folder ``rel`` (a path with a link on it), the root first;
+        None when it does not walk there (:meth:`_walked`: a link out of the store, back into a folder walked to
+        reach it, or reached through another link, is listed as one object)."""
+        seen: frozenset[tuple[int, int]] = frozenset()
+        path, linked = self.root, False
+        try:
+            for part in ["", *rel.split("/")]:
+                path = path / part if part else path
+                st = os.stat(path)
+                if part and path.is_symlink():
+                    if linked or (st.st_dev, st.st_ino) in seen or not self._inside(path):
+                        return None
+                    linked = True
+                seen = seen | {(st.st_dev, st.st_ino)}
+        except OSError:  # nothing there, or no folder: the walk says so
+            return seen
+        return seen - {(st.st_dev, st.st_ino)}
 
     def _walk(self, folder: Path, rel: str, prefix: str, after: str | None,
-              seen: frozenset[tuple[int, int]] | None = None, linked: bool = False) -> Iterator[tuple[str, os.DirEntry]]:
+              seen: frozenset[tuple[int, int]] | None = None, linked: bool = False,
+              top: bool = False) -> Iterator[tuple[str, os.DirEntry]]:
         """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
 
         Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
@@ -158,7 +180,7 @@ class LocalStore(BaseStore):
         any other is listed as one object, the link, so that a link to a huge folder, to one outside the store
         or to links upon links is named, not walked. ``seen``: the folders walked to reach ``folder``.
         """
-        first, seen = seen is None, frozenset() if seen is None else seen
+        first, seen = top or seen is None, frozenset() if seen is None else seen
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in seen:
