@@ -107,11 +107,14 @@ def test_an_xcom_uri_names_the_dataset_the_airflow_plugin_wrote(uri: str, namesp
                                                 ("kafka://broker-1/orders/", "kafka://broker-1"),
                                                 ("kafka://b1:9092,b2:9092/orders", "kafka://b1:9092,b2:9092"),
                                                 ("kafka://Broker-1:9092/orders", "kafka://Broker-1:9092"),
-                                                ("kafka://app:pw@broker-1:9092/orders", "kafka://broker-1:9092")])
+                                                ("kafka://app:pw@broker-1:9092/orders", "kafka://broker-1:9092"),
+                                                ("kafka+ssl://broker-1:9092/orders", "kafka://broker-1:9092")])
 def test_a_kafka_topic_is_its_name_with_or_without_a_port(uri: str, namespace: str) -> None:
     """``kafka://h/t`` was ("kafka://h", "/t") while ``kafka://h:9092/t`` was ("kafka://h:9092", "t"): the spec's name
     is the topic, as the Kafka provider's Asset converter gives it for both forms, its namespace the bootstrap servers
-    as written (several were refused as a port that is no number, and a capital was made small), with no user."""
+    as written (several were refused as a port that is no number, and a capital was made small), with no user; a
+    scheme with a '+' suffix is the scheme before it, as for databases (kafka+ssl://h:9092/t was named ("kafka://h:9092",
+    "/t"))."""
     assert dataset_from_uri(uri) == (namespace, "orders")
     assert dataset_from_uri(dataset_uri(namespace, "orders")) == (namespace, "orders")
 

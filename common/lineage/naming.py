@@ -84,7 +84,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         authority, _, rest = raw.partition("://")[2].partition("/")
         return f"{XCOM_SCHEME}://{authority}", "/" + rest
     text = redact_identity(raw)
-    if raw.partition("://")[0].lower() == "kafka":  # before the port is read: a list of bootstrap servers has several
+    if raw.partition("://")[0].lower().split("+", 1)[0] == "kafka":  # before the port is read: a list of servers has several
         return _kafka(text)
     parts = split_uri(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
