@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
     add.add_argument("--previous-version-date", default=None, help="date the previous version of the dataset was issued (YYYY-MM-DD, or an RFC 3339 date-time such as 2025-01-31T23:30:00Z)")
     add.add_argument("--data-format", default=None,
                      help="media type (text/csv) or format name (csv, parquet, jsonl); default: from the file name (of a "
-                          "folder of shards: the shards' names, if of one type)")
+                          "folder of shards hashed here, not given --digest: the shards' names, if of one type)")
     add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, help="personal data in it")
     add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, help="confidentiality classification")
     add.add_argument("--personal-columns", type=_columns, default=(), help="columns holding personal data, comma-separated (masked in failure samples)")
