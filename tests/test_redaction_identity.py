@@ -95,18 +95,23 @@ HF_TOKEN = "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"
 NPM_TOKEN = "npm_ocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXu"
 SK_TOKEN = "sk-proj-76UMFxFkM_R5Kjp1vRt-1fjORS_6ilI8ihN5KXSc7Tvo_hBKqFYY_kv5ZJr3J1TW"
 BEARER = "4eC39HqLyjWDarjtT1zdp7dc"
+GITHUB_TOKEN = "ghp_R8fK2mQ9xW4tZ7bN3cV6pL1sD5hJ0gY2aE8u"
+GITLAB_TOKEN = "glpat-x9Kq2Lm7Rt4Wz8Bn3Cv6"
 
 
 def test_token_prefixes_in_names_are_words_unless_a_token_body_follows(tmp_path, capsys) -> None:
-    """``hf_``, ``npm_``, ``sk-`` and ``bearer`` start ordinary words in names (``hf_train_split``, ``sk-learn``):
+    """``hf_``, ``npm_``, ``sk-``, ``ghs_``, ``glpat-`` and ``bearer`` start ordinary words in names (``hf_train_split``,
+    ``sk-learn``, ``ghs_data_export``):
     taken as tokens there, two datasets (or two jobs) were recorded as one ``***``. A real token body in a name still
     goes."""
     store = tmp_path / "store"
     words = ["/data/hf_train_split_v2.parquet", "/data/hf_test_split_v2.parquet", "/m/sk-learn-models-2024-01-01/x.pkl",
              "/m/sk-learn-models-2024-02-01/x.pkl", "/p/npm_packages_2024_01.json", "/p/npm_packages_2024_02.json",
              "/d/sk_test_split_data/x.csv", "/m/sk-learn-models-2024-01-01-randomforestclassifier/x.pkl",
-             "/m/sk-learn-models-2024-01-01-gradientboostingregressor/x.pkl"]  # digits in one run, a long word in another
-    tokens = [f"/d/{HF_TOKEN}/a.csv", f"/d/{NPM_TOKEN}/b.csv", f"/d/{SK_TOKEN}/c.csv"]
+             "/m/sk-learn-models-2024-01-01-gradientboostingregressor/x.pkl",  # digits in one run, a long word in another
+             "/d/ghs_data_export_2024/x.csv", "/d/ghs_data_export_2025/x.csv", "/d/glpat-release_notes_2024_v2/x.csv"]
+    tokens = [f"/d/{HF_TOKEN}/a.csv", f"/d/{NPM_TOKEN}/b.csv", f"/d/{SK_TOKEN}/c.csv", f"/d/{GITHUB_TOKEN}/d.csv",
+              f"/d/{GITLAB_TOKEN}/e.csv"]
     transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
     for job, outputs in (("audit bearer tokens", words[::2]), ("audit bearer scopes", words[1::2]),
                          (f"call Bearer {BEARER}", tokens)):
@@ -117,14 +122,13 @@ def test_token_prefixes_in_names_are_words_unless_a_token_body_follows(tmp_path,
     transport.close()
 
     stored = all_stored_bytes(str(store))
-    for secret in (HF_TOKEN, NPM_TOKEN, SK_TOKEN, BEARER):
+    for secret in (HF_TOKEN, NPM_TOKEN, SK_TOKEN, BEARER, GITHUB_TOKEN, GITLAB_TOKEN):
         assert secret.encode() not in stored, secret
     capsys.readouterr()
     assert main(["runs", "--json", "--store", str(store)]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert sorted(r["job"]["name"] for r in runs) == ["audit bearer scopes", "audit bearer tokens", "call ***"]
-    assert sorted(o["name"] for r in runs for o in r["outputs"]) == sorted([*words, "/d/***/a.csv", "/d/***/b.csv",
-                                                                            "/d/***/c.csv"])
+    assert sorted(o["name"] for r in runs for o in r["outputs"]) == sorted([*words, *(f"/d/***/{f}.csv" for f in "abcde")])
 
 
 def test_a_producers_namespace_with_user_information_is_the_namespace_tdprov_gives_that_database(tmp_path, capsys) -> None:

@@ -56,8 +56,7 @@ _USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/?#@
 # Well-known token formats, in one pattern (one pass); a match that starts inside a word is left alone.
 _DISTINCT_TOKENS = [  # formats whose prefix starts no ordinary word: the same in free text and in names
     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",  # AWS key ids
-    r"(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat|gldt|glrt|xox[abposre]|xapp|shpat|shpss|shpca"
-    r"|whsec|sq0atp|sq0csp|dop_v1|doo_v1)[-_][A-Za-z0-9_\-]{10,512}",
+    r"(?:xox[abposre]|xapp|shpat|shpss|shpca|whsec|sq0atp|sq0csp|dop_v1|doo_v1)[-_][A-Za-z0-9_\-]{10,512}",
     r"pypi-AgE[A-Za-z0-9_\-]{20,2048}",
     r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
     r"dapi[0-9a-f]{32}(?![0-9a-f])",  # Databricks
@@ -68,12 +67,13 @@ _DISTINCT_TOKENS = [  # formats whose prefix starts no ordinary word: the same i
 _TOKENS = re.compile("|".join([
     *_DISTINCT_TOKENS,
     r"(?i:bearer)[ \t]{1,8}[A-Za-z0-9._~+/\-]{1,8192}=*",
-    r"(?:hf|npm|sk_live|sk_test|rk_live|rk_test)[-_][A-Za-z0-9_\-]{10,512}",
+    r"(?:hf|npm|sk_live|sk_test|rk_live|rk_test|ghp|gho|ghu|ghs|ghr|github_pat|glpat|gldt|glrt)[-_][A-Za-z0-9_\-]{10,512}",
     r"sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,512}",  # OpenAI / Anthropic-style API keys
     r"SG\.[A-Za-z0-9_\-]{16,64}\.[A-Za-z0-9_\-]{16,64}",  # SendGrid
 ]))
 # The formats whose prefix starts ordinary words, as taken in a dataset's or job's namespace or name, where a loose
-# prefix would take words (``hf_train_split``, ``npm_packages``, ``sk-learn-models``, a job ``audit bearer tokens``)
+# prefix would take words (``hf_train_split``, ``npm_packages``, ``sk-learn-models``, ``ghs_data_export``, a job
+# ``audit bearer tokens``)
 # and record two names as one: there they take only their vendor's body (length and alphabet), and a body in a
 # group ``b<n>`` must also look issued (see :func:`_random_body`).
 _NAME_TOKENS = re.compile("|".join([
@@ -81,6 +81,9 @@ _NAME_TOKENS = re.compile("|".join([
     r"(?i:bearer)[ \t]{1,8}(?P<b0>[A-Za-z0-9._~+/\-]{16,8192}=*)",
     r"hf_(?P<b1>[A-Za-z0-9]{34})(?![A-Za-z0-9])",  # Hugging Face: hf_ and 34 letters
     r"npm_(?P<b2>[A-Za-z0-9]{36})(?![A-Za-z0-9])",  # npm: npm_ and 36 base62 characters
+    r"gh[pousr]_(?P<b5>[A-Za-z0-9]{30,251})(?![A-Za-z0-9])",  # GitHub: ghp_ and 36 base62 characters (30 or more here)
+    r"github_pat_(?P<b6>[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])",  # GitHub fine-grained
+    r"gl(?:pat|dt|rt)-(?P<b7>[A-Za-z0-9_\-]{20,255})(?![A-Za-z0-9_\-])",  # GitLab: glpat- and 20 or more
     r"[sr]k_(?:live|test)_(?P<b3>[A-Za-z0-9]{20,247})(?![A-Za-z0-9])",  # Stripe
     # OpenAI (a legacy key holds T3BlbkFJ, "OpenAI" in base64), its project, service and admin keys, Anthropic
     # (sk-ant-api03-...), and the sk- keys of 32 or more base62 characters other vendors issue
