@@ -17,7 +17,7 @@ import re
 import numpy as np
 import pyarrow as pa
 
-from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_OBJECT, JsonLineError, json_lines
+from prov_common.hashing.jsonl_events import FIX_OBJECT, JsonLineError, json_lines
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 
 _CONSTANT = re.compile(rb"[:\[,][ \t\r]*-?(?:NaN|Inf(?:inity)?)[ \t\r]*[,\]}]")  # may be a NaN or Infinity value
@@ -118,14 +118,12 @@ def _deep(numbers: list[int], lines: list[bytes]) -> list[int]:
 
 def _check_depth(line: bytes, number: int) -> None:
     """Refuse ``line`` (line ``number`` of the file) when the incremental parser refuses it as too deep, with its
-    reason (where the depth is passed); other faults are left to Arrow."""
+    reason (where the depth is passed: :func:`read_row` raises it from :class:`TooDeep`); other faults are left to
+    Arrow."""
     root = Node("")
     try:
         for _, events in json_lines(lambda: pa.BufferReader(line)):
             read_row(root, number, events)
-        root.arrow_type()  # a list at the deepest level allowed has its items one level deeper
-    except TooDeep as exc:
-        raise JsonLineError(number, str(exc), FIX_DEEP) from exc
     except JsonLineError as exc:
         if isinstance(exc.__cause__, TooDeep):
             raise
