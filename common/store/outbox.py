@@ -443,8 +443,8 @@ class Outbox:
             return False
         for path in entries:
             try:
-                if spool.read_store_uri(path) == store_uri and (
-                        under is None or any(key.startswith(under) for key in spool.read_keys(path))):
+                entry_store, keys = spool.read_store_and_keys(path)  # one read of its header for both
+                if entry_store == store_uri and (under is None or any(key.startswith(under) for key in keys)):
                     return True
             except (OSError, ValueError, KeyError):  # taken by a flusher meanwhile, or unreadable (set aside by flush)
                 continue

@@ -111,7 +111,13 @@ def read_target(path: Path) -> tuple[str, str]:
 
 def read_keys(path: Path) -> list[str]:
     """The keys (or key templates) of an entry's objects, reading only its header."""
-    return [str(item["key"]) for item in _header(path)["objects"]]
+    return read_store_and_keys(path)[1]
+
+
+def read_store_and_keys(path: Path) -> tuple[str, list[str]]:
+    """The store URI an entry is meant for and the keys (or key templates) of its objects, reading its header once."""
+    header = _header(path)
+    return str(header["store"]), [str(item["key"]) for item in header["objects"]]
 
 
 def _header(path: Path) -> dict:
