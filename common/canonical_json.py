@@ -6,7 +6,8 @@ from typing import Any
 
 import rfc8785
 
-_INT_LIMIT = 2**53 - 1
+INT_LIMIT = 2**53 - 1
+"""The largest integer (in magnitude) canonical JSON writes as a number: 2**53 - 1."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 _ASTRAL = "\U00010000"
 
@@ -19,7 +20,7 @@ def _plain(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_INT_LIMIT <= value <= _INT_LIMIT
+        return -INT_LIMIT <= value <= INT_LIMIT
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not (key.isascii() or max(key) < _ASTRAL) or not _plain(item):

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 
-from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.canonical_json import INT_LIMIT, canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 
@@ -84,7 +84,7 @@ def _size(entry: Mapping[str, Any]) -> int:
     return value
 
 
-MAX_SIZE = 2**53 - 1
+MAX_SIZE = INT_LIMIT
 """The largest size a manifest can give a file: the largest integer canonical JSON writes."""
 
 
