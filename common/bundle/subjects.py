@@ -65,8 +65,7 @@ def version_digest(version: str | None) -> dict[str, str] | None:
     if found is None:
         return None
     ((algo, value),) = found.items()
-    size = _IN_TOTO_SIZES.get(algo)
-    return found if _HEX_BYTES.fullmatch(value) and (size is None or len(value) == 2 * size) else None
+    return found if _HEX_BYTES.fullmatch(value) and _sized(algo, value) else None
 
 
 def _in_toto_spelled(found: dict[str, str]) -> dict[str, str] | None:
@@ -74,8 +73,14 @@ def _in_toto_spelled(found: dict[str, str]) -> dict[str, str] | None:
     refuses its size under that spelling (a ``gitCommit`` of 32 bytes: a version, not a digest)."""
     ((algo, value),) = found.items()
     algo = _IN_TOTO_SPELLING.get(algo, algo)
+    return {algo: value} if _sized(algo, value) else None
+
+
+def _sized(algo: str, value: str) -> bool:
+    """Whether the hex ``value`` has as many bytes as in-toto's validator holds ``algo`` to (any, where it holds it to
+    no size)."""
     size = _IN_TOTO_SIZES.get(algo)
-    return {algo: value} if size is None or len(value) == 2 * size else None
+    return size is None or len(value) == 2 * size
 
 
 def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[str, str] | None:
