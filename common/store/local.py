@@ -149,7 +149,7 @@ class LocalStore(BaseStore):
 
     def _reached(self, rel: str) -> frozenset[tuple[int, int]] | None:
         """The folders the whole listing walks to reach the folder ``rel`` (a path with a link on it), the root first;
-        None when it does not walk there (:meth:`_walked`: a link out of the store, back into a folder walked to
+        None when it does not walk there (:meth:`_follows`: a link out of the store, back into a folder walked to
         reach it, or reached through another link, is listed as one object)."""
         seen: frozenset[tuple[int, int]] = frozenset()
         path, linked = self.root, False
@@ -158,7 +158,7 @@ class LocalStore(BaseStore):
                 path = path / part if part else path
                 st = os.stat(path)
                 if part and path.is_symlink():
-                    if linked or (st.st_dev, st.st_ino) in seen or not self._inside(path):
+                    if not self._follows(path, st, seen, linked):
                         return None
                     linked = True
                 seen = seen | {(st.st_dev, st.st_ino)}
@@ -223,7 +223,12 @@ class LocalStore(BaseStore):
             st = os.stat(entry.path)
         except OSError:
             return False
-        return not linked and (st.st_dev, st.st_ino) not in seen and self._inside(Path(entry.path))
+        return self._follows(Path(entry.path), st, seen, linked)
+
+    def _follows(self, link: Path, target: os.stat_result, seen: frozenset[tuple[int, int]], linked: bool) -> bool:
+        """Whether the listing walks the symbolic link ``link`` to a folder (``target``: its stat, the link followed) as
+        that folder: one of the store, not in ``seen`` (walked to reach it) and not reached through another link."""
+        return not linked and (target.st_dev, target.st_ino) not in seen and self._inside(link)
 
     def _inside(self, path: Path) -> bool:
         """Whether ``path``, its links followed, is in the store."""
