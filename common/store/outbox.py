@@ -369,9 +369,9 @@ class Outbox:
         for path in spool.pending(self.failed_dir):
             keys, unreadable = None, ""
             try:
-                if store_uri is not None and spool.read_store_uri(path) != store_uri:
+                entry_store, keys = spool.read_store_and_keys(path)  # one read of its header for both
+                if store_uri is not None and entry_store != store_uri:
                     continue
-                keys = spool.read_keys(path)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 unreadable = str(exc)
             try:

@@ -97,11 +97,6 @@ def decode(raw: bytes | mmap.mmap, name: str) -> SpoolEntry:
                       unopened=str(header.get("unopened") or ""))
 
 
-def read_store_uri(path: Path) -> str:
-    """The target store of an entry, reading only its header."""
-    return read_target(path)[0]
-
-
 def read_target(path: Path) -> tuple[str, str]:
     """The store URI an entry is meant for and why that store could not be opened when it was spooled ('' for an
     outage), reading only its header once."""
