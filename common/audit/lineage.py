@@ -15,6 +15,7 @@ from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.matching import matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord
+from prov_common.text import first_of
 from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is also imported from here
     COMPLETE,
     DIGEST_PREFIX_MIN,
@@ -360,10 +361,9 @@ def no_version_recorded(ref: str, runs: list[tuple[RunRecord, bool]]) -> BadInpu
     digest only: it is recorded, but has no version to name."""
     from prov_common.audit.article10 import FIX_HASHED, SOURCE_ADD  # imported on use: article10 imports this module
 
-    named = [f"{'written' if wrote else 'read'} by run {r.run_id}" for r, wrote in runs[:SHOWN_RUNS]]
-    more = f" and {len(runs) - SHOWN_RUNS} more" if len(runs) > SHOWN_RUNS else ""
+    named = first_of([f"{'written' if wrote else 'read'} by run {r.run_id}" for r, wrote in runs], SHOWN_RUNS)
     return BadInputError(
-        f"dataset '{ref}' is recorded ({', '.join(named)}{more}) but without a content digest, so it has no version "
+        f"dataset '{ref}' is recorded ({named}) but without a content digest, so it has no version "
         "to name.",
         fix=f"have the step that writes it record its digest ({FIX_HASHED}), then re-run that step; data from outside "
             f"the pipelines gets a digest when registered with '{SOURCE_ADD}'; 'tdprov lineage {ref}' shows the runs",
