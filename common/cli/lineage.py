@@ -316,6 +316,7 @@ def _run(args: argparse.Namespace) -> int:
             found = scope.reaching(args.target, direction, found, left_out, args.checks) or found  # what a corrected run reaches
     finally:
         tell_entries_not_taken(left_out, corrected, args.verb)
+    code = 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
     if picture:
         drawing = tree_graph(graph, trees)
         write_output(render(drawing, picture, args.renderer, title=f"{direction} lineage of {args.target}",
@@ -324,9 +325,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
                    "leftOut": left_out}, sort_keys=True)
-        return 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
+        return code
     shown = _Shown(_labels(trees), touched, _job_labels(trees, found))
     blocks = ["\n".join(one_line(line) for line in [_version_text(tree, direction, shown), *_lines(tree, direction, shown)])
               for tree in trees]
     print("\n\n".join(blocks))
-    return 1 if left_out or sources_left_out else 0
+    return code
