@@ -149,7 +149,8 @@ def redact_namespace(namespace: str) -> str:
         parts = urlsplit(text)
     except ValueError:  # an authority urlsplit refuses: taken apart by its delimiters
         scheme, authority, rest = split_authority(text)
-        return f"{scheme}://{authority.rpartition('@')[2]}{rest}" if REDACTED in authority.rpartition("@")[0] else text
+        user, _, host = authority.rpartition("@")
+        return f"{scheme}://{host}{rest}" if REDACTED in user else text
     if "@" not in parts.netloc or (parts.scheme.lower() in CONTAINER_SCHEMES and REDACTED not in parts.netloc):
         return text
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
