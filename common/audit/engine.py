@@ -335,7 +335,7 @@ def _audit(
     inventory.findings += misnamed_folders(misnamed)
     unindexed = (folders - misnamed - set(listing.index) - set(everything_known) - set(plan.logged) - set(memory.runs)
                  - {f.run_id for f in unfinished.findings})
-    sealed = listing.sealed()
+    sealed = listing.sealed(unindexed)
     for finding in unindexed_bundles(store, trust, unindexed & sealed, stale_after=stale_after, now=started):
         (inventory if finding.check == CHECK_INVENTORY else unfinished).findings.append(finding)
     unfinished.findings += unsealed_folders(store, unindexed - sealed, stale_after=stale_after, now=started)

@@ -109,11 +109,9 @@ class Listing:
         out.files = bundle_files(out.tags)
         return out
 
-    def sealed(self) -> set[str]:
-        """The run ids of the bundle folders in which the listing shows a signed statement (the commit marker)."""
-        end = "/" + layout.STATEMENT_FILE
-        return {key[len(_BUNDLES):-len(end)] for key in self.tags if key.startswith(_BUNDLES) and key.endswith(end)
-                and key.count("/") == 2}
+    def sealed(self, run_ids: Iterable[str]) -> set[str]:
+        """Those of ``run_ids`` whose bundle folder the listing shows with a signed statement (the commit marker)."""
+        return {r for r in run_ids if layout.bundle_key(r, layout.STATEMENT_FILE) in self.tags}
 
     def folders(self) -> set[str]:
         """The run ids of the bundle folders in which the listing shows any object, or that are an object themselves (a
