@@ -80,11 +80,12 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if "://" not in str(uri_or_path):  # a path, or RFC 8089's short form file:/p (read as the file /p)
         return _local(local_target(str(uri_or_path)))
     raw = str(uri_or_path)
-    if raw.partition("://")[0].lower() == XCOM_SCHEME:  # as the Airflow plugin names an XCom value: as written
-        authority, _, rest = raw.partition("://")[2].partition("/")
+    given, _, after = raw.partition("://")
+    if given.lower() == XCOM_SCHEME:  # as the Airflow plugin names an XCom value: as written
+        authority, _, rest = after.partition("/")
         return f"{XCOM_SCHEME}://{authority}", "/" + rest
     text = redact_identity(raw)
-    if raw.partition("://")[0].lower().split("+", 1)[0] == "kafka":  # before the port is read: a list of servers has several
+    if given.lower().split("+", 1)[0] == "kafka":  # before the port is read: a list of servers has several
         return _kafka(text)
     parts = split_uri(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
