@@ -29,12 +29,17 @@ def _step_context(context: OutputContext | InputContext) -> Any | None:
     return getattr(context, "_step_context", None)
 
 
+def _asset_keys(outputs: Any) -> list[AssetKey]:
+    """The asset keys of a step's ``outputs`` (of the running step, or of its plan snapshot) that write an asset."""
+    return [o.properties.asset_key for o in outputs if o.properties is not None and o.properties.asset_key]
+
+
 def step_identity(step_context: Any) -> StepIdentity:
     """The identity of the step attempt running ``step_context`` (a ``StepExecutionContext``), its job named by
     :func:`~prov_dagster.naming.step_job` from the assets the step writes."""
-    keys = [o.properties.asset_key for o in step_context.step.step_outputs if o.properties is not None]
     return StepIdentity(step_context.run_id, step_context.job_name, step_context.step.key,
-                        step_context.previous_attempt_count, job=step_job(step_context.step.key, filter(None, keys)),
+                        step_context.previous_attempt_count,
+                        job=step_job(step_context.step.key, _asset_keys(step_context.step.step_outputs)),
                         **reexecution(step_context.dagster_run))
 
 
@@ -54,8 +59,7 @@ def planned_step_job(instance: Any, dagster_run: Any, step_key: str) -> str:
     except Exception:  # noqa: BLE001 - a sensor closing the run never stops on it: the step key names the job
         plan = None
     step = next((s for s in (plan.steps if plan is not None else ()) if s.key == step_key), None)
-    outputs = step.outputs if step is not None else ()
-    return step_job(step_key, filter(None, (o.properties.asset_key for o in outputs if o.properties is not None)))
+    return step_job(step_key, _asset_keys(step.outputs if step is not None else ()))
 
 
 def set_output_data_version(context: OutputContext, asset_key: AssetKey, version: str) -> bool:
