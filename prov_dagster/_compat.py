@@ -50,15 +50,21 @@ def reexecution(dagster_run: Any) -> dict[str, str | None]:
             "reexecution_root": getattr(dagster_run, "root_run_id", None)}
 
 
-def planned_step_job(instance: Any, dagster_run: Any, step_key: str) -> str:
-    """The job name of step ``step_key`` of ``dagster_run`` (as :func:`step_identity` names it), from the run's
-    execution plan in ``instance``; the step key when the plan or the step is not found."""
+def planned_steps(instance: Any, dagster_run: Any) -> Mapping[str, Any]:
+    """Step key -> the step's snapshot in the execution plan of ``dagster_run`` in ``instance`` (empty when the plan
+    is not found), for :func:`planned_step_job`."""
     snapshot_id = getattr(dagster_run, "execution_plan_snapshot_id", None)
     try:
         plan = instance.get_execution_plan_snapshot(snapshot_id) if snapshot_id else None
     except Exception:  # noqa: BLE001 - a sensor closing the run never stops on it: the step key names the job
         plan = None
-    step = next((s for s in (plan.steps if plan is not None else ()) if s.key == step_key), None)
+    return {} if plan is None else {s.key: s for s in plan.steps}
+
+
+def planned_step_job(steps: Mapping[str, Any], step_key: str) -> str:
+    """The job name of step ``step_key`` (as :func:`step_identity` names it), from its run's planned ``steps``
+    (:func:`planned_steps`); the step key when the step is not found."""
+    step = steps.get(step_key)
     return step_job(step_key, _asset_keys(step.outputs if step is not None else ()))
 
 

@@ -25,7 +25,7 @@ from prov_common.bundle import IndexWatch, layout, watch_index
 from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
-from prov_dagster._compat import planned_step_job, reexecution, resource_configs
+from prov_dagster._compat import planned_step_job, planned_steps, reexecution, resource_configs
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
@@ -61,13 +61,14 @@ def close_failed_run(
     store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
     bundles, used = [], {recorder.namespace: recorder}
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
+    plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
     recorded = recorded_namespaces(instance, dagster_run.run_id)
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,
-                               job=planned_step_job(instance, dagster_run, step_key), **reexecution(dagster_run))
+                               job=planned_step_job(plan(), step_key), **reexecution(dagster_run))
         for namespace in sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())}):
             identity, own = replace(attempt, namespace=namespace), namespace == recorder.namespace
             if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
