@@ -196,3 +196,30 @@ def test_a_source_record_that_does_not_verify_is_absent(pipeline: Pipeline, caps
             assert absent.encode() not in data, (fmt, absent)
         assert b"vendor-orders" in data and b"CC-BY-4.0" in data
         assert code == 1 and "tdprov export: left out" in err and "vendor-forged" in err and "vendor-tampered" in err, err
+
+
+def test_an_s3_source_is_located_by_a_uri_that_names_its_key(s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """An S3 key is literal: its space, ``#``, ``?``, ``%`` and non-ASCII letters are percent-encoded in
+    ``prov:atLocation``, so the URI names that object (as written, ``#1.csv`` was a fragment and ``?x=1`` a query)."""
+    import boto3
+    from rfc3986_validator import validate_rfc3986
+
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    keys = {"raw/with space #1.csv": "raw/with%20space%20%231.csv", "raw/ü?x=1&y%2F.csv": "raw/%C3%BC%3Fx=1&y%252F.csv"}
+    for i, key in enumerate(keys):
+        boto3.client("s3").put_object(Bucket=s3_bucket, Key=key, Body=f"a,b\n{i},x\n".encode())
+        assert main(["source", "add", f"s3://{s3_bucket}/{key}", "--name", f"vendor-{i}", "--license", "CC0-1.0", "--issuer", "V"]) == 0
+    boto3.client("s3").put_object(Bucket=s3_bucket, Key="raw/copy.csv", Body=b"a,b\n7,x\n")  # its source is matched by content
+    done = ProvenanceResource().record(inputs=[f"s3://{s3_bucket}/{key}" for key in [*keys, "raw/copy.csv"]],
+                                       outputs={"m": pd.DataFrame({"a": [1]})})
+    versioned = f"s3://{s3_bucket}/raw/v #2.csv?versionId=3HL4kqtJ+rmSpX"  # S3's own query names a version of the object
+    assert main(["source", "add", versioned, "--name", "vendor-v", "--license", "CC0-1.0", "--issuer", "V",
+                 "--digest", done.digests["raw/copy.csv"]]) == 0
+    keys[versioned] = "raw/v%20%232.csv?versionId=3HL4kqtJ%2BrmSpX"
+    capsys.readouterr()
+    assert main(["export", "--format", "ttl", "-o", str(tmp_path / "all.ttl")]) == 0
+    graph = rdflib.Graph().parse(tmp_path / "all.ttl", format="turtle")
+    where = {str(w) for (w,) in graph.query(PREFIXES + "SELECT ?w WHERE { ?s a tdprov:RegisteredSource ; prov:atLocation ?w }")}
+    assert where == {f"s3://{s3_bucket}/{encoded}" for encoded in keys.values()}
+    assert all(validate_rfc3986(w, rule="URI") for w in where)

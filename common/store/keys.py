@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.remote import S3_SCHEMES, s3_version, without_query
 
 MAX_KEY_LENGTH = 1024  # S3's limit, in bytes (keys are ASCII)
 MAX_SEGMENT_LENGTH = 255  # file name limit of common file systems
 _SEGMENT = re.compile(r"[A-Za-z0-9_~=+@,:%-][A-Za-z0-9._~=+@,:%-]*\Z")
+_PATH_SAFE = "/!$&'()*+,;=:@"  # kept in a URI's path as they are (RFC 3986 pchar), beside quote's own -._~
 _FIX = (
     "use a relative '/'-separated key whose segments use only letters, digits and ._~=+@,:%- "
     "and do not start with '.', e.g. 'bundles/2026/run-1/manifest.json'"
@@ -62,3 +65,17 @@ def location_uri(location: str | None) -> str | None:
     if "://" in location:
         return location
     return PurePosixPath(location).as_uri() if location.startswith("/") else None
+
+
+def location_iri(location: str | None) -> str | None:
+    """:func:`location_uri` as an RFC 3986 URI: an S3 key is literal, so every character of it that a URI would
+    read otherwise (a space, ``#``, ``?``, ``%``, non-ASCII letters) is percent-encoded (UTF-8), and
+    ``s3://b/k #1.csv`` names object ``k #1.csv``, not ``k `` with a fragment; S3's own ``?versionId=<id>`` stays a
+    query. Other URIs are as given."""
+    uri = location_uri(location)
+    if uri is None or uri.split("://", 1)[0].lower() not in S3_SCHEMES:
+        return uri
+    scheme, rest = without_query(uri).split("://", 1)
+    bucket, slash, key = rest.partition("/")
+    version = s3_version(uri)
+    return f"{scheme}://{bucket}{slash}{quote(key, safe=_PATH_SAFE)}" + (f"?versionId={quote(version, safe='')}" if version else "")

@@ -21,7 +21,7 @@ from prov.model import ProvDocument
 from prov_common.sources.matching import matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord, source_iri
 from prov_common.sources.registry import source_key
-from prov_common.store.keys import location_uri, object_uri
+from prov_common.store.keys import location_iri, object_uri
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.graph import LineageGraph, sourceable
 from prov_common.w3cprov.ids import DCTERMS, TDPROV
@@ -58,7 +58,7 @@ def _source(document: ProvDocument, s: SourceRecord, name: QualifiedName, store_
     attributes: list[tuple[QualifiedName, object]] = [
         (PROV_TYPE, REGISTERED_SOURCE), (PROV_LABEL, ids.xml_text(s.title or s.name)),
         (DCTERMS["license"], ids.xml_text(s.license)), (TDPROV["digest"], s.digest)]
-    if (where := location_uri(s.location)) is not None:
+    if (where := location_iri(s.location)) is not None:
         attributes.append((PROV_LOCATION, Identifier(ids.xml_text(where))))
     if store_uri:
         attributes.append((RDFS["seeAlso"], Identifier(object_uri(store_uri, source_key(s.name, s.digest)))))
