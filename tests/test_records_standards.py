@@ -557,3 +557,32 @@ def test_croissant_of_sharded_data_whose_folder_name_holds_a_wildcard(backend: s
     assert {o.name: (o.content_url, o.sha256) for o in ds.metadata.distribution} == {
         name: (url if backend == "s3" else Path(url).as_uri(), hashlib.sha256(_bytes_at(url)).hexdigest())
         for name, url in urls.items()}
+
+
+def _croissant_issues(path: Path) -> list[str]:
+    """mlcroissant's errors and warnings about the record at ``path`` (loading raises on an error)."""
+    try:
+        issues = mlc.Dataset(jsonld=str(path)).metadata.ctx.issues
+    except mlc.ValidationError as exc:
+        return [str(exc)]
+    return [*issues.errors, *issues.warnings]
+
+
+def test_source_add_records_a_relative_path_as_the_absolute_path_it_named(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tdprov source add data/v.csv`` records where the data is, not where it is from the folder it ran in: read
+    from another folder, the source's Croissant record has the file's ``contentUrl`` and mlcroissant loads it."""
+    work, store = tmp_path / "work", str(tmp_path / "store")
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "v #1.csv").write_text("id,amount\n1,9.5\n")
+    monkeypatch.chdir(work)
+    assert main(["source", "add", "data/v #1.csv", "--name", "v", "--license", "MIT", "--issuer", "V", "--store", store,
+                 "--issue-date", "2025-01-02"]) == 0
+    record = list(iter_sources(open_store(store), trust_from_settings()))[0].record
+    assert record.location == str(work / "data" / "v #1.csv")
+    monkeypatch.chdir(tmp_path)
+    path = _croissant_file(tmp_path, store, record.digest, capsys)
+    (obj,) = json.loads(path.read_text())["distribution"]
+    assert obj["contentUrl"] == (work / "data" / "v #1.csv").as_uri()
+    assert [i for i in _croissant_issues(path) if "recommended" not in i] == []
+

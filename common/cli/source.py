@@ -143,6 +143,7 @@ def run_add(args: argparse.Namespace) -> int:
     else:
         digest, rows, size, found_format = _digest_of(args)
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _RECORD_FIELDS}
+    given["location"] = _absolute(args.location)
     data_format = media_type(args.data_format) if args.data_format else found_format
     store = open_store(settings=settings)
     given |= _inherited(store, settings, digest, given)
@@ -151,6 +152,16 @@ def run_add(args: argparse.Namespace) -> int:
     print(f"registered source '{record.name}' {record.digest}")
     print(f"record: {stored.key} (signed by {stored.signer})")
     return 0
+
+
+def _absolute(location: str) -> str:
+    """A local path as the absolute path pipelines name it by (``data/v.csv`` run in ``/srv`` is ``/srv/data/v.csv``):
+    a relative one would mean another file to each reader of the record. URIs as given."""
+    if "://" in location or location.startswith("file:"):
+        return location
+    from prov_common.lineage.naming import opened_path  # loads on use, as hashing does
+
+    return opened_path(location)
 
 
 _INHERITED = ("license", "issuer")  # required of a source; a later record of the same data may leave them out
