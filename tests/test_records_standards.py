@@ -586,3 +586,20 @@ def test_source_add_records_a_relative_path_as_the_absolute_path_it_named(tmp_pa
     assert obj["contentUrl"] == (work / "data" / "v #1.csv").as_uri()
     assert [i for i in _croissant_issues(path) if "recommended" not in i] == []
 
+
+def test_croissant_of_a_source_registered_by_a_relative_path_has_no_file_without_a_url(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source record written with a relative location (as ``source add`` once wrote them) gives no FileObject,
+    which Croissant requires to have a ``contentUrl``, but a limitation naming the location; mlcroissant loads it."""
+    store = open_store(str(tmp_path / "store"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "v.csv").write_text("id,amount\n1,9.5\n")
+    digest = hash_path(tmp_path / "data" / "v.csv").digest
+    old = SourceRecord(name="v", digest=digest, license="MIT", issuer="V", location="data/v.csv", issue_date="2025-01-02")
+    store.put(source_key("v", digest), sign_envelope(old.to_json(), SOURCE_PAYLOAD_TYPE, [default_signing_key()]).to_json())
+    monkeypatch.chdir(tmp_path)
+    path = _croissant_file(tmp_path, store.uri, digest, capsys)
+    doc = json.loads(path.read_text())
+    assert "distribution" not in doc
+    assert any("'data/v.csv'" in limit and "relative" in limit for limit in doc["rai:dataLimitations"]), doc["rai:dataLimitations"]
+    assert [i for i in _croissant_issues(path) if "recommended" not in i] == []

@@ -170,6 +170,9 @@ class RecordFacts:
         location = self.location
         if location is None:
             return FileFacts(problem=f"no location of the data of {self.dataset.label} was recorded")
+        if self.content_url is None:  # a relative path (older source records): no URL a file of the record could have
+            return FileFacts(problem=f"the location of the data of {self.dataset.label}, {location!r}, is relative: "
+                                     "register the source again with its absolute path or URI (tdprov source add)")
         if self.options.file_check is None:
             return FileFacts(problem="the data was not read for this record")
         signed = self.signed_output.sha256 if self.signed_output is not None else None
