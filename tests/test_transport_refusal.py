@@ -247,11 +247,30 @@ def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_pat
 @pytest.mark.parametrize("run_id", ["{0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11}", "{0190c1d27e4f7a009b1e3f6f3c2a9d11}"])
 def test_a_run_id_that_names_no_bundle_is_refused_naming_the_field(tmp_path: Path, run_id: str) -> None:
     """Python's UUID() takes braces, which cannot name a bundle: the event is refused at the field, not accepted
-    and then dropped where the run id names the bundle (urn:uuid: and bare hex forms, accepted before, still are)."""
+    and then dropped where the run id names the bundle."""
     start, _ = run_events(str(uuid.uuid4()))
     start["run"]["runId"] = run_id
     with pytest.raises(BadInputError, match="field 'run.runId' must be a UUID"):
         _transport(tmp_path / "store", strict=True).emit(start)
+
+
+@pytest.mark.parametrize("form", ["urn:uuid:{}", "{hex}", "{{{}}}"])
+def test_a_run_id_the_spec_does_not_call_a_uuid_is_refused_and_never_sealed(tmp_path: Path, form: str) -> None:
+    """Python's UUID() also takes ``urn:uuid:...`` and 32 hex digits without hyphens, which the OpenLineage schema's
+    ``uuid`` format refuses: such events were sealed and signed into bundles no spec validator accepts, and one run
+    sent in two forms became two bundles. They are refused at the field, naming the form to use."""
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    other = form.format(run_id, hex=uuid.UUID(run_id).hex)
+    transport = _transport(tmp_path / "store")
+    for event in (start, complete):
+        event["run"]["runId"] = other
+        assert transport.emit(event) is None
+    transport.close()
+    assert not list(open_store(str(tmp_path / "store")).list("bundles/"))
+    start["run"]["runId"] = other
+    with pytest.raises(BadInputError, match=r"field 'run.runId' must be a UUID, got .* written as 8-4-4-4-12 hex digits"):
+        _transport(tmp_path / "strict", strict=True).emit(start)
 
 
 def _child_event(run_id: str, parent: tuple[str, str], event_type: str, time: str, **datasets: list) -> dict:

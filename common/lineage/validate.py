@@ -22,6 +22,8 @@ SPEC_FIX = "see the OpenLineage spec (https://openlineage.io/spec/2-0-2/OpenLine
 
 
 _UNNAMEABLE = re.compile(r"[{}]")  # UUID() takes '{...}'; a run id must also name its bundle (bundle.layout.check_run_id)
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+"""A UUID as the OpenLineage schema's ``uuid`` format takes it: RFC 4122's hex digits in groups of 8-4-4-4-12."""
 
 def to_utc(text: str, *, sealed: bool = False) -> datetime | None:
     """An RFC 3339 date-time as an aware UTC datetime (:func:`prov_common.times.rfc3339`); None if it is not one.
@@ -105,7 +107,7 @@ def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = Fal
     if is_run:
         checker.choice("eventType", EVENT_TYPES)
         checker.mapping("run")
-        checker.uuid("run.runId")
+        checker.uuid("run.runId", sealed=sealed)
         checker.facets("run.facets")
         checker.job()
     elif "dataset" in event:
@@ -178,15 +180,18 @@ class _Checker:
         if value not in allowed:
             self.fail(path, f"is {value!r}, not one of {', '.join(allowed)}")
 
-    def uuid(self, path: str) -> None:
+    def uuid(self, path: str, *, sealed: bool = False) -> None:
+        """A UUID in the spec's form (:data:`UUID_TEXT`); ``sealed``: any form ``UUID()`` takes but braces, as bundles
+        sealed before the form was required may hold (``urn:uuid:...``, 32 hex digits without hyphens)."""
         value = self.text(path)
         try:  # a form UUID() takes that names no bundle (braces) is refused here, not dropped when the bundle is named
             UUID(value)
-            ok = not _UNNAMEABLE.search(value)
+            ok = not _UNNAMEABLE.search(value) and (sealed or UUID_TEXT.match(value) is not None)
         except ValueError:
             ok = False
         if not ok:
-            self.fail(path, f"must be a UUID, got {value!r:.60}", fix="use a UUID (uuid7 recommended) as the run id")
+            self.fail(path, f"must be a UUID, got {value!r:.60}",
+                      fix="use a UUID (uuid7 recommended) as the run id, written as 8-4-4-4-12 hex digits (as str() of a uuid.UUID gives it)")
 
     def time(self, path: str, *, sealed: bool = False) -> None:
         value = self.text(path)

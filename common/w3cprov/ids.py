@@ -23,6 +23,7 @@ import re
 from prov.identifier import Namespace, QualifiedName
 
 from prov_common import PRODUCER
+from prov_common.lineage.validate import UUID_TEXT
 
 TDPROV = Namespace("tdprov", f"{PRODUCER}/ns#")
 DQV = Namespace("dqv", "http://www.w3.org/ns/dqv#")
@@ -33,7 +34,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _DIGEST = re.compile(r"^(?P<algo>[a-z][a-z0-9]{1,15}):(?P<hex>[0-9a-fA-F]{16,128})$")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
 SLUG_MAX = 48
 
@@ -122,7 +122,7 @@ def plan_local(namespace: str, name: str, code_version: str, *, legacy: bool = F
 def run_local(run_id: str) -> str:
     """``run-<uuid>`` (UUIDs lower-cased, as they compare case-insensitively); other ids escaped or hashed."""
     run_id = run_id.strip()
-    if _UUID.match(run_id):
+    if UUID_TEXT.match(run_id):
         return f"run-{run_id.lower()}"
     return f"run-{run_id}" if _SAFE_TOKEN.match(run_id) else f"run-{slug(run_id)}-{short_hash(run_id)}"
 
