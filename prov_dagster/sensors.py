@@ -30,7 +30,7 @@ from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import namespace_uri
-from prov_dagster.recorder import recorder_for, recorder_for_namespace
+from prov_dagster.recorder import Recorder, recorder_for, recorder_for_namespace
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
 from prov_dagster.steps import recorded_namespaces, step_outcomes
@@ -51,11 +51,12 @@ def close_failed_run(
     the step: START when it started, the terminal event when it ended (a step with no end: when the Dagster run ended;
     a run with no end either: now).
 
-    A step is a run of each namespace's job it records in: it is closed in ``provenance``'s namespace (with a START
-    of its own when it staged none there) and in each other namespace where it staged events, in ``provenance``'s
-    store: each one its outputs' metadata names (``tdprov/namespace``) and each of ``namespaces`` (a name or URI, or
-    several; the sensors give the namespaces of their code location's provenance IO managers and resources: a step
-    killed after a read staged a START that no output names).
+    A step is a run of each namespace's job it records in: it is closed in each namespace where it staged events, in
+    ``provenance``'s store: ``provenance``'s own, each one its outputs' metadata names (``tdprov/namespace``) and each
+    of ``namespaces`` (a name or URI, or several; the sensors give the namespaces of their code location's provenance
+    IO managers and resources: a step killed after a read staged a START that no output names). No run is made up in
+    a namespace the step did not record in; a step that recorded in none (it failed before it loaded or wrote
+    anything through tdprov) is a START and a FAIL of its own in ``provenance``'s namespace.
     """
     recorder = recorder_for(provenance)
     store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
@@ -64,27 +65,31 @@ def close_failed_run(
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
     recorded = recorded_namespaces(instance, dagster_run.run_id)
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
+
+    def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
+        return used.setdefault(namespace, recorder_for_namespace(recorder.settings, namespace))
+
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
             continue
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,
                                job=planned_step_job(plan(), step_key), **reexecution(dagster_run))
+        open_runs, sealed = [], False
         for namespace in sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())}):
-            identity, own = replace(attempt, namespace=namespace), namespace == recorder.namespace
+            identity = replace(attempt, namespace=namespace)
             if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
-                continue
-            closer = used[namespace] = recorder if own else recorder_for_namespace(recorder.settings, namespace)
-            staged = None if own else closer.staged(identity)
-            if staged is False:  # no run of this namespace's job to close: none is made up
-                continue
-            step = closer.step(identity)
-            if not step.started:  # START staged by the step's own process, else one now, when Dagster started the step
-                step.started = closer.staged(identity) if staged is None else staged
-                step.started_at = outcome.started_at
+                sealed = True
+            elif closer(namespace).staged(identity):  # its START, staged by the step's own process
+                open_runs.append(identity)
+        made_up = not open_runs and not sealed  # recorded nowhere: a START now, when Dagster started the step
+        for identity in open_runs or ([replace(attempt, namespace=recorder.namespace)] if made_up else []):
+            step = closer(identity.namespace).step(identity)
+            if not step.started:
+                step.started, step.started_at = not made_up, outcome.started_at
             error, ended = outcome.error or reason, outcome.ended_at or run_end()
             bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
-    for closer in used.values():
-        closer.wait()
+    for each in used.values():
+        each.wait()
     return bundles
 
 
