@@ -273,7 +273,7 @@ class Recorder:
                     continue
                 run = StepRun(self, earlier, started=started)
             if not run.ended:
-                run.fail(error=f"step {identity.step_key} attempt {attempt} failed; Dagster retried it as attempt {identity.attempt}")
+                run.fail(error=retried_error(identity.step_key, attempt, identity.attempt))
 
     def staged(self, identity: StepIdentity) -> bool:
         """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store, or wait in
@@ -404,6 +404,11 @@ _recorders: dict[tuple[Any, str], Recorder] = {}
 _recorders_lock = threading.Lock()
 _claims: OrderedDict[str, Recorder] = OrderedDict()  # OpenLineage run id of a step -> the recorder whose run it is
 _claims_lock = threading.Lock()
+
+
+def retried_error(step_key: str, attempt: int, retry: int) -> str:
+    """The error of the run of attempt ``attempt`` of step ``step_key``, which Dagster retried as attempt ``retry``."""
+    return f"step {step_key} attempt {attempt} failed; Dagster retried it as attempt {retry}"
 
 
 def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:

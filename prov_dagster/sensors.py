@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import cache
+from itertools import product
 from typing import Any
 
 from dagster import (
@@ -30,7 +31,7 @@ from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import namespace_uri
-from prov_dagster.recorder import Recorder, recorder_for, recorder_for_namespace
+from prov_dagster.recorder import Recorder, StepRun, recorder_for, recorder_for_namespace, retried_error
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
 from prov_dagster.steps import recorded_namespaces, step_outcomes
@@ -56,7 +57,9 @@ def close_failed_run(
     of ``namespaces`` (a name or URI, or several; the sensors give the namespaces of their code location's provenance
     IO managers and resources: a step killed after a read staged a START that no output names). No run is made up in
     a namespace the step did not record in; a step that recorded in none (it failed before it loaded or wrote
-    anything through tdprov) is a START and a FAIL of its own in ``provenance``'s namespace.
+    anything through tdprov) is a START and a FAIL of its own in ``provenance``'s namespace. An earlier attempt (one
+    Dagster retried) whose run is still staged in one of those namespaces, where its retry recorded nothing, is
+    sealed with a FAIL when Dagster recorded its end, whatever its step's last attempt did.
     """
     recorder = recorder_for(provenance)
     store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
@@ -69,19 +72,31 @@ def close_failed_run(
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
         return used.setdefault(namespace, recorder_for_namespace(recorder.settings, namespace))
 
+    def sealed(identity: StepIdentity) -> bool:
+        return store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
+
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
-        if outcome.status not in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None):
+        unfinished = outcome.status in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None)
+        if not unfinished and not outcome.earlier:
             continue
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,
                                job=planned_step_job(plan(), step_key), **reexecution(dagster_run))
-        open_runs, sealed = [], False
-        for namespace in sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())}):
+        namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
+        for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
+            earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
+            if not sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
+                failed = StepRun(closer(namespace), earlier, started=True)
+                bundles.append(failed.fail(error=retried_error(step_key, number, number + 1), at=ended or run_end()))
+        if not unfinished:
+            continue
+        open_runs, recorded_somewhere = [], False
+        for namespace in namespaces:
             identity = replace(attempt, namespace=namespace)
-            if store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE)):
-                sealed = True
+            if sealed(identity):
+                recorded_somewhere = True
             elif closer(namespace).staged(identity):  # its START, staged by the step's own process
                 open_runs.append(identity)
-        made_up = not open_runs and not sealed  # recorded nowhere: a START now, when Dagster started the step
+        made_up = not open_runs and not recorded_somewhere  # recorded nowhere: a START now, when Dagster started the step
         for identity in open_runs or ([replace(attempt, namespace=recorder.namespace)] if made_up else []):
             step = closer(identity.namespace).step(identity)
             if not step.started:

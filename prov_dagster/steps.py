@@ -32,6 +32,7 @@ class StepOutcome:
     interrupted: bool = False  # it failed because its run was stopped (canceled, terminated)
     started_at: datetime | None = None  # when its last attempt started (None: Dagster has no start)
     ended_at: datetime | None = None  # when its last attempt ended (None: Dagster has no end, e.g. it still runs)
+    earlier: tuple[tuple[datetime | None, datetime | None], ...] = ()  # (start, end) of each attempt before it, from 0
 
 
 def step_outcomes(instance: Any, run_id: str) -> dict[str, StepOutcome]:
@@ -42,7 +43,8 @@ def step_outcomes(instance: Any, run_id: str) -> dict[str, StepOutcome]:
         attempt = max((stat.attempts or 1) - 1, 0)
         started, ended = attempt_times(stat, attempt)
         outcomes[stat.step_key] = StepOutcome(stat.status, attempt, *failures.get(stat.step_key, (None, False)),
-                                              started_at=started, ended_at=ended)
+                                              started_at=started, ended_at=ended,
+                                              earlier=tuple(attempt_times(stat, a) for a in range(attempt)))
     return outcomes
 
 

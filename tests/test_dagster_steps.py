@@ -25,6 +25,7 @@ from dagster import (
     DynamicOutput,
     MaterializeResult,
     Output,
+    RetryPolicy,
     asset,
     asset_check,
     build_run_status_sensor_context,
@@ -533,6 +534,57 @@ def test_a_step_whose_outputs_go_to_two_namespaces_is_a_run_of_each_namespaces_j
         assert {(e["job"]["namespace"], e["job"]["name"]) for e in events} == {(f"dagster://{team}", "two_teams")}
         assert check_events(store, run.run_id, ol_validator)[-1] == "COMPLETE"
         assert links[f"dagster://{team}"].rstrip("/").endswith(run.run_id)
+    no_unfinished_run(store)
+
+
+def flaky_teams(fails_for_good: bool) -> Any:
+    """A step whose attempt 0 writes for team_b and fails; its retry writes for team_a, then fails or succeeds."""
+    @multi_asset(name=f"flaky_teams_{'failing' if fails_for_good else 'retried'}", retry_policy=RetryPolicy(max_retries=1),
+                 outs={"for_a": AssetOut(io_manager_key="team_a", is_required=False),
+                       "for_b": AssetOut(io_manager_key="team_b", is_required=False)})
+    def flaky(context, grouped: pd.DataFrame):  # noqa: ANN001, ANN202
+        yield Output(grouped.assign(o=context.retry_number), output_name="for_b" if context.retry_number == 0 else "for_a")
+        if context.retry_number == 0 or fails_for_good:
+            raise RuntimeError(f"lost the connection in attempt {context.retry_number}")
+    return flaky
+
+
+@asset
+def broken() -> pd.DataFrame:
+    raise RuntimeError("the warehouse is down")
+
+
+@pytest.mark.parametrize("fails_for_good", [True, False], ids=["last-attempt-failed", "last-attempt-succeeded"])
+def test_the_failure_sensor_seals_an_earlier_attempt_in_a_namespace_the_last_one_did_not_record_in(
+        store: str, tmp_path: Path, ol_validator: Any, fails_for_good: bool) -> None:
+    """Attempt 0 wrote for team_b and failed; its retry wrote for team_a only, then failed for good (or succeeded,
+    in a run another step failed). The sensor looked at a failed step's last attempt only: attempt 1 staged nothing in
+    team_b, so attempt 0's team_b run (START, RUNNING with for_b) was left staged, in no bundle."""
+    resources = {"io_manager": ProvenanceIOManager(store=store)}
+    for team in ("team_a", "team_b"):
+        resources[team] = ProvenanceIOManager(store=store, namespace=team, data_root=str(tmp_path / team))
+    step = flaky_teams(fails_for_good)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([grouped, step, broken], instance=instance, resources=resources, raise_on_error=False)
+        assert not result.success
+        with build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+                dagster_instance=instance, dagster_run=result.dagster_run,
+                resources={"provenance": ProvenanceResource(store=store)}) as context:
+            provenance_failure_sensor(context)
+        [stat] = [s for s in instance.get_run_step_stats(result.run_id) if s.step_key == step.op.name]
+    earlier = step_run_id(result.run_id, step.op.name, 0, namespace="dagster://team_b")
+    found = bundles(store)
+    run = found[earlier]
+    assert run.state == "FAIL" and [o.name for o in run.outputs] == [str(tmp_path / "team_b" / "for_b.parquet")]
+    events = parse_events_jsonl(read_bundle(open_store(store), earlier).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == check_events(store, earlier, ol_validator) == ["START", "RUNNING", "FAIL"]
+    assert "attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+    assert datetime.fromisoformat(events[-1]["eventTime"]) == datetime.fromtimestamp(stat.attempts_list[0].end_time, UTC)
+    ran = {(s.job_namespace, s.run_id) for s in found.values() if s.job_name == step.op.name}
+    last = step_run_id(result.run_id, step.op.name, 1, namespace="dagster://team_a")
+    assert {("dagster://team_b", earlier), ("dagster://team_a", last)} <= ran
+    assert {namespace for namespace, _ in ran} == {"dagster://team_a", "dagster://team_b"}  # none made up in default
     no_unfinished_run(store)
 
 
