@@ -10,7 +10,7 @@ Dagster release changes this; the public path (``Output(..., data_version=...)``
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DataVersion, InputContext, IOManager, OutputContext
@@ -34,13 +34,25 @@ def _asset_keys(outputs: Any) -> list[AssetKey]:
     return [o.properties.asset_key for o in outputs if o.properties is not None and o.properties.asset_key]
 
 
+def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, Any]]]) -> str:
+    """The job name of step ``step_key`` (:func:`~prov_dagster.naming.step_job`) from its ``outputs`` and, for a step
+    inside a graph, the (step key, outputs) of every step of its run's ``plan``: those of its graph node write the
+    graph's assets."""
+    node, inside, _ = step_key.partition(".")
+    graph = [key for other, outs in plan() if other.startswith(f"{node}.") for key in _asset_keys(outs)] if inside else []
+    return step_job(step_key, _asset_keys(outputs), graph)
+
+
 def step_identity(step_context: Any) -> StepIdentity:
     """The identity of the step attempt running ``step_context`` (a ``StepExecutionContext``), its job named by
-    :func:`~prov_dagster.naming.step_job` from the assets the step writes."""
-    return StepIdentity(step_context.run_id, step_context.job_name, step_context.step.key,
-                        step_context.previous_attempt_count,
-                        job=step_job(step_context.step.key, _asset_keys(step_context.step.step_outputs)),
-                        **reexecution(step_context.dagster_run))
+    :func:`~prov_dagster.naming.step_job` from the assets the step (or its graph) writes."""
+    step = step_context.step
+
+    def planned() -> Iterable[tuple[str, Any]]:  # the whole plan, also in a step's own process
+        return ((s.key, s.step_outputs) for s in step_context.execution_plan.step_dict.values())
+
+    return StepIdentity(step_context.run_id, step_context.job_name, step.key, step_context.previous_attempt_count,
+                        job=_job_of(step.key, step.step_outputs, planned), **reexecution(step_context.dagster_run))
 
 
 def reexecution(dagster_run: Any) -> dict[str, str | None]:
@@ -65,7 +77,7 @@ def planned_step_job(steps: Mapping[str, Any], step_key: str) -> str:
     """The job name of step ``step_key`` (as :func:`step_identity` names it), from its run's planned ``steps``
     (:func:`planned_steps`); the step key when the step is not found."""
     step = steps.get(step_key)
-    return step_job(step_key, _asset_keys(step.outputs if step is not None else ()))
+    return _job_of(step_key, step.outputs if step is not None else (), lambda: ((s.key, s.outputs) for s in steps.values()))
 
 
 def set_output_data_version(context: OutputContext, asset_key: AssetKey, version: str) -> bool:

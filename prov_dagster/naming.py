@@ -7,7 +7,8 @@ handed to ``ProvenanceResource.record``) is ``("inmemory://", <name>)``. The ass
 shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``symlinks`` identifier
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
-for an asset's step whose key the step key does not name, see :func:`step_job`), and the Dagster
+for an asset's step whose key the step key does not name, ``asset:<asset key>:<op>`` for a step of a graph-backed asset
+whose graph node does not name it, see :func:`step_job`), and the Dagster
 job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
 A data file's path holds neither the namespace nor which segments are partitions, so two owners can map to
@@ -77,12 +78,22 @@ ASSET_JOB_PREFIX = "asset:"
 """Start of the OpenLineage job name of an asset's step whose step key does not name the asset."""
 
 
-def step_job(step_key: str, asset_keys: Iterable[AssetKey]) -> str:
+def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterable[AssetKey] = ()) -> str:
     """The OpenLineage job name of step ``step_key``, which writes ``asset_keys``: its step key, unless it is the own
     step of an asset whose key the step key does not name (Dagster joins key parts with ``__`` and turns ``-`` and
     ``.`` into ``_``: ``a/b`` and ``a__b`` both give the step ``a__b``, ``a-b/c`` and ``a_b/c`` both ``a_b__c``);
     that one is ``asset:<asset key>`` (``asset:a__b``, ``asset:a-b/c``). A step key that splits at ``__`` into the
-    asset's key stays the job name: it names that one key only, so no two assets share a job."""
+    asset's key stays the job name: it names that one key only, so no two assets share a job.
+
+    A step inside a graph-backed asset (``<graph node>.<op>``), whose graph writes ``graph_assets``, is likewise
+    ``asset:<asset key>:<op>`` (the first of its keys in order), unless the graph node splits at ``__`` into one of
+    them: Dagster names a graph's node after the graph (two assets made of one graph are both ``shaped``, in one run
+    ``shaped`` and ``shaped_2``) or after its asset's key (``a/b`` and ``a__b`` are both ``a__b``). No asset key part
+    holds a ``:`` and no op a ``.`` or ``:``, so the asset and the op are read apart."""
+    node, _, op = step_key.partition(".")
+    graph = sorted(graph_assets, key=dataset_name) if op else []
+    if graph and all(node.split("__") != list(key.path) for key in graph):
+        return f"{ASSET_JOB_PREFIX}{dataset_name(graph[0])}:{op}"
     for key in asset_keys:
         if key.to_python_identifier() == step_key and step_key.split("__") != list(key.path):
             return f"{ASSET_JOB_PREFIX}{dataset_name(key)}"

@@ -1,6 +1,6 @@
 """A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
 two jobs whatever their names, in the events and in the PROV export, and two asset keys Dagster gives one step key
-are two jobs."""
+are two jobs, as are the steps of two graph-backed assets Dagster gives one node name."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,19 @@ from typing import Any
 import pandas as pd
 import pytest
 import rdflib
-from dagster import DagsterInstance, Definitions, asset, build_run_status_sensor_context, define_asset_job, materialize
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    DagsterInstance,
+    Definitions,
+    asset,
+    build_run_status_sensor_context,
+    define_asset_job,
+    graph,
+    graph_asset,
+    materialize,
+    op,
+)
 
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -103,3 +115,77 @@ def test_the_failure_sensor_names_the_job_as_the_step_does(store: Path, instance
     events = _events(store)
     assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:my-team/x"), ("FAIL", "asset:my-team/x")]
     assert "the warehouse is down" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
+@op
+def load_rows() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1, 2]})
+
+
+@op
+def add_column(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(y=df.x * 2)
+
+
+@graph
+def shaped() -> pd.DataFrame:
+    return add_column(load_rows())
+
+
+# two assets of one graph: Dagster names both graph nodes 'shaped' (in one run: 'shaped' and 'shaped_2')
+shaped_x = AssetsDefinition.from_graph(shaped, keys_by_output_name={"result": AssetKey("x")})
+shaped_y = AssetsDefinition.from_graph(shaped, keys_by_output_name={"result": AssetKey("y")})
+
+
+@graph_asset(key_prefix=["g"], name="b")
+def g_b() -> pd.DataFrame:  # graph node 'g__b', which names asset g/b
+    return add_column(load_rows())
+
+
+@graph_asset(name="g__b")
+def g__b() -> pd.DataFrame:  # another asset, whose graph node Dagster also names 'g__b'
+    return add_column(load_rows())
+
+
+def _jobs_by_output(store: Path) -> set[tuple[str, str]]:
+    """(job name, the asset key of the output, or 'op output') of each output of each step run that completed."""
+    def named(output: dict[str, Any]) -> str:
+        symlinks = output["facets"].get("symlinks")
+        return symlinks["identifiers"][0]["name"] if symlinks else "op output"
+    return {(e["job"]["name"], named(o)) for e in _events(store) if e["eventType"] == "COMPLETE" for o in e["outputs"]}
+
+
+def test_the_steps_of_two_graph_assets_of_one_node_name_are_jobs_of_their_own(store: Path, instance: DagsterInstance) -> None:
+    """Each op of a graph-backed asset was the job of its step key, which starts with the graph's node name: the
+    assets x and y of one graph were both jobs shaped.load_rows and shaped.add_column (y also shaped_2.add_column,
+    in a run with x), and the graph assets g/b and g__b both g__b.load_rows and g__b.add_column, one PROV plan each."""
+    for assets in ([shaped_x], [shaped_y], [shaped_x, shaped_y], [g_b], [g__b]):  # runs of several code locations
+        assert _materialize(assets, instance).success
+    assert _jobs_by_output(store) == {
+        ("asset:x:load_rows", "op output"), ("asset:x:add_column", "x"),
+        ("asset:y:load_rows", "op output"), ("asset:y:add_column", "y"),
+        ("g__b.load_rows", "op output"), ("g__b.add_column", "g/b"),  # the node names its asset: the step key
+        ("asset:g__b:load_rows", "op output"), ("asset:g__b:add_column", "g__b")}
+
+
+@op
+def load_broken() -> pd.DataFrame:
+    raise RuntimeError("the warehouse is down")
+
+
+@graph
+def shaped_failing() -> pd.DataFrame:
+    return add_column(load_broken())
+
+
+def test_the_failure_sensor_names_a_graph_assets_step_as_the_step_does(store: Path, instance: DagsterInstance) -> None:
+    result = _materialize([AssetsDefinition.from_graph(shaped_failing, keys_by_output_name={"result": AssetKey("z")})],
+                          instance)
+    assert not result.success
+    context = build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()})
+    provenance_failure_sensor(context)
+    events = _events(store)
+    assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:z:load_broken"),
+                                                                    ("FAIL", "asset:z:load_broken")]
