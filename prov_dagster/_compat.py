@@ -34,13 +34,17 @@ def _asset_keys(outputs: Any) -> list[AssetKey]:
     return [o.properties.asset_key for o in outputs if o.properties is not None and o.properties.asset_key]
 
 
-def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, Any]]]) -> str:
-    """The job name of step ``step_key`` (:func:`~prov_dagster.naming.step_job`) from its ``outputs`` and, for a step
-    inside a graph, the (step key, outputs) of every step of its run's ``plan``: those of its graph node write the
-    graph's assets."""
+def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, Any]]], dagster_job: str | None) -> str:
+    """The job name of step ``step_key`` of Dagster job ``dagster_job`` (:func:`~prov_dagster.naming.step_job`) from
+    its ``outputs`` and, for a step that writes no asset, the (step key, outputs) of every step of its run's ``plan``:
+    those of its graph node write the graph's assets, and a plan with no asset or check output is an op job's."""
+    own = _asset_keys(outputs)
     node, inside, _ = step_key.partition(".")
     graph = [key for other, outs in plan() if other.startswith(f"{node}.") for key in _asset_keys(outs)] if inside else []
-    return step_job(step_key, _asset_keys(outputs), graph)
+    op_job = not own and not graph and dagster_job is not None and not any(
+        o.properties is not None and (o.properties.asset_key or o.properties.asset_check_key)
+        for _, outs in plan() for o in outs)
+    return step_job(step_key, own, graph, op_job=dagster_job if op_job else None)
 
 
 def step_identity(step_context: Any) -> StepIdentity:
@@ -52,7 +56,8 @@ def step_identity(step_context: Any) -> StepIdentity:
         return ((s.key, s.step_outputs) for s in step_context.execution_plan.step_dict.values())
 
     return StepIdentity(step_context.run_id, step_context.job_name, step.key, step_context.previous_attempt_count,
-                        job=_job_of(step.key, step.step_outputs, planned), **reexecution(step_context.dagster_run))
+                        job=_job_of(step.key, step.step_outputs, planned, step_context.job_name),
+                        **reexecution(step_context.dagster_run))
 
 
 def reexecution(dagster_run: Any) -> dict[str, str | None]:
@@ -73,11 +78,12 @@ def planned_steps(instance: Any, dagster_run: Any) -> Mapping[str, Any]:
     return {} if plan is None else {s.key: s for s in plan.steps}
 
 
-def planned_step_job(steps: Mapping[str, Any], step_key: str) -> str:
-    """The job name of step ``step_key`` (as :func:`step_identity` names it), from its run's planned ``steps``
-    (:func:`planned_steps`); the step key when the step is not found."""
+def planned_step_job(steps: Mapping[str, Any], step_key: str, dagster_job: str) -> str:
+    """The job name of step ``step_key`` of Dagster job ``dagster_job`` (as :func:`step_identity` names it), from its
+    run's planned ``steps`` (:func:`planned_steps`); the step key when the plan is not found."""
     step = steps.get(step_key)
-    return _job_of(step_key, step.outputs if step is not None else (), lambda: ((s.key, s.outputs) for s in steps.values()))
+    return _job_of(step_key, step.outputs if step is not None else (),
+                   lambda: ((s.key, s.outputs) for s in steps.values()), dagster_job if steps else None)
 
 
 def set_output_data_version(context: OutputContext, asset_key: AssetKey, version: str) -> bool:

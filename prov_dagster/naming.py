@@ -8,7 +8,8 @@ shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
 for an asset's step whose key the step key does not name, ``asset:<asset key>:<op>`` for a step of a graph-backed asset
-whose graph node does not name it, see :func:`step_job`), and the Dagster
+whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, see
+:func:`step_job`), and the Dagster
 job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
 A data file's path holds neither the namespace nor which segments are partitions, so two owners can map to
@@ -78,7 +79,8 @@ ASSET_JOB_PREFIX = "asset:"
 """Start of the OpenLineage job name of an asset's step whose step key does not name the asset."""
 
 
-def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterable[AssetKey] = ()) -> str:
+def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterable[AssetKey] = (),
+             op_job: str | None = None) -> str:
     """The OpenLineage job name of step ``step_key``, which writes ``asset_keys``: its step key, unless it is the own
     step of an asset whose key the step key does not name (Dagster joins key parts with ``__`` and turns ``-`` and
     ``.`` into ``_``: ``a/b`` and ``a__b`` both give the step ``a__b``, ``a-b/c`` and ``a_b/c`` both ``a_b__c``);
@@ -89,7 +91,13 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     ``asset:<asset key>:<op>`` (the first of its keys in order), unless the graph node splits at ``__`` into one of
     them: Dagster names a graph's node after the graph (two assets made of one graph are both ``shaped``, in one run
     ``shaped`` and ``shaped_2``) or after its asset's key (``a/b`` and ``a__b`` are both ``a__b``). No asset key part
-    holds a ``:`` and no op a ``.`` or ``:``, so the asset and the op are read apart."""
+    holds a ``:`` and no op a ``.`` or ``:``, so the asset and the op are read apart.
+
+    A step of an op job (a Dagster job that materializes no asset and evaluates no check), ``op_job``, is
+    ``job:<op_job>:<step key>``, the step of that Dagster job (whose own job is ``job:<op_job>``): ops are named by
+    their job, so two ops named ``load`` in the jobs ``etl_a`` and ``etl_b`` are two jobs."""
+    if op_job is not None:
+        return f"{dagster_job(op_job)}:{step_key}"
     node, _, op = step_key.partition(".")
     graph = sorted(graph_assets, key=dataset_name) if op else []
     if graph and all(node.split("__") != list(key.path) for key in graph):

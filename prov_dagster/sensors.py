@@ -80,7 +80,7 @@ def close_failed_run(
         if not unfinished and not outcome.earlier:
             continue
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,
-                               job=planned_step_job(plan(), step_key), **reexecution(dagster_run))
+                               job=planned_step_job(plan(), step_key, dagster_run.job_name), **reexecution(dagster_run))
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it

@@ -1,6 +1,7 @@
 """A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
 two jobs whatever their names, in the events and in the PROV export, and two asset keys Dagster gives one step key
-are two jobs, as are the steps of two graph-backed assets Dagster gives one node name."""
+are two jobs, as are the steps of two graph-backed assets Dagster gives one node name and two ops of one name in
+two op jobs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,6 +20,7 @@ from dagster import (
     define_asset_job,
     graph,
     graph_asset,
+    job,
     materialize,
     op,
 )
@@ -189,3 +191,39 @@ def test_the_failure_sensor_names_a_graph_assets_step_as_the_step_does(store: Pa
     events = _events(store)
     assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:z:load_broken"),
                                                                     ("FAIL", "asset:z:load_broken")]
+
+
+@op(name="load")
+def load_orders() -> pd.DataFrame:
+    return pd.DataFrame({"order": [1, 2]})
+
+
+@op(name="load")
+def load_users() -> pd.DataFrame:  # another op of the same name, in another job
+    raise RuntimeError("the user table is locked")
+
+
+@job
+def etl_orders() -> None:
+    load_orders()
+
+
+@job
+def etl_users() -> None:
+    load_users()
+
+
+def test_two_ops_of_one_name_in_two_op_jobs_are_two_jobs(store: Path, instance: DagsterInstance) -> None:
+    """An op's step was the job of its step key: the ops named load of the jobs etl_orders and etl_users (another
+    op, of another code location) were one job, load, one PROV plan; the failure sensor names the step as it runs."""
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+    for op_job in (etl_orders, etl_users):
+        result = Definitions(jobs=[op_job], resources=resources).resolve_job_def(op_job.name).execute_in_process(
+            instance=instance, raise_on_error=False)
+    assert not result.success
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    runs = {(e["eventType"], e["job"]["name"], e["run"]["facets"]["parent"]["job"]["name"]) for e in _events(store)}
+    assert runs == {("START", "job:etl_orders:load", "job:etl_orders"), ("COMPLETE", "job:etl_orders:load", "job:etl_orders"),
+                    ("START", "job:etl_users:load", "job:etl_users"), ("FAIL", "job:etl_users:load", "job:etl_users")}
