@@ -1,6 +1,7 @@
 """The tdprov Airflow plugin, loaded from its entry point, records dag.test() runs as verified bundles."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -428,7 +429,7 @@ def test_mapped_instances_and_tries_carry_the_providers_airflow_facet_and_show_n
     """The instances of a mapped task, and the tries of one that failed first, were told apart only by run id, state and
     times: the events carried no try number nor map index. Each event now has the OpenLineage provider's ``airflow``
     run facet (taskInstance ``try_number``, ``map_index``, valid against the provider's facet schema), and 'tdprov
-    show' names the try and map index of the run."""
+    show' names the try and map index of the run, as 'tdprov runs' does (text and --json)."""
     import json
     from datetime import timedelta
 
@@ -458,3 +459,12 @@ def test_mapped_instances_and_tries_carry_the_providers_airflow_facet_and_show_n
         shown_json = subprocess.run([str(TDPROV), "show", run_id, "--store", str(store), "--json"], capture_output=True,
                                     text=True, check=True).stdout
         assert json.loads(shown_json)["taskInstance"] == {"try_number": number, "map_index": index}
+    listed = subprocess.run([str(TDPROV), "runs", "--store", str(store)], capture_output=True, text=True, check=True).stdout
+    lines = {line.split()[0]: line for line in listed.splitlines()}
+    assert re.split(r"\s{2,}", lines["RUN"])[:5] == ["RUN ID", "JOB", "STATE", "TASK INSTANCE", "ENDED"]
+    for (number, index), run_id in tries.items():  # 'runs' tells them apart too (an index entry's taskInstance)
+        assert f" try {number}, map index {index} " in lines[run_id]
+    listed_json = {r["runId"]: r for r in json.loads(subprocess.run(
+        [str(TDPROV), "runs", "--store", str(store), "--json"], capture_output=True, text=True, check=True).stdout)}
+    assert {key: listed_json[run_id]["taskInstance"] for key, run_id in tries.items()} == {
+        (1, 0): {"try_number": 1, "map_index": 0}, (1, 1): {"try_number": 1, "map_index": 1}, (2, 1): {"try_number": 2, "map_index": 1}}

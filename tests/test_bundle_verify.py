@@ -274,3 +274,48 @@ def test_a_run_folder_linked_to_a_copy_outside_the_store_is_named_unreadable(tmp
     assert report.findings[0].reason == (f"object 'bundles/{bundle.run_id}/manifest.json' in local folder {root} cannot be "
                                          f"read: {folder} is a symbolic link (to {copy}), and tdprov writes only files and "
                                          "folders in a store.")
+
+
+def _airflow_try(try_number: int, map_index: int) -> list[dict]:
+    """:func:`run_events` of a mapped Airflow task's try: each event with the provider's ``airflow`` run facet."""
+    events = run_events()
+    for e in events:
+        e["run"].setdefault("facets", {})["airflow"] = {"taskInstance": {"try_number": try_number, "map_index": map_index, "pool": "p"}}
+    return events
+
+
+def _signed_manifest(good: Bundle, key: SigningKey, **fields) -> Bundle:
+    manifest = replace(good.manifest, **fields)
+    payload = statement_for(manifest, blake3_digest(manifest.to_json()))
+    return Bundle(good.run_id, good.files, manifest, manifest.to_json(), sign_envelope(payload, INTOTO_PAYLOAD_TYPE, [key]).to_json(),
+                  key.key_id)
+
+
+def test_an_airflow_try_and_map_index_are_signed_in_the_manifest_and_checked_in_the_index_entry(store_uri: str) -> None:
+    """'tdprov runs' reads only index entries, which held no try number nor map index, so a mapped task's runs looked
+    alike there. The manifest (signed) and the index entry now hold them; an entry that names another try is
+    inconsistent, and a manifest or entry written before they were recorded verifies."""
+    key = SigningKey.generate()
+    trust = TrustStore.of([key.public])
+    store = open_store(store_uri)
+    good = build_bundle(_airflow_try(2, 3), {}, key, sealed_at=SEALED)
+    assert loads(good.manifest_bytes)["taskInstance"] == {"try_number": 2, "map_index": 3}
+    write_bundle(store, good)
+    [entry] = list(store.list("index/"))
+    summary = loads(store.get(entry))
+    assert summary["taskInstance"] == {"try_number": 2, "map_index": 3}
+    assert verify_bundle(store, good.run_id, trust, [entry]).ok
+    raw_put(store_uri, entry, canonical_bytes({**summary, "taskInstance": {"try_number": 1, "map_index": 3}}))
+    report = verify_bundle(store, good.run_id, trust, [entry])
+    assert _problems(report) == [(entry, "inconsistent")] and "taskInstance" in report.findings[0].reason
+    raw_put(store_uri, entry, canonical_bytes({k: v for k, v in summary.items() if k != "taskInstance"}))  # written before
+    assert verify_bundle(store, good.run_id, trust, [entry]).ok
+
+    older = _signed_manifest(build_bundle(_airflow_try(1, 0), {}, key, sealed_at=SEALED), key, task_instance=None)
+    write_bundle(store, older)
+    assert "taskInstance" not in loads(older.manifest_bytes) and verify_bundle(store, older.run_id, trust).ok
+    lying = _signed_manifest(build_bundle(_airflow_try(1, 0), {}, key, sealed_at=SEALED), key,
+                             task_instance={"try_number": 2, "map_index": 0})
+    write_bundle(store, lying)
+    report = verify_bundle(store, lying.run_id, trust)
+    assert _problems(report) == [(f"bundles/{lying.run_id}/manifest.json", "inconsistent")] and "taskInstance" in report.findings[0].reason

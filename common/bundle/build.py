@@ -9,7 +9,7 @@ from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
-from prov_common.bundle.model import PREDICATE_TYPE, Bundle, DatasetRef, FileEntry, Manifest
+from prov_common.bundle.model import PREDICATE_TYPE, TASK_INSTANCE_KEYS, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
 from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, KNOWN, check_version, digest_set, version_digests
 from prov_common.errors import BadInputError
@@ -31,6 +31,16 @@ def _parent_run_id(state: RunState) -> str | None:
     run = state.run_facet("parent").get("run")
     value = run.get("runId") if isinstance(run, Mapping) else None
     return value if isinstance(value, str) else None
+
+
+def task_instance_of(state: RunState) -> dict[str, int] | None:
+    """The Airflow try number and map index of the run, from the ``taskInstance`` of its ``airflow`` run facet (as
+    the OpenLineage provider and tdprov's listener write it; no ``map_index`` when the task is not mapped), if any."""
+    instance = state.run_facet("airflow").get("taskInstance")
+    if not isinstance(instance, Mapping):
+        return None
+    found = {k: instance[k] for k in TASK_INSTANCE_KEYS if type(instance.get(k)) is int}
+    return found or None
 
 
 def _descriptor(ref: DatasetRef, naming: str, digest_sets: str | None) -> dict[str, Any]:
@@ -144,6 +154,7 @@ def derive_bundle(
         dataset_naming=DATASET_NAMING,
         digest_sets=digest_sets,
         store_id=store_id,
+        task_instance=task_instance_of(state),
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
 

@@ -88,6 +88,29 @@ MAX_SIZE = INT_LIMIT
 """The largest size a manifest can give a file: the largest integer canonical JSON writes."""
 
 
+TASK_INSTANCE_KEYS = ("try_number", "map_index")
+"""What a bundle records of an Airflow task instance: the ``taskInstance`` keys of the provider's ``airflow`` run facet
+that tell a task's tries and a mapped task's instances apart."""
+
+
+def _task_instance(raw: Mapping[str, Any]) -> dict[str, int] | None:
+    """``raw["taskInstance"]``: None when absent, else a map of :data:`TASK_INSTANCE_KEYS` to whole numbers (a
+    TypeError naming it otherwise)."""
+    value = raw.get("taskInstance")
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and value and set(value) <= set(TASK_INSTANCE_KEYS)
+            and all(type(v) is int for v in value.values())):
+        raise TypeError(f"taskInstance is {value!r}, not a map of {' and '.join(TASK_INSTANCE_KEYS)} to whole numbers")
+    return dict(value)
+
+
+def task_instance_text(instance: Mapping[str, int]) -> str:
+    """``try 2, map index 3`` (the parts the run has), as ``show`` and ``runs`` print a task instance."""
+    return ", ".join(f"{key.replace('_number', '').replace('_', ' ')} {instance[key]}" for key in TASK_INSTANCE_KEYS
+                     if key in instance)
+
+
 def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
     """The fields that a manifest and an index summary share, as JSON."""
     return {
@@ -99,6 +122,7 @@ def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
         "sealedAt": x.sealed_at,
         "inputs": [d.to_dict() for d in x.inputs],
         "outputs": [d.to_dict() for d in x.outputs],
+        **({"taskInstance": dict(x.task_instance)} if x.task_instance is not None else {}),
     }
 
 
@@ -113,6 +137,7 @@ def _run_fields(raw: dict[str, Any]) -> dict[str, Any]:
         "sealed_at": str(raw["sealedAt"]),
         "inputs": tuple(DatasetRef.from_dict(d) for d in raw["inputs"]),
         "outputs": tuple(DatasetRef.from_dict(d) for d in raw["outputs"]),
+        "task_instance": _task_instance(raw),
     }
 
 
@@ -136,6 +161,7 @@ class Manifest:
     dataset_naming: str | None = None  # the naming version of the statement's dataset names (bundle.naming)
     digest_sets: str | None = None  # the version of the datasets' in-toto DigestSets (bundle.subjects); None: 1
     store_id: str | None = None  # the store it was written to (store.identity); None in bundles sealed before stores had one
+    task_instance: Mapping[str, int] | None = field(default=None, hash=False)  # an Airflow try's try number and map index
 
     @cached_property
     def by_path(self) -> dict[str, FileEntry]:
@@ -204,6 +230,7 @@ class BundleSummary:
     cursor: str | None = None  # the index key it was read from (pass as since_cursor to continue)
     started_at: str | None = None  # None in entries written before they held the start (lineage then uses the end)
     store_id: str | None = None  # the store its manifest names (None: sealed before stores had an identity)
+    task_instance: Mapping[str, int] | None = field(default=None, hash=False)  # the manifest's (None: no Airflow try, or older)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -253,13 +280,16 @@ class BundleSummary:
             manifest_digest=manifest_digest,
             started_at=manifest.started_at,
             store_id=manifest.store_id,
+            task_instance=manifest.task_instance,
         )
 
     def expected_of(self, manifest: Manifest, manifest_digest: str) -> "BundleSummary":
         """What this index entry should hold to summarise ``manifest``: :meth:`of_manifest`, without the
-        start when this entry was written before entries held it (a missing start is no alteration)."""
+        start, or the task instance, when this entry was written before entries held it (a missing one is no alteration)."""
         expected = BundleSummary.of_manifest(manifest, self.key_id, manifest_digest)
-        return expected if self.started_at is not None else replace(expected, started_at=None)
+        if self.started_at is None:
+            expected = replace(expected, started_at=None)
+        return expected if self.task_instance is not None else replace(expected, task_instance=None)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, recent_bundles
+from prov_common.bundle.model import task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
@@ -28,7 +29,8 @@ def register(subparsers: Any) -> None:
         help="list recorded runs, newest sealed first",
         description="List the runs whose lineage bundles are in the store, newest sealed first (a run delivered late from a "
                     "spool, or sealed later with 'tdprov store seal', lists by when it was sealed, not when it ended): run id, "
-                    "job, state, ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
+                    "job, state, TASK INSTANCE (an Airflow try's try number and map index, when a listed run has one), "
+                    "ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
                     "Each output is shown as DATASET@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
                     "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record "
                     "(an output recorded without a digest, such as another producer's or a logical Airflow asset's, "
@@ -47,12 +49,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def row(summary: BundleSummary) -> list[str]:
+def row(summary: BundleSummary, instances: bool = False) -> list[str]:
+    """The cells of ``summary``'s line; with ``instances``, its task instance (try and map index, '-' for none) after its state."""
     labels = distinct_labels(((o.namespace, o.name) for o in summary.outputs), dataset_shown)  # two written alike: told apart
     outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else labels[o.namespace, o.name]
                for o in summary.outputs]  # an output without a digest as its dataset, which names it when pasted
-    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, summary.ended_at or f"sealed {summary.sealed_at}",
-            outputs_cell(outputs)]
+    instance = [task_instance_text(summary.task_instance) if summary.task_instance else "-"] if instances else []
+    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, *instance,
+            summary.ended_at or f"sealed {summary.sealed_at}", outputs_cell(outputs)]
 
 
 MAX_COLUMN_WIDTH = 60
@@ -135,5 +139,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
               else no_bundles_text(store.uri), file=sys.stderr)
     else:
-        print(table([row(s) for s in summaries], ["RUN ID", "JOB", "STATE", "ENDED", "OUTPUTS"]))
+        instances = any(s.task_instance for s in summaries)  # an Airflow try's: the column only where a run has one
+        print(table([row(s, instances) for s in summaries],
+                    ["RUN ID", "JOB", "STATE", *(["TASK INSTANCE"] * instances), "ENDED", "OUTPUTS"]))
     return 1 if left_out else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')

@@ -5,6 +5,8 @@ import argparse
 from typing import Any
 
 from prov_common.bundle import layout
+from prov_common.bundle.build import task_instance_of
+from prov_common.bundle.model import task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
@@ -95,25 +97,6 @@ def error_of(state: RunState) -> str | None:
     """The message of the run's ``errorMessage`` facet (why a failed run, such as an Airflow try, failed), if any."""
     message = state.run_facet("errorMessage").get("message")
     return message if isinstance(message, str) and message else None
-
-
-TASK_INSTANCE_KEYS = ("try_number", "map_index")
-
-
-def task_instance_of(state: RunState) -> dict[str, int] | None:
-    """The Airflow try number and map index of the run, from the ``taskInstance`` of its ``airflow`` run facet (as
-    the OpenLineage provider and tdprov's listener write it; no ``map_index`` when the task is not mapped), if any."""
-    instance = state.run_facet("airflow").get("taskInstance")
-    if not isinstance(instance, dict):
-        return None
-    found = {k: instance[k] for k in TASK_INSTANCE_KEYS if type(instance.get(k)) is int}
-    return found or None
-
-
-def task_instance_text(instance: dict[str, int]) -> str:
-    """``try 2, map index 3`` (the parts the run has)."""
-    return ", ".join(f"{key.replace('_number', '').replace('_', ' ')} {instance[key]}" for key in TASK_INSTANCE_KEYS
-                     if key in instance)
 
 
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
