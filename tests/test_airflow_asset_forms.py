@@ -92,6 +92,19 @@ def test_openlineage_datasets_and_object_storage_paths_are_recorded(forms) -> No
         assert outputs[("file", str(path))] == inputs[("file", str(path))] == hash_path(path).digest
 
 
+def test_an_openlineage_table_dataset_is_named_as_the_provider_names_it_never_as_a_local_file() -> None:
+    """``Dataset(namespace="bigquery", name="p.sales.orders")``, as the Google provider names a table, was given the
+    URI ``bigquery/p.sales.orders`` and recorded as that file in the task's working folder; a Redshift table's URI
+    was no Airflow Asset. Each is named as declared."""
+    from prov_airflow.capture import capture_all, dataset_key
+    from prov_airflow.settings import ListenerLimits
+
+    declared = [("bigquery", "p.sales.orders"), ("redshift://wh.eu-west-1:5439", "dev.public.sales")]
+    captured = capture_all([Dataset(namespace=ns, name=name) for ns, name in declared], ListenerLimits())
+    assert [c.uri for c in captured] == ["bigquery://p/sales/orders", "redshift://wh.eu-west-1:5439/dev/public/sales"]
+    assert [dataset_key(c.uri) for c in captured] == declared
+
+
 def test_an_inlet_or_outlet_tdprov_cannot_name_is_named_in_a_warning(caplog) -> None:
     """Anything else declared as inlet or outlet is not recorded, and a warning names it and what to declare."""
     from prov_airflow.capture import capture_all

@@ -13,7 +13,7 @@ from bundle_support import dataset, event
 from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
 from prov_common.bundle.build import statement_for
 from prov_common.bundle.model import blake3_digest
-from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, NAMING_V4, dataset_name
+from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, NAMING_V4, NAMING_V5, dataset_name
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError
@@ -24,8 +24,8 @@ from prov_common.store import open_store
 KEY = SigningKey.generate()
 TRUST = TrustStore.of([KEY.public])
 
-# (namespace, name) -> name under versions 1, 2 and 3 (4 names as 3). Version 4 is today's dataset_uri;
-# if one of these changes, freeze the old rules in prov_common.bundle.naming under a new version.
+# (namespace, name) -> name under versions 1, 2 and 3 (4 names as 3, and so does 5 but for the TABLES below). Version 5
+# is today's dataset_uri; if one of these changes, freeze the old rules in prov_common.bundle.naming under a new version.
 VECTORS = [
     (("s3://lake", "raw/users.parquet"), "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
     (("s3://lake/", "/raw/users.parquet"), "s3://lake//raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
@@ -42,19 +42,29 @@ VECTORS = [
 ]
 
 
+# Tables version 5 names by the URI of their Airflow Asset: (namespace, name) -> name under version 5.
+TABLES = {("postgres://db:5432", "shop.public.orders"): "postgres://db:5432/shop/public/orders",
+          ("bigquery", "proj.sales.orders"): "bigquery://proj/sales/orders"}
+VECTORS.append((("bigquery", "proj.sales.orders"), "bigqueryproj.sales.orders", "bigquery/proj.sales.orders",
+                "bigquery/proj.sales.orders"))
+
+
 @pytest.mark.parametrize("ref, v1, v2, v3", VECTORS, ids=[f"{ns}|{name}" for (ns, name), *_ in VECTORS])
 def test_naming_vectors_per_version(ref: tuple[str, str], v1: str, v2: str, v3: str) -> None:
     assert dataset_name(*ref, NAMING_V1) == v1
     assert dataset_name(*ref, NAMING_V2) == v2
     assert dataset_name(*ref, NAMING_V3) == v3
     assert dataset_name(*ref, NAMING_V4) == v3
-    assert DATASET_NAMING == NAMING_V4 and dataset_name(*ref) == v3
+    v5 = TABLES.get(ref, v3)
+    assert dataset_name(*ref, NAMING_V5) == v5
+    assert DATASET_NAMING == NAMING_V5 and dataset_name(*ref) == v5
     if ref != ("file", "data/a.csv"):  # relative file paths have no URI: every version writes namespace:name
-        assert dataset_uri(*ref) == v3
+        assert dataset_uri(*ref) == v5
 
 
 @pytest.mark.parametrize("ref", [("s3://lake", "raw/users.parquet"), ("file", "/data/a.csv"), ("inmemory://", "features/x"),
-                                 ("abfss://raw@lake01.dfs.core.windows.net", "a/b.parquet"), ("hdfs://namenode:8020", "/warehouse/t")])
+                                 ("abfss://raw@lake01.dfs.core.windows.net", "a/b.parquet"), ("hdfs://namenode:8020", "/warehouse/t"),
+                                 *TABLES])
 def test_the_uri_of_a_spec_named_dataset_names_it_again(ref: tuple[str, str]) -> None:
     assert dataset_from_uri(dataset_name(*ref)) == ref
     with pytest.raises(BadInputError, match="tdprov-naming/9"):
@@ -145,3 +155,16 @@ def test_an_unknown_naming_version_is_noted_not_re_derived(tmp_path: Path) -> No
     assert report.ok, report.findings
     assert [(n.key, n.problem) for n in report.notes] == [(layout.bundle_key(newer.run_id, layout.STATEMENT_FILE), "not re-derived")]
     assert "tdprov-naming/9" in report.notes[0].reason
+
+
+def test_a_bundle_named_by_version_4_keeps_its_table_names_and_verifies(tmp_path: Path) -> None:
+    """Version 5 names a table by its Asset URI (``postgres://db:5432/shop/public/orders``); a bundle sealed by
+    version 4 named it ``postgres://db:5432/shop.public.orders`` and still verifies, re-derived by version 4."""
+    events = _events("postgres://db:5432", "shop.public.orders")
+    assert _subject(build_bundle(events, None, KEY)) == "postgres://db:5432/shop/public/orders"
+    old = _resealed(build_bundle(events, None, KEY), NAMING_V4, NAMING_V4)
+    assert _subject(old) == "postgres://db:5432/shop.public.orders"
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings
+    lying = _resealed(build_bundle(events, None, KEY), NAMING_V5, NAMING_V4)  # records 5, names by 4
+    assert not _verify(tmp_path / "lying", lying).ok

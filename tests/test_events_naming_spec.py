@@ -29,6 +29,8 @@ PATTERNS = {  # data store -> (namespace, name), as the spec's table spells them
     "Trino": (rf"trino://{_ID}:\d+", r"[^./]+\.[^./]+\.[^./]+"),
     "Hive": (rf"hive://{_ID}:\d+", r"[^./]+\.[^./]+"),
     "Redshift": (rf"redshift://{_ID}\.{_ID}:\d+", r"[^./]+\.[^./]+\.[^./]+"),
+    "BigQuery": (r"bigquery", r"[^./]+\.[^./]+\.[^./]+"),
+    "Snowflake": (rf"snowflake://{_ID}", r"[^./]+\.[^./]+\.[^./]+"),
 }
 
 
@@ -55,6 +57,8 @@ PATTERNS = {  # data store -> (namespace, name), as the spec's table spells them
         ("Trino", "trino://tr/hive/web/clicks", "trino://tr:8080", "hive.web.clicks"),
         ("Redshift", "redshift://wh.eu-west-1/dev/public/sales", "redshift://wh.eu-west-1:5439", "dev.public.sales"),
         ("Hive", "hive://meta:10000/web/clicks", "hive://meta:10000", "web.clicks"),
+        ("BigQuery", "bigquery://my-proj/sales/Orders", "bigquery", "my-proj.sales.Orders"),
+        ("Snowflake", "snowflake://myorg-acct1/SALES/PUBLIC/ORDERS", "snowflake://myorg-acct1", "SALES.PUBLIC.ORDERS"),
     ],
 )
 def test_each_scheme_follows_the_naming_spec(store: str, uri: str, namespace: str, name: str) -> None:
@@ -137,6 +141,32 @@ def test_an_asset_uri_is_named_as_the_airflow_provider_names_it(uri: str) -> Non
 
     converted = translate_airflow_asset(Asset(uri), None)
     assert dataset_from_uri(uri) == (converted.namespace, converted.name)
+
+
+@pytest.mark.parametrize(("namespace", "name", "uri"), [
+    ("redshift://wh.eu-west-1:5439", "dev.public.sales", "redshift://wh.eu-west-1:5439/dev/public/sales"),
+    ("s3://my-bucket", "raw/x.parquet", "s3://my-bucket/raw/x.parquet"),
+    ("file", "/data/a.csv", "file:///data/a.csv"),
+    ("postgres://db:5432", "sales.public.orders", "postgres://db:5432/sales/public/orders"),
+    ("mysql://db:3306", "shop.orders", "mysql://db:3306/shop/orders"),
+    ("trino://tr:8080", "hive.web.clicks", "trino://tr:8080/hive/web/clicks"),
+    ("bigquery", "my-proj.sales.Orders", "bigquery://my-proj/sales/Orders"),
+    ("snowflake://myorg-acct1", "SALES.PUBLIC.ORDERS", "snowflake://myorg-acct1/SALES/PUBLIC/ORDERS"),
+])
+def test_the_uri_of_a_table_is_the_asset_uri_the_provider_names_alike(namespace: str, name: str, uri: str) -> None:
+    """dataset_uri of a table joined its dotted name to the namespace (redshift://wh.eu-west-1:5439/dev.public.sales),
+    which no Airflow Asset is: the Amazon provider refuses it (it needs database, schema and table as path parts). It
+    is now the Asset's URI, which the provider's converter (where installed) names as tdprov does; tdprov names a
+    BigQuery table as the Google provider's converter does, ("bigquery", "project.dataset.table"), not
+    ("bigquery://project", "/dataset/table")."""
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    assert dataset_uri(namespace, name) == uri
+    assert dataset_from_uri(uri) == (namespace, name)
+    converted = translate_airflow_asset(Asset(uri), None)  # None where the provider is not installed here
+    if uri.startswith(("redshift:", "s3:", "file:")):  # the Amazon and common.io providers are
+        assert converted is not None and (converted.namespace, converted.name) == (namespace, name)
 
 
 def test_a_bucket_is_named_as_written_as_the_object_read() -> None:

@@ -21,9 +21,10 @@ NAMING_V1 = "tdprov-naming/1"
 NAMING_V2 = "tdprov-naming/2"
 NAMING_V3 = "tdprov-naming/3"
 NAMING_V4 = "tdprov-naming/4"
-DATASET_NAMING = NAMING_V4  # what new bundles record
+NAMING_V5 = "tdprov-naming/5"
+DATASET_NAMING = NAMING_V5  # what new bundles record
 UNRECORDED_NAMINGS = (NAMING_V1, NAMING_V2)  # manifests without "datasetNaming" were named by one of these
-ANNOTATED_NAMINGS = frozenset({NAMING_V4})  # namings whose statements annotate each dataset with its (namespace, name)
+ANNOTATED_NAMINGS = frozenset({NAMING_V4, NAMING_V5})  # namings whose statements annotate each dataset with its (namespace, name)
 
 _JOINED = {"s3", "s3a", "s3n", "gs", "gcs",
            "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
@@ -47,14 +48,22 @@ def _v2(namespace: str, name: str) -> str:
 
 
 def _v3(namespace: str, name: str) -> str:
-    """Versions 3 and 4 (current): :func:`~prov_common.lineage.naming.dataset_uri` (a namespace with an empty
-    authority, ``inmemory://``, is followed by the name: ``inmemory://x``)."""
-    from prov_common.lineage.naming import dataset_uri  # imported on use: the lineage package loads pandas
+    """Versions 3 and 4: :func:`~prov_common.lineage.naming.joined_uri` (a namespace with an empty authority,
+    ``inmemory://``, is followed by the name: ``inmemory://x``; a table as ``postgres://h:5432/db.schema.table``)."""
+    from prov_common.lineage.naming import joined_uri  # imported on use: the lineage package loads pandas
+
+    return joined_uri(namespace, name)
+
+
+def _v5(namespace: str, name: str) -> str:
+    """Version 5 (current): :func:`~prov_common.lineage.naming.dataset_uri`, a table as Airflow's Asset URI spells it
+    (``postgres://h:5432/db/schema/table``, ``bigquery://project/dataset/table``), else as version 3."""
+    from prov_common.lineage.naming import dataset_uri
 
     return dataset_uri(namespace, name)
 
 
-NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3, NAMING_V4: _v3}
+NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3, NAMING_V4: _v3, NAMING_V5: _v5}
 
 
 def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str:

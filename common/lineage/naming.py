@@ -27,7 +27,9 @@ _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
 XCOM_SCHEME = "xcom"  # an Airflow XCom value, as prov_airflow names it (xcom_dataset)
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
-_TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
+_TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate", "snowflake"}
+# What naming versions 3 and 4 joined to the name with '/' (joined_uri; frozen: bundles are verified by it)
+_JOINED_SCHEMES = frozenset(_BUCKET_SCHEMES | _TABLE_SCHEMES - {"snowflake"})
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
 # Databases: (openlineage-python naming class or None, default port, path segments it takes). The default port is the
 # one Airflow's providers give an Asset URI without one (its normalised URI), so both name the table alike.
@@ -41,7 +43,9 @@ _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "oracle": ("Oracle", None, 3),
     "teradata": ("Teradata", None, 2),
     "crate": ("CrateDB", None, 3),
+    "snowflake": (None, None, 3),  # the spec's "snowflake://{account}" (the class takes an organization apart)
 }
+BIGQUERY = "bigquery"  # the spec's namespace of every BigQuery table, named "{project}.{dataset}.{table}"
 
 
 def _ol_naming() -> ModuleType:
@@ -67,7 +71,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host[:port]/topic``: ``("kafka://host[:port]", "topic")``, the servers as
       written (``kafka://b1:9092,b2:9092``)
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
-      (MySQL, Trino, Hive, DB2, Oracle, Teradata, CrateDB alike; Trino's port 8080 and Redshift's 5439 when absent)
+      (MySQL, Trino, Redshift, Snowflake, Hive, DB2, Oracle, Teradata, CrateDB alike; Trino's port 8080 and Redshift's
+      5439 when absent)
+    - ``bigquery://project/dataset/table``: ``("bigquery", "project.dataset.table")``
     - ``inmemory://name``: ``("inmemory://", "name")``
     - ``xcom://<dag_id>/<task_id>/<key>``: ``("xcom://<dag_id>", "/<task_id>/<key>")`` as written (an XCom value as
       the Airflow plugin names it: the DAG id keeps its case, a key its ``#``, ``?`` and ``%``)
@@ -104,6 +110,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         return _azure(_AZURE_SCHEMES[scheme], urlsplit(raw), text, path)
     if scheme == IN_MEMORY_SCHEME:
         return f"{IN_MEMORY_SCHEME}://", f"{host}{path}".strip("/")
+    if scheme == BIGQUERY and host and len(table := path.strip("/").split("/")) == 2 and all(table):
+        return _pair(_ol_naming().BigQuery(host, *table))  # as the Google provider's Asset converter names it
     if not host:
         raise BadInputError(f"dataset URI {text!r} has no host", fix="write it as scheme://host[:port]/path")
     port = None if parts.port is None else str(parts.port)
@@ -196,13 +204,37 @@ def clean_namespace(namespace: str) -> str:
 
 
 def dataset_uri(namespace: str, name: str) -> str:
-    """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`)."""
+    """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`): a table's as an Airflow
+    Asset spells it, ``redshift://c.r:5439/db/s/t`` for ``("redshift://c.r:5439", "db.s.t")`` and ``bigquery://p/d/t``
+    for ``("bigquery", "p.d.t")``, so that the providers' Asset converters name it ``(namespace, name)`` again; a
+    table name of another number of parts, or with a part a URI path would read otherwise, as :func:`joined_uri`."""
+    return _table_uri(namespace, name) or joined_uri(namespace, name)
+
+
+def _table_uri(namespace: str, name: str) -> str | None:
+    """``scheme://authority/part/part[/part]`` of a table named by as many dotted parts as its scheme's URI has path
+    segments (:data:`_TABLE_NAMINGS`); None for another dataset."""
+    if namespace == BIGQUERY:
+        authority, count = f"{BIGQUERY}:/", 3  # the project is the URI's host
+    elif "://" in namespace:
+        authority, count = namespace.rstrip("/"), _TABLE_NAMINGS.get(namespace.partition("://")[0], (None, None, 0))[2]
+    else:
+        return None
+    parts = name.split(".")
+    if len(parts) != count or not all(parts) or any(c in name for c in "/?#%"):
+        return None
+    return f"{authority}/{'/'.join(parts)}"
+
+
+def joined_uri(namespace: str, name: str) -> str:
+    """The URI of (namespace, name) as naming versions 3 and 4 wrote every dataset's (a table's as
+    ``namespace/db.schema.table``); :func:`dataset_uri` writes a table's as its Asset URI."""
     if namespace == "file":
         return Path(name).as_uri()
     if namespace.endswith("://"):  # no authority (the spec's "inmemory://")
         return namespace + name.lstrip("/")
     scheme = namespace.split("://", 1)[0]
-    if scheme in _BUCKET_SCHEMES | _TABLE_SCHEMES or not name.startswith("/"):
+    if scheme in _JOINED_SCHEMES or not name.startswith("/"):
         return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
     return f"{namespace}{name}"
 
