@@ -93,13 +93,20 @@ def configuration_defaults() -> ConfigurationDefaults:
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:
     """Whether ``run_id`` has staged events and no bundle in the transport's store (True when the store cannot
     be read: the event is then delivered, or spooled, as any other)."""
+    if run_is_sealed(transport, run_id):
+        return False
     try:
-        store = transport.store
-        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
-            return False
-        return any(True for _ in store.list(layout.staging_prefix(run_id)))
+        return any(True for _ in transport.store.list(layout.staging_prefix(run_id)))
     except StoreError:
         return True
+
+
+def run_is_sealed(transport: ProvenanceTransport, run_id: str) -> bool:
+    """Whether ``run_id`` has a sealed bundle in the transport's store (False when the store cannot be read)."""
+    try:
+        return transport.store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+    except StoreError:
+        return False
 
 
 def emit(event: Any, attachments: dict[str, bytes] | None = None, *,

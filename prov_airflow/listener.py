@@ -198,9 +198,18 @@ class ProvenanceListener:
         annotate(context["outlet_events"], outlets, aliased, outputs, bundle_of_run(info.run_id), info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
+        """Record the DAG run's state change; none for a run sealed already (a state set in the UI or API after it
+        ended: an event after its seal would be in no bundle)."""
         if naming.provider_feeds_bundles():
             return  # the provider records DAG runs itself
-        self._emit(dag_run_info(dag_run), event_type, [], [], error, None,
+        from prov_airflow.emitter import listener_transport, run_is_sealed
+
+        info = dag_run_info(dag_run)
+        if run_is_sealed(listener_transport(), info.run_id):
+            log.info("tdprov: DAG run %s of %s is sealed already; its %s is not recorded", info.run_id, info.job_name,
+                     event_type)
+            return
+        self._emit(info, event_type, [], [], error, None,
                    event_time=start_time(dag_run) if event_type == "START" else end_time(dag_run))
 
     @staticmethod

@@ -3,6 +3,7 @@ a task the scheduler fails after its worker died, a task the UI or API marks."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -139,3 +140,33 @@ def test_a_state_set_after_the_try_was_sealed_adds_nothing(tmp_path: Path, store
     assert [e["eventType"] for e in events_of(store, summary.run_id)] == ["START", "COMPLETE"]
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     assert audit.check(CHECK_UNFINISHED).findings == []
+
+
+def test_a_dag_run_state_set_after_the_run_was_sealed_adds_nothing(tmp_path: Path, store: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The UI or API marks a DAG run failed after it succeeded: the API server calls the listener, which staged a FAIL
+    for the DAG run sealed COMPLETE (an event in no bundle, warned about as another producer's late event). Its bundle
+    stays as it is and nothing is staged after its seal, as for a task's try."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
+    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    caplog.set_level(logging.INFO, logger="prov_airflow.listener")
+    with DAG("tdprov_dag_marked_later", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="work", python_callable=lambda: None)
+    run = run_dag(dag, logical_date=START)
+    summary = {s.job_name: s for s in bundles_of(store)}["tdprov_dag_marked_later"]
+    staged = sorted((store / "staging" / summary.run_id).iterdir())
+    with create_session() as session:
+        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == run.dag_id, DagRun.run_id == run.run_id)).one()
+        patch_dag_run_state(dag=DBDagBag().get_dag_for_run(dag_run=dag_run, session=session), dag_run=dag_run,
+                            state=DagRunMutableStates.FAILED, session=session)
+    get_listener_manager().hook.before_stopping(component=None)
+    assert "could not record provenance" not in caplog.text and "in no bundle" not in caplog.text
+    assert f"DAG run {summary.run_id} of tdprov_dag_marked_later is sealed already; its FAIL is not recorded" in caplog.text
+    assert sorted((store / "staging" / summary.run_id).iterdir()) == staged
+    assert [e["eventType"] for e in events_of(store, summary.run_id)] == ["COMPLETE"]
