@@ -280,8 +280,9 @@ class Recorder:
         this machine's spool to be staged there (the store was down when they were delivered; the next delivery stages
         them before its own events)."""
         transport, prefix = self.transport(), layout.staging_prefix(identity.ol_run_id)
-        return (next(iter(transport.store.list(prefix)), None) is not None
-                or transport.outbox.holds(transport.store.uri, under=prefix))
+        # the spool first: an entry leaves it (its claim removed) only once the store holds its objects
+        return (transport.outbox.holds(transport.store.uri, under=prefix)
+                or next(iter(transport.store.list(prefix)), None) is not None)
 
     def open_steps(self, dagster_run_id: str) -> list[StepRun]:
         """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""

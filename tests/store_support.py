@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,3 +23,39 @@ def run_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]], 
         proc.join(timeout)
         assert proc.exitcode == 0, f"worker {proc.pid} exited with {proc.exitcode}"
     return outcomes
+
+
+def flush_killed(spool_dir: str | os.PathLike[str], store_uri: str, before: Callable[[str], bool]) -> int | None:
+    """Run a flush of ``spool_dir`` into ``store_uri`` in a forked process that is killed (SIGKILL) as it is about to
+    do what ``before`` accepts: ``put <key>`` for each object it puts, ``release <entry>`` as it removes an entry it
+    delivered; the process's exit code (-9 when it was killed)."""
+    proc = multiprocessing.get_context("fork").Process(target=_flush_until_killed, args=(str(spool_dir), store_uri, before))
+    proc.start()
+    proc.join(60)
+    return proc.exitcode
+
+
+def _flush_until_killed(spool_dir: str, store_uri: str, before: Callable[[str], bool]) -> None:
+    from prov_common.store import Outbox, open_store
+    from prov_common.store.outbox import CLAIM
+
+    store = open_store(store_uri)
+    put, unlink = store.put, os.unlink
+
+    def killed_if(step: str) -> None:
+        if before(step):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def put_or_killed(key: str, data: Any) -> bool:
+        killed_if(f"put {key}")
+        return put(key, data)
+
+    def unlink_or_killed(path: Any, *args: Any, **kwargs: Any) -> None:
+        if CLAIM in os.fspath(path):
+            killed_if(f"release {os.path.basename(os.fspath(path)).partition(CLAIM)[0]}")
+        unlink(path, *args, **kwargs)
+
+    store.put = put_or_killed  # type: ignore[method-assign]
+    os.unlink = unlink_or_killed  # this process only
+    Outbox(spool_dir).flush(store)
+    os._exit(0)

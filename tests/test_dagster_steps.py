@@ -38,6 +38,7 @@ from dagster import (
 )
 
 import dagster_steps_defs as steps
+from store_support import flush_killed
 from test_dagster_defs import asset_of
 from test_transport_outbox import outage  # noqa: F401 - a fixture
 from prov_common.audit import run_audit
@@ -46,6 +47,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.config import Settings
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
+from prov_common.store.outbox import CLAIM
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run, provenance_failure_sensor
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
@@ -259,6 +261,28 @@ def test_a_retry_seals_the_failed_attempt_with_the_start_it_spooled(outage: Any,
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
     assert "attempt 0 failed; Dagster retried it as attempt 1" in events[1]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_a_retry_sees_the_start_a_killed_flusher_left_claimed(outage: Any, tmp_path: Path) -> None:
+    """The failed attempt's START waits in the spool, claimed by a flush that was killed before it put it: the retry's
+    process asked the spool for waiting entries only, not claimed ones, so it emitted a START of its own and the
+    bundle held two (the claim, given back by the retry's first delivery, was delivered too)."""
+    store_uri, restore = outage
+    settings = Settings(store=store_uri, spool=str(tmp_path / "spool"))
+    attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
+    failed = Recorder(settings, "dagster://default").step(attempt)  # the failed attempt's process
+    failed.input(DatasetRecord(name="raw", digest=None))
+    failed.recorder.wait()
+    restore()
+    assert flush_killed(tmp_path / "spool", store_uri, lambda step: step.startswith("put ")) == -9
+    assert [p.name.partition(CLAIM)[1] for p in (tmp_path / "spool").iterdir()] == [CLAIM]  # its START, claimed
+    retry = Recorder(settings, "dagster://default")  # the retry's process
+    retry.step(replace(attempt, attempt=1))
+    retry.wait()
+    events = parse_events_jsonl(read_bundle(open_store(store_uri), failed.ol_run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
+    assert list((tmp_path / "spool").iterdir()) == []
 
 
 def test_a_spool_folder_that_cannot_be_listed_stops_no_write_and_no_retry(tmp_path: Path) -> None:

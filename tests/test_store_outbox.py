@@ -120,6 +120,21 @@ def test_claims_of_live_flushers_are_left_alone(tmp_path: Path) -> None:
     assert report.delivered == 0 and claimed.exists() and list(store.list()) == []
 
 
+def test_holds_sees_entries_claimed_by_a_live_or_a_killed_flusher(tmp_path: Path) -> None:
+    """An entry a flush claimed and has not delivered is not in the store yet: holds said nothing waits for its keys,
+    so a Dagster retry or the failure sensor added a START of its own beside the one on its way."""
+    from prov_common.store import spool
+
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    entry = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("r1"))))
+    for pid in (os.getppid(), _dead_pid()):  # a flusher in another process, one killed before it delivered the entry
+        claimed = entry.with_name(f"{entry.name}{CLAIM}{pid}-{__import__('time').time_ns()}")
+        os.rename(entry, claimed)
+        assert outbox.pending() == [] and outbox.holds(store.uri, under="runs/r1/") and outbox.holds(store.uri)
+        assert not outbox.holds(store.uri, under="runs/r2/") and not outbox.holds("s3://other/p")
+        os.rename(claimed, entry)
+
+
 def test_a_delivery_lists_the_spool_folder_once_to_know_whether_a_backlog_waits(tmp_path: Path,
                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Every delivery asks whether entries, claims or unfinished entries wait: it listed the folder for each (three

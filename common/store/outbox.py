@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CLAIM = ".claim-"
 STALE_CLAIM_SECONDS = 900.0
+HOLDS_LOOKS = 3  # listings of the spool :meth:`Outbox.holds` makes at most while its entries move (claimed, given back)
 FAILED_DIR = "failed"
 WHY_SUFFIX = ".why.txt"  # an entry set aside in failed/ has its note beside it, ``<name>.why.txt``
 SPOOL_WARNED = Once()  # (spool folder,): one that cannot be listed or written, warned about once per process
@@ -435,19 +436,28 @@ class Outbox:
 
     def holds(self, store_uri: str, *, under: str | None = None) -> bool:
         """Whether an entry for ``store_uri`` waits in the spool (with ``under``: one holding an object whose key starts
-        with it); reads only the spool's entry headers. False when the spool folder cannot be listed (a flush names
-        why): a write asks, and the answer never stops it."""
-        try:
-            entries = self.pending()
-        except OSError:
-            return False
-        for path in entries:
+        with it); reads only the spool's entry headers. An entry a flush has claimed and not yet delivered (in this
+        process or another, or left claimed by a flusher that was killed) waits too: it is in the store only once its
+        claim is gone, so asking the spool before the store misses no entry on its way. False when the spool folder
+        cannot be listed (a flush names why): a write asks, and the answer never stops it."""
+        for _ in range(HOLDS_LOOKS):
             try:
-                entry_store, keys = spool.read_store_and_keys(path)  # one read of its header for both
+                listed = spool.listing(self.spool_dir)
+            except OSError:
+                return False
+            moved = False
+            for path in [*spool.pending(self.spool_dir, listed), *self._claims(listed)]:
+                try:
+                    entry_store, keys = spool.read_store_and_keys(path)  # one read of its header for both
+                except FileNotFoundError:  # claimed, given back or delivered since the listing: looked for again
+                    moved = True
+                    continue
+                except (OSError, ValueError, KeyError):  # unreadable (a flush sets it aside)
+                    continue
                 if entry_store == store_uri and (under is None or any(key.startswith(under) for key in keys)):
                     return True
-            except (OSError, ValueError, KeyError):  # taken by a flusher meanwhile, or unreadable (set aside by flush)
-                continue
+            if not moved:
+                return False
         return False
 
 
