@@ -12,6 +12,7 @@ from bundle_support import run_events
 import boto3
 from conftest import free_port, s3_env
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
+from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.errors import StoreUnavailableError
 from prov_common.signing import trust_from_settings
@@ -138,3 +139,26 @@ def test_a_spool_setting_that_names_no_local_folder_never_keeps_a_run_from_the_s
         result = up.emit(event)
     assert result is not None and result.status == "written", result
     assert len(list(list_bundles(open_store(store_uri)))) == 2
+
+
+def test_a_run_s_start_deep_in_the_spool_is_sealed_with_its_end(outage, tmp_path: Path) -> None:
+    """A run's START spooled behind more entries than a delivery flushes first (the outbox's flush_limit, 100): its
+    FAIL, emitted by another process once the store was back, was sealed without it, and the START arrived in staging
+    after the bundle, in none. The run's spooled events are delivered before it is sealed, whatever the limit."""
+    from prov_common.store import spool as spool_entries
+
+    store_uri, restore = outage
+    spool = tmp_path / "spool"
+    for i in range(Outbox(spool).flush_limit + 5):  # older entries of other runs, waiting from an earlier outage
+        spool_entries.write_entry(spool, spool_entries.SpoolEntry(store_uri, ((f"staging/other/{i:03d}.json", b"{}"),)))
+    start, fail = run_events(terminal="FAIL")
+    run_id = start["run"]["runId"]
+    assert ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool))).emit(start) is None  # spooled
+    restore()
+    result = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool))).emit(fail)  # another process
+    assert result is not None and result.status == "written"
+    store = open_store(store_uri)
+    events = parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert read_bundle(store, run_id).manifest.event_count == 2 and verify_bundle(store, run_id, trust_from_settings()).ok
+    assert not Outbox(spool).holds(store.uri, under=f"staging/{run_id}/")

@@ -457,6 +457,14 @@ class ProvenanceTransport(Transport):
             log.warning("tdprov: run %s cannot be sealed yet (%s)", run_id, exc)
             return None
 
+    def _deliver_spooled(self, prefix: str) -> None:
+        """Deliver the staged objects under ``prefix`` (a run's) that wait in the spool, before the run is sealed, however
+        many older entries wait before them: a delivery flushes at most the outbox's ``flush_limit`` entries first, so
+        the run's START could still wait there as its FAIL was sealed, and arrive after the bundle, in none. What the
+        store cannot take now stays spooled (the seal goes on with what it can read)."""
+        if self.outbox.holds(self.store.uri, under=prefix):
+            self.outbox.flush(self.store, under=prefix)
+
     def _staged(self, run_id: str) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError]]:
         """Staged objects of the run: those in the store (from any process) and those this process staged; and,
         apart, those that cannot be read (a staged event larger than :data:`layout.SMALL_OBJECT_LIMIT`, which no
@@ -517,6 +525,7 @@ class ProvenanceTransport(Transport):
 
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
         prefix = layout.staging_prefix(run_id)
+        self._deliver_spooled(prefix)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
         staged, unreadable = self._staged(run_id)

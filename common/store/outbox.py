@@ -212,14 +212,16 @@ class Outbox:
 
     # -- flush --------------------------------------------------------------------------------
     def flush(self, store: Store | None = None, *, limit: int | None = None,
-              opener: Callable[[str], Store] | None = None, take_unopened: bool = False) -> FlushReport:
+              opener: Callable[[str], Store] | None = None, take_unopened: bool = False,
+              under: str | None = None) -> FlushReport:
         """Deliver spooled entries oldest first; an entry is removed only once all its puts succeeded.
 
         With ``store``, only entries for that store are delivered (and, with ``take_unopened``, those spooled because
         their store setting could not be opened, :meth:`hold`, and those whose store cannot be opened now: ``tdprov
         flush --store``); without, each entry goes to the store it names (opened with ``opener``, default
         :func:`open_store`, once per flush; an entry whose store cannot be opened waits, counted in ``left`` and named
-        in ``errors`` with the fix, while the other entries are delivered). Stops at the first
+        in ``errors`` with the fix, while the other entries are delivered). With ``under``, only entries holding an
+        object whose key starts with it (a run's staged events, before the run is sealed). Stops at the first
         entry that meets an unavailable store (it and later ones stay, counted in ``left``). A spool folder that
         cannot be listed or written never raises: ``spool_error`` says so, and its entries stay (counted in ``left``).
         """
@@ -240,7 +242,7 @@ class Outbox:
             if limit is not None and report.delivered >= limit:
                 break
             try:
-                target_uri, unopened = spool.read_target(path)
+                target_uri, unopened, keys = spool.read_target(path)
             except FileNotFoundError:
                 report.skipped += 1  # another flusher took it
                 continue
@@ -251,7 +253,8 @@ class Outbox:
                 unopened or (target_uri != store.uri and targets.cannot_open(target_uri)))
             if redirect:
                 target_uri = store.uri  # the store the wrong setting should have named, or where its store is now
-            elif store is not None and target_uri != store.uri:
+            elif (store is not None and target_uri != store.uri) or (
+                    under is not None and not any(key.startswith(under) for key in keys)):
                 report.skipped += 1
                 continue
             claimed = path.with_name(f"{path.name}{CLAIM}{os.getpid()}-{time.time_ns()}")

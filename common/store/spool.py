@@ -97,11 +97,11 @@ def decode(raw: bytes | mmap.mmap, name: str) -> SpoolEntry:
                       unopened=str(header.get("unopened") or ""))
 
 
-def read_target(path: Path) -> tuple[str, str]:
-    """The store URI an entry is meant for and why that store could not be opened when it was spooled ('' for an
-    outage), reading only its header once."""
+def read_target(path: Path) -> tuple[str, str, list[str]]:
+    """The store URI an entry is meant for, why that store could not be opened when it was spooled ('' for an
+    outage) and the keys (or key templates) of its objects, reading only its header once."""
     header = _header(path)
-    return str(header["store"]), str(header.get("unopened") or "")
+    return str(header["store"]), str(header.get("unopened") or ""), [str(item["key"]) for item in header["objects"]]
 
 
 def read_keys(path: Path) -> list[str]:
