@@ -1127,6 +1127,42 @@ def test_a_sealed_bundle_whose_index_entry_is_gone_before_any_audit_is_named(bas
         assert named == [(layout.bundle_prefix(run_id), what, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
 
 
+@on(*BOTH)
+def test_a_late_flush_of_an_old_run_s_bundle_is_a_note_while_it_is_written(base: Store) -> None:
+    """A bundle that waited in a spool for days, its first files delivered and not yet its manifest: the audit named the
+    folder an error, by its events' old dates, while the flush was writing it. Its first object was stored within the
+    grace (by the store's clock) and its events are of its run: a note, and an error once the grace is over (a folder
+    planted with the run's events hides no longer); a folder holding another run's events is an error at once."""
+    from prov_common.audit.unfinished import WRITING_GRACE
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.store.identity import writer_store_id
+
+    s = base
+    old = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3)
+    bundle = build_bundle(run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=old), None, s.pipe.key,
+                          store_id=writer_store_id(s.pipe.store))
+    stray = str(uuid.uuid4())  # the same files under another run's folder
+    for key, data in bundle_objects(bundle)[:2]:  # events.jsonl and prov.json: the manifest and statement come next
+        s.pipe.store.put(key, data)
+        s.pipe.store.put(key.replace(bundle.run_id, stray), data)
+    prefix = layout.bundle_prefix(bundle.run_id)
+    what = (f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its run: it was never "
+            "sealed, and no audit examines it")
+    for later, severity in ((timedelta(0), "note"), (WRITING_GRACE + timedelta(minutes=1), "error")):
+        result = _audit(s.pipe, now=datetime.now(timezone.utc) + later)
+        named = {f.run_id: f for f in result.check(CHECK_UNFINISHED).findings if f.run_id in (bundle.run_id, stray)}
+        assert named[stray].severity == "error" and named[stray].what.endswith("no audit examines it"), named[stray]
+        found = named[bundle.run_id]
+        assert (found.object, found.severity) == (prefix, severity), [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+        if severity == "note":
+            assert found.what.startswith(f"{what} (its first object was stored at ") and found.what.endswith(
+                f", within {WRITING_GRACE}: a writer may be writing it)"), found.what
+        else:
+            assert found.what == what
+        assert result.exit_code == 1
+
+
 @on(*LOCAL)
 def test_an_unsealed_bundle_folder_is_a_note_while_a_writer_may_be_putting_its_files(base: Store) -> None:
     """A bundle folder holding a run's events but no manifest or statement, with no staged event or index entry (a

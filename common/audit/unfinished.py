@@ -9,6 +9,7 @@ from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.refusal import run_id_or_none
 from prov_common.bundle.storage import load_index_entry, sealed_manifest
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
@@ -16,6 +17,7 @@ from prov_common.errors import BadInputError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.outbox import STALE_CLAIM_SECONDS
 from prov_common.w3cprov.events import TERMINAL
 from prov_common.w3cprov.identity import CLOCK_SKEW, iso_z, moment as utc_moment
 
@@ -189,29 +191,39 @@ FIX_UNSEALED = (
 )
 
 
+WRITING_GRACE = timedelta(seconds=STALE_CLAIM_SECONDS)  # a flusher holding its entry longer is taken as stopped
+
+
 def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timedelta, now: datetime) -> list[Finding]:
     """Bundle folders of ``run_ids`` that hold objects but no signed statement, and that no index entry or staged event
     names, so that no audit examines them ('tdprov verify' names them incomplete). A writer puts a bundle's statement
     right after its manifest: a folder with a manifest is an error unless its statement is there now (sealed after the
     listing: the next audit sees it). One with no manifest (a writer may still be putting its files) is a note while
-    its newest event (unsigned, so it only delays the error) is dated within ``stale_after``, an error after, and when
-    it gives no date or one in the future."""
+    its newest event (unsigned, so it only delays the error) is dated within ``stale_after``, or while its events are
+    of its run and its first object was stored (by the store's clock, which no writer sets) within
+    :data:`WRITING_GRACE` (``stale_after`` when shorter): a late flush of an old run's bundle, its events dated long
+    ago; it is an error after, and when it gives no date or one in the future."""
     findings: list[Finding] = []
     for run_id in sorted(run_ids):
         prefix = layout.bundle_prefix(run_id)
+        begun = stored = None
         if store.exists(prefix + layout.MANIFEST_FILE):
             if store.exists(prefix + layout.STATEMENT_FILE):
                 continue
-            begun = None
         else:
-            begun = _newest_event(store, run_id)
-        recent = begun is not None and now - stale_after <= begun <= now + CLOCK_SKEW
+            begun, own = _newest_event(store, run_id)
+            stored = _first_stored(store, prefix) if own else None
+        grace = min(stale_after, WRITING_GRACE)
+        if begun is not None and now - stale_after <= begun <= now + CLOCK_SKEW:
+            why = f" (its newest event is dated {iso_z(begun)}, within {stale_after}: a writer may be writing it)"
+        elif stored is not None and now - grace <= stored <= now + CLOCK_SKEW:
+            why = f" (its first object was stored at {iso_z(stored)}, within {grace}: a writer may be writing it)"
+        else:
+            why = ""
         findings.append(Finding(CHECK_UNFINISHED, prefix,
                                 f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its "
-                                "run: it was never sealed, and no audit examines it"
-                                + (f" (its newest event is dated {iso_z(begun)}, within {stale_after}: a writer may be writing "
-                                   "it)" if recent else ""),
-                                FIX_UNSEALED, severity=NOTE if recent else "error", run_id=run_id))
+                                "run: it was never sealed, and no audit examines it" + why,
+                                FIX_UNSEALED, severity=NOTE if why else "error", run_id=run_id))
     return findings
 
 
@@ -221,13 +233,21 @@ def misnamed_folders(names: Iterable[str]) -> list[Finding]:
                     "is not a run id): tdprov wrote no such folder", "find out who wrote it, and remove it") for name in sorted(names)]
 
 
-def _newest_event(store: Store, run_id: str) -> datetime | None:
-    """The time of the newest event in an unsealed bundle folder's events file (None: none can be read)."""
+def _newest_event(store: Store, run_id: str) -> tuple[datetime | None, bool]:
+    """The time of the newest event in an unsealed bundle folder's events file (None: none can be read), and whether its
+    events are all of run ``run_id`` (False when none can be read)."""
     try:
         events = parse_events_jsonl(store.get(layout.bundle_key(run_id, layout.EVENTS_FILE), layout.SMALL_OBJECT_LIMIT))
-        return max((t for t in (utc_moment(e.get("eventTime")) for e in events) if t is not None), default=None)
+        own = bool(events) and all(run_id_or_none(e) == run_id for e in events)
+        return max((t for t in (utc_moment(e.get("eventTime")) for e in events) if t is not None), default=None), own
     except (TdprovError, ValueError, AttributeError, TypeError):
-        return None
+        return None, False
+
+
+def _first_stored(store: Store, prefix: str) -> datetime | None:
+    """When the store took the first of the objects under ``prefix`` (None: its listing does not say)."""
+    return min((info.stored for info in store.list_info(prefix, tags_for=lambda _key: True) if info.stored is not None),
+               default=None)
 
 
 def _indexed_now(store: Store, run_id: str) -> bool:

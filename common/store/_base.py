@@ -7,7 +7,8 @@ import stat
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,11 +25,14 @@ WRITE_PROBE_BYTES = b"tdprov write probe: whoever can create this object may wri
 @dataclass(frozen=True)
 class ObjectInfo:
     """One listed object: its key, its size, and a tag that changes when its bytes are replaced
-    (S3: the ETag; a local folder: the file's modification time and inode)."""
+    (S3: the ETag; a local folder: the file's modification time and inode); ``stored``: when the store took it, by the
+    store's clock, which no writer sets (S3: LastModified; a local folder: the file's change time), where the listing
+    says (None otherwise)."""
 
     key: str
     size: int
     tag: str
+    stored: datetime | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:

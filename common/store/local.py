@@ -6,6 +6,7 @@ import errno
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
@@ -134,7 +135,8 @@ class LocalStore(BaseStore):
                 st = entry.stat(follow_symlinks=False)  # a link's own: a file replaced by a link to a copy is another object
             except FileNotFoundError:
                 continue
-            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}")  # ctime: no user can set it
+            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}",  # ctime: no user can set it
+                             datetime.fromtimestamp(st.st_ctime_ns / 1e9, timezone.utc))
 
     def _entries(self, prefix: str, start_after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
         # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.

@@ -186,7 +186,8 @@ class S3Store(BaseStore):
         try:
             for page in paginator.paginate(**kwargs):
                 for item in page.get("Contents", ()):
-                    yield ObjectInfo(item["Key"][strip:], int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"'))
+                    yield ObjectInfo(item["Key"][strip:], int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"'),
+                                     item.get("LastModified"))
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc, "list", prefix or "/") from exc
 
