@@ -29,33 +29,40 @@ def flush_killed(spool_dir: str | os.PathLike[str], store_uri: str, before: Call
     """Run a flush of ``spool_dir`` into ``store_uri`` in a forked process that is killed (SIGKILL) as it is about to
     do what ``before`` accepts: ``put <key>`` for each object it puts, ``release <entry>`` as it removes an entry it
     delivered; the process's exit code (-9 when it was killed)."""
-    proc = multiprocessing.get_context("fork").Process(target=_flush_until_killed, args=(str(spool_dir), store_uri, before))
-    proc.start()
+    def step(what: str) -> None:
+        if before(what):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    proc = flush_in_process(spool_dir, store_uri, step)
     proc.join(60)
     return proc.exitcode
 
 
-def _flush_until_killed(spool_dir: str, store_uri: str, before: Callable[[str], bool]) -> None:
+def flush_in_process(spool_dir: str | os.PathLike[str], store_uri: str, step: Callable[[str], None]) -> Any:
+    """A forked process (started) that flushes ``spool_dir`` into ``store_uri`` and calls ``step`` (in it) as it is
+    about to do each of its steps: ``put <key>``, ``release <entry>`` (see :func:`flush_killed`)."""
+    proc = multiprocessing.get_context("fork").Process(target=_flush_with, args=(str(spool_dir), store_uri, step))
+    proc.start()
+    return proc
+
+
+def _flush_with(spool_dir: str, store_uri: str, step: Callable[[str], None]) -> None:
     from prov_common.store import Outbox, open_store
     from prov_common.store.outbox import CLAIM
 
     store = open_store(store_uri)
     put, unlink = store.put, os.unlink
 
-    def killed_if(step: str) -> None:
-        if before(step):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def put_or_killed(key: str, data: Any) -> bool:
-        killed_if(f"put {key}")
+    def put_after_step(key: str, data: Any) -> bool:
+        step(f"put {key}")
         return put(key, data)
 
-    def unlink_or_killed(path: Any, *args: Any, **kwargs: Any) -> None:
+    def unlink_after_step(path: Any, *args: Any, **kwargs: Any) -> None:
         if CLAIM in os.fspath(path):
-            killed_if(f"release {os.path.basename(os.fspath(path)).partition(CLAIM)[0]}")
+            step(f"release {os.path.basename(os.fspath(path)).partition(CLAIM)[0]}")
         unlink(path, *args, **kwargs)
 
-    store.put = put_or_killed  # type: ignore[method-assign]
-    os.unlink = unlink_or_killed  # this process only
+    store.put = put_after_step  # type: ignore[method-assign]
+    os.unlink = unlink_after_step  # this process only
     Outbox(spool_dir).flush(store)
     os._exit(0)

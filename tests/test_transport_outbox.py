@@ -3,6 +3,7 @@ the run's bundle exactly once (S3 on localhost, made unreachable by pointing at 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.errors import StoreUnavailableError
 from prov_common.signing import trust_from_settings
 from prov_common.store import Outbox, open_store
+from prov_common.store.outbox import CLAIM
 
 
 @pytest.fixture
@@ -162,3 +164,27 @@ def test_a_run_s_start_deep_in_the_spool_is_sealed_with_its_end(outage, tmp_path
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert read_bundle(store, run_id).manifest.event_count == 2 and verify_bundle(store, run_id, trust_from_settings()).ok
     assert not Outbox(spool).holds(store.uri, under=f"staging/{run_id}/")
+
+
+def test_a_run_s_start_that_a_flush_in_another_process_is_delivering_is_sealed_with_its_end(outage, tmp_path: Path) -> None:
+    """The run's START, spooled in an outage, is being delivered by a flush in another process (claimed, its put slow)
+    as the FAIL is emitted: the seal did not wait for it, so the bundle held the FAIL only and the START arrived after
+    it. The seal waits (a bounded time) for a claim of the run's events held by a flusher that is alive."""
+    from store_support import flush_in_process
+
+    store_uri, restore = outage
+    spool = tmp_path / "spool"
+    start, fail = run_events(terminal="FAIL")
+    run_id = start["run"]["runId"]
+    assert ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool))).emit(start) is None  # spooled
+    restore()
+    flusher = flush_in_process(spool, store_uri, lambda step: time.sleep(1.5) if step.startswith("put staging/") else None)
+    deadline = time.monotonic() + 20
+    while not any(CLAIM in p.name for p in spool.iterdir()):
+        assert time.monotonic() < deadline and flusher.exitcode is None, "the flusher claimed nothing"
+        time.sleep(0.01)
+    result = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool))).emit(fail)  # another process
+    flusher.join(30)
+    assert flusher.exitcode == 0 and result is not None and result.status == "written"
+    events = parse_events_jsonl(read_bundle(open_store(store_uri), run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]

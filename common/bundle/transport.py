@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 MAX_PENDING_RUNS = 1000
+CLAIM_WAIT_SECONDS = 10.0  # how long a seal waits for its run's events that a flush in another process is delivering
 
 
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -460,10 +462,19 @@ class ProvenanceTransport(Transport):
     def _deliver_spooled(self, prefix: str) -> None:
         """Deliver the staged objects under ``prefix`` (a run's) that wait in the spool, before the run is sealed, however
         many older entries wait before them: a delivery flushes at most the outbox's ``flush_limit`` entries first, so
-        the run's START could still wait there as its FAIL was sealed, and arrive after the bundle, in none. What the
-        store cannot take now stays spooled (the seal goes on with what it can read)."""
-        if self.outbox.holds(self.store.uri, under=prefix):
-            self.outbox.flush(self.store, under=prefix)
+        the run's START could still wait there as its FAIL was sealed, and arrive after the bundle, in none. An entry a
+        flush in another process is delivering is waited for, up to :data:`CLAIM_WAIT_SECONDS`. What the store cannot
+        take now stays spooled (the seal goes on with what it can read)."""
+        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+        while self.outbox.holds(self.store.uri, under=prefix):
+            if self.outbox.flush(self.store, under=prefix).left:
+                return  # the store cannot take it now: sealed with what it holds, the rest named by the audit
+            if time.monotonic() > deadline:
+                log.warning("tdprov: staged events under %s are still being delivered by a flush in another process after "
+                            "%.0f s; the run is sealed without them, and the audit names those that arrive later", prefix,
+                            CLAIM_WAIT_SECONDS)
+                return
+            time.sleep(0.05)  # claimed by a flusher that is alive: it puts them, or gives them back
 
     def _staged(self, run_id: str) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError]]:
         """Staged objects of the run: those in the store (from any process) and those this process staged; and,
