@@ -188,3 +188,18 @@ def test_a_run_s_start_that_a_flush_in_another_process_is_delivering_is_sealed_w
     assert flusher.exitcode == 0 and result is not None and result.status == "written"
     events = parse_events_jsonl(read_bundle(open_store(store_uri), run_id).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
+
+
+def test_a_run_sealed_in_an_outage_does_not_try_the_store_again_for_its_spooled_events(outage, tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose terminal event was just spooled (the store is down) is sealed behind its spooled events, which the
+    spool delivers first: delivering them before the seal would only wait for the store once more (a read timeout, in
+    a store that hangs)."""
+    store_uri, _ = outage
+    flush, asked = Outbox.flush, []
+    monkeypatch.setattr(Outbox, "flush", lambda self, *a, **kw: asked.append(kw.get("under")) or flush(self, *a, **kw))
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(tmp_path / "spool")))
+    start, complete = run_events()
+    assert transport.emit(start) is None and transport.emit(complete).status == "spooled"
+    assert asked and [under for under in asked if under is not None] == []
+    assert len(Outbox(tmp_path / "spool").pending()) == 3

@@ -392,8 +392,9 @@ class ProvenanceTransport(Transport):
                 log.warning("tdprov: could not record the %s (%s); the pipeline continues", what, exc)
         return None
 
-    def _put(self, key: str, data: bytes) -> None:
-        """Stage one object through the outbox (spooled if the store is unreachable) and remember it."""
+    def _put(self, key: str, data: bytes) -> bool:
+        """Stage one object through the outbox (spooled if the store is unreachable) and remember it; True when it
+        waits in the spool."""
         run_id = key.split("/", 2)[1]
         self._pending.setdefault(run_id, {})[key] = data
         self._pending.move_to_end(run_id)
@@ -402,8 +403,8 @@ class ProvenanceTransport(Transport):
         store, why = self._open_store()
         if store is None:
             self._hold([(key, data)], run_id, why)
-            return
-        self.outbox.deliver(store, [(key, data)], strict=bool(self.settings.strict))
+            return True
+        return self.outbox.deliver(store, [(key, data)], strict=bool(self.settings.strict)).spooled
 
     def _emit(self, event: Any) -> WriteResult | None:
         raw = event_dict(event)
@@ -419,10 +420,10 @@ class ProvenanceTransport(Transport):
             parse_run_event(clean)
         except BadInputError as exc:
             return self._refuse(raw, exc)
-        self._put(staged_event_key(clean), canonical_bytes(clean))
+        spooled = self._put(staged_event_key(clean), canonical_bytes(clean))
         if not is_terminal(clean):
             return None
-        return self._seal_ended(run_id_of(clean), clean)
+        return self._seal_ended(run_id_of(clean), clean, behind=spooled)
 
     def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
@@ -450,11 +451,11 @@ class ProvenanceTransport(Transport):
             return None
         kept = redact_value(raw) if _not_too_deep(raw) else {"event": TOO_DEEP}
         path, data = refusal(kept, error)
-        self._put(attachment_key(run_id, path), data)
+        spooled = self._put(attachment_key(run_id, path), data)
         if not is_terminal(raw):
             return None
         try:
-            return self._seal_ended(run_id, None)
+            return self._seal_ended(run_id, None, behind=spooled)
         except BadInputError as exc:  # nothing valid staged yet: the refusal waits for the run's next event
             log.warning("tdprov: run %s cannot be sealed yet (%s)", run_id, exc)
             return None
@@ -517,7 +518,7 @@ class ProvenanceTransport(Transport):
         events.append((key, event))
         return None
 
-    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult | None:
+    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
         events are staged and how to seal them later. With a store setting that cannot be opened, the run's events
         are kept in the outbox and nothing is sealed (the warning of :meth:`_hold` says how to seal it)."""
@@ -532,11 +533,14 @@ class ProvenanceTransport(Transport):
                 f"run {run_id} is not sealed: {exc.what} Its events are staged (or spooled, to be staged by 'tdprov flush').",
                 fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run "
                     f"'tdprov store seal {run_id}'") from exc
-        return self._seal(run_id, terminal)
+        return self._seal(run_id, terminal, behind=behind)
 
-    def _seal(self, run_id: str, terminal: Mapping[str, Any] | None) -> WriteResult:
+    def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False) -> WriteResult:
+        """Seal run ``run_id``. ``behind``: its terminal event was just spooled (the store cannot take it now), so the
+        run's spooled events wait before it in the spool, to be delivered first, and are not tried again now."""
         prefix = layout.staging_prefix(run_id)
-        self._deliver_spooled(prefix)
+        if not behind:
+            self._deliver_spooled(prefix)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
         staged, unreadable = self._staged(run_id)
