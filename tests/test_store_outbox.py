@@ -274,6 +274,25 @@ def test_flush_cli_exit_codes(s3_server, s3_fault, monkeypatch, tmp_path: Path, 
     assert sorted(open_store(down.uri).list()) == sorted(k for k, _ in BUNDLE)
 
 
+def test_flush_exits_1_while_another_flush_is_delivering_an_entry(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An entry claimed by a flush in another process (alive, still putting it) is not delivered yet: 'tdprov flush'
+    said '0 left' and exited 0, so a script that flushes, then seals and audits went on without it."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    store = open_store(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    entry = spool.write_entry(tmp_path / "spool", spool.SpoolEntry(store.uri, tuple(BUNDLE)))
+    claimed = entry.with_name(f"{entry.name}{CLAIM}{os.getppid()}-{__import__('time').time_ns()}")
+    os.rename(entry, claimed)
+    assert main(["flush"]) == 1
+    assert capsys.readouterr().out.startswith(
+        f"delivered 0 spooled entries (0 objects, 0 new); 1 left in {tmp_path / 'spool'} (1 being delivered by another "
+        "flush: run 'tdprov flush' again once it ends)\n")
+    os.rename(claimed, entry)  # its flush gave it back (or died): this one delivers it
+    assert main(["flush"]) == 0 and sorted(store.list()) == sorted(k for k, _ in BUNDLE)
+
+
 def test_flush_exits_1_while_failed_holds_an_entry_and_names_its_runs(tmp_path: Path, monkeypatch, capsys) -> None:
     """An entry set aside in failed/ was reported by the flush that moved it (exit 1) only: every later flush exited 0,
     so a cron'd flush went green while the only copy of a run's bundle sat in failed/. Every flush exits 1 and names

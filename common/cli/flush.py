@@ -62,13 +62,16 @@ def run(args: argparse.Namespace) -> int:
     report = outbox.flush(store, take_unopened=True)  # entries held for a store setting that could not be opened
     if report.spool_error is not None:  # its entries stay in the spool: exit 2, naming the folder and the fix
         raise report.spool_error
-    remaining = len(outbox.pending()) + report.claimed
+    claimed = len(outbox.claimed())  # (the claims this process could not give back among them: report.claimed)
+    remaining = len(outbox.pending()) + claimed
     failed_dir = outbox.failed_dir
     aside = outbox.set_aside_entries(store.uri if store is not None else None)
     count = len(aside)  # (an entry that could not be moved there waits in the spool: counted in remaining)
     print(
         f"delivered {report.delivered} spooled entr{'y' if report.delivered == 1 else 'ies'} "
         f"({counted(report.objects, 'object')}, {report.written} new); {remaining} left in {outbox.spool_dir}"
+        + (f" ({claimed - report.claimed} being delivered by another flush: run 'tdprov flush' again once it ends)"
+           if claimed > report.claimed else "")
         + (f"; {count} set aside in {failed_dir}" if count else "")
     )
     print_runs_to_seal(report.delivered_to)

@@ -437,6 +437,10 @@ class Outbox:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
 
+    def claimed(self) -> list[Path]:
+        """Entries a flush (of this process or another) has claimed and not delivered yet, oldest first."""
+        return self._claims(spool.listing(self.spool_dir))
+
     def holds(self, store_uri: str, *, under: str | None = None) -> bool:
         """Whether an entry for ``store_uri`` waits in the spool (with ``under``: one holding an object whose key starts
         with it); reads only the spool's entry headers. An entry a flush has claimed and not yet delivered (in this
