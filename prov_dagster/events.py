@@ -22,6 +22,7 @@ from prov_common.lineage.context import RunContext, collect_run_context
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.facets import CONTENT_HASH
 from prov_common.lineage.events import ParentRef, build_run_event
+from prov_dagster.check_results import AssetCheck, checks_on
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import ASSET_SYMLINK_TYPE, dagster_job
 
@@ -59,8 +60,8 @@ def step_event(
         run_id=run.ol_run_id,
         job_name=ident.job_ol_name,
         job_namespace=namespace,
-        inputs=[dataset_ref(r, namespace) for r in (run.inputs if inputs is None else inputs)],
-        outputs=[dataset_ref(r, namespace, failed=failed) for r in run.outputs] if state != "START" else [],
+        inputs=[dataset_ref(r, namespace, checks=run.checks) for r in (run.inputs if inputs is None else inputs)],
+        outputs=[dataset_ref(r, namespace, failed=failed, checks=run.checks) for r in run.outputs] if state != "START" else [],
         parent=_parent(run, namespace),
         context=_run_context(ident, owners[0] if owners else None),
         error=error,
@@ -77,9 +78,10 @@ def _parent(run: StepRun, namespace: str) -> ParentRef | None:
     return ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=dagster_job(ident.job_name))
 
 
-def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) -> DatasetRef:
+def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False, checks: Sequence[AssetCheck] = ()) -> DatasetRef:
     """A core ``DatasetRef`` of a recorded asset version, named by where it lives; an asset's key
-    (a record without its own namespace) goes into the ``symlinks`` facet."""
+    (a record without its own namespace) goes into the ``symlinks`` facet, and the results of the asset ``checks``
+    on that asset go with it."""
     facets: dict[str, Any] = {}
     ds_namespace, ds_name = record.dataset  # its own when named by the caller (a registered source, a file given by path)
     if record.namespace is None:
@@ -99,6 +101,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False) 
         row_digests_file=record.row_set.path if record.row_set is not None else None,
         rows_root=record.row_set.root if record.row_set is not None else None,
         snapshot=record.snapshot,
+        checks=checks_on(record, checks),
         facets=facets,
     )
 

@@ -28,6 +28,7 @@ from prov_common.bundle import Attachments, layout
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_dagster import _compat
+from prov_dagster.check_results import AssetCheck
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
@@ -59,6 +60,7 @@ class StepRun:
     attached: Attachments = field(default_factory=Attachments)  # the run's attachments so far: one content a path
     started_at: datetime | None = None  # when Dagster started the step: START's time (None: when START is emitted)
     last_time: datetime | None = None  # the time of the latest event emitted: no later event is stamped before it
+    checks: list[AssetCheck] = field(default_factory=list)  # the asset checks the step ran (known when its run ends)
 
     @property
     def ol_run_id(self) -> str:

@@ -9,6 +9,7 @@ canceled run that no process ended is ended by the run-status sensors.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,12 @@ from dagster import DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
+from prov_dagster.check_results import AssetCheck, step_checks, unplaced
 from prov_dagster.deps import writer_namespace
-from prov_dagster.recorder import Recorder
+from prov_dagster.recorder import Recorder, StepRun
 from prov_dagster.step_times import attempt_times
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,21 +72,53 @@ def recorded_namespaces(instance: Any, run_id: str) -> dict[str, set[str]]:
 def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
     """End the runs of the steps of Dagster run ``run_id`` that this process started and nothing ended:
     COMPLETE (with what the step read) for a step that succeeded, FAIL with its error for one that
-    failed (a failed asset check fails its step only when it is blocking). An attempt that Dagster
-    retries, a step stopped with its run, or one Dagster has no end for is left to the retry or to the
-    run-status sensors. Each run ends when Dagster recorded the step's end. Returns the bundle locations."""
+    failed (a failed asset check fails its step only when it is blocking), with the results of the asset
+    checks the step ran (:mod:`prov_dagster.check_results`) on the versions of their assets it read or wrote. An
+    attempt that Dagster retries, a step stopped with its run, or one Dagster has no end for is left to the retry
+    or to the run-status sensors. Each run ends when Dagster recorded the step's end. Returns the bundle locations."""
     runs = recorder.open_steps(run_id)
     outcomes = step_outcomes(instance, run_id) if runs else {}
+    checks = _checks_read(recorder, instance, run_id, outcomes) if runs else {}
     bundles = []
     for run in runs:
         outcome = outcomes.get(run.identity.step_key)
         if outcome is None or outcome.attempt != run.identity.attempt or outcome.interrupted:
             continue
+        run.checks = checks.get(run.identity.step_key, [])
         if outcome.status == StepEventStatus.SUCCESS:
             bundles.append(run.complete(at=outcome.ended_at))
         elif outcome.status == StepEventStatus.FAILURE:
             bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at))
+    _warn_unplaced(runs, checks)
     return bundles
+
+
+def _checks_read(recorder: Recorder, instance: Any, run_id: str, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:
+    """The asset checks of the steps of run ``run_id`` (:func:`~prov_dagster.check_results.step_checks`); none, with a
+    warning, when they cannot be read: the step runs still end, without the checks' results (strict mode: raised)."""
+    try:
+        return step_checks(instance, run_id, {k: o.error or f"step {k} failed" for k, o in outcomes.items()
+                                              if o.status == StepEventStatus.FAILURE},
+                           {k: o.started_at for k, o in outcomes.items()})
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        if recorder.settings.strict:
+            raise
+        log.warning("tdprov: could not read the asset check results of run %s from the Dagster instance (%s); its step "
+                    "runs are ended without them", run_id, exc)
+        return {}
+
+
+def _warn_unplaced(runs: list[StepRun], checks: dict[str, list[AssetCheck]]) -> None:
+    """Name each asset check whose result none of its step's ``runs`` (one per namespace it recorded in) could carry."""
+    records: dict[str, list[Any]] = {}
+    for run in runs:
+        if run.checks:
+            records.setdefault(run.identity.step_key, []).extend([*run.inputs, *run.outputs])
+    for step, recorded in records.items():
+        for check in unplaced(recorded, checks[step]):
+            log.warning("tdprov: the result of asset check %r on %s (%s) is not recorded: step %s read no version of %s "
+                        "that tdprov recorded. Fix: take the asset as the check's argument, loaded through "
+                        "ProvenanceIOManager", check.result.name, check.asset, check.result.status, step, check.asset)
 
 
 def _failures(instance: Any, run_id: str) -> dict[str, tuple[str, bool]]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from prov.model import PROV
 
 from bundle_support import run_events
 from prov_common.audit.examine import examine_bundle
@@ -55,7 +56,7 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/6"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/7"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 
@@ -401,3 +402,33 @@ def test_the_audits_record_of_a_bundle_it_cannot_verify_folds_as_its_mapping_did
     versions = {mapping: [d.version for d in record_from_events(events, summary, "blake3:" + "0" * 64, None, mapping).inputs]
                 for mapping in ("tdprov-prov/5", None)}
     assert versions == {"tdprov-prov/5": ["blake3:" + "1" * 64], None: ["blake3:" + c * 64 for c in "12"]}
+
+
+def _measured(events: list[dict], mapping: str) -> set[tuple[object, ...]]:
+    """(check, status, value, description) of each quality measurement ``mapping`` derives from ``events``."""
+    from prov_common.w3cprov.ids import DQV, TDPROV
+
+    def first(record, name):
+        values = list(record.get_attribute(name))
+        return values[0] if values else None
+
+    doc = events_to_document(events, mapping)
+    return {(str(first(r, DQV["isMeasurementOf"])).split("-")[1], first(r, TDPROV["status"]), first(r, DQV["value"]),
+             first(r, TDPROV["description"]))
+            for r in doc.get_records() if DQV["QualityMeasurement"] in r.get_attribute(PROV["type"])}
+
+
+def test_mapping_7_tells_a_check_that_raised_from_one_that_failed_and_mapping_6_derives_as_before() -> None:
+    """An assertion whose params.status is 'error' (a Dagster asset check that raised): no value from mapping 7 on; a
+    bundle of mapping 6 holding one is re-derived as mapping 6 stated it (its success), so it still verifies."""
+    events = run_events()
+    raised = {"assertion": "crashes", "name": "crashes", "success": False, "description": "ValueError: broke",
+              "params": {"status": "error"}}
+    failed = {"assertion": "non_negative", "name": "non_negative", "success": False, "params": {"status": "fail"}}
+    events[-1]["inputs"][0]["inputFacets"] = {"dataQualityAssertions": {
+        "_producer": "https://github.com/tdprov/tdprov",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-1-0/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet",
+        "assertions": [raised, failed]}}
+    assert _measured(events, PROV_MAPPING) == {("crashes", "error", None, "ValueError: broke"),
+                                               ("non_negative", "fail", False, None)}
+    assert _measured(events, "tdprov-prov/6") == {("crashes", "fail", False, None), ("non_negative", "fail", False, None)}

@@ -229,6 +229,8 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
         text += f"  ✗ failed: {', '.join(node.failed_checks)}"
     if node.passed_checks:  # known with --checks (read from the bundles): a passed validation is shown, not only a failed one
         text += f"  ✓ passed {counted(len(node.passed_checks), 'check')}"
+    if node.errored_checks:  # a check that raised has no outcome: neither passed nor failed
+        text += f"  ! raised an error: {', '.join(node.errored_checks)}"
     if node.also:
         text += f"  (same content as {', '.join(labels[d] for d in node.also)})"
     if tree.sources:

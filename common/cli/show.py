@@ -21,6 +21,7 @@ from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
+from prov_common.w3cprov.quality import dataset_measurements, run_test_measurements
 from prov_common.text import counted
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
@@ -33,7 +34,8 @@ def register(subparsers: Any) -> None:
         help="show one run's bundle: events, PROV, quality, signature",
         description="Show the lineage bundle of one run: an Airflow task's try and map index, why a failed run failed "
         "(its errorMessage facet), its datasets with rows (and shards), its events, a summary of its PROV document, "
-        "Pandera quality results with attached failure samples, and whether its signature verifies. "
+        "Pandera quality results with attached failure samples, the other checks recorded (a Dagster asset check: passed, "
+        "FAILED, or raised an error), and whether its signature verifies. "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
@@ -41,6 +43,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_store_option(parser)
     parser.set_defaults(func=run)
+
+
+_CHECK_STATUS = {"pass": "passed", "fail": "FAILED", "error": "RAISED AN ERROR (no outcome)", "skip": "skipped"}
 
 
 def shown_names(manifest: dict[str, Any], state: RunState | None) -> DatasetLabels:
@@ -62,6 +67,17 @@ def quality(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
                              "passed": facet.get("passed"), "failureCount": facet.get("failureCount"),
                              "samplesFile": facet.get("samplesFile")})
     return rows
+
+
+def checks(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
+    """The other checks per dataset (a Dagster asset check, another producer's test) from the standard
+    ``dataQualityAssertions`` facets (inputs) and the run's ``test`` facet (outputs), as the PROV states them; those of a
+    dataset with a Pandera result, which only repeat its checks, are left out."""
+    found = [("input", ds, m) for ds in state.inputs for m in dataset_measurements(ds) if m.source == "dataQualityAssertions"]
+    found += [("output", ds, m) for m, concerned in run_test_measurements(state) for ds in concerned]
+    return [{"side": side, "dataset": names[ds.namespace, ds.name], "check": m.name, "status": m.status,
+             "severity": m.severity, "description": m.description}
+            for side, ds, m in found if not ds.facet("tdprov_pandera")]
 
 
 def extents(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
@@ -119,6 +135,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
         "quality": quality(derived.state, names) if derived is not None else [],
+        "checks": checks(derived.state, names) if derived is not None else [],
         "extents": extents(derived.state, names) if derived is not None else [],
         "attachments": sorted(f.path for f in manifest.files if f.path not in layout.RESERVED),
         "verification": report.to_dict(),
@@ -160,7 +177,10 @@ def run(args: argparse.Namespace) -> int:
     out.append("quality:")
     out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
             f" ({_failures(q['failureCount'])}{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
-            for q in info["quality"]] or ["  no Pandera results recorded"]
+            for q in info["quality"]] or ([] if info["checks"] else ["  no Pandera results recorded"])
+    out += [f"  {c['side']:<6} {c['dataset']}  {c['check']}: {_CHECK_STATUS.get(c['status'], c['status'])}"
+            + (f" ({c['severity']})" if c["severity"] else "") + (f": {c['description']}" if c["description"] else "")
+            for c in info["checks"]]
     if info["attachments"]:
         out.append("attachments: " + ", ".join(info["attachments"]))
     out.append("signature:")

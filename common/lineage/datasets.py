@@ -30,6 +30,30 @@ from prov_common.store.snapshots import KeptSnapshot
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """A check run on a dataset version, other than its Pandera schema (a Dagster asset check): ``status`` ``pass``,
+    ``fail`` or ``error`` (the check raised, with no outcome); ``severity`` ``error`` or ``warn`` (None: not known);
+    ``params``: JSON-safe details (its metadata, whether it blocks), recorded as the assertion's ``params``."""
+
+    name: str
+    status: str
+    severity: str | None = None
+    description: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in ("pass", "fail", "error"):
+            raise ValueError(f"check {self.name!r}: status {self.status!r} is none of 'pass', 'fail', 'error'")
+
+    def assertion(self) -> data_quality_assertions_dataset.Assertion:
+        """The standard assertion: ``success`` is whether it passed (a check that raised has no outcome, and the field
+        is required: false, with ``params.status`` ``error`` telling it apart from a failure)."""
+        return data_quality_assertions_dataset.Assertion(
+            assertion=self.name, success=self.status == "pass", column=None, severity=self.severity, name=self.name,
+            description=self.description, params={**self.params, "status": self.status})
+
+
+@dataclass(frozen=True)
 class DatasetRef:
     """A dataset version that a run reads or writes.
 
@@ -37,6 +61,8 @@ class DatasetRef:
     ``samples_file`` / ``row_digests_file``: names of the failure-sample and row-digest files kept in
     the lineage bundle; ``rows_root``: the Merkle root of the row set in ``row_digests_file``; ``severity``: ``error`` when a failed check fails the step, else ``warn``;
     ``snapshot``: the copy of this version the writer kept in the store before the event (``tdprov_contentHash.snapshot``);
+    ``checks``: other checks run on this version (an input's go into its ``dataQualityAssertions`` facet, an output's
+    into the run's ``test`` facet, beside the Pandera ones);
     ``facets`` / ``input_facets`` / ``output_facets``: any other facets, added as given.
     """
 
@@ -49,6 +75,7 @@ class DatasetRef:
     rows_root: str | None = None
     severity: str | None = None
     snapshot: KeptSnapshot | None = None
+    checks: tuple[CheckResult, ...] = ()
     facets: Mapping[str, DatasetFacet] = field(default_factory=dict)
     input_facets: Mapping[str, InputDatasetFacet] = field(default_factory=dict)
     output_facets: Mapping[str, OutputDatasetFacet] = field(default_factory=dict)
@@ -66,10 +93,11 @@ class DatasetRef:
 
 
 def input_dataset(ref: DatasetRef) -> InputDataset:
-    """An OpenLineage input; its Pandera result goes into the standard ``dataQualityAssertions`` input facet."""
+    """An OpenLineage input; its Pandera result and its other checks go into the standard ``dataQualityAssertions``
+    input facet."""
     input_facets: dict[str, InputDatasetFacet] = {}
-    if ref.quality is not None:
-        input_facets["dataQualityAssertions"] = assertions_facet(ref.quality, ref.severity)
+    if ref.quality is not None or ref.checks:
+        input_facets["dataQualityAssertions"] = assertions_facet(ref.quality, ref.severity, ref.checks)
     input_facets.update(ref.input_facets)
     return InputDataset(
         namespace=clean_namespace(ref.namespace), name=redact_identity(ref.name), facets=_dataset_facets(ref), inputFacets=input_facets
@@ -190,9 +218,10 @@ def pandera_facet(quality: QualityResult, samples_file: str | None = None) -> Pa
 
 
 def assertions_facet(
-    quality: QualityResult, severity: str | None = None
+    quality: QualityResult | None, severity: str | None = None, checks: tuple[CheckResult, ...] = ()
 ) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
-    """Standard ``dataQualityAssertions`` input facet: one assertion per check (skipped checks: success false)."""
+    """Standard ``dataQualityAssertions`` input facet: one assertion per Pandera check (skipped checks: success false),
+    then one per other check (:meth:`CheckResult.assertion`)."""
     return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
         assertions=[
             data_quality_assertions_dataset.Assertion(
@@ -205,8 +234,8 @@ def assertions_facet(
                 expected="0",
                 params=None,
             )
-            for c in quality.checks
-        ],
+            for c in (quality.checks if quality is not None else ())
+        ] + [check.assertion() for check in checks],
         producer=PRODUCER,
     )
 
@@ -227,7 +256,8 @@ def metrics_facet(
 
 
 def quality_test_facet(outputs: list[DatasetRef] | tuple[DatasetRef, ...]) -> test_run.TestRunFacet | None:
-    """Run-level ``test`` facet with every check run on the outputs, or None when no output was validated."""
+    """Run-level ``test`` facet with every check run on the outputs (Pandera's, then the others), or None when no output
+    was checked."""
     tests = [
         test_run.TestExecution(
             name=f"{ref.label}:{c.column}:{c.name}" if c.column else f"{ref.label}:{c.name}",
@@ -241,5 +271,10 @@ def quality_test_facet(outputs: list[DatasetRef] | tuple[DatasetRef, ...]) -> te
         for ref in outputs
         if ref.quality is not None
         for c in ref.quality.checks
+    ] + [
+        test_run.TestExecution(name=f"{ref.label}:{check.name}", status=check.status, severity=check.severity, type=check.name,
+                               description=check.description, params={**check.params, "dataset": ref.label})
+        for ref in outputs
+        for check in ref.checks
     ]
     return test_run.TestRunFacet(tests=tests, producer=PRODUCER) if tests else None

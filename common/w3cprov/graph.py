@@ -65,6 +65,7 @@ class Node:
     ended: str | None = None
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()
+    errored_checks: tuple[str, ...] = ()  # checks that raised (``tdprov:status "error"``): no outcome, not failed
     also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content: not lineage
     shards: int | None = None  # a sharded version: how many shards it has
     broken: str | None = None  # a read that nothing recorded explains (the audit's broken link): why
@@ -221,10 +222,15 @@ class _Reader:
         labels = {str(r.identifier): check_label(_text(_first(r, PROV_LABEL)) or str(r.identifier), _first(r, TDPROV["column"]))
                   for r in self.by_type[PROV["Entity"]]}  # a metric's: the check and its column
         found: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # target -> (source, check, outcome)
+        self.errored: dict[str, set[str]] = defaultdict(set)  # target -> the checks that raised
         for record in self.by_type[PROV["Entity"]]:
             if DQV["QualityMeasurement"] in record.get_attribute(PROV_TYPE):
                 value = _first(record, DQV["value"])
-                if isinstance(value, bool):
+                if value is None and _text(_first(record, TDPROV["status"])) == "error":
+                    metric = str(_first(record, DQV["isMeasurementOf"]))
+                    for target in record.get_attribute(DQV["computedOn"]):
+                        self.errored[str(target)].add(labels.get(metric, metric))
+                elif isinstance(value, bool):
                     metric = str(_first(record, DQV["isMeasurementOf"]))
                     source = _text(_first(record, TDPROV["source"])) or ""
                     for target in record.get_attribute(DQV["computedOn"]):
@@ -234,6 +240,7 @@ class _Reader:
     def data_node(self, key: str) -> Node:
         checks = self.checks.get(key, {True: set(), False: set()})
         passed, failed = tuple(sorted(checks[True])), tuple(sorted(checks[False]))
+        errored = tuple(sorted(self.errored.get(key, ())))
         if key in self.versions:
             record = self.versions[key]
             dataset = self.datasets.get(self.general.get(key, ""))
@@ -244,14 +251,14 @@ class _Reader:
             label = shortened(dataset_label(namespace, name) if name else "?", LABEL_WIDTH)
             return Node(key, VERSION if version else DATASET, f"{label}\n{_short(version)}" if version else label, dataset=name,
                         namespace=namespace,
-                        version=version, failed_checks=failed, passed_checks=passed,
+                        version=version, failed_checks=failed, passed_checks=passed, errored_checks=errored,
                         shards=whole_count(shards), dataset_id=self.general.get(key), version_id=self.version_of.get(key))
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         namespace = _text(_first(record, TDPROV["namespace"])) if record else None
         return Node(key, DATASET, shortened(dataset_label(namespace, name) if name else key, LABEL_WIDTH), dataset=name,
                     namespace=namespace,
-                    failed_checks=failed, passed_checks=passed, dataset_id=key if record else None)
+                    failed_checks=failed, passed_checks=passed, errored_checks=errored, dataset_id=key if record else None)
 
     def run_node(self, key: str, starts: Mapping[str, str | None]) -> Node:
         """The run ``key``; its start as its PROV states it, else as ``starts`` gives it by run id."""
@@ -297,9 +304,11 @@ def lineage_graph(document: ProvDocument, starts: Mapping[str, str | None] | Non
 
 
 def _checks(nodes: list[Node]) -> dict[str, tuple[str, ...]]:
-    """The quality checks recorded on ``nodes``, each once, as the ``failed_checks`` and ``passed_checks`` of a node."""
+    """The quality checks recorded on ``nodes``, each once, as the ``failed_checks``, ``passed_checks`` and
+    ``errored_checks`` of a node."""
     return {"failed_checks": tuple(sorted({c for n in nodes for c in n.failed_checks})),
-            "passed_checks": tuple(sorted({c for n in nodes for c in n.passed_checks}))}
+            "passed_checks": tuple(sorted({c for n in nodes for c in n.passed_checks})),
+            "errored_checks": tuple(sorted({c for n in nodes for c in n.errored_checks}))}
 
 
 def resolve_reads(graph: LineageGraph) -> LineageGraph:

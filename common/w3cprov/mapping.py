@@ -23,12 +23,12 @@ from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_t
 
 Attr = tuple[QualifiedName, Any]
 
-PROV_MAPPING = "tdprov-prov/6"
+PROV_MAPPING = "tdprov-prov/7"
 """Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
 the same events give changes (here or through a ``prov`` upgrade), and keep the older version in
 :data:`DERIVABLE_MAPPINGS` while this code still gives its bytes: bundles of those versions are
 re-derived byte for byte, bundles of others are checked for digest and PROV syntax."""
-DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5", PROV_MAPPING)
+DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5", "tdprov-prov/6", PROV_MAPPING)
 """Mapping versions this code derives: version 3 adds ``tdprov:shardCount``, ``tdprov:fileSha256`` and
 ``tdprov:rowsRoot`` of a version's content to what version 2 gave; version 4 states a run's derivations
 as one ``tdprov:derivations`` count on the activity, instead of one ``wasDerivedFrom`` per output and input,
@@ -39,7 +39,9 @@ algorithm is 16 hex digits (versions 2 to 4 could give two datasets one identifi
 (versions 2 to 4 state one without an agent) but ``tdprov:plan`` on the run, and no start time for a run whose
 events hold no START (versions 2 to 4 state its earliest event's time); version 6 folds each version of a dataset
 that a run's events name apart (``used`` or generated once each; versions 2 to 5 keep the version named last, see
-:func:`~prov_common.w3cprov.events.fold_runs`)."""
+:func:`~prov_common.w3cprov.events.fold_runs`); version 7 tells a check that raised (a ``dataQualityAssertions``
+assertion's ``params.status`` or a ``test``'s ``status`` of ``error``) from one that failed: ``tdprov:status "error"``
+and no ``dqv:value`` (versions 2 to 6 state its ``success``), with the check's ``tdprov:description``."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -58,6 +60,8 @@ class _Builder:
             raise BadInputError(f"PROV mapping {mapping!r} is not one this version of tdprov derives.",
                                 fix=f"ask for one of {', '.join(DERIVABLE_MAPPINGS)}")
         self.mapping = mapping
+        self.errors = mapping not in DERIVABLE_MAPPINGS[:DERIVABLE_MAPPINGS.index("tdprov-prov/7")]
+        """Whether this mapping tells a check that raised from one that failed (from mapping 7 on)."""
         self.legacy = mapping in _LEGACY_IDS
         """Whether this mapping names things by the legacy identifiers (:mod:`~prov_common.w3cprov.ids`)."""
         self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
@@ -313,7 +317,8 @@ def _measurements(builder: _Builder, activity: QualifiedName, target: QualifiedN
             (PROV_TYPE, DQV["QualityMeasurement"]), (DQV["computedOn"], target), (DQV["isMeasurementOf"], metric),
             (DQV["value"], measurement.value), (TDPROV["status"], measurement.status), (TDPROV["source"], measurement.source),
             (TDPROV["failureCount"], measurement.failure_count), (TDPROV["severity"], measurement.severity),
-            (TDPROV["schemaName"], measurement.schema), (TDPROV["column"], measurement.column)])
+            (TDPROV["schemaName"], measurement.schema), (TDPROV["column"], measurement.column),
+            (TDPROV["description"], measurement.description)])
         builder.relation("generation", entity, activity)
 
 
@@ -330,7 +335,7 @@ def _run(builder: _Builder, run: RunState) -> None:
     for dataset in run.inputs:
         target = _read(builder, dataset)
         builder.relation("usage", activity, target)
-        _measurements(builder, activity, target, dataset_measurements(dataset))
+        _measurements(builder, activity, target, dataset_measurements(dataset, errors=builder.errors))
         used.append((dataset, target))
     targets = {}
     pairs = len(used) * len(run.outputs)
@@ -341,11 +346,11 @@ def _run(builder: _Builder, run: RunState) -> None:
     for dataset in run.outputs:
         target = targets[dataset.key, dataset.version] = _written(builder, dataset, run)
         builder.relation("generation", target, activity, time=run.ended)
-        _measurements(builder, activity, target, dataset_measurements(dataset))
+        _measurements(builder, activity, target, dataset_measurements(dataset, errors=builder.errors))
         for source, read in used if not counted else ():
             if (source.key, source.version) != (dataset.key, dataset.version):  # passed through unchanged: no derivation
                 builder.relation("derivation", target, read, activity)
-    for measurement, concerned in run_test_measurements(run):
+    for measurement, concerned in run_test_measurements(run, errors=builder.errors):
         for dataset in concerned:
             _measurements(builder, activity, targets[dataset.key, dataset.version], [measurement])
     _same_content(builder, [*used, *((d, targets[d.key, d.version]) for d in run.outputs)])

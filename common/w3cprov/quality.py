@@ -25,10 +25,11 @@ class Measurement:
     name: str
     column: str | None
     value: bool | int | float | None
-    status: str | None = None  # pass | fail | skip (checks)
+    status: str | None = None  # pass | fail | skip | error (checks)
     failure_count: int | None = None
     severity: str | None = None
     schema: str | None = None
+    description: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -43,12 +44,18 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _check(source: str, name: str | None, column: str | None, passed: Any, status: Any = None, **extra: Any) -> Measurement | None:
-    """A check outcome; an explicit ``status`` of ``skip`` (or no boolean outcome) records no value."""
+_STATUSES = frozenset({"pass", "fail", "skip"})
+_ERRORED = _STATUSES | {"error"}
+
+
+def _check(source: str, name: str | None, column: str | None, passed: Any, status: Any = None, *,
+           statuses: frozenset[str] = _STATUSES, **extra: Any) -> Measurement | None:
+    """A check outcome; an explicit ``status`` of ``skip`` or ``error`` (the check raised: mapping 7 on, where
+    ``statuses`` holds it), or no boolean outcome, records no value."""
     if not name:
         return None
-    status = status if status in {"pass", "fail", "skip"} else None
-    if isinstance(passed, bool) and status != "skip":
+    status = status if status in statuses else None
+    if isinstance(passed, bool) and status not in ("skip", "error"):
         return Measurement(source, "check", name, column, passed, status or ("pass" if passed else "fail"), **extra)
     return Measurement(source, "check", name, column, None, status or "unknown", **extra)
 
@@ -69,12 +76,16 @@ def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
                 yield found
 
 
-def _assertions(facet: dict[str, Any]) -> Iterator[Measurement]:
+def _assertions(facet: dict[str, Any], errors: bool) -> Iterator[Measurement]:
+    """One check per assertion; from mapping 7 on (``errors``), an assertion's ``params.status`` of ``error`` (a check
+    that raised: tdprov records it with ``success`` false, the field being required) and its ``description``."""
     for item in facet.get("assertions") or ():
         if isinstance(item, dict):
             name = _text(item.get("name")) or _text(item.get("assertion"))
+            params = item.get("params") if isinstance(item.get("params"), dict) else {}
+            more = {"statuses": _ERRORED, "description": _text(item.get("description"))} if errors else {}
             found = _check("dataQualityAssertions", name, _text(item.get("column")), item.get("success"),
-                           severity=_text(item.get("severity")))
+                           params.get("status") if errors else None, severity=_text(item.get("severity")), **more)
             if found:
                 yield found
 
@@ -91,27 +102,29 @@ def _metrics(facet: dict[str, Any]) -> Iterator[Measurement]:
                 yield Measurement("dataQualityMetrics", "metric", key, column, value)
 
 
-def dataset_measurements(dataset: DatasetState) -> list[Measurement]:
-    """Measurements that a dataset's own facets carry."""
+def dataset_measurements(dataset: DatasetState, *, errors: bool = True) -> list[Measurement]:
+    """Measurements that a dataset's own facets carry (``errors``: checks that raised told apart, mapping 7 on)."""
     found = [
         *_pandera(dataset.facet("tdprov_pandera")),
-        *_assertions(dataset.facet("dataQualityAssertions")),
+        *_assertions(dataset.facet("dataQualityAssertions"), errors),
         *_metrics(dataset.facet("dataQualityMetrics")),
     ]
     return _unique(found)
 
 
-def run_test_measurements(run: RunState) -> list[tuple[Measurement, list[DatasetState]]]:
+def run_test_measurements(run: RunState, *, errors: bool = True) -> list[tuple[Measurement, list[DatasetState]]]:
     """Checks of the run-level ``test`` facet (TestRunFacet), each with the outputs it concerns:
-    those named by ``params.dataset`` (``name`` or ``namespace/name``), else all of the run's outputs."""
+    those named by ``params.dataset`` (``name`` or ``namespace/name``), else all of the run's outputs
+    (``errors``: a test of status ``error``, a check that raised, told apart, with its description; mapping 7 on)."""
     found: dict[tuple[str, str | None], tuple[Measurement, list[DatasetState]]] = {}
     for test in run.run_facet("test").get("tests") or ():
         if not isinstance(test, dict) or not _text(test.get("name")):
             continue
         params = test.get("params") if isinstance(test.get("params"), dict) else {}
         status = _text(test.get("status"))
+        more = {"statuses": _ERRORED, "description": _text(test.get("description"))} if errors else {}
         measurement = _check("test", test["name"], _text(params.get("column")), {"pass": True, "fail": False}.get(status or ""),
-                             status, severity=_text(test.get("severity")))
+                             status, severity=_text(test.get("severity")), **more)
         if measurement is None:
             continue
         named = [d for d in run.outputs if params.get("dataset") in _labels(d)]

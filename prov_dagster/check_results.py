@@ -1,0 +1,120 @@
+"""The asset checks a step ran, as the Dagster instance recorded them, as check results on the dataset versions they
+checked.
+
+A check's ``AssetCheckResult`` becomes Dagster's ``ASSET_CHECK_EVALUATION`` event, which names the check, its asset,
+whether it passed, its severity, description and metadata, and whether it blocks; a check that raised has its
+``ASSET_CHECK_EVALUATION_PLANNED`` event and its step's failure instead. The IO manager's teardown reads both when it
+ends the step's run (:func:`~prov_dagster.steps.end_open_steps`, one more query of the run's events), and each result
+goes with the version of the checked asset that the step read (or wrote): the standard ``dataQualityAssertions``
+facet of that input, or the run's ``test`` facet for an output.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dagster import DagsterEventType
+
+from prov_common.canonical_json import INT_LIMIT
+from prov_common.lineage.datasets import CheckResult
+from prov_common.lineage.validate import MAX_NESTING
+from prov_dagster.model import DatasetRecord
+from prov_dagster.naming import dataset_name
+
+MAX_VALUE = 4096
+"""Characters of JSON one metadata value may take in an event; a larger one is recorded as a note saying its size
+(events stay small: sinks cap them near 1 MB)."""
+_KINDS = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
+
+
+@dataclass(frozen=True)
+class AssetCheck:
+    """The result of one asset check of a step, with the asset it checked (its key as users type it)."""
+
+    asset: str
+    result: CheckResult
+
+
+def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
+                since: Mapping[str, datetime | None]) -> dict[str, list[AssetCheck]]:
+    """Step key -> the asset checks the step ran in Dagster run ``run_id``, in the order Dagster planned them.
+
+    An evaluation is the check's result (from the step's last attempt: at or after ``since[step key]``, when known); a
+    check planned in a step that failed (``failed``: step key -> its error) with no evaluation raised: status ``error``,
+    that error its description. A check planned in a step that succeeded without an evaluation did not run, and is left out."""
+    planned: dict[str, dict[tuple[str, str], AssetCheck | None]] = {}
+    for entry in instance.all_logs(run_id, of_type=_KINDS):
+        event = entry.dagster_event
+        step = event.step_key if event is not None else None
+        if step is None:
+            continue
+        data = event.event_specific_data
+        key = (dataset_name(data.asset_key), data.check_name)
+        checks = planned.setdefault(step, {})
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            checks.setdefault(key, None)
+        elif (start := since.get(step)) is None or entry.timestamp >= start.timestamp():
+            checks[key] = AssetCheck(key[0], _evaluated(data))
+    found: dict[str, list[AssetCheck]] = {}
+    for step, checks in planned.items():
+        for (asset, name), check in checks.items():
+            if check is None and step in failed:
+                check = AssetCheck(asset, CheckResult(name, "error", description=failed[step]))
+            if check is not None:
+                found.setdefault(step, []).append(check)
+    return found
+
+
+def _evaluated(data: Any) -> CheckResult:
+    """The check result of an ``AssetCheckEvaluation``."""
+    severity = getattr(getattr(data, "severity", None), "value", None)
+    params: dict[str, Any] = {"blocking": bool(getattr(data, "blocking", False))}
+    if data.metadata:
+        params["metadata"] = {str(k): _bounded(_json_safe(getattr(v, "value", v), 0)) for k, v in sorted(data.metadata.items())}
+    if getattr(data, "partition", None) is not None:
+        params["partition"] = str(data.partition)
+    return CheckResult(data.check_name, "pass" if data.passed else "fail",
+                       severity=severity.lower() if isinstance(severity, str) else None,
+                       description=data.description or None, params=params)
+
+
+def _json_safe(value: Any, depth: int) -> Any:
+    """``value`` (a Dagster metadata value's ``value``) as JSON: numbers canonical JSON writes as such (a float that is
+    not finite or an integer past 2**53 - 1 as its text), mappings with text keys, lists; anything else as its text."""
+    if depth > MAX_NESTING // 2:
+        return "*** (nested too deep to record)"
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if -INT_LIMIT <= value <= INT_LIMIT else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, depth + 1) for v in value]
+    return str(value)
+
+
+def _bounded(value: Any) -> Any:
+    """``value``, or a note of its size when its JSON is longer than :data:`MAX_VALUE` characters."""
+    size = len(json.dumps(value, ensure_ascii=False))
+    return value if size <= MAX_VALUE else f"*** ({size} characters of JSON: not recorded, events stay small)"
+
+
+def checks_on(record: DatasetRecord, checks: Iterable[AssetCheck]) -> tuple[CheckResult, ...]:
+    """The results of ``checks`` on the asset that ``record`` is a version of (none: ``record`` names no asset)."""
+    if record.namespace is not None:
+        return ()
+    return tuple(c.result for c in checks if c.asset == record.name)
+
+
+def unplaced(records: Iterable[DatasetRecord], checks: Iterable[AssetCheck]) -> list[AssetCheck]:
+    """The ``checks`` on an asset none of ``records`` is a version of: what the step read of it, if anything, was
+    not recorded, so their results have no version to go with."""
+    assets = {r.name for r in records if r.namespace is None}
+    return [c for c in checks if c.asset not in assets]

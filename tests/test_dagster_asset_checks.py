@@ -1,0 +1,208 @@
+"""A user's own asset checks on provenance-aware assets, under real ``materialize`` runs: each ``AssetCheckResult``
+(pass or fail, severity, name, description, JSON-safe metadata) is recorded on the exact version the check read, as
+the standard ``dataQualityAssertions`` input facet (a check in the asset's own step: the run's ``test`` facet), valid
+against the official schema; a check that raised is told apart from one that failed; and the exported PROV says so
+(docs/dagster.md, Asset checks; docs/prov-mapping.md, Quality)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+import rdflib
+
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main as cli_main
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager
+
+from ol_validate import validate_event
+
+# prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+
+PREFIXES = """PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dqv: <http://www.w3.org/ns/dqv#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>
+"""
+VALUE = 1
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="orders")])
+def orders():  # noqa: ANN201 - a generator asset, to yield its own check's result after its output
+    yield dg.Output(pd.DataFrame({"x": [VALUE, -VALUE]}))
+    yield dg.AssetCheckResult(check_name="has_rows", passed=True, metadata={"rows": 2})
+
+
+@dg.asset_check(asset=orders, blocking=True, description="no negative x")
+def non_negative(orders: pd.DataFrame) -> dg.AssetCheckResult:
+    bad = int((orders["x"] < 0).sum())
+    return dg.AssetCheckResult(passed=bad == 0, severity=dg.AssetCheckSeverity.ERROR, description=f"{bad} negative x",
+                               metadata={"bad": bad, "ratio": float("nan"), "big": 2**60,
+                                         "note": dg.MetadataValue.md("**see** x"), "detail": dg.MetadataValue.json({"rows": [1]})})
+
+
+@dg.asset_check(asset=orders)
+def crashes(orders: pd.DataFrame) -> dg.AssetCheckResult:
+    raise ValueError("the check itself broke")
+
+
+@dg.asset
+def features(orders: pd.DataFrame) -> pd.DataFrame:
+    return orders
+
+
+def _materialize(instance: dg.DagsterInstance, selection: Any = None) -> dg.ExecuteInProcessResult:
+    assets: list[Any] = [orders, non_negative, crashes, features]
+    return dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False,
+                          resources={"io_manager": ProvenanceIOManager()})
+
+
+def _home(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read the store as the home that signed it does (its key trusted)."""
+    monkeypatch.setenv("TDPROV_HOME", str(store.parent / "home"))
+
+
+def _terminal(store: Path, job: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
+    """(index summary, terminal event, all events) of the one run of ``job``."""
+    st = open_store(str(store))
+    [(summary, events)] = [(s, parse_events_jsonl(read_bundle(st, s.run_id).files["events.jsonl"]))
+                           for s in list_bundles(st) if s.job_name == job]
+    return summary, events[-1], events
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """orders (with its own check) and its two checks; then orders alone again with other data: the checks read the
+    first version, which is no longer the latest (one store for the module's tests: they only read it, with the
+    signing key of its own home: :func:`_home`)."""
+    global VALUE
+    store = tmp_path_factory.mktemp("checks") / "store"
+    with pytest.MonkeyPatch.context() as patch, dg.DagsterInstance.ephemeral() as instance:
+        patch.setenv("TDPROV_STORE", str(store))
+        patch.setenv("TDPROV_HOME", str(store.parent / "home"))
+        first = _materialize(instance)
+        assert not first.success  # the blocking check failed, the other raised
+        assert [e.step_key for e in first.all_events if e.event_type_value == "STEP_SUCCESS"] == ["orders"]  # features blocked
+        VALUE = 5
+        try:
+            again = dg.AssetSelection.assets(orders) - dg.AssetSelection.checks(non_negative, crashes)
+            assert _materialize(instance, selection=again).success
+        finally:
+            VALUE = 1
+        yield store
+
+
+def test_a_failed_blocking_check_is_recorded_failed_on_the_version_it_read(checked: Path) -> None:
+    summary, event, events = _terminal(checked, "orders_non_negative")
+    assert summary.state == "FAIL" and event["eventType"] == "FAIL"
+    [read] = event["inputs"]
+    first, latest = (e["outputs"][0]["facets"]["version"]["datasetVersion"] for e in
+                     (_terminal_by_start(checked, "orders")))
+    assert first != latest and read["facets"]["version"]["datasetVersion"] == first
+    [assertion] = read["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert assertion == {
+        "assertion": "non_negative", "name": "non_negative", "success": False, "severity": "error",
+        "description": "1 negative x",
+        "params": {"status": "fail", "blocking": True,
+                   "metadata": {"bad": 1, "big": str(2**60), "detail": {"rows": [1]}, "note": "**see** x", "ratio": "nan"}},
+    }
+    for e in events:
+        validate_event(e)
+
+
+def _terminal_by_start(store: Path, job: str) -> list[dict[str, Any]]:
+    """The terminal events of the runs of ``job``, oldest first."""
+    st = open_store(str(store))
+    found = [parse_events_jsonl(read_bundle(st, s.run_id).files["events.jsonl"])[-1] for s in list_bundles(st) if s.job_name == job]
+    return sorted(found, key=lambda e: e["eventTime"])
+
+
+def test_a_check_that_raised_is_told_apart_from_one_that_failed(checked: Path) -> None:
+    summary, event, events = _terminal(checked, "orders_crashes")
+    assert summary.state == "FAIL"
+    [assertion] = event["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert assertion["name"] == "crashes" and assertion["success"] is False and assertion["params"] == {"status": "error"}
+    assert assertion["description"].endswith("<- ValueError: the check itself broke")
+    for e in events:
+        validate_event(e)
+
+
+def test_a_check_in_the_assets_own_step_is_in_the_runs_test_facet(checked: Path) -> None:
+    first, _ = _terminal_by_start(checked, "orders")
+    [output] = first["outputs"]
+    [test] = first["run"]["facets"]["test"]["tests"]
+    assert test == {"name": f"{output['name']}:has_rows", "type": "has_rows", "status": "pass", "severity": "error",
+                    "params": {"blocking": False, "metadata": {"rows": 2}, "dataset": output["name"]}}
+    validate_event(first)
+
+
+def test_the_exported_prov_holds_each_checks_outcome_on_the_version_it_checked(checked: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _home(checked, monkeypatch)
+    out = tmp_path / "all.ttl"
+    assert cli_main(["export", "--format", "ttl", "-o", str(out), "--store", str(checked)]) == 0
+    graph = rdflib.Graph().parse(out, format="turtle")
+    outcomes = PREFIXES + """SELECT ?check ?status ?value ?version ?severity WHERE {
+      ?m a dqv:QualityMeasurement ; dqv:computedOn ?on ; dqv:isMeasurementOf/rdfs:label ?check ; tdprov:status ?status .
+      ?on tdprov:version ?version .
+      OPTIONAL { ?m dqv:value ?value } OPTIONAL { ?m tdprov:severity ?severity }
+    }"""
+    first, second = (e["outputs"][0]["facets"]["version"]["datasetVersion"] for e in _terminal_by_start(checked, "orders"))
+    rows = {(str(r.check), str(r.status), None if r.value is None else r.value.toPython(), str(r.version), str(r.severity))
+            for r in graph.query(outcomes)}
+    output = _terminal_by_start(checked, "orders")[0]["outputs"][0]["name"]
+    assert rows == {
+        ("non_negative", "fail", False, first, "error"),
+        ("crashes", "error", None, first, "None"),
+        (f"{output}:has_rows", "pass", True, first, "error"),
+        (f"{output}:has_rows", "pass", True, second, "error"),
+    }
+    failed = PREFIXES + """SELECT DISTINCT ?version ?check WHERE {
+      ?m a dqv:QualityMeasurement ; dqv:computedOn ?version ; dqv:value false ; dqv:isMeasurementOf/rdfs:label ?check .
+    }"""
+    assert {str(r.check) for r in graph.query(failed)} == {"non_negative"}  # the check that raised did not fail
+
+
+def test_lineage_and_show_tell_each_checks_outcome(checked: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _home(checked, monkeypatch)
+    first = _terminal_by_start(checked, "orders")[0]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    assert cli_main(["lineage", first, "--checks", "--store", str(checked)]) == 0
+    [line] = [t for t in capsys.readouterr().out.splitlines() if first in t]
+    assert line.endswith(f"{first}  ✗ failed: non_negative  ✓ passed 1 check  ! raised an error: crashes")
+    shown = {}
+    for job in ("orders_non_negative", "orders_crashes"):
+        summary, _, _ = _terminal(checked, job)
+        assert cli_main(["show", summary.run_id, "--json", "--store", str(checked)]) == 0
+        shown[job] = [{k: v for k, v in c.items() if k != "dataset"} for c in json.loads(capsys.readouterr().out)["checks"]]
+    assert shown["orders_non_negative"] == [{"side": "input", "check": "non_negative", "status": "fail", "severity": "error",
+                                             "description": "1 negative x"}]
+    [errored] = shown["orders_crashes"]
+    assert errored["status"] == "error" and errored["description"].endswith("ValueError: the check itself broke")
+
+
+def test_asset_check_results_that_cannot_be_read_leave_the_runs_ended_without_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Failure policy: reading the check results failing (an instance that refuses the query) never leaves the step
+    runs open; they end as Dagster recorded the steps, and a warning says what is missing."""
+    import prov_dagster.steps as steps
+
+    def refused(*_args: Any) -> Any:
+        raise RuntimeError("event log unavailable")
+
+    monkeypatch.setattr(steps, "step_checks", refused)
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert not _materialize(instance, selection=dg.AssetSelection.assets(orders) | dg.AssetSelection.checks(non_negative)).success
+    summary, event, _ = _terminal(store, "orders_non_negative")
+    assert summary.state == "FAIL" and event["eventType"] == "FAIL"
+    assert not event["inputs"][0].get("inputFacets")  # the read is recorded, without a result
+    assert "could not read the asset check results of run" in caplog.text
