@@ -85,6 +85,17 @@ def digest_of(instance: DagsterInstance, key: str) -> str:
     return record.asset_materialization.metadata["tdprov/digest"].value
 
 
+REEXECUTED = """PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?again ?earlier ?step WHERE {
+  ?re prov:wasInformedBy ?before ; tdprov:runId ?again ; tdprov:reexecutionOf ?before .
+  ?before tdprov:runId ?earlier .
+  ?made dcterms:isPartOf ?before ; rdfs:label ?step .
+}"""
+
+
 def derived_from(store: str, tmp_path: Path, name: str, version: str) -> set[tuple[str, str]]:
     """(dataset name, version) of everything the version ``version`` of ``name`` was derived from, by a SPARQL
     query over the PROV that 'tdprov export' writes."""
@@ -206,6 +217,10 @@ def test_a_graph_asset_in_step_processes_and_re_executed_from_failure_records_th
                        context.get("reexecutionOf"), context.get("reexecutionRoot")))
     assert named == {("raw", failed.run_id, None, None), ("features.add_feature", again.run_id, failed.run_id, failed.run_id)}
     assert derived_from(store, tmp_path, located(store, "features"), features_v) == {(located(store, "raw"), raw_v)}
+    # the export states the re-execution: its Dagster run wasInformedBy the run it re-executes, whose step made raw
+    exported = rdflib.Graph().parse(tmp_path / "prov.ttl", format="turtle")
+    informed = {(str(r.again), str(r.earlier), str(r.step)) for r in exported.query(REEXECUTED)}
+    assert informed == {(again.run_id, failed.run_id, "raw")}
     assert chain(lineage(store, located(store, "features"), capsys, "--json")) == [
         (located(store, "features"), features_v), "features.add_feature", (located(store, "raw"), raw_v), "raw"]
     audit_is_clean(store, 2)

@@ -198,3 +198,23 @@ def test_merge_refuses_records_that_disagree() -> None:
     second[0]["eventTime"] = "2024-11-05T08:59:00Z"  # the same run recorded twice, differently
     with pytest.raises(BadInputError, match="disagree on prov:startTime"):
         merge_documents([events_to_document(first), events_to_document(second)])
+
+
+def test_prov_xml_of_a_re_execution_and_a_check_that_raised_validates() -> None:
+    """Mapping 7's wasInformedBy (a re-execution) and a measurement with no value (a check that raised) fit the schema."""
+    event = load(FILES[0])[-1]
+    event = json.loads(json.dumps(event))
+    run = event["run"]
+    run["facets"]["parent"] = {"_producer": "https://example.com", "_schemaURL": "https://example.com/p.json",
+                               "run": {"runId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a51"},
+                               "job": {"namespace": "dagster://default", "name": "job:j"}}
+    run["facets"]["tdprov_runContext"] = {"_producer": "https://example.com", "_schemaURL": "https://example.com/c.json",
+                                          "reexecutionOf": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a52",
+                                          "reexecutionRoot": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a53"}
+    event.setdefault("inputs", [{"namespace": "file", "name": "/x.parquet"}])
+    event["inputs"][0]["inputFacets"] = {"dataQualityAssertions": {
+        "_producer": "https://example.com", "_schemaURL": "https://example.com/a.json",
+        "assertions": [{"assertion": "crashes", "success": False, "description": "ValueError", "params": {"status": "error"}}]}}
+    xml = serialize(events_to_document([event]), "xml")
+    assert b"wasInformedBy" in xml and b"reexecutionRoot" in xml and b"<tdprov:status>error</tdprov:status>" in xml
+    assert _prov_xsd().validate(etree.fromstring(xml)), _prov_xsd().error_log

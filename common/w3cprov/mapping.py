@@ -41,7 +41,8 @@ events hold no START (versions 2 to 4 state its earliest event's time); version 
 that a run's events name apart (``used`` or generated once each; versions 2 to 5 keep the version named last, see
 :func:`~prov_common.w3cprov.events.fold_runs`); version 7 tells a check that raised (a ``dataQualityAssertions``
 assertion's ``params.status`` or a ``test``'s ``status`` of ``error``) from one that failed: ``tdprov:status "error"``
-and no ``dqv:value`` (versions 2 to 6 state its ``success``), with the check's ``tdprov:description``."""
+and no ``dqv:value`` (versions 2 to 6 state its ``success``), with the check's ``tdprov:description``, and states a
+re-execution (``tdprov_runContext.reexecutionOf``) as ``wasInformedBy`` the run it re-executes."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -60,12 +61,14 @@ class _Builder:
             raise BadInputError(f"PROV mapping {mapping!r} is not one this version of tdprov derives.",
                                 fix=f"ask for one of {', '.join(DERIVABLE_MAPPINGS)}")
         self.mapping = mapping
-        self.errors = mapping not in DERIVABLE_MAPPINGS[:DERIVABLE_MAPPINGS.index("tdprov-prov/7")]
-        """Whether this mapping tells a check that raised from one that failed (from mapping 7 on)."""
         self.legacy = mapping in _LEGACY_IDS
         """Whether this mapping names things by the legacy identifiers (:mod:`~prov_common.w3cprov.ids`)."""
         self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
         self.relations: set[tuple[Any, ...]] = set()
+
+    def at_least(self, mapping: str) -> bool:
+        """Whether this mapping is ``mapping`` or a later one."""
+        return DERIVABLE_MAPPINGS.index(self.mapping) >= DERIVABLE_MAPPINGS.index(mapping)
 
     def element(self, kind: str, local: str, attrs: Iterable[Attr], **formal: Any) -> QualifiedName:
         _, merged, formals = self.elements.setdefault(local, (kind, {}, {}))
@@ -215,7 +218,27 @@ def _activity(builder: _Builder, run: RunState, job: QualifiedName) -> Qualified
     if root_run and root_run != parent_run:
         attrs.append((TDPROV["rootRun"], _parent(builder, root, root_run)))
     start = run.started if run.start_recorded or builder.legacy else None  # mapping 5: no START, no start time
-    return builder.element("activity", ids.run_local(run.run_id), attrs, start=start, end=run.ended)
+    activity = builder.element("activity", ids.run_local(run.run_id), attrs, start=start, end=run.ended)
+    if builder.at_least("tdprov-prov/7"):
+        _reexecution(builder, context, parent if parent_run else {}, TDPROV[ids.run_local(parent_run)] if parent_run else activity)
+    return activity
+
+
+def _reexecution(builder: _Builder, context: dict[str, Any], parent: dict[str, Any], informed: QualifiedName) -> None:
+    """A re-execution (``tdprov_runContext.reexecutionOf``, ``reexecutionRoot``: orchestrator runs, such as the Dagster
+    run that a Dagster run re-executes): the run it re-executes and the first of those as bare activities of the
+    parent's job, ``tdprov:reexecutionOf`` and ``tdprov:reexecutionRoot`` on the run's parent (``informed``: else on the
+    run), and ``wasInformedBy(informed, the re-executed run)``: a re-execution takes on what the run it re-executes
+    made (mapping 7 on)."""
+    earlier = _text(context.get("reexecutionOf"))
+    if not earlier:
+        return
+    attrs: list[Attr] = [(TDPROV["reexecutionOf"], _parent(builder, parent, earlier))]
+    first = _text(context.get("reexecutionRoot"))
+    if first and first != earlier:
+        attrs.append((TDPROV["reexecutionRoot"], _parent(builder, parent, first)))
+    builder.element("activity", informed.localpart, attrs)
+    builder.relation("communication", informed, TDPROV[ids.run_local(earlier)])
 
 
 def _parent(builder: _Builder, facet: dict[str, Any], run_id: str) -> QualifiedName:
@@ -335,7 +358,7 @@ def _run(builder: _Builder, run: RunState) -> None:
     for dataset in run.inputs:
         target = _read(builder, dataset)
         builder.relation("usage", activity, target)
-        _measurements(builder, activity, target, dataset_measurements(dataset, errors=builder.errors))
+        _measurements(builder, activity, target, dataset_measurements(dataset, errors=builder.at_least("tdprov-prov/7")))
         used.append((dataset, target))
     targets = {}
     pairs = len(used) * len(run.outputs)
@@ -346,11 +369,11 @@ def _run(builder: _Builder, run: RunState) -> None:
     for dataset in run.outputs:
         target = targets[dataset.key, dataset.version] = _written(builder, dataset, run)
         builder.relation("generation", target, activity, time=run.ended)
-        _measurements(builder, activity, target, dataset_measurements(dataset, errors=builder.errors))
+        _measurements(builder, activity, target, dataset_measurements(dataset, errors=builder.at_least("tdprov-prov/7")))
         for source, read in used if not counted else ():
             if (source.key, source.version) != (dataset.key, dataset.version):  # passed through unchanged: no derivation
                 builder.relation("derivation", target, read, activity)
-    for measurement, concerned in run_test_measurements(run, errors=builder.errors):
+    for measurement, concerned in run_test_measurements(run, errors=builder.at_least("tdprov-prov/7")):
         for dataset in concerned:
             _measurements(builder, activity, targets[dataset.key, dataset.version], [measurement])
     _same_content(builder, [*used, *((d, targets[d.key, d.version]) for d in run.outputs)])
