@@ -19,10 +19,12 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from prov_common.errors import BadInputError
+from prov_common.text import shortened, visible
 from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_OBJECT, Event, JsonLineError
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
 MAX_DEPTH = 256  # nesting levels: deeper values are refused (hashing recurses once per level)
+_ENDS, _KEY_CELLS = 3, 24  # a long path is named by its first and last keys, each at most this long
 
 
 class TooDeep(ValueError):
@@ -56,8 +58,9 @@ def stamps_parse(values: list[str]) -> bool:
 class Node:
     """One position in the data and the kind its values agree on."""
 
-    path: str
+    key: str  # the field's name (``"[]"``: a list's items; ``""``: the rows)
     depth: int = 0
+    parent: Node | None = field(default=None, repr=False, compare=False)
     kind: str = "null"  # null bool int double string timestamp list struct
     fields: dict[str, Node] = field(default_factory=dict)  # struct fields, or {"[]": items} of a list
     pending: list[str] = field(default_factory=list)  # strings not yet checked as timestamps
@@ -67,9 +70,32 @@ class Node:
         node = self.fields.get(name)
         if node is None:
             if self.depth >= MAX_DEPTH:
-                raise TooDeep(f"is nested deeper than {MAX_DEPTH} levels (at {self.path}).")
-            node = self.fields[name] = Node(f"{self.path}/{name}", self.depth + 1)
+                raise TooDeep(f"is nested deeper than {MAX_DEPTH} levels (level {self.depth + 1} at "
+                              f"{self.short_path(name)}).")
+            node = self.fields[name] = Node(name, self.depth + 1, self)
         return node
+
+    def keys(self) -> list[str]:
+        """The keys from the rows down to this node."""
+        keys, node = [], self
+        while node.parent is not None:
+            keys.append(node.key)
+            node = node.parent
+        return keys[::-1]
+
+    @property
+    def path(self) -> str:
+        """The node's path, its keys joined by ``/`` (``/a/[]/b``)."""
+        return "".join(f"/{key}" for key in self.keys())
+
+    def short_path(self, name: str) -> str:
+        """The path of this node's field ``name`` as a person reads it in a message: a deep one by its first and
+        last few keys (``/a/b/c/…/x/y/z``), each key at most a few words long and shown with control characters
+        escaped."""
+        keys = [shortened(visible(key), _KEY_CELLS) for key in (*self.keys(), name)]
+        if len(keys) > 2 * _ENDS + 1:
+            keys = [*keys[:_ENDS], "…", *keys[-_ENDS:]]
+        return "".join(f"/{key}" for key in keys)
 
     def arrow_type(self) -> pa.DataType:
         """The Arrow type ``pyarrow.json`` gives the values seen here."""
