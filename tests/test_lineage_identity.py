@@ -1332,3 +1332,32 @@ def test_contains_verifies_no_reader_of_another_dataset_at_one_version_name(tmp_
                    "{'tdprov': {'granularity': 'row'}} in the outlet's extra\n"), err
     assert main(["contains", "s3://lake/warehouse/users", "--record", '{"id": 1}', "--store", uri]) == 2
     assert f"left out run {reader}: its bundle does not verify" in capsys.readouterr().err  # a run its answer lists
+
+
+def test_lineage_with_checks_draws_passed_checks_beside_failed_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The picture of --checks drew failed checks only: a version whose checks all passed looked unvalidated. Each
+    outcome is counted on the version in its colour (red ✗, green ✓) and named in its tooltip, the first eight of
+    each, so a version of many checks stays one small node; a version whose checks all passed is outlined in green."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    clean, raw = dataset("/data/clean.parquet", digest("clean"), passed=True), dataset("/data/raw.parquet", digest("raw"), passed=False)
+    clean["facets"]["tdprov_pandera"]["checks"] = [{"name": f"check_{i:02}", "column": "a", "passed": True} for i in range(12)]
+    raw["facets"]["tdprov_pandera"]["checks"] = [{"name": "in_range", "column": "a", "passed": False},
+                                                 {"name": "not_null", "column": "a", "passed": True}]
+    seal(store, run_events("ingest", [], [raw]))
+    seal(store, run_events("clean", [raw], [clean], start=T0 + timedelta(hours=1)))
+    svg, dot = tmp_path / "l.svg", tmp_path / "l.dot"
+    for out in (svg, dot):
+        assert main(["lineage", "/data/clean.parquet", "--checks", "--store", uri, "-o", str(out), "--renderer", "builtin"]) == 0
+    capsys.readouterr()
+    nodes = {g.split('id="', 1)[1].split('"', 1)[0]: g for g in svg.read_text().split('<g class="node version"')[1:]}
+    (clean_node,) = (g for key, g in nodes.items() if "clean" in key)
+    (raw_node,) = (g for key, g in nodes.items() if "raw" in key)
+    assert 'stroke="#1A7F37" stroke-width="2"' in clean_node and '<tspan' in clean_node
+    assert 'fill="#1A7F37">✓ 12 passed checks</tspan>' in clean_node and "failed check" not in clean_node
+    assert "passed: check_00[a], check_01[a]" in clean_node and "check_07[a] and 4 more</title>" in clean_node
+    assert 'stroke="#D62728" stroke-width="2"' in raw_node
+    assert 'fill="#D62728">✗ 1 failed check</tspan>' in raw_node and 'fill="#1A7F37">✓ 1 passed check</tspan>' in raw_node
+    assert "failed: in_range[a]\npassed: not_null[a]</title>" in raw_node
+    text = dot.read_text()
+    assert "✓ 12 passed checks" in text and 'color="#1A7F37", penwidth=2' in text and "✗ 1 failed check\\n✓ 1 passed check" in text

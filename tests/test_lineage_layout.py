@@ -216,7 +216,7 @@ def test_a_failed_pandera_check_counts_once_in_tdprov_graph(tmp_path: Path, caps
     assert pandera_facet["passed"] is False and [c["passed"] for c in pandera_facet["checks"]].count(False) == 1
     out = tmp_path / "people.dot"
     assert tdprov(["graph", str(bundle), "-o", str(out)]) == 0
-    assert "✗ 1 failed check\"" in out.read_text() and "failed checks" not in out.read_text()
+    assert "✗ 1 failed check\\n✓ 2 passed checks\"" in out.read_text() and "failed checks" not in out.read_text()
     capsys.readouterr()
     assert tdprov(["lineage", str(tmp_path / "data" / "people.parquet"), "--checks", "--store", str(store)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "✗ failed" in x)

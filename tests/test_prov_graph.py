@@ -62,7 +62,8 @@ def test_dot_is_deterministic_and_marks_failures() -> None:
     assert text == to_dot(lineage_graph(events_to_document(list(reversed(chain_events())))))
     assert text.startswith('digraph "lineage" {') and "rankdir=TB" in text
     assert text.count(" -> ") == len(graph.edges) == 4
-    assert re.search(r'customers.parquet\\nblake3:aaaaaaaaaaaa…\\n✗ 1 failed check".*color="#D62728"', text)
+    assert re.search(r'customers.parquet\\nblake3:aaaaaaaaaaaa…\\n✗ 1 failed check\\n✓ 1 passed check".*color="#D62728"', text)
+    assert re.search(r'customers.csv\\nblake3:111111111111…\\n✓ 1 passed check".*passed: not_nullable\(id\)\[id\]", color="#1A7F37"', text)
     spark = to_dot(lineage_graph(events_to_document(load("spark_failed.jsonl"))))
     assert re.search(r'label="sessionize.write_features\\nFAIL".*shape=box.*color="#D62728"', spark)
 

@@ -1,7 +1,9 @@
 """Pictures of a :class:`LineageGraph`: Graphviz DOT text and a built-in top-down layered SVG. No I/O.
 
 Both follow the PROV colour conventions (entities as yellow ellipses, activities as blue boxes); a
-failed run, a version with a failed quality check and a broken link are outlined in red. A version whose
+failed run, a version with a failed quality check and a broken link are outlined in red, a version whose quality
+checks all passed in green. A version's checks are counted on it (``✗ 2 failed checks`` in red, ``✓ 5 passed checks``
+in green), named in its tooltip (the first few of each), so a version of many checks stays one small node. A version whose
 content other datasets hold too says so ("= same content as N other datasets", named in its tooltip):
 a fact, never an edge. Two datasets a picture shows whose labels are alike (``inmemory://x`` of the names ``x`` and
 ``/x``) are each named ``NAMESPACE::NAME`` (:func:`~prov_common.w3cprov.identity.distinct_labels`), and two jobs of one
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as _escape
 
-from prov_common.text import cells, counted, shortened, visible
+from prov_common.text import cells, counted, first_of, shortened, visible
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LABEL_WIDTH, RUN, LineageGraph, Node
 from prov_common.w3cprov.identity import DatasetLabels, JobLabels, dataset_label, distinct_jobs, distinct_labels
@@ -33,12 +35,27 @@ def escape(text: str) -> str:
     """Text for SVG: XML-escaped, characters XML cannot hold replaced."""
     return _escape(xml_text(text), {'"': "&quot;"})
 
-ENTITY_FILL, ACTIVITY_FILL, ALERT = "#FFFC87", "#9FB1FC", "#D62728"
+ENTITY_FILL, ACTIVITY_FILL, ALERT, PASSED = "#FFFC87", "#9FB1FC", "#D62728", "#1A7F37"
+FAILED_MARK, PASSED_MARK = "✗", "✓"  # a line of failed checks (or a broken link), of passed checks
+CHECKS_NAMED = 8  # checks of each outcome a tooltip names, the rest counted
 FONT = "Helvetica, Arial, sans-serif"
 
 
 def _alert(node: Node) -> bool:
     return bool(node.failed_checks or node.broken) or node.state in {"FAIL", "ABORT"}
+
+
+def _outline(node: Node) -> str | None:
+    """The colour of the node's outline, where it tells something: red for a failure, green for checks all passed."""
+    return ALERT if _alert(node) else PASSED if node.passed_checks else None
+
+
+def _line_colours(node: Node, lines: list[str]) -> list[str | None]:
+    """The colour of each of the node's ``lines`` (:func:`_lines`): red for what failed, green for checks that passed,
+    none for the rest; its label's lines (names, which may begin with any character) are never coloured."""
+    named = node.label.count("\n") + 1
+    return [None if i < named else ALERT if line.startswith(FAILED_MARK) else PASSED if line.startswith(PASSED_MARK)
+            else None for i, line in enumerate(lines)]
 
 
 @dataclass(frozen=True)
@@ -77,17 +94,23 @@ def _lines(node: Node, names: Names) -> list[str]:
     if node.shards is not None:
         lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
-        lines.append(f"✗ {counted(len(node.failed_checks), 'failed check')}")
+        lines.append(f"{FAILED_MARK} {counted(len(node.failed_checks), 'failed check')}")
+    if node.passed_checks:
+        lines.append(f"{PASSED_MARK} {counted(len(node.passed_checks), 'passed check')}")
     if node.broken:
-        lines.append("✗ broken link")
+        lines.append(f"{FAILED_MARK} broken link")
     if node.also:
         lines.append(f"= same content as {counted(len(node.also), 'other dataset')}")
     return lines
 
 
 def _tooltip(node: Node, names: Names) -> str:
-    """The node's run id, version or name, and the other datasets that hold the same content (as ``names`` gives them)."""
+    """The node's run id, version or name, its checks (the first few of each outcome) and the other datasets that hold
+    the same content (as ``names`` gives them)."""
     text = node.run_id or node.version or node.dataset or node.id
+    for outcome, checks in (("failed", node.failed_checks), ("passed", node.passed_checks)):
+        if checks:
+            text += f"\n{outcome}: {first_of(checks, CHECKS_NAMED)}"
     if node.also:
         text += "\nsame content as: " + ", ".join(names.datasets[d] for d in node.also)
     return visible(text)
@@ -104,7 +127,8 @@ def to_dot(graph: LineageGraph, title: str = "lineage") -> str:
     names = shown_names(graph)
     for node in graph.nodes.values():
         shape, fill = ("box", ACTIVITY_FILL) if node.kind == RUN else ("ellipse", ENTITY_FILL)
-        extra = f', color="{ALERT}", penwidth=2' if _alert(node) else ""
+        outline = _outline(node)
+        extra = f', color="{outline}", penwidth=2' if outline else ""
         out.append(f"  {_dot_string(node.id)} [label={_dot_string(chr(10).join(_lines(node, names)))}, shape={shape}, "
                    f'fillcolor="{fill}", tooltip={_dot_string(_tooltip(node, names))}{extra}];')
     for edge in graph.edges:
@@ -200,14 +224,16 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
     for key in sorted(graph.nodes):
         node, box = graph.nodes[key], layout.nodes[key]
         cx, cy, bw, bh = box.cx, box.cy, box.x1 - box.x0, box.y1 - box.y0
-        stroke = f'stroke="{ALERT}" stroke-width="2"' if _alert(node) else 'stroke="#333333" stroke-width="1"'
+        outline = _outline(node)
+        stroke = f'stroke="{outline}" stroke-width="2"' if outline else 'stroke="#333333" stroke-width="1"'
         if node.kind == RUN:
             shape = f'<rect x="{box.x0:.1f}" y="{box.y0:.1f}" width="{bw:.1f}" height="{bh:.1f}" fill="{ACTIVITY_FILL}" {stroke}/>'
         else:
             shape = f'<ellipse cx="{cx:.1f}" cy="{cy:.1f}" rx="{bw / 2:.1f}" ry="{bh / 2:.1f}" fill="{ENTITY_FILL}" {stroke}/>'
         lines = lines_of[key]
         top = cy - (len(lines) - 1) * LINE_H / 2 + 4
-        text = "".join(f'<tspan x="{cx:.1f}" y="{top + i * LINE_H:.1f}">{escape(line)}</tspan>' for i, line in enumerate(lines))
+        text = "".join(f'<tspan x="{cx:.1f}" y="{top + i * LINE_H:.1f}"' + (f' fill="{colour}"' if colour else "")
+                       + f">{escape(line)}</tspan>" for i, (line, colour) in enumerate(zip(lines, _line_colours(node, lines))))
         out.append(f'<g class="node {node.kind}" id="{escape(node.id)}"><title>{escape(_tooltip(node, names))}</title>{shape}'
                    f'<text text-anchor="middle">{text}</text></g>')
     out.append("</svg>")
