@@ -10,7 +10,12 @@ from typing import BinaryIO
 
 
 class NotRegularFileError(OSError):
-    """The path is a named pipe, device or socket (not a regular file), or a file larger than its reader allows."""
+    """The path is a named pipe, device or socket (not a regular file: ``kind`` says which, as :func:`kind_of`), or a
+    file larger than its reader allows (``kind`` None)."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
@@ -19,13 +24,18 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     Opens without blocking (a named pipe with no writer would hang ``open``), then checks the opened
     file itself, so nothing can be swapped in between. Raises :class:`NotRegularFileError` naming what
     it is; the ``OSError`` of ``open`` otherwise (missing, a folder, not readable)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:  # a socket cannot be opened: ENXIO ("No such device or address") names no cause
+        if exc.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(path).st_mode):
+            raise NotRegularFileError(f"{path} is a socket, not a regular file", "a socket") from exc
+        raise
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):  # as open() says of a folder
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not stat.S_ISREG(mode):
-            raise NotRegularFileError(f"{path} is {kind_of(mode)}, not a regular file")
+            raise NotRegularFileError(f"{path} is {kind_of(mode)}, not a regular file", kind_of(mode))
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

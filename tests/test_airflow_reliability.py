@@ -79,23 +79,34 @@ def test_store_outage_spools_and_flush_delivers_once(s3_store_uri: str, tmp_path
     assert all(verify_bundle(store, s.run_id, trust).ok for s in summaries)
 
 
-def test_hashing_that_would_hang_is_abandoned_and_marked_partial(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hashing_that_would_hang_is_abandoned_and_marked_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """An S3 endpoint that takes the request and never answers would hold the hashing without a bound: it is abandoned
+    after [tdprov] hash_timeout and the run marked partial. A named pipe (reading it blocked until someone wrote, so
+    it was abandoned too, its reader left blocked) is refused at once, as not a regular file, and never read."""
     store, fifo = tmp_path / "store", tmp_path / "never-ending.bin"
-    os.mkfifo(fifo)  # reading it blocks until someone writes: hashing it would hang without a bound
+    os.mkfifo(fifo)
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
     monkeypatch.setenv("AIRFLOW__TDPROV__HASH_TIMEOUT", "1")
-    with DAG("tdprov_hang", start_date=START, schedule=None) as dag:
-        PythonOperator(task_id="reads", python_callable=lambda: None, inlets=[str(fifo)])
-    started = time.monotonic()
-    try:
+    with socket.socket() as silent:  # listens, and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with DAG("tdprov_hang", start_date=START, schedule=None) as dag:
+            PythonOperator(task_id="reads", python_callable=lambda: None,
+                           inlets=[str(fifo), "s3://silent-bucket/never.bin"])
+        started = time.monotonic()
         assert run_dag(dag, logical_date=START).state == "success"
         assert time.monotonic() - started < 60
-    finally:
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # release the abandoned reader
     summary = {s.job_name: s for s in bundles_of(store)}["tdprov_hang.reads"]
-    assert summary.state == "COMPLETE" and summary.inputs[0].version is None
+    assert summary.state == "COMPLETE" and [d.version for d in summary.inputs] == [None, None]
     assert events_of(store, summary.run_id)[-1]["run"]["facets"]["tdprov_runContext"]["partial"] is True
+    said = [r.getMessage() for r in caplog.records if "recorded without a content hash" in r.getMessage()]
+    assert [m.split(" recorded without")[0] for m in said] == [f"tdprov: {fifo.as_uri()}", "tdprov: s3://silent-bucket/never.bin"]
+    assert f"(error): BadInputError: {str(fifo)!r} is a named pipe, not a regular file, so it has no content" in said[0]
+    assert "(timeout): hashing s3://silent-bucket/never.bin took longer than [tdprov] hash_timeout=1.0s" in said[1]
 
 
 def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

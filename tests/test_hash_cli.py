@@ -182,3 +182,33 @@ def test_a_csv_dtype_for_star_is_refused_unless_the_csv_has_a_column_named_star(
     starred = tmp_path / "starred.csv"
     pd.DataFrame({"*": [1, 3], "b": [2, 4]}).to_csv(starred, index=False)
     assert hash_path(starred, csv_dtypes={"*": "float64"}).digest != hash_path(starred).digest  # a real column
+
+
+def test_a_named_pipe_device_or_socket_is_refused_not_read(tmp_path, capsys):
+    """'tdprov hash PIPE' and 'source add PIPE' blocked until someone wrote to the pipe (for ever in a pipeline),
+    'hash /dev/zero' read without end, 'hash /dev/null' printed the digest of no bytes and 'source add /dev/null'
+    registered it, and a socket was 'No such device or address': each is named as what it is, exit 2, unread (in a
+    daemon thread with a timeout, so a hang fails the test and is left behind)."""
+    import socket
+    import threading
+
+    def within_30_s(args: list[str]) -> int | None:
+        done: list[int] = []
+        worker = threading.Thread(target=lambda: done.append(main(args)), daemon=True)
+        worker.start()
+        worker.join(30)
+        return done[0] if done else None
+
+    pipe, sock = tmp_path / "rows.csv", tmp_path / "s.jsonl"
+    os.mkfifo(pipe)
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(sock))
+        for path, kind in [("/dev/null", "a device"), (str(sock), "a socket"), (str(pipe), "a named pipe"), ("/dev/zero", "a device")]:
+            for args in (["hash", path], ["hash", "--bytes", path], ["source", "add", path, "--name", "n", "--license", "MIT",
+                                                                       "--issuer", "x", "--store", str(tmp_path / "store")]):
+                assert within_30_s(args) == 2, args
+                out, err = capsys.readouterr()
+                assert out == "" and err == (f"tdprov {' '.join(args[:2]) if args[0] == 'source' else 'hash'}: {path!r} is "
+                                             f"{kind}, not a regular file, so it has no content to hash. Fix: write the data "
+                                             "to a regular file and name that file.\n"), (args, err)
+    assert not (tmp_path / "store" / "sources").exists()

@@ -34,6 +34,7 @@ from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key, without_quer
 from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
 from prov_common.hashing.targets import local_target
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
+from prov_common.regular_file import NotRegularFileError, open_regular
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -64,7 +65,9 @@ def _split(path_or_uri: str | Path) -> tuple[str | None, str]:
 
 
 def open_binary(path_or_uri: str | Path) -> IO[bytes]:
-    """Open a local path or a registered URI for reading bytes."""
+    """Open a local path or a registered URI for reading bytes. A local path must be (or a symbolic link must lead to)
+    a regular file: a named pipe, device or socket is refused, as it would block its reader forever (a pipe with no
+    writer, ``/dev/zero``) or give no content of its own to hash (``/dev/null``)."""
     scheme, target = _split(path_or_uri)
     if scheme is not None:
         opener = _OPENERS.get(scheme)
@@ -74,7 +77,10 @@ def open_binary(path_or_uri: str | Path) -> IO[bytes]:
                                     "or copy the file locally.")
         return opener(target)
     try:
-        return open(target, "rb")
+        return open_regular(target)
+    except NotRegularFileError as exc:
+        raise BadInputError(f"{target!r} is {exc.kind}, not a regular file, so it has no content to hash.",
+                            fix="write the data to a regular file and name that file.") from exc
     except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as exc:
         raise BadInputError(f"cannot read {target!r}: {exc.strerror or exc}.",
                             fix=home_hint(target, "check the path and its permissions.")) from exc
