@@ -130,6 +130,19 @@ def test_a_kafka_uri_without_a_topic_is_refused(uri: str) -> None:
     assert "kafka://<bootstrap server>/<topic>" in err.value.fix
 
 
+@pytest.mark.parametrize(("uri", "fix"), [("trino://tr", "trino://<host>[:port]/<database>/<schema>/<table>"),
+                                         ("postgres://db:5432/", "postgres://<host>[:port]/<database>/<schema>/<table>"),
+                                         ("redshift://wh.eu-west-1", "redshift://<host>[:port]/<database>/<schema>/<table>"),
+                                         ("mysql://db//", "mysql://<host>[:port]/<database>/<table>"),
+                                         ("sqlserver://db", "sqlserver://<host>[:port]/<database>/<table>")])
+def test_a_database_uri_without_a_table_is_refused(uri: str, fix: str) -> None:
+    """A database URI naming no table was a dataset of an empty name (trino://tr was ("trino://tr:8080", "")), which an
+    event then refuses as a whole; it is refused itself, naming the URI and the form of a table's."""
+    with pytest.raises(BadInputError) as err:
+        dataset_from_uri(uri)
+    assert (err.value.what, err.value.fix) == (f"dataset URI {uri!r} names no table", f"write it as {fix}")
+
+
 @pytest.mark.parametrize("uri", ["redshift://wh.eu-west-1/dev/public/sales", "redshift://wh.eu-west-1:5440/dev/public/sales",
                                  "s3://my-bucket/raw/x.parquet", "s3://LegacyBucket/Raw/x.parquet"])
 def test_an_asset_uri_is_named_as_the_airflow_provider_names_it(uri: str) -> None:

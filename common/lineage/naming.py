@@ -121,6 +121,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if scheme in _TABLE_SCHEMES:
         segments = [s for s in path.split("/") if s]
         naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
+        if not segments:  # a database server, no table: its name would be empty
+            table = "<database>/<schema>/<table>" if count == 3 else "<database>/<table>"
+            raise BadInputError(f"dataset URI {text!r} names no table", fix=f"write it as {scheme}://<host>[:port]/{table}")
         port = port or default_port
         if naming is not None and len(segments) == count and port:
             return _pair(getattr(_ol_naming(), naming)(host, port, *segments))
