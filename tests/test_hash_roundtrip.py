@@ -298,3 +298,35 @@ def test_a_column_nested_too_deeply_is_refused_naming_it():
     for _ in range(2600):
         deep = deep[0]
     assert hash_dataframe(pd.DataFrame({"l": [deep]})).digest == hash_table(pa.table({"l": pa.array([deep])})).digest
+
+
+def test_a_value_that_holds_itself_or_nests_past_arrow_is_refused_not_a_crash():
+    """pyarrow's type inference of an object column recurses in C: a list that holds itself (directly, through a tuple,
+    as a dict's value or an object array's item) and a list 20,000 levels deep ended the process with a segmentation
+    fault. Both are refused naming the column (the row of one that holds itself), in a process of its own so that the
+    crash fails the test; lists that share an item and columns of plain lists still hash."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import numpy as np, pandas as pd
+        from prov_common.errors import UnsupportedTypeError
+        from prov_common.hashing import hash_dataframe
+        looped = []; looped.append(looped)
+        through_tuple = [1]; through_tuple.append((through_tuple,))
+        own_value = {"a": 1}; own_value["me"] = [own_value]
+        array = np.empty(1, dtype=object); array[0] = array
+        deep = 1
+        for _ in range(20_000):
+            deep = [deep]
+        for value in (looped, through_tuple, own_value, array, deep):
+            try:
+                hash_dataframe(pd.DataFrame({"ok": [1, 2], "c": pd.Series([[1], value], dtype=object)}))
+            except UnsupportedTypeError as refused:
+                print(refused.what)
+        shared = [1, 2]
+        print(hash_dataframe(pd.DataFrame({"c": [[shared, shared]]})).digest == hash_dataframe(pd.DataFrame({"c": [[[1, 2], [1, 2]]]})).digest)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    holds = "column 'c' holds a value that contains itself (row 1), which has no end to hash."
+    assert (done.returncode, done.stdout.splitlines()) == (0, [holds] * 4 + ["column 'c' is nested too deeply to be hashed.", "True"]), done

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, UnsupportedTypeError
+from prov_common.hashing.nesting import first_holding_itself, nested_deeper
 from prov_common.hashing.object_columns import check_read_as_given
 from prov_common.hashing.types import canonical_type
 
@@ -193,6 +194,13 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
         raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; sparse columns have no canonical encoding.",
                                    fix=f"make it dense, df[{display!r}] = df[{display!r}].sparse.to_dense(), which hashes "
                                        "as the same values stored densely.")
+    if dtype == object and nested_deeper(values):  # Arrow's inference would overflow the stack
+        if (row := first_holding_itself(values)) is not None:
+            raise UnsupportedTypeError(f"column {display!r} holds a value that contains itself (row {row}), which has no "
+                                       "end to hash.", fix="remove the value's reference to itself (a list or dict that "
+                                                           "holds itself, directly or through others), or store what it "
+                                                           "means as text.")
+        raise too_deep(display)
     try:
         col = pa.array(values, from_pandas=True)
     except UnicodeEncodeError as exc:  # a lone surrogate: "convert it to one type" would not help
