@@ -213,11 +213,12 @@ def test_damaged_and_conflicting_entries_are_set_aside(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("header", [b"[]", b"null", b'{"format": "tdprov-spool/1", "store": "x", "objects": 5}',
                                     b'{"format": "tdprov-spool/1", "store": "x", "objects": [5]}',
-                                    b'{"format": "tdprov-spool/1", "store": "x", "objects": [{"key": "k", "bytes": 1e999, "digest": "d"}]}'])
+                                    b'{"format": "tdprov-spool/1", "store": "x", "objects": [{"key": "k", "bytes": 1e999, "digest": "d"}]}',
+                                    b"[" * 100_000])
 def test_an_entry_whose_header_has_another_shape_is_set_aside_and_the_others_delivered(header: bytes, tmp_path: Path) -> None:
     """A header line that is JSON of another shape (a list, null, a number where the objects belong) stopped every
-    flush with a TypeError (the CLI: 'unexpected TypeError'), so no entry after it was ever delivered. It is set
-    aside, named, like an entry whose bytes do not match."""
+    flush with a TypeError (the CLI: 'unexpected TypeError'), so no entry after it was ever delivered; so did a header
+    nested 100,000 levels deep, with a RecursionError. It is set aside, named, like an entry whose bytes do not match."""
     store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
     from prov_common.store import spool
 
@@ -228,6 +229,30 @@ def test_an_entry_whose_header_has_another_shape_is_set_aside_and_the_others_del
     assert (report.delivered, report.failed, report.left) == (1, 1, 0), report
     assert any(odd.name in e for e in report.set_aside) and store.exists("runs/c/manifest.json")
     assert outbox.holds("x") is False
+
+
+@pytest.mark.parametrize(("item", "why"), [({"key": "../../outside"}, "store key '../../outside' has an unsafe segment '..'"),
+                                          ({"key": "/abs/key"}, "store key '/abs/key' has an unsafe segment ''"),
+                                          ({"key": "runs/{now:%Y}{0}", "late": {"record": "runs/r.key"}},
+                                           "Replacement index 0 out of range for positional args tuple")])
+def test_an_entry_edited_to_hold_a_key_no_store_takes_is_set_aside_unput(item: dict, why: str, tmp_path: Path) -> None:
+    """An entry whose bytes match their digest but whose key no store takes (edited by hand) stopped every flush at it
+    (exit 2 naming the key), so no entry after it was ever delivered, and an entry's objects before the bad one were
+    put. It is damaged: set aside before any of its objects is put, the others delivered."""
+    import json
+
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.store import spool
+
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    edited = outbox.spool_dir / f"{0:020d}-1-edited{spool.SUFFIX}"  # sorts first
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("c"))))
+    objects = [{"key": "runs/first.json", "bytes": 2, "digest": blake3_digest(b"{}")}, {**item, "bytes": 1, "digest": blake3_digest(b"x")}]
+    edited.write_bytes(json.dumps({"format": spool.FORMAT, "store": store.uri, "objects": objects}).encode() + b"\n{}x")
+    report = outbox.flush(store)
+    assert (report.delivered, report.failed, report.left) == (1, 1, 0), report
+    assert report.set_aside[0].startswith(f"spool entry {edited.name} is damaged: spool entry {edited.name}: ") and why in report.set_aside[0]
+    assert store.exists("runs/c/manifest.json") and not store.exists("runs/first.json")
 
 
 def test_conflict_on_deliver_raises_and_bad_keys_are_refused(tmp_path: Path) -> None:

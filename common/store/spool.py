@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from prov_common import canonical_json
 from prov_common.hashing.raw import blake3_digest
 from prov_common.mapped import parts
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import SpoolError
+from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey
 
 FORMAT = "tdprov-spool/1"
@@ -71,7 +73,8 @@ def _header_line(entry: SpoolEntry) -> bytes:
 
 
 def decode(raw: bytes | mmap.mmap, name: str) -> SpoolEntry:
-    """Parse an entry; raises ValueError naming what is damaged. Its objects are views of ``raw`` (its bytes, or the
+    """Parse an entry; raises ValueError naming what is damaged (bytes that do not match their digest, a key no store
+    takes). Its objects are views of ``raw`` (its bytes, or the
     entry's file mapped: :func:`~prov_common.mapped.file_bytes`), not copies."""
     end = raw.find(b"\n")
     if end < 0:
@@ -87,10 +90,13 @@ def decode(raw: bytes | mmap.mmap, name: str) -> SpoolEntry:
         if blake3_digest(data) != item["digest"]:
             raise ValueError(f"spool entry {name}: bytes of '{item['key']}' do not match their digest")
         late = item.get("late")
-        if late:
-            objects.append(LateKey(item["key"], data, str(late["record"]), str(late.get("notBefore") or "")))
-        else:
-            objects.append((item["key"], data))
+        try:  # a key no store takes (an entry edited by hand) makes the entry damaged, before any of it is put
+            if late:
+                objects.append(LateKey(item["key"], data, str(late["record"]), str(late.get("notBefore") or "")))
+            else:
+                objects.append((validate_key(item["key"]), data))
+        except (LookupError, AttributeError, ValueError) as exc:  # also a template str.format cannot fill
+            raise ValueError(f"spool entry {name}: {getattr(exc, 'what', None) or exc}") from exc
     if offset != len(body):
         raise ValueError(f"spool entry {name} has {len(body) - offset} unexpected trailing bytes")
     return SpoolEntry(store=str(header["store"]), objects=tuple(objects), created=str(header.get("created", "")),
@@ -123,8 +129,8 @@ def _header(path: Path) -> dict:
 def _parse_header(line: bytes, name: str) -> dict:
     """The header line of entry ``name``: a ValueError naming the entry when it is not JSON or not of the shape
     :func:`write_entry` writes, so that a damaged entry is set aside like one whose bytes do not match, never a stop
-    of the flush (a TypeError of a list where an object belongs)."""
-    header = json.loads(line)
+    of the flush (a TypeError of a list where an object belongs, a RecursionError of a header nested without bound)."""
+    header = canonical_json.loads(line)
     items = header.get("objects") if isinstance(header, dict) else None
     if not isinstance(header, dict) or not isinstance(header.get("store"), str) or not isinstance(items, list):
         raise ValueError(f"spool entry {name} has a header that is not a spool entry's")
