@@ -13,7 +13,7 @@ from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
-from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest
+from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest, check_name
 from prov_common.sources.registry import register_source, registered_version, settings_source_listing
 from prov_common.store import open_store
 from prov_common.store.base import Store
@@ -137,6 +137,7 @@ def _file_size(location: str) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    check_name(args.name)  # before the data is hashed, which can take long
     settings = Settings.from_env(store=args.store)
     if args.digest:
         digest, rows, size, found_format = check_digest(args.digest, "--digest"), None, None, media_type_of_path(args.location)
