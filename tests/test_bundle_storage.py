@@ -199,3 +199,38 @@ def test_index_watch_takes_every_key_once_and_remembers_a_bounded_window(monkeyp
     monkeypatch.setattr(watch, "MAX_REMEMBERED", 3)
     full = IndexWatch().after([key(-s, f"r{s}") for s in range(5)], now)
     assert full.seen == tuple(sorted(key(-s, f"r{s}") for s in range(3))) and full.start == key(-3, "r3")
+
+
+def test_a_bundle_folder_that_is_a_link_is_never_written_through(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """A run's bundle folder made, before the run seals, a symbolic link to a folder outside the store: the bundle was
+    written there, and each later read of it was refused (a link). The write is refused naming the key, the link and
+    the fix; through the outbox (as pipelines write) the bundle is spooled, never lost, and delivered once the link is
+    gone."""
+    from prov_common.errors import StoreError
+    from prov_common.store import Outbox
+
+    key = SigningKey.generate()
+    bundle, root, outside = _bundle(key), tmp_path / "store", tmp_path / "outside"
+    store = open_store(str(root))
+    assert write_bundle(store, _bundle(key)).status == "written"  # another run's: bundles/ is there
+    outside.mkdir()
+    link = root / "bundles" / bundle.run_id
+    link.symlink_to(outside)
+    first = f"bundles/{bundle.run_id}/events.jsonl"
+    refusal = (f"cannot write '{first}' in local folder {root}: {link} is a symbolic link (to {outside}), and tdprov "
+               "writes only files and folders in a store, never through a link. Fix: find out who put the link there, "
+               "remove it and restore what it replaced from a backup or replica of the store, then write again ('tdprov "
+               "flush' delivers what a pipeline spooled)")
+    with pytest.raises(StoreError) as caught:
+        deliver_bundle(store, bundle)
+    assert str(caught.value) == refusal
+    outbox = Outbox(tmp_path / "spool")
+    with caplog.at_level("WARNING"):
+        assert write_bundle(store, bundle, outbox=outbox).status == "spooled"
+    assert refusal in caplog.text
+    assert list(outside.iterdir()) == [] and len(list(store.list("index/"))) == 1
+    link.unlink()
+    report = outbox.flush(store)
+    assert (report.delivered, report.left, report.failed) == (1, 0, 0)
+    assert read_bundle(store, bundle.run_id).manifest_bytes == bundle.manifest_bytes
+    assert verify_bundle(store, bundle.run_id, TrustStore.of([key.public])).ok

@@ -5,6 +5,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,11 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.keys import validate_prefix
 
 TMP_PREFIX = ".tmp-"
+_FOLDER_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
+"""How a folder on a key's path is opened: never through a link; ``O_PATH`` (Linux) needs no read permission on it."""
+_ROOT_FLAGS = _FOLDER_FLAGS & ~os.O_NOFOLLOW
+"""The store's root is opened as its folder, and may be reached through a link."""
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
 def key_name(name: str) -> str:
@@ -55,37 +61,48 @@ class LocalStore(BaseStore):
 
     # -- primitives ---------------------------------------------------------------------------
     def _create(self, key: str, source: Source) -> bool:
-        path = self._path(key)
-        if path.is_file():
-            return False
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
-            raise self._blocked(key, path.parent) from exc
+            with self._folder(key, create=True) as fd:
+                return self._create_in(fd, key, source)
+        except _Blocked as blocked:
+            if blocked.target is None:  # a file where a folder of the key should be: a key clash
+                raise self._blocked(key, blocked.path) from None
+            raise StoreError(f"cannot write '{key}' in {self.describe()}: {blocked}, and tdprov writes only files and "
+                             "folders in a store, never through a link.",
+                             fix="find out who put the link there, remove it and restore what it replaced from a backup or "
+                                 "replica of the store, then write again ('tdprov flush' delivers what a pipeline "
+                                 "spooled)") from None
         except OSError as exc:
-            raise self._os_error("create", key, exc) from exc
-        tmp = path.parent / f"{TMP_PREFIX}{path.name}-{secrets.token_hex(6)}"
+            raise self._os_error("write", key, exc) from exc
+
+    def _create_in(self, fd: int, key: str, source: Source) -> bool:
+        """:meth:`_create` in the folder ``fd`` that holds ``key``."""
+        name = key.rsplit("/", 1)[-1]
+        if (there := _there(fd, name)) is not None:
+            if stat.S_ISREG(there.st_mode):
+                return False
+            _refuse_link(fd, name, self._path(key))
+        tmp = f"{TMP_PREFIX}{name}-{secrets.token_hex(6)}"
         try:
-            with open(tmp, "xb") as out, source.open() as stream:
+            with os.fdopen(os.open(tmp, _CREATE_FLAGS, 0o666, dir_fd=fd), "wb") as out, source.open() as stream:
                 while chunk := stream.read(CHUNK):
                     out.write(chunk)
                 out.flush()
                 if self.fsync:
                     os.fsync(out.fileno())
             try:
-                os.link(tmp, path)
+                os.link(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
             except FileExistsError:
-                if path.is_dir():
+                _refuse_link(fd, name, self._path(key))
+                if (there := _there(fd, name)) is not None and stat.S_ISDIR(there.st_mode):
                     raise self._shadowed(key) from None
                 return False
             if self.fsync:
-                fsync_dir(path.parent)
+                fsync_dir(".", dir_fd=fd)
             return True
-        except OSError as exc:
-            raise self._os_error("write", key, exc) from exc
         finally:
             with contextlib.suppress(OSError):  # never there (ENOENT) or cannot go (EROFS): the real error stands
-                os.unlink(tmp)
+                os.unlink(tmp, dir_fd=fd)
 
     @contextlib.contextmanager
     def _open(self, key: str) -> Iterator[BinaryIO]:
@@ -109,6 +126,42 @@ class LocalStore(BaseStore):
             raise self._os_error("read", key, exc) from exc
         with stream:
             yield stream
+
+    @contextlib.contextmanager
+    def _folder(self, key: str, *, create: bool = False) -> Iterator[int]:
+        """A descriptor of the folder that holds ``key``. Each folder below the root is opened by its name in the one
+        above it, never through a symbolic link (``O_NOFOLLOW``), so that the check and the open are one step: a link on
+        the path is refused, also one put there between a check and a read, and no write lands outside the store (the
+        root itself may be reached through a link). ``create``: missing folders are made. Raises :class:`_Blocked` for a
+        link or a file where a folder should be, else the ``OSError`` of the open."""
+        fd = self._open_root(key, create)
+        try:
+            path = self.root
+            for name in key.split("/")[:-1]:
+                path = path / name
+                inner = _subfolder(fd, name, path, create)
+                os.close(fd)
+                fd = inner
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _open_root(self, key: str, create: bool) -> int:
+        """A descriptor of the store's root (through a link, if it is one); ``create``: made when missing."""
+        try:
+            return os.open(self.root, _ROOT_FLAGS)
+        except FileNotFoundError:
+            if not create:
+                raise
+        except NotADirectoryError as exc:
+            if create:
+                raise self._blocked(key, self.root) from exc
+            raise
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise self._blocked(key, self.root) from exc
+        return os.open(self.root, _ROOT_FLAGS)
 
     def _link_in(self, key: str) -> Path | None:
         """The first symbolic link on the path of ``key`` below the store's root (the root itself may be reached through
@@ -293,6 +346,53 @@ class LocalStore(BaseStore):
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return StoreError(what, fix=f"free disk space on the volume of {self.root}")
         return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")
+
+
+class _Blocked(Exception):
+    """A folder on a key's path that is not one: a symbolic link (``target``: where it leads) or a file (``target``
+    None)."""
+
+    def __init__(self, path: Path, target: str | None) -> None:
+        self.path, self.target = path, target
+        super().__init__(f"{path} is a symbolic link (to {target})" if target is not None else f"{path} is not a folder")
+
+
+def _there(fd: int, name: str) -> os.stat_result | None:
+    """What ``name`` in the folder ``fd`` is, a link not followed; None when nothing is there."""
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _refuse_link(fd: int, name: str, path: Path) -> None:
+    """Raise :class:`_Blocked` when ``name`` in the folder ``fd`` (``path``) is a symbolic link."""
+    try:
+        if not stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+            return
+    except OSError:
+        return
+    try:
+        target = os.readlink(name, dir_fd=fd)
+    except OSError:
+        target = "a target that cannot be read"
+    raise _Blocked(path, target)
+
+
+def _subfolder(fd: int, name: str, path: Path, create: bool) -> int:
+    """A descriptor of the folder ``name`` (``path``) in the folder ``fd``, never through a link; ``create``: made
+    when missing."""
+    try:
+        return os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+    except FileNotFoundError:
+        if not create:
+            raise
+    except NotADirectoryError:  # O_NOFOLLOW | O_DIRECTORY: a link or a file, told apart only to name it
+        _refuse_link(fd, name, path)
+        raise _Blocked(path, None) from None
+    with contextlib.suppress(FileExistsError):  # made by another writer meanwhile
+        os.mkdir(name, dir_fd=fd)
+    return _subfolder(fd, name, path, create=False)
 
 
 def _target(link: Path) -> str:
