@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+"""How a file is opened for :func:`regular_stream`: without blocking on a named pipe that has no writer."""
+
+
 class NotRegularFileError(OSError):
     """The path is a named pipe, device or socket (not a regular file: ``kind`` says which, as :func:`kind_of`), or a
     file larger than its reader allows (``kind`` None)."""
@@ -25,11 +29,17 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     file itself, so nothing can be swapped in between. Raises :class:`NotRegularFileError` naming what
     it is; the ``OSError`` of ``open`` otherwise (missing, a folder, not readable)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, READ_FLAGS)
     except OSError as exc:  # a socket cannot be opened: ENXIO ("No such device or address") names no cause
         if exc.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(path).st_mode):
             raise NotRegularFileError(f"{path} is a socket, not a regular file", "a socket") from exc
         raise
+    return regular_stream(fd, path)
+
+
+def regular_stream(fd: int, path: str | os.PathLike[str]) -> BinaryIO:
+    """The file ``fd`` (opened with :data:`READ_FLAGS`) as a binary stream, only if it is a regular file (``path``:
+    what it is called in a refusal); closed on a refusal, as :func:`open_regular` does."""
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):  # as open() says of a folder

@@ -227,6 +227,50 @@ def test_a_symbolic_link_in_the_store_is_listed_and_never_read_through(tmp_path:
                                      f"a symbolic link (to {target}), and tdprov writes only files and folders in a store.")
 
 
+def _swap_in_a_link(folder: Path, outside: Path, stop) -> None:
+    """Make ``folder/r`` a symbolic link to ``outside`` and back to the folder it was, until ``stop`` is set."""
+    real, aside = folder / "r", folder / "aside"
+    while not stop.is_set():
+        os.rename(real, aside)
+        real.symlink_to(outside)
+        real.unlink()
+        os.rename(aside, real)
+
+
+def test_a_link_swapped_in_while_a_read_walks_the_key_is_never_read_through(tmp_path: Path) -> None:
+    """A read checked the key's path for links, then opened it: a link put in between (a run's folder swapped for a
+    link to a copy outside the store, and back) was read through. Each folder is opened by its name in the one above
+    it, never through a link, so a read gets the store's bytes, or is refused naming the link, or finds nothing."""
+    import time
+    from collections import Counter
+
+    from prov_common.store.errors import ObjectNotFoundError
+
+    store, outside = LocalStore(tmp_path / "store"), tmp_path / "outside"
+    store.put("bundles/r/x.json", b"in")
+    outside.mkdir()
+    (outside / "x.json").write_bytes(b"out")
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    swapper = ctx.Process(target=_swap_in_a_link, args=(tmp_path / "store" / "bundles", outside, stop))
+    swapper.start()
+    seen: Counter = Counter()
+    try:
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline and not seen[b"out"]:
+            try:
+                seen[store.get("bundles/r/x.json")] += 1
+            except UnreadableObjectError as exc:
+                seen["link"] += 1
+                assert "bundles/r is a symbolic link (to " in exc.what, exc.what
+            except ObjectNotFoundError:
+                seen["missing"] += 1
+    finally:
+        stop.set()
+        swapper.join(10)
+    assert seen[b"out"] == 0 and seen[b"in"] and seen["link"], seen
+
+
 def test_a_large_object_read_under_its_size_is_held_once(tmp_path: Path) -> None:
     """A bundle file is read under the size its manifest gives (verify, show): read in parts of at most 1 MiB and
     joined, a 24 MiB row set was held twice (48 MiB at the peak); one read(limit + 1) before held it once. The local

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
-from prov_common.regular_file import NotRegularFileError, open_regular
+from prov_common.regular_file import READ_FLAGS, NotRegularFileError, regular_stream
 from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -107,16 +107,23 @@ class LocalStore(BaseStore):
     @contextlib.contextmanager
     def _open(self, key: str) -> Iterator[BinaryIO]:
         path = self._path(key)
-        if (link := self._link_in(key)) is not None:
-            raise UnreadableObjectError(
-                f"object '{key}' in {self.describe()} cannot be read: {link} is a symbolic link (to {_target(link)}), and "
-                "tdprov writes only files and folders in a store.",
-                fix="find out who put the link there, remove it, and restore the object from a backup or replica of the store")
         try:
-            stream = open_regular(path)
+            with self._folder(key) as fd:
+                name = key.rsplit("/", 1)[-1]
+                try:
+                    stream = regular_stream(os.open(name, READ_FLAGS | os.O_NOFOLLOW, dir_fd=fd), path)
+                except OSError:
+                    _refuse_link(fd, name, path)  # O_NOFOLLOW: a link is refused by the open itself, then named
+                    raise
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise ObjectNotFoundError(
-                f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing"
+            raise self._missing(key) from None
+        except _Blocked as blocked:
+            if blocked.target is None:  # a file where a folder of the key should be
+                raise self._missing(key) from None
+            raise UnreadableObjectError(
+                f"object '{key}' in {self.describe()} cannot be read: {blocked}, and tdprov writes only files and folders "
+                "in a store.",
+                fix="find out who put the link there, remove it, and restore the object from a backup or replica of the store"
             ) from None
         except NotRegularFileError as exc:  # a named pipe or device would block or feed the reader without end
             raise UnreadableObjectError(f"object '{key}' in {self.describe()} cannot be read: {exc}.",
@@ -174,7 +181,14 @@ class LocalStore(BaseStore):
         return None
 
     def _exists(self, key: str) -> bool:
-        return self._path(key).is_file() and self._link_in(key) is None  # an object only a link leads to is not read
+        try:  # an object only a link leads to is not read
+            with self._folder(key) as fd:
+                there = _there(fd, key.rsplit("/", 1)[-1])
+        except (_Blocked, FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise self._os_error("read", key, exc) from exc
+        return there is not None and stat.S_ISREG(there.st_mode)
 
     def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
         return (key for key, _entry in self._entries(prefix, start_after))
@@ -230,7 +244,7 @@ class LocalStore(BaseStore):
         full keys. A sub-folder whose every key sorts at or before ``after`` is skipped unread, so
         a listing with ``start_after`` costs time in proportion to what comes after it. A symbolic link
         to a folder (which tdprov never writes) is listed as the folder it leads to, so that the keys under
-        it reach verify and the audit, whose reads refuse it (:meth:`_link_in`), when that folder is in the
+        it reach verify and the audit, whose reads refuse it (:meth:`_folder`), when that folder is in the
         store, is not one walked to reach it (a loop) and is not reached through another link (``linked``):
         any other is listed as one object, the link, so that a link to a huge folder, to one outside the store
         or to links upon links is named, not walked. ``seen``: the folders walked to reach ``folder``.
@@ -317,6 +331,10 @@ class LocalStore(BaseStore):
             raise StoreError(f"{self.describe()} is not writable.", fix=f"make {self.root} writable by this user")
 
     # -- errors -------------------------------------------------------------------------------
+    def _missing(self, key: str) -> ObjectNotFoundError:
+        return ObjectNotFoundError(f"no object '{key}' in {self.describe()}.",
+                                   fix="check the key with 'tdprov runs' or the store listing")
+
     def _shadowed(self, key: str) -> ObjectConflictError:
         return ObjectConflictError(
             f"key '{key}' clashes with an existing object or folder of the same name in {self.describe()}.",
@@ -393,11 +411,3 @@ def _subfolder(fd: int, name: str, path: Path, create: bool) -> int:
     with contextlib.suppress(FileExistsError):  # made by another writer meanwhile
         os.mkdir(name, dir_fd=fd)
     return _subfolder(fd, name, path, create=False)
-
-
-def _target(link: Path) -> str:
-    """Where the symbolic link ``link`` leads, as it says."""
-    try:
-        return os.readlink(link)
-    except OSError:
-        return "a target that cannot be read"
