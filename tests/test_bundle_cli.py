@@ -307,3 +307,39 @@ def test_show_says_one_row_and_one_failure_in_the_singular(tmp_path: Path, capsy
     text = capsys.readouterr().out
     assert f"s3://lake/clean/one  blake3:{'3' * 64}  (1 row in 1 shard)" in text, text
     assert "output s3://lake/clean/one  One: FAILED (1 failure)" in text, text
+
+
+def _planted(run_id: str) -> str:
+    """verify's finding of an object where run ``run_id``'s bundle folder belongs."""
+    return (f"bundles/{run_id}: unlisted object: an object where run {run_id}'s bundle folder belongs: tdprov writes a "
+            "folder of the bundle's files there, never an object")
+
+
+def test_verify_names_a_file_where_a_runs_bundle_folder_belongs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A local run's bundle folder replaced by a file: its listing was refused, so 'tdprov verify RUN', and plain
+    'tdprov verify' for the run's index entry, stopped with exit 2 and verified nothing else. It is a finding naming
+    the file."""
+    import shutil
+
+    store_uri = str(tmp_path / "store")
+    kept, replaced = record_runs(store_uri, 2)
+    folder = tmp_path / "store" / "bundles" / replaced
+    shutil.rmtree(folder)
+    folder.write_bytes(b"{}")
+    capsys.readouterr()
+    for args in ([replaced], [kept, replaced], []):
+        assert main(["verify", *args, "--store", store_uri]) == 1, args
+        out = capsys.readouterr().out
+        assert f"FAIL  {replaced}  no valid signature\n      {_planted(replaced)}\n" in out, (args, out)
+        assert (f"OK    {kept}" in out) == (args != [replaced]), (args, out)
+
+
+def test_plain_verify_names_an_object_directly_under_bundles(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """An object planted directly under bundles/ (where a run's folder belongs) was named by the audit and passed over
+    by plain 'tdprov verify', which listed runs only from keys under a folder. Both name it."""
+    (kept,) = record_runs(store_uri, 1)
+    raw_put(store_uri, "bundles/planted", b"{}")
+    capsys.readouterr()
+    assert main(["verify", "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"OK    {kept}" in out and f"FAIL  planted  no valid signature\n      {_planted('planted')}\n" in out, out

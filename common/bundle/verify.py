@@ -16,7 +16,7 @@ from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import foreign_store
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
@@ -155,7 +155,10 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
             report.add(key, "malformed", f"the index entry's key names no run ({run_id!r} is not a run id): tdprov wrote no such entry")
         return
     prefix = layout.bundle_prefix(run_id)
-    present = set(store.list(prefix))
+    try:
+        present = set(store.list(prefix))
+    except NotAFolderError:  # a local store's file where the run's folder belongs: named below
+        present = set()
 
     def read(path: str, limit: int = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
         data = _get(store, prefix + path, report, present, limit)
@@ -172,6 +175,10 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
             return
         except ObjectNotFoundError:
             pass
+        if store.exists(prefix[:-1]):
+            report.add(prefix[:-1], UNLISTED, f"an object where run {run_id}'s bundle folder belongs: tdprov writes a "
+                                              "folder of the bundle's files there, never an object")
+            return
         report.add(prefix, "missing", "no bundle objects for this run")
         return
     if statement_key not in present:

@@ -17,13 +17,14 @@ from prov_common.store.base import Store
 
 def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[str]]:
     """Run id -> its index keys, for every run that has bundle objects or an index entry (so a bundle
-    deleted after indexing still shows up, as missing, and so does a bundle whose entry is gone).
+    deleted after indexing still shows up, as missing, and so does a bundle whose entry is gone), and for every
+    object directly under ``bundles/`` (where a run's folder belongs: the audit names it too).
 
     With ``since``, the runs indexed at or after it (the index is listed from there on; bundle
     folders, which are not ordered by time, are not listed)."""
     runs: dict[str, list[str]] = {}
     if since is None:
-        runs = {key.split("/", 2)[1]: [] for key in store.list(f"{layout.BUNDLES}/") if key.count("/") >= 2}
+        runs = {key.split("/", 2)[1]: [] for key in store.list(f"{layout.BUNDLES}/")}  # 'bundles/x': an object where x's folder belongs
     for key in index_keys(store, layout.index_cursor(since) if since is not None else None):
         runs.setdefault(layout.run_id_of_index_key(key), []).append(key)
     return dict(sorted(runs.items()))

@@ -22,5 +22,10 @@ class ObjectTooLargeError(UnreadableObjectError):
     """The object is larger than its reader allows (a manifest, a signed statement, a file the manifest sized)."""
 
 
+class NotAFolderError(StoreError):
+    """A listed prefix cannot be listed: in a local store, a file (or another object) is where its folder, or one
+    above it, should be. That object is itself a key of the store's listing."""
+
+
 class SpoolError(StoreError):
     """The outbox could not write or read its spool folder (disk full, no permission)."""

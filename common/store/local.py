@@ -15,7 +15,7 @@ from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailable
 from prov_common.regular_file import READ_FLAGS, NotRegularFileError, regular_stream
 from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
 from prov_common.store._fs import fsync_dir
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.keys import validate_prefix
 
 TMP_PREFIX = ".tmp-"
@@ -350,9 +350,9 @@ class LocalStore(BaseStore):
         return StoreError(f"cannot write '{key}' in {self.describe()}: {blocker} is not a folder, so the store path "
                           f"'{self.root}' cannot be one.", fix=f"point TDPROV_STORE at a folder (or move {blocker} away)")
 
-    def _not_a_folder(self, rel: str, blocker: Path) -> StoreError:
+    def _not_a_folder(self, rel: str, blocker: Path) -> NotAFolderError:
         """A listing of ``rel`` blocked by ``blocker``, a file inside the store where a folder should be."""
-        return StoreError(f"cannot list '{rel}' in {self.describe()}: {blocker} is not a folder, so the objects "
+        return NotAFolderError(f"cannot list '{rel}' in {self.describe()}: {blocker} is not a folder, so the objects "
                           f"under it cannot be read.",
                           fix="tdprov writes a folder there: find out who put the file there, move it away and restore the "
                               "folder from a backup or replica of the store")
