@@ -24,7 +24,7 @@ from prov_common.sources.media import media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
-from prov_common.w3cprov.identity import normal_version
+from prov_common.w3cprov.identity import normal_version, sortable_time
 from prov_common.text import counted
 
 FORMATS = ("dta", "croissant")
@@ -75,6 +75,8 @@ class RecordFacts:
     # the Pandera results on the version and every version upstream of it, by whichever run recorded them
     # (:func:`~prov_common.audit.quality_gaps.lineage_quality`, as the audit's Article 10 section counts them)
     quality: list[dict[str, Any]] = field(default_factory=list)
+    # every registered source record of the store (:meth:`source_issues` numbers a source that no run generated)
+    registered: list[SourceRecord] = field(default_factory=list)
 
     @property
     def generator(self) -> RunRecord | None:
@@ -119,10 +121,25 @@ class RecordFacts:
 
     @property
     def issued(self) -> str | None:
-        """When this issue of the version was first generated (or the source issued it)."""
+        """When this issue of the version was first generated (or the source issued it: its ``--issue-date``, else
+        the date this content was first registered under the source's name)."""
         if self.ordinal:
             return self.history[self.ordinal - 1].at or None
-        return self.own_source.issue_date if self.own_source else None
+        if self.own_source is None:
+            return None
+        registered = {i.version: i.at for i in self.source_issues()}.get(normal_version(self.version))
+        return self.own_source.issue_date or registered or None
+
+    def source_issues(self) -> list[Issue]:
+        """The contents registered under the name of the source that is this version, in the order they were first
+        registered (a content registered again is not a new one), each with the date of that first registration."""
+        own = self.own_source
+        if own is None:
+            return []
+        first: dict[str, str] = {}
+        for s in sorted((s for s in (*self.registered, *self.sources) if s.name == own.name), key=lambda s: sortable_time(s.registered_at)):
+            first.setdefault(normal_version(s.digest), s.registered_at[:10])
+        return [Issue(at, version, ()) for version, at in first.items()]
 
     @property
     def previous_issued(self) -> str | None:
@@ -133,11 +150,15 @@ class RecordFacts:
 
     @property
     def semver(self) -> str | None:
-        """``<ordinal>.0.0+<algorithm>.<first 12 hex>``: each change of the dataset's content is a new major version."""
-        if not self.ordinal:
+        """``<n>.0.0+<algorithm>.<first 12 hex>``: each change of the dataset's content is a new major version; for a
+        registered source that no run generated, ``n`` numbers its contents as first registered (:meth:`source_issues`)."""
+        number = self.ordinal
+        if not number and self.own_source is not None:  # its own digest is among those registered under its name
+            number = [i.version for i in self.source_issues()].index(normal_version(self.version)) + 1
+        if not number:
             return None
         algo, _, hexdigest = self.version.partition(":")
-        return f"{self.ordinal}.0.0+{algo}.{hexdigest[:12]}"
+        return f"{number}.0.0+{algo}.{hexdigest[:12]}"
 
     @property
     def metadata_location(self) -> str | None:
@@ -278,7 +299,7 @@ def record_facts(index: LineageIndex, ref: str, options: RecordOptions) -> Recor
     version, dataset = index.resolve(ref)
     trace = index.trace(dataset)
     return RecordFacts(version, dataset, trace, options, unique(trace.sources), dataset_history(index.runs.values(), dataset),
-                       lineage_quality(index, [dataset, *trace.validated]))
+                       lineage_quality(index, [dataset, *trace.validated]), [s for same in index.sources.values() for s in same])
 
 
 def training_record(index: LineageIndex, ref: str, fmt: str, options: RecordOptions | None = None) -> dict[str, Any]:
