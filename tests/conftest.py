@@ -1,4 +1,4 @@
-"""Fixtures: the OpenLineage validator (spec copy in tests/openlineage_spec), isolated tdprov homes and stores."""
+"""Fixtures: the OpenLineage validator (the spec copy in common/schemas/openlineage), isolated tdprov homes and stores."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,6 @@
 """OpenLineage event validation for the test suite, with JSON Schema format checking.
 
-Validates against the official spec schemas copied into ``tests/openlineage_spec`` (so a plain clone
+Validates against the official spec schemas tdprov ships in ``common/schemas/openlineage`` (so a plain clone
 needs nothing beside it):
 
 * the event against ``OpenLineage.json`` (``RunEvent``; ``DatasetEvent`` / ``JobEvent`` when it has
@@ -12,7 +12,7 @@ needs nothing beside it):
 
 ``format`` is asserted, not just annotated: ``uri``, ``date-time`` and ``uuid`` values must be what
 they claim (RFC 3986, RFC 3339, RFC 4122). Importing this module fails when jsonschema cannot check
-those formats here (``pip install -e '.[dev]'`` brings ``rfc3986-validator`` and ``rfc3339-validator``).
+those formats here (tdprov's dependencies bring ``rfc3986-validator`` and ``rfc3339-validator``).
 
 Usage: ``validate_event(event_dict)`` raises :class:`EventInvalid`; ``event_problems`` lists them;
 ``python tests/ol_validate.py FILE_OR_FOLDER ...`` checks ``.json`` / ``.jsonl`` files (exit 1 on any invalid).
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-SPEC_DIR = Path(__file__).resolve().parent / "openlineage_spec"
+SPEC_DIR = Path(__file__).resolve().parents[1] / "common" / "schemas" / "openlineage"
 CORE_ID = json.loads((SPEC_DIR / "OpenLineage.json").read_text())["$id"]
 FORMATS = ("uri", "date-time", "uuid")
 
@@ -38,7 +38,7 @@ _missing = [name for name in FORMATS if name not in FORMAT_CHECKER.checkers]
 if _missing:
     raise ImportError(
         f"jsonschema cannot check the formats {_missing} here; "
-        "install the dev extra (pip install -e '.[dev]': rfc3986-validator, rfc3339-validator)"
+        "install tdprov's dependencies (pip install -e .: rfc3986-validator, rfc3339-validator)"
     )
 
 

@@ -26,7 +26,7 @@ from prov_common.lineage import (
 from prov_common.quality import validate
 from prov_common.store.snapshots import KeptSnapshot
 
-SPEC = Path(__file__).resolve().parent / "openlineage_spec" / "OpenLineage.json"
+SPEC = Path(prov_common.__file__).parent / "schemas" / "openlineage" / "OpenLineage.json"
 SCHEMAS = Path(prov_common.__file__).parent / "schemas"
 
 

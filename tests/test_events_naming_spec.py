@@ -1,6 +1,6 @@
 """Every URI scheme tdprov names is named as the OpenLineage naming spec says.
 
-The spec's dataset table (https://openlineage.io/docs/spec/naming; tests/openlineage_spec/Naming.md
+The spec's dataset table (https://openlineage.io/docs/spec/naming; common/schemas/openlineage/Naming.md
 points there) gives a namespace and a name pattern per data store; PATTERNS below are those patterns
 written as regular expressions, independent of tdprov's code and of openlineage-python's.
 """

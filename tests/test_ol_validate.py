@@ -13,7 +13,7 @@ import pytest
 import ol_validate
 
 TESTS = Path(__file__).resolve().parent
-SPEC = TESTS / "openlineage_spec"
+SPEC = TESTS.parent / "common" / "schemas" / "openlineage"
 FACETS = "https://openlineage.io/spec/facets"
 
 GOOD = {

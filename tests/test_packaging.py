@@ -41,8 +41,10 @@ def test_wheel_holds_packages_schemas_entry_points_and_licence(wheel: Path) -> N
     for package in ("prov_common", "prov_common/hashing", "prov_common/bundle", "prov_common/cli",
                     "prov_dagster", "prov_airflow"):
         assert f"{package}/__init__.py" in names, package
-    shipped = {Path(n).name for n in names if n.startswith("prov_common/schemas/")}
-    assert shipped == {p.name for p in (ROOT / "common" / "schemas").glob("*.json")}
+    shipped = {n.removeprefix("prov_common/schemas/") for n in names if n.startswith("prov_common/schemas/")}
+    schemas = ROOT / "common" / "schemas"  # tdprov's facet schemas, and the official OpenLineage ones with their licence
+    assert shipped == {p.relative_to(schemas).as_posix() for p in schemas.rglob("*") if p.suffix == ".json" or p.name == "LICENSE"}
+    assert {"openlineage/LICENSE", "openlineage/OpenLineage.json", "openlineage/facets/ParentRunFacet.json"} <= shipped
     assert "prov_common/py.typed" in names
     dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
     assert f"{dist_info}/licenses/LICENSE" in names
@@ -63,9 +65,13 @@ def test_code_from_the_unpacked_wheel_hashes_and_checks_facets(wheel: Path, tmp_
         "import json, pandas as pd, prov_common, prov_dagster, prov_airflow\n"
         "from prov_common.hashing import hash_dataframe\n"
         "from prov_common.lineage.facets import schema_path, schema_url\n"
+        "from prov_common.lineage.facet_schemas import facet_problem\n"
+        "parent = {'_producer': 'https://p.example', '_schemaURL': 'https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json',\n"
+        "  'run': {'runId': 'x'}, 'job': {'namespace': 'n', 'name': 'j'}}\n"
         "print(json.dumps({'file': prov_common.__file__,\n"
         "  'digest': hash_dataframe(pd.DataFrame({'a': [1, 2]})).digest,\n"
-        "  'schema': json.loads(schema_path(schema_url('ContentHashDatasetFacet')).read_text())}))\n"
+        "  'schema': json.loads(schema_path(schema_url('ContentHashDatasetFacet')).read_text()),\n"
+        "  'facet': facet_problem(parent).message}))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path, env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"})
@@ -78,3 +84,4 @@ def test_code_from_the_unpacked_wheel_hashes_and_checks_facets(wheel: Path, tmp_
 
     assert seen["digest"] == hash_dataframe(pd.DataFrame({"a": [1, 2]})).digest
     assert "ContentHashDatasetFacet" in seen["schema"]["$defs"]
+    assert seen["facet"] == "'x' is not a 'uuid'"  # the official facet schema shipped, its formats asserted

@@ -62,13 +62,33 @@ def _malformed(kind: str, start: dict) -> dict:
         bad["eventTime"] = "9999-12-31T23:59:59-01:00"
     elif kind == "infinite number":
         bad["run"]["facets"]["x"] = {"_producer": "p", "_schemaURL": "https://x.invalid/s.json", "v": float("inf")}
+    elif kind == "parent run id not a UUID":
+        bad["run"]["facets"]["parent"] = dict(_parent(), run={"runId": "x"})
+    elif kind == "schema field without a name":
+        bad["inputs"][0]["facets"]["schema"] = {"_producer": PRODUCER, "_schemaURL": f"{FACETS}/1-1-1/SchemaDatasetFacet.json",
+                                                "fields": [{"name": "id", "type": "int"}, {"type": "string"}]}
     return bad
 
 
-KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object", "time past year 9999", "infinite number"]
+FACETS = "https://openlineage.io/spec/facets"
+PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.40.0/integration/spark"
+
+
+def _parent(url: str = f"{FACETS}/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet") -> dict:
+    """A ParentRunFacet as another producer sends it (``_schemaURL`` of an older version of the schema)."""
+    return {"_producer": PRODUCER, "_schemaURL": url, "run": {"runId": "0195f1a6-5b7e-7c1a-9d3e-2f4a5b6c7d8e"},
+            "job": {"namespace": "spark", "name": "nightly"}}
+
+
+KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object", "time past year 9999", "infinite number",
+         "parent run id not a UUID", "schema field without a name"]
 REASONS = {"outputs not a list": "field 'outputs' must be a list", "unknown eventType": "'STARTED', not one of",
            "900 levels": "nested more than 100 levels", "facet not an object": "field 'job.facets.sql' must be an object",
-           "time past year 9999": "field 'eventTime' must be an RFC 3339 date-time", "infinite number": "which JSON cannot write"}
+           "time past year 9999": "field 'eventTime' must be an RFC 3339 date-time", "infinite number": "which JSON cannot write",
+           "parent run id not a UUID": "field 'run.facets.parent.run.runId' does not follow the ParentRunFacet facet schema "
+                                       f"({FACETS}/1-2-0/ParentRunFacet.json): 'x' is not a 'uuid'",
+           "schema field without a name": "field 'inputs.0.facets.schema.fields.1' does not follow the SchemaDatasetFacet "
+                                          "facet schema"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -112,6 +132,41 @@ def test_strict_emit_refuses_with_a_named_field_and_stages_nothing(kind: str, tm
     transport.close()
     _verified(store, run_id)
     assert _event_types(store, run_id) == ["COMPLETE"] and _refusals(store, run_id) == []
+
+
+def test_a_facet_refused_by_its_schema_names_the_fix(tmp_path: Path) -> None:
+    start, _ = run_events()
+    with pytest.raises(BadInputError) as raised:
+        _transport(tmp_path / "store", strict=True).emit(_malformed("schema field without a name", start))
+    assert "'name' is a required property" in raised.value.what
+    assert raised.value.fix == "make the producer send facet 'inputs.0.facets.schema' as SchemaDatasetFacet defines it, or drop the facet"
+
+
+def test_facets_tdprov_cannot_check_or_that_follow_their_schema_are_sealed_as_sent(tmp_path: Path, ol_validator) -> None:
+    """Custom facets, a schema tdprov does not hold (another major version, another site) and a deleted facet are
+    not checked; standard facets that follow their official schema pass. The run is sealed with them unchanged."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    facets = {
+        "parent": _parent(),
+        "nominalTime": {"_producer": PRODUCER, "_schemaURL": f"{FACETS}/1-0-0/NominalTimeRunFacet.json",
+                        "nominalStartTime": "2026-03-01T10:00:00Z"},
+        "spark_version": {"_producer": PRODUCER, "_schemaURL": "https://example.org/spark/SparkVersionFacet.json", "run": 7},
+        "newer": dict(_parent(f"{FACETS}/2-0-0/ParentRunFacet.json"), run={"runId": "not checked"}),
+        "elsewhere": dict(_parent("https://example.org/facets/1-0-0/ParentRunFacet.json"), run={"runId": "x"}),
+        "errorMessage": {"_producer": PRODUCER, "_schemaURL": f"{FACETS}/1-0-1/ErrorMessageRunFacet.json", "_deleted": True},
+    }
+    start["run"]["facets"] = facets
+    transport = _transport(store, strict=True)
+    transport.emit(start)
+    transport.emit(complete)
+    transport.close()
+    _verified(store, run_id)
+    sealed = [json.loads(line) for line in read_bundle(open_store(str(store)), run_id).files["events.jsonl"].splitlines()]
+    assert [e["eventType"] for e in sealed] == ["START", "COMPLETE"] and sealed[0]["run"]["facets"] == facets
+    assert _refusals(store, run_id) == []
+    ol_validator.validate_event({**sealed[0], "run": {**sealed[0]["run"], "facets": {k: facets[k] for k in ("parent", "nominalTime")}}})
 
 
 def test_a_refused_terminal_event_still_seals_what_the_run_staged(tmp_path: Path) -> None:

@@ -417,7 +417,7 @@ class ProvenanceTransport(Transport):
         try:  # validated in full before anything is staged; checked for depth before it is walked
             check_nesting(raw)
             clean = self._prepared(loads(canonical_bytes(redact_value(raw))))
-            parse_run_event(clean)
+            parse_run_event(clean, facet_schemas=True)
         except BadInputError as exc:
             return self._refuse(raw, exc)
         spooled = self._put(staged_event_key(clean), canonical_bytes(clean))

@@ -45,9 +45,12 @@ def parse_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = N
     return _check(_as_mapping(event, where), where, run_event=False, sealed=sealed)
 
 
-def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None, sealed: bool = False) -> dict[str, Any]:
-    """:func:`parse_event` for a run event: job and dataset events (no ``eventType``) are refused."""
-    return _check(_as_mapping(event, where), where, run_event=True, sealed=sealed)
+def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None, sealed: bool = False,
+                    facet_schemas: bool = False) -> dict[str, Any]:
+    """:func:`parse_event` for a run event: job and dataset events (no ``eventType``) are refused. ``facet_schemas``:
+    each standard facet must also follow the official schema its ``_schemaURL`` names
+    (:mod:`prov_common.lineage.facet_schemas`; a facet that cannot be checked is left as it is)."""
+    return _check(_as_mapping(event, where), where, run_event=True, sealed=sealed, facet_schemas=facet_schemas)
 
 
 def _at(where: str | None) -> str:
@@ -95,9 +98,9 @@ def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_
         stack.extend((child, depth + 1) for child in children)
 
 
-def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = False) -> Any:
+def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = False, facet_schemas: bool = False) -> Any:
     check_nesting(event, f"OpenLineage event{_at(where)}")
-    checker = _Checker(event, where)
+    checker = _Checker(event, where, facet_schemas)
     checker.time("eventTime", sealed=sealed)
     checker.text("producer")
     is_run = "run" in event or "eventType" in event
@@ -128,9 +131,10 @@ def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = Fal
 class _Checker:
     """Field checks on one event, with errors that name the event and the field."""
 
-    def __init__(self, event: Mapping[str, Any], where: str | None) -> None:
+    def __init__(self, event: Mapping[str, Any], where: str | None, facet_schemas: bool = False) -> None:
         self.event = event
         self.where = where
+        self.facet_schemas = facet_schemas
 
     def _name(self) -> str:
         run = self.event.get("run") if isinstance(self.event.get("run"), Mapping) else {}
@@ -212,6 +216,18 @@ class _Checker:
             if not isinstance(facet, Mapping):
                 self.fail(f"{path}.{key}", f"must be an object, got {type(facet).__name__}",
                           fix="each facet is a JSON object (with _producer and _schemaURL); drop or fix this one")
+            if self.facet_schemas:
+                self.facet_schema(f"{path}.{key}", facet)
+
+    def facet_schema(self, path: str, facet: Mapping[str, Any]) -> None:
+        """The facet at ``path`` follows the official schema its ``_schemaURL`` names, if tdprov holds it."""
+        from prov_common.lineage.facet_schemas import facet_problem  # jsonschema is loaded on first use
+
+        problem = facet_problem(facet)
+        if problem is not None:
+            self.fail(".".join(p for p in (path, problem.field) if p),
+                      f"does not follow the {problem.schema} facet schema ({problem.url}): {problem.message}",
+                      fix=f"make the producer send facet '{path}' as {problem.schema} defines it, or drop the facet")
 
     def job(self) -> None:
         self.mapping("job")
