@@ -170,6 +170,12 @@ def output_io_managers(context: OutputContext | InputContext) -> list[Any] | Non
     return [getattr(resources, key) for key in keys if hasattr(resources, key)]
 
 
+def required_resources(step_context: Any) -> list[Any]:
+    """The resources the step running ``step_context`` requires (its IO managers, those of its inputs, the rest)."""
+    resources = step_context.resources
+    return [getattr(resources, key) for key in sorted(step_context.required_resource_keys) if hasattr(resources, key)]
+
+
 def step_resources(context: InputContext) -> list[Any] | None:
     """The resources of the step loading ``context``'s input: the IO managers of its outputs (in output order),
     then the resources it requires that are not IO managers (those of its inputs' writers are left out);

@@ -15,10 +15,11 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_dagster import _compat
 from prov_dagster.check_results import AssetCheck
+from prov_dagster.config import ProvenanceConfig
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
+from prov_dagster.naming import DEFAULT_NAMESPACE, namespace_uri
 from prov_dagster.step_times import step_started
 from prov_dagster.transport import bundle_location, make_transport
 
@@ -230,13 +233,15 @@ class Recorder:
         step_context = _compat.step_context_of(context)
         identity = (_compat.step_identity(step_context) if step_context is not None
                     else StepIdentity(str(uuid.uuid4()), None, context.name or "direct"))
-        run = self.step(identity)
+        run = self.step(identity, elsewhere=None if step_context is None else partial(step_namespaces, step_context))
         run.declare(step_context)
         return run
 
-    def step(self, identity: StepIdentity) -> StepRun:
+    def step(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]] | None = None) -> StepRun:
         """The open run of a step attempt; after its run ended, a run of the attempt's next part (events
-        for an ended run would come after its bundle was sealed, and be lost); a run of this recorder's namespace."""
+        for an ended run would come after its bundle was sealed, and be lost); a run of this recorder's namespace.
+        ``elsewhere`` gives the other namespaces the step may have recorded in (:func:`step_namespaces`), asked only
+        when a retry finds an earlier attempt that recorded nothing in this one."""
         identity = replace(identity, namespace=self.namespace)
         with self._lock:
             run = self._steps.get(identity)
@@ -248,23 +253,26 @@ class Recorder:
             else:
                 fresh = False
         if fresh and identity.attempt:
-            self._close_earlier_attempts(identity)
+            self._close_earlier_attempts(identity, elsewhere or (lambda: ()))
         return run
 
-    def _close_earlier_attempts(self, identity: StepIdentity) -> None:
-        """A retry means the earlier attempts failed: seal each one that was not closed, with what it staged; one that
-        failed before it loaded or wrote anything through tdprov is a START and a FAIL of its own (a run per attempt).
-        One whose state the store cannot tell now (an outage) is left as it is, with a warning: recording never fails
-        the retry."""
+    def _close_earlier_attempts(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]]) -> None:
+        """A retry means the earlier attempts failed: seal each one that was not closed and recorded in this namespace,
+        with what it staged; one that failed before it loaded or wrote anything through tdprov, in any namespace
+        (this one, ``elsewhere``'s, those of this process's recorders of the store), is a START and a FAIL of its own
+        (a run per attempt), made up once in the process. One whose state the store cannot tell now (an outage) is left
+        as it is, with a warning: recording never fails the retry."""
         for attempt in range(identity.attempt):
             earlier = replace(identity, attempt=attempt, part=0)
             with self._lock:
                 run = self._steps.get(earlier)
             if run is None:
                 try:
-                    if self.transport().store.exists(layout.bundle_key(earlier.ol_run_id, layout.STATEMENT_FILE)):
+                    if self.sealed(earlier):
                         continue
                     started = self.staged(earlier)  # its START staged (or spooled), or none
+                    if not started and (self._recorded_elsewhere(earlier, elsewhere) or not _make_up(earlier)):
+                        continue  # the attempt is a run of the namespaces it recorded in only
                 except TdprovError as exc:
                     if self.settings.strict:
                         raise
@@ -276,6 +284,27 @@ class Recorder:
                 run = StepRun(self, earlier, started=started)
             if not run.ended:
                 run.fail(error=retried_error(identity.step_key, attempt, identity.attempt))
+
+    def sealed(self, identity: StepIdentity) -> bool:
+        """Whether the run of step attempt ``identity`` is sealed in the store."""
+        return self.transport().store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
+
+    def _recorded_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]]) -> bool:
+        """Whether step attempt ``identity`` recorded in another namespace than this recorder's: a run of it open or
+        ended in this process, or sealed or staged in the store, in a namespace of ``elsewhere`` or of this process's
+        recorders of the store."""
+        with _recorders_lock:
+            mine = {namespace: r for (settings, namespace), r in _recorders.items() if settings == self.settings}
+        for namespace in sorted({*mine, *map(namespace_uri, elsewhere())} - {self.namespace}):
+            there = replace(identity, namespace=namespace)
+            if (namespace in mine and mine[namespace].holds(there)) or self.sealed(there) or self.staged(there):
+                return True
+        return False
+
+    def holds(self, identity: StepIdentity) -> bool:
+        """Whether this process recorded step attempt ``identity`` through this recorder (its run open or ended)."""
+        with self._lock:
+            return identity in self._steps or identity in self._ended
 
     def staged(self, identity: StepIdentity) -> bool:
         """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store, or wait in
@@ -407,6 +436,36 @@ _recorders: dict[tuple[Any, str], Recorder] = {}
 _recorders_lock = threading.Lock()
 _claims: OrderedDict[str, Recorder] = OrderedDict()  # OpenLineage run id of a step -> the recorder whose run it is
 _claims_lock = threading.Lock()
+
+
+_made_up: OrderedDict[StepIdentity, None] = OrderedDict()  # attempts (namespace default) whose run was made up here
+
+
+def _make_up(identity: StepIdentity) -> bool:
+    """Whether a run for step attempt ``identity``, which recorded nothing, is to be made up now: the first time this
+    process asks, in whichever namespace asks (two recorders of a retry made up one each)."""
+    key = replace(identity, namespace=DEFAULT_NAMESPACE, part=0)
+    with _claims_lock:
+        if key in _made_up:
+            return False
+        _made_up[key] = None
+        while len(_made_up) > CLAIMS_KEPT:
+            _made_up.popitem(last=False)
+    return True
+
+
+def step_namespaces(step_context: Any) -> set[str]:
+    """The namespaces the step running ``step_context`` may have recorded in: those of the provenance IO managers and
+    resources it requires, and each one its outputs' metadata names in its run (``tdprov/namespace``, any attempt)."""
+    from prov_dagster.steps import recorded_namespaces  # steps imports this module
+
+    found = {r.namespace_uri() for r in _compat.required_resources(step_context) if isinstance(r, ProvenanceConfig)}
+    try:
+        return found | recorded_namespaces(step_context.instance, step_context.run_id).get(step_context.step.key, set())
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        log.warning("tdprov: could not read from the Dagster instance which namespaces step %r recorded outputs in (%s); "
+                    "a retry closes its earlier attempts by those of its resources only", step_context.step.key, exc)
+        return found
 
 
 def retried_error(step_key: str, attempt: int, retry: int) -> str:

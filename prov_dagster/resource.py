@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Union
 
 import pandas as pd
@@ -25,7 +26,7 @@ from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
-from prov_dagster.recorder import StepRun, recorder_for
+from prov_dagster.recorder import StepRun, recorder_for, step_namespaces
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.sources import declare_source, sources_once
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
@@ -161,7 +162,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             return recorder.step(StepIdentity(str(uuid.uuid4()), None, job_name))
         op_context = getattr(context, "op_execution_context", context)
         step = op_context.get_step_execution_context()
-        run = recorder.step(_compat.step_identity(step))
+        run = recorder.step(_compat.step_identity(step), elsewhere=partial(step_namespaces, step))
         run.declare(step)
         return run
 

@@ -98,7 +98,7 @@ def close_failed_run(
                 open_runs.append(identity)
         made_up = not open_runs and not recorded_somewhere  # recorded nowhere: a START now, when Dagster started the step
         for identity in open_runs or ([replace(attempt, namespace=recorder.namespace)] if made_up else []):
-            step = closer(identity.namespace).step(identity)
+            step = closer(identity.namespace).step(identity, elsewhere=lambda: namespaces)
             if not step.started:
                 step.started, step.started_at = not made_up, outcome.started_at
             error, ended = outcome.error or reason, outcome.ended_at or run_end()

@@ -607,8 +607,51 @@ def test_the_failure_sensor_seals_an_earlier_attempt_in_a_namespace_the_last_one
     assert datetime.fromisoformat(events[-1]["eventTime"]) == datetime.fromtimestamp(stat.attempts_list[0].end_time, UTC)
     ran = {(s.job_namespace, s.run_id) for s in found.values() if s.job_name == step.op.name}
     last = step_run_id(result.run_id, step.op.name, 1, namespace="dagster://team_a")
-    assert {("dagster://team_b", earlier), ("dagster://team_a", last)} <= ran
-    assert {namespace for namespace, _ in ran} == {"dagster://team_a", "dagster://team_b"}  # none made up in default
+    read = step_run_id(result.run_id, step.op.name, 0, namespace="dagster://team_a")  # attempt 0 read grouped for team_a
+    assert ran == {("dagster://team_b", earlier), ("dagster://team_a", read), ("dagster://team_a", last)}  # none in default
+    assert [asset_of(store, i.name) for i in found[read].inputs] == ["grouped"] and found[read].state == "FAIL"
+    no_unfinished_run(store)
+
+
+def flaky_writer(wrote: bool) -> Any:
+    """A step that reads nothing: attempt 0 writes for team_b and fails (or fails before it writes anything); its retry
+    writes for team_a, then for team_b, and succeeds."""
+    @multi_asset(name=f"flaky_{'wrote' if wrote else 'nothing'}", retry_policy=RetryPolicy(max_retries=1),
+                 outs={"for_a": AssetOut(io_manager_key="team_a", is_required=False),
+                       "for_b": AssetOut(io_manager_key="team_b", is_required=False)})
+    def flaky(context):  # noqa: ANN001, ANN202
+        frame = pd.DataFrame({"attempt": [context.retry_number]})
+        if context.retry_number == 0:
+            if wrote:
+                yield Output(frame, output_name="for_b")
+            raise RuntimeError("lost the connection in attempt 0")
+        yield Output(frame, output_name="for_a")
+        yield Output(frame, output_name="for_b")
+    return flaky
+
+
+@pytest.mark.parametrize("wrote", [True, False], ids=["attempt-0-wrote-for-team_b", "attempt-0-recorded-nothing"])
+def test_a_retry_makes_up_no_run_of_an_earlier_attempt_in_a_namespace_it_did_not_record_in(
+        store: str, tmp_path: Path, ol_validator: Any, wrote: bool) -> None:
+    """Attempt 0 wrote for team_b only; its retry, writing for team_a, sealed an attempt-0 run of team_a too, a START
+    and a FAIL made up for an attempt that recorded nothing there. And an attempt that recorded nothing anywhere got a
+    made-up run in each namespace its retry wrote for: one of two runs of the attempt. It is made up once, where the
+    retry first records."""
+    resources = {"io_manager": ProvenanceIOManager(store=store)}
+    for team in ("team_a", "team_b"):
+        resources[team] = ProvenanceIOManager(store=store, namespace=team, data_root=str(tmp_path / team))
+    step = flaky_writer(wrote)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([step], instance=instance, resources=resources)
+    found = bundles(store)
+    ran = {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == step.op.name}
+    first = "dagster://team_b" if wrote else "dagster://team_a"
+    failed = step_run_id(result.run_id, step.op.name, 0, namespace=first)
+    assert ran == {(first, failed): "FAIL",
+                   **{(f"dagster://{team}", step_run_id(result.run_id, step.op.name, 1, namespace=f"dagster://{team}")):
+                      "COMPLETE" for team in ("team_a", "team_b")}}
+    assert [o.name for o in found[failed].outputs] == ([str(tmp_path / "team_b" / "for_b.parquet")] if wrote else [])
+    assert check_events(store, failed, ol_validator) == (["START", "RUNNING", "FAIL"] if wrote else ["START", "FAIL"])
     no_unfinished_run(store)
 
 
