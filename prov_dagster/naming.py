@@ -8,7 +8,8 @@ shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
 for an asset's step whose key the step key does not name, ``asset:<asset key>:<op>`` for a step of a graph-backed asset
-whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, see
+whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, ``check:<asset key>:<check name>`` for the step of an
+asset check, see
 :func:`step_job`), and the Dagster
 job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-from dagster import AssetKey
+from dagster import AssetCheckKey, AssetKey
 from dagster._core.definitions.partitions.utils import MultiPartitionKey
 
 from prov_common.errors import BadInputError
@@ -77,10 +78,12 @@ def dagster_job(job_name: str) -> str:
 
 ASSET_JOB_PREFIX = "asset:"
 """Start of the OpenLineage job name of an asset's step whose step key does not name the asset."""
+CHECK_JOB_PREFIX = "check:"
+"""Start of the OpenLineage job name of the step of one asset check (``check:<asset key>:<check name>``)."""
 
 
 def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterable[AssetKey] = (),
-             op_job: str | None = None) -> str:
+             op_job: str | None = None, check: AssetCheckKey | None = None) -> str:
     """The OpenLineage job name of step ``step_key``, which writes ``asset_keys``: its step key, unless it is the own
     step of an asset whose key the step key does not name (Dagster joins key parts with ``__`` and turns ``-`` and
     ``.`` into ``_``: ``a/b`` and ``a__b`` both give the step ``a__b``, ``a-b/c`` and ``a_b/c`` both ``a_b__c``);
@@ -95,7 +98,14 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
 
     A step of an op job (a Dagster job that materializes no asset and evaluates no check), ``op_job``, is
     ``job:<op_job>:<step key>``, the step of that Dagster job (whose own job is ``job:<op_job>``): ops are named by
-    their job, so two ops named ``load`` in the jobs ``etl_a`` and ``etl_b`` are two jobs."""
+    their job, so two ops named ``load`` in the jobs ``etl_a`` and ``etl_b`` are two jobs.
+
+    The step of one asset check that writes no asset (an ``@asset_check``), ``check``, is
+    ``check:<asset key>:<check name>``: Dagster names it ``<asset key>_<check name>``, so check ``b_c`` of asset ``a``,
+    check ``c`` of asset ``a_b`` and asset ``a_b_c`` would all be ``a_b_c``, and no step key names a check apart from
+    every asset. Check names hold no ``:``."""
+    if check is not None and op_job is None:
+        return f"{CHECK_JOB_PREFIX}{dataset_name(check.asset_key)}:{check.name}"
     if op_job is not None:
         return f"{dagster_job(op_job)}:{step_key}"
     node, _, op = step_key.partition(".")

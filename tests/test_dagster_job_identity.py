@@ -1,7 +1,7 @@
 """A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
 two jobs whatever their names, in the events and in the PROV export, and two asset keys Dagster gives one step key
-are two jobs, as are the steps of two graph-backed assets Dagster gives one node name and two ops of one name in
-two op jobs."""
+are two jobs, as are the steps of two graph-backed assets Dagster gives one node name, two ops of one name in
+two op jobs and two asset checks Dagster gives one step key."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import rdflib
 from dagster import (
+    AssetCheckResult,
     AssetKey,
     AssetsDefinition,
     DagsterInstance,
     Definitions,
     asset,
+    asset_check,
     build_run_status_sensor_context,
     define_asset_job,
     graph,
@@ -227,3 +229,46 @@ def test_two_ops_of_one_name_in_two_op_jobs_are_two_jobs(store: Path, instance: 
     runs = {(e["eventType"], e["job"]["name"], e["run"]["facets"]["parent"]["job"]["name"]) for e in _events(store)}
     assert runs == {("START", "job:etl_orders:load", "job:etl_orders"), ("COMPLETE", "job:etl_orders:load", "job:etl_orders"),
                     ("START", "job:etl_users:load", "job:etl_users"), ("FAIL", "job:etl_users:load", "job:etl_users")}
+
+
+@asset(name="a")
+def plain_a() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1]})
+
+
+@asset(name="a_b")
+def plain_a_b() -> pd.DataFrame:
+    return pd.DataFrame({"x": [2]})
+
+
+@asset_check(asset=plain_a, name="b_c")
+def a_b_c_of_a(a: pd.DataFrame) -> AssetCheckResult:  # step 'a_b_c'
+    return AssetCheckResult(passed=True)
+
+
+@asset_check(asset=plain_a_b, name="c")
+def c_of_a_b(a_b: pd.DataFrame) -> AssetCheckResult:  # another check, whose step Dagster also names 'a_b_c'
+    return AssetCheckResult(passed=True)
+
+
+@asset_check(asset=plain_a_b, name="fresh")
+def a_b_fresh() -> AssetCheckResult:  # reads nothing through the IO manager, and fails: the sensor records it
+    raise RuntimeError("the freshness service is down")
+
+
+def test_two_asset_checks_of_one_step_key_are_two_jobs(store: Path, instance: DagsterInstance) -> None:
+    """Dagster names a check's step <asset>_<check>: check b_c of asset a and check c of asset a_b (two code
+    locations) were both the job a_b_c, one PROV plan of two checks. Each is the job check:<asset key>:<check name>,
+    where it runs and where the failure sensor names it."""
+    assert _materialize([plain_a, a_b_c_of_a], instance).success and _materialize([plain_a_b, c_of_a_b], instance).success
+    result = _materialize([plain_a_b, a_b_fresh], instance)
+    assert not result.success
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    runs = {(e["eventType"], e["job"]["name"], tuple(i["facets"]["symlinks"]["identifiers"][0]["name"] for i in e["inputs"]))
+            for e in _events(store) if e["job"]["name"] not in ("a", "a_b")}
+    assert runs == {("START", "check:a:b_c", ("a",)), ("COMPLETE", "check:a:b_c", ("a",)),
+                    ("START", "check:a_b:c", ("a_b",)), ("COMPLETE", "check:a_b:c", ("a_b",)),
+                    ("START", "check:a_b:fresh", ()), ("FAIL", "check:a_b:fresh", ())}
+

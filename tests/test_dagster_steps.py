@@ -342,9 +342,9 @@ def test_an_asset_check_and_an_asset_without_an_io_manager_output_complete_with_
                              resources={"io_manager": ProvenanceIOManager(store=store)})
         assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     by_step = {s.job_name: s for s in bundles(store).values()}
-    assert set(by_step) == {"orders", "orders_no_negative_amounts", "orders_amounts_below_100", "order_count"}
+    assert set(by_step) == {"orders", "check:orders:no_negative_amounts", "check:orders:amounts_below_100", "order_count"}
     [(name, version)] = written(store, by_step["orders"])
-    for step in ("orders_no_negative_amounts", "orders_amounts_below_100", "order_count"):
+    for step in ("check:orders:no_negative_amounts", "check:orders:amounts_below_100", "order_count"):
         summary = by_step[step]
         assert summary.state == "COMPLETE" and not summary.outputs
         assert [(asset_of(store, i.name), i.version) for i in summary.inputs] == [(name, version)]
@@ -363,10 +363,10 @@ def test_a_failed_blocking_check_fails_its_step_and_a_failed_non_blocking_check_
         assert {e.check_name: e.passed for e in result.get_asset_check_evaluations()} == {
             "no_negative_amounts": False, "amounts_below_100": True}
     by_step = {s.job_name: s for s in bundles(store).values()}
-    assert by_step["orders_no_negative_amounts"].state == "FAIL"
-    assert by_step["orders_amounts_below_100"].state == "COMPLETE"
-    assert [asset_of(store, i.name) for i in by_step["orders_no_negative_amounts"].inputs] == ["orders"]
-    events = parse_events_jsonl(read_bundle(open_store(store), by_step["orders_no_negative_amounts"].run_id).files["events.jsonl"])
+    assert by_step["check:orders:no_negative_amounts"].state == "FAIL"
+    assert by_step["check:orders:amounts_below_100"].state == "COMPLETE"
+    assert [asset_of(store, i.name) for i in by_step["check:orders:no_negative_amounts"].inputs] == ["orders"]
+    events = parse_events_jsonl(read_bundle(open_store(store), by_step["check:orders:no_negative_amounts"].run_id).files["events.jsonl"])
     assert "no_negative_amounts" in events[-1]["run"]["facets"]["errorMessage"]["message"]
     no_unfinished_run(store)
 
@@ -392,9 +392,9 @@ def test_steps_in_processes_of_their_own_end_when_their_process_does(checked_run
     store, result, _ = checked_run
     assert result.success and [e.passed for e in result.get_asset_check_evaluations()] == [True]
     by_step = {s.job_name: s for s in bundles(store).values()}
-    assert {step: by_step[step].state for step in ("raw_raw_has_rows", "counted")} == {
-        "raw_raw_has_rows": "COMPLETE", "counted": "COMPLETE"}
-    assert all([asset_of(store, i.name) for i in by_step[step].inputs] == ["raw"] for step in ("raw_raw_has_rows", "counted"))
+    assert {step: by_step[step].state for step in ("check:raw:raw_has_rows", "counted")} == {
+        "check:raw:raw_has_rows": "COMPLETE", "counted": "COMPLETE"}
+    assert all([asset_of(store, i.name) for i in by_step[step].inputs] == ["raw"] for step in ("check:raw:raw_has_rows", "counted"))
     no_unfinished_run(store)
 
 
@@ -434,9 +434,9 @@ def test_a_step_whose_outputs_go_elsewhere_records_its_read_and_ends(store: str,
                                         "prov_resource": ProvenanceResource(store=store, namespace="team")})
         assert result.success is not raise_in_step
     by_step = {s.job_name: s for s in bundles(store).values()}
-    assert by_step["keyed_orders_keyed_orders_positive"].state == "COMPLETE"
+    assert by_step["check:keyed_orders:keyed_orders_positive"].state == "COMPLETE"
     assert by_step["keyed_copy"].state == ("FAIL" if raise_in_step else "COMPLETE")
-    for step in ("keyed_orders_keyed_orders_positive", "keyed_copy"):
+    for step in ("check:keyed_orders:keyed_orders_positive", "keyed_copy"):
         assert [asset_of(store, i.name) for i in by_step[step].inputs] == ["keyed_orders"], step
     no_unfinished_run(store)
 
@@ -667,8 +667,8 @@ def dagster_times(instance: DagsterInstance, run_id: str) -> dict[str, tuple[dat
 
 
 def recorded_times_of(store: str, *step_keys: str) -> dict[str, tuple[datetime, datetime]]:
-    """Step key -> (START's eventTime, the terminal event's eventTime) of the one sealed run of each of ``step_keys``,
-    from one listing of the store."""
+    """Step key -> (START's eventTime, the terminal event's eventTime) of the one sealed run of each of ``step_keys``
+    (the step's job name, where it is not its step key), from one listing of the store."""
     runs, opened, times = list(bundles(store).values()), open_store(store), {}
     for step_key in step_keys:
         [run] = [s for s in runs if s.job_name == step_key]
@@ -713,12 +713,13 @@ def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_th
 def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(checked_run: tuple[str, Any, Any]) -> None:
     store, result, times = checked_run
     assert result.success
-    recorded = recorded_times_of(store, "raw", "raw_raw_has_rows", "counted")
+    jobs = {"raw": "raw", "raw_raw_has_rows": "check:raw:raw_has_rows", "counted": "counted"}  # step key -> its job
+    recorded = recorded_times_of(store, *jobs.values())
     for step in ("raw_raw_has_rows", "counted"):  # ended when their step process tore the IO manager down
-        _, end = recorded[step]
+        _, end = recorded[jobs[step]]
         assert same_time(end, times[step][1]), (step, end, times[step])
     for step in ("raw", "raw_raw_has_rows", "counted"):  # started when Dagster started them, not at their first touch
-        start, _ = recorded[step]
+        start, _ = recorded[jobs[step]]
         assert same_time(start, times[step][0]), (step, start, times[step])
 
 
