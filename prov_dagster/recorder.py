@@ -11,6 +11,7 @@ run-failure sensor or a retry in another process can close a step that crashed, 
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -314,6 +315,22 @@ class Recorder:
         # the spool first: an entry leaves it (its claim removed) only once the store holds its objects
         return (transport.outbox.holds(transport.store.uri, under=prefix)
                 or next(iter(transport.store.list(prefix)), None) is not None)
+
+    def staged_job(self, identity: StepIdentity) -> str | None:
+        """The job name that the first readable event staged in the store for the run of step attempt ``identity``
+        names (the job the step ran as), or None when none does."""
+        store = self.transport().store
+        for key in store.list(layout.staging_prefix(identity.ol_run_id)):
+            parts = layout.staged_parts(key)
+            if parts is None or "/" in parts[1]:  # an attachment, not an event
+                continue
+            try:
+                name = json.loads(store.get(key, layout.SMALL_OBJECT_LIMIT))["job"]["name"]
+            except (TdprovError, ValueError, KeyError, TypeError):
+                continue
+            if isinstance(name, str) and name:
+                return name
+        return None
 
     def open_steps(self, dagster_run_id: str) -> list[StepRun]:
         """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""

@@ -3,6 +3,7 @@
 Each sensor's Dagster name is its name here, and all are running as soon as the code location loads.
 """
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -37,6 +38,7 @@ from prov_dagster.step_times import run_ended
 from prov_dagster.steps import recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
+log = logging.getLogger(__name__)
 
 
 def close_failed_run(
@@ -60,6 +62,10 @@ def close_failed_run(
     anything through tdprov) is a START and a FAIL of its own in ``provenance``'s namespace. An earlier attempt (one
     Dagster retried) whose run is still staged in one of those namespaces, where its retry recorded nothing, is
     sealed with a FAIL when Dagster recorded its end, whatever its step's last attempt did.
+
+    Each run is of the job its step ran as (:func:`~prov_dagster.naming.step_job`), named from the run's execution
+    plan or, when the plan cannot be read, from the job the run's staged events name; a run with none (made up) is
+    then named by its step key, with a warning.
     """
     recorder = recorder_for(provenance)
     store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
@@ -75,17 +81,29 @@ def close_failed_run(
     def sealed(identity: StepIdentity) -> bool:
         return store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
 
+    def named(identity: StepIdentity) -> StepIdentity:  # with the job it ran as, when the plan could not name it
+        if identity.job is not None:
+            return identity
+        job = closer(identity.namespace).staged_job(identity)
+        if job is None:
+            log.warning("tdprov: the execution plan of Dagster run %s cannot be read and no staged event of step %s names "
+                        "its job: its run %s is named by its step key, %s, which is not the job it ran as if the step is an "
+                        "op of an op job (job:<Dagster job name>:<step key>), of a graph-backed asset or an asset check",
+                        dagster_run.run_id, identity.step_key, identity.ol_run_id, identity.step_key)
+        return replace(identity, job=job or identity.step_key)
+
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         unfinished = outcome.status in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None)
         if not unfinished and not outcome.earlier:
             continue
-        attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,
-                               job=planned_step_job(plan(), step_key, dagster_run.job_name), **reexecution(dagster_run))
+        attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,  # job None: not planned
+                               job=planned_step_job(plan(), step_key, dagster_run.job_name) if plan() else None,
+                               **reexecution(dagster_run))
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
             if not sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
-                failed = StepRun(closer(namespace), earlier, started=True)
+                failed = StepRun(closer(namespace), named(earlier), started=True)
                 bundles.append(failed.fail(error=retried_error(step_key, number, number + 1), at=ended or run_end()))
         if not unfinished:
             continue
@@ -98,7 +116,7 @@ def close_failed_run(
                 open_runs.append(identity)
         made_up = not open_runs and not recorded_somewhere  # recorded nowhere: a START now, when Dagster started the step
         for identity in open_runs or ([replace(attempt, namespace=recorder.namespace)] if made_up else []):
-            step = closer(identity.namespace).step(identity, elsewhere=lambda: namespaces)
+            step = closer(identity.namespace).step(named(identity), elsewhere=lambda: namespaces)
             if not step.started:
                 step.started, step.started_at = not made_up, outcome.started_at
             error, ended = outcome.error or reason, outcome.ended_at or run_end()

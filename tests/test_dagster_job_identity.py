@@ -16,6 +16,9 @@ from dagster import (
     AssetsDefinition,
     DagsterInstance,
     Definitions,
+    Out,
+    Output,
+    RetryPolicy,
     asset,
     asset_check,
     build_run_status_sensor_context,
@@ -272,3 +275,50 @@ def test_two_asset_checks_of_one_step_key_are_two_jobs(store: Path, instance: Da
                     ("START", "check:a_b:c", ("a_b",)), ("COMPLETE", "check:a_b:c", ("a_b",)),
                     ("START", "check:a_b:fresh", ()), ("FAIL", "check:a_b:fresh", ())}
 
+
+@op(out={"for_a": Out(io_manager_key="team_a", is_required=False), "for_b": Out(io_manager_key="team_b", is_required=False)},
+    retry_policy=RetryPolicy(max_retries=1))
+def flaky_load(context):  # noqa: ANN001, ANN201 - attempt 0 writes for team_b, its retry for team_a; both fail
+    yield Output(pd.DataFrame({"attempt": [context.retry_number]}), output_name="for_b" if context.retry_number == 0 else "for_a")
+    raise RuntimeError(f"lost the connection in attempt {context.retry_number}")
+
+
+@op
+def load_nothing() -> None:  # fails before it records anything: the sensor makes its run up
+    raise RuntimeError("the source is gone")
+
+
+@job
+def flaky_etl() -> None:
+    flaky_load()
+    load_nothing()
+
+
+def test_the_failure_sensor_names_the_job_a_step_ran_as_when_the_execution_plan_cannot_be_read(
+        store: Path, instance: DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The sensor names a step's job from the run's execution plan; when the plan could not be read it named the step
+    by its key: attempt 0 of op job flaky_etl's step flaky_load, left staged for team_b as job:flaky_etl:flaky_load,
+    was sealed by a FAIL of job flaky_load, another job than its START's. The staged events name the job; a step that
+    staged none (load_nothing) is named by its step key, with a warning that says so."""
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+    for team in ("team_a", "team_b"):
+        resources[team] = ProvenanceIOManager(namespace=team, data_root=str(tmp_path / team))
+    result = Definitions(jobs=[flaky_etl], resources=resources).resolve_job_def("flaky_etl").execute_in_process(
+        instance=instance, raise_on_error=False)
+    assert not result.success
+
+    def unreadable(snapshot_id: str) -> None:
+        raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
+    monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    runs = {(e["job"]["namespace"], e["eventType"], e["job"]["name"]) for e in _events(store)}
+    assert runs == {(f"dagster://{team}", state, "job:flaky_etl:flaky_load") for team in ("team_a", "team_b")
+                    for state in ("START", "RUNNING", "FAIL")} | {("dagster://default", "START", "load_nothing"),
+                                                                 ("dagster://default", "FAIL", "load_nothing")}
+    [warning] = [r.getMessage() for r in caplog.records if "execution plan" in r.getMessage()]
+    assert warning.startswith(f"tdprov: the execution plan of Dagster run {result.run_id} cannot be read and no staged "
+                              "event of step load_nothing names its job: its run ") and "step key, load_nothing," in warning
+    assert not list(store.rglob("refused"))  # no event refused as another job's
