@@ -100,7 +100,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_a_failed_blocking_check_is_recorded_failed_on_the_version_it_read(checked: Path) -> None:
-    summary, event, events = _terminal(checked, "orders_non_negative")
+    summary, event, events = _terminal(checked, "check:orders:non_negative")
     assert summary.state == "FAIL" and event["eventType"] == "FAIL"
     [read] = event["inputs"]
     first, latest = (e["outputs"][0]["facets"]["version"]["datasetVersion"] for e in
@@ -125,7 +125,7 @@ def _terminal_by_start(store: Path, job: str) -> list[dict[str, Any]]:
 
 
 def test_a_check_that_raised_is_told_apart_from_one_that_failed(checked: Path) -> None:
-    summary, event, events = _terminal(checked, "orders_crashes")
+    summary, event, events = _terminal(checked, "check:orders:crashes")
     assert summary.state == "FAIL"
     [assertion] = event["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert assertion["name"] == "crashes" and assertion["success"] is False and assertion["params"] == {"status": "error"}
@@ -178,13 +178,13 @@ def test_lineage_and_show_tell_each_checks_outcome(checked: Path, capsys: pytest
     [line] = [t for t in capsys.readouterr().out.splitlines() if first in t]
     assert line.endswith(f"{first}  ✗ failed: non_negative  ✓ passed 1 check  ! raised an error: crashes")
     shown = {}
-    for job in ("orders_non_negative", "orders_crashes"):
+    for job in ("check:orders:non_negative", "check:orders:crashes"):
         summary, _, _ = _terminal(checked, job)
         assert cli_main(["show", summary.run_id, "--json", "--store", str(checked)]) == 0
         shown[job] = [{k: v for k, v in c.items() if k != "dataset"} for c in json.loads(capsys.readouterr().out)["checks"]]
-    assert shown["orders_non_negative"] == [{"side": "input", "check": "non_negative", "status": "fail", "severity": "error",
+    assert shown["check:orders:non_negative"] == [{"side": "input", "check": "non_negative", "status": "fail", "severity": "error",
                                              "description": "1 negative x"}]
-    [errored] = shown["orders_crashes"]
+    [errored] = shown["check:orders:crashes"]
     assert errored["status"] == "error" and errored["description"].endswith("ValueError: the check itself broke")
 
 
@@ -202,7 +202,7 @@ def test_asset_check_results_that_cannot_be_read_leave_the_runs_ended_without_th
     monkeypatch.setenv("TDPROV_STORE", str(store))
     with dg.DagsterInstance.ephemeral() as instance:
         assert not _materialize(instance, selection=dg.AssetSelection.assets(orders) | dg.AssetSelection.checks(non_negative)).success
-    summary, event, _ = _terminal(store, "orders_non_negative")
+    summary, event, _ = _terminal(store, "check:orders:non_negative")
     assert summary.state == "FAIL" and event["eventType"] == "FAIL"
     assert not event["inputs"][0].get("inputFacets")  # the read is recorded, without a result
     assert "could not read the asset check results of run" in caplog.text
