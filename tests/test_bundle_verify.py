@@ -14,6 +14,7 @@ from prov_common.bundle.model import FileEntry, Manifest, blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, Signature, SigningKey, TrustStore, sign_envelope
 from prov_common.store import open_store
+from prov_common.store.identity import writer_store_id
 
 SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
 SAMPLES = samples_path("s3://lake", "clean/users")
@@ -308,8 +309,12 @@ def test_an_airflow_try_and_map_index_are_signed_in_the_manifest_and_checked_in_
     raw_put(store_uri, entry, canonical_bytes({**summary, "taskInstance": {"try_number": 1, "map_index": 3}}))
     report = verify_bundle(store, good.run_id, trust, [entry])
     assert _problems(report) == [(entry, "inconsistent")] and "taskInstance" in report.findings[0].reason
-    raw_put(store_uri, entry, canonical_bytes({k: v for k, v in summary.items() if k != "taskInstance"}))  # written before
-    assert verify_bundle(store, good.run_id, trust, [entry]).ok
+    # an entry without it: a manifest that holds one was sealed by a tdprov whose entries hold it, so it was taken out
+    # ('tdprov runs' showed the mapped try as '-', no task instance, and verify, runs --verified and every audit passed)
+    raw_put(store_uri, entry, canonical_bytes({k: v for k, v in summary.items() if k != "taskInstance"}))
+    report = verify_bundle(store, good.run_id, trust, [entry])
+    assert [(f.key, f.problem, f.reason) for f in report.findings] == [
+        (entry, "inconsistent", "index entry fields taskInstance differ from the bundle's manifest")]
 
     older = _signed_manifest(build_bundle(_airflow_try(1, 0), {}, key, sealed_at=SEALED), key, task_instance=None)
     write_bundle(store, older)
@@ -319,3 +324,21 @@ def test_an_airflow_try_and_map_index_are_signed_in_the_manifest_and_checked_in_
     write_bundle(store, lying)
     report = verify_bundle(store, lying.run_id, trust)
     assert _problems(report) == [(f"bundles/{lying.run_id}/manifest.json", "inconsistent")] and "taskInstance" in report.findings[0].reason
+
+
+@pytest.mark.parametrize("names_store", [False, True], ids=["sealed-before-store-ids", "naming-its-store"])
+def test_an_index_entry_without_the_start_is_altered_when_its_manifest_names_its_store(store_uri: str, names_store: bool) -> None:
+    """Entries held the run's start before manifests named their store, so the entry of a manifest that names its store
+    and holds no startedAt had it taken out (lineage then resolved the run's reads by its end, and verify and every
+    audit passed); one of a manifest sealed before stores had an identity may have been written without it."""
+    key = SigningKey.generate()
+    store = open_store(store_uri)
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store) if names_store else None)
+    write_bundle(store, bundle)
+    [entry] = list(store.list("index/"))
+    summary = loads(store.get(entry))
+    assert "startedAt" in summary
+    raw_put(store_uri, entry, canonical_bytes({k: v for k, v in summary.items() if k != "startedAt"}))
+    report = verify_bundle(store, bundle.run_id, TrustStore.of([key.public]), [entry])
+    assert [(f.key, f.problem, f.reason) for f in report.findings] == ([] if not names_store else [
+        (entry, "inconsistent", "index entry fields startedAt differ from the bundle's manifest")])

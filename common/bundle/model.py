@@ -284,12 +284,13 @@ class BundleSummary:
         )
 
     def expected_of(self, manifest: Manifest, manifest_digest: str) -> "BundleSummary":
-        """What this index entry should hold to summarise ``manifest``: :meth:`of_manifest`, without the
-        start, or the task instance, when this entry was written before entries held it (a missing one is no alteration)."""
+        """What this index entry should hold to summarise ``manifest``: :meth:`of_manifest`, without the start when
+        this entry may have been written before entries held it (a missing start is then no alteration). A manifest
+        that names its store, or an Airflow task instance, was sealed by a tdprov whose entries hold both, so an entry
+        of it without either was altered."""
         expected = BundleSummary.of_manifest(manifest, self.key_id, manifest_digest)
-        if self.started_at is None:
-            expected = replace(expected, started_at=None)
-        return expected if self.task_instance is not None else replace(expected, task_instance=None)
+        older = manifest.store_id is None and manifest.task_instance is None  # entries held the start before manifests named their store
+        return replace(expected, started_at=None) if self.started_at is None and older else expected
 
 
 @dataclass(frozen=True)
