@@ -1205,3 +1205,37 @@ def test_an_unsealed_bundle_folder_is_a_note_while_a_writer_may_be_putting_its_f
         named = [(f.object, f.what, f.severity) for f in result.check(CHECK_UNFINISHED).findings if f.run_id == bundle.run_id]
         assert named == [(prefix, words, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
         assert result.exit_code == (0 if severity == "note" else 1)
+
+
+@on(*LOCAL)
+def test_an_unsealed_bundle_folder_written_again_stays_a_note_no_longer_than_since_an_audit_first_named_it(base: Store) -> None:
+    """A folder planted with its run's events, re-dated (or stored again) before each audit, was a note forever: its
+    newest event, and the first object the store took, were always recent. Both count from no later than when an audit
+    first named the folder (the audit state keeps it), so it is an error once --stale-hours have passed since then."""
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.store.identity import writer_store_id
+
+    s = base
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    stale_after = timedelta(hours=1)
+    run_id = str(uuid.uuid4())
+    prefix = layout.bundle_prefix(run_id)
+    what = (f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its run: it was never "
+            "sealed, and no audit examines it")
+    for later, severity in ((timedelta(0), "note"), (timedelta(hours=2), "error")):
+        start = now + later - timedelta(minutes=10)  # events re-dated before each audit, the folder written again
+        bundle = build_bundle(run_events("prepare_planted", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=start, run_id=run_id),
+                              None, s.pipe.key, store_id=writer_store_id(s.pipe.store))
+        events = layout.bundle_key(run_id, layout.EVENTS_FILE)
+        raw_write(s.uri, events, dict(bundle_objects(bundle))[events])
+        # a new run is logged, so that the audit writes its state
+        seal(s.pipe.store, run_events(f"prepare_{severity}", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+        result = _audit(s.pipe, now=now + later, stale_after=stale_after)
+        named = [(f.object, f.severity) for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+        assert named == [(prefix, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+        found = next(f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id)
+        assert found.what == (what if severity == "error" else
+                              f"{what} (its newest event is dated {iso_z(start + timedelta(minutes=5))}, within 1:00:00: a writer "
+                              "may be writing it)")
+        assert result.exit_code == (0 if severity == "note" else 1)

@@ -338,7 +338,10 @@ def _audit(
     sealed = listing.sealed(unindexed)
     for finding in unindexed_bundles(store, trust, unindexed & sealed, stale_after=stale_after, now=started):
         (inventory if finding.check == CHECK_INVENTORY else unfinished).findings.append(finding)
-    unfinished.findings += unsealed_folders(store, unindexed - sealed, stale_after=stale_after, now=started)
+    folders, evaluation.state.folders = unsealed_folders(store, unindexed - sealed, stale_after=stale_after, now=started,
+                                                         reported=loaded.state.checks.folders if loaded.state else (),
+                                                         audit_id=result.audit_id)
+    unfinished.findings += folders
     unfinished.checked += len(unindexed)
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
     if rehash:

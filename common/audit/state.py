@@ -151,6 +151,7 @@ class CheckState:
     passed_versions: int = 0
     unsealed: list[UnsealedRun] = field(default_factory=list)  # staged runs with no indexed bundle, as first reported
     accepted: list[AcceptedRun] = field(default_factory=list)  # completeness findings a person accepted, per run
+    folders: list[UnsealedRun] = field(default_factory=list)  # unsealed bundle folders no index entry names, as first reported
 
     def datasets(self) -> list[DatasetUse]:
         """The datasets the open results name (their broken links', training gaps' and failing versions')."""
@@ -162,7 +163,8 @@ class CheckState:
                 "findings": [f.to_dict() for f in self.findings], "broken": [x.to_dict() for x in self.broken],
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
                 "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed],
-                "accepted": [x.to_dict() for x in self.accepted]}
+                "accepted": [x.to_dict() for x in self.accepted],
+                **({"unsealedFolders": [x.to_dict() for x in self.folders]} if self.folders else {})}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
@@ -170,7 +172,8 @@ class CheckState:
                    [Finding(**f) for f in raw["findings"]], [OpenLink.from_dict(x) for x in raw["broken"]],
                    [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
                    int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()],  # none in older states
-                   [AcceptedRun.from_dict(x) for x in raw.get("accepted") or ()])
+                   [AcceptedRun.from_dict(x) for x in raw.get("accepted") or ()],
+                   [UnsealedRun.from_dict(x) for x in raw.get("unsealedFolders") or ()])  # none in older states
 
 
 @dataclass

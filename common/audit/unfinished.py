@@ -108,9 +108,10 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
 
 
 def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> datetime:
-    """From when a staged run's staleness is measured: its newest event's time, but never later than when an audit
-    first named the run (this one, if none did): a date in the future (a producer's clock running ahead, a typo)
-    cannot keep a run that never ends from being stale."""
+    """From when a staged run's (or an unsealed bundle folder's) staleness is measured: its newest event's time (or
+    when the store took its first object), but never later than when an audit first named the run (this one, if none
+    did): a date in the future (a producer's clock running ahead, a typo), or a folder written again, cannot keep a run
+    that never ends from being stale."""
     first = utc_moment(reported.reported_at) if reported is not None else None
     return min(moment, first or now)
 
@@ -194,7 +195,8 @@ FIX_UNSEALED = (
 WRITING_GRACE = timedelta(seconds=STALE_CLAIM_SECONDS)  # a flusher holding its entry longer is taken as stopped
 
 
-def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timedelta, now: datetime) -> list[Finding]:
+def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timedelta, now: datetime,
+                     reported: Sequence[UnsealedRun] = (), audit_id: str = "") -> tuple[list[Finding], list[UnsealedRun]]:
     """Bundle folders of ``run_ids`` that hold objects but no signed statement, and that no index entry or staged event
     names, so that no audit examines them ('tdprov verify' names them incomplete). A writer puts a bundle's statement
     right after its manifest: a folder with a manifest is an error unless its statement is there now (sealed after the
@@ -202,8 +204,14 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
     its newest event (unsigned, so it only delays the error) is dated within ``stale_after``, or while its events are
     of its run and its first object was stored (by the store's clock, which no writer sets) within
     :data:`WRITING_GRACE` (``stale_after`` when shorter): a late flush of an old run's bundle, its events dated long
-    ago; it is an error after, and when it gives no date or one in the future."""
+    ago; it is an error after, and when it gives no date or one in the future. Either time counts from no later than
+    when an audit first named the folder (``reported``: the folders earlier audits named, the audit state keeps them),
+    so that rewriting the folder (its events re-dated, its objects stored again) cannot keep it a note.
+    Returns the findings and the folders to keep for the next audit: those named now, as first reported (by
+    ``audit_id`` when none did)."""
     findings: list[Finding] = []
+    kept: list[UnsealedRun] = []
+    earlier = {r.run_id: r for r in reported}
     for run_id in sorted(run_ids):
         prefix = layout.bundle_prefix(run_id)
         begun = stored = None
@@ -213,10 +221,12 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
         else:
             begun, own = _newest_event(store, run_id)
             stored = _first_stored(store, prefix) if own else None
+        first = earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now))
+        kept.append(first)
         grace = min(stale_after, WRITING_GRACE)
-        if begun is not None and now - stale_after <= begun <= now + CLOCK_SKEW:
+        if begun is not None and now - stale_after <= _since(begun, first, now) and begun <= now + CLOCK_SKEW:
             why = f" (its newest event is dated {iso_z(begun)}, within {stale_after}: a writer may be writing it)"
-        elif stored is not None and now - grace <= stored <= now + CLOCK_SKEW:
+        elif stored is not None and now - grace <= _since(stored, first, now) and stored <= now + CLOCK_SKEW:
             why = f" (its first object was stored at {iso_z(stored)}, within {grace}: a writer may be writing it)"
         else:
             why = ""
@@ -224,7 +234,7 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
                                 f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its "
                                 "run: it was never sealed, and no audit examines it" + why,
                                 FIX_UNSEALED, severity=NOTE if why else "error", run_id=run_id))
-    return findings
+    return findings, kept
 
 
 def misnamed_folders(names: Iterable[str]) -> list[Finding]:
