@@ -202,15 +202,26 @@ def edit_index_state(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, f"the index entry of logged run {s.extra} changed"
 
 
-def take_the_start_out_of_an_index_entry_no_audit_listed(s: Store) -> tuple[str, str, str]:
-    """A run sealed after the last audit, its index entry rewritten without startedAt (as entries were written before they
-    held the start): lineage then resolved the run's reads by its end, and every audit was clean, as it took the entry
-    for an older one. Its manifest names its store, so the tdprov that sealed it wrote entries that hold the start."""
-    run_id = seal(s.pipe.store, run_events("prepare_started", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+def _rewrite_a_new_index_entry(s: Store, change: Callable[[dict], dict]) -> None:
+    """A run sealed after the last audit, its index entry rewritten by ``change`` before any audit listed it."""
+    run_id = seal(s.pipe.store, run_events("prepare_rewritten", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
     key = s.index_key(run_id)
-    entry = json.loads(raw_read(s.uri, key))
-    raw_write(s.uri, key, json.dumps({k: v for k, v in entry.items() if k != "startedAt"}).encode())
+    raw_write(s.uri, key, json.dumps(change(json.loads(raw_read(s.uri, key)))).encode())
+
+
+def take_the_start_out_of_an_index_entry_no_audit_listed(s: Store) -> tuple[str, str, str]:
+    """The entry rewritten without startedAt (as entries were written before they held the start): lineage then resolved
+    the run's reads by its end, and every audit was clean, as it took the entry for an older one. Its manifest names its
+    store, so the tdprov that sealed it wrote entries that hold the start."""
+    _rewrite_a_new_index_entry(s, lambda entry: {k: v for k, v in entry.items() if k != "startedAt"})
     return "default", CHECK_SIGNATURES, "index entry fields startedAt differ from the bundle's signed manifest"
+
+
+def name_another_signer_in_an_index_entry_no_audit_listed(s: Store) -> tuple[str, str, str]:
+    """The entry's keyId (the signer 'tdprov runs --json' shows, also with --verified) rewritten to another key's: it was
+    never compared with the key whose signature verified, so verify and every audit were clean."""
+    _rewrite_a_new_index_entry(s, lambda entry: {**entry, "keyId": "ed25519:" + "0" * 64})
+    return "default", CHECK_SIGNATURES, "index entry fields keyId differ from the bundle's signed manifest"
 
 
 def edit_index_state_in_place_keeping_its_times(s: Store) -> tuple[str, str, str]:
@@ -514,7 +525,7 @@ def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str,
 
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     roll_back, delete_newest_checkpoint, delete_logged_bundle, copy_under_new_run_id, edit_index_state,
-    take_the_start_out_of_an_index_entry_no_audit_listed,
+    take_the_start_out_of_an_index_entry_no_audit_listed, name_another_signer_in_an_index_entry_no_audit_listed,
     edit_index_state_in_place_keeping_its_times, edit_logged_prov_document, edit_logged_events_in_place_keeping_their_times,
     delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,

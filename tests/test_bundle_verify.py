@@ -342,3 +342,16 @@ def test_an_index_entry_without_the_start_is_altered_when_its_manifest_names_its
     report = verify_bundle(store, bundle.run_id, TrustStore.of([key.public]), [entry])
     assert [(f.key, f.problem, f.reason) for f in report.findings] == ([] if not names_store else [
         (entry, "inconsistent", "index entry fields startedAt differ from the bundle's manifest")])
+
+
+def test_an_index_entry_that_names_another_signer_is_inconsistent(signed, store_uri: str) -> None:
+    """An index entry's keyId (the signer 'tdprov runs --json' shows) was never compared with the key whose signature
+    on the statement verified: an entry naming another key verified clean."""
+    store, bundle, trust = signed
+    [entry] = list(store.list("index/"))
+    summary = loads(store.get(entry))
+    assert summary["keyId"] == bundle.key_id
+    raw_put(store_uri, entry, canonical_bytes({**summary, "keyId": SigningKey.generate().key_id}))
+    report = verify_bundle(store, bundle.run_id, trust, [entry])
+    assert [(f.key, f.problem, f.reason) for f in report.findings] == [
+        (entry, "inconsistent", "index entry fields keyId differ from the bundle's manifest")]

@@ -235,7 +235,7 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
     if checked.indexed_entry is not None and checked.indexed_entry != key:
         out.append(Finding(CHECK_SIGNATURES, key, f"the bundle's indexed record names the entry {checked.indexed_entry}, "
                            "not this one: the entry was moved or copied", _FIX_MOVED, run_id=summary.run_id))
-    expected = summary.expected_of(checked.manifest, checked.manifest_digest).to_dict()
+    expected = summary.expected_of(checked.manifest, checked.manifest_digest, checked.report.key_id).to_dict()
     actual = summary.to_dict()
     wrong = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
     if wrong:

@@ -283,12 +283,13 @@ class BundleSummary:
             task_instance=manifest.task_instance,
         )
 
-    def expected_of(self, manifest: Manifest, manifest_digest: str) -> "BundleSummary":
-        """What this index entry should hold to summarise ``manifest``: :meth:`of_manifest`, without the start when
-        this entry may have been written before entries held it (a missing start is then no alteration). A manifest
-        that names its store, or an Airflow task instance, was sealed by a tdprov whose entries hold both, so an entry
-        of it without either was altered."""
-        expected = BundleSummary.of_manifest(manifest, self.key_id, manifest_digest)
+    def expected_of(self, manifest: Manifest, manifest_digest: str, key_id: str | None = None) -> "BundleSummary":
+        """What this index entry should hold to summarise ``manifest``, signed by ``key_id`` (the key whose signature on
+        the bundle's statement verified; None when none did: the entry's is taken): :meth:`of_manifest`, without the
+        start when this entry may have been written before entries held it (a missing start is then no alteration). A
+        manifest that names its store, or an Airflow task instance, was sealed by a tdprov whose entries hold both, so
+        an entry of it without either was altered."""
+        expected = BundleSummary.of_manifest(manifest, key_id or self.key_id, manifest_digest)
         older = manifest.store_id is None and manifest.task_instance is None  # entries held the start before manifests named their store
         return replace(expected, started_at=None) if self.started_at is None and older else expected
 

@@ -262,7 +262,7 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_dige
         report.add(key, "malformed", exc.what)
         return
     report.checked += 1
-    expected = summary.expected_of(manifest, manifest_digest)
+    expected = summary.expected_of(manifest, manifest_digest, report.key_id)
     if summary.to_json() != expected.to_json():
         wrong = _diff_fields(expected.to_dict(), summary.to_dict())
         report.add(key, "inconsistent", f"index entry fields {', '.join(wrong)} differ from the bundle's manifest")
