@@ -105,6 +105,22 @@ def test_an_openlineage_table_dataset_is_named_as_the_provider_names_it_never_as
     assert [dataset_key(c.uri) for c in captured] == declared
 
 
+def test_an_openlineage_dataset_of_a_namespace_without_a_scheme_is_never_a_local_file(caplog) -> None:
+    """``Dataset(namespace="arn:aws:glue:<region>:<account>", name="table/<db>/<table>")``, as the spec names an AWS
+    Glue table, was given the URI ``arn:aws:glue:.../table/db/t`` and recorded as that file in the task's working
+    folder, and ``Dataset(namespace="bigquery", name="p.sales")`` as the file ``bigquery/p.sales``. The Glue table is
+    named as declared; the BigQuery name, no table's, is not recorded, with a warning naming it."""
+    from prov_airflow.capture import capture_all, dataset_key
+    from prov_airflow.settings import ListenerLimits
+
+    glue = ("arn:aws:glue:eu-west-1:123456789012", "table/shop/orders")
+    with caplog.at_level("WARNING", logger="prov_airflow.capture"):
+        captured = capture_all([Dataset(namespace=ns, name=name) for ns, name in (glue, ("bigquery", "p.sales"))],
+                               ListenerLimits())
+    assert [(c.uri, dataset_key(c.uri)) for c in captured] == [("arn:aws:glue:eu-west-1:123456789012:table/shop/orders", glue)]
+    assert any("namespace='bigquery', name='p.sales'" in r.getMessage() for r in caplog.records), caplog.text
+
+
 def test_an_inlet_or_outlet_tdprov_cannot_name_is_named_in_a_warning(caplog) -> None:
     """Anything else declared as inlet or outlet is not recorded, and a warning names it and what to declare."""
     from prov_airflow.capture import capture_all

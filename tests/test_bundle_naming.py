@@ -13,7 +13,8 @@ from bundle_support import dataset, event
 from prov_common.bundle import Bundle, build_bundle, layout, verify_bundle
 from prov_common.bundle.build import statement_for
 from prov_common.bundle.model import blake3_digest
-from prov_common.bundle.naming import DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, NAMING_V4, NAMING_V5, dataset_name
+from prov_common.bundle.naming import (DATASET_NAMING, NAMING_V1, NAMING_V2, NAMING_V3, NAMING_V4, NAMING_V5, NAMING_V6,
+                                        dataset_name)
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError
@@ -24,8 +25,9 @@ from prov_common.store import open_store
 KEY = SigningKey.generate()
 TRUST = TrustStore.of([KEY.public])
 
-# (namespace, name) -> name under versions 1, 2 and 3 (4 names as 3, and so does 5 but for the TABLES below). Version 5
-# is today's dataset_uri; if one of these changes, freeze the old rules in prov_common.bundle.naming under a new version.
+# (namespace, name) -> name under versions 1, 2 and 3 (4 names as 3, and so does 5 but for the TABLES below, and 6 as 5
+# but for the SCHEMELESS below). Version 6 is today's dataset_uri; if one of these changes, freeze the old rules in
+# prov_common.bundle.naming under a new version.
 VECTORS = [
     (("s3://lake", "raw/users.parquet"), "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
     (("s3://lake/", "/raw/users.parquet"), "s3://lake//raw/users.parquet", "s3://lake/raw/users.parquet", "s3://lake/raw/users.parquet"),
@@ -47,6 +49,14 @@ TABLES = {("postgres://db:5432", "shop.public.orders"): "postgres://db:5432/shop
           ("bigquery", "proj.sales.orders"): "bigquery://proj/sales/orders"}
 VECTORS.append((("bigquery", "proj.sales.orders"), "bigqueryproj.sales.orders", "bigquery/proj.sales.orders",
                 "bigquery/proj.sales.orders"))
+# Namespaces without '://' version 6 writes as namespace:name, where version 5 joined them with '/' (a local file's
+# path): (namespace, name) -> (name under versions 1 to 5 but for v1's, name under version 6).
+SCHEMELESS = {("bigquery", "proj.sales"): ("bigquery/proj.sales", "bigquery:proj.sales"),
+              ("arn:aws:glue:eu-west-1:123456789012", "table/shop/orders"):
+              ("arn:aws:glue:eu-west-1:123456789012/table/shop/orders", "arn:aws:glue:eu-west-1:123456789012:table/shop/orders"),
+              ("pubsub", "topic:proj:events"): ("pubsub/topic:proj:events", "pubsub:topic:proj:events"),
+              ("airflow-asset", "features"): ("airflow-asset/features", "airflow-asset:features")}
+VECTORS.extend(((ref, ref[0] + ref[1], v5, v5) for ref, (v5, _) in SCHEMELESS.items()))
 
 
 @pytest.mark.parametrize("ref, v1, v2, v3", VECTORS, ids=[f"{ns}|{name}" for (ns, name), *_ in VECTORS])
@@ -57,14 +67,16 @@ def test_naming_vectors_per_version(ref: tuple[str, str], v1: str, v2: str, v3: 
     assert dataset_name(*ref, NAMING_V4) == v3
     v5 = TABLES.get(ref, v3)
     assert dataset_name(*ref, NAMING_V5) == v5
-    assert DATASET_NAMING == NAMING_V5 and dataset_name(*ref) == v5
-    if ref != ("file", "data/a.csv"):  # relative file paths have no URI: every version writes namespace:name
-        assert dataset_uri(*ref) == v5
+    v6 = SCHEMELESS.get(ref, (v5, v5))[1]
+    assert DATASET_NAMING == NAMING_V6 and dataset_name(*ref, NAMING_V6) == dataset_name(*ref) == v6
+    if ref not in (("file", "data/a.csv"), ("bigquery", "proj.sales"), ("airflow-asset", "features")):
+        assert dataset_uri(*ref) == v6  # the others have no URI: every version since 2 writes namespace:name
 
 
 @pytest.mark.parametrize("ref", [("s3://lake", "raw/users.parquet"), ("file", "/data/a.csv"), ("inmemory://", "features/x"),
                                  ("abfss://raw@lake01.dfs.core.windows.net", "a/b.parquet"), ("hdfs://namenode:8020", "/warehouse/t"),
-                                 *TABLES])
+                                 *TABLES, ("arn:aws:glue:eu-west-1:123456789012", "table/shop/orders"),
+                                 ("pubsub", "topic:proj:events"), ("pubsub", "subscription:proj:events-sub")])
 def test_the_uri_of_a_spec_named_dataset_names_it_again(ref: tuple[str, str]) -> None:
     assert dataset_from_uri(dataset_name(*ref)) == ref
     with pytest.raises(BadInputError, match="tdprov-naming/9"):
@@ -167,4 +179,18 @@ def test_a_bundle_named_by_version_4_keeps_its_table_names_and_verifies(tmp_path
     report = _verify(tmp_path, old)
     assert report.ok and report.notes == [], report.findings
     lying = _resealed(build_bundle(events, None, KEY), NAMING_V5, NAMING_V4)  # records 5, names by 4
+    assert not _verify(tmp_path / "lying", lying).ok
+
+
+def test_a_bundle_named_by_version_5_keeps_its_schemeless_names_and_verifies(tmp_path: Path) -> None:
+    """Version 5 joined a namespace without '://' to its name with '/' (``bigquery/proj.sales``, a file's path in the
+    working folder); version 6 writes ``bigquery:proj.sales``. A bundle sealed by version 5 keeps its name and
+    verifies, re-derived by version 5."""
+    events = _events("bigquery", "proj.sales")
+    assert _subject(build_bundle(events, None, KEY)) == "bigquery:proj.sales"
+    old = _resealed(build_bundle(events, None, KEY), NAMING_V5, NAMING_V5)
+    assert _subject(old) == "bigquery/proj.sales"
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings
+    lying = _resealed(build_bundle(events, None, KEY), NAMING_V6, NAMING_V5)  # records 6, names by 5
     assert not _verify(tmp_path / "lying", lying).ok

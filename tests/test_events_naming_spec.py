@@ -182,6 +182,40 @@ def test_the_uri_of_a_table_is_the_asset_uri_the_provider_names_alike(namespace:
         assert converted is not None and (converted.namespace, converted.name) == (namespace, name)
 
 
+@pytest.mark.parametrize(("namespace", "name", "fix"), [
+    ("bigquery", "p.d", "<project>.<dataset>.<table>"), ("bigquery", "p.d.t.x", "<project>.<dataset>.<table>"),
+    ("bigquery", "p/d/t", "<project>.<dataset>.<table>"), ("airflow-asset", "features", "scheme://authority/path"),
+    ("arn:aws:glue:eu-west-1:123456789012", "database/shop", "table/<database>/<table>"),
+    ("pubsub", "p.events", "scheme://authority/path")])
+def test_a_pair_whose_uri_would_read_as_a_local_file_has_none(namespace: str, name: str, fix: str) -> None:
+    """A namespace without '://' was joined to its name with '/': ("bigquery", "p.d") was bigquery/p.d, which
+    dataset_from_uri then read as the file <cwd>/bigquery/p.d. A BigQuery name that is not project.dataset.table is
+    refused with that form, and so is any other such pair the spec does not write (its fix names the forms it does)."""
+    with pytest.raises(BadInputError) as err:
+        dataset_uri(namespace, name)
+    assert fix in err.value.fix
+
+
+@pytest.mark.parametrize(("uri", "namespace", "name"), [
+    ("arn:aws:glue:eu-west-1:123456789012:table/shop/orders", "arn:aws:glue:eu-west-1:123456789012", "table/shop/orders"),
+    ("pubsub:topic:my-proj:events", "pubsub", "topic:my-proj:events"),
+    ("pubsub:subscription:my-proj:events-sub", "pubsub", "subscription:my-proj:events-sub")])
+def test_the_spec_s_namespaces_without_a_scheme_are_read_back_never_as_files(uri: str, namespace: str, name: str) -> None:
+    """An AWS Glue table (the spec's namespace arn:aws:glue:{region}:{account id}, name table/{database}/{table}) and a
+    Pub/Sub topic (namespace pubsub) were given the URI namespace/name, which named a file in the working folder: the
+    URI is their namespace:name, the table's ARN, which names the pair again."""
+    assert dataset_uri(namespace, name) == uri
+    assert dataset_from_uri(uri) == (namespace, name)
+
+
+@pytest.mark.parametrize("uri", ["arn:aws:glue:eu-west-1:123456789012:database/shop", "arn:aws:glue:eu-west-1:table/shop/orders",
+                                 "arn:aws:glue:eu-west-1:123456789012:table/shop/orders/x"])
+def test_an_aws_glue_arn_of_no_table_is_refused(uri: str) -> None:
+    with pytest.raises(BadInputError, match="is no AWS Glue table's ARN") as err:
+        dataset_from_uri(uri)
+    assert err.value.fix == "write it as arn:aws:glue:<region>:<account id>:table/<database>/<table>"
+
+
 def test_a_bucket_is_named_as_written_as_the_object_read() -> None:
     """The bucket ``LegacyBucket`` (a legacy S3 name) was named ``s3://legacybucket``, another bucket than the one
     hashed (``split_s3_uri`` reads it as written), and than the Amazon provider names."""

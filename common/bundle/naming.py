@@ -22,9 +22,11 @@ NAMING_V2 = "tdprov-naming/2"
 NAMING_V3 = "tdprov-naming/3"
 NAMING_V4 = "tdprov-naming/4"
 NAMING_V5 = "tdprov-naming/5"
-DATASET_NAMING = NAMING_V5  # what new bundles record
+NAMING_V6 = "tdprov-naming/6"
+DATASET_NAMING = NAMING_V6  # what new bundles record
 UNRECORDED_NAMINGS = (NAMING_V1, NAMING_V2)  # manifests without "datasetNaming" were named by one of these
-ANNOTATED_NAMINGS = frozenset({NAMING_V4, NAMING_V5})  # namings whose statements annotate each dataset with its (namespace, name)
+# namings whose statements annotate each dataset with its (namespace, name)
+ANNOTATED_NAMINGS = frozenset({NAMING_V4, NAMING_V5, NAMING_V6})
 
 _JOINED = {"s3", "s3a", "s3n", "gs", "gcs",
            "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"}
@@ -56,14 +58,25 @@ def _v3(namespace: str, name: str) -> str:
 
 
 def _v5(namespace: str, name: str) -> str:
-    """Version 5 (current): :func:`~prov_common.lineage.naming.dataset_uri`, a table as Airflow's Asset URI spells it
-    (``postgres://h:5432/db/schema/table``, ``bigquery://project/dataset/table``), else as version 3."""
+    """Version 5: :func:`~prov_common.lineage.naming.asset_uri`, a table as Airflow's Asset URI spells it
+    (``postgres://h:5432/db/schema/table``, ``bigquery://project/dataset/table``), else as version 3 (a namespace
+    without ``://`` too: ``bigquery`` + ``p.d`` as ``bigquery/p.d``)."""
+    from prov_common.lineage.naming import asset_uri
+
+    return asset_uri(namespace, name)
+
+
+def _v6(namespace: str, name: str) -> str:
+    """Version 6 (current): :func:`~prov_common.lineage.naming.dataset_uri`, as version 5 but for a namespace without
+    ``://`` other than ``file``: ``namespace:name`` (an AWS Glue table's ARN; a pair that has no URI, e.g. ``bigquery``
+    + ``p.d``, falls back to that form in :func:`dataset_name`)."""
     from prov_common.lineage.naming import dataset_uri
 
     return dataset_uri(namespace, name)
 
 
-NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3, NAMING_V4: _v3, NAMING_V5: _v5}
+NAMINGS: dict[str, Callable[[str, str], str]] = {NAMING_V1: _v1, NAMING_V2: _v2, NAMING_V3: _v3, NAMING_V4: _v3, NAMING_V5: _v5,
+                                                NAMING_V6: _v6}
 
 
 def dataset_name(namespace: str, name: str, naming: str = DATASET_NAMING) -> str:

@@ -46,6 +46,11 @@ _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "snowflake": (None, None, 3),  # the spec's "snowflake://{account}" (the class takes an organization apart)
 }
 BIGQUERY = "bigquery"  # the spec's namespace of every BigQuery table, named "{project}.{dataset}.{table}"
+# The spec's other namespaces without "://", each written with its name as one "namespace:name" URI: an AWS Glue table's
+# ARN, arn:aws:glue:{region}:{account id}:table/{database}/{table}, and a Pub/Sub topic's or subscription's
+GLUE_PREFIX = "arn:aws:glue:"
+PUBSUB = "pubsub"
+_PUBSUB_KINDS = ("topic", "subscription")
 
 
 def _ol_naming() -> ModuleType:
@@ -75,6 +80,9 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
       5439 when absent)
     - ``bigquery://project/dataset/table``: ``("bigquery", "project.dataset.table")``
     - ``inmemory://name``: ``("inmemory://", "name")``
+    - an AWS Glue table's ARN ``arn:aws:glue:<region>:<account>:table/<db>/<table>``:
+      ``("arn:aws:glue:<region>:<account>", "table/<db>/<table>")``; ``pubsub:topic:<project>:<topic>``:
+      ``("pubsub", "topic:<project>:<topic>")`` (``subscription:`` alike)
     - ``xcom://<dag_id>/<task_id>/<key>``: ``("xcom://<dag_id>", "/<task_id>/<key>")`` as written (an XCom value as
       the Airflow plugin names it: the DAG id keeps its case, a key its ``#``, ``?`` and ``%``)
     - any other ``scheme://authority/path``: ``("scheme://authority", "/path")``
@@ -84,7 +92,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     if isinstance(uri_or_path, PurePath):
         return _local(str(uri_or_path))
     if "://" not in str(uri_or_path):  # a path, or RFC 8089's short form file:/p (read as the file /p)
-        return _local(local_target(str(uri_or_path)))
+        return _schemeless(str(uri_or_path)) or _local(local_target(str(uri_or_path)))
     raw = str(uri_or_path)
     given, _, after = raw.partition("://")
     if given.lower() == XCOM_SCHEME:  # as the Airflow plugin names an XCom value: as written
@@ -129,6 +137,28 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
             return _pair(getattr(_ol_naming(), naming)(host, port, *segments))
         return f"{scheme}://{host}" + (f":{port}" if port else ""), ".".join(segments)
     return f"{scheme}://{authority}", path or "/"
+
+
+def _schemeless(text: str) -> tuple[str, str] | None:
+    """``(namespace, name)`` of a URI of a namespace the spec writes without ``://`` (an AWS Glue table's ARN, a
+    Pub/Sub topic or subscription), ``None`` for anything else (a path)."""
+    if text.startswith(GLUE_PREFIX):
+        region, account, resource = (text[len(GLUE_PREFIX):].split(":", 2) + ["", ""])[:3]
+        kind, _, table = resource.partition("/")
+        database, _, table = table.partition("/")
+        if not (region and account and kind == "table" and database and table) or "/" in table:
+            raise BadInputError(f"{text!r} is no AWS Glue table's ARN",
+                                fix="write it as arn:aws:glue:<region>:<account id>:table/<database>/<table>")
+        return _pair(_ol_naming().AWSGlue(region, account, database, table))
+    kind, _, rest = text.partition(":")[2].partition(":")
+    if text.startswith(f"{PUBSUB}:") and kind in _PUBSUB_KINDS:
+        project, _, resource = rest.partition(":")
+        if not project or not resource:
+            raise BadInputError(f"{text!r} names no Pub/Sub {kind}",
+                                fix=f"write it as {PUBSUB}:{kind}:<project>:<{kind} id>")
+        naming = _ol_naming()
+        return _pair(naming.PubSubNaming(naming.PubSubResourceType(kind), project, resource))
+    return None
 
 
 def _kafka(text: str) -> tuple[str, str]:
@@ -210,8 +240,42 @@ def dataset_uri(namespace: str, name: str) -> str:
     """The URI that a (namespace, name) pair stands for (inverse of :func:`dataset_from_uri`): a table's as an Airflow
     Asset spells it, ``redshift://c.r:5439/db/s/t`` for ``("redshift://c.r:5439", "db.s.t")`` and ``bigquery://p/d/t``
     for ``("bigquery", "p.d.t")``, so that the providers' Asset converters name it ``(namespace, name)`` again; a
-    table name of another number of parts, or with a part a URI path would read otherwise, as :func:`joined_uri`."""
+    table name of another number of parts, or with a part a URI path would read otherwise, as :func:`joined_uri`.
+
+    A namespace without ``://`` but ``file`` (and the empty one, a producer's file by path) is written
+    ``namespace:name`` where :func:`dataset_from_uri` reads that back as the pair (an AWS Glue table's ARN, a Pub/Sub
+    topic); any other such pair, a BigQuery name that is not ``project.dataset.table`` among them, is refused: its
+    URI would be read as a file in the working folder."""
+    if namespace and namespace != "file" and "://" not in namespace:
+        return _schemeless_uri(namespace, name)
+    return asset_uri(namespace, name)
+
+
+def asset_uri(namespace: str, name: str) -> str:
+    """The URI of (namespace, name) as naming version 5 wrote every dataset's (frozen: bundles are verified by it): a
+    table's as its Asset URI (:func:`dataset_uri`), anything else as :func:`joined_uri`, a namespace without ``://``
+    too (``bigquery/p.d``, which reads as a local file)."""
     return _table_uri(namespace, name) or joined_uri(namespace, name)
+
+
+def _schemeless_uri(namespace: str, name: str) -> str:
+    """:func:`dataset_uri` of a namespace without ``://``: ``bigquery://p/d/t`` or ``namespace:name``, or refused."""
+    if namespace == BIGQUERY:
+        table = _table_uri(namespace, name)
+        if table is None:
+            raise BadInputError(f"BigQuery table name {name!r} is not <project>.<dataset>.<table>",
+                                fix='name a BigQuery table ("bigquery", "<project>.<dataset>.<table>"), its URI '
+                                    "bigquery://<project>/<dataset>/<table>")
+        return table
+    uri = f"{namespace}:{name}"
+    if _schemeless(uri) != (namespace, name):
+        raise BadInputError(
+            f"dataset ({namespace!r}, {name!r}) has no URI: its namespace has no '://' and is none the OpenLineage "
+            "naming spec writes so (a URI of it would be read as a file in the working folder)",
+            fix="name the dataset by a URI (scheme://authority/path), or as the spec names an AWS Glue table "
+                '("arn:aws:glue:<region>:<account id>", "table/<database>/<table>") or a Pub/Sub topic '
+                '("pubsub", "topic:<project>:<topic id>")')
+    return uri
 
 
 def _table_uri(namespace: str, name: str) -> str | None:
