@@ -194,3 +194,13 @@ def test_a_bundle_named_by_version_5_keeps_its_schemeless_names_and_verifies(tmp
     assert report.ok and report.notes == [], report.findings
     lying = _resealed(build_bundle(events, None, KEY), NAMING_V6, NAMING_V5)  # records 6, names by 5
     assert not _verify(tmp_path / "lying", lying).ok
+
+
+def test_a_bundle_that_named_a_bare_snowflake_locator_keeps_its_name_and_verifies(tmp_path: Path) -> None:
+    """snowflake://xy12345/db/s/t is now the account xy12345.us-west-1.aws, as the Snowflake provider names it; a
+    bundle sealed with the bare locator's namespace keeps that name (its URI is written as before) and verifies."""
+    assert dataset_from_uri("snowflake://xy12345/SHOP/PUBLIC/ORDERS") == ("snowflake://xy12345.us-west-1.aws", "SHOP.PUBLIC.ORDERS")
+    old = build_bundle(_events("snowflake://xy12345", "SHOP.PUBLIC.ORDERS"), None, KEY)
+    assert _subject(old) == "snowflake://xy12345/SHOP/PUBLIC/ORDERS"
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings

@@ -216,6 +216,22 @@ def test_an_aws_glue_arn_of_no_table_is_refused(uri: str) -> None:
     assert err.value.fix == "write it as arn:aws:glue:<region>:<account id>:table/<database>/<table>"
 
 
+@pytest.mark.parametrize(("account", "named"), [("xy12345", "xy12345.us-west-1.aws"), ("XY12345.us-east-2", "xy12345.us-east-2.aws"),
+                                               ("xy12345.east-us-2.azure", "xy12345.east-us-2.azure"),
+                                               ("myorg-acct1", "myorg-acct1"), ("MyOrg-My_Acct", "myorg-my_acct")])
+def test_a_snowflake_account_is_named_as_the_snowflake_provider_names_it(account: str, named: str) -> None:
+    """The Snowflake provider names the tables a task's queries touch in the namespace snowflake://<account> with a
+    legacy account locator's region and cloud (fix_account_name: xy12345 is xy12345.us-west-1.aws) and an
+    organization's account as written; tdprov named snowflake://xy12345/db/s/t snowflake://xy12345, so a table the
+    provider recorded and one tdprov recorded were two datasets. OpenLineage's own fix_account_name agrees."""
+    from openlineage.common.provider.snowflake import fix_account_name
+
+    namespace, name = dataset_from_uri(f"snowflake://{account}/SALES/PUBLIC/ORDERS")
+    assert (namespace, name) == (f"snowflake://{named}", "SALES.PUBLIC.ORDERS")
+    assert named == fix_account_name(account.lower())
+    assert dataset_from_uri(dataset_uri(namespace, name)) == (namespace, name)
+
+
 def test_a_bucket_is_named_as_written_as_the_object_read() -> None:
     """The bucket ``LegacyBucket`` (a legacy S3 name) was named ``s3://legacybucket``, another bucket than the one
     hashed (``split_s3_uri`` reads it as written), and than the Amazon provider names."""

@@ -46,6 +46,8 @@ _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "snowflake": (None, None, 3),  # the spec's "snowflake://{account}" (the class takes an organization apart)
 }
 BIGQUERY = "bigquery"  # the spec's namespace of every BigQuery table, named "{project}.{dataset}.{table}"
+# A Snowflake account locator's region and cloud where its identifier leaves them out (Snowflake's first region)
+_SNOWFLAKE_DEFAULTS = ("us-west-1", "aws")
 # The spec's other namespaces without "://", each written with its name as one "namespace:name" URI: an AWS Glue table's
 # ARN, arn:aws:glue:{region}:{account id}:table/{database}/{table}, and a Pub/Sub topic's or subscription's
 GLUE_PREFIX = "arn:aws:glue:"
@@ -78,6 +80,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
       (MySQL, Trino, Redshift, Snowflake, Hive, DB2, Oracle, Teradata, CrateDB alike; Trino's port 8080 and Redshift's
       5439 when absent)
+    - ``snowflake://account/db/schema/table``: ``("snowflake://<account>", "db.schema.table")``, a legacy account
+      locator with its region and cloud (:func:`snowflake_account`: ``xy12345`` is ``xy12345.us-west-1.aws``)
     - ``bigquery://project/dataset/table``: ``("bigquery", "project.dataset.table")``
     - ``inmemory://name``: ``("inmemory://", "name")``
     - an AWS Glue table's ARN ``arn:aws:glue:<region>:<account>:table/<db>/<table>``:
@@ -133,6 +137,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
             table = "<database>/<schema>/<table>" if count == 3 else "<database>/<table>"
             raise BadInputError(f"dataset URI {text!r} names no table", fix=f"write it as {scheme}://<host>[:port]/{table}")
         port = port or default_port
+        if scheme == "snowflake":
+            host = snowflake_account(host)
         if naming is not None and len(segments) == count and port:
             return _pair(getattr(_ol_naming(), naming)(host, port, *segments))
         return f"{scheme}://{host}" + (f":{port}" if port else ""), ".".join(segments)
@@ -159,6 +165,20 @@ def _schemeless(text: str) -> tuple[str, str] | None:
         naming = _ol_naming()
         return _pair(naming.PubSubNaming(naming.PubSubResourceType(kind), project, resource))
     return None
+
+
+def snowflake_account(account: str) -> str:
+    """A Snowflake account identifier as the namespace ``snowflake://{account}`` holds it, as the Snowflake provider
+    names the account of the tables its queries touch (``fix_account_name``): a legacy account locator with its region
+    and cloud, ``xy12345`` as ``xy12345.us-west-1.aws`` (Snowflake's default region), ``xy12345.us-east-2`` as
+    ``xy12345.us-east-2.aws`` (AWS when no cloud is named), ``xy12345.east-us-2.azure`` as written (parts after the
+    cloud left out); an organization's account, ``myorg-acct1`` (the spec's ``{organization name}-{account name}``), as
+    written."""
+    locator, *where = account.split(".")
+    if not locator or "-" in locator or "_" in locator:
+        return account
+    region, cloud = (*where, *_SNOWFLAKE_DEFAULTS[len(where):])[:2]
+    return f"{locator}.{region}.{cloud}"
 
 
 def _kafka(text: str) -> tuple[str, str]:
