@@ -31,6 +31,11 @@ PATTERNS = {  # data store -> (namespace, name), as the spec's table spells them
     "Redshift": (rf"redshift://{_ID}\.{_ID}:\d+", r"[^./]+\.[^./]+\.[^./]+"),
     "BigQuery": (r"bigquery", r"[^./]+\.[^./]+\.[^./]+"),
     "Snowflake": (rf"snowflake://{_ID}", r"[^./]+\.[^./]+\.[^./]+"),
+    "Oracle": (rf"oracle://{_ID}:\d+", r"[^./]+\.[^./]+\.[^./]+"),
+    "Athena": (rf"awsathena://athena\.{_ID}\.amazonaws\.com", r"[^./]+\.[^./]+\.[^./]+"),
+    "Cassandra": (rf"cassandra://{_ID}:\d+", r"[^./]+\.[^./]+"),
+    "Azure Data Explorer": (rf"azurekusto://{_ID}\.kusto\.windows\.net", r"[^./]+/[^./]+"),
+    "Azure Cosmos DB": (rf"azurecosmos://{_ID}/dbs/[^/]+", r"colls/[^/]+"),
 }
 
 
@@ -59,6 +64,14 @@ PATTERNS = {  # data store -> (namespace, name), as the spec's table spells them
         ("Hive", "hive://meta:10000/web/clicks", "hive://meta:10000", "web.clicks"),
         ("BigQuery", "bigquery://my-proj/sales/Orders", "bigquery", "my-proj.sales.Orders"),
         ("Snowflake", "snowflake://myorg-acct1/SALES/PUBLIC/ORDERS", "snowflake://myorg-acct1", "SALES.PUBLIC.ORDERS"),
+        ("Oracle", "oracle+oracledb://ora1/ORCL/HR/EMP", "oracle://ora1:1521", "ORCL.HR.EMP"),
+        ("Athena", "awsathena://athena.eu-west-1.amazonaws.com/AwsDataCatalog/shop/orders",
+         "awsathena://athena.eu-west-1.amazonaws.com", "AwsDataCatalog.shop.orders"),
+        ("Cassandra", "cassandra://c1:9042/shop/events", "cassandra://c1:9042", "shop.events"),
+        ("Azure Data Explorer", "azurekusto://adx1.westeurope.kusto.windows.net/telemetry/events",
+         "azurekusto://adx1.westeurope.kusto.windows.net", "telemetry/events"),
+        ("Azure Cosmos DB", "azurecosmos://acct1.documents.azure.com/dbs/shop/colls/orders",
+         "azurecosmos://acct1.documents.azure.com/dbs/shop", "colls/orders"),
     ],
 )
 def test_each_scheme_follows_the_naming_spec(store: str, uri: str, namespace: str, name: str) -> None:
@@ -230,6 +243,25 @@ def test_a_snowflake_account_is_named_as_the_snowflake_provider_names_it(account
     assert (namespace, name) == (f"snowflake://{named}", "SALES.PUBLIC.ORDERS")
     assert named == fix_account_name(account.lower())
     assert dataset_from_uri(dataset_uri(namespace, name)) == (namespace, name)
+
+
+@pytest.mark.parametrize(("uri", "namespace"), [("mssql://sql1/shop/dbo/orders", "sqlserver://sql1:1433"),
+                                              ("sqlserver://sql1:1444/shop/dbo/orders", "sqlserver://sql1:1444"),
+                                              ("oracle://ora1/ORCL/HR/EMP", "oracle://ora1:1521")])
+def test_a_sql_server_or_oracle_uri_without_a_port_gets_the_port_their_providers_name(uri: str, namespace: str) -> None:
+    """The MSSQL and Oracle providers name the tables a task's SQL touches with the engine's default port (1433, 1521)
+    when the connection has none, and the spec's namespace has a port; tdprov named mssql://sql1/... sqlserver://sql1
+    and oracle://ora1/... oracle://ora1, so a table a provider recorded and one tdprov recorded were two."""
+    assert dataset_from_uri(uri)[0] == namespace
+
+
+@pytest.mark.parametrize(("uri", "fix"), [("azurekusto://adx1.kusto.windows.net/telemetry", "<database>/<table>"),
+                                         ("azurecosmos://acct1/dbs/shop/orders", "dbs/<database>/colls/<container>"),
+                                         ("azurecosmos://acct1/db/shop/colls/orders", "dbs/<database>/colls/<container>")])
+def test_an_azure_database_uri_that_names_no_table_is_refused(uri: str, fix: str) -> None:
+    with pytest.raises(BadInputError, match="names no table") as err:
+        dataset_from_uri(uri)
+    assert err.value.fix.endswith(f"://<host>/{fix}")
 
 
 def test_a_bucket_is_named_as_written_as_the_object_read() -> None:

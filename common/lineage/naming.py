@@ -27,12 +27,15 @@ _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
 XCOM_SCHEME = "xcom"  # an Airflow XCom value, as prov_airflow names it (xcom_dataset)
 # Databases: name = "database.schema.table" (no leading slash); scheme aliases as the spec spells them.
-_TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate", "snowflake"}
+_TABLE_SCHEMES = {"postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate", "snowflake",
+                  "awsathena", "cassandra"}
 # What naming versions 3 and 4 joined to the name with '/' (joined_uri; frozen: bundles are verified by it)
-_JOINED_SCHEMES = frozenset(_BUCKET_SCHEMES | _TABLE_SCHEMES - {"snowflake"})
+_JOINED_SCHEMES = frozenset({"s3", "s3a", "s3n", "gs", "gcs",
+                             "postgres", "mysql", "trino", "redshift", "sqlserver", "oracle", "db2", "hive", "teradata", "crate"})
 _SCHEME_ALIASES = {"postgresql": "postgres", "mssql": "sqlserver", "mariadb": "mysql"}
-# Databases: (openlineage-python naming class or None, default port, path segments it takes). The default port is the
-# one Airflow's providers give an Asset URI without one (its normalised URI), so both name the table alike.
+# Databases: (openlineage-python naming class or None, default port, path segments its Asset URI takes; 0: none, the
+# name is joined whole). The default port is the one Airflow's providers give an Asset URI without one (its normalised
+# URI), or, for SQL Server and Oracle, the tables a task's SQL touches, so both name the table alike.
 _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "postgres": ("Postgres", "5432", 3),
     "mysql": ("MySQL", "3306", 2),
@@ -40,12 +43,15 @@ _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "redshift": (None, "5439", 3),  # the spec's "redshift://{cluster}.{region}:{port}" (no class takes a host)
     "hive": ("Hive", None, 2),
     "db2": ("DB2", None, 3),
-    "oracle": ("Oracle", None, 3),
+    "oracle": ("Oracle", "1521", 3),
+    "sqlserver": (None, "1433", 0),  # the spec's "sqlserver://{host}:{port}", the MSSQL provider's db.schema.table
     "teradata": ("Teradata", None, 2),
     "crate": ("CrateDB", None, 3),
     "snowflake": (None, None, 3),  # the spec's "snowflake://{account}" (the class takes an organization apart)
 }
 BIGQUERY = "bigquery"  # the spec's namespace of every BigQuery table, named "{project}.{dataset}.{table}"
+# Azure databases whose names the spec writes with '/': the path of a table's URI
+_AZURE_DATABASES = {"azurekusto": "<database>/<table>", "azurecosmos": "dbs/<database>/colls/<container>"}
 # A Snowflake account locator's region and cloud where its identifier leaves them out (Snowflake's first region)
 _SNOWFLAKE_DEFAULTS = ("us-west-1", "aws")
 # The spec's other namespaces without "://", each written with its name as one "namespace:name" URI: an AWS Glue table's
@@ -78,8 +84,11 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host[:port]/topic``: ``("kafka://host[:port]", "topic")``, the servers as
       written (``kafka://b1:9092,b2:9092``)
     - ``postgres://host[:port]/db/schema/table``: ``("postgres://host:5432", "db.schema.table")``
-      (MySQL, Trino, Redshift, Snowflake, Hive, DB2, Oracle, Teradata, CrateDB alike; Trino's port 8080 and Redshift's
-      5439 when absent)
+      (MySQL, Trino, Redshift, Snowflake, Hive, DB2, Oracle, Teradata, CrateDB, SQL Server, Cassandra and Athena's
+      ``awsathena://athena.<region>.amazonaws.com/catalog/db/table`` alike; Trino's port 8080, Redshift's 5439,
+      SQL Server's 1433 and Oracle's 1521 when absent)
+    - ``azurekusto://host/db/table``: ``("azurekusto://host", "db/table")``;
+      ``azurecosmos://host/dbs/db/colls/c``: ``("azurecosmos://host/dbs/db", "colls/c")``
     - ``snowflake://account/db/schema/table``: ``("snowflake://<account>", "db.schema.table")``, a legacy account
       locator with its region and cloud (:func:`snowflake_account`: ``xy12345`` is ``xy12345.us-west-1.aws``)
     - ``bigquery://project/dataset/table``: ``("bigquery", "project.dataset.table")``
@@ -128,6 +137,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         raise BadInputError(f"dataset URI {text!r} has no host", fix="write it as scheme://host[:port]/path")
     port = None if parts.port is None else str(parts.port)
     authority = host if port is None else f"{host}:{port}"
+    if scheme in _AZURE_DATABASES:
+        return _azure_database(scheme, text, authority, path)
     if scheme == "hdfs" and port is not None and path:
         return _pair(_ol_naming().HDFS(namenode_host=host, namenode_port=port, path=path))
     if scheme in _TABLE_SCHEMES:
@@ -179,6 +190,19 @@ def snowflake_account(account: str) -> str:
         return account
     region, cloud = (*where, *_SNOWFLAKE_DEFAULTS[len(where):])[:2]
     return f"{locator}.{region}.{cloud}"
+
+
+def _azure_database(scheme: str, text: str, authority: str, path: str) -> tuple[str, str]:
+    """``(namespace, name)`` of an Azure Data Explorer table (``azurekusto://<host>/<database>/<table>``: the spec's
+    ``("azurekusto://<host>", "<database>/<table>")``) or Cosmos DB container
+    (``azurecosmos://<host>/dbs/<database>/colls/<container>``: ``("azurecosmos://<host>/dbs/<database>", "colls/<container>")``)."""
+    form = _AZURE_DATABASES[scheme]
+    parts, segments = path.strip("/").split("/"), form.split("/")
+    if len(parts) != len(segments) or any(not p or (f[0] != "<" and p != f) for p, f in zip(parts, segments)):
+        raise BadInputError(f"dataset URI {text!r} names no table", fix=f"write it as {scheme}://<host>/{form}")
+    if scheme == "azurecosmos":
+        return f"{scheme}://{authority}/dbs/{parts[1]}", f"colls/{parts[3]}"
+    return f"{scheme}://{authority}", "/".join(parts)
 
 
 def _kafka(text: str) -> tuple[str, str]:
