@@ -147,7 +147,10 @@ def test_a_kafka_uri_without_a_topic_is_refused(uri: str) -> None:
                                          ("postgres://db:5432/", "postgres://<host>[:port]/<database>/<schema>/<table>"),
                                          ("redshift://wh.eu-west-1", "redshift://<host>[:port]/<database>/<schema>/<table>"),
                                          ("mysql://db//", "mysql://<host>[:port]/<database>/<table>"),
-                                         ("sqlserver://db", "sqlserver://<host>[:port]/<database>/<table>")])
+                                         ("sqlserver://db", "sqlserver://<host>[:port]/<database>/<schema>/<table>"),
+                                         ("awsathena://athena.r.amazonaws.com",
+                                          "awsathena://<host>[:port]/<catalog>/<database>/<table>"),
+                                         ("cassandra://c:9042", "cassandra://<host>[:port]/<keyspace>/<table>")])
 def test_a_database_uri_without_a_table_is_refused(uri: str, fix: str) -> None:
     """A database URI naming no table was a dataset of an empty name (trino://tr was ("trino://tr:8080", "")), which an
     event then refuses as a whole; it is refused itself, naming the URI and the form of a table's."""

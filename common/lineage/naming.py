@@ -49,6 +49,9 @@ _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "crate": ("CrateDB", None, 3),
     "snowflake": (None, None, 3),  # the spec's "snowflake://{account}" (the class takes an organization apart)
 }
+# The path a table's URI takes in the schemes whose name is its path's segments joined whole (count 0 above)
+_JOINED_FORMS = {"sqlserver": "<database>/<schema>/<table>", "awsathena": "<catalog>/<database>/<table>",
+                 "cassandra": "<keyspace>/<table>"}
 BIGQUERY = "bigquery"  # the spec's namespace of every BigQuery table, named "{project}.{dataset}.{table}"
 # Azure databases whose names the spec writes with '/': the path of a table's URI
 _AZURE_DATABASES = {"azurekusto": "<database>/<table>", "azurecosmos": "dbs/<database>/colls/<container>"}
@@ -145,7 +148,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         segments = [s for s in path.split("/") if s]
         naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
         if not segments:  # a database server, no table: its name would be empty
-            table = "<database>/<schema>/<table>" if count == 3 else "<database>/<table>"
+            table = _JOINED_FORMS.get(scheme) or ("<database>/<schema>/<table>" if count == 3 else "<database>/<table>")
             raise BadInputError(f"dataset URI {text!r} names no table", fix=f"write it as {scheme}://<host>[:port]/{table}")
         port = port or default_port
         if scheme == "snowflake":
