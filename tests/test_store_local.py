@@ -138,6 +138,28 @@ def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
         assert not any(root.iterdir())
 
 
+def test_the_write_check_never_writes_through_a_link(tmp_path: Path) -> None:
+    """The write check (an audit's, before it writes log/ and audit/) followed links: with 'bundles' a link to a folder
+    outside the store, it created and removed its probe file there. It reaches the folder as a write does, so the link is
+    refused naming it, nothing is written outside the store, and the check still passes in the store's own folders."""
+    root, outside = tmp_path / "store", tmp_path / "outside"
+    outside.mkdir()
+    store = LocalStore(root)
+    store.put("log/x", b"1")
+    (root / "bundles").symlink_to(outside)
+    before = os.stat(outside).st_mtime_ns
+    for prefix in ("bundles/r/", "bundles/"):
+        with pytest.raises(StoreError) as caught:
+            store.check_writable(prefix)
+        assert caught.value.what == (f"cannot create objects under '{prefix}' in local folder {root}: {root / 'bundles'} is a "
+                                     f"symbolic link (to {outside}), and tdprov writes only files and folders in a store, "
+                                     "never through a link.")
+    assert os.stat(outside).st_mtime_ns == before and list(outside.iterdir()) == []
+    store.check_writable("log/")
+    store.check_writable("audit/new/")
+    assert sorted(p.name for p in root.iterdir()) == ["bundles", "log"] and os.listdir(root / "log") == ["x"]
+
+
 def test_fsync_can_be_turned_off_for_scratch_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert open_store(tmp_path / "a").fsync is True
     monkeypatch.setenv("TDPROV_STORE_FSYNC", "0")

@@ -24,6 +24,7 @@ _FOLDER_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_P
 _ROOT_FLAGS = _FOLDER_FLAGS & ~os.O_NOFOLLOW
 """The store's root is opened as its folder, and may be reached through a link."""
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_LINK_FIX = "find out who put the link there, remove it and restore what it replaced from a backup or replica of the store"
 
 
 def key_name(name: str) -> str:
@@ -69,9 +70,7 @@ class LocalStore(BaseStore):
                 raise self._blocked(key, blocked.path) from None
             raise StoreError(f"cannot write '{key}' in {self.describe()}: {blocked}, and tdprov writes only files and "
                              "folders in a store, never through a link.",
-                             fix="find out who put the link there, remove it and restore what it replaced from a backup or "
-                                 "replica of the store, then write again ('tdprov flush' delivers what a pipeline "
-                                 "spooled)") from None
+                             fix=f"{_LINK_FIX}, then write again ('tdprov flush' delivers what a pipeline spooled)") from None
         except OSError as exc:
             raise self._os_error("write", key, exc) from exc
 
@@ -135,18 +134,24 @@ class LocalStore(BaseStore):
             yield stream
 
     @contextlib.contextmanager
-    def _folder(self, key: str, *, create: bool = False) -> Iterator[int]:
+    def _folder(self, key: str, *, create: bool = False, nearest: bool = False) -> Iterator[int]:
         """A descriptor of the folder that holds ``key``. Each folder below the root is opened by its name in the one
         above it, never through a symbolic link (``O_NOFOLLOW``), so that the check and the open are one step: a link on
         the path is refused, also one put there between a check and a read, and no write lands outside the store (the
-        root itself may be reached through a link). ``create``: missing folders are made. Raises :class:`_Blocked` for a
-        link or a file where a folder should be, else the ``OSError`` of the open."""
+        root itself may be reached through a link). ``create``: missing folders are made; ``nearest``: the deepest of
+        them that exists. Raises :class:`_Blocked` for a link or a file where a folder should be, else the ``OSError``
+        of the open."""
         fd = self._open_root(key, create)
         try:
             path = self.root
             for name in key.split("/")[:-1]:
                 path = path / name
-                inner = _subfolder(fd, name, path, create)
+                try:
+                    inner = _subfolder(fd, name, path, create)
+                except FileNotFoundError:
+                    if not nearest:
+                        raise
+                    break
                 os.close(fd)
                 fd = inner
             yield fd
@@ -306,18 +311,24 @@ class LocalStore(BaseStore):
 
     def check_writable(self, prefix: str) -> None:
         """Create and remove a hidden file in the folder that holds ``prefix`` (or its nearest existing parent in the
-        store): nothing stays, and no folder is made."""
-        folder = self._path(validate_prefix(prefix).rstrip("/")) if prefix.strip("/") else self.root
-        while not folder.exists() and folder != self.root and folder != folder.parent:
-            folder = folder.parent
-        probe = folder / f"{TMP_PREFIX}write-probe-{secrets.token_hex(6)}"
+        store), reached as a write reaches it (:meth:`_folder`, never through a link): nothing stays, and no folder is
+        made."""
+        probe = f"{TMP_PREFIX}write-probe-{secrets.token_hex(6)}"
+        key = f"{validate_prefix(prefix).strip('/')}/{probe}" if prefix.strip("/") else probe
         try:
-            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with self._folder(key, nearest=True) as fd:
+                os.close(os.open(probe, _CREATE_FLAGS | os.O_NOFOLLOW, 0o600, dir_fd=fd))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(probe, dir_fd=fd)
+        except _Blocked as blocked:
+            if blocked.target is None:
+                raise StoreError(f"cannot create objects under '{prefix}' in {self.describe()}: {blocked}.",
+                                 fix=f"make {blocked.path} a folder writable by this user") from None
+            raise StoreError(f"cannot create objects under '{prefix}' in {self.describe()}: {blocked}, and tdprov writes "
+                             "only files and folders in a store, never through a link.", fix=_LINK_FIX) from None
         except OSError as exc:
             raise StoreError(f"cannot create objects under '{prefix}' in {self.describe()}: {exc.strerror or exc}.",
-                             fix=f"make {folder} a folder writable by this user") from exc
-        with contextlib.suppress(FileNotFoundError):
-            probe.unlink()
+                             fix=f"make {self.root} and the folders of '{prefix}' in it writable by this user") from exc
 
     def refuses_rewrite(self, key: str, data: bytes) -> bool:
         """Hard-link creation refuses existing names on every local file system: nothing to probe."""
