@@ -568,6 +568,22 @@ def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], 
         assert len(s.keys(CHECKPOINTS_PREFIX)) <= size_before or attack is wipe_log_and_audit
 
 
+@on("s3")
+def test_an_object_planted_where_a_logged_runs_folder_belongs_is_found_on_s3(base: Store) -> None:
+    """A bucket can hold an object 'bundles/RUN' beside the objects under 'bundles/RUN/' (a local folder cannot): the
+    audit verified the logged run's bundle again, as a key of its was new, and found nothing, as verify looked for the
+    object only when the folder listed none. Every audit names it."""
+    s = base
+    planted = layout.bundle_prefix(s.extra)[:-1]
+    raw_write(s.uri, planted, b"{}")
+    for _ in range(2):
+        result = _audit(s.pipe)
+        named = [f"{f.check} {f.what}" for f in result.errors if f.object == planted]
+        assert named and all(f"an object where run {s.extra}'s bundle folder belongs: tdprov writes a folder of the bundle's "
+                             "files there, never an object" in what for what in named), [f"{f.object}: {f.what}" for f in result.errors]
+        assert result.exit_code == 1
+
+
 @on(*LOCAL)
 def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed(base: Store) -> None:
     """A file the bundle's signed manifest does not list, put in a logged bundle (failure samples of an output it has none

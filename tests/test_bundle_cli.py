@@ -343,3 +343,23 @@ def test_plain_verify_names_an_object_directly_under_bundles(store_uri: str, cap
     assert main(["verify", "--store", store_uri]) == 1
     out = capsys.readouterr().out
     assert f"OK    {kept}" in out and f"FAIL  planted  no valid signature\n      {_planted('planted')}\n" in out, out
+
+
+def test_verify_names_an_object_where_a_runs_folder_belongs_on_s3_too(s3_store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """In a bucket an object 'bundles/RUN' can sit beside the objects under 'bundles/RUN/': verify named it neither
+    for a run with a bundle (its folder listed objects, so the object was never looked for) nor for a planted one with
+    no index entry ('tdprov verify RUN' said "no bundle for run id", exit 2). Both are findings naming the key, as on
+    a local store."""
+    import uuid
+
+    kept, beside = record_runs(s3_store_uri, 2)
+    alone = str(uuid.uuid4())
+    for run_id in (beside, alone):
+        raw_put(s3_store_uri, f"bundles/{run_id}", b"{}")
+    capsys.readouterr()
+    for args in ([beside], [alone], [kept, beside, alone], []):
+        assert main(["verify", *args, "--store", s3_store_uri]) == 1, args
+        out = capsys.readouterr().out
+        assert (f"FAIL  {beside}  signed by " in out and f"\n      {_planted(beside)}\n" in out) == (args != [alone]), (args, out)
+        assert (f"FAIL  {alone}  no valid signature\n      {_planted(alone)}\n" in out) == (args != [beside]), (args, out)
+        assert (f"OK    {kept}" in out) == (len(args) != 1), (args, out)

@@ -136,6 +136,17 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     return verify_and_derive(store, run_id, trust, index_keys, recorded_entry=recorded_entry).report
 
 
+def _planted_in_place(store: Store, run_id: str, report: VerificationReport) -> bool:
+    """Whether the store holds an object where run ``run_id``'s bundle folder belongs (``bundles/<run id>``); if so, it
+    is an unlisted object in ``report``."""
+    key = layout.bundle_prefix(run_id)[:-1]
+    if not store.exists(key):
+        return False
+    report.add(key, UNLISTED, f"an object where run {run_id}'s bundle folder belongs: tdprov writes a folder of the "
+                              "bundle's files there, never an object")
+    return True
+
+
 def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
                       recorded_entry: bool = False) -> CheckedBundle:
     """:func:`verify_bundle`, also returning what it read and what the stored events give (their run
@@ -175,12 +186,10 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
             return
         except ObjectNotFoundError:
             pass
-        if store.exists(prefix[:-1]):
-            report.add(prefix[:-1], UNLISTED, f"an object where run {run_id}'s bundle folder belongs: tdprov writes a "
-                                              "folder of the bundle's files there, never an object")
-            return
-        report.add(prefix, "missing", "no bundle objects for this run")
+        if not _planted_in_place(store, run_id, report):
+            report.add(prefix, "missing", "no bundle objects for this run")
         return
+    _planted_in_place(store, run_id, report)  # an object store holds one beside the folder's objects
     if statement_key not in present:
         report.add(statement_key, "missing", "the bundle was never sealed (no signed statement: incomplete)")
 

@@ -54,7 +54,9 @@ def _has_objects(store: Store, run_id: str) -> bool:
     """Whether the store holds a bundle object or staged event of ``run_id``, or an object where its bundle folder
     belongs (a finding of verify's, not a typo)."""
     try:
-        return any(next(iter(store.list(prefix)), None) is not None
-                   for prefix in (layout.bundle_prefix(run_id), layout.staging_prefix(run_id)))
-    except NotAFolderError:
+        if any(next(iter(store.list(prefix)), None) is not None
+               for prefix in (layout.bundle_prefix(run_id), layout.staging_prefix(run_id))):
+            return True
+    except NotAFolderError:  # a local store's file there
         return True
+    return store.exists(layout.bundle_prefix(run_id)[:-1])  # an object store's object there
