@@ -502,13 +502,18 @@ def link_a_new_runs_file_to_a_copy_outside_the_store(s: Store) -> tuple[str, str
 def link_a_new_run_id_to_a_copy_outside_the_store(s: Store) -> tuple[str, str, str]:
     """A local folder 'bundles/<new run id>' that is a symbolic link to a copy of a logged run's bundle outside the store
     (a link to '/' alike): the listing walked the folder it leads to as part of the store (all of '/'). It is listed as
-    one object, the link, which no read goes through, and named as a folder never sealed."""
+    one object, the link, which no read goes through, and named as an object where the run's folder belongs."""
     new = str(uuid.uuid4())
     copy = Path(s.uri).parent / "outside-bundle"
     shutil.copytree(Path(s.uri) / layout.bundle_prefix(s.extra), copy)
     (Path(s.uri) / layout.BUNDLES / new).symlink_to(copy)
-    return "default", CHECK_UNFINISHED, (f"bundle folder {layout.bundle_prefix(new)} holds no signed statement and no index entry "
-                                         "or staged event names its run: it was never sealed, and no audit examines it")
+    return "default", CHECK_UNFINISHED, _object_in_place(new)
+
+
+def _object_in_place(run_id: str) -> str:
+    """The audit's finding of an object where run ``run_id``'s bundle folder belongs, with no index entry."""
+    return (f"object bundles/{run_id} is where run {run_id}'s bundle folder belongs, and no index entry or staged event names "
+            "its run: tdprov writes a folder of the bundle's files there, never an object, and no audit examines it")
 
 
 def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str, str]:
@@ -566,6 +571,29 @@ def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], 
         assert [f for f in result.check(check).errors if words in f.what], (attempt, words, shown)
     if check == CHECK_LOG and mode == "default":  # a gap: no checkpoint was written over it
         assert len(s.keys(CHECKPOINTS_PREFIX)) <= size_before or attack is wipe_log_and_audit
+
+
+@on(*BOTH)
+def test_an_object_directly_under_bundles_is_named_an_object_not_a_folder(base: Store) -> None:
+    """An object planted directly under bundles/ was named as a bundle folder ("bundle folder bundles/RUN/ holds no
+    signed statement", "bundle folder 'bundles/x/' names no run"): it is an object, named by its key. In a bucket the
+    same name can also be a folder holding objects: each is named."""
+    s = base
+    new = str(uuid.uuid4())
+    raw_write(s.uri, f"bundles/{new}", b"{}")
+    raw_write(s.uri, "bundles/0 stray", b"{}")
+    expected = {(CHECK_UNFINISHED, f"bundles/{new}", _object_in_place(new)),
+                (CHECK_INVENTORY, "bundles/0 stray", "object 'bundles/0 stray' names no run ('0 stray' is not a run id): tdprov "
+                                                     "wrote no such object")}
+    if s.uri.startswith("s3://"):  # beside a folder of the same name
+        raw_write(s.uri, layout.bundle_key(new, layout.MANIFEST_FILE), raw_read(s.uri, layout.bundle_key(s.extra, layout.MANIFEST_FILE)))
+        raw_write(s.uri, "bundles/0 stray/x.json", b"{}")
+        expected |= {(CHECK_UNFINISHED, f"bundles/{new}/", f"bundle folder bundles/{new}/ holds no signed statement and no index "
+                                                          "entry or staged event names its run: it was never sealed, and no audit examines it"),
+                     (CHECK_INVENTORY, "bundles/0 stray/", "bundle folder 'bundles/0 stray/' names no run ('0 stray' is not a run id): "
+                                                           "tdprov wrote no such folder")}
+    result = _audit(s.pipe)
+    assert {(f.check, f.object, f.what) for f in result.errors if f.object.startswith(("bundles/0 stray", f"bundles/{new}"))} == expected
 
 
 @on("s3")

@@ -40,7 +40,8 @@ from prov_common.audit.resolve import accept_checkpoint as accept, accept_findin
 from prov_common.audit.result import AuditResult
 from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unended import sealed_unended
-from prov_common.audit.unfinished import misnamed_folders, staging_removed, unfinished_runs, unindexed_bundles, unsealed_folders
+from prov_common.audit.unfinished import (misnamed_folders, objects_in_place, staging_removed, unfinished_runs, unindexed_bundles,
+                                          unsealed_folders)
 from prov_common.audit.same_file import same_file_writers
 from prov_common.audit.snapshots import check_snapshots
 from prov_common.audit.untrusted import unverified_source_digests
@@ -330,18 +331,20 @@ def _audit(
     unfinished.findings += unended
     # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are
     # named above)
-    folders = listing.folders()
+    folders, objects, holding = listing.folders(), listing.objects_in_place(), listing.holding()
     misnamed = {name for name in folders if not layout.is_run_id(name)}
-    inventory.findings += misnamed_folders(misnamed)
+    inventory.findings += misnamed_folders(misnamed & holding, misnamed & objects)
     unindexed = (folders - misnamed - set(listing.index) - set(everything_known) - set(plan.logged) - set(memory.runs)
                  - {f.run_id for f in unfinished.findings})
     sealed = listing.sealed(unindexed)
     for finding in unindexed_bundles(store, trust, unindexed & sealed, stale_after=stale_after, now=started):
         (inventory if finding.check == CHECK_INVENTORY else unfinished).findings.append(finding)
-    folders, evaluation.state.folders = unsealed_folders(store, unindexed - sealed, stale_after=stale_after, now=started,
-                                                         reported=loaded.state.checks.folders if loaded.state else (),
-                                                         audit_id=result.audit_id)
-    unfinished.findings += folders
+    unsealed, evaluation.state.folders = unsealed_folders(store, (unindexed - sealed) & holding, stale_after=stale_after,
+                                                          now=started,
+                                                          reported=loaded.state.checks.folders if loaded.state else (),
+                                                          audit_id=result.audit_id)
+    unfinished.findings += unsealed
+    unfinished.findings += objects_in_place((unindexed - sealed) & objects)  # a sealed bundle's verification names its own
     unfinished.checked += len(unindexed)
     checks = [sig_check, log_check, prov_check, completeness_check, quality_check, unfinished]
     if rehash:

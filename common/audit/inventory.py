@@ -118,6 +118,15 @@ class Listing:
         file, or a local link listed as one: tdprov writes none)."""
         return {key[len(_BUNDLES):].partition("/")[0] for key in self.tags if key.startswith(_BUNDLES)}
 
+    def objects_in_place(self) -> set[str]:
+        """Those of :meth:`folders` that the listing shows as an object ``bundles/<name>``; in a bucket, such a name may
+        also be a folder that holds objects (:meth:`holding`)."""
+        return {key[len(_BUNDLES):] for key in self.tags if key.startswith(_BUNDLES) and "/" not in key[len(_BUNDLES):]}
+
+    def holding(self) -> set[str]:
+        """Those of :meth:`folders` in which the listing shows an object."""
+        return {key[len(_BUNDLES):].partition("/")[0] for key in self.tags if key.startswith(_BUNDLES) and "/" in key[len(_BUNDLES):]}
+
 
 def _tracked(key: str) -> bool:
     return key.startswith(TRACKED_PREFIXES)

@@ -195,6 +195,18 @@ FIX_UNSEALED = (
 WRITING_GRACE = timedelta(seconds=STALE_CLAIM_SECONDS)  # a flusher holding its entry longer is taken as stopped
 
 
+FIX_OBJECT_IN_PLACE = "find out who put the object there, and remove it; tdprov writes a folder of a bundle's files there"
+
+
+def objects_in_place(run_ids: Iterable[str]) -> list[Finding]:
+    """A finding for each object ``bundles/<run id>`` of ``run_ids`` (where the run's bundle folder belongs) that no
+    index entry or staged event names: tdprov writes none, and no audit examines it."""
+    return [Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id)[:-1],
+                    f"object {layout.bundle_prefix(run_id)[:-1]} is where run {run_id}'s bundle folder belongs, and no index "
+                    "entry or staged event names its run: tdprov writes a folder of the bundle's files there, never an object, "
+                    "and no audit examines it", FIX_OBJECT_IN_PLACE, run_id=run_id) for run_id in sorted(run_ids)]
+
+
 def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timedelta, now: datetime,
                      reported: Sequence[UnsealedRun] = (), audit_id: str = "") -> tuple[list[Finding], list[UnsealedRun]]:
     """Bundle folders of ``run_ids`` that hold objects but no signed statement, and that no index entry or staged event
@@ -237,10 +249,13 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
     return findings, kept
 
 
-def misnamed_folders(names: Iterable[str]) -> list[Finding]:
-    """A finding for each bundle folder whose name is no run id: tdprov writes none ('tdprov verify' names it malformed)."""
-    return [Finding(CHECK_INVENTORY, f"{layout.BUNDLES}/{name}/", f"bundle folder '{layout.BUNDLES}/{name}/' names no run ({name!r} "
-                    "is not a run id): tdprov wrote no such folder", "find out who wrote it, and remove it") for name in sorted(names)]
+def misnamed_folders(names: Iterable[str], objects: Iterable[str] = ()) -> list[Finding]:
+    """A finding for each bundle folder (``names``) and each object directly under ``bundles/`` (``objects``) whose name
+    is no run id: tdprov writes none ('tdprov verify' names it malformed)."""
+    named = sorted([(f"{layout.BUNDLES}/{name}/", name, "folder") for name in names]
+                   + [(f"{layout.BUNDLES}/{name}", name, "object") for name in objects])
+    return [Finding(CHECK_INVENTORY, key, f"{'bundle folder' if what == 'folder' else what} '{key}' names no run ({name!r} is not "
+                    f"a run id): tdprov wrote no such {what}", "find out who wrote it, and remove it") for key, name, what in named]
 
 
 def _newest_event(store: Store, run_id: str) -> tuple[datetime | None, bool]:
