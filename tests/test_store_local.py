@@ -46,7 +46,10 @@ def test_listing_prunes_folders_before_start_after(tmp_path: Path, monkeypatch: 
     store.put("other/x", b"x")
     scanned: list[str] = []
     real_scandir = os.scandir
-    monkeypatch.setattr(os, "scandir", lambda p: (scanned.append(os.fspath(p)), real_scandir(p))[1])
+    def folder(p: int | str) -> str:  # a listing scans folders by their descriptors
+        return os.readlink(f"/proc/self/fd/{p}") if isinstance(p, int) else os.fspath(p)
+
+    monkeypatch.setattr(os, "scandir", lambda p: (scanned.append(folder(p)), real_scandir(p))[1])
     new = list(store.list("runs/", start_after="runs/2026/11/19/run-4/manifest.json"))
     assert new == [f"runs/2026/11/20/run-{n}/manifest.json" for n in range(5)]
     rel = sorted(os.path.relpath(p, tmp_path) for p in scanned)
@@ -291,6 +294,42 @@ def test_a_link_swapped_in_while_a_read_walks_the_key_is_never_read_through(tmp_
         stop.set()
         swapper.join(10)
     assert seen[b"out"] == 0 and seen[b"in"] and seen["link"], seen
+
+
+@pytest.mark.parametrize("when", ["after the scan of bundles/", "before the scan of bundles/r/"])
+def test_a_link_swapped_in_while_a_listing_walks_the_store_lists_nothing_outside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """A listing checked the path for links, then scanned each folder by its path: a link swapped in between (a run's
+    folder swapped for a link to a folder outside the store) had the outside folder's files listed as keys of the
+    store. Each folder is opened by its name in the one above it, never through a link, and scanned by its descriptor,
+    so a listing names the store's keys, never a file outside the store."""
+    import contextlib
+
+    root, outside = tmp_path / "store", tmp_path / "outside"
+    store = LocalStore(root)
+    store.put("bundles/r/x.json", b"in")
+    outside.mkdir()
+    (outside / "elsewhere.json").write_bytes(b"out")
+    real_scandir, bundles = os.scandir, root / "bundles"
+
+    def swap() -> None:
+        os.rename(bundles / "r", bundles / "aside")
+        (bundles / "r").symlink_to(outside)
+
+    def scandir(p: int | str):  # a listing scans folders by their path (before) or descriptor (now)
+        folder = Path(os.readlink(f"/proc/self/fd/{p}") if isinstance(p, int) else p)
+        if when.startswith("before") and folder == bundles / "r" and not (bundles / "aside").exists():
+            swap()
+        entries = list(real_scandir(p))
+        if when.startswith("after") and folder == bundles:
+            swap()
+        return contextlib.nullcontext(iter(entries))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    prefix = "bundles/" if when.startswith("after") else "bundles/r/"
+    listed = list(store.list(prefix))
+    assert (bundles / "aside").exists() and (bundles / "r").is_symlink()
+    assert listed == ([] if when.startswith("after") else ["bundles/r/x.json"]), listed
 
 
 def test_a_large_object_read_under_its_size_is_held_once(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import stat
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.regular_file import READ_FLAGS, NotRegularFileError, regular_stream
@@ -23,6 +23,9 @@ _FOLDER_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_P
 """How a folder on a key's path is opened: never through a link; ``O_PATH`` (Linux) needs no read permission on it."""
 _ROOT_FLAGS = _FOLDER_FLAGS & ~os.O_NOFOLLOW
 """The store's root is opened as its folder, and may be reached through a link."""
+_LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+"""How a listing opens a folder on its way: readable, to list it, and never through a link."""
+_LIST_ROOT_FLAGS = _LIST_FLAGS & ~os.O_NOFOLLOW
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _LINK_FIX = "find out who put the link there, remove it and restore what it replaced from a backup or replica of the store"
 
@@ -175,16 +178,6 @@ class LocalStore(BaseStore):
             raise self._blocked(key, self.root) from exc
         return os.open(self.root, _ROOT_FLAGS)
 
-    def _link_in(self, key: str) -> Path | None:
-        """The first symbolic link on the path of ``key`` below the store's root (the root itself may be reached through
-        one), or None."""
-        path = self.root
-        for part in key.split("/"):
-            path = path / part
-            if path.is_symlink():
-                return path
-        return None
-
     def _exists(self, key: str) -> bool:
         try:  # an object only a link leads to is not read
             with self._folder(key) as fd:
@@ -211,66 +204,54 @@ class LocalStore(BaseStore):
                              datetime.fromtimestamp(st.st_ctime_ns / 1e9, timezone.utc))
 
     def _entries(self, prefix: str, start_after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
-        # Start in the deepest folder that the prefix names, so a listing never scans the whole tree.
+        """The keys from ``prefix`` on (after ``start_after``) with their entries, in S3's lexicographic order, listed by
+        folder descriptors (:meth:`_walk`). The walk starts in the deepest folder that the prefix names, so a listing
+        never scans the whole tree; that folder is reached as the whole listing reaches it, a link on the way walked
+        only as the whole listing walks it (a link it lists as one object lists nothing under it)."""
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
-        folder = self._path(base[:-1]) if base else self.root
-        if not base or self._link_in(base[:-1]) is None:
-            return self._walk(folder, base, prefix, start_after)
-        reached = self._reached(base[:-1])  # listed through a link: walked as the whole listing walks it
-        if reached is None:
-            return iter(())  # the whole listing lists a link on the way as one object, in the folder above it
-        return self._walk(folder, base, prefix, start_after, reached, linked=True, top=True)
-
-    def _reached(self, rel: str) -> frozenset[tuple[int, int]] | None:
-        """The folders the whole listing walks to reach the folder ``rel`` (a path with a link on it), the root first;
-        None when it does not walk there (:meth:`_follows`: a link out of the store, back into a folder walked to
-        reach it, or reached through another link, is listed as one object)."""
-        seen: frozenset[tuple[int, int]] = frozenset()
-        path, linked = self.root, False
         try:
-            for part in ["", *rel.split("/")]:
-                path = path / part if part else path
-                st = os.stat(path)
-                if part and path.is_symlink():
-                    if not self._follows(path, st, seen, linked):
-                        return None
-                    linked = True
-                seen = seen | {(st.st_dev, st.st_ino)}
-        except OSError:  # nothing there, or no folder: the walk says so
-            return seen
-        return seen - {(st.st_dev, st.st_ino)}
+            root = os.open(self.root, _LIST_ROOT_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):  # no store yet, or no folder (refused when it is written)
+            return
+        except OSError as exc:
+            raise self._os_error("list", base or "/", exc) from exc
+        with contextlib.ExitStack() as opened:
+            opened.callback(os.close, root)
+            st = os.fstat(root)
+            top = folder = _Listed(root, os.path.realpath(self.root), frozenset({(st.st_dev, st.st_ino)}), False)
+            path = self.root
+            for name in base.split("/")[:-1]:
+                path = path / name
+                try:
+                    inner = self._enter(top, folder, name, path, base)
+                except _Blocked:  # a file in the store where the listed folder (or one above it) should be
+                    if (there := _there(folder.fd, name)) is None or stat.S_ISDIR(there.st_mode) or stat.S_ISLNK(there.st_mode):
+                        return  # a link, gone as it was met: changed while listed
+                    raise self._not_a_folder(base, path) from None
+                if inner is None:
+                    return
+                folder = inner
+                opened.callback(os.close, folder.fd)
+            yield from self._walk(top, folder, base, prefix, start_after)
 
-    def _walk(self, folder: Path, rel: str, prefix: str, after: str | None,
-              seen: frozenset[tuple[int, int]] | None = None, linked: bool = False,
-              top: bool = False) -> Iterator[tuple[str, os.DirEntry]]:
-        """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order.
+    def _walk(self, top: _Listed, folder: _Listed, rel: str, prefix: str, after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
+        """Yield keys under ``folder`` (whose keys start with ``rel``) in S3's lexicographic order; ``top``: the store's
+        root.
 
         Entries of a folder are ordered by name, a sub-folder as ``name/``, which gives the order of
         full keys. A sub-folder whose every key sorts at or before ``after`` is skipped unread, so
-        a listing with ``start_after`` costs time in proportion to what comes after it. A symbolic link
-        to a folder (which tdprov never writes) is listed as the folder it leads to, so that the keys under
-        it reach verify and the audit, whose reads refuse it (:meth:`_folder`), when that folder is in the
-        store, is not one walked to reach it (a loop) and is not reached through another link (``linked``):
-        any other is listed as one object, the link, so that a link to a huge folder, to one outside the store
-        or to links upon links is named, not walked. ``seen``: the folders walked to reach ``folder``.
+        a listing with ``start_after`` costs time in proportion to what comes after it. Each sub-folder is opened by its
+        name in the folder's descriptor, never through a link, so that a link swapped in while the listing runs is met
+        as a link. A symbolic link to a folder (which tdprov never writes) is listed as the folder it leads to, so that
+        the keys under it reach verify and the audit, whose reads refuse it (:meth:`_folder`), when that folder is in
+        the store, is not one walked to reach it (a loop) and is not reached through another link (:meth:`_follows`);
+        that folder is opened from the store's root down, never through a link. Any other link is listed as one object,
+        the link, so that a link to a huge folder, to one outside the store or to links upon links is named, not walked.
         """
-        first, seen = top or seen is None, frozenset() if seen is None else seen
         try:
-            st = os.stat(folder)
-            if (st.st_dev, st.st_ino) in seen:
-                return
-            seen = seen | {(st.st_dev, st.st_ino)}
-            with os.scandir(folder) as it:
-                entries = [(key_name(e.name) + "/" if self._walked(e, seen, linked) else key_name(e.name), e)
+            with os.scandir(folder.fd) as it:
+                entries = [(key_name(e.name) + "/" if self._walked(e, folder) else key_name(e.name), e)
                            for e in it if not e.name.startswith(".")]
-        except FileNotFoundError:
-            return
-        except NotADirectoryError:
-            blocker = next((p for p in reversed((folder, *folder.parents)) if self.root in p.parents and p.exists()
-                            and not p.is_dir()), None) if first else None
-            if blocker is not None:  # a file in the store where the listed folder (or one above it) should be
-                raise self._not_a_folder(rel, blocker) from None
-            return
         except OSError as exc:
             raise self._os_error("list", rel or "/", exc) from exc
         entries.sort(key=lambda item: item[0])
@@ -281,30 +262,70 @@ class LocalStore(BaseStore):
                     continue
                 if after is not None and key <= after and not after.startswith(key):
                     continue  # every key under this folder is <= after
-                inner_after = after if after is not None and after > key else None
-                yield from self._walk(folder / entry.name, key, prefix, inner_after, seen, linked or entry.is_symlink())
+                try:
+                    inner = self._enter(top, folder, entry.name, self._path(key[:-1]), key)
+                except _Blocked:  # a file now, or no folder of the store: it was listed as a folder
+                    continue
+                if inner is None:
+                    continue
+                try:
+                    yield from self._walk(top, inner, key, prefix, after if after is not None and after > key else None)
+                finally:
+                    os.close(inner.fd)
             elif key.startswith(prefix) and (after is None or key > after):
                 yield key, entry
 
-    def _walked(self, entry: os.DirEntry, seen: frozenset[tuple[int, int]], linked: bool) -> bool:
-        """Whether the listing walks ``entry`` as a folder (see :meth:`_walk`): a folder, or a symbolic link to a folder
-        of the store that is not in ``seen`` and not reached through another link."""
+    def _enter(self, top: _Listed, folder: _Listed, name: str, path: Path, rel: str) -> _Listed | None:
+        """The folder ``name`` (``path``, keys ``rel``) in ``folder`` as the listing walks it: opened by its name,
+        never through a link; a link (:meth:`_follows`) opened from ``top`` down as the folder of the store it leads to.
+        None when nothing is there to walk (gone, a loop, a link listed as one object); raises :class:`_Blocked` for a
+        file."""
+        try:
+            fd = _subfolder(folder.fd, name, path, False, _LIST_FLAGS)
+        except FileNotFoundError:
+            return None
+        except _Blocked as blocked:
+            if blocked.target is None:
+                raise
+            if folder.linked:  # a link reached through another link: listed as one object
+                return None
+            real = os.path.join(folder.real, name)
+            try:
+                os.stat(real)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as exc:  # a link loop: no folder, and no object either
+                raise self._os_error("list", rel, exc) from exc
+            real = os.path.realpath(real)
+            if not self._inside(real):
+                return None
+            fd = _open_below(top.fd, os.path.relpath(real, top.real))
+            if fd is None:
+                return None
+            return _Listed.within(folder, fd, real, linked=True)
+        except OSError as exc:
+            raise self._os_error("list", rel, exc) from exc
+        return _Listed.within(folder, fd, os.path.join(folder.real, name), linked=folder.linked)
+
+    def _walked(self, entry: os.DirEntry, folder: _Listed) -> bool:
+        """Whether the listing walks ``entry`` of ``folder`` as a folder (see :meth:`_walk`): a folder, or a symbolic
+        link that :meth:`_follows`."""
         if not entry.is_dir():
             return False
         if not entry.is_symlink():
             return True
         try:
-            st = os.stat(entry.path)
+            st = entry.stat()
         except OSError:
             return False
-        return self._follows(Path(entry.path), st, seen, linked)
+        return self._follows(os.path.join(folder.real, entry.name), st, folder.seen, folder.linked)
 
-    def _follows(self, link: Path, target: os.stat_result, seen: frozenset[tuple[int, int]], linked: bool) -> bool:
+    def _follows(self, link: str, target: os.stat_result, seen: frozenset[tuple[int, int]], linked: bool) -> bool:
         """Whether the listing walks the symbolic link ``link`` to a folder (``target``: its stat, the link followed) as
         that folder: one of the store, not in ``seen`` (walked to reach it) and not reached through another link."""
         return not linked and (target.st_dev, target.st_ino) not in seen and self._inside(link)
 
-    def _inside(self, path: Path) -> bool:
+    def _inside(self, path: str) -> bool:
         """Whether ``path``, its links followed, is in the store."""
         root = os.path.realpath(self.root)
         return os.path.commonpath([root, os.path.realpath(path)]) == root
@@ -408,11 +429,11 @@ def _refuse_link(fd: int, name: str, path: Path) -> None:
     raise _Blocked(path, target)
 
 
-def _subfolder(fd: int, name: str, path: Path, create: bool) -> int:
-    """A descriptor of the folder ``name`` (``path``) in the folder ``fd``, never through a link; ``create``: made
-    when missing."""
+def _subfolder(fd: int, name: str, path: Path, create: bool, flags: int = _FOLDER_FLAGS) -> int:
+    """A descriptor of the folder ``name`` (``path``) in the folder ``fd``, opened with ``flags`` (never through a
+    link); ``create``: made when missing."""
     try:
-        return os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+        return os.open(name, flags, dir_fd=fd)
     except FileNotFoundError:
         if not create:
             raise
@@ -421,4 +442,39 @@ def _subfolder(fd: int, name: str, path: Path, create: bool) -> int:
         raise _Blocked(path, None) from None
     with contextlib.suppress(FileExistsError):  # made by another writer meanwhile
         os.mkdir(name, dir_fd=fd)
-    return _subfolder(fd, name, path, create=False)
+    return _subfolder(fd, name, path, False, flags)
+
+
+def _open_below(fd: int, rel: str) -> int | None:
+    """A readable descriptor of the folder ``rel`` (a relative path with no ``..``) below the folder ``fd``, each
+    folder on the way opened by its name in the one above it, never through a link; None when there is none such."""
+    inner = os.dup(fd)
+    for name in () if rel == "." else rel.split("/"):
+        try:
+            opened = os.open(name, _LIST_FLAGS, dir_fd=inner)
+        except OSError:
+            opened = None
+        os.close(inner)
+        if opened is None:
+            return None
+        inner = opened
+    return inner
+
+
+class _Listed(NamedTuple):
+    """A folder that a listing walks: its descriptor, its path with no link on it (``real``), the folders walked to reach
+    it (``seen``, itself included), and whether it was reached through a link."""
+
+    fd: int
+    real: str
+    seen: frozenset[tuple[int, int]]
+    linked: bool
+
+    @classmethod
+    def within(cls, outer: _Listed, fd: int, real: str, *, linked: bool) -> _Listed | None:
+        """The folder ``fd`` reached from ``outer``; None (``fd`` closed) when it is one walked to reach it: a loop."""
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) in outer.seen:
+            os.close(fd)
+            return None
+        return cls(fd, real, outer.seen | {(st.st_dev, st.st_ino)}, linked)
