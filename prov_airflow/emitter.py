@@ -7,7 +7,7 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.transport import ConfigurationDefaults, ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
-from prov_common.errors import StoreError
+from prov_common.errors import StoreError, TdprovError
 from prov_common.store.s3 import S3ClientFactory
 
 _lock = threading.Lock()
@@ -102,10 +102,11 @@ def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:
 
 
 def run_is_sealed(transport: ProvenanceTransport, run_id: str) -> bool:
-    """Whether ``run_id`` has a sealed bundle in the transport's store (False when the store cannot be read)."""
+    """Whether ``run_id`` has a sealed bundle in the transport's store (False when the store cannot be read, or its
+    setting cannot be opened: the event then goes where the transport puts it, which warns once)."""
     try:
         return transport.store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
-    except StoreError:
+    except TdprovError:
         return False
 
 
