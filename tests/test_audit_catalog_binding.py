@@ -18,7 +18,7 @@ from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG
 from prov_common.cli import main
 from prov_common.store import open_store
 
-from test_audit_support import T0, Pipeline, dataset, digest, raw_read, raw_write, run_events, seal, audit as _audit
+from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal, audit as _audit
 
 
 LOCAL_ONLY = pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # see the module's docstring
@@ -143,3 +143,21 @@ def test_a_summary_copied_under_another_size_is_a_finding(tmp_path: Path, monkey
     result = _audit(uri)
     assert result.exit_code == 1 and _named(result, moved), _shown(result)
     assert {pipe.prepare, pipe.train} <= {r["runId"] for r in result.runs_listed()}  # from the catalog objects that bind
+
+
+@LOCAL_ONLY
+def test_a_record_leaves_out_a_catalogued_run_whose_bundle_is_gone(store_uri: str, capsys) -> None:
+    """The catalog says what an audit found of a bundle, not that it is still there: a run whose bundle (and index entry)
+    was deleted after an audit catalogued it is named and left out of a record, which exits non-zero."""
+    pipe = Pipeline(store_uri)
+    assert _audit(store_uri).clean
+    store = open_store(store_uri)
+    for key in [*store.list(f"bundles/{pipe.prepare}/"), *(k for k in store.list("index/") if pipe.prepare in k)]:
+        raw_delete(store_uri, key)
+    capsys.readouterr()
+    code = main(["record", "/models/churn.pkl", "--store", store_uri])
+    out, err = capsys.readouterr()
+    assert code == 1, (out, err)
+    assert pipe.prepare not in out and pipe.train in out, out
+    assert (f"left out run {pipe.prepare}: its bundle does not verify (bundles/{pipe.prepare}/statement.dsse.json: its bundle is gone, "
+            "though an audit catalogued it (deleted since, or the store was copied back to an earlier state))") in err, err

@@ -53,6 +53,7 @@ class RecordedRuns:
     sources: list[SourceRecord] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify
     corrected: dict[str, str] = field(default_factory=dict)  # run id -> how its index entry differs from its sound bundle
+    vouched: set[str] = field(default_factory=set)  # the runs taken as an audit catalogued them, their bundles not read
     _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
@@ -81,7 +82,8 @@ class RecordedRuns:
         if summaries is None:
             summaries = _entries_of_others(store, catalogued, left_out)
         unread = {s.run_id: s for s in [*doubted, *(s for s in summaries if s.run_id not in catalogued)]}
-        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources), left_out)
+        return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources), left_out,
+                   vouched=set(runs) - set(unread))
 
     def index(self) -> LineageIndex:
         """The lineage index of the runs and sources as they are now (built again only after a bundle read
@@ -155,6 +157,25 @@ class RecordedRuns:
             return [*(r.run_id for r in trace.runs), *quality_recorders(index, [dataset, *trace.validated])]
 
         self.read_all(pick)
+        self.drop_gone(pick(self.index()))
+
+    def drop_gone(self, run_ids: Iterable[str]) -> None:
+        """Leave out the catalogued runs of ``run_ids`` whose bundle the store no longer holds (no signed statement in
+        its folder), with why in ``left_out``: the audit's catalog vouches for a bundle as it found it, not for its being
+        there now. One listing of the bundles, only when there is a catalogued run to check."""
+        from prov_common.bundle import layout
+
+        catalogued = [i for i in dict.fromkeys(run_ids) if i in self.runs and i in self.vouched]
+        if not catalogued:
+            return
+        sealed = {k for k in self.store.list(layout.BUNDLES + "/") if k.endswith("/" + layout.STATEMENT_FILE)}
+        for run_id in catalogued:
+            key = layout.bundle_key(run_id, layout.STATEMENT_FILE)
+            if key not in sealed:
+                del self.runs[run_id]
+                self.left_out[run_id] = (f"{key}: its bundle is gone, though an audit catalogued it (deleted since, or the store "
+                                         "was copied back to an earlier state)")
+                self._index = None
 
     def read_all(self, pick: Callable[[LineageIndex], Iterable[str]]) -> None:
         """Read the bundles of the unread runs whose ids ``pick`` gives from the lineage index, and again
