@@ -1294,3 +1294,36 @@ def test_an_unsealed_bundle_folder_written_again_stays_a_note_no_longer_than_sin
                               f"{what} (its newest event is dated {iso_z(start + timedelta(minutes=5))}, within 1:00:00: a writer "
                               "may be writing it)")
         assert result.exit_code == (0 if severity == "note" else 1)
+
+
+def test_an_unsealed_bundle_folder_written_again_in_a_store_with_no_log_stays_a_note_no_longer_than_since_first_named(
+        tmp_path: Path) -> None:
+    """As above, in a store where no run was ever logged (so no audit appends a checkpoint): the audit state is bound
+    to a checkpoint, so none was written and every audit took the folder for new."""
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.store.identity import writer_store_id
+
+    store = open_store(str(tmp_path / "store"))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    stale_after = timedelta(hours=1)
+    run_id = str(uuid.uuid4())
+    prefix = layout.bundle_prefix(run_id)
+    for later, severity in ((timedelta(0), "note"), (timedelta(hours=2), "error")):
+        start = now + later - timedelta(minutes=10)  # events re-dated before each audit, the folder written again
+        bundle = build_bundle(run_events("prepare_planted", [dataset("/data/raw.csv", digest("raw"))], [], start=start, run_id=run_id),
+                              None, default_signing_key(), store_id=writer_store_id(store))
+        events = layout.bundle_key(run_id, layout.EVENTS_FILE)
+        raw_write(store.uri, events, dict(bundle_objects(bundle))[events])
+        result = _audit(store, now=now + later, stale_after=stale_after)
+        named = [(f.check, f.object, f.severity) for f in result.findings]  # the state kept: no finding of its own
+        assert named == [(CHECK_UNFINISHED, prefix, severity)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+        assert result.exit_code == (0 if severity == "note" else 1)
+    # kept in a state bound to no checkpoint (the log is still empty), written when what it keeps changed: once
+    assert [k[:len("audit/state/000000000000-")] for k in store.list("audit/state/")] == ["audit/state/000000000000-"]
+    # a run logged later: the audit goes on from that state as from none, the folder still an error
+    seal(store, run_events("prepare_later", [dataset("/data/raw.csv", digest("raw"))], [], start=now))
+    result = _audit(store, now=now + timedelta(hours=3), stale_after=stale_after)
+    errors = [(f.check, f.object) for f in result.errors if f.check != "completeness"]  # raw.csv: no registered source
+    assert errors == [(CHECK_UNFINISHED, prefix)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+    assert result.checkpoint.checkpoint.size == 1

@@ -38,7 +38,7 @@ from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, C
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.result import AuditResult
-from prov_common.audit.state import AuditState, LoadedState, load_state, state_key, write_state
+from prov_common.audit.state import AuditState, CheckState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unended import sealed_unended
 from prov_common.audit.unfinished import (misnamed_folders, objects_in_place, staging_removed, unfinished_runs, unindexed_bundles,
                                           unsealed_folders)
@@ -158,7 +158,7 @@ def _audit(
         full = result.full = True
     loaded = load_state(store, tlog, audit_trust)
     log_check.findings += loaded.problems
-    previous = None if full or loaded.state is None or head is None else loaded.state
+    previous = None if full or loaded.state is None or head is None or loaded.checkpoint is None else loaded.state
     pins = loaded.state.catalog if loaded.state else {}  # catalog objects of this log, as the last audit found them
     # index keys up to here were listed by an earlier audit: an entry of a run not logged there is back-dated, in --full too
     # (unless a person accepts the store as it is)
@@ -378,6 +378,11 @@ def _audit(
         leaves_now = [*plan.recent, *((x.index_key, x.run_id) for x in [*logged_now, *new_leaves])]
         state = _next_state(new_head, evaluation, leaves_now, previous, loaded.key, started, binding.pins)
         written.append(write_state(store, state_key(new_head.checkpoint.size, layout.stamp(started), result.audit_id), state, signer))
+    elif new_head is None and appended and _remembers_more(evaluation.state, loaded.state):
+        # nothing logged yet, so no checkpoint to bind a state to: the staged runs and unsealed folders named, as first
+        # named, are kept in a state bound to none, or every audit of a quiet store would take them for new
+        state = AuditState(0, EMPTY_CHECKPOINT.root, "", evaluation.state)
+        written.append(write_state(store, state_key(0, layout.stamp(started), result.audit_id), state, signer))
 
     # the inventory: one listing against what the log and the memory expect; then the memory moves on
     if not blocked and new_head is not None:
@@ -588,6 +593,12 @@ def _holds_runs(store: Store, listing: Listing) -> bool:
     """Whether the store holds a bundle, an index entry, a log object (not the audit's write probe) or a run in progress."""
     recorded = (layout.BUNDLES + "/", layout.INDEX + "/", LEAVES_PREFIX, CHECKPOINTS_PREFIX)
     return any(key.startswith(recorded) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
+
+
+def _remembers_more(checks: CheckState, loaded: AuditState | None) -> bool:
+    """Whether ``checks`` names staged runs or unsealed folders as first named that ``loaded`` does not keep."""
+    kept = loaded.checks if loaded else CheckState()
+    return (checks.unsealed, checks.folders) != (kept.unsealed, kept.folders)
 
 
 def _listing_cursor(state: AuditState) -> str | None:

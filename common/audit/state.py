@@ -25,6 +25,7 @@ from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_enve
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+from prov_common.tlog.model import EMPTY_CHECKPOINT
 from prov_common.w3cprov.identity import version_key
 
 STATE_PREFIX = "audit/state/"
@@ -225,7 +226,8 @@ def read_state(store: Store, trust: TrustStore, key: str) -> AuditState:
 
 
 def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> LoadedState:
-    """The newest state, verified: signed by a trusted key and bound to a checkpoint in the store."""
+    """The newest state, verified: signed by a trusted key and bound to a checkpoint in the store (or, a state written
+    while the log was empty, to none: ``checkpoint`` is None)."""
     keys = list(store.list(STATE_PREFIX))
     if not keys:
         return LoadedState()
@@ -233,6 +235,11 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
     what = f"audit state '{key}'"
     try:
         state = read_state(store, trust, key)
+        if state.checkpoint_size == 0:  # written while the log was empty: bound to no checkpoint
+            if (state.checkpoint_root, state.checkpoint_digest) != (EMPTY_CHECKPOINT.root, ""):
+                raise VerificationError(f"{what} is bound to checkpoint 0, but names the root {state.checkpoint_root} and digest "
+                                        f"{state.checkpoint_digest!r} of a checkpoint an empty log has not", fix=FIX_STATE)
+            return LoadedState(state, key, None)
         bound = checkpoint_key(state.checkpoint_size)
         try:
             cp = tlog.read_checkpoint(bound)
