@@ -221,7 +221,7 @@ def name_another_signer_in_an_index_entry_no_audit_listed(s: Store) -> tuple[str
     """The entry's keyId (the signer 'tdprov runs --json' shows, also with --verified) rewritten to another key's: it was
     never compared with the key whose signature verified, so verify and every audit were clean."""
     _rewrite_a_new_index_entry(s, lambda entry: {**entry, "keyId": "ed25519:" + "0" * 64})
-    return "default", CHECK_SIGNATURES, "index entry fields keyId differ from the bundle's signed manifest"
+    return "default", CHECK_SIGNATURES, f"index entry keyId 'ed25519:{'0' * 64}' is not the key that signed the bundle's statement ({s.pipe.key.key_id})"
 
 
 def edit_index_state_in_place_keeping_its_times(s: Store) -> tuple[str, str, str]:

@@ -351,7 +351,8 @@ def test_an_index_entry_that_names_another_signer_is_inconsistent(signed, store_
     [entry] = list(store.list("index/"))
     summary = loads(store.get(entry))
     assert summary["keyId"] == bundle.key_id
-    raw_put(store_uri, entry, canonical_bytes({**summary, "keyId": SigningKey.generate().key_id}))
+    other = SigningKey.generate().key_id
+    raw_put(store_uri, entry, canonical_bytes({**summary, "keyId": other}))
     report = verify_bundle(store, bundle.run_id, trust, [entry])
-    assert [(f.key, f.problem, f.reason) for f in report.findings] == [
-        (entry, "inconsistent", "index entry fields keyId differ from the bundle's manifest")]
+    assert [(f.key, f.problem, f.reason) for f in report.findings] == [  # the signer: no field of the manifest
+        (entry, "inconsistent", f"index entry keyId '{other}' is not the key that signed the bundle's statement ({bundle.key_id})")]

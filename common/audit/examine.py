@@ -19,7 +19,7 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, verify_and_derive
+from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
@@ -239,7 +239,7 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
     actual = summary.to_dict()
     wrong = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
     if wrong:
-        out.append(Finding(CHECK_SIGNATURES, key, f"index entry fields {', '.join(wrong)} differ from the bundle's signed manifest",
+        out.append(Finding(CHECK_SIGNATURES, key, entry_differences(wrong, expected, actual, "signed manifest"),
                            _ALTERED, run_id=summary.run_id))
     sealed = (checked.manifest.sealed_at or "").replace("+00:00", "Z")
     stamp = key.rsplit("/", 1)[-1][:22]

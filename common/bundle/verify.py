@@ -116,6 +116,17 @@ def _diff_fields(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(expected) | set(actual) if k != "files" and expected.get(k) != actual.get(k))
 
 
+def entry_differences(wrong: list[str], expected: dict[str, Any], actual: dict[str, Any], manifest: str) -> str:
+    """What an index entry's ``wrong`` fields say otherwise than the bundle: its keyId is the key that signed the
+    statement, not a field of the manifest (``manifest``: how the message names it)."""
+    said = [f"index entry fields {', '.join(k for k in wrong if k != 'keyId')} differ from the bundle's {manifest}"
+            ] if set(wrong) - {"keyId"} else []
+    if "keyId" in wrong:
+        said.append(f"index entry keyId {actual.get('keyId')!r} is not the key that signed the bundle's statement "
+                    f"({expected.get('keyId')})")
+    return "; ".join(said)
+
+
 def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
                   recorded_entry: bool = False) -> VerificationReport:
     """Check one bundle and name every object that fails and why.
@@ -274,7 +285,7 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_dige
     expected = summary.expected_of(manifest, manifest_digest, report.key_id)
     if summary.to_json() != expected.to_json():
         wrong = _diff_fields(expected.to_dict(), summary.to_dict())
-        report.add(key, "inconsistent", f"index entry fields {', '.join(wrong)} differ from the bundle's manifest")
+        report.add(key, "inconsistent", entry_differences(wrong, expected.to_dict(), summary.to_dict(), "manifest"))
 
 
 def _check_consistency(
