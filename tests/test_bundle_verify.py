@@ -215,6 +215,7 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
 
 
 def test_verify_runs_all_since_or_named(store_uri: str) -> None:
+    from prov_common.bundle.storage import recent_bundles
     from prov_common.bundle.verify_runs import verify_runs
 
     key = SigningKey.generate()
@@ -236,6 +237,7 @@ def test_a_named_run_is_verified_reading_each_object_once(tmp_path) -> None:
     find the entry it names; an entry altered, or the record naming another run's, is still found."""
     from counting_store import CountingStore
 
+    from prov_common.bundle.storage import recent_bundles
     from prov_common.bundle.verify_runs import verify_runs
 
     key = SigningKey.generate()
@@ -356,3 +358,34 @@ def test_an_index_entry_that_names_another_signer_is_inconsistent(signed, store_
     report = verify_bundle(store, bundle.run_id, trust, [entry])
     assert [(f.key, f.problem, f.reason) for f in report.findings] == [  # the signer: no field of the manifest
         (entry, "inconsistent", f"index entry keyId '{other}' is not the key that signed the bundle's statement ({bundle.key_id})")]
+
+
+@pytest.mark.parametrize("indexed", ["kept", "deleted"])
+def test_a_copied_index_entry_and_a_deleted_indexed_record_are_named(store_uri: str, indexed: str) -> None:
+    """A run is indexed once, under the key its bundle's indexed record names: an entry copied under a key a minute later
+    (with the record deleted, or not) verified clean, and 'tdprov runs' listed the run twice."""
+    from datetime import timedelta
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.storage import recent_bundles
+    from prov_common.bundle.verify_runs import verify_runs
+
+    key = SigningKey.generate()
+    store = open_store(store_uri)
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store))
+    write_bundle(store, bundle)
+    [entry] = list(store.list("index/"))
+    folder, name = entry.rsplit("/", 1)
+    copy = f"{folder}/{layout.stamp(layout.parse_stamp(name[:22]) + timedelta(minutes=1))}{name[22:]}"
+    raw_put(store_uri, copy, store.get(entry))
+    record = f"bundles/{bundle.run_id}/indexed"
+    if indexed == "deleted":
+        raw_delete(store_uri, record)
+    [report] = list(verify_runs(store, TrustStore.of([key.public]), workers=1))
+    said = "names none" if indexed == "deleted" else f"names {entry}, not this one"
+    copied = f"one of 2 index entries of run {bundle.run_id} (the bundle's indexed record {said}): a run is indexed once, so an entry was copied or moved"
+    assert sorted((f.key, f.problem, f.reason) for f in report.findings) == sorted([
+        *([(record, "missing", "the bundle's indexed record, which names its index entry, is gone though the run has 2 index entries")]
+          if indexed == "deleted" else []),
+        *((k, "inconsistent", copied) for k in ([entry, copy] if indexed == "deleted" else [copy]))])
+    assert [s.run_id for s in recent_bundles(store)] == [bundle.run_id]  # 'tdprov runs' lists the run once

@@ -289,7 +289,8 @@ def _day_of(index_key: str) -> datetime | None:
 def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None) -> Iterator[BundleSummary]:
     """Summaries newest first (for ``tdprov runs``): entries dated after tomorrow first (no writer makes them: the
     audit names them as a finding, and they are shown, not hidden), then the index walked back day by day from
-    today, skipping empty months with one listing each; stops after ``limit``."""
+    today, skipping empty months with one listing each; stops after ``limit``. A run is listed once: another index entry
+    of it (copied or moved: 'tdprov verify' names it) is left out with a warning."""
     earliest = next((day for key in store.list(f"{layout.INDEX}/") if (day := _day_of(key)) is not None), None)
     if earliest is None:
         return
@@ -299,10 +300,17 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
             if next(iter(store.list(f"{layout.INDEX}/{year:04d}/{month:02d}/")), None) is not None
             for day in range(start.day if (year, month) == (start.year, start.month) else 31, 0, -1))
     count = 0
+    listed: dict[str, str] = {}  # run id -> the key it was listed by
     for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days)):
         for key in reversed(keys):
             if (summary := listed_entry(store, key)) is None:
                 continue
+            if summary.run_id in listed:
+                log.warning("tdprov: index entry %s is a second entry of run %s (listed by %s): left out of this listing. Fix: "
+                            "run 'tdprov verify %s' (it names the entry its bundle does not record) and remove that entry",
+                            key, summary.run_id, listed[summary.run_id], summary.run_id)
+                continue
+            listed[summary.run_id] = key
             yield summary
             count += 1
             if limit is not None and count >= limit:

@@ -249,6 +249,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
                                      if indexed_key in present else None)
+    if index_keys is not None:
+        _check_indexed_once(run_id, indexed_key, named, index_keys, manifest, present, report)
     if index_keys is None and recorded_entry and named is not None:
         index_keys = [named]
     for key in index_keys or ():
@@ -269,6 +271,21 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
     if index_keys is not None and named not in index_keys:
         report.add(named, "missing", "the bundle's recorded index entry is not in the store")
     return named
+
+
+def _check_indexed_once(run_id: str, indexed_key: str, named: str | None, index_keys: list[str], manifest: Manifest,
+                        present: set[str], report: VerificationReport) -> None:
+    """A run is indexed once, under the key its ``indexed`` record names (``named``): a bundle with an index entry has the
+    record when a tdprov that writes it sealed it (its manifest names its store), and any other entry of the run was copied."""
+    if index_keys and indexed_key not in present and manifest.store_id is not None:
+        report.add(indexed_key, "missing", f"the bundle's indexed record, which names its index entry, is gone though the run has "
+                                           f"{'an index entry' if len(index_keys) == 1 else f'{len(index_keys)} index entries'}")
+    if len(index_keys) > 1:
+        recorded = f"the bundle's indexed record names {named}, not this one" if named else "the bundle's indexed record names none"
+        for key in index_keys:
+            if key != named:
+                report.add(key, "inconsistent", f"one of {len(index_keys)} index entries of run {run_id} ({recorded}): a run is "
+                                                "indexed once, so an entry was copied or moved")
 
 
 def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_digest: str, report: VerificationReport) -> None:
