@@ -4,12 +4,24 @@ One run, same data for every method; figures are MB/s of in-memory data (pandas 
 and ratios against the tdprov hash. Writes benchmarks/results/hash.md.
 
     python benchmarks/bench_hash.py [--scale 1.0] [--out benchmarks/results/hash.md]
+
+``--object-columns``: ``hash_dataframe`` of one ``object`` column of each kind in ``OBJECT_COLUMNS`` (lists of floats
+with and without 0.0 and 1.0, lists of ints, text, ints, floats with None, dicts), each the median of 5 calls in a
+fresh process, ``--runs`` processes; with ``--baseline DIR`` (a source tree of tdprov, e.g. ``git worktree add
+/tmp/before <commit>``) the trees' processes alternate and each pair's ratio is reported. The two trees' digests of
+every column must be equal (checked).
+
+    python benchmarks/bench_hash.py --object-columns [--runs 7] [--baseline DIR] [--out benchmarks/results/hash.md]
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from prov_common.hashing import hash_dataframe
-from harness import OUT_HELP, machine, report  # noqa: E402
+from harness import OUT_HELP, figures, machine, report, tree_env  # noqa: E402
 
 REPEATS = 5
 
@@ -50,6 +62,84 @@ def string_frame(scale: float) -> pd.DataFrame:
         ends = np.cumsum(lengths)
         cols[f"s{k}"] = pd.Series([text[e - ln:e] for e, ln in zip(ends.tolist(), lengths.tolist())], dtype="str")
     return pd.DataFrame(cols)
+
+
+def _floats_with(rng: np.random.Generator, rows: int, width: int, share: float) -> list[list[float]]:
+    """``rows`` lists of ``width`` floats in (0, 1), each 0.0 or 1.0 instead with the probability ``share``."""
+    values = rng.uniform(0.01, 0.99, (rows, width))
+    ones = rng.random((rows, width)) < share
+    values[ones] = rng.integers(0, 2, int(ones.sum()))
+    return values.tolist()
+
+
+# name -> (rows, the column's values made from a seeded generator)
+OBJECT_COLUMNS: dict[str, tuple[int, Callable[[np.random.Generator, int], list]]] = {
+    "lists of 4 floats, a tenth 0.0 or 1.0": (250_000, lambda rng, n: _floats_with(rng, n, 4, 0.1)),
+    "lists of 4 floats, all 0.0 or 1.0 (one-hot)": (250_000, lambda rng, n: np.eye(4)[rng.integers(0, 4, n)].tolist()),
+    "lists of 64 floats, one in 100 0.0 or 1.0": (50_000, lambda rng, n: _floats_with(rng, n, 64, 0.01)),
+    "lists of 4 floats, none 0.0 or 1.0": (250_000, lambda rng, n: _floats_with(rng, n, 4, 0.0)),
+    "numpy arrays of 4 floats, a tenth 0.0 or 1.0": (250_000, lambda rng, n: list(np.array(_floats_with(rng, n, 4, 0.1)))),
+    "lists of 8 ints": (400_000, lambda rng, n: rng.integers(0, 1000, (n, 8)).tolist()),
+    "text": (1_000_000, lambda rng, n: [f"s{i}" for i in rng.integers(0, 10**9, n).tolist()]),
+    "ints": (1_000_000, lambda rng, n: rng.integers(-(10**9), 10**9, n).tolist()),
+    "floats, every tenth None": (1_000_000, lambda rng, n: [None if i % 10 == 0 else x for i, x in enumerate(rng.random(n).tolist())]),
+    "dicts of an int and a float, a tenth 1.0": (250_000, lambda rng, n: [
+        {"id": i, "w": x} for i, x in enumerate(np.where(rng.random(n) < 0.1, 1.0, rng.random(n)).tolist())]),
+}
+CALLS = 5  # hash_dataframe calls a process, of which the median counts
+
+
+def object_timings() -> None:
+    """In a child process: print, as JSON, each object column's median ``hash_dataframe`` CPU and wall times and its
+    digest."""
+    got = {}
+    for seed, (name, (rows, make)) in enumerate(OBJECT_COLUMNS.items()):
+        frame = pd.DataFrame({"c": pd.Series(make(np.random.default_rng(seed), rows), dtype=object)})
+        cpu, wall = [], []
+        for _ in range(CALLS):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            digest = hash_dataframe(frame).digest
+            cpu.append(time.process_time() - start_cpu)
+            wall.append(time.perf_counter() - start)
+        got[name] = [statistics.median(cpu), statistics.median(wall), digest]
+    print(json.dumps(got))
+
+
+def run_object_columns(runs: int, baseline: Path | None) -> str:
+    """Time each object column ``runs`` times in fresh processes of this tree (and of ``baseline``, alternating):
+    the report."""
+    here = Path(__file__).resolve().parent.parent
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="tdprov-bench-object-") as tmp:
+        trees = {"this tree": tree_env(here, Path(tmp) / "shim")}
+        if baseline is not None:
+            trees = {"baseline": tree_env(baseline, Path(tmp) / "shim"), **trees}
+        results: dict[str, list[dict]] = {tree: [] for tree in trees}
+        for _ in range(runs):
+            for tree, env in trees.items():
+                out = subprocess.run([sys.executable, __file__, "--object-child"], env=env, check=True,
+                                     capture_output=True, text=True).stdout
+                results[tree].append(json.loads(out))
+    load_after = os.getloadavg()
+    rows = []
+    for name, (count, _) in OBJECT_COLUMNS.items():
+        digests = {got[name][2] for tree in trees for got in results[tree]}
+        assert len(digests) == 1, f"{name}: the trees' digests differ: {digests}"
+        for tree in trees:
+            cpu, wall = ([got[name][i] * 1000 for got in results[tree]] for i in (0, 1))
+            ratio = "" if baseline is None or tree == "baseline" else "{:.2f}x".format(statistics.median(
+                b[name][0] / t[name][0] for b, t in zip(results["baseline"], results[tree], strict=True)))
+            rows.append(f"| {name} | {count:,} | {tree} | {figures(cpu, ' ms', 1)} | {ratio} | {figures(wall, ' ms', 1)} |")
+    return (
+        f"## Object columns\n\nMachine: {machine()}, pandas {pd.__version__}, pyarrow {pa.__version__}. "
+        f"`python benchmarks/bench_hash.py --object-columns --runs {runs}{' --baseline DIR' if baseline else ''}`: "
+        f"`hash_dataframe` of a frame of one object column, the median of {CALLS} calls in each of {runs} fresh "
+        f"processes{', alternating between the trees' if baseline else ''}; load average {load_before[0]:.1f} before "
+        f"and {load_after[0]:.1f} after, on {os.cpu_count()} CPUs shared with other jobs. CPU time (of every thread) is the figure to "
+        "trust on a busy machine; *speed-up*: the baseline's CPU time over this tree's, the median of the pairs. Every column's digest is the same in both trees (checked).\n\n"
+        "| column | rows | code | CPU ms, median of the processes (min-max) | speed-up | wall ms |\n"
+        "|---|---:|---|---:|---:|---:|\n"
+        + "\n".join(rows) + "\n")
 
 
 def buffers(df: pd.DataFrame) -> list[memoryview]:
@@ -227,8 +317,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (1.0 = 200 MB + 60 MB)")
     parser.add_argument("--out", default=None, help=OUT_HELP)
+    parser.add_argument("--object-columns", action="store_true", help="time object columns (see above) instead")
+    parser.add_argument("--runs", type=int, default=7, help="processes of each tree for --object-columns (default 7)")
+    parser.add_argument("--baseline", type=Path, default=None, help="a source tree of tdprov to compare with")
+    parser.add_argument("--object-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    report(args.out, run(args.scale))
+    if args.object_child:
+        object_timings()
+    elif args.object_columns:
+        report(args.out, run_object_columns(args.runs, args.baseline))
+    else:
+        report(args.out, run(args.scale))
 
 
 if __name__ == "__main__":

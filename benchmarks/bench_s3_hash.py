@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peak_memory import measure
-from harness import OUT_HELP, machine, report, start_moto  # noqa: E402
+from harness import OUT_HELP, figures, machine, report, start_moto, tree_env  # noqa: E402
 
 ROWS_PER_GROUP = 1 << 20  # 16 MiB of int64 and float64 values a row group
 WARM_KEY = "bench/warm"  # + "." + the format: a small object hashed first in each process
@@ -100,20 +100,6 @@ def file_sha256(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def tree_env(tree: Path, shim: Path) -> dict[str, str]:
-    """The environment that makes a fresh process import tdprov from the source tree ``tree``."""
-    link = shim / tree.resolve().as_posix().strip("/").replace("/", "+") / "prov_common"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.exists():
-        link.symlink_to(tree.resolve() / "common")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(link.parent), str(tree.resolve())])}
-
-
-def figures(values: list[float], unit: str = " s", digits: int = 2) -> str:
-    """The median of ``values`` and their range, e.g. ``1.20 s (1.10-1.40)``."""
-    return f"{statistics.median(values):,.{digits}f}{unit} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
 
 def bench_object(client, bucket: str, folder: Path, fmt: str, mib: int, runs: int, trees: dict[str, dict[str, str]]

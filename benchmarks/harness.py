@@ -7,6 +7,7 @@ import logging
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -108,3 +109,17 @@ def s3_stores() -> Callable[[], str]:
         return f"s3://{bucket}/lineage"
 
     return fresh
+
+
+def tree_env(tree: Path, shim: Path) -> dict[str, str]:
+    """The environment that makes a fresh process import tdprov from the source tree ``tree``."""
+    link = shim / tree.resolve().as_posix().strip("/").replace("/", "+") / "prov_common"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(tree.resolve() / "common")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(link.parent), str(tree.resolve())])}
+
+
+def figures(values: list[float], unit: str = " s", digits: int = 2) -> str:
+    """The median of ``values`` and their range, e.g. ``1.20 s (1.10-1.40)``."""
+    return f"{statistics.median(values):,.{digits}f}{unit} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
