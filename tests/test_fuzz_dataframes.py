@@ -175,6 +175,17 @@ _UTC = dt.timezone.utc
     ([[dt.date(2020, 1, 1), dt.datetime(2020, 1, 1, 12, 30)]], [[dt.date(2020, 1, 1)] * 2], "dates and date-times"),
     ([[dt.timedelta(days=1), 5]], [[dt.timedelta(days=1), dt.timedelta(microseconds=5)]], "durations and numbers"),
     ([{"b": [b"a", "a"]}], [{"b": [b"a", b"a"]}], "bytes and text"),
+    # a boolean among floats where few items are 0.0 or 1.0 (each looked at in its place) and where many are
+    ([[0.5] * 20 + [True] + [0.5] * 20, [0.25]], [[0.5] * 20 + [1.0] + [0.5] * 20, [0.25]], "numbers and booleans"),
+    ([[None, 0.5, 0.5, 0.5, 0.5, False]], [[None, 0.5, 0.5, 0.5, 0.5, 0.0]], "numbers and booleans"),
+    ([None, float("nan"), [0.5] * 5 + [1.0], [0.5] * 5 + [True]], [None, None, [0.5] * 5 + [1.0], [0.5] * 5 + [1.0]],
+     "numbers and booleans"),
+    ([(0.5, 0.5, 0.5, 0.5, True)], [(0.5, 0.5, 0.5, 0.5, 1.0)], "numbers and booleans"),
+    ([np.array([0.5, 0.5, 0.5, 0.5, True], dtype=object)], [np.array([0.5, 0.5, 0.5, 0.5, 1.0])], "numbers and booleans"),
+    ([[1.0, 0.0], [0.0, True]], [[1.0, 0.0], [0.0, 1.0]], "numbers and booleans"),
+    ([{"w": 0.5}, None, {"x": 1}, {"w": True}], [{"w": 0.5}, None, {"x": 1}, {"w": 1.0}], "numbers and booleans"),
+    ([float("nan"), {"w": 0.0}, {"w": False}], [None, {"w": 0.0}, {"w": 0.0}], "numbers and booleans"),
+    ([{b"w": 0.5}, {b"w": True}], [{b"w": 0.5}, {b"w": 1.0}], "numbers and booleans"),  # keys as bytes: Arrow reads w
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
@@ -197,6 +208,21 @@ def test_lists_of_half_floats_are_hashed_not_a_crash() -> None:
     other = hash_dataframe(pd.DataFrame({"m": pd.Series([[np.float16(1.0), np.float16(0.25)], None, [np.float16(0.0)]],
                                                           dtype=object)})).digest
     assert digest.startswith("blake3:") and digest != other
+
+
+@pytest.mark.parametrize("values, digest", [
+    (np.eye(4)[np.random.default_rng(3).integers(0, 4, 50)].tolist(), "94ea2bb67cb5a0595c5f3bc610ea0a5ff37bdf9553fe6e7221bc3751a5afe303"),
+    ([[0.25] * 30 + [1.0] + [0.5] * 30 + [0.0]] * 3 + [None, [0.75]], "0ceb73b7824648679a5f8b0d112db4a1cbd85a521279157569ac10e3c9ca99ae"),
+    ([(0.5, 1.0), None, (0.0, 0.25)], "6322d08f5895e190931ef7b370080547321bdd8f7815e8e5b74a0de3d0c6fd2e"),
+    ([np.array([0.5, 1.0]), np.array([0.0, 0.25]), None], "8ac1be0f9932a6306f122a605d0d3b4287673ebefc2b7cc16523eb6745aa83d5"),
+    ([{"id": 1, "w": 1.0}, {"id": 2, "w": 0.5}, None, {"id": 3, "w": 0.0}], "9c985325ee84a261e87d482afe0e0661ff45db762efbcfaba7fe73da950436c9"),
+    ([[np.float16(1.0), np.float16(0.5)], None, [np.float16(0.0)]], "ebd0eb8d170e6af98fdc52d09dbae6d0d67623aea128d2267c1aa968aeef84b4"),
+    ([0.5, 1.0, None, 0.0], "e40c98730474e8a7d51a15ef0cc33020f91e03b59b5889e75c59ed62af17c604"),
+])
+def test_floats_of_0_and_1_in_object_columns_keep_their_digests(values: list, digest: str) -> None:
+    """The look for booleans among floats reads only the items Arrow read as 0.0 or 1.0; the digests of object columns
+    of such floats (in lists, tuples, arrays and dicts, half floats too) are those they had before."""
+    assert hash_dataframe(pd.DataFrame({"m": pd.Series(values, dtype=object)})).digest == f"blake3:{digest}"
 
 
 def test_date_times_of_several_zones_inside_lists_are_refused_with_a_fix_that_works() -> None:

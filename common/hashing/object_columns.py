@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain
-from operator import attrgetter, is_not
+from itertools import chain, repeat
+from operator import attrgetter, getitem, is_not
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,7 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
 
     array = np.asarray(values, dtype=object)
     if pa.types.is_floating(t):  # only a boolean changes there (to 1.0 or 0.0): looked for where Arrow read those
-        hits = _zero_or_one(read)
-        bools = any(isinstance(v, _BOOLS) for v in (array if hits is None else array[hits]))
+        bools = any(isinstance(v, _BOOLS) for v in array[_zero_or_one(read)])
         found = (_BOOL_AMONG_FLOATS, False) if bools else None
     else:
         # the checks below look at the types of the values that are no null (None, NaN, NaT, NA, whatever the type),
@@ -48,7 +47,7 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         else:
             present = array[~pd.isna(array)]
             kinds = set(map(type, present))
-        found = _holds(present, t, kinds, read)
+        found = _holds(present, t, kinds, _Read(array, read))
     if found is not None:
         problem, nested = found
         fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
@@ -139,14 +138,57 @@ def _zone_name(zone: dt.tzinfo) -> str:
         return repr(zone)
 
 
-def _zero_or_one(read: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """The positions of ``read`` (floats) that Arrow read as 0.0 or 1.0, as it reads a boolean among floats; None
-    where Arrow cannot compare them (half floats: any may be one)."""
+def _zero_or_one(read: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The positions of ``read`` (floats) that Arrow read as 0.0 or 1.0, as it reads a boolean among floats (numpy
+    compares half floats too, and a null, read as NaN, is neither)."""
+    floats = read.to_numpy(zero_copy_only=False)
+    return np.flatnonzero((floats == 0) | (floats == 1))
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Values and the Arrow array read from them, position by position (nulls included): where Arrow read a float as
+    0.0 or 1.0 names the values to look at for a boolean."""
+
+    values: np.ndarray
+    arrow: pa.Array | pa.ChunkedArray
+
+
+def _bools_in_lists(read: _Read, kinds: set[type]) -> bool:
+    """Whether the lists ``read.values`` (of the types ``kinds``), read as lists of floats, hold a boolean where Arrow
+    read 0.0 or 1.0 (as it reads a boolean there). Few such items: each is looked at in its list at its place (a list,
+    tuple or array has an item for each item Arrow read); many: every item of the lists holding one. Numpy arrays of
+    numbers hold none."""
+    hits = _zero_or_one(pc.list_flatten(read.arrow))
+    rows = pc.list_parent_indices(read.arrow).to_numpy()[hits]
+    held = rows[np.flatnonzero(np.diff(rows, prepend=-1))]  # the rows holding one (``rows`` is sorted)
+    if not len(hits):
+        return False
+    if kinds == {np.ndarray} and not any(d.kind in "bO" for d in set(map(_DTYPE, read.values[held]))):
+        return False  # each in a numpy array of numbers
+    lengths = pc.fill_null(pc.list_value_length(read.arrow), 0).to_numpy()  # a null list has no items flattened
+    if kinds <= _PLACED and 2 * len(hits) < lengths[held].sum():
+        at = hits - (np.cumsum(lengths) - lengths)[rows]  # each one's place in its list
+        items: Iterable[Any] = map(getitem, read.values[rows], at.tolist())
+    else:
+        items = chain.from_iterable(read.values[held])
+    return any(issubclass(k, _BOOLS) for k in set(map(type, items)))
+
+
+_DTYPE = attrgetter("dtype")
+
+
+def _bools_in_field(read: _Read, index: int, name: str) -> bool:
+    """Whether the dicts ``read.values``, read as structs whose field ``index`` (key ``name``) holds floats, hold a
+    boolean there: the values Arrow read as 0.0 or 1.0 are looked at (each of a dict holding the key, as text or as
+    its UTF-8 bytes: Arrow read a null for a missing one)."""
+    rows = read.values[_zero_or_one(pc.struct_field(read.arrow, [index]))]
     try:
-        found = pc.is_in(read, value_set=pa.array([0.0, 1.0]))
-    except pa.ArrowNotImplementedError:
-        return None
-    return np.flatnonzero(pc.fill_null(found, False).to_numpy(zero_copy_only=False))
+        values = list(map(getitem, rows, repeat(name)))
+    except KeyError:  # a key given as bytes (Arrow reads {b"w": 1.0} as the field w)
+        key = name.encode()
+        values = [row[name] if name in row else row[key] for row in rows]
+    return any(issubclass(k, _BOOLS) for k in set(map(type, values)))
 
 
 def _nulls_are_none(array: np.ndarray, read: pa.Array | pa.ChunkedArray) -> bool:
@@ -169,6 +211,7 @@ _BOOLS = (bool, np.bool_)
 _NEVER_NULL_OR_NONE = frozenset({type(None), bool, int, str, bytes, list, tuple, dict, set, frozenset, np.ndarray,
                                  dt.date, dt.datetime, dt.timedelta})
 _SEQUENCES = (list, tuple, np.ndarray)
+_PLACED = frozenset(_SEQUENCES)  # the values whose items Arrow reads each as one, in their order
 
 
 def _looked_at(t: pa.DataType) -> bool:
@@ -185,15 +228,16 @@ def _present(values: list[Any]) -> np.ndarray:
     return array[~pd.isna(array)]
 
 
-def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
-           read: pa.Array | pa.ChunkedArray | None = None, nested: bool = False) -> _Found | None:
+def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None, read: _Read | None = None,
+           nested: bool = False) -> _Found | None:
     """The first value of ``values`` (nested ones included) that Arrow changes when it reads them as ``arrow_type``:
     a set where that type is nested, a boolean read as a float (``True`` among floats is 1.0), or a value of
     another kind where it is a date-time, time, duration or bytes type (:func:`_scalar_problem`); with whether it
     was found inside lists or structs (``nested``). One level at a time: the types of a level's values are gathered
     once (``kinds``, when the caller has them), then the values nested in them are the next level; a level of another
     type than those is not looked at (a set or boolean among them would have made them another type, or been
-    refused)."""
+    refused). With ``read`` (the column's own level, as Arrow read it), floats in lists and struct fields are looked at
+    only where Arrow read 0.0 or 1.0."""
     if _is_scalar_looked_at(arrow_type):
         if kinds is None:  # a level below the column's own: its nulls are still in it (None is left out below)
             kinds = set(map(type, values))
@@ -209,9 +253,13 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     if pa.types.is_floating(arrow_type) and any(issubclass(k, _BOOLS) for k in kinds):
         return _BOOL_AMONG_FLOATS, nested
     if pa.types.is_struct(arrow_type):
-        for f in arrow_type:
-            found = _holds([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type, nested=True) \
-                if _looked_at(f.type) else None
+        for i, f in enumerate(arrow_type):
+            if read is not None and pa.types.is_floating(f.type):  # the values read as 0.0 or 1.0 only
+                found = (_BOOL_AMONG_FLOATS, True) if _bools_in_field(read, i, f.name) else None
+            elif _looked_at(f.type):
+                found = _holds([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type, nested=True)
+            else:
+                found = None
             if found is not None:
                 return found
         return None
@@ -227,8 +275,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     if item is None or not _looked_at(item):
         return None
     if pa.types.is_floating(item):  # the last level, in one pass (lists of floats are common); float arrays hold no bool
-        if read is not None and (hits := _zero_or_one(pc.list_flatten(read))) is not None and not len(hits):
-            return None  # no item was read as 1.0 or 0.0 (as Arrow reads a boolean among floats): none was one
+        if read is not None:
+            return (_BOOL_AMONG_FLOATS, True) if _bools_in_lists(read, kinds) else None
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
         return (_BOOL_AMONG_FLOATS, True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
