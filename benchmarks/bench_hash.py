@@ -6,7 +6,7 @@ and ratios against the tdprov hash. Writes benchmarks/results/hash.md.
     python benchmarks/bench_hash.py [--scale 1.0] [--out benchmarks/results/hash.md]
 
 ``--object-columns``: ``hash_dataframe`` of one ``object`` column of each kind in ``OBJECT_COLUMNS`` (lists of floats
-with and without 0.0 and 1.0, lists of ints, text, ints, floats with None, dicts), each the median of 5 calls in a
+with and without 0.0 and 1.0, lists of ints, text, ints, floats with None, dicts, lists of dicts and of lists), each the median of 5 calls in a
 fresh process, ``--runs`` processes; with ``--baseline DIR`` (a source tree of tdprov, e.g. ``git worktree add
 /tmp/before <commit>``) the trees' processes alternate and each pair's ratio is reported. The two trees' digests of
 every column must be equal (checked).
@@ -85,6 +85,10 @@ OBJECT_COLUMNS: dict[str, tuple[int, Callable[[np.random.Generator, int], list]]
     "floats, every tenth None": (1_000_000, lambda rng, n: [None if i % 10 == 0 else x for i, x in enumerate(rng.random(n).tolist())]),
     "dicts of an int and a float, a tenth 1.0": (250_000, lambda rng, n: [
         {"id": i, "w": x} for i, x in enumerate(np.where(rng.random(n) < 0.1, 1.0, rng.random(n)).tolist())]),
+    "lists of 3 dicts of a label and a score, a tenth 1.0": (100_000, lambda rng, n: [
+        [{"label": f"l{j}", "score": x} for j, x in enumerate(row)] for row in _floats_with(rng, n, 3, 0.1)]),
+    "lists of 4 lists of 4 floats, a tenth 0.0 or 1.0": (100_000, lambda rng, n: [
+        [row[k:k + 4] for k in range(0, 16, 4)] for row in _floats_with(rng, n, 16, 0.1)]),
 }
 CALLS = 5  # hash_dataframe calls a process, of which the median counts
 

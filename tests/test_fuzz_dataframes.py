@@ -186,6 +186,17 @@ _UTC = dt.timezone.utc
     ([{"w": 0.5}, None, {"x": 1}, {"w": True}], [{"w": 0.5}, None, {"x": 1}, {"w": 1.0}], "numbers and booleans"),
     ([float("nan"), {"w": 0.0}, {"w": False}], [None, {"w": 0.0}, {"w": 0.0}], "numbers and booleans"),
     ([{b"w": 0.5}, {b"w": True}], [{b"w": 0.5}, {b"w": 1.0}], "numbers and booleans"),  # keys as bytes: Arrow reads w
+    # ... in lists of lists and of dicts, looked at with what Arrow read of them item by item
+    ([[[0.5] * 6, None, [0.5] * 5 + [True]], None, [[0.25]]], [[[0.5] * 6, None, [0.5] * 5 + [1.0]], None, [[0.25]]],
+     "numbers and booleans"),
+    ([[[1.0, 0.0], [0.0, True]]], [[[1.0, 0.0], [0.0, 1.0]]], "numbers and booleans"),
+    ([((0.5,) * 5, (0.5,) * 4 + (True,))], [((0.5,) * 5, (0.5,) * 4 + (1.0,))], "numbers and booleans"),
+    ([[{"s": 0.5}, None, {"s": 0.5, "t": "x"}, {"s": False}]], [[{"s": 0.5}, None, {"s": 0.5, "t": "x"}, {"s": 0.0}]],
+     "numbers and booleans"),
+    ([float("nan"), [{"s": 1.0}], [{"s": True}]], [None, [{"s": 1.0}], [{"s": 1.0}]], "numbers and booleans"),
+    ([[[0.5], {1.0, 2.0}]], [[[0.5], [1.0, 2.0]]], "sets"),
+    ([[np.array([0.5, 1.0]), np.array([0.5, True], dtype=object)]], [[np.array([0.5, 1.0]), np.array([0.5, 1.0])]],
+     "numbers and booleans"),
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
@@ -218,10 +229,15 @@ def test_lists_of_half_floats_are_hashed_not_a_crash() -> None:
     ([{"id": 1, "w": 1.0}, {"id": 2, "w": 0.5}, None, {"id": 3, "w": 0.0}], "9c985325ee84a261e87d482afe0e0661ff45db762efbcfaba7fe73da950436c9"),
     ([[np.float16(1.0), np.float16(0.5)], None, [np.float16(0.0)]], "ebd0eb8d170e6af98fdc52d09dbae6d0d67623aea128d2267c1aa968aeef84b4"),
     ([0.5, 1.0, None, 0.0], "e40c98730474e8a7d51a15ef0cc33020f91e03b59b5889e75c59ed62af17c604"),
+    ([[{"label": "a", "score": 1.0}, {"label": "b", "score": 0.25}], None, [{"label": "c", "score": 0.0}, None]],
+     "1dade8c19c033839f0d31c5a3ab033434e5ce38e5482bfe953f84cbe0125d57b"),
+    ([[[0.5, 1.0], None, [0.0]], None, [[0.25, 0.75]], []], "4fce516c3249b3513d9d6520494f11ef169db83601835c431b316a19a8854476"),
+    ([[np.array([0.5, 1.0]), np.array([0.0, 0.25])], None, [np.array([0.75])]],
+     "eeb2a0ceb2ab4e0d43f71f4e85cf9fecc08c88e8334e4f92ead2e420fd63b761"),
 ])
 def test_floats_of_0_and_1_in_object_columns_keep_their_digests(values: list, digest: str) -> None:
     """The look for booleans among floats reads only the items Arrow read as 0.0 or 1.0; the digests of object columns
-    of such floats (in lists, tuples, arrays and dicts, half floats too) are those they had before."""
+    of such floats (in lists, tuples, arrays and dicts, lists of those, half floats too) are those they had before."""
     assert hash_dataframe(pd.DataFrame({"m": pd.Series(values, dtype=object)})).digest == f"blake3:{digest}"
 
 

@@ -236,8 +236,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     was found inside lists or structs (``nested``). One level at a time: the types of a level's values are gathered
     once (``kinds``, when the caller has them), then the values nested in them are the next level; a level of another
     type than those is not looked at (a set or boolean among them would have made them another type, or been
-    refused). With ``read`` (the column's own level, as Arrow read it), floats in lists and struct fields are looked at
-    only where Arrow read 0.0 or 1.0."""
+    refused). With ``read`` (the level as Arrow read it, passed on to the lists and structs in lists), floats in lists
+    and struct fields are looked at only where Arrow read 0.0 or 1.0."""
     if _is_scalar_looked_at(arrow_type):
         if kinds is None:  # a level below the column's own: its nulls are still in it (None is left out below)
             kinds = set(map(type, values))
@@ -281,4 +281,12 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
         return (_BOOL_AMONG_FLOATS, True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
     inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
-    return _holds([v for v in inner if v is not None], item, nested=True)
+    if read is None or not kinds <= _PLACED or not pa.types.is_nested(item) or pa.types.is_map(item):
+        return _holds([v for v in inner if v is not None], item, nested=True)
+    # lists of lists or structs: the next level with what Arrow read of it, item by item (nulls included)
+    flat, items = pc.list_flatten(read.arrow), np.fromiter(inner, dtype=object)
+    if len(items) != len(flat):
+        return _holds([v for v in items if v is not None], item, nested=True)
+    item_kinds = set(map(type, items))
+    item_kinds.discard(type(None))
+    return _holds(items, item, item_kinds, _Read(items, flat), nested=True)
