@@ -143,6 +143,23 @@ def test_a_kafka_uri_without_a_topic_is_refused(uri: str) -> None:
     assert "kafka://<bootstrap server>/<topic>" in err.value.fix
 
 
+@pytest.mark.parametrize(("uri", "server", "why"), [
+    ("kafka://h:abc/t", "'h:abc'", "Port could not be cast to integer value as 'abc'"),
+    ("kafka://b1:9092,b2:x/t", "'b2:x'", "Port could not be cast to integer value as 'x'"),
+    ("kafka://h:99999/t", "'h:99999'", "Port out of range 0-65535"),
+    ("kafka://,/t", "''", "no host"),
+    ("kafka://b1:9092,,b2/t", "''", "no host"),
+    ("kafka://:9092/t", "':9092'", "no host")])
+def test_a_kafka_server_that_is_not_host_and_port_is_refused_naming_the_form(uri: str, server: str, why: str) -> None:
+    """``kafka://h:abc/t`` was named ("kafka://h:abc", "t") and ``kafka://,/t`` ("kafka://,", "t"), where any other
+    scheme refuses a port that is no number: each bootstrap server is read as host[:port]."""
+    with pytest.raises(BadInputError) as err:
+        dataset_from_uri(uri)
+    assert str(err.value) == (f"dataset URI {uri!r} names the bootstrap server {server}, which is not host[:port] ({why}). "
+                              "Fix: write it as kafka://<bootstrap server>[:port]/<topic>, several servers as "
+                              "kafka://b1:9092,b2:9092/<topic>")
+
+
 @pytest.mark.parametrize(("uri", "fix"), [("trino://tr", "trino://<host>[:port]/<database>/<schema>/<table>"),
                                          ("postgres://db:5432/", "postgres://<host>[:port]/<database>/<schema>/<table>"),
                                          ("redshift://wh.eu-west-1", "redshift://<host>[:port]/<database>/<schema>/<table>"),

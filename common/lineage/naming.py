@@ -218,7 +218,24 @@ def _kafka(text: str) -> tuple[str, str]:
         raise BadInputError(f"{text!r} cannot be read as a URI ({exc})",
                             fix="write it as kafka://<bootstrap server>[:port]/<topic>") from None
     servers = parts.netloc.rpartition("@")[2]
+    for server in servers.split(",") if servers else ():
+        _kafka_server(text, server)
     return f"kafka://{servers}", _key(text, "kafka", servers, unquote(parts.path).strip("/"), "bootstrap server", "topic")
+
+
+def _kafka_server(text: str, server: str) -> None:
+    """Refuse a bootstrap server of the Kafka URI ``text`` that is not ``host[:port]`` (no host, a port that is no
+    number), as :func:`~prov_common.file_uri.split_uri` refuses the authority of any other URI."""
+    try:
+        parts = urlsplit(f"kafka://{server}")
+        why = "" if parts.hostname else "no host"
+        _ = parts.port
+    except ValueError as exc:
+        why = str(exc)
+    if why:
+        raise BadInputError(f"dataset URI {text!r} names the bootstrap server {server!r}, which is not host[:port] ({why})",
+                            fix="write it as kafka://<bootstrap server>[:port]/<topic>, several servers as "
+                                "kafka://b1:9092,b2:9092/<topic>")
 
 
 def file_dataset(namespace: str, name: str) -> tuple[str, str]:
