@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from typing import Self
 
+from prov_common.text import cut_long_values
+
+FIX_AT_MOST = 400  # characters of a value in a fix, which may be a command to copy
+
 
 class TdprovError(Exception):
     """Base of every deliberate tdprov error.
@@ -29,8 +33,10 @@ class TdprovError(Exception):
 
 
 def _message(what: str, fix: str | None) -> str:
-    """An error's text: what is wrong, then its fix (when there is one)."""
-    return what if not fix else with_fix(what, fix)
+    """An error's text: what is wrong, then its fix (when there is one); a long value echoed in it (beyond 200
+    characters, in a fix beyond 400) is cut, its size named (:func:`cut_long_values`)."""
+    what = cut_long_values(what)
+    return what if not fix else with_fix(what, cut_long_values(fix, FIX_AT_MOST))
 
 
 def with_fix(what: str, fix: str) -> str:

@@ -6,6 +6,7 @@ report, picture) goes through :func:`visible`: a bidi control or zero-width char
 name cannot reorder a line or pass for another name."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -59,3 +60,47 @@ def first_of(items: Sequence[str], shown: int, sep: str = ", ") -> str:
     """At most ``shown`` of ``items`` joined by ``sep``, the rest counted (``a, b and 3 more``)."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
     return sep.join(items[:shown]) + more
+
+
+VALUE_AT_MOST = 200  # characters of a value (quoted, or a word: a path, an argument) shown in a message
+_QUOTED = re.compile(r"""(?<![\w'"])b?(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_REPR_CHAR = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|.)|.", re.DOTALL)
+_WORD = re.compile(r"\S{%d,}")
+
+
+def _cut(value: str, at_most: int) -> str:
+    """``value`` in ``at_most`` characters, its start and its end around a ``…``, then its size."""
+    tail = at_most // 4
+    head = at_most - tail - 1
+    return f"{value[:head]}…{value[len(value) - tail:]} ({len(value):,} characters)"
+
+
+def _cut_word(word: str, at_most: int) -> str:
+    bare = word.rstrip(".,:;)")  # the punctuation that ends it stays after its size
+    return _cut(bare, at_most) + word[len(bare):] if len(bare) > at_most else word
+
+
+def _cut_quoted(quoted: str, at_most: int) -> str:
+    """A quoted value (a repr) cut to ``at_most`` characters of the value: an escape (``\\x1b``, ``\\u202e``) is one
+    character, never split."""
+    prefix = quoted[:quoted.index(quoted[-1])]  # b for bytes
+    chars = _REPR_CHAR.findall(quoted, len(prefix) + 1, len(quoted) - 1)
+    if len(chars) <= at_most:
+        return quoted
+    tail = at_most // 4
+    head = at_most - tail - 1
+    return f"{prefix}{quoted[-1]}{''.join(chars[:head])}…{''.join(chars[-tail:])}{quoted[-1]} ({len(chars):,} characters)"
+
+
+def cut_long_values(text: str, at_most: int = VALUE_AT_MOST) -> str:
+    """``text`` (a message) with each quoted value, and each other word, longer than ``at_most`` characters cut to that
+    length and followed by its size: ``'aaaaaa…aa' (70,000 characters)``. A message that echoed a long argument whole
+    was a line of any length."""
+    if len(text) <= at_most:
+        return text
+    words = re.compile(_WORD.pattern % (at_most + 1))
+    parts, end = [], 0
+    for match in _QUOTED.finditer(text):
+        parts += [words.sub(lambda m: _cut_word(m[0], at_most), text[end:match.start()]), _cut_quoted(match[0], at_most)]
+        end = match.end()
+    return "".join([*parts, words.sub(lambda m: _cut_word(m[0], at_most), text[end:])])

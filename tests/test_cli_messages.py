@@ -387,3 +387,32 @@ def test_tdprov_debug_adds_the_traceback_of_a_refusal_of_one_of_several_paths(tm
     err = capsys.readouterr().err
     assert err.startswith("Traceback (most recent call last):") and "BadInputError: cannot read " in err
     assert err.endswith(quiet)  # the same line last
+
+
+def test_a_long_argument_is_cut_in_every_refusal_and_its_size_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 70,000-character argument was echoed whole in the refusal (a 70 KB line) of show, verify, lineage, record,
+    hash and export -o, and of argparse's usage errors: it shows 200 characters of it, quoted or not, with its size,
+    and the fix is whole."""
+    store = tmp_path / "store"
+    record_runs(str(store), 1)
+    capsys.readouterr()
+    long = "a" * 70_000
+    word = f"{'a' * 149}…{'a' * 50} (70,000 characters)"
+    quoted = f"'{word.replace(' (', chr(39) + ' (')}"
+    at = ["--store", str(store)]
+    for argv, said in (
+        (["show", long, *at], f"tdprov show: run id {quoted} cannot name a bundle. Fix: use the OpenLineage run.runId (a UUID) of the run"),
+        (["verify", long, *at], f"tdprov verify: run id {quoted} cannot name a bundle. Fix: use the OpenLineage run.runId (a UUID) of the run"),
+        (["lineage", long, *at], f"tdprov lineage: no dataset or version matching {quoted} in 1 bundle of {store}. Fix: give a dataset "
+                            "name, namespace/name, URI, Dagster asset key, digest or DATASET@DIGEST as 'tdprov runs' shows them"),
+        (["record", long, *at], f"tdprov record: no dataset or version {quoted} in the recorded runs. Fix: pass a digest (blake3:...), "
+                           "a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them"),
+        (["hash", long], f"tdprov hash: cannot use {word}: File name too long. Fix: check the path and its permissions"),
+        (["export", "-o", long, *at], f"tdprov export: cannot use {word}: File name too long. Fix: check the path and its permissions"),
+        (["show", "x", long, *at], f"tdprov show: error: unrecognized arguments: {word}. Fix: run 'tdprov show --help' for the options "
+                              "and an example."),
+    ):
+        assert (_usage_error(argv) if argv[1] == "x" else main(argv)) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == said + "\n", argv
+

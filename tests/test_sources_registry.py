@@ -174,7 +174,7 @@ def test_source_list_of_a_store_whose_sources_folder_is_a_file_names_it(tmp_path
 def test_source_add_refuses_a_bad_name_before_it_hashes_the_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The name was checked only once the data was hashed (a folder of shards can take minutes), after a licence was
     taken from another record of the data, and a long one was echoed whole: the name is checked first, shown at most
-    80 characters long, and no shard is read (one that is a named pipe would refuse the hash)."""
+    200 characters long with its size, and no shard is read (one that is a named pipe would refuse the hash)."""
     import os
 
     shards = tmp_path / "shards"
@@ -184,5 +184,6 @@ def test_source_add_refuses_a_bad_name_before_it_hashes_the_data(tmp_path: Path,
         assert main(["source", "add", str(shards), "--name", name, "--license", "MIT", "--issuer", "V",
                      "--store", str(tmp_path / "s")]) == 2
         out, err = capsys.readouterr()
-        assert out == "" and err == (f"tdprov source add: source name {repr(name)[:80]} is not usable as a name. Fix: use "
+        shown = repr(name) if len(name) < 200 else f"'{name[:149]}…{name[-50:]}' ({len(name):,} characters)"
+        assert out == "" and err == (f"tdprov source add: source name {shown} is not usable as a name. Fix: use "
                                      "letters, digits, '.', '_' and '-' (up to 128 characters), e.g. 'vendor-claims-2025'\n")

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from prov_common.text import cut_long_values
+
 EXIT_BAD_INPUT = 2
 _NUMBER = re.compile(r"-\d+\Z|-\d*\.\d+\Z")  # a negative number is a value, not an option
 
@@ -29,7 +31,7 @@ class Parser(argparse.ArgumentParser):
             message = unrecognized_message(self, unknown)
         elif verb is not None and (verbs := _verbs(self)) is not None and verb not in verbs.choices:
             message = invalid_verb_message(verbs, verb)  # the options after a misspelt verb are its, not wrong
-        message = " ".join(message.split())
+        message = cut_long_values(" ".join(message.split()))
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}. Fix: run '{self.prog} --help' for the options and an example.\n")
 
 

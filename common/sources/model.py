@@ -35,7 +35,7 @@ _DAY = re.compile(r"\d{4}-\d\d-\d\d")
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise BadInputError(
-            f"source name {name!r:.80} is not usable as a name.",
+            f"source name {name!r} is not usable as a name.",
             fix="use letters, digits, '.', '_' and '-' (up to 128 characters), e.g. 'vendor-claims-2025'",
         )
     return name
