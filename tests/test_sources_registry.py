@@ -187,3 +187,29 @@ def test_source_add_refuses_a_bad_name_before_it_hashes_the_data(tmp_path: Path,
         shown = repr(name) if len(name) < 200 else f"'{name[:149]}…{name[-50:]}' ({len(name):,} characters)"
         assert out == "" and err == (f"tdprov source add: source name {shown} is not usable as a name. Fix: use "
                                      "letters, digits, '.', '_' and '-' (up to 128 characters), e.g. 'vendor-claims-2025'\n")
+
+
+@pytest.mark.parametrize(("option", "value", "said", "what", "example"), [
+    ("--license", "", "empty", "licence", "an SPDX id such as CC-BY-4.0, or a URL"),
+    ("--license", "  ", "blank", "licence", "an SPDX id such as CC-BY-4.0, or a URL"),
+    ("--issuer", "", "empty", "issuer", "who issued the data")])
+def test_source_add_refuses_an_empty_licence_or_issuer_given_on_purpose(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                        option: str, value: str, said: str, what: str,
+                                                                        example: str) -> None:
+    """On a store already holding a record of the data, ``--license ''`` was taken for --license not given, and the
+    other record's licence was recorded ('--license not given: taken from source ...'): it is refused, naming the
+    option, and nothing is recorded."""
+    store = str(tmp_path / "s")
+    default_signing_key()
+    assert main(["source", "add", "s3://vendor/claims.parquet", "--name", "claims", "--license", "CC-BY-4.0", "--issuer",
+                 "Acme", "--digest", DIGEST, "--store", store]) == 0
+    capsys.readouterr()
+    given = {"--license": "MIT", "--issuer": "V", option: value}
+    options = [word for pair in given.items() for word in pair]
+    assert main(["source", "add", "s3://vendor/claims.parquet", "--name", "claims-2", *options, "--digest", DIGEST,
+                 "--store", store]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (f"tdprov source add: {option} is given {said}, which is no {what}. Fix: pass "
+                                 f"the {what} ({example}), or leave {option} out to take it from an earlier record of "
+                                 "the same data\n")
+    assert [s.record.name for s in iter_sources(open_store(store), trust_from_settings())] == ["claims"]

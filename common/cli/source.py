@@ -138,6 +138,7 @@ def _file_size(location: str) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     check_name(args.name)  # before the data is hashed, which can take long
+    _check_given(args)
     settings = Settings.from_env(store=args.store)
     if args.digest:
         digest, rows, size, found_format = check_digest(args.digest, "--digest"), None, None, media_type_of_path(args.location)
@@ -166,6 +167,21 @@ def _absolute(location: str) -> str:
 
 
 _INHERITED = ("license", "issuer")  # required of a source; a later record of the same data may leave them out
+
+
+_WHAT = {"license": ("licence", "an SPDX id such as CC-BY-4.0, or a URL"), "issuer": ("issuer", "who issued the data")}
+
+
+def _check_given(args: argparse.Namespace) -> None:
+    """Refuse ``--license`` or ``--issuer`` given empty (or blank): it was taken for the option left out, and the value
+    of another record of the data was taken instead."""
+    for name in _INHERITED:
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            what, example = _WHAT[name]
+            raise BadInputError(f"--{name} is given {'blank' if value else 'empty'}, which is no {what}",
+                                fix=f"pass the {what} ({example}), or leave --{name} out to take it from an earlier "
+                                    "record of the same data")
 
 
 def _inherited(store: Store, settings: Settings, digest: str, given: dict[str, Any]) -> dict[str, str]:
