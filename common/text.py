@@ -68,8 +68,11 @@ _REPR_CHAR = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N
 _WORD = re.compile(r"\S{%d,}")
 
 
-def _cut(value: str, at_most: int) -> str:
-    """``value`` in ``at_most`` characters, its start and its end around a ``…``, then its size."""
+def cut(value: str, at_most: int) -> str:
+    """``value`` if at most ``at_most`` characters long, else that many of it, its start and its end around a ``…``,
+    then its size: ``aaaa…aa (70,000 characters)``."""
+    if len(value) <= at_most:
+        return value
     tail = at_most // 4
     head = at_most - tail - 1
     return f"{value[:head]}…{value[len(value) - tail:]} ({len(value):,} characters)"
@@ -77,7 +80,7 @@ def _cut(value: str, at_most: int) -> str:
 
 def _cut_word(word: str, at_most: int) -> str:
     bare = word.rstrip(".,:;)")  # the punctuation that ends it stays after its size
-    return _cut(bare, at_most) + word[len(bare):] if len(bare) > at_most else word
+    return cut(bare, at_most) + word[len(bare):]
 
 
 def _cut_quoted(quoted: str, at_most: int) -> str:

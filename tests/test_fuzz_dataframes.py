@@ -139,6 +139,28 @@ def test_object_column_with_an_int_beyond_int64_is_unsupported_not_a_crash() -> 
         hash_dataframe(pd.DataFrame({"big": pd.Series([None, 2**63], dtype=object)}))
 
 
+
+class _Wordy:
+    """A value whose repr is 100,000 characters of words (a class's own __repr__)."""
+
+    def __repr__(self) -> str:
+        return "B " * 50_000
+
+
+def test_a_value_whose_repr_is_huge_is_refused_in_a_short_message_naming_the_column_and_the_type() -> None:
+    """pyarrow's refusal holds the offending value's repr, which was put whole into the refusal (100 KB here): it is
+    cut to 200 characters, its size named, and the column and the value's type stay."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError) as err:
+        hash_dataframe(pd.DataFrame({"notes": [1, _Wordy()]}))
+    assert str(err.value) == (
+        "column 'notes' has dtype object holding values of mixed types _Wordy, int, which cannot be hashed: Could not "
+        f"convert {'B ' * 74}B…{' B' * 25} (99,999 characters) with type _Wordy: did not recognize Python value type "
+        "when inferring an Arrow data type. Fix: convert it to one type, e.g. df['notes'] = df['notes'].astype(str), or "
+        "declare its dtype.")
+
+
 _UTC = dt.timezone.utc
 
 

@@ -19,6 +19,7 @@ from prov_common.errors import BadInputError, UnsupportedTypeError
 from prov_common.hashing.nesting import first_holding_itself, nested_deeper
 from prov_common.hashing.object_columns import check_read_as_given
 from prov_common.hashing.types import canonical_type
+from prov_common.text import VALUE_AT_MOST, cut
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -207,7 +208,8 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
         raise _not_unicode(values, display) from exc
     except _CONVERT_ERRORS as exc:
         raise UnsupportedTypeError(
-            f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: {exc}.",
+            f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: "
+            f"{_arrow_reason(exc)}.",
             fix=f"convert it to one type, e.g. df[{display!r}] = df[{display!r}].astype(str), or declare its dtype.",
         ) from exc
     try:
@@ -216,6 +218,20 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
         return arrow_source(col, label, display, role)
     except RecursionError:
         raise too_deep(display) from None
+
+
+def _arrow_reason(exc: BaseException) -> str:
+    """pyarrow's reason for refusing a value, ``Could not convert <value's repr> with type <type>: ...``, with the repr
+    (of any length: a value's own ``__repr__``) cut to 200 characters; the type is kept."""
+    text = " ".join(str(exc).split())
+    value, with_type, why = text.removeprefix(_COULD_NOT).rpartition(" with type ")
+    if text.startswith(_COULD_NOT) and with_type:
+        return f"{_COULD_NOT}{cut(value, VALUE_AT_MOST)}{with_type}{cut(why, _REASON_AT_MOST)}"
+    return cut(text, _REASON_AT_MOST)
+
+
+_COULD_NOT = "Could not convert "
+_REASON_AT_MOST = 300
 
 
 def _not_unicode(values: pd.Series | pd.Index, display: str) -> UnsupportedTypeError:
