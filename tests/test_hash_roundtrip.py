@@ -330,3 +330,38 @@ def test_a_value_that_holds_itself_or_nests_past_arrow_is_refused_not_a_crash():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     holds = "column 'c' holds a value that contains itself (row 1), which has no end to hash."
     assert (done.returncode, done.stdout.splitlines()) == (0, [holds] * 4 + ["column 'c' is nested too deeply to be hashed.", "True"]), done
+
+
+def test_a_value_that_repeats_its_own_lists_far_beyond_what_it_holds_is_refused_naming_the_row():
+    """``s = [s, s]`` sixty times holds 120 items and stands for 2**61 once its repeats are written out: Arrow set
+    about writing them and hash_dataframe never returned (a Dagster step or Airflow task hung), as nothing nested
+    deeper than the nesting limit. It is refused naming the column and the row, in a process of its own (with a
+    time limit) so that the hang fails the test; a matrix of one shared row, lists shared between rows and a dict
+    every row holds still hash as their copies do."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import pandas as pd
+        from prov_common.errors import UnsupportedTypeError
+        from prov_common.hashing import hash_dataframe
+        s = []
+        for _ in range(60):
+            s = [s, s]
+        try:
+            hash_dataframe(pd.DataFrame({"ok": [1, 2, 3], "c": pd.Series([[1], [], {"k": s}], dtype=object)}))
+        except UnsupportedTypeError as refused:
+            print(refused)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, (
+        "column 'c' holds a value (row 2) that repeats its own lists or dicts: it holds 121 items and stands for "
+        "2,305,843,009,213,693,951 once each repeat is written out, which is far beyond what it holds. Fix: hold each "
+        "list or dict once where it is meant once, or store the value in a shorter form (as text, or its repeated part "
+        "in a column of its own).\n")), done
+
+    row, shared = [0] * 1000, {"k": [1, 2]}
+    for repeated, copied in (([[row] * 1000], [[list(row) for _ in range(1000)]]),
+                             ([[row, row], [row]], [[list(row), list(row)], [list(row)]]),
+                             ([[shared, {"a": 1}], [shared, {"a": 2}]], [[{"k": [1, 2]}, {"a": 1}], [{"k": [1, 2]}, {"a": 2}]])):
+        assert hash_dataframe(pd.DataFrame({"c": repeated})).digest == hash_dataframe(pd.DataFrame({"c": copied})).digest

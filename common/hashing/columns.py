@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, UnsupportedTypeError
-from prov_common.hashing.nesting import first_holding_itself, nested_deeper
+from prov_common.hashing.nesting import MAX_LEVELS, Nesting, first_expanded, first_holding_itself, nesting
 from prov_common.hashing.object_columns import check_read_as_given
 from prov_common.hashing.types import canonical_type
 from prov_common.text import VALUE_AT_MOST, cut
@@ -195,13 +195,20 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
         raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; sparse columns have no canonical encoding.",
                                    fix=f"make it dense, df[{display!r}] = df[{display!r}].sparse.to_dense(), which hashes "
                                        "as the same values stored densely.")
-    if dtype == object and nested_deeper(values):  # Arrow's inference would overflow the stack
+    nested = nesting(values) if dtype == object else Nesting(0, False)
+    if nested.levels > MAX_LEVELS:  # Arrow's inference would overflow the stack
         if (row := first_holding_itself(values)) is not None:
             raise UnsupportedTypeError(f"column {display!r} holds a value that contains itself (row {row}), which has no "
                                        "end to hash.", fix="remove the value's reference to itself (a list or dict that "
                                                            "holds itself, directly or through others), or store what it "
                                                            "means as text.")
         raise too_deep(display)
+    if nested.repeats and (expanded := first_expanded(values)) is not None:  # Arrow would make every repeat
+        raise UnsupportedTypeError(
+            f"column {display!r} holds a value (row {expanded.row}) that repeats its own lists or dicts: it holds "
+            f"{expanded.held:,} items and stands for {expanded.shown_items} once each repeat is written out, which is "
+            "far beyond what it holds.", fix="hold each list or dict once where it is meant once, or store the value in "
+                                             "a shorter form (as text, or its repeated part in a column of its own).")
     try:
         col = pa.array(values, from_pandas=True)
     except UnicodeEncodeError as exc:  # a lone surrogate: "convert it to one type" would not help

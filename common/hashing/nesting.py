@@ -9,8 +9,9 @@ so it costs one pass over the items that values hold and nothing on a column of 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,29 +21,51 @@ _SCALARS = {"string", "bytes", "floating", "integer", "mixed-integer-float", "de
 """What ``pandas.api.types.infer_dtype`` calls a column of values none of which holds others."""
 
 
+def _is_holder(value: Any) -> bool:
+    """Whether ``value`` holds others: a list, tuple, dict or object array."""
+    return isinstance(value, (list, tuple, dict)) or (isinstance(value, np.ndarray) and value.dtype == object)
+
+
 def _holders(values: Iterable[Any]) -> list[Any]:
-    """The values that hold others (lists, tuples, dicts, object arrays), each once."""
-    return list({id(v): v for v in values
-                 if isinstance(v, (list, tuple, dict)) or (isinstance(v, np.ndarray) and v.dtype == object)}.values())
+    """The values that hold others, each once."""
+    return list({id(v): v for v in values if _is_holder(v)}.values())
 
 
 def _items(value: Any) -> Iterator[Any]:
     return iter(value.values() if isinstance(value, dict) else value.flat if isinstance(value, np.ndarray) else value)
 
 
-def nested_deeper(values: Iterable[Any], levels: int = MAX_LEVELS) -> bool:
-    """Whether a value of the ``object`` column ``values`` (a pandas Series or Index) nests lists, tuples, dicts or
-    object arrays more than ``levels`` deep (one that holds itself nests without end)."""
+class Nesting(NamedTuple):
+    """How the values of an ``object`` column nest: ``levels`` of lists, tuples, dicts or object arrays (0 for a
+    column of scalars, 1 for lists of scalars, ``MAX_LEVELS + 1`` for deeper, or a value that holds itself), and
+    whether a list or dict below the rows' own values is held more than once (``repeats``): only then may a value
+    stand for more items than it holds (:func:`first_expanded`)."""
+
+    levels: int
+    repeats: bool
+
+
+def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
+    """How the values of the ``object`` column ``values`` (a pandas Series or Index) nest, looked at one level at a
+    time (at most ``levels``) over the whole column, each container once."""
     from pandas.api.types import infer_dtype
 
     if infer_dtype(values, skipna=True) in _SCALARS:
-        return False
-    level = [v for v in values if isinstance(v, (list, tuple, dict)) or (isinstance(v, np.ndarray) and v.dtype == object)]
-    for _ in range(levels):
+        return Nesting(0, False)
+    level = [v for v in values if _is_holder(v)]
+    below: set[int] = set()  # the containers seen below the rows' values, while none repeats
+    repeats = False
+    for depth in range(1, levels + 1):
         if not any(issubclass(kind, (list, tuple, dict, np.ndarray)) for kind in set(map(type, _held(level)))):
-            return False  # most columns end here, after one pass in C over what their values hold
-        level = _holders(_held(level))
-    return bool(level)
+            return Nesting(depth if level else 0, repeats)  # most columns end here, after one pass in C
+        held = [v for v in _held(level)  # _is_holder written out: a call per item would cost more than the test
+                if isinstance(v, (list, tuple, dict)) or (isinstance(v, np.ndarray) and v.dtype == object)]
+        once = {id(v): v for v in held}
+        if not repeats:
+            repeats = len(once) < len(held) or not below.isdisjoint(once)
+            below.update(once)
+        level = list(once.values())
+    return Nesting(levels + 1 if level else levels, repeats)
 
 
 def _held(holders: list[Any]) -> Iterator[Any]:
@@ -61,13 +84,13 @@ def first_holding_itself(values: Iterable[Any]) -> int | None:
 
 
 def _holds_itself(value: Any, acyclic: set[int]) -> bool:
-    if not _holders([value]):
+    if not _is_holder(value):
         return False
     path, stack = {id(value)}, [(value, _items(value))]
     while stack:
         node, items = stack[-1]
         for item in items:
-            if _holders([item]) and id(item) not in acyclic:
+            if _is_holder(item) and id(item) not in acyclic:
                 if id(item) in path:
                     return True
                 path.add(id(item))
@@ -78,3 +101,71 @@ def _holds_itself(value: Any, acyclic: set[int]) -> bool:
             path.discard(id(node))
             acyclic.add(id(node))
     return False
+
+
+EXPANDED_AT_MOST = 10_000_000  # items a value may stand for (counted with its shared lists and dicts repeated) ...
+EXPANSION_AT_MOST = 1_000  # ... when that is this many times the items it holds
+_COUNTED_UP_TO = 1 << 63  # an expanded count stops growing here
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A value that repeats its own lists and dicts: ``row``, the items it stands for (``items``, at most
+    ``_COUNTED_UP_TO``) and those it holds (each list or dict once)."""
+
+    row: int
+    items: int
+    held: int
+
+    @property
+    def shown_items(self) -> str:
+        return f"over {self.items - 1:,}" if self.items >= _COUNTED_UP_TO else f"{self.items:,}"
+
+
+def first_expanded(values: Iterable[Any]) -> Expanded | None:
+    """The first row of the ``object`` column ``values`` whose value stands for more than :data:`EXPANDED_AT_MOST`
+    items, and :data:`EXPANSION_AT_MOST` times those it holds, once its shared lists and dicts are repeated where
+    they are held (``s = [s, s]`` sixty times holds 120 items and stands for 2**61, which Arrow would make); None when
+    none does. Each list or dict is counted once, however often it is held, and its values must not hold themselves
+    (:func:`first_holding_itself`)."""
+    counts: dict[int, int] = {}
+    for row, value in enumerate(values):
+        if _is_holder(value) and (items := _expanded(value, counts)) > EXPANDED_AT_MOST:
+            held = _held_once(value)
+            if items > EXPANSION_AT_MOST * held:
+                return Expanded(row, items, held)
+    return None
+
+
+def _expanded(value: Any, counts: dict[int, int]) -> int:
+    """The items ``value`` stands for, its held lists and dicts expanded (``counts``: those of each container counted
+    so far, by id), without recursion."""
+    stack = [(value, _items(value), 0)]
+    while stack:
+        node, items, total = stack.pop()
+        for item in items:
+            if not _is_holder(item):
+                total += 1
+            elif id(item) in counts:
+                total = min(total + 1 + counts[id(item)], _COUNTED_UP_TO)
+            else:
+                stack += [(node, items, total + 1), (item, _items(item), 0)]
+                break
+        else:
+            counts[id(node)] = total
+            if stack:
+                parent, items, above = stack.pop()
+                stack.append((parent, items, min(above + total, _COUNTED_UP_TO)))
+    return counts[id(value)]
+
+
+def _held_once(value: Any) -> int:
+    """The items ``value`` holds, each list or dict among them counted once however often it is held."""
+    seen, todo, held = {id(value)}, [value], 0
+    while todo:
+        for item in _items(todo.pop()):
+            held += 1
+            if _is_holder(item) and id(item) not in seen:
+                seen.add(id(item))
+                todo.append(item)
+    return held
