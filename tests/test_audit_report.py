@@ -218,3 +218,40 @@ def test_a_store_with_no_validation_says_so_and_how_one_is_recorded(tmp_path: Pa
     assert said == ('id="quality-counts">No Pandera validation is recorded: no dataset version in the store was validated. '
                     'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
                     '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.'), said
+
+
+def test_the_picture_draws_passed_checks_beside_failed_ones_as_the_lineage_picture_does(tmp_path: Path) -> None:
+    """The report's picture drew failed checks only, where 'lineage -o' and 'graph' draw passed ones too: a version
+    whose checks all passed looked never validated. Each outcome is counted on the version in its colour and the
+    version whose checks all passed is outlined in green, by the same drawing."""
+    import xml.etree.ElementTree as ET
+
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.svg import lineage_graph
+    from prov_common.signing import trust_from_settings
+    from prov_common.w3cprov.drawing import ALERT, PASSED, render_svg
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    clean, mixed = dataset("/data/clean.parquet", digest("clean"), passed=True), dataset("/data/mixed.parquet", digest("mixed"), passed=False)
+    clean["facets"]["tdprov_pandera"]["checks"] = [{"name": f"check_{i}", "column": "a", "passed": True} for i in range(3)]
+    mixed["facets"]["tdprov_pandera"]["checks"] = [{"name": "in_range", "column": "a", "passed": False},
+                                                   {"name": "not_null", "column": "a", "passed": True}]
+    seal(pipe.store, run_events("prepare", [dataset(pipe.raw_name, pipe.raw)], [clean, mixed], start=T0 + timedelta(hours=2)))
+    seal(pipe.store, run_events("train_model", [dataset("/data/clean.parquet", digest("clean")), dataset("/data/mixed.parquet", digest("mixed"))],
+                                [dataset("/models/ranker.pkl", digest("ranker"))], start=T0 + timedelta(hours=3), job_type="TRAINING"))
+    result = run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "report", progress=False)
+    html = Path(result.report_html).read_text()
+    assert "✓ 3 passed checks" in html and "✓ 1 passed check" in html and "✗ 1 failed check" in html
+
+    trust = trust_from_settings(Settings.from_env(store=pipe.store.uri))
+    graph = lineage_graph(LineageIndex(known_runs(pipe.store, trust).values(), []))
+    checks = {n.dataset: (n.failed_checks, n.passed_checks) for n in graph.nodes.values() if n.dataset in ("/data/clean.parquet", "/data/mixed.parquet")}
+    assert checks == {"/data/clean.parquet": ((), ("check_0[a]", "check_1[a]", "check_2[a]")),
+                      "/data/mixed.parquet": (("in_range[a]",), ("not_null[a]",))}
+    ns = "{http://www.w3.org/2000/svg}"
+    outlines = {"".join(g.find(f"{ns}text").itertext()): next(s.get("stroke") for s in g if s.tag == f"{ns}ellipse")
+                for g in ET.fromstring(render_svg(graph)).iter(f"{ns}g") if "version" in (g.get("class") or "")}
+    assert {text: colour for text, colour in outlines.items() if "check" in text} == {
+        next(t for t in outlines if "clean.parquet" in t): PASSED, next(t for t in outlines if "mixed.parquet" in t): ALERT}
+    assert any(t.endswith("✓ 3 passed checks") for t in outlines) and any(t.endswith("✗ 1 failed check✓ 1 passed check") for t in outlines), outlines

@@ -71,11 +71,10 @@ def _quality(ds: DatasetState) -> QualityResult | None:
     facet = ds.facet("tdprov_pandera")
     if "passed" not in facet:
         return None
-    failed = tuple(
-        check_label(str(c.get("name")), c.get("column"))
-        for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is False
-    )
-    return QualityResult(bool(facet.get("passed")), facet.get("schemaName"), int(facet.get("failureCount") or 0), failed)
+    failed, passed = (tuple(check_label(str(c.get("name")), c.get("column"))
+                            for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is outcome)
+                      for outcome in (False, True))
+    return QualityResult(bool(facet.get("passed")), facet.get("schemaName"), int(facet.get("failureCount") or 0), failed, passed)
 
 
 def _aliases(symlinks: dict) -> tuple[str, ...]:

@@ -105,13 +105,16 @@ class QualityResult:
     schema: str | None = None
     failure_count: int = 0
     failed_checks: tuple[str, ...] = ()
+    passed_checks: tuple[str, ...] = ()  # none in a record examined before they were kept
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "schema": self.schema, "failureCount": self.failure_count, "failedChecks": list(self.failed_checks)}
+        doc = {"passed": self.passed, "schema": self.schema, "failureCount": self.failure_count, "failedChecks": list(self.failed_checks)}
+        return dict(doc, passedChecks=list(self.passed_checks)) if self.passed_checks else doc
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "QualityResult":
-        return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()))
+        return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()),
+                   tuple(raw.get("passedChecks") or ()))
 
 
 @dataclass(frozen=True, slots=True)
