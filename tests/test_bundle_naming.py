@@ -131,16 +131,23 @@ def test_a_bundle_named_by_version_1_still_verifies(tmp_path: Path, recorded: st
     assert report.ok and report.notes == [], report.findings
 
 
+def _assert_old_naming_verifies(tmp_path: Path, events: list[dict], recorded: str | None, version: str, newer: str,
+                                subject: str) -> None:
+    """A bundle named by ``version`` (its manifest recording ``recorded``) has ``subject`` and verifies with no note;
+    one whose manifest records ``newer`` but whose names are those of ``version`` does not."""
+    old = _resealed(build_bundle(events, None, KEY), recorded, version)
+    assert _subject(old) == subject
+    report = _verify(tmp_path, old)
+    assert report.ok and report.notes == [], report.findings
+    lying = _resealed(build_bundle(events, None, KEY), newer, version)
+    assert not _verify(tmp_path / "lying", lying).ok
+
+
 @pytest.mark.parametrize("recorded", [NAMING_V2, None], ids=["recorded-v2", "unrecorded"])
 def test_a_bundle_named_by_version_2_still_verifies(tmp_path: Path, recorded: str | None) -> None:
     events = _events("inmemory://", "features/x")
     assert _subject(build_bundle(events, None, KEY)) == "inmemory://features/x"
-    old = _resealed(build_bundle(events, None, KEY), recorded, NAMING_V2)
-    assert _subject(old) == "inmemory:/features/x"
-    report = _verify(tmp_path, old)
-    assert report.ok and report.notes == [], report.findings
-    lying = _resealed(build_bundle(events, None, KEY), NAMING_V3, NAMING_V2)  # records 3, names by 2
-    assert not _verify(tmp_path / "lying", lying).ok
+    _assert_old_naming_verifies(tmp_path, events, recorded, NAMING_V2, NAMING_V3, "inmemory:/features/x")
 
 
 def test_a_bundle_named_by_version_3_without_annotations_still_verifies(tmp_path: Path) -> None:
@@ -149,10 +156,7 @@ def test_a_bundle_named_by_version_3_without_annotations_still_verifies(tmp_path
     assert _subjects(new)[0]["annotations"] == {"namespace": "inmemory://", "name": "features/x"}
     old = _resealed(build_bundle(events, None, KEY), NAMING_V3, NAMING_V3)
     assert _subjects(old) == [{"name": "inmemory://features/x", "digest": {"blake3": "2" * 64}}]
-    report = _verify(tmp_path, old)
-    assert report.ok and report.notes == [], report.findings
-    lying = _resealed(build_bundle(events, None, KEY), NAMING_V4, NAMING_V3)  # records 4, has no annotations
-    assert not _verify(tmp_path / "lying", lying).ok
+    _assert_old_naming_verifies(tmp_path, events, NAMING_V3, NAMING_V3, NAMING_V4, "inmemory://features/x")
 
 
 def test_names_that_are_not_of_the_recorded_version_are_inconsistent(tmp_path: Path) -> None:
@@ -174,12 +178,7 @@ def test_a_bundle_named_by_version_4_keeps_its_table_names_and_verifies(tmp_path
     version 4 named it ``postgres://db:5432/shop.public.orders`` and still verifies, re-derived by version 4."""
     events = _events("postgres://db:5432", "shop.public.orders")
     assert _subject(build_bundle(events, None, KEY)) == "postgres://db:5432/shop/public/orders"
-    old = _resealed(build_bundle(events, None, KEY), NAMING_V4, NAMING_V4)
-    assert _subject(old) == "postgres://db:5432/shop.public.orders"
-    report = _verify(tmp_path, old)
-    assert report.ok and report.notes == [], report.findings
-    lying = _resealed(build_bundle(events, None, KEY), NAMING_V5, NAMING_V4)  # records 5, names by 4
-    assert not _verify(tmp_path / "lying", lying).ok
+    _assert_old_naming_verifies(tmp_path, events, NAMING_V4, NAMING_V4, NAMING_V5, "postgres://db:5432/shop.public.orders")
 
 
 def test_a_bundle_named_by_version_5_keeps_its_schemeless_names_and_verifies(tmp_path: Path) -> None:
@@ -188,12 +187,7 @@ def test_a_bundle_named_by_version_5_keeps_its_schemeless_names_and_verifies(tmp
     verifies, re-derived by version 5."""
     events = _events("bigquery", "proj.sales")
     assert _subject(build_bundle(events, None, KEY)) == "bigquery:proj.sales"
-    old = _resealed(build_bundle(events, None, KEY), NAMING_V5, NAMING_V5)
-    assert _subject(old) == "bigquery/proj.sales"
-    report = _verify(tmp_path, old)
-    assert report.ok and report.notes == [], report.findings
-    lying = _resealed(build_bundle(events, None, KEY), NAMING_V6, NAMING_V5)  # records 6, names by 5
-    assert not _verify(tmp_path / "lying", lying).ok
+    _assert_old_naming_verifies(tmp_path, events, NAMING_V5, NAMING_V5, NAMING_V6, "bigquery/proj.sales")
 
 
 def test_a_bundle_that_named_a_bare_snowflake_locator_keeps_its_name_and_verifies(tmp_path: Path) -> None:

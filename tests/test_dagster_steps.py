@@ -243,10 +243,9 @@ def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
     assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
 
 
-def test_a_retry_seals_the_failed_attempt_with_the_start_it_spooled(outage: Any, tmp_path: Path) -> None:
-    """The failed attempt ran while the store was down, so its START (naming what it loaded) waits in the spool; the
-    retry's process, with the store back, seals it with that START: it emitted a START of its own too, as if the
-    attempt had recorded nothing, and the bundle held two (the failure sensor asks the same question)."""
+def _attempt_failed_in_an_outage(outage: Any, tmp_path: Path) -> tuple[str, Settings, StepIdentity, Any]:
+    """(store URI, settings, attempt, its step) of an attempt of step ``pair`` that read ``raw`` and failed while the
+    store was down (its START waits in the spool); the store is back."""
     store_uri, restore = outage
     settings = Settings(store=store_uri, spool=str(tmp_path / "spool"))
     attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
@@ -254,12 +253,26 @@ def test_a_retry_seals_the_failed_attempt_with_the_start_it_spooled(outage: Any,
     failed.input(DatasetRecord(name="raw", digest=None))
     failed.recorder.wait()
     restore()
+    return store_uri, settings, attempt, failed
+
+
+def _sealed_with_its_start(store_uri: str, run_id: str) -> list[dict[str, Any]]:
+    """The events of run ``run_id``'s bundle, checked to be the attempt's START (naming ``raw``) and a FAIL."""
+    events = parse_events_jsonl(read_bundle(open_store(store_uri), run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
+    return events
+
+
+def test_a_retry_seals_the_failed_attempt_with_the_start_it_spooled(outage: Any, tmp_path: Path) -> None:
+    """The failed attempt ran while the store was down, so its START (naming what it loaded) waits in the spool; the
+    retry's process, with the store back, seals it with that START: it emitted a START of its own too, as if the
+    attempt had recorded nothing, and the bundle held two (the failure sensor asks the same question)."""
+    store_uri, settings, attempt, failed = _attempt_failed_in_an_outage(outage, tmp_path)
     retry = Recorder(settings, "dagster://default")  # the retry's process
     retry.step(replace(attempt, attempt=1))
     retry.wait()
-    events = parse_events_jsonl(read_bundle(open_store(store_uri), failed.ol_run_id).files["events.jsonl"])
-    assert [e["eventType"] for e in events] == ["START", "FAIL"]
-    assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
+    events = _sealed_with_its_start(store_uri, failed.ol_run_id)
     assert "attempt 0 failed; Dagster retried it as attempt 1" in events[1]["run"]["facets"]["errorMessage"]["message"]
 
 
@@ -267,21 +280,13 @@ def test_a_retry_sees_the_start_a_killed_flusher_left_claimed(outage: Any, tmp_p
     """The failed attempt's START waits in the spool, claimed by a flush that was killed before it put it: the retry's
     process asked the spool for waiting entries only, not claimed ones, so it emitted a START of its own and the
     bundle held two (the claim, given back by the retry's first delivery, was delivered too)."""
-    store_uri, restore = outage
-    settings = Settings(store=store_uri, spool=str(tmp_path / "spool"))
-    attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
-    failed = Recorder(settings, "dagster://default").step(attempt)  # the failed attempt's process
-    failed.input(DatasetRecord(name="raw", digest=None))
-    failed.recorder.wait()
-    restore()
+    store_uri, settings, attempt, failed = _attempt_failed_in_an_outage(outage, tmp_path)
     assert flush_killed(tmp_path / "spool", store_uri, lambda step: step.startswith("put ")) == -9
     assert [p.name.partition(CLAIM)[1] for p in (tmp_path / "spool").iterdir()] == [CLAIM]  # its START, claimed
     retry = Recorder(settings, "dagster://default")  # the retry's process
     retry.step(replace(attempt, attempt=1))
     retry.wait()
-    events = parse_events_jsonl(read_bundle(open_store(store_uri), failed.ol_run_id).files["events.jsonl"])
-    assert [e["eventType"] for e in events] == ["START", "FAIL"]
-    assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
+    _sealed_with_its_start(store_uri, failed.ol_run_id)
     assert list((tmp_path / "spool").iterdir()) == []
 
 
