@@ -243,10 +243,10 @@ def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
     assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
 
 
-def _attempt_failed_in_an_outage(outage: Any, tmp_path: Path) -> tuple[str, Settings, StepIdentity, Any]:
+def _attempt_failed_in_an_outage(down: Any, tmp_path: Path) -> tuple[str, Settings, StepIdentity, Any]:
     """(store URI, settings, attempt, its step) of an attempt of step ``pair`` that read ``raw`` and failed while the
     store was down (its START waits in the spool); the store is back."""
-    store_uri, restore = outage
+    store_uri, restore = down
     settings = Settings(store=store_uri, spool=str(tmp_path / "spool"))
     attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
     failed = Recorder(settings, "dagster://default").step(attempt)  # the failed attempt's process
