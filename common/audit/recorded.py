@@ -3,7 +3,7 @@ the rest, and a run's own bundle, read and verified, where a question needs more
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prov_common.audit.catalog import load_catalog
@@ -160,22 +160,13 @@ class RecordedRuns:
         self.drop_gone(pick(self.index()))
 
     def drop_gone(self, run_ids: Iterable[str]) -> None:
-        """Leave out the catalogued runs of ``run_ids`` whose bundle the store no longer holds (no signed statement in
-        its folder), with why in ``left_out``: the audit's catalog vouches for a bundle as it found it, not for its being
-        there now. One listing of the bundles, only when there is a catalogued run to check."""
-        from prov_common.bundle import layout
-
-        catalogued = [i for i in dict.fromkeys(run_ids) if i in self.runs and i in self.vouched]
-        if not catalogued:
-            return
-        sealed = {k for k in self.store.list(layout.BUNDLES + "/") if k.endswith("/" + layout.STATEMENT_FILE)}
-        for run_id in catalogued:
-            key = layout.bundle_key(run_id, layout.STATEMENT_FILE)
-            if key not in sealed:
-                del self.runs[run_id]
-                self.left_out[run_id] = (f"{key}: its bundle is gone, though an audit catalogued it (deleted since, or the store "
-                                         "was copied back to an earlier state)")
-                self._index = None
+        """Leave out the catalogued runs of ``run_ids`` whose bundle the store no longer holds (:func:`gone`), with why in
+        ``left_out``: the audit's catalog vouches for a bundle as it found it, not for its being there now."""
+        missing = gone(self.store, [i for i in dict.fromkeys(run_ids) if i in self.runs and i in self.vouched])
+        for run_id, why in missing.items():
+            del self.runs[run_id]
+            self.left_out[run_id] = why
+            self._index = None
 
     def read_all(self, pick: Callable[[LineageIndex], Iterable[str]]) -> None:
         """Read the bundles of the unread runs whose ids ``pick`` gives from the lineage index, and again
@@ -185,6 +176,19 @@ class RecordedRuns:
             if not unread:
                 return
             self.read(unread)
+
+
+def gone(store: Store, run_ids: Collection[str]) -> dict[str, str]:
+    """The runs of ``run_ids`` (catalogued by an audit) whose bundle the store no longer holds (no signed statement in its
+    folder), with why: one listing of the bundles, only when there is a run to check."""
+    from prov_common.bundle import layout
+
+    if not run_ids:
+        return {}
+    sealed = {k for k in store.list(layout.BUNDLES + "/") if k.endswith("/" + layout.STATEMENT_FILE)}
+    keys = {run_id: layout.bundle_key(run_id, layout.STATEMENT_FILE) for run_id in run_ids}
+    return {run_id: (f"{key}: its bundle is gone, though an audit catalogued it (deleted since, or the store was copied back "
+                     "to an earlier state)") for run_id, key in keys.items() if key not in sealed}
 
 
 def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, str | None, bool]:

@@ -81,6 +81,11 @@ class LineageScope:
         self._read(self.keys)
         return self.summaries()
 
+    def unindexed(self) -> list[RunRecord]:
+        """The runs the catalog vouches for that have no index entry now (deleted since the audit, or the store copied back
+        to an earlier state), as the catalog records them: the lineage checks whether their bundles are gone too."""
+        return [record for run_id, record in self.catalogued.vouched.items() if run_id not in self.keys]
+
     def reaching(self, query: str, direction: str, found: Sequence[BundleSummary] | None = None, drop: Container[str] = (),
                  every_reader: bool = False) -> list[BundleSummary] | None:
         """The entries the lineage of ``query`` (``direction``: upstream or downstream) can need: ``found`` (default: the

@@ -36,6 +36,7 @@ from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.audit.recorded import Catalogued
+    from prov_common.audit.scope import LineageScope
 
 
 def register(subparsers: Any) -> None:
@@ -177,6 +178,18 @@ def _compared(namespace: str | None, name: str | None, version: str | None) -> V
     return version_key(xml_text(namespace or ""), xml_text(name or ""), version)
 
 
+def _gone(store: Store, scope: LineageScope, trees: list[LineageTree], direction: str) -> dict[str, str]:
+    """The runs the audit's catalog vouches for, with no index entry now, that made (upstream) or read (downstream) a
+    version shown in ``trees`` and whose bundle is gone too, with why (as ``tdprov record`` leaves them out): such a
+    version is no origin, or unused."""
+    from prov_common.audit.recorded import gone
+
+    shown = {_compared(t.node.namespace, t.node.dataset, t.node.version) for root in trees for t in root.walk() if t.node.version}
+    return gone(store, [r.run_id for r in scope.unindexed()
+                        if any(d.version and _compared(d.namespace, d.name, d.version) in shown
+                               for d in (r.outputs if direction == UPSTREAM else r.inputs))])
+
+
 _LeftOut = dict[VersionKey, set[str]]
 """Versions (:func:`_compared`) and the runs left out that made them (upstream) or read them (downstream)."""
 
@@ -316,6 +329,9 @@ def _run(args: argparse.Namespace) -> int:
             corrected.update(fixed)
             found = as_bundles_say(store, [s for s in found if s.run_id not in left], fixed)
             found = scope.reaching(args.target, direction, found, left_out, args.checks) or found  # what a corrected run reaches
+        gone = _gone(store, scope, trees, direction)
+        left_out.update(gone)
+        _add_touched(touched, [r for r in scope.unindexed() if r.run_id in gone], direction)
     finally:
         tell_entries_not_taken(left_out, corrected, args.verb)
     code = 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
