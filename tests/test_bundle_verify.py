@@ -389,3 +389,36 @@ def test_a_copied_index_entry_and_a_deleted_indexed_record_are_named(store_uri: 
           if indexed == "deleted" else []),
         *((k, "inconsistent", copied) for k in ([entry, copy] if indexed == "deleted" else [copy]))])
     assert [s.run_id for s in recent_bundles(store)] == [bundle.run_id]  # 'tdprov runs' lists the run once
+
+
+@pytest.mark.parametrize("indexed", ["yes", "not yet"])
+def test_a_deleted_indexed_record_is_named_when_the_run_is_named(store_uri: str, indexed: str, capsys) -> None:
+    """'tdprov verify RUN_ID' (the index not listed) names an indexed record deleted while the run has an index entry, as
+    the whole-index verify does (a manifest that names its store): it verified clean. A run sealed and not indexed yet
+    (its entry still to be delivered) has neither, and is no finding of its bundle."""
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.bundle.verify_runs import verify_runs
+    from prov_common.cli import main
+    from prov_common.signing import default_signing_key
+
+    key = default_signing_key()  # the CLI trusts it
+    store, trust = open_store(store_uri), TrustStore.of([key.public])
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store))
+    if indexed == "yes":
+        write_bundle(store, bundle)
+        [entry] = list(store.list("index/"))
+        raw_delete(store_uri, f"bundles/{bundle.run_id}/indexed")
+    else:
+        for object_key, data in bundle_objects(bundle):
+            store.put(object_key, data)
+    [report] = list(verify_runs(store, trust, [bundle.run_id], workers=1))
+    assert [(f.key, f.problem, f.reason) for f in report.findings] == ([(
+        f"bundles/{bundle.run_id}/indexed", "missing",
+        "the bundle's indexed record, which names its index entry, is gone though the run has an index entry")]
+        if indexed == "yes" else []), report.findings
+    capsys.readouterr()
+    code = main(["verify", bundle.run_id, "--store", store_uri])
+    out, err = capsys.readouterr()
+    assert code == (1 if indexed == "yes" else 0), (out, err)
+    if indexed == "yes":
+        assert f"bundles/{bundle.run_id}/indexed" in out + err and entry not in out + err, (out, err)

@@ -38,11 +38,15 @@ class WriteResult:
 
 def index_key_since(store: Store, run_id: str, since: datetime) -> str | None:
     """The index key of ``run_id`` if one was written at or after ``since`` (lists only the entries that are newer)."""
+    return next(index_keys_since(store, run_id, since), None)
+
+
+def index_keys_since(store: Store, run_id: str, since: datetime | None) -> Iterator[str]:
+    """The index keys of ``run_id`` written at or after ``since`` (every one when None), oldest first: one listing of
+    the entries that are newer."""
     suffix = f"-{run_id}.json"
-    for key in store.list(f"{layout.INDEX}/", start_after=layout.index_cursor(since)):
-        if key.endswith(suffix):
-            return key
-    return None
+    start = None if since is None else layout.index_cursor(since)
+    return (key for key in store.list(f"{layout.INDEX}/", start_after=start) if key.endswith(suffix))
 
 
 def index_entry(bundle: Bundle) -> LateKey:
