@@ -108,3 +108,11 @@ def all_stored_bytes(store_uri: str) -> bytes:
         return b"\n".join(out)
     root = Path(store_uri)
     return b"\n".join(str(p).encode() + b"\n" + p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def indexed_runs(store: Any) -> list[str]:
+    """The run id of every index entry of ``store``, oldest first: a run indexed twice is there twice (list_bundles lists
+    it once), so a test that a run is indexed once can fail."""
+    from prov_common.bundle import index_keys, layout
+
+    return [layout.run_id_of_index_key(key) or key for key in index_keys(store)]

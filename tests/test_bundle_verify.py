@@ -422,3 +422,30 @@ def test_a_deleted_indexed_record_is_named_when_the_run_is_named(store_uri: str,
     assert code == (1 if indexed == "yes" else 0), (out, err)
     if indexed == "yes":
         assert f"bundles/{bundle.run_id}/indexed" in out + err and entry not in out + err, (out, err)
+
+
+def test_an_oldest_first_listing_takes_a_run_indexed_twice_once(store_uri: str, caplog) -> None:
+    """list_bundles (what export, graph and the Airflow sensor read) lists a run once, by its first entry, as 'tdprov runs'
+    does by its newest, and names the other: an entry copied under a key a minute later was listed as a second run, and
+    the export's summaries took the copy for the run."""
+    import logging
+    from datetime import timedelta
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.storage import list_bundles, recent_bundles
+    from prov_common.w3cprov.collect import summaries
+
+    store = open_store(store_uri)
+    bundle = build_bundle(run_events(), {}, SigningKey.generate(), sealed_at=SEALED, store_id=writer_store_id(store))
+    write_bundle(store, bundle)
+    [entry] = list(store.list("index/"))
+    folder, name = entry.rsplit("/", 1)
+    copy = f"{folder}/{layout.stamp(layout.parse_stamp(name[:22]) + timedelta(minutes=1))}{name[22:]}"
+    raw_put(store_uri, copy, store.get(entry))
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        assert [(s.run_id, s.cursor) for s in list_bundles(store)] == [(bundle.run_id, entry)]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("prov_common")] == [
+        f"tdprov: index entry {copy} is a second entry of run {bundle.run_id} (listed by {entry}): left out of this listing. "
+        f"Fix: run 'tdprov verify {bundle.run_id}' (it names the entry its bundle does not record) and remove that entry"]
+    assert [s.cursor for s in summaries(store)] == [entry]
+    assert [(s.run_id, s.cursor) for s in recent_bundles(store)] == [(bundle.run_id, copy)]  # newest first: its newest entry

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from bundle_support import run_events
+from bundle_support import indexed_runs, run_events
 from prov_common.audit import run_audit
-from prov_common.bundle import build_bundle, list_bundles, verify_bundle
+from prov_common.bundle import build_bundle, verify_bundle
 from prov_common.bundle.storage import write_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.errors import StoreUnavailableError
@@ -121,7 +121,7 @@ def test_writers_flushers_and_auditors_at_once(s3_store_uri: str, tmp_path: Path
 
     store = open_store(s3_store_uri)
     all_runs = spooled + [r for ids in written.values() for r in ids]
-    indexed = Counter(s.run_id for s in list_bundles(store))
+    indexed = Counter(indexed_runs(store))
     assert set(indexed) == set(all_runs) and set(indexed.values()) == {1}
     trust = trust_from_settings()
     assert all(verify_bundle(store, r, trust).ok for r in all_runs)

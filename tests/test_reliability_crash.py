@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import run_events
+from bundle_support import indexed_runs, run_events
 from prov_common.audit import run_audit
-from prov_common.bundle import layout, list_bundles, verify_bundle
+from prov_common.bundle import layout, verify_bundle
 from prov_common.signing import trust_from_settings
 from prov_common.store import Outbox, open_store
 from test_reliability_proxy import FaultProxy, fast_tmp, fault_proxy  # noqa: F401 - fixtures
@@ -122,7 +122,7 @@ def _outcomes(store_uri: str, runs: dict[str, Path], report_dir: Path) -> dict[s
         Outbox(spool).flush()
     store = open_store(store_uri)
     keys = list(store.list())
-    indexed = Counter(s.run_id for s in list_bundles(store))
+    indexed = Counter(indexed_runs(store))
     trust = trust_from_settings()
     audit = None
     outcomes = {}

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import run_events
+from bundle_support import indexed_runs, run_events
 from mount_support import mount
-from prov_common.bundle import layout, list_bundles, verify_bundle
+from prov_common.bundle import layout, verify_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 from prov_common.errors import StoreUnavailableError
@@ -63,7 +63,7 @@ def assert_delivered_once(store_uri: str, run_ids: list[str], direct: str | None
 
 def _assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
     store = open_store(store_uri)
-    indexed = Counter(s.run_id for s in list_bundles(store))
+    indexed = Counter(indexed_runs(store))
     assert set(indexed) == set(run_ids), f"missing {set(run_ids) - set(indexed)}, unexpected {set(indexed) - set(run_ids)}"
     assert max(indexed.values()) == 1, f"indexed twice: {[r for r, n in indexed.items() if n > 1]}"
     bundles = {k.split("/")[1] for k in store.list(f"{layout.BUNDLES}/")}

@@ -640,7 +640,7 @@ def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Pat
     import subprocess
     import sys
 
-    from prov_common.bundle import list_bundles
+    from bundle_support import indexed_runs
     from prov_common.store import spool
 
     plain = _without_root_powers()
@@ -655,7 +655,7 @@ def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Pat
         assert emitted.returncode == 0, emitted.stderr
         assert json.loads(emitted.stdout.splitlines()[-1])["status"] == "written", emitted.stdout + emitted.stderr
         assert "could not record" not in emitted.stderr and f"spool folder {spool_dir}" in emitted.stderr, emitted.stderr
-        assert [s.run_id for s in list_bundles(store)] == [run_id]
+        assert indexed_runs(store) == [run_id]
         assert os.listdir(spool_dir) == [waiting.name]  # waiting, not claimed, not lost
         flushed = subprocess.run([*plain, sys.executable, "-m", "prov_common", "flush", "--spool", str(spool_dir)],
                                  env=env, capture_output=True, text=True, timeout=120)
@@ -688,7 +688,7 @@ def test_a_read_only_spool_is_warned_about_once_per_process_not_at_every_event(t
     import subprocess
     import sys
 
-    from prov_common.bundle import list_bundles
+    from bundle_support import indexed_runs
     from prov_common.store import spool
 
     plain = _without_root_powers()
@@ -704,5 +704,5 @@ def test_a_read_only_spool_is_warned_about_once_per_process_not_at_every_event(t
         spool_dir.chmod(0o700)
     assert emitted.returncode == 0, emitted.stderr
     assert json.loads(emitted.stdout.splitlines()[-1])["statuses"][-1] == "written", emitted.stdout + emitted.stderr
-    assert sorted(s.run_id for s in list_bundles(store)) == run_ids
+    assert sorted(indexed_runs(store)) == run_ids
     assert emitted.stderr.count(f"spool folder {spool_dir}") == 1, emitted.stderr

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import dataset, event
-from prov_common.bundle import build_bundle, list_bundles, read_bundle, verify_bundle
+from bundle_support import dataset, event, indexed_runs
+from prov_common.bundle import build_bundle, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.signing import trust_from_settings
@@ -75,7 +75,7 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(backend: str, tmp
 
     store = open_store(store_uri)
     expected = {_run_id(w, n) for w in range(WRITERS) for n in range(runs)}
-    indexed = Counter(s.run_id for s in list_bundles(store))
+    indexed = Counter(indexed_runs(store))
     assert set(indexed) == expected and set(indexed.values()) == {1}  # every run once in the index
     sealed = [k.split("/")[1] for k in store.list("bundles/") if k.endswith("/statement.dsse.json")]
     assert sorted(sealed) == sorted(expected)

@@ -14,7 +14,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import dataset_version_dataset
 
-from bundle_support import all_stored_bytes, dataset, event, run_events
+from bundle_support import all_stored_bytes, dataset, event, indexed_runs, run_events
 from prov_common.bundle import list_bundles, read_bundle, recent_bundles, rows_path, samples_path, verify_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
@@ -95,7 +95,7 @@ def test_events_of_one_run_from_two_processes_make_one_bundle(store_uri: str, mo
     run_id = start["run"]["runId"]
     assert verify_bundle(store, run_id, trust_from_settings()).ok
     assert read_bundle(store, run_id).manifest.event_count == 2
-    assert [s.run_id for s in list_bundles(store)] == [run_id]
+    assert indexed_runs(store) == [run_id]
 
 
 def test_attachments_go_into_the_runs_bundle(tmp_path: Path) -> None:
@@ -429,4 +429,4 @@ def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tm
     monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key))
     assert main(["store", "seal", run_id, "--store", store]) == 0
     assert "written" in capsys.readouterr().out
-    assert [s.run_id for s in list_bundles(open_store(store))] == [run_id]
+    assert indexed_runs(open_store(store)) == [run_id]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import run_events
+from bundle_support import indexed_runs, run_events
 import boto3
 from conftest import free_port, s3_env
-from prov_common.bundle import list_bundles, read_bundle, verify_bundle
+from prov_common.bundle import read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.errors import StoreUnavailableError
@@ -64,7 +64,7 @@ def test_outage_spools_then_flush_delivers_exactly_once(outage, tmp_path: Path, 
     assert verify_bundle(store, run_id, trust_from_settings()).ok
     assert read_bundle(store, run_id).manifest.event_count == 2  # built from what this process saw
     assert Outbox(spool).flush().delivered == 0 and Outbox(spool).pending() == []
-    assert [s.run_id for s in list_bundles(store)] == [run_id]
+    assert indexed_runs(store) == [run_id]
 
 
 def test_an_attachment_held_in_a_bytearray_is_spooled_and_delivered_as_its_bytes(outage, tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_next_emit_delivers_the_spool_first(outage, tmp_path: Path) -> None:
     for e in second:
         transport.emit(e)
     store = open_store(store_uri)
-    assert sorted(s.run_id for s in list_bundles(store)) == sorted(e[0]["run"]["runId"] for e in (first, second))
+    assert sorted(indexed_runs(store)) == sorted(e[0]["run"]["runId"] for e in (first, second))
     assert Outbox(tmp_path / "spool").pending() == []
 
 
@@ -140,7 +140,7 @@ def test_a_spool_setting_that_names_no_local_folder_never_keeps_a_run_from_the_s
     for event in run_events():
         result = up.emit(event)
     assert result is not None and result.status == "written", result
-    assert len(list(list_bundles(open_store(store_uri)))) == 2
+    assert len(indexed_runs(open_store(store_uri))) == 2
 
 
 def test_a_run_s_start_deep_in_the_spool_is_sealed_with_its_end(outage, tmp_path: Path) -> None:

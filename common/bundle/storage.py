@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-from itertools import chain
-from collections.abc import Container, Iterator
+from itertools import chain, islice
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal
@@ -251,11 +251,28 @@ def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[Bund
     Costs time in proportion to what is new: the index is listed from the cursor on. Writers finish
     out of order by a few seconds, so a consumer that must see everything re-lists from
     ``layout.rewind_cursor(cursor, layout.SETTLE_SECONDS)`` and skips run ids it already has:
-    :func:`prov_common.bundle.watch.watch_index` does both.
+    :func:`prov_common.bundle.watch.watch_index` does both. A run is listed once (:func:`once_per_run`).
     """
-    for key in index_keys(store, since_cursor):
-        if (summary := listed_entry(store, key)) is not None:
-            yield summary
+    return once_per_run(_listed_entries(store, index_keys(store, since_cursor)))
+
+
+def once_per_run(summaries: Iterable[BundleSummary]) -> Iterator[BundleSummary]:
+    """``summaries`` with each run once, by the entry listed first: another index entry of it (copied or moved: a run
+    is indexed once, and 'tdprov verify' names the entry its bundle does not record) is left out with a warning."""
+    listed: dict[str, str | None] = {}  # run id -> the key it was listed by
+    for summary in summaries:
+        if summary.run_id in listed:
+            log.warning("tdprov: index entry %s is a second entry of run %s (listed by %s): left out of this listing. Fix: "
+                        "run 'tdprov verify %s' (it names the entry its bundle does not record) and remove that entry",
+                        summary.cursor, summary.run_id, listed[summary.run_id], summary.run_id)
+            continue
+        listed[summary.run_id] = summary.cursor
+        yield summary
+
+
+def _listed_entries(store: Store, keys: Iterable[str]) -> Iterator[BundleSummary]:
+    """The summaries of the index entries ``keys`` (:func:`listed_entry`: one that cannot be read is left out, warned of)."""
+    return (summary for summary in (listed_entry(store, key) for key in keys) if summary is not None)
 
 
 def listed_entry(store: Store, key: str) -> BundleSummary | None:
@@ -293,8 +310,8 @@ def _day_of(index_key: str) -> datetime | None:
 def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None) -> Iterator[BundleSummary]:
     """Summaries newest first (for ``tdprov runs``): entries dated after tomorrow first (no writer makes them: the
     audit names them as a finding, and they are shown, not hidden), then the index walked back day by day from
-    today, skipping empty months with one listing each; stops after ``limit``. A run is listed once: another index entry
-    of it (copied or moved: 'tdprov verify' names it) is left out with a warning."""
+    today, skipping empty months with one listing each; stops after ``limit``. A run is listed once (:func:`once_per_run`:
+    newest first, by its newest entry)."""
     earliest = next((day for key in store.list(f"{layout.INDEX}/") if (day := _day_of(key)) is not None), None)
     if earliest is None:
         return
@@ -303,22 +320,9 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
     days = (f"{layout.INDEX}/{year:04d}/{month:02d}/{day:02d}/" for year, month in _months_back(start, earliest)
             if next(iter(store.list(f"{layout.INDEX}/{year:04d}/{month:02d}/")), None) is not None
             for day in range(start.day if (year, month) == (start.year, start.month) else 31, 0, -1))
-    count = 0
-    listed: dict[str, str] = {}  # run id -> the key it was listed by
-    for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days)):
-        for key in reversed(keys):
-            if (summary := listed_entry(store, key)) is None:
-                continue
-            if summary.run_id in listed:
-                log.warning("tdprov: index entry %s is a second entry of run %s (listed by %s): left out of this listing. Fix: "
-                            "run 'tdprov verify %s' (it names the entry its bundle does not record) and remove that entry",
-                            key, summary.run_id, listed[summary.run_id], summary.run_id)
-                continue
-            listed[summary.run_id] = key
-            yield summary
-            count += 1
-            if limit is not None and count >= limit:
-                return
+    keys = (key for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days))
+            for key in reversed(keys))
+    yield from islice(once_per_run(_listed_entries(store, keys)), limit)
 
 
 def bundle_objects(bundle: Bundle) -> list[tuple[str, bytes]]:

@@ -38,8 +38,7 @@ def since_cursor(since: str | None) -> str | None:
 
 def summaries(store: Store, since: str | None = None) -> list[BundleSummary]:
     """Index summaries of the sealed bundles (indexed at or after ``since``), oldest first, one per run."""
-    found = {summary.run_id: summary for summary in list_bundles(store, since_cursor(since))}
-    return list(found.values())
+    return list(list_bundles(store, since_cursor(since)))
 
 
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
