@@ -206,3 +206,36 @@ def test_asset_check_results_that_cannot_be_read_leave_the_runs_ended_without_th
     assert summary.state == "FAIL" and event["eventType"] == "FAIL"
     assert not event["inputs"][0].get("inputFacets")  # the read is recorded, without a result
     assert "could not read the asset check results of run" in caplog.text
+
+
+def test_a_check_in_the_steps_of_an_asset_with_a_pandera_schema_is_not_hidden(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Pandera schema's checks are written into the run's test facet too, and only those repeats are left out:
+    the asset's own check is shown beside them, in lineage --checks and in show."""
+    import pandera.pandas as pa
+
+    from prov_dagster import provenance_asset
+
+    class Positive(pa.DataFrameModel):
+        x: int = pa.Field(ge=0)
+
+    @provenance_asset(schema=Positive, quality_policy="record", check_specs=[dg.AssetCheckSpec("mine", asset="checked")])
+    def checked():  # noqa: ANN201 - a generator asset
+        yield dg.Output(pd.DataFrame({"x": [1, 2]}))
+        yield dg.AssetCheckResult(check_name="mine", passed=False, description="not mine")
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([checked], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+    summary, event, _ = _terminal(store, "checked")
+    version = event["outputs"][0]["facets"]["version"]["datasetVersion"]
+    assert cli_main(["lineage", version, "--checks", "--store", str(store)]) == 0
+    [line] = [t for t in capsys.readouterr().out.splitlines() if version in t]
+    assert line.endswith(f"{version}  ✗ failed: {event['outputs'][0]['name']}:mine  ✓ passed 3 checks")
+    assert cli_main(["show", summary.run_id, "--json", "--store", str(store)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(c["side"], c["check"], c["status"], c["description"]) for c in shown["checks"]] == [
+        ("output", f"{event['outputs'][0]['name']}:mine", "fail", "not mine")]
+    assert [q["passed"] for q in shown["quality"]] == [True]

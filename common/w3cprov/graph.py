@@ -28,6 +28,7 @@ from prov_common.w3cprov.identity import (
 )
 from prov_common.w3cprov import ids
 from prov_common.w3cprov.ids import DQV, TDPROV
+from prov_common.w3cprov.quality import repeats_pandera
 from prov_common.w3cprov.serialize import merge_documents
 
 DATASET, VERSION, RUN = "dataset", "version", "run"
@@ -168,17 +169,20 @@ def _short(version: str, keep: int = 12) -> str:
     return version if len(version) <= 24 else version[:23] + "…"
 
 
-def _checks_once(results: list[tuple[str, str, bool]]) -> dict[bool, set[str]]:
-    """Each check once: a Pandera schema's overall outcome (``pandera:<schema>``) is not a check of its own
-    when the schema's checks are recorded, and the run-level ``test`` facet and the standard
-    ``dataQualityAssertions`` facet only repeat the Pandera facet's checks when a Pandera facet is there (tdprov
-    writes each check into both; their results count for data no Pandera facet describes)."""
-    pandera = any(r[0] == "pandera" for r in results)
-    kept = [r for r in results if not (pandera and r[0] in ("test", "dataQualityAssertions"))]
+def _checks_once(results: list[tuple[str, str, str | None, str | None, bool | None]]) -> dict[bool, set[str]]:
+    """Each check once (``results``: source, check, column, schema name, outcome, None for none): a Pandera schema's overall outcome
+    (``pandera:<schema>``) is not a check of its own when the schema's checks are recorded, and a check of the
+    run-level ``test`` facet or the standard ``dataQualityAssertions`` facet that only repeats one of the Pandera
+    facet's checks (tdprov writes each into both: :func:`~prov_common.w3cprov.quality.repeats_pandera`) is left out;
+    any other (a Dagster asset check in the asset's own step) counts."""
+    pandera = {(schema, name, column) for source, name, column, schema, _ in results if source == "pandera"}
+    kept = [(source, check_label(name, column), value) for source, name, column, _, value in results
+            if source not in ("test", "dataQualityAssertions") or not repeats_pandera(source, name, column, pandera)]
     detailed = [r for r in kept if r[0] == "pandera" and not r[1].startswith("pandera:")]
     out: dict[bool, set[str]] = {True: set(), False: set()}
     for _source, name, value in kept:
-        out[value].add(name)
+        if isinstance(value, bool):
+            out[value].add(name)
     for value in (True, False):
         if any(r[2] is value for r in detailed):
             out[value] -= {name for source, name, v in kept if source == "pandera" and name.startswith("pandera:") and v is value}
@@ -219,9 +223,10 @@ class _Reader:
             dataset = _first(record, TDPROV["dataset"])
             if dataset is not None and str(dataset) in self.datasets:
                 self.general[key] = str(dataset)
-        labels = {str(r.identifier): check_label(_text(_first(r, PROV_LABEL)) or str(r.identifier), _first(r, TDPROV["column"]))
-                  for r in self.by_type[PROV["Entity"]]}  # a metric's: the check and its column
-        found: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # target -> (source, check, outcome)
+        names = {str(r.identifier): (_text(_first(r, PROV_LABEL)) or str(r.identifier), _text(_first(r, TDPROV["column"])))
+                 for r in self.by_type[PROV["Entity"]]}  # a metric's: the check and its column
+        labels = {key: check_label(*named) for key, named in names.items()}
+        found: dict[str, list[tuple[str, str, str | None, str | None, bool | None]]] = defaultdict(list)  # target -> (source, check, column, schema, outcome)
         self.errored: dict[str, set[str]] = defaultdict(set)  # target -> the checks that raised
         for record in self.by_type[PROV["Entity"]]:
             if DQV["QualityMeasurement"] in record.get_attribute(PROV_TYPE):
@@ -230,11 +235,12 @@ class _Reader:
                     metric = str(_first(record, DQV["isMeasurementOf"]))
                     for target in record.get_attribute(DQV["computedOn"]):
                         self.errored[str(target)].add(labels.get(metric, metric))
-                elif isinstance(value, bool):
+                elif isinstance(value, bool) or value is None:  # a skipped Pandera check too: its repeats are left out
                     metric = str(_first(record, DQV["isMeasurementOf"]))
                     source = _text(_first(record, TDPROV["source"])) or ""
+                    name, column = names.get(metric, (metric, None))
                     for target in record.get_attribute(DQV["computedOn"]):
-                        found[str(target)].append((source, labels.get(metric, metric), value))
+                        found[str(target)].append((source, name, column, _text(_first(record, TDPROV["schemaName"])), value))
         self.checks: dict[str, dict[bool, set[str]]] = {target: _checks_once(results) for target, results in found.items()}
 
     def data_node(self, key: str) -> Node:

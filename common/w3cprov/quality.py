@@ -6,7 +6,7 @@ A check becomes a boolean measurement (``True`` = passed); a metric becomes a nu
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +130,47 @@ def run_test_measurements(run: RunState, *, errors: bool = True) -> list[tuple[M
         named = [d for d in run.outputs if params.get("dataset") in _labels(d)]
         found.setdefault((measurement.name, measurement.column), (measurement, named or list(run.outputs)))
     return list(found.values())
+
+
+PanderaCheck = tuple[str | None, str, str | None]
+"""A Pandera result recorded on a version: (schema name, check name, column); a schema's overall outcome is
+(schema name, ``pandera:<schema>``, None)."""
+
+
+def pandera_checks(found: Iterable[Measurement]) -> set[PanderaCheck]:
+    """The Pandera results among the measurements ``found``."""
+    return {(m.schema, m.name, m.column) for m in found if m.source == "pandera"}
+
+
+def repeats_pandera(source: str, name: str, column: str | None, pandera: set[PanderaCheck]) -> bool:
+    """Whether the check ``name`` (on ``column``) of a ``dataQualityAssertions`` facet or the run's ``test`` facet
+    (``source``) only repeats one of the Pandera results ``pandera`` on the same version, as tdprov (and the Airflow
+    operator before it) writes each into both: named as the check, ``SCHEMA.CHECK`` or ``SCHEMA.COLUMN.CHECK`` (a test
+    also ``DATASET:CHECK`` or ``DATASET:COLUMN:CHECK``), on the same column, or as the schema for its overall outcome.
+    Any other check (a Dagster asset check, another producer's) is a result of its own."""
+    for schema, check, on in pandera:
+        if column != on:
+            continue
+        if check.startswith("pandera:"):
+            names, tail = {check, schema}, f":{schema}"
+        else:
+            names = {check, f"{schema}.{on}.{check}" if on else f"{schema}.{check}"}
+            tail = f":{on}:{check}" if on else f":{check}"
+        if name in names or (source == "test" and name.endswith(tail)):
+            return True
+    return False
+
+
+def other_checks(run: RunState, dataset: DatasetState) -> list[Measurement]:
+    """The checks recorded on ``dataset`` (an input or output of ``run``) besides its Pandera schema's: the assertions
+    of its ``dataQualityAssertions`` facet and the run's tests that concern it, each once, less those that only
+    repeat a Pandera check (:func:`repeats_pandera`). Every reader of check results (show, the audit) takes them
+    from here, as the PROV mapping states them."""
+    own = dataset_measurements(dataset)
+    pandera = pandera_checks(own)
+    found = [m for m in own if m.source == "dataQualityAssertions"]
+    found += [m for m, concerned in run_test_measurements(run) if any(d is dataset for d in concerned)]
+    return [m for m in found if not repeats_pandera(m.source, m.name, m.column, pandera)]
 
 
 def _labels(dataset: DatasetState) -> tuple[str, ...]:
