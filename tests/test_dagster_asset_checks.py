@@ -239,3 +239,59 @@ def test_a_check_in_the_steps_of_an_asset_with_a_pandera_schema_is_not_hidden(tm
     assert [(c["side"], c["check"], c["status"], c["description"]) for c in shown["checks"]] == [
         ("output", f"{event['outputs'][0]['name']}:mine", "fail", "not mine")]
     assert [q["passed"] for q in shown["quality"]] == [True]
+
+
+def test_the_audit_and_the_training_records_read_asset_check_results(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A training run that used a version a non-blocking check failed on (and another check raised on) is a quality
+    finding, and the Article 10 section, its gaps and the training-data record (D&TA) count both results, the one that
+    raised told apart from the one that failed."""
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_QUALITY
+    from prov_common.config import Settings
+
+    from test_records_standards import _record
+
+    @dg.asset
+    def rows():  # noqa: ANN201
+        return pd.DataFrame({"x": [1, -1]})
+
+    @dg.asset_check(asset=rows, description="no negative x")
+    def positive(rows: pd.DataFrame) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, description="1 negative x")
+
+    @dg.asset_check(asset=rows)
+    def broken(rows: pd.DataFrame) -> dg.AssetCheckResult:
+        raise ValueError("the check itself broke")
+
+    @dg.asset(tags={"tdprov/training": "true"})
+    def fit(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows * 2
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([rows, positive, broken, fit], instance=instance, raise_on_error=False,
+                                resources={"io_manager": ProvenanceIOManager()})
+    assert {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"} >= {"rows", "fit"}
+    version = _terminal(store, "rows")[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    training = _terminal(store, "fit")[0].run_id
+    audit = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
+    [used] = [f for f in audit.check(CHECK_QUALITY).findings if f.run_id == training]
+    said = used.what.split(f"version {version}, which ", 1)[1]
+    assert "failed check positive (warn: 1 negative x)" in said and "blocking" in used.fix
+    assert "check broken raised an error, no outcome (" in said and said.count("ValueError: the check itself broke)") == 1
+    [section] = json.loads((tmp_path / "report" / "report.json").read_text())["trainingData"]
+    checks = {q["check"]: (q["status"], q["passed"]) for q in section["article10"]["qualityChecks"]}
+    assert checks == {"positive": ("fail", False), "broken": ("error", False)}
+    gaps = sorted(g.split("; ", 1)[0] + ")" for g in section["article10"]["knownGaps"] if "check " in g)  # the audit adds its fix
+    assert [g.split(" (", 1)[0] for g in gaps] == [f"{section['dataset']}@{version} failed check positive",
+                                                   f"{section['dataset']}@{version}: check broken raised an error, no outcome"]
+    [ten3] = [i for i in section["article10"]["items"] if i["item"] == "10(3)"]
+    assert ten3["recordsShow"][0].startswith("free of errors: 0 Pandera validation(s) passed, 0 failed; 0 other check(s) "
+                                             "passed, 1 failed, 1 raised an error; ")
+    capsys.readouterr()
+    dta = _record(str(store), section["dataset"], "dta", capsys)
+    assert sorted((q["check"], q["status"]) for q in dta["qualityChecks"]) == [("broken", "error"), ("positive", "fail")]
+    assert sorted(g for g in dta["knownGaps"] if "check " in g) == gaps

@@ -12,6 +12,7 @@ from typing import Any
 
 from prov_common.audit.lineage import Trace, version_of
 from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord
+from prov_common.audit.quality_gaps import failed_validation
 from prov_common.sources.merged import SourceVersion
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
 from prov_common.sources.dta import UNKNOWN
@@ -114,11 +115,19 @@ def _quantity(d: DatasetUse, trace: Trace, sources: list[SourceVersion]) -> Item
     return item
 
 
+def _kinds(quality: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Pandera results and the other checks' results (:func:`~prov_common.audit.quality_gaps.quality_results`)."""
+    return [q for q in quality if q.get("check") is None], [q for q in quality if q.get("check") is not None]
+
+
 def _biases(quality: list[dict[str, Any]]) -> list[Item]:
     examined = Item("10(2)(f)", "Examination in view of possible biases")
     measures = Item("10(2)(g)", "Measures to detect, prevent and mitigate possible biases")
+    pandera, others = _kinds(quality)
     if quality:
-        examined.shows.append(f"{len(quality)} Pandera validation result(s) recorded along the lineage (see 10(3))")
+        examined.shows.append(f"{len(pandera)} Pandera validation result(s)"
+                              + (f" and {len(others)} other check result(s) (a Dagster asset check)" if others else "")
+                              + " recorded along the lineage (see 10(3))")
     examined.gaps.append(f"no bias examination is recorded as such: {FIX_BIAS}")
     measures.gaps.append("measures taken are not part of provenance records: document them with the model; a measure made a "
                          "Pandera check that blocks the step (quality_policy='block') has its results recorded here")
@@ -131,10 +140,17 @@ def _shortcomings(gaps: list[str]) -> Item:
 
 def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources: list[SourceVersion]) -> Item:
     item = Item("10(3)", "Relevant, sufficiently representative, free of errors and complete")
-    failed = [q for q in quality if not q["passed"]]
+    pandera, others = _kinds(quality)
+    failed = [q for q in pandera if not q["passed"]]
     if quality:
-        item.shows.append(f"free of errors: {len(quality) - len(failed)} Pandera validation(s) passed, {len(failed)} failed"
-                          + ("".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)))
+        said = [f"{len(pandera) - len(failed)} Pandera validation(s) passed, {len(failed)} failed"
+                + "".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)]
+        if others:
+            bad = [q for q in others if q["status"] in ("fail", "error")]
+            raised = sum(1 for q in bad if q["status"] == "error")
+            said.append(f"{sum(1 for q in others if q['passed'])} other check(s) passed, {len(bad) - raised} failed"
+                        + (f", {raised} raised an error" if raised else "") + "".join(f"; {failed_validation(q)}" for q in bad))
+        item.shows.append("free of errors: " + "; ".join(said))
     else:
         item.gaps.append(f"free of errors: no validation recorded along this lineage ({FIX_SCHEMA})")
     complete = trace.complete and bool(sources)

@@ -50,6 +50,8 @@ FIX_QUALITY = (
     "re-run on data that passes its Pandera schema (or fix the schema); to stop this from happening, make the step fail on "
     "Pandera failures"
 )
+FIX_CHECK = ("re-run on data that passes its checks (or fix the check that failed or raised); to stop this from happening, "
+             "make the check blocking (@asset_check(blocking=True)): its failure then fails the step and blocks what reads it")
 
 
 def _fix_before_source(runs: Sequence[str]) -> str:
@@ -257,12 +259,13 @@ def _only_checked(run: RunRecord, d: DatasetUse) -> bool:
     and made nothing of it, so it is the version's checker, not a consumer. A run that validated what it read and went
     on (``on_failure="warn"``), completing with an output or marked as training, used it."""
     went_on = run.state == COMPLETE and (bool(run.outputs) or run.training_rule == RULE_JOB_TYPE)
-    return d.quality is not None and not went_on
+    return d.checked and not went_on
 
 
 def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
              index: LineageIndex) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
-    """Versions whose Pandera validation failed, and the runs that used them anyway: the new runs, and the runs
+    """Versions whose Pandera validation or other check (a Dagster asset check) failed, or whose check raised, and the
+    runs that used them anyway: the new runs, and the runs
     examined before whose version a new run recorded a result of (validated after they read it, or delivered late)."""
     result = CheckResult(CHECK_QUALITY, checked=before.checked.get(CHECK_QUALITY, 0))
     rows: dict[VersionKey, QualityRow] = {r.key: QualityRow(r.dataset, list(r.recorded_by), list(r.used_by)) for r in before.failing}
@@ -271,13 +274,13 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
     seen_new: set[VersionKey] = set()
     for run in new:
         for d in [*run.outputs, *run.inputs]:
-            if d.quality is None:
+            if not d.checked:
                 continue
             result.checked += 1
             row = rows.setdefault(version_of(d), QualityRow(d))
             seen_new.add(row.key)
-            if not d.quality.passed and row.dataset.quality and row.dataset.quality.passed:
-                row.dataset = d  # a failing result wins over a passing one for the same version
+            if row.dataset is not d:  # a failing Pandera result wins over a passing one; every other check is kept
+                row.dataset = row.dataset.with_results_of(d)
             if run.run_id not in recorded.setdefault(row.key, set()):
                 recorded[row.key].add(run.run_id)
                 row.recorded_by.append(run.run_id)
@@ -292,18 +295,18 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
         if run.run_id not in users.setdefault(row.key, set()):
             users[row.key].add(run.run_id)
             row.used_by.append(run.run_id)
-        q = row.dataset.quality
-        assert q is not None
-        checks = ", ".join(q.failed_checks) or "see the samples in the bundle"
         used.append(Finding(CHECK_QUALITY, f"{d.label}@{d.version}",
-                            f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which failed Pandera schema "
-                            f"{q.schema or '(unnamed)'}: {q.failure_count} failure(s) in {checks}", FIX_QUALITY, run_id=run.run_id))
+                            f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which "
+                            f"{'; '.join(row.dataset.failures())}",
+                            FIX_QUALITY if row.dataset.quality and not row.dataset.quality.passed else FIX_CHECK, run_id=run.run_id))
     result.findings = list(used)
     for row in rows.values():
         if row.failed and not row.used_by:
             q = row.dataset.quality
+            said = [f"failed Pandera schema {q.schema}"] if q is not None and not q.passed else []
             result.findings.append(Finding(CHECK_QUALITY, f"{row.dataset.label}@{row.dataset.version}",
-                                           f"{row.dataset.label} version {row.dataset.version} failed Pandera schema {q.schema if q else ''}; "
+                                           f"{row.dataset.label} version {row.dataset.version} "
+                                           f"{'; '.join(said + [c.said() for c in row.dataset.checks if c.failed])}; "
                                            "no recorded run used it", "nothing to do unless a run uses it", severity=NOTE))
     passed = before.passed_versions + sum(1 for k in seen_new if not rows[k].failed)
     ordered = sorted(rows.values(), key=lambda r: (not r.failed, r.dataset.label, r.key))

@@ -9,6 +9,7 @@ from prov_common.audit.model import (
     CHECK_PROV,
     CHECK_SIGNATURES,
     NOTE,
+    CheckOutcome,
     DatasetUse,
     Finding,
     QualityResult,
@@ -30,6 +31,7 @@ from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState, check_label, folds_local_names, folds_versions_apart
 from prov_common.w3cprov.mapping import PROV_MAPPING
+from prov_common.w3cprov.quality import other_checks
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -91,10 +93,14 @@ def _qualified(namespace: str, name: str) -> str:
     return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
 
 
-def _use(ds: DatasetState) -> DatasetUse:
+def _use(state: RunState, ds: DatasetState) -> DatasetUse:
+    """The audit's record of a dataset ``state`` read or wrote, with the results of its Pandera schema and of its other
+    checks (:func:`~prov_common.w3cprov.quality.other_checks`: a Dagster asset check, as PROV mapping 7 states it)."""
+    checks = tuple(CheckOutcome(m.name, m.status, m.severity, m.description) for m in other_checks(state, ds)
+                   if m.status in ("pass", "fail", "error"))  # a skipped check, or one of no known outcome, says nothing
     return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), ds.count("rows"),
                       symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")),
-                      ds.count("shardCount"), RecordedSnapshot.parse(ds.facet("tdprov_contentHash").get("snapshot")))
+                      ds.count("shardCount"), RecordedSnapshot.parse(ds.facet("tdprov_contentHash").get("snapshot")), checks)
 
 
 def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
@@ -132,8 +138,8 @@ def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: 
         key_id=key_id,
         parent_run_id=parent.get("runId") if isinstance(parent, dict) else None,
         job_type=job_type if isinstance(job_type, str) else None,
-        inputs=[_use(d) for d in state.inputs],
-        outputs=[_use(d) for d in state.outputs],
+        inputs=[_use(state, d) for d in state.inputs],
+        outputs=[_use(state, d) for d in state.outputs],
     )
 
 

@@ -208,7 +208,8 @@ def _quality(report: dict[str, Any]) -> str:
         return passed
     return passed + _table(["dataset", "version", "schema", "failures", "failed checks", "used by runs"],
                            [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), str(q["failureCount"]),
-                             _e(q["failedChecks"]), _e(q["usedBy"])] for q in rows], "quality")
+                             _e([*q["failedChecks"], *(f for f in q["failures"] if not f.startswith("failed Pandera schema"))]),
+                             _e(q["usedBy"])] for q in rows], "quality")
 
 
 _SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licence"), ("location", "location"),
@@ -239,8 +240,11 @@ def _dataset(entry: dict[str, Any]) -> str:
                      f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"] for s in a10["preparation"]]) \
         if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
-                     [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]),
-                       '<span class="pass">passed</span>' if q["passed"] else '<span class="fail">failed</span>', str(q["failureCount"]),
+                     [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>",
+                       _e(q["schema"]) if q.get("check") is None else f"check {_e(q['check'])}",
+                       '<span class="pass">passed</span>' if q["passed"] else
+                       '<span class="fail">raised an error</span>' if q.get("status") == "error" else
+                       '<span class="fail">failed</span>', str(q["failureCount"]),
                        _e(q["failedChecks"])] for q in a10["qualityChecks"]]) if a10["qualityChecks"] else '<p class="note">None recorded.</p>'
     annex = _fields([
         ("General description of the data set", _e(a4["generalDescription"])), ("Provenance", _e(a4["provenance"])),
@@ -255,7 +259,7 @@ def _dataset(entry: dict[str, Any]) -> str:
             f'{_e(entry["trainingRuns"])}), {rule}.</p>'
             f"<h4>EU AI Act Article 10</h4>{_article10(a10.get('items') or [])}"
             f"<h4>Preparation runs (10(2)(c))</h4>{steps}"
-            f"<h4>Pandera results along the lineage (10(2)(f), 10(3))</h4>{quality}"
+            f"<h4>Pandera and other check results along the lineage (10(2)(f), 10(3))</h4>{quality}"
             f"<h4>Annex IV 2(d): technical documentation on data</h4>{annex}</section>")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prov_common.errors import TdprovError
@@ -118,6 +118,38 @@ class QualityResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """A check other than its Pandera schema recorded on a dataset version (a Dagster asset check, another producer's
+    test): ``status`` ``pass``, ``fail`` or ``error`` (it raised: no outcome)."""
+
+    name: str
+    status: str
+    severity: str | None = None
+    description: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """It failed, or raised and so did not pass."""
+        return self.status in ("fail", "error")
+
+    def said(self, fix: str | None = None) -> str:
+        """What it found, as reports say it: ``failed check C (error: why)`` or ``check C raised an error, no outcome
+        (why)``; ``fix`` is added inside the parentheses."""
+        what = self.description if self.status == "error" else ": ".join(filter(None, [self.severity, self.description]))
+        inner = "; ".join(filter(None, [what, fix]))
+        head = (f"check {self.name} raised an error, no outcome" if self.status == "error"
+                else f"{'failed' if self.status == 'fail' else 'passed'} check {self.name}")
+        return head + (f" ({inner})" if inner else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "severity": self.severity, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "CheckOutcome":
+        return cls(str(raw["name"]), str(raw["status"]), raw.get("severity"), raw.get("description"))
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedSnapshot:
     """The copy of a version that its writer recorded keeping in the store (``tdprov_contentHash.snapshot``): the
     key of the object ``tdprov checkout`` reads first and its size."""
@@ -149,6 +181,7 @@ class DatasetUse:
     aliases: tuple[str, ...] = ()  # other names from the ``symlinks`` facet (a Dagster asset key): found by them too
     shards: int | None = None  # a sharded version (folder, prefix or glob of shards): how many shards
     snapshot: RecordedSnapshot | None = None  # the copy of the version its writer recorded keeping in the store
+    checks: tuple[CheckOutcome, ...] = ()  # its other checks (a Dagster asset check): :func:`~prov_common.w3cprov.quality.other_checks`
     shown: str | None = field(default=None, compare=False)  # its label named apart from another alike: :func:`name_apart`
 
     @property
@@ -176,7 +209,34 @@ class DatasetUse:
             doc["shards"] = self.shards
         if self.snapshot is not None:
             doc["snapshot"] = self.snapshot.to_dict()
+        if self.checks:
+            doc["checks"] = [c.to_dict() for c in self.checks]
         return doc
+
+    @property
+    def checked(self) -> bool:
+        """A check result is recorded on it: its Pandera schema's or another check's."""
+        return self.quality is not None or bool(self.checks)
+
+    @property
+    def failed(self) -> bool:
+        """Its Pandera schema failed, or another check failed or raised."""
+        return bool(self.quality and not self.quality.passed) or any(c.failed for c in self.checks)
+
+    def failures(self) -> list[str]:
+        """What failed on it, as reports say it: ``failed Pandera schema S: n failure(s) in C``, ``failed check C``,
+        ``check C raised an error``."""
+        q = self.quality
+        said = [f"failed Pandera schema {q.schema or '(unnamed)'}: {q.failure_count} failure(s) in "
+                f"{', '.join(q.failed_checks) or 'see the samples in the bundle'}"] if q is not None and not q.passed else []
+        return said + [c.said() for c in self.checks if c.failed]
+
+    def with_results_of(self, other: "DatasetUse") -> "DatasetUse":
+        """This use, with the results ``other`` (a use of the same version) recorded besides: a failing Pandera result
+        wins over a passing one, and each other check is kept once."""
+        mine, theirs = self.quality, other.quality
+        quality = theirs if mine is None or (theirs is not None and mine.passed and not theirs.passed) else mine
+        return replace(self, quality=quality, checks=tuple(dict.fromkeys([*self.checks, *other.checks])))
 
     @property
     def extent(self) -> str | None:
@@ -187,7 +247,8 @@ class DatasetUse:
     def from_dict(cls, raw: dict[str, Any]) -> "DatasetUse":
         q = raw.get("quality")
         return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
-                   raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"), RecordedSnapshot.parse(raw.get("snapshot")))
+                   raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"), RecordedSnapshot.parse(raw.get("snapshot")),
+                   tuple(CheckOutcome.from_dict(c) for c in raw.get("checks") or ()))
 
 
 def name_apart(datasets: Iterable[DatasetUse]) -> None:
@@ -278,7 +339,7 @@ class QualityRow:
 
     @property
     def failed(self) -> bool:
-        return bool(self.dataset.quality and not self.dataset.quality.passed)
+        return self.dataset.failed
 
     @property
     def key(self) -> VersionKey:
@@ -290,8 +351,9 @@ class QualityRow:
         q = self.dataset.quality
         return {"dataset": self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
                 "version": self.dataset.version, "schema": q.schema if q else None,
-                "passed": q.passed if q else None, "failureCount": q.failure_count if q else 0,
-                "failedChecks": list(q.failed_checks) if q else [], "recordedBy": self.recorded_by, "usedBy": self.used_by}
+                "passed": not self.failed if self.dataset.checked else None, "failureCount": q.failure_count if q else 0,
+                "failedChecks": list(q.failed_checks) if q else [], "checks": [c.to_dict() for c in self.dataset.checks],
+                "failures": self.dataset.failures(), "recordedBy": self.recorded_by, "usedBy": self.used_by}
 
     def to_state(self) -> dict[str, Any]:
         """The form kept in the audit state."""

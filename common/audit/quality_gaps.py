@@ -7,15 +7,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.model import DatasetUse
+from prov_common.audit.model import CheckOutcome, DatasetUse
 from prov_common.w3cprov.identity import VersionKey
 
 Results = dict[str, dict[str, Any]]  # :func:`quality_results`
 
 
 def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
-    """The Pandera results recorded in ``uses``, each once, in first-seen order (keyed by the version, never by how it
-    prints, and all the result says)."""
+    """The check results recorded in ``uses``, each once, in first-seen order (keyed by the version, never by how it
+    prints, and all the result says): a Pandera schema's result (``schema``), then each other check (``check``, a
+    Dagster asset check: its ``status`` ``pass``, ``fail`` or ``error``, the check raised; ``passed`` only when it
+    passed)."""
     out: dict[str, dict[str, Any]] = {}
     for v in uses:
         q = v.quality
@@ -23,6 +25,10 @@ def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
             out.setdefault(repr((version_of(v), q.schema, q.passed, q.failure_count, q.failed_checks)),  # any JSON value
                            {"dataset": v.label, "version": v.version, "schema": q.schema, "passed": q.passed,
                             "failureCount": q.failure_count, "failedChecks": list(q.failed_checks)})
+        for c in v.checks:
+            out.setdefault(repr((version_of(v), "check", c.name, c.status, c.severity, c.description)),
+                           {"dataset": v.label, "version": v.version, "schema": None, "passed": c.status == "pass",
+                            "failureCount": 0, "failedChecks": [c.name] if c.failed else [], **c.to_dict(), "check": c.name})
     return out
 
 
@@ -53,8 +59,12 @@ def quality_recorders(index: LineageIndex, versions: Sequence[DatasetUse]) -> li
 
 
 def failed_validation(result: Mapping[str, Any], fix: str | None = None) -> str:
-    """``X@v failed Pandera schema S (n failures)`` for one result of :func:`quality_results`; ``fix`` is added
-    inside the parentheses (the audit names what would close the gap)."""
+    """``X@v failed Pandera schema S (n failures)``, ``X@v failed check C (error: why)`` or ``X@v: check C raised an
+    error, no outcome (why)`` for one result of :func:`quality_results`; ``fix`` is added inside the parentheses (the
+    audit names what would close the gap)."""
+    if result.get("check") is not None:
+        said = CheckOutcome(result["check"], result["status"], result.get("severity"), result.get("description")).said(fix)
+        return f"{result['dataset']}@{result['version']}{':' if result['status'] == 'error' else ''} {said}"
     n = result["failureCount"]
     return (f"{result['dataset']}@{result['version']} failed Pandera schema {result['schema']} "
             f"({n} failure{'' if n == 1 else 's'}{f'; {fix}' if fix else ''})")

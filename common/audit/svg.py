@@ -24,12 +24,13 @@ def _short(version: str | None) -> str:
 
 def _version_node(d: DatasetUse, writer: RunRecord | None) -> Node:
     """What ``writer`` wrote (one node per generation), or what a reader read that no recorded run wrote; its checks
-    failed and passed, drawn as the lineage picture draws them."""
-    failed = d.quality.failed_checks or ("pandera",) if d.quality and not d.quality.passed else ()
+    failed and passed (Pandera's and the others', a Dagster asset check's), drawn as the lineage picture draws them."""
+    failed = (d.quality.failed_checks or ("pandera",) if d.quality and not d.quality.passed else ()) + tuple(
+        c.name for c in d.checks if c.failed)
     made = f"@{writer.run_id}" if writer else ""
     return Node(id=f"ver:{d.namespace}/{d.name}@{d.version or 'unversioned'}{made}", kind=VERSION, label=f"{dataset_label(d.namespace, d.name)}\n{_short(d.version)}", dataset=d.name,
                 namespace=d.namespace, version=d.version, failed_checks=tuple(failed),
-                passed_checks=d.quality.passed_checks if d.quality else ())
+                passed_checks=(d.quality.passed_checks if d.quality else ()) + tuple(c.name for c in d.checks if c.status == "pass"))
 
 
 def _run_node(r: RunRecord) -> Node:

@@ -141,13 +141,13 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
 
 
 def validated_versions(index: LineageIndex) -> int:
-    """How many dataset versions in ``index`` passed their Pandera validation (a version with any
-    failing result does not), for the report's quality summary: every run's results, not only those
+    """How many dataset versions in ``index`` passed their Pandera validation and other checks (a version with any
+    failing result, or a check that raised, does not), for the report's quality summary: every run's results, not only those
     an incremental audit examined."""
     results: dict[VersionKey, bool] = {}
     for run in index.runs.values():
         for d in [*run.outputs, *run.inputs]:
-            if d.quality is not None:
+            if d.checked:
                 key = version_of(d)
-                results[key] = results.get(key, True) and d.quality.passed
+                results[key] = results.get(key, True) and not d.failed
     return sum(results.values())
