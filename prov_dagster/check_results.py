@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,8 @@ from dagster import DagsterEventType
 from prov_common.canonical_json import INT_LIMIT
 from prov_common.lineage.datasets import CheckResult
 from prov_common.lineage.validate import MAX_NESTING
+from prov_dagster.checks import CHECK_NAME
+from prov_dagster.deps import _declared, _event_metadata, latest_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 
@@ -33,10 +36,14 @@ _KINDS = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK_
 
 @dataclass(frozen=True)
 class AssetCheck:
-    """The result of one asset check of a step, with the asset it checked (its key as users type it)."""
+    """The result of one asset check of a step, with the asset it checked (its key as users type it); ``key``: that
+    asset's key, ``target``: the event-log storage id of the materialization Dagster says the check evaluated (None:
+    not known, e.g. the check raised)."""
 
     asset: str
     result: CheckResult
+    key: Any = field(default=None, compare=False)
+    target: int | None = field(default=None, compare=False)
 
 
 def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
@@ -47,6 +54,7 @@ def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
     check planned in a step that failed (``failed``: step key -> its error) with no evaluation raised: status ``error``,
     that error its description. A check planned in a step that succeeded without an evaluation did not run, and is left out."""
     planned: dict[str, dict[tuple[str, str], AssetCheck | None]] = {}
+    keys: dict[str, Any] = {}  # asset -> its key
     for entry in instance.all_logs(run_id, of_type=_KINDS):
         event = entry.dagster_event
         step = event.step_key if event is not None else None
@@ -58,12 +66,14 @@ def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
             checks.setdefault(key, None)
         elif (start := since.get(step)) is None or entry.timestamp >= start.timestamp():
-            checks[key] = AssetCheck(key[0], _evaluated(data))
+            target = getattr(data.target_materialization_data, "storage_id", None)
+            checks[key] = AssetCheck(key[0], _evaluated(data), data.asset_key, target)
+        keys[key[0]] = data.asset_key
     found: dict[str, list[AssetCheck]] = {}
     for step, checks in planned.items():
         for (asset, name), check in checks.items():
             if check is None and step in failed:
-                check = AssetCheck(asset, CheckResult(name, "error", description=failed[step]))
+                check = AssetCheck(asset, CheckResult(name, "error", description=failed[step]), keys[asset])
             if check is not None:
                 found.setdefault(step, []).append(check)
     return found
@@ -118,3 +128,46 @@ def unplaced(records: Iterable[DatasetRecord], checks: Iterable[AssetCheck]) -> 
     not recorded, so their results have no version to go with."""
     assets = {r.name for r in records if r.namespace is None}
     return [c for c in checks if c.asset not in assets]
+
+
+NOT_LOADED = "taken from Dagster: the check loaded no version through tdprov"
+"""``params.input`` of a check whose step loaded nothing through tdprov (its run's input is the version Dagster says
+the check evaluated, else the asset's latest materialization)."""
+
+
+def unrecorded_check_steps(instance: Any, run_id: str, recorded: set[str]) -> set[str]:
+    """The steps of Dagster run ``run_id`` that ran asset checks in this process (their ``STEP_START`` is its event),
+    that materialized no asset and that no tdprov run of this process recorded (``recorded``: step keys): a check step
+    that loaded nothing through tdprov, which no ``load_input`` opened a run for (tdprov's own Pandera check, which
+    reads the result a run recorded, is none)."""
+    here, checking, started, materialized = os.getpid(), set(), set(), set()
+    kinds = {DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.STEP_START}
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            materialized.add(event.step_key)
+        elif event.event_type == DagsterEventType.STEP_START:
+            if event.pid == here:
+                started.add(event.step_key)
+        elif event.event_specific_data.check_name != CHECK_NAME:  # tdprov's own Pandera check reads what is recorded
+            checking.add(event.step_key)
+    return (checking & started) - materialized - recorded
+
+
+def checked_versions(instance: Any, checks: Iterable[AssetCheck]) -> tuple[list[DatasetRecord], list[AssetCheck]]:
+    """For a check step that loaded nothing through tdprov: the version of each asset ``checks`` checked, as
+    :mod:`prov_dagster.deps` records an upstream asset (the materialization Dagster says the check evaluated; with
+    none named, e.g. a check that raised, the asset's latest one, of the check's partition), and the checks, each
+    saying so in ``params.input`` (:data:`NOT_LOADED`)."""
+    records: dict[str, DatasetRecord] = {}
+    said = []
+    for check in checks:
+        partition = check.result.params.get("partition")
+        if check.asset not in records and check.key is not None:
+            metadata = (_event_metadata(instance, check.key, check.target, True) if check.target is not None
+                        else latest_metadata(instance, check.key, partition))
+            records[check.asset] = _declared(check.key, partition, metadata)
+        said.append(replace(check, result=replace(check.result, params={**check.result.params, "input": NOT_LOADED})))
+    return list(records.values()), said

@@ -517,3 +517,11 @@ def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
         if recorder is None:
             recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace)
         return recorder
+
+
+def recorded_step_keys(dagster_run_id: str) -> set[str]:
+    """The keys of the steps of Dagster run ``dagster_run_id`` that any recorder of this process recorded (in any
+    store or namespace)."""
+    with _recorders_lock:
+        recorders = list(_recorders.values())
+    return set().union(*(r.step_keys(dagster_run_id) for r in recorders))

@@ -12,15 +12,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from dagster import DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
-from prov_dagster.check_results import AssetCheck, step_checks, unplaced
+from prov_dagster._compat import planned_step_job, planned_steps, reexecution
+from prov_dagster.check_results import AssetCheck, checked_versions, step_checks, unplaced, unrecorded_check_steps
 from prov_dagster.deps import writer_namespace
-from prov_dagster.recorder import Recorder, StepRun
+from prov_dagster.model import StepIdentity
+from prov_dagster.recorder import Recorder, StepRun, recorded_step_keys
 from prov_dagster.step_times import attempt_times
 
 log = logging.getLogger(__name__)
@@ -69,16 +72,21 @@ def recorded_namespaces(instance: Any, run_id: str) -> dict[str, set[str]]:
     return found
 
 
-def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
+def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: Any = None) -> list[str]:
     """End the runs of the steps of Dagster run ``run_id`` that this process started and nothing ended:
     COMPLETE (with what the step read) for a step that succeeded, FAIL with its error for one that
     failed (a failed asset check fails its step only when it is blocking), with the results of the asset
     checks the step ran (:mod:`prov_dagster.check_results`) on the versions of their assets it read or wrote. An
     attempt that Dagster retries, a step stopped with its run, or one Dagster has no end for is left to the retry
-    or to the run-status sensors. Each run ends when Dagster recorded the step's end. Returns the bundle locations."""
+    or to the run-status sensors. Each run ends when Dagster recorded the step's end. Returns the bundle locations.
+
+    With ``dagster_run`` (the run itself), an asset check step that this process ran and that loaded nothing through
+    tdprov, so no run was opened for it, is a run of its own too (:func:`_check_runs`)."""
     runs = recorder.open_steps(run_id)
-    outcomes = step_outcomes(instance, run_id) if runs else {}
-    checks = _checks_read(recorder, instance, run_id, outcomes) if runs else {}
+    unrecorded = _unrecorded(recorder, instance, dagster_run) if dagster_run is not None else set()
+    outcomes = step_outcomes(instance, run_id) if runs or unrecorded else {}
+    checks = _checks_read(recorder, instance, run_id, outcomes) if runs or unrecorded else {}
+    runs += _check_runs(recorder, instance, dagster_run, unrecorded, outcomes, checks)
     bundles = []
     for run in runs:
         outcome = outcomes.get(run.identity.step_key)
@@ -91,6 +99,50 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str) -> list[str]:
             bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at))
     _warn_unplaced(runs, checks)
     return bundles
+
+
+def _unrecorded(recorder: Recorder, instance: Any, dagster_run: Any) -> set[str]:
+    """The check steps of ``dagster_run`` this process ran that loaded nothing through tdprov
+    (:func:`~prov_dagster.check_results.unrecorded_check_steps`); none, with a warning naming what is not recorded,
+    when the instance cannot tell (strict mode: raised)."""
+    try:
+        return unrecorded_check_steps(instance, dagster_run.run_id, recorded_step_keys(dagster_run.run_id))
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        if recorder.settings.strict:
+            raise
+        log.warning("tdprov: could not read which asset check steps of run %s loaded nothing through tdprov from the "
+                    "Dagster instance (%s); the results of such checks are not recorded", dagster_run.run_id, exc)
+        return set()
+
+
+def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[str], outcomes: dict[str, StepOutcome],
+                checks: dict[str, list[AssetCheck]]) -> list[StepRun]:
+    """A run for each check step of ``steps`` (loaded nothing through tdprov) that ended (not stopped), in the job a
+    step of ``dagster_run`` is a run of, started when Dagster started it, with the version of each asset it checked
+    as Dagster names it for its input (:func:`~prov_dagster.check_results.checked_versions`, which the check results
+    say in ``params.input``); ``checks`` is updated so."""
+    made = []
+    plan = cache(lambda: planned_steps(instance, dagster_run))
+    for step in sorted(steps):
+        outcome = outcomes.get(step)
+        if (outcome is None or outcome.interrupted or not checks.get(step)
+                or outcome.status not in (StepEventStatus.SUCCESS, StepEventStatus.FAILURE)):
+            continue
+        try:
+            records, checks[step] = checked_versions(instance, checks[step])
+        except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+            if recorder.settings.strict:
+                raise
+            log.warning("tdprov: the results of the asset checks of step %s are not recorded: the versions they "
+                        "checked could not be read from the Dagster instance (%s)", step, exc)
+            continue
+        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt,
+                                job=planned_step_job(plan(), step, dagster_run.job_name), **reexecution(dagster_run))
+        run = recorder.step(identity)
+        run.started_at = outcome.started_at
+        run.inputs.extend(records)
+        made.append(run)
+    return made
 
 
 def _checks_read(recorder: Recorder, instance: Any, run_id: str, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:
@@ -147,7 +199,7 @@ def close_open_steps(config: Any, context: Any) -> None:
     instance = getattr(context, "instance", None)
     if run is not None and instance is not None:
         try:
-            end_open_steps(recorder, instance, run.run_id)
+            end_open_steps(recorder, instance, run.run_id, run)
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if config.settings().strict:
                 raise

@@ -295,3 +295,42 @@ def test_the_audit_and_the_training_records_read_asset_check_results(tmp_path: P
     dta = _record(str(store), section["dataset"], "dta", capsys)
     assert sorted((q["check"], q["status"]) for q in dta["qualityChecks"]) == [("broken", "error"), ("positive", "fail")]
     assert sorted(g for g in dta["knownGaps"] if "check " in g) == gaps
+
+
+@dg.asset
+def plain():  # noqa: ANN201
+    return pd.DataFrame({"x": [1, -1]})
+
+
+@dg.asset_check(asset=plain, description="reads nothing")
+def bare() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, description="no file today")
+
+
+@dg.asset_check(asset=plain)
+def bare_crash() -> dg.AssetCheckResult:
+    raise ValueError("the check itself broke")
+
+
+def test_a_check_that_loads_nothing_through_tdprov_is_a_run_on_the_version_it_evaluated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that takes no argument opens no run when it loads: its step is a run of its own all the same, with the
+    version Dagster says the check evaluated as its input and the result on it, saying that the check loaded nothing
+    (it was dropped silently); one that raised is recorded on the asset's latest version."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        dg.materialize([plain, bare, bare_crash], instance=instance, raise_on_error=False,
+                       resources={"io_manager": ProvenanceIOManager()})
+    written = _terminal(store, "plain")[1]["outputs"][0]
+    for job, status in (("check:plain:bare", "fail"), ("check:plain:bare_crash", "error")):
+        summary, event, events = _terminal(store, job)
+        assert summary.state == ("COMPLETE" if status == "fail" else "FAIL") and events[0]["eventType"] == "START"
+        [read] = event["inputs"]
+        assert (read["name"], read["facets"]["version"]["datasetVersion"]) == (
+            written["name"], written["facets"]["version"]["datasetVersion"])
+        [assertion] = read["inputFacets"]["dataQualityAssertions"]["assertions"]
+        assert assertion["params"]["status"] == status
+        assert assertion["params"]["input"] == "taken from Dagster: the check loaded no version through tdprov"
+        for e in events:
+            validate_event(e)
