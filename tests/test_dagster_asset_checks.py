@@ -334,3 +334,29 @@ def test_a_check_that_loads_nothing_through_tdprov_is_a_run_on_the_version_it_ev
         assert assertion["params"]["input"] == "taken from Dagster: the check loaded no version through tdprov"
         for e in events:
             validate_event(e)
+
+
+def test_a_check_whose_step_read_no_version_of_its_asset_is_named_with_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A check that loads another asset through tdprov and not the one it checks has a run, and nothing in it to carry
+    its result: a warning names the check, its asset, its outcome and the fix, and the run records no result."""
+
+    @dg.asset
+    def copied(plain: pd.DataFrame) -> pd.DataFrame:
+        return plain
+
+    @dg.asset_check(asset=plain, additional_ins={"copied": dg.AssetIn("copied")})
+    def same(copied: pd.DataFrame) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False)
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([plain, copied, same], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+    [warned] = [r.getMessage() for r in caplog.records if r.name == "prov_dagster.steps"]
+    assert warned == ("tdprov: the result of asset check 'same' on plain (fail) is not recorded: step plain_same read no "
+                      "version of plain that tdprov recorded. Fix: take the asset as the check's argument, loaded through "
+                      "ProvenanceIOManager")
+    _, event, _ = _terminal(store, "check:plain:same")
+    assert [i["name"].rsplit("/", 1)[-1] for i in event["inputs"]] == ["copied.parquet"]
+    assert not event["inputs"][0].get("inputFacets")
