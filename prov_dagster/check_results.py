@@ -116,11 +116,17 @@ def _bounded(value: Any) -> Any:
     return value if size <= MAX_VALUE else f"*** ({size} characters of JSON: not recorded, events stay small)"
 
 
-def checks_on(record: DatasetRecord, checks: Iterable[AssetCheck]) -> tuple[CheckResult, ...]:
-    """The results of ``checks`` on the asset that ``record`` is a version of (none: ``record`` names no asset)."""
+def checks_on(record: DatasetRecord, checks: Iterable[AssetCheck], records: Iterable[DatasetRecord] = ()) -> tuple[CheckResult, ...]:
+    """The results of ``checks`` on the asset that ``record`` is a version of (none: ``record`` names no asset). A
+    check that names a partition (``params.partition``) is of that partition: when ``records`` (all the step read or
+    wrote) hold it, its result goes on that one only, not on each partition of the asset the step loaded; a partition
+    none of them is (a check partitioned otherwise than its asset) names what it checked as a whole."""
     if record.namespace is not None:
         return ()
-    return tuple(c.result for c in checks if c.asset == record.name)
+    held = {(r.name, r.partition) for r in records if r.namespace is None}
+    return tuple(c.result for c in checks if c.asset == record.name
+                 and ((partition := c.result.params.get("partition")) is None or (c.asset, partition) not in held
+                      or record.partition == partition))
 
 
 def unplaced(records: Iterable[DatasetRecord], checks: Iterable[AssetCheck]) -> list[AssetCheck]:

@@ -60,8 +60,9 @@ def step_event(
         run_id=run.ol_run_id,
         job_name=ident.job_ol_name,
         job_namespace=namespace,
-        inputs=[dataset_ref(r, namespace, checks=run.checks) for r in (run.inputs if inputs is None else inputs)],
-        outputs=[dataset_ref(r, namespace, failed=failed, checks=run.checks) for r in run.outputs] if state != "START" else [],
+        inputs=[dataset_ref(r, namespace, checks=run.checks, records=run.inputs) for r in (run.inputs if inputs is None else inputs)],
+        outputs=[dataset_ref(r, namespace, failed=failed, checks=run.checks, records=run.outputs) for r in run.outputs]
+        if state != "START" else [],
         parent=_parent(run, namespace),
         context=_run_context(ident, owners[0] if owners else None),
         error=error,
@@ -78,10 +79,12 @@ def _parent(run: StepRun, namespace: str) -> ParentRef | None:
     return ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=dagster_job(ident.job_name))
 
 
-def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False, checks: Sequence[AssetCheck] = ()) -> DatasetRef:
+def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False, checks: Sequence[AssetCheck] = (),
+                records: Sequence[DatasetRecord] = ()) -> DatasetRef:
     """A core ``DatasetRef`` of a recorded asset version, named by where it lives; an asset's key
     (a record without its own namespace) goes into the ``symlinks`` facet, and the results of the asset ``checks``
-    on that asset go with it."""
+    on that asset go with it (``records``: the others read, or written, beside it: a partitioned check's result goes
+    on its partition only, :func:`~prov_dagster.check_results.checks_on`)."""
     facets: dict[str, Any] = {}
     ds_namespace, ds_name = record.dataset  # its own when named by the caller (a registered source, a file given by path)
     if record.namespace is None:
@@ -101,7 +104,7 @@ def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False, 
         row_digests_file=record.row_set.path if record.row_set is not None else None,
         rows_root=record.row_set.root if record.row_set is not None else None,
         snapshot=record.snapshot,
-        checks=checks_on(record, checks),
+        checks=checks_on(record, checks, records),
         facets=facets,
     )
 

@@ -360,3 +360,19 @@ def test_a_check_whose_step_read_no_version_of_its_asset_is_named_with_the_fix(
     _, event, _ = _terminal(store, "check:plain:same")
     assert [i["name"].rsplit("/", 1)[-1] for i in event["inputs"]] == ["copied.parquet"]
     assert not event["inputs"][0].get("inputFacets")
+
+
+def test_a_partitioned_checks_result_goes_on_the_partition_it_names() -> None:
+    """A step that read two partitions of an asset and ran a check of one of them: its result is of that partition,
+    not of both; a check partitioned otherwise than its asset (its partition is none the step read) is of them all.
+    (Dagster 1.13 runs a partitioned check on the one partition of its run, so this is the rule, met without a run.)"""
+    from prov_common.lineage.datasets import CheckResult
+    from prov_dagster.check_results import AssetCheck, checks_on
+    from prov_dagster.model import DatasetRecord
+
+    read = [DatasetRecord("orders", None, uri=f"file:///data/orders/{p}.parquet", partition=p, version=f"v{p}") for p in "ab"]
+    of_b = AssetCheck("orders", CheckResult("fresh", "fail", params={"partition": "b"}))
+    weekly = AssetCheck("orders", CheckResult("weekly", "pass", params={"partition": "2024-01-01"}))
+    whole = AssetCheck("orders", CheckResult("whole", "pass"))
+    on = {r.partition: [c.name for c in checks_on(r, [of_b, weekly, whole], read)] for r in read}
+    assert on == {"a": ["weekly", "whole"], "b": ["fresh", "weekly", "whole"]}
