@@ -38,7 +38,7 @@ def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, 
     """The job name of step ``step_key`` of Dagster job ``dagster_job`` (:func:`~prov_dagster.naming.step_job`) from
     its ``outputs`` and, for a step that writes no asset, the (step key, outputs) of every step of its run's ``plan``:
     those of its graph node write the graph's assets, and a plan with no asset or check output is an op job's; a step
-    whose one output is an asset check's is that check's."""
+    that writes no asset is named by the asset checks it evaluates (an ``@asset_check``'s, a ``@multi_asset_check``'s)."""
     own = _asset_keys(outputs)
     node, inside, _ = step_key.partition(".")
     graph = [key for other, outs in plan() if other.startswith(f"{node}.") for key in _asset_keys(outs)] if inside else []
@@ -46,8 +46,7 @@ def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, 
         o.properties is not None and (o.properties.asset_key or o.properties.asset_check_key)
         for _, outs in plan() for o in outs)
     checks = [o.properties.asset_check_key for o in outputs if o.properties is not None and o.properties.asset_check_key]
-    check = checks[0] if len(checks) == 1 and not own and not inside else None
-    return step_job(step_key, own, graph, op_job=dagster_job if op_job else None, check=check)
+    return step_job(step_key, own, graph, op_job=dagster_job if op_job else None, checks=() if own or inside else checks)
 
 
 def step_identity(step_context: Any) -> StepIdentity:

@@ -8,8 +8,8 @@ shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
 for an asset's step whose key the step key does not name, ``asset:<asset key>:<op>`` for a step of a graph-backed asset
-whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, ``check:<asset key>:<check name>`` for the step of an
-asset check, see
+whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, ``check:<asset key>:<check name>`` for the step of
+asset checks, its first check, see
 :func:`step_job`), and the Dagster
 job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
@@ -83,7 +83,7 @@ CHECK_JOB_PREFIX = "check:"
 
 
 def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterable[AssetKey] = (),
-             op_job: str | None = None, check: AssetCheckKey | None = None) -> str:
+             op_job: str | None = None, checks: Iterable[AssetCheckKey] = ()) -> str:
     """The OpenLineage job name of step ``step_key``, which writes ``asset_keys``: its step key, unless it is the own
     step of an asset whose key the step key does not name (Dagster joins key parts with ``__`` and turns ``-`` and
     ``.`` into ``_``: ``a/b`` and ``a__b`` both give the step ``a__b``, ``a-b/c`` and ``a_b/c`` both ``a_b__c``);
@@ -100,12 +100,14 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     ``job:<op_job>:<step key>``, the step of that Dagster job (whose own job is ``job:<op_job>``): ops are named by
     their job, so two ops named ``load`` in the jobs ``etl_a`` and ``etl_b`` are two jobs.
 
-    The step of one asset check that writes no asset (an ``@asset_check``), ``check``, is
-    ``check:<asset key>:<check name>``: Dagster names it ``<asset key>_<check name>``, so check ``b_c`` of asset ``a``,
-    check ``c`` of asset ``a_b`` and asset ``a_b_c`` would all be ``a_b_c``, and no step key names a check apart from
-    every asset. Check names hold no ``:``."""
-    if check is not None and op_job is None:
-        return f"{CHECK_JOB_PREFIX}{dataset_name(check.asset_key)}:{check.name}"
+    A step that writes no asset and evaluates asset checks ``checks`` is ``check:<asset key>:<check name>`` of the
+    first of them in order: Dagster names the step of an ``@asset_check`` ``<asset key>_<check name>``, so check ``b_c``
+    of asset ``a``, check ``c`` of asset ``a_b`` and asset ``a_b_c`` would all be ``a_b_c``, and the step of a
+    ``@multi_asset_check`` after its op, which may be any asset's key; no step key names a check apart from every
+    asset, while a check is evaluated by one step only. Check names hold no ``:``."""
+    first_check = min(checks, key=lambda c: (dataset_name(c.asset_key), c.name), default=None)
+    if first_check is not None and op_job is None:
+        return f"{CHECK_JOB_PREFIX}{dataset_name(first_check.asset_key)}:{first_check.name}"
     if op_job is not None:
         return f"{dagster_job(op_job)}:{step_key}"
     node, _, op = step_key.partition(".")

@@ -1,9 +1,10 @@
 """A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
 two jobs whatever their names, in the events and in the PROV export, and two asset keys Dagster gives one step key
 are two jobs, as are the steps of two graph-backed assets Dagster gives one node name, two ops of one name in
-two op jobs and two asset checks Dagster gives one step key."""
+two op jobs, two asset checks Dagster gives one step key and a multi-asset check whose op is named like an asset."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import rdflib
 from dagster import (
     AssetCheckResult,
+    AssetCheckSpec,
     AssetKey,
     AssetsDefinition,
     DagsterInstance,
@@ -27,6 +29,7 @@ from dagster import (
     graph_asset,
     job,
     materialize,
+    multi_asset_check,
     op,
 )
 
@@ -275,6 +278,37 @@ def test_two_asset_checks_of_one_step_key_are_two_jobs(store: Path, instance: Da
     assert runs == {("START", "check:a:b_c", ("a",)), ("COMPLETE", "check:a:b_c", ("a",)),
                     ("START", "check:a_b:c", ("a_b",)), ("COMPLETE", "check:a_b:c", ("a_b",)),
                     ("START", "check:a_b:fresh", ("a_b",)), ("FAIL", "check:a_b:fresh", ("a_b",))}
+
+
+@multi_asset_check(specs=[AssetCheckSpec("positive", asset=plain_a_b), AssetCheckSpec("unique", asset=plain_a_b)],
+                   name="a")
+def checks_of_a_b(a_b: pd.DataFrame) -> Iterator[AssetCheckResult]:  # step 'a', as asset a's
+    yield AssetCheckResult(asset_key="a_b", check_name="unique", passed=True)
+    yield AssetCheckResult(asset_key="a_b", check_name="positive", passed=bool((a_b.x > 0).all()))
+
+
+@multi_asset_check(specs=[AssetCheckSpec("recent", asset=plain_a), AssetCheckSpec("complete", asset=plain_a)],
+                   name="a_b")
+def failing_checks_of_a() -> Iterator[AssetCheckResult]:  # step 'a_b', as asset a_b's; fails before it records
+    yield from ()
+    raise RuntimeError("the audit table is locked")
+
+
+def test_a_multi_asset_check_named_like_an_asset_is_a_job_of_its_own(store: Path, instance: DagsterInstance) -> None:
+    """A @multi_asset_check's step is named after its op: the checks of a_b evaluated by op a were the job a, as was
+    asset a (of another code location), one PROV plan. It is the job of its first check in order, check:a_b:positive,
+    where it runs and where the failure sensor names it."""
+    assert _materialize([plain_a], instance).success and _materialize([plain_a_b, checks_of_a_b], instance).success
+    result = _materialize([plain_a, failing_checks_of_a], instance)
+    assert not result.success
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    assert _jobs_by_output(store) == {("a", "a"), ("a_b", "a_b")}
+    runs = {(e["eventType"], e["job"]["name"], tuple(i["facets"]["symlinks"]["identifiers"][0]["name"] for i in e["inputs"]))
+            for e in _events(store) if e["job"]["name"] not in ("a", "a_b")}
+    assert runs == {("START", "check:a_b:positive", ("a_b",)), ("COMPLETE", "check:a_b:positive", ("a_b",)),
+                    ("START", "check:a:complete", ()), ("FAIL", "check:a:complete", ())}
 
 
 @op(out={"for_a": Out(io_manager_key="team_a", is_required=False), "for_b": Out(io_manager_key="team_b", is_required=False)},
