@@ -62,6 +62,13 @@ def _events(store: Path) -> list[dict[str, Any]]:
     return [e for s in list_bundles(target) for e in parse_events_jsonl(read_bundle(target, s.run_id).files["events.jsonl"])]
 
 
+def _failure_sensor(result: Any, instance: DagsterInstance) -> None:
+    """Evaluate the run-failure sensor on the failed run ``result``, as Dagster's daemon would."""
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+
+
 def test_a_dagster_job_and_a_step_of_one_name_are_two_jobs(store: Path, instance: DagsterInstance,
                                                             tmp_path: Path) -> None:
     defs = Definitions(assets=[features], jobs=[define_asset_job("features", selection=["features"])],
@@ -118,10 +125,7 @@ def test_two_asset_keys_of_one_step_key_are_two_jobs(store: Path, instance: Dags
 def test_the_failure_sensor_names_the_job_as_the_step_does(store: Path, instance: DagsterInstance) -> None:
     result = _materialize([hyphenated], instance)
     assert not result.success
-    context = build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()})
-    provenance_failure_sensor(context)
+    _failure_sensor(result, instance)
     events = _events(store)
     assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:my-team/x"), ("FAIL", "asset:my-team/x")]
     assert "the warehouse is down" in events[-1]["run"]["facets"]["errorMessage"]["message"]
@@ -192,10 +196,7 @@ def test_the_failure_sensor_names_a_graph_assets_step_as_the_step_does(store: Pa
     result = _materialize([AssetsDefinition.from_graph(shaped_failing, keys_by_output_name={"result": AssetKey("z")})],
                           instance)
     assert not result.success
-    context = build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()})
-    provenance_failure_sensor(context)
+    _failure_sensor(result, instance)
     events = _events(store)
     assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:z:load_broken"),
                                                                     ("FAIL", "asset:z:load_broken")]
@@ -229,9 +230,7 @@ def test_two_ops_of_one_name_in_two_op_jobs_are_two_jobs(store: Path, instance: 
         result = Definitions(jobs=[op_job], resources=resources).resolve_job_def(op_job.name).execute_in_process(
             instance=instance, raise_on_error=False)
     assert not result.success
-    provenance_failure_sensor(build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    _failure_sensor(result, instance)
     runs = {(e["eventType"], e["job"]["name"], e["run"]["facets"]["parent"]["job"]["name"]) for e in _events(store)}
     assert runs == {("START", "job:etl_orders:load", "job:etl_orders"), ("COMPLETE", "job:etl_orders:load", "job:etl_orders"),
                     ("START", "job:etl_users:load", "job:etl_users"), ("FAIL", "job:etl_users:load", "job:etl_users")}
@@ -270,9 +269,7 @@ def test_two_asset_checks_of_one_step_key_are_two_jobs(store: Path, instance: Da
     assert _materialize([plain_a, a_b_c_of_a], instance).success and _materialize([plain_a_b, c_of_a_b], instance).success
     result = _materialize([plain_a_b, a_b_fresh], instance)
     assert not result.success
-    provenance_failure_sensor(build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    _failure_sensor(result, instance)
     runs = {(e["eventType"], e["job"]["name"], tuple(i["facets"]["symlinks"]["identifiers"][0]["name"] for i in e["inputs"]))
             for e in _events(store) if e["job"]["name"] not in ("a", "a_b")}
     assert runs == {("START", "check:a:b_c", ("a",)), ("COMPLETE", "check:a:b_c", ("a",)),
@@ -302,9 +299,7 @@ def test_a_multi_asset_check_named_like_an_asset_is_a_job_of_its_own(store: Path
     assert _materialize([plain_a], instance).success and _materialize([plain_a_b, checks_of_a_b], instance).success
     result = _materialize([plain_a, failing_checks_of_a], instance)
     assert not result.success
-    provenance_failure_sensor(build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    _failure_sensor(result, instance)
     assert _jobs_by_output(store) == {("a", "a"), ("a_b", "a_b")}
     runs = {(e["eventType"], e["job"]["name"], tuple(i["facets"]["symlinks"]["identifiers"][0]["name"] for i in e["inputs"]))
             for e in _events(store) if e["job"]["name"] not in ("a", "a_b")}
@@ -347,9 +342,7 @@ def test_the_failure_sensor_names_the_job_a_step_ran_as_when_the_execution_plan_
     def unreadable(snapshot_id: str) -> None:
         raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
     monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
-    provenance_failure_sensor(build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    _failure_sensor(result, instance)
     runs = {(e["job"]["namespace"], e["eventType"], e["job"]["name"]) for e in _events(store)}
     assert runs == {(f"dagster://{team}", state, "job:flaky_etl:flaky_load") for team in ("team_a", "team_b")
                     for state in ("START", "RUNNING", "FAIL")} | {("dagster://default", "START", "load_nothing"),
