@@ -208,6 +208,11 @@ _UTC = dt.timezone.utc
     ([{"w": 0.5}, None, {"x": 1}, {"w": True}], [{"w": 0.5}, None, {"x": 1}, {"w": 1.0}], "numbers and booleans"),
     ([float("nan"), {"w": 0.0}, {"w": False}], [None, {"w": 0.0}, {"w": 0.0}], "numbers and booleans"),
     ([{b"w": 0.5}, {b"w": True}], [{b"w": 0.5}, {b"w": 1.0}], "numbers and booleans"),  # keys as bytes: Arrow reads w
+    # dicts keyed by text and by bytes: Arrow looks every dict of a level up by the first one's key kind
+    ([{b"w": 1.0}, {"w": 0.5}], [{"w": 1.0}, {"w": None}], "dicts keyed by text and dicts keyed by bytes"),
+    ([{"a": 1, b"b": 2}, {"b": 3}], [{"a": 1, "b": None}, {"b": 3}], "dicts keyed by text and dicts keyed by bytes"),
+    ([[{"k": {b"x": 1}}], [{"k": {"x": 2}}]], [[{"k": {"x": 1}}], [{"k": {"x": None}}]],
+     "dicts keyed by text and dicts keyed by bytes"),
     # ... in lists of lists and of dicts, looked at with what Arrow read of them item by item
     ([[[0.5] * 6, None, [0.5] * 5 + [True]], None, [[0.25]]], [[[0.5] * 6, None, [0.5] * 5 + [1.0]], None, [[0.25]]],
      "numbers and booleans"),
@@ -292,6 +297,25 @@ def test_booleans_among_floats_inside_lists_are_refused_with_a_fix_that_works() 
     assert fix.startswith("if the booleans inside stand for numbers, make them numbers, e.g. for lists "), fix
     exec(fix.split("e.g. for lists ", 1)[1].split("; else", 1)[0], {"df": df})
     expected = pd.DataFrame({"m": pd.Series([[0.5, 0.0, None], None, [1.0]], dtype=object)})
+    assert hash_dataframe(df).digest == hash_dataframe(expected).digest
+
+
+def test_dicts_keyed_by_text_and_by_bytes_are_refused_with_a_fix_that_works() -> None:
+    """A dict keyed by text after one keyed by bytes was read as nulls ([{b"w": 1.0}, {"w": 0.5}] and the same with
+    0.7 had one digest). The fix given keys every dict by text, which hashes as the dicts keyed by text."""
+    from prov_common.errors import UnsupportedTypeError
+
+    assert len({hash_dataframe(pd.DataFrame({"m": pd.Series(v, dtype=object)})).digest
+                for v in ([{"w": 1.0}, {"w": 0.5}], [{"w": 1.0}, {"w": 0.7}])}) == 2
+    df = pd.DataFrame({"m": pd.Series([None, {b"w": 1.0}, {}, {"w": 0.5}], dtype=object)})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    fix = refused.value.fix
+    assert refused.value.what.startswith("column 'm' has dtype object holding dicts keyed by text and dicts keyed by "
+                                         "bytes"), refused.value.what
+    assert fix.startswith("key every dict by text, e.g. df['m'] = df['m'].map(lambda d: "), fix
+    exec(fix.split("e.g. ", 1)[1], {"df": df})
+    expected = pd.DataFrame({"m": pd.Series([None, {"w": 1.0}, {}, {"w": 0.5}], dtype=object)})
     assert hash_dataframe(df).digest == hash_dataframe(expected).digest
 
 

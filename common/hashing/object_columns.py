@@ -90,6 +90,12 @@ _BOOL_AMONG_FLOATS = _Problem(
     "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own",
     "if the booleans inside stand for numbers, make them numbers, e.g. for lists df[{c}] = df[{c}].map(lambda l: "
     "[x if x is None else float(x) for x in l], na_action='ignore'); else keep the booleans in a field of their own")
+_TEXT_AND_BYTES_KEYS = _Problem(
+    "dicts keyed by text and dicts keyed by bytes (the values under the keys of the kind Arrow met second would be "
+    "read as nulls)",
+    "key every dict by text, e.g. df[{c}] = df[{c}].map(lambda d: {{k.decode() if isinstance(k, bytes) else k: v "
+    "for k, v in d.items()}}, na_action='ignore')",
+    "key every dict inside by text (decode the bytes keys, k.decode()), at each level")
 _Found = tuple[_Problem, bool]  # the problem, and whether it is inside lists or structs
 
 
@@ -191,6 +197,19 @@ def _bools_in_field(read: _Read, index: int, name: str) -> bool:
     return any(issubclass(k, _BOOLS) for k in set(map(type, values)))
 
 
+def _mixes_key_kinds(values: Any, kinds: set[type]) -> bool:
+    """Whether the dicts among ``values`` (of the types ``kinds``) are keyed by text and by bytes, in one dict or in
+    several: Arrow reads every dict of a level by the key kind of the first one holding a key, and the values under
+    keys of the other kind as nulls (``[{b"w": 1.0}, {"w": 0.5}]`` as ``[{"w": 1.0}, {"w": None}]``)."""
+    # most often only dicts and None: the dicts holding a key, in C (None and empty dicts are false)
+    dicts = filter(None, values) if kinds <= _DICTS else (v for v in values if isinstance(v, dict))
+    keys = set(map(type, chain.from_iterable(dicts)))
+    return len(keys) > 1 and any(issubclass(k, bytes) for k in keys) and any(issubclass(k, str) for k in keys)
+
+
+_DICTS = frozenset({dict, type(None)})
+
+
 def _nulls_are_none(array: np.ndarray, read: pa.Array | pa.ChunkedArray) -> bool:
     """Whether every value Arrow read as a null is None (a look at those values alone)."""
     if read.null_count == 0:
@@ -253,6 +272,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     if pa.types.is_floating(arrow_type) and any(issubclass(k, _BOOLS) for k in kinds):
         return _BOOL_AMONG_FLOATS, nested
     if pa.types.is_struct(arrow_type):
+        if _mixes_key_kinds(values, kinds):
+            return _TEXT_AND_BYTES_KEYS, nested
         for i, f in enumerate(arrow_type):
             if read is not None and pa.types.is_floating(f.type):  # the values read as 0.0 or 1.0 only
                 found = (_BOOL_AMONG_FLOATS, True) if _bools_in_field(read, i, f.name) else None
