@@ -213,6 +213,18 @@ _UTC = dt.timezone.utc
     ([{"a": 1, b"b": 2}, {"b": 3}], [{"a": 1, "b": None}, {"b": 3}], "dicts keyed by text and dicts keyed by bytes"),
     ([[{"k": {b"x": 1}}], [{"k": {"x": 2}}]], [[{"k": {"x": 1}}], [{"k": {"x": None}}]],
      "dicts keyed by text and dicts keyed by bytes"),
+    # ... and every other check where the dicts are keyed by bytes (only floats were looked at)
+    ([{b"t": dt.datetime(2020, 1, 1, tzinfo=_UTC)}, {b"t": dt.datetime(2020, 1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))}],
+     [{b"t": dt.datetime(2020, 1, 1, tzinfo=_UTC)}] * 2, "date-times in several time zones"),
+    ([{b"t": dt.datetime(2020, 1, 1)}, {b"t": dt.datetime(2020, 1, 1, tzinfo=_UTC)}], [{b"t": dt.datetime(2020, 1, 1)}] * 2,
+     "date-times with and without a time zone"),
+    ([{b"d": dt.date(2020, 1, 1)}, {b"d": dt.datetime(2020, 1, 1, 12)}], [{b"d": dt.date(2020, 1, 1)}] * 2, "dates and date-times"),
+    ([{b"t": dt.time(1, tzinfo=_UTC)}], [{b"t": dt.time(1)}], "times of day with a time zone"),
+    ([{b"p": [dt.timedelta(days=1), 5]}], [{b"p": [dt.timedelta(days=1), dt.timedelta(microseconds=5)]}],
+     "durations and numbers"),
+    ([{b"b": b"a"}, {b"b": "a"}], [{b"b": b"a"}] * 2, "bytes and text"),
+    ([{b"s": {"x", "y"}}], [{b"s": ["x", "y"]}], "sets"),
+    ([{b"k": [{b"f": [2.5]}, {b"f": [True]}]}], [{b"k": [{b"f": [2.5]}, {b"f": [1.0]}]}], "numbers and booleans"),
     # ... in lists of lists and of dicts, looked at with what Arrow read of them item by item
     ([[[0.5] * 6, None, [0.5] * 5 + [True]], None, [[0.25]]], [[[0.5] * 6, None, [0.5] * 5 + [1.0]], None, [[0.25]]],
      "numbers and booleans"),

@@ -184,27 +184,21 @@ def _bools_in_lists(read: _Read, kinds: set[type]) -> bool:
 _DTYPE = attrgetter("dtype")
 
 
-def _bools_in_field(read: _Read, index: int, name: str) -> bool:
-    """Whether the dicts ``read.values``, read as structs whose field ``index`` (key ``name``) holds floats, hold a
-    boolean there: the values Arrow read as 0.0 or 1.0 are looked at (each of a dict holding the key, as text or as
-    its UTF-8 bytes: Arrow read a null for a missing one)."""
+def _bools_in_field(read: _Read, index: int, key: str | bytes) -> bool:
+    """Whether the dicts ``read.values``, read as structs whose field ``index`` (under ``key``) holds floats, hold a
+    boolean there: the values Arrow read as 0.0 or 1.0 are looked at (each of a dict holding the key: Arrow read a
+    null for a missing one)."""
     rows = read.values[_zero_or_one(pc.struct_field(read.arrow, [index]))]
-    try:
-        values = list(map(getitem, rows, repeat(name)))
-    except KeyError:  # a key given as bytes (Arrow reads {b"w": 1.0} as the field w)
-        key = name.encode()
-        values = [row[name] if name in row else row[key] for row in rows]
-    return any(issubclass(k, _BOOLS) for k in set(map(type, values)))
+    return any(issubclass(k, _BOOLS) for k in set(map(type, map(getitem, rows, repeat(key)))))
 
 
-def _mixes_key_kinds(values: Any, kinds: set[type]) -> bool:
-    """Whether the dicts among ``values`` (of the types ``kinds``) are keyed by text and by bytes, in one dict or in
-    several: Arrow reads every dict of a level by the key kind of the first one holding a key, and the values under
+def _key_kinds(values: Any, kinds: set[type]) -> set[type]:
+    """The types of the keys of the dicts among ``values`` (of the types ``kinds``). Text and bytes together is
+    refused: Arrow reads every dict of a level by the key kind of the first one holding a key, and the values under
     keys of the other kind as nulls (``[{b"w": 1.0}, {"w": 0.5}]`` as ``[{"w": 1.0}, {"w": None}]``)."""
     # most often only dicts and None: the dicts holding a key, in C (None and empty dicts are false)
     dicts = filter(None, values) if kinds <= _DICTS else (v for v in values if isinstance(v, dict))
-    keys = set(map(type, chain.from_iterable(dicts)))
-    return len(keys) > 1 and any(issubclass(k, bytes) for k in keys) and any(issubclass(k, str) for k in keys)
+    return set(map(type, chain.from_iterable(dicts)))
 
 
 _DICTS = frozenset({dict, type(None)})
@@ -272,13 +266,16 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     if pa.types.is_floating(arrow_type) and any(issubclass(k, _BOOLS) for k in kinds):
         return _BOOL_AMONG_FLOATS, nested
     if pa.types.is_struct(arrow_type):
-        if _mixes_key_kinds(values, kinds):
+        keys = _key_kinds(values, kinds)
+        by_bytes = any(issubclass(k, bytes) for k in keys)
+        if by_bytes and any(issubclass(k, str) for k in keys):
             return _TEXT_AND_BYTES_KEYS, nested
         for i, f in enumerate(arrow_type):
+            key = f.name.encode() if by_bytes else f.name  # Arrow reads {b"w": 1.0} as the field w
             if read is not None and pa.types.is_floating(f.type):  # the values read as 0.0 or 1.0 only
-                found = (_BOOL_AMONG_FLOATS, True) if _bools_in_field(read, i, f.name) else None
+                found = (_BOOL_AMONG_FLOATS, True) if _bools_in_field(read, i, key) else None
             elif _looked_at(f.type):
-                found = _holds([v[f.name] for v in values if isinstance(v, dict) and f.name in v], f.type, nested=True)
+                found = _holds([v[key] for v in values if isinstance(v, dict) and key in v], f.type, nested=True)
             else:
                 found = None
             if found is not None:
