@@ -3,7 +3,8 @@
 pyarrow infers an ``object`` column's type from its values and reads the rest in it without a word: a
 date-time among dates loses its time, a naive date-time among aware ones is taken as UTC (and an aware one
 among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a time of day
-loses its zone, a number among durations is read as microseconds, text among bytes as its bytes, a boolean among
+loses its zone, a number among durations is read as microseconds (among dates, date-times or times as days or
+microseconds since 1970 or midnight), text among bytes as its bytes, a boolean among
 floats as 1.0 or 0.0, and a set is read as a list in its iteration order, which for text changes
 from one process to the next (``PYTHONHASHSEED``). Each, in the column or inside its lists and structs, would give two
 different frames one digest, or one frame two.
@@ -81,6 +82,10 @@ _ZONED_TIMES = _Problem(
     "make them date-times with a zone (a time of day alone has no instant), or drop the zones after bringing them to "
     "one, e.g. for lists df[{c}] = df[{c}].map(lambda l: [t if pd.isna(t) else t.replace(tzinfo=None) for t in l], "
     "na_action='ignore')")
+_DATES_AND_NUMBERS = _Problem(
+    "dates or times and numbers (a number would be read as days or microseconds since 1970, or since midnight, "
+    "its fraction dropped)")
+_DATE_AND_TIME_KINDS = (dt.date, dt.time, np.datetime64)  # datetime.datetime and pandas.Timestamp are dates
 _DURATIONS_AND_NUMBERS = _Problem("durations and numbers (a number would be read as microseconds)")
 _BYTES_AND_TEXT = _Problem("bytes and text (the text would be read as its UTF-8 bytes)")
 _SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change from one process to the next)",
@@ -107,6 +112,9 @@ def _is_scalar_looked_at(t: pa.DataType) -> bool:
 
 def _scalar_problem(present: Any, t: pa.DataType, kinds: set[type]) -> _Problem | None:
     """What Arrow changes when it reads ``present`` (values that are no null, of the types ``kinds``) as ``t``."""
+    if ((pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t))
+            and any(not issubclass(k, _DATE_AND_TIME_KINDS) for k in kinds)):
+        return _DATES_AND_NUMBERS
     if pa.types.is_date(t) and any(issubclass(k, dt.datetime) for k in kinds):
         return _DATES_AND_TIMES
     if pa.types.is_timestamp(t):
