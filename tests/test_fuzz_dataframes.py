@@ -171,6 +171,13 @@ _UTC = dt.timezone.utc
      "date-times with and without a time zone"),
     ([dt.timedelta(days=1), 5], [dt.timedelta(days=1), dt.timedelta(microseconds=5)], "durations and numbers"),
     ([dt.datetime(2020, 1, 1), 1], [dt.datetime(2020, 1, 1), dt.datetime(1970, 1, 1, 0, 0, 0, 1)], "dates or times and numbers"),
+    # pandas' own date-times and durations are read in microseconds, as Python's beside them
+    ([pd.Timestamp("2020-01-01 00:00:00.000000001")], [pd.Timestamp("2020-01-01")], "date-times or durations with nanoseconds"),
+    ([dt.datetime(2020, 1, 1), None, pd.Timestamp("2020-01-01 00:00:00.000000001", tz="UTC").tz_localize(None)],
+     [dt.datetime(2020, 1, 1), None, dt.datetime(2020, 1, 1)], "date-times or durations with nanoseconds"),
+    ([[pd.Timestamp("1960-01-01 00:00:00.000000999", tz="UTC"), None]], [[pd.Timestamp("1960-01-01", tz="UTC"), None]],
+     "date-times or durations with nanoseconds"),
+    ([{"p": pd.Timedelta(1, "ns")}], [{"p": pd.Timedelta(0)}], "date-times or durations with nanoseconds"),
     ([dt.date(2020, 1, 1), None, 0.5], [dt.date(2020, 1, 1), None, dt.date(1970, 1, 1)], "dates or times and numbers"),
     ([dt.time(1), np.int64(1)], [dt.time(1), dt.time(0, 0, 0, 1)], "dates or times and numbers"),
     ([[dt.datetime(2020, 1, 1, tzinfo=_UTC), 0.0]], [[dt.datetime(2020, 1, 1, tzinfo=_UTC), dt.datetime(1970, 1, 1, tzinfo=_UTC)]],
@@ -335,6 +342,23 @@ def test_dicts_keyed_by_text_and_by_bytes_are_refused_with_a_fix_that_works() ->
     exec(fix.split("e.g. ", 1)[1], {"df": df})
     expected = pd.DataFrame({"m": pd.Series([None, {"w": 1.0}, {}, {"w": 0.5}], dtype=object)})
     assert hash_dataframe(df).digest == hash_dataframe(expected).digest
+
+
+def test_date_times_with_nanoseconds_are_refused_with_a_fix_that_keeps_them() -> None:
+    """pandas.Timestamp values in an object column were read in microseconds, so 00:00:00.000000001 hashed as
+    00:00:00. The fix given makes the column one of date-times, which keeps the nanoseconds."""
+    from prov_common.errors import UnsupportedTypeError
+
+    stamp = pd.Timestamp("2020-01-01 00:00:00.000000001")
+    df = pd.DataFrame({"m": pd.Series([stamp, None], dtype=object)})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    fix = refused.value.fix
+    assert fix.startswith("make it a column of date-times or durations, which keeps them, e.g. df['m'] = "), fix
+    exec(fix.split("e.g. ", 1)[1].split(" (", 1)[0], {"df": df, "pd": pd})
+    kept = hash_dataframe(df).digest
+    assert kept == hash_dataframe(pd.DataFrame({"m": pd.Series([stamp, None], dtype="datetime64[ns]")})).digest
+    assert kept != hash_dataframe(pd.DataFrame({"m": pd.Series([stamp.floor("us"), None], dtype="datetime64[ns]")})).digest
 
 
 def test_a_set_of_text_is_refused_where_its_digest_changed_from_one_process_to_the_next() -> None:

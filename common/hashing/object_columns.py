@@ -4,7 +4,8 @@ pyarrow infers an ``object`` column's type from its values and reads the rest in
 date-time among dates loses its time, a naive date-time among aware ones is taken as UTC (and an aware one
 among naive ones loses its zone), date-times of several zones are all read in the first one's zone, a time of day
 loses its zone, a number among durations is read as microseconds (among dates, date-times or times as days or
-microseconds since 1970 or midnight), text among bytes as its bytes, a boolean among
+microseconds since 1970 or midnight), a pandas date-time or duration in microseconds (its nanoseconds dropped),
+text among bytes as its bytes, a boolean among
 floats as 1.0 or 0.0, and a set is read as a list in its iteration order, which for text changes
 from one process to the next (``PYTHONHASHSEED``). Each, in the column or inside its lists and structs, would give two
 different frames one digest, or one frame two.
@@ -86,6 +87,13 @@ _DATES_AND_NUMBERS = _Problem(
     "dates or times and numbers (a number would be read as days or microseconds since 1970, or since midnight, "
     "its fraction dropped)")
 _DATE_AND_TIME_KINDS = (dt.date, dt.time, np.datetime64)  # datetime.datetime and pandas.Timestamp are dates
+_NANOSECONDS = _Problem(
+    "date-times or durations with nanoseconds (read in microseconds: the nanoseconds would be dropped)",
+    "make it a column of date-times or durations, which keeps them, e.g. df[{c}] = pd.to_datetime(df[{c}]) "
+    "(pd.to_timedelta for durations)",
+    "round them to microseconds if the nanoseconds do not matter, e.g. for lists df[{c}] = df[{c}].map(lambda l: "
+    "[x if pd.isna(x) else x.floor('us') for x in l], na_action='ignore'); else keep the nanoseconds in a field of "
+    "their own (x.nanosecond)")
 _DURATIONS_AND_NUMBERS = _Problem("durations and numbers (a number would be read as microseconds)")
 _BYTES_AND_TEXT = _Problem("bytes and text (the text would be read as its UTF-8 bytes)")
 _SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change from one process to the next)",
@@ -124,6 +132,8 @@ def _scalar_problem(present: Any, t: pa.DataType, kinds: set[type]) -> _Problem 
             return _NAIVE_AND_AWARE
         if len({_zone_name(zone) for zone in zones}) > 1:
             return _ZONES
+    if (pa.types.is_timestamp(t) or pa.types.is_duration(t)) and t.unit != "ns" and _has_nanoseconds(present, kinds):
+        return _NANOSECONDS
     if pa.types.is_time(t) and any(getattr(v, "tzinfo", None) is not None for v in present):
         return _ZONED_TIMES
     if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
@@ -131,6 +141,23 @@ def _scalar_problem(present: Any, t: pa.DataType, kinds: set[type]) -> _Problem 
     if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
         return _BYTES_AND_TEXT
     return None
+
+
+def _has_nanoseconds(present: Any, kinds: set[type]) -> bool:
+    """Whether a ``pandas.Timestamp`` or ``pandas.Timedelta`` among ``present`` (of the types ``kinds``) has
+    nanoseconds, which Arrow drops when it reads them in microseconds (as it reads them beside Python's)."""
+    import pandas as pd  # here: only pandas columns are object columns
+
+    if not any(issubclass(k, (pd.Timestamp, pd.Timedelta)) for k in kinds):
+        return False
+    if kinds <= {pd.Timestamp, pd.Timedelta}:  # most often: a loop in C
+        return any(map(_nanoseconds_of, present))
+    return any(_nanoseconds_of(v) for v in present if isinstance(v, (pd.Timestamp, pd.Timedelta)))
+
+
+def _nanoseconds_of(value: Any) -> int:
+    """The nanoseconds of a ``pandas.Timestamp`` or ``pandas.Timedelta`` beyond its microseconds."""
+    return value.value % 1000
 
 
 def _zones_of(present: Any, kinds: set[type]) -> Iterable[dt.tzinfo | None]:
