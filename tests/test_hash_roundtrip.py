@@ -365,3 +365,31 @@ def test_a_value_that_repeats_its_own_lists_far_beyond_what_it_holds_is_refused_
                              ([[row, row], [row]], [[list(row), list(row)], [list(row)]]),
                              ([[shared, {"a": 1}], [shared, {"a": 2}]], [[{"k": [1, 2]}, {"a": 1}], [{"k": [1, 2]}, {"a": 2}]])):
         assert hash_dataframe(pd.DataFrame({"c": repeated})).digest == hash_dataframe(pd.DataFrame({"c": copied})).digest
+
+
+def test_numpy_date_times_beside_numpy_integers_are_refused_not_a_crash():
+    """pyarrow's inference does not refuse a numpy ``datetime64`` followed by a numpy integer or boolean (as scalars,
+    in lists, or as arrays of those dtypes) but ends the process with a segmentation fault; such a column is refused
+    naming it, in a process of its own so that a crash fails the test. The integer first, or a float, Arrow refuses
+    itself; a column of numpy date-times alone still hashes as the same date-times do."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import numpy as np, pandas as pd
+        from prov_common.errors import UnsupportedTypeError
+        from prov_common.hashing import hash_dataframe
+        when = np.datetime64("2020-01-01", "ns")
+        for values in ([when, np.int64(1)], [when, np.bool_(True)], [[when, np.uint8(1)]],
+                       [[np.array([when]), np.array([1, 2])]], [np.array([when]), np.array([1, 2])]):
+            try:
+                hash_dataframe(pd.DataFrame({"c": pd.Series(values, dtype=object)}))
+            except UnsupportedTypeError as refused:
+                print(refused.what)
+        alone = hash_dataframe(pd.DataFrame({"c": pd.Series([when, when], dtype=object)})).digest
+        print(alone == hash_dataframe(pd.DataFrame({"c": pd.to_datetime([when, when])})).digest)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    refused = ("column 'c' has dtype object holding numpy datetime64 values beside numpy integers or booleans, which cannot "
+               "be hashed as one type.")
+    assert (done.returncode, done.stdout.splitlines()) == (0, [refused] * 5 + ["True"]), done

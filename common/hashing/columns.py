@@ -203,6 +203,12 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
                                                            "holds itself, directly or through others), or store what it "
                                                            "means as text.")
         raise too_deep(display)
+    if nested.datetime64_beside_ints:  # pyarrow's inference would crash the process
+        raise UnsupportedTypeError(
+            f"column {display!r} has dtype object holding numpy datetime64 values beside numpy integers or booleans, "
+            "which cannot be hashed as one type.",
+            fix=f"keep the date-times and the numbers in columns of their own, or convert the column to one type, e.g. "
+                f"df[{display!r}] = df[{display!r}].astype(str).")
     if nested.repeats and (expanded := first_expanded(values)) is not None:  # Arrow would make every repeat
         raise UnsupportedTypeError(
             f"column {display!r} holds a value (row {expanded.row}) that repeats its own lists or dicts: it holds "

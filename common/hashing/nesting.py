@@ -43,6 +43,19 @@ class Nesting(NamedTuple):
 
     levels: int
     repeats: bool
+    datetime64_beside_ints: bool = False
+
+
+def _datetime64_beside_ints(kinds: set[type], items: Iterable[Any]) -> bool:
+    """Whether ``items`` (one level's values, of types ``kinds``) mix numpy ``datetime64`` scalars, or arrays, with numpy
+    integers or booleans, which pyarrow's inference does not refuse but crashes on (a segmentation fault) when a
+    date-time comes first."""
+    if np.datetime64 in kinds and any(issubclass(k, (np.integer, np.bool_)) for k in kinds):
+        return True
+    if np.ndarray not in kinds:
+        return False
+    dtypes = {v.dtype.kind for v in items if isinstance(v, np.ndarray)}
+    return "M" in dtypes and not dtypes.isdisjoint("iub")
 
 
 def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
@@ -50,14 +63,18 @@ def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
     time (at most ``levels``) over the whole column, each container once."""
     from pandas.api.types import infer_dtype
 
-    if infer_dtype(values, skipna=True) in _SCALARS:
+    inferred = infer_dtype(values, skipna=True)
+    if inferred in _SCALARS:
         return Nesting(0, False)
+    mixed = inferred.startswith("mixed") and _datetime64_beside_ints(set(map(type, values)), values)
     level = [v for v in values if _is_holder(v)]
     below: set[int] = set()  # the containers seen below the rows' values, while none repeats
     repeats = False
     for depth in range(1, levels + 1):
-        if not any(issubclass(kind, (list, tuple, dict, np.ndarray)) for kind in set(map(type, _held(level)))):
-            return Nesting(depth if level else 0, repeats)  # most columns end here, after one pass in C
+        kinds = set(map(type, _held(level)))
+        mixed = mixed or _datetime64_beside_ints(kinds, _held(level))
+        if not any(issubclass(kind, (list, tuple, dict, np.ndarray)) for kind in kinds):
+            return Nesting(depth if level else 0, repeats, mixed)  # most columns end here, after one pass in C
         held = [v for v in _held(level)  # _is_holder written out: a call per item would cost more than the test
                 if isinstance(v, (list, tuple, dict)) or (isinstance(v, np.ndarray) and v.dtype == object)]
         once = {id(v): v for v in held}
@@ -65,7 +82,7 @@ def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
             repeats = len(once) < len(held) or not below.isdisjoint(once)
             below.update(once)
         level = list(once.values())
-    return Nesting(levels + 1 if level else levels, repeats)
+    return Nesting(levels + 1 if level else levels, repeats, mixed)
 
 
 def _held(holders: list[Any]) -> Iterator[Any]:
