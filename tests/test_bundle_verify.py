@@ -215,7 +215,6 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
 
 
 def test_verify_runs_all_since_or_named(store_uri: str) -> None:
-    from prov_common.bundle.storage import recent_bundles
     from prov_common.bundle.verify_runs import verify_runs
 
     key = SigningKey.generate()
@@ -237,7 +236,6 @@ def test_a_named_run_is_verified_reading_each_object_once(tmp_path) -> None:
     find the entry it names; an entry altered, or the record naming another run's, is still found."""
     from counting_store import CountingStore
 
-    from prov_common.bundle.storage import recent_bundles
     from prov_common.bundle.verify_runs import verify_runs
 
     key = SigningKey.generate()
