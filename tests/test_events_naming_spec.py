@@ -149,7 +149,8 @@ def test_a_kafka_uri_without_a_topic_is_refused(uri: str) -> None:
     ("kafka://h:99999/t", "'h:99999'", "Port out of range 0-65535"),
     ("kafka://,/t", "''", "no host"),
     ("kafka://b1:9092,,b2/t", "''", "no host"),
-    ("kafka://:9092/t", "':9092'", "no host")])
+    ("kafka://:9092/t", "':9092'", "no host"),
+    ("kafka://h:/t", "'h:'", "an empty port")])
 def test_a_kafka_server_that_is_not_host_and_port_is_refused_naming_the_form(uri: str, server: str, why: str) -> None:
     """``kafka://h:abc/t`` was named ("kafka://h:abc", "t") and ``kafka://,/t`` ("kafka://,", "t"), where any other
     scheme refuses a port that is no number: each bootstrap server is read as host[:port]."""

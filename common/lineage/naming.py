@@ -229,7 +229,8 @@ def _kafka_server(text: str, server: str) -> None:
     try:
         parts = urlsplit(f"kafka://{server}")
         why = "" if parts.hostname else "no host"
-        _ = parts.port
+        if parts.port is None and server.endswith(":"):
+            why = "an empty port"  # kept as written, kafka://h: and kafka://h would name two datasets
     except ValueError as exc:
         why = str(exc)
     if why:
