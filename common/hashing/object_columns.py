@@ -30,8 +30,12 @@ from prov_common.errors import UnsupportedTypeError
 def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str) -> None:
     """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values (at any depth)."""
     t = read.type
+    if pa.types.is_integer(t):  # a numpy boolean among integers (Arrow refuses Python's) is read as 1 or 0
+        if any(isinstance(v, np.bool_) for v in np.asarray(values, dtype=object)[_zero_or_one(read)]):
+            _refuse(display, _BOOL_AMONG_INTS.holds, _BOOL_AMONG_INTS.fix.format(c=repr(display)))
+        return
     if not _looked_at(t):
-        return  # integers, text and the like are read as given or refused
+        return  # text and the like are read as given or refused
     import pandas as pd  # here: only pandas columns are object columns
 
     array = np.asarray(values, dtype=object)
@@ -98,6 +102,9 @@ _DURATIONS_AND_NUMBERS = _Problem("durations and numbers (a number would be read
 _BYTES_AND_TEXT = _Problem("bytes and text (the text would be read as its UTF-8 bytes)")
 _SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change from one process to the next)",
                        "make them sorted lists, e.g. df[{c}] = df[{c}].map(sorted)")
+_BOOL_AMONG_INTS = _Problem(
+    "integers and numpy booleans (a boolean would be read as the number 1 or 0)",
+    "if the booleans stand for numbers, df[{c}] = df[{c}].astype(\"Int64\"); else keep the booleans in a column of their own")
 _BOOL_AMONG_FLOATS = _Problem(
     "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
     "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own",
