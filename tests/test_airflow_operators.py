@@ -6,6 +6,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -439,6 +441,35 @@ def test_sensor_and_trigger_take_no_bundle_sealed_before_since_and_delivered_lat
     assert run_dag(dag, logical_date=START).state == "success"
 
 
+@contextmanager
+def _store_healed_after(store: Path, failure: str) -> Iterator[None]:
+    """Within it, ``store`` (a file where its folder should be) is made a store holding a sealed bundle of
+    ``tdprov_outage.write`` once the sensor has logged the listing failure ``failure`` (``"(2/5 failed in a row)"``):
+    after that many failed pokes, however long Airflow takes to start the task (a fixed wait raced its first run)."""
+    failed = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if failure in record.getMessage():
+                failed.set()
+
+    def recover() -> None:
+        failed.wait(60)
+        store.unlink()
+        _seal_now(store, "tdprov_outage.write")
+
+    watch = Watch()
+    logging.getLogger("prov_airflow.matching").addHandler(watch)
+    healer = threading.Thread(target=recover)
+    healer.start()
+    try:
+        yield
+    finally:
+        failed.set()
+        healer.join()
+        logging.getLogger("prov_airflow.matching").removeHandler(watch)
+
+
 def test_sensor_and_trigger_tolerate_failed_listings_by_one_rule(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     """A store that cannot be listed for a while (here: a file where its folder should be) fails the wait only after
@@ -448,16 +479,8 @@ def test_sensor_and_trigger_tolerate_failed_listings_by_one_rule(tmp_path: Path,
         LineageBundleSensor(task_id="poke", job="tdprov_outage.write", since="2000-01-01T00:00:00+00:00",
                             mode="poke", poke_interval=0.2, timeout=30)
 
-    def recover() -> None:
-        time.sleep(0.5)  # a few pokes fail
-        store.unlink()
-        _seal_now(store, "tdprov_outage.write")
-
-    healer = threading.Thread(target=recover)
-    healer.start()
-    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+    with _store_healed_after(store, "(2/5 failed in a row)"), caplog.at_level("WARNING", logger="prov_airflow.matching"):
         assert run_dag(dag, logical_date=START).state == "success"
-    healer.join()
     assert "tdprov: cannot list bundles (1/5 failed in a row)" in caplog.text and "is not a folder" in caplog.text
 
     down = tmp_path / "down"
@@ -488,29 +511,9 @@ def test_sensor_in_reschedule_mode_tolerates_failed_listings_by_the_same_rule(
         LineageBundleSensor(task_id="wait", job="tdprov_outage.write", since="2000-01-01T00:00:00+00:00",
                             mode="reschedule", poke_interval=1, timeout=60)
 
-    second_failure = threading.Event()
-
-    class Watch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if "(2/5 failed in a row)" in record.getMessage():
-                second_failure.set()
-
-    def recover() -> None:
-        second_failure.wait(60)  # two pokes, in two starts of the task, failed to list the store
-        store.unlink()
-        _seal_now(store, "tdprov_outage.write")
-
-    watch = Watch()
-    logging.getLogger("prov_airflow.matching").addHandler(watch)
-    healer = threading.Thread(target=recover)
-    healer.start()
-    try:
-        with caplog.at_level("WARNING", logger="prov_airflow.matching"):
-            state = run_dag(dag, logical_date=START).state
-    finally:
-        second_failure.set()
-        healer.join()
-        logging.getLogger("prov_airflow.matching").removeHandler(watch)
+    # two pokes, in two starts of the task, fail to list the store before it is healed
+    with _store_healed_after(store, "(2/5 failed in a row)"), caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        state = run_dag(dag, logical_date=START).state
     assert state == "success" and "(1/5 failed in a row)" in caplog.text and "(2/5 failed in a row)" in caplog.text, caplog.text
 
     down = tmp_path / "down"
