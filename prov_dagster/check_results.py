@@ -24,7 +24,7 @@ from prov_common.canonical_json import INT_LIMIT
 from prov_common.lineage.datasets import CheckResult
 from prov_common.lineage.validate import MAX_NESTING
 from prov_dagster.checks import CHECK_NAME
-from prov_dagster.deps import _declared, _event_metadata, latest_metadata
+from prov_dagster.deps import declared_version, event_metadata, latest_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 
@@ -172,8 +172,8 @@ def checked_versions(instance: Any, checks: Iterable[AssetCheck]) -> tuple[list[
     for check in checks:
         partition = check.result.params.get("partition")
         if check.asset not in records and check.key is not None:
-            metadata = (_event_metadata(instance, check.key, check.target, True) if check.target is not None
+            metadata = (event_metadata(instance, check.key, check.target, True) if check.target is not None
                         else latest_metadata(instance, check.key, partition))
-            records[check.asset] = _declared(check.key, partition, metadata)
+            records[check.asset] = declared_version(check.key, partition, metadata)
         said.append(replace(check, result=replace(check.result, params={**check.result.params, "input": NOT_LOADED})))
     return list(records.values()), said

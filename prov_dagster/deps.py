@@ -63,10 +63,10 @@ class DeclaredDeps:
         partitions = _compat.upstream_partitions(self.step_context, key)
         if partitions is not None:
             before = started()
-            return [_declared(key, partition, latest_metadata(instance, key, partition, before=before))
+            return [declared_version(key, partition, latest_metadata(instance, key, partition, before=before))
                     for partition in partitions]
         pointer = _compat.upstream_pointer(self.step_context, key)
-        return [_declared(key, None, _event_metadata(instance, key, *pointer) if pointer is not None else {})]
+        return [declared_version(key, None, event_metadata(instance, key, *pointer) if pointer is not None else {})]
 
 
 NO_DEPS = DeclaredDeps()
@@ -79,7 +79,7 @@ def declared_deps(step_context: Any | None) -> DeclaredDeps:
     return DeclaredDeps(keys, step_context) if keys else NO_DEPS
 
 
-def _event_metadata(instance: Any, key: AssetKey, storage_id: int, materialized: bool) -> Mapping[str, Any]:
+def event_metadata(instance: Any, key: AssetKey, storage_id: int, materialized: bool) -> Mapping[str, Any]:
     """The metadata of the materialization (or observation) of ``key`` stored as ``storage_id``."""
     query = AssetRecordsFilter(asset_key=key, storage_ids=[storage_id])
     fetch = instance.fetch_materializations if materialized else instance.fetch_observations
@@ -105,7 +105,7 @@ def _step_started(step_context: Any) -> int | None:
     return max((r.storage_id for r in records if r.event_log_entry.step_key == step_context.step.key), default=None)
 
 
-def _declared(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:
+def declared_version(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:
     """The version of ``key`` (``partition``) that ``metadata`` records: by its data location and digest when tdprov
     wrote it, with the kind of that digest when recorded (no kind: metadata written before it was) and its asset key in
     the namespace of its writer (when recorded: the reading step's otherwise), else the asset key without a version."""
