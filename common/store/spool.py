@@ -116,9 +116,10 @@ def read_keys(path: Path) -> list[str]:
 
 
 def read_store_and_keys(path: Path) -> tuple[str, list[str]]:
-    """The store URI an entry is meant for and the keys (or key templates) of its objects, reading its header once."""
-    header = _header(path)
-    return str(header["store"]), [str(item["key"]) for item in header["objects"]]
+    """The store URI an entry is meant for and the keys (or key templates) of its objects, reading its header once
+    (:func:`read_target` without why its store could not be opened)."""
+    store, _, keys = read_target(path)
+    return store, keys
 
 
 def _header(path: Path) -> dict:
