@@ -10,7 +10,8 @@ from typing import BinaryIO
 
 
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-"""How a file is opened for :func:`regular_stream`: without blocking on a named pipe that has no writer."""
+"""How a file is opened for :func:`regular_stream` (:func:`open_read`): without blocking on a named pipe that has no
+writer."""
 
 
 class NotRegularFileError(OSError):
@@ -28,13 +29,21 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     Opens without blocking (a named pipe with no writer would hang ``open``), then checks the opened
     file itself, so nothing can be swapped in between. Raises :class:`NotRegularFileError` naming what
     it is; the ``OSError`` of ``open`` otherwise (missing, a folder, not readable)."""
+    return regular_stream(open_read(path), path)
+
+
+def open_read(name: str | os.PathLike[str], shown: str | os.PathLike[str] | None = None, *, dir_fd: int | None = None,
+              follow_symlinks: bool = True) -> int:
+    """A descriptor of ``name`` (in the folder ``dir_fd``, if given; a link not followed unless ``follow_symlinks``)
+    opened with :data:`READ_FLAGS`, for :func:`regular_stream`. A socket cannot be opened, and ``open``'s ENXIO ("No
+    such device or address") names no cause: it raises :class:`NotRegularFileError` naming it (``shown``: what it is
+    called there, default ``name``)."""
     try:
-        fd = os.open(path, READ_FLAGS)
-    except OSError as exc:  # a socket cannot be opened: ENXIO ("No such device or address") names no cause
-        if exc.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(path).st_mode):
-            raise NotRegularFileError(f"{path} is a socket, not a regular file", "a socket") from exc
+        return os.open(name, READ_FLAGS | (0 if follow_symlinks else os.O_NOFOLLOW), dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(name, dir_fd=dir_fd, follow_symlinks=follow_symlinks).st_mode):
+            raise NotRegularFileError(f"{name if shown is None else shown} is a socket, not a regular file", "a socket") from exc
         raise
-    return regular_stream(fd, path)
 
 
 def regular_stream(fd: int, path: str | os.PathLike[str]) -> BinaryIO:

@@ -207,6 +207,29 @@ def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_p
         assert done.returncode == 2 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+def test_a_socket_in_a_local_store_is_a_finding_not_an_outage(tmp_path: Path) -> None:
+    """A socket in place of a bundle's events stopped verify and the full audit (exit 2) with 'cannot read ... No such
+    device or address. Fix: check that the folder (or its network mount) is reachable', so one planted file hid every
+    other finding of the store: each names it as unreadable and finishes (exit 1), as for a named pipe."""
+    import socket
+
+    store, env, run = _sealed_store(tmp_path)
+    bundle = store / "bundles" / run
+    (bundle / "events.jsonl").unlink()
+    here = os.getcwd()
+    os.chdir(bundle)  # a socket's path is short: bound relative to its folder
+    try:
+        with socket.socket(socket.AF_UNIX) as planted:
+            planted.bind("events.jsonl")
+            for args in (["verify", run], ["audit", "--full", "--json"]):
+                done = _tdprov(*args, env=env)
+                out = done.stdout + done.stderr
+                assert done.returncode == 1, (args, out)
+                assert "events.jsonl is a socket, not a regular file" in out and "No such device" not in out, (args, out)
+    finally:
+        os.chdir(here)
+
+
 def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path: Path) -> None:
     """A signed statement grown to 2 GiB (sparse: no disk used) and events grown past the size the manifest
     gives them: verify reads at most a bounded prefix of each and names them (exit 1), where it read

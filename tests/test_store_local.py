@@ -252,6 +252,23 @@ def test_a_symbolic_link_in_the_store_is_listed_and_never_read_through(tmp_path:
                                      f"a symbolic link (to {target}), and tdprov writes only files and folders in a store.")
 
 
+def test_a_socket_where_an_object_belongs_is_unreadable_not_an_outage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A socket cannot be opened (ENXIO, 'No such device or address'): read as the store's own error, one planted where
+    an object belongs was an outage (StoreUnavailableError, 'check that the folder is reachable'), which stopped verify
+    and the audit. It is refused as the object that cannot be read, named a socket, as a named pipe is."""
+    import socket
+
+    store = LocalStore(tmp_path / "store")
+    store.put("bundles/r/manifest.json", b"{}")
+    monkeypatch.chdir(tmp_path / "store" / "bundles" / "r")  # a socket's path is short: bound relative to its folder
+    with socket.socket(socket.AF_UNIX) as planted:
+        planted.bind("events.jsonl")
+        with pytest.raises(UnreadableObjectError) as caught:
+            store.get("bundles/r/events.jsonl")
+    assert caught.value.what == (f"object 'bundles/r/events.jsonl' in local folder {tmp_path / 'store'} cannot be read: "
+                                 f"{tmp_path / 'store' / 'bundles' / 'r' / 'events.jsonl'} is a socket, not a regular file.")
+
+
 def _swap_in_a_link(folder: Path, outside: Path, stop) -> None:
     """Make ``folder/r`` a symbolic link to ``outside`` and back to the folder it was, until ``stop`` is set."""
     real, aside = folder / "r", folder / "aside"

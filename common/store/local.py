@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
-from prov_common.regular_file import READ_FLAGS, NotRegularFileError, regular_stream
+from prov_common.regular_file import NotRegularFileError, open_read, regular_stream
 from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
 from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
@@ -113,7 +113,7 @@ class LocalStore(BaseStore):
             with self._folder(key) as fd:
                 name = key.rsplit("/", 1)[-1]
                 try:
-                    stream = regular_stream(os.open(name, READ_FLAGS | os.O_NOFOLLOW, dir_fd=fd), path)
+                    stream = regular_stream(open_read(name, path, dir_fd=fd, follow_symlinks=False), path)
                 except OSError:
                     _refuse_link(fd, name, path)  # O_NOFOLLOW: a link is refused by the open itself, then named
                     raise
