@@ -1363,3 +1363,30 @@ def test_lineage_with_checks_draws_passed_checks_beside_failed_ones(tmp_path: Pa
     assert "failed: in_range[a]\npassed: not_null[a]</title>" in raw_node
     text = dot.read_text()
     assert "✓ 12 passed checks" in text and 'color="#1A7F37", penwidth=2' in text and "✗ 1 failed check\\n✓ 1 passed check" in text
+
+
+def test_lineage_picture_draws_a_check_that_raised_as_a_failure(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A check that raised (a Dagster asset check's error: no outcome) was left out of the picture of --checks, which
+    drew only failed and passed checks: beside a Pandera check that passed, the version was outlined in green as if every
+    check passed, where the text tree says '! raised an error'. It is counted in red and named in the tooltip, and the
+    version is outlined in red, as the audit's picture draws it."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    raw = dataset("/data/raw.parquet", digest("raw"), passed=True)
+    raw["facets"]["tdprov_pandera"]["checks"] = [{"name": "not_null", "column": "a", "passed": True}]
+    read = dataset("/data/raw.parquet", digest("raw"))
+    read["inputFacets"] = {"dataQualityAssertions": {
+        "_producer": "https://example.com/p", "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DataQualityAssertionsDatasetFacet.json",
+        "assertions": [{"assertion": "crashes", "name": "crashes", "success": False, "params": {"status": "error"}}]}}
+    seal(store, run_events("ingest", [], [raw]))
+    seal(store, run_events("check:raw:crashes", [read], [], start=T0 + timedelta(hours=1)))
+    svg, dot = tmp_path / "l.svg", tmp_path / "l.dot"
+    for out in (svg, dot):
+        assert main(["lineage", "/data/raw.parquet", "--checks", "--store", uri, "-o", str(out), "--renderer", "builtin"]) == 0
+    assert "✓ passed 1 check  ! raised an error: crashes" in capsys.readouterr().out
+    (node,) = svg.read_text().split('<g class="node version"')[1:]
+    assert 'stroke="#D62728" stroke-width="2"' in node and "#1A7F37\" stroke-width" not in node
+    assert 'fill="#D62728">✗ 1 check raised an error</tspan>' in node and 'fill="#1A7F37">✓ 1 passed check</tspan>' in node
+    assert "raised an error: crashes\npassed: not_null[a]</title>" in node
+    text = dot.read_text()
+    assert "✗ 1 check raised an error\\n✓ 1 passed check" in text and 'color="#D62728", penwidth=2' in text

@@ -1,14 +1,15 @@
 """Pictures of a :class:`LineageGraph`: Graphviz DOT text and a built-in top-down layered SVG. No I/O.
 
 Both follow the PROV colour conventions (entities as yellow ellipses, activities as blue boxes); a
-failed run, a version with a failed quality check and a broken link are outlined in red, a version whose quality
-checks all passed in green. A version's checks are counted on it (``✗ 2 failed checks`` in red, ``✓ 5 passed checks``
-in green), named in its tooltip (the first few of each), so a version of many checks stays one small node. A version whose
-content other datasets hold too says so ("= same content as N other datasets", named in its tooltip):
-a fact, never an edge. Two datasets a picture shows whose labels are alike (``inmemory://x`` of the names ``x`` and
-``/x``) are each named ``NAMESPACE::NAME`` (:func:`~prov_common.w3cprov.identity.distinct_labels`), and two jobs of one
-name in two namespaces each ``namespace/name`` (:func:`~prov_common.w3cprov.identity.distinct_jobs`), as the ``lineage``
-text tree names them. Output is deterministic.
+failed run, a version with a failed quality check (or one that raised an error) and a broken link are outlined in red,
+a version whose quality checks all passed in green. A version's checks are counted on it (``✗ 2 failed checks`` and
+``✗ 1 check raised an error`` in red, ``✓ 5 passed checks`` in green), named in its tooltip (the first few of each),
+so a version of many checks stays one small node. A version whose content other datasets hold too says so ("= same
+content as N other datasets", named in its tooltip): a fact, never an edge. Two datasets a picture shows whose labels
+are alike (``inmemory://x`` of the names ``x`` and ``/x``) are each named ``NAMESPACE::NAME``
+(:func:`~prov_common.w3cprov.identity.distinct_labels`), and two jobs of one name in two namespaces each
+``namespace/name`` (:func:`~prov_common.w3cprov.identity.distinct_jobs`), as the ``lineage`` text tree names them.
+Output is deterministic.
 """
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ FONT = "Helvetica, Arial, sans-serif"
 
 
 def _alert(node: Node) -> bool:
-    return bool(node.failed_checks or node.broken) or node.state in {"FAIL", "ABORT"}
+    """A failure: a failed check, a check that raised (no outcome, so the version did not pass), a broken link or a
+    failed run."""
+    return bool(node.failed_checks or node.errored_checks or node.broken) or node.state in {"FAIL", "ABORT"}
 
 
 def _outline(node: Node) -> str | None:
@@ -95,6 +98,8 @@ def _lines(node: Node, names: Names) -> list[str]:
         lines.append(extent_text(None, node.shards) or "")
     if node.failed_checks:
         lines.append(f"{FAILED_MARK} {counted(len(node.failed_checks), 'failed check')}")
+    if node.errored_checks:
+        lines.append(f"{FAILED_MARK} {counted(len(node.errored_checks), 'check')} raised an error")
     if node.passed_checks:
         lines.append(f"{PASSED_MARK} {counted(len(node.passed_checks), 'passed check')}")
     if node.broken:
@@ -108,7 +113,8 @@ def _tooltip(node: Node, names: Names) -> str:
     """The node's run id, version or name, its checks (the first few of each outcome) and the other datasets that hold
     the same content (as ``names`` gives them)."""
     text = node.run_id or node.version or node.dataset or node.id
-    for outcome, checks in (("failed", node.failed_checks), ("passed", node.passed_checks)):
+    for outcome, checks in (("failed", node.failed_checks), ("raised an error", node.errored_checks),
+                            ("passed", node.passed_checks)):
         if checks:
             text += f"\n{outcome}: {first_of(checks, CHECKS_NAMED)}"
     if node.also:
