@@ -29,6 +29,7 @@ from prov_common.hashing.shards import hash_shards
 from prov_common.hashing.rows import digests_chunks
 from prov_common.rowset import RowProof, row_set_of
 from prov_common.rowset.format import bits_for, sorted_keys
+from prov_common.rowset import runs as runs_module
 from prov_common.rowset.runs import merged_ranges
 from prov_dagster import ProvenanceResource
 
@@ -191,3 +192,124 @@ def test_a_capture_keeps_the_row_set_and_not_the_rows_it_stands_for(tmp_path: Pa
     assert capture.row_set.data == row_set_of(rows, "file", "corpus").data
     table = hash_dataframe(FRAME, granularity="row")
     assert without_rows(table).row_digests is None and without_rows(table).digest == table.digest
+
+
+def _proof(row_set, store_dir: Path, record: dict) -> dict:
+    """The proof for ``record`` from ``row_set`` put in a local store, as ``tdprov contains`` reads it (by ranges)."""
+    from prov_common.rowset import SignedRowSet, prove_record
+    from prov_common.store import open_store
+
+    store = open_store(str(store_dir))
+    store.put(row_set.path, bytes(row_set.data))
+    return prove_record(store, SignedRowSet("run", row_set.path, row_set.root), record).to_dict()
+
+
+@pytest.fixture
+def s3_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """moto's S3 server in a process of its own (so that its memory is not this process's), with a bucket; the AWS
+    environment points at it. Gives its boto3 client and the bucket."""
+    import time
+
+    import boto3
+    from conftest import free_port, s3_env
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for name, value in s3_env(f"http://127.0.0.1:{port}", tmp_path).items():
+            monkeypatch.setenv(name, value)
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
+        for _ in range(200):
+            try:
+                client.create_bucket(Bucket="spill-bucket")
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.05)
+        yield client, "spill-bucket"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_location(
+        tmp_path: Path, s3_elsewhere, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Workers of a cluster reached by address put each shard's sorted keys under the S3 spill location and send back
+    only where they are: the recording process copies them a part at a time, so its peak stays far below the keys of
+    all shards (which came back to it in memory), and the row set, its root and the proofs are those hashed here."""
+    import tracemalloc
+
+    from prov_common.hashing import shards as shards_module
+    from prov_common.hashing.remote import s3_client
+    from prov_common.hashing.shard_engine import local_cluster
+
+    client, bucket = s3_elsewhere
+    per, count = 150_000, 4
+    frame = pd.DataFrame({"id": np.arange(per * count, dtype=np.int64), "text": [f"doc {i}" for i in range(per * count)]})
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(count):
+        frame.iloc[i * per:(i + 1) * per].to_parquet(folder / f"part-{i:05d}.parquet", index=False)
+    here = hash_shards(str(folder), granularity="row", cache=False, scheduler="none")
+    expected = row_set_of(here, "file", "corpus")
+    spilled: list[tuple[str, int]] = []
+
+    def listed_then_removed(prefix: str) -> None:  # what the workers put, seen before it is removed
+        found = client.list_objects_v2(Bucket=bucket, Prefix=prefix.split("/", 3)[3]).get("Contents", [])
+        spilled.extend((o["Key"], o["Size"]) for o in found)
+        remove_prefix(prefix)
+
+    remove_prefix = shards_module.remove_prefix
+    monkeypatch.setattr(shards_module, "remove_prefix", listed_then_removed)
+    monkeypatch.setenv("TDPROV_DASK_SPILL", f"s3://{bucket}/spill")
+    monkeypatch.setattr(runs_module, "RANGE_KEYS", 1 << 14)  # 128 KiB of keys merged at a time
+    s3_client()  # made before the measure, as in a recording process that reads its S3 data (its model is 11 MB)
+    with local_cluster(2) as cluster:
+        tracemalloc.start()
+        try:
+            there = hash_shards(str(folder), granularity="row", cache=False, scheduler=cluster.scheduler_address)
+            hashed = tracemalloc.get_traced_memory()[1]
+            tracemalloc.reset_peak()
+            got = row_set_of(there, "file", "corpus")
+            built = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        shared = tmp_path / "shared"  # a folder the workers reach too (a shared file system)
+        shared.mkdir()
+        in_folder = hash_shards(str(folder), granularity="row", cache=False, scheduler=cluster.scheduler_address,
+                                spill=str(shared))
+        with caplog.at_level(logging.WARNING, logger="prov_common"):
+            unwritable = hash_shards(str(folder), granularity="row", cache=False, scheduler=cluster.scheduler_address,
+                                     spill="s3://no-such-bucket/spill")
+    keys_bytes = 8 * per * count  # 4.8 MB, all of which came back to this process from the workers before
+    assert there.engine.startswith("dask tcp://") and there.digest == here.digest
+    assert sorted(size for _, size in spilled) == [8 * per] * count  # one run a shard, its keys only
+    assert all(key.startswith("spill/tdprov-rowkeys-") and key.endswith(".keys") for key, _ in spilled[:count])
+    assert client.list_objects_v2(Bucket=bucket, Prefix="spill/")["KeyCount"] == 0  # removed once copied here
+    assert all(r.uri is None and r.keys is None and r.path is not None for r in there.row_keys.runs)
+    for peak in (hashed, built):
+        assert peak < keys_bytes // 2, f"{peak:,} bytes held by the recording process for {keys_bytes:,} bytes of keys"
+    assert (got.root, bytes(got.data)) == (expected.root, bytes(expected.data))
+    for record in (IN, OUT, {"id": 7, "text": "doc 7"}):
+        assert _proof(got, tmp_path / "a", record) == _proof(expected, tmp_path / "b", record)
+    # a shared folder: the runs are read where the workers wrote them, and removed with the digest
+    assert {os.path.dirname(os.path.dirname(r.path)) for r in in_folder.row_keys.runs} == {str(shared)}
+    assert row_set_of(in_folder, "file", "corpus").root == expected.root
+    del in_folder
+    assert os.listdir(shared) == []
+    # a location the workers cannot write: the keys come back in memory, as without the setting, and a warning says so
+    assert all(r.keys is not None for r in unwritable.row_keys.runs)
+    assert row_set_of(unwritable, "file", "corpus").root == expected.root
+    warned = [r.getMessage() for r in caplog.records if "could not put the row-set keys" in r.getMessage()]
+    assert len(warned) == 1 and f"of {count} shard(s)" in warned[0] and "s3://no-such-bucket/spill/tdprov-rowkeys-" in warned[0]
+    assert "TDPROV_DASK_SPILL" in warned[0]
+
+
+def test_a_shared_spill_setting_that_names_no_folder_is_refused_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_shards(tmp_path / "corpus")
+    monkeypatch.setenv("TDPROV_DASK_SPILL", str(tmp_path / "missing"))
+    with pytest.raises(BadInputError, match="TDPROV_DASK_SPILL '.*missing' is not a folder on this machine") as caught:
+        hash_shards(str(folder), granularity="row", cache=False, scheduler="tcp://127.0.0.1:9")
+    assert "shared file system" in caught.value.fix
+    with pytest.raises(BadInputError, match="spill 's3://' names no bucket"):
+        hash_shards(str(folder), granularity="row", cache=False, scheduler="tcp://127.0.0.1:9", spill="s3://")

@@ -8,6 +8,7 @@ Merkle tree over the shards sorted by path (:mod:`~prov_common.hashing.shard_tre
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,10 @@ from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
 from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
 from prov_common.progress import bar
 from prov_common.rowset.format import sorted_keys
-from prov_common.rowset.runs import KeyRuns, key_run, spill_folder
+from prov_common.rowset.runs import KeyRuns, copied_here, key_run, spill_folder
+from prov_common.rowset.spill import ENV as SPILL_ENV, is_s3_spill, remove_prefix, shared_spill, version_prefix
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,8 @@ class ShardOptions:
     """How every shard is hashed (part of the cache key): bytes only, declared CSV dtypes, block size;
     ``threads``: hashing threads per shard (1 on Dask workers, so a worker holds one block of a column at a time);
     ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached), written to a file
-    in ``spill_dir`` where that folder is on the machine (``prov_common.rowset.runs.key_run``); ``sha256``: give
+    in ``spill_dir`` where that folder is on the machine, or to an object under it, an ``s3://`` prefix
+    (``prov_common.rowset.runs.key_run``); ``sha256``: give
     each shard read the SHA-256 of its bytes, from the same read (never cached)."""
 
     as_bytes: bool = False
@@ -102,7 +107,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
                 workers: int | None = None, threads: int | None = None,
                 granularity: Granularity = "column", shards: Sequence[ShardRef] | None = None,
-                file_sha256: bool = False) -> ShardedDigest:
+                file_sha256: bool = False, spill: str | None = None) -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
@@ -112,7 +117,10 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
     on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, one
     sorted run a shard (in files of a temporary folder where the shards are hashed on this machine), for a
-    row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows).
+    row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows). On a cluster
+    reached by address, ``spill`` (default ``$TDPROV_DASK_SPILL``; :mod:`prov_common.rowset.spill`) names where its
+    workers put their runs, a shared folder or ``s3://bucket/prefix``, so that no keys travel back to this process
+    (unset: a worker that cannot reach this machine's temporary folder sends its keys back).
     ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
     shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read (a shard whose
     digest the cache gave has none).
@@ -131,23 +139,45 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
         # one hashing thread per shard on Dask workers, and in this process when shards follow one
         # another: pyarrow already decodes each row group on every CPU (benchmarks/results/shards.md)
         options = replace(options, threads=1)
-    spill = spill_folder() if options.rows else None
-    if spill is not None:
-        options = replace(options, spill_dir=spill.name)
+    shared = shared_spill(spill) if options.rows and where not in ("none", "local") else None
+    folder = spill_folder(None if shared is None or is_s3_spill(shared) else shared) if options.rows else None
+    remote = version_prefix(shared) if is_s3_spill(shared) and folder is not None else None  # type: ignore[arg-type]
+    if folder is not None:
+        options = replace(options, spill_dir=remote or folder.name)
     try:
         with bar(desc="hashing shards", unit="shard", total=len(todo)) if todo else nullcontext() as shown:  # none: no bar
             done, engine = run_map(partial(hash_shard_batch, options=options), batches(todo), where, workers,
                                    done=lambda batch: shown.update(len(batch)))
+        results = [d for batch in done for d in batch]
+        if remote is not None:
+            results = _runs_copied_here(results, folder.name, remote)  # type: ignore[union-attr]
     except BaseException:
-        if spill is not None:
-            spill.cleanup()
+        if folder is not None:
+            folder.cleanup()
         raise
-    results = [d for batch in done for d in batch]
+    finally:
+        if remote is not None:
+            remove_prefix(remote)
     if store is not None:
         store.record(zip(todo, results, strict=True), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
     found = ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
-    return with_row_keys(found, spill) if options.rows else found
+    return with_row_keys(found, folder) if options.rows else found
+
+
+def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str) -> list[ShardDigest]:
+    """``results`` with the key runs the workers put under the ``s3://`` prefix ``remote`` copied into ``folder``
+    (:func:`~prov_common.rowset.runs.copied_here`); runs that came back in memory instead (a worker could not put
+    them there) are named in a warning, as they are what the setting is there to avoid."""
+    runs = iter(copied_here([d.row_keys for d in results if d.row_keys is not None], folder))
+    out = [replace(d, row_keys=next(runs)) if d.row_keys is not None else d for d in results]
+    kept = [d.path for d in results if d.row_keys is not None and d.row_keys.uri is None]
+    if kept:
+        log.warning("tdprov: the Dask workers could not put the row-set keys of %d shard(s) (the first: %s) under %s, "
+                    "so they came back to this process in memory (the workers' logs say why). Fix: give the workers "
+                    "write access to that location, or set %s to one they can write", len(kept), kept[0], remote,
+                    SPILL_ENV)
+    return out
 
 
 def with_row_keys(found: ShardedDigest, spill: tempfile.TemporaryDirectory[str] | None = None) -> ShardedDigest:

@@ -8,6 +8,7 @@ so that a merge reads each range of each run with one positional read.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,22 +18,29 @@ from typing import Any
 import numpy as np
 
 from prov_common.mapped import map_file
+from prov_common.once import Once
+from prov_common.rowset import spill
 from prov_common.rowset.format import WIDTH, BufferSink, bits_for, file_size, write_row_set
 
 INDEX_BITS = 8
 CELLS = 1 << INDEX_BITS  # a run's index: where each 1/256 of the key space starts (2 KiB a run)
 RANGE_KEYS = 1 << 19  # keys merged at a time (4 MiB), or one cell when a cell holds more
-SPILL_PREFIX = "tdprov-rowkeys-"
+SPILL_PREFIX = spill.PREFIX
+
+log = logging.getLogger(__name__)
+PUT_WARNED = Once()  # (version prefix,): a shared spill location a worker could not put a run under
 
 
 @dataclass(frozen=True, eq=False)
 class KeyRun:
-    """The sorted row-set keys of one shard: in ``path`` (a spilled run) or in ``keys`` (a run that could not
-    be spilled: a Dask worker on another machine). ``index[c]``: the first key of cell ``c``; ``index[-1]``: rows."""
+    """The sorted row-set keys of one shard: in ``path`` (a spilled run), in the object ``uri`` (a run a Dask worker
+    elsewhere put in the shared ``s3://`` spill location, :mod:`~prov_common.rowset.spill`) or in ``keys`` (a run that
+    could not be spilled). ``index[c]``: the first key of cell ``c``; ``index[-1]``: rows."""
 
     index: np.ndarray = field(repr=False)  # int64, CELLS + 1 entries
     path: str | None = None
     keys: Any = field(default=None, repr=False)  # numpy uint64, when not spilled
+    uri: str | None = None
 
     @property
     def rows(self) -> int:
@@ -40,23 +48,37 @@ class KeyRun:
 
     def read_into(self, lo: int, hi: int, out: np.ndarray) -> None:
         """Keys ``lo .. hi`` of the run into ``out`` (uint64, ``hi - lo`` long)."""
-        if self.path is None:
+        if self.path is None and self.uri is None:
             out[:] = self.keys[lo:hi]
             return
-        with open(self.path, "rb") as f:
-            f.seek(8 * lo)
-            got = f.readinto(memoryview(out).cast("B"))
+        if self.uri is not None:
+            got = spill.read_range(self.uri, 8 * lo, memoryview(out).cast("B"))
+        else:
+            with open(str(self.path), "rb") as f:
+                f.seek(8 * lo)
+                got = f.readinto(memoryview(out).cast("B"))
         if got != 8 * (hi - lo):
-            raise OSError(f"spilled row-set keys {self.path} end after {lo * 8 + (got or 0)} bytes, "
+            raise OSError(f"spilled row-set keys {self.path or self.uri} end after {lo * 8 + (got or 0)} bytes, "
                           f"not {hi * 8}: changed while the row set was built")
 
 
 def key_run(keys: np.ndarray, spill_dir: str | None) -> KeyRun:
     """The run of sorted ``keys``, written to a new file in ``spill_dir`` when that folder is on this machine
-    (the recording process's temporary folder: in that process, or on a worker of a LocalCluster), else kept
-    in memory (a worker elsewhere, or a folder that cannot be written: the keys then travel as before)."""
+    (the recording process's temporary folder: in that process, or on a worker of a LocalCluster; or a shared
+    spill folder), or to a new object under ``spill_dir`` when it is an ``s3://`` prefix (the shared spill location
+    of a cluster reached by address), else kept in memory (a worker elsewhere without a shared spill location, or a
+    folder or prefix that cannot be written: the keys then travel as before)."""
     starts = np.arange(CELLS, dtype=np.uint64) << np.uint64(64 - INDEX_BITS)
     index = np.append(np.searchsorted(keys, starts, side="left"), len(keys)).astype(np.int64)
+    if spill_dir is not None and spill.is_s3_spill(spill_dir):
+        data = memoryview(np.ascontiguousarray(keys, dtype=np.uint64)).cast("B")
+        try:
+            return KeyRun(index, uri=spill.put_run(spill_dir, data))
+        except Exception as exc:  # noqa: BLE001 - botocore's errors: the keys travel back instead, as without the setting
+            if PUT_WARNED.first(spill_dir):  # once a version's prefix in each worker (the recording process warns too)
+                log.warning("tdprov: could not put row-set keys under %s (%s: %s); they go back to the recording "
+                            "process in memory", spill_dir, type(exc).__name__, exc)
+            return KeyRun(index, keys=keys)
     if spill_dir is None or not os.path.isdir(spill_dir):
         return KeyRun(index, keys=keys)
     path = None
@@ -91,13 +113,40 @@ class KeyRuns:
         return sum(r.rows for r in self.runs)
 
 
-def spill_folder() -> tempfile.TemporaryDirectory[str] | None:
-    """A new temporary folder for the key runs of one version (removed with its :class:`KeyRuns`); None when
-    none can be made (the runs are then kept in memory)."""
+def spill_folder(within: str | None = None) -> tempfile.TemporaryDirectory[str] | None:
+    """A new temporary folder for the key runs of one version (removed with its :class:`KeyRuns`), in the folder
+    ``within`` (default: the temporary folder); None when none can be made (the runs are then kept in memory)."""
     try:
-        return tempfile.TemporaryDirectory(prefix=SPILL_PREFIX)
+        return tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=within)
     except OSError:
         return None
+
+
+def copied_here(runs: list[KeyRun], folder: str) -> list[KeyRun]:
+    """``runs`` with each run in an ``s3://`` spill location copied to a new file of ``folder`` (this process's spill
+    folder), a part at a time, so that the row set is merged from local files and the objects can go (the caller
+    removes them); a run that cannot be written there (a full disk) is read into memory instead, as it travelled
+    before."""
+    out = []
+    for run in runs:
+        if run.uri is None:
+            out.append(run)
+            continue
+        path = os.path.join(folder, os.path.basename(run.uri))
+        try:
+            size = spill.copy_run(run.uri, path)
+        except OSError:  # no room here: the keys are read into memory, as they travelled before
+            _unlink(path)
+            keys = np.empty(run.rows, dtype=np.uint64)
+            run.read_into(0, run.rows, keys)
+            out.append(KeyRun(run.index, keys=keys))
+            continue
+        if size != 8 * run.rows:
+            _unlink(path)
+            raise OSError(f"spilled row-set keys {run.uri} hold {size} bytes, not {8 * run.rows}: changed while the row "
+                          "set was built")
+        out.append(KeyRun(run.index, path=path))
+    return out
 
 
 def merged_ranges(runs: KeyRuns, bits: int) -> Iterator[tuple[np.ndarray, int]]:
