@@ -221,6 +221,48 @@ def test_a_row_set_staged_by_another_process_is_sealed_without_reading_it_into_m
     assert_sealed_with(store_uri, run_id, path, data)
 
 
+def test_a_staged_row_set_is_copied_beside_the_spool_not_into_the_temporary_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the temporary folder is a tmpfs its files are memory: the copy of a row set staged by another writer is
+    made in a hidden folder of the spool folder (on its file system) and mapped from there, whatever TMPDIR says; a
+    spool folder that cannot be made gives the temporary folder, as before. Both seal the same bytes."""
+    import os
+    import tempfile
+
+    import prov_common.mapped as mapped
+    from prov_common.bundle import transport as transport_module
+
+    monkeypatch.setattr(mapped, "PART", 64 << 10)
+    elsewhere = tmp_path / "tmpfs"
+    elsewhere.mkdir()
+    monkeypatch.setenv("TMPDIR", str(elsewhere))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read again from TMPDIR
+    copies: list[Path] = []
+
+    def file_bytes(path: Path):  # where each copy was made, seen as it is mapped
+        copies.append(Path(path))
+        return real(path)
+
+    real = mapped.file_bytes
+    monkeypatch.setattr(transport_module.mapped, "file_bytes", file_bytes)
+    (tmp_path / "a-file").write_text("")
+    for spool, within in ((tmp_path / "spool", tmp_path / "spool"), (tmp_path / "a-file" / "spool", elsewhere)):
+        store = str(tmp_path / f"store-{spool.parent.name}")
+        data = os.urandom(1 << 20)
+        start, complete = run_events()
+        run_id, path = start["run"]["runId"], rows_path("s3://lake", "clean/users")
+        writer = ProvenanceTransport(ProvenanceConfig(store=store, spool=str(spool), strict=True))
+        writer.emit(start)
+        writer.attach(run_id, path, data)
+        sealer = ProvenanceTransport(ProvenanceConfig(store=store, spool=str(spool), strict=True))
+        assert sealer.emit(complete).status == "written"
+        assert copies[-1].parent.parent == within and copies[-1].parent.name.startswith(
+            ".tdprov-staged-" if within != elsewhere else "tdprov-staged-")
+        assert not copies[-1].parent.exists()  # gone with its mapping
+        assert_sealed_with(store, run_id, path, data)
+    assert os.listdir(tmp_path / "spool") == []  # nothing left for the outbox
+
+
 def test_a_bytearray_changed_after_attach_is_sealed_as_attached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The caller's bytearray (writable) is copied at attach: changed after it, and again between the manifest's
     digests and the bundle's write (its other thread, or after an emit that timed out), the bundle holds the bytes

@@ -206,19 +206,32 @@ def _is_attachment(key: str) -> bool:
     return _attachment_path(key) is not None
 
 
-def _staged_attachment(store: Store, key: str, size: int) -> bytes | memoryview:
+def _staged_attachment(store: Store, key: str, size: int, beside: Path | None = None) -> bytes | memoryview:
     """A staged attachment of ``size`` bytes (-1: not known): read into memory when small; a large one (a row set
-    staged by another process) streamed into a temporary file and mapped read-only, so that sealing it reads it a
-    part at a time (:func:`mapped.parts`) and never holds it whole."""
+    staged by another process) streamed into a file and mapped read-only, so that sealing it reads it a part at a
+    time (:func:`mapped.parts`) and never holds it whole. The file is in a hidden folder of ``beside`` (the spool
+    folder, on a disk where the temporary folder may be a tmpfs, whose files are memory), else of the temporary
+    folder; it goes with the mapping."""
     if size < mapped.PART:
         return store.get(key)
-    try:
-        with tempfile.TemporaryDirectory(prefix="tdprov-staged-") as folder:  # its file goes with the mapping
-            store.get_file(key, Path(folder) / "attachment")
-            data = mapped.file_bytes(Path(folder) / "attachment")
-    except OSError:  # no temporary file can be written (a full disk): read into memory, as before
-        return store.get(key)
-    return data if isinstance(data, bytes) else memoryview(data)
+    for within in (beside, None) if beside is not None else (None,):
+        try:
+            with _copy_folder(within) as folder:
+                store.get_file(key, Path(folder) / "attachment")
+                data = mapped.file_bytes(Path(folder) / "attachment")
+        except OSError:  # no file can be written there (a full disk, a folder of another user): the next place
+            continue
+        return data if isinstance(data, bytes) else memoryview(data)
+    return store.get(key)  # nowhere: read into memory, as before
+
+
+def _copy_folder(within: Path | None) -> tempfile.TemporaryDirectory[str]:
+    """A new folder for the copy of a staged attachment: a hidden one in ``within`` (made if need be; the outbox
+    takes no name that begins with ``.`` for an entry), else in the temporary folder."""
+    if within is None:
+        return tempfile.TemporaryDirectory(prefix="tdprov-staged-")
+    within.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".tdprov-staged-", dir=within)
 
 
 def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
@@ -489,7 +502,8 @@ class ProvenanceTransport(Transport):
                 if info.key in staged:
                     continue
                 try:
-                    staged[info.key] = (_staged_attachment(self.store, info.key, info.size) if _is_attachment(info.key)
+                    staged[info.key] = (_staged_attachment(self.store, info.key, info.size, self.outbox.spool_dir)
+                                        if _is_attachment(info.key)
                                         else self.store.get(info.key, layout.SMALL_OBJECT_LIMIT))
                 except UnreadableObjectError as exc:
                     unreadable[info.key] = exc
