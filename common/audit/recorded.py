@@ -160,9 +160,9 @@ class RecordedRuns:
         self.drop_gone(pick(self.index()))
 
     def drop_gone(self, run_ids: Iterable[str]) -> None:
-        """Leave out the catalogued runs of ``run_ids`` whose bundle the store no longer holds (:func:`gone`), with why in
+        """Leave out the catalogued runs of ``run_ids`` whose bundle or index entry the store no longer holds (:func:`gone`), with why in
         ``left_out``: the audit's catalog vouches for a bundle as it found it, not for its being there now."""
-        missing = gone(self.store, [i for i in dict.fromkeys(run_ids) if i in self.runs and i in self.vouched])
+        missing = gone(self.store, [self.runs[i] for i in dict.fromkeys(run_ids) if i in self.runs and i in self.vouched])
         for run_id, why in missing.items():
             del self.runs[run_id]
             self.left_out[run_id] = why
@@ -178,17 +178,27 @@ class RecordedRuns:
             self.read(unread)
 
 
-def gone(store: Store, run_ids: Collection[str]) -> dict[str, str]:
-    """The runs of ``run_ids`` (catalogued by an audit) whose bundle the store no longer holds (no signed statement in its
-    folder), with why: one listing of the bundles, only when there is a run to check."""
+def gone(store: Store, records: Collection[RunRecord], indexed: Container[str] | None = None) -> dict[str, str]:
+    """The runs of ``records`` (catalogued by an audit) that the store no longer holds as the audit found them, with why:
+    the bundle is gone (no signed statement in its folder), or its index entry is (the key the audit catalogued, which the
+    bundle's ``indexed`` record names; ``tdprov verify`` names it missing). One listing of the bundles, and one of the
+    index where the caller did not list it (``indexed``: the index keys it listed), only when there is a run to check."""
     from prov_common.bundle import layout
+    from prov_common.bundle.storage import index_keys
 
-    if not run_ids:
+    if not records:
         return {}
+    since = "(deleted since, or the store was copied back to an earlier state)"
     sealed = {k for k in store.list(layout.BUNDLES + "/") if k.endswith("/" + layout.STATEMENT_FILE)}
-    keys = {run_id: layout.bundle_key(run_id, layout.STATEMENT_FILE) for run_id in run_ids}
-    return {run_id: (f"{key}: its bundle is gone, though an audit catalogued it (deleted since, or the store was copied back "
-                     "to an earlier state)") for run_id, key in keys.items() if key not in sealed}
+    keys = {r.run_id: layout.bundle_key(r.run_id, layout.STATEMENT_FILE) for r in records}
+    why = {run_id: f"{key}: its bundle is gone, though an audit catalogued it {since}"
+           for run_id, key in keys.items() if key not in sealed}
+    entries = {r.run_id: r.index_key for r in records if r.run_id not in why and r.index_key}
+    if entries:
+        listed = indexed if indexed is not None else set(index_keys(store))
+        why.update({run_id: f"{key}: the bundle's recorded index entry is not in the store, though an audit catalogued it {since}"
+                    for run_id, key in entries.items() if key not in listed})
+    return why
 
 
 def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, str | None, bool]:

@@ -180,14 +180,14 @@ def _compared(namespace: str | None, name: str | None, version: str | None) -> V
 
 def _gone(store: Store, scope: LineageScope, trees: list[LineageTree], direction: str) -> dict[str, str]:
     """The runs the audit's catalog vouches for, with no index entry now, that made (upstream) or read (downstream) a
-    version shown in ``trees`` and whose bundle is gone too, with why (as ``tdprov record`` leaves them out): such a
-    version is no origin, or unused."""
+    version shown in ``trees``, with why (:func:`~prov_common.audit.recorded.gone`, as ``tdprov record`` leaves them out:
+    their bundle or their index entry is gone): such a version is no origin, or unused."""
     from prov_common.audit.recorded import gone
 
     shown = {_compared(t.node.namespace, t.node.dataset, t.node.version) for root in trees for t in root.walk() if t.node.version}
-    return gone(store, [r.run_id for r in scope.unindexed()
-                        if any(d.version and _compared(d.namespace, d.name, d.version) in shown
-                               for d in (r.outputs if direction == UPSTREAM else r.inputs))])
+    return gone(store, [r for r in scope.unindexed() if any(d.version and _compared(d.namespace, d.name, d.version) in shown
+                                                            for d in (r.outputs if direction == UPSTREAM else r.inputs))],
+                set(scope.keys.values()))
 
 
 _LeftOut = dict[VersionKey, set[str]]
