@@ -447,3 +447,35 @@ def test_an_oldest_first_listing_takes_a_run_indexed_twice_once(store_uri: str, 
         f"Fix: run 'tdprov verify {bundle.run_id}' (it names the entry its bundle does not record) and remove that entry"]
     assert [s.cursor for s in summaries(store)] == [entry]
     assert [(s.run_id, s.cursor) for s in recent_bundles(store)] == [(bundle.run_id, copy)]  # newest first: its newest entry
+
+
+@pytest.mark.parametrize("original", ["kept", "deleted"])
+def test_an_entry_copied_before_the_sealing_is_found_when_the_run_is_named(store_uri: str, original: str, capsys) -> None:
+    """With the indexed record deleted, 'tdprov verify RUN_ID' finds the run's entries as the whole-index verify does,
+    whatever their keys: a copy keyed before the run was sealed (where no writer keys one) was not listed, so with the
+    original entry deleted too verify RUN_ID exited 0, and with it kept the copy went unnamed."""
+    from datetime import timedelta
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.verify_runs import verify_runs
+    from prov_common.cli import main
+    from prov_common.signing import default_signing_key
+
+    key = default_signing_key()  # the CLI trusts it
+    store, trust = open_store(store_uri), TrustStore.of([key.public])
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store))
+    write_bundle(store, bundle)
+    [entry] = list(store.list("index/"))
+    copy = layout.index_key_template(bundle.run_id).format(now=SEALED - timedelta(days=1))
+    raw_put(store_uri, copy, store.get(entry))
+    raw_delete(store_uri, f"bundles/{bundle.run_id}/indexed")
+    if original == "deleted":
+        raw_delete(store_uri, entry)
+    whole = {(f.key, f.problem, f.reason) for f in next(iter(verify_runs(store, trust, workers=1))).findings}
+    named = {(f.key, f.problem, f.reason) for f in next(iter(verify_runs(store, trust, [bundle.run_id], workers=1))).findings}
+    assert named == whole and f"bundles/{bundle.run_id}/indexed" in {k for k, _, _ in named}, (named, whole)
+    assert copy in {k for k, _, _ in named} or original == "deleted", named
+    capsys.readouterr()
+    assert main(["verify", bundle.run_id, "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"bundles/{bundle.run_id}/indexed: missing" in out and (original == "deleted" or f"{copy}: inconsistent" in out), out

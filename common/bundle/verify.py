@@ -14,7 +14,6 @@ from prov_common.bundle.storage import index_keys_since, load_index_entry
 from prov_common.errors import TdprovError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
-from prov_common.lineage.validate import to_utc
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
@@ -251,7 +250,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
                                      if indexed_key in present else None)
     if index_keys is None and recorded_entry and indexed_key not in present and manifest.store_id is not None:
-        index_keys = _entries_since_sealing(store, run_id, manifest)  # the record is gone: are there entries it should name?
+        index_keys = _entries_of_run(store, run_id)  # the record is gone: are there entries it should name?
     if index_keys is not None:
         _check_indexed_once(run_id, indexed_key, named, index_keys, manifest, present, report)
     if index_keys is None and recorded_entry and named is not None:
@@ -260,12 +259,12 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         _check_index_entry(store, key, manifest, manifest_digest, report)
 
 
-def _entries_since_sealing(store: Store, run_id: str, manifest: Manifest) -> list[str]:
+def _entries_of_run(store: Store, run_id: str) -> list[str]:
     """The index entries of a run named by the user whose ``indexed`` record is gone (a bundle whose manifest names its
-    store: the tdprov that sealed it writes the record with the entry): one listing of the entries keyed since it was
-    sealed (an entry is never keyed before; one that is, the listed index names; every entry when sealedAt cannot be
-    read). None when the run was sealed and is not indexed yet (a finding of the audit's, not of the bundle)."""
-    return list(index_keys_since(store, run_id, to_utc(manifest.sealed_at, sealed=True)))
+    store: the tdprov that sealed it writes the record with the entry): one listing of the index, every entry of the run
+    whatever its key, as the whole-index verify finds them (a copy may be keyed before the run was sealed, where no
+    writer keys one); none when the run was sealed and is not indexed yet (a finding of the audit's, not of the bundle)."""
+    return list(index_keys_since(store, run_id, None))
 
 
 def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[str] | None, report: VerificationReport,
