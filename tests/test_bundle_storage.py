@@ -201,6 +201,48 @@ def test_index_watch_takes_every_key_once_and_remembers_a_bounded_window(monkeyp
     assert full.seen == tuple(sorted(key(-s, f"r{s}") for s in range(3))) and full.start == key(-3, "r3")
 
 
+@pytest.mark.parametrize("indexed", ["kept", "deleted"])
+def test_the_index_watch_takes_an_entry_copied_after_its_window_for_a_copy(store_uri: str, indexed: str,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """An index entry copied under a new key once the watch's window has passed the run's own entry (its indexed record
+    kept, or deleted too) was taken as a new run (the Dagster sensor asked for an audit of it): by the rule 'tdprov verify'
+    names it by, it is no new run; each listing that meets it names it, and the runs after it are taken as before."""
+    from bundle_support import raw_delete, raw_put
+    from prov_common.bundle import IndexWatch, layout, watch_index
+    from prov_common.bundle.verify_runs import verify_runs
+    from prov_common.store.identity import writer_store_id
+
+    store, key = open_store(store_uri), SigningKey.generate()
+
+    def delivered(at: datetime):
+        return deliver_bundle(store, build_bundle(run_events(), {}, key, sealed_at=at, store_id=writer_store_id(store)), now=at)
+
+    first = delivered(T0)
+    new, watch = watch_index(store, IndexWatch(), now=T0 + timedelta(seconds=1))
+    assert new == [first.index_key]
+    later = T0 + timedelta(hours=1)
+    second = delivered(later)
+    new, watch = watch_index(store, watch, now=later + timedelta(seconds=1))
+    assert new == [second.index_key] and first.index_key not in watch.seen  # the first entry left the window
+    copy = layout.index_key_template(first.run_id).format(now=later + timedelta(seconds=2))
+    raw_put(store_uri, copy, store.get(first.index_key))
+    if indexed == "deleted":
+        raw_delete(store_uri, f"bundles/{first.run_id}/indexed")
+    third = delivered(later + timedelta(seconds=3))
+    caplog.clear()
+    new, watch = watch_index(store, watch, now=later + timedelta(seconds=4))
+    assert new == [third.index_key], new
+    why = (f"the bundle's indexed record names {first.index_key}, not this entry" if indexed == "kept"
+           else "the bundle's indexed record, which names its index entry, is gone")
+    assert [r.getMessage() for r in caplog.records if copy in r.getMessage()] == [
+        f"tdprov: index entry {copy} is not the entry of run {first.run_id} ({why}): a run is indexed once, so it was copied "
+        f"or moved, and it is not taken as a new run. Fix: run 'tdprov verify {first.run_id}' (it names the entry) and remove "
+        "the entry"]
+    assert watch_index(store, watch, now=later + timedelta(seconds=5))[0] == []
+    reports = {r.run_id: r for r in verify_runs(store, TrustStore.of([key.public]), workers=1)}
+    assert copy in {f.key for f in reports[first.run_id].findings}, reports[first.run_id].findings
+
+
 def test_a_bundle_folder_that_is_a_link_is_never_written_through(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     """A run's bundle folder made, before the run seals, a symbolic link to a folder outside the store: the bundle was
     written there, and each later read of it was refused (a link). The write is refused naming the key, the link and

@@ -49,6 +49,35 @@ def index_keys_since(store: Store, run_id: str, since: datetime | None) -> Itera
     return (key for key in store.list(f"{layout.INDEX}/", start_after=start) if key.endswith(suffix))
 
 
+def recorded_index_key(data: bytes, run_id: str) -> str | None:
+    """The index key that an ``indexed`` record holding ``data`` names, when it is an index key of run ``run_id`` (None
+    when it names anything else)."""
+    named = data.decode("ascii", "replace")
+    return named if named.startswith(layout.INDEX + "/") and layout.run_id_of_index_key(named) == run_id else None
+
+
+def not_the_runs_entry(store: Store, key: str) -> str | None:
+    """Why the index entry ``key`` is not its run's own (None when it is, or its bundle cannot tell), by the rule 'tdprov
+    verify' applies: a run is indexed once, under the key its bundle's ``indexed`` record names, and a bundle whose
+    manifest names its store was sealed by a tdprov that writes the record before the entry. So the entry was copied or
+    moved when the record names another key, or is gone while the manifest names its store. One read of the record
+    (and of the manifest when the record is gone)."""
+    run_id = layout.run_id_of_index_key(key)
+    try:
+        data: bytes | None = store.get(layout.bundle_key(run_id, layout.INDEXED_FILE), layout.SMALL_OBJECT_LIMIT)
+    except ObjectNotFoundError:
+        data = None
+    except (UnreadableObjectError, BadInputError):  # no run id, or not a record: the audit and verify name it
+        return None
+    if data is not None:
+        named = recorded_index_key(data, run_id)
+        return None if named in (key, None) else f"the bundle's indexed record names {named}, not this entry"
+    manifest = sealed_manifest(store, run_id)
+    if manifest is None or manifest.store_id is None:  # no bundle, or one sealed before the record was written
+        return None
+    return "the bundle's indexed record, which names its index entry, is gone"
+
+
 def index_entry(bundle: Bundle) -> LateKey:
     """The bundle's index entry, keyed by the time it is written (at delivery, also from the spool),
     its key recorded once in ``bundles/<run_id>/indexed`` so that a redelivery writes no second entry."""

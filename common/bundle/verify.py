@@ -10,7 +10,7 @@ from prov_common.bundle.build import Derived, derive_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
-from prov_common.bundle.storage import index_keys_since, load_index_entry
+from prov_common.bundle.storage import index_keys_since, load_index_entry, recorded_index_key
 from prov_common.errors import TdprovError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
@@ -274,9 +274,9 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
     data = _get(store, key, report, present)
     if data is None:
         return None
-    named = data.decode("ascii", "replace")
-    if not named.startswith(layout.INDEX + "/") or layout.run_id_of_index_key(named) != run_id:
-        report.add(key, "inconsistent", f"names {named[:200]!r}, not an index key of run {run_id}")
+    named = recorded_index_key(data, run_id)
+    if named is None:
+        report.add(key, "inconsistent", f"names {data.decode('ascii', 'replace')[:200]!r}, not an index key of run {run_id}")
         return None
     if index_keys is not None and named not in index_keys:
         report.add(named, "missing", "the bundle's recorded index entry is not in the store")

@@ -9,16 +9,19 @@ once, however late it lands within the window.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import islice
 
 from prov_common.bundle import layout
-from prov_common.bundle.storage import index_keys
+from prov_common.bundle.storage import index_keys, not_the_runs_entry
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.identity import IDENTITY_KEY
+
+log = logging.getLogger(__name__)
 
 MAX_REMEMBERED = 10_000
 """Keys a watch remembers at most; past that (more than this many bundles in one settle window) its window
@@ -56,12 +59,13 @@ class IndexWatch:
     def to_text(self) -> str:
         return json.dumps({"start": self.start, "seen": list(self.seen)}, separators=(",", ":"))
 
-    def unseen(self, listed: Iterable[str]) -> Iterable[str]:
-        """The keys of ``listed`` whose run was not taken yet (a run's key once, however often it is listed)."""
+    def unseen(self, listed: Iterable[str], own: Callable[[str], bool] | None = None) -> Iterable[str]:
+        """The keys of ``listed`` whose run was not taken yet (a run's key once, however often it is listed); ``own``:
+        whether a key is its run's own entry (one that is not, such as a copy, is passed over and takes no run)."""
         taken = {layout.run_id_of_index_key(k) for k in self.seen}
         for key in listed:
             run_id = layout.run_id_of_index_key(key)
-            if run_id not in taken:
+            if run_id not in taken and (own is None or own(key)):
                 taken.add(run_id)
                 yield key
 
@@ -97,9 +101,23 @@ def _damaged(text: str, why: str) -> BadInputError:
 def watch_index(store: Store, watch: IndexWatch, limit: int | None = None,
                 now: datetime | None = None) -> tuple[list[str], IndexWatch]:
     """The index keys new to ``watch`` (oldest first, at most ``limit``) and the watch that has taken them.
-    Costs one listing of the settle window plus what is new."""
-    new = list(islice(watch.unseen(index_keys(store, watch.start)), limit))
+    An entry that is not its run's own (:func:`~prov_common.bundle.storage.not_the_runs_entry`, the rule of 'tdprov
+    verify': copied or moved, as under a new key once the run's entry left the settle window) is no new run: it is not
+    taken, and each listing that meets it warns of it. Costs one listing of the settle window plus what is new, and
+    one read of each new entry's ``indexed`` record."""
+    new = list(islice(watch.unseen(index_keys(store, watch.start), lambda key: _the_runs_own(store, key)), limit))
     return new, watch.after(new, now)
+
+
+def _the_runs_own(store: Store, key: str) -> bool:
+    """Whether the index entry ``key`` is its run's own; if not, a warning names it and why."""
+    why = not_the_runs_entry(store, key)
+    if why is not None:
+        run_id = layout.run_id_of_index_key(key)
+        log.warning("tdprov: index entry %s is not the entry of run %s (%s): a run is indexed once, so it was copied or "
+                    "moved, and it is not taken as a new run. Fix: run 'tdprov verify %s' (it names the entry) and remove "
+                    "the entry", key, run_id, why, run_id)
+    return why is None
 
 
 def missing_store(store: Store) -> str | None:
