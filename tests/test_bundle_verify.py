@@ -479,3 +479,29 @@ def test_an_entry_copied_before_the_sealing_is_found_when_the_run_is_named(store
     assert main(["verify", bundle.run_id, "--store", store_uri]) == 1
     out = capsys.readouterr().out
     assert f"bundles/{bundle.run_id}/indexed: missing" in out and (original == "deleted" or f"{copy}: inconsistent" in out), out
+
+
+def test_an_entry_moved_before_the_sealing_is_named_with_its_record_rewritten(store_uri: str) -> None:
+    """An index entry moved to a key dated before its run was sealed, its indexed record rewritten to name it, verified
+    clean: listings that follow the index from a cursor (the sensors, an incremental audit) never look back there, so the
+    run went unseen by them. No writer keys an entry before the sealing, so verify names it, the run named or not."""
+    from datetime import timedelta
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.verify_runs import verify_runs
+
+    key = SigningKey.generate()
+    store, trust = open_store(store_uri), TrustStore.of([key.public])
+    bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store))
+    write_bundle(store, bundle)
+    [entry] = list(store.list("index/"))
+    moved = layout.index_key_template(bundle.run_id).format(now=SEALED - timedelta(microseconds=1))
+    raw_put(store_uri, moved, store.get(entry))
+    raw_delete(store_uri, entry)
+    raw_put(store_uri, f"bundles/{bundle.run_id}/indexed", moved.encode())
+    said = [(moved, "inconsistent", "keyed before its run was sealed (2026-03-01T10:01:00Z): tdprov keys an entry when it delivers "
+                                    "it, never before the sealing, so it was moved or copied there, where listings that follow "
+                                    "the index from a cursor (sensors, incremental audits) no longer look")]
+    for named in (None, [bundle.run_id]):
+        [report] = list(verify_runs(store, trust, named, workers=1))
+        assert [(f.key, f.problem, f.reason) for f in report.findings] == said, (named, report.findings)

@@ -14,6 +14,7 @@ from prov_common.bundle.storage import index_keys_since, load_index_entry, recor
 from prov_common.errors import TdprovError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
+from prov_common.lineage.validate import to_utc
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
@@ -309,6 +310,11 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_dige
         report.add(key, "malformed", exc.what)
         return
     report.checked += 1
+    sealed = to_utc(manifest.sealed_at, sealed=True)
+    if sealed is not None and key < layout.index_cursor(sealed):
+        report.add(key, "inconsistent", f"keyed before its run was sealed ({manifest.sealed_at}): tdprov keys an entry when it "
+                                        "delivers it, never before the sealing, so it was moved or copied there, where listings "
+                                        "that follow the index from a cursor (sensors, incremental audits) no longer look")
     expected = summary.expected_of(manifest, manifest_digest, report.key_id)
     if summary.to_json() != expected.to_json():
         wrong = _diff_fields(expected.to_dict(), summary.to_dict())
