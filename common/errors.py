@@ -39,6 +39,13 @@ def _message(what: str, fix: str | None) -> str:
     return what if not fix else with_fix(what, cut_long_values(fix, FIX_AT_MOST))
 
 
+def cut_message(text: str) -> str:
+    """``text`` (a line a verb prints on stderr: a refusal, a warning, a note) with its long values cut as an error's
+    are: beyond 200 characters before its ``Fix:``, beyond 400 after it."""
+    what, said_fix, fix = text.partition(" Fix: ")
+    return cut_long_values(what) + said_fix + cut_long_values(fix, FIX_AT_MOST)
+
+
 def with_fix(what: str, fix: str) -> str:
     """``what``, ended as a sentence (a full stop unless it ends with one, '?' or '!'), then ``Fix: fix``: a message
     that ended with a value ran on into its fix ('got int Fix: pass ...')."""

@@ -425,6 +425,21 @@ def test_runs_not_taken_as_indexed_are_told_a_line_per_reason_at_most_ten_lines(
                                                          "'tdprov verify' names every problem")
 
 
+def test_runs_not_taken_as_indexed_are_told_with_long_values_cut_and_controls_escaped(capsys: pytest.CaptureFixture) -> None:
+    """The reason a run was left out or corrected was printed whole: a value of 70,000 characters in it made one line of
+    that length, and a control character in it went to the terminal raw. Each line is cut and escaped as a refusal is."""
+    from prov_common.cli._versions import tell_entries_not_taken
+
+    long_key = "bundles/r1/" + "p" * 70_000
+    tell_entries_not_taken({"r1": f"{long_key}: altered ('{'v' * 5_000}')"}, {"r2": "index/r2.json: job '\x1b[2J' differs"}, "runs")
+    left, taken = capsys.readouterr().err.splitlines()
+    assert left.startswith("tdprov runs: left out run r1: its bundle does not verify (bundles/r1/ppp") and len(left) < 1000, len(left)
+    assert "p (70,012 characters): altered ('vvv" in left and "v' (5,000 characters)))" in left
+    assert left.endswith("Fix: 'tdprov verify r1' names every problem; restore a damaged bundle from a backup or replica; "
+                         "if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)")
+    assert "job '\\x1b[2J' differs" in taken and "\x1b" not in taken
+
+
 def test_a_read_is_of_the_version_written_before_the_reader_started_in_every_reader(tmp_path: Path,
                                                                                      capsys: pytest.CaptureFixture) -> None:
     """prep writes x (11:00-11:05); train reads x from 12:00 to 13:00; prep runs again from 12:10 to 12:15 and

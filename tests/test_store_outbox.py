@@ -255,6 +255,30 @@ def test_an_entry_edited_to_hold_a_key_no_store_takes_is_set_aside_unput(item: d
     assert store.exists("runs/c/manifest.json") and not store.exists("runs/first.json")
 
 
+def test_flush_cuts_the_long_keys_it_names_of_an_entry_set_aside(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An entry edited by hand to hold a 70,000-character key was named with its keys whole: flush's set-aside line
+    was 75 KB. Each line flush says on stderr is cut as a refusal is, each long key cut naming its size."""
+    import json
+
+    from prov_common.cli import main
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.store import spool
+
+    store = open_store(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    edited = tmp_path / "spool" / f"{0:020d}-1-edited{spool.SUFFIX}"
+    edited.parent.mkdir()
+    objects = [{"key": f"runs/{'k' * 5000}/x.json", "bytes": 2, "digest": blake3_digest(b"{}")},
+               {"key": "../" + "x" * 70_000, "bytes": 1, "digest": blake3_digest(b"x")}]
+    edited.write_bytes(json.dumps({"format": spool.FORMAT, "store": store.uri, "objects": objects}).encode() + b"\n{}x")
+    assert main(["flush", "--store", store.uri]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    (named,) = [line for line in lines if line.startswith("tdprov flush: set aside, never delivered: ")]
+    assert f"{edited.name} (runs/{'k' * 140}" in named and "/x.json (5,013 characters), ../" in named, named
+    assert "x (70,003 characters)): spool entry" in named and "is longer than 1024 characters" in named, named
+    assert max(map(len, lines)) < 1000, [len(line) for line in lines]
+
+
 def test_conflict_on_deliver_raises_and_bad_keys_are_refused(tmp_path: Path) -> None:
     store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
     store.put("runs/r1/prov.json", b"other")

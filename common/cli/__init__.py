@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from prov_common import __version__
 from prov_common.cli._common import check_store_exists
 from prov_common.cli._failures import as_refusal
+from prov_common.cli._output import tell
 from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
-from prov_common.cli._terminal import visible, visible_stdout
+from prov_common.cli._terminal import visible_stdout
 from prov_common.errors import TdprovError, with_fix
 
 EXIT_OK = 0
@@ -85,8 +86,7 @@ def _verb_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> a
 
 def _fail(verb: str, exc: TdprovError) -> int:
     """Print ``exc`` as one line and return its exit code."""
-    text = str(exc) if exc.fix else with_fix(str(exc), f"run 'tdprov {verb} --help' for the options and an example.")
-    print(visible(f"tdprov {verb}: {' '.join(text.split())}"), file=sys.stderr)
+    tell(verb, str(exc) if exc.fix else with_fix(str(exc), f"run 'tdprov {verb} --help' for the options and an example."))
     return exc.exit_code
 
 

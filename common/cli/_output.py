@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from prov_common.errors import cut_message
+from prov_common.text import visible
+
 
 def write_output(data: bytes, output: str | None = None) -> None:
     """Bytes to the file ``output``, or to stdout when ``output`` is None or ``-``."""
@@ -63,6 +66,13 @@ def tell_written(output: str | None, what: str) -> None:
         print(f"wrote {output}: {what}", file=sys.stderr)
 
 
+def tell(verb: str, message: str) -> None:
+    """Print ``tdprov VERB: message`` on stderr as one line, as a refusal is printed: its whitespace (newlines too) one
+    space, a long value cut naming its size (:func:`~prov_common.errors.cut_message`), control, bidi and zero-width
+    characters escaped. For every line a verb says on stderr: refusals, warnings, runs left out, entries set aside."""
+    print(visible(f"tdprov {verb}: {cut_message(' '.join(message.split()))}"), file=sys.stderr)
+
+
 def stderr_note(verb: str) -> Callable[[str], None]:
-    """A note callback for library code: prints ``tdprov VERB: message`` on stderr."""
-    return lambda message: print(f"tdprov {verb}: {message}", file=sys.stderr)
+    """A note callback for library code: :func:`tell` by ``verb``."""
+    return lambda message: tell(verb, message)

@@ -3,11 +3,11 @@ recorded version (``tdprov contains``, ``checkout`` and ``snapshot``)."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from prov_common.cli._output import tell
 from prov_common.config import Settings
 from prov_common.text import counted, first_of
 
@@ -106,12 +106,12 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
     groups = sorted(by_reason.items(), key=lambda group: (-len(group[1]), group[1][0]))
     for reason, run_ids in groups[:SHOWN_AT_MOST]:
         if len(run_ids) == 1:
-            print(f"tdprov {verb}: {one(run_ids[0], runs[run_ids[0]])}", file=sys.stderr)
+            tell(verb, one(run_ids[0], runs[run_ids[0]]))
         else:
             named = first_of(run_ids, SHOWN_AT_MOST)
-            print(f"tdprov {verb}: {several(f'{len(run_ids)} runs ({named})', reason)}", file=sys.stderr)
+            tell(verb, several(f"{len(run_ids)} runs ({named})", reason))
     if len(groups) > SHOWN_AT_MOST:
-        print(f"tdprov {verb}: {rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:]))}", file=sys.stderr)
+        tell(verb, rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:])))
 
 
 def version_digest(ref: str, index: Any) -> str:

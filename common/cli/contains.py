@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_writable_file
-from prov_common.cli._output import emit_json, json_bytes
+from prov_common.cli._output import emit_json, json_bytes, tell
 from prov_common.cli._terminal import one_line
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, VerificationError
@@ -120,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("\n".join(one_line(line) for line in answer_lines(answer, args.proof)))
     if args.proof and answer.proof is None:
-        print(f"tdprov contains: no proof written to {args.proof}: the answer is from row digests attached by hand, "
-              "which have no rows root (record the dataset at row granularity for proofs)", file=sys.stderr)
+        tell("contains", f"no proof written to {args.proof}: the answer is from row digests attached by hand, "
+             "which have no rows root (record the dataset at row granularity for proofs)")
     return 0 if answer.contained else 1
 
 

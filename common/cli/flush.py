@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._output import tell
 from prov_common.errors import BadInputError
 from prov_common.text import counted
 
@@ -76,15 +76,15 @@ def run(args: argparse.Namespace) -> int:
     )
     print_runs_to_seal(report.delivered_to)
     for error in report.unfiled + report.errors:  # a set-aside entry with its note is named below
-        print(f"tdprov flush: {error}", file=sys.stderr)
+        tell("flush", error)
     for entry in aside:
         what = runs_or_keys(entry.keys) if entry.keys is not None else f"header unreadable: {entry.unreadable}"
-        print(f"tdprov flush: set aside, never delivered: {entry.path.name} ({what}): {entry.why}", file=sys.stderr)
+        tell("flush", f"set aside, never delivered: {entry.path.name} ({what}): {entry.why}")
     if aside:
-        print(f"tdprov flush: {len(aside)} entr{'y' if len(aside) == 1 else 'ies'} in {failed_dir} will not be delivered; "
-              f"flush exits 1 until they are dealt with. Fix: read each entry's {WHY_SUFFIX}; a run named there may have no "
-              "bundle, or one sealed elsewhere from its staged events ('tdprov verify RUN_ID'); keep a copy of the entry, "
-              f"then move it and its note out of {failed_dir}", file=sys.stderr)
+        tell("flush", f"{len(aside)} entr{'y' if len(aside) == 1 else 'ies'} in {failed_dir} will not be delivered; "
+             f"flush exits 1 until they are dealt with. Fix: read each entry's {WHY_SUFFIX}; a run named there may have no "
+             "bundle, or one sealed elsewhere from its staged events ('tdprov verify RUN_ID'); keep a copy of the entry, "
+             f"then move it and its note out of {failed_dir}")
     return 1 if remaining or count else 0
 
 

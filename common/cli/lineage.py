@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,7 @@ from prov_common.audit.lineage import DIGEST_PREFIX_MIN, DIGEST_RULE, TOO_SHORT_
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json, stderr_note, tell_written, write_output
+from prov_common.cli._output import emit_json, stderr_note, tell, tell_written, write_output
 from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, with_fix
@@ -91,8 +90,8 @@ def _sources(store: Store, settings: Settings) -> tuple[SourcesByDigest, bool]:
             records.append(stored.record)
     except TdprovError as exc:  # the tree is still shown, without the sources: a finding, never a silent gap
         fix = f"{exc.fix.rstrip('.')}; 'tdprov source list' lists them" if exc.fix else "'tdprov source list' lists them"
-        print(with_fix(f"tdprov lineage: cannot read the registered sources ({exc.what.rstrip('.')}): the lineage is shown "
-                       "without them", fix), file=sys.stderr)
+        tell("lineage", with_fix(f"cannot read the registered sources ({exc.what.rstrip('.')}): the lineage is shown "
+                                 "without them", fix))
         return sources_by_digest(records), True
     tell_sources_left_out(problems, "lineage", "the lineage is shown without it")
     return sources_by_digest(records), bool(problems)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_verb
-from prov_common.cli._output import tell_written, write_output
+from prov_common.cli._output import tell, tell_written, write_output
 from prov_common.errors import BadInputError
 from prov_common.lineage.validate import to_utc
 from prov_common.w3cprov import FORMATS, serialize
@@ -67,9 +67,8 @@ def events_file_runs(events: list[Any], verb: str) -> list[RunState]:
     UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
     naive = times_taken_as_utc(events)
     if naive:
-        print(f"tdprov {verb}: warning: {len(naive)} event(s) have an eventTime without time zone, taken as UTC (as in bundles "
-              f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}",
-              file=sys.stderr)
+        tell(verb, f"warning: {len(naive)} event(s) have an eventTime without time zone, taken as UTC (as in bundles "
+             f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}")
     return fold_runs(events, sealed=True)
 
 

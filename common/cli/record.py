@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json, tell_written
+from prov_common.cli._output import emit_json, tell, tell_written
 from prov_common.cli._versions import SHOWN_AT_MOST, recorded_runs
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
@@ -92,9 +91,9 @@ def tell_runs_left_out(left_out: dict[str, str], verb: str = "record") -> None:
     named with why and the fix by :func:`~prov_common.cli._versions.tell_entries_not_taken`)."""
     if left_out:
         runs = f"run {next(iter(left_out))}" if len(left_out) == 1 else f"{len(left_out)} runs"
-        print(f"tdprov {verb}: the record was written without {runs} left out (named above), so it may lack a step "
-              "of the lineage or a quality result recorded on it. Fix: 'tdprov verify RUN_ID' names every problem; "
-              "restore a damaged bundle from a backup or replica", file=sys.stderr)
+        tell(verb, f"the record was written without {runs} left out (named above), so it may lack a step "
+             "of the lineage or a quality result recorded on it. Fix: 'tdprov verify RUN_ID' names every problem; "
+             "restore a damaged bundle from a backup or replica")
 
 
 def tell_sources_left_out(problems: list[tuple[str, TdprovError]], verb: str = "record",
@@ -103,8 +102,7 @@ def tell_sources_left_out(problems: list[tuple[str, TdprovError]], verb: str = "
     for key, exc in problems[:SHOWN_AT_MOST]:
         what = exc.what.rstrip(".") if key in exc.what else f"source record '{key}': {exc.what.rstrip('.')}"
         fix = f"{exc.fix.rstrip('.')}; " if exc.fix else ""
-        print(f"tdprov {verb}: left out {what}: {without}. "
-              f"Fix: {fix}'tdprov audit' reports every damaged record", file=sys.stderr)
+        tell(verb, f"left out {what}: {without}. Fix: {fix}'tdprov audit' reports every damaged record")
     if len(problems) > SHOWN_AT_MOST:
-        print(f"tdprov {verb}: and {len(problems) - SHOWN_AT_MOST} more source records left out, not verifying. "
-              "Fix: 'tdprov audit' reports every damaged record", file=sys.stderr)
+        tell(verb, f"and {len(problems) - SHOWN_AT_MOST} more source records left out, not verifying. "
+             "Fix: 'tdprov audit' reports every damaged record")

@@ -7,7 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
-from prov_common.cli._output import emit_json
+from prov_common.cli._output import emit_json, tell
 from prov_common.cli.runs import table
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -220,7 +220,7 @@ def run_list(args: argparse.Namespace) -> int:
         else:
             print("no sources registered; add one with 'tdprov source add PATH --name N --license L --issuer I'", file=sys.stderr)
     for key, exc in problems:
-        print(f"tdprov source list: {key}: {exc}", file=sys.stderr)
+        tell("source list", f"{key}: {exc}")
     if problems:
         return 1
     return 0

@@ -13,7 +13,7 @@ from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text, worker_count
-from prov_common.cli._output import emit_json_line
+from prov_common.cli._output import emit_json_line, tell
 from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
         if args.run_ids and any(f.problem == "missing" and f.key == layout.bundle_prefix(report.run_id) for f in report.findings):
-            print(f"tdprov verify: no object of run {report.run_id}'s bundle is in {store.uri}: check the id with 'tdprov runs' "
-                  "(a run that was there and is gone is a finding: 'tdprov audit' names a logged run that was deleted)", file=sys.stderr)
+            tell("verify", f"no object of run {report.run_id}'s bundle is in {store.uri}: check the id with 'tdprov runs' "
+                 "(a run that was there and is gone is a finding: 'tdprov audit' names a logged run that was deleted)")
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:
