@@ -255,3 +255,21 @@ def test_the_picture_draws_passed_checks_beside_failed_ones_as_the_lineage_pictu
     assert {text: colour for text, colour in outlines.items() if "check" in text} == {
         next(t for t in outlines if "clean.parquet" in t): PASSED, next(t for t in outlines if "mixed.parquet" in t): ALERT}
     assert any(t.endswith("✓ 3 passed checks") for t in outlines) and any(t.endswith("✗ 1 failed check✓ 1 passed check") for t in outlines), outlines
+
+
+def test_the_picture_draws_the_checks_a_validation_run_recorded_on_a_version_it_read(tmp_path: Path) -> None:
+    """A version validated by a run that read it (an Airflow validation task, apart from the task that wrote it) was
+    drawn with its writer's checks only: its failed schema was a gap of the training data in report.json and
+    nothing in the picture ('lineage -o' and 'graph' draw it). The picture draws the checks every run that wrote or
+    read the version recorded on it, as the report's quality counts them."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    read = dataset("/data/features.parquet", pipe.features, passed=False, failed=("in_range",))
+    read["facets"]["tdprov_pandera"]["checks"].append({"name": "not_null", "column": "amount", "passed": True})
+    seal(pipe.store, run_events("validate_features", [read], [], start=T0 + timedelta(minutes=30)))
+    result = run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "report", progress=False)
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    (gaps,) = [e["article10"]["knownGaps"] for e in report["trainingData"]]
+    assert any("/data/features.parquet@" in g and "failed Pandera schema /data/features.parquet_schema" in g for g in gaps), gaps
+    html = Path(result.report_html).read_text()
+    picture = html[html.find("<figure"):html.find("</figure>")]
+    assert "✗ 1 failed check" in picture and "✓ 2 passed checks" not in picture and "✓ 1 passed check" in picture, picture

@@ -207,6 +207,11 @@ class LineageIndex:
         """Runs that read the version ``d`` names (its dataset at its digest, whichever run's generation), newest first."""
         return list({r.run_id: r for r, _ in self.used_by.get(version_of(d), ())}.values())
 
+    def uses(self, key: VersionKey) -> list[DatasetUse]:
+        """Every recorded use of the version ``key``: its writes, then its reads (what each run recorded on it, its
+        checks among them)."""
+        return [use for table in (self.generated, self.used_by) for _, use in table.get(key, ())]
+
     def recorders(self, d: DatasetUse) -> list[RunRecord]:
         """Runs that wrote, then runs that read, the version ``d`` names, newest first in each."""
         key = version_of(d)

@@ -46,7 +46,7 @@ def lineage_quality(index: LineageIndex, versions: Sequence[DatasetUse],
         if v.version:
             key = version_of(v)
             if key not in known:
-                known[key] = quality_results(use for table in (index.generated, index.used_by) for _, use in table.get(key, ()))
+                known[key] = quality_results(index.uses(key))
             for item_key, item in known[key].items():
                 out.setdefault(item_key, item)
     return list(out.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from prov_common.audit.lineage import LineageIndex, run_order
+from prov_common.audit.lineage import LineageIndex, run_order, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.w3cprov.render import fitted_svg
 from prov_common.w3cprov.identity import dataset_label
@@ -22,15 +22,19 @@ def _short(version: str | None) -> str:
     return f"{algo}:{hexpart[:12]}" if hexpart else version[:16]
 
 
-def _version_node(d: DatasetUse, writer: RunRecord | None) -> Node:
+def _version_node(index: LineageIndex, d: DatasetUse, writer: RunRecord | None) -> Node:
     """What ``writer`` wrote (one node per generation), or what a reader read that no recorded run wrote; its checks
-    failed and passed (Pandera's and the others', a Dagster asset check's), drawn as the lineage picture draws them."""
-    failed = (d.quality.failed_checks or ("pandera",) if d.quality and not d.quality.passed else ()) + tuple(
-        c.name for c in d.checks if c.failed)
+    failed and passed (Pandera's and the others', a Dagster asset check's), each once, drawn as the lineage picture
+    draws them: those every run that wrote or read the version recorded on it (a validation task that read it), as
+    the report's quality results count them (:func:`~prov_common.audit.quality_gaps.lineage_quality`)."""
+    uses = [d, *index.uses(version_of(d))] if d.version else [d]
+    failed = {name: None for u in uses for name in (u.quality.failed_checks or ("pandera",) if u.quality and not u.quality.passed else ())}
+    failed |= {c.name: None for u in uses for c in u.checks if c.failed}
+    passed = {name: None for u in uses for name in (u.quality.passed_checks if u.quality else ())}
+    passed |= {c.name: None for u in uses for c in u.checks if c.status == "pass"}
     made = f"@{writer.run_id}" if writer else ""
     return Node(id=f"ver:{d.namespace}/{d.name}@{d.version or 'unversioned'}{made}", kind=VERSION, label=f"{dataset_label(d.namespace, d.name)}\n{_short(d.version)}", dataset=d.name,
-                namespace=d.namespace, version=d.version, failed_checks=tuple(failed),
-                passed_checks=(d.quality.passed_checks if d.quality else ()) + tuple(c.name for c in d.checks if c.status == "pass"))
+                namespace=d.namespace, version=d.version, failed_checks=tuple(failed), passed_checks=tuple(passed))
 
 
 def _run_node(r: RunRecord) -> Node:
@@ -69,12 +73,12 @@ def _drawn(index: LineageIndex, roots: list[RunRecord]) -> tuple[LineageGraph, b
         broken = {id(link.dataset): link.reason for link in index.broken_inputs(run)}
         for d in run.outputs:
             if run in roots:
-                out = _version_node(d, run)
+                out = _version_node(index, d, run)
                 graph.nodes.setdefault(out.id, out)
                 edges.add(Edge(node.id, out.id, GENERATED))
         for d in run.inputs:
             made = index.generator(d, run) if d.version else None
-            v = _version_node(made[1] if made else d, made[0] if made else None)
+            v = _version_node(index, made[1] if made else d, made[0] if made else None)
             graph.nodes.setdefault(v.id, v)
             edges.add(Edge(v.id, node.id, USED))
             if made:
