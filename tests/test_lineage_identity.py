@@ -392,6 +392,37 @@ def test_a_version_whose_run_is_left_out_is_no_origin_in_the_tree(name: str, tmp
     assert list(left) == [damaged] and left[damaged].startswith(f"bundles/{damaged}/statement.dsse.json: malformed"), left
 
 
+@pytest.mark.parametrize("direction", ["upstream", "downstream"])
+def test_a_version_whose_run_is_left_out_is_no_origin_in_the_picture(direction: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The tree ends a version whose run was left out (its bundle altered) as made (read) by a run left out, never as an
+    origin, but 'lineage -o' drew it as a plain version, an origin to whoever reads the picture alone. It is drawn as a
+    broken link, outlined in red, the run left out and why in its tooltip; the versions the tree explains are not."""
+    import xml.etree.ElementTree as ET
+
+    from bundle_support import raw_put
+    from prov_common.w3cprov.drawing import ALERT
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    raw, clean = dataset("/data/raw.csv", digest("raw")), dataset("/data/clean.csv", digest("clean"))
+    seal(store, run_events("ingest", [], [raw]))
+    damaged = seal(store, run_events("prepare", [raw], [clean], start=T0 + timedelta(hours=1)))
+    seal(store, run_events("train", [clean], [dataset("/data/model.pkl", digest("model"))], start=T0 + timedelta(hours=2)))
+    raw_put(uri, f"bundles/{damaged}/statement.dsse.json", b"{}")
+    picture, target = tmp_path / "lineage.svg", "/data/model.pkl" if direction == "upstream" else "/data/raw.csv"
+    assert main(["lineage", target, "--renderer", "builtin", "-o", str(picture), "--store", uri]
+                + (["--downstream"] if direction == "downstream" else [])) == 1
+    capsys.readouterr()
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn = {"".join(g.find(f"{ns}text").itertext()): (next(s.get("stroke") for s in g if s.tag == f"{ns}ellipse"), g.findtext(f"{ns}title"))
+             for g in ET.fromstring(picture.read_text()).iter(f"{ns}g") if "version" in (g.get("class") or "")}
+    ended = "/data/clean.csv" if direction == "upstream" else "/data/raw.csv"
+    (text, (colour, tooltip)), = [(t, d) for t, d in drawn.items() if t.startswith(ended)]
+    assert text.endswith("✗ broken link") and colour == ALERT, drawn
+    assert f"{'generated' if direction == 'upstream' else 'used'} by run {damaged}, left out: its bundle does not verify" in tooltip, tooltip
+    assert all("broken" not in t and c != ALERT for t, (c, _) in drawn.items() if not t.startswith(ended)), drawn
+
+
 def _chain(doc: dict) -> list[str]:
     """Run ids of an upstream chain, newest first."""
     out, node = [], doc["lineage"][0]

@@ -117,6 +117,8 @@ def _tooltip(node: Node, names: Names) -> str:
                             ("passed", node.passed_checks)):
         if checks:
             text += f"\n{outcome}: {first_of(checks, CHECKS_NAMED)}"
+    if node.broken:
+        text += f"\nbroken link: {node.broken}"
     if node.also:
         text += "\nsame content as: " + ", ".join(names.datasets[d] for d in node.also)
     return visible(text)
