@@ -132,6 +132,19 @@ def test_stdin_is_hashed_as_bytes():
     assert proc.stdout.decode() == f"blake3:{blake3(b'hello' + bytes([10])).hexdigest()}  -\n"
 
 
+def test_a_warning_the_command_line_prints_is_cut_as_a_refusal_is(tmp_path):
+    """A library warning reaches the command line's stderr through Python's last-resort handler, whole: a bracket name
+    of 6,000 characters that names no file made 'tdprov hash' print a 6 KB warning. It is one line, its long value cut
+    and its size named, as a refusal's is."""
+    (tmp_path / "x1.csv").write_text("a\n1\n")
+    name = str(tmp_path / f"x[{'ab' * 3000}1].csv")
+    proc = subprocess.run([sys.executable, "-m", "prov_common", "hash", name], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.endswith(f"  {name}\n"), proc
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"tdprov: nothing is named '{str(tmp_path / 'x[abab')}") and len(line) < 1000, len(line)
+    assert f"1].csv' ({len(name):,} characters), so the name is read as a glob, which matches 1 other name(s) (x1.csv)" in line, line
+
+
 def test_console_script_help_has_an_example():
     proc = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from prov_common import __version__
 from prov_common.cli._common import check_store_exists
 from prov_common.cli._failures import as_refusal
-from prov_common.cli._output import tell
+from prov_common.cli._output import said_logs, tell
 from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
 from prov_common.cli._terminal import visible_stdout
 from prov_common.errors import TdprovError, with_fix
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "store_must_exist", False):
             check_store_exists(getattr(args, "store", None))
-        with visible_stdout():
+        with visible_stdout(), said_logs():
             return int(func(args) or 0)
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -67,10 +68,38 @@ def tell_written(output: str | None, what: str) -> None:
 
 
 def tell(verb: str, message: str) -> None:
-    """Print ``tdprov VERB: message`` on stderr as one line, as a refusal is printed: its whitespace (newlines too) one
-    space, a long value cut naming its size (:func:`~prov_common.errors.cut_message`), control, bidi and zero-width
-    characters escaped. For every line a verb says on stderr: refusals, warnings, runs left out, entries set aside."""
-    print(visible(f"tdprov {verb}: {cut_message(' '.join(message.split()))}"), file=sys.stderr)
+    """Print ``tdprov VERB: message`` on stderr as one line, as a refusal is printed (:func:`said`). For every line a
+    verb says on stderr: refusals, warnings, runs left out, entries set aside."""
+    print(said(f"tdprov {verb}: {message}"), file=sys.stderr)
+
+
+def said(line: str) -> str:
+    """``line`` as a verb prints it on stderr: its whitespace (newlines too) one space, a long value cut naming its size
+    (:func:`~prov_common.errors.cut_message`), control, bidi and zero-width characters escaped."""
+    return visible(cut_message(" ".join(line.split())))
+
+
+class _SaidHandler(logging.Handler):
+    """Python's last-resort handler (a warning on stderr when no handler takes it), printing :func:`said` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(said(record.getMessage()), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - as logging's own handlers do
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def said_logs() -> Iterator[None]:
+    """While inside, a library warning that no logging handler takes (a pipeline configures its own; the command line
+    has none) is printed on stderr as :func:`tell` prints a line, not whole: a warning that quoted a 6,000-character
+    argument was a line of that length."""
+    previous = logging.lastResort
+    logging.lastResort = _SaidHandler(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.lastResort = previous
 
 
 def stderr_note(verb: str) -> Callable[[str], None]:
