@@ -376,3 +376,60 @@ def test_a_partitioned_checks_result_goes_on_the_partition_it_names() -> None:
     whole = AssetCheck("orders", CheckResult("whole", "pass"))
     on = {r.partition: [c.name for c in checks_on(r, [of_b, weekly, whole], read)] for r in read}
     assert on == {"a": ["weekly", "whole"], "b": ["fresh", "weekly", "whole"]}
+
+
+def test_an_asset_check_named_as_a_frame_wide_pandera_check_is_a_result_of_its_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An asset's own check ``not_null`` beside its Pandera schema's frame-wide check ``not_null``: two assertions, so
+    two tests in the run's facet, two measurements in the PROV (the Pandera one naming its schema), and the failed
+    check counted by lineage --checks, show and the audit (all read it as the PROV states it: it was taken for the
+    Pandera check repeated, and dropped)."""
+    import pandera.pandas as pa
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_QUALITY
+    from prov_common.config import Settings
+    from prov_dagster import provenance_asset
+
+    schema = pa.DataFrameSchema({"x": pa.Column(int)}, name="Rows",
+                                checks=[pa.Check(lambda df: bool(df.notna().all(axis=None)), name="not_null")])
+
+    @provenance_asset(schema=schema, quality_policy="record", check_specs=[dg.AssetCheckSpec("not_null", asset="rows")])
+    def rows():  # noqa: ANN201 - a generator asset
+        yield dg.Output(pd.DataFrame({"x": [1, 2]}))
+        yield dg.AssetCheckResult(check_name="not_null", passed=False, description="mine failed")
+
+    @dg.asset(tags={"tdprov/training": "true"})
+    def fit(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows * 2
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([rows, fit], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+    summary, event, _ = _terminal(store, "rows")
+    [output] = event["outputs"]
+    name, version = output["name"], output["facets"]["version"]["datasetVersion"]
+    assert sorted((t["status"], t["params"].get("schema")) for t in event["run"]["facets"]["test"]["tests"]
+                  if t["name"] == f"{name}:not_null") == [("fail", None), ("pass", "Rows")]
+
+    out = tmp_path / "all.ttl"
+    assert cli_main(["export", "--format", "ttl", "-o", str(out), "--store", str(store)]) == 0
+    measured = PREFIXES + """SELECT ?m ?status ?schema WHERE {
+      ?m a dqv:QualityMeasurement ; dqv:isMeasurementOf/rdfs:label ?check ; tdprov:status ?status .
+      OPTIONAL { ?m tdprov:schemaName ?schema } FILTER (STRENDS(STR(?check), ":not_null"))
+    }"""
+    rows_found = list(rdflib.Graph().parse(out, format="turtle").query(measured))
+    assert len({r.m for r in rows_found}) == 2
+    assert sorted((str(r.status), str(r.schema)) for r in rows_found) == [("fail", "None"), ("pass", "Rows")]
+
+    assert cli_main(["lineage", version, "--checks", "--store", str(store)]) == 0
+    [line] = [t for t in capsys.readouterr().out.splitlines() if version in t and name in t]
+    assert line.endswith(f"{version}  ✗ failed: {name}:not_null  ✓ passed 3 checks")
+    assert cli_main(["show", summary.run_id, "--json", "--store", str(store)]) == 0
+    assert [(c["check"], c["status"], c["description"]) for c in json.loads(capsys.readouterr().out)["checks"]] == [
+        (f"{name}:not_null", "fail", "mine failed")]
+    audit = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
+    [used] = [f for f in audit.check(CHECK_QUALITY).findings if f.run_id == _terminal(store, "fit")[0].run_id]
+    assert f"failed check {name}:not_null (error: mine failed)" in used.what

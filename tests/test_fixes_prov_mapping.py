@@ -56,7 +56,7 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/7"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/8"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 
@@ -432,3 +432,27 @@ def test_mapping_7_tells_a_check_that_raised_from_one_that_failed_and_mapping_6_
     assert _measured(events, PROV_MAPPING) == {("crashes", "error", None, "ValueError: broke"),
                                                ("non_negative", "fail", False, None)}
     assert _measured(events, "tdprov-prov/6") == {("crashes", "fail", False, None), ("non_negative", "fail", False, None)}
+
+
+def test_mapping_8_keeps_a_test_apart_from_a_pandera_check_of_its_name_and_mapping_7_derives_as_before() -> None:
+    """Two tests of one name and column on one output, a Pandera check's (naming its schema) and an asset check's: two
+    measurements from mapping 8 on, the Pandera one stating its schema; mapping 7 kept the first only, and a bundle of
+    mapping 7 is re-derived so (it still verifies)."""
+    events = run_events()
+    output = events[-1]["outputs"][0]["name"]
+    tests = [{"name": f"{output}:not_null", "status": "pass", "params": {"dataset": output, "schema": "Rows"}},
+             {"name": f"{output}:not_null", "status": "fail", "params": {"dataset": output}, "description": "mine"}]
+    events[-1]["run"]["facets"]["test"] = {"_producer": "https://github.com/tdprov/tdprov", "tests": tests,
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/TestRunFacet.json#/$defs/TestRunFacet"}
+    from prov_common.w3cprov.ids import DQV, TDPROV
+
+    def measured(mapping: str) -> list[tuple[object, ...]]:
+        doc = events_to_document(events, mapping)
+        return sorted((str(r.identifier), *(next(iter(r.get_attribute(a)), None) for a in (TDPROV["status"], TDPROV["schemaName"])))
+                      for r in doc.get_records() if DQV["QualityMeasurement"] in r.get_attribute(PROV["type"])
+                      and next(iter(r.get_attribute(TDPROV["source"]))) == "test")
+
+    (failed, *_), (passed, *_) = found = sorted(measured(PROV_MAPPING), key=lambda m: m[1] == "pass")
+    assert passed != failed and [m[1:] for m in found] == [("fail", None), ("pass", "Rows")]
+    [(_, status, schema)] = measured("tdprov-prov/7")
+    assert (status, schema) == ("pass", None)

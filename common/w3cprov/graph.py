@@ -176,8 +176,8 @@ def _checks_once(results: list[tuple[str, str, str | None, str | None, bool | No
     facet's checks (tdprov writes each into both: :func:`~prov_common.w3cprov.quality.repeats_pandera`) is left out;
     any other (a Dagster asset check in the asset's own step) counts."""
     pandera = {(schema, name, column) for source, name, column, schema, _ in results if source == "pandera"}
-    kept = [(source, check_label(name, column), value) for source, name, column, _, value in results
-            if source not in ("test", "dataQualityAssertions") or not repeats_pandera(source, name, column, pandera)]
+    kept = [(source, check_label(name, column), value) for source, name, column, schema, value in results
+            if source not in ("test", "dataQualityAssertions") or not repeats_pandera(source, name, column, pandera, schema)]
     detailed = [r for r in kept if r[0] == "pandera" and not r[1].startswith("pandera:")]
     out: dict[bool, set[str]] = {True: set(), False: set()}
     for _source, name, value in kept:

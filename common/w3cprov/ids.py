@@ -136,5 +136,7 @@ def metric_local(kind: str, name: str, column: str | None, *, legacy: bool = Fal
     return f"metric-{slug(label)}-{short_hash(kind, name, column or '', legacy=legacy)}"
 
 
-def measurement_local(target: str, source: str, metric: str, *, legacy: bool = False) -> str:
-    return f"measurement-{short_hash(target, source, metric, legacy=legacy)}"
+def measurement_local(target: str, source: str, metric: str, origin: str | None = None, *, legacy: bool = False) -> str:
+    """One measurement of ``metric`` on ``target``; ``origin`` (the Pandera schema a test repeats, mapping 8 on) tells
+    apart two checks of one name and column that came from different places."""
+    return f"measurement-{short_hash(target, source, metric, *(() if origin is None else (origin,)), legacy=legacy)}"

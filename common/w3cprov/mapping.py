@@ -23,12 +23,13 @@ from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_t
 
 Attr = tuple[QualifiedName, Any]
 
-PROV_MAPPING = "tdprov-prov/7"
+PROV_MAPPING = "tdprov-prov/8"
 """Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
 the same events give changes (here or through a ``prov`` upgrade), and keep the older version in
 :data:`DERIVABLE_MAPPINGS` while this code still gives its bytes: bundles of those versions are
 re-derived byte for byte, bundles of others are checked for digest and PROV syntax."""
-DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5", "tdprov-prov/6", PROV_MAPPING)
+DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5", "tdprov-prov/6", "tdprov-prov/7",
+                      PROV_MAPPING)
 """Mapping versions this code derives: version 3 adds ``tdprov:shardCount``, ``tdprov:fileSha256`` and
 ``tdprov:rowsRoot`` of a version's content to what version 2 gave; version 4 states a run's derivations
 as one ``tdprov:derivations`` count on the activity, instead of one ``wasDerivedFrom`` per output and input,
@@ -42,7 +43,10 @@ that a run's events name apart (``used`` or generated once each; versions 2 to 5
 :func:`~prov_common.w3cprov.events.fold_runs`); version 7 tells a check that raised (a ``dataQualityAssertions``
 assertion's ``params.status`` or a ``test``'s ``status`` of ``error``) from one that failed: ``tdprov:status "error"``
 and no ``dqv:value`` (versions 2 to 6 state its ``success``), with the check's ``tdprov:description``, and states a
-re-execution (``tdprov_runContext.reexecutionOf``) as ``wasInformedBy`` the run it re-executes."""
+re-execution (``tdprov_runContext.reexecutionOf``) as ``wasInformedBy`` the run it re-executes; version 8 keys a check
+of the run's ``test`` facet by the Pandera schema it names too (``params.schema``, stated as ``tdprov:schemaName`` and
+part of its identifier), so a Dagster asset check named as a frame-wide Pandera check of the same version is a
+measurement of its own (versions 2 to 7 kept the first test of a name and column only)."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -335,7 +339,9 @@ def _measurements(builder: _Builder, activity: QualifiedName, target: QualifiedN
         metric = builder.element("entity", ids.metric_local(measurement.kind, measurement.name, measurement.column, legacy=builder.legacy), [
             (PROV_TYPE, DQV["Metric"]), (PROV_LABEL, measurement.name), (TDPROV["metricKind"], measurement.kind),
             (TDPROV["column"], measurement.column)])
-        local = ids.measurement_local(f"{activity.localpart} {target.localpart}", measurement.source, metric.localpart, legacy=builder.legacy)
+        origin = measurement.schema if measurement.source == "test" else None  # None before mapping 8
+        local = ids.measurement_local(f"{activity.localpart} {target.localpart}", measurement.source, metric.localpart, origin,
+                                      legacy=builder.legacy)
         entity = builder.element("entity", local, [
             (PROV_TYPE, DQV["QualityMeasurement"]), (DQV["computedOn"], target), (DQV["isMeasurementOf"], metric),
             (DQV["value"], measurement.value), (TDPROV["status"], measurement.status), (TDPROV["source"], measurement.source),
@@ -373,7 +379,8 @@ def _run(builder: _Builder, run: RunState) -> None:
         for source, read in used if not counted else ():
             if (source.key, source.version) != (dataset.key, dataset.version):  # passed through unchanged: no derivation
                 builder.relation("derivation", target, read, activity)
-    for measurement, concerned in run_test_measurements(run, errors=builder.at_least("tdprov-prov/7")):
+    for measurement, concerned in run_test_measurements(run, errors=builder.at_least("tdprov-prov/7"),
+                                                         origin=builder.at_least("tdprov-prov/8")):
         for dataset in concerned:
             _measurements(builder, activity, targets[dataset.key, dataset.version], [measurement])
     _same_content(builder, [*used, *((d, targets[d.key, d.version]) for d in run.outputs)])

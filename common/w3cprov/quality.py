@@ -112,11 +112,15 @@ def dataset_measurements(dataset: DatasetState, *, errors: bool = True) -> list[
     return _unique(found)
 
 
-def run_test_measurements(run: RunState, *, errors: bool = True) -> list[tuple[Measurement, list[DatasetState]]]:
+def run_test_measurements(run: RunState, *, errors: bool = True,
+                          origin: bool = True) -> list[tuple[Measurement, list[DatasetState]]]:
     """Checks of the run-level ``test`` facet (TestRunFacet), each with the outputs it concerns:
     those named by ``params.dataset`` (``name`` or ``namespace/name``), else all of the run's outputs
-    (``errors``: a test of status ``error``, a check that raised, told apart, with its description; mapping 7 on)."""
-    found: dict[tuple[str, str | None], tuple[Measurement, list[DatasetState]]] = {}
+    (``errors``: a test of status ``error``, a check that raised, told apart, with its description; mapping 7 on).
+    ``origin`` (mapping 8 on): a test keeps the Pandera schema its ``params.schema`` names (tdprov writes it on a Pandera
+    check's test only), and tests of one name and column are one check only when they name the same schema: an asset
+    check ``not_null`` beside a Pandera frame-wide check ``not_null`` are two (before, the first was kept)."""
+    found: dict[tuple[str, str | None, str | None], tuple[Measurement, list[DatasetState]]] = {}
     for test in run.run_facet("test").get("tests") or ():
         if not isinstance(test, dict) or not _text(test.get("name")):
             continue
@@ -124,11 +128,12 @@ def run_test_measurements(run: RunState, *, errors: bool = True) -> list[tuple[M
         status = _text(test.get("status"))
         more = {"statuses": _ERRORED, "description": _text(test.get("description"))} if errors else {}
         measurement = _check("test", test["name"], _text(params.get("column")), {"pass": True, "fail": False}.get(status or ""),
-                             status, severity=_text(test.get("severity")), **more)
+                             status, severity=_text(test.get("severity")),
+                             schema=_text(params.get("schema")) if origin else None, **more)
         if measurement is None:
             continue
         named = [d for d in run.outputs if params.get("dataset") in _labels(d)]
-        found.setdefault((measurement.name, measurement.column), (measurement, named or list(run.outputs)))
+        found.setdefault((measurement.name, measurement.column, measurement.schema), (measurement, named or list(run.outputs)))
     return list(found.values())
 
 
@@ -142,19 +147,21 @@ def pandera_checks(found: Iterable[Measurement]) -> set[PanderaCheck]:
     return {(m.schema, m.name, m.column) for m in found if m.source == "pandera"}
 
 
-def repeats_pandera(source: str, name: str, column: str | None, pandera: set[PanderaCheck]) -> bool:
+def repeats_pandera(source: str, name: str, column: str | None, pandera: set[PanderaCheck], schema: str | None = None) -> bool:
     """Whether the check ``name`` (on ``column``) of a ``dataQualityAssertions`` facet or the run's ``test`` facet
     (``source``) only repeats one of the Pandera results ``pandera`` on the same version, as tdprov (and the Airflow
     operator before it) writes each into both: named as the check, ``SCHEMA.CHECK`` or ``SCHEMA.COLUMN.CHECK`` (a test
-    also ``DATASET:CHECK`` or ``DATASET:COLUMN:CHECK``), on the same column, or as the schema for its overall outcome.
-    Any other check (a Dagster asset check, another producer's) is a result of its own."""
-    for schema, check, on in pandera:
-        if column != on:
+    also ``DATASET:CHECK`` or ``DATASET:COLUMN:CHECK``), on the same column, or as the schema for its overall outcome;
+    a test only when it names that schema (``schema``: its ``params.schema``, which tdprov writes on a Pandera check's
+    test only). Any other check (a Dagster asset check, though named as a frame-wide Pandera check; another
+    producer's) is a result of its own."""
+    for known, check, on in pandera:
+        if column != on or (source == "test" and schema != known):
             continue
         if check.startswith("pandera:"):
-            names, tail = {check, schema}, f":{schema}"
+            names, tail = {check, known}, f":{known}"
         else:
-            names = {check, f"{schema}.{on}.{check}" if on else f"{schema}.{check}"}
+            names = {check, f"{known}.{on}.{check}" if on else f"{known}.{check}"}
             tail = f":{on}:{check}" if on else f":{check}"
         if name in names or (source == "test" and name.endswith(tail)):
             return True
@@ -170,7 +177,7 @@ def other_checks(run: RunState, dataset: DatasetState) -> list[Measurement]:
     pandera = pandera_checks(own)
     found = [m for m in own if m.source == "dataQualityAssertions"]
     found += [m for m, concerned in run_test_measurements(run) if any(d is dataset for d in concerned)]
-    return [m for m in found if not repeats_pandera(m.source, m.name, m.column, pandera)]
+    return [m for m in found if not repeats_pandera(m.source, m.name, m.column, pandera, m.schema)]
 
 
 def _labels(dataset: DatasetState) -> tuple[str, ...]:
