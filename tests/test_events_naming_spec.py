@@ -161,6 +161,28 @@ def test_a_kafka_server_that_is_not_host_and_port_is_refused_naming_the_form(uri
                               "kafka://b1:9092,b2:9092/<topic>")
 
 
+@pytest.mark.parametrize(("uri", "server", "fix"), [
+    ("postgres://h:/db/s/t", "h:", "postgres://<host>[:port]/<database>/<schema>/<table>"),
+    ("postgresql://u:pw@h:/db/s/t", "h:", "postgres://<host>[:port]/<database>/<schema>/<table>"),
+    ("mysql://h:/db/t", "h:", "mysql://<host>[:port]/<database>/<table>"),
+    ("trino://[::1]:/c/s/t", "[::1]:", "trino://<host>[:port]/<database>/<schema>/<table>"),
+    ("redshift://wh.eu-west-1:/dev/public/sales", "wh.eu-west-1:", "redshift://<host>[:port]/<database>/<schema>/<table>"),
+    ("mssql://h:/db/s/t", "h:", "sqlserver://<host>[:port]/<database>/<schema>/<table>"),
+    ("oracle://h:/db/s/t", "h:", "oracle://<host>[:port]/<database>/<schema>/<table>"),
+    ("snowflake://xy12345:/db/s/t", "xy12345:", "snowflake://<host>[:port]/<database>/<schema>/<table>"),
+    ("cassandra://c:/ks/t", "c:", "cassandra://<host>[:port]/<keyspace>/<table>"),
+    ("postgres://h:", "h:", "postgres://<host>[:port]/<database>/<schema>/<table>"),
+    ("azurekusto://k.kusto.windows.net:/db/t", "k.kusto.windows.net:", "azurekusto://<host>/<database>/<table>")])
+def test_a_database_server_with_an_empty_port_is_refused_naming_the_form(uri: str, server: str, fix: str) -> None:
+    """``postgres://h:/db/s/t`` (a colon, no port) was named as ``postgres://h:5432``, the scheme's default port, where
+    ``kafka://h:/t`` is refused: every database scheme refuses it alike, naming the server and the form of a table's URI."""
+    with pytest.raises(BadInputError) as err:
+        dataset_from_uri(uri)
+    assert (err.value.what, err.value.fix) == (
+        f"dataset URI {uri.replace(':pw@', ':***@')!r} names the server {server!r}, which is not host[:port] (an empty port)",
+        f"write it as {fix}")
+
+
 @pytest.mark.parametrize(("uri", "fix"), [("trino://tr", "trino://<host>[:port]/<database>/<schema>/<table>"),
                                          ("postgres://db:5432/", "postgres://<host>[:port]/<database>/<schema>/<table>"),
                                          ("redshift://wh.eu-west-1", "redshift://<host>[:port]/<database>/<schema>/<table>"),

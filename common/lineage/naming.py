@@ -141,14 +141,16 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     port = None if parts.port is None else str(parts.port)
     authority = host if port is None else f"{host}:{port}"
     if scheme in _AZURE_DATABASES:
+        _server(text, parts.netloc.rpartition("@")[2], "server", f"write it as {scheme}://<host>/{_AZURE_DATABASES[scheme]}")
         return _azure_database(scheme, text, authority, path)
     if scheme == "hdfs" and port is not None and path:
         return _pair(_ol_naming().HDFS(namenode_host=host, namenode_port=port, path=path))
     if scheme in _TABLE_SCHEMES:
         segments = [s for s in path.split("/") if s]
         naming, default_port, count = _TABLE_NAMINGS.get(scheme, (None, None, 0))
+        table = _JOINED_FORMS.get(scheme) or ("<database>/<schema>/<table>" if count == 3 else "<database>/<table>")
+        _server(text, parts.netloc.rpartition("@")[2], "server", f"write it as {scheme}://<host>[:port]/{table}")
         if not segments:  # a database server, no table: its name would be empty
-            table = _JOINED_FORMS.get(scheme) or ("<database>/<schema>/<table>" if count == 3 else "<database>/<table>")
             raise BadInputError(f"dataset URI {text!r} names no table", fix=f"write it as {scheme}://<host>[:port]/{table}")
         port = port or default_port
         if scheme == "snowflake":
@@ -219,24 +221,25 @@ def _kafka(text: str) -> tuple[str, str]:
                             fix="write it as kafka://<bootstrap server>[:port]/<topic>") from None
     servers = parts.netloc.rpartition("@")[2]
     for server in servers.split(",") if servers else ():
-        _kafka_server(text, server)
+        _server(text, server, "bootstrap server",
+                "write it as kafka://<bootstrap server>[:port]/<topic>, several servers as kafka://b1:9092,b2:9092/<topic>")
     return f"kafka://{servers}", _key(text, "kafka", servers, unquote(parts.path).strip("/"), "bootstrap server", "topic")
 
 
-def _kafka_server(text: str, server: str) -> None:
-    """Refuse a bootstrap server of the Kafka URI ``text`` that is not ``host[:port]`` (no host, a port that is no
-    number), as :func:`~prov_common.file_uri.split_uri` refuses the authority of any other URI."""
+def _server(text: str, server: str, what: str, fix: str) -> None:
+    """Refuse the server ``server`` (``what``: a Kafka bootstrap server, a database's) of the URI ``text`` that is not
+    ``host[:port]``: no host, a port that is no number, or an empty one (``h:``), which would name another dataset than
+    ``h`` (a Kafka server is kept as written) or the one of the scheme's default port (a database's), while RFC 3986
+    reads it as ``h``: the writer is asked which it meant. ``fix``: the form of the scheme's URIs."""
     try:
         parts = urlsplit(f"kafka://{server}")
         why = "" if parts.hostname else "no host"
         if parts.port is None and server.endswith(":"):
-            why = "an empty port"  # kept as written, kafka://h: and kafka://h would name two datasets
+            why = "an empty port"
     except ValueError as exc:
         why = str(exc)
     if why:
-        raise BadInputError(f"dataset URI {text!r} names the bootstrap server {server!r}, which is not host[:port] ({why})",
-                            fix="write it as kafka://<bootstrap server>[:port]/<topic>, several servers as "
-                                "kafka://b1:9092,b2:9092/<topic>")
+        raise BadInputError(f"dataset URI {text!r} names the {what} {server!r}, which is not host[:port] ({why})", fix=fix)
 
 
 def file_dataset(namespace: str, name: str) -> tuple[str, str]:
