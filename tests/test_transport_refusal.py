@@ -242,6 +242,24 @@ def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     assert any("not valid JSON" in r["reason"] for r in refused)
 
 
+def test_a_staged_event_whose_standard_facet_breaks_its_schema_is_refused_at_seal(tmp_path: Path) -> None:
+    """An event a writer staged before standard facets were checked against their official schemas (a parent run id
+    that is no UUID) is refused when the run is sealed, with the reason, as a new event is when emitted; it was sealed
+    into the run's record."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-old.json",
+            json.dumps(_malformed("parent run id not a UUID", start)).encode())
+    transport = _transport(store)
+    transport.emit(complete)
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["COMPLETE"]
+    [refused] = _refusals(store, run_id)
+    assert refused["stagedAs"].endswith("-old.json") and REASONS["parent run id not a UUID"] in refused["reason"]
+
+
 def test_a_staged_object_too_large_or_no_object_is_refused_alone(tmp_path: Path) -> None:
     """A staged event larger than any bundle object tdprov reads whole (a writer never stages one: it would read
     it without bound when sealing), and a named pipe planted in staging (reading it would block), are each refused

@@ -519,11 +519,13 @@ class ProvenanceTransport(Transport):
         """A staged event joins ``events`` (with its key) if it is valid and of this run; otherwise (damaged) it is
         recorded as refused instead of blocking the run, and the error is returned. It passed the check of the writer
         that staged it, so it is read as a sealed bundle's event is (a time without offset, taken before event times
-        had to be RFC 3339, is UTC)."""
+        had to be RFC 3339, is UTC), but for its standard facets, which are checked against their official schemas as
+        a new event's are: a writer older than that check staged them unchecked (one that checked them costs a lookup
+        per facet here, the answers being remembered by content)."""
         from prov_common.lineage.validate import parse_run_event
 
         try:
-            event = parse_run_event(data, sealed=True)
+            event = parse_run_event(data, sealed=True, facet_schemas=True)
             if run_id_of(event) != run_id:
                 raise BadInputError(f"staged event of run {run_id_of(event)!r} is under run {run_id}.")
         except (BadInputError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # whatever the staged bytes hold
