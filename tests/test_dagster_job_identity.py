@@ -277,6 +277,26 @@ def test_two_asset_checks_of_one_step_key_are_two_jobs(store: Path, instance: Da
                     ("START", "check:a_b:fresh", ("a_b",)), ("FAIL", "check:a_b:fresh", ("a_b",))}
 
 
+@asset_check(asset=plain_a, name="b_c")
+def crashing_b_c_of_a() -> AssetCheckResult:  # step 'a_b_c', as check c of a_b's and asset a_b_c's
+    raise RuntimeError("the check service is down")
+
+
+def test_the_failure_sensor_names_a_check_step_that_recorded_nowhere_as_the_step_does(
+        store: Path, instance: DagsterInstance) -> None:
+    """A check step that failed and recorded nothing through tdprov (its code location's IO manager is another, so
+    no teardown of tdprov's recorded its end) is closed by the failure sensor, as the job the step runs as where it
+    records, check:<asset key>:<check name> (its step key, a_b_c, is also check c of asset a_b's and asset a_b_c's)."""
+    result = materialize([plain_a, crashing_b_c_of_a], instance=instance, raise_on_error=False,
+                         resources={"provenance": ProvenanceResource()})
+    assert not result.success and not list(store.rglob("*.json"))  # nothing recorded by the run itself
+    _failure_sensor(result, instance)
+    events = _events(store)
+    assert [(e["eventType"], e["job"]["name"], e["inputs"]) for e in events] == [("START", "check:a:b_c", []),
+                                                                                ("FAIL", "check:a:b_c", [])]
+    assert "the check service is down" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
 @multi_asset_check(specs=[AssetCheckSpec("positive", asset=plain_a_b), AssetCheckSpec("unique", asset=plain_a_b)],
                    name="a")
 def checks_of_a_b(a_b: pd.DataFrame) -> Iterator[AssetCheckResult]:  # step 'a', as asset a's
