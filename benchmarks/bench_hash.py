@@ -6,7 +6,7 @@ and ratios against the tdprov hash. Writes benchmarks/results/hash.md.
     python benchmarks/bench_hash.py [--scale 1.0] [--out benchmarks/results/hash.md]
 
 ``--object-columns``: ``hash_dataframe`` of one ``object`` column of each kind in ``OBJECT_COLUMNS`` (lists of floats
-with and without 0.0 and 1.0, lists of ints, text, ints, floats with None, dicts, lists of dicts and of lists), each the median of 5 calls in a
+with and without 0.0 and 1.0, lists of ints, of 0 and 1, dicts of a numpy boolean and an int, text, ints, floats with None, dicts, lists of dicts and of lists), each the median of 5 calls in a
 fresh process, ``--runs`` processes; with ``--baseline DIR`` (a source tree of tdprov, e.g. ``git worktree add
 /tmp/before <commit>``) the trees' processes alternate and each pair's ratio is reported. The two trees' digests of
 every column must be equal (checked).
@@ -89,6 +89,9 @@ OBJECT_COLUMNS: dict[str, tuple[int, Callable[[np.random.Generator, int], list]]
         [{"label": f"l{j}", "score": x} for j, x in enumerate(row)] for row in _floats_with(rng, n, 3, 0.1)]),
     "lists of 4 lists of 4 floats, a tenth 0.0 or 1.0": (100_000, lambda rng, n: [
         [row[k:k + 4] for k in range(0, 16, 4)] for row in _floats_with(rng, n, 16, 0.1)]),
+    "lists of 8 ints, all 0 or 1 (multi-hot)": (400_000, lambda rng, n: rng.integers(0, 2, (n, 8)).tolist()),
+    "dicts of a numpy boolean and an int, a tenth 1": (250_000, lambda rng, n: [
+        {"flag": np.bool_(i % 2), "n": x} for i, x in enumerate(np.where(rng.random(n) < 0.1, 1, rng.integers(2, 99, n)).tolist())]),
 }
 CALLS = 5  # hash_dataframe calls a process, of which the median counts
 

@@ -249,6 +249,17 @@ _UTC = dt.timezone.utc
     ([[[0.5], {1.0, 2.0}]], [[[0.5], [1.0, 2.0]]], "sets"),
     ([[np.array([0.5, 1.0]), np.array([0.5, True], dtype=object)]], [[np.array([0.5, 1.0]), np.array([0.5, 1.0])]],
      "numbers and booleans"),
+    # numpy booleans among integers inside lists, tuples, arrays and dicts, at any depth (Arrow read them as 1 or 0)
+    ([[2, np.True_]], [[2, 1]], "integers and numpy booleans"),
+    ([[None, 2, np.False_], None], [[None, 2, 0], None], "integers and numpy booleans"),
+    ([(5, np.True_)], [(5, 1)], "integers and numpy booleans"),
+    ([np.array([5, np.True_], dtype=object)], [np.array([5, 1])], "integers and numpy booleans"),
+    ([[[2], np.array([True])]], [[[2], [1]]], "integers and numpy booleans"),
+    ([[[2, np.False_]]], [[[2, 0]]], "integers and numpy booleans"),
+    ([{"n": 2}, {"n": np.True_}], [{"n": 2}, {"n": 1}], "integers and numpy booleans"),
+    ([{b"n": 2}, {b"n": np.True_}], [{b"n": 2}, {b"n": 1}], "integers and numpy booleans"),
+    ([[{"k": [3, np.True_]}]], [[{"k": [3, 1]}]], "integers and numpy booleans"),
+    ([[2] * 30 + [np.True_]], [[2] * 30 + [1]], "integers and numpy booleans"),
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
@@ -434,3 +445,24 @@ def test_numpy_booleans_among_integers_are_refused_with_a_fix_that_works(values:
     assert fix.startswith("if the booleans stand for numbers, df['c'] = "), fix
     exec(fix.split("numbers, ", 1)[1].split(";", 1)[0], {"df": df})
     assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"c": pd.Series(meant, dtype="Int64")})).digest
+
+
+def test_numpy_booleans_among_integers_inside_lists_are_refused_with_a_fix_that_works() -> None:
+    """Inside lists a numpy boolean among integers was read as 1 or 0, so [[2, np.True_]] hashed as [[2, 1]]. It is
+    refused as in the column's own values; the fix given makes the booleans numbers, which hash as those numbers do;
+    numpy booleans beside integers in other fields, or alone in lists, are hashed."""
+    from prov_common.errors import UnsupportedTypeError
+
+    df = pd.DataFrame({"c": pd.Series([[2, np.True_, None], None, [np.False_]], dtype=object)})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    assert refused.value.what == ("column 'c' has dtype object holding integers and numpy booleans (a boolean would be read "
+                                  "as the number 1 or 0), which cannot be hashed."), refused.value.what
+    fix = refused.value.fix
+    assert fix.startswith("if the booleans inside stand for numbers, make them numbers, e.g. for lists "), fix
+    exec(fix.split("e.g. for lists ", 1)[1].split("; else", 1)[0], {"df": df})
+    assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"c": pd.Series([[2, 1, None], None, [0]], dtype=object)})).digest
+    apart = [{"flag": np.True_, "n": 1}, {"flag": np.False_, "n": 0}]
+    assert hash_dataframe(pd.DataFrame({"c": pd.Series(apart, dtype=object)})).digest == hash_dataframe(
+        pd.DataFrame({"c": pd.Series([{"flag": True, "n": 1}, {"flag": False, "n": 0}], dtype=object)})).digest
+    assert hash_dataframe(pd.DataFrame({"c": pd.Series([[np.True_, np.False_]], dtype=object)})).columns[0].logical_type == "list<bool>"

@@ -8,7 +8,7 @@ reads it. The look goes one level at a time over the whole column, each containe
 so it costs one pass over the items that values hold and nothing on a column of scalars."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, NamedTuple
@@ -44,18 +44,24 @@ class Nesting(NamedTuple):
     levels: int
     repeats: bool
     datetime64_beside_ints: bool = False
+    numpy_bools: bool = False  # a numpy boolean (or an array of them) below the rows' own values
 
 
-def _datetime64_beside_ints(kinds: set[type], items: Iterable[Any]) -> bool:
-    """Whether ``items`` (one level's values, of types ``kinds``) mix numpy ``datetime64`` scalars, or arrays, with numpy
-    integers or booleans, which pyarrow's inference does not refuse but crashes on (a segmentation fault) when a
-    date-time comes first."""
+def _array_kinds(kinds: set[type], items: Callable[[], Iterable[Any]]) -> frozenset[str]:
+    """The dtype kinds of the numpy arrays among ``items()`` (one level's values, of types ``kinds``): ``items`` is
+    called only where the level holds an array."""
+    if np.ndarray not in kinds:
+        return frozenset()
+    return frozenset(v.dtype.kind for v in items() if isinstance(v, np.ndarray))
+
+
+def _datetime64_beside_ints(kinds: set[type], arrays: frozenset[str]) -> bool:
+    """Whether one level's values (of types ``kinds``, holding arrays of the dtype kinds ``arrays``) mix numpy
+    ``datetime64`` scalars, or arrays, with numpy integers or booleans, which pyarrow's inference does not refuse but
+    crashes on (a segmentation fault) when a date-time comes first."""
     if np.datetime64 in kinds and any(issubclass(k, (np.integer, np.bool_)) for k in kinds):
         return True
-    if np.ndarray not in kinds:
-        return False
-    dtypes = {v.dtype.kind for v in items if isinstance(v, np.ndarray)}
-    return "M" in dtypes and not dtypes.isdisjoint("iub")
+    return "M" in arrays and not arrays.isdisjoint("iub")
 
 
 def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
@@ -66,15 +72,21 @@ def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
     inferred = infer_dtype(values, skipna=True)
     if inferred in _SCALARS:
         return Nesting(0, False)
-    mixed = inferred.startswith("mixed") and _datetime64_beside_ints(set(map(type, values)), values)
+    if inferred.startswith("mixed"):
+        kinds = set(map(type, values))
+        mixed = _datetime64_beside_ints(kinds, _array_kinds(kinds, lambda: values))
+    else:
+        mixed = False
     level = [v for v in values if _is_holder(v)]
     below: set[int] = set()  # the containers seen below the rows' values, while none repeats
-    repeats = False
+    repeats = bools = False
     for depth in range(1, levels + 1):
         kinds = set(map(type, _held(level)))
-        mixed = mixed or _datetime64_beside_ints(kinds, _held(level))
+        arrays = _array_kinds(kinds, lambda: _held(level))  # noqa: B023 (called at once)
+        mixed = mixed or _datetime64_beside_ints(kinds, arrays)
+        bools = bools or np.bool_ in kinds or "b" in arrays  # Arrow reads one among integers as 1 or 0
         if not any(issubclass(kind, (list, tuple, dict, np.ndarray)) for kind in kinds):
-            return Nesting(depth if level else 0, repeats, mixed)  # most columns end here, after one pass in C
+            return Nesting(depth if level else 0, repeats, mixed, bools)  # most columns end here, after one pass in C
         held = [v for v in _held(level)  # _is_holder written out: a call per item would cost more than the test
                 if isinstance(v, (list, tuple, dict)) or (isinstance(v, np.ndarray) and v.dtype == object)]
         once = {id(v): v for v in held}
@@ -82,7 +94,7 @@ def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
             repeats = len(once) < len(held) or not below.isdisjoint(once)
             below.update(once)
         level = list(once.values())
-    return Nesting(levels + 1 if level else levels, repeats, mixed)
+    return Nesting(levels + 1 if level else levels, repeats, mixed, bools)
 
 
 def _held(holders: list[Any]) -> Iterator[Any]:

@@ -6,9 +6,9 @@ among naive ones loses its zone), date-times of several zones are all read in th
 loses its zone, a number among durations is read as microseconds (among dates, date-times or times as days or
 microseconds since 1970 or midnight), a pandas date-time or duration in microseconds (its nanoseconds dropped),
 text among bytes as its bytes, a boolean among
-floats as 1.0 or 0.0, and a set is read as a list in its iteration order, which for text changes
-from one process to the next (``PYTHONHASHSEED``). Each, in the column or inside its lists and structs, would give two
-different frames one digest, or one frame two.
+floats as 1.0 or 0.0 (a numpy boolean among integers as 1 or 0), and a set is read as a list in its iteration order,
+which for text changes from one process to the next (``PYTHONHASHSEED``). Each, in the column or inside its lists and
+structs, would give two different frames one digest, or one frame two.
 """
 from __future__ import annotations
 
@@ -27,8 +27,11 @@ import pyarrow.compute as pc
 from prov_common.errors import UnsupportedTypeError
 
 
-def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str) -> None:
-    """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values (at any depth)."""
+def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str,
+                        numpy_bools: bool = False) -> None:
+    """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values (at any depth).
+    ``numpy_bools``: whether a numpy boolean is held below the column's own values (``Nesting.numpy_bools``); only
+    then are the integers inside its lists and structs looked at (Arrow reads such a boolean among them as 1 or 0)."""
     t = read.type
     if pa.types.is_integer(t):  # a numpy boolean among integers (Arrow refuses Python's) is read as 1 or 0
         if any(isinstance(v, np.bool_) for v in np.asarray(values, dtype=object)[_zero_or_one(read)]):
@@ -53,7 +56,7 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         else:
             present = array[~pd.isna(array)]
             kinds = set(map(type, present))
-        found = _holds(present, t, kinds, _Read(array, read))
+        found = _holds(present, t, kinds, _Read(array, read), ints=numpy_bools)
     if found is not None:
         problem, nested = found
         fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
@@ -104,7 +107,9 @@ _SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change 
                        "make them sorted lists, e.g. df[{c}] = df[{c}].map(sorted)")
 _BOOL_AMONG_INTS = _Problem(
     "integers and numpy booleans (a boolean would be read as the number 1 or 0)",
-    "if the booleans stand for numbers, df[{c}] = df[{c}].astype(\"Int64\"); else keep the booleans in a column of their own")
+    "if the booleans stand for numbers, df[{c}] = df[{c}].astype(\"Int64\"); else keep the booleans in a column of their own",
+    "if the booleans inside stand for numbers, make them numbers, e.g. for lists df[{c}] = df[{c}].map(lambda l: "
+    "[x if x is None else int(x) for x in l], na_action='ignore'); else keep the booleans in a field of their own")
 _BOOL_AMONG_FLOATS = _Problem(
     "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
     "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own",
@@ -269,10 +274,21 @@ _SEQUENCES = (list, tuple, np.ndarray)
 _PLACED = frozenset(_SEQUENCES)  # the values whose items Arrow reads each as one, in their order
 
 
-def _looked_at(t: pa.DataType) -> bool:
-    """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans, and
-    date-times, times, durations and bytes values of other kinds."""
-    return pa.types.is_nested(t) or pa.types.is_floating(t) or _is_scalar_looked_at(t)
+def _looked_at(t: pa.DataType, ints: bool = False) -> bool:
+    """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans (and
+    integers numpy booleans, with ``ints``), and date-times, times, durations and bytes values of other kinds."""
+    return pa.types.is_nested(t) or _numbers(t, ints) or _is_scalar_looked_at(t)
+
+
+def _numbers(t: pa.DataType, ints: bool) -> bool:
+    """Whether Arrow reads a boolean among values read as ``t`` as a number: floats, and integers (numpy booleans
+    only) when they are looked at (``ints``)."""
+    return pa.types.is_floating(t) or (ints and pa.types.is_integer(t))
+
+
+def _bool_among(t: pa.DataType) -> _Problem:
+    """The problem of a boolean read as a number of the type ``t`` (floats or integers)."""
+    return _BOOL_AMONG_FLOATS if pa.types.is_floating(t) else _BOOL_AMONG_INTS
 
 
 def _present(values: list[Any]) -> np.ndarray:
@@ -283,8 +299,9 @@ def _present(values: list[Any]) -> np.ndarray:
     return array[~pd.isna(array)]
 
 
+
 def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None, read: _Read | None = None,
-           nested: bool = False) -> _Found | None:
+           nested: bool = False, ints: bool = False) -> _Found | None:
     """The first value of ``values`` (nested ones included) that Arrow changes when it reads them as ``arrow_type``:
     a set where that type is nested, a boolean read as a float (``True`` among floats is 1.0), or a value of
     another kind where it is a date-time, time, duration or bytes type (:func:`_scalar_problem`); with whether it
@@ -292,7 +309,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     once (``kinds``, when the caller has them), then the values nested in them are the next level; a level of another
     type than those is not looked at (a set or boolean among them would have made them another type, or been
     refused). With ``read`` (the level as Arrow read it, passed on to the lists and structs in lists), floats in lists
-    and struct fields are looked at only where Arrow read 0.0 or 1.0."""
+    and struct fields are looked at only where Arrow read 0.0 or 1.0; with ``ints``, integers are looked at as floats
+    are (for numpy booleans, read as 1 or 0)."""
     if _is_scalar_looked_at(arrow_type):
         if kinds is None:  # a level below the column's own: its nulls are still in it (None is left out below)
             kinds = set(map(type, values))
@@ -305,8 +323,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     kinds = set(map(type, values)) if kinds is None else kinds
     if pa.types.is_nested(arrow_type) and any(issubclass(k, _SETS) for k in kinds):
         return _SET_VALUES, nested
-    if pa.types.is_floating(arrow_type) and any(issubclass(k, _BOOLS) for k in kinds):
-        return _BOOL_AMONG_FLOATS, nested
+    if _numbers(arrow_type, ints) and any(issubclass(k, _BOOLS) for k in kinds):
+        return _bool_among(arrow_type), nested
     if pa.types.is_struct(arrow_type):
         keys = _key_kinds(values, kinds)
         by_bytes = any(issubclass(k, bytes) for k in keys)
@@ -314,10 +332,11 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
             return _TEXT_AND_BYTES_KEYS, nested
         for i, f in enumerate(arrow_type):
             key = f.name.encode() if by_bytes else f.name  # Arrow reads {b"w": 1.0} as the field w
-            if read is not None and pa.types.is_floating(f.type):  # the values read as 0.0 or 1.0 only
-                found = (_BOOL_AMONG_FLOATS, True) if _bools_in_field(read, i, key) else None
-            elif _looked_at(f.type):
-                found = _holds([v[key] for v in values if isinstance(v, dict) and key in v], f.type, nested=True)
+            if read is not None and _numbers(f.type, ints):  # the values read as 0.0 or 1.0 only
+                found = (_bool_among(f.type), True) if _bools_in_field(read, i, key) else None
+            elif _looked_at(f.type, ints):
+                found = _holds([v[key] for v in values if isinstance(v, dict) and key in v], f.type, nested=True,
+                               ints=ints)
             else:
                 found = None
             if found is not None:
@@ -327,26 +346,26 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
         pairs = [pair for value in values if value is not None
                  for pair in (value.items() if isinstance(value, dict) else value)]
         for i, part in enumerate((arrow_type.key_type, arrow_type.item_type)):
-            found = _holds([pair[i] for pair in pairs], part, nested=True) if _looked_at(part) else None
+            found = _holds([pair[i] for pair in pairs], part, nested=True, ints=ints) if _looked_at(part, ints) else None
             if found is not None:
                 return found
         return None
     item = getattr(arrow_type, "value_type", None)  # a list of any kind
-    if item is None or not _looked_at(item):
+    if item is None or not _looked_at(item, ints):
         return None
-    if pa.types.is_floating(item):  # the last level, in one pass (lists of floats are common); float arrays hold no bool
+    if _numbers(item, ints):  # the last level, in one pass (lists of numbers are common); number arrays hold no bool
         if read is not None:
-            return (_BOOL_AMONG_FLOATS, True) if _bools_in_lists(read, kinds) else None
+            return (_bool_among(item), True) if _bools_in_lists(read, kinds) else None
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
-        return (_BOOL_AMONG_FLOATS, True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
+        return (_bool_among(item), True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
     inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
     if read is None or not kinds <= _PLACED or not pa.types.is_nested(item) or pa.types.is_map(item):
-        return _holds([v for v in inner if v is not None], item, nested=True)
+        return _holds([v for v in inner if v is not None], item, nested=True, ints=ints)
     # lists of lists or structs: the next level with what Arrow read of it, item by item (nulls included)
     flat, items = pc.list_flatten(read.arrow), np.fromiter(inner, dtype=object)
     if len(items) != len(flat):
-        return _holds([v for v in items if v is not None], item, nested=True)
+        return _holds([v for v in items if v is not None], item, nested=True, ints=ints)
     item_kinds = set(map(type, items))
     item_kinds.discard(type(None))
-    return _holds(items, item, item_kinds, _Read(items, flat), nested=True)
+    return _holds(items, item, item_kinds, _Read(items, flat), nested=True, ints=ints)
