@@ -260,6 +260,12 @@ _UTC = dt.timezone.utc
     ([{b"n": 2}, {b"n": np.True_}], [{b"n": 2}, {b"n": 1}], "integers and numpy booleans"),
     ([[{"k": [3, np.True_]}]], [[{"k": [3, 1]}]], "integers and numpy booleans"),
     ([[2] * 30 + [np.True_]], [[2] * 30 + [1]], "integers and numpy booleans"),
+    # numpy half floats among integers (Arrow read them as integers, the fraction dropped), at any depth
+    ([1, np.float16(2.5)], [1, 2], "integers and numpy half floats"),
+    ([[np.float16(0.5), 7, None]], [[0, 7, None]], "integers and numpy half floats"),
+    ([{"n": 1}, {"m": 2}, {"n": np.float16(7.5)}], [{"n": 1}, {"m": 2}, {"n": 7}], "integers and numpy half floats"),
+    ([[{"s": 3}, {"s": np.float16(3.5)}]], [[{"s": 3}, {"s": 3}]], "integers and numpy half floats"),
+    ([[[3, np.float16(9.5)]]], [[[3, 9]]], "integers and numpy half floats"),
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its
@@ -466,3 +472,25 @@ def test_numpy_booleans_among_integers_inside_lists_are_refused_with_a_fix_that_
     assert hash_dataframe(pd.DataFrame({"c": pd.Series(apart, dtype=object)})).digest == hash_dataframe(
         pd.DataFrame({"c": pd.Series([{"flag": True, "n": 1}, {"flag": False, "n": 0}], dtype=object)})).digest
     assert hash_dataframe(pd.DataFrame({"c": pd.Series([[np.True_, np.False_]], dtype=object)})).columns[0].logical_type == "list<bool>"
+
+
+
+@pytest.mark.parametrize(("values", "meant"), [
+    ([3, np.float16(0.5), None], [3.0, 0.5, None]),
+    ([[3, np.float16(0.5)], None], [[3.0, 0.5], None]),
+], ids=["column", "in-lists"])
+def test_numpy_half_floats_among_integers_are_refused_with_a_fix_that_works(values: list, meant: list) -> None:
+    """Arrow read a numpy half float among Python integers as an integer, its fraction dropped: [3, np.float16(0.5)]
+    hashed as [3, 0], in the column and inside lists and dicts. Refused; the fix given makes them floats, which hash
+    as those floats do. Half floats beside integers in another field are hashed."""
+    from prov_common.errors import UnsupportedTypeError
+
+    df = pd.DataFrame({"c": pd.Series(values, dtype=object)})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    assert refused.value.what == ("column 'c' has dtype object holding integers and numpy half floats (float16: a half float "
+                                  "would be read as an integer, its fraction dropped), which cannot be hashed."), refused.value.what
+    exec(refused.value.fix.split("e.g. ", 1)[1].removeprefix("for lists "), {"df": df})
+    assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"c": pd.Series(meant, dtype=object)})).digest
+    apart = pd.DataFrame({"c": pd.Series([{"h": np.float16(0.5), "n": 3}], dtype=object)})
+    assert [c.logical_type for c in hash_dataframe(apart).columns] == ['struct<"h": float32, "n": int64>']

@@ -227,7 +227,7 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
         ) from exc
     try:
         if dtype == object:
-            check_read_as_given(values, col, display, nested.numpy_bools)
+            check_read_as_given(values, col, display, nested)
         return arrow_source(col, label, display, role)
     except RecursionError:
         raise too_deep(display) from None

@@ -6,9 +6,9 @@ among naive ones loses its zone), date-times of several zones are all read in th
 loses its zone, a number among durations is read as microseconds (among dates, date-times or times as days or
 microseconds since 1970 or midnight), a pandas date-time or duration in microseconds (its nanoseconds dropped),
 text among bytes as its bytes, a boolean among
-floats as 1.0 or 0.0 (a numpy boolean among integers as 1 or 0), and a set is read as a list in its iteration order,
-which for text changes from one process to the next (``PYTHONHASHSEED``). Each, in the column or inside its lists and
-structs, would give two different frames one digest, or one frame two.
+floats as 1.0 or 0.0 (a numpy boolean among integers as 1 or 0, a numpy half float there as an integer), and a set is
+read as a list in its iteration order, which for text changes from one process to the next (``PYTHONHASHSEED``). Each,
+in the column or inside its lists and structs, would give two different frames one digest, or one frame two.
 """
 from __future__ import annotations
 
@@ -25,17 +25,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prov_common.errors import UnsupportedTypeError
+from prov_common.hashing.nesting import Nesting
 
 
 def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str,
-                        numpy_bools: bool = False) -> None:
+                        nesting: Nesting = Nesting(0, False)) -> None:
     """Refuse an ``object`` column that Arrow read as ``read`` by changing some of its values (at any depth).
-    ``numpy_bools``: whether a numpy boolean is held below the column's own values (``Nesting.numpy_bools``); only
-    then are the integers inside its lists and structs looked at (Arrow reads such a boolean among them as 1 or 0)."""
+    ``nesting``: how its values nest; the integers inside its lists and structs are looked at only where a numpy
+    boolean or half float is held below the column's own values (Arrow reads one among integers as an integer)."""
     t = read.type
-    if pa.types.is_integer(t):  # a numpy boolean among integers (Arrow refuses Python's) is read as 1 or 0
-        if any(isinstance(v, np.bool_) for v in np.asarray(values, dtype=object)[_zero_or_one(read)]):
+    if pa.types.is_integer(t):  # a numpy boolean among integers (Arrow refuses Python's) is read as 1 or 0 ...
+        array = np.asarray(values, dtype=object)
+        if any(isinstance(v, np.bool_) for v in array[_zero_or_one(read)]):
             _refuse(display, _BOOL_AMONG_INTS.holds, _BOOL_AMONG_INTS.fix.format(c=repr(display)))
+        # ... and a half float as an integer, its fraction dropped (pandas infers such a column as mixed ints and floats)
+        if nesting.inferred == "mixed-integer-float" and np.float16 in set(map(type, array)):
+            _refuse(display, _HALVES_AMONG_INTS.holds, _HALVES_AMONG_INTS.fix.format(c=repr(display)))
         return
     if not _looked_at(t):
         return  # text and the like are read as given or refused
@@ -56,7 +61,8 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         else:
             present = array[~pd.isna(array)]
             kinds = set(map(type, present))
-        found = _holds(present, t, kinds, _Read(array, read), ints=numpy_bools)
+        ints = "every" if nesting.numpy_halves else "bools" if nesting.numpy_bools else ""
+        found = _holds(present, t, kinds, _Read(array, read), ints=ints)
     if found is not None:
         problem, nested = found
         fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
@@ -110,6 +116,11 @@ _BOOL_AMONG_INTS = _Problem(
     "if the booleans stand for numbers, df[{c}] = df[{c}].astype(\"Int64\"); else keep the booleans in a column of their own",
     "if the booleans inside stand for numbers, make them numbers, e.g. for lists df[{c}] = df[{c}].map(lambda l: "
     "[x if x is None else int(x) for x in l], na_action='ignore'); else keep the booleans in a field of their own")
+_HALVES_AMONG_INTS = _Problem(
+    "integers and numpy half floats (float16: a half float would be read as an integer, its fraction dropped)",
+    "make them floats, e.g. df[{c}] = df[{c}].astype(float)",
+    "make the numbers inside floats, e.g. for lists df[{c}] = df[{c}].map(lambda l: [x if x is None else float(x) "
+    "for x in l], na_action='ignore')")
 _BOOL_AMONG_FLOATS = _Problem(
     "numbers and booleans (a boolean would be read as the number 1.0 or 0.0)",
     "if the booleans stand for numbers, df[{c}] = df[{c}].astype(float); else keep the booleans in a column of their own",
@@ -191,9 +202,11 @@ def _zone_name(zone: dt.tzinfo) -> str:
         return repr(zone)
 
 
-def _zero_or_one(read: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The positions of ``read`` (floats) that Arrow read as 0.0 or 1.0, as it reads a boolean among floats (numpy
-    compares half floats too, and a null, read as NaN, is neither)."""
+def _zero_or_one(read: pa.Array | pa.ChunkedArray, every: bool = False) -> np.ndarray:
+    """The positions of ``read`` (numbers) that Arrow read as 0 or 1, as it reads a boolean among numbers (numpy
+    compares half floats too, and a null, read as NaN, is neither); with ``every``, every position."""
+    if every:
+        return np.arange(len(read))
     floats = read.to_numpy(zero_copy_only=False)
     return np.flatnonzero((floats == 0) | (floats == 1))
 
@@ -207,36 +220,39 @@ class _Read:
     arrow: pa.Array | pa.ChunkedArray
 
 
-def _bools_in_lists(read: _Read, kinds: set[type]) -> bool:
-    """Whether the lists ``read.values`` (of the types ``kinds``), read as lists of floats, hold a boolean where Arrow
-    read 0.0 or 1.0 (as it reads a boolean there). Few such items: each is looked at in its list at its place (a list,
-    tuple or array has an item for each item Arrow read); many: every item of the lists holding one. Numpy arrays of
-    numbers hold none."""
-    hits = _zero_or_one(pc.list_flatten(read.arrow))
+def _kinds_in_lists(read: _Read, kinds: set[type], every: bool = False) -> set[type]:
+    """The types of the items of the lists ``read.values`` (of the types ``kinds``), read as lists of numbers, where
+    Arrow read 0 or 1 (as it reads a boolean there; with ``every``, at every place). Few such items: each is looked at
+    in its list at its place (a list, tuple or array has an item for each item Arrow read); many: every item of the
+    lists holding one. Numpy arrays of numbers hold no boolean (nor a half float among integers)."""
+    hits = _zero_or_one(pc.list_flatten(read.arrow), every)
     rows = pc.list_parent_indices(read.arrow).to_numpy()[hits]
     held = rows[np.flatnonzero(np.diff(rows, prepend=-1))]  # the rows holding one (``rows`` is sorted)
     if not len(hits):
-        return False
+        return set()
     if kinds == {np.ndarray} and not any(d.kind in "bO" for d in set(map(_DTYPE, read.values[held]))):
-        return False  # each in a numpy array of numbers
+        return set()  # each in a numpy array of numbers
     lengths = pc.fill_null(pc.list_value_length(read.arrow), 0).to_numpy()  # a null list has no items flattened
     if kinds <= _PLACED and 2 * len(hits) < lengths[held].sum():
         at = hits - (np.cumsum(lengths) - lengths)[rows]  # each one's place in its list
         items: Iterable[Any] = map(getitem, read.values[rows], at.tolist())
     else:
         items = chain.from_iterable(read.values[held])
-    return any(issubclass(k, _BOOLS) for k in set(map(type, items)))
+    return set(map(type, items))
 
 
 _DTYPE = attrgetter("dtype")
 
 
-def _bools_in_field(read: _Read, index: int, key: str | bytes) -> bool:
-    """Whether the dicts ``read.values``, read as structs whose field ``index`` (under ``key``) holds floats, hold a
-    boolean there: the values Arrow read as 0.0 or 1.0 are looked at (each of a dict holding the key: Arrow read a
-    null for a missing one)."""
-    rows = read.values[_zero_or_one(pc.struct_field(read.arrow, [index]))]
-    return any(issubclass(k, _BOOLS) for k in set(map(type, map(getitem, rows, repeat(key)))))
+def _kinds_in_field(read: _Read, index: int, key: str | bytes, every: bool = False) -> set[type]:
+    """The types of the values of the dicts ``read.values``, read as structs whose field ``index`` (under ``key``)
+    holds numbers, where Arrow read 0 or 1 (as it reads a boolean there; with ``every``, at every row): each of a dict
+    holding the key (Arrow read a null for a missing one)."""
+    field = pc.struct_field(read.arrow, [index])
+    rows = read.values[_zero_or_one(field, every)]
+    if every:
+        rows = rows[field.is_valid().to_numpy(zero_copy_only=False)]
+    return set(map(type, map(getitem, rows, repeat(key))))
 
 
 def _key_kinds(values: Any, kinds: set[type]) -> set[type]:
@@ -274,21 +290,31 @@ _SEQUENCES = (list, tuple, np.ndarray)
 _PLACED = frozenset(_SEQUENCES)  # the values whose items Arrow reads each as one, in their order
 
 
-def _looked_at(t: pa.DataType, ints: bool = False) -> bool:
+def _looked_at(t: pa.DataType, ints: str = "") -> bool:
     """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans (and
-    integers numpy booleans, with ``ints``), and date-times, times, durations and bytes values of other kinds."""
+    integers numpy booleans and half floats, with ``ints``), and date-times, times, durations and bytes values of other
+    kinds."""
     return pa.types.is_nested(t) or _numbers(t, ints) or _is_scalar_looked_at(t)
 
 
-def _numbers(t: pa.DataType, ints: bool) -> bool:
+def _numbers(t: pa.DataType, ints: str) -> bool:
     """Whether Arrow reads a boolean among values read as ``t`` as a number: floats, and integers (numpy booleans
-    only) when they are looked at (``ints``)."""
-    return pa.types.is_floating(t) or (ints and pa.types.is_integer(t))
+    only, and half floats) when they are looked at (``ints``)."""
+    return pa.types.is_floating(t) or (bool(ints) and pa.types.is_integer(t))
 
 
-def _bool_among(t: pa.DataType) -> _Problem:
-    """The problem of a boolean read as a number of the type ``t`` (floats or integers)."""
-    return _BOOL_AMONG_FLOATS if pa.types.is_floating(t) else _BOOL_AMONG_INTS
+def _read_as_number(t: pa.DataType, kinds: set[type]) -> _Problem | None:
+    """What Arrow changes in values of the types ``kinds`` read as ``t`` (floats or integers): a boolean read as a
+    number, a half float among integers as an integer."""
+    if pa.types.is_integer(t) and np.float16 in kinds:
+        return _HALVES_AMONG_INTS
+    if any(issubclass(k, _BOOLS) for k in kinds):
+        return _BOOL_AMONG_FLOATS if pa.types.is_floating(t) else _BOOL_AMONG_INTS
+    return None
+
+
+def _found(problem: _Problem | None, nested: bool) -> _Found | None:
+    return None if problem is None else (problem, nested)
 
 
 def _present(values: list[Any]) -> np.ndarray:
@@ -301,7 +327,7 @@ def _present(values: list[Any]) -> np.ndarray:
 
 
 def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None, read: _Read | None = None,
-           nested: bool = False, ints: bool = False) -> _Found | None:
+           nested: bool = False, ints: str = "") -> _Found | None:
     """The first value of ``values`` (nested ones included) that Arrow changes when it reads them as ``arrow_type``:
     a set where that type is nested, a boolean read as a float (``True`` among floats is 1.0), or a value of
     another kind where it is a date-time, time, duration or bytes type (:func:`_scalar_problem`); with whether it
@@ -310,7 +336,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     type than those is not looked at (a set or boolean among them would have made them another type, or been
     refused). With ``read`` (the level as Arrow read it, passed on to the lists and structs in lists), floats in lists
     and struct fields are looked at only where Arrow read 0.0 or 1.0; with ``ints``, integers are looked at as floats
-    are (for numpy booleans, read as 1 or 0)."""
+    are, for numpy booleans (read as 1 or 0: ``"bools"``) or also half floats (read as any integer: ``"every"``
+    place)."""
     if _is_scalar_looked_at(arrow_type):
         if kinds is None:  # a level below the column's own: its nulls are still in it (None is left out below)
             kinds = set(map(type, values))
@@ -323,8 +350,8 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     kinds = set(map(type, values)) if kinds is None else kinds
     if pa.types.is_nested(arrow_type) and any(issubclass(k, _SETS) for k in kinds):
         return _SET_VALUES, nested
-    if _numbers(arrow_type, ints) and any(issubclass(k, _BOOLS) for k in kinds):
-        return _bool_among(arrow_type), nested
+    if _numbers(arrow_type, ints) and (problem := _read_as_number(arrow_type, kinds)) is not None:
+        return problem, nested
     if pa.types.is_struct(arrow_type):
         keys = _key_kinds(values, kinds)
         by_bytes = any(issubclass(k, bytes) for k in keys)
@@ -333,7 +360,7 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
         for i, f in enumerate(arrow_type):
             key = f.name.encode() if by_bytes else f.name  # Arrow reads {b"w": 1.0} as the field w
             if read is not None and _numbers(f.type, ints):  # the values read as 0.0 or 1.0 only
-                found = (_bool_among(f.type), True) if _bools_in_field(read, i, key) else None
+                found = _found(_read_as_number(f.type, _kinds_in_field(read, i, key, ints == "every")), True)
             elif _looked_at(f.type, ints):
                 found = _holds([v[key] for v in values if isinstance(v, dict) and key in v], f.type, nested=True,
                                ints=ints)
@@ -355,10 +382,10 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
         return None
     if _numbers(item, ints):  # the last level, in one pass (lists of numbers are common); number arrays hold no bool
         if read is not None:
-            return (_bool_among(item), True) if _bools_in_lists(read, kinds) else None
+            return _found(_read_as_number(item, _kinds_in_lists(read, kinds, ints == "every")), True)
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
-        return (_bool_among(item), True) if any(issubclass(k, _BOOLS) for k in set(map(type, inner))) else None
+        return _found(_read_as_number(item, set(map(type, inner))), True)
     inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
     if read is None or not kinds <= _PLACED or not pa.types.is_nested(item) or pa.types.is_map(item):
         return _holds([v for v in inner if v is not None], item, nested=True, ints=ints)
