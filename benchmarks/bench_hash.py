@@ -90,6 +90,7 @@ OBJECT_COLUMNS: dict[str, tuple[int, Callable[[np.random.Generator, int], list]]
     "lists of 4 lists of 4 floats, a tenth 0.0 or 1.0": (100_000, lambda rng, n: [
         [row[k:k + 4] for k in range(0, 16, 4)] for row in _floats_with(rng, n, 16, 0.1)]),
     "lists of 8 ints, all 0 or 1 (multi-hot)": (400_000, lambda rng, n: rng.integers(0, 2, (n, 8)).tolist()),
+    "dicts of a text and bytes": (250_000, lambda rng, n: [{"s": f"s{i}", "b": b"%d" % i} for i in rng.integers(0, 10**9, n).tolist()]),
     "dicts of a numpy boolean and an int, a tenth 1": (250_000, lambda rng, n: [
         {"flag": np.bool_(i % 2), "n": x} for i, x in enumerate(np.where(rng.random(n) < 0.1, 1, rng.integers(2, 99, n)).tolist())]),
 }

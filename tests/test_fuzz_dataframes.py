@@ -266,6 +266,11 @@ _UTC = dt.timezone.utc
     ([{"n": 1}, {"m": 2}, {"n": np.float16(7.5)}], [{"n": 1}, {"m": 2}, {"n": 7}], "integers and numpy half floats"),
     ([[{"s": 3}, {"s": np.float16(3.5)}]], [[{"s": 3}, {"s": 3}]], "integers and numpy half floats"),
     ([[[3, np.float16(9.5)]]], [[[3, 9]]], "integers and numpy half floats"),
+    # bytes after text inside lists and structs (Arrow read them as text), where a level holds both
+    ([["a", b"b"]], [["a", "b"]], "bytes and text"),
+    ([("a", None, b"b")], [("a", None, "b")], "bytes and text"),
+    ([{"k": ["a", b"b"], "b": b"0"}], [{"k": ["a", "b"], "b": b"0"}], "bytes and text"),
+    ([[["a", b"b"]]], [[["a", "b"]]], "bytes and text"),
 ])
 def test_an_object_column_arrow_would_read_in_another_values_type_is_refused(values: list, same_digest_as: list, holds: str) -> None:
     """pyarrow reads an object column in its first value's type without a word: a date-time among dates lost its

@@ -58,13 +58,14 @@ def encode_block(arr: pa.Array) -> Parts:
     try:
         _encode(canonical, parts)
     except NotUtf8Error as exc:
-        if _is_text(canonical.type):
+        if is_text(canonical.type):
             raise
         raise NotUtf8Error(exc.value) from None  # inside a list or struct: its index is not a row
     return parts
 
 
-def _is_text(t: pa.DataType) -> bool:
+def is_text(t: pa.DataType) -> bool:
+    """Whether ``t`` is a string type (either offset width)."""
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
@@ -197,7 +198,7 @@ def _lengths(offsets: np.ndarray) -> np.ndarray:
 
 
 def _encode_binary(arr: pa.Array, parts: Parts) -> None:
-    if _is_text(arr.type):
+    if is_text(arr.type):
         check_utf8(arr)
     valid = validity_mask(arr)
     _push_validity(parts, valid)
@@ -207,7 +208,7 @@ def _encode_binary(arr: pa.Array, parts: Parts) -> None:
     offs = _offsets(arr)
     lengths = _lengths(offs)
     if valid is not None and lengths[~valid].any():
-        empty = "" if _is_text(arr.type) else b""
+        empty = "" if is_text(arr.type) else b""
         arr = pc.fill_null(arr, pa.scalar(empty, type=arr.type))
         offs = _offsets(arr)
         lengths = _lengths(offs)

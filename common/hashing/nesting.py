@@ -46,6 +46,7 @@ class Nesting(NamedTuple):
     datetime64_beside_ints: bool = False
     numpy_bools: bool = False  # a numpy boolean (or an array of them) below the rows' own values
     numpy_halves: bool = False  # a numpy half float (float16) below the rows' own values
+    text_and_bytes: bool = False  # text and bytes at one level below the rows' own values
     inferred: str = ""  # what pandas' infer_dtype calls the rows' own values
 
 
@@ -81,16 +82,17 @@ def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
         mixed = False
     level = [v for v in values if _is_holder(v)]
     below: set[int] = set()  # the containers seen below the rows' values, while none repeats
-    repeats = bools = halves = False
+    repeats = bools = halves = texts = False
     for depth in range(1, levels + 1):
         kinds = set(map(type, _held(level)))
         arrays = _array_kinds(kinds, lambda: _held(level))  # noqa: B023 (called at once)
         mixed = mixed or _datetime64_beside_ints(kinds, arrays)
         bools = bools or np.bool_ in kinds or "b" in arrays  # Arrow reads one among integers as 1 or 0
         halves = halves or np.float16 in kinds  # Arrow reads one among integers as an integer, its fraction dropped
+        texts = texts or (any(issubclass(k, str) for k in kinds) and any(issubclass(k, bytes) for k in kinds))
         if not any(issubclass(kind, (list, tuple, dict, np.ndarray)) for kind in kinds):
             # most columns end here, after one pass in C
-            return Nesting(depth if level else 0, repeats, mixed, bools, halves, inferred)
+            return Nesting(depth if level else 0, repeats, mixed, bools, halves, texts, inferred)
         held = [v for v in _held(level)  # _is_holder written out: a call per item would cost more than the test
                 if isinstance(v, (list, tuple, dict)) or (isinstance(v, np.ndarray) and v.dtype == object)]
         once = {id(v): v for v in held}
@@ -98,7 +100,7 @@ def nesting(values: Iterable[Any], levels: int = MAX_LEVELS) -> Nesting:
             repeats = len(once) < len(held) or not below.isdisjoint(once)
             below.update(once)
         level = list(once.values())
-    return Nesting(levels + 1 if level else levels, repeats, mixed, bools, halves, inferred)
+    return Nesting(levels + 1 if level else levels, repeats, mixed, bools, halves, texts, inferred)
 
 
 def _held(holders: list[Any]) -> Iterator[Any]:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prov_common.errors import UnsupportedTypeError
+from prov_common.hashing.encode import is_text
 from prov_common.hashing.nesting import Nesting
 
 
@@ -61,8 +62,8 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         else:
             present = array[~pd.isna(array)]
             kinds = set(map(type, present))
-        ints = "every" if nesting.numpy_halves else "bools" if nesting.numpy_bools else ""
-        found = _holds(present, t, kinds, _Read(array, read), ints=ints)
+        looks = _Looks(nesting.numpy_bools or nesting.numpy_halves, nesting.numpy_halves, nesting.text_and_bytes)
+        found = _holds(present, t, kinds, _Read(array, read), looks=looks)
     if found is not None:
         problem, nested = found
         fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
@@ -108,7 +109,7 @@ _NANOSECONDS = _Problem(
     "[x if pd.isna(x) else x.floor('us') for x in l], na_action='ignore'); else keep the nanoseconds in a field of "
     "their own (x.nanosecond)")
 _DURATIONS_AND_NUMBERS = _Problem("durations and numbers (a number would be read as microseconds)")
-_BYTES_AND_TEXT = _Problem("bytes and text (the text would be read as its UTF-8 bytes)")
+_BYTES_AND_TEXT = _Problem("bytes and text (the text would be read as its UTF-8 bytes, or the bytes as text)")
 _SET_VALUES = _Problem("sets, whose order is not fixed (the digest would change from one process to the next)",
                        "make them sorted lists, e.g. df[{c}] = df[{c}].map(sorted)")
 _BOOL_AMONG_INTS = _Problem(
@@ -162,6 +163,8 @@ def _scalar_problem(present: Any, t: pa.DataType, kinds: set[type]) -> _Problem 
     if pa.types.is_duration(t) and any(not issubclass(k, (dt.timedelta, np.timedelta64)) for k in kinds):
         return _DURATIONS_AND_NUMBERS
     if (pa.types.is_binary(t) or pa.types.is_large_binary(t)) and any(issubclass(k, str) for k in kinds):
+        return _BYTES_AND_TEXT
+    if is_text(t) and any(issubclass(k, bytes) for k in kinds):
         return _BYTES_AND_TEXT
     return None
 
@@ -290,17 +293,31 @@ _SEQUENCES = (list, tuple, np.ndarray)
 _PLACED = frozenset(_SEQUENCES)  # the values whose items Arrow reads each as one, in their order
 
 
-def _looked_at(t: pa.DataType, ints: str = "") -> bool:
+@dataclass(frozen=True)
+class _Looks:
+    """What is looked at below a column's own values beyond what always is, where how its values nest
+    (:class:`Nesting`) says it may be there: integers (for numpy booleans, where Arrow read 0 or 1, or, with
+    ``every_int``, also for half floats, at every place), and text (for bytes among it)."""
+
+    ints: bool = False
+    every_int: bool = False
+    text: bool = False
+
+
+_LOOK_AS_ALWAYS = _Looks()
+
+
+def _looked_at(t: pa.DataType, looks: _Looks = _LOOK_AS_ALWAYS) -> bool:
     """Whether values read as ``t`` are looked at (:func:`_holds`): nested ones may hold sets, floats booleans (and
-    integers numpy booleans and half floats, with ``ints``), and date-times, times, durations and bytes values of other
-    kinds."""
-    return pa.types.is_nested(t) or _numbers(t, ints) or _is_scalar_looked_at(t)
+    integers numpy booleans and half floats, text bytes, as ``looks`` says), and date-times, times, durations and bytes
+    values of other kinds."""
+    return pa.types.is_nested(t) or _numbers(t, looks) or _is_scalar_looked_at(t) or (looks.text and is_text(t))
 
 
-def _numbers(t: pa.DataType, ints: str) -> bool:
+def _numbers(t: pa.DataType, looks: _Looks) -> bool:
     """Whether Arrow reads a boolean among values read as ``t`` as a number: floats, and integers (numpy booleans
-    only, and half floats) when they are looked at (``ints``)."""
-    return pa.types.is_floating(t) or (bool(ints) and pa.types.is_integer(t))
+    only, and half floats) when they are looked at (``looks.ints``)."""
+    return pa.types.is_floating(t) or (looks.ints and pa.types.is_integer(t))
 
 
 def _read_as_number(t: pa.DataType, kinds: set[type]) -> _Problem | None:
@@ -327,7 +344,7 @@ def _present(values: list[Any]) -> np.ndarray:
 
 
 def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None, read: _Read | None = None,
-           nested: bool = False, ints: str = "") -> _Found | None:
+           nested: bool = False, looks: _Looks = _LOOK_AS_ALWAYS) -> _Found | None:
     """The first value of ``values`` (nested ones included) that Arrow changes when it reads them as ``arrow_type``:
     a set where that type is nested, a boolean read as a float (``True`` among floats is 1.0), or a value of
     another kind where it is a date-time, time, duration or bytes type (:func:`_scalar_problem`); with whether it
@@ -335,10 +352,10 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     once (``kinds``, when the caller has them), then the values nested in them are the next level; a level of another
     type than those is not looked at (a set or boolean among them would have made them another type, or been
     refused). With ``read`` (the level as Arrow read it, passed on to the lists and structs in lists), floats in lists
-    and struct fields are looked at only where Arrow read 0.0 or 1.0; with ``ints``, integers are looked at as floats
-    are, for numpy booleans (read as 1 or 0: ``"bools"``) or also half floats (read as any integer: ``"every"``
-    place)."""
-    if _is_scalar_looked_at(arrow_type):
+    and struct fields are looked at only where Arrow read 0.0 or 1.0; with ``looks``, integers are looked at as floats
+    are, for numpy booleans (read as 1 or 0) or also half floats (read as any integer: at every place), and text as
+    bytes is."""
+    if _is_scalar_looked_at(arrow_type) or (looks.text and is_text(arrow_type)):
         if kinds is None:  # a level below the column's own: its nulls are still in it (None is left out below)
             kinds = set(map(type, values))
             if not kinds <= _NEVER_NULL_OR_NONE:
@@ -350,7 +367,7 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
     kinds = set(map(type, values)) if kinds is None else kinds
     if pa.types.is_nested(arrow_type) and any(issubclass(k, _SETS) for k in kinds):
         return _SET_VALUES, nested
-    if _numbers(arrow_type, ints) and (problem := _read_as_number(arrow_type, kinds)) is not None:
+    if _numbers(arrow_type, looks) and (problem := _read_as_number(arrow_type, kinds)) is not None:
         return problem, nested
     if pa.types.is_struct(arrow_type):
         keys = _key_kinds(values, kinds)
@@ -359,11 +376,11 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
             return _TEXT_AND_BYTES_KEYS, nested
         for i, f in enumerate(arrow_type):
             key = f.name.encode() if by_bytes else f.name  # Arrow reads {b"w": 1.0} as the field w
-            if read is not None and _numbers(f.type, ints):  # the values read as 0.0 or 1.0 only
-                found = _found(_read_as_number(f.type, _kinds_in_field(read, i, key, ints == "every")), True)
-            elif _looked_at(f.type, ints):
+            if read is not None and _numbers(f.type, looks):  # the values read as 0.0 or 1.0 only
+                found = _found(_read_as_number(f.type, _kinds_in_field(read, i, key, looks.every_int)), True)
+            elif _looked_at(f.type, looks):
                 found = _holds([v[key] for v in values if isinstance(v, dict) and key in v], f.type, nested=True,
-                               ints=ints)
+                               looks=looks)
             else:
                 found = None
             if found is not None:
@@ -373,26 +390,26 @@ def _holds(values: Any, arrow_type: pa.DataType, kinds: set[type] | None = None,
         pairs = [pair for value in values if value is not None
                  for pair in (value.items() if isinstance(value, dict) else value)]
         for i, part in enumerate((arrow_type.key_type, arrow_type.item_type)):
-            found = _holds([pair[i] for pair in pairs], part, nested=True, ints=ints) if _looked_at(part, ints) else None
+            found = _holds([pair[i] for pair in pairs], part, nested=True, looks=looks) if _looked_at(part, looks) else None
             if found is not None:
                 return found
         return None
     item = getattr(arrow_type, "value_type", None)  # a list of any kind
-    if item is None or not _looked_at(item, ints):
+    if item is None or not _looked_at(item, looks):
         return None
-    if _numbers(item, ints):  # the last level, in one pass (lists of numbers are common); number arrays hold no bool
+    if _numbers(item, looks):  # the last level, in one pass (lists of numbers are common); number arrays hold no bool
         if read is not None:
-            return _found(_read_as_number(item, _kinds_in_lists(read, kinds, ints == "every")), True)
+            return _found(_read_as_number(item, _kinds_in_lists(read, kinds, looks.every_int)), True)
         inner = chain.from_iterable(value for value in values if isinstance(value, (list, tuple))
                                     or (isinstance(value, np.ndarray) and value.dtype.kind in "bO"))
         return _found(_read_as_number(item, set(map(type, inner))), True)
     inner = chain.from_iterable(value for value in values if isinstance(value, _SEQUENCES))
     if read is None or not kinds <= _PLACED or not pa.types.is_nested(item) or pa.types.is_map(item):
-        return _holds([v for v in inner if v is not None], item, nested=True, ints=ints)
+        return _holds([v for v in inner if v is not None], item, nested=True, looks=looks)
     # lists of lists or structs: the next level with what Arrow read of it, item by item (nulls included)
     flat, items = pc.list_flatten(read.arrow), np.fromiter(inner, dtype=object)
     if len(items) != len(flat):
-        return _holds([v for v in items if v is not None], item, nested=True, ints=ints)
+        return _holds([v for v in items if v is not None], item, nested=True, looks=looks)
     item_kinds = set(map(type, items))
     item_kinds.discard(type(None))
-    return _holds(items, item, item_kinds, _Read(items, flat), nested=True, ints=ints)
+    return _holds(items, item, item_kinds, _Read(items, flat), nested=True, looks=looks)
