@@ -499,3 +499,45 @@ def test_numpy_half_floats_among_integers_are_refused_with_a_fix_that_works(valu
     assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"c": pd.Series(meant, dtype=object)})).digest
     apart = pd.DataFrame({"c": pd.Series([{"h": np.float16(0.5), "n": 3}], dtype=object)})
     assert [c.logical_type for c in hash_dataframe(apart).columns] == ['struct<"h": float32, "n": int64>']
+
+
+@pytest.mark.parametrize(("values", "missing_as"), [
+    ([[1], decimal.Decimal("sNaN")], [[1], None]),
+    ([{"a": 1}, decimal.Decimal("-sNaN")], [{"a": 1}, None]),
+], ids=["beside-lists", "beside-dicts"])
+def test_a_signalling_decimal_nan_is_missing_as_a_quiet_one_not_a_crash(values: list, missing_as: list) -> None:
+    """pandas raises decimal.InvalidOperation when asked whether a signalling decimal NaN is missing, which came out of
+    hash_dataframe for an object column holding one beside lists or dicts. It is missing, as a quiet NaN and a float
+    NaN are (Arrow reads both as nulls)."""
+    digest = hash_dataframe(pd.DataFrame({"m": pd.Series(values, dtype=object)})).digest
+    assert digest == hash_dataframe(pd.DataFrame({"m": pd.Series(missing_as, dtype=object)})).digest
+
+
+def test_a_column_of_mixed_types_holding_a_signalling_decimal_nan_is_refused_naming_its_types() -> None:
+    """The refusal of mixed types leaves out the missing values to name the types: pandas raised
+    decimal.InvalidOperation there on a signalling NaN."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(pd.DataFrame({"m": pd.Series([decimal.Decimal("sNaN"), "x", 2], dtype=object)}))
+    assert refused.value.what.startswith("column 'm' has dtype object holding values of mixed types int, str, "), refused.value.what
+
+
+def test_a_decimal_infinity_is_refused_naming_its_row_with_a_fix_that_works() -> None:
+    """A decimal column cannot hold Decimal('Infinity'): pyarrow's refusal said only "'str' object cannot be interpreted
+    as an integer". The refusal names the column, the row and the value; the fix given (floats) hashes."""
+    from prov_common.errors import UnsupportedTypeError
+
+    df = pd.DataFrame({"m": pd.Series([decimal.Decimal("1.5"), None, decimal.Decimal("-Infinity")], dtype=object, index=[4, 2, 0])})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    assert refused.value.what == ("column 'm' holds a decimal infinity (row 2: Decimal('-Infinity')), which a decimal column "
+                                  "cannot hold."), refused.value.what
+    fix = refused.value.fix
+    assert fix.startswith("store the column as floats, which hold infinities, e.g. df['m'] = df['m'].astype(float) "), fix
+    exec(fix.split("e.g. ", 1)[1].split(" (", 1)[0], {"df": df})
+    assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"m": [1.5, None, -np.inf]}, index=[4, 2, 0])).digest
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(pd.DataFrame({"m": pd.Series([None, {"p": [decimal.Decimal("Infinity")]}], dtype=object)}))
+    assert refused.value.what == ("column 'm' holds a decimal infinity (row 1, inside a list or dict: Decimal('Infinity')), "
+                                  "which a decimal column cannot hold."), refused.value.what

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,8 +17,9 @@ import pyarrow as pa
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, UnsupportedTypeError
-from prov_common.hashing.nesting import MAX_LEVELS, Nesting, first_expanded, first_holding_itself, nesting
-from prov_common.hashing.object_columns import check_read_as_given
+from prov_common.hashing.nesting import (MAX_LEVELS, Held, Nesting, first_expanded, first_holding,
+                                         first_holding_itself, nesting)
+from prov_common.hashing.object_columns import check_read_as_given, missing
 from prov_common.hashing.types import canonical_type
 from prov_common.text import VALUE_AT_MOST, cut
 
@@ -220,6 +222,8 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
     except UnicodeEncodeError as exc:  # a lone surrogate: "convert it to one type" would not help
         raise _not_unicode(values, display) from exc
     except _CONVERT_ERRORS as exc:
+        if dtype == object and (infinity := first_holding(values, _is_decimal_infinity)) is not None:
+            raise _decimal_infinity(display, infinity) from exc
         raise UnsupportedTypeError(
             f"column {display!r} has dtype {dtype} holding {_describe_values(values)}, which cannot be hashed: "
             f"{_arrow_reason(exc)}.",
@@ -268,10 +272,26 @@ def _not_unicode(values: pd.Series | pd.Index, display: str) -> UnsupportedTypeE
             ".str.decode('utf-8', 'replace'), or store the column as bytes")
 
 
+def _is_decimal_infinity(value: Any) -> bool:
+    return isinstance(value, Decimal) and value.is_infinite()
+
+
+def _decimal_infinity(display: str, found: Held) -> UnsupportedTypeError:
+    """The refusal of a column holding a decimal infinity (``found``), which Arrow's decimal type cannot hold (pyarrow
+    said only: 'str' object cannot be interpreted as an integer)."""
+    inside = ", inside a list or dict" if found.nested else ""
+    fix = ("store the numbers inside as floats, which hold infinities, or as text (str(x))" if found.nested else
+           f"store the column as floats, which hold infinities, e.g. df[{display!r}] = df[{display!r}].astype(float) "
+           f"(digits beyond a float's are lost), or as text, df[{display!r}] = df[{display!r}].astype(str)")
+    return UnsupportedTypeError(f"column {display!r} holds a decimal infinity (row {found.row}{inside}: {found.value!r}), "
+                                "which a decimal column cannot hold.", fix=fix + "; or None where it means a missing value.")
+
+
 def _describe_values(values: pd.Series | pd.Index) -> str:
     import pandas as pd  # here: only pandas sources are described
 
-    sample = pd.Series(values).dropna().iloc[:10_000]
+    array = np.asarray(values, dtype=object)
+    sample = pd.Series(array[~missing(array)]).iloc[:10_000]
     names = sorted({type(v).__name__ for v in sample})
     if len(names) > 1:
         return "values of mixed types " + ", ".join(names)

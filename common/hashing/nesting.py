@@ -118,6 +118,33 @@ def first_holding_itself(values: Iterable[Any]) -> int | None:
     return next((row for row, value in enumerate(values) if _holds_itself(value, acyclic)), None)
 
 
+class Held(NamedTuple):
+    """A value found in an ``object`` column: its ``row``, and whether it is inside a list, tuple, dict or object
+    array there (``nested``) rather than the row's value itself."""
+
+    row: int
+    value: Any
+    nested: bool
+
+
+def first_holding(values: Iterable[Any], found: Callable[[Any], bool]) -> Held | None:
+    """The first value of the ``object`` column ``values``, or held in one at any depth, that is no list, tuple, dict
+    or object array and for which ``found`` is true; None when none is. Each container is walked once, without
+    recursion (the values must not hold themselves: :func:`first_holding_itself`)."""
+    seen: set[int] = set()
+    for row, value in enumerate(values):
+        todo = [value]
+        while todo:
+            item = todo.pop()
+            if not _is_holder(item):
+                if found(item):
+                    return Held(row, item, item is not value)
+            elif id(item) not in seen:
+                seen.add(id(item))
+                todo.extend(_items(item))
+    return None
+
+
 def _holds_itself(value: Any, acyclic: set[int]) -> bool:
     if not _is_holder(value):
         return False

@@ -13,6 +13,7 @@ in the column or inside its lists and structs, would give two different frames o
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -60,7 +61,7 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
             kinds.discard(type(None))
             present = array
         else:
-            present = array[~pd.isna(array)]
+            present = array[~missing(array)]
             kinds = set(map(type, present))
         looks = _Looks(nesting.numpy_bools or nesting.numpy_halves, nesting.numpy_halves, nesting.text_and_bytes)
         found = _holds(present, t, kinds, _Read(array, read), looks=looks)
@@ -336,10 +337,23 @@ def _found(problem: _Problem | None, nested: bool) -> _Found | None:
 
 def _present(values: list[Any]) -> np.ndarray:
     """The values that are no null (None, NaN, NaT, NA)."""
+    array = np.fromiter(values, dtype=object, count=len(values))
+    return array[~missing(array)]
+
+
+def missing(array: np.ndarray) -> np.ndarray:
+    """``pandas.isna`` of an object array: None, NaN (float or decimal), NaT and NA. A signalling decimal NaN, on which
+    pandas raises ``decimal.InvalidOperation``, is missing as a quiet one is (Arrow reads both as nulls)."""
     import pandas as pd  # here: only pandas columns are object columns
 
-    array = np.fromiter(values, dtype=object, count=len(values))
-    return array[~pd.isna(array)]
+    try:
+        return pd.isna(array)
+    except decimal.InvalidOperation:
+        quiet = (_QUIET_NAN if isinstance(v, decimal.Decimal) and v.is_snan() else v for v in array)
+        return pd.isna(np.fromiter(quiet, dtype=object, count=len(array)))
+
+
+_QUIET_NAN = decimal.Decimal("NaN")
 
 
 
