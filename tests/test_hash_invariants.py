@@ -114,6 +114,19 @@ def test_default_range_index_is_not_data_but_other_indexes_are():
     assert digest(df.set_index(pd.Index([2, 1, 0]))) != base
 
 
+@pytest.mark.parametrize("names", [[1, "b"], ["b", 0], [1, 1]], ids=["int-name-1", "int-name-0", "twice-1"])
+def test_every_index_level_is_hashed_by_its_position_whatever_the_levels_are_named(names):
+    """pandas' get_level_values takes an int as a level's name first: with levels named 1 and 'b' the level named 1 was
+    hashed twice and 'b' never, so (1, 'x'), (2, 'y') and (1, 'x'), (2, 'z') had one digest."""
+    def frame(second):
+        return pd.DataFrame({"a": [1, 2]}, index=pd.MultiIndex.from_tuples([(1, "x"), (2, second)], names=names))
+
+    td = hash_dataframe(frame("y"))
+    assert [(c.name, c.logical_type) for c in td.columns] == [
+        (f"__index__:{names[0]}", "int64"), (f"__index__:{names[1]}", "string"), ("a", "int64")]
+    assert td.digest != hash_dataframe(frame("z")).digest
+
+
 def test_null_representation_does_not_matter():
     # int64 with garbage behind the null slot vs zeros
     validity = pa.py_buffer(np.packbits([1, 0, 1], bitorder="little").tobytes())

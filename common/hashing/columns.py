@@ -298,6 +298,12 @@ def _describe_values(values: pd.Series | pd.Index) -> str:
     return f"Python objects of type {names[0]}" if names else "no values"
 
 
+def level_values(index: pd.Index, level: int) -> pd.Index:
+    """The values of the level of ``index`` at position ``level``. ``Index.get_level_values`` takes an int as a level's
+    name first: with levels named 1 and 'b' it gave the level named 1 for position 1, so the level 'b' was not hashed."""
+    return index._get_level_values(level)  # by position only (pandas' own, behind get_level_values)
+
+
 def _is_default_index(index: pd.Index) -> bool:
     import pandas as pd  # here: only a DataFrame has an index
 
@@ -308,7 +314,7 @@ def dataframe_sources(df: pd.DataFrame) -> Iterator[ColumnSource]:
     """Index levels (unless the default RangeIndex) then columns, in order, created lazily."""
     if not _is_default_index(df.index):
         for level in range(df.index.nlevels):
-            values = df.index.get_level_values(level)
+            values = level_values(df.index, level)
             name = df.index.names[level]
             yield pandas_source(values, name, index_display(name, level), "index")
     for label, series in df.items():

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from prov_common.hashing.columns import ColumnSource, display_label, index_display, pandas_source
+from prov_common.hashing.columns import ColumnSource, display_label, index_display, level_values, pandas_source
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher
 from prov_common.hashing.table import BLOCK_ROWS
@@ -65,7 +65,7 @@ class _CannotStream(Exception):
 def _columns(df: pd.DataFrame) -> list[Column]:
     """Index levels then the columns, as ``hash_dataframe`` sees them when the index is not the default one."""
     index = df.index
-    cols: list[Column] = [(name, index_display(name, level), "index", index.get_level_values(level))
+    cols: list[Column] = [(name, index_display(name, level), "index", level_values(index, level))
                           for level, name in enumerate(index.names)]
     return cols + [(label, display_label(label), "column", series) for label, series in df.items()]
 
