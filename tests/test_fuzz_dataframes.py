@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from prov_common.errors import BadInputError
@@ -541,3 +541,54 @@ def test_a_decimal_infinity_is_refused_naming_its_row_with_a_fix_that_works() ->
         hash_dataframe(pd.DataFrame({"m": pd.Series([None, {"p": [decimal.Decimal("Infinity")]}], dtype=object)}))
     assert refused.value.what == ("column 'm' holds a decimal infinity (row 1, inside a list or dict: Decimal('Infinity')), "
                                   "which a decimal column cannot hold."), refused.value.what
+
+
+_NUMPY_INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+_numpy_scalars = (st.tuples(st.sampled_from(_NUMPY_INTS), st.integers(0, 127)).map(lambda t: t[0](t[1]))
+                  | st.tuples(st.sampled_from([np.float16, np.float32, np.float64]), st.sampled_from([0.0, 0.5, 1.0, 2.5, -3.0]))
+                  .map(lambda t: t[0](t[1])) | st.sampled_from([np.True_, np.False_]))
+_read_back_scalars = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5, -0.0, float("nan")])
+                      | st.sampled_from(["", "a", b"", b"a"]) | _numpy_scalars
+                      | st.sampled_from([decimal.Decimal(x) for x in ("0", "1.5", "-2", "NaN", "sNaN")]))
+_read_back_values = st.recursive(_read_back_scalars, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+                                 | st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2), max_leaves=6)
+
+
+def _as_given(value: object) -> object:
+    """``value`` as the hash should tell it apart: each kind of scalar (bool, number, text, bytes) on its own, numbers by
+    their value and sign, every null one, lists and tuples alike, a dict's missing key a null (a struct's field)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool", bool(value)
+    if isinstance(value, (int, np.integer)):
+        value = decimal.Decimal(int(value))
+    elif isinstance(value, (float, np.floating)):
+        value = decimal.Decimal(float(value))
+    if value is None or (isinstance(value, decimal.Decimal) and value.is_nan()):
+        return None
+    if isinstance(value, decimal.Decimal):
+        return "number", value, value.is_signed()
+    if isinstance(value, (str, bytes)):
+        return type(value).__name__, value
+    if isinstance(value, dict):
+        return "dict", {k: v for k, v in ((k, _as_given(v)) for k, v in value.items()) if v is not None}
+    return "list", [_as_given(v) for v in value]
+
+
+@settings(max_examples=int(200 * SCALE), **FUZZ)
+@given(st.lists(_read_back_values, min_size=1, max_size=4))
+@example([[2, np.True_]])
+@example([1, np.float16(0.5)])
+@example([{"k": ["a", b"b"]}])
+@example([[1], decimal.Decimal("sNaN")])
+def test_an_object_column_is_hashed_as_arrow_reads_it_back_or_refused(values: list) -> None:
+    """An object column of mixed Python values (numpy scalars of every width, decimals, text and bytes, at any depth in
+    lists, tuples and dicts) is hashed as Arrow reads it: what Arrow reads back must be the values given, or the column
+    refused. Arrow read [[2, np.True_]] as [[2, 1]], [1, np.float16(0.5)] as [1, 0] and [["a", b"b"]] as [["a", "b"]]."""
+    column = pd.Series(values, dtype=object)
+    try:
+        hash_dataframe(pd.DataFrame({"m": column}))
+    except BadInputError:
+        return
+    import pyarrow
+
+    assert [_as_given(v) for v in pyarrow.array(column, from_pandas=True).to_pylist()] == [_as_given(v) for v in values]
