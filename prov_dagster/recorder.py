@@ -241,8 +241,8 @@ class Recorder:
     def step(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]] | None = None) -> StepRun:
         """The open run of a step attempt; after its run ended, a run of the attempt's next part (events
         for an ended run would come after its bundle was sealed, and be lost); a run of this recorder's namespace.
-        ``elsewhere`` gives the other namespaces the step may have recorded in (:func:`step_namespaces`), asked only
-        when a retry finds an earlier attempt that recorded nothing in this one."""
+        ``elsewhere`` gives the other namespaces the step may have recorded in (:func:`step_namespaces`), asked when a
+        retry closes its earlier attempts."""
         identity = replace(identity, namespace=self.namespace)
         with self._lock:
             run = self._steps.get(identity)
@@ -258,54 +258,62 @@ class Recorder:
         return run
 
     def _close_earlier_attempts(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]]) -> None:
-        """A retry means the earlier attempts failed: seal each one that was not closed and recorded in this namespace,
-        with what it staged; one that failed before it loaded or wrote anything through tdprov, in any namespace
-        (this one, ``elsewhere``'s, those of this process's recorders of the store), is a START and a FAIL of its own
-        (a run per attempt), made up once in the process. One whose state the store cannot tell now (an outage) is left
-        as it is, with a warning: recording never fails the retry."""
+        """A retry means the earlier attempts failed: seal each one that was not closed, with what it staged, in this
+        namespace and in each other one where it recorded (``elsewhere``'s, those of this process's recorders of the
+        store: a retry that records in one namespace only left the attempt's run of another staged, in no bundle, when
+        its step then succeeded); one that failed before it loaded or wrote anything through tdprov, in any namespace,
+        is a START and a FAIL of its own in this one (a run per attempt), made up once in the process. One whose state
+        the store cannot tell now (an outage) is left as it is, with a warning: recording never fails the retry."""
         for attempt in range(identity.attempt):
             earlier = replace(identity, attempt=attempt, part=0)
-            with self._lock:
-                run = self._steps.get(earlier)
-            if run is None:
-                try:
-                    if self.sealed(earlier):
-                        continue
-                    started = self.staged(earlier)  # its START staged (or spooled), or none
-                    if not started and (self._recorded_elsewhere(earlier, elsewhere) or not _make_up(earlier)):
-                        continue  # the attempt is a run of the namespaces it recorded in only
-                except TdprovError as exc:
-                    if self.settings.strict:
-                        raise
-                    log.warning("tdprov: cannot tell whether run %s (attempt %d of step %s, which Dagster retried) was "
-                                "sealed: %s. It is left as it is; if it stays unsealed, 'tdprov audit' names it. Fix: once the "
-                                "store is reachable, 'tdprov store seal --force %s' seals it", earlier.ol_run_id, attempt,
-                                identity.step_key, exc, earlier.ol_run_id)
-                    continue
-                run = StepRun(self, earlier, started=started)
-            if not run.ended:
-                run.fail(error=retried_error(identity.step_key, attempt, identity.attempt))
+            error = retried_error(identity.step_key, attempt, identity.attempt)
+            try:
+                recorded_elsewhere = self._close_elsewhere(earlier, elsewhere, error)
+                if self._close(earlier, error) or recorded_elsewhere or not _make_up(earlier):
+                    continue  # the attempt is a run of the namespaces it recorded in only
+            except TdprovError as exc:
+                if self.settings.strict:
+                    raise
+                log.warning("tdprov: cannot tell whether run %s (attempt %d of step %s, which Dagster retried) was "
+                            "sealed: %s. It is left as it is; if it stays unsealed, 'tdprov audit' names it. Fix: once the "
+                            "store is reachable, 'tdprov store seal --force %s' seals it", earlier.ol_run_id, attempt,
+                            identity.step_key, exc, earlier.ol_run_id)
+                continue
+            StepRun(self, earlier).fail(error=error)
+
+    def _close(self, identity: StepIdentity, error: str) -> bool:
+        """Whether step attempt ``identity``, which Dagster retried, recorded in this namespace; its run is sealed with a
+        FAIL (``error``) now if it was not: open in this process, or staged (or spooled) in the store."""
+        with self._lock:
+            run = self._steps.get(identity)
+            ended = identity in self._ended
+        if run is None:
+            if ended or self.sealed(identity):
+                return True
+            if not self.staged(identity):  # its START staged (or spooled), or none
+                return False
+            run = StepRun(self, identity, started=True)
+        if not run.ended:
+            run.fail(error=error)
+        return True
 
     def sealed(self, identity: StepIdentity) -> bool:
         """Whether the run of step attempt ``identity`` is sealed in the store."""
         return self.transport().store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
 
-    def _recorded_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]]) -> bool:
-        """Whether step attempt ``identity`` recorded in another namespace than this recorder's: a run of it open or
-        ended in this process, or sealed or staged in the store, in a namespace of ``elsewhere`` or of this process's
-        recorders of the store."""
+    def _close_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]], error: str) -> bool:
+        """Whether step attempt ``identity``, which Dagster retried, recorded in another namespace than this recorder's
+        (one of ``elsewhere`` or of this process's recorders of the store); each such run is sealed with a FAIL
+        (``error``) now if it was not (:meth:`_close`), and delivered before the retry goes on."""
         with _recorders_lock:
-            mine = {namespace: r for (settings, namespace), r in _recorders.items() if settings == self.settings}
+            mine = {namespace for settings, namespace in _recorders if settings == self.settings}
+        recorded = False
         for namespace in sorted({*mine, *map(namespace_uri, elsewhere())} - {self.namespace}):
-            there = replace(identity, namespace=namespace)
-            if (namespace in mine and mine[namespace].holds(there)) or self.sealed(there) or self.staged(there):
-                return True
-        return False
-
-    def holds(self, identity: StepIdentity) -> bool:
-        """Whether this process recorded step attempt ``identity`` through this recorder (its run open or ended)."""
-        with self._lock:
-            return identity in self._steps or identity in self._ended
+            closer = recorder_for_namespace(self.settings, namespace)
+            if closer._close(replace(identity, namespace=namespace), error):
+                recorded = True
+                closer.wait()
+        return recorded
 
     def staged(self, identity: StepIdentity) -> bool:
         """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store, or wait in

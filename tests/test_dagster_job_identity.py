@@ -38,6 +38,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
+from prov_dagster.recorder import Recorder
 
 from dagster_support import instance, store  # noqa: F401  (fixtures)
 
@@ -349,9 +350,11 @@ def test_the_failure_sensor_names_the_job_a_step_ran_as_when_the_execution_plan_
         store: Path, instance: DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     """The sensor names a step's job from the run's execution plan; when the plan could not be read it named the step
-    by its key: attempt 0 of op job flaky_etl's step flaky_load, left staged for team_b as job:flaky_etl:flaky_load,
-    was sealed by a FAIL of job flaky_load, another job than its START's. The staged events name the job; a step that
-    staged none (load_nothing) is named by its step key, with a warning that says so."""
+    by its key: attempt 0 of op job flaky_etl's step flaky_load, left staged for team_b as job:flaky_etl:flaky_load
+    (its retry could not seal it: another process, the store down for a moment), was sealed by a FAIL of job
+    flaky_load, another job than its START's. The staged events name the job; a step that staged none (load_nothing)
+    is named by its step key, with a warning that says so."""
+    monkeypatch.setattr(Recorder, "_close_elsewhere", lambda *_: False)  # the retry left it to the sensor
     resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
     for team in ("team_a", "team_b"):
         resources[team] = ProvenanceIOManager(namespace=team, data_root=str(tmp_path / team))

@@ -566,6 +566,14 @@ def test_a_step_whose_outputs_go_to_two_namespaces_is_a_run_of_each_namespaces_j
     no_unfinished_run(store)
 
 
+def _teams(store: str, tmp_path: Path) -> dict[str, ProvenanceIOManager]:
+    """The default IO manager and one of each namespace team_a and team_b, all recording in ``store``."""
+    resources = {"io_manager": ProvenanceIOManager(store=store)}
+    for team in ("team_a", "team_b"):
+        resources[team] = ProvenanceIOManager(store=store, namespace=team, data_root=str(tmp_path / team))
+    return resources
+
+
 def flaky_teams(fails_for_good: bool) -> Any:
     """A step whose attempt 0 writes for team_b and fails; its retry writes for team_a, then fails or succeeds."""
     @multi_asset(name=f"flaky_teams_{'failing' if fails_for_good else 'retried'}", retry_policy=RetryPolicy(max_retries=1),
@@ -585,16 +593,16 @@ def broken() -> pd.DataFrame:
 
 @pytest.mark.parametrize("fails_for_good", [True, False], ids=["last-attempt-failed", "last-attempt-succeeded"])
 def test_the_failure_sensor_seals_an_earlier_attempt_in_a_namespace_the_last_one_did_not_record_in(
-        store: str, tmp_path: Path, ol_validator: Any, fails_for_good: bool) -> None:
+        store: str, tmp_path: Path, ol_validator: Any, monkeypatch: pytest.MonkeyPatch, fails_for_good: bool) -> None:
     """Attempt 0 wrote for team_b and failed; its retry wrote for team_a only, then failed for good (or succeeded,
-    in a run another step failed). The sensor looked at a failed step's last attempt only: attempt 1 staged nothing in
-    team_b, so attempt 0's team_b run (START, RUNNING with for_b) was left staged, in no bundle."""
-    resources = {"io_manager": ProvenanceIOManager(store=store)}
-    for team in ("team_a", "team_b"):
-        resources[team] = ProvenanceIOManager(store=store, namespace=team, data_root=str(tmp_path / team))
+    in a run another step failed), and could not seal attempt 0's team_b run (as in another process with the store
+    down for a moment). The sensor looked at a failed step's last attempt only: attempt 1 staged nothing in team_b, so
+    attempt 0's team_b run (START, RUNNING with for_b) was left staged, in no bundle."""
+    monkeypatch.setattr(Recorder, "_close_elsewhere", lambda *_: False)  # the retry left it to the sensor
     step = flaky_teams(fails_for_good)
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([grouped, step, broken], instance=instance, resources=resources, raise_on_error=False)
+        result = materialize([grouped, step, broken], instance=instance, resources=_teams(store, tmp_path),
+                             raise_on_error=False)
         assert not result.success
         with build_run_status_sensor_context(
                 sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
@@ -618,10 +626,10 @@ def test_the_failure_sensor_seals_an_earlier_attempt_in_a_namespace_the_last_one
     no_unfinished_run(store)
 
 
-def flaky_writer(wrote: bool) -> Any:
+def flaky_writer(wrote: bool, retry_writes: tuple[str, ...] = ("for_a", "for_b")) -> Any:
     """A step that reads nothing: attempt 0 writes for team_b and fails (or fails before it writes anything); its retry
-    writes for team_a, then for team_b, and succeeds."""
-    @multi_asset(name=f"flaky_{'wrote' if wrote else 'nothing'}", retry_policy=RetryPolicy(max_retries=1),
+    writes ``retry_writes`` (for team_a, then for team_b) and succeeds."""
+    @multi_asset(name=f"flaky_{'wrote' if wrote else 'nothing'}_{len(retry_writes)}", retry_policy=RetryPolicy(max_retries=1),
                  outs={"for_a": AssetOut(io_manager_key="team_a", is_required=False),
                        "for_b": AssetOut(io_manager_key="team_b", is_required=False)})
     def flaky(context):  # noqa: ANN001, ANN202
@@ -630,8 +638,8 @@ def flaky_writer(wrote: bool) -> Any:
             if wrote:
                 yield Output(frame, output_name="for_b")
             raise RuntimeError("lost the connection in attempt 0")
-        yield Output(frame, output_name="for_a")
-        yield Output(frame, output_name="for_b")
+        for output in retry_writes:
+            yield Output(frame, output_name=output)
     return flaky
 
 
@@ -642,12 +650,9 @@ def test_a_retry_makes_up_no_run_of_an_earlier_attempt_in_a_namespace_it_did_not
     and a FAIL made up for an attempt that recorded nothing there. And an attempt that recorded nothing anywhere got a
     made-up run in each namespace its retry wrote for: one of two runs of the attempt. It is made up once, where the
     retry first records."""
-    resources = {"io_manager": ProvenanceIOManager(store=store)}
-    for team in ("team_a", "team_b"):
-        resources[team] = ProvenanceIOManager(store=store, namespace=team, data_root=str(tmp_path / team))
     step = flaky_writer(wrote)
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([step], instance=instance, resources=resources)
+        result = materialize([step], instance=instance, resources=_teams(store, tmp_path))
     found = bundles(store)
     ran = {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == step.op.name}
     first = "dagster://team_b" if wrote else "dagster://team_a"
@@ -657,6 +662,26 @@ def test_a_retry_makes_up_no_run_of_an_earlier_attempt_in_a_namespace_it_did_not
                       "COMPLETE" for team in ("team_a", "team_b")}}
     assert [o.name for o in found[failed].outputs] == ([str(tmp_path / "team_b" / "for_b.parquet")] if wrote else [])
     assert check_events(store, failed, ol_validator) == (["START", "RUNNING", "FAIL"] if wrote else ["START", "FAIL"])
+    no_unfinished_run(store)
+
+
+def test_a_retry_seals_an_earlier_attempts_run_in_a_namespace_the_retry_does_not_record_in(
+        store: str, tmp_path: Path, ol_validator: Any) -> None:
+    """Attempt 0 wrote for team_b and failed; its retry wrote for team_a only and succeeded, so no failure sensor ran.
+    The retry sealed earlier attempts in the namespaces it recorded in only: attempt 0's team_b run (its START and the
+    output it wrote) was left staged, in no bundle, for good."""
+    step = flaky_writer(True, retry_writes=("for_a",))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([step], instance=instance, resources=_teams(store, tmp_path))
+    found = bundles(store)
+    failed = step_run_id(result.run_id, step.op.name, 0, namespace="dagster://team_b")
+    assert {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == step.op.name} == {
+        ("dagster://team_b", failed): "FAIL",
+        ("dagster://team_a", step_run_id(result.run_id, step.op.name, 1, namespace="dagster://team_a")): "COMPLETE"}
+    assert [o.name for o in found[failed].outputs] == [str(tmp_path / "team_b" / "for_b.parquet")]
+    assert check_events(store, failed, ol_validator) == ["START", "RUNNING", "FAIL"]
+    events = parse_events_jsonl(read_bundle(open_store(store), failed).files["events.jsonl"])
+    assert "attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
     no_unfinished_run(store)
 
 
