@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -138,7 +138,7 @@ def unplaced(records: Iterable[DatasetRecord], checks: Iterable[AssetCheck]) -> 
 
 NOT_LOADED = "taken from Dagster: the check loaded no version through tdprov"
 """``params.input`` of a check whose step loaded nothing through tdprov (its run's input is the version Dagster says
-the check evaluated, else the asset's latest materialization)."""
+the check evaluated, else the asset's latest materialization before the step started)."""
 
 
 def unrecorded_check_steps(instance: Any, run_id: str, recorded: set[str]) -> set[str]:
@@ -162,10 +162,12 @@ def unrecorded_check_steps(instance: Any, run_id: str, recorded: set[str]) -> se
     return (checking & started) - materialized - recorded
 
 
-def checked_versions(instance: Any, checks: Iterable[AssetCheck]) -> tuple[list[DatasetRecord], list[AssetCheck]]:
+def checked_versions(instance: Any, checks: Iterable[AssetCheck],
+                     started: Callable[[], int | None]) -> tuple[list[DatasetRecord], list[AssetCheck]]:
     """For a check step that loaded nothing through tdprov: the version of each asset ``checks`` checked, as
     :mod:`prov_dagster.deps` records an upstream asset (the materialization Dagster says the check evaluated; with
-    none named, e.g. a check that raised, the asset's latest one, of the check's partition), and the checks, each
+    none named, e.g. a check that raised, the asset's latest one stored before the step started, of the check's
+    partition: ``started`` gives the event-log storage id of its STEP_START, asked then only), and the checks, each
     saying so in ``params.input`` (:data:`NOT_LOADED`)."""
     records: dict[str, DatasetRecord] = {}
     said = []
@@ -173,7 +175,7 @@ def checked_versions(instance: Any, checks: Iterable[AssetCheck]) -> tuple[list[
         partition = check.result.params.get("partition")
         if check.asset not in records and check.key is not None:
             metadata = (event_metadata(instance, check.key, check.target, True) if check.target is not None
-                        else latest_metadata(instance, check.key, partition))
+                        else latest_metadata(instance, check.key, partition, before=started()))
             records[check.asset] = declared_version(check.key, partition, metadata)
         said.append(replace(check, result=replace(check.result, params={**check.result.params, "input": NOT_LOADED})))
     return list(records.values()), said

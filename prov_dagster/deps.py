@@ -43,7 +43,8 @@ class DeclaredDeps:
         if not missing:
             return []
         places = {r.dataset for r in inputs}
-        started = cache(partial(_step_started, self.step_context))  # read once, for the first partitioned upstream
+        context = self.step_context
+        started = cache(partial(step_start_id, context.instance, context.run_id, context.step.key))  # read once, if needed
         out = []
         for key in missing:
             for record in self._versions(key, started):
@@ -99,10 +100,11 @@ def latest_metadata(instance: Any, key: AssetKey, partition: str | None = None, 
     return event.metadata if event is not None else {}
 
 
-def _step_started(step_context: Any) -> int | None:
-    """The event-log storage id of the step's (latest) STEP_START; ``None`` when the log holds none."""
-    records = step_context.instance.get_records_for_run(step_context.run_id, of_type=DagsterEventType.STEP_START).records
-    return max((r.storage_id for r in records if r.event_log_entry.step_key == step_context.step.key), default=None)
+def step_start_id(instance: Any, run_id: str, step_key: str) -> int | None:
+    """The event-log storage id of the (latest) STEP_START of step ``step_key`` of Dagster run ``run_id``; ``None``
+    when the log holds none."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_START).records
+    return max((r.storage_id for r in records if r.event_log_entry.step_key == step_key), default=None)
 
 
 def declared_version(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:

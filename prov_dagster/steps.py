@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from dagster import DagsterEventType
@@ -21,7 +21,7 @@ from dagster._core.execution.stats import StepEventStatus
 
 from prov_dagster._compat import planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import AssetCheck, checked_versions, step_checks, unplaced, unrecorded_check_steps
-from prov_dagster.deps import writer_namespace
+from prov_dagster.deps import step_start_id, writer_namespace
 from prov_dagster.model import StepIdentity
 from prov_dagster.recorder import Recorder, StepRun, recorded_step_keys
 from prov_dagster.step_times import attempt_times
@@ -129,7 +129,8 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
                 or outcome.status not in (StepEventStatus.SUCCESS, StepEventStatus.FAILURE)):
             continue
         try:
-            records, checks[step] = checked_versions(instance, checks[step])
+            records, checks[step] = checked_versions(instance, checks[step],
+                                                     cache(partial(step_start_id, instance, dagster_run.run_id, step)))
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if recorder.settings.strict:
                 raise

@@ -433,3 +433,30 @@ def test_an_asset_check_named_as_a_frame_wide_pandera_check_is_a_result_of_its_o
     audit = run_audit(open_store(str(store)), Settings.from_env(), full=True, report_dir=tmp_path / "report", progress=False)
     [used] = [f for f in audit.check(CHECK_QUALITY).findings if f.run_id == _terminal(store, "fit")[0].run_id]
     assert f"failed check {name}:not_null (error: mine failed)" in used.what
+
+
+def test_a_check_that_raised_and_loaded_nothing_is_recorded_on_the_version_before_its_step_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that loads nothing through tdprov and raised has no version Dagster names: its result went on the asset's
+    latest materialization when the step's run ended, so one made while the check ran (another run writing the asset)
+    took it, a version the check never saw. It goes on the latest one stored before its step started, as a declared
+    upstream's partition does (prov_dagster.deps)."""
+    from prov_dagster.metadata import DATA_KEY, DIGEST_KEY
+
+    @dg.asset_check(asset=plain)
+    def raced(context) -> dg.AssetCheckResult:  # noqa: ANN001 - Dagster reads the annotation, which is a string here
+        context.instance.report_runless_asset_event(dg.AssetMaterialization(  # another run's, while the check runs
+            "plain", metadata={DATA_KEY: str(tmp_path / "other" / "plain.parquet"), DIGEST_KEY: "sha256:" + "0" * 64}))
+        raise ValueError("the check itself broke")
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        dg.materialize([plain, raced], instance=instance, raise_on_error=False, resources={"io_manager": ProvenanceIOManager()})
+    written = _terminal(store, "plain")[1]["outputs"][0]
+    summary, event, _ = _terminal(store, "check:plain:raced")
+    [read] = event["inputs"]
+    assert summary.state == "FAIL" and (read["name"], read["facets"]["version"]["datasetVersion"]) == (
+        written["name"], written["facets"]["version"]["datasetVersion"])
+    [assertion] = read["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert assertion["params"]["status"] == "error" and assertion["description"].endswith("ValueError: the check itself broke")
