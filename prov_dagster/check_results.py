@@ -145,21 +145,26 @@ def unrecorded_check_steps(instance: Any, run_id: str, recorded: set[str]) -> se
     """The steps of Dagster run ``run_id`` that ran asset checks in this process (their ``STEP_START`` is its event),
     that materialized no asset and that no tdprov run of this process recorded (``recorded``: step keys): a check step
     that loaded nothing through tdprov, which no ``load_input`` opened a run for (tdprov's own Pandera check, which
-    reads the result a run recorded, is none)."""
-    here, checking, started, materialized = os.getpid(), set(), set(), set()
-    kinds = {DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.STEP_START}
+    reads the result a run recorded, is none). An asset's own step that was to materialize its asset and evaluated no
+    check either (it failed first) is none: its checks did not run."""
+    here, checking, started, materialized, planned, evaluated = os.getpid(), set(), set(), set(), set(), set()
+    kinds = {DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION,
+             DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+             DagsterEventType.STEP_START}
     for entry in instance.all_logs(run_id, of_type=kinds):
         event = entry.dagster_event
         if event is None or event.step_key is None:
             continue
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            materialized.add(event.step_key)
+        found = {DagsterEventType.ASSET_MATERIALIZATION: materialized, DagsterEventType.ASSET_CHECK_EVALUATION: evaluated,
+                 DagsterEventType.ASSET_MATERIALIZATION_PLANNED: planned}.get(event.event_type)
+        if found is not None:
+            found.add(event.step_key)
         elif event.event_type == DagsterEventType.STEP_START:
             if event.pid == here:
                 started.add(event.step_key)
         elif event.event_specific_data.check_name != CHECK_NAME:  # tdprov's own Pandera check reads what is recorded
             checking.add(event.step_key)
-    return (checking & started) - materialized - recorded
+    return (checking & started) - materialized - recorded - (planned - evaluated)
 
 
 def checked_versions(instance: Any, checks: Iterable[AssetCheck],

@@ -19,7 +19,7 @@ from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
 
 from ol_validate import validate_event
 
@@ -460,3 +460,37 @@ def test_a_check_that_raised_and_loaded_nothing_is_recorded_on_the_version_befor
         written["name"], written["facets"]["version"]["datasetVersion"])
     [assertion] = read["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert assertion["params"]["status"] == "error" and assertion["description"].endswith("ValueError: the check itself broke")
+
+
+def test_an_assets_step_that_failed_before_it_wrote_is_no_check_step_reading_its_last_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An asset whose own step evaluates a check (check_specs) failed before it wrote anything: its step, which loaded
+    nothing through tdprov and planned a check, was taken for a check step that loaded nothing, and recorded as a run
+    of the asset's job reading the asset's last version, the check 'raised an error' on it: a version the step never
+    read given a lineage edge to the asset's own job and a check result it never had. It is an asset's step: the
+    failure sensor closes it, as a step that recorded nothing."""
+    broken = []
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="stock")])
+    def stock():  # noqa: ANN202 - a generator asset, to yield its own check's result after its output
+        if broken:
+            raise RuntimeError("the warehouse is down")
+        yield dg.Output(pd.DataFrame({"x": [1]}))
+        yield dg.AssetCheckResult(check_name="has_rows", passed=True)
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([stock], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+        broken.append(True)
+        failed = dg.materialize([stock], instance=instance, raise_on_error=False,
+                                resources={"io_manager": ProvenanceIOManager()})
+        assert not failed.success
+        assert [(s.job_name, s.state, s.inputs) for s in list_bundles(open_store(str(store)))] == [("stock", "COMPLETE", ())]
+        provenance_failure_sensor(dg.build_run_status_sensor_context(  # as Dagster's daemon would
+            sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=failed.dagster_run, resources={"provenance": ProvenanceResource()}))
+    runs = sorted((s.state, s.inputs, s.outputs) for s in list_bundles(open_store(str(store))) if s.job_name == "stock")
+    assert [(state, inputs) for state, inputs, _ in runs] == [("COMPLETE", ()), ("FAIL", ())]
+    fail = _terminal_by_start(store, "stock")[-1]
+    assert fail["eventType"] == "FAIL" and fail["inputs"] == [] and "the warehouse is down" in json.dumps(fail)
