@@ -31,19 +31,22 @@ from prov_dagster.naming import dataset_name
 MAX_VALUE = 4096
 """Characters of JSON one metadata value may take in an event; a larger one is recorded as a note saying its size
 (events stay small: sinks cap them near 1 MB)."""
-_KINDS = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
+_KINDS = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+          DagsterEventType.ASSET_MATERIALIZATION_PLANNED}
 
 
 @dataclass(frozen=True)
 class AssetCheck:
     """The result of one asset check of a step, with the asset it checked (its key as users type it); ``key``: that
     asset's key, ``target``: the event-log storage id of the materialization Dagster says the check evaluated (None:
-    not known, e.g. the check raised)."""
+    not known, e.g. the check raised); ``own``: the step was to write that asset (the check is one of its
+    ``check_specs``)."""
 
     asset: str
     result: CheckResult
     key: Any = field(default=None, compare=False)
     target: int | None = field(default=None, compare=False)
+    own: bool = field(default=False, compare=False)
 
 
 def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
@@ -55,12 +58,16 @@ def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
     that error its description. A check planned in a step that succeeded without an evaluation did not run, and is left out."""
     planned: dict[str, dict[tuple[str, str], AssetCheck | None]] = {}
     keys: dict[str, Any] = {}  # asset -> its key
+    writes: dict[str, set[str]] = {}  # step -> the assets it was to write
     for entry in instance.all_logs(run_id, of_type=_KINDS):
         event = entry.dagster_event
         step = event.step_key if event is not None else None
         if step is None:
             continue
         data = event.event_specific_data
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+            writes.setdefault(step, set()).add(dataset_name(data.asset_key))
+            continue
         key = (dataset_name(data.asset_key), data.check_name)
         checks = planned.setdefault(step, {})
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
@@ -75,7 +82,7 @@ def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
             if check is None and step in failed:
                 check = AssetCheck(asset, CheckResult(name, "error", description=failed[step]), keys[asset])
             if check is not None:
-                found.setdefault(step, []).append(check)
+                found.setdefault(step, []).append(replace(check, own=asset in writes.get(step, ())))
     return found
 
 
@@ -130,10 +137,11 @@ def checks_on(record: DatasetRecord, checks: Iterable[AssetCheck], records: Iter
 
 
 def unplaced(records: Iterable[DatasetRecord], checks: Iterable[AssetCheck]) -> list[AssetCheck]:
-    """The ``checks`` on an asset none of ``records`` is a version of: what the step read of it, if anything, was
-    not recorded, so their results have no version to go with."""
+    """The ``checks`` on an asset none of ``records`` is a version of and that the step was not to write: what the
+    step read of it, if anything, was not recorded, so their results have no version to go with (a check of the
+    step's own asset has none when the step wrote none, e.g. it failed first: nothing to fix there)."""
     assets = {r.name for r in records if r.namespace is None}
-    return [c for c in checks if c.asset not in assets]
+    return [c for c in checks if c.asset not in assets and not c.own]
 
 
 NOT_LOADED = "taken from Dagster: the check loaded no version through tdprov"

@@ -494,3 +494,26 @@ def test_an_assets_step_that_failed_before_it_wrote_is_no_check_step_reading_its
     assert [(state, inputs) for state, inputs, _ in runs] == [("COMPLETE", ()), ("FAIL", ())]
     fail = _terminal_by_start(store, "stock")[-1]
     assert fail["eventType"] == "FAIL" and fail["inputs"] == [] and "the warehouse is down" in json.dumps(fail)
+
+
+def test_an_assets_step_that_failed_before_it_wrote_gives_no_fix_for_its_own_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An asset whose own step evaluates a check (check_specs) read its upstream through tdprov and failed before it
+    wrote: its check, which never ran, has no version to go on, and the step's run warned that the check's result was
+    not recorded, with the fix to take the asset as the check's argument, which a check of the step's own asset
+    cannot. The run is a FAIL with what it read, and no warning."""
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="shelved")])
+    def shelved(plain: pd.DataFrame):  # noqa: ANN202 - a generator asset that fails before it yields
+        raise RuntimeError("the warehouse is down")
+        yield  # noqa: RET503 - never reached
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert not dg.materialize([plain, shelved], instance=instance, raise_on_error=False,
+                                  resources={"io_manager": ProvenanceIOManager()}).success
+    assert [r.getMessage() for r in caplog.records if r.name == "prov_dagster.steps"] == []
+    summary, event, _ = _terminal(store, "shelved")
+    assert summary.state == "FAIL" and [i["name"] for i in event["inputs"]] == [_terminal(store, "plain")[1]["outputs"][0]["name"]]
+    assert not event["inputs"][0].get("inputFacets")
