@@ -23,7 +23,7 @@ from dagster import (
 )
 from dagster._core.execution.stats import StepEventStatus
 
-from prov_common.bundle import IndexWatch, layout, watch_index
+from prov_common.bundle import IndexWatch, watch_index
 from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
@@ -68,7 +68,7 @@ def close_failed_run(
     then named by its step key, with a warning.
     """
     recorder = recorder_for(provenance)
-    store = recorder.transport().store  # the store the recorder seals into (opened now, if it was not)
+    recorder.transport().store  # noqa: B018 - the store the recorder seals into, opened now (its errors are the sensor's)
     bundles, used = [], {recorder.namespace: recorder}
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
@@ -77,9 +77,6 @@ def close_failed_run(
 
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
         return used.setdefault(namespace, recorder_for_namespace(recorder.settings, namespace))
-
-    def sealed(identity: StepIdentity) -> bool:
-        return store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
 
     def named(identity: StepIdentity) -> StepIdentity:  # with the job it ran as, when the plan could not name it
         if identity.job is not None:
@@ -102,7 +99,7 @@ def close_failed_run(
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
-            if not sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
+            if not recorder.sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
                 failed = StepRun(closer(namespace), named(earlier), started=True)
                 bundles.append(failed.fail(error=retried_error(step_key, number, number + 1), at=ended or run_end()))
         if not unfinished:
@@ -110,7 +107,7 @@ def close_failed_run(
         open_runs, recorded_somewhere = [], False
         for namespace in namespaces:
             identity = replace(attempt, namespace=namespace)
-            if sealed(identity):
+            if recorder.sealed(identity):
                 recorded_somewhere = True
             elif closer(namespace).staged(identity):  # its START, staged by the step's own process
                 open_runs.append(identity)
