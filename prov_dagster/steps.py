@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-from dagster import DagsterEventType
+from dagster import AssetCheckKey, DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
@@ -23,6 +23,7 @@ from prov_dagster._compat import planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import AssetCheck, checked_versions, step_checks, unplaced, unrecorded_check_steps
 from prov_dagster.deps import step_start_id, writer_namespace
 from prov_dagster.model import StepIdentity
+from prov_dagster.naming import step_job
 from prov_dagster.recorder import Recorder, StepRun, recorded_step_keys
 from prov_dagster.step_times import attempt_times
 
@@ -118,7 +119,8 @@ def _unrecorded(recorder: Recorder, instance: Any, dagster_run: Any) -> set[str]
 def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[str], outcomes: dict[str, StepOutcome],
                 checks: dict[str, list[AssetCheck]]) -> list[StepRun]:
     """A run for each check step of ``steps`` (loaded nothing through tdprov) that ended (not stopped), in the job a
-    step of ``dagster_run`` is a run of, started when Dagster started it, with the version of each asset it checked
+    step of ``dagster_run`` is a run of (named by the checks it evaluated when the run's execution plan cannot be
+    read), started when Dagster started it, with the version of each asset it checked
     as Dagster names it for its input (:func:`~prov_dagster.check_results.checked_versions`, which the check results
     say in ``params.input``); ``checks`` is updated so."""
     made = []
@@ -137,8 +139,10 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
             log.warning("tdprov: the results of the asset checks of step %s are not recorded: the versions they "
                         "checked could not be read from the Dagster instance (%s)", step, exc)
             continue
-        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt,
-                                job=planned_step_job(plan(), step, dagster_run.job_name), **reexecution(dagster_run))
+        job = (planned_step_job(plan(), step, dagster_run.job_name) if plan()  # else by the checks it evaluated
+               else step_job(step, (), checks=[AssetCheckKey(c.key, c.result.name) for c in checks[step]]))
+        identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt, job=job,
+                                **reexecution(dagster_run))
         run = recorder.step(identity)
         run.started_at = outcome.started_at
         run.inputs.extend(records)

@@ -517,3 +517,18 @@ def test_an_assets_step_that_failed_before_it_wrote_gives_no_fix_for_its_own_che
     summary, event, _ = _terminal(store, "shelved")
     assert summary.state == "FAIL" and [i["name"] for i in event["inputs"]] == [_terminal(store, "plain")[1]["outputs"][0]["name"]]
     assert not event["inputs"][0].get("inputFacets")
+
+
+def test_a_check_that_loads_nothing_is_its_checks_job_when_the_execution_plan_cannot_be_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run of a check step that loaded nothing through tdprov is named from the run's execution plan; when the plan
+    could not be read it was named by its step key, plain_bare, silently (Dagster gives check b_c of asset a and check c
+    of asset a_b one step key, a_b_c). The checks the step evaluated name it check:plain:bare, as the plan does."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    with dg.DagsterInstance.ephemeral() as instance:
+        def unreadable(snapshot_id: str) -> None:
+            raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
+        monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
+        dg.materialize([plain, bare], instance=instance, raise_on_error=False, resources={"io_manager": ProvenanceIOManager()})
+    assert sorted(s.job_name for s in list_bundles(open_store(str(store)))) == ["check:plain:bare", "plain"]
