@@ -269,3 +269,26 @@ def test_a_record_that_the_store_is_write_once_counts_only_for_the_identity_it_n
     raw_delete(uri, key)
     assert main(["store", "init", uri]) == 0 and "write-once verified since" in capsys.readouterr().out
     assert not _not_write_once(_audit(store))
+
+
+def test_verify_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
+    """A long-running process (a Dagster daemon, a sensor) wrote to the store, then verifies it after its identity
+    object was damaged, then replaced with another store's: verify (and the audit) judge by the object as it is now,
+    as a fresh 'tdprov verify' does, not by the copy read before."""
+    from prov_common.cli import main
+
+    pipe = Pipeline(store_uri)
+    assert main(["verify", "--store", store_uri]) == 0
+    mine = raw_read(store_uri, IDENTITY_KEY)
+    raw_write(store_uri, IDENTITY_KEY, mine[: len(mine) // 2])  # truncated
+    capsys.readouterr()
+    assert main(["verify", "--store", store_uri]) == 1
+    assert "this store's identity cannot be read" in capsys.readouterr().out
+    dev = open_store(_dev_uri(store_uri))
+    ensure_identity(dev)
+    raw_write(store_uri, IDENTITY_KEY, raw_read(dev.uri, IDENTITY_KEY))
+    reports = {r.run_id: r for r in verify_runs(pipe.store, trust_from_settings(Settings.from_env(store=store_uri)), workers=1)}
+    assert {run for run, r in reports.items() if any(f.problem == OTHER_STORE for f in r.findings)} == {pipe.prepare, pipe.train}
+    assert {f.run_id for f in _errors(_audit(pipe.store, full=True), CHECK_SIGNATURES) if f.what.startswith(OTHER_STORE)} == {pipe.prepare, pipe.train}
+    raw_write(store_uri, IDENTITY_KEY, mine)  # restored from a backup
+    assert main(["verify", "--store", store_uri]) == 0

@@ -20,7 +20,7 @@ from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.errors import FIX_NOT_WRITE_ONCE
-from prov_common.store.identity import IDENTITY_KEY, WRITE_ONCE_IGNORED, StoreIdentity, read_identity, remember
+from prov_common.store.identity import IDENTITY_KEY, WRITE_ONCE_IGNORED, StoreIdentity, reread_identity
 from prov_common.store.write_once import verified_since
 
 FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: it is written once, by 'tdprov store init' or "
@@ -44,10 +44,9 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     it) and compare it with ``memory``'s, which takes it when it has none or ``accepting``; one more read when the
     identity is marked not write-once."""
     try:
-        current, problem = read_identity(store), None
+        current, problem = reread_identity(store), None
     except BadInputError as exc:
         current, problem = None, exc.what
-    remember(store, current)
     kept = memory.identity
     what = problem or (_changed(kept, current) if kept else None)
     finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, FIX_IDENTITY)

@@ -11,8 +11,10 @@ from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.storage import index_keys
 from prov_common.bundle.verify import verify_bundle
 from prov_common.bundle.verify_pool import map_bundles
+from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
+from prov_common.store.identity import reread_identity
 
 
 def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[str]]:
@@ -60,7 +62,12 @@ def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = No
     ``indexed`` record names), or of every run in the
     store (only those indexed at or after ``since`` when given), each index entry checked against
     its bundle and each bundle's recorded entry required to exist. ``workers``: processes that verify
-    (default one per CPU, from 64 bundles on; 1 verifies in this process); the reports are the same."""
+    (default one per CPU, from 64 bundles on; 1 verifies in this process); the reports are the same.
+    The store's identity is read afresh first, as it is now (:func:`~prov_common.store.identity.reread_identity`)."""
+    try:
+        reread_identity(store)
+    except BadInputError:
+        pass  # each bundle that names a store says why (it reads the identity again)
     if runs is not None:
         return RunsVerification(store, trust, {run_id: None for run_id in dict.fromkeys(runs)}, workers)
     return RunsVerification(store, trust, dict(stored_runs(store, since)), workers)

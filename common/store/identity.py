@@ -7,7 +7,8 @@ reader of the store takes a record that names another id as copied from another 
 
 The object is created once, by ``tdprov store init`` or by the first writer of a store that has none (a
 conditional create: of two writers racing, both end up with the one object that won). Writers read it once per
-process; readers once per process too, and again only when a record names another id than the one they read.
+process; readers afresh at the start of each verification (``tdprov verify``, an audit: :func:`reread_identity`), so
+that a long-running process judges by the object as it is now, and again when a record names another id than the one read.
 
 Whoever creates it also learns whether the store refuses a second create, which write-once rests on (S3:
 ``If-None-Match: *``, which some S3-compatible servers ignore): ``tdprov store init`` probes before creating it and
@@ -216,9 +217,23 @@ def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
     return known.store_id
 
 
+def reread_identity(store: Store) -> StoreIdentity | None:
+    """The store's identity as it is now (one read), taken as the one this process knows of ``store``
+    (:func:`remember`): what a verification (``tdprov verify``, an audit) starts with, so that a process that read
+    it before (a daemon, a sensor) does not judge records by a copy of an object replaced or damaged since. When the
+    object holds no identity, the one known is forgotten and :class:`BadInputError` raised: every record that names
+    a store is then judged by a fresh read (:func:`foreign_store`), which says why."""
+    try:
+        return remember(store, read_identity(store))
+    except BadInputError:
+        remember(store, None)
+        raise
+
+
 def foreign_store(store: Store, named: str | None) -> str | None:
     """Why a record that names store ``named`` is not this store's (None: it is, or it names none). The store's
-    identity is read once per process, and again only when a record names another id than the one read."""
+    identity is read once per process (afresh by each verification: :func:`reread_identity`), and again when a record
+    names another id than the one read."""
     if named is None:
         return None
     known = _known.get(store.uri)
@@ -232,5 +247,5 @@ def foreign_store(store: Store, named: str | None) -> str | None:
 
 
 __all__ = ["FIX_NOT_WRITE_ONCE", "FIX_OTHER_STORE", "IDENTITY_KEY", "WRITE_ONCE_IGNORED", "WRITE_ONCE_VERIFIED", "StoreIdentity",
-           "ensure_identity", "foreign_reason", "foreign_store", "read_identity", "remember", "write_once_problem",
-           "writer_store_id"]
+           "ensure_identity", "foreign_reason", "foreign_store", "read_identity", "remember", "reread_identity",
+           "write_once_problem", "writer_store_id"]
