@@ -730,3 +730,25 @@ def test_a_read_only_spool_is_warned_about_once_per_process_not_at_every_event(t
     assert json.loads(emitted.stdout.splitlines()[-1])["statuses"][-1] == "written", emitted.stdout + emitted.stderr
     assert sorted(indexed_runs(store)) == run_ids
     assert emitted.stderr.count(f"spool folder {spool_dir}") == 1, emitted.stderr
+
+
+def test_under_holds_for_entries_redirected_to_the_store_named(tmp_path: Path) -> None:
+    """``under`` with ``store`` and ``take_unopened``: an entry spooled for a store that could not be opened (held), or
+    whose store cannot be opened now, is delivered to the store named only when it holds a key under the prefix; the
+    others stay in the spool, skipped."""
+    from prov_common.store import spool
+
+    outbox, home = Outbox(tmp_path / "spool"), open_store(tmp_path / "home")
+    held = {run: outbox.hold("nope://typo", _bundle(run), "unsupported scheme 'nope'") for run in ("r1", "r2")}
+    (tmp_path / "a-file").write_text("a file where the store was")
+    moved = {run: spool.write_entry(outbox.spool_dir, spool.SpoolEntry(str(tmp_path / "a-file"), tuple(_bundle(run))))
+             for run in ("r3", "r4")}
+    report = outbox.flush(home, take_unopened=True, under="runs/r1/")
+    assert (report.delivered, report.skipped) == (1, 3), report
+    assert sorted(home.list()) == sorted(k for k, _ in _bundle("r1"))
+    assert outbox.pending() == sorted([held["r2"], *moved.values()], key=lambda p: p.name)
+    report = outbox.flush(home, take_unopened=True, under="runs/r4/")
+    assert (report.delivered, report.skipped) == (1, 2), report
+    assert sorted(home.list()) == sorted(k for run in ("r1", "r4") for k, _ in _bundle(run))
+    assert [home.get(k) for k, _ in _bundle("r4")] == [v for _, v in _bundle("r4")]
+    assert outbox.pending() == sorted([held["r2"], moved["r3"]], key=lambda p: p.name)

@@ -220,7 +220,7 @@ class Outbox:
         their store setting could not be opened, :meth:`hold`, and those whose store cannot be opened now: ``tdprov
         flush --store``); without, each entry goes to the store it names (opened with ``opener``, default
         :func:`open_store`, once per flush; an entry whose store cannot be opened waits, counted in ``left`` and named
-        in ``errors`` with the fix, while the other entries are delivered). With ``under``, only entries holding an
+        in ``errors`` with the fix, while the other entries are delivered). With ``under``, only entries (redirected ones too) holding an
         object whose key starts with it (a run's staged events, before the run is sealed). Stops at the first
         entry that meets an unavailable store (it and later ones stay, counted in ``left``). A spool folder that
         cannot be listed or written never raises: ``spool_error`` says so, and its entries stay (counted in ``left``).
@@ -249,12 +249,14 @@ class Outbox:
             except (OSError, ValueError, KeyError) as exc:
                 self._set_aside(path, report, f"spool entry {path.name} is unreadable: {exc}")
                 continue
+            if under is not None and not any(key.startswith(under) for key in keys):
+                report.skipped += 1  # on every path, a redirected entry's too
+                continue
             redirect = store is not None and take_unopened and (
                 unopened or (target_uri != store.uri and targets.cannot_open(target_uri)))
             if redirect:
                 target_uri = store.uri  # the store the wrong setting should have named, or where its store is now
-            elif (store is not None and target_uri != store.uri) or (
-                    under is not None and not any(key.startswith(under) for key in keys)):
+            elif store is not None and target_uri != store.uri:
                 report.skipped += 1
                 continue
             claimed = path.with_name(f"{path.name}{CLAIM}{os.getpid()}-{time.time_ns()}")
