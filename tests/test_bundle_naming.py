@@ -198,3 +198,56 @@ def test_a_bundle_that_named_a_bare_snowflake_locator_keeps_its_name_and_verifie
     assert _subject(old) == "snowflake://xy12345/SHOP/PUBLIC/ORDERS"
     report = _verify(tmp_path, old)
     assert report.ok and report.notes == [], report.findings
+
+
+# Every table scheme as version 5 names it (frozen: bundles it sealed are re-derived so): (namespace, name) -> URI. A
+# table of another number of parts than its scheme's URI takes path segments, or of a scheme whose URI takes none
+# (sqlserver, awsathena, cassandra), is joined whole, as by version 3.
+V5_TABLES = {
+    ("postgres://db:5432", "shop.public.orders"): "postgres://db:5432/shop/public/orders",
+    ("postgres://db:5432", "shop.orders"): "postgres://db:5432/shop.orders",
+    ("mysql://db:3306", "shop.orders"): "mysql://db:3306/shop/orders",
+    ("mysql://db:3306", "shop.public.orders"): "mysql://db:3306/shop.public.orders",
+    ("trino://t:8080", "cat.s.t"): "trino://t:8080/cat/s/t",
+    ("redshift://c.eu-west-1:5439", "db.s.t"): "redshift://c.eu-west-1:5439/db/s/t",
+    ("hive://h:10000", "db.t"): "hive://h:10000/db/t",
+    ("db2://h:50000", "db.s.t"): "db2://h:50000/db/s/t",
+    ("oracle://h:1521", "db.s.t"): "oracle://h:1521/db/s/t",
+    ("sqlserver://h:1433", "db.s.t"): "sqlserver://h:1433/db.s.t",
+    ("teradata://h:1025", "db.t"): "teradata://h:1025/db/t",
+    ("crate://h:4200", "db.s.t"): "crate://h:4200/db/s/t",
+    ("snowflake://xy12345.us-west-1.aws", "DB.S.T"): "snowflake://xy12345.us-west-1.aws/DB/S/T",
+    ("awsathena://athena.eu-west-1.amazonaws.com", "cat.db.t"): "awsathena://athena.eu-west-1.amazonaws.com/cat.db.t",
+    ("cassandra://h:9042", "ks.t"): "cassandra://h:9042/ks.t",
+    ("bigquery", "proj.sales.orders"): "bigquery://proj/sales/orders",
+}
+
+
+def test_version_5_names_every_table_scheme_as_it_did_whatever_today_s_table_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 5's table URIs are frozen: an edit of the live table of path segments (every count changed, a scheme
+    added), which changes today's naming, leaves them as they were, so the bundles it sealed still verify."""
+    from prov_common.lineage import naming
+
+    assert {ref: dataset_name(*ref, NAMING_V5) for ref in V5_TABLES} == V5_TABLES
+    live = naming._TABLE_NAMINGS
+    for scheme, (cls, port, count) in list(live.items()):
+        monkeypatch.setitem(live, scheme, (cls, port, (count + 1) % 4))
+    monkeypatch.setitem(live, "awsathena", (None, None, 3))
+    monkeypatch.setattr(naming, "_TABLE_SEGMENTS", {scheme: count for scheme, (_, _, count) in live.items()}, raising=False)
+    assert dataset_name("postgres://db:5432", "shop.public.orders", NAMING_V6) == "postgres://db:5432/shop.public.orders"  # edited
+    assert dataset_name("awsathena://a", "cat.db.t", NAMING_V6) == "awsathena://a/cat/db/t"
+    assert {ref: dataset_name(*ref, NAMING_V5) for ref in V5_TABLES} == V5_TABLES
+
+
+def test_today_s_table_segments_are_version_5_s_until_a_new_naming_version() -> None:
+    """Version 6, today's naming, names tables as version 5 did: a change to the path segments of a table scheme's
+    URI (prov_common.lineage.naming._TABLE_NAMINGS), or a scheme added there, names tables otherwise, which takes a
+    new naming version (prov_common.bundle.naming), else bundles sealed before it stop verifying."""
+    from prov_common.lineage import naming
+
+    live = {scheme: count for scheme, (_, _, count) in naming._TABLE_NAMINGS.items()}
+    assert dict(naming._TABLE_SEGMENTS) == live
+    if DATASET_NAMING == NAMING_V6:
+        assert live == dict(naming._V5_TABLE_SEGMENTS), (
+            "the path segments of table URIs changed: freeze version 6's rules and give the new ones a new version in "
+            "prov_common/bundle/naming.py")

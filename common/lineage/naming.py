@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path, PurePath
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -49,6 +50,12 @@ _TABLE_NAMINGS: dict[str, tuple[str | None, str | None, int]] = {
     "crate": ("CrateDB", None, 3),
     "snowflake": (None, None, 3),  # the spec's "snowflake://{account}" (the class takes an organization apart)
 }
+# The path segments a table's URI takes now (the counts above), and as naming version 5 wrote it (asset_uri; frozen:
+# bundles are verified by it). A change to the counts above, or a scheme added, names tables otherwise: it needs a new
+# naming version (prov_common.bundle.naming), and this copy stays as it is.
+_TABLE_SEGMENTS = MappingProxyType({scheme: count for scheme, (_, _, count) in _TABLE_NAMINGS.items()})
+_V5_TABLE_SEGMENTS = MappingProxyType({"postgres": 3, "mysql": 2, "trino": 3, "redshift": 3, "hive": 2, "db2": 3, "oracle": 3,
+                                       "sqlserver": 0, "teradata": 2, "crate": 3, "snowflake": 3})
 # The path a table's URI takes in the schemes whose name is its path's segments joined whole (count 0 above)
 _JOINED_FORMS = {"sqlserver": "<database>/<schema>/<table>", "awsathena": "<catalog>/<database>/<table>",
                  "cassandra": "<keyspace>/<table>"}
@@ -316,20 +323,20 @@ def dataset_uri(namespace: str, name: str) -> str:
     URI would be read as a file in the working folder."""
     if namespace and namespace != "file" and "://" not in namespace:
         return _schemeless_uri(namespace, name)
-    return asset_uri(namespace, name)
+    return _table_uri(namespace, name, _TABLE_SEGMENTS) or joined_uri(namespace, name)
 
 
 def asset_uri(namespace: str, name: str) -> str:
     """The URI of (namespace, name) as naming version 5 wrote every dataset's (frozen: bundles are verified by it): a
-    table's as its Asset URI (:func:`dataset_uri`), anything else as :func:`joined_uri`, a namespace without ``://``
-    too (``bigquery/p.d``, which reads as a local file)."""
-    return _table_uri(namespace, name) or joined_uri(namespace, name)
+    table's as its Asset URI (:func:`dataset_uri`, with the path segments of version 5's tables), anything else as
+    :func:`joined_uri`, a namespace without ``://`` too (``bigquery/p.d``, which reads as a local file)."""
+    return _table_uri(namespace, name, _V5_TABLE_SEGMENTS) or joined_uri(namespace, name)
 
 
 def _schemeless_uri(namespace: str, name: str) -> str:
     """:func:`dataset_uri` of a namespace without ``://``: ``bigquery://p/d/t`` or ``namespace:name``, or refused."""
     if namespace == BIGQUERY:
-        table = _table_uri(namespace, name)
+        table = _table_uri(namespace, name, _TABLE_SEGMENTS)
         if table is None:
             raise BadInputError(f"BigQuery table name {name!r} is not <project>.<dataset>.<table>",
                                 fix='name a BigQuery table ("bigquery", "<project>.<dataset>.<table>"), its URI '
@@ -346,13 +353,13 @@ def _schemeless_uri(namespace: str, name: str) -> str:
     return uri
 
 
-def _table_uri(namespace: str, name: str) -> str | None:
+def _table_uri(namespace: str, name: str, segments: Mapping[str, int]) -> str | None:
     """``scheme://authority/part/part[/part]`` of a table named by as many dotted parts as its scheme's URI has path
-    segments (:data:`_TABLE_NAMINGS`); None for another dataset."""
+    segments (``segments``: scheme -> count, 0 or none: not a table's URI); None for another dataset."""
     if namespace == BIGQUERY:
         authority, count = f"{BIGQUERY}:/", 3  # the project is the URI's host
     elif "://" in namespace:
-        authority, count = namespace.rstrip("/"), _TABLE_NAMINGS.get(namespace.partition("://")[0], (None, None, 0))[2]
+        authority, count = namespace.rstrip("/"), segments.get(namespace.partition("://")[0], 0)
     else:
         return None
     parts = name.split(".")
