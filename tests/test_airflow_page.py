@@ -125,6 +125,27 @@ def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, pag
     assert client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}", headers={"Authorization": ""}).status_code in (401, 403)
 
 
+def test_page_judges_bundles_by_the_store_identity_as_it_is_now(client, page_run: dict) -> None:
+    """The API server is a long-running process that read the store's identity before: after _tdprov/store.json was
+    truncated, its bundles fail as a fresh 'tdprov verify' finds them (the identity cannot be read), not verified by
+    the copy read before; restored, they verify again."""
+    from prov_common.store.identity import IDENTITY_KEY
+
+    url = f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}"
+    assert {b["status"] for b in client.get(url).json()["bundles"]} == {"verified"}
+    identity = page_run["store"] / IDENTITY_KEY
+    original = identity.read_bytes()
+    identity.chmod(0o644)
+    identity.write_bytes(original[: len(original) // 2])
+    try:
+        bundles = client.get(url).json()["bundles"]
+    finally:
+        identity.write_bytes(original)
+    assert bundles and {b["status"] for b in bundles} == {"failed"}, bundles
+    assert all(any("this store's identity cannot be read" in f for f in b["findings"]) for b in bundles), bundles
+    assert {b["status"] for b in client.get(url).json()["bundles"]} == {"verified"}
+
+
 def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict) -> None:
     """A run with no bundle objects showed 'missing: no bundle objects for this run' whether its events were staged
     (not sealed yet) or nothing of it was in the store (spooled on the worker, or removed): it names the case and

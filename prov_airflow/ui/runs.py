@@ -146,6 +146,14 @@ def why_missing(store: Any, run_id: str) -> str:
 
 
 def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: Any, store_uri: str) -> DagRunBundles:
-    """Every bundle of the DAG run, verified; ``store_uri`` as configured (it names the bundles' locations)."""
+    """Every bundle of the DAG run, verified; ``store_uri`` as configured (it names the bundles' locations). The
+    store's identity is read afresh first: the API server is a long-running process, whose copy may be out of date."""
+    from prov_common.errors import BadInputError
+    from prov_common.store.identity import reread_identity
+
     keys = run_keys(dag_id, run_id, session)
+    try:
+        reread_identity(store)
+    except BadInputError:
+        pass  # each bundle that names a store says why (it reads the identity again)
     return DagRunBundles(dag_id, run_id, store_uri, tuple(check(store, trust, store_uri, k) for k in keys))
