@@ -303,6 +303,23 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
     warned = [r.getMessage() for r in caplog.records if "could not put the row-set keys" in r.getMessage()]
     assert len(warned) == 1 and f"of {count} shard(s)" in warned[0] and "s3://no-such-bucket/spill/tdprov-rowkeys-" in warned[0]
     assert "TDPROV_DASK_SPILL" in warned[0]
+    assert not [r for r in caplog.records if "could not remove" in r.getMessage()]  # nothing was put: one warning
+
+
+def test_removing_the_runs_under_a_bucket_that_does_not_exist_warns_nothing(
+        s3_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A spill bucket that does not exist holds no run: the workers' failed puts are warned about once, as keys that
+    came back in memory, not a second time as runs left behind. Runs under a bucket that exists are removed."""
+    from prov_common.hashing.remote import s3_client
+    from prov_common.rowset.spill import put_run, remove_prefix, version_prefix
+
+    prefix = version_prefix(f"s3://{s3_bucket}/spill/")
+    put_run(prefix, memoryview(np.arange(4, dtype=np.uint64)).cast("B"))
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        remove_prefix(prefix)
+        remove_prefix(f"s3://no-such-bucket/spill/tdprov-rowkeys-{'0' * 16}/")
+    assert s3_client().list_objects_v2(Bucket=s3_bucket, Prefix="spill/")["KeyCount"] == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_a_shared_spill_setting_that_names_no_folder_is_refused_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -121,8 +121,10 @@ def _read_into(body: IO[bytes] | Any, out: memoryview) -> int:
 
 
 def remove_prefix(prefix: str) -> None:
-    """Delete every object under the ``s3://`` ``prefix`` (a version's runs); what cannot be deleted is logged."""
+    """Delete every object under the ``s3://`` ``prefix`` (a version's runs); what cannot be deleted is logged (a
+    bucket that does not exist holds nothing to delete: the workers that could not put their runs there said so)."""
     from prov_common.hashing.remote import s3_client
+    from prov_common.store.s3 import s3_error_code
 
     bucket, key = _bucket_key(prefix)
     client = s3_client()
@@ -132,5 +134,7 @@ def remove_prefix(prefix: str) -> None:
             if keys:
                 client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
     except Exception as exc:  # noqa: BLE001 - botocore's errors: the row set is built; only the spill is left
+        if s3_error_code(exc) == "NoSuchBucket":
+            return
         log.warning("tdprov: could not remove the row-set keys spilled under %s (%s: %s). Fix: delete them, or set a "
                     "lifecycle rule that expires that prefix", prefix, type(exc).__name__, exc)
