@@ -31,6 +31,7 @@ from prov_common.rowset import RowProof, row_set_of
 from prov_common.rowset.format import bits_for, sorted_keys
 from prov_common.rowset import runs as runs_module
 from prov_common.rowset.runs import merged_ranges
+from prov_common.store.outbox import default_spool_dir
 from prov_dagster import ProvenanceResource
 
 from rows_support import contains_cli, verifier_script
@@ -70,6 +71,38 @@ def test_row_set_of_shards_is_the_row_set_of_their_rows_in_one_table(tmp_path: P
     assert on_dask.engine.startswith("dask") and row_set_of(on_dask, "file", "corpus").data == one_table.data
     del rows, on_dask
     assert not os.path.exists(spilled)  # the keys' folder goes with the digest
+
+
+def test_row_keys_and_the_row_set_built_of_them_are_on_the_spools_disk(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the temporary folder is a tmpfs its files are memory: a version's key runs and the row set built of them
+    go in a hidden folder of the spool folder (on its disk), whatever TMPDIR says, and go with the digest and the
+    row set; a spool folder where nothing can be made gives the temporary folder, as before. Both give the same row
+    set."""
+    import gc
+
+    folder = write_shards(tmp_path / "corpus")
+    one_table = row_set_of(hash_dataframe(FRAME, granularity="row"), "file", "corpus")
+    elsewhere = tmp_path / "tmpfs"
+    elsewhere.mkdir()
+    monkeypatch.setenv("TMPDIR", str(elsewhere))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read again from TMPDIR
+    (tmp_path / "a-file").write_text("")
+    for spool, within in ((tmp_path / "spool", tmp_path / "spool"), (tmp_path / "a-file" / "spool", elsewhere)):
+        monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+        rows = hash_shards(str(folder), granularity="row", cache=False, scheduler="none")
+        runs = Path(rows.row_keys.folder.name)
+        assert runs.parent == within and runs.name.startswith(
+            ".tdprov-rowkeys-" if within != elsewhere else "tdprov-rowkeys-")
+        assert {Path(r.path).parent for r in rows.row_keys.runs} == {runs}
+        got = row_set_of(rows, "file", "corpus")
+        maps = Path("/proc/self/maps").read_text().splitlines()
+        assert any(f" {runs}/" in line and ".rowset (deleted)" in line for line in maps)  # the row set, mapped there
+        assert (got.root, bytes(got.data)) == (one_table.root, bytes(one_table.data))
+        del rows, got
+        gc.collect()
+        assert not runs.exists()
+    assert os.listdir(tmp_path / "spool") == [] and os.listdir(elsewhere) == []  # nothing left behind
 
 
 def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,6 +320,7 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
     assert all(key.startswith("spill/tdprov-rowkeys-") and key.endswith(".keys") for key, _ in spilled[:count])
     assert client.list_objects_v2(Bucket=bucket, Prefix="spill/")["KeyCount"] == 0  # removed once copied here
     assert all(r.uri is None and r.keys is None and r.path is not None for r in there.row_keys.runs)
+    assert {Path(r.path).parent.parent for r in there.row_keys.runs} == {default_spool_dir()}  # copied to its disk
     for peak in (hashed, built):
         assert peak < keys_bytes // 2, f"{peak:,} bytes held by the recording process for {keys_bytes:,} bytes of keys"
     assert (got.root, bytes(got.data)) == (expected.root, bytes(expected.data))

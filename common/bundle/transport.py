@@ -17,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from prov_common.config import Settings, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.once import Once
+from prov_common.scratch import places, scratch_folder
 from prov_common.signing import SigningKey, signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
@@ -214,24 +214,15 @@ def _staged_attachment(store: Store, key: str, size: int, beside: Path | None = 
     folder; it goes with the mapping."""
     if size < mapped.PART:
         return store.get(key)
-    for within in (beside, None) if beside is not None else (None,):
+    for within in places(beside):
         try:
-            with _copy_folder(within) as folder:
+            with scratch_folder("tdprov-staged-", within) as folder:
                 store.get_file(key, Path(folder) / "attachment")
                 data = mapped.file_bytes(Path(folder) / "attachment")
         except OSError:  # no file can be written there (a full disk, a folder of another user): the next place
             continue
         return data if isinstance(data, bytes) else memoryview(data)
     return store.get(key)  # nowhere: read into memory, as before
-
-
-def _copy_folder(within: Path | None) -> tempfile.TemporaryDirectory[str]:
-    """A new folder for the copy of a staged attachment: a hidden one in ``within`` (made if need be; the outbox
-    takes no name that begins with ``.`` for an entry), else in the temporary folder."""
-    if within is None:
-        return tempfile.TemporaryDirectory(prefix="tdprov-staged-")
-    within.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(prefix=".tdprov-staged-", dir=within)
 
 
 def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:

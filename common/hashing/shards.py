@@ -116,11 +116,12 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
     on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, one
-    sorted run a shard (in files of a temporary folder where the shards are hashed on this machine), for a
+    sorted run a shard (in files of a spill folder, ``prov_common.rowset.runs.spill_folder``, where the shards are
+    hashed on this machine), for a
     row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows). On a cluster
     reached by address, ``spill`` (default ``$TDPROV_DASK_SPILL``; :mod:`prov_common.rowset.spill`) names where its
     workers put their runs, a shared folder or ``s3://bucket/prefix``, so that no keys travel back to this process
-    (unset: a worker that cannot reach this machine's temporary folder sends its keys back).
+    (unset: a worker that cannot reach this machine's spill folder sends its keys back).
     ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
     shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read (a shard whose
     digest the cache gave has none).
@@ -182,7 +183,7 @@ def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str) -> l
 
 def with_row_keys(found: ShardedDigest, spill: tempfile.TemporaryDirectory[str] | None = None) -> ShardedDigest:
     """``found`` with the sorted row-set keys of all its shards' rows: each shard's sorted run, in files
-    of the temporary folder ``spill`` where it was spilled (it goes with them); the shards must be tables
+    of the folder ``spill`` where it was spilled (it goes with them); the shards must be tables
     with the same columns (else ``no_rows_because`` says which shard is not, and ``spill`` is removed).
     The shards keep no keys of their own."""
     first = found.shards[0]

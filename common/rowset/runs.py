@@ -21,6 +21,7 @@ from prov_common.mapped import map_file
 from prov_common.once import Once
 from prov_common.rowset import spill
 from prov_common.rowset.format import WIDTH, BufferSink, bits_for, file_size, write_row_set
+from prov_common.scratch import first_scratch_folder, spool_folder
 
 INDEX_BITS = 8
 CELLS = 1 << INDEX_BITS  # a run's index: where each 1/256 of the key space starts (2 KiB a run)
@@ -64,10 +65,10 @@ class KeyRun:
 
 def key_run(keys: np.ndarray, spill_dir: str | None) -> KeyRun:
     """The run of sorted ``keys``, written to a new file in ``spill_dir`` when that folder is on this machine
-    (the recording process's temporary folder: in that process, or on a worker of a LocalCluster; or a shared
-    spill folder), or to a new object under ``spill_dir`` when it is an ``s3://`` prefix (the shared spill location
-    of a cluster reached by address), else kept in memory (a worker elsewhere without a shared spill location, or a
-    folder or prefix that cannot be written: the keys then travel as before)."""
+    (the recording process's spill folder, :func:`spill_folder`: in that process, or on a worker of a LocalCluster;
+    or a shared spill folder), or to a new object under ``spill_dir`` when it is an ``s3://`` prefix (the shared
+    spill location of a cluster reached by address), else kept in memory (a worker elsewhere without a shared spill
+    location, or a folder or prefix that cannot be written: the keys then travel as before)."""
     starts = np.arange(CELLS, dtype=np.uint64) << np.uint64(64 - INDEX_BITS)
     index = np.append(np.searchsorted(keys, starts, side="left"), len(keys)).astype(np.int64)
     if spill_dir is not None and spill.is_s3_spill(spill_dir):
@@ -102,8 +103,8 @@ def _unlink(path: str) -> None:
 
 @dataclass(frozen=True, eq=False)
 class KeyRuns:
-    """The sorted key runs of all shards of a version (``ShardedDigest.row_keys``), with the temporary folder
-    their files are in: the folder is removed when the last reference to this goes (or at exit)."""
+    """The sorted key runs of all shards of a version (``ShardedDigest.row_keys``), with the folder their files are
+    in (:func:`spill_folder`): the folder is removed when the last reference to this goes (or at exit)."""
 
     runs: tuple[KeyRun, ...]
     folder: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
@@ -114,8 +115,12 @@ class KeyRuns:
 
 
 def spill_folder(within: str | None = None) -> tempfile.TemporaryDirectory[str] | None:
-    """A new temporary folder for the key runs of one version (removed with its :class:`KeyRuns`), in the folder
-    ``within`` (default: the temporary folder); None when none can be made (the runs are then kept in memory)."""
+    """A new folder for the key runs of one version and the row set built of them (removed with its
+    :class:`KeyRuns`): in the folder ``within`` (a shared spill folder), else a hidden one in the spool folder, on a
+    disk where the temporary folder may be a tmpfs (:mod:`~prov_common.scratch`), else in the temporary folder; None
+    when none can be made (the runs are then kept in memory)."""
+    if within is None:
+        return first_scratch_folder(SPILL_PREFIX, spool_folder())
     try:
         return tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=within)
     except OSError:
@@ -195,7 +200,8 @@ def build_from_runs(runs: KeyRuns, schema_fields: list[tuple[str, str]], *,
                     width: int = WIDTH) -> tuple[memoryview | bytearray, str]:
     """The row-set file of the keys of all ``runs`` (the same bytes as
     :func:`~prov_common.rowset.format.build_from_keys` of them merged), and its rows root: written to a
-    temporary file one bucket range at a time (:func:`merged_ranges`) and given as a read-only view of that
+    temporary file of the runs' folder (:func:`spill_folder`; else of the temporary folder) one bucket range at a
+    time (:func:`merged_ranges`) and given as a read-only view of that
     file mapped into memory, never read into it (its pages are the file's, read as the view is read and given
     back under memory pressure; the file has no name left, and goes with the last view of it); where no
     temporary file can be written or mapped (a full disk), into a buffer of the file's size, a range at a time too."""
