@@ -290,7 +290,8 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
             digest = hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
                                                       setting=setting_source("dask_scheduler"), file_sha256=True,
-                                                      granularity=granularity, shards=shards)
+                                                      granularity=granularity, shards=shards, spill=limits.dask_spill,
+                                                      spill_named=setting_source("dask_spill"))
             rows = _row_set(uri, digest) if has_rows(digest) else None
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table

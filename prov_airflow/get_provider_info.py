@@ -27,6 +27,10 @@ CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
     "dask_scheduler": ("Where the listener hashes the shards of a sharded inlet/outlet (a folder, an "
                        "s3://bucket/prefix/ or a glob): tcp://host:8786, 'local' or 'none' "
                        "(TDPROV_DASK_SCHEDULER; unset: a LocalCluster for many shards).", "string", ""),
+    "dask_spill": ("At row granularity on a Dask cluster reached by address, a folder its workers and the task "
+                   "process both reach (a shared file system) or s3://bucket/prefix, where the workers put each "
+                   "shard's sorted row-set keys instead of sending them back in memory (TDPROV_DASK_SPILL).",
+                   "string", ""),
 }
 
 

@@ -104,14 +104,18 @@ def resolve_settings(**overrides: object) -> Settings:
 @dataclass(frozen=True)
 class ListenerLimits:
     """Budget of the listener per task: hashing stops after ``timeout`` seconds or above ``max_bytes`` (all
-    shards of a sharded dataset together); ``dask_scheduler``: where shards are hashed (None: ``$TDPROV_DASK_SCHEDULER``)."""
+    shards of a sharded dataset together); ``dask_scheduler``: where shards are hashed (None:
+    ``$TDPROV_DASK_SCHEDULER``); ``dask_spill``: where the workers of a cluster reached by address put row-set keys
+    (None: ``$TDPROV_DASK_SPILL``)."""
 
     timeout: float = 30.0
     max_bytes: int = 2 * 1024**3
     dask_scheduler: str | None = None
+    dask_spill: str | None = None
     data_aws_conn_id: str | None = None  # None: s3:// data is read with the AWS environment
 
     @classmethod
     def from_conf(cls) -> "ListenerLimits":
         return cls(timeout=conf_number("hash_timeout"), max_bytes=int(conf_number("max_bytes")),
-                   dask_scheduler=conf_get("dask_scheduler") or None, data_aws_conn_id=conf_get("data_aws_conn_id") or None)
+                   dask_scheduler=conf_get("dask_scheduler") or None, dask_spill=conf_get("dask_spill") or None,
+                   data_aws_conn_id=conf_get("data_aws_conn_id") or None)

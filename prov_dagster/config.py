@@ -47,6 +47,12 @@ class ProvenanceConfig(Config):
         "ProvenanceResource.record) are hashed: tcp://host:8786, 'local' or 'none' (default $TDPROV_DASK_SCHEDULER, "
         "else a LocalCluster for many shards).",
     )
+    dask_spill: str | None = Field(
+        default=None,
+        description="At row granularity on a Dask cluster reached by address, a folder the workers and this process "
+        "both reach (a shared file system) or s3://bucket/prefix, where the workers put each shard's sorted row-set "
+        "keys instead of sending them back in memory (default $TDPROV_DASK_SPILL).",
+    )
 
     @field_validator("store", "data_root")
     @classmethod

@@ -187,6 +187,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         uri = os.fspath(data)
         digest = hash_dataset_here_if_unreachable(uri, scheduler=self.dask_scheduler, warn=log.warning,
                                                   setting=self.scheduler_setting(), strict=self.strict_setting(),
+                                                  spill=self.dask_spill, spill_named="dask_spill",
                                                   file_sha256=True, granularity=granularity)
         if name is None:
             namespace, name = dataset_from_uri(uri)

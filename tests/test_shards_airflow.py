@@ -144,6 +144,21 @@ def test_an_unreachable_scheduler_is_named_and_the_outlet_hashed_on_this_machine
     assert "[tdprov] dask_scheduler 'tcp://127.0.0.1:1' cannot be reached" in said and "hashed on this machine" in said
 
 
+def test_the_dask_spill_option_reaches_the_hashing_of_a_row_granularity_outlet(
+        tmp_path: Path, store: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[tdprov] dask_spill`` (over TDPROV_DASK_SPILL) is where the workers of a cluster reached by address put the
+    row-set keys of a row-granularity outlet: one that is no folder is named, with the option, and the task goes on."""
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SPILL", str(tmp_path / "missing"))
+    monkeypatch.setenv("TDPROV_DASK_SPILL", str(tmp_path))  # a folder: the option wins over it
+    folder = tmp_path / "shards"
+    dag = _write_dag("tdprov_shards_spill", lambda: write_shards(folder),
+                     outlets=[Asset(folder.as_uri() + "/", extra={"tdprov": {"granularity": "row"}})])
+    with caplog.at_level("WARNING", logger="prov_airflow"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    assert f"[tdprov] dask_spill '{tmp_path / 'missing'}' is not a folder on this machine" in caplog.text, caplog.text
+
+
 def test_max_bytes_counts_all_shards_together(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "shards"
     write_shards(folder)

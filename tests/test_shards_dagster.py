@@ -154,6 +154,29 @@ def test_dask_scheduler_field_wins_over_the_environment(tmp_path: Path, instance
         _run(str(folder), lambda: None, instance, store=store, dask_scheduler="typo")
 
 
+def test_the_dask_spill_field_reaches_the_hashing_and_wins_over_the_environment(
+        tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the workers of a cluster reached by address put the row-set keys of a row-granularity output is the
+    resource's dask_spill, else TDPROV_DASK_SPILL: a location that is no folder is refused by the hashing, naming the
+    setting it came from and the value."""
+    folder = tmp_path / "shards"
+    write_shards(folder)
+
+    @asset
+    def corpus(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        recorded = provenance.record(outputs={"corpus": str(folder)}, context=context, granularity="row")
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    for field, env, named in ((str(tmp_path / "missing"), str(tmp_path), "dask_spill"),
+                              (None, str(tmp_path / "gone"), "TDPROV_DASK_SPILL")):
+        monkeypatch.setenv("TDPROV_DASK_SPILL", env)
+        resource = ProvenanceResource(store=str(tmp_path / "store"), dask_scheduler="tcp://127.0.0.1:1",
+                                      dask_spill=field)
+        result = materialize([corpus], instance=instance, resources={"provenance": resource}, raise_on_error=False)
+        message = _failure(result)
+        assert not result.success and f"{named} '{field or env}' is not a folder on this machine" in message, message
+
+
 def test_an_unreachable_dask_scheduler_is_named_and_the_shards_are_hashed_on_this_machine(
         tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
         capsys: Any) -> None:

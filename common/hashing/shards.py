@@ -31,7 +31,7 @@ from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
 from prov_common.progress import bar
 from prov_common.rowset.format import sorted_keys
 from prov_common.rowset.runs import KeyRuns, copied_here, key_run, spill_folder
-from prov_common.rowset.spill import ENV as SPILL_ENV, is_s3_spill, remove_prefix, shared_spill, version_prefix
+from prov_common.rowset.spill import is_s3_spill, remove_prefix, shared_spill, spill_setting, version_prefix
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
                 workers: int | None = None, threads: int | None = None,
                 granularity: Granularity = "column", shards: Sequence[ShardRef] | None = None,
-                file_sha256: bool = False, spill: str | None = None) -> ShardedDigest:
+                file_sha256: bool = False, spill: str | None = None, spill_named: str = "spill") -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
@@ -121,7 +121,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows). On a cluster
     reached by address, ``spill`` (default ``$TDPROV_DASK_SPILL``; :mod:`prov_common.rowset.spill`) names where its
     workers put their runs, a shared folder or ``s3://bucket/prefix``, so that no keys travel back to this process
-    (unset: a worker that cannot reach this machine's spill folder sends its keys back).
+    (unset: a worker that cannot reach this machine's spill folder sends its keys back); ``spill_named``: the setting
+    ``spill`` was taken from, as messages name it (``dask_spill``, ``[tdprov] dask_spill``).
     ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
     shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read (a shard whose
     digest the cache gave has none).
@@ -140,7 +141,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
         # one hashing thread per shard on Dask workers, and in this process when shards follow one
         # another: pyarrow already decodes each row group on every CPU (benchmarks/results/shards.md)
         options = replace(options, threads=1)
-    shared = shared_spill(spill) if options.rows and where not in ("none", "local") else None
+    shared = shared_spill(spill, spill_named) if options.rows and where not in ("none", "local") else None
     folder = spill_folder(None if shared is None or is_s3_spill(shared) else shared) if options.rows else None
     remote = version_prefix(shared) if is_s3_spill(shared) and folder is not None else None  # type: ignore[arg-type]
     if folder is not None:
@@ -151,7 +152,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
                                    done=lambda batch: shown.update(len(batch)))
         results = [d for batch in done for d in batch]
         if remote is not None:
-            results = _runs_copied_here(results, folder.name, remote)  # type: ignore[union-attr]
+            results = _runs_copied_here(results, folder.name, remote,  # type: ignore[union-attr]
+                                        spill_setting(spill, spill_named))
     except BaseException:
         if folder is not None:
             folder.cleanup()
@@ -166,10 +168,10 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     return with_row_keys(found, folder) if options.rows else found
 
 
-def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str) -> list[ShardDigest]:
+def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str, setting: str) -> list[ShardDigest]:
     """``results`` with the key runs the workers put under the ``s3://`` prefix ``remote`` copied into ``folder``
     (:func:`~prov_common.rowset.runs.copied_here`); runs that came back in memory instead (a worker could not put
-    them there) are named in a warning, as they are what the setting is there to avoid."""
+    them there) are named in a warning, as they are what the setting is there to avoid (``setting``: its name)."""
     runs = iter(copied_here([d.row_keys for d in results if d.row_keys is not None], folder))
     out = [replace(d, row_keys=next(runs)) if d.row_keys is not None else d for d in results]
     kept = [d.path for d in results if d.row_keys is not None and d.row_keys.uri is None]
@@ -177,7 +179,7 @@ def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str) -> l
         log.warning("tdprov: the Dask workers could not put the row-set keys of %d shard(s) (the first: %s) under %s, "
                     "so they came back to this process in memory (the workers' logs say why). Fix: give the workers "
                     "write access to that location, or set %s to one they can write", len(kept), kept[0], remote,
-                    SPILL_ENV)
+                    setting)
     return out
 
 

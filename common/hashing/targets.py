@@ -76,11 +76,14 @@ def listed_shards(target: str) -> list[ShardRef] | None:
 
 
 def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True, granularity: Granularity = "column",
-                 shards: Sequence[ShardRef] | None = None, **file_options: Any) -> ContentDigest | ShardedDigest:
+                 shards: Sequence[ShardRef] | None = None, spill: str | None = None, spill_named: str = "spill",
+                 **file_options: Any) -> ContentDigest | ShardedDigest:
     """The version digest of ``target``: a :class:`ShardedDigest` for a sharded dataset (its shards hashed
     where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; with ``cache``, recorded digests of
     unchanged shards reused), else ``hash_path(target, **file_options)``. ``shards``: the sharded dataset's
-    shards as :func:`listed_shards` found them (default: listed here).
+    shards as :func:`listed_shards` found them (default: listed here). ``spill``, ``spill_named``: where the workers of
+    a cluster reached by address put a sharded version's row-set keys, and the setting that names it
+    (:func:`~prov_common.hashing.shards.hash_shards`).
 
     ``granularity="row"`` gives row digests where there are rows: a table file's, or those of all shards
     of a sharded dataset whose shards are tables with the same columns (else its ``no_rows_because``
@@ -91,7 +94,8 @@ def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = Tru
 
     local = local_target(target)
     if is_sharded_target(local):
-        return hash_shards(local, scheduler=scheduler, cache=cache, granularity=granularity, shards=shards)
+        return hash_shards(local, scheduler=scheduler, cache=cache, granularity=granularity, shards=shards, spill=spill,
+                           spill_named=spill_named)
     if granularity != "column" and table_format(local) is not None:
         file_options["granularity"] = granularity
     return hash_path(local, **file_options)

@@ -28,14 +28,20 @@ def is_s3_spill(location: str | None) -> bool:
     return location is not None and location.lower().startswith("s3://")
 
 
-def shared_spill(spill: str | None) -> str | None:
+def spill_setting(spill: str | None, setting: str = "spill") -> str:
+    """The setting the shared spill location is taken from, as messages name it: ``setting`` (where ``spill`` was
+    configured: ``dask_spill``, ``[tdprov] dask_spill``) when ``spill`` is given, else ``TDPROV_DASK_SPILL``."""
+    return setting if spill and spill.strip() else ENV
+
+
+def shared_spill(spill: str | None, setting: str = "spill") -> str | None:
     """The shared spill location from ``spill``, else ``$TDPROV_DASK_SPILL``; None when neither is set. An ``s3://``
     URI names a bucket and prefix; anything else names an existing folder (a path or ``file://`` URI). Anything else is
-    a :class:`BadInputError` naming the setting."""
+    a :class:`BadInputError` naming the setting (:func:`spill_setting`)."""
     given = (spill or os.environ.get(ENV) or "").strip()
     if not given:
         return None
-    setting = "spill" if spill and spill.strip() else ENV
+    setting = spill_setting(spill, setting)
     if given.lower().startswith("s3://"):
         if not given[5:].split("/", 1)[0]:
             raise BadInputError(f"{setting} {given!r} names no bucket.", fix="write it as s3://bucket/prefix")
