@@ -17,7 +17,7 @@ from dagster import AssetKey, DagsterEventType, DataVersion, InputContext, IOMan
 from dagster._core.definitions.metadata import normalize_metadata
 
 from prov_dagster.model import StepIdentity
-from prov_dagster.naming import step_job
+from prov_dagster.naming import mapped_step, step_job
 
 
 class DagsterCompatError(RuntimeError):
@@ -82,8 +82,9 @@ def planned_steps(instance: Any, dagster_run: Any) -> Mapping[str, Any]:
 
 def planned_step_job(steps: Mapping[str, Any], step_key: str, dagster_job: str) -> str:
     """The job name of step ``step_key`` of Dagster job ``dagster_job`` (as :func:`step_identity` names it), from its
-    run's planned ``steps`` (:func:`planned_steps`); the step key when the plan is not found."""
-    step = steps.get(step_key)
+    run's planned ``steps`` (:func:`planned_steps`); the step key when the plan is not found. A plan holds a mapped
+    op's step once, as ``<step key>[?]``."""
+    step = steps.get(step_key) or steps.get(f"{mapped_step(step_key)[0]}[?]")
     return _job_of(step_key, step.outputs if step is not None else (),
                    lambda: ((s.key, s.outputs) for s in steps.values()), dagster_job if steps else None)
 

@@ -39,11 +39,13 @@ def _context(owner: str | None) -> RunContext:
 
 
 def _run_context(ident: StepIdentity, owner: str | None) -> RunContext:
-    """The context of the run of step ``ident``, naming the Dagster run its Dagster run re-executes."""
+    """The context of the run of step ``ident``, naming the Dagster run its Dagster run re-executes and the mapping key
+    of a mapped op's step."""
     context = _context(owner)
-    if ident.reexecution_of is None:
+    if ident.reexecution_of is None and ident.mapping_key is None:
         return context
-    return replace(context, reexecution_of=ident.reexecution_of, reexecution_root=ident.reexecution_root)
+    return replace(context, reexecution_of=ident.reexecution_of, reexecution_root=ident.reexecution_root,
+                   mapping_key=ident.mapping_key)
 
 
 def step_event(

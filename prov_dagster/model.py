@@ -10,7 +10,7 @@ from prov_common.lineage.facets import ContentHashDatasetFacet
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
 from prov_common.store.snapshots import KeptSnapshot
-from prov_dagster.naming import DEFAULT_NAMESPACE, located_dataset, step_run_id
+from prov_dagster.naming import DEFAULT_NAMESPACE, located_dataset, mapped_step, step_run_id
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ class StepIdentity:
     def job_ol_name(self) -> str:
         """The OpenLineage name of the step's job."""
         return self.job or self.step_key
+
+    @property
+    def mapping_key(self) -> str | None:
+        """The mapping key of a mapped op's step (``a`` of ``work[a]``), which is a run of the op's job; None when not mapped."""
+        return mapped_step(self.step_key)[1]
 
     @property
     def ol_run_id(self) -> str:

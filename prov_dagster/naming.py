@@ -9,7 +9,7 @@ in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when c
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
 for an asset's step whose key the step key does not name, ``asset:<asset key>:<op>`` for a step of a graph-backed asset
 whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, ``check:<asset key>:<check name>`` for the step of
-asset checks, its first check, see
+asset checks, its first check; a mapped op's step of each mapping key as the op's step, see
 :func:`step_job`), and the Dagster
 job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
@@ -18,6 +18,7 @@ one file; :mod:`prov_dagster.owners` keeps either from overwriting the other.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -82,6 +83,17 @@ CHECK_JOB_PREFIX = "check:"
 """Start of the OpenLineage job name of the step of one asset check (``check:<asset key>:<check name>``)."""
 
 
+_MAPPED_STEP = re.compile(r"(?P<op>.+)\[(?P<key>[^\[\]]+)\]")
+
+
+def mapped_step(step_key: str) -> tuple[str, str | None]:
+    """``(op step key, mapping key)`` of step ``step_key``: Dagster names the step of each mapping key of a mapped op
+    (``fan().map(work)``) ``<step key>[<mapping key>]`` (``work[a]``; ``work[?]`` in a plan before the keys are known),
+    and no node name holds a ``[``; ``(step_key, None)`` for a step that is not mapped."""
+    found = _MAPPED_STEP.fullmatch(step_key)
+    return (found["op"], found["key"]) if found else (step_key, None)
+
+
 def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterable[AssetKey] = (),
              op_job: str | None = None, checks: Iterable[AssetCheckKey] = ()) -> str:
     """The OpenLineage job name of step ``step_key``, which writes ``asset_keys``: its step key, unless it is the own
@@ -104,7 +116,11 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     first of them in order: Dagster names the step of an ``@asset_check`` ``<asset key>_<check name>``, so check ``b_c``
     of asset ``a``, check ``c`` of asset ``a_b`` and asset ``a_b_c`` would all be ``a_b_c``, and the step of a
     ``@multi_asset_check`` after its op, which may be any asset's key; no step key names a check apart from every
-    asset, while a check is evaluated by one step only. Check names hold no ``:``."""
+    asset, while a check is evaluated by one step only. Check names hold no ``:``.
+
+    The step of one mapping key of a mapped op (``work[a]``, :func:`mapped_step`) is a run of the op's job, named as
+    the op's step (``job:etl:work``, ``asset:x:work``): mapping keys, which data may choose, make runs, never jobs."""
+    step_key, _ = mapped_step(step_key)
     first_check = min(checks, key=lambda c: (dataset_name(c.asset_key), c.name), default=None)
     if first_check is not None and op_job is None:
         return f"{CHECK_JOB_PREFIX}{dataset_name(first_check.asset_key)}:{first_check.name}"

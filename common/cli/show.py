@@ -114,6 +114,12 @@ def error_of(state: RunState) -> str | None:
     return message if isinstance(message, str) and message else None
 
 
+def mapping_key_of(state: RunState) -> str | None:
+    """The mapping key of a mapped step's run (``tdprov_runContext.mappingKey``: a Dagster op's ``work[a]``), if any."""
+    key = state.run_facet("tdprov_runContext").get("mappingKey")
+    return key if isinstance(key, str) else None
+
+
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
     checked = verify_and_derive(store, run_id, bundle_trust(settings, store))
@@ -131,6 +137,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
         "manifest": recorded,
         "error": error_of(derived.state) if derived is not None else None,
         "taskInstance": task_instance_of(derived.state) if derived is not None else None,
+        "mappingKey": mapping_key_of(derived.state) if derived is not None else None,
         "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
         "quality": quality(derived.state, names) if derived is not None else [],
@@ -160,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"  parent run {m['parentRunId']}")
     if info["taskInstance"]:
         out.append(f"  airflow task instance {task_instance_text(info['taskInstance'])}")
+    if info["mappingKey"] is not None:
+        out.append(f"  mapping key {one_line(info['mappingKey'])}")
     if info["error"]:
         out.append(f"  error {info['error']}")
     held = {(e["side"] + "s", e["dataset"]): extent_text(e["rows"], e["shards"]) for e in info["extents"]}

@@ -45,6 +45,7 @@ class RunContext:
     partial: bool = False
     reexecution_of: str | None = None  # the orchestrator run that this run's orchestrator run re-executes
     reexecution_root: str | None = None  # the first run of those re-executions
+    mapping_key: str | None = None  # the mapping key of a mapped step (a Dagster DynamicOut's), a run of its op's job
 
 
 def collect_run_context(

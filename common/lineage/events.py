@@ -133,6 +133,7 @@ def run_context_facet(context: RunContext) -> RunContextRunFacet:
         partial=context.partial or None,
         reexecutionOf=context.reexecution_of,
         reexecutionRoot=context.reexecution_root,
+        mappingKey=context.mapping_key,
     )
 
 

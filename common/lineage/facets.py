@@ -106,6 +106,7 @@ class RunContextRunFacet(_TdprovFacet, RunFacet):
     partial: bool | None = attr.field(default=None)
     reexecutionOf: str | None = attr.field(default=None)  # noqa: N815 - the orchestrator run its own run re-executes
     reexecutionRoot: str | None = attr.field(default=None)  # noqa: N815 - the first run of those re-executions
+    mappingKey: str | None = attr.field(default=None)  # noqa: N815 - a mapped step's mapping key (its op's job's run)
 
 
 @attr.define

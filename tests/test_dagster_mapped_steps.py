@@ -1,0 +1,124 @@
+"""A mapped op (``fan().map(work)``, a ``DynamicOut``) is one job under real Dagster runs, in an op job and inside a
+graph-backed asset, and so the failure sensor names it: the step of each mapping key (``work[a]``) is a run of the
+op's job with a run id of its own, its mapping key in ``tdprov_runContext.mappingKey``, as an Airflow mapped task is one
+job whose map index is in its run's facet (mapping keys come from data, so as jobs they would grow without limit)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    DagsterInstance,
+    Definitions,
+    DynamicOut,
+    DynamicOutput,
+    build_run_status_sensor_context,
+    graph,
+    job,
+    materialize,
+    op,
+)
+
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.cli import main as cli_main
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
+
+from dagster_support import instance, store  # noqa: F401  (fixtures)
+
+RESOURCES = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+
+
+@op(out=DynamicOut())
+def fan():  # noqa: ANN201 - a generator of dynamic outputs
+    for key in ("a", "b"):
+        yield DynamicOutput(pd.DataFrame({"part": [key]}), mapping_key=key)
+
+
+@op
+def work(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(done=True)
+
+
+@op
+def work_broken(df: pd.DataFrame) -> pd.DataFrame:  # fails before it records anything: the sensor closes its runs
+    raise RuntimeError(f"part {df.part[0]} is locked")
+
+
+@op
+def joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True)
+
+
+@job
+def etl() -> None:
+    fan().map(work)
+
+
+@job
+def etl_broken() -> None:
+    fan().map(work_broken)
+
+
+@graph
+def gathered() -> pd.DataFrame:
+    return joined(fan().map(work).collect())
+
+
+def _runs(store: Path) -> set[tuple[str, str, str, str | None]]:
+    """(event type, job name, run id, mapping key) of every event in the store."""
+    target = open_store(str(store))
+    events = [e for s in list_bundles(target) for e in parse_events_jsonl(read_bundle(target, s.run_id).files["events.jsonl"])]
+    return {(e["eventType"], e["job"]["name"], e["run"]["runId"], e["run"]["facets"]["tdprov_runContext"].get("mappingKey"))
+            for e in events}
+
+
+def _mapped(runs: set[tuple[str, str, str, str | None]], job_name: str) -> dict[str, set[str]]:
+    """Mapping key -> the event types of its run, of the runs of ``job_name``; one run id per mapping key."""
+    mapped = [(key, run_id, state) for state, name, run_id, key in runs if name == job_name]
+    assert len({run_id for _, run_id, _ in mapped}) == len({key for key, _, _ in mapped})
+    return {key: {state for k, _, state in mapped if k == key} for key, _, _ in mapped}
+
+
+def test_a_mapped_op_of_an_op_job_is_one_job_and_each_mapping_key_a_run(store: Path, instance: DagsterInstance,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The step of each mapping key was a job of its own: job:etl:work[a] and job:etl:work[b]. 'tdprov show' names
+    a run's mapping key."""
+    assert Definitions(jobs=[etl], resources=RESOURCES).resolve_job_def("etl").execute_in_process(instance=instance).success
+    runs = _runs(store)
+    assert {name for _, name, _, _ in runs} == {"job:etl:fan", "job:etl:work"}
+    assert _mapped(runs, "job:etl:work") == {"a": {"START", "COMPLETE"}, "b": {"START", "COMPLETE"}}
+    assert {key for _, name, _, key in runs if name == "job:etl:fan"} == {None}
+    for run_id, key in {(run_id, key) for _, _, run_id, key in runs}:
+        capsys.readouterr()
+        assert cli_main(["show", run_id, "--store", str(store)]) == 0
+        shown = capsys.readouterr().out
+        assert f"\n  mapping key {key}\n" in shown if key else "mapping key" not in shown
+        assert cli_main(["show", run_id, "--json", "--store", str(store)]) == 0
+        assert json.loads(capsys.readouterr().out)["mappingKey"] == key
+
+
+def test_a_mapped_op_of_a_graph_backed_asset_is_one_job(store: Path, instance: DagsterInstance) -> None:
+    asset = AssetsDefinition.from_graph(gathered, keys_by_output_name={"result": AssetKey("parts")})
+    assert materialize([asset], instance=instance, resources=RESOURCES).success
+    runs = _runs(store)
+    assert {name for _, name, _, _ in runs} == {"asset:parts:fan", "asset:parts:work", "asset:parts:joined"}
+    assert _mapped(runs, "asset:parts:work") == {"a": {"START", "COMPLETE"}, "b": {"START", "COMPLETE"}}
+
+
+def test_the_failure_sensor_names_a_mapped_op_as_its_steps_do(store: Path, instance: DagsterInstance) -> None:
+    result = Definitions(jobs=[etl_broken], resources=RESOURCES).resolve_job_def("etl_broken").execute_in_process(
+        instance=instance, raise_on_error=False)
+    assert not result.success
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    runs = _runs(store)
+    assert {name for _, name, _, _ in runs} == {"job:etl_broken:fan", "job:etl_broken:work_broken"}
+    assert _mapped(runs, "job:etl_broken:work_broken") == {"a": {"START", "FAIL"}, "b": {"START", "FAIL"}}
