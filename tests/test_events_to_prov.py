@@ -37,3 +37,31 @@ def test_failed_check_is_queryable_in_prov() -> None:
     graph = rdflib.Graph().parse(data=turtle, format="turtle")
     failed = {str(row.digest) for row in graph.query(FAILED_VERSIONS)}
     assert failed == {hash_dataframe(bad).digest}
+
+
+MEASUREMENTS = """
+PREFIX dqv: <http://www.w3.org/ns/dqv#>
+PREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?m ?name ?status WHERE { ?m dqv:isMeasurementOf ?metric ; tdprov:status ?status ; tdprov:column "x" ; tdprov:source "pandera" .
+                                ?metric rdfs:label ?name }
+"""
+
+
+def test_two_unnamed_checks_of_one_column_are_two_measurements() -> None:
+    """pa.Check(lambda s: s > 0) and pa.Check(lambda s: s < 100) on x were one check '<lambda>' in the events, one
+    measurement (failed) in PROV: the check that passed was lost."""
+    schema = pa.DataFrameSchema({"x": pa.Column(int, checks=[pa.Check(lambda s: s > 0), pa.Check(lambda s: s < 100),
+                                                               pa.Check.isin([1, 500])])}, name="Bounds")
+    frame = pd.DataFrame({"x": [1, 500]})
+    rid = str(uuid.uuid4())
+    ref = DatasetRef.from_uri("s3://training/x.parquet", digest=hash_dataframe(frame), quality=validate(frame, schema))
+    event = event_to_dict(build_run_event("COMPLETE", run_id=rid, job_name="bounds", outputs=[ref],
+                                          event_time="2026-01-31T12:01:00+00:00"))
+    facets = event["outputs"][0]["facets"]
+    assert [(c["name"], c["status"]) for c in facets["tdprov_pandera"]["checks"] if "lambda" in c["name"]] == [
+        ("<lambda>#0", "pass"), ("<lambda>#1", "fail")]
+    graph = rdflib.Graph().parse(data=serialize(events_to_document([event]), "ttl"), format="turtle")
+    found = sorted((str(row.name), str(row.status)) for row in graph.query(MEASUREMENTS))
+    assert found == [("<lambda>#0", "pass"), ("<lambda>#1", "fail"), ("dtype('int64')", "pass"),
+                     ("isin([1, 500])", "pass"), ("not_nullable", "pass")]

@@ -191,3 +191,23 @@ def test_regex_columns_report_each_matching_column() -> None:
     none = validate(pd.DataFrame({"x": [1]}), schema)
     assert outcome(none, "num_.+", "no_regex_column_match('num_.+')").status == "fail"
     assert outcome(none, "num_.+", "greater_than_or_equal_to(0)").status == "skip"
+
+
+def test_checks_pandera_names_alike_on_one_column_are_told_apart_by_number() -> None:
+    """Two unnamed checks of one column (both '<lambda>' to Pandera) were one outcome, the failing one, and the passing
+    one was never listed; so were two of the table. Each is named by its number among its column's (or the table's)
+    checks, Pandera's check_number; a check named apart from the others keeps its name."""
+    schema = pa.DataFrameSchema(
+        {"x": pa.Column(int, checks=[pa.Check(lambda s: s > 0), pa.Check(lambda s: s < 100), pa.Check.gt(0)]),
+         "y": pa.Column(int, pa.Check(lambda s: s > 0))},
+        checks=[pa.Check(lambda d: d.x > 0), pa.Check(lambda d: d.x < 100)], name="Bounds")
+    result = validate(pd.DataFrame({"x": [1, 500], "y": [1, 1]}), schema)
+    assert [(c.column, c.name, c.status, c.failure_count) for c in result.checks] == [
+        ("x", "dtype('int64')", "pass", 0), ("x", "not_nullable", "pass", 0),
+        ("x", "<lambda>#0", "pass", 0), ("x", "<lambda>#1", "fail", 1), ("x", "greater_than(0)", "pass", 0),
+        ("y", "dtype('int64')", "pass", 0), ("y", "not_nullable", "pass", 0), ("y", "<lambda>", "pass", 0),
+        (None, "<lambda>#0", "pass", 0), (None, "<lambda>#1", "fail", 1)]
+    assert result.failure_count == 2
+    both = validate(pd.DataFrame({"x": [-1], "y": [1]}), pa.DataFrameSchema(  # one row failing both table checks
+        {"x": pa.Column(int)}, checks=[pa.Check(lambda d: d.x > 0), pa.Check(lambda d: d.x > 5)]))
+    assert [(c.name, c.failure_count) for c in both.checks if c.column is None] == [("<lambda>#0", 1), ("<lambda>#1", 1)]

@@ -17,7 +17,8 @@ class CheckOutcome:
     """Outcome of one check of a schema.
 
     name: the check as Pandera reports it (e.g. ``greater_than_or_equal_to(0)``, ``not_nullable``,
-    ``dtype('int64')``, ``column_in_dataframe``).
+    ``dtype('int64')``, ``column_in_dataframe``); checks Pandera names alike on one column (or the table) with their
+    ``check_number`` (``<lambda>#0``, ``<lambda>#1``).
     column: the column or index level checked; ``None`` for a check on the whole table.
     status: ``pass``, ``fail`` or ``skip`` (not run, e.g. because its column is missing).
     passed: ``status == "pass"``.

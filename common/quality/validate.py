@@ -68,9 +68,10 @@ def validate(
         ) from exc
     failures = failures.reset_index(drop=True)
     index = data_index_names(df)
-    keys = _failure_keys(failures)
+    expected, shared = _expected_checks(resolved, df)
+    keys = _failure_keys(failures, shared)
     counts = _counts(keys, _counted(failures))
-    outcomes = _outcomes(_expected_checks(resolved, df), counts)
+    outcomes = _outcomes(expected, counts)
     return QualityResult(
         passed=len(failures) == 0,
         schema_name=schema_name(resolved),
@@ -110,7 +111,22 @@ def _check_id(check: Any) -> str:
     return check.error if check.error is not None else (check.name if check.name is not None else str(check))
 
 
-def _component_checks(component: Any, column: str | None) -> list[CheckKey]:
+def _numbered_check(name: str, check_number: int) -> str:
+    """The name of check number ``check_number`` (Pandera's, its place among its column's or the table's checks) of
+    several that Pandera names alike on one column or the table (two unnamed checks, ``<lambda>``): ``<lambda>#1``."""
+    return f"{name}#{check_number}"
+
+
+def _own_checks(checks: list[Any], column: str | None) -> tuple[list[CheckKey], set[CheckKey]]:
+    """The keys of a column's (or the table's) ``checks`` in order, and the ``(column, name)`` that several of them share
+    (each of those named by its number, :func:`_numbered_check`, the others by Pandera's name alone)."""
+    names = [_check_id(c) for c in checks]
+    shared = {name for name in names if names.count(name) > 1}
+    keys = [(column, _numbered_check(name, n) if name in shared else name) for n, name in enumerate(names)]
+    return keys, {(column, name) for name in shared}
+
+
+def _component_checks(component: Any, column: str | None, shared: set[CheckKey]) -> list[CheckKey]:
     keys: list[CheckKey] = []
     if component.dtype is not None:
         keys.append((column, f"dtype('{component.dtype}')"))
@@ -118,21 +134,26 @@ def _component_checks(component: Any, column: str | None) -> list[CheckKey]:
         keys.append((column, "not_nullable"))
     if getattr(component, "unique", False):
         keys.append((column, "field_uniqueness"))
-    keys += [(column, _check_id(c)) for c in component.checks]
-    return keys
+    own, alike = _own_checks(component.checks, column)
+    shared |= alike
+    return keys + own
 
 
-def _expected_checks(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[CheckKey]:
+def _expected_checks(schema: pa.DataFrameSchema, df: pd.DataFrame) -> tuple[list[CheckKey], set[CheckKey]]:
+    """Every check the schema runs on ``df``, keyed ``(column or None, name)``, and the ``(column, name)`` that several
+    checks of one column or of the table share (those are told apart by number)."""
     keys: list[CheckKey] = []
+    shared: set[CheckKey] = set()
     for name, column in schema.columns.items():
         for matched in _matching_columns(column, name, df):
-            keys += _component_checks(column, matched)
+            keys += _component_checks(column, matched, shared)
     index = schema.index
     levels = index.indexes if isinstance(index, pa.MultiIndex) else ([index] if index is not None else [])
     for level in levels:
-        keys += _component_checks(level, None if level.name is None else str(level.name))
-    keys += [(None, _check_id(c)) for c in schema.checks]
-    return list(dict.fromkeys(keys))
+        keys += _component_checks(level, None if level.name is None else str(level.name), shared)
+    own, alike = _own_checks(schema.checks, None)
+    shared |= alike
+    return list(dict.fromkeys(keys + own)), shared
 
 
 def _matching_columns(column: Any, name: Any, df: pd.DataFrame) -> list[str]:
@@ -145,23 +166,27 @@ def _matching_columns(column: Any, name: Any, df: pd.DataFrame) -> list[str]:
         return [str(name)]  # no column matches: Pandera reports that under the pattern
 
 
-def _failure_keys(failures: pd.DataFrame) -> pd.DataFrame:
-    """Per failure case: the column it concerns (``None`` for the whole table) and the check name."""
+def _failure_keys(failures: pd.DataFrame, shared: set[CheckKey]) -> pd.DataFrame:
+    """Per failure case: the column it concerns (``None`` for the whole table) and the check name, numbered by its
+    ``check_number`` where several checks of that column share the name (``shared``)."""
     column = failures["column"].astype(object).where(failures["column"].notna(), None)
     on_table = failures["schema_context"].isin(["DataFrameSchema", "MultiIndex"]).to_numpy(dtype=bool)
     check = failures["check"].astype(object).map(str, na_action="ignore") if len(failures) else failures["check"].astype(object)
     named = check.isin(COLUMN_NAMED_CHECKS).to_numpy(dtype=bool)
     column[on_table] = None
     column[on_table & named] = failures.loc[on_table & named, "failure_case"].map(str)
+    if shared:
+        alike = [(c, k) in shared and pd.notna(n) for c, k, n in zip(column, check, failures["check_number"])]
+        check[alike] = [_numbered_check(k, int(n)) for k, n in zip(check[alike], failures.loc[alike, "check_number"])]
     return pd.DataFrame({"column": column, "check": check, "named": named})
 
 
 def _counted(failures: pd.DataFrame) -> np.ndarray:
     """Which failure cases count: a table-level check that fails a row reports one case per cell of
-    that row; it counts once per row."""
+    that row; it counts once per row (two checks of one name, by their ``check_number``, once each)."""
     on_table = (failures["schema_context"].eq("DataFrameSchema") & failures["index"].notna()).to_numpy(dtype=bool)
     counted = np.ones(len(failures), dtype=bool)
-    counted[on_table] = ~failures.loc[on_table, ["check", "index"]].duplicated().to_numpy(dtype=bool)
+    counted[on_table] = ~failures.loc[on_table, ["check", "check_number", "index"]].duplicated().to_numpy(dtype=bool)
     return counted
 
 
