@@ -279,6 +279,30 @@ def test_flush_cuts_the_long_keys_it_names_of_an_entry_set_aside(tmp_path: Path,
     assert max(map(len, lines)) < 1000, [len(line) for line in lines]
 
 
+def test_flush_names_each_entry_it_sets_aside_once(tmp_path: Path) -> None:
+    """'tdprov flush' said each set-aside reason twice: the outbox's log line (printed by Python's last-resort handler,
+    as the command line configures no logging) and its own 'set aside, never delivered' line. Once, with its runs."""
+    import json
+    import subprocess
+    import sys
+
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.store import spool
+
+    store = open_store(tmp_path / "store")
+    edited = tmp_path / "spool" / f"{0:020d}-1-edited{spool.SUFFIX}"
+    edited.parent.mkdir()
+    objects = [{"key": "runs/r9/x.json", "bytes": 1, "digest": blake3_digest(b"y")}]
+    edited.write_bytes(json.dumps({"format": spool.FORMAT, "store": store.uri, "objects": objects}).encode() + b"\nx")
+    env = {**os.environ, "TDPROV_SPOOL": str(tmp_path / "spool")}
+    done = subprocess.run([sys.executable, "-m", "prov_common", "flush", "--store", store.uri], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    why = f"spool entry {edited.name} is damaged: spool entry {edited.name}: bytes of 'runs/r9/x.json' do not match their digest"
+    assert done.stderr.count(why) == 1, done.stderr
+    assert f"tdprov flush: set aside, never delivered: {edited.name} (runs/r9/x.json): {why}\n" in done.stderr, done.stderr
+
+
 def test_conflict_on_deliver_raises_and_bad_keys_are_refused(tmp_path: Path) -> None:
     store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
     store.put("runs/r1/prov.json", b"other")

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.spool is not None:
         args.spool = local_folder(args.spool, "--spool")
         check_spool(args.spool)
-    outbox = Outbox(args.spool)
+    outbox = Outbox(args.spool, log_set_aside=False)  # each entry set aside is named below, once
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store, take_unopened=True)  # entries held for a store setting that could not be opened
     if report.spool_error is not None:  # its entries stay in the spool: exit 2, naming the folder and the fix

@@ -134,11 +134,15 @@ class SetAside:
 
 
 class Outbox:
-    """Delivers batches of objects to a store, spooling what the store cannot take right now."""
+    """Delivers batches of objects to a store, spooling what the store cannot take right now. A flush logs each entry
+    it sets aside (an error), unless ``log_set_aside`` is False: for a caller that names them itself from the
+    report (``tdprov flush``), so each is said once."""
 
-    def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100) -> None:
+    def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100,
+                 log_set_aside: bool = True) -> None:
         self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
         self.flush_limit = flush_limit
+        self.log_set_aside = log_set_aside
         self._held: set[Path] = set()  # claims this outbox could not give back: every flush counts them until it can
 
     def __repr__(self) -> str:
@@ -366,7 +370,8 @@ class Outbox:
             report.stranded += not moved
         report.failed += 1
         report.set_aside.append(why)
-        log.error("tdprov: %s", why)
+        if self.log_set_aside:
+            log.error("tdprov: %s", why)
 
     def set_aside_entries(self, store_uri: str | None = None) -> list[SetAside]:
         """The entries set aside in ``failed/`` (those for ``store_uri`` and those whose header cannot be read,
