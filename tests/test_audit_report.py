@@ -220,6 +220,31 @@ def test_a_store_with_no_validation_says_so_and_how_one_is_recorded(tmp_path: Pa
                     '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.'), said
 
 
+def test_the_lineage_picture_marks_an_unexplained_origin_as_the_audit_picture_does(tmp_path: Path, capsys) -> None:
+    """'tdprov lineage -o' drew an input no run made and no source has as a plain version, where the text tree ends it
+    as '[origin: no recorded run generated it]' and the audit's picture calls it a broken link: it is drawn as the
+    audit draws one, outlined in red, the text's words in its tooltip; the versions the tree explains are not."""
+    import xml.etree.ElementTree as ET
+
+    from prov_common.cli import main
+    from prov_common.w3cprov.drawing import ALERT
+
+    uri = str(tmp_path / "store")
+    make_report(uri, tmp_path / "report")
+    picture = tmp_path / "lineage.svg"
+    assert main(["lineage", "/models/ranker.pkl", "--store", uri]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "s3://crawl/scraped.jsonl  blake3:" in line]
+    assert line.endswith("  [origin: no recorded run generated it]"), line
+    assert main(["lineage", "/models/ranker.pkl", "--renderer", "builtin", "-o", str(picture), "--store", uri]) == 0
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn = {"".join(g.find(f"{ns}text").itertext()): (next(s.get("stroke") for s in g if s.tag == f"{ns}ellipse"), g.findtext(f"{ns}title"))
+             for g in ET.fromstring(picture.read_text()).iter(f"{ns}g") if "version" in (g.get("class") or "")}
+    (text, (colour, tooltip)), = [(t, d) for t, d in drawn.items() if t.startswith("s3://crawl/scraped.jsonl")]
+    assert text.endswith("✗ broken link") and colour == ALERT, drawn
+    assert tooltip.endswith("\nbroken link: origin: no recorded run generated it"), tooltip
+    assert [t for t, (_, tip) in drawn.items() if "broken link" in t or "broken link" in tip] == [text], drawn
+
+
 def test_the_picture_draws_passed_checks_beside_failed_ones_as_the_lineage_picture_does(tmp_path: Path) -> None:
     """The report's picture drew failed checks only, where 'lineage -o' and 'graph' draw passed ones too: a version
     whose checks all passed looked never validated. Each outcome is counted on the version in its colour and the

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from prov_common.audit.scope import LineageScope
 
 
+NO_ORIGIN_TEXT = "origin: no recorded run generated it"
+"""How the upstream tree ends at a version no recorded run generated and no registered source has; the picture's
+broken link says the same."""
+
+
 def register(subparsers: Any) -> None:
     parser = add_verb(
         subparsers,
@@ -213,11 +218,22 @@ def _left_out_text(tree: LineageTree, direction: str, left_out: _LeftOut) -> str
             f"{', '.join(sorted(left))}, left out: {'its bundle does' if len(left) == 1 else 'their bundles do'} not verify")
 
 
-def _marked_left_out(drawing: LineageGraph, trees: list[LineageTree], direction: str, left_out: _LeftOut) -> LineageGraph:
-    """``drawing`` with each version the tree ends at because runs that made (read) it were left out drawn as a broken
-    link (:func:`_left_out_text` says why), as the text tree names it: never as an origin, or unused."""
-    for tree in (t for root in trees for t in root.walk() if not (t.sources or t.repeated or t.truncated) and t.node.id in drawing.nodes):
-        if why := _left_out_text(tree, direction, left_out):
+def _unexplained(tree: LineageTree, direction: str, left_out: _LeftOut) -> str | None:
+    """Why the tree ends at ``tree``'s version with nothing recorded to explain it (the audit's broken link): runs left
+    out made (read) it (:func:`_left_out_text`), or, upstream, no recorded run generated it and no registered source
+    has it (:data:`NO_ORIGIN_TEXT`); else None (it has its runs or sources, is shown elsewhere or cut by ``--depth``,
+    or, downstream, no recorded run used it)."""
+    if tree.steps or tree.sources or tree.repeated or tree.truncated:
+        return None
+    return _left_out_text(tree, direction, left_out) or (NO_ORIGIN_TEXT if direction == UPSTREAM else None)
+
+
+def _marked_unexplained(drawing: LineageGraph, trees: list[LineageTree], direction: str, left_out: _LeftOut) -> LineageGraph:
+    """``drawing`` with each version the tree ends at unexplained (:func:`_unexplained`: made or read by runs left out,
+    or an origin no run generated and no source has) drawn as a broken link, as the audit's picture draws it, the text
+    tree's words in its tooltip: never as a plain version."""
+    for tree in (t for root in trees for t in root.walk() if t.node.id in drawing.nodes):
+        if why := _unexplained(tree, direction, left_out):
             drawing.nodes[tree.node.id] = replace(drawing.nodes[tree.node.id], broken=why)
     return drawing
 
@@ -271,10 +287,10 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
         text += "  (see above)"
     elif tree.truncated:
         text += "  (…)"
-    elif left := _left_out_text(tree, direction, shown_as.left_out):
-        text += f"  [{left}]"
+    elif why := _unexplained(tree, direction, shown_as.left_out):
+        text += f"  [{why}]"
     elif not tree.steps:
-        text += "  [origin: no recorded run generated it]" if direction == UPSTREAM else "  [not used by any recorded run]"
+        text += "  [not used by any recorded run]"
     return text
 
 
@@ -354,7 +370,7 @@ def _run(args: argparse.Namespace) -> int:
         tell_entries_not_taken(left_out, corrected, args.verb)
     code = 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
     if picture:
-        drawing = _marked_left_out(tree_graph(graph, trees), trees, direction, touched)
+        drawing = _marked_unexplained(tree_graph(graph, trees), trees, direction, touched)
         write_output(render(drawing, picture, args.renderer, title=f"{direction} lineage of {args.target}",
                             note=stderr_note("lineage")), args.output)
         tell_written(args.output, f"{direction} lineage of {args.target}: {drawn(drawing)}")
