@@ -3,7 +3,9 @@ indexed by the repair with the entry its writer would have written; a bundle tha
 reported and never indexed; a second repair does nothing. On the local store and on S3 (moto)."""
 from __future__ import annotations
 
+import io
 import json
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,6 +120,48 @@ def test_repair_of_a_clean_store_and_human_output(tmp_path: Path, capsys) -> Non
     capsys.readouterr()
     assert len(find_unindexed(open_store(store_uri), trust_from_settings(), progress=True)) == 0
     assert "listing index and bundles" in capsys.readouterr().err  # the listing counts keys as it goes
+
+
+class _Terminal(io.StringIO):
+    """A stderr that is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("verb", ["store repair", "runs"])
+def test_the_bars_of_repair_and_runs_start_no_monitor_thread_and_leave_the_screen(verb: str, tmp_path: Path, monkeypatch,
+                                                                                 capsys) -> None:
+    """'tdprov store repair' and 'tdprov runs' drew plain tqdm bars, which start tqdm's monitor thread (one that
+    outlives the verb; the shared bar, prov_common.progress, has none), and repair's stayed on the screen when done.
+    They draw the shared bar: no monitor thread, and the screen's last line is blank once the verb ends."""
+    import tqdm.std
+
+    started: list[tuple] = []
+
+    class Monitor:
+        def __init__(self, *args: object) -> None:
+            started.append(args)
+
+        def report(self) -> bool:
+            return True
+
+        def exit(self) -> None:
+            pass
+
+    store_uri = str(tmp_path / "store")
+    for run in _record(store_uri, tmp_path / "spool", 2):
+        if verb == "store repair":  # two bundles to index
+            raw_delete(store_uri, _index_entry(_snapshot(store_uri), run)[0])
+    monkeypatch.setattr(tqdm.std, "TMonitor", Monitor)
+    monkeypatch.setattr(tqdm.std.tqdm, "monitor", None)
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    assert main([*verb.split(), "--store", store_uri]) == 0
+    capsys.readouterr()
+    drawn, shown = terminal.getvalue(), "repairing index: " if verb == "store repair" else "reading the index: "
+    assert shown in drawn and started == [], (drawn, started)
+    assert drawn.rpartition("\r")[2].strip() == ("2 sealed bundle(s), 2 without an index entry: 2 indexed, 0 not verified "
+                                                 "(left alone)" if verb == "store repair" else ""), drawn
 
 
 def test_repair_needs_a_trusted_signer(tmp_path: Path, capsys) -> None:

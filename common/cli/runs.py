@@ -6,8 +6,6 @@ import sys
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from tqdm import tqdm
-
 from prov_common.bundle import BundleSummary, recent_bundles
 from prov_common.bundle.model import task_instance_text
 from prov_common.bundle.naming import dataset_shown
@@ -16,6 +14,7 @@ from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
 from prov_common.cli._output import emit_json
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
+from prov_common.progress import bar, on_terminal
 from prov_common.store import open_store
 from prov_common.text import cells, counted, padded, shortened
 from prov_common.w3cprov.identity import distinct_labels
@@ -128,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     listing = recent_bundles(store, limit=None if args.verified or not args.limit else args.limit + 1)  # one more: are there more?
     left_out: dict[str, str] = {}
-    summaries = list(tqdm(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
-                          desc="reading the index", unit="run", file=sys.stderr, disable=None, leave=False))
+    with on_terminal():
+        summaries = list(bar(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
+                             desc="reading the index", unit="run"))
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
         print(f"the {counted(args.limit, 'run')} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)

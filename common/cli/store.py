@@ -138,12 +138,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_repair(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from prov_common.bundle.repair import find_unindexed
     from prov_common.cli._output import emit_json
     from prov_common.config import Settings
     from prov_common.bundle.trust import bundle_trust
+    from prov_common.progress import Bar, bar, on_terminal
     from prov_common.store import open_store
 
     if args.uri and args.store and args.uri != args.store:
@@ -153,11 +152,11 @@ def run_repair(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     repair = find_unindexed(store, bundle_trust(settings, store), dry_run=args.dry_run, progress=None)
     outcomes = []
-    for outcome in tqdm(repair, total=len(repair), desc="repairing index", unit="bundle", file=sys.stderr,
-                        disable=len(repair) < 2 or None):
-        outcomes.append(outcome)
-        if not args.json:
-            tqdm.write("\n".join(_repair_lines(outcome)), file=sys.stdout)
+    with on_terminal():
+        for outcome in bar(repair, total=len(repair), desc="repairing index", unit="bundle"):
+            outcomes.append(outcome)
+            if not args.json:
+                Bar.write("\n".join(_repair_lines(outcome)), file=sys.stdout)
     indexed, to_index, not_verified = (sum(o.status == s for o in outcomes) for s in ("indexed", "would-index", "not-verified"))
     if args.json:
         emit_json({"store": store.uri, "dryRun": args.dry_run, "sealed": repair.sealed, "unindexed": len(repair),

@@ -6,13 +6,13 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 
 from prov.model import ProvDocument
-from tqdm import tqdm
 
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
 from prov_common.bundle.storage import bundle_file
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
 from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.progress import Bar
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.times import since_time
@@ -77,8 +77,8 @@ def index_starts(found: Iterable[BundleSummary]) -> dict[str, str | None]:
 
 def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True) -> Iterator[ProvDocument]:
     """PROV documents of the given bundles, with a progress bar on a terminal."""
-    bar = tqdm(found, desc="reading bundles", unit="bundle", file=sys.stderr,
-               disable=not (progress and sys.stderr.isatty()), leave=False)
+    bar = Bar(found, desc="reading bundles", unit="bundle", file=sys.stderr,
+              disable=not (progress and sys.stderr.isatty()), leave=False)
     for summary in bar:
         yield bundle_document(store, summary.run_id)
 
