@@ -80,7 +80,8 @@ def cut(value: str, at_most: int) -> str:
 
 def _cut_word(word: str, at_most: int) -> str:
     bare = word.rstrip(".,:;)")  # the punctuation that ends it stays after its size
-    return cut(bare, at_most) + word[len(bare):]
+    inner = bare.lstrip("(")  # and an opening bracket before it, counted in neither
+    return bare[:len(bare) - len(inner)] + cut(inner, at_most) + word[len(bare):]
 
 
 def _cut_quoted(quoted: str, at_most: int) -> str:

@@ -389,6 +389,16 @@ def test_tdprov_debug_adds_the_traceback_of_a_refusal_of_one_of_several_paths(tm
     assert err.endswith(quiet)  # the same line last
 
 
+def test_a_long_word_in_brackets_is_cut_without_its_brackets() -> None:
+    """A long word after '(' kept the bracket inside what was cut, counted in its size: '(bundles/r1/ppp… (70,013
+    characters))' for a key of 70,012. The brackets stay outside, the size is the word's own."""
+    from prov_common.text import cut_long_values
+
+    key = "bundles/r1/" + "p" * 70_001
+    assert cut_long_values(f"set aside ({key}): damaged") == f"set aside ({key[:149]}…{'p' * 50} (70,012 characters)): damaged"
+    assert cut_long_values(f"(({key}") == f"(({key[:149]}…{'p' * 50} (70,012 characters)"
+
+
 def test_a_long_argument_is_cut_in_every_refusal_and_its_size_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A 70,000-character argument was echoed whole in the refusal (a 70 KB line) of show, verify, lineage, record,
     hash and export -o, and of argparse's usage errors: it shows 200 characters of it, quoted or not, with its size,

@@ -465,7 +465,7 @@ def test_runs_not_taken_as_indexed_are_told_with_long_values_cut_and_controls_es
     tell_entries_not_taken({"r1": f"{long_key}: altered ('{'v' * 5_000}')"}, {"r2": "index/r2.json: job '\x1b[2J' differs"}, "runs")
     left, taken = capsys.readouterr().err.splitlines()
     assert left.startswith("tdprov runs: left out run r1: its bundle does not verify (bundles/r1/ppp") and len(left) < 1000, len(left)
-    assert "p (70,012 characters): altered ('vvv" in left and "v' (5,000 characters)))" in left
+    assert "p (70,011 characters): altered ('vvv" in left and "v' (5,000 characters)))" in left
     assert left.endswith("Fix: 'tdprov verify r1' names every problem; restore a damaged bundle from a backup or replica; "
                          "if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)")
     assert "job '\\x1b[2J' differs" in taken and "\x1b" not in taken

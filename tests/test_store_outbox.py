@@ -274,7 +274,7 @@ def test_flush_cuts_the_long_keys_it_names_of_an_entry_set_aside(tmp_path: Path,
     assert main(["flush", "--store", store.uri]) == 1
     lines = capsys.readouterr().err.splitlines()
     (named,) = [line for line in lines if line.startswith("tdprov flush: set aside, never delivered: ")]
-    assert f"{edited.name} (runs/{'k' * 140}" in named and "/x.json (5,013 characters), ../" in named, named
+    assert f"{edited.name} (runs/{'k' * 140}" in named and "/x.json (5,012 characters), ../" in named, named
     assert "x (70,003 characters)): spool entry" in named and "is longer than 1024 characters" in named, named
     assert max(map(len, lines)) < 1000, [len(line) for line in lines]
 
