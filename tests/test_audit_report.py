@@ -51,6 +51,12 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
+def test_the_training_rule_counts_the_runs_marked_in_words(tmp_path: Path) -> None:
+    """The summary's note said "2 run(s) marked": it counts as the other lines do ('1 run', '2 runs')."""
+    html = make_report(str(tmp_path / "store"), tmp_path / "report").read_text()
+    assert "In this store: 2 runs marked, 0 by job name." in html and "run(s) marked" not in html
+
+
 def test_incremental_report_describes_the_whole_store_and_marks_what_is_new(tmp_path: Path) -> None:
     """The audit after one new run examines one bundle, yet its report lists every run, the training
     data sections and the lineage picture of the training run logged earlier."""

@@ -10,7 +10,7 @@ from typing import Any
 from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
 from prov_common.audit.result import scope_note
 from prov_common.audit.untrusted import untrusted_lines
-from prov_common.text import visible
+from prov_common.text import counted, visible
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#0f172a;line-height:1.4}
@@ -152,7 +152,7 @@ def _training_rule(report: dict[str, Any]) -> str:
     guessed = sum(1 for r in runs if r.get("trainingRule") == RULE_JOB_NAME)
     return (f"A training run is one {RULE_TEXT[RULE_JOB_TYPE]}, which <code>provenance_asset(training=True)</code> and Airflow "
             f"<code>training=True</code> write; a run with no mark counts when its job name says it trains (train, fit, model), "
-            f"as a fallback. In this store: {marked} run(s) marked, {guessed} by job name.")
+            f"as a fallback. In this store: {counted(marked, 'run')} marked, {guessed:,} by job name.")
 
 
 def _summary(report: dict[str, Any], errors: int, notes: int) -> str:
