@@ -30,3 +30,12 @@ def test_building_the_parser_loads_no_data_libraries() -> None:
             "print(','.join(m for m in ('pandas', 'pyarrow', 'numpy', 'pandera') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "", f"loaded while building the parser: {proc.stdout.strip()}"
+
+
+def test_the_help_line_of_store_names_its_verbs() -> None:
+    """'tdprov --help' said what 'store' does as init and repair only: 'store seal' was not named."""
+    from prov_common.cli import build_parser
+
+    shown = " ".join(build_parser().format_help().split())
+    assert ("store create a store, or check and protect its S3 bucket (versioning, Object Lock); repair its index; seal "
+            "runs from their staged events") in shown, shown

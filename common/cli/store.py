@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
     parser = add_verb(
         subparsers,
         "store",
-        help="create a store, or check and protect its S3 bucket (versioning, Object Lock); repair its index",
+        help="create a store, or check and protect its S3 bucket (versioning, Object Lock); repair its index; seal runs "
+             "from their staged events",
         description=(
             "store init PATH|URI: create a local store folder (no WORM protection), or check the S3 bucket\n"
             "behind an s3:// store and print what it found: versioning, Object Lock and its default\n"
