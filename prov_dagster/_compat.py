@@ -62,6 +62,16 @@ def step_identity(step_context: Any) -> StepIdentity:
                         **reexecution(step_context.dagster_run))
 
 
+_ABSENT = object()
+
+
+def init_run(context: Any) -> Any | None:
+    """The Dagster run of a resource's ``InitResourceContext`` (None outside a run): its ``run``, as Dagster 1.13
+    deprecates ``dagster_run``; ``dagster_run`` on an older release, which has no ``run`` (1.10)."""
+    run = getattr(context, "run", _ABSENT)
+    return getattr(context, "dagster_run", None) if run is _ABSENT else run
+
+
 def reexecution(dagster_run: Any) -> dict[str, str | None]:
     """The :class:`StepIdentity` fields naming the run that ``dagster_run`` re-executes and the first run of those
     re-executions (both None for a run that is no re-execution)."""

@@ -141,7 +141,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         output (asset checks, ``MaterializeResult``) or could work after their last one (generators, dynamic
         outputs) as Dagster recorded them, then wait until every bundle is written."""
         close_open_steps(self, context)
-        run = getattr(context, "dagster_run", None)
+        run = _compat.init_run(context)
         instance = getattr(context, "instance", None)
         if run is not None and instance is not None:
             for warning in _versions_not_digests(instance, run.run_id, recorder_for(self).step_keys(run.run_id)):

@@ -19,7 +19,7 @@ from dagster import AssetCheckKey, DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
-from prov_dagster._compat import planned_step_job, planned_steps, reexecution
+from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import AssetCheck, checked_versions, step_checks, unplaced, unrecorded_check_steps
 from prov_dagster.deps import step_start_id, writer_namespace
 from prov_dagster.model import StepIdentity
@@ -200,7 +200,7 @@ def close_open_steps(config: Any, context: Any) -> None:
     from prov_dagster.recorder import recorder_for
 
     recorder = recorder_for(config)
-    run = getattr(context, "dagster_run", None)
+    run = init_run(context)
     instance = getattr(context, "instance", None)
     if run is not None and instance is not None:
         try:

@@ -728,9 +728,12 @@ def slow_afterwards() -> None:
     time.sleep(SLOW)  # the in-process executor tears the IO manager down after this step
 
 
+@pytest.mark.filterwarnings("error:InitResourceContext.dagster_run:DeprecationWarning")
 def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_the_run_ends(store: str) -> None:
     """In-process, the IO manager is torn down when the whole run ends: a step it ends then (one returning
-    MaterializeResult) was stamped with the end of the run, SLOW after the step's own end here."""
+    MaterializeResult) was stamped with the end of the run, SLOW after the step's own end here. The teardown reads
+    the Dagster run as Dagster supports it (``InitResourceContext.dagster_run`` is deprecated on Dagster 1.13): the
+    deprecation, made an error here, stopped it from ending the step."""
     with DagsterInstance.ephemeral() as instance:
         result = materialize([orders, counted_orders, slow_afterwards], instance=instance,
                              resources={"io_manager": ProvenanceIOManager(store=store)})
