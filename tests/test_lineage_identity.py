@@ -423,6 +423,48 @@ def test_a_version_whose_run_is_left_out_is_no_origin_in_the_picture(direction: 
     assert all("broken" not in t and c != ALERT for t, (c, _) in drawn.items() if not t.startswith(ended)), drawn
 
 
+def _keys(value: object) -> set[str]:
+    """Every key of the objects in ``value`` (a 'lineage --json' document), the run ids under ``leftOut`` apart."""
+    if isinstance(value, list):
+        return set().union(*map(_keys, value))
+    if not isinstance(value, dict):
+        return set()
+    return set(value) | set().union(*(_keys(v) for k, v in value.items() if k != "leftOut"))
+
+
+def test_the_keys_of_lineage_json_are_the_documented_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """docs/prov-mapping.md named four of the keys 'lineage --json' writes. Its table names every key: those of a tree
+    whose every field is set (so a key added to a version or a run must be documented) and those a store's upstream
+    and downstream lineage write, and no other."""
+    import re
+    from dataclasses import fields
+
+    from prov_common.w3cprov.graph import Node
+    from prov_common.w3cprov.lineage import DOWNSTREAM, UPSTREAM, LineageTree, Step
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "prov-mapping.md").read_text()
+    table = doc.split("<!-- lineage-json-keys:", 1)[1].split("\n\n", 1)[0]
+    documented = {key for row in table.splitlines()[3:] for key in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+    full = Node(**{f.name: ("x",) if f.default == () else "x" for f in fields(Node)})
+    every = {f.name: True if f.default is False else ("x",) for f in fields(LineageTree) if f.name not in ("node", "steps")}
+    tree = LineageTree(full, steps=(Step(full, (LineageTree(full),)),), **every)
+    coded = _keys([tree.to_dict(UPSTREAM), tree.to_dict(DOWNSTREAM)])
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    raw, clean = dataset("/data/raw.csv", digest("raw")), dataset("/data/clean.csv", digest("clean"), passed=False, failed=("in_range",))
+    seal(store, run_events("ingest", [], [raw]))
+    seal(store, run_events("prepare", [raw], [clean], start=T0 + timedelta(hours=1)))
+    written = set()
+    for extra in ([], ["--downstream"]):
+        target = "/data/clean.csv" if not extra else "/data/raw.csv"
+        assert main(["lineage", target, "--json", "--checks", "--store", uri, *extra]) == 0
+        written |= _keys(json.loads(capsys.readouterr().out))
+    assert {"direction", "query", "lineage", "leftOut", "failedChecks", "generatedBy", "usedBy", "inputs", "outputs"} <= written
+    assert documented == coded | written, (documented - (coded | written), (coded | written) - documented)
+
+
 def _chain(doc: dict) -> list[str]:
     """Run ids of an upstream chain, newest first."""
     out, node = [], doc["lineage"][0]

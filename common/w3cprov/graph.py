@@ -85,12 +85,13 @@ class Node:
         return read_time(self.started, self.ended)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity) left out."""
+        """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity, and ``broken``, which only a
+        picture draws) left out."""
         return {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
-                if v not in (None, ()) and k not in _IDENTITY_FIELDS}
+                if v not in (None, ()) and k not in _NOT_IN_JSON}
 
 
-_IDENTITY_FIELDS = ("dataset_id", "version_id")
+_NOT_IN_JSON = ("dataset_id", "version_id", "broken")
 
 
 def dataset_identity(node: Node) -> str:
