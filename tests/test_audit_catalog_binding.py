@@ -188,6 +188,28 @@ def test_a_lineage_names_a_catalogued_run_whose_bundle_is_gone(store_uri: str, c
     assert _gone_named(pipe.prepare) in err, err
 
 
+def test_a_record_verifies_each_catalogued_bundle_it_cites_as_a_lineage_does(store_uri: str, capsys) -> None:
+    """The catalog finds a run; it does not vouch for its bytes now: a line appended to the events of a run an audit found
+    sound is named by record, export --training-record and lineage alike (one check), each exits 1, and the record written
+    leaves the run out (it cited the altered bundle, exit 0)."""
+    pipe = Pipeline(store_uri)
+    assert _audit(store_uri).clean
+    events = f"bundles/{pipe.prepare}/events.jsonl"
+    raw_write(store_uri, events, raw_read(store_uri, events) + b'{"eventType": "COMPLETE"}\n')
+    said = {}
+    for verb, argv in [("lineage", ["lineage", "/data/features.parquet"]), ("record", ["record", "/models/churn.pkl"]),
+                       ("export", ["export", "--training-record", "/models/churn.pkl", "--format", "croissant"])]:
+        capsys.readouterr()
+        code = main([*argv, "--store", store_uri])
+        out, err = capsys.readouterr()
+        assert code == 1, (verb, out, err)
+        [said[verb]] = [line.removeprefix(f"tdprov {verb}: ") for line in err.splitlines() if pipe.prepare in line and "left out run" in line]
+        if verb != "lineage":
+            assert pipe.prepare not in out and pipe.train in out and pipe.features in out, out
+    assert said["lineage"] == said["record"] == said["export"], said
+    assert said["record"].startswith(f"left out run {pipe.prepare}: its bundle does not verify ({events}: "), said
+
+
 def test_a_lineage_and_a_record_name_a_catalogued_run_whose_index_entry_alone_is_gone(store_uri: str, capsys) -> None:
     """Only the index entry of a run the audit's catalog vouches for is deleted (its bundle stays): lineage and record
     name the entry the audit catalogued, as verify does, by the check that finds a deleted bundle, and exit 1; the

@@ -15,7 +15,7 @@ from prov_common.hashing import hash_dataframe, write_row_digests
 from prov_common.signing import default_signing_key
 from prov_common.store import open_store
 
-from test_audit_support import T0, dataset, digest, run_events, seal
+from test_audit_support import T0, audit, dataset, digest, run_events, seal
 
 
 def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -64,6 +64,31 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
     # NaN is no JSON: Python's parser took it, and it became a null value ("not contained")
     assert main(["contains", td.digest, "--record", '{"customer_id": NaN, "email": "b@x.org"}', "--store", store.uri]) == 2
     assert "--record holds NaN, which is not JSON" in capsys.readouterr().err
+
+
+def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_of_the_answer(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The audit's catalog finds the runs downstream; each one the answer lists is verified from its bundle, as lineage
+    and record verify theirs: a training run whose events gained a line after the audit is not listed, and is named."""
+    store = open_store(str(tmp_path / "store"))
+    frame = pd.DataFrame({"customer_id": [1041, 1042]})
+    td = hash_dataframe(frame, granularity="row")
+    events = run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)])
+    deliver_bundle(store, build_bundle(events, {rows_path("file", "/data/customers.parquet"): write_row_digests(
+        td, tmp_path / "rows.parquet").read_bytes()}, default_signing_key()))
+    derived = digest("features")
+    seal(store, run_events("build_features", [dataset("/data/customers.parquet", td.digest)], [dataset("/data/f.parquet", derived)],
+                           start=T0 + timedelta(hours=1)))
+    train = seal(store, run_events("train_model", [dataset("/data/f.parquet", derived)], [], start=T0 + timedelta(hours=2)))
+    result = audit(store)  # its bundles found sound (the training run's input traces to no source: a gap of the data)
+    assert [f.check for f in result.errors] == ["completeness"], [f.what for f in result.errors]
+    altered = tmp_path / "store" / "bundles" / train / "events.jsonl"
+    altered.write_bytes(altered.read_bytes() + b'{"eventType": "COMPLETE"}\n')
+    capsys.readouterr()
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042}), "--json", "--store", store.uri]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["trainingRuns"] == [] and train not in out, out
+    assert f"tdprov contains: left out run {train}: its bundle does not verify (bundles/{train}/events.jsonl: " in err, err
 
 
 def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

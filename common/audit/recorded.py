@@ -19,8 +19,9 @@ from prov_common.w3cprov.version_ref import split_version
 
 @dataclass(frozen=True)
 class Catalogued:
-    """The runs an audit catalogued (the store's signed catalog, loaded once), sorted: ``vouched``, those taken as their
-    record (:func:`vouched`), and ``doubted``, the others (read from their bundles like uncatalogued runs)."""
+    """The runs an audit catalogued (the store's signed catalog, loaded once), sorted: ``vouched``, those found by their
+    record (:func:`vouched`; a reader still verifies the bundle of each it uses), and ``doubted``, the others (found by
+    their index entries like uncatalogued runs)."""
 
     vouched: dict[str, RunRecord]
     doubted: dict[str, RunRecord]
@@ -41,7 +42,7 @@ class Catalogued:
 @dataclass
 class RecordedRuns:
     """Every sealed run of a store by run id (``runs``), with the registered ``sources`` a lineage of them
-    reaches; ``unread``: the index summaries of the runs no audit catalogued whose bundles were not read
+    reaches; ``unread``: the index summaries of the runs not vouched for by an audit's catalog whose bundles were not read
     yet (their records hold what the summary says: datasets by the names the manifest gives them,
     without the other names of the events' ``symlinks``, such as a Dagster asset key, and without start
     times or quality)."""
@@ -53,7 +54,7 @@ class RecordedRuns:
     sources: list[SourceRecord] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify
     corrected: dict[str, str] = field(default_factory=dict)  # run id -> how its index entry differs from its sound bundle
-    vouched: set[str] = field(default_factory=set)  # the runs taken as an audit catalogued them, their bundles not read
+    vouched: set[str] = field(default_factory=set)  # the runs found by an audit's catalog whose bundles were not read yet
     _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
@@ -62,23 +63,20 @@ class RecordedRuns:
            catalogued: Catalogued | None = None) -> "RecordedRuns":
         """The catalog's records and the index summaries of the other runs (only those index entries are
         read: the run id is in the key), or of ``summaries`` where the caller has read them already. A
-        catalogued run is taken as its record only when the audit found its bundle sound and its signer is
-        trusted here now; any other (an audit catalogues every run it examined, findings and all; keys are
-        added and revoked) is read from its bundle like an uncatalogued run, and verified with today's keys.
+        catalogued run stands as its record, until :meth:`read` verifies its bundle, only when the audit found its
+        bundle sound and its signer is trusted here now (``vouched``: the catalog finds runs without reading each
+        entry); any other (an audit catalogues every run it examined, findings and all; keys are added and revoked)
+        is known by its index entry like an uncatalogued run. Every run an answer lists is read and verified with
+        today's keys, catalogued or not.
         ``audit_trust``: the keys whose signatures count on the catalog (the auditors'; default ``trust``);
         ``catalogued``: the catalog where the caller has loaded it already (:meth:`Catalogued.of`, with these keys)."""
-        from prov_common.bundle.storage import load_index_entry
-        from prov_common.errors import TdprovError
-
         catalogued = catalogued if catalogued is not None else Catalogued.of(store, trust, audit_trust)
         runs = dict(catalogued.vouched)
         doubted: list[BundleSummary] = []
         left_out: dict[str, str] = {}
         for run_id, record in catalogued.doubted.items():
-            try:  # its index entry finds the bundle, which decides (the entry alone is no record of it)
-                doubted.append(load_index_entry(store, record.index_key))
-            except TdprovError as exc:
-                left_out[run_id] = f"{record.index_key}: {exc.what}"
+            if (entry := _entry_of(store, record, left_out)) is not None:
+                doubted.append(entry)
         if summaries is None:
             summaries = _entries_of_others(store, catalogued, left_out)
         unread = {s.run_id: s for s in [*doubted, *(s for s in summaries if s.run_id not in catalogued)]}
@@ -95,11 +93,18 @@ class RecordedRuns:
     def read(self, run_ids: Iterable[str]) -> None:
         """Replace the records of these runs, where still unread, by their verified bundles'. A run whose
         bundle does not verify (missing, altered, signed by a key not trusted) is left out, with the
-        reason in ``left_out``: its index entry alone is no record of it. A sound bundle whose index entry
-        says otherwise is taken as the bundle says (``corrected``). Many bundles are read on every CPU."""
+        reason in ``left_out``: its index entry alone is no record of it, nor is an audit's catalog record (the
+        catalog finds a run; its bundle may have changed since the audit, and is verified as any other). A sound
+        bundle whose index entry says otherwise is taken as the bundle says (``corrected``). Many bundles are read
+        on every CPU, as ``tdprov lineage`` verifies the runs it shows (:func:`examined`, one check for both)."""
         from prov_common.bundle.verify_pool import map_bundles
 
-        todo = [self.unread.pop(i) for i in dict.fromkeys(run_ids) if i in self.unread]
+        wanted = list(dict.fromkeys(run_ids))
+        catalogued = [self.runs[i] for i in wanted if i in self.vouched]
+        self.vouched.difference_update(r.run_id for r in catalogued)
+        missing: dict[str, str] = {}
+        self.unread.update((r.run_id, e) for r in catalogued if (e := _entry_of(self.store, r, missing)) is not None)
+        todo = [self.unread.pop(i) for i in wanted if i in self.unread]
         for summary, (record, why, sound) in zip(todo, map_bundles(examined, todo, self.store, self.trust)):
             run_id = summary.run_id
             if sound:
@@ -107,8 +112,12 @@ class RecordedRuns:
                 if why is not None:
                     self.corrected[run_id] = why
             else:
-                del self.runs[run_id]
-                self.left_out[run_id] = why or ""
+                missing[run_id] = why or ""
+            self._index = None
+        named = gone(self.store, [r for r in catalogued if r.run_id in missing])  # why, as the audit catalogued it
+        for run_id, why in missing.items():
+            del self.runs[run_id]
+            self.left_out[run_id] = named.get(run_id, why)
             self._index = None
 
     def read_naming(self, name: str) -> None:
@@ -157,22 +166,12 @@ class RecordedRuns:
             return [*(r.run_id for r in trace.runs), *quality_recorders(index, [dataset, *trace.validated])]
 
         self.read_all(pick)
-        self.drop_gone(pick(self.index()))
-
-    def drop_gone(self, run_ids: Iterable[str]) -> None:
-        """Leave out the catalogued runs of ``run_ids`` whose bundle or index entry the store no longer holds (:func:`gone`), with why in
-        ``left_out``: the audit's catalog vouches for a bundle as it found it, not for its being there now."""
-        missing = gone(self.store, [self.runs[i] for i in dict.fromkeys(run_ids) if i in self.runs and i in self.vouched])
-        for run_id, why in missing.items():
-            del self.runs[run_id]
-            self.left_out[run_id] = why
-            self._index = None
 
     def read_all(self, pick: Callable[[LineageIndex], Iterable[str]]) -> None:
-        """Read the bundles of the unread runs whose ids ``pick`` gives from the lineage index, and again
-        until it gives none unread: a run left out or corrected can change what it picks."""
+        """Read the bundles of the runs whose ids ``pick`` gives from the lineage index, catalogued or not, where not
+        read yet, and again until it gives none unread: a run left out or corrected can change what it picks."""
         while True:
-            unread = [i for i in pick(self.index()) if i in self.unread]
+            unread = [i for i in pick(self.index()) if i in self.unread or i in self.vouched]
             if not unread:
                 return
             self.read(unread)
@@ -199,6 +198,19 @@ def gone(store: Store, records: Collection[RunRecord], indexed: Container[str] |
         why.update({run_id: f"{key}: the bundle's recorded index entry is not in the store, though an audit catalogued it {since}"
                     for run_id, key in entries.items() if key not in listed})
     return why
+
+
+def _entry_of(store: Store, record: RunRecord, left_out: dict[str, str]) -> BundleSummary | None:
+    """The index entry an audit catalogued ``record`` under, which finds its bundle (the bundle decides: the entry alone
+    is no record of it); None when it cannot be read, with why in ``left_out``."""
+    from prov_common.bundle.storage import load_index_entry
+    from prov_common.errors import TdprovError
+
+    try:
+        return load_index_entry(store, record.index_key)
+    except TdprovError as exc:
+        left_out[record.run_id] = f"{record.index_key}: {exc.what}"
+        return None
 
 
 def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, str | None, bool]:
