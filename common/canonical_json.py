@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import rfc8785
@@ -62,13 +63,25 @@ class NestingError(ValueError):
 def loads(data: bytes | str) -> Any:
     """Parse JSON bytes or text; :class:`ValueError` for invalid JSON, and :class:`NestingError` (also a
     ``ValueError``) for JSON nested more than :data:`MAX_DEPTH` levels, so hostile depth is one malformed
-    object, never a ``RecursionError``."""
+    object, never a ``RecursionError``. ``NaN``, ``Infinity`` and numbers beyond a double (``1e999999``, read as
+    infinity) are invalid JSON too: canonical JSON has none, and an infinity stopped readers that count with it."""
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise NestingError(_TOO_DEEP) from None
     if _openings(data) > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
         raise NestingError(_TOO_DEEP)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]}{'...' if len(text) > 40 else ''} is beyond what a double holds")
     return value
 
 

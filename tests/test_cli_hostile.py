@@ -499,6 +499,45 @@ def test_json_nesting_is_bounded_and_refused_as_malformed_json() -> None:
         assert isinstance(raised.value, ValueError)
 
 
+def test_numbers_json_has_not_are_refused_as_malformed_json() -> None:
+    """NaN, Infinity and a number beyond a double (1e999999, which Python reads as infinity) are invalid JSON, as
+    canonical JSON has none of them: a ValueError like any other, never a float that later stops a count."""
+    from prov_common.canonical_json import loads
+
+    assert loads("[1.5, -1e308, 0]") == [1.5, -1e308, 0]
+    for text, said in (('{"n": 1e999999}', "number 1e999999 is beyond what a double holds"), ("[-1e400]", "-1e400"),
+                       ("[NaN]", "NaN is not a JSON number"), ('{"a": -Infinity}', "-Infinity is not a JSON number")):
+        with pytest.raises(ValueError, match=said):
+            loads(text)
+
+
+@pytest.mark.parametrize("number", ["1e999999", "-1e999999"])
+def test_a_count_beyond_a_double_is_a_malformed_manifest_not_a_stop(number: str, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest whose eventCount is 1e999999 stopped verify, audit, show, lineage, export and runs --verified for the
+    whole store ("unexpected OverflowError: cannot convert float infinity to integer"). It is a malformed manifest,
+    named by its key; the other run of the store is verified as usual."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+
+    other = seal(open_store(str(store)), run_events())
+    manifest = store / "bundles" / run / "manifest.json"
+    raw = manifest.read_bytes()
+    manifest.unlink()
+    manifest.write_bytes(raw.replace(b'"eventCount":2', b'"eventCount":' + number.encode()))
+    key = f"bundles/{run}/manifest.json"
+    for argv, code in ((["verify"], 1), (["verify", run], 1), (["audit", "--full", "--json"], 1), (["runs", "--verified"], 1)):
+        got, said = _verb(argv, capsys, caplog)
+        assert got == code and "OverflowError" not in said and key in said and "beyond what a double holds" in said, (argv, got, said)
+        assert argv[-1] == run or other in said, (argv, said)
+    got, said = _verb(["show", run], capsys, caplog)
+    assert got == 2 and "OverflowError" not in said and key in said, said
+
+
 def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
     """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
     code = main(argv)
