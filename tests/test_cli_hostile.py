@@ -582,7 +582,7 @@ def test_one_deeply_nested_object_is_one_damaged_object_not_a_stop(tmp_path: Pat
     manifest.write_text(DEEP)
     key = f"bundles/{run}/manifest.json"
     for argv, codes in ((["verify"], {1}), (["audit", "--full", "--json"], {1}), (["show", run], {2}),
-                        (["export", "-o", str(tmp_path / "p.json")], {2}), (["lineage", "s3://lake/clean/users.parquet"], {0, 2}),
+                        (["export", "-o", str(tmp_path / "p.json")], {1}), (["lineage", "s3://lake/clean/users.parquet"], {0, 2}),
                         (["record", "s3://lake/clean/users.parquet"], {0, 1, 2})):
         got, said = _verb(argv, capsys, caplog)  # lineage and record: the run as the last audit catalogued it, or left out
         assert got in codes and "flatten" not in said and "too deep to show as a tree" not in said, (argv, got, said)
@@ -630,7 +630,39 @@ def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: 
     prov = bundle / "prov.json"
     os.truncate(prov, prov.stat().st_size + 1)
     done = _tdprov("export", "-o", str(tmp_path / "p.json"), env=env)
-    assert done.returncode == 2 and f"bundles/{run}/prov.json' in local folder {store} is larger than" in done.stderr, done.stderr
+    assert done.returncode == 1 and f"left out run {run}: " in done.stderr, done.stderr
+    assert f"bundles/{run}/prov.json' in local folder {store} is larger than" in done.stderr, done.stderr
+
+
+def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest that is not UTF-8, and an index entry whose bundle is not there, each stopped 'tdprov export' (every
+    format) and 'tdprov lineage --checks' at the first such run (exit 2, "Fix: run 'tdprov export --help'"), with
+    nothing written for the rest of the store. Each is a run left out, named with why; the rest is exported (exit 1)."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+
+    sound = seal(open_store(str(store)), run_events())
+    manifest = store / "bundles" / run / "manifest.json"
+    raw = manifest.read_bytes()
+    manifest.unlink()
+    manifest.write_bytes(raw.replace(b'"state"', b'"st\xffate"'))
+    entry = next((store / "index").rglob(f"*-{sound}.json"))
+    ghost = str(uuid.uuid4())
+    entry.with_name(entry.name.replace(sound, ghost)).write_bytes(entry.read_bytes().replace(sound.encode(), ghost.encode()))
+    for fmt in ("json", "ttl"):
+        out = tmp_path / f"prov.{fmt}"
+        got, said = _verb(["export", "-f", fmt, "-o", str(out)], capsys, caplog)
+        assert got == 1 and "--help" not in said and f"PROV of 1 bundle" in said, (fmt, said)
+        assert f"left out run {run}: " in said and f"bundles/{run}/manifest.json is not a bundle manifest" in said, said
+        assert f"left out run {ghost}: " in said and f"no sealed bundle for run {ghost}" in said, said
+        assert sound in out.read_text() and run not in out.read_text(), fmt
+    got, said = _verb(["lineage", "--checks", "s3://lake/clean/users.parquet"], capsys, caplog)
+    assert got == 1 and "--help" not in said and f"run {sound}" in said and f"left out run {run}: " in said, said
 
 
 def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import tell_written, write_output
-from prov_common.cli._versions import verified_summaries
+from prov_common.cli._versions import tell_entries_not_taken, verified_summaries
 from prov_common.bundle.trust import bundle_trust
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.config import Settings
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
             "licence, issuer and signed record; source records are always verified, and one that does not verify is left out, "
             "named on stderr, with exit status 1. "
             "Bundle signatures are not checked unless --verified (or run 'tdprov verify' first): then a run whose bundle does "
-            "not verify is left out, named on stderr, with exit status 1. With --training-record, export "
+            "not verify is left out, named on stderr, with exit status 1 (a bundle that cannot be read is, always). With --training-record, export "
             "instead the provenance record of one training dataset version (same as 'tdprov record', with its options)."
         ),
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
@@ -75,11 +75,13 @@ def run(args: argparse.Namespace) -> int:
         found, left_out = verified_summaries(store, trust, found, "verifying bundles", args.verb)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
-    document = merged_document(store, found, sources=sources)
+    unread: dict[str, str] = {}  # bundles that cannot be read: left out, named, as those that do not verify
+    document = merged_document(store, found, sources=sources, left_out=unread)
     write_output(serialize(document, args.format), args.output)
-    tell_written(args.output, f"PROV of {counted(len(found), 'bundle')}")
+    tell_written(args.output, f"PROV of {counted(len(found) - len(unread), 'bundle')}")
+    tell_entries_not_taken(unread, {}, args.verb)
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
-    return 1 if problems or left_out else 0  # a run or source left out is a finding, as in 'tdprov record'
+    return 1 if problems or left_out or unread else 0  # a run or source left out is a finding, as in 'tdprov record'
 
 
 def _training_record(args: argparse.Namespace) -> int:

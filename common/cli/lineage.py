@@ -131,11 +131,11 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
 
 
 def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
-            sources: SourcesByDigest) -> tuple[LineageGraph, list[LineageTree]]:
+            sources: SourcesByDigest, left_out: dict[str, str]) -> tuple[LineageGraph, list[LineageTree]]:
     """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
-    name nothing there)."""
+    name nothing there). With ``--checks``, runs whose bundles cannot be read are added to ``left_out``."""
     if args.checks:
-        graph = lineage_graph(merge_documents(bundle_documents(store, found)), index_starts(found))
+        graph = lineage_graph(merge_documents(bundle_documents(store, found, left_out=left_out)), index_starts(found))
     else:
         graph = graph_from_summaries(found)
     keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))
@@ -343,14 +343,14 @@ def _run(args: argparse.Namespace) -> int:
     targets = [args.target]
     try:
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
-            graph, trees = _traced(store, found, args, targets, direction, sources)
+            graph, trees = _traced(store, found, args, targets, direction, sources, left_out)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
                 found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in left_out], corrected)
                 before = set(corrected)  # (those runs of ``found`` are as their bundles say already)
                 targets = _located_by_other_name(store, trust, found, args.target, left_out, corrected,
                                                  scope.catalogued, args.all_versions) or targets
                 found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected.keys() - before)
-                graph, trees = _traced(store, found, args, targets, direction, sources)
+                graph, trees = _traced(store, found, args, targets, direction, sources, left_out)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
             shown = (_runs_of(trees) | (_recorders_of(trees, found) if args.checks else set())) - verified

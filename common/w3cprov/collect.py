@@ -75,20 +75,31 @@ def index_starts(found: Iterable[BundleSummary]) -> dict[str, str | None]:
     return {summary.run_id: summary.started_at for summary in found}
 
 
-def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True) -> Iterator[ProvDocument]:
-    """PROV documents of the given bundles, with a progress bar on a terminal."""
+def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True,
+                     left_out: dict[str, str] | None = None) -> Iterator[ProvDocument]:
+    """PROV documents of the given bundles, with a progress bar on a terminal. With ``left_out``, a bundle that cannot
+    be read (gone, damaged, larger than its manifest says) is left out and added to it (run id -> why), so that one
+    such bundle costs its own run, not the whole store's; without it, its error is raised."""
     bar = Bar(found, desc="reading bundles", unit="bundle", file=sys.stderr,
               disable=not (progress and sys.stderr.isatty()), leave=False)
     for summary in bar:
-        yield bundle_document(store, summary.run_id)
+        try:
+            yield bundle_document(store, summary.run_id)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:
+            if left_out is None:
+                raise
+            left_out[summary.run_id] = exc.what
 
 
 def merged_document(store: Store, found: list[BundleSummary], progress: bool = True,
-                    sources: Iterable[SourceRecord] = ()) -> ProvDocument:
+                    sources: Iterable[SourceRecord] = (), left_out: dict[str, str] | None = None) -> ProvDocument:
     """One PROV document of the given bundles, with each read resolved to the version it read and equal
     content stated (:func:`~prov_common.w3cprov.links.link_runs`), and each origin derived from the registered
-    sources that name it (:func:`~prov_common.w3cprov.source_links.name_sources`; ``sources``: verified records only)."""
-    document = merge_documents(bundle_documents(store, found, progress))
+    sources that name it (:func:`~prov_common.w3cprov.source_links.name_sources`; ``sources``: verified records only).
+    ``left_out``: as :func:`bundle_documents`."""
+    document = merge_documents(bundle_documents(store, found, progress, left_out))
     graph = lineage_graph(document, index_starts(found))
     return name_sources(link_runs(document, graph), graph, sources, store.uri)
 
