@@ -260,6 +260,31 @@ def test_a_symlink_loop_in_a_local_store_is_a_failing_bundle_not_a_crash(tmp_pat
 
 
 
+def test_a_link_to_itself_in_a_local_store_is_one_object_named_not_a_stop(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                          caplog: pytest.LogCaptureFixture,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link to itself ('bundles/loopy' -> 'loopy', and one in a day's folder of the index) made every listing of the
+    store fail ("cannot list 'bundles/': Too many levels of symbolic links"): verify, the audit, record and runs stopped
+    for the whole store (exit 2). Each is listed as one object, the link, and named (verify: the folder of run 'loopy'
+    cannot be listed, that bundle's finding); the sound run is read as usual."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (store / "bundles" / "loopy").symlink_to("loopy")
+    (entry,) = (store / "index").rglob("*.json")
+    stray_run = str(uuid.uuid4())
+    stray = entry.with_name(f"20261201T000000000000Z-{stray_run}.json")
+    stray.symlink_to(stray.name)
+    shown = stray.relative_to(store).as_posix()  # verify names its run, which has no bundle; the others the entry
+    for argv, code in ((["verify"], 1), (["audit", "--full"], 1), (["runs"], 0),
+                       (["record", "s3://lake/clean/users.parquet", "-o", str(tmp_path / "r.json")], 1)):
+        got, said = _verb(argv, capsys, caplog)
+        assert got == code and "cannot list 'bundles/' in" not in said and "cannot list 'index/" not in said, (argv, got, said)
+        assert argv[0] in ("record", "runs") or "bundles/loopy" in said, (argv, said)
+        assert argv[0] == "record" or (stray_run if argv[0] == "verify" else shown) in said, (argv, said)
+        assert argv[0] == "record" or run in said, (argv, said)
+
+
 def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Path) -> None:
     """Every reader of an index entry reads it one way (bounded, regular files only): a named pipe there is
     a damaged entry to verify, the audit and the listing alike, which name it and go on; none stops."""

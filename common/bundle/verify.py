@@ -11,7 +11,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.bundle.storage import index_keys_since, load_index_entry, recorded_index_key
-from prov_common.errors import TdprovError
+from prov_common.errors import StoreError, StoreUnavailableError, TdprovError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.lineage.validate import to_utc
@@ -182,6 +182,11 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         present = set(store.list(prefix))
     except NotAFolderError:  # a local store's file where the run's folder belongs: named below
         present = set()
+    except StoreUnavailableError:
+        raise
+    except StoreError as exc:  # a folder no listing walks (a link to itself): this bundle's finding, not the store's
+        report.add(prefix, "unreadable", exc.what)
+        return
 
     def read(path: str, limit: int = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
         data = _get(store, prefix + path, report, present, limit)

@@ -310,7 +310,10 @@ class LocalStore(BaseStore):
     def _walked(self, entry: os.DirEntry, folder: _Listed) -> bool:
         """Whether the listing walks ``entry`` of ``folder`` as a folder (see :meth:`_walk`): a folder, or a symbolic
         link that :meth:`_follows`."""
-        if not entry.is_dir():
+        try:
+            if not entry.is_dir():
+                return False
+        except OSError:  # a link that cannot be followed (to itself, a loop): listed as one object, the link
             return False
         if not entry.is_symlink():
             return True
@@ -395,6 +398,8 @@ class LocalStore(BaseStore):
             return StoreError(what, fix=f"make {self.root} writable by this user or choose another TDPROV_STORE")
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return StoreError(what, fix=f"free disk space on the volume of {self.root}")
+        if exc.errno == errno.ELOOP:  # a link that leads to itself: no outage, it stays until removed
+            return StoreError(what, fix="remove the symbolic link: tdprov writes only files and folders in a store")
         return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")
 
 
