@@ -690,6 +690,35 @@ def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Pat
     assert got == 1 and "--help" not in said and f"run {sound}" in said and f"left out run {run}: " in said, said
 
 
+def test_graph_and_prov_read_an_events_file_line_by_line_and_refuse_a_line_past_the_bound(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'tdprov graph' and 'tdprov prov' read an events file whole, then parsed it as one document and again by lines:
+    a bundle's events.jsonl grown (sparse) to 2 GiB cost 8.7 GB of memory and 26 s before a refusal that named a
+    UTF-32 codec. A file past the bound is read line by line; a line past it is refused, naming the file and line."""
+    from prov_common.cli import prov
+
+    store, env, run = _sealed_store(tmp_path)
+    events = store / "bundles" / run / "events.jsonl"
+    sound = events.read_bytes()
+    monkeypatch.setattr(prov, "EVENT_LIMIT", max(len(line) for line in sound.splitlines()) + 10, raising=False)
+    many = tmp_path / "many.jsonl"
+    many.write_bytes(sound * 3)  # past the bound, each line within it: read line by line
+    assert prov.read_events(str(many)) == prov.read_events(str(events)) * 3
+    grown = tmp_path / "grown.jsonl"
+    grown.write_bytes(sound + b"\x00" * (1 << 20))
+    for argv in (["graph", str(grown), "-o", str(tmp_path / "g.svg")], ["prov", str(grown)]):
+        assert main(argv) == 2
+        line = _one_line_error(capsys.readouterr().err, argv[0])
+        assert f"{grown} line 3 is longer than {prov.EVENT_LIMIT:,} bytes" in line and "codec" not in line, line
+    os.truncate(events, 256 << 20)
+    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, repr(done.stderr))")
+    done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "graph", str(events), "-o",
+                           str(tmp_path / "g.svg")], capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    code, peak_kib, said = done.stdout.split(" ", 2)
+    assert code == "2" and int(peak_kib) < 400_000 and "line 3 is longer than 67,108,864 bytes" in said, done.stdout
+
+
 def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     """A write to an -o file that failed half way (disk full, file too large) was blamed on "the output (stdout, or
     where it is redirected)". The error names the file, and a file the verb created is not left half written."""

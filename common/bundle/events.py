@@ -83,8 +83,14 @@ def events_jsonl(events: Iterable[Mapping[str, Any]]) -> bytes:
 
 
 def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str, Any]]:
+    return parse_event_lines(data.splitlines(), name)
+
+
+def parse_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[dict[str, Any]]:
+    """The events of JSON ``lines`` (blank ones skipped); :class:`BadInputError` naming ``name`` and the line for one
+    that is not JSON."""
     events = []
-    for number, line in enumerate(data.splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:

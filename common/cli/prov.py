@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.events import parse_event_lines, parse_events_jsonl
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import tell, tell_written, write_output
 from prov_common.errors import BadInputError
 from prov_common.lineage.validate import to_utc
+from prov_common.regular_file import open_regular
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.events import RunState, fold_runs
 from prov_common.text import counted
@@ -26,15 +29,28 @@ EVENTS_FILE_FIX = ("write one OpenLineage run event per line, each a JSON object
                    "events.jsonl of a bundle holds them (or one JSON document: an event or a list of events)")
 
 
+EVENT_LIMIT = SMALL_OBJECT_LIMIT
+"""Bytes at most of one event (a line), and of an events file read as one JSON document: a larger file is read line
+by line, and a longer line (a file of zeros, a value of gigabytes) is refused, never read whole into memory."""
+
+
 def read_events(path: str) -> list[dict[str, Any]]:
-    """Events from a JSON lines file (one event per line), a JSON file (one event or a list), or ``-`` (stdin)."""
+    """Events from a JSON lines file (one event per line), a JSON file (one event or a list), or ``-`` (stdin). A file
+    larger than :data:`EVENT_LIMIT` must be JSON lines, each line at most that long."""
     if path == "-":
-        data, name = sys.stdin.buffer.read(), "<stdin>"
+        stream, name = contextlib.nullcontext(sys.stdin.buffer), "<stdin>"
     else:
         file = Path(path)
         if not file.is_file():
             raise BadInputError(f"events file {path!r} does not exist.", fix="pass a JSON lines file of OpenLineage events")
-        data, name = file.read_bytes(), str(file)
+        stream, name = open_regular(file), str(file)
+    try:
+        with stream as opened:
+            data = opened.read(EVENT_LIMIT + 1)
+            if len(data) > EVENT_LIMIT:
+                return parse_event_lines(_bounded_lines(data, opened, name), name)
+    except BadInputError as exc:
+        raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
     try:
         whole = loads(data)
     except ValueError:
@@ -43,6 +59,28 @@ def read_events(path: str) -> list[dict[str, Any]]:
         except BadInputError as exc:
             raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
     return whole if isinstance(whole, list) else [whole]
+
+
+def _bounded_lines(head: bytes, stream: BinaryIO, name: str) -> Iterator[bytes]:
+    """The lines of ``head`` and of the rest of ``stream`` after it, as ``bytes.splitlines`` gives them; a line longer
+    than :data:`EVENT_LIMIT` is refused before more of it is read."""
+    pending, number, chunk = bytearray(), 0, head
+    while chunk:
+        cut = chunk.rfind(b"\n")
+        pending += chunk if cut < 0 else chunk[:cut]
+        if cut >= 0:
+            for line in bytes(pending).split(b"\n"):
+                if len(line) > EVENT_LIMIT:
+                    break
+                for part in line.splitlines() or [b""]:
+                    number += 1
+                    yield part
+            else:
+                pending = bytearray(chunk[cut + 1:])
+        if len(pending) > EVENT_LIMIT:
+            raise BadInputError(f"{name} line {number + 1} is longer than {EVENT_LIMIT:,} bytes: no event is.")
+        chunk = stream.read(1 << 20)
+    yield from bytes(pending).splitlines()
 
 
 def read_all_events(paths: list[str]) -> list[dict[str, Any]]:
