@@ -70,7 +70,8 @@ class SnapshotIndex:
     @classmethod
     def from_json(cls, data: bytes, key: str) -> "SnapshotIndex":
         return _parsed(data, key, INDEX_FORMAT, lambda raw: cls(
-            str(raw["table"]), str(raw["object"]), int(raw["bytes"]), _file_name(str(raw["name"])), str(raw["tableFormat"])))
+            str(raw["table"]), _object_digest(raw["object"]), int(raw["bytes"]), _file_name(str(raw["name"])),
+            _table_format(raw["tableFormat"])))
 
 
 def _parsed(data: bytes, key: str, fmt: str, build: Callable[[dict[str, Any]], Any]) -> Any:
@@ -216,7 +217,21 @@ class SnapshotSet:
     @classmethod
     def from_json(cls, data: bytes, key: str) -> "SnapshotSet":
         return _parsed(data, key, SET_FORMAT, lambda raw: cls(str(raw["version"]), tuple(
-            (_relative(str(f["path"])), str(f["object"]), int(f["bytes"])) for f in raw["files"])))
+            (_relative(str(f["path"])), _object_digest(f["object"]), int(f["bytes"])) for f in raw["files"])))
+
+
+def _object_digest(value: Any) -> str:
+    """The file digest an index entry names its object by (the index is unsigned: anything else is no entry tdprov
+    wrote, not a digest the user gave)."""
+    if not isinstance(value, str) or _DIGEST.match(value) is None or not value.startswith(f"{ALGORITHM}:"):
+        raise ValueError(f"object {str(value)[:100]!r} is not a {ALGORITHM} digest")
+    return value
+
+
+def _table_format(value: Any) -> str:
+    if value not in FORMAT_NAMES:
+        raise ValueError(f"tableFormat {str(value)[:100]!r} is none of {', '.join(FORMAT_NAMES)}")
+    return value
 
 
 def _file_name(name: str) -> str:
