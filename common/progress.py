@@ -35,8 +35,14 @@ def on_terminal() -> Iterator[None]:
         _SHOWN.reset(token)
 
 
+def stream() -> Any:
+    """Where a bar draws: stderr, unescaped where the CLI shows its text escaped (a bar's own carriage returns are no
+    record's text)."""
+    return getattr(sys.stderr, "unescaped", sys.stderr)
+
+
 def bar(iterable: Iterable[T] | None = None, *, desc: str, unit: str, total: int | None = None) -> Any:
     """A progress bar over ``iterable`` (or one to ``update`` by hand, to ``total``) named ``desc``, counting
     ``unit``; shown only inside :func:`on_terminal` and on a terminal, and gone from the screen when done."""
-    return Bar(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, disable=None if _SHOWN.get() else True,
+    return Bar(iterable, total=total, desc=desc, unit=unit, file=stream(), disable=None if _SHOWN.get() else True,
                leave=False)

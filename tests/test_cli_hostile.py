@@ -359,6 +359,23 @@ def test_control_characters_in_recorded_names_never_reach_the_terminal(tmp_path,
         assert "\\x1b]0;PWNED\\x07" in out + err and "\\u202e\\u061c\\u200b\\u200c\\u200d\\u2060\\ufeff" in out + err, argv
 
 
+def test_control_characters_in_a_key_never_reach_the_terminal_on_stderr(tmp_path: Path) -> None:
+    """An index entry named with a terminal title sequence and a right-to-left override (a key of an S3 store may hold
+    any character; a local file name too) is left out of runs, export and record with a warning and a line naming
+    it on stderr: those quoted the key raw, so the store retitled the terminal and reordered the line. Every line on
+    stderr shows them escaped, as stdout does."""
+    store, env, run = _sealed_store(tmp_path)
+    (entry,) = (store / "index").rglob("*.json")
+    hostile = "\x1b]0;pwned\x07\u202e"
+    entry.with_name(f"20261201T000000000000Z-{hostile}.json").write_text("{}")
+    for argv in (["runs"], ["export", "-o", str(tmp_path / "p.json")],
+                 ["export", "--training-record", "s3://lake/clean/users.parquet", "-o", str(tmp_path / "r.json")]):
+        done = _tdprov(*argv, env=env)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (argv, done.stderr)
+        assert "\\x1b]0;pwned\\x07\\u202e" in done.stderr, (argv, done.stderr)
+        assert "\x1b" not in done.stderr + done.stdout and "\u202e" not in done.stderr + done.stdout, (argv, done.stderr)
+
+
 def test_a_newline_in_a_recorded_name_cannot_add_a_line(tmp_path, capsys: pytest.CaptureFixture) -> None:
     """A job named with a newline and a fake run row after it, a dataset and a file named with a newline and a
     fake digest line, an input named with a newline and a fake audit check line: runs, show, lineage, hash

@@ -9,7 +9,6 @@ not verify is never indexed: it is reported with its findings.
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import index_keys, summary_entry
 from prov_common.bundle.verify import verify_and_derive
-from prov_common.progress import Bar
+from prov_common.progress import Bar, stream as bar_stream
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.latekey import put_late
@@ -74,7 +73,7 @@ def find_unindexed(store: Store, trust: TrustStore, *, dry_run: bool = False, no
     until it is iterated; with ``dry_run`` nothing is written at all). The index and the bundles are
     listed once each, with a count of listed keys on stderr when ``progress`` (None: on a terminal)."""
     disable = {True: False, None: None}.get(progress, True)  # None: tqdm shows it on a terminal only
-    with Bar(desc="listing index and bundles", unit="key", file=sys.stderr, disable=disable, leave=False) as bar:
+    with Bar(desc="listing index and bundles", unit="key", file=bar_stream(), disable=disable, leave=False) as bar:
         indexed = {layout.run_id_of_index_key(key) for key in _counted(index_keys(store), bar)}
         sealed = sealed_runs(_counted(store.list(f"{layout.BUNDLES}/"), bar))
     return IndexRepair(store, trust, len(sealed), [r for r in sealed if r not in indexed], dry_run, now)

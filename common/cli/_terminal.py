@@ -27,10 +27,12 @@ def one_line(text: str) -> str:
 
 
 class VisibleText:
-    """A text stream that writes :func:`visible` text to the stream it wraps (everything else is that stream's)."""
+    """A text stream that writes :func:`visible` text to the stream it wraps (everything else is that stream's);
+    ``unescaped`` is that stream (where a progress bar draws: its carriage returns are no record's text)."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
+        self.unescaped = inner
 
     def write(self, text: str) -> int:
         self._inner.write(visible(text))
@@ -42,11 +44,13 @@ class VisibleText:
 
 @contextmanager
 def visible_stdout() -> Iterator[None]:
-    """While inside, text written to ``sys.stdout`` is :func:`visible` (bytes through ``sys.stdout.buffer`` are
-    left as they are: they are JSON, which escapes them, or a file's bytes the user asked for)."""
-    inner = sys.stdout
-    sys.stdout = VisibleText(inner)  # type: ignore[assignment]
+    """While inside, text written to ``sys.stdout`` and ``sys.stderr`` is :func:`visible` (bytes through
+    ``sys.stdout.buffer`` are left as they are: they are JSON, which escapes them, or a file's bytes the user asked
+    for): a warning or a line naming what was left out quotes keys and names from the store as they are, and a key of
+    an S3 store may hold any character."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = VisibleText(out), VisibleText(err)  # type: ignore[assignment]
     try:
         yield
     finally:
-        sys.stdout = inner
+        sys.stdout, sys.stderr = out, err

@@ -12,7 +12,7 @@ from prov_common.bundle.storage import bundle_file
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
 from prov_common.errors import StoreUnavailableError, TdprovError
-from prov_common.progress import Bar
+from prov_common.progress import Bar, stream as bar_stream
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.times import since_time
@@ -80,7 +80,7 @@ def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = 
     """PROV documents of the given bundles, with a progress bar on a terminal. With ``left_out``, a bundle that cannot
     be read (gone, damaged, larger than its manifest says) is left out and added to it (run id -> why), so that one
     such bundle costs its own run, not the whole store's; without it, its error is raised."""
-    bar = Bar(found, desc="reading bundles", unit="bundle", file=sys.stderr,
+    bar = Bar(found, desc="reading bundles", unit="bundle", file=bar_stream(),
               disable=not (progress and sys.stderr.isatty()), leave=False)
     for summary in bar:
         try:
