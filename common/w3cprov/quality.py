@@ -153,16 +153,21 @@ def repeats_pandera(source: str, name: str, column: str | None, pandera: set[Pan
     operator before it) writes each into both: named as the check, ``SCHEMA.CHECK`` or ``SCHEMA.COLUMN.CHECK`` (a test
     also ``DATASET:CHECK`` or ``DATASET:COLUMN:CHECK``), on the same column, or as the schema for its overall outcome;
     a test only when it names that schema (``schema``: its ``params.schema``, which tdprov writes on a Pandera check's
-    test only). Any other check (a Dagster asset check, though named as a frame-wide Pandera check; another
-    producer's) is a result of its own."""
+    test only), or, naming none (another producer's, an event written by hand), only in a form that names the schema
+    (the schema itself, ``SCHEMA.CHECK``). Any other check (a Dagster asset check, though named as a frame-wide Pandera
+    check; another producer's) is a result of its own."""
     for known, check, on in pandera:
-        if column != on or (source == "test" and schema != known):
+        if column != on or (source == "test" and schema is not None and schema != known):
             continue
         if check.startswith("pandera:"):
             names, tail = {check, known}, f":{known}"
         else:
             names = {check, f"{known}.{on}.{check}" if on else f"{known}.{check}"}
             tail = f":{on}:{check}" if on else f":{check}"
+        if source == "test" and schema is None:  # no schema named: only a name that holds it
+            if name == known or name.startswith(f"{known}.") and name in names:
+                return True
+            continue
         if name in names or (source == "test" and name.endswith(tail)):
             return True
     return False
