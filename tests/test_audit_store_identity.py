@@ -292,3 +292,96 @@ def test_verify_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now
     assert {f.run_id for f in _errors(_audit(pipe.store, full=True), CHECK_SIGNATURES) if f.what.startswith(OTHER_STORE)} == {pipe.prepare, pipe.train}
     raw_write(store_uri, IDENTITY_KEY, mine)  # restored from a backup
     assert main(["verify", "--store", store_uri]) == 0
+
+
+
+def _replace_identity(store_uri: str) -> str:
+    """Copy another store's (dev's) identity over ``store_uri``'s; dev's id."""
+    dev = open_store(_dev_uri(store_uri))
+    dev_id = ensure_identity(dev)[0].store_id
+    raw_write(store_uri, IDENTITY_KEY, raw_read(dev.uri, IDENTITY_KEY))
+    return dev_id
+
+
+def test_show_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
+    """'tdprov show' through main() in a process that wrote the store (a daemon, a library caller of the CLI): after
+    _tdprov/store.json was truncated, then replaced with another store's, the run fails as in a new process, not
+    verified by the copy read before; restored, it verifies again."""
+    from prov_common.cli import main
+
+    pipe = Pipeline(store_uri)
+    prod_id, mine = writer_store_id(pipe.store), raw_read(store_uri, IDENTITY_KEY)
+    raw_write(store_uri, IDENTITY_KEY, mine[: len(mine) // 2])  # truncated
+    capsys.readouterr()
+    assert main(["show", pipe.train, "--store", store_uri]) == 1
+    assert "this store's identity cannot be read" in capsys.readouterr().out
+    dev_id = _replace_identity(store_uri)
+    assert main(["show", pipe.train, "--store", store_uri]) == 1
+    assert f"{OTHER_STORE}: signed for store {prod_id}, not this store {dev_id}" in capsys.readouterr().out
+    raw_write(store_uri, IDENTITY_KEY, mine)  # restored from a backup
+    assert main(["show", pipe.train, "--store", store_uri]) == 0
+
+
+
+def test_lineage_record_and_contains_in_a_process_that_read_the_identity_before_read_it_as_it_is_now(
+        store_uri: str, tmp_path: Path, capsys) -> None:
+    """lineage, record and contains through main() in a process that wrote the store, after its _tdprov/store.json
+    was replaced with another store's: the store's own source record, and the bundle of row digests, signed for the id
+    the process read before, are left out as another store's (as in a new process), not taken by the copy read before.
+    The runs of /d/y name no store (sealed before stores had an identity), so that record and lineage are still made."""
+    import json
+
+    import pandas as pd
+
+    from prov_common.bundle import rows_path
+    from prov_common.cli import main
+    from prov_common.hashing import hash_dataframe, write_row_digests
+
+    store, key = open_store(store_uri), default_signing_key()
+    register_source(store, SourceRecord(name="vendor-x", digest=X, license="CC0-1.0", issuer="Acme", location="/d/x",
+                                        personal_data="none"), key)
+    prod_id = writer_store_id(store)
+    for events in (run_events("prepare", [dataset("/d/x", X)], [dataset("/d/y", digest("y"))]),
+                   run_events("train_model", [dataset("/d/y", digest("y"))], [], start=T0 + timedelta(hours=1), job_type="TRAINING")):
+        deliver_bundle(store, build_bundle(events, None, key))
+    rows = hash_dataframe(pd.DataFrame({"customer_id": [1041, 1042], "email": ["a@x.org", "b@x.org"]}), granularity="row")
+    sidecar = write_row_digests(rows, tmp_path / "rows.parquet").read_bytes()
+    deliver_bundle(store, build_bundle(run_events("load_customers", [], [dataset("/data/customers.parquet", rows.digest)]),
+                                       {rows_path("file", "/data/customers.parquet"): sidecar}, key, store_id=prod_id))
+    train = seal(store, run_events("train_on_customers", [dataset("/data/customers.parquet", rows.digest)], [],
+                                   start=T0 + timedelta(hours=2), job_type="TRAINING"))
+    contains = ["contains", rows.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}), "--store", store_uri]
+    assert main(contains) == 0
+    assert train in capsys.readouterr().out
+    assert main(["lineage", "/d/y", "--store", store_uri]) == 0
+    assert main(["record", "/d/y", "--no-checksum", "--store", store_uri]) == 0
+    assert '"vendor-x"' in capsys.readouterr().out
+    foreign = f"signed for store {prod_id}, not this store {_replace_identity(store_uri)}"
+    left_out = f"left out source record '{source_key('vendor-x', X)}' is {foreign}"
+    assert main(["lineage", "/d/y", "--store", store_uri]) == 1
+    out, err = capsys.readouterr()
+    assert left_out in err and "vendor-x" not in out, err
+    assert main(["record", "/d/y", "--no-checksum", "--store", store_uri]) == 1
+    out, err = capsys.readouterr()
+    assert left_out in err and "vendor-x" not in out, err
+    code = main(contains)
+    out, err = capsys.readouterr()
+    assert f"{OTHER_STORE}: {foreign}" in err and train not in out, (code, out, err)
+
+
+def test_store_repair_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
+    """'tdprov store repair' through main() in a process that wrote the store, after its _tdprov/store.json was
+    replaced with another store's: the unindexed bundle, signed for the id read before, is another store's (as in a
+    new process) and left unindexed, not indexed by the copy read before."""
+    from prov_common.cli import main
+
+    pipe = Pipeline(store_uri)
+    prod_id = writer_store_id(pipe.store)
+    (entry,) = [k for k in pipe.store.list("index/") if layout.run_id_of_index_key(k) == pipe.train]
+    raw_delete(store_uri, entry)  # its writer stopped before the index entry
+    foreign = f"signed for store {prod_id}, not this store {_replace_identity(store_uri)}"
+    capsys.readouterr()
+    assert main(["store", "repair", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"NOT VERIFIED  {pipe.train}  (not indexed)" in out and f"{OTHER_STORE}: {foreign}" in out, out
+    assert not [k for k in pipe.store.list("index/") if layout.run_id_of_index_key(k) == pipe.train]

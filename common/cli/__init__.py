@@ -6,6 +6,9 @@ Modules are discovered, so adding a verb touches no other file.
 Every module is imported to build the parser: a verb imports pandas, pyarrow and the like inside its
 ``func``, so that ``tdprov --help`` and ``--version`` stay fast (a test checks that none is loaded).
 
+Each verb reads a store's identity (``_tdprov/store.json``) afresh before it judges a record by it
+(:func:`~prov_common.store.identity.read_afresh`), as a new process would: ``main`` may run in a long-running one.
+
 Exit codes: 0 success, 1 a finding (verification failed, digests differ, ...), 2 bad input or usage.
 """
 from __future__ import annotations
@@ -59,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     verb = _verb_parser(parser, args).prog.split(" ", 1)[-1]  # 'store seal', not 'store'
+    from prov_common.store.identity import read_afresh
+
+    read_afresh()  # every verb judges records by the store's identity as it is now, not as this process read it before
     try:
         if getattr(args, "store_must_exist", False):
             check_store_exists(getattr(args, "store", None))

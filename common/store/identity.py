@@ -7,8 +7,9 @@ reader of the store takes a record that names another id as copied from another 
 
 The object is created once, by ``tdprov store init`` or by the first writer of a store that has none (a
 conditional create: of two writers racing, both end up with the one object that won). Writers read it once per
-process; readers afresh at the start of each verification (``tdprov verify``, an audit: :func:`reread_identity`), so
-that a long-running process judges by the object as it is now, and again when a record names another id than the one read.
+process; readers afresh at the start of each verification (``tdprov verify``, an audit: :func:`reread_identity`) and
+of each ``tdprov`` verb (:func:`read_afresh`), so that a long-running process judges by the object as it is now, and
+again when a record names another id than the one read.
 
 Whoever creates it also learns whether the store refuses a second create, which write-once rests on (S3:
 ``If-None-Match: *``, which some S3-compatible servers ignore): ``tdprov store init`` probes before creating it and
@@ -94,6 +95,7 @@ def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | N
 # -- I/O ---------------------------------------------------------------------------------------------
 
 _known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process read or created
+_fresh: set[str] = set()  # store URIs whose identity in _known was read since readers last started afresh (read_afresh)
 _not_write_once: dict[str, str | None] = {}  # store URI -> why it is not write-once (writer_store_id), None: nothing says so
 _lock = threading.Lock()
 _UNREADABLE_WARNED = Once(inherited=True)  # (store URI,): an identity that could not be had, warned about once per process
@@ -180,9 +182,21 @@ def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | No
             _not_write_once.pop(store.uri, None)
         if identity is None:
             _known.pop(store.uri, None)
+            _fresh.discard(store.uri)
         else:
             _known[store.uri] = identity
+            _fresh.add(store.uri)
     return identity
+
+
+def read_afresh() -> None:
+    """Make readers read each store's identity again, once, before they next judge a record by it
+    (:func:`foreign_store`): what every ``tdprov`` verb starts with (``show``, ``lineage``, ``store repair``, ...), so
+    that a process that read the identity before (a daemon, a library caller of the CLI) does not judge records by a
+    copy of an object replaced or damaged since. No object is read here, and the copy writers sign with
+    (:func:`writer_store_id`) is kept until such a read replaces it."""
+    with _lock:
+        _fresh.clear()
 
 
 def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
@@ -232,11 +246,11 @@ def reread_identity(store: Store) -> StoreIdentity | None:
 
 def foreign_store(store: Store, named: str | None) -> str | None:
     """Why a record that names store ``named`` is not this store's (None: it is, or it names none). The store's
-    identity is read once per process (afresh by each verification: :func:`reread_identity`), and again when a record
-    names another id than the one read."""
+    identity is read once per process (afresh by each verification and verb: :func:`reread_identity`,
+    :func:`read_afresh`), and again when a record names another id than the one read."""
     if named is None:
         return None
-    known = _known.get(store.uri)
+    known = _known.get(store.uri) if store.uri in _fresh else None
     if known is not None and known.store_id == named:
         return None
     try:
@@ -247,5 +261,5 @@ def foreign_store(store: Store, named: str | None) -> str | None:
 
 
 __all__ = ["FIX_NOT_WRITE_ONCE", "FIX_OTHER_STORE", "IDENTITY_KEY", "WRITE_ONCE_IGNORED", "WRITE_ONCE_VERIFIED", "StoreIdentity",
-           "ensure_identity", "foreign_reason", "foreign_store", "read_identity", "remember", "reread_identity",
+           "ensure_identity", "foreign_reason", "foreign_store", "read_afresh", "read_identity", "remember", "reread_identity",
            "write_once_problem", "writer_store_id"]
