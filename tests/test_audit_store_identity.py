@@ -303,6 +303,54 @@ def _replace_identity(store_uri: str) -> str:
     return dev_id
 
 
+def _rows_bundle(store, tmp_path: Path, *, row_set: bool = False) -> tuple[str, str, list[str]]:
+    """Seal into ``store`` a run that wrote /data/customers.parquet with its row digests attached (``row_set``: as
+    its row set, whose root the events sign, as pipelines record it); its run id, the version's digest, and the
+    arguments of 'tdprov contains' that ask for a row of it."""
+    import json
+
+    import pandas as pd
+
+    from prov_common.hashing import hash_dataframe, write_row_digests
+    from prov_common.lineage.facet_names import CONTENT_HASH
+    from prov_common.rowset import row_set_of
+
+    rows = hash_dataframe(pd.DataFrame({"customer_id": [1041, 1042], "email": ["a@x.org", "b@x.org"]}), granularity="row")
+    output = dataset("/data/customers.parquet", rows.digest)
+    if row_set:
+        built = row_set_of(rows, "file", "/data/customers.parquet")
+        output["facets"][CONTENT_HASH] = {"_producer": "tests", "_schemaURL": "https://example.invalid/ContentHash.json",
+                                          "digest": rows.digest, "rowDigestsFile": built.path, "rowsRoot": built.root}
+        attached = {built.path: bytes(built.data)}
+    else:
+        attached = {layout.rows_path("file", "/data/customers.parquet"): write_row_digests(rows, tmp_path / "rows.parquet").read_bytes()}
+    bundle = build_bundle(run_events("load_customers", [], [output]), attached, default_signing_key(), store_id=writer_store_id(store))
+    deliver_bundle(store, bundle)
+    return bundle.run_id, rows.digest, ["contains", rows.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}),
+                                        "--store", store.uri]
+
+
+@LOCAL_ONLY
+@pytest.mark.parametrize("row_set", [False, True], ids=["sidecar", "row set"])
+def test_contains_takes_no_row_digests_from_a_bundle_copied_from_another_store(store_uri: str, row_set: bool, tmp_path: Path,
+                                                                              capsys) -> None:
+    """A dev bundle that recorded the row digests of a version (a row set, or a sidecar attached by hand), copied with
+    its index entry into prod (one writer key for both): contains gives no answer from it (exit 2), as verify fails
+    it, not 'contained' by rows prod never recorded."""
+    from prov_common.cli import main
+
+    prod_id = writer_store_id(open_store(store_uri))
+    dev = open_store(_dev_uri(store_uri))
+    made, version, contains = _rows_bundle(dev, tmp_path, row_set=row_set)
+    assert main([*contains[:-1], dev.uri]) == 0
+    assert ("attached by hand" in capsys.readouterr().out) is not row_set
+    _copy(dev.uri, store_uri, [*dev.list(layout.bundle_prefix(made)), *(k for k in dev.list("index/") if made in k)])
+    capsys.readouterr()
+    assert main([*contains[:-1], store_uri]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"no answer for version {version}: bundle {made} is signed for store {writer_store_id(dev)}, not this store {prod_id}" in err, err
+
+
 def test_show_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
     """'tdprov show' through main() in a process that wrote the store (a daemon, a library caller of the CLI): after
     _tdprov/store.json was truncated, then replaced with another store's, the run fails as in a new process, not
@@ -329,13 +377,7 @@ def test_lineage_record_and_contains_in_a_process_that_read_the_identity_before_
     was replaced with another store's: the store's own source record, and the bundle of row digests, signed for the id
     the process read before, are left out as another store's (as in a new process), not taken by the copy read before.
     The runs of /d/y name no store (sealed before stores had an identity), so that record and lineage are still made."""
-    import json
-
-    import pandas as pd
-
-    from prov_common.bundle import rows_path
     from prov_common.cli import main
-    from prov_common.hashing import hash_dataframe, write_row_digests
 
     store, key = open_store(store_uri), default_signing_key()
     register_source(store, SourceRecord(name="vendor-x", digest=X, license="CC0-1.0", issuer="Acme", location="/d/x",
@@ -344,13 +386,9 @@ def test_lineage_record_and_contains_in_a_process_that_read_the_identity_before_
     for events in (run_events("prepare", [dataset("/d/x", X)], [dataset("/d/y", digest("y"))]),
                    run_events("train_model", [dataset("/d/y", digest("y"))], [], start=T0 + timedelta(hours=1), job_type="TRAINING")):
         deliver_bundle(store, build_bundle(events, None, key))
-    rows = hash_dataframe(pd.DataFrame({"customer_id": [1041, 1042], "email": ["a@x.org", "b@x.org"]}), granularity="row")
-    sidecar = write_row_digests(rows, tmp_path / "rows.parquet").read_bytes()
-    deliver_bundle(store, build_bundle(run_events("load_customers", [], [dataset("/data/customers.parquet", rows.digest)]),
-                                       {rows_path("file", "/data/customers.parquet"): sidecar}, key, store_id=prod_id))
-    train = seal(store, run_events("train_on_customers", [dataset("/data/customers.parquet", rows.digest)], [],
+    _, rows, contains = _rows_bundle(store, tmp_path)
+    train = seal(store, run_events("train_on_customers", [dataset("/data/customers.parquet", rows)], [],
                                    start=T0 + timedelta(hours=2), job_type="TRAINING"))
-    contains = ["contains", rows.digest, "--record", json.dumps({"customer_id": 1042, "email": "b@x.org"}), "--store", store_uri]
     assert main(contains) == 0
     assert train in capsys.readouterr().out
     assert main(["lineage", "/d/y", "--store", store_uri]) == 0
@@ -364,9 +402,9 @@ def test_lineage_record_and_contains_in_a_process_that_read_the_identity_before_
     assert main(["record", "/d/y", "--no-checksum", "--store", store_uri]) == 1
     out, err = capsys.readouterr()
     assert left_out in err and "vendor-x" not in out, err
-    code = main(contains)
+    assert main(contains) == 2  # no answer: its row digests are in a bundle of another store now
     out, err = capsys.readouterr()
-    assert f"{OTHER_STORE}: {foreign}" in err and train not in out, (code, out, err)
+    assert f"{OTHER_STORE}: {foreign}" in err and out == "", err
 
 
 def test_store_repair_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:

@@ -20,6 +20,7 @@ from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, buc
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectTooLargeError
+from prov_common.store.identity import FIX_OTHER_STORE, foreign_store
 
 FIRST_READ = 4096  # header, schema and (for small sets) the fence in one request
 
@@ -36,7 +37,8 @@ class SignedRowSet:
 
 def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
     """The manifest of the bundle of ``run_id``, after checking that a trusted key signed the statement that
-    names it (the bundle's other files are then checked against it, each by :func:`signed_file`)."""
+    names it and that it is this store's (not copied from another: :func:`~prov_common.store.identity.foreign_store`);
+    the bundle's other files are then checked against it, each by :func:`signed_file`."""
     prefix = layout.bundle_prefix(run_id)
     statement_key = prefix + layout.STATEMENT_FILE
     opened = open_envelope(store.get(statement_key, layout.SMALL_OBJECT_LIMIT), trust, INTOTO_PAYLOAD_TYPE, what=statement_key)
@@ -46,7 +48,10 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
     if f"blake3:{named.get('blake3')}" != blake3_digest(manifest_bytes):
         raise VerificationError(f"the manifest of bundle {run_id} is not the one its signed statement names.",
                                 fix="run 'tdprov verify' on the store")
-    return Manifest.from_json(manifest_bytes)
+    manifest = Manifest.from_json(manifest_bytes)
+    if (elsewhere := foreign_store(store, manifest.store_id)) is not None:
+        raise VerificationError(f"bundle {run_id} is {elsewhere}", fix=FIX_OTHER_STORE)
+    return manifest
 
 
 def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
