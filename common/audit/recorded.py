@@ -3,7 +3,7 @@ the rest, and a run's own bundle, read and verified, where a question needs more
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection, Container, Iterable, Iterator
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prov_common.audit.catalog import load_catalog
@@ -96,23 +96,18 @@ class RecordedRuns:
         reason in ``left_out``: its index entry alone is no record of it, nor is an audit's catalog record (the
         catalog finds a run; its bundle may have changed since the audit, and is verified as any other). A sound
         bundle whose index entry says otherwise is taken as the bundle says (``corrected``). Many bundles are read
-        on every CPU, as ``tdprov lineage`` verifies the runs it shows (:func:`examined`, one check for both)."""
-        from prov_common.bundle.verify_pool import map_bundles
-
+        on every CPU, as ``tdprov lineage`` verifies the runs it shows (:func:`check_runs`, one check for both)."""
         wanted = list(dict.fromkeys(run_ids))
         catalogued = [self.runs[i] for i in wanted if i in self.vouched]
         self.vouched.difference_update(r.run_id for r in catalogued)
         missing: dict[str, str] = {}
         self.unread.update((r.run_id, e) for r in catalogued if (e := _entry_of(self.store, r, missing)) is not None)
         todo = [self.unread.pop(i) for i in wanted if i in self.unread]
-        for summary, (record, why, sound) in zip(todo, map_bundles(examined, todo, self.store, self.trust)):
-            run_id = summary.run_id
-            if sound:
-                self.runs[run_id] = record
-                if why is not None:
-                    self.corrected[run_id] = why
-            else:
-                missing[run_id] = why or ""
+        if todo:
+            checked = check_runs(self.store, self.trust, todo)
+            self.runs.update(checked.sound)
+            self.corrected.update(checked.corrected)
+            missing.update(checked.left_out)
             self._index = None
         named = gone(self.store, [r for r in catalogued if r.run_id in missing])  # why, as the audit catalogued it
         for run_id, why in missing.items():
@@ -263,18 +258,39 @@ def _summary_record(summary: BundleSummary) -> RunRecord:
     return record_from_summary(summary, summary.manifest_digest or "")
 
 
-def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The runs not to be taken as their index entries (unsigned) say, by run id with why: those whose
-    bundles do not verify (to leave out), and those whose sound bundles say otherwise than the entry (to
-    take as the bundle says). On every CPU when there are many, as ``tdprov verify``, with a progress bar
+@dataclass
+class CheckedRuns:
+    """What verifying runs' bundles found (:func:`check_runs`), by run id: the ``sound`` runs' records as their bundles
+    say, ``left_out`` (why each bundle does not verify) and ``corrected`` (how each sound bundle's index entry differs)."""
+
+    sound: dict[str, RunRecord] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    corrected: dict[str, str] = field(default_factory=dict)
+
+
+def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummary], desc: str | None = None) -> CheckedRuns:
+    """The bundles these index entries summarise, each read and verified (:func:`examined`): what ``tdprov lineage``
+    checks of the runs it shows and a record of the runs it cites. On every CPU when there are many, as ``tdprov verify``
+    (:func:`~prov_common.bundle.verify_pool.map_bundles`, the same results in the same order), with a progress bar
     (``desc``) on a terminal."""
     from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 
-    left_out: dict[str, str] = {}
-    corrected: dict[str, str] = {}
-    checked = PoolProgress(map_bundles(examined, summaries, store, trust), total=len(summaries), desc=desc, unit="bundle",
-                           file=sys.stderr, disable=None, leave=False)
-    for summary, (_, why, sound) in zip(summaries, checked):
+    checked = CheckedRuns()
+    results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(examined, summaries, store, trust)
+    if desc is not None:
+        results = PoolProgress(results, total=len(summaries), desc=desc, unit="bundle", file=sys.stderr, disable=None,
+                               leave=False)
+    for summary, (record, why, sound) in zip(summaries, results):
+        if sound:
+            checked.sound[summary.run_id] = record
         if why is not None:
-            (corrected if sound else left_out)[summary.run_id] = why
-    return left_out, corrected
+            (checked.corrected if sound else checked.left_out)[summary.run_id] = why
+    return checked
+
+
+def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The runs not to be taken as their index entries (unsigned) say, by run id with why: those whose
+    bundles do not verify (to leave out), and those whose sound bundles say otherwise than the entry (to
+    take as the bundle says), as :func:`check_runs` finds them (with a progress bar, ``desc``, on a terminal)."""
+    checked = check_runs(store, trust, summaries, desc)
+    return checked.left_out, checked.corrected
