@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -175,6 +177,83 @@ def bench_audited(args: argparse.Namespace, load: float) -> str:
     ])
 
 
+RECORDED = "/data/features-10.parquet"
+
+
+def timed_record(store_uri: str) -> tuple[float, int, float]:
+    """In this process: seconds of ``tdprov record`` of :data:`RECORDED`, the runs whose bundles it verified, and the
+    seconds of that verification (:func:`~prov_common.audit.recorded.check_runs`)."""
+    import contextlib
+    import io
+
+    import prov_common.audit.recorded as recorded
+    from prov_common.cli import main as tdprov
+
+    real = recorded.check_runs
+    checked = {"runs": 0, "seconds": 0.0}
+
+    def counted(store: object, trust: object, summaries: list, desc: str | None = None) -> object:
+        started = time.perf_counter()
+        try:
+            return real(store, trust, summaries, desc)
+        finally:
+            checked["runs"] += len(summaries)
+            checked["seconds"] += time.perf_counter() - started
+
+    recorded.check_runs = counted
+    try:
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())):  # the record is written to stdout's buffer
+            assert tdprov(["record", RECORDED, "--store", store_uri]) == 0
+        return time.perf_counter() - started, int(checked["runs"]), checked["seconds"]
+    finally:
+        recorded.check_runs = real
+
+
+def record_command(store_uri: str, pinned: bool) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, its worker processes included) of ``tdprov record`` in a fresh process;
+    ``pinned``: on one CPU (``taskset -c 0``), so it verifies in one process."""
+    argv = [str(Path(sys.executable).with_name("tdprov")), "record", RECORDED, "--store", store_uri]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run([*(["taskset", "-c", "0"] if pinned else []), *argv], check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def bench_record(args: argparse.Namespace, load: float) -> str:
+    with tempfile.TemporaryDirectory(prefix="tdprov-bench-record-") as tmp:
+        uri = audited_store(Path(tmp), args.audited, args.new)
+        loads = [os.getloadavg()[0]]
+        inside = [timed_record(uri) for _ in range(args.repeat)]
+        modes = [False, *([True] if shutil.which("taskset") else [])]
+        whole = {pinned: [record_command(uri, pinned) for _ in range(args.repeat)] for pinned in modes}
+        loads.append(os.getloadavg()[0])
+    rows = [f"| {'one CPU (`taskset -c 0`)' if pinned else f'every CPU ({os.cpu_count()})'} | "
+            f"{statistics.median(w for w, _ in runs):.2f} | {statistics.median(c for _, c in runs):.2f} |"
+            for pinned, runs in whole.items()]
+    cited, seconds = inside[0][1], statistics.median(i[2] for i in inside)
+    return "\n".join([
+        f"## `tdprov record {RECORDED}` in an audited store of {args.audited:,} bundles",
+        "",
+        f"`python benchmarks/bench_lineage.py --audited {args.audited} --new {args.new} --record --repeat {args.repeat}` on {machine()}; "
+        f"load average {load:.2f} before, {min(loads):.2f}-{max(loads):.2f} while it ran, {os.getloadavg()[0]:.2f} after. "
+        f"The record verifies the bundles of {cited:,} runs: those it cites (the run that made the version, and every reader "
+        f"of the raw file, for the quality results it may have recorded on it) and the {args.new} sealed since the audit (read "
+        f"to find the dataset's newest version). Verifying them takes {seconds:.2f} s of the "
+        f"{statistics.median(i[0] for i in inside):.2f} s the command takes in process ({1000 * seconds / max(cited, 1):.1f} ms "
+        "a run, wall; medians).",
+        "",
+        "| `tdprov record`, whole command | wall (s) | CPU (s, workers included) |",
+        "|---|---:|---:|",
+        *rows,
+        "",
+        "Medians of the repeats; the whole command includes Python's start-up and imports. Pinned to one CPU it verifies",
+        "in one process: what the worker processes save in wall time depends on the CPUs the machine has free.",
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=300)
@@ -182,11 +261,14 @@ def main() -> None:
     parser.add_argument("--audited", type=int, default=None, metavar="N", help="an audited store of N bundles (see above)")
     parser.add_argument("--new", type=int, default=20, help="with --audited: bundles sealed after the audit")
     parser.add_argument("--s3", action="store_true", help="with --audited: also on a copy of the store on moto's S3 server")
+    parser.add_argument("--record", action="store_true", help="with --audited: time 'tdprov record' of one dataset (see above)")
     parser.add_argument("--out", default=None, help=OUT_HELP)
     args = parser.parse_args()
     os.environ.setdefault("TDPROV_HOME", tempfile.mkdtemp(prefix="tdprov-bench-home-"))
+    if args.record and args.audited is None:
+        parser.error("--record needs --audited N (the store it records from)")
     if args.audited is not None:
-        text = bench_audited(args, os.getloadavg()[0])
+        text = (bench_record if args.record else bench_audited)(args, os.getloadavg()[0])
         report(args.out, text)
         return
     load = os.getloadavg()[0]
