@@ -4,12 +4,21 @@ The plain IO manager writes the same Parquet file the same way (pyarrow, default
 hashing, validation, events or bundles: the difference is the cost of provenance.
 
     .venv/bin/python benchmarks/bench_dagster.py [--mb 100] [--repeat 5] [--out benchmarks/results/dagster.md]
+
+With ``--steps 50,200,500``: what the IO manager's teardown costs as a run grows, for runs of that many trivial
+assets (and one asset check that loads nothing, unless ``--no-check``) in a persistent DagsterInstance (a temporary DAGSTER_HOME). Each
+run's own teardown (in process) is timed, then the teardown a step's process of the multiprocess executor makes
+after its step: a fresh process, which recorded nothing, tears the IO manager down on the finished run. Both count
+the reads of the run's events (``all_logs``, ``get_records_for_run``, ``get_run_step_stats``) and the events read.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,9 +27,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import ConfigurableIOManager, DagsterInstance, InputContext, OutputContext, asset, materialize
+from dagster import (AssetCheckResult, ConfigurableIOManager, DagsterInstance, InputContext, OutputContext, asset, asset_check,
+                     materialize)
 
 from prov_dagster import ProvenanceIOManager
+from prov_dagster.io_manager import ProvenanceIOManager as _IOManager
 from harness import OUT_HELP, machine, report  # noqa: E402
 
 
@@ -71,13 +82,126 @@ def time_materialize(df: pd.DataFrame, io_manager: object, instance: DagsterInst
     return elapsed, cpu
 
 
+_READS = ("all_logs", "get_records_for_run", "get_run_step_stats")
+
+
+def _count_reads(instance: DagsterInstance) -> dict[str, int]:
+    """Count, from now on, the calls of ``instance``'s run-event reads and the events (or step stats) they return."""
+    counts = {"reads": 0, "events": 0}
+    for name in _READS:
+        method = getattr(instance, name)
+
+        def counted(*args: object, _method=method, **kwargs: object) -> object:  # noqa: ANN001
+            found = _method(*args, **kwargs)
+            counts["reads"] += 1
+            counts["events"] += len(getattr(found, "records", found))
+            return found
+        setattr(instance, name, counted)
+    instance.bench_reads = counts  # for _timed_teardowns
+    return counts
+
+
+def _timed_teardowns() -> list[dict[str, float]]:
+    """Time each ``teardown_after_execution`` of the IO manager from now on, with the reads it made of an instance
+    that :func:`_count_reads` counts (a list of their figures)."""
+    spent: list[dict[str, float]] = []
+    original = _IOManager.teardown_after_execution
+
+    def timed(self: object, context: object) -> None:
+        counts = getattr(context.instance, "bench_reads", {"reads": 0, "events": 0})
+        before, start = dict(counts), time.perf_counter()
+        original(self, context)
+        spent.append({"seconds": time.perf_counter() - start, **{k: counts[k] - before[k] for k in before}})
+    _IOManager.teardown_after_execution = timed
+    return spent
+
+
+def many_steps_assets(count: int, check: bool = True) -> list[object]:
+    """``count`` independent trivial assets, and (``check``) an asset check of the first that loads nothing."""
+
+    def make(i: int) -> object:
+        @asset(name=f"a{i:04d}")
+        def one() -> pd.DataFrame:
+            return pd.DataFrame({"x": [i]})
+        return one
+
+    made = [make(i) for i in range(count)]
+
+    @asset_check(asset="a0000")
+    def bare() -> AssetCheckResult:
+        return AssetCheckResult(passed=True)
+    return [*made, bare] if check else made
+
+
+def _step_process_teardown(run_id: str, store: str) -> dict[str, float]:
+    """In this (fresh) process: tear the IO manager down on finished run ``run_id``, as a step's process of the
+    multiprocess executor does after its step; its time and reads."""
+    import logging
+    from types import SimpleNamespace
+
+    with DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(run_id)
+        manager = ProvenanceIOManager(store=store)
+        counts = _count_reads(instance)
+        start = time.perf_counter()
+        manager.teardown_after_execution(SimpleNamespace(dagster_run=run, instance=instance, log=logging.getLogger("bench")))
+        return {"seconds": time.perf_counter() - start, **counts}
+
+
+def bench_steps(sizes: list[int], out: str | None, check: bool = True) -> None:
+    """The teardown's cost against the run's size (see the module's docstring)."""
+    rows = []
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DAGSTER_HOME"] = home = str(Path(tmp) / "dagster")
+        os.environ.setdefault("TDPROV_HOME", str(Path(tmp) / "home"))
+        Path(home).mkdir()
+        store = str(Path(tmp) / "store")
+        spent = _timed_teardowns()
+        for count in sizes:
+            with DagsterInstance.get() as instance:
+                _count_reads(instance)
+                start = time.perf_counter()
+                result = materialize(many_steps_assets(count, check), instance=instance,
+                                     resources={"io_manager": ProvenanceIOManager(store=store)})
+                wall = time.perf_counter() - start
+                assert result.success
+                own = spent[-1]
+            child = subprocess.run([sys.executable, __file__, "--step-teardown", result.run_id, store],
+                                   capture_output=True, text=True, check=True)
+            step = json.loads(child.stdout.strip().splitlines()[-1])
+            rows.append(f"| {count} | {wall:.1f} | {wall / (count + check) * 1000:.0f} | {own['seconds'] * 1000:.0f} | "
+                        f"{own['reads']} / {own['events']} | {step['seconds'] * 1000:.0f} | {step['reads']} / {step['events']} | "
+                        f"{step['seconds'] * (count + check):.1f} |")
+    text = "\n".join([
+        f"Runs of N trivial assets{' and one asset check that loads nothing' if check else ''}, in process, persistent DagsterInstance "
+        f"(SQLite, temporary DAGSTER_HOME), {machine()}, load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end.",
+        "",
+        "| steps N | run wall (s) | per step (ms) | run teardown (ms) | its reads / events read | step-process teardown (ms) "
+        "| its reads / events read | N step-process teardowns (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]) + "\n"
+    report(out, text, above="# Dagster: IO manager teardown against the run's size\n\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default=None, help=OUT_HELP)
     parser.add_argument("--dir", default=None, help="folder for data and store (e.g. /dev/shm to take the disk out of the figures)")
+    parser.add_argument("--steps", default=None, help="e.g. 50,200,500: time the teardown against the run's size instead")
+    parser.add_argument("--no-check", action="store_true", help="with --steps: runs of assets only")
+    parser.add_argument("--step-teardown", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step_teardown:
+        print(json.dumps(_step_process_teardown(*args.step_teardown)))
+        return
+    if args.steps:
+        bench_steps([int(n) for n in args.steps.split(",")], args.out, not args.no_check)
+        return
 
     df = make_frame(args.mb)
     size_mb = df.memory_usage(deep=True).sum() / 1e6

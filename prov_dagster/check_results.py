@@ -4,16 +4,17 @@ checked.
 A check's ``AssetCheckResult`` becomes Dagster's ``ASSET_CHECK_EVALUATION`` event, which names the check, its asset,
 whether it passed, its severity, description and metadata, and whether it blocks; a check that raised has its
 ``ASSET_CHECK_EVALUATION_PLANNED`` event and its step's failure instead. The IO manager's teardown reads both when it
-ends the step's run (:func:`~prov_dagster.steps.end_open_steps`, one more query of the run's events), and each result
-goes with the version of the checked asset that the step read (or wrote): the standard ``dataQualityAssertions``
-facet of that input, or the run's ``test`` facet for an output.
+ends the step's run (:func:`~prov_dagster.steps.end_open_steps`, through :class:`RunEvents`: the check events once,
+the events of every step only when a step to end has checks), and each result goes with the version of the checked
+asset that the step read (or wrote): the standard ``dataQualityAssertions`` facet of that input, or the run's
+``test`` facet for an output.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -31,8 +32,28 @@ from prov_dagster.naming import dataset_name
 MAX_VALUE = 4096
 """Characters of JSON one metadata value may take in an event; a larger one is recorded as a note saying its size
 (events stay small: sinks cap them near 1 MB)."""
-_KINDS = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
-          DagsterEventType.ASSET_MATERIALIZATION_PLANNED}
+_CHECKS = (DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
+
+
+class RunEvents:
+    """The events of one Dagster run that ending its steps reads, each set of kinds read once, when first asked for: a
+    teardown reads the check events (one or two a check) and the events of every step (starts, planned
+    materializations: one or more a step) only when a step it ends evaluated checks."""
+
+    def __init__(self, instance: Any, run_id: str) -> None:
+        self.instance, self.run_id = instance, run_id
+        self._read: dict[frozenset[DagsterEventType], list[Any]] = {}
+
+    def of(self, *kinds: DagsterEventType) -> list[Any]:
+        """The run's events of ``kinds`` (``EventLogEntry``), in the order Dagster stored them."""
+        key = frozenset(kinds)
+        if key not in self._read:
+            self._read[key] = list(self.instance.all_logs(self.run_id, of_type=set(key)))
+        return self._read[key]
+
+    def checks(self) -> list[Any]:
+        """The run's asset check events (planned and evaluated) that name a step."""
+        return [e for e in self.of(*_CHECKS) if e.dagster_event is not None and e.dagster_event.step_key is not None]
 
 
 @dataclass(frozen=True)
@@ -49,25 +70,21 @@ class AssetCheck:
     own: bool = field(default=False, compare=False)
 
 
-def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
-                since: Mapping[str, datetime | None]) -> dict[str, list[AssetCheck]]:
-    """Step key -> the asset checks the step ran in Dagster run ``run_id``, in the order Dagster planned them.
+def step_checks(events: RunEvents, failed: Mapping[str, str], since: Mapping[str, datetime | None],
+                steps: Collection[str]) -> dict[str, list[AssetCheck]]:
+    """Step key -> the asset checks each of ``steps`` ran in the Dagster run of ``events``, in the order Dagster planned
+    them (a step that ran none is left out, and its run's other events are not read for it).
 
     An evaluation is the check's result (from the step's last attempt: at or after ``since[step key]``, when known); a
     check planned in a step that failed (``failed``: step key -> its error) with no evaluation raised: status ``error``,
     that error its description. A check planned in a step that succeeded without an evaluation did not run, and is left out."""
     planned: dict[str, dict[tuple[str, str], AssetCheck | None]] = {}
     keys: dict[str, Any] = {}  # asset -> its key
-    writes: dict[str, set[str]] = {}  # step -> the assets it was to write
-    for entry in instance.all_logs(run_id, of_type=_KINDS):
-        event = entry.dagster_event
-        step = event.step_key if event is not None else None
-        if step is None:
+    for entry in events.checks():
+        event, step = entry.dagster_event, entry.dagster_event.step_key
+        if step not in steps:
             continue
         data = event.event_specific_data
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
-            writes.setdefault(step, set()).add(dataset_name(data.asset_key))
-            continue
         key = (dataset_name(data.asset_key), data.check_name)
         checks = planned.setdefault(step, {})
         if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
@@ -76,6 +93,10 @@ def step_checks(instance: Any, run_id: str, failed: Mapping[str, str],
             target = getattr(data.target_materialization_data, "storage_id", None)
             checks[key] = AssetCheck(key[0], _evaluated(data), data.asset_key, target)
         keys[key[0]] = data.asset_key
+    writes: dict[str, set[str]] = {}  # step -> the assets it was to write
+    for entry in events.of(DagsterEventType.ASSET_MATERIALIZATION_PLANNED) if planned else ():
+        if (event := entry.dagster_event) is not None and event.step_key in planned:
+            writes.setdefault(event.step_key, set()).add(dataset_name(event.event_specific_data.asset_key))
     found: dict[str, list[AssetCheck]] = {}
     for step, checks in planned.items():
         for (asset, name), check in checks.items():
@@ -149,30 +170,30 @@ NOT_LOADED = "taken from Dagster: the check loaded no version through tdprov"
 the check evaluated, else the asset's latest materialization before the step started)."""
 
 
-def unrecorded_check_steps(instance: Any, run_id: str, recorded: set[str]) -> set[str]:
-    """The steps of Dagster run ``run_id`` that ran asset checks in this process (their ``STEP_START`` is its event),
-    that materialized no asset and that no tdprov run of this process recorded (``recorded``: step keys): a check step
-    that loaded nothing through tdprov, which no ``load_input`` opened a run for (tdprov's own Pandera check, which
-    reads the result a run recorded, is none). An asset's own step that was to materialize its asset and evaluated no
-    check either (it failed first) is none: its checks did not run."""
-    here, checking, started, materialized, planned, evaluated = os.getpid(), set(), set(), set(), set(), set()
-    kinds = {DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION,
-             DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
-             DagsterEventType.STEP_START}
-    for entry in instance.all_logs(run_id, of_type=kinds):
+def unrecorded_check_steps(events: RunEvents, recorded: set[str]) -> set[str]:
+    """The steps of the Dagster run of ``events`` that ran asset checks in this process (their ``STEP_START`` is its
+    event), that materialized no asset and that no tdprov run of this process recorded (``recorded``: step keys): a
+    check step that loaded nothing through tdprov, which no ``load_input`` opened a run for (tdprov's own Pandera check,
+    which reads the result a run recorded, is none). An asset's own step that was to materialize its asset and
+    evaluated no check either (it failed first) is none: its checks did not run. The run's check events are read first:
+    its steps' starts, then materializations, are read only while a check step this process did not record is left."""
+    checking, evaluated = set(), set()
+    for entry in events.checks():
         event = entry.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        found = {DagsterEventType.ASSET_MATERIALIZATION: materialized, DagsterEventType.ASSET_CHECK_EVALUATION: evaluated,
-                 DagsterEventType.ASSET_MATERIALIZATION_PLANNED: planned}.get(event.event_type)
-        if found is not None:
-            found.add(event.step_key)
-        elif event.event_type == DagsterEventType.STEP_START:
-            if event.pid == here:
-                started.add(event.step_key)
-        elif event.event_specific_data.check_name != CHECK_NAME:  # tdprov's own Pandera check reads what is recorded
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluated.add(event.step_key)
+        if event.event_specific_data.check_name != CHECK_NAME:  # tdprov's own Pandera check reads what is recorded
             checking.add(event.step_key)
-    return (checking & started) - materialized - recorded - (planned - evaluated)
+    if not checking - recorded:
+        return set()
+    here = os.getpid()
+    candidates = {e.dagster_event.step_key for e in events.of(DagsterEventType.STEP_START)
+                  if e.dagster_event is not None and e.dagster_event.pid == here} & (checking - recorded)
+    for kind in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_MATERIALIZATION_PLANNED):
+        if candidates:  # the planned ones are read once for step_checks too
+            steps = {e.dagster_event.step_key for e in events.of(kind) if e.dagster_event is not None}
+            candidates -= steps if kind == DagsterEventType.ASSET_MATERIALIZATION else steps - evaluated
+    return candidates
 
 
 def checked_versions(instance: Any, checks: Iterable[AssetCheck],

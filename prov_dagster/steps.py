@@ -10,6 +10,7 @@ canceled run that no process ended is ended by the run-status sensors.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
@@ -20,7 +21,8 @@ from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
 from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
-from prov_dagster.check_results import AssetCheck, checked_versions, step_checks, unplaced, unrecorded_check_steps
+from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, step_checks, unplaced,
+                                        unrecorded_check_steps)
 from prov_dagster.deps import step_start_id, writer_namespace
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import step_job
@@ -43,11 +45,12 @@ class StepOutcome:
     earlier: tuple[tuple[datetime | None, datetime | None], ...] = ()  # (start, end) of each attempt before it, from 0
 
 
-def step_outcomes(instance: Any, run_id: str) -> dict[str, StepOutcome]:
-    """Step key -> :class:`StepOutcome` of every step of Dagster run ``run_id`` that Dagster has stats for."""
+def step_outcomes(instance: Any, run_id: str, steps: Collection[str] | None = None) -> dict[str, StepOutcome]:
+    """Step key -> :class:`StepOutcome` of every step of Dagster run ``run_id`` (or of ``steps``) that Dagster has
+    stats for."""
     failures = _failures(instance, run_id)
     outcomes = {}
-    for stat in instance.get_run_step_stats(run_id):
+    for stat in instance.get_run_step_stats(run_id, sorted(steps) if steps is not None else None):
         attempt = max((stat.attempts or 1) - 1, 0)
         started, ended = attempt_times(stat, attempt)
         outcomes[stat.step_key] = StepOutcome(stat.status, attempt, *failures.get(stat.step_key, (None, False)),
@@ -83,10 +86,11 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
 
     With ``dagster_run`` (the run itself), an asset check step that this process ran and that loaded nothing through
     tdprov, so no run was opened for it, is a run of its own too (:func:`_check_runs`)."""
-    runs = recorder.open_steps(run_id)
-    unrecorded = _unrecorded(recorder, instance, dagster_run) if dagster_run is not None else set()
-    outcomes = step_outcomes(instance, run_id) if runs or unrecorded else {}
-    checks = _checks_read(recorder, instance, run_id, outcomes) if runs or unrecorded else {}
+    runs, events = recorder.open_steps(run_id), RunEvents(instance, run_id)
+    unrecorded = _unrecorded(recorder, events, dagster_run) if dagster_run is not None else set()
+    steps = {r.identity.step_key for r in runs} | unrecorded  # only their events are asked for
+    outcomes = step_outcomes(instance, run_id, steps) if steps else {}
+    checks = _checks_read(recorder, events, outcomes) if steps else {}
     runs += _check_runs(recorder, instance, dagster_run, unrecorded, outcomes, checks)
     bundles = []
     for run in runs:
@@ -102,12 +106,12 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
     return bundles
 
 
-def _unrecorded(recorder: Recorder, instance: Any, dagster_run: Any) -> set[str]:
+def _unrecorded(recorder: Recorder, events: RunEvents, dagster_run: Any) -> set[str]:
     """The check steps of ``dagster_run`` this process ran that loaded nothing through tdprov
     (:func:`~prov_dagster.check_results.unrecorded_check_steps`); none, with a warning naming what is not recorded,
     when the instance cannot tell (strict mode: raised)."""
     try:
-        return unrecorded_check_steps(instance, dagster_run.run_id, recorded_step_keys(dagster_run.run_id))
+        return unrecorded_check_steps(events, recorded_step_keys(dagster_run.run_id))
     except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
         if recorder.settings.strict:
             raise
@@ -150,18 +154,18 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
     return made
 
 
-def _checks_read(recorder: Recorder, instance: Any, run_id: str, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:
-    """The asset checks of the steps of run ``run_id`` (:func:`~prov_dagster.check_results.step_checks`); none, with a
+def _checks_read(recorder: Recorder, events: RunEvents, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:
+    """The asset checks of the steps of ``outcomes`` (:func:`~prov_dagster.check_results.step_checks`); none, with a
     warning, when they cannot be read: the step runs still end, without the checks' results (strict mode: raised)."""
     try:
-        return step_checks(instance, run_id, {k: o.error or f"step {k} failed" for k, o in outcomes.items()
-                                              if o.status == StepEventStatus.FAILURE},
-                           {k: o.started_at for k, o in outcomes.items()})
+        return step_checks(events, {k: o.error or f"step {k} failed" for k, o in outcomes.items()
+                                    if o.status == StepEventStatus.FAILURE},
+                           {k: o.started_at for k, o in outcomes.items()}, outcomes)
     except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
         if recorder.settings.strict:
             raise
         log.warning("tdprov: could not read the asset check results of run %s from the Dagster instance (%s); its step "
-                    "runs are ended without them", run_id, exc)
+                    "runs are ended without them", events.run_id, exc)
         return {}
 
 

@@ -532,3 +532,38 @@ def test_a_check_that_loads_nothing_is_its_checks_job_when_the_execution_plan_ca
         monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
         dg.materialize([plain, bare], instance=instance, raise_on_error=False, resources={"io_manager": ProvenanceIOManager()})
     assert sorted(s.job_name for s in list_bundles(open_store(str(store)))) == ["check:plain:bare", "plain"]
+
+
+@dg.asset_check(asset=plain)
+def loads_plain(plain: pd.DataFrame) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=bool(len(plain)))
+
+
+def test_a_teardown_reads_the_steps_events_only_for_a_check_step_left_to_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each IO manager teardown (each step's process, with the multiprocess executor) read the starts and
+    materializations of every step of the run to find check steps that loaded nothing, then the check events again: a
+    read as long as the run per step. The check events are read once; the steps' starts only when a check step that
+    loaded nothing is left, their materializations only when one ran in this process."""
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    reads: list[set[str]] = []
+    teardown = ProvenanceIOManager.teardown_after_execution
+
+    def counted(self: ProvenanceIOManager, context: Any) -> None:
+        all_logs = context.instance.all_logs
+        monkeypatch.setattr(context.instance, "all_logs", lambda run_id, of_type=None: reads.append(
+            {k.value for k in (of_type if isinstance(of_type, set) else {of_type})}) or all_logs(run_id, of_type=of_type))
+        teardown(self, context)
+    monkeypatch.setattr(ProvenanceIOManager, "teardown_after_execution", counted)
+    checks = {"ASSET_CHECK_EVALUATION", "ASSET_CHECK_EVALUATION_PLANNED"}
+    for selection, expected in (
+            ([plain], [checks, {"ASSET_MATERIALIZATION"}]),
+            ([plain, loads_plain], [checks, {"STEP_FAILURE"}, {"ASSET_MATERIALIZATION_PLANNED"}, {"ASSET_MATERIALIZATION"}]),
+            ([plain, bare], [checks, {"STEP_START"}, {"ASSET_MATERIALIZATION"}, {"ASSET_MATERIALIZATION_PLANNED"},
+                             {"STEP_FAILURE"}, {"ASSET_MATERIALIZATION"}])):
+        reads.clear()
+        with dg.DagsterInstance.ephemeral() as instance:
+            assert dg.materialize(selection, instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+        assert reads == expected
+    assert sorted(s.job_name for s in list_bundles(open_store(str(tmp_path / "store")))) == [
+        "check:plain:bare", "check:plain:loads_plain", "plain", "plain", "plain"]
