@@ -16,7 +16,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -350,6 +350,14 @@ class Recorder:
         with self._lock:
             return {i.step_key for i in (*self._steps, *self._ended) if i.dagster_run_id == dagster_run_id}
 
+    def wrote(self, dagster_run_id: str, assets: Collection[str]) -> bool:
+        """Whether a step run of Dagster run ``dagster_run_id`` this recorder recorded (open or ended) wrote a version
+        of one of ``assets`` (asset names)."""
+        with self._lock:
+            return any(r.identity.dagster_run_id == dagster_run_id and any(o.namespace is None and o.name in assets
+                                                                           for o in r.outputs)
+                       for r in (*self._steps.values(), *self._ended.values()))
+
     def forget(self, run: StepRun) -> None:
         """``run`` ended: the step's next touch starts its next part (remembered for the newest
         :data:`ENDED_KEPT` steps of this process)."""
@@ -525,6 +533,14 @@ def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
         if recorder is None:
             recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace)
         return recorder
+
+
+def asset_recorders(dagster_run_id: str, assets: Collection[str]) -> list[Recorder]:
+    """The recorders of this process that recorded a version of one of ``assets`` written in Dagster run
+    ``dagster_run_id`` (:meth:`Recorder.wrote`)."""
+    with _recorders_lock:
+        recorders = list(_recorders.values())
+    return [r for r in recorders if r.wrote(dagster_run_id, assets)]
 
 
 def recorded_step_keys(dagster_run_id: str) -> set[str]:

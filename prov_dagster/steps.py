@@ -26,7 +26,7 @@ from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions,
 from prov_dagster.deps import step_start_id, writer_namespace
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import step_job
-from prov_dagster.recorder import Recorder, StepRun, recorded_step_keys
+from prov_dagster.recorder import Recorder, StepRun, asset_recorders, recorded_step_keys
 from prov_dagster.step_times import attempt_times
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
     or to the run-status sensors. Each run ends when Dagster recorded the step's end. Returns the bundle locations.
 
     With ``dagster_run`` (the run itself), an asset check step that this process ran and that loaded nothing through
-    tdprov, so no run was opened for it, is a run of its own too (:func:`_check_runs`)."""
+    tdprov, so no run was opened for it, is a run of its own too (:func:`_check_runs`), recorded in the store of the
+    version it checked when this process recorded that version in another."""
     runs, events = recorder.open_steps(run_id), RunEvents(instance, run_id)
     unrecorded = _unrecorded(recorder, events, dagster_run) if dagster_run is not None else set()
     steps = {r.identity.step_key for r in runs} | unrecorded  # only their events are asked for
@@ -103,6 +104,8 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
         elif outcome.status == StepEventStatus.FAILURE:
             bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at))
     _warn_unplaced(runs, checks)
+    for other in {id(r.recorder): r.recorder for r in runs if r.recorder is not recorder}.values():
+        other.wait()  # a check step's run recorded in the store of the version it checked: written before teardown ends
     return bundles
 
 
@@ -147,11 +150,19 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
                else step_job(step, (), checks=[AssetCheckKey(c.key, c.result.name) for c in checks[step]]))
         identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt, job=job,
                                 **reexecution(dagster_run))
-        run = recorder.step(identity)
+        run = _checked_recorder(recorder, dagster_run.run_id, checks[step]).step(identity)
         run.started_at = outcome.started_at
         run.inputs.extend(records)
         made.append(run)
     return made
+
+
+def _checked_recorder(recorder: Recorder, run_id: str, checks: list[AssetCheck]) -> Recorder:
+    """The recorder for the run of a check step that loaded nothing: the one of this process that recorded the version
+    of a checked asset written in Dagster run ``run_id`` (its store holds that version's bundle, where another IO
+    manager's teardown may come first), else ``recorder``."""
+    owners = asset_recorders(run_id, {c.asset for c in checks})
+    return recorder if recorder in owners or not owners else owners[0]
 
 
 def _checks_read(recorder: Recorder, events: RunEvents, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:

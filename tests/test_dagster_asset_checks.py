@@ -567,3 +567,33 @@ def test_a_teardown_reads_the_steps_events_only_for_a_check_step_left_to_record(
         assert reads == expected
     assert sorted(s.job_name for s in list_bundles(open_store(str(tmp_path / "store")))) == [
         "check:plain:bare", "check:plain:loads_plain", "plain", "plain", "plain"]
+
+
+@dg.asset(io_manager_key="elsewhere")
+def kept_elsewhere():  # noqa: ANN201
+    return pd.DataFrame({"x": [1]})
+
+
+@dg.asset_check(asset=kept_elsewhere)
+def bare_elsewhere() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def test_a_check_that_loads_nothing_is_recorded_in_the_store_of_the_version_it_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ProvenanceIOManagers on two stores in one run: a check that loads nothing, on an asset the second one keeps,
+    was recorded in the store of whichever tore down first, apart from the version it checked (whose bundle is in the
+    other store). It is recorded where that version is."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([plain, kept_elsewhere, bare_elsewhere], instance=instance, resources={
+            "io_manager": ProvenanceIOManager(store=str(other)), "elsewhere": ProvenanceIOManager(store=str(kept))}).success
+    assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_elsewhere:bare_elsewhere",
+                                                                               "kept_elsewhere"]
+    assert [s.job_name for s in list_bundles(open_store(str(other)))] == ["plain"]
+    written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]
+    [read] = _terminal(kept, "check:kept_elsewhere:bare_elsewhere")[1]["inputs"]
+    assert (read["name"], read["facets"]["version"]["datasetVersion"]) == (
+        written["name"], written["facets"]["version"]["datasetVersion"])
+    assert read["inputFacets"]["dataQualityAssertions"]["assertions"][0]["params"]["status"] == "pass"
