@@ -326,6 +326,42 @@ def test_an_airflow_try_and_map_index_are_signed_in_the_manifest_and_checked_in_
     assert _problems(report) == [(f"bundles/{lying.run_id}/manifest.json", "inconsistent")] and "taskInstance" in report.findings[0].reason
 
 
+def _mapped_step(key: str) -> list[dict]:
+    """:func:`run_events` of the step of mapping key ``key`` of a mapped Dagster op: ``tdprov_runContext.mappingKey``."""
+    events = run_events()
+    for e in events:
+        e["run"].setdefault("facets", {})["tdprov_runContext"] = {"mappingKey": key}
+    return events
+
+
+def test_a_mapping_key_is_signed_in_the_manifest_and_checked_in_the_index_entry(store_uri: str) -> None:
+    """The index entry held no mapping key, so 'tdprov runs' showed the runs of a mapped Dagster op's work[a] and
+    work[b] alike. The manifest (signed) and the entry now hold it, as an Airflow try's taskInstance: an entry naming
+    another key, or none, is inconsistent, and a manifest sealed before it was recorded verifies."""
+    key = SigningKey.generate()
+    trust = TrustStore.of([key.public])
+    store = open_store(store_uri)
+    good = build_bundle(_mapped_step("a"), {}, key, sealed_at=SEALED)
+    assert loads(good.manifest_bytes)["mappingKey"] == "a"
+    write_bundle(store, good)
+    [entry] = list(store.list("index/"))
+    summary = loads(store.get(entry))
+    assert summary["mappingKey"] == "a" and verify_bundle(store, good.run_id, trust, [entry]).ok
+    for altered in ({**summary, "mappingKey": "b"}, {k: v for k, v in summary.items() if k != "mappingKey"}):
+        raw_put(store_uri, entry, canonical_bytes(altered))
+        report = verify_bundle(store, good.run_id, trust, [entry])
+        assert [(f.key, f.problem, f.reason) for f in report.findings] == [
+            (entry, "inconsistent", "index entry fields mappingKey differ from the bundle's manifest")]
+
+    older = _signed_manifest(build_bundle(_mapped_step("c"), {}, key, sealed_at=SEALED), key, mapping_key=None)
+    write_bundle(store, older)
+    assert "mappingKey" not in loads(older.manifest_bytes) and verify_bundle(store, older.run_id, trust).ok
+    lying = _signed_manifest(build_bundle(_mapped_step("d"), {}, key, sealed_at=SEALED), key, mapping_key="e")
+    write_bundle(store, lying)
+    report = verify_bundle(store, lying.run_id, trust)
+    assert _problems(report) == [(f"bundles/{lying.run_id}/manifest.json", "inconsistent")] and "mappingKey" in report.findings[0].reason
+
+
 @pytest.mark.parametrize("names_store", [False, True], ids=["sealed-before-store-ids", "naming-its-store"])
 def test_an_index_entry_without_the_start_is_altered_when_its_manifest_names_its_store(store_uri: str, names_store: bool) -> None:
     """Entries held the run's start before manifests named their store, so the entry of a manifest that names its store

@@ -104,6 +104,28 @@ def test_a_mapped_op_of_an_op_job_is_one_job_and_each_mapping_key_a_run(store: P
         assert json.loads(capsys.readouterr().out)["mappingKey"] == key
 
 
+def test_runs_lists_the_mapping_key_of_each_run_of_a_mapped_op(store: Path, instance: DagsterInstance,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov runs' showed the runs of work[a] and work[b] alike (job:etl:work, no TASK INSTANCE): the manifest signs
+    the mapping key and the index entry holds it, so the column and --json name it, and the bundles verify."""
+    assert Definitions(jobs=[etl], resources=RESOURCES).resolve_job_def("etl").execute_in_process(instance=instance).success
+    keys = {run_id: key for _, _, run_id, key in _runs(store)}
+    assert cli_main(["runs", "--json", "--store", str(store)]) == 0
+    listed = {s["runId"]: s for s in json.loads(capsys.readouterr().out)}
+    assert {run_id: s.get("mappingKey") for run_id, s in listed.items()} == keys
+    assert sorted(k for k in keys.values() if k) == ["a", "b"]
+    target = open_store(str(store))
+    for run_id, key in keys.items():
+        assert json.loads(read_bundle(target, run_id).manifest_bytes).get("mappingKey") == key
+    assert cli_main(["runs", "--store", str(store)]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split()[4:6] == ["TASK", "INSTANCE"]
+    column = header.index("TASK INSTANCE")
+    cells = {line.split()[0]: line[column:].split("  ")[0].strip() for line in lines}
+    assert cells == {run_id: f"mapping key {key}" if key else "-" for run_id, key in keys.items()}
+    assert cli_main(["verify", "--store", str(store)]) == 0
+
+
 def test_a_mapped_op_of_a_graph_backed_asset_is_one_job(store: Path, instance: DagsterInstance) -> None:
     asset = AssetsDefinition.from_graph(gathered, keys_by_output_name={"result": AssetKey("parts")})
     assert materialize([asset], instance=instance, resources=RESOURCES).success

@@ -43,6 +43,13 @@ def task_instance_of(state: RunState) -> dict[str, int] | None:
     return found or None
 
 
+def mapping_key_of(state: RunState) -> str | None:
+    """The mapping key of a mapped step's run (``tdprov_runContext.mappingKey``: ``a`` of a Dagster op's step
+    ``work[a]``), if any."""
+    key = state.run_facet("tdprov_runContext").get("mappingKey")
+    return key if isinstance(key, str) else None
+
+
 def _descriptor(ref: DatasetRef, naming: str, digest_sets: str | None) -> dict[str, Any]:
     """in-toto ResourceDescriptor of a dataset version: its DigestSet when it has one, else its version in the
     annotations, which also carry its ``(namespace, name)`` under naming version 4 on."""
@@ -155,6 +162,7 @@ def derive_bundle(
         digest_sets=digest_sets,
         store_id=store_id,
         task_instance=task_instance_of(state),
+        mapping_key=mapping_key_of(state),
     )
     return Derived(ordered, state, files, manifest, manifest.to_json())
 

@@ -123,6 +123,7 @@ def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
         "inputs": [d.to_dict() for d in x.inputs],
         "outputs": [d.to_dict() for d in x.outputs],
         **({"taskInstance": dict(x.task_instance)} if x.task_instance is not None else {}),
+        **({"mappingKey": x.mapping_key} if x.mapping_key is not None else {}),
     }
 
 
@@ -138,6 +139,7 @@ def _run_fields(raw: dict[str, Any]) -> dict[str, Any]:
         "inputs": tuple(DatasetRef.from_dict(d) for d in raw["inputs"]),
         "outputs": tuple(DatasetRef.from_dict(d) for d in raw["outputs"]),
         "task_instance": _task_instance(raw),
+        "mapping_key": _text_or_none(raw, "mappingKey"),
     }
 
 
@@ -162,6 +164,7 @@ class Manifest:
     digest_sets: str | None = None  # the version of the datasets' in-toto DigestSets (bundle.subjects); None: 1
     store_id: str | None = None  # the store it was written to (store.identity); None in bundles sealed before stores had one
     task_instance: Mapping[str, int] | None = field(default=None, hash=False)  # an Airflow try's try number and map index
+    mapping_key: str | None = None  # a mapped Dagster step's mapping key (tdprov_runContext.mappingKey)
 
     @cached_property
     def by_path(self) -> dict[str, FileEntry]:
@@ -231,6 +234,7 @@ class BundleSummary:
     started_at: str | None = None  # None in entries written before they held the start (lineage then uses the end)
     store_id: str | None = None  # the store its manifest names (None: sealed before stores had an identity)
     task_instance: Mapping[str, int] | None = field(default=None, hash=False)  # the manifest's (None: no Airflow try, or older)
+    mapping_key: str | None = None  # the manifest's (None: no mapped Dagster step, or older)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -281,16 +285,17 @@ class BundleSummary:
             started_at=manifest.started_at,
             store_id=manifest.store_id,
             task_instance=manifest.task_instance,
+            mapping_key=manifest.mapping_key,
         )
 
     def expected_of(self, manifest: Manifest, manifest_digest: str, key_id: str | None = None) -> "BundleSummary":
         """What this index entry should hold to summarise ``manifest``, signed by ``key_id`` (the key whose signature on
         the bundle's statement verified; None when none did: the entry's is taken): :meth:`of_manifest`, without the
         start when this entry may have been written before entries held it (a missing start is then no alteration). A
-        manifest that names its store, or an Airflow task instance, was sealed by a tdprov whose entries hold both, so
-        an entry of it without either was altered."""
+        manifest that names its store, an Airflow task instance or a mapping key, was sealed by a tdprov whose entries
+        hold them, so an entry of it without one was altered."""
         expected = BundleSummary.of_manifest(manifest, key_id or self.key_id, manifest_digest)
-        older = manifest.store_id is None and manifest.task_instance is None  # entries held the start before manifests named their store
+        older = manifest.store_id is None and manifest.task_instance is None and manifest.mapping_key is None  # entries held the start before manifests named their store
         return replace(expected, started_at=None) if self.started_at is None and older else expected
 
 

@@ -363,8 +363,9 @@ def _check_consistency(
         _check_prov(prefix + layout.PROV_FILE, files[layout.PROV_FILE], expected.files[layout.PROV_FILE], manifest.mapping, report)
     recorded_versions = replace(expected.manifest, prov_mapping=manifest.prov_mapping, dataset_naming=manifest.dataset_naming,
                                 store_id=manifest.store_id,  # the events do not give the store: it is checked on its own
-                                # a manifest sealed before it held the task instance has none
-                                task_instance=None if manifest.task_instance is None else expected.manifest.task_instance)
+                                # a manifest sealed before it held the task instance or mapping key has none
+                                task_instance=None if manifest.task_instance is None else expected.manifest.task_instance,
+                                mapping_key=None if manifest.mapping_key is None else expected.manifest.mapping_key)
     wrong = _diff_fields(recorded_versions.to_dict(), manifest.to_dict())
     if wrong:
         report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")

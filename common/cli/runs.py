@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
         help="list recorded runs, newest sealed first",
         description="List the runs whose lineage bundles are in the store, newest sealed first (a run delivered late from a "
                     "spool, or sealed later with 'tdprov store seal', lists by when it was sealed, not when it ended): run id, "
-                    "job, state, TASK INSTANCE (an Airflow try's try number and map index, when a listed run has one), "
+                    "job, state, TASK INSTANCE (an Airflow try's try number and map index, or a mapped Dagster step's mapping "
+                    "key, when a listed run has one), "
                     "ENDED (when the run ended; 'sealed TIME' for a run sealed without an end), outputs. "
                     "Each output is shown as DATASET@DIGEST (its path or URI and the first 12 hex digits of its digest), which "
                     "names that dataset's version when pasted into lineage, record, contains, checkout or export --training-record "
@@ -48,12 +49,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def instance_text(summary: BundleSummary) -> str:
+    """The TASK INSTANCE cell of ``summary``: an Airflow try's try and map index, a mapped Dagster step's mapping key
+    (``mapping key a``), '-' for neither."""
+    if summary.task_instance:
+        return task_instance_text(summary.task_instance)
+    return f"mapping key {summary.mapping_key}" if summary.mapping_key is not None else "-"
+
+
 def row(summary: BundleSummary, instances: bool = False) -> list[str]:
-    """The cells of ``summary``'s line; with ``instances``, its task instance (try and map index, '-' for none) after its state."""
+    """The cells of ``summary``'s line; with ``instances``, its task instance (:func:`instance_text`) after its state."""
     labels = distinct_labels(((o.namespace, o.name) for o in summary.outputs), dataset_shown)  # two written alike: told apart
     outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else labels[o.namespace, o.name]
                for o in summary.outputs]  # an output without a digest as its dataset, which names it when pasted
-    instance = [task_instance_text(summary.task_instance) if summary.task_instance else "-"] if instances else []
+    instance = [instance_text(summary)] if instances else []
     return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, *instance,
             summary.ended_at or f"sealed {summary.sealed_at}", outputs_cell(outputs)]
 
@@ -139,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
               else no_bundles_text(store.uri), file=sys.stderr)
     else:
-        instances = any(s.task_instance for s in summaries)  # an Airflow try's: the column only where a run has one
+        instances = any(s.task_instance or s.mapping_key is not None for s in summaries)  # the column only where a run has one
         print(table([row(s, instances) for s in summaries],
                     ["RUN ID", "JOB", "STATE", *(["TASK INSTANCE"] * instances), "ENDED", "OUTPUTS"]))
     return 1 if left_out else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')

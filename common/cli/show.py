@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.build import task_instance_of
+from prov_common.bundle.build import mapping_key_of, task_instance_of
 from prov_common.bundle.model import task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import verify_and_derive
@@ -112,12 +112,6 @@ def error_of(state: RunState) -> str | None:
     """The message of the run's ``errorMessage`` facet (why a failed run, such as an Airflow try, failed), if any."""
     message = state.run_facet("errorMessage").get("message")
     return message if isinstance(message, str) and message else None
-
-
-def mapping_key_of(state: RunState) -> str | None:
-    """The mapping key of a mapped step's run (``tdprov_runContext.mappingKey``: a Dagster op's ``work[a]``), if any."""
-    key = state.run_facet("tdprov_runContext").get("mappingKey")
-    return key if isinstance(key, str) else None
 
 
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
