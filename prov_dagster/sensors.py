@@ -31,7 +31,7 @@ from prov_dagster._compat import planned_step_job, planned_steps, reexecution, r
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
-from prov_dagster.naming import namespace_uri
+from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import Recorder, StepRun, recorder_for, recorder_for_namespace, retried_error
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
@@ -65,7 +65,7 @@ def close_failed_run(
 
     Each run is of the job its step ran as (:func:`~prov_dagster.naming.step_job`), named from the run's execution
     plan or, when the plan cannot be read, from the job the run's staged events name; a run with none (made up) is
-    then named by its step key, with a warning.
+    then named by its step key (a mapped op's step by the op's: ``work`` for ``work[a]``), with a warning.
     """
     recorder = recorder_for(provenance)
     recorder.transport().store  # noqa: B018 - the store the recorder seals into, opened now (its errors are the sensor's)
@@ -82,12 +82,14 @@ def close_failed_run(
         if identity.job is not None:
             return identity
         job = closer(identity.namespace).staged_job(identity)
-        if job is None:
+        if job is None:  # a mapped op's step (work[a]) as the op's (work): mapping keys make runs, never jobs
+            job = mapped_step(identity.step_key)[0]
+            named_by = "step key" if identity.mapping_key is None else f"op's step key (mapping key {identity.mapping_key})"
             log.warning("tdprov: the execution plan of Dagster run %s cannot be read and no staged event of step %s names "
-                        "its job: its run %s is named by its step key, %s, which is not the job it ran as if the step is an "
+                        "its job: its run %s is named by its %s, %s, which is not the job it ran as if the step is an "
                         "op of an op job (job:<Dagster job name>:<step key>), of a graph-backed asset or an asset check",
-                        dagster_run.run_id, identity.step_key, identity.ol_run_id, identity.step_key)
-        return replace(identity, job=job or identity.step_key)
+                        dagster_run.run_id, identity.step_key, identity.ol_run_id, named_by, job)
+        return replace(identity, job=job)
 
     for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
         unfinished = outcome.status in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None)

@@ -21,6 +21,7 @@ from dagster import (
     graph,
     job,
     materialize,
+    mem_io_manager,
     op,
 )
 
@@ -37,6 +38,12 @@ RESOURCES = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResour
 
 @op(out=DynamicOut())
 def fan():  # noqa: ANN201 - a generator of dynamic outputs
+    for key in ("a", "b"):
+        yield DynamicOutput(pd.DataFrame({"part": [key]}), mapping_key=key)
+
+
+@op(out=DynamicOut(io_manager_key="plain"))
+def fan_plain():  # noqa: ANN201 - its parts go through an IO manager that records nothing
     for key in ("a", "b"):
         yield DynamicOutput(pd.DataFrame({"part": [key]}), mapping_key=key)
 
@@ -64,6 +71,11 @@ def etl() -> None:
 @job
 def etl_broken() -> None:
     fan().map(work_broken)
+
+
+@job
+def etl_unrecorded() -> None:  # work_broken loads nothing through tdprov: it stages no event before it fails
+    fan_plain().map(work_broken)
 
 
 @graph
@@ -144,3 +156,30 @@ def test_the_failure_sensor_names_a_mapped_op_as_its_steps_do(store: Path, insta
     runs = _runs(store)
     assert {name for _, name, _, _ in runs} == {"job:etl_broken:fan", "job:etl_broken:work_broken"}
     assert _mapped(runs, "job:etl_broken:work_broken") == {"a": {"START", "FAIL"}, "b": {"START", "FAIL"}}
+
+
+def test_the_failure_sensor_names_a_mapped_op_that_staged_nothing_by_its_op_when_the_plan_cannot_be_read(
+        store: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """With no plan and no staged event to name a step's job, the sensor named the run it made up by the step key,
+    work_broken[a]: a job per mapping key. It is named by the op's step key, work_broken, each mapping key a run of it,
+    and the warning names that name and the mapping key."""
+    result = Definitions(jobs=[etl_unrecorded], resources={**RESOURCES, "plain": mem_io_manager}).resolve_job_def(
+        "etl_unrecorded").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+
+    def unreadable(snapshot_id: str) -> None:
+        raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
+    monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    runs = _runs(store)
+    assert {name for _, name, _, _ in runs} == {"work_broken"}
+    assert _mapped(runs, "work_broken") == {"a": {"START", "FAIL"}, "b": {"START", "FAIL"}}
+    warnings = sorted(r.getMessage() for r in caplog.records if "execution plan" in r.getMessage())
+    run_ids = {key: run_id for _, _, run_id, key in runs}
+    assert warnings == [f"tdprov: the execution plan of Dagster run {result.run_id} cannot be read and no staged event of "
+                        f"step work_broken[{key}] names its job: its run {run_ids[key]} is named by its op's step key "
+                        f"(mapping key {key}), work_broken, which is not the job it ran as if the step is an op of an op "
+                        "job (job:<Dagster job name>:<step key>), of a graph-backed asset or an asset check"
+                        for key in sorted(run_ids)]
