@@ -198,10 +198,10 @@ def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, A
     if check.status == "skipped":  # a re-hash not asked for: its detail names this job's config (REHASH_HINT)
         description = f"{check.title}: {check.detail or 'skipped'}"
     elif check.errors:
-        description = f"{check.title}: {len(check.errors)} finding(s): {_listed(check.errors)}"
+        description = f"{check.title}: {counted(len(check.errors), 'finding')}: {_listed(check.errors)}"
     else:  # as 'tdprov audit' prints the line: its notes (every finding of a check that passed) and its detail
         notes = check.findings
-        description = (f"{check.title}: pass" + (f" with {len(notes)} note(s): {_listed(notes)}" if notes else "")
+        description = (f"{check.title}: pass" + (f" with {counted(len(notes), 'note')}: {_listed(notes)}" if notes else "")
                        + (f"; {check.detail}" if check.detail else ""))
     return {
         "asset_key": AUDIT_ASSET_KEY,

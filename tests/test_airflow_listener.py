@@ -380,7 +380,7 @@ def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_
 
     audit = run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / "report", progress=False)
     (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
-    assert f"as a run whose parent is run {parent}, and 2 event(s) of another run, whose parent is run {other}," in found.what
+    assert f"as a run whose parent is run {parent}, and 2 events of another run, whose parent is run {other}," in found.what
     assert "rename a DAG or task group" in found.fix and "re-run the step" not in found.fix
 
 

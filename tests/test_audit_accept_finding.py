@@ -67,7 +67,7 @@ def test_findings_of_a_run_made_before_its_source_was_registered_are_accepted_by
     rc, report, html = audit(store, tmp_path / "r2", "--accept-finding", prepare[:8], "--reason", REASON)
     out = capsys.readouterr().out
     assert rc == 0, [f["what"] for c in report["checks"] for f in c["findings"]]
-    assert "2 finding(s) accepted by a person" in out and REASON in out
+    assert "2 findings accepted by a person" in out and REASON in out
     assert completeness(report) == [] and report["summary"]["accepted"] == 2
     [accepted] = report["accepted"]
     assert (accepted["runId"], accepted["reason"]) == (prepare, REASON) and accepted["by"] and accepted["acceptedAt"]
@@ -78,7 +78,7 @@ def test_findings_of_a_run_made_before_its_source_was_registered_are_accepted_by
                            "application/vnd.tdprov.audit-resolution+json", what="resolution")
     assert json.loads(opened.payload)["runId"] == prepare
     assert "<h2>Accepted by a person</h2>" in html and REASON in html and prepare in html.split("Accepted by a person", 1)[1]
-    assert "Clean" in html and "2 finding(s) accepted by a person" in html
+    assert "Clean" in html and "2 findings accepted by a person" in html
 
     # every later audit honours it, incremental and --full, and lists what it covers
     for options in ((), ("--full",), ()):
@@ -139,7 +139,7 @@ def test_a_run_sealed_after_its_terminal_event_was_refused_is_accepted_by_a_pers
     assert rc == 0 and unfinished(report) == [], unfinished(report)
     [accepted] = report["accepted"]
     assert [f["check"] for f in accepted["findings"]] == [CHECK_UNFINISHED] and "sealed without its terminal event" in out
-    assert f"[{CHECK_UNFINISHED}] accepted:" in out and "1 finding(s) accepted by a person" in out
+    assert f"[{CHECK_UNFINISHED}] accepted:" in out and "1 finding accepted by a person" in out
     opened = open_envelope(open_store(store).get(accepted["key"]), trust_from_settings(Settings.from_env(store=store)),
                            "application/vnd.tdprov.audit-resolution+json", what="resolution")
     assert json.loads(opened.payload)["findings"][0]["check"] == CHECK_UNFINISHED

@@ -40,7 +40,7 @@ def test_article10_items_show_the_records_or_name_the_gap(tmp_path: Path) -> Non
     assert [s.split(" (run")[0] for s in items["10(2)(c)"]["recordsShow"]] == ["tests/prepare_features"]
     assert "tdprov source add --description" in " ".join(items["10(2)(d)"]["gaps"])  # the source has no description
     assert "row count not recorded" in " ".join(items["10(2)(e)"]["gaps"])  # these events carry no row counts
-    assert items["10(3)"]["recordsShow"][0] == "free of errors: 1 Pandera validation(s) passed, 0 failed"
+    assert items["10(3)"]["recordsShow"][0] == "free of errors: 1 Pandera validation passed, 0 failed"
     personal = items["10(5)"]["recordsShow"][0]
     assert "personal data pseudonymised" in personal and "failure samples mask every column" in personal
     assert "consent documented at https://acme.example/consent" in personal and not items["10(5)"]["gaps"]
@@ -92,7 +92,7 @@ def test_personal_data_without_consent_or_legal_basis_is_a_finding(tmp_path: Pat
     assert found.check == "sources" and "crm-people" in found.object
     assert "personal columns email, phone" in found.what and "neither consent nor a legal basis" in found.what
     assert "--consent" in found.fix and "--legal-basis" in found.fix
-    assert "Clean" not in html and "1 finding(s)" in html
+    assert "Clean" not in html and "1 finding:" in html
     # records are write-once: the same data registered again with its legal basis closes the finding
     assert add_source(pipe.store.uri, "crm-people-v2", people, "--personal-columns", "email,phone",
                       "--legal-basis", "GDPR Art. 6(1)(f) legitimate interest") == 0
@@ -120,9 +120,9 @@ def test_no_clean_banner_above_notes_and_counts_match_the_rows(tmp_path: Path) -
                                 [dataset("/data/more.parquet", bad, passed=False, failed=("in_range(0, 100)",))], start=T0 + timedelta(hours=2)))
     result, report, html = audit(pipe, tmp_path / "r1")
     assert result.clean and report["summary"]["notes"] == 1
-    assert "Clean" not in html and "No findings; 1 note(s) below" in html
+    assert "Clean" not in html and "No findings; 1 note below" in html
     assert (_count(html, "findings"), _count(html, "notes")) == (0, 1) == (_rows(html, "findings"), _rows(html, "notes"))
-    assert 'id="quality-counts">1 validated dataset version(s) passed their Pandera schema; 1 failed' in html.replace("\n", "")
+    assert 'id="quality-counts">1 validated dataset version passed its Pandera schema; 1 failed' in html.replace("\n", "")
 
     seal(pipe.store, run_events("train_more", [dataset("/data/more.parquet", bad)], [dataset("/models/more.pkl", digest("more"))],
                                 start=T0 + timedelta(hours=3), job_type="TRAINING"))
@@ -130,7 +130,7 @@ def test_no_clean_banner_above_notes_and_counts_match_the_rows(tmp_path: Path) -
     assert result.exit_code == 1
     assert _count(html, "findings") == len(result.errors) == _rows(html, "findings") == 1
     assert _count(html, "notes") == _rows(html, "notes") == 0
-    assert "Clean" not in html and "1 finding(s)" in html
+    assert "Clean" not in html and "1 finding:" in html
     picture = html.split("<h2>Lineage of the training inputs</h2>", 1)[1].split("<h2>", 1)[0]
     assert "✗ 1 failed check" in picture and "failed checks" not in picture  # one failing check, not two
     row = re.search(r'<table class="quality">.*?</table>', html, re.S).group(0)

@@ -873,7 +873,7 @@ def test_an_accepted_checkpoint_is_shown_in_the_text_and_the_report(tmp_path, ca
     main(["audit", "--store", s.uri, "--report", str(tmp_path / "r"), "--accept-checkpoint", "--reason", reason])  # the state bound
     # to the deleted checkpoint is still a finding of this audit
     out = capsys.readouterr().out
-    assert f"accepted the store's log as it is, closing 1 finding(s): {reason!r}" in out, out
+    assert f"accepted the store's log as it is, closing 1 finding: {reason!r}" in out, out
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Accepted by a person" in html and reason in html and "rolled back" in html
 

@@ -168,7 +168,7 @@ def test_an_auditor_with_no_memory_examines_every_bundle_on_its_first_audit(stor
     # its next audit continues from its own memory: the bundle that did not verify is verified again, and found again
     assert main(["audit", "--store", store_uri, "--read-only", "--report", str(tmp_path / "acme-2")]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("Incremental audit: 0 bundle(s)") and "fail  Signatures and manifests" in out, out
+    assert out.startswith("Incremental audit: 0 bundles new") and "fail  Signatures and manifests" in out, out
 
 
 def test_a_fresh_auditor_of_a_clean_store_is_clean_and_its_next_audit_is_incremental(tmp_path: Path,

@@ -195,10 +195,10 @@ def test_the_audit_says_what_its_counts_cover(tmp_path: Path, capsys: pytest.Cap
     assert main(["audit", "--store", uri, "--report", str(tmp_path / "r1")]) == 0
     assert main(["audit", "--store", uri, "--report", str(tmp_path / "r2")]) == 0
     out = capsys.readouterr().out.split("audit clean")[1]
-    assert "Incremental audit: 0 bundle(s) new since the last audit were examined now" in out and "'tdprov audit --full'" in out
+    assert "Incremental audit: 0 bundles new since the last audit were examined now" in out and "'tdprov audit --full'" in out
     # which logged bundles it verifies again: also one holding a file its manifest does not list (planted)
     assert "(a logged bundle with a changed, missing or unlisted file is verified again)" in out, out
-    assert "Incremental audit: 0 bundle(s) new" in (tmp_path / "r2" / "report.html").read_text()
+    assert "Incremental audit: 0 bundles new" in (tmp_path / "r2" / "report.html").read_text()
     assert main(["audit", "--full", "--store", uri, "--report", str(tmp_path / "r3")]) == 0
     assert "Full audit: every bundle was examined now (2)." in capsys.readouterr().out
 
@@ -305,7 +305,7 @@ def test_late_events_stay_a_finding_of_every_incremental_audit_until_they_are_re
     for result in (_audit(pipe.store), _audit(pipe.store), _audit(pipe.store, full=True), _audit(pipe.store)):
         found = _unfinished(result)
         assert set(found) == {a, b}, found
-        assert "1 event(s) were staged for it after that" in found[b] and "they are in no bundle" in found[b]
+        assert "1 event was staged for it after that" in found[b] and "they are in no bundle" in found[b]
     raw_delete(pipe.store.uri, late_a)  # the documented fix: re-run the step, then remove the late events
     assert set(_unfinished(_audit(pipe.store))) == {b} == set(_unfinished(_audit(pipe.store, full=True)))
 
@@ -323,7 +323,7 @@ def test_a_future_dated_event_of_a_sealed_run_is_named_once_as_a_late_event(tmp_
                             outputs=[dataset("/data/extra.parquet", digest("extra"))]))
     for result in (_audit(pipe.store), _audit(pipe.store), _audit(pipe.store, full=True)):
         found = [f.what for f in result.check(CHECK_UNFINISHED).findings if f.run_id == a]
-        assert len(found) == 1 and "1 event(s) were staged for it after that" in found[0], found
+        assert len(found) == 1 and "1 event was staged for it after that" in found[0], found
 
 
 def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_stay_a_finding(tmp_path: Path) -> None:

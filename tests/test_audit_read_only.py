@@ -73,7 +73,7 @@ def test_read_only_audit_writes_nothing_into_the_store_and_its_report_and_record
     report = tmp_path / "report"
     assert main(["audit", "--read-only", "--report", str(report), "--store", team.uri]) == 0
     out = capsys.readouterr().out
-    assert "1 bundle(s) not yet logged: examined, not logged (read-only audit)" in out, out
+    assert "1 bundle not yet logged: examined, not logged (read-only audit)" in out, out
     assert "\naudit clean; log size 2;" in out  # the log as it is: the store's newest checkpoint
     assert snapshot(team.uri) == before  # no checkpoint, state, catalog, lookup, inventory, record or report
     assert sorted(p.name for p in report.iterdir()) == ["audit.prov.dsse.json", "report.html", "report.json"]
@@ -182,7 +182,7 @@ def test_untrusted_signer_is_named_once_and_completeness_points_at_the_unverifie
     report = tmp_path / "report"
     assert main(["audit", "--read-only", "--report", str(report), "--store", team.uri]) == 1
     out = capsys.readouterr().out
-    line = (f"3 bundle(s) are signed by key {team.key.key_id}, which is not trusted here; if you trust it, add its public key "
+    line = (f"3 bundles are signed by key {team.key.key_id}, which is not trusted here; if you trust it, add its public key "
             "to TDPROV_TRUSTED_KEYS")
     assert out.splitlines()[0] == line, out
     fixes = re.findall(r"\[completeness\] error: .*\n      fix: (.*)", out)

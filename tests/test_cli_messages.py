@@ -75,7 +75,7 @@ def test_first_audit_says_so_and_a_log_without_new_runs_still_audits_clean(tmp_p
     assert "new since the last audit" not in out
     assert main(["audit", "--store", store]) == 0  # a log and no new run: clean, as before
     out = capsys.readouterr().out
-    assert out.startswith("Incremental audit: 0 bundle(s) new since the last audit were examined now"), out
+    assert out.startswith("Incremental audit: 0 bundles new since the last audit were examined now"), out
     assert "\naudit clean; log size 2;" in out
 
 
@@ -258,13 +258,13 @@ def test_the_summary_line_says_findings_and_notes_as_the_report_does(tmp_path: P
     assert main(["audit", "--store", store, "--quiet", "--report", str(tmp_path / "r1")]) == 0
     report = json.loads((tmp_path / "r1" / "report.json").read_text())["summary"]
     assert report["clean"] and report["notes"] == 1
-    assert capsys.readouterr().out.startswith("audit clean; 1 note(s); log size 3;")
-    assert "No findings; 1 note(s) below" in (tmp_path / "r1" / "report.html").read_text()
+    assert capsys.readouterr().out.startswith("audit clean; 1 note; log size 3;")
+    assert "No findings; 1 note below" in (tmp_path / "r1" / "report.html").read_text()
     seal(pipe.store, pipeline_events("train_x", [dataset("/x.csv", digest("x"))], []))  # an input with no origin: a finding
     assert main(["audit", "--store", store, "--quiet", "--report", str(tmp_path / "r2")]) == 1
-    assert capsys.readouterr().out.startswith("audit found 1 finding(s); log size 4;")
+    assert capsys.readouterr().out.startswith("audit found 1 finding; log size 4;")
     assert json.loads((tmp_path / "r2" / "report.json").read_text())["summary"]["findings"] == 1
-    assert "1 finding(s): see Findings" in (tmp_path / "r2" / "report.html").read_text()
+    assert "1 finding: see Findings" in (tmp_path / "r2" / "report.html").read_text()
 
 
 def test_a_misspelt_verb_is_named_with_a_close_match_whatever_options_follow(capsys: pytest.CaptureFixture[str]) -> None:

@@ -289,7 +289,7 @@ def test_the_audit_and_the_training_records_read_asset_check_results(tmp_path: P
     assert [g.split(" (", 1)[0] for g in gaps] == [f"{section['dataset']}@{version} failed check positive",
                                                    f"{section['dataset']}@{version}: check broken raised an error, no outcome"]
     [ten3] = [i for i in section["article10"]["items"] if i["item"] == "10(3)"]
-    assert ten3["recordsShow"][0].startswith("free of errors: 0 Pandera validation(s) passed, 0 failed; 0 other check(s) "
+    assert ten3["recordsShow"][0].startswith("free of errors: 0 Pandera validations passed, 0 failed; 0 other checks "
                                              "passed, 1 failed, 1 raised an error; ")
     capsys.readouterr()
     dta = _record(str(store), section["dataset"], "dta", capsys)

@@ -78,7 +78,7 @@ def test_main_command_report_describes_the_whole_store(main_run) -> None:
     html = Path(html_path).read_text()
     assert report["summary"]["runs"] == len(report["runs"]) > 0 and report["summary"]["trainingRuns"] == sum(r["training"] for r in report["runs"])
     assert report["trainingData"] and "no runs recorded" not in html and "No training runs recorded" not in html
-    assert f'{len(report["runs"])} run(s) in the store' in html
+    assert f'{len(report["runs"])} runs in the store' in html
 
 
 @pytest.mark.parametrize("orchestrator", ["airflow", "dagster"])

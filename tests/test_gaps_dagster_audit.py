@@ -198,7 +198,7 @@ def test_a_passed_audit_check_says_its_notes_and_detail_as_the_cli_does(store: s
     note = Finding("quality", "/data/x.parquet", "failed Pandera schema s; no run used this version", "fix it", NOTE)
     fields = _check_result_fields(CheckResult("quality", [note], checked=1), audited)
     assert fields["passed"] and fields["description"] == (
-        f"{CHECK_TITLES['quality']}: pass with 1 note(s): /data/x.parquet: failed Pandera schema s; no run used this version")
+        f"{CHECK_TITLES['quality']}: pass with 1 note: /data/x.parquet: failed Pandera schema s; no run used this version")
 
 
 def test_the_audit_metadata_counts_one_finding_as_one(tmp_path: Path) -> None:

@@ -361,7 +361,7 @@ def test_an_auditor_with_read_access_only_audits_read_only_and_is_told_so_up_fro
     report = tmp_path / "report"
     assert main(["audit", "--read-only", "--report", str(report), "--store", uri]) == 1
     out = capsys.readouterr().out
-    assert "1 bundle(s) not yet logged: examined, not logged (read-only audit)" in out and "; log size 2;" in out, out
+    assert "1 bundle not yet logged: examined, not logged (read-only audit)" in out and "; log size 2;" in out, out
     assert not re.findall(r"\[(?!completeness)\w+\] error", out), out  # the same findings as the team's audit, no others
     assert _objects(aws.root.client(), bucket) == before
     assert (report / "report.html").exists() and (report / "audit.prov.dsse.json").exists()

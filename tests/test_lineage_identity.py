@@ -848,9 +848,9 @@ def test_the_rehash_names_what_it_cannot_read(tmp_path: Path, capsys: pytest.Cap
     seal(store, run_events("dag.task", [], [dataset("/dag/task/return_value", digest("v"), namespace="xcom://dag")]))
     assert main(["audit", "--rehash", "--report", str(tmp_path / "r"), "--store", uri]) == 0
     out = capsys.readouterr().out
-    assert "(1 checked); not re-hashed: 1 dataset(s) with no location this audit can read (xcom://dag/dag/task/return_value)" in out, out
+    assert "(1 checked); not re-hashed: 1 dataset with no location this audit can read (xcom://dag/dag/task/return_value)" in out, out
     (rehash,) = [c for c in json.loads((tmp_path / "r" / "report.json").read_text())["checks"] if c["name"] == "rehash"]
-    assert "not re-hashed: 1 dataset(s)" in rehash["detail"]
+    assert "not re-hashed: 1 dataset with" in rehash["detail"]
 
 
 def test_paths_another_producer_writes_relative_or_not_normalised(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

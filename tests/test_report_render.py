@@ -181,7 +181,7 @@ def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -
     wide = measure(browser, report, WIDTH)
     assert_fits(wide, WIDTH)
     assert wide["headings"][:2] == ["Summary", "Findings (1)"] and wide["findingRows"] == 1
-    assert wide["verdict"].startswith("1 finding(s)"), wide["verdict"]
+    assert wide["verdict"].startswith("1 finding:"), wide["verdict"]
     assert wide["items"][:10] == [f"Art. {i}" for i in ("10(2)(a)", "10(2)(b)", "10(2)(c)", "10(2)(d)", "10(2)(e)", "10(2)(f)",
                                                        "10(2)(g)", "10(2)(h)", "10(3)", "10(5)")]
     assert_fits(measure(browser, report, PRINT_WIDTH), PRINT_WIDTH)

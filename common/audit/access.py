@@ -10,6 +10,7 @@ from typing import Any
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.signing import SigningKey, TrustStore
 from prov_common.store.base import Store
+from prov_common.text import counted
 
 WRITTEN_PREFIXES = ("log/", "audit/")  # where a writing audit creates objects (docs/iam/tdprov-auditor.json)
 IAM_POLICY = "docs/iam/tdprov-auditor.json"
@@ -39,7 +40,7 @@ def require_auditor_key(signer: SigningKey, auditor_trust: TrustStore) -> None:
     if auditor_trust.get(signer.key_id) is not None:
         return
     raise BadInputError(
-        f"this audit signs with key {signer.key_id}, which is not among the {len(auditor_trust)} key(s) whose audit objects "
+        f"this audit signs with key {signer.key_id}, which is not among the {counted(len(auditor_trust), 'key')} whose audit objects "
         "count here (TDPROV_AUDITOR_KEYS, else TDPROV_TRUSTED_KEYS): later audits would call what it writes untrusted "
         "(nothing was written)",
         fix="add its public key (.pub next to the signing key) to TDPROV_AUDITOR_KEYS; or sign with the store's auditor key "
@@ -102,7 +103,7 @@ class ReadOnlyStore:
 
 def not_logged(count: int) -> str:
     """What a read-only audit says of the bundles it examined and could not append to the log."""
-    return f"{count} bundle(s) not yet logged: examined, not logged (read-only audit)"
+    return f"{counted(count, 'bundle')} not yet logged: examined, not logged (read-only audit)"
 
 
 __all__ = ["CLI_TERMS", "ReadOnlyStore", "ReadOnlyTerms", "WRITTEN_PREFIXES", "not_logged", "require_auditor_key",

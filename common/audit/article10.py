@@ -125,8 +125,8 @@ def _biases(quality: list[dict[str, Any]]) -> list[Item]:
     measures = Item("10(2)(g)", "Measures to detect, prevent and mitigate possible biases")
     pandera, others = _kinds(quality)
     if quality:
-        examined.shows.append(f"{len(pandera)} Pandera validation result(s)"
-                              + (f" and {len(others)} other check result(s) (a Dagster asset check)" if others else "")
+        examined.shows.append(f"{counted(len(pandera), 'Pandera validation result')}"
+                              + (f" and {counted(len(others), 'other check result')} (a Dagster asset check)" if others else "")
                               + " recorded along the lineage (see 10(3))")
     examined.gaps.append(f"no bias examination is recorded as such: {FIX_BIAS}")
     measures.gaps.append("measures taken are not part of provenance records: document them with the model; a measure made a "
@@ -143,12 +143,12 @@ def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources
     pandera, others = _kinds(quality)
     failed = [q for q in pandera if not q["passed"]]
     if quality:
-        said = [f"{len(pandera) - len(failed)} Pandera validation(s) passed, {len(failed)} failed"
+        said = [f"{counted(len(pandera) - len(failed), 'Pandera validation')} passed, {len(failed)} failed"
                 + "".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)]
         if others:
             bad = [q for q in others if q["status"] in ("fail", "error")]
             raised = sum(1 for q in bad if q["status"] == "error")
-            said.append(f"{sum(1 for q in others if q['passed'])} other check(s) passed, {len(bad) - raised} failed"
+            said.append(f"{counted(sum(1 for q in others if q['passed']), 'other check')} passed, {len(bad) - raised} failed"
                         + (f", {raised} raised an error" if raised else "") + "".join(f"; {failed_validation(q)}" for q in bad))
         item.shows.append("free of errors: " + "; ".join(said))
     else:

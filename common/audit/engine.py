@@ -412,9 +412,9 @@ def _audit(
     inventory.detail = (f"{counted(len(listing.tags), 'object')} in {counted(listing.requests, 'listing request')}; "
                         f"{counted(len(memory.runs), 'logged run')} expected")
     if again:
-        inventory.detail += f"; {len(again)} logged bundle(s) with a changed, missing or unlisted file verified again"
+        inventory.detail += f"; {counted(len(again), 'logged bundle')} with a changed, missing or unlisted file verified again"
     if recorded:
-        inventory.detail += (f"; the files of {recorded} logged run(s), which the inventory an earlier tdprov kept did not fingerprint, "
+        inventory.detail += (f"; the files of {counted(recorded, 'logged run')}, which the inventory an earlier tdprov kept did not fingerprint, "
                              "recorded now as listed ('tdprov audit --full' verifies them)")
     log_check.findings = distinct(log_check.findings)  # a failure met on several paths (a checkpoint read for each object): once
     checks.insert(2, inventory)
@@ -527,7 +527,7 @@ def _waiting(new_leaves: list[LogLeaf]) -> list[Finding]:
     """Over a gap nothing is appended: name the new bundles that wait (none: nothing more to say)."""
     if not new_leaves:
         return []
-    return [Finding(CHECK_LOG, "log/", f"{len(new_leaves)} new bundle(s) not appended to the log: it does not extend the checkpoint this "
+    return [Finding(CHECK_LOG, "log/", f"{counted(len(new_leaves), 'new bundle')} not appended to the log: it does not extend the checkpoint this "
                     "auditor or a witness verified, and nothing is logged over that gap; they wait until it is resolved", FIX_GAP)]
 
 

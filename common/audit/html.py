@@ -115,11 +115,11 @@ def _findings(report: dict[str, Any], severity: str) -> list[dict[str, Any]]:
 def _banner(errors: int, notes: int, skipped: list[str], accepted: int = 0) -> str:
     not_run = f" Not checked by this audit: {'; '.join(skipped)} (see Checks)." if skipped else ""
     if accepted:
-        not_run = f" {accepted} finding(s) accepted by a person (see Accepted by a person).{not_run}"
+        not_run = f" {counted(accepted, 'finding')} accepted by a person (see Accepted by a person).{not_run}"
     if errors:
-        return f'<div class="banner bad" id="verdict">{errors} finding(s): see Findings for the object and the fix.{_shown(not_run)}</div>'
+        return f'<div class="banner bad" id="verdict">{counted(errors, "finding")}: see Findings for the object and the fix.{_shown(not_run)}</div>'
     if notes:
-        return f'<div class="banner noted" id="verdict">No findings; {notes} note(s) below, which do not fail the audit.{_shown(not_run)}</div>'
+        return f'<div class="banner noted" id="verdict">No findings; {counted(notes, "note")} below, which do not fail the audit.{_shown(not_run)}</div>'
     return f'<div class="banner ok" id="verdict">Clean: no findings and no notes.{_shown(not_run)}</div>'
 
 
@@ -134,7 +134,7 @@ def _signatures(report: dict[str, Any]) -> str:
     signers = Counter(r.get("keyId") or "no key recorded" for r in report.get("runs") or [])
     remembered = log.get("remembered")
     return _fields([
-        ("bundles signed by", "<br>".join(f"<code>{_shown(k)}</code>: {n} run(s)" for k, n in signers.most_common()) or "no runs"),
+        ("bundles signed by", "<br>".join(f"<code>{_shown(k)}</code>: {counted(n, 'run')}" for k, n in signers.most_common()) or "no runs"),
         ("checkpoint signed by (auditor)", f"<code>{_e(log.get('signer'))}</code>"),
         ("checkpoint digest", f"<code>{_e(log.get('checkpointDigest'))}</code>"),
         ("checkpoint remembered before this audit",
@@ -186,7 +186,7 @@ MAX_RUNS_SHOWN = 50
 def _runs(report: dict[str, Any]) -> str:
     runs = report.get("runs") or []
     new = sum(1 for r in runs if r["examinedNow"])
-    head = (f'<p>{len(runs)} run(s) in the store; {new} examined by this audit (marked "new"); the rest were examined by '
+    head = (f'<p>{counted(len(runs), "run")} in the store; {new} examined by this audit (marked "new"); the rest were examined by '
             f'earlier audits, whose results this one continued from.</p>')
     rule = {RULE_JOB_TYPE: "yes (marked)", RULE_JOB_NAME: "yes (job name)"}
     rows = [[_run_id(r["runId"]), _name(r["job"]), _whole(r["state"]), _time(r["endedAt"]),
@@ -202,7 +202,9 @@ def _quality(report: dict[str, Any]) -> str:
         return ('<p id="quality-counts">No Pandera validation is recorded: no dataset version in the store was validated. '
                 'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
                 '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.</p>')
-    passed = (f'<p id="quality-counts">{report["qualityPassedVersions"]} validated dataset version(s) passed their Pandera schema; '
+    versions = report["qualityPassedVersions"]
+    passed = (f'<p id="quality-counts">{counted(versions, "validated dataset version")} passed {"its" if versions == 1 else "their"} '
+              'Pandera schema; '
               f'{len(rows)} failed{" (below)" if rows else ""}. Each failed check is counted once.</p>')
     if not rows:
         return passed
@@ -286,7 +288,7 @@ def _training(report: dict[str, Any]) -> str:
     order = "those with a failed check, a failed run or an incomplete lineage first, then those with other gaps, each newest first"
     note = (f'<p class="note">{len(shown)} of {len(entries)} training datasets shown ({order}); report.json lists all '
             f'{len(entries)} (<code>trainingData</code>); <code>tdprov record DATASET</code> gives the record of any one.</p>'
-            if len(shown) < len(entries) else f'<p class="note">{len(entries)} training dataset(s), {order}.</p>')
+            if len(shown) < len(entries) else f'<p class="note">{counted(len(entries), "training dataset")}, {order}.</p>')
     return note + "".join(_dataset(e) for e in shown)
 
 
@@ -303,7 +305,7 @@ def _acceptance(a: dict[str, Any]) -> str:
     rows = _table(["check", "object", "what"], [[_shown(str(f.get("check"))), f"<code>{_shown(str(f.get('object')))}</code>",
                                                  _shown(str(f.get("what")))] for f in found], "accepted") if found else ""
     return (f'<p>{_shown(str(a.get("by")))} accepted at {_shown(str(a.get("acceptedAt")))} the completeness findings that name run '
-            f'<code>{_shown(str(a.get("runId")))}</code> ({len(a.get("covers") or [])} recorded; {len(found)} finding(s) now, below, '
+            f'<code>{_shown(str(a.get("runId")))}</code> ({len(a.get("covers") or [])} recorded; {counted(len(found), "finding")} now, below, '
             f'which do not fail the audit; any other finding about the run still does). Reason: <q>{_shown(str(a.get("reason")))}</q>. '
             f'The signed record is <code>{_shown(str(a.get("key")))}</code>.</p>{rows}')
 
@@ -318,7 +320,7 @@ def _resolution(record: dict[str, Any] | None) -> str:
                                                  _shown(str(f.get("what")))] for f in closed]) if closed else ""
     return (f'<p>{_shown(str(record.get("by")))} accepted the store\'s log '
             f'at {_shown(str(record.get("acceptedAt")))} (log size {_shown(str(before.get("treeSize")))} remembered, '
-            f'{_shown(str(after.get("treeSize")))} in the store), closing {len(closed)} finding(s). Reason: '
+            f'{_shown(str(after.get("treeSize")))} in the store), closing {counted(len(closed), "finding")}. Reason: '
             f'<q>{_shown(str(record.get("reason")))}</q>. The signed record is <code>{_shown(str(record.get("key")))}</code>.</p>{rows}')
 
 

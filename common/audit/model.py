@@ -9,6 +9,7 @@ from typing import Any
 
 from prov_common.errors import TdprovError
 from prov_common.store.snapshots import KeptSnapshot
+from prov_common.text import counted
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
 
@@ -224,10 +225,10 @@ class DatasetUse:
         return bool(self.quality and not self.quality.passed) or any(c.failed for c in self.checks)
 
     def failures(self) -> list[str]:
-        """What failed on it, as reports say it: ``failed Pandera schema S: n failure(s) in C``, ``failed check C``,
+        """What failed on it, as reports say it: ``failed Pandera schema S: 2 failures in C``, ``failed check C``,
         ``check C raised an error``."""
         q = self.quality
-        said = [f"failed Pandera schema {q.schema or '(unnamed)'}: {q.failure_count} failure(s) in "
+        said = [f"failed Pandera schema {q.schema or '(unnamed)'}: {counted(q.failure_count, 'failure')} in "
                 f"{', '.join(q.failed_checks) or 'see the samples in the bundle'}"] if q is not None and not q.passed else []
         return said + [c.said() for c in self.checks if c.failed]
 

@@ -10,7 +10,7 @@ from typing import Any
 from prov_common.file_uri import local_namespace
 from prov_common.audit.lineage import run_order
 from prov_common.audit.model import CHECK_REHASH, CheckResult, DatasetUse, Finding, RunRecord
-from prov_common.text import first_of
+from prov_common.text import counted, first_of
 
 FIX_CHANGED = (
     "the data at this location changed after the run that recorded it, without a new recorded run: find who wrote it; "
@@ -120,7 +120,7 @@ def rehash(records: Iterable[RunRecord], hasher: Callable[[str], str] | None = N
     elsewhere = sorted({d.label for r in records for d in (*r.inputs, *r.outputs) if d.version and _location(d) is None})
     if elsewhere:  # XCom values, in-memory data, files on another machine, tables: no place here to read them from
         shown = first_of(elsewhere, 5)
-        result.detail = f"not re-hashed: {len(elsewhere)} dataset(s) with no location this audit can read ({shown})"
+        result.detail = f"not re-hashed: {counted(len(elsewhere), 'dataset')} with no location this audit can read ({shown})"
     for location, newest in sorted(newest_versions(records).items()):
         result.checked += 1
         d = newest[0]

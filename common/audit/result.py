@@ -11,6 +11,7 @@ from prov_common.audit.lineage import LineageIndex, run_order
 from prov_common.audit.model import ERROR, CheckResult, Finding, QualityRow
 from prov_common.audit.training import validated_versions
 from prov_common.sources.registry import StoredSource
+from prov_common.text import counted
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.tlog.log import StoredCheckpoint
 from prov_common.w3cprov.identity import iso_z
@@ -28,7 +29,8 @@ def scope_note(mode: str, examined: int, *, first: bool = False) -> str:
                 "'tdprov audit --full' does, since it has no earlier audit of its own to continue from.")
     if mode == "full":
         return f"Full audit: every bundle was examined now ({examined:,})."
-    return (f"Incremental audit: {examined:,} bundle(s) new since the last audit were examined now; the counts include what "
+    return (f"Incremental audit: {counted(examined, 'bundle')} new since the last audit {'was' if examined == 1 else 'were'} "
+            "examined now; the counts include what "
             "earlier audits checked (their signed state). Bundles logged before are covered by the store inventory (a logged "
             "bundle with a changed, missing or unlisted file is verified again), not read: 'tdprov audit --full' re-verifies every bundle.")
 

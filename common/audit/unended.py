@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
+from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 
 FIX_REFUSED = (
@@ -36,16 +37,16 @@ def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, Ru
         if ended and record.files is None:
             continue
         refused = _refused(listed, record)
+        were = f"{counted(len(refused), 'event')} of it {'was' if len(refused) == 1 else 'were'} refused as malformed"
         if ended:
             if refused:
                 findings.append(Finding(CHECK_UNFINISHED, refused[0], f"run {run_id} ({record.job}) ended {record.state}, "
-                                        f"and {len(refused)} event(s) of it were refused as malformed: they are not in its "
-                                        "record", FIX_REFUSED, severity=NOTE, run_id=run_id))
+                                        f"and {were}: {'it is' if len(refused) == 1 else 'they are'} not in its record",
+                                        FIX_REFUSED, severity=NOTE, run_id=run_id))
             continue
         what = f"run {run_id} ({record.job}) was sealed without its terminal event (recorded as {record.state})"
         if refused:
-            findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {len(refused)} event(s) of it were refused as "
-                                    "malformed, and its end is not recorded",
+            findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {were}, and its end is not recorded",
                                     f"{FIX_REFUSED}; once checked, 'tdprov audit --accept-finding {run_id} --reason TEXT' accepts "
                                     "this finding (recorded)", run_id=run_id))
         else:

@@ -18,6 +18,7 @@ from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.outbox import STALE_CLAIM_SECONDS
+from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 from prov_common.w3cprov.identity import CLOCK_SKEW, iso_z, moment as utc_moment
 
@@ -310,11 +311,13 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[
     other = _other_parent(store, run_id, newest)
     if other is not None:
         return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
-                        f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and {len(late)} "
-                        f"event(s) of another run, whose parent is run {other[1]}, were staged under its run id after that "
+                        f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and "
+                        f"{counted(len(late), 'event')} of another run, whose parent is run {other[1]}, {'was' if len(late) == 1 else 'were'} staged under its "
+                        "run id after that "
                         f"{until}", SHARED_RUN_ID_FIX, run_id=run_id)]
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
-                    f"run {run_id} was sealed at {sealed_at}, and {len(late)} event(s) were staged for it after that "
+                    f"run {run_id} was sealed at {sealed_at}, and {counted(len(late), 'event')} {'was' if len(late) == 1 else 'were'} "
+                    "staged for it after that "
                     f"{until}", LATE_FIX, run_id=run_id)]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from prov_common.audit.model import CHECK_SIGNATURES
 from prov_common.errors import TdprovError
 from prov_common.sources.registry import source_key_parts
+from prov_common.text import counted
 
 _UNTRUSTED = re.compile(r"signed by untrusted key (.+?), not among the \d+ trusted key")
 
@@ -27,8 +28,8 @@ def untrusted_signers(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 def untrusted_lines(findings: Iterable[Mapping[str, Any]]) -> list[str]:
     """One sentence per key that signed bundles and is not trusted here."""
-    return [f"{count} bundle(s) are signed by key {key}, which is not trusted here; if you trust it, add its public key to "
-            "TDPROV_TRUSTED_KEYS" for key, count in untrusted_signers(findings).items()]
+    return [f"{counted(count, 'bundle')} {'is' if count == 1 else 'are'} signed by key {key}, which is not trusted here; "
+            "if you trust it, add its public key to TDPROV_TRUSTED_KEYS" for key, count in untrusted_signers(findings).items()]
 
 
 def unverified_source_digests(problems: Iterable[tuple[str, TdprovError]]) -> frozenset[str]:

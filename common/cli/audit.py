@@ -12,6 +12,7 @@ from prov_common.cli._terminal import one_line
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
+from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.audit.result import AuditResult
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return result.exit_code
     if result.resolution:  # a person overrode tamper evidence: said in the summary, not only in the JSON
         closed = len(result.resolution.get("closed") or [])
-        print(f"accepted the store's log as it is, closing {closed} finding(s): {result.resolution.get('reason')!r} "
+        print(f"accepted the store's log as it is, closing {counted(closed, 'finding')}: {result.resolution.get('reason')!r} "
               f"(recorded in {result.resolution.get('key')})")
     if not args.quiet:
         for line in untrusted_lines(f.to_dict() for f in result.findings):  # one cause of many findings, said first
@@ -107,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
 def verdict(result: "AuditResult") -> str:
     """The audit's result in the words of the HTML report and the JSON summary: findings fail it, notes do not."""
     notes = len(result.findings) - len(result.errors)
-    accepted = f"; {result.accepted_count} finding(s) accepted by a person" if result.accepted_count else ""
+    accepted = f"; {counted(result.accepted_count, 'finding')} accepted by a person" if result.accepted_count else ""
     if not result.clean:
-        return f"audit found {len(result.errors)} finding(s){accepted}"
-    return "audit clean" + (f"; {notes} note(s)" if notes else "") + accepted
+        return f"audit found {counted(len(result.errors), 'finding')}{accepted}"
+    return "audit clean" + (f"; {counted(notes, 'note')}" if notes else "") + accepted
 
 
 def _where(store: Any, report_dir: str | None, location: str | None) -> str | None:
