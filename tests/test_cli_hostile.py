@@ -699,7 +699,7 @@ def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Pat
     for fmt in ("json", "ttl"):
         out = tmp_path / f"prov.{fmt}"
         got, said = _verb(["export", "-f", fmt, "-o", str(out)], capsys, caplog)
-        assert got == 1 and "--help" not in said and f"PROV of 1 bundle" in said, (fmt, said)
+        assert got == 1 and "--help" not in said and "PROV of 1 bundle" in said, (fmt, said)
         assert f"left out run {run}: " in said and f"bundles/{run}/manifest.json is not a bundle manifest" in said, said
         assert f"left out run {ghost}: " in said and f"no sealed bundle for run {ghost}" in said, said
         assert sound in out.read_text() and run not in out.read_text(), fmt

@@ -46,8 +46,6 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         return
     if not _looked_at(t):
         return  # text and the like are read as given or refused
-    import pandas as pd  # here: only pandas columns are object columns
-
     array = np.asarray(values, dtype=object)
     if pa.types.is_floating(t):  # only a boolean changes there (to 1.0 or 0.0): looked for where Arrow read those
         bools = any(isinstance(v, _BOOLS) for v in array[_zero_or_one(read)])
