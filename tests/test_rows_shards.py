@@ -105,6 +105,69 @@ def test_row_keys_and_the_row_set_built_of_them_are_on_the_spools_disk(tmp_path:
     assert os.listdir(tmp_path / "spool") == [] and os.listdir(elsewhere) == []  # nothing left behind
 
 
+_HASHED_THEN_HELD = """
+import sys, time
+from prov_common.hashing import shards
+
+def held(found, spill=None):  # the version's key runs are all in the spool: held there until the process is killed
+    print(spill.name, flush=True)
+    time.sleep(120)
+
+shards.with_row_keys = held
+shards.hash_shards(sys.argv[1], granularity="row", cache=False, scheduler="none")
+"""
+
+
+def test_row_keys_left_in_the_spool_by_a_killed_process_go_with_the_next_folder_or_flush(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed (kill -9) while it hashed a sharded version at row granularity leaves its hidden folder of key
+    runs in the spool folder, which no reboot empties: the next such folder made there, or the next flush of that
+    spool, removes it, as it does one whose pid a process started since has. The folder of a live process stays, as
+    do those of another pid namespace (a container sharing the folder) and hidden folders that name no process."""
+    import signal
+
+    from prov_common.owner import mark
+    from prov_common.store import Outbox
+
+    folder, spool = write_shards(tmp_path / "corpus"), tmp_path / "spool"
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+    procs = [subprocess.Popen([sys.executable, "-c", _HASHED_THEN_HELD, str(folder)], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    try:
+        made_by = [(p, Path(p.stdout.readline().strip())) for p in procs]  # type: ignore[union-attr]
+        (first, left), (second, later), (live, held) = made_by
+        assert {left.parent, later.parent, held.parent} == {spool}
+        assert left.name.startswith(f".tdprov-rowkeys-{first.pid}-") and len(list(left.glob("*.keys"))) == SHARDS
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=60) == -signal.SIGKILL and left.is_dir()  # left behind
+        unnamed = spool / ".tdprov-rowkeys-abc123de"  # named as before: whose it is, nothing says
+        unnamed.mkdir()
+        pid, boot, _, namespace = mark().split("-")
+        reused = spool / f".tdprov-rowkeys-{pid}-{boot}-1-{namespace}-abcdefgh"  # this pid, once another process's
+        container = spool / f".tdprov-rowkeys-{first.pid}-{boot}-1-1-abcdefgh"  # another pid namespace's: not seen here
+        reused.mkdir()
+        container.mkdir()
+
+        made = runs_module.spill_folder()
+        assert made is not None and Path(made.name).name.startswith(f".tdprov-rowkeys-{mark()}-")
+        assert not left.exists() and not reused.exists()
+        assert held.is_dir() and len(list(held.glob("*.keys"))) == SHARDS and later.is_dir() and unnamed.is_dir()
+        assert container.is_dir()
+
+        second.send_signal(signal.SIGKILL)
+        assert second.wait(timeout=60) == -signal.SIGKILL and later.is_dir()
+        assert Outbox(spool).flush().ok
+        assert sorted(p.name for p in spool.iterdir()) == sorted(
+            [held.name, unnamed.name, container.name, Path(made.name).name])
+        assert len(list(held.glob("*.keys"))) == SHARDS
+        made.cleanup()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=60)
+    assert Outbox(spool).flush().ok and not held.exists()  # killed now: the next flush takes its folder too
+
+
 def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_shards(tmp_path / "corpus")
     (folder / "README.txt").write_text("not a table")

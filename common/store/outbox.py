@@ -19,6 +19,8 @@ from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.mapped import file_bytes
 from prov_common.once import Once
+from prov_common.owner import alive
+from prov_common.scratch import remove_orphans
 from prov_common.store import spool
 from prov_common.store.base import Store
 from prov_common.store.buffers import byte_view, is_buffer
@@ -228,6 +230,7 @@ class Outbox:
         object whose key starts with it (a run's staged events, before the run is sealed). Stops at the first
         entry that meets an unavailable store (it and later ones stay, counted in ``left``). A spool folder that
         cannot be listed or written never raises: ``spool_error`` says so, and its entries stay (counted in ``left``).
+        Working folders a killed process left in the spool folder go (:func:`~prov_common.scratch.remove_orphans`).
         """
         report = FlushReport()
         for claimed in sorted(self._held):
@@ -235,6 +238,7 @@ class Outbox:
         targets = _Targets({} if store is None else {store.uri: store}, opener)
         try:
             listed = spool.listing(self.spool_dir)  # once: the claims given back join the entries it lists
+            remove_orphans(self.spool_dir, listed)  # working folders of processes killed while they used them
             released = self._release_stale_claims(listed)
             self._set_aside_unfinished(report, listed)
             entries = sorted(dict.fromkeys(spool.pending(self.spool_dir, [*listed, *released])), key=lambda p: p.name)
@@ -407,7 +411,7 @@ class Outbox:
                 pid, started = (int(x) for x in tail.split("-"))
             except ValueError:
                 continue
-            if _alive(pid) and time.time_ns() - started < STALE_CLAIM_SECONDS * 1e9:
+            if alive(pid) and time.time_ns() - started < STALE_CLAIM_SECONDS * 1e9:
                 continue
             if self._unclaim(claimed) and (back := claimed.with_name(original)).exists():  # (not taken by another flusher)
                 released.append(back)
@@ -417,7 +421,7 @@ class Outbox:
     def _unfinished(listed: list[Path]) -> list[tuple[Path, int]]:
         """The entries among ``listed`` whose writer stopped (killed) before it finished them, each with its writer's
         pid."""
-        return [(path, pid) for path, pid in spool.unfinished(listed) if not _alive(pid)]
+        return [(path, pid) for path, pid in spool.unfinished(listed) if not alive(pid)]
 
     def _set_aside_unfinished(self, report: FlushReport, listed: list[Path]) -> None:
         """Set aside each entry (among ``listed``) whose writer stopped before it finished it: never delivered (its bytes
@@ -548,18 +552,6 @@ def _unusable_spool(folder: Path, exc: OSError) -> SpoolError:
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _as_bytes(key: str, data: object) -> bytes | memoryview:
