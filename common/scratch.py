@@ -14,8 +14,12 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prov_common.owner import gone, mark
+
+if TYPE_CHECKING:
+    from prov_common.config import Settings
 
 # ``.tdprov-<kind>-<pid>-<boot>-<start>-<pid namespace>-<random>``: a hidden working folder and the process that made it
 _OWNED = re.compile(r"\.tdprov-[a-z]+-(\d+)-([0-9a-f]+)-(\d+)-(\d+)-[a-z0-9_]+")
@@ -65,13 +69,14 @@ def first_scratch_folder(prefix: str, beside: Path | None) -> tempfile.Temporary
     return None
 
 
-def spool_folder() -> Path | None:
-    """The spool folder of this process's settings (``$TDPROV_SPOOL``, else ``<TDPROV_HOME>/spool``), where no
-    settings are given; None where neither names a local folder."""
+def spool_folder(settings: Settings | None = None) -> Path | None:
+    """The spool folder of ``settings`` (a Dagster resource's, the Airflow listener's) as their transport's outbox
+    takes it: ``settings.spool``, else ``$TDPROV_SPOOL``, else ``<TDPROV_HOME>/spool`` (also where the setting names no
+    local folder, which the transport warns about); None where nothing names a local folder."""
     from prov_common.errors import BadInputError
     from prov_common.store.outbox import default_spool_dir, home_spool_dir
 
-    for spool in (default_spool_dir, home_spool_dir):
+    for spool in (lambda: default_spool_dir(settings), home_spool_dir):
         try:
             return spool()
         except BadInputError:

@@ -261,10 +261,12 @@ def reading_data_with(clients: Callable[[], Any] | None) -> AbstractContextManag
 
 
 def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity: str = "column",
-             clients: Callable[[], Any] | None = None, stamp: bool = False) -> DatasetCapture:
+             clients: Callable[[], Any] | None = None, stamp: bool = False, spool: Path | None = None) -> DatasetCapture:
     """Hash one dataset in a daemon thread, giving up after ``seconds_left`` (the thread is abandoned);
     at row granularity a table's row set is built as well. ``clients``: see :func:`data_clients`;
-    ``stamp``: also note when the data last changed (:func:`changed_at`)."""
+    ``stamp``: also note when the data last changed (:func:`changed_at`); ``spool``: the spool folder whose hidden
+    folder holds a sharded version's row-set keys (the listener transport's,
+    :func:`~prov_airflow.emitter.listener_spool`; None: the environment's)."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     from prov_common.hashing.targets import hash_dataset_here_if_unreachable, is_not_found, listed_shards, resolve_target
@@ -291,7 +293,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             digest = hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
                                                       setting=setting_source("dask_scheduler"), file_sha256=True,
                                                       granularity=granularity, shards=shards, spill=limits.dask_spill,
-                                                      spill_named=setting_source("dask_spill"))
+                                                      spill_named=setting_source("dask_spill"), spool=spool)
             rows = _row_set(uri, digest) if has_rows(digest) else None
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table
@@ -335,6 +337,7 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
     captures: list[DatasetCapture] = []
     seen: set[tuple[str, str]] = set()
     clients, no_clients = data_clients_or_why(limits)
+    spool, spool_read = None, False  # the listener's spool folder: read here (not in a hashing thread), on first need
     for item in items:
         uri = to_uri(item)
         if uri is None:
@@ -354,8 +357,12 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
         elif no_clients and urlsplit(uri).scheme in S3_SCHEMES:
             capture = DatasetCapture(uri, "error", message=no_clients)
         else:
-            capture = hash_one(uri, limits, deadline - time.monotonic(), wanted.granularity if wanted else "column", clients,
-                               stamp)
+            granularity = wanted.granularity if wanted else "column"
+            if granularity == "row" and not spool_read:
+                from prov_airflow.emitter import listener_spool
+
+                spool, spool_read = listener_spool(), True
+            capture = hash_one(uri, limits, deadline - time.monotonic(), granularity, clients, stamp, spool)
         if wanted is not None and wanted.snapshot:
             capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:

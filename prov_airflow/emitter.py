@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from prov_common.bundle import layout
@@ -65,6 +66,18 @@ def listener_settings() -> Settings:
     The listener never runs strict: strict mode fails tasks from operators only.
     """
     return _settings_of(_listener_hook())
+
+
+def listener_spool() -> Path | None:
+    """The spool folder of :func:`listener_settings`, as the listener's transport takes it
+    (:func:`~prov_common.scratch.spool_folder`); None where those settings cannot be read (the connection is refused
+    when the listener delivers), and then the environment's is used."""
+    from prov_common.scratch import spool_folder
+
+    try:
+        return spool_folder(listener_settings())
+    except TdprovError:
+        return None
 
 
 def _settings_of(hook: Any) -> Settings:

@@ -9,7 +9,8 @@ CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
     "signing_key": ("Ed25519 private key file that signs bundles (TDPROV_SIGNING_KEY).", "string", ""),
     "trusted_keys": ("Public key files or folders whose bundles verify, os.pathsep-separated "
                      "(TDPROV_TRUSTED_KEYS).", "string", ""),
-    "spool": ("Outbox folder for bundles the store could not take (TDPROV_SPOOL).", "string", ""),
+    "spool": ("Outbox folder for bundles the store could not take, and for the row-set keys of a sharded "
+              "dataset at row granularity (TDPROV_SPOOL).", "string", ""),
     "strict": ("Operators fail when provenance cannot be recorded (TDPROV_STRICT). The listener "
                "never fails a task.", "boolean", "False"),
     "snapshot": ("Keep a content-addressed copy of every outlet the listener records, for 'tdprov checkout' "

@@ -31,7 +31,8 @@ class ProvenanceConfig(Config):
         description="Job namespace and namespace of the asset-key symlinks: 'dagster://<namespace>'. One per deployment.",
     )
     signing_key: str | None = Field(default=None, description="Ed25519 private key file (default $TDPROV_SIGNING_KEY or the per-user key).")
-    spool: str | None = Field(default=None, description="Outbox folder for bundles the store could not take (default $TDPROV_SPOOL).")
+    spool: str | None = Field(default=None, description="Outbox folder for bundles the store could not take, and for "
+                              "the row-set keys of a sharded output at row granularity (default $TDPROV_SPOOL).")
     strict: bool | None = Field(
         default=None, description="Fail the step when the store is unreachable instead of spooling, and when the Dask "
         "scheduler is instead of hashing the shards on this machine (default $TDPROV_STRICT)."

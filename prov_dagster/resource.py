@@ -18,6 +18,7 @@ from prov_common.hashing import hash_dataframe
 from prov_common.hashing.targets import hash_dataset_here_if_unreachable
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.rowset import row_set_of, without_rows
+from prov_common.scratch import spool_folder
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
@@ -188,6 +189,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         digest = hash_dataset_here_if_unreachable(uri, scheduler=self.dask_scheduler, warn=log.warning,
                                                   setting=self.scheduler_setting(), strict=self.strict_setting(),
                                                   spill=self.dask_spill, spill_named="dask_spill",
+                                                  spool=spool_folder(self.settings()),
                                                   file_sha256=True, granularity=granularity)
         if name is None:
             namespace, name = dataset_from_uri(uri)

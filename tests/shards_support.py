@@ -1,6 +1,6 @@
 """Helpers for the sharded-dataset pipeline tests: Parquet shards written locally or to an S3 prefix,
 one shard changed, the folder's bytes read back, the CLI run in process, a Dask scheduler address that takes no
-connection."""
+connection, the folders a version's row-set keys went in."""
 from __future__ import annotations
 
 import json
@@ -36,6 +36,24 @@ def write_shards(folder: Path, salts: dict[int, int] | None = None) -> None:
     for i in range(SHARDS):
         shard_frame(i, (salts or {}).get(i, 0)).to_parquet(folder / shard_name(i), index=False)
     (folder / "_SUCCESS").write_bytes(b"")
+
+
+def row_keys_folders(monkeypatch: Any) -> list[Path]:
+    """The folders that hashing makes for the row-set keys of a sharded version from now on, as they are made (a spy
+    on ``spill_folder``: each is made, used and removed as ever)."""
+    from prov_common.hashing import shards
+
+    made: list[Path] = []
+    real = shards.spill_folder
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        folder = real(*args, **kwargs)
+        if folder is not None:
+            made.append(Path(folder.name))
+        return folder
+
+    monkeypatch.setattr(shards, "spill_folder", spied)
+    return made
 
 
 def put_shards(client: Any, bucket: str, prefix: str, salts: dict[int, int] | None = None, *, folder: Path) -> None:

@@ -17,8 +17,8 @@ import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset
 
-from shards_support import (SHARDS, cli, put_shards, sealed_outputs, shard_bytes, shard_name, stored_objects,
-                            tdprov_hash, write_shards)
+from shards_support import (SHARDS, cli, put_shards, row_keys_folders, sealed_outputs, shard_bytes, shard_name,
+                            stored_objects, tdprov_hash, write_shards)
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -157,6 +157,25 @@ def test_the_dask_spill_option_reaches_the_hashing_of_a_row_granularity_outlet(
     with caplog.at_level("WARNING", logger="prov_airflow"):
         assert run_dag(dag, logical_date=START).state == "success"
     assert f"[tdprov] dask_spill '{tmp_path / 'missing'}' is not a folder on this machine" in caplog.text, caplog.text
+
+
+def test_the_spool_option_is_where_the_row_set_keys_of_an_outlet_go(tmp_path: Path, store: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[tdprov] spool`` (the folder the listener's transport spools in, over TDPROV_SPOOL) holds the hidden folder of
+    a row-granularity outlet's row-set keys, gone once the task is done."""
+    disk = tmp_path / "disk" / "spool"
+    monkeypatch.setenv("AIRFLOW__TDPROV__DASK_SCHEDULER", "none")
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(disk))
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "env-spool"))
+    made = row_keys_folders(monkeypatch)
+    folder = tmp_path / "shards"
+    dag = _write_dag("tdprov_shards_spool", lambda: write_shards(folder),
+                     outlets=[Asset(folder.as_uri() + "/", extra={"tdprov": {"granularity": "row"}})])
+    assert run_dag(dag, logical_date=START).state == "success"
+    assert [p.parent for p in made] == [disk] and not made[0].exists()
+    assert not (tmp_path / "env-spool").exists()
+    [out] = _outputs(str(store), "tdprov_shards_spool")
+    assert out["facets"]["tdprov_contentHash"]["granularity"] == "row"  # a row set was built of them
 
 
 def test_max_bytes_counts_all_shards_together(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,8 +19,8 @@ from prov_common.cli import main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
-from shards_support import (SHARDS, cli, dead_scheduler, put_shards, sealed_outputs, shard_bytes, shard_frame,
-                            shard_name, stored_objects, tdprov_hash, write_shards)
+from shards_support import (SHARDS, cli, dead_scheduler, put_shards, row_keys_folders, sealed_outputs, shard_bytes,
+                            shard_frame, shard_name, stored_objects, tdprov_hash, write_shards)
 
 
 @pytest.fixture
@@ -175,6 +175,28 @@ def test_the_dask_spill_field_reaches_the_hashing_and_wins_over_the_environment(
         result = materialize([corpus], instance=instance, resources={"provenance": resource}, raise_on_error=False)
         message = _failure(result)
         assert not result.success and f"{named} '{field or env}' is not a folder on this machine" in message, message
+
+
+def test_the_spool_field_is_where_the_row_set_keys_go(tmp_path: Path, instance: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sharded output's row-set keys go in a hidden folder of the resource's spool (the folder its transport
+    spools in), not of TDPROV_SPOOL's or <TDPROV_HOME>/spool, and are gone once the step is done."""
+    folder, disk = tmp_path / "shards", tmp_path / "disk" / "spool"
+    write_shards(folder)
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "env-spool"))  # the field wins over it
+    made = row_keys_folders(monkeypatch)
+
+    @asset
+    def corpus(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        recorded = provenance.record(outputs={"corpus": str(folder)}, context=context, granularity="row")
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    resource = ProvenanceResource(store=str(tmp_path / "store"), dask_scheduler="none", spool=str(disk))
+    assert materialize([corpus], instance=instance, resources={"provenance": resource}).success
+    assert [(p.parent, p.name.startswith(f".tdprov-rowkeys-{os.getpid()}-")) for p in made] == [(disk, True)]
+    assert not made[0].exists() and not (tmp_path / "env-spool").exists()
+    [out] = [o for o in sealed_outputs(str(tmp_path / "store")) if o["event"]["job"]["name"].endswith("corpus")]
+    assert out["facets"]["tdprov_contentHash"]["granularity"] == "row"  # a row set was built of them
 
 
 def test_an_unreachable_dask_scheduler_is_named_and_the_shards_are_hashed_on_this_machine(

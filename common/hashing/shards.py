@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from prov_common import __version__
@@ -107,7 +108,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
                 block_rows: int = BLOCK_ROWS, cache: bool = True, scheduler: str | None = None,
                 workers: int | None = None, threads: int | None = None,
                 granularity: Granularity = "column", shards: Sequence[ShardRef] | None = None,
-                file_sha256: bool = False, spill: str | None = None, spill_named: str = "spill") -> ShardedDigest:
+                file_sha256: bool = False, spill: str | None = None, spill_named: str = "spill",
+                spool: Path | None = None) -> ShardedDigest:
     """The digest of the sharded dataset at ``target``: a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob.
 
     ``cache``: reuse the digests recorded for shards whose size and stamp are unchanged (and record the
@@ -116,8 +118,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     LocalCluster's worker processes; ``threads``: hashing threads per shard in this process (default: 1
     when several shards are read, as on Dask workers; one per CPU for one large shard). The digest depends
     on none of them. ``granularity="row"`` also gives the sorted row-set keys of all shards' rows, one
-    sorted run a shard (in files of a spill folder, ``prov_common.rowset.runs.spill_folder``, where the shards are
-    hashed on this machine), for a
+    sorted run a shard (in files of a spill folder, ``prov_common.rowset.runs.spill_folder``, a hidden folder of the
+    spool folder ``spool``, default the environment's, where the shards are hashed on this machine), for a
     row set (``prov_common.rowset.row_set_of``); every shard is read (cached digests carry no rows). On a cluster
     reached by address, ``spill`` (default ``$TDPROV_DASK_SPILL``; :mod:`prov_common.rowset.spill`) names where its
     workers put their runs, a shared folder or ``s3://bucket/prefix``, so that no keys travel back to this process
@@ -142,7 +144,7 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
         # another: pyarrow already decodes each row group on every CPU (benchmarks/results/shards.md)
         options = replace(options, threads=1)
     shared = shared_spill(spill, spill_named) if options.rows and where not in ("none", "local") else None
-    folder = spill_folder(None if shared is None or is_s3_spill(shared) else shared) if options.rows else None
+    folder = spill_folder(None if shared is None or is_s3_spill(shared) else shared, spool) if options.rows else None
     remote = version_prefix(shared) if is_s3_spill(shared) and folder is not None else None  # type: ignore[arg-type]
     if folder is not None:
         options = replace(options, spill_dir=remote or folder.name)

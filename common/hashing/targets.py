@@ -7,6 +7,7 @@ A local folder, an ``s3://bucket/prefix/`` (ending in ``/``) or a glob is one sh
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -77,13 +78,14 @@ def listed_shards(target: str) -> list[ShardRef] | None:
 
 def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = True, granularity: Granularity = "column",
                  shards: Sequence[ShardRef] | None = None, spill: str | None = None, spill_named: str = "spill",
-                 **file_options: Any) -> ContentDigest | ShardedDigest:
+                 spool: Path | None = None, **file_options: Any) -> ContentDigest | ShardedDigest:
     """The version digest of ``target``: a :class:`ShardedDigest` for a sharded dataset (its shards hashed
     where ``scheduler`` says, default ``$TDPROV_DASK_SCHEDULER``; with ``cache``, recorded digests of
     unchanged shards reused), else ``hash_path(target, **file_options)``. ``shards``: the sharded dataset's
     shards as :func:`listed_shards` found them (default: listed here). ``spill``, ``spill_named``: where the workers of
-    a cluster reached by address put a sharded version's row-set keys, and the setting that names it
-    (:func:`~prov_common.hashing.shards.hash_shards`).
+    a cluster reached by address put a sharded version's row-set keys, and the setting that names it; ``spool``: the
+    spool folder whose hidden folder holds them on this machine (default the environment's; a Dagster resource's or
+    the Airflow listener's, :func:`~prov_common.scratch.spool_folder`) (:func:`~prov_common.hashing.shards.hash_shards`).
 
     ``granularity="row"`` gives row digests where there are rows: a table file's, or those of all shards
     of a sharded dataset whose shards are tables with the same columns (else its ``no_rows_because``
@@ -95,7 +97,7 @@ def hash_dataset(target: str, *, scheduler: str | None = None, cache: bool = Tru
     local = local_target(target)
     if is_sharded_target(local):
         return hash_shards(local, scheduler=scheduler, cache=cache, granularity=granularity, shards=shards, spill=spill,
-                           spill_named=spill_named)
+                           spill_named=spill_named, spool=spool)
     if granularity != "column" and table_format(local) is not None:
         file_options["granularity"] = granularity
     return hash_path(local, **file_options)

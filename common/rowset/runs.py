@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,13 +115,14 @@ class KeyRuns:
         return sum(r.rows for r in self.runs)
 
 
-def spill_folder(within: str | None = None) -> tempfile.TemporaryDirectory[str] | None:
+def spill_folder(within: str | None = None, spool: Path | None = None) -> tempfile.TemporaryDirectory[str] | None:
     """A new folder for the key runs of one version and the row set built of them (removed with its
-    :class:`KeyRuns`): in the folder ``within`` (a shared spill folder), else a hidden one in the spool folder, on a
-    disk where the temporary folder may be a tmpfs (:mod:`~prov_common.scratch`), else in the temporary folder; None
-    when none can be made (the runs are then kept in memory)."""
+    :class:`KeyRuns`): in the folder ``within`` (a shared spill folder), else a hidden one in the spool folder
+    ``spool`` (default: the environment's, :func:`~prov_common.scratch.spool_folder`), on a disk where the temporary
+    folder may be a tmpfs (:mod:`~prov_common.scratch`), else in the temporary folder; None when none can be made (the
+    runs are then kept in memory)."""
     if within is None:
-        return first_scratch_folder(SPILL_PREFIX, spool_folder())
+        return first_scratch_folder(SPILL_PREFIX, spool if spool is not None else spool_folder())
     try:
         return tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=within)
     except OSError:
