@@ -196,20 +196,22 @@ def unrecorded_check_steps(events: RunEvents, recorded: set[str]) -> set[str]:
     return candidates
 
 
-def checked_versions(instance: Any, checks: Iterable[AssetCheck],
-                     started: Callable[[], int | None]) -> tuple[list[DatasetRecord], list[AssetCheck]]:
+def checked_versions(instance: Any, checks: Iterable[AssetCheck], started: Callable[[], int | None]
+                     ) -> tuple[list[DatasetRecord], list[AssetCheck], dict[str, Mapping[str, Any]]]:
     """For a check step that loaded nothing through tdprov: the version of each asset ``checks`` checked, as
     :mod:`prov_dagster.deps` records an upstream asset (the materialization Dagster says the check evaluated; with
     none named, e.g. a check that raised, the asset's latest one stored before the step started, of the check's
-    partition: ``started`` gives the event-log storage id of its STEP_START, asked then only), and the checks, each
-    saying so in ``params.input`` (:data:`NOT_LOADED`)."""
+    partition: ``started`` gives the event-log storage id of its STEP_START, asked then only), the checks, each
+    saying so in ``params.input`` (:data:`NOT_LOADED`), and the metadata of each asset's materialization read, by
+    asset (what says where its version is recorded)."""
     records: dict[str, DatasetRecord] = {}
+    kept: dict[str, Mapping[str, Any]] = {}
     said = []
     for check in checks:
         partition = check.result.params.get("partition")
         if check.asset not in records and check.key is not None:
-            metadata = (event_metadata(instance, check.key, check.target, True) if check.target is not None
-                        else latest_metadata(instance, check.key, partition, before=started()))
-            records[check.asset] = declared_version(check.key, partition, metadata)
+            kept[check.asset] = (event_metadata(instance, check.key, check.target, True) if check.target is not None
+                                 else latest_metadata(instance, check.key, partition, before=started()))
+            records[check.asset] = declared_version(check.key, partition, kept[check.asset])
         said.append(replace(check, result=replace(check.result, params={**check.result.params, "input": NOT_LOADED})))
-    return list(records.values()), said
+    return list(records.values()), said, kept

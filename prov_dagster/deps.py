@@ -23,7 +23,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
 
 from prov_common.lineage.datasets import named_content_facet
 from prov_dagster import _compat
-from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY, NAMESPACE_KEY
+from prov_dagster.metadata import DATA_KEY, DIGEST_KEY, DIGEST_KIND_KEY, NAMESPACE_KEY, STORE_KEY
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 
@@ -123,6 +123,12 @@ def writer_namespace(metadata: Mapping[str, Any]) -> str | None:
     """The ``dagster://`` namespace a materialization's writer gave its asset key (``tdprov/namespace``); None when
     it records none (not written by tdprov, or by a tdprov older than the key)."""
     return _text(metadata.get(NAMESPACE_KEY))
+
+
+def writer_store(metadata: Mapping[str, Any]) -> str | None:
+    """The store a materialization's version is recorded in (``tdprov/store``); None when it names none (not written
+    by tdprov, or by a tdprov older than the key)."""
+    return _text(metadata.get(STORE_KEY))
 
 
 def _text(value: Any) -> str | None:

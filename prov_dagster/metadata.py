@@ -23,6 +23,7 @@ DATA_KEY = "tdprov/data"  # where that version lives
 NAMESPACE_KEY = "tdprov/namespace"  # the dagster:// namespace its asset key is written in (a deps=[...] reader names it so)
 DIGEST_KIND_KEY = "tdprov/digest_kind"  # what that digest is of (table, file, shards): how a reader's statement names it
 BUNDLE_KEY = "tdprov/bundle"
+STORE_KEY = "tdprov/store"  # the store that bundle is sealed in (a URI without credentials): where a check of it is recorded
 RECORDED_KEY = "tdprov/recorded"
 NOT_RECORDED_KEY = "tdprov/not_recorded"
 SPOOLED_KEY = "tdprov/spooled"
@@ -94,10 +95,12 @@ def bundle_metadata(bundle: str, status: BundleStatus) -> dict[str, Any]:
     """``tdprov/bundle``: a link to the bundle a step's run is sealed in; when none can be (``status.problem``:
     why), ``tdprov/recorded`` false and ``tdprov/not_recorded`` with the reason, never a link to nothing. While the
     records wait in the spool folder ``status.spooled`` (the store was unreachable), ``tdprov/spooled`` says so
-    and what delivers them."""
+    and what delivers them; ``tdprov/store`` names the store the bundle is sealed in (``status.store``)."""
     if status.problem is not None:
         return {RECORDED_KEY: MetadataValue.bool(False), NOT_RECORDED_KEY: MetadataValue.text(status.problem)}
     meta = {BUNDLE_KEY: location_link(bundle)}
+    if status.store is not None:
+        meta[STORE_KEY] = MetadataValue.text(status.store)
     if status.spooled is not None:
         meta[SPOOLED_KEY] = MetadataValue.text(
             f"the store was unreachable: this run's records wait in the spool {status.spooled} and the bundle is not at the "

@@ -50,10 +50,12 @@ class DatasetRecord:
 @dataclass(frozen=True)
 class BundleStatus:
     """Whether a step's bundle can be sealed, as a write finds it: ``problem`` says why not (then ``spooled`` is
-    ``None``); ``spooled`` is the spool folder while its records wait there (the store was unreachable)."""
+    ``None``); ``spooled`` is the spool folder while its records wait there (the store was unreachable); ``store`` is
+    the store it is sealed in, as :func:`~prov_dagster.transport.store_uri` names it (``None`` with a ``problem``)."""
 
     problem: str | None = None
     spooled: Path | None = None
+    store: str | None = None
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
 from prov_dagster.naming import DEFAULT_NAMESPACE, namespace_uri
 from prov_dagster.step_times import step_started
-from prov_dagster.transport import bundle_location, make_transport
+from prov_dagster.transport import bundle_location, make_transport, store_uri
 
 log = logging.getLogger(__name__)
 _UNRESOLVED: Any = object()
@@ -454,7 +454,9 @@ class Recorder:
         """Whether bundles can be sealed now (:meth:`problem`, read once) and, when they can, whether records wait
         in the spool (:meth:`spooled`); what a write's metadata shows of its bundle."""
         problem = self.problem()
-        return BundleStatus(problem=problem, spooled=self.spooled() if problem is None else None)
+        if problem is not None:
+            return BundleStatus(problem=problem)
+        return BundleStatus(spooled=self.spooled(), store=store_uri(self.settings.store))
 
     def spooled(self) -> Path | None:
         """The spool folder when records for this recorder's store wait in it (the store was unreachable as they were
@@ -533,6 +535,14 @@ def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
         if recorder is None:
             recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace)
         return recorder
+
+
+def store_recorder(settings: Settings, store: str, namespace: str) -> Recorder:
+    """The process's recorder on ``store`` (as :func:`~prov_dagster.transport.store_uri` names it) in ``dagster://``
+    ``namespace``: one already made for that store (with its own settings), else one with ``settings`` on it."""
+    with _recorders_lock:
+        found = next((r for (_, n), r in _recorders.items() if n == namespace and store_uri(r.settings.store) == store), None)
+    return found or recorder_for_namespace(replace(settings, store=store), namespace)
 
 
 def asset_recorders(dagster_run_id: str, assets: Collection[str]) -> list[Recorder]:

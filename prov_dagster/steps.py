@@ -10,7 +10,7 @@ canceled run that no process ended is ended by the run-status sensors.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
@@ -20,13 +20,16 @@ from dagster import AssetCheckKey, DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
+from prov_common.lineage.secret_text import REDACTED
 from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, step_checks, unplaced,
                                         unrecorded_check_steps)
-from prov_dagster.deps import step_start_id, writer_namespace
+from prov_dagster.deps import step_start_id, writer_namespace, writer_store
+from prov_dagster.metadata import BUNDLE_KEY, DIGEST_KEY
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import step_job
-from prov_dagster.recorder import Recorder, StepRun, asset_recorders, recorded_step_keys
+from prov_dagster.recorder import Recorder, StepRun, asset_recorders, recorded_step_keys, store_recorder
+from prov_dagster.transport import store_uri
 from prov_dagster.step_times import attempt_times
 
 log = logging.getLogger(__name__)
@@ -138,8 +141,8 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
                 or outcome.status not in (StepEventStatus.SUCCESS, StepEventStatus.FAILURE)):
             continue
         try:
-            records, checks[step] = checked_versions(instance, checks[step],
-                                                     cache(partial(step_start_id, instance, dagster_run.run_id, step)))
+            records, checks[step], kept = checked_versions(instance, checks[step],
+                                                           cache(partial(step_start_id, instance, dagster_run.run_id, step)))
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if recorder.settings.strict:
                 raise
@@ -150,19 +153,40 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
                else step_job(step, (), checks=[AssetCheckKey(c.key, c.result.name) for c in checks[step]]))
         identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt, job=job,
                                 **reexecution(dagster_run))
-        run = _checked_recorder(recorder, dagster_run.run_id, checks[step]).step(identity)
+        run = _checked_recorder(recorder, dagster_run.run_id, step, checks[step], kept).step(identity)
         run.started_at = outcome.started_at
         run.inputs.extend(records)
         made.append(run)
     return made
 
 
-def _checked_recorder(recorder: Recorder, run_id: str, checks: list[AssetCheck]) -> Recorder:
-    """The recorder for the run of a check step that loaded nothing: the one of this process that recorded the version
-    of a checked asset written in Dagster run ``run_id`` (its store holds that version's bundle, where another IO
-    manager's teardown may come first), else ``recorder``."""
+def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[AssetCheck],
+                      kept: Mapping[str, Mapping[str, Any]]) -> Recorder:
+    """The recorder for the run of check step ``step`` that loaded nothing: the one of this process that recorded the
+    version of a checked asset written in Dagster run ``run_id`` (its store holds that version's bundle, where another
+    IO manager's teardown may come first), else one on the store the materialization of the first checked asset
+    tdprov wrote names (``kept``: its metadata by asset, ``tdprov/store``; another process wrote it, or an earlier
+    run), in its writer's namespace, else ``recorder``, with a warning when that version's store is not known or
+    cannot be opened from what Dagster recorded."""
     owners = asset_recorders(run_id, {c.asset for c in checks})
-    return recorder if recorder in owners or not owners else owners[0]
+    if owners:
+        return recorder if recorder in owners else owners[0]
+    asset, metadata = next(((c.asset, kept[c.asset]) for c in checks if DIGEST_KEY in kept.get(c.asset, {})), (None, {}))
+    if asset is None:  # no version tdprov recorded: nothing to be apart from
+        return recorder
+    store, here = writer_store(metadata), store_uri(recorder.settings.store)
+    namespace = writer_namespace(metadata) or recorder.namespace
+    if store is not None and REDACTED not in store:
+        return recorder if (store, namespace) == (here, recorder.namespace) else store_recorder(
+            recorder.settings, store, namespace)
+    where = (f"store {store}, which cannot be opened from what Dagster recorded (its credentials are left out)"
+             if store is not None else
+             f"a store its materialization does not name (tdprov/store; written by an older tdprov), bundle "
+             f"{getattr(metadata.get(BUNDLE_KEY), 'value', None) or 'not named'}")
+    log.warning("tdprov: the run of asset check step %s is recorded in store %s, the store of the IO manager torn down: "
+                "the version of %s it checked is recorded in %s. Fix: take the asset as the check's argument, loaded "
+                "through ProvenanceIOManager", step, here, asset, where)
+    return recorder
 
 
 def _checks_read(recorder: Recorder, events: RunEvents, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:

@@ -104,3 +104,22 @@ def get_pair_job_with_local_data():
 def get_checked_job():
     """``raw`` with its check and ``counted`` as a multiprocess job."""
     return defs.resolve_job_def("checked_job")
+
+
+@asset(io_manager_key="elsewhere")
+def kept_apart() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1]})
+
+
+@asset_check(asset=kept_apart)
+def kept_apart_bare() -> AssetCheckResult:  # loads nothing through tdprov
+    return AssetCheckResult(passed=True)
+
+
+def get_kept_apart_job():
+    """``kept_apart``, kept by the IO manager ``elsewhere`` on the store ``$TDPROV_TEST_KEPT``, and its check that loads
+    nothing, as a multiprocess job whose ``io_manager`` is on ``TDPROV_STORE``."""
+    job = define_asset_job("kept_apart_job", executor_def=pair_job.executor_def)
+    return Definitions(assets=[kept_apart], asset_checks=[kept_apart_bare], jobs=[job], resources={
+        "io_manager": ProvenanceIOManager(), "elsewhere": ProvenanceIOManager(store=os.environ["TDPROV_TEST_KEPT"])},
+    ).resolve_job_def("kept_apart_job")

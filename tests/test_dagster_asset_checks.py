@@ -18,8 +18,12 @@ import rdflib
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
+from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
+from prov_dagster import recorder as recorder_module
+
+import dagster_steps_defs as steps_defs
 
 from ol_validate import validate_event
 
@@ -597,3 +601,74 @@ def test_a_check_that_loads_nothing_is_recorded_in_the_store_of_the_version_it_c
     assert (read["name"], read["facets"]["version"]["datasetVersion"]) == (
         written["name"], written["facets"]["version"]["datasetVersion"])
     assert read["inputFacets"]["dataQualityAssertions"]["assertions"][0]["params"]["status"] == "pass"
+
+
+def test_a_check_that_loads_nothing_in_a_process_of_its_own_is_recorded_in_the_store_of_the_version_it_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the multiprocess executor no recorder of the check's process wrote the version it checked: its run went to
+    the store of whichever IO manager was torn down first. The materialization names its store (tdprov/store), where
+    the check is recorded."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    monkeypatch.setenv("TDPROV_STORE", str(other))
+    monkeypatch.setenv("TDPROV_TEST_KEPT", str(kept))
+    monkeypatch.chdir(Path(__file__).parent)  # step processes import dagster_steps_defs from the working directory
+    signing_key_from_settings()  # made once, before the step processes would each make one
+    (tmp_path / "dagster_home").mkdir()
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = dg.execute_job(dg.reconstructable(steps_defs.get_kept_apart_job), instance=instance)
+        assert result.success
+        [materialized] = result.get_asset_materialization_events()
+    assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_apart:kept_apart_bare",
+                                                                               "kept_apart"]
+    assert materialized.materialization.metadata["tdprov/store"].value == str(kept)
+    assert not other.exists() or list_bundles(open_store(str(other))) == []
+    written = _terminal(kept, "kept_apart")[1]["outputs"][0]
+    [read] = _terminal(kept, "check:kept_apart:kept_apart_bare")[1]["inputs"]
+    assert read["facets"]["version"]["datasetVersion"] == written["facets"]["version"]["datasetVersion"]
+
+
+def test_a_check_that_loads_nothing_of_a_version_an_earlier_run_wrote_is_recorded_in_its_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The asset written in an earlier run, its check run alone in a process that recorded nothing since: the check's
+    run goes to the store the materialization names, in a recorder opened on it, not to the store of 'io_manager'."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([kept_elsewhere], instance=instance,
+                              resources={"elsewhere": ProvenanceIOManager(store=str(kept))}).success
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # as a new process: no recorder on either store yet
+        assert dg.materialize([kept_elsewhere, bare_elsewhere], instance=instance,
+                              selection=dg.AssetSelection.checks(bare_elsewhere), resources={
+                                  "io_manager": ProvenanceIOManager(store=str(other)),
+                                  "elsewhere": ProvenanceIOManager(store=str(kept))}).success
+    assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_elsewhere:bare_elsewhere",
+                                                                               "kept_elsewhere"]
+    assert not other.exists() or list_bundles(open_store(str(other))) == []
+    written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]
+    [read] = _terminal(kept, "check:kept_elsewhere:bare_elsewhere")[1]["inputs"]
+    assert read["facets"]["version"]["datasetVersion"] == written["facets"]["version"]["datasetVersion"]
+
+
+def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A materialization written by a tdprov older than tdprov/store names no store: the check is recorded in the store
+    of the IO manager torn down, and the warning names that store and where the version's bundle is."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    other = tmp_path / "other"
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
+            "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
+            "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+        with caplog.at_level("WARNING", logger="prov_dagster.steps"):
+            assert dg.materialize([kept_elsewhere, bare_elsewhere], instance=instance,
+                                  selection=dg.AssetSelection.checks(bare_elsewhere), resources={
+                                      "io_manager": ProvenanceIOManager(store=str(other)),
+                                      "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))}).success
+    assert [s.job_name for s in list_bundles(open_store(str(other)))] == ["check:kept_elsewhere:bare_elsewhere"]
+    [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]
+    assert warning == (
+        f"tdprov: the run of asset check step kept_elsewhere_bare_elsewhere is recorded in store {other}, the store of the "
+        "IO manager torn down: the version of kept_elsewhere it checked is recorded in a store its materialization does "
+        "not name (tdprov/store; written by an older tdprov), bundle file:///old/bundles/run/. Fix: take the asset as the "
+        "check's argument, loaded through ProvenanceIOManager")
