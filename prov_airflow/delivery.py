@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from prov_common.text import counted
+
 log = logging.getLogger(__name__)
 
 
@@ -52,9 +54,9 @@ class Delivery:
 
         threading.Thread(target=wait, name="tdprov-drain", daemon=True).start()
         if not done.wait(max(timeout, 0.0)):
-            log.warning("tdprov: %s event(s) not delivered after %ss; they are staged or spooled and the "
+            log.warning("tdprov: %s not delivered after %ss; they are staged or spooled and the "
                         "audit reports unsealed runs. Fix: check the store, or raise [tdprov] flush_timeout.",
-                        self._jobs.unfinished_tasks, timeout)
+                        counted(self._jobs.unfinished_tasks, 'event'), timeout)
             return False
         return True
 

@@ -226,8 +226,10 @@ def tdprov_audit(context: OpExecutionContext, config: AuditConfig, provenance: P
     metadata = audit_metadata(result)
     yield AssetMaterialization(asset_key=AUDIT_ASSET_KEY, metadata=metadata)  # publishes the checkpoint (InstanceWitness keeps it)
     if not result.clean:
-        raise Failure(description=f"tdprov audit: {len(result.errors)} finding(s): {_listed(result.errors, 5)}", metadata=metadata)
-    context.log.info(f"tdprov audit clean: {result.bundles_examined} bundle(s) examined; report {result.location(result.report_json)}")
+        raise Failure(description=f"tdprov audit: {counted(len(result.errors), 'finding')}: {_listed(result.errors, 5)}",
+                      metadata=metadata)
+    context.log.info(f"tdprov audit clean: {counted(result.bundles_examined, 'bundle')} examined; "
+                     f"report {result.location(result.report_json)}")
     yield Output(None, metadata=metadata)
 
 

@@ -77,8 +77,8 @@ def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
     """What a failed check of an unpartitioned asset says: the schema, the failure cases and the checks that failed
     (as the step failure of the ``fail`` policy says them), and the fix."""
     return (f"{dataset_name(key)}: the latest materialization failed Pandera schema {result.get('schemaName')!r}: "
-            f"{result.get('failureCount', 0)} failure case(s) [{failed_checks_text(result)}]. Fix: materialize it again with "
-            "data that passes the schema.")
+            f"{counted(result.get('failureCount', 0), 'failure case')} [{failed_checks_text(result)}]. Fix: materialize it "
+            "again with data that passes the schema.")
 
 
 def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity, *,

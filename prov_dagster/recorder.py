@@ -29,6 +29,7 @@ from dagster import InputContext, OutputContext
 from prov_common.bundle import Attachments, layout
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
+from prov_common.text import counted
 from prov_dagster import _compat
 from prov_dagster.check_results import AssetCheck
 from prov_dagster.config import ProvenanceConfig
@@ -416,9 +417,9 @@ class Recorder:
                 log.warning("tdprov: could not deliver an OpenLineage event: %s", exc)
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
         if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):
-            log.warning("tdprov: %d OpenLineage event(s) not yet forwarded to %s after %.0f s (the backend does not answer); "
+            log.warning("tdprov: %s not yet forwarded to %s after %.0f s (the backend does not answer); "
                         "they are sent in the background while this process lives, and the tdprov store has them all",
-                        left, forwarder.client.transport.kind, FORWARD_WAIT)
+                        counted(left, 'OpenLineage event'), forwarder.client.transport.kind, FORWARD_WAIT)
 
     def forwarder(self) -> Forwarder | None:
         """The other backends of the standard OpenLineage configuration (``OPENLINEAGE_URL``, ``openlineage.yml``), if any."""

@@ -27,6 +27,7 @@ from prov_common.bundle import IndexWatch, watch_index
 from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.store import open_store
+from prov_common.text import counted
 from prov_dagster._compat import planned_step_job, planned_steps, reexecution, resource_configs
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.config import ProvenanceConfig
@@ -153,7 +154,7 @@ def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) ->
             return
         bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason, state=state,
                                    namespaces=configured_namespaces(getattr(context, "repository_def", None)))
-        context.log.info(f"tdprov: {len(bundles)} {state} bundle(s) for run {context.dagster_run.run_id}: {bundles}")
+        context.log.info(f"tdprov: {counted(len(bundles), state + ' bundle')} for run {context.dagster_run.run_id}: {bundles}")
 
     return _closer
 

@@ -93,7 +93,7 @@ def test_page_lists_the_bundles_of_the_dag_run_verified(client, page_run: dict) 
 
     html = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}")
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-    assert "3 of 3 bundle(s) verified" in html.text and hash_path(table).digest in html.text
+    assert "3 of 3 bundles verified" in html.text and hash_path(table).digest in html.text
 
 
 def test_page_names_the_bundles_of_a_relative_store_by_their_absolute_path(client, page_run: dict,
@@ -250,7 +250,7 @@ def test_browser_shows_the_run_bundle_digest_and_verified(api_server: str, page_
         expect(row.locator(".status")).to_have_text("verified")
         expect(row.locator(".digest")).to_have_text(digest)
         expect(row).to_contain_text(f"{page_run['store']}/bundles/{build.run_id}/")
-        expect(frame.locator(".meta")).to_contain_text("3 of 3 bundle(s) verified")
+        expect(frame.locator(".meta")).to_contain_text("3 of 3 bundles verified")
 
 
 def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -525,7 +525,7 @@ def add_a_signature_to_a_source_record_no_audit_saw(s: Store) -> tuple[str, str,
     envelope = Envelope.from_json(raw_read(s.uri, key))
     raw_write(s.uri, key, replace(envelope, signatures=(*envelope.signatures, Signature("x", b"\x00" * 64))).to_json())
     return "default", CHECK_SOURCES, (f"source record '{key}': it holds 2 signatures where tdprov signs with one: beside the valid "
-                                      f"signature by {s.pipe.key.key_id}, the one(s) by x were added after signing")
+                                      f"signature by {s.pipe.key.key_id}, the one by x was added after signing")
 
 
 ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [

@@ -116,7 +116,7 @@ def test_a_sealing_through_the_outbox_that_meets_another_runs_bundle_names_it(st
     timer.join()
     assert (f"run {run_id} is sealed already as the run of job tests/train_features with parent run {first_parent}; "
             f"another run, of job tests/train_features with parent run {second_parent}, was given the same run id, so its "
-            f"2 event(s) are in no bundle") in caplog.text
+            f"2 events are in no bundle") in caplog.text
     assert store.get(f"bundles/{run_id}/manifest.json") == first.manifest_bytes
 
 

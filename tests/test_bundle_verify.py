@@ -180,8 +180,8 @@ def test_a_signature_added_to_the_envelope_is_found(signed, store_uri: str, adde
     assert _problems(report) == [(key, "altered")], report.findings
     assert report.key_id == bundle.key_id
     assert report.findings[0].reason == (
-        f"it holds 2 signatures where tdprov signs with one: beside the valid signature by {bundle.key_id}, the one(s) "
-        f"by {extra.keyid} were added after signing; restore it from a backup or replica of the store")
+        f"it holds 2 signatures where tdprov signs with one: beside the valid signature by {bundle.key_id}, the one "
+        f"by {extra.keyid} was added after signing; restore it from a backup or replica of the store")
 
 
 def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(signed, monkeypatch) -> None:

@@ -311,7 +311,7 @@ def test_pandera_failure_fails_the_step_and_is_recorded_with_samples(store: Path
     assert not (Path(str(store) + "-data") / "scores_fail.parquet").exists()  # bad data is not written
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     shown = failure.step_failure_data.user_failure_data  # what the Dagster UI shows with the failure
-    assert "failed Pandera schema 'Scores': 2 failure case(s)" in shown.description
+    assert "failed Pandera schema 'Scores': 2 failure cases" in shown.description
     assert shown.metadata["tdprov/pandera_passed"].value is False and "tdprov/bundle" in shown.metadata
     [summary] = summaries(store)
     assert summary.state == "FAIL" and summary.job_name == "scores_fail"

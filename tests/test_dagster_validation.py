@@ -86,7 +86,7 @@ def test_record_validates_a_table_under_block_and_the_pandera_check_reads_it(sto
     check = check_results(result)["pandera"]
     assert not check.passed and check.metadata["failure_count"].value == 2
     # what the Dagster UI shows with the failed check (it said nothing: only a partitioned asset's check had words)
-    assert check.description == ("export: the latest materialization failed Pandera schema 'Positive': 2 failure case(s) "
+    assert check.description == ("export: the latest materialization failed Pandera schema 'Positive': 2 failure cases "
                                  "[x: greater_than_or_equal_to(0) (2)]. Fix: materialize it again with data that passes the schema."), \
         check.description
     [(summary, _)] = runs_of(store, "export")

@@ -142,7 +142,7 @@ def test_a_warning_the_command_line_prints_is_cut_as_a_refusal_is(tmp_path):
     assert proc.returncode == 0 and proc.stdout.endswith(f"  {name}\n"), proc
     (line,) = proc.stderr.splitlines()
     assert line.startswith(f"tdprov: nothing is named '{str(tmp_path / 'x[abab')}") and len(line) < 1000, len(line)
-    assert f"1].csv' ({len(name):,} characters), so the name is read as a glob, which matches 1 other name(s) (x1.csv)" in line, line
+    assert f"1].csv' ({len(name):,} characters), so the name is read as a glob, which matches 1 other name (x1.csv)" in line, line
 
 
 def test_console_script_help_has_an_example():

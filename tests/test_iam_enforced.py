@@ -221,7 +221,7 @@ def test_admin_initialises_the_store_and_nobody_else_can(aws: IamS3, monkeypatch
     roles["admin"].use(monkeypatch)
     assert main(["store", "init", uri, "--versioning", "--object-lock", "compliance", "--retention-days", "1"]) == 0
     out = capsys.readouterr().out
-    assert "versioning:         Enabled" in out and "enabled, compliance mode, 1 day(s)" in out
+    assert "versioning:         Enabled" in out and "enabled, compliance mode, 1 day" in out
     assert "honoured (If-None-Match: *)" in out  # the probe under _tdprov/ was written and not overwritten
     admin = roles["admin"].client()
     assert admin.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

@@ -36,7 +36,7 @@ def test_object_lock_bucket_gets_default_retention_that_refuses_deletes(s3_serve
     assert main(["store", "init", f"s3://{bucket}/prov", "--versioning", "--object-lock", "compliance",
                  "--retention-days", "30"]) == 0
     out = capsys.readouterr().out
-    assert "object lock:        enabled, compliance mode, 30 day(s)" in out and "versioning:         Enabled" in out
+    assert "object lock:        enabled, compliance mode, 30 days" in out and "versioning:         Enabled" in out
     client = s3_server.client()
     rule = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
     assert (rule["Mode"], rule["Days"]) == ("COMPLIANCE", 30)

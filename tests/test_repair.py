@@ -110,7 +110,7 @@ def test_repair_of_a_clean_store_and_human_output(tmp_path: Path, capsys) -> Non
     (run,) = _record(store_uri, tmp_path / "spool", 1)
     assert main(["store", "repair", store_uri]) == 0
     err = capsys.readouterr().err
-    assert "1 sealed bundle(s), 0 without an index entry: 0 indexed, 0 not verified" in err and "dry run" not in err, err
+    assert "1 sealed bundle, 0 without an index entry: 0 indexed, 0 not verified" in err and "dry run" not in err, err
     key, _ = _index_entry(_snapshot(store_uri), run)
     raw_delete(store_uri, key)
     assert main(["store", "repair", store_uri, "--dry-run"]) == 1
@@ -160,7 +160,7 @@ def test_the_bars_of_repair_and_runs_start_no_monitor_thread_and_leave_the_scree
     capsys.readouterr()
     drawn, shown = terminal.getvalue(), "repairing index: " if verb == "store repair" else "reading the index: "
     assert shown in drawn and started == [], (drawn, started)
-    assert drawn.rpartition("\r")[2].strip() == ("2 sealed bundle(s), 2 without an index entry: 2 indexed, 0 not verified "
+    assert drawn.rpartition("\r")[2].strip() == ("2 sealed bundles, 2 without an index entry: 2 indexed, 0 not verified "
                                                  "(left alone)" if verb == "store repair" else ""), drawn
 
 

@@ -398,7 +398,7 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
     assert all(r.keys is not None for r in unwritable.row_keys.runs)
     assert row_set_of(unwritable, "file", "corpus").root == expected.root
     warned = [r.getMessage() for r in caplog.records if "could not put the row-set keys" in r.getMessage()]
-    assert len(warned) == 1 and f"of {count} shard(s)" in warned[0] and "s3://no-such-bucket/spill/tdprov-rowkeys-" in warned[0]
+    assert len(warned) == 1 and f"of {count} shards" in warned[0] and "s3://no-such-bucket/spill/tdprov-rowkeys-" in warned[0]
     assert "set spill to one they can write" in warned[0]  # the setting it was given by
     assert not [r for r in caplog.records if "could not remove" in r.getMessage()]  # nothing was put: one warning
 

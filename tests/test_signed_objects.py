@@ -103,6 +103,6 @@ def test_every_reader_names_bytes_changed_around_a_valid_signature(signed_object
     assert (caught.value.problem, caught.value.key_id) == ("altered", key.key_id)
     assert caught.value.what == f"{'checkpoint' if kind == 'checkpoint' else 'source record'} '{keys[kind]}': " + (
         "its bytes are not the canonical envelope that was written." if change == "whitespace" else
-        f"it holds 2 signatures where tdprov signs with one: beside the valid signature by {key.key_id}, the one(s) by "
-        f"{extra.keyid} were added after signing.")
+        f"it holds 2 signatures where tdprov signs with one: beside the valid signature by {key.key_id}, the one by "
+        f"{extra.keyid} was added after signing.")
     assert caught.value.fix == "restore it from a backup or replica of the store"

@@ -76,8 +76,10 @@ def test_changed_payload_is_a_bad_signature() -> None:
 def test_untrusted_and_unsigned_never_pass() -> None:
     key, other = SigningKey.generate(), SigningKey.generate()
     env = sign_envelope(b"{}", INTOTO_PAYLOAD_TYPE, [key])
-    with pytest.raises(VerificationError, match="untrusted key " + key.key_id):
+    with pytest.raises(VerificationError, match=f"untrusted key {key.key_id}, not among the 1 trusted key\\. "):
         verify_envelope(env, TrustStore.of([other.public]))
+    with pytest.raises(VerificationError, match="not among the 2 trusted keys\\. "):
+        verify_envelope(env, TrustStore.of([other.public, SigningKey.generate().public]))
     with pytest.raises(VerificationError, match="unsigned"):
         verify_envelope(Envelope(b"{}", INTOTO_PAYLOAD_TYPE, ()), TrustStore.of([key.public]))
     # a signature copied under a trusted key id is still rejected

@@ -652,7 +652,7 @@ def test_spool_warning_names_the_batch_it_spooled_and_the_backlog_apart(s3_serve
     [warning] = [r.getMessage() for r in caplog.records if "spooled" in r.getMessage()]
     cause, _, spooled = warning.rpartition("; spooled ")
     assert cause.startswith(f"tdprov: store {down.uri} is still unavailable (backlog: ") and "runs/r1/" in cause
-    assert spooled.startswith("3 object(s) ('runs/r2/events.jsonl' and 2 more) to ") and "runs/r1/" not in spooled
+    assert spooled.startswith("3 objects ('runs/r2/events.jsonl' and 2 more) to ") and "runs/r1/" not in spooled
 
 
 def _without_root_powers() -> list[str]:

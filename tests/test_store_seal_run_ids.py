@@ -72,6 +72,6 @@ def test_seal_says_which_staged_event_it_refused(tmp_path: Path, capsys: pytest.
     (Path(uri) / key).write_bytes(store.get(key)[:40])
     assert main(["store", "seal", "--store", uri, FIRST]) == 0
     assert capsys.readouterr().out.startswith(f"written        {FIRST}  index/")
-    assert (f"run {FIRST} is sealed without 1 staged object(s) that were refused (the first: OpenLineage event is not "
+    assert (f"run {FIRST} is sealed without 1 staged object that was refused (the first: OpenLineage event is not "
             "valid JSON") in caplog.text and f"'tdprov show {FIRST}' lists them" in caplog.text, caplog.text
     assert any(k.startswith(f"bundles/{FIRST}/refused/") for k in store.list(f"bundles/{FIRST}/"))

@@ -310,7 +310,7 @@ def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_pat
     late = event(run_id, "COMPLETE", stamp(5), outputs=[dataset("file", "/data/late.parquet", "blake3:" + "1" * 64)])
     with caplog.at_level("WARNING", logger="prov_common.bundle.storage"):
         assert transport.emit(late).status == "already-sealed"
-    assert f"run {run_id} was sealed with 2 event(s) before 1 more arrived" in caplog.text
+    assert f"run {run_id} was sealed with 2 events before 1 more arrived" in caplog.text
     assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the sealed bundle is as it was
     result = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
     (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
@@ -387,7 +387,7 @@ def test_events_of_another_run_given_the_same_run_id_are_not_folded_into_its_bun
                                       f"with parent run {second[0]} of job tests/etl, where the run's parent is run "
                                       f"{first[0]} of job tests/etl.daily.")
     assert "rename a DAG or task group" in refused["fix"]
-    assert "sealed without 1 staged object(s) that were refused" in caplog.text
+    assert "sealed without 1 staged object that was refused" in caplog.text
     _verified(Path(store), run_id)
 
     caplog.clear()
@@ -395,7 +395,7 @@ def test_events_of_another_run_given_the_same_run_id_are_not_folded_into_its_bun
         assert transport.emit(_child_event(run_id, second, "COMPLETE", "2026-03-01T10:00:03.000Z",
                                            inputs=[theirs])).status == "already-sealed"
     assert (f"run {run_id} is sealed already as the run of job tests/etl.daily.load with parent run {first[0]}; another "
-            f"run, of job tests/etl.daily.load with parent run {second[0]}, was given the same run id, so its 2 event(s) are in no "
+            f"run, of job tests/etl.daily.load with parent run {second[0]}, was given the same run id, so its 2 events are in no "
             "bundle") in caplog.text
     assert "more arrived" not in caplog.text and "sealed without" not in caplog.text
     assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the first run's bundle, as it was
@@ -434,7 +434,7 @@ def test_a_late_event_of_a_run_whose_dag_run_was_cleared_is_not_named_another_ru
     assert transport.emit(_child_event(run_id, after, "FAIL", at(-10))).status == "written"
     with caplog.at_level("WARNING"):
         assert transport.emit(_child_event(run_id, before, "FAIL", at(1))).status == "already-sealed"
-    assert f"run {run_id} was sealed with 2 event(s) before 1 more arrived" in caplog.text
+    assert f"run {run_id} was sealed with 2 events before 1 more arrived" in caplog.text
     assert "was given the same run id" not in caplog.text
 
     from prov_common.audit import run_audit

@@ -19,6 +19,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.outbox import Outbox
+from prov_common.text import counted
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -156,14 +157,15 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError)
     if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
         new = bundle.manifest
         log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
-                    "%s/%s with parent run %s, was given the same run id, so its %d event(s) are in no bundle (they "
+                    "%s/%s with parent run %s, was given the same run id, so its %s %s in no bundle (they "
                     "stay staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
-                    sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id, new.event_count,
+                    sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id,
+                    counted(new.event_count, 'event'), 'is' if new.event_count == 1 else 'are',
                     layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
     elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
-        log.warning("tdprov: run %s was sealed with %d event(s) before %d more arrived; they stay staged under %s and "
+        log.warning("tdprov: run %s was sealed with %s before %d more arrived; they stay staged under %s and "
                     "are in no bundle. Fix: a run's events must end with its terminal event: emit nothing for a "
-                    "run after it (re-run the step to record what came late)", run_id, sealed.event_count,
+                    "run after it (re-run the step to record what came late)", run_id, counted(sealed.event_count, 'event'),
                     bundle.manifest.event_count - sealed.event_count, layout.staging_prefix(run_id))
     else:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, conflict.what)

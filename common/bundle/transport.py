@@ -49,6 +49,7 @@ from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, writer_spool_dir
 from prov_common.store.s3 import S3ClientFactory
+from prov_common.text import counted
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -574,7 +575,8 @@ class ProvenanceTransport(Transport):
         if result.status == "already-sealed":  # this bundle is not the run's (write_bundle said why when it matters)
             log.info("tdprov: run %s already has its bundle", run_id)
         elif refused:  # kept in the bundle (refused/) and named by the audit; said now too, to whoever seals it
-            log.warning("tdprov: run %s is sealed without %d staged object(s) that were refused (the first: %s); each is kept "
+            log.warning("tdprov: run %s is sealed without %s %s refused (the first: %s); each is kept "
                         "in its bundle under refused/ with the reason. Fix: read them there ('tdprov show %s' lists them) "
-                        "and fix what staged them", run_id, len(refused), refused[0].what, run_id)
+                        "and fix what staged them", run_id, counted(len(refused), 'staged object'),
+                        'that was' if len(refused) == 1 else 'that were', refused[0].what, run_id)
         return result

@@ -105,7 +105,8 @@ def events_file_runs(events: list[Any], verb: str) -> list[RunState]:
     UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
     naive = times_taken_as_utc(events)
     if naive:
-        tell(verb, f"warning: {len(naive)} event(s) have an eventTime without time zone, taken as UTC (as in bundles "
+        tell(verb, f"warning: {counted(len(naive), 'event')} {'has' if len(naive) == 1 else 'have'} an eventTime without time zone, "
+             "taken as UTC (as in bundles "
              f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}")
     return fold_runs(events, sealed=True)
 

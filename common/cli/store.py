@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_store_exists
 from prov_common.errors import BadInputError, StoreError
+from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.bundle.repair import RepairOutcome
@@ -42,8 +43,9 @@ class BucketState:
     problems: list[str] | None = None
 
     def lines(self) -> list[str]:
-        retention = (f"{self.lock_mode} mode, {self.retention_days} day(s)" if self.retention_days else
-                     f"{self.lock_mode} mode, {self.retention_years} year(s)" if self.retention_years else "no default retention")
+        period = (counted(self.retention_days, "day") if self.retention_days else
+                  counted(self.retention_years, "year") if self.retention_years else None)
+        retention = f"{self.lock_mode} mode, {period}" if period else "no default retention"
         return [
             f"store:              {self.store}",
             f"versioning:         {self.versioning}",
@@ -165,7 +167,7 @@ def run_repair(args: argparse.Namespace) -> int:
                    "runs": [o.to_dict() for o in outcomes]})
     else:
         done = f"{to_index} to index (dry run)" if args.dry_run else f"{indexed} indexed"
-        print(f"{repair.sealed} sealed bundle(s), {len(repair)} without an index entry: {done}, "
+        print(f"{counted(repair.sealed, 'sealed bundle')}, {len(repair):,} without an index entry: {done}, "
               f"{not_verified} not verified (left alone)", file=sys.stderr)
     return 1 if to_index or not_verified else 0
 
@@ -236,7 +238,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         rule = {"DefaultRetention": {"Mode": lock_mode.upper(), "Days": retention_days}}
         try:
             s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule})
-            state.changed.append(f"default retention set: {lock_mode} mode, {retention_days} day(s)")
+            state.changed.append(f"default retention set: {lock_mode} mode, {counted(retention_days, 'day')}")
         except ClientError as exc:
             state.problems.append(
                 f"could not set Object Lock on '{bucket}': {exc.response.get('Error', {}).get('Code')}: "

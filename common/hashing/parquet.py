@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.table import BLOCK_ROWS
+from prov_common.text import counted
 
 READ_BUFFER = 1 << 20  # a column chunk is read this many bytes at a time (not whole, as pre-buffering reads it)
 _DAMAGED = "write the file again, or hash its bytes (tdprov hash --bytes)."
@@ -45,7 +46,7 @@ def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     if meta.num_rows < 0 or sum(sizes) != meta.num_rows or any(n < 0 for n in sizes):
         raise BadInputError(f"{name!r} is not a valid Parquet file: its footer says {meta.num_rows} rows, "
-                            f"its {len(sizes)} row group(s) {sum(sizes)}.", fix=_DAMAGED)
+                            f"its {counted(len(sizes), 'row group')} {sum(sizes)}.", fix=_DAMAGED)
     if meta.num_columns == 0 and meta.num_rows:
         raise BadInputError(f"{name!r} is not a valid Parquet file: its footer says {meta.num_rows} rows, "
                             "but it has no columns to hold them.", fix=_DAMAGED)

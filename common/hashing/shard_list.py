@@ -19,6 +19,7 @@ from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_v
 from prov_common.hashing.shard_model import LocalState, ShardRef
 from prov_common.once import Once
 from prov_common.regular_file import kind_of
+from prov_common.text import counted
 
 log = logging.getLogger(__name__)
 TWO_READINGS_WARNED = Once(inherited=True)  # (name, first match, matches): a glob is listed again on every hash; its two readings are named once per process
@@ -89,10 +90,10 @@ def _literal_prefix(pattern: str) -> str:
 
 def _warn_two_readings(target: str, first_match: str, matches: int) -> None:
     if TWO_READINGS_WARNED.first(target, first_match, str(matches)):
-        log.warning("tdprov: nothing is named %r, so the name is read as a glob, which matches %d other name(s) (%s%s). "
+        log.warning("tdprov: nothing is named %r, so the name is read as a glob, which matches %s (%s%s). "
                     "A name that holds '[' is the file or object of that name when it exists: to mean it, write it before "
                     "it is read; to mean a glob, give the pattern a '*' or '?'",
-                    target, matches, first_match, ", ..." if matches > 1 else "")
+                    target, counted(matches, 'other name'), first_match, ", ..." if matches > 1 else "")
 
 
 def _warn_if_file_name(target: str, literal_exists: bool, relpaths: Sequence[str]) -> None:

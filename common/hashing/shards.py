@@ -33,6 +33,7 @@ from prov_common.progress import bar
 from prov_common.rowset.format import sorted_keys
 from prov_common.rowset.runs import KeyRuns, copied_here, key_run, spill_folder
 from prov_common.rowset.spill import is_s3_spill, remove_prefix, shared_spill, spill_setting, version_prefix
+from prov_common.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +179,10 @@ def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str, sett
     out = [replace(d, row_keys=next(runs)) if d.row_keys is not None else d for d in results]
     kept = [d.path for d in results if d.row_keys is not None and d.row_keys.uri is None]
     if kept:
-        log.warning("tdprov: the Dask workers could not put the row-set keys of %d shard(s) (the first: %s) under %s, "
+        log.warning("tdprov: the Dask workers could not put the row-set keys of %s (the first: %s) under %s, "
                     "so they came back to this process in memory (the workers' logs say why). Fix: give the workers "
-                    "write access to that location, or set %s to one they can write", len(kept), kept[0], remote,
-                    setting)
+                    "write access to that location, or set %s to one they can write", counted(len(kept), 'shard'), kept[0],
+                    remote, setting)
     return out
 
 

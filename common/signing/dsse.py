@@ -14,6 +14,7 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing.keys import SigningKey
 from prov_common.signing.trust import RetiredKey, TrustStore
+from prov_common.text import counted
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
@@ -148,7 +149,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
         raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by trusted key {signer}: its key id "
                             "was changed after it was signed", "restore it from a trusted copy", envelope)
     raise EnvelopeError(name, "untrusted key",
-                        f"signed by untrusted key {', '.join(untrusted)}, not among the {len(trust)} trusted key(s)",
+                        f"signed by untrusted key {', '.join(untrusted)}, not among the {counted(len(trust), 'trusted key')}",
                         "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
 
 
@@ -160,8 +161,9 @@ def changed_around(envelope: Envelope, data: bytes, key_id: str) -> str | None:
     if len(envelope.signatures) > 1:
         others = [s.keyid or "<no keyid>" for s in envelope.signatures]
         others.remove(key_id)
+        one = len(others) == 1
         return (f"it holds {len(envelope.signatures)} signatures where tdprov signs with one: beside the valid signature by "
-                f"{key_id}, the one(s) by {', '.join(others)} were added after signing")
+                f"{key_id}, the {'one' if one else 'ones'} by {', '.join(others)} {'was' if one else 'were'} added after signing")
     if envelope.to_json() != data:
         return "its bytes are not the canonical envelope that was written"
     return None

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from prov_common.errors import TdprovError
 from prov_common.sources.registry import source_key_parts
-from prov_common.text import first_of
+from prov_common.text import counted, first_of
 
 Problem = tuple[str, TdprovError]  # a record's key and why it does not verify, as :func:`.registry.iter_sources` lists them
 
@@ -55,7 +55,8 @@ def unverified_warning(own: Sequence[Problem], others: Sequence[Problem], conseq
         parts.append(f"source record(s) that do not verify are not trusted ({why}): {consequence}. "
                      f"Fix: {'; '.join([*fixes, FIX_UNVERIFIED])}.")
     if others:
-        parts.append(f"{len(others)} other source record(s) do not verify, so they are not trusted and not used: "
+        verb = "does" if len(others) == 1 else "do"
+        parts.append(f"{counted(len(others), 'other source record')} {verb} not verify, so they are not trusted and not used: "
                      f"{first_of([key for key, _ in others], SHOWN)}. Fix: {FIX_UNVERIFIED}.")
     return " ".join(parts) or None
 

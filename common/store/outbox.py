@@ -28,6 +28,7 @@ from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.location import local_folder
+from prov_common.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,8 @@ class Outbox:
         rest = tuple(batch[start:])
         result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))
         result.spooled, result.error = True, cause
-        log.warning("tdprov: %s; spooled %d object(s) (%s) to %s, to be delivered by the next write or 'tdprov flush'",
-                    cause, len(rest), _named(rest), result.spool_entry)
+        log.warning("tdprov: %s; spooled %s (%s) to %s, to be delivered by the next write or 'tdprov flush'",
+                    cause, counted(len(rest), 'object'), _named(rest), result.spool_entry)
         return result
 
     def hold(self, store_uri: str, objects: Sequence[tuple[str, bytes]], unopened: str) -> Path:

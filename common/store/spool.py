@@ -25,6 +25,7 @@ from prov_common.store._fs import fsync_dir
 from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey
+from prov_common.text import counted
 
 FORMAT = "tdprov-spool/1"
 SUFFIX = ".spool"
@@ -166,7 +167,7 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
             "make the folder writable or set TDPROV_SPOOL to a writable folder"
         )
         raise SpoolError(
-            f"cannot write the spool entry for {len(entry.objects)} object(s) to {folder}: {exc.strerror or exc}; "
+            f"cannot write the spool entry for {counted(len(entry.objects), 'object')} to {folder}: {exc.strerror or exc}; "
             f"they are NOT recorded ({', '.join(_item(o)[0] for o in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}).",
             fix=fix,
         ) from exc

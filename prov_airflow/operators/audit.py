@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_airflow.lineage import LineageMixin
 from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.audit import AuditResult
@@ -141,11 +142,11 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
             return self._audit(store, settings, context)
         report = verify_store(store, settings, list(self.run_ids) if self.run_ids else None, self.since)
         location = self._write(store, report)
-        self.log.info("tdprov: verified %s bundle(s), %s finding(s); report at %s",
-                      report["bundles"], len(report["findings"]), location)
+        self.log.info("tdprov: verified %s, %s; report at %s",
+                      counted(report["bundles"], "bundle"), counted(len(report["findings"]), "finding"), location)
         if not report["ok"]:
             lines = "; ".join(f"{f['key']}: {f['problem']}: {f['reason']}" for f in report["findings"][:20])
-            raise AirflowException(f"tdprov verify found {len(report['findings'])} finding(s): {lines} "
+            raise AirflowException(f"tdprov verify found {counted(len(report['findings']), 'finding')}: {lines} "
                                    f"(report: {location})")
         return location
 
@@ -162,7 +163,7 @@ class ProvenanceAuditOperator(LineageMixin, BaseOperator):
         self.log.info("tdprov: audit %s: %s; report at %s", result.audit_id, result.summary(), location)
         if not result.clean:
             lines = "; ".join(f"[{f.check}] {f.object}: {f.what}" for f in result.errors[:20])
-            raise AirflowException(f"tdprov audit found {len(result.errors)} finding(s): {lines} (report: {location})")
+            raise AirflowException(f"tdprov audit found {counted(len(result.errors), 'finding')}: {lines} (report: {location})")
         return location
 
     def _write(self, store: Any, report: dict[str, Any]) -> str:

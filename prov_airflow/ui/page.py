@@ -5,6 +5,7 @@ from html import escape
 from urllib.parse import quote
 
 from prov_airflow.ui.runs import BundleStatus, DagRunBundles
+from prov_common.text import counted
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a202c; }
@@ -67,7 +68,7 @@ def render(runs: DagRunBundles) -> str:
         f"<title>tdprov bundles of {escape(runs.dag_id)} / {escape(runs.run_id)}</title>"
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>Lineage bundles of DAG run <code>{escape(runs.run_id)}</code> ({escape(runs.dag_id)})</h1>"
-        f"<p class='meta'>{verified} of {len(runs.bundles)} bundle(s) verified (signature, manifest, events) "
+        f"<p class='meta'>{verified:,} of {counted(len(runs.bundles), 'bundle')} verified (signature, manifest, events) "
         f"in store <code>{escape(runs.store)}</code></p>"
         "<table><thead><tr><th style='width:13%'>run</th><th style='width:11%'>verification</th>"
         "<th style='width:11%'>state</th><th>outputs</th><th>inputs</th><th style='width:20%'>bundle</th></tr></thead>"
