@@ -129,12 +129,14 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("verb", ["store repair", "runs"])
+@pytest.mark.parametrize("verb", ["store repair", "runs", "record"])
 def test_the_bars_of_repair_and_runs_start_no_monitor_thread_and_leave_the_screen(verb: str, tmp_path: Path, monkeypatch,
                                                                                  capsys) -> None:
     """'tdprov store repair' and 'tdprov runs' drew plain tqdm bars, which start tqdm's monitor thread (one that
     outlives the verb; the shared bar, prov_common.progress, has none), and repair's stayed on the screen when done.
-    They draw the shared bar: no monitor thread, and the screen's last line is blank once the verb ends."""
+    They draw the shared bar: no monitor thread, and the screen's last line is blank once the verb ends. 'tdprov record'
+    verified the bundles of the runs it cites (thousands, for a dataset many runs wrote) with no bar: it draws the
+    shared bar too, on stderr only (the record on stdout is the same), and none where stderr is no terminal."""
     import tqdm.std
 
     started: list[tuple] = []
@@ -153,13 +155,21 @@ def test_the_bars_of_repair_and_runs_start_no_monitor_thread_and_leave_the_scree
     for run in _record(store_uri, tmp_path / "spool", 2):
         if verb == "store repair":  # two bundles to index
             raw_delete(store_uri, _index_entry(_snapshot(store_uri), run)[0])
+    args = [*verb.split(), "--store", store_uri, *(["blake3:" + "2" * 64, "--no-checksum"] if verb == "record" else [])]
+    if verb == "record":  # the same record, bar or none
+        assert main(args) == 0
+        record, quiet = capsys.readouterr()
+        assert json.loads(record) and "verifying bundles" not in quiet, quiet
     monkeypatch.setattr(tqdm.std, "TMonitor", Monitor)
     monkeypatch.setattr(tqdm.std.tqdm, "monitor", None)
     monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
-    assert main([*verb.split(), "--store", store_uri]) == 0
-    capsys.readouterr()
-    drawn, shown = terminal.getvalue(), "repairing index: " if verb == "store repair" else "reading the index: "
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    drawn = terminal.getvalue()
+    shown = {"store repair": "repairing index: ", "runs": "reading the index: ", "record": "verifying bundles: "}[verb]
     assert shown in drawn and started == [], (drawn, started)
+    if verb == "record":
+        assert "| 0/2 [" in drawn and out == record, drawn  # the 2 runs that wrote the version, verified
     assert drawn.rpartition("\r")[2].strip() == ("2 sealed bundles, 2 without an index entry: 2 indexed, 0 not verified "
                                                  "(left alone)" if verb == "store repair" else ""), drawn
 

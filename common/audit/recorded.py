@@ -272,14 +272,19 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
     """The bundles these index entries summarise, each read and verified (:func:`examined`): what ``tdprov lineage``
     checks of the runs it shows and a record of the runs it cites. On every CPU when there are many, as ``tdprov verify``
     (:func:`~prov_common.bundle.verify_pool.map_bundles`, the same results in the same order), with a progress bar
-    (``desc``) on a terminal."""
+    (``desc``) on a terminal; without ``desc``, the shared bar ('verifying bundles', for two bundles or more, as ``tdprov
+    verify`` draws it), drawn only where a verb turned bars on (:func:`~prov_common.progress.on_terminal`), as ``tdprov
+    record`` does."""
     from prov_common.bundle.verify_pool import PoolProgress, map_bundles
+    from prov_common.progress import bar
 
     checked = CheckedRuns()
     results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(examined, summaries, store, trust)
     if desc is not None:
         results = PoolProgress(results, total=len(summaries), desc=desc, unit="bundle", file=sys.stderr, disable=None,
                                leave=False)
+    elif len(summaries) > 1:
+        results = bar(results, total=len(summaries), desc="verifying bundles", unit="bundle")
     for summary, (record, why, sound) in zip(summaries, results):
         if sound:
             checked.sound[summary.run_id] = record

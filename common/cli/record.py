@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     trust = bundle_trust(settings, store)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]
-    with recorded_runs(store, settings, args.ref, sources, trust, verb=args.verb) as recorded:
+    with on_terminal(), recorded_runs(store, settings, args.ref, sources, trust, verb=args.verb) as recorded:
         recorded.read_trace(args.ref)  # every run the record cites, read from its bundle and verified (a catalog only finds runs)
     options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
                             None if args.no_checksum else file_facts,
