@@ -118,3 +118,31 @@ def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys:
     (tmp_path / "store" / key).write_bytes(sidecar.read_bytes())
     assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 0
     capsys.readouterr()
+
+
+def test_a_bundle_moved_under_another_runs_folder_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The bundle of run A copied over the folder of run B (both wrote the version) was read as B's by 'contains',
+    which never compared the run its manifest and statement name with the folder ('tdprov verify' does): it is
+    refused as verify refuses it, naming both runs, and gives no answer (exit 2)."""
+    import shutil
+
+    store = open_store(str(tmp_path / "store"))
+    td = hash_dataframe(pd.DataFrame({"customer_id": [1041, 1042]}), granularity="row")
+    sidecar = write_row_digests(td, tmp_path / "rows.parquet").read_bytes()
+    events = [run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)], start=T0 + timedelta(hours=h))
+              for h in (0, 1)]
+    moved, kept = (build_bundle(e, {rows_path("file", "/data/customers.parquet"): sidecar}, default_signing_key()) for e in events)
+    for bundle in (moved, kept):
+        deliver_bundle(store, bundle)
+    folder = tmp_path / "store" / "bundles"
+    shutil.rmtree(folder / kept.run_id)
+    shutil.copytree(folder / moved.run_id, folder / kept.run_id)  # A's bytes under B's folder, A's entry and folder gone
+    shutil.rmtree(folder / moved.run_id)
+    for entry in (tmp_path / "store" / "index").rglob("*.json"):
+        if moved.run_id in entry.name:
+            entry.unlink()
+    record = json.dumps({"customer_id": 1042})
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and (f"no answer for version {td.digest}: the bundle in bundles/{kept.run_id}/ is of run {moved.run_id}, "
+                          f"not {kept.run_id}: it was moved or copied there.") in err, err

@@ -37,8 +37,9 @@ class SignedRowSet:
 
 def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
     """The manifest of the bundle of ``run_id``, after checking that a trusted key signed the statement that
-    names it and that it is this store's (not copied from another: :func:`~prov_common.store.identity.foreign_store`);
-    the bundle's other files are then checked against it, each by :func:`signed_file`."""
+    names it, that both are of ``run_id`` (not a bundle moved under its folder, as 'tdprov verify' checks) and that
+    it is this store's (not copied from another: :func:`~prov_common.store.identity.foreign_store`); the bundle's
+    other files are then checked against it, each by :func:`signed_file`."""
     prefix = layout.bundle_prefix(run_id)
     statement_key = prefix + layout.STATEMENT_FILE
     opened = open_envelope(store.get(statement_key, layout.SMALL_OBJECT_LIMIT), trust, INTOTO_PAYLOAD_TYPE, what=statement_key)
@@ -49,6 +50,10 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
         raise VerificationError(f"the manifest of bundle {run_id} is not the one its signed statement names.",
                                 fix="run 'tdprov verify' on the store")
     manifest = Manifest.from_json(manifest_bytes)
+    named_runs = {str(manifest.run_id), str(statement.predicate.get("runId"))} - {run_id}
+    if named_runs:  # moved or copied under another run's folder: not the record of this run ('tdprov verify' finds it so)
+        raise VerificationError(f"the bundle in {prefix} is of run {', '.join(sorted(named_runs))}, not {run_id}: it was moved or "
+                                "copied there.", fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
     if (elsewhere := foreign_store(store, manifest.store_id)) is not None:
         raise VerificationError(f"bundle {run_id} is {elsewhere}", fix=FIX_OTHER_STORE)
     return manifest
