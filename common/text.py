@@ -51,6 +51,11 @@ def shortened(text: str, width: int) -> str:
     return "…" + text[kept:]
 
 
+def clause(text: str) -> str:
+    """``text`` (a message, a sentence) without its closing full stop, to stand in brackets inside another one."""
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``count`` and ``noun``, in the plural (``plural``, else ``noun`` + s) unless one: ``1 run``, ``1,200 runs``."""
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"

@@ -276,6 +276,28 @@ def test_runs_verified_exits_1_when_a_run_is_left_out(tmp_path: Path, capsys: py
     assert main(["runs", "--store", store]) == 0  # the index as it stands: no verification, no finding
 
 
+def test_a_run_left_out_is_named_with_its_reason_in_brackets_and_one_full_stop(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A reason that is itself a sentence (a file larger than its manifest says) stands in brackets without its own
+    full stop: 'tdprov runs --verified' said '(... is larger than 1,728 bytes.).', in one run's line and in several's."""
+    from prov_common.store import open_store
+
+    store = str(tmp_path / "store")
+    run_ids = record_runs(store, 3)
+    for run_id in run_ids[:2]:
+        events = f"bundles/{run_id}/events.jsonl"
+        raw_put(store, events, open_store(store).get(events) + b"x")
+    assert main(["runs", "--verified", "--store", store]) == 1
+    err = capsys.readouterr().err
+    assert f" is larger than {len(open_store(store).get(events)) - 1:,} bytes). Fix: 'tdprov verify RUN_ID'" in err, err
+    assert ".)." not in err, err
+    raw_put(store, events, open_store(store).get(events)[:-1])
+    assert main(["runs", "--verified", "--store", store]) == 1
+    err = capsys.readouterr().err
+    assert f"tdprov runs: left out run {run_ids[0]}: its bundle does not verify (bundles/{run_ids[0]}/events.jsonl: unreadable: " in err
+    assert "bytes). Fix: 'tdprov verify" in err and ".)." not in err, err
+
+
 def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A count of one is said in the singular: '1 of 1 bundle verified', 'the 1 run sealed last', 'in 1 bundle of'; they
     read '1 of 1 bundles verified', 'the 1 runs sealed last', 'in 1 bundles of'."""

@@ -17,7 +17,7 @@ from prov_common.audit.model import CHECK_SNAPSHOTS, CheckResult, DatasetUse, Fi
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.base import Store
 from prov_common.store.snapshots import ALGORITHM, INDEX_LIMIT, INDEX_PREFIX, SnapshotIndex, SnapshotSet, index_key, object_key
-from prov_common.text import counted
+from prov_common.text import clause, counted
 
 OBJECTS_PREFIX = "objects/"
 FIX_GONE = ("restore the object from a backup or replica of the store (objects are written once) and find out who removed it "
@@ -79,7 +79,7 @@ def check_snapshots(store: Store, records: Iterable[RunRecord], *, full: bool = 
         except StoreUnavailableError:
             raise
         except TdprovError as exc:  # an index entry that cannot be read or parsed
-            problems = [kept.finding(key, f"'{key}' cannot be read ({exc.what})", FIX_CHANGED)]
+            problems = [kept.finding(key, f"'{key}' cannot be read ({clause(exc.what)})", FIX_CHANGED)]
         result.findings += problems
     result.detail = (f"{counted(result.checked, 'snapshot')} recorded, checked against one listing of {OBJECTS_PREFIX}"
                      + (" and re-hashed" if full else " (re-hashed by 'tdprov audit --full')"))

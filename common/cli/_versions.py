@@ -9,7 +9,7 @@ from typing import Any
 
 from prov_common.cli._output import tell
 from prov_common.config import Settings
-from prov_common.text import counted, first_of
+from prov_common.text import clause, counted, first_of
 
 _DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
 
@@ -106,10 +106,10 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
     groups = sorted(by_reason.items(), key=lambda group: (-len(group[1]), group[1][0]))
     for reason, run_ids in groups[:SHOWN_AT_MOST]:
         if len(run_ids) == 1:
-            tell(verb, one(run_ids[0], runs[run_ids[0]]))
+            tell(verb, one(run_ids[0], clause(runs[run_ids[0]])))  # each reason stands in brackets
         else:
             named = first_of(run_ids, SHOWN_AT_MOST)
-            tell(verb, several(f"{len(run_ids)} runs ({named})", reason))
+            tell(verb, several(f"{len(run_ids)} runs ({named})", clause(reason)))
     if len(groups) > SHOWN_AT_MOST:
         tell(verb, rest(sum(len(run_ids) for _, run_ids in groups[SHOWN_AT_MOST:])))
 

@@ -31,6 +31,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError, T
 from prov_common.once import Once
 from prov_common.store.base import Store
 from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError, UnreadableObjectError
+from prov_common.text import clause
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def read_identity(store: Store) -> StoreIdentity | None:
     except ObjectNotFoundError:
         return None
     except UnreadableObjectError as exc:
-        raise BadInputError(f"{IDENTITY_KEY} is not a store identity ({exc.what}).",
+        raise BadInputError(f"{IDENTITY_KEY} is not a store identity ({clause(exc.what)}).",
                             fix=f"restore {IDENTITY_KEY} from a backup or replica of the store") from exc
     return StoreIdentity.from_json(data)
 
