@@ -96,12 +96,14 @@ def test_a_set_index_pointed_at_another_shard_restores_nothing(store_uri: str, t
     ("object", "../../etc/passwd", "object '../../etc/passwd' is not a blake3 digest"),
     ("object", "blake3:" + "0" * 63 + "/", "object 'blake3:" + "0" * 63 + "/' is not a blake3 digest"),
     ("tableFormat", "../x", "tableFormat '../x' is none of parquet, csv, jsonl"),
+    ("name", "n" * 3000, f"name '{'n' * 40}'… (3,000 characters) is longer than a file name can be (255)"),
 ])
 def test_an_index_entry_naming_no_object_or_format_is_a_malformed_entry(field: str, value: str, said: str, tmp_path: Path,
                                                                        capsys: Any) -> None:
     """An index entry whose object is no digest was refused as if the user had given it ("'../../etc/passwd' is not a
     blake3 digest. Fix: pass a digest like ...", exit 2), and one whose tableFormat was made up was told as "a ../x
-    file": both are a malformed snapshot index named by its key (exit 1), with nothing written."""
+    file", and one whose name no file system holds was told as "cannot use OUT/nnn...: File name too long. Fix: check
+    the path", blaming -o: each is a malformed snapshot index named by its key (exit 1), with nothing written."""
     good, _ = _frames(tmp_path)
     store_uri = str(tmp_path / "store")
     store = open_store(store_uri)
@@ -111,7 +113,7 @@ def test_an_index_entry_naming_no_object_or_format_is_a_malformed_entry(field: s
     _overwrite(store_uri, index_key(digest), json.dumps(index).encode())
     out = tmp_path / "out"
     out.mkdir()
-    code, told = _checkout(digest, out / "back.parquet", store_uri, capsys)
+    code, told = _checkout(digest, out, store_uri, capsys)  # into a folder: the file takes the index entry's name
     assert code == 1 and f"snapshot index '{index_key(digest)}' is malformed ({said}" in told and "pass a digest" not in told, told
     assert list(out.iterdir()) == []
 

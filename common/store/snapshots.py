@@ -234,10 +234,17 @@ def _table_format(value: Any) -> str:
     return value
 
 
+FILE_NAME_MAX = 255
+"""Characters at most in a file name on the file systems a snapshot is taken from (255 bytes or UTF-16 units)."""
+
+
 def _file_name(name: str) -> str:
-    """A plain file name (the index is unsigned: a name with a folder in it would restore outside ``-o``)."""
+    """A plain file name (the index is unsigned: a name with a folder in it would restore outside ``-o``, and one
+    no file system holds was never a snapshotted file's)."""
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise BadInputError(f"{name!r} is not a plain file name.", fix="the snapshot index is not one tdprov wrote")
+        raise ValueError(f"name {name[:100]!r} is not a plain file name")
+    if len(name) > FILE_NAME_MAX:
+        raise ValueError(f"name {name[:40]!r}… ({len(name):,} characters) is longer than a file name can be ({FILE_NAME_MAX})")
     return name
 
 
