@@ -298,6 +298,27 @@ def test_a_run_left_out_is_named_with_its_reason_in_brackets_and_one_full_stop(t
     assert "bytes). Fix: 'tdprov verify" in err and ".)." not in err, err
 
 
+def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An object under index/ that names no run (a key no writer makes, holding what no entry holds) was named by
+    'record' and 'export --training-record' as a run, 'left out run index/2026/01/x.json', with a fix 'tdprov verify
+    index/2026/01/x.json' that verify refuses: it is named as the index entry it is, and 'tdprov verify' lists it."""
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    stray = "index/2026/01/x.json"
+    raw_put(store, stray, b'{"runId": NaN}')
+    version = "blake3:" + "2" * 64  # clean/users.parquet, as record_runs writes it
+    for verb in (["record", version], ["export", "--training-record", version]):
+        assert main([*verb, "-o", str(tmp_path / "record.json"), "--store", store]) == 1
+        err = capsys.readouterr().err
+        assert (f"left out index entry {stray}: it names no run (index entry {stray} is not a bundle summary (NaN is not a JSON "
+                "number)). Fix: 'tdprov verify' lists it and what is wrong with it; remove it if tdprov did not write it") in err, err
+        assert f"the record was written without index entry {stray} left out (named above)" in err and "Fix: 'tdprov verify' names" in err
+        assert "left out run" not in err and f"tdprov verify {stray}" not in err, err
+    assert main(["verify", "--store", store]) == 1
+    assert f"{stray}: malformed: the index entry's key names no run" in capsys.readouterr().out
+
+
 def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A count of one is said in the singular: '1 of 1 bundle verified', 'the 1 run sealed last', 'in 1 bundle of'; they
     read '1 of 1 bundles verified', 'the 1 runs sealed last', 'in 1 bundles of'."""

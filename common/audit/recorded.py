@@ -249,7 +249,7 @@ def _entries_of_others(store: Store, catalogued: Container[str], left_out: dict[
         try:
             yield read_index_entry(store, key)
         except BadInputError as exc:
-            left_out[run_id or key] = exc.what.rstrip(".")
+            left_out[run_id if layout.is_run_id(run_id) else key] = exc.what.rstrip(".")  # a stray key names no run: itself
 
 
 def _summary_record(summary: BundleSummary) -> RunRecord:

@@ -77,7 +77,17 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
     """Name on stderr, as ``tdprov VERB:`` says what it found, each run (run id -> why) whose index entry was not taken as it stands: left out (its
     bundle does not verify) or corrected (its bundle verifies; the entry does not summarise it). Runs that
     share one reason (say, every bundle of a store whose signer's key is not trusted here) are told in one
-    line; past :data:`SHOWN_AT_MOST` lines of a kind, the rest are counted."""
+    line; past :data:`SHOWN_AT_MOST` lines of a kind, the rest are counted. An index key among ``left_out`` (an entry
+    that names no run: a stray object under ``index/``) is told as the entry it is, which 'tdprov verify' lists."""
+    entries = [key for key in left_out if "/" in key]  # no run id holds a '/'
+    for key in entries[:SHOWN_AT_MOST]:
+        tell(verb, f"left out index entry {key}: it names no run ({clause(left_out[key])}). Fix: 'tdprov verify' "
+             "lists it and what is wrong with it; remove it if tdprov did not write it, else restore it from a backup or replica")
+    if len(entries) > SHOWN_AT_MOST:
+        tell(verb, f"and {counted(len(entries) - SHOWN_AT_MOST, 'more index entry', 'more index entries')} left out, naming no run. "
+             "Fix: 'tdprov verify' lists them")
+    left_out = {run: why for run, why in left_out.items() if "/" not in run}
+
     def fix_left_out(run: str) -> str:
         return (f"Fix: 'tdprov verify {run}' names every problem; restore a damaged bundle from a backup or replica; "
                 "if the bundle is sound, trust its signer's key (TDPROV_TRUSTED_KEYS)")

@@ -90,9 +90,12 @@ def tell_runs_left_out(left_out: dict[str, str], verb: str = "record") -> None:
     """Say on stderr that the record was written without the runs whose bundles do not verify (each already
     named with why and the fix by :func:`~prov_common.cli._versions.tell_entries_not_taken`)."""
     if left_out:
-        runs = f"run {next(iter(left_out))}" if len(left_out) == 1 else f"{len(left_out)} runs"
+        entries = all("/" in k for k in left_out)  # a stray index entry is keyed by itself: no run id holds a '/'
+        one = f"{'index entry' if entries else 'run'} {next(iter(left_out))}"
+        runs = one if len(left_out) == 1 else f"{len(left_out)} {'index entries' if entries else 'runs'}"
+        verify = "tdprov verify" if entries else "tdprov verify RUN_ID"
         tell(verb, f"the record was written without {runs} left out (named above), so it may lack a step "
-             "of the lineage or a quality result recorded on it. Fix: 'tdprov verify RUN_ID' names every problem; "
+             f"of the lineage or a quality result recorded on it. Fix: '{verify}' names every problem; "
              "restore a damaged bundle from a backup or replica")
 
 
