@@ -212,8 +212,10 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
     with caplog.at_level("WARNING", logger="prov_common.bundle.storage"):
         assert [s.run_id for s in list_bundles(store)] == [run_ids[1]]  # left out, named; the others listed
     assert f"index entry {entry} is not a bundle summary" in caplog.text and "left out of this listing" in caplog.text
-    assert main(["runs", "--store", store_uri]) == 0
-    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [run_ids[1]]
+    assert main(["runs", "--store", store_uri]) == 1  # a listing without a run is incomplete: a finding, naming the run
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [run_ids[1]]
+    assert f"tdprov runs: left out run {run_ids[0]}: its bundle does not verify (index entry {entry} is not a bundle summary" in err
     with pytest.raises(BadInputError, match="is not a bundle summary") as failed:  # one entry read on its own: the error
         read_index_entry(store, entry)
     assert "restore the entry from a backup" in (failed.value.fix or "")
@@ -317,6 +319,31 @@ def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works
         assert "left out run" not in err and f"tdprov verify {stray}" not in err, err
     assert main(["verify", "--store", store]) == 1
     assert f"{stray}: malformed: the index entry's key names no run" in capsys.readouterr().out
+
+
+def test_an_index_entry_left_out_of_a_listing_is_a_finding(s3_store_uri: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An index entry that neither it nor its bundle summarises (a stray S3 key 'index/2026/../../x.json', an entry
+    holding NaN) was left out of 'export', 'lineage' and 'runs' with a warning only, at exit 0: a record silently
+    incomplete. Each is named as a run left out is (the entry of a run by its run id, a stray key as the entry it is),
+    and the verb exits 1, a finding."""
+    from prov_common.store import open_store
+
+    store = s3_store_uri
+    (run_id,) = record_runs(store, 1)
+    folder = next(k for k in open_store(store).list("index/") if run_id in k).rsplit("/", 1)[0]
+    other = str(uuid.uuid4())
+    stray, damaged = "index/2026/../../x.json", f"{folder}/20260301T000000000000Z-{other}.json"
+    for key in (stray, damaged):
+        raw_put(store, key, b'{"runId": NaN}')
+    for argv in (["export", "-o", str(tmp_path / "prov.json")], ["lineage", "s3://lake/clean/users.parquet"], ["runs"]):
+        assert main([*argv, "--store", store]) == 1, argv
+        out, err = capsys.readouterr()
+        assert run_id in out or (tmp_path / "prov.json").read_text().count(run_id), argv
+        assert (f"tdprov {argv[0]}: left out run {other}: its bundle does not verify (index entry {damaged} is not a bundle "
+                "summary (NaN is not a JSON number)). Fix: 'tdprov verify") in err, err
+        assert argv[0] == "runs" or (f"tdprov {argv[0]}: left out index entry {stray}: it names no run (index entry {stray} is "
+                                     "not a bundle summary: its name is no key tdprov writes). Fix: 'tdprov verify' lists it") in err, err
 
 
 def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:

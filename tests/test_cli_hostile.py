@@ -276,7 +276,7 @@ def test_a_link_to_itself_in_a_local_store_is_one_object_named_not_a_stop(tmp_pa
     stray = entry.with_name(f"20261201T000000000000Z-{stray_run}.json")
     stray.symlink_to(stray.name)
     shown = stray.relative_to(store).as_posix()  # verify names its run, which has no bundle; the others the entry
-    for argv, code in ((["verify"], 1), (["audit", "--full"], 1), (["runs"], 0),
+    for argv, code in ((["verify"], 1), (["audit", "--full"], 1), (["runs"], 1),  # runs: listed without the stray run, a finding
                        (["record", "s3://lake/clean/users.parquet", "-o", str(tmp_path / "r.json")], 1)):
         got, said = _verb(argv, capsys, caplog)
         assert got == code and "cannot list 'bundles/' in" not in said and "cannot list 'index/" not in said, (argv, got, said)
@@ -604,9 +604,9 @@ def test_one_deeply_nested_object_is_one_damaged_object_not_a_stop(tmp_path: Pat
     stray_run = str(uuid.uuid4())
     stray = entry.with_name(f"20261201T000000000000Z-{stray_run}.json")
     stray.write_text(DEEP)
-    for argv, code in ((["verify"], 1), (["audit", "--json"], 1), (["audit", "--full", "--json"], 1), (["runs"], 0),
-                       (["record", "s3://lake/clean/users.parquet", "-o", str(tmp_path / "r.json")], 1),  # written without it
-                       (["export", "-o", str(tmp_path / "prov.json")], 0)):
+    for argv, code in ((["verify"], 1), (["audit", "--json"], 1), (["audit", "--full", "--json"], 1),
+                       (["runs"], 1), (["record", "s3://lake/clean/users.parquet", "-o", str(tmp_path / "r.json")], 1),
+                       (["export", "-o", str(tmp_path / "prov.json")], 1)):  # listed, recorded, exported without it: a finding
         got, said = _verb(argv, capsys, caplog)  # verify names the entry's run: it has no bundle; the others the entry
         assert got == code and stray_run in said and "flatten" not in said, (argv, got, said)
     source = store / "sources" / "vendor" / ("e" * 64 + ".json")
@@ -649,7 +649,7 @@ def test_a_file_name_that_is_not_utf8_is_a_finding_shown_escaped(tmp_path: Path,
     for name in ("report.json", "report.html"):
         text = (tmp_path / "report" / name).read_bytes().decode("utf-8")  # valid UTF-8: no lone surrogate
         assert "\\xff.json" in text and "\\udcff" not in text, name
-    for argv, code in ((["audit", "--full"], 1), (["runs"], 0), (["verify"], 1), (["store", "repair"], 0)):
+    for argv, code in ((["audit", "--full"], 1), (["runs"], 1), (["verify"], 1), (["store", "repair"], 0)):  # runs: listed without it
         got, said = _verb(argv, capsys, caplog)
         assert got == code and "UnicodeEncodeError" not in said, (argv, got, said)
         assert argv[0] == "store" or shown in said, (argv, said)

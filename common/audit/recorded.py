@@ -239,17 +239,11 @@ def _entries_of_others(store: Store, catalogued: Container[str], left_out: dict[
     an entry that neither it nor its bundle summarises is named in ``left_out`` (run id -> why): one bad
     object does not stop the reading of the others."""
     from prov_common.bundle import layout
-    from prov_common.bundle.storage import index_keys, read_index_entry
-    from prov_common.errors import BadInputError
+    from prov_common.bundle.storage import index_keys, listed_entry
 
     for key in index_keys(store):
-        run_id = layout.run_id_of_index_key(key)
-        if run_id in catalogued:
-            continue
-        try:
-            yield read_index_entry(store, key)
-        except BadInputError as exc:
-            left_out[run_id if layout.is_run_id(run_id) else key] = exc.what.rstrip(".")  # a stray key names no run: itself
+        if layout.run_id_of_index_key(key) not in catalogued and (summary := listed_entry(store, key, left_out)) is not None:
+            yield summary
 
 
 def _summary_record(summary: BundleSummary) -> RunRecord:

@@ -54,6 +54,7 @@ class LineageScope:
     catalogued: Catalogued
     read: dict[str, BundleSummary] = field(default_factory=dict)
     tried: set[str] = field(default_factory=set)
+    unlisted: dict[str, str] = field(default_factory=dict)  # entries read that neither they nor their bundles summarise
 
     @classmethod
     def of(cls, store: Store, trust: TrustStore, audit_trust: TrustStore | None = None) -> "LineageScope":
@@ -105,13 +106,13 @@ class LineageScope:
         return sorted([*found, *more], key=lambda s: s.cursor or "")
 
     def _read(self, run_ids: Iterable[str]) -> None:
-        """Read the index entries of ``run_ids`` not read yet (one whose entry and bundle cannot be read is left out, with a
-        warning, as in every listing)."""
+        """Read the index entries of ``run_ids`` not read yet (one whose entry and bundle cannot be read is left out and
+        added to ``unlisted``: run id, or key of an entry that names none, -> why)."""
         from prov_common.bundle.storage import listed_entry
 
         for run_id in [i for i in run_ids if i in self.keys and i not in self.tried]:
             self.tried.add(run_id)
-            if (summary := listed_entry(self.store, self.keys[run_id])) is not None:
+            if (summary := listed_entry(self.store, self.keys[run_id], self.unlisted)) is not None:
                 self.read[summary.run_id] = summary
 
 

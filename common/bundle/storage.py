@@ -276,15 +276,16 @@ def summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
     return BundleSummary.of_manifest(manifest, key_id, blake3_digest(manifest_bytes))
 
 
-def list_bundles(store: Store, since_cursor: str | None = None) -> Iterator[BundleSummary]:
+def list_bundles(store: Store, since_cursor: str | None = None, left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
     """Summaries of bundles indexed after ``since_cursor``, oldest first; each carries its ``cursor``.
 
     Costs time in proportion to what is new: the index is listed from the cursor on. Writers finish
     out of order by a few seconds, so a consumer that must see everything re-lists from
     ``layout.rewind_cursor(cursor, layout.SETTLE_SECONDS)`` and skips run ids it already has:
     :func:`prov_common.bundle.watch.watch_index` does both. A run is listed once (:func:`once_per_run`).
+    ``left_out``: see :func:`listed_entry`.
     """
-    return once_per_run(_listed_entries(store, index_keys(store, since_cursor)))
+    return once_per_run(_listed_entries(store, index_keys(store, since_cursor), left_out))
 
 
 def once_per_run(summaries: Iterable[BundleSummary]) -> Iterator[BundleSummary]:
@@ -301,17 +302,23 @@ def once_per_run(summaries: Iterable[BundleSummary]) -> Iterator[BundleSummary]:
         yield summary
 
 
-def _listed_entries(store: Store, keys: Iterable[str]) -> Iterator[BundleSummary]:
-    """The summaries of the index entries ``keys`` (:func:`listed_entry`: one that cannot be read is left out, warned of)."""
-    return (summary for summary in (listed_entry(store, key) for key in keys) if summary is not None)
+def _listed_entries(store: Store, keys: Iterable[str], left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
+    """The summaries of the index entries ``keys`` (:func:`listed_entry`: one that cannot be read is left out)."""
+    return (summary for summary in (listed_entry(store, key, left_out) for key in keys) if summary is not None)
 
 
-def listed_entry(store: Store, key: str) -> BundleSummary | None:
+def listed_entry(store: Store, key: str, left_out: dict[str, str] | None = None) -> BundleSummary | None:
     """:func:`read_index_entry` for a listing: an entry that neither it nor its bundle summarises is left
-    out with a warning naming it (one bad object does not stop the listing of the others)."""
+    out (one bad object does not stop the listing of the others), with a warning naming it; or, given ``left_out``,
+    added to it instead (its run id -> why, or its key when it names no run) for the caller to name as a finding
+    (:func:`~prov_common.cli._versions.tell_entries_not_taken`): a listing without it may lack a run."""
     try:
         return read_index_entry(store, key)
     except BadInputError as exc:
+        if left_out is not None:
+            run_id = layout.run_id_of_index_key(key)
+            left_out[run_id if layout.is_run_id(run_id) else key] = exc.what.rstrip(".")
+            return None
         log.warning("tdprov: %s Its bundle cannot be read either: left out of this listing. Fix: run 'tdprov verify' "
                     "(it names the bundle's problem) and restore both from a backup or replica of the store", exc.what)
         return None
@@ -338,11 +345,12 @@ def _day_of(index_key: str) -> datetime | None:
         return None
 
 
-def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None) -> Iterator[BundleSummary]:
+def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None,
+                   left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
     """Summaries newest first (for ``tdprov runs``): entries dated after tomorrow first (no writer makes them: the
     audit names them as a finding, and they are shown, not hidden), then the index walked back day by day from
     today, skipping empty months with one listing each; stops after ``limit``. A run is listed once (:func:`once_per_run`:
-    newest first, by its newest entry)."""
+    newest first, by its newest entry). ``left_out``: see :func:`listed_entry`."""
     earliest = next((day for key in store.list(f"{layout.INDEX}/") if (day := _day_of(key)) is not None), None)
     if earliest is None:
         return
@@ -353,7 +361,7 @@ def recent_bundles(store: Store, limit: int | None = None, now: datetime | None 
             for day in range(start.day if (year, month) == (start.year, start.month) else 31, 0, -1))
     keys = (key for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days))
             for key in reversed(keys))
-    yield from islice(once_per_run(_listed_entries(store, keys)), limit)
+    yield from islice(once_per_run(_listed_entries(store, keys, left_out)), limit)
 
 
 def bundle_objects(bundle: Bundle) -> list[tuple[str, bytes]]:

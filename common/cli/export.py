@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     args.format = args.format or "json"
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    found = summaries(store, args.since)
+    unlisted: dict[str, str] = {}  # index entries that cannot be read, nor their bundles: left out, named, a finding
+    found = summaries(store, args.since, unlisted)
     trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log
     left_out: dict[str, str] = {}
     if args.verified:
@@ -79,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
     document = merged_document(store, found, sources=sources, left_out=unread)
     write_output(serialize(document, args.format), args.output)
     tell_written(args.output, f"PROV of {counted(len(found) - len(unread), 'bundle')}")
-    tell_entries_not_taken(unread, {}, args.verb)
+    tell_entries_not_taken({**unlisted, **unread}, {}, args.verb)
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
-    return 1 if problems or left_out or unread else 0  # a run or source left out is a finding, as in 'tdprov record'
+    return 1 if problems or left_out or unread or unlisted else 0  # a run or source left out is a finding, as in 'tdprov record'
 
 
 def _training_record(args: argparse.Namespace) -> int:

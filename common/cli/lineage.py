@@ -367,6 +367,7 @@ def _run(args: argparse.Namespace) -> int:
         left_out.update(gone)
         _add_touched(touched, [r for r in scope.unindexed() if r.run_id in gone], direction)
     finally:
+        left_out.update((k, why) for k, why in scope.unlisted.items() if k not in left_out)  # a run its entry cannot list
         tell_entries_not_taken(left_out, corrected, args.verb)
     code = 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
     if picture:

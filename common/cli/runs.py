@@ -12,6 +12,7 @@ from prov_common.bundle.naming import dataset_shown
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
 from prov_common.cli._output import emit_json
+from prov_common.cli._versions import tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.progress import bar, on_terminal
@@ -37,7 +38,8 @@ def register(subparsers: Any) -> None:
                     "as DATASET alone: it has no version); "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
-                    "Exit 0, or 1 when --verified left out a run whose bundle does not verify (a finding, named on stderr).",
+                    "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
+                    "read, or with --verified its bundle does not verify.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
     parser.add_argument("--limit", type=int, default=20, help="show at most this many runs (default 20; 0 for all)")
@@ -134,11 +136,13 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--limit {args.limit} is negative.", fix="give a positive number, or 0 for all runs")
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    listing = recent_bundles(store, limit=None if args.verified or not args.limit else args.limit + 1)  # one more: are there more?
     left_out: dict[str, str] = {}
+    unlisted: dict[str, str] = {}  # index entries that cannot be read, nor their bundles: named, a finding
+    listing = recent_bundles(store, limit=None if args.verified or not args.limit else args.limit + 1, left_out=unlisted)  # one more: are there more?
     with on_terminal():
         summaries = list(bar(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
                              desc="reading the index", unit="run"))
+    tell_entries_not_taken(unlisted, {}, args.verb)
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
         print(f"the {counted(args.limit, 'run')} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
@@ -151,4 +155,4 @@ def run(args: argparse.Namespace) -> int:
         instances = any(s.task_instance or s.mapping_key is not None for s in summaries)  # the column only where a run has one
         print(table([row(s, instances) for s in summaries],
                     ["RUN ID", "JOB", "STATE", *(["TASK INSTANCE"] * instances), "ENDED", "OUTPUTS"]))
-    return 1 if left_out else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')
+    return 1 if left_out or unlisted else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')

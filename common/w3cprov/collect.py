@@ -36,9 +36,10 @@ def since_cursor(since: str | None) -> str | None:
     return index_cursor(since_time(since))
 
 
-def summaries(store: Store, since: str | None = None) -> list[BundleSummary]:
-    """Index summaries of the sealed bundles (indexed at or after ``since``), oldest first, one per run."""
-    return list(list_bundles(store, since_cursor(since)))
+def summaries(store: Store, since: str | None = None, left_out: dict[str, str] | None = None) -> list[BundleSummary]:
+    """Index summaries of the sealed bundles (indexed at or after ``since``), oldest first, one per run; ``left_out``:
+    the entries that cannot be read (see :func:`~prov_common.bundle.storage.listed_entry`)."""
+    return list(list_bundles(store, since_cursor(since), left_out))
 
 
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
