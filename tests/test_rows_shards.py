@@ -370,7 +370,7 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
             built = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        shared = tmp_path / "shared"  # a folder the workers reach too (a shared file system)
+        shared = tmp_path / "shared-spill"  # a folder the workers reach too (a shared file system)
         shared.mkdir()
         in_folder = hash_shards(str(folder), granularity="row", cache=False, scheduler=cluster.scheduler_address,
                                 spill=str(shared))
