@@ -30,13 +30,14 @@ from prov_common.store import open_store
 from prov_common.text import counted
 from prov_dagster._compat import planned_step_job, planned_steps, reexecution, resource_configs
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
+from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import Recorder, StepRun, recorder_for, recorder_for_namespace, retried_error
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
-from prov_dagster.steps import recorded_namespaces, step_outcomes
+from prov_dagster.steps import check_step_recorder, recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
 log = logging.getLogger(__name__)
@@ -71,9 +72,11 @@ def close_failed_run(
     recorder = recorder_for(provenance)
     recorder.transport().store  # noqa: B018 - the store the recorder seals into, opened now (its errors are the sensor's)
     bundles, used = [], {recorder.namespace: recorder}
+    apart: dict[int, Recorder] = {}  # recorders on the stores of versions that check steps recorded nowhere checked
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
     recorded = recorded_namespaces(instance, dagster_run.run_id)
+    events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
 
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
@@ -114,14 +117,21 @@ def close_failed_run(
                 recorded_somewhere = True
             elif closer(namespace).staged(identity):  # its START, staged by the step's own process
                 open_runs.append(identity)
-        made_up = not open_runs and not recorded_somewhere  # recorded nowhere: a START now, when Dagster started the step
-        for identity in open_runs or ([replace(attempt, namespace=recorder.namespace)] if made_up else []):
-            step = closer(identity.namespace).step(named(identity), elsewhere=lambda: namespaces)
+        ending = [(closer(identity.namespace), identity) for identity in open_runs]
+        if not open_runs and not recorded_somewhere:  # recorded nowhere: a START now, when Dagster started the step
+            maker = check_step_recorder(recorder, events, dagster_run, step_key, outcome, reason)
+            made = replace(attempt, namespace=maker.namespace)
+            if maker is not recorder:  # a check step: in the store of the version it checked, unless a teardown sealed it
+                apart[id(maker)] = maker
+            ending = [] if maker is not recorder and maker.sealed(made) else [(maker, made)]
+        made_up = not open_runs
+        for owner, identity in ending:
+            step = owner.step(named(identity), elsewhere=lambda: namespaces)
             if not step.started:
                 step.started, step.started_at = not made_up, outcome.started_at
             error, ended = outcome.error or reason, outcome.ended_at or run_end()
             bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
-    for each in used.values():
+    for each in [*used.values(), *apart.values()]:
         each.wait()
     return bundles
 

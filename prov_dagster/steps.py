@@ -160,14 +160,40 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
     return made
 
 
+def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any, step: str, outcome: StepOutcome,
+                        error: str) -> Recorder:
+    """The recorder a run-status sensor (``recorder``: its ``provenance`` resource's) records step ``step`` of
+    ``dagster_run`` in when the step recorded nowhere and it makes up the step's run (``events``: the run's, read once
+    for all its steps): for a check step (it loaded nothing through tdprov and no teardown ended it; ``error``: why it
+    did not finish), by the teardown's rule (:func:`_checked_recorder`), the store its checked version's
+    materialization names; ``recorder`` for any other step (an asset's own step, whose checks are of the asset it was
+    to write), or, with a warning, when the checks cannot be read (strict mode: raised)."""
+    instance = events.instance
+    try:
+        found = step_checks(events, {step: outcome.error or error}, {step: outcome.started_at}, {step}).get(step, [])
+        checks = [c for c in found if not c.own]
+        if not checks:
+            return recorder
+        _, checks, kept = checked_versions(instance, checks, cache(partial(step_start_id, instance, dagster_run.run_id, step)))
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        if recorder.settings.strict:
+            raise
+        log.warning("tdprov: the run of step %s of Dagster run %s is recorded in store %s, the store of the sensor's "
+                    "provenance resource: the asset checks it ran could not be read from the Dagster instance (%s), so "
+                    "where the versions they checked are recorded is not known", step, dagster_run.run_id,
+                    store_uri(recorder.settings.store), exc)
+        return recorder
+    return _checked_recorder(recorder, dagster_run.run_id, step, checks, kept, kept_by="the sensor's provenance resource")
+
+
 def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[AssetCheck],
-                      kept: Mapping[str, Mapping[str, Any]]) -> Recorder:
+                      kept: Mapping[str, Mapping[str, Any]], *, kept_by: str = "the IO manager torn down") -> Recorder:
     """The recorder for the run of check step ``step`` that loaded nothing: the one of this process that recorded the
     version of a checked asset written in Dagster run ``run_id`` (its store holds that version's bundle, where another
     IO manager's teardown may come first), else one on the store the materialization of the first checked asset
     tdprov wrote names (``kept``: its metadata by asset, ``tdprov/store``; another process wrote it, or an earlier
-    run), in its writer's namespace, else ``recorder``, with a warning when that version's store is not known or
-    cannot be opened from what Dagster recorded."""
+    run), in its writer's namespace, else ``recorder`` (that of ``kept_by``), with a warning when that version's store
+    is not known or cannot be opened from what Dagster recorded."""
     owners = asset_recorders(run_id, {c.asset for c in checks})
     if owners:
         return recorder if recorder in owners else owners[0]
@@ -183,9 +209,9 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
              if store is not None else
              f"a store its materialization does not name (tdprov/store; written by an older tdprov), bundle "
              f"{getattr(metadata.get(BUNDLE_KEY), 'value', None) or 'not named'}")
-    log.warning("tdprov: the run of asset check step %s is recorded in store %s, the store of the IO manager torn down: "
-                "the version of %s it checked is recorded in %s. Fix: take the asset as the check's argument, loaded "
-                "through ProvenanceIOManager", step, here, asset, where)
+    log.warning("tdprov: the run of asset check step %s is recorded in store %s, the store of %s: the version of %s it "
+                "checked is recorded in %s. Fix: take the asset as the check's argument, loaded through "
+                "ProvenanceIOManager", step, here, kept_by, asset, where)
     return recorder
 
 

@@ -22,6 +22,7 @@ from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
 from prov_dagster import recorder as recorder_module
+from prov_dagster import steps as steps_module
 
 import dagster_steps_defs as steps_defs
 
@@ -648,6 +649,70 @@ def test_a_check_that_loads_nothing_of_a_version_an_earlier_run_wrote_is_recorde
     written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]
     [read] = _terminal(kept, "check:kept_elsewhere:bare_elsewhere")[1]["inputs"]
     assert read["facets"]["version"]["datasetVersion"] == written["facets"]["version"]["datasetVersion"]
+
+
+@dg.asset_check(asset=kept_elsewhere)
+def raises_elsewhere() -> dg.AssetCheckResult:
+    raise ValueError("the check itself broke")
+
+
+@pytest.mark.parametrize("teardown", [False, True], ids=["no-teardown", "teardown-ended-it"])
+def test_the_failure_sensor_closes_a_check_that_loads_nothing_in_the_store_of_the_version_it_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, teardown: bool) -> None:
+    """A check that loads nothing raised after its asset was written to another store, and no teardown ended its step
+    (its process died first): the failure sensor made up its run in the store of its own provenance resource, apart
+    from the version it checked. It closes it where the teardown would have: the store the materialization names. A
+    step the teardown did end there is left alone (the sensor made up a second run in its own store)."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    if not teardown:
+        monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    with dg.DagsterInstance.ephemeral() as instance:
+        failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False, resources={
+            "io_manager": ProvenanceIOManager(store=str(other)), "elsewhere": ProvenanceIOManager(store=str(kept))})
+        assert not failed.success and len(list(list_bundles(open_store(str(kept))))) == 1 + teardown
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
+        for _ in range(2):  # the second evaluation finds the step sealed in the version's store
+            provenance_failure_sensor(dg.build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
+                dagster_instance=instance, dagster_run=failed.dagster_run,
+                resources={"provenance": ProvenanceResource(store=str(other))}))
+    assert sorted((s.job_name, s.state) for s in list_bundles(open_store(str(kept)))) == [
+        ("check:kept_elsewhere:raises_elsewhere", "FAIL"), ("kept_elsewhere", "COMPLETE")]
+    assert not other.exists() or list(list_bundles(open_store(str(other)))) == []
+    summary, fail, events = _terminal(kept, "check:kept_elsewhere:raises_elsewhere")
+    assert summary.job_namespace == "dagster://default" and [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert "ValueError: the check itself broke" in fail["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_the_failure_sensor_says_where_a_check_of_a_version_whose_store_dagster_does_not_name_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The sensor falls back as the teardown does: a materialization that names no store (an older tdprov) leaves the
+    check in the store of the sensor's provenance resource, and the warning names it and where the version's bundle is."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    other = tmp_path / "other"
+    monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
+            "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
+            "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+        failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False,
+                                selection=dg.AssetSelection.checks(raises_elsewhere), resources={
+                                    "io_manager": ProvenanceIOManager(store=str(tmp_path / "torn")),
+                                    "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))})
+        with caplog.at_level("WARNING", logger="prov_dagster.steps"):
+            provenance_failure_sensor(dg.build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
+                dagster_instance=instance, dagster_run=failed.dagster_run,
+                resources={"provenance": ProvenanceResource(store=str(other))}))
+    assert [(s.job_name, s.state) for s in list_bundles(open_store(str(other)))] == [
+        ("check:kept_elsewhere:raises_elsewhere", "FAIL")]
+    [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]
+    assert warning == (
+        f"tdprov: the run of asset check step kept_elsewhere_raises_elsewhere is recorded in store {other}, the store of "
+        "the sensor's provenance resource: the version of kept_elsewhere it checked is recorded in a store its "
+        "materialization does not name (tdprov/store; written by an older tdprov), bundle file:///old/bundles/run/. Fix: "
+        "take the asset as the check's argument, loaded through ProvenanceIOManager")
 
 
 def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is_recorded(
