@@ -623,7 +623,7 @@ def test_a_check_that_loads_nothing_in_a_process_of_its_own_is_recorded_in_the_s
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_apart:kept_apart_bare",
                                                                                "kept_apart"]
     assert materialized.materialization.metadata["tdprov/store"].value == str(kept)
-    assert not other.exists() or list_bundles(open_store(str(other))) == []
+    assert not other.exists() or list(list_bundles(open_store(str(other)))) == []
     written = _terminal(kept, "kept_apart")[1]["outputs"][0]
     [read] = _terminal(kept, "check:kept_apart:kept_apart_bare")[1]["inputs"]
     assert read["facets"]["version"]["datasetVersion"] == written["facets"]["version"]["datasetVersion"]
@@ -645,7 +645,7 @@ def test_a_check_that_loads_nothing_of_a_version_an_earlier_run_wrote_is_recorde
                                   "elsewhere": ProvenanceIOManager(store=str(kept))}).success
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_elsewhere:bare_elsewhere",
                                                                                "kept_elsewhere"]
-    assert not other.exists() or list_bundles(open_store(str(other))) == []
+    assert not other.exists() or list(list_bundles(open_store(str(other)))) == []
     written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]
     [read] = _terminal(kept, "check:kept_elsewhere:bare_elsewhere")[1]["inputs"]
     assert read["facets"]["version"]["datasetVersion"] == written["facets"]["version"]["datasetVersion"]
