@@ -168,6 +168,60 @@ def test_row_keys_left_in_the_spool_by_a_killed_process_go_with_the_next_folder_
     assert Outbox(spool).flush().ok and not held.exists()  # killed now: the next flush takes its folder too
 
 
+_SPILLED_THEN_HELD = """
+import sys, time
+import numpy as np
+from prov_common.rowset.runs import key_run, spill_folder
+
+folder = spill_folder(sys.argv[1])  # as hash_shards makes it for a shared spill folder (a cluster reached by address)
+key_run(np.arange(4, dtype=np.uint64), folder.name)  # a worker's run of keys in it
+print(folder.name, flush=True)
+time.sleep(120)
+"""
+
+
+def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_next_folder_made_there(
+        tmp_path: Path) -> None:
+    """A process killed (kill -9) while it hashed with a shared Dask spill folder leaves its tdprov-rowkeys-* folder
+    there: the next such folder made there removes it, as it is named for this machine and a process that is gone. A
+    live process's folder stays; another machine's (whose processes are not seen from here) stays until it is older
+    than prov_common.scratch.SHARED_MAX_AGE (7 days); a folder named as before (whose, nothing says) stays."""
+    import signal
+    import socket
+    import time
+
+    from prov_common.owner import mark
+
+    shared = tmp_path / "shared-spill"
+    shared.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", _SPILLED_THEN_HELD, str(shared)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        (killed, left), (live, held) = [(p, Path(p.stdout.readline().strip())) for p in procs]  # type: ignore[union-attr]
+        host = socket.gethostname().lower()
+        assert left.parent == shared and left.name.startswith(f"tdprov-rowkeys-{killed.pid}-")
+        assert f"-{host}-" in left.name and len(list(left.glob("*.keys"))) == 1
+        killed.send_signal(signal.SIGKILL)
+        assert killed.wait(timeout=60) == -signal.SIGKILL and left.is_dir()  # left behind
+        now, process = int(time.time()), mark()
+        recent = shared / f"tdprov-rowkeys-{process}-{now - 3600}-other-host.example-abcdefgh"
+        old = shared / f"tdprov-rowkeys-{process}-{now - 8 * 24 * 3600}-other-host.example-abcdefgh"
+        unnamed = shared / "tdprov-rowkeys-abc123de"
+        for folder in (recent, old, unnamed):
+            folder.mkdir()
+
+        made = runs_module.spill_folder(str(shared))
+        assert made is not None and Path(made.name).name.startswith(f"tdprov-rowkeys-{mark()}-")
+        assert sorted(p.name for p in shared.iterdir()) == sorted(
+            [held.name, recent.name, unnamed.name, Path(made.name).name])
+        assert len(list(held.glob("*.keys"))) == 1
+        made.cleanup()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=60)
+
+
 def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_shards(tmp_path / "corpus")
     (folder / "README.txt").write_text("not a table")

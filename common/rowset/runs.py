@@ -22,7 +22,7 @@ from prov_common.mapped import map_file
 from prov_common.once import Once
 from prov_common.rowset import spill
 from prov_common.rowset.format import WIDTH, BufferSink, bits_for, file_size, write_row_set
-from prov_common.scratch import first_scratch_folder, spool_folder
+from prov_common.scratch import first_scratch_folder, shared_scratch_folder, spool_folder
 
 INDEX_BITS = 8
 CELLS = 1 << INDEX_BITS  # a run's index: where each 1/256 of the key space starts (2 KiB a run)
@@ -117,14 +117,15 @@ class KeyRuns:
 
 def spill_folder(within: str | None = None, spool: Path | None = None) -> tempfile.TemporaryDirectory[str] | None:
     """A new folder for the key runs of one version and the row set built of them (removed with its
-    :class:`KeyRuns`): in the folder ``within`` (a shared spill folder), else a hidden one in the spool folder
+    :class:`KeyRuns`): in the folder ``within`` (a shared spill folder, named for this machine and process, where
+    those left by killed processes are removed: :func:`~prov_common.scratch.shared_scratch_folder`), else a hidden one in the spool folder
     ``spool`` (default: the environment's, :func:`~prov_common.scratch.spool_folder`), on a disk where the temporary
     folder may be a tmpfs (:mod:`~prov_common.scratch`), else in the temporary folder; None when none can be made (the
     runs are then kept in memory)."""
     if within is None:
         return first_scratch_folder(SPILL_PREFIX, spool if spool is not None else spool_folder())
     try:
-        return tempfile.TemporaryDirectory(prefix=SPILL_PREFIX, dir=within)
+        return shared_scratch_folder(SPILL_PREFIX, Path(within))
     except OSError:
         return None
 
