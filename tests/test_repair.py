@@ -174,6 +174,30 @@ def test_the_bars_of_repair_and_runs_start_no_monitor_thread_and_leave_the_scree
                                                  "(left alone)" if verb == "store repair" else ""), drawn
 
 
+def test_a_record_of_a_location_verifies_the_runs_of_its_newest_time_together(tmp_path: Path, monkeypatch,
+                                                                           capsys) -> None:
+    """'tdprov record LOCATION' reads the runs that could name it newest first, down to the newest time a run wrote
+    it. The runs of one time (a thousand runs that ended together, on a large store) were each verified alone, one
+    after another on one CPU with no bar; they are verified together (every CPU, the shared bar), with the same
+    record, and an older run is still not read."""
+    store_uri = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(tmp_path / "spool"), strict=True))
+    older = "0f0f0f0f-0000-4000-8000-000000000000"
+    for event in run_events(older):  # the same dataset written a day before
+        transport.emit({**event, "eventTime": event["eventTime"].replace("03-01", "02-28")})
+    transport.close()
+    newest = _record(store_uri, tmp_path / "spool", 3)
+    args = ["record", "s3://lake/clean/users.parquet", "--no-checksum", "--store", store_uri]
+    assert main(args) == 0
+    record = capsys.readouterr().out
+    assert f"bundles/{newest[-1]}/" in record and older not in record  # the version's writer: the run sealed last
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    assert main(args) == 0
+    drawn = terminal.getvalue()
+    assert "verifying bundles: " in drawn and "| 0/3 [" in drawn and "/4 [" not in drawn, drawn
+    assert capsys.readouterr().out == record
+
+
 def test_repair_needs_a_trusted_signer(tmp_path: Path, capsys) -> None:
     """A bundle signed by a key the repairer does not trust is not indexed."""
     store_uri = str(tmp_path / "store")

@@ -133,15 +133,13 @@ class RecordedRuns:
             return
         best = self.index().newest_naming(name, skip=self.unread)
         floor = best.order if best is not None and best.generated else ""
-        found: str | None = None
-        for run_id in sorted(self.unread, key=lambda i: run_order(self.runs[i]), reverse=True):
-            order = run_order(self.runs[run_id])
-            if order < floor or (found is not None and order < found):
-                break
-            self.read([run_id])
-            named = LineageIndex([self.runs[run_id]]).newest_naming(name) if run_id in self.runs else None
-            if named is not None and named.generated:
-                found = order  # runs of the same time are read too: the newest version is decided among them
+        for order, run_ids in _by_time_newest_first({i: run_order(self.runs[i]) for i in self.unread}):
+            if order < floor:
+                return
+            self.read(run_ids)  # runs of one time together (verified in parallel): the newest version is among them
+            if any(named is not None and named.generated
+                   for named in (LineageIndex([self.runs[i]]).newest_naming(name) for i in run_ids if i in self.runs)):
+                return
 
     def _lives_at(self, name: str, located: tuple[str, str]) -> bool:
         """Whether a run names a dataset that lives at ``name`` (``located``: its dataset), by its own name."""
@@ -170,6 +168,15 @@ class RecordedRuns:
             if not unread:
                 return
             self.read(unread)
+
+
+def _by_time_newest_first(orders: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """The run ids of ``orders`` (run id: :func:`~prov_common.audit.lineage.run_order`) grouped by that time, newest
+    time first, each group in the order given."""
+    groups: dict[str, list[str]] = {}
+    for run_id, order in orders.items():
+        groups.setdefault(order, []).append(run_id)
+    return sorted(groups.items(), reverse=True)
 
 
 def gone(store: Store, records: Collection[RunRecord], indexed: Container[str] | None = None) -> dict[str, str]:
