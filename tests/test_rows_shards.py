@@ -187,7 +187,6 @@ def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_
     live process's folder stays; another machine's (whose processes are not seen from here) stays until it is older
     than prov_common.scratch.SHARED_MAX_AGE (7 days); a folder named as before (whose, nothing says) stays."""
     import signal
-    import socket
     import time
 
     from prov_common.owner import mark
@@ -198,7 +197,9 @@ def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_
              for _ in range(2)]
     try:
         (killed, left), (live, held) = [(p, Path(p.stdout.readline().strip())) for p in procs]  # type: ignore[union-attr]
-        host = socket.gethostname().lower()
+        from prov_common.scratch import _host  # the host name as the folder's name writes it
+
+        host = _host()
         assert left.parent == shared and left.name.startswith(f"tdprov-rowkeys-{killed.pid}-")
         assert f"-{host}-" in left.name and len(list(left.glob("*.keys"))) == 1
         killed.send_signal(signal.SIGKILL)
