@@ -118,6 +118,34 @@ def test_an_index_entry_naming_no_object_or_format_is_a_malformed_entry(field: s
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("path, said", [
+    ("a/" + "n" * 3000 + "/x.parquet",
+     f"path 'a/{'n' * 38}'… has a part '{'n' * 40}'… (3,000 characters) is longer than a file name can be (255))"),
+    ("../x.parquet", "path '../x.parquet' is not a relative path inside the version's folder)"),
+])
+def test_a_set_index_path_no_folder_holds_is_a_malformed_entry(path: str, said: str, tmp_path: Path, capsys: Any) -> None:
+    """A path of a sharded version's index entry with a part longer than a file name can be was told as "cannot use
+    OUT/a/nnn...: File name too long. Fix: check the path" (exit 2), blaming -o, and one leaving the folder carried its
+    own full stop and fix inside the brackets: each is a malformed snapshot index named by its key (exit 1)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(2):
+        pd.DataFrame({"id": [2 * i, 2 * i + 1]}).to_parquet(folder / f"part-{i}.parquet", index=False)
+    store_uri = str(tmp_path / "store")
+    store = open_store(store_uri)
+    from prov_common.hashing import hash_shards
+
+    version = hash_shards(str(folder), cache=False, scheduler="none").digest
+    snapshot_files(store, version, folder)
+    index = json.loads(store.get(index_key(version)))
+    index["files"][0]["path"] = path
+    _overwrite(store_uri, index_key(version), json.dumps(index).encode())
+    out = tmp_path / "out"
+    code, told = _checkout(version, out, store_uri, capsys)
+    assert code == 1 and f"snapshot index '{index_key(version)}' is malformed ({said}. Fix: restore it from a replica" in told, told
+    assert not out.exists() or list(out.rglob("*")) == []
+
+
 def test_the_genuine_versions_still_restore(store_uri: str, tmp_path: Path, capsys: Any) -> None:
     good, _ = _frames(tmp_path)
     store = open_store(store_uri)

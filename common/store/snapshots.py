@@ -238,22 +238,39 @@ FILE_NAME_MAX = 255
 """Characters at most in a file name on the file systems a snapshot is taken from (255 bytes or UTF-16 units)."""
 
 
+def _fits(name: str, what: str) -> str:
+    """``name``, one file name, unless it is longer than a file name can be: no file system holds it, so it was never a
+    snapshotted file's (ValueError naming it as ``what``)."""
+    if len(name) > FILE_NAME_MAX:
+        raise ValueError(f"{what} {name[:40]!r}… ({len(name):,} characters) is longer than a file name can be ({FILE_NAME_MAX})")
+    return name
+
+
 def _file_name(name: str) -> str:
     """A plain file name (the index is unsigned: a name with a folder in it would restore outside ``-o``, and one
     no file system holds was never a snapshotted file's)."""
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise ValueError(f"name {name[:100]!r} is not a plain file name")
-    if len(name) > FILE_NAME_MAX:
-        raise ValueError(f"name {name[:40]!r}… ({len(name):,} characters) is longer than a file name can be ({FILE_NAME_MAX})")
-    return name
+    return _fits(name, "name")
 
 
 def _relative(path: str) -> str:
-    """A relative ``/``-separated path that stays inside the checkout folder."""
+    """A relative ``/``-separated path that stays inside the checkout folder, each part a name a file can have (the
+    index is unsigned); ValueError otherwise."""
     parts = path.split("/")
-    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise BadInputError(f"{path!r} is not a relative path inside the version's folder.", fix="name files below the folder")
+    if not path or path.startswith("/") or "\0" in path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"path {path[:100]!r} is not a relative path inside the version's folder")
+    for part in parts:
+        _fits(part, f"path {path[:40]!r}… has a part")
     return path
+
+
+def _given_relative(path: str) -> str:
+    """:func:`_relative` of a path a writer gives: a defect is bad input."""
+    try:
+        return _relative(path)
+    except ValueError as exc:
+        raise BadInputError(f"cannot snapshot: {exc}.", fix="name files below the folder") from None
 
 
 def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
@@ -269,10 +286,10 @@ def snapshot_files(store: Store, version: str, root: str | os.PathLike[str],
     files = []
     for path in sorted(chosen):
         try:
-            rel = _relative(path.relative_to(base).as_posix())
+            below = path.relative_to(base).as_posix()
         except ValueError:
             raise BadInputError(f"'{path}' is not below '{base}'.", fix="pass the files of the version's folder") from None
-        files.append((rel, *keep_set_file(store, path)))
+        files.append((_given_relative(below), *keep_set_file(store, path)))
     snapshot = SnapshotSet(version, tuple(files))
     keep_set(store, snapshot)
     return snapshot
@@ -289,7 +306,7 @@ def keep_set(store: Store, snapshot: SnapshotSet) -> KeptSnapshot:
     index entry (the one written first, when the same version was indexed before) and its size."""
     parse_digest(snapshot.version)
     for rel, _, _ in snapshot.files:
-        _relative(rel)
+        _given_relative(rel)
     key, data = index_key(snapshot.version), snapshot.to_json()
     try:
         store.put(key, data)
