@@ -580,6 +580,42 @@ def test_a_count_beyond_a_double_is_a_malformed_manifest_not_a_stop(number: str,
     assert got == 2 and "OverflowError" not in said and key in said, said
 
 
+def _listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, added: int) -> tuple[str, str]:
+    """A sealed run (in this process's environment) whose manifest lists ``added`` more files, none of them stored, and
+    another run that verifies: (the run, the other run)."""
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    other = seal(open_store(str(store)), run_events())
+    manifest = store / "bundles" / run / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    raw["files"] += [{"path": f"extra/{i}", "digest": "blake3:" + "0" * 64, "size": 1} for i in range(added)]
+    manifest.unlink()
+    manifest.write_text(json.dumps(raw))
+    return run, other
+
+
+def test_a_manifest_listing_more_files_than_a_bundle_holds_is_malformed_before_any_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest naming 500,000 files (55 MB, under the bound of a manifest's bytes) cost 'verify RUN' 22 s and 506 MB
+    and the audit more than 12 minutes, one finding per file. A manifest listing more files than a writer puts in a
+    bundle (here a lowered bound) is malformed, named by its key, before any of its files is looked for."""
+    from prov_common.bundle import model
+
+    monkeypatch.setattr(model, "MANIFEST_FILES_MAX", 20)
+    run, other = _listing(tmp_path, monkeypatch, 19)  # with events.jsonl and prov.json: 21 files
+    key = f"bundles/{run}/manifest.json"
+    for argv in (["verify", run], ["verify"], ["audit", "--full"]):
+        code, said = _verb(argv, capsys, caplog)
+        assert code == 1 and f"{key} is not a bundle manifest (ValueError: it lists 21 files, more than a bundle tdprov " \
+                             "writes holds (20))" in said and "extra/" not in said, (argv, said)
+        assert argv == ["verify", run] or other in said, (argv, said)
+
+
 def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
     """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
     code = main(argv)

@@ -143,6 +143,14 @@ def _run_fields(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MANIFEST_FILES_MAX = 100_000
+"""Files at most a bundle's manifest lists. A writer puts in one bundle its events and PROV, for each dataset of the run
+its failure samples and row digests (``quality/``, ``rows/``), the attachments the pipeline adds (``extra/``) and one
+record per event it refused (``refused/``): a handful, thousands for a run of thousands of datasets. A manifest listing
+more (half a million fit in :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`) is malformed, refused before any of
+its files is read or named, so that one planted manifest cannot cost minutes and gigabytes of every verify and audit."""
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What a bundle holds: every file with its BLAKE3 digest and size, and a summary of the run."""
@@ -210,10 +218,17 @@ class Manifest:
                 dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
                 digest_sets=None if raw.get("digestSets") is None else str(raw["digestSets"]),
                 store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
-                files=tuple(FileEntry(str(f["path"]), str(f["digest"]), _size(f)) for f in raw["files"]),
+                files=tuple(FileEntry(str(f["path"]), str(f["digest"]), _size(f)) for f in _listed(raw["files"])),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"{name} is not a bundle manifest ({type(exc).__name__}: {exc}).") from exc
+
+
+def _listed(files: Any) -> Any:
+    """The ``files`` of a manifest, unless it lists more than any bundle holds (:data:`MANIFEST_FILES_MAX`)."""
+    if isinstance(files, list) and len(files) > MANIFEST_FILES_MAX:
+        raise ValueError(f"it lists {len(files):,} files, more than a bundle tdprov writes holds ({MANIFEST_FILES_MAX:,})")
+    return files
 
 
 @dataclass(frozen=True)
