@@ -63,7 +63,7 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
 
 def first_of(items: Sequence[str], shown: int, sep: str = ", ") -> str:
     """At most ``shown`` of ``items`` joined by ``sep``, the rest counted (``a, b and 3 more``)."""
-    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    more = f" and {len(items) - shown:,} more" if len(items) > shown else ""
     return sep.join(items[:shown]) + more
 
 

@@ -616,6 +616,23 @@ def test_a_manifest_listing_more_files_than_a_bundle_holds_is_malformed_before_a
         assert argv == ["verify", run] or other in said, (argv, said)
 
 
+def test_the_files_of_a_bundle_with_one_problem_are_one_finding(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                  caplog: pytest.LogCaptureFixture,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file of a bundle that is listed and not stored was a finding of its own, each told by verify and the
+    audit: thousands of lines (and minutes of audit) for one damaged bundle. More than ten files with one problem are
+    one finding of the bundle, naming ten and counting the rest."""
+    run, _ = _listing(tmp_path, monkeypatch, 15)
+    named = (f"bundles/{run}/: missing: 15 files of the bundle ({', '.join(f'extra/{i}' for i in range(10))} and 5 more); "
+             "extra/0: the object is listed but not in the store")
+    code, said = _verb(["verify", run], capsys, caplog)
+    assert code == 1 and named in said and "extra/14" not in said, said
+    for _ in range(2):  # the audit that logs the run, and the next, which finds the listed files gone from the logged run
+        code, said = _verb(["audit", "--full", "--json"], capsys, caplog)
+        assert code == 1 and said.count(named.split(": ", 1)[1]) == 1 and "the file 'extra/" not in said, said
+    assert f"15 files of logged run {run} are missing (extra/0, extra/1, extra/10, " in said, said
+
+
 def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
     """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
     code = main(argv)

@@ -26,11 +26,13 @@ from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_recor
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
+from prov_common.bundle.model import FILES_SHOWN
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
+from prov_common.text import counted, first_of
 from prov_common.tlog.model import sha256_digest
 
 SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX, RESOLUTIONS_PREFIX)  # what audits write, signed
@@ -248,6 +250,14 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
             out.append(Finding(CHECK_INVENTORY, layout.bundle_prefix(run_id), f"the bundle of logged run {run_id} is gone from the store",
                                FIX_RESTORE, run_id=run_id))
             gone = [k for k in gone if k.startswith(layout.INDEX)]
+        files = [k for k in gone if k != index_key and _manifest_listed(k)]
+        if len(files) > FILES_SHOWN:  # one finding of the bundle, however many files its manifest lists
+            prefix = layout.bundle_prefix(run_id)
+            out.append(Finding(CHECK_INVENTORY, prefix, f"{counted(len(files), 'file')} of logged run {run_id} are missing "
+                               f"({first_of([k.removeprefix(prefix) for k in files], FILES_SHOWN)}): the bundle is incomplete",
+                               FIX_RESTORE, run_id=run_id))
+            told = set(files)
+            gone = [k for k in gone if k not in told]
         for key in gone:
             moved = [k for k in listing.index.get(run_id, []) if k != index_key]
             if key == index_key and moved:

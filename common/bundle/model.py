@@ -10,6 +10,7 @@ from typing import Any
 from prov_common.canonical_json import INT_LIMIT, canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
+from prov_common.text import counted, first_of
 
 BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
 PREDICATE_TYPE = BUNDLE_FORMAT
@@ -352,6 +353,10 @@ class Finding:
         return {"key": self.key, "problem": self.problem, "reason": self.reason}
 
 
+FILES_SHOWN = 10
+"""Files of one bundle a verification finding names for one problem; more are counted (:meth:`VerificationReport.fold`)."""
+
+
 @dataclass
 class VerificationReport:
     """Result of verifying one bundle; ``ok`` only when complete, signed by a trusted key, and intact."""
@@ -372,6 +377,24 @@ class VerificationReport:
 
     def note(self, key: str, problem: str, reason: str) -> None:
         self.notes.append(Finding(key, problem, reason))
+
+    def fold(self, since: int, prefix: str, shown: int | None = None) -> None:
+        """Each problem of more than ``shown`` (:data:`FILES_SHOWN`) files under ``prefix`` among the findings added
+        after the first ``since`` becomes one finding of ``prefix``, naming ``shown`` of the files, counting the rest,
+        and giving the first one's reason: one bundle's problems are told once, whatever its manifest lists."""
+        shown = FILES_SHOWN if shown is None else shown
+        added = self.findings[since:]
+        by_problem: dict[str, list[Finding]] = {}
+        for found in added:
+            if found.key.startswith(prefix):
+                by_problem.setdefault(found.problem, []).append(found)
+        many = {problem: found for problem, found in by_problem.items() if len(found) > shown}
+        if not many:
+            return
+        self.findings[since:] = [f for f in added if not (f.problem in many and f.key.startswith(prefix))] + [
+            Finding(prefix, problem, f"{counted(len(found), 'file')} of the bundle ({first_of([f.key[len(prefix):] for f in found], shown)}); "
+                                     f"{found[0].key[len(prefix):]}: {found[0].reason}")
+            for problem, found in many.items()]
 
     def to_dict(self) -> dict[str, Any]:
         return {

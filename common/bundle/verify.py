@@ -233,6 +233,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
 
     files: dict[str, bytes] = {}  # events and PROV, read whole to be parsed
     attachments: list[str] = []  # hashed as a stream, never held
+    listed_from = len(report.findings)
     for entry in manifest.files:
         if entry.path in layout.RESERVED:
             data = read(entry.path, entry.size)  # events and PROV: never more than the manifest says they hold
@@ -248,6 +249,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
             files[entry.path] = data
         else:
             attachments.append(entry.path)
+    report.fold(listed_from, prefix)
     indexed_key = prefix + layout.INDEXED_FILE
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
