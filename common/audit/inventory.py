@@ -155,7 +155,7 @@ def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[
         listed = manifests.get(run_id)
         files = listing.files.get(run_id, []) if listed is None else [layout.bundle_key(run_id, path) for path in listed]
         named = unverified.get(run_id)
-        failed = None if named is None else [k for k in files if k in named] or files
+        failed = None if named is None else {k for k in files if k in named} or set(files)
         for key in run_objects(run_id, index_key, files):
             tag = UNVERIFIED if failed and key in failed and key in listing.tags else listing.tags.get(key, "")
             memory.tags.setdefault(key, tag)
