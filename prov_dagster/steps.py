@@ -20,7 +20,9 @@ from dagster import AssetCheckKey, DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
+from prov_common.errors import TdprovError
 from prov_common.lineage.secret_text import REDACTED
+from prov_common.text import clause
 from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, step_checks, unplaced,
                                         unrecorded_check_steps)
@@ -193,7 +195,7 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
     IO manager's teardown may come first), else one on the store the materialization of the first checked asset
     tdprov wrote names (``kept``: its metadata by asset, ``tdprov/store``; another process wrote it, or an earlier
     run), in its writer's namespace, else ``recorder`` (that of ``kept_by``), with a warning when that version's store
-    is not known or cannot be opened from what Dagster recorded."""
+    is not known or cannot be opened from what Dagster recorded or in this process (:func:`_unopened`)."""
     owners = asset_recorders(run_id, {c.asset for c in checks})
     if owners:
         return recorder if recorder in owners else owners[0]
@@ -203,16 +205,32 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
     store, here = writer_store(metadata), store_uri(recorder.settings.store)
     namespace = writer_namespace(metadata) or recorder.namespace
     if store is not None and REDACTED not in store:
-        return recorder if (store, namespace) == (here, recorder.namespace) else store_recorder(
-            recorder.settings, store, namespace)
-    where = (f"store {store}, which cannot be opened from what Dagster recorded (its credentials are left out)"
-             if store is not None else
-             f"a store its materialization does not name (tdprov/store; written by an older tdprov), bundle "
-             f"{getattr(metadata.get(BUNDLE_KEY), 'value', None) or 'not named'}")
+        if (store, namespace) == (here, recorder.namespace):
+            return recorder
+        found = store_recorder(recorder.settings, store, namespace)
+        if (unusable := _unopened(found)) is None:
+            return found
+        where = f"store {store}, which cannot be opened here ({clause(unusable)})"
+    elif store is not None:
+        where = f"store {store}, which cannot be opened from what Dagster recorded (its credentials are left out)"
+    else:
+        where = (f"a store its materialization does not name (tdprov/store; written by an older tdprov), bundle "
+                 f"{getattr(metadata.get(BUNDLE_KEY), 'value', None) or 'not named'}")
     log.warning("tdprov: the run of asset check step %s is recorded in store %s, the store of %s: the version of %s it "
                 "checked is recorded in %s. Fix: take the asset as the check's argument, loaded through "
                 "ProvenanceIOManager", step, here, kept_by, asset, where)
     return recorder
+
+
+def _unopened(recorder: Recorder) -> str | None:
+    """Why the store of ``recorder`` cannot be opened in this process (a file where its folder should be), or None: a
+    check's run sealed there would be lost, and the sensor that makes it up would stop closing its Dagster run's other
+    steps."""
+    try:
+        recorder.transport().store  # noqa: B018 - opened (and kept) now
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        return exc.what if isinstance(exc, TdprovError) else str(exc) or type(exc).__name__
+    return None
 
 
 def _checks_read(recorder: Recorder, events: RunEvents, outcomes: dict[str, StepOutcome]) -> dict[str, list[AssetCheck]]:

@@ -737,3 +737,41 @@ def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is
         "IO manager torn down: the version of kept_elsewhere it checked is recorded in a store its materialization does "
         "not name (tdprov/store; written by an older tdprov), bundle file:///old/bundles/run/. Fix: take the asset as the "
         "check's argument, loaded through ProvenanceIOManager")
+
+
+@pytest.mark.parametrize("closer", ["teardown", "sensor"])
+def test_a_check_of_a_version_whose_named_store_cannot_be_opened_is_recorded_in_the_closers_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, closer: str) -> None:
+    """A materialization names a store this process cannot open (a file where its folder should be): the run of a
+    check of it is recorded in the store of the IO manager torn down, or of the failure sensor's resource, with the
+    warning naming why, as for a store with its credentials left out. It was sealed into nothing (the teardown's
+    delivery failed) and the failure sensor raised, leaving the run's other steps unclosed."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    other, unusable = tmp_path / "other", tmp_path / "a-file"
+    unusable.write_text("not a store")
+    if closer == "sensor":
+        monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
+            "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
+            "tdprov/store": str(unusable), "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+        with caplog.at_level("WARNING", logger="prov_dagster.steps"):
+            failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False,
+                                    selection=dg.AssetSelection.checks(raises_elsewhere), resources={
+                                        "io_manager": ProvenanceIOManager(store=str(other)),
+                                        "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))})
+            if closer == "sensor":
+                monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
+                provenance_failure_sensor(dg.build_run_status_sensor_context(
+                    sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
+                    dagster_instance=instance, dagster_run=failed.dagster_run,
+                    resources={"provenance": ProvenanceResource(store=str(other))}))
+    assert [(s.job_name, s.state) for s in list_bundles(open_store(str(other)))] == [
+        ("check:kept_elsewhere:raises_elsewhere", "FAIL")]
+    [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]
+    kept_by = "IO manager torn down" if closer == "teardown" else "sensor's provenance resource"
+    assert warning == (
+        f"tdprov: the run of asset check step kept_elsewhere_raises_elsewhere is recorded in store {other}, the store of "
+        f"the {kept_by}: the version of kept_elsewhere it checked is recorded in store {unusable}, which cannot be "
+        f"opened here (store path '{unusable}' exists and is not a folder). Fix: take the asset as the check's "
+        "argument, loaded through ProvenanceIOManager")
